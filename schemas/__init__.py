@@ -1,0 +1,1 @@
+"""idsync's contract: connections, jobs, plans, events, commands and subjects."""

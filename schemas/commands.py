@@ -1,0 +1,27 @@
+"""Commands: a person's or a system's request, answered by a reply (never stored)."""
+
+from __future__ import annotations
+
+import msgspec
+
+
+class RunCommand(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Run a job now. Published on idsync.cmd.<principal>.run; the reply carries the run id."""
+
+    job_id: str
+    keys: list[str] | None = None
+
+
+class CommandReply(msgspec.Struct, frozen=True, kw_only=True):
+    ok: bool
+    run_id: str | None = None
+    error: str | None = None
+
+
+_encoder = msgspec.json.Encoder()
+run_command_decoder = msgspec.json.Decoder(RunCommand)
+reply_decoder = msgspec.json.Decoder(CommandReply)
+
+
+def encode(message: msgspec.Struct) -> bytes:
+    return _encoder.encode(message)

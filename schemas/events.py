@@ -1,0 +1,127 @@
+"""Events: one frozen Struct per fact, in a tagged union (`type`).
+
+Evolution rules: new fields get defaults; a field never changes type; a tag is
+never reused; events never forbid unknown fields (old readers skip new ones).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+import msgspec
+
+from .ids import new_event_id, utcnow
+from .plan import PlanCounts, RecordError, RunStats
+
+Trigger = Literal["manual", "schedule", "external"]
+
+
+class _Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
+    run_id: str
+    job_id: str
+    id: str = msgspec.field(default_factory=new_event_id)
+    """Unique per event; sent as Nats-Msg-Id so a retried publish is stored once."""
+    at: datetime = msgspec.field(default_factory=utcnow)
+
+
+class RunRequested(_Event, tag="run.requested"):
+    requested_by: str
+    trigger: Trigger = "manual"
+    keys: list[str] | None = None
+    """Only these objects (by key value); such a run never acts on absence."""
+
+
+class RunApproved(_Event, tag="run.approved"):
+    approved_by: str
+    reason: str = ""
+
+
+class RunAwaitingApproval(_Event, tag="run.awaiting-approval"):
+    reason: str
+    plan_hash: str | None = None
+
+
+class RunStarted(_Event, tag="run.started"):
+    runner: str
+    attempt: int = 1
+
+
+class RunPlanned(_Event, tag="run.planned"):
+    plan_hash: str
+    counts: PlanCounts
+    source_records: int
+    destination_records: int
+    batches: int
+
+
+class RunBatchApplied(_Event, tag="run.batch-applied"):
+    plan_hash: str
+    batch: int
+    batches: int
+    changes: int
+    stats: RunStats
+    errors: list[RecordError] = msgspec.field(default_factory=list)
+
+
+class RunFinished(_Event, tag="run.finished"):
+    stats: RunStats
+    plan_hash: str
+    seconds: float
+    with_errors: bool = False
+
+
+class RunFailed(_Event, tag="run.failed"):
+    reason: str
+    stats: RunStats = msgspec.field(default_factory=RunStats)
+
+
+class RunCancelled(_Event, tag="run.cancelled"):
+    by: str
+    stats: RunStats = msgspec.field(default_factory=RunStats)
+
+
+class RunDenied(_Event, tag="run.denied"):
+    by: str
+    reason: str = ""
+
+
+class RunExpired(_Event, tag="run.expired"):
+    pass
+
+
+Event = (
+    RunRequested
+    | RunApproved
+    | RunAwaitingApproval
+    | RunStarted
+    | RunPlanned
+    | RunBatchApplied
+    | RunFinished
+    | RunFailed
+    | RunCancelled
+    | RunDenied
+    | RunExpired
+)
+
+END_STATES: tuple[type[_Event], ...] = (RunFinished, RunFailed, RunCancelled, RunDenied, RunExpired)
+
+_encoder = msgspec.json.Encoder()
+_decoder = msgspec.json.Decoder(Event)
+
+
+def tag_of(event: Event | type[Event]) -> str:
+    return str(event.__struct_config__.tag)
+
+
+def encode_event(event: Event) -> bytes:
+    return _encoder.encode(event)
+
+
+def decode_event(data: bytes) -> Event:
+    """Raises msgspec.DecodeError / ValidationError for what is not an event."""
+    return _decoder.decode(data)
+
+
+def is_end(event: Event) -> bool:
+    return isinstance(event, END_STATES)

@@ -1,0 +1,84 @@
+"""Plans: the changes a run will make, computed in full before the first write."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+from .values import Record
+
+Action = Literal["create", "update", "delete", "disable", "move"]
+
+
+class Change(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """One write to one destination object."""
+
+    action: Action
+    key: str
+    """The object's key values, as people read them (joined with " / ")."""
+    match: Record
+    """Destination key fields and values that find the object."""
+    set: Record = msgspec.field(default_factory=dict)
+    """Fields written: every mapped field on create, the changed ones on update."""
+    clear: list[str] = msgspec.field(default_factory=list)
+    """Fields emptied by an update."""
+    before: Record = msgspec.field(default_factory=dict)
+    """The destination's values of the changed fields before the write."""
+    object_type: str = "user"
+
+
+class RecordError(msgspec.Struct, frozen=True, kw_only=True):
+    key: str
+    action: str
+    message: str
+
+
+class PlanCounts(msgspec.Struct, kw_only=True):
+    create: int = 0
+    update: int = 0
+    delete: int = 0
+    disable: int = 0
+    move: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+
+    @property
+    def changes(self) -> int:
+        return self.create + self.update + self.delete + self.disable + self.move
+
+
+class RunStats(msgspec.Struct, kw_only=True):
+    """Run statistics, the same names everywhere."""
+
+    read: int = 0
+    created: int = 0
+    updated: int = 0
+    deleted: int = 0
+    disabled: int = 0
+    moved: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    failed: int = 0
+
+    def add(self, other: RunStats) -> RunStats:
+        return RunStats(
+            **{
+                name: getattr(self, name) + getattr(other, name)
+                for name in self.__struct_fields__
+            }
+        )
+
+    @property
+    def written(self) -> int:
+        return self.created + self.updated + self.deleted + self.disabled + self.moved
+
+
+# The statistic each applied action counts towards.
+APPLIED_STAT: dict[str, str] = {
+    "create": "created",
+    "update": "updated",
+    "delete": "deleted",
+    "disable": "disabled",
+    "move": "moved",
+}

@@ -1,0 +1,38 @@
+"""Subjects, built from tags by these functions only — never by hand.
+
+Events:   idsync.<tag>.<job_id>           e.g. idsync.run.finished.hr-to-ldap
+Commands: idsync.cmd.<principal>.<verb>   request/reply, in no stream
+Work:     idsync.work.<job_id>            change batches on the work queue
+"""
+
+from __future__ import annotations
+
+from .events import Event, _Event, tag_of
+
+PREFIX = "idsync"
+ALL_EVENTS = f"{PREFIX}.>"
+JOURNAL_SUBJECTS = [f"{PREFIX}.run.>", f"{PREFIX}.job.>"]
+WORK_SUBJECTS = [f"{PREFIX}.work.>"]
+COMMANDS = f"{PREFIX}.cmd.>"
+
+
+def event_subject(event: Event) -> str:
+    return f"{PREFIX}.{tag_of(event)}.{event.job_id}"
+
+
+def events_of(kind: type[_Event], job_id: str = "*") -> str:
+    """The subject (or filter) for one kind of event, for one job or all of them."""
+    return f"{PREFIX}.{kind.__struct_config__.tag}.{job_id}"
+
+
+def job_events(job_id: str) -> str:
+    """Every event about one job: idsync.*.*.<job>."""
+    return f"{PREFIX}.*.*.{job_id}"
+
+
+def command_subject(principal: str, verb: str) -> str:
+    return f"{PREFIX}.cmd.{principal}.{verb}"
+
+
+def work_subject(job_id: str) -> str:
+    return f"{PREFIX}.work.{job_id}"

@@ -1,0 +1,59 @@
+"""Record values: what flows between providers, the engine and the work queue.
+
+A value is text, a list of texts (multi-valued) or binary. Empty text, an empty
+list, SQL NULL and a missing field all mean "no value": `normalize` drops them,
+so two records compare equal exactly when they hold the same values.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+
+class Binary(msgspec.Struct, frozen=True):
+    """Binary data (a photo, a certificate); base64 in JSON and text files."""
+
+    data: bytes
+
+
+Value = str | list[str] | Binary
+Record = dict[str, Value]
+
+
+def is_empty(value: Value | None) -> bool:
+    """True for every spelling of "no value"."""
+    if value is None:
+        return True
+    if isinstance(value, Binary):
+        return not value.data
+    return len(value) == 0
+
+
+def normalize(record: dict[str, Value | None]) -> Record:
+    """The record without its empty values; lists lose empty items; one-item lists stay lists."""
+    out: Record = {}
+    for name, value in record.items():
+        if isinstance(value, list):
+            value = [item for item in value if item != ""]
+        if value is None or is_empty(value):
+            continue
+        out[name] = value
+    return out
+
+
+def as_text(value: Value, delimiter: str) -> str:
+    """One column's text for a value: lists joined with the delimiter, binary as base64."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Binary):
+        import base64
+
+        return base64.b64encode(value.data).decode("ascii")
+    return delimiter.join(value)
+
+
+def split_text(text: str, delimiter: str | None) -> Value:
+    """The value one column's text holds: split into a list when the field is multi-valued."""
+    if delimiter is None:
+        return text
+    return [item for item in text.split(delimiter) if item != ""]

@@ -1,0 +1,1 @@
+"""idsync's services: scheduler, workflow, runner, notifier, and the `idsync` command."""

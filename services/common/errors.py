@@ -1,0 +1,43 @@
+"""One small hierarchy: every error a user can cause says what to fix."""
+
+from __future__ import annotations
+
+
+class IdsyncError(Exception):
+    """Base of every error idsync raises on purpose."""
+
+    exit_code = 1
+
+
+class BadInput(IdsyncError):
+    """Something a person wrote is wrong (a job file, a CSV, an argument): fix it and retry."""
+
+    exit_code = 2
+
+
+class Unreachable(IdsyncError):
+    """A server (NATS, a database, a directory) did not answer: retrying later may succeed."""
+
+    exit_code = 3
+
+
+class Transient(IdsyncError):
+    """A passing condition (a locked database, a timeout): the same work will be retried."""
+
+    exit_code = 3
+
+
+class RunFailed(IdsyncError):
+    """A run ended without completing."""
+
+    exit_code = 4
+
+
+class NotFound(BadInput):
+    """A job, connection or run that does not exist."""
+
+
+class WriteFailed(IdsyncError):
+    """A destination refused a write that will not succeed by retrying."""
+
+    exit_code = 4
