@@ -35,6 +35,10 @@ class RunRequested(_Event, tag="run.requested"):
 class RunApproved(_Event, tag="run.approved"):
     approved_by: str
     reason: str = ""
+    requested_by: str = ""
+    trigger: Trigger = "manual"
+    keys: list[str] | None = None
+    """Copied from the request: the runner needs nothing else to start."""
 
 
 class RunAwaitingApproval(_Event, tag="run.awaiting-approval"):

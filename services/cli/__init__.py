@@ -1,0 +1,1 @@
+"""The `idsync` command: noun then verb (`idsync job run JOB`)."""

@@ -1,0 +1,117 @@
+"""The command line's side of NATS: connect, send commands, read the journal, follow events."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import msgspec
+import nats
+import nats.errors
+import nats.js.errors
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+from nats.js.api import DeliverPolicy
+
+from schemas.commands import CommandReply, RunCommand, encode, reply_decoder
+from schemas.events import Event, decode_event
+from schemas.subjects import command_subject
+from services.common.errors import BadInput, IdsyncError, Unreachable
+from services.common.jetstream import JOURNAL, ensure_infrastructure
+from services.common.settings import Settings
+from services.common.store import Store
+
+
+class Session:
+    """A connection for one command."""
+
+    def __init__(self, nc: Client, settings: Settings) -> None:
+        self.nc = nc
+        self.settings = settings
+        self.js: JetStreamContext = nc.jetstream()
+        self.store = Store(self.js)
+
+    async def ensure(self) -> None:
+        await ensure_infrastructure(self.js, self.settings)
+
+    async def request_run(self, job_id: str, keys: list[str] | None = None) -> str:
+        subject = command_subject(self.settings.principal, "run")
+        try:
+            answer = await self.nc.request(subject, encode(RunCommand(job_id=job_id, keys=keys)),
+                                           timeout=10)  # fmt: skip
+        except nats.errors.NoRespondersError:
+            raise Unreachable(
+                "no workflow service answers run commands: start the services with "
+                "`idsync up` (or `idsync serve workflow`)"
+            ) from None
+        except nats.errors.TimeoutError:
+            raise Unreachable("the workflow service did not answer within 10 s") from None
+        reply: CommandReply = reply_decoder.decode(answer.data)
+        if not reply.ok or reply.run_id is None:
+            raise BadInput(reply.error or "the run was refused")
+        return reply.run_id
+
+    async def journal(self, subject: str = "idsync.run.>") -> list[Event]:
+        """Every event in the journal on `subject`, oldest first (an ordered consumer,
+        which leaves nothing behind on the server)."""
+        try:
+            info = await self.js.stream_info(JOURNAL)
+        except nats.js.errors.NotFoundError:
+            return []
+        if info.state.messages == 0:
+            return []
+        sub = await self.js.subscribe(subject, ordered_consumer=True,
+                                      deliver_policy=DeliverPolicy.ALL)  # fmt: skip
+        events: list[Event] = []
+        try:
+            while True:
+                try:
+                    msg = await sub.next_msg(timeout=1.0)
+                except nats.errors.TimeoutError:
+                    break
+                try:
+                    events.append(decode_event(msg.data))
+                except (msgspec.DecodeError, msgspec.ValidationError):
+                    continue  # not ours to read: a newer tag this version does not know
+                if msg.metadata.num_pending == 0:
+                    break
+        finally:
+            await sub.unsubscribe()
+        return events
+
+    @asynccontextmanager
+    async def follow(self, subject: str) -> AsyncIterator[asyncio.Queue[Event]]:
+        """Events as they are published (a core subscription: nothing left behind)."""
+        queue: asyncio.Queue[Event] = asyncio.Queue()
+
+        async def on_message(msg: nats.aio.msg.Msg) -> None:
+            try:
+                queue.put_nowait(decode_event(msg.data))
+            except (msgspec.DecodeError, msgspec.ValidationError):
+                pass
+
+        sub = await self.nc.subscribe(subject, cb=on_message)
+        try:
+            yield queue
+        finally:
+            await sub.unsubscribe()
+
+
+@asynccontextmanager
+async def connect(settings: Settings) -> AsyncIterator[Session]:
+    url = settings.resolve_nats_url()
+    try:
+        nc = await nats.connect(url, connect_timeout=3, allow_reconnect=False,
+                                max_reconnect_attempts=0)  # fmt: skip
+    except (OSError, nats.errors.Error, asyncio.TimeoutError) as error:
+        raise Unreachable(
+            f"cannot reach NATS at {url} ({error or type(error).__name__}).\n"
+            "Is `idsync up` running? Or set IDSYNC_NATS_URL to a server that is."
+        ) from None
+    try:
+        yield Session(nc, settings)
+    except nats.errors.Error as error:
+        raise IdsyncError(f"NATS: {error}") from None
+    finally:
+        await nc.close()

@@ -1,0 +1,187 @@
+"""`idsync connection …` and `idsync job …`: apply, list, show, run, preview, delete."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import msgspec
+
+from schemas.connections import Connection
+from schemas.ids import is_slug
+from services.common.definitions import check_job, load_connections, load_job
+from services.common.errors import BadInput, NotFound
+from services.runner.planning import open_sides, plan_job
+from services.runner.providers.reach import check_reachable
+
+from .client import connect
+from .output import print_json, print_table
+from .runs import fold
+from .watch import wait_for_run
+
+
+async def connection_apply(args: argparse.Namespace) -> int:
+    connections = load_connections(Path(args.file))
+    async with connect(args.settings) as session:
+        await session.ensure()
+        for connection in connections:
+            await session.store.put_connection(connection)
+    if args.json:
+        print_json(connections)
+    else:
+        for connection in connections:
+            print(f"applied connection {connection.id} ({_provider(connection)})")
+    return 0
+
+
+async def connection_add(args: argparse.Namespace) -> int:
+    if not is_slug(args.id):
+        raise BadInput(f"{args.id!r} is not a valid connection id: use a-z, 0-9, _ and -")
+    fields: dict[str, object] = {"provider": args.provider, "id": args.id}
+    for pair in args.set or []:
+        name, sep, value = pair.partition("=")
+        if not sep:
+            raise BadInput(f"--set {pair!r}: expected NAME=VALUE, e.g. --set directory=/srv/hr")
+        fields[name] = value
+    for name in ("directory", "path"):
+        if isinstance(fields.get(name), str):
+            fields[name] = str(Path(str(fields[name])).absolute())
+    try:
+        connection = msgspec.convert(fields, Connection)  # type: ignore[arg-type]
+    except msgspec.ValidationError as error:
+        raise BadInput(f"connection {args.id}: {error}") from None
+    async with connect(args.settings) as session:
+        await session.ensure()
+        await session.store.put_connection(connection)
+    print(f"added connection {args.id} ({args.provider})")
+    return 0
+
+
+async def connection_list(args: argparse.Namespace) -> int:
+    async with connect(args.settings) as session:
+        connections = await session.store.connections()
+    if args.json:
+        print_json(connections)
+        return 0
+    if not connections:
+        print("no connections yet: `idsync connection apply connections.toml` adds some")
+        return 0
+    rows = [(c.id, _provider(c), c.title, _where(c)) for c in connections]
+    print_table(rows, ("ID", "PROVIDER", "TITLE", "WHERE"))
+    return 0
+
+
+async def connection_test(args: argparse.Namespace) -> int:
+    async with connect(args.settings) as session:
+        connection = await session.store.connection(args.id)
+    message = await check_reachable(connection)
+    if args.json:
+        print_json({"id": args.id, "ok": True, "message": message})
+    else:
+        print(f"{args.id}: ok — {message}")
+    return 0
+
+
+async def job_apply(args: argparse.Namespace) -> int:
+    job = load_job(Path(args.file))
+    async with connect(args.settings) as session:
+        await session.ensure()
+        connections = {c.id: c for c in await session.store.connections()}
+        check_job(job, connections)
+        existed = await session.store.find_job(job.id) is not None
+        await session.store.put_job(job)
+    if args.json:
+        print_json(job)
+    else:
+        print(f"{'updated' if existed else 'applied'} job {job.id} ({job.display_title})")
+    return 0
+
+
+async def job_list(args: argparse.Namespace) -> int:
+    async with connect(args.settings) as session:
+        jobs = await session.store.jobs()
+        runs = fold(await session.journal())
+    last = {run.job_id: run for run in runs}
+    if args.json:
+        print_json(jobs)
+        return 0
+    if not jobs:
+        print("no jobs yet: `idsync job apply JOB.toml` adds one")
+        return 0
+    rows = []
+    for job in jobs:
+        run = last.get(job.id)
+        every = job.schedule.every if job.schedule and job.schedule.every else "-"
+        last_run = (f"{run.state} {run.requested_at:%Y-%m-%d %H:%M}" if run and run.requested_at
+                    else "never")  # fmt: skip
+        rows.append((job.id, job.display_title, job.source.connection,
+                     job.destination.connection, f"every {every}" if every != "-" else "-",
+                     last_run))  # fmt: skip
+    print_table(rows, ("ID", "TITLE", "SOURCE", "DESTINATION", "SCHEDULE", "LAST RUN"))
+    return 0
+
+
+async def job_show(args: argparse.Namespace) -> int:
+    async with connect(args.settings) as session:
+        job = await session.store.job(args.id)
+    if args.json:
+        print_json(job)
+    else:
+        print(msgspec.json.format(msgspec.json.encode(job), indent=2).decode())
+    return 0
+
+
+async def job_delete(args: argparse.Namespace) -> int:
+    async with connect(args.settings) as session:
+        if not await session.store.delete_job(args.id):
+            raise NotFound(f"no job {args.id!r}: `idsync job list` shows the jobs there are")
+    print(f"deleted job {args.id} (its runs stay in the journal)")
+    return 0
+
+
+async def job_run(args: argparse.Namespace) -> int:
+    async with connect(args.settings) as session:
+        if not args.wait:
+            run_id = await session.request_run(args.id, args.key)
+            print_json({"run_id": run_id}) if args.json else print(run_id)
+            return 0
+        return await wait_for_run(session, args.id, args.key, as_json=args.json)
+
+
+async def job_preview(args: argparse.Namespace) -> int:
+    """Plan without writing: read both sides here and show what a run would do."""
+    async with connect(args.settings) as session:
+        job = await session.store.job(args.id)
+        async with open_sides(session.store, job, write=False) as sides:
+            planned = await plan_job(job, sides, args.key)
+    if args.json:
+        print_json({"plan_hash": planned.plan.hash, "counts": planned.plan.counts,
+                    "changes": planned.plan.changes, "warnings": planned.plan.warnings})  # fmt: skip
+        return 0
+    counts = planned.plan.counts
+    print(f"{job.id}: {planned.source_records} source records, "
+          f"{planned.destination_records} in the destination")  # fmt: skip
+    print(f"  {counts.create} to create, {counts.update} to update, {counts.delete} to delete, "
+          f"{counts.disable} to disable, {counts.move} to move, {counts.unchanged} unchanged, "
+          f"{counts.skipped} skipped — plan {planned.plan.hash[:12]}")  # fmt: skip
+    for change in planned.plan.changes[: args.limit]:
+        fields = ", ".join(f"{name}: {change.before.get(name, '∅')!s} → {value!s}"
+                           if change.action == "update" else f"{name}={value!s}"
+                           for name, value in change.set.items())  # fmt: skip
+        cleared = "".join(f", {name}: {change.before.get(name)!s} → ∅" for name in change.clear)
+        print(f"  {change.action:<7} {change.key}  {fields}{cleared}")
+    hidden = len(planned.plan.changes) - args.limit
+    if hidden > 0:
+        print(f"  … and {hidden} more (--limit N shows more, --json shows all)")
+    for warning in planned.plan.warnings:
+        print(f"  warning: {warning}")
+    return 0
+
+
+def _provider(connection: Connection) -> str:
+    return str(connection.__struct_config__.tag)
+
+
+def _where(connection: Connection) -> str:
+    return str(getattr(connection, "directory", None) or getattr(connection, "path", ""))
+

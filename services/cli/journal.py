@@ -1,0 +1,90 @@
+"""`idsync run list|show` and `idsync tail`: reading and following the journal."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from schemas.subjects import ALL_EVENTS, job_events
+from services.common.errors import NotFound
+
+from .client import connect
+from .output import event_line, print_json, print_table, stats_line
+from .runs import RunSummary, fold
+
+
+async def run_list(args: argparse.Namespace) -> int:
+    subject = f"idsync.run.*.{args.job}" if args.job else "idsync.run.>"
+    async with connect(args.settings) as session:
+        runs = fold(await session.journal(subject))[-args.limit :]
+    if args.json:
+        print_json([_brief(run) for run in runs])
+        return 0
+    if not runs:
+        print("no runs yet: `idsync job run JOB` starts one")
+        return 0
+    rows = [(run.run_id, run.job_id, run.state, run.requested_by or "-",
+             f"{run.requested_at:%Y-%m-%d %H:%M:%S}" if run.requested_at else "-",
+             f"{run.stats.written} written, {run.stats.failed} failed")
+            for run in runs]  # fmt: skip
+    print_table(rows, ("RUN", "JOB", "STATE", "BY", "REQUESTED", "CHANGES"))
+    return 0
+
+
+async def run_show(args: argparse.Namespace) -> int:
+    async with connect(args.settings) as session:
+        runs = [run for run in fold(await session.journal()) if run.run_id == args.run]
+    if not runs:
+        raise NotFound(f"no run {args.run!r} in the journal: `idsync run list` shows the runs")
+    run = runs[0]
+    if args.json:
+        print_json(run)
+        return 0
+    print(f"run {run.run_id} of job {run.job_id}: {run.state}")
+    print(f"  requested by {run.requested_by or '-'} ({run.trigger or '-'}) "
+          f"at {run.requested_at:%Y-%m-%d %H:%M:%S}" if run.requested_at else "")  # fmt: skip
+    if run.approved_by:
+        print(f"  approved by {run.approved_by}")
+    if run.planned is not None:
+        c = run.planned
+        print(f"  plan {run.plan_hash[:12]}: {c.create} create, {c.update} update, "
+              f"{c.delete} delete, {c.unchanged} unchanged, {c.skipped} skipped")  # fmt: skip
+    if run.ended_at is not None:
+        print(f"  {stats_line(run.stats)}")
+    if run.reason:
+        print(f"  reason: {run.reason}")
+    for error in run.errors[:50]:
+        print(f"  error: {error.action} {error.key}: {error.message}")
+    print(f"  events: {' → '.join(run.events)}")
+    return 0
+
+
+async def tail(args: argparse.Namespace) -> int:
+    subject = job_events(args.job) if args.job else ALL_EVENTS
+    async with connect(args.settings) as session, session.follow(subject) as queue:
+        if not args.json:
+            print(f"following {subject} (Ctrl-C to stop)", file=sys.stderr)
+        try:
+            while True:
+                event = await queue.get()
+                if args.json:
+                    sys.stdout.write(session_json(event) + "\n")
+                else:
+                    print(event_line(event))
+                sys.stdout.flush()
+        except asyncio.CancelledError:
+            return 0
+
+
+def session_json(event: object) -> str:
+    import msgspec
+
+    return msgspec.json.encode(event).decode()
+
+
+def _brief(run: RunSummary) -> dict[str, object]:
+    return {"run_id": run.run_id, "job_id": run.job_id, "state": run.state,
+            "requested_by": run.requested_by, "trigger": run.trigger,
+            "requested_at": run.requested_at, "ended_at": run.ended_at,
+            "stats": run.stats, "reason": run.reason}  # fmt: skip

@@ -1,0 +1,147 @@
+"""The `idsync` command: noun then verb, help that teaches, documented exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+
+from services.common.errors import IdsyncError
+from services.common.host import SERVICES
+from services.common.logging import configure_logging
+from services.common.settings import Settings
+
+from . import definitions, demo, journal, serving
+
+Command = Callable[[argparse.Namespace], Awaitable[int]]
+
+DESCRIPTION = """\
+idsync synchronizes identity data (users, groups, contacts) between directories,
+databases and files. A job says what moves where; runs do the work in the
+background; the services talk over NATS.
+
+First steps:
+  idsync demo                              the whole product on made-up data
+  idsync up                                NATS and every service, in the foreground
+  idsync connection apply connections.toml where the data lives
+  idsync job apply jobs/hr.toml            what moves where
+  idsync job preview hr                    what a run would change (writes nothing)
+  idsync job run hr --wait                 run it now and follow it to its end
+  idsync run list                          what ran, and how it ended
+"""
+
+EPILOG = """\
+environment:
+  IDSYNC_HOME       the embedded server's store and URL file (default ./.idsync)
+  IDSYNC_NATS_URL   a NATS server to use instead (nats://host:4222)
+  IDSYNC_PRINCIPAL  who commands act as (default: your user name)
+
+exit codes:
+  0 ok   1 unexpected error   2 bad input (a file, an argument, an unknown name)
+  3 a server could not be reached   4 the run failed   5 the run finished with errors
+"""
+
+
+def _json(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+
+def _command(sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str, run: Command,
+             help: str, **kwargs: object) -> argparse.ArgumentParser:  # fmt: skip
+    parser = sub.add_parser(name, help=help, description=help, **kwargs)  # type: ignore[arg-type]
+    parser.set_defaults(run=run)
+    return parser
+
+
+def _nouns(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    conn = sub.add_parser("connection", help="where the data lives").add_subparsers(
+        dest="verb", required=True, metavar="VERB")
+    p = _command(conn, "apply", definitions.connection_apply,
+                 "add or update the connections of a TOML file (each table is one connection)")
+    p.add_argument("file", help="e.g. connections.toml")
+    _json(p)
+    p = _command(conn, "add", definitions.connection_add, "add one connection from options",
+                 epilog="example: idsync connection add hr --provider csv --set directory=/srv/hr")
+    p.add_argument("id")
+    p.add_argument("--provider", required=True, choices=["csv", "sqlite"])
+    p.add_argument("--set", action="append", metavar="NAME=VALUE", help="a setting (repeatable)")
+    _json(_command(conn, "list", definitions.connection_list, "list the connections"))
+    p = _command(conn, "test", definitions.connection_test, "check that a connection is reachable")
+    p.add_argument("id")
+    _json(p)
+
+    job = sub.add_parser("job", help="what moves where").add_subparsers(
+        dest="verb", required=True, metavar="VERB")
+    p = _command(job, "apply", definitions.job_apply, "add or update a job from its TOML file")
+    p.add_argument("file", help="e.g. jobs/hr-to-directory.toml")
+    _json(p)
+    _json(_command(job, "list", definitions.job_list, "list the jobs and their last run"))
+    p = _command(job, "show", definitions.job_show, "show one job as stored")
+    p.add_argument("id")
+    _json(p)
+    p = _command(job, "run", definitions.job_run, "request a run now; prints the run id",
+                 epilog="With --wait: a progress bar, then the run's statistics.")
+    p.add_argument("id")
+    p.add_argument("--wait", action="store_true", help="follow the run to its end")
+    p.add_argument("--key", action="append", metavar="VALUE",
+                   help="only the object with this key value (repeatable); never deletes")
+    _json(p)
+    p = _command(job, "preview", definitions.job_preview,
+                 "compute the whole plan and show it; writes nothing")
+    p.add_argument("id")
+    p.add_argument("--key", action="append", metavar="VALUE", help="only these objects")
+    p.add_argument("--limit", type=int, default=20, help="changes to show (default 20)")
+    _json(p)
+    p = _command(job, "delete", definitions.job_delete, "delete a job (its runs stay)")
+    p.add_argument("id")
+
+    run = sub.add_parser("run", help="runs and their outcomes").add_subparsers(
+        dest="verb", required=True, metavar="VERB")
+    p = _command(run, "list", journal.run_list, "list the latest runs, from the journal")
+    p.add_argument("--job", help="only this job's runs")
+    p.add_argument("--limit", type=int, default=20, help="how many (default 20)")
+    _json(p)
+    p = _command(run, "show", journal.run_show, "one run: who, plan, statistics, errors")
+    p.add_argument("run")
+    _json(p)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="idsync", description=DESCRIPTION, epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    sub = parser.add_subparsers(dest="noun", required=True, metavar="COMMAND")
+    _nouns(sub)
+    p = _command(sub, "tail", journal.tail, "print events as they happen (Ctrl-C stops)")
+    p.add_argument("--job", help="only this job's events")
+    _json(p)
+    _command(sub, "up", serving.up, "start NATS (embedded, unless IDSYNC_NATS_URL is set) and "
+             "every service in the foreground; Ctrl-C stops cleanly")
+    p = _command(sub, "serve", serving.serve,
+                 "run some services against IDSYNC_NATS_URL (e.g. more runners on other machines)")
+    p.add_argument("services", nargs="+", choices=SERVICES, metavar="SERVICE",
+                   help=f"one or more of: {', '.join(SERVICES)}")
+    _command(sub, "demo", demo.demo, "run the whole product on made-up data (a fresh "
+             "NATS server, the services, a CSV → SQLite job run three times)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.settings = Settings.from_env()
+        if args.noun in {"up", "serve"}:
+            configure_logging()
+        else:
+            configure_logging(level=30)  # commands print their results; logs only for warnings
+        return asyncio.run(args.run(args))
+    except IdsyncError as error:
+        print(f"idsync: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

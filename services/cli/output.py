@@ -1,0 +1,102 @@
+"""What the command line prints: tables, JSON, event lines and a progress bar."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+import msgspec
+
+from schemas.events import (
+    Event,
+    RunBatchApplied,
+    RunFailed,
+    RunFinished,
+    RunPlanned,
+    RunRequested,
+    tag_of,
+)
+from schemas.plan import RunStats
+
+_json = msgspec.json.Encoder()
+
+
+def print_json(value: Any, out: TextIO | None = None) -> None:
+    out = out or sys.stdout
+    out.write(msgspec.json.format(_json.encode(value), indent=2).decode() + "\n")
+
+
+def print_table(rows: Sequence[Sequence[str]], header: Sequence[str],
+                out: TextIO | None = None) -> None:  # fmt: skip
+    out = out or sys.stdout
+    if not rows:
+        return
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        out.write("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True))
+                  .rstrip() + "\n")  # fmt: skip
+
+
+def stats_line(stats: RunStats) -> str:
+    names = ("read", "created", "updated", "deleted", "disabled", "moved", "unchanged",
+             "skipped", "failed")  # fmt: skip
+    return ", ".join(f"{getattr(stats, name)} {name}" for name in names)
+
+
+def event_line(event: Event) -> str:
+    """One readable line per event, for `idsync tail`."""
+    detail = ""
+    match event:
+        case RunRequested(requested_by=who, trigger=trigger):
+            detail = f"by {who} ({trigger})"
+        case RunPlanned(counts=counts, batches=batches, plan_hash=plan_hash):
+            detail = (f"{counts.create} to create, {counts.update} to update, "
+                      f"{counts.delete} to delete, {counts.unchanged} unchanged; "
+                      f"{batches} batches; plan {plan_hash[:12]}")  # fmt: skip
+        case RunBatchApplied(batch=batch, batches=batches, stats=stats):
+            detail = f"batch {batch}/{batches}: {stats.written} written, {stats.failed} failed"
+        case RunFinished(stats=stats, seconds=seconds):
+            detail = f"{stats_line(stats)} in {seconds:.1f}s"
+        case RunFailed(reason=reason):
+            detail = reason
+    when = event.at.strftime("%H:%M:%S")
+    return f"{when}  {tag_of(event):<22} {event.job_id}  {event.run_id}  {detail}".rstrip()
+
+
+class Progress:
+    """A progress bar on a terminal; nothing but the final line elsewhere."""
+
+    def __init__(self, out: TextIO | None = None, width: int = 30) -> None:
+        self.out = out or sys.stderr
+        self.width = width
+        self.total = 0
+        self.done = 0
+        self.started = time.monotonic()
+        self.live = self.out.isatty()
+
+    def start(self, total: int) -> None:
+        self.total, self.done, self.started = total, 0, time.monotonic()
+        self.draw()
+
+    def advance(self, amount: int) -> None:
+        self.done += amount
+        self.draw()
+
+    def draw(self) -> None:
+        if not self.live:
+            return
+        fraction = self.done / self.total if self.total else 1.0
+        filled = int(self.width * fraction)
+        elapsed = time.monotonic() - self.started
+        rate = self.done / elapsed if elapsed > 0 else 0.0
+        bar = "█" * filled + "░" * (self.width - filled)
+        self.out.write(f"\r  {bar} {fraction:4.0%}  {self.done}/{self.total} changes"
+                       f"  {rate:,.0f}/s ")  # fmt: skip
+        self.out.flush()
+
+    def close(self) -> None:
+        if self.live:
+            self.out.write("\n")
+            self.out.flush()

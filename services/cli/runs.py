@@ -1,0 +1,78 @@
+"""Runs as people see them, folded from the journal's events (pure)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+import msgspec
+
+from schemas.events import (
+    Event,
+    RunApproved,
+    RunBatchApplied,
+    RunCancelled,
+    RunDenied,
+    RunFailed,
+    RunFinished,
+    RunPlanned,
+    RunRequested,
+    RunStarted,
+    tag_of,
+)
+from schemas.plan import PlanCounts, RecordError, RunStats
+
+
+class RunSummary(msgspec.Struct, kw_only=True):
+    run_id: str
+    job_id: str
+    state: str = "requested"
+    requested_by: str = ""
+    trigger: str = ""
+    approved_by: str = ""
+    requested_at: datetime | None = None
+    ended_at: datetime | None = None
+    plan_hash: str = ""
+    planned: PlanCounts | None = None
+    stats: RunStats = msgspec.field(default_factory=RunStats)
+    reason: str = ""
+    errors: list[RecordError] = msgspec.field(default_factory=list)
+    events: list[str] = msgspec.field(default_factory=list)
+
+
+def fold(events: Iterable[Event]) -> list[RunSummary]:
+    """One summary per run, oldest request first."""
+    runs: dict[str, RunSummary] = {}
+    for event in events:
+        run = runs.setdefault(event.run_id, RunSummary(run_id=event.run_id, job_id=event.job_id))
+        run.events.append(tag_of(event))
+        if run.requested_at is None:
+            run.requested_at = event.at
+        _apply(run, event)
+    return sorted(runs.values(), key=lambda r: (r.requested_at or datetime.min, r.run_id))
+
+
+def _apply(run: RunSummary, event: Event) -> None:
+    match event:
+        case RunRequested(requested_by=who, trigger=trigger):
+            run.requested_by, run.trigger, run.requested_at = who, trigger, event.at
+        case RunApproved(approved_by=who):
+            run.approved_by, run.state = who, "approved"
+        case RunStarted():
+            run.state = "running"
+        case RunPlanned(plan_hash=plan_hash, counts=counts):
+            run.plan_hash, run.planned, run.state = plan_hash, counts, "applying"
+            run.errors = []
+        case RunBatchApplied(errors=errors):
+            run.errors.extend(errors)
+        case RunFinished(stats=stats, with_errors=with_errors):
+            run.stats, run.ended_at = stats, event.at
+            run.state = "finished with errors" if with_errors else "finished"
+        case RunFailed(reason=reason, stats=stats):
+            run.state, run.reason, run.stats, run.ended_at = "failed", reason, stats, event.at
+        case RunCancelled(stats=stats):
+            run.state, run.stats, run.ended_at = "cancelled", stats, event.at
+        case RunDenied(reason=reason):
+            run.state, run.reason, run.ended_at = "denied", reason, event.at
+        case _:
+            run.state = tag_of(event).removeprefix("run.")

@@ -1,0 +1,75 @@
+"""`idsync up` and `idsync serve`: running the services in the foreground."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+
+import nats
+import nats.errors
+
+from services.common.embedded import EmbeddedNats
+from services.common.errors import BadInput
+from services.common.host import SERVICES, run_services
+from services.common.settings import URL_FILE, Settings
+
+
+def stop_on_signals() -> asyncio.Event:
+    """An event set by Ctrl-C or SIGTERM, for a clean stop."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+@asynccontextmanager
+async def embedded_server(settings: Settings) -> AsyncIterator[str]:
+    """The embedded nats-server under IDSYNC_HOME, its URL written where commands find it."""
+    url_file = settings.home / URL_FILE
+    if url_file.is_file() and await _answers(url_file.read_text().strip()):
+        raise BadInput(f"idsync is already up at {url_file.read_text().strip()} "
+                       f"(IDSYNC_HOME={settings.home}); stop it first")  # fmt: skip
+    server = EmbeddedNats(settings.home / "nats")
+    url = await asyncio.to_thread(server.start)
+    url_file.write_text(url + "\n")
+    try:
+        yield url
+    finally:
+        with suppress(FileNotFoundError):
+            url_file.unlink()
+        await asyncio.to_thread(server.stop)
+
+
+async def _answers(url: str) -> bool:
+    try:
+        nc = await nats.connect(url, connect_timeout=1, allow_reconnect=False)
+    except (OSError, nats.errors.Error, TimeoutError):
+        return False
+    await nc.close()
+    return True
+
+
+async def up(args: argparse.Namespace) -> int:
+    settings: Settings = args.settings
+    stop = stop_on_signals()
+    if settings.nats_url:
+        print(f"idsync: services up against {settings.nats_url} (Ctrl-C stops)", file=sys.stderr)
+        await run_services(SERVICES, settings, settings.nats_url, stop)
+        return 0
+    async with embedded_server(settings) as url:
+        print(f"idsync is up: NATS at {url} (store in {settings.home / 'nats'}), "
+              f"services: {', '.join(SERVICES)}. Ctrl-C stops.", file=sys.stderr)  # fmt: skip
+        await run_services(SERVICES, settings, url, stop)
+    return 0
+
+
+async def serve(args: argparse.Namespace) -> int:
+    settings: Settings = args.settings
+    url = settings.resolve_nats_url()
+    await run_services(args.services, settings, url, stop_on_signals())
+    return 0

@@ -1,0 +1,87 @@
+"""Following a run to its end: `idsync job run --wait` and the demo."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from schemas.events import (
+    Event,
+    RunBatchApplied,
+    RunFailed,
+    RunFinished,
+    RunPlanned,
+    is_end,
+    tag_of,
+)
+from schemas.subjects import job_events
+
+from .client import Session
+from .output import Progress, print_json, stats_line
+
+EXIT_OK, EXIT_RUN_FAILED, EXIT_WITH_ERRORS = 0, 4, 5
+QUIET_CHECK = 5.0  # seconds without an event before the journal is asked
+
+
+async def follow_run(session: Session, job_id: str, keys: list[str] | None,
+                     progress: Progress | None = None) -> tuple[str, Event]:  # fmt: skip
+    """Request a run of the job and follow its events to its end state."""
+    async with session.follow(job_events(job_id)) as queue:
+        run_id = await session.request_run(job_id, keys)
+        while True:
+            try:
+                event = await asyncio.wait_for(queue.get(), QUIET_CHECK)
+            except TimeoutError:
+                ended = await _ended_in_journal(session, job_id, run_id)
+                if ended is not None:
+                    return run_id, ended
+                continue
+            if event.run_id != run_id:
+                continue
+            if progress is not None:
+                match event:
+                    case RunPlanned(counts=counts):
+                        progress.start(counts.changes)
+                    case RunBatchApplied(changes=changes):
+                        progress.advance(changes)
+            if is_end(event):
+                return run_id, event
+
+
+async def _ended_in_journal(session: Session, job_id: str, run_id: str) -> Event | None:
+    """The run's end state if the journal has it (a core subscription can miss events)."""
+    for event in reversed(await session.journal(f"idsync.run.*.{job_id}")):
+        if event.run_id == run_id and is_end(event):
+            return event
+    return None
+
+
+def exit_code(event: Event) -> int:
+    if isinstance(event, RunFinished):
+        return EXIT_WITH_ERRORS if event.with_errors else EXIT_OK
+    return EXIT_RUN_FAILED
+
+
+def describe_end(run_id: str, event: Event) -> str:
+    match event:
+        case RunFinished(stats=stats, seconds=seconds, with_errors=with_errors):
+            state = "finished with errors" if with_errors else "finished"
+            return f"run {run_id} {state} in {seconds:.1f}s\n  {stats_line(stats)}"
+        case RunFailed(reason=reason):
+            return f"run {run_id} failed: {reason}"
+        case _:
+            return f"run {run_id} {tag_of(event).removeprefix('run.')}"
+
+
+async def wait_for_run(session: Session, job_id: str, keys: list[str] | None, *,
+                       as_json: bool) -> int:  # fmt: skip
+    progress = None if as_json else Progress()
+    run_id, end = await follow_run(session, job_id, keys, progress)
+    if progress is not None:
+        progress.close()
+    if as_json:
+        print_json({"run_id": run_id, "end": end})
+    else:
+        out = sys.stdout if exit_code(end) == EXIT_OK else sys.stderr
+        print(describe_end(run_id, end), file=out)
+    return exit_code(end)

@@ -1,0 +1,55 @@
+"""What a service uses to talk to NATS: the FastStream broker, JetStream and the store."""
+
+from __future__ import annotations
+
+import logging
+
+from faststream.nats import NatsBroker
+from nats.js import JetStreamContext
+
+from schemas.events import Event, encode_event
+from schemas.subjects import event_subject
+
+from .jetstream import JOURNAL
+from .settings import Settings
+from .store import Store
+
+
+def make_broker(url: str) -> NatsBroker:
+    """A broker that reconnects forever and keeps FastStream's own access log quiet
+    (our handlers log one line per outcome with job_id and run_id)."""
+    return NatsBroker(
+        url,
+        logger=logging.getLogger("faststream.idsync"),
+        log_level=logging.DEBUG,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.5,
+        connect_timeout=5,
+    )
+
+
+class Bus:
+    def __init__(self, broker: NatsBroker, settings: Settings) -> None:
+        self.broker = broker
+        self.settings = settings
+        self._store: Store | None = None
+
+    @property
+    def js(self) -> JetStreamContext:
+        return self.broker.connection.jetstream()
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = Store(self.js)
+        return self._store
+
+    async def publish(self, event: Event) -> None:
+        """Store the event in the journal; raises when the stream refuses it (e.g. full).
+        The event id is the Nats-Msg-Id, so a retried publish is stored once."""
+        await self.broker.publish(
+            encode_event(event),
+            event_subject(event),
+            headers={"Nats-Msg-Id": event.id},
+            stream=JOURNAL,
+        )

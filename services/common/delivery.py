@@ -1,0 +1,87 @@
+"""Deliberate acknowledgement, the one way every service consumes its queue.
+
+FastStream's NATS default terminates a message whose handler raises — a passing
+database lock would silently drop a run. Here: ack on success; on an error, nak
+*with a delay* that doubles with each delivery (a plain nak comes back at once);
+term only what can never succeed (a message that is not an event), and say so;
+on the last allowed delivery, hand the error to `on_give_up` (e.g. the run fails
+with the reason) and ack. Long handlers keep the message with in-progress acks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+
+import msgspec
+import structlog
+from faststream.nats import NatsMessage
+
+from schemas.events import Event, decode_event
+
+from .logging import get_logger
+from .settings import Settings
+
+Handler = Callable[[Event, int], Awaitable[None]]
+GiveUp = Callable[[Event, BaseException], Awaitable[None]]
+
+log = get_logger("idsync.delivery")
+
+
+def deliberately(
+    settings: Settings, handle: Handler, on_give_up: GiveUp | None = None
+) -> Callable[[NatsMessage], Awaitable[None]]:
+    """Wrap `handle(event, attempt)` for a durable pull subscriber with manual acks."""
+
+    async def on_message(msg: NatsMessage) -> None:
+        try:
+            event = decode_event(msg.body)
+        except (msgspec.DecodeError, msgspec.ValidationError) as error:
+            log.error("not an idsync event: terminated", subject=msg.raw_message.subject,
+                      error=str(error))  # fmt: skip
+            await msg.reject()
+            return
+        attempt = msg.raw_message.metadata.num_delivered or 1
+        with structlog.contextvars.bound_contextvars(job_id=event.job_id, run_id=event.run_id):
+            keep_alive = asyncio.create_task(_keep_alive(msg, settings.ack_wait))
+            try:
+                await handle(event, attempt)
+            except Exception as error:
+                await _after_failure(msg, event, attempt, error, settings, on_give_up)
+            else:
+                await msg.ack()
+            finally:
+                keep_alive.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await keep_alive
+
+    return on_message
+
+
+async def _after_failure(
+    msg: NatsMessage,
+    event: Event,
+    attempt: int,
+    error: Exception,
+    settings: Settings,
+    on_give_up: GiveUp | None,
+) -> None:
+    if attempt >= settings.max_deliver:
+        log.error("giving up", event=event.__struct_config__.tag, attempt=attempt,
+                  error=str(error))  # fmt: skip
+        if on_give_up is not None:
+            await on_give_up(event, error)
+        await msg.ack()
+        return
+    delay = settings.retry_delay_for(attempt)
+    log.warning("failed, will retry", event=event.__struct_config__.tag, attempt=attempt,
+                retry_in=delay, error=str(error) or type(error).__name__)  # fmt: skip
+    await msg.nack(delay=delay)
+
+
+async def _keep_alive(msg: NatsMessage, ack_wait: float) -> None:
+    """Tell the server the message is still being worked on, well within the ack wait."""
+    while True:
+        await asyncio.sleep(max(ack_wait / 3, 0.2))
+        await msg.in_progress()

@@ -1,0 +1,59 @@
+"""Runs services — one (`idsync serve runner`) or all (`idsync up`) — in this process."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol
+
+from faststream.nats import NatsBroker
+
+from .bus import Bus, make_broker
+from .jetstream import ensure_infrastructure
+from .logging import get_logger
+from .settings import Settings
+
+Background = Callable[[], Awaitable[None]]
+SERVICES = ("scheduler", "workflow", "runner", "notifier")
+
+log = get_logger("idsync.host")
+
+
+class Register(Protocol):
+    def __call__(self, broker: NatsBroker, bus: Bus) -> list[Background]: ...
+
+
+def registrar(name: str) -> Register:
+    module = importlib.import_module(f"services.{name}.app")
+    register: Register = module.register
+    return register
+
+
+async def run_services(
+    names: Sequence[str],
+    settings: Settings,
+    url: str,
+    stop: asyncio.Event,
+    ready: asyncio.Event | None = None,
+) -> None:
+    """Connect, make sure every stream, consumer and bucket exists, start the subscribers
+    and background loops of the named services, and run until `stop` is set."""
+    broker = make_broker(url)
+    bus = Bus(broker, settings)
+    backgrounds = [task for name in names for task in registrar(name)(broker, bus)]
+    await broker.connect()
+    try:
+        await ensure_infrastructure(bus.js, settings)
+        await broker.start()
+        tasks = [asyncio.create_task(run()) for run in backgrounds]
+        log.info("services started", services=list(names), nats=url)
+        if ready is not None:
+            ready.set()
+        await stop.wait()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    finally:
+        await broker.stop()
+        log.info("services stopped", services=list(names))

@@ -1,0 +1,121 @@
+"""Streams, consumers and buckets: created explicitly at start, never grown by accident.
+
+Streams never overlap: the journal holds the event families, the work queue the
+change batches, and commands are in no stream (a stream would answer the request
+itself). Every stream discards *new* messages when full, so a full store refuses a
+publish — an error someone sees — instead of silently dropping the oldest.
+"""
+
+from __future__ import annotations
+
+import nats.js.errors
+from nats.js import JetStreamContext
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DeliverPolicy,
+    DiscardPolicy,
+    KeyValueConfig,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+)
+
+from schemas.events import RunApproved, RunRequested
+from schemas.subjects import JOURNAL_SUBJECTS, WORK_SUBJECTS, command_subject, events_of
+
+from .errors import IdsyncError
+from .settings import Settings
+
+JOURNAL = "IDSYNC_JOURNAL"
+WORK = "IDSYNC_WORK"
+JOBS_BUCKET = "idsync_jobs"
+CONNECTIONS_BUCKET = "idsync_connections"
+RUNS_BUCKET = "idsync_runs"
+BUCKETS = (JOBS_BUCKET, CONNECTIONS_BUCKET, RUNS_BUCKET)
+DAY = 86_400.0
+
+
+class ConsumerSpec:
+    """A service's durable consumer: its name, stream, filter and how much it takes at once."""
+
+    def __init__(self, name: str, stream: str, subject: str, max_ack_pending: int) -> None:
+        self.name = name
+        self.stream = stream
+        self.subject = subject
+        self.max_ack_pending = max_ack_pending
+
+
+# Created with the streams, so each service's queue keeps what is published for it
+# even while that service is not running.
+RUNNER = ConsumerSpec("runner", JOURNAL, events_of(RunApproved), max_ack_pending=4)
+WORKFLOW = ConsumerSpec("workflow", JOURNAL, events_of(RunRequested), max_ack_pending=64)
+NOTIFIER = ConsumerSpec("notifier", JOURNAL, "idsync.run.>", max_ack_pending=64)
+CONSUMERS = (RUNNER, WORKFLOW, NOTIFIER)
+
+
+def stream_configs(settings: Settings) -> list[StreamConfig]:
+    return [
+        StreamConfig(
+            name=JOURNAL,
+            description="Every idsync event: run requests, approvals, plans, batches, outcomes",
+            subjects=JOURNAL_SUBJECTS,
+            retention=RetentionPolicy.LIMITS,
+            discard=DiscardPolicy.NEW,
+            max_bytes=settings.journal_max_bytes,
+            max_age=settings.journal_max_age_days * DAY,
+            storage=StorageType.FILE,
+            duplicate_window=120.0,
+        ),
+        StreamConfig(
+            name=WORK,
+            description="Change batches waiting to be applied",
+            subjects=WORK_SUBJECTS,
+            retention=RetentionPolicy.WORK_QUEUE,
+            discard=DiscardPolicy.NEW,
+            max_bytes=settings.journal_max_bytes,
+            storage=StorageType.FILE,
+            duplicate_window=120.0,
+        ),
+    ]
+
+
+async def ensure_infrastructure(js: JetStreamContext, settings: Settings) -> None:
+    """Create or update every stream and bucket; check that commands stay out of streams."""
+    for config in stream_configs(settings):
+        try:
+            await js.add_stream(config)
+        except nats.js.errors.BadRequestError:
+            await js.update_stream(config)
+    for bucket in BUCKETS:
+        try:
+            await js.key_value(bucket)
+        except nats.js.errors.BucketNotFoundError:
+            await js.create_key_value(
+                KeyValueConfig(bucket=bucket, history=5, storage=StorageType.FILE)
+            )
+    for spec in CONSUMERS:
+        await js.add_consumer(spec.stream, durable_consumer(spec, settings))
+    probe = command_subject("anyone", "run")
+    try:
+        stream = await js.find_stream_name_by_subject(probe)
+    except nats.js.errors.NotFoundError:
+        return
+    raise IdsyncError(
+        f"stream {stream} captures command subjects ({probe}); commands must be in no stream, "
+        "or their requesters get a stream's acknowledgement instead of an answer"
+    )
+
+
+def durable_consumer(spec: ConsumerSpec, settings: Settings) -> ConsumerConfig:
+    """A durable pull consumer with explicit acks and bounded deliveries. Adding it again
+    updates it: an existing durable otherwise keeps its old settings."""
+    return ConsumerConfig(
+        durable_name=spec.name,
+        filter_subject=spec.subject,
+        ack_policy=AckPolicy.EXPLICIT,
+        ack_wait=settings.ack_wait,
+        max_deliver=settings.max_deliver,
+        max_ack_pending=spec.max_ack_pending,
+        deliver_policy=DeliverPolicy.NEW,
+    )

@@ -1,0 +1,80 @@
+"""Settings, read once from the environment by the entry points and passed down."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import re
+import socket
+from collections.abc import Mapping
+from pathlib import Path
+
+import msgspec
+
+from .errors import BadInput, Unreachable
+
+URL_FILE = "nats.url"
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    home: Path = Path(".idsync")
+    """IDSYNC_HOME: the embedded server's store and the file with its URL."""
+    nats_url: str | None = None
+    """IDSYNC_NATS_URL: a NATS server to use instead of the one `idsync up` started."""
+    principal: str = "admin"
+    """IDSYNC_PRINCIPAL: who this command acts as (a slug)."""
+    runner_id: str = "runner"
+    ack_wait: float = 30.0
+    """IDSYNC_ACK_WAIT: seconds before an unacknowledged message is delivered again."""
+    max_deliver: int = 10
+    """IDSYNC_MAX_DELIVER: deliveries of one message before it is given up."""
+    retry_delay: float = 2.0
+    """IDSYNC_RETRY_DELAY: the first retry's delay; it doubles with each delivery (capped)."""
+    journal_max_bytes: int = 1 << 30
+    journal_max_age_days: float = 90.0
+    scheduler_tick: float = 1.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        try:
+            return cls(
+                home=Path(env.get("IDSYNC_HOME", ".idsync")).absolute(),
+                nats_url=env.get("IDSYNC_NATS_URL") or None,
+                principal=env.get("IDSYNC_PRINCIPAL") or _default_principal(),
+                runner_id=env.get("IDSYNC_RUNNER_ID") or f"{socket.gethostname()}-{os.getpid()}",
+                ack_wait=float(env.get("IDSYNC_ACK_WAIT", 30)),
+                max_deliver=int(env.get("IDSYNC_MAX_DELIVER", 10)),
+                retry_delay=float(env.get("IDSYNC_RETRY_DELAY", 2)),
+                journal_max_bytes=int(env.get("IDSYNC_JOURNAL_MAX_BYTES", 1 << 30)),
+                journal_max_age_days=float(env.get("IDSYNC_JOURNAL_MAX_AGE_DAYS", 90)),
+                scheduler_tick=float(env.get("IDSYNC_SCHEDULER_TICK", 1)),
+            )
+        except ValueError as error:
+            raise BadInput(f"an IDSYNC_* environment variable is not a number: {error}") from None
+
+    def resolve_nats_url(self) -> str:
+        """IDSYNC_NATS_URL, else the URL `idsync up` wrote; never a silent localhost:4222."""
+        if self.nats_url:
+            return self.nats_url
+        url_file = self.home / URL_FILE
+        if url_file.is_file():
+            return url_file.read_text().strip()
+        raise Unreachable(
+            f"no NATS server known: nothing in IDSYNC_NATS_URL and no {url_file}.\n"
+            "Start everything on this machine with `idsync up` (in another terminal),\n"
+            "or point at a server: export IDSYNC_NATS_URL=nats://host:4222"
+        )
+
+    def retry_delay_for(self, deliveries: int) -> float:
+        """The delay before the next attempt, doubling with each delivery, at most 5 minutes."""
+        return float(min(self.retry_delay * (2 ** max(deliveries - 1, 0)), 300.0))
+
+
+def _default_principal() -> str:
+    try:
+        name = getpass.getuser()
+    except (KeyError, OSError):
+        return "admin"
+    slug = re.sub(r"[^a-z0-9_-]", "-", name.lower()).strip("-")
+    return slug or "admin"

@@ -1,0 +1,117 @@
+"""Jobs, connections and run states, kept in JetStream key-value buckets."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TypeVar
+
+import msgspec
+import nats.js.errors
+from nats.js import JetStreamContext
+from nats.js.kv import KeyValue
+
+from schemas.connections import Connection
+from schemas.ids import utcnow
+from schemas.jobs import Job
+from schemas.plan import RunStats
+
+from .errors import NotFound
+from .jetstream import CONNECTIONS_BUCKET, JOBS_BUCKET, RUNS_BUCKET
+
+T = TypeVar("T")
+_encoder = msgspec.json.Encoder()
+
+
+class RunState(msgspec.Struct, kw_only=True):
+    """Where a run stands, so a redelivered request for an ended run changes nothing and
+    a run re-planned after a crash keeps counting what its earlier attempts applied."""
+
+    job_id: str
+    state: str
+    """The tag of the run's latest lifecycle event, e.g. "run.planned" or "run.finished"."""
+    applied: RunStats = msgspec.field(default_factory=RunStats)
+    updated_at: datetime = msgspec.field(default_factory=utcnow)
+
+    @property
+    def ended(self) -> bool:
+        return self.state in {"run.finished", "run.failed", "run.cancelled", "run.denied"}
+
+
+class Store:
+    """Typed access to the buckets (they must exist: see ensure_infrastructure)."""
+
+    def __init__(self, js: JetStreamContext) -> None:
+        self.js = js
+        self._buckets: dict[str, KeyValue] = {}
+
+    async def _bucket(self, name: str) -> KeyValue:
+        if name not in self._buckets:
+            self._buckets[name] = await self.js.key_value(name)
+        return self._buckets[name]
+
+    async def _get(self, bucket: str, key: str, kind: type[T]) -> T | None:
+        try:
+            entry = await (await self._bucket(bucket)).get(key)
+        except (nats.js.errors.KeyNotFoundError, nats.js.errors.KeyDeletedError):
+            return None
+        if entry.value is None:
+            return None
+        return msgspec.json.decode(entry.value, type=kind)
+
+    async def _all(self, bucket: str, kind: type[T]) -> list[T]:
+        kv = await self._bucket(bucket)
+        try:
+            keys = await kv.keys()
+        except nats.js.errors.NoKeysError:
+            return []
+        found = [await self._get(bucket, key, kind) for key in sorted(keys)]
+        return [item for item in found if item is not None]
+
+    async def _delete(self, bucket: str, key: str) -> bool:
+        if await self._get(bucket, key, msgspec.Raw) is None:
+            return False
+        await (await self._bucket(bucket)).delete(key)
+        return True
+
+    # Jobs
+    async def put_job(self, job: Job) -> None:
+        await (await self._bucket(JOBS_BUCKET)).put(job.id, _encoder.encode(job))
+
+    async def find_job(self, job_id: str) -> Job | None:
+        return await self._get(JOBS_BUCKET, job_id, Job)
+
+    async def job(self, job_id: str) -> Job:
+        job = await self.find_job(job_id)
+        if job is None:
+            raise NotFound(f"no job {job_id!r}: `idsync job list` shows the jobs there are")
+        return job
+
+    async def jobs(self) -> list[Job]:
+        return await self._all(JOBS_BUCKET, Job)
+
+    async def delete_job(self, job_id: str) -> bool:
+        return await self._delete(JOBS_BUCKET, job_id)
+
+    # Connections
+    async def put_connection(self, connection: Connection) -> None:
+        kv = await self._bucket(CONNECTIONS_BUCKET)
+        await kv.put(connection.id, _encoder.encode(connection))
+
+    async def connection(self, connection_id: str) -> Connection:
+        found = await self._get(CONNECTIONS_BUCKET, connection_id, Connection)  # type: ignore[arg-type]
+        if found is None:
+            raise NotFound(
+                f"no connection {connection_id!r}: `idsync connection list` shows them, "
+                "`idsync connection apply FILE` adds them"
+            )
+        return found  # type: ignore[no-any-return]
+
+    async def connections(self) -> list[Connection]:
+        return await self._all(CONNECTIONS_BUCKET, Connection)  # type: ignore[arg-type]
+
+    # Runs
+    async def run_state(self, run_id: str) -> RunState | None:
+        return await self._get(RUNS_BUCKET, run_id, RunState)
+
+    async def put_run_state(self, run_id: str, state: RunState) -> None:
+        await (await self._bucket(RUNS_BUCKET)).put(run_id, _encoder.encode(state))

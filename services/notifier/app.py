@@ -1,0 +1,45 @@
+"""The notifier: for now it logs the mail it would send when a run ends."""
+
+from __future__ import annotations
+
+from faststream import AckPolicy
+from faststream.nats import JStream, NatsBroker, PullSub
+
+from schemas.events import Event, RunFailed, RunFinished, is_end, tag_of
+from services.common.bus import Bus
+from services.common.delivery import deliberately
+from services.common.host import Background
+from services.common.jetstream import NOTIFIER
+from services.common.logging import get_logger
+
+log = get_logger("idsync.notifier")
+
+
+def summary(event: Event) -> str:
+    """The subject line a recipient would read."""
+    match event:
+        case RunFinished(stats=stats, with_errors=with_errors):
+            state = "finished with errors" if with_errors else "finished"
+            return (f"[idsync] {event.job_id}: {state} — {stats.created} created, "
+                    f"{stats.updated} updated, {stats.deleted} deleted, "
+                    f"{stats.failed} failed")  # fmt: skip
+        case RunFailed(reason=reason):
+            return f"[idsync] {event.job_id}: failed — {reason}"
+        case _:
+            return f"[idsync] {event.job_id}: {tag_of(event).removeprefix('run.')}"
+
+
+def register(broker: NatsBroker, bus: Bus) -> list[Background]:
+    async def on_event(event: Event, attempt: int) -> None:
+        if is_end(event):
+            log.info("would send mail", subject=summary(event))
+
+    broker.subscriber(
+        NOTIFIER.subject,
+        stream=JStream(NOTIFIER.stream, declare=False),
+        durable=NOTIFIER.name,
+        pull_sub=PullSub(batch_size=16, timeout=5),
+        ack_policy=AckPolicy.MANUAL,
+        title="run outcomes",
+    )(deliberately(bus.settings, on_event))
+    return []

@@ -1,0 +1,96 @@
+"""Reading both sides of a job and computing its whole plan: used by runs and previews."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import structlog
+
+from schemas.jobs import Job, ObjectMapping
+from schemas.values import Record
+from services.common.store import Store
+from services.runner.engine import (
+    destination_multi_valued,
+    managed_fields,
+    map_record,
+    match_key,
+    plan,
+    source_multi_valued,
+)
+from services.runner.engine.plan import Plan
+from services.runner.providers import open_provider
+from services.runner.providers.base import Layout, Provider
+
+READ_BATCH = 5_000
+
+log = structlog.get_logger("idsync.runner")
+
+
+@dataclass(frozen=True)
+class Sides:
+    source: Provider
+    destination: Provider
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    plan: Plan
+    source_records: int
+    destination_records: int
+
+
+@asynccontextmanager
+async def open_sides(store: Store, job: Job, *, write: bool) -> AsyncIterator[Sides]:
+    """Both providers of the job, opened (the destination checked for writing when `write`),
+    closed on the way out."""
+    mapping = job.objects[0]
+    source_connection = await store.connection(job.source.connection)
+    destination_connection = await store.connection(job.destination.connection)
+    source = open_provider(source_connection, job.source,
+                           Layout(multi_valued=source_multi_valued(mapping)))  # fmt: skip
+    destination = open_provider(destination_connection, job.destination, Layout(
+        keys=tuple(mapping.keys), fields=tuple(f.to for f in mapping.fields),
+        multi_valued=destination_multi_valued(mapping)))  # fmt: skip
+    try:
+        await source.open(write=False)
+        await destination.open(write=write)
+        yield Sides(source, destination)
+    finally:
+        await source.close()
+        await destination.close()
+
+
+async def plan_job(job: Job, sides: Sides, keys: list[str] | None = None) -> PlannedRun:
+    """Read every record of both sides and compute the plan (nothing is written).
+    A run scoped to some keys sees only those objects and never acts on absence."""
+    mapping = job.objects[0]
+    source_records: list[Record] = []
+    source_fields: dict[str, None] = {}
+    canonical = sides.destination.canonical
+    async for batch in sides.source.read(READ_BATCH):
+        for record in batch:
+            source_fields.update(dict.fromkeys(record))
+            source_records.append(canonical(map_record(record, mapping)))
+    destination_records: list[Record] = []
+    async for batch in sides.destination.read(READ_BATCH):
+        destination_records.extend(batch)
+    counted = (len(source_records), len(destination_records))
+    if keys is not None:
+        source_records = only_keys(source_records, mapping, keys)
+        destination_records = only_keys(destination_records, mapping, keys)
+    managed = managed_fields(mapping, source_fields)
+    the_plan = await asyncio.to_thread(plan, source_records, destination_records, mapping,
+                                       managed, act_on_absence=keys is None)  # fmt: skip
+    for warning in the_plan.warnings:
+        log.warning("plan", note=warning)
+    return PlannedRun(the_plan, *counted)
+
+
+def only_keys(records: list[Record], mapping: ObjectMapping, keys: list[str]) -> list[Record]:
+    """The records whose (first) key field holds one of `keys`."""
+    field = mapping.keys[:1]
+    wanted = {match_key({field[0]: key}, field, mapping.case_insensitive) for key in keys}
+    return [r for r in records if match_key(r, field, mapping.case_insensitive) in wanted]

@@ -1,0 +1,30 @@
+"""`idsync connection test`: can this connection be reached, without reading or writing data?"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from schemas.connections import Connection, CsvConnection, SqliteConnection
+from services.common.errors import Unreachable
+
+
+async def check_reachable(connection: Connection) -> str:
+    """A sentence saying what was found; Unreachable saying what is wrong."""
+    match connection:
+        case CsvConnection(directory=directory):
+            folder = Path(directory)
+            if not folder.is_dir():
+                raise Unreachable(f"{connection.id}: folder {folder} does not exist")
+            files = sorted(p.name for p in folder.iterdir() if p.is_file())
+            writable = "writable" if os.access(folder, os.W_OK) else "read-only"
+            return f"folder {folder} ({writable}) holds {len(files)} files"
+        case SqliteConnection(path=path):
+            database = Path(path)
+            if database.is_dir():
+                raise Unreachable(f"{connection.id}: {database} is a folder, not a database")
+            if database.exists():
+                return f"database {database} ({database.stat().st_size:,} bytes)"
+            if not database.parent.is_dir():
+                raise Unreachable(f"{connection.id}: folder {database.parent} does not exist")
+            return f"database {database} does not exist yet; it is created on the first write"

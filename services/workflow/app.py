@@ -1,0 +1,79 @@
+"""The workflow service: answers run commands and gates every run request.
+
+Here every request is approved at once; approval policies and approvers come later
+and plug in at `decide`.
+"""
+
+from __future__ import annotations
+
+import msgspec
+from faststream import AckPolicy
+from faststream.nats import JStream, NatsBroker, NatsMessage, PullSub
+
+from schemas.commands import CommandReply, encode, run_command_decoder
+from schemas.events import Event, RunApproved, RunRequested
+from schemas.ids import is_slug, new_run_id
+from schemas.subjects import command_subject
+from services.common.bus import Bus
+from services.common.delivery import deliberately
+from services.common.host import Background
+from services.common.jetstream import WORKFLOW
+from services.common.logging import get_logger
+
+log = get_logger("idsync.workflow")
+
+
+def register(broker: NatsBroker, bus: Bus) -> list[Background]:
+    @broker.subscriber(command_subject("*", "run"), title="run commands")
+    async def on_run_command(msg: NatsMessage) -> bytes:
+        principal = msg.raw_message.subject.split(".")[2]
+        reply = await accept_run_command(bus, principal, msg.body)
+        return encode(reply)
+
+    async def on_requested(event: Event, attempt: int) -> None:
+        if isinstance(event, RunRequested):
+            await bus.publish(decide(event))
+
+    broker.subscriber(
+        WORKFLOW.subject,
+        stream=JStream(WORKFLOW.stream, declare=False),
+        durable=WORKFLOW.name,
+        pull_sub=PullSub(batch_size=16, timeout=5),
+        ack_policy=AckPolicy.MANUAL,
+        title="run requests",
+    )(deliberately(bus.settings, on_requested))
+    return []
+
+
+async def accept_run_command(bus: Bus, principal: str, body: bytes) -> CommandReply:
+    """Check the command, give the run its id and publish the request."""
+    try:
+        command = run_command_decoder.decode(body)
+    except (msgspec.DecodeError, msgspec.ValidationError) as error:
+        return CommandReply(ok=False, error=f"not a run command: {error}")
+    if not is_slug(principal):
+        return CommandReply(ok=False, error=f"{principal!r} is not a valid principal")
+    job = await bus.store.find_job(command.job_id)
+    if job is None:
+        return CommandReply(ok=False, error=f"no job {command.job_id!r}")
+    if not job.enabled:
+        return CommandReply(ok=False, error=f"job {command.job_id!r} is disabled")
+    run_id = new_run_id()
+    await bus.publish(RunRequested(run_id=run_id, job_id=job.id, id=f"{run_id}.requested",
+                                   requested_by=principal, keys=command.keys))  # fmt: skip
+    log.info("run requested", job_id=job.id, run_id=run_id, by=principal)
+    return CommandReply(ok=True, run_id=run_id)
+
+
+def decide(request: RunRequested) -> RunApproved:
+    """No approval policy yet: every request is approved by the workflow itself."""
+    return RunApproved(
+        run_id=request.run_id,
+        job_id=request.job_id,
+        id=f"{request.run_id}.approved",
+        approved_by="workflow",
+        reason="no approval required",
+        requested_by=request.requested_by,
+        trigger=request.trigger,
+        keys=request.keys,
+    )

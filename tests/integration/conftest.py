@@ -1,0 +1,149 @@
+"""Integration fixtures: settings for a test's own server, the services running in this
+process, and a job's files (a CSV of people → a SQLite table) written to tmp_path."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
+
+import pytest
+
+from services.cli.client import Session, connect
+from services.common.definitions import check_job, load_connections, load_job
+from services.common.embedded import EmbeddedNats
+from services.common.host import SERVICES, run_services
+from services.common.people import people, write_csv
+from services.common.settings import Settings
+
+JOB_ID = "hr-to-db"
+
+
+def job_toml(*, schedule: str | None = None, on_destination_only: str = "delete") -> str:
+    schedule_line = f'schedule = {{ every = "{schedule}" }}\n' if schedule else ""
+    return f"""\
+id = "{JOB_ID}"
+title = "HR to the database"
+source = {{ connection = "hr", file = "people.csv" }}
+destination = {{ connection = "db", table = "people" }}
+{schedule_line}
+[[objects]]
+keys = ["employee_id"]
+on_destination_only = "{on_destination_only}"
+fields = [
+  {{ to = "employee_id" }},
+  {{ to = "given_name", from = "first_name" }},
+  {{ to = "surname", from = "last_name" }},
+  {{ to = "mail", from = "email" }},
+  {{ to = "department" }},
+  {{ to = "groups", delimiter = "|" }},
+]
+"""
+
+
+CONNECTIONS = """\
+[hr]
+provider = "csv"
+directory = "data"
+delimiter = ";"
+
+[db]
+provider = "sqlite"
+path = "data/directory.db"
+"""
+
+
+class Files:
+    """A job's files under one folder."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.csv = folder / "data" / "people.csv"
+        self.db = folder / "data" / "directory.db"
+        self.connections = folder / "connections.toml"
+        self.job = folder / "job.toml"
+
+    def write(self, count: int = 50, **job: str | None) -> list[dict[str, str]]:
+        rows = people(count)
+        write_csv(self.csv, rows)
+        self.connections.write_text(CONNECTIONS)
+        self.job.write_text(job_toml(**job))  # type: ignore[arg-type]
+        return rows
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> Files:
+    return Files(tmp_path / "job")
+
+
+@pytest.fixture
+def settings(nats_server: EmbeddedNats, tmp_path: Path) -> Settings:
+    return Settings(
+        home=tmp_path / "home",
+        nats_url=nats_server.url,
+        principal="tester",
+        runner_id="test-runner",
+        ack_wait=3.0,
+        max_deliver=5,
+        retry_delay=0.3,
+        scheduler_tick=0.1,
+    )
+
+
+def env_for(settings: Settings, **extra: str) -> dict[str, str]:
+    """The environment a subprocess `idsync` needs to act like `settings`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IDSYNC_")}
+    env.update(
+        IDSYNC_HOME=str(settings.home),
+        IDSYNC_NATS_URL=settings.nats_url or "",
+        IDSYNC_PRINCIPAL=settings.principal,
+        IDSYNC_ACK_WAIT=str(settings.ack_wait),
+        IDSYNC_MAX_DELIVER=str(settings.max_deliver),
+        IDSYNC_RETRY_DELAY=str(settings.retry_delay),
+        IDSYNC_SCHEDULER_TICK=str(settings.scheduler_tick),
+    )
+    env.update(extra)
+    return env
+
+
+IDSYNC = [sys.executable, "-m", "services.cli.main"]
+
+RunServices = Callable[..., AbstractAsyncContextManager[None]]
+
+
+@pytest.fixture
+def services(settings: Settings) -> RunServices:
+    """`async with services("workflow", "runner"):` — those services run in this process."""
+
+    @asynccontextmanager
+    async def running(*names: str) -> AsyncIterator[None]:
+        stop, ready = asyncio.Event(), asyncio.Event()
+        task = asyncio.create_task(
+            run_services(names or SERVICES, settings, settings.nats_url or "", stop, ready)
+        )
+        await asyncio.wait_for(ready.wait(), 20)
+        try:
+            yield
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 20)
+
+    return running
+
+
+@pytest.fixture
+async def session(settings: Settings) -> AsyncIterator[Session]:
+    async with connect(settings) as session:
+        await session.ensure()
+        yield session
+
+
+async def apply_files(session: Session, files: Files) -> None:
+    for connection in load_connections(files.connections):
+        await session.store.put_connection(connection)
+    job = load_job(files.job)
+    check_job(job, {c.id: c for c in await session.store.connections()})
+    await session.store.put_job(job)
