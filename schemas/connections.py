@@ -22,7 +22,7 @@ class _Connection(
     title: str = ""
 
 
-class CsvConnection(_Connection, tag="csv"):
+class CsvConnection(_Connection, tag="csv", frozen=True):
     """A folder of delimited text files."""
 
     directory: str
@@ -31,7 +31,7 @@ class CsvConnection(_Connection, tag="csv"):
     encoding: str = "utf-8"
 
 
-class SqliteConnection(_Connection, tag="sqlite"):
+class SqliteConnection(_Connection, tag="sqlite", frozen=True):
     """A SQLite database file (created when missing)."""
 
     path: str

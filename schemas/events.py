@@ -25,14 +25,14 @@ class _Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
     at: datetime = msgspec.field(default_factory=utcnow)
 
 
-class RunRequested(_Event, tag="run.requested"):
+class RunRequested(_Event, tag="run.requested", frozen=True):
     requested_by: str
     trigger: Trigger = "manual"
     keys: list[str] | None = None
     """Only these objects (by key value); such a run never acts on absence."""
 
 
-class RunApproved(_Event, tag="run.approved"):
+class RunApproved(_Event, tag="run.approved", frozen=True):
     approved_by: str
     reason: str = ""
     requested_by: str = ""
@@ -41,17 +41,17 @@ class RunApproved(_Event, tag="run.approved"):
     """Copied from the request: the runner needs nothing else to start."""
 
 
-class RunAwaitingApproval(_Event, tag="run.awaiting-approval"):
+class RunAwaitingApproval(_Event, tag="run.awaiting-approval", frozen=True):
     reason: str
     plan_hash: str | None = None
 
 
-class RunStarted(_Event, tag="run.started"):
+class RunStarted(_Event, tag="run.started", frozen=True):
     runner: str
     attempt: int = 1
 
 
-class RunPlanned(_Event, tag="run.planned"):
+class RunPlanned(_Event, tag="run.planned", frozen=True):
     plan_hash: str
     counts: PlanCounts
     source_records: int
@@ -59,7 +59,7 @@ class RunPlanned(_Event, tag="run.planned"):
     batches: int
 
 
-class RunBatchApplied(_Event, tag="run.batch-applied"):
+class RunBatchApplied(_Event, tag="run.batch-applied", frozen=True):
     plan_hash: str
     batch: int
     batches: int
@@ -68,29 +68,29 @@ class RunBatchApplied(_Event, tag="run.batch-applied"):
     errors: list[RecordError] = msgspec.field(default_factory=list)
 
 
-class RunFinished(_Event, tag="run.finished"):
+class RunFinished(_Event, tag="run.finished", frozen=True):
     stats: RunStats
     plan_hash: str
     seconds: float
     with_errors: bool = False
 
 
-class RunFailed(_Event, tag="run.failed"):
+class RunFailed(_Event, tag="run.failed", frozen=True):
     reason: str
     stats: RunStats = msgspec.field(default_factory=RunStats)
 
 
-class RunCancelled(_Event, tag="run.cancelled"):
+class RunCancelled(_Event, tag="run.cancelled", frozen=True):
     by: str
     stats: RunStats = msgspec.field(default_factory=RunStats)
 
 
-class RunDenied(_Event, tag="run.denied"):
+class RunDenied(_Event, tag="run.denied", frozen=True):
     by: str
     reason: str = ""
 
 
-class RunExpired(_Event, tag="run.expired"):
+class RunExpired(_Event, tag="run.expired", frozen=True):
     pass
 
 
@@ -124,7 +124,8 @@ def encode_event(event: Event) -> bytes:
 
 def decode_event(data: bytes) -> Event:
     """Raises msgspec.DecodeError / ValidationError for what is not an event."""
-    return _decoder.decode(data)
+    event: Event = _decoder.decode(data)
+    return event
 
 
 def is_end(event: Event) -> bool:

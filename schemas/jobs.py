@@ -15,7 +15,7 @@ class _Strict(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
     pass
 
 
-class Endpoint(_Strict):
+class Endpoint(_Strict, frozen=True):
     """One side of a job: a connection and the scope within it."""
 
     connection: str
@@ -29,7 +29,7 @@ class Endpoint(_Strict):
     encoding: str | None = None
 
 
-class FieldMap(_Strict):
+class FieldMap(_Strict, frozen=True):
     """One destination field and where its value comes from."""
 
     to: str
@@ -45,7 +45,7 @@ class FieldMap(_Strict):
         return self.from_ or self.to
 
 
-class ObjectMapping(_Strict):
+class ObjectMapping(_Strict, frozen=True):
     """How records of one object type are matched, acted on and mapped."""
 
     keys: list[str]
@@ -59,12 +59,12 @@ class ObjectMapping(_Strict):
     """Empty: every source field is copied under its own name."""
 
 
-class Schedule(_Strict):
+class Schedule(_Strict, frozen=True):
     every: str | None = None
     """An interval such as "30s", "15m", "2h" or "1d"."""
 
 
-class Job(_Strict):
+class Job(_Strict, frozen=True):
     id: str
     """An immutable slug ([a-z0-9_-]); renaming a job changes its title."""
     source: Endpoint

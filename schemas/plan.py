@@ -63,10 +63,7 @@ class RunStats(msgspec.Struct, kw_only=True):
 
     def add(self, other: RunStats) -> RunStats:
         return RunStats(
-            **{
-                name: getattr(self, name) + getattr(other, name)
-                for name in self.__struct_fields__
-            }
+            **{name: getattr(self, name) + getattr(other, name) for name in self.__struct_fields__}
         )
 
     @property

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 
 import msgspec
 import nats
 import nats.errors
 import nats.js.errors
 from nats.aio.client import Client
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import DeliverPolicy
 
@@ -38,8 +39,9 @@ class Session:
     async def request_run(self, job_id: str, keys: list[str] | None = None) -> str:
         subject = command_subject(self.settings.principal, "run")
         try:
-            answer = await self.nc.request(subject, encode(RunCommand(job_id=job_id, keys=keys)),
-                                           timeout=10)  # fmt: skip
+            answer = await self.nc.request(
+                subject, encode(RunCommand(job_id=job_id, keys=keys)), timeout=10
+            )
         except nats.errors.NoRespondersError:
             raise Unreachable(
                 "no workflow service answers run commands: start the services with "
@@ -61,8 +63,9 @@ class Session:
             return []
         if info.state.messages == 0:
             return []
-        sub = await self.js.subscribe(subject, ordered_consumer=True,
-                                      deliver_policy=DeliverPolicy.ALL)  # fmt: skip
+        sub = await self.js.subscribe(
+            subject, ordered_consumer=True, deliver_policy=DeliverPolicy.ALL
+        )
         events: list[Event] = []
         try:
             while True:
@@ -85,11 +88,9 @@ class Session:
         """Events as they are published (a core subscription: nothing left behind)."""
         queue: asyncio.Queue[Event] = asyncio.Queue()
 
-        async def on_message(msg: nats.aio.msg.Msg) -> None:
-            try:
+        async def on_message(msg: Msg) -> None:
+            with suppress(msgspec.DecodeError, msgspec.ValidationError):
                 queue.put_nowait(decode_event(msg.data))
-            except (msgspec.DecodeError, msgspec.ValidationError):
-                pass
 
         sub = await self.nc.subscribe(subject, cb=on_message)
         try:
@@ -102,9 +103,10 @@ class Session:
 async def connect(settings: Settings) -> AsyncIterator[Session]:
     url = settings.resolve_nats_url()
     try:
-        nc = await nats.connect(url, connect_timeout=3, allow_reconnect=False,
-                                max_reconnect_attempts=0)  # fmt: skip
-    except (OSError, nats.errors.Error, asyncio.TimeoutError) as error:
+        nc = await nats.connect(
+            url, connect_timeout=3, allow_reconnect=False, max_reconnect_attempts=0
+        )
+    except (TimeoutError, OSError, nats.errors.Error) as error:
         raise Unreachable(
             f"cannot reach NATS at {url} ({error or type(error).__name__}).\n"
             "Is `idsync up` running? Or set IDSYNC_NATS_URL to a server that is."

@@ -47,7 +47,7 @@ async def connection_add(args: argparse.Namespace) -> int:
         if isinstance(fields.get(name), str):
             fields[name] = str(Path(str(fields[name])).absolute())
     try:
-        connection = msgspec.convert(fields, Connection)  # type: ignore[arg-type]
+        connection: Connection = msgspec.convert(fields, Connection)
     except msgspec.ValidationError as error:
         raise BadInput(f"connection {args.id}: {error}") from None
     async with connect(args.settings) as session:
@@ -87,7 +87,7 @@ async def job_apply(args: argparse.Namespace) -> int:
     async with connect(args.settings) as session:
         await session.ensure()
         connections = {c.id: c for c in await session.store.connections()}
-        check_job(job, connections)
+        check_job(job, connections, origin=Path(args.file))
         existed = await session.store.find_job(job.id) is not None
         await session.store.put_job(job)
     if args.json:
@@ -112,11 +112,21 @@ async def job_list(args: argparse.Namespace) -> int:
     for job in jobs:
         run = last.get(job.id)
         every = job.schedule.every if job.schedule and job.schedule.every else "-"
-        last_run = (f"{run.state} {run.requested_at:%Y-%m-%d %H:%M}" if run and run.requested_at
-                    else "never")  # fmt: skip
-        rows.append((job.id, job.display_title, job.source.connection,
-                     job.destination.connection, f"every {every}" if every != "-" else "-",
-                     last_run))  # fmt: skip
+        last_run = (
+            f"{run.state} {run.requested_at:%Y-%m-%d %H:%M}"
+            if run and run.requested_at
+            else "never"
+        )
+        rows.append(
+            (
+                job.id,
+                job.display_title,
+                job.source.connection,
+                job.destination.connection,
+                f"every {every}" if every != "-" else "-",
+                last_run,
+            )
+        )
     print_table(rows, ("ID", "TITLE", "SOURCE", "DESTINATION", "SCHEDULE", "LAST RUN"))
     return 0
 
@@ -155,19 +165,32 @@ async def job_preview(args: argparse.Namespace) -> int:
         async with open_sides(session.store, job, write=False) as sides:
             planned = await plan_job(job, sides, args.key)
     if args.json:
-        print_json({"plan_hash": planned.plan.hash, "counts": planned.plan.counts,
-                    "changes": planned.plan.changes, "warnings": planned.plan.warnings})  # fmt: skip
+        print_json(
+            {
+                "plan_hash": planned.plan.hash,
+                "counts": planned.plan.counts,
+                "changes": planned.plan.changes,
+                "warnings": planned.plan.warnings,
+            }
+        )
         return 0
     counts = planned.plan.counts
-    print(f"{job.id}: {planned.source_records} source records, "
-          f"{planned.destination_records} in the destination")  # fmt: skip
-    print(f"  {counts.create} to create, {counts.update} to update, {counts.delete} to delete, "
-          f"{counts.disable} to disable, {counts.move} to move, {counts.unchanged} unchanged, "
-          f"{counts.skipped} skipped — plan {planned.plan.hash[:12]}")  # fmt: skip
+    print(
+        f"{job.id}: {planned.source_records} source records, "
+        f"{planned.destination_records} in the destination"
+    )
+    print(
+        f"  {counts.create} to create, {counts.update} to update, {counts.delete} to delete, "
+        f"{counts.disable} to disable, {counts.move} to move, {counts.unchanged} unchanged, "
+        f"{counts.skipped} skipped — plan {planned.plan.hash[:12]}"
+    )
     for change in planned.plan.changes[: args.limit]:
-        fields = ", ".join(f"{name}: {change.before.get(name, '∅')!s} → {value!s}"
-                           if change.action == "update" else f"{name}={value!s}"
-                           for name, value in change.set.items())  # fmt: skip
+        fields = ", ".join(
+            f"{name}: {change.before.get(name, '∅')!s} → {value!s}"
+            if change.action == "update"
+            else f"{name}={value!s}"
+            for name, value in change.set.items()
+        )
         cleared = "".join(f", {name}: {change.before.get(name)!s} → ∅" for name in change.clear)
         print(f"  {change.action:<7} {change.key}  {fields}{cleared}")
     hidden = len(planned.plan.changes) - args.limit
@@ -184,4 +207,3 @@ def _provider(connection: Connection) -> str:
 
 def _where(connection: Connection) -> str:
     return str(getattr(connection, "directory", None) or getattr(connection, "path", ""))
-

@@ -23,8 +23,8 @@ from services.common.settings import Settings
 from services.runner.planning import open_sides, plan_job
 
 from .client import Session, connect
-from .journal import fold
 from .output import Progress, print_table
+from .runs import fold
 from .watch import EXIT_OK, describe_end, exit_code, follow_run
 
 PEOPLE = 300
@@ -126,8 +126,11 @@ async def scenario(session: Session, folder: Path) -> int:
         return code
     runs = fold(await session.journal())
     say("\nThe journal (idsync run list):")
-    print_table([(r.run_id, r.state, " → ".join(r.events)) for r in runs],
-                ("RUN", "STATE", "EVENTS"), sys.stdout)  # fmt: skip
+    print_table(
+        [(r.run_id, r.state, " → ".join(r.events)) for r in runs],
+        ("RUN", "STATE", "EVENTS"),
+        sys.stdout,
+    )
     say(f"\nThe destination: {folder / 'data' / 'directory.db'} (table people)")
     return EXIT_OK
 
@@ -142,8 +145,9 @@ async def demo(args: argparse.Namespace) -> int:
     server = EmbeddedNats(folder / "nats")
     url = await asyncio.to_thread(server.start)
     say(f"Started an embedded NATS server at {url} (store in {folder / 'nats'})")
-    demo_settings = Settings(**{**{f: getattr(settings, f) for f in settings.__struct_fields__},
-                                "nats_url": url})  # fmt: skip
+    demo_settings = Settings(
+        **{**{f: getattr(settings, f) for f in settings.__struct_fields__}, "nats_url": url}
+    )
     stop, ready = asyncio.Event(), asyncio.Event()
     services = asyncio.create_task(run_services(SERVICES, demo_settings, url, stop, ready))
     try:

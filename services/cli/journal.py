@@ -24,10 +24,17 @@ async def run_list(args: argparse.Namespace) -> int:
     if not runs:
         print("no runs yet: `idsync job run JOB` starts one")
         return 0
-    rows = [(run.run_id, run.job_id, run.state, run.requested_by or "-",
-             f"{run.requested_at:%Y-%m-%d %H:%M:%S}" if run.requested_at else "-",
-             f"{run.stats.written} written, {run.stats.failed} failed")
-            for run in runs]  # fmt: skip
+    rows = [
+        (
+            run.run_id,
+            run.job_id,
+            run.state,
+            run.requested_by or "-",
+            f"{run.requested_at:%Y-%m-%d %H:%M:%S}" if run.requested_at else "-",
+            f"{run.stats.written} written, {run.stats.failed} failed",
+        )
+        for run in runs
+    ]
     print_table(rows, ("RUN", "JOB", "STATE", "BY", "REQUESTED", "CHANGES"))
     return 0
 
@@ -42,14 +49,20 @@ async def run_show(args: argparse.Namespace) -> int:
         print_json(run)
         return 0
     print(f"run {run.run_id} of job {run.job_id}: {run.state}")
-    print(f"  requested by {run.requested_by or '-'} ({run.trigger or '-'}) "
-          f"at {run.requested_at:%Y-%m-%d %H:%M:%S}" if run.requested_at else "")  # fmt: skip
+    print(
+        f"  requested by {run.requested_by or '-'} ({run.trigger or '-'}) "
+        f"at {run.requested_at:%Y-%m-%d %H:%M:%S}"
+        if run.requested_at
+        else ""
+    )
     if run.approved_by:
         print(f"  approved by {run.approved_by}")
     if run.planned is not None:
         c = run.planned
-        print(f"  plan {run.plan_hash[:12]}: {c.create} create, {c.update} update, "
-              f"{c.delete} delete, {c.unchanged} unchanged, {c.skipped} skipped")  # fmt: skip
+        print(
+            f"  plan {run.plan_hash[:12]}: {c.create} create, {c.update} update, "
+            f"{c.delete} delete, {c.unchanged} unchanged, {c.skipped} skipped"
+        )
     if run.ended_at is not None:
         print(f"  {stats_line(run.stats)}")
     if run.reason:
@@ -84,7 +97,14 @@ def session_json(event: object) -> str:
 
 
 def _brief(run: RunSummary) -> dict[str, object]:
-    return {"run_id": run.run_id, "job_id": run.job_id, "state": run.state,
-            "requested_by": run.requested_by, "trigger": run.trigger,
-            "requested_at": run.requested_at, "ended_at": run.ended_at,
-            "stats": run.stats, "reason": run.reason}  # fmt: skip
+    return {
+        "run_id": run.run_id,
+        "job_id": run.job_id,
+        "state": run.state,
+        "requested_by": run.requested_by,
+        "trigger": run.trigger,
+        "requested_at": run.requested_at,
+        "ended_at": run.ended_at,
+        "stats": run.stats,
+        "reason": run.reason,
+    }

@@ -47,8 +47,13 @@ def _json(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
 
 
-def _command(sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str, run: Command,
-             help: str, **kwargs: object) -> argparse.ArgumentParser:  # fmt: skip
+def _command(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    run: Command,
+    help: str,
+    **kwargs: object,
+) -> argparse.ArgumentParser:
     parser = sub.add_parser(name, help=help, description=help, **kwargs)  # type: ignore[arg-type]
     parser.set_defaults(run=run)
     return parser
@@ -56,13 +61,23 @@ def _command(sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str
 
 def _nouns(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     conn = sub.add_parser("connection", help="where the data lives").add_subparsers(
-        dest="verb", required=True, metavar="VERB")
-    p = _command(conn, "apply", definitions.connection_apply,
-                 "add or update the connections of a TOML file (each table is one connection)")
+        dest="verb", required=True, metavar="VERB"
+    )
+    p = _command(
+        conn,
+        "apply",
+        definitions.connection_apply,
+        "add or update the connections of a TOML file (each table is one connection)",
+    )
     p.add_argument("file", help="e.g. connections.toml")
     _json(p)
-    p = _command(conn, "add", definitions.connection_add, "add one connection from options",
-                 epilog="example: idsync connection add hr --provider csv --set directory=/srv/hr")
+    p = _command(
+        conn,
+        "add",
+        definitions.connection_add,
+        "add one connection from options",
+        epilog="example: idsync connection add hr --provider csv --set directory=/srv/hr",
+    )
     p.add_argument("id")
     p.add_argument("--provider", required=True, choices=["csv", "sqlite"])
     p.add_argument("--set", action="append", metavar="NAME=VALUE", help="a setting (repeatable)")
@@ -72,7 +87,8 @@ def _nouns(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _json(p)
 
     job = sub.add_parser("job", help="what moves where").add_subparsers(
-        dest="verb", required=True, metavar="VERB")
+        dest="verb", required=True, metavar="VERB"
+    )
     p = _command(job, "apply", definitions.job_apply, "add or update a job from its TOML file")
     p.add_argument("file", help="e.g. jobs/hr-to-directory.toml")
     _json(p)
@@ -80,15 +96,28 @@ def _nouns(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = _command(job, "show", definitions.job_show, "show one job as stored")
     p.add_argument("id")
     _json(p)
-    p = _command(job, "run", definitions.job_run, "request a run now; prints the run id",
-                 epilog="With --wait: a progress bar, then the run's statistics.")
+    p = _command(
+        job,
+        "run",
+        definitions.job_run,
+        "request a run now; prints the run id",
+        epilog="With --wait: a progress bar, then the run's statistics.",
+    )
     p.add_argument("id")
     p.add_argument("--wait", action="store_true", help="follow the run to its end")
-    p.add_argument("--key", action="append", metavar="VALUE",
-                   help="only the object with this key value (repeatable); never deletes")
+    p.add_argument(
+        "--key",
+        action="append",
+        metavar="VALUE",
+        help="only the object with this key value (repeatable); never deletes",
+    )
     _json(p)
-    p = _command(job, "preview", definitions.job_preview,
-                 "compute the whole plan and show it; writes nothing")
+    p = _command(
+        job,
+        "preview",
+        definitions.job_preview,
+        "compute the whole plan and show it; writes nothing",
+    )
     p.add_argument("id")
     p.add_argument("--key", action="append", metavar="VALUE", help="only these objects")
     p.add_argument("--limit", type=int, default=20, help="changes to show (default 20)")
@@ -97,7 +126,8 @@ def _nouns(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("id")
 
     run = sub.add_parser("run", help="runs and their outcomes").add_subparsers(
-        dest="verb", required=True, metavar="VERB")
+        dest="verb", required=True, metavar="VERB"
+    )
     p = _command(run, "list", journal.run_list, "list the latest runs, from the journal")
     p.add_argument("--job", help="only this job's runs")
     p.add_argument("--limit", type=int, default=20, help="how many (default 20)")
@@ -109,21 +139,43 @@ def _nouns(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="idsync", description=DESCRIPTION, epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+        prog="idsync",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="noun", required=True, metavar="COMMAND")
     _nouns(sub)
     p = _command(sub, "tail", journal.tail, "print events as they happen (Ctrl-C stops)")
     p.add_argument("--job", help="only this job's events")
     _json(p)
-    _command(sub, "up", serving.up, "start NATS (embedded, unless IDSYNC_NATS_URL is set) and "
-             "every service in the foreground; Ctrl-C stops cleanly")
-    p = _command(sub, "serve", serving.serve,
-                 "run some services against IDSYNC_NATS_URL (e.g. more runners on other machines)")
-    p.add_argument("services", nargs="+", choices=SERVICES, metavar="SERVICE",
-                   help=f"one or more of: {', '.join(SERVICES)}")
-    _command(sub, "demo", demo.demo, "run the whole product on made-up data (a fresh "
-             "NATS server, the services, a CSV → SQLite job run three times)")
+    _command(
+        sub,
+        "up",
+        serving.up,
+        "start NATS (embedded, unless IDSYNC_NATS_URL is set) and "
+        "every service in the foreground; Ctrl-C stops cleanly",
+    )
+    p = _command(
+        sub,
+        "serve",
+        serving.serve,
+        "run some services against IDSYNC_NATS_URL (e.g. more runners on other machines)",
+    )
+    p.add_argument(
+        "services",
+        nargs="+",
+        choices=SERVICES,
+        metavar="SERVICE",
+        help=f"one or more of: {', '.join(SERVICES)}",
+    )
+    _command(
+        sub,
+        "demo",
+        demo.demo,
+        "run the whole product on made-up data (a fresh "
+        "NATS server, the services, a CSV → SQLite job run three times)",
+    )
     return parser
 
 
@@ -135,7 +187,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             configure_logging()
         else:
             configure_logging(level=30)  # commands print their results; logs only for warnings
-        return asyncio.run(args.run(args))
+        code: int = asyncio.run(args.run(args))
+        return code
     except IdsyncError as error:
         print(f"idsync: {error}", file=sys.stderr)
         return error.exit_code

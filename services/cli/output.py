@@ -28,20 +28,32 @@ def print_json(value: Any, out: TextIO | None = None) -> None:
     out.write(msgspec.json.format(_json.encode(value), indent=2).decode() + "\n")
 
 
-def print_table(rows: Sequence[Sequence[str]], header: Sequence[str],
-                out: TextIO | None = None) -> None:  # fmt: skip
+def print_table(
+    rows: Sequence[Sequence[str]], header: Sequence[str], out: TextIO | None = None
+) -> None:
     out = out or sys.stdout
     if not rows:
         return
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
-        out.write("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True))
-                  .rstrip() + "\n")  # fmt: skip
+        out.write(
+            "  ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+            + "\n"
+        )
 
 
 def stats_line(stats: RunStats) -> str:
-    names = ("read", "created", "updated", "deleted", "disabled", "moved", "unchanged",
-             "skipped", "failed")  # fmt: skip
+    names = (
+        "read",
+        "created",
+        "updated",
+        "deleted",
+        "disabled",
+        "moved",
+        "unchanged",
+        "skipped",
+        "failed",
+    )
     return ", ".join(f"{getattr(stats, name)} {name}" for name in names)
 
 
@@ -52,9 +64,11 @@ def event_line(event: Event) -> str:
         case RunRequested(requested_by=who, trigger=trigger):
             detail = f"by {who} ({trigger})"
         case RunPlanned(counts=counts, batches=batches, plan_hash=plan_hash):
-            detail = (f"{counts.create} to create, {counts.update} to update, "
-                      f"{counts.delete} to delete, {counts.unchanged} unchanged; "
-                      f"{batches} batches; plan {plan_hash[:12]}")  # fmt: skip
+            detail = (
+                f"{counts.create} to create, {counts.update} to update, "
+                f"{counts.delete} to delete, {counts.unchanged} unchanged; "
+                f"{batches} batches; plan {plan_hash[:12]}"
+            )
         case RunBatchApplied(batch=batch, batches=batches, stats=stats):
             detail = f"batch {batch}/{batches}: {stats.written} written, {stats.failed} failed"
         case RunFinished(stats=stats, seconds=seconds):
@@ -92,8 +106,9 @@ class Progress:
         elapsed = time.monotonic() - self.started
         rate = self.done / elapsed if elapsed > 0 else 0.0
         bar = "█" * filled + "░" * (self.width - filled)
-        self.out.write(f"\r  {bar} {fraction:4.0%}  {self.done}/{self.total} changes"
-                       f"  {rate:,.0f}/s ")  # fmt: skip
+        self.out.write(
+            f"\r  {bar} {fraction:4.0%}  {self.done}/{self.total} changes  {rate:,.0f}/s "
+        )
         self.out.flush()
 
     def close(self) -> None:

@@ -32,8 +32,10 @@ async def embedded_server(settings: Settings) -> AsyncIterator[str]:
     """The embedded nats-server under IDSYNC_HOME, its URL written where commands find it."""
     url_file = settings.home / URL_FILE
     if url_file.is_file() and await _answers(url_file.read_text().strip()):
-        raise BadInput(f"idsync is already up at {url_file.read_text().strip()} "
-                       f"(IDSYNC_HOME={settings.home}); stop it first")  # fmt: skip
+        raise BadInput(
+            f"idsync is already up at {url_file.read_text().strip()} "
+            f"(IDSYNC_HOME={settings.home}); stop it first"
+        )
     server = EmbeddedNats(settings.home / "nats")
     url = await asyncio.to_thread(server.start)
     url_file.write_text(url + "\n")
@@ -62,8 +64,11 @@ async def up(args: argparse.Namespace) -> int:
         await run_services(SERVICES, settings, settings.nats_url, stop)
         return 0
     async with embedded_server(settings) as url:
-        print(f"idsync is up: NATS at {url} (store in {settings.home / 'nats'}), "
-              f"services: {', '.join(SERVICES)}. Ctrl-C stops.", file=sys.stderr)  # fmt: skip
+        print(
+            f"idsync is up: NATS at {url} (store in {settings.home / 'nats'}), "
+            f"services: {', '.join(SERVICES)}. Ctrl-C stops.",
+            file=sys.stderr,
+        )
         await run_services(SERVICES, settings, url, stop)
     return 0
 

@@ -23,8 +23,9 @@ EXIT_OK, EXIT_RUN_FAILED, EXIT_WITH_ERRORS = 0, 4, 5
 QUIET_CHECK = 5.0  # seconds without an event before the journal is asked
 
 
-async def follow_run(session: Session, job_id: str, keys: list[str] | None,
-                     progress: Progress | None = None) -> tuple[str, Event]:  # fmt: skip
+async def follow_run(
+    session: Session, job_id: str, keys: list[str] | None, progress: Progress | None = None
+) -> tuple[str, Event]:
     """Request a run of the job and follow its events to its end state."""
     async with session.follow(job_events(job_id)) as queue:
         run_id = await session.request_run(job_id, keys)
@@ -73,8 +74,9 @@ def describe_end(run_id: str, event: Event) -> str:
             return f"run {run_id} {tag_of(event).removeprefix('run.')}"
 
 
-async def wait_for_run(session: Session, job_id: str, keys: list[str] | None, *,
-                       as_json: bool) -> int:  # fmt: skip
+async def wait_for_run(
+    session: Session, job_id: str, keys: list[str] | None, *, as_json: bool
+) -> int:
     progress = None if as_json else Progress()
     run_id, end = await follow_run(session, job_id, keys, progress)
     if progress is not None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 from faststream.nats import NatsBroker
 from nats.js import JetStreamContext
 
@@ -16,14 +14,13 @@ from .store import Store
 
 
 def make_broker(url: str) -> NatsBroker:
-    """A broker that reconnects forever and keeps FastStream's own access log quiet
-    (our handlers log one line per outcome with job_id and run_id)."""
+    """A broker that reconnects forever, without FastStream's own access log
+    (our handlers log one line per outcome, with job_id and run_id)."""
     return NatsBroker(
         url,
-        logger=logging.getLogger("faststream.idsync"),
-        log_level=logging.DEBUG,
+        logger=None,
         max_reconnect_attempts=-1,
-        reconnect_time_wait=0.5,
+        reconnect_time_wait=1,
         connect_timeout=5,
     )
 

@@ -18,7 +18,7 @@ import msgspec
 import structlog
 from faststream.nats import NatsMessage
 
-from schemas.events import Event, decode_event
+from schemas.events import Event, decode_event, tag_of
 
 from .logging import get_logger
 from .settings import Settings
@@ -38,8 +38,9 @@ def deliberately(
         try:
             event = decode_event(msg.body)
         except (msgspec.DecodeError, msgspec.ValidationError) as error:
-            log.error("not an idsync event: terminated", subject=msg.raw_message.subject,
-                      error=str(error))  # fmt: skip
+            log.error(
+                "not an idsync event: terminated", subject=msg.raw_message.subject, error=str(error)
+            )
             await msg.reject()
             return
         attempt = msg.raw_message.metadata.num_delivered or 1
@@ -68,15 +69,19 @@ async def _after_failure(
     on_give_up: GiveUp | None,
 ) -> None:
     if attempt >= settings.max_deliver:
-        log.error("giving up", event=event.__struct_config__.tag, attempt=attempt,
-                  error=str(error))  # fmt: skip
+        log.error("giving up", message=tag_of(event), attempt=attempt, error=str(error))
         if on_give_up is not None:
             await on_give_up(event, error)
         await msg.ack()
         return
     delay = settings.retry_delay_for(attempt)
-    log.warning("failed, will retry", event=event.__struct_config__.tag, attempt=attempt,
-                retry_in=delay, error=str(error) or type(error).__name__)  # fmt: skip
+    log.warning(
+        "failed, will retry",
+        message=tag_of(event),
+        attempt=attempt,
+        retry_in=delay,
+        error=str(error) or type(error).__name__,
+    )
     await msg.nack(delay=delay)
 
 

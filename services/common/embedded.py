@@ -51,14 +51,22 @@ class EmbeddedNats:
         ports_dir.mkdir()
         args = [
             str(nats_server_binary()),
-            "-a", "127.0.0.1",
-            "-p", str(port) if port else "-1",  # -1: a random free port (0 would mean 4222)
-            "-m", "-1",
-            "--ports_file_dir", str(ports_dir),
-            "-js", "-sd", str(self.directory / "js"),
-            "-P", str(self.directory / "nats.pid"),
-            "-l", str(self.directory / "nats.log"),
-        ]  # fmt: skip
+            "-a",
+            "127.0.0.1",
+            "-p",
+            str(port) if port else "-1",  # -1: a random free port (0 would mean 4222)
+            "-m",
+            "-1",
+            "--ports_file_dir",
+            str(ports_dir),
+            "-js",
+            "-sd",
+            str(self.directory / "js"),
+            "-P",
+            str(self.directory / "nats.pid"),
+            "-l",
+            str(self.directory / "nats.log"),
+        ]
         if self.sync_always:
             config = self.directory / "nats.conf"
             config.write_text("jetstream { sync_interval: always }\n")
@@ -90,7 +98,7 @@ class EmbeddedNats:
     def _healthy(self) -> bool:
         try:
             url = f"{self.monitor_url}/healthz?js-enabled-only=true"
-            with urllib.request.urlopen(url, timeout=1) as answer:  # noqa: S310 (loopback)
+            with urllib.request.urlopen(url, timeout=1) as answer:  # loopback only
                 return bool(answer.status == 200)
         except OSError:
             return False

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Protocol
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any, Protocol
 
 from faststream.nats import NatsBroker
 
@@ -14,7 +14,7 @@ from .jetstream import ensure_infrastructure
 from .logging import get_logger
 from .settings import Settings
 
-Background = Callable[[], Awaitable[None]]
+Background = Callable[[], Coroutine[Any, Any, None]]
 SERVICES = ("scheduler", "workflow", "runner", "notifier")
 
 log = get_logger("idsync.host")

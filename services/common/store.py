@@ -98,16 +98,24 @@ class Store:
         await kv.put(connection.id, _encoder.encode(connection))
 
     async def connection(self, connection_id: str) -> Connection:
-        found = await self._get(CONNECTIONS_BUCKET, connection_id, Connection)  # type: ignore[arg-type]
+        found: Connection | None = await self._get(
+            CONNECTIONS_BUCKET,
+            connection_id,
+            Connection,  # type: ignore[arg-type]
+        )
         if found is None:
             raise NotFound(
                 f"no connection {connection_id!r}: `idsync connection list` shows them, "
                 "`idsync connection apply FILE` adds them"
             )
-        return found  # type: ignore[no-any-return]
+        return found
 
     async def connections(self) -> list[Connection]:
-        return await self._all(CONNECTIONS_BUCKET, Connection)  # type: ignore[arg-type]
+        found: list[Connection] = await self._all(
+            CONNECTIONS_BUCKET,
+            Connection,  # type: ignore[arg-type]
+        )
+        return found
 
     # Runs
     async def run_state(self, run_id: str) -> RunState | None:

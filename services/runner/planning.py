@@ -49,11 +49,18 @@ async def open_sides(store: Store, job: Job, *, write: bool) -> AsyncIterator[Si
     mapping = job.objects[0]
     source_connection = await store.connection(job.source.connection)
     destination_connection = await store.connection(job.destination.connection)
-    source = open_provider(source_connection, job.source,
-                           Layout(multi_valued=source_multi_valued(mapping)))  # fmt: skip
-    destination = open_provider(destination_connection, job.destination, Layout(
-        keys=tuple(mapping.keys), fields=tuple(f.to for f in mapping.fields),
-        multi_valued=destination_multi_valued(mapping)))  # fmt: skip
+    source = open_provider(
+        source_connection, job.source, Layout(multi_valued=source_multi_valued(mapping))
+    )
+    destination = open_provider(
+        destination_connection,
+        job.destination,
+        Layout(
+            keys=tuple(mapping.keys),
+            fields=tuple(f.to for f in mapping.fields),
+            multi_valued=destination_multi_valued(mapping),
+        ),
+    )
     try:
         await source.open(write=False)
         await destination.open(write=write)
@@ -82,8 +89,9 @@ async def plan_job(job: Job, sides: Sides, keys: list[str] | None = None) -> Pla
         source_records = only_keys(source_records, mapping, keys)
         destination_records = only_keys(destination_records, mapping, keys)
     managed = managed_fields(mapping, source_fields)
-    the_plan = await asyncio.to_thread(plan, source_records, destination_records, mapping,
-                                       managed, act_on_absence=keys is None)  # fmt: skip
+    the_plan = await asyncio.to_thread(
+        plan, source_records, destination_records, mapping, managed, act_on_absence=keys is None
+    )
     for warning in the_plan.warnings:
         log.warning("plan", note=warning)
     return PlannedRun(the_plan, *counted)

@@ -54,10 +54,16 @@ class Run:
             log.info("run already ended; nothing to do", state=state.state)
             return
         applied = state.applied if state is not None else RunStats()
-        await self._publish_state(RunStarted(run_id=self.run_id, job_id=self.job_id,
-                                             id=f"{self.run_id}.started.{self.attempt}",
-                                             runner=self.runner_id, attempt=self.attempt),
-                                  applied)  # fmt: skip
+        await self._publish_state(
+            RunStarted(
+                run_id=self.run_id,
+                job_id=self.job_id,
+                id=f"{self.run_id}.started.{self.attempt}",
+                runner=self.runner_id,
+                attempt=self.attempt,
+            ),
+            applied,
+        )
         try:
             job = await self.bus.store.job(self.job_id)
             await self._run(job, applied)
@@ -66,56 +72,91 @@ class Run:
 
     async def fail(self, reason: str, applied: RunStats | None = None) -> None:
         log.error("run failed", reason=reason)
-        event = RunFailed(run_id=self.run_id, job_id=self.job_id, id=f"{self.run_id}.failed",
-                          reason=reason, stats=applied or RunStats())  # fmt: skip
+        event = RunFailed(
+            run_id=self.run_id,
+            job_id=self.job_id,
+            id=f"{self.run_id}.failed",
+            reason=reason,
+            stats=applied or RunStats(),
+        )
         await self._publish_state(event, applied or RunStats())
 
     async def _run(self, job: Job, applied: RunStats) -> None:
         async with open_sides(self.bus.store, job, write=True) as sides:
             planned = await plan_job(job, sides, self.approved.keys)
             the_plan = planned.plan
-            batches = split_batches(the_plan.changes, job.batch_size, MAX_BATCH_BYTES)
-            await self._publish_state(RunPlanned(
-                run_id=self.run_id, job_id=self.job_id, id=f"{self.run_id}.planned.{self.attempt}",
-                plan_hash=the_plan.hash, counts=the_plan.counts,
-                source_records=planned.source_records,
-                destination_records=planned.destination_records, batches=len(batches)),
-                applied)  # fmt: skip
+            # A plan with nothing to do still has its apply phase, reported as one empty batch.
+            batches = split_batches(the_plan.changes, job.batch_size, MAX_BATCH_BYTES) or [[]]
+            await self._publish_state(
+                RunPlanned(
+                    run_id=self.run_id,
+                    job_id=self.job_id,
+                    id=f"{self.run_id}.planned.{self.attempt}",
+                    plan_hash=the_plan.hash,
+                    counts=the_plan.counts,
+                    source_records=planned.source_records,
+                    destination_records=planned.destination_records,
+                    batches=len(batches),
+                ),
+                applied,
+            )
             log.info("planned", changes=the_plan.counts.changes, batches=len(batches))
             for number, batch in enumerate(batches, start=1):
                 stats = await self._apply(sides.destination, batch, number, len(batches), the_plan)
                 applied = applied.add(stats)
                 await self.bus.store.put_run_state(
-                    self.run_id, RunState(job_id=self.job_id, state="run.batch-applied",
-                                          applied=applied))  # fmt: skip
-        totals = applied.add(RunStats(read=planned.source_records,
-                                      unchanged=the_plan.counts.unchanged,
-                                      skipped=the_plan.counts.skipped))  # fmt: skip
+                    self.run_id,
+                    RunState(job_id=self.job_id, state="run.batch-applied", applied=applied),
+                )
+        totals = applied.add(
+            RunStats(
+                read=planned.source_records,
+                unchanged=the_plan.counts.unchanged,
+                skipped=the_plan.counts.skipped,
+            )
+        )
         seconds = time.time() - self.approved.at.timestamp()
-        await self._publish_state(RunFinished(
-            run_id=self.run_id, job_id=self.job_id, id=f"{self.run_id}.finished", stats=totals,
-            plan_hash=the_plan.hash, seconds=round(seconds, 3),
-            with_errors=totals.failed > 0), totals)  # fmt: skip
+        await self._publish_state(
+            RunFinished(
+                run_id=self.run_id,
+                job_id=self.job_id,
+                id=f"{self.run_id}.finished",
+                stats=totals,
+                plan_hash=the_plan.hash,
+                seconds=round(seconds, 3),
+                with_errors=totals.failed > 0,
+            ),
+            totals,
+        )
         log.info("finished", **{k: v for k, v in stats_dict(totals).items() if v})
 
     async def _apply(
         self, destination: Provider, batch: list[Change], number: int, batches: int, the_plan: Plan
     ) -> RunStats:
-        outcomes = await destination.apply(batch)
+        outcomes = await destination.apply(batch) if batch else []
         stats, errors = tally(batch, outcomes)
-        await self.bus.publish(RunBatchApplied(
-            run_id=self.run_id, job_id=self.job_id,
-            id=f"{self.run_id}.batch.{self.attempt}.{number}", plan_hash=the_plan.hash,
-            batch=number, batches=batches, changes=len(batch), stats=stats,
-            errors=errors[:MAX_ERRORS_PER_EVENT]))  # fmt: skip
+        await self.bus.publish(
+            RunBatchApplied(
+                run_id=self.run_id,
+                job_id=self.job_id,
+                id=f"{self.run_id}.batch.{self.attempt}.{number}",
+                plan_hash=the_plan.hash,
+                batch=number,
+                batches=batches,
+                changes=len(batch),
+                stats=stats,
+                errors=errors[:MAX_ERRORS_PER_EVENT],
+            )
+        )
         return stats
 
     async def _publish_state(
         self, event: RunStarted | RunPlanned | RunFinished | RunFailed, applied: RunStats
     ) -> None:
         await self.bus.publish(event)
-        state = RunState(job_id=self.job_id, state=str(event.__struct_config__.tag),
-                         applied=applied)  # fmt: skip
+        state = RunState(
+            job_id=self.job_id, state=str(event.__struct_config__.tag), applied=applied
+        )
         await self.bus.store.put_run_state(self.run_id, state)
 
 
@@ -127,8 +168,7 @@ def tally(batch: list[Change], outcomes: list[Outcome]) -> tuple[RunStats, list[
         if outcome.error is None:
             counts[APPLIED_STAT[change.action]] += 1
         else:
-            errors.append(RecordError(key=change.key, action=change.action,
-                                      message=outcome.error))  # fmt: skip
+            errors.append(RecordError(key=change.key, action=change.action, message=outcome.error))
     return RunStats(failed=len(errors), **counts), errors
 
 

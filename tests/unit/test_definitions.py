@@ -53,52 +53,111 @@ def error_of(call: Any, *args: Any, **kwargs: Any) -> str:
 # --- job files: decoding errors ------------------------------------------------------
 
 JOB_ERRORS = [
-    ("keys-not-list", MINIMAL_JOB.replace('["uid"]', '"uid"'),
-     'jobs/people.toml: $.objects[0].keys: expected a list of strings, got "uid"'),
-    ("unknown-field", MINIMAL_JOB + 'titel = "x"\n',
-     'jobs/people.toml: $.objects[0].titel: unknown field "titel" ('),
-    ("unknown-top", 'titel = "People"\n' + MINIMAL_JOB,
-     'jobs/people.toml: $.titel: unknown field "titel" (did you mean "title"?)'),
-    ("unknown-far", "colour = 1\n" + MINIMAL_JOB,
-     'jobs/people.toml: $.colour: unknown field "colour" (known: id, source, destination'),
-    ("unknown-nested", MINIMAL_JOB.replace("connection = \"hr-db\"", 'conection = "hr-db"'),
-     'jobs/people.toml: $.destination.conection: unknown field "conection" '
-     '(did you mean "connection"?)'),
-    ("missing", MINIMAL_JOB.replace('source = { connection = "hr-files", file = "people.csv" }',
-                                    ""),
-     'jobs/people.toml: $: missing required field "source"'),
-    ("missing-nested", MINIMAL_JOB + 'fields = [{ from = "login" }]\n',
-     'jobs/people.toml: $.objects[0].fields[0]: missing required field "to"'),
-    ("int", 'batch_size = "10"\n' + MINIMAL_JOB,
-     'jobs/people.toml: $.batch_size: expected a whole number, got "10"'),
-    ("float-for-int", "batch_size = 1.5\n" + MINIMAL_JOB,
-     "jobs/people.toml: $.batch_size: expected a whole number, got 1.5"),
-    ("bool", 'enabled = "yes"\n' + MINIMAL_JOB,
-     'jobs/people.toml: $.enabled: expected true or false, got "yes"'),
-    ("literal", MINIMAL_JOB + 'on_both = "upd"\n',
-     'jobs/people.toml: $.objects[0].on_both: expected one of "skip", "update", got "upd"'),
-    ("table", MINIMAL_JOB.replace('{ connection = "hr-files", file = "people.csv" }', '"hr-files"'),
-     'jobs/people.toml: $.source: expected a table, got "hr-files"'),
-    ("text", MINIMAL_JOB + 'fields = [{ to = "uid", from = 3 }]\n',
-     "jobs/people.toml: $.objects[0].fields[0].from: expected text, got 3"),
-    ("list-item", MINIMAL_JOB.replace('["uid"]', "[1]"),
-     "jobs/people.toml: $.objects[0].keys[0]: expected text, got 1"),
-    ("date", "title = 2024-01-31\n" + MINIMAL_JOB,
-     "jobs/people.toml: $.title: expected text, got 2024-01-31"),
-    ("optional-table", MINIMAL_JOB.replace("[[objects]]", "[schedule]\nevery = 5\n[[objects]]"),
-     "jobs/people.toml: $.schedule.every: expected text, got 5"),
-    ("single-brackets", MINIMAL_JOB.replace("[[objects]]", "[objects]"),
-     'jobs/people.toml: $.objects: expected a list of tables, got { keys = ["uid"] } '
-     "(write [[objects]] with two brackets, once per entry)"),
-    ("slug", MINIMAL_JOB.replace('"people"', '"People List"', 1),
-     'jobs/people.toml: $.id: expected a slug (a-z, 0-9, - and _, starting with a letter or '
-     'digit, up to 64 characters), got "People List"'),
-    ("syntax", 'id = "people"\ntitle = "x"\ndescription = oops\n',
-     "jobs/people.toml: line 3, column 15: Invalid value"),
-    ("syntax-eof", 'id = "people"\ntitle = "unfinished',
-     "jobs/people.toml: end of file: Unterminated string"),
+    (
+        "keys-not-list",
+        MINIMAL_JOB.replace('["uid"]', '"uid"'),
+        'jobs/people.toml: $.objects[0].keys: expected a list of strings, got "uid"',
+    ),
+    (
+        "unknown-field",
+        MINIMAL_JOB + 'titel = "x"\n',
+        'jobs/people.toml: $.objects[0].titel: unknown field "titel" (',
+    ),
+    (
+        "unknown-top",
+        'titel = "People"\n' + MINIMAL_JOB,
+        'jobs/people.toml: $.titel: unknown field "titel" (did you mean "title"?)',
+    ),
+    (
+        "unknown-far",
+        "colour = 1\n" + MINIMAL_JOB,
+        'jobs/people.toml: $.colour: unknown field "colour" (known: id, source, destination',
+    ),
+    (
+        "unknown-nested",
+        MINIMAL_JOB.replace('connection = "hr-db"', 'conection = "hr-db"'),
+        'jobs/people.toml: $.destination.conection: unknown field "conection" '
+        '(did you mean "connection"?)',
+    ),
+    (
+        "missing",
+        MINIMAL_JOB.replace('source = { connection = "hr-files", file = "people.csv" }', ""),
+        'jobs/people.toml: $: missing required field "source"',
+    ),
+    (
+        "missing-nested",
+        MINIMAL_JOB + 'fields = [{ from = "login" }]\n',
+        'jobs/people.toml: $.objects[0].fields[0]: missing required field "to"',
+    ),
+    (
+        "int",
+        'batch_size = "10"\n' + MINIMAL_JOB,
+        'jobs/people.toml: $.batch_size: expected a whole number, got "10"',
+    ),
+    (
+        "float-for-int",
+        "batch_size = 1.5\n" + MINIMAL_JOB,
+        "jobs/people.toml: $.batch_size: expected a whole number, got 1.5",
+    ),
+    (
+        "bool",
+        'enabled = "yes"\n' + MINIMAL_JOB,
+        'jobs/people.toml: $.enabled: expected true or false, got "yes"',
+    ),
+    (
+        "literal",
+        MINIMAL_JOB + 'on_both = "upd"\n',
+        'jobs/people.toml: $.objects[0].on_both: expected one of "skip", "update", got "upd"',
+    ),
+    (
+        "table",
+        MINIMAL_JOB.replace('{ connection = "hr-files", file = "people.csv" }', '"hr-files"'),
+        'jobs/people.toml: $.source: expected a table, got "hr-files"',
+    ),
+    (
+        "text",
+        MINIMAL_JOB + 'fields = [{ to = "uid", from = 3 }]\n',
+        "jobs/people.toml: $.objects[0].fields[0].from: expected text, got 3",
+    ),
+    (
+        "list-item",
+        MINIMAL_JOB.replace('["uid"]', "[1]"),
+        "jobs/people.toml: $.objects[0].keys[0]: expected text, got 1",
+    ),
+    (
+        "date",
+        "title = 2024-01-31\n" + MINIMAL_JOB,
+        "jobs/people.toml: $.title: expected text, got 2024-01-31",
+    ),
+    (
+        "optional-table",
+        MINIMAL_JOB.replace("[[objects]]", "[schedule]\nevery = 5\n[[objects]]"),
+        "jobs/people.toml: $.schedule.every: expected text, got 5",
+    ),
+    (
+        "single-brackets",
+        MINIMAL_JOB.replace("[[objects]]", "[objects]"),
+        'jobs/people.toml: $.objects: expected a list of tables, got { keys = ["uid"] } '
+        "(write [[objects]] with two brackets, once per entry)",
+    ),
+    (
+        "slug",
+        MINIMAL_JOB.replace('"people"', '"People List"', 1),
+        "jobs/people.toml: $.id: expected a slug (a-z, 0-9, - and _, starting with a letter or "
+        'digit, up to 64 characters), got "People List"',
+    ),
+    (
+        "syntax",
+        'id = "people"\ntitle = "x"\ndescription = oops\n',
+        "jobs/people.toml: line 3, column 15: Invalid value",
+    ),
+    (
+        "syntax-eof",
+        'id = "people"\ntitle = "unfinished',
+        "jobs/people.toml: end of file: Unterminated string",
+    ),
     ("not-utf8", b'id = "caf\xe9"\n', "jobs/people.toml: expected UTF-8 text"),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("text", "expected"), cases(JOB_ERRORS))
@@ -122,19 +181,46 @@ def test_a_minimal_job_shows_every_default() -> None:
     write(JOB, MINIMAL_JOB)
     assert load_job(JOB) == Job(
         id="people",
-        source=Endpoint(connection="hr-files", file="people.csv", table=None, delimiter=None,
-                        quote_char=None, encoding=None),
-        destination=Endpoint(connection="hr-db", file=None, table="people", delimiter=None,
-                             quote_char=None, encoding=None),
-        objects=[ObjectMapping(keys=["uid"], type="user", case_insensitive=False,
-                               on_source_only="create", on_both="update",
-                               on_destination_only="skip", fields=[])],
-        title="", description="", owners=[], schedule=None, enabled=True, batch_size=1000,
-    )  # fmt: skip
+        source=Endpoint(
+            connection="hr-files",
+            file="people.csv",
+            table=None,
+            delimiter=None,
+            quote_char=None,
+            encoding=None,
+        ),
+        destination=Endpoint(
+            connection="hr-db",
+            file=None,
+            table="people",
+            delimiter=None,
+            quote_char=None,
+            encoding=None,
+        ),
+        objects=[
+            ObjectMapping(
+                keys=["uid"],
+                type="user",
+                case_insensitive=False,
+                on_source_only="create",
+                on_both="update",
+                on_destination_only="skip",
+                fields=[],
+            )
+        ],
+        title="",
+        description="",
+        owners=[],
+        schedule=None,
+        enabled=True,
+        batch_size=1000,
+    )
 
 
 def test_a_full_job_round_trips() -> None:
-    write(JOB, """\
+    write(
+        JOB,
+        """\
 id = "people"
 title = "People"
 description = "HR to the database"
@@ -160,17 +246,24 @@ fields = [
   { to = "id", from = "employee_id", create_only = true },
   { to = "groups", delimiter = "|" },
 ]
-""")  # fmt: skip
+""",
+    )
     job = load_job(JOB)
     assert job.source == Endpoint(
         connection="hr-files", file="p.csv", delimiter=";", quote_char="'", encoding="latin-1"
     )
     assert job.objects[0] == ObjectMapping(
-        keys=["id"], type="person", case_insensitive=True, on_source_only="skip",
-        on_both="skip", on_destination_only="disable",
-        fields=[FieldMap(to="id", from_="employee_id", create_only=True),
-                FieldMap(to="groups", delimiter="|")],
-    )  # fmt: skip
+        keys=["id"],
+        type="person",
+        case_insensitive=True,
+        on_source_only="skip",
+        on_both="skip",
+        on_destination_only="disable",
+        fields=[
+            FieldMap(to="id", from_="employee_id", create_only=True),
+            FieldMap(to="groups", delimiter="|"),
+        ],
+    )
     assert job.objects[0].fields[0].source == "employee_id"
     assert (job.title, job.description, job.owners) == ("People", "HR to the database", ["alice"])
     assert (job.enabled, job.batch_size, job.schedule) == (False, 50, Schedule(every="1h30m"))
@@ -179,36 +272,79 @@ fields = [
 # --- connection files ------------------------------------------------------------------
 
 CONN_ERRORS = [
-    ("provider", '[corp-ldap]\nprovider = "ldapp"\n',
-     'connections.toml: [corp-ldap]: unknown provider "ldapp" (known: csv, sqlite)'),
-    ("provider-type", "[corp-ldap]\nprovider = 3\n",
-     "connections.toml: [corp-ldap]: unknown provider 3 (known: csv, sqlite)"),
-    ("no-provider", '[hr-files]\ndirectory = "d"\n',
-     'connections.toml: [hr-files]: missing required field "provider" (known: csv, sqlite)'),
-    ("id-key", '[hr-files]\nid = "hr"\nprovider = "csv"\ndirectory = "d"\n',
-     'connections.toml: [hr-files].id: unknown field "id" (the table name is the id)'),
-    ("slug", '["HR Files"]\nprovider = "csv"\ndirectory = "d"\n',
-     'connections.toml: [HR Files]: expected an id that is a slug'),
-    ("not-a-table", 'provider = "csv"\n',
-     'connections.toml: provider: expected a table such as [provider], got "csv"'),
-    ("missing", '[hr-files]\nprovider = "csv"\n',
-     'connections.toml: [hr-files]: missing required field "directory"'),
-    ("unknown", '[hr-files]\nprovider = "csv"\ndirectory = "d"\ntitel = "x"\n',
-     'connections.toml: [hr-files].titel: unknown field "titel" (did you mean "title"?)'),
-    ("type", '[hr-files]\nprovider = "csv"\ndirectory = 3\n',
-     "connections.toml: [hr-files].directory: expected text, got 3"),
-    ("delimiter", '[hr-files]\nprovider = "csv"\ndirectory = "d"\ndelimiter = ";;"\n',
-     'connections.toml: [hr-files].delimiter: expected exactly one character such as ";", '
-     'got ";;"'),
-    ("quote", '[hr-files]\nprovider = "csv"\ndirectory = "d"\nquote_char = ""\n',
-     'connections.toml: [hr-files].quote_char: expected exactly one character'),
-    ("encoding", '[hr-files]\nprovider = "csv"\ndirectory = "d"\nencoding = "utf-99"\n',
-     'connections.toml: [hr-files].encoding: expected an encoding such as "latin-1", got "utf-99"'),
-    ("empty-path", '[hr-db]\nprovider = "sqlite"\npath = ""\n',
-     'connections.toml: [hr-db].path: expected a path, got ""'),
-    ("syntax", '[hr-files]\nprovider = "csv"\ndirectory = data\n',
-     "connections.toml: line 3, column 13: Invalid value"),
-]  # fmt: skip
+    (
+        "provider",
+        '[corp-ldap]\nprovider = "ldapp"\n',
+        'connections.toml: [corp-ldap]: unknown provider "ldapp" (known: csv, sqlite)',
+    ),
+    (
+        "provider-type",
+        "[corp-ldap]\nprovider = 3\n",
+        "connections.toml: [corp-ldap]: unknown provider 3 (known: csv, sqlite)",
+    ),
+    (
+        "no-provider",
+        '[hr-files]\ndirectory = "d"\n',
+        'connections.toml: [hr-files]: missing required field "provider" (known: csv, sqlite)',
+    ),
+    (
+        "id-key",
+        '[hr-files]\nid = "hr"\nprovider = "csv"\ndirectory = "d"\n',
+        'connections.toml: [hr-files].id: unknown field "id" (the table name is the id)',
+    ),
+    (
+        "slug",
+        '["HR Files"]\nprovider = "csv"\ndirectory = "d"\n',
+        "connections.toml: [HR Files]: expected an id that is a slug",
+    ),
+    (
+        "not-a-table",
+        'provider = "csv"\n',
+        'connections.toml: provider: expected a table such as [provider], got "csv"',
+    ),
+    (
+        "missing",
+        '[hr-files]\nprovider = "csv"\n',
+        'connections.toml: [hr-files]: missing required field "directory"',
+    ),
+    (
+        "unknown",
+        '[hr-files]\nprovider = "csv"\ndirectory = "d"\ntitel = "x"\n',
+        'connections.toml: [hr-files].titel: unknown field "titel" (did you mean "title"?)',
+    ),
+    (
+        "type",
+        '[hr-files]\nprovider = "csv"\ndirectory = 3\n',
+        "connections.toml: [hr-files].directory: expected text, got 3",
+    ),
+    (
+        "delimiter",
+        '[hr-files]\nprovider = "csv"\ndirectory = "d"\ndelimiter = ";;"\n',
+        'connections.toml: [hr-files].delimiter: expected exactly one character such as ";", '
+        'got ";;"',
+    ),
+    (
+        "quote",
+        '[hr-files]\nprovider = "csv"\ndirectory = "d"\nquote_char = ""\n',
+        "connections.toml: [hr-files].quote_char: expected exactly one character",
+    ),
+    (
+        "encoding",
+        '[hr-files]\nprovider = "csv"\ndirectory = "d"\nencoding = "utf-99"\n',
+        "connections.toml: [hr-files].encoding: "
+        'expected an encoding such as "latin-1", got "utf-99"',
+    ),
+    (
+        "empty-path",
+        '[hr-db]\nprovider = "sqlite"\npath = ""\n',
+        'connections.toml: [hr-db].path: expected a path, got ""',
+    ),
+    (
+        "syntax",
+        '[hr-files]\nprovider = "csv"\ndirectory = data\n',
+        "connections.toml: line 3, column 13: Invalid value",
+    ),
+]
 
 
 @pytest.mark.parametrize(("text", "expected"), cases(CONN_ERRORS))
@@ -231,7 +367,9 @@ def test_connections_load_with_ids_defaults_and_paths_against_the_files_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    write(Path("conf/connections.toml"), """\
+    write(
+        Path("conf/connections.toml"),
+        """\
 [hr-files]
 provider = "csv"
 directory = "data"
@@ -245,14 +383,21 @@ path = "/srv/idsync/people.sqlite"
 provider = "sqlite"
 title = "Mine"
 path = "~/people.sqlite"
-""")  # fmt: skip
+""",
+    )
     assert load_connections(Path("conf/connections.toml")) == [
-        CsvConnection(id="hr-files", title="", directory=str(tmp_path / "conf" / "data"),
-                      delimiter=",", quote_char='"', encoding="utf-8"),
+        CsvConnection(
+            id="hr-files",
+            title="",
+            directory=str(tmp_path / "conf" / "data"),
+            delimiter=",",
+            quote_char='"',
+            encoding="utf-8",
+        ),
         CsvConnection(id="archive", directory=str(tmp_path / "shared" / "archive")),
         SqliteConnection(id="absolute", title="", path="/srv/idsync/people.sqlite"),
         SqliteConnection(id="home", title="Mine", path=str(tmp_path / "home" / "people.sqlite")),
-    ]  # fmt: skip
+    ]
 
 
 def test_an_empty_connections_file_has_none() -> None:
@@ -274,45 +419,96 @@ BASE: dict[str, Any] = {
     "objects": [OBJ],
 }
 SEMANTIC_ERRORS = [
-    ("source", {"source": {"connection": "hr", "file": "p.csv"}},
-     '$.source.connection: unknown connection "hr" (known: hr-db, hr-files)'),
-    ("destination", {"destination": {"connection": "db"}},
-     '$.destination.connection: unknown connection "db" (known: hr-db, hr-files)'),
+    (
+        "source",
+        {"source": {"connection": "hr", "file": "p.csv"}},
+        '$.source.connection: unknown connection "hr" (known: hr-db, hr-files)',
+    ),
+    (
+        "destination",
+        {"destination": {"connection": "db"}},
+        '$.destination.connection: unknown connection "db" (known: hr-db, hr-files)',
+    ),
     ("no-objects", {"objects": []}, "$.objects: expected at least one [[objects]] entry, got none"),
-    ("no-keys", {"objects": [{"keys": []}]},
-     "$.objects[0].keys: expected at least one key field, got []"),
-    ("blank-key", {"objects": [{"keys": [" "]}]},
-     '$.objects[0].keys[0]: expected a field name, got " "'),
-    ("key-not-mapped", {"objects": [{**OBJ, "keys": ["email"]}]},
-     '$.objects[0].keys[0]: expected one of the "to" fields (uid, mail), got "email"'),
-    ("duplicate-to", {"objects": [{**OBJ, "fields": [{"to": "uid"}, {"to": "uid"}]}]},
-     '$.objects[0].fields[1].to: expected each "to" field once, got "uid" again '
-     "(first at $.objects[0].fields[0])"),
-    ("blank-to", {"objects": [{**OBJ, "fields": [{"to": "uid"}, {"to": ""}]}]},
-     '$.objects[0].fields[1].to: expected a field name, got ""'),
-    ("blank-from", {"objects": [{**OBJ, "fields": [{"to": "uid", "from": ""}]}]},
-     '$.objects[0].fields[0].from: expected a source field name, got ""'),
-    ("csv-file", {"source": {"connection": "hr-files"}},
-     '$.source.file: expected a file name such as "people.csv", got nothing'),
-    ("sqlite-table", {"destination": {"connection": "hr-db", "table": ""}},
-     '$.destination.table: expected a table name such as "people", got ""'),
-    ("batch-low", {"batch_size": 0},
-     "$.batch_size: expected a whole number from 1 to 100000, got 0"),
-    ("batch-high", {"batch_size": 100_001},
-     "$.batch_size: expected a whole number from 1 to 100000, got 100001"),
-    ("schedule", {"schedule": {"every": "hourly"}},
-     '$.schedule.every: expected an interval such as "30s", "15m", "2h", "1d" or "1h30m", '
-     'got "hourly"'),
-    ("two-objects", {"objects": [OBJ, {**OBJ, "type": "group"}]},
-     "$.objects: expected one [[objects]] entry for csv, got 2: "
-     "several object types need a directory provider"),
-    ("endpoint-delimiter", {"source": {"connection": "hr-files", "file": "p", "delimiter": ";;"}},
-     '$.source.delimiter: expected exactly one character such as ";", got ";;"'),
-    ("endpoint-encoding", {"source": {"connection": "hr-files", "file": "p", "encoding": "x"}},
-     '$.source.encoding: expected an encoding such as "latin-1", got "x"'),
-    ("multi-value", {"objects": [{**OBJ, "fields": [{"to": "uid", "delimiter": ""}]}]},
-     '$.objects[0].fields[0].delimiter: expected a separator such as "|", got ""'),
-]  # fmt: skip
+    (
+        "no-keys",
+        {"objects": [{"keys": []}]},
+        "$.objects[0].keys: expected at least one key field, got []",
+    ),
+    (
+        "blank-key",
+        {"objects": [{"keys": [" "]}]},
+        '$.objects[0].keys[0]: expected a field name, got " "',
+    ),
+    (
+        "key-not-mapped",
+        {"objects": [{**OBJ, "keys": ["email"]}]},
+        '$.objects[0].keys[0]: expected one of the "to" fields (uid, mail), got "email"',
+    ),
+    (
+        "duplicate-to",
+        {"objects": [{**OBJ, "fields": [{"to": "uid"}, {"to": "uid"}]}]},
+        '$.objects[0].fields[1].to: expected each "to" field once, got "uid" again '
+        "(first at $.objects[0].fields[0])",
+    ),
+    (
+        "blank-to",
+        {"objects": [{**OBJ, "fields": [{"to": "uid"}, {"to": ""}]}]},
+        '$.objects[0].fields[1].to: expected a field name, got ""',
+    ),
+    (
+        "blank-from",
+        {"objects": [{**OBJ, "fields": [{"to": "uid", "from": ""}]}]},
+        '$.objects[0].fields[0].from: expected a source field name, got ""',
+    ),
+    (
+        "csv-file",
+        {"source": {"connection": "hr-files"}},
+        '$.source.file: expected a file name such as "people.csv", got nothing',
+    ),
+    (
+        "sqlite-table",
+        {"destination": {"connection": "hr-db", "table": ""}},
+        '$.destination.table: expected a table name such as "people", got ""',
+    ),
+    (
+        "batch-low",
+        {"batch_size": 0},
+        "$.batch_size: expected a whole number from 1 to 100000, got 0",
+    ),
+    (
+        "batch-high",
+        {"batch_size": 100_001},
+        "$.batch_size: expected a whole number from 1 to 100000, got 100001",
+    ),
+    (
+        "schedule",
+        {"schedule": {"every": "hourly"}},
+        '$.schedule.every: expected an interval such as "30s", "15m", "2h", "1d" or "1h30m", '
+        'got "hourly"',
+    ),
+    (
+        "two-objects",
+        {"objects": [OBJ, {**OBJ, "type": "group"}]},
+        "$.objects: expected one [[objects]] entry for csv, got 2: "
+        "several object types need a directory provider",
+    ),
+    (
+        "endpoint-delimiter",
+        {"source": {"connection": "hr-files", "file": "p", "delimiter": ";;"}},
+        '$.source.delimiter: expected exactly one character such as ";", got ";;"',
+    ),
+    (
+        "endpoint-encoding",
+        {"source": {"connection": "hr-files", "file": "p", "encoding": "x"}},
+        '$.source.encoding: expected an encoding such as "latin-1", got "x"',
+    ),
+    (
+        "multi-value",
+        {"objects": [{**OBJ, "fields": [{"to": "uid", "delimiter": ""}]}]},
+        '$.objects[0].fields[0].delimiter: expected a separator such as "|", got ""',
+    ),
+]
 
 
 @pytest.mark.parametrize(("change", "expected"), cases(SEMANTIC_ERRORS))
@@ -323,8 +519,9 @@ def test_check_job_errors(change: dict[str, Any], expected: str) -> None:
 
 
 def test_check_job_reports_every_problem_at_once_and_names_the_job_without_a_file() -> None:
-    job = msgspec.convert({**BASE, "source": {"connection": "hr"}, "batch_size": 0,
-                           "objects": []}, Job)  # fmt: skip
+    job = msgspec.convert(
+        {**BASE, "source": {"connection": "hr"}, "batch_size": 0, "objects": []}, Job
+    )
     lines = error_of(check_job, job, {}).splitlines()
     assert lines == [
         'job "people": $.source.connection: unknown connection "hr" (known: none)',
@@ -342,17 +539,41 @@ def test_a_valid_job_passes() -> None:
 # --- intervals -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("text", "seconds"), [
-    ("30s", 30), ("15m", 900), ("2h", 7200), ("1d", 86400), ("1h30m", 5400),
-    ("500ms", 0.5), ("1d2h3m4s", 93784), ("1m500ms", 60.5), (" 5m ", 300),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("30s", 30),
+        ("15m", 900),
+        ("2h", 7200),
+        ("1d", 86400),
+        ("1h30m", 5400),
+        ("500ms", 0.5),
+        ("1d2h3m4s", 93784),
+        ("1m500ms", 60.5),
+        (" 5m ", 300),
+    ],
+)
 def test_intervals(text: str, seconds: float) -> None:
     assert parse_interval(text) == pytest.approx(seconds)
 
 
-@pytest.mark.parametrize("text", [
-    "", "hourly", "5", "1.5h", "30m1h", "-5m", "5 m", "1H", "ms", "1h1h", "0s", "0h0m",
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "hourly",
+        "5",
+        "1.5h",
+        "30m1h",
+        "-5m",
+        "5 m",
+        "1H",
+        "ms",
+        "1h1h",
+        "0s",
+        "0h0m",
+    ],
+)
 def test_bad_intervals_show_a_valid_one(text: str) -> None:
     message = error_of(parse_interval, text)
     assert "expected an interval" in message

@@ -1,0 +1,137 @@
+"""Durable consumers and deliberate acks, proven against a real nats-server:
+a runner that was not running, a runner killed mid-run, a passing error."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sqlite3
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from schemas.events import RunApproved, RunFailed, RunFinished, RunPlanned, RunStarted, is_end
+from services.cli.client import Session
+from services.common.settings import Settings
+
+from .conftest import IDSYNC, JOB_ID, Files, RunServices, apply_files, env_for
+from .journal import events_of_run, wait_for_event
+from .test_flow import table
+
+
+@contextmanager
+def runner_process(settings: Settings, **env: str) -> Iterator[subprocess.Popen[bytes]]:
+    """`idsync serve runner` in its own process, stopped by pid."""
+    process = subprocess.Popen(
+        [*IDSYNC, "serve", "runner"],
+        env=env_for(settings, **env),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=20)
+
+
+@contextmanager
+def locked(db: Path) -> Iterator[None]:
+    """Another program holds the database's write lock."""
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("BEGIN EXCLUSIVE")
+    try:
+        yield
+    finally:
+        conn.execute("ROLLBACK")
+        conn.close()
+
+
+async def test_a_runner_started_after_the_approval_was_stored_completes_the_run(
+    files: Files, session: Session, services: RunServices, settings: Settings
+) -> None:
+    files.write(count=40)
+    await apply_files(session, files)
+    async with services("workflow", "notifier"):
+        run_id = await session.request_run(JOB_ID)
+        await wait_for_event(session, lambda e: isinstance(e, RunApproved) and e.run_id == run_id)
+        with runner_process(settings) as runner:
+            end = await wait_for_event(session, lambda e: is_end(e) and e.run_id == run_id)
+            runner.send_signal(signal.SIGTERM)
+            assert runner.wait(timeout=20) == 0, "the runner stops cleanly on SIGTERM"
+    assert isinstance(end, RunFinished) and end.stats.created == 40
+    assert len(table(files.db)) == 40
+
+
+async def test_a_runner_killed_in_the_middle_of_a_run_is_replaced(
+    files: Files, session: Session, services: RunServices, settings: Settings
+) -> None:
+    files.write(count=300)
+    await apply_files(session, files)
+    files.db.parent.mkdir(parents=True, exist_ok=True)
+    async with services("workflow"):
+        run_id = await session.request_run(JOB_ID)
+        with locked(files.db), runner_process(settings, IDSYNC_SQLITE_BUSY_TIMEOUT="60") as first:
+            # The first runner has planned and now waits on the lock, mid-apply: kill it.
+            await wait_for_event(
+                session, lambda e: isinstance(e, RunPlanned) and e.run_id == run_id
+            )
+            first.send_signal(signal.SIGKILL)
+            first.wait(timeout=10)
+        with runner_process(settings):
+            end = await wait_for_event(session, lambda e: is_end(e) and e.run_id == run_id, 60)
+    assert isinstance(end, RunFinished), end
+    assert end.stats.created == 300
+    assert len(table(files.db)) == 300
+    attempts = [
+        e.attempt for e in await events_of_run(session, run_id) if isinstance(e, RunStarted)
+    ]
+    assert attempts == [1, 2], "the approval was delivered again to the second runner"
+
+
+async def test_a_passing_error_is_retried_after_a_delay_not_terminated(
+    files: Files,
+    session: Session,
+    services: RunServices,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("IDSYNC_SQLITE_BUSY_TIMEOUT", "0.05")
+    files.write(count=30)
+    await apply_files(session, files)
+    files.db.parent.mkdir(parents=True, exist_ok=True)
+    async with services("workflow", "runner"):
+        with locked(files.db):
+            run_id = await session.request_run(JOB_ID)
+            second = await wait_for_event(
+                session,
+                lambda e: isinstance(e, RunStarted) and e.run_id == run_id and e.attempt == 2,
+            )
+        end = await wait_for_event(session, lambda e: is_end(e) and e.run_id == run_id)
+    assert isinstance(end, RunFinished) and end.stats.created == 30
+    events = await events_of_run(session, run_id)
+    assert not any(isinstance(e, RunFailed) for e in events)
+    first = next(e for e in events if isinstance(e, RunStarted) and e.attempt == 1)
+    gap = (second.at - first.at).total_seconds()
+    assert gap >= settings.retry_delay * 0.8, f"redelivered after {gap:.2f}s, not after a delay"
+
+
+async def test_a_scheduled_job_runs_without_anyone_asking(
+    files: Files, session: Session, services: RunServices
+) -> None:
+    files.write(count=10, schedule="1s")
+    await apply_files(session, files)
+    async with services():
+        end = await wait_for_event(session, lambda e: isinstance(e, RunFinished), timeout=15)
+        await asyncio.sleep(0)
+    runs = [e for e in await events_of_run(session, end.run_id)]
+    requested = runs[0]
+    assert requested.__struct_config__.tag == "run.requested"
+    assert getattr(requested, "trigger", None) == "schedule"
+    assert f"-s-{JOB_ID}" in end.run_id
+    assert len(table(files.db)) == 10
