@@ -20,9 +20,11 @@ def summary(event: Event) -> str:
     match event:
         case RunFinished(stats=stats, with_errors=with_errors):
             state = "finished with errors" if with_errors else "finished"
-            return (f"[idsync] {event.job_id}: {state} — {stats.created} created, "
-                    f"{stats.updated} updated, {stats.deleted} deleted, "
-                    f"{stats.failed} failed")  # fmt: skip
+            return (
+                f"[idsync] {event.job_id}: {state} — {stats.created} created, "
+                f"{stats.updated} updated, {stats.deleted} deleted, "
+                f"{stats.failed} failed"
+            )
         case RunFailed(reason=reason):
             return f"[idsync] {event.job_id}: failed — {reason}"
         case _:

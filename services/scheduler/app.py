@@ -41,9 +41,15 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
                 log.warning("missed scheduled runs", job_id=job.id, missed=missed)
             run_id = scheduled_run_id(job.id, fire_at)
             # The id derives from the fire time: two schedulers publish one request.
-            await bus.publish(RunRequested(run_id=run_id, job_id=job.id,
-                                           id=f"{run_id}.requested", requested_by="scheduler",
-                                           trigger="schedule"))  # fmt: skip
+            await bus.publish(
+                RunRequested(
+                    run_id=run_id,
+                    job_id=job.id,
+                    id=f"{run_id}.requested",
+                    requested_by="scheduler",
+                    trigger="schedule",
+                )
+            )
             log.info("scheduled run requested", job_id=job.id, run_id=run_id)
 
     async def loop() -> None:

@@ -59,8 +59,15 @@ async def accept_run_command(bus: Bus, principal: str, body: bytes) -> CommandRe
     if not job.enabled:
         return CommandReply(ok=False, error=f"job {command.job_id!r} is disabled")
     run_id = new_run_id()
-    await bus.publish(RunRequested(run_id=run_id, job_id=job.id, id=f"{run_id}.requested",
-                                   requested_by=principal, keys=command.keys))  # fmt: skip
+    await bus.publish(
+        RunRequested(
+            run_id=run_id,
+            job_id=job.id,
+            id=f"{run_id}.requested",
+            requested_by=principal,
+            keys=command.keys,
+        )
+    )
     log.info("run requested", job_id=job.id, run_id=run_id, by=principal)
     return CommandReply(ok=True, run_id=run_id)
 
