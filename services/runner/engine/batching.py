@@ -1,0 +1,69 @@
+"""Batching: a plan's changes cut into work-queue messages of bounded size.
+
+Batches of one phase may be applied in parallel and the next phase starts when the
+previous one is done, so a batch never holds changes of two phases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import msgspec
+
+from schemas.plan import Action, Change
+from services.common.errors import BadInput
+
+# create and update are one phase ("objects"): both write the objects' fields.
+PHASE_OF: dict[Action, str] = {
+    "create": "objects",
+    "update": "objects",
+    "move": "move",
+    "disable": "disable",
+    "delete": "delete",
+}
+# Bytes counted per change beyond its own JSON: the separating comma and some slack
+# for the message around the list, so an estimate under max_bytes stays under it.
+CHANGE_OVERHEAD = 16
+
+_encoder = msgspec.json.Encoder()
+
+
+def change_size(change: Change) -> int:
+    """The bytes a change is estimated to take in a batch message."""
+    return len(_encoder.encode(change)) + CHANGE_OVERHEAD
+
+
+def split_batches(
+    changes: Sequence[Change], max_changes: int, max_bytes: int
+) -> list[list[Change]]:
+    """Consecutive runs of `changes`, in order, each of one phase, at most `max_changes`
+    changes and at most `max_bytes` estimated bytes (see `change_size`).
+
+    Raises BadInput for limits below one and for a change that alone exceeds `max_bytes`.
+    """
+    if max_changes < 1 or max_bytes < 1:
+        raise BadInput(
+            f"batch limits must be at least 1 (max_changes={max_changes}, max_bytes={max_bytes})"
+        )
+    batches: list[list[Change]] = []
+    batch: list[Change] = []
+    batch_bytes = 0
+    batch_phase = ""
+    for change in changes:
+        size = change_size(change)
+        if size > max_bytes:
+            raise BadInput(
+                f"the {change.action} of {change.key!r} takes {size} bytes, more than a batch "
+                f"may hold ({max_bytes}); shorten its values or raise the batch size limit"
+            )
+        phase = PHASE_OF[change.action]
+        full = len(batch) >= max_changes or batch_bytes + size > max_bytes
+        if batch and (full or phase != batch_phase):
+            batches.append(batch)
+            batch, batch_bytes = [], 0
+        batch.append(change)
+        batch_bytes += size
+        batch_phase = phase
+    if batch:
+        batches.append(batch)
+    return batches

@@ -1,0 +1,298 @@
+"""Planning: the changes that make the destination agree with the source.
+
+Pure and deterministic (records in any order give the same plan and hash); inputs are
+never mutated. Each side is indexed by key in one pass, then one sort: O(n log n).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import unicodedata
+from collections.abc import Iterable, Sequence
+
+import msgspec
+
+from schemas.jobs import ObjectMapping
+from schemas.plan import Action, Change, PlanCounts
+from schemas.values import Record
+from services.common.errors import BadInput
+
+from .batching import split_batches
+from .mapping import normalized, present
+
+# Phases run in this order (ARCHITECTURE.md "Records and plans"); creates before updates.
+ACTION_ORDER: dict[Action, int] = {"create": 0, "update": 1, "move": 2, "disable": 3, "delete": 4}
+KEY_SEPARATOR = " / "
+# A broken source can produce a warning per record; the first ones say enough.
+MAX_WARNINGS = 100
+
+_hash_encoder = msgspec.msgpack.Encoder(order="deterministic")
+
+
+class DuplicateKey(BadInput):
+    """Two source records share a key: the plan cannot know which one is meant."""
+
+    def __init__(self, key: str, first: Record, second: Record) -> None:
+        self.key, self.first, self.second = key, first, second
+        super().__init__(
+            f"two source records have the key {key!r}: {_show(first)} and {_show(second)}; "
+            "make the key unique in the source (or choose other key fields)"
+        )
+
+
+class Plan(msgspec.Struct, frozen=True, kw_only=True):
+    """The ordered changes of one run, their counts, their hash, and what looked wrong."""
+
+    changes: list[Change]
+    counts: PlanCounts
+    hash: str
+    warnings: list[str] = msgspec.field(default_factory=list)
+
+    def batches(self, max_changes: int, max_bytes: int) -> list[list[Change]]:
+        return split_batches(self.changes, max_changes, max_bytes)
+
+
+def match_key(record: Record, keys: Sequence[str], case_insensitive: bool) -> str | None:
+    """The identity two records share when they are the same object; None when unusable.
+
+    Key values compare in Unicode NFC without surrounding spaces (casefolded when
+    `case_insensitive`); None when one is empty, multi-valued or binary. Opaque: show
+    `display_key` instead.
+    """
+    parts: list[str] = []
+    for field in keys:
+        value = record.get(field)
+        if not isinstance(value, str):
+            return None
+        part = unicodedata.normalize("NFC", value).strip()
+        if not part:
+            return None
+        if case_insensitive:
+            # casefold can produce decomposed text (e.g. "İ"), so compose again.
+            part = unicodedata.normalize("NFC", part.casefold())
+        parts.append(part)
+    if len(parts) == 1:
+        return parts[0]
+    # Length-prefixed so that no value, whatever it holds, makes two keys collide.
+    return "".join(f"{len(part)}:{part}" for part in parts)
+
+
+def display_key(record: Record, keys: Sequence[str]) -> str:
+    """The key values as people read them: "alice" or "sales / alice"."""
+    return KEY_SEPARATOR.join(str(record.get(field, "")) for field in keys)
+
+
+def plan_hash(changes: Sequence[Change]) -> str:
+    """sha256 of the changes in msgpack, map keys sorted so field order never matters."""
+    return hashlib.sha256(_hash_encoder.encode(changes)).hexdigest()
+
+
+def plan(
+    source: Iterable[Record],
+    destination: Iterable[Record],
+    mapping: ObjectMapping,
+    managed: Sequence[str],
+    *,
+    act_on_absence: bool = True,
+) -> Plan:
+    """The changes that make `destination` agree with `source` (already mapped).
+
+    Only `managed` fields are written; `create_only` ones only on create. A run that
+    cannot see every object (incremental, scoped to some keys) passes
+    `act_on_absence=False`: destination-only objects are neither acted on nor counted.
+    """
+    if not mapping.keys:
+        raise BadInput(f"the {mapping.type!r} mapping needs at least one key field")
+    planner = _Planner(mapping, managed)
+    wanted = planner.index_source(source)
+    found, ambiguous = planner.index_destination(destination)
+    for key, record in wanted.items():
+        if key in ambiguous:
+            planner.counts.skipped += 1
+        elif (existing := found.get(key)) is None:
+            planner.on_source_only(key, record)
+        else:
+            planner.on_both(key, record, existing)
+    if act_on_absence:
+        for key, record in found.items():
+            if key not in wanted:
+                planner.on_destination_only(key, record)
+        planner.counts.skipped += sum(1 for key in ambiguous if key not in wanted)
+    return planner.result()
+
+
+class _Planner:
+    """The state of one planning pass: counts, warnings and the changes so far."""
+
+    def __init__(self, mapping: ObjectMapping, managed: Sequence[str]) -> None:
+        self.mapping = mapping
+        self.keys = tuple(mapping.keys)
+        create_only = {field.to for field in mapping.fields if field.create_only}
+        self.written = tuple(dict.fromkeys([*self.keys, *managed]))
+        self.compared = tuple(field for field in dict.fromkeys(managed) if field not in create_only)
+        self.counts = PlanCounts()
+        self.warnings: list[str] = []
+        self.warning_count = 0
+        self.ranked: list[tuple[int, str, str, Change]] = []
+
+    def key_of(self, record: Record, side: str) -> str | None:
+        key = match_key(record, self.keys, self.mapping.case_insensitive)
+        if key is None:
+            self.counts.skipped += 1
+            problem = f"empty key ({KEY_SEPARATOR.join(self.keys)})"
+            for field in self.keys:
+                if (value := record.get(field)) and not isinstance(value, str):
+                    kind = "multi-valued" if isinstance(value, list) else "binary"
+                    problem = f"{kind} key {field!r}"
+            self.warn(f"{side} record skipped, {problem}: {_show(record)}")
+        return key
+
+    def index_source(self, records: Iterable[Record]) -> dict[str, Record]:
+        wanted: dict[str, Record] = {}
+        for record in records:
+            key = self.key_of(record, "source")
+            if key is None:
+                continue
+            if (first := wanted.get(key)) is not None:
+                raise DuplicateKey(display_key(record, self.keys), first, record)
+            wanted[key] = record
+        return wanted
+
+    def index_destination(self, records: Iterable[Record]) -> tuple[dict[str, Record], set[str]]:
+        """Destination records by key, and the keys that more than one record holds."""
+        found: dict[str, Record] = {}
+        first_of: dict[str, Record] = {}
+        for record in records:
+            key = self.key_of(record, "destination")
+            if key is None:
+                continue
+            if key in found:  # The second record with this key: neither may be touched.
+                first_of[key] = found.pop(key)
+            elif key not in first_of:
+                found[key] = record
+                continue
+            first = first_of[key]
+            self.warn(
+                f"destination records share the key {display_key(first, self.keys)!r}, "
+                f"none of them is changed: {_show(first)} and {_show(record)}"
+            )
+        return found, set(first_of)
+
+    def on_source_only(self, key: str, record: Record) -> None:
+        if self.mapping.on_source_only != "create":
+            self.counts.skipped += 1
+            return
+        values = {f: v for f in self.written if (v := present(record.get(f))) is not None}
+        self.add(key, "create", record, values=values)
+
+    def on_both(self, key: str, record: Record, existing: Record) -> None:
+        if self.mapping.on_both != "update":
+            self.counts.skipped += 1
+            return
+        values: Record = {}
+        clear: list[str] = []
+        before: Record = {}
+        for field in self.compared:
+            new, old = present(record.get(field)), present(existing.get(field))
+            if new != old:
+                if new is None:
+                    clear.append(field)
+                else:
+                    values[field] = new
+                if old is not None:
+                    before[field] = old
+        if not values and not clear:
+            self.counts.unchanged += 1
+            return
+        self.add(key, "update", existing, values=values, clear=sorted(clear), before=before)
+
+    def on_destination_only(self, key: str, record: Record) -> None:
+        action = self.mapping.on_destination_only
+        if action == "skip":
+            self.counts.skipped += 1
+        else:
+            self.add(key, action, record)
+
+    def add(
+        self,
+        key: str,
+        action: Action,
+        found_by: Record,
+        *,
+        values: Record | None = None,
+        clear: list[str] | None = None,
+        before: Record | None = None,
+    ) -> None:
+        """A change to the object that `found_by` identifies (its key fields become `match`)."""
+        change = Change(
+            action=action,
+            key=display_key(found_by, self.keys),
+            match={field: found_by[field] for field in self.keys},
+            set=values or {},
+            clear=clear or [],
+            before=before or {},
+            object_type=self.mapping.type,
+        )
+        self.ranked.append((ACTION_ORDER[action], change.key, key, change))
+        setattr(self.counts, action, getattr(self.counts, action) + 1)
+
+    def warn(self, text: str) -> None:
+        self.warning_count += 1
+        if self.warning_count <= MAX_WARNINGS:
+            self.warnings.append(text)
+
+    def result(self) -> Plan:
+        # Sorting by (phase, key as shown, identity) makes the order independent of input order.
+        self.ranked.sort(key=lambda ranked: ranked[:3])
+        changes = [ranked[3] for ranked in self.ranked]
+        if self.warning_count > MAX_WARNINGS:
+            self.warnings.append(f"... and {self.warning_count - MAX_WARNINGS} more warnings")
+        hashed = plan_hash(changes)
+        return Plan(changes=changes, counts=self.counts, hash=hashed, warnings=self.warnings)
+
+
+def apply_to(
+    records: Iterable[Record],
+    changes: Iterable[Change],
+    keys: Sequence[str],
+    case_insensitive: bool,
+) -> list[Record]:
+    """The destination `records` after `changes`, simulated (for previews and tests).
+
+    Idempotent, as a provider: create = create if absent, else set; update = set and
+    clear; delete = remove if present; disable and move leave the record as it is (what
+    they mean is the provider's business, not a field). A change reaches every record
+    with its key. Records come back normalized, existing ones first, then created ones.
+    """
+    state: list[Record | None] = [normalized(record) for record in records]
+    positions: dict[str, list[int]] = {}
+    for position, record in enumerate(state):
+        key = match_key(record or {}, keys, case_insensitive)
+        if key is not None:
+            positions.setdefault(key, []).append(position)
+    for change in changes:
+        key = match_key(change.match, keys, case_insensitive)
+        if key is None:
+            continue  # A change without a usable key finds no object.
+        targets = positions.get(key, [])
+        if change.action == "create" and not targets:
+            positions[key] = [len(state)]
+            state.append(normalized({**change.match, **change.set}))
+        elif change.action in ("create", "update"):
+            for position in targets:
+                state[position] = _patched(state[position] or {}, change)
+        elif change.action == "delete":
+            for position in positions.pop(key, []):
+                state[position] = None
+    return [record for record in state if record is not None]
+
+
+def _patched(record: Record, change: Change) -> Record:
+    patched = {**record, **change.set}
+    for field in change.clear:
+        patched.pop(field, None)
+    return normalized(patched)
+
+
+def _show(record: Record) -> str:
+    return msgspec.json.encode(record, order="sorted").decode()

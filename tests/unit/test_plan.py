@@ -1,0 +1,324 @@
+"""plan(), match_key() and apply_to(), one rule per row."""
+
+from __future__ import annotations
+
+import copy
+import unicodedata
+from typing import Any
+
+import msgspec
+import pytest
+
+from schemas.jobs import FieldMap, ObjectMapping
+from schemas.plan import Action, Change, PlanCounts
+from schemas.values import Binary, Record
+from services.common.errors import BadInput
+from services.runner.engine import DuplicateKey, apply_to, match_key, plan
+
+NFC = unicodedata.normalize("NFC", "José")
+NFD = unicodedata.normalize("NFD", "José")
+assert NFC != NFD
+
+FIELDS = [FieldMap(to="uid"), FieldMap(to="mail"), FieldMap(to="groups", delimiter=";")]
+MANAGED = ("uid", "mail", "groups")
+WITH_PASSWORD = [*FIELDS, FieldMap(to="password", create_only=True)]
+ALICE: Record = {"uid": "alice", "mail": "a@example.org"}
+
+
+def job(**options: Any) -> ObjectMapping:
+    return ObjectMapping(**{"keys": ["uid"], "fields": FIELDS, **options})
+
+
+def change(action: Action, key: str, **parts: Any) -> Change:
+    return Change(action=action, key=key, match=parts.pop("match", {"uid": key}), **parts)
+
+
+def case(
+    name: str,
+    source: list[Record],
+    destination: list[Record],
+    *,
+    changes: list[Change] | None = None,
+    counts: PlanCounts,
+    mapping: ObjectMapping | None = None,
+    managed: tuple[str, ...] = MANAGED,
+    act_on_absence: bool = True,
+    warnings: list[str] | None = None,
+) -> Any:
+    """One row: planning `source` against `destination` gives these changes, counts and
+    warnings (each expected warning is a fragment of the actual one, in order)."""
+    expected = (changes or [], counts, warnings or [])
+    return pytest.param(mapping or job(), managed, source, destination, act_on_absence, expected,
+                        id=name)  # fmt: skip
+
+
+C = PlanCounts
+
+# fmt: off
+CASES = [
+    case("source-only-create", [ALICE], [],
+         changes=[change("create", "alice", set=ALICE)], counts=C(create=1)),
+    case("source-only-skip", [ALICE], [],
+         mapping=job(on_source_only="skip"), counts=C(skipped=1)),
+    case("create-writes-key-even-if-unmanaged", [ALICE], [], managed=("mail",),
+         changes=[change("create", "alice", set=ALICE)], counts=C(create=1)),
+    case("both-update-set", [ALICE], [{"uid": "alice", "mail": "old@example.org"}],
+         changes=[change("update", "alice", set={"mail": "a@example.org"},
+                         before={"mail": "old@example.org"})],
+         counts=C(update=1)),
+    case("both-update-clear", [{"uid": "alice"}], [ALICE],
+         changes=[change("update", "alice", clear=["mail"], before={"mail": "a@example.org"})],
+         counts=C(update=1)),
+    case("both-update-set-where-destination-has-none",
+         [{"uid": "alice", "groups": ["a", "b"]}], [{"uid": "alice"}],
+         changes=[change("update", "alice", set={"groups": ["a", "b"]})], counts=C(update=1)),
+    case("both-unchanged", [ALICE], [dict(ALICE)], counts=C(unchanged=1)),
+    case("unmanaged-and-empty-destination-fields-ignored",
+         [ALICE], [{**ALICE, "phone": "123", "groups": ""}], counts=C(unchanged=1)),
+    case("both-skip", [ALICE], [{"uid": "alice"}],
+         mapping=job(on_both="skip"), counts=C(skipped=1)),
+    case("multi-valued-changed",
+         [{"uid": "alice", "groups": ["a", "b"]}], [{"uid": "alice", "groups": ["a"]}],
+         changes=[change("update", "alice", set={"groups": ["a", "b"]},
+                         before={"groups": ["a"]})],
+         counts=C(update=1)),
+    case("multi-valued-equal-after-normalize",
+         [{"uid": "alice", "groups": ["a", "b"]}], [{"uid": "alice", "groups": ["a", "", "b"]}],
+         counts=C(unchanged=1)),
+    case("create-only-ignored-on-update",
+         [{"uid": "alice", "password": "new"}], [{"uid": "alice", "password": "old"}],
+         mapping=job(fields=WITH_PASSWORD), managed=(*MANAGED, "password"),
+         counts=C(unchanged=1)),
+    case("create-only-written-on-create", [{"uid": "alice", "password": "new"}], [],
+         mapping=job(fields=WITH_PASSWORD), managed=(*MANAGED, "password"),
+         changes=[change("create", "alice", set={"uid": "alice", "password": "new"})],
+         counts=C(create=1)),
+    case("destination-only-delete", [], [ALICE], mapping=job(on_destination_only="delete"),
+         changes=[change("delete", "alice")], counts=C(delete=1)),
+    case("destination-only-disable", [], [ALICE], mapping=job(on_destination_only="disable"),
+         changes=[change("disable", "alice")], counts=C(disable=1)),
+    case("destination-only-move", [], [ALICE], mapping=job(on_destination_only="move"),
+         changes=[change("move", "alice")], counts=C(move=1)),
+    case("destination-only-skip", [], [ALICE], mapping=job(on_destination_only="skip"),
+         counts=C(skipped=1)),
+    case("no-absence-no-delete-no-count", [], [ALICE], act_on_absence=False,
+         mapping=job(on_destination_only="delete"), counts=C()),
+    case("no-absence-no-skip-count", [], [ALICE], act_on_absence=False,
+         mapping=job(on_destination_only="skip"), counts=C()),
+    case("no-absence-still-creates-and-updates",
+         [ALICE, {"uid": "bob"}], [{"uid": "alice"}, {"uid": "carl"}], act_on_absence=False,
+         mapping=job(on_destination_only="delete"),
+         changes=[change("create", "bob", set={"uid": "bob"}),
+                  change("update", "alice", set={"mail": "a@example.org"})],
+         counts=C(create=1, update=1)),
+    case("unicode-nfd-key-matches-nfc",
+         [{"uid": NFD, "mail": "x"}], [{"uid": NFC, "mail": "x"}], managed=("mail",),
+         counts=C(unchanged=1)),
+    case("spaces-around-key-ignored",
+         [{"uid": "  alice ", "mail": "x"}], [{"uid": "alice", "mail": "x"}], managed=("mail",),
+         counts=C(unchanged=1)),
+    case("case-insensitive-match-updates-spelling", [{"uid": "Alice"}], [{"uid": "alice"}],
+         mapping=job(case_insensitive=True),
+         changes=[change("update", "alice", set={"uid": "Alice"}, before={"uid": "alice"})],
+         counts=C(update=1)),
+    case("case-insensitive-match", [{"uid": "ALICE"}], [{"uid": "alice"}],
+         mapping=job(case_insensitive=True), managed=("mail",), counts=C(unchanged=1)),
+    case("case-sensitive-no-match", [{"uid": "Alice"}], [{"uid": "alice"}],
+         mapping=job(on_destination_only="delete"),
+         changes=[change("create", "Alice", set={"uid": "Alice"}), change("delete", "alice")],
+         counts=C(create=1, delete=1)),
+    case("empty-source-keys-skipped", [{"uid": "  ", "mail": "x"}, {"mail": "y"}], [],
+         counts=C(skipped=2), warnings=["source record skipped, empty key (uid)"] * 2),
+    case("empty-destination-key-skipped", [], [{"uid": "", "mail": "x"}],
+         mapping=job(on_destination_only="delete"),
+         counts=C(skipped=1), warnings=["destination record skipped, empty key (uid)"]),
+    case("multi-valued-key-skipped", [{"uid": ["a", "b"]}], [],
+         counts=C(skipped=1), warnings=["source record skipped, multi-valued key 'uid'"]),
+    case("binary-key-skipped", [{"uid": Binary(b"\x00")}], [],
+         counts=C(skipped=1), warnings=["source record skipped, binary key 'uid'"]),
+    case("destination-duplicates-left-alone",
+         [ALICE], [{"uid": "alice", "mail": "1"}, {"uid": " alice"}, {"uid": "alice"}],
+         mapping=job(on_destination_only="delete"),
+         counts=C(skipped=1), warnings=["destination records share the key 'alice'"] * 2),
+    case("destination-duplicates-not-deleted", [], [{"uid": "bob"}, {"uid": "Bob"}],
+         mapping=job(case_insensitive=True, on_destination_only="delete"),
+         counts=C(skipped=1), warnings=["destination records share the key 'bob'"]),
+    case("destination-duplicates-out-of-scope", [], [{"uid": "bob"}, {"uid": "bob"}],
+         mapping=job(on_destination_only="delete"), act_on_absence=False,
+         counts=C(), warnings=["destination records share the key 'bob'"]),
+    case("two-key-fields",
+         [{"dept": "sales", "uid": "alice", "mail": "x"}], [{"dept": "Sales", "uid": "alice"}],
+         mapping=job(keys=["dept", "uid"], fields=[]), managed=("dept", "uid", "mail"),
+         changes=[change("create", "sales / alice", match={"dept": "sales", "uid": "alice"},
+                         set={"dept": "sales", "uid": "alice", "mail": "x"})],
+         counts=C(create=1, skipped=1)),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize(
+    ("mapping", "managed", "source", "destination", "act_on_absence", "expected"), CASES
+)
+def test_plan(
+    mapping: ObjectMapping,
+    managed: tuple[str, ...],
+    source: list[Record],
+    destination: list[Record],
+    act_on_absence: bool,
+    expected: tuple[list[Change], PlanCounts, list[str]],
+) -> None:
+    changes, counts, warnings = expected
+    result = plan(source, destination, mapping, managed, act_on_absence=act_on_absence)
+    assert result.changes == changes
+    assert result.counts == counts
+    assert len(result.warnings) == len(warnings), result.warnings
+    for text, fragment in zip(result.warnings, warnings, strict=True):
+        assert fragment in text
+
+
+def test_duplicate_source_keys_name_the_key_and_both_records() -> None:
+    first: Record = {"uid": "alice", "mail": "first@example.org"}
+    second: Record = {"uid": " Alice", "mail": "second@example.org"}
+    with pytest.raises(DuplicateKey) as raised:
+        plan([first, second], [], job(case_insensitive=True), MANAGED)
+    assert isinstance(raised.value, BadInput)
+    message = str(raised.value)
+    assert "' Alice'" in message
+    assert "first@example.org" in message
+    assert "second@example.org" in message
+
+
+def test_a_mapping_without_keys_is_bad_input() -> None:
+    with pytest.raises(BadInput, match="at least one key"):
+        plan([], [], job(keys=[]), MANAGED)
+
+
+def test_changes_come_in_phases_sorted_by_key() -> None:
+    mapping = job(on_destination_only="delete")
+    source: list[Record] = [{"uid": "zoe"}, {"uid": "bob", "mail": "new"}, {"uid": "amy"}]
+    destination: list[Record] = [{"uid": "carl"}, {"uid": "bob"}, {"uid": "ann"}]
+    result = plan(source, destination, mapping, MANAGED)
+    assert [(c.action, c.key) for c in result.changes] == [
+        ("create", "amy"),
+        ("create", "zoe"),
+        ("update", "bob"),
+        ("delete", "ann"),
+        ("delete", "carl"),
+    ]
+    shuffled = plan(source[::-1], destination[::-1], mapping, MANAGED)
+    assert shuffled.changes == result.changes
+    assert shuffled.hash == result.hash
+
+
+def test_hash_changes_with_any_change() -> None:
+    base = plan([ALICE], [], job(), MANAGED)
+    other = plan([{**ALICE, "mail": "b@example.org"}], [], job(), MANAGED)
+    assert len(base.hash) == 64
+    assert base.hash == plan([dict(reversed(ALICE.items()))], [], job(), MANAGED).hash
+    assert base.hash != other.hash
+    assert plan([], [], job(), MANAGED).hash != base.hash
+
+
+def test_inputs_are_not_mutated() -> None:
+    source: list[Record] = [{"uid": "alice", "groups": ["a", ""]}, {"uid": ""}]
+    destination: list[Record] = [{"uid": "alice", "groups": ["b"], "mail": ""}, {"uid": "x"}]
+    saved = copy.deepcopy((source, destination))
+    result = plan(source, destination, job(on_destination_only="delete"), MANAGED)
+    apply_to(destination, result.changes, ["uid"], False)
+    assert (source, destination) == saved
+
+
+def test_warnings_are_capped() -> None:
+    result = plan([{"mail": str(n)} for n in range(150)], [], job(), MANAGED)
+    assert result.counts.skipped == 150
+    assert len(result.warnings) == 101
+    assert result.warnings[-1] == "... and 50 more warnings"
+
+
+def test_plan_is_serializable() -> None:
+    result = plan([ALICE], [], job(), MANAGED)
+    assert msgspec.json.decode(msgspec.json.encode(result), type=type(result)) == result
+
+
+@pytest.mark.parametrize(
+    ("record", "keys", "case_insensitive", "expected"),
+    [
+        pytest.param({"uid": "alice"}, ["uid"], False, "alice", id="plain"),
+        pytest.param({"uid": "  alice\t"}, ["uid"], False, "alice", id="stripped"),
+        pytest.param({"uid": NFD}, ["uid"], False, NFC, id="nfc"),
+        pytest.param({"uid": "ALICE"}, ["uid"], True, "alice", id="casefolded"),
+        pytest.param({"uid": "Straße"}, ["uid"], True, "strasse", id="casefold-not-lower"),
+        pytest.param({"uid": "ALICE"}, ["uid"], False, "ALICE", id="case-kept"),
+        pytest.param({"uid": ""}, ["uid"], False, None, id="empty"),
+        pytest.param({"uid": "   "}, ["uid"], False, None, id="blank"),
+        pytest.param({}, ["uid"], False, None, id="missing"),
+        pytest.param({"uid": ["a"]}, ["uid"], False, None, id="list"),
+        pytest.param({"uid": Binary(b"a")}, ["uid"], False, None, id="binary"),
+        pytest.param({"a": "x", "b": ""}, ["a", "b"], False, None, id="one-of-two-empty"),
+    ],
+)
+def test_match_key(
+    record: Record, keys: list[str], case_insensitive: bool, expected: str | None
+) -> None:
+    assert match_key(record, keys, case_insensitive) == expected
+
+
+def test_match_key_of_two_fields_never_collides() -> None:
+    one = match_key({"a": "x / y", "b": "z"}, ["a", "b"], False)
+    other = match_key({"a": "x", "b": "y / z"}, ["a", "b"], False)
+    assert one is not None
+    assert other is not None
+    assert one != other
+
+
+# (destination, changes, expected end state)
+APPLY_CASES = [
+    pytest.param(
+        [],
+        [change("create", "alice", set=ALICE)],
+        [ALICE],
+        id="create-if-absent",
+    ),
+    pytest.param(
+        [{"uid": "Alice", "cn": "A"}],
+        [change("create", "alice", set=ALICE)],
+        [{"uid": "alice", "cn": "A", "mail": "a@example.org"}],
+        id="create-when-present-sets",
+    ),
+    pytest.param(
+        [{"uid": "alice", "mail": "m", "cn": "A"}],
+        [change("update", "alice", set={"cn": "B"}, clear=["mail"])],
+        [{"uid": "alice", "cn": "B"}],
+        id="update-sets-and-clears",
+    ),
+    pytest.param(
+        [{"uid": "alice"}, {"uid": "bob"}],
+        [change("delete", "alice")],
+        [{"uid": "bob"}],
+        id="delete",
+    ),
+    pytest.param([], [change("delete", "alice")], [], id="delete-if-present"),
+    pytest.param(
+        [{"uid": "alice"}],
+        [change("disable", "alice"), change("move", "alice")],
+        [{"uid": "alice"}],
+        id="disable-and-move-leave-the-record",
+    ),
+    pytest.param(
+        [{"uid": "bob"}],
+        [change("update", "alice", set={"cn": "A"})],
+        [{"uid": "bob"}],
+        id="update-of-absent-object-does-nothing",
+    ),
+    pytest.param(
+        [{"uid": "alice"}],
+        [change("delete", "alice"), change("create", "alice", set=ALICE)],
+        [ALICE],
+        id="delete-then-create",
+    ),
+]
+
+
+@pytest.mark.parametrize(("destination", "changes", "expected"), APPLY_CASES)
+def test_apply_to(destination: list[Record], changes: list[Change], expected: list[Record]) -> None:
+    assert apply_to(destination, changes, ["uid"], True) == expected
