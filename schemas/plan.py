@@ -11,7 +11,7 @@ from .values import Record
 Action = Literal["create", "update", "delete", "disable", "move"]
 
 
-class Change(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+class Change(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):
     """One write to one destination object."""
 
     action: Action

@@ -99,18 +99,29 @@ class Session:
             await sub.unsubscribe()
 
 
-@asynccontextmanager
-async def connect(settings: Settings) -> AsyncIterator[Session]:
-    url = settings.resolve_nats_url()
+async def _quiet(error: Exception) -> None:
+    """Connection errors are reported once, by `open_connection`, not as tracebacks."""
+
+
+async def open_connection(url: str, timeout: float = 3.0) -> Client:
+    """A client connection, or Unreachable within `timeout` seconds. (With
+    allow_reconnect=False nats-py retries a refused first connection forever.)"""
     try:
-        nc = await nats.connect(
-            url, connect_timeout=3, allow_reconnect=False, max_reconnect_attempts=0
-        )
-    except (TimeoutError, OSError, nats.errors.Error) as error:
+        return await asyncio.wait_for(
+            nats.connect(url, connect_timeout=timeout, max_reconnect_attempts=1,
+                         reconnect_time_wait=0.1, error_cb=_quiet),
+            timeout * 2,
+        )  # fmt: skip
+    except (OSError, nats.errors.Error, TimeoutError) as error:
         raise Unreachable(
             f"cannot reach NATS at {url} ({error or type(error).__name__}).\n"
             "Is `idsync up` running? Or set IDSYNC_NATS_URL to a server that is."
         ) from None
+
+
+@asynccontextmanager
+async def connect(settings: Settings) -> AsyncIterator[Session]:
+    nc = await open_connection(settings.resolve_nats_url())
     try:
         yield Session(nc, settings)
     except nats.errors.Error as error:

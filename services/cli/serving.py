@@ -9,13 +9,12 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
-import nats
-import nats.errors
-
 from services.common.embedded import EmbeddedNats
-from services.common.errors import BadInput
+from services.common.errors import BadInput, Unreachable
 from services.common.host import SERVICES, run_services
 from services.common.settings import URL_FILE, Settings
+
+from .client import open_connection
 
 
 def stop_on_signals() -> asyncio.Event:
@@ -49,8 +48,8 @@ async def embedded_server(settings: Settings) -> AsyncIterator[str]:
 
 async def _answers(url: str) -> bool:
     try:
-        nc = await nats.connect(url, connect_timeout=1, allow_reconnect=False)
-    except (OSError, nats.errors.Error, TimeoutError):
+        nc = await open_connection(url, timeout=1)
+    except Unreachable:
         return False
     await nc.close()
     return True

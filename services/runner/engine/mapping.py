@@ -22,14 +22,17 @@ def map_record(record: Record, mapping: ObjectMapping) -> Record:
     """
     if not mapping.fields:
         return normalized(record)
-    shaped: dict[str, Value | None] = {}
+    shaped: Record = {}
     for field in mapping.fields:
-        value = record.get(field.source)
+        value = present(record.get(field.from_ or field.to))
+        if value is None:
+            continue
         if field.delimiter is not None and isinstance(value, str):
             value = split_text(value, field.delimiter)
-        shaped[field.to] = value
-    # normalize builds new lists, so the result never shares a list with the input.
-    return normalize(shaped)
+            if not value:
+                continue
+        shaped[field.to] = value  # present() copies lists: nothing is shared with the input
+    return shaped
 
 
 def source_multi_valued(mapping: ObjectMapping) -> dict[str, str]:

@@ -59,27 +59,38 @@ def match_key(record: Record, keys: Sequence[str], case_insensitive: bool) -> st
     `case_insensitive`); None when one is empty, multi-valued or binary. Opaque: show
     `display_key` instead.
     """
+    if len(keys) == 1:  # the common case, on the hot path of every record
+        return _key_part(record.get(keys[0]), case_insensitive)
     parts: list[str] = []
     for field in keys:
-        value = record.get(field)
-        if not isinstance(value, str):
+        part = _key_part(record.get(field), case_insensitive)
+        if part is None:
             return None
-        part = unicodedata.normalize("NFC", value).strip()
-        if not part:
-            return None
-        if case_insensitive:
-            # casefold can produce decomposed text (e.g. "İ"), so compose again.
-            part = unicodedata.normalize("NFC", part.casefold())
         parts.append(part)
-    if len(parts) == 1:
-        return parts[0]
     # Length-prefixed so that no value, whatever it holds, makes two keys collide.
-    return "".join(f"{len(part)}:{part}" for part in parts)
+    return "".join([f"{len(part)}:{part}" for part in parts])
+
+
+def _key_part(value: object, case_insensitive: bool) -> str | None:
+    if not isinstance(value, str):
+        return None
+    if not value.isascii():  # ASCII text is already in NFC
+        value = unicodedata.normalize("NFC", value)
+    part = value.strip()
+    if not part:
+        return None
+    if case_insensitive:
+        # casefold can produce decomposed text (e.g. "İ"), so compose again.
+        part = part.casefold()
+        return part if part.isascii() else unicodedata.normalize("NFC", part)
+    return part
 
 
 def display_key(record: Record, keys: Sequence[str]) -> str:
     """The key values as people read them: "alice" or "sales / alice"."""
-    return KEY_SEPARATOR.join(str(record.get(field, "")) for field in keys)
+    if len(keys) == 1:
+        return str(record.get(keys[0], ""))
+    return KEY_SEPARATOR.join([str(record.get(field, "")) for field in keys])
 
 
 def plan_hash(changes: Sequence[Change]) -> str:

@@ -1,0 +1,136 @@
+"""CSV → SQLite through the running services, next to a plain reference run.
+
+    .venv/bin/python bench/csv_to_sqlite.py [--people 100000]
+
+Generates a CSV of made-up people, starts an embedded nats-server and the services
+(`idsync serve …`, in their own process, start-up not counted), applies a job and
+times three things on the same machine in the same run:
+  reference  Python's csv reader + sqlite3.executemany of the same rows
+  first run  the idsync run that creates every row (request → finished)
+  re-run     the same job again: nothing to write
+and prints records/second, the ratio to the reference and the services' peak memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from schemas.events import RunFinished
+from services.cli.client import connect
+from services.cli.watch import follow_run
+from services.common.definitions import check_job, load_connections, load_job
+from services.common.embedded import EmbeddedNats
+from services.common.people import FIELDS, people, write_csv
+from services.common.settings import Settings
+
+JOB = """\
+id = "bench"
+source = { connection = "files", file = "people.csv" }
+destination = { connection = "db", table = "people" }
+batch_size = 5000
+[[objects]]
+keys = ["employee_id"]
+fields = [
+  { to = "employee_id" }, { to = "given_name", from = "first_name" },
+  { to = "surname", from = "last_name" }, { to = "mail", from = "email" },
+  { to = "department" }, { to = "title" }, { to = "groups", delimiter = "|" },
+]
+"""
+CONNECTIONS = """\
+[files]
+provider = "csv"
+directory = "."
+delimiter = ";"
+[db]
+provider = "sqlite"
+path = "idsync.db"
+"""
+
+
+def reference(csv_path: Path, db_path: Path) -> float:
+    """The plain way: read the CSV, executemany into a table with a unique key."""
+    started = time.perf_counter()
+    with csv_path.open(newline="", encoding="utf-8") as source:
+        rows = list(csv.reader(source, delimiter=";"))[1:]
+    conn = sqlite3.connect(db_path)
+    conn.execute("PRAGMA journal_mode=WAL")
+    columns = ", ".join(f'"{name}" TEXT' for name in FIELDS)
+    conn.execute(f"CREATE TABLE people ({columns})")
+    conn.execute('CREATE UNIQUE INDEX people_key ON people ("employee_id")')
+    marks = ", ".join("?" for _ in FIELDS)
+    with conn:
+        conn.executemany(f"INSERT INTO people VALUES ({marks})", rows)
+    conn.close()
+    return time.perf_counter() - started
+
+
+def peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def timed_run(settings: Settings) -> tuple[float, RunFinished]:
+    async with connect(settings) as session:
+        started = time.perf_counter()
+        _, end = await follow_run(session, "bench", None)
+    assert isinstance(end, RunFinished), end
+    return time.perf_counter() - started, end
+
+
+async def main(count: int) -> None:
+    folder = Path(tempfile.mkdtemp(prefix="idsync-bench-"))
+    csv_path = folder / "people.csv"
+    write_csv(csv_path, people(count))
+    (folder / "connections.toml").write_text(CONNECTIONS)
+    (folder / "job.toml").write_text(JOB)
+    ref_seconds = reference(csv_path, folder / "reference.db")
+
+    server = EmbeddedNats(folder / "nats")
+    url = server.start()
+    settings = Settings(home=folder / "home", nats_url=url, principal="bench")
+    env = {**os.environ, "IDSYNC_NATS_URL": url, "IDSYNC_HOME": str(settings.home)}
+    services = subprocess.Popen([sys.executable, "-m", "services.cli.main", "serve",
+                                 "workflow", "runner"], env=env, stderr=subprocess.DEVNULL)
+    try:
+        async with connect(settings) as session:
+            await session.ensure()
+            for connection in load_connections(folder / "connections.toml"):
+                await session.store.put_connection(connection)
+            job = load_job(folder / "job.toml")
+            check_job(job, {c.id: c for c in await session.store.connections()})
+            await session.store.put_job(job)
+        await asyncio.sleep(1.0)  # the services' start-up is not counted
+        first_seconds, first = await timed_run(settings)
+        rerun_seconds, rerun = await timed_run(settings)
+        peak = peak_rss_mib(services.pid)
+    finally:
+        services.send_signal(signal.SIGTERM)
+        services.wait(30)
+        server.stop()
+    assert first.stats.created == count and rerun.stats.written == 0
+    print(f"people: {count:,}   (files in {folder})")
+    print(f"reference (csv + sqlite3.executemany): {ref_seconds:6.2f} s  "
+          f"{count / ref_seconds:>9,.0f} records/s")
+    print(f"idsync first run (all created):        {first_seconds:6.2f} s  "
+          f"{count / first_seconds:>9,.0f} records/s  = {first_seconds / ref_seconds:.2f}× the reference")
+    print(f"idsync re-run (nothing to write):      {rerun_seconds:6.2f} s  "
+          f"{count / rerun_seconds:>9,.0f} records/s  ({rerun.stats.unchanged:,} unchanged)")
+    print(f"services' peak memory (runner + workflow process): {peak:.0f} MiB")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--people", type=int, default=100_000)
+    asyncio.run(main(parser.parse_args().people))
