@@ -1,0 +1,9 @@
+# One image for every idsync service: `idsync serve <service>` picks which.
+FROM python:3.11-slim
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY schemas ./schemas
+COPY services ./services
+RUN pip install --no-cache-dir .
+USER nobody
+ENTRYPOINT ["idsync"]
