@@ -1,0 +1,38 @@
+"""The provider registry: one module per `connection.provider` tag.
+
+`open_provider` checks that the endpoint names what the provider needs before any
+file or database is touched, so a job file with a missing `file:` or `table:` fails
+with a message naming the provider and the setting to add.
+"""
+
+from __future__ import annotations
+
+from typing import assert_never
+
+from schemas.connections import Connection, CsvConnection, SqliteConnection
+from schemas.jobs import Endpoint
+from services.common.errors import BadInput
+
+from .base import Layout, Outcome, Provider, ProviderFactory
+
+__all__ = ["Layout", "Outcome", "Provider", "ProviderFactory", "open_provider"]
+
+
+def open_provider(connection: Connection, endpoint: Endpoint, layout: Layout) -> Provider:
+    """The provider for one side of a job (not opened yet: call `open` next)."""
+    where = f"connection {endpoint.connection!r}"
+    match connection:
+        case CsvConnection():
+            from .csvfile import CsvProvider
+
+            if not endpoint.file:
+                raise BadInput(f"csv ({where}): the endpoint needs `file:`, e.g. people.csv")
+            return CsvProvider(connection, endpoint, layout)
+        case SqliteConnection():
+            from .sqlite import SqliteProvider
+
+            if not endpoint.table:
+                raise BadInput(f"sqlite ({where}): the endpoint needs `table:`, e.g. people")
+            return SqliteProvider(connection, endpoint, layout)
+        case _:
+            assert_never(connection)

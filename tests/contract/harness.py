@@ -1,0 +1,132 @@
+"""Provider harnesses: one small class per provider, so the contract suite runs on each.
+
+A harness makes a provider for a fresh, not-yet-existing side of a job and can seed
+that side natively (without the provider under test), so reading is checked against
+data the provider did not write itself. To add a provider: write a harness class
+and list it in HARNESSES.
+"""
+
+from __future__ import annotations
+
+import csv
+import sqlite3
+from pathlib import Path
+from typing import ClassVar
+
+from schemas.connections import CsvConnection, SqliteConnection
+from schemas.jobs import Endpoint
+from schemas.plan import Action, Change
+from schemas.values import Record, Value, as_text
+from services.runner.providers import open_provider
+from services.runner.providers.base import Layout, Provider
+
+
+class ProviderHarness:
+    """One provider's side of a job in a temporary folder."""
+
+    name: ClassVar[str]
+    unsupported: ClassVar[tuple[Action, ...]] = ("disable", "move")
+    """Actions the provider reports as an outcome error instead of applying."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.tmp_path = tmp_path
+
+    def make(self, layout: Layout) -> Provider:
+        """A provider for the side (not opened)."""
+        raise NotImplementedError
+
+    def seed(self, layout: Layout, records: list[Record]) -> None:
+        """Create the side holding exactly these records, written natively."""
+        raise NotImplementedError
+
+    def exists(self) -> bool:
+        """Whether the side (file, table) exists."""
+        raise NotImplementedError
+
+
+def _cell(layout: Layout, field: str, value: Value) -> str:
+    return as_text(value, layout.multi_valued.get(field, ";"))
+
+
+def _fields(layout: Layout, records: list[Record]) -> list[str]:
+    fields = dict.fromkeys([*layout.keys, *layout.fields])
+    for record in records:
+        fields.update(dict.fromkeys(record))
+    return list(fields)
+
+
+class CsvHarness(ProviderHarness):
+    name = "csv"
+
+    @property
+    def path(self) -> Path:
+        return self.tmp_path / "people.csv"
+
+    def make(self, layout: Layout) -> Provider:
+        connection = CsvConnection(id="files", directory=str(self.tmp_path))
+        return open_provider(connection, Endpoint(connection="files", file="people.csv"), layout)
+
+    def seed(self, layout: Layout, records: list[Record]) -> None:
+        fields = _fields(layout, records)
+        with self.path.open("w", encoding="utf-8", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(fields)
+            for record in records:
+                writer.writerow(
+                    [_cell(layout, n, record[n]) if n in record else "" for n in fields]
+                )
+
+    def exists(self) -> bool:
+        return self.path.exists()
+
+
+class SqliteHarness(ProviderHarness):
+    name = "sqlite"
+
+    @property
+    def path(self) -> Path:
+        return self.tmp_path / "people.db"
+
+    def make(self, layout: Layout) -> Provider:
+        connection = SqliteConnection(id="db", path=str(self.path))
+        return open_provider(connection, Endpoint(connection="db", table="people"), layout)
+
+    def seed(self, layout: Layout, records: list[Record]) -> None:
+        fields = _fields(layout, records)
+        quoted = [f'"{n}"' for n in fields]
+        with sqlite3.connect(self.path) as db:
+            db.execute(f"CREATE TABLE people ({', '.join(q + ' TEXT' for q in quoted)})")
+            db.executemany(
+                f"INSERT INTO people ({', '.join(quoted)}) VALUES ({', '.join('?' * len(fields))})",
+                [[_cell(layout, n, r[n]) if n in r else None for n in fields] for r in records],
+            )
+        db.close()
+
+    def exists(self) -> bool:
+        if not self.path.exists():
+            return False
+        with sqlite3.connect(self.path) as db:
+            found = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'people'").fetchone()
+        db.close()
+        return found is not None
+
+
+HARNESSES: list[type[ProviderHarness]] = [CsvHarness, SqliteHarness]
+
+
+async def read_all(provider: Provider, batch_size: int = 1000) -> list[Record]:
+    """Every record, sorted by id (providers promise no order)."""
+    records = [record async for batch in provider.read(batch_size) for record in batch]
+    return sorted(records, key=lambda r: str(r.get("id", "")))
+
+
+def create(key: str, **fields: Value) -> Change:
+    return Change(action="create", key=key, match={"id": key}, set={"id": key, **fields})
+
+
+def update(key: str, clear: tuple[str, ...] = (), **fields: Value) -> Change:
+    return Change(action="update", key=key, match={"id": key}, set=dict(fields), clear=list(clear))
+
+
+def delete(key: str) -> Change:
+    return Change(action="delete", key=key, match={"id": key})

@@ -1,0 +1,268 @@
+"""CSV specifics: dialects, encodings, broken files and how the file is rewritten."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from schemas.connections import CsvConnection
+from schemas.jobs import Endpoint
+from schemas.plan import Change
+from schemas.values import Record
+from services.common.errors import BadInput, WriteFailed
+from services.runner.providers import open_provider
+from services.runner.providers.base import Layout
+from services.runner.providers.csvfile import CsvProvider
+
+LAYOUT = Layout(keys=("id",), fields=("id", "name"), multi_valued={"groups": "|"})
+
+
+def provider(folder: Path, layout: Layout = LAYOUT, **options: str) -> CsvProvider:
+    """A provider for people.csv in the folder; options go to the endpoint (its dialect)."""
+    connection = CsvConnection(directory=str(folder))
+    result = open_provider(
+        connection, Endpoint(connection="f", file="people.csv", **options), layout
+    )
+    assert isinstance(result, CsvProvider)
+    return result
+
+
+def written(folder: Path) -> str:
+    """The file's text exactly, line endings included."""
+    return (folder / "people.csv").read_bytes().decode()
+
+
+async def read(p: CsvProvider, batch_size: int = 100) -> list[Record]:
+    return [record async for batch in p.read(batch_size) for record in batch]
+
+
+async def source(folder: Path, data: bytes, **endpoint: str) -> CsvProvider:
+    (folder / "people.csv").write_bytes(data)
+    p = provider(folder, LAYOUT, **endpoint)
+    await p.open(write=False)
+    return p
+
+
+def create(key: str, **fields: str | list[str]) -> Change:
+    return Change(action="create", key=key, match={"id": key}, set={"id": key, **fields})
+
+
+async def test_utf8_file_with_a_bom_reads_the_first_column_name_cleanly(tmp_path: Path) -> None:
+    p = await source(tmp_path, "\ufeffid,name\n1,Zoë\n".encode())
+
+    assert await read(p) == [{"id": "1", "name": "Zoë"}]
+
+
+async def test_semicolon_delimited_file_keeps_commas_in_values(tmp_path: Path) -> None:
+    p = await source(tmp_path, b"id;name\n1;Lee, Ann\n", delimiter=";")
+
+    assert await read(p) == [{"id": "1", "name": "Lee, Ann"}]
+
+
+async def test_endpoint_dialect_overrides_the_connection(tmp_path: Path) -> None:
+    (tmp_path / "people.csv").write_bytes("id|name\n1|'A|B'\n".encode("latin-1"))
+    connection = CsvConnection(directory=str(tmp_path), delimiter=";", encoding="utf-8")
+    endpoint = Endpoint(
+        connection="f", file="people.csv", delimiter="|", quote_char="'", encoding="latin-1"
+    )
+    p = open_provider(connection, endpoint, LAYOUT)
+    await p.open(write=False)
+
+    assert [r async for b in p.read(10) for r in b] == [{"id": "1", "name": "A|B"}]
+
+
+async def test_latin1_file_reads_with_its_encoding(tmp_path: Path) -> None:
+    p = await source(tmp_path, "id,name\n1,Zoë\n".encode("latin-1"), encoding="latin-1")
+
+    assert await read(p) == [{"id": "1", "name": "Zoë"}]
+
+
+async def test_blank_lines_are_not_records(tmp_path: Path) -> None:
+    p = await source(tmp_path, b"id,name\r\n\r\n1,Ann\r\n\r\n\r\n")
+
+    assert await read(p) == [{"id": "1", "name": "Ann"}]
+
+
+async def test_ragged_row_names_the_file_and_its_first_line(tmp_path: Path) -> None:
+    data = b'id,name,mail\n1,"Ann\nLee",a@x\n2,Bo\n3,Cy,c@x\n'
+    p = await source(tmp_path, data)
+
+    with pytest.raises(BadInput, match=r"people\.csv:4: 2 fields, the header has 3"):
+        await read(p)
+
+
+async def test_a_broken_row_late_in_the_file_fails_only_when_reached(tmp_path: Path) -> None:
+    """Reading streams: earlier batches arrive before the bad row is parsed."""
+    lines = ["id,name", *[f"{i},User {i}" for i in range(10)], "oops"]
+    p = await source(tmp_path, "\n".join(lines).encode())
+    batches = p.read(4)
+
+    assert len(await anext(batches)) == 4
+    assert len(await anext(batches)) == 4
+    with pytest.raises(BadInput, match=r"people\.csv:12: 1 fields, the header has 2"):
+        await anext(batches)
+
+
+async def test_bad_encoding_names_the_line_of_the_first_bad_byte(tmp_path: Path) -> None:
+    data = b"id,name\n1,Ann\n2,Bo\n3,Cy\n4,Zo\xeb\n5,Ed\n"
+
+    with pytest.raises(BadInput, match=r"people\.csv: not valid utf-8 near line 5"):
+        await read(await source(tmp_path, data))  # a small file is decoded on open already
+
+
+async def test_bad_encoding_deep_in_a_large_file_is_located(tmp_path: Path) -> None:
+    rows = [f"{i},User {i}" for i in range(20_000)]
+    rows[15_000] = "15000,Zo\udceb"
+    text = "id,name\n" + "\n".join(rows) + "\n"
+    p = await source(tmp_path, text.encode("utf-8", "surrogateescape"))
+
+    with pytest.raises(BadInput, match="near line 15002;"):
+        await read(p)
+
+
+async def test_missing_source_file_is_bad_input(tmp_path: Path) -> None:
+    p = provider(tmp_path)
+
+    with pytest.raises(BadInput, match=r"people\.csv: file not found"):
+        await p.open(write=False)
+
+
+@pytest.mark.parametrize(
+    ("header", "message"),
+    [
+        (b"id,name,id\n", r"people\.csv:1: the header names 'id' twice \(columns 1 and 3\)"),
+        (b"id,,name\n", r"people\.csv:1: column 2 of the header has no name"),
+        (b"", r"people\.csv: the file is empty"),
+    ],
+)
+async def test_bad_header_is_reported_on_open(tmp_path: Path, header: bytes, message: str) -> None:
+    (tmp_path / "people.csv").write_bytes(header + b"1,2,3\n" if header else b"")
+
+    with pytest.raises(BadInput, match=message):
+        await provider(tmp_path).open(write=False)
+
+
+async def test_empty_file_as_destination_gets_a_header(tmp_path: Path) -> None:
+    (tmp_path / "people.csv").write_bytes(b"")
+    p = provider(tmp_path)
+    await p.open(write=True)
+
+    assert await read(p) == []
+    await p.apply([create("1", name="Ann")])
+    assert written(tmp_path) == "id,name\r\n1,Ann\r\n"
+
+
+async def test_new_file_follows_layout_then_appends_new_fields(tmp_path: Path) -> None:
+    p = provider(tmp_path, Layout(keys=("id",), fields=("name", "id")))
+    await p.open(write=True)
+
+    await p.apply([create("1", name="Ann"), create("2", name="Bo", title="CTO")])
+
+    assert written(tmp_path) == "name,id,title\r\nAnn,1,\r\nBo,2,CTO\r\n"
+
+
+async def test_existing_file_keeps_its_columns_newlines_and_bom(tmp_path: Path) -> None:
+    (tmp_path / "people.csv").write_bytes("\ufeffid;note;name\n1;keep me;Ann\n".encode())
+    p = provider(tmp_path, delimiter=";")
+    await p.open(write=True)
+
+    await p.apply([create("1", name="Ann Lee", mail="a@x;y")])
+
+    assert (tmp_path / "people.csv").read_bytes() == (
+        '\ufeffid;note;name;mail\n1;keep me;Ann Lee;"a@x;y"\n'.encode()
+    )
+
+
+async def test_quoting_is_minimal_and_multi_values_are_joined(tmp_path: Path) -> None:
+    p = provider(tmp_path, Layout(keys=("id",), multi_valued={"groups": "|"}))
+    await p.open(write=True)
+
+    await p.apply([create("1", name='Ann "A" Lee', groups=["x", "y"]), create("2", name="a,b")])
+
+    assert written(tmp_path) == ('id,name,groups\r\n1,"Ann ""A"" Lee",x|y\r\n2,"a,b",\r\n')
+
+
+async def test_reapplying_a_batch_does_not_rewrite_the_file(tmp_path: Path) -> None:
+    p = provider(tmp_path)
+    await p.open(write=True)
+    await p.apply([create("1", name="Ann")])
+    path = tmp_path / "people.csv"
+    os.utime(path, ns=(0, 0))
+
+    await p.apply([create("1", name="Ann")])
+
+    assert path.stat().st_mtime_ns == 0
+
+
+async def test_a_failed_write_leaves_the_old_file_and_no_temporary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "people.csv"
+    path.write_text("id,name\n1,Ann\n")
+    p = provider(tmp_path)
+    await p.open(write=True)
+
+    def crash(src: object, dst: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(WriteFailed, match="No space left on device"):
+        await p.apply([create("1", name="Changed")])
+
+    assert path.read_text() == "id,name\n1,Ann\n"
+    assert [f.name for f in tmp_path.iterdir()] == ["people.csv"]
+
+
+async def test_value_the_encoding_cannot_hold_fails_that_change_only(tmp_path: Path) -> None:
+    p = provider(tmp_path, encoding="latin-1")
+    await p.open(write=True)
+
+    outcomes = await p.apply([create("1", name="Zoë"), create("2", name="Ada 👩")])
+
+    assert outcomes[0].error is None
+    assert outcomes[1].error is not None and "latin-1" in outcomes[1].error
+    assert (tmp_path / "people.csv").read_bytes() == "id,name\r\n1,Zoë\r\n".encode("latin-1")
+
+
+async def test_an_update_may_rename_a_key_and_later_changes_see_it(tmp_path: Path) -> None:
+    p = provider(tmp_path)
+    await p.open(write=True)
+    rename = Change(action="update", key="2", match={"id": "2"}, set={"id": "9"})
+    after = Change(action="update", key="9", match={"id": "9"}, set={"name": "Bo Lee"})
+
+    outcomes = await p.apply([create("1", name="A"), create("2", name="Bo"), rename, after])
+
+    assert [o.error for o in outcomes] == [None] * 4
+    assert written(tmp_path) == "id,name\r\n1,A\r\n9,Bo Lee\r\n"
+
+
+async def test_disable_is_not_supported(tmp_path: Path) -> None:
+    p = provider(tmp_path)
+    await p.open(write=True)
+
+    [outcome] = await p.apply([Change(action="disable", key="1", match={"id": "1"})])
+
+    assert outcome.error == "csv does not support disable"
+
+
+async def test_destination_in_a_missing_folder_cannot_be_written(tmp_path: Path) -> None:
+    p = provider(tmp_path / "nowhere")
+
+    with pytest.raises(WriteFailed, match="nowhere does not exist"):
+        await p.open(write=True)
+    assert not (tmp_path / "nowhere").exists()
+
+
+def test_endpoint_without_a_file_is_bad_input(tmp_path: Path) -> None:
+    connection = CsvConnection(directory=str(tmp_path))
+
+    with pytest.raises(BadInput, match=r"csv .*needs `file:`"):
+        open_provider(connection, Endpoint(connection="files"), LAYOUT)
+
+
+@pytest.mark.parametrize(("option", "value"), [("delimiter", ";;"), ("encoding", "klingon")])
+def test_bad_dialect_options_are_bad_input(tmp_path: Path, option: str, value: str) -> None:
+    with pytest.raises(BadInput, match=value):
+        provider(tmp_path, LAYOUT, **{option: value})

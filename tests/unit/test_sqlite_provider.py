@@ -1,0 +1,313 @@
+"""SQLite specifics: typed columns, constraints, locks, paths and quoting."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+from schemas.connections import SqliteConnection
+from schemas.jobs import Endpoint
+from schemas.plan import Change
+from schemas.values import Binary, Record
+from services.common.errors import BadInput, Transient, WriteFailed
+from services.runner.providers import open_provider
+from services.runner.providers.base import Layout, Provider
+from services.runner.providers.sqlite import DEFAULT_BUSY_TIMEOUT, busy_timeout
+
+LAYOUT = Layout(keys=("id",), fields=("id", "name"))
+Open = Callable[..., Awaitable[Provider]]
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "people.db"
+
+
+@pytest.fixture
+async def side(db_path: Path) -> AsyncIterator[Open]:
+    opened: list[Provider] = []
+
+    async def open_side(
+        layout: Layout = LAYOUT, *, write: bool = True, table: str = "people", path: Path = db_path
+    ) -> Provider:
+        p = open_provider(
+            SqliteConnection(path=str(path)), Endpoint(connection="db", table=table), layout
+        )
+        opened.append(p)
+        await p.open(write=write)
+        return p
+
+    yield open_side
+    for p in opened:
+        await p.close()
+
+
+def sql(path: Path, script: str) -> None:
+    with sqlite3.connect(path) as db:
+        db.executescript(script)
+    db.close()
+
+
+def rows(path: Path, query: str = "SELECT * FROM people ORDER BY 1") -> list[tuple[object, ...]]:
+    with sqlite3.connect(path) as db:
+        found = db.execute(query).fetchall()
+    db.close()
+    return found
+
+
+async def read(p: Provider) -> list[Record]:
+    return [r async for batch in p.read(100) for r in batch]
+
+
+def create(key: str, **fields: str | list[str] | Binary) -> Change:
+    return Change(action="create", key=key, match={"id": key}, set={"id": key, **fields})
+
+
+TYPED = """CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT, age INTEGER,
+    score REAL, weight NUMERIC, code VARCHAR(10), note, photo BLOB);"""
+
+
+@pytest.mark.parametrize(
+    ("column", "text", "expected"),
+    [
+        ("age", "042", "42"),
+        ("age", "4.0", "4"),
+        ("age", "1e3", "1000"),
+        ("age", "12abc", "12abc"),
+        ("age", " 7 ", None),
+        ("age", "99999999999999999999", None),
+        ("score", "1.50", "1.5"),
+        ("score", "3", "3.0"),
+        ("score", "-0.1e-2", "-0.001"),
+        ("weight", "3.0", "3"),
+        ("weight", "2.50", "2.5"),
+        ("code", "007", "007"),
+        ("note", "007", "007"),
+    ],
+)
+async def test_typed_columns_never_show_phantom_differences(
+    db_path: Path, side: Open, column: str, text: str, expected: str | None
+) -> None:
+    sql(db_path, TYPED)
+    destination = await side()
+    source: Record = {"id": "1", column: text}
+
+    await destination.apply([create("1", **{column: text})])
+    [stored] = await read(destination)
+
+    assert destination.canonical(source) == stored
+    assert destination.canonical(stored) == stored
+    if expected is not None:
+        assert stored[column] == expected
+
+
+async def test_an_integer_key_matches_however_it_is_spelled(db_path: Path, side: Open) -> None:
+    sql(db_path, TYPED)
+    destination = await side()
+
+    first = await destination.apply([create("007", name="Ann")])
+    second = await destination.apply([create("007", name="Ann Lee"), create("7", age="30")])
+
+    assert [o.error for o in first + second] == [None, None, None]
+    assert await read(destination) == [{"id": "7", "name": "Ann Lee", "age": "30"}]
+
+
+async def test_binary_values_round_trip(db_path: Path, side: Open) -> None:
+    sql(db_path, TYPED)
+    destination = await side()
+    photo = Binary(b"\x89PNG\r\n\x00\xff")
+
+    await destination.apply([create("1", photo=photo, note=Binary(b"\x00"))])
+
+    assert await read(destination) == [{"id": "1", "photo": photo, "note": Binary(b"\x00")}]
+
+
+async def test_a_rejected_change_is_its_outcome_and_the_rest_applies(
+    db_path: Path, side: Open
+) -> None:
+    sql(
+        db_path,
+        "CREATE TABLE people (id TEXT PRIMARY KEY, name TEXT NOT NULL,"
+        " age INTEGER CHECK (age >= 0));",
+    )
+    destination = await side()
+
+    outcomes = await destination.apply(
+        [
+            create("u1", name="Ann"),
+            create("u2"),
+            create("u3", name="Cy", age="-1"),
+            create("u4", name="Di"),
+        ]
+    )
+
+    errors = [o.error for o in outcomes]
+    assert errors[0] is None and errors[3] is None
+    assert errors[1] is not None and "NOT NULL constraint failed: people.name" in errors[1]
+    assert errors[2] is not None and "CHECK constraint failed" in errors[2]
+    assert rows(db_path) == [("u1", "Ann", None), ("u4", "Di", None)]
+
+
+async def test_an_update_may_rename_a_key_and_later_changes_see_it(
+    db_path: Path, side: Open
+) -> None:
+    destination = await side()
+    rename = Change(action="update", key="u2", match={"id": "u2"}, set={"id": "u9"})
+    after = Change(action="update", key="u9", match={"id": "u9"}, set={"name": "Bo Lee"})
+
+    outcomes = await destination.apply(
+        [create("u1", name="A"), create("u2", name="Bo"), rename, after]
+    )
+
+    assert [o.error for o in outcomes] == [None] * 4
+    assert await read(destination) == [{"id": "u1", "name": "A"}, {"id": "u9", "name": "Bo Lee"}]
+
+
+@pytest.mark.parametrize("journal", ["delete", "wal"])
+async def test_locked_database_is_transient_and_writes_nothing_of_the_batch(
+    db_path: Path, side: Open, monkeypatch: pytest.MonkeyPatch, journal: str
+) -> None:
+    monkeypatch.setenv("IDSYNC_SQLITE_BUSY_TIMEOUT", "0.05")
+    sql(
+        db_path,
+        f"PRAGMA journal_mode={journal}; CREATE TABLE people (id TEXT, name TEXT);"
+        " INSERT INTO people VALUES ('u1', 'Ann');",
+    )
+    destination = await side()
+    batch = [create("u2", name="Bo"), create("u1", name="Ann Lee")]
+    other = sqlite3.connect(db_path, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")
+    try:
+        started = time.monotonic()
+        with pytest.raises(Transient, match="locked"):
+            await destination.apply(batch)
+        assert time.monotonic() - started < DEFAULT_BUSY_TIMEOUT / 2
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert rows(db_path) == [("u1", "Ann")]
+
+    assert [o.error for o in await destination.apply(batch)] == [None, None]  # the retry
+    assert rows(db_path) == [("u1", "Ann Lee"), ("u2", "Bo")]
+
+
+@pytest.mark.parametrize("where", ["a folder", "a missing folder"])
+async def test_unwritable_path_fails_on_open_and_creates_nothing(
+    tmp_path: Path, side: Open, where: str
+) -> None:
+    path = tmp_path / "data.db" if where == "a folder" else tmp_path / "missing" / "data.db"
+    if where == "a folder":
+        path.mkdir()
+    before = sorted(tmp_path.rglob("*"))
+
+    with pytest.raises(WriteFailed, match=r"is a folder|does not exist"):
+        await side(path=path)
+
+    assert sorted(tmp_path.rglob("*")) == before
+
+
+async def test_opening_an_existing_database_for_writing_changes_nothing(
+    db_path: Path, side: Open
+) -> None:
+    sql(
+        db_path,
+        "CREATE TABLE people (id TEXT, name TEXT); INSERT INTO people VALUES ('u1', 'Ann');",
+    )
+    before = db_path.read_bytes()
+
+    destination = await side()
+    assert await read(destination) == [{"id": "u1", "name": "Ann"}]
+    await destination.close()
+
+    assert db_path.read_bytes() == before
+    assert sorted(p.name for p in db_path.parent.iterdir()) == ["people.db"]
+
+
+async def test_missing_database_or_table_as_source_is_bad_input(db_path: Path, side: Open) -> None:
+    with pytest.raises(BadInput, match="not found"):
+        await side(write=False)
+    sql(db_path, "CREATE TABLE other (id TEXT);")
+    with pytest.raises(BadInput, match="no table 'people'"):
+        await side(write=False)
+
+
+async def test_a_file_that_is_not_a_database_is_bad_input(db_path: Path, side: Open) -> None:
+    db_path.write_text("id,name\n1,Ann\n")
+
+    with pytest.raises(BadInput, match="not a SQLite database"):
+        await side(write=False)
+
+
+async def test_new_table_has_text_columns_a_unique_key_and_wal(db_path: Path, side: Open) -> None:
+    destination = await side(Layout(keys=("id",), fields=("id", "name")))
+
+    await destination.apply([create("1", name="Ann", title="CTO")])
+
+    assert rows(db_path, "SELECT name, type FROM pragma_table_info('people')") == [
+        ("id", "TEXT"),
+        ("name", "TEXT"),
+        ("title", "TEXT"),
+    ]
+    [(unique,)] = rows(db_path, "SELECT \"unique\" FROM pragma_index_list('people')")
+    assert unique == 1
+    assert rows(db_path, "PRAGMA journal_mode") == [("wal",)]
+
+
+async def test_fields_missing_from_an_existing_table_are_added(db_path: Path, side: Open) -> None:
+    sql(db_path, "CREATE TABLE people (id TEXT, age INTEGER); INSERT INTO people VALUES ('1', 30);")
+    destination = await side()
+
+    await destination.apply([create("1", name="Ann")])
+
+    assert await read(destination) == [{"id": "1", "age": "30", "name": "Ann"}]
+
+
+async def test_names_from_the_job_are_quoted_never_executed(db_path: Path, side: Open) -> None:
+    sql(db_path, "CREATE TABLE victim (x TEXT);")
+    table, field = 'we"ird; DROP TABLE victim; --', 'say "hi", [x]'
+    layout = Layout(keys=("id",), multi_valued={field: ","})
+    destination = await side(layout, table=table)
+
+    await destination.apply([create("1", **{field: ["a", "b"]})])
+
+    assert await read(await side(layout, table=table, write=False)) == [
+        {"id": "1", field: ["a", "b"]}
+    ]
+    assert rows(db_path, "SELECT count(*) FROM victim") == [(0,)]
+
+
+def test_busy_timeout_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IDSYNC_SQLITE_BUSY_TIMEOUT", "0.25")
+    assert busy_timeout() == 0.25
+    monkeypatch.setenv("IDSYNC_SQLITE_BUSY_TIMEOUT", "soon")
+    with pytest.raises(BadInput, match="IDSYNC_SQLITE_BUSY_TIMEOUT"):
+        busy_timeout()
+
+
+async def test_bulk_creates_are_close_to_plain_executemany(tmp_path: Path, side: Open) -> None:
+    """Guards the fast path: one query per change would be tens of times slower."""
+    n = 20_000
+    fields = ("id", "name", "mail")
+    data = [(f"u{i:06d}", f"Name {i}", f"u{i}@example.com") for i in range(n)]
+    plain = sqlite3.connect(tmp_path / "plain.db", isolation_level=None)
+    plain.execute("CREATE TABLE people (id TEXT, name TEXT, mail TEXT)")
+    plain.execute("CREATE UNIQUE INDEX k ON people (id)")
+    started = time.perf_counter()
+    plain.execute("BEGIN")
+    plain.executemany("INSERT INTO people VALUES (?, ?, ?)", data)
+    plain.execute("COMMIT")
+    baseline = time.perf_counter() - started
+    plain.close()
+    destination = await side(Layout(keys=("id",), fields=fields))
+    changes = [create(r[0], name=r[1], mail=r[2]) for r in data]
+
+    started = time.perf_counter()
+    outcomes = await destination.apply(changes)
+    elapsed = time.perf_counter() - started
+
+    assert all(o.error is None for o in outcomes)
+    assert elapsed < 8 * baseline + 0.05, f"{elapsed:.3f}s vs executemany {baseline:.3f}s"
