@@ -101,8 +101,11 @@ async def main(count: int) -> None:
     url = server.start()
     settings = Settings(home=folder / "home", nats_url=url, principal="bench")
     env = {**os.environ, "IDSYNC_NATS_URL": url, "IDSYNC_HOME": str(settings.home)}
-    services = subprocess.Popen([sys.executable, "-m", "services.cli.main", "serve",
-                                 "workflow", "runner"], env=env, stderr=subprocess.DEVNULL)
+    services = subprocess.Popen(
+        [sys.executable, "-m", "services.cli.main", "serve", "workflow", "runner"],
+        env=env,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         async with connect(settings) as session:
             await session.ensure()
@@ -121,12 +124,18 @@ async def main(count: int) -> None:
         server.stop()
     assert first.stats.created == count and rerun.stats.written == 0
     print(f"people: {count:,}   (files in {folder})")
-    print(f"reference (csv + sqlite3.executemany): {ref_seconds:6.2f} s  "
-          f"{count / ref_seconds:>9,.0f} records/s")
-    print(f"idsync first run (all created):        {first_seconds:6.2f} s  "
-          f"{count / first_seconds:>9,.0f} records/s  = {first_seconds / ref_seconds:.2f}× the reference")
-    print(f"idsync re-run (nothing to write):      {rerun_seconds:6.2f} s  "
-          f"{count / rerun_seconds:>9,.0f} records/s  ({rerun.stats.unchanged:,} unchanged)")
+    print(
+        f"reference (csv + sqlite3.executemany): {ref_seconds:6.2f} s  "
+        f"{count / ref_seconds:>9,.0f} records/s"
+    )
+    print(
+        f"idsync first run (all created):        {first_seconds:6.2f} s  "
+        f"{count / first_seconds:>9,.0f} records/s  = {first_seconds / ref_seconds:.2f}× the reference"
+    )
+    print(
+        f"idsync re-run (nothing to write):      {rerun_seconds:6.2f} s  "
+        f"{count / rerun_seconds:>9,.0f} records/s  ({rerun.stats.unchanged:,} unchanged)"
+    )
     print(f"services' peak memory (runner + workflow process): {peak:.0f} MiB")
 
 

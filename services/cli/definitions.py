@@ -162,7 +162,7 @@ async def job_preview(args: argparse.Namespace) -> int:
     """Plan without writing: read both sides here and show what a run would do."""
     async with connect(args.settings) as session:
         job = await session.store.job(args.id)
-        async with open_sides(session.store, job, write=False) as sides:
+        async with open_sides(session.store, job) as sides:
             planned = await plan_job(job, sides, args.key)
     if args.json:
         print_json(

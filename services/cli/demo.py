@@ -116,7 +116,7 @@ async def scenario(session: Session, folder: Path) -> int:
             return code
     changed, joined, left = edit_people(csv_path)
     say(f"\n✎ Edited the CSV: {changed} changed department, {joined} joined, {left} left")
-    async with open_sides(session.store, job, write=False) as sides:
+    async with open_sides(session.store, job) as sides:
         planned = await plan_job(job, sides)
     say("  The plan for the next run:")
     for change in planned.plan.changes:

@@ -41,9 +41,9 @@ async def run_list(args: argparse.Namespace) -> int:
 
 async def run_show(args: argparse.Namespace) -> int:
     async with connect(args.settings) as session:
-        runs = [run for run in fold(await session.journal()) if run.run_id == args.run]
+        runs = [run for run in fold(await session.journal()) if run.run_id == args.run_id]
     if not runs:
-        raise NotFound(f"no run {args.run!r} in the journal: `idsync run list` shows the runs")
+        raise NotFound(f"no run {args.run_id!r} in the journal: `idsync run list` shows the runs")
     run = runs[0]
     if args.json:
         print_json(run)

@@ -55,7 +55,7 @@ def _command(
     **kwargs: object,
 ) -> argparse.ArgumentParser:
     parser = sub.add_parser(name, help=help, description=help, **kwargs)  # type: ignore[arg-type]
-    parser.set_defaults(run=run)
+    parser.set_defaults(handler=run)
     return parser
 
 
@@ -133,7 +133,7 @@ def _nouns(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--limit", type=int, default=20, help="how many (default 20)")
     _json(p)
     p = _command(run, "show", journal.run_show, "one run: who, plan, statistics, errors")
-    p.add_argument("run")
+    p.add_argument("run_id", metavar="RUN", help="a run id, as `idsync run list` shows it")
     _json(p)
 
 
@@ -187,7 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             configure_logging()
         else:
             configure_logging(level=30)  # commands print their results; logs only for warnings
-        code: int = asyncio.run(args.run(args))
+        code: int = asyncio.run(args.handler(args))
         return code
     except IdsyncError as error:
         print(f"idsync: {error}", file=sys.stderr)

@@ -43,9 +43,9 @@ class PlannedRun:
 
 
 @asynccontextmanager
-async def open_sides(store: Store, job: Job, *, write: bool) -> AsyncIterator[Sides]:
-    """Both providers of the job, opened (the destination checked for writing when `write`),
-    closed on the way out."""
+async def open_sides(store: Store, job: Job) -> AsyncIterator[Sides]:
+    """Both providers of the job, opened and closed on the way out. The destination is
+    checked for writing at once, for previews too: a job that cannot write cannot run."""
     mapping = job.objects[0]
     source_connection = await store.connection(job.source.connection)
     destination_connection = await store.connection(job.destination.connection)
@@ -63,7 +63,7 @@ async def open_sides(store: Store, job: Job, *, write: bool) -> AsyncIterator[Si
     )
     try:
         await source.open(write=False)
-        await destination.open(write=write)
+        await destination.open(write=True)
         yield Sides(source, destination)
     finally:
         await source.close()

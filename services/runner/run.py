@@ -82,7 +82,7 @@ class Run:
         await self._publish_state(event, applied or RunStats())
 
     async def _run(self, job: Job, applied: RunStats) -> None:
-        async with open_sides(self.bus.store, job, write=True) as sides:
+        async with open_sides(self.bus.store, job) as sides:
             planned = await plan_job(job, sides, self.approved.keys)
             the_plan = planned.plan
             # A plan with nothing to do still has its apply phase, reported as one empty batch.
