@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 
 OnSourceOnly = Literal["create", "skip"]
 OnBoth = Literal["update", "skip"]
 OnDestinationOnly = Literal["delete", "disable", "move", "skip"]
+Policy = Literal["force", "keep", "merge"]
+
+TransformSpec = str | dict[str, Any] | list[str | dict[str, Any]]
+"""A transformation as written in a job file: a name ("lower"), a table naming one
+({ join = ["first", "last"], separator = " " }), or a list of them applied in order.
+Checked and compiled when the job is applied (services/runner/engine/transforms)."""
 
 
 class _Strict(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -27,6 +33,13 @@ class Endpoint(_Strict, frozen=True):
     """Overrides the connection's delimiter (CSV)."""
     quote_char: str | None = None
     encoding: str | None = None
+    container: str | None = None
+    """Directories: the base DN (or OU) of the scope."""
+    include_subcontainers: bool = True
+    """Directories: the whole subtree below `container` (true) or its children only."""
+    query: str | None = None
+    """A provider-native filter: an LDAP filter, or a SQL WHERE condition (passed as is,
+    never built from data)."""
 
 
 class FieldMap(_Strict, frozen=True):
@@ -39,6 +52,10 @@ class FieldMap(_Strict, frozen=True):
     """Written when the object is created, never updated afterwards."""
     delimiter: str | None = None
     """Multi-valued: split the source text on it, join with it where one column holds the list."""
+    policy: Policy = "force"
+    """force: the source wins; keep: only set when the destination is empty; merge: the
+    union of the values (multi-valued fields)."""
+    transform: TransformSpec | None = None
 
     @property
     def source(self) -> str:
@@ -57,11 +74,28 @@ class ObjectMapping(_Strict, frozen=True):
     on_destination_only: OnDestinationOnly = "skip"
     fields: list[FieldMap] = msgspec.field(default_factory=list)
     """Empty: every source field is copied under its own name."""
+    container: str | None = None
+    """Directories: where new objects are created (a fixed container)."""
+    container_from: str | None = None
+    """Directories: the source field holding the container of each new object."""
+    move_to: str | None = None
+    """With on_destination_only = "move": the container objects are moved to."""
 
 
 class Schedule(_Strict, frozen=True):
     every: str | None = None
     """An interval such as "30s", "15m", "2h" or "1d"."""
+
+
+class Safety(_Strict, frozen=True):
+    """Limits above which a run writes nothing and waits for approval of its plan."""
+
+    max_count: int = 500
+    """The most deletes, disables or moves (each) a run makes without approval."""
+    max_percent: float = 10.0
+    """The same, as a percentage of the destination's objects (the smaller limit applies)."""
+    empty_source: Literal["wait", "allow"] = "wait"
+    """A source that comes back empty while the destination is not: wait for approval."""
 
 
 class Job(_Strict, frozen=True):
@@ -77,6 +111,9 @@ class Job(_Strict, frozen=True):
     enabled: bool = True
     batch_size: int = 1000
     """Most changes in one applied batch (batches also stay under 512 KiB)."""
+    safety: Safety = msgspec.field(default_factory=Safety)
+    staging: bool = False
+    """Every run plans and reports, and never writes."""
 
     @property
     def display_title(self) -> str:
