@@ -18,6 +18,7 @@ demo: $(STAMP)
 	$(BIN)/idsync demo
 
 test: $(STAMP) lint
+	bash scripts/install-test-deps.sh
 	$(BIN)/pytest
 
 lint: $(STAMP)

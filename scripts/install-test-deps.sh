@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs the Debian packages some tests need (a real OpenLDAP server and its tools),
+# when they are missing and this runs as root (as CI does). Otherwise it only says what
+# is missing: those tests then skip, each naming the package to install.
+# The system services are never started: the tests run their own servers.
+set -euo pipefail
+
+packages=()
+command -v slapd >/dev/null 2>&1 || [ -x /usr/sbin/slapd ] || packages+=(slapd)
+command -v ldapadd >/dev/null 2>&1 || packages+=(ldap-utils)
+
+[ ${#packages[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+  echo "note: ${packages[*]} not installed (not root, or no apt-get): the tests that need them skip." >&2
+  echo "      install them with: sudo apt-get install ${packages[*]}" >&2
+  exit 0
+fi
+
+echo "installing test dependencies: ${packages[*]}"
+# Answer slapd's questions up front so the install never stops to ask; the tests write
+# their own configuration, so these answers only keep the package's postinst quiet.
+debconf-set-selections <<'SEL'
+slapd slapd/no_configuration boolean false
+slapd slapd/domain string example.org
+slapd slapd/password1 password adminpw
+slapd slapd/password2 password adminpw
+SEL
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# policy-rc.d answering 101 keeps the package from starting the system slapd.
+policy=/usr/sbin/policy-rc.d
+created_policy=0
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' >"$policy"
+  chmod +x "$policy"
+  created_policy=1
+fi
+status=0
+apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null || status=$?
+[ "$created_policy" -eq 1 ] && rm -f "$policy"
+exit "$status"
