@@ -49,6 +49,8 @@ class RunAwaitingApproval(_Event, tag="run.awaiting-approval", frozen=True):
 class RunStarted(_Event, tag="run.started", frozen=True):
     runner: str
     attempt: int = 1
+    reason: str = ""
+    """Why this attempt: e.g. the previous runner stopped while planning."""
 
 
 class RunPlanned(_Event, tag="run.planned", frozen=True):
@@ -65,6 +67,10 @@ class RunBatchApplied(_Event, tag="run.batch-applied", frozen=True):
     batches: int
     changes: int
     stats: RunStats
+    runner: str = ""
+    """The runner that applied the batch."""
+    attempt: int = 1
+    """The delivery of the batch that applied it (more than 1 after a failure or a crash)."""
     errors: list[RecordError] = msgspec.field(default_factory=list)
 
 

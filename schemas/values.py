@@ -7,6 +7,8 @@ so two records compare equal exactly when they hold the same values.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+
 import msgspec
 
 
@@ -50,6 +52,22 @@ def as_text(value: Value, delimiter: str) -> str:
 
         return base64.b64encode(value.data).decode("ascii")
     return delimiter.join(value)
+
+
+def record_from_cells(
+    names: Sequence[str], cells: Iterable[str | None], delimiters: Sequence[str | None]
+) -> Record:
+    """A normalized record from one row of text cells (CSV, SQL text columns): empty cells
+    dropped, multi-valued cells (a delimiter) split. The hot path of reading a file."""
+    record: Record = {}
+    for name, cell, delimiter in zip(names, cells, delimiters, strict=True):
+        if not cell:
+            continue
+        if delimiter is None:
+            record[name] = cell
+        elif items := [item for item in cell.split(delimiter) if item]:
+            record[name] = items
+    return record
 
 
 def split_text(text: str, delimiter: str | None) -> Value:

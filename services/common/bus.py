@@ -6,9 +6,12 @@ from faststream.nats import NatsBroker
 from nats.js import JetStreamContext
 
 from schemas.events import Event, encode_event
-from schemas.subjects import event_subject
+from schemas.subjects import event_subject, work_subject
+from schemas.work import WorkBatch
+from schemas.work import encode as encode_work
 
-from .jetstream import JOURNAL
+from .jetstream import JOURNAL, WORK
+from .runs import Runs
 from .settings import Settings
 from .store import Store
 
@@ -30,6 +33,7 @@ class Bus:
         self.broker = broker
         self.settings = settings
         self._store: Store | None = None
+        self._runs: Runs | None = None
 
     @property
     def js(self) -> JetStreamContext:
@@ -40,6 +44,21 @@ class Bus:
         if self._store is None:
             self._store = Store(self.js)
         return self._store
+
+    @property
+    def runs(self) -> Runs:
+        if self._runs is None:
+            self._runs = Runs(self.js)
+        return self._runs
+
+    async def publish_work(self, batch: WorkBatch) -> None:
+        """Put a batch on the work queue (stored once, whoever publishes it again)."""
+        await self.broker.publish(
+            encode_work(batch),
+            work_subject(batch.job_id),
+            headers={"Nats-Msg-Id": batch.msg_id},
+            stream=WORK,
+        )
 
     async def publish(self, event: Event) -> None:
         """Store the event in the journal; raises when the stream refuses it (e.g. full).

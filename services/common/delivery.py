@@ -1,9 +1,9 @@
-"""Deliberate acknowledgement, the one way every service consumes its queue.
+"""Deliberate acknowledgement, the one way every service consumes its queues.
 
 FastStream's NATS default terminates a message whose handler raises — a passing
 database lock would silently drop a run. Here: ack on success; on an error, nak
 *with a delay* that doubles with each delivery (a plain nak comes back at once);
-term only what can never succeed (a message that is not an event), and say so;
+term only what can never succeed (a message that cannot be decoded), and say so;
 on the last allowed delivery, hand the error to `on_give_up` (e.g. the run fails
 with the reason) and ack. Long handlers keep the message with in-progress acks.
 """
@@ -13,43 +13,64 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
+from typing import Protocol, TypeVar
 
 import msgspec
 import structlog
 from faststream.nats import NatsMessage
 
-from schemas.events import Event, decode_event, tag_of
+from schemas.events import Event, decode_event
 
 from .logging import get_logger
 from .settings import Settings
 
-Handler = Callable[[Event, int], Awaitable[None]]
-GiveUp = Callable[[Event, BaseException], Awaitable[None]]
+
+class AboutARun(Protocol):
+    @property
+    def run_id(self) -> str: ...
+    @property
+    def job_id(self) -> str: ...
+
+
+M = TypeVar("M", bound=AboutARun)
+Handler = Callable[[M, int], Awaitable[None]]
+GiveUp = Callable[[M, BaseException], Awaitable[None]]
 
 log = get_logger("idsync.delivery")
 
 
 def deliberately(
-    settings: Settings, handle: Handler, on_give_up: GiveUp | None = None
+    settings: Settings,
+    handle: Handler[Event],
+    on_give_up: GiveUp[Event] | None = None,
 ) -> Callable[[NatsMessage], Awaitable[None]]:
-    """Wrap `handle(event, attempt)` for a durable pull subscriber with manual acks."""
+    """Wrap `handle(event, attempt)` for a durable pull subscriber of events."""
+    return consume(settings, decode_event, handle, on_give_up)
+
+
+def consume(
+    settings: Settings,
+    decode: Callable[[bytes], M],
+    handle: Handler[M],
+    on_give_up: GiveUp[M] | None = None,
+) -> Callable[[NatsMessage], Awaitable[None]]:
+    """Wrap `handle(message, attempt)` for a durable pull subscriber with manual acks."""
 
     async def on_message(msg: NatsMessage) -> None:
         try:
-            event = decode_event(msg.body)
+            message = decode(msg.body)
         except (msgspec.DecodeError, msgspec.ValidationError) as error:
-            log.error(
-                "not an idsync event: terminated", subject=msg.raw_message.subject, error=str(error)
-            )
+            log.error("undecodable message terminated", subject=msg.raw_message.subject,
+                      error=str(error))  # fmt: skip
             await msg.reject()
             return
         attempt = msg.raw_message.metadata.num_delivered or 1
-        with structlog.contextvars.bound_contextvars(job_id=event.job_id, run_id=event.run_id):
+        with structlog.contextvars.bound_contextvars(job_id=message.job_id, run_id=message.run_id):
             keep_alive = asyncio.create_task(_keep_alive(msg, settings.ack_wait))
             try:
-                await handle(event, attempt)
+                await handle(message, attempt)
             except Exception as error:
-                await _after_failure(msg, event, attempt, error, settings, on_give_up)
+                await _after_failure(msg, message, attempt, error, settings, on_give_up)
             else:
                 await msg.ack()
             finally:
@@ -62,26 +83,22 @@ def deliberately(
 
 async def _after_failure(
     msg: NatsMessage,
-    event: Event,
+    message: M,
     attempt: int,
     error: Exception,
     settings: Settings,
-    on_give_up: GiveUp | None,
+    on_give_up: GiveUp[M] | None,
 ) -> None:
+    what = type(message).__name__
     if attempt >= settings.max_deliver:
-        log.error("giving up", message=tag_of(event), attempt=attempt, error=str(error))
+        log.error("giving up", message=what, attempt=attempt, error=str(error))
         if on_give_up is not None:
-            await on_give_up(event, error)
+            await on_give_up(message, error)
         await msg.ack()
         return
     delay = settings.retry_delay_for(attempt)
-    log.warning(
-        "failed, will retry",
-        message=tag_of(event),
-        attempt=attempt,
-        retry_in=delay,
-        error=str(error) or type(error).__name__,
-    )
+    log.warning("failed, will retry", message=what, attempt=attempt, retry_in=delay,
+                error=str(error) or type(error).__name__)  # fmt: skip
     await msg.nack(delay=delay)
 
 

@@ -16,6 +16,7 @@ from nats.js.api import (
     DeliverPolicy,
     DiscardPolicy,
     KeyValueConfig,
+    ObjectStoreConfig,
     RetentionPolicy,
     StorageType,
     StreamConfig,
@@ -33,17 +34,27 @@ JOBS_BUCKET = "idsync_jobs"
 CONNECTIONS_BUCKET = "idsync_connections"
 RUNS_BUCKET = "idsync_runs"
 BUCKETS = (JOBS_BUCKET, CONNECTIONS_BUCKET, RUNS_BUCKET)
+PLANS_BUCKET = "idsync_plans"
+"""Object store: each run's whole plan, batched by phase, for every runner to apply."""
 DAY = 86_400.0
 
 
 class ConsumerSpec:
     """A service's durable consumer: its name, stream, filter and how much it takes at once."""
 
-    def __init__(self, name: str, stream: str, subject: str, max_ack_pending: int) -> None:
+    def __init__(
+        self,
+        name: str,
+        stream: str,
+        subject: str,
+        max_ack_pending: int,
+        deliver: DeliverPolicy = DeliverPolicy.NEW,
+    ) -> None:
         self.name = name
         self.stream = stream
         self.subject = subject
         self.max_ack_pending = max_ack_pending
+        self.deliver = deliver
 
 
 # Created with the streams, so each service's queue keeps what is published for it
@@ -51,7 +62,11 @@ class ConsumerSpec:
 RUNNER = ConsumerSpec("runner", JOURNAL, events_of(RunApproved), max_ack_pending=4)
 WORKFLOW = ConsumerSpec("workflow", JOURNAL, events_of(RunRequested), max_ack_pending=64)
 NOTIFIER = ConsumerSpec("notifier", JOURNAL, "idsync.run.>", max_ack_pending=64)
-CONSUMERS = (RUNNER, WORKFLOW, NOTIFIER)
+# Every runner pulls from this one consumer, so the batches of a run are shared out.
+WORKER = ConsumerSpec(
+    "runner-work", WORK, "idsync.work.>", max_ack_pending=64, deliver=DeliverPolicy.ALL
+)
+CONSUMERS = (RUNNER, WORKFLOW, NOTIFIER, WORKER)
 
 
 def stream_configs(settings: Settings) -> list[StreamConfig]:
@@ -94,6 +109,13 @@ async def ensure_infrastructure(js: JetStreamContext, settings: Settings) -> Non
             await js.create_key_value(
                 KeyValueConfig(bucket=bucket, history=5, storage=StorageType.FILE)
             )
+    try:
+        await js.object_store(PLANS_BUCKET)
+    except nats.js.errors.BucketNotFoundError:
+        await js.create_object_store(
+            PLANS_BUCKET,
+            ObjectStoreConfig(storage=StorageType.FILE, ttl=settings.journal_max_age_days * DAY),
+        )
     for spec in CONSUMERS:
         await js.add_consumer(spec.stream, durable_consumer(spec, settings))
     probe = command_subject("anyone", "run")
@@ -117,5 +139,5 @@ def durable_consumer(spec: ConsumerSpec, settings: Settings) -> ConsumerConfig:
         ack_wait=settings.ack_wait,
         max_deliver=settings.max_deliver,
         max_ack_pending=spec.max_ack_pending,
-        deliver_policy=DeliverPolicy.NEW,
+        deliver_policy=spec.deliver,
     )

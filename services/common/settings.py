@@ -33,6 +33,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     journal_max_bytes: int = 1 << 30
     journal_max_age_days: float = 90.0
     scheduler_tick: float = 1.0
+    runner_concurrency: int = 4
+    """IDSYNC_RUNNER_CONCURRENCY: batches one runner applies at the same time."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -49,6 +51,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 journal_max_bytes=int(env.get("IDSYNC_JOURNAL_MAX_BYTES", 1 << 30)),
                 journal_max_age_days=float(env.get("IDSYNC_JOURNAL_MAX_AGE_DAYS", 90)),
                 scheduler_tick=float(env.get("IDSYNC_SCHEDULER_TICK", 1)),
+                runner_concurrency=int(env.get("IDSYNC_RUNNER_CONCURRENCY", 4)),
             )
         except ValueError as error:
             raise BadInput(f"an IDSYNC_* environment variable is not a number: {error}") from None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import TypeVar
 
 import msgspec
@@ -11,34 +10,18 @@ from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 
 from schemas.connections import Connection
-from schemas.ids import utcnow
 from schemas.jobs import Job
-from schemas.plan import RunStats
 
 from .errors import NotFound
-from .jetstream import CONNECTIONS_BUCKET, JOBS_BUCKET, RUNS_BUCKET
+from .jetstream import CONNECTIONS_BUCKET, JOBS_BUCKET
 
 T = TypeVar("T")
 _encoder = msgspec.json.Encoder()
 
 
-class RunState(msgspec.Struct, kw_only=True):
-    """Where a run stands, so a redelivered request for an ended run changes nothing and
-    a run re-planned after a crash keeps counting what its earlier attempts applied."""
-
-    job_id: str
-    state: str
-    """The tag of the run's latest lifecycle event, e.g. "run.planned" or "run.finished"."""
-    applied: RunStats = msgspec.field(default_factory=RunStats)
-    updated_at: datetime = msgspec.field(default_factory=utcnow)
-
-    @property
-    def ended(self) -> bool:
-        return self.state in {"run.finished", "run.failed", "run.cancelled", "run.denied"}
-
-
 class Store:
-    """Typed access to the buckets (they must exist: see ensure_infrastructure)."""
+    """Typed access to the jobs and connections buckets (they must exist: see
+    ensure_infrastructure). Run states are kept by services/common/runs.py."""
 
     def __init__(self, js: JetStreamContext) -> None:
         self.js = js
@@ -116,10 +99,3 @@ class Store:
             Connection,  # type: ignore[arg-type]
         )
         return found
-
-    # Runs
-    async def run_state(self, run_id: str) -> RunState | None:
-        return await self._get(RUNS_BUCKET, run_id, RunState)
-
-    async def put_run_state(self, run_id: str, state: RunState) -> None:
-        await (await self._bucket(RUNS_BUCKET)).put(run_id, _encoder.encode(state))

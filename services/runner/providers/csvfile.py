@@ -21,7 +21,7 @@ from typing import IO
 from schemas.connections import CsvConnection
 from schemas.jobs import Endpoint
 from schemas.plan import Change
-from schemas.values import Record, Value, as_text, normalize, split_text
+from schemas.values import Record, Value, as_text, normalize, record_from_cells, split_text
 from services.common.errors import BadInput, WriteFailed
 
 from .base import Layout, Outcome
@@ -128,15 +128,13 @@ class CsvProvider:
     def _take(
         self, rows: Iterator[tuple[int, list[str]]], header: list[str], n: int
     ) -> list[Record]:
-        multi = self._layout.multi_valued
+        delimiters = [self._layout.multi_valued.get(name) for name in header]
+        width = len(header)
         batch: list[Record] = []
         for line, row in itertools.islice(rows, n):
-            self._check_width(line, row, header)
-            batch.append(
-                normalize(
-                    {h: split_text(c, multi.get(h)) for h, c in zip(header, row, strict=True)}
-                )
-            )
+            if len(row) != width:
+                self._check_width(line, row, header)
+            batch.append(record_from_cells(header, row, delimiters))
         return batch
 
     def _check_width(self, line: int, row: list[str], header: list[str]) -> None:

@@ -25,7 +25,7 @@ import aiosqlite
 from schemas.connections import SqliteConnection
 from schemas.jobs import Endpoint
 from schemas.plan import Change
-from schemas.values import Binary, Record, Value, as_text, normalize, split_text
+from schemas.values import Binary, Record, Value, as_text, normalize, record_from_cells, split_text
 from services.common.errors import BadInput, IdsyncError, Transient, WriteFailed
 
 from .base import Layout, Outcome
@@ -246,8 +246,14 @@ class SqliteProvider:
         try:
             async with self._db.execute(f"SELECT * FROM {self._q}") as cur:
                 names = [d[0] for d in cur.description]
+                delimiters = [self._layout.multi_valued.get(name) for name in names]
                 while rows := await cur.fetchmany(batch_size):
-                    yield [self._record(names, row) for row in rows]
+                    yield [
+                        record_from_cells(names, row, delimiters)
+                        if all(type(cell) is str or cell is None for cell in row)
+                        else self._record(names, row)
+                        for row in rows
+                    ]
         except sqlite3.Error as e:
             raise self._error(e, "read") from e
 
@@ -272,8 +278,24 @@ class SqliteProvider:
         return as_text(value, self._layout.multi_valued.get(name, LIST_JOINER)) or None
 
     def canonical(self, record: Record) -> Record:
+        if not self._probe.numeric(record) and self._text_only(record):
+            return record  # text columns give back the text they were given
         stored = self._probe.store({name: self._param(name, v) for name, v in record.items()})
         return normalize({name: self._value(name, raw) for name, raw in stored.items()})
+
+    def _text_only(self, record: Record) -> bool:
+        """Whether the record reads back as it is: non-empty text, and non-empty lists only
+        in multi-valued fields whose values are non-empty and do not hold the delimiter."""
+        multi = self._layout.multi_valued
+        for name, value in record.items():
+            if type(value) is str and value:
+                continue
+            delimiter = multi.get(name)
+            if not isinstance(value, list) or delimiter is None or not value:
+                return False
+            if any(not item or delimiter in item for item in value):
+                return False
+        return True
 
     async def apply(self, changes: list[Change]) -> list[Outcome]:
         if not changes:
@@ -397,8 +419,8 @@ class SqliteProvider:
             if not key_first:  # a create's values hold its key fields, usually
                 return sql, op.values
             return sql, (*[op.key_params[i] for i in key_first], *op.values)
-        if verb == "update":
-            return sql, (*op.values, *op.key_params)
+        if verb == "update":  # the values twice: to set, and to skip rows that have them
+            return sql, (*op.values, *op.key_params, *op.values)
         return sql, op.key_params
 
     def _build(
@@ -413,8 +435,11 @@ class SqliteProvider:
             sql = f"INSERT INTO {self._q} ({', '.join(map(quote, columns))}) VALUES ({marks})"
             return sql, key_first
         if verb == "update":
+            # Fenced: a row that already holds the values is not written again, so a batch
+            # applied twice (a runner died before acknowledging it) writes nothing twice.
             sets = ", ".join(f"{quote(n)} = ?" for n in names)
-            return f"UPDATE {self._q} SET {sets} WHERE {condition}", ()
+            differs = " OR ".join(f"{quote(n)} IS NOT ?" for n in names)
+            return f"UPDATE {self._q} SET {sets} WHERE {condition} AND ({differs})", ()
         return f"DELETE FROM {self._q} WHERE {condition}", ()
 
     async def _bulk(
@@ -493,6 +518,8 @@ class SqliteProvider:
             elif op.values:
                 async with db.execute(*self._sql(op, "update")) as cur:
                     hits = cur.rowcount
+                if not hits:  # fenced: the row may be there, already holding the values
+                    hits = len(await self._existing(db, [op]))
             else:
                 hits = len(await self._existing(db, [op]))
             if not hits and action == "update":

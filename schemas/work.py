@@ -1,0 +1,64 @@
+"""Work: the change batches of a planned run, on the work queue (idsync.work.<job>).
+
+A batch names the plan it belongs to; a batch of a plan that is no longer the run's
+(the run was re-planned) is dropped unapplied. Batches travel as msgpack, which keeps
+binary values as bytes.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from .plan import Change
+
+
+class WorkBatch(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    run_id: str
+    job_id: str
+    plan_hash: str
+    phase: int
+    """The phase's index in the run's plan: batches of one phase may run in parallel."""
+    number: int
+    """1 to the plan's number of batches, across phases."""
+    changes: list[Change]
+
+    @property
+    def msg_id(self) -> str:
+        """Deterministic: republishing a batch of the same plan is stored once."""
+        return f"{self.run_id}.{self.plan_hash[:16]}.{self.number}"
+
+
+class StoredPlan(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """The whole plan of a run, batched by phase, as kept in the object store."""
+
+    run_id: str
+    job_id: str
+    plan_hash: str
+    phases: list[list[list[Change]]]
+
+    def batches_of(self, phase: int) -> list[WorkBatch]:
+        first = sum(len(batches) for batches in self.phases[:phase]) + 1
+        return [
+            WorkBatch(run_id=self.run_id, job_id=self.job_id, plan_hash=self.plan_hash,
+                      phase=phase, number=first + i, changes=changes)
+            for i, changes in enumerate(self.phases[phase])
+        ]  # fmt: skip
+
+
+_encoder = msgspec.msgpack.Encoder()
+_batch_decoder = msgspec.msgpack.Decoder(WorkBatch)
+_plan_decoder = msgspec.msgpack.Decoder(StoredPlan)
+
+
+def encode(value: WorkBatch | StoredPlan) -> bytes:
+    return _encoder.encode(value)
+
+
+def decode_batch(data: bytes) -> WorkBatch:
+    batch: WorkBatch = _batch_decoder.decode(data)
+    return batch
+
+
+def decode_plan(data: bytes) -> StoredPlan:
+    plan: StoredPlan = _plan_decoder.decode(data)
+    return plan

@@ -1,0 +1,124 @@
+"""Applying one batch from the work queue — on whichever runner pulled it.
+
+Effectively once: the provider applies idempotently and fenced (create-if-absent, set
+to a value, write only what differs), and the run's state records each batch number
+once, by compare-and-set, with its statistics. So a batch delivered again — its runner
+died after writing, before acknowledging — changes nothing twice and counts once.
+The runner whose update completes a phase puts the next phase on the work queue; the
+one whose update completes the last phase publishes `run.finished`.
+"""
+
+from __future__ import annotations
+
+import structlog
+
+from schemas.events import RunBatchApplied, RunFinished
+from schemas.plan import APPLIED_STAT, Change, RecordError, RunStats
+from schemas.work import WorkBatch
+from services.common.bus import Bus
+from services.common.failpoints import failpoint
+from services.common.runs import RunState, StateChange
+from services.runner.engine import destination_multi_valued
+from services.runner.providers import open_provider
+from services.runner.providers.base import Layout, Outcome
+
+from .plans import forget_plan, load_plan, publish_phase
+from .run import seconds_since
+
+MAX_ERRORS_PER_EVENT = 100
+
+log = structlog.get_logger("idsync.runner")
+
+
+async def apply_batch(batch: WorkBatch, attempt: int, bus: Bus, runner_id: str) -> None:
+    state = await bus.runs.get(batch.run_id)
+    if state is None or state.ended or state.plan_hash != batch.plan_hash:
+        log.info("batch of a plan no longer in force: dropped", batch=batch.number,
+                 state=state.state if state else None)  # fmt: skip
+        return
+    if batch.number not in state.done:
+        stats, errors = await _write(batch, bus)
+        failpoint("after-write")
+        await bus.publish(RunBatchApplied(
+            run_id=batch.run_id, job_id=batch.job_id,
+            id=f"{batch.run_id}.{batch.plan_hash[:16]}.batch.{batch.number}",
+            plan_hash=batch.plan_hash, batch=batch.number, batches=sum(state.phases),
+            runner=runner_id, attempt=attempt,
+            changes=len(batch.changes), stats=stats,
+            errors=errors[:MAX_ERRORS_PER_EVENT]))  # fmt: skip
+        _, recorded = await bus.runs.change(batch.run_id, _record(batch, stats))
+        state = recorded or await bus.runs.get(batch.run_id) or state
+        failpoint("after-record")
+    await _advance(bus, batch, state)
+
+
+async def _write(batch: WorkBatch, bus: Bus) -> tuple[RunStats, list[RecordError]]:
+    if not batch.changes:
+        return RunStats(), []
+    job = await bus.store.job(batch.job_id)
+    connection = await bus.store.connection(job.destination.connection)
+    mapping = job.objects[0]
+    destination = open_provider(connection, job.destination, Layout(
+        keys=tuple(mapping.keys), fields=tuple(f.to for f in mapping.fields),
+        multi_valued=destination_multi_valued(mapping)))  # fmt: skip
+    try:
+        await destination.open(write=True)
+        outcomes = await destination.apply(batch.changes)
+    finally:
+        await destination.close()
+    return tally(batch.changes, outcomes)
+
+
+def _record(batch: WorkBatch, stats: RunStats) -> StateChange:
+    def change(state: RunState | None) -> RunState | None:
+        if state is None or state.plan_hash != batch.plan_hash or batch.number in state.done:
+            return None  # counted already (or no longer this plan)
+        state.done.append(batch.number)
+        state.applied = state.applied.add(stats)
+        state.state = "run.batch-applied"
+        return state
+
+    return change
+
+
+async def _advance(bus: Bus, batch: WorkBatch, state: RunState) -> None:
+    """Start the next phase, or end the run, when this batch's phase is complete."""
+    if state.ended or not state.phase_done(batch.phase):
+        return
+    if not state.all_done:
+        await publish_phase(bus, await load_plan(bus, batch.run_id), state)
+        return
+    totals = state.applied.add(state.planned)
+    # Published before the state says so: if this runner dies in between, the batch comes
+    # back and this runs again; the event's id makes the second publish a duplicate.
+    await bus.publish(RunFinished(
+        run_id=batch.run_id, job_id=batch.job_id, id=f"{batch.run_id}.finished",
+        stats=totals, plan_hash=batch.plan_hash, seconds=seconds_since(state.approved_at),
+        with_errors=totals.failed > 0))  # fmt: skip
+
+    def finished(current: RunState | None) -> RunState | None:
+        if current is None or current.ended:
+            return None
+        current.state = "run.finished"
+        return current
+
+    await bus.runs.change(batch.run_id, finished)
+    forget_plan(batch.run_id)
+    log.info("finished", **{k: v for k, v in stats_dict(totals).items() if v})
+
+
+def tally(batch: list[Change], outcomes: list[Outcome]) -> tuple[RunStats, list[RecordError]]:
+    """Statistics and per-record errors of one applied batch."""
+    counts = dict.fromkeys(APPLIED_STAT.values(), 0)
+    errors: list[RecordError] = []
+    for change, outcome in zip(batch, outcomes, strict=True):
+        if outcome.error is None:
+            counts[APPLIED_STAT[change.action]] += 1
+        else:
+            errors.append(RecordError(key=change.key, action=change.action,
+                                      message=outcome.error))  # fmt: skip
+    return RunStats(failed=len(errors), **counts), errors
+
+
+def stats_dict(stats: RunStats) -> dict[str, int]:
+    return {name: getattr(stats, name) for name in stats.__struct_fields__}
