@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from faststream.nats import NatsBroker
 from nats.js import JetStreamContext
 
@@ -10,7 +12,7 @@ from schemas.subjects import event_subject, work_subject
 from schemas.work import WorkBatch
 from schemas.work import encode as encode_work
 
-from .jetstream import JOURNAL, WORK
+from .jetstream import JOURNAL, WORK, ConsumerSpec
 from .runs import Runs
 from .settings import Settings
 from .store import Store
@@ -34,6 +36,8 @@ class Bus:
         self.settings = settings
         self._store: Store | None = None
         self._runs: Runs | None = None
+        self.watched: list[tuple[Any, ConsumerSpec]] = []
+        """The durable subscriptions of this process, for the liveness check."""
 
     @property
     def js(self) -> JetStreamContext:

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from faststream.nats import NatsBroker
 
 from .bus import Bus, make_broker
+from .consumers import keep_alive
 from .jetstream import ensure_infrastructure
 from .logging import get_logger
 from .settings import Settings
@@ -31,6 +32,43 @@ def registrar(name: str) -> Register:
     return register
 
 
+class ServiceHost:
+    """The named services on one broker in this process."""
+
+    def __init__(self, names: Sequence[str], settings: Settings, url: str) -> None:
+        self.names = list(names)
+        self.settings = settings
+        self.url = url
+        self.bus = Bus(make_broker(url), settings)
+        self._backgrounds = [
+            task for name in names for task in registrar(name)(self.bus.broker, self.bus)
+        ]
+
+    async def run(self, stop: asyncio.Event, ready: asyncio.Event | None = None) -> None:
+        """Connect, make sure every stream, consumer and bucket exists, start the
+        subscribers and background loops, and run until `stop` is set."""
+        # Runs hold hundreds of thousands of small records, none in a reference cycle: a
+        # larger first generation spares the collector from rescanning them all the time.
+        gc.set_threshold(50_000, 20, 20)
+        broker = self.bus.broker
+        await broker.connect()
+        try:
+            await ensure_infrastructure(self.bus.js, self.settings)
+            await broker.start()
+            tasks = [asyncio.create_task(run()) for run in self._backgrounds]
+            tasks.append(asyncio.create_task(keep_alive(self.bus, self.settings.liveness_interval)))
+            log.info("services started", services=self.names, nats=self.url)
+            if ready is not None:
+                ready.set()
+            await stop.wait()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        finally:
+            await broker.stop()
+            log.info("services stopped", services=self.names)
+
+
 async def run_services(
     names: Sequence[str],
     settings: Settings,
@@ -38,26 +76,5 @@ async def run_services(
     stop: asyncio.Event,
     ready: asyncio.Event | None = None,
 ) -> None:
-    """Connect, make sure every stream, consumer and bucket exists, start the subscribers
-    and background loops of the named services, and run until `stop` is set."""
-    # Runs hold hundreds of thousands of small records, none in a reference cycle: a
-    # larger first generation spares the collector from rescanning them all the time.
-    gc.set_threshold(50_000, 20, 20)
-    broker = make_broker(url)
-    bus = Bus(broker, settings)
-    backgrounds = [task for name in names for task in registrar(name)(broker, bus)]
-    await broker.connect()
-    try:
-        await ensure_infrastructure(bus.js, settings)
-        await broker.start()
-        tasks = [asyncio.create_task(run()) for run in backgrounds]
-        log.info("services started", services=list(names), nats=url)
-        if ready is not None:
-            ready.set()
-        await stop.wait()
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-    finally:
-        await broker.stop()
-        log.info("services stopped", services=list(names))
+    """Run the named services in this process until `stop` is set."""
+    await ServiceHost(names, settings, url).run(stop, ready)

@@ -35,6 +35,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     scheduler_tick: float = 1.0
     runner_concurrency: int = 4
     """IDSYNC_RUNNER_CONCURRENCY: batches one runner applies at the same time."""
+    liveness_interval: float = 10.0
+    """IDSYNC_LIVENESS_INTERVAL: seconds between checks that each consumer is pulled."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -52,6 +54,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 journal_max_age_days=float(env.get("IDSYNC_JOURNAL_MAX_AGE_DAYS", 90)),
                 scheduler_tick=float(env.get("IDSYNC_SCHEDULER_TICK", 1)),
                 runner_concurrency=int(env.get("IDSYNC_RUNNER_CONCURRENCY", 4)),
+                liveness_interval=float(env.get("IDSYNC_LIVENESS_INTERVAL", 10)),
             )
         except ValueError as error:
             raise BadInput(f"an IDSYNC_* environment variable is not a number: {error}") from None

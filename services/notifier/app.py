@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from faststream import AckPolicy
-from faststream.nats import JStream, NatsBroker, PullSub
+from faststream.nats import NatsBroker
 
 from schemas.events import Event, RunFailed, RunFinished, is_end, tag_of
 from services.common.bus import Bus
+from services.common.consumers import subscribe_durable
 from services.common.delivery import deliberately
 from services.common.host import Background
 from services.common.jetstream import NOTIFIER
@@ -36,12 +36,7 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
         if is_end(event):
             log.info("would send mail", subject=summary(event))
 
-    broker.subscriber(
-        NOTIFIER.subject,
-        stream=JStream(NOTIFIER.stream, declare=False),
-        durable=NOTIFIER.name,
-        pull_sub=PullSub(batch_size=16, timeout=5),
-        ack_policy=AckPolicy.MANUAL,
-        title="run outcomes",
-    )(deliberately(bus.settings, on_event))
+    subscribe_durable(
+        bus, NOTIFIER, deliberately(bus.settings, on_event), batch_size=16, title="run outcomes"
+    )
     return []

@@ -7,12 +7,12 @@ batches are shared out among however many runners there are.
 
 from __future__ import annotations
 
-from faststream import AckPolicy
-from faststream.nats import JStream, NatsBroker, PullSub
+from faststream.nats import NatsBroker
 
 from schemas.events import Event, RunApproved
 from schemas.work import WorkBatch, decode_batch
 from services.common.bus import Bus
+from services.common.consumers import subscribe_durable
 from services.common.delivery import consume, deliberately
 from services.common.host import Background
 from services.common.jetstream import RUNNER, WORKER
@@ -39,21 +39,20 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
         reason = f"batch {batch.number} gave up after {settings.max_deliver} attempts: {error}"
         await fail_run(bus, batch.run_id, batch.job_id, reason)
 
-    broker.subscriber(
-        RUNNER.subject,
-        stream=JStream(RUNNER.stream, declare=False),
-        durable=RUNNER.name,
-        pull_sub=PullSub(batch_size=1, timeout=5),  # one plan at a time: plans are large
-        ack_policy=AckPolicy.MANUAL,
+    # One plan at a time: plans are large.
+    subscribe_durable(
+        bus,
+        RUNNER,
+        deliberately(settings, plan, plan_given_up),
+        batch_size=1,
         title="runner: approved runs",
-    )(deliberately(settings, plan, plan_given_up))
-    broker.subscriber(
-        WORKER.subject,
-        stream=JStream(WORKER.stream, declare=False),
-        durable=WORKER.name,
-        # A small fetch: the batches applied at once by this runner, the rest left for others.
-        pull_sub=PullSub(batch_size=settings.runner_concurrency, timeout=5),
-        ack_policy=AckPolicy.MANUAL,
+    )
+    # A small fetch: the batches this runner applies at once, the rest left for others.
+    subscribe_durable(
+        bus,
+        WORKER,
+        consume(settings, decode_batch, apply, apply_given_up),
+        batch_size=settings.runner_concurrency,
         title="runner: change batches",
-    )(consume(settings, decode_batch, apply, apply_given_up))
+    )
     return []

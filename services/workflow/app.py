@@ -7,14 +7,14 @@ and plug in at `decide`.
 from __future__ import annotations
 
 import msgspec
-from faststream import AckPolicy
-from faststream.nats import JStream, NatsBroker, NatsMessage, PullSub
+from faststream.nats import NatsBroker, NatsMessage
 
 from schemas.commands import CommandReply, encode, run_command_decoder
 from schemas.events import Event, RunApproved, RunRequested
 from schemas.ids import is_slug, new_run_id
 from schemas.subjects import command_subject
 from services.common.bus import Bus
+from services.common.consumers import subscribe_durable
 from services.common.delivery import deliberately
 from services.common.host import Background
 from services.common.jetstream import WORKFLOW
@@ -34,14 +34,9 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
         if isinstance(event, RunRequested):
             await bus.publish(decide(event))
 
-    broker.subscriber(
-        WORKFLOW.subject,
-        stream=JStream(WORKFLOW.stream, declare=False),
-        durable=WORKFLOW.name,
-        pull_sub=PullSub(batch_size=16, timeout=5),
-        ack_policy=AckPolicy.MANUAL,
-        title="run requests",
-    )(deliberately(bus.settings, on_requested))
+    subscribe_durable(
+        bus, WORKFLOW, deliberately(bus.settings, on_requested), batch_size=16, title="run requests"
+    )
     return []
 
 

@@ -22,13 +22,16 @@ from services.common.settings import Settings
 JOB_ID = "hr-to-db"
 
 
-def job_toml(*, schedule: str | None = None, on_destination_only: str = "delete") -> str:
+def job_toml(
+    *, schedule: str | None = None, on_destination_only: str = "delete", batch_size: int = 1000
+) -> str:
     schedule_line = f'schedule = {{ every = "{schedule}" }}\n' if schedule else ""
     return f"""\
 id = "{JOB_ID}"
 title = "HR to the database"
 source = {{ connection = "hr", file = "people.csv" }}
 destination = {{ connection = "db", table = "people" }}
+batch_size = {batch_size}
 {schedule_line}
 [[objects]]
 keys = ["employee_id"]
@@ -66,7 +69,7 @@ class Files:
         self.connections = folder / "connections.toml"
         self.job = folder / "job.toml"
 
-    def write(self, count: int = 50, **job: str | None) -> list[dict[str, str]]:
+    def write(self, count: int = 50, **job: str | int | None) -> list[dict[str, str]]:
         rows = people(count)
         write_csv(self.csv, rows)
         self.connections.write_text(CONNECTIONS)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import signal
 import sqlite3
-import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,26 +24,10 @@ from schemas.events import (
 from services.cli.client import Session
 from services.common.settings import Settings
 
-from .conftest import IDSYNC, JOB_ID, Files, RunServices, apply_files, env_for
+from .conftest import JOB_ID, Files, RunServices, apply_files
 from .journal import events_of_run, wait_for_event
+from .processes import runner_process
 from .test_flow import table
-
-
-@contextmanager
-def runner_process(settings: Settings, **env: str) -> Iterator[subprocess.Popen[bytes]]:
-    """`idsync serve runner` in its own process, stopped by pid."""
-    process = subprocess.Popen(
-        [*IDSYNC, "serve", "runner"],
-        env=env_for(settings, **env),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            process.wait(timeout=20)
 
 
 @contextmanager
@@ -84,14 +67,17 @@ async def test_a_runner_killed_while_applying_is_replaced_by_another(
     files.db.parent.mkdir(parents=True, exist_ok=True)
     async with services("workflow"):
         run_id = await session.request_run(JOB_ID)
-        with locked(files.db), runner_process(settings, IDSYNC_SQLITE_BUSY_TIMEOUT="60") as first:
+        with (
+            locked(files.db),
+            runner_process(settings, "first", IDSYNC_SQLITE_BUSY_TIMEOUT="60") as first,
+        ):
             # The first runner has planned and now waits on the lock, mid-apply: kill it.
             await wait_for_event(
                 session, lambda e: isinstance(e, RunPlanned) and e.run_id == run_id
             )
             first.send_signal(signal.SIGKILL)
             first.wait(timeout=10)
-        with runner_process(settings):
+        with runner_process(settings, "second"):
             end = await wait_for_event(session, lambda e: is_end(e) and e.run_id == run_id, 60)
     assert isinstance(end, RunFinished), end
     assert end.stats.created == 300

@@ -1,0 +1,70 @@
+"""Durable pull subscribers, made one way, and kept alive.
+
+Every service consumes its queues the same way: a durable pull consumer created with
+the streams (jetstream.py), bound here with manual acks (delivery.py decides). A pull
+subscriber can go silent after a reconnect — no pull request outstanding while
+messages wait — so `keep_alive` checks each consumer on the server and restarts a
+subscription that stays silent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from faststream import AckPolicy
+from faststream.nats import JStream, NatsMessage, PullSub
+
+from .bus import Bus
+from .jetstream import ConsumerSpec
+from .logging import get_logger
+
+log = get_logger("idsync.consumers")
+
+
+def subscribe_durable(
+    bus: Bus,
+    spec: ConsumerSpec,
+    handler: Callable[[NatsMessage], Awaitable[None]],
+    *,
+    batch_size: int,
+    title: str,
+) -> None:
+    """Bind `handler` to the service's durable consumer, fetching `batch_size` at a time."""
+    subscriber: Any = bus.broker.subscriber(
+        spec.subject,
+        stream=JStream(spec.stream, declare=False),
+        durable=spec.name,
+        pull_sub=PullSub(batch_size=batch_size, timeout=5),
+        ack_policy=AckPolicy.MANUAL,
+        title=title,
+    )
+    subscriber(handler)
+    bus.watched.append((subscriber, spec))
+
+
+async def keep_alive(bus: Bus, interval: float) -> None:
+    """Every `interval` seconds, restart a subscription whose consumer has messages
+    waiting, nothing being worked on and no pull request outstanding — twice running."""
+    silent_since: dict[str, float] = {}
+    while True:
+        await asyncio.sleep(interval)
+        for subscriber, spec in bus.watched:
+            try:
+                info = await bus.js.consumer_info(spec.stream, spec.name)
+            except Exception:  # the server is away: nothing to judge until it is back
+                continue
+            silent = info.num_pending and not info.num_waiting and not info.num_ack_pending
+            if not silent:
+                silent_since.pop(spec.name, None)
+                continue
+            since = silent_since.setdefault(spec.name, time.monotonic())
+            if time.monotonic() - since < interval:
+                continue
+            log.warning("consumer silent; restarting its subscription", consumer=spec.name,
+                        pending=info.num_pending)  # fmt: skip
+            await subscriber.stop()
+            await subscriber.start()
+            silent_since.pop(spec.name, None)
