@@ -20,15 +20,20 @@ def plain_env(home: Path) -> dict[str, str]:
 
 
 def idsync(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*IDSYNC, *args], env=plain_env(home), capture_output=True,
-                          text=True, timeout=120)  # fmt: skip
+    return subprocess.run(
+        [*IDSYNC, *args], env=plain_env(home), capture_output=True, text=True, timeout=120
+    )
 
 
 def test_up_serves_every_command_through_its_url_file(tmp_path: Path) -> None:
     home = tmp_path / "home"
     home.mkdir()
-    up = subprocess.Popen([*IDSYNC, "up"], env=plain_env(home), stdout=subprocess.DEVNULL,
-                          stderr=(tmp_path / "up.log").open("w"))  # fmt: skip
+    up = subprocess.Popen(
+        [*IDSYNC, "up"],
+        env=plain_env(home),
+        stdout=subprocess.DEVNULL,
+        stderr=(tmp_path / "up.log").open("w"),
+    )
     tail = None
     try:
         url_file = home / "nats.url"
@@ -49,8 +54,13 @@ def test_up_serves_every_command_through_its_url_file(tmp_path: Path) -> None:
         assert test.returncode == 0 and "holds 1 files" in test.stdout
         assert idsync(home, "job", "apply", str(files.job)).returncode == 0
 
-        tail = subprocess.Popen([*IDSYNC, "tail", "--json"], env=plain_env(home),
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)  # fmt: skip
+        tail = subprocess.Popen(
+            [*IDSYNC, "tail", "--json"],
+            env=plain_env(home),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
         time.sleep(1.0)  # the tail subscribes before the run starts
         run = idsync(home, "job", "run", "hr-to-db", "--wait")
         assert run.returncode == 0, run.stderr
