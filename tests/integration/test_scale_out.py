@@ -25,7 +25,7 @@ from .conftest import JOB_ID, Files, RunServices, apply_files
 from .journal import events_of_run, wait_for_event
 from .processes import runner_process
 
-ROUNDS = 5 if os.environ.get("IDSYNC_LONG_TESTS") else 1
+ROUNDS = 20 if os.environ.get("IDSYNC_LONG_TESTS") else 3
 
 COUNTED_TABLE = """
 CREATE TABLE people (employee_id TEXT, given_name TEXT, surname TEXT, mail TEXT,
