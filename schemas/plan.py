@@ -26,6 +26,9 @@ class Change(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=F
     before: Record = msgspec.field(default_factory=dict)
     """The destination's values of the changed fields before the write."""
     object_type: str = "user"
+    container: str | None = None
+    """Directories: on create, where the new object goes; on move, where it goes to.
+    None: the provider's default (the destination's own scope)."""
 
 
 class RecordError(msgspec.Struct, frozen=True, kw_only=True):

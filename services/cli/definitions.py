@@ -11,10 +11,12 @@ from schemas.connections import Connection
 from schemas.ids import is_slug
 from services.common.definitions import check_job, load_connections, load_job
 from services.common.errors import BadInput, NotFound
+from services.runner.engine.report import report
 from services.runner.planning import open_sides, plan_job
 from services.runner.providers.reach import check_reachable
 
 from .client import connect
+from .export import export_format, write_report
 from .output import print_json, print_table
 from .runs import fold
 from .watch import wait_for_run
@@ -160,10 +162,27 @@ async def job_run(args: argparse.Namespace) -> int:
 
 async def job_preview(args: argparse.Namespace) -> int:
     """Plan without writing: read both sides here and show what a run would do."""
+    if args.format and not args.export:
+        raise BadInput(f"--format {args.format} needs --export FILE, the file to write")
+    export = Path(args.export) if args.export else None
+    fmt = export_format(export, args.format) if export else ""  # checked before any reading
     async with connect(args.settings) as session:
         job = await session.store.job(args.id)
         async with open_sides(session.store, job) as sides:
             planned = await plan_job(job, sides, args.key)
+    if export is not None:
+        the_report = report(
+            job.id,
+            planned.plan.hash,
+            planned.plan.counts,
+            planned.plan.changes,
+            source_records=planned.source_records,
+            destination_records=planned.destination_records,
+            warnings=planned.plan.warnings,
+        )
+        write_report(the_report, export, fmt)
+        if not args.json:
+            print(f"exported {len(the_report.rows)} rows ({fmt}) to {export}")
     if args.json:
         print_json(
             {

@@ -121,6 +121,14 @@ def _nouns(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("id")
     p.add_argument("--key", action="append", metavar="VALUE", help="only these objects")
     p.add_argument("--limit", type=int, default=20, help="changes to show (default 20)")
+    p.add_argument(
+        "--export",
+        metavar="FILE",
+        help="also write every change, one row per field, to FILE (.csv, .xlsx or .json)",
+    )
+    p.add_argument(
+        "--format", choices=["csv", "xlsx", "json"], help="the export's format (default: FILE's)"
+    )
     _json(p)
     p = _command(job, "delete", definitions.job_delete, "delete a job (its runs stay)")
     p.add_argument("id")

@@ -24,6 +24,7 @@ from schemas.connections import PATH_FIELDS, PROVIDERS, Connection, CsvConnectio
 from schemas.ids import is_slug
 from schemas.jobs import Endpoint, Job, ObjectMapping
 from services.common.errors import BadInput
+from services.runner.providers.capability_table import capabilities
 
 # Derived from the union so a new provider is picked up without touching this module.
 _CLASSES: dict[str, type[Connection]] = {
@@ -131,6 +132,8 @@ def check_job(
         bad("$.objects", f"{text}: several object types need a directory provider")
     for i, obj in enumerate(job.objects):
         _check_object(bad, f"$.objects[{i}]", obj)
+    if (target := connections.get(job.destination.connection)) is not None:
+        _check_actions(bad, job, target)
     if not 1 <= job.batch_size <= 100_000:
         bad("$.batch_size", f"expected a whole number from 1 to 100000, got {job.batch_size}")
     if job.schedule is not None and job.schedule.every is not None:
@@ -226,6 +229,32 @@ def _check_endpoint(bad: _Report, at: str, ep: Endpoint, conn: Connection) -> No
         case SqliteConnection():
             if not ep.table:
                 bad(f"{at}.table", f'expected a table name such as "people", got {_got(ep.table)}')
+
+
+def _check_actions(bad: _Report, job: Job, target: Connection) -> None:
+    """Each action asked of the destination is one its provider can apply, and a move
+    has somewhere to go: refused now rather than failing every record of a run."""
+    provider = str(type(target).__struct_config__.tag)
+    can = capabilities(provider)
+    for i, obj in enumerate(job.objects):
+        asked = (
+            ("on_source_only", obj.on_source_only, ("create",)),
+            ("on_both", obj.on_both, ("update",)),
+            ("on_destination_only", obj.on_destination_only, ("delete", "disable", "move")),
+        )
+        for setting, action, options in asked:
+            if action != "skip" and action not in can:
+                choose = " or ".join([*(a for a in options if a in can), "skip"])
+                text = f"destination {job.destination.connection} ({provider}) cannot {action}"
+                bad(f"$.objects[{i}].{setting}", f"{text}; choose {choose}")
+        moving = obj.on_destination_only == "move" and "move" in can
+        if moving and not (obj.move_to or "").strip():
+            where = 'the container on_destination_only = "move" moves objects to'
+            example = '"ou=Former,dc=example,dc=org"'
+            bad(
+                f"$.objects[{i}].move_to",
+                f"expected {where}, such as {example}, got {_got(obj.move_to)}",
+            )
 
 
 def _check_object(bad: _Report, at: str, obj: ObjectMapping) -> None:

@@ -19,6 +19,7 @@ from services.runner.engine import (
     match_key,
     plan,
     source_multi_valued,
+    with_container,
 )
 from services.runner.engine.plan import Plan
 from services.runner.providers import open_provider
@@ -80,7 +81,10 @@ async def plan_job(job: Job, sides: Sides, keys: list[str] | None = None) -> Pla
     async for batch in sides.source.read(READ_BATCH):
         for record in batch:
             source_fields.update(dict.fromkeys(record))
-            source_records.append(canonical(map_record(record, mapping)))
+            # The container of a new object may come from a source field that is not
+            # mapped: it travels with the mapped record under a reserved name.
+            shaped = canonical(map_record(record, mapping))
+            source_records.append(with_container(shaped, record, mapping))
     destination_records: list[Record] = []
     async for batch in sides.destination.read(READ_BATCH):
         destination_records.extend(batch)

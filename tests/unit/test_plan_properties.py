@@ -1,7 +1,8 @@
 """Properties of planning that must hold for any records and any job.
 
 Keys come from a small alphabet with case, spacing and Unicode variants of the same
-names, so matches, near-matches, duplicates and empty keys happen often.
+names, so matches, near-matches, duplicates and empty keys happen often. Every field
+map draws a policy (force, keep, merge), and jobs draw containers and move targets.
 """
 
 from __future__ import annotations
@@ -13,17 +14,21 @@ import unicodedata
 from hypothesis import given
 from hypothesis import strategies as st
 
-from schemas.jobs import FieldMap, ObjectMapping
+from schemas.jobs import FieldMap, ObjectMapping, Policy
 from schemas.values import Binary, Record, Value
 from services.runner.engine import (
+    PHASES,
     apply_to,
     managed_fields,
     map_record,
     match_key,
+    phase_of,
     plan,
     split_batches,
+    with_container,
 )
-from services.runner.engine.batching import PHASE_OF, change_size
+from services.runner.engine.batching import change_size
+from services.runner.engine.mapping import present
 
 JOSE = "José"
 KEY_VALUES = [
@@ -38,6 +43,11 @@ KEY_VALUES = [
     "  ",
 ]
 FIELDS = ("mail", "groups", "note", "password")
+CONTAINERS = [None, "ou=People,dc=example,dc=org", "ou=Sales\\, Paris,dc=example,dc=org"]
+POLICIES: list[Policy] = ["force", "keep", "merge"]
+policies = st.sampled_from(POLICIES)
+Job = tuple[ObjectMapping, list[Record], list[Record], bool]
+"""A mapping, its mapped source, a destination, and whether the run acts on absence."""
 
 texts = st.sampled_from(["", "x", "X", "x ", "é", unicodedata.normalize("NFD", "é")])
 values: st.SearchStrategy[Value] = st.one_of(
@@ -50,17 +60,22 @@ keys: st.SearchStrategy[Value] = st.one_of(
     st.lists(st.sampled_from(KEY_VALUES), min_size=1, max_size=2),
 )
 records: st.SearchStrategy[Record] = st.fixed_dictionaries(
-    {}, optional={"uid": keys, **dict.fromkeys(FIELDS, values)}
+    {},
+    optional={"uid": keys, "ou": st.sampled_from(CONTAINERS[1:]), **dict.fromkeys(FIELDS, values)},
 )
-field_maps = st.lists(
-    st.builds(
-        FieldMap,
-        to=st.sampled_from(FIELDS),
-        create_only=st.booleans(),
-        delimiter=st.sampled_from([None, ";"]),
+field_maps = st.tuples(
+    policies,
+    st.lists(
+        st.builds(
+            FieldMap,
+            to=st.sampled_from(FIELDS),
+            create_only=st.booleans(),
+            delimiter=st.sampled_from([None, ";"]),
+            policy=policies,
+        ),
+        max_size=4,
     ),
-    max_size=4,
-).map(lambda maps: [FieldMap(to="uid"), *maps])
+).map(lambda drawn: [FieldMap(to="uid", policy=drawn[0]), *drawn[1]])
 mappings = st.builds(
     ObjectMapping,
     keys=st.just(["uid"]),
@@ -69,6 +84,9 @@ mappings = st.builds(
     on_both=st.sampled_from(["update", "skip"]),
     on_destination_only=st.sampled_from(["delete", "disable", "move", "skip"]),
     fields=st.one_of(st.just([]), field_maps),
+    container=st.sampled_from(CONTAINERS),
+    container_from=st.sampled_from([None, "ou"]),
+    move_to=st.sampled_from(CONTAINERS),
 )
 
 
@@ -86,17 +104,46 @@ def unique_keys(records: list[Record], mapping: ObjectMapping) -> list[Record]:
 
 
 def managed_of(mapping: ObjectMapping) -> tuple[str, ...]:
-    return managed_fields(mapping, ["uid", *FIELDS])
+    return managed_fields(mapping, ["uid", "ou", *FIELDS])
+
+
+def mapped(record: Record, mapping: ObjectMapping) -> Record:
+    """A source record as the runner hands it to the planner (with its container)."""
+    return with_container(map_record(record, mapping), record, mapping)
 
 
 @st.composite
-def jobs(draw: st.DrawFn) -> tuple[ObjectMapping, list[Record], list[Record], bool]:
+def any_jobs(draw: st.DrawFn) -> Job:
     """A mapping, a valid mapped source, any destination, and whether the run sees absence."""
     mapping = draw(mappings)
-    source = [map_record(record, mapping) for record in draw(st.lists(records, max_size=8))]
+    source = [mapped(record, mapping) for record in draw(st.lists(records, max_size=8))]
     source = unique_keys(source, mapping)
     destination = draw(st.lists(records, max_size=8))
     return mapping, source, destination, draw(st.booleans())
+
+
+@st.composite
+def policy_jobs(draw: st.DrawFn) -> Job:
+    """Every field mapped with a drawn policy, and mostly the same objects on both sides,
+    so that keeping, merging and forcing values over existing ones happen often."""
+    fields = [FieldMap(to="uid", policy=draw(policies))]
+    for name in FIELDS:
+        delimiter = draw(st.sampled_from([None, ";"]))
+        fields.append(FieldMap(to=name, policy=draw(policies), delimiter=delimiter))
+    mapping = ObjectMapping(
+        keys=["uid"],
+        fields=fields,
+        case_insensitive=draw(st.booleans()),
+        on_destination_only=draw(st.sampled_from(["delete", "disable", "move", "skip"])),
+        move_to=draw(st.sampled_from(CONTAINERS)),
+    )
+    names = st.lists(st.sampled_from(["a", "b", "c", "d"]), unique=True, max_size=4)
+    destination = [{**draw(records), "uid": uid} for uid in draw(names)]
+    source = [mapped({**draw(records), "uid": uid}, mapping) for uid in draw(names)]
+    return mapping, source, destination, draw(st.booleans())
+
+
+jobs = st.one_of(any_jobs(), policy_jobs())
 
 
 @given(mappings, st.lists(records, max_size=8), st.booleans())
@@ -111,9 +158,9 @@ def test_a_destination_planned_against_itself_needs_no_changes(
     assert result.counts.changes == 0
 
 
-@given(jobs())
+@given(jobs)
 def test_applying_a_plan_then_planning_again_changes_nothing_more(
-    job: tuple[ObjectMapping, list[Record], list[Record], bool],
+    job: Job,
 ) -> None:
     mapping, source, destination, act = job
     managed = managed_of(mapping)
@@ -125,30 +172,33 @@ def test_applying_a_plan_then_planning_again_changes_nothing_more(
     assert second.changes == [c for c in first.changes if c.action in ("disable", "move")]
 
 
-@given(jobs())
+@given(jobs)
 def test_inputs_are_never_mutated(
-    job: tuple[ObjectMapping, list[Record], list[Record], bool],
+    job: Job,
 ) -> None:
     mapping, source, destination, act = job
     saved = copy.deepcopy((source, destination, mapping))
-    mapped = [map_record(record, mapping) for record in source]
-    result = plan(mapped, destination, mapping, managed_of(mapping), act_on_absence=act)
+    shaped = [mapped(record, mapping) for record in source]
+    result = plan(shaped, destination, mapping, managed_of(mapping), act_on_absence=act)
     apply_to(destination, result.changes, mapping.keys, mapping.case_insensitive)
     apply_to(source, result.changes, mapping.keys, mapping.case_insensitive)
     split_batches(result.changes, 2, 10_000)
     assert (source, destination, mapping) == saved
 
 
-@given(jobs(), st.integers(min_value=1, max_value=4), st.integers(min_value=0, max_value=400))
+@given(jobs, st.integers(min_value=1, max_value=4), st.integers(min_value=0, max_value=400))
 def test_applying_batch_by_batch_equals_applying_the_whole_plan(
-    job: tuple[ObjectMapping, list[Record], list[Record], bool], max_changes: int, slack: int
+    job: Job, max_changes: int, slack: int
 ) -> None:
     mapping, source, destination, act = job
     result = plan(source, destination, mapping, managed_of(mapping), act_on_absence=act)
     max_bytes = max((change_size(c) for c in result.changes), default=1) + slack
     batches = split_batches(result.changes, max_changes, max_bytes)
     assert [c for batch in batches for c in batch] == result.changes
-    assert all(len({PHASE_OF[c.action] for c in batch}) == 1 for batch in batches)
+    assert all(len({phase_of(c) for c in batch}) == 1 for batch in batches)
+    # Phases come in order, and each phase's batches follow each other.
+    phases = [phase_of(batch[0]) for batch in batches]
+    assert phases == sorted(phases, key=PHASES.index)
     state = apply_to(destination, [], mapping.keys, mapping.case_insensitive)
     for batch in batches:
         state = apply_to(state, batch, mapping.keys, mapping.case_insensitive)
@@ -156,9 +206,9 @@ def test_applying_batch_by_batch_equals_applying_the_whole_plan(
     assert state == whole
 
 
-@given(jobs(), st.randoms(use_true_random=False))
+@given(jobs, st.randoms(use_true_random=False))
 def test_the_plan_is_independent_of_input_order(
-    job: tuple[ObjectMapping, list[Record], list[Record], bool],
+    job: Job,
     rng: random.Random,
 ) -> None:
     mapping, source, destination, act = job
@@ -172,3 +222,43 @@ def test_the_plan_is_independent_of_input_order(
     assert again.hash == result.hash
     assert again.changes == result.changes
     assert again.counts == result.counts
+
+
+@given(jobs)
+def test_keep_and_merge_never_clear_or_drop_a_value(
+    job: Job,
+) -> None:
+    mapping, source, destination, act = job
+    policy = {field.to: field.policy for field in mapping.fields}
+    result = plan(source, destination, mapping, managed_of(mapping), act_on_absence=act)
+    by_key = {match_key(r, ["uid"], mapping.case_insensitive): r for r in destination}
+    for change in result.changes:
+        if change.action != "update":
+            continue
+        existing = by_key[match_key(change.match, ["uid"], mapping.case_insensitive)]
+        assert not [field for field in change.clear if policy.get(field, "force") != "force"]
+        for field, value in change.set.items():
+            old = present(existing.get(field))
+            if policy.get(field) == "keep":
+                assert old is None
+            elif policy.get(field) == "merge" and old is not None:
+                assert not isinstance(old, Binary)  # merge keeps binary values as they are
+                old_items = [old] if isinstance(old, str) else old
+                assert isinstance(value, list) and value[: len(old_items)] == old_items
+
+
+@given(jobs)
+def test_creates_and_moves_carry_their_container(
+    job: Job,
+) -> None:
+    mapping, source, destination, act = job
+    result = plan(source, destination, mapping, managed_of(mapping), act_on_absence=act)
+    for change in result.changes:
+        if change.action == "move":
+            assert change.container == mapping.move_to
+        elif change.action != "create":
+            assert change.container is None
+        elif mapping.container_from is None:
+            assert change.container == mapping.container
+        else:
+            assert change.container in (*CONTAINERS[1:], mapping.container)

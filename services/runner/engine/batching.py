@@ -1,7 +1,7 @@
 """Batching: a plan's changes cut into work-queue messages of bounded size.
 
 Batches of one phase may be applied in parallel and the next phase starts when the
-previous one is done, so a batch never holds changes of two phases.
+previous one is done, so a batch never holds changes of two phases (phases.py).
 """
 
 from __future__ import annotations
@@ -10,17 +10,11 @@ from collections.abc import Sequence
 
 import msgspec
 
-from schemas.plan import Action, Change
+from schemas.plan import Change
 from services.common.errors import BadInput
 
-# create and update are one phase ("objects"): both write the objects' fields.
-PHASE_OF: dict[Action, str] = {
-    "create": "objects",
-    "update": "objects",
-    "move": "move",
-    "disable": "disable",
-    "delete": "delete",
-}
+from .phases import phase_of
+
 # Bytes counted per change beyond its own JSON: the separating comma and some slack
 # for the message around the list, so an estimate under max_bytes stays under it.
 CHANGE_OVERHEAD = 16
@@ -56,7 +50,7 @@ def split_batches(
                 f"the {change.action} of {change.key!r} takes {size} bytes, more than a batch "
                 f"may hold ({max_bytes}); shorten its values or raise the batch size limit"
             )
-        phase = PHASE_OF[change.action]
+        phase = phase_of(change)
         full = len(batch) >= max_changes or batch_bytes + size > max_bytes
         if batch and (full or phase != batch_phase):
             batches.append(batch)

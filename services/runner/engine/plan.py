@@ -2,6 +2,8 @@
 
 Pure and deterministic (records in any order give the same plan and hash); inputs are
 never mutated. Each side is indexed by key in one pass, then one sort: O(n log n).
+Attribute policies (force, keep, merge) are in policies.py, the order of the changes
+in phases.py, where new objects go in containers.py.
 """
 
 from __future__ import annotations
@@ -12,16 +14,17 @@ from collections.abc import Iterable, Sequence
 
 import msgspec
 
-from schemas.jobs import ObjectMapping
+from schemas.jobs import ObjectMapping, Policy
 from schemas.plan import Action, Change, PlanCounts
 from schemas.values import Record
 from services.common.errors import BadInput
 
 from .batching import split_batches
-from .mapping import normalized, present
+from .containers import container_of
+from .mapping import present
+from .phases import rank
+from .policies import resolved
 
-# Phases run in this order (ARCHITECTURE.md "Records and plans"); creates before updates.
-ACTION_ORDER: dict[Action, int] = {"create": 0, "update": 1, "move": 2, "disable": 3, "delete": 4}
 KEY_SEPARATOR = " / "
 # A broken source can produce a warning per record; the first ones say enough.
 MAX_WARNINGS = 100
@@ -108,9 +111,12 @@ def plan(
 ) -> Plan:
     """The changes that make `destination` agree with `source` (already mapped).
 
-    Only `managed` fields are written; `create_only` ones only on create. A run that
-    cannot see every object (incremental, scoped to some keys) passes
-    `act_on_absence=False`: destination-only objects are neither acted on nor counted.
+    Only `managed` fields are written; `create_only` ones only on create; on update each
+    field follows its policy (policies.py). A create goes to the container of
+    `containers.container_of` (a source record carries its own under `containers.CONTAINER_FIELD`),
+    a move to the mapping's `move_to`. A run that cannot see every object (incremental,
+    scoped to some keys) passes `act_on_absence=False`: destination-only objects are
+    neither acted on nor counted.
     """
     if not mapping.keys:
         raise BadInput(f"the {mapping.type!r} mapping needs at least one key field")
@@ -141,10 +147,15 @@ class _Planner:
         create_only = {field.to for field in mapping.fields if field.create_only}
         self.written = tuple(dict.fromkeys([*self.keys, *managed]))
         self.compared = tuple(field for field in dict.fromkeys(managed) if field not in create_only)
+        # Only fields that are not "force" need a look-up on the hot path of updates.
+        self.policies: dict[str, Policy] = {
+            field.to: field.policy for field in mapping.fields if field.policy != "force"
+        }
+        self.multi_valued = frozenset(field.to for field in mapping.fields if field.delimiter)
         self.counts = PlanCounts()
         self.warnings: list[str] = []
         self.warning_count = 0
-        self.ranked: list[tuple[int, str, str, Change]] = []
+        self.ranked: list[tuple[tuple[int, int, int, str, str], str, Change]] = []
 
     def key_of(self, record: Record, side: str) -> str | None:
         key = match_key(record, self.keys, self.mapping.case_insensitive)
@@ -194,7 +205,14 @@ class _Planner:
             self.counts.skipped += 1
             return
         values = {f: v for f in self.written if (v := present(record.get(f))) is not None}
-        self.add(key, "create", record, values=values)
+        container = container_of(record, self.mapping)
+        if container is None and self.mapping.container_from is not None:
+            field = self.mapping.container_from
+            self.warn(
+                f"source record {display_key(record, self.keys)!r} has no container in "
+                f"{field!r}: created where the destination puts objects by default"
+            )
+        self.add(key, "create", record, values=values, container=container)
 
     def on_both(self, key: str, record: Record, existing: Record) -> None:
         if self.mapping.on_both != "update":
@@ -203,8 +221,11 @@ class _Planner:
         values: Record = {}
         clear: list[str] = []
         before: Record = {}
+        policies = self.policies
         for field in self.compared:
             new, old = present(record.get(field)), present(existing.get(field))
+            if field in policies:
+                new = resolved(policies[field], old, new, field in self.multi_valued)
             if new != old:
                 if new is None:
                     clear.append(field)
@@ -222,7 +243,9 @@ class _Planner:
         if action == "skip":
             self.counts.skipped += 1
         else:
-            self.add(key, action, record)
+            # check_job refuses a move without move_to; None leaves it to the provider.
+            moved_to = self.mapping.move_to if action == "move" else None
+            self.add(key, action, record, container=moved_to)
 
     def add(
         self,
@@ -233,6 +256,7 @@ class _Planner:
         values: Record | None = None,
         clear: list[str] | None = None,
         before: Record | None = None,
+        container: str | None = None,
     ) -> None:
         """A change to the object that `found_by` identifies (its key fields become `match`)."""
         change = Change(
@@ -243,8 +267,9 @@ class _Planner:
             clear=clear or [],
             before=before or {},
             object_type=self.mapping.type,
+            container=container,
         )
-        self.ranked.append((ACTION_ORDER[action], change.key, key, change))
+        self.ranked.append((rank(change), key, change))
         setattr(self.counts, action, getattr(self.counts, action) + 1)
 
     def warn(self, text: str) -> None:
@@ -253,56 +278,14 @@ class _Planner:
             self.warnings.append(text)
 
     def result(self) -> Plan:
-        # Sorting by (phase, key as shown, identity) makes the order independent of input order.
-        self.ranked.sort(key=lambda ranked: ranked[:3])
-        changes = [ranked[3] for ranked in self.ranked]
+        # Sorting by (phase, ..., key as shown, identity) makes the order independent of
+        # input order.
+        self.ranked.sort(key=lambda ranked: ranked[:2])
+        changes = [ranked[2] for ranked in self.ranked]
         if self.warning_count > MAX_WARNINGS:
             self.warnings.append(f"... and {self.warning_count - MAX_WARNINGS} more warnings")
         hashed = plan_hash(changes)
         return Plan(changes=changes, counts=self.counts, hash=hashed, warnings=self.warnings)
-
-
-def apply_to(
-    records: Iterable[Record],
-    changes: Iterable[Change],
-    keys: Sequence[str],
-    case_insensitive: bool,
-) -> list[Record]:
-    """The destination `records` after `changes`, simulated (for previews and tests).
-
-    Idempotent, as a provider: create = create if absent, else set; update = set and
-    clear; delete = remove if present; disable and move leave the record as it is (what
-    they mean is the provider's business, not a field). A change reaches every record
-    with its key. Records come back normalized, existing ones first, then created ones.
-    """
-    state: list[Record | None] = [normalized(record) for record in records]
-    positions: dict[str, list[int]] = {}
-    for position, record in enumerate(state):
-        key = match_key(record or {}, keys, case_insensitive)
-        if key is not None:
-            positions.setdefault(key, []).append(position)
-    for change in changes:
-        key = match_key(change.match, keys, case_insensitive)
-        if key is None:
-            continue  # A change without a usable key finds no object.
-        targets = positions.get(key, [])
-        if change.action == "create" and not targets:
-            positions[key] = [len(state)]
-            state.append(normalized({**change.match, **change.set}))
-        elif change.action in ("create", "update"):
-            for position in targets:
-                state[position] = _patched(state[position] or {}, change)
-        elif change.action == "delete":
-            for position in positions.pop(key, []):
-                state[position] = None
-    return [record for record in state if record is not None]
-
-
-def _patched(record: Record, change: Change) -> Record:
-    patched = {**record, **change.set}
-    for field in change.clear:
-        patched.pop(field, None)
-    return normalized(patched)
 
 
 def _show(record: Record) -> str:

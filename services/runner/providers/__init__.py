@@ -14,8 +14,9 @@ from schemas.jobs import Endpoint
 from services.common.errors import BadInput
 
 from .base import Layout, Outcome, Provider, ProviderFactory
+from .capability_table import capabilities
 
-__all__ = ["Layout", "Outcome", "Provider", "ProviderFactory", "open_provider"]
+__all__ = ["Layout", "Outcome", "Provider", "ProviderFactory", "capabilities", "open_provider"]
 
 
 def open_provider(connection: Connection, endpoint: Endpoint, layout: Layout) -> Provider:

@@ -1,0 +1,72 @@
+"""Safety limits: whether a plan may run, or must wait for someone to approve it.
+
+A plan may make at most `limit(...)` deletes, and as many disables and as many moves
+(each counted alone): the job's `max_count`, and at most `max_percent` percent of the
+objects the destination holds (rounded down), whichever is smaller. With 1,000 objects
+and 5%, 50 deletes run and 51 wait. A small destination thus allows few: 10% of 9
+objects is 0, so any delete there waits.
+
+A source that comes back empty while the destination is not also waits (unless the job
+says `empty_source = "allow"`): an empty export would otherwise delete everyone. Only
+a run over the job's whole scope is judged so; a run scoped to some keys reads only
+those, and never acts on absence.
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal
+
+from schemas.jobs import Safety
+from schemas.plan import PlanCounts
+
+# The actions that act on absence, in the words a reason uses.
+_LIMITED = (("delete", "deletes"), ("disable", "disables"), ("move", "moves"))
+
+
+def limit(safety: Safety, destination_records: int) -> int:
+    """The most deletes (or disables, or moves) a plan may make without approval."""
+    # Decimal of the written number: 5% of 1,000 is exactly 50, never 49.99999.
+    share = Decimal(repr(safety.max_percent)) * destination_records / 100
+    return max(0, min(safety.max_count, math.floor(share)))
+
+
+def assess(
+    counts: PlanCounts,
+    source_records: int,
+    destination_records: int,
+    safety: Safety,
+    *,
+    full_scope: bool,
+) -> str | None:
+    """Why this plan must wait for approval, or None when it may run now.
+
+    `source_records` and `destination_records` are what each side held when read (the
+    whole scope, before any key scoping). Several reasons are joined with "; ".
+    """
+    reasons: list[str] = []
+    empty = full_scope and source_records == 0 and destination_records > 0
+    if empty and safety.empty_source != "allow":
+        reasons.append(
+            f"the source returned no records while the destination holds "
+            f"{_objects(destination_records)}"
+        )
+    allowed = limit(safety, destination_records)
+    for action, plural in _LIMITED:
+        planned: int = getattr(counts, action)
+        if planned > allowed:
+            word = action if planned == 1 else plural
+            verb = "exceeds" if planned == 1 else "exceed"
+            why = _why(safety, allowed, destination_records)
+            reasons.append(f"{planned:,} {word} {verb} the limit of {allowed:,} ({why})")
+    return "; ".join(reasons) or None
+
+
+def _why(safety: Safety, allowed: int, destination_records: int) -> str:
+    if allowed == safety.max_count:
+        return "the job's safety.max_count"
+    return f"{safety.max_percent:g}% of {_objects(destination_records)}"
+
+
+def _objects(count: int) -> str:
+    return f"{count:,} object" if count == 1 else f"{count:,} objects"

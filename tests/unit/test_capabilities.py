@@ -1,0 +1,92 @@
+"""Provider capabilities: a job asking a destination for what it cannot do is refused
+when it is applied, naming the setting and what to choose instead."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+import pytest
+
+from schemas.connections import Connection, CsvConnection, SqliteConnection
+from schemas.jobs import Job
+from services.common.definitions import check_job
+from services.common.errors import BadInput
+from services.runner.providers import capabilities, capability_table
+
+CONNECTIONS: dict[str, Connection] = {
+    "hr": CsvConnection(id="hr", directory="/srv/hr"),
+    "db": SqliteConnection(id="db", path="/srv/people.sqlite"),
+}
+
+
+def job(destination: str = "db", **objects: Any) -> Job:
+    where = {"db": {"table": "people"}, "hr": {"file": "out.csv"}}[destination]
+    return msgspec.convert(
+        {
+            "id": "people",
+            "source": {"connection": "hr", "file": "people.csv"},
+            "destination": {"connection": destination, **where},
+            "objects": [{"keys": ["uid"], **objects}],
+        },
+        Job,
+    )
+
+
+def problems(the_job: Job) -> list[str]:
+    with pytest.raises(BadInput) as raised:
+        check_job(the_job, CONNECTIONS)
+    return str(raised.value).splitlines()
+
+
+@pytest.mark.parametrize("provider", ["csv", "sqlite"])
+def test_files_and_tables_create_update_and_delete_only(provider: str) -> None:
+    assert capabilities(provider) == frozenset({"create", "update", "delete"})
+
+
+def test_an_unlisted_provider_gets_the_basic_actions() -> None:
+    assert capabilities("no-such-provider") == frozenset({"create", "update", "delete"})
+
+
+@pytest.mark.parametrize(
+    ("destination", "action", "expected"),
+    [
+        ("db", "disable", "destination db (sqlite) cannot disable; choose delete or skip"),
+        ("db", "move", "destination db (sqlite) cannot move; choose delete or skip"),
+        ("hr", "disable", "destination hr (csv) cannot disable; choose delete or skip"),
+    ],
+)
+def test_an_action_the_destination_lacks_is_refused(
+    destination: str, action: str, expected: str
+) -> None:
+    assert problems(job(destination, on_destination_only=action)) == [
+        f'job "people": $.objects[0].on_destination_only: {expected}'
+    ]
+
+
+@pytest.mark.parametrize("action", ["delete", "skip"])
+def test_what_the_destination_can_do_passes(action: str) -> None:
+    check_job(job(on_destination_only=action), CONNECTIONS)
+    check_job(job(on_source_only="skip", on_both="skip"), CONNECTIONS)
+
+
+def test_a_move_without_move_to_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    directory = frozenset({"create", "update", "delete", "disable", "move"})
+    monkeypatch.setitem(capability_table.CAPABILITIES, "sqlite", directory)
+    assert problems(job(on_destination_only="move")) == [
+        'job "people": $.objects[0].move_to: expected the container on_destination_only = '
+        '"move" moves objects to, such as "ou=Former,dc=example,dc=org", got nothing'
+    ]
+    check_job(job(on_destination_only="move", move_to="ou=Former,dc=x"), CONNECTIONS)
+    check_job(job(on_destination_only="disable"), CONNECTIONS)
+
+
+def test_an_action_asked_for_creates_or_updates_is_checked_too(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(capability_table.CAPABILITIES, "sqlite", frozenset({"delete"}))
+    assert problems(job()) == [
+        'job "people": $.objects[0].on_source_only: destination db (sqlite) cannot create; '
+        "choose skip",
+        'job "people": $.objects[0].on_both: destination db (sqlite) cannot update; choose skip',
+    ]

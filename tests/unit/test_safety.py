@@ -1,0 +1,105 @@
+"""Safety limits: which plans wait for approval, and the reason people read."""
+
+from __future__ import annotations
+
+import pytest
+
+from schemas.jobs import ObjectMapping, Safety
+from schemas.plan import PlanCounts
+from schemas.values import Record
+from services.runner.engine import assess, limit, plan
+
+FIVE_PERCENT = Safety(max_count=500, max_percent=5.0)
+DESTINATION: list[Record] = [{"uid": f"u{n:04}"} for n in range(1000)]
+DELETE = ObjectMapping(keys=["uid"], on_destination_only="delete")
+
+
+def planned(absent: int, *, mapping: ObjectMapping = DELETE, scoped: bool = False) -> PlanCounts:
+    """The counts of a real plan over 1,000 destination objects, `absent` of them gone."""
+    source = DESTINATION[absent:]
+    return plan(source, DESTINATION, mapping, ("uid",), act_on_absence=not scoped).counts
+
+
+def test_fifty_one_absent_of_a_thousand_at_five_percent_wait() -> None:
+    counts = planned(51)
+    assert counts.delete == 51
+    reason = assess(counts, 949, 1000, FIVE_PERCENT, full_scope=True)
+    assert reason == "51 deletes exceed the limit of 50 (5% of 1,000 objects)"
+
+
+@pytest.mark.parametrize("absent", [0, 1, 49, 50])
+def test_up_to_the_limit_runs(absent: int) -> None:
+    assert assess(planned(absent), 1000 - absent, 1000, FIVE_PERCENT, full_scope=True) is None
+
+
+def test_an_empty_source_waits() -> None:
+    counts = planned(1000)
+    reason = assess(counts, 0, 1000, FIVE_PERCENT, full_scope=True)
+    assert reason == (
+        "the source returned no records while the destination holds 1,000 objects; "
+        "1,000 deletes exceed the limit of 50 (5% of 1,000 objects)"
+    )
+
+
+def test_allow_lets_an_empty_source_through_but_not_past_the_limits() -> None:
+    allow = Safety(max_count=1000, max_percent=100.0, empty_source="allow")
+    assert assess(planned(1000), 0, 1000, allow, full_scope=True) is None
+    allow_fewer = Safety(max_count=999, max_percent=100.0, empty_source="allow")
+    reason = assess(planned(1000), 0, 1000, allow_fewer, full_scope=True)
+    assert reason == "1,000 deletes exceed the limit of 999 (the job's safety.max_count)"
+    wait = Safety(max_count=5000, max_percent=100.0)
+    reason = assess(PlanCounts(), 0, 1000, wait, full_scope=True)
+    assert reason == "the source returned no records while the destination holds 1,000 objects"
+
+
+def test_an_empty_source_and_an_empty_destination_run() -> None:
+    assert assess(PlanCounts(), 0, 0, FIVE_PERCENT, full_scope=True) is None
+
+
+@pytest.mark.parametrize("mapping_action", ["delete", "disable", "move"])
+def test_a_key_scoped_run_never_waits_for_absence(mapping_action: str) -> None:
+    mapping = ObjectMapping(keys=["uid"], on_destination_only=mapping_action)  # type: ignore[arg-type]
+    counts = planned(1000, mapping=mapping, scoped=True)
+    assert counts.changes == 0
+    assert assess(counts, 0, 1000, FIVE_PERCENT, full_scope=False) is None
+
+
+@pytest.mark.parametrize(
+    ("counts", "expected"),
+    [
+        pytest.param(PlanCounts(disable=51), "51 disables exceed the limit of 50", id="disables"),
+        pytest.param(PlanCounts(move=60), "60 moves exceed the limit of 50", id="moves"),
+        pytest.param(PlanCounts(delete=50, disable=50, move=50), None, id="each-on-its-own"),
+        pytest.param(PlanCounts(create=900, update=900), None, id="creates-updates-unlimited"),
+    ],
+)
+def test_each_action_has_its_own_limit(counts: PlanCounts, expected: str | None) -> None:
+    reason = assess(counts, 1000, 1000, FIVE_PERCENT, full_scope=True)
+    assert (reason or "").startswith(expected or "") and (reason is None) == (expected is None)
+
+
+def test_the_count_limit_when_it_is_smaller() -> None:
+    reason = assess(PlanCounts(delete=21), 10, 10_000, Safety(max_count=20), full_scope=True)
+    assert reason == "21 deletes exceed the limit of 20 (the job's safety.max_count)"
+
+
+def test_one_is_singular() -> None:
+    reason = assess(PlanCounts(delete=1), 9, 9, Safety(), full_scope=True)
+    assert reason == "1 delete exceeds the limit of 0 (10% of 9 objects)"
+
+
+@pytest.mark.parametrize(
+    ("safety", "destination", "expected"),
+    [
+        (Safety(max_count=500, max_percent=5.0), 1000, 50),
+        (Safety(), 1000, 100),  # defaults: 500 and 10%
+        (Safety(), 100_000, 500),
+        (Safety(max_percent=0.1), 1000, 1),  # exact: 0.1% of 1,000 is 1, not 0.99…
+        (Safety(max_percent=2.5), 999, 24),  # rounded down
+        (Safety(max_percent=7.0), 100, 7),
+        (Safety(), 0, 0),
+        (Safety(max_count=-1), 1000, 0),
+    ],
+)
+def test_limit(safety: Safety, destination: int, expected: int) -> None:
+    assert limit(safety, destination) == expected
