@@ -12,6 +12,13 @@ class RunCommand(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     keys: list[str] | None = None
 
 
+class DecideCommand(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Approve or deny a run that waits for approval: idsync.cmd.<principal>.approve|deny."""
+
+    run_id: str
+    reason: str = ""
+
+
 class CommandReply(msgspec.Struct, frozen=True, kw_only=True):
     ok: bool
     run_id: str | None = None
@@ -20,6 +27,7 @@ class CommandReply(msgspec.Struct, frozen=True, kw_only=True):
 
 _encoder = msgspec.json.Encoder()
 run_command_decoder = msgspec.json.Decoder(RunCommand)
+decide_command_decoder = msgspec.json.Decoder(DecideCommand)
 reply_decoder = msgspec.json.Decoder(CommandReply)
 
 

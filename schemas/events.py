@@ -39,11 +39,15 @@ class RunApproved(_Event, tag="run.approved", frozen=True):
     trigger: Trigger = "manual"
     keys: list[str] | None = None
     """Copied from the request: the runner needs nothing else to start."""
+    plan_hash: str | None = None
+    """Set when this approves a plan that waited for approval: only that plan may run."""
 
 
 class RunAwaitingApproval(_Event, tag="run.awaiting-approval", frozen=True):
     reason: str
     plan_hash: str | None = None
+    counts: PlanCounts | None = None
+    """The plan's summary, for the approver."""
 
 
 class RunStarted(_Event, tag="run.started", frozen=True):
@@ -59,6 +63,8 @@ class RunPlanned(_Event, tag="run.planned", frozen=True):
     source_records: int
     destination_records: int
     batches: int
+    errors: list[RecordError] = msgspec.field(default_factory=list)
+    """Source records that could not be mapped (their transformations failed)."""
 
 
 class RunBatchApplied(_Event, tag="run.batch-applied", frozen=True):
@@ -79,6 +85,8 @@ class RunFinished(_Event, tag="run.finished", frozen=True):
     plan_hash: str
     seconds: float
     with_errors: bool = False
+    staged: bool = False
+    """The job is in staging: the run planned and reported, and wrote nothing."""
 
 
 class RunFailed(_Event, tag="run.failed", frozen=True):

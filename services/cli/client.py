@@ -15,7 +15,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import DeliverPolicy
 
-from schemas.commands import CommandReply, RunCommand, encode, reply_decoder
+from schemas.commands import CommandReply, DecideCommand, RunCommand, encode, reply_decoder
 from schemas.events import Event, decode_event
 from schemas.subjects import command_subject
 from services.common.errors import BadInput, IdsyncError, Unreachable
@@ -37,21 +37,27 @@ class Session:
         await ensure_infrastructure(self.js, self.settings)
 
     async def request_run(self, job_id: str, keys: list[str] | None = None) -> str:
-        subject = command_subject(self.settings.principal, "run")
+        """Ask the workflow service to run a job; the run's id."""
+        return await self._command("run", RunCommand(job_id=job_id, keys=keys))
+
+    async def decide(self, verb: str, run_id: str, reason: str = "") -> str:
+        """Approve or deny (`verb`) a run that waits for approval."""
+        return await self._command(verb, DecideCommand(run_id=run_id, reason=reason))
+
+    async def _command(self, verb: str, command: msgspec.Struct) -> str:
+        subject = command_subject(self.settings.principal, verb)
         try:
-            answer = await self.nc.request(
-                subject, encode(RunCommand(job_id=job_id, keys=keys)), timeout=10
-            )
+            answer = await self.nc.request(subject, encode(command), timeout=10)
         except nats.errors.NoRespondersError:
             raise Unreachable(
-                "no workflow service answers run commands: start the services with "
+                f"no workflow service answers {verb} commands: start the services with "
                 "`idsync up` (or `idsync serve workflow`)"
             ) from None
         except nats.errors.TimeoutError:
             raise Unreachable("the workflow service did not answer within 10 s") from None
         reply: CommandReply = reply_decoder.decode(answer.data)
         if not reply.ok or reply.run_id is None:
-            raise BadInput(reply.error or "the run was refused")
+            raise BadInput(reply.error or f"the {verb} command was refused")
         return reply.run_id
 
     async def journal(self, subject: str = "idsync.run.>") -> list[Event]:

@@ -19,6 +19,7 @@ from .client import connect
 from .export import export_format, write_report
 from .output import print_json, print_table
 from .runs import fold
+from .samples import preview_samples
 from .watch import wait_for_run
 
 
@@ -162,6 +163,8 @@ async def job_run(args: argparse.Namespace) -> int:
 
 async def job_preview(args: argparse.Namespace) -> int:
     """Plan without writing: read both sides here and show what a run would do."""
+    if args.sample is not None:
+        return await preview_samples(args)
     if args.format and not args.export:
         raise BadInput(f"--format {args.format} needs --export FILE, the file to write")
     export = Path(args.export) if args.export else None
@@ -190,6 +193,7 @@ async def job_preview(args: argparse.Namespace) -> int:
                 "counts": planned.plan.counts,
                 "changes": planned.plan.changes,
                 "warnings": planned.plan.warnings,
+                "record_errors": planned.record_errors,
             }
         )
         return 0
@@ -217,6 +221,8 @@ async def job_preview(args: argparse.Namespace) -> int:
         print(f"  … and {hidden} more (--limit N shows more, --json shows all)")
     for warning in planned.plan.warnings:
         print(f"  warning: {warning}")
+    for failed in planned.record_errors[: args.limit]:  # their transformations failed
+        print(f"  failed  {failed.key}: {failed.message}")
     return 0
 
 

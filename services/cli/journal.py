@@ -73,6 +73,15 @@ async def run_show(args: argparse.Namespace) -> int:
     return 0
 
 
+async def run_decide(args: argparse.Namespace) -> int:
+    """`idsync run approve|deny RUN`: release or end a run that waits for approval."""
+    async with connect(args.settings) as session:
+        await session.decide(args.verb, args.run_id, args.reason or "")
+    done = "approved: it re-plans, then applies that plan" if args.verb == "approve" else "denied"
+    print(f"run {args.run_id} {done}")
+    return 0
+
+
 async def tail(args: argparse.Namespace) -> int:
     subject = job_events(args.job) if args.job else ALL_EVENTS
     async with connect(args.settings) as session, session.follow(subject) as queue:

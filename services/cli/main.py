@@ -122,6 +122,12 @@ def _nouns(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--key", action="append", metavar="VALUE", help="only these objects")
     p.add_argument("--limit", type=int, default=20, help="changes to show (default 20)")
     p.add_argument(
+        "--sample",
+        type=int,
+        metavar="N",
+        help="instead of the plan, show N source records and what each mapped field becomes",
+    )
+    p.add_argument(
         "--export",
         metavar="FILE",
         help="also write every change, one row per field, to FILE (.csv, .xlsx or .json)",

@@ -7,6 +7,7 @@ import sys
 
 from schemas.events import (
     Event,
+    RunAwaitingApproval,
     RunBatchApplied,
     RunFailed,
     RunFinished,
@@ -19,7 +20,7 @@ from schemas.subjects import job_events
 from .client import Session
 from .output import Progress, print_json, stats_line
 
-EXIT_OK, EXIT_RUN_FAILED, EXIT_WITH_ERRORS = 0, 4, 5
+EXIT_OK, EXIT_RUN_FAILED, EXIT_WITH_ERRORS, EXIT_WAITING = 0, 4, 5, 7
 QUIET_CHECK = 5.0  # seconds without an event before the journal is asked
 
 
@@ -45,31 +46,45 @@ async def follow_run(
                         progress.start(counts.changes)
                     case RunBatchApplied(changes=changes):
                         progress.advance(changes)
-            if is_end(event):
+            if stops(event):
                 return run_id, event
 
 
 async def _ended_in_journal(session: Session, job_id: str, run_id: str) -> Event | None:
     """The run's end state if the journal has it (a core subscription can miss events)."""
     for event in reversed(await session.journal(f"idsync.run.*.{job_id}")):
-        if event.run_id == run_id and is_end(event):
+        if event.run_id == run_id and stops(event):
             return event
     return None
+
+
+def stops(event: Event) -> bool:
+    """Where following a run ends: its end, or a wait for someone's approval."""
+    return is_end(event) or isinstance(event, RunAwaitingApproval)
 
 
 def exit_code(event: Event) -> int:
     if isinstance(event, RunFinished):
         return EXIT_WITH_ERRORS if event.with_errors else EXIT_OK
+    if isinstance(event, RunAwaitingApproval):
+        return EXIT_WAITING
     return EXIT_RUN_FAILED
 
 
 def describe_end(run_id: str, event: Event) -> str:
     match event:
-        case RunFinished(stats=stats, seconds=seconds, with_errors=with_errors):
+        case RunFinished(stats=stats, seconds=seconds, with_errors=with_errors, staged=staged):
             state = "finished with errors" if with_errors else "finished"
+            state += " (staging: nothing written)" if staged else ""
             return f"run {run_id} {state} in {seconds:.1f}s\n  {stats_line(stats)}"
         case RunFailed(reason=reason):
             return f"run {run_id} failed: {reason}"
+        case RunAwaitingApproval(reason=reason):
+            return (
+                f"run {run_id} wrote nothing and waits for approval: {reason}\n"
+                f"  `idsync job preview {event.job_id}` shows the plan; "
+                f"`idsync run approve {run_id}` applies it, `idsync run deny {run_id}` ends it"
+            )
         case _:
             return f"run {run_id} {tag_of(event).removeprefix('run.')}"
 

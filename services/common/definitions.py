@@ -24,6 +24,7 @@ from schemas.connections import PATH_FIELDS, PROVIDERS, Connection, CsvConnectio
 from schemas.ids import is_slug
 from schemas.jobs import Endpoint, Job, ObjectMapping
 from services.common.errors import BadInput
+from services.runner.engine.mapping import check_mapping
 from services.runner.providers.capability_table import capabilities
 
 # Derived from the union so a new provider is picked up without touching this module.
@@ -132,6 +133,8 @@ def check_job(
         bad("$.objects", f"{text}: several object types need a directory provider")
     for i, obj in enumerate(job.objects):
         _check_object(bad, f"$.objects[{i}]", obj)
+        for path, text in check_mapping(obj, f"$.objects[{i}]", job.id):  # transformations
+            bad(path, text)
     if (target := connections.get(job.destination.connection)) is not None:
         _check_actions(bad, job, target)
     if not 1 <= job.batch_size <= 100_000:

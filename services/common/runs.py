@@ -40,6 +40,9 @@ class RunState(msgspec.Struct, kw_only=True):
     planned: RunStats = msgspec.field(default_factory=RunStats)
     """What the plan found: records read, unchanged and skipped."""
     approved_at: datetime | None = None
+    requested_by: str = ""
+    keys: list[str] | None = None
+    """Kept while the run waits for approval, to run it as it was asked for."""
     updated_at: datetime = msgspec.field(default_factory=utcnow)
 
     @property

@@ -3,25 +3,31 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import structlog
 
 from schemas.jobs import Job, ObjectMapping
+from schemas.plan import RecordError
 from schemas.values import Record
 from services.common.store import Store
 from services.runner.engine import (
     destination_multi_valued,
     managed_fields,
-    map_record,
     match_key,
     plan,
     source_multi_valued,
     with_container,
 )
+from services.runner.engine.context import MappingContext
+from services.runner.engine.mapping import compile_mapping
+from services.runner.engine.passwords import PasswordSpec
 from services.runner.engine.plan import Plan
+from services.runner.engine.transforms import RecordFailed
 from services.runner.providers import open_provider
 from services.runner.providers.base import Layout, Provider
 
@@ -41,6 +47,11 @@ class PlannedRun:
     plan: Plan
     source_records: int
     destination_records: int
+    record_errors: list[RecordError] = field(default_factory=list)
+    """Source records that could not be mapped (a transformation failed): not planned,
+    to be counted as failed; the other records are planned as usual."""
+    generated: dict[str, PasswordSpec] = field(default_factory=dict)
+    """Destination fields whose passwords are made when a create is applied."""
 
 
 @asynccontextmanager
@@ -71,10 +82,15 @@ async def open_sides(store: Store, job: Job) -> AsyncIterator[Sides]:
         await destination.close()
 
 
-async def plan_job(job: Job, sides: Sides, keys: list[str] | None = None) -> PlannedRun:
+async def plan_job(
+    job: Job, sides: Sides, keys: list[str] | None = None, context: MappingContext | None = None
+) -> PlannedRun:
     """Read every record of both sides and compute the plan (nothing is written).
-    A run scoped to some keys sees only those objects and never acts on absence."""
+    A run scoped to some keys sees only those objects and never acts on absence.
+    `context` fills the transformations' variables (%RUN_ID%, %NOW%, %ENV:…%)."""
     mapping = job.objects[0]
+    compiled = compile_mapping(mapping, context or default_context(job))
+    record_errors: list[RecordError] = []
     source_records: list[Record] = []
     source_fields: dict[str, None] = {}
     canonical = sides.destination.canonical
@@ -83,22 +99,41 @@ async def plan_job(job: Job, sides: Sides, keys: list[str] | None = None) -> Pla
             source_fields.update(dict.fromkeys(record))
             # The container of a new object may come from a source field that is not
             # mapped: it travels with the mapped record under a reserved name.
-            shaped = canonical(map_record(record, mapping))
+            try:
+                shaped = canonical(compiled.map(record))
+            except RecordFailed as error:  # that record fails; the others go on
+                key = compiled.key_of(record)
+                record_errors.append(RecordError(key=key, action="map", message=str(error)))
+                continue
             source_records.append(with_container(shaped, record, mapping))
     destination_records: list[Record] = []
     async for batch in sides.destination.read(READ_BATCH):
         destination_records.extend(batch)
-    counted = (len(source_records), len(destination_records))
+    counted = (len(source_records) + len(record_errors), len(destination_records))
     if keys is not None:
         source_records = only_keys(source_records, mapping, keys)
         destination_records = only_keys(destination_records, mapping, keys)
+        record_errors = [e for e in record_errors if _wanted(e.key, mapping, keys)]
     managed = managed_fields(mapping, source_fields)
     the_plan = await asyncio.to_thread(
         plan, source_records, destination_records, mapping, managed, act_on_absence=keys is None
     )
     for warning in the_plan.warnings:
         log.warning("plan", note=warning)
-    return PlannedRun(the_plan, *counted)
+    return PlannedRun(the_plan, *counted, record_errors, compiled.generated)
+
+
+def default_context(job: Job, run_id: str = "") -> MappingContext:
+    """The context of a run or preview started here: this process's clock and environment."""
+    return MappingContext(
+        job_id=job.id, run_id=run_id, now=datetime.now(UTC), environment=dict(os.environ)
+    )
+
+
+def _wanted(key: str, mapping: ObjectMapping, keys: list[str]) -> bool:
+    """Whether a record that failed mapping, known by its source key, is in the run's scope."""
+    first = key.split(" / ")[0]
+    return bool(only_keys([{mapping.keys[0]: first}], mapping, keys))
 
 
 def only_keys(records: list[Record], mapping: ObjectMapping, keys: list[str]) -> list[Record]:

@@ -17,7 +17,14 @@ from datetime import datetime
 
 import structlog
 
-from schemas.events import RunApproved, RunFailed, RunPlanned, RunStarted
+from schemas.events import (
+    RunApproved,
+    RunAwaitingApproval,
+    RunFailed,
+    RunFinished,
+    RunPlanned,
+    RunStarted,
+)
 from schemas.jobs import Job
 from schemas.plan import Change, RunStats
 from schemas.work import StoredPlan
@@ -25,12 +32,14 @@ from services.common.bus import Bus
 from services.common.errors import BadInput, WriteFailed
 from services.common.failpoints import failpoint
 from services.common.runs import RunState
-from services.runner.engine import phase_of, split_batches
-from services.runner.planning import PlannedRun, open_sides, plan_job
+from services.runner.engine import assess, phase_of, split_batches
+from services.runner.planning import PlannedRun, default_context, open_sides, plan_job
 
 from .plans import load_plan, publish_phase, save_plan
 
 MAX_BATCH_BYTES = 512 * 1024  # well under the server's 1 MiB message limit
+MAX_ERRORS_PER_EVENT = 100
+WAITING = "run.awaiting-approval"
 
 log = structlog.get_logger("idsync.runner")
 
@@ -51,23 +60,85 @@ class Planner:
         if state is not None and state.ended:
             log.info("run already ended; nothing to do", state=state.state)
             return
-        if state is not None and state.plan_hash:
+        waiting = state is not None and state.state == WAITING
+        if waiting and self.approved.plan_hash is None:
+            return  # the first approval, delivered again: the run waits for its plan's
+        if state is not None and state.plan_hash and not waiting:
             log.info("plan already made; resuming it", attempt=self.attempt)
             await publish_phase(self.bus, await load_plan(self.bus, self.run_id), state)
             return
         reason = "planning again: the previous attempt stopped" if self.attempt > 1 else ""
         await self.bus.publish(RunStarted(run_id=self.run_id, job_id=self.job_id,
-                                          id=f"{self.run_id}.started.{self.attempt}",
+                                          id=f"{self.approved.id}.started.{self.attempt}",
                                           runner=self.runner_id, attempt=self.attempt,
                                           reason=reason))  # fmt: skip
         try:
             job = await self.bus.store.job(self.job_id)
             async with open_sides(self.bus.store, job) as sides:
-                planned = await plan_job(job, sides, self.approved.keys)
+                planned = await plan_job(job, sides, self.approved.keys,
+                                         default_context(job, self.run_id))  # fmt: skip
         except (BadInput, WriteFailed) as error:
             await self.fail(str(error))
             return
+        if job.staging:
+            await self._staged(planned)
+            return
+        unsafe = self._needs_approval(job, planned)
+        if unsafe is not None:
+            await self._await_approval(planned, unsafe)
+            return
         await self._keep(job, planned)
+
+    def _needs_approval(self, job: Job, planned: PlannedRun) -> str | None:
+        """Why this plan must wait for approval; None when it may be applied now."""
+        if self.approved.plan_hash == planned.plan.hash:
+            return None  # this very plan was approved
+        reason = assess(planned.plan.counts, planned.source_records,
+                        planned.destination_records, job.safety,
+                        full_scope=self.approved.keys is None)  # fmt: skip
+        if reason is not None and self.approved.plan_hash is not None:
+            reason += "; the data changed since the plan was approved"
+        return reason
+
+    async def _await_approval(self, planned: PlannedRun, reason: str) -> None:
+        """Write nothing; wait for `idsync run approve|deny` on this plan."""
+        the_plan = planned.plan
+        await self._announce(planned)
+        state = RunState(job_id=self.job_id, state=WAITING, plan_hash=the_plan.hash,
+                         approved_at=self.approved.at, requested_by=self.approved.requested_by,
+                         keys=self.approved.keys)  # fmt: skip
+        await self.bus.runs.change(self.run_id, lambda _: state)
+        await self.bus.publish(RunAwaitingApproval(
+            run_id=self.run_id, job_id=self.job_id,
+            id=f"{self.run_id}.awaiting.{the_plan.hash[:16]}", reason=reason,
+            plan_hash=the_plan.hash, counts=the_plan.counts))  # fmt: skip
+        log.warning("plan waits for approval", reason=reason)
+
+    async def _staged(self, planned: PlannedRun) -> None:
+        """Staging: the plan is reported, and nothing is written."""
+        await self._announce(planned)
+        totals = self._planned_stats(planned)
+        await self.bus.publish(RunFinished(
+            run_id=self.run_id, job_id=self.job_id, id=f"{self.run_id}.finished",
+            stats=totals, plan_hash=planned.plan.hash,
+            seconds=seconds_since(self.approved.at), staged=True))  # fmt: skip
+        state = RunState(job_id=self.job_id, state="run.finished", plan_hash=planned.plan.hash)
+        await self.bus.runs.change(self.run_id, lambda _: state)
+
+    async def _announce(self, planned: PlannedRun, batches: int = 0) -> None:
+        the_plan = planned.plan
+        await self.bus.publish(RunPlanned(
+            run_id=self.run_id, job_id=self.job_id,
+            id=f"{self.run_id}.planned.{the_plan.hash[:16]}", plan_hash=the_plan.hash,
+            counts=the_plan.counts, source_records=planned.source_records,
+            destination_records=planned.destination_records, batches=batches,
+            errors=planned.record_errors[:MAX_ERRORS_PER_EVENT]))  # fmt: skip
+
+    @staticmethod
+    def _planned_stats(planned: PlannedRun) -> RunStats:
+        counts = planned.plan.counts
+        return RunStats(read=planned.source_records, unchanged=counts.unchanged,
+                        skipped=counts.skipped, failed=len(planned.record_errors))  # fmt: skip
 
     async def _keep(self, job: Job, planned: PlannedRun) -> None:
         """Store the plan, record the run's state, announce the plan, start the first phase."""
@@ -80,17 +151,11 @@ class Planner:
             state="run.planned",
             plan_hash=the_plan.hash,
             phases=[len(batches) for batches in stored.phases],
-            planned=RunStats(read=planned.source_records, unchanged=the_plan.counts.unchanged,
-                             skipped=the_plan.counts.skipped),
+            planned=self._planned_stats(planned),
             approved_at=self.approved.at,
-        )  # fmt: skip
+        )
         _, state_now = await self.bus.runs.change(self.run_id, lambda _: state)
-        await self.bus.publish(RunPlanned(
-            run_id=self.run_id, job_id=self.job_id, id=f"{self.run_id}.planned",
-            plan_hash=the_plan.hash, counts=the_plan.counts,
-            source_records=planned.source_records,
-            destination_records=planned.destination_records,
-            batches=sum(state.phases)))  # fmt: skip
+        await self._announce(planned, sum(state.phases))
         log.info("planned", changes=the_plan.counts.changes, batches=sum(state.phases),
                  phases=len(state.phases))  # fmt: skip
         failpoint("after-plan")

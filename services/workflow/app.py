@@ -1,7 +1,8 @@
 """The workflow service: answers run commands and gates every run request.
 
 Here every request is approved at once; approval policies and approvers come later
-and plug in at `decide`.
+and plug in at `decide`. Plans over a job's safety limits wait for `idsync run
+approve|deny` (decisions.py).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from services.common.host import Background
 from services.common.jetstream import WORKFLOW
 from services.common.logging import get_logger
 
+from .decisions import decide_waiting_run
+
 log = get_logger("idsync.workflow")
 
 
@@ -29,6 +32,16 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
         principal = msg.raw_message.subject.split(".")[2]
         reply = await accept_run_command(bus, principal, msg.body)
         return encode(reply)
+
+    @broker.subscriber(command_subject("*", "approve"), title="approve commands")
+    async def on_approve(msg: NatsMessage) -> bytes:
+        principal = msg.raw_message.subject.split(".")[2]
+        return encode(await decide_waiting_run(bus, principal, "approve", msg.body))
+
+    @broker.subscriber(command_subject("*", "deny"), title="deny commands")
+    async def on_deny(msg: NatsMessage) -> bytes:
+        principal = msg.raw_message.subject.split(".")[2]
+        return encode(await decide_waiting_run(bus, principal, "deny", msg.body))
 
     async def on_requested(event: Event, attempt: int) -> None:
         if isinstance(event, RunRequested):

@@ -23,8 +23,13 @@ JOB_ID = "hr-to-db"
 
 
 def job_toml(
-    *, schedule: str | None = None, on_destination_only: str = "delete", batch_size: int = 1000
+    *,
+    schedule: str | None = None,
+    on_destination_only: str = "delete",
+    batch_size: int = 1000,
+    extra: str = "",
 ) -> str:
+    """The test job (CSV people → SQLite table); `extra` adds top-level TOML lines."""
     schedule_line = f'schedule = {{ every = "{schedule}" }}\n' if schedule else ""
     return f"""\
 id = "{JOB_ID}"
@@ -32,6 +37,7 @@ title = "HR to the database"
 source = {{ connection = "hr", file = "people.csv" }}
 destination = {{ connection = "db", table = "people" }}
 batch_size = {batch_size}
+{extra}
 {schedule_line}
 [[objects]]
 keys = ["employee_id"]

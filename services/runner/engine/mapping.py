@@ -1,6 +1,8 @@
 """Mapping: a source record in the destination's shape, and what a job manages there.
 
 Pure functions of a record and a job's `ObjectMapping`: no I/O, inputs never mutated.
+A mapping with transformations is compiled once per run (`compile_mapping`);
+`map_record` serves mappings without them.
 """
 
 from __future__ import annotations
@@ -8,8 +10,21 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import cast
 
-from schemas.jobs import ObjectMapping
+from schemas.jobs import FieldMap, ObjectMapping, TransformSpec
 from schemas.values import Record, Value, is_empty, normalize, split_text
+from services.common.errors import BadInput
+
+from .context import MappingContext
+from .passwords import PasswordSpec
+from .transforms import (
+    RecordFailed,
+    Step,
+    TransformError,
+    compile_transform,
+    generated_password,
+    is_password,
+)
+from .transforms_base import texts_of
 
 
 def map_record(record: Record, mapping: ObjectMapping) -> Record:
@@ -19,7 +34,10 @@ def map_record(record: Record, mapping: ObjectMapping) -> Record:
     `FieldMap` takes its source field; a multi-valued field (one with a delimiter)
     whose source holds text is split on the delimiter, and a list stays a list.
     When two field maps write the same destination field, the later one wins.
+    Transformations need a run's context: `compile_mapping` applies them.
     """
+    if any(field.transform is not None for field in mapping.fields):
+        raise ValueError("this mapping has transformations: map it with compile_mapping")
     if not mapping.fields:
         return normalized(record)
     shaped: Record = {}
@@ -48,13 +66,23 @@ def destination_multi_valued(mapping: ObjectMapping) -> dict[str, str]:
 def managed_fields(mapping: ObjectMapping, source_fields: Iterable[str]) -> tuple[str, ...]:
     """The destination fields the job writes, in order and without repeats.
 
-    With field maps these are their `to` fields; when the job copies every field,
-    they are the source fields seen, in first-seen order (so pass the fields of all
-    source records read, not of one record).
+    With field maps these are their `to` fields, but for generated passwords: a plan
+    never holds them (the runner writes them on create), so it must not clear them
+    either. When the job copies every field, they are the source fields seen, in
+    first-seen order (so pass the fields of all source records read, not of one record).
     """
     if mapping.fields:
-        return tuple(dict.fromkeys(field.to for field in mapping.fields))
+        return tuple(
+            dict.fromkeys(field.to for field in mapping.fields if not generates(field.transform))
+        )
     return tuple(dict.fromkeys(source_fields))
+
+
+def generates(spec: TransformSpec | None) -> bool:
+    """True for a transformation that generates a password (alone or as a list of one)."""
+    if isinstance(spec, list):
+        return len(spec) == 1 and is_password(spec[0])
+    return is_password(spec)
 
 
 def present(value: Value | None) -> Value | None:
@@ -74,3 +102,120 @@ def normalized(record: Record) -> Record:
     # normalize also accepts missing values (None) and only reads its argument, but dict
     # is invariant, so mypy needs telling that a Record is acceptable.
     return normalize(cast(dict[str, Value | None], record))
+
+
+class CompiledMapping:
+    """A job's `ObjectMapping` ready for one run: every transformation compiled once.
+
+    `map(record)` is the hot path of planning: one dict built per record, no other
+    copies, no regular expression compiled. `generated` names the destination fields
+    whose values are generated passwords: they are never mapped (a plan must not hold
+    a password); the runner makes them when it applies a create.
+    """
+
+    __slots__ = ("_fields", "_key_sources", "generated", "mapping")
+
+    def __init__(self, mapping: ObjectMapping, context: MappingContext, path: str) -> None:
+        problems: list[str] = []
+        self.mapping = mapping
+        self.generated: dict[str, PasswordSpec] = {}
+        fields: list[tuple[str, str, str | None, Step | None]] = []
+        for at, field in enumerate(mapping.fields):
+            here = f"{path}.fields[{at}]"
+            try:
+                step = _compile_field(field, mapping, here, context, self.generated)
+            except TransformError as error:
+                problems.append(str(error))
+                continue
+            if field.to not in self.generated:
+                fields.append((field.to, field.source, field.delimiter, step))
+        if problems:
+            raise BadInput("\n".join(problems))
+        self._fields = tuple(fields)
+        sources = {field.to: field.source for field in mapping.fields}
+        self._key_sources = [sources.get(key, key) for key in mapping.keys]
+
+    def map(self, record: Record) -> Record:
+        """The source `record` in destination shape, normalized, transformed; a record
+        a transformation cannot handle raises `RecordFailed` naming the field."""
+        if not self.mapping.fields:
+            return normalized(record)
+        shaped: Record = {}
+        get = record.get
+        to = ""
+        try:
+            for to, source, delimiter, step in self._fields:
+                value = get(source)
+                if step is not None:
+                    if delimiter is not None and value.__class__ is str:
+                        value = split_text(value, delimiter)  # text steps see each item
+                    value = step(value, record)
+                # what `present` does, inlined: this loop runs for every field of every record
+                if value.__class__ is str:
+                    if not value:
+                        continue
+                    if delimiter is not None:  # a source's text, or a join's or a static's
+                        value = split_text(value, delimiter)
+                        if not value:
+                            continue
+                elif value.__class__ is list:
+                    value = [item for item in value if item]  # a copy: nothing shared
+                    if not value:
+                        continue
+                elif value is None or is_empty(value):
+                    continue
+                shaped[to] = value
+        except RecordFailed as error:
+            raise RecordFailed(error.problem, to) from None
+        return shaped
+
+    def key_of(self, record: Record) -> str:
+        """The source record's key values as people read them ("" where there is none),
+        for reporting a record that could not be mapped."""
+        texts = [", ".join(texts_of(record.get(source))) for source in self._key_sources]
+        return " / ".join(texts)
+
+
+def _compile_field(
+    field: FieldMap,
+    mapping: ObjectMapping,
+    path: str,
+    context: MappingContext,
+    generated: dict[str, PasswordSpec],
+) -> Step | None:
+    """The field's step (None: copied as is); a generated password goes to `generated`."""
+    if field.transform is None:
+        return None
+    where = f"{path}.transform"
+    password = generated_password(field.transform, where, context)
+    if password is None:
+        return compile_transform(field.transform, where, context)
+    if field.to in mapping.keys:
+        raise TransformError(where, f'a key field ("{field.to}") cannot be a generated password')
+    if field.from_ is not None:
+        raise TransformError(where, "a generated password reads no source field: remove from")
+    if field.delimiter is not None:
+        raise TransformError(where, "a generated password is one value: remove delimiter")
+    generated[field.to] = password
+    return None
+
+
+def compile_mapping(
+    mapping: ObjectMapping, context: MappingContext, path: str = "$.objects[0]"
+) -> CompiledMapping:
+    """The mapping compiled for one run; `BadInput` lists every transformation written
+    wrongly, each with its path in the job ("$.objects[0].fields[2].transform")."""
+    return CompiledMapping(mapping, context, path)
+
+
+def check_mapping(mapping: ObjectMapping, path: str, job_id: str) -> list[tuple[str, str]]:
+    """Every problem of the mapping's transformations as (path, what to fix): what
+    `check_job` reports when a job is applied."""
+    found: list[tuple[str, str]] = []
+    context = MappingContext.checking(job_id)
+    for at, field in enumerate(mapping.fields):
+        try:
+            _compile_field(field, mapping, f"{path}.fields[{at}]", context, {})
+        except TransformError as error:
+            found.append((error.path, error.problem))
+    return found

@@ -1,0 +1,126 @@
+"""Safety limits: a plan over them writes nothing and waits for approval of that plan."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from schemas.events import RunAwaitingApproval, RunDenied, RunFinished, is_end
+from services.cli.client import Session
+from services.cli.watch import follow_run, stops
+from services.common.people import write_csv
+
+from .conftest import JOB_ID, Files, RunServices, apply_files
+from .journal import wait_for_event
+
+FIVE_PERCENT = "safety = { max_percent = 5 }"
+
+
+def count(files: Files) -> int:
+    with sqlite3.connect(files.db) as conn:
+        return int(conn.execute("SELECT count(*) FROM people").fetchone()[0])
+
+
+async def run(session: Session) -> tuple[str, object]:
+    return await follow_run(session, JOB_ID, None)
+
+
+async def test_over_the_limit_nothing_is_written_until_the_plan_is_approved(
+    files: Files, session: Session, services: RunServices
+) -> None:
+    people = files.write(count=1_000, extra=FIVE_PERCENT)
+    await apply_files(session, files)
+    async with services():
+        _, first = await run(session)
+        assert isinstance(first, RunFinished) and first.stats.created == 1_000
+        write_csv(files.csv, people[51:])  # 51 absent: over 5% of 1,000
+        run_id, waiting = await run(session)
+        assert isinstance(waiting, RunAwaitingApproval), waiting
+        assert "51 deletes exceed the limit of 50" in waiting.reason
+        assert waiting.counts is not None and waiting.counts.delete == 51
+        assert count(files) == 1_000, "nothing written while waiting"
+        await session.decide("approve", run_id)
+        end = await wait_for_event(session, lambda e: is_end(e) and e.run_id == run_id)
+    assert isinstance(end, RunFinished) and end.stats.deleted == 51
+    assert count(files) == 949
+
+
+async def test_under_the_limit_the_run_goes_ahead(
+    files: Files, session: Session, services: RunServices
+) -> None:
+    people = files.write(count=1_000, extra=FIVE_PERCENT)
+    await apply_files(session, files)
+    async with services():
+        await run(session)
+        write_csv(files.csv, people[49:])  # 49 absent: within 5%
+        _, end = await run(session)
+    assert isinstance(end, RunFinished) and end.stats.deleted == 49
+    assert count(files) == 951
+
+
+async def test_an_empty_source_waits_and_a_denial_ends_the_run_writing_nothing(
+    files: Files, session: Session, services: RunServices
+) -> None:
+    files.write(count=30)
+    await apply_files(session, files)
+    async with services():
+        await run(session)
+        write_csv(files.csv, [])  # the export came back with its header only
+        run_id, waiting = await run(session)
+        assert isinstance(waiting, RunAwaitingApproval) and "no records" in waiting.reason
+        await session.decide("deny", run_id, "the HR export failed")
+        end = await wait_for_event(session, lambda e: is_end(e) and e.run_id == run_id)
+    assert isinstance(end, RunDenied) and end.reason == "the HR export failed"
+    assert count(files) == 30
+
+
+async def test_an_approval_is_for_one_plan_if_the_data_changed_it_asks_again(
+    files: Files, session: Session, services: RunServices
+) -> None:
+    people = files.write(count=1_000, extra=FIVE_PERCENT)
+    await apply_files(session, files)
+    async with services():
+        await run(session)
+        write_csv(files.csv, people[60:])
+        run_id, waiting = await run(session)
+        assert isinstance(waiting, RunAwaitingApproval)
+        write_csv(files.csv, people[70:])  # the data changes before the approval
+        await session.decide("approve", run_id)
+        again = await wait_for_event(
+            session,
+            lambda e: (
+                isinstance(e, RunAwaitingApproval)
+                and e.run_id == run_id
+                and e.plan_hash != waiting.plan_hash
+            ),
+        )
+    assert isinstance(again, RunAwaitingApproval) and "data changed" in again.reason
+    assert again.counts is not None and again.counts.delete == 70
+    assert count(files) == 1_000
+
+
+async def test_a_run_scoped_to_some_keys_never_deletes(
+    files: Files, session: Session, services: RunServices
+) -> None:
+    people = files.write(count=100, extra=FIVE_PERCENT)
+    await apply_files(session, files)
+    async with services():
+        await run(session)
+        people[5]["department"] = "Elsewhere"
+        write_csv(files.csv, people[5:6])  # only one person left in the export
+        _, end = await follow_run(session, JOB_ID, [people[5]["employee_id"]])
+    assert isinstance(end, RunFinished)
+    assert (end.stats.updated, end.stats.deleted) == (1, 0)
+    assert count(files) == 100
+
+
+async def test_staging_plans_and_reports_but_never_writes(
+    files: Files, session: Session, services: RunServices
+) -> None:
+    files.write(count=40, extra="staging = true")
+    await apply_files(session, files)
+    async with services():
+        _, end = await run(session)
+    assert isinstance(end, RunFinished) and end.staged
+    assert end.stats.written == 0 and end.stats.read == 40
+    assert not files.db.exists() or count(files) == 0
+    assert stops(end)

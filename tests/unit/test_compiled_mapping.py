@@ -1,0 +1,200 @@
+"""The compiled mapping: transformations per field, generated passwords left out, and a
+record that fails alone — in the engine and in a plan."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+
+from schemas.connections import Connection, CsvConnection, SqliteConnection
+from schemas.jobs import Endpoint, FieldMap, Job, ObjectMapping
+from schemas.values import Record
+from services.common.definitions import check_job, load_job
+from services.common.errors import BadInput
+from services.runner.engine.context import MappingContext
+from services.runner.engine.mapping import (
+    check_mapping,
+    compile_mapping,
+    managed_fields,
+    map_record,
+)
+from services.runner.engine.transforms import RecordFailed
+from services.runner.planning import Sides, plan_job
+from services.runner.providers.base import Provider
+
+CONTEXT = MappingContext(job_id="hr", run_id="r1", now=datetime(2026, 1, 2, tzinfo=UTC))
+FIELDS = [
+    FieldMap(to="uid", from_="login", transform=["trim", "lower"]),
+    FieldMap(to="cn", transform={"join": ["first_name", "last_name"]}),
+    FieldMap(to="born", from_="birth", transform={"date": "%d.%m.%Y", "to": "%Y-%m-%d"}),
+    FieldMap(to="groups", delimiter="|", transform={"replace": "^", "with": "g-", "regex": True}),
+    FieldMap(to="tags", delimiter=",", transform={"static": "new,,staff"}),
+    FieldMap(to="password", transform={"password": 12, "avoid": ["uid"]}),
+    FieldMap(to="mail"),
+]
+MAPPING = ObjectMapping(keys=["uid"], fields=FIELDS)
+ADA: Record = {
+    "login": " ADA ",
+    "first_name": "Ada",
+    "last_name": "Lovelace",
+    "birth": "10.12.1815",
+    "groups": "staff|vpn",
+    "mail": "ada@example.org",
+}
+
+
+def test_a_record_is_mapped_with_every_transformation() -> None:
+    compiled = compile_mapping(MAPPING, CONTEXT)
+    before = copy.deepcopy(ADA)
+    assert compiled.map(ADA) == {
+        "uid": "ada",
+        "cn": "Ada Lovelace",
+        "born": "1815-12-10",
+        "groups": ["g-staff", "g-vpn"],  # split first, then each item transformed
+        "tags": ["new", "staff"],  # a static text on a multi-valued field is split too
+        "mail": "ada@example.org",
+    }
+    assert before == ADA
+
+
+def test_a_generated_password_is_never_mapped_and_never_managed() -> None:
+    compiled = compile_mapping(MAPPING, CONTEXT)
+    assert list(compiled.generated) == ["password"]
+    assert compiled.generated["password"].length == 12
+    assert "password" not in compiled.map(ADA)
+    # Managed fields are the ones a plan compares: a password is neither set nor cleared.
+    assert "password" not in managed_fields(MAPPING, [])
+
+
+def test_one_record_that_fails_does_not_stop_the_others() -> None:
+    compiled = compile_mapping(MAPPING, CONTEXT)
+    records = [dict(ADA, login=f"u{n}", birth="10.12.1815") for n in range(5)]
+    records[2]["birth"] = "1815-12-10"
+    mapped, failed = [], []
+    for record in records:
+        try:
+            mapped.append(compiled.map(record))
+        except RecordFailed as error:
+            failed.append((compiled.key_of(record), str(error), error.field))
+    assert [m["uid"] for m in mapped] == ["u0", "u1", "u3", "u4"]
+    assert failed == [("u2", 'born: date "1815-12-10" does not match "%d.%m.%Y"', "born")]
+
+
+def test_without_transformations_it_maps_as_map_record() -> None:
+    plain = ObjectMapping(
+        keys=["uid"], fields=[FieldMap(to="uid"), FieldMap(to="g", delimiter="|")]
+    )
+    record: Record = {"uid": "a", "g": "x||y", "other": "z"}
+    assert compile_mapping(plain, CONTEXT).map(record) == map_record(record, plain)
+    every = ObjectMapping(keys=["uid"])
+    assert compile_mapping(every, CONTEXT).map({"uid": "a", "e": ""}) == {"uid": "a"}
+    with pytest.raises(ValueError, match="compile_mapping"):
+        map_record(record, MAPPING)
+
+
+def test_every_problem_is_listed_with_its_path() -> None:
+    bad = ObjectMapping(
+        keys=["uid"],
+        fields=[
+            FieldMap(to="uid", transform="password"),
+            FieldMap(to="a", transform={"left": "x"}),
+            FieldMap(to="b", from_="x", transform="password"),
+            FieldMap(to="c", delimiter="|", transform={"password": 8}),
+            FieldMap(to="d", transform=["password"]),
+        ],
+    )
+    assert check_mapping(bad, "$.objects[0]", "hr") == [
+        ("$.objects[0].fields[0].transform", 'a key field ("uid") cannot be a generated password'),
+        ("$.objects[0].fields[1].transform", 'left needs a whole number length, got "x"'),
+        (
+            "$.objects[0].fields[2].transform",
+            "a generated password reads no source field: remove from",
+        ),
+        ("$.objects[0].fields[3].transform", "a generated password is one value: remove delimiter"),
+    ]
+    with pytest.raises(BadInput) as caught:
+        compile_mapping(bad, CONTEXT, "$.objects[0]")
+    assert str(caught.value).count("\n") == 3
+
+
+# --- in a plan ---------------------------------------------------------------------------
+
+
+class Side:
+    """Just enough of a provider for plan_job: records to read, values kept as they are."""
+
+    def __init__(self, records: list[Record]) -> None:
+        self.records = records
+
+    async def read(self, batch_size: int) -> AsyncIterator[list[Record]]:
+        yield self.records
+
+    def canonical(self, record: Record) -> Record:
+        return record
+
+
+def job(mapping: ObjectMapping) -> Job:
+    side = Endpoint(connection="x")
+    return Job(id="hr", source=side, destination=side, objects=[mapping])
+
+
+def sides(source: list[Record], destination: list[Record]) -> Sides:
+    return Sides(cast(Provider, Side(source)), cast(Provider, Side(destination)))
+
+
+async def test_a_plan_reports_records_that_fail_and_plans_the_rest() -> None:
+    source = [dict(ADA, login=f"u{n}") for n in range(4)]
+    source[1]["birth"] = "yesterday"
+    source[3]["birth"] = "31.02.2020"
+    planned = await plan_job(job(MAPPING), sides(source, [{"uid": "u0", "cn": "Old"}]))
+    assert planned.source_records == 4  # read, failed ones included
+    assert [(e.key, e.action) for e in planned.record_errors] == [("u1", "map"), ("u3", "map")]
+    assert 'born: date "yesterday" does not match' in planned.record_errors[0].message
+    assert planned.plan.counts.create == 1 and planned.plan.counts.update == 1
+    assert list(planned.generated) == ["password"]
+    # No change holds a password, nor clears one.
+    assert all("password" not in c.set and "password" not in c.clear for c in planned.plan.changes)
+
+
+async def test_a_run_scoped_to_keys_reports_only_its_own_failures() -> None:
+    source: list[dict[str, Any]] = [dict(ADA, login=f"u{n}", birth="?") for n in range(3)]
+    planned = await plan_job(job(MAPPING), sides(source, []), keys=["u2"])
+    assert [e.key for e in planned.record_errors] == ["u2"]
+
+
+async def test_the_context_fills_the_variables() -> None:
+    mapping = ObjectMapping(
+        keys=["uid"],
+        fields=[FieldMap(to="uid"), FieldMap(to="note", transform={"static": "%RUN_ID%"})],
+    )
+    planned = await plan_job(job(mapping), sides([{"uid": "a"}], []), context=CONTEXT)
+    assert planned.plan.changes[0].set == {"uid": "a", "note": "r1"}
+
+
+def test_a_job_with_a_bad_transformation_is_refused_when_applied(tmp_path: Path) -> None:
+    (tmp_path / "people.toml").write_text(
+        'id = "hr"\n'
+        'source = { connection = "files", file = "people.csv" }\n'
+        'destination = { connection = "db", table = "people" }\n'
+        "[[objects]]\n"
+        'keys = ["uid"]\n'
+        "fields = [\n"
+        '  { to = "uid" },\n'
+        '  { to = "cn", transform = { join = ["first", "last"], separator = " " } },\n'
+        '  { to = "initials", from = "first", transform = ["upper", { left = "x" }] },\n'
+        "]\n"
+    )
+    connections: dict[str, Connection] = {
+        "files": CsvConnection(id="files", directory=str(tmp_path)),
+        "db": SqliteConnection(id="db", path=str(tmp_path / "db.sqlite")),
+    }
+    job = load_job(tmp_path / "people.toml")
+    with pytest.raises(BadInput) as caught:
+        check_job(job, connections, origin="people.toml")
+    where = "people.toml: $.objects[0].fields[2].transform[1]"
+    assert str(caught.value) == f'{where}: left needs a whole number length, got "x"'
