@@ -5,6 +5,8 @@ Secrets are references (an environment variable or a file), never values.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import msgspec
 
 
@@ -37,11 +39,46 @@ class SqliteConnection(_Connection, tag="sqlite", frozen=True):
     path: str
 
 
-Connection = CsvConnection | SqliteConnection
+class LdapTimeouts(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Seconds to wait for a server."""
+
+    connect: float = 10.0
+    """To open a connection (each URL in turn)."""
+    operation: float = 60.0
+    """For one answer (a page of a search, the result of a write)."""
+
+
+class LdapConnection(_Connection, tag="ldap", frozen=True):
+    """An LDAP v3 directory (OpenLDAP, 389-DS, Active Directory…), simple bind."""
+
+    urls: list[str]
+    """ldap://host:389 or ldaps://host:636; when one cannot be reached the next is tried."""
+    bind_dn: str = ""
+    """Who to bind as; empty binds anonymously."""
+    password: SecretRef | None = None
+    """The bind password: { env = "VAR" } or { file = "path" }, read when connecting."""
+    tls: Literal["none", "starttls", "ldaps"] = "none"
+    """none: plain LDAP; starttls: upgrade ldap:// before binding; ldaps: TLS from the start."""
+    ca_file: str | None = None
+    """PEM file of the certificate authorities to trust (default: the system's)."""
+    verify: bool = True
+    """Check the server's certificate and name; false only for tests."""
+    timeouts: LdapTimeouts = msgspec.field(default_factory=LdapTimeouts)
+    page_size: int = 1000
+    """Entries per page of a paged search."""
+    pool_size: int = 4
+    """Connections that write concurrently."""
+
+
+Connection = CsvConnection | SqliteConnection | LdapConnection
 
 PROVIDERS: tuple[str, ...] = tuple(
-    str(cls.__struct_config__.tag) for cls in (CsvConnection, SqliteConnection)
+    str(cls.__struct_config__.tag) for cls in (CsvConnection, SqliteConnection, LdapConnection)
 )
 
 # Fields that name a file or folder: relative paths are made absolute when applied.
-PATH_FIELDS: dict[str, tuple[str, ...]] = {"csv": ("directory",), "sqlite": ("path",)}
+PATH_FIELDS: dict[str, tuple[str, ...]] = {
+    "csv": ("directory",),
+    "sqlite": ("path",),
+    "ldap": ("ca_file",),
+}

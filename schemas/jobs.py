@@ -40,6 +40,12 @@ class Endpoint(_Strict, frozen=True):
     query: str | None = None
     """A provider-native filter: an LDAP filter, or a SQL WHERE condition (passed as is,
     never built from data)."""
+    object_classes: list[str] | None = None
+    """Directories: the object classes new entries are created with; also the read filter
+    (every class) when `query` is not set. Default for users: inetOrgPerson."""
+    rdn_attribute: str | None = None
+    """Directories: the attribute naming new entries (uid → uid=jdoe,<container>); default:
+    the first key field."""
 
 
 class FieldMap(_Strict, frozen=True):

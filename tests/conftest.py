@@ -9,6 +9,9 @@ import pytest
 
 from services.common.embedded import EmbeddedNats
 
+# The `slapd` and `ldap_base` fixtures: a real OpenLDAP server for the LDAP tests.
+pytest_plugins = ["tests.ldap_server"]
+
 
 @pytest.fixture
 def nats_server(tmp_path: Path) -> Iterator[EmbeddedNats]:

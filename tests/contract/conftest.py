@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from services.runner.providers.base import Layout, Provider
+from schemas.plan import Change
+from schemas.values import Record
+from services.runner.providers.base import Layout, Outcome, Provider
 from tests.contract.harness import HARNESSES, ProviderHarness
 
 LAYOUT = Layout(
@@ -22,7 +24,7 @@ OpenSide = Callable[..., Awaitable[Provider]]
 @pytest.fixture(params=HARNESSES, ids=lambda harness: harness.name)
 def harness(request: pytest.FixtureRequest, tmp_path: Path) -> ProviderHarness:
     cls: type[ProviderHarness] = request.param
-    return cls(tmp_path)
+    return cls.create(request, tmp_path)
 
 
 @pytest.fixture
@@ -32,11 +34,40 @@ async def side(harness: ProviderHarness) -> AsyncIterator[OpenSide]:
     opened: list[Provider] = []
 
     async def open_side(layout: Layout = LAYOUT, *, write: bool = True) -> Provider:
+        if write:
+            harness.prepare()
         provider = harness.make(layout)
         await provider.open(write=write)
         opened.append(provider)
-        return provider
+        return _Without(provider, harness.ignored) if harness.ignored else provider
 
     yield open_side
     for provider in opened:
         await provider.close()
+
+
+class _Without:
+    """A provider whose records are compared without the fields it adds to every record."""
+
+    def __init__(self, provider: Provider, ignored: tuple[str, ...]) -> None:
+        self.provider = provider
+        self.ignored = frozenset(ignored)
+
+    def _strip(self, record: Record) -> Record:
+        return {name: value for name, value in record.items() if name not in self.ignored}
+
+    async def open(self, *, write: bool) -> None:
+        await self.provider.open(write=write)
+
+    async def read(self, batch_size: int) -> AsyncIterator[list[Record]]:
+        async for batch in self.provider.read(batch_size):
+            yield [self._strip(record) for record in batch]
+
+    def canonical(self, record: Record) -> Record:
+        return self._strip(self.provider.canonical(record))
+
+    async def apply(self, changes: list[Change]) -> list[Outcome]:
+        return await self.provider.apply(changes)
+
+    async def close(self) -> None:
+        await self.provider.close()

@@ -13,12 +13,16 @@ import sqlite3
 from pathlib import Path
 from typing import ClassVar
 
-from schemas.connections import CsvConnection, SqliteConnection
+import ldap3
+import pytest
+
+from schemas.connections import CsvConnection, LdapConnection, SecretRef, SqliteConnection
 from schemas.jobs import Endpoint
 from schemas.plan import Action, Change
 from schemas.values import Record, Value, as_text
 from services.runner.providers import open_provider
 from services.runner.providers.base import Layout, Provider
+from tests.ldap_server import ADMIN_DN, ADMIN_PASSWORD, Slapd
 
 
 class ProviderHarness:
@@ -27,9 +31,21 @@ class ProviderHarness:
     name: ClassVar[str]
     unsupported: ClassVar[tuple[Action, ...]] = ("disable", "move")
     """Actions the provider reports as an outcome error instead of applying."""
+    ignored: ClassVar[tuple[str, ...]] = ()
+    """Fields the provider adds to every record it reads (an LDAP entry's dn and
+    objectClass): the suite compares records without them."""
 
     def __init__(self, tmp_path: Path) -> None:
         self.tmp_path = tmp_path
+
+    @classmethod
+    def create(cls, request: pytest.FixtureRequest, tmp_path: Path) -> ProviderHarness:
+        """The harness for one test (a server-backed one takes its fixtures here)."""
+        return cls(tmp_path)
+
+    def prepare(self) -> None:
+        """What a destination needs before its first write and the provider does not make
+        itself (a directory's container); nothing for files and tables."""
 
     def make(self, layout: Layout) -> Provider:
         """A provider for the side (not opened)."""
@@ -111,7 +127,62 @@ class SqliteHarness(ProviderHarness):
         return found is not None
 
 
-HARNESSES: list[type[ProviderHarness]] = [CsvHarness, SqliteHarness]
+class LdapHarness(ProviderHarness):
+    """Entries of the test schema's idsyncRecord class below `ou=side` in the test's own
+    subtree of a slapd the session shares (tests/ldap_server.py)."""
+
+    name = "ldap"
+    unsupported = ("disable",)
+    ignored = ("dn", "objectClass")
+
+    def __init__(self, tmp_path: Path, server: Slapd, base: str) -> None:
+        super().__init__(tmp_path)
+        self.server = server
+        self.container = f"ou=side,{base}"
+        self.password_file = tmp_path / "ldap-password"
+        self.password_file.write_text(ADMIN_PASSWORD + "\n")
+
+    @classmethod
+    def create(cls, request: pytest.FixtureRequest, tmp_path: Path) -> ProviderHarness:
+        return cls(tmp_path, request.getfixturevalue("slapd"), request.getfixturevalue("ldap_base"))
+
+    def make(self, layout: Layout) -> Provider:
+        connection = LdapConnection(
+            id="dir",
+            urls=[self.server.url],
+            bind_dn=ADMIN_DN,
+            password=SecretRef(file=str(self.password_file)),
+        )
+        endpoint = Endpoint(
+            connection="dir", container=self.container, object_classes=["idsyncRecord"]
+        )
+        return open_provider(connection, endpoint, layout)
+
+    def _connection(self) -> ldap3.Connection:
+        return ldap3.Connection(self.server.url, ADMIN_DN, ADMIN_PASSWORD, auto_bind=True)
+
+    def prepare(self) -> None:
+        with self._connection() as conn:
+            conn.add(self.container, ["organizationalUnit"], {"ou": "side"})
+
+    def seed(self, layout: Layout, records: list[Record]) -> None:
+        self.prepare()
+        with self._connection() as conn:
+            for record in records:
+                attributes = {
+                    name: list(value) if isinstance(value, list) else str(value)
+                    for name, value in record.items()
+                }
+                dn = f"id={record['id']},{self.container}"
+                assert conn.add(dn, ["idsyncRecord"], attributes), conn.result
+
+    def exists(self) -> bool:
+        with self._connection() as conn:
+            conn.search(self.container, "(objectClass=idsyncRecord)", attributes=["id"])
+            return bool(conn.entries)
+
+
+HARNESSES: list[type[ProviderHarness]] = [CsvHarness, SqliteHarness, LdapHarness]
 
 
 async def read_all(provider: Provider, batch_size: int = 1000) -> list[Record]:

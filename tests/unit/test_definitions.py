@@ -275,17 +275,17 @@ CONN_ERRORS = [
     (
         "provider",
         '[corp-ldap]\nprovider = "ldapp"\n',
-        'connections.toml: [corp-ldap]: unknown provider "ldapp" (known: csv, sqlite)',
+        'connections.toml: [corp-ldap]: unknown provider "ldapp" (known: csv, sqlite, ldap)',
     ),
     (
         "provider-type",
         "[corp-ldap]\nprovider = 3\n",
-        "connections.toml: [corp-ldap]: unknown provider 3 (known: csv, sqlite)",
+        "connections.toml: [corp-ldap]: unknown provider 3 (known: csv, sqlite, ldap)",
     ),
     (
         "no-provider",
         '[hr-files]\ndirectory = "d"\n',
-        'connections.toml: [hr-files]: missing required field "provider" (known: csv, sqlite)',
+        'connections.toml: [hr-files]: missing required field "provider" (known: csv, sqlite, ldap)',
     ),
     (
         "id-key",
@@ -357,7 +357,7 @@ def test_connection_problems_are_reported_together() -> None:
     write(CONNS, '[a]\nprovider = "ldapp"\n[b]\nprovider = "csv"\n[c]\nprovider = "sqlite"\n')
     lines = error_of(load_connections, CONNS).splitlines()
     assert lines == [
-        'connections.toml: [a]: unknown provider "ldapp" (known: csv, sqlite)',
+        'connections.toml: [a]: unknown provider "ldapp" (known: csv, sqlite, ldap)',
         'connections.toml: [b]: missing required field "directory"',
         'connections.toml: [c]: missing required field "path"',
     ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import assert_never
 
-from schemas.connections import Connection, CsvConnection, SqliteConnection
+from schemas.connections import Connection, CsvConnection, LdapConnection, SqliteConnection
 from schemas.jobs import Endpoint
 from services.common.errors import BadInput
 
@@ -35,5 +35,12 @@ def open_provider(connection: Connection, endpoint: Endpoint, layout: Layout) ->
             if not endpoint.table:
                 raise BadInput(f"sqlite ({where}): the endpoint needs `table:`, e.g. people")
             return SqliteProvider(connection, endpoint, layout)
+        case LdapConnection():
+            from .ldap import LdapProvider
+
+            if not endpoint.container:
+                example = "ou=People,dc=example,dc=org"
+                raise BadInput(f"ldap ({where}): the endpoint needs `container:`, e.g. {example}")
+            return LdapProvider(connection, endpoint, layout)
         case _:
             assert_never(connection)

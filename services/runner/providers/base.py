@@ -45,6 +45,11 @@ class Layout(msgspec.Struct, frozen=True, kw_only=True):
     keys: tuple[str, ...] = ()
     fields: tuple[str, ...] = ()
     multi_valued: Mapping[str, str] = msgspec.field(default_factory=dict)
+    container: str | None = None
+    """Directories: where new objects are created when a change names no container;
+    the endpoint's container when None."""
+    object_classes: tuple[str, ...] = ()
+    """Directories: the classes new objects get; the endpoint's when empty."""
 
 
 class Provider(Protocol):

@@ -15,6 +15,8 @@ BASIC: frozenset[Action] = frozenset({"create", "update", "delete"})
 CAPABILITIES: dict[str, frozenset[Action]] = {
     "csv": BASIC,
     "sqlite": BASIC,
+    # Generic LDAP has no standard "disabled" attribute (AD and 389-DS each have their own).
+    "ldap": BASIC | {"move"},
 }
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 
-from schemas.connections import Connection, CsvConnection, SqliteConnection
+from schemas.connections import Connection, CsvConnection, LdapConnection, SqliteConnection
 from services.common.errors import Unreachable
 
 
@@ -28,3 +29,11 @@ async def check_reachable(connection: Connection) -> str:
             if not database.parent.is_dir():
                 raise Unreachable(f"{connection.id}: folder {database.parent} does not exist")
             return f"database {database} does not exist yet; it is created on the first write"
+        case LdapConnection():
+            from .ldap_conn import connect
+
+            session = await asyncio.to_thread(connect, connection)
+            try:
+                return f"{session.url} answered; bound as {connection.bind_dn or 'anonymous'}"
+            finally:
+                await asyncio.to_thread(session.close)

@@ -1,0 +1,260 @@
+"""LDAP v3 directories: one entry per object below a base DN.
+
+Scope: the endpoint's `container` (base DN), the whole subtree or one level
+(`include_subcontainers`), filtered by `query` (default: every object class in
+`object_classes`, else every entry). Reads are paged searches streamed page by page; a
+search the server cuts short (a size or time limit) is an error, never a short read
+that would make a run delete what it did not see. Writes go over `pool_size`
+connections, each pipelined (ldap_write.py); the entry of a change is found by its key
+through the key→DN map the read built, or one search for many keys when it is not there.
+
+ldap3 opens and binds connections (failover, TLS); the searches and writes themselves
+speak BER on its sockets (ldap_wire.py) for speed. All of it is blocking I/O, run in
+worker threads: the event loop never waits on the directory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import unicodedata
+from collections.abc import AsyncIterator, Iterable, Mapping
+
+from ldap3.core.results import RESULT_CODES
+
+from schemas.connections import LdapConnection
+from schemas.jobs import Endpoint
+from schemas.plan import Change
+from schemas.values import Record, Value
+from services.common.errors import BadInput, Transient
+
+from . import ldap_wire as w
+from .base import Layout, Outcome
+from .ldap_conn import Session, binary_attributes, connect
+from .ldap_dn import class_filter, compile_filter, key_filter
+from .ldap_values import RawEntry, Values
+from .ldap_write import Key, Pipeline, Step, Target
+
+DEFAULT_CLASSES: dict[str, tuple[str, ...]] = {
+    "user": ("inetOrgPerson",),
+    "group": ("groupOfNames",),
+    "container": ("organizationalUnit",),
+}
+"""Object classes of new entries, by the object mapping's `type`, when the job names none."""
+LOOKUP_CHUNK = 200  # keys per search when changes name entries the read did not see
+RECONNECTS = 2  # fresh connections tried for one batch before it counts as Transient
+
+
+def key_of(record: Mapping[str, Value], keys: Iterable[str]) -> Key | None:
+    """Key values as the engine compares them (NFC, trimmed); None when one is unusable."""
+    out: list[str] = []
+    for name in keys:
+        value = record.get(name)
+        if not isinstance(value, str) or not value.strip():
+            return None
+        out.append(unicodedata.normalize("NFC", value).strip())
+    return tuple(out)
+
+
+class LdapProvider:
+    def __init__(self, connection: LdapConnection, endpoint: Endpoint, layout: Layout) -> None:
+        if not endpoint.container:
+            raise BadInput("ldap: the endpoint needs `container`, the base DN of its scope")
+        self._connection = connection
+        self._layout = layout
+        self._base = endpoint.container
+        self._scope = w.SCOPE_SUBTREE if endpoint.include_subcontainers else w.SCOPE_LEVEL
+        self._query = endpoint.query or class_filter(endpoint.object_classes or ())
+        self._filter = compile_filter(self._query, "ldap: the endpoint's query")
+        self._classes = tuple(layout.object_classes or endpoint.object_classes or ())
+        self._rdn = endpoint.rdn_attribute or (layout.keys[0] if layout.keys else None)
+        self._container = layout.container or endpoint.container
+        self._keys = layout.keys
+        self._dns: dict[Key, str | None] = {}  # key → DN; None: several entries share it
+        self._sessions: list[Session] = []
+        self._values: Values | None = None
+        self._write = False
+
+    async def open(self, *, write: bool) -> None:
+        self._write = write
+        session = await asyncio.to_thread(connect, self._connection, schema=True)
+        self._sessions.append(session)
+        layout = self._layout
+        self._values = Values(
+            binary=binary_attributes(session.conn),
+            multi_valued=layout.multi_valued,
+            spellings=[*layout.keys, *layout.fields, *layout.multi_valued],
+            with_dn=not write,
+        )
+
+    # Reading.
+
+    async def read(self, batch_size: int) -> AsyncIterator[list[Record]]:
+        layout = self._layout
+        wanted = ["*"]
+        if layout.fields:
+            wanted = list(dict.fromkeys([*layout.keys, *layout.fields]))
+        attributes = [name.encode() for name in wanted]
+        cookie: bytes | None = b""
+        pending: list[Record] = []
+        self._dns = {}  # learnt afresh: a re-read must not take its entries for duplicates
+        while cookie is not None:
+            records, cookie = await asyncio.to_thread(self._page, attributes, cookie)
+            pending.extend(records)
+            while len(pending) >= batch_size:
+                yield pending[:batch_size]
+                del pending[:batch_size]
+        if pending:
+            yield pending
+
+    def _page(self, attributes: list[bytes], cookie: bytes) -> tuple[list[Record], bytes | None]:
+        """One page of records (the key→DN map learns their DNs) and the next cookie."""
+        assert self._values is not None
+        entries, after = self._search(self._filter, attributes, cookie)
+        record, dns, keys = self._values.record, self._dns, self._keys
+        records: list[Record] = []
+        for raw in entries:
+            found = record(raw)
+            records.append(found)
+            if keys and (key := key_of(found, keys)) is not None:
+                dns[key] = None if key in dns else raw[0].decode("utf-8", "replace")
+        return records, after or None
+
+    def _search(
+        self, filter_ber: bytes, attributes: list[bytes], cookie: bytes
+    ) -> tuple[list[RawEntry], bytes]:
+        """One page of a paged search in the scope: entries and the next cookie (b"": done)."""
+        wire = self._sessions[0].wire
+        request = w.search_request(self._base.encode(), self._scope, filter_ber, attributes)
+        try:
+            mid = wire.send(request, w.paged_control(self._connection.page_size, cookie))
+            entries: list[RawEntry] = []
+            for message in wire.receive():
+                if message.id != mid or message.op == w.REFERENCE:
+                    continue  # continuation references point outside this server: not followed
+                if message.op == w.ENTRY:
+                    entries.append(w.entry(message.body))
+                    continue
+                done = w.result(message.body)
+                if done.code == w.SUCCESS:
+                    return entries, w.paged_cookie(message.controls)
+                if done.code == w.NO_SUCH_OBJECT and self._write:
+                    return [], b""  # a destination whose container does not exist yet: empty
+                raise self._search_error(done, len(entries))
+        except w.Disconnected as e:
+            raise Transient(
+                f"ldap: {self._sessions[0].url}: {e} while searching {self._base}"
+            ) from e
+        raise AssertionError("unreachable: receive() never ends by itself")
+
+    def _search_error(self, done: w.Result, count: int) -> Exception:
+        base, name = self._base, RESULT_CODES.get(done.code, str(done.code))
+        said = f"{name}: {done.message}" if done.message else str(name)
+        if done.code == w.NO_SUCH_OBJECT:
+            return BadInput(
+                f"ldap: the base DN {base} does not exist; fix the endpoint's container"
+            )
+        if done.code in (w.SIZE_LIMIT, w.TIME_LIMIT):
+            return BadInput(
+                f"ldap: the server cut the search of {base} short after {count} entries of a "
+                f"page ({said}); raise the limits of {self._connection.bind_dn or 'anonymous'} "
+                "(OpenLDAP: limits … size.prtotal=unlimited): a partial read would make the "
+                "run act on objects it did not see"
+            )
+        if done.code == 12:  # unavailableCriticalExtension: paging refused
+            return BadInput(f"ldap: the server does not page searches of {base} ({said})")
+        if done.code in (w.BUSY, w.UNAVAILABLE, w.OTHER):
+            return Transient(f"ldap: the server could not search {base} now ({said})")
+        return BadInput(f"ldap: searching {base} with {self._query} failed ({said})")
+
+    def canonical(self, record: Record) -> Record:
+        assert self._values is not None, "open() first"
+        return self._values.canonical(record)
+
+    # Writing.
+
+    async def apply(self, changes: list[Change]) -> list[Outcome]:
+        if not changes:
+            return []
+        steps = [self._step(i, change) for i, change in enumerate(changes)]
+        outcomes: dict[int, Outcome] = {}
+        for step in steps:
+            if not step.key:
+                outcomes[step.index] = Outcome(error="the change has no value for a key field")
+        await self._lookup([s for s in steps if s.key and s.key not in self._dns])
+        for step in steps:
+            if step.key in self._dns and self._dns[step.key] is None:
+                text = f"several entries have the key {step.change.key!r}; none is changed"
+                outcomes[step.index] = Outcome(error=text)
+        await self._ensure_pool()
+        shares: list[list[Step]] = [[] for _ in self._sessions]
+        for step in steps:
+            if step.index not in outcomes:
+                shares[hash(step.key) % len(shares)].append(step)
+        done = await asyncio.gather(
+            *(asyncio.to_thread(self._apply_share, n, share) for n, share in enumerate(shares))
+        )
+        for part in done:
+            outcomes.update(part)
+        return [outcomes[i] for i in range(len(changes))]
+
+    def _step(self, index: int, change: Change) -> Step:
+        keys = self._keys or tuple(change.match)
+        key = key_of(change.match, keys) or ()
+        classes = self._classes or DEFAULT_CLASSES.get(change.object_type, ())
+        container = change.container or (self._container if change.action == "create" else None)
+        return Step(index, change, key, Target(container, classes, self._rdn))
+
+    async def _ensure_pool(self) -> None:
+        while len(self._sessions) < self._connection.pool_size:
+            self._sessions.append(await asyncio.to_thread(connect, self._connection))
+
+    def _apply_share(self, n: int, steps: list[Step]) -> dict[int, Outcome]:
+        """One connection's steps; after a broken connection, the unconfirmed ones again on
+        a fresh connection (safe: every write is idempotent)."""
+        pipeline = Pipeline(self._sessions[n].wire, self._dns)
+        for attempt in range(RECONNECTS + 1):
+            try:
+                pipeline.run(steps)
+                return pipeline.outcomes
+            except w.Disconnected as e:
+                url = self._sessions[n].url
+                self._sessions[n].close()
+                if attempt == RECONNECTS:
+                    raise Transient(
+                        f"ldap: {url}: {e} while writing; the batch will be retried"
+                    ) from e
+                self._sessions[n] = connect(self._connection)
+                steps = [s for s in steps if s.index not in pipeline.outcomes]
+                for s in steps:
+                    s.retried = True
+                pipeline.wire = self._sessions[n].wire
+        raise AssertionError("unreachable")
+
+    async def _lookup(self, steps: list[Step]) -> None:
+        """Find the DNs of entries the read did not see, many keys per search."""
+        wanted = list(dict.fromkeys(s.key for s in steps if s.change.action != "create"))
+        if not wanted:
+            return
+        keys = self._keys or tuple(steps[0].change.match)
+        for start in range(0, len(wanted), LOOKUP_CHUNK):
+            chunk = wanted[start : start + LOOKUP_CHUNK]
+            parts = "".join(key_filter(keys, dict(zip(keys, k, strict=True))) for k in chunk)
+            text = f"(&{self._query}(|{parts}))"
+            filter_ber = compile_filter(text, "ldap: the key filter")
+            cookie: bytes | None = b""
+            while cookie is not None:
+                cookie = await asyncio.to_thread(self._lookup_page, keys, filter_ber, cookie)
+
+    def _lookup_page(self, keys: tuple[str, ...], filter_ber: bytes, cookie: bytes) -> bytes | None:
+        """One page of a key lookup: the key→DN map learns what it finds."""
+        assert self._values is not None
+        entries, after = self._search(filter_ber, [name.encode() for name in keys], cookie)
+        for raw in entries:
+            if (key := key_of(self._values.record(raw), keys)) is not None:
+                self._dns[key] = None if key in self._dns else raw[0].decode("utf-8", "replace")
+        return after or None
+
+    async def close(self) -> None:
+        sessions, self._sessions = self._sessions, []
+        for session in sessions:
+            await asyncio.to_thread(session.close)

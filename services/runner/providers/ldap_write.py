@@ -1,0 +1,250 @@
+"""Applying changes on one connection, pipelined: up to WINDOW requests in flight.
+
+The server may run the requests of one connection in any order, so a change waits
+while an earlier change to the same key is in flight. Every write is idempotent:
+create = add, or set the values when the entry exists; update = replace the changed
+attributes (a replace without values removes one, and is no error when it is absent);
+delete = delete, absent is fine; move = modify DN under the new container. That makes
+it safe to send again whatever a broken connection left unconfirmed.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+from ldap3.core.results import RESULT_CODES
+
+from schemas.plan import Change
+from schemas.values import Value
+
+from . import ldap_wire as w
+from .base import Outcome
+from .ldap_dn import rdn, split_rdn
+from .ldap_values import DN_FIELD, attribute_values, octets
+
+WINDOW = 48  # measured: more in flight no longer speeds up a local slapd
+Key = tuple[str, ...]
+
+
+@dataclass
+class Target:
+    """What a change needs to know of the job."""
+
+    container: str | None  # where a create goes, or a move goes to
+    object_classes: tuple[str, ...]
+    rdn_attribute: str | None
+
+
+@dataclass
+class Step:
+    index: int
+    change: Change
+    key: Key
+    target: Target
+    stage: str = ""
+    dn: str = ""
+    retried: bool = False
+    rest: dict[str, Value] = field(default_factory=dict)
+
+
+def _describe(r: w.Result) -> str:
+    name = str(RESULT_CODES.get(r.code, f"result {r.code}"))
+    return f"{name}: {r.message}" if r.message else name
+
+
+class Pipeline:
+    """One connection's share of a batch. `dns` is the key→DN map the read (or a lookup)
+    built: a change finds its entry there when it is sent, so an earlier change of the
+    batch (a create, a move, a delete) is seen by the later ones."""
+
+    def __init__(self, wire: w.Wire, dns: dict[Key, str | None]) -> None:
+        self.wire = wire
+        self.dns = dns
+        self.outcomes: dict[int, Outcome] = {}
+
+    def run(self, steps: list[Step]) -> None:
+        """Apply the steps; on `Disconnected` the unconfirmed ones are those without an
+        outcome in `self.outcomes`."""
+        queue = deque(steps)
+        inflight: dict[int, Step] = {}
+        busy: set[Key] = set()
+        messages = self.wire.receive()
+        while queue or inflight:
+            ops: list[bytes] = []
+            started: list[Step] = []
+            while queue and len(inflight) + len(ops) < WINDOW and queue[0].key not in busy:
+                step = queue.popleft()
+                op = self.first(step)
+                if op is None:
+                    continue
+                ops.append(op)
+                started.append(step)
+                busy.add(step.key)
+            if ops:
+                for mid, step in zip(self.wire.send_many(ops), started, strict=True):
+                    inflight[mid] = step
+            if not inflight:
+                continue
+            answer = next(messages)
+            answering = inflight.pop(answer.id, None)
+            if answering is None:
+                continue  # not ours (a late answer to an abandoned request)
+            follow = self.answered(answering, w.result(answer.body))
+            if follow is None:
+                busy.discard(answering.key)
+            else:
+                inflight[self.wire.send(follow)] = answering
+
+    def done(self, step: Step, error: str | None = None) -> None:
+        self.outcomes[step.index] = Outcome(error=error)
+
+    def first(self, step: Step) -> bytes | None:
+        """The first request of a change, or None when its outcome is already known."""
+        change, dn = step.change, self.dns.get(step.key)
+        if change.action == "create":
+            if dn is not None:
+                return self._set(step, dn, dict(change.set), [])
+            return self._add(step)
+        if change.action == "disable":
+            self.done(
+                step,
+                "ldap does not support disable (a generic directory has no "
+                "standard disabled state); use delete, move or skip",
+            )
+            return None
+        if dn is None:
+            missing = change.action != "delete"
+            self.done(
+                step, f"no entry with key {change.key!r} to {change.action}" if missing else None
+            )
+            return None
+        if change.action == "delete":
+            step.stage, step.dn = "delete", dn
+            return w.delete_request(dn.encode())
+        if change.action == "move":
+            return self._move(step, dn)
+        return self._update(step, dn)
+
+    def _add(self, step: Step) -> bytes | None:
+        change, target = step.change, step.target
+        name = target.rdn_attribute
+        value = change.set.get(name) if name else None
+        value = value if value is not None else change.match.get(name or "")
+        if not name or not isinstance(value, str) or not value.strip():
+            self.done(step, f"no value for the naming attribute {name!r} to build the DN from")
+            return None
+        if not target.container:
+            self.done(step, "no container to create the entry in; set the job's container")
+            return None
+        values = {name: value, **change.match, **change.set}
+        classes = values.pop("objectClass", None) or list(target.object_classes)
+        if not classes:
+            self.done(step, "no object classes to create the entry with; set object_classes")
+            return None
+        step.stage, step.dn = "add", f"{rdn(name, value)},{target.container}"
+        step.rest = values
+        attrs = [(b"objectClass", octets(classes)), *attribute_values(values)]
+        return w.add_request(step.dn.encode(), attrs)
+
+    def _set(self, step: Step, dn: str, values: dict[str, Value], clear: list[str]) -> bytes | None:
+        """Replace the attributes (create on an existing entry, or update)."""
+        step.stage, step.dn = "modify", dn
+        naming = split_rdn(dn)[0].partition("=")[0].lower()
+        if step.change.action == "create":  # the entry is named by these: leave them be
+            values = {k: v for k, v in values.items() if k.lower() != naming}
+        mods = [(w.MOD_REPLACE, name, vals) for name, vals in attribute_values(values)]
+        emptied = [n for n, v in values.items() if not octets(v)] + clear
+        mods += [
+            (w.MOD_REPLACE, name.encode(), [])
+            for name in emptied
+            if name.lower() != DN_FIELD and not name.startswith("@")
+        ]
+        if not mods:
+            self.done(step)
+            return None
+        return w.modify_request(dn.encode(), mods)
+
+    def _update(self, step: Step, dn: str) -> bytes | None:
+        change = step.change
+        naming, _ = split_rdn(dn)
+        attribute = naming.partition("=")[0]
+        new = change.set.get(attribute) or next(
+            (v for k, v in change.set.items() if k.lower() == attribute.lower()), None
+        )
+        if isinstance(new, str) and rdn(attribute, new).lower() != naming.lower():
+            # The naming attribute changes: rename first (the server refuses to replace it).
+            step.stage, step.dn = "rename", dn
+            step.rest = {k: v for k, v in change.set.items() if k.lower() != attribute.lower()}
+            return w.modify_dn_request(dn.encode(), rdn(attribute, new).encode(), None)
+        return self._set(step, dn, dict(change.set), list(change.clear))
+
+    def _move(self, step: Step, dn: str) -> bytes | None:
+        container = step.target.container
+        if not container:
+            self.done(step, "no container to move the entry to; set the job's move_to")
+            return None
+        naming, parent = split_rdn(dn)
+        if parent.lower() == container.lower():
+            self.done(step)  # already there
+            return None
+        step.stage, step.dn = "move", f"{naming},{container}"
+        return w.modify_dn_request(dn.encode(), naming.encode(), container.encode())
+
+    def answered(self, step: Step, r: w.Result) -> bytes | None:
+        """Record the result of a step's request; the next request of the change, if any."""
+        change, code = step.change, r.code
+        if step.stage == "add":
+            if code == w.SUCCESS:
+                self.remember(step.key, step.dn)
+            elif code == w.ALREADY_EXISTS:  # create-if-absent: set the values instead
+                return self._set(step, step.dn, step.rest, [])
+            elif code == w.NO_SUCH_OBJECT:
+                self.done(
+                    step,
+                    f"parent {split_rdn(step.dn)[1]} does not exist; create it "
+                    "first or fix the container",
+                )
+                return None
+            return self._finish(step, r, "create")
+        if step.stage == "rename":
+            if code != w.SUCCESS:
+                return self._finish(step, r, "rename")
+            naming = rdn(*_naming_value(step))
+            step.dn = f"{naming},{split_rdn(step.dn)[1]}"
+            self.remember(step.key, step.dn)
+            return self._set(step, step.dn, step.rest, list(change.clear))
+        if step.stage == "delete" and code in (w.SUCCESS, w.NO_SUCH_OBJECT):
+            self.remember(step.key, None)  # deleted, or already gone: delete-if-present
+            self.done(step)
+            return None
+        if step.stage == "move" and (
+            code == w.SUCCESS or (code == w.NO_SUCH_OBJECT and step.retried)
+        ):
+            self.remember(step.key, step.dn)  # a retried move may have been applied
+            self.done(step)
+            return None
+        if code == w.NO_SUCH_OBJECT and step.stage == "modify":
+            self.remember(step.key, None)
+            self.done(step, f"no entry {step.dn} to {change.action} (removed meanwhile)")
+            return None
+        return self._finish(step, r, change.action)
+
+    def remember(self, key: Key, dn: str | None) -> None:
+        if dn is None:
+            self.dns.pop(key, None)
+        else:
+            self.dns[key] = dn
+
+    def _finish(self, step: Step, r: w.Result, doing: str) -> bytes | None:
+        """The change's outcome from its last request: no request follows."""
+        self.done(step, None if r.code == w.SUCCESS else f"{doing} {step.dn}: {_describe(r)}")
+        return None
+
+
+def _naming_value(step: Step) -> tuple[str, str]:
+    attribute = split_rdn(step.dn)[0].partition("=")[0]
+    for name, value in step.change.set.items():
+        if name.lower() == attribute.lower() and isinstance(value, str):
+            return attribute, value
+    return attribute, ""
