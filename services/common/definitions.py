@@ -20,12 +20,20 @@ from typing import Any, get_args
 import msgspec
 import msgspec.inspect as mi
 
-from schemas.connections import PATH_FIELDS, PROVIDERS, Connection, CsvConnection, SqliteConnection
+from schemas.connections import (
+    PATH_FIELDS,
+    PROVIDERS,
+    Connection,
+    CsvConnection,
+    LdapConnection,
+    SqliteConnection,
+)
 from schemas.ids import is_slug
 from schemas.jobs import Endpoint, Job, ObjectMapping
 from services.common.errors import BadInput
 from services.runner.engine.mapping import check_mapping
 from services.runner.providers.capability_table import capabilities
+from services.runner.providers.ldap_config import check_ldap_connection
 
 # Derived from the union so a new provider is picked up without touching this module.
 _CLASSES: dict[str, type[Connection]] = {
@@ -194,6 +202,8 @@ def _finish(conn: Connection, provider: str, base: Path, at: str) -> tuple[Conne
     paths: dict[str, str] = {}
     for field in PATH_FIELDS.get(provider, ()):
         value = getattr(conn, field)
+        if value is None:
+            continue  # an optional path left out (an LDAP ca_file)
         if not value.strip():
             problems.append(f"{at}.{field}: expected a path, got {_show(value)}")
             continue
@@ -202,6 +212,8 @@ def _finish(conn: Connection, provider: str, base: Path, at: str) -> tuple[Conne
         paths[field] = os.path.normpath(base.absolute() / given)  # `/` keeps absolute paths
     if isinstance(conn, CsvConnection):
         problems += _csv_options(at, conn.delimiter, conn.quote_char, conn.encoding)
+    if isinstance(conn, LdapConnection):
+        problems += [f"{at}.{field}: {text}" for field, text in check_ldap_connection(conn)]
     return msgspec.structs.replace(conn, **paths), problems
 
 
@@ -232,6 +244,11 @@ def _check_endpoint(bad: _Report, at: str, ep: Endpoint, conn: Connection) -> No
         case SqliteConnection():
             if not ep.table:
                 bad(f"{at}.table", f'expected a table name such as "people", got {_got(ep.table)}')
+        case LdapConnection():
+            if not ep.container:
+                example = '"ou=People,dc=example,dc=org"'
+                got = _got(ep.container)
+                bad(f"{at}.container", f"expected a base DN such as {example}, got {got}")
 
 
 def _check_actions(bad: _Report, job: Job, target: Connection) -> None:
