@@ -25,7 +25,7 @@ from schemas.connections import LdapConnection
 from schemas.jobs import Endpoint
 from schemas.plan import Change
 from schemas.values import Record, Value
-from services.common.errors import BadInput, Transient
+from services.common.errors import BadInput, Transient, Unreachable
 
 from . import ldap_wire as w
 from .base import Layout, Outcome
@@ -63,9 +63,9 @@ class LdapProvider:
         self._layout = layout
         self._base = endpoint.container
         self._scope = w.SCOPE_SUBTREE if endpoint.include_subcontainers else w.SCOPE_LEVEL
-        self._query = endpoint.query or class_filter(endpoint.object_classes or ())
-        self._filter = compile_filter(self._query, "ldap: the endpoint's query")
         self._classes = tuple(layout.object_classes or endpoint.object_classes or ())
+        self._query = endpoint.query or class_filter(self._classes)
+        self._filter = compile_filter(self._query, "ldap: the endpoint's query")
         self._rdn = endpoint.rdn_attribute or (layout.keys[0] if layout.keys else None)
         self._container = layout.container or endpoint.container
         self._keys = layout.keys
@@ -223,7 +223,10 @@ class LdapProvider:
                     raise Transient(
                         f"ldap: {url}: {e} while writing; the batch will be retried"
                     ) from e
-                self._sessions[n] = connect(self._connection)
+                try:
+                    self._sessions[n] = connect(self._connection)
+                except Unreachable as again:
+                    raise Transient(f"ldap: {e} while writing, then {again}") from again
                 steps = [s for s in steps if s.index not in pipeline.outcomes]
                 for s in steps:
                     s.retried = True
