@@ -7,6 +7,7 @@ import asyncio
 import json
 import subprocess
 
+from schemas.events import RunPlanned
 from services.cli.client import Session
 from services.common.people import DEPARTMENTS as DEPARTMENT_NAMES
 from services.common.people import write_csv
@@ -59,15 +60,15 @@ async def test_transformed_values_are_written_and_a_failing_record_is_reported(
     assert row["groups"] == "|".join(f"g-{g}" for g in sample["groups"].split("|"))
     assert row["origin"] == JOB_ID
     assert not row.get("password")  # never in a plan; the runner makes it at apply time
-    # The plan reports the failure with the record's key. The runner does not count
-    # planning-time record errors yet (run.py ignores PlannedRun.record_errors), so the
-    # run ends "finished" with failed == 0 until it does.
+    # The run counts the record as failed and its plan names it with its key.
+    assert end.stats.failed == 1 and end.with_errors
+    (announced,) = [e for e in await session.journal() if isinstance(e, RunPlanned)]
+    assert [(e.key, e.action) for e in announced.errors] == [(failing, "map")]
     job = await session.store.job(JOB_ID)
     async with open_sides(session.store, job) as sides:
         planned = await plan_job(job, sides)
     assert [(e.key, e.action) for e in planned.record_errors] == [(failing, "map")]
     assert 'dept: map has no entry for "Mars"' in planned.record_errors[0].message
-    assert end.stats.failed in (0, 1)
 
 
 async def idsync(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
