@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import msgspec
 
 
@@ -23,6 +25,8 @@ class CommandReply(msgspec.Struct, frozen=True, kw_only=True):
     ok: bool
     run_id: str | None = None
     error: str | None = None
+    retry: bool = False
+    """The command failed for a passing reason (e.g. a full stream): asking later may work."""
 
 
 _encoder = msgspec.json.Encoder()
@@ -33,3 +37,13 @@ reply_decoder = msgspec.json.Decoder(CommandReply)
 
 def encode(message: msgspec.Struct) -> bytes:
     return _encoder.encode(message)
+
+
+class DeadLetterCommand(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Retry or drop a dead letter: idsync.cmd.<principal>.deadletter (runners answer)."""
+
+    action: Literal["retry", "drop"]
+    seq: int
+
+
+deadletter_command_decoder = msgspec.json.Decoder(DeadLetterCommand)

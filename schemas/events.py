@@ -80,6 +80,17 @@ class RunBatchApplied(_Event, tag="run.batch-applied", frozen=True):
     errors: list[RecordError] = msgspec.field(default_factory=list)
 
 
+class RunDeadLetter(_Event, tag="run.dead-letter", frozen=True):
+    """A message of this run was given up on after its last delivery: the run waits until
+    `idsync deadletter retry` brings it back or `idsync deadletter drop` abandons it."""
+
+    stage: str
+    """"plan" (the approval could not be planned) or "batch"."""
+    error: str
+    batch: int | None = None
+    changes: int = 0
+
+
 class RunFinished(_Event, tag="run.finished", frozen=True):
     stats: RunStats
     plan_hash: str
@@ -108,6 +119,17 @@ class RunExpired(_Event, tag="run.expired", frozen=True):
     pass
 
 
+class RunNotifyFailed(_Event, tag="run.notify-failed", frozen=True):
+    """A mail about the run could not be sent: refused at once (a value that cannot go
+    into a mail, an address the server refuses) or after the last retry."""
+
+    reason: str = ""
+    about: str = ""
+    """The tag of the event the mail was for, e.g. "run.finished"."""
+    recipients: list[str] = msgspec.field(default_factory=list)
+    message_id: str = ""
+
+
 Event = (
     RunRequested
     | RunApproved
@@ -115,11 +137,13 @@ Event = (
     | RunStarted
     | RunPlanned
     | RunBatchApplied
+    | RunDeadLetter
     | RunFinished
     | RunFailed
     | RunCancelled
     | RunDenied
     | RunExpired
+    | RunNotifyFailed
 )
 
 END_STATES: tuple[type[_Event], ...] = (RunFinished, RunFailed, RunCancelled, RunDenied, RunExpired)

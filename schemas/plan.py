@@ -63,6 +63,8 @@ class RunStats(msgspec.Struct, kw_only=True):
     unchanged: int = 0
     skipped: int = 0
     failed: int = 0
+    dead_letters: int = 0
+    """Batches given up on and dropped (their changes are counted in `failed`)."""
 
     def add(self, other: RunStats) -> RunStats:
         return RunStats(

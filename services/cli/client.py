@@ -18,7 +18,7 @@ from nats.js.api import DeliverPolicy
 from schemas.commands import CommandReply, DecideCommand, RunCommand, encode, reply_decoder
 from schemas.events import Event, decode_event
 from schemas.subjects import command_subject
-from services.common.errors import BadInput, IdsyncError, Unreachable
+from services.common.errors import BadInput, IdsyncError, Transient, Unreachable
 from services.common.jetstream import JOURNAL, ensure_infrastructure
 from services.common.settings import Settings
 from services.common.store import Store
@@ -44,6 +44,10 @@ class Session:
         """Approve or deny (`verb`) a run that waits for approval."""
         return await self._command(verb, DecideCommand(run_id=run_id, reason=reason))
 
+    async def command(self, verb: str, command: msgspec.Struct) -> str:
+        """Send a command to the services; the run id its reply names."""
+        return await self._command(verb, command)
+
     async def _command(self, verb: str, command: msgspec.Struct) -> str:
         subject = command_subject(self.settings.principal, verb)
         try:
@@ -57,7 +61,8 @@ class Session:
             raise Unreachable("the workflow service did not answer within 10 s") from None
         reply: CommandReply = reply_decoder.decode(answer.data)
         if not reply.ok or reply.run_id is None:
-            raise BadInput(reply.error or f"the {verb} command was refused")
+            refused = Transient if reply.retry else BadInput
+            raise refused(reply.error or f"the {verb} command was refused")
         return reply.run_id
 
     async def journal(self, subject: str = "idsync.run.>") -> list[Event]:

@@ -12,7 +12,7 @@ from services.common.host import SERVICES
 from services.common.logging import configure_logging
 from services.common.settings import Settings
 
-from . import definitions, demo, journal, serving
+from . import definitions, demo, doctor, journal, operations, serving
 
 Command = Callable[[argparse.Namespace], Awaitable[int]]
 
@@ -40,6 +40,7 @@ environment:
 exit codes:
   0 ok   1 unexpected error   2 bad input (a file, an argument, an unknown name)
   3 a server could not be reached   4 the run failed   5 the run finished with errors
+  6 `idsync doctor` found problems   7 the run waits for approval (it wrote nothing)
 """
 
 
@@ -149,6 +150,35 @@ def _nouns(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = _command(run, "show", journal.run_show, "one run: who, plan, statistics, errors")
     p.add_argument("run_id", metavar="RUN", help="a run id, as `idsync run list` shows it")
     _json(p)
+    for verb, text in (
+        (
+            "approve",
+            "let a run that waits for approval apply its plan (it re-plans first: "
+            "if the data changed, it asks again)",
+        ),
+        ("deny", "end a run that waits for approval, writing nothing"),
+    ):
+        p = _command(run, verb, journal.run_decide, text)
+        p.add_argument("run_id", metavar="RUN")
+        p.add_argument("--reason", help="why (kept in the journal)")
+
+    dead = sub.add_parser("deadletter", help="messages given up on after their last delivery")
+    letters = dead.add_subparsers(dest="verb", required=True, metavar="VERB")
+    _json(_command(letters, "list", operations.deadletter_list, "list the dead letters"))
+    p = _command(
+        letters,
+        "retry",
+        operations.deadletter_act,
+        "deliver a dead letter again (after fixing what made it fail)",
+    )
+    p.add_argument("seq", metavar="SEQ|all", help="its number in `idsync deadletter list`")
+    p = _command(
+        letters,
+        "drop",
+        operations.deadletter_act,
+        "abandon a dead letter: a batch's changes count as failed, the run goes on",
+    )
+    p.add_argument("seq", metavar="SEQ")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -162,6 +192,13 @@ def build_parser() -> argparse.ArgumentParser:
     _nouns(sub)
     p = _command(sub, "tail", journal.tail, "print events as they happen (Ctrl-C stops)")
     p.add_argument("--job", help="only this job's events")
+    _json(p)
+    p = _command(
+        sub,
+        "doctor",
+        doctor.doctor,
+        "check NATS, streams, consumers, buckets and every connection; say what to fix",
+    )
     _json(p)
     _command(
         sub,

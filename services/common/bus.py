@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import nats.js.errors
 from faststream.nats import NatsBroker
 from nats.js import JetStreamContext
 
@@ -12,10 +13,13 @@ from schemas.subjects import event_subject, work_subject
 from schemas.work import WorkBatch
 from schemas.work import encode as encode_work
 
+from .errors import StoreFull
 from .jetstream import JOURNAL, WORK, ConsumerSpec
 from .runs import Runs
 from .settings import Settings
 from .store import Store
+
+STREAM_FULL = 10077  # JetStream: "maximum messages/bytes exceeded" (discard=new)
 
 
 def make_broker(url: str) -> NatsBroker:
@@ -57,19 +61,21 @@ class Bus:
 
     async def publish_work(self, batch: WorkBatch) -> None:
         """Put a batch on the work queue (stored once, whoever publishes it again)."""
-        await self.broker.publish(
-            encode_work(batch),
-            work_subject(batch.job_id),
-            headers={"Nats-Msg-Id": batch.msg_id},
-            stream=WORK,
-        )
+        await self._put(encode_work(batch), work_subject(batch.job_id), batch.msg_id, WORK)
 
     async def publish(self, event: Event) -> None:
-        """Store the event in the journal; raises when the stream refuses it (e.g. full).
+        """Store the event in the journal; StoreFull when the journal refuses it.
         The event id is the Nats-Msg-Id, so a retried publish is stored once."""
-        await self.broker.publish(
-            encode_event(event),
-            event_subject(event),
-            headers={"Nats-Msg-Id": event.id},
-            stream=JOURNAL,
-        )
+        await self._put(encode_event(event), event_subject(event), event.id, JOURNAL)
+
+    async def _put(self, data: bytes, subject: str, msg_id: str, stream: str) -> None:
+        try:
+            await self.broker.publish(data, subject, headers={"Nats-Msg-Id": msg_id}, stream=stream)
+        except nats.js.errors.ServiceUnavailableError as error:
+            if error.err_code != STREAM_FULL:
+                raise
+            raise StoreFull(
+                f"stream {stream} is full ({error.description}) and refuses new messages; "
+                "raise its limit (IDSYNC_JOURNAL_MAX_BYTES, IDSYNC_JOURNAL_MAX_AGE_DAYS) or "
+                "let old messages age out — nothing stored was dropped"
+            ) from None

@@ -4,8 +4,10 @@ FastStream's NATS default terminates a message whose handler raises — a passin
 database lock would silently drop a run. Here: ack on success; on an error, nak
 *with a delay* that doubles with each delivery (a plain nak comes back at once);
 term only what can never succeed (a message that cannot be decoded), and say so;
-on the last allowed delivery, hand the error to `on_give_up` (e.g. the run fails
-with the reason) and ack. Long handlers keep the message with in-progress acks.
+on the last allowed delivery, hand the error to `on_give_up` (the run says so) and
+leave the message unacknowledged: the server announces it as a dead letter, which
+`idsync deadletter retry` brings back. Long handlers keep the message with
+in-progress acks.
 """
 
 from __future__ import annotations
@@ -91,10 +93,13 @@ async def _after_failure(
 ) -> None:
     what = type(message).__name__
     if attempt >= settings.max_deliver:
-        log.error("giving up", message=what, attempt=attempt, error=str(error))
+        log.error("giving up: the message is now a dead letter", message=what, attempt=attempt,
+                  error=str(error))  # fmt: skip
         if on_give_up is not None:
             await on_give_up(message, error)
-        await msg.ack()
+        # Not acked: the server, out of deliveries, announces it (a dead letter, kept by
+        # the dead-letter stream) and the message stays in its stream for a retry.
+        await msg.nack()
         return
     delay = settings.retry_delay_for(attempt)
     log.warning("failed, will retry", message=what, attempt=attempt, retry_in=delay,

@@ -41,3 +41,10 @@ class WriteFailed(IdsyncError):
     """A destination refused a write that will not succeed by retrying."""
 
     exit_code = 4
+
+
+class StoreFull(Transient):
+    """A stream refused a message because it is full (streams discard new messages when
+    full, so nothing stored is ever dropped silently): free space or raise the limit."""
+
+    exit_code = 3

@@ -30,10 +30,14 @@ from .settings import Settings
 
 JOURNAL = "IDSYNC_JOURNAL"
 WORK = "IDSYNC_WORK"
+DEADLETTERS = "IDSYNC_DEADLETTERS"
+ADVISORIES = ("MAX_DELIVERIES", "MSG_TERMINATED")
 JOBS_BUCKET = "idsync_jobs"
 CONNECTIONS_BUCKET = "idsync_connections"
 RUNS_BUCKET = "idsync_runs"
-BUCKETS = (JOBS_BUCKET, CONNECTIONS_BUCKET, RUNS_BUCKET)
+MAIL_BUCKET = "idsync_mail_sent"
+"""The Message-IDs of mails sent, so an event delivered again is not mailed twice."""
+BUCKETS = (JOBS_BUCKET, CONNECTIONS_BUCKET, RUNS_BUCKET, MAIL_BUCKET)
 PLANS_BUCKET = "idsync_plans"
 """Object store: each run's whole plan, batched by phase, for every runner to apply."""
 DAY = 86_400.0
@@ -88,9 +92,24 @@ def stream_configs(settings: Settings) -> list[StreamConfig]:
             subjects=WORK_SUBJECTS,
             retention=RetentionPolicy.WORK_QUEUE,
             discard=DiscardPolicy.NEW,
-            max_bytes=settings.journal_max_bytes,
+            max_bytes=settings.work_max_bytes,
             storage=StorageType.FILE,
             duplicate_window=120.0,
+        ),
+        StreamConfig(
+            name=DEADLETTERS,
+            description="Messages given up on: the server's advisories, kept until handled",
+            # The server announces an exhausted or terminated message once, as a core
+            # message: lost unless a stream keeps it. The message itself stays where it was.
+            subjects=[
+                f"$JS.EVENT.ADVISORY.CONSUMER.{kind}.{stream}.*"
+                for kind in ADVISORIES
+                for stream in (JOURNAL, WORK)
+            ],
+            retention=RetentionPolicy.LIMITS,
+            discard=DiscardPolicy.NEW,
+            max_bytes=settings.journal_max_bytes,
+            storage=StorageType.FILE,
         ),
     ]
 

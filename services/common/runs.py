@@ -34,7 +34,9 @@ class RunState(msgspec.Struct, kw_only=True):
     published: int = -1
     """The last phase whose batches are on the work queue."""
     done: list[int] = msgspec.field(default_factory=list)
-    """The numbers of the batches applied."""
+    """The numbers of the batches applied, or dropped as dead letters."""
+    dead: list[int] = msgspec.field(default_factory=list)
+    """The numbers of the batches that are dead letters now."""
     applied: RunStats = msgspec.field(default_factory=RunStats)
     """What the applied batches did."""
     planned: RunStats = msgspec.field(default_factory=RunStats)

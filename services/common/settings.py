@@ -8,6 +8,7 @@ import re
 import socket
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any, Literal
 
 import msgspec
 
@@ -32,11 +33,32 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """IDSYNC_RETRY_DELAY: the first retry's delay; it doubles with each delivery (capped)."""
     journal_max_bytes: int = 1 << 30
     journal_max_age_days: float = 90.0
+    work_max_bytes: int = 1 << 30
+    """IDSYNC_WORK_MAX_BYTES: the most the work queue holds; a full queue fails the run."""
     scheduler_tick: float = 1.0
     runner_concurrency: int = 4
     """IDSYNC_RUNNER_CONCURRENCY: batches one runner applies at the same time."""
     liveness_interval: float = 10.0
     """IDSYNC_LIVENESS_INTERVAL: seconds between checks that each consumer is pulled."""
+    # Mail (services/notifier). Secrets are references: the name of the variable or the
+    # file holding the password, so no dump of the settings ever shows it.
+    smtp_host: str | None = None
+    """IDSYNC_SMTP_HOST: the mail server; without it the notifier logs what it would send."""
+    smtp_port: int | None = None
+    """IDSYNC_SMTP_PORT: by default 587 with starttls, 465 with tls, 25 with none."""
+    smtp_security: Literal["none", "starttls", "tls"] = "starttls"
+    """IDSYNC_SMTP_SECURITY: starttls, tls (TLS from the first byte) or none."""
+    smtp_user: str | None = None
+    smtp_password_env: str | None = None
+    """IDSYNC_SMTP_PASSWORD_ENV: the name of the environment variable holding the password."""
+    smtp_password_file: Path | None = None
+    """IDSYNC_SMTP_PASSWORD_FILE: a file holding the password."""
+    smtp_ca_file: Path | None = None
+    """IDSYNC_SMTP_CA_FILE: CA certificates to verify the server with (default: the system's)."""
+    smtp_verify: bool = True
+    """IDSYNC_SMTP_VERIFY: false skips verifying the server's certificate (tests only)."""
+    mail_from: str | None = None
+    """IDSYNC_MAIL_FROM: the sender address; default idsync@<this host's name>."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -52,9 +74,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 retry_delay=float(env.get("IDSYNC_RETRY_DELAY", 2)),
                 journal_max_bytes=int(env.get("IDSYNC_JOURNAL_MAX_BYTES", 1 << 30)),
                 journal_max_age_days=float(env.get("IDSYNC_JOURNAL_MAX_AGE_DAYS", 90)),
+                work_max_bytes=int(env.get("IDSYNC_WORK_MAX_BYTES", 1 << 30)),
                 scheduler_tick=float(env.get("IDSYNC_SCHEDULER_TICK", 1)),
                 runner_concurrency=int(env.get("IDSYNC_RUNNER_CONCURRENCY", 4)),
                 liveness_interval=float(env.get("IDSYNC_LIVENESS_INTERVAL", 10)),
+                **_mail_settings(env),
             )
         except ValueError as error:
             raise BadInput(f"an IDSYNC_* environment variable is not a number: {error}") from None
@@ -75,6 +99,38 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     def retry_delay_for(self, deliveries: int) -> float:
         """The delay before the next attempt, doubling with each delivery, at most 5 minutes."""
         return float(min(self.retry_delay * (2 ** max(deliveries - 1, 0)), 300.0))
+
+
+_SECURITY = ("none", "starttls", "tls")
+_YES, _NO = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def _mail_settings(env: Mapping[str, str]) -> dict[str, Any]:
+    """The IDSYNC_SMTP_* and IDSYNC_MAIL_FROM variables."""
+    security = env.get("IDSYNC_SMTP_SECURITY", "starttls").strip().lower()
+    if security not in _SECURITY:
+        raise BadInput(f"IDSYNC_SMTP_SECURITY is {security!r}; expected none, starttls or tls")
+    verify = env.get("IDSYNC_SMTP_VERIFY", "true").strip().lower()
+    if verify not in _YES + _NO:
+        raise BadInput(f"IDSYNC_SMTP_VERIFY is {verify!r}; expected true or false")
+    port = env.get("IDSYNC_SMTP_PORT")
+    paths = {
+        name: Path(value).expanduser().absolute() if (value := env.get(var)) else None
+        for name, var in (
+            ("smtp_password_file", "IDSYNC_SMTP_PASSWORD_FILE"),
+            ("smtp_ca_file", "IDSYNC_SMTP_CA_FILE"),
+        )
+    }
+    return {
+        "smtp_host": env.get("IDSYNC_SMTP_HOST") or None,
+        "smtp_port": int(port) if port else None,
+        "smtp_security": security,
+        "smtp_user": env.get("IDSYNC_SMTP_USER") or None,
+        "smtp_password_env": env.get("IDSYNC_SMTP_PASSWORD_ENV") or None,
+        "smtp_verify": verify in _YES,
+        "mail_from": env.get("IDSYNC_MAIL_FROM") or None,
+        **paths,
+    }
 
 
 def _default_principal() -> str:

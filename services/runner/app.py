@@ -7,18 +7,23 @@ batches are shared out among however many runners there are.
 
 from __future__ import annotations
 
-from faststream.nats import NatsBroker
+import msgspec
+from faststream.nats import NatsBroker, NatsMessage
 
-from schemas.events import Event, RunApproved
+from schemas.commands import CommandReply, deadletter_command_decoder, encode
+from schemas.events import Event, RunApproved, RunDeadLetter
+from schemas.subjects import command_subject
 from schemas.work import WorkBatch, decode_batch
 from services.common.bus import Bus
 from services.common.consumers import subscribe_durable
 from services.common.delivery import consume, deliberately
+from services.common.errors import IdsyncError
 from services.common.host import Background
 from services.common.jetstream import RUNNER, WORKER
 
+from .deadletters import drop, retry
 from .run import Planner, fail_run
-from .work import apply_batch
+from .work import advance, apply_batch, give_up
 
 
 def register(broker: NatsBroker, bus: Bus) -> list[Background]:
@@ -29,15 +34,21 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
             await Planner(event, attempt, bus, settings.runner_id).execute()
 
     async def plan_given_up(event: Event, error: BaseException) -> None:
-        reason = f"planning gave up after {settings.max_deliver} attempts: {error}"
-        await fail_run(bus, event.run_id, event.job_id, reason)
+        await bus.publish(RunDeadLetter(
+            run_id=event.run_id, job_id=event.job_id, id=f"{event.id}.dead", stage="plan",
+            error=f"planning failed {settings.max_deliver} times: {error}"))  # fmt: skip
 
     async def apply(batch: WorkBatch, attempt: int) -> None:
         await apply_batch(batch, attempt, bus, settings.runner_id)
 
     async def apply_given_up(batch: WorkBatch, error: BaseException) -> None:
-        reason = f"batch {batch.number} gave up after {settings.max_deliver} attempts: {error}"
-        await fail_run(bus, batch.run_id, batch.job_id, reason)
+        await give_up(bus, batch, error)
+
+    @broker.subscriber(command_subject("*", "deadletter"), queue="idsync-runners",
+                       title="dead letter commands")  # fmt: skip
+    async def on_deadletter(msg: NatsMessage) -> bytes:
+        principal = msg.raw_message.subject.split(".")[2]
+        return encode(await handle_dead_letter(bus, principal, msg.body))
 
     # One plan at a time: plans are large.
     subscribe_durable(
@@ -56,3 +67,23 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
         title="runner: change batches",
     )
     return []
+
+
+async def handle_dead_letter(bus: Bus, principal: str, body: bytes) -> CommandReply:
+    try:
+        command = deadletter_command_decoder.decode(body)
+    except (msgspec.DecodeError, msgspec.ValidationError) as error:
+        return CommandReply(ok=False, error=f"not a dead letter command: {error}")
+    try:
+        if command.action == "retry":
+            letter = await retry(bus, command.seq)
+        else:
+            letter, batch = await drop(bus, command.seq, principal)
+            if batch is not None:
+                await advance(bus, batch)
+            elif letter.run_id and letter.present:  # a run that could not be planned
+                reason = f"dropped by {principal} after planning failed"
+                await fail_run(bus, letter.run_id, letter.job_id, reason)
+    except IdsyncError as error:
+        return CommandReply(ok=False, error=str(error))
+    return CommandReply(ok=True, run_id=letter.run_id or "-")

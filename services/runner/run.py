@@ -29,7 +29,7 @@ from schemas.jobs import Job
 from schemas.plan import Change, RunStats
 from schemas.work import StoredPlan
 from services.common.bus import Bus
-from services.common.errors import BadInput, WriteFailed
+from services.common.errors import BadInput, StoreFull, WriteFailed
 from services.common.failpoints import failpoint
 from services.common.runs import RunState
 from services.runner.engine import assess, phase_of, split_batches
@@ -159,7 +159,10 @@ class Planner:
         log.info("planned", changes=the_plan.counts.changes, batches=sum(state.phases),
                  phases=len(state.phases))  # fmt: skip
         failpoint("after-plan")
-        await publish_phase(self.bus, stored, state_now or state)
+        try:
+            await publish_phase(self.bus, stored, state_now or state)
+        except StoreFull as error:  # the work queue is full: this run cannot be applied
+            await self.fail(str(error))
 
     async def fail(self, reason: str) -> None:
         log.error("run failed", reason=reason)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import structlog
 
-from schemas.events import RunBatchApplied, RunFinished
+from schemas.events import RunBatchApplied, RunDeadLetter, RunFinished
 from schemas.plan import APPLIED_STAT, Change, RecordError, RunStats
 from schemas.work import WorkBatch
 from services.common.bus import Bus
@@ -79,6 +79,29 @@ def _record(batch: WorkBatch, stats: RunStats) -> StateChange:
         return state
 
     return change
+
+
+async def advance(bus: Bus, batch: WorkBatch) -> None:
+    """Let the run go on after `batch` was dealt with elsewhere (e.g. dropped)."""
+    state = await bus.runs.get(batch.run_id)
+    if state is not None and state.plan_hash == batch.plan_hash:
+        await _advance(bus, batch, state)
+
+
+async def give_up(bus: Bus, batch: WorkBatch, error: BaseException) -> None:
+    """The batch failed its last delivery: the run says so and waits for a retry or a drop."""
+    await bus.publish(RunDeadLetter(
+        run_id=batch.run_id, job_id=batch.job_id,
+        id=f"{batch.run_id}.{batch.plan_hash[:16]}.dead.{batch.number}", stage="batch",
+        batch=batch.number, changes=len(batch.changes), error=str(error)))  # fmt: skip
+
+    def dead(state: RunState | None) -> RunState | None:
+        if state is None or batch.number in state.dead:
+            return None
+        state.dead.append(batch.number)
+        return state
+
+    await bus.runs.change(batch.run_id, dead)
 
 
 async def _advance(bus: Bus, batch: WorkBatch, state: RunState) -> None:

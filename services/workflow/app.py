@@ -17,6 +17,7 @@ from schemas.subjects import command_subject
 from services.common.bus import Bus
 from services.common.consumers import subscribe_durable
 from services.common.delivery import deliberately
+from services.common.errors import StoreFull
 from services.common.host import Background
 from services.common.jetstream import WORKFLOW
 from services.common.logging import get_logger
@@ -30,7 +31,10 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
     @broker.subscriber(command_subject("*", "run"), title="run commands")
     async def on_run_command(msg: NatsMessage) -> bytes:
         principal = msg.raw_message.subject.split(".")[2]
-        reply = await accept_run_command(bus, principal, msg.body)
+        try:
+            reply = await accept_run_command(bus, principal, msg.body)
+        except StoreFull as error:
+            reply = CommandReply(ok=False, error=str(error), retry=True)
         return encode(reply)
 
     @broker.subscriber(command_subject("*", "approve"), title="approve commands")

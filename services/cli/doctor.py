@@ -1,0 +1,147 @@
+"""`idsync doctor`: is everything idsync needs there, and what to fix when it is not."""
+
+from __future__ import annotations
+
+import argparse
+
+import msgspec
+import nats.js.errors
+from nats.js.api import DiscardPolicy
+
+from schemas.subjects import command_subject
+from services.common.errors import IdsyncError
+from services.common.jetstream import BUCKETS, CONSUMERS, PLANS_BUCKET, stream_configs
+from services.runner.providers.reach import check_reachable
+
+from .client import Session, connect
+from .output import print_json
+
+EXIT_PROBLEMS = 6
+FULL = 0.8  # a stream this full is reported before it refuses events
+
+
+class Finding(msgspec.Struct, frozen=True):
+    ok: bool
+    what: str
+    detail: str
+
+
+async def doctor(args: argparse.Namespace) -> int:
+    async with connect(args.settings) as session:
+        server = session.nc.connected_url
+        where = server.netloc if server is not None else session.settings.resolve_nats_url()
+        findings = [Finding(True, "nats", f"connected to {where}")]
+        findings += await _streams(session)
+        findings += await _consumers(session)
+        findings += await _buckets(session)
+        findings += await _commands(session)
+        findings += await _connections(session)
+    if args.json:
+        print_json(findings)
+    else:
+        for finding in findings:
+            print(f"{'✓' if finding.ok else '✗'} {finding.what}: {finding.detail}")
+        problems = sum(not f.ok for f in findings)
+        print(f"\n{problems} problem(s)" if problems else "\nall is well")
+    return 0 if all(f.ok for f in findings) else EXIT_PROBLEMS
+
+
+async def _streams(session: Session) -> list[Finding]:
+    found: list[Finding] = []
+    for config in stream_configs(session.settings):
+        name = str(config.name)
+        try:
+            info = await session.js.stream_info(name)
+        except nats.js.errors.NotFoundError:
+            found.append(
+                Finding(
+                    False,
+                    f"stream {name}",
+                    "missing: start the services once "
+                    "(`idsync up` or `idsync serve …`), they create it",
+                )
+            )
+            continue
+        if info.config.discard != DiscardPolicy.NEW:
+            found.append(
+                Finding(
+                    False,
+                    f"stream {name}",
+                    "drops its oldest messages when "
+                    "full (discard=old); start a service to set discard=new",
+                )
+            )
+        limit = info.config.max_bytes or 0
+        used = info.state.bytes
+        share = used / limit if limit > 0 else 0.0
+        detail = f"{info.state.messages:,} messages, {used:,} bytes" + (
+            f" of {limit:,} ({share:.0%})" if limit > 0 else ""
+        )
+        if share >= FULL:
+            detail += " — nearly full: raise IDSYNC_JOURNAL_MAX_BYTES or shorten the age limit"
+        found.append(Finding(share < FULL, f"stream {name}", detail))
+    return found
+
+
+async def _consumers(session: Session) -> list[Finding]:
+    found: list[Finding] = []
+    for spec in CONSUMERS:
+        what = f"consumer {spec.name}"
+        try:
+            info = await session.js.consumer_info(spec.stream, spec.name)
+        except nats.js.errors.NotFoundError:
+            found.append(Finding(False, what, "missing: start the services once"))
+            continue
+        idle = info.num_pending > 0 and info.num_waiting == 0 and info.num_ack_pending == 0
+        detail = (
+            f"{info.num_pending} waiting, {info.num_ack_pending} in progress, "
+            f"{info.num_waiting} pull requests"
+        )
+        if idle:
+            detail += f" — nobody is consuming: is a {spec.name.split('-')[0]} service running?"
+        found.append(Finding(not idle, what, detail))
+    return found
+
+
+async def _buckets(session: Session) -> list[Finding]:
+    found: list[Finding] = []
+    for bucket in BUCKETS:
+        try:
+            status = await (await session.js.key_value(bucket)).status()
+            found.append(Finding(True, f"bucket {bucket}", f"{status.values} values"))
+        except nats.js.errors.BucketNotFoundError:
+            found.append(Finding(False, f"bucket {bucket}", "missing: start the services once"))
+    try:
+        await session.js.object_store(PLANS_BUCKET)
+        found.append(Finding(True, f"object store {PLANS_BUCKET}", "present"))
+    except nats.js.errors.BucketNotFoundError:
+        found.append(Finding(False, f"object store {PLANS_BUCKET}", "missing"))
+    return found
+
+
+async def _commands(session: Session) -> list[Finding]:
+    probe = command_subject("anyone", "run")
+    try:
+        stream = await session.js.find_stream_name_by_subject(probe)
+    except nats.js.errors.NotFoundError:
+        return [Finding(True, "commands", "captured by no stream, as they must be")]
+    return [
+        Finding(
+            False,
+            "commands",
+            f"stream {stream} captures {probe}: run commands get "
+            "its acknowledgement instead of an answer; remove that subject from it",
+        )
+    ]
+
+
+async def _connections(session: Session) -> list[Finding]:
+    found: list[Finding] = []
+    for connection in await session.store.connections():
+        try:
+            found.append(
+                Finding(True, f"connection {connection.id}", await check_reachable(connection))
+            )
+        except IdsyncError as error:
+            found.append(Finding(False, f"connection {connection.id}", str(error)))
+    return found

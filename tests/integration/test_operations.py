@@ -1,0 +1,149 @@
+"""What an operator meets when something goes wrong: retries with growing delays, dead
+letters listed and retried, full streams that refuse instead of dropping."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import logging
+from collections.abc import Iterator
+
+import msgspec
+import pytest
+
+from schemas.events import RunDeadLetter, RunFailed, RunFinished, RunPlanned, is_end
+from services.cli.client import Session
+from services.common.host import run_services
+from services.common.logging import configure_logging
+from services.common.settings import Settings
+from services.runner.deadletters import dead_letters
+
+from .conftest import JOB_ID, Files, RunServices, apply_files
+from .journal import wait_for_event
+from .test_cli import idsync
+from .test_delivery import locked
+from .test_flow import table
+
+
+@pytest.fixture
+def logs() -> Iterator[io.StringIO]:
+    """The services' log lines (JSON), as an operator's log collector would see them."""
+    buffer = io.StringIO()
+    configure_logging(logging.INFO, buffer, json=True)
+    yield buffer
+    configure_logging(logging.WARNING)
+
+
+def retries(logs: io.StringIO) -> list[float]:
+    lines = [json.loads(line) for line in logs.getvalue().splitlines() if line.startswith("{")]
+    return [line["retry_in"] for line in lines if line["event"] == "failed, will retry"]
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return msgspec.structs.replace(settings, max_deliver=3, retry_delay=0.2)
+
+
+async def test_a_passing_fault_is_retried_with_growing_delays_then_succeeds(
+    files: Files,
+    session: Session,
+    services: RunServices,
+    logs: io.StringIO,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("IDSYNC_SQLITE_BUSY_TIMEOUT", "0.05")
+    files.write(count=20)
+    files.db.parent.mkdir(parents=True, exist_ok=True)
+    await apply_files(session, files)
+    async with services("workflow", "runner"):
+        with locked(files.db):  # fails the first two deliveries of the batch
+            run_id = await session.request_run(JOB_ID)
+            while len(retries(logs)) < 2:
+                await asyncio.sleep(0.05)
+        end = await wait_for_event(session, lambda e: is_end(e) and e.run_id == run_id)
+    assert isinstance(end, RunFinished) and end.stats.created == 20
+    first, second = retries(logs)[:2]
+    assert second > first, "each retry waits longer than the one before"
+    assert len(table(files.db)) == 20
+
+
+async def test_a_permanent_fault_becomes_a_dead_letter_that_a_retry_brings_back(
+    files: Files,
+    session: Session,
+    services: RunServices,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("IDSYNC_SQLITE_BUSY_TIMEOUT", "0.05")
+    files.write(count=20)
+    files.db.parent.mkdir(parents=True, exist_ok=True)
+    await apply_files(session, files)
+    async with services("workflow", "runner"):
+        with locked(files.db):  # every delivery fails while the lock is held
+            run_id = await session.request_run(JOB_ID)
+            dead = await wait_for_event(
+                session, lambda e: isinstance(e, RunDeadLetter) and e.run_id == run_id
+            )
+            listed = json.loads((await idsync(settings, "deadletter", "list", "--json")).stdout)
+        assert isinstance(dead, RunDeadLetter) and dead.batch == 1 and dead.changes == 20
+        assert "locked" in dead.error
+        [letter] = listed
+        assert letter["run_id"] == run_id and letter["deliveries"] == settings.max_deliver
+        assert letter["what"] == "batch 1 (20 changes)"
+        assert not any(is_end(e) for e in await session.journal() if e.run_id == run_id)
+        retried = await idsync(settings, "deadletter", "retry", str(letter["seq"]))
+        assert retried.returncode == 0, retried.stderr
+        end = await wait_for_event(session, lambda e: is_end(e) and e.run_id == run_id)
+    assert isinstance(end, RunFinished) and end.stats.created == 20
+    assert await dead_letters(session.js) == []
+    assert len(table(files.db)) == 20
+
+
+async def test_a_dropped_dead_letter_ends_the_run_with_its_changes_failed(
+    files: Files,
+    session: Session,
+    services: RunServices,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("IDSYNC_SQLITE_BUSY_TIMEOUT", "0.05")
+    files.write(count=10)
+    files.db.parent.mkdir(parents=True, exist_ok=True)
+    await apply_files(session, files)
+    async with services("workflow", "runner"):
+        with locked(files.db):
+            run_id = await session.request_run(JOB_ID)
+            await wait_for_event(
+                session, lambda e: isinstance(e, RunDeadLetter) and e.run_id == run_id
+            )
+        [letter] = await dead_letters(session.js)
+        assert (await idsync(settings, "deadletter", "drop", str(letter.seq))).returncode == 0
+        end = await wait_for_event(session, lambda e: is_end(e) and e.run_id == run_id)
+    assert isinstance(end, RunFinished) and end.with_errors
+    assert (end.stats.failed, end.stats.dead_letters, end.stats.created) == (10, 1, 0)
+
+
+async def test_a_full_work_queue_fails_the_run_with_the_reason(
+    files: Files, session: Session, settings: Settings
+) -> None:
+    files.write(count=2_000, batch_size=100)
+    files.db.parent.mkdir(parents=True, exist_ok=True)
+    await apply_files(session, files)
+    small = msgspec.structs.replace(settings, work_max_bytes=20_000)
+    stop, ready = asyncio.Event(), asyncio.Event()
+    services = asyncio.create_task(
+        run_services(["workflow", "runner"], small, settings.nats_url or "", stop, ready)
+    )
+    await asyncio.wait_for(ready.wait(), 20)
+    try:
+        with locked(files.db):  # nothing is applied: the batches stay in the queue
+            run_id = await session.request_run(JOB_ID)
+            end = await wait_for_event(session, lambda e: is_end(e) and e.run_id == run_id)
+    finally:
+        stop.set()
+        await services
+    assert isinstance(end, RunFailed)
+    assert "IDSYNC_WORK is full" in end.reason and "nothing stored was dropped" in end.reason
+    events = [e for e in await session.journal() if e.run_id == run_id]
+    assert any(isinstance(e, RunPlanned) for e in events), "every event before it is kept"
