@@ -107,6 +107,7 @@ class RunFailed(_Event, tag="run.failed", frozen=True):
 
 class RunCancelled(_Event, tag="run.cancelled", frozen=True):
     by: str
+    reason: str = ""
     stats: RunStats = msgspec.field(default_factory=RunStats)
 
 

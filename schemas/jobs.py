@@ -104,6 +104,21 @@ class Safety(_Strict, frozen=True):
     """A source that comes back empty while the destination is not: wait for approval."""
 
 
+NotifyTrigger = Literal["always", "changed", "errors", "failed", "approval"]
+
+
+class Notification(_Strict, frozen=True):
+    """Who is mailed about the job's runs, and when."""
+
+    recipients: list[str]
+    """Addresses: "ada@example.org" or "Ada Lovelace <ada@example.org>"."""
+    trigger: NotifyTrigger
+    """always: every run's end; changed: records were written; errors: one or more
+    records failed; failed: the run failed; approval: a plan waits for approval."""
+    attach: Literal["csv", "xlsx"] | None = None
+    """The run's change report (one row per changed field) attached in this format."""
+
+
 class Job(_Strict, frozen=True):
     id: str
     """An immutable slug ([a-z0-9_-]); renaming a job changes its title."""
@@ -120,6 +135,11 @@ class Job(_Strict, frozen=True):
     safety: Safety = msgspec.field(default_factory=Safety)
     staging: bool = False
     """Every run plans and reports, and never writes."""
+    timeout: str | None = None
+    """A run still going this long after its approval ("2h", "30m") is cancelled: no new
+    batch starts, and it ends `run.cancelled` with what it applied."""
+    notify: list[Notification] = msgspec.field(default_factory=list)
+    """Mail about runs: recipients and the trigger for each list (services/notifier)."""
 
     @property
     def display_title(self) -> str:

@@ -82,6 +82,14 @@ async def run_decide(args: argparse.Namespace) -> int:
     return 0
 
 
+async def run_cancel(args: argparse.Namespace) -> int:
+    """`idsync run cancel RUN`: no new batch of the run starts once this returns."""
+    async with connect(args.settings) as session:
+        await session.decide("cancel", args.run_id, args.reason or "")
+    print(f"run {args.run_id} cancelled: no new batch starts; it ends with what it applied")
+    return 0
+
+
 async def tail(args: argparse.Namespace) -> int:
     subject = job_events(args.job) if args.job else ALL_EVENTS
     async with connect(args.settings) as session, session.follow(subject) as queue:

@@ -161,6 +161,15 @@ def _nouns(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         p = _command(run, verb, journal.run_decide, text)
         p.add_argument("run_id", metavar="RUN")
         p.add_argument("--reason", help="why (kept in the journal)")
+    p = _command(
+        run,
+        "cancel",
+        journal.run_cancel,
+        "cancel a run: no new batch starts once this returns; one being applied "
+        "completes, and the run ends cancelled with what it applied",
+    )
+    p.add_argument("run_id", metavar="RUN")
+    p.add_argument("--reason", help="why (kept in the journal)")
 
     dead = sub.add_parser("deadletter", help="messages given up on after their last delivery")
     letters = dead.add_subparsers(dest="verb", required=True, metavar="VERB")

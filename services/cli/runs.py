@@ -10,8 +10,10 @@ import msgspec
 from schemas.events import (
     Event,
     RunApproved,
+    RunAwaitingApproval,
     RunBatchApplied,
     RunCancelled,
+    RunDeadLetter,
     RunDenied,
     RunFailed,
     RunFinished,
@@ -70,8 +72,15 @@ def _apply(run: RunSummary, event: Event) -> None:
             run.state = "finished with errors" if with_errors else "finished"
         case RunFailed(reason=reason, stats=stats):
             run.state, run.reason, run.stats, run.ended_at = "failed", reason, stats, event.at
-        case RunCancelled(stats=stats):
+        case RunCancelled(stats=stats, reason=reason):
             run.state, run.stats, run.ended_at = "cancelled", stats, event.at
+            run.reason = reason
+        case RunAwaitingApproval(reason=reason):
+            run.state, run.reason = "waiting for approval", reason
+        case RunDeadLetter(stage=stage, batch=batch, error=error):
+            what = f"batch {batch}" if stage == "batch" else "its plan"
+            run.state = "waiting: dead letter"
+            run.reason = f"{what} failed its last delivery: {error}"
         case RunDenied(reason=reason):
             run.state, run.reason, run.ended_at = "denied", reason, event.at
         case _:

@@ -152,6 +152,11 @@ def check_job(
             parse_interval(job.schedule.every)
         except BadInput as e:
             bad("$.schedule.every", str(e))
+    if job.timeout is not None:
+        try:
+            parse_interval(job.timeout)
+        except BadInput as e:
+            bad("$.timeout", str(e))
     if problems:
         raise BadInput("\n".join(problems))
 

@@ -17,12 +17,13 @@ from schemas.work import WorkBatch, decode_batch
 from services.common.bus import Bus
 from services.common.consumers import subscribe_durable
 from services.common.delivery import consume, deliberately
+from services.common.ending import fail_run
 from services.common.errors import IdsyncError
 from services.common.host import Background
 from services.common.jetstream import RUNNER, WORKER
 
 from .deadletters import drop, retry
-from .run import Planner, fail_run
+from .run import Planner
 from .work import advance, apply_batch, give_up
 
 

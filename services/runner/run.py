@@ -20,7 +20,6 @@ import structlog
 from schemas.events import (
     RunApproved,
     RunAwaitingApproval,
-    RunFailed,
     RunFinished,
     RunPlanned,
     RunStarted,
@@ -29,9 +28,10 @@ from schemas.jobs import Job
 from schemas.plan import Change, RunStats
 from schemas.work import StoredPlan
 from services.common.bus import Bus
+from services.common.ending import fail_run
 from services.common.errors import BadInput, StoreFull, WriteFailed
 from services.common.failpoints import failpoint
-from services.common.runs import RunState
+from services.common.runs import RunState, StateChange
 from services.runner.engine import assess, phase_of, split_batches
 from services.runner.planning import PlannedRun, default_context, open_sides, plan_job
 
@@ -107,7 +107,8 @@ class Planner:
         state = RunState(job_id=self.job_id, state=WAITING, plan_hash=the_plan.hash,
                          approved_at=self.approved.at, requested_by=self.approved.requested_by,
                          keys=self.approved.keys)  # fmt: skip
-        await self.bus.runs.change(self.run_id, lambda _: state)
+        if (await self.bus.runs.change(self.run_id, _unless_ended(state)))[1] is None:
+            return
         await self.bus.publish(RunAwaitingApproval(
             run_id=self.run_id, job_id=self.job_id,
             id=f"{self.run_id}.awaiting.{the_plan.hash[:16]}", reason=reason,
@@ -154,7 +155,10 @@ class Planner:
             planned=self._planned_stats(planned),
             approved_at=self.approved.at,
         )
-        _, state_now = await self.bus.runs.change(self.run_id, lambda _: state)
+        _, state_now = await self.bus.runs.change(self.run_id, _unless_ended(state))
+        if state_now is None:
+            log.info("run ended while planning (cancelled?); its plan is not applied")
+            return
         await self._announce(planned, sum(state.phases))
         log.info("planned", changes=the_plan.counts.changes, batches=sum(state.phases),
                  phases=len(state.phases))  # fmt: skip
@@ -169,19 +173,13 @@ class Planner:
         await fail_run(self.bus, self.run_id, self.job_id, reason)
 
 
-async def fail_run(bus: Bus, run_id: str, job_id: str, reason: str) -> None:
-    """End the run `failed` (once), keeping what it applied so far in the statistics."""
-    state = await bus.runs.get(run_id)
-    applied = state.applied if state is not None else RunStats()
-    await bus.publish(RunFailed(run_id=run_id, job_id=job_id, id=f"{run_id}.failed",
-                                reason=reason, stats=applied))  # fmt: skip
+def _unless_ended(new: RunState) -> StateChange:
+    """Replace the run's state with `new`, unless the run has ended (e.g. was cancelled)."""
 
-    def ended(current: RunState | None) -> RunState:
-        current = current or RunState(job_id=job_id, state="run.failed")
-        current.state = "run.failed"
-        return current
+    def change(current: RunState | None) -> RunState | None:
+        return None if current is not None and current.ended else new
 
-    await bus.runs.change(run_id, ended)
+    return change
 
 
 def by_phase(changes: list[Change], batch_size: int) -> list[list[list[Change]]]:

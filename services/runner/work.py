@@ -13,9 +13,12 @@ from __future__ import annotations
 import structlog
 
 from schemas.events import RunBatchApplied, RunDeadLetter, RunFinished
+from schemas.jobs import Job
 from schemas.plan import APPLIED_STAT, Change, RecordError, RunStats
 from schemas.work import WorkBatch
 from services.common.bus import Bus
+from services.common.definitions import parse_interval
+from services.common.ending import cancel_run
 from services.common.failpoints import failpoint
 from services.common.runs import RunState, StateChange
 from services.runner.engine import destination_multi_valued
@@ -37,7 +40,10 @@ async def apply_batch(batch: WorkBatch, attempt: int, bus: Bus, runner_id: str) 
                  state=state.state if state else None)  # fmt: skip
         return
     if batch.number not in state.done:
-        stats, errors = await _write(batch, bus)
+        job = await bus.store.job(batch.job_id)
+        if await timed_out(bus, job, batch.run_id, state):
+            return
+        stats, errors = await _write(batch, job, bus)
         failpoint("after-write")
         await bus.publish(RunBatchApplied(
             run_id=batch.run_id, job_id=batch.job_id,
@@ -52,10 +58,22 @@ async def apply_batch(batch: WorkBatch, attempt: int, bus: Bus, runner_id: str) 
     await _advance(bus, batch, state)
 
 
-async def _write(batch: WorkBatch, bus: Bus) -> tuple[RunStats, list[RecordError]]:
+async def timed_out(bus: Bus, job: Job, run_id: str, state: RunState) -> bool:
+    """Cancel the run if it has outlived its job's time limit (then no batch starts)."""
+    if job.timeout is None or state.approved_at is None:
+        return False
+    limit = parse_interval(job.timeout)
+    if seconds_since(state.approved_at) <= limit:
+        return False
+    reason = f"timed out: still running {job.timeout} after its approval"
+    await cancel_run(bus, run_id, job.id, "idsync", reason)
+    log.warning("run timed out; cancelled", limit=job.timeout)
+    return True
+
+
+async def _write(batch: WorkBatch, job: Job, bus: Bus) -> tuple[RunStats, list[RecordError]]:
     if not batch.changes:
         return RunStats(), []
-    job = await bus.store.job(batch.job_id)
     connection = await bus.store.connection(job.destination.connection)
     mapping = job.objects[0]
     destination = open_provider(connection, job.destination, Layout(
@@ -75,7 +93,8 @@ def _record(batch: WorkBatch, stats: RunStats) -> StateChange:
             return None  # counted already (or no longer this plan)
         state.done.append(batch.number)
         state.applied = state.applied.add(stats)
-        state.state = "run.batch-applied"
+        if not state.ended:  # a cancelled run stays cancelled; it counts what was in flight
+            state.state = "run.batch-applied"
         return state
 
     return change

@@ -22,7 +22,7 @@ from services.common.host import Background
 from services.common.jetstream import WORKFLOW
 from services.common.logging import get_logger
 
-from .decisions import decide_waiting_run
+from .decisions import cancel, decide_waiting_run
 
 log = get_logger("idsync.workflow")
 
@@ -46,6 +46,10 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
     async def on_deny(msg: NatsMessage) -> bytes:
         principal = msg.raw_message.subject.split(".")[2]
         return encode(await decide_waiting_run(bus, principal, "deny", msg.body))
+
+    @broker.subscriber(command_subject("*", "cancel"), title="cancel commands")
+    async def on_cancel(msg: NatsMessage) -> bytes:
+        return encode(await cancel(bus, msg.raw_message.subject.split(".")[2], msg.body))
 
     async def on_requested(event: Event, attempt: int) -> None:
         if isinstance(event, RunRequested):

@@ -13,12 +13,29 @@ import msgspec
 from schemas.commands import CommandReply, decide_command_decoder
 from schemas.events import RunApproved, RunDenied
 from services.common.bus import Bus
+from services.common.ending import cancel_run
 from services.common.logging import get_logger
 from services.common.runs import RunState
 
 WAITING = "run.awaiting-approval"
 
 log = get_logger("idsync.workflow")
+
+
+async def cancel(bus: Bus, principal: str, body: bytes) -> CommandReply:
+    """Cancel a run that has not ended: acknowledged once no new batch of it can start."""
+    try:
+        command = decide_command_decoder.decode(body)
+    except (msgspec.DecodeError, msgspec.ValidationError) as error:
+        return CommandReply(ok=False, error=f"not a cancel command: {error}")
+    state = await bus.runs.get(command.run_id)
+    if state is None:
+        return CommandReply(ok=False, error=f"no run {command.run_id!r} in progress")
+    reason = command.reason or f"cancelled by {principal}"
+    if not await cancel_run(bus, command.run_id, state.job_id, principal, reason):
+        return CommandReply(ok=False, error=f"run {command.run_id} has ended already")
+    log.info("run cancelled", run_id=command.run_id, by=principal)
+    return CommandReply(ok=True, run_id=command.run_id)
 
 
 async def decide_waiting_run(bus: Bus, principal: str, verb: str, body: bytes) -> CommandReply:

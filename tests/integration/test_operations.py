@@ -12,7 +12,15 @@ from collections.abc import Iterator
 import msgspec
 import pytest
 
-from schemas.events import RunDeadLetter, RunFailed, RunFinished, RunPlanned, is_end
+from schemas.events import (
+    RunBatchApplied,
+    RunCancelled,
+    RunDeadLetter,
+    RunFailed,
+    RunFinished,
+    RunPlanned,
+    is_end,
+)
 from services.cli.client import Session
 from services.common.host import run_services
 from services.common.logging import configure_logging
@@ -147,3 +155,56 @@ async def test_a_full_work_queue_fails_the_run_with_the_reason(
     assert "IDSYNC_WORK is full" in end.reason and "nothing stored was dropped" in end.reason
     events = [e for e in await session.journal() if e.run_id == run_id]
     assert any(isinstance(e, RunPlanned) for e in events), "every event before it is kept"
+
+
+async def test_after_a_cancel_is_acknowledged_no_new_batch_starts(
+    files: Files,
+    session: Session,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    files.write(count=100, batch_size=10)
+    files.db.parent.mkdir(parents=True, exist_ok=True)
+    await apply_files(session, files)
+    one_at_a_time = msgspec.structs.replace(settings, runner_concurrency=1)
+    stop, ready = asyncio.Event(), asyncio.Event()
+    services = asyncio.create_task(
+        run_services(["workflow", "runner"], one_at_a_time, settings.nats_url or "", stop, ready)
+    )
+    await asyncio.wait_for(ready.wait(), 20)
+    try:
+        with locked(files.db):  # batch 1 is being applied, waiting on the lock
+            run_id = await session.request_run(JOB_ID)
+            await wait_for_event(
+                session, lambda e: isinstance(e, RunPlanned) and e.run_id == run_id
+            )
+            await asyncio.sleep(0.3)
+            cancelled = await idsync(settings, "run", "cancel", run_id, "--reason", "wrong file")
+            assert cancelled.returncode == 0, cancelled.stderr
+        end = await wait_for_event(session, lambda e: is_end(e) and e.run_id == run_id)
+        await asyncio.sleep(1.0)  # time for any further batch to (wrongly) start
+    finally:
+        stop.set()
+        await services
+    assert isinstance(end, RunCancelled) and end.reason == "wrong file" and end.by == "tester"
+    applied = [e for e in await session.journal() if isinstance(e, RunBatchApplied)]
+    assert [e.batch for e in applied if e.run_id == run_id] == [1], "only the batch in flight"
+    assert len(table(files.db)) == 10
+
+
+async def test_a_run_past_its_time_limit_is_cancelled(
+    files: Files, session: Session, services: RunServices
+) -> None:
+    files.write(count=50, batch_size=10, extra='timeout = "1s"')
+    files.db.parent.mkdir(parents=True, exist_ok=True)
+    await apply_files(session, files)
+    async with services("workflow", "runner"):
+        with locked(files.db):
+            run_id = await session.request_run(JOB_ID)
+            await wait_for_event(
+                session, lambda e: isinstance(e, RunPlanned) and e.run_id == run_id
+            )
+            await asyncio.sleep(1.5)
+        end = await wait_for_event(session, lambda e: is_end(e) and e.run_id == run_id)
+    assert isinstance(end, RunCancelled) and "timed out" in end.reason
+    assert len(table(files.db)) < 50
