@@ -70,6 +70,7 @@ class LdapProvider:
         self._container = layout.container or endpoint.container
         self._keys = layout.keys
         self._dns: dict[Key, str | None] = {}  # key → DN; None: several entries share it
+        self._ahead: dict[tuple[bytes, bytes], int] = {}  # (search, cookie) → message id
         self._sessions: list[Session] = []
         self._values: Values | None = None
         self._write = False
@@ -122,24 +123,34 @@ class LdapProvider:
     def _search(
         self, filter_ber: bytes, attributes: list[bytes], cookie: bytes
     ) -> tuple[list[RawEntry], bytes]:
-        """One page of a paged search in the scope: entries and the next cookie (b"": done)."""
+        """One page of a paged search in the scope: entries and the next cookie (b"": done).
+
+        The next page is asked for as soon as this one's cookie arrives, before its
+        entries are decoded: the server works on it while this thread decodes."""
         wire = self._sessions[0].wire
         request = w.search_request(self._base.encode(), self._scope, filter_ber, attributes)
+        size = self._connection.page_size
         try:
-            mid = wire.send(request, w.paged_control(self._connection.page_size, cookie))
-            entries: list[RawEntry] = []
+            mid = self._ahead.pop((request, cookie), None)
+            if mid is None:
+                mid = wire.send(request, w.paged_control(size, cookie))
+            bodies: list[bytes] = []
             for message in wire.receive():
                 if message.id != mid or message.op == w.REFERENCE:
                     continue  # continuation references point outside this server: not followed
                 if message.op == w.ENTRY:
-                    entries.append(w.entry(message.body))
+                    bodies.append(message.body)
                     continue
                 done = w.result(message.body)
                 if done.code == w.SUCCESS:
-                    return entries, w.paged_cookie(message.controls)
+                    after = w.paged_cookie(message.controls)
+                    if after:
+                        ahead = wire.send(request, w.paged_control(size, after))
+                        self._ahead = {(request, after): ahead}
+                    return [w.entry(body) for body in bodies], after
                 if done.code == w.NO_SUCH_OBJECT and self._write:
                     return [], b""  # a destination whose container does not exist yet: empty
-                raise self._search_error(done, len(entries))
+                raise self._search_error(done, len(bodies))
         except w.Disconnected as e:
             raise Transient(
                 f"ldap: {self._sessions[0].url}: {e} while searching {self._base}"

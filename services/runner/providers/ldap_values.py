@@ -58,21 +58,24 @@ class Values:
     def record(self, raw: RawEntry) -> Record:
         dn, attributes = raw
         record: Record = {DN_FIELD: dn.decode("utf-8", "replace")} if self.with_dn else {}
-        for name, values in attributes:
+        names = self._names
+        for name, values in attributes:  # this runs for every attribute read: kept lean
             if not values:
                 continue
-            field, binary, multi = self._name(name)
-            if binary:
+            known = names.get(name) or self._name(name)
+            field = known[0]
+            if known[1]:
                 # A record value holds one binary value: the first of several (rare: most
                 # binary attributes hold one photo or certificate).
                 record[field] = Binary(values[0])
                 continue
             try:
-                texts = [value.decode("utf-8") for value in values]
+                if len(values) == 1 and not known[2]:
+                    record[field] = values[0].decode("utf-8")
+                else:
+                    record[field] = [value.decode("utf-8") for value in values]
             except UnicodeDecodeError:
                 record[field] = Binary(values[0])  # octets the schema did not announce
-                continue
-            record[field] = texts if multi or len(texts) > 1 else texts[0]
         return record
 
     def canonical(self, record: Record) -> Record:

@@ -157,26 +157,52 @@ def result(body: bytes) -> Result:
 
 
 def entry(body: bytes) -> tuple[bytes, list[tuple[bytes, list[bytes]]]]:
-    """A SearchResultEntry: its DN and (attribute, values) in the order the server sent."""
-    _, n, i = _head(body, 0)
+    """A SearchResultEntry: its DN and (attribute, values) in the order the server sent.
+
+    This runs for every entry read, so the length decoding is written out in place
+    (a call per element would double the time of a large read)."""
+    n, i = body[1], 2
+    if n & 0x80:
+        k = n & 0x7F
+        n, i = int.from_bytes(body[2 : 2 + k], "big"), 2 + k
     dn = body[i : i + n]
-    _, n, i = _head(body, i + n)
-    attributes: list[tuple[bytes, list[bytes]]] = []
+    i += n + 1  # the attribute list's tag
+    n = body[i]
+    i += 1
+    if n & 0x80:
+        k = n & 0x7F
+        n, i = int.from_bytes(body[i : i + k], "big"), i + k
     end = i + n
+    attributes: list[tuple[bytes, list[bytes]]] = []
+    append = attributes.append
     while i < end:
-        _, n, i = _head(body, i)
-        after = i + n
-        _, n, i = _head(body, i)
+        n = body[i + 1]  # one attribute's SEQUENCE: skip its header
+        i += 2
+        if n & 0x80:
+            i += n & 0x7F
+        n = body[i + 1]  # the attribute's name
+        i += 2
+        if n & 0x80:
+            k = n & 0x7F
+            n, i = int.from_bytes(body[i : i + k], "big"), i + k
         name = body[i : i + n]
-        _, n, i = _head(body, i + n)
+        i += n
+        n = body[i + 1]  # the SET of values
+        i += 2
+        if n & 0x80:
+            k = n & 0x7F
+            n, i = int.from_bytes(body[i : i + k], "big"), i + k
         stop = i + n
         values: list[bytes] = []
         while i < stop:
-            _, n, i = _head(body, i)
+            n = body[i + 1]
+            i += 2
+            if n & 0x80:
+                k = n & 0x7F
+                n, i = int.from_bytes(body[i : i + k], "big"), i + k
             values.append(body[i : i + n])
             i += n
-        attributes.append((name, values))
-        i = after
+        append((name, values))
     return dn, attributes
 
 

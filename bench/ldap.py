@@ -1,0 +1,218 @@
+"""CSV → OpenLDAP (adds) and OpenLDAP → SQLite (reads), next to the command-line tools.
+
+    .venv/bin/python bench/ldap.py [--people 100000]
+
+Starts a throwaway slapd (tests/ldap_server.py: mdb with dbnosync, on a free loopback
+port; needs the Debian packages slapd and ldap-utils), an embedded nats-server and the
+services (`idsync serve …` in their own process, start-up not counted), and times on
+the same data in the same run:
+  adds   ldapadd of an LDIF of the people  vs  the idsync run CSV → LDAP (request → finished)
+  reads  ldapsearch with paging (1000)     vs  the idsync run LDAP → SQLite, and the
+         provider's read alone (the records, in this process)
+Targets (issue 7): adds within 1.5x of ldapadd, reads within 3x of ldapsearch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.ldap_server
+
+from schemas.connections import LdapConnection, SecretRef
+from schemas.events import RunFinished
+from schemas.jobs import Endpoint
+from services.cli.client import connect
+from services.cli.watch import follow_run
+from services.common.definitions import check_job, load_connections, load_job
+from services.common.embedded import EmbeddedNats
+from services.common.people import people, write_csv
+from services.common.settings import Settings
+from services.runner.providers import open_provider
+from services.runner.providers.base import Layout
+from tests.ldap_server import ADMIN_DN, ADMIN_PASSWORD, SUFFIX, Slapd
+
+IDSYNC_OU, REFERENCE_OU = f"ou=idsync,{SUFFIX}", f"ou=reference,{SUFFIX}"
+PERSON = '"inetOrgPerson"'
+CONNECTIONS = """\
+[files]
+provider = "csv"
+directory = "."
+delimiter = ";"
+[dir]
+provider = "ldap"
+urls = ["{url}"]
+bind_dn = "{admin}"
+password = {{ file = "{secret}" }}
+[db]
+provider = "sqlite"
+path = "idsync.db"
+"""
+TO_LDAP = f"""\
+id = "to-ldap"
+source = {{ connection = "files", file = "people.csv" }}
+destination = {{ connection = "dir", container = "{IDSYNC_OU}", object_classes = [{PERSON}] }}
+batch_size = 5000
+[[objects]]
+keys = ["uid"]
+fields = [
+  {{ to = "uid", from = "employee_id" }}, {{ to = "givenName", from = "first_name" }},
+  {{ to = "sn", from = "last_name" }}, {{ to = "mail", from = "email" }},
+  {{ to = "cn", transform = {{ join = ["first_name", "last_name"], separator = " " }} }},
+  {{ to = "departmentNumber", from = "department" }}, {{ to = "title" }},
+  {{ to = "businessCategory", from = "groups", delimiter = "|" }},
+]
+"""
+TO_SQLITE = f"""\
+id = "to-sqlite"
+source = {{ connection = "dir", container = "{IDSYNC_OU}", object_classes = ["inetOrgPerson"] }}
+destination = {{ connection = "db", table = "people" }}
+batch_size = 5000
+[[objects]]
+keys = ["uid"]
+fields = [
+  {{ to = "uid" }}, {{ to = "givenName" }}, {{ to = "sn" }}, {{ to = "cn" }}, {{ to = "mail" }},
+  {{ to = "departmentNumber" }}, {{ to = "title" }},
+  {{ to = "businessCategory", delimiter = "|" }},
+]
+"""
+
+
+def ldif_line(name: str, value: str) -> str:
+    if value.isascii() and value.isprintable() and not value.startswith((" ", ":", "<")):
+        return f"{name}: {value}\n"
+    return f"{name}:: {base64.b64encode(value.encode()).decode()}\n"
+
+
+def reference_ldif(rows: list[dict[str, str]]) -> str:
+    """The entries the job makes, as LDIF under the reference OU."""
+    out: list[str] = []
+    for row in rows:
+        out.append(f"dn: uid={row['employee_id']},{REFERENCE_OU}\nobjectClass: inetOrgPerson\n")
+        for name, value in (
+            ("uid", row["employee_id"]),
+            ("givenName", row["first_name"]),
+            ("sn", row["last_name"]),
+            ("mail", row["email"]),
+            ("cn", f"{row['first_name']} {row['last_name']}"),
+            ("departmentNumber", row["department"]),
+            ("title", row["title"]),
+            *(("businessCategory", g) for g in row["groups"].split("|") if g),
+        ):
+            out.append(ldif_line(name, value))
+        out.append("\n")
+    return "".join(out)
+
+
+def tool(args: list[str], stdin: Path | None = None) -> float:
+    started = time.perf_counter()
+    with (stdin or Path(os.devnull)).open("rb") as given:
+        subprocess.run(args, stdin=given, stdout=subprocess.DEVNULL, check=True)
+    return time.perf_counter() - started
+
+
+def start_services(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "services.cli.main", "serve", "workflow", "runner"],
+        env=env,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+async def timed_run(settings: Settings, job: str) -> tuple[float, RunFinished]:
+    async with connect(settings) as session:
+        started = time.perf_counter()
+        _, end = await follow_run(session, job, None)
+    assert isinstance(end, RunFinished), end
+    return time.perf_counter() - started, end
+
+
+async def provider_read(url: str, secret: Path) -> tuple[float, int]:
+    """The LDAP provider's read of every person, alone (no services, no planning)."""
+    conn = LdapConnection(
+        id="dir", urls=[url], bind_dn=ADMIN_DN, password=SecretRef(file=str(secret))
+    )
+    endpoint = Endpoint(connection="dir", container=IDSYNC_OU, object_classes=["inetOrgPerson"])
+    side = open_provider(conn, endpoint, Layout(multi_valued={"businessCategory": "|"}))
+    started = time.perf_counter()
+    await side.open(write=False)
+    count = 0
+    async for batch in side.read(5000):
+        count += len(batch)
+    await side.close()
+    return time.perf_counter() - started, count
+
+
+async def main(count: int) -> None:
+    folder = Path(tempfile.mkdtemp(prefix="idsync-bench-ldap-"))
+    rows = people(count)
+    for row in rows:  # mail is ASCII (IA5) in LDAP; the made-up people have accents
+        row["email"] = f"{row['employee_id'].lower()}@example.org"
+    write_csv(folder / "people.csv", rows)
+    (folder / "reference.ldif").write_text(reference_ldif(rows))
+    slapd = Slapd(folder / "slapd")
+    slapd.start()
+    secret = folder / "password"
+    secret.write_text(ADMIN_PASSWORD)
+    for ou in (IDSYNC_OU, REFERENCE_OU):
+        slapd.ldapadd(f"dn: {ou}\nobjectClass: organizationalUnit\nou: {ou[3:].split(',')[0]}\n")
+    (folder / "connections.toml").write_text(
+        CONNECTIONS.format(url=slapd.url, admin=ADMIN_DN, secret=secret)
+    )
+    bind = ["-x", "-H", slapd.url, "-D", ADMIN_DN, "-w", ADMIN_PASSWORD]
+    server = EmbeddedNats(folder / "nats")
+    url = server.start()
+    settings = Settings(home=folder / "home", nats_url=url, principal="bench")
+    env = {**os.environ, "IDSYNC_NATS_URL": url, "IDSYNC_HOME": str(settings.home)}
+    services = start_services(env)
+    try:
+        async with connect(settings) as session:
+            await session.ensure()
+            for connection in load_connections(folder / "connections.toml"):
+                await session.store.put_connection(connection)
+            for name, text in (("to-ldap", TO_LDAP), ("to-sqlite", TO_SQLITE)):
+                (folder / f"{name}.toml").write_text(text)
+                job = load_job(folder / f"{name}.toml")
+                check_job(job, {c.id: c for c in await session.store.connections()})
+                await session.store.put_job(job)
+        await asyncio.sleep(1.0)  # the services' start-up is not counted
+        ldapadd = tool(["ldapadd", *bind, "-c"], folder / "reference.ldif")
+        adds, added = await timed_run(settings, "to-ldap")
+        search = ["ldapsearch", *bind, "-LLL", "-E", "pr=1000/noprompt", "-b", IDSYNC_OU]
+        ldapsearch = tool([*search, "(objectClass=inetOrgPerson)"])
+        reads, copied = await timed_run(settings, "to-sqlite")
+        read_alone, read_count = await provider_read(slapd.url, secret)
+    finally:
+        services.send_signal(signal.SIGTERM)
+        services.wait(30)
+        server.stop()
+        slapd.stop()
+    assert added.stats.created == count and added.stats.failed == 0, added.stats
+    assert copied.stats.created == count and read_count == count, (copied.stats, read_count)
+
+    def line(what: str, seconds: float, reference: float | None = None) -> None:
+        ratio = f"  = {seconds / reference:.2f}x the tool" if reference else ""
+        print(f"  {what:<44}{seconds:7.2f} s {count / seconds:>9,.0f}/s{ratio}")
+
+    print(f"people: {count:,}   slapd with dbnosync   (files in {folder})")
+    print("adds (target: within 1.5x)")
+    line("ldapadd", ldapadd)
+    line("idsync run CSV → LDAP (request → finished)", adds, ldapadd)
+    print("reads (target: within 3x)")
+    line("ldapsearch, pages of 1000", ldapsearch)
+    line("idsync provider read alone", read_alone, ldapsearch)
+    line("idsync run LDAP → SQLite (request → finished)", reads, ldapsearch)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--people", type=int, default=100_000)
+    asyncio.run(main(parser.parse_args().people))
