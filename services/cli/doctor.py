@@ -8,9 +8,11 @@ import msgspec
 import nats.js.errors
 from nats.js.api import DiscardPolicy
 
+from schemas.ids import utcnow
 from schemas.subjects import command_subject
 from services.common.errors import IdsyncError
 from services.common.jetstream import BUCKETS, CONSUMERS, PLANS_BUCKET, stream_configs
+from services.runner.health import runners
 from services.runner.providers.reach import check_reachable
 
 from .client import Session, connect
@@ -35,6 +37,7 @@ async def doctor(args: argparse.Namespace) -> int:
         findings += await _consumers(session)
         findings += await _buckets(session)
         findings += await _commands(session)
+        findings += await _runners(session)
         findings += await _connections(session)
     if args.json:
         print_json(findings)
@@ -132,6 +135,31 @@ async def _commands(session: Session) -> list[Finding]:
             f"stream {stream} captures {probe}: run commands get "
             "its acknowledgement instead of an answer; remove that subject from it",
         )
+    ]
+
+
+async def _runners(session: Session) -> list[Finding]:
+    now = utcnow()
+    found = await runners(session.js)
+    if not found:
+        return [
+            Finding(
+                False,
+                "runners",
+                "none has reported: nothing will be applied; start "
+                "one with `idsync up` or `idsync serve runner`",
+            )
+        ]
+    return [
+        Finding(
+            not runner.silent_for(now),
+            f"runner {runner.runner_id}",
+            f"silent for {runner.silent_for(now):.0f}s"
+            if runner.silent_for(now)
+            else "alive"
+            + (f", working on {'; '.join(runner.working)}" if runner.working else ", idle"),
+        )
+        for runner in found
     ]
 
 

@@ -171,6 +171,16 @@ def _nouns(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("run_id", metavar="RUN")
     p.add_argument("--reason", help="why (kept in the journal)")
 
+    runner_noun = sub.add_parser("runner", help="the runners and what they work on")
+    verbs = runner_noun.add_subparsers(dest="verb", required=True, metavar="VERB")
+    _json(
+        _command(
+            verbs,
+            "list",
+            operations.runner_list,
+            "list the runners: heartbeat, current work, and which went silent",
+        )
+    )
     dead = sub.add_parser("deadletter", help="messages given up on after their last delivery")
     letters = dead.add_subparsers(dest="verb", required=True, metavar="VERB")
     _json(_command(letters, "list", operations.deadletter_list, "list the dead letters"))

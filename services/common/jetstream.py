@@ -38,6 +38,8 @@ RUNS_BUCKET = "idsync_runs"
 MAIL_BUCKET = "idsync_mail_sent"
 """The Message-IDs of mails sent, so an event delivered again is not mailed twice."""
 BUCKETS = (JOBS_BUCKET, CONNECTIONS_BUCKET, RUNS_BUCKET, MAIL_BUCKET)
+RUNNERS_BUCKET = "idsync_runners"
+"""Each runner's latest heartbeat and current work (entries expire after an hour)."""
 PLANS_BUCKET = "idsync_plans"
 """Object store: each run's whole plan, batched by phase, for every runner to apply."""
 DAY = 86_400.0
@@ -134,6 +136,12 @@ async def ensure_infrastructure(js: JetStreamContext, settings: Settings) -> Non
         await js.create_object_store(
             PLANS_BUCKET,
             ObjectStoreConfig(storage=StorageType.FILE, ttl=settings.journal_max_age_days * DAY),
+        )
+    try:
+        await js.key_value(RUNNERS_BUCKET)
+    except nats.js.errors.BucketNotFoundError:
+        await js.create_key_value(
+            KeyValueConfig(bucket=RUNNERS_BUCKET, history=1, ttl=3600, storage=StorageType.FILE)
         )
     for spec in CONSUMERS:
         await js.add_consumer(spec.stream, durable_consumer(spec, settings))

@@ -38,6 +38,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     scheduler_tick: float = 1.0
     runner_concurrency: int = 4
     """IDSYNC_RUNNER_CONCURRENCY: batches one runner applies at the same time."""
+    heartbeat_interval: float = 5.0
+    """IDSYNC_HEARTBEAT_INTERVAL: seconds between a runner's heartbeats."""
     liveness_interval: float = 10.0
     """IDSYNC_LIVENESS_INTERVAL: seconds between checks that each consumer is pulled."""
     # Mail (services/notifier). Secrets are references: the name of the variable or the
@@ -78,6 +80,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 scheduler_tick=float(env.get("IDSYNC_SCHEDULER_TICK", 1)),
                 runner_concurrency=int(env.get("IDSYNC_RUNNER_CONCURRENCY", 4)),
                 liveness_interval=float(env.get("IDSYNC_LIVENESS_INTERVAL", 10)),
+                heartbeat_interval=float(env.get("IDSYNC_HEARTBEAT_INTERVAL", 5)),
                 **_mail_settings(env),
             )
         except ValueError as error:

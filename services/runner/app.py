@@ -23,6 +23,7 @@ from services.common.host import Background
 from services.common.jetstream import RUNNER, WORKER
 
 from .deadletters import drop, retry
+from .health import Work, heartbeat
 from .run import Planner
 from .work import advance, apply_batch, give_up
 
@@ -30,9 +31,12 @@ from .work import advance, apply_batch, give_up
 def register(broker: NatsBroker, bus: Bus) -> list[Background]:
     settings = bus.settings
 
+    work = Work()
+
     async def plan(event: Event, attempt: int) -> None:
         if isinstance(event, RunApproved):
-            await Planner(event, attempt, bus, settings.runner_id).execute()
+            with work.doing(f"planning {event.job_id} run {event.run_id}"):
+                await Planner(event, attempt, bus, settings.runner_id).execute()
 
     async def plan_given_up(event: Event, error: BaseException) -> None:
         await bus.publish(RunDeadLetter(
@@ -40,7 +44,8 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
             error=f"planning failed {settings.max_deliver} times: {error}"))  # fmt: skip
 
     async def apply(batch: WorkBatch, attempt: int) -> None:
-        await apply_batch(batch, attempt, bus, settings.runner_id)
+        with work.doing(f"{batch.job_id} run {batch.run_id} batch {batch.number}"):
+            await apply_batch(batch, attempt, bus, settings.runner_id)
 
     async def apply_given_up(batch: WorkBatch, error: BaseException) -> None:
         await give_up(bus, batch, error)
@@ -67,7 +72,7 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
         batch_size=settings.runner_concurrency,
         title="runner: change batches",
     )
-    return []
+    return [lambda: heartbeat(bus, work)]
 
 
 async def handle_dead_letter(bus: Bus, principal: str, body: bytes) -> CommandReply:

@@ -7,6 +7,7 @@ import asyncio
 import io
 import json
 import logging
+import signal
 from collections.abc import Iterator
 
 import msgspec
@@ -29,6 +30,7 @@ from services.runner.deadletters import dead_letters
 
 from .conftest import JOB_ID, Files, RunServices, apply_files
 from .journal import wait_for_event
+from .processes import runner_process
 from .test_cli import idsync
 from .test_delivery import locked
 from .test_flow import table
@@ -208,3 +210,36 @@ async def test_a_run_past_its_time_limit_is_cancelled(
         end = await wait_for_event(session, lambda e: is_end(e) and e.run_id == run_id)
     assert isinstance(end, RunCancelled) and "timed out" in end.reason
     assert len(table(files.db)) < 50
+
+
+async def test_a_runner_stopped_without_a_goodbye_is_reported_and_its_work_redelivered(
+    files: Files, session: Session, services: RunServices, settings: Settings
+) -> None:
+    files.write(count=40)
+    files.db.parent.mkdir(parents=True, exist_ok=True)
+    await apply_files(session, files)
+    quick = {"IDSYNC_HEARTBEAT_INTERVAL": "0.3", "IDSYNC_SQLITE_BUSY_TIMEOUT": "60"}
+    async with services("workflow"):
+        with runner_process(settings, "frozen", **quick) as frozen:
+            with locked(files.db):  # the frozen runner is in the middle of the batch
+                run_id = await session.request_run(JOB_ID)
+                await wait_for_event(
+                    session, lambda e: isinstance(e, RunPlanned) and e.run_id == run_id
+                )
+                await asyncio.sleep(0.5)
+                listed = json.loads((await idsync(settings, "runner", "list", "--json")).stdout)
+                assert [r["runner_id"] for r in listed] == ["frozen"]
+                assert any("batch 1" in w for w in listed[0]["working"])
+                frozen.send_signal(signal.SIGSTOP)  # no goodbye, no more heartbeats
+                await asyncio.sleep(1.5)
+            silent = json.loads((await idsync(settings, "runner", "list", "--json")).stdout)
+            assert silent[0]["silent_for"] > 0, "a runner that stopped is reported"
+            doctor = await idsync(settings, "doctor")
+            assert doctor.returncode == 6 and "runner frozen: silent" in doctor.stdout
+            with runner_process(settings, "rescuer", IDSYNC_HEARTBEAT_INTERVAL="0.3"):
+                end = await wait_for_event(session, lambda e: is_end(e) and e.run_id == run_id)
+            frozen.send_signal(signal.SIGKILL)
+    assert isinstance(end, RunFinished) and end.stats.created == 40
+    applied = [e for e in await session.journal() if isinstance(e, RunBatchApplied)]
+    assert {e.runner for e in applied} == {"rescuer"}, "the frozen runner's batch went back"
+    assert len(table(files.db)) == 40
