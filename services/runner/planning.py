@@ -123,10 +123,14 @@ async def plan_job(
     return PlannedRun(the_plan, *counted, record_errors, compiled.generated)
 
 
-def default_context(job: Job, run_id: str = "") -> MappingContext:
-    """The context of a run or preview started here: this process's clock and environment."""
+def default_context(job: Job, run_id: str = "", now: datetime | None = None) -> MappingContext:
+    """The context of a run or preview started here: this process's environment, and the
+    run's approval time as %NOW% (so planning it again gives the same plan)."""
     return MappingContext(
-        job_id=job.id, run_id=run_id, now=datetime.now(UTC), environment=dict(os.environ)
+        job_id=job.id,
+        run_id=run_id,
+        now=now or datetime.now(UTC),
+        environment=dict(os.environ),
     )
 
 

@@ -76,7 +76,7 @@ class Planner:
             job = await self.bus.store.job(self.job_id)
             async with open_sides(self.bus.store, job) as sides:
                 planned = await plan_job(job, sides, self.approved.keys,
-                                         default_context(job, self.run_id))  # fmt: skip
+                                         default_context(job, self.run_id, self.approved.at))  # fmt: skip
         except (BadInput, WriteFailed) as error:
             await self.fail(str(error))
             return
