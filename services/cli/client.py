@@ -20,7 +20,7 @@ from schemas.events import Event, decode_event
 from schemas.subjects import command_subject
 from services.common.errors import BadInput, IdsyncError, Transient, Unreachable
 from services.common.jetstream import JOURNAL, ensure_infrastructure
-from services.common.settings import Settings
+from services.common.settings import Settings, server_list
 from services.common.store import Store
 
 
@@ -119,10 +119,15 @@ async def open_connection(url: str, timeout: float = 3.0) -> Client:
     allow_reconnect=False nats-py retries a refused first connection forever.)"""
     try:
         return await asyncio.wait_for(
-            nats.connect(url, connect_timeout=timeout, max_reconnect_attempts=1,
-                         reconnect_time_wait=0.1, error_cb=_quiet),
+            nats.connect(
+                server_list(url),
+                connect_timeout=timeout,
+                max_reconnect_attempts=1,
+                reconnect_time_wait=0.1,
+                error_cb=_quiet,
+            ),
             timeout * 2,
-        )  # fmt: skip
+        )
     except (OSError, nats.errors.Error, TimeoutError) as error:
         raise Unreachable(
             f"cannot reach NATS at {url} ({error or type(error).__name__}).\n"

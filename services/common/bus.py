@@ -16,6 +16,7 @@ from schemas.work import encode as encode_work
 from .errors import StoreFull
 from .jetstream import JOURNAL, WORK, ConsumerSpec
 from .runs import Runs
+from .settings import server_list
 from .settings import Settings
 from .store import Store
 
@@ -26,7 +27,7 @@ def make_broker(url: str) -> NatsBroker:
     """A broker that reconnects forever, without FastStream's own access log
     (our handlers log one line per outcome, with job_id and run_id)."""
     return NatsBroker(
-        url,
+        server_list(url),
         logger=None,
         max_reconnect_attempts=-1,
         reconnect_time_wait=1,

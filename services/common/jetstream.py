@@ -86,6 +86,7 @@ def stream_configs(settings: Settings) -> list[StreamConfig]:
             max_bytes=settings.journal_max_bytes,
             max_age=settings.journal_max_age_days * DAY,
             storage=StorageType.FILE,
+            num_replicas=settings.replicas,
             duplicate_window=120.0,
         ),
         StreamConfig(
@@ -96,6 +97,7 @@ def stream_configs(settings: Settings) -> list[StreamConfig]:
             discard=DiscardPolicy.NEW,
             max_bytes=settings.work_max_bytes,
             storage=StorageType.FILE,
+            num_replicas=settings.replicas,
             duplicate_window=120.0,
         ),
         StreamConfig(
@@ -112,6 +114,7 @@ def stream_configs(settings: Settings) -> list[StreamConfig]:
             discard=DiscardPolicy.NEW,
             max_bytes=settings.journal_max_bytes,
             storage=StorageType.FILE,
+            num_replicas=settings.replicas,
         ),
     ]
 
@@ -128,20 +131,32 @@ async def ensure_infrastructure(js: JetStreamContext, settings: Settings) -> Non
             await js.key_value(bucket)
         except nats.js.errors.BucketNotFoundError:
             await js.create_key_value(
-                KeyValueConfig(bucket=bucket, history=5, storage=StorageType.FILE)
+                KeyValueConfig(
+                    bucket=bucket, history=5, storage=StorageType.FILE, replicas=settings.replicas
+                )
             )
     try:
         await js.object_store(PLANS_BUCKET)
     except nats.js.errors.BucketNotFoundError:
         await js.create_object_store(
             PLANS_BUCKET,
-            ObjectStoreConfig(storage=StorageType.FILE, ttl=settings.journal_max_age_days * DAY),
+            ObjectStoreConfig(
+                storage=StorageType.FILE,
+                ttl=settings.journal_max_age_days * DAY,
+                replicas=settings.replicas,
+            ),
         )
     try:
         await js.key_value(RUNNERS_BUCKET)
     except nats.js.errors.BucketNotFoundError:
         await js.create_key_value(
-            KeyValueConfig(bucket=RUNNERS_BUCKET, history=1, ttl=3600, storage=StorageType.FILE)
+            KeyValueConfig(
+                bucket=RUNNERS_BUCKET,
+                history=1,
+                ttl=3600,
+                storage=StorageType.FILE,
+                replicas=settings.replicas,
+            )
         )
     for spec in CONSUMERS:
         await js.add_consumer(spec.stream, durable_consumer(spec, settings))
@@ -167,4 +182,5 @@ def durable_consumer(spec: ConsumerSpec, settings: Settings) -> ConsumerConfig:
         max_deliver=settings.max_deliver,
         max_ack_pending=spec.max_ack_pending,
         deliver_policy=spec.deliver,
+        num_replicas=settings.replicas,
     )

@@ -38,6 +38,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     scheduler_tick: float = 1.0
     runner_concurrency: int = 4
     """IDSYNC_RUNNER_CONCURRENCY: batches one runner applies at the same time."""
+    replicas: int = 1
+    """IDSYNC_REPLICAS: copies of each stream and bucket kept by a NATS cluster (3 in a
+    three-node cluster); 1 for a single server."""
     heartbeat_interval: float = 5.0
     """IDSYNC_HEARTBEAT_INTERVAL: seconds between a runner's heartbeats."""
     liveness_interval: float = 10.0
@@ -81,6 +84,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 runner_concurrency=int(env.get("IDSYNC_RUNNER_CONCURRENCY", 4)),
                 liveness_interval=float(env.get("IDSYNC_LIVENESS_INTERVAL", 10)),
                 heartbeat_interval=float(env.get("IDSYNC_HEARTBEAT_INTERVAL", 5)),
+                replicas=int(env.get("IDSYNC_REPLICAS", 1)),
                 **_mail_settings(env),
             )
         except ValueError as error:
@@ -134,6 +138,11 @@ def _mail_settings(env: Mapping[str, str]) -> dict[str, Any]:
         "mail_from": env.get("IDSYNC_MAIL_FROM") or None,
         **paths,
     }
+
+
+def server_list(url: str) -> list[str]:
+    """A URL or several, comma-separated (the servers of a cluster, tried in turn)."""
+    return [part.strip() for part in url.split(",") if part.strip()]
 
 
 def _default_principal() -> str:
