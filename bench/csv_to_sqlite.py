@@ -130,7 +130,8 @@ async def main(count: int) -> None:
     )
     print(
         f"idsync first run (all created):        {first_seconds:6.2f} s  "
-        f"{count / first_seconds:>9,.0f} records/s  = {first_seconds / ref_seconds:.2f}× the reference"
+        f"{count / first_seconds:>9,.0f} records/s  "
+        f"= {first_seconds / ref_seconds:.2f}x the reference"
     )
     print(
         f"idsync re-run (nothing to write):      {rerun_seconds:6.2f} s  "

@@ -70,10 +70,26 @@ class LdapConnection(_Connection, tag="ldap", frozen=True):
     """Connections that write concurrently."""
 
 
-Connection = CsvConnection | SqliteConnection | LdapConnection
+class PluginConnection(_Connection, tag="plugin", frozen=True):
+    """A provider of your own: a callable in an installed module, given this connection,
+    the endpoint and the layout, returning an object that follows the provider protocol
+    (services/runner/providers/base.py). Every runner must have the module installed."""
+
+    factory: str
+    """"package.module:callable", e.g. "acme_idsync.hr:HrProvider"."""
+    options: dict[str, str | int | float | bool] = msgspec.field(default_factory=dict)
+    """Settings the provider reads as it likes (no secrets: use environment variables)."""
+    actions: list[Literal["create", "update", "delete", "disable", "move"]] = msgspec.field(
+        default_factory=lambda: ["create", "update", "delete"]
+    )
+    """What it can apply to a destination object."""
+
+
+Connection = CsvConnection | SqliteConnection | LdapConnection | PluginConnection
 
 PROVIDERS: tuple[str, ...] = tuple(
-    str(cls.__struct_config__.tag) for cls in (CsvConnection, SqliteConnection, LdapConnection)
+    str(cls.__struct_config__.tag)
+    for cls in (CsvConnection, SqliteConnection, LdapConnection, PluginConnection)
 )
 
 # Fields that name a file or folder: relative paths are made absolute when applied.

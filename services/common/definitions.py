@@ -26,6 +26,7 @@ from schemas.connections import (
     Connection,
     CsvConnection,
     LdapConnection,
+    PluginConnection,
     SqliteConnection,
 )
 from schemas.ids import is_slug
@@ -260,7 +261,9 @@ def _check_actions(bad: _Report, job: Job, target: Connection) -> None:
     """Each action asked of the destination is one its provider can apply, and a move
     has somewhere to go: refused now rather than failing every record of a run."""
     provider = str(type(target).__struct_config__.tag)
-    can = capabilities(provider)
+    can = (
+        frozenset(target.actions) if isinstance(target, PluginConnection) else capabilities(provider)
+    )
     for i, obj in enumerate(job.objects):
         asked = (
             ("on_source_only", obj.on_source_only, ("create",)),

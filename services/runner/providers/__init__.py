@@ -9,7 +9,13 @@ from __future__ import annotations
 
 from typing import assert_never
 
-from schemas.connections import Connection, CsvConnection, LdapConnection, SqliteConnection
+from schemas.connections import (
+    Connection,
+    CsvConnection,
+    LdapConnection,
+    PluginConnection,
+    SqliteConnection,
+)
 from schemas.jobs import Endpoint
 from services.common.errors import BadInput
 
@@ -35,6 +41,10 @@ def open_provider(connection: Connection, endpoint: Endpoint, layout: Layout) ->
             if not endpoint.table:
                 raise BadInput(f"sqlite ({where}): the endpoint needs `table:`, e.g. people")
             return SqliteProvider(connection, endpoint, layout)
+        case PluginConnection():
+            from .plugin import open_plugin
+
+            return open_plugin(connection, endpoint, layout)
         case LdapConnection():
             from .ldap import LdapProvider
 

@@ -3,16 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import os
 from pathlib import Path
 
-from schemas.connections import Connection, CsvConnection, LdapConnection, SqliteConnection
+from schemas.connections import (
+    Connection,
+    CsvConnection,
+    LdapConnection,
+    PluginConnection,
+    SqliteConnection,
+)
 from services.common.errors import Unreachable
 
 
 async def check_reachable(connection: Connection) -> str:
     """A sentence saying what was found; Unreachable saying what is wrong."""
     match connection:
+        case PluginConnection(factory=factory):
+            module = factory.partition(":")[0]
+            if importlib.util.find_spec(module) is None:
+                raise Unreachable(f"{connection.id}: module {module} is not installed here")
+            return f"plugin {factory} is installed here (install it on every runner too)"
         case CsvConnection(directory=directory):
             folder = Path(directory)
             if not folder.is_dir():
