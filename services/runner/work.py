@@ -22,9 +22,12 @@ from services.common.ending import cancel_run
 from services.common.failpoints import failpoint
 from services.common.runs import RunState, StateChange
 from services.runner.engine import destination_multi_valued
+from services.runner.engine.context import MappingContext
+from services.runner.engine.mapping import compile_mapping
 from services.runner.providers import open_provider
 from services.runner.providers.base import Layout, Outcome
 
+from .passwords import passwords_of, with_passwords
 from .plans import forget_plan, load_plan, publish_phase
 from .run import seconds_since
 
@@ -36,8 +39,11 @@ log = structlog.get_logger("idsync.runner")
 async def apply_batch(batch: WorkBatch, attempt: int, bus: Bus, runner_id: str) -> None:
     state = await bus.runs.get(batch.run_id)
     if state is None or state.ended or state.plan_hash != batch.plan_hash:
-        log.info("batch of a plan no longer in force: dropped", batch=batch.number,
-                 state=state.state if state else None)  # fmt: skip
+        log.info(
+            "batch of a plan no longer in force: dropped",
+            batch=batch.number,
+            state=state.state if state else None,
+        )
         return
     if batch.number not in state.done:
         job = await bus.store.job(batch.job_id)
@@ -45,13 +51,21 @@ async def apply_batch(batch: WorkBatch, attempt: int, bus: Bus, runner_id: str) 
             return
         stats, errors = await _write(batch, job, bus)
         failpoint("after-write")
-        await bus.publish(RunBatchApplied(
-            run_id=batch.run_id, job_id=batch.job_id,
-            id=f"{batch.run_id}.{batch.plan_hash[:16]}.batch.{batch.number}",
-            plan_hash=batch.plan_hash, batch=batch.number, batches=sum(state.phases),
-            runner=runner_id, attempt=attempt,
-            changes=len(batch.changes), stats=stats,
-            errors=errors[:MAX_ERRORS_PER_EVENT]))  # fmt: skip
+        await bus.publish(
+            RunBatchApplied(
+                run_id=batch.run_id,
+                job_id=batch.job_id,
+                id=f"{batch.run_id}.{batch.plan_hash[:16]}.batch.{batch.number}",
+                plan_hash=batch.plan_hash,
+                batch=batch.number,
+                batches=sum(state.phases),
+                runner=runner_id,
+                attempt=attempt,
+                changes=len(batch.changes),
+                stats=stats,
+                errors=errors[:MAX_ERRORS_PER_EVENT],
+            )
+        )
         _, recorded = await bus.runs.change(batch.run_id, _record(batch, stats))
         state = recorded or await bus.runs.get(batch.run_id) or state
         failpoint("after-record")
@@ -76,14 +90,26 @@ async def _write(batch: WorkBatch, job: Job, bus: Bus) -> tuple[RunStats, list[R
         return RunStats(), []
     connection = await bus.store.connection(job.destination.connection)
     mapping = job.objects[0]
-    destination = open_provider(connection, job.destination, Layout(
-        keys=tuple(mapping.keys), fields=tuple(f.to for f in mapping.fields),
-        multi_valued=destination_multi_valued(mapping)))  # fmt: skip
+    destination = open_provider(
+        connection,
+        job.destination,
+        Layout(
+            keys=tuple(mapping.keys),
+            fields=tuple(f.to for f in mapping.fields),
+            multi_valued=destination_multi_valued(mapping),
+        ),
+    )
+    generated = compile_mapping(mapping, MappingContext.checking(job.id)).generated
+    ready, refused = with_passwords(batch.changes, generated, passwords_of(batch.run_id))
     try:
         await destination.open(write=True)
-        outcomes = await destination.apply(batch.changes)
+        applied = iter(await destination.apply(ready))
     finally:
         await destination.close()
+    outcomes = [
+        Outcome(error=refused[i]) if i in refused else next(applied)
+        for i in range(len(batch.changes))
+    ]
     return tally(batch.changes, outcomes)
 
 
@@ -109,10 +135,17 @@ async def advance(bus: Bus, batch: WorkBatch) -> None:
 
 async def give_up(bus: Bus, batch: WorkBatch, error: BaseException) -> None:
     """The batch failed its last delivery: the run says so and waits for a retry or a drop."""
-    await bus.publish(RunDeadLetter(
-        run_id=batch.run_id, job_id=batch.job_id,
-        id=f"{batch.run_id}.{batch.plan_hash[:16]}.dead.{batch.number}", stage="batch",
-        batch=batch.number, changes=len(batch.changes), error=str(error)))  # fmt: skip
+    await bus.publish(
+        RunDeadLetter(
+            run_id=batch.run_id,
+            job_id=batch.job_id,
+            id=f"{batch.run_id}.{batch.plan_hash[:16]}.dead.{batch.number}",
+            stage="batch",
+            batch=batch.number,
+            changes=len(batch.changes),
+            error=str(error),
+        )
+    )
 
     def dead(state: RunState | None) -> RunState | None:
         if state is None or batch.number in state.dead:
@@ -133,10 +166,17 @@ async def _advance(bus: Bus, batch: WorkBatch, state: RunState) -> None:
     totals = state.applied.add(state.planned)
     # Published before the state says so: if this runner dies in between, the batch comes
     # back and this runs again; the event's id makes the second publish a duplicate.
-    await bus.publish(RunFinished(
-        run_id=batch.run_id, job_id=batch.job_id, id=f"{batch.run_id}.finished",
-        stats=totals, plan_hash=batch.plan_hash, seconds=seconds_since(state.approved_at),
-        with_errors=totals.failed > 0))  # fmt: skip
+    await bus.publish(
+        RunFinished(
+            run_id=batch.run_id,
+            job_id=batch.job_id,
+            id=f"{batch.run_id}.finished",
+            stats=totals,
+            plan_hash=batch.plan_hash,
+            seconds=seconds_since(state.approved_at),
+            with_errors=totals.failed > 0,
+        )
+    )
 
     def finished(current: RunState | None) -> RunState | None:
         if current is None or current.ended:
@@ -157,8 +197,7 @@ def tally(batch: list[Change], outcomes: list[Outcome]) -> tuple[RunStats, list[
         if outcome.error is None:
             counts[APPLIED_STAT[change.action]] += 1
         else:
-            errors.append(RecordError(key=change.key, action=change.action,
-                                      message=outcome.error))  # fmt: skip
+            errors.append(RecordError(key=change.key, action=change.action, message=outcome.error))
     return RunStats(failed=len(errors), **counts), errors
 
 

@@ -1,0 +1,48 @@
+"""Generated passwords, made when a create is applied — never before.
+
+A plan holds no password: the job's mapping says which destination fields are
+generated, and the runner that applies a create makes their values right then, with
+`secrets`, for the provider alone. No event, log, plan or report carries them.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from schemas.plan import Change
+from services.runner.engine.passwords import Passwords, PasswordSpec
+from services.runner.engine.transforms_base import RecordFailed
+
+# One generator per run (a "one for all" password is shared within this runner process).
+_runs: dict[str, Passwords] = {}
+KEPT_RUNS = 16
+
+
+def passwords_of(run_id: str) -> Passwords:
+    if run_id not in _runs:
+        while len(_runs) >= KEPT_RUNS:
+            _runs.pop(next(iter(_runs)))
+        _runs[run_id] = Passwords()
+    return _runs[run_id]
+
+
+def with_passwords(
+    changes: list[Change], generated: dict[str, PasswordSpec], passwords: Passwords
+) -> tuple[list[Change], dict[int, str]]:
+    """The changes with each create's generated fields filled in, and the positions of
+    the creates that could not get one (why, without the password)."""
+    ready: list[Change] = []
+    failed: dict[int, str] = {}
+    for position, change in enumerate(changes):
+        if change.action != "create" or not generated:
+            ready.append(change)
+            continue
+        try:
+            made = {
+                name: passwords.make(name, spec, change.set) for name, spec in generated.items()
+            }
+        except RecordFailed as error:
+            failed[position] = str(error)
+            continue
+        ready.append(msgspec.structs.replace(change, set={**change.set, **made}))
+    return ready, failed
