@@ -285,7 +285,8 @@ CONN_ERRORS = [
     (
         "no-provider",
         '[hr-files]\ndirectory = "d"\n',
-        'connections.toml: [hr-files]: missing required field "provider" (known: csv, sqlite, ldap)',
+        'connections.toml: [hr-files]: missing required field "provider" '
+        "(known: csv, sqlite, ldap)",
     ),
     (
         "id-key",
