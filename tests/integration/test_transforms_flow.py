@@ -59,7 +59,8 @@ async def test_transformed_values_are_written_and_a_failing_record_is_reported(
     assert row["dept"] == sample["department"][:3].upper()
     assert row["groups"] == "|".join(f"g-{g}" for g in sample["groups"].split("|"))
     assert row["origin"] == JOB_ID
-    assert not row.get("password")  # never in a plan; the runner makes it at apply time
+    password = str(row.get("password") or "")
+    assert len(password) == 16, "made by the runner as the record was created"
     # The run counts the record as failed and its plan names it with its key.
     assert end.stats.failed == 1 and end.with_errors
     (announced,) = [e for e in await session.journal() if isinstance(e, RunPlanned)]
