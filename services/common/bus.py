@@ -16,8 +16,7 @@ from schemas.work import encode as encode_work
 from .errors import StoreFull
 from .jetstream import JOURNAL, WORK, ConsumerSpec
 from .runs import Runs
-from .settings import server_list
-from .settings import Settings
+from .settings import Settings, server_list
 from .store import Store
 
 STREAM_FULL = 10077  # JetStream: "maximum messages/bytes exceeded" (discard=new)

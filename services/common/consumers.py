@@ -63,8 +63,11 @@ async def keep_alive(bus: Bus, interval: float) -> None:
             since = silent_since.setdefault(spec.name, time.monotonic())
             if time.monotonic() - since < interval:
                 continue
-            log.warning("consumer silent; restarting its subscription", consumer=spec.name,
-                        pending=info.num_pending)  # fmt: skip
+            log.warning(
+                "consumer silent; restarting its subscription",
+                consumer=spec.name,
+                pending=info.num_pending,
+            )
             await subscriber.stop()
             await subscriber.start()
             silent_since.pop(spec.name, None)

@@ -62,8 +62,9 @@ def consume(
         try:
             message = decode(msg.body)
         except (msgspec.DecodeError, msgspec.ValidationError) as error:
-            log.error("undecodable message terminated", subject=msg.raw_message.subject,
-                      error=str(error))  # fmt: skip
+            log.error(
+                "undecodable message terminated", subject=msg.raw_message.subject, error=str(error)
+            )
             await msg.reject()
             return
         attempt = msg.raw_message.metadata.num_delivered or 1
@@ -93,8 +94,12 @@ async def _after_failure(
 ) -> None:
     what = type(message).__name__
     if attempt >= settings.max_deliver:
-        log.error("giving up: the message is now a dead letter", message=what, attempt=attempt,
-                  error=str(error))  # fmt: skip
+        log.error(
+            "giving up: the message is now a dead letter",
+            message=what,
+            attempt=attempt,
+            error=str(error),
+        )
         if on_give_up is not None:
             await on_give_up(message, error)
         # Not acked: the server, out of deliveries, announces it (a dead letter, kept by
@@ -102,8 +107,13 @@ async def _after_failure(
         await msg.nack()
         return
     delay = settings.retry_delay_for(attempt)
-    log.warning("failed, will retry", message=what, attempt=attempt, retry_in=delay,
-                error=str(error) or type(error).__name__)  # fmt: skip
+    log.warning(
+        "failed, will retry",
+        message=what,
+        attempt=attempt,
+        retry_in=delay,
+        error=str(error) or type(error).__name__,
+    )
     await msg.nack(delay=delay)
 
 

@@ -14,8 +14,9 @@ async def fail_run(bus: Bus, run_id: str, job_id: str, reason: str) -> None:
     """End the run `failed` (once), keeping what it applied so far in the statistics."""
     state = await bus.runs.get(run_id)
     applied = state.applied if state is not None else RunStats()
-    await bus.publish(RunFailed(run_id=run_id, job_id=job_id, id=f"{run_id}.failed",
-                                reason=reason, stats=applied))  # fmt: skip
+    await bus.publish(
+        RunFailed(run_id=run_id, job_id=job_id, id=f"{run_id}.failed", reason=reason, stats=applied)
+    )
 
     def ended(current: RunState | None) -> RunState:
         current = current or RunState(job_id=job_id, state="run.failed")
@@ -40,6 +41,14 @@ async def cancel_run(bus: Bus, run_id: str, job_id: str, by: str, reason: str) -
     _, after = await bus.runs.change(run_id, cancelled)
     if after is None:
         return False
-    await bus.publish(RunCancelled(run_id=run_id, job_id=job_id, id=f"{run_id}.cancelled",
-                                   by=by, reason=reason, stats=after.applied))  # fmt: skip
+    await bus.publish(
+        RunCancelled(
+            run_id=run_id,
+            job_id=job_id,
+            id=f"{run_id}.cancelled",
+            by=by,
+            reason=reason,
+            stats=after.applied,
+        )
+    )
     return True

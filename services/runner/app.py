@@ -39,9 +39,15 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
                 await Planner(event, attempt, bus, settings.runner_id).execute()
 
     async def plan_given_up(event: Event, error: BaseException) -> None:
-        await bus.publish(RunDeadLetter(
-            run_id=event.run_id, job_id=event.job_id, id=f"{event.id}.dead", stage="plan",
-            error=f"planning failed {settings.max_deliver} times: {error}"))  # fmt: skip
+        await bus.publish(
+            RunDeadLetter(
+                run_id=event.run_id,
+                job_id=event.job_id,
+                id=f"{event.id}.dead",
+                stage="plan",
+                error=f"planning failed {settings.max_deliver} times: {error}",
+            )
+        )
 
     async def apply(batch: WorkBatch, attempt: int) -> None:
         with work.doing(f"{batch.job_id} run {batch.run_id} batch {batch.number}"):
@@ -50,8 +56,9 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
     async def apply_given_up(batch: WorkBatch, error: BaseException) -> None:
         await give_up(bus, batch, error)
 
-    @broker.subscriber(command_subject("*", "deadletter"), queue="idsync-runners",
-                       title="dead letter commands")  # fmt: skip
+    @broker.subscriber(
+        command_subject("*", "deadletter"), queue="idsync-runners", title="dead letter commands"
+    )
     async def on_deadletter(msg: NatsMessage) -> bytes:
         principal = msg.raw_message.subject.split(".")[2]
         return encode(await handle_dead_letter(bus, principal, msg.body))

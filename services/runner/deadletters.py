@@ -103,8 +103,9 @@ async def retry(bus: Bus, seq: int) -> DeadLetter:
     message = _decode(letter.stream, original.data or b"")
     headers = dict(original.headers or {})
     headers["Nats-Msg-Id"] = f"{headers.get('Nats-Msg-Id', letter.stream_seq)}.retry.{seq}"
-    await bus.broker.publish(original.data or b"", original.subject or "", headers=headers,
-                             stream=letter.stream)  # fmt: skip
+    await bus.broker.publish(
+        original.data or b"", original.subject or "", headers=headers, stream=letter.stream
+    )
     if letter.stream == WORK:  # the journal keeps its history; the work queue its work
         await bus.js.delete_msg(letter.stream, letter.stream_seq)
     if isinstance(message, WorkBatch):

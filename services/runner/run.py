@@ -68,15 +68,25 @@ class Planner:
             await publish_phase(self.bus, await load_plan(self.bus, self.run_id), state)
             return
         reason = "planning again: the previous attempt stopped" if self.attempt > 1 else ""
-        await self.bus.publish(RunStarted(run_id=self.run_id, job_id=self.job_id,
-                                          id=f"{self.approved.id}.started.{self.attempt}",
-                                          runner=self.runner_id, attempt=self.attempt,
-                                          reason=reason))  # fmt: skip
+        await self.bus.publish(
+            RunStarted(
+                run_id=self.run_id,
+                job_id=self.job_id,
+                id=f"{self.approved.id}.started.{self.attempt}",
+                runner=self.runner_id,
+                attempt=self.attempt,
+                reason=reason,
+            )
+        )
         try:
             job = await self.bus.store.job(self.job_id)
             async with open_sides(self.bus.store, job) as sides:
-                planned = await plan_job(job, sides, self.approved.keys,
-                                         default_context(job, self.run_id, self.approved.at))  # fmt: skip
+                planned = await plan_job(
+                    job,
+                    sides,
+                    self.approved.keys,
+                    default_context(job, self.run_id, self.approved.at),
+                )
         except (BadInput, WriteFailed) as error:
             await self.fail(str(error))
             return
@@ -93,9 +103,13 @@ class Planner:
         """Why this plan must wait for approval; None when it may be applied now."""
         if self.approved.plan_hash == planned.plan.hash:
             return None  # this very plan was approved
-        reason = assess(planned.plan.counts, planned.source_records,
-                        planned.destination_records, job.safety,
-                        full_scope=self.approved.keys is None)  # fmt: skip
+        reason = assess(
+            planned.plan.counts,
+            planned.source_records,
+            planned.destination_records,
+            job.safety,
+            full_scope=self.approved.keys is None,
+        )
         if reason is not None and self.approved.plan_hash is not None:
             reason += "; the data changed since the plan was approved"
         return reason
@@ -104,48 +118,81 @@ class Planner:
         """Write nothing; wait for `idsync run approve|deny` on this plan."""
         the_plan = planned.plan
         await self._announce(planned)
-        state = RunState(job_id=self.job_id, state=WAITING, plan_hash=the_plan.hash,
-                         approved_at=self.approved.at, requested_by=self.approved.requested_by,
-                         keys=self.approved.keys)  # fmt: skip
+        state = RunState(
+            job_id=self.job_id,
+            state=WAITING,
+            plan_hash=the_plan.hash,
+            approved_at=self.approved.at,
+            requested_by=self.approved.requested_by,
+            keys=self.approved.keys,
+        )
         if (await self.bus.runs.change(self.run_id, _unless_ended(state)))[1] is None:
             return
-        await self.bus.publish(RunAwaitingApproval(
-            run_id=self.run_id, job_id=self.job_id,
-            id=f"{self.run_id}.awaiting.{the_plan.hash[:16]}", reason=reason,
-            plan_hash=the_plan.hash, counts=the_plan.counts))  # fmt: skip
+        await self.bus.publish(
+            RunAwaitingApproval(
+                run_id=self.run_id,
+                job_id=self.job_id,
+                id=f"{self.run_id}.awaiting.{the_plan.hash[:16]}",
+                reason=reason,
+                plan_hash=the_plan.hash,
+                counts=the_plan.counts,
+            )
+        )
         log.warning("plan waits for approval", reason=reason)
 
     async def _staged(self, planned: PlannedRun) -> None:
         """Staging: the plan is reported, and nothing is written."""
         await self._announce(planned)
         totals = self._planned_stats(planned)
-        await self.bus.publish(RunFinished(
-            run_id=self.run_id, job_id=self.job_id, id=f"{self.run_id}.finished",
-            stats=totals, plan_hash=planned.plan.hash,
-            seconds=seconds_since(self.approved.at), staged=True))  # fmt: skip
+        await self.bus.publish(
+            RunFinished(
+                run_id=self.run_id,
+                job_id=self.job_id,
+                id=f"{self.run_id}.finished",
+                stats=totals,
+                plan_hash=planned.plan.hash,
+                seconds=seconds_since(self.approved.at),
+                staged=True,
+            )
+        )
         state = RunState(job_id=self.job_id, state="run.finished", plan_hash=planned.plan.hash)
         await self.bus.runs.change(self.run_id, lambda _: state)
 
     async def _announce(self, planned: PlannedRun, batches: int = 0) -> None:
         the_plan = planned.plan
-        await self.bus.publish(RunPlanned(
-            run_id=self.run_id, job_id=self.job_id,
-            id=f"{self.run_id}.planned.{the_plan.hash[:16]}", plan_hash=the_plan.hash,
-            counts=the_plan.counts, source_records=planned.source_records,
-            destination_records=planned.destination_records, batches=batches,
-            errors=planned.record_errors[:MAX_ERRORS_PER_EVENT]))  # fmt: skip
+        await self.bus.publish(
+            RunPlanned(
+                run_id=self.run_id,
+                job_id=self.job_id,
+                id=f"{self.run_id}.planned.{the_plan.hash[:16]}",
+                plan_hash=the_plan.hash,
+                counts=the_plan.counts,
+                source_records=planned.source_records,
+                destination_records=planned.destination_records,
+                batches=batches,
+                errors=planned.record_errors[:MAX_ERRORS_PER_EVENT],
+            )
+        )
 
     @staticmethod
     def _planned_stats(planned: PlannedRun) -> RunStats:
         counts = planned.plan.counts
-        return RunStats(read=planned.source_records, unchanged=counts.unchanged,
-                        skipped=counts.skipped, failed=len(planned.record_errors))  # fmt: skip
+        return RunStats(
+            read=planned.source_records,
+            unchanged=counts.unchanged,
+            skipped=counts.skipped,
+            failed=len(planned.record_errors),
+        )
 
     async def _keep(self, job: Job, planned: PlannedRun) -> None:
         """Store the plan, record the run's state, announce the plan, start the first phase."""
         the_plan = planned.plan
-        stored = StoredPlan(run_id=self.run_id, job_id=self.job_id, plan_hash=the_plan.hash,
-                            phases=by_phase(the_plan.changes, job.batch_size))  # fmt: skip
+        stored = StoredPlan(
+            run_id=self.run_id,
+            job_id=self.job_id,
+            plan_hash=the_plan.hash,
+            phases=by_phase(the_plan.changes, job.batch_size),
+        )
         await save_plan(self.bus, stored)
         state = RunState(
             job_id=self.job_id,
@@ -160,8 +207,12 @@ class Planner:
             log.info("run ended while planning (cancelled?); its plan is not applied")
             return
         await self._announce(planned, sum(state.phases))
-        log.info("planned", changes=the_plan.counts.changes, batches=sum(state.phases),
-                 phases=len(state.phases))  # fmt: skip
+        log.info(
+            "planned",
+            changes=the_plan.counts.changes,
+            batches=sum(state.phases),
+            phases=len(state.phases),
+        )
         failpoint("after-plan")
         try:
             await publish_phase(self.bus, stored, state_now or state)
