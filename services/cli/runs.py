@@ -17,6 +17,7 @@ from schemas.events import (
     RunDenied,
     RunFailed,
     RunFinished,
+    RunNotifyFailed,
     RunPlanned,
     RunRequested,
     RunStarted,
@@ -40,6 +41,8 @@ class RunSummary(msgspec.Struct, kw_only=True):
     reason: str = ""
     errors: list[RecordError] = msgspec.field(default_factory=list)
     events: list[str] = msgspec.field(default_factory=list)
+    mail_failures: list[str] = msgspec.field(default_factory=list)
+    """Why mails about the run were not sent (the run's own state is unchanged)."""
 
 
 def fold(events: Iterable[Event]) -> list[RunSummary]:
@@ -83,5 +86,7 @@ def _apply(run: RunSummary, event: Event) -> None:
             run.reason = f"{what} failed its last delivery: {error}"
         case RunDenied(reason=reason):
             run.state, run.reason, run.ended_at = "denied", reason, event.at
+        case RunNotifyFailed(reason=reason):
+            run.mail_failures.append(reason)
         case _:
             run.state = tag_of(event).removeprefix("run.")

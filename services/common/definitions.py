@@ -32,6 +32,7 @@ from schemas.connections import (
 from schemas.ids import is_slug
 from schemas.jobs import Endpoint, Job, ObjectMapping
 from services.common.errors import BadInput
+from services.notifier.addresses import address_problem
 from services.runner.engine.mapping import check_mapping
 from services.runner.providers.capability_table import capabilities
 from services.runner.providers.ldap_config import check_ldap_connection
@@ -158,8 +159,20 @@ def check_job(
             parse_interval(job.timeout)
         except BadInput as e:
             bad("$.timeout", str(e))
+    _check_notify(bad, job)
     if problems:
         raise BadInput("\n".join(problems))
+
+
+def _check_notify(bad: _Report, job: Job) -> None:
+    """Each notification names someone to mail, and every address can be mailed."""
+    for i, notification in enumerate(job.notify):
+        at = f"$.notify[{i}].recipients"
+        if not notification.recipients:
+            bad(at, 'expected at least one address such as "ada@example.org", got []')
+        for j, recipient in enumerate(notification.recipients):
+            if (problem := address_problem(recipient)) is not None:
+                bad(f"{at}[{j}]", f"{problem}, got {_show(recipient)}")
 
 
 # Units largest first, each at most once; `m(?!s)` keeps "500ms" from reading as minutes.

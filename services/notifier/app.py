@@ -1,42 +1,36 @@
-"""The notifier: for now it logs the mail it would send when a run ends."""
+"""The notifier: mails a job's recipients about its runs (notify.py does the work).
+
+Without IDSYNC_SMTP_HOST it logs the mails it would send, and says once how to
+configure mail. A mail configuration that cannot work stops the service at start,
+naming the variable to fix, rather than failing at every run.
+"""
 
 from __future__ import annotations
 
 from faststream.nats import NatsBroker
 
-from schemas.events import Event, RunFailed, RunFinished, is_end, tag_of
 from services.common.bus import Bus
 from services.common.consumers import subscribe_durable
 from services.common.delivery import deliberately
 from services.common.host import Background
 from services.common.jetstream import NOTIFIER
-from services.common.logging import get_logger
 
-log = get_logger("idsync.notifier")
-
-
-def summary(event: Event) -> str:
-    """The subject line a recipient would read."""
-    match event:
-        case RunFinished(stats=stats, with_errors=with_errors):
-            state = "finished with errors" if with_errors else "finished"
-            return (
-                f"[idsync] {event.job_id}: {state} — {stats.created} created, "
-                f"{stats.updated} updated, {stats.deleted} deleted, "
-                f"{stats.failed} failed"
-            )
-        case RunFailed(reason=reason):
-            return f"[idsync] {event.job_id}: failed — {reason}"
-        case _:
-            return f"[idsync] {event.job_id}: {tag_of(event).removeprefix('run.')}"
+from .notify import HOW_TO_CONFIGURE, Notifier, log
+from .smtp import SmtpConfig
 
 
 def register(broker: NatsBroker, bus: Bus) -> list[Background]:
-    async def on_event(event: Event, attempt: int) -> None:
-        if is_end(event):
-            log.info("would send mail", subject=summary(event))
-
+    config = SmtpConfig.from_settings(bus.settings)
+    if config is None:
+        log.info(HOW_TO_CONFIGURE)
+    else:
+        log.info("mail configured", server=config.where, sender=str(config.sender))
+    notifier = Notifier(bus, config)
     subscribe_durable(
-        bus, NOTIFIER, deliberately(bus.settings, on_event), batch_size=16, title="run outcomes"
+        bus,
+        NOTIFIER,
+        deliberately(bus.settings, notifier.handle, notifier.give_up),
+        batch_size=16,
+        title="run outcomes",
     )
     return []

@@ -1,0 +1,119 @@
+"""What a mail says about a run, as plain text and as HTML (pure).
+
+Both say the same things in the same order: what happened, who asked and who
+approved, how long it took, the counts, the errors, what to do next. Every value
+from data goes through `html.escape` in the HTML part.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterator
+from datetime import datetime
+
+from schemas.events import Event, RunAwaitingApproval
+from schemas.plan import PlanCounts, RecordError, RunStats
+
+from .digest import RunDigest
+
+MAX_ERRORS_LISTED = 50
+STAT_NAMES = ("read", "created", "updated", "deleted", "disabled", "moved", "unchanged",
+              "skipped", "failed")  # fmt: skip
+COUNT_NAMES = ("create", "update", "delete", "disable", "move", "unchanged", "skipped")
+
+
+def facts(title: str, run: RunDigest, event: Event) -> list[tuple[str, str]]:
+    """The run's particulars, as (label, value) lines."""
+    lines = [("Job", f"{title} ({run.job_id})"), ("Run", run.run_id), ("State", run.state)]
+    if run.reason:
+        lines.append(("Reason", run.reason))
+    if run.requested_by:
+        asked = f"{run.requested_by} ({run.trigger})" if run.trigger else run.requested_by
+        lines.append(("Requested by", f"{asked} at {_when(run.requested_at)}"))
+    if run.approved_by:
+        lines.append(("Approved by", ", ".join(run.approved_by)))
+    if not isinstance(event, RunAwaitingApproval) and run.duration is not None:
+        lines.append(("Duration", _duration(run.duration)))
+    if run.attempts > 1:
+        lines.append(("Attempts", str(run.attempts)))
+    if run.staged:
+        lines.append(("Staging", "the job is in staging: nothing was written"))
+    return lines
+
+
+def counts_of(run: RunDigest, event: Event) -> list[tuple[str, int]]:
+    """What the run did; for a plan waiting for approval, what it would do."""
+    if isinstance(event, RunAwaitingApproval):
+        counts = event.counts or run.planned or PlanCounts()
+        return [(name, int(getattr(counts, name))) for name in COUNT_NAMES]
+    stats: RunStats = run.stats
+    return [(name, int(getattr(stats, name))) for name in STAT_NAMES]
+
+
+def next_steps(run: RunDigest, event: Event) -> list[str]:
+    if isinstance(event, RunAwaitingApproval):
+        return [
+            f"idsync job preview {run.job_id}    (shows every change of the plan)",
+            f"idsync run approve {run.run_id}    (applies this plan)",
+            f'idsync run deny {run.run_id} --reason "..."    (ends the run, writing nothing)',
+        ]
+    return [f"idsync run show {run.run_id}"]
+
+
+def error_lines(errors: list[RecordError]) -> Iterator[str]:
+    for error in errors[:MAX_ERRORS_LISTED]:
+        yield f"{error.action} {error.key}: {error.message}"
+    if len(errors) > MAX_ERRORS_LISTED:
+        yield f"... and {len(errors) - MAX_ERRORS_LISTED} more"
+
+
+def text(title: str, run: RunDigest, event: Event, notes: list[str]) -> str:
+    lines = [f"{label}: {value}" for label, value in facts(title, run, event)]
+    heading = "Planned" if isinstance(event, RunAwaitingApproval) else "Records"
+    counted = ", ".join(f"{value} {name}" for name, value in counts_of(run, event))
+    lines += ["", f"{heading}: {counted}"]
+    if run.errors:
+        lines += ["", f"Errors ({len(run.errors)}):"]
+        lines += [f"  {line}" for line in error_lines(run.errors)]
+    if notes:
+        lines += ["", *notes]
+    lines += ["", "Next:" if isinstance(event, RunAwaitingApproval) else "More:"]
+    lines += [f"  {step}" for step in next_steps(run, event)]
+    return "\n".join(lines) + "\n"
+
+
+def html_part(title: str, run: RunDigest, event: Event, notes: list[str]) -> str:
+    e = html.escape
+    rows = "".join(
+        f"<tr><th align='left'>{e(label)}</th><td>{e(value)}</td></tr>"
+        for label, value in facts(title, run, event)
+    )
+    heading = "Planned" if isinstance(event, RunAwaitingApproval) else "Records"
+    counted = "".join(
+        f"<td align='right'>{value}<br><small>{e(name)}</small></td>"
+        for name, value in counts_of(run, event)
+    )
+    parts = [
+        f"<h2>{e(title)}: {e(run.state)}</h2>",
+        f"<table cellpadding='4'>{rows}</table>",
+        f"<h3>{heading}</h3><table cellpadding='6' border='1'><tr>{counted}</tr></table>",
+    ]
+    if run.errors:
+        items = "".join(f"<li>{e(line)}</li>" for line in error_lines(run.errors))
+        parts.append(f"<h3>Errors ({len(run.errors)})</h3><ul>{items}</ul>")
+    parts += [f"<p>{e(note)}</p>" for note in notes]
+    steps = "".join(f"<li><code>{e(step)}</code></li>" for step in next_steps(run, event))
+    parts.append(f"<ul>{steps}</ul>")
+    return "<!DOCTYPE html><html><body>" + "\n".join(parts) + "</body></html>\n"
+
+
+def _when(moment: datetime | None) -> str:
+    return f"{moment:%Y-%m-%d %H:%M:%S} UTC" if moment is not None else "-"
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, rest = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {rest:02d} s"

@@ -1,0 +1,192 @@
+"""The notifier's pure parts: which triggers an event fires, who gets which mail, the
+addresses a job may name, and a mail that data cannot add headers to."""
+
+from __future__ import annotations
+
+from email.headerregistry import Address
+
+import pytest
+
+from schemas.events import (
+    Event,
+    RunAwaitingApproval,
+    RunBatchApplied,
+    RunCancelled,
+    RunDenied,
+    RunExpired,
+    RunFailed,
+    RunFinished,
+    RunPlanned,
+    RunRequested,
+    RunStarted,
+)
+from schemas.jobs import Endpoint, Job, Notification, ObjectMapping
+from schemas.plan import PlanCounts, RecordError, RunStats
+from services.common.definitions import check_job
+from services.common.errors import BadInput
+from services.notifier.addresses import address_problem
+from services.notifier.compose import MailRefused, compose, message_id
+from services.notifier.digest import digest
+from services.notifier.triggers import Mailing, fired, mailings
+
+RUN, JOB = "20261121T204800Z-3f9a1c", "hr"
+SENDER = Address("idsync", "idsync", "example.org")
+
+
+def job(*notify: Notification, title: str = "HR") -> Job:
+    return Job(id=JOB, title=title, source=Endpoint(connection="a"),
+               destination=Endpoint(connection="b"), objects=[ObjectMapping(keys=["id"])],
+               notify=list(notify))  # fmt: skip
+
+
+def finished(**stats: int) -> RunFinished:
+    s = RunStats(**stats)
+    return RunFinished(run_id=RUN, job_id=JOB, stats=s, plan_hash="h", seconds=1.5,
+                       with_errors=s.failed > 0)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("event", "triggers"),
+    [
+        (finished(read=5, unchanged=5), {"always"}),
+        (finished(read=5, created=1), {"always", "changed"}),
+        (finished(read=5, created=1, failed=1), {"always", "changed", "errors"}),
+        (finished(read=5, failed=2), {"always", "errors"}),
+        (RunFailed(run_id=RUN, job_id=JOB, reason="x"), {"always", "failed"}),
+        (
+            RunFailed(run_id=RUN, job_id=JOB, reason="x", stats=RunStats(updated=3)),
+            {"always", "failed", "changed"},
+        ),
+        (RunCancelled(run_id=RUN, job_id=JOB, by="ada"), {"always"}),
+        (RunDenied(run_id=RUN, job_id=JOB, by="ada"), {"always"}),
+        (RunExpired(run_id=RUN, job_id=JOB), {"always"}),
+        (RunAwaitingApproval(run_id=RUN, job_id=JOB, reason="51 deletes"), {"approval"}),
+        (RunStarted(run_id=RUN, job_id=JOB, runner="r"), set()),
+        (RunRequested(run_id=RUN, job_id=JOB, requested_by="ada"), set()),
+    ],
+)
+def test_each_event_fires_its_triggers(event: Event, triggers: set[str]) -> None:
+    assert fired(event) == triggers
+
+
+def test_a_recipient_gets_one_mail_per_event_with_every_attachment_asked_for() -> None:
+    the_job = job(
+        Notification(recipients=["Ada <ada@example.org>", "bob@example.org"], trigger="always"),
+        Notification(recipients=["ADA@example.org"], trigger="changed", attach="xlsx"),
+        Notification(recipients=["cy@example.org"], trigger="changed", attach="csv"),
+        Notification(recipients=["cy@example.org"], trigger="errors", attach="xlsx"),
+    )
+    assert mailings(the_job, finished(read=1, created=1)) == [
+        Mailing(recipients=("bob@example.org",)),
+        Mailing(recipients=("cy@example.org",), attach=("csv",)),
+        Mailing(recipients=("Ada <ada@example.org>",), attach=("xlsx",)),
+    ]
+    assert mailings(the_job, finished(read=1, unchanged=1)) == [
+        Mailing(recipients=("Ada <ada@example.org>", "bob@example.org"))
+    ]
+    assert mailings(the_job, RunStarted(run_id=RUN, job_id=JOB, runner="r")) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ada@example.org",
+        "Ada Lovelace <ada@example.org>",
+        '"Smith, Jr." <js@example.org>',
+        "o'brien+hr@mail.example.co.uk",
+    ],
+)
+def test_addresses_people_write_are_accepted(text: str) -> None:
+    assert address_problem(text) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ada",
+        "ada@example",
+        "ada@@example.org",
+        "Ada <ada@example.org",
+        "a <b> <c@example.org>",
+        "Eve\r\nBcc: x@example.org <eve@example.org>",
+        "eve@example.org\x00",
+        "",
+    ],
+)
+def test_addresses_that_cannot_be_mailed_are_refused(text: str) -> None:
+    assert address_problem(text) is not None
+
+
+def test_applying_a_job_names_the_recipient_to_fix() -> None:
+    bad = job(Notification(recipients=["ops@example.org", "ops at example"], trigger="failed"),
+              Notification(recipients=[], trigger="always"))  # fmt: skip
+    with pytest.raises(BadInput) as refused:
+        check_job(bad, {}, origin="jobs/hr.toml")
+    lines = str(refused.value).splitlines()
+    assert 'jobs/hr.toml: $.notify[0].recipients[1]: expected an address such as "ada@' in (
+        "\n".join(lines)
+    )
+    assert any(line.startswith("jobs/hr.toml: $.notify[1].recipients: expected at least one")
+               for line in lines)  # fmt: skip
+
+
+def events() -> list[Event]:
+    mapping_error = RecordError(key="E3", action="map", message="no <dept>")
+    planned = RunPlanned(
+        run_id=RUN, job_id=JOB, plan_hash="h", counts=PlanCounts(create=2),
+        source_records=3, destination_records=0, batches=1, errors=[mapping_error],
+    )  # fmt: skip
+    write_error = RecordError(key="E2", action="create", message="locked")
+    batch = RunBatchApplied(
+        run_id=RUN, job_id=JOB, plan_hash="h", batch=1, batches=1, changes=2,
+        stats=RunStats(created=1, failed=1), errors=[write_error],
+    )  # fmt: skip
+    requested = RunRequested(run_id=RUN, job_id=JOB, requested_by="ada")
+    return [requested, planned, batch, finished(read=3, created=1, failed=2)]
+
+
+def test_the_mail_lists_the_plans_and_the_batches_errors_in_both_parts() -> None:
+    the_job = job(Notification(recipients=["ops@example.org"], trigger="errors"))
+    story = events()
+    end = story[-1]
+    (mailing,) = mailings(the_job, end)
+    msg = compose(the_job, end, digest(story, end), mailing, SENDER)
+    text = msg.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    html = msg.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    assert "map E3: no <dept>" in text and "create E2: locked" in text
+    assert "map E3: no &lt;dept&gt;" in html and "<dept>" not in html
+    assert msg["Message-ID"] == f"<{end.id}.plain@example.org>"
+    assert msg["Message-ID"] == message_id(end, mailing, SENDER)  # the same at each delivery
+
+
+def test_a_digest_tells_the_run_as_it_stood_at_the_event() -> None:
+    waiting = RunAwaitingApproval(run_id=RUN, job_id=JOB, reason="3 deletes", plan_hash="h")
+    later = finished(read=3, deleted=3)
+    run = digest([*events()[:2], waiting, later], waiting)
+    assert run.state == "awaiting approval" and run.stats == RunStats()
+
+
+@pytest.mark.parametrize("title", ["HR\r\nBcc: x@example.org", "HR\nX-Evil: 1", "HR\x00"])
+def test_a_title_that_would_add_a_header_is_refused(title: str) -> None:
+    the_job = job(Notification(recipients=["ops@example.org"], trigger="always"), title=title)
+    end = finished(read=1)
+    (mailing,) = mailings(the_job, end)
+    with pytest.raises(MailRefused, match="put it on one line in the job file"):
+        compose(the_job, end, digest([end], end), mailing, SENDER)
+
+
+def test_a_display_name_that_would_add_a_header_is_refused() -> None:
+    evil = "Eve\r\nBcc: x@example.org <eve@example.org>"
+    the_job = job(Notification(recipients=[evil], trigger="always"))
+    end = finished(read=1)
+    with pytest.raises(MailRefused, match="recipient"):
+        compose(the_job, end, digest([end], end), Mailing(recipients=(evil,)), SENDER)
+
+
+def test_a_multi_line_failure_reason_gives_a_one_line_subject() -> None:
+    the_job = job(Notification(recipients=["ops@example.org"], trigger="failed"))
+    end = RunFailed(run_id=RUN, job_id=JOB, reason="jobs/hr.toml: bad\r\nBcc: x@example.org")
+    (mailing,) = mailings(the_job, end)
+    msg = compose(the_job, end, digest([end], end), mailing, SENDER)
+    assert msg["Subject"] == "[idsync] HR: failed — jobs/hr.toml: bad"
+    assert msg["Bcc"] is None
