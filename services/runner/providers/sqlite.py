@@ -14,6 +14,7 @@ import os
 import sqlite3
 import threading
 import urllib.parse
+import weakref
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -86,6 +87,18 @@ def _gc_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+_writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Path, asyncio.Lock]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _writer(path: Path) -> asyncio.Lock:
+    """The lock of this process's writers to one database file (per event loop: a lock
+    belongs to the loop it was first used in)."""
+    locks = _writers.setdefault(asyncio.get_running_loop(), {})
+    return locks.setdefault(path.absolute(), asyncio.Lock())
 
 
 def _busy(e: sqlite3.Error) -> bool:
@@ -300,6 +313,12 @@ class SqliteProvider:
     async def apply(self, changes: list[Change]) -> list[Outcome]:
         if not changes:
             return []
+        # One writer at a time per database in this process: batches applied side by side
+        # queue here, instead of in SQLite's busy handler, which sleeps in growing steps.
+        async with _writer(self._path):
+            return await self._apply_locked(changes)
+
+    async def _apply_locked(self, changes: list[Change]) -> list[Outcome]:
         self._write = True
         try:
             db = self._db or await self._connect(create=True)
