@@ -275,7 +275,9 @@ def _check_actions(bad: _Report, job: Job, target: Connection) -> None:
     has somewhere to go: refused now rather than failing every record of a run."""
     provider = str(type(target).__struct_config__.tag)
     can = (
-        frozenset(target.actions) if isinstance(target, PluginConnection) else capabilities(provider)
+        frozenset(target.actions)
+        if isinstance(target, PluginConnection)
+        else capabilities(provider)
     )
     for i, obj in enumerate(job.objects):
         asked = (

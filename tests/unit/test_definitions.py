@@ -275,7 +275,8 @@ CONN_ERRORS = [
     (
         "provider",
         '[corp-ldap]\nprovider = "ldapp"\n',
-        'connections.toml: [corp-ldap]: unknown provider "ldapp" (known: csv, sqlite, ldap, plugin)',
+        "connections.toml: [corp-ldap]: "
+        'unknown provider "ldapp" (known: csv, sqlite, ldap, plugin)',
     ),
     (
         "provider-type",

@@ -191,6 +191,7 @@ class SqliteProvider:
         self._timeout = busy_timeout() if timeout is None else timeout
         self._db: aiosqlite.Connection | None = None
         self._columns: dict[str, str] = {}  # column -> affinity; empty while there is no table
+        self._unique: list[frozenset[str]] = []  # the column sets of unique indexes
         self._probe = _Probe()
         self._write = False
         self._wal = False
@@ -244,6 +245,15 @@ class SqliteProvider:
             rows = await cur.fetchall()
         self._columns = {str(name): affinity(str(t)) for name, t in rows}
         self._probe.reset(self._columns)
+        sql = (
+            "SELECT il.name, ii.name FROM pragma_index_list(?) AS il "
+            'JOIN pragma_index_info(il.name) AS ii WHERE il."unique" = 1'
+        )
+        async with self._db.execute(sql, (self._table,)) as cur:
+            indexed: dict[str, set[str]] = {}
+            for index, column in await cur.fetchall():
+                indexed.setdefault(str(index), set()).add(str(column))
+        self._unique = [frozenset(columns) for columns in indexed.values()]
 
     def _error(self, e: sqlite3.Error, doing: str) -> IdsyncError:
         if _busy(e):
@@ -434,7 +444,7 @@ class SqliteProvider:
         if built is None:
             built = self._statements[shape] = self._build(*shape)
         sql, key_first = built
-        if verb == "insert":
+        if verb in ("insert", "upsert"):
             if not key_first:  # a create's values hold its key fields, usually
                 return sql, op.values
             return sql, (*[op.key_params[i] for i in key_first], *op.values)
@@ -447,11 +457,19 @@ class SqliteProvider:
     ) -> tuple[str, tuple[int, ...]]:
         """SQL for one shape of change; for an insert, also the key fields it must add."""
         condition = " AND ".join(f"{quote(f)} = ?" for f in where)
-        if verb == "insert":
+        if verb in ("insert", "upsert"):
             key_first = tuple(i for i, f in enumerate(where) if f not in names)
             columns = [where[i] for i in key_first] + list(names)
             marks = ", ".join("?" * len(columns))
             sql = f"INSERT INTO {self._q} ({', '.join(map(quote, columns))}) VALUES ({marks})"
+            if verb == "upsert":
+                target = ", ".join(map(quote, where))
+                others = [n for n in names if n not in where]
+                if not others:
+                    return f"{sql} ON CONFLICT ({target}) DO NOTHING", key_first
+                sets = ", ".join(f"{quote(n)} = excluded.{quote(n)}" for n in others)
+                differs = " OR ".join(f"{quote(n)} IS NOT excluded.{quote(n)}" for n in others)
+                sql += f" ON CONFLICT ({target}) DO UPDATE SET {sets} WHERE {differs}"
             return sql, key_first
         if verb == "update":
             # Fenced: a row that already holds the values is not written again, so a batch
@@ -466,9 +484,13 @@ class SqliteProvider:
     ) -> None:
         if not ops:
             return
-        existing = await self._existing(db, ops)
-        with _gc_paused():
-            groups, pending = self._groups(ops, existing, outcomes)
+        if self._upsertable(ops):  # the common first run: one statement, no lookups
+            with _gc_paused():
+                groups, pending = self._upserts(ops)
+        else:
+            existing = await self._existing(db, ops)
+            with _gc_paused():
+                groups, pending = self._groups(ops, existing, outcomes)
         await db.execute("SAVEPOINT idsync_bulk")
         try:
             for sql, rows in groups.items():
@@ -481,6 +503,21 @@ class SqliteProvider:
             await db.execute("RELEASE idsync_bulk")
             for op in pending:  # again in order, one savepoint each, to find the culprits
                 outcomes[op.index] = await self._one(db, op)
+
+    def _upsertable(self, ops: list[_Op]) -> bool:
+        """Only creates, keyed by columns a unique index covers: INSERT … ON CONFLICT makes
+        them create-if-absent (and fenced updates otherwise) without looking rows up."""
+        if any(op.change.action != "create" for op in ops):
+            return False
+        wheres = {op.where for op in ops}
+        return len(wheres) == 1 and frozenset(next(iter(wheres))) in self._unique
+
+    def _upserts(self, ops: list[_Op]) -> tuple[dict[str, list[tuple[Param, ...]]], list[_Op]]:
+        groups: dict[str, list[tuple[Param, ...]]] = {}
+        for op in ops:
+            sql, params = self._sql(op, "upsert")
+            groups.setdefault(sql, []).append(params)
+        return groups, ops
 
     def _groups(
         self, ops: list[_Op], existing: set[Key], outcomes: list[Outcome]
