@@ -57,6 +57,8 @@ class ServiceHost:
             await broker.start()
             tasks = [asyncio.create_task(run()) for run in self._backgrounds]
             tasks.append(asyncio.create_task(keep_alive(self.bus, self.settings.liveness_interval)))
+            # A round trip: the server has every subscription before anyone is told "ready".
+            await broker.connection.flush()
             log.info("services started", services=self.names, nats=self.url)
             if ready is not None:
                 ready.set()
