@@ -54,6 +54,15 @@ class PlannedRun:
     """Destination fields whose passwords are made when a create is applied."""
 
 
+def destination_layout(mapping: ObjectMapping) -> Layout:
+    """What the destination's provider is told of the job's fields (planning and applying)."""
+    return Layout(
+        keys=tuple(mapping.keys),
+        fields=tuple(f.to for f in mapping.fields),
+        multi_valued=destination_multi_valued(mapping),
+    )
+
+
 @asynccontextmanager
 async def open_sides(store: Store, job: Job) -> AsyncIterator[Sides]:
     """Both providers of the job, opened and closed on the way out. The destination is
@@ -65,13 +74,7 @@ async def open_sides(store: Store, job: Job) -> AsyncIterator[Sides]:
         source_connection, job.source, Layout(multi_valued=source_multi_valued(mapping))
     )
     destination = open_provider(
-        destination_connection,
-        job.destination,
-        Layout(
-            keys=tuple(mapping.keys),
-            fields=tuple(f.to for f in mapping.fields),
-            multi_valued=destination_multi_valued(mapping),
-        ),
+        destination_connection, job.destination, destination_layout(mapping)
     )
     try:
         await source.open(write=False)

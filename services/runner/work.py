@@ -21,13 +21,13 @@ from services.common.definitions import parse_interval
 from services.common.ending import cancel_run
 from services.common.failpoints import failpoint
 from services.common.runs import RunState, StateChange
-from services.runner.engine import destination_multi_valued
 from services.runner.engine.context import MappingContext
 from services.runner.engine.mapping import compile_mapping
 from services.runner.providers import open_provider
-from services.runner.providers.base import Layout, Outcome
+from services.runner.providers.base import Outcome
 
 from .passwords import passwords_of, with_passwords
+from .planning import destination_layout
 from .plans import forget_plan, load_plan, publish_phase
 from .run import seconds_since
 
@@ -90,15 +90,7 @@ async def _write(batch: WorkBatch, job: Job, bus: Bus) -> tuple[RunStats, list[R
         return RunStats(), []
     connection = await bus.store.connection(job.destination.connection)
     mapping = job.objects[0]
-    destination = open_provider(
-        connection,
-        job.destination,
-        Layout(
-            keys=tuple(mapping.keys),
-            fields=tuple(f.to for f in mapping.fields),
-            multi_valued=destination_multi_valued(mapping),
-        ),
-    )
+    destination = open_provider(connection, job.destination, destination_layout(mapping))
     generated = compile_mapping(mapping, MappingContext.checking(job.id)).generated
     ready, refused = with_passwords(batch.changes, generated, passwords_of(batch.run_id))
     try:
