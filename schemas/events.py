@@ -131,6 +131,23 @@ class RunNotifyFailed(_Event, tag="run.notify-failed", frozen=True):
     message_id: str = ""
 
 
+class SealedPassword(msgspec.Struct, frozen=True, kw_only=True):
+    """One generated password, sealed to the notifier's public key (services/common/sealing.py)."""
+
+    key: str
+    """The record's key, as in the plan."""
+    field: str
+    sealed: str
+    """Base64 of a sealed box whose plaintext also names the run, job, key and field."""
+
+
+class RunPasswordsSealed(_Event, tag="run.passwords-sealed", frozen=True):
+    """Passwords the runner generated for created records, for the notifier alone to mail
+    to the job's `password` recipients; never in clear in an event, a log or a report."""
+
+    passwords: list[SealedPassword] = msgspec.field(default_factory=list)
+
+
 Event = (
     RunRequested
     | RunApproved
@@ -145,6 +162,7 @@ Event = (
     | RunDenied
     | RunExpired
     | RunNotifyFailed
+    | RunPasswordsSealed
 )
 
 END_STATES: tuple[type[_Event], ...] = (RunFinished, RunFailed, RunCancelled, RunDenied, RunExpired)

@@ -104,7 +104,7 @@ class Safety(_Strict, frozen=True):
     """A source that comes back empty while the destination is not: wait for approval."""
 
 
-NotifyTrigger = Literal["always", "changed", "errors", "failed", "approval"]
+NotifyTrigger = Literal["always", "changed", "errors", "failed", "approval", "password"]
 
 
 class Notification(_Strict, frozen=True):
@@ -114,7 +114,8 @@ class Notification(_Strict, frozen=True):
     """Addresses: "ada@example.org" or "Ada Lovelace <ada@example.org>"."""
     trigger: NotifyTrigger
     """always: every run's end; changed: records were written; errors: one or more
-    records failed; failed: the run failed; approval: a plan waits for approval."""
+    records failed; failed: the run failed; approval: a plan waits for approval;
+    password: the passwords generated for created records (no attachment)."""
     attach: Literal["csv", "xlsx"] | None = None
     """The run's change report (one row per changed field) attached in this format."""
 

@@ -18,6 +18,7 @@ from schemas.events import (
     RunFailed,
     RunFinished,
     RunNotifyFailed,
+    RunPasswordsSealed,
     RunPlanned,
     RunRequested,
     RunStarted,
@@ -88,5 +89,7 @@ def _apply(run: RunSummary, event: Event) -> None:
             run.state, run.reason, run.ended_at = "denied", reason, event.at
         case RunNotifyFailed(reason=reason):
             run.mail_failures.append(reason)
+        case RunPasswordsSealed():
+            pass  # for the notifier alone; the run's state is unchanged
         case _:
             run.state = tag_of(event).removeprefix("run.")

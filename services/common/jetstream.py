@@ -37,7 +37,9 @@ CONNECTIONS_BUCKET = "idsync_connections"
 RUNS_BUCKET = "idsync_runs"
 MAIL_BUCKET = "idsync_mail_sent"
 """The Message-IDs of mails sent, so an event delivered again is not mailed twice."""
-BUCKETS = (JOBS_BUCKET, CONNECTIONS_BUCKET, RUNS_BUCKET, MAIL_BUCKET)
+KEYS_BUCKET = "idsync_keys"
+"""Public keys: the notifier's, which runners seal generated passwords to."""
+BUCKETS = (JOBS_BUCKET, CONNECTIONS_BUCKET, RUNS_BUCKET, MAIL_BUCKET, KEYS_BUCKET)
 RUNNERS_BUCKET = "idsync_runners"
 """Each runner's latest heartbeat and current work (entries expire after an hour)."""
 PLANS_BUCKET = "idsync_plans"

@@ -64,6 +64,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """IDSYNC_SMTP_VERIFY: false skips verifying the server's certificate (tests only)."""
     mail_from: str | None = None
     """IDSYNC_MAIL_FROM: the sender address; default idsync@<this host's name>."""
+    notifier_key_file: Path | None = None
+    """IDSYNC_NOTIFIER_KEY_FILE: the notifier's private key, which opens sealed passwords;
+    default IDSYNC_HOME/notifier.key (made at the notifier's first start)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -113,7 +116,7 @@ _YES, _NO = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
 def _mail_settings(env: Mapping[str, str]) -> dict[str, Any]:
-    """The IDSYNC_SMTP_* and IDSYNC_MAIL_FROM variables."""
+    """The notifier's variables: IDSYNC_SMTP_*, IDSYNC_MAIL_FROM, IDSYNC_NOTIFIER_KEY_FILE."""
     security = env.get("IDSYNC_SMTP_SECURITY", "starttls").strip().lower()
     if security not in _SECURITY:
         raise BadInput(f"IDSYNC_SMTP_SECURITY is {security!r}; expected none, starttls or tls")
@@ -126,6 +129,7 @@ def _mail_settings(env: Mapping[str, str]) -> dict[str, Any]:
         for name, var in (
             ("smtp_password_file", "IDSYNC_SMTP_PASSWORD_FILE"),
             ("smtp_ca_file", "IDSYNC_SMTP_CA_FILE"),
+            ("notifier_key_file", "IDSYNC_NOTIFIER_KEY_FILE"),
         )
     }
     return {

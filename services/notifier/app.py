@@ -2,11 +2,13 @@
 
 Without IDSYNC_SMTP_HOST it logs the mails it would send, and says once how to
 configure mail. A mail configuration that cannot work stops the service at start,
-naming the variable to fix, rather than failing at every run.
+naming the variable to fix, rather than failing at every run. At start it also
+publishes its public key, which runners seal generated passwords to (keys.py).
 """
 
 from __future__ import annotations
 
+import nats.errors
 from faststream.nats import NatsBroker
 
 from services.common.bus import Bus
@@ -15,6 +17,7 @@ from services.common.delivery import deliberately
 from services.common.host import Background
 from services.common.jetstream import NOTIFIER
 
+from .keys import key_path, load_or_create, publish_public_key
 from .notify import HOW_TO_CONFIGURE, Notifier, log
 from .smtp import SmtpConfig
 
@@ -25,7 +28,8 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
         log.info(HOW_TO_CONFIGURE)
     else:
         log.info("mail configured", server=config.where, sender=str(config.sender))
-    notifier = Notifier(bus, config)
+    key = load_or_create(key_path(bus.settings))
+    notifier = Notifier(bus, config, key)
     subscribe_durable(
         bus,
         NOTIFIER,
@@ -33,4 +37,13 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
         batch_size=16,
         title="run outcomes",
     )
-    return []
+
+    async def publish_key() -> None:
+        try:
+            await publish_public_key(bus.js, key)
+        except nats.errors.Error as error:  # e.g. not permitted: say so, keep mailing
+            why = str(error) or type(error).__name__
+            log.error("cannot publish the notifier's public key: runners cannot seal "
+                      "generated passwords for it", error=why)  # fmt: skip
+
+    return [publish_key]

@@ -24,6 +24,7 @@ from schemas.events import (
     RunDenied,
     RunFailed,
     RunFinished,
+    RunPasswordsSealed,
     tag_of,
 )
 from schemas.jobs import Job
@@ -82,6 +83,8 @@ def _what(event: Event) -> str:
             return f"cancelled by {_first_line(by)}"
         case RunDenied(by=by):
             return f"denied by {_first_line(by)}"
+        case RunPasswordsSealed():
+            return "generated passwords"
         case _:
             return tag_of(event).removeprefix("run.")
 
@@ -105,6 +108,20 @@ def recipients(job: Job, mailing: Mailing) -> list[Address]:
     return found
 
 
+def envelope(job: Job, event: Event, mailing: Mailing, sender: Address) -> EmailMessage:
+    """A mail with its headers and no body yet; MailRefused says which value to fix."""
+    msg = EmailMessage()  # policy=default: folds long headers, refuses CR/LF in values
+    msg["Subject"] = subject(job, event)
+    msg["From"] = sender
+    msg["To"] = recipients(job, mailing)
+    msg["Date"] = format_datetime(event.at)
+    msg["Message-ID"] = message_id(event, mailing, sender)
+    msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies to idsync
+    msg["X-Idsync-Job"] = _ID_UNSAFE.sub("-", job.id)
+    msg["X-Idsync-Run"] = _ID_UNSAFE.sub("-", event.run_id)
+    return msg
+
+
 def compose(
     job: Job,
     event: Event,
@@ -116,16 +133,7 @@ def compose(
     notes: Sequence[str] = (),
 ) -> EmailMessage:
     """The mail, plain text and HTML, with the attachments; MailRefused says what to fix."""
-    to = recipients(job, mailing)
-    msg = EmailMessage()  # policy=default: folds long headers, refuses CR/LF in values
-    msg["Subject"] = subject(job, event)
-    msg["From"] = sender
-    msg["To"] = to
-    msg["Date"] = format_datetime(event.at)
-    msg["Message-ID"] = message_id(event, mailing, sender)
-    msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies to idsync
-    msg["X-Idsync-Job"] = _ID_UNSAFE.sub("-", job.id)
-    msg["X-Idsync-Run"] = _ID_UNSAFE.sub("-", run.run_id)
+    msg = envelope(job, event, mailing, sender)
     title = job.display_title
     msg.set_content(body.text(title, run, event, list(notes)))
     msg.add_alternative(body.html_part(title, run, event, list(notes)), subtype="html")

@@ -2,7 +2,8 @@
 
 For each event: the job's notifications it fires (triggers.py), the run as it stood
 (digest.py, from the journal), the mail (compose.py, with the change report from
-attachments.py), sent once (smtp.py). Sent Message-IDs are kept in a bucket, so an
+attachments.py), sent once (smtp.py); generated passwords go their own way
+(passwords.py). Sent Message-IDs are kept in a bucket, so an
 event delivered again after its mail went out is not mailed again; a mail can go out
 twice only if the notifier stops between the server's acceptance and that record.
 A mail that can never go (a job value that cannot be put in a mail, recipients the
@@ -13,11 +14,15 @@ attempt (`give_up`).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from email.message import EmailMessage
+
 import msgspec
 import nats.js.errors
+from nacl.public import PrivateKey
 from nats.js.kv import KeyValue
 
-from schemas.events import Event, RunNotifyFailed, tag_of
+from schemas.events import Event, RunNotifyFailed, RunPasswordsSealed, tag_of
 from schemas.ids import utcnow
 from schemas.jobs import Job
 from services.common.bus import Bus
@@ -26,10 +31,13 @@ from services.common.logging import get_logger
 
 from .attachments import change_reports
 from .compose import MailRefused, compose, message_id, recipients, subject
-from .digest import RunDigest, digest
+from .digest import digest
 from .journal import run_events
+from .passwords import mail_passwords
 from .smtp import SmtpConfig, Undeliverable, send
 from .triggers import Mailing, fired, mailings
+
+Build = Callable[[Mailing], Awaitable[EmailMessage]]
 
 log = get_logger("idsync.notifier")
 
@@ -49,9 +57,11 @@ class SentMail(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Notifier:
-    def __init__(self, bus: Bus, config: SmtpConfig | None) -> None:
+    def __init__(self, bus: Bus, config: SmtpConfig | None, key: PrivateKey) -> None:
         self.bus = bus
         self.config = config
+        self.key = key
+        """Opens the passwords runners seal to its public key (passwords.py)."""
         self._sent: KeyValue | None = None
 
     async def handle(self, event: Event, attempt: int) -> None:
@@ -63,28 +73,38 @@ class Notifier:
             log.info("no mail: the job no longer exists", about=tag_of(event))
             return
         wanted = mailings(job, event)
+        if isinstance(event, RunPasswordsSealed):
+            await mail_passwords(self, job, event, wanted)
+            return
         if not wanted:
             return
-        if self.config is None:
+        config = self.config
+        if config is None:
             for mailing in wanted:
                 self._would_send(job, event, mailing)
             return
         run = digest(await run_events(self.bus.js, job.id, event.run_id), event)
-        for mailing in wanted:
-            await self._send_one(self.config, job, event, mailing, run)
 
-    async def _send_one(
-        self, config: SmtpConfig, job: Job, event: Event, mailing: Mailing, run: RunDigest
+        async def build(mailing: Mailing) -> EmailMessage:
+            files, notes = await change_reports(self.bus, run, mailing.attach)
+            return compose(job, event, run, mailing, config.sender,
+                           attachments=files, notes=notes)  # fmt: skip
+
+        for mailing in wanted:
+            await self.send_one(config, job, event, mailing, build)
+
+    async def send_one(
+        self, config: SmtpConfig, job: Job, event: Event, mailing: Mailing, build: Build
     ) -> None:
+        """Build and send one mail unless its Message-ID was sent already; a mail that can
+        never go is reported on the run, a passing failure raises."""
         mid = message_id(event, mailing, config.sender)
         key = mid.strip("<>").partition("@")[0]
         if await self._was_sent(key):
             log.info("mail already sent", message_id=mid)
             return
         try:
-            files, notes = await change_reports(self.bus, run, mailing.attach)
-            msg = compose(job, event, run, mailing, config.sender,
-                          attachments=files, notes=notes)  # fmt: skip
+            msg = await build(mailing)
             to = [address.addr_spec for address in recipients(job, mailing)]
             refused = await send(config, msg, to)
         except (MailRefused, Undeliverable) as error:
@@ -121,12 +141,20 @@ class Notifier:
                 await self.report(event, mailing, reason, mid)
 
     async def report(
-        self, event: Event, mailing: Mailing, reason: str, mid: str, only: list[str] | None = None
+        self,
+        event: Event,
+        mailing: Mailing,
+        reason: str,
+        mid: str = "",
+        only: list[str] | None = None,
+        part: str | None = None,
     ) -> None:
+        """`run.notify-failed` for the mail `mailing` (`part` tells several reports apart)."""
         await self.bus.publish(RunNotifyFailed(
-            run_id=event.run_id, job_id=event.job_id, id=f"{event.id}.notify-failed.{mailing.part}",
-            reason=reason, about=tag_of(event), recipients=only or list(mailing.recipients),
-            message_id=mid))  # fmt: skip
+            run_id=event.run_id, job_id=event.job_id,
+            id=f"{event.id}.notify-failed.{part or mailing.part}", reason=reason,
+            about=tag_of(event), recipients=only or list(mailing.recipients), message_id=mid,
+        ))  # fmt: skip
 
     async def _bucket(self) -> KeyValue:
         if self._sent is None:

@@ -18,6 +18,7 @@ from schemas.events import (
     RunCancelled,
     RunFailed,
     RunFinished,
+    RunPasswordsSealed,
     is_end,
 )
 from schemas.jobs import Job, NotifyTrigger
@@ -45,6 +46,8 @@ def fired(event: Event) -> frozenset[NotifyTrigger]:
     """The triggers `event` fires."""
     if isinstance(event, RunAwaitingApproval):
         return frozenset({"approval"})
+    if isinstance(event, RunPasswordsSealed):
+        return frozenset({"password"})
     if not is_end(event):
         return frozenset()
     found: set[NotifyTrigger] = {"always"}
@@ -69,8 +72,10 @@ def audiences(job: Job, event: Event) -> Iterable[tuple[str, str | None]]:
     triggers = fired(event)
     for notification in job.notify:
         if notification.trigger in triggers:
+            # A mail with passwords carries them alone: never a report beside them.
+            attach = None if notification.trigger == "password" else notification.attach
             for recipient in notification.recipients:
-                yield recipient.strip(), notification.attach
+                yield recipient.strip(), attach
 
 
 def _address_key(recipient: str) -> str:

@@ -16,9 +16,19 @@ from typing import Any
 import msgspec
 import pytest
 
+from services.common.settings import Settings
+
 aiosmtpd_controller = pytest.importorskip(
     "aiosmtpd.controller", reason="pip install aiosmtpd (the dev extras) for the mail tests"
 )
+
+
+def with_mail(settings: Settings, box: Mailbox, **more: Any) -> Settings:
+    """`settings` with mail going to `box` (plain SMTP on loopback)."""
+    return msgspec.structs.replace(
+        settings, smtp_host="127.0.0.1", smtp_port=box.port, smtp_security="none",
+        mail_from="idsync <idsync@example.org>", **more,
+    )  # fmt: skip
 
 
 class Received(msgspec.Struct, kw_only=True):
