@@ -260,9 +260,16 @@ def _check_endpoint(bad: _Report, at: str, ep: Endpoint, conn: Connection) -> No
             for line in _csv_options(at, ep.delimiter, ep.quote_char, ep.encoding):
                 field, _, text = line.partition(": ")
                 bad(field, text)
+            if ep.query:
+                bad(f"{at}.query", "a CSV file has no query: every row is in scope")
         case SqliteConnection():
             if not ep.table:
                 bad(f"{at}.table", f'expected a table name such as "people", got {_got(ep.table)}')
+            if ep.query and ";" in ep.query:
+                bad(
+                    f"{at}.query",
+                    f"expected one condition (a WHERE clause without `;`), got {_show(ep.query)}",
+                )
         case LdapConnection():
             if not ep.container:
                 example = '"ou=People,dc=example,dc=org"'

@@ -187,6 +187,8 @@ class SqliteProvider:
         self._path = Path(connection.path)
         self._table = endpoint.table
         self._q = quote(endpoint.table)
+        # The endpoint's scope: a WHERE condition the job's author wrote (never data).
+        self._where = f" WHERE ({endpoint.query})" if endpoint.query else ""
         self._layout = layout
         self._timeout = busy_timeout() if timeout is None else timeout
         self._db: aiosqlite.Connection | None = None
@@ -267,7 +269,7 @@ class SqliteProvider:
         if self._db is None or not self._columns:
             return  # a destination that does not exist yet
         try:
-            async with self._db.execute(f"SELECT * FROM {self._q}") as cur:
+            async with self._db.execute(f"SELECT * FROM {self._q}{self._where}") as cur:
                 names = [d[0] for d in cur.description]
                 delimiters = [self._layout.multi_valued.get(name) for name in names]
                 while rows := await cur.fetchmany(batch_size):
