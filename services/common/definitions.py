@@ -35,6 +35,7 @@ from services.common.errors import BadInput
 from services.notifier.addresses import address_problem
 from services.runner.engine.mapping import check_mapping
 from services.runner.providers.capability_table import capabilities
+from services.runner.providers.mandatory import mandatory_fields
 from services.runner.providers.ldap_config import check_ldap_connection
 
 # Derived from the union so a new provider is picked up without touching this module.
@@ -147,6 +148,7 @@ def check_job(
             bad(path, text)
     if (target := connections.get(job.destination.connection)) is not None:
         _check_actions(bad, job, target)
+        _check_mandatory(bad, job, target)
     if not 1 <= job.batch_size <= 100_000:
         bad("$.batch_size", f"expected a whole number from 1 to 100000, got {job.batch_size}")
     if job.schedule is not None and job.schedule.every is not None:
@@ -275,6 +277,22 @@ def _check_endpoint(bad: _Report, at: str, ep: Endpoint, conn: Connection) -> No
                 example = '"ou=People,dc=example,dc=org"'
                 got = _got(ep.container)
                 bad(f"{at}.container", f"expected a base DN such as {example}, got {got}")
+
+
+def _check_mandatory(bad: _Report, job: Job, target: Connection) -> None:
+    """A job that creates objects maps every field the destination requires of them."""
+    for i, obj in enumerate(job.objects):
+        if obj.on_source_only != "create" or not obj.fields:
+            continue  # nothing created, or every source field copied (known at run time)
+        mapped = {f.to for f in obj.fields}
+        missing = sorted(mandatory_fields(target, job.destination, obj) - mapped)
+        if missing:
+            fields = ", ".join(f'"{name}"' for name in missing)
+            bad(
+                f"$.objects[{i}].fields",
+                f"a new {obj.type} needs {fields} in {target.id}: map them, or set "
+                'on_source_only = "skip"',
+            )
 
 
 def _check_actions(bad: _Report, job: Job, target: Connection) -> None:
