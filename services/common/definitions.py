@@ -35,8 +35,8 @@ from services.common.errors import BadInput
 from services.notifier.addresses import address_problem
 from services.runner.engine.mapping import check_mapping
 from services.runner.providers.capability_table import capabilities
-from services.runner.providers.mandatory import mandatory_fields
 from services.runner.providers.ldap_config import check_ldap_connection
+from services.runner.providers.mandatory import mandatory_fields
 
 # Derived from the union so a new provider is picked up without touching this module.
 _CLASSES: dict[str, type[Connection]] = {
