@@ -70,6 +70,15 @@ class LdapConnection(_Connection, tag="ldap", frozen=True):
     """Connections that write concurrently."""
 
 
+class ActiveDirectoryConnection(LdapConnection, tag="ad", frozen=True):
+    """Active Directory (or a Samba AD domain controller): an LDAP directory that wants TLS
+    for binds and passwords, binds as `user@REALM` or a DN, and knows users, contacts,
+    groups and OUs (services/runner/providers/ad.py)."""
+
+    tls: Literal["none", "starttls", "ldaps"] = "ldaps"
+    """ldaps (default) or starttls; "none" is refused: AD sets passwords over TLS only."""
+
+
 class PluginConnection(_Connection, tag="plugin", frozen=True):
     """A provider of your own: a callable in an installed module, given this connection,
     the endpoint and the layout, returning an object that follows the provider protocol
@@ -79,17 +88,25 @@ class PluginConnection(_Connection, tag="plugin", frozen=True):
     """"package.module:callable", e.g. "acme_idsync.hr:HrProvider"."""
     options: dict[str, str | int | float | bool] = msgspec.field(default_factory=dict)
     """Settings the provider reads as it likes (no secrets: use environment variables)."""
-    actions: list[Literal["create", "update", "delete", "disable", "move"]] = msgspec.field(
-        default_factory=lambda: ["create", "update", "delete"]
+    actions: list[Literal["create", "update", "delete", "disable", "move", "enable"]] = (
+        msgspec.field(default_factory=lambda: ["create", "update", "delete"])
     )
     """What it can apply to a destination object."""
 
 
-Connection = CsvConnection | SqliteConnection | LdapConnection | PluginConnection
+Connection = (
+    CsvConnection | SqliteConnection | LdapConnection | ActiveDirectoryConnection | PluginConnection
+)
 
 PROVIDERS: tuple[str, ...] = tuple(
     str(cls.__struct_config__.tag)
-    for cls in (CsvConnection, SqliteConnection, LdapConnection, PluginConnection)
+    for cls in (
+        CsvConnection,
+        SqliteConnection,
+        LdapConnection,
+        ActiveDirectoryConnection,
+        PluginConnection,
+    )
 )
 
 # Fields that name a file or folder: relative paths are made absolute when applied.
@@ -97,4 +114,5 @@ PATH_FIELDS: dict[str, tuple[str, ...]] = {
     "csv": ("directory",),
     "sqlite": ("path",),
     "ldap": ("ca_file",),
+    "ad": ("ca_file",),
 }

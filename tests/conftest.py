@@ -9,8 +9,8 @@ import pytest
 
 from services.common.embedded import EmbeddedNats
 
-# The `slapd` and `ldap_base` fixtures: a real OpenLDAP server for the LDAP tests.
-pytest_plugins = ["tests.ldap_server"]
+# `slapd`/`ldap_base` (OpenLDAP) and `samba`/`ad_base` (Samba AD): real directory servers.
+pytest_plugins = ["tests.ldap_server", "tests.ad_server"]
 
 
 @pytest.fixture

@@ -16,12 +16,21 @@ from typing import ClassVar
 import ldap3
 import pytest
 
-from schemas.connections import CsvConnection, LdapConnection, SecretRef, SqliteConnection
+from schemas.connections import (
+    ActiveDirectoryConnection,
+    CsvConnection,
+    LdapConnection,
+    SecretRef,
+    SqliteConnection,
+)
 from schemas.jobs import Endpoint
 from schemas.plan import Action, Change
 from schemas.values import Record, Value, as_text
 from services.runner.providers import open_provider
 from services.runner.providers.base import Layout, Provider
+from tests.ad_server import ADMIN, URL, Samba
+from tests.ad_server import ADMIN_PASSWORD as AD_PASSWORD
+from tests.contract.renamed import Renamed
 from tests.ldap_server import ADMIN_DN, ADMIN_PASSWORD, Slapd
 
 
@@ -182,7 +191,64 @@ class LdapHarness(ProviderHarness):
             return bool(conn.entries)
 
 
-HARNESSES: list[type[ProviderHarness]] = [CsvHarness, SqliteHarness, LdapHarness]
+class AdHarness(ProviderHarness):
+    """Contacts below `OU=side` in the test's own OU of the session's Samba AD DC
+    (tests/ad_server.py). AD has no attributes named like the suite's fields, so the
+    provider is seen through a renaming (tests/contract/renamed.py)."""
+
+    name = "ad"
+    unsupported = ("disable",)  # contacts have no account to disable
+    FIELDS = {
+        "id": "employeeID",
+        "name": "displayName",
+        "mail": "mail",
+        "groups": "otherMailbox",
+        "title": "title",
+    }
+
+    def __init__(self, tmp_path: Path, server: Samba, base: str) -> None:
+        super().__init__(tmp_path)
+        self.server = server
+        self.container = f"OU=side,{base}"
+        self.password_file = tmp_path / "ad-password"
+        self.password_file.write_text(AD_PASSWORD + "\n")
+
+    @classmethod
+    def create(cls, request: pytest.FixtureRequest, tmp_path: Path) -> ProviderHarness:
+        return cls(tmp_path, request.getfixturevalue("samba"), request.getfixturevalue("ad_base"))
+
+    def make(self, layout: Layout) -> Provider:
+        connection = ActiveDirectoryConnection(
+            id="ad",
+            urls=[URL],
+            bind_dn=ADMIN,
+            password=SecretRef(file=str(self.password_file)),
+            verify=False,
+        )
+        endpoint = Endpoint(connection="ad", container=self.container, object_classes=["contact"])
+        return Renamed(open_provider, connection, endpoint, layout, self.FIELDS)
+
+    def prepare(self) -> None:
+        with self.server.connection() as conn:
+            conn.add(self.container, ["organizationalUnit"])
+
+    def seed(self, layout: Layout, records: list[Record]) -> None:
+        self.prepare()
+        with self.server.connection() as conn:
+            for record in records:
+                attributes = {
+                    self.FIELDS[name]: list(value) if isinstance(value, list) else str(value)
+                    for name, value in record.items()
+                }
+                assert conn.add(f"CN={record['id']},{self.container}", ["contact"], attributes)
+
+    def exists(self) -> bool:
+        with self.server.connection() as conn:
+            conn.search(self.container, "(objectClass=contact)", attributes=["cn"])
+            return bool(conn.entries)
+
+
+HARNESSES: list[type[ProviderHarness]] = [CsvHarness, SqliteHarness, LdapHarness, AdHarness]
 
 
 async def read_all(provider: Provider, batch_size: int = 1000) -> list[Record]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import assert_never
 
 from schemas.connections import (
+    ActiveDirectoryConnection,
     Connection,
     CsvConnection,
     LdapConnection,
@@ -45,6 +46,13 @@ def open_provider(connection: Connection, endpoint: Endpoint, layout: Layout) ->
             from .plugin import open_plugin
 
             return open_plugin(connection, endpoint, layout)
+        case ActiveDirectoryConnection():  # before LdapConnection, which it extends
+            from .ad import AdProvider
+
+            if not endpoint.container:
+                example = "OU=People,DC=example,DC=org"
+                raise BadInput(f"ad ({where}): the endpoint needs `container:`, e.g. {example}")
+            return AdProvider(connection, endpoint, layout)
         case LdapConnection():
             from .ldap import LdapProvider
 

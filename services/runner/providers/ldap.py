@@ -56,6 +56,13 @@ def key_of(record: Mapping[str, Value], keys: Iterable[str]) -> Key | None:
 
 
 class LdapProvider:
+    default_classes = DEFAULT_CLASSES
+    extra_attributes: tuple[str, ...] = ()
+    """Attributes every key lookup asks for besides the keys (what a subclass acts on)."""
+    lookup_creates = False
+    """Whether creates look for their key first: needed where the DN is not made of the
+    key, so that an existing entry with the key is found and another one's name is not."""
+
     def __init__(self, connection: LdapConnection, endpoint: Endpoint, layout: Layout) -> None:
         if not endpoint.container:
             raise BadInput("ldap: the endpoint needs `container`, the base DN of its scope")
@@ -111,7 +118,7 @@ class LdapProvider:
         """One page of records (the key→DN map learns their DNs) and the next cookie."""
         assert self._values is not None
         entries, after = self._search(self._filter, attributes, cookie)
-        record, dns, keys = self._values.record, self._dns, self._keys
+        record, dns, keys = self._entry, self._dns, self._keys
         records: list[Record] = []
         for raw in entries:
             found = record(raw)
@@ -119,6 +126,11 @@ class LdapProvider:
             if keys and (key := key_of(found, keys)) is not None:
                 dns[key] = None if key in dns else raw[0].decode("utf-8", "replace")
         return records, after or None
+
+    def _entry(self, raw: RawEntry) -> Record:
+        """An entry as a record (a subclass adds what its directory needs)."""
+        assert self._values is not None
+        return self._values.record(raw)
 
     def _search(
         self, filter_ber: bytes, attributes: list[bytes], cookie: bytes
@@ -211,7 +223,7 @@ class LdapProvider:
     def _step(self, index: int, change: Change) -> Step:
         keys = self._keys or tuple(change.match)
         key = key_of(change.match, keys) or ()
-        classes = self._classes or DEFAULT_CLASSES.get(change.object_type, ())
+        classes = self._classes or self.default_classes.get(change.object_type, ())
         container = change.container or (self._container if change.action == "create" else None)
         return Step(index, change, key, Target(container, classes, self._rdn))
 
@@ -222,7 +234,7 @@ class LdapProvider:
     def _apply_share(self, n: int, steps: list[Step]) -> dict[int, Outcome]:
         """One connection's steps; after a broken connection, the unconfirmed ones again on
         a fresh connection (safe: every write is idempotent)."""
-        pipeline = Pipeline(self._sessions[n].wire, self._dns)
+        pipeline = self._pipeline(self._sessions[n].wire)
         for attempt in range(RECONNECTS + 1):
             try:
                 pipeline.run(steps)
@@ -244,9 +256,13 @@ class LdapProvider:
                 pipeline.wire = self._sessions[n].wire
         raise AssertionError("unreachable")
 
+    def _pipeline(self, wire: w.Wire) -> Pipeline:
+        return Pipeline(wire, self._dns)
+
     async def _lookup(self, steps: list[Step]) -> None:
         """Find the DNs of entries the read did not see, many keys per search."""
-        wanted = list(dict.fromkeys(s.key for s in steps if s.change.action != "create"))
+        looked = [s for s in steps if self.lookup_creates or s.change.action != "create"]
+        wanted = list(dict.fromkeys(s.key for s in looked))
         if not wanted:
             return
         keys = self._keys or tuple(steps[0].change.match)
@@ -262,9 +278,10 @@ class LdapProvider:
     def _lookup_page(self, keys: tuple[str, ...], filter_ber: bytes, cookie: bytes) -> bytes | None:
         """One page of a key lookup: the key→DN map learns what it finds."""
         assert self._values is not None
-        entries, after = self._search(filter_ber, [name.encode() for name in keys], cookie)
+        names = [name.encode() for name in dict.fromkeys([*keys, *self.extra_attributes])]
+        entries, after = self._search(filter_ber, names, cookie)
         for raw in entries:
-            if (key := key_of(self._values.record(raw), keys)) is not None:
+            if (key := key_of(self._entry(raw), keys)) is not None:
                 self._dns[key] = None if key in self._dns else raw[0].decode("utf-8", "replace")
         return after or None
 

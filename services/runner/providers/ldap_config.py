@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from schemas.connections import LdapConnection
+from schemas.connections import ActiveDirectoryConnection, LdapConnection
 
 Problem = tuple[str, str]  # (field, "expected ..., got ...")
 
@@ -33,6 +33,9 @@ def check_ldap_connection(conn: LdapConnection) -> list[Problem]:
         problems.append(("password", f"{text}, got nothing"))
     if conn.ca_file and conn.tls == "none":
         problems.append(("tls", 'expected "starttls" or "ldaps" with ca_file, got "none"'))
+    if isinstance(conn, ActiveDirectoryConnection) and conn.tls == "none":
+        text = "Active Directory takes binds and passwords over TLS only"
+        problems.append(("tls", f'expected "ldaps" or "starttls" ({text}), got "none"'))
     if not 1 <= conn.page_size <= 100_000:
         problems.append(("page_size", f"expected 1 to 100000 entries, got {conn.page_size}"))
     if not 1 <= conn.pool_size <= 32:

@@ -1,0 +1,151 @@
+"""Applying changes to Active Directory: the LDAP pipeline plus what AD adds.
+
+- create a user: the add (AD makes it disabled, no password required), then its
+  password (unicodePwd, over TLS), then enable it — clearing only the disabled and
+  password-not-required bits. A password the domain refuses removes the account just
+  added, so the next run creates it again instead of leaving a disabled husk no run
+  would ever give a password to.
+- disable: set the disabled bit, keeping the others as last read; with a container
+  (disable-and-move), then move the object there.
+- an add refused because the name is taken is an error naming the object: the DN is
+  made of cn, not of the key, so the entry there belongs to someone else (an entry
+  that holds the key was found by the lookup before and is updated instead).
+- AD's refusals are translated into sentences (ad_values.explain).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import ldap_wire as w
+from .ad_values import NEW_USER_UAC, disabled, enabled, explain, password_value
+from .base import Outcome
+from .ldap_write import Key, Pipeline, Step
+
+UAC_ATTRIBUTE = b"userAccountControl"
+
+
+@dataclass
+class Extra:
+    """What a change carries besides the LDAP one."""
+
+    password: str | None = None
+    user: bool = False
+    added: bool = False  # this step's add made the entry
+    refused: str = ""  # why the password was refused (while the account is removed)
+
+
+class AdPipeline(Pipeline):
+    def __init__(
+        self,
+        wire: w.Wire,
+        dns: dict[Key, str | None],
+        uacs: dict[str, int],
+        extras: dict[int, Extra],
+    ) -> None:
+        super().__init__(wire, dns)
+        self.uacs = uacs  # lower-case DN → userAccountControl as last read or written
+        self.extras = extras
+
+    def first(self, step: Step) -> bytes | None:
+        change = step.change
+        if change.action == "disable":
+            dn = self.dns.get(step.key)
+            if dn is None:
+                self.done(step, f"no entry with key {change.key!r} to disable")
+                return None
+            return self._disable(step, dn)
+        request = super().first(step)
+        if request is None and change.action == "create":
+            return self._after_create(step)  # nothing to write: the password may still be
+        return request
+
+    def answered(self, step: Step, r: w.Result) -> bytes | None:
+        stage, ok = step.stage, r.code == w.SUCCESS
+        extra = self.extras.get(step.index) or Extra()
+        if stage == "disable":
+            return self._after_disable(step) if ok else self._finish(step, r, "disable")
+        if stage == "password":
+            if ok:
+                return self._enable(step)
+            extra.refused = explain("set the password of", step.dn, r)
+            if not extra.added:
+                self.done(step, extra.refused)
+                return None
+            step.stage = "undo"
+            return w.delete_request(step.dn.encode())
+        if stage == "undo":
+            if ok:
+                self.remember(step.key, None)
+                self.done(step, f"{extra.refused}; the account was not created")
+            else:
+                text = f"{extra.refused}; removing the account just added failed too"
+                self.done(step, f"{text} ({explain('delete', step.dn, r)})")
+            return None
+        if stage == "enable":
+            if ok:
+                self.uacs[step.dn.lower()] = enabled(self.uacs.get(step.dn.lower(), NEW_USER_UAC))
+            return self._finish(step, r, "enable")
+        if stage == "add" and r.code == w.ALREADY_EXISTS:
+            self.done(step, explain("create", step.dn, r))
+            return None
+        if stage == "add" and ok:
+            extra.added = True
+        follow = super().answered(step, r)
+        if follow is None and step.change.action == "create":
+            return self._after_create(step)
+        return follow
+
+    def _finish(self, step: Step, r: w.Result, doing: str) -> bytes | None:
+        if r.code != w.SUCCESS:
+            self.done(step, explain(doing, step.dn, r))
+            return None
+        return super()._finish(step, r, doing)
+
+    def _after_create(self, step: Step) -> bytes | None:
+        """The password of a created user, once the entry is there."""
+        extra = self.extras.get(step.index)
+        if self.outcomes.get(step.index) != Outcome() or extra is None or not extra.password:
+            return None
+        del self.outcomes[step.index]
+        step.dn = step.dn or self.dns.get(step.key) or ""
+        step.stage = "password"
+        value = password_value(extra.password)
+        return w.modify_request(step.dn.encode(), [(w.MOD_REPLACE, b"unicodePwd", [value])])
+
+    def _enable(self, step: Step) -> bytes | None:
+        extra = self.extras.get(step.index)
+        uac = self.uacs.get(step.dn.lower(), NEW_USER_UAC)
+        if extra is None or not extra.user or enabled(uac) == uac:
+            self.done(step)
+            return None
+        step.stage = "enable"
+        return _set_uac(step.dn, enabled(uac))
+
+    def _disable(self, step: Step, dn: str) -> bytes | None:
+        uac = self.uacs.get(dn.lower())
+        step.dn = dn
+        if uac is None:
+            self.done(
+                step,
+                f"{dn} has no userAccountControl: only user accounts can be disabled "
+                "(contacts and groups: use move or delete)",
+            )
+            return None
+        if disabled(uac) == uac:
+            return self._after_disable(step)
+        step.stage = "disable"
+        return _set_uac(dn, disabled(uac))
+
+    def _after_disable(self, step: Step) -> bytes | None:
+        """Disabled; a disable-and-move (the change names a container) moves it next."""
+        self.uacs[step.dn.lower()] = disabled(self.uacs.get(step.dn.lower(), NEW_USER_UAC))
+        if step.target.container:
+            return self._move(step, step.dn)
+        self.done(step)
+        return None
+
+
+def _set_uac(dn: str, uac: int) -> bytes:
+    # AD has no bitwise modify: the whole value is replaced, computed from the one read.
+    return w.modify_request(dn.encode(), [(w.MOD_REPLACE, UAC_ATTRIBUTE, [str(uac).encode()])])
