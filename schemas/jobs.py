@@ -48,6 +48,23 @@ class Endpoint(_Strict, frozen=True):
     the first key field."""
 
 
+class Resolve(_Strict, frozen=True):
+    """A field whose values name other objects: each value is looked up by `by` among the
+    objects of `type` this run leaves in the destination (those there and those it
+    creates), and written as that object's identifier (an LDAP DN; elsewhere its key)."""
+
+    type: str
+    """The `type` of an [[objects]] entry of this job (the same one for a manager)."""
+    by: str
+    """The destination field of that type that the values are matched against."""
+    placeholder: str | None = None
+    """Written when no value resolves (groupOfNames needs a member), and while the
+    objects it names are being created."""
+    if_none: Literal["clear", "skip"] = "clear"
+    """No value resolves and no placeholder: clear the field, or skip the object (neither
+    created nor changed) and report it."""
+
+
 class FieldMap(_Strict, frozen=True):
     """One destination field and where its value comes from."""
 
@@ -62,10 +79,24 @@ class FieldMap(_Strict, frozen=True):
     """force: the source wins; keep: only set when the destination is empty; merge: the
     union of the values (multi-valued fields)."""
     transform: TransformSpec | None = None
+    resolve: Resolve | None = None
+    """The values name other objects: written in the references phase (docs/references.md)."""
 
     @property
     def source(self) -> str:
         return self.from_ or self.to
+
+
+class ObjectScope(_Strict, frozen=True):
+    """One object type's own scope on a side: replaces those fields of the job's endpoint."""
+
+    file: str | None = None
+    table: str | None = None
+    container: str | None = None
+    include_subcontainers: bool | None = None
+    query: str | None = None
+    object_classes: list[str] | None = None
+    rdn_attribute: str | None = None
 
 
 class ObjectMapping(_Strict, frozen=True):
@@ -86,6 +117,10 @@ class ObjectMapping(_Strict, frozen=True):
     """Directories: the source field holding the container of each new object."""
     move_to: str | None = None
     """With on_destination_only = "move": the container objects are moved to."""
+    source: ObjectScope | None = None
+    """This type's records in the source, when a job has several types (a file, a filter)."""
+    destination: ObjectScope | None = None
+    """This type's objects in the destination (a filter, object classes, a naming attribute)."""
 
 
 class Schedule(_Strict, frozen=True):

@@ -29,6 +29,15 @@ class Change(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=F
     container: str | None = None
     """Directories: on create, where the new object goes; on move, where it goes to.
     None: the provider's default (the destination's own scope)."""
+    add: dict[str, list[str]] = msgspec.field(default_factory=dict)
+    """Multi-valued fields: values added to those already there (group members)."""
+    remove: dict[str, list[str]] = msgspec.field(default_factory=dict)
+    """Multi-valued fields: values removed, the others left as they are."""
+    phase: str = ""
+    """The phase when not the action's own: "references" for fields naming other objects."""
+    follow_up: bool = False
+    """The second change of an object this plan already counts (its create or update):
+    applied in a later phase, not counted again."""
 
 
 class RecordError(msgspec.Struct, frozen=True, kw_only=True):

@@ -15,7 +15,7 @@ from .containers import dn_depth
 PHASES: tuple[str, ...] = (
     "containers",
     "objects",
-    "references",  # reserved: reference fields are resolved by a later part of the engine
+    "references",  # fields naming other objects (references.py): every object exists by now
     "moves",
     "disables",
     "deletes",
@@ -40,6 +40,8 @@ _CHILDREN_FIRST = frozenset({"moves", "deletes"})
 
 def phase_of(change: Change) -> str:
     """The phase a change belongs to."""
+    if change.phase:
+        return change.phase
     if change.object_type == CONTAINER_TYPE and change.action in ("create", "update"):
         return "containers"
     return PHASE_OF[change.action]

@@ -63,7 +63,8 @@ def text(value: Value | None) -> str:
 
 
 def rows(changes: Iterable[Change]) -> Iterator[Row]:
-    """The rows of the changes, in plan order; fields set first, then fields cleared."""
+    """The rows of the changes, in plan order: fields set, cleared, then values added
+    and removed."""
     for change in changes:
         head = {
             "object_type": change.object_type,
@@ -71,7 +72,7 @@ def rows(changes: Iterable[Change]) -> Iterator[Row]:
             "action": change.action,
             "container": change.container or "",
         }
-        if not change.set and not change.clear:
+        if not (change.set or change.clear or change.add or change.remove):
             yield Row(**head)
             continue
         for field, value in change.set.items():
@@ -83,6 +84,11 @@ def rows(changes: Iterable[Change]) -> Iterator[Row]:
             )
         for field in change.clear:
             yield Row(**head, field=field, old_value=text(change.before.get(field)))
+        # Values added to and removed from a multi-valued field (group members).
+        for field, values in change.add.items():
+            yield Row(**head, field=f"{field} (added)", new_value=text(values))
+        for field, values in change.remove.items():
+            yield Row(**head, field=f"{field} (removed)", old_value=text(values))
 
 
 def spreadsheet_safe(cell: str) -> str:

@@ -1,0 +1,95 @@
+"""A job's whole plan over all its object types: each type planned, references resolved
+against the planned state of them all, the changes merged in phase order. Pure.
+
+All creates and updates of every type come before any reference, references before
+moves, disables and deletes (phases.py), whatever the order of the [[objects]] entries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import msgspec
+
+from schemas.jobs import ObjectMapping
+from schemas.plan import Change, PlanCounts, RecordError
+from schemas.values import Record
+
+from .phases import rank
+from .plan import Plan, plan, plan_hash
+from .planned_state import Identify, Lookup, lookup
+from .references import plan_references, reference_fields
+
+_order = msgspec.msgpack.Encoder(order="deterministic")
+
+
+@dataclass(frozen=True)
+class ObjectType:
+    """One [[objects]] entry's records, mapped and read, ready to plan."""
+
+    mapping: ObjectMapping
+    source: list[Record]
+    destination: list[Record]
+    managed: Sequence[str]
+    identify: Identify | None = None
+    """The identifier a create gives its object (a DN); None: the key."""
+    everything: list[Record] | None = None
+    """Every destination object of the type, when `destination` is a run's scope only:
+    references resolve against them all."""
+
+
+def plan_objects(
+    types: Sequence[ObjectType], *, act_on_absence: bool = True
+) -> tuple[Plan, list[RecordError]]:
+    """The plan of every type, and the records whose references could not be resolved."""
+    with_refs = [t for t in types if reference_fields(t.mapping)]
+    if len(types) == 1 and not with_refs:
+        one = types[0]
+        return plan(
+            one.source, one.destination, one.mapping, one.managed, act_on_absence=act_on_absence
+        ), []
+    plans = []
+    for t in types:
+        refs = {f.to for f in reference_fields(t.mapping)}
+        managed = [name for name in t.managed if name not in refs]
+        plans.append(
+            plan(t.source, t.destination, t.mapping, managed, act_on_absence=act_on_absence)
+        )
+    by_type = {t.mapping.type: (t, p) for t, p in zip(types, plans, strict=True)}
+    lookups: dict[tuple[str, str], Lookup] = {}
+    for t in with_refs:
+        for f in reference_fields(t.mapping):
+            assert f.resolve is not None
+            wanted = (f.resolve.type, f.resolve.by)
+            if wanted not in lookups:
+                target, its_plan = by_type[f.resolve.type]
+                everything = (
+                    target.everything if target.everything is not None else target.destination
+                )
+                lookups[wanted] = lookup(
+                    target.mapping, f.resolve.by, everything, its_plan.changes, target.identify
+                )
+    changes: list[Change] = []
+    errors: list[RecordError] = []
+    counts = PlanCounts()
+    warnings: list[str] = []
+    for t, p in zip(types, plans, strict=True):
+        counts.unchanged += p.counts.unchanged
+        counts.skipped += p.counts.skipped
+        prefix = f"{t.mapping.type}: " if len(types) > 1 else ""
+        warnings += [prefix + w for w in p.warnings]
+        if not reference_fields(t.mapping):
+            changes += p.changes
+            continue
+        everything = t.everything if t.everything is not None else t.destination
+        out = plan_references(t.mapping, t.source, everything, p.changes, lookups)
+        changes += out.changes + out.references
+        errors += out.errors
+        counts.unchanged -= out.new_updates + out.were_unchanged
+        counts.skipped += out.skipped
+    for change in changes:
+        if not change.follow_up:
+            setattr(counts, change.action, getattr(counts, change.action) + 1)
+    changes.sort(key=lambda c: (rank(c), _order.encode(c.match)))
+    return Plan(changes=changes, counts=counts, hash=plan_hash(changes), warnings=warnings), errors

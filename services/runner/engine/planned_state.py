@@ -1,0 +1,97 @@
+"""The planned state of the destination: which objects a run leaves there, and their names.
+
+Resolve looks values up here rather than in the destination as read, so that a manager
+or a member created by the same run is found, and one the run deletes is not. Pure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+from schemas.jobs import ObjectMapping
+from schemas.plan import Change
+from schemas.values import Record
+
+from .plan import display_key, match_key
+
+ID_FIELD = "@id"
+"""The field under which a provider gives each record it reads its identifier (an LDAP
+DN) when the job has references; engine-only, never written or compared."""
+
+Identify = Callable[[Change], str | None]
+"""The identifier a create will give its object (an LDAP DN), None when the provider has
+none but the key."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """An object of the planned state that a value resolves to."""
+
+    identifier: str
+    created: bool
+    """Created by this run: it exists only from the objects phase on."""
+
+
+@dataclass
+class Lookup:
+    """The objects of one type, by the value of one field. None: several share it."""
+
+    type: str
+    by: str
+    case_insensitive: bool
+    found: dict[str, Target | None] = field(default_factory=dict)
+
+    def resolve(self, value: str) -> Target | str:
+        """The object `value` names, or the reason there is none (a text)."""
+        key = match_key({self.by: value}, (self.by,), self.case_insensitive)
+        if key is None:
+            return f"an empty {self.by}"
+        if key not in self.found:
+            return f"no {self.type} with {self.by} {value!r} in the destination or this run"
+        target = self.found[key]
+        if target is None:
+            return f"several {self.type} objects have {self.by} {value!r}; none is used"
+        return target
+
+
+def lookup(
+    mapping: ObjectMapping,
+    by: str,
+    destination: Iterable[Record],
+    changes: Sequence[Change],
+    identify: Identify | None,
+) -> Lookup:
+    """The objects of `mapping`'s type after `changes` (its objects-phase plan), by `by`.
+
+    Existing objects keep the identifier they were read with (`ID_FIELD`, else their key
+    as shown); updates may change their `by` value; deleted ones are gone; created ones
+    are named as the provider will name them (`identify`).
+    """
+    keys, folded = mapping.keys, mapping.case_insensitive
+    by_key = {match_key(change.match, keys, folded): change for change in changes}
+    result = Lookup(mapping.type, by, folded if by in keys else False)
+    for record in destination:
+        change = by_key.pop(match_key(record, keys, folded), None)
+        if change is not None and change.action == "delete":
+            continue
+        planned = dict(record)
+        if change is not None and change.action in ("create", "update"):
+            planned.update(change.set)
+            for cleared in change.clear:
+                planned.pop(cleared, None)
+        known = planned.get(ID_FIELD)
+        name = known if isinstance(known, str) else display_key(record, keys)
+        _add(result, planned, Target(name, False))
+    for change in by_key.values():
+        if change.action == "create":
+            given = identify(change) if identify is not None else None
+            planned = {**change.match, **change.set}
+            _add(result, planned, Target(given or display_key(change.match, keys), True))
+    return result
+
+
+def _add(into: Lookup, record: Record, target: Target) -> None:
+    key = match_key(record, (into.by,), into.case_insensitive)
+    if key is not None:
+        into.found[key] = None if key in into.found else target

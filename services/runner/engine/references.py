@@ -1,0 +1,237 @@
+"""References: fields whose values name other objects (a manager, a group's members).
+
+Each value is resolved against the planned state (planned_state.py) to the named
+object's identifier. What an object can be written with at once — values naming
+objects that exist before the run — goes into its create; the rest is written in the
+references phase, once every object exists. Multi-valued fields change by adding and
+removing values, never by rewriting the list, so one member more in a group of
+50,000 is one value sent. A value that names nothing is that record's error (members
+are matched, never created); the rest of the record applies. Pure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import msgspec
+
+from schemas.jobs import FieldMap, ObjectMapping
+from schemas.plan import Change, RecordError
+from schemas.values import Record, Value
+
+from .plan import display_key, match_key
+from .planned_state import Lookup, Target
+
+
+def reference_fields(mapping: ObjectMapping) -> list[FieldMap]:
+    return [f for f in mapping.fields if f.resolve is not None]
+
+
+@dataclass
+class Outcome:
+    """What resolving one type's references did to its plan."""
+
+    changes: list[Change] = field(default_factory=list)
+    """The objects-phase changes, with resolvable values put into creates."""
+    references: list[Change] = field(default_factory=list)
+    errors: list[RecordError] = field(default_factory=list)
+    skipped: int = 0
+    """Objects left alone because a field resolved to nothing (`if_none = "skip"`)."""
+    new_updates: int = 0
+    """Objects unchanged but for their references: now counted as updated."""
+    were_unchanged: int = 0
+    """Skipped objects that the objects phase had counted unchanged."""
+
+
+@dataclass
+class _Resolved:
+    before: list[Target] = field(default_factory=list)  # exist before the run
+    during: list[Target] = field(default_factory=list)  # created by it
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def names(self) -> list[str]:
+        return [t.identifier for t in (*self.before, *self.during)]
+
+
+def plan_references(
+    mapping: ObjectMapping,
+    source: Sequence[Record],
+    destination: Sequence[Record],
+    changes: Sequence[Change],
+    lookups: dict[tuple[str, str], Lookup],
+) -> Outcome:
+    """Resolve the reference fields of `mapping`'s source records; `changes` is its
+    objects-phase plan (made without those fields), `lookups` by (type, by)."""
+    refs = reference_fields(mapping)
+    keys, folded = mapping.keys, mapping.case_insensitive
+    planned = {match_key(c.match, keys, folded): c for c in changes}
+    found: dict[str | None, Record] = {}
+    for record in destination:
+        key = match_key(record, keys, folded)
+        found[key] = {} if key in found else record  # {}: shared key, left alone
+    out = Outcome()
+    dropped: set[str | None] = set()
+    for record in source:
+        key = match_key(record, keys, folded)
+        change = planned.get(key)
+        existing = found.get(key)
+        if key is None or not (existing or (change is not None and change.action == "create")):
+            continue
+        resolved = {f.to: _resolve(record.get(f.to), f, lookups) for f in refs}
+        shown = display_key(record, keys)
+        for name, r in resolved.items():
+            out.errors += [
+                RecordError(key=shown, action="resolve", message=f"{name}: {p}") for p in r.problems
+            ]
+        empty = [f for f in refs if not resolved[f.to].names and _skips(f)]
+        if empty:
+            dropped.add(key)
+            out.skipped += 1
+            out.were_unchanged += change is None
+            text = f'{empty[0].to}: no value resolves; the object is skipped (if_none = "skip")'
+            out.errors.append(RecordError(key=shown, action="resolve", message=text))
+            continue
+        if change is not None and change.action == "create":
+            created, follow = _create(change, refs, resolved)
+            planned[key] = created
+            if follow is not None:
+                out.references.append(follow)
+        elif existing and mapping.on_both == "update":
+            update = _update(change, existing, refs, resolved, mapping.type, keys)
+            if update is not None:
+                out.references.append(update)
+                out.new_updates += 0 if update.follow_up else 1
+    out.changes = [c for k, c in planned.items() if k not in dropped]
+    return out
+
+
+def _skips(fmap: FieldMap) -> bool:
+    assert fmap.resolve is not None
+    return fmap.resolve.if_none == "skip" and fmap.resolve.placeholder is None
+
+
+def _resolve(
+    value: Value | None, fmap: FieldMap, lookups: dict[tuple[str, str], Lookup]
+) -> _Resolved:
+    assert fmap.resolve is not None
+    table = lookups[(fmap.resolve.type, fmap.resolve.by)]
+    items = value if isinstance(value, list) else [value] if isinstance(value, str) else []
+    out = _Resolved()
+    for item in items:
+        target = table.resolve(item)
+        if isinstance(target, str):
+            out.problems.append(target)
+        elif target is not None:
+            (out.during if target.created else out.before).append(target)
+    return out
+
+
+def _create(
+    change: Change, refs: list[FieldMap], resolved: dict[str, _Resolved]
+) -> tuple[Change, Change | None]:
+    """The create with what can be written at once; the rest as a follow-up change."""
+    values = dict(change.set)
+    add: dict[str, list[str]] = {}
+    remove: dict[str, list[str]] = {}
+    later: Record = {}
+    for f in refs:
+        assert f.resolve is not None
+        now = [t.identifier for t in resolved[f.to].before]
+        then = [t.identifier for t in resolved[f.to].during]
+        placeholder = f.resolve.placeholder
+        if not now and placeholder is not None:
+            now = [placeholder]
+            if then and f.delimiter is not None:
+                remove[f.to] = [placeholder]
+        if now:
+            values[f.to] = now if f.delimiter is not None else now[0]
+        if then and f.delimiter is not None:
+            add[f.to] = then
+        elif then and f.delimiter is None and not resolved[f.to].before:
+            later[f.to] = then[0]  # a placeholder (if any) until the object exists
+    created = msgspec.structs.replace(change, set=values)
+    if not add and not later:
+        return created, None
+    follow = Change(
+        action="update",
+        key=change.key,
+        match=change.match,
+        set=later,
+        add=add,
+        remove=remove,
+        object_type=change.object_type,
+        phase="references",
+        follow_up=True,
+    )
+    return created, follow
+
+
+def _update(
+    change: Change | None,
+    existing: Record,
+    refs: list[FieldMap],
+    resolved: dict[str, _Resolved],
+    object_type: str,
+    keys: Sequence[str],
+) -> Change | None:
+    """What makes an existing object's references agree: values added and removed."""
+    values: Record = {}
+    clear: list[str] = []
+    add: dict[str, list[str]] = {}
+    remove: dict[str, list[str]] = {}
+    before: Record = {}
+    for f in refs:
+        assert f.resolve is not None
+        wanted = resolved[f.to].names or ([f.resolve.placeholder] if f.resolve.placeholder else [])
+        current = existing.get(f.to)
+        there = (
+            current if isinstance(current, list) else [current] if isinstance(current, str) else []
+        )
+        if f.policy == "keep" and there:
+            continue
+        if f.delimiter is None:
+            if _same(wanted[:1], there[:1]):
+                continue
+            if wanted:
+                values[f.to] = wanted[0]
+            else:
+                clear.append(f.to)
+        else:
+            have = {_fold(v) for v in there}
+            want = {_fold(v) for v in wanted}
+            plus = [v for v in dict.fromkeys(wanted) if _fold(v) not in have]
+            minus = [] if f.policy == "merge" else [v for v in there if _fold(v) not in want]
+            if not plus and not minus:
+                continue
+            if plus:
+                add[f.to] = plus
+            if minus:
+                remove[f.to] = minus
+        if current is not None:
+            before[f.to] = current
+    if not (values or clear or add or remove):
+        return None
+    return Change(
+        action="update",
+        key=display_key(existing, keys),
+        match={k: existing[k] for k in keys},
+        set=values,
+        clear=clear,
+        add=add,
+        remove=remove,
+        before=before,
+        object_type=object_type,
+        phase="references",
+        follow_up=change is not None and change.action == "update",
+    )
+
+
+def _fold(value: str) -> str:
+    """Identifiers compare as DNs do: without regard to case or surrounding spaces."""
+    return value.strip().casefold()
+
+
+def _same(a: list[str], b: list[str]) -> bool:
+    return [_fold(v) for v in a] == [_fold(v) for v in b]

@@ -1,0 +1,187 @@
+"""References resolved against the planned state: managers and group members."""
+
+from __future__ import annotations
+
+import pytest
+
+from schemas.jobs import FieldMap, ObjectMapping, Resolve
+from schemas.plan import Change
+from schemas.values import Record
+from services.runner.engine.objects import ObjectType, plan_objects
+from services.runner.engine.phases import phase_of
+from services.runner.engine.planned_state import ID_FIELD
+
+MANAGER = FieldMap(to="manager", resolve=Resolve(type="user", by="employeeNumber"))
+USERS = ObjectMapping(
+    type="user",
+    keys=["uid"],
+    fields=[FieldMap(to="uid"), FieldMap(to="employeeNumber"), FieldMap(to="cn"), MANAGER],
+)
+
+
+def groups(**resolve: str) -> ObjectMapping:
+    member = FieldMap(to="member", delimiter="|", resolve=Resolve(type="user", by="uid", **resolve))  # type: ignore[arg-type]
+    return ObjectMapping(type="group", keys=["cn"], fields=[FieldMap(to="cn"), member])
+
+
+def dn(uid: str) -> str:
+    return f"uid={uid},ou=People,dc=example,dc=org"
+
+
+def user(uid: str, number: str, manager: str | None = None, *, existing: bool = False) -> Record:
+    record: Record = {"uid": uid, "employeeNumber": number, "cn": uid.title()}
+    if manager is not None:
+        record["manager"] = manager
+    if existing:
+        record[ID_FIELD] = dn(uid)
+    return record
+
+
+def identify(change: Change) -> str:
+    return dn(str(change.match["uid"]))
+
+
+def users_type(source: list[Record], destination: list[Record]) -> ObjectType:
+    managed = ["uid", "employeeNumber", "cn", "manager"]
+    return ObjectType(USERS, source, destination, managed, identify)
+
+
+def group_type(
+    mapping: ObjectMapping, source: list[Record], destination: list[Record]
+) -> ObjectType:
+    return ObjectType(mapping, source, destination, ["cn", "member"])
+
+
+def only(changes: list[Change], key: str, phase: str) -> Change:
+    [found] = [c for c in changes if c.key == key and phase_of(c) == phase]
+    return found
+
+
+def test_a_manager_created_in_the_same_run_is_found_and_written_after_every_create() -> None:
+    source = [user("boss", "E1"), user("ada", "E2", "E1"), user("bob", "E3", "E4")]
+    destination = [user("old", "E4", existing=True)]
+    planned, errors = plan_objects([users_type([*source, user("old", "E4")], destination)])
+    assert errors == []
+    ada = only(planned.changes, "ada", "objects")
+    assert "manager" not in ada.set  # the boss does not exist before the objects phase
+    assert only(planned.changes, "ada", "references").set == {"manager": dn("boss")}
+    # bob's manager existed before the run: written with the create, no second change
+    assert only(planned.changes, "bob", "objects").set["manager"] == dn("old")
+    assert [c.key for c in planned.changes if phase_of(c) == "references"] == ["ada"]
+    assert planned.counts.create == 3 and planned.counts.update == 0  # a follow-up counts once
+
+
+def test_a_value_that_names_nothing_is_that_records_error_and_the_rest_applies() -> None:
+    planned, errors = plan_objects([users_type([user("ada", "E2", "E9")], [])])
+    assert [(e.key, e.action) for e in errors] == [("ada", "resolve")]
+    assert "manager: no user with employeeNumber 'E9'" in errors[0].message
+    assert only(planned.changes, "ada", "objects").set == {
+        "uid": "ada",
+        "employeeNumber": "E2",
+        "cn": "Ada",
+    }
+
+
+def test_an_existing_manager_changes_in_the_references_phase() -> None:
+    destination = [user("ada", "E2", dn("old"), existing=True), user("boss", "E1", existing=True)]
+    source = [user("ada", "E2", "E1"), user("boss", "E1")]
+    planned, errors = plan_objects([users_type(source, destination)])
+    assert errors == []
+    [change] = planned.changes
+    assert (phase_of(change), change.set, change.before) == (
+        "references",
+        {"manager": dn("boss")},
+        {"manager": dn("old")},
+    )
+    assert not change.follow_up and planned.counts.update == 1 and planned.counts.unchanged == 1
+
+
+@pytest.mark.parametrize(
+    ("members", "there", "add", "remove"),
+    [
+        (["u1", "u2", "u4"], ["u1", "u2", "u3"], ["u4"], ["u3"]),  # one in, one out
+        (["u1", "u2"], ["u1", "u2"], None, None),  # nothing to do
+        (["u1"], [], ["u1"], None),  # the first member
+        (["u2", "u1"], ["U1", "u2"], None, None),  # DNs compare without regard to case
+    ],
+)
+def test_members_change_by_adding_and_removing_values(
+    members: list[str], there: list[str], add: list[str] | None, remove: list[str] | None
+) -> None:
+    people = [user(f"u{n}", f"E{n}", existing=True) for n in range(1, 5)]
+    existing: Record = (
+        {"cn": "staff", "member": [dn(u) for u in there]} if there else {"cn": "staff"}
+    )
+    types = [
+        users_type([{k: v for k, v in p.items() if k != ID_FIELD} for p in people], people),
+        group_type(groups(), [{"cn": "staff", "member": members}], [existing]),
+    ]
+    planned, errors = plan_objects(types)
+    assert errors == []
+    changes = [c for c in planned.changes if c.object_type == "group"]
+    if add is None and remove is None:
+        assert changes == [] and planned.counts.unchanged == 5
+        return
+    [change] = changes
+    assert change.add == ({"member": [dn(u) for u in add]} if add else {})
+    assert change.remove == ({"member": [dn(u) for u in remove]} if remove else {})
+    assert change.set == {} and phase_of(change) == "references"
+
+
+def test_a_member_that_does_not_exist_is_reported_and_not_created() -> None:
+    types = [
+        users_type([user("u1", "E1")], []),
+        group_type(groups(), [{"cn": "staff", "member": ["u1", "ghost"]}], []),
+    ]
+    planned, errors = plan_objects(types)
+    assert [e.message for e in errors] == [
+        "member: no user with uid 'ghost' in the destination or this run"
+    ]
+    assert [c.key for c in planned.changes if c.action == "create"] == ["staff", "u1"]
+    assert only(planned.changes, "staff", "references").add == {"member": [dn("u1")]}
+
+
+def test_a_new_group_of_new_members_holds_the_placeholder_until_they_exist() -> None:
+    types = [
+        users_type([user("u1", "E1")], []),
+        group_type(groups(placeholder="cn=nobody"), [{"cn": "staff", "member": ["u1"]}], []),
+    ]
+    planned, _ = plan_objects(types)
+    assert only(planned.changes, "staff", "objects").set == {"cn": "staff", "member": ["cn=nobody"]}
+    later = only(planned.changes, "staff", "references")
+    assert (later.add, later.remove, later.follow_up) == (
+        {"member": [dn("u1")]},
+        {"member": ["cn=nobody"]},
+        True,
+    )
+    phases = [phase_of(c) for c in planned.changes]
+    assert phases == sorted(phases, key=["objects", "references"].index)  # all creates first
+
+
+def test_a_group_with_no_member_that_resolves_is_skipped_when_the_job_says_so() -> None:
+    types = [
+        users_type([], []),
+        group_type(groups(if_none="skip"), [{"cn": "empty", "member": ["ghost"]}], []),
+    ]
+    planned, errors = plan_objects(types)
+    assert planned.changes == [] and planned.counts.skipped == 1
+    assert [e.message.split(":")[0] for e in errors] == ["member", "member"]
+    assert "skipped" in errors[1].message
+
+
+def test_a_deleted_object_is_not_found() -> None:
+    deleting = ObjectMapping(
+        type="user", keys=["uid"], on_destination_only="delete", fields=USERS.fields
+    )
+    destination = [user("gone", "E7", existing=True)]
+    types = [
+        ObjectType(
+            deleting,
+            [user("ada", "E2", "E7")],
+            destination,
+            ["uid", "employeeNumber", "cn"],
+            identify,
+        )
+    ]
+    _, errors = plan_objects(types)
+    assert [e.key for e in errors] == ["ada"]
