@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
-# Installs the Debian packages some tests need (a real OpenLDAP server and its tools),
-# when they are missing and this runs as root (as CI does). Otherwise it only says what
-# is missing: those tests then skip, each naming the package to install.
+# Installs the Debian packages some tests need (a real OpenLDAP server and its tools, a
+# Samba AD domain controller), when they are missing and this runs as root (as CI does).
+# Otherwise it only says what is missing: those tests then skip, each naming the package
+# to install.
 # The system services are never started: the tests run their own servers.
 set -euo pipefail
 
 packages=()
 command -v slapd >/dev/null 2>&1 || [ -x /usr/sbin/slapd ] || packages+=(slapd)
 command -v ldapadd >/dev/null 2>&1 || packages+=(ldap-utils)
+# The Active Directory tests start their own Samba DC (tests/ad_server.py). Installing it
+# adds winbind to /etc/nsswitch.conf: expected, and harmless while winbindd is not running.
+if ! command -v samba-tool >/dev/null 2>&1 || [ ! -x /usr/sbin/samba ]; then
+  packages+=(samba samba-ad-dc samba-ad-provision samba-dsdb-modules samba-vfs-modules
+    winbind krb5-user ldb-tools)
+fi
 
 [ ${#packages[@]} -eq 0 ] && exit 0
 
@@ -25,10 +32,11 @@ slapd slapd/no_configuration boolean false
 slapd slapd/domain string example.org
 slapd slapd/password1 password adminpw
 slapd slapd/password2 password adminpw
+krb5-config krb5-config/default_realm string EXAMPLE.TEST
 SEL
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-# policy-rc.d answering 101 keeps the package from starting the system slapd.
+# policy-rc.d answering 101 keeps the packages from starting the system slapd and samba.
 policy=/usr/sbin/policy-rc.d
 created_policy=0
 if [ ! -e "$policy" ]; then
@@ -37,6 +45,9 @@ if [ ! -e "$policy" ]; then
   created_policy=1
 fi
 status=0
-apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null || status=$?
+# Samba's DC is installed as ../shared/INFRA.md tried it: with its recommended packages.
+flags=(--no-install-recommends)
+[[ " ${packages[*]} " == *" samba "* ]] && flags=()
+apt-get install -y -qq "${flags[@]}" "${packages[@]}" >/dev/null || status=$?
 [ "$created_policy" -eq 1 ] && rm -f "$policy"
 exit "$status"

@@ -244,7 +244,9 @@ class _Planner:
             self.counts.skipped += 1
         else:
             # check_job refuses a move without move_to; None leaves it to the provider.
-            moved_to = self.mapping.move_to if action == "move" else None
+            # A disable with move_to is disable-and-move (a provider that cannot move
+            # a disabled object ignores it).
+            moved_to = self.mapping.move_to if action in ("move", "disable") else None
             self.add(key, action, record, container=moved_to)
 
     def add(

@@ -1,0 +1,236 @@
+"""The Active Directory provider on a real Samba AD DC (tests/ad_server.py): passwords and
+userAccountControl, a password the domain refuses, disable-and-move, names taken,
+injection strings, objectGUID keys, uSNChanged reads, ranged values."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import ldap3
+import pytest
+
+from schemas.connections import ActiveDirectoryConnection, SecretRef
+from schemas.jobs import Endpoint
+from schemas.plan import Change
+from schemas.values import Value
+from services.common.errors import BadInput
+from services.runner.providers import open_provider
+from services.runner.providers.ad import AdProvider
+from services.runner.providers.ad_values import merge_ranges
+from services.runner.providers.base import Layout, Provider
+from tests.ad_server import ADMIN, ADMIN_PASSWORD, URL, Samba
+
+USERS = Layout(keys=("sAMAccountName",), fields=("sAMAccountName", "cn", "givenName", "sn"))
+STRONG = "Tr0ub4dor&3-horse"
+
+
+def ad_connection(tmp_path: Path, **fields: object) -> ActiveDirectoryConnection:
+    secret = tmp_path / "ad-password"
+    secret.write_text(ADMIN_PASSWORD)
+    values: dict[str, object] = {
+        "id": "ad",
+        "urls": [URL],
+        "bind_dn": ADMIN,
+        "password": SecretRef(file=str(secret)),
+        "verify": False,
+        **fields,
+    }
+    return ActiveDirectoryConnection(**values)  # type: ignore[arg-type]
+
+
+async def ad(tmp_path: Path, base: str, layout: Layout = USERS, **endpoint: object) -> Provider:
+    side = open_provider(
+        ad_connection(tmp_path),
+        Endpoint(connection="ad", container=base, **endpoint),  # type: ignore[arg-type]
+        layout,
+    )
+    await side.open(write=True)
+    return side
+
+
+def user(login: str, password: str | None = STRONG, **fields: Value) -> Change:
+    values: dict[str, Value] = {"sAMAccountName": login, "cn": f"{login} person", **fields}
+    if password is not None:
+        values["unicodePwd"] = password
+    return Change(action="create", key=login, match={"sAMAccountName": login}, set=values)
+
+
+def attributes(samba: Samba, base: str, flt: str = "(objectClass=user)") -> dict[str, dict]:  # type: ignore[type-arg]
+    """sAMAccountName (or cn) → attributes of the objects below `base`."""
+    with samba.connection() as conn:
+        conn.search(base, flt, attributes=["*", "userAccountControl", "objectGUID"])
+        return {
+            str(e["attributes"].get("sAMAccountName") or e["attributes"]["cn"]): dict(
+                e["attributes"], dn=e["dn"]
+            )
+            for e in conn.response
+        }
+
+
+async def test_users_get_their_password_and_are_enabled_and_a_weak_password_fails_alone(
+    samba: Samba, ad_base: str, tmp_path: Path
+) -> None:
+    side = await ad(tmp_path, ad_base)
+    changes = [user("ann"), user("weak", password="abc"), user("bo"), user("nopw", None)]
+
+    outcomes = [o.error for o in await side.apply(changes)]
+
+    assert outcomes[0] is None and outcomes[2] is None and outcomes[3] is None
+    assert outcomes[1] is not None
+    assert "cn=weak person" in outcomes[1] and "password policy" in outcomes[1]
+    assert "too short" in outcomes[1] and "not created" in outcomes[1]
+    found = attributes(samba, ad_base)
+    assert set(found) == {"ann", "bo", "nopw"}  # the refused account was taken back
+    assert found["ann"]["userAccountControl"] == 512  # enabled, a password required
+    assert found["nopw"]["userAccountControl"] == 546  # no password: still disabled
+    # The password works: the user binds with it.
+    tls = ldap3.Tls(validate=0)
+    server = ldap3.Server(URL, use_ssl=True, tls=tls)
+    assert ldap3.Connection(server, "ann@EXAMPLE.TEST", STRONG).bind()
+    await side.close()
+
+
+async def test_disable_keeps_other_bits_moves_when_asked_and_refuses_contacts(
+    samba: Samba, ad_base: str, tmp_path: Path
+) -> None:
+    side = await ad(tmp_path, ad_base)
+    assert [o.error for o in await side.apply([user("ann"), user("bo")])] == [None, None]
+    with samba.connection() as conn:  # password never expires: a bit a sync must keep
+        dn = f"CN=ann person,{ad_base}"
+        conn.modify(dn, {"userAccountControl": [(ldap3.MODIFY_REPLACE, [512 | 0x10000])]})
+    former = f"OU=Disabled,{ad_base}"
+    samba.add_ou(former)
+    contacts = await ad(tmp_path, ad_base, Layout(keys=("cn",)), object_classes=["contact"])
+    await contacts.apply(
+        [Change(action="create", key="c", match={"cn": "c"}, object_type="contact")]
+    )
+
+    fresh = await ad(tmp_path, ad_base)  # finds them by key, as a new run's runner would
+    outcomes = await fresh.apply(
+        [
+            Change(action="disable", key="ann", match={"sAMAccountName": "ann"}),
+            Change(action="disable", key="bo", match={"sAMAccountName": "bo"}, container=former),
+            Change(action="disable", key="nobody", match={"sAMAccountName": "nobody"}),
+        ]
+    )
+    refused = await contacts.apply([Change(action="disable", key="c", match={"cn": "c"})])
+
+    assert [o.error for o in outcomes[:2]] == [None, None]
+    assert "no entry with key 'nobody'" in str(outcomes[2].error)
+    assert "only user accounts can be disabled" in str(refused[0].error)
+    found = attributes(samba, ad_base)
+    assert found["ann"]["userAccountControl"] == 512 | 0x10000 | 0x2
+    assert found["bo"]["userAccountControl"] == 514
+    assert found["bo"]["dn"].lower() == f"cn=bo person,{former}".lower()
+    for provider in (side, contacts, fresh):
+        await provider.close()
+
+
+async def test_names_and_account_names_taken_are_plain_errors_naming_the_object(
+    samba: Samba, ad_base: str, tmp_path: Path
+) -> None:
+    side = await ad(tmp_path, ad_base)
+    await side.apply([user("ann")])
+
+    outcomes = await side.apply(
+        [user("ann2", cn="ann person"), user("ann", cn="someone else"), user("cy")]
+    )
+
+    assert f"create cn=ann person,{ad_base}: another object already has this name" in str(
+        outcomes[0].error
+    )
+    assert outcomes[1].error is None  # the key exists: it is the same user, updated
+    assert outcomes[2].error is None
+    await side.close()
+
+
+INJECTIONS = ["*)(cn=*", "\\", ',+"<>;=#', "  spaced", "*", "x)(|(cn=*)", "#hash", "Smith, Jr."]
+
+
+async def test_injection_strings_are_stored_literally_and_match_only_their_own_object(
+    samba: Samba, ad_base: str, tmp_path: Path
+) -> None:
+    layout = Layout(keys=("employeeID",), fields=("employeeID", "cn", "description"))
+    side = await ad(tmp_path, ad_base, layout, object_classes=["contact"])
+    names = [*INJECTIONS, "innocent"]
+    changes = [
+        Change(
+            action="create",
+            key=bad,
+            match={"employeeID": bad},
+            set={"employeeID": bad, "cn": bad, "description": bad},
+            object_type="contact",
+        )
+        for bad in names
+    ]
+    assert [o.error for o in await side.apply(changes)] == [None] * len(names)
+
+    fresh = await ad(tmp_path, ad_base, layout, object_classes=["contact"])
+    updates = [
+        Change(action="update", key=b, match={"employeeID": b}, set={"description": f"d{i}"})
+        for i, b in enumerate(INJECTIONS)
+    ]
+    assert [o.error for o in await fresh.apply(updates)] == [None] * len(INJECTIONS)
+
+    found = attributes(samba, ad_base, "(objectClass=contact)")
+    assert {str(a["employeeID"]): a["description"] for a in found.values()} == {
+        **{bad: [f"d{i}"] for i, bad in enumerate(INJECTIONS)},
+        "innocent": ["innocent"],
+    }
+    await side.close()
+    await fresh.close()
+
+
+async def test_guids_read_as_text_and_usn_reads_return_only_what_changed(
+    samba: Samba, ad_base: str, tmp_path: Path
+) -> None:
+    side = await ad(tmp_path, ad_base)
+    await side.apply([user("ann"), user("bo"), user("cy")])
+    layout = Layout(keys=("objectGUID",), fields=("objectGUID", "objectSid", "sAMAccountName"))
+    source = open_provider(
+        ad_connection(tmp_path), Endpoint(connection="ad", container=ad_base), layout
+    )
+    await source.open(write=False)
+    assert isinstance(source, AdProvider)
+
+    everyone = [r async for batch in source.read_changed(100, None, None) for r in batch]
+    mark = source.watermark()
+    found = attributes(samba, ad_base)
+    assert {str(r["objectGUID"]) for r in everyone} == {
+        str(a["objectGUID"]).strip("{}") for a in found.values()
+    }
+    assert all(str(r["objectSid"]).startswith("S-1-5-21-") for r in everyone)
+    assert source.canonical({"objectGUID": str(everyone[0]["objectGUID"]).upper()}) == {
+        "objectGUID": everyone[0]["objectGUID"]
+    }
+
+    await side.apply(
+        [Change(action="update", key="bo", match={"sAMAccountName": "bo"}, set={"sn": "B"})]
+    )
+    changed = [r async for batch in source.read_changed(100, mark, None) for r in batch]
+    assert [r["sAMAccountName"] for r in changed] == ["bo"]
+    other_dc = f"{uuid.uuid4()}:{str(mark).rpartition(':')[2]}"
+    again = [r async for batch in source.read_changed(100, other_dc, None) for r in batch]
+    assert len(again) == 3  # another DC's USNs mean nothing here: everything is read
+    with pytest.raises(BadInput, match="uSNChanged"):
+        source.read_changed(100, None, "whenChanged")
+    await source.close()
+    await side.close()
+
+
+def test_ranged_values_are_merged_and_the_rest_asked_for() -> None:
+    merged, missing = merge_ranges(
+        [(b"cn", [b"g"]), (b"member;range=0-1499", [b"a", b"b"]), (b"x;range=0-*", [b"z"])]
+    )
+    assert merged == [(b"cn", [b"g"]), (b"member", [b"a", b"b"]), (b"x", [b"z"])]
+    assert missing == {b"member": 1500}
+
+
+def test_a_connection_without_tls_is_refused_saying_what_to_set(tmp_path: Path) -> None:
+    with pytest.raises(BadInput, match='set tls = "ldaps" or "starttls"'):
+        open_provider(
+            ad_connection(tmp_path, tls="none", urls=["ldap://127.0.0.1"]),
+            Endpoint(connection="ad", container="DC=example,DC=test"),
+            USERS,
+        )
