@@ -32,6 +32,7 @@ from schemas.connections import (
 from schemas.ids import is_slug
 from schemas.jobs import Endpoint, Job, ObjectMapping
 from services.common.errors import BadInput
+from services.common.object_checks import check_object_types, endpoint_of
 from services.notifier.addresses import address_problem
 from services.runner.engine.mapping import check_mapping
 from services.runner.providers.capability_table import capabilities
@@ -45,8 +46,6 @@ _CLASSES: dict[str, type[Connection]] = {
 _CONNECTION_INFO = {tag: mi.type_info(cls) for tag, cls in _CLASSES.items()}
 _JOB_INFO = mi.type_info(Job)
 
-# A CSV file or a table holds one kind of record; only directories hold several.
-_ONE_OBJECT_TYPE = frozenset({"csv", "sqlite"})
 _SLUG = "a slug (a-z, 0-9, - and _, starting with a letter or digit, up to 64 characters)"
 _INTERVAL_EXAMPLES = 'such as "30s", "15m", "2h", "1d" or "1h30m"'
 _ABSENT = object()
@@ -136,12 +135,11 @@ def check_job(
             continue
         providers.append(str(type(conn).__struct_config__.tag))
         _check_endpoint(bad, f"$.{side}", ep, conn)
-    single = [p for p in providers if p in _ONE_OBJECT_TYPE]
     if not job.objects:
         bad("$.objects", "expected at least one [[objects]] entry, got none")
-    elif len(job.objects) > 1 and single:
-        text = f"expected one [[objects]] entry for {single[0]}, got {len(job.objects)}"
-        bad("$.objects", f"{text}: several object types need a directory provider")
+    sides = [connections.get(ep.connection) for ep in (job.source, job.destination)]
+    tags = [str(type(c).__struct_config__.tag) if c is not None else None for c in sides]
+    check_object_types(bad, job, *tags)  # several types, their scopes, references
     for i, obj in enumerate(job.objects):
         _check_object(bad, f"$.objects[{i}]", obj)
         for path, text in check_mapping(obj, f"$.objects[{i}]", job.id):  # transformations
@@ -285,7 +283,8 @@ def _check_mandatory(bad: _Report, job: Job, target: Connection) -> None:
         if obj.on_source_only != "create" or not obj.fields:
             continue  # nothing created, or every source field copied (known at run time)
         mapped = {f.to for f in obj.fields}
-        missing = sorted(mandatory_fields(target, job.destination, obj) - mapped)
+        endpoint = endpoint_of(job.destination, obj.destination)
+        missing = sorted(mandatory_fields(target, endpoint, obj) - mapped)
         if missing:
             fields = ", ".join(f'"{name}"' for name in missing)
             bad(

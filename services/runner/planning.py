@@ -16,11 +16,9 @@ from schemas.plan import RecordError
 from schemas.values import Record
 from services.common.store import Store
 from services.runner.engine import (
-    destination_multi_valued,
     managed_fields,
     match_key,
     plan,
-    source_multi_valued,
     with_container,
 )
 from services.runner.engine.context import MappingContext
@@ -28,8 +26,9 @@ from services.runner.engine.mapping import compile_mapping
 from services.runner.engine.passwords import PasswordSpec
 from services.runner.engine.plan import Plan
 from services.runner.engine.transforms import RecordFailed
-from services.runner.providers import open_provider
-from services.runner.providers.base import Layout, Provider
+from services.runner.providers.base import Provider
+
+from .object_types import Pair, open_pair, other_sides, plan_types, several
 
 READ_BATCH = 5_000
 
@@ -40,6 +39,8 @@ log = structlog.get_logger("idsync.runner")
 class Sides:
     source: Provider
     destination: Provider
+    others: list[Pair] = field(default_factory=list)
+    """The sides of the job's other object types (object_types.py), in order."""
 
 
 @dataclass(frozen=True)
@@ -54,32 +55,18 @@ class PlannedRun:
     """Destination fields whose passwords are made when a create is applied."""
 
 
-def destination_layout(mapping: ObjectMapping) -> Layout:
-    """What the destination's provider is told of the job's fields (planning and applying)."""
-    return Layout(
-        keys=tuple(mapping.keys),
-        fields=tuple(f.to for f in mapping.fields),
-        multi_valued=destination_multi_valued(mapping),
-    )
-
-
 @asynccontextmanager
 async def open_sides(store: Store, job: Job) -> AsyncIterator[Sides]:
     """Both providers of the job, opened and closed on the way out. The destination is
     checked for writing at once, for previews too: a job that cannot write cannot run."""
-    mapping = job.objects[0]
     source_connection = await store.connection(job.source.connection)
     destination_connection = await store.connection(job.destination.connection)
-    source = open_provider(
-        source_connection, job.source, Layout(multi_valued=source_multi_valued(mapping))
-    )
-    destination = open_provider(
-        destination_connection, job.destination, destination_layout(mapping)
-    )
+    source, destination = open_pair(source_connection, destination_connection, job, 0)
     try:
         await source.open(write=False)
         await destination.open(write=True)
-        yield Sides(source, destination)
+        async with other_sides(store, job) as others:
+            yield Sides(source, destination, others)
     finally:
         await source.close()
         await destination.close()
@@ -91,6 +78,13 @@ async def plan_job(
     """Read every record of both sides and compute the plan (nothing is written).
     A run scoped to some keys sees only those objects and never acts on absence.
     `context` fills the transformations' variables (%RUN_ID%, %NOW%, %ENV:…%)."""
+    if several(job):  # object types planned together, references resolved across them
+        context = context or default_context(job)
+        pairs = [(sides.source, sides.destination), *sides.others]
+        planned = await plan_types(job, pairs, context, keys, keys is None)
+        for warning in planned[0].warnings:
+            log.warning("plan", note=warning)
+        return PlannedRun(*planned)
     mapping = job.objects[0]
     compiled = compile_mapping(mapping, context or default_context(job))
     record_errors: list[RecordError] = []

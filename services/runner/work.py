@@ -23,11 +23,10 @@ from services.common.failpoints import failpoint
 from services.common.runs import RunState, StateChange
 from services.runner.engine.context import MappingContext
 from services.runner.engine.mapping import compile_mapping
-from services.runner.providers import open_provider
 from services.runner.providers.base import Outcome
 
+from .object_types import apply_by_type
 from .passwords import passwords_of, with_passwords
-from .planning import destination_layout
 from .plans import forget_plan, load_plan, publish_phase
 from .run import seconds_since
 
@@ -90,14 +89,9 @@ async def _write(batch: WorkBatch, job: Job, bus: Bus) -> tuple[RunStats, list[R
         return RunStats(), []
     connection = await bus.store.connection(job.destination.connection)
     mapping = job.objects[0]
-    destination = open_provider(connection, job.destination, destination_layout(mapping))
     generated = compile_mapping(mapping, MappingContext.checking(job.id)).generated
     ready, refused = with_passwords(batch.changes, generated, passwords_of(batch.run_id))
-    try:
-        await destination.open(write=True)
-        applied = iter(await destination.apply(ready))
-    finally:
-        await destination.close()
+    applied = iter(await apply_by_type(job, connection, ready))  # a provider per object type
     outcomes = [
         Outcome(error=refused[i]) if i in refused else next(applied)
         for i in range(len(batch.changes))
@@ -187,7 +181,8 @@ def tally(batch: list[Change], outcomes: list[Outcome]) -> tuple[RunStats, list[
     errors: list[RecordError] = []
     for change, outcome in zip(batch, outcomes, strict=True):
         if outcome.error is None:
-            counts[APPLIED_STAT[change.action]] += 1
+            if not change.follow_up:  # the rest of a create or update: counted by that one
+                counts[APPLIED_STAT[change.action]] += 1
         else:
             errors.append(RecordError(key=change.key, action=change.action, message=outcome.error))
     return RunStats(failed=len(errors), **counts), errors

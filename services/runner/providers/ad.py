@@ -27,16 +27,18 @@ from services.common.errors import BadInput
 
 from . import ldap_wire as w
 from .ad_values import (
+    DN_VALUED,
     GUID,
     PASSWORD_FIELD,
     SID,
     UAC,
-    as_text_ids,
     canonical_id,
+    dn_spelling,
     group_type,
     guid_text,
     merge_ranges,
     ranged,
+    shape_read,
 )
 from .ad_write import AdPipeline, Extra
 from .base import Layout
@@ -111,7 +113,7 @@ class AdProvider(LdapProvider):
         if not self._show_uac:
             attributes = [a for a in attributes if a[0].lower() != b"useraccountcontrol"]
         record = super()._entry((dn, attributes))
-        as_text_ids(record)
+        shape_read(record)
         return record
 
     def _side_wire(self) -> w.Wire:
@@ -163,6 +165,8 @@ class AdProvider(LdapProvider):
             low = name.lower()
             if low in (GUID, SID):
                 ids[name] = canonical_id(name, value)
+            elif low in DN_VALUED:
+                rest[name] = dn_spelling(value)
             else:
                 rest[name] = group_type(value) if low == "grouptype" else value
         return {**super().canonical(rest), **normalize(ids)}

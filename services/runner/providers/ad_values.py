@@ -15,6 +15,7 @@ import uuid
 from schemas.values import Binary, Record, Value
 
 from . import ldap_wire as w
+from .ldap_dn import split_rdn
 
 GUID, SID = "objectguid", "objectsid"
 UAC = "useraccountcontrol"
@@ -54,11 +55,15 @@ def sid_text(data: bytes) -> str:
     return "-".join(["S", str(data[0]), str(authority), *map(str, subs)])
 
 
-def as_text_ids(record: Record) -> None:
-    """objectGUID and objectSid of a read record as their text, in place."""
+def shape_read(record: Record) -> None:
+    """A read record as records compare, in place: objectGUID and objectSid as their
+    text, DN lists sorted (AD keeps no order of members)."""
     for name, value in record.items():
-        if isinstance(value, Binary) and name.lower() in (GUID, SID):
-            record[name] = guid_text(value.data) if name.lower() == GUID else sid_text(value.data)
+        low = name.lower()
+        if isinstance(value, Binary) and low in (GUID, SID):
+            record[name] = guid_text(value.data) if low == GUID else sid_text(value.data)
+        elif isinstance(value, list) and low in DN_VALUED:
+            record[name] = sorted(value)
 
 
 def canonical_id(name: str, value: Value) -> Value:
@@ -66,6 +71,26 @@ def canonical_id(name: str, value: Value) -> Value:
     if name.lower() == GUID and isinstance(value, str) and (raw := guid_bytes(value)):
         return guid_text(raw)
     return value
+
+
+DN_VALUED = frozenset({"member", "manager", "managedby", "seealso", "secretary"})
+"""Attributes holding DNs: AD spells their attribute types upper case (CN=…,OU=…)."""
+
+
+def dn_spelling(value: Value) -> Value:
+    """DNs as AD reads them back: each RDN's attribute type upper case, so that
+    "cn=Ann,ou=People,…" from a file compares equal to what the directory holds."""
+    if isinstance(value, list):
+        return sorted(str(dn_spelling(item)) for item in value)
+    if not isinstance(value, str) or "=" not in value:
+        return value
+    parts: list[str] = []
+    rest = value
+    while rest:
+        first, rest = split_rdn(rest)
+        kind, _, named = first.partition("=")
+        parts.append(f"{kind.strip().upper()}={named}")
+    return ",".join(parts)
 
 
 def group_type(value: Value) -> Value:

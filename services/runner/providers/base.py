@@ -50,6 +50,9 @@ class Layout(msgspec.Struct, frozen=True, kw_only=True):
     the endpoint's container when None."""
     object_classes: tuple[str, ...] = ()
     """Directories: the classes new objects get; the endpoint's when empty."""
+    identifiers: bool = False
+    """Each record read carries its identifier under "@id" where the provider has one
+    besides the key (an LDAP DN): what references resolve to."""
 
 
 class Provider(Protocol):

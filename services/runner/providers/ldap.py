@@ -26,13 +26,14 @@ from schemas.jobs import Endpoint
 from schemas.plan import Change
 from schemas.values import Record, Value
 from services.common.errors import BadInput, Transient, Unreachable
+from services.runner.engine.planned_state import ID_FIELD
 
 from . import ldap_wire as w
 from .base import Layout, Outcome
 from .ldap_conn import Session, binary_attributes, connect
 from .ldap_dn import class_filter, compile_filter, key_filter
 from .ldap_values import RawEntry, Values
-from .ldap_write import Key, Pipeline, Step, Target
+from .ldap_write import Key, Pipeline, Step, Target, new_dn
 
 DEFAULT_CLASSES: dict[str, tuple[str, ...]] = {
     "user": ("inetOrgPerson",),
@@ -119,9 +120,12 @@ class LdapProvider:
         assert self._values is not None
         entries, after = self._search(self._filter, attributes, cookie)
         record, dns, keys = self._entry, self._dns, self._keys
+        ids = self._layout.identifiers
         records: list[Record] = []
         for raw in entries:
             found = record(raw)
+            if ids:
+                found[ID_FIELD] = raw[0].decode("utf-8", "replace")
             records.append(found)
             if keys and (key := key_of(found, keys)) is not None:
                 dns[key] = None if key in dns else raw[0].decode("utf-8", "replace")
@@ -226,6 +230,10 @@ class LdapProvider:
         classes = self._classes or self.default_classes.get(change.object_type, ())
         container = change.container or (self._container if change.action == "create" else None)
         return Step(index, change, key, Target(container, classes, self._rdn))
+
+    def identifier(self, change: Change) -> str | None:
+        """The DN a create gives its entry: what references to it resolve to."""
+        return new_dn(change, self._step(0, change).target)
 
     async def _ensure_pool(self) -> None:
         while len(self._sessions) < self._connection.pool_size:

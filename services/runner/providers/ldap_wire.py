@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
-from typing import NamedTuple
+from typing import ClassVar, NamedTuple
 
 # Protocol operation tags (RFC 4511, section 4.2 ff.).
 ADD, MODIFY, DELETE, MODIFY_DN, SEARCH = 0x68, 0x66, 0x4A, 0x6C, 0x63
@@ -22,6 +22,9 @@ EXTENDED_RESPONSE = 0x78  # a notice of disconnection arrives as one, with messa
 MOD_ADD, MOD_DELETE, MOD_REPLACE = 0, 1, 2
 SCOPE_BASE, SCOPE_LEVEL, SCOPE_SUBTREE = 0, 1, 2
 PAGED_RESULTS = b"1.2.840.113556.1.4.319"
+# Adding a value that is there, or deleting one that is not, succeeds: so adds and
+# deletes of values are idempotent as every write must be (OpenLDAP, AD, 389-DS).
+PERMISSIVE_MODIFY = b"1.2.840.113556.1.4.1413"
 
 # Result codes the provider acts on.
 SUCCESS = 0
@@ -121,6 +124,31 @@ def paged_control(size: int, cookie: bytes) -> bytes:
     """Critical: a server that cannot page refuses the search instead of cutting it short."""
     value = tlv(0x30, integer(size) + octets(cookie))
     return tlv(0xA0, tlv(0x30, octets(PAGED_RESULTS) + b"\x01\x01\xff" + octets(value)))
+
+
+def permissive_control() -> bytes:
+    """Critical: a server that does not know it refuses the modify instead of failing on a
+    value already added (or deleted) by an earlier delivery of the same batch."""
+    return tlv(0xA0, tlv(0x30, octets(PERMISSIVE_MODIFY) + b"\x01\x01\xff"))
+
+
+class Counters:
+    """Requests and their bytes sent over every wire of this process, by operation tag
+    (MODIFY, ADD, …): what tests and benchmarks check a write cost, e.g. that one member
+    more in a large group is not the whole list sent again."""
+
+    requests: ClassVar[dict[int, int]] = {}
+    sent: ClassVar[dict[int, int]] = {}
+
+    @classmethod
+    def count(cls, op: bytes, size: int) -> None:
+        cls.requests[op[0]] = cls.requests.get(op[0], 0) + 1
+        cls.sent[op[0]] = cls.sent.get(op[0], 0) + size
+
+    @classmethod
+    def reset(cls) -> None:
+        cls.requests.clear()
+        cls.sent.clear()
 
 
 def equality_filter(attribute: bytes, value: bytes) -> bytes:
@@ -241,17 +269,24 @@ class Wire:
 
     def send(self, op: bytes, controls: bytes = b"") -> int:
         self._next += 1
+        data = message(self._next, op, controls)
+        Counters.count(op, len(data))
         try:
-            self.sock.sendall(message(self._next, op, controls))
+            self.sock.sendall(data)
         except OSError as e:
             raise Disconnected(f"sending failed: {e}") from e
         return self._next
 
-    def send_many(self, ops: list[bytes]) -> list[int]:
-        """Several requests in one write (pipelined); their message ids in order."""
+    def send_many(self, ops: list[bytes], controls: list[bytes] | None = None) -> list[int]:
+        """Several requests in one write (pipelined), each with its `controls` if given;
+        their message ids in order."""
         first = self._next + 1
         self._next += len(ops)
-        data = b"".join([message(first + k, op) for k, op in enumerate(ops)])
+        extra = controls or [b""] * len(ops)
+        messages = [message(first + k, op, extra[k]) for k, op in enumerate(ops)]
+        for op, one in zip(ops, messages, strict=True):
+            Counters.count(op, len(one))
+        data = b"".join(messages)
         try:
             self.sock.sendall(data)
         except OSError as e:

@@ -46,6 +46,7 @@ class Step:
     dn: str = ""
     retried: bool = False
     rest: dict[str, Value] = field(default_factory=dict)
+    controls: bytes = b""  # of the step's modify: permissive when it adds or deletes values
 
 
 def _describe(r: w.Result) -> str:
@@ -82,7 +83,8 @@ class Pipeline:
                 started.append(step)
                 busy.add(step.key)
             if ops:
-                for mid, step in zip(self.wire.send_many(ops), started, strict=True):
+                controls = [step.controls for step in started]
+                for mid, step in zip(self.wire.send_many(ops, controls), started, strict=True):
                     inflight[mid] = step
             if not inflight:
                 continue
@@ -94,7 +96,7 @@ class Pipeline:
             if follow is None:
                 busy.discard(answering.key)
             else:
-                inflight[self.wire.send(follow)] = answering
+                inflight[self.wire.send(follow, answering.controls)] = answering
 
     def done(self, step: Step, error: str | None = None) -> None:
         self.outcomes[step.index] = Outcome(error=error)
@@ -129,9 +131,8 @@ class Pipeline:
     def _add(self, step: Step) -> bytes | None:
         change, target = step.change, step.target
         name = target.rdn_attribute
-        value = change.set.get(name) if name else None
-        value = value if value is not None else change.match.get(name or "")
-        if not name or not isinstance(value, str) or not value.strip():
+        value = naming_value(change, name)
+        if not name or value is None:
             self.done(step, f"no value for the naming attribute {name!r} to build the DN from")
             return None
         if not target.container:
@@ -160,6 +161,12 @@ class Pipeline:
             for name in emptied
             if name.lower() != DN_FIELD and not name.startswith("@")
         ]
+        # Values added and removed (group members): a large group is never sent whole.
+        change = step.change
+        edits = [(w.MOD_ADD, change.add), (w.MOD_DELETE, change.remove)]
+        mods += [(op, n.encode(), octets(v)) for op, named in edits for n, v in named.items() if v]
+        if change.add or change.remove:
+            step.controls = w.permissive_control()
         if not mods:
             self.done(step)
             return None
@@ -248,3 +255,18 @@ def _naming_value(step: Step) -> tuple[str, str]:
         if name.lower() == attribute.lower() and isinstance(value, str):
             return attribute, value
     return attribute, ""
+
+
+def naming_value(change: Change, name: str | None) -> str | None:
+    """The value of the naming attribute a create's DN is built from; None: there is none."""
+    value = change.set.get(name) if name else None
+    value = value if value is not None else change.match.get(name or "")
+    return value if isinstance(value, str) and value.strip() else None
+
+
+def new_dn(change: Change, target: Target) -> str | None:
+    """The DN a create gives its entry; None when it cannot have one."""
+    value = naming_value(change, target.rdn_attribute)
+    if not target.rdn_attribute or value is None or not target.container:
+        return None
+    return f"{rdn(target.rdn_attribute, value)},{target.container}"
