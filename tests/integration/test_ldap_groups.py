@@ -7,12 +7,14 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from schemas.plan import Change
 from services.cli.client import Session
 from services.runner.providers import ldap_wire as w
+from services.runner.providers.base import Layout
 from tests.ldap_server import Slapd
 
 from .conftest import RunServices
-from .ldap_helpers import entries
+from .ldap_helpers import connection, entries, provider
 from .test_ldap_jobs import apply, run
 
 
@@ -142,3 +144,23 @@ async def test_a_group_of_5000_members_changes_by_one_value(
         removed = await run(session, job)
         assert removed.stats.written == 1
         assert members(slapd, ldap_base, "everyone") == dns(ldap_base, *range(1, 5001))
+
+
+async def test_adding_a_value_there_and_deleting_one_gone_succeed_a_batch_delivered_again(
+    slapd: Slapd, ldap_base: str, tmp_path: Path
+) -> None:
+    layout = Layout(keys=("cn",), multi_valued={"member": "|"})
+    side = await provider(
+        connection(tmp_path, slapd.url), ldap_base, layout, object_classes=["groupOfNames"]
+    )
+    a, b = f"uid=a,{ldap_base}", f"uid=b,{ldap_base}"
+    create = Change(action="create", key="g", match={"cn": "g"}, set={"cn": "g", "member": [a]})
+    change = Change(
+        action="update", key="g", match={"cn": "g"}, add={"member": [b]}, remove={"member": [a]}
+    )
+    again = Change(
+        action="update", key="g", match={"cn": "g"}, add={"member": [b]}, remove={"member": [a]}
+    )
+    assert [o.error for o in await side.apply([create, change, again])] == [None, None, None]
+    await side.close()
+    assert members(slapd, ldap_base, "g") == {b.lower()}

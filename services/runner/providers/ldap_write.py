@@ -47,6 +47,7 @@ class Step:
     retried: bool = False
     rest: dict[str, Value] = field(default_factory=dict)
     controls: bytes = b""  # of the step's modify: permissive when it adds or deletes values
+    pending: list[bytes] = field(default_factory=list)  # requests still to send, in order
 
 
 def _describe(r: w.Result) -> str:
@@ -151,7 +152,16 @@ class Pipeline:
     def _set(self, step: Step, dn: str, values: dict[str, Value], clear: list[str]) -> bytes | None:
         """Replace the attributes (create on an existing entry, or update)."""
         step.stage, step.dn = "modify", dn
-        naming = split_rdn(dn)[0].partition("=")[0].lower()
+        mods = self._mods(step, values, clear)
+        if not mods:
+            self.done(step)
+            return None
+        return w.modify_request(dn.encode(), mods)
+
+    def _mods(
+        self, step: Step, values: dict[str, Value], clear: list[str], removing: bool = True
+    ) -> list[tuple[int, bytes, list[bytes]]]:
+        naming = split_rdn(step.dn)[0].partition("=")[0].lower()
         if step.change.action == "create":  # the entry is named by these: leave them be
             values = {k: v for k, v in values.items() if k.lower() != naming}
         mods = [(w.MOD_REPLACE, name, vals) for name, vals in attribute_values(values)]
@@ -163,14 +173,26 @@ class Pipeline:
         ]
         # Values added and removed (group members): a large group is never sent whole.
         change = step.change
-        edits = [(w.MOD_ADD, change.add), (w.MOD_DELETE, change.remove)]
+        edits = [(w.MOD_ADD, change.add), (w.MOD_DELETE, change.remove if removing else {})]
         mods += [(op, n.encode(), octets(v)) for op, named in edits for n, v in named.items() if v]
         if change.add or change.remove:
             step.controls = w.permissive_control()
-        if not mods:
-            self.done(step)
-            return None
-        return w.modify_request(dn.encode(), mods)
+        return mods
+
+    def _one_by_one(self, step: Step) -> bytes:
+        """slapd's permissive modify covers added values, not removed ones: a value to
+        remove that is already gone (the batch delivered again) fails the whole modify.
+        Then the rest of the change goes without the removals, and each value is removed
+        on its own, one already gone being no error."""
+        change, dn = step.change, step.dn.encode()
+        rest = self._mods(step, dict(change.set), list(change.clear), removing=False)
+        ops = [w.modify_request(dn, rest)] if rest else []
+        for name, values in change.remove.items():
+            ops += [
+                w.modify_request(dn, [(w.MOD_DELETE, name.encode(), [v])]) for v in octets(values)
+            ]
+        step.stage, step.pending = "one-by-one", ops[1:]
+        return ops[0]
 
     def _update(self, step: Step, dn: str) -> bytes | None:
         change = step.change
@@ -229,6 +251,13 @@ class Pipeline:
             code == w.SUCCESS or (code == w.NO_SUCH_OBJECT and step.retried)
         ):
             self.remember(step.key, step.dn)  # a retried move may have been applied
+            self.done(step)
+            return None
+        if code == w.NO_SUCH_ATTRIBUTE and step.stage == "modify" and change.remove:
+            return self._one_by_one(step)
+        if step.stage == "one-by-one" and code in (w.SUCCESS, w.NO_SUCH_ATTRIBUTE):
+            if step.pending:
+                return step.pending.pop(0)
             self.done(step)
             return None
         if code == w.NO_SUCH_OBJECT and step.stage == "modify":
