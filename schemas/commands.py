@@ -12,6 +12,8 @@ class RunCommand(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
 
     job_id: str
     keys: list[str] | None = None
+    changed_only: bool = False
+    """Only the records changed since the job's last run (the job needs `changes`)."""
 
 
 class DecideCommand(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

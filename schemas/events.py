@@ -30,6 +30,8 @@ class RunRequested(_Event, tag="run.requested", frozen=True):
     trigger: Trigger = "manual"
     keys: list[str] | None = None
     """Only these objects (by key value); such a run never acts on absence."""
+    changed_only: bool = False
+    """Only the source records changed since the job's last run; never acts on absence."""
 
 
 class RunApproved(_Event, tag="run.approved", frozen=True):
@@ -39,6 +41,7 @@ class RunApproved(_Event, tag="run.approved", frozen=True):
     trigger: Trigger = "manual"
     keys: list[str] | None = None
     """Copied from the request: the runner needs nothing else to start."""
+    changed_only: bool = False
     plan_hash: str | None = None
     """Set when this approves a plan that waited for approval: only that plan may run."""
 
@@ -65,6 +68,11 @@ class RunPlanned(_Event, tag="run.planned", frozen=True):
     batches: int
     errors: list[RecordError] = msgspec.field(default_factory=list)
     """Source records that could not be mapped (their transformations failed)."""
+    incremental: bool = False
+    """Only source records changed since `since` were read: destination-only objects were
+    neither acted on nor counted."""
+    since: str | None = None
+    """The watermark an incremental run read from (None: none was kept yet, all was read)."""
 
 
 class RunBatchApplied(_Event, tag="run.batch-applied", frozen=True):

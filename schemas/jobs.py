@@ -121,11 +121,30 @@ class ObjectMapping(_Strict, frozen=True):
     """This type's records in the source, when a job has several types (a file, a filter)."""
     destination: ObjectScope | None = None
     """This type's objects in the destination (a filter, object classes, a naming attribute)."""
+    delete_after: str | None = None
+    """With on_destination_only = "disable" or "move": delete an object still absent from
+    the source this long ("30d") after a full run first found it absent."""
+    restore: bool = False
+    """An object disabled or moved for absence that is back in the source is enabled (and
+    moved back to where a new object would be created)."""
 
 
 class Schedule(_Strict, frozen=True):
     every: str | None = None
     """An interval such as "30s", "15m", "2h" or "1d"."""
+
+
+class Changes(_Strict, frozen=True):
+    """Incremental runs: read only the source records changed since the last run."""
+
+    field: str | None = None
+    """The source field holding a timestamp or a change counter (CSV, SQL); directories
+    have their own (LDAP: modifyTimestamp, or entryCSN) when it is left out. Values
+    compare as numbers when both are whole or decimal numbers, else as text, so
+    timestamps must share one format and zone (ISO 8601, UTC)."""
+    full_every: str | None = None
+    """Scheduled runs read only the changes, and the whole source again once this long
+    ("1d") has passed since the last full run; without it, scheduled runs are full."""
 
 
 class Safety(_Strict, frozen=True):
@@ -176,6 +195,8 @@ class Job(_Strict, frozen=True):
     batch starts, and it ends `run.cancelled` with what it applied."""
     notify: list[Notification] = msgspec.field(default_factory=list)
     """Mail about runs: recipients and the trigger for each list (services/notifier)."""
+    changes: Changes | None = None
+    """How runs read only what changed (`idsync job run JOB --changed-only`, schedules)."""
 
     @property
     def display_title(self) -> str:

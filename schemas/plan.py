@@ -8,7 +8,7 @@ import msgspec
 
 from .values import Record
 
-Action = Literal["create", "update", "delete", "disable", "move"]
+Action = Literal["create", "update", "delete", "disable", "move", "enable"]
 
 
 class Change(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):
@@ -54,10 +54,12 @@ class PlanCounts(msgspec.Struct, kw_only=True):
     move: int = 0
     unchanged: int = 0
     skipped: int = 0
+    enable: int = 0
+    """Objects back in the source after being disabled or moved for absence (restore)."""
 
     @property
     def changes(self) -> int:
-        return self.create + self.update + self.delete + self.disable + self.move
+        return self.create + self.update + self.delete + self.disable + self.move + self.enable
 
 
 class RunStats(msgspec.Struct, kw_only=True):
@@ -74,6 +76,8 @@ class RunStats(msgspec.Struct, kw_only=True):
     failed: int = 0
     dead_letters: int = 0
     """Batches given up on and dropped (their changes are counted in `failed`)."""
+    enabled: int = 0
+    """Objects restored: enabled again because they are back in the source."""
 
     def add(self, other: RunStats) -> RunStats:
         return RunStats(
@@ -82,7 +86,8 @@ class RunStats(msgspec.Struct, kw_only=True):
 
     @property
     def written(self) -> int:
-        return self.created + self.updated + self.deleted + self.disabled + self.moved
+        lifecycle = self.disabled + self.moved + self.enabled
+        return self.created + self.updated + self.deleted + lifecycle
 
 
 # The statistic each applied action counts towards.
@@ -92,4 +97,5 @@ APPLIED_STAT: dict[str, str] = {
     "delete": "deleted",
     "disable": "disabled",
     "move": "moved",
+    "enable": "enabled",
 }

@@ -36,9 +36,12 @@ class Session:
     async def ensure(self) -> None:
         await ensure_infrastructure(self.js, self.settings)
 
-    async def request_run(self, job_id: str, keys: list[str] | None = None) -> str:
+    async def request_run(
+        self, job_id: str, keys: list[str] | None = None, changed_only: bool = False
+    ) -> str:
         """Ask the workflow service to run a job; the run's id."""
-        return await self._command("run", RunCommand(job_id=job_id, keys=keys))
+        command = RunCommand(job_id=job_id, keys=keys, changed_only=changed_only)
+        return await self._command("run", command)
 
     async def decide(self, verb: str, run_id: str, reason: str = "") -> str:
         """Approve or deny (`verb`) a run that waits for approval."""

@@ -155,10 +155,12 @@ async def job_delete(args: argparse.Namespace) -> int:
 async def job_run(args: argparse.Namespace) -> int:
     async with connect(args.settings) as session:
         if not args.wait:
-            run_id = await session.request_run(args.id, args.key)
+            run_id = await session.request_run(args.id, args.key, args.changed_only)
             print_json({"run_id": run_id}) if args.json else print(run_id)
             return 0
-        return await wait_for_run(session, args.id, args.key, as_json=args.json)
+        return await wait_for_run(
+            session, args.id, args.key, as_json=args.json, changed_only=args.changed_only
+        )
 
 
 async def job_preview(args: argparse.Namespace) -> int:

@@ -63,6 +63,9 @@ async def run_show(args: argparse.Namespace) -> int:
             f"  plan {run.plan_hash[:12]}: {c.create} create, {c.update} update, "
             f"{c.delete} delete, {c.unchanged} unchanged, {c.skipped} skipped"
         )
+    if run.incremental:
+        since = f"since {run.since}" if run.since else "no watermark yet: every record"
+        print(f"  incremental: changed records only ({since}); absent objects left alone")
     if run.ended_at is not None:
         print(f"  {stats_line(run.stats)}")
     if run.reason:

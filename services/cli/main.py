@@ -112,6 +112,12 @@ def _nouns(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="VALUE",
         help="only the object with this key value (repeatable); never deletes",
     )
+    p.add_argument(
+        "--changed-only",
+        action="store_true",
+        help="only the source records changed since the last run (the job's `changes`); "
+        "never deletes",
+    )
     _json(p)
     p = _command(
         job,

@@ -44,6 +44,9 @@ class RunSummary(msgspec.Struct, kw_only=True):
     events: list[str] = msgspec.field(default_factory=list)
     mail_failures: list[str] = msgspec.field(default_factory=list)
     """Why mails about the run were not sent (the run's own state is unchanged)."""
+    incremental: bool = False
+    """Only source records changed since `since` were read; absence was not acted on."""
+    since: str | None = None
 
 
 def fold(events: Iterable[Event]) -> list[RunSummary]:
@@ -68,6 +71,7 @@ def _apply(run: RunSummary, event: Event) -> None:
             run.state = "running"
         case RunPlanned(plan_hash=plan_hash, counts=counts):
             run.plan_hash, run.planned, run.state = plan_hash, counts, "applying"
+            run.incremental, run.since = event.incremental, event.since
             run.errors = []
         case RunBatchApplied(errors=errors):
             run.errors.extend(errors)

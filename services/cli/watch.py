@@ -25,11 +25,15 @@ QUIET_CHECK = 5.0  # seconds without an event before the journal is asked
 
 
 async def follow_run(
-    session: Session, job_id: str, keys: list[str] | None, progress: Progress | None = None
+    session: Session,
+    job_id: str,
+    keys: list[str] | None,
+    progress: Progress | None = None,
+    changed_only: bool = False,
 ) -> tuple[str, Event]:
     """Request a run of the job and follow its events to its end state."""
     async with session.follow(job_events(job_id)) as queue:
-        run_id = await session.request_run(job_id, keys)
+        run_id = await session.request_run(job_id, keys, changed_only)
         while True:
             try:
                 event = await asyncio.wait_for(queue.get(), QUIET_CHECK)
@@ -90,10 +94,15 @@ def describe_end(run_id: str, event: Event) -> str:
 
 
 async def wait_for_run(
-    session: Session, job_id: str, keys: list[str] | None, *, as_json: bool
+    session: Session,
+    job_id: str,
+    keys: list[str] | None,
+    *,
+    as_json: bool,
+    changed_only: bool = False,
 ) -> int:
     progress = None if as_json else Progress()
-    run_id, end = await follow_run(session, job_id, keys, progress)
+    run_id, end = await follow_run(session, job_id, keys, progress, changed_only)
     if progress is not None:
         progress.close()
     if as_json:

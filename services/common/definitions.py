@@ -32,6 +32,7 @@ from schemas.connections import (
 from schemas.ids import is_slug
 from schemas.jobs import Endpoint, Job, ObjectMapping
 from services.common.errors import BadInput
+from services.common.incremental_checks import check_changes
 from services.common.object_checks import check_object_types, endpoint_of
 from services.notifier.addresses import address_problem
 from services.runner.engine.mapping import check_mapping
@@ -160,6 +161,7 @@ def check_job(
         except BadInput as e:
             bad("$.timeout", str(e))
     _check_notify(bad, job)
+    check_changes(bad, job, connections, parse_interval)
     if problems:
         raise BadInput("\n".join(problems))
 

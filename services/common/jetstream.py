@@ -39,7 +39,19 @@ MAIL_BUCKET = "idsync_mail_sent"
 """The Message-IDs of mails sent, so an event delivered again is not mailed twice."""
 KEYS_BUCKET = "idsync_keys"
 """Public keys: the notifier's, which runners seal generated passwords to."""
-BUCKETS = (JOBS_BUCKET, CONNECTIONS_BUCKET, RUNS_BUCKET, MAIL_BUCKET, KEYS_BUCKET)
+WATERMARKS_BUCKET = "idsync_watermarks"
+"""Per job: where its next incremental run reads from, when its last full run was."""
+ABSENT_BUCKET = "idsync_absent"
+"""Per job and object: when a full run first found it absent (disable now, delete later)."""
+BUCKETS = (
+    JOBS_BUCKET,
+    CONNECTIONS_BUCKET,
+    RUNS_BUCKET,
+    MAIL_BUCKET,
+    KEYS_BUCKET,
+    WATERMARKS_BUCKET,
+    ABSENT_BUCKET,
+)
 RUNNERS_BUCKET = "idsync_runners"
 """Each runner's latest heartbeat and current work (entries expire after an hour)."""
 PLANS_BUCKET = "idsync_plans"

@@ -45,6 +45,12 @@ class RunState(msgspec.Struct, kw_only=True):
     requested_by: str = ""
     keys: list[str] | None = None
     """Kept while the run waits for approval, to run it as it was asked for."""
+    changed_only: bool = False
+    """Kept like `keys`: the run was asked for the changed records only."""
+    incremental: bool = False
+    """The plan read only changed source records (it acts on no absence)."""
+    watermark: str | None = None
+    """Where the job's next incremental run reads from, kept once this run finishes."""
     updated_at: datetime = msgspec.field(default_factory=utcnow)
 
     @property

@@ -14,20 +14,21 @@ import structlog
 from schemas.jobs import Job, ObjectMapping
 from schemas.plan import RecordError
 from schemas.values import Record
+from services.common.errors import BadInput
 from services.common.store import Store
 from services.runner.engine import (
     managed_fields,
     match_key,
     plan,
-    with_container,
 )
 from services.runner.engine.context import MappingContext
 from services.runner.engine.mapping import compile_mapping
 from services.runner.engine.passwords import PasswordSpec
 from services.runner.engine.plan import Plan
-from services.runner.engine.transforms import RecordFailed
-from services.runner.providers.base import Provider
+from services.runner.providers.base import ChangeReader, Provider
 
+from .incremental import Reading
+from .lean import SourceMapper, lean_enough, plan_lean
 from .object_types import Pair, open_pair, other_sides, plan_types, several
 
 READ_BATCH = 5_000
@@ -53,6 +54,10 @@ class PlannedRun:
     to be counted as failed; the other records are planned as usual."""
     generated: dict[str, PasswordSpec] = field(default_factory=dict)
     """Destination fields whose passwords are made when a create is applied."""
+    incremental: bool = False
+    """Only changed source records were read; nothing was done about absence."""
+    watermark: str | None = None
+    """Where the next incremental run reads from, once this one has finished."""
 
 
 @asynccontextmanager
@@ -73,36 +78,54 @@ async def open_sides(store: Store, job: Job) -> AsyncIterator[Sides]:
 
 
 async def plan_job(
-    job: Job, sides: Sides, keys: list[str] | None = None, context: MappingContext | None = None
+    job: Job,
+    sides: Sides,
+    keys: list[str] | None = None,
+    context: MappingContext | None = None,
+    reading: Reading | None = None,
 ) -> PlannedRun:
     """Read every record of both sides and compute the plan (nothing is written).
     A run scoped to some keys sees only those objects and never acts on absence.
-    `context` fills the transformations' variables (%RUN_ID%, %NOW%, %ENV:…%)."""
+    `context` fills the transformations' variables (%RUN_ID%, %NOW%, %ENV:…%).
+    `reading` says whether only changed source records are read (then absence is not
+    acted on either) and holds the lifecycle's absences (incremental.py)."""
+    reading = reading or Reading()
     if several(job):  # object types planned together, references resolved across them
         context = context or default_context(job)
+        absence = keys is None and not reading.incremental
         pairs = [(sides.source, sides.destination), *sides.others]
-        planned = await plan_types(job, pairs, context, keys, keys is None)
+        planned = await plan_types(job, pairs, context, keys, absence)
         for warning in planned[0].warnings:
             log.warning("plan", note=warning)
-        return PlannedRun(*planned)
+        return PlannedRun(*planned, incremental=reading.incremental)
     mapping = job.objects[0]
     compiled = compile_mapping(mapping, context or default_context(job))
-    record_errors: list[RecordError] = []
+    mapper = SourceMapper(compiled, sides.destination.canonical, mapping)
+    watermark = sides.source.watermark if isinstance(sides.source, ChangeReader) else None
+    if lean_enough(mapping, sides.destination, keys):  # a million records in little memory
+        lean, read, found = await plan_lean(
+            mapping,
+            sides.destination,
+            _source_batches(job, sides.source, reading),
+            mapper,
+            act_on_absence=not reading.incremental,
+            lifecycle=reading.lifecycle,
+        )
+        for warning in lean.warnings:
+            log.warning("plan", note=warning)
+        return PlannedRun(
+            lean,
+            read,
+            found,
+            mapper.errors,
+            compiled.generated,
+            incremental=reading.incremental,
+            watermark=watermark() if watermark else None,
+        )
     source_records: list[Record] = []
-    source_fields: dict[str, None] = {}
-    canonical = sides.destination.canonical
-    async for batch in sides.source.read(READ_BATCH):
-        for record in batch:
-            source_fields.update(dict.fromkeys(record))
-            # The container of a new object may come from a source field that is not
-            # mapped: it travels with the mapped record under a reserved name.
-            try:
-                shaped = canonical(compiled.map(record))
-            except RecordFailed as error:  # that record fails; the others go on
-                key = compiled.key_of(record)
-                record_errors.append(RecordError(key=key, action="map", message=str(error)))
-                continue
-            source_records.append(with_container(shaped, record, mapping))
+    async for batch in _source_batches(job, sides.source, reading):
+        source_records.extend(mapper.map(batch))
+    record_errors, source_fields = mapper.errors, mapper.fields
     destination_records: list[Record] = []
     async for batch in sides.destination.read(READ_BATCH):
         destination_records.extend(batch)
@@ -113,11 +136,38 @@ async def plan_job(
         record_errors = [e for e in record_errors if _wanted(e.key, mapping, keys)]
     managed = managed_fields(mapping, source_fields)
     the_plan = await asyncio.to_thread(
-        plan, source_records, destination_records, mapping, managed, act_on_absence=keys is None
+        plan,
+        source_records,
+        destination_records,
+        mapping,
+        managed,
+        act_on_absence=keys is None and not reading.incremental,
+        lifecycle=reading.lifecycle,
     )
     for warning in the_plan.warnings:
         log.warning("plan", note=warning)
-    return PlannedRun(the_plan, *counted, record_errors, compiled.generated)
+    return PlannedRun(
+        the_plan,
+        *counted,
+        record_errors,
+        compiled.generated,
+        incremental=reading.incremental,
+        watermark=watermark() if watermark else None,
+    )
+
+
+def _source_batches(job: Job, source: Provider, reading: Reading) -> AsyncIterator[list[Record]]:
+    """The source's records: only the changed ones for an incremental run. A full run of
+    a job with `changes` reads them through the change reader too, to learn the watermark."""
+    if job.changes is None:
+        return source.read(READ_BATCH)
+    if not isinstance(source, ChangeReader):
+        raise BadInput(
+            f"job {job.id}: the source {job.source.connection} cannot read only changed "
+            "records; remove `changes` from the job"
+        )
+    since = reading.since if reading.incremental else None
+    return source.read_changed(READ_BATCH, since, job.changes.field)
 
 
 def default_context(job: Job, run_id: str = "", now: datetime | None = None) -> MappingContext:

@@ -32,9 +32,12 @@ from services.common.ending import fail_run
 from services.common.errors import BadInput, StoreFull, WriteFailed
 from services.common.failpoints import failpoint
 from services.common.runs import RunState, StateChange
+from services.common.watermarks import Memory
 from services.runner.engine import assess, phase_of, split_batches
 from services.runner.planning import PlannedRun, default_context, open_sides, plan_job
 
+from .absences import forget_returned
+from .incremental import Reading, reading
 from .plans import load_plan, publish_phase, save_plan
 
 MAX_BATCH_BYTES = 512 * 1024  # well under the server's 1 MiB message limit
@@ -54,6 +57,7 @@ class Planner:
         self.runner_id = runner_id
         self.run_id = approved.run_id
         self.job_id = approved.job_id
+        self.reading = Reading()
 
     async def execute(self) -> None:
         state = await self.bus.runs.get(self.run_id)
@@ -80,12 +84,17 @@ class Planner:
         )
         try:
             job = await self.bus.store.job(self.job_id)
+            approved = self.approved
+            self.reading = await reading(
+                Memory(self.bus.js), job, approved.changed_only, approved.trigger, approved.at
+            )
             async with open_sides(self.bus.store, job) as sides:
                 planned = await plan_job(
                     job,
                     sides,
-                    self.approved.keys,
-                    default_context(job, self.run_id, self.approved.at),
+                    approved.keys,
+                    default_context(job, self.run_id, approved.at),
+                    self.reading,
                 )
         except (BadInput, WriteFailed) as error:
             await self.fail(str(error))
@@ -108,7 +117,8 @@ class Planner:
             planned.source_records,
             planned.destination_records,
             job.safety,
-            full_scope=self.approved.keys is None,
+            # An incremental run that finds nothing changed is no empty source.
+            full_scope=self.approved.keys is None and not planned.incremental,
         )
         if reason is not None and self.approved.plan_hash is not None:
             reason += "; the data changed since the plan was approved"
@@ -125,6 +135,7 @@ class Planner:
             approved_at=self.approved.at,
             requested_by=self.approved.requested_by,
             keys=self.approved.keys,
+            changed_only=self.approved.changed_only,
         )
         if (await self.bus.runs.change(self.run_id, _unless_ended(state)))[1] is None:
             return
@@ -171,6 +182,8 @@ class Planner:
                 destination_records=planned.destination_records,
                 batches=batches,
                 errors=planned.record_errors[:MAX_ERRORS_PER_EVENT],
+                incremental=planned.incremental,
+                since=self.reading.since if planned.incremental else None,
             )
         )
 
@@ -201,12 +214,15 @@ class Planner:
             phases=[len(batches) for batches in stored.phases],
             planned=self._planned_stats(planned),
             approved_at=self.approved.at,
+            incremental=planned.incremental,
+            watermark=planned.watermark,
         )
         _, state_now = await self.bus.runs.change(self.run_id, _unless_ended(state))
         if state_now is None:
             log.info("run ended while planning (cancelled?); its plan is not applied")
             return
         await self._announce(planned, sum(state.phases))
+        await forget_returned(Memory(self.bus.js), job, planned.plan.returned)
         log.info(
             "planned",
             changes=the_plan.counts.changes,

@@ -10,6 +10,8 @@ one whose update completes the last phase publishes `run.finished`.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import structlog
 
 from schemas.events import RunBatchApplied, RunDeadLetter, RunFinished
@@ -21,10 +23,12 @@ from services.common.definitions import parse_interval
 from services.common.ending import cancel_run
 from services.common.failpoints import failpoint
 from services.common.runs import RunState, StateChange
+from services.common.watermarks import Memory
 from services.runner.engine.context import MappingContext
 from services.runner.engine.mapping import compile_mapping
 from services.runner.providers.base import Outcome
 
+from .absences import advance_watermark, remember
 from .object_types import apply_by_type
 from .passwords import passwords_of, with_passwords
 from .plans import forget_plan, load_plan, publish_phase
@@ -48,7 +52,7 @@ async def apply_batch(batch: WorkBatch, attempt: int, bus: Bus, runner_id: str) 
         job = await bus.store.job(batch.job_id)
         if await timed_out(bus, job, batch.run_id, state):
             return
-        stats, errors = await _write(batch, job, bus)
+        stats, errors = await _write(batch, job, bus, state.approved_at)
         failpoint("after-write")
         await bus.publish(
             RunBatchApplied(
@@ -84,7 +88,9 @@ async def timed_out(bus: Bus, job: Job, run_id: str, state: RunState) -> bool:
     return True
 
 
-async def _write(batch: WorkBatch, job: Job, bus: Bus) -> tuple[RunStats, list[RecordError]]:
+async def _write(
+    batch: WorkBatch, job: Job, bus: Bus, at: datetime | None
+) -> tuple[RunStats, list[RecordError]]:
     if not batch.changes:
         return RunStats(), []
     connection = await bus.store.connection(job.destination.connection)
@@ -96,6 +102,7 @@ async def _write(batch: WorkBatch, job: Job, bus: Bus) -> tuple[RunStats, list[R
         Outcome(error=refused[i]) if i in refused else next(applied)
         for i in range(len(batch.changes))
     ]
+    await remember(Memory(bus.js), job, batch.changes, [o.error for o in outcomes], at)
     return tally(batch.changes, outcomes)
 
 
@@ -150,6 +157,10 @@ async def _advance(bus: Bus, batch: WorkBatch, state: RunState) -> None:
         await publish_phase(bus, await load_plan(bus, batch.run_id), state)
         return
     totals = state.applied.add(state.planned)
+    # Before run.finished, so that a run asked for once this one is seen to end reads from
+    # the new watermark; a crash in between comes back here and writes the same again.
+    job = await bus.store.job(batch.job_id)
+    await advance_watermark(Memory(bus.js), job, batch.run_id, state, totals)
     # Published before the state says so: if this runner dies in between, the batch comes
     # back and this runs again; the event's id makes the second publish a duplicate.
     await bus.publish(

@@ -82,6 +82,7 @@ async def accept_run_command(bus: Bus, principal: str, body: bytes) -> CommandRe
             id=f"{run_id}.requested",
             requested_by=principal,
             keys=command.keys,
+            changed_only=command.changed_only,
         )
     )
     log.info("run requested", job_id=job.id, run_id=run_id, by=principal)
@@ -99,4 +100,5 @@ def decide(request: RunRequested) -> RunApproved:
         requested_by=request.requested_by,
         trigger=request.trigger,
         keys=request.keys,
+        changed_only=request.changed_only,
     )

@@ -61,6 +61,7 @@ async def decide_waiting_run(bus: Bus, principal: str, verb: str, body: bytes) -
                 reason=command.reason or "plan approved",
                 requested_by=state.requested_by,
                 keys=state.keys,
+                changed_only=state.changed_only,
                 plan_hash=state.plan_hash,
             )
         )

@@ -28,9 +28,17 @@ PHASE_OF: dict[Action, str] = {
     "move": "moves",
     "disable": "disables",
     "delete": "deletes",
+    "enable": "objects",  # a restored object is enabled with the updates
 }
 # Within a phase: creates before updates (the only two actions sharing one).
-ACTION_ORDER: dict[Action, int] = {"create": 0, "update": 1, "move": 2, "disable": 3, "delete": 4}
+ACTION_ORDER: dict[Action, int] = {
+    "create": 0,
+    "update": 1,
+    "move": 2,
+    "disable": 3,
+    "delete": 4,
+    "enable": 5,
+}
 CONTAINER_TYPE = "container"
 """The object type (`[[objects]] type`) of containers such as organizational units:
 their creates and updates are the first phase, their deletes the last as any delete."""

@@ -21,6 +21,7 @@ from services.common.errors import BadInput
 
 from .batching import split_batches
 from .containers import container_of
+from .lifecycle import Lifecycle, on_absence, on_return, returned
 from .mapping import present
 from .phases import rank
 from .policies import resolved
@@ -50,6 +51,8 @@ class Plan(msgspec.Struct, frozen=True, kw_only=True):
     counts: PlanCounts
     hash: str
     warnings: list[str] = msgspec.field(default_factory=list)
+    returned: list[str] = msgspec.field(default_factory=list)
+    """Match keys of objects found absent before and back in the source now (lifecycle.py)."""
 
     def batches(self, max_changes: int, max_bytes: int) -> list[list[Change]]:
         return split_batches(self.changes, max_changes, max_bytes)
@@ -108,6 +111,7 @@ def plan(
     managed: Sequence[str],
     *,
     act_on_absence: bool = True,
+    lifecycle: Lifecycle | None = None,
 ) -> Plan:
     """The changes that make `destination` agree with `source` (already mapped).
 
@@ -116,11 +120,13 @@ def plan(
     `containers.container_of` (a source record carries its own under `containers.CONTAINER_FIELD`),
     a move to the mapping's `move_to`. A run that cannot see every object (incremental,
     scoped to some keys) passes `act_on_absence=False`: destination-only objects are
-    neither acted on nor counted.
+    neither acted on nor counted. `lifecycle` (absence dates and the run's clock) turns
+    absence into disable now, delete later, and restore (lifecycle.py).
     """
     if not mapping.keys:
         raise BadInput(f"the {mapping.type!r} mapping needs at least one key field")
     planner = _Planner(mapping, managed)
+    planner.lifecycle = lifecycle
     wanted = planner.index_source(source)
     found, ambiguous = planner.index_destination(destination)
     for key, record in wanted.items():
@@ -135,6 +141,7 @@ def plan(
             if key not in wanted:
                 planner.on_destination_only(key, record)
         planner.counts.skipped += sum(1 for key in ambiguous if key not in wanted)
+    planner.returned = returned(wanted, lifecycle)
     return planner.result()
 
 
@@ -156,6 +163,8 @@ class _Planner:
         self.warnings: list[str] = []
         self.warning_count = 0
         self.ranked: list[tuple[tuple[int, int, int, str, str], str, Change]] = []
+        self.lifecycle: Lifecycle | None = None
+        self.returned: list[str] = []
 
     def key_of(self, record: Record, side: str) -> str | None:
         key = match_key(record, self.keys, self.mapping.case_insensitive)
@@ -215,6 +224,9 @@ class _Planner:
         self.add(key, "create", record, values=values, container=container)
 
     def on_both(self, key: str, record: Record, existing: Record) -> None:
+        if (back := on_return(self.mapping, self.lifecycle, key)) is not None:
+            moved_to = container_of(record, self.mapping) if back == "move" else None
+            self.add(key, back, existing, container=moved_to)
         if self.mapping.on_both != "update":
             self.counts.skipped += 1
             return
@@ -239,8 +251,8 @@ class _Planner:
         self.add(key, "update", existing, values=values, clear=sorted(clear), before=before)
 
     def on_destination_only(self, key: str, record: Record) -> None:
-        action = self.mapping.on_destination_only
-        if action == "skip":
+        action = on_absence(self.mapping, self.lifecycle, key)
+        if action is None:
             self.counts.skipped += 1
         else:
             # check_job refuses a move without move_to; None leaves it to the provider.
@@ -287,7 +299,13 @@ class _Planner:
         if self.warning_count > MAX_WARNINGS:
             self.warnings.append(f"... and {self.warning_count - MAX_WARNINGS} more warnings")
         hashed = plan_hash(changes)
-        return Plan(changes=changes, counts=self.counts, hash=hashed, warnings=self.warnings)
+        return Plan(
+            changes=changes,
+            counts=self.counts,
+            hash=hashed,
+            warnings=self.warnings,
+            returned=self.returned,
+        )
 
 
 def _show(record: Record) -> str:

@@ -12,12 +12,16 @@ encoding), `Transient` for what may pass (a locked database: the whole batch is
 rolled back and retried later), `WriteFailed` for a destination that cannot be
 written at all. The failure of one change is returned as that change's outcome,
 not raised, and the other changes of the batch are still applied.
+
+Optional: `rereadable = True` says reading this side again is cheap (a file, a local
+table), so large plans read the destination twice instead of holding it (lean.py);
+`ChangeReader` below is what incremental runs need of a source.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import msgspec
 
@@ -78,6 +82,39 @@ class Provider(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+@runtime_checkable
+class ChangeReader(Protocol):
+    """Optional: a source that can read only the records changed since a watermark.
+
+    Incremental runs (a job's `changes`) need it; full runs of such a job call it too,
+    with `since=None`, so that they learn the watermark the next incremental run starts
+    from. A watermark is opaque text that only the provider that made it reads: the
+    highest value of the job's change field (CSV, SQLite: `changes.FieldChanges`
+    compares them), an LDAP modifyTimestamp or entryCSN, or — for Active Directory —
+    something like "<server invocationId>:<highestCommittedUSN>" read before the search.
+    A watermark the provider cannot use (made by another server, another field) means
+    reading every record: never fewer records than changed.
+
+    The runner keeps the watermark per job and stores the new one only after a run
+    finishes without failed records, so a failed run is read again next time.
+    """
+
+    def read_changed(
+        self, batch_size: int, since: str | None, field: str | None
+    ) -> AsyncIterator[list[Record]]:
+        """The records changed at or after `since` (every record when None), in batches as
+        `read`. `field` is the job's `changes.field`; None asks for the provider's own
+        change marker (a provider without one raises BadInput saying to set the field).
+        Records at the watermark itself come again: harmless (they plan as unchanged),
+        and nothing written in the same second as the last read is missed."""
+        ...
+
+    def watermark(self) -> str | None:
+        """Once `read_changed` has been read to the end: where the next run starts from
+        (None: nothing was seen, keep the one there was)."""
+        ...
 
 
 class ProviderFactory(Protocol):

@@ -25,6 +25,7 @@ from schemas.values import Record, Value, as_text, normalize, record_from_cells,
 from services.common.errors import BadInput, WriteFailed
 
 from .base import Layout, Outcome
+from .changes import FieldChanges, filtered, needs_field
 
 LIST_JOINER = ";"
 """Joins a list written to a field the layout does not declare multi-valued."""
@@ -34,6 +35,9 @@ Row = dict[str, str]
 
 class CsvProvider:
     """One delimited text file in the connection's folder."""
+
+    rereadable = True
+    """Reading the file again is cheap: large plans read it twice (runner/lean.py)."""
 
     def __init__(self, connection: CsvConnection, endpoint: Endpoint, layout: Layout) -> None:
         if not endpoint.file:
@@ -52,6 +56,7 @@ class CsvProvider:
         # utf-8 files saved by Excel start with a BOM: utf-8-sig reads both spellings.
         self._read_encoding = "utf-8-sig" if codec == "utf-8" else self._encoding
         self._write = False
+        self._changes: FieldChanges | None = None
 
     async def open(self, *, write: bool) -> None:
         self._write = write
@@ -85,6 +90,16 @@ class CsvProvider:
                 yield batch
         finally:
             f.close()
+
+    def read_changed(
+        self, batch_size: int, since: str | None, field: str | None
+    ) -> AsyncIterator[list[Record]]:
+        """A file has no index: every row is parsed, and only the changed ones kept."""
+        self._changes = FieldChanges(needs_field("csv", field), since)
+        return filtered(self.read(batch_size), self._changes)
+
+    def watermark(self) -> str | None:
+        return self._changes.watermark() if self._changes else None
 
     def canonical(self, record: Record) -> Record:
         multi = self._layout.multi_valued

@@ -30,8 +30,9 @@ from services.runner.engine.planned_state import ID_FIELD
 
 from . import ldap_wire as w
 from .base import Layout, Outcome
+from .changes import FieldChanges, filtered
 from .ldap_conn import Session, binary_attributes, connect
-from .ldap_dn import class_filter, compile_filter, key_filter
+from .ldap_dn import class_filter, compile_filter, escape_filter_value, key_filter
 from .ldap_values import RawEntry, Values
 from .ldap_write import Key, Pipeline, Step, Target, new_dn
 
@@ -41,6 +42,8 @@ DEFAULT_CLASSES: dict[str, tuple[str, ...]] = {
     "container": ("organizationalUnit",),
 }
 """Object classes of new entries, by the object mapping's `type`, when the job names none."""
+CHANGE_MARKER = "modifyTimestamp"
+"""What incremental runs compare when the job names no change field (entryCSN also works)."""
 LOOKUP_CHUNK = 200  # keys per search when changes name entries the read did not see
 RECONNECTS = 2  # fresh connections tried for one batch before it counts as Transient
 
@@ -81,6 +84,7 @@ class LdapProvider:
         self._ahead: dict[tuple[bytes, bytes], int] = {}  # (search, cookie) → message id
         self._sessions: list[Session] = []
         self._values: Values | None = None
+        self._changes: FieldChanges | None = None
         self._write = False
 
     async def open(self, *, write: bool) -> None:
@@ -97,17 +101,55 @@ class LdapProvider:
 
     # Reading.
 
-    async def read(self, batch_size: int) -> AsyncIterator[list[Record]]:
+    def _wanted(self) -> list[str]:
         layout = self._layout
-        wanted = ["*"]
-        if layout.fields:
-            wanted = list(dict.fromkeys([*layout.keys, *layout.fields]))
+        return list(dict.fromkeys([*layout.keys, *layout.fields])) if layout.fields else ["*"]
+
+    def read(self, batch_size: int) -> AsyncIterator[list[Record]]:
+        return self._read(batch_size, self._filter, self._wanted())
+
+    def read_changed(
+        self, batch_size: int, since: str | None, field: str | None
+    ) -> AsyncIterator[list[Record]]:
+        """The server filters: entries whose modifyTimestamp (or the job's field, such as
+        entryCSN) is at or after `since`. Both compare correctly as text (UTC, fixed width)."""
+        name = field or CHANGE_MARKER
+        assert self._values is not None, "open() first"
+        self._values.spelling[name.lower()] = name
+        self._changes = FieldChanges(name, since)
+        query = self._query
+        if since is not None:
+            query = f"(&{query}({name}>={escape_filter_value(since)}))"
+        filter_ber = compile_filter(query, "ldap: the endpoint's query with the change filter")
+        wanted = self._wanted()
+        hidden = name not in wanted  # asked for the watermark only: not a record field
+        return self._without(
+            filtered(self._read(batch_size, filter_ber, [*wanted, name]), self._changes),
+            name if hidden else None,
+        )
+
+    @staticmethod
+    async def _without(
+        batches: AsyncIterator[list[Record]], name: str | None
+    ) -> AsyncIterator[list[Record]]:
+        async for batch in batches:
+            if name is not None:
+                for record in batch:
+                    record.pop(name, None)
+            yield batch
+
+    def watermark(self) -> str | None:
+        return self._changes.watermark() if self._changes else None
+
+    async def _read(
+        self, batch_size: int, filter_ber: bytes, wanted: list[str]
+    ) -> AsyncIterator[list[Record]]:
         attributes = [name.encode() for name in wanted]
         cookie: bytes | None = b""
         pending: list[Record] = []
         self._dns = {}  # learnt afresh: a re-read must not take its entries for duplicates
         while cookie is not None:
-            records, cookie = await asyncio.to_thread(self._page, attributes, cookie)
+            records, cookie = await asyncio.to_thread(self._page, filter_ber, attributes, cookie)
             pending.extend(records)
             while len(pending) >= batch_size:
                 yield pending[:batch_size]
@@ -115,10 +157,12 @@ class LdapProvider:
         if pending:
             yield pending
 
-    def _page(self, attributes: list[bytes], cookie: bytes) -> tuple[list[Record], bytes | None]:
+    def _page(
+        self, filter_ber: bytes, attributes: list[bytes], cookie: bytes
+    ) -> tuple[list[Record], bytes | None]:
         """One page of records (the key→DN map learns their DNs) and the next cookie."""
         assert self._values is not None
-        entries, after = self._search(self._filter, attributes, cookie)
+        entries, after = self._search(filter_ber, attributes, cookie)
         record, dns, keys = self._entry, self._dns, self._keys
         ids = self._layout.identifiers
         records: list[Record] = []

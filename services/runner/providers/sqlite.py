@@ -30,6 +30,7 @@ from schemas.values import Binary, Record, Value, as_text, normalize, record_fro
 from services.common.errors import BadInput, IdsyncError, Transient, WriteFailed
 
 from .base import Layout, Outcome
+from .changes import FieldChanges, filtered, needs_field
 
 DEFAULT_BUSY_TIMEOUT = 5.0
 """Seconds to wait for another writer's lock before the batch counts as Transient."""
@@ -174,6 +175,9 @@ class _Op:
 class SqliteProvider:
     """One table of one SQLite database file."""
 
+    rereadable = True
+    """Reading the table again is cheap: large plans read it twice (runner/lean.py)."""
+
     def __init__(
         self,
         connection: SqliteConnection,
@@ -195,6 +199,7 @@ class SqliteProvider:
         self._columns: dict[str, str] = {}  # column -> affinity; empty while there is no table
         self._unique: list[frozenset[str]] = []  # the column sets of unique indexes
         self._probe = _Probe()
+        self._changes: FieldChanges | None = None
         self._write = False
         self._wal = False
         self._statements: dict[
@@ -281,6 +286,17 @@ class SqliteProvider:
                     ]
         except sqlite3.Error as e:
             raise self._error(e, "read") from e
+
+    def read_changed(
+        self, batch_size: int, since: str | None, field: str | None
+    ) -> AsyncIterator[list[Record]]:
+        """Compared in Python as CSV compares them (changes.py), so that a typed column
+        and its text agree; the rows are still streamed, never held."""
+        self._changes = FieldChanges(needs_field("sqlite", field), since)
+        return filtered(self.read(batch_size), self._changes)
+
+    def watermark(self) -> str | None:
+        return self._changes.watermark() if self._changes else None
 
     def _record(self, names: list[str], row: Sequence[object]) -> Record:
         return normalize(

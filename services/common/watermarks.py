@@ -1,0 +1,134 @@
+"""What a job remembers between runs: its watermark and the objects found absent.
+
+Both live in JetStream KV. The watermark (bucket `idsync_watermarks`, one entry per
+job) says where the next incremental run reads from and when the last full run
+finished; only the runner that finishes a run writes it, and only for a run that
+finished (never a failed, cancelled, denied or staged one). Absences (bucket
+`idsync_absent`, one entry per job and object, `<job>.<base64url of the match key>`)
+hold the day a full run first found an object absent from the source; the runner
+that applies its disable or move writes it, and the one that deletes or restores the
+object forgets it. Both changes are idempotent, so a batch applied twice is harmless.
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+
+import msgspec
+import nats.js.errors
+from nats.js import JetStreamContext
+from nats.js.kv import KeyValue
+
+from schemas.ids import utcnow
+
+from .jetstream import ABSENT_BUCKET, WATERMARKS_BUCKET
+
+
+class Watermark(msgspec.Struct, kw_only=True):
+    field: str | None = None
+    """The job's `changes.field` the value was read with: another field starts afresh."""
+    value: str | None = None
+    """Opaque; only the source's provider reads it (providers/base.py, ChangeReader)."""
+    full_at: datetime | None = None
+    """When the last full run that finished was approved (for `changes.full_every`)."""
+    run_id: str = ""
+    updated_at: datetime = msgspec.field(default_factory=utcnow)
+
+
+class Absence(msgspec.Struct, kw_only=True):
+    key: str
+    """The object's key as people read it."""
+    since: datetime
+    """The approval time of the run that first disabled or moved it for absence."""
+
+
+_encoder = msgspec.json.Encoder()
+_watermark = msgspec.json.Decoder(Watermark)
+_absence = msgspec.json.Decoder(Absence)
+_MISSING = (nats.js.errors.KeyNotFoundError, nats.js.errors.KeyDeletedError)
+
+
+def absence_key(job_id: str, match_key: str) -> str:
+    """A KV key for any object key: base64url keeps to the characters KV allows."""
+    encoded = base64.urlsafe_b64encode(match_key.encode()).decode().rstrip("=")
+    return f"{job_id}.{encoded}"
+
+
+class Memory:
+    """One job's watermark and absences."""
+
+    def __init__(self, js: JetStreamContext) -> None:
+        self.js = js
+
+    async def _kv(self, bucket: str) -> KeyValue:
+        return await self.js.key_value(bucket)
+
+    async def watermark(self, job_id: str) -> Watermark | None:
+        try:
+            entry = await (await self._kv(WATERMARKS_BUCKET)).get(job_id)
+        except _MISSING:
+            return None
+        return _watermark.decode(entry.value) if entry.value else None
+
+    async def advance(
+        self,
+        job_id: str,
+        run_id: str,
+        at: datetime,
+        *,
+        field: str | None,
+        value: str | None,
+        full: bool,
+    ) -> Watermark:
+        """After a run finished: the new value (kept when the run saw none), and for a full
+        run its time."""
+        before = await self.watermark(job_id)
+        same_field = before is not None and before.field == field
+        mark = Watermark(
+            field=field,
+            value=value if value is not None else (before.value if same_field and before else None),
+            full_at=at if full else (before.full_at if before else None),
+            run_id=run_id,
+        )
+        await (await self._kv(WATERMARKS_BUCKET)).put(job_id, _encoder.encode(mark))
+        return mark
+
+    async def absences(self, job_id: str) -> dict[str, datetime]:
+        """Match key → the day it was first found absent, for every object of the job."""
+        kv = await self._kv(ABSENT_BUCKET)
+        prefix = f"$KV.{ABSENT_BUCKET}."
+        try:
+            info = await self.js.stream_info(
+                f"KV_{ABSENT_BUCKET}", subjects_filter=f"{prefix}{job_id}.>"
+            )
+        except nats.js.errors.NotFoundError:
+            return {}
+        found: dict[str, datetime] = {}
+        for subject in info.state.subjects or {}:
+            name = subject.removeprefix(prefix)
+            try:
+                entry = await kv.get(name)
+            except _MISSING:
+                continue
+            if entry.value:
+                encoded = name.split(".", 1)[1]
+                key = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode()
+                found[key] = _absence.decode(entry.value).since
+        return found
+
+    async def mark_absent(self, job_id: str, match_key: str, shown: str, since: datetime) -> None:
+        """Keep the first date: an object disabled again (or the batch applied twice) keeps it."""
+        kv = await self._kv(ABSENT_BUCKET)
+        data = _encoder.encode(Absence(key=shown, since=since))
+        try:
+            await kv.create(absence_key(job_id, match_key), data)
+        except nats.js.errors.KeyWrongLastSequenceError:
+            return
+
+    async def forget_absent(self, job_id: str, match_key: str) -> None:
+        kv = await self._kv(ABSENT_BUCKET)
+        try:
+            await kv.purge(absence_key(job_id, match_key))
+        except _MISSING:
+            return

@@ -1,0 +1,76 @@
+"""Keeping the lifecycle's absences and the job's watermark as runs apply and finish.
+
+An absence is written by the runner that applies the disable (or move) for it — not
+when it is planned — so an object whose disable failed is disabled again by the next
+run. A delete or a restore that was applied forgets it. The watermark moves only when
+a run has finished (never a failed, cancelled, denied or staged one), and its value only
+when no record failed, so the next incremental run reads the failed records again.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import structlog
+
+from schemas.jobs import Job
+from schemas.plan import Change, RunStats
+from services.common.runs import RunState
+from services.common.watermarks import Memory
+from services.runner.engine import match_key
+
+from .incremental import has_lifecycle
+
+log = structlog.get_logger("idsync.runner")
+
+
+async def remember(
+    memory: Memory, job: Job, changes: list[Change], errors: list[str | None], at: datetime | None
+) -> None:
+    """Record the absences that the applied changes started or ended (`errors[i]` is None
+    for a change that was applied)."""
+    mapping = job.objects[0]
+    if not has_lifecycle(mapping) or at is None:
+        return
+    absent = mapping.on_destination_only
+    for change, error in zip(changes, errors, strict=True):
+        if error is not None or change.action not in ("disable", "move", "delete", "enable"):
+            continue
+        key = match_key(change.match, mapping.keys, mapping.case_insensitive)
+        if key is None:
+            continue
+        # A move for absence goes to `move_to`; a move back (restore) anywhere else.
+        starts = change.action == absent and (
+            absent != "move" or change.container == mapping.move_to
+        )
+        if starts:
+            await memory.mark_absent(job.id, key, change.key, at)
+        else:
+            await memory.forget_absent(job.id, key)
+
+
+async def forget_returned(memory: Memory, job: Job, returned: list[str]) -> None:
+    """Objects back in the source: without `restore` nothing is applied to them, so their
+    absences are forgotten now (with it, when the restore is applied)."""
+    if job.objects[0].restore:
+        return
+    for key in returned:
+        await memory.forget_absent(job.id, key)
+
+
+async def advance_watermark(
+    memory: Memory, job: Job, run_id: str, state: RunState, totals: RunStats
+) -> None:
+    """After the run finished: the job's next incremental run reads from here."""
+    if job.changes is None or state.approved_at is None:
+        return
+    value = state.watermark if totals.failed == 0 else None
+    mark = await memory.advance(
+        job.id,
+        run_id,
+        state.approved_at,
+        field=job.changes.field,
+        value=value,
+        full=not state.incremental,
+    )
+    log.info("watermark", value=mark.value, kept_old=value is None, full=not state.incremental)

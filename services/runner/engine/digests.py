@@ -1,0 +1,100 @@
+"""A memory-lean first pass for large plans: one side indexed by per-key digests.
+
+Holding a million records of each side as dicts takes gigabytes. Instead the
+destination is read once into `key → digest of the compared fields` (an int each);
+the source is streamed against it, and a record whose digest matches is unchanged
+and dropped at once. What is left — creates, updates, the destination-only keys and
+anything unusual — is planned exactly by `plan()` with the destination records of
+just those keys, read a second time. Equal digests mean equal values (a 64-bit
+blake2b: a collision, about 1 in 10^19 per record, would hide one update).
+
+Pure: the caller does the reading (services/runner/lean.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+import msgspec
+
+from schemas.jobs import ObjectMapping
+from schemas.values import Record
+
+from .mapping import present
+from .plan import DuplicateKey, display_key, match_key
+
+_encoder = msgspec.msgpack.Encoder()
+# Replace the digest of a destination key once a source record matched it.
+_KEPT = -1  # the source record differs: plan() gets both
+_DROPPED = -2  # the source record was unchanged and dropped
+
+
+def compared_fields(mapping: ObjectMapping, managed: Sequence[str]) -> tuple[str, ...]:
+    """The fields an update compares, as `plan()` compares them (create-only ones never)."""
+    create_only = {field.to for field in mapping.fields if field.create_only}
+    return tuple(field for field in dict.fromkeys(managed) if field not in create_only)
+
+
+class DigestIndex:
+    """The destination by key (digests only), then what the source left to plan."""
+
+    def __init__(self, mapping: ObjectMapping, managed: Sequence[str]) -> None:
+        self.keys = tuple(mapping.keys)
+        self.case_insensitive = mapping.case_insensitive
+        self.compared = compared_fields(mapping, managed)
+        self.digests: dict[str, int] = {}
+        self.wanted: set[str] = set()
+        """Destination keys whose records `plan()` needs: updates, duplicates, absent."""
+        self.created: set[str] = set()
+        self.unchanged = 0
+        self.odd_destination = False
+        """Some destination record had no usable key: `plan()` must see it, to report it."""
+
+    def digest(self, record: Record) -> int:
+        values = [present(record.get(field)) for field in self.compared]
+        raw = hashlib.blake2b(_encoder.encode(values), digest_size=8).digest()
+        return int.from_bytes(raw, "big") & 0x7FFF_FFFF_FFFF_FFFF  # never a marker
+
+    def add_destination(self, record: Record) -> None:
+        key = match_key(record, self.keys, self.case_insensitive)
+        if key is None:
+            self.odd_destination = True
+        elif key in self.digests:
+            self.wanted.add(key)  # two records share it: plan() reports them
+        else:
+            self.digests[key] = self.digest(record)
+
+    def keep_source(self, record: Record) -> bool:
+        """Whether `plan()` needs this source record; False when it is unchanged."""
+        key = match_key(record, self.keys, self.case_insensitive)
+        if key is None:
+            return True  # plan() skips and reports it
+        found = self.digests.get(key)
+        if found is None:
+            if key in self.created:
+                self.wanted.add(key)
+            self.created.add(key)  # a create; a second one is a duplicate plan() reports
+            return True
+        if found == _DROPPED:  # the first record with this key is gone: name its key
+            shown = display_key(record, self.keys)
+            first = {field: record[field] for field in self.keys}
+            raise DuplicateKey(shown, first, record)
+        if found == _KEPT or key in self.wanted:
+            self.wanted.add(key)  # a duplicate source key, or one of duplicate destinations
+            return True
+        if found == self.digest(record):
+            self.digests[key] = _DROPPED
+            self.unchanged += 1
+            return False
+        self.digests[key] = _KEPT
+        self.wanted.add(key)
+        return True
+
+    def destination_needed(self, record: Record, *, absent: bool) -> bool:
+        """Second pass: whether `plan()` needs this destination record (`absent`: also
+        those no source record matched, for a run that acts on absence)."""
+        key = match_key(record, self.keys, self.case_insensitive)
+        if key is None:
+            return True
+        return key in self.wanted or (absent and self.digests.get(key, _KEPT) >= 0)

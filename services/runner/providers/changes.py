@@ -1,0 +1,77 @@
+"""Finding changed records by a field (CSV, SQL, plugins): the change-reader helper.
+
+A record has changed since a watermark when its change field holds a value at or after
+it. Values compare as numbers when both are whole or decimal numbers ("9" < "10"), and
+otherwise as text, code point by code point — so timestamps compare correctly only in
+one format and one zone (ISO 8601 in UTC: "2026-11-21T10:00:00Z"). A record with no
+value in the field is always read: it cannot be shown unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from decimal import Decimal, InvalidOperation
+
+from schemas.values import Record
+from services.common.errors import BadInput
+
+
+def _number(text: str) -> Decimal | None:
+    try:
+        number = Decimal(text.strip())
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() else None
+
+
+def compare(a: str, b: str) -> int:
+    """-1, 0 or 1 as `a` is before, at or after `b` (numbers as numbers, else text)."""
+    x, y = _number(a), _number(b)
+    if x is not None and y is not None:
+        return (x > y) - (x < y)
+    return (a > b) - (a < b)
+
+
+class FieldChanges:
+    """Filters records by their change field and keeps the highest value seen."""
+
+    def __init__(self, field: str, since: str | None) -> None:
+        self.field = field
+        self.since = since
+        self.highest: str | None = None
+
+    def wanted(self, record: Record) -> bool:
+        value = record.get(self.field)
+        if not isinstance(value, str) or not value:
+            return True
+        if self.highest is None or compare(value, self.highest) > 0:
+            self.highest = value
+        return self.since is None or compare(value, self.since) >= 0
+
+    def watermark(self) -> str | None:
+        """The highest value seen, never before `since` (a watermark does not go back)."""
+        since, highest = self.since, self.highest
+        if highest is None or (since is not None and compare(highest, since) < 0):
+            return since
+        return highest
+
+
+async def filtered(
+    batches: AsyncIterator[list[Record]], changes: FieldChanges
+) -> AsyncIterator[list[Record]]:
+    """The batches of a whole read with only the changed records (empty batches dropped)."""
+    async for batch in batches:
+        kept = [record for record in batch if changes.wanted(record)]
+        if kept:
+            yield kept
+
+
+def needs_field(provider: str, field: str | None) -> str:
+    """The change field of a provider that has no change marker of its own."""
+    if field is None:
+        raise BadInput(
+            f"{provider} has no change marker of its own: set the job's changes.field to the "
+            "source field holding a timestamp or a change counter, e.g. "
+            'changes = { field = "modified_at" }'
+        )
+    return field

@@ -1,0 +1,124 @@
+"""Incremental runs through every service: only the changed records are read, nothing is
+deleted, and the job's watermark moves only when a run finishes."""
+
+from __future__ import annotations
+
+import csv
+import sqlite3
+from pathlib import Path
+
+from schemas.events import Event, RunFailed, RunFinished, RunPlanned
+from services.cli.client import Session
+from services.cli.watch import follow_run
+from services.common.people import people
+from services.common.watermarks import Memory
+
+from .conftest import JOB_ID, Files, RunServices, apply_files, job_toml
+from .journal import events_of_run
+
+CHANGES = 'changes = { field = "modified_at" }'
+
+
+def stamped(count: int, start: int = 1) -> list[dict[str, str]]:
+    """People, each last changed at its own minute of 1 November."""
+    rows = people(count, start=start)
+    for i, row in enumerate(rows):
+        row["modified_at"] = f"2026-11-01T00:{i:02d}:00Z"
+    return rows
+
+
+def write(path: Path, rows: list[dict[str, str]]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]), delimiter=";")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def departments(files: Files) -> dict[str, str]:
+    with sqlite3.connect(files.db) as db:
+        return dict(db.execute("SELECT employee_id, department FROM people").fetchall())
+
+
+async def run(session: Session, changed_only: bool = False) -> tuple[str, Event]:
+    return await follow_run(session, JOB_ID, None, changed_only=changed_only)
+
+
+async def planned(session: Session, run_id: str) -> RunPlanned:
+    [event] = [e for e in await events_of_run(session, run_id) if isinstance(e, RunPlanned)]
+    return event
+
+
+async def test_a_changed_only_run_sees_only_what_changed_and_deletes_nothing(
+    files: Files, session: Session, services: RunServices
+) -> None:
+    files.write(count=1)
+    rows = stamped(20)
+    write(files.csv, rows)
+    files.job.write_text(job_toml(extra=CHANGES))
+    await apply_files(session, files)
+    memory = Memory(session.js)
+    async with services():
+        _, first = await run(session)
+        assert isinstance(first, RunFinished) and first.stats.created == 20
+        mark = await memory.watermark(JOB_ID)
+        assert mark is not None and mark.value == "2026-11-01T00:19:00Z"
+        assert mark.full_at is not None, "a full run says when it was"
+
+        gone, changed = rows.pop(), rows[0]  # one leaves, one moves, one joins
+        changed.update(department="Moved", modified_at="2026-11-02T08:00:00Z")
+        joiner = stamped(1, start=100)[0] | {"modified_at": "2026-11-02T09:00:00Z"}
+        write(files.csv, [*rows, joiner])
+        run_id, second = await run(session, changed_only=True)
+        assert isinstance(second, RunFinished), second
+        assert (second.stats.created, second.stats.updated, second.stats.deleted) == (1, 1, 0)
+        plan = await planned(session, run_id)
+        assert plan.incremental and plan.since == "2026-11-01T00:19:00Z"
+        assert plan.source_records == 2, "only the two changed rows were read"
+        assert departments(files)[changed["employee_id"]] == "Moved"
+        assert gone["employee_id"] in departments(files), "an incremental run deletes nothing"
+        mark = await memory.watermark(JOB_ID)
+        assert mark is not None and mark.value == "2026-11-02T09:00:00Z"
+
+        _, full = await run(session)
+        assert isinstance(full, RunFinished) and full.stats.deleted == 1
+    assert gone["employee_id"] not in departments(files)
+
+
+async def test_a_failed_run_leaves_the_watermark_where_it_was(
+    files: Files, session: Session, services: RunServices
+) -> None:
+    files.write(count=1)
+    rows = stamped(10)
+    write(files.csv, rows)
+    files.job.write_text(job_toml(extra=CHANGES))
+    await apply_files(session, files)
+    memory = Memory(session.js)
+    async with services():
+        await run(session)
+        before = await memory.watermark(JOB_ID)
+        assert before is not None and before.value == "2026-11-01T00:09:00Z"
+
+        rows[3].update(department="Later", modified_at="2026-11-03T00:00:00Z")
+        write(files.csv, rows)
+        with files.csv.open("a", encoding="utf-8") as out:
+            out.write("broken;row\n")  # a ragged row: the run fails while planning
+        _, failed = await run(session, changed_only=True)
+        assert isinstance(failed, RunFailed) and "fields, the header has" in failed.reason
+        after = await memory.watermark(JOB_ID)
+        assert after is not None and (after.value, after.run_id) == (before.value, before.run_id)
+
+        write(files.csv, rows)  # fixed: the change the failed run missed is read now
+        _, fixed = await run(session, changed_only=True)
+    assert isinstance(fixed, RunFinished) and fixed.stats.updated == 1
+    assert departments(files)[rows[3]["employee_id"]] == "Later"
+
+
+async def test_changed_only_on_a_job_without_changes_fails_saying_what_to_add(
+    files: Files, session: Session, services: RunServices
+) -> None:
+    files.write(count=3)
+    await apply_files(session, files)
+    async with services():
+        _, end = await run(session, changed_only=True)
+    assert isinstance(end, RunFailed) and "add changes = { field" in end.reason
+    assert not files.db.exists() or departments(files) == {}

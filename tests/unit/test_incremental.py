@@ -1,0 +1,183 @@
+"""Incremental runs: how change values compare, what CSV and SQLite read, which runs are
+incremental, and what check_job refuses."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from schemas.connections import Connection, CsvConnection, PluginConnection, SqliteConnection
+from schemas.jobs import Changes, Endpoint, Job, ObjectMapping
+from schemas.values import Record
+from services.common.definitions import check_job
+from services.common.errors import BadInput
+from services.common.watermarks import Watermark
+from services.runner.incremental import choose
+from services.runner.providers.base import ChangeReader, Layout
+from services.runner.providers.changes import FieldChanges, compare
+from services.runner.providers.csvfile import CsvProvider
+from services.runner.providers.sqlite import SqliteProvider
+
+NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "order"),
+    [
+        ("9", "10", -1),  # numbers as numbers, not as text
+        ("10.5", "10.25", 1),
+        ("007", "7", 0),
+        ("2026-11-21T10:00:00Z", "2026-11-21T09:59:59Z", 1),  # ISO 8601 in UTC as text
+        ("20261121100000Z", "20261121100000Z", 0),  # LDAP generalized time
+        ("b", "a", 1),
+        ("10", "9a", -1),  # one is not a number: as text
+    ],
+)
+def test_change_values_compare_as_numbers_else_as_text(a: str, b: str, order: int) -> None:
+    assert compare(a, b) == order
+
+
+def test_records_at_or_after_the_watermark_and_those_without_a_value_are_read() -> None:
+    changes = FieldChanges("modified_at", "5")
+    kept = [changes.wanted({"modified_at": v}) for v in ("4", "5", "12", "")]
+    assert kept == [False, True, True, True]
+    assert changes.watermark() == "12"
+
+
+def test_the_watermark_never_goes_back() -> None:
+    changes = FieldChanges("n", "50")
+    assert not changes.wanted({"n": "7"})
+    assert changes.watermark() == "50"
+    assert FieldChanges("n", None).watermark() is None
+
+
+ROWS = "id;name;modified_at\n1;Ada;3\n2;Bob;10\n3;Cy;7\n"
+
+
+async def read_all(reader: ChangeReader, since: str | None, field: str) -> list[Record]:
+    return [r async for batch in reader.read_changed(2, since, field) for r in batch]
+
+
+async def test_csv_reads_only_rows_changed_since_the_watermark(tmp_path: Path) -> None:
+    (tmp_path / "people.csv").write_text(ROWS)
+    csv = CsvProvider(
+        CsvConnection(directory=str(tmp_path), delimiter=";"),
+        Endpoint(connection="hr", file="people.csv"),
+        Layout(),
+    )
+    await csv.open(write=False)
+    assert isinstance(csv, ChangeReader)
+    assert [r["id"] for r in await read_all(csv, "7", "modified_at")] == ["2", "3"]
+    assert csv.watermark() == "10"
+    assert len(await read_all(csv, None, "modified_at")) == 3  # a full run learns it too
+    with pytest.raises(BadInput, match=r"set the job's changes\.field"):
+        csv.read_changed(10, None, None)
+
+
+async def test_sqlite_compares_an_integer_column_as_numbers(tmp_path: Path) -> None:
+    path = tmp_path / "hr.db"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE people (id TEXT, name TEXT, version INTEGER)")
+        db.executemany("INSERT INTO people VALUES (?, ?, ?)", [("1", "Ada", 9), ("2", "Bob", 10)])
+    provider = SqliteProvider(
+        SqliteConnection(path=str(path)), Endpoint(connection="db", table="people"), Layout()
+    )
+    await provider.open(write=False)
+    try:
+        assert [r["id"] for r in await read_all(provider, "10", "version")] == ["2"]
+        assert provider.watermark() == "10"
+    finally:
+        await provider.close()
+
+
+DAILY = Changes(field="modified_at", full_every="1d")
+
+
+def job(changes: Changes | None = DAILY) -> Job:
+    return Job(
+        id="hr",
+        source=Endpoint(connection="hr", file="people.csv"),
+        destination=Endpoint(connection="db", table="people"),
+        objects=[ObjectMapping(keys=["id"])],
+        changes=changes,
+    )
+
+
+def mark(value: str, full_hours_ago: float | None, field: str = "modified_at") -> Watermark:
+    full_at = None if full_hours_ago is None else NOW - timedelta(hours=full_hours_ago)
+    return Watermark(field=field, value=value, full_at=full_at)
+
+
+@pytest.mark.parametrize(
+    ("changed_only", "trigger", "watermark", "expected"),
+    [
+        (True, "manual", mark("42", 1), (True, "42")),
+        (False, "manual", mark("42", 1), (False, None)),  # people's runs are full unless asked
+        (False, "schedule", mark("42", 1), (True, "42")),  # between full runs
+        (False, "schedule", mark("42", 25), (False, None)),  # a full run is due
+        (False, "schedule", None, (False, None)),  # never a full run yet
+        (True, "manual", None, (True, None)),  # no watermark yet: every record, no absence
+        (True, "manual", mark("42", 1, field="updated"), (True, None)),  # another field
+    ],
+)
+def test_which_runs_are_incremental(
+    changed_only: bool, trigger: str, watermark: Watermark | None, expected: tuple[bool, str | None]
+) -> None:
+    assert choose(job(), changed_only, trigger, watermark, NOW) == expected
+
+
+def test_changed_only_on_a_job_without_changes_says_what_to_add() -> None:
+    with pytest.raises(BadInput, match=r"add changes = \{ field = "):
+        choose(job(None), True, "manual", None, NOW)
+
+
+def test_check_job_refuses_what_cannot_work() -> None:
+    connections: dict[str, Connection] = {
+        "hr": CsvConnection(id="hr", directory="/data"),
+        "db": SqliteConnection(id="db", path="/data/db.sqlite"),
+    }
+    bad = Job(
+        id="hr",
+        source=Endpoint(connection="hr", file="people.csv"),
+        destination=Endpoint(connection="db", table="people"),
+        objects=[ObjectMapping(keys=["id"], delete_after="soon", restore=True)],
+        changes=Changes(full_every="never"),
+    )
+    with pytest.raises(BadInput) as refused:
+        check_job(bad, connections)
+    text = str(refused.value)
+    assert "$.changes.field: expected the source field holding a timestamp" in text
+    assert "$.changes.full_every: expected an interval" in text
+    assert "$.objects[0].delete_after: expected an interval" in text
+    assert '$.objects[0].on_destination_only: expected "disable" or "move"' in text
+
+
+def test_check_job_accepts_a_lifecycle_on_a_destination_that_disables_and_enables() -> None:
+    connections: dict[str, Connection] = {
+        "hr": CsvConnection(id="hr", directory="/data"),
+        "dir": PluginConnection(
+            id="dir",
+            factory="tests.plugins.lifecycle:LifecycleProvider",
+            actions=["create", "update", "delete", "disable", "enable"],
+        ),
+    }
+    good = Job(
+        id="hr",
+        source=Endpoint(connection="hr", file="people.csv"),
+        destination=Endpoint(connection="dir"),
+        objects=[
+            ObjectMapping(
+                keys=["id"], on_destination_only="disable", delete_after="30d", restore=True
+            )
+        ],
+        changes=Changes(field="modified_at", full_every="1d"),
+    )
+    check_job(good, connections)
+    cannot = PluginConnection(id="dir", factory="x:y", actions=["create", "update", "disable"])
+    with pytest.raises(BadInput) as refused:
+        check_job(good, {**connections, "dir": cannot})
+    assert "$.objects[0].delete_after: destination dir (plugin) cannot delete" in str(refused.value)
+    assert "$.objects[0].restore: destination dir (plugin) cannot enable" in str(refused.value)
