@@ -27,13 +27,15 @@ def passwords_of(run_id: str) -> Passwords:
 
 
 def with_passwords(
-    changes: list[Change], generated: dict[str, PasswordSpec], passwords: Passwords
+    changes: list[Change], by_type: dict[str, dict[str, PasswordSpec]], passwords: Passwords
 ) -> tuple[list[Change], dict[int, str]]:
-    """The changes with each create's generated fields filled in, and the positions of
-    the creates that could not get one (why, without the password)."""
+    """The changes with each create's generated fields (those of its object type, in
+    `by_type`) filled in, and the positions of the creates that could not get one (why,
+    without the password)."""
     ready: list[Change] = []
     failed: dict[int, str] = {}
     for position, change in enumerate(changes):
+        generated = by_type.get(change.object_type)
         if change.action != "create" or not generated:
             ready.append(change)
             continue

@@ -94,8 +94,8 @@ async def _write(
     if not batch.changes:
         return RunStats(), []
     connection = await bus.store.connection(job.destination.connection)
-    mapping = job.objects[0]
-    generated = compile_mapping(mapping, MappingContext.checking(job.id)).generated
+    checking = MappingContext.checking(job.id)
+    generated = {obj.type: compile_mapping(obj, checking).generated for obj in job.objects}
     ready, refused = with_passwords(batch.changes, generated, passwords_of(batch.run_id))
     applied = iter(await apply_by_type(job, connection, ready))  # a provider per object type
     outcomes = [
