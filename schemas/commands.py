@@ -23,18 +23,28 @@ class DecideCommand(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     reason: str = ""
 
 
+class JobDeleteCommand(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Delete a job: idsync.cmd.<principal>.job-delete (job-apply carries the Job itself,
+    connection-apply a list of connections)."""
+
+    job_id: str
+
+
 class CommandReply(msgspec.Struct, frozen=True, kw_only=True):
     ok: bool
     run_id: str | None = None
     error: str | None = None
     retry: bool = False
     """The command failed for a passing reason (e.g. a full stream): asking later may work."""
+    note: str = ""
+    """What was done, when there is no run to name (e.g. "updated")."""
 
 
 _encoder = msgspec.json.Encoder()
 run_command_decoder = msgspec.json.Decoder(RunCommand)
 decide_command_decoder = msgspec.json.Decoder(DecideCommand)
 reply_decoder = msgspec.json.Decoder(CommandReply)
+job_delete_decoder = msgspec.json.Decoder(JobDeleteCommand)
 
 
 def encode(message: msgspec.Struct) -> bytes:

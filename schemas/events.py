@@ -51,6 +51,13 @@ class RunAwaitingApproval(_Event, tag="run.awaiting-approval", frozen=True):
     plan_hash: str | None = None
     counts: PlanCounts | None = None
     """The plan's summary, for the approver."""
+    requested_by: str = ""
+    trigger: Trigger = "manual"
+    keys: list[str] | None = None
+    approvers: list[str] = msgspec.field(default_factory=list)
+    """Who may approve (principals, groups resolved); empty: anyone but the requester."""
+    expires_at: datetime | None = None
+    """When the workflow ends the run `run.expired` if nobody has answered."""
 
 
 class RunStarted(_Event, tag="run.started", frozen=True):
@@ -125,7 +132,7 @@ class RunDenied(_Event, tag="run.denied", frozen=True):
 
 
 class RunExpired(_Event, tag="run.expired", frozen=True):
-    pass
+    reason: str = ""
 
 
 class RunNotifyFailed(_Event, tag="run.notify-failed", frozen=True):

@@ -158,6 +158,22 @@ class Safety(_Strict, frozen=True):
     """A source that comes back empty while the destination is not: wait for approval."""
 
 
+RequestKind = Literal["manual", "schedule", "external"]
+
+
+class Approval(_Strict, frozen=True):
+    """Which run requests wait for someone's approval, and whose."""
+
+    approvers: list[str]
+    """Principals ("ada") or groups of principals ("group:directory-team"); any one of them
+    may approve, never the one who asked."""
+    required_for: list[RequestKind] = msgspec.field(default_factory=lambda: ["manual"])
+    """manual: people's `idsync job run`; schedule: the job's schedule; external: requests
+    from other systems (users added with `idsync user add --system`)."""
+    expire_after: str = "1d"
+    """An unanswered request ends `run.expired` after this long ("8h", "2d")."""
+
+
 NotifyTrigger = Literal["always", "changed", "errors", "failed", "approval", "password"]
 
 
@@ -195,6 +211,9 @@ class Job(_Strict, frozen=True):
     batch starts, and it ends `run.cancelled` with what it applied."""
     notify: list[Notification] = msgspec.field(default_factory=list)
     """Mail about runs: recipients and the trigger for each list (services/notifier)."""
+    approval: Approval | None = None
+    """Runs that wait for approval before they start (services/workflow); a job with one
+    names its `owners`, who alone may change or delete it."""
     changes: Changes | None = None
     """How runs read only what changed (`idsync job run JOB --changed-only`, schedules)."""
 

@@ -26,8 +26,10 @@ def events_of(kind: type[_Event], job_id: str = "*") -> str:
 
 
 def job_events(job_id: str) -> str:
-    """Every event about one job: idsync.*.*.<job>."""
-    return f"{PREFIX}.*.*.{job_id}"
+    """Every event about one job: idsync.run.*.<job> (every tag is a run.* tag). Not
+    idsync.*.*.<job>, which would also match commands of a verb spelled like the job:
+    people may subscribe to the journal's families only."""
+    return f"{PREFIX}.run.*.{job_id}"
 
 
 def command_subject(principal: str, verb: str) -> str:

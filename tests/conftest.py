@@ -9,8 +9,9 @@ import pytest
 
 from services.common.embedded import EmbeddedNats
 
-# `slapd`/`ldap_base` (OpenLDAP) and `samba`/`ad_base` (Samba AD): real directory servers.
-pytest_plugins = ["tests.ldap_server", "tests.ad_server"]
+# `slapd`/`ldap_base` (OpenLDAP) and `samba`/`ad_base` (Samba AD): real directory servers;
+# `secure`/`secured_services`: NATS with the users and permissions `idsync up` writes.
+pytest_plugins = ["tests.ldap_server", "tests.ad_server", "tests.integration.secured"]
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
@@ -13,13 +14,31 @@ import nats.js.errors
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.api import DeliverPolicy
 
-from schemas.commands import CommandReply, DecideCommand, RunCommand, encode, reply_decoder
+from schemas.commands import (
+    CommandReply,
+    DecideCommand,
+    JobDeleteCommand,
+    RunCommand,
+    encode,
+    reply_decoder,
+)
+from schemas.connections import Connection
 from schemas.events import Event, decode_event
+from schemas.jobs import Job
 from schemas.subjects import command_subject
-from services.common.errors import BadInput, IdsyncError, Transient, Unreachable
+from services.common import access, credentials
+from services.common.credentials import Credentials
+from services.common.errors import (
+    BadInput,
+    IdsyncError,
+    NotFound,
+    Refused,
+    Transient,
+    Unreachable,
+)
 from services.common.jetstream import JOURNAL, ensure_infrastructure
+from services.common.reading import read_stream
 from services.common.settings import Settings, server_list
 from services.common.store import Store
 
@@ -27,14 +46,57 @@ from services.common.store import Store
 class Session:
     """A connection for one command."""
 
-    def __init__(self, nc: Client, settings: Settings) -> None:
+    def __init__(
+        self,
+        nc: Client,
+        settings: Settings,
+        *,
+        refusals: list[str] | None = None,
+        user: str | None = None,
+    ) -> None:
         self.nc = nc
         self.settings = settings
         self.js: JetStreamContext = nc.jetstream()
         self.store = Store(self.js)
+        self.refusals = refusals if refusals is not None else []
+        """The server's permission violations on this connection, newest last."""
+        self.user = user
+
+    @property
+    def authenticated(self) -> bool:
+        """Connected as a user: the server then checks permissions, and what people may
+        not write themselves goes to the workflow as commands."""
+        return self.user is not None
 
     async def ensure(self) -> None:
-        await ensure_infrastructure(self.js, self.settings)
+        """Create streams and buckets — only where nobody has permissions (a test's or a
+        developer's own open server); with users, the workflow service does it."""
+        if not self.authenticated:
+            await ensure_infrastructure(self.js, self.settings)
+
+    async def apply_connections(self, connections: list[Connection]) -> None:
+        if self.authenticated:
+            await self._ask("connection-apply", msgspec.json.encode(connections))
+            return
+        await self.ensure()
+        for connection in connections:
+            await self.store.put_connection(connection)
+
+    async def apply_job(self, job: Job) -> bool:
+        """Store the job (through the workflow when authenticated); True if it existed."""
+        if self.authenticated:
+            reply = await self._ask("job-apply", msgspec.json.encode(job))
+            return reply.note == "updated"
+        await self.ensure()
+        existed = await self.store.find_job(job.id) is not None
+        await self.store.put_job(job)
+        return existed
+
+    async def delete_job(self, job_id: str) -> None:
+        if self.authenticated:
+            await self._ask("job-delete", encode(JobDeleteCommand(job_id=job_id)))
+        elif not await self.store.delete_job(job_id):
+            raise NotFound(f"no job {job_id!r}: `idsync job list` shows the jobs there are")
 
     async def request_run(
         self, job_id: str, keys: list[str] | None = None, changed_only: bool = False
@@ -52,74 +114,102 @@ class Session:
         return await self._command(verb, command)
 
     async def _command(self, verb: str, command: msgspec.Struct) -> str:
+        reply = await self._ask(verb, encode(command))
+        if reply.run_id is None:
+            raise BadInput(reply.error or f"the {verb} command named no run")
+        return reply.run_id
+
+    async def _ask(self, verb: str, payload: bytes) -> CommandReply:
         subject = command_subject(self.settings.principal, verb)
         try:
-            answer = await self.nc.request(subject, encode(command), timeout=10)
+            answer = await self.nc.request(subject, payload, timeout=10)
         except nats.errors.NoRespondersError:
             raise Unreachable(
                 f"no workflow service answers {verb} commands: start the services with "
                 "`idsync up` (or `idsync serve workflow`)"
             ) from None
         except nats.errors.TimeoutError:
+            self.raise_refusal()
             raise Unreachable("the workflow service did not answer within 10 s") from None
         reply: CommandReply = reply_decoder.decode(answer.data)
-        if not reply.ok or reply.run_id is None:
+        if not reply.ok:
             refused = Transient if reply.retry else BadInput
             raise refused(reply.error or f"the {verb} command was refused")
-        return reply.run_id
+        return reply
+
+    def raise_refusal(self) -> None:
+        """If the server refused something this connection did, say so (the request
+        itself only times out): a permission error names the user and the subject."""
+        if self.refusals:
+            raise Refused(
+                f"the NATS server refused it: {self.refusals[-1]} "
+                f"(user {self.user or 'anonymous'}; "
+                "`idsync user list` shows who may do what)"
+            )
 
     async def journal(self, subject: str = "idsync.run.>") -> list[Event]:
-        """Every event in the journal on `subject`, oldest first (an ordered consumer,
-        which leaves nothing behind on the server)."""
+        """Every event in the journal on `subject`, oldest first: batched direct gets,
+        which need no consumer (people may create none) and leave nothing behind."""
         try:
             info = await self.js.stream_info(JOURNAL)
         except nats.js.errors.NotFoundError:
             return []
         if info.state.messages == 0:
             return []
-        sub = await self.js.subscribe(
-            subject, ordered_consumer=True, deliver_policy=DeliverPolicy.ALL
-        )
         events: list[Event] = []
-        try:
-            while True:
-                try:
-                    msg = await sub.next_msg(timeout=1.0)
-                except nats.errors.TimeoutError:
-                    break
-                try:
-                    events.append(decode_event(msg.data))
-                except (msgspec.DecodeError, msgspec.ValidationError):
-                    continue  # not ours to read: a newer tag this version does not know
-                if msg.metadata.num_pending == 0:
-                    break
-        finally:
-            await sub.unsubscribe()
+        async for msg in read_stream(self.nc, JOURNAL, subject, start=info.state.first_seq):
+            try:
+                events.append(decode_event(msg.data))
+            except (msgspec.DecodeError, msgspec.ValidationError):
+                continue  # not ours to read: a newer tag this version does not know
         return events
 
     @asynccontextmanager
-    async def follow(self, subject: str) -> AsyncIterator[asyncio.Queue[Event]]:
-        """Events as they are published (a core subscription: nothing left behind)."""
+    async def follow(self, *subjects: str) -> AsyncIterator[asyncio.Queue[Event]]:
+        """Events as they are published (core subscriptions: nothing left behind)."""
         queue: asyncio.Queue[Event] = asyncio.Queue()
 
         async def on_message(msg: Msg) -> None:
             with suppress(msgspec.DecodeError, msgspec.ValidationError):
                 queue.put_nowait(decode_event(msg.data))
 
-        sub = await self.nc.subscribe(subject, cb=on_message)
+        subs = [await self.nc.subscribe(subject, cb=on_message) for subject in subjects]
+        await self.nc.flush()  # a refused subscription is reported now, not at the first event
+        self.raise_refusal()
         try:
             yield queue
         finally:
-            await sub.unsubscribe()
+            for sub in subs:
+                await sub.unsubscribe()
 
 
-async def _quiet(error: Exception) -> None:
-    """Connection errors are reported once, by `open_connection`, not as tracebacks."""
-
-
-async def open_connection(url: str, timeout: float = 3.0) -> Client:
+async def open_connection(
+    url: str,
+    timeout: float = 3.0,
+    *,
+    credentials: Credentials | None = None,
+    tls: ssl.SSLContext | None = None,
+    refusals: list[str] | None = None,
+) -> Client:
     """A client connection, or Unreachable within `timeout` seconds. (With
-    allow_reconnect=False nats-py retries a refused first connection forever.)"""
+    allow_reconnect=False nats-py retries a refused first connection forever.) A person's
+    replies come to an inbox of their own, the only one they may read."""
+
+    seen: list[str] = []
+
+    async def on_error(error: Exception) -> None:
+        # Reported by `open_connection` or `Session.raise_refusal`, not as tracebacks.
+        seen.append(str(error).lower())
+        if refusals is not None and "permissions violation" in str(error).lower():
+            refusals.append(str(error).removeprefix("nats: "))
+
+    who: dict[str, str] = {}
+    if credentials is not None:
+        who = {
+            "user": credentials.user,
+            "password": credentials.password,
+            "inbox_prefix": access.inbox_prefix(credentials.user),
+        }
     try:
         return await asyncio.wait_for(
             nats.connect(
@@ -127,22 +217,46 @@ async def open_connection(url: str, timeout: float = 3.0) -> Client:
                 connect_timeout=timeout,
                 max_reconnect_attempts=1,
                 reconnect_time_wait=0.1,
-                error_cb=_quiet,
+                error_cb=on_error,
+                tls=tls,
+                **who,
             ),
             timeout * 2,
         )
     except (OSError, nats.errors.Error, TimeoutError) as error:
+        text = str(error) or type(error).__name__
+        if any("authorization" in seen_error for seen_error in [*seen, text.lower()]):
+            raise Refused(
+                f"NATS at {url} refused the credentials of "
+                f"{credentials.user if credentials else 'an anonymous client'}: set "
+                "IDSYNC_NATS_CREDENTIALS (or IDSYNC_NATS_USER and IDSYNC_NATS_PASSWORD), or "
+                "ask whoever runs `idsync up` for `idsync user add YOUR-NAME`"
+            ) from None
         raise Unreachable(
-            f"cannot reach NATS at {url} ({error or type(error).__name__}).\n"
+            f"cannot reach NATS at {url} ({text}).\n"
             "Is `idsync up` running? Or set IDSYNC_NATS_URL to a server that is."
         ) from None
 
 
 @asynccontextmanager
 async def connect(settings: Settings) -> AsyncIterator[Session]:
-    nc = await open_connection(settings.resolve_nats_url())
+    """A session as the person the credentials name (their principal), or anonymous."""
+    who = credentials.for_person(settings)
+    if who is not None and who.user != settings.principal:
+        settings = msgspec.structs.replace(settings, principal=who.user)
+    refusals: list[str] = []
+    nc = await open_connection(
+        settings.resolve_nats_url(),
+        credentials=who,
+        tls=credentials.tls_context(settings),
+        refusals=refusals,
+    )
+    session = Session(nc, settings, refusals=refusals, user=who.user if who else None)
     try:
-        yield Session(nc, settings)
+        yield session
+    except nats.errors.TimeoutError:
+        session.raise_refusal()
+        raise Unreachable("NATS did not answer in time") from None
     except nats.errors.Error as error:
         raise IdsyncError(f"NATS: {error}") from None
     finally:

@@ -10,10 +10,11 @@ import msgspec
 from schemas.connections import Connection
 from schemas.ids import is_slug
 from services.common.definitions import check_job, load_connections, load_job
-from services.common.errors import BadInput, NotFound
+from services.common.errors import BadInput
 from services.runner.engine.report import report
 from services.runner.planning import open_sides, plan_job
 from services.runner.providers.reach import check_reachable
+from services.workflow.gate import approval_problems
 
 from .client import connect
 from .export import export_format, write_report
@@ -26,9 +27,7 @@ from .watch import wait_for_run
 async def connection_apply(args: argparse.Namespace) -> int:
     connections = load_connections(Path(args.file))
     async with connect(args.settings) as session:
-        await session.ensure()
-        for connection in connections:
-            await session.store.put_connection(connection)
+        await session.apply_connections(connections)
     if args.json:
         print_json(connections)
     else:
@@ -54,8 +53,7 @@ async def connection_add(args: argparse.Namespace) -> int:
     except msgspec.ValidationError as error:
         raise BadInput(f"connection {args.id}: {error}") from None
     async with connect(args.settings) as session:
-        await session.ensure()
-        await session.store.put_connection(connection)
+        await session.apply_connections([connection])
     print(f"added connection {args.id} ({args.provider})")
     return 0
 
@@ -87,12 +85,12 @@ async def connection_test(args: argparse.Namespace) -> int:
 
 async def job_apply(args: argparse.Namespace) -> int:
     job = load_job(Path(args.file))
+    if problems := approval_problems(job):
+        raise BadInput("\n".join(f"{args.file}: {problem}" for problem in problems))
     async with connect(args.settings) as session:
-        await session.ensure()
         connections = {c.id: c for c in await session.store.connections()}
-        check_job(job, connections, origin=Path(args.file))
-        existed = await session.store.find_job(job.id) is not None
-        await session.store.put_job(job)
+        check_job(job, connections, origin=Path(args.file))  # here, to name the file
+        existed = await session.apply_job(job)
     if args.json:
         print_json(job)
     else:
@@ -146,8 +144,7 @@ async def job_show(args: argparse.Namespace) -> int:
 
 async def job_delete(args: argparse.Namespace) -> int:
     async with connect(args.settings) as session:
-        if not await session.store.delete_job(args.id):
-            raise NotFound(f"no job {args.id!r}: `idsync job list` shows the jobs there are")
+        await session.delete_job(args.id)
     print(f"deleted job {args.id} (its runs stay in the journal)")
     return 0
 

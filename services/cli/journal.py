@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import sys
 
-from schemas.subjects import ALL_EVENTS, job_events
+from schemas.subjects import JOURNAL_SUBJECTS, job_events
 from services.common.errors import NotFound
 
 from .client import connect
@@ -96,10 +96,11 @@ async def run_cancel(args: argparse.Namespace) -> int:
 
 
 async def tail(args: argparse.Namespace) -> int:
-    subject = job_events(args.job) if args.job else ALL_EVENTS
-    async with connect(args.settings) as session, session.follow(subject) as queue:
+    # The journal's families, not idsync.>: that would take in other people's commands.
+    subjects = [job_events(args.job)] if args.job else JOURNAL_SUBJECTS
+    async with connect(args.settings) as session, session.follow(*subjects) as queue:
         if not args.json:
-            print(f"following {subject} (Ctrl-C to stop)", file=sys.stderr)
+            print(f"following {', '.join(subjects)} (Ctrl-C to stop)", file=sys.stderr)
         try:
             while True:
                 event = await queue.get()

@@ -12,7 +12,7 @@ from services.common.host import SERVICES
 from services.common.logging import configure_logging
 from services.common.settings import Settings
 
-from . import definitions, demo, doctor, journal, operations, serving
+from . import definitions, demo, doctor, journal, operations, people, serving
 
 Command = Callable[[argparse.Namespace], Awaitable[int]]
 
@@ -36,6 +36,8 @@ environment:
   IDSYNC_HOME       the embedded server's store and URL file (default ./.idsync)
   IDSYNC_NATS_URL   a NATS server to use instead (nats://host:4222)
   IDSYNC_PRINCIPAL  who commands act as (default: your user name)
+  IDSYNC_NATS_CREDENTIALS  a file with your NATS user and password (default: the one
+                    `idsync up` wrote for you under IDSYNC_HOME/credentials)
 
 exit codes:
   0 ok   1 unexpected error   2 bad input (a file, an argument, an unknown name)
@@ -156,6 +158,14 @@ def _nouns(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = _command(run, "show", journal.run_show, "one run: who, plan, statistics, errors")
     p.add_argument("run_id", metavar="RUN", help="a run id, as `idsync run list` shows it")
     _json(p)
+    p = _command(
+        run,
+        "approvals",
+        people.run_approvals,
+        "the runs waiting for your approval: who asked, why, the plan's summary",
+    )
+    p.add_argument("--all", action="store_true", help="every waiting run, not only yours")
+    _json(p)
     for verb, text in (
         (
             "approve",
@@ -177,6 +187,7 @@ def _nouns(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("run_id", metavar="RUN")
     p.add_argument("--reason", help="why (kept in the journal)")
 
+    _users(sub)
     runner_noun = sub.add_parser("runner", help="the runners and what they work on")
     verbs = runner_noun.add_subparsers(dest="verb", required=True, metavar="VERB")
     _json(
@@ -204,6 +215,29 @@ def _nouns(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "abandon a dead letter: a batch's changes count as failed, the run goes on",
     )
     p.add_argument("seq", metavar="SEQ")
+
+
+def _users(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    noun = sub.add_parser("user", help="the people (and other systems) of the embedded server")
+    verbs = noun.add_subparsers(dest="verb", required=True, metavar="VERB")
+    p = _command(
+        verbs,
+        "add",
+        people.user_add,
+        "add a person (or give them a new password); prints it, and the running server "
+        "reloads its users",
+        epilog="example: idsync user add ada --group directory-team",
+    )
+    p.add_argument("principal", metavar="NAME", help="a slug: a-z, 0-9, _ and -")
+    p.add_argument("--group", action="append", help="a group approvers can name (repeatable)")
+    p.add_argument(
+        "--system",
+        action="store_true",
+        help="another system: its run requests are external and merged in bursts",
+    )
+    p = _command(verbs, "remove", people.user_remove, "remove a person; the server forgets them")
+    p.add_argument("principal", metavar="NAME")
+    _json(_command(verbs, "list", people.user_list, "list the users and what they may send"))
 
 
 def build_parser() -> argparse.ArgumentParser:

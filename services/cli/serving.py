@@ -9,8 +9,9 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
+from services.common import users
 from services.common.embedded import EmbeddedNats
-from services.common.errors import BadInput, Unreachable
+from services.common.errors import BadInput, Refused, Unreachable
 from services.common.host import SERVICES, run_services
 from services.common.settings import URL_FILE, Settings
 
@@ -35,7 +36,10 @@ async def embedded_server(settings: Settings) -> AsyncIterator[str]:
             f"idsync is already up at {url_file.read_text().strip()} "
             f"(IDSYNC_HOME={settings.home}); stop it first"
         )
-    server = EmbeddedNats(settings.home / "nats")
+    # Every service and the person starting it get a user; the server checks who may
+    # publish and read what (services/common/access.py).
+    await asyncio.to_thread(users.prepare, settings.home, settings.principal)
+    server = EmbeddedNats(settings.home / "nats", authorization=users.auth_path(settings.home))
     url = await asyncio.to_thread(server.start)
     url_file.write_text(url + "\n")
     try:
@@ -49,6 +53,8 @@ async def embedded_server(settings: Settings) -> AsyncIterator[str]:
 async def _answers(url: str) -> bool:
     try:
         nc = await open_connection(url, timeout=1)
+    except Refused:
+        return True  # a server that asks who we are: something is up there
     except Unreachable:
         return False
     await nc.close()
@@ -65,7 +71,8 @@ async def up(args: argparse.Namespace) -> int:
     async with embedded_server(settings) as url:
         print(
             f"idsync is up: NATS at {url} (store in {settings.home / 'nats'}), "
-            f"services: {', '.join(SERVICES)}. Ctrl-C stops.",
+            f"services: {', '.join(SERVICES)}. You are {settings.principal} "
+            f"(`idsync user add NAME` adds others). Ctrl-C stops.",
             file=sys.stderr,
         )
         await run_services(SERVICES, settings, url, stop)

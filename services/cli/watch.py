@@ -83,6 +83,12 @@ def describe_end(run_id: str, event: Event) -> str:
             return f"run {run_id} {state} in {seconds:.1f}s\n  {stats_line(stats)}"
         case RunFailed(reason=reason):
             return f"run {run_id} failed: {reason}"
+        case RunAwaitingApproval(reason=reason, plan_hash=None):
+            return (
+                f"run {run_id} waits for approval: {reason}\n"
+                f"  an approver sees it in `idsync run approvals` and runs "
+                f"`idsync run approve {run_id}`; `idsync run deny {run_id}` ends it"
+            )
         case RunAwaitingApproval(reason=reason):
             return (
                 f"run {run_id} wrote nothing and waits for approval: {reason}\n"

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ssl
 from typing import Any
 
 import nats.js.errors
 from faststream.nats import NatsBroker
+from faststream.nats.security import NatsSecurity, NatsUserPassword
 from nats.js import JetStreamContext
 
 from schemas.events import Event, encode_event
@@ -13,6 +15,7 @@ from schemas.subjects import event_subject, work_subject
 from schemas.work import WorkBatch
 from schemas.work import encode as encode_work
 
+from .credentials import Credentials
 from .errors import StoreFull
 from .jetstream import JOURNAL, WORK, ConsumerSpec
 from .runs import Runs
@@ -22,15 +25,24 @@ from .store import Store
 STREAM_FULL = 10077  # JetStream: "maximum messages/bytes exceeded" (discard=new)
 
 
-def make_broker(url: str) -> NatsBroker:
+def make_broker(
+    url: str, credentials: Credentials | None = None, tls: ssl.SSLContext | None = None
+) -> NatsBroker:
     """A broker that reconnects forever, without FastStream's own access log
-    (our handlers log one line per outcome, with job_id and run_id)."""
+    (our handlers log one line per outcome, with job_id and run_id), as the user
+    `credentials` names (anonymous without)."""
+    security: NatsSecurity | None = None
+    if credentials is not None:
+        security = NatsUserPassword(credentials.user, credentials.password, ssl_context=tls)
+    elif tls is not None:
+        security = NatsSecurity(ssl_context=tls)
     return NatsBroker(
         server_list(url),
         logger=None,
         max_reconnect_attempts=-1,
         reconnect_time_wait=1,
         connect_timeout=5,
+        security=security,
     )
 
 

@@ -37,9 +37,14 @@ class EmbeddedNats:
     every stream), its log, pid and ports files.
     """
 
-    def __init__(self, directory: Path, *, sync_always: bool = False) -> None:
+    def __init__(
+        self, directory: Path, *, sync_always: bool = False, authorization: Path | None = None
+    ) -> None:
         self.directory = directory
         self.sync_always = sync_always
+        self.authorization = authorization
+        """A file with the server's `authorization` block (users.py writes it); without
+        one, any client may connect and do anything (the tests' own servers)."""
         self.process: subprocess.Popen[bytes] | None = None
         self.url = ""
         self.monitor_url = ""
@@ -67,9 +72,14 @@ class EmbeddedNats:
             "-l",
             str(self.directory / "nats.log"),
         ]
-        if self.sync_always:
+        lines = ["jetstream { sync_interval: always }"] if self.sync_always else []
+        if self.authorization is not None:
+            # nats-server reads an include relative to the including file, never absolute.
+            relative = os.path.relpath(self.authorization, self.directory)
+            lines.append(f"include {json.dumps(relative)}")
+        if lines:
             config = self.directory / "nats.conf"
-            config.write_text("jetstream { sync_interval: always }\n")
+            config.write_text("\n".join(lines) + "\n")
             args += ["-c", str(config)]
         self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout

@@ -48,3 +48,8 @@ class StoreFull(Transient):
     full, so nothing stored is ever dropped silently): free space or raise the limit."""
 
     exit_code = 3
+
+
+class Refused(BadInput):
+    """The NATS server refused this user something its permissions do not allow (or its
+    credentials): ask for the right, or act as someone who has it."""

@@ -10,9 +10,11 @@ from typing import Any, Protocol
 
 from faststream.nats import NatsBroker
 
+from . import credentials
 from .bus import Bus, make_broker
 from .consumers import keep_alive
-from .jetstream import ensure_infrastructure
+from .credentials import Credentials, tls_context
+from .jetstream import ensure_infrastructure, wait_for_infrastructure
 from .logging import get_logger
 from .settings import Settings
 
@@ -35,11 +37,20 @@ def registrar(name: str) -> Register:
 class ServiceHost:
     """The named services on one broker in this process."""
 
-    def __init__(self, names: Sequence[str], settings: Settings, url: str) -> None:
+    def __init__(
+        self,
+        names: Sequence[str],
+        settings: Settings,
+        url: str,
+        credentials: Credentials | None = None,
+    ) -> None:
         self.names = list(names)
         self.settings = settings
         self.url = url
-        self.bus = Bus(make_broker(url), settings)
+        self.bus = Bus(make_broker(url, credentials, tls_context(settings)), settings)
+        # Only the workflow may manage streams and consumers once users have permissions;
+        # the other services wait until it has (anonymous, any service may).
+        self.steward = credentials is None or "workflow" in self.names
         self._backgrounds = [
             task for name in names for task in registrar(name)(self.bus.broker, self.bus)
         ]
@@ -53,7 +64,10 @@ class ServiceHost:
         broker = self.bus.broker
         await broker.connect()
         try:
-            await ensure_infrastructure(self.bus.js, self.settings)
+            if self.steward:
+                await ensure_infrastructure(self.bus.js, self.settings)
+            else:
+                await wait_for_infrastructure(self.bus.js)
             await broker.start()
             tasks = [asyncio.create_task(run()) for run in self._backgrounds]
             tasks.append(asyncio.create_task(keep_alive(self.bus, self.settings.liveness_interval)))
@@ -78,5 +92,34 @@ async def run_services(
     stop: asyncio.Event,
     ready: asyncio.Event | None = None,
 ) -> None:
-    """Run the named services in this process until `stop` is set."""
-    await ServiceHost(names, settings, url).run(stop, ready)
+    """Run the named services in this process until `stop` is set: one connection per
+    identity (each service with its own credentials when it has some)."""
+    groups: dict[Credentials | None, list[str]] = {}
+    for name in names:
+        groups.setdefault(credentials.for_service(settings, name), []).append(name)
+    hosts = [ServiceHost(group, settings, url, who) for who, group in groups.items()]
+    if len(hosts) == 1:
+        await hosts[0].run(stop, ready)
+        return
+    readies = [asyncio.Event() for _ in hosts]
+
+    async def one(host: ServiceHost, started: asyncio.Event) -> None:
+        try:
+            await host.run(stop, started)
+        except BaseException:
+            stop.set()  # one service failing stops the others: nothing half up
+            raise
+
+    async def all_started() -> None:
+        for started in readies:
+            await started.wait()
+        if ready is not None:
+            ready.set()
+
+    waiter = asyncio.create_task(all_started())
+    try:
+        await asyncio.gather(
+            *(one(host, started) for host, started in zip(hosts, readies, strict=True))
+        )
+    finally:
+        waiter.cancel()

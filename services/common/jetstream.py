@@ -8,6 +8,8 @@ publish — an error someone sees — instead of silently dropping the oldest.
 
 from __future__ import annotations
 
+import asyncio
+
 import nats.js.errors
 from nats.js import JetStreamContext
 from nats.js.api import (
@@ -22,10 +24,11 @@ from nats.js.api import (
     StreamConfig,
 )
 
-from schemas.events import RunApproved, RunRequested
+from schemas.events import RunApproved, RunAwaitingApproval, RunRequested
 from schemas.subjects import JOURNAL_SUBJECTS, WORK_SUBJECTS, command_subject, events_of
 
 from .errors import IdsyncError
+from .logging import get_logger
 from .settings import Settings
 
 JOURNAL = "IDSYNC_JOURNAL"
@@ -39,6 +42,8 @@ MAIL_BUCKET = "idsync_mail_sent"
 """The Message-IDs of mails sent, so an event delivered again is not mailed twice."""
 KEYS_BUCKET = "idsync_keys"
 """Public keys: the notifier's, which runners seal generated passwords to."""
+APPROVALS_BUCKET = "idsync_approvals"
+"""The runs waiting for someone's approval (services/workflow/approvals.py), one entry each."""
 WATERMARKS_BUCKET = "idsync_watermarks"
 """Per job: where its next incremental run reads from, when its last full run was."""
 ABSENT_BUCKET = "idsync_absent"
@@ -49,6 +54,7 @@ BUCKETS = (
     RUNS_BUCKET,
     MAIL_BUCKET,
     KEYS_BUCKET,
+    APPROVALS_BUCKET,
     WATERMARKS_BUCKET,
     ABSENT_BUCKET,
 )
@@ -57,6 +63,8 @@ RUNNERS_BUCKET = "idsync_runners"
 PLANS_BUCKET = "idsync_plans"
 """Object store: each run's whole plan, batched by phase, for every runner to apply."""
 DAY = 86_400.0
+
+log = get_logger("idsync.jetstream")
 
 
 class ConsumerSpec:
@@ -81,12 +89,14 @@ class ConsumerSpec:
 # even while that service is not running.
 RUNNER = ConsumerSpec("runner", JOURNAL, events_of(RunApproved), max_ack_pending=4)
 WORKFLOW = ConsumerSpec("workflow", JOURNAL, events_of(RunRequested), max_ack_pending=64)
+# The workflow keeps the list of runs waiting for approval, plans over limits included.
+WAITS = ConsumerSpec("workflow-waits", JOURNAL, events_of(RunAwaitingApproval), max_ack_pending=64)
 NOTIFIER = ConsumerSpec("notifier", JOURNAL, "idsync.run.>", max_ack_pending=64)
 # Every runner pulls from this one consumer, so the batches of a run are shared out.
 WORKER = ConsumerSpec(
     "runner-work", WORK, "idsync.work.>", max_ack_pending=64, deliver=DeliverPolicy.ALL
 )
-CONSUMERS = (RUNNER, WORKFLOW, NOTIFIER, WORKER)
+CONSUMERS = (RUNNER, WORKFLOW, WAITS, NOTIFIER, WORKER)
 
 
 def stream_configs(settings: Settings) -> list[StreamConfig]:
@@ -102,6 +112,8 @@ def stream_configs(settings: Settings) -> list[StreamConfig]:
             storage=StorageType.FILE,
             num_replicas=settings.replicas,
             duplicate_window=120.0,
+            # People read the journal by direct gets: no consumer of theirs on the server.
+            allow_direct=True,
         ),
         StreamConfig(
             name=WORK,
@@ -183,6 +195,23 @@ async def ensure_infrastructure(js: JetStreamContext, settings: Settings) -> Non
         f"stream {stream} captures command subjects ({probe}); commands must be in no stream, "
         "or their requesters get a stream's acknowledgement instead of an answer"
     )
+
+
+async def wait_for_infrastructure(js: JetStreamContext, every: float = 0.5) -> None:
+    """Until the workflow service has created every stream, bucket and consumer (it
+    creates the consumers last): what a service without that permission does at start."""
+    told = False
+    while True:
+        try:
+            await js.stream_info(f"KV_{APPROVALS_BUCKET}")
+            for spec in CONSUMERS:
+                await js.consumer_info(spec.stream, spec.name)
+            return
+        except nats.js.errors.NotFoundError:
+            if not told:
+                log.warning("waiting for the workflow service to create streams and consumers")
+                told = True
+            await asyncio.sleep(every)
 
 
 def durable_consumer(spec: ConsumerSpec, settings: Settings) -> ConsumerConfig:

@@ -45,6 +45,8 @@ class RunState(msgspec.Struct, kw_only=True):
     requested_by: str = ""
     keys: list[str] | None = None
     """Kept while the run waits for approval, to run it as it was asked for."""
+    trigger: str = "manual"
+    """What asked for the run (manual, schedule, external), kept like `keys`."""
     changed_only: bool = False
     """Kept like `keys`: the run was asked for the changed records only."""
     incremental: bool = False

@@ -23,7 +23,19 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     nats_url: str | None = None
     """IDSYNC_NATS_URL: a NATS server to use instead of the one `idsync up` started."""
     principal: str = "admin"
-    """IDSYNC_PRINCIPAL: who this command acts as (a slug)."""
+    """IDSYNC_PRINCIPAL: who this command acts as (a slug); with credentials, their user."""
+    nats_credentials: Path | None = None
+    """IDSYNC_NATS_CREDENTIALS: a file with the NATS user and password (services/common/
+    credentials.py says where else they are looked for)."""
+    nats_ca_file: Path | None = None
+    """IDSYNC_NATS_CA_FILE: CA certificates to verify a tls:// NATS server with."""
+    merge_window: float = 2.0
+    """IDSYNC_MERGE_WINDOW: seconds during which run requests from other systems for one job
+    are merged into one run."""
+    approval_check: float = 30.0
+    """IDSYNC_APPROVAL_CHECK: seconds between the workflow's checks for expired approvals."""
+    approval_expiry: float = 86_400.0
+    """IDSYNC_APPROVAL_EXPIRY: seconds a run waits for approval when its job does not say."""
     runner_id: str = "runner"
     ack_wait: float = 30.0
     """IDSYNC_ACK_WAIT: seconds before an unacknowledged message is delivered again."""
@@ -76,6 +88,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 home=Path(env.get("IDSYNC_HOME", ".idsync")).absolute(),
                 nats_url=env.get("IDSYNC_NATS_URL") or None,
                 principal=env.get("IDSYNC_PRINCIPAL") or _default_principal(),
+                nats_credentials=_path(env.get("IDSYNC_NATS_CREDENTIALS")),
+                nats_ca_file=_path(env.get("IDSYNC_NATS_CA_FILE")),
+                merge_window=float(env.get("IDSYNC_MERGE_WINDOW", 2)),
+                approval_check=float(env.get("IDSYNC_APPROVAL_CHECK", 30)),
+                approval_expiry=float(env.get("IDSYNC_APPROVAL_EXPIRY", 86_400)),
                 runner_id=env.get("IDSYNC_RUNNER_ID") or f"{socket.gethostname()}-{os.getpid()}",
                 ack_wait=float(env.get("IDSYNC_ACK_WAIT", 30)),
                 max_deliver=int(env.get("IDSYNC_MAX_DELIVER", 10)),
@@ -142,6 +159,10 @@ def _mail_settings(env: Mapping[str, str]) -> dict[str, Any]:
         "mail_from": env.get("IDSYNC_MAIL_FROM") or None,
         **paths,
     }
+
+
+def _path(value: str | None) -> Path | None:
+    return Path(value).expanduser().absolute() if value else None
 
 
 def server_list(url: str) -> list[str]:

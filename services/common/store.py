@@ -14,6 +14,7 @@ from schemas.jobs import Job
 
 from .errors import NotFound
 from .jetstream import CONNECTIONS_BUCKET, JOBS_BUCKET
+from .reading import bucket_keys
 
 T = TypeVar("T")
 _encoder = msgspec.json.Encoder()
@@ -42,12 +43,8 @@ class Store:
         return msgspec.json.decode(entry.value, type=kind)
 
     async def _all(self, bucket: str, kind: type[T]) -> list[T]:
-        kv = await self._bucket(bucket)
-        try:
-            keys = await kv.keys()
-        except nats.js.errors.NoKeysError:
-            return []
-        found = [await self._get(bucket, key, kind) for key in sorted(keys)]
+        # Not kv.keys(): its watcher is a consumer, and people may create none.
+        found = [await self._get(bucket, key, kind) for key in await bucket_keys(self.js, bucket)]
         return [item for item in found if item is not None]
 
     async def _delete(self, bucket: str, key: str) -> bool:

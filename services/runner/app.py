@@ -8,11 +8,10 @@ batches are shared out among however many runners there are.
 from __future__ import annotations
 
 import msgspec
-from faststream.nats import NatsBroker, NatsMessage
+from faststream.nats import NatsBroker
 
-from schemas.commands import CommandReply, deadletter_command_decoder, encode
+from schemas.commands import CommandReply, deadletter_command_decoder
 from schemas.events import Event, RunApproved, RunDeadLetter
-from schemas.subjects import command_subject
 from schemas.work import WorkBatch, decode_batch
 from services.common.bus import Bus
 from services.common.consumers import subscribe_durable
@@ -56,13 +55,8 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
     async def apply_given_up(batch: WorkBatch, error: BaseException) -> None:
         await give_up(bus, batch, error)
 
-    @broker.subscriber(
-        command_subject("*", "deadletter"), queue="idsync-runners", title="dead letter commands"
-    )
-    async def on_deadletter(msg: NatsMessage) -> bytes:
-        principal = msg.raw_message.subject.split(".")[2]
-        return encode(await handle_dead_letter(bus, principal, msg.body))
-
+    # Dead letter commands are answered by the workflow (it alone may publish an approval
+    # again): handle_dead_letter below is what it calls.
     # One plan at a time: plans are large.
     subscribe_durable(
         bus,

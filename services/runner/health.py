@@ -20,6 +20,7 @@ from schemas.ids import utcnow
 from services.common.bus import Bus
 from services.common.jetstream import RUNNERS_BUCKET
 from services.common.logging import get_logger
+from services.common.reading import bucket_keys
 
 SILENT_AFTER = 3  # heartbeats
 log = get_logger("idsync.runner")
@@ -83,15 +84,15 @@ async def heartbeat(bus: Bus, work: Work) -> None:
 async def runners(js: JetStreamContext) -> list[RunnerInfo]:
     try:
         kv = await js.key_value(RUNNERS_BUCKET)
-        keys = await kv.keys()
-    except (nats.js.errors.BucketNotFoundError, nats.js.errors.NoKeysError):
+    except nats.js.errors.BucketNotFoundError:
         return []
+    keys = await bucket_keys(js, RUNNERS_BUCKET)  # kv.keys() would need a consumer
     found = []
     for key in sorted(keys):
         try:
             entry = await kv.get(key)
-        except nats.js.errors.KeyNotFoundError:
-            continue
+        except (nats.js.errors.KeyNotFoundError, nats.js.errors.KeyDeletedError):
+            continue  # a runner that said goodbye
         if entry.value:
             found.append(msgspec.json.decode(entry.value, type=RunnerInfo))
     return found

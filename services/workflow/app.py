@@ -1,72 +1,143 @@
-"""The workflow service: answers run commands and gates every run request.
+"""The workflow service: answers commands and gates every run request.
 
-Here every request is approved at once; approval policies and approvers come later
-and plug in at `decide`. Plans over a job's safety limits wait for `idsync run
-approve|deny` (decisions.py).
+Commands come on `idsync.cmd.<principal>.<verb>`; the server lets each user publish
+only under their own principal, so the principal in the subject is who asks. A
+request that the job's approval policy covers waits (`run.awaiting-approval`) for one
+of its approvers (decisions.py); any other is approved at once. Requests from other
+systems are merged in bursts (bursts.py); waits nobody answers expire (approvals.py).
 """
 
 from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
 import msgspec
 from faststream.nats import NatsBroker, NatsMessage
 
 from schemas.commands import CommandReply, encode, run_command_decoder
-from schemas.events import Event, RunApproved, RunRequested
-from schemas.ids import is_slug, new_run_id
+from schemas.events import Event, RunApproved, RunAwaitingApproval, RunRequested
+from schemas.ids import is_slug, new_run_id, utcnow
 from schemas.subjects import command_subject
 from services.common.bus import Bus
 from services.common.consumers import subscribe_durable
 from services.common.delivery import deliberately
 from services.common.errors import StoreFull
 from services.common.host import Background
-from services.common.jetstream import WORKFLOW
+from services.common.jetstream import WAITS, WORKFLOW
 from services.common.logging import get_logger
+from services.common.runs import RunState
+from services.common.users import load as load_users
+from services.runner.app import handle_dead_letter
 
+from . import gate
+from .approvals import WAITING, Expiry, record
+from .bursts import Bursts
 from .decisions import cancel, decide_waiting_run
+from .definitions import apply_connections, apply_job, delete_job
 
 log = get_logger("idsync.workflow")
+QUEUE = "idsync-workflow"  # several workflows share the commands: each is answered once
+Handler = Callable[[Bus, str, bytes], Awaitable[CommandReply]]
 
 
 def register(broker: NatsBroker, bus: Bus) -> list[Background]:
-    @broker.subscriber(command_subject("*", "run"), title="run commands")
-    async def on_run_command(msg: NatsMessage) -> bytes:
-        principal = msg.raw_message.subject.split(".")[2]
-        try:
-            reply = await accept_run_command(bus, principal, msg.body)
-        except StoreFull as error:
-            reply = CommandReply(ok=False, error=str(error), retry=True)
-        return encode(reply)
+    bursts = Bursts(bus.settings.merge_window)
 
-    @broker.subscriber(command_subject("*", "approve"), title="approve commands")
-    async def on_approve(msg: NatsMessage) -> bytes:
-        principal = msg.raw_message.subject.split(".")[2]
-        return encode(await decide_waiting_run(bus, principal, "approve", msg.body))
+    async def run_command(bus: Bus, principal: str, body: bytes) -> CommandReply:
+        return await accept_run_command(bus, principal, body, bursts)
 
-    @broker.subscriber(command_subject("*", "deny"), title="deny commands")
-    async def on_deny(msg: NatsMessage) -> bytes:
-        principal = msg.raw_message.subject.split(".")[2]
-        return encode(await decide_waiting_run(bus, principal, "deny", msg.body))
-
-    @broker.subscriber(command_subject("*", "cancel"), title="cancel commands")
-    async def on_cancel(msg: NatsMessage) -> bytes:
-        return encode(await cancel(bus, msg.raw_message.subject.split(".")[2], msg.body))
+    handlers: dict[str, Handler] = {
+        "run": run_command,
+        "approve": lambda bus, who, body: decide_waiting_run(bus, who, "approve", body),
+        "deny": lambda bus, who, body: decide_waiting_run(bus, who, "deny", body),
+        "cancel": cancel,
+        "job-apply": apply_job,
+        "job-delete": delete_job,
+        "connection-apply": apply_connections,
+        "deadletter": handle_dead_letter,
+    }
+    for verb, handler in handlers.items():
+        _answer(broker, bus, verb, handler)
 
     async def on_requested(event: Event, attempt: int) -> None:
         if isinstance(event, RunRequested):
-            await bus.publish(decide(event))
+            await gate_request(bus, event)
+
+    async def on_waiting(event: Event, attempt: int) -> None:
+        if isinstance(event, RunAwaitingApproval):
+            await record(bus, event)
 
     subscribe_durable(
         bus, WORKFLOW, deliberately(bus.settings, on_requested), batch_size=16, title="run requests"
     )
-    return []
+    subscribe_durable(
+        bus, WAITS, deliberately(bus.settings, on_waiting), batch_size=16, title="approval waits"
+    )
+
+    async def send_bursts() -> None:
+        tick = min(0.2, bus.settings.merge_window / 4)
+        while True:
+            await asyncio.sleep(tick)
+            for burst in bursts.due(utcnow()):
+                request = RunRequested(
+                    run_id=burst.run_id,
+                    job_id=burst.job_id,
+                    id=f"{burst.run_id}.requested",
+                    requested_by=burst.requested_by,
+                    trigger="external",
+                    keys=burst.keys,
+                    changed_only=burst.changed_only,
+                )
+                try:
+                    await bus.publish(request)
+                except Exception as error:  # the server is away or the journal full: retry
+                    log.warning("merged request not sent", run_id=burst.run_id, error=str(error))
+                    break
+                bursts.sent(burst)
+                log.info("external requests merged", run_id=burst.run_id, requests=burst.requests)
+
+    async def expire() -> None:
+        expiry = Expiry(bus)
+        while True:
+            await asyncio.sleep(bus.settings.approval_check)
+            try:
+                await expiry.expire_due()
+            except Exception as error:  # a passing NATS error: check again next time
+                log.warning("approval expiry check failed", error=str(error))
+
+    return [send_bursts, expire]
 
 
-async def accept_run_command(bus: Bus, principal: str, body: bytes) -> CommandReply:
-    """Check the command, give the run its id and publish the request."""
+def _answer(broker: NatsBroker, bus: Bus, verb: str, handler: Handler) -> None:
+    @broker.subscriber(command_subject("*", verb), queue=QUEUE, title=f"{verb} commands")
+    async def on_command(msg: NatsMessage) -> bytes:
+        raw = msg.raw_message
+        principal = raw.subject.split(".")[2]
+        # A command is a request: its answer goes to the sender's inbox. Anything else on
+        # a command subject (a message some consumer delivered there) is not a command.
+        if not (raw.reply or "").startswith("_INBOX"):
+            log.warning("not a request; ignored", subject=raw.subject, reply=raw.reply)
+            return encode(CommandReply(ok=False, error="commands are requests"))
+        try:
+            reply = await handler(bus, principal, msg.body)
+        except StoreFull as error:
+            reply = CommandReply(ok=False, error=str(error), retry=True)
+        return encode(reply)
+
+
+async def accept_run_command(
+    bus: Bus, principal: str, body: bytes, bursts: Bursts | None = None
+) -> CommandReply:
+    """Check the command, give the run its id and publish the request (a system's
+    request joins the burst of its job, published when the burst's window closes)."""
     try:
         command = run_command_decoder.decode(body)
     except (msgspec.DecodeError, msgspec.ValidationError) as error:
-        return CommandReply(ok=False, error=f"not a run command: {error}")
+        return CommandReply(
+            ok=False, error=f'not a run command ({error}); expected {{"job_id": …, "keys": […]}}'
+        )
     if not is_slug(principal):
         return CommandReply(ok=False, error=f"{principal!r} is not a valid principal")
     job = await bus.store.find_job(command.job_id)
@@ -74,6 +145,10 @@ async def accept_run_command(bus: Bus, principal: str, body: bytes) -> CommandRe
         return CommandReply(ok=False, error=f"no job {command.job_id!r}")
     if not job.enabled:
         return CommandReply(ok=False, error=f"job {command.job_id!r} is disabled")
+    person = load_users(bus.settings.home).people.get(principal)
+    if bursts is not None and person is not None and person.system:
+        run_id = bursts.add(job.id, principal, command.keys, utcnow(), command.changed_only)
+        return CommandReply(ok=True, run_id=run_id)
     run_id = new_run_id()
     await bus.publish(
         RunRequested(
@@ -89,8 +164,47 @@ async def accept_run_command(bus: Bus, principal: str, body: bytes) -> CommandRe
     return CommandReply(ok=True, run_id=run_id)
 
 
+async def gate_request(bus: Bus, request: RunRequested) -> None:
+    """Approve the request, or make it wait for the job's approvers."""
+    job = await bus.store.find_job(request.job_id)
+    if job is None or not gate.needs_approval(job, request.trigger):
+        await bus.publish(decide(request))
+        return
+    approvers = gate.approvers(job, load_users(bus.settings.home))
+    expires_at = request.at + timedelta(seconds=gate.expiry_seconds(job, 0))
+    state = RunState(
+        job_id=job.id,
+        state=WAITING,
+        requested_by=request.requested_by,
+        keys=request.keys,
+        trigger=request.trigger,
+        changed_only=request.changed_only,
+    )
+
+    def waits(current: RunState | None) -> RunState | None:
+        return state if current is None else None  # delivered again: it waits already
+
+    await bus.runs.change(request.run_id, waits)
+    who = ", ".join(approvers) or "nobody (no approver is a known user)"
+    await bus.publish(
+        RunAwaitingApproval(
+            run_id=request.run_id,
+            job_id=job.id,
+            id=f"{request.run_id}.awaiting",
+            reason=f"{request.trigger} run asked for by {request.requested_by}; "
+            f"job {job.id} needs the approval of {who}",
+            requested_by=request.requested_by,
+            trigger=request.trigger,
+            keys=request.keys,
+            approvers=approvers,
+            expires_at=expires_at,
+        )
+    )
+    log.info("run waits for approval", job_id=job.id, run_id=request.run_id, approvers=approvers)
+
+
 def decide(request: RunRequested) -> RunApproved:
-    """No approval policy yet: every request is approved by the workflow itself."""
+    """A request no approval policy covers is approved by the workflow itself."""
     return RunApproved(
         run_id=request.run_id,
         job_id=request.job_id,

@@ -1,9 +1,12 @@
-"""Approving or denying a run that waits for approval of its plan.
+"""Approving, denying and cancelling runs: the answers to `idsync run approve|deny|cancel`.
 
-A plan over a job's safety limits (or from an empty source) writes nothing: the run
-waits in `run.awaiting-approval` with the plan's hash. An approval is bound to that
-hash: the runner re-plans, and applies only if the data still gives that very plan
-(otherwise it asks again). A denial ends the run.
+A run waits for approval for one of two reasons. Its job's approval policy covers the
+request (the workflow put it there, no plan yet): an approval releases it to the
+runners. Or its plan is over the job's safety limits (or its source came back empty):
+the approval is bound to the plan's hash — the runner re-plans, and applies only if
+the data still gives that very plan (otherwise it asks again). Either way the run's
+state changes by compare-and-set first, so of two answers at once exactly one wins.
+A denial ends the run `run.denied` with its reason.
 """
 
 from __future__ import annotations
@@ -11,13 +14,15 @@ from __future__ import annotations
 import msgspec
 
 from schemas.commands import CommandReply, decide_command_decoder
-from schemas.events import RunApproved, RunDenied
+from schemas.events import RunApproved, RunDenied, Trigger
 from services.common.bus import Bus
 from services.common.ending import cancel_run
 from services.common.logging import get_logger
 from services.common.runs import RunState
+from services.common.users import load as load_users
 
-WAITING = "run.awaiting-approval"
+from . import gate
+from .approvals import WAITING, forget
 
 log = get_logger("idsync.workflow")
 
@@ -34,6 +39,7 @@ async def cancel(bus: Bus, principal: str, body: bytes) -> CommandReply:
     reason = command.reason or f"cancelled by {principal}"
     if not await cancel_run(bus, command.run_id, state.job_id, principal, reason):
         return CommandReply(ok=False, error=f"run {command.run_id} has ended already")
+    await forget(bus, command.run_id)
     log.info("run cancelled", run_id=command.run_id, by=principal)
     return CommandReply(ok=True, run_id=command.run_id)
 
@@ -43,46 +49,75 @@ async def decide_waiting_run(bus: Bus, principal: str, verb: str, body: bytes) -
         command = decide_command_decoder.decode(body)
     except (msgspec.DecodeError, msgspec.ValidationError) as error:
         return CommandReply(ok=False, error=f"not an {verb} command: {error}")
-    state = await bus.runs.get(command.run_id)
+    run_id = command.run_id
+    state = await bus.runs.get(run_id)
     if state is None:
-        return CommandReply(ok=False, error=f"no run {command.run_id!r}")
+        return CommandReply(ok=False, error=f"no run {run_id!r}: `idsync run approvals` lists them")
     if state.state != WAITING:
         return CommandReply(
-            ok=False,
-            error=f"run {command.run_id} is not waiting for approval (it is {state.state})",
+            ok=False, error=f"run {run_id} is not waiting for approval (it is {state.state})"
         )
+    job = await bus.store.find_job(state.job_id)
+    refused = gate.refusal(verb, principal, state.requested_by, job, load_users(bus.settings.home))
+    if refused is not None:
+        log.warning("decision refused", run_id=run_id, by=principal, why=refused)
+        return CommandReply(ok=False, error=refused)
+    plan_hash = state.plan_hash or None
+    if not await _leave_waiting(bus, run_id, plan_hash, verb):
+        return CommandReply(ok=False, error=f"run {run_id} was answered by someone else meanwhile")
     if verb == "approve":
+        suffix = f".{plan_hash[:16]}" if plan_hash else ""
         await bus.publish(
             RunApproved(
-                run_id=command.run_id,
+                run_id=run_id,
                 job_id=state.job_id,
-                id=f"{command.run_id}.approved.{state.plan_hash[:16]}",
+                id=f"{run_id}.approved{suffix}",
                 approved_by=principal,
-                reason=command.reason or "plan approved",
+                reason=command.reason or ("plan approved" if plan_hash else "request approved"),
                 requested_by=state.requested_by,
+                trigger=_trigger(state),
                 keys=state.keys,
                 changed_only=state.changed_only,
-                plan_hash=state.plan_hash,
+                plan_hash=plan_hash,
             )
         )
-        log.info("plan approved", run_id=command.run_id, by=principal)
-        return CommandReply(ok=True, run_id=command.run_id)
-    await bus.publish(
-        RunDenied(
-            run_id=command.run_id,
-            job_id=state.job_id,
-            id=f"{command.run_id}.denied",
-            by=principal,
-            reason=command.reason,
+    else:
+        await bus.publish(
+            RunDenied(
+                run_id=run_id,
+                job_id=state.job_id,
+                id=f"{run_id}.denied",
+                by=principal,
+                reason=command.reason,
+            )
         )
-    )
+    await forget(bus, run_id)
+    log.info(f"run {verb}d", run_id=run_id, by=principal, plan=bool(plan_hash))
+    return CommandReply(ok=True, run_id=run_id)
 
-    def denied(current: RunState | None) -> RunState | None:
-        if current is None or current.state != WAITING:
+
+async def _leave_waiting(bus: Bus, run_id: str, plan_hash: str | None, verb: str) -> bool:
+    """Move the run out of its wait, if it still waits for this very decision.
+
+    An approved threshold plan keeps its state: the runner re-plans from it (and asks
+    again if the data changed). A released request becomes `run.approved`."""
+
+    def answered(current: RunState | None) -> RunState | None:
+        if current is None or current.state != WAITING or (current.plan_hash or None) != plan_hash:
             return None
-        current.state = "run.denied"
+        if verb == "deny":
+            current.state = "run.denied"
+        elif plan_hash is None:
+            current.state = "run.approved"
         return current
 
-    await bus.runs.change(command.run_id, denied)
-    log.info("plan denied", run_id=command.run_id, by=principal)
-    return CommandReply(ok=True, run_id=command.run_id)
+    if verb == "approve" and plan_hash is not None:
+        state = await bus.runs.get(run_id)  # the runner moves it on; nothing to change here
+        return state is not None and state.state == WAITING and state.plan_hash == plan_hash
+    return (await bus.runs.change(run_id, answered))[1] is not None
+
+
+def _trigger(state: RunState) -> Trigger:
+    if state.trigger in ("manual", "schedule", "external"):
+        return state.trigger  # type: ignore[return-value]
+    return "manual"

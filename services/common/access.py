@@ -1,0 +1,161 @@
+"""Who may do what on NATS: the subject permissions of each service and each person.
+
+The server enforces these, so no client can go around the workflow:
+
+- a **person** publishes commands only under their own principal
+  (`idsync.cmd.<principal>.>`: identity comes from authentication, never from a
+  payload), reads events as they happen (core subscriptions to the journal's
+  families) and reads what is stored through read-only JetStream requests — stream
+  and consumer information, and single or batched direct gets. A person creates no
+  consumer at all: the server would deliver a push consumer's messages to any
+  subject its creator names, even one the creator may not publish to, so a consumer
+  is a way around publish permissions. Applying a job or a connection, approving or
+  denying a run: commands the workflow carries out.
+- the **workflow** publishes the decisions (`run.requested` for commands it accepts,
+  `run.approved`, `run.awaiting-approval`, `run.denied`, `run.expired`), answers the
+  commands, writes jobs and connections, and alone creates, updates and deletes
+  streams, buckets and consumers.
+- the **scheduler** publishes `run.requested` and nothing else.
+- a **runner** publishes what a run does (started, planned, batches, its end, a plan
+  waiting for approval over the safety limits), the work queue, run states, plans and
+  heartbeats; never an approval, a denial or an expiry.
+- the **notifier** publishes `run.notify-failed` and records the mails it sent.
+
+Services read with ordered consumers where nats-py has no other way (object store
+gets, the notifier's reading of a run), on those streams only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import msgspec
+
+from schemas.subjects import JOURNAL_SUBJECTS
+
+from .jetstream import (
+    ABSENT_BUCKET,
+    APPROVALS_BUCKET,
+    CONNECTIONS_BUCKET,
+    DEADLETTERS,
+    JOBS_BUCKET,
+    JOURNAL,
+    KEYS_BUCKET,
+    MAIL_BUCKET,
+    PLANS_BUCKET,
+    RUNNERS_BUCKET,
+    RUNS_BUCKET,
+    WATERMARKS_BUCKET,
+    WORK,
+)
+
+SERVICE_USERS = {name: f"idsync-{name}" for name in ("scheduler", "workflow", "runner", "notifier")}
+RESERVED = ("idsync", "scheduler", "workflow", "runner", "notifier", "anyone")
+"""Principals no person may take: services' names and what events say in their place."""
+
+
+class Permissions(msgspec.Struct, frozen=True, kw_only=True):
+    publish: list[str]
+    subscribe: list[str]
+    responses: bool = False
+    """allow_responses: may answer the requests it receives, on their reply subjects."""
+
+
+def _events(*tags: str) -> list[str]:
+    return [f"idsync.run.{tag}.*" for tag in tags]
+
+
+# Read-only JetStream: information, and messages fetched by sequence or subject.
+_READ_INFO = [
+    "$JS.API.INFO",
+    "$JS.API.STREAM.INFO.*",
+    "$JS.API.STREAM.NAMES",
+    "$JS.API.STREAM.LIST",
+    "$JS.API.CONSUMER.INFO.*.*",
+    "$JS.API.CONSUMER.NAMES.*",
+    "$JS.API.CONSUMER.LIST.*",
+]
+_PEOPLE_READ = (JOBS_BUCKET, CONNECTIONS_BUCKET, RUNS_BUCKET, RUNNERS_BUCKET, APPROVALS_BUCKET)
+"""A bucket a new feature adds is read by the services (they may read every stream) and
+written by the service listed below; people read it only once it is named here."""
+
+
+def _reads(streams: Iterable[str], buckets: Iterable[str]) -> list[str]:
+    found: list[str] = []
+    for stream in streams:
+        found += [f"$JS.API.DIRECT.GET.{stream}", f"$JS.API.STREAM.MSG.GET.{stream}"]
+    for bucket in buckets:
+        found += [f"$JS.API.DIRECT.GET.KV_{bucket}.>", f"$JS.API.STREAM.MSG.GET.KV_{bucket}"]
+    return found
+
+
+def _ordered_reads(*streams: str) -> list[str]:
+    """Ephemeral consumers (the legacy subject without a name cannot make a durable one)."""
+    return [f"$JS.API.CONSUMER.CREATE.{s}" for s in streams] + [
+        f"$JS.API.CONSUMER.DELETE.{s}.*" for s in streams
+    ]
+
+
+def person(principal: str) -> Permissions:
+    return Permissions(
+        publish=[
+            f"idsync.cmd.{principal}.>",
+            *_READ_INFO,
+            *_reads((JOURNAL, DEADLETTERS, WORK), _PEOPLE_READ),
+        ],
+        # Replies come to the person's own inbox prefix: nobody reads another's answers.
+        subscribe=[f"{inbox_prefix(principal)}.>", *JOURNAL_SUBJECTS],
+    )
+
+
+def inbox_prefix(principal: str) -> str:
+    return f"_INBOX_{principal}"
+
+
+_SERVICE_BASE = [
+    *_READ_INFO,
+    "$JS.API.DIRECT.GET.>",
+    "$JS.API.STREAM.MSG.GET.*",
+    "$JS.API.CONSUMER.MSG.NEXT.*.*",  # pulls from the durable consumers
+    "$JS.ACK.>",  # acks, naks with delay, in-progress
+    "$JS.FC.>",  # flow control answers of ordered consumers
+]
+_OBJECTS = f"OBJ_{PLANS_BUCKET}"
+
+
+def service(name: str) -> Permissions:
+    """The permissions of one service; KeyError for a name that is none."""
+    own: dict[str, list[str]] = {
+        "workflow": ["$JS.API.>", "$KV.>", "$O.>", "idsync.run.>", "idsync.work.>"],
+        "scheduler": _events("requested"),
+        "runner": [
+            *_events(
+                "started",
+                "planned",
+                "awaiting-approval",
+                "batch-applied",
+                "dead-letter",
+                "finished",
+                "failed",
+                "cancelled",
+            ),
+            "idsync.work.>",
+            f"$KV.{RUNS_BUCKET}.>",
+            f"$KV.{RUNNERS_BUCKET}.>",
+            f"$KV.{WATERMARKS_BUCKET}.>",  # incremental runs: where the next one reads from
+            f"$KV.{ABSENT_BUCKET}.>",  # when a full run first found an object absent
+            f"$O.{PLANS_BUCKET}.>",
+            f"$JS.API.STREAM.PURGE.{_OBJECTS}",  # replacing a stored plan purges its chunks
+            *_ordered_reads(_OBJECTS),
+        ],
+        "notifier": [
+            *_events("notify-failed"),
+            f"$KV.{MAIL_BUCKET}.>",
+            f"$KV.{KEYS_BUCKET}.>",  # its public key, which runners seal passwords to
+            *_ordered_reads(JOURNAL, _OBJECTS),
+        ],
+    }
+    subscribe = ["_INBOX.>"]
+    if name == "workflow":
+        subscribe.append("idsync.cmd.*.*")  # every principal's commands, identity in the subject
+    return Permissions(publish=[*_SERVICE_BASE, *own[name]], subscribe=subscribe, responses=True)

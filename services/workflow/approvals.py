@@ -1,0 +1,150 @@
+"""The runs waiting for approval: one entry each in the approvals bucket, kept by the
+workflow, read by `idsync run approvals`, and checked periodically for expiry.
+
+Whether a run waits is decided by its state in the runs bucket (compare-and-set, so
+one answer wins); this bucket is the list of them — who asked, why, who may answer,
+until when, and for a plan over the safety limits its summary and hash.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import msgspec
+import nats.js.errors
+from nats.js import JetStreamContext
+
+from schemas.events import RunAwaitingApproval, RunExpired
+from schemas.ids import utcnow
+from schemas.plan import PlanCounts
+from services.common.bus import Bus
+from services.common.jetstream import APPROVALS_BUCKET
+from services.common.logging import get_logger
+from services.common.reading import bucket_keys
+from services.common.runs import RunState
+from services.common.users import load as load_users
+
+from . import gate
+
+WAITING = "run.awaiting-approval"
+Clock = Callable[[], datetime]
+
+log = get_logger("idsync.workflow")
+
+
+class Waiting(msgspec.Struct, kw_only=True):
+    run_id: str
+    job_id: str
+    reason: str
+    since: datetime
+    expires_at: datetime
+    requested_by: str = ""
+    trigger: str = "manual"
+    keys: list[str] | None = None
+    approvers: list[str] = msgspec.field(default_factory=list)
+    """Empty: anyone but the requester may approve."""
+    plan_hash: str | None = None
+    counts: PlanCounts | None = None
+
+
+_encoder = msgspec.json.Encoder()
+_decoder = msgspec.json.Decoder(Waiting)
+
+
+async def record(bus: Bus, event: RunAwaitingApproval) -> None:
+    """Keep the wait in the list, unless the run has moved on meanwhile (an old event
+    delivered again must not bring back a wait that was answered)."""
+    state = await bus.runs.get(event.run_id)
+    if state is None or state.state != WAITING or (state.plan_hash or None) != event.plan_hash:
+        return
+    job = await bus.store.find_job(event.job_id)
+    approvers = event.approvers or gate.approvers(job, load_users(bus.settings.home))
+    expires_at = event.expires_at or event.at + timedelta(
+        seconds=gate.expiry_seconds(job, bus.settings.approval_expiry)
+    )
+    entry = Waiting(
+        run_id=event.run_id,
+        job_id=event.job_id,
+        reason=event.reason,
+        since=event.at,
+        expires_at=expires_at,
+        requested_by=event.requested_by or state.requested_by,
+        trigger=event.trigger if event.requested_by else state.trigger,
+        keys=state.keys,
+        approvers=approvers,
+        plan_hash=event.plan_hash,
+        counts=event.counts,
+    )
+    kv = await bus.js.key_value(APPROVALS_BUCKET)
+    await kv.put(event.run_id, _encoder.encode(entry))
+
+
+async def forget(bus: Bus, run_id: str) -> None:
+    kv = await bus.js.key_value(APPROVALS_BUCKET)
+    await kv.delete(run_id)  # a marker: deleting what is not there is no error
+
+
+async def waiting(js: JetStreamContext) -> list[Waiting]:
+    """Every wait in the list, oldest first (read-only: people use it too)."""
+    kv = await js.key_value(APPROVALS_BUCKET)
+    found: list[Waiting] = []
+    for key in await bucket_keys(js, APPROVALS_BUCKET):
+        try:
+            entry = await kv.get(key)
+        except (nats.js.errors.KeyNotFoundError, nats.js.errors.KeyDeletedError):
+            continue
+        if entry.value:
+            found.append(_decoder.decode(entry.value))
+    return sorted(found, key=lambda w: (w.since, w.run_id))
+
+
+class Expiry:
+    """Ends the runs nobody answered in time. The clock is a parameter, so a test skips
+    a day without waiting one."""
+
+    def __init__(self, bus: Bus, clock: Clock = utcnow) -> None:
+        self.bus = bus
+        self.clock = clock
+
+    async def expire_due(self) -> list[str]:
+        """End every wait past its time `run.expired`; the run ids ended."""
+        now = self.clock()
+        ended: list[str] = []
+        for entry in await waiting(self.bus.js):
+            if entry.expires_at > now:
+                continue
+            if await self._expire(entry):
+                ended.append(entry.run_id)
+            await forget(self.bus, entry.run_id)
+        return ended
+
+    async def _expire(self, entry: Waiting) -> bool:
+        def expired(current: RunState | None) -> RunState | None:
+            if current is None or current.state != WAITING:
+                return None  # answered, cancelled or ended meanwhile
+            current.state = "run.expired"
+            return current
+
+        if (await self.bus.runs.change(entry.run_id, expired))[1] is None:
+            return False
+        waited = entry.expires_at - entry.since
+        await self.bus.publish(
+            RunExpired(
+                run_id=entry.run_id,
+                job_id=entry.job_id,
+                id=f"{entry.run_id}.expired",
+                reason=f"nobody answered within {_duration(waited)}: {entry.reason}",
+            )
+        )
+        log.info("approval expired", run_id=entry.run_id, job_id=entry.job_id)
+        return True
+
+
+def _duration(span: timedelta) -> str:
+    """The wait as people set it ("1h", "2d"): to the minute, since the clock started
+    when the request was made and the entry a moment later."""
+    minutes = round(span.total_seconds() / 60)
+    if minutes >= 60 and minutes % 60 == 0:
+        return f"{minutes // 60} h"
+    return f"{minutes} min" if minutes else f"{span.total_seconds():.0f} s"

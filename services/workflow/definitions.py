@@ -1,0 +1,83 @@
+"""Applying jobs and connections, and deleting jobs: commands the workflow carries out.
+
+People may only read the buckets (services/common/access.py), so `idsync job apply`
+sends the job here. The workflow checks it as `idsync` did, and enforces ownership: a
+job that lists owners is changed or deleted by them alone — otherwise anyone could
+take a job's approval away.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from schemas.commands import CommandReply, job_delete_decoder
+from schemas.connections import Connection
+from schemas.jobs import Job
+from services.common.bus import Bus
+from services.common.definitions import check_job
+from services.common.errors import BadInput
+from services.common.logging import get_logger
+
+from .gate import approval_problems, same
+
+log = get_logger("idsync.workflow")
+_job_decoder = msgspec.json.Decoder(Job)
+_connections_decoder = msgspec.json.Decoder(list[Connection])
+
+
+def ownership_problem(principal: str, stored: Job | None, verb: str) -> str | None:
+    if stored is None or not stored.owners:
+        return None
+    if any(same(principal, owner) for owner in stored.owners):
+        return None
+    return (
+        f"job {stored.id} is owned by {', '.join(stored.owners)}: only they may {verb} it "
+        "(ask one of them)"
+    )
+
+
+async def apply_job(bus: Bus, principal: str, body: bytes) -> CommandReply:
+    try:
+        job = _job_decoder.decode(body)
+    except (msgspec.DecodeError, msgspec.ValidationError) as error:
+        return CommandReply(ok=False, error=f"not a job: {error}")
+    stored = await bus.store.find_job(job.id)
+    if (problem := ownership_problem(principal, stored, "change")) is not None:
+        return CommandReply(ok=False, error=problem)
+    try:
+        check_job(job, {c.id: c for c in await bus.store.connections()})
+    except BadInput as error:
+        return CommandReply(ok=False, error=str(error))
+    if problems := approval_problems(job):
+        return CommandReply(ok=False, error="\n".join(f'job "{job.id}": {p}' for p in problems))
+    await bus.store.put_job(job)
+    log.info("job applied", job_id=job.id, by=principal)
+    return CommandReply(ok=True, note="updated" if stored is not None else "applied")
+
+
+async def delete_job(bus: Bus, principal: str, body: bytes) -> CommandReply:
+    try:
+        command = job_delete_decoder.decode(body)
+    except (msgspec.DecodeError, msgspec.ValidationError) as error:
+        return CommandReply(ok=False, error=f"not a job-delete command: {error}")
+    stored = await bus.store.find_job(command.job_id)
+    if stored is None:
+        return CommandReply(
+            ok=False, error=f"no job {command.job_id!r}: `idsync job list` shows the jobs there are"
+        )
+    if (problem := ownership_problem(principal, stored, "delete")) is not None:
+        return CommandReply(ok=False, error=problem)
+    await bus.store.delete_job(command.job_id)
+    log.info("job deleted", job_id=command.job_id, by=principal)
+    return CommandReply(ok=True, note="deleted")
+
+
+async def apply_connections(bus: Bus, principal: str, body: bytes) -> CommandReply:
+    try:
+        connections = _connections_decoder.decode(body)
+    except (msgspec.DecodeError, msgspec.ValidationError) as error:
+        return CommandReply(ok=False, error=f"not a list of connections: {error}")
+    for connection in connections:
+        await bus.store.put_connection(connection)
+    log.info("connections applied", ids=[c.id for c in connections], by=principal)
+    return CommandReply(ok=True, note=f"{len(connections)} applied")

@@ -1,0 +1,149 @@
+"""Runs that wait for approval, on a server with the generated users and permissions:
+approved, denied, expired, refused to their requester; a schedule that needs none."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from datetime import timedelta
+
+import pytest
+
+from schemas.events import (
+    RunApproved,
+    RunAwaitingApproval,
+    RunDenied,
+    RunExpired,
+    RunFinished,
+    RunRequested,
+    is_end,
+)
+from schemas.ids import utcnow
+from services.cli.client import Session
+from services.cli.watch import follow_run
+from services.common.bus import Bus, make_broker
+from services.common.credentials import for_service
+from services.common.errors import BadInput
+from services.common.settings import Settings
+from services.workflow.approvals import Expiry, Waiting, waiting
+
+from .conftest import JOB_ID, Files
+from .journal import events_of_run, wait_for_event
+from .secured import APPROVAL, Running, apply_as, person
+
+
+def rows(files: Files) -> int:
+    if not files.db.exists():
+        return 0
+    with sqlite3.connect(files.db) as conn:
+        return int(conn.execute("SELECT count(*) FROM people").fetchone()[0])
+
+
+async def test_a_manual_run_waits_for_an_approver_and_then_runs(
+    files: Files, secure: Settings, secured_services: Running
+) -> None:
+    files.write(count=20, extra=APPROVAL)
+    async with secured_services(), person(secure, "alice") as alice:
+        await apply_as(alice, files)
+        run_id, waits = await follow_run(alice, JOB_ID, None)
+        assert isinstance(waits, RunAwaitingApproval), waits
+        assert waits.requested_by == "alice" and waits.approvers == ["bob", "carol"]
+        assert "needs the approval of bob, carol" in waits.reason
+        assert rows(files) == 0, "nothing runs before the approval"
+        async with person(secure, "bob") as bob:
+            listed = await wait_for_listed(bob, run_id)
+            assert listed.reason == waits.reason and listed.plan_hash is None
+            await bob.decide("approve", run_id)
+        end = await wait_for_event(alice, lambda e: is_end(e) and e.run_id == run_id)
+        events = await events_of_run(alice, run_id)
+    assert isinstance(end, RunFinished) and end.stats.created == 20
+    approvals = [e for e in events if isinstance(e, RunApproved)]
+    assert [(a.approved_by, a.requested_by) for a in approvals] == [("bob", "alice")]
+    assert rows(files) == 20
+
+
+async def test_a_denial_ends_the_run_with_its_reason(
+    files: Files, secure: Settings, secured_services: Running
+) -> None:
+    files.write(count=10, extra=APPROVAL)
+    async with secured_services(), person(secure, "alice") as alice:
+        await apply_as(alice, files)
+        run_id, _ = await follow_run(alice, JOB_ID, None)
+        async with person(secure, "carol") as carol:
+            await carol.decide("deny", run_id, "not during the audit")
+            with pytest.raises(BadInput, match="not waiting for approval"):
+                await carol.decide("approve", run_id)
+        end = await wait_for_event(alice, lambda e: is_end(e) and e.run_id == run_id)
+    assert isinstance(end, RunDenied)
+    assert (end.by, end.reason) == ("carol", "not during the audit")
+    assert rows(files) == 0
+
+
+async def test_the_requester_and_strangers_cannot_approve(
+    files: Files, secure: Settings, secured_services: Running
+) -> None:
+    files.write(count=10, extra=APPROVAL.replace('"group:approvers"', '"group:approvers", "alice"'))
+    async with secured_services(), person(secure, "alice") as alice:
+        await apply_as(alice, files)
+        run_id, _ = await follow_run(alice, JOB_ID, None)
+        with pytest.raises(BadInput, match="alice asked for this run and cannot approve it"):
+            await alice.decide("approve", run_id)
+        async with person(secure, "dave") as dave:
+            with pytest.raises(BadInput, match="dave is not an approver of job hr-to-db"):
+                await dave.decide("approve", run_id)
+        assert [w.run_id for w in await waiting(alice.js)] == [run_id], "it still waits"
+    assert rows(files) == 0
+
+
+async def test_an_unanswered_request_expires(
+    files: Files, secure: Settings, secured_services: Running
+) -> None:
+    files.write(count=10, extra=APPROVAL)
+    async with secured_services(), person(secure, "alice") as alice:
+        await apply_as(alice, files)
+        run_id, _ = await follow_run(alice, JOB_ID, None)
+        await wait_for_listed(alice, run_id, everyone=True)
+        broker = make_broker(secure.nats_url or "", for_service(secure, "workflow"))
+        await broker.connect()
+        try:
+            bus = Bus(broker, secure)
+            assert (
+                await Expiry(bus, clock=lambda: utcnow() + timedelta(minutes=59)).expire_due() == []
+            )
+            later = Expiry(bus, clock=lambda: utcnow() + timedelta(hours=1, seconds=1))
+            assert await later.expire_due() == [run_id]
+        finally:
+            await broker.stop()
+        end = await wait_for_event(alice, lambda e: is_end(e) and e.run_id == run_id)
+        async with person(secure, "bob") as bob:
+            with pytest.raises(BadInput, match=r"it is run\.expired"):
+                await bob.decide("approve", run_id)
+        assert await waiting(alice.js) == []
+    assert isinstance(end, RunExpired) and "nobody answered within 1 h" in end.reason
+    assert rows(files) == 0
+
+
+async def test_a_scheduled_run_needs_no_approval_when_only_manual_runs_do(
+    files: Files, secure: Settings, secured_services: Running
+) -> None:
+    files.write(count=12, schedule="1s", extra=APPROVAL)
+    async with secured_services(), person(secure, "alice") as alice:
+        await apply_as(alice, files)
+        end = await wait_for_event(alice, lambda e: isinstance(e, RunFinished))
+        events = await events_of_run(alice, end.run_id)
+    requested = next(e for e in events if isinstance(e, RunRequested))
+    approved = next(e for e in events if isinstance(e, RunApproved))
+    assert requested.trigger == "schedule" and approved.approved_by == "workflow"
+    assert not any(isinstance(e, RunAwaitingApproval) for e in events)
+    assert rows(files) == 12
+
+
+async def wait_for_listed(session: Session, run_id: str, everyone: bool = False) -> Waiting:
+    """The run's entry in the approvals list, once the workflow has recorded it."""
+    me = session.settings.principal
+    for _ in range(100):
+        for entry in await waiting(session.js):
+            if entry.run_id == run_id and (everyone or me in entry.approvers):
+                return entry
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"run {run_id} never listed as waiting for {me}")
