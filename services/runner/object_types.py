@@ -115,8 +115,11 @@ async def plan_types(
             mapped = only_keys(mapped, mapping, keys)
             scoped = only_keys(everything, mapping, keys)
         managed = managed_fields(mapping, fields)
+        # A provider that names its objects (a directory) also adds and removes values.
         identify: Identify | None = getattr(target, "identifier", None)
-        types.append(ObjectType(mapping, mapped, scoped, managed, identify, everything))
+        types.append(
+            ObjectType(mapping, mapped, scoped, managed, identify, everything, identify is not None)
+        )
         errors += failed
     the_plan, unresolved = await asyncio.to_thread(
         lambda: plan_objects(types, act_on_absence=act_on_absence)

@@ -185,3 +185,23 @@ def test_a_deleted_object_is_not_found() -> None:
     ]
     _, errors = plan_objects(types)
     assert [e.key for e in errors] == ["ada"]
+
+
+def test_a_destination_without_value_edits_gets_whole_lists() -> None:
+    people = [user(f"u{n}", f"E{n}") for n in range(1, 4)]
+    members = FieldMap(to="members", delimiter="|", resolve=Resolve(type="user", by="uid"))
+    teams = ObjectMapping(type="group", keys=["cn"], fields=[FieldMap(to="cn"), members])
+    types = [
+        ObjectType(USERS, people, people, ["uid", "employeeNumber", "cn"]),
+        ObjectType(
+            teams,
+            [{"cn": "staff", "members": ["u1", "u3"]}],
+            [{"cn": "staff", "members": ["u1", "u2"]}],
+            ["cn", "members"],
+            edits=False,
+        ),
+    ]
+    planned, errors = plan_objects(types)
+    assert errors == []
+    [change] = planned.changes
+    assert (change.set, change.add, change.remove) == ({"members": ["u1", "u3"]}, {}, {})

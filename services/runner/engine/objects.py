@@ -37,6 +37,9 @@ class ObjectType:
     everything: list[Record] | None = None
     """Every destination object of the type, when `destination` is a run's scope only:
     references resolve against them all."""
+    edits: bool = True
+    """The destination adds and removes values of a field (a directory); else a
+    multi-valued reference is written whole."""
 
 
 def plan_objects(
@@ -83,7 +86,7 @@ def plan_objects(
             changes += p.changes
             continue
         everything = t.everything if t.everything is not None else t.destination
-        out = plan_references(t.mapping, t.source, everything, p.changes, lookups)
+        out = plan_references(t.mapping, t.source, everything, p.changes, lookups, edits=t.edits)
         changes += out.changes + out.references
         errors += out.errors
         counts.unchanged -= out.new_updates + out.were_unchanged

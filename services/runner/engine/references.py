@@ -61,9 +61,13 @@ def plan_references(
     destination: Sequence[Record],
     changes: Sequence[Change],
     lookups: dict[tuple[str, str], Lookup],
+    *,
+    edits: bool = True,
 ) -> Outcome:
     """Resolve the reference fields of `mapping`'s source records; `changes` is its
-    objects-phase plan (made without those fields), `lookups` by (type, by)."""
+    objects-phase plan (made without those fields), `lookups` by (type, by). Without
+    `edits` (a destination that cannot add or remove values: one column holds the list)
+    multi-valued references are set whole."""
     refs = reference_fields(mapping)
     keys, folded = mapping.keys, mapping.case_insensitive
     planned = {match_key(c.match, keys, folded): c for c in changes}
@@ -97,11 +101,11 @@ def plan_references(
             created, follow = _create(change, refs, resolved)
             planned[key] = created
             if follow is not None:
-                out.references.append(follow)
+                out.references.append(follow if edits else whole(follow, created.set))
         elif existing and mapping.on_both == "update":
             update = _update(change, existing, refs, resolved, mapping.type, keys)
             if update is not None:
-                out.references.append(update)
+                out.references.append(update if edits else whole(update, existing))
                 out.new_updates += 0 if update.follow_up else 1
     out.changes = [c for k, c in planned.items() if k not in dropped]
     return out
@@ -235,3 +239,20 @@ def _fold(value: str) -> str:
 
 def _same(a: list[str], b: list[str]) -> bool:
     return [_fold(v) for v in a] == [_fold(v) for v in b]
+
+
+def whole(change: Change, base: Record) -> Change:
+    """The change with its values added and removed turned into whole lists, from the
+    values `base` holds."""
+    values = dict(change.set)
+    clear = list(change.clear)
+    for name in dict.fromkeys([*change.add, *change.remove]):
+        there = base.get(name)
+        items = there if isinstance(there, list) else [there] if isinstance(there, str) else []
+        gone = {_fold(v) for v in change.remove.get(name, [])}
+        kept = [v for v in items if _fold(v) not in gone] + change.add.get(name, [])
+        if kept:
+            values[name] = kept
+        else:
+            clear.append(name)
+    return msgspec.structs.replace(change, set=values, clear=clear, add={}, remove={})
