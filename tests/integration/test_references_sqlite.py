@@ -1,0 +1,66 @@
+"""A manager resolved in a SQLite destination, through every service: the key of the
+person named, found among those there and those the same run creates."""
+
+from __future__ import annotations
+
+import csv
+import sqlite3
+from pathlib import Path
+
+from services.cli.client import Session
+from services.common.definitions import check_job, load_connections, load_job
+
+from .conftest import RunServices
+from .test_ldap_jobs import run
+
+JOB = """id = "hr-managers"
+source = { connection = "hr", file = "people.csv" }
+destination = { connection = "db", table = "people" }
+[[objects]]
+keys = ["employee_id"]
+fields = [
+  { to = "employee_id" },
+  { to = "name" },
+  { to = "manager", from = "manager_mail", resolve = { type = "user", by = "mail" } },
+  { to = "mail" },
+]
+"""
+
+
+def write(folder: Path, rows: list[tuple[str, str, str, str]]) -> None:
+    with (folder / "data" / "people.csv").open("w", newline="") as out:
+        table = csv.writer(out, delimiter=";")
+        table.writerow(["employee_id", "name", "mail", "manager_mail"])
+        table.writerows(rows)
+
+
+async def test_a_manager_is_written_as_the_key_of_the_person_named(
+    tmp_path: Path, session: Session, services: RunServices
+) -> None:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "connections.toml").write_text(
+        '[hr]\nprovider = "csv"\ndirectory = "data"\ndelimiter = ";"\n'
+        '[db]\nprovider = "sqlite"\npath = "data/people.db"\n'
+    )
+    (tmp_path / "job.toml").write_text(JOB)
+    for conn in load_connections(tmp_path / "connections.toml"):
+        await session.store.put_connection(conn)
+    job = load_job(tmp_path / "job.toml")
+    check_job(job, {c.id: c for c in await session.store.connections()})
+    await session.store.put_job(job)
+    write(
+        tmp_path,
+        [
+            ("1", "Ada", "ada@x.org", "boss@x.org"),  # the boss comes later in the file
+            ("2", "Bob", "bob@x.org", "nobody@x.org"),  # no such person: reported
+            ("3", "Boss", "boss@x.org", ""),
+        ],
+    )
+    async with services():
+        first = await run(session, job.id)
+        assert (first.stats.created, first.stats.failed) == (3, 1)
+        with sqlite3.connect(tmp_path / "data" / "people.db") as db:
+            found = dict(db.execute("SELECT employee_id, manager FROM people").fetchall())
+        assert found == {"1": "3", "2": None, "3": None}
+        again = await run(session, job.id)
+        assert (again.stats.written, again.stats.failed) == (0, 1)
