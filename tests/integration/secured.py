@@ -76,7 +76,10 @@ def secured_services(secure: Settings) -> Running:
     """`async with secured_services():` — every service, each as its own user."""
 
     @asynccontextmanager
-    async def running(*names: str) -> AsyncIterator[None]:
+    async def running(*names: str, refused: tuple[str, ...] = ()) -> AsyncIterator[None]:
+        """`refused`: subjects a test makes a service publish on purpose."""
+        log = secure.home / "nats" / "nats.log"
+        seen = log.read_text().count("\n") if log.exists() else 0
         stop, ready = asyncio.Event(), asyncio.Event()
         task = asyncio.create_task(
             run_services(names or SERVICES, secure, secure.nats_url or "", stop, ready)
@@ -87,6 +90,16 @@ def secured_services(secure: Settings) -> Running:
         finally:
             stop.set()
             await asyncio.wait_for(task, 20)
+        # A service refused something it needs is a gap in access.py: the server says so.
+        lines = log.read_text().splitlines()[seen:]
+        denied = [
+            line
+            for line in lines
+            if "Violation" in line
+            and "user:idsync-" in line
+            and not any(f'"{subject}"' in line for subject in refused)
+        ]
+        assert denied == [], "\n".join(denied)
 
     return running
 

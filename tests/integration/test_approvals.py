@@ -31,6 +31,13 @@ from .conftest import JOB_ID, Files
 from .journal import events_of_run, wait_for_event
 from .secured import APPROVAL, Running, apply_as, person
 
+NOTIFY = """\
+[[notify]]
+recipients = ["directory@example.org"]
+trigger = "always"
+attach = "csv"
+"""
+
 
 def rows(files: Files) -> int:
     if not files.db.exists():
@@ -42,7 +49,7 @@ def rows(files: Files) -> int:
 async def test_a_manual_run_waits_for_an_approver_and_then_runs(
     files: Files, secure: Settings, secured_services: Running
 ) -> None:
-    files.write(count=20, extra=APPROVAL)
+    files.write(count=20, extra=APPROVAL + NOTIFY)  # the notifier reads the run, the plan
     async with secured_services(), person(secure, "alice") as alice:
         await apply_as(alice, files)
         run_id, waits = await follow_run(alice, JOB_ID, None)

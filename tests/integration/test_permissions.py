@@ -46,11 +46,14 @@ async def test_an_approval_published_by_anyone_but_the_workflow_is_refused(
     files: Files, secure: Settings, secured_services: Running, who: str
 ) -> None:
     files.write(count=5)
-    async with secured_services(), person(secure, "alice") as alice:
+    forged = RunApproved(
+        run_id="20990101T000000Z-f0f0f0", job_id=JOB_ID, approved_by="bob", requested_by="bob"
+    )
+    async with (
+        secured_services(refused=(event_subject(forged),)),
+        person(secure, "alice") as alice,
+    ):
         await apply_as(alice, files)
-        forged = RunApproved(
-            run_id="20990101T000000Z-f0f0f0", job_id=JOB_ID, approved_by="bob", requested_by="bob"
-        )
         nc, errors = await raw_client(secure, who)
         try:
             with pytest.raises(nats.errors.TimeoutError):  # refused: no acknowledgement
