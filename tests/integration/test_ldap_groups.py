@@ -11,6 +11,7 @@ from schemas.plan import Change
 from services.cli.client import Session
 from services.runner.providers import ldap_wire as w
 from services.runner.providers.base import Layout
+from services.runner.providers.ldap_stats import Counters
 from tests.ldap_server import Slapd
 
 from .conftest import RunServices
@@ -108,14 +109,14 @@ async def test_users_managers_and_groups_with_members(
         groups["team-3"].remove(uid(350))
         groups["team-3"].append(uid(999))
         write(folder, 1000, groups)
-        w.Counters.reset()
+        Counters.reset()
         changed = await run(session, job)
         assert (changed.stats.updated, changed.stats.written) == (1, 1)
         assert members(slapd, ldap_base, "team-3") == dns(ldap_base, *range(300, 400), 999) - dns(
             ldap_base, 350
         )
-        assert w.Counters.requests[w.MODIFY] == 1
-        assert w.Counters.sent[w.MODIFY] < 300  # one value added, one deleted: not the list
+        assert Counters.requests[w.MODIFY] == 1
+        assert Counters.sent[w.MODIFY] < 300  # one value added, one deleted: not the list
 
 
 async def test_a_group_of_5000_members_changes_by_one_value(
@@ -132,11 +133,11 @@ async def test_a_group_of_5000_members_changes_by_one_value(
 
         groups["everyone"].append(uid(5000))
         write(folder, 5001, groups)
-        w.Counters.reset()
+        Counters.reset()
         added = await run(session, job)
         assert added.stats.written == 1
-        assert w.Counters.requests[w.MODIFY] == 1
-        assert w.Counters.sent[w.MODIFY] < 300  # the list is ~200 KB
+        assert Counters.requests[w.MODIFY] == 1
+        assert Counters.sent[w.MODIFY] < 300  # the list is ~200 KB
         assert len(members(slapd, ldap_base, "everyone")) == 5001
 
         groups["everyone"].remove(uid(0))

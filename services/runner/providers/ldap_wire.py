@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
-from typing import ClassVar, NamedTuple
+from typing import NamedTuple
+
+from .ldap_stats import Counters
 
 # Protocol operation tags (RFC 4511, section 4.2 ff.).
 ADD, MODIFY, DELETE, MODIFY_DN, SEARCH = 0x68, 0x66, 0x4A, 0x6C, 0x63
@@ -130,25 +132,6 @@ def permissive_control() -> bytes:
     """Critical: a server that does not know it refuses the modify instead of failing on a
     value already added (or deleted) by an earlier delivery of the same batch."""
     return tlv(0xA0, tlv(0x30, octets(PERMISSIVE_MODIFY) + b"\x01\x01\xff"))
-
-
-class Counters:
-    """Requests and their bytes sent over every wire of this process, by operation tag
-    (MODIFY, ADD, …): what tests and benchmarks check a write cost, e.g. that one member
-    more in a large group is not the whole list sent again."""
-
-    requests: ClassVar[dict[int, int]] = {}
-    sent: ClassVar[dict[int, int]] = {}
-
-    @classmethod
-    def count(cls, op: bytes, size: int) -> None:
-        cls.requests[op[0]] = cls.requests.get(op[0], 0) + 1
-        cls.sent[op[0]] = cls.sent.get(op[0], 0) + size
-
-    @classmethod
-    def reset(cls) -> None:
-        cls.requests.clear()
-        cls.sent.clear()
 
 
 def equality_filter(attribute: bytes, value: bytes) -> bytes:
