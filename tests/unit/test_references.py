@@ -205,3 +205,27 @@ def test_a_destination_without_value_edits_gets_whole_lists() -> None:
     assert errors == []
     [change] = planned.changes
     assert (change.set, change.add, change.remove) == ({"members": ["u1", "u3"]}, {}, {})
+
+
+def test_large_groups_change_in_parts_that_fit_a_batch() -> None:
+    people = [user(f"u{n}", f"E{n}", existing=True) for n in range(4500)]
+    sources = [{k: v for k, v in p.items() if k != ID_FIELD} for p in people]
+    source = [
+        {"cn": "new", "member": [f"u{n}" for n in range(4500)]},  # every member there already
+        {"cn": "old", "member": [f"u{n}" for n in range(2500, 4500)]},
+    ]
+    existing = [{"cn": "old", "member": [dn(f"u{n}") for n in range(2500)]}]
+    types = [users_type(sources, people), group_type(groups(), source, existing)]
+    planned, errors = plan_objects(types)
+    assert errors == []
+    new = [c for c in planned.changes if c.key == "new"]
+    assert [len(c.set.get("member", [])) for c in new] == [2000, 0, 0]
+    assert [len(c.add.get("member", [])) for c in new] == [0, 2000, 500]
+    old = [c for c in planned.changes if c.key == "old"]
+    assert [(len(c.add.get("member", [])), len(c.remove.get("member", []))) for c in old] == [
+        (2000, 0),
+        (0, 2000),
+        (0, 500),
+    ]
+    assert [c.follow_up for c in old] == [False, True, True]
+    assert (planned.counts.create, planned.counts.update) == (1, 1)

@@ -23,6 +23,10 @@ from schemas.values import Record, Value
 from .plan import display_key, match_key
 from .planned_state import Lookup, Target
 
+VALUES_PER_CHANGE = 2_000
+"""Values a change adds or removes at most (about 100 KB of DNs): a plan's batches stay
+under the work queue's message size, however large a group."""
+
 
 def reference_fields(mapping: ObjectMapping) -> list[FieldMap]:
     return [f for f in mapping.fields if f.resolve is not None]
@@ -101,11 +105,11 @@ def plan_references(
             created, follow = _create(change, refs, resolved)
             planned[key] = created
             if follow is not None:
-                out.references.append(follow if edits else whole(follow, created.set))
+                out.references += chunks(follow) if edits else [whole(follow, created.set)]
         elif existing and mapping.on_both == "update":
             update = _update(change, existing, refs, resolved, mapping.type, keys)
             if update is not None:
-                out.references.append(update if edits else whole(update, existing))
+                out.references += chunks(update) if edits else [whole(update, existing)]
                 out.new_updates += 0 if update.follow_up else 1
     out.changes = [c for k, c in planned.items() if k not in dropped]
     return out
@@ -144,6 +148,8 @@ def _create(
         assert f.resolve is not None
         now = [t.identifier for t in resolved[f.to].before]
         then = [t.identifier for t in resolved[f.to].during]
+        if f.delimiter is not None and len(now) > VALUES_PER_CHANGE:  # a new large group
+            now, then = now[:VALUES_PER_CHANGE], now[VALUES_PER_CHANGE:] + then
         placeholder = f.resolve.placeholder
         if not now and placeholder is not None:
             now = [placeholder]
@@ -256,3 +262,27 @@ def whole(change: Change, base: Record) -> Change:
         else:
             clear.append(name)
     return msgspec.structs.replace(change, set=values, clear=clear, add={}, remove={})
+
+
+def chunks(change: Change) -> list[Change]:
+    """The change, with at most VALUES_PER_CHANGE values added or removed in each part;
+    the parts after the first are follow-ups (the object is counted once)."""
+    edits = [("add", name, v) for name, vs in change.add.items() for v in vs]
+    edits += [("remove", name, v) for name, vs in change.remove.items() for v in vs]
+    if len(edits) <= VALUES_PER_CHANGE:
+        return [change]
+    parts: list[Change] = []
+    for start in range(0, len(edits), VALUES_PER_CHANGE):
+        add: dict[str, list[str]] = {}
+        remove: dict[str, list[str]] = {}
+        for kind, name, value in edits[start : start + VALUES_PER_CHANGE]:
+            (add if kind == "add" else remove).setdefault(name, []).append(value)
+        if start == 0:
+            parts.append(msgspec.structs.replace(change, add=add, remove=remove))
+        else:
+            parts.append(
+                msgspec.structs.replace(
+                    change, set={}, clear=[], before={}, add=add, remove=remove, follow_up=True
+                )
+            )
+    return parts
