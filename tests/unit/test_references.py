@@ -41,9 +41,11 @@ def identify(change: Change) -> str:
     return dn(str(change.match["uid"]))
 
 
+USERS_MANAGED = ["uid", "employeeNumber", "cn", "manager"]
+
+
 def users_type(source: list[Record], destination: list[Record]) -> ObjectType:
-    managed = ["uid", "employeeNumber", "cn", "manager"]
-    return ObjectType(USERS, source, destination, managed, identify)
+    return ObjectType(USERS, source, destination, USERS_MANAGED, identify)
 
 
 def group_type(
@@ -229,3 +231,22 @@ def test_large_groups_change_in_parts_that_fit_a_batch() -> None:
     ]
     assert [c.follow_up for c in old] == [False, True, True]
     assert (planned.counts.create, planned.counts.update) == (1, 1)
+
+
+def test_an_object_the_run_moves_is_named_where_it_goes() -> None:
+    moving = ObjectMapping(
+        type="user",
+        keys=["uid"],
+        on_destination_only="move",
+        move_to="ou=Former",
+        fields=USERS.fields,
+    )
+
+    def where(change: Change) -> str:
+        return f"uid={change.match['uid']},{change.container or 'ou=People,dc=example,dc=org'}"
+
+    destination = [user("gone", "E7", existing=True)]
+    types = [ObjectType(moving, [user("ada", "E2", "E7")], destination, USERS_MANAGED, where)]
+    planned, errors = plan_objects(types)
+    assert errors == []
+    assert only(planned.changes, "ada", "objects").set["manager"] == "uid=gone,ou=Former"

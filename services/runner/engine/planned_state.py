@@ -65,8 +65,8 @@ def lookup(
     """The objects of `mapping`'s type after `changes` (its objects-phase plan), by `by`.
 
     Existing objects keep the identifier they were read with (`ID_FIELD`, else their key
-    as shown); updates may change their `by` value; deleted ones are gone; created ones
-    are named as the provider will name them (`identify`).
+    as shown); updates may change their `by` value; deleted ones are gone; created and
+    moved ones are named as the provider will name them (`identify`).
     """
     keys, folded = mapping.keys, mapping.case_insensitive
     by_key = {match_key(change.match, keys, folded): change for change in changes}
@@ -82,6 +82,8 @@ def lookup(
                 planned.pop(cleared, None)
         known = planned.get(ID_FIELD)
         name = known if isinstance(known, str) else display_key(record, keys)
+        if change is not None and change.action == "move" and identify is not None:
+            name = identify(change) or name  # named where the moves phase puts it
         _add(result, planned, Target(name, False))
     for change in by_key.values():
         if change.action == "create":
