@@ -110,10 +110,11 @@ async def plan_types(
         read[1] += len(everything)
         scoped = everything
         if keys is not None:  # imported here: planning imports this module
-            from services.runner.planning import only_keys
+            from services.runner.planning import _wanted, only_keys
 
             mapped = only_keys(mapped, mapping, keys)
             scoped = only_keys(everything, mapping, keys)
+            failed = [e for e in failed if _wanted(e.key, mapping, keys)]
         managed = managed_fields(mapping, fields)
         # A provider that names its objects (a directory) also adds and removes values.
         identify: Identify | None = getattr(target, "identifier", None)

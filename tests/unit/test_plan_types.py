@@ -1,0 +1,65 @@
+"""plan_job over several object types: each type's own sides, one plan in phase order."""
+
+from __future__ import annotations
+
+from typing import cast
+
+from schemas.jobs import Endpoint, FieldMap, Job, ObjectMapping, Resolve
+from schemas.values import Record
+from services.runner.engine.phases import phase_of
+from services.runner.planning import Sides, plan_job
+from services.runner.providers.base import Provider
+
+from .test_compiled_mapping import Side
+
+USERS = ObjectMapping(
+    type="user",
+    keys=["uid"],
+    fields=[FieldMap(to="uid"), FieldMap(to="boss", resolve=Resolve(type="user", by="uid"))],
+)
+GROUPS = ObjectMapping(
+    type="group",
+    keys=["cn"],
+    fields=[
+        FieldMap(to="cn"),
+        FieldMap(to="members", delimiter="|", resolve=Resolve(type="user", by="uid")),
+    ],
+)
+JOB = Job(
+    id="hr",
+    source=Endpoint(connection="x"),
+    destination=Endpoint(connection="y"),
+    objects=[USERS, GROUPS],
+)
+
+
+def side(records: list[Record]) -> Provider:
+    return cast(Provider, Side(records))
+
+
+def sides(users: list[Record], groups: list[Record], existing: list[Record]) -> Sides:
+    return Sides(side(users), side(existing), [(side(groups), side([]))])
+
+
+async def test_every_create_of_every_type_comes_before_any_reference() -> None:
+    users = [{"uid": "a", "boss": "b"}, {"uid": "b"}]
+    groups = [{"cn": "staff", "members": "a|b|ghost"}]
+    planned = await plan_job(JOB, sides(users, groups, []))
+    shown = [(phase_of(c), c.object_type, c.key) for c in planned.plan.changes]
+    assert shown == [
+        ("objects", "group", "staff"),
+        ("objects", "user", "a"),
+        ("objects", "user", "b"),
+        ("references", "group", "staff"),
+        ("references", "user", "a"),
+    ]
+    assert [(e.key, e.action) for e in planned.record_errors] == [("staff", "resolve")]
+    assert (planned.source_records, planned.plan.counts.create) == (3, 3)
+
+
+async def test_a_run_scoped_to_keys_still_resolves_against_every_object() -> None:
+    users = [{"uid": "a", "boss": "b"}, {"uid": "b"}]
+    existing = [{"uid": "b"}, {"uid": "a"}]
+    planned = await plan_job(JOB, sides(users, [], existing), keys=["a"])
+    [change] = planned.plan.changes
+    assert (change.key, change.set) == ("a", {"boss": "b"})
