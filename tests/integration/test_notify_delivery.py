@@ -62,7 +62,8 @@ async def test_a_server_down_then_up_gets_the_mail_once(
                 await asyncio.sleep(0.05)
             await down.stop()
             mailbox.start()
-            (mail,) = await mailbox.wait_for(1)
+            # Up to a minute: the retries' delays double (0.3 s, 0.6 s … 19.2 s).
+            (mail,) = await mailbox.wait_for(1, timeout=60)
             await notifier_done(session)
             await asyncio.sleep(1.5)  # longer than the next retry would wait
     finally:
