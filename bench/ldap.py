@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.ldap_server
@@ -135,6 +136,30 @@ async def timed_run(settings: Settings, job: str) -> tuple[float, RunFinished]:
     return time.perf_counter() - started, end
 
 
+async def define(settings: Settings, folder: Path, jobs: dict[str, str]) -> None:
+    """Stores the connections of `folder`/connections.toml and the jobs (name → TOML),
+    checked as `idsync job apply` checks them."""
+    async with connect(settings) as session:
+        await session.ensure()
+        for connection in load_connections(folder / "connections.toml"):
+            await session.store.put_connection(connection)
+        for name, text in jobs.items():
+            (folder / f"{name}.toml").write_text(text)
+            job = load_job(folder / f"{name}.toml")
+            check_job(job, {c.id: c for c in await session.store.connections()})
+            await session.store.put_job(job)
+
+
+def printer(count: int, reference: str) -> Callable[..., None]:
+    """Prints one timing: seconds, objects per second, and the ratio to the reference."""
+
+    def line(what: str, seconds: float, against: float | None = None) -> None:
+        ratio = f"  = {seconds / against:.2f}x {reference}" if against else ""
+        print(f"  {what:<48}{seconds:7.2f} s {count / seconds:>9,.0f}/s{ratio}")
+
+    return line
+
+
 async def provider_read(url: str, secret: Path) -> tuple[float, int]:
     """The LDAP provider's read of every person, alone (no services, no planning)."""
     conn = LdapConnection(
@@ -174,15 +199,7 @@ async def main(count: int) -> None:
     env = {**os.environ, "IDSYNC_NATS_URL": url, "IDSYNC_HOME": str(settings.home)}
     services = start_services(env)
     try:
-        async with connect(settings) as session:
-            await session.ensure()
-            for connection in load_connections(folder / "connections.toml"):
-                await session.store.put_connection(connection)
-            for name, text in (("to-ldap", TO_LDAP), ("to-sqlite", TO_SQLITE)):
-                (folder / f"{name}.toml").write_text(text)
-                job = load_job(folder / f"{name}.toml")
-                check_job(job, {c.id: c for c in await session.store.connections()})
-                await session.store.put_job(job)
+        await define(settings, folder, {"to-ldap": TO_LDAP, "to-sqlite": TO_SQLITE})
         await asyncio.sleep(1.0)  # the services' start-up is not counted
         ldapadd = tool(["ldapadd", *bind, "-c"], folder / "reference.ldif")
         adds, added = await timed_run(settings, "to-ldap")
@@ -198,9 +215,7 @@ async def main(count: int) -> None:
     assert added.stats.created == count and added.stats.failed == 0, added.stats
     assert copied.stats.created == count and read_count == count, (copied.stats, read_count)
 
-    def line(what: str, seconds: float, reference: float | None = None) -> None:
-        ratio = f"  = {seconds / reference:.2f}x the tool" if reference else ""
-        print(f"  {what:<44}{seconds:7.2f} s {count / seconds:>9,.0f}/s{ratio}")
+    line = printer(count, "the tool")
 
     print(f"people: {count:,}   slapd with dbnosync   (files in {folder})")
     print("adds (target: within 1.5x)")

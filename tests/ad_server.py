@@ -179,7 +179,8 @@ class Samba:
         """A bound ldap3 connection as the domain's Administrator (tests' own checks)."""
         tls = ldap3.Tls(validate=ssl.CERT_NONE)
         server = ldap3.Server(URL, use_ssl=True, tls=tls, connect_timeout=5)
-        return ldap3.Connection(server, ADMIN, ADMIN_PASSWORD, auto_bind=True)
+        # A tree delete of thousands of objects takes minutes on one Samba process.
+        return ldap3.Connection(server, ADMIN, ADMIN_PASSWORD, auto_bind=True, receive_timeout=600)
 
     def add_ou(self, dn: str) -> None:
         with self.connection() as conn:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import sqlite3
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Generic, TypeVar
 
 import ldap3
 import pytest
@@ -32,6 +32,8 @@ from tests.ad_server import ADMIN, URL, Samba
 from tests.ad_server import ADMIN_PASSWORD as AD_PASSWORD
 from tests.contract.renamed import Renamed
 from tests.ldap_server import ADMIN_DN, ADMIN_PASSWORD, Slapd
+
+S = TypeVar("S")
 
 
 class ProviderHarness:
@@ -136,24 +138,36 @@ class SqliteHarness(ProviderHarness):
         return found is not None
 
 
-class LdapHarness(ProviderHarness):
+class _DirectoryHarness(ProviderHarness, Generic[S]):
+    """A side below `side` in the test's own subtree of a server the session shares."""
+
+    fixtures: ClassVar[tuple[str, str]]  # the server's fixture, the subtree's
+    side: ClassVar[str]
+    password: ClassVar[str]
+
+    def __init__(self, tmp_path: Path, server: S, base: str) -> None:
+        super().__init__(tmp_path)
+        self.server = server
+        self.container = f"{self.side},{base}"
+        self.password_file = tmp_path / f"{self.name}-password"
+        self.password_file.write_text(self.password + "\n")
+
+    @classmethod
+    def create(cls, request: pytest.FixtureRequest, tmp_path: Path) -> ProviderHarness:
+        server, base = cls.fixtures
+        return cls(tmp_path, request.getfixturevalue(server), request.getfixturevalue(base))
+
+
+class LdapHarness(_DirectoryHarness[Slapd]):
     """Entries of the test schema's idsyncRecord class below `ou=side` in the test's own
     subtree of a slapd the session shares (tests/ldap_server.py)."""
 
     name = "ldap"
     unsupported = ("disable",)
     ignored = ("dn", "objectClass")
-
-    def __init__(self, tmp_path: Path, server: Slapd, base: str) -> None:
-        super().__init__(tmp_path)
-        self.server = server
-        self.container = f"ou=side,{base}"
-        self.password_file = tmp_path / "ldap-password"
-        self.password_file.write_text(ADMIN_PASSWORD + "\n")
-
-    @classmethod
-    def create(cls, request: pytest.FixtureRequest, tmp_path: Path) -> ProviderHarness:
-        return cls(tmp_path, request.getfixturevalue("slapd"), request.getfixturevalue("ldap_base"))
+    fixtures = ("slapd", "ldap_base")
+    side = "ou=side"
+    password = ADMIN_PASSWORD
 
     def make(self, layout: Layout) -> Provider:
         connection = LdapConnection(
@@ -191,7 +205,7 @@ class LdapHarness(ProviderHarness):
             return bool(conn.entries)
 
 
-class AdHarness(ProviderHarness):
+class AdHarness(_DirectoryHarness[Samba]):
     """Contacts below `OU=side` in the test's own OU of the session's Samba AD DC
     (tests/ad_server.py). AD has no attributes named like the suite's fields, so the
     provider is seen through a renaming (tests/contract/renamed.py)."""
@@ -206,16 +220,9 @@ class AdHarness(ProviderHarness):
         "title": "title",
     }
 
-    def __init__(self, tmp_path: Path, server: Samba, base: str) -> None:
-        super().__init__(tmp_path)
-        self.server = server
-        self.container = f"OU=side,{base}"
-        self.password_file = tmp_path / "ad-password"
-        self.password_file.write_text(AD_PASSWORD + "\n")
-
-    @classmethod
-    def create(cls, request: pytest.FixtureRequest, tmp_path: Path) -> ProviderHarness:
-        return cls(tmp_path, request.getfixturevalue("samba"), request.getfixturevalue("ad_base"))
+    fixtures = ("samba", "ad_base")
+    side = "OU=side"
+    password = AD_PASSWORD
 
     def make(self, layout: Layout) -> Provider:
         connection = ActiveDirectoryConnection(

@@ -14,6 +14,8 @@ from schemas.connections import LdapConnection, SecretRef
 from schemas.jobs import Endpoint
 from schemas.plan import Change
 from schemas.values import Record, Value
+from services.cli.client import Session
+from services.common.definitions import check_job, load_connections, load_job
 from services.runner.providers import open_provider
 from services.runner.providers.base import Layout, Provider
 from tests.ldap_server import ADMIN_DN, ADMIN_PASSWORD, Slapd
@@ -126,3 +128,17 @@ class CuttableProxy:
             self.listener.shutdown(socket.SHUT_RDWR)
         self.listener.close()
         self.cut()
+
+
+async def define(session: Session, folder: Path, connections: str, job: str) -> str:
+    """Writes the connections and the job file into `folder`, checks and stores them as
+    `idsync connection apply` and `idsync job apply` would; the job's id."""
+    (folder / "data").mkdir(parents=True, exist_ok=True)
+    (folder / "connections.toml").write_text(connections)
+    (folder / "job.toml").write_text(job)
+    for conn in load_connections(folder / "connections.toml"):
+        await session.store.put_connection(conn)
+    loaded = load_job(folder / "job.toml")
+    check_job(loaded, {c.id: c for c in await session.store.connections()})
+    await session.store.put_job(loaded)
+    return loaded.id

@@ -10,13 +10,13 @@ import sqlite3
 from pathlib import Path
 
 from services.cli.client import Session
-from services.common.definitions import check_job, load_connections, load_job
 from services.common.people import people
 from tests.ad_server import ADMIN, ADMIN_PASSWORD, URL, Samba
 from tests.ldap_server import ADMIN_PASSWORD as SLAPD_PASSWORD
 from tests.ldap_server import Slapd
 
 from .conftest import RunServices
+from .ldap_helpers import define
 from .test_ldap_jobs import run
 
 
@@ -48,15 +48,8 @@ password = {{ file = "{folder / "ldap-password"}" }}
 
 
 async def apply(session: Session, folder: Path, job: str, slapd_url: str = "ldap://x") -> str:
-    (folder / "data").mkdir(parents=True, exist_ok=True)
-    (folder / "connections.toml").write_text(connections_toml(folder, slapd_url))
-    (folder / "job.toml").write_text(job)
-    for conn in load_connections(folder / "connections.toml"):
-        await session.store.put_connection(conn)
-    loaded = load_job(folder / "job.toml")
-    check_job(loaded, {c.id: c for c in await session.store.connections()})
-    await session.store.put_job(loaded)
-    return loaded.id
+    folder.mkdir(parents=True, exist_ok=True)
+    return await define(session, folder, connections_toml(folder, slapd_url), job)
 
 
 def write(path: Path, rows: list[dict[str, str]]) -> None:

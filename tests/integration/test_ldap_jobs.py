@@ -10,12 +10,11 @@ from schemas.events import RunFinished
 from schemas.values import Binary
 from services.cli.client import Session
 from services.cli.watch import follow_run
-from services.common.definitions import check_job, load_connections, load_job
 from services.common.people import people, write_csv
 from tests.ldap_server import ADMIN_PASSWORD, OTHER_SUFFIX, Slapd
 
 from .conftest import RunServices
-from .ldap_helpers import USER, admin, connection, create, entries, provider
+from .ldap_helpers import USER, admin, connection, create, define, entries, provider
 
 FIELDS = """fields = [
   { to = "uid", from = "employee_id" },
@@ -58,15 +57,8 @@ path = "data/directory.db"
 
 
 async def apply(session: Session, folder: Path, slapd: Slapd, job: str) -> str:
-    (folder / "data").mkdir(parents=True, exist_ok=True)
-    (folder / "connections.toml").write_text(connections_toml(folder, slapd))
-    (folder / "job.toml").write_text(job)
-    for conn in load_connections(folder / "connections.toml"):
-        await session.store.put_connection(conn)
-    loaded = load_job(folder / "job.toml")
-    check_job(loaded, {c.id: c for c in await session.store.connections()})
-    await session.store.put_job(loaded)
-    return loaded.id
+    folder.mkdir(parents=True, exist_ok=True)
+    return await define(session, folder, connections_toml(folder, slapd), job)
 
 
 async def run(session: Session, job_id: str) -> RunFinished:
