@@ -78,10 +78,11 @@ fields = [
 """
 
 
-def rows_of(count: int) -> list[dict[str, str]]:
+def rows_of(count: int, tag: str) -> list[dict[str, str]]:
+    """Account names are unique in the whole domain: each run's names carry a tag of their own."""
     out = []
     for row in people(count):
-        login = row["employee_id"].lower()
+        login = f"{tag}{row['employee_id'].lower()}"
         out.append({**row, "login": login, "upn": f"{login}@example.test"})
     return out
 
@@ -127,14 +128,14 @@ def reference_read(samba: Samba, ou: str, database: Path) -> tuple[float, int]:
 
 async def main(count: int) -> None:
     folder = Path(tempfile.mkdtemp(prefix="idsync-bench-ad-"))
-    rows = rows_of(count)
+    tag = uuid.uuid4().hex[:6]
+    rows = rows_of(count, tag)
     with (folder / "people.csv").open("w", newline="", encoding="utf-8") as out:
         writer = csv.DictWriter(out, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
     samba = Samba()
     samba.acquire()
-    tag = uuid.uuid4().hex[:6]
     mine, theirs = f"OU=bench-idsync-{tag},{DOMAIN_DN}", f"OU=bench-ldap3-{tag},{DOMAIN_DN}"
     secret = folder / "password"
     secret.write_text(ADMIN_PASSWORD)

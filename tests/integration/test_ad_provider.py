@@ -4,6 +4,7 @@ injection strings, objectGUID keys, uSNChanged reads, ranged values."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from pathlib import Path
 
@@ -216,6 +217,29 @@ async def test_guids_read_as_text_and_usn_reads_return_only_what_changed(
     with pytest.raises(BadInput, match="uSNChanged"):
         source.read_changed(100, None, "whenChanged")
     await source.close()
+    await side.close()
+
+
+async def test_values_sent_in_ranges_are_completed_from_the_dc(
+    samba: Samba, ad_base: str, tmp_path: Path
+) -> None:
+    """A DC past its MaxValRange sends `member;range=0-1499`; Samba sends every value
+    unless asked for a range, so the first part is asked for here, the rest by the provider."""
+    members = [f"CN=m{i},{ad_base}" for i in range(5)]
+    with samba.connection() as conn:
+        for dn in members:
+            conn.add(dn, ["contact"])
+        group = f"CN=big,{ad_base}"
+        assert conn.add(group, ["group"], {"member": members}), conn.result
+    side = await ad(tmp_path, ad_base, Layout(keys=("cn",)), object_classes=["group"])
+    assert isinstance(side, AdProvider)
+    asked = [b"cn", b"member;range=0-1"]
+    first_part = await asyncio.to_thread(side._base_search, group.encode(), asked)
+    assert [len(values) for _, values in first_part] == [1, 2]
+
+    record = await asyncio.to_thread(side._entry, (group.encode(), first_part))
+
+    assert sorted(str(m).lower() for m in record["member"]) == sorted(m.lower() for m in members)
     await side.close()
 
 
