@@ -258,3 +258,23 @@ def test_a_connection_without_tls_is_refused_saying_what_to_set(tmp_path: Path) 
             Endpoint(connection="ad", container="DC=example,DC=test"),
             USERS,
         )
+
+
+async def test_ous_are_created_named_by_ou_and_users_created_inside(
+    samba: Samba, ad_base: str, tmp_path: Path
+) -> None:
+    ous = await ad(tmp_path, ad_base, Layout(keys=("ou",)), object_classes=["organizationalUnit"])
+    made = await ous.apply(
+        [Change(action="create", key="Sales", match={"ou": "Sales"}, object_type="container")]
+    )
+    users = await ad(tmp_path, f"OU=Sales,{ad_base}")
+
+    created = await users.apply([user("sam")])
+
+    assert [o.error for o in [*made, *created]] == [None, None]
+    assert (
+        attributes(samba, ad_base)["sam"]["dn"].lower()
+        == f"cn=sam person,ou=sales,{ad_base}".lower()
+    )
+    await ous.close()
+    await users.close()

@@ -63,6 +63,7 @@ CLASS_FILTERS = {
     "organizationalunit": "(objectClass=organizationalUnit)",
 }
 USN_FIELD = "uSNChanged"
+EVERY_ENTRY = compile_filter("(objectClass=*)", "ad")
 
 
 def ad_filter(classes: tuple[str, ...]) -> str:
@@ -92,6 +93,7 @@ class AdProvider(LdapProvider):
             layout = msgspec.structs.replace(layout, fields=(*layout.fields, "userAccountControl"))
         super().__init__(connection, endpoint, layout)
         self._rdn = endpoint.rdn_attribute or "cn"
+        self._own_rdn = endpoint.rdn_attribute is not None
         if not endpoint.query:
             self._query = ad_filter(self._classes)
             self._filter = compile_filter(self._query, "ad: the endpoint's object_classes")
@@ -124,8 +126,7 @@ class AdProvider(LdapProvider):
     def _base_search(self, dn: bytes, attributes: list[bytes]) -> list[tuple[bytes, list[bytes]]]:
         """One entry's attributes, on the side connection (blocking)."""
         wire = self._side_wire()
-        everything = compile_filter("(objectClass=*)", "ad")
-        mid = wire.send(w.search_request(dn, w.SCOPE_BASE, everything, attributes))
+        mid = wire.send(w.search_request(dn, w.SCOPE_BASE, EVERY_ENTRY, attributes))
         found: list[tuple[bytes, list[bytes]]] = []
         for message in wire.receive():
             if message.id != mid:
@@ -224,7 +225,7 @@ class AdProvider(LdapProvider):
                     extra.password = value
             change = msgspec.structs.replace(change, set=values)
         step = super()._step(index, change)
-        if change.object_type == "container" and not self._connection_rdn():
+        if change.object_type == "container" and not self._own_rdn:
             step.target.rdn_attribute = "ou"
         name = step.target.rdn_attribute or "cn"
         if change.action == "create" and not _has(change.set, name) and step.key:
@@ -234,9 +235,6 @@ class AdProvider(LdapProvider):
         extra.user = "user" in {c.lower() for c in step.target.object_classes}
         self._extras[index] = extra
         return step
-
-    def _connection_rdn(self) -> bool:
-        return self._rdn != "cn"  # the endpoint named its own rdn_attribute
 
     def _pipeline(self, wire: w.Wire) -> Pipeline:
         return AdPipeline(wire, self._dns, self._uacs, self._extras)
