@@ -8,9 +8,9 @@ import sqlite3
 from pathlib import Path
 
 from services.cli.client import Session
-from services.common.definitions import check_job, load_connections, load_job
 
 from .conftest import RunServices
+from .ldap_helpers import define
 from .test_ldap_jobs import run
 
 JOB = """id = "hr-managers"
@@ -37,17 +37,11 @@ def write(folder: Path, rows: list[tuple[str, str, str, str]]) -> None:
 async def test_a_manager_is_written_as_the_key_of_the_person_named(
     tmp_path: Path, session: Session, services: RunServices
 ) -> None:
-    (tmp_path / "data").mkdir()
-    (tmp_path / "connections.toml").write_text(
+    connections = (
         '[hr]\nprovider = "csv"\ndirectory = "data"\ndelimiter = ";"\n'
         '[db]\nprovider = "sqlite"\npath = "data/people.db"\n'
     )
-    (tmp_path / "job.toml").write_text(JOB)
-    for conn in load_connections(tmp_path / "connections.toml"):
-        await session.store.put_connection(conn)
-    job = load_job(tmp_path / "job.toml")
-    check_job(job, {c.id: c for c in await session.store.connections()})
-    await session.store.put_job(job)
+    job = await define(session, tmp_path, connections, JOB)
     write(
         tmp_path,
         [
@@ -57,10 +51,10 @@ async def test_a_manager_is_written_as_the_key_of_the_person_named(
         ],
     )
     async with services():
-        first = await run(session, job.id)
+        first = await run(session, job)
         assert (first.stats.created, first.stats.failed) == (3, 1)
         with sqlite3.connect(tmp_path / "data" / "people.db") as db:
             found = dict(db.execute("SELECT employee_id, manager FROM people").fetchall())
         assert found == {"1": "3", "2": None, "3": None}
-        again = await run(session, job.id)
+        again = await run(session, job)
         assert (again.stats.written, again.stats.failed) == (0, 1)
