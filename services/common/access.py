@@ -138,6 +138,7 @@ def service(name: str) -> Permissions:
                 "finished",
                 "failed",
                 "cancelled",
+                "passwords-sealed",  # generated passwords, sealed to the notifier's key
             ),
             "idsync.work.>",
             f"$KV.{RUNS_BUCKET}.>",

@@ -2,14 +2,18 @@
 
 A plan holds no password: the job's mapping says which destination fields are
 generated, and the runner that applies a create makes their values right then, with
-`secrets`, for the provider alone. No event, log, plan or report carries them.
+`secrets`, for the provider alone. No event, log, plan or report carries them in
+clear: when the job mails passwords, each is sealed to the notifier's public key and
+only the notifier can open it (`run.passwords-sealed`).
 """
 
 from __future__ import annotations
 
 import msgspec
 
+from schemas.events import SealedPassword
 from schemas.plan import Change
+from services.common.sealing import SealedPayload, seal
 from services.runner.engine.passwords import Passwords, PasswordSpec
 from services.runner.engine.transforms_base import RecordFailed
 
@@ -48,3 +52,36 @@ def with_passwords(
             continue
         ready.append(msgspec.structs.replace(change, set={**change.set, **made}))
     return ready, failed
+
+
+def sealed_passwords(
+    run_id: str,
+    job_id: str,
+    changes: list[Change],
+    ready: list[Change],
+    errors: list[str | None],
+    by_type: dict[str, dict[str, PasswordSpec]],
+    public_key: bytes,
+) -> list[SealedPassword]:
+    """Each password a create was applied with, sealed to the notifier's key: the only
+    copy that leaves this runner (`changes` and `errors` align; `ready` holds the creates
+    as applied, with their passwords, in the same order minus refused ones)."""
+    applied = {(change.object_type, change.key): change for change in ready}
+    sealed = []
+    for change, error in zip(changes, errors, strict=True):
+        generated = by_type.get(change.object_type)
+        if change.action != "create" or not generated or error is not None:
+            continue
+        made = applied[(change.object_type, change.key)]
+        for field in generated:
+            payload = SealedPayload(
+                run_id=run_id,
+                job_id=job_id,
+                key=change.key,
+                field=field,
+                password=str(made.set[field]),
+            )
+            sealed.append(
+                SealedPassword(key=change.key, field=field, sealed=seal(public_key, payload))
+            )
+    return sealed

@@ -14,7 +14,7 @@ from datetime import datetime
 
 import structlog
 
-from schemas.events import RunBatchApplied, RunDeadLetter, RunFinished
+from schemas.events import RunBatchApplied, RunDeadLetter, RunFinished, RunPasswordsSealed
 from schemas.jobs import Job
 from schemas.plan import APPLIED_STAT, Change, RecordError, RunStats
 from schemas.work import WorkBatch
@@ -23,14 +23,16 @@ from services.common.definitions import parse_interval
 from services.common.ending import cancel_run
 from services.common.failpoints import failpoint
 from services.common.runs import RunState, StateChange
+from services.common.sealing import notifier_public_key
 from services.common.watermarks import Memory
 from services.runner.engine.context import MappingContext
 from services.runner.engine.mapping import compile_mapping
+from services.runner.engine.passwords import PasswordSpec
 from services.runner.providers.base import Outcome
 
 from .absences import advance_watermark, remember
 from .object_types import apply_by_type
-from .passwords import passwords_of, with_passwords
+from .passwords import passwords_of, sealed_passwords, with_passwords
 from .plans import forget_plan, load_plan, publish_phase
 from .run import seconds_since
 
@@ -102,8 +104,37 @@ async def _write(
         Outcome(error=refused[i]) if i in refused else next(applied)
         for i in range(len(batch.changes))
     ]
-    await remember(Memory(bus.js), job, batch.changes, [o.error for o in outcomes], at)
+    errors = [o.error for o in outcomes]
+    await remember(Memory(bus.js), job, batch.changes, errors, at)
+    if any(n.trigger == "password" for n in job.notify) and any(generated.values()):
+        await _hand_over_passwords(bus, batch, ready, errors, generated)
     return tally(batch.changes, outcomes)
+
+
+async def _hand_over_passwords(
+    bus: Bus,
+    batch: WorkBatch,
+    ready: list[Change],
+    errors: list[str | None],
+    generated: dict[str, dict[str, PasswordSpec]],
+) -> None:
+    """Seal the batch's new passwords to the notifier, which mails them and keeps none."""
+    key = await notifier_public_key(bus.js)
+    if key is None:
+        log.warning("passwords not mailed: no notifier has published its key yet")
+        return
+    sealed = sealed_passwords(
+        batch.run_id, batch.job_id, batch.changes, ready, errors, generated, key
+    )
+    if sealed:
+        await bus.publish(
+            RunPasswordsSealed(
+                run_id=batch.run_id,
+                job_id=batch.job_id,
+                id=f"{batch.run_id}.passwords.{batch.plan_hash[:16]}.{batch.number}",
+                passwords=sealed,
+            )
+        )
 
 
 def _record(batch: WorkBatch, stats: RunStats) -> StateChange:
