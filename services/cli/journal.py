@@ -82,7 +82,8 @@ async def run_decide(args: argparse.Namespace) -> int:
     """`idsync run approve|deny RUN`: release or end a run that waits for approval."""
     async with connect(args.settings) as session:
         await session.decide(args.verb, args.run_id, args.reason or "")
-    done = "approved: it re-plans, then applies that plan" if args.verb == "approve" else "denied"
+    done = "approved: it runs (a plan over the limits is applied only as approved)"
+    done = done if args.verb == "approve" else "denied"
     print(f"run {args.run_id} {done}")
     return 0
 

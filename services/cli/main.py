@@ -169,10 +169,11 @@ def _nouns(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     for verb, text in (
         (
             "approve",
-            "let a run that waits for approval apply its plan (it re-plans first: "
-            "if the data changed, it asks again)",
+            "let a run that waits for approval go ahead: a request its job's approvers "
+            "must approve (never its requester), or a plan over the safety limits (it "
+            "re-plans first: if the data changed, it asks again)",
         ),
-        ("deny", "end a run that waits for approval, writing nothing"),
+        ("deny", "end a run that waits for approval, writing nothing (its requester may too)"),
     ):
         p = _command(run, verb, journal.run_decide, text)
         p.add_argument("run_id", metavar="RUN")

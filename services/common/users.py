@@ -169,10 +169,11 @@ def reload_server(home: Path) -> bool:
     pid_file = home / "nats" / "nats.pid"
     try:
         pid = int(pid_file.read_text().strip())
-        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        os.kill(pid, 0)  # is it there at all?
     except (OSError, ValueError):
         return False
-    if b"nats-server" not in command:  # a pid reused by another program: leave it alone
-        return False
+    command = Path(f"/proc/{pid}/cmdline")
+    if command.parent.is_dir() and b"nats-server" not in command.read_bytes():
+        return False  # a pid reused by another program: leave it alone
     os.kill(pid, signal.SIGHUP)
     return True
