@@ -52,7 +52,10 @@ class DigestIndex:
         """Some destination record had no usable key: `plan()` must see it, to report it."""
 
     def digest(self, record: Record) -> int:
-        values = [present(record.get(field)) for field in self.compared]
+        # Text first: `present` for it is `v or None`, and this runs for every record.
+        values = [
+            (v or None) if type(v) is str else present(v) for v in map(record.get, self.compared)
+        ]
         raw = hashlib.blake2b(_encoder.encode(values), digest_size=8).digest()
         return int.from_bytes(raw, "big") & 0x7FFF_FFFF_FFFF_FFFF  # never a marker
 

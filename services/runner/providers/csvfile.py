@@ -103,6 +103,10 @@ class CsvProvider:
 
     def canonical(self, record: Record) -> Record:
         multi = self._layout.multi_valued
+        if all(type(v) is str and name not in multi for name, v in record.items()):
+            # Text a single column holds reads back as it is: only empties drop out. The
+            # common case, for every source record a plan maps.
+            return {name: v for name, v in record.items() if v}
         return normalize(
             {name: split_text(self._cell(name, v), multi.get(name)) for name, v in record.items()}
         )
