@@ -25,6 +25,9 @@ class Change(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=F
     """Fields emptied by an update."""
     before: Record = msgspec.field(default_factory=dict)
     """The destination's values of the changed fields before the write."""
+    create_only: list[str] = msgspec.field(default_factory=list)
+    """Fields of a create written only when the object is new (e.g. a generated password):
+    a create applied again to an object that exists leaves them as they are."""
     object_type: str = "user"
     container: str | None = None
     """Directories: on create, where the new object goes; on move, where it goes to.

@@ -50,7 +50,12 @@ def with_passwords(
         except RecordFailed as error:
             failed[position] = str(error)
             continue
-        ready.append(msgspec.structs.replace(change, set={**change.set, **made}))
+        # create_only: applied again (a redelivered batch), the first password stays.
+        ready.append(
+            msgspec.structs.replace(
+                change, set={**change.set, **made}, create_only=[*change.create_only, *made]
+            )
+        )
     return ready, failed
 
 

@@ -166,6 +166,22 @@ class _Op:
     """The fields written: `set`, then `clear` (bound as NULL)."""
     values: tuple[Param, ...]
 
+    def existing(self) -> _Op:
+        """What a create writes to a row that exists: all but its create-only fields."""
+        keep = set(self.change.create_only)
+        if not keep:
+            return self
+        pairs = [(n, v) for n, v in zip(self.names, self.values, strict=True) if n not in keep]
+        return _Op(
+            self.index,
+            self.change,
+            self.where,
+            self.key_params,
+            self.key,
+            tuple(n for n, _ in pairs),
+            tuple(v for _, v in pairs),
+        )
+
     def rekeys(self) -> bool:
         """Whether an update changes a key field: then it must run alone, in order."""
         new = dict(zip(self.names, self.values, strict=True))
@@ -203,7 +219,8 @@ class SqliteProvider:
         self._write = False
         self._wal = False
         self._statements: dict[
-            tuple[str, tuple[str, ...], tuple[str, ...]], tuple[str, tuple[int, ...]]
+            tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...]],
+            tuple[str, tuple[int, ...]],
         ] = {}
 
     async def open(self, *, write: bool) -> None:
@@ -457,7 +474,8 @@ class SqliteProvider:
 
     def _sql(self, op: _Op, verb: str) -> tuple[str, tuple[Param, ...]]:
         """The statement (built once per shape) and its parameters."""
-        shape = (verb, op.where, op.names)
+        keep = tuple(op.change.create_only) if verb == "upsert" else ()
+        shape = (verb, op.where, op.names, keep)
         built = self._statements.get(shape)
         if built is None:
             built = self._statements[shape] = self._build(*shape)
@@ -471,7 +489,7 @@ class SqliteProvider:
         return sql, op.key_params
 
     def _build(
-        self, verb: str, where: tuple[str, ...], names: tuple[str, ...]
+        self, verb: str, where: tuple[str, ...], names: tuple[str, ...], keep: tuple[str, ...] = ()
     ) -> tuple[str, tuple[int, ...]]:
         """SQL for one shape of change; for an insert, also the key fields it must add."""
         condition = " AND ".join(f"{quote(f)} = ?" for f in where)
@@ -482,7 +500,7 @@ class SqliteProvider:
             sql = f"INSERT INTO {self._q} ({', '.join(map(quote, columns))}) VALUES ({marks})"
             if verb == "upsert":
                 target = ", ".join(map(quote, where))
-                others = [n for n in names if n not in where]
+                others = [n for n in names if n not in where and n not in keep]
                 if not others:
                     return f"{sql} ON CONFLICT ({target}) DO NOTHING", key_first
                 sets = ", ".join(f"{quote(n)} = excluded.{quote(n)}" for n in others)
@@ -548,6 +566,7 @@ class SqliteProvider:
             if action == "delete":
                 verb = "delete" if exists else ""  # delete-if-present
             elif exists:
+                op = op.existing()
                 verb = "update" if op.values else ""  # create-if-absent: set the values
             elif action == "update":
                 outcomes[op.index] = Outcome(error=f"no row with {op.change.key!r} to update")
@@ -589,8 +608,8 @@ class SqliteProvider:
             if action == "delete":
                 await db.execute(*self._sql(op, "delete"))
                 hits = 1
-            elif op.values:
-                async with db.execute(*self._sql(op, "update")) as cur:
+            elif (update := op.existing() if action == "create" else op).values:
+                async with db.execute(*self._sql(update, "update")) as cur:
                     hits = cur.rowcount
                 if not hits:  # fenced: the row may be there, already holding the values
                     hits = len(await self._existing(db, [op]))
