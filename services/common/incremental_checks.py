@@ -50,8 +50,10 @@ def check_changes(
         needed = []
         if obj.delete_after is not None:
             needed.append(("delete_after", "delete"))
-        if obj.restore:
-            needed.append(("restore", "enable" if obj.on_destination_only == "disable" else "move"))
+        if obj.restore and obj.on_destination_only == "disable":
+            needed.append(("restore", "enable"))
+        if obj.restore and (obj.on_destination_only == "move" or obj.move_to):
+            needed.append(("restore", "move"))  # moved back
         for setting, action in needed:
             if action not in can:
                 bad(

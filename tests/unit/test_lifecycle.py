@@ -78,6 +78,19 @@ def test_moved_objects_are_moved_back_where_new_ones_are_created() -> None:
     assert (back.action, back.container) == ("move", "ou=People")
 
 
+def test_disabled_and_moved_objects_are_enabled_and_moved_back() -> None:
+    options = {"move_to": "ou=Former", "container": "ou=People"}
+    [gone] = plan([ALICE], [ALICE, BOB], mapping(**options), MANAGED, lifecycle=day(0, {})).changes
+    assert (gone.action, gone.container) == ("disable", "ou=Former")
+    the_plan = plan(
+        [ALICE, BOB], [ALICE, BOB], mapping(**options), MANAGED, lifecycle=day(1, {"bob": DAY0})
+    )
+    assert [(c.action, c.container) for c in the_plan.changes] == [
+        ("enable", None),
+        ("move", "ou=People"),
+    ]
+
+
 def test_without_delete_after_an_absent_object_stays_disabled() -> None:
     life = Lifecycle(absent_since={"bob": DAY0}, now=DAY0 + timedelta(days=400))
     assert (

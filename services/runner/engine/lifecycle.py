@@ -8,9 +8,9 @@ so the same inputs always give the same plan and days can be simulated in tests.
   day (services/common/watermarks.py).
 - One still absent `delete_after` after that day is deleted; before then it is left
   alone (counted as skipped), so each run does not disable it again.
-- One back in the source is restored when the job says `restore`: enabled, or moved
-  back to where a new object would be created. Its absence is forgotten either way,
-  so a later absence starts counting afresh.
+- One back in the source is restored when the job says `restore`: enabled, and moved
+  back to where a new object would be created if it was moved (`move_to`). Its absence
+  is forgotten either way, so a later absence starts counting afresh.
 """
 
 from __future__ import annotations
@@ -52,12 +52,14 @@ def on_absence(mapping: ObjectMapping, lifecycle: Lifecycle | None, key: str) ->
     return None  # disabled or moved already: wait for delete_after
 
 
-def on_return(mapping: ObjectMapping, lifecycle: Lifecycle | None, key: str) -> Action | None:
+def on_return(mapping: ObjectMapping, lifecycle: Lifecycle | None, key: str) -> list[Action]:
     """What a run does to an object back in the source after being disabled or moved for
-    absence: enable it, or move it back; None when there is nothing to restore."""
+    absence: enable it, move it back (a disable with `move_to` moved it too), or both."""
     if lifecycle is None or not mapping.restore or key not in lifecycle.absent_since:
-        return None
-    return "enable" if mapping.on_destination_only == "disable" else "move"
+        return []
+    if mapping.on_destination_only == "move":
+        return ["move"]
+    return ["enable", "move"] if mapping.move_to else ["enable"]
 
 
 def returned(wanted: Mapping[str, object], lifecycle: Lifecycle | None) -> list[str]:

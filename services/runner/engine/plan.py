@@ -224,7 +224,7 @@ class _Planner:
         self.add(key, "create", record, values=values, container=container)
 
     def on_both(self, key: str, record: Record, existing: Record) -> None:
-        if (back := on_return(self.mapping, self.lifecycle, key)) is not None:
+        for back in on_return(self.mapping, self.lifecycle, key):
             moved_to = container_of(record, self.mapping) if back == "move" else None
             self.add(key, back, existing, container=moved_to)
         if self.mapping.on_both != "update":
