@@ -226,8 +226,11 @@ class Pipeline:
         if step.stage == "add":
             if code == w.SUCCESS:
                 self.remember(step.key, step.dn)
-            elif code == w.ALREADY_EXISTS:  # create-if-absent: set the values instead
-                return self._set(step, step.dn, step.rest, [])
+            elif code == w.ALREADY_EXISTS:  # create-if-absent: set the values instead,
+                # but for its create-only fields (a first generated password stays)
+                keep = {name.lower() for name in change.create_only}
+                rest = {k: v for k, v in step.rest.items() if k.lower() not in keep}
+                return self._set(step, step.dn, rest, [])
             elif code == w.NO_SUCH_OBJECT:
                 self.done(
                     step,
