@@ -24,6 +24,7 @@ from services.cli.watch import follow_run
 from services.common.bus import Bus, make_broker
 from services.common.credentials import for_service
 from services.common.errors import BadInput
+from services.common.people import write_csv
 from services.common.settings import Settings
 from services.workflow.approvals import Expiry, Waiting, waiting
 
@@ -154,3 +155,32 @@ async def wait_for_listed(session: Session, run_id: str, everyone: bool = False)
                 return entry
         await asyncio.sleep(0.1)
     raise AssertionError(f"run {run_id} never listed as waiting for {me}")
+
+
+async def test_a_plan_over_the_limits_waits_again_for_the_jobs_approvers(
+    files: Files, secure: Settings, secured_services: Running
+) -> None:
+    files.write(count=10, extra=APPROVAL)
+    async with secured_services(), person(secure, "alice") as alice, person(secure, "bob") as bob:
+        await apply_as(alice, files)
+        first, _ = await follow_run(alice, JOB_ID, None)
+        await bob.decide("approve", first)
+        await wait_for_event(alice, lambda e: isinstance(e, RunFinished) and e.run_id == first)
+        write_csv(files.csv, [])  # the export came back empty: the plan deletes everyone
+        run_id, _ = await follow_run(alice, JOB_ID, None)
+        await bob.decide("approve", run_id)  # the request; then the plan waits
+        plan = await wait_for_event(
+            alice, lambda e: isinstance(e, RunAwaitingApproval) and e.plan_hash is not None
+        )
+        listed = await wait_for_listed(bob, run_id)
+        while listed.plan_hash is None:  # the request's entry, until the plan's replaces it
+            listed = await wait_for_listed(bob, run_id)
+        assert listed.plan_hash == plan.plan_hash and listed.counts is not None
+        assert listed.counts.delete == 10 and listed.requested_by == "alice"
+        with pytest.raises(BadInput, match="alice asked for this run"):
+            await alice.decide("approve", run_id)
+        async with person(secure, "carol") as carol:
+            await carol.decide("approve", run_id)
+        end = await wait_for_event(alice, lambda e: is_end(e) and e.run_id == run_id)
+    assert isinstance(end, RunFinished) and end.stats.deleted == 10
+    assert rows(files) == 0
