@@ -206,6 +206,10 @@ class Job(_Strict, frozen=True):
     safety: Safety = msgspec.field(default_factory=Safety)
     staging: bool = False
     """Every run plans and reports, and never writes."""
+    hooks: str | None = None
+    """Per-run hooks: "package.module:Hooks", an installed class (or object) whose methods
+    startup, before_/after_<action>, failed and shutdown the runners call (see
+    services/runner/hooks.py). Every runner must have the module installed."""
     timeout: str | None = None
     """A run still going this long after its approval ("2h", "30m") is cancelled: no new
     batch starts, and it ends `run.cancelled` with what it applied."""

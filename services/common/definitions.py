@@ -36,6 +36,7 @@ from services.common.incremental_checks import check_changes
 from services.common.object_checks import check_object_types, endpoint_of
 from services.notifier.addresses import address_problem
 from services.runner.engine.mapping import check_mapping
+from services.runner.hooks import check_hooks
 from services.runner.providers.capability_table import capabilities
 from services.runner.providers.ldap_config import check_ldap_connection
 from services.runner.providers.mandatory import mandatory_fields
@@ -155,6 +156,11 @@ def check_job(
             parse_interval(job.schedule.every)
         except BadInput as e:
             bad("$.schedule.every", str(e))
+    if job.hooks is not None:
+        try:
+            check_hooks(job.hooks)
+        except BadInput as e:
+            bad("$.hooks", str(e).removeprefix("$.hooks: "))
     if job.timeout is not None:
         try:
             parse_interval(job.timeout)

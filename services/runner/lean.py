@@ -20,6 +20,7 @@ from services.runner.engine.digests import DigestIndex
 from services.runner.engine.lifecycle import Lifecycle
 from services.runner.engine.mapping import CompiledMapping
 from services.runner.engine.plan import Plan
+from services.runner.engine.scripts import RecordSkipped
 from services.runner.engine.transforms import RecordFailed
 from services.runner.providers.base import Provider
 
@@ -48,9 +49,10 @@ class SourceMapper:
             self.fields.update(dict.fromkeys(record))
             try:
                 shaped = canonical(compiled.map(record))
-            except RecordFailed as error:
+            except RecordFailed as error:  # that record fails (or a script skips it)
+                action = "skip" if isinstance(error, RecordSkipped) else "map"
                 key = compiled.key_of(record)
-                self.errors.append(RecordError(key=key, action="map", message=str(error)))
+                self.errors.append(RecordError(key=key, action=action, message=str(error)))
                 continue
             # The container of a new object may come from a source field that is not
             # mapped: it travels with the mapped record under a reserved name.

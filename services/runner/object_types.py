@@ -29,6 +29,7 @@ from services.runner.engine.mapping import compile_mapping
 from services.runner.engine.objects import ObjectType, plan_objects
 from services.runner.engine.plan import Plan
 from services.runner.engine.planned_state import Identify
+from services.runner.engine.scripts import RecordSkipped
 from services.runner.engine.transforms import RecordFailed
 from services.runner.providers import open_provider
 from services.runner.providers.base import Layout, Outcome, Provider
@@ -140,10 +141,10 @@ async def _read_source(
             fields.update(dict.fromkeys(record))
             try:
                 shaped = target.canonical(compiled.map(record))
-            except RecordFailed as error:  # that record fails; the others go on
-                errors.append(
-                    RecordError(key=compiled.key_of(record), action="map", message=str(error))
-                )
+            except RecordFailed as error:  # that record fails (or a script skips it)
+                action = "skip" if isinstance(error, RecordSkipped) else "map"
+                key = compiled.key_of(record)
+                errors.append(RecordError(key=key, action=action, message=str(error)))
                 continue
             records.append(with_container(shaped, record, mapping))
     return records, fields, errors

@@ -34,6 +34,7 @@ from services.common.failpoints import failpoint
 from services.common.runs import RunState, StateChange
 from services.common.watermarks import Memory
 from services.runner.engine import assess, phase_of, split_batches
+from services.runner.hooks import hooks_of
 from services.runner.planning import PlannedRun, default_context, open_sides, plan_job
 
 from .absences import forget_returned
@@ -84,6 +85,11 @@ class Planner:
         )
         try:
             job = await self.bus.store.job(self.job_id)
+            if (hooks := hooks_of(job, self.run_id, self.runner_id)) is not None:
+                try:
+                    hooks.call("startup")
+                except Exception as error:  # a startup hook may refuse the run
+                    raise BadInput(f"the startup hook refused the run: {error}") from None
             approved = self.approved
             self.reading = await reading(
                 Memory(self.bus.js), job, approved.changed_only, approved.trigger, approved.at
@@ -190,11 +196,12 @@ class Planner:
     @staticmethod
     def _planned_stats(planned: PlannedRun) -> RunStats:
         counts = planned.plan.counts
+        skipped = sum(error.action == "skip" for error in planned.record_errors)
         return RunStats(
             read=planned.source_records,
             unchanged=counts.unchanged,
-            skipped=counts.skipped,
-            failed=len(planned.record_errors),
+            skipped=counts.skipped + skipped,
+            failed=len(planned.record_errors) - skipped,
         )
 
     async def _keep(self, job: Job, planned: PlannedRun) -> None:

@@ -31,6 +31,7 @@ from services.runner.engine.passwords import PasswordSpec
 from services.runner.providers.base import Outcome
 
 from .absences import advance_watermark, remember
+from .hooks import hooks_of, shutdown
 from .object_types import apply_by_type
 from .passwords import passwords_of, sealed_passwords, with_passwords
 from .plans import forget_plan, load_plan, publish_phase
@@ -54,7 +55,7 @@ async def apply_batch(batch: WorkBatch, attempt: int, bus: Bus, runner_id: str) 
         job = await bus.store.job(batch.job_id)
         if await timed_out(bus, job, batch.run_id, state):
             return
-        stats, errors = await _write(batch, job, bus, state.approved_at)
+        stats, errors = await _write(batch, job, bus, state.approved_at, runner_id)
         failpoint("after-write")
         await bus.publish(
             RunBatchApplied(
@@ -74,7 +75,7 @@ async def apply_batch(batch: WorkBatch, attempt: int, bus: Bus, runner_id: str) 
         _, recorded = await bus.runs.change(batch.run_id, _record(batch, stats))
         state = recorded or await bus.runs.get(batch.run_id) or state
         failpoint("after-record")
-    await _advance(bus, batch, state)
+    await _advance(bus, batch, state, runner_id)
 
 
 async def timed_out(bus: Bus, job: Job, run_id: str, state: RunState) -> bool:
@@ -91,20 +92,27 @@ async def timed_out(bus: Bus, job: Job, run_id: str, state: RunState) -> bool:
 
 
 async def _write(
-    batch: WorkBatch, job: Job, bus: Bus, at: datetime | None
+    batch: WorkBatch, job: Job, bus: Bus, at: datetime | None, runner_id: str
 ) -> tuple[RunStats, list[RecordError]]:
     if not batch.changes:
         return RunStats(), []
     connection = await bus.store.connection(job.destination.connection)
     checking = MappingContext.checking(job.id)
     generated = {obj.type: compile_mapping(obj, checking).generated for obj in job.objects}
-    ready, refused = with_passwords(batch.changes, generated, passwords_of(batch.run_id))
+    hooks = hooks_of(job, batch.run_id, runner_id)
+    vetoed = hooks.before(batch.changes) if hooks else {}
+    allowed = [change for i, change in enumerate(batch.changes) if i not in vetoed]
+    ready, refused = with_passwords(allowed, generated, passwords_of(batch.run_id))
     applied = iter(await apply_by_type(job, connection, ready))  # a provider per object type
+    done = iter(
+        [Outcome(error=refused[i]) if i in refused else next(applied) for i in range(len(allowed))]
+    )
     outcomes = [
-        Outcome(error=refused[i]) if i in refused else next(applied)
-        for i in range(len(batch.changes))
+        Outcome(error=vetoed[i]) if i in vetoed else next(done) for i in range(len(batch.changes))
     ]
     errors = [o.error for o in outcomes]
+    if hooks:
+        hooks.after(batch.changes, errors)
     await remember(Memory(bus.js), job, batch.changes, errors, at)
     if any(n.trigger == "password" for n in job.notify) and any(generated.values()):
         await _hand_over_passwords(bus, batch, ready, errors, generated)
@@ -180,7 +188,7 @@ async def give_up(bus: Bus, batch: WorkBatch, error: BaseException) -> None:
     await bus.runs.change(batch.run_id, dead)
 
 
-async def _advance(bus: Bus, batch: WorkBatch, state: RunState) -> None:
+async def _advance(bus: Bus, batch: WorkBatch, state: RunState, runner_id: str = "") -> None:
     """Start the next phase, or end the run, when this batch's phase is complete."""
     if state.ended or not state.phase_done(batch.phase):
         return
@@ -214,6 +222,7 @@ async def _advance(bus: Bus, batch: WorkBatch, state: RunState) -> None:
 
     await bus.runs.change(batch.run_id, finished)
     forget_plan(batch.run_id)
+    shutdown(job, batch.run_id, runner_id, totals)
     log.info("finished", **{k: v for k, v in stats_dict(totals).items() if v})
 
 

@@ -165,8 +165,8 @@ class CompiledMapping:
                 elif value is None or is_empty(value):
                     continue
                 shaped[to] = value
-        except RecordFailed as error:
-            raise RecordFailed(error.problem, to) from None
+        except RecordFailed as error:  # named after the field; a skip stays a skip
+            raise type(error)(error.problem, to) from None
         return shaped
 
     def key_of(self, record: Record) -> str:

@@ -22,6 +22,7 @@ from . import transforms_values as values
 from .context import MappingContext
 from .passwords import OPTIONS as PASSWORD_OPTIONS
 from .passwords import PasswordSpec, password_spec
+from .scripts import script
 from .transforms_base import Args, RecordFailed, Step, TransformError, show, texts_of
 
 __all__ = [
@@ -194,5 +195,6 @@ KINDS: dict[str, tuple[Builder, frozenset[str], bool]] = {
     "map": (values.value_map, frozenset({"default", "keep_unmapped", "ignore_case"}), False),
     "if": (_conditional, frozenset({"then", "else"}), False),
     "password": (_password, PASSWORD_OPTIONS, True),
+    "script": (script, frozenset(), False),
 }
 _NAMES = ", ".join(KINDS)
