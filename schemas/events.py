@@ -154,6 +154,8 @@ class SealedPassword(msgspec.Struct, frozen=True, kw_only=True):
     field: str
     sealed: str
     """Base64 of a sealed box whose plaintext also names the run, job, key and field."""
+    to: str | None = None
+    """The record's own recipient (its manager, say), when the job names a field for it."""
 
 
 class RunPasswordsSealed(_Event, tag="run.passwords-sealed", frozen=True):

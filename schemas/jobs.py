@@ -180,14 +180,17 @@ NotifyTrigger = Literal["always", "changed", "errors", "failed", "approval", "pa
 class Notification(_Strict, frozen=True):
     """Who is mailed about the job's runs, and when."""
 
-    recipients: list[str]
-    """Addresses: "ada@example.org" or "Ada Lovelace <ada@example.org>"."""
     trigger: NotifyTrigger
     """always: every run's end; changed: records were written; errors: one or more
     records failed; failed: the run failed; approval: a plan waits for approval;
     password: the passwords generated for created records (no attachment)."""
+    recipients: list[str] = msgspec.field(default_factory=list)
+    """Addresses: "ada@example.org" or "Ada Lovelace <ada@example.org>"."""
     attach: Literal["csv", "xlsx"] | None = None
     """The run's change report (one row per changed field) attached in this format."""
+    recipient_field: str | None = None
+    """With trigger "password": also mail each created record's password to the address
+    in this field of the record (e.g. "manager_mail": its manager), and no other."""
 
 
 class Job(_Strict, frozen=True):

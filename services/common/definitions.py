@@ -176,7 +176,9 @@ def _check_notify(bad: _Report, job: Job) -> None:
     """Each notification names someone to mail, and every address can be mailed."""
     for i, notification in enumerate(job.notify):
         at = f"$.notify[{i}].recipients"
-        if not notification.recipients:
+        if notification.recipient_field is not None and notification.trigger != "password":
+            bad(f"$.notify[{i}].recipient_field", 'goes with trigger = "password" only')
+        if not notification.recipients and notification.recipient_field is None:
             bad(at, 'expected at least one address such as "ada@example.org", got []')
         for j, recipient in enumerate(notification.recipients):
             if (problem := address_problem(recipient)) is not None:

@@ -20,6 +20,8 @@ class Opened(msgspec.Struct, frozen=True, kw_only=True):
     key: str
     field: str
     password: str
+    to: str | None = None
+    """The record's own recipient (its manager, say), if the job names a field for it."""
 
     def __repr__(self) -> str:  # never shown by accident in a log or a traceback
         return f"Opened(key={self.key!r}, field={self.field!r})"

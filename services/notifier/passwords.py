@@ -10,6 +10,7 @@ the passwords cannot reach anyone: the run says so.
 
 from __future__ import annotations
 
+import hashlib
 from email.message import EmailMessage
 from typing import TYPE_CHECKING
 
@@ -32,7 +33,7 @@ async def mail_passwords(
     count = len(event.passwords)
     if not count:
         return
-    if not wanted:
+    if not wanted and not any(item.to for item in event.passwords):
         why = 'no recipient for generated passwords: add [[notify]] with trigger = "password"'
         await notifier.report(event, NOBODY, f"{count} passwords not mailed: {why} to the job")
         return
@@ -49,7 +50,7 @@ async def mail_passwords(
         except Unopened as why:
             unopened.append(f"{item.key} ({item.field}): {why}")
             continue
-        opened.append(Opened(key=item.key, field=item.field, password=password))
+        opened.append(Opened(key=item.key, field=item.field, password=password, to=item.to))
     if unopened:
         reason = f"{len(unopened)} of {count} passwords not mailed: " + "; ".join(unopened)
         await notifier.report(event, NOBODY, reason, part="unopened")
@@ -62,5 +63,28 @@ async def mail_passwords(
     try:
         for mailing in wanted:
             await notifier.send_one(config, job, event, mailing, build)
+        for mailing, theirs in by_record_recipient(opened):
+            # Each record's recipient (its manager) gets its own records' passwords alone.
+            async def only_theirs(m: Mailing, mine: list[Opened] = theirs) -> EmailMessage:
+                return compose_passwords(job, event, m, config.sender, mine, [])
+
+            await notifier.send_one(config, job, event, mailing, only_theirs)
     finally:
         opened.clear()  # nothing of them outlives this call (a retry opens them again)
+
+
+def by_record_recipient(opened: list[Opened]) -> list[tuple[Mailing, list[Opened]]]:
+    """One mail per address records name, holding those records' passwords."""
+    groups: dict[str, list[Opened]] = {}
+    for item in opened:
+        if item.to:
+            groups.setdefault(item.to.strip().casefold(), []).append(item)
+    return [
+        (Mailing(recipients=(items[0].to or "",), label=f"to-{_short(address)}"), items)
+        for address, items in groups.items()
+    ]
+
+
+def _short(address: str) -> str:
+    """A stable tag for an address, for its mail's Message-ID (the same on redelivery)."""
+    return hashlib.sha256(address.encode()).hexdigest()[:12]

@@ -35,11 +35,13 @@ class Mailing(msgspec.Struct, frozen=True, kw_only=True):
     recipients: tuple[str, ...]
     attach: tuple[str, ...] = ()
     """Report formats, in ATTACHMENTS order."""
+    label: str = ""
+    """Tells apart mails with the same attachments (one per record recipient)."""
 
     @property
     def part(self) -> str:
         """Tells this event's mails apart in their Message-IDs ("plain", "csv", "csv-xlsx")."""
-        return "-".join(self.attach) or "plain"
+        return self.label or "-".join(self.attach) or "plain"
 
 
 def fired(event: Event) -> frozenset[NotifyTrigger]:

@@ -67,6 +67,7 @@ def sealed_passwords(
     errors: list[str | None],
     by_type: dict[str, dict[str, PasswordSpec]],
     public_key: bytes,
+    recipient_field: str | None = None,
 ) -> list[SealedPassword]:
     """Each password a create was applied with, sealed to the notifier's key: the only
     copy that leaves this runner (`changes` and `errors` align; `ready` holds the creates
@@ -86,7 +87,13 @@ def sealed_passwords(
                 field=field,
                 password=str(made.set[field]),
             )
+            to = made.set.get(recipient_field) if recipient_field else None
             sealed.append(
-                SealedPassword(key=change.key, field=field, sealed=seal(public_key, payload))
+                SealedPassword(
+                    key=change.key,
+                    field=field,
+                    sealed=seal(public_key, payload),
+                    to=to if isinstance(to, str) and to else None,
+                )
             )
     return sealed

@@ -115,12 +115,13 @@ async def _write(
         hooks.after(batch.changes, errors)
     await remember(Memory(bus.js), job, batch.changes, errors, at)
     if any(n.trigger == "password" for n in job.notify) and any(generated.values()):
-        await _hand_over_passwords(bus, batch, ready, errors, generated)
+        await _hand_over_passwords(bus, job, batch, ready, errors, generated)
     return tally(batch.changes, outcomes)
 
 
 async def _hand_over_passwords(
     bus: Bus,
+    job: Job,
     batch: WorkBatch,
     ready: list[Change],
     errors: list[str | None],
@@ -131,8 +132,9 @@ async def _hand_over_passwords(
     if key is None:
         log.warning("passwords not mailed: no notifier has published its key yet")
         return
+    field = next((n.recipient_field for n in job.notify if n.recipient_field), None)
     sealed = sealed_passwords(
-        batch.run_id, batch.job_id, batch.changes, ready, errors, generated, key
+        batch.run_id, batch.job_id, batch.changes, ready, errors, generated, key, field
     )
     if sealed:
         await bus.publish(

@@ -74,3 +74,48 @@ async def test_new_passwords_are_mailed_sealed_end_to_end(
     assert sum(len(e.passwords) for e in sealed) == 4
     events = b"".join(encode_event(e) for e in journal)
     assert not any(password.encode() in events for password in stored.values())
+
+
+MANAGED = f"""\
+id = "{JOB_ID}"
+title = "New starters"
+source = {{ connection = "hr", file = "people.csv" }}
+destination = {{ connection = "db", table = "people" }}
+notify = [{{ trigger = "password", recipient_field = "manager_mail" }}]
+
+[[objects]]
+keys = ["employee_id"]
+fields = [
+  {{ to = "employee_id" }},
+  {{ to = "manager_mail" }},
+  {{ to = "password", transform = {{ password = 14 }} }},
+]
+"""
+
+
+async def test_each_manager_gets_the_passwords_of_their_own_people_only(
+    files: Files, session: Session, services: RunServices, mailbox: Mailbox
+) -> None:
+    managers = {"E1": "ada@example.org", "E2": "ada@example.org", "E3": "alan@example.org"}
+    files.csv.parent.mkdir(parents=True, exist_ok=True)
+    files.csv.write_text(
+        "employee_id;manager_mail\n"
+        + "".join(f"{employee};{manager}\n" for employee, manager in managers.items())
+    )
+    files.connections.write_text(CONNECTIONS)
+    files.job.write_text(MANAGED)
+    await apply_files(session, files)
+    async with services():
+        await public_key(session)
+        _, end = await follow_run(session, JOB_ID, None)
+        assert isinstance(end, RunFinished) and end.stats.created == 3
+        await notifier_done(session)
+    with sqlite3.connect(files.db) as conn:
+        stored = dict(conn.execute("SELECT employee_id, password FROM people").fetchall())
+    for manager in set(managers.values()):
+        (mail,) = mailbox.to(manager)
+        assert mail.to == [manager]
+        text = mail.message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        for employee, password in stored.items():
+            theirs = managers[employee] == manager
+            assert (password in text) == theirs, f"{employee}'s password to {manager}"
