@@ -71,11 +71,13 @@ def accounts(
 
 USERS_JOB = """id = "hr-to-ad"
 source = {{ connection = "hr", file = "people.csv" }}
-destination = {{ connection = "corp", container = "OU=People,{base}" }}
+destination = {{ connection = "corp", container = "{base}" }}
 [[objects]]
 keys = ["sAMAccountName"]
+container = "OU=People,{base}"
 on_destination_only = "disable"
 move_to = "OU=Disabled,{base}"
+restore = true
 fields = [
   {{ to = "sAMAccountName", from = "login" }},
   {{ to = "userPrincipalName", from = "upn" }},
@@ -99,12 +101,12 @@ def hr_rows(count: int) -> list[dict[str, str]]:
     return rows
 
 
-async def test_csv_to_ad_users_with_passwords_updates_no_change_and_leavers_disabled_and_moved(
+async def test_csv_to_ad_users_passwords_updates_no_change_leavers_disabled_moved_restored(
     samba: Samba, ad_base: str, tmp_path: Path, session: Session, services: RunServices
 ) -> None:
     folder = tmp_path / "job"
     samba.add_ou(f"OU=People,{ad_base}")
-    # Outside the job's scope: a leaver, once disabled and moved, is no longer seen.
+    # In the job's scope, so that a leaver who comes back is found and restored.
     samba.add_ou(f"OU=Disabled,{ad_base}")
     job = await apply(session, folder, USERS_JOB.format(base=ad_base))
     rows = hr_rows(40)
@@ -135,6 +137,13 @@ async def test_csv_to_ad_users_with_passwords_updates_no_change_and_leavers_disa
             assert gone["userAccountControl"] == 514
             assert gone["dn"].lower().endswith(f"ou=disabled,{ad_base}".lower())
         assert (await run(session, job)).stats.written == 0
+
+        write(folder / "data" / "people.csv", rows[:-1])  # a leaver comes back
+        back = await run(session, job)
+        assert (back.stats.enabled, back.stats.failed) == (1, 0)
+        returned = accounts(samba, ad_base)[rows[-2]["login"]]
+        assert returned["userAccountControl"] == 512
+        assert returned["dn"].lower().endswith(f"ou=people,{ad_base}".lower())
 
 
 async def test_contacts_and_groups_with_members_then_ad_to_sqlite(

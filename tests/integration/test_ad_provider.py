@@ -92,7 +92,7 @@ async def test_users_get_their_password_and_are_enabled_and_a_weak_password_fail
     await side.close()
 
 
-async def test_disable_keeps_other_bits_moves_when_asked_and_refuses_contacts(
+async def test_disable_and_enable_keep_other_bits_disable_moves_when_asked_not_contacts(
     samba: Samba, ad_base: str, tmp_path: Path
 ) -> None:
     side = await ad(tmp_path, ad_base)
@@ -124,6 +124,11 @@ async def test_disable_keeps_other_bits_moves_when_asked_and_refuses_contacts(
     assert found["ann"]["userAccountControl"] == 512 | 0x10000 | 0x2
     assert found["bo"]["userAccountControl"] == 514
     assert found["bo"]["dn"].lower() == f"cn=bo person,{former}".lower()
+
+    # Restored (the job's `restore`): enabled again, the other bits still kept.
+    again = await fresh.apply([Change(action="enable", key="ann", match={"sAMAccountName": "ann"})])
+    assert again[0].error is None
+    assert attributes(samba, ad_base)["ann"]["userAccountControl"] == 512 | 0x10000
     for provider in (side, contacts, fresh):
         await provider.close()
 

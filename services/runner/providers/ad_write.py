@@ -6,7 +6,8 @@
   added, so the next run creates it again instead of leaving a disabled husk no run
   would ever give a password to.
 - disable: set the disabled bit, keeping the others as last read; with a container
-  (disable-and-move), then move the object there.
+  (disable-and-move), then move the object there. enable (an account restored): clear
+  the disabled and password-not-required bits, keeping the others.
 - an add refused because the name is taken is an error naming the object: the DN is
   made of cn, not of the key, so the entry there belongs to someone else (an entry
   that holds the key was found by the lookup before and is updated instead).
@@ -49,12 +50,12 @@ class AdPipeline(Pipeline):
 
     def first(self, step: Step) -> bytes | None:
         change = step.change
-        if change.action == "disable":
+        if change.action in ("disable", "enable"):
             dn = self.dns.get(step.key)
             if dn is None:
-                self.done(step, f"no entry with key {change.key!r} to disable")
+                self.done(step, f"no entry with key {change.key!r} to {change.action}")
                 return None
-            return self._disable(step, dn)
+            return self._switch(step, dn)
         request = super().first(step)
         if request is None and change.action == "create":
             return self._after_create(step)  # nothing to write: the password may still be
@@ -122,20 +123,25 @@ class AdPipeline(Pipeline):
         step.stage = "enable"
         return _set_uac(step.dn, enabled(uac))
 
-    def _disable(self, step: Step, dn: str) -> bytes | None:
+    def _switch(self, step: Step, dn: str) -> bytes | None:
+        """Disable or enable (a restored account): the two bits, the others as read."""
         uac = self.uacs.get(dn.lower())
-        step.dn = dn
+        step.dn, action = dn, step.change.action
         if uac is None:
             self.done(
                 step,
-                f"{dn} has no userAccountControl: only user accounts can be disabled "
+                f"{dn} has no userAccountControl: only user accounts can be {action}d "
                 "(contacts and groups: use move or delete)",
             )
             return None
-        if disabled(uac) == uac:
-            return self._after_disable(step)
-        step.stage = "disable"
-        return _set_uac(dn, disabled(uac))
+        wanted = disabled(uac) if action == "disable" else enabled(uac)
+        if wanted == uac and action == "disable":
+            return self._after_disable(step)  # already disabled: maybe still to move
+        if wanted == uac:
+            self.done(step)
+            return None
+        step.stage = action
+        return _set_uac(dn, wanted)
 
     def _after_disable(self, step: Step) -> bytes | None:
         """Disabled; a disable-and-move (the change names a container) moves it next."""

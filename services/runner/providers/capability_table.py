@@ -17,8 +17,8 @@ CAPABILITIES: dict[str, frozenset[Action]] = {
     "sqlite": BASIC,
     # Generic LDAP has no standard "disabled" attribute (AD and 389-DS each have their own).
     "ldap": BASIC | {"move"},
-    # Active Directory: disable = the ACCOUNTDISABLE bit of userAccountControl (users).
-    "ad": BASIC | {"move", "disable"},
+    # Active Directory: disable and enable = bits of userAccountControl (users).
+    "ad": BASIC | {"move", "disable", "enable"},
 }
 
 
