@@ -60,10 +60,21 @@ class SourceMapper:
         return mapped
 
 
-def lean_enough(mapping: ObjectMapping, destination: Provider, keys: list[str] | None) -> bool:
+LEAN_ABOVE = 250_000
+"""Destination records above which planning keeps digests instead of records: reading the
+destination twice costs more time than it saves memory on smaller ones."""
+
+
+async def lean_enough(
+    mapping: ObjectMapping, destination: Provider, keys: list[str] | None
+) -> bool:
     """Whether the lean planning applies: every field mapped (so what is compared is known
-    before the source is read), the whole job, a destination cheap to read twice."""
-    return bool(mapping.fields) and keys is None and getattr(destination, "rereadable", False)
+    before the source is read), the whole job, a destination cheap to read twice — and
+    large (its `size_hint`, when it has one, above LEAN_ABOVE)."""
+    if not (mapping.fields and keys is None and getattr(destination, "rereadable", False)):
+        return False
+    size_hint = getattr(destination, "size_hint", None)
+    return size_hint is None or await size_hint() > LEAN_ABOVE
 
 
 async def plan_lean(

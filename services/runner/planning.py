@@ -102,7 +102,7 @@ async def plan_job(
     compiled = compile_mapping(mapping, context or default_context(job))
     mapper = SourceMapper(compiled, sides.destination.canonical, mapping)
     watermark = sides.source.watermark if isinstance(sides.source, ChangeReader) else None
-    if lean_enough(mapping, sides.destination, keys):  # a million records in little memory
+    if await lean_enough(mapping, sides.destination, keys):  # a million records, little memory
         lean, read, found = await plan_lean(
             mapping,
             sides.destination,

@@ -194,6 +194,14 @@ class SqliteProvider:
     rereadable = True
     """Reading the table again is cheap: large plans read it twice (runner/lean.py)."""
 
+    async def size_hint(self) -> int:
+        """How many records the scope holds (0 while there is no table)."""
+        if self._db is None or not self._columns:
+            return 0
+        async with self._db.execute(f"SELECT count(*) FROM {self._q}{self._where}") as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
     def __init__(
         self,
         connection: SqliteConnection,
