@@ -194,6 +194,13 @@ class Samba:
 
 
 _ous = itertools.count(1)
+SESSION = uuid.uuid4().hex[:5]
+
+
+def sam(name: str) -> str:
+    """An account name for this session: sAMAccountName is unique in the whole domain,
+    which other test sessions share."""
+    return f"{SESSION}{name}"
 
 
 @pytest.fixture(scope="session")

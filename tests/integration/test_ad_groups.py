@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from services.cli.client import Session
-from tests.ad_server import Samba
+from tests.ad_server import Samba, sam
 
 from .conftest import RunServices
 from .test_ad_jobs import accounts, apply, write
@@ -50,14 +50,19 @@ async def test_users_managers_and_group_members_resolved_in_one_run(
 ) -> None:
     folder = tmp_path / "job"
     users = [
-        {"login": f"m{i}", "name": f"Member {i}", "boss": "" if i == 0 else "m0"} for i in range(8)
+        {"login": sam(f"m{i}"), "name": f"Member {i}", "boss": "" if i == 0 else sam("m0")}
+        for i in range(8)
     ]
     groups = [
-        {"group": "Team", "kind": "global security", "members": "m1|m2|m3"},
+        {
+            "group": "Team",
+            "kind": "global security",
+            "members": "|".join(sam(f"m{i}") for i in (1, 2, 3)),
+        },
         {
             "group": "All",
             "kind": "universal distribution",
-            "members": "|".join(f"m{i}" for i in range(8)),
+            "members": "|".join(sam(f"m{i}") for i in range(8)),
         },
     ]
     write(folder / "data" / "people.csv", users)
@@ -67,22 +72,22 @@ async def test_users_managers_and_group_members_resolved_in_one_run(
         first = await run(session, job)
         assert (first.stats.created, first.stats.failed) == (10, 0)
         people = accounts(samba, ad_base)
-        boss = people["m0"]["dn"]
-        assert people["m5"]["manager"].lower() == boss.lower()
-        assert people["m5"]["userAccountControl"] == 512
+        boss = people[sam("m0")]["dn"]
+        assert people[sam("m5")]["manager"].lower() == boss.lower()
+        assert people[sam("m5")]["userAccountControl"] == 512
         found = accounts(samba, ad_base, "(objectClass=group)", "cn")
         assert sorted(dn.lower() for dn in found["Team"]["member"]) == sorted(
-            people[f"m{i}"]["dn"].lower() for i in (1, 2, 3)
+            people[sam(f"m{i}")]["dn"].lower() for i in (1, 2, 3)
         )
         assert len(found["All"]["member"]) == 8
         assert (await run(session, job)).stats.written == 0
 
-        groups[0]["members"] = "m1|m4"
+        groups[0]["members"] = f"{sam('m1')}|{sam('m4')}"
         write(folder / "data" / "groups.csv", groups)
         changed = await run(session, job)
         assert (changed.stats.updated, changed.stats.failed) == (1, 0)
         found = accounts(samba, ad_base, "(objectClass=group)", "cn")
         assert sorted(dn.lower() for dn in found["Team"]["member"]) == sorted(
-            people[f"m{i}"]["dn"].lower() for i in (1, 4)
+            people[sam(f"m{i}")]["dn"].lower() for i in (1, 4)
         )
         assert (await run(session, job)).stats.written == 0

@@ -12,7 +12,7 @@ import ldap3
 from schemas.events import RunFinished, RunPlanned
 from services.cli.client import Session
 from services.cli.watch import follow_run
-from tests.ad_server import Samba
+from tests.ad_server import Samba, sam
 
 from .conftest import RunServices
 from .journal import events_of_run
@@ -24,7 +24,7 @@ async def test_an_ad_to_sqlite_job_reads_only_the_objects_changed_since_the_last
 ) -> None:
     with samba.connection() as conn:
         for i in range(12):
-            attributes = {"sAMAccountName": f"inc{i}", "sn": "Old"}
+            attributes = {"sAMAccountName": sam(f"inc{i}"), "sn": "Old"}
             assert conn.add(f"CN=inc{i},{ad_base}", ["user"], attributes), conn.result
     folder = tmp_path / "job"
     job = await apply(
@@ -58,4 +58,4 @@ fields = [{{ to = "login", from = "sAMAccountName" }}, {{ to = "sn" }}]
     with sqlite3.connect(folder / "data" / "directory.db") as db:
         rows = dict(db.execute("SELECT login, sn FROM accounts").fetchall())
     db.close()
-    assert rows["inc7"] == "New" and "inc8" in rows and len(rows) == 12
+    assert rows[sam("inc7")] == "New" and sam("inc8") in rows and len(rows) == 12

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from services.cli.client import Session
 from services.common.people import people
-from tests.ad_server import ADMIN, ADMIN_PASSWORD, URL, Samba
+from tests.ad_server import ADMIN, ADMIN_PASSWORD, URL, Samba, sam
 from tests.ldap_server import ADMIN_PASSWORD as SLAPD_PASSWORD
 from tests.ldap_server import Slapd
 
@@ -95,7 +95,7 @@ fields = [
 def hr_rows(count: int) -> list[dict[str, str]]:
     rows = []
     for row in people(count):
-        login = row["employee_id"].lower()
+        login = sam(row["employee_id"].lower())
         display = f"{row['first_name']} {row['last_name']} ({login})"
         rows.append({**row, "login": login, "upn": f"{login}@example.test", "display": display})
     return rows

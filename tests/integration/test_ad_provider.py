@@ -20,7 +20,7 @@ from services.runner.providers import open_provider
 from services.runner.providers.ad import AdProvider
 from services.runner.providers.ad_values import merge_ranges
 from services.runner.providers.base import Layout, Provider
-from tests.ad_server import ADMIN, ADMIN_PASSWORD, URL, Samba
+from tests.ad_server import ADMIN, ADMIN_PASSWORD, SESSION, URL, Samba, sam
 
 USERS = Layout(keys=("sAMAccountName",), fields=("sAMAccountName", "cn", "givenName", "sn"))
 STRONG = "Tr0ub4dor&3-horse"
@@ -51,10 +51,10 @@ async def ad(tmp_path: Path, base: str, layout: Layout = USERS, **endpoint: obje
 
 
 def user(login: str, password: str | None = STRONG, **fields: Value) -> Change:
-    values: dict[str, Value] = {"sAMAccountName": login, "cn": f"{login} person", **fields}
+    values: dict[str, Value] = {"sAMAccountName": sam(login), "cn": f"{login} person", **fields}
     if password is not None:
         values["unicodePwd"] = password
-    return Change(action="create", key=login, match={"sAMAccountName": login}, set=values)
+    return Change(action="create", key=login, match={"sAMAccountName": sam(login)}, set=values)
 
 
 def attributes(samba: Samba, base: str, flt: str = "(objectClass=user)") -> dict[str, dict]:  # type: ignore[type-arg]
@@ -62,9 +62,9 @@ def attributes(samba: Samba, base: str, flt: str = "(objectClass=user)") -> dict
     with samba.connection() as conn:
         conn.search(base, flt, attributes=["*", "userAccountControl", "objectGUID"])
         return {
-            str(e["attributes"].get("sAMAccountName") or e["attributes"]["cn"]): dict(
-                e["attributes"], dn=e["dn"]
-            )
+            str(e["attributes"].get("sAMAccountName") or e["attributes"]["cn"]).removeprefix(
+                SESSION
+            ): dict(e["attributes"], dn=e["dn"])
             for e in conn.response
         }
 
@@ -88,7 +88,7 @@ async def test_users_get_their_password_and_are_enabled_and_a_weak_password_fail
     # The password works: the user binds with it.
     tls = ldap3.Tls(validate=0)
     server = ldap3.Server(URL, use_ssl=True, tls=tls)
-    assert ldap3.Connection(server, "ann@EXAMPLE.TEST", STRONG).bind()
+    assert ldap3.Connection(server, f"{sam('ann')}@EXAMPLE.TEST", STRONG).bind()
     await side.close()
 
 
@@ -110,9 +110,11 @@ async def test_disable_and_enable_keep_other_bits_disable_moves_when_asked_not_c
     fresh = await ad(tmp_path, ad_base)  # finds them by key, as a new run's runner would
     outcomes = await fresh.apply(
         [
-            Change(action="disable", key="ann", match={"sAMAccountName": "ann"}),
-            Change(action="disable", key="bo", match={"sAMAccountName": "bo"}, container=former),
-            Change(action="disable", key="nobody", match={"sAMAccountName": "nobody"}),
+            Change(action="disable", key="ann", match={"sAMAccountName": sam("ann")}),
+            Change(
+                action="disable", key="bo", match={"sAMAccountName": sam("bo")}, container=former
+            ),
+            Change(action="disable", key="nobody", match={"sAMAccountName": sam("nobody")}),
         ]
     )
     refused = await contacts.apply([Change(action="disable", key="c", match={"cn": "c"})])
@@ -126,7 +128,9 @@ async def test_disable_and_enable_keep_other_bits_disable_moves_when_asked_not_c
     assert found["bo"]["dn"].lower() == f"cn=bo person,{former}".lower()
 
     # Restored (the job's `restore`): enabled again, the other bits still kept.
-    again = await fresh.apply([Change(action="enable", key="ann", match={"sAMAccountName": "ann"})])
+    again = await fresh.apply(
+        [Change(action="enable", key="ann", match={"sAMAccountName": sam("ann")})]
+    )
     assert again[0].error is None
     assert attributes(samba, ad_base)["ann"]["userAccountControl"] == 512 | 0x10000
     for provider in (side, contacts, fresh):
@@ -212,10 +216,10 @@ async def test_guids_read_as_text_and_usn_reads_return_only_what_changed(
     }
 
     await side.apply(
-        [Change(action="update", key="bo", match={"sAMAccountName": "bo"}, set={"sn": "B"})]
+        [Change(action="update", key="bo", match={"sAMAccountName": sam("bo")}, set={"sn": "B"})]
     )
     changed = [r async for batch in source.read_changed(100, mark, None) for r in batch]
-    assert [r["sAMAccountName"] for r in changed] == ["bo"]
+    assert [r["sAMAccountName"] for r in changed] == [sam("bo")]
     other_dc = f"{uuid.uuid4()}:{str(mark).rpartition(':')[2]}"
     again = [r async for batch in source.read_changed(100, other_dc, None) for r in batch]
     assert len(again) == 3  # another DC's USNs mean nothing here: everything is read
