@@ -50,6 +50,16 @@ def retries(logs: io.StringIO) -> list[float]:
     return [line["retry_in"] for line in lines if line["event"] == "failed, will retry"]
 
 
+async def impatient_job(
+    files: Files, session: Session, monkeypatch: pytest.MonkeyPatch, count: int
+) -> None:
+    """The test job, its SQLite destination giving up at once on another program's lock."""
+    monkeypatch.setenv("IDSYNC_SQLITE_BUSY_TIMEOUT", "0.05")
+    files.write(count=count)
+    files.db.parent.mkdir(parents=True, exist_ok=True)
+    await apply_files(session, files)
+
+
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
     return msgspec.structs.replace(settings, max_deliver=3, retry_delay=0.2)
@@ -62,10 +72,7 @@ async def test_a_passing_fault_is_retried_with_growing_delays_then_succeeds(
     logs: io.StringIO,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("IDSYNC_SQLITE_BUSY_TIMEOUT", "0.05")
-    files.write(count=20)
-    files.db.parent.mkdir(parents=True, exist_ok=True)
-    await apply_files(session, files)
+    await impatient_job(files, session, monkeypatch, count=20)
     async with services("workflow", "runner"):
         with locked(files.db):  # fails the first two deliveries of the batch
             run_id = await session.request_run(JOB_ID)
@@ -85,10 +92,7 @@ async def test_a_permanent_fault_becomes_a_dead_letter_that_a_retry_brings_back(
     settings: Settings,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("IDSYNC_SQLITE_BUSY_TIMEOUT", "0.05")
-    files.write(count=20)
-    files.db.parent.mkdir(parents=True, exist_ok=True)
-    await apply_files(session, files)
+    await impatient_job(files, session, monkeypatch, count=20)
     async with services("workflow", "runner"):
         with locked(files.db):  # every delivery fails while the lock is held
             run_id = await session.request_run(JOB_ID)
@@ -117,10 +121,7 @@ async def test_a_dropped_dead_letter_ends_the_run_with_its_changes_failed(
     settings: Settings,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("IDSYNC_SQLITE_BUSY_TIMEOUT", "0.05")
-    files.write(count=10)
-    files.db.parent.mkdir(parents=True, exist_ok=True)
-    await apply_files(session, files)
+    await impatient_job(files, session, monkeypatch, count=10)
     async with services("workflow", "runner"):
         with locked(files.db):
             run_id = await session.request_run(JOB_ID)
