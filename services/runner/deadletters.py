@@ -47,6 +47,8 @@ async def dead_letters(js: JetStreamContext) -> list[DeadLetter]:
         info = await js.stream_info(DEADLETTERS)
     except nats.js.errors.NotFoundError:
         return []
+    if not info.state.messages:  # an empty stream's sequences start at 0: nothing to get
+        return []
     letters = []
     for seq in range(info.state.first_seq, info.state.last_seq + 1):
         try:

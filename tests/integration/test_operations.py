@@ -244,3 +244,9 @@ async def test_a_runner_stopped_without_a_goodbye_is_reported_and_its_work_redel
     applied = [e for e in await session.journal() if isinstance(e, RunBatchApplied)]
     assert {e.runner for e in applied} == {"rescuer"}, "the frozen runner's batch went back"
     assert len(table(files.db)) == 40
+
+
+async def test_no_dead_letters_is_said_plainly(settings: Settings, session: Session) -> None:
+    result = await idsync(settings, "deadletter", "list")
+    assert result.returncode == 0 and result.stdout.strip() == "no dead letters"
+    assert (await idsync(settings, "deadletter", "list", "--json")).stdout.strip() == "[]"
