@@ -39,10 +39,16 @@ class StoredPlan(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     def batches_of(self, phase: int) -> list[WorkBatch]:
         first = sum(len(batches) for batches in self.phases[:phase]) + 1
         return [
-            WorkBatch(run_id=self.run_id, job_id=self.job_id, plan_hash=self.plan_hash,
-                      phase=phase, number=first + i, changes=changes)
+            WorkBatch(
+                run_id=self.run_id,
+                job_id=self.job_id,
+                plan_hash=self.plan_hash,
+                phase=phase,
+                number=first + i,
+                changes=changes,
+            )
             for i, changes in enumerate(self.phases[phase])
-        ]  # fmt: skip
+        ]
 
 
 _encoder = msgspec.msgpack.Encoder()

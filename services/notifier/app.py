@@ -43,7 +43,10 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
             await publish_public_key(bus.js, key)
         except nats.errors.Error as error:  # e.g. not permitted: say so, keep mailing
             why = str(error) or type(error).__name__
-            log.error("cannot publish the notifier's public key: runners cannot seal "
-                      "generated passwords for it", error=why)  # fmt: skip
+            log.error(
+                "cannot publish the notifier's public key: runners cannot seal "
+                "generated passwords for it",
+                error=why,
+            )
 
     return [publish_key]

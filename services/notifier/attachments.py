@@ -50,8 +50,10 @@ async def change_reports(
             if run.state == "awaiting approval"
             else "the run has no stored plan (it ended before planning, or the plan expired)"
         )
-        return [], [f"No change report is attached: {why}. `idsync job preview {run.job_id}` "
-                    "shows the job's plan as it stands now."]  # fmt: skip
+        return [], [
+            f"No change report is attached: {why}. `idsync job preview {run.job_id}` "
+            "shows the job's plan as it stands now."
+        ]
     report = _report(run, plan)
     files = [await asyncio.to_thread(_render, report, run, kind) for kind in formats]
     notes = [f"The change report is attached: {', '.join(f.filename for f in files)}."]
@@ -98,5 +100,6 @@ def _render(report: PlanReport, run: RunDigest, kind: str) -> Attachment:
         content = path.read_bytes()
     maintype, subtype = _TYPES[kind]
     charset = "utf-8" if maintype == "text" else None  # the CSV starts with a UTF-8 BOM
-    return Attachment(filename=name, content=content, maintype=maintype, subtype=subtype,
-                      charset=charset)  # fmt: skip
+    return Attachment(
+        filename=name, content=content, maintype=maintype, subtype=subtype, charset=charset
+    )

@@ -17,8 +17,17 @@ from schemas.plan import PlanCounts, RecordError, RunStats
 from .digest import RunDigest
 
 MAX_ERRORS_LISTED = 50
-STAT_NAMES = ("read", "created", "updated", "deleted", "disabled", "moved", "unchanged",
-              "skipped", "failed")  # fmt: skip
+STAT_NAMES = (
+    "read",
+    "created",
+    "updated",
+    "deleted",
+    "disabled",
+    "moved",
+    "unchanged",
+    "skipped",
+    "failed",
+)
 COUNT_NAMES = ("create", "update", "delete", "disable", "move", "unchanged", "skipped")
 
 

@@ -139,6 +139,11 @@ def compose(
     msg.add_alternative(body.html_part(title, run, event, list(notes)), subtype="html")
     for item in attachments:
         params = {"charset": item.charset} if item.charset else None
-        msg.add_attachment(item.content, maintype=item.maintype, subtype=item.subtype,
-                           filename=item.filename, params=params)  # fmt: skip
+        msg.add_attachment(
+            item.content,
+            maintype=item.maintype,
+            subtype=item.subtype,
+            filename=item.filename,
+            params=params,
+        )
     return msg

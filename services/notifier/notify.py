@@ -87,8 +87,7 @@ class Notifier:
 
         async def build(mailing: Mailing) -> EmailMessage:
             files, notes = await change_reports(self.bus, run, mailing.attach)
-            return compose(job, event, run, mailing, config.sender,
-                           attachments=files, notes=notes)  # fmt: skip
+            return compose(job, event, run, mailing, config.sender, attachments=files, notes=notes)
 
         for mailing in wanted:
             await self.send_one(config, job, event, mailing, build)
@@ -111,23 +110,34 @@ class Notifier:
             log.error("mail refused", message_id=mid, error=str(error))
             await self.report(event, mailing, str(error), mid)
             return
-        sent = SentMail(message_id=mid, to=to, subject=str(msg["Subject"]),
-                        sent_at=utcnow().isoformat())  # fmt: skip
+        sent = SentMail(
+            message_id=mid, to=to, subject=str(msg["Subject"]), sent_at=utcnow().isoformat()
+        )
         await (await self._bucket()).put(key, msgspec.json.encode(sent))
-        log.info("mail sent", message_id=mid, to=len(to), refused=len(refused),
-                 attachments=list(mailing.attach))  # fmt: skip
+        log.info(
+            "mail sent",
+            message_id=mid,
+            to=len(to),
+            refused=len(refused),
+            attachments=list(mailing.attach),
+        )
         if refused:
             answers = "; ".join(f"{rcpt}: {answer}" for rcpt, answer in refused.items())
-            await self.report(event, mailing, f"the mail server refused {answers}", mid,
-                              only=list(refused))  # fmt: skip
+            await self.report(
+                event, mailing, f"the mail server refused {answers}", mid, only=list(refused)
+            )
 
     def _would_send(self, job: Job, event: Event, mailing: Mailing) -> None:
         try:
             title = subject(job, event)
         except MailRefused as error:
             title = f"(refused: {error})"
-        log.info("would send mail", subject=title, to=list(mailing.recipients),
-                 attach=list(mailing.attach))  # fmt: skip
+        log.info(
+            "would send mail",
+            subject=title,
+            to=list(mailing.recipients),
+            attach=list(mailing.attach),
+        )
 
     async def give_up(self, event: Event, error: BaseException) -> None:
         """After the last attempt: say on the run which mails did not go, and why."""
@@ -150,11 +160,17 @@ class Notifier:
         part: str | None = None,
     ) -> None:
         """`run.notify-failed` for the mail `mailing` (`part` tells several reports apart)."""
-        await self.bus.publish(RunNotifyFailed(
-            run_id=event.run_id, job_id=event.job_id,
-            id=f"{event.id}.notify-failed.{part or mailing.part}", reason=reason,
-            about=tag_of(event), recipients=only or list(mailing.recipients), message_id=mid,
-        ))  # fmt: skip
+        await self.bus.publish(
+            RunNotifyFailed(
+                run_id=event.run_id,
+                job_id=event.job_id,
+                id=f"{event.id}.notify-failed.{part or mailing.part}",
+                reason=reason,
+                about=tag_of(event),
+                recipients=only or list(mailing.recipients),
+                message_id=mid,
+            )
+        )
 
     async def _bucket(self) -> KeyValue:
         if self._sent is None:

@@ -119,8 +119,7 @@ def _send(config: SmtpConfig, msg: EmailMessage, to: list[str]) -> dict[str, str
 
 def _connect(config: SmtpConfig) -> smtplib.SMTP:
     if config.security == "tls":
-        return smtplib.SMTP_SSL(config.host, config.port, timeout=TIMEOUT,
-                                context=_tls(config))  # fmt: skip
+        return smtplib.SMTP_SSL(config.host, config.port, timeout=TIMEOUT, context=_tls(config))
     server = smtplib.SMTP(config.host, config.port, timeout=TIMEOUT)
     try:
         if config.security == "starttls":

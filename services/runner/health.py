@@ -62,9 +62,14 @@ async def heartbeat(bus: Bus, work: Work) -> None:
     settings = bus.settings
     kv = await bus.js.key_value(RUNNERS_BUCKET)
     key = _key(settings.runner_id)
-    info = RunnerInfo(runner_id=settings.runner_id, host=socket.gethostname(), pid=os.getpid(),
-                      started_at=utcnow(), heartbeat_at=utcnow(),
-                      interval=settings.heartbeat_interval)  # fmt: skip
+    info = RunnerInfo(
+        runner_id=settings.runner_id,
+        host=socket.gethostname(),
+        pid=os.getpid(),
+        started_at=utcnow(),
+        heartbeat_at=utcnow(),
+        interval=settings.heartbeat_interval,
+    )
     try:
         while True:
             info.heartbeat_at = utcnow()

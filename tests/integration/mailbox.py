@@ -26,9 +26,13 @@ aiosmtpd_controller = pytest.importorskip(
 def with_mail(settings: Settings, box: Mailbox, **more: Any) -> Settings:
     """`settings` with mail going to `box` (plain SMTP on loopback)."""
     return msgspec.structs.replace(
-        settings, smtp_host="127.0.0.1", smtp_port=box.port, smtp_security="none",
-        mail_from="idsync <idsync@example.org>", **more,
-    )  # fmt: skip
+        settings,
+        smtp_host="127.0.0.1",
+        smtp_port=box.port,
+        smtp_security="none",
+        mail_from="idsync <idsync@example.org>",
+        **more,
+    )
 
 
 class Received(msgspec.Struct, kw_only=True):
@@ -59,14 +63,18 @@ class Mailbox:
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.received.append(
-            Received(sender=envelope.mail_from, to=list(envelope.rcpt_tos),
-                     raw=bytes(envelope.original_content))
-        )  # fmt: skip
+            Received(
+                sender=envelope.mail_from,
+                to=list(envelope.rcpt_tos),
+                raw=bytes(envelope.original_content),
+            )
+        )
         return "250 Message accepted"
 
     def start(self) -> None:
-        self._controller = aiosmtpd_controller.Controller(self, hostname="127.0.0.1",
-                                                          port=self.port)  # fmt: skip
+        self._controller = aiosmtpd_controller.Controller(
+            self, hostname="127.0.0.1", port=self.port
+        )
         self._controller.start()
 
     def stop(self) -> None:

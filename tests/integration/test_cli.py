@@ -18,9 +18,13 @@ from .conftest import IDSYNC, JOB_ID, Files, RunServices, apply_files, env_for
 
 async def idsync(settings: Settings, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return await asyncio.to_thread(
-        subprocess.run, [*IDSYNC, *args], env=env_for(settings, **env),
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        subprocess.run,
+        [*IDSYNC, *args],
+        env=env_for(settings, **env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def dump(db: Path) -> list[tuple[object, ...]]:

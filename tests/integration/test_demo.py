@@ -19,8 +19,7 @@ from .test_flow import FULL_FLOW
 def run_demo(home: Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("IDSYNC_")}
     env["IDSYNC_HOME"] = str(home)
-    return subprocess.run([*IDSYNC, "demo"], env=env, capture_output=True, text=True,
-                          timeout=180)  # fmt: skip
+    return subprocess.run([*IDSYNC, "demo"], env=env, capture_output=True, text=True, timeout=180)
 
 
 async def test_the_demo_runs_its_scenario_and_leaves_a_complete_journal(tmp_path: Path) -> None:

@@ -56,9 +56,12 @@ def mailbox() -> Iterator[Mailbox]:
 def settings(settings: Settings, mailbox: Mailbox) -> Settings:
     """The integration settings, with mail going to the test's own SMTP server."""
     return msgspec.structs.replace(
-        settings, smtp_host="127.0.0.1", smtp_port=mailbox.port, smtp_security="none",
+        settings,
+        smtp_host="127.0.0.1",
+        smtp_port=mailbox.port,
+        smtp_security="none",
         mail_from="idsync <idsync@example.org>",
-    )  # fmt: skip
+    )
 
 
 async def notifier_done(session: Session, timeout: float = 20.0) -> None:
@@ -146,8 +149,10 @@ def report_rows(mail: Received, kind: str) -> list[dict[str, str]]:
     rows = list(book["changes"].iter_rows(values_only=True))
     book.close()
     header = [str(cell) for cell in rows[0]]
-    return [{h: "" if v is None else str(v) for h, v in zip(header, row, strict=True)}
-            for row in rows[1:]]  # fmt: skip
+    return [
+        {h: "" if v is None else str(v) for h, v in zip(header, row, strict=True)}
+        for row in rows[1:]
+    ]
 
 
 ATTACHING = """\
@@ -185,8 +190,11 @@ async def test_the_attached_report_is_the_runs_changes(
     assert report_rows(both, "xlsx") == report_rows(both, "csv") == rows
     update = next(m for m in mailbox.received[3:] if m.to == ["sheets@example.org"])
     (row,) = report_rows(update, "xlsx")
-    assert (row["key"], row["action"], row["field"]) == (people[9]["employee_id"], "update",
-                                                         "department")  # fmt: skip
+    assert (row["key"], row["action"], row["field"]) == (
+        people[9]["employee_id"],
+        "update",
+        "department",
+    )
     assert row["new_value"] == "Moved"
     assert [mail.message.get_content_type() for mail in first] == ["multipart/mixed"] * 3
 

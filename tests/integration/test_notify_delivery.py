@@ -42,9 +42,14 @@ def max_deliver() -> int:
 @pytest.fixture
 def settings(settings: Settings, mailbox: Mailbox, max_deliver: int) -> Settings:
     return msgspec.structs.replace(
-        settings, smtp_host="127.0.0.1", smtp_port=mailbox.port, smtp_security="none",
-        mail_from="idsync@example.org", max_deliver=max_deliver, retry_delay=0.3,
-    )  # fmt: skip
+        settings,
+        smtp_host="127.0.0.1",
+        smtp_port=mailbox.port,
+        smtp_security="none",
+        mail_from="idsync@example.org",
+        max_deliver=max_deliver,
+        retry_delay=0.3,
+    )
 
 
 async def test_a_server_down_then_up_gets_the_mail_once(
@@ -86,8 +91,12 @@ async def test_an_event_delivered_again_after_its_mail_went_out_is_not_mailed_ag
         await mailbox.wait_for(1)
         await notifier_done(session)
         # The same event once more, as a redelivery after a crash would bring it.
-        await session.js.publish(event_subject(end), encode_event(end), stream=JOURNAL,
-                                 headers={"Nats-Msg-Id": f"{end.id}-again"})  # fmt: skip
+        await session.js.publish(
+            event_subject(end),
+            encode_event(end),
+            stream=JOURNAL,
+            headers={"Nats-Msg-Id": f"{end.id}-again"},
+        )
         await notifier_done(session)
     assert len(mailbox.received) == 1
 

@@ -80,17 +80,23 @@ async def test_passwords_reach_only_their_recipient_and_leave_no_trace(
         key = await public_key(session)
 
         def sealed(record: str, password: str) -> SealedPassword:
-            payload = SealedPayload(run_id=run_id, job_id=JOB_ID, key=record,
-                                    field="password", password=password)  # fmt: skip
+            payload = SealedPayload(
+                run_id=run_id, job_id=JOB_ID, key=record, field="password", password=password
+            )
             return SealedPassword(key=record, field="password", sealed=seal(key, payload))
 
         items = [sealed(record, password) for record, password in made.items()]
         # The first record's sealed value, passed off as the third's: refused, not mailed.
         items.append(msgspec.structs.replace(items[0], key=third))
-        event = RunPasswordsSealed(run_id=run_id, job_id=JOB_ID, id=f"{run_id}.passwords.1",
-                                   passwords=items)  # fmt: skip
-        await session.js.publish(event_subject(event), encode_event(event), stream=JOURNAL,
-                                 headers={"Nats-Msg-Id": event.id})  # fmt: skip
+        event = RunPasswordsSealed(
+            run_id=run_id, job_id=JOB_ID, id=f"{run_id}.passwords.1", passwords=items
+        )
+        await session.js.publish(
+            event_subject(event),
+            encode_event(event),
+            stream=JOURNAL,
+            headers={"Nats-Msg-Id": event.id},
+        )
         await notifier_done(session)
         journal = await session.journal()
         refused = [e for e in journal if isinstance(e, RunNotifyFailed)]

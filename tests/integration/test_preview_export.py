@@ -23,9 +23,13 @@ COLUMNS = ["object_type", "key", "action", "container", "field", "old_value", "n
 
 async def idsync(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
     return await asyncio.to_thread(
-        subprocess.run, [*IDSYNC, *args], env=env_for(settings),
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        subprocess.run,
+        [*IDSYNC, *args],
+        env=env_for(settings),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def read_back(path: Path, fmt: str) -> list[dict[str, str]]:

@@ -74,9 +74,13 @@ async def test_transformed_values_are_written_and_a_failing_record_is_reported(
 
 async def idsync(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
     return await asyncio.to_thread(
-        subprocess.run, [*IDSYNC, *args], env=env_for(settings),
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        subprocess.run,
+        [*IDSYNC, *args],
+        env=env_for(settings),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 async def test_preview_sample_shows_what_each_field_becomes(

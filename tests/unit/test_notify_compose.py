@@ -34,15 +34,21 @@ SENDER = Address("idsync", "idsync", "example.org")
 
 
 def job(*notify: Notification, title: str = "HR") -> Job:
-    return Job(id=JOB, title=title, source=Endpoint(connection="a"),
-               destination=Endpoint(connection="b"), objects=[ObjectMapping(keys=["id"])],
-               notify=list(notify))  # fmt: skip
+    return Job(
+        id=JOB,
+        title=title,
+        source=Endpoint(connection="a"),
+        destination=Endpoint(connection="b"),
+        objects=[ObjectMapping(keys=["id"])],
+        notify=list(notify),
+    )
 
 
 def finished(**stats: int) -> RunFinished:
     s = RunStats(**stats)
-    return RunFinished(run_id=RUN, job_id=JOB, stats=s, plan_hash="h", seconds=1.5,
-                       with_errors=s.failed > 0)  # fmt: skip
+    return RunFinished(
+        run_id=RUN, job_id=JOB, stats=s, plan_hash="h", seconds=1.5, with_errors=s.failed > 0
+    )
 
 
 @pytest.mark.parametrize(
@@ -118,29 +124,45 @@ def test_addresses_that_cannot_be_mailed_are_refused(text: str) -> None:
 
 
 def test_applying_a_job_names_the_recipient_to_fix() -> None:
-    bad = job(Notification(recipients=["ops@example.org", "ops at example"], trigger="failed"),
-              Notification(recipients=[], trigger="always"))  # fmt: skip
+    bad = job(
+        Notification(recipients=["ops@example.org", "ops at example"], trigger="failed"),
+        Notification(recipients=[], trigger="always"),
+    )
     with pytest.raises(BadInput) as refused:
         check_job(bad, {}, origin="jobs/hr.toml")
     lines = str(refused.value).splitlines()
     assert 'jobs/hr.toml: $.notify[0].recipients[1]: expected an address such as "ada@' in (
         "\n".join(lines)
     )
-    assert any(line.startswith("jobs/hr.toml: $.notify[1].recipients: expected at least one")
-               for line in lines)  # fmt: skip
+    assert any(
+        line.startswith("jobs/hr.toml: $.notify[1].recipients: expected at least one")
+        for line in lines
+    )
 
 
 def events() -> list[Event]:
     mapping_error = RecordError(key="E3", action="map", message="no <dept>")
     planned = RunPlanned(
-        run_id=RUN, job_id=JOB, plan_hash="h", counts=PlanCounts(create=2),
-        source_records=3, destination_records=0, batches=1, errors=[mapping_error],
-    )  # fmt: skip
+        run_id=RUN,
+        job_id=JOB,
+        plan_hash="h",
+        counts=PlanCounts(create=2),
+        source_records=3,
+        destination_records=0,
+        batches=1,
+        errors=[mapping_error],
+    )
     write_error = RecordError(key="E2", action="create", message="locked")
     batch = RunBatchApplied(
-        run_id=RUN, job_id=JOB, plan_hash="h", batch=1, batches=1, changes=2,
-        stats=RunStats(created=1, failed=1), errors=[write_error],
-    )  # fmt: skip
+        run_id=RUN,
+        job_id=JOB,
+        plan_hash="h",
+        batch=1,
+        batches=1,
+        changes=2,
+        stats=RunStats(created=1, failed=1),
+        errors=[write_error],
+    )
     requested = RunRequested(run_id=RUN, job_id=JOB, requested_by="ada")
     return [requested, planned, batch, finished(read=3, created=1, failed=2)]
 

@@ -81,9 +81,15 @@ def test_the_rules_as_checked() -> None:
 
 def test_rules_no_password_can_keep_fail_that_record() -> None:
     tiny = spec_of(
-        {"password": 3, "upper": False, "lower": False, "digits": False, "specials": "#*",
-         "avoid": ["login"]}
-    )  # fmt: skip
+        {
+            "password": 3,
+            "upper": False,
+            "lower": False,
+            "digits": False,
+            "specials": "#*",
+            "avoid": ["login"],
+        }
+    )
     every = ["###", "#*#", "*#*", "***", "##*", "#**", "*##", "**#"]  # all 3 of "#" and "*"
     with pytest.raises(RecordFailed, match="no password of 3 characters avoids"):
         generate(tiny, {"login": every})

@@ -38,23 +38,31 @@ def shaped(record: Record, mapping: ObjectMapping) -> Record:
         pytest.param({}, {"login": "a"}, None, id="none"),
         pytest.param({"container": PEOPLE}, {"login": "a"}, PEOPLE, id="fixed"),
         pytest.param(
-            {"container_from": "ou"}, {"login": "a", "ou": "ou=Sales,dc=x"}, "ou=Sales,dc=x",
+            {"container_from": "ou"},
+            {"login": "a", "ou": "ou=Sales,dc=x"},
+            "ou=Sales,dc=x",
             id="from-an-unmapped-source-field",
         ),
         pytest.param(
-            {"container_from": "ou", "container": PEOPLE}, {"login": "a", "ou": "ou=S,dc=x"},
-            "ou=S,dc=x", id="source-field-before-fixed",
+            {"container_from": "ou", "container": PEOPLE},
+            {"login": "a", "ou": "ou=S,dc=x"},
+            "ou=S,dc=x",
+            id="source-field-before-fixed",
         ),
         pytest.param(
-            {"container_from": "ou", "container": PEOPLE}, {"login": "a"}, PEOPLE,
+            {"container_from": "ou", "container": PEOPLE},
+            {"login": "a"},
+            PEOPLE,
             id="fixed-when-the-field-is-empty",
         ),
         pytest.param(
-            {"container_from": "ou"}, {"login": "a", "ou": ["ou=One,dc=x"]}, "ou=One,dc=x",
+            {"container_from": "ou"},
+            {"login": "a", "ou": ["ou=One,dc=x"]},
+            "ou=One,dc=x",
             id="a-list-of-one",
         ),
     ],
-)  # fmt: skip
+)
 def test_a_create_goes_to_its_container(
     options: dict[str, Any], record: Record, expected: str | None
 ) -> None:
@@ -153,8 +161,9 @@ def test_containers_are_a_phase_of_their_own() -> None:
 def test_phases_follow_the_architecture() -> None:
     assert PHASES == ("containers", "objects", "references", "moves", "disables", "deletes")
     mapping = ObjectMapping(keys=["uid"], on_destination_only="delete")
-    result = plan([{"uid": "b"}, {"uid": "c", "x": "1"}], [{"uid": "a"}, {"uid": "c"}],
-                  mapping, ("uid", "x"))  # fmt: skip
+    result = plan(
+        [{"uid": "b"}, {"uid": "c", "x": "1"}], [{"uid": "a"}, {"uid": "c"}], mapping, ("uid", "x")
+    )
     assert [(c.action, phase_of(c)) for c in result.changes] == [
         ("create", "objects"),
         ("update", "objects"),

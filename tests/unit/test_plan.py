@@ -48,8 +48,9 @@ def case(
     """One row: planning `source` against `destination` gives these changes, counts and
     warnings (each expected warning is a fragment of the actual one, in order)."""
     expected = (changes or [], counts, warnings or [])
-    return pytest.param(mapping or job(), managed, source, destination, act_on_absence, expected,
-                        id=name)  # fmt: skip
+    return pytest.param(
+        mapping or job(), managed, source, destination, act_on_absence, expected, id=name
+    )
 
 
 C = PlanCounts

@@ -37,8 +37,9 @@ def obj(value: Value | None, uid: str = "alice") -> Record:
 
 def update(set: Record | None = None, before: Record | None = None, **parts: Any) -> Change:
     key = parts.pop("key", "alice")
-    return Change(action="update", key=key, match={"uid": key}, set=set or {},
-                  before=before or {}, **parts)  # fmt: skip
+    return Change(
+        action="update", key=key, match={"uid": key}, set=set or {}, before=before or {}, **parts
+    )
 
 
 # (id, policy, delimiter, source value, destination value, expected update or None)
@@ -175,21 +176,47 @@ def actions_job(**options: Any) -> ObjectMapping:
     ("options", "source", "destination", "action", "counts"),
     [
         pytest.param({}, True, False, "create", PlanCounts(create=1), id="create"),
-        pytest.param({"on_source_only": "skip"}, True, False, None, PlanCounts(skipped=1),
-                     id="skip-create"),
+        pytest.param(
+            {"on_source_only": "skip"}, True, False, None, PlanCounts(skipped=1), id="skip-create"
+        ),
         pytest.param({}, True, True, "update", PlanCounts(update=1), id="update"),
-        pytest.param({"on_both": "skip"}, True, True, None, PlanCounts(skipped=1),
-                     id="skip-update"),
-        pytest.param({"on_destination_only": "delete"}, False, True, "delete",
-                     PlanCounts(delete=1), id="delete"),
-        pytest.param({"on_destination_only": "disable"}, False, True, "disable",
-                     PlanCounts(disable=1), id="disable"),
-        pytest.param({"on_destination_only": "move", "move_to": "ou=Former,dc=y"}, False, True,
-                     "move", PlanCounts(move=1), id="move"),
-        pytest.param({"on_destination_only": "skip"}, False, True, None, PlanCounts(skipped=1),
-                     id="skip-absent"),
+        pytest.param(
+            {"on_both": "skip"}, True, True, None, PlanCounts(skipped=1), id="skip-update"
+        ),
+        pytest.param(
+            {"on_destination_only": "delete"},
+            False,
+            True,
+            "delete",
+            PlanCounts(delete=1),
+            id="delete",
+        ),
+        pytest.param(
+            {"on_destination_only": "disable"},
+            False,
+            True,
+            "disable",
+            PlanCounts(disable=1),
+            id="disable",
+        ),
+        pytest.param(
+            {"on_destination_only": "move", "move_to": "ou=Former,dc=y"},
+            False,
+            True,
+            "move",
+            PlanCounts(move=1),
+            id="move",
+        ),
+        pytest.param(
+            {"on_destination_only": "skip"},
+            False,
+            True,
+            None,
+            PlanCounts(skipped=1),
+            id="skip-absent",
+        ),
     ],
-)  # fmt: skip
+)
 def test_every_action_with_awkward_keys(
     key: str,
     options: dict[str, Any],

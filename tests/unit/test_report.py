@@ -16,13 +16,24 @@ from services.runner.engine.report import COLUMNS, PlanReport, Row, report, rows
 from services.runner.engine.report import text as cell_text
 
 CHANGES = [
-    Change(action="create", key="alice", match={"uid": "alice"},
-           set={"uid": "alice", "groups": ["a", "b"]}, container="ou=People,dc=x"),
-    Change(action="update", key="bob", match={"uid": "bob"}, set={"mail": "new@x"},
-           clear=["phone"], before={"mail": "old@x", "phone": "123"}),
+    Change(
+        action="create",
+        key="alice",
+        match={"uid": "alice"},
+        set={"uid": "alice", "groups": ["a", "b"]},
+        container="ou=People,dc=x",
+    ),
+    Change(
+        action="update",
+        key="bob",
+        match={"uid": "bob"},
+        set={"mail": "new@x"},
+        clear=["phone"],
+        before={"mail": "old@x", "phone": "123"},
+    ),
     Change(action="move", key="carl", match={"uid": "carl"}, container="ou=Former,dc=x"),
     Change(action="delete", key="dora", match={"uid": "dora"}, object_type="contact"),
-]  # fmt: skip
+]
 
 
 def test_one_row_per_field_and_one_per_change_without_fields() -> None:
@@ -74,8 +85,15 @@ def test_spreadsheet_safe(cell: str, expected: str) -> None:
 
 
 def the_report(changes: list[Change]) -> PlanReport:
-    return report("hr", "ab" * 32, PlanCounts(create=1), changes,
-                  source_records=3, destination_records=2, warnings=["odd"])  # fmt: skip
+    return report(
+        "hr",
+        "ab" * 32,
+        PlanCounts(create=1),
+        changes,
+        source_records=3,
+        destination_records=2,
+        warnings=["odd"],
+    )
 
 
 def test_the_report_holds_identity_counts_and_rows() -> None:
@@ -114,8 +132,12 @@ def test_an_unwritable_export_names_the_file(tmp_path: Path) -> None:
 
 def test_xlsx_cells_hold_what_xml_cannot_and_stay_within_limits(tmp_path: Path) -> None:
     long = "x" * (XLSX_MAX_CELL + 10)
-    change = Change(action="create", key="a\x00b", match={"uid": "a\x00b"},
-                    set={"note": long, "formula": "=1+2"})  # fmt: skip
+    change = Change(
+        action="create",
+        key="a\x00b",
+        match={"uid": "a\x00b"},
+        set={"note": long, "formula": "=1+2"},
+    )
     target = tmp_path / "plan.xlsx"
     write_report(the_report([change]), target, "xlsx")
     book = load_workbook(target, read_only=True)

@@ -82,11 +82,17 @@ def test_passwords_never_show_in_a_repr() -> None:
 
 
 def test_the_password_mail_goes_to_password_recipients_without_attachments() -> None:
-    job = Job(id=JOB, title="HR", source=Endpoint(connection="a"),
-              destination=Endpoint(connection="b"), objects=[ObjectMapping(keys=["id"])],
-              notify=[Notification(recipients=["help@example.org"], trigger="password",
-                                   attach="xlsx"),
-                      Notification(recipients=["ops@example.org"], trigger="always")])  # fmt: skip
+    job = Job(
+        id=JOB,
+        title="HR",
+        source=Endpoint(connection="a"),
+        destination=Endpoint(connection="b"),
+        objects=[ObjectMapping(keys=["id"])],
+        notify=[
+            Notification(recipients=["help@example.org"], trigger="password", attach="xlsx"),
+            Notification(recipients=["ops@example.org"], trigger="always"),
+        ],
+    )
     sealed = event(sealed_for(PrivateKey.generate(), "E1", "s3cret!"))
     (mailing,) = mailings(job, sealed)
     assert mailing.recipients == ("help@example.org",) and mailing.attach == ()
