@@ -25,6 +25,9 @@ from .store import Store
 STREAM_FULL = 10077  # JetStream: "maximum messages/bytes exceeded" (discard=new)
 
 
+GRACEFUL_STOP = 3.0
+
+
 def make_broker(
     url: str, credentials: Credentials | None = None, tls: ssl.SSLContext | None = None
 ) -> NatsBroker:
@@ -43,6 +46,10 @@ def make_broker(
         reconnect_time_wait=1,
         connect_timeout=5,
         security=security,
+        # On stop, wait this long for handlers in progress, not FastStream's 15 s per
+        # subscriber: an unacknowledged message is delivered again, and every handler
+        # here is safe to run twice.
+        graceful_timeout=GRACEFUL_STOP,
     )
 
 
