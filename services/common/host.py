@@ -19,6 +19,8 @@ from .logging import get_logger
 from .settings import Settings
 
 Background = Callable[[], Coroutine[Any, Any, None]]
+STOP_WAIT = 5.0
+"""Seconds a stop waits for background loops, then for the broker (each)."""
 SERVICES = ("scheduler", "workflow", "runner", "notifier")
 
 log = get_logger("idsync.host")
@@ -79,9 +81,14 @@ class ServiceHost:
             await stop.wait()
             for task in tasks:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            _, stuck = await asyncio.wait(tasks, timeout=STOP_WAIT)
+            if stuck:  # a loop that ignores cancellation must not keep the process up
+                log.warning("background tasks still running at stop", tasks=len(stuck))
         finally:
-            await broker.stop()
+            try:
+                await asyncio.wait_for(broker.stop(), STOP_WAIT)
+            except TimeoutError:
+                log.warning("the broker did not stop in time; leaving anyway", after=STOP_WAIT)
             log.info("services stopped", services=self.names)
 
 
