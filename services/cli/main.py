@@ -129,6 +129,11 @@ def _nouns(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("id")
     p.add_argument("--key", action="append", metavar="VALUE", help="only these objects")
+    p.add_argument(
+        "--changed-only",
+        action="store_true",
+        help="plan as `job run --changed-only` would: only what changed since the last run",
+    )
     p.add_argument("--limit", type=int, default=20, help="changes to show (default 20)")
     p.add_argument(
         "--sample",

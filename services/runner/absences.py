@@ -29,13 +29,16 @@ async def remember(
 ) -> None:
     """Record the absences that the applied changes started or ended (`errors[i]` is None
     for a change that was applied)."""
-    mapping = job.objects[0]
-    if not has_lifecycle(mapping) or at is None:
+    if at is None:
         return
-    absent = mapping.on_destination_only
+    by_type = {mapping.type: mapping for mapping in job.objects}
     for change, error in zip(changes, errors, strict=True):
         if error is not None or change.action not in ("disable", "move", "delete", "enable"):
             continue
+        mapping = by_type.get(change.object_type, job.objects[0])
+        if not has_lifecycle(mapping):
+            continue
+        absent = mapping.on_destination_only
         key = match_key(change.match, mapping.keys, mapping.case_insensitive)
         if key is None:
             continue
@@ -44,18 +47,18 @@ async def remember(
             absent != "move" or change.container == mapping.move_to
         )
         if starts:
-            await memory.mark_absent(job.id, key, change.key, at)
+            await memory.mark_absent(job.id, mapping.type, key, change.key, at)
         else:
-            await memory.forget_absent(job.id, key)
+            await memory.forget_absent(job.id, mapping.type, key)
 
 
-async def forget_returned(memory: Memory, job: Job, returned: list[str]) -> None:
+async def forget_returned(memory: Memory, job: Job, returned: dict[str, list[str]]) -> None:
     """Objects back in the source: without `restore` nothing is applied to them, so their
     absences are forgotten now (with it, when the restore is applied)."""
-    if job.objects[0].restore:
-        return
-    for key in returned:
-        await memory.forget_absent(job.id, key)
+    for mapping in job.objects:
+        if not mapping.restore:
+            for key in returned.get(mapping.type, []):
+                await memory.forget_absent(job.id, mapping.type, key)
 
 
 async def advance_watermark(

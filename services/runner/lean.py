@@ -10,54 +10,19 @@ plan needs (updates, destination-only objects, duplicates). Same plan, same hash
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 from schemas.jobs import ObjectMapping
-from schemas.plan import RecordError
 from schemas.values import Record
-from services.runner.engine import managed_fields, plan, with_container
+from services.runner.engine import managed_fields, plan
 from services.runner.engine.digests import DigestIndex
 from services.runner.engine.lifecycle import Lifecycle
-from services.runner.engine.mapping import CompiledMapping
 from services.runner.engine.plan import Plan
-from services.runner.engine.scripts import RecordSkipped
-from services.runner.engine.transforms import RecordFailed
 from services.runner.providers.base import Provider
 
+from .source_records import SourceMapper
+
 READ_BATCH = 5_000
-
-
-class SourceMapper:
-    """Maps source records as they stream in; a record a transformation cannot handle
-    becomes a record error and the others go on."""
-
-    def __init__(
-        self,
-        compiled: CompiledMapping,
-        canonical: Callable[[Record], Record],
-        mapping: ObjectMapping,
-    ) -> None:
-        self.compiled, self.canonical, self.mapping = compiled, canonical, mapping
-        self.errors: list[RecordError] = []
-        self.fields: dict[str, None] = {}
-        """Every source field seen, in first-seen order (a job copying every field)."""
-
-    def map(self, batch: list[Record]) -> list[Record]:
-        mapped: list[Record] = []
-        compiled, canonical, mapping = self.compiled, self.canonical, self.mapping
-        for record in batch:
-            self.fields.update(dict.fromkeys(record))
-            try:
-                shaped = canonical(compiled.map(record))
-            except RecordFailed as error:  # that record fails (or a script skips it)
-                action = "skip" if isinstance(error, RecordSkipped) else "map"
-                key = compiled.key_of(record)
-                self.errors.append(RecordError(key=key, action=action, message=str(error)))
-                continue
-            # The container of a new object may come from a source field that is not
-            # mapped: it travels with the mapped record under a reserved name.
-            mapped.append(with_container(shaped, record, mapping))
-        return mapped
 
 
 LEAN_ABOVE = 250_000
@@ -88,7 +53,7 @@ async def plan_lean(
 ) -> tuple[Plan, int, int]:
     """The plan, the source records read and the destination records read."""
     managed = managed_fields(mapping, ())
-    index = DigestIndex(mapping, managed)
+    index = DigestIndex(mapping, managed, lifecycle.absent_since if lifecycle else ())
     destination_count = 0
     async for batch in destination.read(READ_BATCH):
         destination_count += len(batch)
@@ -99,6 +64,7 @@ async def plan_lean(
     async for batch in source:
         source_count += len(batch)
         kept.extend(record for record in mapper.map(batch) if index.keep_source(record))
+    act_on_absence = act_on_absence and not mapper.keyless_failures
     needed: list[Record] = []
     async for batch in destination.read(READ_BATCH):
         needed.extend(r for r in batch if index.destination_needed(r, absent=act_on_absence))
@@ -110,6 +76,8 @@ async def plan_lean(
         managed,
         act_on_absence=act_on_absence,
         lifecycle=lifecycle,
+        held=frozenset(mapper.held),
+        keyed_elsewhere=index.unchanged,
     )
     the_plan.counts.unchanged += index.unchanged
     return the_plan, source_count, destination_count

@@ -3,33 +3,36 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import msgspec
 import structlog
 
+from schemas.connections import Connection
+from schemas.events import Trigger
 from schemas.jobs import Job, ObjectMapping
 from schemas.plan import RecordError
 from schemas.values import Record
 from services.common.errors import BadInput
 from services.common.store import Store
-from services.runner.engine import (
-    managed_fields,
-    match_key,
-    plan,
-)
+from services.common.watermarks import Memory
+from services.runner.engine import managed_fields, match_key
 from services.runner.engine.context import MappingContext
 from services.runner.engine.mapping import compile_mapping
-from services.runner.engine.passwords import PasswordSpec
+from services.runner.engine.objects import ObjectType, plan_objects
 from services.runner.engine.plan import Plan
+from services.runner.engine.planned_state import Identify
 from services.runner.providers.base import ChangeReader, Provider
 
-from .incremental import Reading
-from .lean import SourceMapper, lean_enough, plan_lean
-from .object_types import Pair, open_pair, other_sides, plan_types, several
+from .incremental import Reading, job_watermark, reading
+from .lean import lean_enough, plan_lean
+from .object_types import Pair, open_pair, other_sides, several
+from .source_records import SourceMapper, check_source_fields
 
 READ_BATCH = 5_000
 
@@ -42,6 +45,8 @@ class Sides:
     destination: Provider
     others: list[Pair] = field(default_factory=list)
     """The sides of the job's other object types (object_types.py), in order."""
+    connections: tuple[Connection, ...] = ()
+    """The definitions of both connections, as the plan was made with them."""
 
 
 @dataclass(frozen=True)
@@ -50,14 +55,35 @@ class PlannedRun:
     source_records: int
     destination_records: int
     record_errors: list[RecordError] = field(default_factory=list)
-    """Source records that could not be mapped (a transformation failed): not planned,
-    to be counted as failed; the other records are planned as usual."""
-    generated: dict[str, PasswordSpec] = field(default_factory=dict)
-    """Destination fields whose passwords are made when a create is applied."""
+    """Source records that could not be mapped or resolved: not planned, counted as
+    failed (or skipped, by a script), their objects left as they are."""
     incremental: bool = False
     """Only changed source records were read; nothing was done about absence."""
     watermark: str | None = None
     """Where the next incremental run reads from, once this one has finished."""
+    since: str | None = None
+    """Where an incremental run read from."""
+
+
+@dataclass(frozen=True)
+class Asked:
+    """How a run was asked for: what, besides the data, its plan depends on."""
+
+    keys: list[str] | None = None
+    changed_only: bool = False
+    trigger: Trigger = "manual"
+    at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    """The run's clock: its approval time (%NOW%, the lifecycle's days)."""
+    run_id: str = ""
+
+
+async def plan_run(store: Store, memory: Memory, job: Job, asked: Asked) -> PlannedRun:
+    """The plan of a run asked for so: what runs apply and previews show, from the same
+    inputs (the job's watermark and absences included), so both give the same hash."""
+    found = await reading(memory, job, asked.changed_only, asked.trigger, asked.at)
+    async with open_sides(store, job) as sides:
+        context = default_context(job, asked.run_id, asked.at)
+        return await plan_job(job, sides, asked.keys, context, found)
 
 
 @asynccontextmanager
@@ -71,7 +97,8 @@ async def open_sides(store: Store, job: Job) -> AsyncIterator[Sides]:
         await source.open(write=False)
         await destination.open(write=True)
         async with other_sides(store, job) as others:
-            yield Sides(source, destination, others)
+            connections = (source_connection, destination_connection)
+            yield Sides(source, destination, others, connections)
     finally:
         await source.close()
         await destination.close()
@@ -85,89 +112,131 @@ async def plan_job(
     reading: Reading | None = None,
 ) -> PlannedRun:
     """Read every record of both sides and compute the plan (nothing is written).
-    A run scoped to some keys sees only those objects and never acts on absence.
-    `context` fills the transformations' variables (%RUN_ID%, %NOW%, %ENV:…%).
-    `reading` says whether only changed source records are read (then absence is not
-    acted on either) and holds the lifecycle's absences (incremental.py)."""
+
+    One way for every shape of job: each object type's source is checked against the
+    fields it names, read (only what changed, for an incremental run), mapped, and
+    planned with its lifecycle and its failed records held; the types are planned
+    together (references resolved across them), or, for one large type, in little
+    memory (lean.py) — the same plan either way. A run scoped to some keys sees only
+    those objects and, like an incremental run, never acts on absence. `context` fills
+    the transformations' variables (%RUN_ID%, %NOW%, %ENV:…%). The plan's hash covers
+    the connections' definitions too: an approval never applies to a changed connection.
+    """
     reading = reading or Reading()
-    if several(job):  # object types planned together, references resolved across them
-        context = context or default_context(job)
-        absence = keys is None and not reading.incremental
-        pairs = [(sides.source, sides.destination), *sides.others]
-        planned = await plan_types(job, pairs, context, keys, absence)
-        for warning in planned[0].warnings:
-            log.warning("plan", note=warning)
-        return PlannedRun(*planned, incremental=reading.incremental)
-    mapping = job.objects[0]
-    compiled = compile_mapping(mapping, context or default_context(job))
-    mapper = SourceMapper(compiled, sides.destination.canonical, mapping)
-    watermark = sides.source.watermark if isinstance(sides.source, ChangeReader) else None
-    if await lean_enough(mapping, sides.destination, keys):  # a million records, little memory
-        lean, read, found = await plan_lean(
+    context = context or default_context(job)
+    pairs = [(sides.source, sides.destination), *sides.others]
+    for at, (mapping, (source, _)) in enumerate(zip(job.objects, pairs, strict=True)):
+        check_source_fields(mapping, source, f"$.objects[{at}]")
+    absence = keys is None and not reading.incremental
+    marks: dict[str, str | None] = {}
+    mappers: list[SourceMapper] = []
+    if not several(job) and await lean_enough(job.objects[0], sides.destination, keys):
+        mapping = job.objects[0]  # a million records in little memory
+        mapper = _mapper(job, 0, sides.destination, context)
+        the_plan, read, found = await plan_lean(
             mapping,
             sides.destination,
-            _source_batches(job, sides.source, reading),
+            _source_batches(job, sides.source, reading, mapping.type, marks),
             mapper,
-            act_on_absence=not reading.incremental,
-            lifecycle=reading.lifecycle,
+            act_on_absence=absence and not mapper.keyless_failures,
+            lifecycle=reading.lifecycles.get(mapping.type),
         )
-        for warning in lean.warnings:
-            log.warning("plan", note=warning)
-        return PlannedRun(
-            lean,
-            read,
-            found,
-            mapper.errors,
-            compiled.generated,
-            incremental=reading.incremental,
-            watermark=watermark() if watermark else None,
+        mappers.append(mapper)
+        errors = list(mapper.errors)
+    else:
+        types: list[ObjectType] = []
+        read = found = 0
+        for at, (mapping, (source, target)) in enumerate(zip(job.objects, pairs, strict=True)):
+            mapper = _mapper(job, at, target, context)
+            batches = _source_batches(job, source, reading, mapping.type, marks)
+            mapped = [record async for batch in batches for record in mapper.map(batch)]
+            everything = [record async for batch in target.read(READ_BATCH) for record in batch]
+            read += len(mapped) + len(mapper.errors)
+            found += len(everything)
+            scoped = everything
+            if keys is not None:
+                mapped = only_keys(mapped, mapping, keys)
+                scoped = only_keys(everything, mapping, keys)
+                mapper.errors = [e for e in mapper.errors if _wanted(e.key, mapping, keys)]
+            # A provider that names its objects (a directory) also adds and removes values.
+            identify: Identify | None = getattr(target, "identifier", None)
+            types.append(
+                ObjectType(
+                    mapping,
+                    mapped,
+                    scoped,
+                    managed_fields(mapping, mapper.fields),
+                    identify,
+                    everything,
+                    identify is not None,
+                    lifecycle=reading.lifecycles.get(mapping.type),
+                    held=frozenset(mapper.held),
+                    blind=mapper.keyless_failures > 0,
+                )
+            )
+            mappers.append(mapper)
+        the_plan, unresolved = await asyncio.to_thread(
+            lambda: plan_objects(types, act_on_absence=absence)
         )
-    source_records: list[Record] = []
-    async for batch in _source_batches(job, sides.source, reading):
-        source_records.extend(mapper.map(batch))
-    record_errors, source_fields = mapper.errors, mapper.fields
-    destination_records: list[Record] = []
-    async for batch in sides.destination.read(READ_BATCH):
-        destination_records.extend(batch)
-    counted = (len(source_records) + len(record_errors), len(destination_records))
-    if keys is not None:
-        source_records = only_keys(source_records, mapping, keys)
-        destination_records = only_keys(destination_records, mapping, keys)
-        record_errors = [e for e in record_errors if _wanted(e.key, mapping, keys)]
-    managed = managed_fields(mapping, source_fields)
-    the_plan = await asyncio.to_thread(
-        plan,
-        source_records,
-        destination_records,
-        mapping,
-        managed,
-        act_on_absence=keys is None and not reading.incremental,
-        lifecycle=reading.lifecycle,
-    )
-    for warning in the_plan.warnings:
+        errors = [error for mapper in mappers for error in mapper.errors] + unresolved
+    warnings = [w for mapper in mappers if (w := mapper.blind_warning())]
+    for warning in [*warnings, *the_plan.warnings]:
         log.warning("plan", note=warning)
+    the_plan = msgspec.structs.replace(
+        the_plan,
+        hash=covering(the_plan.hash, sides.connections),
+        warnings=warnings + the_plan.warnings,
+    )
     return PlannedRun(
         the_plan,
-        *counted,
-        record_errors,
-        compiled.generated,
+        read,
+        found,
+        errors,
         incremental=reading.incremental,
-        watermark=watermark() if watermark else None,
+        watermark=job_watermark(job, marks) if job.changes is not None else None,
+        since=reading.since if reading.incremental else None,
     )
 
 
-def _source_batches(job: Job, source: Provider, reading: Reading) -> AsyncIterator[list[Record]]:
+def _mapper(job: Job, at: int, target: Provider, context: MappingContext) -> SourceMapper:
+    mapping = job.objects[at]
+    compiled = compile_mapping(mapping, context, f"$.objects[{at}]")
+    return SourceMapper(compiled, target.canonical, mapping)
+
+
+def covering(plan_hash: str, connections: Sequence[Connection]) -> str:
+    """The plan's hash, covering the connections it was made with (no secrets are in
+    them: secret references only), so a plan approved for one destination is never
+    applied to another."""
+    if not connections:
+        return plan_hash
+    digest = hashlib.sha256(plan_hash.encode())
+    digest.update(_definitions.encode(list(connections)))
+    return digest.hexdigest()
+
+
+_definitions = msgspec.msgpack.Encoder(order="deterministic")
+
+
+async def _source_batches(
+    job: Job, source: Provider, reading: Reading, kind: str, marks: dict[str, str | None]
+) -> AsyncIterator[list[Record]]:
     """The source's records: only the changed ones for an incremental run. A full run of
-    a job with `changes` reads them through the change reader too, to learn the watermark."""
+    a job with `changes` reads them through the change reader too, to learn the watermark
+    (put in `marks` under the object type once every record is read)."""
     if job.changes is None:
-        return source.read(READ_BATCH)
+        async for batch in source.read(READ_BATCH):
+            yield batch
+        return
     if not isinstance(source, ChangeReader):
         raise BadInput(
             f"job {job.id}: the source {job.source.connection} cannot read only changed "
             "records; remove `changes` from the job"
         )
-    since = reading.since if reading.incremental else None
-    return source.read_changed(READ_BATCH, since, job.changes.field)
+    since = reading.since_for(job, kind) if reading.incremental else None
+    async for batch in source.read_changed(READ_BATCH, since, job.changes.field):
+        yield batch
+    marks[kind] = source.watermark()
 
 
 def default_context(job: Job, run_id: str = "", now: datetime | None = None) -> MappingContext:

@@ -35,10 +35,9 @@ from services.common.runs import RunState, StateChange
 from services.common.watermarks import Memory
 from services.runner.engine import assess, phase_of, split_batches
 from services.runner.hooks import hooks_of
-from services.runner.planning import PlannedRun, default_context, open_sides, plan_job
+from services.runner.planning import Asked, PlannedRun, plan_run
 
 from .absences import forget_returned
-from .incremental import Reading, reading
 from .plans import load_plan, publish_phase, save_plan
 
 MAX_BATCH_BYTES = 512 * 1024  # well under the server's 1 MiB message limit
@@ -58,7 +57,6 @@ class Planner:
         self.runner_id = runner_id
         self.run_id = approved.run_id
         self.job_id = approved.job_id
-        self.reading = Reading()
 
     async def execute(self) -> None:
         state = await self.bus.runs.get(self.run_id)
@@ -91,17 +89,14 @@ class Planner:
                 except Exception as error:  # a startup hook may refuse the run
                     raise BadInput(f"the startup hook refused the run: {error}") from None
             approved = self.approved
-            self.reading = await reading(
-                Memory(self.bus.js), job, approved.changed_only, approved.trigger, approved.at
+            asked = Asked(
+                keys=approved.keys,
+                changed_only=approved.changed_only,
+                trigger=approved.trigger,
+                at=approved.at,
+                run_id=self.run_id,
             )
-            async with open_sides(self.bus.store, job) as sides:
-                planned = await plan_job(
-                    job,
-                    sides,
-                    approved.keys,
-                    default_context(job, self.run_id, approved.at),
-                    self.reading,
-                )
+            planned = await plan_run(self.bus.store, Memory(self.bus.js), job, asked)
         except (BadInput, WriteFailed) as error:
             await self.fail(str(error))
             return
@@ -189,7 +184,7 @@ class Planner:
                 batches=batches,
                 errors=planned.record_errors[:MAX_ERRORS_PER_EVENT],
                 incremental=planned.incremental,
-                since=self.reading.since if planned.incremental else None,
+                since=planned.since,
             )
         )
 

@@ -14,7 +14,7 @@ Pure: the caller does the reading (services/runner/lean.py).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import msgspec
 
@@ -39,8 +39,13 @@ def compared_fields(mapping: ObjectMapping, managed: Sequence[str]) -> tuple[str
 class DigestIndex:
     """The destination by key (digests only), then what the source left to plan."""
 
-    def __init__(self, mapping: ObjectMapping, managed: Sequence[str]) -> None:
+    def __init__(
+        self, mapping: ObjectMapping, managed: Sequence[str], returning: Collection[str] = ()
+    ) -> None:
         self.keys = tuple(mapping.keys)
+        self.returning = returning
+        """Keys of objects found absent before (lifecycle.py): back, they may be restored,
+        so `plan()` needs them even unchanged."""
         self.case_insensitive = mapping.case_insensitive
         self.compared = compared_fields(mapping, managed)
         self.digests: dict[str, int] = {}
@@ -83,8 +88,9 @@ class DigestIndex:
             shown = display_key(record, self.keys)
             first = {field: record[field] for field in self.keys}
             raise DuplicateKey(shown, first, record)
-        if found == _KEPT or key in self.wanted:
-            self.wanted.add(key)  # a duplicate source key, or one of duplicate destinations
+        if found == _KEPT or key in self.wanted or key in self.returning:
+            self.wanted.add(key)  # a duplicate source key, one of duplicate destinations,
+            self.digests[key] = _KEPT  # or an object back after an absence
             return True
         if found == self.digest(record):
             self.digests[key] = _DROPPED

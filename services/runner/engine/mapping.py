@@ -113,13 +113,13 @@ class CompiledMapping:
     a password); the runner makes them when it applies a create.
     """
 
-    __slots__ = ("_fields", "_key_sources", "generated", "mapping")
+    __slots__ = ("_fields", "_key_fields", "_key_sources", "generated", "mapping")
 
     def __init__(self, mapping: ObjectMapping, context: MappingContext, path: str) -> None:
         problems: list[str] = []
         self.mapping = mapping
         self.generated: dict[str, PasswordSpec] = {}
-        fields: list[tuple[str, str, str | None, Step | None]] = []
+        fields: list[_Field] = []
         for at, field in enumerate(mapping.fields):
             here = f"{path}.fields[{at}]"
             try:
@@ -132,6 +132,7 @@ class CompiledMapping:
         if problems:
             raise BadInput("\n".join(problems))
         self._fields = tuple(fields)
+        self._key_fields = tuple(field for field in fields if field[0] in mapping.keys)
         sources = {field.to: field.source for field in mapping.fields}
         self._key_sources = [sources.get(key, key) for key in mapping.keys]
 
@@ -140,40 +141,56 @@ class CompiledMapping:
         a transformation cannot handle raises `RecordFailed` naming the field."""
         if not self.mapping.fields:
             return normalized(record)
-        shaped: Record = {}
-        get = record.get
-        to = ""
-        try:
-            for to, source, delimiter, step in self._fields:
-                value = get(source)
-                if step is not None:
-                    if delimiter is not None and value.__class__ is str:
-                        value = split_text(value, delimiter)  # text steps see each item
-                    value = step(value, record)
-                # what `present` does, inlined: this loop runs for every field of every record
-                if value.__class__ is str:
-                    if not value:
-                        continue
-                    if delimiter is not None:  # a source's text, or a join's or a static's
-                        value = split_text(value, delimiter)
-                        if not value:
-                            continue
-                elif value.__class__ is list:
-                    value = [item for item in value if item]  # a copy: nothing shared
-                    if not value:
-                        continue
-                elif value is None or is_empty(value):
-                    continue
-                shaped[to] = value
-        except RecordFailed as error:  # named after the field; a skip stays a skip
-            raise type(error)(error.problem, to) from None
-        return shaped
+        return _shape(record, self._fields)
+
+    def map_keys(self, record: Record) -> Record:
+        """Only the key fields of `record`, mapped as `map` maps them: the object a record
+        that failed stands for. Raises `RecordFailed` when a key's own mapping fails."""
+        if not self.mapping.fields:
+            return normalize({key: record.get(key) for key in self.mapping.keys})
+        return _shape(record, self._key_fields)
 
     def key_of(self, record: Record) -> str:
         """The source record's key values as people read them ("" where there is none),
         for reporting a record that could not be mapped."""
         texts = [", ".join(texts_of(record.get(source))) for source in self._key_sources]
         return " / ".join(texts)
+
+
+_Field = tuple[str, str, str | None, Step | None]
+
+
+def _shape(record: Record, fields: tuple[_Field, ...]) -> Record:
+    """`fields` of `record` in destination shape: the hot path of planning, one dict built
+    per record, no other copies."""
+    shaped: Record = {}
+    get = record.get
+    to = ""
+    try:
+        for to, source, delimiter, step in fields:
+            value = get(source)
+            if step is not None:
+                if delimiter is not None and value.__class__ is str:
+                    value = split_text(value, delimiter)  # text steps see each item
+                value = step(value, record)
+            # what `present` does, inlined: this loop runs for every field of every record
+            if value.__class__ is str:
+                if not value:
+                    continue
+                if delimiter is not None:  # a source's text, or a join's or a static's
+                    value = split_text(value, delimiter)
+                    if not value:
+                        continue
+            elif value.__class__ is list:
+                value = [item for item in value if item]  # a copy: nothing shared
+                if not value:
+                    continue
+            elif value is None or is_empty(value):
+                continue
+            shaped[to] = value
+    except RecordFailed as error:  # named after the field; a skip stays a skip
+        raise type(error)(error.problem, to) from None
+    return shaped
 
 
 def _compile_field(
@@ -219,3 +236,63 @@ def check_mapping(mapping: ObjectMapping, path: str, job_id: str) -> list[tuple[
         except TransformError as error:
             found.append((error.path, error.problem))
     return found
+
+
+_VALUE_UNREAD = frozenset({"static", "join", "password"})
+"""Transformations that make a value without reading the field map's own source field."""
+
+
+def fields_read(mapping: ObjectMapping, path: str) -> dict[str, str]:
+    """Every source field the mapping reads → where the job names it, for checking them
+    against the fields a source has: keys, `from` fields, and the fields that `join`,
+    `default` and `if` name. A field map whose transformation starts from nothing of its
+    own (`static`, `join`, a password) reads no field under its own name."""
+    if not mapping.fields:
+        return {key: f"{path}.keys" for key in mapping.keys}
+    read: dict[str, str] = {}
+    for at, field in enumerate(mapping.fields):
+        here = f"{path}.fields[{at}]"
+        steps = field.transform if isinstance(field.transform, list) else [field.transform]
+        first = steps[0] if steps else None
+        starts_afresh = _step_name(first) in _VALUE_UNREAD
+        if field.from_ is not None:
+            read.setdefault(field.from_, f"{here}.from")
+        elif not starts_afresh:
+            read.setdefault(field.to, f"{here}.to")
+        for step in steps:
+            for name in _named_fields(step):
+                read.setdefault(name, f"{here}.transform")
+    if mapping.container_from is not None:
+        read.setdefault(mapping.container_from, f"{path}.container_from")
+    return read
+
+
+def _step_name(step: object) -> str | None:
+    if isinstance(step, str):
+        return step
+    if isinstance(step, dict):
+        for name in _VALUE_UNREAD | {"default", "if"}:
+            if name in step:
+                return name
+    return None
+
+
+def _named_fields(step: object) -> list[str]:
+    """The source fields a transformation names (beyond the value it is given)."""
+    if not isinstance(step, dict):
+        return []
+    named: list[str] = []
+    joined = step.get("join")
+    if isinstance(joined, list):
+        named += [name for name in joined if isinstance(name, str)]
+    fallback = step.get("default")
+    if isinstance(fallback, list):
+        named += [name for name in fallback if isinstance(name, str)]
+    test = step.get("if")
+    if isinstance(test, dict) and isinstance(test.get("field"), str):
+        named.append(test["field"])
+    for branch in ("then", "else"):
+        inner = step.get(branch)
+        for item in inner if isinstance(inner, list) else [inner]:
+            named += _named_fields(item)
+    return named

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 
 import msgspec
 
@@ -51,8 +51,9 @@ class Plan(msgspec.Struct, frozen=True, kw_only=True):
     counts: PlanCounts
     hash: str
     warnings: list[str] = msgspec.field(default_factory=list)
-    returned: list[str] = msgspec.field(default_factory=list)
-    """Match keys of objects found absent before and back in the source now (lifecycle.py)."""
+    returned: dict[str, list[str]] = msgspec.field(default_factory=dict)
+    """Object type → match keys of its objects found absent before and back in the source
+    now (lifecycle.py)."""
 
     def batches(self, max_changes: int, max_bytes: int) -> list[list[Change]]:
         return split_batches(self.changes, max_changes, max_bytes)
@@ -112,6 +113,8 @@ def plan(
     *,
     act_on_absence: bool = True,
     lifecycle: Lifecycle | None = None,
+    held: Collection[str] = (),
+    keyed_elsewhere: int = 0,
 ) -> Plan:
     """The changes that make `destination` agree with `source` (already mapped).
 
@@ -122,6 +125,14 @@ def plan(
     scoped to some keys) passes `act_on_absence=False`: destination-only objects are
     neither acted on nor counted. `lifecycle` (absence dates and the run's clock) turns
     absence into disable now, delete later, and restore (lifecycle.py).
+
+    A failure never looks like absence: `held` are the match keys of source records that
+    failed before planning (a transformation, a script's skip): their objects are left
+    as they are. A source record whose key cannot be read (several values, binary) could
+    be any object, so with one nothing is done about absence at all; a source none of
+    whose records has a key, while destination objects would look absent, is refused (a
+    renamed key column must not empty the destination; `keyed_elsewhere` counts keyed
+    source records a caller already dropped as unchanged, lean.py).
     """
     if not mapping.keys:
         raise BadInput(f"the {mapping.type!r} mapping needs at least one key field")
@@ -137,11 +148,17 @@ def plan(
         else:
             planner.on_both(key, record, existing)
     if act_on_absence:
-        for key, record in found.items():
-            if key not in wanted:
+        absent = [(k, r) for k, r in found.items() if k not in wanted and k not in held]
+        if absent and mapping.on_destination_only != "skip":
+            planner.blind_to_absence(len(absent), bool(wanted or keyed_elsewhere))
+        if planner.unreadable:
+            planner.counts.skipped += len(absent)
+        else:
+            for key, record in absent:
                 planner.on_destination_only(key, record)
         planner.counts.skipped += sum(1 for key in ambiguous if key not in wanted)
-    planner.returned = returned(wanted, lifecycle)
+    if keys_back := returned(wanted, lifecycle):
+        planner.returned = {mapping.type: keys_back}
     return planner.result()
 
 
@@ -164,17 +181,24 @@ class _Planner:
         self.warning_count = 0
         self.ranked: list[tuple[tuple[int, int, int, str, str], str, Change]] = []
         self.lifecycle: Lifecycle | None = None
-        self.returned: list[str] = []
+        self.returned: dict[str, list[str]] = {}
+        self.keyless = 0
+        """Source records without a key (empty, or unreadable)."""
+        self.unreadable = 0
+        """Source records whose key is there but cannot be read (several values, binary)."""
 
     def key_of(self, record: Record, side: str) -> str | None:
         key = match_key(record, self.keys, self.mapping.case_insensitive)
         if key is None:
             self.counts.skipped += 1
+            self.keyless += side == "source"
             problem = f"empty key ({KEY_SEPARATOR.join(self.keys)})"
             for field in self.keys:
                 if (value := record.get(field)) and not isinstance(value, str):
                     kind = "multi-valued" if isinstance(value, list) else "binary"
                     problem = f"{kind} key {field!r}"
+                    self.unreadable += side == "source"
+                    break
             self.warn(f"{side} record skipped, {problem}: {_show(record)}")
         return key
 
@@ -208,6 +232,24 @@ class _Planner:
                 f"none of them is changed: {_show(first)} and {_show(record)}"
             )
         return found, set(first_of)
+
+    def blind_to_absence(self, absent: int, any_keyed: bool) -> None:
+        """Refuse, or warn, when source records without a readable key make `absent`
+        destination objects look absent: they may be those very objects."""
+        if not any_keyed and self.keyless and not self.unreadable:
+            fields = KEY_SEPARATOR.join(self.keys)
+            raise BadInput(
+                f"{self.mapping.type}: no source record has a value in the key field "
+                f"({fields}), so none can be matched ({self.keyless} read) and all "
+                f"{absent} destination objects would look absent: is the key field named "
+                "differently in the source?"
+            )
+        if self.unreadable:
+            self.warn(
+                f"{self.unreadable} source records have a key that cannot be read (several "
+                f"values, or binary): the {absent} destination objects missing from the "
+                "source are left alone in this run"
+            )
 
     def on_source_only(self, key: str, record: Record) -> None:
         if self.mapping.on_source_only != "create":

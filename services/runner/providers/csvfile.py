@@ -61,6 +61,7 @@ class CsvProvider:
         self._read_encoding = "utf-8-sig" if codec == "utf-8" else self._encoding
         self._write = False
         self._changes: FieldChanges | None = None
+        self._fields: list[str] | None = None
 
     async def open(self, *, write: bool) -> None:
         self._write = write
@@ -79,7 +80,11 @@ class CsvProvider:
                 raise BadInput(f"{self._path}: file not found; check `directory` and `file`")
             return
         with self._open_text() as f:  # learn (and validate) the header now
-            self._header(_rows(self, f), source=not write)
+            self._fields = self._header(_rows(self, f), source=not write)
+
+    def source_fields(self) -> list[str] | None:
+        """The header's field names (after `open`); None for a file not there yet."""
+        return self._fields
 
     async def read(self, batch_size: int) -> AsyncIterator[list[Record]]:
         if not self._path.exists():

@@ -242,6 +242,10 @@ class SqliteProvider:
         if not self._columns and not write:
             raise BadInput(f"sqlite: {self._path} has no table {self._table!r}")
 
+    def source_fields(self) -> list[str] | None:
+        """The table's columns (after `open`); None for a table not there yet."""
+        return list(self._columns) or None
+
     def _check_path(self, write: bool) -> bool:
         """Whether the file exists; with `write`, WriteFailed when it could not be written."""
         path, parent = self._path, self._path.parent
