@@ -122,7 +122,7 @@ class Planner:
             full_scope=self.approved.keys is None and not planned.incremental,
         )
         if reason is not None and self.approved.plan_hash is not None:
-            reason += "; the data changed since the plan was approved"
+            reason += "; the data or the connections changed since the plan was approved"
         return reason
 
     async def _await_approval(self, planned: PlannedRun, reason: str) -> None:
