@@ -366,6 +366,9 @@ def _check_object(bad: _Report, at: str, obj: ObjectMapping) -> None:
             bad(f"{here}.from", f"expected a source field name, got {_show(fmap.from_)}")
         if fmap.delimiter is not None and not fmap.delimiter:
             bad(f"{here}.delimiter", 'expected a separator such as "|", got ""')
+        if fmap.delimiter is not None and fmap.if_several != "fail":
+            text = "a field with a delimiter keeps every value: remove if_several or the delimiter"
+            bad(f"{here}.if_several", text)
     if first:  # keys are destination fields, so with a map they must be mapped
         for j, key in enumerate(obj.keys):
             if key.strip() and key not in first:
