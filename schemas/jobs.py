@@ -75,6 +75,9 @@ class FieldMap(_Strict, frozen=True):
     """Written when the object is created, never updated afterwards."""
     delimiter: str | None = None
     """Multi-valued: split the source text on it, join with it where one column holds the list."""
+    if_several: Literal["fail", "first"] = "fail"
+    """A field without a delimiter holds one value; when a record has several (two `cn` of
+    a directory entry): fail that record, naming the values, or write the first one."""
     policy: Policy = "force"
     """force: the source wins; keep: only set when the destination is empty; merge: the
     union of the values (multi-valued fields)."""

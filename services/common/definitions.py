@@ -151,6 +151,7 @@ def check_job(
         _check_mandatory(bad, job, target)
     if not 1 <= job.batch_size <= 100_000:
         bad("$.batch_size", f"expected a whole number from 1 to 100000, got {job.batch_size}")
+    _check_safety(bad, job)
     if job.schedule is not None and job.schedule.every is not None:
         try:
             parse_interval(job.schedule.every)
@@ -170,6 +171,17 @@ def check_job(
     check_changes(bad, job, connections, parse_interval)
     if problems:
         raise BadInput("\n".join(problems))
+
+
+def _check_safety(bad: _Report, job: Job) -> None:
+    """The safety limits are limits: a negative count, or a share below 0, above 100 or
+    "nan", is a typo that would hold every plan (or none), refused rather than guessed."""
+    safety = job.safety
+    if safety.max_count < 0:
+        bad("$.safety.max_count", f"expected a whole number from 0 up, got {safety.max_count}")
+    if not 0 <= safety.max_percent <= 100:
+        got = f"{safety.max_percent:g}"
+        bad("$.safety.max_percent", f"expected a number from 0 to 100, got {got}")
 
 
 def _check_notify(bad: _Report, job: Job) -> None:
@@ -354,6 +366,9 @@ def _check_object(bad: _Report, at: str, obj: ObjectMapping) -> None:
             bad(f"{here}.from", f"expected a source field name, got {_show(fmap.from_)}")
         if fmap.delimiter is not None and not fmap.delimiter:
             bad(f"{here}.delimiter", 'expected a separator such as "|", got ""')
+        if fmap.delimiter is not None and fmap.if_several != "fail":
+            text = "a field with a delimiter keeps every value: remove if_several or the delimiter"
+            bad(f"{here}.if_several", text)
     if first:  # keys are destination fields, so with a map they must be mapped
         for j, key in enumerate(obj.keys):
             if key.strip() and key not in first:

@@ -484,6 +484,26 @@ SEMANTIC_ERRORS = [
         "$.batch_size: expected a whole number from 1 to 100000, got 100001",
     ),
     (
+        "safety-count-negative",
+        {"safety": {"max_count": -5}},
+        "$.safety.max_count: expected a whole number from 0 up, got -5",
+    ),
+    (
+        "safety-percent-negative",
+        {"safety": {"max_percent": -1.5}},
+        "$.safety.max_percent: expected a number from 0 to 100, got -1.5",
+    ),
+    (
+        "safety-percent-above-100",
+        {"safety": {"max_percent": 150}},
+        "$.safety.max_percent: expected a number from 0 to 100, got 150",
+    ),
+    (
+        "safety-percent-not-a-number",
+        {"safety": {"max_percent": float("nan")}},
+        "$.safety.max_percent: expected a number from 0 to 100, got nan",
+    ),
+    (
         "schedule",
         {"schedule": {"every": "hourly"}},
         '$.schedule.every: expected an interval such as "30s", "15m", "2h", "1d" or "1h30m", '

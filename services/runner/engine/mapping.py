@@ -25,6 +25,7 @@ from .transforms import (
     is_password,
 )
 from .transforms_base import texts_of
+from .writable import check_items, check_text, several
 
 
 def map_record(record: Record, mapping: ObjectMapping) -> Record:
@@ -33,24 +34,17 @@ def map_record(record: Record, mapping: ObjectMapping) -> Record:
     With no field maps every field is copied under its own name. Otherwise each
     `FieldMap` takes its source field; a multi-valued field (one with a delimiter)
     whose source holds text is split on the delimiter, and a list stays a list.
-    When two field maps write the same destination field, the later one wins.
+    When two field maps write the same destination field, the later one wins. A value
+    no destination can keep raises `RecordFailed`, as `CompiledMapping.map` does.
     Transformations need a run's context: `compile_mapping` applies them.
     """
     if any(field.transform is not None for field in mapping.fields):
         raise ValueError("this mapping has transformations: map it with compile_mapping")
-    if not mapping.fields:
-        return normalized(record)
-    shaped: Record = {}
-    for field in mapping.fields:
-        value = present(record.get(field.from_ or field.to))
-        if value is None:
-            continue
-        if field.delimiter is not None and isinstance(value, str):
-            value = split_text(value, field.delimiter)
-            if not value:
-                continue
-        shaped[field.to] = value  # present() copies lists: nothing is shared with the input
-    return shaped
+    return CompiledMapping(mapping, _PLAIN, "$").map(record)
+
+
+_PLAIN = MappingContext.checking("")
+"""A context for mappings without transformations, which read none of it."""
 
 
 def source_multi_valued(mapping: ObjectMapping) -> dict[str, str]:
@@ -128,7 +122,8 @@ class CompiledMapping:
                 problems.append(str(error))
                 continue
             if field.to not in self.generated:
-                fields.append((field.to, field.source, field.delimiter, step))
+                first = field.if_several == "first"
+                fields.append((field.to, field.source, field.delimiter, step, first))
         if problems:
             raise BadInput("\n".join(problems))
         self._fields = tuple(fields)
@@ -138,9 +133,11 @@ class CompiledMapping:
 
     def map(self, record: Record) -> Record:
         """The source `record` in destination shape, normalized, transformed; a record
-        a transformation cannot handle raises `RecordFailed` naming the field."""
+        a transformation cannot handle, or holding a value no destination can keep
+        (writable.py: several values for a single-valued field, a control character),
+        raises `RecordFailed` naming the field."""
         if not self.mapping.fields:
-            return normalized(record)
+            return _copied(record)
         return _shape(record, self._fields)
 
     def map_keys(self, record: Record) -> Record:
@@ -157,17 +154,18 @@ class CompiledMapping:
         return " / ".join(texts)
 
 
-_Field = tuple[str, str, str | None, Step | None]
+_Field = tuple[str, str, str | None, Step | None, bool]
+"""(to, source, delimiter, step, whether several values give the first)."""
 
 
 def _shape(record: Record, fields: tuple[_Field, ...]) -> Record:
     """`fields` of `record` in destination shape: the hot path of planning, one dict built
-    per record, no other copies."""
+    per record, no other copies. A value no destination can keep (writable.py) fails it."""
     shaped: Record = {}
     get = record.get
     to = ""
     try:
-        for to, source, delimiter, step in fields:
+        for to, source, delimiter, step, first in fields:
             value = get(source)
             if step is not None:
                 if delimiter is not None and value.__class__ is str:
@@ -181,10 +179,24 @@ def _shape(record: Record, fields: tuple[_Field, ...]) -> Record:
                     value = split_text(value, delimiter)
                     if not value:
                         continue
+                    for item in cast(list[str], value):  # split with a delimiter
+                        if not item.isprintable():
+                            check_text(item)
+                elif not value.isprintable():  # the rare text worth a closer look
+                    check_text(value)
             elif value.__class__ is list:
                 value = [item for item in value if item]  # a copy: nothing shared
                 if not value:
                     continue
+                if delimiter is None and len(value) > 1:
+                    if not first:
+                        raise several(value, source, to)
+                    value = value[0]
+                    check_text(value)
+                else:
+                    for item in value:
+                        if not item.isprintable():
+                            check_text(item)
             elif value is None or is_empty(value):
                 continue
             shaped[to] = value
@@ -223,6 +235,21 @@ def compile_mapping(
     """The mapping compiled for one run; `BadInput` lists every transformation written
     wrongly, each with its path in the job ("$.objects[0].fields[2].transform")."""
     return CompiledMapping(mapping, context, path)
+
+
+def _copied(record: Record) -> Record:
+    """A job without field maps: every field as it is, normalized; text with a control
+    character fails the record (lists stay lists: nothing says a field holds one)."""
+    copied = normalized(record)
+    for name, value in copied.items():
+        try:
+            if isinstance(value, str):
+                check_text(value)
+            elif isinstance(value, list):
+                check_items(value)
+        except RecordFailed as error:
+            raise RecordFailed(error.problem, name) from None
+    return copied
 
 
 def check_mapping(mapping: ObjectMapping, path: str, job_id: str) -> list[tuple[str, str]]:
