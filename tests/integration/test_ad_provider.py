@@ -19,7 +19,7 @@ from schemas.values import Value
 from services.common.errors import BadInput
 from services.runner.providers import open_provider
 from services.runner.providers.ad import AdProvider
-from services.runner.providers.ad_values import merge_ranges
+from services.runner.providers.ad_values import holds_key, merge_ranges, unfinished
 from services.runner.providers.base import Layout, Provider
 from tests.ad_server import ADMIN, ADMIN_PASSWORD, SESSION, URL, Samba, sam
 from tests.cut_proxy import CutProxy
@@ -305,6 +305,20 @@ def test_ranged_values_are_merged_and_the_rest_asked_for() -> None:
     )
     assert merged == [(b"cn", [b"g"]), (b"member", [b"a", b"b"]), (b"x", [b"z"])]
     assert missing == {b"member": 1500}
+
+
+def test_unfinished_is_what_an_add_leaves_and_keys_compare_as_ad_compares_them() -> None:
+    assert unfinished(546, 0)  # disabled, no password required, never given one
+    assert unfinished(546 | 0x10000, 0)  # other bits do not matter
+    assert not unfinished(514, 0)  # disabled, but a password is required
+    assert not unfinished(546, 133_500_000_000_000_000)  # it has a password (a date)
+    assert not unfinished(512 | 0x20, 0)  # enabled
+    assert not unfinished(None, None)  # no account: a contact, a group
+    entry = {b"samaccountname": [b"Ann.Lee"]}
+    assert holds_key({"sAMAccountName": " ann.lee"}, entry)
+    assert not holds_key({"sAMAccountName": "ann"}, entry)
+    assert not holds_key({"employeeID": "7"}, entry)
+    assert not holds_key({}, entry)
 
 
 def test_a_connection_without_tls_is_refused_saying_what_to_set(tmp_path: Path) -> None:
