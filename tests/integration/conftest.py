@@ -16,6 +16,7 @@ from services.cli.client import Session, connect
 from services.common.definitions import check_job, load_connections, load_job
 from services.common.embedded import EmbeddedNats
 from services.common.host import SERVICES, run_services
+from services.common.jetstream import ensure_infrastructure
 from services.common.people import people, write_csv
 from services.common.settings import Settings
 
@@ -145,8 +146,10 @@ def services(settings: Settings) -> RunServices:
 
 @pytest.fixture
 async def session(settings: Settings) -> AsyncIterator[Session]:
+    """A person's session on a server where the services have started once: their
+    streams, buckets and consumers exist (commands never create them)."""
     async with connect(settings) as session:
-        await session.ensure()
+        await ensure_infrastructure(session.js, settings)
         yield session
 
 
