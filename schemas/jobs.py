@@ -205,6 +205,8 @@ class Job(_Strict, frozen=True):
     title: str = ""
     description: str = ""
     owners: list[str] = msgspec.field(default_factory=list)
+    """Principals who alone may change or delete the job; its connections then list
+    owners too (services/workflow/ownership.py)."""
     schedule: Schedule | None = None
     enabled: bool = True
     batch_size: int = 1000

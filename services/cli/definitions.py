@@ -16,6 +16,7 @@ from services.runner.engine.report import report
 from services.runner.planning import Asked, plan_run
 from services.runner.providers.reach import check_reachable
 from services.workflow.gate import approval_problems
+from services.workflow.ownership import unowned_connection_problems
 
 from .client import connect
 from .export import export_format, write_report
@@ -91,6 +92,8 @@ async def job_apply(args: argparse.Namespace) -> int:
     async with connect(args.settings) as session:
         connections = {c.id: c for c in await session.store.connections()}
         check_job(job, connections, origin=Path(args.file))  # here, to name the file
+        if problems := unowned_connection_problems(job, connections):
+            raise BadInput("\n".join(f"{args.file}: {problem}" for problem in problems))
         existed = await session.apply_job(job)
     if args.json:
         print_json(job)

@@ -105,7 +105,6 @@ async def run_once(session: Session, title: str) -> int:
 async def scenario(session: Session, folder: Path) -> int:
     csv_path, connections_file, job_file = prepare(folder)
     say(f"Made up {PEOPLE} people in {csv_path}")
-    await session.ensure()
     for connection in load_connections(connections_file):
         await session.store.put_connection(connection)
     job = load_job(job_file)

@@ -10,7 +10,7 @@ from nats.js.api import DiscardPolicy
 
 from schemas.ids import utcnow
 from schemas.subjects import command_subject
-from services.common.errors import IdsyncError
+from services.common.errors import IdsyncError, Unreachable
 from services.common.jetstream import BUCKETS, CONSUMERS, PLANS_BUCKET, stream_configs
 from services.runner.health import runners
 from services.runner.providers.reach import check_reachable
@@ -165,7 +165,11 @@ async def _runners(session: Session) -> list[Finding]:
 
 async def _connections(session: Session) -> list[Finding]:
     found: list[Finding] = []
-    for connection in await session.store.connections():
+    try:
+        connections = await session.store.connections()
+    except Unreachable as error:  # no bucket: the services never started here
+        return [Finding(False, "connections", str(error))]
+    for connection in connections:
         try:
             found.append(
                 Finding(True, f"connection {connection.id}", await check_reachable(connection))

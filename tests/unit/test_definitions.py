@@ -13,6 +13,7 @@ from schemas.connections import Connection, CsvConnection, SqliteConnection
 from schemas.jobs import Endpoint, FieldMap, Job, ObjectMapping, Schedule
 from services.common.definitions import check_job, load_connections, load_job, parse_interval
 from services.common.errors import BadInput
+from services.workflow.ownership import unowned_connection_problems
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 JOB = Path("jobs/people.toml")  # relative on purpose: messages must show it as typed
@@ -609,13 +610,21 @@ def test_the_examples_load_and_pass_their_checks() -> None:
     connections = load_connections(EXAMPLES / "connections.toml")
     by_id = {c.id: c for c in connections}
     assert by_id["hr-files"] == CsvConnection(
-        id="hr-files", title="HR exports", directory=str(EXAMPLES / "data"), delimiter=";"
+        id="hr-files",
+        title="HR exports",
+        owners=["hr-it"],
+        directory=str(EXAMPLES / "data"),
+        delimiter=";",
     )
     assert by_id["hr-db"] == SqliteConnection(
-        id="hr-db", title="People database", path=str(EXAMPLES / "data" / "people.sqlite")
+        id="hr-db",
+        title="People database",
+        owners=["hr-it"],
+        path=str(EXAMPLES / "data" / "people.sqlite"),
     )
     job = load_job(EXAMPLES / "jobs" / "hr-to-sqlite.toml")
     check_job(job, by_id)
+    assert unowned_connection_problems(job, by_id) == []  # an owned job, owned connections
     (objects,) = job.objects
     assert (job.source.connection, job.source.file) == ("hr-files", "people.csv")
     assert (job.destination.connection, job.destination.table) == ("hr-db", "people")
