@@ -154,6 +154,9 @@ class Safety(_Strict, frozen=True):
     """The most deletes, disables or moves (each) a run makes without approval."""
     max_percent: float = 10.0
     """The same, as a percentage of the destination's objects (the smaller limit applies)."""
+    min_count: int = 3
+    """Up to this many are always allowed (but never more than half of the destination's
+    objects, nor more than max_count), so a small destination can lose one object."""
     empty_source: Literal["wait", "allow"] = "wait"
     """A source that comes back empty while the destination is not: wait for approval."""
 
