@@ -110,6 +110,7 @@ async def plan_lean(
         managed,
         act_on_absence=act_on_absence,
         lifecycle=lifecycle,
+        taken=index.taken,
     )
     the_plan.counts.unchanged += index.unchanged
     return the_plan, source_count, destination_count

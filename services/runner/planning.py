@@ -25,6 +25,7 @@ from services.runner.engine.context import MappingContext
 from services.runner.engine.mapping import compile_mapping
 from services.runner.engine.passwords import PasswordSpec
 from services.runner.engine.plan import Plan
+from services.runner.engine.unique import taken_in
 from services.runner.providers.base import ChangeReader, Provider
 
 from .incremental import Reading
@@ -130,6 +131,7 @@ async def plan_job(
     async for batch in sides.destination.read(READ_BATCH):
         destination_records.extend(batch)
     counted = (len(source_records) + len(record_errors), len(destination_records))
+    taken = taken_in(mapping, destination_records)  # every object's, before any scoping
     if keys is not None:
         source_records = only_keys(source_records, mapping, keys)
         destination_records = only_keys(destination_records, mapping, keys)
@@ -143,6 +145,7 @@ async def plan_job(
         managed,
         act_on_absence=keys is None and not reading.incremental,
         lifecycle=reading.lifecycle,
+        taken=taken,
     )
     for warning in the_plan.warnings:
         log.warning("plan", note=warning)

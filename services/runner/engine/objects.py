@@ -20,6 +20,7 @@ from .phases import rank
 from .plan import Plan, plan, plan_hash
 from .planned_state import Identify, Lookup, lookup
 from .references import plan_references, reference_fields
+from .unique import taken_in
 
 _order = msgspec.msgpack.Encoder(order="deterministic")
 
@@ -49,15 +50,29 @@ def plan_objects(
     with_refs = [t for t in types if reference_fields(t.mapping)]
     if len(types) == 1 and not with_refs:
         one = types[0]
+        taken = taken_in(one.mapping, one.everything)
         return plan(
-            one.source, one.destination, one.mapping, one.managed, act_on_absence=act_on_absence
+            one.source,
+            one.destination,
+            one.mapping,
+            one.managed,
+            act_on_absence=act_on_absence,
+            taken=taken,
         ), []
     plans = []
     for t in types:
         refs = {f.to for f in reference_fields(t.mapping)}
         managed = [name for name in t.managed if name not in refs]
+        taken = taken_in(t.mapping, t.everything)  # every object's values, not the scope's
         plans.append(
-            plan(t.source, t.destination, t.mapping, managed, act_on_absence=act_on_absence)
+            plan(
+                t.source,
+                t.destination,
+                t.mapping,
+                managed,
+                act_on_absence=act_on_absence,
+                taken=taken,
+            )
         )
     by_type = {t.mapping.type: (t, p) for t, p in zip(types, plans, strict=True)}
     lookups: dict[tuple[str, str], Lookup] = {}

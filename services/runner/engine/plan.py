@@ -25,6 +25,7 @@ from .lifecycle import Lifecycle, on_absence, on_return, returned
 from .mapping import present
 from .phases import rank
 from .policies import resolved
+from .unique import Taken
 
 KEY_SEPARATOR = " / "
 # A broken source can produce a warning per record; the first ones say enough.
@@ -112,6 +113,7 @@ def plan(
     *,
     act_on_absence: bool = True,
     lifecycle: Lifecycle | None = None,
+    taken: Taken | None = None,
 ) -> Plan:
     """The changes that make `destination` agree with `source` (already mapped).
 
@@ -121,12 +123,17 @@ def plan(
     a move to the mapping's `move_to`. A run that cannot see every object (incremental,
     scoped to some keys) passes `act_on_absence=False`: destination-only objects are
     neither acted on nor counted. `lifecycle` (absence dates and the run's clock) turns
-    absence into disable now, delete later, and restore (lifecycle.py).
+    absence into disable now, delete later, and restore (lifecycle.py). A `unique` field
+    of a create gets a value free among `taken` (by default, those of `destination`) and
+    the creates before it (unique.py).
     """
     if not mapping.keys:
         raise BadInput(f"the {mapping.type!r} mapping needs at least one key field")
     planner = _Planner(mapping, managed)
     planner.lifecycle = lifecycle
+    if taken is None:
+        taken = Taken(mapping)
+        destination = taken.noting(destination)
     wanted = planner.index_source(source)
     found, ambiguous = planner.index_destination(destination)
     for key, record in wanted.items():
@@ -142,6 +149,9 @@ def plan(
                 planner.on_destination_only(key, record)
         planner.counts.skipped += sum(1 for key in ambiguous if key not in wanted)
     planner.returned = returned(wanted, lifecycle)
+    taken.settle(
+        (key, change.set) for _, key, change in planner.ranked if change.action == "create"
+    )
     return planner.result()
 
 
