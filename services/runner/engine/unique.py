@@ -28,7 +28,7 @@ from services.common.errors import BadInput
 from .transforms import is_password
 from .transforms_base import show, texts_of
 
-_PLACEHOLDER = re.compile(r"\{([^{}]*)\}|[{}]")
+_PLACEHOLDER = re.compile(r"\{[^{}]*\}|[{}]")  # a placeholder, or a brace alone
 EXAMPLE = 'such as "{value}{n}" or "{value}.{n}"'
 
 
