@@ -65,6 +65,20 @@ class Resolve(_Strict, frozen=True):
     created nor changed) and report it."""
 
 
+class Unique(_Strict, frozen=True):
+    """A made-up value (a login, an address) that must not repeat: a new object whose value
+    is taken gets the first free variant. Checked against every destination object's value
+    of the field and the new objects planned before it (in key order), case ignored."""
+
+    pattern: str = "{value}{n}"
+    """How a variant is written: {value} is the value, {n} the number (jsmith → jsmith2)."""
+    start: int = 2
+    """The first number tried."""
+    before: str | None = None
+    """The variant is made of the text before the last occurrence of this, the rest kept:
+    with "@", ada@example.org → ada2@example.org."""
+
+
 class FieldMap(_Strict, frozen=True):
     """One destination field and where its value comes from."""
 
@@ -84,6 +98,9 @@ class FieldMap(_Strict, frozen=True):
     transform: TransformSpec | None = None
     resolve: Resolve | None = None
     """The values name other objects: written in the references phase (docs/references.md)."""
+    unique: bool | Unique = False
+    """A new object's value is made unique (jsmith, jsmith2, …): true, or the rule. Needs
+    create_only = true: an object that exists keeps its value (docs/transformations.md)."""
 
     @property
     def source(self) -> str:
@@ -157,6 +174,9 @@ class Safety(_Strict, frozen=True):
     """The most deletes, disables or moves (each) a run makes without approval."""
     max_percent: float = 10.0
     """The same, as a percentage of the destination's objects (the smaller limit applies)."""
+    min_count: int = 3
+    """Up to this many are always allowed (but never more than half of the destination's
+    objects, nor more than max_count), so a small destination can lose one object."""
     empty_source: Literal["wait", "allow"] = "wait"
     """A source that comes back empty while the destination is not: wait for approval."""
 

@@ -390,7 +390,7 @@ def _translate(error: msgspec.ValidationError, data: object, root: mi.Type, wher
     if m := re.fullmatch(r"Object missing required field `(.+)`", text):
         return f'{shown}: missing required field "{m[1]}"'
     if m := re.fullmatch(r"Object contains unknown field `(.+)`", text):
-        container = _type_at(root, parts)
+        container = _table_in(_type_at(root, parts))
         fields = container.fields if isinstance(container, mi.StructType) else ()
         # A connection's id is its table name, so never suggest writing it as a field.
         known = [f.encode_name for f in fields if where == "$" or f.name != "id"]
@@ -414,6 +414,8 @@ def _translate(error: msgspec.ValidationError, data: object, root: mi.Type, wher
 def _type_at(t: mi.Type | None, parts: list[str | int]) -> mi.Type | None:
     for part in parts:
         t = _required(t)
+        if isinstance(part, str):
+            t = _table_in(t)
         if isinstance(t, mi.StructType) and isinstance(part, str):
             t = next((f.type for f in t.fields if f.encode_name == part), None)
         elif isinstance(t, mi.ListType) and isinstance(part, int):
@@ -421,6 +423,14 @@ def _type_at(t: mi.Type | None, parts: list[str | int]) -> mi.Type | None:
         else:
             return None
     return _required(t)
+
+
+def _table_in(t: mi.Type | None) -> mi.Type | None:
+    """The table a field such as `unique` (true, or a table) holds; any other type as is."""
+    if isinstance(t, mi.UnionType):
+        tables = [k for k in t.types if isinstance(k, mi.StructType)]
+        return tables[0] if len(tables) == 1 else t
+    return t
 
 
 def _required(t: mi.Type | None) -> mi.Type | None:

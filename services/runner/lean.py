@@ -78,6 +78,7 @@ async def plan_lean(
         lifecycle=lifecycle,
         held=frozenset(mapper.held),
         keyed_elsewhere=index.unchanged,
+        taken=index.taken,
     )
     the_plan.counts.unchanged += index.unchanged
     return the_plan, source_count, destination_count

@@ -60,6 +60,23 @@ async def test_under_the_limit_the_run_goes_ahead(
     assert count(files) == 951
 
 
+async def test_a_small_table_loses_a_few_without_approval_but_not_most(
+    files: Files, session: Session, services: RunServices
+) -> None:
+    people = files.write(count=8)  # the default limits: 10% of 8 is 0, min_count is 3
+    await apply_files(session, files)
+    async with services():
+        await run(session)
+        write_csv(files.csv, people[1:])
+        _, end = await run(session)
+        assert isinstance(end, RunFinished) and end.stats.deleted == 1
+        write_csv(files.csv, people[5:])  # 4 of the 7 left: more than min_count
+        _, waiting = await run(session)
+    assert isinstance(waiting, RunAwaitingApproval), waiting
+    assert waiting.reason == "4 deletes exceed the limit of 3 (the job's safety.min_count)"
+    assert count(files) == 7
+
+
 async def test_an_empty_source_waits_and_a_denial_ends_the_run_writing_nothing(
     files: Files, session: Session, services: RunServices
 ) -> None:

@@ -81,6 +81,17 @@ JOB_ERRORS = [
         '(did you mean "connection"?)',
     ),
     (
+        "unknown-in-true-or-a-table",
+        MINIMAL_JOB + 'fields = [{ to = "uid", unique = { patern = "{value}{n}" } }]\n',
+        'jobs/people.toml: $.objects[0].fields[0].unique.patern: unknown field "patern" '
+        '(did you mean "pattern"?)',
+    ),
+    (
+        "wrong-in-true-or-a-table",
+        MINIMAL_JOB + 'fields = [{ to = "uid", unique = { start = "2" } }]\n',
+        'jobs/people.toml: $.objects[0].fields[0].unique.start: expected a whole number, got "2"',
+    ),
+    (
         "missing",
         MINIMAL_JOB.replace('source = { connection = "hr-files", file = "people.csv" }', ""),
         'jobs/people.toml: $: missing required field "source"',

@@ -21,7 +21,7 @@ MAPPING = ObjectMapping(
         FieldMap(to="mail"),
         FieldMap(to="phone", policy="keep"),
         FieldMap(to="groups", delimiter=";", policy="merge"),
-        FieldMap(to="badge", create_only=True),
+        FieldMap(to="badge", create_only=True, unique=True),  # noted on the first read
     ],
 )
 MANAGED = ("uid", "mail", "phone", "groups", "badge")
@@ -33,7 +33,7 @@ def lean(source: list[Record], destination: list[Record], absent: bool = True) -
         index.add_destination(record)
     kept = [record for record in source if index.keep_source(record)]
     needed = [r for r in destination if index.destination_needed(r, absent=absent)]
-    the_plan = plan(kept, needed, MAPPING, MANAGED, act_on_absence=absent)
+    the_plan = plan(kept, needed, MAPPING, MANAGED, act_on_absence=absent, taken=index.taken)
     the_plan.counts.unchanged += index.unchanged
     return the_plan
 

@@ -23,6 +23,7 @@ from schemas.values import Record
 
 from .mapping import present
 from .plan import DuplicateKey, display_key, match_key
+from .unique import Taken
 
 _encoder = msgspec.msgpack.Encoder()
 # Replace the digest of a destination key once a source record matched it.
@@ -55,6 +56,8 @@ class DigestIndex:
         self.unchanged = 0
         self.odd_destination = False
         """Some destination record had no usable key: `plan()` must see it, to report it."""
+        self.taken = Taken(mapping)
+        """The values of unique fields (unique.py): `plan()` sees only some records."""
 
     def digest(self, record: Record) -> int:
         # Text first: `present` for it is `v or None`, and this runs for every record.
@@ -65,6 +68,8 @@ class DigestIndex:
         return int.from_bytes(raw, "big") & 0x7FFF_FFFF_FFFF_FFFF  # never a marker
 
     def add_destination(self, record: Record) -> None:
+        if self.taken.rules:
+            self.taken.add(record)
         key = match_key(record, self.keys, self.case_insensitive)
         if key is None:
             self.odd_destination = True

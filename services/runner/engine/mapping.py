@@ -25,6 +25,7 @@ from .transforms import (
     is_password,
 )
 from .transforms_base import texts_of
+from .unique import check as check_unique
 from .writable import check_items, check_text, several
 
 
@@ -253,8 +254,8 @@ def _copied(record: Record) -> Record:
 
 
 def check_mapping(mapping: ObjectMapping, path: str, job_id: str) -> list[tuple[str, str]]:
-    """Every problem of the mapping's transformations as (path, what to fix): what
-    `check_job` reports when a job is applied."""
+    """Every problem of the mapping's transformations (and unique values) as (path, what
+    to fix): what `check_job` reports when a job is applied."""
     found: list[tuple[str, str]] = []
     context = MappingContext.checking(job_id)
     for at, field in enumerate(mapping.fields):
@@ -262,6 +263,7 @@ def check_mapping(mapping: ObjectMapping, path: str, job_id: str) -> list[tuple[
             _compile_field(field, mapping, f"{path}.fields[{at}]", context, {})
         except TransformError as error:
             found.append((error.path, error.problem))
+        found += check_unique(field, mapping, f"{path}.fields[{at}]")
     return found
 
 

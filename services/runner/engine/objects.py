@@ -21,6 +21,7 @@ from .phases import rank
 from .plan import Plan, plan, plan_hash
 from .planned_state import Identify, Lookup, lookup
 from .references import plan_references, reference_fields
+from .unique import taken_in
 
 _order = msgspec.msgpack.Encoder(order="deterministic")
 
@@ -59,6 +60,8 @@ class ObjectType:
             act_on_absence=act_on_absence and not self.blind,
             lifecycle=self.lifecycle,
             held=self.held,
+            # unique values are free among every object's, not only the run's scope's
+            taken=taken_in(self.mapping, self.everything or self.destination),
         )
 
 

@@ -25,6 +25,7 @@ from .lifecycle import Lifecycle, on_absence, on_return, returned
 from .mapping import present
 from .phases import rank
 from .policies import resolved
+from .unique import Taken
 
 KEY_SEPARATOR = " / "
 # A broken source can produce a warning per record; the first ones say enough.
@@ -115,6 +116,7 @@ def plan(
     lifecycle: Lifecycle | None = None,
     held: Collection[str] = (),
     keyed_elsewhere: int = 0,
+    taken: Taken | None = None,
 ) -> Plan:
     """The changes that make `destination` agree with `source` (already mapped).
 
@@ -124,7 +126,9 @@ def plan(
     a move to the mapping's `move_to`. A run that cannot see every object (incremental,
     scoped to some keys) passes `act_on_absence=False`: destination-only objects are
     neither acted on nor counted. `lifecycle` (absence dates and the run's clock) turns
-    absence into disable now, delete later, and restore (lifecycle.py).
+    absence into disable now, delete later, and restore (lifecycle.py). A `unique` field
+    of a create gets a value free among `taken` (by default, those of `destination`) and
+    the creates before it (unique.py).
 
     A failure never looks like absence: `held` are the match keys of source records that
     failed before planning (a transformation, a script's skip): their objects are left
@@ -138,6 +142,9 @@ def plan(
         raise BadInput(f"the {mapping.type!r} mapping needs at least one key field")
     planner = _Planner(mapping, managed)
     planner.lifecycle = lifecycle
+    if taken is None:
+        taken = Taken(mapping)
+        destination = taken.noting(destination)
     wanted = planner.index_source(source)
     found, ambiguous = planner.index_destination(destination)
     for key, record in wanted.items():
@@ -159,6 +166,9 @@ def plan(
         planner.counts.skipped += sum(1 for key in ambiguous if key not in wanted)
     if keys_back := returned(wanted, lifecycle):
         planner.returned = {mapping.type: keys_back}
+    taken.settle(
+        (key, change.set) for _, key, change in planner.ranked if change.action == "create"
+    )
     return planner.result()
 
 

@@ -24,6 +24,7 @@ from .passwords import OPTIONS as PASSWORD_OPTIONS
 from .passwords import PasswordSpec, password_spec
 from .scripts import script
 from .transforms_base import Args, RecordFailed, Step, TransformError, show, texts_of
+from .transforms_format import format_text
 
 __all__ = [
     "RecordFailed",
@@ -180,6 +181,7 @@ def _branch(args: Args, option: str, context: MappingContext) -> Step | None:
 KINDS: dict[str, tuple[Builder, frozenset[str], bool]] = {
     "upper": (text.upper, frozenset(), True),
     "lower": (text.lower, frozenset(), True),
+    "ascii": (text.ascii_text, frozenset(), True),
     "title": (text.title, frozenset(), True),
     "trim": (text.trim, frozenset(), True),
     "left": (text.left, frozenset(), False),
@@ -190,6 +192,7 @@ KINDS: dict[str, tuple[Builder, frozenset[str], bool]] = {
     "nth": (text.nth, frozenset(), False),
     "static": (values.static, frozenset(), False),
     "join": (values.join, frozenset({"separator"}), False),
+    "format": (format_text, frozenset(), False),
     "default": (values.default, frozenset({"value"}), False),
     "date": (values.date, frozenset({"to"}), False),
     "map": (values.value_map, frozenset({"default", "keep_unmapped", "ignore_case"}), False),
