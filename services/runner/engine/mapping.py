@@ -25,6 +25,7 @@ from .transforms import (
     is_password,
 )
 from .transforms_base import texts_of
+from .transforms_format import placeholders
 from .unique import check as check_unique
 from .writable import check_items, check_text, several
 
@@ -267,15 +268,16 @@ def check_mapping(mapping: ObjectMapping, path: str, job_id: str) -> list[tuple[
     return found
 
 
-_VALUE_UNREAD = frozenset({"static", "join", "password"})
+_VALUE_UNREAD = frozenset({"static", "join", "format", "password"})
 """Transformations that make a value without reading the field map's own source field."""
 
 
 def fields_read(mapping: ObjectMapping, path: str) -> dict[str, str]:
     """Every source field the mapping reads → where the job names it, for checking them
     against the fields a source has: keys, `from` fields, and the fields that `join`,
-    `default` and `if` name. A field map whose transformation starts from nothing of its
-    own (`static`, `join`, a password) reads no field under its own name."""
+    `default`, `format` and `if` name. A field map whose transformation starts from
+    nothing of its own (`static`, `join`, `format`, a password) reads no field under its
+    own name."""
     if not mapping.fields:
         return {key: f"{path}.keys" for key in mapping.keys}
     read: dict[str, str] = {}
@@ -283,7 +285,7 @@ def fields_read(mapping: ObjectMapping, path: str) -> dict[str, str]:
         here = f"{path}.fields[{at}]"
         steps = field.transform if isinstance(field.transform, list) else [field.transform]
         first = steps[0] if steps else None
-        starts_afresh = _step_name(first) in _VALUE_UNREAD
+        starts_afresh = _step_name(first) in _VALUE_UNREAD and not _reads_value(first)
         if field.from_ is not None:
             read.setdefault(field.from_, f"{here}.from")
         elif not starts_afresh:
@@ -294,6 +296,12 @@ def fields_read(mapping: ObjectMapping, path: str) -> dict[str, str]:
     if mapping.container_from is not None:
         read.setdefault(mapping.container_from, f"{path}.container_from")
     return read
+
+
+def _reads_value(step: object) -> bool:
+    """A `format` whose template has `{}` starts from the field's own value."""
+    template = step.get("format") if isinstance(step, dict) else None
+    return isinstance(template, str) and "" in placeholders(template)
 
 
 def _step_name(step: object) -> str | None:
@@ -317,6 +325,9 @@ def _named_fields(step: object) -> list[str]:
     fallback = step.get("default")
     if isinstance(fallback, list):
         named += [name for name in fallback if isinstance(name, str)]
+    template = step.get("format")
+    if isinstance(template, str):
+        named += [name.split(":")[0] for name in placeholders(template) if name.split(":")[0]]
     test = step.get("if")
     if isinstance(test, dict) and isinstance(test.get("field"), str):
         named.append(test["field"])

@@ -26,6 +26,12 @@ _SYNTAX = "{field}, {field:.N} for its first N characters, {} for the value so f
 Placeholder = tuple[str | None, int | None]
 
 
+def placeholders(template: str) -> list[str]:
+    """What the placeholders of a template hold ("first_name", "first_name:.1", "" for the
+    value so far), unchecked: the fields a job's template names."""
+    return [match[1] for match in _TOKEN.finditer(template) if match[1] is not None]
+
+
 def format_text(args: Args, context: MappingContext) -> Step:
     """`{ format = "{first}.{last}@example.org" }`; see the module's description."""
     template = args.text(label="the template")
