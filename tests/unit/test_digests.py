@@ -33,7 +33,15 @@ def lean(source: list[Record], destination: list[Record], absent: bool = True) -
         index.add_destination(record)
     kept = [record for record in source if index.keep_source(record)]
     needed = [r for r in destination if index.destination_needed(r, absent=absent)]
-    the_plan = plan(kept, needed, MAPPING, MANAGED, act_on_absence=absent, taken=index.taken)
+    the_plan = plan(
+        kept,
+        needed,
+        MAPPING,
+        MANAGED,
+        act_on_absence=absent,
+        taken=index.taken,
+        keyed_elsewhere=index.unchanged,
+    )
     the_plan.counts.unchanged += index.unchanged
     return the_plan
 

@@ -268,7 +268,7 @@ def check_mapping(mapping: ObjectMapping, path: str, job_id: str) -> list[tuple[
     return found
 
 
-_VALUE_UNREAD = frozenset({"static", "join", "format", "password"})
+_VALUE_UNREAD = frozenset({"static", "join", "format", "password", "script"})
 """Transformations that make a value without reading the field map's own source field."""
 
 
@@ -276,8 +276,8 @@ def fields_read(mapping: ObjectMapping, path: str) -> dict[str, str]:
     """Every source field the mapping reads → where the job names it, for checking them
     against the fields a source has: keys, `from` fields, and the fields that `join`,
     `default`, `format` and `if` name. A field map whose transformation starts from
-    nothing of its own (`static`, `join`, `format`, a password) reads no field under its
-    own name."""
+    nothing of its own (`static`, `join`, `format`, a script, a password) reads no field
+    under its own name."""
     if not mapping.fields:
         return {key: f"{path}.keys" for key in mapping.keys}
     read: dict[str, str] = {}
