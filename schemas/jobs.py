@@ -40,6 +40,10 @@ class Endpoint(_Strict, frozen=True):
     query: str | None = None
     """A provider-native filter: an LDAP filter, or a SQL WHERE condition (passed as is,
     never built from data)."""
+    where: dict[str, Any] | None = None
+    """Sources: only the records this condition holds for are in the job's scope, for every
+    provider ({ field = "Status", equals = "Active" }; services/runner/engine/conditions.py);
+    the objects of the others count as absent from the source."""
     object_classes: list[str] | None = None
     """Directories: the object classes new entries are created with; also the read filter
     (every class) when `query` is not set. Default for users: inetOrgPerson."""
@@ -115,8 +119,25 @@ class ObjectScope(_Strict, frozen=True):
     container: str | None = None
     include_subcontainers: bool | None = None
     query: str | None = None
+    where: dict[str, Any] | None = None
     object_classes: list[str] | None = None
     rdn_attribute: str | None = None
+
+
+class Leavers(_Strict, frozen=True):
+    """Source records that say their person has left (HR's `Status = "Terminated"`): their
+    objects are disabled, moved or deleted as if absent from the source — with the same
+    lifecycle (`delete_after`, `restore` when the record says they are back) — and, being
+    seen, also in incremental runs and runs scoped to keys."""
+
+    when: dict[str, Any]
+    """The condition over source fields, such as { field = "Status", equals = "Terminated" }."""
+    action: Literal["disable", "move", "delete"] = "disable"
+    move_to: str | None = None
+    """Where a leaver's object is moved (with action move, or disable-and-move); the
+    mapping's `move_to` when left out."""
+    new: Literal["skip", "create"] = "skip"
+    """A leaver with no object yet: left out (skip), or created and given `action` at once."""
 
 
 class ObjectMapping(_Strict, frozen=True):
@@ -147,6 +168,8 @@ class ObjectMapping(_Strict, frozen=True):
     restore: bool = False
     """An object disabled or moved for absence that is back in the source is enabled (and
     moved back to where a new object would be created)."""
+    leavers: Leavers | None = None
+    """Source records that mark their object as leaving, and what becomes of it."""
 
 
 class Schedule(_Strict, frozen=True):

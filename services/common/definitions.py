@@ -34,6 +34,7 @@ from schemas.jobs import Endpoint, Job, ObjectMapping
 from services.common.errors import BadInput
 from services.common.incremental_checks import check_changes
 from services.common.object_checks import check_object_types, endpoint_of
+from services.common.scope_checks import check_scopes
 from services.notifier.addresses import address_problem
 from services.runner.engine.mapping import check_mapping
 from services.runner.hooks import check_hooks
@@ -149,6 +150,7 @@ def check_job(
     if (target := connections.get(job.destination.connection)) is not None:
         _check_actions(bad, job, target)
         _check_mandatory(bad, job, target)
+    check_scopes(bad, job, _can(target) if target is not None else None)
     if not 1 <= job.batch_size <= 100_000:
         bad("$.batch_size", f"expected a whole number from 1 to 100000, got {job.batch_size}")
     _check_safety(bad, job)
@@ -320,11 +322,7 @@ def _check_actions(bad: _Report, job: Job, target: Connection) -> None:
     """Each action asked of the destination is one its provider can apply, and a move
     has somewhere to go: refused now rather than failing every record of a run."""
     provider = str(type(target).__struct_config__.tag)
-    can = (
-        frozenset(target.actions)
-        if isinstance(target, PluginConnection)
-        else capabilities(provider)
-    )
+    can = _can(target)
     for i, obj in enumerate(job.objects):
         asked = (
             ("on_source_only", obj.on_source_only, ("create",)),
@@ -344,6 +342,13 @@ def _check_actions(bad: _Report, job: Job, target: Connection) -> None:
                 f"$.objects[{i}].move_to",
                 f"expected {where}, such as {example}, got {_got(obj.move_to)}",
             )
+
+
+def _can(target: Connection) -> frozenset[str]:
+    """What the destination's provider can apply."""
+    if isinstance(target, PluginConnection):
+        return frozenset(target.actions)
+    return frozenset(capabilities(str(type(target).__struct_config__.tag)))
 
 
 def _check_object(bad: _Report, at: str, obj: ObjectMapping) -> None:

@@ -18,8 +18,7 @@ from schemas.plan import Change, RunStats
 from services.common.runs import RunState
 from services.common.watermarks import Memory
 from services.runner.engine import match_key
-
-from .incremental import has_lifecycle
+from services.runner.engine.lifecycle import has_lifecycle, leaver_container, ways_out
 
 log = structlog.get_logger("idsync.runner")
 
@@ -38,13 +37,13 @@ async def remember(
         mapping = by_type.get(change.object_type, job.objects[0])
         if not has_lifecycle(mapping):
             continue
-        absent = mapping.on_destination_only
         key = match_key(change.match, mapping.keys, mapping.case_insensitive)
         if key is None:
             continue
-        # A move for absence goes to `move_to`; a move back (restore) anywhere else.
-        starts = change.action == absent and (
-            absent != "move" or change.container == mapping.move_to
+        # A move for absence (or leaving) goes to `move_to`; a move back anywhere else.
+        away = {mapping.move_to, leaver_container(mapping)}
+        starts = change.action in ways_out(mapping) and (
+            change.action != "move" or change.container in away
         )
         if starts:
             await memory.mark_absent(job.id, mapping.type, key, change.key, at)

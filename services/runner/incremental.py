@@ -14,11 +14,11 @@ from datetime import datetime, timedelta
 
 import msgspec
 
-from schemas.jobs import Job, ObjectMapping
+from schemas.jobs import Job
 from services.common.definitions import parse_interval
 from services.common.errors import BadInput
 from services.common.watermarks import Memory, Watermark
-from services.runner.engine.lifecycle import LIFECYCLE_ACTIONS, Lifecycle
+from services.runner.engine.lifecycle import Lifecycle, has_lifecycle
 
 
 @dataclass(frozen=True)
@@ -75,12 +75,6 @@ def choose(
     if last_full is None or now - last_full >= every:
         return False, None  # a full run is due (or there was none yet)
     return True, since
-
-
-def has_lifecycle(mapping: ObjectMapping) -> bool:
-    """Whether runs keep the days objects were found absent (delete later, restore)."""
-    lasting = mapping.delete_after is not None or mapping.restore
-    return mapping.on_destination_only in LIFECYCLE_ACTIONS and lasting
 
 
 async def reading(

@@ -19,6 +19,7 @@ from schemas.jobs import Job, ObjectMapping
 from schemas.plan import RecordError
 from schemas.values import Record
 from services.common.errors import BadInput
+from services.common.object_checks import endpoint_of
 from services.common.store import Store
 from services.common.watermarks import Memory
 from services.runner.engine import managed_fields, match_key
@@ -126,7 +127,8 @@ async def plan_job(
     context = context or default_context(job)
     pairs = [(sides.source, sides.destination), *sides.others]
     for at, (mapping, (source, _)) in enumerate(zip(job.objects, pairs, strict=True)):
-        check_source_fields(mapping, source, f"$.objects[{at}]")
+        where = endpoint_of(job.source, mapping.source).where
+        check_source_fields(mapping, source, f"$.objects[{at}]", where)
     absence = keys is None and not reading.incremental
     marks: dict[str, str | None] = {}
     mappers: list[SourceMapper] = []
@@ -201,7 +203,8 @@ async def plan_job(
 def _mapper(job: Job, at: int, target: Provider, context: MappingContext) -> SourceMapper:
     mapping = job.objects[at]
     compiled = compile_mapping(mapping, context, f"$.objects[{at}]")
-    return SourceMapper(compiled, target.canonical, mapping)
+    where = endpoint_of(job.source, mapping.source).where
+    return SourceMapper(compiled, target.canonical, mapping, where)
 
 
 def covering(plan_hash: str, connections: Sequence[Connection]) -> str:

@@ -10,12 +10,15 @@ itself cannot be mapped could be any object: then nothing is done about absence.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from schemas.jobs import ObjectMapping
 from schemas.plan import RecordError
 from schemas.values import Record
 from services.common.errors import BadInput
 from services.runner.engine import match_key, with_container
+from services.runner.engine.conditions import compile_condition, fields_tested
+from services.runner.engine.lifecycle import LEAVER_FIELD
 from services.runner.engine.mapping import CompiledMapping, fields_read
 from services.runner.engine.scripts import RecordSkipped
 from services.runner.engine.transforms import RecordFailed
@@ -31,8 +34,14 @@ class SourceMapper:
         compiled: CompiledMapping,
         canonical: Callable[[Record], Record],
         mapping: ObjectMapping,
+        where: dict[str, Any] | None = None,
     ) -> None:
         self.compiled, self.canonical, self.mapping = compiled, canonical, mapping
+        self.where = compile_condition(where, "$.source.where", "where") if where else None
+        when = mapping.leavers.when if mapping.leavers else None
+        self.leaving = compile_condition(when, "$.leavers.when", "when") if when else None
+        self.outside = 0
+        """Records read that the source's `where` leaves out of the job's scope."""
         self.errors: list[RecordError] = []
         self.fields: dict[str, None] = {}
         """Every source field seen, in first-seen order (a job copying every field)."""
@@ -44,8 +53,12 @@ class SourceMapper:
     def map(self, batch: list[Record]) -> list[Record]:
         mapped: list[Record] = []
         compiled, canonical, mapping = self.compiled, self.canonical, self.mapping
+        where, leaving = self.where, self.leaving
         for record in batch:
             self.fields.update(dict.fromkeys(record))
+            if where is not None and not where(None, record):
+                self.outside += 1  # its object, if any, is absent from the job's scope
+                continue
             try:
                 shaped = canonical(compiled.map(record))
             except RecordFailed as error:  # that record fails (or a script skips it)
@@ -53,7 +66,10 @@ class SourceMapper:
                 continue
             # The container of a new object may come from a source field that is not
             # mapped: it travels with the mapped record under a reserved name.
-            mapped.append(with_container(shaped, record, mapping))
+            shaped = with_container(shaped, record, mapping)
+            if leaving is not None and leaving(None, record):
+                shaped[LEAVER_FIELD] = "yes"  # its object goes (lifecycle.py)
+            mapped.append(shaped)
         return mapped
 
     def _failed(self, record: Record, error: RecordFailed) -> None:
@@ -81,17 +97,23 @@ class SourceMapper:
         )
 
 
-def check_source_fields(mapping: ObjectMapping, source: Provider, path: str) -> None:
-    """A field the mapping reads that the source does not have is the job's error, found
-    before anything is read: a renamed column must not make every record look empty."""
+def check_source_fields(
+    mapping: ObjectMapping, source: Provider, path: str, where: dict[str, Any] | None
+) -> None:
+    """A field the mapping (or the source's `where`) reads that the source does not have is
+    the job's error, found before anything is read: a renamed column must not make every
+    record look empty — or, in a filter, every record look out of scope."""
     listed = getattr(source, "source_fields", None)
     known = listed() if listed is not None else None
     if known is None:
         return  # a directory, a plugin: its records name their fields one by one
+    read = fields_read(mapping, path)
+    for name in fields_tested(where):
+        read.setdefault(name, "$.source.where")
     present = set(known)
     problems = [
-        f"{where}: the source has no field {name!r}"
-        for name, where in fields_read(mapping, path).items()
+        f"{at}: the source has no field {name!r}"
+        for name, at in read.items()
         if name not in present
     ]
     if problems:

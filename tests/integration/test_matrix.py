@@ -42,8 +42,17 @@ NEW = "2026-06-01T00:00:00Z"
 Person = dict[str, str]
 
 
-def person(n: int, dept: str = "Sales", manager: str = "", at: str = OLD) -> Person:
-    return {"id": f"p{n}", "name": f"Person {n}", "dept": dept, "manager": manager, "at": at}
+def person(
+    n: int, dept: str = "Sales", manager: str = "", at: str = OLD, status: str = "Active"
+) -> Person:
+    return {
+        "id": f"p{n}",
+        "name": f"Person {n}",
+        "dept": dept,
+        "manager": manager,
+        "at": at,
+        "status": status,
+    }
 
 
 def people(*numbers: int) -> list[Person]:
@@ -51,8 +60,14 @@ def people(*numbers: int) -> list[Person]:
     return [person(n, manager="" if n == 1 else "p1") for n in numbers]
 
 
-def job_toml(shape: str, absence: str) -> str:
-    lasting = 'delete_after = "30d"\nrestore = true\n' if absence != "delete" else ""
+LEAVERS = (
+    'leavers = { when = { field = "status", equals = "Terminated" }, action = "disable", '
+    'new = "create" }\n'
+)
+
+
+def job_toml(shape: str, absence: str, leavers: str = "") -> str:
+    lasting = 'delete_after = "30d"\nrestore = true\n' if absence != "delete" or leavers else ""
     moving = 'move_to = "ou=gone"\n' if absence == "move" else ""
     several = shape == "several-types"
     manager = (
@@ -65,7 +80,7 @@ def job_toml(shape: str, absence: str) -> str:
 type = "user"
 keys = ["id"]
 on_destination_only = "{absence}"
-{lasting}{moving}{'source = { file = "people.csv" }' if several else ""}
+{lasting}{moving}{leavers}{'source = { file = "people.csv" }' if several else ""}
 {'destination = { query = "users" }' if several else ""}
 fields = [
   {{ to = "id" }},
@@ -73,12 +88,13 @@ fields = [
   {{ to = "dept", transform = {DEPARTMENTS} }},
 {manager}]
 """
+    kept = lasting if absence in ("disable", "move") else ""
     groups = f"""\
 [[objects]]
 type = "group"
 keys = ["id"]
 on_destination_only = "{absence}"
-{lasting}{moving}source = {{ file = "groups.csv" }}
+{kept}{moving}source = {{ file = "groups.csv" }}
 destination = {{ query = "groups" }}
 fields = [{{ to = "id" }}, {{ to = "title" }}]
 """
@@ -102,7 +118,7 @@ class Scenario:
         self.data = folder / "data"
         self.data.mkdir(parents=True)
 
-    async def apply(self, absence: str) -> None:
+    async def apply(self, absence: str, leavers: str = "") -> None:
         options = f'{{ path = "{self.stored}", rereadable = {str(self.shape == "lean").lower()} }}'
         connections = self.folder / "connections.toml"
         connections.write_text(
@@ -111,7 +127,7 @@ class Scenario:
             f"options = {options}\n"
             'actions = ["create", "update", "delete", "disable", "enable", "move"]\n'
         )
-        (self.folder / "job.toml").write_text(job_toml(self.shape, absence))
+        (self.folder / "job.toml").write_text(job_toml(self.shape, absence, leavers))
         for connection in load_connections(connections):
             await self.session.store.put_connection(connection)
         job = load_job(self.folder / "job.toml")
@@ -119,7 +135,7 @@ class Scenario:
         await self.session.store.put_job(job)
 
     def write(self, rows: list[Person]) -> None:
-        write_csv(self.data / "people.csv", ["id", "name", "dept", "manager", "at"], rows)
+        write_csv(self.data / "people.csv", list(person(0)), rows)
         groups = [{"id": g, "title": f"Group {g}"} for g in ("g1", "g2")]
         write_csv(self.data / "groups.csv", ["id", "title"], groups)
 
@@ -229,10 +245,12 @@ async def test_every_full_shape_plans_as_previewed_holds_failures_and_keeps_its_
         again = await scenario.run(capsys)  # the next day: p2 is dealt with already
         assert again.stats.written == 0, again.stats
 
-        scenario.write([r for r in rows if r["id"] != "p4"] + people(2))  # back; p4 leaves
+        returning = person(2, dept="HR", manager="p1")  # back, in another department
+        scenario.write([*(r for r in rows if r["id"] != "p4"), returning])  # and p4 leaves
         back = await scenario.run(capsys)
         users = scenario.users()
         assert absent_from(users, "p4", absence) and not absent_from(users, "p2", absence)
+        assert users["objects"]["p2"]["dept"] == "H", "restored and updated"
         if absence == "disable":
             assert (back.stats.enabled, back.stats.disabled) == (1, 1), back.stats
         else:
@@ -276,3 +294,40 @@ async def test_an_incremental_run_plans_as_previewed_and_holds_what_failed(
         users = scenario.users()
         assert (changed.stats.created, changed.stats.updated, changed.stats.failed) == (1, 1, 1)
         assert untouched(users, "p2", applied) and untouched(users, "p3", applied)
+
+
+LEAVER_SHAPES = [*FULL_SHAPES, "key-scoped", "incremental"]
+
+
+@pytest.mark.parametrize("scenario", LEAVER_SHAPES, indirect=True)
+async def test_leavers_by_status_are_disabled_once_and_restored_in_every_shape(
+    scenario: Scenario, services: RunServices, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """HR keeps its leavers, marked `status = Terminated`: absence never happens."""
+    await scenario.apply("skip", LEAVERS)
+    keys = ["p2", "p5"] if scenario.shape == "key-scoped" else None
+    changed_only = scenario.shape == "incremental"
+
+    def status(at: str, **statuses: str) -> list[Person]:
+        rows = people(1, 2, 3, 4)
+        for row in rows:
+            if row["id"] in statuses:
+                row["status"], row["at"] = statuses[row["id"]], at
+        return rows
+
+    async with services():
+        scenario.write([*status(OLD), person(5, manager="p1", status="Terminated")])
+        first = await scenario.run(capsys)
+        assert first.stats.created == 5 + (2 if scenario.shape == "several-types" else 0)
+        assert scenario.users()["disabled"] == ["p5"], "a new leaver is created disabled"
+
+        scenario.write(status(NEW, p2="Terminated"))  # p5 leaves the file: absence is skip
+        left = await scenario.run(capsys, keys, changed_only=changed_only)
+        assert left.stats.disabled == 1 and scenario.users()["disabled"] == ["p2", "p5"]
+
+        again = await scenario.run(capsys, keys, changed_only=changed_only)
+        assert again.stats.written == 0, "a leaver is disabled once"
+
+        scenario.write(status("2026-07-01T00:00:00Z", p2="Active"))
+        back = await scenario.run(capsys, keys, changed_only=changed_only)
+        assert back.stats.enabled == 1 and scenario.users()["disabled"] == ["p5"]

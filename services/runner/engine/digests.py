@@ -21,6 +21,7 @@ import msgspec
 from schemas.jobs import ObjectMapping
 from schemas.values import Record
 
+from .lifecycle import LEAVER_FIELD
 from .mapping import present
 from .plan import DuplicateKey, display_key, match_key
 from .unique import Taken
@@ -93,9 +94,10 @@ class DigestIndex:
             shown = display_key(record, self.keys)
             first = {field: record[field] for field in self.keys}
             raise DuplicateKey(shown, first, record)
-        if found == _KEPT or key in self.wanted or key in self.returning:
+        leaving = LEAVER_FIELD in record
+        if found == _KEPT or key in self.wanted or key in self.returning or leaving:
             self.wanted.add(key)  # a duplicate source key, one of duplicate destinations,
-            self.digests[key] = _KEPT  # or an object back after an absence
+            self.digests[key] = _KEPT  # an object back after an absence, or a leaver's
             return True
         if found == self.digest(record):
             self.digests[key] = _DROPPED

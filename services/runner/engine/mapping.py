@@ -14,6 +14,7 @@ from schemas.jobs import FieldMap, ObjectMapping, TransformSpec
 from schemas.values import Record, Value, is_empty, normalize, split_text
 from services.common.errors import BadInput
 
+from .conditions import fields_tested
 from .context import MappingContext
 from .passwords import PasswordSpec
 from .transforms import (
@@ -295,6 +296,9 @@ def fields_read(mapping: ObjectMapping, path: str) -> dict[str, str]:
                 read.setdefault(name, f"{here}.transform")
     if mapping.container_from is not None:
         read.setdefault(mapping.container_from, f"{path}.container_from")
+    if mapping.leavers is not None:
+        for name in fields_tested(mapping.leavers.when):
+            read.setdefault(name, f"{path}.leavers.when")
     return read
 
 

@@ -21,7 +21,7 @@ from services.common.errors import BadInput
 
 from .batching import split_batches
 from .containers import container_of
-from .lifecycle import Lifecycle, on_absence, on_return, returned
+from .lifecycle import LEAVER_FIELD, Lifecycle, leaver_container, on_absence, on_return, returned
 from .mapping import present
 from .phases import rank
 from .policies import resolved
@@ -154,8 +154,16 @@ def plan(
             planner.on_source_only(key, record)
         else:
             planner.on_both(key, record, existing)
+    for key, record in planner.leaving.items():  # seen, so acted on in every kind of run
+        if key in ambiguous:
+            planner.counts.skipped += 1
+        elif (existing := found.get(key)) is None:
+            planner.on_new_leaver(key, record)
+        else:
+            planner.on_leaver(key, existing)
     if act_on_absence:
-        absent = [(k, r) for k, r in found.items() if k not in wanted and k not in held]
+        gone = planner.leaving.keys() | held
+        absent = [(k, r) for k, r in found.items() if k not in wanted and k not in gone]
         if absent and mapping.on_destination_only != "skip":
             planner.blind_to_absence(len(absent), bool(wanted or keyed_elsewhere))
         if planner.unreadable:
@@ -192,6 +200,8 @@ class _Planner:
         self.ranked: list[tuple[tuple[int, int, int, str, str], str, Change]] = []
         self.lifecycle: Lifecycle | None = None
         self.returned: dict[str, list[str]] = {}
+        self.leaving: dict[str, Record] = {}
+        """Source records of leavers (lifecycle.LEAVER_FIELD), by key."""
         self.keyless = 0
         """Source records without a key (empty, or unreadable)."""
         self.unreadable = 0
@@ -218,9 +228,12 @@ class _Planner:
             key = self.key_of(record, "source")
             if key is None:
                 continue
-            if (first := wanted.get(key)) is not None:
+            if (first := wanted.get(key) or self.leaving.get(key)) is not None:
                 raise DuplicateKey(display_key(record, self.keys), first, record)
-            wanted[key] = record
+            if LEAVER_FIELD in record:
+                self.leaving[key] = record
+            else:
+                wanted[key] = record
         return wanted
 
     def index_destination(self, records: Iterable[Record]) -> tuple[dict[str, Record], set[str]]:
@@ -313,6 +326,28 @@ class _Planner:
             moved_to = self.mapping.move_to if action in ("move", "disable") else None
             self.add(key, action, record, container=moved_to)
 
+    def on_leaver(self, key: str, existing: Record) -> None:
+        """A leaver's object: its action now (once: the lifecycle remembers), deleted after
+        `delete_after`; its other fields are left as they are."""
+        action = on_absence(self.mapping, self.lifecycle, key, leaving=True)
+        if action is None:
+            self.counts.skipped += 1
+        else:
+            moved_to = leaver_container(self.mapping) if action in ("move", "disable") else None
+            self.add(key, action, existing, container=moved_to)
+
+    def on_new_leaver(self, key: str, record: Record) -> None:
+        """A leaver with no object: left out, or (`new = "create"`) created and given its
+        action at once."""
+        leavers = self.mapping.leavers
+        if leavers is None or leavers.new == "skip" or self.mapping.on_source_only == "skip":
+            self.counts.skipped += 1
+            return
+        self.on_source_only(key, record)
+        if leavers.action != "delete":
+            moved_to = leaver_container(self.mapping)
+            self.add(key, leavers.action, record, container=moved_to, follow_up=True)
+
     def add(
         self,
         key: str,
@@ -323,8 +358,10 @@ class _Planner:
         clear: list[str] | None = None,
         before: Record | None = None,
         container: str | None = None,
+        follow_up: bool = False,
     ) -> None:
-        """A change to the object that `found_by` identifies (its key fields become `match`)."""
+        """A change to the object that `found_by` identifies (its key fields become `match`);
+        a `follow_up` completes the object's own change and is counted with it."""
         change = Change(
             action=action,
             key=display_key(found_by, self.keys),
@@ -334,9 +371,11 @@ class _Planner:
             before=before or {},
             object_type=self.mapping.type,
             container=container,
+            follow_up=follow_up,
         )
         self.ranked.append((rank(change), key, change))
-        setattr(self.counts, action, getattr(self.counts, action) + 1)
+        if not follow_up:
+            setattr(self.counts, action, getattr(self.counts, action) + 1)
 
     def warn(self, text: str) -> None:
         self.warning_count += 1

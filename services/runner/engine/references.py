@@ -20,6 +20,7 @@ from schemas.jobs import FieldMap, ObjectMapping
 from schemas.plan import Change, RecordError
 from schemas.values import Record, Value
 
+from .lifecycle import LEAVER_FIELD
 from .plan import display_key, match_key
 from .planned_state import Lookup, Target
 
@@ -74,7 +75,9 @@ def plan_references(
     multi-valued references are set whole."""
     refs = reference_fields(mapping)
     keys, folded = mapping.keys, mapping.case_insensitive
-    planned = {match_key(c.match, keys, folded): c for c in changes}
+    planned: dict[str | None, list[Change]] = {}  # an object may have several (a restore)
+    for c in changes:
+        planned.setdefault(match_key(c.match, keys, folded), []).append(c)
     found: dict[str | None, Record] = {}
     for record in destination:
         key = match_key(record, keys, folded)
@@ -83,10 +86,13 @@ def plan_references(
     dropped: set[str | None] = set()
     for record in source:
         key = match_key(record, keys, folded)
-        change = planned.get(key)
+        own = planned.get(key, [])
+        change = next((c for c in own if c.action in ("create", "update")), None)
         existing = found.get(key)
         if key is None or not (existing or (change is not None and change.action == "create")):
             continue
+        if LEAVER_FIELD in record and existing:
+            continue  # a leaver's object is only disabled, moved or deleted
         resolved = {f.to: _resolve(record.get(f.to), f, lookups) for f in refs}
         shown = display_key(record, keys)
         for name, r in resolved.items():
@@ -103,7 +109,7 @@ def plan_references(
             continue
         if change is not None and change.action == "create":
             created, follow = _create(change, refs, resolved)
-            planned[key] = created
+            own[own.index(change)] = created
             if follow is not None:
                 out.references += chunks(follow) if edits else [whole(follow, created.set)]
         elif existing and mapping.on_both == "update":
@@ -111,7 +117,7 @@ def plan_references(
             if update is not None:
                 out.references += chunks(update) if edits else [whole(update, existing)]
                 out.new_updates += 0 if update.follow_up else 1
-    out.changes = [c for k, c in planned.items() if k not in dropped]
+    out.changes = [c for k, own in planned.items() if k not in dropped for c in own]
     return out
 
 
