@@ -15,6 +15,7 @@ from schemas.events import (
     RunFailed,
     RunFinished,
     RunPlanned,
+    RunRecordErrors,
     RunRequested,
     tag_of,
 )
@@ -71,6 +72,10 @@ def event_line(event: Event) -> str:
             )
         case RunBatchApplied(batch=batch, batches=batches, stats=stats):
             detail = f"batch {batch}/{batches}: {stats.written} written, {stats.failed} failed"
+        case RunRecordErrors(batch=batch, errors=errors):
+            detail = f"{len(errors)} more record errors of " + (
+                f"batch {batch}" if batch is not None else "the plan"
+            )
         case RunFinished(stats=stats, seconds=seconds):
             detail = f"{stats_line(stats)} in {seconds:.1f}s"
         case RunFailed(reason=reason):
