@@ -86,7 +86,7 @@ class RunStats(msgspec.Struct, kw_only=True):
     skipped: int = 0
     failed: int = 0
     dead_letters: int = 0
-    """Batches given up on and dropped (their changes are counted in `failed`)."""
+    """Batches given up on and dropped (their records are counted in `failed`)."""
     enabled: int = 0
     """Objects restored: enabled again because they are back in the source."""
 

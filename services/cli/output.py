@@ -70,6 +70,8 @@ def event_line(event: Event) -> str:
                 f"{counts.delete} to delete, {counts.unchanged} unchanged; "
                 f"{batches} batches; plan {plan_hash[:12]}"
             )
+            if event.errors_total:
+                detail += f"; {event.errors_total} record errors"
         case RunBatchApplied(batch=batch, batches=batches, stats=stats):
             detail = f"batch {batch}/{batches}: {stats.written} written, {stats.failed} failed"
         case RunRecordErrors(batch=batch, errors=errors):
