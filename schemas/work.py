@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import msgspec
 
-from .plan import Action, Change, RecordError
+from .plan import Action, Change
 
 
 class Shared(msgspec.Struct, frozen=True, array_like=True, gc=False):
@@ -55,8 +55,6 @@ class StoredPlan(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     job_id: str
     plan_hash: str
     phases: list[list[list[Change]]]
-    errors: list[RecordError] = msgspec.field(default_factory=list)
-    """Every record error planning found (the events carry them too)."""
     shared: dict[int, list[Shared]] = msgspec.field(default_factory=dict)
     """By batch number: its changes of records shared with other batches."""
 

@@ -214,7 +214,6 @@ class Planner:
             job_id=self.job_id,
             plan_hash=the_plan.hash,
             phases=phases,
-            errors=planned.record_errors,
             shared=shared,
         )
         await save_plan(self.bus, stored)
