@@ -162,6 +162,13 @@ def _nouns(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _json(p)
     p = _command(run, "show", journal.run_show, "one run: who, plan, statistics, errors")
     p.add_argument("run_id", metavar="RUN", help="a run id, as `idsync run list` shows it")
+    p.add_argument(
+        "--errors",
+        type=int,
+        default=50,
+        metavar="N",
+        help="record errors to print (default 50; --json lists them all)",
+    )
     _json(p)
     p = _command(
         run,

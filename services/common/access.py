@@ -134,6 +134,7 @@ def service(name: str) -> Permissions:
                 "planned",
                 "awaiting-approval",
                 "batch-applied",
+                "record-errors",  # the reasons beyond what run.planned and batch-applied hold
                 "dead-letter",
                 "finished",
                 "failed",

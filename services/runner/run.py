@@ -38,10 +38,11 @@ from services.runner.hooks import hooks_of
 from services.runner.planning import Asked, PlannedRun, plan_run
 
 from .absences import forget_returned
+from .outcomes import planned_stats, shared_records
 from .plans import load_plan, publish_phase, save_plan
+from .reasons import publish_rest
 
 MAX_BATCH_BYTES = 512 * 1024  # well under the server's 1 MiB message limit
-MAX_ERRORS_PER_EVENT = 100
 WAITING = "run.awaiting-approval"
 
 log = structlog.get_logger("idsync.runner")
@@ -172,6 +173,8 @@ class Planner:
 
     async def _announce(self, planned: PlannedRun, batches: int = 0) -> None:
         the_plan = planned.plan
+        errors = planned.record_errors
+        first = await publish_rest(self.bus, self.run_id, self.job_id, the_plan.hash, None, errors)
         await self.bus.publish(
             RunPlanned(
                 run_id=self.run_id,
@@ -182,7 +185,8 @@ class Planner:
                 source_records=planned.source_records,
                 destination_records=planned.destination_records,
                 batches=batches,
-                errors=planned.record_errors[:MAX_ERRORS_PER_EVENT],
+                errors=first,
+                errors_total=len(errors),
                 incremental=planned.incremental,
                 since=planned.since,
             )
@@ -190,23 +194,22 @@ class Planner:
 
     @staticmethod
     def _planned_stats(planned: PlannedRun) -> RunStats:
-        counts = planned.plan.counts
-        skipped = sum(error.action == "skip" for error in planned.record_errors)
-        return RunStats(
-            read=planned.source_records,
-            unchanged=counts.unchanged,
-            skipped=counts.skipped + skipped,
-            failed=len(planned.record_errors) - skipped,
+        the_plan = planned.plan
+        return planned_stats(
+            the_plan.changes, planned.record_errors, the_plan.counts, planned.source_records
         )
 
     async def _keep(self, job: Job, planned: PlannedRun) -> None:
         """Store the plan, record the run's state, announce the plan, start the first phase."""
         the_plan = planned.plan
+        phases = by_phase(the_plan.changes, job.batch_size)
+        shared, failed_records = shared_records(phases, planned.record_errors)
         stored = StoredPlan(
             run_id=self.run_id,
             job_id=self.job_id,
             plan_hash=the_plan.hash,
-            phases=by_phase(the_plan.changes, job.batch_size),
+            phases=phases,
+            shared=shared,
         )
         await save_plan(self.bus, stored)
         state = RunState(
@@ -215,6 +218,7 @@ class Planner:
             plan_hash=the_plan.hash,
             phases=[len(batches) for batches in stored.phases],
             planned=self._planned_stats(planned),
+            failed_records=failed_records,
             approved_at=self.approved.at,
             incremental=planned.incremental,
             watermark=planned.watermark,
