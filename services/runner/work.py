@@ -33,9 +33,9 @@ from services.runner.providers.base import Outcome
 
 from .absences import advance_watermark, remember
 from .hooks import hooks_of, shutdown
-from .object_types import apply_by_type
 from .outcomes import Ledger, count_batch, record_errors
 from .passwords import passwords_of, sealed_passwords, with_passwords
+from .planning.sides import apply_by_type
 from .plans import forget_plan, load_plan, publish_phase
 from .reasons import publish_rest
 from .run import seconds_since

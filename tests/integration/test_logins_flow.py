@@ -1,7 +1,7 @@
 """Logins and addresses made from names through the services (CSV → SQLite): a template,
 ASCII folding, and a free variant for each new person whose login or address is taken —
 by someone in the table, by another new person of the same run, or by someone outside a
-run scoped to some keys. Planned from records and from digests (lean.py) alike."""
+run scoped to some keys. Planned from records and from digests (planning/low_memory.py) alike."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from schemas.events import RunFinished, RunPlanned
 from services.cli.client import Session
 from services.cli.watch import follow_run
 from services.common.people import write_csv
-from services.runner import lean
+from services.runner.planning import low_memory as lean
 from services.runner.planning import open_sides, plan_job
 
 from .conftest import CONNECTIONS, JOB_ID, Files, RunServices, apply_files

@@ -3,7 +3,7 @@ and a log of every change applied in a JSON file (options.path), for the lifecyc
 
 Each object type's endpoint `query` names its own namespace in the file (users and groups
 of one job do not mix); `options.rereadable = true` makes it a side that is cheap to
-read twice, so large plans take the low-memory path (services/runner/lean.py).
+read twice, so large plans take the low-memory path (services/runner/planning/low_memory.py).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ anything unusual — is planned exactly by `plan()` with the destination records
 just those keys, read a second time. Equal digests mean equal values (a 64-bit
 blake2b: a collision, about 1 in 10^19 per record, would hide one update).
 
-Pure: the caller does the reading (services/runner/lean.py).
+Pure: the caller does the reading (services/runner/planning/low_memory.py).
 """
 
 from __future__ import annotations

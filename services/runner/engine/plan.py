@@ -136,7 +136,7 @@ def plan(
     be any object, so with one nothing is done about absence at all; a source none of
     whose records has a key, while destination objects would look absent, is refused (a
     renamed key column must not empty the destination; `keyed_elsewhere` counts keyed
-    source records a caller already dropped as unchanged, lean.py).
+    source records a caller already dropped as unchanged, the low-memory planner).
     """
     if not mapping.keys:
         raise BadInput(f"the {mapping.type!r} mapping needs at least one key field")

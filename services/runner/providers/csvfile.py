@@ -37,7 +37,7 @@ class CsvProvider:
     """One delimited text file in the connection's folder."""
 
     rereadable = True
-    """Reading the file again is cheap: large plans read it twice (runner/lean.py)."""
+    """Reading the file again is cheap: large plans read it twice (planning/low_memory.py)."""
 
     async def size_hint(self) -> int:
         """About how many records the file holds (its size at ~100 bytes a row)."""

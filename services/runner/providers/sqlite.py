@@ -192,7 +192,7 @@ class SqliteProvider:
     """One table of one SQLite database file."""
 
     rereadable = True
-    """Reading the table again is cheap: large plans read it twice (runner/lean.py)."""
+    """Reading the table again is cheap: large plans read it twice (planning/low_memory)."""
 
     async def size_hint(self) -> int:
         """How many records the scope holds (0 while there is no table)."""

@@ -1,15 +1,17 @@
-"""Jobs with several object types, and jobs whose fields name other objects.
+"""The providers of a job's sides, one pair per object type.
 
 Each [[objects]] entry reads its own records: the job's endpoints with the entry's own
 `source` and `destination` scope put over them (a file, a filter, object classes). All
 types are planned together (engine/objects.py) so that references resolve against the
-planned state of every type, and applied each by a provider opened for its type.
+planned state of every type, and a batch is applied by a provider opened for each type
+it holds (`apply_by_type`).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
 
 from schemas.connections import Connection
 from schemas.jobs import Job, ObjectMapping
@@ -24,7 +26,36 @@ from services.runner.providers import open_provider
 from services.runner.providers.base import Layout, Outcome, Provider
 
 READ_BATCH = 5_000
+"""Records asked of a provider at a time, on either side."""
 Pair = tuple[Provider, Provider]
+
+
+@dataclass(frozen=True)
+class Sides:
+    source: Provider
+    destination: Provider
+    others: list[Pair] = field(default_factory=list)
+    """The sides of the job's other object types, in order."""
+    connections: tuple[Connection, ...] = ()
+    """The definitions of both connections, as the plan was made with them."""
+
+
+@asynccontextmanager
+async def open_sides(store: Store, job: Job) -> AsyncIterator[Sides]:
+    """Both providers of the job, opened and closed on the way out. The destination is
+    checked for writing at once, for previews too: a job that cannot write cannot run."""
+    source_connection = await store.connection(job.source.connection)
+    destination_connection = await store.connection(job.destination.connection)
+    source, destination = open_pair(source_connection, destination_connection, job, 0)
+    try:
+        await source.open(write=False)
+        await destination.open(write=True)
+        async with other_sides(store, job) as others:
+            connections = (source_connection, destination_connection)
+            yield Sides(source, destination, others, connections)
+    finally:
+        await source.close()
+        await destination.close()
 
 
 def has_references(job: Job) -> bool:

@@ -1,4 +1,5 @@
-"""A source's records on their way to the planner: checked, mapped, and failures kept.
+"""A source's records on their way to the planner: read, checked, filtered, mapped, and
+failures kept.
 
 Every job shape (one type, several types, references, the low-memory planner) maps its
 source records here, so each treats a failure the same way: a record that cannot be
@@ -9,20 +10,61 @@ itself cannot be mapped could be any object: then nothing is done about absence.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from schemas.jobs import ObjectMapping
+import msgspec
+
+from schemas.jobs import Job, ObjectMapping
 from schemas.plan import RecordError
 from schemas.values import Record
 from services.common.errors import BadInput
+from services.common.object_checks import endpoint_of
 from services.runner.engine import match_key, with_container
 from services.runner.engine.conditions import compile_condition, fields_tested
+from services.runner.engine.context import MappingContext
 from services.runner.engine.lifecycle import LEAVER_FIELD
-from services.runner.engine.mapping import CompiledMapping, fields_read
+from services.runner.engine.mapping import CompiledMapping, compile_mapping, fields_read
+from services.runner.engine.plan import Plan
 from services.runner.engine.scripts import RecordSkipped
 from services.runner.engine.transforms import RecordFailed
-from services.runner.providers.base import Provider
+from services.runner.providers.base import ChangeReader, Provider
+
+from .reading import Reading
+from .sides import READ_BATCH
+
+
+@dataclass(frozen=True)
+class Planned:
+    """What a planning strategy gives: the plan (its warnings with why absence was left
+    alone, when it was), the records read on each side, and the records that failed."""
+
+    plan: Plan
+    read: int
+    found: int
+    errors: list[RecordError]
+
+    @classmethod
+    def of(
+        cls,
+        the_plan: Plan,
+        read: int,
+        found: int,
+        errors: list[RecordError],
+        mappers: Sequence[SourceMapper],
+    ) -> Planned:
+        blind = [w for mapper in mappers if (w := mapper.blind_warning())]
+        warned = msgspec.structs.replace(the_plan, warnings=blind + the_plan.warnings)
+        return cls(warned, read, found, errors)
+
+
+def mapper_of(job: Job, at: int, target: Provider, context: MappingContext) -> SourceMapper:
+    """The mapper of the job's `at`-th object type, shaping records for `target`."""
+    mapping = job.objects[at]
+    compiled = compile_mapping(mapping, context, f"$.objects[{at}]")
+    where = endpoint_of(job.source, mapping.source).where
+    return SourceMapper(compiled, target.canonical, mapping, where)
 
 
 class SourceMapper:
@@ -119,3 +161,37 @@ def check_source_fields(
     if problems:
         fields = ", ".join(known) or "none"
         raise BadInput("; ".join(problems) + f" (its fields: {fields})")
+
+
+async def source_batches(
+    job: Job, source: Provider, reading: Reading, kind: str, marks: dict[str, str | None]
+) -> AsyncIterator[list[Record]]:
+    """The source's records: only the changed ones for an incremental run. A full run of
+    a job with `changes` reads them through the change reader too, to learn the watermark
+    (put in `marks` under the object type once every record is read)."""
+    if job.changes is None:
+        async for batch in source.read(READ_BATCH):
+            yield batch
+        return
+    if not isinstance(source, ChangeReader):
+        raise BadInput(
+            f"job {job.id}: the source {job.source.connection} cannot read only changed "
+            "records; remove `changes` from the job"
+        )
+    since = reading.since_for(job, kind) if reading.incremental else None
+    async for batch in source.read_changed(READ_BATCH, since, job.changes.field):
+        yield batch
+    marks[kind] = source.watermark()
+
+
+def wanted(key: str, mapping: ObjectMapping, keys: list[str]) -> bool:
+    """Whether a record that failed mapping, known by its source key, is in the run's scope."""
+    first = key.split(" / ")[0]
+    return bool(only_keys([{mapping.keys[0]: first}], mapping, keys))
+
+
+def only_keys(records: list[Record], mapping: ObjectMapping, keys: list[str]) -> list[Record]:
+    """The records whose (first) key field holds one of `keys`."""
+    field = mapping.keys[:1]
+    wanted = {match_key({field[0]: key}, field, mapping.case_insensitive) for key in keys}
+    return [r for r in records if match_key(r, field, mapping.case_insensitive) in wanted]

@@ -12,18 +12,18 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-from schemas.jobs import ObjectMapping
+from schemas.jobs import Job, ObjectMapping
 from schemas.values import Record
 from services.runner.engine import managed_fields, plan
+from services.runner.engine.context import MappingContext
 from services.runner.engine.digests import DigestIndex
 from services.runner.engine.lifecycle import Lifecycle
 from services.runner.engine.plan import Plan
 from services.runner.providers.base import Provider
 
-from .source_records import SourceMapper
-
-READ_BATCH = 5_000
-
+from .reading import Reading
+from .sides import READ_BATCH, Sides
+from .source import Planned, SourceMapper, mapper_of, source_batches
 
 LEAN_ABOVE = 250_000
 """Destination records above which planning keeps digests instead of records: reading the
@@ -40,6 +40,27 @@ async def lean_enough(
         return False
     size_hint = getattr(destination, "size_hint", None)
     return size_hint is None or await size_hint() > LEAN_ABOVE
+
+
+async def plan_low_memory(
+    job: Job,
+    sides: Sides,
+    context: MappingContext,
+    reading: Reading,
+    marks: dict[str, str | None],
+) -> Planned:
+    """The plan of a job of one large type (see `lean_enough`)."""
+    mapping = job.objects[0]
+    mapper = mapper_of(job, 0, sides.destination, context)
+    the_plan, read, found = await plan_lean(
+        mapping,
+        sides.destination,
+        source_batches(job, sides.source, reading, mapping.type, marks),
+        mapper,
+        act_on_absence=not reading.incremental,
+        lifecycle=reading.lifecycles.get(mapping.type),
+    )
+    return Planned.of(the_plan, read, found, list(mapper.errors), [mapper])
 
 
 async def plan_lean(
