@@ -33,7 +33,9 @@ First steps:
 
 EPILOG = """\
 environment:
-  IDSYNC_HOME       the embedded server's store and URL file (default ./.idsync)
+  IDSYNC_HOME       the embedded server's store and URL file; when unset, the first
+                    .idsync folder in the current folder or above it, else the
+                    per-user ~/.local/state/idsync ($XDG_STATE_HOME/idsync)
   IDSYNC_NATS_URL   a NATS server to use instead (nats://host:4222)
   IDSYNC_PRINCIPAL  who commands act as (default: your user name)
   IDSYNC_NATS_CREDENTIALS  a file with your NATS user and password (default: the one
