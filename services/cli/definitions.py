@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import msgspec
@@ -23,7 +24,7 @@ from .export import export_format, write_report
 from .output import print_json, print_table
 from .runs import fold
 from .samples import preview_samples
-from .watch import wait_for_run
+from .watch import EXIT_OK, EXIT_WAITING, wait_for_run
 
 
 async def connection_apply(args: argparse.Namespace) -> int:
@@ -156,9 +157,15 @@ async def job_delete(args: argparse.Namespace) -> int:
 async def job_run(args: argparse.Namespace) -> int:
     async with connect(args.settings) as session:
         if not args.wait:
-            run_id = await session.request_run(args.id, args.key, args.changed_only)
-            print_json({"run_id": run_id}) if args.json else print(run_id)
-            return 0
+            reply = await session.ask_run(args.id, args.key, args.changed_only)
+            run_id, waits_for = reply.run_id, reply.waits_for
+            if args.json:
+                print_json({"run_id": run_id, "waits_for": waits_for})
+            else:
+                print(run_id)
+                if waits_for is not None:
+                    print(_waits(str(run_id), args.id, waits_for), file=sys.stderr)
+            return EXIT_OK if waits_for is None else EXIT_WAITING
         return await wait_for_run(
             session, args.id, args.key, as_json=args.json, changed_only=args.changed_only
         )
@@ -228,6 +235,16 @@ async def job_preview(args: argparse.Namespace) -> int:
     for failed in planned.record_errors[: args.limit]:  # their transformations failed
         print(f"  failed  {failed.key}: {failed.message}")
     return 0
+
+
+def _waits(run_id: str, job_id: str, approvers: list[str]) -> str:
+    """What `job run` says of a run that waits for its job's approvers."""
+    who = ", ".join(approvers) or "nobody: none of its approvers is a known user"
+    return (
+        f"run {run_id} waits for approval: job {job_id} needs the approval of {who}\n"
+        f"  an approver sees it in `idsync run approvals` and runs "
+        f"`idsync run approve {run_id}`; `idsync run deny {run_id}` withdraws it"
+    )
 
 
 def _provider(connection: Connection) -> str:

@@ -106,7 +106,8 @@ def _nouns(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "run",
         definitions.job_run,
         "request a run now; prints the run id",
-        epilog="With --wait: a progress bar, then the run's statistics.",
+        epilog="With --wait: a progress bar, then the run's statistics. A run that waits "
+        "for the approval of its job's approvers says whose, and exits 7.",
     )
     p.add_argument("id")
     p.add_argument("--wait", action="store_true", help="follow the run to its end")
