@@ -9,7 +9,7 @@ from pathlib import Path
 import msgspec
 
 from schemas.connections import Connection
-from schemas.ids import is_slug
+from schemas.ids import is_slug, utcnow
 from services.common.definitions import check_job, load_connections, load_job
 from services.common.errors import BadInput
 from services.common.watermarks import Memory
@@ -24,6 +24,7 @@ from .export import export_format, write_report
 from .output import print_json, print_table
 from .runs import fold
 from .samples import preview_samples
+from .schedules import next_run, schedule_text
 from .watch import EXIT_OK, EXIT_WAITING, wait_for_run
 
 
@@ -108,8 +109,9 @@ async def job_list(args: argparse.Namespace) -> int:
         jobs = await session.store.jobs()
         runs = fold(await session.journal())
     last = {run.job_id: run for run in runs}
+    now = utcnow()
     if args.json:
-        print_json(jobs)
+        print_json([{**msgspec.to_builtins(job), "next_run": next_run(job, now)} for job in jobs])
         return 0
     if not jobs:
         print("no jobs yet: `idsync job apply JOB.toml` adds one")
@@ -117,23 +119,25 @@ async def job_list(args: argparse.Namespace) -> int:
     rows = []
     for job in jobs:
         run = last.get(job.id)
-        every = job.schedule.every if job.schedule and job.schedule.every else "-"
         last_run = (
             f"{run.state} {run.requested_at:%Y-%m-%d %H:%M}"
             if run and run.requested_at
             else "never"
         )
+        upcoming = next_run(job, now)
         rows.append(
             (
                 job.id,
                 job.display_title,
-                job.source.connection,
-                job.destination.connection,
-                f"every {every}" if every != "-" else "-",
+                f"{job.source.connection} → {job.destination.connection}",
+                "enabled" if job.enabled else "disabled",
+                schedule_text(job),
+                f"{upcoming:%Y-%m-%d %H:%M:%S}" if upcoming else "-",
                 last_run,
             )
         )
-    print_table(rows, ("ID", "TITLE", "SOURCE", "DESTINATION", "SCHEDULE", "LAST RUN"))
+    header = ("ID", "TITLE", "FROM → TO", "STATE", "SCHEDULE", "NEXT RUN (UTC)", "LAST RUN")
+    print_table(rows, header)
     return 0
 
 

@@ -97,7 +97,14 @@ def _nouns(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = _command(job, "apply", definitions.job_apply, "add or update a job from its TOML file")
     p.add_argument("file", help="e.g. jobs/hr-to-directory.toml")
     _json(p)
-    _json(_command(job, "list", definitions.job_list, "list the jobs and their last run"))
+    _json(
+        _command(
+            job,
+            "list",
+            definitions.job_list,
+            "list the jobs: enabled or not, their schedule, next run and last run",
+        )
+    )
     p = _command(job, "show", definitions.job_show, "show one job as stored")
     p.add_argument("id")
     _json(p)

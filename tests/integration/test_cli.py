@@ -6,6 +6,7 @@ import asyncio
 import json
 import sqlite3
 import subprocess
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ import pytest
 from services.cli.client import Session
 from services.common.settings import Settings
 
-from .conftest import IDSYNC, JOB_ID, Files, RunServices, apply_files, env_for
+from .conftest import IDSYNC, JOB_ID, Files, RunServices, apply_files, env_for, job_toml
 
 
 async def idsync(settings: Settings, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -170,3 +171,35 @@ async def test_a_destination_that_cannot_be_written_fails_the_run(
         result = await idsync(settings, "job", "run", JOB_ID, "--wait")
     assert result.returncode == 4
     assert "directory.db" in result.stderr
+
+
+async def test_job_list_shows_whether_a_job_is_enabled_and_its_next_run(
+    settings: Settings, session: Session, files: Files
+) -> None:
+    files.write(count=3, schedule="1h")
+    await apply_files(session, files)
+    files.job.write_text(
+        job_toml(schedule="15m", extra="enabled = false").replace(JOB_ID, "paused")
+    )
+    await apply_files(session, files)
+    files.job.write_text(job_toml().replace(JOB_ID, "by-hand"))
+    await apply_files(session, files)
+    before = datetime.now(UTC)
+    listed = await idsync(settings, "job", "list")
+    as_json = await idsync(settings, "job", "list", "--json")
+    after = datetime.now(UTC)
+    assert listed.returncode == 0, listed.stderr
+    header, *lines = listed.stdout.splitlines()
+    assert "STATE" in header and "NEXT RUN (UTC)" in header
+    rows = {line.split()[0]: line for line in lines}
+    # The next full hour (the clock may have passed one while the commands ran).
+    hours = {
+        (t + timedelta(hours=1)).replace(minute=0, second=0, microsecond=0) for t in (before, after)
+    }
+    assert "enabled" in rows[JOB_ID] and "every 1h" in rows[JOB_ID]
+    assert any(f"{hour:%Y-%m-%d %H:%M:%S}" in rows[JOB_ID] for hour in hours)
+    assert "disabled" in rows["paused"] and "every 15m" in rows["paused"]
+    assert "enabled" in rows["by-hand"] and "manual only" in rows["by-hand"]
+    upcoming = {job["id"]: job["next_run"] for job in json.loads(as_json.stdout)}
+    assert upcoming["paused"] is None and upcoming["by-hand"] is None
+    assert upcoming[JOB_ID] in {f"{hour:%Y-%m-%dT%H:%M:%S}Z" for hour in hours}
