@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -45,6 +46,7 @@ exit codes:
   0 ok   1 unexpected error   2 bad input (a file, an argument, an unknown name)
   3 a server could not be reached   4 the run failed   5 the run finished with errors
   6 `idsync doctor` found problems   7 the run waits for approval (it wrote nothing)
+  141 the output's reader stopped reading (`| head`)
 """
 
 
@@ -314,12 +316,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             configure_logging(level=30)  # commands print their results; logs only for warnings
         code: int = asyncio.run(args.handler(args))
+        sys.stdout.flush()  # here, where a reader gone away is caught, not at exit
         return code
     except IdsyncError as error:
         print(f"idsync: {error}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return _reader_gone()
+
+
+EXIT_READER_GONE = 141
+"""As a program stopped by SIGPIPE (128 + 13): `idsync job show X | head` read enough."""
+
+
+def _reader_gone() -> int:
+    """The output's reader stopped reading: no traceback, and nothing more written to
+    stdout (the interpreter's own flush at exit would fail again)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return EXIT_READER_GONE
 
 
 if __name__ == "__main__":

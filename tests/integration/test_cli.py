@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sqlite3
 import subprocess
 from datetime import UTC, datetime, timedelta
@@ -203,3 +204,30 @@ async def test_job_list_shows_whether_a_job_is_enabled_and_its_next_run(
     upcoming = {job["id"]: job["next_run"] for job in json.loads(as_json.stdout)}
     assert upcoming["paused"] is None and upcoming["by-hand"] is None
     assert upcoming[JOB_ID] in {f"{hour:%Y-%m-%dT%H:%M:%S}Z" for hour in hours}
+
+
+@pytest.mark.parametrize(
+    "command", [("job", "show", JOB_ID), ("job", "list"), ("connection", "list", "--json")]
+)
+async def test_a_reader_that_stops_early_gets_no_traceback(
+    settings: Settings, session: Session, files: Files, command: tuple[str, ...]
+) -> None:
+    """`idsync job show X | head`: the reader has gone before idsync writes."""
+    files.write(count=3)
+    await apply_files(session, files)
+    reader, writer = os.pipe()
+    os.close(reader)
+    try:
+        result = await asyncio.to_thread(
+            subprocess.run,
+            [*IDSYNC, *command],
+            env=env_for(settings),
+            stdout=writer,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        os.close(writer)
+    assert result.stderr == ""
+    assert result.returncode == 141  # as a program stopped by SIGPIPE
