@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tomllib
 from pathlib import Path
 
 import msgspec
 
 from schemas.connections import Connection
-from schemas.ids import is_slug, utcnow
-from services.common.definitions import check_job, load_connections, load_job
+from schemas.ids import utcnow
+from services.common.definitions import (
+    check_job,
+    connections_from,
+    load_connections,
+    load_job,
+)
 from services.common.errors import BadInput
 from services.common.watermarks import Memory
 from services.runner.engine.report import report
@@ -41,25 +47,31 @@ async def connection_apply(args: argparse.Namespace) -> int:
 
 
 async def connection_add(args: argparse.Namespace) -> int:
-    if not is_slug(args.id):
-        raise BadInput(f"{args.id!r} is not a valid connection id: use a-z, 0-9, _ and -")
-    fields: dict[str, object] = {"provider": args.provider, "id": args.id}
+    """One connection from options, checked as `connection apply` checks a file's."""
+    table: dict[str, object] = {"provider": args.provider}
     for pair in args.set or []:
         name, sep, value = pair.partition("=")
-        if not sep:
+        if not sep or not name.strip():
             raise BadInput(f"--set {pair!r}: expected NAME=VALUE, e.g. --set directory=/srv/hr")
-        fields[name] = value
-    for name in ("directory", "path"):
-        if isinstance(fields.get(name), str):
-            fields[name] = str(Path(str(fields[name])).absolute())
-    try:
-        connection: Connection = msgspec.convert(fields, Connection)
-    except msgspec.ValidationError as error:
-        raise BadInput(f"connection {args.id}: {error}") from None
+        table[name.strip()] = _setting(name.strip(), value)
+    # Relative paths are taken from the current folder, as a shell user expects.
+    connections = connections_from({args.id: table}, "connection add", Path.cwd(), strict=False)
     async with connect(args.settings) as session:
-        await session.apply_connections([connection])
+        await session.apply_connections(connections)
     print(f"added connection {args.id} ({args.provider})")
     return 0
+
+
+def _setting(name: str, text: str) -> object:
+    """A --set value: TOML when it starts a list or a table (`urls=["ldaps://dc1"]`,
+    `password={ env = "LDAP_PASSWORD" }`), else text (read as a number or true/false
+    where the setting is one)."""
+    if not text.lstrip().startswith(("[", "{")):
+        return text
+    try:
+        return tomllib.loads(f"value = {text}")["value"]
+    except tomllib.TOMLDecodeError as error:
+        raise BadInput(f"--set {name}={text}: not a TOML list or table ({error})") from None
 
 
 async def connection_list(args: argparse.Namespace) -> int:

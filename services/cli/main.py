@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 
+from schemas.connections import PROVIDERS
 from services.common.errors import IdsyncError
 from services.common.host import SERVICES
 from services.common.logging import configure_logging
@@ -50,6 +51,20 @@ exit codes:
 """
 
 
+CONNECTION_ADD_EXAMPLES = """\
+examples:
+  idsync connection add hr-files --provider csv --set directory=data --set "delimiter=;"
+  idsync connection add people-db --provider sqlite --set path=data/people.sqlite
+  idsync connection add corp --provider ldap --set 'urls=["ldap://ldap.example.org"]' \\
+      --set tls=starttls --set bind_dn=cn=idsync,dc=example,dc=org \\
+      --set 'password={ env = "LDAP_PASSWORD" }'
+  idsync connection add crm --provider plugin --set factory=acme_idsync.crm:CrmProvider
+
+Relative paths are taken from the current folder. README.md and docs/providers/ list
+each provider's settings.
+"""
+
+
 def _json(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
 
@@ -82,12 +97,24 @@ def _nouns(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         conn,
         "add",
         definitions.connection_add,
-        "add one connection from options",
-        epilog="example: idsync connection add hr --provider csv --set directory=/srv/hr",
+        "add or replace one connection; its settings are those of a connections file",
+        epilog=CONNECTION_ADD_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("id")
-    p.add_argument("--provider", required=True, choices=["csv", "sqlite"])
-    p.add_argument("--set", action="append", metavar="NAME=VALUE", help="a setting (repeatable)")
+    p.add_argument("id", metavar="ID", help="the connection's id, e.g. hr-files")
+    p.add_argument(
+        "--provider",
+        required=True,
+        choices=PROVIDERS,
+        metavar="PROVIDER",
+        help=f"where the data is: {', '.join(PROVIDERS[:-1])} or {PROVIDERS[-1]}",
+    )
+    p.add_argument(
+        "--set",
+        action="append",
+        metavar="NAME=VALUE",
+        help="a setting (repeatable); a value starting with [ or { is a TOML list or table",
+    )
     _json(_command(conn, "list", definitions.connection_list, "list the connections"))
     p = _command(conn, "test", definitions.connection_test, "check that a connection is reachable")
     p.add_argument("id")

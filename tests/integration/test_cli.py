@@ -10,6 +10,7 @@ import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from services.cli.client import Session
@@ -231,3 +232,43 @@ async def test_a_reader_that_stops_early_gets_no_traceback(
         os.close(writer)
     assert result.stderr == ""
     assert result.returncode == 141  # as a program stopped by SIGPIPE
+
+
+async def test_connection_add_knows_every_provider_and_its_help_fits(
+    settings: Settings, session: Session, tmp_path: Path
+) -> None:
+    helped = await idsync(settings, "connection", "add", "--help")
+    usage, *rest = helped.stdout.splitlines()
+    assert usage.endswith("[--set NAME=VALUE] ID"), "the usage is one line, ending with ID"
+    assert helped.stdout.endswith(".\n") and all(len(line) <= 100 for line in rest)
+    assert "csv, sqlite, ldap, ad or plugin" in helped.stdout
+    wrong = await idsync(settings, "connection", "add", "corp", "--provider", "ldapp")
+    assert wrong.returncode == 2
+    assert all(f"'{name}'" in wrong.stderr for name in ("csv", "sqlite", "ldap", "ad", "plugin"))
+
+    ldap = ["--set", 'urls=["ldap://ldap.example.org"]', "--set", "tls=starttls"]
+    ldap += ["--set", "bind_dn=cn=idsync,dc=example,dc=org", "--set", "page_size=200"]
+    ldap += ["--set", 'password={ env = "LDAP_PASSWORD" }', "--set", "verify=false"]
+    added = await idsync(settings, "connection", "add", "corp", "--provider", "ldap", *ldap)
+    assert added.returncode == 0, added.stderr
+    plugin = ["--set", "factory=tests.plugins.recording:RecordingProvider"]
+    added = await idsync(settings, "connection", "add", "own", "--provider", "plugin", *plugin)
+    assert added.returncode == 0, added.stderr
+    relative = await asyncio.to_thread(
+        subprocess.run,
+        [*IDSYNC, "connection", "add", "hr", "--provider", "csv", "--set", "directory=data"],
+        cwd=tmp_path,
+        env=env_for(settings),
+        capture_output=True,
+        text=True,
+    )
+    assert relative.returncode == 0, relative.stderr
+    stored = {c.id: c for c in await session.store.connections()}
+    assert msgspec.to_builtins(stored["corp"])["urls"] == ["ldap://ldap.example.org"]
+    assert msgspec.to_builtins(stored["corp"])["page_size"] == 200
+    assert msgspec.to_builtins(stored["corp"])["verify"] is False
+    assert msgspec.to_builtins(stored["corp"])["password"]["env"] == "LDAP_PASSWORD"
+    assert msgspec.to_builtins(stored["hr"])["directory"] == str(tmp_path / "data")
+
+    bad = await idsync(settings, "connection", "add", "x", "--provider", "ldap", "--set", "urls=a")
+    assert bad.returncode == 2 and "[x].urls: expected a list of strings" in bad.stderr
