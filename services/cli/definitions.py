@@ -28,6 +28,7 @@ from services.workflow.ownership import unowned_connection_problems
 from .client import connect
 from .export import export_format, write_report
 from .output import print_json, print_table
+from .preview import preview_text
 from .runs import fold
 from .samples import preview_samples
 from .schedules import next_run, schedule_text
@@ -200,6 +201,7 @@ async def job_preview(args: argparse.Namespace) -> int:
         # The very inputs a run has (the job's watermark and absences): the same plan.
         asked = Asked(keys=args.key, changed_only=args.changed_only)
         planned = await plan_run(session.store, Memory(session.js), job, asked)
+        shown = "" if args.json else await preview_text(session.store, job, planned, args.limit)
     if export is not None:
         the_report = report(
             job.id,
@@ -224,32 +226,7 @@ async def job_preview(args: argparse.Namespace) -> int:
             }
         )
         return 0
-    counts = planned.plan.counts
-    print(
-        f"{job.id}: {planned.source_records} source records, "
-        f"{planned.destination_records} in the destination"
-    )
-    print(
-        f"  {counts.create} to create, {counts.update} to update, {counts.delete} to delete, "
-        f"{counts.disable} to disable, {counts.move} to move, {counts.unchanged} unchanged, "
-        f"{counts.skipped} skipped — plan {planned.plan.hash[:12]}"
-    )
-    for change in planned.plan.changes[: args.limit]:
-        fields = ", ".join(
-            f"{name}: {change.before.get(name, '∅')!s} → {value!s}"
-            if change.action == "update"
-            else f"{name}={value!s}"
-            for name, value in change.set.items()
-        )
-        cleared = "".join(f", {name}: {change.before.get(name)!s} → ∅" for name in change.clear)
-        print(f"  {change.action:<7} {change.key}  {fields}{cleared}")
-    hidden = len(planned.plan.changes) - args.limit
-    if hidden > 0:
-        print(f"  … and {hidden} more (--limit N shows more, --json shows all)")
-    for warning in planned.plan.warnings:
-        print(f"  warning: {warning}")
-    for failed in planned.record_errors[: args.limit]:  # their transformations failed
-        print(f"  failed  {failed.key}: {failed.message}")
+    print(shown, end="")
     return 0
 
 

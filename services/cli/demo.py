@@ -25,6 +25,7 @@ from services.runner.planning import Asked, plan_run
 
 from .client import Session, connect
 from .output import Progress, print_table
+from .preview import absent_objects, change_lines
 from .runs import fold
 from .watch import EXIT_OK, describe_end, exit_code, follow_run
 
@@ -117,10 +118,10 @@ async def scenario(session: Session, folder: Path) -> int:
     changed, joined, left = edit_people(csv_path)
     say(f"\n✎ Edited the CSV: {changed} changed department, {joined} joined, {left} left")
     planned = await plan_run(session.store, Memory(session.js), job, Asked())
+    changes = planned.plan.changes
     say("  The plan for the next run:")
-    for change in planned.plan.changes:
-        detail = ", ".join(f"{k}: {change.before.get(k, '∅')} → {v}" for k, v in change.set.items())
-        say(f"    {change.action:<7} {change.key}  {detail if change.action == 'update' else ''}")
+    for line in change_lines(job, changes, await absent_objects(session.store, job, changes)):
+        say(f"    {line}")
     if (code := await run_once(session, "Run 3: exactly those three changes")) != EXIT_OK:
         return code
     runs = fold(await session.journal())

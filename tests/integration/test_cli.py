@@ -14,6 +14,7 @@ import msgspec
 import pytest
 
 from services.cli.client import Session
+from services.common.people import write_csv
 from services.common.settings import Settings
 
 from .conftest import IDSYNC, JOB_ID, Files, RunServices, apply_files, env_for, job_toml
@@ -272,3 +273,24 @@ async def test_connection_add_knows_every_provider_and_its_help_fits(
 
     bad = await idsync(settings, "connection", "add", "x", "--provider", "ldap", "--set", "urls=a")
     assert bad.returncode == 2 and "[x].urls: expected a list of strings" in bad.stderr
+
+
+async def test_the_preview_names_each_object_and_prints_values(
+    settings: Settings, session: Session, files: Files, services: RunServices
+) -> None:
+    rows = files.write(count=12)
+    await apply_files(session, files)
+    async with services():
+        assert (await idsync(settings, "job", "run", JOB_ID, "--wait")).returncode == 0
+    left = rows.pop(3)
+    rows[4]["groups"] = "staff|vpn|wiki"
+    write_csv(files.csv, rows)
+    result = await idsync(settings, "job", "preview", JOB_ID)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert (
+        f"  delete  {left['employee_id']}  given_name={left['first_name']}, "
+        f"surname={left['last_name']}, mail={left['email']}"
+    ) in out
+    assert f"  update  {rows[4]['employee_id']}  groups: " in out
+    assert "→ staff; vpn; wiki" in out and "['" not in out
