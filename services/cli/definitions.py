@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import tomllib
 from pathlib import Path
@@ -18,6 +19,7 @@ from services.common.definitions import (
     load_job,
 )
 from services.common.errors import BadInput
+from services.common.logging import configure_logging
 from services.common.watermarks import Memory
 from services.runner.engine.report import report
 from services.runner.planning import Asked, plan_run
@@ -196,6 +198,9 @@ async def job_preview(args: argparse.Namespace) -> int:
         raise BadInput(f"--format {args.format} needs --export FILE, the file to write")
     export = Path(args.export) if args.export else None
     fmt = export_format(export, args.format) if export else ""  # checked before any reading
+    # The plan's warnings are printed below, each kind once: the planner's log of each
+    # one would only repeat them.
+    configure_logging(level=logging.ERROR)
     async with connect(args.settings) as session:
         job = await session.store.job(args.id)
         # The very inputs a run has (the job's watermark and absences): the same plan.

@@ -9,6 +9,7 @@ multi-valued field (group members: "member added: …") and the fields cleared
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 
 from schemas.jobs import Job
@@ -80,6 +81,25 @@ def _listed(values: list[str]) -> str:
     return text(values[:VALUES_SHOWN]) + (f" … (+{more})" if more > 0 else "")
 
 
+_RECORD_SHOWN = re.compile(r"^(?P<what>.+?): \{")
+"""A warning about one record ends with the record: "source record skipped, empty key
+(employee_id): {…}"."""
+
+
+def grouped_warnings(warnings: Iterable[str]) -> list[str]:
+    """The plan's warnings, those about single records told once per kind: the first in
+    full and how many more are like it (a renamed field makes every record one)."""
+    kinds: dict[str, list[str]] = {}
+    for warning in warnings:
+        match = _RECORD_SHOWN.match(warning)
+        kinds.setdefault(match["what"] if match else warning, []).append(warning)
+    lines = []
+    for same in kinds.values():
+        more = f" (and {len(same) - 1} more like it)" if len(same) > 1 else ""
+        lines.append(same[0] + more)
+    return lines
+
+
 def field_order(job: Job) -> dict[str, list[str]]:
     """Per object type, the fields its job writes, in the job's order."""
     return {mapping.type: [f.to for f in mapping.fields] for mapping in job.objects}
@@ -131,7 +151,7 @@ def change_lines(
 
 async def preview_text(store: Store, job: Job, planned: PlannedRun, limit: int) -> str:
     """What `idsync job preview` prints: the counts, the first `limit` changes, the
-    warnings and the records that failed."""
+    warnings (each kind once) and the records that failed."""
     plan = planned.plan
     shown = plan.changes[:limit]
     lines = [
@@ -142,7 +162,7 @@ async def preview_text(store: Store, job: Job, planned: PlannedRun, limit: int) 
     ]
     if (hidden := len(plan.changes) - limit) > 0:
         lines.append(f"… and {hidden} more (--limit N shows more, --json shows all)")
-    lines += [f"warning: {warning}" for warning in plan.warnings]
+    lines += [f"warning: {warning}" for warning in grouped_warnings(plan.warnings)]
     # Records whose mapping or references failed: not planned, their objects held.
     lines += [f"failed  {failed.key}: {failed.message}" for failed in planned.record_errors[:limit]]
     head, *rest = lines

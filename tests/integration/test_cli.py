@@ -14,7 +14,7 @@ import msgspec
 import pytest
 
 from services.cli.client import Session
-from services.common.people import write_csv
+from services.common.people import people, write_csv
 from services.common.settings import Settings
 
 from .conftest import IDSYNC, JOB_ID, Files, RunServices, apply_files, env_for, job_toml
@@ -275,7 +275,7 @@ async def test_connection_add_knows_every_provider_and_its_help_fits(
     assert bad.returncode == 2 and "[x].urls: expected a list of strings" in bad.stderr
 
 
-async def test_the_preview_names_each_object_and_prints_values(
+async def test_the_preview_names_each_object_prints_values_and_each_warning_once(
     settings: Settings, session: Session, files: Files, services: RunServices
 ) -> None:
     rows = files.write(count=12)
@@ -284,9 +284,11 @@ async def test_the_preview_names_each_object_and_prints_values(
         assert (await idsync(settings, "job", "run", JOB_ID, "--wait")).returncode == 0
     left = rows.pop(3)
     rows[4]["groups"] = "staff|vpn|wiki"
-    write_csv(files.csv, rows)
+    keyless = [{**row, "employee_id": ""} for row in people(5, seed=3, start=100)]
+    write_csv(files.csv, [*rows, *keyless])
     result = await idsync(settings, "job", "preview", JOB_ID)
     assert result.returncode == 0, result.stderr
+    assert result.stderr == "", "the warnings are printed once, not logged besides"
     out = result.stdout
     assert (
         f"  delete  {left['employee_id']}  given_name={left['first_name']}, "
@@ -294,3 +296,7 @@ async def test_the_preview_names_each_object_and_prints_values(
     ) in out
     assert f"  update  {rows[4]['employee_id']}  groups: " in out
     assert "→ staff; vpn; wiki" in out and "['" not in out
+    warnings = [line for line in out.splitlines() if line.startswith("  warning:")]
+    assert len(warnings) == 1, out
+    assert warnings[0].startswith("  warning: source record skipped, empty key (employee_id)")
+    assert warnings[0].endswith("(and 4 more like it)")

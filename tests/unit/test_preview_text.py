@@ -1,10 +1,13 @@
 """The plan's lines as `idsync job preview` prints them: values as values, objects named
-by their main fields, group members added and removed, references cleared."""
+by their main fields, group members added and removed, references cleared, and
+warnings about single records told once per kind."""
 
 from __future__ import annotations
 
+import pytest
+
 from schemas.plan import Change, PlanCounts
-from services.cli.preview import change_line, counts_line
+from services.cli.preview import change_line, counts_line, grouped_warnings
 
 ORDER = ["employee_id", "given_name", "surname", "mail", "department", "groups"]
 ADA = {
@@ -83,3 +86,15 @@ def test_group_members_added_and_removed_show() -> None:
 def test_the_counts_include_objects_enabled_again() -> None:
     line = counts_line(PlanCounts(create=1, enable=2, unchanged=3), "0123456789abcdef")
     assert "1 to create" in line and "2 to enable" in line and line.endswith("plan 0123456789ab")
+
+
+@pytest.mark.parametrize("count", [1, 3, 100])
+def test_a_warning_about_single_records_is_told_once_per_kind(count: int) -> None:
+    skipped = [
+        f'source record skipped, empty key (employee_id): {{"given_name":"P{n}"}}'
+        for n in range(count)
+    ]
+    other = "destination records share the key 'E9', none of them is changed: {} and {}"
+    shown = grouped_warnings([*skipped, other, "... and 12 more warnings"])
+    more = f" (and {count - 1} more like it)" if count > 1 else ""
+    assert shown == [skipped[0] + more, other, "... and 12 more warnings"]
