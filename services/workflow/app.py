@@ -26,6 +26,7 @@ from services.common.consumers import subscribe_durable
 from services.common.delivery import deliberately
 from services.common.errors import StoreFull
 from services.common.host import Background
+from services.common.incremental_checks import changed_only_refusal
 from services.common.jetstream import WAITS, WORKFLOW
 from services.common.logging import get_logger
 from services.common.runs import RunState
@@ -147,6 +148,10 @@ async def accept_run_command(
         return CommandReply(ok=False, error=f"no job {command.job_id!r}")
     if not job.enabled:
         return CommandReply(ok=False, error=f"job {command.job_id!r} is disabled")
+    if command.changed_only:
+        source = {c.id: c for c in await bus.store.connections()}.get(job.source.connection)
+        if refused := changed_only_refusal(job, source):
+            return CommandReply(ok=False, error=refused)
     known = load_users(bus.settings.home)
     person = known.people.get(principal)
     if bursts is not None and person is not None and person.system:

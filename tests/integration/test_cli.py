@@ -300,3 +300,19 @@ async def test_the_preview_names_each_object_prints_values_and_each_warning_once
     assert len(warnings) == 1, out
     assert warnings[0].startswith("  warning: source record skipped, empty key (employee_id)")
     assert warnings[0].endswith("(and 4 more like it)")
+
+
+async def test_changed_only_on_a_job_without_changes_is_refused_when_asked(
+    settings: Settings, session: Session, files: Files, services: RunServices
+) -> None:
+    files.write(count=3)
+    await apply_files(session, files)
+    async with services():
+        asked = await idsync(settings, "job", "run", JOB_ID, "--changed-only")
+        followed = await idsync(settings, "job", "run", JOB_ID, "--changed-only", "--wait")
+    for result in (asked, followed):
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert result.stdout == ""
+        assert "says nothing about changes, so it cannot run --changed-only" in result.stderr
+        assert 'add changes = { field = "modified_at" }' in result.stderr
+    assert await session.journal() == [], "no run was started"
