@@ -139,6 +139,12 @@ def _missing(files: Files) -> None:
     files.csv.unlink()
 
 
+def _unclosed(files: Files) -> None:
+    lines = files.csv.read_text().splitlines()
+    lines[7] = lines[7].replace(";", ';"', 1)  # line 8 opens a quote nothing closes
+    files.csv.write_text("\n".join(lines) + "\n")
+
+
 @pytest.mark.parametrize(
     ("breaks", "reason"),
     [
@@ -146,8 +152,15 @@ def _missing(files: Files) -> None:
         (_ragged, "people.csv:6"),
         (_latin1, "utf-8"),
         (_duplicate, "E000003"),
+        (_unclosed, "people.csv: unclosed quote starting at line 8"),
     ],
-    ids=["missing-source-file", "ragged-row", "bad-encoding", "duplicate-source-keys"],
+    ids=[
+        "missing-source-file",
+        "ragged-row",
+        "bad-encoding",
+        "duplicate-source-keys",
+        "unclosed-quote",
+    ],
 )
 async def test_a_bad_source_fails_the_run_and_writes_nothing(
     settings: Settings, session: Session, files: Files, services: RunServices, breaks, reason: str
