@@ -30,6 +30,8 @@ from .runs import fold
 from .watch import EXIT_OK, describe_end, exit_code, follow_run
 
 PEOPLE = 300
+JOB_ID = "hr-csv-to-sqlite"
+"""The demo's job: what it does, in its name."""
 
 CONNECTIONS = """\
 # Where the demo's data lives. Paths are relative to this file.
@@ -39,17 +41,18 @@ title = "HR exports"
 directory = "data"
 delimiter = ";"
 
-[directory-db]
+[people-db]
 provider = "sqlite"
-title = "The people directory"
-path = "data/directory.db"
+title = "The people database"
+path = "data/people.db"
 """
 
-JOB = """\
-id = "hr-to-directory"
-title = "HR people into the directory database"
+JOB = (
+    f'id = "{JOB_ID}"\n'
+    + """\
+title = "HR's people CSV into the people table of a SQLite database"
 source = { connection = "hr-files", file = "people.csv" }
-destination = { connection = "directory-db", table = "people" }
+destination = { connection = "people-db", table = "people" }
 
 [[objects]]
 type = "user"
@@ -67,6 +70,7 @@ fields = [
   { to = "groups", delimiter = "|" },
 ]
 """
+)
 
 
 def say(text: str = "") -> None:
@@ -78,8 +82,8 @@ def prepare(folder: Path) -> tuple[Path, Path, Path]:
     (folder / "jobs").mkdir(parents=True, exist_ok=True)
     write_csv(folder / "data" / "people.csv", people(PEOPLE))
     (folder / "connections.toml").write_text(CONNECTIONS)
-    (folder / "jobs" / "hr-to-directory.toml").write_text(JOB)
-    job_file = folder / "jobs" / "hr-to-directory.toml"
+    job_file = folder / "jobs" / f"{JOB_ID}.toml"
+    job_file.write_text(JOB)
     return folder / "data" / "people.csv", folder / "connections.toml", job_file
 
 
@@ -97,7 +101,7 @@ def edit_people(csv_path: Path) -> tuple[str, str, str]:
 async def run_once(session: Session, title: str) -> int:
     say(f"\n▶ {title}")
     progress = Progress(sys.stdout)
-    run_id, end = await follow_run(session, "hr-to-directory", None, progress)
+    run_id, end = await follow_run(session, JOB_ID, None, progress)
     progress.close()
     say("  " + describe_end(run_id, end).replace("\n", "\n  "))
     return exit_code(end)
@@ -131,7 +135,7 @@ async def scenario(session: Session, folder: Path) -> int:
         ("RUN", "STATE", "EVENTS"),
         sys.stdout,
     )
-    say(f"\nThe destination: {folder / 'data' / 'directory.db'} (table people)")
+    say(f"\nThe destination: {folder / 'data' / 'people.db'} (table people)")
     return EXIT_OK
 
 
