@@ -147,3 +147,16 @@ async def test_users_are_listed_with_what_they_may_send(secure: Settings) -> Non
     assert users["idsync-workflow"]["kind"] == "service"
     reserved = await idsync(secure, "alice", "user", "add", "workflow")
     assert reserved.returncode == 2 and "reserved for the services" in reserved.stderr
+
+
+async def test_a_person_previews_a_job_with_the_runs_own_inputs(
+    files: Files, secure: Settings, secured_services: Running
+) -> None:
+    """The preview reads the job's watermark and absences, as a run does: people may."""
+    files.write(count=4)
+    async with secured_services():
+        for what, path in (("connection", files.connections), ("job", files.job)):
+            assert (await idsync(secure, "alice", what, "apply", str(path))).returncode == 0
+        shown = await idsync(secure, "dave", "job", "preview", JOB_ID)
+    assert shown.returncode == 0, shown.stderr
+    assert "4 to create" in shown.stdout
