@@ -9,12 +9,12 @@ multi-valued field (group members: "member added: …") and the fields cleared
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 
 from schemas.jobs import Job
 from schemas.plan import Change, PlanCounts
 from schemas.values import Record, Value
+from services.common.run_texts import grouped_warnings
 from services.common.store import Store
 from services.runner.engine.report import text
 from services.runner.planning import READ_BATCH, PlannedRun, open_sides
@@ -79,25 +79,6 @@ def _old(value: Value | None) -> str:
 def _listed(values: list[str]) -> str:
     more = len(values) - VALUES_SHOWN
     return text(values[:VALUES_SHOWN]) + (f" … (+{more})" if more > 0 else "")
-
-
-_RECORD_SHOWN = re.compile(r"^(?P<what>.+?): \{")
-"""A warning about one record ends with the record: "source record skipped, empty key
-(employee_id): {…}"."""
-
-
-def grouped_warnings(warnings: Iterable[str]) -> list[str]:
-    """The plan's warnings, those about single records told once per kind: the first in
-    full and how many more are like it (a renamed field makes every record one)."""
-    kinds: dict[str, list[str]] = {}
-    for warning in warnings:
-        match = _RECORD_SHOWN.match(warning)
-        kinds.setdefault(match["what"] if match else warning, []).append(warning)
-    lines = []
-    for same in kinds.values():
-        more = f" (and {len(same) - 1} more like it)" if len(same) > 1 else ""
-        lines.append(same[0] + more)
-    return lines
 
 
 def field_order(job: Job) -> dict[str, list[str]]:

@@ -1,7 +1,10 @@
-"""A run's statistics and duration as people read them: one wording for the command line
-and the mails."""
+"""A run's statistics, duration and plan warnings as people read them: one wording for
+the command line, the mails and the logs."""
 
 from __future__ import annotations
+
+import re
+from collections.abc import Iterable
 
 from schemas.plan import RunStats
 
@@ -34,3 +37,22 @@ def duration(seconds: float) -> str:
     minutes, rest = divmod(round(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {rest:02d} s"
+
+
+_RECORD_SHOWN = re.compile(r"^(?P<what>.+?): \{")
+"""A warning about one record ends with the record: "source record skipped, empty key
+(employee_id): {…}"."""
+
+
+def grouped_warnings(warnings: Iterable[str]) -> list[str]:
+    """The plan's warnings, those about single records told once per kind: the first in
+    full and how many more are like it (a renamed field makes every record one)."""
+    kinds: dict[str, list[str]] = {}
+    for warning in warnings:
+        match = _RECORD_SHOWN.match(warning)
+        kinds.setdefault(match["what"] if match else warning, []).append(warning)
+    lines = []
+    for same in kinds.values():
+        more = f" (and {len(same) - 1} more like it)" if len(same) > 1 else ""
+        lines.append(same[0] + more)
+    return lines

@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 
 from schemas.plan import Change, PlanCounts
-from services.cli.preview import change_line, counts_line, grouped_warnings
+from services.cli.preview import change_line, counts_line
+from services.common.run_texts import grouped_warnings
 
 ORDER = ["employee_id", "given_name", "surname", "mail", "department", "groups"]
 ADA = {
