@@ -1,32 +1,42 @@
 # idsync — `make demo` runs the product on made-up data; `make test` runs every test.
-# Both create the virtualenv .venv and install what they need into it.
+# Both create the virtualenv .venv; the demo installs idsync alone, the tests add the
+# development tools (pytest, mypy, ruff…).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-dev
+STAMP  := $(VENV)/.installed
+DEV    := $(VENV)/.installed-dev
 
 .PHONY: demo test lint typecheck format bench clean
 
-$(STAMP): pyproject.toml
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || { \
+$(BIN)/python:
+	@$(PYTHON) -m venv $(VENV) || { \
 	  echo "could not create a virtualenv: install python3-venv (Debian/Ubuntu: apt install python3-venv)"; exit 1; }
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+
+# idsync and what it needs to run: all the demo (and the benchmarks) need.
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
 	@touch $(STAMP)
+
+# The development tools besides.
+$(DEV): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@touch $(STAMP) $(DEV)
 
 demo: $(STAMP)
 	$(BIN)/idsync demo
 
-test: $(STAMP) lint
+test: $(DEV) lint
 	bash scripts/install-test-deps.sh
 	$(BIN)/pytest
 
-lint: $(STAMP)
+lint: $(DEV)
 	$(BIN)/ruff check schemas services tests bench
 	$(BIN)/ruff format --check schemas services tests bench
 	$(BIN)/mypy
 
-format: $(STAMP)
+format: $(DEV)
 	$(BIN)/ruff format schemas services tests bench
 	$(BIN)/ruff check --fix schemas services tests bench
 

@@ -38,6 +38,9 @@ class CommandReply(msgspec.Struct, frozen=True, kw_only=True):
     """The command failed for a passing reason (e.g. a full stream): asking later may work."""
     note: str = ""
     """What was done, when there is no run to name (e.g. "updated")."""
+    waits_for: list[str] | None = None
+    """A run command's run waits for the approval of these (its job's approvers; empty:
+    none is a known user) before anything happens; None: it does not wait for anyone."""
 
 
 _encoder = msgspec.json.Encoder()

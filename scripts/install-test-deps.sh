@@ -9,6 +9,8 @@ set -euo pipefail
 packages=()
 command -v slapd >/dev/null 2>&1 || [ -x /usr/sbin/slapd ] || packages+=(slapd)
 command -v ldapadd >/dev/null 2>&1 || packages+=(ldap-utils)
+# README.md's first hour looks into the SQLite table with the SQLite shell.
+command -v sqlite3 >/dev/null 2>&1 || packages+=(sqlite3)
 # The Active Directory tests start their own Samba DC (tests/ad_server.py). Installing it
 # adds winbind to /etc/nsswitch.conf: expected, and harmless while winbindd is not running.
 if ! command -v samba-tool >/dev/null 2>&1 || [ ! -x /usr/sbin/samba ]; then

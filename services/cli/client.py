@@ -96,8 +96,18 @@ class Session:
         self, job_id: str, keys: list[str] | None = None, changed_only: bool = False
     ) -> str:
         """Ask the workflow service to run a job; the run's id."""
+        return (await self.ask_run(job_id, keys, changed_only)).run_id or ""
+
+    async def ask_run(
+        self, job_id: str, keys: list[str] | None = None, changed_only: bool = False
+    ) -> CommandReply:
+        """Ask the workflow service to run a job; its reply names the run and whom the
+        run waits for, if anyone."""
         command = RunCommand(job_id=job_id, keys=keys, changed_only=changed_only)
-        return await self._command("run", command)
+        reply = await self._ask("run", encode(command))
+        if reply.run_id is None:
+            raise BadInput(reply.error or "the run command named no run")
+        return reply
 
     async def decide(self, verb: str, run_id: str, reason: str = "") -> str:
         """Approve or deny (`verb`) a run that waits for approval."""

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import logging
+import sys
+import tomllib
 from pathlib import Path
 
 import msgspec
 
 from schemas.connections import Connection
-from schemas.ids import is_slug
-from services.common.definitions import check_job, load_connections, load_job
+from schemas.ids import utcnow
+from services.common.definitions import (
+    check_job,
+    connections_from,
+    load_connections,
+    load_job,
+)
 from services.common.errors import BadInput
+from services.common.logging import configure_logging
 from services.common.watermarks import Memory
 from services.runner.engine.report import report
 from services.runner.planning import Asked, plan_run
@@ -21,9 +30,11 @@ from services.workflow.ownership import unowned_connection_problems
 from .client import connect
 from .export import export_format, write_report
 from .output import print_json, print_table
+from .preview import preview_text
 from .runs import fold
 from .samples import preview_samples
-from .watch import wait_for_run
+from .schedules import next_run, schedule_text
+from .watch import EXIT_OK, EXIT_WAITING, wait_for_run
 
 
 async def connection_apply(args: argparse.Namespace) -> int:
@@ -39,25 +50,31 @@ async def connection_apply(args: argparse.Namespace) -> int:
 
 
 async def connection_add(args: argparse.Namespace) -> int:
-    if not is_slug(args.id):
-        raise BadInput(f"{args.id!r} is not a valid connection id: use a-z, 0-9, _ and -")
-    fields: dict[str, object] = {"provider": args.provider, "id": args.id}
+    """One connection from options, checked as `connection apply` checks a file's."""
+    table: dict[str, object] = {"provider": args.provider}
     for pair in args.set or []:
         name, sep, value = pair.partition("=")
-        if not sep:
+        if not sep or not name.strip():
             raise BadInput(f"--set {pair!r}: expected NAME=VALUE, e.g. --set directory=/srv/hr")
-        fields[name] = value
-    for name in ("directory", "path"):
-        if isinstance(fields.get(name), str):
-            fields[name] = str(Path(str(fields[name])).absolute())
-    try:
-        connection: Connection = msgspec.convert(fields, Connection)
-    except msgspec.ValidationError as error:
-        raise BadInput(f"connection {args.id}: {error}") from None
+        table[name.strip()] = _setting(name.strip(), value)
+    # Relative paths are taken from the current folder, as a shell user expects.
+    connections = connections_from({args.id: table}, "connection add", Path.cwd(), strict=False)
     async with connect(args.settings) as session:
-        await session.apply_connections([connection])
+        await session.apply_connections(connections)
     print(f"added connection {args.id} ({args.provider})")
     return 0
+
+
+def _setting(name: str, text: str) -> object:
+    """A --set value: TOML when it starts a list or a table (`urls=["ldaps://dc1"]`,
+    `password={ env = "LDAP_PASSWORD" }`), else text (read as a number or true/false
+    where the setting is one)."""
+    if not text.lstrip().startswith(("[", "{")):
+        return text
+    try:
+        return tomllib.loads(f"value = {text}")["value"]
+    except tomllib.TOMLDecodeError as error:
+        raise BadInput(f"--set {name}={text}: not a TOML list or table ({error})") from None
 
 
 async def connection_list(args: argparse.Namespace) -> int:
@@ -107,8 +124,9 @@ async def job_list(args: argparse.Namespace) -> int:
         jobs = await session.store.jobs()
         runs = fold(await session.journal())
     last = {run.job_id: run for run in runs}
+    now = utcnow()
     if args.json:
-        print_json(jobs)
+        print_json([{**msgspec.to_builtins(job), "next_run": next_run(job, now)} for job in jobs])
         return 0
     if not jobs:
         print("no jobs yet: `idsync job apply JOB.toml` adds one")
@@ -116,23 +134,25 @@ async def job_list(args: argparse.Namespace) -> int:
     rows = []
     for job in jobs:
         run = last.get(job.id)
-        every = job.schedule.every if job.schedule and job.schedule.every else "-"
         last_run = (
             f"{run.state} {run.requested_at:%Y-%m-%d %H:%M}"
             if run and run.requested_at
             else "never"
         )
+        upcoming = next_run(job, now)
         rows.append(
             (
                 job.id,
                 job.display_title,
-                job.source.connection,
-                job.destination.connection,
-                f"every {every}" if every != "-" else "-",
+                f"{job.source.connection} → {job.destination.connection}",
+                "enabled" if job.enabled else "disabled",
+                schedule_text(job),
+                f"{upcoming:%Y-%m-%d %H:%M:%S}" if upcoming else "-",
                 last_run,
             )
         )
-    print_table(rows, ("ID", "TITLE", "SOURCE", "DESTINATION", "SCHEDULE", "LAST RUN"))
+    header = ("ID", "TITLE", "FROM → TO", "STATE", "SCHEDULE", "NEXT RUN (UTC)", "LAST RUN")
+    print_table(rows, header)
     return 0
 
 
@@ -156,9 +176,15 @@ async def job_delete(args: argparse.Namespace) -> int:
 async def job_run(args: argparse.Namespace) -> int:
     async with connect(args.settings) as session:
         if not args.wait:
-            run_id = await session.request_run(args.id, args.key, args.changed_only)
-            print_json({"run_id": run_id}) if args.json else print(run_id)
-            return 0
+            reply = await session.ask_run(args.id, args.key, args.changed_only)
+            run_id, waits_for = reply.run_id, reply.waits_for
+            if args.json:
+                print_json({"run_id": run_id, "waits_for": waits_for})
+            else:
+                print(run_id)
+                if waits_for is not None:
+                    print(_waits(str(run_id), args.id, waits_for), file=sys.stderr)
+            return EXIT_OK if waits_for is None else EXIT_WAITING
         return await wait_for_run(
             session, args.id, args.key, as_json=args.json, changed_only=args.changed_only
         )
@@ -172,11 +198,15 @@ async def job_preview(args: argparse.Namespace) -> int:
         raise BadInput(f"--format {args.format} needs --export FILE, the file to write")
     export = Path(args.export) if args.export else None
     fmt = export_format(export, args.format) if export else ""  # checked before any reading
+    # The plan's warnings are printed below, each kind once: the planner's log of each
+    # one would only repeat them.
+    configure_logging(level=logging.ERROR)
     async with connect(args.settings) as session:
         job = await session.store.job(args.id)
         # The very inputs a run has (the job's watermark and absences): the same plan.
         asked = Asked(keys=args.key, changed_only=args.changed_only)
         planned = await plan_run(session.store, Memory(session.js), job, asked)
+        shown = "" if args.json else await preview_text(session.store, job, planned, args.limit)
     if export is not None:
         the_report = report(
             job.id,
@@ -201,33 +231,18 @@ async def job_preview(args: argparse.Namespace) -> int:
             }
         )
         return 0
-    counts = planned.plan.counts
-    print(
-        f"{job.id}: {planned.source_records} source records, "
-        f"{planned.destination_records} in the destination"
-    )
-    print(
-        f"  {counts.create} to create, {counts.update} to update, {counts.delete} to delete, "
-        f"{counts.disable} to disable, {counts.move} to move, {counts.unchanged} unchanged, "
-        f"{counts.skipped} skipped — plan {planned.plan.hash[:12]}"
-    )
-    for change in planned.plan.changes[: args.limit]:
-        fields = ", ".join(
-            f"{name}: {change.before.get(name, '∅')!s} → {value!s}"
-            if change.action == "update"
-            else f"{name}={value!s}"
-            for name, value in change.set.items()
-        )
-        cleared = "".join(f", {name}: {change.before.get(name)!s} → ∅" for name in change.clear)
-        print(f"  {change.action:<7} {change.key}  {fields}{cleared}")
-    hidden = len(planned.plan.changes) - args.limit
-    if hidden > 0:
-        print(f"  … and {hidden} more (--limit N shows more, --json shows all)")
-    for warning in planned.plan.warnings:
-        print(f"  warning: {warning}")
-    for failed in planned.record_errors[: args.limit]:  # their transformations failed
-        print(f"  failed  {failed.key}: {failed.message}")
+    print(shown, end="")
     return 0
+
+
+def _waits(run_id: str, job_id: str, approvers: list[str]) -> str:
+    """What `job run` says of a run that waits for its job's approvers."""
+    who = ", ".join(approvers) or "nobody: none of its approvers is a known user"
+    return (
+        f"run {run_id} waits for approval: job {job_id} needs the approval of {who}\n"
+        f"  an approver sees it in `idsync run approvals` and runs "
+        f"`idsync run approve {run_id}`; `idsync run deny {run_id}` withdraws it"
+    )
 
 
 def _provider(connection: Connection) -> str:

@@ -25,10 +25,13 @@ from services.runner.planning import Asked, plan_run
 
 from .client import Session, connect
 from .output import Progress, print_table
+from .preview import absent_objects, change_lines
 from .runs import fold
 from .watch import EXIT_OK, describe_end, exit_code, follow_run
 
 PEOPLE = 300
+JOB_ID = "hr-csv-to-sqlite"
+"""The demo's job: what it does, in its name."""
 
 CONNECTIONS = """\
 # Where the demo's data lives. Paths are relative to this file.
@@ -38,17 +41,18 @@ title = "HR exports"
 directory = "data"
 delimiter = ";"
 
-[directory-db]
+[people-db]
 provider = "sqlite"
-title = "The people directory"
-path = "data/directory.db"
+title = "The people database"
+path = "data/people.db"
 """
 
-JOB = """\
-id = "hr-to-directory"
-title = "HR people into the directory database"
+JOB = (
+    f'id = "{JOB_ID}"\n'
+    + """\
+title = "HR's people CSV into the people table of a SQLite database"
 source = { connection = "hr-files", file = "people.csv" }
-destination = { connection = "directory-db", table = "people" }
+destination = { connection = "people-db", table = "people" }
 
 [[objects]]
 type = "user"
@@ -66,6 +70,7 @@ fields = [
   { to = "groups", delimiter = "|" },
 ]
 """
+)
 
 
 def say(text: str = "") -> None:
@@ -77,8 +82,8 @@ def prepare(folder: Path) -> tuple[Path, Path, Path]:
     (folder / "jobs").mkdir(parents=True, exist_ok=True)
     write_csv(folder / "data" / "people.csv", people(PEOPLE))
     (folder / "connections.toml").write_text(CONNECTIONS)
-    (folder / "jobs" / "hr-to-directory.toml").write_text(JOB)
-    job_file = folder / "jobs" / "hr-to-directory.toml"
+    job_file = folder / "jobs" / f"{JOB_ID}.toml"
+    job_file.write_text(JOB)
     return folder / "data" / "people.csv", folder / "connections.toml", job_file
 
 
@@ -96,7 +101,7 @@ def edit_people(csv_path: Path) -> tuple[str, str, str]:
 async def run_once(session: Session, title: str) -> int:
     say(f"\n▶ {title}")
     progress = Progress(sys.stdout)
-    run_id, end = await follow_run(session, "hr-to-directory", None, progress)
+    run_id, end = await follow_run(session, JOB_ID, None, progress)
     progress.close()
     say("  " + describe_end(run_id, end).replace("\n", "\n  "))
     return exit_code(end)
@@ -117,10 +122,10 @@ async def scenario(session: Session, folder: Path) -> int:
     changed, joined, left = edit_people(csv_path)
     say(f"\n✎ Edited the CSV: {changed} changed department, {joined} joined, {left} left")
     planned = await plan_run(session.store, Memory(session.js), job, Asked())
+    changes = planned.plan.changes
     say("  The plan for the next run:")
-    for change in planned.plan.changes:
-        detail = ", ".join(f"{k}: {change.before.get(k, '∅')} → {v}" for k, v in change.set.items())
-        say(f"    {change.action:<7} {change.key}  {detail if change.action == 'update' else ''}")
+    for line in change_lines(job, changes, await absent_objects(session.store, job, changes)):
+        say(f"    {line}")
     if (code := await run_once(session, "Run 3: exactly those three changes")) != EXIT_OK:
         return code
     runs = fold(await session.journal())
@@ -130,7 +135,7 @@ async def scenario(session: Session, folder: Path) -> int:
         ("RUN", "STATE", "EVENTS"),
         sys.stdout,
     )
-    say(f"\nThe destination: {folder / 'data' / 'directory.db'} (table people)")
+    say(f"\nThe destination: {folder / 'data' / 'people.db'} (table people)")
     return EXIT_OK
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 
+from schemas.connections import PROVIDERS
 from services.common.errors import IdsyncError
 from services.common.host import SERVICES
 from services.common.logging import configure_logging
@@ -33,7 +35,9 @@ First steps:
 
 EPILOG = """\
 environment:
-  IDSYNC_HOME       the embedded server's store and URL file (default ./.idsync)
+  IDSYNC_HOME       the embedded server's store and URL file; when unset, the first
+                    .idsync folder in the current folder or above it, else the
+                    per-user ~/.local/state/idsync ($XDG_STATE_HOME/idsync)
   IDSYNC_NATS_URL   a NATS server to use instead (nats://host:4222)
   IDSYNC_PRINCIPAL  who commands act as (default: your user name)
   IDSYNC_NATS_CREDENTIALS  a file with your NATS user and password (default: the one
@@ -43,6 +47,21 @@ exit codes:
   0 ok   1 unexpected error   2 bad input (a file, an argument, an unknown name)
   3 a server could not be reached   4 the run failed   5 the run finished with errors
   6 `idsync doctor` found problems   7 the run waits for approval (it wrote nothing)
+  141 the output's reader stopped reading (`| head`)
+"""
+
+
+CONNECTION_ADD_EXAMPLES = """\
+examples:
+  idsync connection add hr-files --provider csv --set directory=data --set "delimiter=;"
+  idsync connection add people-db --provider sqlite --set path=data/people.sqlite
+  idsync connection add corp --provider ldap --set 'urls=["ldap://ldap.example.org"]' \\
+      --set tls=starttls --set bind_dn=cn=idsync,dc=example,dc=org \\
+      --set 'password={ env = "LDAP_PASSWORD" }'
+  idsync connection add crm --provider plugin --set factory=acme_idsync.crm:CrmProvider
+
+Relative paths are taken from the current folder. README.md and docs/providers/ list
+each provider's settings.
 """
 
 
@@ -78,12 +97,24 @@ def _nouns(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         conn,
         "add",
         definitions.connection_add,
-        "add one connection from options",
-        epilog="example: idsync connection add hr --provider csv --set directory=/srv/hr",
+        "add or replace one connection; its settings are those of a connections file",
+        epilog=CONNECTION_ADD_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("id")
-    p.add_argument("--provider", required=True, choices=["csv", "sqlite"])
-    p.add_argument("--set", action="append", metavar="NAME=VALUE", help="a setting (repeatable)")
+    p.add_argument("id", metavar="ID", help="the connection's id, e.g. hr-files")
+    p.add_argument(
+        "--provider",
+        required=True,
+        choices=PROVIDERS,
+        metavar="PROVIDER",
+        help=f"where the data is: {', '.join(PROVIDERS[:-1])} or {PROVIDERS[-1]}",
+    )
+    p.add_argument(
+        "--set",
+        action="append",
+        metavar="NAME=VALUE",
+        help="a setting (repeatable); a value starting with [ or { is a TOML list or table",
+    )
     _json(_command(conn, "list", definitions.connection_list, "list the connections"))
     p = _command(conn, "test", definitions.connection_test, "check that a connection is reachable")
     p.add_argument("id")
@@ -95,7 +126,14 @@ def _nouns(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = _command(job, "apply", definitions.job_apply, "add or update a job from its TOML file")
     p.add_argument("file", help="e.g. jobs/hr-to-directory.toml")
     _json(p)
-    _json(_command(job, "list", definitions.job_list, "list the jobs and their last run"))
+    _json(
+        _command(
+            job,
+            "list",
+            definitions.job_list,
+            "list the jobs: enabled or not, their schedule, next run and last run",
+        )
+    )
     p = _command(job, "show", definitions.job_show, "show one job as stored")
     p.add_argument("id")
     _json(p)
@@ -104,7 +142,8 @@ def _nouns(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "run",
         definitions.job_run,
         "request a run now; prints the run id",
-        epilog="With --wait: a progress bar, then the run's statistics.",
+        epilog="With --wait: a progress bar, then the run's statistics. A run that waits "
+        "for the approval of its job's approvers says whose, and exits 7.",
     )
     p.add_argument("id")
     p.add_argument("--wait", action="store_true", help="follow the run to its end")
@@ -311,12 +350,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             configure_logging(level=30)  # commands print their results; logs only for warnings
         code: int = asyncio.run(args.handler(args))
+        sys.stdout.flush()  # here, where a reader gone away is caught, not at exit
         return code
     except IdsyncError as error:
         print(f"idsync: {error}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return _reader_gone()
+
+
+EXIT_READER_GONE = 141
+"""As a program stopped by SIGPIPE (128 + 13): `idsync job show X | head` read enough."""
+
+
+def _reader_gone() -> int:
+    """The output's reader stopped reading: no traceback, and nothing more written to
+    stdout (the interpreter's own flush at exit would fail again)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return EXIT_READER_GONE
 
 
 if __name__ == "__main__":

@@ -19,7 +19,8 @@ from schemas.events import (
     RunRequested,
     tag_of,
 )
-from schemas.plan import RunStats
+from services.common.run_texts import duration
+from services.common.run_texts import stats_line as stats_line  # for the commands that print it
 
 _json = msgspec.json.Encoder()
 
@@ -43,21 +44,6 @@ def print_table(
         )
 
 
-def stats_line(stats: RunStats) -> str:
-    names = (
-        "read",
-        "created",
-        "updated",
-        "deleted",
-        "disabled",
-        "moved",
-        "unchanged",
-        "skipped",
-        "failed",
-    )
-    return ", ".join(f"{getattr(stats, name)} {name}" for name in names)
-
-
 def event_line(event: Event) -> str:
     """One readable line per event, for `idsync tail`."""
     detail = ""
@@ -79,7 +65,7 @@ def event_line(event: Event) -> str:
                 f"batch {batch}" if batch is not None else "the plan"
             )
         case RunFinished(stats=stats, seconds=seconds):
-            detail = f"{stats_line(stats)} in {seconds:.1f}s"
+            detail = f"{stats_line(stats)} in {duration(seconds)}"
         case RunFailed(reason=reason):
             detail = reason
     when = event.at.strftime("%H:%M:%S")

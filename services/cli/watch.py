@@ -16,6 +16,7 @@ from schemas.events import (
     tag_of,
 )
 from schemas.subjects import job_events
+from services.common.run_texts import duration
 
 from .client import Session
 from .output import Progress, print_json, stats_line
@@ -80,7 +81,7 @@ def describe_end(run_id: str, event: Event) -> str:
         case RunFinished(stats=stats, seconds=seconds, with_errors=with_errors, staged=staged):
             state = "finished with errors" if with_errors else "finished"
             state += " (staging: nothing written)" if staged else ""
-            return f"run {run_id} {state} in {seconds:.1f}s\n  {stats_line(stats)}"
+            return f"run {run_id} {state} in {duration(seconds)}\n  {stats_line(stats)}"
         case RunFailed(reason=reason):
             return f"run {run_id} failed: {reason}"
         case RunAwaitingApproval(reason=reason, plan_hash=None):

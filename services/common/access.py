@@ -75,7 +75,17 @@ _READ_INFO = [
     "$JS.API.CONSUMER.NAMES.*",
     "$JS.API.CONSUMER.LIST.*",
 ]
-_PEOPLE_READ = (JOBS_BUCKET, CONNECTIONS_BUCKET, RUNS_BUCKET, RUNNERS_BUCKET, APPROVALS_BUCKET)
+_PEOPLE_READ = (
+    JOBS_BUCKET,
+    CONNECTIONS_BUCKET,
+    RUNS_BUCKET,
+    RUNNERS_BUCKET,
+    APPROVALS_BUCKET,
+    # A job's watermark and the days its objects were found absent: what `idsync job
+    # preview` plans with, as the run would (keys and dates, no secrets).
+    WATERMARKS_BUCKET,
+    ABSENT_BUCKET,
+)
 """A bucket a new feature adds is read by the services (they may read every stream) and
 written by the service listed below; people read it only once it is named here."""
 

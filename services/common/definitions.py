@@ -66,7 +66,15 @@ _NAMES: dict[type[mi.Type], tuple[str, str]] = {
 
 def load_connections(path: Path) -> list[Connection]:
     """Every connection in a file; each top-level table is one, named by its id."""
-    name, data = str(path), _read_toml(path)
+    return connections_from(_read_toml(path), str(path), path.parent)
+
+
+def connections_from(
+    data: dict[str, Any], name: str, base: Path, *, strict: bool = True
+) -> list[Connection]:
+    """The connections of `data` (table name → settings), checked as in a file called
+    `name`, relative paths made absolute against `base`. Not `strict`: settings given as
+    text (`idsync connection add --set`) are read as the numbers or true/false they need."""
     problems: list[str] = []
     found: list[Connection] = []
     for cid, table in data.items():
@@ -88,11 +96,11 @@ def load_connections(path: Path) -> list[Connection]:
             problems.append(f"{name}: {where}: unknown provider {_show(provider)} (known: {known})")
             continue
         try:
-            conn = msgspec.convert({**table, "id": cid}, _CLASSES[provider])
+            conn = msgspec.convert({**table, "id": cid}, _CLASSES[provider], strict=strict)
         except msgspec.ValidationError as e:
             problems.append(f"{name}: {_translate(e, table, _CONNECTION_INFO[provider], where)}")
             continue
-        conn, more = _finish(conn, provider, path.parent, f"{name}: {where}")
+        conn, more = _finish(conn, provider, base, f"{name}: {where}")
         problems += more
         if is_slug(cid) and not more:
             found.append(conn)

@@ -84,3 +84,28 @@ def _actions(connection: Connection) -> frozenset[str]:
     if isinstance(connection, PluginConnection):
         return frozenset(connection.actions)
     return frozenset(capabilities(_tag(connection)))
+
+
+def changed_only_refusal(job: Job, source: Connection | None) -> str | None:
+    """Why `job` cannot run --changed-only, in words that fit its source (None when it
+    can): the workflow refuses such a request at once, and a runner given one anyway
+    fails it with these words."""
+    if job.changes is not None:
+        return None
+    provider = _tag(source) if source is not None else None
+    if provider in NATIVE_CHANGES:
+        how = (
+            f'add changes = {{ full_every = "1d" }}: {provider} marks what changed itself, so '
+            "no field is needed, and full_every says how often a scheduled run reads everything"
+        )
+    else:
+        how = (
+            'add changes = { field = "modified_at" }, the source field holding a timestamp or '
+            "a change counter"
+        )
+        if provider is None:
+            how += ' (a directory needs no field: changes = { full_every = "1d" })'
+    return (
+        f"job {job.id} says nothing about changes, so it cannot run --changed-only: "
+        f"{how}; or run it without --changed-only"
+    )

@@ -211,10 +211,15 @@ def not_set_up(what: str) -> Unreachable:
     )
 
 
-async def wait_for_infrastructure(js: JetStreamContext, every: float = 0.5) -> None:
+async def wait_for_infrastructure(
+    js: JetStreamContext, every: float = 0.5, patience: float = 10.0
+) -> None:
     """Until the workflow service has created every stream, bucket and consumer (it
-    creates the consumers last): what a service without that permission does at start."""
+    creates the consumers last): what a service without that permission does at start.
+    Services started together (`idsync up`) wait a moment for it: that is no warning;
+    one still waiting after `patience` seconds is (the workflow is not running)."""
     told = False
+    waited = 0.0
     while True:
         try:
             await js.stream_info(f"KV_{APPROVALS_BUCKET}")
@@ -222,10 +227,15 @@ async def wait_for_infrastructure(js: JetStreamContext, every: float = 0.5) -> N
                 await js.consumer_info(spec.stream, spec.name)
             return
         except nats.js.errors.NotFoundError:
-            if not told:
-                log.warning("waiting for the workflow service to create streams and consumers")
+            if not told and waited >= patience:
+                log.warning(
+                    "still waiting for the workflow service to create streams and consumers: "
+                    "is it running? (`idsync serve workflow`)",
+                    waited=waited,
+                )
                 told = True
             await asyncio.sleep(every)
+            waited += every
 
 
 def durable_consumer(spec: ConsumerSpec, settings: Settings) -> ConsumerConfig:

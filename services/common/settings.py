@@ -15,11 +15,35 @@ import msgspec
 from .errors import BadInput, Unreachable
 
 URL_FILE = "nats.url"
+HOME_FOLDER = ".idsync"
+"""The folder `idsync up` keeps its store in, looked for in the current folder and up."""
+
+
+def find_home(env: Mapping[str, str], cwd: Path) -> tuple[Path, tuple[Path, ...]]:
+    """IDSYNC_HOME, and where it was looked for: the environment's IDSYNC_HOME; else the
+    first `.idsync` folder in `cwd` or one of its parents (as git finds `.git`); else the
+    per-user default, `$XDG_STATE_HOME/idsync` (`~/.local/state/idsync`). So every
+    command finds the instance `idsync up` started, from any folder below it or, with
+    the per-user default, from anywhere."""
+    if given := env.get("IDSYNC_HOME"):
+        return Path(given).expanduser().absolute(), ()
+    folders = tuple(folder / HOME_FOLDER for folder in (cwd, *cwd.parents))
+    for at, folder in enumerate(folders):
+        if folder.is_dir():
+            return folder, folders[: at + 1]
+    state = env.get("XDG_STATE_HOME", "")
+    if not Path(state).is_absolute():  # unset or relative: the XDG default
+        user_home = Path(env["HOME"]) if env.get("HOME") else Path.home()
+        state = str(user_home / ".local" / "state")
+    return Path(state) / "idsync", folders
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
-    home: Path = Path(".idsync")
-    """IDSYNC_HOME: the embedded server's store and the file with its URL."""
+    home: Path = Path(HOME_FOLDER)
+    """IDSYNC_HOME: the embedded server's store and the file with its URL (`find_home`)."""
+    home_searched: tuple[Path, ...] = ()
+    """The `.idsync` folders `find_home` looked at (empty: IDSYNC_HOME was set); `home`
+    is the last of them, or the per-user default when none exists."""
     nats_url: str | None = None
     """IDSYNC_NATS_URL: a NATS server to use instead of the one `idsync up` started."""
     principal: str = "admin"
@@ -83,9 +107,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
+        home, searched = find_home(env, Path.cwd())
         try:
             return cls(
-                home=Path(env.get("IDSYNC_HOME", ".idsync")).absolute(),
+                home=home,
+                home_searched=searched,
                 nats_url=env.get("IDSYNC_NATS_URL") or None,
                 principal=env.get("IDSYNC_PRINCIPAL") or _default_principal(),
                 nats_credentials=_path(env.get("IDSYNC_NATS_CREDENTIALS")),
@@ -119,8 +145,21 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             return url_file.read_text().strip()
         raise Unreachable(
             f"no NATS server known: nothing in IDSYNC_NATS_URL and no {url_file}.\n"
+            f"{self._where_looked()}"
             "Start everything on this machine with `idsync up` (in another terminal),\n"
             "or point at a server: export IDSYNC_NATS_URL=nats://host:4222"
+        )
+
+    def _where_looked(self) -> str:
+        """How IDSYNC_HOME was found, for a message saying nothing is running there."""
+        if not self.home_searched:
+            return f"IDSYNC_HOME is set to {self.home}.\n"
+        if self.home in self.home_searched:
+            return f"IDSYNC_HOME is not set; {self.home} is the nearest {HOME_FOLDER} folder.\n"
+        looked = "".join(f"  {folder}\n" for folder in self.home_searched)
+        return (
+            f"IDSYNC_HOME is not set, and no folder was found where it was looked for:\n"
+            f"{looked}  {self.home} (the per-user default)\n"
         )
 
     def retry_delay_for(self, deliveries: int) -> float:

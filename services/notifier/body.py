@@ -13,22 +13,12 @@ from datetime import datetime
 
 from schemas.events import Event, RunAwaitingApproval
 from schemas.plan import PlanCounts, RecordError, RunStats
+from services.common.run_texts import STAT_NAMES, duration
 
 from .digest import RunDigest
 
 MAX_ERRORS_LISTED = 50
-STAT_NAMES = (
-    "read",
-    "created",
-    "updated",
-    "deleted",
-    "disabled",
-    "moved",
-    "unchanged",
-    "skipped",
-    "failed",
-)
-COUNT_NAMES = ("create", "update", "delete", "disable", "move", "unchanged", "skipped")
+COUNT_NAMES = ("create", "update", "delete", "disable", "move", "enable", "unchanged", "skipped")
 
 
 def facts(title: str, run: RunDigest, event: Event) -> list[tuple[str, str]]:
@@ -42,7 +32,7 @@ def facts(title: str, run: RunDigest, event: Event) -> list[tuple[str, str]]:
     if run.approved_by:
         lines.append(("Approved by", ", ".join(run.approved_by)))
     if not isinstance(event, RunAwaitingApproval) and run.duration is not None:
-        lines.append(("Duration", _duration(run.duration)))
+        lines.append(("Duration", duration(run.duration)))
     if run.attempts > 1:
         lines.append(("Attempts", str(run.attempts)))
     if run.staged:
@@ -118,11 +108,3 @@ def html_part(title: str, run: RunDigest, event: Event, notes: list[str]) -> str
 
 def _when(moment: datetime | None) -> str:
     return f"{moment:%Y-%m-%d %H:%M:%S} UTC" if moment is not None else "-"
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, rest = divmod(round(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {rest:02d} s"

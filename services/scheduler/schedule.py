@@ -6,13 +6,18 @@ scheduler computes the same fire time — and so the same run id — for a job.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 
 def current_slot(now: datetime, every: float) -> datetime:
     """The latest fire time at or before `now`."""
     seconds = now.timestamp()
     return datetime.fromtimestamp(seconds - (seconds % every), tz=UTC)
+
+
+def next_fire(now: datetime, every: float) -> datetime:
+    """The first fire time after `now`: when a running scheduler next requests a run."""
+    return current_slot(now, every) + timedelta(seconds=every)
 
 
 class Fired:

@@ -17,17 +17,20 @@ import msgspec
 from faststream.nats import NatsBroker, NatsMessage
 
 from schemas.commands import CommandReply, encode, run_command_decoder
-from schemas.events import Event, RunApproved, RunAwaitingApproval, RunRequested
+from schemas.events import Event, RunApproved, RunAwaitingApproval, RunRequested, Trigger
 from schemas.ids import is_slug, new_run_id, utcnow
+from schemas.jobs import Job
 from schemas.subjects import command_subject
 from services.common.bus import Bus
 from services.common.consumers import subscribe_durable
 from services.common.delivery import deliberately
 from services.common.errors import StoreFull
 from services.common.host import Background
+from services.common.incremental_checks import changed_only_refusal
 from services.common.jetstream import WAITS, WORKFLOW
 from services.common.logging import get_logger
 from services.common.runs import RunState
+from services.common.users import Users
 from services.common.users import load as load_users
 from services.runner.app import handle_dead_letter
 
@@ -145,10 +148,15 @@ async def accept_run_command(
         return CommandReply(ok=False, error=f"no job {command.job_id!r}")
     if not job.enabled:
         return CommandReply(ok=False, error=f"job {command.job_id!r} is disabled")
-    person = load_users(bus.settings.home).people.get(principal)
+    if command.changed_only:
+        source = {c.id: c for c in await bus.store.connections()}.get(job.source.connection)
+        if refused := changed_only_refusal(job, source):
+            return CommandReply(ok=False, error=refused)
+    known = load_users(bus.settings.home)
+    person = known.people.get(principal)
     if bursts is not None and person is not None and person.system:
         run_id = bursts.add(job.id, principal, command.keys, utcnow(), command.changed_only)
-        return CommandReply(ok=True, run_id=run_id)
+        return CommandReply(ok=True, run_id=run_id, waits_for=_waits_for(job, known, "external"))
     run_id = new_run_id()
     await bus.publish(
         RunRequested(
@@ -161,7 +169,13 @@ async def accept_run_command(
         )
     )
     log.info("run requested", job_id=job.id, run_id=run_id, by=principal)
-    return CommandReply(ok=True, run_id=run_id)
+    return CommandReply(ok=True, run_id=run_id, waits_for=_waits_for(job, known, "manual"))
+
+
+def _waits_for(job: Job, known: Users, trigger: Trigger) -> list[str] | None:
+    """Whom a request will wait for (`gate_request` makes it wait): said in the reply,
+    so that the command tells its requester at once."""
+    return gate.approvers(job, known) if gate.needs_approval(job, trigger) else None
 
 
 async def gate_request(bus: Bus, request: RunRequested) -> None:

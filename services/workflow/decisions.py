@@ -92,7 +92,8 @@ async def decide_waiting_run(bus: Bus, principal: str, verb: str, body: bytes) -
             )
         )
     await forget(bus, run_id)
-    log.info(f"run {verb}d", run_id=run_id, by=principal, plan=bool(plan_hash))
+    done = "approved" if verb == "approve" else "denied"
+    log.info(f"run {done}", run_id=run_id, by=principal, plan=bool(plan_hash))
     return CommandReply(ok=True, run_id=run_id)
 
 

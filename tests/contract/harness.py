@@ -9,7 +9,11 @@ and list it in HARNESSES.
 from __future__ import annotations
 
 import csv
+import json
+import re
 import sqlite3
+import sys
+import types
 from pathlib import Path
 from typing import ClassVar, Generic, TypeVar
 
@@ -20,6 +24,7 @@ from schemas.connections import (
     ActiveDirectoryConnection,
     CsvConnection,
     LdapConnection,
+    PluginConnection,
     SecretRef,
     SqliteConnection,
 )
@@ -255,7 +260,51 @@ class AdHarness(_DirectoryHarness[Samba]):
             return bool(conn.entries)
 
 
-HARNESSES: list[type[ProviderHarness]] = [CsvHarness, SqliteHarness, LdapHarness, AdHarness]
+PLUGIN_DOC = Path(__file__).resolve().parents[2] / "docs" / "providers" / "plugin.md"
+
+
+def _plugin_of_the_doc() -> str:
+    """docs/providers/plugin.md's example class, importable as the module named here."""
+    name = "idsync_plugin_doc"
+    if name not in sys.modules:
+        found = re.search(r"```python\n(.*?)```", PLUGIN_DOC.read_text(), re.S)
+        assert found is not None, "the page has its example"
+        module = types.ModuleType(name)
+        exec(compile(found[1], str(PLUGIN_DOC), "exec"), module.__dict__)
+        sys.modules[name] = module
+    return f"{name}:JsonFileProvider"
+
+
+class PluginDocHarness(ProviderHarness):
+    """The example provider of docs/providers/plugin.md, loaded as a plugin."""
+
+    name = "plugin-doc"
+
+    @property
+    def path(self) -> Path:
+        return self.tmp_path / "people.json"
+
+    def make(self, layout: Layout) -> Provider:
+        connection = PluginConnection(
+            id="doc", factory=_plugin_of_the_doc(), options={"path": str(self.path)}
+        )
+        return open_provider(connection, Endpoint(connection="doc"), layout)
+
+    def seed(self, layout: Layout, records: list[Record]) -> None:
+        stored = {"/".join(str(r[k]) for k in layout.keys): r for r in records}
+        self.path.write_text(json.dumps(stored), encoding="utf-8")
+
+    def exists(self) -> bool:
+        return self.path.exists()
+
+
+HARNESSES: list[type[ProviderHarness]] = [
+    CsvHarness,
+    SqliteHarness,
+    LdapHarness,
+    AdHarness,
+    PluginDocHarness,
+]
 
 
 async def read_all(provider: Provider, batch_size: int = 1000) -> list[Record]:

@@ -8,6 +8,7 @@ import sqlite3
 from datetime import timedelta
 
 import pytest
+import structlog.testing
 
 from schemas.events import (
     RunApproved,
@@ -79,13 +80,16 @@ async def test_a_denial_ends_the_run_with_its_reason(
         await apply_as(alice, files)
         run_id, _ = await follow_run(alice, JOB_ID, None)
         async with person(secure, "carol") as carol:
-            await carol.decide("deny", run_id, "not during the audit")
+            with structlog.testing.capture_logs() as logs:
+                await carol.decide("deny", run_id, "not during the audit")
             with pytest.raises(BadInput, match="not waiting for approval"):
                 await carol.decide("approve", run_id)
         end = await wait_for_event(alice, lambda e: is_end(e) and e.run_id == run_id)
     assert isinstance(end, RunDenied)
     assert (end.by, end.reason) == ("carol", "not during the audit")
     assert rows(files) == 0
+    said = [(e["event"], e.get("by")) for e in logs if e.get("run_id") == run_id]
+    assert ("run denied", "carol") in said, "the workflow's log says what happened, in English"
 
 
 async def test_the_requester_and_strangers_cannot_approve(

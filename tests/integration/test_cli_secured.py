@@ -64,6 +64,24 @@ async def test_people_apply_ask_list_and_approve_with_the_command(
     assert shown["approved_by"] == "bob" and shown["requested_by"] == "alice"
 
 
+async def test_a_run_asked_for_without_wait_says_whom_it_waits_for(
+    files: Files, secure: Settings, secured_services: Running
+) -> None:
+    files.write(count=3, extra=APPROVAL, owners=["alice"])
+    async with secured_services():
+        for what, path in (("connection", files.connections), ("job", files.job)):
+            assert (await idsync(secure, "alice", what, "apply", str(path))).returncode == 0
+        asked = await idsync(secure, "alice", "job", "run", JOB_ID)
+        as_json = await idsync(secure, "alice", "job", "run", JOB_ID, "--json")
+    assert asked.returncode == 7, asked.stderr
+    run_id = asked.stdout.strip()
+    assert f"run {run_id} waits for approval" in asked.stderr
+    assert "needs the approval of bob, carol" in asked.stderr
+    assert f"idsync run approve {run_id}" in asked.stderr
+    assert as_json.returncode == 7
+    assert json.loads(as_json.stdout)["waits_for"] == ["bob", "carol"]
+
+
 def elsewhere(folder: Path, owners: list[str]) -> Path:
     """The test connections, the destination moved to another database file."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -129,3 +147,16 @@ async def test_users_are_listed_with_what_they_may_send(secure: Settings) -> Non
     assert users["idsync-workflow"]["kind"] == "service"
     reserved = await idsync(secure, "alice", "user", "add", "workflow")
     assert reserved.returncode == 2 and "reserved for the services" in reserved.stderr
+
+
+async def test_a_person_previews_a_job_with_the_runs_own_inputs(
+    files: Files, secure: Settings, secured_services: Running
+) -> None:
+    """The preview reads the job's watermark and absences, as a run does: people may."""
+    files.write(count=4)
+    async with secured_services():
+        for what, path in (("connection", files.connections), ("job", files.job)):
+            assert (await idsync(secure, "alice", what, "apply", str(path))).returncode == 0
+        shown = await idsync(secure, "dave", "job", "preview", JOB_ID)
+    assert shown.returncode == 0, shown.stderr
+    assert "4 to create" in shown.stdout

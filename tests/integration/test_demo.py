@@ -29,10 +29,17 @@ async def test_the_demo_runs_its_scenario_and_leaves_a_complete_journal(tmp_path
     again = run_demo(home)  # it can be run again and again
     assert again.returncode == 0, again.stdout + again.stderr
     out = again.stdout
+    assert "job hr-csv-to-sqlite: CSV → SQLite table 'people'" in out, "its name says what it does"
     assert "300 read, 300 created" in out
     assert "300 unchanged" in out
     assert "300 read, 1 created, 1 updated, 1 deleted" in out
     assert "update  E000042  department:" in out
+    plan = out[out.index("The plan for the next run:") : out.index("Run 3")]
+    created, deleted = (
+        line for line in plan.splitlines() if line.lstrip().startswith(("create", "delete"))
+    )
+    assert "given_name=" in created and "surname=" in created, "the object is named"
+    assert "given_name=" in deleted and "surname=" in deleted, "the object is named"
 
     server = EmbeddedNats(home / "demo" / "nats")  # the demo's own store, after the demo
     url = server.start()

@@ -7,9 +7,12 @@ import csv
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from schemas.events import Event, RunFailed, RunFinished, RunPlanned
 from services.cli.client import Session
 from services.cli.watch import follow_run
+from services.common.errors import BadInput
 from services.common.people import people
 from services.common.watermarks import Memory
 
@@ -113,12 +116,13 @@ async def test_a_failed_run_leaves_the_watermark_where_it_was(
     assert departments(files)[rows[3]["employee_id"]] == "Later"
 
 
-async def test_changed_only_on_a_job_without_changes_fails_saying_what_to_add(
+async def test_changed_only_on_a_job_without_changes_is_refused_saying_what_to_add(
     files: Files, session: Session, services: RunServices
 ) -> None:
     files.write(count=3)
     await apply_files(session, files)
     async with services():
-        _, end = await run(session, changed_only=True)
-    assert isinstance(end, RunFailed) and "add changes = { field" in end.reason
-    assert not files.db.exists() or departments(files) == {}
+        with pytest.raises(BadInput, match=r"add changes = \{ field"):
+            await session.request_run(JOB_ID, changed_only=True)
+    assert await session.journal() == [], "refused when asked: no run at all"
+    assert not files.db.exists()

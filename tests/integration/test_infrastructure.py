@@ -9,9 +9,11 @@ import subprocess
 
 import msgspec
 import pytest
+import structlog.testing
 from nats.js import JetStreamContext
 
 from services.cli.client import connect
+from services.common.jetstream import wait_for_infrastructure
 from services.common.settings import Settings
 
 from .conftest import IDSYNC, JOB_ID, Files, RunServices, env_for
@@ -102,3 +104,19 @@ async def test_a_command_before_the_services_started_says_so_and_creates_nothing
         assert "idsync up" in result.stderr
     async with connect(settings) as session:
         assert await session.js.streams_info() == []
+
+
+async def test_a_service_waiting_for_the_workflow_warns_only_when_it_does_not_come(
+    settings: Settings,
+) -> None:
+    async with connect(settings) as session:
+        with structlog.testing.capture_logs() as logs:
+            waiting = asyncio.create_task(
+                wait_for_infrastructure(session.js, every=0.05, patience=0.5)
+            )
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(waiting), 1.5)
+            waiting.cancel()
+    warned = [e for e in logs if e["log_level"] == "warning"]
+    assert len(warned) == 1 and "is it running?" in warned[0]["event"]
+    assert warned[0]["waited"] >= 0.5, "not before its patience ran out"

@@ -75,5 +75,8 @@ def test_up_serves_every_command_through_its_url_file(tmp_path: Path) -> None:
             tail.kill()
         up.send_signal(signal.SIGINT)
         code = up.wait(timeout=30)
-    assert code == 0, (tmp_path / "up.log").read_text()
+    log = (tmp_path / "up.log").read_text()
+    assert code == 0, log
     assert not (home / "nats.url").exists(), "a clean stop removes the URL file"
+    warned = [line for line in log.splitlines() if '"level": "warning"' in line]
+    assert warned == [], "a normal start and stop warns of nothing"

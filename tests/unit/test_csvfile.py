@@ -93,6 +93,24 @@ async def test_ragged_row_names_the_file_and_its_first_line(tmp_path: Path) -> N
         await read(p)
 
 
+@pytest.mark.parametrize(
+    ("data", "line"),
+    [
+        (b'id,name\n1,Ann\n2,"Bo\n3,Cy\n4,Di\n', 3),
+        (b'id,name\n1,"Ann\nLee"\n2,"Bo ""the"" third\n3,Cy\n', 4),  # "" is a quote
+        (b'id,name,mail\n1,"Ann\nLee","a@x\n', 3),  # the row opens on 2, the quote on 3
+        (b'id,name\r\n1,Ann\r\n2,Bo"b\r\n3,"Cy\r\n', 4),  # a quote inside a value is text
+    ],
+    ids=["mid-file", "after-escaped-quotes", "second-quote-of-a-row", "crlf"],
+)
+async def test_an_unclosed_quote_names_the_line_it_starts_on(
+    tmp_path: Path, data: bytes, line: int
+) -> None:
+    p = await source(tmp_path, data)
+    with pytest.raises(BadInput, match=rf"people\.csv: unclosed quote starting at line {line}\b"):
+        await read(p)
+
+
 async def test_a_broken_row_late_in_the_file_fails_only_when_reached(tmp_path: Path) -> None:
     """Reading streams: earlier batches arrive before the bad row is parsed."""
     lines = ["id,name", *[f"{i},User {i}" for i in range(10)], "oops"]

@@ -9,11 +9,19 @@ from pathlib import Path
 
 import pytest
 
-from schemas.connections import Connection, CsvConnection, PluginConnection, SqliteConnection
+from schemas.connections import (
+    ActiveDirectoryConnection,
+    Connection,
+    CsvConnection,
+    LdapConnection,
+    PluginConnection,
+    SqliteConnection,
+)
 from schemas.jobs import Changes, Endpoint, Job, ObjectMapping
 from schemas.values import Record
 from services.common.definitions import check_job
 from services.common.errors import BadInput
+from services.common.incremental_checks import changed_only_refusal
 from services.common.watermarks import Watermark
 from services.runner.planning.reading import choose
 from services.runner.providers.base import ChangeReader, Layout
@@ -132,6 +140,29 @@ def test_which_runs_are_incremental(
 def test_changed_only_on_a_job_without_changes_says_what_to_add() -> None:
     with pytest.raises(BadInput, match=r"add changes = \{ field = "):
         choose(job(None), True, "manual", None, NOW)
+
+
+@pytest.mark.parametrize(
+    ("source", "advice"),
+    [
+        (CsvConnection(id="hr", directory="/data"), 'add changes = { field = "modified_at" }'),
+        (SqliteConnection(id="hr", path="/db"), 'add changes = { field = "modified_at" }'),
+        (LdapConnection(id="hr", urls=["ldap://x"]), 'add changes = { full_every = "1d" }: ldap'),
+        (
+            ActiveDirectoryConnection(id="hr", urls=["ldaps://x"]),
+            'add changes = { full_every = "1d" }: ad marks what changed itself',
+        ),
+    ],
+)
+def test_changed_only_is_refused_in_words_that_fit_the_source(
+    source: Connection, advice: str
+) -> None:
+    refused = changed_only_refusal(job(None), source)
+    assert refused is not None and advice in refused
+    assert refused.startswith("job hr says nothing about changes, so it cannot run --changed-only")
+    assert changed_only_refusal(job(), source) is None
+    if isinstance(source, LdapConnection):  # AD too: no field to name
+        assert "modified_at" not in refused
 
 
 def test_check_job_refuses_what_cannot_work() -> None:

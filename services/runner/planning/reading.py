@@ -17,6 +17,7 @@ import msgspec
 from schemas.jobs import Job
 from services.common.definitions import parse_interval
 from services.common.errors import BadInput
+from services.common.incremental_checks import changed_only_refusal
 from services.common.watermarks import Memory, Watermark
 from services.runner.engine.lifecycle import Lifecycle, has_lifecycle
 
@@ -58,12 +59,8 @@ def choose(
     """(incremental, since) for a run of `job` asked for this way, at `now`."""
     changes = job.changes
     if changes is None:
-        if changed_only:
-            raise BadInput(
-                f"job {job.id} says nothing about changes, so it cannot run --changed-only: "
-                'add changes = { field = "modified_at" } (the source field holding a timestamp '
-                "or a change counter; directories need none) or run it without --changed-only"
-            )
+        if changed_only:  # the workflow refuses such requests; one may come from before
+            raise BadInput(changed_only_refusal(job, None) or "")
         return False, None
     since = mark.value if mark is not None and mark.field == changes.field else None
     if changed_only:

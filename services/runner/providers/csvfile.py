@@ -26,6 +26,7 @@ from services.common.errors import BadInput, WriteFailed
 
 from .base import Layout, Outcome
 from .changes import FieldChanges, filtered, needs_field
+from .csv_quotes import UNCLOSED, unclosed_quote_line
 
 LIST_JOINER = ";"
 """Joins a list written to a field the layout does not declare multi-valued."""
@@ -130,6 +131,17 @@ class CsvProvider:
 
     def _open_text(self) -> IO[str]:
         return self._path.open(encoding=self._read_encoding, newline="")
+
+    def _unclosed_quote(self, row_line: int) -> BadInput:
+        """The error for a file that ends inside a quoted value, naming the quote's line."""
+        with self._open_text() as f:
+            rest = itertools.islice(f, row_line - 1, None)
+            line = unclosed_quote_line(rest, row_line, self._delimiter, self._quote)
+        return BadInput(
+            f"{self._path}: unclosed quote starting at line {line}: the file ends inside "
+            f"the value it opens (close it with {self._quote}, or write {self._quote * 2} "
+            "for a quote inside a value)"
+        )
 
     def _header(self, rows: Iterator[tuple[int, list[str]]], *, source: bool) -> list[str] | None:
         """The validated header row; None for an empty file (an empty destination)."""
@@ -344,6 +356,8 @@ def _rows(provider: CsvProvider, f: IO[str]) -> Iterator[tuple[int, list[str]]]:
         except StopIteration:
             return
         except csv.Error as e:
+            if str(e) == UNCLOSED:
+                raise provider._unclosed_quote(line) from e
             raise BadInput(f"{provider._path}:{line}: {e}") from e
         except UnicodeDecodeError as e:
             raise provider._bad_encoding() from e

@@ -1,0 +1,58 @@
+"""A run's statistics, duration and plan warnings as people read them: one wording for
+the command line, the mails and the logs."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from schemas.plan import RunStats
+
+STAT_NAMES = (
+    "read",
+    "created",
+    "updated",
+    "deleted",
+    "disabled",
+    "moved",
+    "enabled",
+    "unchanged",
+    "skipped",
+    "failed",
+)
+"""The statistics shown, in this order (`enabled`: objects restored)."""
+
+
+def stats_line(stats: RunStats) -> str:
+    """ "300 read, 1 created, 1 updated, …" — every statistic, none left out."""
+    return ", ".join(f"{getattr(stats, name)} {name}" for name in STAT_NAMES)
+
+
+def duration(seconds: float) -> str:
+    """ "42 ms", "3.2 s", "2 min 05 s", "1 h 02 min": a fast run is not "0.0 s"."""
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, rest = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {rest:02d} s"
+
+
+_RECORD_SHOWN = re.compile(r"^(?P<what>.+?): \{")
+"""A warning about one record ends with the record: "source record skipped, empty key
+(employee_id): {…}"."""
+
+
+def grouped_warnings(warnings: Iterable[str]) -> list[str]:
+    """The plan's warnings, those about single records told once per kind: the first in
+    full and how many more are like it (a renamed field makes every record one)."""
+    kinds: dict[str, list[str]] = {}
+    for warning in warnings:
+        match = _RECORD_SHOWN.match(warning)
+        kinds.setdefault(match["what"] if match else warning, []).append(warning)
+    lines = []
+    for same in kinds.values():
+        more = f" (and {len(same) - 1} more like it)" if len(same) > 1 else ""
+        lines.append(same[0] + more)
+    return lines

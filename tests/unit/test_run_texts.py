@@ -1,0 +1,54 @@
+"""A run's summary as the command line and the mails show it: every statistic, and a
+duration a fast run does not round to nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from schemas.events import RunFinished
+from schemas.plan import RunStats
+from services.cli.output import event_line
+from services.cli.watch import describe_end
+from services.common.run_texts import STAT_NAMES, duration, stats_line
+from services.notifier.body import STAT_NAMES as MAILED
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (0.0, "0 ms"),
+        (0.0424, "42 ms"),
+        (0.9994, "999 ms"),
+        (1.0, "1.0 s"),
+        (3.26, "3.3 s"),
+        (125, "2 min 05 s"),
+        (3720, "1 h 02 min"),
+    ],
+)
+def test_a_duration_in_the_unit_that_says_something(seconds: float, text: str) -> None:
+    assert duration(seconds) == text
+
+
+def test_the_summary_leaves_no_statistic_out() -> None:
+    # dead_letters are counted in failed as well: the summary shows failed.
+    assert set(STAT_NAMES) == set(RunStats.__struct_fields__) - {"dead_letters"}
+    assert MAILED == STAT_NAMES
+    line = stats_line(RunStats(read=5, updated=1, enabled=2, unchanged=2))
+    assert line == (
+        "5 read, 0 created, 1 updated, 0 deleted, 0 disabled, 0 moved, 2 enabled, "
+        "2 unchanged, 0 skipped, 0 failed"
+    )
+
+
+def test_a_finished_run_says_how_long_it_took_and_what_it_enabled() -> None:
+    end = RunFinished(
+        run_id="r1",
+        job_id="hr",
+        id="r1.finished",
+        stats=RunStats(read=3, enabled=3),
+        plan_hash="abc",
+        seconds=0.042,
+    )
+    said = describe_end("r1", end)
+    assert said.startswith("run r1 finished in 42 ms\n") and "3 enabled" in said
+    assert "3 enabled" in event_line(end) and event_line(end).endswith("in 42 ms")
