@@ -17,11 +17,11 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from core.engine.context import MappingContext
+from core.engine.mapping import compile_mapping
 from schemas.jobs import FieldMap, ObjectMapping
 from schemas.values import Record
 from services.common.people import people
-from services.runner.engine.context import MappingContext
-from services.runner.engine.mapping import compile_mapping
 
 PLAIN = [
     FieldMap(to="employee_id"),

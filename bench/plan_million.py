@@ -157,9 +157,9 @@ def reference(folder: Path) -> dict[str, int]:
 async def idsync(folder: Path) -> dict[str, int]:
     import msgspec
 
+    from core.engine import destination_multi_valued, source_multi_valued
     from schemas.connections import CsvConnection
     from schemas.jobs import Endpoint, Job, ObjectMapping
-    from services.runner.engine import destination_multi_valued, source_multi_valued
     from services.runner.planning import Sides, default_context, plan_job
     from services.runner.providers.base import Layout
     from services.runner.providers.csvfile import CsvProvider

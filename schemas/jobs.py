@@ -14,7 +14,7 @@ Policy = Literal["force", "keep", "merge"]
 TransformSpec = str | dict[str, Any] | list[str | dict[str, Any]]
 """A transformation as written in a job file: a name ("lower"), a table naming one
 ({ join = ["first", "last"], separator = " " }), or a list of them applied in order.
-Checked and compiled when the job is applied (services/runner/engine/transforms)."""
+Checked and compiled when the job is applied (core/engine/transforms)."""
 
 
 class _Strict(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -42,7 +42,7 @@ class Endpoint(_Strict, frozen=True):
     never built from data)."""
     where: dict[str, Any] | None = None
     """Sources: only the records this condition holds for are in the job's scope, for every
-    provider ({ field = "Status", equals = "Active" }; services/runner/engine/conditions.py);
+    provider ({ field = "Status", equals = "Active" }; core/engine/conditions.py);
     the objects of the others count as absent from the source."""
     object_classes: list[str] | None = None
     """Directories: the object classes new entries are created with; also the read filter

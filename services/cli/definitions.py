@@ -10,6 +10,7 @@ from pathlib import Path
 
 import msgspec
 
+from core.engine.report import report
 from schemas.connections import Connection
 from schemas.ids import utcnow
 from services.common.definitions import (
@@ -21,7 +22,6 @@ from services.common.definitions import (
 from services.common.errors import BadInput
 from services.common.logging import configure_logging
 from services.common.watermarks import Memory
-from services.runner.engine.report import report
 from services.runner.planning import Asked, plan_run
 from services.runner.providers.reach import check_reachable
 from services.workflow.gate import approval_problems

@@ -1,6 +1,6 @@
 """`idsync job preview JOB --export FILE`: a plan's report as CSV, XLSX or JSON.
 
-The rows come from services/runner/engine/report.py. Spreadsheet formats escape cells
+The rows come from core/engine/report.py. Spreadsheet formats escape cells
 that a spreadsheet would run as formulas; JSON holds the values as they are. A file is
 written next to its final name and renamed into place, so a reader never sees half.
 """
@@ -14,8 +14,8 @@ from pathlib import Path
 
 import msgspec
 
+from core.engine.report import COLUMNS, PlanReport, spreadsheet_safe
 from services.common.errors import BadInput
-from services.runner.engine.report import COLUMNS, PlanReport, spreadsheet_safe
 
 FORMATS = ("csv", "xlsx", "json")
 # Excel refuses to open a workbook with a longer cell.

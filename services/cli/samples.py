@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import argparse
 
+from core.engine.mapping import compile_mapping
+from core.engine.samples import GENERATED, Sample, sample
 from schemas.values import Binary, Record, Value
 from services.common.errors import BadInput
-from services.runner.engine.mapping import compile_mapping
-from services.runner.engine.samples import GENERATED, Sample, sample
 from services.runner.planning import default_context, open_sides
 from services.runner.providers.base import Provider
 

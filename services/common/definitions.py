@@ -20,6 +20,7 @@ from typing import Any, get_args
 import msgspec
 import msgspec.inspect as mi
 
+from core.engine.mapping import check_mapping
 from schemas.connections import (
     PATH_FIELDS,
     PROVIDERS,
@@ -36,7 +37,6 @@ from services.common.incremental_checks import check_changes
 from services.common.object_checks import check_object_types, endpoint_of
 from services.common.scope_checks import check_scopes
 from services.notifier.addresses import address_problem
-from services.runner.engine.mapping import check_mapping
 from services.runner.hooks import check_hooks
 from services.runner.providers.capability_table import capabilities
 from services.runner.providers.ldap_config import check_ldap_connection

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
+from core.engine.lifecycle import has_lifecycle, leaver_container, ways_out
 from schemas.connections import Connection, PluginConnection
 from schemas.jobs import Job
-from services.runner.engine.lifecycle import has_lifecycle, leaver_container, ways_out
 from services.runner.providers.capability_table import capabilities
 
 from .errors import BadInput

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 
+from core.engine.conditions import compile_condition
+from core.engine.transforms_base import TransformError
 from schemas.jobs import Job
-from services.runner.engine.conditions import compile_condition
-from services.runner.engine.transforms_base import TransformError
 
 Report = Callable[[str, str], None]  # (field path, what to fix)
 

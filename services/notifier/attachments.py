@@ -1,7 +1,7 @@
 """The change report a mail carries: the run's stored plan as CSV or XLSX.
 
 The rows and the files are the ones `idsync job preview --export` makes
-(engine/report.py, cli/export.py): one row per changed field, cells a spreadsheet
+(core/engine/report.py, services/cli/export.py): one row per changed field, cells a spreadsheet
 would run as formulas escaped. The plan comes from the object store, where the runner
 keeps the plan it applies; a plan waiting for approval and a staging run's plan are
 not kept there, and the mail says so instead of attaching one.
@@ -17,11 +17,11 @@ from pathlib import Path
 
 import nats.js.errors
 
+from core.engine.report import PlanReport, rows
 from schemas.plan import PlanCounts
 from schemas.work import StoredPlan
 from services.cli.export import write_report
 from services.common.bus import Bus
-from services.runner.engine.report import PlanReport, rows
 from services.runner.plans import load_plan
 
 from .compose import Attachment

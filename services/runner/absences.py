@@ -13,12 +13,12 @@ from datetime import datetime
 
 import structlog
 
+from core.engine import match_key
+from core.engine.lifecycle import has_lifecycle, leaver_container, ways_out
 from schemas.jobs import Job
 from schemas.plan import Change, RunStats
 from services.common.runs import RunState
 from services.common.watermarks import Memory
-from services.runner.engine import match_key
-from services.runner.engine.lifecycle import has_lifecycle, leaver_container, ways_out
 
 log = structlog.get_logger("idsync.runner")
 

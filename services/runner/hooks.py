@@ -20,10 +20,10 @@ from typing import Any, NoReturn
 
 import structlog
 
+from core.engine.scripts import load
 from schemas.jobs import Job
 from schemas.plan import Change, RunStats
 from services.common.errors import BadInput
-from services.runner.engine.scripts import load
 
 log = structlog.get_logger("idsync.runner")
 KEPT_RUNS = 16

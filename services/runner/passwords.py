@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import msgspec
 
+from core.engine.passwords import Passwords, PasswordSpec
+from core.engine.transforms_base import RecordFailed
 from schemas.events import SealedPassword
 from schemas.plan import Change
 from services.common.sealing import SealedPayload, seal
-from services.runner.engine.passwords import Passwords, PasswordSpec
-from services.runner.engine.transforms_base import RecordFailed
 
 # One generator per run (a "one for all" password is shared within this runner process).
 _runs: dict[str, Passwords] = {}

@@ -17,6 +17,7 @@ from datetime import datetime
 
 import structlog
 
+from core.engine import assess, phase_of, split_batches
 from schemas.events import (
     RunApproved,
     RunAwaitingApproval,
@@ -33,7 +34,6 @@ from services.common.errors import BadInput, StoreFull, WriteFailed
 from services.common.failpoints import failpoint
 from services.common.runs import RunState, StateChange
 from services.common.watermarks import Memory
-from services.runner.engine import assess, phase_of, split_batches
 from services.runner.hooks import hooks_of
 from services.runner.planning import Asked, PlannedRun, plan_run
 

@@ -15,6 +15,9 @@ from datetime import datetime
 
 import structlog
 
+from core.engine.context import MappingContext
+from core.engine.mapping import compile_mapping
+from core.engine.passwords import PasswordSpec
 from schemas.events import RunBatchApplied, RunDeadLetter, RunFinished, RunPasswordsSealed
 from schemas.jobs import Job
 from schemas.plan import Change, RunStats
@@ -26,9 +29,6 @@ from services.common.failpoints import failpoint
 from services.common.runs import RunState, StateChange
 from services.common.sealing import notifier_public_key
 from services.common.watermarks import Memory
-from services.runner.engine.context import MappingContext
-from services.runner.engine.mapping import compile_mapping
-from services.runner.engine.passwords import PasswordSpec
 from services.runner.providers.base import Outcome
 
 from .absences import advance_watermark, remember

@@ -6,10 +6,10 @@ import json
 import os
 from typing import Any
 
+from core.engine.context import MappingContext
+from core.engine.scripts import Skip
 from schemas.plan import Change, RunStats
 from schemas.values import Record, Value
-from services.runner.engine.context import MappingContext
-from services.runner.engine.scripts import Skip
 
 
 def login(value: Value | None, record: Record, context: MappingContext) -> Value | Skip | None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import msgspec
 import pytest
 
+from core.engine import PHASE_OF, Plan, change_size, split_batches
+from core.engine.plan import plan_hash
 from schemas.plan import Action, Change, PlanCounts
 from schemas.values import Record
 from services.common.errors import BadInput
-from services.runner.engine import PHASE_OF, Plan, change_size, split_batches
-from services.runner.engine.plan import plan_hash
 
 
 def change(action: Action, key: str, size: int = 0) -> Change:

@@ -11,19 +11,19 @@ from typing import Any, cast
 
 import pytest
 
-from schemas.connections import Connection, CsvConnection, SqliteConnection
-from schemas.jobs import Endpoint, FieldMap, Job, ObjectMapping
-from schemas.values import Record
-from services.common.definitions import check_job, load_job
-from services.common.errors import BadInput
-from services.runner.engine.context import MappingContext
-from services.runner.engine.mapping import (
+from core.engine.context import MappingContext
+from core.engine.mapping import (
     check_mapping,
     compile_mapping,
     managed_fields,
     map_record,
 )
-from services.runner.engine.transforms import RecordFailed
+from core.engine.transforms import RecordFailed
+from schemas.connections import Connection, CsvConnection, SqliteConnection
+from schemas.jobs import Endpoint, FieldMap, Job, ObjectMapping
+from schemas.values import Record
+from services.common.definitions import check_job, load_job
+from services.common.errors import BadInput
 from services.runner.planning import Sides, plan_job
 from services.runner.providers.base import Provider
 

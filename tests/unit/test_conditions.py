@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
+from core.engine.conditions import compile_condition, fields_tested
+from core.engine.transforms_base import TransformError
 from schemas.values import Record
-from services.runner.engine.conditions import compile_condition, fields_tested
-from services.runner.engine.transforms_base import TransformError
 
 ADA: Record = {"status": "Terminated", "dept": "Sales", "groups": ["staff", "vpn"], "end": ""}
 

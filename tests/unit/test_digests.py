@@ -6,12 +6,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from core.engine import plan
+from core.engine.digests import DigestIndex
+from core.engine.plan import Plan
 from schemas.jobs import FieldMap, ObjectMapping
 from schemas.values import Record
 from services.common.errors import BadInput
-from services.runner.engine import plan
-from services.runner.engine.digests import DigestIndex
-from services.runner.engine.plan import Plan
 
 MAPPING = ObjectMapping(
     keys=["uid"],

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from core.engine import apply_to, plan
+from core.engine.lifecycle import Lifecycle
 from schemas.jobs import FieldMap, ObjectMapping
 from schemas.values import Record
-from services.runner.engine import apply_to, plan
-from services.runner.engine.lifecycle import Lifecycle
 
 DAY0 = datetime(2026, 11, 1, 6, 0, tzinfo=UTC)
 FIELDS = [FieldMap(to="uid"), FieldMap(to="mail")]

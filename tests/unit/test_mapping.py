@@ -6,14 +6,14 @@ import copy
 
 import pytest
 
-from schemas.jobs import FieldMap, ObjectMapping
-from schemas.values import Binary, Record
-from services.runner.engine import (
+from core.engine import (
     destination_multi_valued,
     managed_fields,
     map_record,
     source_multi_valued,
 )
+from schemas.jobs import FieldMap, ObjectMapping
+from schemas.values import Binary, Record
 
 PHOTO = Binary(b"\x89PNG")
 

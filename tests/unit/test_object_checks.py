@@ -7,11 +7,11 @@ from typing import Any
 import msgspec
 import pytest
 
+from core.engine.report import rows
 from schemas.connections import Connection, CsvConnection, LdapConnection
 from schemas.jobs import Job
 from services.common.definitions import check_job
 from services.common.errors import BadInput
-from services.runner.engine.report import rows
 
 CONNECTIONS: dict[str, Connection] = {
     "hr": CsvConnection(id="hr", directory="/srv/hr"),

@@ -6,8 +6,7 @@ from typing import Any
 
 import pytest
 
-from schemas.values import Record
-from services.runner.engine.passwords import (
+from core.engine.passwords import (
     DIGITS,
     LOOKALIKES,
     LOWER,
@@ -19,8 +18,9 @@ from services.runner.engine.passwords import (
     password_spec,
     problems,
 )
-from services.runner.engine.transforms import TransformError
-from services.runner.engine.transforms_base import Args, RecordFailed
+from core.engine.transforms import TransformError
+from core.engine.transforms_base import Args, RecordFailed
+from schemas.values import Record
 
 DRAWS = 10_000
 PATH = "$.objects[0].fields[4].transform"

@@ -6,10 +6,7 @@ from typing import Any
 
 import pytest
 
-from schemas.jobs import FieldMap, ObjectMapping
-from schemas.plan import Action, Change
-from schemas.values import Record
-from services.runner.engine import (
+from core.engine import (
     CONTAINER_FIELD,
     PHASES,
     dn_depth,
@@ -19,6 +16,9 @@ from services.runner.engine import (
     split_batches,
     with_container,
 )
+from schemas.jobs import FieldMap, ObjectMapping
+from schemas.plan import Action, Change
+from schemas.values import Record
 
 PEOPLE = "ou=People,dc=example,dc=org"
 FIELDS = [FieldMap(to="uid", from_="login"), FieldMap(to="cn")]

@@ -9,11 +9,11 @@ from typing import Any
 import msgspec
 import pytest
 
+from core.engine import DuplicateKey, apply_to, match_key, plan
 from schemas.jobs import FieldMap, ObjectMapping
 from schemas.plan import Action, Change, PlanCounts
 from schemas.values import Binary, Record
 from services.common.errors import BadInput
-from services.runner.engine import DuplicateKey, apply_to, match_key, plan
 
 NFC = unicodedata.normalize("NFC", "José")
 NFD = unicodedata.normalize("NFD", "José")

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
+from core.engine import apply_to, plan, resolved
 from schemas.jobs import FieldMap, ObjectMapping, Policy
 from schemas.plan import Change, PlanCounts
 from schemas.values import Binary, Record, Value
-from services.runner.engine import apply_to, plan, resolved
 
 NFC = unicodedata.normalize("NFC", "José")
 NFD = unicodedata.normalize("NFD", "José")

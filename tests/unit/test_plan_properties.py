@@ -14,9 +14,7 @@ import unicodedata
 from hypothesis import given
 from hypothesis import strategies as st
 
-from schemas.jobs import FieldMap, ObjectMapping, Policy
-from schemas.values import Binary, Record, Value
-from services.runner.engine import (
+from core.engine import (
     PHASES,
     apply_to,
     managed_fields,
@@ -27,9 +25,11 @@ from services.runner.engine import (
     split_batches,
     with_container,
 )
-from services.runner.engine.batching import change_size
-from services.runner.engine.mapping import present
-from services.runner.engine.transforms import RecordFailed
+from core.engine.batching import change_size
+from core.engine.mapping import present
+from core.engine.transforms import RecordFailed
+from schemas.jobs import FieldMap, ObjectMapping, Policy
+from schemas.values import Binary, Record, Value
 
 JOSE = "José"
 KEY_VALUES = [

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import cast
 
+from core.engine.phases import phase_of
 from schemas.jobs import Endpoint, FieldMap, Job, ObjectMapping, Resolve
 from schemas.values import Record
-from services.runner.engine.phases import phase_of
 from services.runner.planning import Sides, plan_job
 from services.runner.providers.base import Provider
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import msgspec
 import pytest
 
+from core.engine.objects import ObjectType, plan_objects
+from core.engine.phases import phase_of
+from core.engine.planned_state import ID_FIELD
 from schemas.jobs import FieldMap, ObjectMapping, Resolve
 from schemas.plan import Change
 from schemas.values import Record
-from services.runner.engine.objects import ObjectType, plan_objects
-from services.runner.engine.phases import phase_of
-from services.runner.engine.planned_state import ID_FIELD
 
 MANAGER = FieldMap(to="manager", resolve=Resolve(type="user", by="employeeNumber"))
 USERS = ObjectMapping(

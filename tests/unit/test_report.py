@@ -8,12 +8,12 @@ import msgspec
 import pytest
 from openpyxl import load_workbook
 
+from core.engine.report import COLUMNS, PlanReport, Row, report, rows, spreadsheet_safe
+from core.engine.report import text as cell_text
 from schemas.plan import Change, PlanCounts
 from schemas.values import Binary, Value
 from services.cli.export import XLSX_MAX_CELL, export_format, write_report
 from services.common.errors import BadInput
-from services.runner.engine.report import COLUMNS, PlanReport, Row, report, rows, spreadsheet_safe
-from services.runner.engine.report import text as cell_text
 
 CHANGES = [
     Change(

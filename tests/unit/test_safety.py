@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from core.engine import assess, limit, plan
 from schemas.jobs import ObjectMapping, Safety
 from schemas.plan import PlanCounts
 from schemas.values import Record
-from services.runner.engine import assess, limit, plan
 
 FIVE_PERCENT = Safety(max_count=500, max_percent=5.0)
 DESTINATION: list[Record] = [{"uid": f"u{n:04}"} for n in range(1000)]

@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.runner.engine.context import MappingContext
-from services.runner.engine.scripts import RecordSkipped
-from services.runner.engine.transforms import compile_transform
-from services.runner.engine.transforms_base import RecordFailed, TransformError
+from core.engine.context import MappingContext
+from core.engine.scripts import RecordSkipped
+from core.engine.transforms import compile_transform
+from core.engine.transforms_base import RecordFailed, TransformError
 
 CONTEXT = MappingContext(
     job_id="j", run_id="r", now=datetime(2026, 1, 1, tzinfo=UTC), environment={}

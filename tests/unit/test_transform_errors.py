@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
+from core.engine.context import MappingContext
+from core.engine.transforms import RecordFailed, TransformError, compile_transform
 from schemas.values import Binary, Value
 from services.common.errors import BadInput
-from services.runner.engine.context import MappingContext
-from services.runner.engine.transforms import RecordFailed, TransformError, compile_transform
 
 from .test_transforms import CONTEXT, PATH, RECORD, table
 

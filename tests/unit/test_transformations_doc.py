@@ -9,8 +9,8 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from core.engine.mapping import check_mapping
 from schemas.jobs import FieldMap, ObjectMapping
-from services.runner.engine.mapping import check_mapping
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "transformations.md"
 BLOCKS = re.findall(r"```toml\n(.*?)```", DOC.read_text(), re.S)

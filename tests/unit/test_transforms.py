@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from core.engine.context import MappingContext
+from core.engine.transforms import compile_transform
 from schemas.values import Record, Value
-from services.runner.engine.context import MappingContext
-from services.runner.engine.transforms import compile_transform
 
 CONTEXT = MappingContext(
     job_id="hr-to-ldap",

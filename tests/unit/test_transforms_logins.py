@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
+from core.engine.transforms import RecordFailed, TransformError, compile_transform
 from schemas.values import Binary, Record, Value
-from services.runner.engine.transforms import RecordFailed, TransformError, compile_transform
 
 from .test_transforms import CONTEXT, PATH, table
 

@@ -6,13 +6,13 @@ import random
 
 import pytest
 
+from core.engine import plan
+from core.engine.mapping import check_mapping
+from core.engine.objects import ObjectType, plan_objects
+from core.engine.plan import Plan
+from core.engine.unique import taken_in
 from schemas.jobs import FieldMap, ObjectMapping, Unique
 from schemas.values import Record
-from services.runner.engine import plan
-from services.runner.engine.mapping import check_mapping
-from services.runner.engine.objects import ObjectType, plan_objects
-from services.runner.engine.plan import Plan
-from services.runner.engine.unique import taken_in
 
 LOGIN = FieldMap(to="uid", create_only=True, unique=True)
 MAIL = FieldMap(to="mail", create_only=True, unique=Unique(before="@"))

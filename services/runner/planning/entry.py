@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 import msgspec
 import structlog
 
+from core.engine.context import MappingContext
+from core.engine.plan import Plan
 from schemas.connections import Connection
 from schemas.events import Trigger
 from schemas.jobs import Job
@@ -18,8 +20,6 @@ from schemas.plan import RecordError
 from services.common.object_checks import endpoint_of
 from services.common.store import Store
 from services.common.watermarks import Memory
-from services.runner.engine.context import MappingContext
-from services.runner.engine.plan import Plan
 
 from .in_memory import plan_in_memory
 from .low_memory import lean_enough, plan_low_memory

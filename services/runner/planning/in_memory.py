@@ -6,11 +6,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
+from core.engine import managed_fields
+from core.engine.context import MappingContext
+from core.engine.objects import ObjectType, plan_objects
+from core.engine.planned_state import Identify
 from schemas.jobs import Job
-from services.runner.engine import managed_fields
-from services.runner.engine.context import MappingContext
-from services.runner.engine.objects import ObjectType, plan_objects
-from services.runner.engine.planned_state import Identify
 
 from .reading import Reading
 from .sides import READ_BATCH, Pair

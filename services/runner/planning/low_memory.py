@@ -2,7 +2,7 @@
 
 Used when the destination can be read again cheaply (files and tables say so with
 `rereadable = True`) and the job maps its fields: the first read keeps a digest per
-key (engine/digests.py), the source is streamed against it and unchanged records are
+key (core/engine/digests.py), the source is streamed against it and unchanged records are
 dropped on the spot, and the second read takes only the destination records the exact
 plan needs (updates, destination-only objects, duplicates). Same plan, same hash.
 """
@@ -12,13 +12,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
+from core.engine import managed_fields, plan
+from core.engine.context import MappingContext
+from core.engine.digests import DigestIndex
+from core.engine.lifecycle import Lifecycle
+from core.engine.plan import Plan
 from schemas.jobs import Job, ObjectMapping
 from schemas.values import Record
-from services.runner.engine import managed_fields, plan
-from services.runner.engine.context import MappingContext
-from services.runner.engine.digests import DigestIndex
-from services.runner.engine.lifecycle import Lifecycle
-from services.runner.engine.plan import Plan
 from services.runner.providers.base import Provider
 
 from .reading import Reading

@@ -14,12 +14,12 @@ from datetime import datetime, timedelta
 
 import msgspec
 
+from core.engine.lifecycle import Lifecycle, has_lifecycle
 from schemas.jobs import Job
 from services.common.definitions import parse_interval
 from services.common.errors import BadInput
 from services.common.incremental_checks import changed_only_refusal
 from services.common.watermarks import Memory, Watermark
-from services.runner.engine.lifecycle import Lifecycle, has_lifecycle
 
 
 @dataclass(frozen=True)

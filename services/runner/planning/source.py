@@ -16,19 +16,19 @@ from typing import Any
 
 import msgspec
 
+from core.engine import match_key, with_container
+from core.engine.conditions import compile_condition, fields_tested
+from core.engine.context import MappingContext
+from core.engine.lifecycle import LEAVER_FIELD
+from core.engine.mapping import CompiledMapping, compile_mapping, fields_read
+from core.engine.plan import Plan
+from core.engine.scripts import RecordSkipped
+from core.engine.transforms import RecordFailed
 from schemas.jobs import Job, ObjectMapping
 from schemas.plan import RecordError
 from schemas.values import Record
 from services.common.errors import BadInput
 from services.common.object_checks import endpoint_of
-from services.runner.engine import match_key, with_container
-from services.runner.engine.conditions import compile_condition, fields_tested
-from services.runner.engine.context import MappingContext
-from services.runner.engine.lifecycle import LEAVER_FIELD
-from services.runner.engine.mapping import CompiledMapping, compile_mapping, fields_read
-from services.runner.engine.plan import Plan
-from services.runner.engine.scripts import RecordSkipped
-from services.runner.engine.transforms import RecordFailed
 from services.runner.providers.base import ChangeReader, Provider
 
 from .reading import Reading
