@@ -10,8 +10,8 @@ from collections.abc import Sequence
 
 import msgspec
 
+from core.errors import BadInput
 from schemas.plan import Change
-from services.common.errors import BadInput
 
 from .phases import phase_of
 

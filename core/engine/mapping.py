@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import cast
 
+from core.errors import BadInput
 from schemas.jobs import FieldMap, ObjectMapping, TransformSpec
 from schemas.values import Record, Value, is_empty, normalize, split_text
-from services.common.errors import BadInput
 
 from .conditions import fields_tested
 from .context import MappingContext

@@ -14,10 +14,10 @@ from collections.abc import Collection, Iterable, Sequence
 
 import msgspec
 
+from core.errors import BadInput
 from schemas.jobs import ObjectMapping, Policy
 from schemas.plan import Action, Change, PlanCounts
 from schemas.values import Record
-from services.common.errors import BadInput
 
 from .batching import split_batches
 from .containers import container_of

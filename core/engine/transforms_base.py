@@ -12,8 +12,8 @@ import math
 from collections.abc import Callable, Collection, Mapping
 from typing import Any, NoReturn
 
+from core.errors import BadInput
 from schemas.values import Binary, Record, Value
-from services.common.errors import BadInput
 
 Step = Callable[[Value | None, Record], Value | None]
 

@@ -21,9 +21,9 @@ import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from core.errors import BadInput
 from schemas.jobs import FieldMap, ObjectMapping, Unique
 from schemas.values import Record
-from services.common.errors import BadInput
 
 from .transforms import is_password
 from .transforms_base import show, texts_of

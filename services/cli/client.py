@@ -15,6 +15,14 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
+from core.errors import (
+    BadInput,
+    IdsyncError,
+    NotFound,
+    Refused,
+    Transient,
+    Unreachable,
+)
 from schemas.commands import (
     CommandReply,
     DecideCommand,
@@ -29,14 +37,6 @@ from schemas.jobs import Job
 from schemas.subjects import command_subject
 from services.common import access, credentials
 from services.common.credentials import Credentials
-from services.common.errors import (
-    BadInput,
-    IdsyncError,
-    NotFound,
-    Refused,
-    Transient,
-    Unreachable,
-)
 from services.common.jetstream import JOURNAL, not_set_up
 from services.common.reading import read_stream
 from services.common.settings import Settings, server_list

@@ -11,6 +11,7 @@ from pathlib import Path
 import msgspec
 
 from core.engine.report import report
+from core.errors import BadInput
 from schemas.connections import Connection
 from schemas.ids import utcnow
 from services.common.definitions import (
@@ -19,7 +20,6 @@ from services.common.definitions import (
     load_connections,
     load_job,
 )
-from services.common.errors import BadInput
 from services.common.logging import configure_logging
 from services.common.watermarks import Memory
 from services.runner.planning import Asked, plan_run

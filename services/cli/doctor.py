@@ -8,9 +8,9 @@ import msgspec
 import nats.js.errors
 from nats.js.api import DiscardPolicy
 
+from core.errors import IdsyncError, Unreachable
 from schemas.ids import utcnow
 from schemas.subjects import command_subject
-from services.common.errors import IdsyncError, Unreachable
 from services.common.jetstream import BUCKETS, CONSUMERS, PLANS_BUCKET, stream_configs
 from services.runner.health import runners
 from services.runner.providers.reach import check_reachable

@@ -15,7 +15,7 @@ from pathlib import Path
 import msgspec
 
 from core.engine.report import COLUMNS, PlanReport, spreadsheet_safe
-from services.common.errors import BadInput
+from core.errors import BadInput
 
 FORMATS = ("csv", "xlsx", "json")
 # Excel refuses to open a workbook with a longer cell.

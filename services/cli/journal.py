@@ -6,8 +6,8 @@ import argparse
 import asyncio
 import sys
 
+from core.errors import NotFound
 from schemas.subjects import JOURNAL_SUBJECTS, job_events
-from services.common.errors import NotFound
 
 from .client import connect
 from .output import event_line, print_json, print_table, stats_line

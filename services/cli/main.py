@@ -8,8 +8,8 @@ import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 
+from core.errors import IdsyncError
 from schemas.connections import PROVIDERS
-from services.common.errors import IdsyncError
 from services.common.host import SERVICES
 from services.common.logging import configure_logging
 from services.common.settings import Settings

@@ -7,9 +7,9 @@ import argparse
 
 import msgspec
 
+from core.errors import BadInput
 from schemas.commands import DeadLetterCommand
 from schemas.ids import utcnow
-from services.common.errors import BadInput
 from services.runner.deadletters import dead_letters
 from services.runner.health import runners
 

@@ -7,8 +7,8 @@ import argparse
 
 from core.engine.mapping import compile_mapping
 from core.engine.samples import GENERATED, Sample, sample
+from core.errors import BadInput
 from schemas.values import Binary, Record, Value
-from services.common.errors import BadInput
 from services.runner.planning import default_context, open_sides
 from services.runner.providers.base import Provider
 

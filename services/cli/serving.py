@@ -9,9 +9,9 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
+from core.errors import BadInput, Refused, Unreachable
 from services.common import users
 from services.common.embedded import EmbeddedNats
-from services.common.errors import BadInput, Refused, Unreachable
 from services.common.host import SERVICES, run_services
 from services.common.settings import URL_FILE, Settings
 

@@ -10,13 +10,13 @@ from faststream.nats import NatsBroker
 from faststream.nats.security import NatsSecurity, NatsUserPassword
 from nats.js import JetStreamContext
 
+from core.errors import StoreFull
 from schemas.events import Event, encode_event
 from schemas.subjects import event_subject, work_subject
 from schemas.work import WorkBatch
 from schemas.work import encode as encode_work
 
 from .credentials import Credentials
-from .errors import StoreFull
 from .jetstream import JOURNAL, WORK, ConsumerSpec
 from .runs import Runs
 from .settings import Settings, server_list

@@ -22,7 +22,8 @@ from pathlib import Path
 
 import msgspec
 
-from .errors import BadInput
+from core.errors import BadInput
+
 from .settings import Settings
 
 CREDENTIALS_DIR = "credentials"

@@ -21,6 +21,7 @@ import msgspec
 import msgspec.inspect as mi
 
 from core.engine.mapping import check_mapping
+from core.errors import BadInput
 from schemas.connections import (
     PATH_FIELDS,
     PROVIDERS,
@@ -32,7 +33,6 @@ from schemas.connections import (
 )
 from schemas.ids import is_slug
 from schemas.jobs import Endpoint, Job, ObjectMapping
-from services.common.errors import BadInput
 from services.common.incremental_checks import check_changes
 from services.common.object_checks import check_object_types, endpoint_of
 from services.common.scope_checks import check_scopes

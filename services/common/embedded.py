@@ -13,7 +13,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from .errors import BadInput, Unreachable
+from core.errors import BadInput, Unreachable
 
 
 def nats_server_binary() -> Path:

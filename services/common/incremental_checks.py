@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from core.engine.lifecycle import has_lifecycle, leaver_container, ways_out
+from core.errors import BadInput
 from schemas.connections import Connection, PluginConnection
 from schemas.jobs import Job
 from services.runner.providers.capability_table import capabilities
-
-from .errors import BadInput
 
 Report = Callable[[str, str], None]  # (field path, "expected ..., got ...")
 

@@ -29,10 +29,10 @@ from nats.js.api import (
     StreamConfig,
 )
 
+from core.errors import IdsyncError, Unreachable
 from schemas.events import RunApproved, RunAwaitingApproval, RunRequested
 from schemas.subjects import JOURNAL_SUBJECTS, WORK_SUBJECTS, command_subject, events_of
 
-from .errors import IdsyncError, Unreachable
 from .logging import get_logger
 from .settings import Settings
 

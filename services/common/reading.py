@@ -17,7 +17,8 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
-from .errors import Unreachable
+from core.errors import Unreachable
+
 from .jetstream import not_set_up
 
 BATCH = 1000

@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from core.errors import BadInput
 from schemas.connections import SecretRef
-from services.common.errors import BadInput
 
 
 def resolve_secret(ref: SecretRef, what: str) -> str:

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from .errors import BadInput, Unreachable
+from core.errors import BadInput, Unreachable
 
 URL_FILE = "nats.url"
 HOME_FOLDER = ".idsync"

@@ -9,10 +9,10 @@ import nats.js.errors
 from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 
+from core.errors import NotFound
 from schemas.connections import Connection
 from schemas.jobs import Job
 
-from .errors import NotFound
 from .jetstream import CONNECTIONS_BUCKET, JOBS_BUCKET, not_set_up
 from .reading import bucket_keys
 

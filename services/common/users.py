@@ -18,6 +18,7 @@ from pathlib import Path
 import bcrypt
 import msgspec
 
+from core.errors import BadInput, NotFound
 from schemas.ids import is_slug
 
 from . import access
@@ -28,7 +29,6 @@ from .credentials import (
     service_file,
     write_credentials,
 )
-from .errors import BadInput, NotFound
 
 USERS_FILE = "users.json"
 AUTH_FILE = "auth.conf"

@@ -17,6 +17,7 @@ from email.utils import format_datetime
 
 import msgspec
 
+from core.errors import BadInput
 from schemas.events import (
     Event,
     RunAwaitingApproval,
@@ -28,7 +29,6 @@ from schemas.events import (
     tag_of,
 )
 from schemas.jobs import Job
-from services.common.errors import BadInput
 
 from . import body
 from .addresses import BadAddress, parse_address, unsafe_header_text

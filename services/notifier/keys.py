@@ -14,8 +14,8 @@ from nacl.exceptions import CryptoError
 from nacl.public import PrivateKey, SealedBox
 from nats.js import JetStreamContext
 
+from core.errors import BadInput
 from schemas.events import RunPasswordsSealed, SealedPassword
-from services.common.errors import BadInput
 from services.common.jetstream import KEYS_BUCKET
 from services.common.logging import get_logger
 from services.common.sealing import NOTIFIER_KEY, SealedPayload

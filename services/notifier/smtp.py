@@ -20,8 +20,8 @@ from typing import Literal
 
 import msgspec
 
+from core.errors import BadInput, Transient
 from schemas.connections import SecretRef
-from services.common.errors import BadInput, Transient
 from services.common.secrets import resolve_secret
 from services.common.settings import Settings
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import msgspec
 from faststream.nats import NatsBroker
 
+from core.errors import IdsyncError
 from schemas.commands import CommandReply, deadletter_command_decoder
 from schemas.events import Event, RunApproved, RunDeadLetter
 from schemas.work import WorkBatch, decode_batch
@@ -17,7 +18,6 @@ from services.common.bus import Bus
 from services.common.consumers import subscribe_durable
 from services.common.delivery import consume, deliberately
 from services.common.ending import fail_run
-from services.common.errors import IdsyncError
 from services.common.host import Background
 from services.common.jetstream import RUNNER, WORKER
 

@@ -16,11 +16,11 @@ import msgspec
 import nats.js.errors
 from nats.js import JetStreamContext
 
+from core.errors import BadInput, NotFound
 from schemas.events import RunApproved, decode_event
 from schemas.plan import RunStats
 from schemas.work import WorkBatch, decode_batch
 from services.common.bus import Bus
-from services.common.errors import BadInput, NotFound
 from services.common.jetstream import DEADLETTERS, WORK
 from services.common.runs import RunState, StateChange
 

@@ -21,9 +21,9 @@ from typing import Any, NoReturn
 import structlog
 
 from core.engine.scripts import load
+from core.errors import BadInput
 from schemas.jobs import Job
 from schemas.plan import Change, RunStats
-from services.common.errors import BadInput
 
 log = structlog.get_logger("idsync.runner")
 KEPT_RUNS = 16

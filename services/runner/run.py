@@ -18,6 +18,7 @@ from datetime import datetime
 import structlog
 
 from core.engine import assess, phase_of, split_batches
+from core.errors import BadInput, StoreFull, WriteFailed
 from schemas.events import (
     RunApproved,
     RunAwaitingApproval,
@@ -30,7 +31,6 @@ from schemas.plan import Change, RunStats
 from schemas.work import StoredPlan
 from services.common.bus import Bus
 from services.common.ending import fail_run
-from services.common.errors import BadInput, StoreFull, WriteFailed
 from services.common.failpoints import failpoint
 from services.common.runs import RunState, StateChange
 from services.common.watermarks import Memory

@@ -6,11 +6,11 @@ import asyncio
 
 from faststream.nats import NatsBroker
 
+from core.errors import BadInput
 from schemas.events import RunRequested
 from schemas.ids import scheduled_run_id, utcnow
 from services.common.bus import Bus
 from services.common.definitions import parse_interval
-from services.common.errors import BadInput
 from services.common.host import Background
 from services.common.logging import get_logger
 

@@ -16,6 +16,7 @@ from datetime import timedelta
 import msgspec
 from faststream.nats import NatsBroker, NatsMessage
 
+from core.errors import StoreFull
 from schemas.commands import CommandReply, encode, run_command_decoder
 from schemas.events import Event, RunApproved, RunAwaitingApproval, RunRequested, Trigger
 from schemas.ids import is_slug, new_run_id, utcnow
@@ -24,7 +25,6 @@ from schemas.subjects import command_subject
 from services.common.bus import Bus
 from services.common.consumers import subscribe_durable
 from services.common.delivery import deliberately
-from services.common.errors import StoreFull
 from services.common.host import Background
 from services.common.incremental_checks import changed_only_refusal
 from services.common.jetstream import WAITS, WORKFLOW

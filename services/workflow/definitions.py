@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import msgspec
 
+from core.errors import BadInput
 from schemas.commands import CommandReply, job_delete_decoder
 from schemas.connections import Connection
 from schemas.jobs import Job
 from services.common.bus import Bus
 from services.common.definitions import check_job
-from services.common.errors import BadInput
 from services.common.logging import get_logger
 
 from .gate import approval_problems

@@ -12,9 +12,9 @@ grant anything).
 
 from __future__ import annotations
 
+from core.errors import BadInput
 from schemas.jobs import Job
 from services.common.definitions import parse_interval
-from services.common.errors import BadInput
 from services.common.users import Users
 
 GROUP = "group:"

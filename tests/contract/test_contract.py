@@ -7,9 +7,9 @@ from collections.abc import Sequence
 
 import pytest
 
+from core.errors import BadInput
 from schemas.plan import Change
 from schemas.values import Record
-from services.common.errors import BadInput
 from services.runner.providers.base import Layout, Outcome
 from tests.contract.conftest import LAYOUT, OpenSide
 from tests.contract.harness import ProviderHarness, create, delete, read_all, update

@@ -12,11 +12,11 @@ from pathlib import Path
 import ldap3
 import pytest
 
+from core.errors import BadInput
 from schemas.connections import ActiveDirectoryConnection, SecretRef
 from schemas.jobs import Endpoint
 from schemas.plan import Change
 from schemas.values import Value
-from services.common.errors import BadInput
 from services.runner.providers import open_provider
 from services.runner.providers.ad import AdProvider
 from services.runner.providers.ad_values import holds_key, merge_ranges, unfinished

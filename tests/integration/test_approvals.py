@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 import structlog.testing
 
+from core.errors import BadInput
 from schemas.events import (
     RunApproved,
     RunAwaitingApproval,
@@ -24,7 +25,6 @@ from services.cli.client import Session
 from services.cli.watch import follow_run
 from services.common.bus import Bus, make_broker
 from services.common.credentials import for_service
-from services.common.errors import BadInput
 from services.common.people import write_csv
 from services.common.settings import Settings
 from services.workflow.approvals import Expiry, Waiting, waiting

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import BadInput
 from services.common.definitions import load_connections, load_job
-from services.common.errors import BadInput
 from services.common.settings import Settings
 
 from .conftest import IDSYNC, JOB_ID, Files, connections_toml, env_for

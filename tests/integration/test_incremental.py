@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import BadInput
 from schemas.events import Event, RunFailed, RunFinished, RunPlanned
 from services.cli.client import Session
 from services.cli.watch import follow_run
-from services.common.errors import BadInput
 from services.common.people import people
 from services.common.watermarks import Memory
 

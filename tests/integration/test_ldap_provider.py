@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import BadInput, Transient, Unreachable
 from schemas.connections import SecretRef
 from schemas.plan import Change
 from schemas.values import Binary
-from services.common.errors import BadInput, Transient, Unreachable
 from services.runner.providers.base import Layout
 from tests.ldap_server import (
     ADMIN_DN,

@@ -13,11 +13,11 @@ import nats.errors
 import pytest
 from nats.js.api import StreamConfig
 
+from core.errors import Refused
 from schemas.commands import RunCommand, encode, reply_decoder
 from schemas.events import RunApproved, RunFinished, RunRequested, encode_event, is_end
 from schemas.subjects import command_subject, event_subject
 from services.common import users
-from services.common.errors import Refused
 from services.common.jetstream import JOBS_BUCKET, JOURNAL
 from services.common.people import write_csv
 from services.common.settings import Settings

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import BadInput
 from schemas.events import RunFailed, RunFinished
 from services.cli.client import Session
 from services.cli.watch import follow_run
 from services.common.definitions import check_job, load_connections, load_job
-from services.common.errors import BadInput
 
 from .conftest import JOB_ID, Files, RunServices, job_toml
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import BadInput
 from schemas.events import RunFinished
 from services.cli.client import Session
 from services.cli.watch import follow_run
-from services.common.errors import BadInput
 
 from .conftest import CONNECTIONS, JOB_ID, Files, RunServices, apply_files
 

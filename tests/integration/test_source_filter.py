@@ -7,11 +7,11 @@ import sqlite3
 
 import pytest
 
+from core.errors import BadInput
 from schemas.events import RunFinished
 from services.cli.client import Session
 from services.cli.watch import follow_run
 from services.common.definitions import check_job, load_connections, load_job
-from services.common.errors import BadInput
 from services.common.people import write_csv
 
 from .conftest import JOB_ID, Files, RunServices, apply_files

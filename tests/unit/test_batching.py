@@ -7,9 +7,9 @@ import pytest
 
 from core.engine import PHASE_OF, Plan, change_size, split_batches
 from core.engine.plan import plan_hash
+from core.errors import BadInput
 from schemas.plan import Action, Change, PlanCounts
 from schemas.values import Record
-from services.common.errors import BadInput
 
 
 def change(action: Action, key: str, size: int = 0) -> Change:

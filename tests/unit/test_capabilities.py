@@ -8,10 +8,10 @@ from typing import Any
 import msgspec
 import pytest
 
+from core.errors import BadInput
 from schemas.connections import Connection, CsvConnection, SqliteConnection
 from schemas.jobs import Job
 from services.common.definitions import check_job
-from services.common.errors import BadInput
 from services.runner.providers import capabilities, capability_table
 
 CONNECTIONS: dict[str, Connection] = {

@@ -19,11 +19,11 @@ from core.engine.mapping import (
     map_record,
 )
 from core.engine.transforms import RecordFailed
+from core.errors import BadInput
 from schemas.connections import Connection, CsvConnection, SqliteConnection
 from schemas.jobs import Endpoint, FieldMap, Job, ObjectMapping
 from schemas.values import Record
 from services.common.definitions import check_job, load_job
-from services.common.errors import BadInput
 from services.runner.planning import Sides, plan_job
 from services.runner.providers.base import Provider
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import BadInput, WriteFailed
 from schemas.connections import CsvConnection
 from schemas.jobs import Endpoint
 from schemas.plan import Change
 from schemas.values import Record
-from services.common.errors import BadInput, WriteFailed
 from services.runner.providers import open_provider
 from services.runner.providers.base import Layout
 from services.runner.providers.csvfile import CsvProvider

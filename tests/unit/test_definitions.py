@@ -9,10 +9,10 @@ from typing import Any
 import msgspec
 import pytest
 
+from core.errors import BadInput
 from schemas.connections import Connection, CsvConnection, SqliteConnection
 from schemas.jobs import Endpoint, FieldMap, Job, ObjectMapping, Schedule
 from services.common.definitions import check_job, load_connections, load_job, parse_interval
-from services.common.errors import BadInput
 from services.workflow.ownership import unowned_connection_problems
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

@@ -9,9 +9,9 @@ from hypothesis import strategies as st
 from core.engine import plan
 from core.engine.digests import DigestIndex
 from core.engine.plan import Plan
+from core.errors import BadInput
 from schemas.jobs import FieldMap, ObjectMapping
 from schemas.values import Record
-from services.common.errors import BadInput
 
 MAPPING = ObjectMapping(
     keys=["uid"],

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from services.common.errors import Unreachable
+from core.errors import Unreachable
 from services.common.settings import Settings, find_home
 
 

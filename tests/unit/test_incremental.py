@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import BadInput
 from schemas.connections import (
     ActiveDirectoryConnection,
     Connection,
@@ -20,7 +21,6 @@ from schemas.connections import (
 from schemas.jobs import Changes, Endpoint, Job, ObjectMapping
 from schemas.values import Record
 from services.common.definitions import check_job
-from services.common.errors import BadInput
 from services.common.incremental_checks import changed_only_refusal
 from services.common.watermarks import Watermark
 from services.runner.planning.reading import choose

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import BadInput
 from schemas.connections import LdapConnection, LdapTimeouts, SecretRef
 from schemas.values import Binary
 from services.common.definitions import load_connections
-from services.common.errors import BadInput
 from services.common.secrets import resolve_secret
 from services.runner.providers import ldap_wire as w
 from services.runner.providers.ldap_config import check_ldap_connection

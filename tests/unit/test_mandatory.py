@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from core.errors import BadInput
 from schemas.connections import CsvConnection, LdapConnection, SqliteConnection
 from schemas.jobs import Endpoint, FieldMap, Job, ObjectMapping
 from services.common.definitions import check_job
-from services.common.errors import BadInput
 
 CONNECTIONS = {
     "hr": CsvConnection(id="hr", directory="/tmp"),

@@ -7,6 +7,7 @@ from email.headerregistry import Address
 
 import pytest
 
+from core.errors import BadInput
 from schemas.events import (
     Event,
     RunAwaitingApproval,
@@ -23,7 +24,6 @@ from schemas.events import (
 from schemas.jobs import Endpoint, Job, Notification, ObjectMapping
 from schemas.plan import PlanCounts, RecordError, RunStats
 from services.common.definitions import check_job
-from services.common.errors import BadInput
 from services.notifier.addresses import address_problem
 from services.notifier.compose import MailRefused, compose, message_id
 from services.notifier.digest import digest

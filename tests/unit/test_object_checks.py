@@ -8,10 +8,10 @@ import msgspec
 import pytest
 
 from core.engine.report import rows
+from core.errors import BadInput
 from schemas.connections import Connection, CsvConnection, LdapConnection
 from schemas.jobs import Job
 from services.common.definitions import check_job
-from services.common.errors import BadInput
 
 CONNECTIONS: dict[str, Connection] = {
     "hr": CsvConnection(id="hr", directory="/srv/hr"),

@@ -10,10 +10,10 @@ import msgspec
 import pytest
 
 from core.engine import DuplicateKey, apply_to, match_key, plan
+from core.errors import BadInput
 from schemas.jobs import FieldMap, ObjectMapping
 from schemas.plan import Action, Change, PlanCounts
 from schemas.values import Binary, Record
-from services.common.errors import BadInput
 
 NFC = unicodedata.normalize("NFC", "José")
 NFD = unicodedata.normalize("NFD", "José")

@@ -10,10 +10,10 @@ from openpyxl import load_workbook
 
 from core.engine.report import COLUMNS, PlanReport, Row, report, rows, spreadsheet_safe
 from core.engine.report import text as cell_text
+from core.errors import BadInput
 from schemas.plan import Change, PlanCounts
 from schemas.values import Binary, Value
 from services.cli.export import XLSX_MAX_CELL, export_format, write_report
-from services.common.errors import BadInput
 
 CHANGES = [
     Change(

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import BadInput
 from schemas.connections import CsvConnection, SqliteConnection
 from schemas.jobs import Endpoint, Job, ObjectMapping
 from services.common.definitions import check_job
-from services.common.errors import BadInput
 from services.runner.providers.base import Layout
 from services.runner.providers.sqlite import SqliteProvider
 

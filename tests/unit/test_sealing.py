@@ -11,9 +11,9 @@ import msgspec
 import pytest
 from nacl.public import PrivateKey
 
+from core.errors import BadInput
 from schemas.events import RunPasswordsSealed, SealedPassword
 from schemas.jobs import Endpoint, Job, Notification, ObjectMapping
-from services.common.errors import BadInput
 from services.common.sealing import SealedPayload, seal
 from services.notifier.keys import Unopened, load_or_create, open_sealed
 from services.notifier.password_mail import Opened, compose_passwords

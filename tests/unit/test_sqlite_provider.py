@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import BadInput, Transient, WriteFailed
 from schemas.connections import SqliteConnection
 from schemas.jobs import Endpoint
 from schemas.plan import Change
 from schemas.values import Binary, Record
-from services.common.errors import BadInput, Transient, WriteFailed
 from services.runner.providers import open_provider
 from services.runner.providers.base import Layout, Provider
 from services.runner.providers.sqlite import DEFAULT_BUSY_TIMEOUT, busy_timeout

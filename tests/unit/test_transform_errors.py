@@ -9,8 +9,8 @@ import pytest
 
 from core.engine.context import MappingContext
 from core.engine.transforms import RecordFailed, TransformError, compile_transform
+from core.errors import BadInput
 from schemas.values import Binary, Value
-from services.common.errors import BadInput
 
 from .test_transforms import CONTEXT, PATH, RECORD, table
 

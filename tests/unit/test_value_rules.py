@@ -17,11 +17,11 @@ from msgspec.structs import replace
 from core.engine.context import MappingContext
 from core.engine.mapping import compile_mapping
 from core.engine.transforms import RecordFailed
+from core.errors import BadInput
 from schemas.connections import Connection, CsvConnection, SqliteConnection
 from schemas.jobs import Endpoint, FieldMap, Job, ObjectMapping
 from schemas.values import Record, Value, as_text
 from services.common.definitions import check_job, load_job
-from services.common.errors import BadInput
 from services.runner.planning import Sides, plan_job
 from services.runner.providers.base import Provider
 

@@ -15,9 +15,9 @@ from datetime import datetime, timedelta
 import msgspec
 
 from core.engine.lifecycle import Lifecycle, has_lifecycle
+from core.errors import BadInput
 from schemas.jobs import Job
 from services.common.definitions import parse_interval
-from services.common.errors import BadInput
 from services.common.incremental_checks import changed_only_refusal
 from services.common.watermarks import Memory, Watermark
 

@@ -24,10 +24,10 @@ from core.engine.mapping import CompiledMapping, compile_mapping, fields_read
 from core.engine.plan import Plan
 from core.engine.scripts import RecordSkipped
 from core.engine.transforms import RecordFailed
+from core.errors import BadInput
 from schemas.jobs import Job, ObjectMapping
 from schemas.plan import RecordError
 from schemas.values import Record
-from services.common.errors import BadInput
 from services.common.object_checks import endpoint_of
 from services.runner.providers.base import ChangeReader, Provider
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import assert_never
 
+from core.errors import BadInput
 from schemas.connections import (
     ActiveDirectoryConnection,
     Connection,
@@ -18,7 +19,6 @@ from schemas.connections import (
     SqliteConnection,
 )
 from schemas.jobs import Endpoint
-from services.common.errors import BadInput
 
 from .base import Layout, Outcome, Provider, ProviderFactory
 from .capability_table import capabilities

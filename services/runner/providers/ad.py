@@ -22,11 +22,11 @@ from collections.abc import AsyncIterator
 
 import msgspec
 
+from core.errors import BadInput
 from schemas.connections import ActiveDirectoryConnection
 from schemas.jobs import Endpoint
 from schemas.plan import Change
 from schemas.values import Record, Value, normalize
-from services.common.errors import BadInput
 
 from . import ldap_wire as w
 from .ad_values import (

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from decimal import Decimal, InvalidOperation
 
+from core.errors import BadInput
 from schemas.values import Record
-from services.common.errors import BadInput
 
 
 def _number(text: str) -> Decimal | None:

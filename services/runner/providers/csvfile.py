@@ -18,11 +18,11 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import IO
 
+from core.errors import BadInput, WriteFailed
 from schemas.connections import CsvConnection
 from schemas.jobs import Endpoint
 from schemas.plan import Change
 from schemas.values import Record, Value, as_text, normalize, record_from_cells, split_text
-from services.common.errors import BadInput, WriteFailed
 
 from .base import Layout, Outcome
 from .changes import FieldChanges, filtered, needs_field

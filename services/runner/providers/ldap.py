@@ -22,11 +22,11 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 from ldap3.core.results import RESULT_CODES
 
 from core.engine.planned_state import ID_FIELD
+from core.errors import BadInput, Transient, Unreachable
 from schemas.connections import LdapConnection
 from schemas.jobs import Endpoint
 from schemas.plan import Change
 from schemas.values import Record, Value
-from services.common.errors import BadInput, Transient, Unreachable
 
 from . import ldap_wire as w
 from .base import Layout, Outcome

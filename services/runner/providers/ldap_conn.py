@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import ldap3
 from ldap3.core.exceptions import LDAPException
 
+from core.errors import BadInput, Unreachable
 from schemas.connections import LdapConnection
-from services.common.errors import BadInput, Unreachable
 from services.common.secrets import resolve_secret
 
 from .ldap_wire import Wire

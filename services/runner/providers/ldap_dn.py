@@ -11,7 +11,7 @@ import ldap3.utils.asn1 as _asn1
 from ldap3.core.exceptions import LDAPException
 from ldap3.utils.conv import escape_filter_chars
 
-from services.common.errors import BadInput
+from core.errors import BadInput
 
 _DN_SPECIAL = frozenset('\\,+"<>;=')
 # ldap3's filter parser and BER encoder (untyped in its stubs).

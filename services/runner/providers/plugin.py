@@ -14,9 +14,9 @@ from __future__ import annotations
 import importlib
 from typing import cast
 
+from core.errors import BadInput
 from schemas.connections import PluginConnection
 from schemas.jobs import Endpoint
-from services.common.errors import BadInput
 
 from .base import Layout, Provider, ProviderFactory
 

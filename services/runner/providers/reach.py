@@ -7,6 +7,7 @@ import importlib.util
 import os
 from pathlib import Path
 
+from core.errors import Unreachable
 from schemas.connections import (
     Connection,
     CsvConnection,
@@ -14,7 +15,6 @@ from schemas.connections import (
     PluginConnection,
     SqliteConnection,
 )
-from services.common.errors import Unreachable
 
 
 async def check_reachable(connection: Connection) -> str:

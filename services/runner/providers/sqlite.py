@@ -23,11 +23,11 @@ from typing import Any
 
 import aiosqlite
 
+from core.errors import BadInput, IdsyncError, Transient, WriteFailed
 from schemas.connections import SqliteConnection
 from schemas.jobs import Endpoint
 from schemas.plan import Change
 from schemas.values import Binary, Record, Value, as_text, normalize, record_from_cells, split_text
-from services.common.errors import BadInput, IdsyncError, Transient, WriteFailed
 
 from .base import Layout, Outcome
 from .changes import FieldChanges, filtered, needs_field
