@@ -7,6 +7,10 @@ per run), never from code written in a job file; every runner must have the modu
 installed. It is called as `function(value, record, context)` with the field's value,
 the whole source record and the run's MappingContext, and returns the new value — or
 `SKIP` to leave the record out of the run (counted as skipped, with the reason given).
+
+The one import the core does at run time: importlib loads the module the job names, as
+the job asks. That stays within the core's rule — the engine itself reads no file and no
+environment; what the user's function does is the user's.
 """
 
 from __future__ import annotations
