@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 from services.cli.client import Session
 from services.common.people import people
@@ -63,10 +64,11 @@ def write(path: Path, rows: list[dict[str, str]]) -> None:
 
 def accounts(
     samba: Samba, base: str, flt: str = "(objectClass=user)", by: str = "sAMAccountName"
-) -> dict[str, dict]:  # type: ignore[type-arg]
+) -> dict[str, dict[str, Any]]:
     """`by`'s value → the attributes (and dn) of each object below `base`."""
     with samba.connection() as conn:
         conn.search(base, flt, attributes=["*", "userAccountControl", "pwdLastSet"])
+        assert conn.response is not None, conn.result
         return {str(e["attributes"][by]): dict(e["attributes"], dn=e["dn"]) for e in conn.response}
 
 

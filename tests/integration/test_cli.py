@@ -6,6 +6,7 @@ import asyncio
 import json
 import sqlite3
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -146,7 +147,12 @@ def _missing(files: Files) -> None:
     ids=["missing-source-file", "ragged-row", "bad-encoding", "duplicate-source-keys"],
 )
 async def test_a_bad_source_fails_the_run_and_writes_nothing(
-    settings: Settings, session: Session, files: Files, services: RunServices, breaks, reason: str
+    settings: Settings,
+    session: Session,
+    files: Files,
+    services: RunServices,
+    breaks: Callable[[Files], None],
+    reason: str,
 ) -> None:
     files.write(count=20)
     await apply_files(session, files)

@@ -19,12 +19,17 @@ from services.runner.providers.csvfile import CsvProvider
 LAYOUT = Layout(keys=("id",), fields=("id", "name"), multi_valued={"groups": "|"})
 
 
-def provider(folder: Path, layout: Layout = LAYOUT, **options: str) -> CsvProvider:
-    """A provider for people.csv in the folder; options go to the endpoint (its dialect)."""
+def provider(
+    folder: Path,
+    layout: Layout = LAYOUT,
+    *,
+    delimiter: str | None = None,
+    encoding: str | None = None,
+) -> CsvProvider:
+    """A provider for people.csv in the folder, with the endpoint's dialect."""
     connection = CsvConnection(directory=str(folder))
-    result = open_provider(
-        connection, Endpoint(connection="f", file="people.csv", **options), layout
-    )
+    endpoint = Endpoint(connection="f", file="people.csv", delimiter=delimiter, encoding=encoding)
+    result = open_provider(connection, endpoint, layout)
     assert isinstance(result, CsvProvider)
     return result
 
