@@ -38,7 +38,8 @@ async def connection_apply(args: argparse.Namespace) -> int:
     return 0
 
 
-async def connection_add(args: argparse.Namespace) -> int:
+def _connection_from(args: argparse.Namespace) -> Connection:
+    """The connection `idsync connection add` describes (relative paths made absolute)."""
     if not is_slug(args.id):
         raise BadInput(f"{args.id!r} is not a valid connection id: use a-z, 0-9, _ and -")
     fields: dict[str, object] = {"provider": args.provider, "id": args.id}
@@ -54,6 +55,11 @@ async def connection_add(args: argparse.Namespace) -> int:
         connection: Connection = msgspec.convert(fields, Connection)
     except msgspec.ValidationError as error:
         raise BadInput(f"connection {args.id}: {error}") from None
+    return connection
+
+
+async def connection_add(args: argparse.Namespace) -> int:
+    connection = _connection_from(args)
     async with connect(args.settings) as session:
         await session.apply_connections([connection])
     print(f"added connection {args.id} ({args.provider})")

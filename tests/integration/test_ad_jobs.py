@@ -23,6 +23,7 @@ from .test_ldap_jobs import run
 
 
 def connections_toml(folder: Path, slapd_url: str) -> str:
+    folder.mkdir(parents=True, exist_ok=True)
     (folder / "ad-password").write_text(ADMIN_PASSWORD + "\n")
     (folder / "ldap-password").write_text(SLAPD_PASSWORD + "\n")
     return f"""\
@@ -50,7 +51,6 @@ password = {{ file = "{folder / "ldap-password"}" }}
 
 
 async def apply(session: Session, folder: Path, job: str, slapd_url: str = "ldap://x") -> str:
-    folder.mkdir(parents=True, exist_ok=True)
     return await define(session, folder, connections_toml(folder, slapd_url), job)
 
 
