@@ -15,9 +15,9 @@ from schemas.jobs import Endpoint
 from schemas.plan import Change
 from schemas.values import Binary, Record
 from services.common.errors import BadInput, Transient, WriteFailed
+from services.common.settings import DEFAULT_SQLITE_BUSY_TIMEOUT, sqlite_busy_timeout
 from services.runner.providers import open_provider
 from services.runner.providers.base import Layout, Provider
-from services.runner.providers.sqlite import DEFAULT_BUSY_TIMEOUT, busy_timeout
 
 LAYOUT = Layout(keys=("id",), fields=("id", "name"))
 Open = Callable[..., Awaitable[Provider]]
@@ -191,7 +191,7 @@ async def test_locked_database_is_transient_and_writes_nothing_of_the_batch(
         started = time.monotonic()
         with pytest.raises(Transient, match="locked"):
             await destination.apply(batch)
-        assert time.monotonic() - started < DEFAULT_BUSY_TIMEOUT / 2
+        assert time.monotonic() - started < DEFAULT_SQLITE_BUSY_TIMEOUT / 2
     finally:
         other.execute("ROLLBACK")
         other.close()
@@ -288,10 +288,10 @@ async def test_names_from_the_job_are_quoted_never_executed(db_path: Path, side:
 
 def test_busy_timeout_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("IDSYNC_SQLITE_BUSY_TIMEOUT", "0.25")
-    assert busy_timeout() == 0.25
+    assert sqlite_busy_timeout() == 0.25
     monkeypatch.setenv("IDSYNC_SQLITE_BUSY_TIMEOUT", "soon")
     with pytest.raises(BadInput, match="IDSYNC_SQLITE_BUSY_TIMEOUT"):
-        busy_timeout()
+        sqlite_busy_timeout()
 
 
 async def test_bulk_creates_are_close_to_plain_executemany(tmp_path: Path, side: Open) -> None:
