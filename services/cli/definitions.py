@@ -49,16 +49,21 @@ async def connection_apply(args: argparse.Namespace) -> int:
     return 0
 
 
-async def connection_add(args: argparse.Namespace) -> int:
-    """One connection from options, checked as `connection apply` checks a file's."""
+def _connections_from(args: argparse.Namespace) -> list[Connection]:
+    """The connection `idsync connection add` describes, checked as a file's would be
+    (relative paths taken from the current folder, as a shell user expects)."""
     table: dict[str, object] = {"provider": args.provider}
     for pair in args.set or []:
         name, sep, value = pair.partition("=")
         if not sep or not name.strip():
             raise BadInput(f"--set {pair!r}: expected NAME=VALUE, e.g. --set directory=/srv/hr")
         table[name.strip()] = _setting(name.strip(), value)
-    # Relative paths are taken from the current folder, as a shell user expects.
-    connections = connections_from({args.id: table}, "connection add", Path.cwd(), strict=False)
+    return connections_from({args.id: table}, "connection add", Path.cwd(), strict=False)
+
+
+async def connection_add(args: argparse.Namespace) -> int:
+    """One connection from options, checked as `connection apply` checks a file's."""
+    connections = _connections_from(args)
     async with connect(args.settings) as session:
         await session.apply_connections(connections)
     print(f"added connection {args.id} ({args.provider})")

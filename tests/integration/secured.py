@@ -128,7 +128,7 @@ async def raw_client(settings: Settings, who: str) -> tuple[Client, list[str]]:
         user=found.user,
         password=found.password,
         error_cb=on_error,
-        **inbox,  # type: ignore[arg-type]
+        **inbox,
     )
     return nc, errors
 

@@ -28,32 +28,17 @@ from schemas.jobs import Endpoint
 from schemas.plan import Change
 from schemas.values import Binary, Record, Value, as_text, normalize, record_from_cells, split_text
 from services.common.errors import BadInput, IdsyncError, Transient, WriteFailed
+from services.common.settings import sqlite_busy_timeout
 
 from .base import Layout, Outcome
 from .changes import FieldChanges, filtered, needs_field
 
-DEFAULT_BUSY_TIMEOUT = 5.0
-"""Seconds to wait for another writer's lock before the batch counts as Transient."""
 LIST_JOINER = ";"
 """Joins a list written to a field the layout does not declare multi-valued."""
 _CHUNK = 500  # bound parameters per existence query, far below SQLite's limit
 
 Param = str | bytes | None
 Key = tuple[tuple[str, ...], tuple[Param, ...]]  # (key fields, their values as read back)
-
-
-def busy_timeout() -> float:
-    """The busy timeout: IDSYNC_SQLITE_BUSY_TIMEOUT (seconds) or DEFAULT_BUSY_TIMEOUT."""
-    text = os.environ.get("IDSYNC_SQLITE_BUSY_TIMEOUT")
-    if text is None:
-        return DEFAULT_BUSY_TIMEOUT
-    try:
-        seconds = float(text)
-    except ValueError:
-        seconds = -1.0
-    if not 0 <= seconds < float("inf"):
-        raise BadInput(f"IDSYNC_SQLITE_BUSY_TIMEOUT must be a number of seconds, not {text!r}")
-    return seconds
 
 
 def quote(name: str) -> str:
@@ -218,7 +203,7 @@ class SqliteProvider:
         # The endpoint's scope: a WHERE condition the job's author wrote (never data).
         self._where = f" WHERE ({endpoint.query})" if endpoint.query else ""
         self._layout = layout
-        self._timeout = busy_timeout() if timeout is None else timeout
+        self._timeout = sqlite_busy_timeout() if timeout is None else timeout
         self._db: aiosqlite.Connection | None = None
         self._columns: dict[str, str] = {}  # column -> affinity; empty while there is no table
         self._unique: list[frozenset[str]] = []  # the column sets of unique indexes
