@@ -13,7 +13,7 @@ from services.common.definitions import check_job, load_connections, load_job
 from services.common.errors import BadInput
 from services.runner.engine.report import report
 from services.runner.planning import open_sides, plan_job
-from services.runner.providers.reach import check_reachable
+from services.runner.providers.reach import check_reachable, writers
 from services.workflow.gate import approval_problems
 
 from .client import connect
@@ -75,7 +75,8 @@ async def connection_list(args: argparse.Namespace) -> int:
 async def connection_test(args: argparse.Namespace) -> int:
     async with connect(args.settings) as session:
         connection = await session.store.connection(args.id)
-    message = await check_reachable(connection)
+        jobs = await session.store.jobs()
+    message = await check_reachable(connection, writers(jobs, args.id))
     if args.json:
         print_json({"id": args.id, "ok": True, "message": message})
     else:
