@@ -134,6 +134,7 @@ def service(name: str) -> Permissions:
                 "planned",
                 "awaiting-approval",
                 "batch-applied",
+                "delivery-failed",  # a failed attempt, said at once; it is tried again
                 "dead-letter",
                 "finished",
                 "failed",
