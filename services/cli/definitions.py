@@ -151,7 +151,7 @@ async def job_delete(args: argparse.Namespace) -> int:
 
 
 async def job_run(args: argparse.Namespace) -> int:
-    async with connect(args.settings) as session:
+    async with connect(args.settings, patient=args.wait) as session:
         if not args.wait:
             run_id = await session.request_run(args.id, args.key, args.changed_only)
             print_json({"run_id": run_id}) if args.json else print(run_id)

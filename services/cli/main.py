@@ -42,7 +42,8 @@ environment:
 exit codes:
   0 ok   1 unexpected error   2 bad input (a file, an argument, an unknown name)
   3 a server could not be reached   4 the run failed   5 the run finished with errors
-  6 `idsync doctor` found problems   7 the run waits for approval (it wrote nothing)
+  6 `idsync doctor` found problems   7 the run waits: for approval (it wrote nothing),
+    or on a dead letter (`idsync deadletter list`)
 """
 
 
