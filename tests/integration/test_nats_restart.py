@@ -15,8 +15,9 @@ import pytest
 from schemas.events import RunFinished, RunPlanned, is_end
 from services.cli.client import Session, connect
 from services.cli.watch import follow_run
+from services.common.access import SERVICES
 from services.common.embedded import EmbeddedNats
-from services.common.host import SERVICES, ServiceHost, run_services
+from services.common.host import ServiceHost, run_services
 from services.common.jetstream import WORK, WORKER
 from services.common.settings import Settings
 
@@ -71,9 +72,10 @@ async def test_a_silent_work_subscription_is_restarted(
     task = asyncio.create_task(host.run(stop, ready))
     await asyncio.wait_for(ready.wait(), 20)
     try:
-        # Silence this process's work subscription the way a lost pull request would.
-        subscriber = next(sub for sub, spec in host.bus.watched if spec.name == WORKER.name)
-        await subscriber.stop()
+        # Silence this process's work subscriptions the way lost pull requests would.
+        for subscriber, spec in host.bus.watched:
+            if spec.name == WORKER.name:
+                await subscriber.stop()
         _, end = await asyncio.wait_for(follow_run(session, JOB_ID, None), 60)
         assert isinstance(end, RunFinished) and end.stats.created == 50
         info = await session.js.consumer_info(WORK, WORKER.name)
