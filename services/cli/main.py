@@ -7,8 +7,8 @@ import asyncio
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 
+from services.common.access import SERVICES
 from services.common.errors import IdsyncError
-from services.common.host import SERVICES
 from services.common.logging import configure_logging
 from services.common.settings import Settings
 

@@ -49,8 +49,10 @@ from .jetstream import (
     WORK,
 )
 
-SERVICE_USERS = {name: f"idsync-{name}" for name in ("scheduler", "workflow", "runner", "notifier")}
-RESERVED = ("idsync", "scheduler", "workflow", "runner", "notifier", "anyone")
+SERVICES = ("scheduler", "workflow", "runner", "notifier")
+"""The services, each of which connects as its own user."""
+SERVICE_USERS = {name: f"idsync-{name}" for name in SERVICES}
+RESERVED = ("idsync", *SERVICES, "anyone")
 """Principals no person may take: services' names and what events say in their place."""
 
 
