@@ -30,6 +30,7 @@ from services.cli.client import connect
 from services.cli.watch import follow_run
 from services.common.definitions import check_job, load_connections, load_job
 from services.common.embedded import EmbeddedNats
+from services.common.jetstream import wait_for_infrastructure
 from services.common.people import FIELDS, people, write_csv
 from services.common.settings import Settings
 
@@ -108,7 +109,7 @@ async def main(count: int) -> None:
     )
     try:
         async with connect(settings) as session:
-            await session.ensure()
+            await wait_for_infrastructure(session.js)  # the services create it
             for connection in load_connections(folder / "connections.toml"):
                 await session.store.put_connection(connection)
             job = load_job(folder / "job.toml")

@@ -35,6 +35,7 @@ from services.cli.client import connect
 from services.cli.watch import follow_run
 from services.common.definitions import check_job, load_connections, load_job
 from services.common.embedded import EmbeddedNats
+from services.common.jetstream import wait_for_infrastructure
 from services.common.people import people, write_csv
 from services.common.settings import Settings
 from services.runner.providers import open_provider
@@ -140,7 +141,7 @@ async def define(settings: Settings, folder: Path, jobs: dict[str, str]) -> None
     """Stores the connections of `folder`/connections.toml and the jobs (name → TOML),
     checked as `idsync job apply` checks them."""
     async with connect(settings) as session:
-        await session.ensure()
+        await wait_for_infrastructure(session.js)  # the services create it
         for connection in load_connections(folder / "connections.toml"):
             await session.store.put_connection(connection)
         for name, text in jobs.items():

@@ -22,6 +22,9 @@ class _Connection(
 ):
     id: str = ""
     title: str = ""
+    owners: list[str] = msgspec.field(default_factory=list)
+    """Principals who alone may change the connection (services/workflow/ownership.py);
+    a job that lists owners uses only connections that list some."""
 
 
 class CsvConnection(_Connection, tag="csv", frozen=True):

@@ -74,7 +74,10 @@ class RunPlanned(_Event, tag="run.planned", frozen=True):
     destination_records: int
     batches: int
     errors: list[RecordError] = msgspec.field(default_factory=list)
-    """Source records that could not be mapped (their transformations failed)."""
+    """Records that planning found wrong (a transformation failed, a reference does not
+    resolve): the first ones; `run.record-errors` events before this one hold the rest."""
+    errors_total: int = 0
+    """How many record errors the plan has in all (0 from runners older than this field)."""
     incremental: bool = False
     """Only source records changed since `since` were read: destination-only objects were
     neither acted on nor counted."""
@@ -92,6 +95,21 @@ class RunBatchApplied(_Event, tag="run.batch-applied", frozen=True):
     """The runner that applied the batch."""
     attempt: int = 1
     """The delivery of the batch that applied it (more than 1 after a failure or a crash)."""
+    errors: list[RecordError] = msgspec.field(default_factory=list)
+    """The batch's failed changes: the first ones; `run.record-errors` events before this
+    one hold the rest."""
+    errors_total: int = 0
+    """How many of the batch's changes failed in all (0 from runners older than this field)."""
+
+
+class RunRecordErrors(_Event, tag="run.record-errors", frozen=True):
+    """More reasons of failed records than `run.planned` or `run.batch-applied` holds:
+    published just before that event, in parts, so that every reason is kept with the run."""
+
+    plan_hash: str
+    batch: int | None = None
+    """The batch whose changes failed; None: the plan's record errors."""
+    part: int = 1
     errors: list[RecordError] = msgspec.field(default_factory=list)
 
 
@@ -191,6 +209,7 @@ Event = (
     | RunPlanned
     | RunBatchApplied
     | RunDeliveryFailed
+    | RunRecordErrors
     | RunDeadLetter
     | RunFinished
     | RunFailed

@@ -40,6 +40,10 @@ class Endpoint(_Strict, frozen=True):
     query: str | None = None
     """A provider-native filter: an LDAP filter, or a SQL WHERE condition (passed as is,
     never built from data)."""
+    where: dict[str, Any] | None = None
+    """Sources: only the records this condition holds for are in the job's scope, for every
+    provider ({ field = "Status", equals = "Active" }; services/runner/engine/conditions.py);
+    the objects of the others count as absent from the source."""
     object_classes: list[str] | None = None
     """Directories: the object classes new entries are created with; also the read filter
     (every class) when `query` is not set. Default for users: inetOrgPerson."""
@@ -65,6 +69,20 @@ class Resolve(_Strict, frozen=True):
     created nor changed) and report it."""
 
 
+class Unique(_Strict, frozen=True):
+    """A made-up value (a login, an address) that must not repeat: a new object whose value
+    is taken gets the first free variant. Checked against every destination object's value
+    of the field and the new objects planned before it (in key order), case ignored."""
+
+    pattern: str = "{value}{n}"
+    """How a variant is written: {value} is the value, {n} the number (jsmith → jsmith2)."""
+    start: int = 2
+    """The first number tried."""
+    before: str | None = None
+    """The variant is made of the text before the last occurrence of this, the rest kept:
+    with "@", ada@example.org → ada2@example.org."""
+
+
 class FieldMap(_Strict, frozen=True):
     """One destination field and where its value comes from."""
 
@@ -75,12 +93,18 @@ class FieldMap(_Strict, frozen=True):
     """Written when the object is created, never updated afterwards."""
     delimiter: str | None = None
     """Multi-valued: split the source text on it, join with it where one column holds the list."""
+    if_several: Literal["fail", "first"] = "fail"
+    """A field without a delimiter holds one value; when a record has several (two `cn` of
+    a directory entry): fail that record, naming the values, or write the first one."""
     policy: Policy = "force"
     """force: the source wins; keep: only set when the destination is empty; merge: the
     union of the values (multi-valued fields)."""
     transform: TransformSpec | None = None
     resolve: Resolve | None = None
     """The values name other objects: written in the references phase (docs/references.md)."""
+    unique: bool | Unique = False
+    """A new object's value is made unique (jsmith, jsmith2, …): true, or the rule. Needs
+    create_only = true: an object that exists keeps its value (docs/transformations.md)."""
 
     @property
     def source(self) -> str:
@@ -95,8 +119,25 @@ class ObjectScope(_Strict, frozen=True):
     container: str | None = None
     include_subcontainers: bool | None = None
     query: str | None = None
+    where: dict[str, Any] | None = None
     object_classes: list[str] | None = None
     rdn_attribute: str | None = None
+
+
+class Leavers(_Strict, frozen=True):
+    """Source records that say their person has left (HR's `Status = "Terminated"`): their
+    objects are disabled, moved or deleted as if absent from the source — with the same
+    lifecycle (`delete_after`, `restore` when the record says they are back) — and, being
+    seen, also in incremental runs and runs scoped to keys."""
+
+    when: dict[str, Any]
+    """The condition over source fields, such as { field = "Status", equals = "Terminated" }."""
+    action: Literal["disable", "move", "delete"] = "disable"
+    move_to: str | None = None
+    """Where a leaver's object is moved (with action move, or disable-and-move); the
+    mapping's `move_to` when left out."""
+    new: Literal["skip", "create"] = "skip"
+    """A leaver with no object yet: left out (skip), or created and given `action` at once."""
 
 
 class ObjectMapping(_Strict, frozen=True):
@@ -127,6 +168,8 @@ class ObjectMapping(_Strict, frozen=True):
     restore: bool = False
     """An object disabled or moved for absence that is back in the source is enabled (and
     moved back to where a new object would be created)."""
+    leavers: Leavers | None = None
+    """Source records that mark their object as leaving, and what becomes of it."""
 
 
 class Schedule(_Strict, frozen=True):
@@ -154,6 +197,9 @@ class Safety(_Strict, frozen=True):
     """The most deletes, disables or moves (each) a run makes without approval."""
     max_percent: float = 10.0
     """The same, as a percentage of the destination's objects (the smaller limit applies)."""
+    min_count: int = 3
+    """Up to this many are always allowed (but never more than half of the destination's
+    objects, nor more than max_count), so a small destination can lose one object."""
     empty_source: Literal["wait", "allow"] = "wait"
     """A source that comes back empty while the destination is not: wait for approval."""
 
@@ -202,6 +248,8 @@ class Job(_Strict, frozen=True):
     title: str = ""
     description: str = ""
     owners: list[str] = msgspec.field(default_factory=list)
+    """Principals who alone may change or delete the job; its connections then list
+    owners too (services/workflow/ownership.py)."""
     schedule: Schedule | None = None
     enabled: bool = True
     batch_size: int = 1000

@@ -44,9 +44,17 @@ class Change(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=F
 
 
 class RecordError(msgspec.Struct, frozen=True, kw_only=True):
+    """Why one record failed (or was skipped): found while planning (action "map",
+    "resolve", "skip") or when its change was applied (the change's action)."""
+
     key: str
     action: str
     message: str
+    object_type: str = ""
+    """The record's object type, when known (empty: a source record that was not mapped)."""
+    skipped: bool = False
+    """The record is left alone on purpose and the plan counts it as skipped (a reference
+    that resolves to nothing with `if_none = "skip"`): a reason shown, not a failure."""
 
 
 class PlanCounts(msgspec.Struct, kw_only=True):
@@ -78,7 +86,7 @@ class RunStats(msgspec.Struct, kw_only=True):
     skipped: int = 0
     failed: int = 0
     dead_letters: int = 0
-    """Batches given up on and dropped (their changes are counted in `failed`)."""
+    """Batches given up on and dropped (their records are counted in `failed`)."""
     enabled: int = 0
     """Objects restored: enabled again because they are back in the source."""
 

@@ -9,7 +9,25 @@ from __future__ import annotations
 
 import msgspec
 
-from .plan import Change
+from .plan import Action, Change
+
+
+class Shared(msgspec.Struct, frozen=True, array_like=True, gc=False):
+    """A change of a record whose outcome does not depend on this batch alone: the record
+    has other changes (a create and its references, an update in parts) or planning
+    found an error in it. It counts once in the run's statistics, through the run's
+    ledger of failed records (services/runner/outcomes.py)."""
+
+    at: int
+    """The change's place in the batch."""
+    record: int
+    """The record's number in the run's ledger."""
+    counts_as: Action
+    """What the record counts as when none of its changes fails."""
+    counted_in: int
+    """The batch holding the change that counts it (when that one succeeds)."""
+    counts: bool
+    """This is that change."""
 
 
 class WorkBatch(msgspec.Struct, frozen=True, kw_only=True, gc=False):
@@ -21,6 +39,8 @@ class WorkBatch(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     number: int
     """1 to the plan's number of batches, across phases."""
     changes: list[Change]
+    shared: list[Shared] = msgspec.field(default_factory=list)
+    """The changes of records shared with other batches (most batches: none)."""
 
     @property
     def msg_id(self) -> str:
@@ -35,6 +55,8 @@ class StoredPlan(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     job_id: str
     plan_hash: str
     phases: list[list[list[Change]]]
+    shared: dict[int, list[Shared]] = msgspec.field(default_factory=dict)
+    """By batch number: its changes of records shared with other batches."""
 
     def batches_of(self, phase: int) -> list[WorkBatch]:
         first = sum(len(batches) for batches in self.phases[:phase]) + 1
@@ -46,6 +68,7 @@ class StoredPlan(msgspec.Struct, frozen=True, kw_only=True, gc=False):
                 phase=phase,
                 number=first + i,
                 changes=changes,
+                shared=self.shared.get(first + i, []),
             )
             for i, changes in enumerate(self.phases[phase])
         ]

@@ -37,7 +37,7 @@ from services.common.errors import (
     Transient,
     Unreachable,
 )
-from services.common.jetstream import JOURNAL, ensure_infrastructure
+from services.common.jetstream import JOURNAL, not_set_up
 from services.common.reading import read_stream
 from services.common.settings import Settings, server_list
 from services.common.store import Store
@@ -68,17 +68,12 @@ class Session:
         not write themselves goes to the workflow as commands."""
         return self.user is not None
 
-    async def ensure(self) -> None:
-        """Create streams and buckets — only where nobody has permissions (a test's or a
-        developer's own open server); with users, the workflow service does it."""
-        if not self.authenticated:
-            await ensure_infrastructure(self.js, self.settings)
-
     async def apply_connections(self, connections: list[Connection]) -> None:
+        """Store the connections (through the workflow when authenticated). A command
+        never creates a stream or bucket: only the services do, with their settings."""
         if self.authenticated:
             await self._ask("connection-apply", msgspec.json.encode(connections))
             return
-        await self.ensure()
         for connection in connections:
             await self.store.put_connection(connection)
 
@@ -87,7 +82,6 @@ class Session:
         if self.authenticated:
             reply = await self._ask("job-apply", msgspec.json.encode(job))
             return reply.note == "updated"
-        await self.ensure()
         existed = await self.store.find_job(job.id) is not None
         await self.store.put_job(job)
         return existed
@@ -153,7 +147,7 @@ class Session:
         try:
             info = await self.js.stream_info(JOURNAL)
         except nats.js.errors.NotFoundError:
-            return []
+            raise not_set_up(f"stream {JOURNAL}") from None
         if info.state.messages == 0:
             return []
         events: list[Event] = []

@@ -11,10 +11,12 @@ from schemas.connections import Connection
 from schemas.ids import is_slug
 from services.common.definitions import check_job, load_connections, load_job
 from services.common.errors import BadInput
+from services.common.watermarks import Memory
 from services.runner.engine.report import report
-from services.runner.planning import open_sides, plan_job
+from services.runner.planning import Asked, plan_run
 from services.runner.providers.reach import check_reachable, writers
 from services.workflow.gate import approval_problems
+from services.workflow.ownership import unowned_connection_problems
 
 from .client import connect
 from .export import export_format, write_report
@@ -91,6 +93,8 @@ async def job_apply(args: argparse.Namespace) -> int:
     async with connect(args.settings) as session:
         connections = {c.id: c for c in await session.store.connections()}
         check_job(job, connections, origin=Path(args.file))  # here, to name the file
+        if problems := unowned_connection_problems(job, connections):
+            raise BadInput("\n".join(f"{args.file}: {problem}" for problem in problems))
         existed = await session.apply_job(job)
     if args.json:
         print_json(job)
@@ -171,8 +175,9 @@ async def job_preview(args: argparse.Namespace) -> int:
     fmt = export_format(export, args.format) if export else ""  # checked before any reading
     async with connect(args.settings) as session:
         job = await session.store.job(args.id)
-        async with open_sides(session.store, job) as sides:
-            planned = await plan_job(job, sides, args.key)
+        # The very inputs a run has (the job's watermark and absences): the same plan.
+        asked = Asked(keys=args.key, changed_only=args.changed_only)
+        planned = await plan_run(session.store, Memory(session.js), job, asked)
     if export is not None:
         the_report = report(
             job.id,

@@ -20,7 +20,8 @@ from services.common.embedded import EmbeddedNats
 from services.common.logging import configure_logging
 from services.common.people import people, write_csv
 from services.common.settings import Settings
-from services.runner.planning import open_sides, plan_job
+from services.common.watermarks import Memory
+from services.runner.planning import Asked, plan_run
 
 from .client import Session, connect
 from .output import Progress, print_table
@@ -104,7 +105,6 @@ async def run_once(session: Session, title: str) -> int:
 async def scenario(session: Session, folder: Path) -> int:
     csv_path, connections_file, job_file = prepare(folder)
     say(f"Made up {PEOPLE} people in {csv_path}")
-    await session.ensure()
     for connection in load_connections(connections_file):
         await session.store.put_connection(connection)
     job = load_job(job_file)
@@ -116,8 +116,7 @@ async def scenario(session: Session, folder: Path) -> int:
             return code
     changed, joined, left = edit_people(csv_path)
     say(f"\n✎ Edited the CSV: {changed} changed department, {joined} joined, {left} left")
-    async with open_sides(session.store, job) as sides:
-        planned = await plan_job(job, sides)
+    planned = await plan_run(session.store, Memory(session.js), job, Asked())
     say("  The plan for the next run:")
     for change in planned.plan.changes:
         detail = ", ".join(f"{k}: {change.before.get(k, '∅')} → {v}" for k, v in change.set.items())

@@ -10,7 +10,7 @@ from nats.js.api import DiscardPolicy
 
 from schemas.ids import utcnow
 from schemas.subjects import command_subject
-from services.common.errors import IdsyncError
+from services.common.errors import IdsyncError, Unreachable
 from services.common.jetstream import BUCKETS, CONSUMERS, PLANS_BUCKET, stream_configs
 from services.runner.health import runners
 from services.runner.providers.reach import check_reachable, writers
@@ -165,8 +165,12 @@ async def _runners(session: Session) -> list[Finding]:
 
 async def _connections(session: Session) -> list[Finding]:
     found: list[Finding] = []
+    try:
+        connections = await session.store.connections()
+    except Unreachable as error:  # no bucket: the services never started here
+        return [Finding(False, "connections", str(error))]
     jobs = await session.store.jobs()
-    for connection in await session.store.connections():
+    for connection in connections:
         try:
             said = await check_reachable(connection, writers(jobs, connection.id))
             found.append(Finding(True, f"connection {connection.id}", said))

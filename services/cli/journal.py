@@ -70,7 +70,11 @@ async def run_show(args: argparse.Namespace) -> int:
         print(f"  {stats_line(run.stats)}")
     if run.reason:
         print(f"  reason: {run.reason}")
-    for error in run.errors[:50]:
+    shown = run.errors[: max(args.errors, 0)]
+    if run.errors:
+        cut = f", the first {len(shown)} below (--errors N)" if len(shown) < len(run.errors) else ""
+        print(f"  record errors: {len(run.errors)}{cut}")
+    for error in shown:
         print(f"  error: {error.action} {error.key}: {error.message}")
     for attempt in run.failed_attempts[-10:]:
         print(f"  {attempt}")

@@ -130,6 +130,11 @@ def _nouns(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("id")
     p.add_argument("--key", action="append", metavar="VALUE", help="only these objects")
+    p.add_argument(
+        "--changed-only",
+        action="store_true",
+        help="plan as `job run --changed-only` would: only what changed since the last run",
+    )
     p.add_argument("--limit", type=int, default=20, help="changes to show (default 20)")
     p.add_argument(
         "--sample",
@@ -158,6 +163,13 @@ def _nouns(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _json(p)
     p = _command(run, "show", journal.run_show, "one run: who, plan, statistics, errors")
     p.add_argument("run_id", metavar="RUN", help="a run id, as `idsync run list` shows it")
+    p.add_argument(
+        "--errors",
+        type=int,
+        default=50,
+        metavar="N",
+        help="record errors to print (default 50; --json lists them all)",
+    )
     _json(p)
     p = _command(
         run,

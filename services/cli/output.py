@@ -15,6 +15,7 @@ from schemas.events import (
     RunFailed,
     RunFinished,
     RunPlanned,
+    RunRecordErrors,
     RunRequested,
     tag_of,
 )
@@ -69,8 +70,14 @@ def event_line(event: Event) -> str:
                 f"{counts.delete} to delete, {counts.unchanged} unchanged; "
                 f"{batches} batches; plan {plan_hash[:12]}"
             )
+            if event.errors_total:
+                detail += f"; {event.errors_total} record errors"
         case RunBatchApplied(batch=batch, batches=batches, stats=stats):
             detail = f"batch {batch}/{batches}: {stats.written} written, {stats.failed} failed"
+        case RunRecordErrors(batch=batch, errors=errors):
+            detail = f"{len(errors)} more record errors of " + (
+                f"batch {batch}" if batch is not None else "the plan"
+            )
         case RunFinished(stats=stats, seconds=seconds):
             detail = f"{stats_line(stats)} in {seconds:.1f}s"
         case RunFailed(reason=reason):

@@ -21,11 +21,13 @@ from schemas.events import (
     RunNotifyFailed,
     RunPasswordsSealed,
     RunPlanned,
+    RunRecordErrors,
     RunRequested,
     RunStarted,
     tag_of,
 )
 from schemas.plan import PlanCounts, RecordError, RunStats
+from services.common.record_errors import RunErrors
 
 
 class RunSummary(msgspec.Struct, kw_only=True):
@@ -42,6 +44,7 @@ class RunSummary(msgspec.Struct, kw_only=True):
     stats: RunStats = msgspec.field(default_factory=RunStats)
     reason: str = ""
     errors: list[RecordError] = msgspec.field(default_factory=list)
+    """Every reason of the records that failed: the plan's, then the batches'."""
     events: list[str] = msgspec.field(default_factory=list)
     failed_attempts: list[str] = msgspec.field(default_factory=list)
     """Deliveries that failed and were tried again, each with its reason (attempt_line)."""
@@ -55,12 +58,16 @@ class RunSummary(msgspec.Struct, kw_only=True):
 def fold(events: Iterable[Event]) -> list[RunSummary]:
     """One summary per run, oldest request first."""
     runs: dict[str, RunSummary] = {}
+    errors: dict[str, RunErrors] = {}
     for event in events:
         run = runs.setdefault(event.run_id, RunSummary(run_id=event.run_id, job_id=event.job_id))
         run.events.append(tag_of(event))
         if run.requested_at is None:
             run.requested_at = event.at
         _apply(run, event)
+        errors.setdefault(event.run_id, RunErrors()).apply(event)
+    for run_id, found in errors.items():
+        runs[run_id].errors = found.all
     return sorted(runs.values(), key=lambda r: (r.requested_at or datetime.min, r.run_id))
 
 
@@ -75,9 +82,8 @@ def _apply(run: RunSummary, event: Event) -> None:
         case RunPlanned(plan_hash=plan_hash, counts=counts):
             run.plan_hash, run.planned, run.state = plan_hash, counts, "applying"
             run.incremental, run.since = event.incremental, event.since
-            run.errors = []
-        case RunBatchApplied(errors=errors):
-            run.errors.extend(errors)
+        case RunBatchApplied() | RunRecordErrors():
+            pass  # their errors: RunErrors
         case RunFinished(stats=stats, with_errors=with_errors):
             run.stats, run.ended_at = stats, event.at
             run.state = "finished with errors" if with_errors else "finished"

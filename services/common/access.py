@@ -137,6 +137,7 @@ def service(name: str) -> Permissions:
                 "awaiting-approval",
                 "batch-applied",
                 "delivery-failed",  # a failed attempt, said at once; it is tried again
+                "record-errors",  # the reasons beyond what run.planned and batch-applied hold
                 "dead-letter",
                 "finished",
                 "failed",

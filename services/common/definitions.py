@@ -34,6 +34,7 @@ from schemas.jobs import Endpoint, Job, ObjectMapping
 from services.common.errors import BadInput
 from services.common.incremental_checks import check_changes
 from services.common.object_checks import check_object_types, endpoint_of
+from services.common.scope_checks import check_scopes
 from services.notifier.addresses import address_problem
 from services.runner.engine.mapping import check_mapping
 from services.runner.hooks import check_hooks
@@ -149,8 +150,10 @@ def check_job(
     if (target := connections.get(job.destination.connection)) is not None:
         _check_actions(bad, job, target)
         _check_mandatory(bad, job, target)
+    check_scopes(bad, job, _can(target) if target is not None else None)
     if not 1 <= job.batch_size <= 100_000:
         bad("$.batch_size", f"expected a whole number from 1 to 100000, got {job.batch_size}")
+    _check_safety(bad, job)
     if job.schedule is not None and job.schedule.every is not None:
         try:
             parse_interval(job.schedule.every)
@@ -170,6 +173,17 @@ def check_job(
     check_changes(bad, job, connections, parse_interval)
     if problems:
         raise BadInput("\n".join(problems))
+
+
+def _check_safety(bad: _Report, job: Job) -> None:
+    """The safety limits are limits: a negative count, or a share below 0, above 100 or
+    "nan", is a typo that would hold every plan (or none), refused rather than guessed."""
+    safety = job.safety
+    if safety.max_count < 0:
+        bad("$.safety.max_count", f"expected a whole number from 0 up, got {safety.max_count}")
+    if not 0 <= safety.max_percent <= 100:
+        got = f"{safety.max_percent:g}"
+        bad("$.safety.max_percent", f"expected a number from 0 to 100, got {got}")
 
 
 def _check_notify(bad: _Report, job: Job) -> None:
@@ -308,11 +322,7 @@ def _check_actions(bad: _Report, job: Job, target: Connection) -> None:
     """Each action asked of the destination is one its provider can apply, and a move
     has somewhere to go: refused now rather than failing every record of a run."""
     provider = str(type(target).__struct_config__.tag)
-    can = (
-        frozenset(target.actions)
-        if isinstance(target, PluginConnection)
-        else capabilities(provider)
-    )
+    can = _can(target)
     for i, obj in enumerate(job.objects):
         asked = (
             ("on_source_only", obj.on_source_only, ("create",)),
@@ -332,6 +342,13 @@ def _check_actions(bad: _Report, job: Job, target: Connection) -> None:
                 f"$.objects[{i}].move_to",
                 f"expected {where}, such as {example}, got {_got(obj.move_to)}",
             )
+
+
+def _can(target: Connection) -> frozenset[str]:
+    """What the destination's provider can apply."""
+    if isinstance(target, PluginConnection):
+        return frozenset(target.actions)
+    return frozenset(capabilities(str(type(target).__struct_config__.tag)))
 
 
 def _check_object(bad: _Report, at: str, obj: ObjectMapping) -> None:
@@ -354,6 +371,9 @@ def _check_object(bad: _Report, at: str, obj: ObjectMapping) -> None:
             bad(f"{here}.from", f"expected a source field name, got {_show(fmap.from_)}")
         if fmap.delimiter is not None and not fmap.delimiter:
             bad(f"{here}.delimiter", 'expected a separator such as "|", got ""')
+        if fmap.delimiter is not None and fmap.if_several != "fail":
+            text = "a field with a delimiter keeps every value: remove if_several or the delimiter"
+            bad(f"{here}.if_several", text)
     if first:  # keys are destination fields, so with a map they must be mapped
         for j, key in enumerate(obj.keys):
             if key.strip() and key not in first:
@@ -375,7 +395,7 @@ def _translate(error: msgspec.ValidationError, data: object, root: mi.Type, wher
     if m := re.fullmatch(r"Object missing required field `(.+)`", text):
         return f'{shown}: missing required field "{m[1]}"'
     if m := re.fullmatch(r"Object contains unknown field `(.+)`", text):
-        container = _type_at(root, parts)
+        container = _table_in(_type_at(root, parts))
         fields = container.fields if isinstance(container, mi.StructType) else ()
         # A connection's id is its table name, so never suggest writing it as a field.
         known = [f.encode_name for f in fields if where == "$" or f.name != "id"]
@@ -399,6 +419,8 @@ def _translate(error: msgspec.ValidationError, data: object, root: mi.Type, wher
 def _type_at(t: mi.Type | None, parts: list[str | int]) -> mi.Type | None:
     for part in parts:
         t = _required(t)
+        if isinstance(part, str):
+            t = _table_in(t)
         if isinstance(t, mi.StructType) and isinstance(part, str):
             t = next((f.type for f in t.fields if f.encode_name == part), None)
         elif isinstance(t, mi.ListType) and isinstance(part, int):
@@ -406,6 +428,14 @@ def _type_at(t: mi.Type | None, parts: list[str | int]) -> mi.Type | None:
         else:
             return None
     return _required(t)
+
+
+def _table_in(t: mi.Type | None) -> mi.Type | None:
+    """The table a field such as `unique` (true, or a table) holds; any other type as is."""
+    if isinstance(t, mi.UnionType):
+        tables = [k for k in t.types if isinstance(k, mi.StructType)]
+        return tables[0] if len(tables) == 1 else t
+    return t
 
 
 def _required(t: mi.Type | None) -> mi.Type | None:

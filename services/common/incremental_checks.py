@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 
 from schemas.connections import Connection, PluginConnection
 from schemas.jobs import Job
+from services.runner.engine.lifecycle import has_lifecycle, leaver_container, ways_out
 from services.runner.providers.capability_table import capabilities
 
 from .errors import BadInput
@@ -37,12 +38,12 @@ def check_changes(
         at = f"$.objects[{i}]"
         _interval(bad, f"{at}.delete_after", obj.delete_after, parse_interval)
         lasting = obj.delete_after is not None or obj.restore
-        if lasting and obj.on_destination_only not in ("disable", "move"):
+        if lasting and not has_lifecycle(obj):
             bad(
                 f"{at}.on_destination_only",
-                'expected "disable" or "move" with delete_after or restore (objects are '
-                f"disabled or moved first, deleted or restored later), got "
-                f'"{obj.on_destination_only}"',
+                'expected "disable" or "move" (here or as the leavers\' action) with '
+                "delete_after or restore (objects are disabled or moved first, deleted or "
+                f'restored later), got "{obj.on_destination_only}"',
             )
         if target is None:
             continue
@@ -50,9 +51,10 @@ def check_changes(
         needed = []
         if obj.delete_after is not None:
             needed.append(("delete_after", "delete"))
-        if obj.restore and obj.on_destination_only == "disable":
+        ways = ways_out(obj)
+        if obj.restore and "disable" in ways:
             needed.append(("restore", "enable"))
-        if obj.restore and (obj.on_destination_only == "move" or obj.move_to):
+        if obj.restore and ("move" in ways or leaver_container(obj)):
             needed.append(("restore", "move"))  # moved back
         for setting, action in needed:
             if action not in can:

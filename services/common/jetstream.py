@@ -1,5 +1,10 @@
 """Streams, consumers and buckets: created explicitly at start, never grown by accident.
 
+Only the services create or change them (`ensure_infrastructure`, at start, with the
+deployment's settings); a command never does, so one run from a shell with other
+settings cannot change a deployment's limits or replicas. A command that finds them
+missing says the services have not started there (`not_set_up`).
+
 Streams never overlap: the journal holds the event families, the work queue the
 change batches, and commands are in no stream (a stream would answer the request
 itself). Every stream discards *new* messages when full, so a full store refuses a
@@ -27,7 +32,7 @@ from nats.js.api import (
 from schemas.events import RunApproved, RunAwaitingApproval, RunRequested
 from schemas.subjects import JOURNAL_SUBJECTS, WORK_SUBJECTS, command_subject, events_of
 
-from .errors import IdsyncError
+from .errors import IdsyncError, Unreachable
 from .logging import get_logger
 from .settings import Settings
 
@@ -194,6 +199,15 @@ async def ensure_infrastructure(js: JetStreamContext, settings: Settings) -> Non
     raise IdsyncError(
         f"stream {stream} captures command subjects ({probe}); commands must be in no stream, "
         "or their requesters get a stream's acknowledgement instead of an answer"
+    )
+
+
+def not_set_up(what: str) -> Unreachable:
+    """What a command says when a stream or bucket it needs is missing."""
+    return Unreachable(
+        f"{what} does not exist on this NATS server: the idsync services have not started "
+        "here, and only they create streams and buckets; start them with `idsync up` (or "
+        "`idsync serve workflow`) against this server, then try again"
     )
 
 

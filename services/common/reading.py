@@ -18,6 +18,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
 from .errors import Unreachable
+from .jetstream import not_set_up
 
 BATCH = 1000
 TIMEOUT = 5.0
@@ -61,10 +62,11 @@ async def read_stream(
 
 async def bucket_keys(js: JetStreamContext, bucket: str) -> list[str]:
     """The keys of a key-value bucket (deleted ones too: reading them says so), from the
-    stream's subject list rather than a watcher's consumer."""
+    stream's subject list rather than a watcher's consumer. A missing bucket is not an
+    empty one: the services have not started there."""
     prefix = f"$KV.{bucket}."
     try:
         info = await js.stream_info(f"KV_{bucket}", subjects_filter=f"{prefix}>")
     except nats.js.errors.NotFoundError:
-        return []
+        raise not_set_up(f"bucket {bucket}") from None
     return sorted(subject.removeprefix(prefix) for subject in (info.state.subjects or {}))

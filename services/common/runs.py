@@ -40,7 +40,10 @@ class RunState(msgspec.Struct, kw_only=True):
     applied: RunStats = msgspec.field(default_factory=RunStats)
     """What the applied batches did."""
     planned: RunStats = msgspec.field(default_factory=RunStats)
-    """What the plan found: records read, unchanged and skipped."""
+    """What the plan found: records read, unchanged, skipped, and failed in planning."""
+    failed_records: bytes = b""
+    """The run's ledger: a bit per record shared by several batches, set once it has
+    failed (zlib-compressed; services/runner/outcomes.py)."""
     approved_at: datetime | None = None
     requested_by: str = ""
     keys: list[str] | None = None

@@ -13,7 +13,7 @@ from schemas.connections import Connection
 from schemas.jobs import Job
 
 from .errors import NotFound
-from .jetstream import CONNECTIONS_BUCKET, JOBS_BUCKET
+from .jetstream import CONNECTIONS_BUCKET, JOBS_BUCKET, not_set_up
 from .reading import bucket_keys
 
 T = TypeVar("T")
@@ -21,7 +21,7 @@ _encoder = msgspec.json.Encoder()
 
 
 class Store:
-    """Typed access to the jobs and connections buckets (they must exist: see
+    """Typed access to the jobs and connections buckets (the services create them: see
     ensure_infrastructure). Run states are kept by services/common/runs.py."""
 
     def __init__(self, js: JetStreamContext) -> None:
@@ -30,7 +30,10 @@ class Store:
 
     async def _bucket(self, name: str) -> KeyValue:
         if name not in self._buckets:
-            self._buckets[name] = await self.js.key_value(name)
+            try:
+                self._buckets[name] = await self.js.key_value(name)
+            except nats.js.errors.BucketNotFoundError:
+                raise not_set_up(f"bucket {name}") from None
         return self._buckets[name]
 
     async def _get(self, bucket: str, key: str, kind: type[T]) -> T | None:

@@ -4,7 +4,8 @@ Both live in JetStream KV. The watermark (bucket `idsync_watermarks`, one entry 
 job) says where the next incremental run reads from and when the last full run
 finished; only the runner that finishes a run writes it, and only for a run that
 finished (never a failed, cancelled, denied or staged one). Absences (bucket
-`idsync_absent`, one entry per job and object, `<job>.<base64url of the match key>`)
+`idsync_absent`, one entry per job and object,
+`<job>.<base64url of the object type>.<base64url of the match key>`)
 hold the day a full run first found an object absent from the source; the runner
 that applies its disable or move writes it, and the one that deletes or restores the
 object forgets it. Both changes are idempotent, so a batch applied twice is harmless.
@@ -49,10 +50,17 @@ _absence = msgspec.json.Decoder(Absence)
 _MISSING = (nats.js.errors.KeyNotFoundError, nats.js.errors.KeyDeletedError)
 
 
-def absence_key(job_id: str, match_key: str) -> str:
-    """A KV key for any object key: base64url keeps to the characters KV allows."""
-    encoded = base64.urlsafe_b64encode(match_key.encode()).decode().rstrip("=")
-    return f"{job_id}.{encoded}"
+def absence_key(job_id: str, object_type: str, match_key: str) -> str:
+    """A KV key for any object of any type: base64url keeps to the characters KV allows."""
+    return f"{job_id}.{_encode(object_type)}.{_encode(match_key)}"
+
+
+def _encode(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def _decode(encoded: str) -> str:
+    return base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode()
 
 
 class Memory:
@@ -94,8 +102,9 @@ class Memory:
         await (await self._kv(WATERMARKS_BUCKET)).put(job_id, _encoder.encode(mark))
         return mark
 
-    async def absences(self, job_id: str) -> dict[str, datetime]:
-        """Match key → the day it was first found absent, for every object of the job."""
+    async def absences(self, job_id: str) -> dict[str, dict[str, datetime]]:
+        """Object type → match key → the day it was first found absent, for every object
+        of the job."""
         kv = await self._kv(ABSENT_BUCKET)
         prefix = f"$KV.{ABSENT_BUCKET}."
         try:
@@ -104,31 +113,33 @@ class Memory:
             )
         except nats.js.errors.NotFoundError:
             return {}
-        found: dict[str, datetime] = {}
+        found: dict[str, dict[str, datetime]] = {}
         for subject in info.state.subjects or {}:
             name = subject.removeprefix(prefix)
             try:
                 entry = await kv.get(name)
             except _MISSING:
                 continue
-            if entry.value:
-                encoded = name.split(".", 1)[1]
-                key = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode()
-                found[key] = _absence.decode(entry.value).since
+            parts = name.split(".")
+            if entry.value and len(parts) == 3:
+                of_type = found.setdefault(_decode(parts[1]), {})
+                of_type[_decode(parts[2])] = _absence.decode(entry.value).since
         return found
 
-    async def mark_absent(self, job_id: str, match_key: str, shown: str, since: datetime) -> None:
+    async def mark_absent(
+        self, job_id: str, object_type: str, match_key: str, shown: str, since: datetime
+    ) -> None:
         """Keep the first date: an object disabled again (or the batch applied twice) keeps it."""
         kv = await self._kv(ABSENT_BUCKET)
         data = _encoder.encode(Absence(key=shown, since=since))
         try:
-            await kv.create(absence_key(job_id, match_key), data)
+            await kv.create(absence_key(job_id, object_type, match_key), data)
         except nats.js.errors.KeyWrongLastSequenceError:
             return
 
-    async def forget_absent(self, job_id: str, match_key: str) -> None:
+    async def forget_absent(self, job_id: str, object_type: str, match_key: str) -> None:
         kv = await self._kv(ABSENT_BUCKET)
         try:
-            await kv.purge(absence_key(job_id, match_key))
+            await kv.purge(absence_key(job_id, object_type, match_key))
         except _MISSING:
             return

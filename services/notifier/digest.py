@@ -1,8 +1,8 @@
 """A run as its mail tells it, folded from the run's events in the journal (pure).
 
 Like `idsync run show` (services/cli/runs.py), but keeping what a mail needs besides:
-the errors of the plan in force (mapping failures) as well as those of its batches,
-everyone who approved, and the records read on each side.
+everyone who approved, and the records read on each side. Both read the errors — the
+plan's in force and its batches' — through the same fold (services/common/record_errors.py).
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from schemas.events import (
     Event,
     RunApproved,
     RunAwaitingApproval,
-    RunBatchApplied,
     RunCancelled,
     RunDenied,
     RunFailed,
@@ -27,6 +26,7 @@ from schemas.events import (
     tag_of,
 )
 from schemas.plan import PlanCounts, RecordError, RunStats
+from services.common.record_errors import RunErrors
 
 
 class RunDigest(msgspec.Struct, kw_only=True):
@@ -70,15 +70,20 @@ def digest(events: Iterable[Event], upto: Event) -> RunDigest:
     (other runs' events, and those after `upto`, are left out: a notifier that lags
     behind still tells each event's story as it was then)."""
     run = RunDigest(run_id=upto.run_id, job_id=upto.job_id)
+    errors = RunErrors()
     for event in events:
         if event.run_id != upto.run_id:
             continue
         if run.requested_at is None:
             run.requested_at = event.at
         _apply(run, event)
+        errors.apply(event)
         if event.id == upto.id:
-            return run
-    _apply(run, upto)  # not read back (yet): the event itself still counts
+            break
+    else:
+        _apply(run, upto)  # not read back (yet): the event itself still counts
+        errors.apply(upto)
+    run.plan_errors, run.batch_errors = errors.plan, errors.batches
     return run
 
 
@@ -93,16 +98,14 @@ def _apply(run: RunDigest, event: Event) -> None:
         case RunStarted(attempt=attempt):
             run.state, run.attempts = "running", max(run.attempts, attempt)
         case RunPlanned():
-            # A re-plan replaces the plan, and with it the plan's errors.
+            # A re-plan replaces the plan (and, in RunErrors, the plan's errors).
             run.plan_hash, run.planned = event.plan_hash, event.counts
             run.source_records = event.source_records
             run.destination_records = event.destination_records
-            run.plan_errors, run.state = list(event.errors), "applying"
+            run.state = "applying"
         case RunAwaitingApproval(plan_hash=plan_hash, counts=counts, reason=reason):
             run.state, run.reason = "awaiting approval", reason
             run.plan_hash, run.planned = plan_hash or run.plan_hash, counts or run.planned
-        case RunBatchApplied(errors=errors):
-            run.batch_errors.extend(errors)
         case RunFinished(stats=stats, with_errors=with_errors, seconds=seconds, staged=staged):
             run.state = "finished with errors" if with_errors else "finished"
             run.stats, run.seconds, run.staged, run.ended_at = stats, seconds, staged, event.at

@@ -18,8 +18,7 @@ from schemas.plan import Change, RunStats
 from services.common.runs import RunState
 from services.common.watermarks import Memory
 from services.runner.engine import match_key
-
-from .incremental import has_lifecycle
+from services.runner.engine.lifecycle import has_lifecycle, leaver_container, ways_out
 
 log = structlog.get_logger("idsync.runner")
 
@@ -29,33 +28,36 @@ async def remember(
 ) -> None:
     """Record the absences that the applied changes started or ended (`errors[i]` is None
     for a change that was applied)."""
-    mapping = job.objects[0]
-    if not has_lifecycle(mapping) or at is None:
+    if at is None:
         return
-    absent = mapping.on_destination_only
+    by_type = {mapping.type: mapping for mapping in job.objects}
     for change, error in zip(changes, errors, strict=True):
         if error is not None or change.action not in ("disable", "move", "delete", "enable"):
+            continue
+        mapping = by_type.get(change.object_type, job.objects[0])
+        if not has_lifecycle(mapping):
             continue
         key = match_key(change.match, mapping.keys, mapping.case_insensitive)
         if key is None:
             continue
-        # A move for absence goes to `move_to`; a move back (restore) anywhere else.
-        starts = change.action == absent and (
-            absent != "move" or change.container == mapping.move_to
+        # A move for absence (or leaving) goes to `move_to`; a move back anywhere else.
+        away = {mapping.move_to, leaver_container(mapping)}
+        starts = change.action in ways_out(mapping) and (
+            change.action != "move" or change.container in away
         )
         if starts:
-            await memory.mark_absent(job.id, key, change.key, at)
+            await memory.mark_absent(job.id, mapping.type, key, change.key, at)
         else:
-            await memory.forget_absent(job.id, key)
+            await memory.forget_absent(job.id, mapping.type, key)
 
 
-async def forget_returned(memory: Memory, job: Job, returned: list[str]) -> None:
+async def forget_returned(memory: Memory, job: Job, returned: dict[str, list[str]]) -> None:
     """Objects back in the source: without `restore` nothing is applied to them, so their
     absences are forgotten now (with it, when the restore is applied)."""
-    if job.objects[0].restore:
-        return
-    for key in returned:
-        await memory.forget_absent(job.id, key)
+    for mapping in job.objects:
+        if not mapping.restore:
+            for key in returned.get(mapping.type, []):
+                await memory.forget_absent(job.id, mapping.type, key)
 
 
 async def advance_watermark(

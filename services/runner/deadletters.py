@@ -2,7 +2,7 @@
 
 The server announces each as an advisory, kept by the dead-letter stream; the message
 itself stays in its stream. A retry republishes it (a fresh copy, delivered afresh)
-and removes the old copy from the work queue; a drop abandons it: a batch's changes
+and removes the old copy from the work queue; a drop abandons it: a batch's records
 count as failed and the run goes on to its next phase or its end; a run that could
 not be planned fails.
 """
@@ -23,6 +23,8 @@ from schemas.work import WorkBatch, decode_batch
 from services.common.errors import BadInput, NotFound
 from services.common.jetstream import DEADLETTERS, WORK
 from services.common.runs import RunState, StateChange
+
+from .outcomes import Ledger, count_batch
 
 if TYPE_CHECKING:  # the command line lists these without loading FastStream
     from services.common.bus import Bus
@@ -138,8 +140,12 @@ async def drop(bus: Bus, seq: int, principal: str) -> tuple[DeadLetter, WorkBatc
             return None
         _undead(message.number)(state)
         if message.number not in state.done:
+            ledger = Ledger(state.failed_records)
+            abandoned = [f"batch {message.number} dropped"] * len(message.changes)
+            failed = count_batch(message, abandoned, ledger, set(state.done))
+            state.failed_records = ledger.encode()
             state.done.append(message.number)
-            state.applied = state.applied.add(RunStats(failed=len(message.changes), dead_letters=1))
+            state.applied = state.applied.add(failed).add(RunStats(dead_letters=1))
         return state
 
     await bus.runs.change(message.run_id, dropped)

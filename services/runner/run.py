@@ -35,14 +35,14 @@ from services.common.runs import RunState, StateChange
 from services.common.watermarks import Memory
 from services.runner.engine import assess, phase_of, split_batches
 from services.runner.hooks import hooks_of
-from services.runner.planning import PlannedRun, default_context, open_sides, plan_job
+from services.runner.planning import Asked, PlannedRun, plan_run
 
 from .absences import forget_returned
-from .incremental import Reading, reading
+from .outcomes import planned_stats, shared_records
 from .plans import load_plan, publish_phase, save_plan
+from .reasons import publish_rest
 
 MAX_BATCH_BYTES = 512 * 1024  # well under the server's 1 MiB message limit
-MAX_ERRORS_PER_EVENT = 100
 WAITING = "run.awaiting-approval"
 
 log = structlog.get_logger("idsync.runner")
@@ -58,7 +58,6 @@ class Planner:
         self.runner_id = runner_id
         self.run_id = approved.run_id
         self.job_id = approved.job_id
-        self.reading = Reading()
 
     async def execute(self) -> None:
         state = await self.bus.runs.get(self.run_id)
@@ -91,17 +90,14 @@ class Planner:
                 except Exception as error:  # a startup hook may refuse the run
                     raise BadInput(f"the startup hook refused the run: {error}") from None
             approved = self.approved
-            self.reading = await reading(
-                Memory(self.bus.js), job, approved.changed_only, approved.trigger, approved.at
+            asked = Asked(
+                keys=approved.keys,
+                changed_only=approved.changed_only,
+                trigger=approved.trigger,
+                at=approved.at,
+                run_id=self.run_id,
             )
-            async with open_sides(self.bus.store, job) as sides:
-                planned = await plan_job(
-                    job,
-                    sides,
-                    approved.keys,
-                    default_context(job, self.run_id, approved.at),
-                    self.reading,
-                )
+            planned = await plan_run(self.bus.store, Memory(self.bus.js), job, asked)
         except PERMANENT as error:
             await self.fail(str(error))
             return
@@ -127,7 +123,7 @@ class Planner:
             full_scope=self.approved.keys is None and not planned.incremental,
         )
         if reason is not None and self.approved.plan_hash is not None:
-            reason += "; the data changed since the plan was approved"
+            reason += "; the data or the connections changed since the plan was approved"
         return reason
 
     async def _await_approval(self, planned: PlannedRun, reason: str) -> None:
@@ -177,6 +173,8 @@ class Planner:
 
     async def _announce(self, planned: PlannedRun, batches: int = 0) -> None:
         the_plan = planned.plan
+        errors = planned.record_errors
+        first = await publish_rest(self.bus, self.run_id, self.job_id, the_plan.hash, None, errors)
         await self.bus.publish(
             RunPlanned(
                 run_id=self.run_id,
@@ -187,31 +185,31 @@ class Planner:
                 source_records=planned.source_records,
                 destination_records=planned.destination_records,
                 batches=batches,
-                errors=planned.record_errors[:MAX_ERRORS_PER_EVENT],
+                errors=first,
+                errors_total=len(errors),
                 incremental=planned.incremental,
-                since=self.reading.since if planned.incremental else None,
+                since=planned.since,
             )
         )
 
     @staticmethod
     def _planned_stats(planned: PlannedRun) -> RunStats:
-        counts = planned.plan.counts
-        skipped = sum(error.action == "skip" for error in planned.record_errors)
-        return RunStats(
-            read=planned.source_records,
-            unchanged=counts.unchanged,
-            skipped=counts.skipped + skipped,
-            failed=len(planned.record_errors) - skipped,
+        the_plan = planned.plan
+        return planned_stats(
+            the_plan.changes, planned.record_errors, the_plan.counts, planned.source_records
         )
 
     async def _keep(self, job: Job, planned: PlannedRun) -> None:
         """Store the plan, record the run's state, announce the plan, start the first phase."""
         the_plan = planned.plan
+        phases = by_phase(the_plan.changes, job.batch_size)
+        shared, failed_records = shared_records(phases, planned.record_errors)
         stored = StoredPlan(
             run_id=self.run_id,
             job_id=self.job_id,
             plan_hash=the_plan.hash,
-            phases=by_phase(the_plan.changes, job.batch_size),
+            phases=phases,
+            shared=shared,
         )
         await save_plan(self.bus, stored)
         state = RunState(
@@ -220,6 +218,7 @@ class Planner:
             plan_hash=the_plan.hash,
             phases=[len(batches) for batches in stored.phases],
             planned=self._planned_stats(planned),
+            failed_records=failed_records,
             approved_at=self.approved.at,
             incremental=planned.incremental,
             watermark=planned.watermark,

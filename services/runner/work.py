@@ -3,7 +3,8 @@
 Effectively once: the provider applies idempotently and fenced (create-if-absent, set
 to a value, write only what differs), and the run's state records each batch number
 once, by compare-and-set, with its statistics. So a batch delivered again — its runner
-died after writing, before acknowledging — changes nothing twice and counts once.
+died after writing, before acknowledging — changes nothing twice and counts once. The
+statistics count records, each once (outcomes.py).
 The runner whose update completes a phase puts the next phase on the work queue; the
 one whose update completes the last phase publishes `run.finished`.
 """
@@ -22,7 +23,7 @@ from schemas.events import (
     RunPasswordsSealed,
 )
 from schemas.jobs import Job
-from schemas.plan import APPLIED_STAT, Change, RecordError, RunStats
+from schemas.plan import Change, RunStats
 from schemas.work import WorkBatch
 from services.common.bus import Bus
 from services.common.definitions import parse_interval
@@ -40,12 +41,12 @@ from services.runner.providers.base import Outcome
 
 from .absences import advance_watermark, remember
 from .hooks import hooks_of, shutdown
-from .object_types import apply_by_type
+from .outcomes import Ledger, count_batch, record_errors
 from .passwords import passwords_of, sealed_passwords, with_passwords
+from .planning.sides import apply_by_type
 from .plans import forget_plan, load_plan, publish_phase
+from .reasons import publish_rest
 from .run import seconds_since
-
-MAX_ERRORS_PER_EVENT = 100
 
 log = structlog.get_logger("idsync.runner")
 
@@ -64,13 +65,19 @@ async def apply_batch(batch: WorkBatch, attempt: int, bus: Bus, runner_id: str) 
         if await timed_out(bus, job, batch.run_id, state):
             return
         try:
-            stats, errors = await _write(batch, job, bus, state.approved_at, runner_id)
+            errors = await _write(batch, job, bus, state.approved_at, runner_id)
         except PERMANENT as error:  # no retry mends it: the run ends now, saying why
             reason = f"batch {batch.number} of {sum(state.phases)} not applied: {error}"
             log.error("run failed", reason=reason)
             await fail_run(bus, batch.run_id, batch.job_id, reason)
             return
         failpoint("after-write")
+        # What this batch did, as far as it knows: the run's state counts it exactly.
+        stats = count_batch(batch, errors, Ledger(state.failed_records), ())
+        reasons = record_errors(batch, errors)
+        first = await publish_rest(
+            bus, batch.run_id, batch.job_id, batch.plan_hash, batch.number, reasons
+        )
         await bus.publish(
             RunBatchApplied(
                 run_id=batch.run_id,
@@ -83,10 +90,11 @@ async def apply_batch(batch: WorkBatch, attempt: int, bus: Bus, runner_id: str) 
                 attempt=attempt,
                 changes=len(batch.changes),
                 stats=stats,
-                errors=errors[:MAX_ERRORS_PER_EVENT],
+                errors=first,
+                errors_total=len(reasons),
             )
         )
-        _, recorded = await bus.runs.change(batch.run_id, _record(batch, stats))
+        _, recorded = await bus.runs.change(batch.run_id, _record(batch, errors))
         state = recorded or await bus.runs.get(batch.run_id) or state
         failpoint("after-record")
     await _advance(bus, batch, state, runner_id)
@@ -107,9 +115,10 @@ async def timed_out(bus: Bus, job: Job, run_id: str, state: RunState) -> bool:
 
 async def _write(
     batch: WorkBatch, job: Job, bus: Bus, at: datetime | None, runner_id: str
-) -> tuple[RunStats, list[RecordError]]:
+) -> list[str | None]:
+    """Apply the batch: per change, why it failed, or None."""
     if not batch.changes:
-        return RunStats(), []
+        return []
     connection = await bus.store.connection(job.destination.connection)
     checking = MappingContext.checking(job.id)
     generated = {obj.type: compile_mapping(obj, checking).generated for obj in job.objects}
@@ -130,7 +139,7 @@ async def _write(
     await remember(Memory(bus.js), job, batch.changes, errors, at)
     if any(n.trigger == "password" for n in job.notify) and any(generated.values()):
         await _hand_over_passwords(bus, job, batch, ready, errors, generated)
-    return tally(batch.changes, outcomes)
+    return errors
 
 
 async def _hand_over_passwords(
@@ -161,10 +170,13 @@ async def _hand_over_passwords(
         )
 
 
-def _record(batch: WorkBatch, stats: RunStats) -> StateChange:
+def _record(batch: WorkBatch, errors: list[str | None]) -> StateChange:
     def change(state: RunState | None) -> RunState | None:
         if state is None or state.plan_hash != batch.plan_hash or batch.number in state.done:
             return None  # counted already (or no longer this plan)
+        ledger = Ledger(state.failed_records)
+        stats = count_batch(batch, errors, ledger, set(state.done))
+        state.failed_records = ledger.encode()
         state.done.append(batch.number)
         state.applied = state.applied.add(stats)
         if not state.ended:  # a cancelled run stays cancelled; it counts what was in flight
@@ -258,19 +270,6 @@ async def _advance(bus: Bus, batch: WorkBatch, state: RunState, runner_id: str =
     forget_plan(batch.run_id)
     shutdown(job, batch.run_id, runner_id, totals)
     log.info("finished", **{k: v for k, v in stats_dict(totals).items() if v})
-
-
-def tally(batch: list[Change], outcomes: list[Outcome]) -> tuple[RunStats, list[RecordError]]:
-    """Statistics and per-record errors of one applied batch."""
-    counts = dict.fromkeys(APPLIED_STAT.values(), 0)
-    errors: list[RecordError] = []
-    for change, outcome in zip(batch, outcomes, strict=True):
-        if outcome.error is None:
-            if not change.follow_up:  # the rest of a create or update: counted by that one
-                counts[APPLIED_STAT[change.action]] += 1
-        else:
-            errors.append(RecordError(key=change.key, action=change.action, message=outcome.error))
-    return RunStats(failed=len(errors), **counts), errors
 
 
 def stats_dict(stats: RunStats) -> dict[str, int]:

@@ -1,9 +1,11 @@
 """Applying jobs and connections, and deleting jobs: commands the workflow carries out.
 
 People may only read the buckets (services/common/access.py), so `idsync job apply`
-sends the job here. The workflow checks it as `idsync` did, and enforces ownership: a
-job that lists owners is changed or deleted by them alone — otherwise anyone could
-take a job's approval away.
+sends the job here. The workflow checks it as `idsync` did, and enforces ownership
+(ownership.py): a job or a connection that lists owners is changed by them alone, a
+connection owned jobs use is not changed behind their owners' backs, and an owned job
+uses only owned connections — otherwise anyone could take a job's approval away, or
+repoint an approved job at another place.
 """
 
 from __future__ import annotations
@@ -18,22 +20,12 @@ from services.common.definitions import check_job
 from services.common.errors import BadInput
 from services.common.logging import get_logger
 
-from .gate import approval_problems, same
+from .gate import approval_problems
+from .ownership import connection_change_problem, job_change_problem, unowned_connection_problems
 
 log = get_logger("idsync.workflow")
 _job_decoder = msgspec.json.Decoder(Job)
 _connections_decoder = msgspec.json.Decoder(list[Connection])
-
-
-def ownership_problem(principal: str, stored: Job | None, verb: str) -> str | None:
-    if stored is None or not stored.owners:
-        return None
-    if any(same(principal, owner) for owner in stored.owners):
-        return None
-    return (
-        f"job {stored.id} is owned by {', '.join(stored.owners)}: only they may {verb} it "
-        "(ask one of them)"
-    )
 
 
 async def apply_job(bus: Bus, principal: str, body: bytes) -> CommandReply:
@@ -42,13 +34,14 @@ async def apply_job(bus: Bus, principal: str, body: bytes) -> CommandReply:
     except (msgspec.DecodeError, msgspec.ValidationError) as error:
         return CommandReply(ok=False, error=f"not a job: {error}")
     stored = await bus.store.find_job(job.id)
-    if (problem := ownership_problem(principal, stored, "change")) is not None:
+    if (problem := job_change_problem(principal, stored, "change")) is not None:
         return CommandReply(ok=False, error=problem)
+    connections = {c.id: c for c in await bus.store.connections()}
     try:
-        check_job(job, {c.id: c for c in await bus.store.connections()})
+        check_job(job, connections)
     except BadInput as error:
         return CommandReply(ok=False, error=str(error))
-    if problems := approval_problems(job):
+    if problems := approval_problems(job) + unowned_connection_problems(job, connections):
         return CommandReply(ok=False, error="\n".join(f'job "{job.id}": {p}' for p in problems))
     await bus.store.put_job(job)
     log.info("job applied", job_id=job.id, by=principal)
@@ -65,7 +58,7 @@ async def delete_job(bus: Bus, principal: str, body: bytes) -> CommandReply:
         return CommandReply(
             ok=False, error=f"no job {command.job_id!r}: `idsync job list` shows the jobs there are"
         )
-    if (problem := ownership_problem(principal, stored, "delete")) is not None:
+    if (problem := job_change_problem(principal, stored, "delete")) is not None:
         return CommandReply(ok=False, error=problem)
     await bus.store.delete_job(command.job_id)
     log.info("job deleted", job_id=command.job_id, by=principal)
@@ -77,6 +70,15 @@ async def apply_connections(bus: Bus, principal: str, body: bytes) -> CommandRep
         connections = _connections_decoder.decode(body)
     except (msgspec.DecodeError, msgspec.ValidationError) as error:
         return CommandReply(ok=False, error=f"not a list of connections: {error}")
+    stored = {c.id: c for c in await bus.store.connections()}
+    jobs = await bus.store.jobs()
+    problems = [
+        problem
+        for c in connections
+        if (problem := connection_change_problem(principal, c.id, stored.get(c.id), jobs))
+    ]
+    if problems:  # all or none: nothing is applied half-way
+        return CommandReply(ok=False, error="\n".join(problems))
     for connection in connections:
         await bus.store.put_connection(connection)
     log.info("connections applied", ids=[c.id for c in connections], by=principal)

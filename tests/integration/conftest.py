@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
@@ -17,6 +17,7 @@ from services.common.access import SERVICES
 from services.common.definitions import check_job, load_connections, load_job
 from services.common.embedded import EmbeddedNats
 from services.common.host import run_services
+from services.common.jetstream import ensure_infrastructure
 from services.common.people import people, write_csv
 from services.common.settings import Settings
 
@@ -66,6 +67,16 @@ path = "data/directory.db"
 """
 
 
+def connections_toml(owners: Sequence[str] = ()) -> str:
+    """The test connections; with `owners`, each lists them (an owned job needs that)."""
+    if not owners:
+        return CONNECTIONS
+    line = "owners = [" + ", ".join(f'"{owner}"' for owner in owners) + "]\n"
+    return CONNECTIONS.replace('provider = "csv"\n', f'provider = "csv"\n{line}').replace(
+        'provider = "sqlite"\n', f'provider = "sqlite"\n{line}'
+    )
+
+
 class Files:
     """A job's files under one folder."""
 
@@ -76,10 +87,13 @@ class Files:
         self.connections = folder / "connections.toml"
         self.job = folder / "job.toml"
 
-    def write(self, count: int = 50, **job: str | int | None) -> list[dict[str, str]]:
+    def write(
+        self, count: int = 50, *, owners: Sequence[str] = (), **job: str | int | None
+    ) -> list[dict[str, str]]:
+        """`owners`: the connections' owners (none by default)."""
         rows = people(count)
         write_csv(self.csv, rows)
-        self.connections.write_text(CONNECTIONS)
+        self.connections.write_text(connections_toml(owners))
         self.job.write_text(job_toml(**job))  # type: ignore[arg-type]
         return rows
 
@@ -146,8 +160,10 @@ def services(settings: Settings) -> RunServices:
 
 @pytest.fixture
 async def session(settings: Settings) -> AsyncIterator[Session]:
+    """A person's session on a server where the services have started once: their
+    streams, buckets and consumers exist (commands never create them)."""
     async with connect(settings) as session:
-        await session.ensure()
+        await ensure_infrastructure(session.js, settings)
         yield session
 
 

@@ -1,7 +1,7 @@
 """Jobs with an Active Directory side through every service, on a real nats-server and a
 real Samba AD DC: CSV → AD (users with generated passwords, contacts, groups with
-members), a run writing nothing, updates, leavers disabled and moved; AD → SQLite;
-OpenLDAP → AD contacts."""
+members), a run writing nothing, updates, leavers disabled and moved, an account a
+broken run left unfinished; AD → SQLite; OpenLDAP → AD contacts."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 
 from services.cli.client import Session
 from services.common.people import people
+from services.runner.planning import open_sides, plan_job
 from tests.ad_server import ADMIN, ADMIN_PASSWORD, URL, Samba, sam
 from tests.ldap_server import ADMIN_PASSWORD as SLAPD_PASSWORD
 from tests.ldap_server import Slapd
@@ -144,6 +145,44 @@ async def test_csv_to_ad_users_passwords_updates_no_change_leavers_disabled_move
         returned = accounts(samba, ad_base)[rows[-2]["login"]]
         assert returned["userAccountControl"] == 512
         assert returned["dn"].lower().endswith(f"ou=people,{ad_base}".lower())
+
+
+async def test_an_account_a_broken_run_left_unfinished_is_previewed_and_finished_by_the_next(
+    samba: Samba, ad_base: str, tmp_path: Path, session: Session, services: RunServices
+) -> None:
+    folder = tmp_path / "job"
+    samba.add_ou(f"OU=People,{ad_base}")
+    samba.add_ou(f"OU=Disabled,{ad_base}")
+    job = await apply(session, folder, USERS_JOB.format(base=ad_base))
+    rows = hr_rows(3)
+    write(folder / "data" / "people.csv", rows)
+    husk = rows[1]  # what a create cut after its add leaves: the add's values, no password
+    with samba.connection() as conn:
+        values = {
+            "sAMAccountName": husk["login"],
+            "userPrincipalName": husk["upn"],
+            "displayName": husk["display"],
+            "givenName": husk["first_name"],
+            "sn": husk["last_name"],
+            "mail": husk["email"],
+            "department": husk["department"],
+        }
+        assert conn.add(f"CN={husk['display']},OU=People,{ad_base}", ["user"], values)
+    left = accounts(samba, ad_base)[husk["login"]]
+    assert (left["userAccountControl"], left["pwdLastSet"].year) == (546, 1601)
+
+    async with open_sides(session.store, await session.store.job(job)) as sides:
+        preview = (await plan_job(await session.store.job(job), sides)).plan.counts
+    assert (preview.create, preview.unchanged) == (3, 0)
+
+    async with services():
+        first = await run(session, job)
+        assert (first.stats.created, first.stats.failed) == (3, 0)
+        finished = accounts(samba, ad_base)[husk["login"]]
+        assert finished["objectGUID"] == left["objectGUID"]  # the same account, finished
+        assert finished["userAccountControl"] == 512
+        assert finished["pwdLastSet"].year > 2000  # its generated password was set
+        assert (await run(session, job)).stats.written == 0
 
 
 async def test_contacts_and_groups_with_members_then_ad_to_sqlite(

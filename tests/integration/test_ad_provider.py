@@ -1,6 +1,7 @@
 """The Active Directory provider on a real Samba AD DC (tests/ad_server.py): passwords and
-userAccountControl, a password the domain refuses, disable-and-move, names taken,
-injection strings, objectGUID keys, uSNChanged reads, ranged values."""
+userAccountControl, a password the domain refuses, disable-and-move, names taken, an add
+whose answer a broken connection lost, injection strings, objectGUID keys, uSNChanged
+reads, ranged values."""
 
 from __future__ import annotations
 
@@ -18,9 +19,10 @@ from schemas.values import Value
 from services.common.errors import BadInput
 from services.runner.providers import open_provider
 from services.runner.providers.ad import AdProvider
-from services.runner.providers.ad_values import merge_ranges
+from services.runner.providers.ad_values import holds_key, merge_ranges, unfinished
 from services.runner.providers.base import Layout, Provider
 from tests.ad_server import ADMIN, ADMIN_PASSWORD, SESSION, URL, Samba, sam
+from tests.cut_proxy import CutProxy
 
 USERS = Layout(keys=("sAMAccountName",), fields=("sAMAccountName", "cn", "givenName", "sn"))
 STRONG = "Tr0ub4dor&3-horse"
@@ -142,9 +144,17 @@ async def test_names_and_account_names_taken_are_plain_errors_naming_the_object(
 ) -> None:
     side = await ad(tmp_path, ad_base)
     await side.apply([user("ann")])
+    with samba.connection() as conn:  # someone else's account, as an unfinished create leaves it
+        conn.add(f"CN=dee person,{ad_base}", ["user"], {"sAMAccountName": sam("other")})
+    before = attributes(samba, ad_base)
 
     outcomes = await side.apply(
-        [user("ann2", cn="ann person"), user("ann", cn="someone else"), user("cy")]
+        [
+            user("ann2", cn="ann person"),
+            user("ann", cn="someone else"),
+            user("cy"),
+            user("dee"),
+        ]
     )
 
     assert f"create cn=ann person,{ad_base}: another object already has this name" in str(
@@ -152,7 +162,44 @@ async def test_names_and_account_names_taken_are_plain_errors_naming_the_object(
     )
     assert outcomes[1].error is None  # the key exists: it is the same user, updated
     assert outcomes[2].error is None
+    assert f"create cn=dee person,{ad_base}: another object already has this name" in str(
+        outcomes[3].error
+    )
+    after = attributes(samba, ad_base)
+    assert after["other"]["userAccountControl"] == 546  # not given a password, not enabled
+    assert after["other"]["uSNChanged"] == before["other"]["uSNChanged"]  # not written at all
+    assert "dee" not in after
     await side.close()
+
+
+def exists(samba: Samba, base: str, login: str) -> bool:
+    with samba.connection() as conn:
+        conn.search(base, f"(sAMAccountName={sam(login)})", attributes=["cn"])
+        return bool(conn.entries)
+
+
+async def test_an_add_whose_answer_a_broken_connection_lost_is_finished_not_a_name_taken(
+    samba: Samba, ad_base: str, tmp_path: Path
+) -> None:
+    """The DC adds the accounts, the connection breaks before their answers arrive: the
+    adds sent again on a new connection find the accounts there, recognise them as
+    their own and go on with the password and the enable."""
+    with CutProxy(636) as proxy:
+        connection = ad_connection(tmp_path, urls=[f"ldaps://127.0.0.1:{proxy.port}"], pool_size=1)
+        side = open_provider(connection, Endpoint(connection="ad", container=ad_base), USERS)
+        await side.open(write=True)
+        proxy.cut_when(lambda: exists(samba, ad_base, "ann"))
+
+        outcomes = await side.apply([user("ann"), user("bo")])
+        await side.close()
+
+    assert proxy.cuts == 1
+    assert [o.error for o in outcomes] == [None, None]  # created, no name taken
+    found = attributes(samba, ad_base)
+    assert {name: a["userAccountControl"] for name, a in found.items()} == {"ann": 512, "bo": 512}
+    server = ldap3.Server(URL, use_ssl=True, tls=ldap3.Tls(validate=0))
+    for name in ("ann", "bo"):
+        assert ldap3.Connection(server, f"{sam(name)}@EXAMPLE.TEST", STRONG).bind()
 
 
 INJECTIONS = ["*)(cn=*", "\\", ',+"<>;=#', "  spaced", "*", "x)(|(cn=*)", "#hash", "Smith, Jr."]
@@ -258,6 +305,20 @@ def test_ranged_values_are_merged_and_the_rest_asked_for() -> None:
     )
     assert merged == [(b"cn", [b"g"]), (b"member", [b"a", b"b"]), (b"x", [b"z"])]
     assert missing == {b"member": 1500}
+
+
+def test_unfinished_is_what_an_add_leaves_and_keys_compare_as_ad_compares_them() -> None:
+    assert unfinished(546, 0)  # disabled, no password required, never given one
+    assert unfinished(546 | 0x10000, 0)  # other bits do not matter
+    assert not unfinished(514, 0)  # disabled, but a password is required
+    assert not unfinished(546, 133_500_000_000_000_000)  # it has a password (a date)
+    assert not unfinished(512 | 0x20, 0)  # enabled
+    assert not unfinished(None, None)  # no account: a contact, a group
+    entry = {b"samaccountname": [b"Ann.Lee"]}
+    assert holds_key({"sAMAccountName": " ann.lee"}, entry)
+    assert not holds_key({"sAMAccountName": "ann"}, entry)
+    assert not holds_key({"employeeID": "7"}, entry)
+    assert not holds_key({}, entry)
 
 
 def test_a_connection_without_tls_is_refused_saying_what_to_set(tmp_path: Path) -> None:

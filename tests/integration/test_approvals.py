@@ -50,7 +50,8 @@ def rows(files: Files) -> int:
 async def test_a_manual_run_waits_for_an_approver_and_then_runs(
     files: Files, secure: Settings, secured_services: Running
 ) -> None:
-    files.write(count=20, extra=APPROVAL + NOTIFY)  # the notifier reads the run, the plan
+    # The notifier reads the run, the plan.
+    files.write(count=20, extra=APPROVAL + NOTIFY, owners=["alice"])
     async with secured_services(), person(secure, "alice") as alice:
         await apply_as(alice, files)
         run_id, waits = await follow_run(alice, JOB_ID, None)
@@ -73,7 +74,7 @@ async def test_a_manual_run_waits_for_an_approver_and_then_runs(
 async def test_a_denial_ends_the_run_with_its_reason(
     files: Files, secure: Settings, secured_services: Running
 ) -> None:
-    files.write(count=10, extra=APPROVAL)
+    files.write(count=10, extra=APPROVAL, owners=["alice"])
     async with secured_services(), person(secure, "alice") as alice:
         await apply_as(alice, files)
         run_id, _ = await follow_run(alice, JOB_ID, None)
@@ -90,7 +91,8 @@ async def test_a_denial_ends_the_run_with_its_reason(
 async def test_the_requester_and_strangers_cannot_approve(
     files: Files, secure: Settings, secured_services: Running
 ) -> None:
-    files.write(count=10, extra=APPROVAL.replace('"group:approvers"', '"group:approvers", "alice"'))
+    extra = APPROVAL.replace('"group:approvers"', '"group:approvers", "alice"')
+    files.write(count=10, extra=extra, owners=["alice"])
     async with secured_services(), person(secure, "alice") as alice:
         await apply_as(alice, files)
         run_id, _ = await follow_run(alice, JOB_ID, None)
@@ -106,7 +108,7 @@ async def test_the_requester_and_strangers_cannot_approve(
 async def test_an_unanswered_request_expires(
     files: Files, secure: Settings, secured_services: Running
 ) -> None:
-    files.write(count=10, extra=APPROVAL)
+    files.write(count=10, extra=APPROVAL, owners=["alice"])
     async with secured_services(), person(secure, "alice") as alice:
         await apply_as(alice, files)
         run_id, _ = await follow_run(alice, JOB_ID, None)
@@ -134,7 +136,7 @@ async def test_an_unanswered_request_expires(
 async def test_a_scheduled_run_needs_no_approval_when_only_manual_runs_do(
     files: Files, secure: Settings, secured_services: Running
 ) -> None:
-    files.write(count=12, schedule="1s", extra=APPROVAL)
+    files.write(count=12, schedule="1s", extra=APPROVAL, owners=["alice"])
     async with secured_services(), person(secure, "alice") as alice:
         await apply_as(alice, files)
         end = await wait_for_event(alice, lambda e: isinstance(e, RunFinished))
@@ -160,7 +162,7 @@ async def wait_for_listed(session: Session, run_id: str, everyone: bool = False)
 async def test_a_plan_over_the_limits_waits_again_for_the_jobs_approvers(
     files: Files, secure: Settings, secured_services: Running
 ) -> None:
-    files.write(count=10, extra=APPROVAL)
+    files.write(count=10, extra=APPROVAL, owners=["alice"])
     async with secured_services(), person(secure, "alice") as alice, person(secure, "bob") as bob:
         await apply_as(alice, files)
         first, _ = await follow_run(alice, JOB_ID, None)

@@ -85,7 +85,7 @@ async def test_an_unknown_provider_is_refused(settings: Settings, tmp_path: Path
 
 
 async def test_json_output_of_every_data_command(
-    settings: Settings, files: Files, services: RunServices
+    settings: Settings, session: Session, files: Files, services: RunServices
 ) -> None:
     files.write(count=25)
     assert (await idsync(settings, "connection", "apply", str(files.connections))).returncode == 0

@@ -6,13 +6,16 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
+from pathlib import Path
 
 import pytest
 
+from services.common.definitions import load_connections, load_job
+from services.common.errors import BadInput
 from services.common.settings import Settings
 
-from .conftest import IDSYNC, JOB_ID, Files, env_for
-from .secured import APPROVAL, Running, as_
+from .conftest import IDSYNC, JOB_ID, Files, connections_toml, env_for
+from .secured import APPROVAL, Running, as_, person
 from .test_delivery import locked
 
 
@@ -30,7 +33,7 @@ async def idsync(settings: Settings, who: str, *args: str) -> subprocess.Complet
 async def test_people_apply_ask_list_and_approve_with_the_command(
     files: Files, secure: Settings, secured_services: Running
 ) -> None:
-    files.write(count=8, extra=APPROVAL)
+    files.write(count=8, extra=APPROVAL, owners=["alice"])
     async with secured_services():
         for what in ("connection", "job"):
             path = files.connections if what == "connection" else files.job
@@ -60,6 +63,63 @@ async def test_people_apply_ask_list_and_approve_with_the_command(
 
         shown = json.loads((await idsync(secure, "carol", "run", "show", run_id, "--json")).stdout)
     assert shown["approved_by"] == "bob" and shown["requested_by"] == "alice"
+
+
+def elsewhere(folder: Path, owners: list[str]) -> Path:
+    """The test connections, the destination moved to another database file."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "elsewhere.toml"
+    text = connections_toml(owners).replace("data/directory.db", "data/elsewhere.db")
+    path.write_text(text)
+    return path
+
+
+async def destination_of(settings: Settings, who: str) -> str:
+    listed = await idsync(settings, who, "connection", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    (db,) = [c for c in json.loads(listed.stdout) if c["id"] == "db"]
+    return str(db["path"])
+
+
+async def test_a_connection_that_lists_owners_is_changed_by_them_alone(
+    files: Files, secure: Settings, secured_services: Running
+) -> None:
+    files.write(count=3, extra=APPROVAL, owners=["alice"])
+    async with secured_services():
+        for what, path in (("connection", files.connections), ("job", files.job)):
+            applied = await idsync(secure, "alice", what, "apply", str(path))
+            assert applied.returncode == 0, applied.stderr
+        before = await destination_of(secure, "dave")
+
+        taken = await idsync(
+            secure, "dave", "connection", "apply", str(elsewhere(files.folder / "dave", ["dave"]))
+        )
+        assert taken.returncode == 2, taken.stdout + taken.stderr
+        assert "connection db is owned by alice: only they may change it" in taken.stderr
+        assert "connection hr is owned by alice" in taken.stderr
+        assert await destination_of(secure, "dave") == before, "nothing applied"
+
+        moved = await idsync(
+            secure, "alice", "connection", "apply", str(elsewhere(files.folder, ["alice"]))
+        )
+        assert moved.returncode == 0, moved.stderr
+        assert await destination_of(secure, "dave") == str(files.folder / "data" / "elsewhere.db")
+
+
+async def test_an_owned_job_uses_only_connections_that_list_owners(
+    files: Files, secure: Settings, secured_services: Running
+) -> None:
+    files.write(count=3, extra=APPROVAL)  # the connections list no owners
+    async with secured_services(), person(secure, "alice") as alice:
+        await alice.apply_connections(load_connections(files.connections))
+        # The workflow refuses it (the command checks it too, and names the file).
+        with pytest.raises(BadInput, match="connection hr lists no owners, so anyone could"):
+            await alice.apply_job(load_job(files.job))
+        refused = await idsync(secure, "alice", "job", "apply", str(files.job))
+        assert refused.returncode == 2
+        assert f"{files.job}: $.destination.connection: connection db lists" in refused.stderr
+        assert 'give it owners (owners = ["alice"] in its table)' in refused.stderr
+        assert await alice.store.jobs() == []
 
 
 async def test_users_are_listed_with_what_they_may_send(secure: Settings) -> None:

@@ -1,4 +1,4 @@
-"""Large destinations are planned from per-key digests (runner/lean.py): the same
+"""Large destinations are planned from per-key digests (runner/planning/low_memory.py): the same
 changes as the ordinary planning, whatever the size that switches it on."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from schemas.events import RunFinished
 from services.cli.client import Session
 from services.cli.watch import follow_run
 from services.common.people import write_csv
-from services.runner import lean
+from services.runner.planning import low_memory as lean
 
 from .conftest import JOB_ID, Files, RunServices, apply_files
 from .test_flow import table

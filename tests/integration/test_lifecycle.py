@@ -59,18 +59,18 @@ async def run(session: Session) -> RunFinished:
 
 
 def directory(stored: Path) -> dict[str, Any]:
-    loaded: dict[str, Any] = json.loads(stored.read_text())
+    loaded: dict[str, Any] = json.loads(stored.read_text())[""]  # the job's one object type
     return loaded
 
 
 async def days_pass(session: Session, key: str, days: int) -> None:
     """Move the day `key` was first found absent `days` back, as if they had passed."""
     kv = await session.js.key_value(ABSENT_BUCKET)
-    entry = await kv.get(absence_key(JOB_ID, key))
+    entry = await kv.get(absence_key(JOB_ID, "user", key))
     assert entry.value is not None
     absence = msgspec.json.decode(entry.value, type=Absence)
     moved = Absence(key=absence.key, since=absence.since - timedelta(days=days))
-    await kv.put(absence_key(JOB_ID, key), msgspec.json.encode(moved))
+    await kv.put(absence_key(JOB_ID, "user", key), msgspec.json.encode(moved))
 
 
 async def test_disabled_when_absent_deleted_after_thirty_days_restored_when_back(
@@ -88,7 +88,7 @@ async def test_disabled_when_absent_deleted_after_thirty_days_restored_when_back
         assert (first.stats.disabled, first.stats.deleted) == (2, 0)
         assert directory(stored)["disabled"] == sorted([leaver, returner])
         absent = await memory.absences(JOB_ID)
-        assert set(absent) == {leaver, returner}
+        assert set(absent["user"]) == {leaver, returner}
 
         again = await run(session)  # the next day: already disabled, nothing to do
         assert again.stats.written == 0 and again.stats.skipped == 2

@@ -37,7 +37,7 @@ notify = [
   {{ recipients = ["{FAILED}"], trigger = "failed" }},
   {{ recipients = ["{APPROVER}"], trigger = "approval" }},
 ]
-safety = {{ max_percent = 5 }}
+safety = {{ max_percent = 5, min_count = 0 }}
 """
 # A department outside the map fails that one record (a record error, not a failed run).
 KNOWN = ", ".join(f'{name} = "{name}"' for name in DEPARTMENTS)

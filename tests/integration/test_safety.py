@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 
-from schemas.events import RunAwaitingApproval, RunDenied, RunFinished, is_end
+import msgspec
+
+from schemas.events import RunAwaitingApproval, RunDenied, RunFailed, RunFinished, is_end
 from services.cli.client import Session
 from services.cli.watch import follow_run, stops
 from services.common.people import write_csv
@@ -57,6 +60,23 @@ async def test_under_the_limit_the_run_goes_ahead(
     assert count(files) == 951
 
 
+async def test_a_small_table_loses_a_few_without_approval_but_not_most(
+    files: Files, session: Session, services: RunServices
+) -> None:
+    people = files.write(count=8)  # the default limits: 10% of 8 is 0, min_count is 3
+    await apply_files(session, files)
+    async with services():
+        await run(session)
+        write_csv(files.csv, people[1:])
+        _, end = await run(session)
+        assert isinstance(end, RunFinished) and end.stats.deleted == 1
+        write_csv(files.csv, people[5:])  # 4 of the 7 left: more than min_count
+        _, waiting = await run(session)
+    assert isinstance(waiting, RunAwaitingApproval), waiting
+    assert waiting.reason == "4 deletes exceed the limit of 3 (the job's safety.min_count)"
+    assert count(files) == 7
+
+
 async def test_an_empty_source_waits_and_a_denial_ends_the_run_writing_nothing(
     files: Files, session: Session, services: RunServices
 ) -> None:
@@ -93,7 +113,9 @@ async def test_an_approval_is_for_one_plan_if_the_data_changed_it_asks_again(
                 and e.plan_hash != waiting.plan_hash
             ),
         )
-    assert isinstance(again, RunAwaitingApproval) and "data changed" in again.reason
+    assert (
+        isinstance(again, RunAwaitingApproval) and "data or the connections changed" in again.reason
+    )
     assert again.counts is not None and again.counts.delete == 70
     assert count(files) == 1_000
 
@@ -124,3 +146,49 @@ async def test_staging_plans_and_reports_but_never_writes(
     assert end.stats.written == 0 and end.stats.read == 40
     assert not files.db.exists() or count(files) == 0
     assert stops(end)
+
+
+async def test_an_approval_is_for_one_destination_a_changed_connection_asks_again(
+    files: Files, session: Session, services: RunServices
+) -> None:
+    people = files.write(count=1_000, extra=FIVE_PERCENT)
+    await apply_files(session, files)
+    async with services():
+        await run(session)
+        write_csv(files.csv, people[60:])
+        run_id, waiting = await run(session)
+        assert isinstance(waiting, RunAwaitingApproval)
+        elsewhere = files.db.with_name("elsewhere.db")
+        shutil.copyfile(files.db, elsewhere)  # the same rows, in another place
+        db = await session.store.connection("db")
+        await session.store.put_connection(msgspec.structs.replace(db, path=str(elsewhere)))
+        await session.decide("approve", run_id)
+        again = await wait_for_event(
+            session,
+            lambda e: (
+                isinstance(e, RunAwaitingApproval)
+                and e.run_id == run_id
+                and e.plan_hash != waiting.plan_hash
+            ),
+        )
+    assert isinstance(again, RunAwaitingApproval) and "changed" in again.reason
+    assert again.counts is not None and again.counts.delete == 60, "the same changes"
+    assert count(files) == 1_000
+    with sqlite3.connect(elsewhere) as conn:
+        assert conn.execute("SELECT count(*) FROM people").fetchone()[0] == 1_000
+
+
+async def test_a_source_without_the_key_column_fails_the_run_and_deletes_nothing(
+    files: Files, session: Session, services: RunServices
+) -> None:
+    files.write(count=30, extra="safety = { max_percent = 100 }")
+    await apply_files(session, files)
+    async with services():
+        await run(session)
+        text = files.csv.read_text().replace("employee_id", "employee_number", 1)
+        files.csv.write_text(text)  # the export renamed its key column
+        _, end = await run(session)
+    assert isinstance(end, RunFailed), end
+    assert "$.objects[0].fields[0].to: the source has no field 'employee_id'" in end.reason
+    assert "(its fields: employee_number, first_name" in end.reason
+    assert count(files) == 30

@@ -1,5 +1,10 @@
-"""A destination of the tests' own that can disable and enable: it keeps its objects and
-a log of every change applied in a JSON file (options.path), for the lifecycle tests."""
+"""A destination of the tests' own that can disable, enable and move: it keeps its objects
+and a log of every change applied in a JSON file (options.path), for the lifecycle tests.
+
+Each object type's endpoint `query` names its own namespace in the file (users and groups
+of one job do not mix); `options.rereadable = true` makes it a side that is cheap to
+read twice, so large plans take the low-memory path (services/runner/planning/low_memory.py).
+"""
 
 from __future__ import annotations
 
@@ -15,22 +20,32 @@ from schemas.values import Record
 from services.runner.providers.base import Layout, Outcome
 
 
+def empty() -> dict[str, Any]:
+    return {"objects": {}, "disabled": [], "containers": {}, "log": []}
+
+
 class LifecycleProvider:
     def __init__(self, connection: PluginConnection, endpoint: Endpoint, layout: Layout) -> None:
         self.path = Path(str(connection.options["path"]))
         self.keys = layout.keys
+        self.space = endpoint.query or ""
+        self.rereadable = bool(connection.options.get("rereadable", False))
 
     def _load(self) -> dict[str, Any]:
         if self.path.exists():
             loaded: dict[str, Any] = json.loads(self.path.read_text())
             return loaded
-        return {"objects": {}, "disabled": [], "log": []}
+        return {}
+
+    def _space(self, stored: dict[str, Any]) -> dict[str, Any]:
+        space: dict[str, Any] = stored.setdefault(self.space, empty())
+        return space
 
     async def open(self, *, write: bool) -> None:
         return None
 
     async def read(self, batch_size: int) -> AsyncIterator[list[Record]]:
-        records = list(self._load()["objects"].values())
+        records = list(self._space(self._load())["objects"].values())
         for start in range(0, len(records), batch_size):
             yield records[start : start + batch_size]
 
@@ -39,10 +54,11 @@ class LifecycleProvider:
 
     async def apply(self, changes: list[Change]) -> list[Outcome]:
         stored = self._load()
-        objects, disabled = stored["objects"], set(stored["disabled"])
+        space = self._space(stored)
+        objects, disabled = space["objects"], set(space["disabled"])
         for change in changes:
             key = "/".join(str(change.match[k]) for k in self.keys)
-            stored["log"].append([change.action, key])
+            space["log"].append([change.action, key])
             if change.action == "delete":
                 objects.pop(key, None)
                 disabled.discard(key)
@@ -50,12 +66,16 @@ class LifecycleProvider:
                 disabled.add(key)
             elif change.action == "enable":
                 disabled.discard(key)
-            else:
+            if change.action in ("move", "disable") and change.container:
+                space["containers"][key] = change.container
+            elif change.action == "move":
+                space["containers"].pop(key, None)  # back where new objects go
+            if change.action in ("create", "update"):
                 record = {**objects.get(key, {}), **change.match, **change.set}
                 for name in change.clear:
                     record.pop(name, None)
                 objects[key] = record
-        stored["disabled"] = sorted(disabled)
+        space["disabled"] = sorted(disabled)
         self.path.write_text(json.dumps(stored))
         return [Outcome() for _ in changes]
 

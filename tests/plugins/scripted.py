@@ -52,3 +52,7 @@ def broken(value: Value | None, record: Record, context: MappingContext) -> Valu
 
 def numeric(value: Value | None, record: Record, context: MappingContext) -> object:
     return 42
+
+
+def numbers(value: Value | None, record: Record, context: MappingContext) -> object:
+    return ["a", 42]

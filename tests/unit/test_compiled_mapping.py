@@ -156,7 +156,6 @@ async def test_a_plan_reports_records_that_fail_and_plans_the_rest() -> None:
     assert [(e.key, e.action) for e in planned.record_errors] == [("u1", "map"), ("u3", "map")]
     assert 'born: date "yesterday" does not match' in planned.record_errors[0].message
     assert planned.plan.counts.create == 1 and planned.plan.counts.update == 1
-    assert list(planned.generated) == ["password"]
     # No change holds a password, nor clears one.
     assert all("password" not in c.set and "password" not in c.clear for c in planned.plan.changes)
 
@@ -198,3 +197,45 @@ def test_a_job_with_a_bad_transformation_is_refused_when_applied(tmp_path: Path)
         check_job(job, connections, origin="people.toml")
     where = "people.toml: $.objects[0].fields[2].transform[1]"
     assert str(caught.value) == f'{where}: left needs a whole number length, got "x"'
+
+
+class Header(Side):
+    """A source that knows its fields, as a CSV header or a table does."""
+
+    def __init__(self, records: list[Record], fields: list[str]) -> None:
+        super().__init__(records)
+        self.fields = fields
+
+    def source_fields(self) -> list[str]:
+        return self.fields
+
+
+async def test_a_field_the_source_does_not_have_fails_planning_naming_it_and_those_it_has() -> None:
+    mapping = ObjectMapping(
+        keys=["uid"],
+        fields=[
+            FieldMap(to="uid", from_="login"),
+            FieldMap(to="mail", from_="e_mail"),
+            FieldMap(to="cn", transform={"join": ["first", "surname"]}),
+            FieldMap(to="note", transform={"static": "from HR"}),  # reads no field
+        ],
+    )
+    source = Header([{"login": "ada", "first": "Ada", "last": "L"}], ["login", "first", "last"])
+    with pytest.raises(BadInput) as refused:
+        await plan_job(job(mapping), Sides(cast(Provider, source), cast(Provider, Side([]))))
+    assert str(refused.value) == (
+        "$.objects[0].fields[1].from: the source has no field 'e_mail'; "
+        "$.objects[0].fields[2].transform: the source has no field 'surname' "
+        "(its fields: login, first, last)"
+    )
+
+
+async def test_a_record_that_fails_holds_its_object_in_the_plan() -> None:
+    mapping = ObjectMapping(keys=["uid"], on_destination_only="delete", fields=MAPPING.fields)
+    source = [dict(ADA, login="u0"), dict(ADA, login="u1", birth="yesterday")]
+    destination = [{"uid": "u0", "cn": "Old"}, {"uid": "u1"}, {"uid": "u2"}]
+    planned = await plan_job(job(mapping), sides(source, destination))
+    assert [(c.action, c.key) for c in planned.plan.changes if c.action == "delete"] == [
+        ("delete", "u2")
+    ], "u1 failed: it is not absent"
+    assert [e.key for e in planned.record_errors] == ["u1"]

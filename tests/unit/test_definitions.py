@@ -13,6 +13,7 @@ from schemas.connections import Connection, CsvConnection, SqliteConnection
 from schemas.jobs import Endpoint, FieldMap, Job, ObjectMapping, Schedule
 from services.common.definitions import check_job, load_connections, load_job, parse_interval
 from services.common.errors import BadInput
+from services.workflow.ownership import unowned_connection_problems
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 JOB = Path("jobs/people.toml")  # relative on purpose: messages must show it as typed
@@ -78,6 +79,17 @@ JOB_ERRORS = [
         MINIMAL_JOB.replace('connection = "hr-db"', 'conection = "hr-db"'),
         'jobs/people.toml: $.destination.conection: unknown field "conection" '
         '(did you mean "connection"?)',
+    ),
+    (
+        "unknown-in-true-or-a-table",
+        MINIMAL_JOB + 'fields = [{ to = "uid", unique = { patern = "{value}{n}" } }]\n',
+        'jobs/people.toml: $.objects[0].fields[0].unique.patern: unknown field "patern" '
+        '(did you mean "pattern"?)',
+    ),
+    (
+        "wrong-in-true-or-a-table",
+        MINIMAL_JOB + 'fields = [{ to = "uid", unique = { start = "2" } }]\n',
+        'jobs/people.toml: $.objects[0].fields[0].unique.start: expected a whole number, got "2"',
     ),
     (
         "missing",
@@ -484,6 +496,26 @@ SEMANTIC_ERRORS = [
         "$.batch_size: expected a whole number from 1 to 100000, got 100001",
     ),
     (
+        "safety-count-negative",
+        {"safety": {"max_count": -5}},
+        "$.safety.max_count: expected a whole number from 0 up, got -5",
+    ),
+    (
+        "safety-percent-negative",
+        {"safety": {"max_percent": -1.5}},
+        "$.safety.max_percent: expected a number from 0 to 100, got -1.5",
+    ),
+    (
+        "safety-percent-above-100",
+        {"safety": {"max_percent": 150}},
+        "$.safety.max_percent: expected a number from 0 to 100, got 150",
+    ),
+    (
+        "safety-percent-not-a-number",
+        {"safety": {"max_percent": float("nan")}},
+        "$.safety.max_percent: expected a number from 0 to 100, got nan",
+    ),
+    (
         "schedule",
         {"schedule": {"every": "hourly"}},
         '$.schedule.every: expected an interval such as "30s", "15m", "2h", "1d" or "1h30m", '
@@ -589,13 +621,21 @@ def test_the_examples_load_and_pass_their_checks() -> None:
     connections = load_connections(EXAMPLES / "connections.toml")
     by_id = {c.id: c for c in connections}
     assert by_id["hr-files"] == CsvConnection(
-        id="hr-files", title="HR exports", directory=str(EXAMPLES / "data"), delimiter=";"
+        id="hr-files",
+        title="HR exports",
+        owners=["hr-it"],
+        directory=str(EXAMPLES / "data"),
+        delimiter=";",
     )
     assert by_id["hr-db"] == SqliteConnection(
-        id="hr-db", title="People database", path=str(EXAMPLES / "data" / "people.sqlite")
+        id="hr-db",
+        title="People database",
+        owners=["hr-it"],
+        path=str(EXAMPLES / "data" / "people.sqlite"),
     )
     job = load_job(EXAMPLES / "jobs" / "hr-to-sqlite.toml")
     check_job(job, by_id)
+    assert unowned_connection_problems(job, by_id) == []  # an owned job, owned connections
     (objects,) = job.objects
     assert (job.source.connection, job.source.file) == ("hr-files", "people.csv")
     assert (job.destination.connection, job.destination.table) == ("hr-db", "people")

@@ -15,7 +15,7 @@ from schemas.values import Record
 from services.common.definitions import check_job
 from services.common.errors import BadInput
 from services.common.watermarks import Watermark
-from services.runner.incremental import choose
+from services.runner.planning.reading import choose
 from services.runner.providers.base import ChangeReader, Layout
 from services.runner.providers.changes import FieldChanges, compare
 from services.runner.providers.csvfile import CsvProvider

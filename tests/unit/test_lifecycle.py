@@ -58,14 +58,14 @@ def test_an_object_back_in_the_source_is_enabled_and_updated() -> None:
     back = {**BOB, "mail": "robert@example.org"}
     the_plan = plan([ALICE, back], [ALICE, BOB], mapping(), MANAGED, lifecycle=day(3, absent))
     assert [(c.action, c.key) for c in the_plan.changes] == [("update", "bob"), ("enable", "bob")]
-    assert the_plan.counts.enable == 1 and the_plan.returned == ["bob"]
+    assert the_plan.counts.enable == 1 and the_plan.returned == {"user": ["bob"]}
 
 
 def test_without_restore_a_returning_object_is_only_forgotten() -> None:
     the_plan = plan(
         [ALICE, BOB], [ALICE, BOB], mapping(restore=False), MANAGED, lifecycle=day(3, {"bob": DAY0})
     )
-    assert the_plan.changes == [] and the_plan.returned == ["bob"]
+    assert the_plan.changes == [] and the_plan.returned == {"user": ["bob"]}
 
 
 def test_moved_objects_are_moved_back_where_new_ones_are_created() -> None:

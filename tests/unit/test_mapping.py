@@ -75,9 +75,15 @@ def mapping(*fields: FieldMap) -> ObjectMapping:
         ),
         pytest.param(
             [FieldMap(to="groups")],
-            {"groups": ["a", "", "b"]},
-            {"groups": ["a", "b"]},
-            id="list-without-delimiter-passes-as-list",
+            {"groups": ["", "a", ""]},
+            {"groups": ["a"]},
+            id="one-value-list-without-delimiter-passes-as-list",
+        ),
+        pytest.param(
+            [FieldMap(to="groups", if_several="first")],
+            {"groups": ["", "a", "b"]},
+            {"groups": "a"},
+            id="several-values-without-delimiter-first-when-the-job-says-so",
         ),
         pytest.param(
             [FieldMap(to="photo", delimiter=";")],

@@ -323,3 +323,26 @@ APPLY_CASES = [
 @pytest.mark.parametrize(("destination", "changes", "expected"), APPLY_CASES)
 def test_apply_to(destination: list[Record], changes: list[Change], expected: list[Record]) -> None:
     assert apply_to(destination, changes, ["uid"], True) == expected
+
+
+def test_a_source_none_of_whose_records_has_a_key_is_refused_before_anything_looks_absent() -> None:
+    keyless = [{"mail": "a@example.org"}, {"uid": " ", "mail": "b@example.org"}]
+    with pytest.raises(BadInput, match=r"no source record has a value in the key field \(uid\)"):
+        plan(keyless, [ALICE], job(on_destination_only="delete"), MANAGED)
+    # Nothing would look absent: planned as before, each keyless record reported.
+    assert plan(keyless, [], job(on_destination_only="delete"), MANAGED).counts.skipped == 2
+    assert plan(keyless, [ALICE], job(), MANAGED).counts.skipped == 3  # on_destination_only skip
+
+
+def test_a_source_record_whose_key_cannot_be_read_leaves_every_absent_object_alone() -> None:
+    source = [{"uid": ["bob", "robert"]}, {"uid": "carol"}]
+    result = plan(source, [ALICE, {"uid": "carol"}], job(on_destination_only="delete"), MANAGED)
+    assert [c.action for c in result.changes] == []
+    assert result.counts.skipped == 2  # the unreadable record, and alice left alone
+    assert "the 1 destination objects missing from the source are left alone" in result.warnings[1]
+
+
+def test_held_objects_are_never_taken_for_absent() -> None:
+    mapping = job(on_destination_only="delete")
+    result = plan([], [ALICE, {"uid": "bob"}], mapping, MANAGED, held={"alice"})
+    assert [(c.action, c.key) for c in result.changes] == [("delete", "bob")]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 
 from schemas.jobs import FieldMap, ObjectMapping, Resolve
@@ -169,6 +170,20 @@ def test_a_group_with_no_member_that_resolves_is_skipped_when_the_job_says_so() 
     assert planned.changes == [] and planned.counts.skipped == 1
     assert [e.message.split(":")[0] for e in errors] == ["member", "member"]
     assert "skipped" in errors[1].message
+    # The reasons are shown; the group counts as skipped, not failed.
+    assert [(e.object_type, e.skipped) for e in errors] == [("group", False), ("group", True)]
+
+
+def test_an_error_names_the_object_as_its_changes_do_and_only_objects_written() -> None:
+    mapping = ObjectMapping(type="user", keys=["uid"], case_insensitive=True, fields=USERS.fields)
+    destination = [user("Ada", "E2", existing=True), user("Bob", "E3", existing=True)]
+    source = [user("ada", "E2", "E9"), user("bob", "E3", "E9")]
+    _, errors = plan_objects([ObjectType(mapping, source, destination, USERS_MANAGED, identify)])
+    assert [(e.object_type, e.key) for e in errors] == [("user", "Ada"), ("user", "Bob")]
+    left_alone = msgspec.structs.replace(mapping, on_both="skip")
+    types = [ObjectType(left_alone, source, destination, USERS_MANAGED, identify)]
+    planned, errors = plan_objects(types)
+    assert errors == [] and planned.counts.skipped == 2 and planned.changes == []
 
 
 def test_a_deleted_object_is_not_found() -> None:

@@ -84,8 +84,30 @@ def test_the_count_limit_when_it_is_smaller() -> None:
 
 
 def test_one_is_singular() -> None:
-    reason = assess(PlanCounts(delete=1), 9, 9, Safety(), full_scope=True)
-    assert reason == "1 delete exceeds the limit of 0 (10% of 9 objects)"
+    reason = assess(PlanCounts(delete=1), 1, 1, Safety(), full_scope=True)
+    assert reason == "1 delete exceeds the limit of 0 (10% of 1 object)"
+
+
+def test_one_delete_of_eight_runs_below_the_floor() -> None:
+    counts = PlanCounts(delete=1, disable=3, move=2)
+    assert assess(counts, 7, 8, Safety(), full_scope=True) is None
+    reason = assess(PlanCounts(delete=4), 4, 8, Safety(), full_scope=True)
+    assert reason == "4 deletes exceed the limit of 3 (the job's safety.min_count)"
+
+
+def test_the_floor_never_allows_more_than_half() -> None:
+    reason = assess(PlanCounts(delete=3), 2, 5, Safety(), full_scope=True)
+    assert reason == "3 deletes exceed the limit of 2 (safety.min_count, at most half of 5 objects)"
+    assert assess(PlanCounts(delete=2), 3, 5, Safety(), full_scope=True) is None
+    reason = assess(PlanCounts(delete=2), 1, 2, Safety(), full_scope=True)
+    assert reason == "2 deletes exceed the limit of 1 (safety.min_count, at most half of 2 objects)"
+
+
+def test_the_floor_can_be_turned_off_and_max_count_caps_it() -> None:
+    reason = assess(PlanCounts(delete=1), 7, 8, Safety(min_count=0), full_scope=True)
+    assert reason == "1 delete exceeds the limit of 0 (10% of 8 objects)"
+    reason = assess(PlanCounts(delete=1), 7, 8, Safety(max_count=0), full_scope=True)
+    assert reason == "1 delete exceeds the limit of 0 (the job's safety.max_count)"
 
 
 @pytest.mark.parametrize(
@@ -94,11 +116,18 @@ def test_one_is_singular() -> None:
         (Safety(max_count=500, max_percent=5.0), 1000, 50),
         (Safety(), 1000, 100),  # defaults: 500 and 10%
         (Safety(), 100_000, 500),
-        (Safety(max_percent=0.1), 1000, 1),  # exact: 0.1% of 1,000 is 1, not 0.99…
+        (Safety(max_percent=0.1, min_count=0), 1000, 1),  # exact: 0.1% of 1,000 is 1, not 0.99…
         (Safety(max_percent=2.5), 999, 24),  # rounded down
         (Safety(max_percent=7.0), 100, 7),
         (Safety(), 0, 0),
         (Safety(max_count=-1), 1000, 0),
+        (Safety(), 8, 3),  # the floor: min_count (3) where 10% is less
+        (Safety(), 5, 2),  # ... but never more than half
+        (Safety(), 1, 0),
+        (Safety(), 30, 3),
+        (Safety(min_count=5), 40, 5),
+        (Safety(min_count=5, max_count=4), 40, 4),  # max_count is the ceiling
+        (Safety(min_count=0), 9, 0),
     ],
 )
 def test_limit(safety: Safety, destination: int, expected: int) -> None:

@@ -35,8 +35,9 @@ def test_a_script_skips_a_record_with_its_reason() -> None:
     [
         ("tests.plugins.scripted:broken", "broken failed: 'manager_id'"),
         ("tests.plugins.scripted:numeric", "returned int"),
+        ("tests.plugins.scripted:numbers", "returned list, not text, a list of texts"),
     ],
-    ids=["raises", "returns-a-number"],
+    ids=["raises", "returns-a-number", "returns-a-list-with-a-number"],
 )
 def test_a_failing_script_fails_that_record(target: str, expected: str) -> None:
     with pytest.raises(RecordFailed, match=expected):

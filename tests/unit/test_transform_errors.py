@@ -71,7 +71,7 @@ BAD: list[tuple[str, Any, str]] = [
     ),
     ("map-case-clash", {"map": {"a": "1", "A": "2"}, "ignore_case": True}, 'map maps "A" twice'),
     ("if-no-test", {"if": {"field": "x"}, "then": "upper"}, "if needs exactly one of matches"),
-    ("if-not-table", {"if": "x", "then": "upper"}, "if needs a test such as"),
+    ("if-not-table", {"if": "x", "then": "upper"}, "if needs a condition such as"),
     ("if-bad-regex", {"if": {"matches": "["}, "then": "upper"}, "needs a valid regular expression"),
     ("if-unknown", {"if": {"feld": "x", "empty": True}}, 'if has no option "feld"'),
 ]

@@ -8,21 +8,23 @@ anything unusual — is planned exactly by `plan()` with the destination records
 just those keys, read a second time. Equal digests mean equal values (a 64-bit
 blake2b: a collision, about 1 in 10^19 per record, would hide one update).
 
-Pure: the caller does the reading (services/runner/lean.py).
+Pure: the caller does the reading (services/runner/planning/low_memory.py).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import msgspec
 
 from schemas.jobs import ObjectMapping
 from schemas.values import Record
 
+from .lifecycle import LEAVER_FIELD
 from .mapping import present
 from .plan import DuplicateKey, display_key, match_key
+from .unique import Taken
 
 _encoder = msgspec.msgpack.Encoder()
 # Replace the digest of a destination key once a source record matched it.
@@ -39,8 +41,13 @@ def compared_fields(mapping: ObjectMapping, managed: Sequence[str]) -> tuple[str
 class DigestIndex:
     """The destination by key (digests only), then what the source left to plan."""
 
-    def __init__(self, mapping: ObjectMapping, managed: Sequence[str]) -> None:
+    def __init__(
+        self, mapping: ObjectMapping, managed: Sequence[str], returning: Collection[str] = ()
+    ) -> None:
         self.keys = tuple(mapping.keys)
+        self.returning = returning
+        """Keys of objects found absent before (lifecycle.py): back, they may be restored,
+        so `plan()` needs them even unchanged."""
         self.case_insensitive = mapping.case_insensitive
         self.compared = compared_fields(mapping, managed)
         self.digests: dict[str, int] = {}
@@ -50,6 +57,8 @@ class DigestIndex:
         self.unchanged = 0
         self.odd_destination = False
         """Some destination record had no usable key: `plan()` must see it, to report it."""
+        self.taken = Taken(mapping)
+        """The values of unique fields (unique.py): `plan()` sees only some records."""
 
     def digest(self, record: Record) -> int:
         # Text first: `present` for it is `v or None`, and this runs for every record.
@@ -60,6 +69,8 @@ class DigestIndex:
         return int.from_bytes(raw, "big") & 0x7FFF_FFFF_FFFF_FFFF  # never a marker
 
     def add_destination(self, record: Record) -> None:
+        if self.taken.rules:
+            self.taken.add(record)
         key = match_key(record, self.keys, self.case_insensitive)
         if key is None:
             self.odd_destination = True
@@ -83,8 +94,10 @@ class DigestIndex:
             shown = display_key(record, self.keys)
             first = {field: record[field] for field in self.keys}
             raise DuplicateKey(shown, first, record)
-        if found == _KEPT or key in self.wanted:
-            self.wanted.add(key)  # a duplicate source key, or one of duplicate destinations
+        leaving = LEAVER_FIELD in record
+        if found == _KEPT or key in self.wanted or key in self.returning or leaving:
+            self.wanted.add(key)  # a duplicate source key, one of duplicate destinations,
+            self.digests[key] = _KEPT  # an object back after an absence, or a leaver's
             return True
         if found == self.digest(record):
             self.digests[key] = _DROPPED

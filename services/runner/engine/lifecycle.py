@@ -36,10 +36,36 @@ class Lifecycle(msgspec.Struct, frozen=True, kw_only=True):
 LIFECYCLE_ACTIONS = ("disable", "move")
 """The absence actions that start a lifecycle (a delete ends one at once)."""
 
+LEAVER_FIELD = "@leaver"
+"""Marks a mapped source record whose `leavers.when` holds (never written or compared)."""
 
-def on_absence(mapping: ObjectMapping, lifecycle: Lifecycle | None, key: str) -> Action | None:
-    """What a full run does to a destination-only object; None: nothing (yet)."""
-    action = mapping.on_destination_only
+
+def ways_out(mapping: ObjectMapping) -> set[str]:
+    """How the job takes objects away: for absence, and for leavers."""
+    ways: set[str] = {mapping.on_destination_only}
+    if mapping.leavers is not None:
+        ways.add(mapping.leavers.action)
+    return ways - {"skip"}
+
+
+def has_lifecycle(mapping: ObjectMapping) -> bool:
+    """Whether runs keep the days objects were disabled or moved for absence (or leaving),
+    so that each is disabled or moved once, deleted later, and restored when back."""
+    return bool(ways_out(mapping) & set(LIFECYCLE_ACTIONS))
+
+
+def leaver_container(mapping: ObjectMapping) -> str | None:
+    """Where a leaver's object goes when its action moves it."""
+    leavers = mapping.leavers
+    return (leavers.move_to if leavers else None) or mapping.move_to
+
+
+def on_absence(
+    mapping: ObjectMapping, lifecycle: Lifecycle | None, key: str, leaving: bool = False
+) -> Action | None:
+    """What a full run does to a destination-only object (with `leaving`: to the object of
+    a leaver); None: nothing (yet)."""
+    action = mapping.leavers.action if leaving and mapping.leavers else mapping.on_destination_only
     if action == "skip":
         return None
     if action == "delete" or lifecycle is None:
@@ -57,9 +83,11 @@ def on_return(mapping: ObjectMapping, lifecycle: Lifecycle | None, key: str) -> 
     absence: enable it, move it back (a disable with `move_to` moved it too), or both."""
     if lifecycle is None or not mapping.restore or key not in lifecycle.absent_since:
         return []
-    if mapping.on_destination_only == "move":
-        return ["move"]
-    return ["enable", "move"] if mapping.move_to else ["enable"]
+    ways = ways_out(mapping)
+    back: list[Action] = ["enable"] if "disable" in ways else []
+    if "move" in ways or leaver_container(mapping):
+        back.append("move")
+    return back
 
 
 def returned(wanted: Mapping[str, object], lifecycle: Lifecycle | None) -> list[str]:

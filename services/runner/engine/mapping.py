@@ -14,6 +14,7 @@ from schemas.jobs import FieldMap, ObjectMapping, TransformSpec
 from schemas.values import Record, Value, is_empty, normalize, split_text
 from services.common.errors import BadInput
 
+from .conditions import fields_tested
 from .context import MappingContext
 from .passwords import PasswordSpec
 from .transforms import (
@@ -25,6 +26,9 @@ from .transforms import (
     is_password,
 )
 from .transforms_base import texts_of
+from .transforms_format import placeholders
+from .unique import check as check_unique
+from .writable import check_items, check_text, several
 
 
 def map_record(record: Record, mapping: ObjectMapping) -> Record:
@@ -33,24 +37,17 @@ def map_record(record: Record, mapping: ObjectMapping) -> Record:
     With no field maps every field is copied under its own name. Otherwise each
     `FieldMap` takes its source field; a multi-valued field (one with a delimiter)
     whose source holds text is split on the delimiter, and a list stays a list.
-    When two field maps write the same destination field, the later one wins.
+    When two field maps write the same destination field, the later one wins. A value
+    no destination can keep raises `RecordFailed`, as `CompiledMapping.map` does.
     Transformations need a run's context: `compile_mapping` applies them.
     """
     if any(field.transform is not None for field in mapping.fields):
         raise ValueError("this mapping has transformations: map it with compile_mapping")
-    if not mapping.fields:
-        return normalized(record)
-    shaped: Record = {}
-    for field in mapping.fields:
-        value = present(record.get(field.from_ or field.to))
-        if value is None:
-            continue
-        if field.delimiter is not None and isinstance(value, str):
-            value = split_text(value, field.delimiter)
-            if not value:
-                continue
-        shaped[field.to] = value  # present() copies lists: nothing is shared with the input
-    return shaped
+    return CompiledMapping(mapping, _PLAIN, "$").map(record)
+
+
+_PLAIN = MappingContext.checking("")
+"""A context for mappings without transformations, which read none of it."""
 
 
 def source_multi_valued(mapping: ObjectMapping) -> dict[str, str]:
@@ -113,13 +110,13 @@ class CompiledMapping:
     a password); the runner makes them when it applies a create.
     """
 
-    __slots__ = ("_fields", "_key_sources", "generated", "mapping")
+    __slots__ = ("_fields", "_key_fields", "_key_sources", "generated", "mapping")
 
     def __init__(self, mapping: ObjectMapping, context: MappingContext, path: str) -> None:
         problems: list[str] = []
         self.mapping = mapping
         self.generated: dict[str, PasswordSpec] = {}
-        fields: list[tuple[str, str, str | None, Step | None]] = []
+        fields: list[_Field] = []
         for at, field in enumerate(mapping.fields):
             here = f"{path}.fields[{at}]"
             try:
@@ -128,52 +125,87 @@ class CompiledMapping:
                 problems.append(str(error))
                 continue
             if field.to not in self.generated:
-                fields.append((field.to, field.source, field.delimiter, step))
+                first = field.if_several == "first"
+                fields.append((field.to, field.source, field.delimiter, step, first))
         if problems:
             raise BadInput("\n".join(problems))
         self._fields = tuple(fields)
+        self._key_fields = tuple(field for field in fields if field[0] in mapping.keys)
         sources = {field.to: field.source for field in mapping.fields}
         self._key_sources = [sources.get(key, key) for key in mapping.keys]
 
     def map(self, record: Record) -> Record:
         """The source `record` in destination shape, normalized, transformed; a record
-        a transformation cannot handle raises `RecordFailed` naming the field."""
+        a transformation cannot handle, or holding a value no destination can keep
+        (writable.py: several values for a single-valued field, a control character),
+        raises `RecordFailed` naming the field."""
         if not self.mapping.fields:
-            return normalized(record)
-        shaped: Record = {}
-        get = record.get
-        to = ""
-        try:
-            for to, source, delimiter, step in self._fields:
-                value = get(source)
-                if step is not None:
-                    if delimiter is not None and value.__class__ is str:
-                        value = split_text(value, delimiter)  # text steps see each item
-                    value = step(value, record)
-                # what `present` does, inlined: this loop runs for every field of every record
-                if value.__class__ is str:
-                    if not value:
-                        continue
-                    if delimiter is not None:  # a source's text, or a join's or a static's
-                        value = split_text(value, delimiter)
-                        if not value:
-                            continue
-                elif value.__class__ is list:
-                    value = [item for item in value if item]  # a copy: nothing shared
-                    if not value:
-                        continue
-                elif value is None or is_empty(value):
-                    continue
-                shaped[to] = value
-        except RecordFailed as error:  # named after the field; a skip stays a skip
-            raise type(error)(error.problem, to) from None
-        return shaped
+            return _copied(record)
+        return _shape(record, self._fields)
+
+    def map_keys(self, record: Record) -> Record:
+        """Only the key fields of `record`, mapped as `map` maps them: the object a record
+        that failed stands for. Raises `RecordFailed` when a key's own mapping fails."""
+        if not self.mapping.fields:
+            return normalize({key: record.get(key) for key in self.mapping.keys})
+        return _shape(record, self._key_fields)
 
     def key_of(self, record: Record) -> str:
         """The source record's key values as people read them ("" where there is none),
         for reporting a record that could not be mapped."""
         texts = [", ".join(texts_of(record.get(source))) for source in self._key_sources]
         return " / ".join(texts)
+
+
+_Field = tuple[str, str, str | None, Step | None, bool]
+"""(to, source, delimiter, step, whether several values give the first)."""
+
+
+def _shape(record: Record, fields: tuple[_Field, ...]) -> Record:
+    """`fields` of `record` in destination shape: the hot path of planning, one dict built
+    per record, no other copies. A value no destination can keep (writable.py) fails it."""
+    shaped: Record = {}
+    get = record.get
+    to = ""
+    try:
+        for to, source, delimiter, step, first in fields:
+            value = get(source)
+            if step is not None:
+                if delimiter is not None and value.__class__ is str:
+                    value = split_text(value, delimiter)  # text steps see each item
+                value = step(value, record)
+            # what `present` does, inlined: this loop runs for every field of every record
+            if value.__class__ is str:
+                if not value:
+                    continue
+                if delimiter is not None:  # a source's text, or a join's or a static's
+                    value = split_text(value, delimiter)
+                    if not value:
+                        continue
+                    for item in cast(list[str], value):  # split with a delimiter
+                        if not item.isprintable():
+                            check_text(item)
+                elif not value.isprintable():  # the rare text worth a closer look
+                    check_text(value)
+            elif value.__class__ is list:
+                value = [item for item in value if item]  # a copy: nothing shared
+                if not value:
+                    continue
+                if delimiter is None and len(value) > 1:
+                    if not first:
+                        raise several(value, source, to)
+                    value = value[0]
+                    check_text(value)
+                else:
+                    for item in value:
+                        if not item.isprintable():
+                            check_text(item)
+            elif value is None or is_empty(value):
+                continue
+            shaped[to] = value
+    except RecordFailed as error:  # named after the field; a skip stays a skip
+        raise type(error)(error.problem, to) from None
+    return shaped
 
 
 def _compile_field(
@@ -208,9 +240,24 @@ def compile_mapping(
     return CompiledMapping(mapping, context, path)
 
 
+def _copied(record: Record) -> Record:
+    """A job without field maps: every field as it is, normalized; text with a control
+    character fails the record (lists stay lists: nothing says a field holds one)."""
+    copied = normalized(record)
+    for name, value in copied.items():
+        try:
+            if isinstance(value, str):
+                check_text(value)
+            elif isinstance(value, list):
+                check_items(value)
+        except RecordFailed as error:
+            raise RecordFailed(error.problem, name) from None
+    return copied
+
+
 def check_mapping(mapping: ObjectMapping, path: str, job_id: str) -> list[tuple[str, str]]:
-    """Every problem of the mapping's transformations as (path, what to fix): what
-    `check_job` reports when a job is applied."""
+    """Every problem of the mapping's transformations (and unique values) as (path, what
+    to fix): what `check_job` reports when a job is applied."""
     found: list[tuple[str, str]] = []
     context = MappingContext.checking(job_id)
     for at, field in enumerate(mapping.fields):
@@ -218,4 +265,78 @@ def check_mapping(mapping: ObjectMapping, path: str, job_id: str) -> list[tuple[
             _compile_field(field, mapping, f"{path}.fields[{at}]", context, {})
         except TransformError as error:
             found.append((error.path, error.problem))
+        found += check_unique(field, mapping, f"{path}.fields[{at}]")
     return found
+
+
+_VALUE_UNREAD = frozenset({"static", "join", "format", "password", "script"})
+"""Transformations that make a value without reading the field map's own source field."""
+
+
+def fields_read(mapping: ObjectMapping, path: str) -> dict[str, str]:
+    """Every source field the mapping reads → where the job names it, for checking them
+    against the fields a source has: keys, `from` fields, and the fields that `join`,
+    `default`, `format` and `if` name. A field map whose transformation starts from
+    nothing of its own (`static`, `join`, `format`, a script, a password) reads no field
+    under its own name."""
+    if not mapping.fields:
+        return {key: f"{path}.keys" for key in mapping.keys}
+    read: dict[str, str] = {}
+    for at, field in enumerate(mapping.fields):
+        here = f"{path}.fields[{at}]"
+        steps = field.transform if isinstance(field.transform, list) else [field.transform]
+        first = steps[0] if steps else None
+        starts_afresh = _step_name(first) in _VALUE_UNREAD and not _reads_value(first)
+        if field.from_ is not None:
+            read.setdefault(field.from_, f"{here}.from")
+        elif not starts_afresh:
+            read.setdefault(field.to, f"{here}.to")
+        for step in steps:
+            for name in _named_fields(step):
+                read.setdefault(name, f"{here}.transform")
+    if mapping.container_from is not None:
+        read.setdefault(mapping.container_from, f"{path}.container_from")
+    if mapping.leavers is not None:
+        for name in fields_tested(mapping.leavers.when):
+            read.setdefault(name, f"{path}.leavers.when")
+    return read
+
+
+def _reads_value(step: object) -> bool:
+    """A `format` whose template has `{}` starts from the field's own value."""
+    template = step.get("format") if isinstance(step, dict) else None
+    return isinstance(template, str) and "" in placeholders(template)
+
+
+def _step_name(step: object) -> str | None:
+    if isinstance(step, str):
+        return step
+    if isinstance(step, dict):
+        for name in _VALUE_UNREAD | {"default", "if"}:
+            if name in step:
+                return name
+    return None
+
+
+def _named_fields(step: object) -> list[str]:
+    """The source fields a transformation names (beyond the value it is given)."""
+    if not isinstance(step, dict):
+        return []
+    named: list[str] = []
+    joined = step.get("join")
+    if isinstance(joined, list):
+        named += [name for name in joined if isinstance(name, str)]
+    fallback = step.get("default")
+    if isinstance(fallback, list):
+        named += [name for name in fallback if isinstance(name, str)]
+    template = step.get("format")
+    if isinstance(template, str):
+        named += [name.split(":")[0] for name in placeholders(template) if name.split(":")[0]]
+    test = step.get("if")
+    if isinstance(test, dict) and isinstance(test.get("field"), str):
+        named.append(test["field"])
+    for branch in ("then", "else"):
+        inner = step.get(branch)
+        for item in inner if isinstance(inner, list) else [inner]:
+            named += _named_fields(item)
+    return named

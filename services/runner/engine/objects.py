@@ -16,10 +16,12 @@ from schemas.jobs import ObjectMapping
 from schemas.plan import Change, PlanCounts, RecordError
 from schemas.values import Record
 
+from .lifecycle import Lifecycle
 from .phases import rank
 from .plan import Plan, plan, plan_hash
 from .planned_state import Identify, Lookup, lookup
 from .references import plan_references, reference_fields
+from .unique import taken_in
 
 _order = msgspec.msgpack.Encoder(order="deterministic")
 
@@ -40,6 +42,27 @@ class ObjectType:
     edits: bool = True
     """The destination adds and removes values of a field (a directory); else a
     multi-valued reference is written whole."""
+    lifecycle: Lifecycle | None = None
+    """When its objects were found absent, and the run's clock (lifecycle.py)."""
+    held: frozenset[str] = frozenset()
+    """Match keys of source records that failed before planning: their objects are left
+    as they are, never taken for absent."""
+    blind: bool = False
+    """A source record failed before its key could be read: it could be any object, so
+    nothing is done about absence."""
+
+    def plan(self, managed: Sequence[str], act_on_absence: bool) -> Plan:
+        return plan(
+            self.source,
+            self.destination,
+            self.mapping,
+            managed,
+            act_on_absence=act_on_absence and not self.blind,
+            lifecycle=self.lifecycle,
+            held=self.held,
+            # unique values are free among every object's, not only the run's scope's
+            taken=taken_in(self.mapping, self.everything or self.destination),
+        )
 
 
 def plan_objects(
@@ -48,17 +71,11 @@ def plan_objects(
     """The plan of every type, and the records whose references could not be resolved."""
     with_refs = [t for t in types if reference_fields(t.mapping)]
     if len(types) == 1 and not with_refs:
-        one = types[0]
-        return plan(
-            one.source, one.destination, one.mapping, one.managed, act_on_absence=act_on_absence
-        ), []
+        return types[0].plan(types[0].managed, act_on_absence), []
     plans = []
     for t in types:
         refs = {f.to for f in reference_fields(t.mapping)}
-        managed = [name for name in t.managed if name not in refs]
-        plans.append(
-            plan(t.source, t.destination, t.mapping, managed, act_on_absence=act_on_absence)
-        )
+        plans.append(t.plan([name for name in t.managed if name not in refs], act_on_absence))
     by_type = {t.mapping.type: (t, p) for t, p in zip(types, plans, strict=True)}
     lookups: dict[tuple[str, str], Lookup] = {}
     for t in with_refs:
@@ -77,7 +94,9 @@ def plan_objects(
     errors: list[RecordError] = []
     counts = PlanCounts()
     warnings: list[str] = []
+    returned: dict[str, list[str]] = {}
     for t, p in zip(types, plans, strict=True):
+        returned.update(p.returned)
         counts.unchanged += p.counts.unchanged
         counts.skipped += p.counts.skipped
         prefix = f"{t.mapping.type}: " if len(types) > 1 else ""
@@ -95,4 +114,7 @@ def plan_objects(
         if not change.follow_up:
             setattr(counts, change.action, getattr(counts, change.action) + 1)
     changes.sort(key=lambda c: (rank(c), _order.encode(c.match)))
-    return Plan(changes=changes, counts=counts, hash=plan_hash(changes), warnings=warnings), errors
+    hashed = plan_hash(changes)
+    return Plan(
+        changes=changes, counts=counts, hash=hashed, warnings=warnings, returned=returned
+    ), errors

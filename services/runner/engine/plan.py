@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 
 import msgspec
 
@@ -21,10 +21,11 @@ from services.common.errors import BadInput
 
 from .batching import split_batches
 from .containers import container_of
-from .lifecycle import Lifecycle, on_absence, on_return, returned
+from .lifecycle import LEAVER_FIELD, Lifecycle, leaver_container, on_absence, on_return, returned
 from .mapping import present
 from .phases import rank
 from .policies import resolved
+from .unique import Taken
 
 KEY_SEPARATOR = " / "
 # A broken source can produce a warning per record; the first ones say enough.
@@ -51,8 +52,9 @@ class Plan(msgspec.Struct, frozen=True, kw_only=True):
     counts: PlanCounts
     hash: str
     warnings: list[str] = msgspec.field(default_factory=list)
-    returned: list[str] = msgspec.field(default_factory=list)
-    """Match keys of objects found absent before and back in the source now (lifecycle.py)."""
+    returned: dict[str, list[str]] = msgspec.field(default_factory=dict)
+    """Object type → match keys of its objects found absent before and back in the source
+    now (lifecycle.py)."""
 
     def batches(self, max_changes: int, max_bytes: int) -> list[list[Change]]:
         return split_batches(self.changes, max_changes, max_bytes)
@@ -112,6 +114,9 @@ def plan(
     *,
     act_on_absence: bool = True,
     lifecycle: Lifecycle | None = None,
+    held: Collection[str] = (),
+    keyed_elsewhere: int = 0,
+    taken: Taken | None = None,
 ) -> Plan:
     """The changes that make `destination` agree with `source` (already mapped).
 
@@ -121,12 +126,25 @@ def plan(
     a move to the mapping's `move_to`. A run that cannot see every object (incremental,
     scoped to some keys) passes `act_on_absence=False`: destination-only objects are
     neither acted on nor counted. `lifecycle` (absence dates and the run's clock) turns
-    absence into disable now, delete later, and restore (lifecycle.py).
+    absence into disable now, delete later, and restore (lifecycle.py). A `unique` field
+    of a create gets a value free among `taken` (by default, those of `destination`) and
+    the creates before it (unique.py).
+
+    A failure never looks like absence: `held` are the match keys of source records that
+    failed before planning (a transformation, a script's skip): their objects are left
+    as they are. A source record whose key cannot be read (several values, binary) could
+    be any object, so with one nothing is done about absence at all; a source none of
+    whose records has a key, while destination objects would look absent, is refused (a
+    renamed key column must not empty the destination; `keyed_elsewhere` counts keyed
+    source records a caller already dropped as unchanged, the low-memory planner).
     """
     if not mapping.keys:
         raise BadInput(f"the {mapping.type!r} mapping needs at least one key field")
     planner = _Planner(mapping, managed)
     planner.lifecycle = lifecycle
+    if taken is None:
+        taken = Taken(mapping)
+        destination = taken.noting(destination)
     wanted = planner.index_source(source)
     found, ambiguous = planner.index_destination(destination)
     for key, record in wanted.items():
@@ -136,12 +154,29 @@ def plan(
             planner.on_source_only(key, record)
         else:
             planner.on_both(key, record, existing)
+    for key, record in planner.leaving.items():  # seen, so acted on in every kind of run
+        if key in ambiguous:
+            planner.counts.skipped += 1
+        elif (existing := found.get(key)) is None:
+            planner.on_new_leaver(key, record)
+        else:
+            planner.on_leaver(key, existing)
     if act_on_absence:
-        for key, record in found.items():
-            if key not in wanted:
+        gone = planner.leaving.keys() | held
+        absent = [(k, r) for k, r in found.items() if k not in wanted and k not in gone]
+        if absent and mapping.on_destination_only != "skip":
+            planner.blind_to_absence(len(absent), bool(wanted or keyed_elsewhere))
+        if planner.unreadable:
+            planner.counts.skipped += len(absent)
+        else:
+            for key, record in absent:
                 planner.on_destination_only(key, record)
         planner.counts.skipped += sum(1 for key in ambiguous if key not in wanted)
-    planner.returned = returned(wanted, lifecycle)
+    if keys_back := returned(wanted, lifecycle):
+        planner.returned = {mapping.type: keys_back}
+    taken.settle(
+        (key, change.set) for _, key, change in planner.ranked if change.action == "create"
+    )
     return planner.result()
 
 
@@ -164,17 +199,26 @@ class _Planner:
         self.warning_count = 0
         self.ranked: list[tuple[tuple[int, int, int, str, str], str, Change]] = []
         self.lifecycle: Lifecycle | None = None
-        self.returned: list[str] = []
+        self.returned: dict[str, list[str]] = {}
+        self.leaving: dict[str, Record] = {}
+        """Source records of leavers (lifecycle.LEAVER_FIELD), by key."""
+        self.keyless = 0
+        """Source records without a key (empty, or unreadable)."""
+        self.unreadable = 0
+        """Source records whose key is there but cannot be read (several values, binary)."""
 
     def key_of(self, record: Record, side: str) -> str | None:
         key = match_key(record, self.keys, self.mapping.case_insensitive)
         if key is None:
             self.counts.skipped += 1
+            self.keyless += side == "source"
             problem = f"empty key ({KEY_SEPARATOR.join(self.keys)})"
             for field in self.keys:
                 if (value := record.get(field)) and not isinstance(value, str):
                     kind = "multi-valued" if isinstance(value, list) else "binary"
                     problem = f"{kind} key {field!r}"
+                    self.unreadable += side == "source"
+                    break
             self.warn(f"{side} record skipped, {problem}: {_show(record)}")
         return key
 
@@ -184,9 +228,12 @@ class _Planner:
             key = self.key_of(record, "source")
             if key is None:
                 continue
-            if (first := wanted.get(key)) is not None:
+            if (first := wanted.get(key) or self.leaving.get(key)) is not None:
                 raise DuplicateKey(display_key(record, self.keys), first, record)
-            wanted[key] = record
+            if LEAVER_FIELD in record:
+                self.leaving[key] = record
+            else:
+                wanted[key] = record
         return wanted
 
     def index_destination(self, records: Iterable[Record]) -> tuple[dict[str, Record], set[str]]:
@@ -208,6 +255,24 @@ class _Planner:
                 f"none of them is changed: {_show(first)} and {_show(record)}"
             )
         return found, set(first_of)
+
+    def blind_to_absence(self, absent: int, any_keyed: bool) -> None:
+        """Refuse, or warn, when source records without a readable key make `absent`
+        destination objects look absent: they may be those very objects."""
+        if not any_keyed and self.keyless and not self.unreadable:
+            fields = KEY_SEPARATOR.join(self.keys)
+            raise BadInput(
+                f"{self.mapping.type}: no source record has a value in the key field "
+                f"({fields}), so none can be matched ({self.keyless} read) and all "
+                f"{absent} destination objects would look absent: is the key field named "
+                "differently in the source?"
+            )
+        if self.unreadable:
+            self.warn(
+                f"{self.unreadable} source records have a key that cannot be read (several "
+                f"values, or binary): the {absent} destination objects missing from the "
+                "source are left alone in this run"
+            )
 
     def on_source_only(self, key: str, record: Record) -> None:
         if self.mapping.on_source_only != "create":
@@ -261,6 +326,28 @@ class _Planner:
             moved_to = self.mapping.move_to if action in ("move", "disable") else None
             self.add(key, action, record, container=moved_to)
 
+    def on_leaver(self, key: str, existing: Record) -> None:
+        """A leaver's object: its action now (once: the lifecycle remembers), deleted after
+        `delete_after`; its other fields are left as they are."""
+        action = on_absence(self.mapping, self.lifecycle, key, leaving=True)
+        if action is None:
+            self.counts.skipped += 1
+        else:
+            moved_to = leaver_container(self.mapping) if action in ("move", "disable") else None
+            self.add(key, action, existing, container=moved_to)
+
+    def on_new_leaver(self, key: str, record: Record) -> None:
+        """A leaver with no object: left out, or (`new = "create"`) created and given its
+        action at once."""
+        leavers = self.mapping.leavers
+        if leavers is None or leavers.new == "skip" or self.mapping.on_source_only == "skip":
+            self.counts.skipped += 1
+            return
+        self.on_source_only(key, record)
+        if leavers.action != "delete":
+            moved_to = leaver_container(self.mapping)
+            self.add(key, leavers.action, record, container=moved_to, follow_up=True)
+
     def add(
         self,
         key: str,
@@ -271,8 +358,10 @@ class _Planner:
         clear: list[str] | None = None,
         before: Record | None = None,
         container: str | None = None,
+        follow_up: bool = False,
     ) -> None:
-        """A change to the object that `found_by` identifies (its key fields become `match`)."""
+        """A change to the object that `found_by` identifies (its key fields become `match`);
+        a `follow_up` completes the object's own change and is counted with it."""
         change = Change(
             action=action,
             key=display_key(found_by, self.keys),
@@ -282,9 +371,11 @@ class _Planner:
             before=before or {},
             object_type=self.mapping.type,
             container=container,
+            follow_up=follow_up,
         )
         self.ranked.append((rank(change), key, change))
-        setattr(self.counts, action, getattr(self.counts, action) + 1)
+        if not follow_up:
+            setattr(self.counts, action, getattr(self.counts, action) + 1)
 
     def warn(self, text: str) -> None:
         self.warning_count += 1

@@ -20,6 +20,7 @@ from schemas.jobs import FieldMap, ObjectMapping
 from schemas.plan import Change, RecordError
 from schemas.values import Record, Value
 
+from .lifecycle import LEAVER_FIELD
 from .plan import display_key, match_key
 from .planned_state import Lookup, Target
 
@@ -74,7 +75,9 @@ def plan_references(
     multi-valued references are set whole."""
     refs = reference_fields(mapping)
     keys, folded = mapping.keys, mapping.case_insensitive
-    planned = {match_key(c.match, keys, folded): c for c in changes}
+    planned: dict[str | None, list[Change]] = {}  # an object may have several (a restore)
+    for c in changes:
+        planned.setdefault(match_key(c.match, keys, folded), []).append(c)
     found: dict[str | None, Record] = {}
     for record in destination:
         key = match_key(record, keys, folded)
@@ -83,15 +86,22 @@ def plan_references(
     dropped: set[str | None] = set()
     for record in source:
         key = match_key(record, keys, folded)
-        change = planned.get(key)
+        own = planned.get(key, [])
+        change = next((c for c in own if c.action in ("create", "update")), None)
         existing = found.get(key)
-        if key is None or not (existing or (change is not None and change.action == "create")):
-            continue
+        creates = change is not None and change.action == "create"
+        if key is None or not (creates or (existing and mapping.on_both == "update")):
+            continue  # no object, or one the job leaves alone: nothing to resolve for
+        if LEAVER_FIELD in record and existing:
+            continue  # a leaver's object is only disabled, moved or deleted
         resolved = {f.to: _resolve(record.get(f.to), f, lookups) for f in refs}
-        shown = display_key(record, keys)
+        # The object's key as its changes show it (an existing object's own spelling).
+        shown = display_key(existing or record, keys)
+        kind = mapping.type
         for name, r in resolved.items():
             out.errors += [
-                RecordError(key=shown, action="resolve", message=f"{name}: {p}") for p in r.problems
+                RecordError(key=shown, action="resolve", message=f"{name}: {p}", object_type=kind)
+                for p in r.problems
             ]
         empty = [f for f in refs if not resolved[f.to].names and _skips(f)]
         if empty:
@@ -99,19 +109,23 @@ def plan_references(
             out.skipped += 1
             out.were_unchanged += change is None
             text = f'{empty[0].to}: no value resolves; the object is skipped (if_none = "skip")'
-            out.errors.append(RecordError(key=shown, action="resolve", message=text))
+            skip = RecordError(
+                key=shown, action="resolve", message=text, object_type=kind, skipped=True
+            )
+            out.errors.append(skip)
             continue
-        if change is not None and change.action == "create":
+        if creates:
+            assert change is not None
             created, follow = _create(change, refs, resolved)
-            planned[key] = created
+            own[own.index(change)] = created
             if follow is not None:
                 out.references += chunks(follow) if edits else [whole(follow, created.set)]
-        elif existing and mapping.on_both == "update":
+        elif existing:
             update = _update(change, existing, refs, resolved, mapping.type, keys)
             if update is not None:
                 out.references += chunks(update) if edits else [whole(update, existing)]
                 out.new_updates += 0 if update.follow_up else 1
-    out.changes = [c for k, c in planned.items() if k not in dropped]
+    out.changes = [c for k, own in planned.items() if k not in dropped for c in own]
     return out
 
 

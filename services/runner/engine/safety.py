@@ -3,8 +3,10 @@
 A plan may make at most `limit(...)` deletes, and as many disables and as many moves
 (each counted alone): the job's `max_count`, and at most `max_percent` percent of the
 objects the destination holds (rounded down), whichever is smaller. With 1,000 objects
-and 5%, 50 deletes run and 51 wait. A small destination thus allows few: 10% of 9
-objects is 0, so any delete there waits.
+and 5%, 50 deletes run and 51 wait. Below that share, `min_count` (3) are always allowed,
+though never more than half of the destination's objects (nor more than `max_count`):
+10% of 8 objects is 0, yet one of them, two or three may go without approval; of 2
+objects, one; of 1, none.
 
 A source that comes back empty while the destination is not also waits (unless the job
 says `empty_source = "allow"`): an empty export would otherwise delete everyone. Only
@@ -26,9 +28,19 @@ _LIMITED = (("delete", "deletes"), ("disable", "disables"), ("move", "moves"))
 
 def limit(safety: Safety, destination_records: int) -> int:
     """The most deletes (or disables, or moves) a plan may make without approval."""
+    allowed = max(_share(safety, destination_records), _floor(safety, destination_records))
+    return max(0, min(safety.max_count, allowed))
+
+
+def _share(safety: Safety, destination_records: int) -> int:
+    """`max_percent` of the destination's objects, rounded down."""
     # Decimal of the written number: 5% of 1,000 is exactly 50, never 49.99999.
-    share = Decimal(repr(safety.max_percent)) * destination_records / 100
-    return max(0, min(safety.max_count, math.floor(share)))
+    return math.floor(Decimal(repr(safety.max_percent)) * destination_records / 100)
+
+
+def _floor(safety: Safety, destination_records: int) -> int:
+    """What is always allowed: `min_count`, but never more than half of the objects."""
+    return min(safety.min_count, destination_records // 2)
 
 
 def assess(
@@ -65,7 +77,11 @@ def assess(
 def _why(safety: Safety, allowed: int, destination_records: int) -> str:
     if allowed == safety.max_count:
         return "the job's safety.max_count"
-    return f"{safety.max_percent:g}% of {_objects(destination_records)}"
+    if allowed == _share(safety, destination_records) or allowed <= 0:
+        return f"{safety.max_percent:g}% of {_objects(destination_records)}"
+    if allowed == safety.min_count:
+        return "the job's safety.min_count"
+    return f"safety.min_count, at most half of {_objects(destination_records)}"
 
 
 def _objects(count: int) -> str:

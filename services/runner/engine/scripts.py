@@ -62,7 +62,8 @@ def script(args: Args, context: MappingContext) -> Step:
             raise RecordFailed(f"script {function.__name__} failed: {error}") from None
         if isinstance(result, Skip):
             raise RecordSkipped(result.reason)
-        if result is not None and not isinstance(result, str | list):
+        texts = isinstance(result, list) and all(isinstance(item, str) for item in result)
+        if result is not None and not (isinstance(result, str) or texts):
             raise RecordFailed(
                 f"script {function.__name__} returned {type(result).__name__}, "
                 "not text, a list of texts or None"

@@ -10,7 +10,6 @@ transform raises `RecordFailed`. docs/transformations.md shows each one.
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -19,11 +18,13 @@ from schemas.values import Record, Value
 
 from . import transforms_text as text
 from . import transforms_values as values
+from .conditions import compile_condition
 from .context import MappingContext
 from .passwords import OPTIONS as PASSWORD_OPTIONS
 from .passwords import PasswordSpec, password_spec
 from .scripts import script
-from .transforms_base import Args, RecordFailed, Step, TransformError, show, texts_of
+from .transforms_base import Args, RecordFailed, Step, TransformError, show
+from .transforms_format import format_text
 
 __all__ = [
     "RecordFailed",
@@ -128,39 +129,12 @@ def _conditional(args: Args, context: MappingContext) -> Step:
     case is ignored. `then` and `else` are transformations; one left out keeps the value
     unchanged. A multi-valued value passes when any of its items does.
     """
-    test = args.main
-    if not isinstance(test, dict):
-        args.fail(
-            f'needs a test such as {{ field = "department", equals = "Sales" }}, got {show(test)}'
-        )
-    cond = Args("if", {"if": None, **test}, args.path + ".if")
-    cond.only({"field", "matches", "equals", "empty", "ignore_case"})
-    field = cond.text("field") if cond.has("field") else None
-    ignore_case = cond.flag("ignore_case", False)
-    given = [key for key in ("matches", "equals", "empty") if cond.has(key)]
-    if len(given) != 1:
-        cond.fail("needs exactly one of matches, equals or empty")
-    passes: Callable[[list[str]], bool]
-    if given == ["matches"]:
-        source = cond.text("matches")
-        try:
-            pattern = re.compile(source, re.IGNORECASE if ignore_case else 0)
-        except re.error as error:
-            cond.fail(f"needs a valid regular expression, got {show(source)}: {error}")
-        passes = lambda texts: any(pattern.search(item) for item in texts)  # noqa: E731
-    elif given == ["equals"]:
-        wanted = {t.casefold() if ignore_case else t for t in cond.texts("equals")}
-        fold = str.casefold if ignore_case else str
-        passes = lambda texts: any(fold(item) in wanted for item in texts)  # noqa: E731
-    else:
-        empty = cond.flag("empty", True)
-        passes = lambda texts: not texts if empty else bool(texts)  # noqa: E731
+    passes = compile_condition(args.main, args.path + ".if", "if", field_needed=False)
     then = _branch(args, "then", context)
     otherwise = _branch(args, "else", context)
 
     def decide(value: Value | None, record: Record) -> Value | None:
-        tested = record.get(field) if field is not None else value
-        chosen = then if passes(texts_of(tested)) else otherwise
+        chosen = then if passes(value, record) else otherwise
         return value if chosen is None else chosen(value, record)
 
     return decide
@@ -180,6 +154,7 @@ def _branch(args: Args, option: str, context: MappingContext) -> Step | None:
 KINDS: dict[str, tuple[Builder, frozenset[str], bool]] = {
     "upper": (text.upper, frozenset(), True),
     "lower": (text.lower, frozenset(), True),
+    "ascii": (text.ascii_text, frozenset(), True),
     "title": (text.title, frozenset(), True),
     "trim": (text.trim, frozenset(), True),
     "left": (text.left, frozenset(), False),
@@ -190,6 +165,7 @@ KINDS: dict[str, tuple[Builder, frozenset[str], bool]] = {
     "nth": (text.nth, frozenset(), False),
     "static": (values.static, frozenset(), False),
     "join": (values.join, frozenset({"separator"}), False),
+    "format": (format_text, frozenset(), False),
     "default": (values.default, frozenset({"value"}), False),
     "date": (values.date, frozenset({"to"}), False),
     "map": (values.value_map, frozenset({"default", "keep_unmapped", "ignore_case"}), False),

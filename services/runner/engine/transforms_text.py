@@ -1,4 +1,4 @@
-"""Transformations of text: case, trimming, cutting, replacing, splitting.
+"""Transformations of text: case, ASCII, trimming, cutting, replacing, splitting.
 
 Each builder checks its arguments once and returns a `Step`; on a multi-valued value
 the step works on each item. Cutting counts characters of the NFC form, so "é" is one
@@ -11,6 +11,8 @@ import re
 import unicodedata
 from collections.abc import Callable
 from itertools import cycle
+
+from anyascii import anyascii
 
 from schemas.values import Record, Value
 
@@ -43,6 +45,14 @@ def title(args: Args, context: MappingContext) -> Step:
     """Each word capitalized: "o'brien-smith" -> "O'Brien-Smith", "élodie" -> "Élodie"."""
     _no_arguments(args)
     return each("title", str.title)
+
+
+def ascii_text(args: Args, context: MappingContext) -> Step:
+    """Every letter written in ASCII, for identifiers: "Zoë Ångström" -> "Zoe Angstrom",
+    ß -> ss, ø -> o, Ł -> L, æ -> ae, other scripts transliterated ("Дмитрий" -> "Dmitriy").
+    anyascii's tables (ISC licence); text already ASCII is returned as it is."""
+    _no_arguments(args)
+    return each("ascii", lambda text: text if text.isascii() else anyascii(text))
 
 
 def trim(args: Args, context: MappingContext) -> Step:

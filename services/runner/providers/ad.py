@@ -7,6 +7,9 @@ idempotent writes, moves):
 - new objects are named by `cn` (`ou` for OUs): the key is usually sAMAccountName or
   employeeID, so creates look their key up first (ldap.py `lookup_creates`);
 - passwords, enabling and disabling through userAccountControl (ad_write.py);
+- an account whose create never finished (added, never given a password: the
+  connection broke after the add) is left out of a destination's read when the job
+  gives passwords, so the plan creates it again and the create finishes it;
 - objectGUID and objectSid read as text; ranged values (`member;range=0-1499`) read
   whole, the rest fetched on a second connection;
 - incremental reads by uSNChanged against the DC's highestCommittedUSN.
@@ -28,17 +31,19 @@ from services.common.errors import BadInput
 from . import ldap_wire as w
 from .ad_values import (
     DN_VALUED,
+    EVERY_ENTRY,
     GUID,
     PASSWORD_FIELD,
     SID,
-    UAC,
     canonical_id,
     dn_spelling,
     group_type,
     guid_text,
     merge_ranges,
+    number,
     ranged,
     shape_read,
+    unfinished,
 )
 from .ad_write import AdPipeline, Extra
 from .base import Layout
@@ -63,7 +68,8 @@ CLASS_FILTERS = {
     "organizationalunit": "(objectClass=organizationalUnit)",
 }
 USN_FIELD = "uSNChanged"
-EVERY_ENTRY = compile_filter("(objectClass=*)", "ad")
+ACCOUNT_STATE = ("userAccountControl", "pwdLastSet")
+"""Read for disabling, enabling and finishing creates, whether or not the job maps them."""
 
 
 def ad_filter(classes: tuple[str, ...]) -> str:
@@ -74,7 +80,7 @@ def ad_filter(classes: tuple[str, ...]) -> str:
 
 class AdProvider(LdapProvider):
     default_classes = AD_CLASSES
-    extra_attributes = ("userAccountControl",)
+    extra_attributes = ACCOUNT_STATE
     lookup_creates = True
 
     def __init__(
@@ -86,11 +92,14 @@ class AdProvider(LdapProvider):
                 'takes binds and passwords over TLS only; set tls = "ldaps" or "starttls"'
             )
         wanted = {name.lower() for name in (*layout.keys, *layout.fields)}
-        # userAccountControl is read for disabling and enabling even when the job does
-        # not map it; then it is no field of the records.
-        self._show_uac = not layout.fields or UAC in wanted
-        if layout.fields and not self._show_uac:
-            layout = msgspec.structs.replace(layout, fields=(*layout.fields, "userAccountControl"))
+        # The account's state is read even when the job does not map it; then it is no
+        # field of the records. (A job that copies every field reads it anyway.)
+        unmapped = [n for n in ACCOUNT_STATE if layout.fields and n.lower() not in wanted]
+        self._unmapped = frozenset(name.lower().encode() for name in unmapped)
+        if unmapped:
+            layout = msgspec.structs.replace(layout, fields=(*layout.fields, *unmapped))
+        # A job that gives passwords finishes the creates left unfinished (ad_write.py).
+        self._finishes = PASSWORD_FIELD in wanted
         super().__init__(connection, endpoint, layout)
         self._rdn = endpoint.rdn_attribute or "cn"
         self._own_rdn = endpoint.rdn_attribute is not None
@@ -109,11 +118,19 @@ class AdProvider(LdapProvider):
         attributes, missing = merge_ranges(attributes)
         if missing:
             attributes = self._rest_of_ranges(dn, attributes, missing)
+        uac = pwd_last_set = None
         for name, values in attributes:
-            if name.lower() == b"useraccountcontrol" and values:
-                self._uacs[dn.decode("utf-8", "replace").lower()] = int(values[0])
-        if not self._show_uac:
-            attributes = [a for a in attributes if a[0].lower() != b"useraccountcontrol"]
+            low = name.lower()
+            if low == b"useraccountcontrol":
+                uac = number(values)
+            elif low == b"pwdlastset":
+                pwd_last_set = number(values)
+        if uac is not None:
+            self._uacs[dn.decode("utf-8", "replace").lower()] = uac
+            if self._write and self._finishes and unfinished(uac, pwd_last_set):
+                self._hidden.add(dn)  # planned as a create, which finishes it
+        if self._unmapped:
+            attributes = [a for a in attributes if a[0].lower() not in self._unmapped]
         record = super()._entry((dn, attributes))
         shape_read(record)
         return record

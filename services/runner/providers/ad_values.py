@@ -10,12 +10,13 @@ kept as the directory has them. groupType may be written as words.
 from __future__ import annotations
 
 import re
+import unicodedata
 import uuid
 
 from schemas.values import Binary, Record, Value
 
 from . import ldap_wire as w
-from .ldap_dn import split_rdn
+from .ldap_dn import compile_filter, split_rdn
 
 GUID, SID = "objectguid", "objectsid"
 UAC = "useraccountcontrol"
@@ -24,6 +25,8 @@ PASSWD_NOTREQD = 0x20
 NEW_USER_UAC = 0x222  # normal account, disabled, no password required: what AD creates
 PASSWORD_FIELD = "unicodepwd"
 """The field whose value is the plain password: written as AD wants it, never read."""
+PWD_LAST_SET = "pwdlastset"
+EVERY_ENTRY = compile_filter("(objectClass=*)", "ad")
 
 _GROUP_SCOPES = {"global": 0x2, "domain local": 0x4, "domainlocal": 0x4, "universal": 0x8}
 _SECURITY = 0x80000000
@@ -116,6 +119,40 @@ def enabled(uac: int) -> int:
 
 def disabled(uac: int) -> int:
     return uac | ACCOUNTDISABLE
+
+
+def unfinished(uac: int | None, pwd_last_set: int | None) -> bool:
+    """An account added and never given a password: disabled, no password required,
+    pwdLastSet 0 — what a create's add stage leaves before the password and the enable.
+    An account disabled later keeps its password (pwdLastSet is a date) and needs one."""
+    return (
+        uac is not None
+        and uac & (ACCOUNTDISABLE | PASSWD_NOTREQD) == ACCOUNTDISABLE | PASSWD_NOTREQD
+        and pwd_last_set == 0
+    )
+
+
+def number(values: list[bytes] | None) -> int | None:
+    """An integer attribute's value as read (None when absent or not a number)."""
+    if not values or not values[0].lstrip(b"-").isdigit():
+        return None
+    return int(values[0])
+
+
+def holds_key(match: Record, attributes: dict[bytes, list[bytes]]) -> bool:
+    """Whether an entry (lower-case attribute name → values) has the change's key values,
+    compared as AD compares them: case and Unicode form ignored, surrounding spaces too."""
+
+    def same(text: str) -> str:
+        return unicodedata.normalize("NFC", text.strip().casefold())
+
+    for name, value in match.items():
+        found = attributes.get(name.lower().encode(), [])
+        if not isinstance(value, str) or len(found) != 1:
+            return False
+        if same(found[0].decode("utf-8", "replace")) != same(value):
+            return False
+    return bool(match)
 
 
 def password_value(password: str) -> bytes:

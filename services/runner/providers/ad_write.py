@@ -8,9 +8,14 @@
 - disable: set the disabled bit, keeping the others as last read; with a container
   (disable-and-move), then move the object there. enable (an account restored): clear
   the disabled and password-not-required bits, keeping the others.
-- an add refused because the name is taken is an error naming the object: the DN is
-  made of cn, not of the key, so the entry there belongs to someone else (an entry
-  that holds the key was found by the lookup before and is updated instead).
+- an add refused because the name is taken: the entry with that name is read (on the
+  same connection). If it holds the change's key and is of the change's kind, it is
+  the object the change describes — most often this very add, applied by a DC whose
+  answer a broken connection lost, and sent again on a fresh connection: then the
+  create goes on as if the lookup had found it (its values set, then its password
+  and the enable) and is reported created; an account still as the add left it
+  counts as just added (a refused password removes it). Any other entry belongs to
+  someone else: an error naming the object, and that entry is left alone.
 - AD's refusals are translated into sentences (ad_values.explain).
 """
 
@@ -19,7 +24,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import ldap_wire as w
-from .ad_values import NEW_USER_UAC, disabled, enabled, explain, password_value
+from .ad_values import (
+    EVERY_ENTRY,
+    NEW_USER_UAC,
+    disabled,
+    enabled,
+    explain,
+    holds_key,
+    number,
+    password_value,
+    unfinished,
+)
 from .base import Outcome
 from .ldap_write import Key, Pipeline, Step
 
@@ -34,6 +49,8 @@ class Extra:
     user: bool = False
     added: bool = False  # this step's add made the entry
     refused: str = ""  # why the password was refused (while the account is removed)
+    taken: str = ""  # the add's refusal, while the entry with that name is read
+    named: dict[bytes, list[bytes]] | None = None  # that entry (lower-case names)
 
 
 class AdPipeline(Pipeline):
@@ -88,14 +105,40 @@ class AdPipeline(Pipeline):
                 self.uacs[step.dn.lower()] = enabled(self.uacs.get(step.dn.lower(), NEW_USER_UAC))
             return self._finish(step, r, "enable")
         if stage == "add" and r.code == w.ALREADY_EXISTS:
-            self.done(step, explain("create", step.dn, r))
-            return None
+            extra.taken, extra.named = explain("create", step.dn, r), None
+            step.stage = "named"
+            names = [*step.change.match, "objectClass", "userAccountControl", "pwdLastSet"]
+            attributes = [name.encode() for name in names]
+            return w.search_request(step.dn.encode(), w.SCOPE_BASE, EVERY_ENTRY, attributes)
+        if stage == "named":
+            return self._after_named(step, extra, r)
         if stage == "add" and ok:
             extra.added = True
         follow = super().answered(step, r)
         if follow is None and step.change.action == "create":
             return self._after_create(step)
         return follow
+
+    def found(self, step: Step, entry: tuple[bytes, list[tuple[bytes, list[bytes]]]]) -> None:
+        if step.stage == "named" and step.index in self.extras:
+            self.extras[step.index].named = {name.lower(): values for name, values in entry[1]}
+
+    def _after_named(self, step: Step, extra: Extra, r: w.Result) -> bytes | None:
+        """The entry that took the add's name: the change's own object goes on being
+        created; anyone else's is the name clash the add reported."""
+        named = extra.named or {}
+        classes = {c.lower() for c in named.get(b"objectclass", [])}
+        kind = {c.lower().encode() for c in step.target.object_classes}
+        if r.code != w.SUCCESS or not kind <= classes or not holds_key(step.change.match, named):
+            self.done(step, extra.taken)
+            return None
+        uac = number(named.get(b"useraccountcontrol"))
+        if uac is not None:
+            self.uacs[step.dn.lower()] = uac
+        extra.added = unfinished(uac, number(named.get(b"pwdlastset")))
+        self.remember(step.key, step.dn)
+        follow = self.add_over(step)
+        return follow if follow is not None else self._after_create(step)
 
     def _finish(self, step: Step, r: w.Result, doing: str) -> bytes | None:
         if r.code != w.SUCCESS:

@@ -38,7 +38,7 @@ class CsvProvider:
     """One delimited text file in the connection's folder."""
 
     rereadable = True
-    """Reading the file again is cheap: large plans read it twice (runner/lean.py)."""
+    """Reading the file again is cheap: large plans read it twice (planning/low_memory.py)."""
 
     async def size_hint(self) -> int:
         """About how many records the file holds (its size at ~100 bytes a row)."""
@@ -62,6 +62,7 @@ class CsvProvider:
         self._read_encoding = "utf-8-sig" if codec == "utf-8" else self._encoding
         self._write = False
         self._changes: FieldChanges | None = None
+        self._fields: list[str] | None = None
 
     async def open(self, *, write: bool) -> None:
         self._write = write
@@ -82,7 +83,11 @@ class CsvProvider:
                 raise BadInput(f"{self._path}: file not found; check `directory` and `file`")
             return
         with self._open_text() as f:  # learn (and validate) the header now
-            self._header(_rows(self, f), source=not write)
+            self._fields = self._header(_rows(self, f), source=not write)
+
+    def source_fields(self) -> list[str] | None:
+        """The header's field names (after `open`); None for a file not there yet."""
+        return self._fields
 
     async def read(self, batch_size: int) -> AsyncIterator[list[Record]]:
         if not self._path.exists():

@@ -81,6 +81,9 @@ class LdapProvider:
         self._container = layout.container or endpoint.container
         self._keys = layout.keys
         self._dns: dict[Key, str | None] = {}  # key → DN; None: several entries share it
+        # DNs of entries a read finds but leaves out of its records (a subclass says which:
+        # AD's accounts whose create never finished, so that the plan creates them again).
+        self._hidden: set[bytes] = set()
         self._ahead: dict[tuple[bytes, bytes], int] = {}  # (search, cookie) → message id
         self._sessions: list[Session] = []
         self._values: Values | None = None
@@ -148,6 +151,7 @@ class LdapProvider:
         cookie: bytes | None = b""
         pending: list[Record] = []
         self._dns = {}  # learnt afresh: a re-read must not take its entries for duplicates
+        self._hidden = set()
         while cookie is not None:
             records, cookie = await asyncio.to_thread(self._page, filter_ber, attributes, cookie)
             pending.extend(records)
@@ -163,16 +167,17 @@ class LdapProvider:
         """One page of records (the key→DN map learns their DNs) and the next cookie."""
         assert self._values is not None
         entries, after = self._search(filter_ber, attributes, cookie)
-        record, dns, keys = self._entry, self._dns, self._keys
+        record, dns, keys, hidden = self._entry, self._dns, self._keys, self._hidden
         ids = self._layout.identifiers
         records: list[Record] = []
         for raw in entries:
             found = record(raw)
             if ids:
                 found[ID_FIELD] = raw[0].decode("utf-8", "replace")
-            records.append(found)
             if keys and (key := key_of(found, keys)) is not None:
                 dns[key] = None if key in dns else raw[0].decode("utf-8", "replace")
+            if not hidden or raw[0] not in hidden:
+                records.append(found)
         return records, after or None
 
     def _entry(self, raw: RawEntry) -> Record:

@@ -90,6 +90,11 @@ class Pipeline:
             if not inflight:
                 continue
             answer = next(messages)
+            if answer.op in (w.ENTRY, w.REFERENCE):  # of a step's search: its result follows
+                searching = inflight.get(answer.id)
+                if searching is not None and answer.op == w.ENTRY:
+                    self.found(searching, w.entry(answer.body))
+                continue
             answering = inflight.pop(answer.id, None)
             if answering is None:
                 continue  # not ours (a late answer to an abandoned request)
@@ -101,6 +106,10 @@ class Pipeline:
 
     def done(self, step: Step, error: str | None = None) -> None:
         self.outcomes[step.index] = Outcome(error=error)
+
+    def found(self, step: Step, entry: tuple[bytes, list[tuple[bytes, list[bytes]]]]) -> None:
+        """An entry a step's search found (a subclass that searches keeps it); the search's
+        result comes to `answered` after its entries."""
 
     def first(self, step: Step) -> bytes | None:
         """The first request of a change, or None when its outcome is already known."""
@@ -148,6 +157,13 @@ class Pipeline:
         step.rest = values
         attrs = [(b"objectClass", octets(classes)), *attribute_values(values)]
         return w.add_request(step.dn.encode(), attrs)
+
+    def add_over(self, step: Step) -> bytes | None:
+        """A create whose entry is already there: its values set instead, but for its
+        create-only fields (a first generated password stays)."""
+        keep = {name.lower() for name in step.change.create_only}
+        rest = {k: v for k, v in step.rest.items() if k.lower() not in keep}
+        return self._set(step, step.dn, rest, [])
 
     def _set(self, step: Step, dn: str, values: dict[str, Value], clear: list[str]) -> bytes | None:
         """Replace the attributes (create on an existing entry, or update)."""
@@ -226,11 +242,8 @@ class Pipeline:
         if step.stage == "add":
             if code == w.SUCCESS:
                 self.remember(step.key, step.dn)
-            elif code == w.ALREADY_EXISTS:  # create-if-absent: set the values instead,
-                # but for its create-only fields (a first generated password stays)
-                keep = {name.lower() for name in change.create_only}
-                rest = {k: v for k, v in step.rest.items() if k.lower() not in keep}
-                return self._set(step, step.dn, rest, [])
+            elif code == w.ALREADY_EXISTS:  # create-if-absent: set the values instead
+                return self.add_over(step)
             elif code == w.NO_SUCH_OBJECT:
                 self.done(
                     step,

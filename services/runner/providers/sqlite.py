@@ -220,7 +220,7 @@ class SqliteProvider:
     """One table of one SQLite database file."""
 
     rereadable = True
-    """Reading the table again is cheap: large plans read it twice (runner/lean.py)."""
+    """Reading the table again is cheap: large plans read it twice (planning/low_memory)."""
 
     async def size_hint(self) -> int:
         """How many records the scope holds (0 while there is no table)."""
@@ -269,6 +269,10 @@ class SqliteProvider:
         await self._connect(create=False)
         if not self._columns and not write:
             raise BadInput(f"sqlite: {self._path} has no table {self._table!r}")
+
+    def source_fields(self) -> list[str] | None:
+        """The table's columns (after `open`); None for a table not there yet."""
+        return list(self._columns) or None
 
     def _check_path(self, write: bool) -> bool:
         """Whether the file exists; with `write`, WriteFailed when it could not be written."""

@@ -9,14 +9,16 @@ the lifecycle are read here, before planning; they are written when runs finish
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from schemas.jobs import Job, ObjectMapping
+import msgspec
+
+from schemas.jobs import Job
 from services.common.definitions import parse_interval
 from services.common.errors import BadInput
 from services.common.watermarks import Memory, Watermark
-from services.runner.engine.lifecycle import LIFECYCLE_ACTIONS, Lifecycle
+from services.runner.engine.lifecycle import Lifecycle, has_lifecycle
 
 
 @dataclass(frozen=True)
@@ -26,7 +28,28 @@ class Reading:
     incremental: bool = False
     since: str | None = None
     """The watermark an incremental run reads from; None: every record."""
-    lifecycle: Lifecycle | None = None
+    lifecycles: dict[str, Lifecycle] = field(default_factory=dict)
+    """Per object type with a lifecycle: its absences and the run's clock."""
+
+    def since_for(self, job: Job, object_type: str) -> str | None:
+        """Where one object type's source reads from: a job of several types keeps one
+        watermark per type (`job_watermark`)."""
+        if self.since is None or len(job.objects) == 1:
+            return self.since
+        marks = _marks.decode(self.since) if self.since.startswith("{") else {}
+        return marks.get(object_type)
+
+
+_marks = msgspec.json.Decoder(dict[str, str | None])
+
+
+def job_watermark(job: Job, marks: dict[str, str | None]) -> str | None:
+    """The job's one watermark from its types' own (`Reading.since_for` reads it back)."""
+    if len(job.objects) == 1:
+        return marks.get(job.objects[0].type)
+    if all(mark is None for mark in marks.values()):
+        return None
+    return msgspec.json.encode(dict(sorted(marks.items()))).decode()
 
 
 def choose(
@@ -54,24 +77,23 @@ def choose(
     return True, since
 
 
-def has_lifecycle(mapping: ObjectMapping) -> bool:
-    """Whether runs keep the days objects were found absent (delete later, restore)."""
-    lasting = mapping.delete_after is not None or mapping.restore
-    return mapping.on_destination_only in LIFECYCLE_ACTIONS and lasting
-
-
 async def reading(
     memory: Memory, job: Job, changed_only: bool, trigger: str, now: datetime
 ) -> Reading:
     """The reading of one run, from the job's watermark and absences in KV."""
     incremental, since = choose(job, changed_only, trigger, await memory.watermark(job.id), now)
-    mapping = job.objects[0]
-    lifecycle = None
-    if has_lifecycle(mapping):
-        delete_after = mapping.delete_after
-        lifecycle = Lifecycle(
-            absent_since=await memory.absences(job.id),
+    lasting = [mapping for mapping in job.objects if has_lifecycle(mapping)]
+    absences = await memory.absences(job.id) if lasting else {}
+    lifecycles = {
+        mapping.type: Lifecycle(
+            absent_since=absences.get(mapping.type, {}),
             now=now,
-            delete_after=timedelta(seconds=parse_interval(delete_after)) if delete_after else None,
+            delete_after=_days(mapping.delete_after),
         )
-    return Reading(incremental=incremental, since=since, lifecycle=lifecycle)
+        for mapping in lasting
+    }
+    return Reading(incremental=incremental, since=since, lifecycles=lifecycles)
+
+
+def _days(delete_after: str | None) -> timedelta | None:
+    return timedelta(seconds=parse_interval(delete_after)) if delete_after else None

@@ -1,41 +1,61 @@
-"""Jobs with several object types, and jobs whose fields name other objects.
+"""The providers of a job's sides, one pair per object type.
 
 Each [[objects]] entry reads its own records: the job's endpoints with the entry's own
 `source` and `destination` scope put over them (a file, a filter, object classes). All
 types are planned together (engine/objects.py) so that references resolve against the
-planned state of every type, and applied each by a provider opened for its type.
+planned state of every type, and a batch is applied by a provider opened for each type
+it holds (`apply_by_type`).
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
 
 from schemas.connections import Connection
 from schemas.jobs import Job, ObjectMapping
-from schemas.plan import Change, RecordError
-from schemas.values import Record
+from schemas.plan import Change
 from services.common.object_checks import endpoint_of
 from services.common.store import Store
 from services.runner.engine import (
     destination_multi_valued,
-    managed_fields,
     source_multi_valued,
-    with_container,
 )
-from services.runner.engine.context import MappingContext
-from services.runner.engine.mapping import compile_mapping
-from services.runner.engine.objects import ObjectType, plan_objects
-from services.runner.engine.plan import Plan
-from services.runner.engine.planned_state import Identify
-from services.runner.engine.scripts import RecordSkipped
-from services.runner.engine.transforms import RecordFailed
 from services.runner.providers import open_provider
 from services.runner.providers.base import Layout, Outcome, Provider
 
 READ_BATCH = 5_000
+"""Records asked of a provider at a time, on either side."""
 Pair = tuple[Provider, Provider]
+
+
+@dataclass(frozen=True)
+class Sides:
+    source: Provider
+    destination: Provider
+    others: list[Pair] = field(default_factory=list)
+    """The sides of the job's other object types, in order."""
+    connections: tuple[Connection, ...] = ()
+    """The definitions of both connections, as the plan was made with them."""
+
+
+@asynccontextmanager
+async def open_sides(store: Store, job: Job) -> AsyncIterator[Sides]:
+    """Both providers of the job, opened and closed on the way out. The destination is
+    checked for writing at once, for previews too: a job that cannot write cannot run."""
+    source_connection = await store.connection(job.source.connection)
+    destination_connection = await store.connection(job.destination.connection)
+    source, destination = open_pair(source_connection, destination_connection, job, 0)
+    try:
+        await source.open(write=False)
+        await destination.open(write=True)
+        async with other_sides(store, job) as others:
+            connections = (source_connection, destination_connection)
+            yield Sides(source, destination, others, connections)
+    finally:
+        await source.close()
+        await destination.close()
 
 
 def has_references(job: Job) -> bool:
@@ -90,64 +110,6 @@ async def other_sides(store: Store, job: Job) -> AsyncIterator[list[Pair]]:
             await source.open(write=False)
             await target.open(write=True)
         yield pairs
-
-
-async def plan_types(
-    job: Job,
-    pairs: Sequence[Pair],
-    context: MappingContext,
-    keys: list[str] | None,
-    act_on_absence: bool,
-) -> tuple[Plan, int, int, list[RecordError]]:
-    """The whole plan of every object type: (plan, source records, destination records,
-    records that failed mapping or resolving)."""
-    types: list[ObjectType] = []
-    errors: list[RecordError] = []
-    read = [0, 0]
-    for at, (mapping, (source, target)) in enumerate(zip(job.objects, pairs, strict=True)):
-        mapped, fields, failed = await _read_source(mapping, source, target, context, at)
-        everything = [record async for batch in target.read(READ_BATCH) for record in batch]
-        read[0] += len(mapped) + len(failed)
-        read[1] += len(everything)
-        scoped = everything
-        if keys is not None:  # imported here: planning imports this module
-            from services.runner.planning import _wanted, only_keys
-
-            mapped = only_keys(mapped, mapping, keys)
-            scoped = only_keys(everything, mapping, keys)
-            failed = [e for e in failed if _wanted(e.key, mapping, keys)]
-        managed = managed_fields(mapping, fields)
-        # A provider that names its objects (a directory) also adds and removes values.
-        identify: Identify | None = getattr(target, "identifier", None)
-        types.append(
-            ObjectType(mapping, mapped, scoped, managed, identify, everything, identify is not None)
-        )
-        errors += failed
-    the_plan, unresolved = await asyncio.to_thread(
-        lambda: plan_objects(types, act_on_absence=act_on_absence)
-    )
-    return the_plan, read[0], read[1], errors + unresolved
-
-
-async def _read_source(
-    mapping: ObjectMapping, source: Provider, target: Provider, context: MappingContext, at: int
-) -> tuple[list[Record], dict[str, None], list[RecordError]]:
-    compiled = compile_mapping(mapping, context, f"$.objects[{at}]")
-    records: list[Record] = []
-    fields: dict[str, None] = {}
-    errors: list[RecordError] = []
-    async for batch in source.read(READ_BATCH):
-        for record in batch:
-            fields.update(dict.fromkeys(record))
-            try:
-                shaped = target.canonical(compiled.map(record))
-            except RecordFailed as error:  # that record fails (or a script skips it)
-                action = "skip" if isinstance(error, RecordSkipped) else "map"
-                key = compiled.key_of(record)
-                errors.append(RecordError(key=key, action=action, message=str(error)))
-                continue
-            records.append(with_container(shaped, record, mapping))
-    return records, fields, errors
 
 
 async def apply_by_type(job: Job, connection: Connection, changes: list[Change]) -> list[Outcome]:

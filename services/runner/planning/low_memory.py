@@ -10,55 +10,20 @@ plan needs (updates, destination-only objects, duplicates). Same plan, same hash
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
-from schemas.jobs import ObjectMapping
-from schemas.plan import RecordError
+from schemas.jobs import Job, ObjectMapping
 from schemas.values import Record
-from services.runner.engine import managed_fields, plan, with_container
+from services.runner.engine import managed_fields, plan
+from services.runner.engine.context import MappingContext
 from services.runner.engine.digests import DigestIndex
 from services.runner.engine.lifecycle import Lifecycle
-from services.runner.engine.mapping import CompiledMapping
 from services.runner.engine.plan import Plan
-from services.runner.engine.scripts import RecordSkipped
-from services.runner.engine.transforms import RecordFailed
 from services.runner.providers.base import Provider
 
-READ_BATCH = 5_000
-
-
-class SourceMapper:
-    """Maps source records as they stream in; a record a transformation cannot handle
-    becomes a record error and the others go on."""
-
-    def __init__(
-        self,
-        compiled: CompiledMapping,
-        canonical: Callable[[Record], Record],
-        mapping: ObjectMapping,
-    ) -> None:
-        self.compiled, self.canonical, self.mapping = compiled, canonical, mapping
-        self.errors: list[RecordError] = []
-        self.fields: dict[str, None] = {}
-        """Every source field seen, in first-seen order (a job copying every field)."""
-
-    def map(self, batch: list[Record]) -> list[Record]:
-        mapped: list[Record] = []
-        compiled, canonical, mapping = self.compiled, self.canonical, self.mapping
-        for record in batch:
-            self.fields.update(dict.fromkeys(record))
-            try:
-                shaped = canonical(compiled.map(record))
-            except RecordFailed as error:  # that record fails (or a script skips it)
-                action = "skip" if isinstance(error, RecordSkipped) else "map"
-                key = compiled.key_of(record)
-                self.errors.append(RecordError(key=key, action=action, message=str(error)))
-                continue
-            # The container of a new object may come from a source field that is not
-            # mapped: it travels with the mapped record under a reserved name.
-            mapped.append(with_container(shaped, record, mapping))
-        return mapped
-
+from .reading import Reading
+from .sides import READ_BATCH, Sides
+from .source import Planned, SourceMapper, mapper_of, source_batches
 
 LEAN_ABOVE = 250_000
 """Destination records above which planning keeps digests instead of records: reading the
@@ -77,6 +42,27 @@ async def lean_enough(
     return size_hint is None or await size_hint() > LEAN_ABOVE
 
 
+async def plan_low_memory(
+    job: Job,
+    sides: Sides,
+    context: MappingContext,
+    reading: Reading,
+    marks: dict[str, str | None],
+) -> Planned:
+    """The plan of a job of one large type (see `lean_enough`)."""
+    mapping = job.objects[0]
+    mapper = mapper_of(job, 0, sides.destination, context)
+    the_plan, read, found = await plan_lean(
+        mapping,
+        sides.destination,
+        source_batches(job, sides.source, reading, mapping.type, marks),
+        mapper,
+        act_on_absence=not reading.incremental,
+        lifecycle=reading.lifecycles.get(mapping.type),
+    )
+    return Planned.of(the_plan, read, found, list(mapper.errors), [mapper])
+
+
 async def plan_lean(
     mapping: ObjectMapping,
     destination: Provider,
@@ -88,7 +74,7 @@ async def plan_lean(
 ) -> tuple[Plan, int, int]:
     """The plan, the source records read and the destination records read."""
     managed = managed_fields(mapping, ())
-    index = DigestIndex(mapping, managed)
+    index = DigestIndex(mapping, managed, lifecycle.absent_since if lifecycle else ())
     destination_count = 0
     async for batch in destination.read(READ_BATCH):
         destination_count += len(batch)
@@ -99,6 +85,7 @@ async def plan_lean(
     async for batch in source:
         source_count += len(batch)
         kept.extend(record for record in mapper.map(batch) if index.keep_source(record))
+    act_on_absence = act_on_absence and not mapper.keyless_failures
     needed: list[Record] = []
     async for batch in destination.read(READ_BATCH):
         needed.extend(r for r in batch if index.destination_needed(r, absent=act_on_absence))
@@ -110,6 +97,9 @@ async def plan_lean(
         managed,
         act_on_absence=act_on_absence,
         lifecycle=lifecycle,
+        held=frozenset(mapper.held),
+        keyed_elsewhere=index.unchanged,
+        taken=index.taken,
     )
     the_plan.counts.unchanged += index.unchanged
     return the_plan, source_count, destination_count

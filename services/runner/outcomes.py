@@ -1,0 +1,191 @@
+"""Each record counts once in a run's statistics, in exactly one outcome (pure).
+
+A record is an object of the plan (its type and key) or a source record planning left
+out. Its outcome is `failed` when planning found an error in it (a transformation
+failed, a reference does not resolve) or any of its changes failed; else what its own
+change did — created, updated, deleted, disabled, moved, enabled (a references-phase
+follow-up counts with it; an object restored and updated counts as restored); else
+`unchanged` or `skipped`, as the plan found it. So the outcomes add up to the records
+the run considered: every source record read (in the run's scope) and every
+destination-only object the plan acted on or left alone. A record may have several
+reasons; it is still one failed record.
+
+Most records have one change, in one batch, and that batch counts them. A record whose
+changes are in several batches, or in which planning found an error, is *shared*: it
+gets a number, and the run's state keeps a bit per shared record, set when it fails
+(`RunState.failed_records`). A batch changes the bits and the statistics in one
+compare-and-set, so whatever the order batches are applied in (side by side, again after
+a crash), a shared record counts once: failed by the first of its changes that fails
+(which takes back what its own change counted, if that one succeeded before), else by
+the change that counts it.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Collection, Iterable, Iterator, Sequence
+
+from schemas.plan import APPLIED_STAT, Action, Change, PlanCounts, RecordError, RunStats
+from schemas.work import Shared, WorkBatch
+
+Identity = tuple[str, str]
+"""A record: its object type and its key as shown."""
+
+# Actions that can follow an update of the same object as a change of its own (a restore).
+_RESTORES = frozenset({"enable", "move"})
+# What a record with several changes of its own counts as: the first of these it has.
+_FIRST: tuple[Action, ...] = ("create", "enable", "move", "update", "disable", "delete")
+
+
+def identity(item: Change | RecordError) -> Identity:
+    return (item.object_type, item.key)
+
+
+def skips(error: RecordError) -> bool:
+    """Whether the error's record is skipped on purpose rather than failed."""
+    return error.action == "skip" or error.skipped
+
+
+def failed_in_planning(errors: Iterable[RecordError]) -> set[Identity]:
+    """The records planning found an error in, but those it skips on purpose."""
+    errors = list(errors)
+    skipped = {identity(e) for e in errors if skips(e)}
+    return {identity(e) for e in errors} - skipped
+
+
+def planned_stats(
+    changes: Iterable[Change], errors: list[RecordError], counts: PlanCounts, read: int
+) -> RunStats:
+    """What planning decided, by record: records read, unchanged, skipped (a script's skips
+    are not in the plan's counts), and failed (each record once, however many errors)."""
+    failed = failed_in_planning(errors)
+    by_script = {identity(e) for e in errors if e.action == "skip"}
+    changed = {identity(c) for c in changes if identity(c) in failed} if failed else set()
+    # A reference that does not resolve, on an object with nothing else to change: the
+    # plan counted it unchanged.
+    left = {identity(e) for e in errors if e.action == "resolve" and identity(e) in failed}
+    return RunStats(
+        read=read,
+        unchanged=counts.unchanged - len(left - changed),
+        skipped=counts.skipped + len(by_script),
+        failed=len(failed),
+    )
+
+
+class Ledger:
+    """The shared records that failed: a bit each, by number."""
+
+    def __init__(self, data: bytes = b"") -> None:
+        self.bits = bytearray(zlib.decompress(data)) if data else bytearray()
+
+    def failed(self, record: int) -> bool:
+        byte = record >> 3
+        return byte < len(self.bits) and bool(self.bits[byte] & (1 << (record & 7)))
+
+    def fail(self, record: int) -> bool:
+        """Mark the record failed; True when it had not failed before."""
+        if self.failed(record):
+            return False
+        byte = record >> 3
+        if byte >= len(self.bits):
+            self.bits.extend(bytes(byte + 1 - len(self.bits)))
+        self.bits[byte] |= 1 << (record & 7)
+        return True
+
+    def encode(self) -> bytes:
+        return zlib.compress(bytes(self.bits)) if self.bits else b""
+
+
+Place = tuple[int, int, Change]
+"""A change with its batch's number and its place in the batch."""
+
+
+def _places(phases: Sequence[Sequence[Sequence[Change]]]) -> Iterator[Place]:
+    number = 0
+    for batches in phases:
+        for batch in batches:
+            number += 1
+            for at, change in enumerate(batch):
+                yield number, at, change
+
+
+def shared_records(
+    phases: Sequence[Sequence[Sequence[Change]]], errors: Iterable[RecordError]
+) -> tuple[dict[int, list[Shared]], bytes]:
+    """The shared records of a plan batched by phase (batches numbered from 1, in order):
+    their changes by batch number, and the ledger with those that failed in planning
+    marked. Only records with a follow-up, a restore or a planning error can be shared,
+    so a plan of a million plain changes is looked at, not indexed."""
+    failed = failed_in_planning(errors)
+    candidates = set(failed)
+    for _, _, change in _places(phases):
+        if change.follow_up or change.action in _RESTORES:
+            candidates.add(identity(change))
+    found: dict[Identity, list[Place]] = {}
+    if candidates:
+        for place in _places(phases):
+            if (who := identity(place[2])) in candidates:
+                found.setdefault(who, []).append(place)
+    shared: dict[int, list[Shared]] = {}
+    ledger = Ledger()
+    record = 0
+    for who, places in found.items():  # in plan order of each record's first change
+        if len(places) < 2 and who not in failed:
+            continue
+        own = [place for place in places if not place[2].follow_up] or places
+        counting = own[0]
+        actions = {place[2].action for place in own}
+        counts_as = next(action for action in _FIRST if action in actions)
+        for number, at, _ in places:
+            entry = Shared(
+                at=at,
+                record=record,
+                counts_as=counts_as,
+                counted_in=counting[0],
+                counts=(number, at) == counting[:2],
+            )
+            shared.setdefault(number, []).append(entry)
+        if who in failed:
+            ledger.fail(record)
+        record += 1
+    return shared, ledger.encode()
+
+
+def count_batch(
+    batch: WorkBatch, errors: Sequence[str | None], ledger: Ledger, done: Collection[int]
+) -> RunStats:
+    """What an applied batch adds to the run's statistics, each record once (`errors`: per
+    change, why it failed or None), marking in `ledger` the shared records that failed.
+    `done`: the batches counted before this one."""
+    counts = dict.fromkeys(APPLIED_STAT.values(), 0)
+    failed = 0
+    shared = {entry.at: entry for entry in batch.shared}
+    counted_here: set[int] = set()
+    for at, (change, error) in enumerate(zip(batch.changes, errors, strict=True)):
+        entry = shared.get(at)
+        if entry is None:  # the record's only change
+            if error is not None:
+                failed += 1
+            elif not change.follow_up:
+                counts[APPLIED_STAT[change.action]] += 1
+        elif error is None:
+            if entry.counts and not ledger.failed(entry.record):
+                counts[APPLIED_STAT[entry.counts_as]] += 1
+                counted_here.add(entry.record)
+        elif ledger.fail(entry.record):
+            failed += 1
+            counted_before = entry.counted_in != batch.number and entry.counted_in in done
+            if entry.record in counted_here or counted_before:
+                counts[APPLIED_STAT[entry.counts_as]] -= 1  # it failed after all
+    return RunStats(failed=failed, **counts)
+
+
+def record_errors(batch: WorkBatch, errors: Sequence[str | None]) -> list[RecordError]:
+    """The reasons of the batch's failed changes."""
+    return [
+        RecordError(
+            key=change.key, action=change.action, message=error, object_type=change.object_type
+        )
+        for change, error in zip(batch.changes, errors, strict=True)
+        if error is not None
+    ]

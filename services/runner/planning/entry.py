@@ -1,0 +1,137 @@
+"""The one way into planning: what a run (or a preview) plans, from which inputs."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import msgspec
+import structlog
+
+from schemas.connections import Connection
+from schemas.events import Trigger
+from schemas.jobs import Job
+from schemas.plan import RecordError
+from services.common.object_checks import endpoint_of
+from services.common.store import Store
+from services.common.watermarks import Memory
+from services.runner.engine.context import MappingContext
+from services.runner.engine.plan import Plan
+
+from .in_memory import plan_in_memory
+from .low_memory import lean_enough, plan_low_memory
+from .reading import Reading, job_watermark, reading
+from .sides import Sides, open_sides, several
+from .source import check_source_fields
+
+log = structlog.get_logger("idsync.runner")
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    plan: Plan
+    source_records: int
+    destination_records: int
+    record_errors: list[RecordError] = field(default_factory=list)
+    """Source records that could not be mapped or resolved: not planned, counted as
+    failed (or skipped, by a script), their objects left as they are."""
+    incremental: bool = False
+    """Only changed source records were read; nothing was done about absence."""
+    watermark: str | None = None
+    """Where the next incremental run reads from, once this one has finished."""
+    since: str | None = None
+    """Where an incremental run read from."""
+
+
+@dataclass(frozen=True)
+class Asked:
+    """How a run was asked for: what, besides the data, its plan depends on."""
+
+    keys: list[str] | None = None
+    changed_only: bool = False
+    trigger: Trigger = "manual"
+    at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    """The run's clock: its approval time (%NOW%, the lifecycle's days)."""
+    run_id: str = ""
+
+
+async def plan_run(store: Store, memory: Memory, job: Job, asked: Asked) -> PlannedRun:
+    """The plan of a run asked for so: what runs apply and previews show, from the same
+    inputs (the job's watermark and absences included), so both give the same hash."""
+    found = await reading(memory, job, asked.changed_only, asked.trigger, asked.at)
+    async with open_sides(store, job) as sides:
+        context = default_context(job, asked.run_id, asked.at)
+        return await plan_job(job, sides, asked.keys, context, found)
+
+
+async def plan_job(
+    job: Job,
+    sides: Sides,
+    keys: list[str] | None = None,
+    context: MappingContext | None = None,
+    reading: Reading | None = None,
+) -> PlannedRun:
+    """Read every record of both sides and compute the plan (nothing is written).
+
+    One way for every shape of job: each object type's source is checked against the
+    fields it names, read (only what changed, for an incremental run), filtered, mapped
+    and planned with its lifecycle and its failed records held — in memory, or for one
+    large type in little memory (low_memory.py), the same plan either way. A run scoped
+    to some keys sees only those objects and, like an incremental run, never acts on
+    absence. `context` fills the transformations' variables (%RUN_ID%, %NOW%, %ENV:…%).
+    The plan's hash covers the connections' definitions too: an approval never applies
+    to a changed connection.
+    """
+    reading = reading or Reading()
+    context = context or default_context(job)
+    pairs = [(sides.source, sides.destination), *sides.others]
+    for at, (mapping, (source, _)) in enumerate(zip(job.objects, pairs, strict=True)):
+        where = endpoint_of(job.source, mapping.source).where
+        check_source_fields(mapping, source, f"$.objects[{at}]", where)
+    marks: dict[str, str | None] = {}
+    if not several(job) and await lean_enough(job.objects[0], sides.destination, keys):
+        planned = await plan_low_memory(job, sides, context, reading, marks)
+    else:
+        planned = await plan_in_memory(job, pairs, keys, context, reading, marks)
+    for warning in planned.plan.warnings:
+        log.warning("plan", note=warning)
+    the_plan = msgspec.structs.replace(
+        planned.plan, hash=covering(planned.plan.hash, sides.connections)
+    )
+    return PlannedRun(
+        the_plan,
+        planned.read,
+        planned.found,
+        planned.errors,
+        incremental=reading.incremental,
+        watermark=job_watermark(job, marks) if job.changes is not None else None,
+        since=reading.since if reading.incremental else None,
+    )
+
+
+def covering(plan_hash: str, connections: Sequence[Connection]) -> str:
+    """The plan's hash, covering the connections it was made with (no secrets are in
+    them: secret references only), so a plan approved for one destination is never
+    applied to another."""
+    if not connections:
+        return plan_hash
+    digest = hashlib.sha256(plan_hash.encode())
+    digest.update(_definitions.encode(list(connections)))
+    return digest.hexdigest()
+
+
+_definitions = msgspec.msgpack.Encoder(order="deterministic")
+
+
+def default_context(job: Job, run_id: str = "", now: datetime | None = None) -> MappingContext:
+    """The context of a run or preview started here: this process's environment, and the
+    run's approval time as %NOW% (so planning it again gives the same plan)."""
+    return MappingContext(
+        job_id=job.id,
+        run_id=run_id,
+        now=now or datetime.now(UTC),
+        environment=dict(os.environ),
+    )

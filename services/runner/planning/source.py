@@ -1,0 +1,197 @@
+"""A source's records on their way to the planner: read, checked, filtered, mapped, and
+failures kept.
+
+Every job shape (one type, several types, references, the low-memory planner) maps its
+source records here, so each treats a failure the same way: a record that cannot be
+mapped (a transformation fails, a script skips it) is reported and *holds* its object —
+the planner leaves it as it is instead of taking it for absent. A record whose key
+itself cannot be mapped could be any object: then nothing is done about absence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from schemas.jobs import Job, ObjectMapping
+from schemas.plan import RecordError
+from schemas.values import Record
+from services.common.errors import BadInput
+from services.common.object_checks import endpoint_of
+from services.runner.engine import match_key, with_container
+from services.runner.engine.conditions import compile_condition, fields_tested
+from services.runner.engine.context import MappingContext
+from services.runner.engine.lifecycle import LEAVER_FIELD
+from services.runner.engine.mapping import CompiledMapping, compile_mapping, fields_read
+from services.runner.engine.plan import Plan
+from services.runner.engine.scripts import RecordSkipped
+from services.runner.engine.transforms import RecordFailed
+from services.runner.providers.base import ChangeReader, Provider
+
+from .reading import Reading
+from .sides import READ_BATCH
+
+
+@dataclass(frozen=True)
+class Planned:
+    """What a planning strategy gives: the plan (its warnings with why absence was left
+    alone, when it was), the records read on each side, and the records that failed."""
+
+    plan: Plan
+    read: int
+    found: int
+    errors: list[RecordError]
+
+    @classmethod
+    def of(
+        cls,
+        the_plan: Plan,
+        read: int,
+        found: int,
+        errors: list[RecordError],
+        mappers: Sequence[SourceMapper],
+    ) -> Planned:
+        blind = [w for mapper in mappers if (w := mapper.blind_warning())]
+        warned = msgspec.structs.replace(the_plan, warnings=blind + the_plan.warnings)
+        return cls(warned, read, found, errors)
+
+
+def mapper_of(job: Job, at: int, target: Provider, context: MappingContext) -> SourceMapper:
+    """The mapper of the job's `at`-th object type, shaping records for `target`."""
+    mapping = job.objects[at]
+    compiled = compile_mapping(mapping, context, f"$.objects[{at}]")
+    where = endpoint_of(job.source, mapping.source).where
+    return SourceMapper(compiled, target.canonical, mapping, where)
+
+
+class SourceMapper:
+    """Maps source records as they stream in; a record a transformation cannot handle
+    becomes a record error, its object is held, and the others go on."""
+
+    def __init__(
+        self,
+        compiled: CompiledMapping,
+        canonical: Callable[[Record], Record],
+        mapping: ObjectMapping,
+        where: dict[str, Any] | None = None,
+    ) -> None:
+        self.compiled, self.canonical, self.mapping = compiled, canonical, mapping
+        self.where = compile_condition(where, "$.source.where", "where") if where else None
+        when = mapping.leavers.when if mapping.leavers else None
+        self.leaving = compile_condition(when, "$.leavers.when", "when") if when else None
+        self.outside = 0
+        """Records read that the source's `where` leaves out of the job's scope."""
+        self.errors: list[RecordError] = []
+        self.fields: dict[str, None] = {}
+        """Every source field seen, in first-seen order (a job copying every field)."""
+        self.held: set[str] = set()
+        """Match keys of the records that failed: their objects are not absent."""
+        self.keyless_failures = 0
+        """Records that failed and whose key could not be mapped either."""
+
+    def map(self, batch: list[Record]) -> list[Record]:
+        mapped: list[Record] = []
+        compiled, canonical, mapping = self.compiled, self.canonical, self.mapping
+        where, leaving = self.where, self.leaving
+        for record in batch:
+            self.fields.update(dict.fromkeys(record))
+            if where is not None and not where(None, record):
+                self.outside += 1  # its object, if any, is absent from the job's scope
+                continue
+            try:
+                shaped = canonical(compiled.map(record))
+            except RecordFailed as error:  # that record fails (or a script skips it)
+                self._failed(record, error)
+                continue
+            # The container of a new object may come from a source field that is not
+            # mapped: it travels with the mapped record under a reserved name.
+            shaped = with_container(shaped, record, mapping)
+            if leaving is not None and leaving(None, record):
+                shaped[LEAVER_FIELD] = "yes"  # its object goes (lifecycle.py)
+            mapped.append(shaped)
+        return mapped
+
+    def _failed(self, record: Record, error: RecordFailed) -> None:
+        action = "skip" if isinstance(error, RecordSkipped) else "map"
+        shown = self.compiled.key_of(record)
+        self.errors.append(RecordError(key=shown, action=action, message=str(error)))
+        try:
+            keys = self.canonical(self.compiled.map_keys(record))
+        except RecordFailed:
+            self.keyless_failures += 1
+            return
+        key = match_key(keys, self.mapping.keys, self.mapping.case_insensitive)
+        if key is not None:
+            self.held.add(key)
+        elif any(keys.get(field) for field in self.mapping.keys):
+            self.keyless_failures += 1  # several values, or binary: any object
+
+    def blind_warning(self) -> str | None:
+        """Why absence is not acted on, when a failed record's key could not be read."""
+        if not self.keyless_failures:
+            return None
+        return (
+            f"{self.keyless_failures} source records failed before their key could be read: "
+            "nothing is done about destination objects missing from the source in this run"
+        )
+
+
+def check_source_fields(
+    mapping: ObjectMapping, source: Provider, path: str, where: dict[str, Any] | None
+) -> None:
+    """A field the mapping (or the source's `where`) reads that the source does not have is
+    the job's error, found before anything is read: a renamed column must not make every
+    record look empty — or, in a filter, every record look out of scope."""
+    listed = getattr(source, "source_fields", None)
+    known = listed() if listed is not None else None
+    if known is None:
+        return  # a directory, a plugin: its records name their fields one by one
+    read = fields_read(mapping, path)
+    for name in fields_tested(where):
+        read.setdefault(name, "$.source.where")
+    present = set(known)
+    problems = [
+        f"{at}: the source has no field {name!r}"
+        for name, at in read.items()
+        if name not in present
+    ]
+    if problems:
+        fields = ", ".join(known) or "none"
+        raise BadInput("; ".join(problems) + f" (its fields: {fields})")
+
+
+async def source_batches(
+    job: Job, source: Provider, reading: Reading, kind: str, marks: dict[str, str | None]
+) -> AsyncIterator[list[Record]]:
+    """The source's records: only the changed ones for an incremental run. A full run of
+    a job with `changes` reads them through the change reader too, to learn the watermark
+    (put in `marks` under the object type once every record is read)."""
+    if job.changes is None:
+        async for batch in source.read(READ_BATCH):
+            yield batch
+        return
+    if not isinstance(source, ChangeReader):
+        raise BadInput(
+            f"job {job.id}: the source {job.source.connection} cannot read only changed "
+            "records; remove `changes` from the job"
+        )
+    since = reading.since_for(job, kind) if reading.incremental else None
+    async for batch in source.read_changed(READ_BATCH, since, job.changes.field):
+        yield batch
+    marks[kind] = source.watermark()
+
+
+def wanted(key: str, mapping: ObjectMapping, keys: list[str]) -> bool:
+    """Whether a record that failed mapping, known by its source key, is in the run's scope."""
+    first = key.split(" / ")[0]
+    return bool(only_keys([{mapping.keys[0]: first}], mapping, keys))
+
+
+def only_keys(records: list[Record], mapping: ObjectMapping, keys: list[str]) -> list[Record]:
+    """The records whose (first) key field holds one of `keys`."""
+    field = mapping.keys[:1]
+    wanted = {match_key({field[0]: key}, field, mapping.case_insensitive) for key in keys}
+    return [r for r in records if match_key(r, field, mapping.case_insensitive) in wanted]

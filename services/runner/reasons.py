@@ -1,0 +1,31 @@
+"""Publishing every record error of a plan or a batch: the first ones go in the event
+itself, the rest in `run.record-errors` parts published just before it
+(services/common/record_errors.py folds them back)."""
+
+from __future__ import annotations
+
+from schemas.events import RunRecordErrors
+from schemas.plan import RecordError
+from services.common.bus import Bus
+from services.common.record_errors import in_parts
+
+
+async def publish_rest(
+    bus: Bus, run_id: str, job_id: str, plan_hash: str, batch: int | None, errors: list[RecordError]
+) -> list[RecordError]:
+    """Publish the errors after the first part; the first part, for the event itself."""
+    first, *rest = in_parts(errors)
+    of = f"{plan_hash[:16]}.batch.{batch}" if batch is not None else plan_hash[:16]
+    for part, more in enumerate(rest, start=2):
+        await bus.publish(
+            RunRecordErrors(
+                run_id=run_id,
+                job_id=job_id,
+                id=f"{run_id}.{of}.errors.{part}",
+                plan_hash=plan_hash,
+                batch=batch,
+                part=part,
+                errors=more,
+            )
+        )
+    return first
