@@ -23,7 +23,7 @@ from services.common.logging import configure_logging
 from services.common.watermarks import Memory
 from services.runner.engine.report import report
 from services.runner.planning import Asked, plan_run
-from services.runner.providers.reach import check_reachable
+from services.runner.providers.reach import check_reachable, writers
 from services.workflow.gate import approval_problems
 from services.workflow.ownership import unowned_connection_problems
 
@@ -99,7 +99,8 @@ async def connection_list(args: argparse.Namespace) -> int:
 async def connection_test(args: argparse.Namespace) -> int:
     async with connect(args.settings) as session:
         connection = await session.store.connection(args.id)
-    message = await check_reachable(connection)
+        jobs = await session.store.jobs()
+    message = await check_reachable(connection, writers(jobs, args.id))
     if args.json:
         print_json({"id": args.id, "ok": True, "message": message})
     else:
@@ -179,7 +180,7 @@ async def job_delete(args: argparse.Namespace) -> int:
 
 
 async def job_run(args: argparse.Namespace) -> int:
-    async with connect(args.settings) as session:
+    async with connect(args.settings, patient=args.wait) as session:
         if not args.wait:
             reply = await session.ask_run(args.id, args.key, args.changed_only)
             run_id, waits_for = reply.run_id, reply.waits_for

@@ -88,6 +88,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """IDSYNC_HEARTBEAT_INTERVAL: seconds between a runner's heartbeats."""
     liveness_interval: float = 10.0
     """IDSYNC_LIVENESS_INTERVAL: seconds between checks that each consumer is pulled."""
+    wait_reconnect: float = 60.0
+    """IDSYNC_WAIT_RECONNECT: seconds `idsync job run --wait` waits for a NATS server that
+    went away to come back before it gives up (exit 3; the run goes on)."""
     # Mail (services/notifier). Secrets are references: the name of the variable or the
     # file holding the password, so no dump of the settings ever shows it.
     smtp_host: str | None = None
@@ -138,6 +141,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 scheduler_tick=float(env.get("IDSYNC_SCHEDULER_TICK", 1)),
                 runner_concurrency=int(env.get("IDSYNC_RUNNER_CONCURRENCY", 4)),
                 liveness_interval=float(env.get("IDSYNC_LIVENESS_INTERVAL", 10)),
+                wait_reconnect=float(env.get("IDSYNC_WAIT_RECONNECT", 60)),
                 heartbeat_interval=float(env.get("IDSYNC_HEARTBEAT_INTERVAL", 5)),
                 replicas=int(env.get("IDSYNC_REPLICAS", 1)),
                 **_mail_settings(env),

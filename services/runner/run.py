@@ -29,7 +29,7 @@ from schemas.plan import Change, RunStats
 from schemas.work import StoredPlan
 from services.common.bus import Bus
 from services.common.ending import fail_run
-from services.common.errors import BadInput, StoreFull, WriteFailed
+from services.common.errors import PERMANENT, BadInput, StoreFull
 from services.common.failpoints import failpoint
 from services.common.runs import RunState, StateChange
 from services.common.watermarks import Memory
@@ -98,7 +98,7 @@ class Planner:
                 run_id=self.run_id,
             )
             planned = await plan_run(self.bus.store, Memory(self.bus.js), job, asked)
-        except (BadInput, WriteFailed) as error:
+        except PERMANENT as error:
             await self.fail(str(error))
             return
         if job.staging:
