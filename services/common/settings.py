@@ -240,7 +240,8 @@ DEFAULT_SQLITE_BUSY_TIMEOUT = 5.0
 
 def sqlite_busy_timeout(env: Mapping[str, str] | None = None) -> float:
     """IDSYNC_SQLITE_BUSY_TIMEOUT (seconds), or DEFAULT_SQLITE_BUSY_TIMEOUT."""
-    text = (os.environ if env is None else env).get("IDSYNC_SQLITE_BUSY_TIMEOUT")
+    environ = os.environ if env is None else env
+    text = environ.get("IDSYNC_SQLITE_BUSY_TIMEOUT")
     if text is None:
         return DEFAULT_SQLITE_BUSY_TIMEOUT
     try:
@@ -256,7 +257,8 @@ def armed_failpoints(env: Mapping[str, str] | None = None) -> dict[str, int]:
     """IDSYNC_FAILPOINTS (crash tests only; services/common/failpoints.py): each armed
     failpoint's name and the pass it kills the process at."""
     armed: dict[str, int] = {}
-    spec = (os.environ if env is None else env).get("IDSYNC_FAILPOINTS", "")
+    environ = os.environ if env is None else env
+    spec = environ.get("IDSYNC_FAILPOINTS", "")
     for item in filter(None, spec.split(",")):
         name, _, nth = item.strip().partition(":")
         armed[name] = int(nth or 1)

@@ -26,7 +26,7 @@ async def test_a_database_is_described_and_a_wrong_path_named(tmp_path: Path) ->
     assert new == f"database {database} does not exist yet; it is created on the first write"
     database.write_bytes(b"x" * 1234)
     found = await check_reachable(SqliteConnection(id="db", path=str(database)))
-    assert found == f"database {database} (1,234 bytes)"
+    assert found == f"database {database} (1,234 bytes, writable)"
     with pytest.raises(Unreachable, match="is a folder, not a database"):
         await check_reachable(SqliteConnection(id="db", path=str(tmp_path)))
     with pytest.raises(Unreachable, match=f"folder {tmp_path / 'gone'} does not exist"):
