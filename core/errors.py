@@ -53,3 +53,10 @@ class StoreFull(Transient):
 class Refused(BadInput):
     """The NATS server refused this user something its permissions do not allow (or its
     credentials): ask for the right, or act as someone who has it."""
+
+
+PERMANENT: tuple[type[IdsyncError], ...] = (BadInput, WriteFailed)
+"""Errors no retry can mend — a person must change something first (a file, a folder's
+permissions, a password). The runner ends a run `failed` at once on one, while planning
+or applying a batch, with the error as the reason; every other error is retried after a
+delay, and each failed attempt is reported on the run (`run.delivery-failed`)."""

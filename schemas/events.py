@@ -113,6 +113,24 @@ class RunRecordErrors(_Event, tag="run.record-errors", frozen=True):
     errors: list[RecordError] = msgspec.field(default_factory=list)
 
 
+class RunDeliveryFailed(_Event, tag="run.delivery-failed", frozen=True):
+    """A delivery of this run's approval (planning) or of one of its batches failed with an
+    error that may pass (a locked database, a server away): it is tried again after
+    `retry_in` seconds. Said at once, so the run shows why it is not moving; an error no
+    retry can mend ends the run `run.failed` instead."""
+
+    stage: str
+    """"plan" (the approval) or "batch"."""
+    error: str
+    batch: int | None = None
+    attempt: int = 1
+    """The delivery that failed, from 1."""
+    attempts: int = 0
+    """The deliveries allowed (IDSYNC_MAX_DELIVER): when the last fails, a dead letter."""
+    retry_in: float = 0.0
+    """Seconds until the next delivery."""
+
+
 class RunDeadLetter(_Event, tag="run.dead-letter", frozen=True):
     """A message of this run was given up on after its last delivery: the run waits until
     `idsync deadletter retry` brings it back or `idsync deadletter drop` abandons it."""
@@ -190,6 +208,7 @@ Event = (
     | RunStarted
     | RunPlanned
     | RunBatchApplied
+    | RunDeliveryFailed
     | RunRecordErrors
     | RunDeadLetter
     | RunFinished

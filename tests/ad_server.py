@@ -29,6 +29,7 @@ from pathlib import Path
 
 import ldap3
 import pytest
+from ldap3.core.exceptions import LDAPException
 
 REALM = "EXAMPLE.TEST"
 DOMAIN_DN = "DC=example,DC=test"
@@ -155,7 +156,7 @@ class Samba:
         try:
             with self.connection():
                 return True
-        except ldap3.core.exceptions.LDAPException:
+        except LDAPException:
             return False
 
     def _stop(self, timeout: float = 10.0) -> None:

@@ -184,7 +184,8 @@ class Session:
             yield queue
         finally:
             for sub in subs:
-                await sub.unsubscribe()
+                with suppress(nats.errors.Error):  # a connection lost takes them anyway
+                    await sub.unsubscribe()
 
 
 async def open_connection(
@@ -194,10 +195,14 @@ async def open_connection(
     credentials: Credentials | None = None,
     tls: ssl.SSLContext | None = None,
     refusals: list[str] | None = None,
+    patient: bool = False,
 ) -> Client:
     """A client connection, or Unreachable within `timeout` seconds. (With
     allow_reconnect=False nats-py retries a refused first connection forever.) A person's
-    replies come to an inbox of their own, the only one they may read."""
+    replies come to an inbox of their own, the only one they may read. A `patient`
+    connection, once made, reconnects for as long as its user waits (`idsync job run
+    --wait` follows a run through a server's restart), and notices a silent server by
+    its pings within seconds."""
 
     seen: list[str] = []
 
@@ -214,8 +219,9 @@ async def open_connection(
             "password": credentials.password,
             "inbox_prefix": access.inbox_prefix(credentials.user),
         }
+    pings: dict[str, int] = {"ping_interval": 5, "max_outstanding_pings": 2} if patient else {}
     try:
-        return await asyncio.wait_for(
+        nc = await asyncio.wait_for(
             nats.connect(
                 server_list(url),
                 connect_timeout=timeout,
@@ -224,6 +230,7 @@ async def open_connection(
                 error_cb=on_error,
                 tls=tls,
                 **who,
+                **pings,
             ),
             timeout * 2,
         )
@@ -240,11 +247,16 @@ async def open_connection(
             f"cannot reach NATS at {url} ({text}).\n"
             "Is `idsync up` running? Or set IDSYNC_NATS_URL to a server that is."
         ) from None
+    if patient:  # set once connected: a first connection that fails still fails at once
+        nc.options["max_reconnect_attempts"] = -1
+        nc.options["reconnect_time_wait"] = 0.5
+    return nc
 
 
 @asynccontextmanager
-async def connect(settings: Settings) -> AsyncIterator[Session]:
-    """A session as the person the credentials name (their principal), or anonymous."""
+async def connect(settings: Settings, *, patient: bool = False) -> AsyncIterator[Session]:
+    """A session as the person the credentials name (their principal), or anonymous;
+    `patient`: one that reconnects to a server that went away (open_connection)."""
     who = credentials.for_person(settings)
     if who is not None and who.user != settings.principal:
         settings = msgspec.structs.replace(settings, principal=who.user)
@@ -254,6 +266,7 @@ async def connect(settings: Settings) -> AsyncIterator[Session]:
         credentials=who,
         tls=credentials.tls_context(settings),
         refusals=refusals,
+        patient=patient,
     )
     session = Session(nc, settings, refusals=refusals, user=who.user if who else None)
     try:

@@ -23,7 +23,7 @@ from services.common.definitions import (
 from services.common.logging import configure_logging
 from services.common.watermarks import Memory
 from services.runner.planning import Asked, plan_run
-from services.runner.providers.reach import check_reachable
+from services.runner.providers.reach import check_reachable, writers
 from services.workflow.gate import approval_problems
 from services.workflow.ownership import unowned_connection_problems
 
@@ -49,16 +49,21 @@ async def connection_apply(args: argparse.Namespace) -> int:
     return 0
 
 
-async def connection_add(args: argparse.Namespace) -> int:
-    """One connection from options, checked as `connection apply` checks a file's."""
+def _connections_from(args: argparse.Namespace) -> list[Connection]:
+    """The connection `idsync connection add` describes, checked as a file's would be
+    (relative paths taken from the current folder, as a shell user expects)."""
     table: dict[str, object] = {"provider": args.provider}
     for pair in args.set or []:
         name, sep, value = pair.partition("=")
         if not sep or not name.strip():
             raise BadInput(f"--set {pair!r}: expected NAME=VALUE, e.g. --set directory=/srv/hr")
         table[name.strip()] = _setting(name.strip(), value)
-    # Relative paths are taken from the current folder, as a shell user expects.
-    connections = connections_from({args.id: table}, "connection add", Path.cwd(), strict=False)
+    return connections_from({args.id: table}, "connection add", Path.cwd(), strict=False)
+
+
+async def connection_add(args: argparse.Namespace) -> int:
+    """One connection from options, checked as `connection apply` checks a file's."""
+    connections = _connections_from(args)
     async with connect(args.settings) as session:
         await session.apply_connections(connections)
     print(f"added connection {args.id} ({args.provider})")
@@ -94,7 +99,8 @@ async def connection_list(args: argparse.Namespace) -> int:
 async def connection_test(args: argparse.Namespace) -> int:
     async with connect(args.settings) as session:
         connection = await session.store.connection(args.id)
-    message = await check_reachable(connection)
+        jobs = await session.store.jobs()
+    message = await check_reachable(connection, writers(jobs, args.id))
     if args.json:
         print_json({"id": args.id, "ok": True, "message": message})
     else:
@@ -174,7 +180,7 @@ async def job_delete(args: argparse.Namespace) -> int:
 
 
 async def job_run(args: argparse.Namespace) -> int:
-    async with connect(args.settings) as session:
+    async with connect(args.settings, patient=args.wait) as session:
         if not args.wait:
             reply = await session.ask_run(args.id, args.key, args.changed_only)
             run_id, waits_for = reply.run_id, reply.waits_for

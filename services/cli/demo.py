@@ -14,9 +14,9 @@ import shutil
 import sys
 from pathlib import Path
 
+from services.common.access import SERVICES
 from services.common.definitions import check_job, load_connections, load_job
 from services.common.embedded import EmbeddedNats
-from services.common.host import SERVICES, run_services
 from services.common.logging import configure_logging
 from services.common.people import people, write_csv
 from services.common.settings import Settings
@@ -140,6 +140,8 @@ async def scenario(session: Session, folder: Path) -> int:
 
 
 async def demo(args: argparse.Namespace) -> int:
+    from services.common.host import run_services  # FastStream: loaded to serve, not to start
+
     settings: Settings = args.settings
     folder = settings.home / "demo"
     shutil.rmtree(folder, ignore_errors=True)

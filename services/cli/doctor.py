@@ -13,7 +13,7 @@ from schemas.ids import utcnow
 from schemas.subjects import command_subject
 from services.common.jetstream import BUCKETS, CONSUMERS, PLANS_BUCKET, stream_configs
 from services.runner.health import runners
-from services.runner.providers.reach import check_reachable
+from services.runner.providers.reach import check_reachable, writers
 
 from .client import Session, connect
 from .output import print_json
@@ -169,11 +169,11 @@ async def _connections(session: Session) -> list[Finding]:
         connections = await session.store.connections()
     except Unreachable as error:  # no bucket: the services never started here
         return [Finding(False, "connections", str(error))]
+    jobs = await session.store.jobs()
     for connection in connections:
         try:
-            found.append(
-                Finding(True, f"connection {connection.id}", await check_reachable(connection))
-            )
+            said = await check_reachable(connection, writers(jobs, connection.id))
+            found.append(Finding(True, f"connection {connection.id}", said))
         except IdsyncError as error:
             found.append(Finding(False, f"connection {connection.id}", str(error)))
     return found

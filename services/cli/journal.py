@@ -76,6 +76,8 @@ async def run_show(args: argparse.Namespace) -> int:
         print(f"  record errors: {len(run.errors)}{cut}")
     for error in shown:
         print(f"  error: {error.action} {error.key}: {error.message}")
+    for attempt in run.failed_attempts[-10:]:
+        print(f"  {attempt}")
     for failure in run.mail_failures:
         print(f"  mail not sent: {failure}")
     print(f"  events: {' → '.join(run.events)}")

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from core.errors import IdsyncError
 from schemas.connections import PROVIDERS
-from services.common.host import SERVICES
+from services.common.access import SERVICES
 from services.common.logging import configure_logging
 from services.common.settings import Settings
 
@@ -46,7 +46,8 @@ environment:
 exit codes:
   0 ok   1 unexpected error   2 bad input (a file, an argument, an unknown name)
   3 a server could not be reached   4 the run failed   5 the run finished with errors
-  6 `idsync doctor` found problems   7 the run waits for approval (it wrote nothing)
+  6 `idsync doctor` found problems   7 the run waits: for approval (it wrote nothing),
+    or on a dead letter (`idsync deadletter list`)
   141 the output's reader stopped reading (`| head`)
 """
 

@@ -91,6 +91,13 @@ class Progress:
         self.done += amount
         self.draw()
 
+    def note(self, text: str) -> None:
+        """A line above the bar (the bar is drawn again below it)."""
+        if self.live:
+            self.out.write("\r\x1b[K")
+        print(text, file=self.out, flush=True)
+        self.draw()
+
     def draw(self) -> None:
         if not self.live:
             return

@@ -14,6 +14,7 @@ from schemas.events import (
     RunBatchApplied,
     RunCancelled,
     RunDeadLetter,
+    RunDeliveryFailed,
     RunDenied,
     RunFailed,
     RunFinished,
@@ -45,6 +46,8 @@ class RunSummary(msgspec.Struct, kw_only=True):
     errors: list[RecordError] = msgspec.field(default_factory=list)
     """Every reason of the records that failed: the plan's, then the batches'."""
     events: list[str] = msgspec.field(default_factory=list)
+    failed_attempts: list[str] = msgspec.field(default_factory=list)
+    """Deliveries that failed and were tried again, each with its reason (attempt_line)."""
     mail_failures: list[str] = msgspec.field(default_factory=list)
     """Why mails about the run were not sent (the run's own state is unchanged)."""
     incremental: bool = False
@@ -91,6 +94,8 @@ def _apply(run: RunSummary, event: Event) -> None:
             run.reason = reason
         case RunAwaitingApproval(reason=reason):
             run.state, run.reason = "waiting for approval", reason
+        case RunDeliveryFailed():
+            run.failed_attempts.append(attempt_line(event))
         case RunDeadLetter(stage=stage, batch=batch, error=error):
             what = f"batch {batch}" if stage == "batch" else "its plan"
             run.state = "waiting: dead letter"
@@ -103,3 +108,13 @@ def _apply(run: RunSummary, event: Event) -> None:
             pass  # for the notifier alone; the run's state is unchanged
         case _:
             run.state = tag_of(event).removeprefix("run.")
+
+
+def attempt_line(event: RunDeliveryFailed) -> str:
+    """A failed delivery as people read it: what, which attempt, when again, and why."""
+    what = f"batch {event.batch}" if event.stage == "batch" else "planning"
+    of = f" of {event.attempts}" if event.attempts else ""
+    return (
+        f"{what}: attempt {event.attempt}{of} failed, trying again in "
+        f"{event.retry_in:g}s: {event.error}"
+    )

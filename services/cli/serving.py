@@ -11,8 +11,8 @@ from contextlib import asynccontextmanager, suppress
 
 from core.errors import BadInput, Refused, Unreachable
 from services.common import users
+from services.common.access import SERVICES
 from services.common.embedded import EmbeddedNats
-from services.common.host import SERVICES, run_services
 from services.common.settings import URL_FILE, Settings
 
 from .client import open_connection
@@ -62,6 +62,8 @@ async def _answers(url: str) -> bool:
 
 
 async def up(args: argparse.Namespace) -> int:
+    from services.common.host import run_services  # FastStream: loaded to serve, not to start
+
     settings: Settings = args.settings
     stop = stop_on_signals()
     if settings.nats_url:
@@ -80,6 +82,8 @@ async def up(args: argparse.Namespace) -> int:
 
 
 async def serve(args: argparse.Namespace) -> int:
+    from services.common.host import run_services  # FastStream: loaded to serve, not to start
+
     settings: Settings = args.settings
     url = settings.resolve_nats_url()
     await run_services(args.services, settings, url, stop_on_signals())

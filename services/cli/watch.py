@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
+from contextlib import suppress
 
+import nats.errors
+
+from core.errors import Unreachable
 from schemas.events import (
     Event,
     RunAwaitingApproval,
     RunBatchApplied,
+    RunDeadLetter,
+    RunDeliveryFailed,
     RunFailed,
     RunFinished,
     RunPlanned,
@@ -20,9 +27,11 @@ from services.common.run_texts import duration
 
 from .client import Session
 from .output import Progress, print_json, stats_line
+from .runs import attempt_line
 
 EXIT_OK, EXIT_RUN_FAILED, EXIT_WITH_ERRORS, EXIT_WAITING = 0, 4, 5, 7
 QUIET_CHECK = 5.0  # seconds without an event before the journal is asked
+TICK = 0.5  # seconds between looks at the connection while no event comes
 
 
 async def follow_run(
@@ -32,16 +41,29 @@ async def follow_run(
     progress: Progress | None = None,
     changed_only: bool = False,
 ) -> tuple[str, Event]:
-    """Request a run of the job and follow its events to its end state."""
+    """Request a run of the job and follow its events to its end state. A server that
+    goes away is waited for (IDSYNC_WAIT_RECONNECT seconds, on a patient session); once
+    it is back, the journal says what happened meanwhile."""
     async with session.follow(job_events(job_id)) as queue:
         run_id = await session.request_run(job_id, keys, changed_only)
+        looked = time.monotonic()
+        away_since: float | None = None
         while True:
             try:
-                event = await asyncio.wait_for(queue.get(), QUIET_CHECK)
+                event = await asyncio.wait_for(queue.get(), TICK)
             except TimeoutError:
-                ended = await _ended_in_journal(session, job_id, run_id)
-                if ended is not None:
-                    return run_id, ended
+                now = time.monotonic()
+                if not session.nc.is_connected:
+                    away_since = now if away_since is None else away_since
+                    if session.nc.is_closed or now - away_since > session.settings.wait_reconnect:
+                        raise _lost(session, run_id, now - away_since) from None
+                    continue
+                if away_since is None and now - looked < QUIET_CHECK:
+                    continue
+                away_since, looked = None, now
+                with suppress(nats.errors.Error, TimeoutError):  # gone again: wait again
+                    if (ended := await _ended_in_journal(session, job_id, run_id)) is not None:
+                        return run_id, ended
                 continue
             if event.run_id != run_id:
                 continue
@@ -51,8 +73,19 @@ async def follow_run(
                         progress.start(counts.changes)
                     case RunBatchApplied(changes=changes):
                         progress.advance(changes)
+                    case RunDeliveryFailed():
+                        progress.note(attempt_line(event))
             if stops(event):
                 return run_id, event
+
+
+def _lost(session: Session, run_id: str, waited: float) -> Unreachable:
+    return Unreachable(
+        f"lost the NATS server while following run {run_id} (waited {waited:.0f}s for it to "
+        f"come back; IDSYNC_WAIT_RECONNECT={session.settings.wait_reconnect:g}). The run goes "
+        f"on without this command: `idsync run show {run_id}` says how it ended once the "
+        "server answers again"
+    )
 
 
 async def _ended_in_journal(session: Session, job_id: str, run_id: str) -> Event | None:
@@ -64,14 +97,15 @@ async def _ended_in_journal(session: Session, job_id: str, run_id: str) -> Event
 
 
 def stops(event: Event) -> bool:
-    """Where following a run ends: its end, or a wait for someone's approval."""
-    return is_end(event) or isinstance(event, RunAwaitingApproval)
+    """Where following a run ends: its end, or a wait for someone (an approval, or a
+    dead letter to retry or drop)."""
+    return is_end(event) or isinstance(event, RunAwaitingApproval | RunDeadLetter)
 
 
 def exit_code(event: Event) -> int:
     if isinstance(event, RunFinished):
         return EXIT_WITH_ERRORS if event.with_errors else EXIT_OK
-    if isinstance(event, RunAwaitingApproval):
+    if isinstance(event, RunAwaitingApproval | RunDeadLetter):
         return EXIT_WAITING
     return EXIT_RUN_FAILED
 
@@ -95,6 +129,13 @@ def describe_end(run_id: str, event: Event) -> str:
                 f"run {run_id} wrote nothing and waits for approval: {reason}\n"
                 f"  `idsync job preview {event.job_id}` shows the plan; "
                 f"`idsync run approve {run_id}` applies it, `idsync run deny {run_id}` ends it"
+            )
+        case RunDeadLetter(stage=stage, batch=batch, error=error):
+            what = f"batch {batch}" if stage == "batch" else "its planning"
+            return (
+                f"run {run_id} waits: {what} failed its last delivery: {error}\n"
+                "  `idsync deadletter list` shows it; `idsync deadletter retry SEQ` tries it "
+                "again, `idsync deadletter drop SEQ` gives it up"
             )
         case _:
             return f"run {run_id} {tag_of(event).removeprefix('run.')}"

@@ -49,8 +49,10 @@ from .jetstream import (
     WORK,
 )
 
-SERVICE_USERS = {name: f"idsync-{name}" for name in ("scheduler", "workflow", "runner", "notifier")}
-RESERVED = ("idsync", "scheduler", "workflow", "runner", "notifier", "anyone")
+SERVICES = ("scheduler", "workflow", "runner", "notifier")
+"""The services, each of which connects as its own user."""
+SERVICE_USERS = {name: f"idsync-{name}" for name in SERVICES}
+RESERVED = ("idsync", *SERVICES, "anyone")
 """Principals no person may take: services' names and what events say in their place."""
 
 
@@ -144,6 +146,7 @@ def service(name: str) -> Permissions:
                 "planned",
                 "awaiting-approval",
                 "batch-applied",
+                "delivery-failed",  # a failed attempt, said at once; it is tried again
                 "record-errors",  # the reasons beyond what run.planned and batch-applied hold
                 "dead-letter",
                 "finished",

@@ -32,26 +32,37 @@ def subscribe_durable(
     batch_size: int,
     title: str,
 ) -> None:
-    """Bind `handler` to the service's durable consumer, fetching `batch_size` at a time."""
-    subscriber: Any = bus.broker.subscriber(
-        spec.subject,
-        stream=JStream(spec.stream, declare=False),
-        durable=spec.name,
-        pull_sub=PullSub(batch_size=batch_size, timeout=5),
-        ack_policy=AckPolicy.MANUAL,
-        title=title,
-    )
-    subscriber(handler)
-    bus.watched.append((subscriber, spec))
+    """Bind `handler` to the service's durable consumer, `batch_size` messages handled at
+    once: as many pullers, each fetching one message at a time.
+
+    One puller fetching several at a time is what nats-py gets wrong: a pull request left
+    behind at its fetch's timeout takes the next message, and the fetch that receives it
+    waits for the rest of its batch until that request expires — up to 5 s per message,
+    seen as runs approved or applied seconds after they were asked (nats-io/nats.py#986).
+    Fetching one at a time returns as soon as a message comes."""
+    for n in range(batch_size):
+        subscriber: Any = bus.broker.subscriber(
+            spec.subject,
+            stream=JStream(spec.stream, declare=False),
+            durable=spec.name,
+            pull_sub=PullSub(batch_size=1, timeout=5),
+            ack_policy=AckPolicy.MANUAL,
+            title=title if batch_size == 1 else f"{title} ({n + 1} of {batch_size})",
+        )
+        subscriber(handler)
+        bus.watched.append((subscriber, spec))
 
 
 async def keep_alive(bus: Bus, interval: float) -> None:
-    """Every `interval` seconds, restart a subscription whose consumer has messages
+    """Every `interval` seconds, restart the subscriptions of a consumer that has messages
     waiting, nothing being worked on and no pull request outstanding — twice running."""
     silent_since: dict[str, float] = {}
     while True:
         await asyncio.sleep(interval)
+        pullers: dict[str, tuple[ConsumerSpec, list[Any]]] = {}
         for subscriber, spec in bus.watched:
+            pullers.setdefault(spec.name, (spec, []))[1].append(subscriber)
+        for spec, subscribers in pullers.values():
             try:
                 info = await bus.js.consumer_info(spec.stream, spec.name)
             except Exception:  # the server is away: nothing to judge until it is back
@@ -64,10 +75,11 @@ async def keep_alive(bus: Bus, interval: float) -> None:
             if time.monotonic() - since < interval:
                 continue
             log.warning(
-                "consumer silent; restarting its subscription",
+                "consumer silent; restarting its subscriptions",
                 consumer=spec.name,
                 pending=info.num_pending,
             )
-            await subscriber.stop()
-            await subscriber.start()
+            for subscriber in subscribers:
+                await subscriber.stop()
+                await subscriber.start()
             silent_since.pop(spec.name, None)

@@ -78,10 +78,9 @@ def from_environment(settings: Settings) -> Credentials | None:
     """IDSYNC_NATS_CREDENTIALS, else IDSYNC_NATS_USER and IDSYNC_NATS_PASSWORD."""
     if settings.nats_credentials is not None:
         return read_credentials(settings.nats_credentials)
-    user = os.environ.get("IDSYNC_NATS_USER")
+    user, password = settings.nats_user, settings.nats_password
     if not user:
         return None
-    password = os.environ.get("IDSYNC_NATS_PASSWORD")
     if password is None:
         raise BadInput(
             "IDSYNC_NATS_USER is set without IDSYNC_NATS_PASSWORD: set both, or point "

@@ -11,18 +11,10 @@ from __future__ import annotations
 import os
 import signal
 
+from .settings import armed_failpoints
+
 _counts: dict[str, int] = {}
-
-
-def _armed() -> dict[str, int]:
-    armed: dict[str, int] = {}
-    for item in filter(None, os.environ.get("IDSYNC_FAILPOINTS", "").split(",")):
-        name, _, nth = item.strip().partition(":")
-        armed[name] = int(nth or 1)
-    return armed
-
-
-_ARMED = _armed()
+_ARMED = armed_failpoints()
 
 
 def failpoint(name: str) -> None:

@@ -21,7 +21,6 @@ from .settings import Settings
 Background = Callable[[], Coroutine[Any, Any, None]]
 STOP_WAIT = 5.0
 """Seconds a stop waits for background loops, then for the broker (each)."""
-SERVICES = ("scheduler", "workflow", "runner", "notifier")
 
 log = get_logger("idsync.host")
 

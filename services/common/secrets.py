@@ -18,6 +18,7 @@ def resolve_secret(ref: SecretRef, what: str) -> str:
     if (ref.env is None) == (ref.file is None):
         raise BadInput(f'{what}: expected exactly one of env = "VAR" or file = "path"')
     if ref.env is not None:
+        # Not a setting: the variable a definition names as holding a secret.
         value = os.environ.get(ref.env)
         if value is None:
             raise BadInput(f"{what}: environment variable {ref.env} is not set")

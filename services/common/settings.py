@@ -1,4 +1,7 @@
-"""Settings, read once from the environment by the entry points and passed down."""
+"""Settings, read once from the environment by the entry points and passed down.
+
+Every IDSYNC_* variable is read here. The few that are read where they are used, not
+once at the start, have a function of their own at the end of this module."""
 
 from __future__ import annotations
 
@@ -51,6 +54,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     nats_credentials: Path | None = None
     """IDSYNC_NATS_CREDENTIALS: a file with the NATS user and password (services/common/
     credentials.py says where else they are looked for)."""
+    nats_user: str | None = None
+    """IDSYNC_NATS_USER: the NATS user, when there is no credentials file."""
+    nats_password: str | None = None
+    """IDSYNC_NATS_PASSWORD: that user's password."""
     nats_ca_file: Path | None = None
     """IDSYNC_NATS_CA_FILE: CA certificates to verify a tls:// NATS server with."""
     merge_window: float = 2.0
@@ -81,6 +88,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """IDSYNC_HEARTBEAT_INTERVAL: seconds between a runner's heartbeats."""
     liveness_interval: float = 10.0
     """IDSYNC_LIVENESS_INTERVAL: seconds between checks that each consumer is pulled."""
+    wait_reconnect: float = 60.0
+    """IDSYNC_WAIT_RECONNECT: seconds `idsync job run --wait` waits for a NATS server that
+    went away to come back before it gives up (exit 3; the run goes on)."""
     # Mail (services/notifier). Secrets are references: the name of the variable or the
     # file holding the password, so no dump of the settings ever shows it.
     smtp_host: str | None = None
@@ -115,6 +125,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 nats_url=env.get("IDSYNC_NATS_URL") or None,
                 principal=env.get("IDSYNC_PRINCIPAL") or _default_principal(),
                 nats_credentials=_path(env.get("IDSYNC_NATS_CREDENTIALS")),
+                nats_user=env.get("IDSYNC_NATS_USER") or None,
+                nats_password=env.get("IDSYNC_NATS_PASSWORD"),
                 nats_ca_file=_path(env.get("IDSYNC_NATS_CA_FILE")),
                 merge_window=float(env.get("IDSYNC_MERGE_WINDOW", 2)),
                 approval_check=float(env.get("IDSYNC_APPROVAL_CHECK", 30)),
@@ -129,6 +141,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 scheduler_tick=float(env.get("IDSYNC_SCHEDULER_TICK", 1)),
                 runner_concurrency=int(env.get("IDSYNC_RUNNER_CONCURRENCY", 4)),
                 liveness_interval=float(env.get("IDSYNC_LIVENESS_INTERVAL", 10)),
+                wait_reconnect=float(env.get("IDSYNC_WAIT_RECONNECT", 60)),
                 heartbeat_interval=float(env.get("IDSYNC_HEARTBEAT_INTERVAL", 5)),
                 replicas=int(env.get("IDSYNC_REPLICAS", 1)),
                 **_mail_settings(env),
@@ -216,3 +229,37 @@ def _default_principal() -> str:
         return "admin"
     slug = re.sub(r"[^a-z0-9_-]", "-", name.lower()).strip("-")
     return slug or "admin"
+
+
+# Read where they are used: a SQLite provider is opened without the Settings, and a
+# failpoint is armed when the process imports it.
+
+DEFAULT_SQLITE_BUSY_TIMEOUT = 5.0
+"""Seconds to wait for another writer's lock before the batch counts as Transient."""
+
+
+def sqlite_busy_timeout(env: Mapping[str, str] | None = None) -> float:
+    """IDSYNC_SQLITE_BUSY_TIMEOUT (seconds), or DEFAULT_SQLITE_BUSY_TIMEOUT."""
+    environ = os.environ if env is None else env
+    text = environ.get("IDSYNC_SQLITE_BUSY_TIMEOUT")
+    if text is None:
+        return DEFAULT_SQLITE_BUSY_TIMEOUT
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < float("inf"):
+        raise BadInput(f"IDSYNC_SQLITE_BUSY_TIMEOUT must be a number of seconds, not {text!r}")
+    return seconds
+
+
+def armed_failpoints(env: Mapping[str, str] | None = None) -> dict[str, int]:
+    """IDSYNC_FAILPOINTS (crash tests only; services/common/failpoints.py): each armed
+    failpoint's name and the pass it kills the process at."""
+    armed: dict[str, int] = {}
+    environ = os.environ if env is None else env
+    spec = environ.get("IDSYNC_FAILPOINTS", "")
+    for item in filter(None, spec.split(",")):
+        name, _, nth = item.strip().partition(":")
+        armed[name] = int(nth or 1)
+    return armed

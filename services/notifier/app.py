@@ -33,7 +33,7 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
     subscribe_durable(
         bus,
         NOTIFIER,
-        deliberately(bus.settings, notifier.handle, notifier.give_up),
+        deliberately(bus, notifier.handle, notifier.give_up),
         batch_size=16,
         title="run outcomes",
     )

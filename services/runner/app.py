@@ -12,11 +12,11 @@ from faststream.nats import NatsBroker
 
 from core.errors import IdsyncError
 from schemas.commands import CommandReply, deadletter_command_decoder
-from schemas.events import Event, RunApproved, RunDeadLetter
+from schemas.events import Event, RunApproved, RunDeadLetter, RunDeliveryFailed
 from schemas.work import WorkBatch, decode_batch
 from services.common.bus import Bus
 from services.common.consumers import subscribe_durable
-from services.common.delivery import consume, deliberately
+from services.common.delivery import Failure, consume, deliberately
 from services.common.ending import fail_run
 from services.common.host import Background
 from services.common.jetstream import RUNNER, WORKER
@@ -24,7 +24,7 @@ from services.common.jetstream import RUNNER, WORKER
 from .deadletters import drop, retry
 from .health import Work, heartbeat
 from .run import Planner
-from .work import advance, apply_batch, give_up
+from .work import advance, apply_batch, give_up, retrying
 
 
 def register(broker: NatsBroker, bus: Bus) -> list[Background]:
@@ -48,6 +48,20 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
             )
         )
 
+    async def plan_retrying(event: Event, failure: Failure) -> None:
+        await bus.publish(
+            RunDeliveryFailed(
+                run_id=event.run_id,
+                job_id=event.job_id,
+                id=f"{event.id}.failed.{failure.copy}.{failure.attempt}",
+                stage="plan",
+                error=str(failure.error) or type(failure.error).__name__,
+                attempt=failure.attempt,
+                attempts=failure.attempts,
+                retry_in=failure.retry_in,
+            )
+        )
+
     async def apply(batch: WorkBatch, attempt: int) -> None:
         with work.doing(f"{batch.job_id} run {batch.run_id} batch {batch.number}"):
             await apply_batch(batch, attempt, bus, settings.runner_id)
@@ -55,13 +69,16 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
     async def apply_given_up(batch: WorkBatch, error: BaseException) -> None:
         await give_up(bus, batch, error)
 
+    async def apply_retrying(batch: WorkBatch, failure: Failure) -> None:
+        await retrying(bus, batch, failure)
+
     # Dead letter commands are answered by the workflow (it alone may publish an approval
     # again): handle_dead_letter below is what it calls.
     # One plan at a time: plans are large.
     subscribe_durable(
         bus,
         RUNNER,
-        deliberately(settings, plan, plan_given_up),
+        deliberately(bus, plan, plan_given_up, plan_retrying),
         batch_size=1,
         title="runner: approved runs",
     )
@@ -69,7 +86,7 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
     subscribe_durable(
         bus,
         WORKER,
-        consume(settings, decode_batch, apply, apply_given_up),
+        consume(bus, decode_batch, apply, apply_given_up, apply_retrying),
         batch_size=settings.runner_concurrency,
         title="runner: change batches",
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import msgspec
 import nats.js.errors
@@ -20,11 +21,13 @@ from core.errors import BadInput, NotFound
 from schemas.events import RunApproved, decode_event
 from schemas.plan import RunStats
 from schemas.work import WorkBatch, decode_batch
-from services.common.bus import Bus
 from services.common.jetstream import DEADLETTERS, WORK
 from services.common.runs import RunState, StateChange
 
 from .outcomes import Ledger, count_batch
+
+if TYPE_CHECKING:  # the command line lists these without loading FastStream
+    from services.common.bus import Bus
 
 
 class DeadLetter(msgspec.Struct, kw_only=True):

@@ -11,16 +11,19 @@ import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import msgspec
 import nats.js.errors
 from nats.js import JetStreamContext
 
 from schemas.ids import utcnow
-from services.common.bus import Bus
 from services.common.jetstream import RUNNERS_BUCKET
 from services.common.logging import get_logger
 from services.common.reading import bucket_keys
+
+if TYPE_CHECKING:  # the command line lists these without loading FastStream
+    from services.common.bus import Bus
 
 SILENT_AFTER = 3  # heartbeats
 log = get_logger("idsync.runner")

@@ -18,7 +18,7 @@ from datetime import datetime
 import structlog
 
 from core.engine import assess, phase_of, split_batches
-from core.errors import BadInput, StoreFull, WriteFailed
+from core.errors import PERMANENT, BadInput, StoreFull
 from schemas.events import (
     RunApproved,
     RunAwaitingApproval,
@@ -98,7 +98,7 @@ class Planner:
                 run_id=self.run_id,
             )
             planned = await plan_run(self.bus.store, Memory(self.bus.js), job, asked)
-        except (BadInput, WriteFailed) as error:
+        except PERMANENT as error:
             await self.fail(str(error))
             return
         if job.staging:

@@ -18,13 +18,21 @@ import structlog
 from core.engine.context import MappingContext
 from core.engine.mapping import compile_mapping
 from core.engine.passwords import PasswordSpec
-from schemas.events import RunBatchApplied, RunDeadLetter, RunFinished, RunPasswordsSealed
+from core.errors import PERMANENT
+from schemas.events import (
+    RunBatchApplied,
+    RunDeadLetter,
+    RunDeliveryFailed,
+    RunFinished,
+    RunPasswordsSealed,
+)
 from schemas.jobs import Job
 from schemas.plan import Change, RunStats
 from schemas.work import WorkBatch
 from services.common.bus import Bus
 from services.common.definitions import parse_interval
-from services.common.ending import cancel_run
+from services.common.delivery import Failure
+from services.common.ending import cancel_run, fail_run
 from services.common.failpoints import failpoint
 from services.common.runs import RunState, StateChange
 from services.common.sealing import notifier_public_key
@@ -56,7 +64,13 @@ async def apply_batch(batch: WorkBatch, attempt: int, bus: Bus, runner_id: str) 
         job = await bus.store.job(batch.job_id)
         if await timed_out(bus, job, batch.run_id, state):
             return
-        errors = await _write(batch, job, bus, state.approved_at, runner_id)
+        try:
+            errors = await _write(batch, job, bus, state.approved_at, runner_id)
+        except PERMANENT as error:  # no retry mends it: the run ends now, saying why
+            reason = f"batch {batch.number} of {sum(state.phases)} not applied: {error}"
+            log.error("run failed", reason=reason)
+            await fail_run(bus, batch.run_id, batch.job_id, reason)
+            return
         failpoint("after-write")
         # What this batch did, as far as it knows: the run's state counts it exactly.
         stats = count_batch(batch, errors, Ledger(state.failed_records), ())
@@ -177,6 +191,24 @@ async def advance(bus: Bus, batch: WorkBatch) -> None:
     state = await bus.runs.get(batch.run_id)
     if state is not None and state.plan_hash == batch.plan_hash:
         await _advance(bus, batch, state)
+
+
+async def retrying(bus: Bus, batch: WorkBatch, failure: Failure) -> None:
+    """A delivery of the batch failed and it will be tried again: the run says why, now."""
+    await bus.publish(
+        RunDeliveryFailed(
+            run_id=batch.run_id,
+            job_id=batch.job_id,
+            id=f"{batch.run_id}.{batch.plan_hash[:16]}.failed.{batch.number}.{failure.copy}"
+            f".{failure.attempt}",
+            stage="batch",
+            batch=batch.number,
+            error=str(failure.error) or type(failure.error).__name__,
+            attempt=failure.attempt,
+            attempts=failure.attempts,
+            retry_in=failure.retry_in,
+        )
+    )
 
 
 async def give_up(bus: Bus, batch: WorkBatch, error: BaseException) -> None:

@@ -73,10 +73,10 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
             await record(bus, event)
 
     subscribe_durable(
-        bus, WORKFLOW, deliberately(bus.settings, on_requested), batch_size=16, title="run requests"
+        bus, WORKFLOW, deliberately(bus, on_requested), batch_size=16, title="run requests"
     )
     subscribe_durable(
-        bus, WAITS, deliberately(bus.settings, on_waiting), batch_size=16, title="approval waits"
+        bus, WAITS, deliberately(bus, on_waiting), batch_size=16, title="approval waits"
     )
 
     async def send_bursts() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import msgspec
 import nats.js.errors
@@ -18,7 +19,6 @@ from nats.js import JetStreamContext
 from schemas.events import RunAwaitingApproval, RunExpired
 from schemas.ids import utcnow
 from schemas.plan import PlanCounts
-from services.common.bus import Bus
 from services.common.jetstream import APPROVALS_BUCKET
 from services.common.logging import get_logger
 from services.common.reading import bucket_keys
@@ -26,6 +26,9 @@ from services.common.runs import RunState
 from services.common.users import load as load_users
 
 from . import gate
+
+if TYPE_CHECKING:  # the command line lists approvals without loading FastStream
+    from services.common.bus import Bus
 
 WAITING = "run.awaiting-approval"
 Clock = Callable[[], datetime]

@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 
 from services.cli.client import Session, connect
+from services.common.access import SERVICES
 from services.common.definitions import check_job, load_connections, load_job
 from services.common.embedded import EmbeddedNats
-from services.common.host import SERVICES, run_services
+from services.common.host import run_services
 from services.common.jetstream import ensure_infrastructure
 from services.common.people import people, write_csv
 from services.common.settings import Settings

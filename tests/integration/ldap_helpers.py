@@ -7,6 +7,7 @@ import contextlib
 import socket
 import threading
 from pathlib import Path
+from typing import Any
 
 import ldap3
 
@@ -34,13 +35,10 @@ def connection(tmp_path: Path, *urls: str, **fields: object) -> LdapConnection:
 
 
 async def provider(
-    conn: LdapConnection, container: str, layout: Layout, *, write: bool = True, **endpoint: object
+    conn: LdapConnection, container: str, layout: Layout, *, write: bool = True, **endpoint: Any
 ) -> Provider:
-    side = open_provider(
-        conn,
-        Endpoint(connection="dir", container=container, **endpoint),
-        layout,  # type: ignore[arg-type]
-    )
+    """An LDAP provider on `container`; `endpoint` holds the endpoint's other fields."""
+    side = open_provider(conn, Endpoint(connection="dir", container=container, **endpoint), layout)
     await side.open(write=write)
     return side
 

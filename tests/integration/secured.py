@@ -18,9 +18,10 @@ from nats.aio.client import Client
 
 from services.cli.client import Session, connect
 from services.common import access, credentials, users
+from services.common.access import SERVICES
 from services.common.definitions import load_connections, load_job
 from services.common.embedded import EmbeddedNats
-from services.common.host import SERVICES, run_services
+from services.common.host import run_services
 from services.common.settings import Settings
 
 from .conftest import Files
@@ -128,7 +129,7 @@ async def raw_client(settings: Settings, who: str) -> tuple[Client, list[str]]:
         user=found.user,
         password=found.password,
         error_cb=on_error,
-        **inbox,  # type: ignore[arg-type]
+        **inbox,
     )
     return nc, errors
 

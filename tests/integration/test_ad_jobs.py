@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 from services.cli.client import Session
 from services.common.people import people
@@ -22,6 +23,7 @@ from .test_ldap_jobs import run
 
 
 def connections_toml(folder: Path, slapd_url: str) -> str:
+    folder.mkdir(parents=True, exist_ok=True)
     (folder / "ad-password").write_text(ADMIN_PASSWORD + "\n")
     (folder / "ldap-password").write_text(SLAPD_PASSWORD + "\n")
     return f"""\
@@ -49,7 +51,6 @@ password = {{ file = "{folder / "ldap-password"}" }}
 
 
 async def apply(session: Session, folder: Path, job: str, slapd_url: str = "ldap://x") -> str:
-    folder.mkdir(parents=True, exist_ok=True)
     return await define(session, folder, connections_toml(folder, slapd_url), job)
 
 
@@ -63,10 +64,11 @@ def write(path: Path, rows: list[dict[str, str]]) -> None:
 
 def accounts(
     samba: Samba, base: str, flt: str = "(objectClass=user)", by: str = "sAMAccountName"
-) -> dict[str, dict]:  # type: ignore[type-arg]
+) -> dict[str, dict[str, Any]]:
     """`by`'s value → the attributes (and dn) of each object below `base`."""
     with samba.connection() as conn:
         conn.search(base, flt, attributes=["*", "userAccountControl", "pwdLastSet"])
+        assert conn.response is not None, conn.result
         return {str(e["attributes"][by]): dict(e["attributes"], dn=e["dn"]) for e in conn.response}
 
 

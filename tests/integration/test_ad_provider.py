@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from pathlib import Path
+from typing import Any
 
 import ldap3
 import pytest
@@ -42,11 +43,10 @@ def ad_connection(tmp_path: Path, **fields: object) -> ActiveDirectoryConnection
     return ActiveDirectoryConnection(**values)  # type: ignore[arg-type]
 
 
-async def ad(tmp_path: Path, base: str, layout: Layout = USERS, **endpoint: object) -> Provider:
+async def ad(tmp_path: Path, base: str, layout: Layout = USERS, **endpoint: Any) -> Provider:
+    """An AD provider on `base`; `endpoint` holds the endpoint's other fields."""
     side = open_provider(
-        ad_connection(tmp_path),
-        Endpoint(connection="ad", container=base, **endpoint),  # type: ignore[arg-type]
-        layout,
+        ad_connection(tmp_path), Endpoint(connection="ad", container=base, **endpoint), layout
     )
     await side.open(write=True)
     return side
@@ -59,10 +59,13 @@ def user(login: str, password: str | None = STRONG, **fields: Value) -> Change:
     return Change(action="create", key=login, match={"sAMAccountName": sam(login)}, set=values)
 
 
-def attributes(samba: Samba, base: str, flt: str = "(objectClass=user)") -> dict[str, dict]:  # type: ignore[type-arg]
+def attributes(
+    samba: Samba, base: str, flt: str = "(objectClass=user)"
+) -> dict[str, dict[str, Any]]:
     """sAMAccountName (or cn) → attributes of the objects below `base`."""
     with samba.connection() as conn:
         conn.search(base, flt, attributes=["*", "userAccountControl", "objectGUID"])
+        assert conn.response is not None, conn.result
         return {
             str(e["attributes"].get("sAMAccountName") or e["attributes"]["cn"]).removeprefix(
                 SESSION
@@ -295,7 +298,9 @@ async def test_values_sent_in_ranges_are_completed_from_the_dc(
 
     record = await asyncio.to_thread(side._entry, (group.encode(), first_part))
 
-    assert sorted(str(m).lower() for m in record["member"]) == sorted(m.lower() for m in members)
+    found = record["member"]
+    assert isinstance(found, list), found
+    assert sorted(m.lower() for m in found) == sorted(m.lower() for m in members)
     await side.close()
 
 

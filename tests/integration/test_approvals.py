@@ -178,6 +178,7 @@ async def test_a_plan_over_the_limits_waits_again_for_the_jobs_approvers(
         plan = await wait_for_event(
             alice, lambda e: isinstance(e, RunAwaitingApproval) and e.plan_hash is not None
         )
+        assert isinstance(plan, RunAwaitingApproval)
         listed = await wait_for_listed(bob, run_id)
         while listed.plan_hash is None:  # the request's entry, until the plan's replaces it
             listed = await wait_for_listed(bob, run_id)

@@ -7,6 +7,7 @@ import json
 import os
 import sqlite3
 import subprocess
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -163,7 +164,12 @@ def _unclosed(files: Files) -> None:
     ],
 )
 async def test_a_bad_source_fails_the_run_and_writes_nothing(
-    settings: Settings, session: Session, files: Files, services: RunServices, breaks, reason: str
+    settings: Settings,
+    session: Session,
+    files: Files,
+    services: RunServices,
+    breaks: Callable[[Files], None],
+    reason: str,
 ) -> None:
     files.write(count=20)
     await apply_files(session, files)

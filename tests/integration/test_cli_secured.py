@@ -16,6 +16,7 @@ from services.common.settings import Settings
 
 from .conftest import IDSYNC, JOB_ID, Files, connections_toml, env_for
 from .secured import APPROVAL, Running, as_, person
+from .test_delivery import locked
 
 
 async def idsync(settings: Settings, who: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -160,3 +161,29 @@ async def test_a_person_previews_a_job_with_the_runs_own_inputs(
         shown = await idsync(secure, "dave", "job", "preview", JOB_ID)
     assert shown.returncode == 0, shown.stderr
     assert "4 to create" in shown.stdout
+
+
+async def test_a_failing_batch_is_said_at_once_and_its_dead_letter_listed_under_users(
+    files: Files, secure: Settings, secured_services: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each failed attempt, the dead letter and its announcement go through with the
+    runner's own permissions (secured_services fails on any refusal); the person
+    following the run sees every reason, and the letter is listed when the run stops."""
+    monkeypatch.setenv("IDSYNC_SQLITE_BUSY_TIMEOUT", "0.05")
+    files.write(count=5)
+    files.db.parent.mkdir(parents=True, exist_ok=True)
+    async with secured_services():
+        for what, path in (("connection", files.connections), ("job", files.job)):
+            applied = await idsync(secure, "alice", what, "apply", str(path))
+            assert applied.returncode == 0, applied.stderr
+        with locked(files.db):
+            waited = await idsync(secure, "alice", "job", "run", JOB_ID, "--wait")
+            listed = await idsync(secure, "alice", "deadletter", "list", "--json")
+    assert waited.returncode == 7, waited.stderr
+    tries = [line for line in waited.stderr.splitlines() if "trying again" in line]
+    assert len(tries) == secure.max_deliver - 1
+    assert tries[0].startswith(f"batch 1: attempt 1 of {secure.max_deliver} failed")
+    assert "locked by another program" in tries[0]
+    assert "waits: batch 1 failed its last delivery" in waited.stderr
+    [letter] = json.loads(listed.stdout)
+    assert letter["what"] == "batch 1 (5 changes)"

@@ -22,6 +22,9 @@ from schemas.events import (
     is_end,
 )
 from services.cli.client import Session
+from services.cli.watch import follow_run
+from services.common.host import ServiceHost
+from services.common.jetstream import WORKER
 from services.common.settings import Settings
 
 from .conftest import JOB_ID, Files, RunServices, apply_files
@@ -131,3 +134,36 @@ async def test_a_scheduled_job_runs_without_anyone_asking(
     assert getattr(requested, "trigger", None) == "schedule"
     assert f"-s-{JOB_ID}" in end.run_id
     assert len(table(files.db)) == 10
+
+
+async def test_a_stale_pull_answer_does_not_hold_the_next_batch_for_seconds(
+    files: Files, session: Session, settings: Settings
+) -> None:
+    """A pull request's timeout answer (408) that comes in just after its fetch gave up
+    lands in the next fetch: nats-py then leaves a pull request behind, which takes a
+    later message and holds it until it expires (nats-io/nats.py#986). Here the answer
+    is sent on purpose, into every work puller's inbox; two runs follow."""
+    files.write(count=10)
+    files.db.parent.mkdir(parents=True, exist_ok=True)
+    await apply_files(session, files)
+    stop, ready = asyncio.Event(), asyncio.Event()
+    host = ServiceHost(["workflow", "runner"], settings, settings.nats_url or "")
+    task = asyncio.create_task(host.run(stop, ready))
+    await asyncio.wait_for(ready.wait(), 20)
+    try:
+        await asyncio.sleep(0.2)  # every puller is waiting on its fetch
+        for subscriber, spec in host.bus.watched:
+            if spec.name == WORKER.name:
+                inbox = subscriber.subscription._deliver
+                await session.nc.publish(inbox, b"", headers={"Status": "408"})
+        waits = []
+        for _ in range(2):
+            run_id, _end = await asyncio.wait_for(follow_run(session, JOB_ID, None), 30)
+            events = await events_of_run(session, run_id)
+            planned = next(e for e in events if isinstance(e, RunPlanned))
+            applied = next(e for e in events if isinstance(e, RunBatchApplied))
+            waits.append((applied.at - planned.at).total_seconds())
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
+    assert max(waits) < 1.0, f"batches applied {waits} s after their plan"

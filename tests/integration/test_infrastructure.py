@@ -41,7 +41,7 @@ OTHER_REPLICAS = {"IDSYNC_REPLICAS": "3"}
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
-    return msgspec.structs.replace(settings, **DEPLOYED)  # type: ignore[arg-type]
+    return msgspec.structs.replace(settings, **DEPLOYED)
 
 
 async def idsync(settings: Settings, *args: str, **env: str) -> subprocess.CompletedProcess[str]:

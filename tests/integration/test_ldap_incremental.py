@@ -29,7 +29,7 @@ async def changed(reader: ChangeReader, since: str | None, field: str | None) ->
 def modify(slapd: Slapd, dn: str, **values: str) -> None:
     with admin(slapd) as conn:
         changes = {name: [(ldap3.MODIFY_REPLACE, [v])] for name, v in values.items()}
-        assert conn.modify(dn, changes), conn.result  # type: ignore[no-untyped-call]
+        assert conn.modify(dn, changes), conn.result
 
 
 async def test_only_entries_changed_since_the_entry_csn_are_read(
@@ -106,7 +106,7 @@ async def test_an_ldap_to_sqlite_job_reads_only_the_changes_and_deletes_nothing(
         assert isinstance(full, RunFinished) and full.stats.created == 20
         modify(slapd, f"uid=p7,{ldap_base}", sn="New")
         with admin(slapd) as conn:
-            assert conn.delete(f"uid=p8,{ldap_base}"), conn.result  # type: ignore[no-untyped-call]
+            assert conn.delete(f"uid=p8,{ldap_base}"), conn.result
         run_id, end = await follow_run(session, job.id, None, changed_only=True)
     assert isinstance(end, RunFinished), end
     assert (end.stats.updated, end.stats.deleted) == (1, 0)

@@ -29,6 +29,7 @@ FIELDS = """fields = [
 
 
 def connections_toml(folder: Path, slapd: Slapd) -> str:
+    folder.mkdir(parents=True, exist_ok=True)
     secret = folder / "ldap-password"
     secret.write_text(ADMIN_PASSWORD + "\n")
     return f"""\
@@ -57,7 +58,6 @@ path = "data/directory.db"
 
 
 async def apply(session: Session, folder: Path, slapd: Slapd, job: str) -> str:
-    folder.mkdir(parents=True, exist_ok=True)
     return await define(session, folder, connections_toml(folder, slapd), job)
 
 

@@ -202,7 +202,8 @@ def absent_from(users: dict[str, Any], key: str, absence: str) -> bool:
         return key not in users["objects"]
     if absence == "disable":
         return key in users["disabled"]
-    return users["containers"].get(key) == "ou=gone"
+    containers: dict[str, str] = users["containers"]
+    return containers.get(key) == "ou=gone"
 
 
 def untouched(users: dict[str, Any], key: str, since: int) -> bool:

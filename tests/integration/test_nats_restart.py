@@ -4,18 +4,24 @@ resumes; a subscription that went silent is restarted by the liveness check."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
+from asyncio.subprocess import Process
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import msgspec
+import pytest
 
 from schemas.events import RunFinished, RunPlanned, is_end
 from services.cli.client import Session, connect
 from services.cli.watch import follow_run
+from services.common.access import SERVICES
 from services.common.embedded import EmbeddedNats
-from services.common.host import SERVICES, ServiceHost, run_services
+from services.common.host import ServiceHost, run_services
 from services.common.jetstream import WORK, WORKER
 from services.common.settings import Settings
 
-from .conftest import JOB_ID, Files, apply_files
+from .conftest import IDSYNC, JOB_ID, Files, apply_files, env_for
 from .journal import wait_for_event
 from .test_delivery import locked
 from .test_flow import table
@@ -66,9 +72,10 @@ async def test_a_silent_work_subscription_is_restarted(
     task = asyncio.create_task(host.run(stop, ready))
     await asyncio.wait_for(ready.wait(), 20)
     try:
-        # Silence this process's work subscription the way a lost pull request would.
-        subscriber = next(sub for sub, spec in host.bus.watched if spec.name == WORKER.name)
-        await subscriber.stop()
+        # Silence this process's work subscriptions the way lost pull requests would.
+        for subscriber, spec in host.bus.watched:
+            if spec.name == WORKER.name:
+                await subscriber.stop()
         _, end = await asyncio.wait_for(follow_run(session, JOB_ID, None), 60)
         assert isinstance(end, RunFinished) and end.stats.created == 50
         info = await session.js.consumer_info(WORK, WORKER.name)
@@ -76,3 +83,72 @@ async def test_a_silent_work_subscription_is_restarted(
     finally:
         stop.set()
         await asyncio.wait_for(task, 30)
+
+
+@asynccontextmanager
+async def all_services(settings: Settings) -> AsyncIterator[None]:
+    """Every service, in this process, for the length of the block."""
+    stop, ready = asyncio.Event(), asyncio.Event()
+    task = asyncio.create_task(
+        run_services(SERVICES, settings, settings.nats_url or "", stop, ready)
+    )
+    await asyncio.wait_for(ready.wait(), 20)
+    try:
+        yield
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
+
+
+async def wait_for_run(files: Files, settings: Settings, **env: str) -> tuple[Process, str]:
+    """`idsync job run --wait` in a process of its own, once its run is planned."""
+    async with connect(settings) as session:
+        await apply_files(session, files)
+        waiting = await asyncio.create_subprocess_exec(
+            *IDSYNC,
+            "job",
+            "run",
+            JOB_ID,
+            "--wait",
+            env=env_for(settings, **env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        planned = await wait_for_event(session, lambda e: isinstance(e, RunPlanned))
+    return waiting, planned.run_id
+
+
+async def test_job_run_wait_follows_its_run_through_a_server_restart(
+    files: Files, settings: Settings, nats_server: EmbeddedNats, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("IDSYNC_SQLITE_BUSY_TIMEOUT", "60")  # the batch waits for the lock
+    files.write(count=50)
+    files.db.parent.mkdir(parents=True, exist_ok=True)
+    async with all_services(settings):
+        with locked(files.db):
+            waiting, run_id = await wait_for_run(files, settings)
+            await asyncio.to_thread(nats_server.stop)
+        await asyncio.sleep(1.0)
+        await asyncio.to_thread(nats_server.start, port=nats_server.port)
+        out, err = await asyncio.wait_for(waiting.communicate(), 60)
+    assert waiting.returncode == 0, err.decode()
+    assert f"run {run_id} finished" in out.decode() and "50 created" in out.decode()
+
+
+async def test_job_run_wait_gives_up_on_a_server_that_stays_away_with_exit_3(
+    files: Files, settings: Settings, nats_server: EmbeddedNats, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("IDSYNC_SQLITE_BUSY_TIMEOUT", "60")
+    files.write(count=50)
+    files.db.parent.mkdir(parents=True, exist_ok=True)
+    async with all_services(settings):
+        with locked(files.db):
+            waiting, run_id = await wait_for_run(files, settings, IDSYNC_WAIT_RECONNECT="1")
+            await asyncio.to_thread(nats_server.stop)
+            try:
+                _, err = await asyncio.wait_for(waiting.communicate(), 30)
+            finally:
+                await asyncio.to_thread(nats_server.start, port=nats_server.port)
+    assert waiting.returncode == 3, err.decode()
+    said = err.decode()
+    assert "lost the NATS server" in said and f"`idsync run show {run_id}`" in said

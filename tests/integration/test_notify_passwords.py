@@ -61,6 +61,11 @@ async def public_key(session: Session) -> bytes:
     raise AssertionError("the notifier published no public key")
 
 
+def every_byte_below(folder: Path) -> bytes:
+    """The contents of every file below `folder`, one after the other."""
+    return b"".join(p.read_bytes() for p in folder.rglob("*") if p.is_file())
+
+
 async def test_passwords_reach_only_their_recipient_and_leave_no_trace(
     files: Files,
     session: Session,
@@ -121,7 +126,7 @@ async def test_passwords_reach_only_their_recipient_and_leave_no_trace(
     # every file the server and the services wrote (the journal's store included).
     logs = capfd.readouterr()
     events = b"".join(encode_event(e) for e in journal)
-    stored = b"".join(p.read_bytes() for p in tmp_path.rglob("*") if p.is_file())
+    stored = await asyncio.to_thread(every_byte_below, tmp_path)
     for password in made.values():
         for haystack in (events, *sent_records, logs.out.encode(), logs.err.encode(), stored):
             assert password.encode() not in haystack

@@ -114,6 +114,29 @@ async def test_a_permanent_fault_becomes_a_dead_letter_that_a_retry_brings_back(
     assert len(table(files.db)) == 20
 
 
+async def test_a_dead_letter_is_listed_as_soon_as_the_run_says_it_waits_on_it(
+    files: Files,
+    session: Session,
+    services: RunServices,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Two batches held by the one runner, each waiting half a second on another program's
+    # lock: the first is given up on while the runner still works on the second.
+    monkeypatch.setenv("IDSYNC_SQLITE_BUSY_TIMEOUT", "0.5")
+    files.write(count=20, batch_size=10)
+    files.db.parent.mkdir(parents=True, exist_ok=True)
+    await apply_files(session, files)
+    async with services("workflow", "runner"):
+        with locked(files.db):
+            run_id = await session.request_run(JOB_ID)
+            dead = await wait_for_event(
+                session, lambda e: isinstance(e, RunDeadLetter) and e.run_id == run_id, 60
+            )
+            listed = await dead_letters(session.js)
+    assert isinstance(dead, RunDeadLetter)
+    assert (run_id, f"batch {dead.batch} (10 changes)") in [(d.run_id, d.what) for d in listed]
+
+
 async def test_a_dropped_dead_letter_ends_the_run_with_its_changes_failed(
     files: Files,
     session: Session,

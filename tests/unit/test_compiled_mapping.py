@@ -233,7 +233,7 @@ async def test_a_field_the_source_does_not_have_fails_planning_naming_it_and_tho
 async def test_a_record_that_fails_holds_its_object_in_the_plan() -> None:
     mapping = ObjectMapping(keys=["uid"], on_destination_only="delete", fields=MAPPING.fields)
     source = [dict(ADA, login="u0"), dict(ADA, login="u1", birth="yesterday")]
-    destination = [{"uid": "u0", "cn": "Old"}, {"uid": "u1"}, {"uid": "u2"}]
+    destination: list[Record] = [{"uid": "u0", "cn": "Old"}, {"uid": "u1"}, {"uid": "u2"}]
     planned = await plan_job(job(mapping), sides(source, destination))
     assert [(c.action, c.key) for c in planned.plan.changes if c.action == "delete"] == [
         ("delete", "u2")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 
@@ -19,12 +20,17 @@ from services.runner.providers.csvfile import CsvProvider
 LAYOUT = Layout(keys=("id",), fields=("id", "name"), multi_valued={"groups": "|"})
 
 
-def provider(folder: Path, layout: Layout = LAYOUT, **options: str) -> CsvProvider:
-    """A provider for people.csv in the folder; options go to the endpoint (its dialect)."""
+def provider(
+    folder: Path,
+    layout: Layout = LAYOUT,
+    *,
+    delimiter: str | None = None,
+    encoding: str | None = None,
+) -> CsvProvider:
+    """A provider for people.csv in the folder, with the endpoint's dialect."""
     connection = CsvConnection(directory=str(folder))
-    result = open_provider(
-        connection, Endpoint(connection="f", file="people.csv", **options), layout
-    )
+    endpoint = Endpoint(connection="f", file="people.csv", delimiter=delimiter, encoding=encoding)
+    result = open_provider(connection, endpoint, layout)
     assert isinstance(result, CsvProvider)
     return result
 
@@ -229,8 +235,8 @@ async def test_a_failed_write_leaves_the_old_file_and_no_temporary(
     with pytest.raises(WriteFailed, match="No space left on device"):
         await p.apply([create("1", name="Changed")])
 
-    assert path.read_text() == "id,name\n1,Ann\n"
-    assert [f.name for f in tmp_path.iterdir()] == ["people.csv"]
+    assert await asyncio.to_thread(path.read_text) == "id,name\n1,Ann\n"
+    assert await asyncio.to_thread(os.listdir, tmp_path) == ["people.csv"]
 
 
 async def test_value_the_encoding_cannot_hold_fails_that_change_only(tmp_path: Path) -> None:

@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 
 from core.errors import BadInput
-from schemas.connections import CsvConnection, LdapConnection, SqliteConnection
+from schemas.connections import Connection, CsvConnection, LdapConnection, SqliteConnection
 from schemas.jobs import Endpoint, FieldMap, Job, ObjectMapping
 from services.common.definitions import check_job
 
-CONNECTIONS = {
+CONNECTIONS: dict[str, Connection] = {
     "hr": CsvConnection(id="hr", directory="/tmp"),
     "db": SqliteConnection(id="db", path="/tmp/x.db"),
     "dir": LdapConnection(id="dir", urls=["ldap://127.0.0.1:1389"]),

@@ -48,7 +48,7 @@ def test_setuptools_builds_the_metadata_without_a_deprecation_warning(tmp_path: 
     version = tuple(int(part) for part in setuptools.__version__.split(".")[:2])
     if version < (77, 0):
         pytest.skip(f"setuptools {setuptools.__version__} here; the build installs >= 77")
-    import setuptools.build_meta as build
+    import setuptools.build_meta as build  # type: ignore[import-untyped]
 
     with pytest.MonkeyPatch.context() as patch, warnings.catch_warnings():
         warnings.simplefilter("error")

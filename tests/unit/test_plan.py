@@ -326,7 +326,7 @@ def test_apply_to(destination: list[Record], changes: list[Change], expected: li
 
 
 def test_a_source_none_of_whose_records_has_a_key_is_refused_before_anything_looks_absent() -> None:
-    keyless = [{"mail": "a@example.org"}, {"uid": " ", "mail": "b@example.org"}]
+    keyless: list[Record] = [{"mail": "a@example.org"}, {"uid": " ", "mail": "b@example.org"}]
     with pytest.raises(BadInput, match=r"no source record has a value in the key field \(uid\)"):
         plan(keyless, [ALICE], job(on_destination_only="delete"), MANAGED)
     # Nothing would look absent: planned as before, each keyless record reported.
@@ -335,7 +335,7 @@ def test_a_source_none_of_whose_records_has_a_key_is_refused_before_anything_loo
 
 
 def test_a_source_record_whose_key_cannot_be_read_leaves_every_absent_object_alone() -> None:
-    source = [{"uid": ["bob", "robert"]}, {"uid": "carol"}]
+    source: list[Record] = [{"uid": ["bob", "robert"]}, {"uid": "carol"}]
     result = plan(source, [ALICE, {"uid": "carol"}], job(on_destination_only="delete"), MANAGED)
     assert [c.action for c in result.changes] == []
     assert result.counts.skipped == 2  # the unreadable record, and alice left alone

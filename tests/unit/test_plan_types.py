@@ -42,8 +42,8 @@ def sides(users: list[Record], groups: list[Record], existing: list[Record]) -> 
 
 
 async def test_every_create_of_every_type_comes_before_any_reference() -> None:
-    users = [{"uid": "a", "boss": "b"}, {"uid": "b"}]
-    groups = [{"cn": "staff", "members": "a|b|ghost"}]
+    users: list[Record] = [{"uid": "a", "boss": "b"}, {"uid": "b"}]
+    groups: list[Record] = [{"cn": "staff", "members": "a|b|ghost"}]
     planned = await plan_job(JOB, sides(users, groups, []))
     shown = [(phase_of(c), c.object_type, c.key) for c in planned.plan.changes]
     assert shown == [
@@ -58,8 +58,8 @@ async def test_every_create_of_every_type_comes_before_any_reference() -> None:
 
 
 async def test_a_run_scoped_to_keys_still_resolves_against_every_object() -> None:
-    users = [{"uid": "a", "boss": "b"}, {"uid": "b"}]
-    existing = [{"uid": "b"}, {"uid": "a"}]
+    users: list[Record] = [{"uid": "a", "boss": "b"}, {"uid": "b"}]
+    existing: list[Record] = [{"uid": "b"}, {"uid": "a"}]
     planned = await plan_job(JOB, sides(users, [], existing), keys=["a"])
     [change] = planned.plan.changes
     assert (change.key, change.set) == ("a", {"boss": "b"})

@@ -7,11 +7,12 @@ from __future__ import annotations
 import pytest
 
 from schemas.plan import Change, PlanCounts
+from schemas.values import Record
 from services.cli.preview import change_line, counts_line
 from services.common.run_texts import grouped_warnings
 
 ORDER = ["employee_id", "given_name", "surname", "mail", "department", "groups"]
-ADA = {
+ADA: Record = {
     "employee_id": "E1",
     "given_name": "Ada",
     "surname": "Lovelace",

@@ -10,7 +10,7 @@ from schemas.plan import RunStats
 from services.cli.output import event_line
 from services.cli.watch import describe_end
 from services.common.run_texts import STAT_NAMES, duration, stats_line
-from services.notifier.body import STAT_NAMES as MAILED
+from services.notifier import body
 
 
 @pytest.mark.parametrize(
@@ -32,7 +32,7 @@ def test_a_duration_in_the_unit_that_says_something(seconds: float, text: str) -
 def test_the_summary_leaves_no_statistic_out() -> None:
     # dead_letters are counted in failed as well: the summary shows failed.
     assert set(STAT_NAMES) == set(RunStats.__struct_fields__) - {"dead_letters"}
-    assert MAILED == STAT_NAMES
+    assert vars(body)["STAT_NAMES"] is STAT_NAMES  # the mails count as the command line does
     line = stats_line(RunStats(read=5, updated=1, enabled=2, unchanged=2))
     assert line == (
         "5 read, 0 created, 1 updated, 0 deleted, 0 disabled, 0 moved, 2 enabled, "

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from core.errors import BadInput
-from schemas.connections import CsvConnection, SqliteConnection
+from schemas.connections import Connection, CsvConnection, SqliteConnection
 from schemas.jobs import Endpoint, Job, ObjectMapping
 from services.common.definitions import check_job
 from services.runner.providers.base import Layout
@@ -27,7 +27,7 @@ async def test_a_sqlite_query_limits_what_is_read(tmp_path: Path) -> None:
     await provider.open(write=False)
     read = [record async for batch in provider.read(10) for record in batch]
     await provider.close()
-    assert sorted(r["id"] for r in read) == ["1", "3"]
+    assert sorted((r["id"] for r in read), key=str) == ["1", "3"]
 
 
 def job(source: Endpoint) -> Job:
@@ -39,7 +39,7 @@ def job(source: Endpoint) -> Job:
     )
 
 
-CONNECTIONS = {
+CONNECTIONS: dict[str, Connection] = {
     "files": CsvConnection(id="files", directory="/tmp"),
     "db": SqliteConnection(id="db", path="/tmp/x.db"),
 }

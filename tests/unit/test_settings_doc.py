@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from services.common.settings import Settings
-from services.runner.providers.sqlite import DEFAULT_BUSY_TIMEOUT
+from services.common.settings import DEFAULT_SQLITE_BUSY_TIMEOUT, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 READ = re.compile(
@@ -54,7 +53,7 @@ def test_a_numeric_default_is_the_codes(name: str) -> None:
         return  # "—", a path, "1 GiB": said in words
     value = float(default.strip("`"))
     if name == "IDSYNC_SQLITE_BUSY_TIMEOUT":
-        assert value == DEFAULT_BUSY_TIMEOUT
+        assert value == DEFAULT_SQLITE_BUSY_TIMEOUT
         return
     settings = Settings.from_env({"HOME": "/nonexistent"})
     assert value == getattr(settings, name.removeprefix("IDSYNC_").lower())

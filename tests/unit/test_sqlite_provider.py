@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -14,9 +15,9 @@ from schemas.connections import SqliteConnection
 from schemas.jobs import Endpoint
 from schemas.plan import Change
 from schemas.values import Binary, Record
+from services.common.settings import DEFAULT_SQLITE_BUSY_TIMEOUT, sqlite_busy_timeout
 from services.runner.providers import open_provider
 from services.runner.providers.base import Layout, Provider
-from services.runner.providers.sqlite import DEFAULT_BUSY_TIMEOUT, busy_timeout
 
 LAYOUT = Layout(keys=("id",), fields=("id", "name"))
 Open = Callable[..., Awaitable[Provider]]
@@ -50,6 +51,11 @@ def sql(path: Path, script: str) -> None:
     with sqlite3.connect(path) as db:
         db.executescript(script)
     db.close()
+
+
+def tree(folder: Path) -> list[Path]:
+    """Every file and folder below `folder`, sorted."""
+    return sorted(folder.rglob("*"))
 
 
 def rows(path: Path, query: str = "SELECT * FROM people ORDER BY 1") -> list[tuple[object, ...]]:
@@ -185,7 +191,7 @@ async def test_locked_database_is_transient_and_writes_nothing_of_the_batch(
         started = time.monotonic()
         with pytest.raises(Transient, match="locked"):
             await destination.apply(batch)
-        assert time.monotonic() - started < DEFAULT_BUSY_TIMEOUT / 2
+        assert time.monotonic() - started < DEFAULT_SQLITE_BUSY_TIMEOUT / 2
     finally:
         other.execute("ROLLBACK")
         other.close()
@@ -201,13 +207,13 @@ async def test_unwritable_path_fails_on_open_and_creates_nothing(
 ) -> None:
     path = tmp_path / "data.db" if where == "a folder" else tmp_path / "missing" / "data.db"
     if where == "a folder":
-        path.mkdir()
-    before = sorted(tmp_path.rglob("*"))
+        await asyncio.to_thread(path.mkdir)
+    before = await asyncio.to_thread(tree, tmp_path)
 
     with pytest.raises(WriteFailed, match=r"is a folder|does not exist"):
         await side(path=path)
 
-    assert sorted(tmp_path.rglob("*")) == before
+    assert await asyncio.to_thread(tree, tmp_path) == before
 
 
 async def test_opening_an_existing_database_for_writing_changes_nothing(
@@ -217,13 +223,13 @@ async def test_opening_an_existing_database_for_writing_changes_nothing(
         db_path,
         "CREATE TABLE people (id TEXT, name TEXT); INSERT INTO people VALUES ('u1', 'Ann');",
     )
-    before = db_path.read_bytes()
+    before = await asyncio.to_thread(db_path.read_bytes)
 
     destination = await side()
     assert await read(destination) == [{"id": "u1", "name": "Ann"}]
     await destination.close()
 
-    assert db_path.read_bytes() == before
+    assert await asyncio.to_thread(db_path.read_bytes) == before
     assert sorted(p.name for p in db_path.parent.iterdir()) == ["people.db"]
 
 
@@ -236,7 +242,7 @@ async def test_missing_database_or_table_as_source_is_bad_input(db_path: Path, s
 
 
 async def test_a_file_that_is_not_a_database_is_bad_input(db_path: Path, side: Open) -> None:
-    db_path.write_text("id,name\n1,Ann\n")
+    await asyncio.to_thread(db_path.write_text, "id,name\n1,Ann\n")
 
     with pytest.raises(BadInput, match="not a SQLite database"):
         await side(write=False)
@@ -282,10 +288,10 @@ async def test_names_from_the_job_are_quoted_never_executed(db_path: Path, side:
 
 def test_busy_timeout_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("IDSYNC_SQLITE_BUSY_TIMEOUT", "0.25")
-    assert busy_timeout() == 0.25
+    assert sqlite_busy_timeout() == 0.25
     monkeypatch.setenv("IDSYNC_SQLITE_BUSY_TIMEOUT", "soon")
     with pytest.raises(BadInput, match="IDSYNC_SQLITE_BUSY_TIMEOUT"):
-        busy_timeout()
+        sqlite_busy_timeout()
 
 
 async def test_bulk_creates_are_close_to_plain_executemany(tmp_path: Path, side: Open) -> None:

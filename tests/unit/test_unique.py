@@ -132,7 +132,7 @@ def test_a_run_that_plans_some_objects_checks_against_every_one_read() -> None:
 
 
 def test_no_value_is_left_alone() -> None:
-    source = [{"id": "1"}, {"id": "2", "uid": "x"}]
+    source: list[Record] = [{"id": "1"}, {"id": "2", "uid": "x"}]
     assert created(plan(source, [{"id": "0", "uid": "x"}], MAPPING, MANAGED)) == {
         "1": None,
         "2": "x2",

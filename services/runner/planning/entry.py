@@ -133,5 +133,6 @@ def default_context(job: Job, run_id: str = "", now: datetime | None = None) -> 
         job_id=job.id,
         run_id=run_id,
         now=now or datetime.now(UTC),
+        # Not a setting: the values a job's %ENV:NAME% reads, whatever their names.
         environment=dict(os.environ),
     )

@@ -27,6 +27,7 @@ from schemas.values import Record, Value, as_text, normalize, record_from_cells,
 from .base import Layout, Outcome
 from .changes import FieldChanges, filtered, needs_field
 from .csv_quotes import UNCLOSED, unclosed_quote_line
+from .writable import cannot_create_in
 
 LIST_JOINER = ";"
 """Joins a list written to a field the layout does not declare multi-valued."""
@@ -74,8 +75,10 @@ class CsvProvider:
             raise WriteFailed(f"csv: folder {folder} does not exist; create it or fix `directory`")
         if self._path.is_dir():
             raise BadInput(f"csv: {self._path} is a folder, not a file")
-        if write and not os.access(folder, os.W_OK):
-            raise WriteFailed(f"csv: cannot write to folder {folder}; check its permissions")
+        if write and (why := cannot_create_in(folder)) is not None:
+            raise WriteFailed(
+                f"csv: cannot write to folder {folder} ({why}); check its permissions"
+            )
         if not self._path.exists():
             if not write:
                 raise BadInput(f"{self._path}: file not found; check `directory` and `file`")

@@ -28,12 +28,12 @@ from schemas.connections import SqliteConnection
 from schemas.jobs import Endpoint
 from schemas.plan import Change
 from schemas.values import Binary, Record, Value, as_text, normalize, record_from_cells, split_text
+from services.common.settings import sqlite_busy_timeout
 
 from .base import Layout, Outcome
 from .changes import FieldChanges, filtered, needs_field
+from .writable import cannot_create_in
 
-DEFAULT_BUSY_TIMEOUT = 5.0
-"""Seconds to wait for another writer's lock before the batch counts as Transient."""
 LIST_JOINER = ";"
 """Joins a list written to a field the layout does not declare multi-valued."""
 _CHUNK = 500  # bound parameters per existence query, far below SQLite's limit
@@ -42,18 +42,22 @@ Param = str | bytes | None
 Key = tuple[tuple[str, ...], tuple[Param, ...]]  # (key fields, their values as read back)
 
 
-def busy_timeout() -> float:
-    """The busy timeout: IDSYNC_SQLITE_BUSY_TIMEOUT (seconds) or DEFAULT_BUSY_TIMEOUT."""
-    text = os.environ.get("IDSYNC_SQLITE_BUSY_TIMEOUT")
-    if text is None:
-        return DEFAULT_BUSY_TIMEOUT
-    try:
-        seconds = float(text)
-    except ValueError:
-        seconds = -1.0
-    if not 0 <= seconds < float("inf"):
-        raise BadInput(f"IDSYNC_SQLITE_BUSY_TIMEOUT must be a number of seconds, not {text!r}")
-    return seconds
+def unwritable(path: Path) -> str | None:
+    """Why a job could not write the database at `path` — the file, or the folder where
+    SQLite keeps its journal next to it; None when it can."""
+    folder = path.parent
+    if path.is_dir():
+        return f"{path} is a folder, not a file"
+    if not folder.is_dir():
+        return f"folder {folder} does not exist; create it or fix `path`"
+    if path.exists() and not os.access(path, os.W_OK):
+        return f"{path} is read-only; check its permissions"
+    if (why := cannot_create_in(folder)) is not None:
+        return (
+            f"cannot write in folder {folder} ({why}): SQLite writes its journal next to "
+            f"{path.name}, so the folder must be writable too"
+        )
+    return None
 
 
 def quote(name: str) -> str:
@@ -102,8 +106,17 @@ def _writer(path: Path) -> asyncio.Lock:
     return locks.setdefault(path.absolute(), asyncio.Lock())
 
 
+def _code(e: sqlite3.Error) -> int:
+    """The primary result code of an error (its extended code's low byte)."""
+    return int(getattr(e, "sqlite_errorcode", 0)) & 0xFF
+
+
 def _busy(e: sqlite3.Error) -> bool:
-    return getattr(e, "sqlite_errorcode", 0) & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    return _code(e) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
+_REFUSED = (sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PERM)
+"""Result codes of a file the system will not let SQLite write."""
 
 
 def _text(raw: object) -> str:
@@ -218,7 +231,7 @@ class SqliteProvider:
         # The endpoint's scope: a WHERE condition the job's author wrote (never data).
         self._where = f" WHERE ({endpoint.query})" if endpoint.query else ""
         self._layout = layout
-        self._timeout = busy_timeout() if timeout is None else timeout
+        self._timeout = sqlite_busy_timeout() if timeout is None else timeout
         self._db: aiosqlite.Connection | None = None
         self._columns: dict[str, str] = {}  # column -> affinity; empty while there is no table
         self._unique: list[frozenset[str]] = []  # the column sets of unique indexes
@@ -248,18 +261,11 @@ class SqliteProvider:
 
     def _check_path(self, write: bool) -> bool:
         """Whether the file exists; with `write`, WriteFailed when it could not be written."""
-        path, parent = self._path, self._path.parent
-        if path.is_dir():
-            raise (WriteFailed if write else BadInput)(f"sqlite: {path} is a folder, not a file")
-        if path.exists():
-            if write and not os.access(path, os.W_OK):
-                raise WriteFailed(f"sqlite: {path} is read-only; check its permissions")
-            return True
-        if write and not parent.is_dir():
-            raise WriteFailed(f"sqlite: folder {parent} does not exist; create it or fix `path`")
-        if write and not os.access(parent, os.W_OK):
-            raise WriteFailed(f"sqlite: cannot create {path}: folder {parent} is not writable")
-        return False
+        if write and (why := unwritable(self._path)) is not None:
+            raise WriteFailed(f"sqlite: {why}")
+        if self._path.is_dir():
+            raise BadInput(f"sqlite: {self._path} is a folder, not a file")
+        return self._path.exists()
 
     async def _connect(self, *, create: bool) -> aiosqlite.Connection:
         quoted = urllib.parse.quote(str(self._path.absolute()))
@@ -294,10 +300,15 @@ class SqliteProvider:
     def _error(self, e: sqlite3.Error, doing: str) -> IdsyncError:
         if _busy(e):
             return Transient(f"sqlite: {self._path} is locked by another program ({e}); retry")
-        if getattr(e, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_NOTADB:
+        if _code(e) == sqlite3.SQLITE_NOTADB:
             return BadInput(f"sqlite: {self._path} is not a SQLite database")
-        kind = WriteFailed if self._write else BadInput
-        return kind(f"sqlite: cannot {doing} {self._path} (table {self._table!r}): {e}")
+        if not self._write:
+            return BadInput(f"sqlite: cannot {doing} {self._path} (table {self._table!r}): {e}")
+        why = unwritable(self._path) if _code(e) in _REFUSED else None
+        return WriteFailed(
+            f"sqlite: cannot {doing} {self._path} (table {self._table!r}): {e}"
+            + (f"; {why}" if why else "")
+        )
 
     async def read(self, batch_size: int) -> AsyncIterator[list[Record]]:
         if self._db is None or not self._columns:

@@ -1,0 +1,27 @@
+"""Whether a folder takes new files: asked of the file system itself, by creating an
+empty file there and removing it.
+
+`os.access` answers for the permission bits alone, and for root it says yes where the
+kernel still refuses (an immutable folder, a root-squashed network share). A file
+destination writes beside its target — SQLite its journal, CSV a temporary file that
+replaces the old one — so the folder is what must take files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+
+def cannot_create_in(folder: Path) -> str | None:
+    """None when a new file can be made in `folder`; else why not, in the system's words."""
+    try:
+        handle, name = tempfile.mkstemp(prefix=".idsync-write-check-", dir=folder)
+    except OSError as error:
+        return error.strerror or str(error)
+    os.close(handle)
+    with contextlib.suppress(OSError):
+        os.unlink(name)
+    return None
