@@ -5,6 +5,7 @@ No I/O, no asyncio, no messaging: functions of records and a job's mapping only.
 
 from .batching import change_size, split_batches
 from .containers import CONTAINER_FIELD, container_of, dn_depth, with_container
+from .keys import DuplicateKey, display_key, match_key
 from .mapping import (
     destination_multi_valued,
     managed_fields,
@@ -12,14 +13,7 @@ from .mapping import (
     source_multi_valued,
 )
 from .phases import ACTION_ORDER, CONTAINER_TYPE, PHASE_OF, PHASES, phase_of
-from .plan import (
-    DuplicateKey,
-    Plan,
-    display_key,
-    match_key,
-    plan,
-    plan_hash,
-)
+from .plan import Plan, plan, plan_hash
 from .policies import resolved
 from .safety import assess, limit
 from .simulate import apply_to

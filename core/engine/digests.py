@@ -21,9 +21,9 @@ import msgspec
 from schemas.jobs import ObjectMapping
 from schemas.values import Record
 
+from .keys import DuplicateKey, display_key, match_key
 from .lifecycle import LEAVER_FIELD
 from .mapping import present
-from .plan import DuplicateKey, display_key, match_key
 from .unique import Taken
 
 _encoder = msgspec.msgpack.Encoder()

@@ -14,7 +14,6 @@ from core.errors import BadInput
 from schemas.jobs import FieldMap, ObjectMapping, TransformSpec
 from schemas.values import Record, Value, is_empty, normalize, split_text
 
-from .conditions import fields_tested
 from .context import MappingContext
 from .passwords import PasswordSpec
 from .transforms import (
@@ -26,7 +25,6 @@ from .transforms import (
     is_password,
 )
 from .transforms_base import texts_of
-from .transforms_format import placeholders
 from .unique import check as check_unique
 from .writable import check_items, check_text, several
 
@@ -267,76 +265,3 @@ def check_mapping(mapping: ObjectMapping, path: str, job_id: str) -> list[tuple[
             found.append((error.path, error.problem))
         found += check_unique(field, mapping, f"{path}.fields[{at}]")
     return found
-
-
-_VALUE_UNREAD = frozenset({"static", "join", "format", "password", "script"})
-"""Transformations that make a value without reading the field map's own source field."""
-
-
-def fields_read(mapping: ObjectMapping, path: str) -> dict[str, str]:
-    """Every source field the mapping reads → where the job names it, for checking them
-    against the fields a source has: keys, `from` fields, and the fields that `join`,
-    `default`, `format` and `if` name. A field map whose transformation starts from
-    nothing of its own (`static`, `join`, `format`, a script, a password) reads no field
-    under its own name."""
-    if not mapping.fields:
-        return {key: f"{path}.keys" for key in mapping.keys}
-    read: dict[str, str] = {}
-    for at, field in enumerate(mapping.fields):
-        here = f"{path}.fields[{at}]"
-        steps = field.transform if isinstance(field.transform, list) else [field.transform]
-        first = steps[0] if steps else None
-        starts_afresh = _step_name(first) in _VALUE_UNREAD and not _reads_value(first)
-        if field.from_ is not None:
-            read.setdefault(field.from_, f"{here}.from")
-        elif not starts_afresh:
-            read.setdefault(field.to, f"{here}.to")
-        for step in steps:
-            for name in _named_fields(step):
-                read.setdefault(name, f"{here}.transform")
-    if mapping.container_from is not None:
-        read.setdefault(mapping.container_from, f"{path}.container_from")
-    if mapping.leavers is not None:
-        for name in fields_tested(mapping.leavers.when):
-            read.setdefault(name, f"{path}.leavers.when")
-    return read
-
-
-def _reads_value(step: object) -> bool:
-    """A `format` whose template has `{}` starts from the field's own value."""
-    template = step.get("format") if isinstance(step, dict) else None
-    return isinstance(template, str) and "" in placeholders(template)
-
-
-def _step_name(step: object) -> str | None:
-    if isinstance(step, str):
-        return step
-    if isinstance(step, dict):
-        for name in _VALUE_UNREAD | {"default", "if"}:
-            if name in step:
-                return name
-    return None
-
-
-def _named_fields(step: object) -> list[str]:
-    """The source fields a transformation names (beyond the value it is given)."""
-    if not isinstance(step, dict):
-        return []
-    named: list[str] = []
-    joined = step.get("join")
-    if isinstance(joined, list):
-        named += [name for name in joined if isinstance(name, str)]
-    fallback = step.get("default")
-    if isinstance(fallback, list):
-        named += [name for name in fallback if isinstance(name, str)]
-    template = step.get("format")
-    if isinstance(template, str):
-        named += [name.split(":")[0] for name in placeholders(template) if name.split(":")[0]]
-    test = step.get("if")
-    if isinstance(test, dict) and isinstance(test.get("field"), str):
-        named.append(test["field"])
-    for branch in ("then", "else"):
-        inner = step.get(branch)
-        for item in inner if isinstance(inner, list) else [inner]:
-            named += _named_fields(item)
-    return named

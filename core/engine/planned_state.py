@@ -13,7 +13,7 @@ from schemas.jobs import ObjectMapping
 from schemas.plan import Change
 from schemas.values import Record
 
-from .plan import display_key, match_key
+from .keys import display_key, match_key
 
 ID_FIELD = "@id"
 """The field under which a provider gives each record it reads its identifier (an LDAP

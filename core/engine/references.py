@@ -20,8 +20,8 @@ from schemas.jobs import FieldMap, ObjectMapping
 from schemas.plan import Change, RecordError
 from schemas.values import Record, Value
 
+from .keys import display_key, match_key
 from .lifecycle import LEAVER_FIELD
-from .plan import display_key, match_key
 from .planned_state import Lookup, Target
 
 VALUES_PER_CHANGE = 2_000

@@ -10,8 +10,8 @@ from collections.abc import Iterable, Sequence
 from schemas.plan import Change
 from schemas.values import Record
 
+from .keys import match_key
 from .mapping import normalized
-from .plan import match_key
 
 
 def apply_to(

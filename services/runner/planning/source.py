@@ -20,9 +20,10 @@ from core.engine import match_key, with_container
 from core.engine.conditions import compile_condition, fields_tested
 from core.engine.context import MappingContext
 from core.engine.lifecycle import LEAVER_FIELD
-from core.engine.mapping import CompiledMapping, compile_mapping, fields_read
+from core.engine.mapping import CompiledMapping, compile_mapping
 from core.engine.plan import Plan
 from core.engine.scripts import RecordSkipped
+from core.engine.source_fields import fields_read
 from core.engine.transforms import RecordFailed
 from core.errors import BadInput
 from schemas.jobs import Job, ObjectMapping

@@ -1,0 +1,234 @@
+"""One planning pass (plan.py's `plan`): the counts, the warnings and the changes so far,
+and what each kind of object gets — source only, on both sides, destination only,
+leaving."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from core.errors import BadInput
+from schemas.jobs import ObjectMapping, Policy
+from schemas.plan import Action, Change, PlanCounts
+from schemas.values import Record
+
+from .containers import container_of
+from .keys import KEY_SEPARATOR, DuplicateKey, display_key, match_key, shown
+from .lifecycle import LEAVER_FIELD, Lifecycle, leaver_container, on_absence, on_return
+from .mapping import present
+from .phases import rank
+from .policies import resolved
+
+# A broken source can produce a warning per record; the first ones say enough.
+MAX_WARNINGS = 100
+
+
+class Planner:
+    """The state of one planning pass: counts, warnings and the changes so far."""
+
+    def __init__(self, mapping: ObjectMapping, managed: Sequence[str]) -> None:
+        self.mapping = mapping
+        self.keys = tuple(mapping.keys)
+        create_only = {field.to for field in mapping.fields if field.create_only}
+        self.written = tuple(dict.fromkeys([*self.keys, *managed]))
+        self.compared = tuple(field for field in dict.fromkeys(managed) if field not in create_only)
+        # Only fields that are not "force" need a look-up on the hot path of updates.
+        self.policies: dict[str, Policy] = {
+            field.to: field.policy for field in mapping.fields if field.policy != "force"
+        }
+        self.multi_valued = frozenset(field.to for field in mapping.fields if field.delimiter)
+        self.counts = PlanCounts()
+        self.warnings: list[str] = []
+        self.warning_count = 0
+        self.ranked: list[tuple[tuple[int, int, int, str, str], str, Change]] = []
+        self.lifecycle: Lifecycle | None = None
+        self.returned: dict[str, list[str]] = {}
+        self.leaving: dict[str, Record] = {}
+        """Source records of leavers (lifecycle.LEAVER_FIELD), by key."""
+        self.keyless = 0
+        """Source records without a key (empty, or unreadable)."""
+        self.unreadable = 0
+        """Source records whose key is there but cannot be read (several values, binary)."""
+
+    def key_of(self, record: Record, side: str) -> str | None:
+        key = match_key(record, self.keys, self.mapping.case_insensitive)
+        if key is None:
+            self.counts.skipped += 1
+            self.keyless += side == "source"
+            problem = f"empty key ({KEY_SEPARATOR.join(self.keys)})"
+            for field in self.keys:
+                if (value := record.get(field)) and not isinstance(value, str):
+                    kind = "multi-valued" if isinstance(value, list) else "binary"
+                    problem = f"{kind} key {field!r}"
+                    self.unreadable += side == "source"
+                    break
+            self.warn(f"{side} record skipped, {problem}: {shown(record)}")
+        return key
+
+    def index_source(self, records: Iterable[Record]) -> dict[str, Record]:
+        wanted: dict[str, Record] = {}
+        for record in records:
+            key = self.key_of(record, "source")
+            if key is None:
+                continue
+            if (first := wanted.get(key) or self.leaving.get(key)) is not None:
+                raise DuplicateKey(display_key(record, self.keys), first, record)
+            if LEAVER_FIELD in record:
+                self.leaving[key] = record
+            else:
+                wanted[key] = record
+        return wanted
+
+    def index_destination(self, records: Iterable[Record]) -> tuple[dict[str, Record], set[str]]:
+        """Destination records by key, and the keys that more than one record holds."""
+        found: dict[str, Record] = {}
+        first_of: dict[str, Record] = {}
+        for record in records:
+            key = self.key_of(record, "destination")
+            if key is None:
+                continue
+            if key in found:  # The second record with this key: neither may be touched.
+                first_of[key] = found.pop(key)
+            elif key not in first_of:
+                found[key] = record
+                continue
+            first = first_of[key]
+            self.warn(
+                f"destination records share the key {display_key(first, self.keys)!r}, "
+                f"none of them is changed: {shown(first)} and {shown(record)}"
+            )
+        return found, set(first_of)
+
+    def blind_to_absence(self, absent: int, any_keyed: bool) -> None:
+        """Refuse, or warn, when source records without a readable key make `absent`
+        destination objects look absent: they may be those very objects."""
+        if not any_keyed and self.keyless and not self.unreadable:
+            fields = KEY_SEPARATOR.join(self.keys)
+            raise BadInput(
+                f"{self.mapping.type}: no source record has a value in the key field "
+                f"({fields}), so none can be matched ({self.keyless} read) and all "
+                f"{absent} destination objects would look absent: is the key field named "
+                "differently in the source?"
+            )
+        if self.unreadable:
+            self.warn(
+                f"{self.unreadable} source records have a key that cannot be read (several "
+                f"values, or binary): the {absent} destination objects missing from the "
+                "source are left alone in this run"
+            )
+
+    def on_source_only(self, key: str, record: Record) -> None:
+        if self.mapping.on_source_only != "create":
+            self.counts.skipped += 1
+            return
+        values = {f: v for f in self.written if (v := present(record.get(f))) is not None}
+        container = container_of(record, self.mapping)
+        if container is None and self.mapping.container_from is not None:
+            field = self.mapping.container_from
+            self.warn(
+                f"source record {display_key(record, self.keys)!r} has no container in "
+                f"{field!r}: created where the destination puts objects by default"
+            )
+        self.add(key, "create", record, values=values, container=container)
+
+    def on_both(self, key: str, record: Record, existing: Record) -> None:
+        for back in on_return(self.mapping, self.lifecycle, key):
+            moved_to = container_of(record, self.mapping) if back == "move" else None
+            self.add(key, back, existing, container=moved_to)
+        if self.mapping.on_both != "update":
+            self.counts.skipped += 1
+            return
+        values: Record = {}
+        clear: list[str] = []
+        before: Record = {}
+        policies = self.policies
+        for field in self.compared:
+            new, old = present(record.get(field)), present(existing.get(field))
+            if field in policies:
+                new = resolved(policies[field], old, new, field in self.multi_valued)
+            if new != old:
+                if new is None:
+                    clear.append(field)
+                else:
+                    values[field] = new
+                if old is not None:
+                    before[field] = old
+        if not values and not clear:
+            self.counts.unchanged += 1
+            return
+        self.add(key, "update", existing, values=values, clear=sorted(clear), before=before)
+
+    def on_destination_only(self, key: str, record: Record) -> None:
+        action = on_absence(self.mapping, self.lifecycle, key)
+        if action is None:
+            self.counts.skipped += 1
+        else:
+            # check_job refuses a move without move_to; None leaves it to the provider.
+            # A disable with move_to is disable-and-move (a provider that cannot move
+            # a disabled object ignores it).
+            moved_to = self.mapping.move_to if action in ("move", "disable") else None
+            self.add(key, action, record, container=moved_to)
+
+    def on_leaver(self, key: str, existing: Record) -> None:
+        """A leaver's object: its action now (once: the lifecycle remembers), deleted after
+        `delete_after`; its other fields are left as they are."""
+        action = on_absence(self.mapping, self.lifecycle, key, leaving=True)
+        if action is None:
+            self.counts.skipped += 1
+        else:
+            moved_to = leaver_container(self.mapping) if action in ("move", "disable") else None
+            self.add(key, action, existing, container=moved_to)
+
+    def on_new_leaver(self, key: str, record: Record) -> None:
+        """A leaver with no object: left out, or (`new = "create"`) created and given its
+        action at once."""
+        leavers = self.mapping.leavers
+        if leavers is None or leavers.new == "skip" or self.mapping.on_source_only == "skip":
+            self.counts.skipped += 1
+            return
+        self.on_source_only(key, record)
+        if leavers.action != "delete":
+            moved_to = leaver_container(self.mapping)
+            self.add(key, leavers.action, record, container=moved_to, follow_up=True)
+
+    def add(
+        self,
+        key: str,
+        action: Action,
+        found_by: Record,
+        *,
+        values: Record | None = None,
+        clear: list[str] | None = None,
+        before: Record | None = None,
+        container: str | None = None,
+        follow_up: bool = False,
+    ) -> None:
+        """A change to the object that `found_by` identifies (its key fields become `match`);
+        a `follow_up` completes the object's own change and is counted with it."""
+        change = Change(
+            action=action,
+            key=display_key(found_by, self.keys),
+            match={field: found_by[field] for field in self.keys},
+            set=values or {},
+            clear=clear or [],
+            before=before or {},
+            object_type=self.mapping.type,
+            container=container,
+            follow_up=follow_up,
+        )
+        self.ranked.append((rank(change), key, change))
+        if not follow_up:
+            setattr(self.counts, action, getattr(self.counts, action) + 1)
+
+    def warn(self, text: str) -> None:
+        self.warning_count += 1
+        if self.warning_count <= MAX_WARNINGS:
+            self.warnings.append(text)
+
+    def finish(self) -> list[Change]:
+        """The changes in their order, and the warnings closed."""
+        # Sorting by (phase, ..., key as shown, identity) makes the order independent of
+        # input order.
+        self.ranked.sort(key=lambda ranked: ranked[:2])
+        if self.warning_count > MAX_WARNINGS:
+            self.warnings.append(f"... and {self.warning_count - MAX_WARNINGS} more warnings")
+        return [ranked[2] for ranked in self.ranked]
