@@ -68,7 +68,7 @@ def test_the_first_hour_of_the_readme_works_as_pasted(tmp_path: Path) -> None:
     out = pasted.stdout
     assert pasted.returncode == 0, out + pasted.stderr
     assert stopped == 0, log.read_text()
-    assert "applied job hr-to-sqlite" in out and "holds 1 files" in out
+    assert "applied job hr-to-sqlite" in out and "holds 2 files" in out
     assert "5 to create" in out and "5 created" in out
     assert "1 to create, 1 to update" in out and "4 unchanged" in out
     assert "update  1003  department: Finance → Legal" in out

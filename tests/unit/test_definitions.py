@@ -645,3 +645,14 @@ def test_the_examples_load_and_pass_their_checks() -> None:
     assert parse_interval(job.schedule.every) == 3600
     groups = next(f for f in objects.fields if f.to == "groups")
     assert groups.delimiter == "|"
+
+
+def test_every_example_job_loads_and_passes_its_checks() -> None:
+    by_id = {c.id: c for c in load_connections(EXAMPLES / "connections.toml")}
+    jobs = sorted((EXAMPLES / "jobs").glob("*.toml"))
+    assert {job.name for job in jobs} >= {"hr-to-sqlite.toml", "hr-to-ldap.toml"}
+    for path in jobs:
+        job = load_job(path)
+        check_job(job, by_id)
+        assert unowned_connection_problems(job, by_id) == [], path.name
+        assert job.id == path.stem, path.name  # the file is named after its job
