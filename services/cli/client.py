@@ -26,7 +26,7 @@ from schemas.commands import (
 from schemas.connections import Connection
 from schemas.events import Event, decode_event
 from schemas.jobs import Job
-from schemas.subjects import command_subject
+from schemas.subjects import RUN_EVENTS, command_subject
 from services.common import access, credentials
 from services.common.credentials import Credentials
 from services.common.errors import (
@@ -151,7 +151,7 @@ class Session:
                 "`idsync user list` shows who may do what)"
             )
 
-    async def journal(self, subject: str = "idsync.run.>") -> list[Event]:
+    async def journal(self, subject: str = RUN_EVENTS) -> list[Event]:
         """Every event in the journal on `subject`, oldest first: batched direct gets,
         which need no consumer (people may create none) and leave nothing behind."""
         try:

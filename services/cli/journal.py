@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import sys
 
-from schemas.subjects import JOURNAL_SUBJECTS, job_events
+from schemas.subjects import JOURNAL_SUBJECTS, RUN_EVENTS, job_events
 from services.common.errors import NotFound
 
 from .client import connect
@@ -15,7 +15,7 @@ from .runs import RunSummary, fold
 
 
 async def run_list(args: argparse.Namespace) -> int:
-    subject = f"idsync.run.*.{args.job}" if args.job else "idsync.run.>"
+    subject = job_events(args.job) if args.job else RUN_EVENTS
     async with connect(args.settings) as session:
         runs = fold(await session.journal(subject))[-args.limit :]
     if args.json:

@@ -90,7 +90,7 @@ def _lost(session: Session, run_id: str, waited: float) -> Unreachable:
 
 async def _ended_in_journal(session: Session, job_id: str, run_id: str) -> Event | None:
     """The run's end state if the journal has it (a core subscription can miss events)."""
-    for event in reversed(await session.journal(f"idsync.run.*.{job_id}")):
+    for event in reversed(await session.journal(job_events(job_id))):
         if event.run_id == run_id and stops(event):
             return event
     return None

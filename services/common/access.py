@@ -31,7 +31,30 @@ from collections.abc import Iterable
 
 import msgspec
 
-from schemas.subjects import JOURNAL_SUBJECTS
+from schemas.events import (
+    Event,
+    RunAwaitingApproval,
+    RunBatchApplied,
+    RunCancelled,
+    RunDeadLetter,
+    RunDeliveryFailed,
+    RunFailed,
+    RunFinished,
+    RunNotifyFailed,
+    RunPasswordsSealed,
+    RunPlanned,
+    RunRecordErrors,
+    RunRequested,
+    RunStarted,
+)
+from schemas.subjects import (
+    ALL_WORK,
+    JOURNAL_SUBJECTS,
+    RUN_EVENTS,
+    command_subject,
+    commands_of,
+    events_of,
+)
 
 from .jetstream import (
     ABSENT_BUCKET,
@@ -63,8 +86,8 @@ class Permissions(msgspec.Struct, frozen=True, kw_only=True):
     """allow_responses: may answer the requests it receives, on their reply subjects."""
 
 
-def _events(*tags: str) -> list[str]:
-    return [f"idsync.run.{tag}.*" for tag in tags]
+def _events(*kinds: type[Event]) -> list[str]:
+    return [events_of(kind) for kind in kinds]
 
 
 # Read-only JetStream: information, and messages fetched by sequence or subject.
@@ -111,7 +134,7 @@ def _ordered_reads(*streams: str) -> list[str]:
 def person(principal: str) -> Permissions:
     return Permissions(
         publish=[
-            f"idsync.cmd.{principal}.>",
+            commands_of(principal),
             *_READ_INFO,
             *_reads((JOURNAL, DEADLETTERS, WORK), _PEOPLE_READ),
         ],
@@ -138,23 +161,23 @@ _OBJECTS = f"OBJ_{PLANS_BUCKET}"
 def service(name: str) -> Permissions:
     """The permissions of one service; KeyError for a name that is none."""
     own: dict[str, list[str]] = {
-        "workflow": ["$JS.API.>", "$KV.>", "$O.>", "idsync.run.>", "idsync.work.>"],
-        "scheduler": _events("requested"),
+        "workflow": ["$JS.API.>", "$KV.>", "$O.>", RUN_EVENTS, ALL_WORK],
+        "scheduler": _events(RunRequested),
         "runner": [
             *_events(
-                "started",
-                "planned",
-                "awaiting-approval",
-                "batch-applied",
-                "delivery-failed",  # a failed attempt, said at once; it is tried again
-                "record-errors",  # the reasons beyond what run.planned and batch-applied hold
-                "dead-letter",
-                "finished",
-                "failed",
-                "cancelled",
-                "passwords-sealed",  # generated passwords, sealed to the notifier's key
+                RunStarted,
+                RunPlanned,
+                RunAwaitingApproval,
+                RunBatchApplied,
+                RunDeliveryFailed,  # a failed attempt, said at once; it is tried again
+                RunRecordErrors,  # the reasons beyond what run.planned and batch-applied hold
+                RunDeadLetter,
+                RunFinished,
+                RunFailed,
+                RunCancelled,
+                RunPasswordsSealed,  # generated passwords, sealed to the notifier's key
             ),
-            "idsync.work.>",
+            ALL_WORK,
             f"$KV.{RUNS_BUCKET}.>",
             f"$KV.{RUNNERS_BUCKET}.>",
             f"$KV.{WATERMARKS_BUCKET}.>",  # incremental runs: where the next one reads from
@@ -164,7 +187,7 @@ def service(name: str) -> Permissions:
             *_ordered_reads(_OBJECTS),
         ],
         "notifier": [
-            *_events("notify-failed"),
+            *_events(RunNotifyFailed),
             f"$KV.{MAIL_BUCKET}.>",
             f"$KV.{KEYS_BUCKET}.>",  # its public key, which runners seal passwords to
             *_ordered_reads(JOURNAL, _OBJECTS),
@@ -172,5 +195,6 @@ def service(name: str) -> Permissions:
     }
     subscribe = ["_INBOX.>"]
     if name == "workflow":
-        subscribe.append("idsync.cmd.*.*")  # every principal's commands, identity in the subject
+        # Every principal's commands, identity in the subject.
+        subscribe.append(command_subject("*", "*"))
     return Permissions(publish=[*_SERVICE_BASE, *own[name]], subscribe=subscribe, responses=True)

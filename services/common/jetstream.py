@@ -30,7 +30,14 @@ from nats.js.api import (
 )
 
 from schemas.events import RunApproved, RunAwaitingApproval, RunRequested
-from schemas.subjects import JOURNAL_SUBJECTS, WORK_SUBJECTS, command_subject, events_of
+from schemas.subjects import (
+    ALL_WORK,
+    JOURNAL_SUBJECTS,
+    RUN_EVENTS,
+    WORK_SUBJECTS,
+    command_subject,
+    events_of,
+)
 
 from .errors import IdsyncError, Unreachable
 from .logging import get_logger
@@ -96,11 +103,9 @@ RUNNER = ConsumerSpec("runner", JOURNAL, events_of(RunApproved), max_ack_pending
 WORKFLOW = ConsumerSpec("workflow", JOURNAL, events_of(RunRequested), max_ack_pending=64)
 # The workflow keeps the list of runs waiting for approval, plans over limits included.
 WAITS = ConsumerSpec("workflow-waits", JOURNAL, events_of(RunAwaitingApproval), max_ack_pending=64)
-NOTIFIER = ConsumerSpec("notifier", JOURNAL, "idsync.run.>", max_ack_pending=64)
+NOTIFIER = ConsumerSpec("notifier", JOURNAL, RUN_EVENTS, max_ack_pending=64)
 # Every runner pulls from this one consumer, so the batches of a run are shared out.
-WORKER = ConsumerSpec(
-    "runner-work", WORK, "idsync.work.>", max_ack_pending=64, deliver=DeliverPolicy.ALL
-)
+WORKER = ConsumerSpec("runner-work", WORK, ALL_WORK, max_ack_pending=64, deliver=DeliverPolicy.ALL)
 CONSUMERS = (RUNNER, WORKFLOW, WAITS, NOTIFIER, WORKER)
 
 

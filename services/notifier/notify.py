@@ -22,6 +22,7 @@ import nats.js.errors
 from nacl.public import PrivateKey
 from nats.js.kv import KeyValue
 
+from schemas.event_ids import notify_failed_id
 from schemas.events import Event, RunNotifyFailed, RunPasswordsSealed, tag_of
 from schemas.ids import utcnow
 from schemas.jobs import Job
@@ -164,7 +165,7 @@ class Notifier:
             RunNotifyFailed(
                 run_id=event.run_id,
                 job_id=event.job_id,
-                id=f"{event.id}.notify-failed.{part or mailing.part}",
+                id=notify_failed_id(event.id, part or mailing.part),
                 reason=reason,
                 about=tag_of(event),
                 recipients=only or list(mailing.recipients),

@@ -11,6 +11,7 @@ import msgspec
 from faststream.nats import NatsBroker
 
 from schemas.commands import CommandReply, deadletter_command_decoder
+from schemas.event_ids import planning_dead_id, planning_failed_id
 from schemas.events import Event, RunApproved, RunDeadLetter, RunDeliveryFailed
 from schemas.work import WorkBatch, decode_batch
 from services.common.bus import Bus
@@ -42,7 +43,7 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
             RunDeadLetter(
                 run_id=event.run_id,
                 job_id=event.job_id,
-                id=f"{event.id}.dead",
+                id=planning_dead_id(event.id),
                 stage="plan",
                 error=f"planning failed {settings.max_deliver} times: {error}",
             )
@@ -53,7 +54,7 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
             RunDeliveryFailed(
                 run_id=event.run_id,
                 job_id=event.job_id,
-                id=f"{event.id}.failed.{failure.copy}.{failure.attempt}",
+                id=planning_failed_id(event.id, failure.copy, failure.attempt),
                 stage="plan",
                 error=str(failure.error) or type(failure.error).__name__,
                 attempt=failure.attempt,

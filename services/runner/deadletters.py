@@ -17,6 +17,7 @@ import msgspec
 import nats.js.errors
 from nats.js import JetStreamContext
 
+from schemas.event_ids import retried_id
 from schemas.events import RunApproved, decode_event
 from schemas.plan import RunStats
 from schemas.work import WorkBatch, decode_batch
@@ -109,7 +110,7 @@ async def retry(bus: Bus, seq: int) -> DeadLetter:
     original = await bus.js.get_msg(letter.stream, letter.stream_seq)
     message = _decode(letter.stream, original.data or b"")
     headers = dict(original.headers or {})
-    headers["Nats-Msg-Id"] = f"{headers.get('Nats-Msg-Id', letter.stream_seq)}.retry.{seq}"
+    headers["Nats-Msg-Id"] = retried_id(headers.get("Nats-Msg-Id", str(letter.stream_seq)), seq)
     await bus.broker.publish(
         original.data or b"", original.subject or "", headers=headers, stream=letter.stream
     )

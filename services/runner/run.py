@@ -17,6 +17,7 @@ from datetime import datetime
 
 import structlog
 
+from schemas.event_ids import awaiting_id, finished_id, planned_id, started_id
 from schemas.events import (
     RunApproved,
     RunAwaitingApproval,
@@ -76,7 +77,7 @@ class Planner:
             RunStarted(
                 run_id=self.run_id,
                 job_id=self.job_id,
-                id=f"{self.approved.id}.started.{self.attempt}",
+                id=started_id(self.approved.id, self.attempt),
                 runner=self.runner_id,
                 attempt=self.attempt,
                 reason=reason,
@@ -145,7 +146,7 @@ class Planner:
             RunAwaitingApproval(
                 run_id=self.run_id,
                 job_id=self.job_id,
-                id=f"{self.run_id}.awaiting.{the_plan.hash[:16]}",
+                id=awaiting_id(self.run_id, the_plan.hash),
                 reason=reason,
                 plan_hash=the_plan.hash,
                 counts=the_plan.counts,
@@ -161,7 +162,7 @@ class Planner:
             RunFinished(
                 run_id=self.run_id,
                 job_id=self.job_id,
-                id=f"{self.run_id}.finished",
+                id=finished_id(self.run_id),
                 stats=totals,
                 plan_hash=planned.plan.hash,
                 seconds=seconds_since(self.approved.at),
@@ -179,7 +180,7 @@ class Planner:
             RunPlanned(
                 run_id=self.run_id,
                 job_id=self.job_id,
-                id=f"{self.run_id}.planned.{the_plan.hash[:16]}",
+                id=planned_id(self.run_id, the_plan.hash),
                 plan_hash=the_plan.hash,
                 counts=the_plan.counts,
                 source_records=planned.source_records,

@@ -15,6 +15,13 @@ from datetime import datetime
 
 import structlog
 
+from schemas.event_ids import (
+    batch_applied_id,
+    batch_dead_id,
+    batch_failed_id,
+    finished_id,
+    passwords_sealed_id,
+)
 from schemas.events import (
     RunBatchApplied,
     RunDeadLetter,
@@ -82,7 +89,7 @@ async def apply_batch(batch: WorkBatch, attempt: int, bus: Bus, runner_id: str) 
             RunBatchApplied(
                 run_id=batch.run_id,
                 job_id=batch.job_id,
-                id=f"{batch.run_id}.{batch.plan_hash[:16]}.batch.{batch.number}",
+                id=batch_applied_id(batch.run_id, batch.plan_hash, batch.number),
                 plan_hash=batch.plan_hash,
                 batch=batch.number,
                 batches=sum(state.phases),
@@ -164,7 +171,7 @@ async def _hand_over_passwords(
             RunPasswordsSealed(
                 run_id=batch.run_id,
                 job_id=batch.job_id,
-                id=f"{batch.run_id}.passwords.{batch.plan_hash[:16]}.{batch.number}",
+                id=passwords_sealed_id(batch.run_id, batch.plan_hash, batch.number),
                 passwords=sealed,
             )
         )
@@ -199,8 +206,9 @@ async def retrying(bus: Bus, batch: WorkBatch, failure: Failure) -> None:
         RunDeliveryFailed(
             run_id=batch.run_id,
             job_id=batch.job_id,
-            id=f"{batch.run_id}.{batch.plan_hash[:16]}.failed.{batch.number}.{failure.copy}"
-            f".{failure.attempt}",
+            id=batch_failed_id(
+                batch.run_id, batch.plan_hash, batch.number, failure.copy, failure.attempt
+            ),
             stage="batch",
             batch=batch.number,
             error=str(failure.error) or type(failure.error).__name__,
@@ -217,7 +225,7 @@ async def give_up(bus: Bus, batch: WorkBatch, error: BaseException) -> None:
         RunDeadLetter(
             run_id=batch.run_id,
             job_id=batch.job_id,
-            id=f"{batch.run_id}.{batch.plan_hash[:16]}.dead.{batch.number}",
+            id=batch_dead_id(batch.run_id, batch.plan_hash, batch.number),
             stage="batch",
             batch=batch.number,
             changes=len(batch.changes),
@@ -252,7 +260,7 @@ async def _advance(bus: Bus, batch: WorkBatch, state: RunState, runner_id: str =
         RunFinished(
             run_id=batch.run_id,
             job_id=batch.job_id,
-            id=f"{batch.run_id}.finished",
+            id=finished_id(batch.run_id),
             stats=totals,
             plan_hash=batch.plan_hash,
             seconds=seconds_since(state.approved_at),

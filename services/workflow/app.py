@@ -17,6 +17,7 @@ import msgspec
 from faststream.nats import NatsBroker, NatsMessage
 
 from schemas.commands import CommandReply, encode, run_command_decoder
+from schemas.event_ids import approved_id, awaiting_id, requested_id
 from schemas.events import Event, RunApproved, RunAwaitingApproval, RunRequested, Trigger
 from schemas.ids import is_slug, new_run_id, utcnow
 from schemas.jobs import Job
@@ -87,7 +88,7 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
                 request = RunRequested(
                     run_id=burst.run_id,
                     job_id=burst.job_id,
-                    id=f"{burst.run_id}.requested",
+                    id=requested_id(burst.run_id),
                     requested_by=burst.requested_by,
                     trigger="external",
                     keys=burst.keys,
@@ -162,7 +163,7 @@ async def accept_run_command(
         RunRequested(
             run_id=run_id,
             job_id=job.id,
-            id=f"{run_id}.requested",
+            id=requested_id(run_id),
             requested_by=principal,
             keys=command.keys,
             changed_only=command.changed_only,
@@ -204,7 +205,7 @@ async def gate_request(bus: Bus, request: RunRequested) -> None:
         RunAwaitingApproval(
             run_id=request.run_id,
             job_id=job.id,
-            id=f"{request.run_id}.awaiting",
+            id=awaiting_id(request.run_id),
             reason=f"{request.trigger} run asked for by {request.requested_by}; "
             f"job {job.id} needs the approval of {who}",
             requested_by=request.requested_by,
@@ -222,7 +223,7 @@ def decide(request: RunRequested) -> RunApproved:
     return RunApproved(
         run_id=request.run_id,
         job_id=request.job_id,
-        id=f"{request.run_id}.approved",
+        id=approved_id(request.run_id),
         approved_by="workflow",
         reason="no approval required",
         requested_by=request.requested_by,
