@@ -37,8 +37,7 @@ from services.common.errors import (
     Transient,
     Unreachable,
 )
-from services.common.jetstream import JOURNAL, not_set_up
-from services.common.reading import read_stream
+from services.common.reading import journal_events
 from services.common.settings import Settings, server_list
 from services.common.store import Store
 
@@ -154,19 +153,7 @@ class Session:
     async def journal(self, subject: str = RUN_EVENTS) -> list[Event]:
         """Every event in the journal on `subject`, oldest first: batched direct gets,
         which need no consumer (people may create none) and leave nothing behind."""
-        try:
-            info = await self.js.stream_info(JOURNAL)
-        except nats.js.errors.NotFoundError:
-            raise not_set_up(f"stream {JOURNAL}") from None
-        if info.state.messages == 0:
-            return []
-        events: list[Event] = []
-        async for msg in read_stream(self.nc, JOURNAL, subject, start=info.state.first_seq):
-            try:
-                events.append(decode_event(msg.data))
-            except (msgspec.DecodeError, msgspec.ValidationError):
-                continue  # not ours to read: a newer tag this version does not know
-        return events
+        return await journal_events(self.nc, subject)
 
     @asynccontextmanager
     async def follow(self, *subjects: str) -> AsyncIterator[asyncio.Queue[Event]]:

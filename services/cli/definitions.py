@@ -10,6 +10,7 @@ from pathlib import Path
 
 import msgspec
 
+from core.runs import fold
 from schemas.connections import Connection
 from schemas.ids import utcnow
 from services.common.definitions import (
@@ -31,7 +32,6 @@ from .client import connect
 from .export import export_format, write_report
 from .output import print_json, print_table
 from .preview import preview_text
-from .runs import fold
 from .samples import preview_samples
 from .schedules import next_run, schedule_text
 from .watch import EXIT_OK, EXIT_WAITING, wait_for_run

@@ -6,12 +6,12 @@ import argparse
 import asyncio
 import sys
 
+from core.runs import RunStory, fold
 from schemas.subjects import JOURNAL_SUBJECTS, RUN_EVENTS, job_events
 from services.common.errors import NotFound
 
 from .client import connect
 from .output import event_line, print_json, print_table, stats_line
-from .runs import RunSummary, fold
 
 
 async def run_list(args: argparse.Namespace) -> int:
@@ -126,7 +126,7 @@ def session_json(event: object) -> str:
     return msgspec.json.encode(event).decode()
 
 
-def _brief(run: RunSummary) -> dict[str, object]:
+def _brief(run: RunStory) -> dict[str, object]:
     return {
         "run_id": run.run_id,
         "job_id": run.job_id,

@@ -9,6 +9,8 @@ from typing import Any, TextIO
 
 import msgspec
 
+from core.run_texts import duration
+from core.run_texts import stats_line as stats_line  # for the commands that print it
 from schemas.events import (
     Event,
     RunBatchApplied,
@@ -19,8 +21,6 @@ from schemas.events import (
     RunRequested,
     tag_of,
 )
-from services.common.run_texts import duration
-from services.common.run_texts import stats_line as stats_line  # for the commands that print it
 
 _json = msgspec.json.Encoder()
 

@@ -9,6 +9,8 @@ from contextlib import suppress
 
 import nats.errors
 
+from core.run_texts import duration
+from core.runs import attempt_line
 from schemas.events import (
     Event,
     RunAwaitingApproval,
@@ -23,11 +25,9 @@ from schemas.events import (
 )
 from schemas.subjects import job_events
 from services.common.errors import Unreachable
-from services.common.run_texts import duration
 
 from .client import Session
 from .output import Progress, print_json, stats_line
-from .runs import attempt_line
 
 EXIT_OK, EXIT_RUN_FAILED, EXIT_WITH_ERRORS, EXIT_WAITING = 0, 4, 5, 7
 QUIET_CHECK = 5.0  # seconds without an event before the journal is asked

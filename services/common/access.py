@@ -21,8 +21,8 @@ The server enforces these, so no client can go around the workflow:
   heartbeats; never an approval, a denial or an expiry.
 - the **notifier** publishes `run.notify-failed` and records the mails it sent.
 
-Services read with ordered consumers where nats-py has no other way (object store
-gets, the notifier's reading of a run), on those streams only.
+Services read the journal as people do, by direct gets; with ordered consumers only
+where nats-py has no other way (object store gets), on that stream only.
 """
 
 from __future__ import annotations
@@ -190,7 +190,7 @@ def service(name: str) -> Permissions:
             *_events(RunNotifyFailed),
             f"$KV.{MAIL_BUCKET}.>",
             f"$KV.{KEYS_BUCKET}.>",  # its public key, which runners seal passwords to
-            *_ordered_reads(JOURNAL, _OBJECTS),
+            *_ordered_reads(_OBJECTS),
         ],
     }
     subscribe = ["_INBOX.>"]

@@ -1,14 +1,14 @@
 """Publishing every record error of a plan or a batch: the first ones go in the event
 itself, the rest in `run.record-errors` parts published just before it
-(services/common/record_errors.py folds them back)."""
+(core/record_errors.py folds them back)."""
 
 from __future__ import annotations
 
+from core.record_errors import in_parts
 from schemas.event_ids import record_errors_id
 from schemas.events import RunRecordErrors
 from schemas.plan import RecordError
 from services.common.bus import Bus
-from services.common.record_errors import in_parts
 
 
 async def publish_rest(
