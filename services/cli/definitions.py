@@ -21,6 +21,7 @@ from services.common.definitions import (
 )
 from services.common.errors import BadInput
 from services.common.logging import configure_logging
+from services.common.report_writer import write_report
 from services.common.watermarks import Memory
 from services.runner.engine.report import report
 from services.runner.planning import Asked, plan_run
@@ -29,7 +30,7 @@ from services.workflow.gate import approval_problems
 from services.workflow.ownership import unowned_connection_problems
 
 from .client import connect
-from .export import export_format, write_report
+from .export import export_format
 from .output import print_json, print_table
 from .preview import preview_text
 from .samples import preview_samples

@@ -1,7 +1,7 @@
 """The change report a mail carries: the run's stored plan as CSV or XLSX.
 
 The rows and the files are the ones `idsync job preview --export` makes
-(engine/report.py, cli/export.py): one row per changed field, cells a spreadsheet
+(engine/report.py, common/report_writer.py): one row per changed field, cells a spreadsheet
 would run as formulas escaped. The plan comes from the object store, where the runner
 keeps the plan it applies; a plan waiting for approval and a staging run's plan are
 not kept there, and the mail says so instead of attaching one.
@@ -20,10 +20,10 @@ import nats.js.errors
 from core.runs import RunStory
 from schemas.plan import PlanCounts
 from schemas.work import StoredPlan
-from services.cli.export import write_report
 from services.common.bus import Bus
+from services.common.report_writer import write_report
+from services.common.stored_plans import load_plan
 from services.runner.engine.report import PlanReport, rows
-from services.runner.plans import load_plan
 
 from .compose import Attachment
 

@@ -33,6 +33,7 @@ from services.common.ending import fail_run
 from services.common.errors import PERMANENT, BadInput, StoreFull
 from services.common.failpoints import failpoint
 from services.common.runs import RunState, StateChange
+from services.common.stored_plans import load_plan, save_plan
 from services.common.watermarks import Memory
 from services.runner.engine import assess, phase_of, split_batches
 from services.runner.hooks import hooks_of
@@ -40,7 +41,7 @@ from services.runner.planning import Asked, PlannedRun, plan_run
 
 from .absences import forget_returned
 from .outcomes import planned_stats, shared_records
-from .plans import load_plan, publish_phase, save_plan
+from .plans import publish_phase
 from .reasons import publish_rest
 
 MAX_BATCH_BYTES = 512 * 1024  # well under the server's 1 MiB message limit

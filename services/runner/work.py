@@ -40,6 +40,7 @@ from services.common.errors import PERMANENT
 from services.common.failpoints import failpoint
 from services.common.runs import RunState, StateChange
 from services.common.sealing import notifier_public_key
+from services.common.stored_plans import forget_plan, load_plan
 from services.common.watermarks import Memory
 from services.runner.engine.context import MappingContext
 from services.runner.engine.mapping import compile_mapping
@@ -51,7 +52,7 @@ from .hooks import hooks_of, shutdown
 from .outcomes import Ledger, count_batch, record_errors
 from .passwords import passwords_of, sealed_passwords, with_passwords
 from .planning.sides import apply_by_type
-from .plans import forget_plan, load_plan, publish_phase
+from .plans import publish_phase
 from .reasons import publish_rest
 from .run import seconds_since
 

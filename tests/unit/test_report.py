@@ -10,8 +10,9 @@ from openpyxl import load_workbook
 
 from schemas.plan import Change, PlanCounts
 from schemas.values import Binary, Value
-from services.cli.export import XLSX_MAX_CELL, export_format, write_report
+from services.cli.export import export_format
 from services.common.errors import BadInput
+from services.common.report_writer import XLSX_MAX_CELL, write_report
 from services.runner.engine.report import COLUMNS, PlanReport, Row, report, rows, spreadsheet_safe
 from services.runner.engine.report import text as cell_text
 
