@@ -18,6 +18,7 @@ from schemas.events import (
     RunApproved,
     RunAwaitingApproval,
     RunBatchApplied,
+    RunBatchDropped,
     RunCancelled,
     RunDeadLetter,
     RunDeliveryFailed,
@@ -159,6 +160,9 @@ def _apply(run: RunStory, event: Event) -> None:
             what = f"batch {batch}" if stage == "batch" else "its plan"
             run.state = "waiting: dead letter"
             run.reason = f"{what} failed its last delivery: {error}"
+        case RunBatchDropped(batch=batch, by=by):
+            run.state = "applying"  # the run goes on without the batch
+            run.reason = f"batch {batch} dropped by {by} after it failed its last delivery"
         case RunFinished(stats=stats, with_errors=with_errors, seconds=seconds, staged=staged):
             run.state = "finished with errors" if with_errors else "finished"
             run.stats, run.seconds, run.staged, run.ended_at = stats, seconds, staged, event.at

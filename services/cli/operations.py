@@ -9,8 +9,8 @@ import msgspec
 
 from schemas.commands import DeadLetterCommand
 from schemas.ids import utcnow
+from services.common.deadletters import dead_letters
 from services.common.errors import BadInput
-from services.runner.deadletters import dead_letters
 from services.runner.health import runners
 
 from .client import connect

@@ -14,6 +14,7 @@ from core.run_texts import stats_line as stats_line  # for the commands that pri
 from schemas.events import (
     Event,
     RunBatchApplied,
+    RunBatchDropped,
     RunFailed,
     RunFinished,
     RunPlanned,
@@ -60,6 +61,8 @@ def event_line(event: Event) -> str:
                 detail += f"; {event.errors_total} record errors"
         case RunBatchApplied(batch=batch, batches=batches, stats=stats):
             detail = f"batch {batch}/{batches}: {stats.written} written, {stats.failed} failed"
+        case RunBatchDropped(batch=batch, changes=changes, by=by):
+            detail = f"batch {batch} ({changes} changes) dropped by {by}: counted as failed"
         case RunRecordErrors(batch=batch, errors=errors):
             detail = f"{len(errors)} more record errors of " + (
                 f"batch {batch}" if batch is not None else "the plan"

@@ -14,7 +14,9 @@ The server enforces these, so no client can go around the workflow:
 - the **workflow** publishes the decisions (`run.requested` for commands it accepts,
   `run.approved`, `run.awaiting-approval`, `run.denied`, `run.expired`), answers the
   commands, writes jobs and connections, and alone creates, updates and deletes
-  streams, buckets and consumers.
+  streams, buckets and consumers — and the messages of dead letters: it retries them
+  (an approval published again) and drops them (a batch dropped is `run.batch-dropped`,
+  which a runner counts).
 - the **scheduler** publishes `run.requested` and nothing else.
 - a **runner** publishes what a run does (started, planned, batches, its end, a plan
   waiting for approval over the safety limits), the work queue, run states, plans and

@@ -29,7 +29,7 @@ from nats.js.api import (
     StreamConfig,
 )
 
-from schemas.events import RunApproved, RunAwaitingApproval, RunRequested
+from schemas.events import RunApproved, RunAwaitingApproval, RunBatchDropped, RunRequested
 from schemas.subjects import (
     ALL_WORK,
     JOURNAL_SUBJECTS,
@@ -106,7 +106,9 @@ WAITS = ConsumerSpec("workflow-waits", JOURNAL, events_of(RunAwaitingApproval), 
 NOTIFIER = ConsumerSpec("notifier", JOURNAL, RUN_EVENTS, max_ack_pending=64)
 # Every runner pulls from this one consumer, so the batches of a run are shared out.
 WORKER = ConsumerSpec("runner-work", WORK, ALL_WORK, max_ack_pending=64, deliver=DeliverPolicy.ALL)
-CONSUMERS = (RUNNER, WORKFLOW, WAITS, NOTIFIER, WORKER)
+# Batches someone dropped as dead letters: a runner counts each and moves its run on.
+DROPS = ConsumerSpec("runner-drops", JOURNAL, events_of(RunBatchDropped), max_ack_pending=16)
+CONSUMERS = (RUNNER, WORKFLOW, WAITS, NOTIFIER, WORKER, DROPS)
 
 
 def stream_configs(settings: Settings) -> list[StreamConfig]:

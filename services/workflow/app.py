@@ -5,6 +5,8 @@ only under their own principal, so the principal in the subject is who asks. A
 request that the job's approval policy covers waits (`run.awaiting-approval`) for one
 of its approvers (decisions.py); any other is approved at once. Requests from other
 systems are merged in bursts (bursts.py); waits nobody answers expire (approvals.py).
+Dead letters are retried and dropped here (deadletters.py): publishing an approval
+again and deleting a stream's messages are the workflow's alone.
 """
 
 from __future__ import annotations
@@ -33,11 +35,11 @@ from services.common.logging import get_logger
 from services.common.runs import RunState
 from services.common.users import Users
 from services.common.users import load as load_users
-from services.runner.app import handle_dead_letter
 
 from . import gate
 from .approvals import WAITING, Expiry, record
 from .bursts import Bursts
+from .deadletters import answer_dead_letter
 from .decisions import cancel, decide_waiting_run
 from .definitions import apply_connections, apply_job, delete_job
 
@@ -60,7 +62,7 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
         "job-apply": apply_job,
         "job-delete": delete_job,
         "connection-apply": apply_connections,
-        "deadletter": handle_dead_letter,
+        "deadletter": answer_dead_letter,
     }
     for verb, handler in handlers.items():
         _answer(broker, bus, verb, handler)

@@ -14,6 +14,7 @@ from schemas.events import (
     RunApproved,
     RunAwaitingApproval,
     RunBatchApplied,
+    RunBatchDropped,
     RunCancelled,
     RunDeadLetter,
     RunDeliveryFailed,
@@ -123,6 +124,17 @@ def test_other_runs_events_are_left_out() -> None:
     other = RunRequested(run_id="20261121T204900Z-000000", job_id=JOB, requested_by="bob")
     story = story_at([other, *a_whole_run()], a_whole_run()[-1])
     assert story.requested_by == "ada" and "bob" not in story.approvals
+
+
+def test_a_dropped_batch_lets_the_run_go_on_and_says_who_dropped_it() -> None:
+    dropped = RunBatchDropped(
+        run_id=RUN, job_id=JOB, plan_hash="h1", batch=1, changes=2, by="bob", at=at(5)
+    )
+    events: list[Event] = [requested(), approved(), planned(), dead_letter(), dropped]
+    [story] = fold(events)
+    assert story.state == "applying"
+    assert story.reason == "batch 1 dropped by bob after it failed its last delivery"
+    assert story_at([*events, finished()], finished()).reason == story.reason
 
 
 def test_everyone_who_approved_is_kept_and_the_last_approval_is_in_force() -> None:
