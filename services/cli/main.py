@@ -1,4 +1,7 @@
-"""The `idsync` command: noun then verb, help that teaches, documented exit codes."""
+"""The `idsync` command: noun then verb, help that teaches, documented exit codes.
+
+Long for a reason: the whole command tree and its help texts, in one place to read; each
+command's work is in the module named after its noun."""
 
 from __future__ import annotations
 
