@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from schemas.events import RunFinished, RunPlanned, is_end
+from schemas.subjects import job_events
 from services.cli.client import Session, connect
 from services.common.definitions import load_connections, load_job
 from services.common.embedded import EmbeddedNats
@@ -74,7 +75,7 @@ async def one_round(folder: Path, url: str, runners: int, in_flight: int) -> tup
         for n in range(runners)
     ]
     try:
-        async with connect(settings) as session, session.follow("idsync.run.*.scale") as events:
+        async with connect(settings) as session, session.follow(job_events("scale")) as events:
             await wait_ready(session, runners)
             started = time.perf_counter()
             run_id = await session.request_run("scale")

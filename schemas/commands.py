@@ -55,7 +55,7 @@ def encode(message: msgspec.Struct) -> bytes:
 
 
 class DeadLetterCommand(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Retry or drop a dead letter: idsync.cmd.<principal>.deadletter (runners answer)."""
+    """Retry or drop a dead letter: idsync.cmd.<principal>.deadletter (the workflow answers)."""
 
     action: Literal["retry", "drop"]
     seq: int

@@ -142,6 +142,17 @@ class RunDeadLetter(_Event, tag="run.dead-letter", frozen=True):
     changes: int = 0
 
 
+class RunBatchDropped(_Event, tag="run.batch-dropped", frozen=True):
+    """A person dropped a batch of this run that was a dead letter (`idsync deadletter
+    drop`): its records count as failed and the run goes on. The workflow, which answers
+    the command, says so; a runner counts the batch and moves the run on."""
+
+    plan_hash: str
+    batch: int
+    changes: int
+    by: str
+
+
 class RunFinished(_Event, tag="run.finished", frozen=True):
     stats: RunStats
     plan_hash: str
@@ -211,6 +222,7 @@ Event = (
     | RunDeliveryFailed
     | RunRecordErrors
     | RunDeadLetter
+    | RunBatchDropped
     | RunFinished
     | RunFailed
     | RunCancelled

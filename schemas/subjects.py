@@ -11,8 +11,11 @@ from .events import Event, _Event, tag_of
 
 PREFIX = "idsync"
 ALL_EVENTS = f"{PREFIX}.>"
-JOURNAL_SUBJECTS = [f"{PREFIX}.run.>", f"{PREFIX}.job.>"]
-WORK_SUBJECTS = [f"{PREFIX}.work.>"]
+RUN_EVENTS = f"{PREFIX}.run.>"
+"""Every run event of every job."""
+JOURNAL_SUBJECTS = [RUN_EVENTS, f"{PREFIX}.job.>"]
+ALL_WORK = f"{PREFIX}.work.>"
+WORK_SUBJECTS = [ALL_WORK]
 COMMANDS = f"{PREFIX}.cmd.>"
 
 
@@ -33,7 +36,13 @@ def job_events(job_id: str) -> str:
 
 
 def command_subject(principal: str, verb: str) -> str:
+    """One command; "*" for either part makes a filter (every principal, every verb)."""
     return f"{PREFIX}.cmd.{principal}.{verb}"
+
+
+def commands_of(principal: str) -> str:
+    """Every command of one principal: what a person may publish."""
+    return f"{PREFIX}.cmd.{principal}.>"
 
 
 def work_subject(job_id: str) -> str:

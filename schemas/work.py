@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import msgspec
 
+from .event_ids import work_id
 from .plan import Action, Change
 
 
@@ -45,7 +46,7 @@ class WorkBatch(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     @property
     def msg_id(self) -> str:
         """Deterministic: republishing a batch of the same plan is stored once."""
-        return f"{self.run_id}.{self.plan_hash[:16]}.{self.number}"
+        return work_id(self.run_id, self.plan_hash, self.number)
 
 
 class StoredPlan(msgspec.Struct, frozen=True, kw_only=True, gc=False):

@@ -34,11 +34,10 @@ from schemas.commands import (
 from schemas.connections import Connection
 from schemas.events import Event, decode_event
 from schemas.jobs import Job
-from schemas.subjects import command_subject
+from schemas.subjects import RUN_EVENTS, command_subject
 from services.common import access, credentials
 from services.common.credentials import Credentials
-from services.common.jetstream import JOURNAL, not_set_up
-from services.common.reading import read_stream
+from services.common.reading import journal_events
 from services.common.settings import Settings, server_list
 from services.common.store import Store
 
@@ -151,22 +150,10 @@ class Session:
                 "`idsync user list` shows who may do what)"
             )
 
-    async def journal(self, subject: str = "idsync.run.>") -> list[Event]:
+    async def journal(self, subject: str = RUN_EVENTS) -> list[Event]:
         """Every event in the journal on `subject`, oldest first: batched direct gets,
         which need no consumer (people may create none) and leave nothing behind."""
-        try:
-            info = await self.js.stream_info(JOURNAL)
-        except nats.js.errors.NotFoundError:
-            raise not_set_up(f"stream {JOURNAL}") from None
-        if info.state.messages == 0:
-            return []
-        events: list[Event] = []
-        async for msg in read_stream(self.nc, JOURNAL, subject, start=info.state.first_seq):
-            try:
-                events.append(decode_event(msg.data))
-            except (msgspec.DecodeError, msgspec.ValidationError):
-                continue  # not ours to read: a newer tag this version does not know
-        return events
+        return await journal_events(self.nc, subject)
 
     @asynccontextmanager
     async def follow(self, *subjects: str) -> AsyncIterator[asyncio.Queue[Event]]:

@@ -14,6 +14,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from core.runs import fold
 from services.common.access import SERVICES
 from services.common.definitions import check_job, load_connections, load_job
 from services.common.embedded import EmbeddedNats
@@ -26,7 +27,6 @@ from services.runner.planning import Asked, plan_run
 from .client import Session, connect
 from .output import Progress, print_table
 from .preview import absent_objects, change_lines
-from .runs import fold
 from .watch import EXIT_OK, describe_end, exit_code, follow_run
 
 PEOPLE = 300

@@ -1,4 +1,7 @@
-"""The `idsync` command: noun then verb, help that teaches, documented exit codes."""
+"""The `idsync` command: noun then verb, help that teaches, documented exit codes.
+
+Long for a reason: the whole command tree and its help texts, in one place to read; each
+command's work is in the module named after its noun."""
 
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ from services.common.access import SERVICES
 from services.common.logging import configure_logging
 from services.common.settings import Settings
 
-from . import definitions, demo, doctor, journal, operations, people, serving
+from . import connection, deadletter, demo, doctor, job, run, runner, serve, tail, up, user
 
 Command = Callable[[argparse.Namespace], Awaitable[int]]
 
@@ -83,21 +86,21 @@ def _command(
 
 
 def _nouns(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    conn = sub.add_parser("connection", help="where the data lives").add_subparsers(
+    connections = sub.add_parser("connection", help="where the data lives").add_subparsers(
         dest="verb", required=True, metavar="VERB"
     )
     p = _command(
-        conn,
+        connections,
         "apply",
-        definitions.connection_apply,
+        connection.connection_apply,
         "add or update the connections of a TOML file (each table is one connection)",
     )
     p.add_argument("file", help="e.g. connections.toml")
     _json(p)
     p = _command(
-        conn,
+        connections,
         "add",
-        definitions.connection_add,
+        connection.connection_add,
         "add or replace one connection; its settings are those of a connections file",
         epilog=CONNECTION_ADD_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -116,32 +119,34 @@ def _nouns(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="NAME=VALUE",
         help="a setting (repeatable); a value starting with [ or { is a TOML list or table",
     )
-    _json(_command(conn, "list", definitions.connection_list, "list the connections"))
-    p = _command(conn, "test", definitions.connection_test, "check that a connection is reachable")
+    _json(_command(connections, "list", connection.connection_list, "list the connections"))
+    p = _command(
+        connections, "test", connection.connection_test, "check that a connection is reachable"
+    )
     p.add_argument("id")
     _json(p)
 
-    job = sub.add_parser("job", help="what moves where").add_subparsers(
+    jobs = sub.add_parser("job", help="what moves where").add_subparsers(
         dest="verb", required=True, metavar="VERB"
     )
-    p = _command(job, "apply", definitions.job_apply, "add or update a job from its TOML file")
+    p = _command(jobs, "apply", job.job_apply, "add or update a job from its TOML file")
     p.add_argument("file", help="e.g. jobs/hr-to-directory.toml")
     _json(p)
     _json(
         _command(
-            job,
+            jobs,
             "list",
-            definitions.job_list,
+            job.job_list,
             "list the jobs: enabled or not, their schedule, next run and last run",
         )
     )
-    p = _command(job, "show", definitions.job_show, "show one job as stored")
+    p = _command(jobs, "show", job.job_show, "show one job as stored")
     p.add_argument("id")
     _json(p)
     p = _command(
-        job,
+        jobs,
         "run",
-        definitions.job_run,
+        job.job_run,
         "request a run now; prints the run id",
         epilog="With --wait: a progress bar, then the run's statistics. A run that waits "
         "for the approval of its job's approvers says whose, and exits 7.",
@@ -162,9 +167,9 @@ def _nouns(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     _json(p)
     p = _command(
-        job,
+        jobs,
         "preview",
-        definitions.job_preview,
+        job.job_preview,
         "compute the whole plan and show it; writes nothing",
     )
     p.add_argument("id")
@@ -190,17 +195,17 @@ def _nouns(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--format", choices=["csv", "xlsx", "json"], help="the export's format (default: FILE's)"
     )
     _json(p)
-    p = _command(job, "delete", definitions.job_delete, "delete a job (its runs stay)")
+    p = _command(jobs, "delete", job.job_delete, "delete a job (its runs stay)")
     p.add_argument("id")
 
-    run = sub.add_parser("run", help="runs and their outcomes").add_subparsers(
+    runs = sub.add_parser("run", help="runs and their outcomes").add_subparsers(
         dest="verb", required=True, metavar="VERB"
     )
-    p = _command(run, "list", journal.run_list, "list the latest runs, from the journal")
+    p = _command(runs, "list", run.run_list, "list the latest runs, from the journal")
     p.add_argument("--job", help="only this job's runs")
     p.add_argument("--limit", type=int, default=20, help="how many (default 20)")
     _json(p)
-    p = _command(run, "show", journal.run_show, "one run: who, plan, statistics, errors")
+    p = _command(runs, "show", run.run_show, "one run: who, plan, statistics, errors")
     p.add_argument("run_id", metavar="RUN", help="a run id, as `idsync run list` shows it")
     p.add_argument(
         "--errors",
@@ -211,9 +216,9 @@ def _nouns(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     _json(p)
     p = _command(
-        run,
+        runs,
         "approvals",
-        people.run_approvals,
+        run.run_approvals,
         "the runs waiting for your approval: who asked, why, the plan's summary",
     )
     p.add_argument("--all", action="store_true", help="every waiting run, not only yours")
@@ -227,13 +232,13 @@ def _nouns(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         ),
         ("deny", "end a run that waits for approval, writing nothing (its requester may too)"),
     ):
-        p = _command(run, verb, journal.run_decide, text)
+        p = _command(runs, verb, run.run_decide, text)
         p.add_argument("run_id", metavar="RUN")
         p.add_argument("--reason", help="why (kept in the journal)")
     p = _command(
-        run,
+        runs,
         "cancel",
-        journal.run_cancel,
+        run.run_cancel,
         "cancel a run: no new batch starts once this returns; one being applied "
         "completes, and the run ends cancelled with what it applied",
     )
@@ -247,24 +252,24 @@ def _nouns(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         _command(
             verbs,
             "list",
-            operations.runner_list,
+            runner.runner_list,
             "list the runners: heartbeat, current work, and which went silent",
         )
     )
     dead = sub.add_parser("deadletter", help="messages given up on after their last delivery")
     letters = dead.add_subparsers(dest="verb", required=True, metavar="VERB")
-    _json(_command(letters, "list", operations.deadletter_list, "list the dead letters"))
+    _json(_command(letters, "list", deadletter.deadletter_list, "list the dead letters"))
     p = _command(
         letters,
         "retry",
-        operations.deadletter_act,
+        deadletter.deadletter_act,
         "deliver a dead letter again (after fixing what made it fail)",
     )
     p.add_argument("seq", metavar="SEQ|all", help="its number in `idsync deadletter list`")
     p = _command(
         letters,
         "drop",
-        operations.deadletter_act,
+        deadletter.deadletter_act,
         "abandon a dead letter: a batch's changes count as failed, the run goes on",
     )
     p.add_argument("seq", metavar="SEQ")
@@ -276,7 +281,7 @@ def _users(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = _command(
         verbs,
         "add",
-        people.user_add,
+        user.user_add,
         "add a person (or give them a new password); prints it, and the running server "
         "reloads its users",
         epilog="example: idsync user add ada --group directory-team",
@@ -288,9 +293,9 @@ def _users(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="store_true",
         help="another system: its run requests are external and merged in bursts",
     )
-    p = _command(verbs, "remove", people.user_remove, "remove a person; the server forgets them")
+    p = _command(verbs, "remove", user.user_remove, "remove a person; the server forgets them")
     p.add_argument("principal", metavar="NAME")
-    _json(_command(verbs, "list", people.user_list, "list the users and what they may send"))
+    _json(_command(verbs, "list", user.user_list, "list the users and what they may send"))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -302,7 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="noun", required=True, metavar="COMMAND")
     _nouns(sub)
-    p = _command(sub, "tail", journal.tail, "print events as they happen (Ctrl-C stops)")
+    p = _command(sub, "tail", tail.tail, "print events as they happen (Ctrl-C stops)")
     p.add_argument("--job", help="only this job's events")
     _json(p)
     p = _command(
@@ -315,14 +320,14 @@ def build_parser() -> argparse.ArgumentParser:
     _command(
         sub,
         "up",
-        serving.up,
+        up.up,
         "start NATS (embedded, unless IDSYNC_NATS_URL is set) and "
         "every service in the foreground; Ctrl-C stops cleanly",
     )
     p = _command(
         sub,
         "serve",
-        serving.serve,
+        serve.serve,
         "run some services against IDSYNC_NATS_URL (e.g. more runners on other machines)",
     )
     p.add_argument(

@@ -9,9 +9,12 @@ from typing import Any, TextIO
 
 import msgspec
 
+from core.run_texts import duration
+from core.run_texts import stats_line as stats_line  # for the commands that print it
 from schemas.events import (
     Event,
     RunBatchApplied,
+    RunBatchDropped,
     RunFailed,
     RunFinished,
     RunPlanned,
@@ -19,8 +22,6 @@ from schemas.events import (
     RunRequested,
     tag_of,
 )
-from services.common.run_texts import duration
-from services.common.run_texts import stats_line as stats_line  # for the commands that print it
 
 _json = msgspec.json.Encoder()
 
@@ -60,6 +61,8 @@ def event_line(event: Event) -> str:
                 detail += f"; {event.errors_total} record errors"
         case RunBatchApplied(batch=batch, batches=batches, stats=stats):
             detail = f"batch {batch}/{batches}: {stats.written} written, {stats.failed} failed"
+        case RunBatchDropped(batch=batch, changes=changes, by=by):
+            detail = f"batch {batch} ({changes} changes) dropped by {by}: counted as failed"
         case RunRecordErrors(batch=batch, errors=errors):
             detail = f"{len(errors)} more record errors of " + (
                 f"batch {batch}" if batch is not None else "the plan"

@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from core.engine.report import text
+from core.run_texts import grouped_warnings
 from schemas.jobs import Job
 from schemas.plan import Change, PlanCounts
 from schemas.values import Record, Value
-from services.common.run_texts import grouped_warnings
 from services.common.store import Store
 from services.runner.planning import PlannedRun, open_sides
 from services.runner.planning.sides import READ_BATCH

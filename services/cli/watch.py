@@ -10,6 +10,8 @@ from contextlib import suppress
 import nats.errors
 
 from core.errors import Unreachable
+from core.run_texts import duration
+from core.runs import attempt_line
 from schemas.events import (
     Event,
     RunAwaitingApproval,
@@ -23,11 +25,9 @@ from schemas.events import (
     tag_of,
 )
 from schemas.subjects import job_events
-from services.common.run_texts import duration
 
 from .client import Session
 from .output import Progress, print_json, stats_line
-from .runs import attempt_line
 
 EXIT_OK, EXIT_RUN_FAILED, EXIT_WITH_ERRORS, EXIT_WAITING = 0, 4, 5, 7
 QUIET_CHECK = 5.0  # seconds without an event before the journal is asked
@@ -90,7 +90,7 @@ def _lost(session: Session, run_id: str, waited: float) -> Unreachable:
 
 async def _ended_in_journal(session: Session, job_id: str, run_id: str) -> Event | None:
     """The run's end state if the journal has it (a core subscription can miss events)."""
-    for event in reversed(await session.journal(f"idsync.run.*.{job_id}")):
+    for event in reversed(await session.journal(job_events(job_id))):
         if event.run_id == run_id and stops(event):
             return event
     return None

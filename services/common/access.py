@@ -14,15 +14,17 @@ The server enforces these, so no client can go around the workflow:
 - the **workflow** publishes the decisions (`run.requested` for commands it accepts,
   `run.approved`, `run.awaiting-approval`, `run.denied`, `run.expired`), answers the
   commands, writes jobs and connections, and alone creates, updates and deletes
-  streams, buckets and consumers.
+  streams, buckets and consumers — and the messages of dead letters: it retries them
+  (an approval published again) and drops them (a batch dropped is `run.batch-dropped`,
+  which a runner counts).
 - the **scheduler** publishes `run.requested` and nothing else.
 - a **runner** publishes what a run does (started, planned, batches, its end, a plan
   waiting for approval over the safety limits), the work queue, run states, plans and
   heartbeats; never an approval, a denial or an expiry.
 - the **notifier** publishes `run.notify-failed` and records the mails it sent.
 
-Services read with ordered consumers where nats-py has no other way (object store
-gets, the notifier's reading of a run), on those streams only.
+Services read the journal as people do, by direct gets; with ordered consumers only
+where nats-py has no other way (object store gets), on that stream only.
 """
 
 from __future__ import annotations
@@ -31,7 +33,30 @@ from collections.abc import Iterable
 
 import msgspec
 
-from schemas.subjects import JOURNAL_SUBJECTS
+from schemas.events import (
+    Event,
+    RunAwaitingApproval,
+    RunBatchApplied,
+    RunCancelled,
+    RunDeadLetter,
+    RunDeliveryFailed,
+    RunFailed,
+    RunFinished,
+    RunNotifyFailed,
+    RunPasswordsSealed,
+    RunPlanned,
+    RunRecordErrors,
+    RunRequested,
+    RunStarted,
+)
+from schemas.subjects import (
+    ALL_WORK,
+    JOURNAL_SUBJECTS,
+    RUN_EVENTS,
+    command_subject,
+    commands_of,
+    events_of,
+)
 
 from .jetstream import (
     ABSENT_BUCKET,
@@ -63,8 +88,8 @@ class Permissions(msgspec.Struct, frozen=True, kw_only=True):
     """allow_responses: may answer the requests it receives, on their reply subjects."""
 
 
-def _events(*tags: str) -> list[str]:
-    return [f"idsync.run.{tag}.*" for tag in tags]
+def _events(*kinds: type[Event]) -> list[str]:
+    return [events_of(kind) for kind in kinds]
 
 
 # Read-only JetStream: information, and messages fetched by sequence or subject.
@@ -111,7 +136,7 @@ def _ordered_reads(*streams: str) -> list[str]:
 def person(principal: str) -> Permissions:
     return Permissions(
         publish=[
-            f"idsync.cmd.{principal}.>",
+            commands_of(principal),
             *_READ_INFO,
             *_reads((JOURNAL, DEADLETTERS, WORK), _PEOPLE_READ),
         ],
@@ -138,23 +163,23 @@ _OBJECTS = f"OBJ_{PLANS_BUCKET}"
 def service(name: str) -> Permissions:
     """The permissions of one service; KeyError for a name that is none."""
     own: dict[str, list[str]] = {
-        "workflow": ["$JS.API.>", "$KV.>", "$O.>", "idsync.run.>", "idsync.work.>"],
-        "scheduler": _events("requested"),
+        "workflow": ["$JS.API.>", "$KV.>", "$O.>", RUN_EVENTS, ALL_WORK],
+        "scheduler": _events(RunRequested),
         "runner": [
             *_events(
-                "started",
-                "planned",
-                "awaiting-approval",
-                "batch-applied",
-                "delivery-failed",  # a failed attempt, said at once; it is tried again
-                "record-errors",  # the reasons beyond what run.planned and batch-applied hold
-                "dead-letter",
-                "finished",
-                "failed",
-                "cancelled",
-                "passwords-sealed",  # generated passwords, sealed to the notifier's key
+                RunStarted,
+                RunPlanned,
+                RunAwaitingApproval,
+                RunBatchApplied,
+                RunDeliveryFailed,  # a failed attempt, said at once; it is tried again
+                RunRecordErrors,  # the reasons beyond what run.planned and batch-applied hold
+                RunDeadLetter,
+                RunFinished,
+                RunFailed,
+                RunCancelled,
+                RunPasswordsSealed,  # generated passwords, sealed to the notifier's key
             ),
-            "idsync.work.>",
+            ALL_WORK,
             f"$KV.{RUNS_BUCKET}.>",
             f"$KV.{RUNNERS_BUCKET}.>",
             f"$KV.{WATERMARKS_BUCKET}.>",  # incremental runs: where the next one reads from
@@ -164,13 +189,14 @@ def service(name: str) -> Permissions:
             *_ordered_reads(_OBJECTS),
         ],
         "notifier": [
-            *_events("notify-failed"),
+            *_events(RunNotifyFailed),
             f"$KV.{MAIL_BUCKET}.>",
             f"$KV.{KEYS_BUCKET}.>",  # its public key, which runners seal passwords to
-            *_ordered_reads(JOURNAL, _OBJECTS),
+            *_ordered_reads(_OBJECTS),
         ],
     }
     subscribe = ["_INBOX.>"]
     if name == "workflow":
-        subscribe.append("idsync.cmd.*.*")  # every principal's commands, identity in the subject
+        # Every principal's commands, identity in the subject.
+        subscribe.append(command_subject("*", "*"))
     return Permissions(publish=[*_SERVICE_BASE, *own[name]], subscribe=subscribe, responses=True)

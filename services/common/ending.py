@@ -3,6 +3,7 @@ job's time limit). Each ends a run once; the statistics say what was applied so 
 
 from __future__ import annotations
 
+from schemas.event_ids import cancelled_id, failed_id
 from schemas.events import RunCancelled, RunFailed
 from schemas.plan import RunStats
 
@@ -15,7 +16,7 @@ async def fail_run(bus: Bus, run_id: str, job_id: str, reason: str) -> None:
     state = await bus.runs.get(run_id)
     applied = state.applied if state is not None else RunStats()
     await bus.publish(
-        RunFailed(run_id=run_id, job_id=job_id, id=f"{run_id}.failed", reason=reason, stats=applied)
+        RunFailed(run_id=run_id, job_id=job_id, id=failed_id(run_id), reason=reason, stats=applied)
     )
 
     def ended(current: RunState | None) -> RunState:
@@ -45,7 +46,7 @@ async def cancel_run(bus: Bus, run_id: str, job_id: str, by: str, reason: str) -
         RunCancelled(
             run_id=run_id,
             job_id=job_id,
-            id=f"{run_id}.cancelled",
+            id=cancelled_id(run_id),
             by=by,
             reason=reason,
             stats=after.applied,

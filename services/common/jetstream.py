@@ -30,8 +30,15 @@ from nats.js.api import (
 )
 
 from core.errors import IdsyncError, Unreachable
-from schemas.events import RunApproved, RunAwaitingApproval, RunRequested
-from schemas.subjects import JOURNAL_SUBJECTS, WORK_SUBJECTS, command_subject, events_of
+from schemas.events import RunApproved, RunAwaitingApproval, RunBatchDropped, RunRequested
+from schemas.subjects import (
+    ALL_WORK,
+    JOURNAL_SUBJECTS,
+    RUN_EVENTS,
+    WORK_SUBJECTS,
+    command_subject,
+    events_of,
+)
 
 from .logging import get_logger
 from .settings import Settings
@@ -96,12 +103,12 @@ RUNNER = ConsumerSpec("runner", JOURNAL, events_of(RunApproved), max_ack_pending
 WORKFLOW = ConsumerSpec("workflow", JOURNAL, events_of(RunRequested), max_ack_pending=64)
 # The workflow keeps the list of runs waiting for approval, plans over limits included.
 WAITS = ConsumerSpec("workflow-waits", JOURNAL, events_of(RunAwaitingApproval), max_ack_pending=64)
-NOTIFIER = ConsumerSpec("notifier", JOURNAL, "idsync.run.>", max_ack_pending=64)
+NOTIFIER = ConsumerSpec("notifier", JOURNAL, RUN_EVENTS, max_ack_pending=64)
 # Every runner pulls from this one consumer, so the batches of a run are shared out.
-WORKER = ConsumerSpec(
-    "runner-work", WORK, "idsync.work.>", max_ack_pending=64, deliver=DeliverPolicy.ALL
-)
-CONSUMERS = (RUNNER, WORKFLOW, WAITS, NOTIFIER, WORKER)
+WORKER = ConsumerSpec("runner-work", WORK, ALL_WORK, max_ack_pending=64, deliver=DeliverPolicy.ALL)
+# Batches someone dropped as dead letters: a runner counts each and moves its run on.
+DROPS = ConsumerSpec("runner-drops", JOURNAL, events_of(RunBatchDropped), max_ack_pending=16)
+CONSUMERS = (RUNNER, WORKFLOW, WAITS, NOTIFIER, WORKER, DROPS)
 
 
 def stream_configs(settings: Settings) -> list[StreamConfig]:

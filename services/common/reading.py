@@ -3,14 +3,19 @@
 People may not create consumers (access.py says why), so what they read comes by
 requests the server answers from the store: batched direct gets for the journal
 (nats-server 2.11+, the stream needs `allow_direct`), stream information for a
-bucket's keys. Both need nothing but read permissions, and services use them too.
+bucket's keys. Both need nothing but read permissions, and services use them too:
+the journal is read this one way, by the command line (`idsync run list|show`) and by
+the notifier (a run's events for its mail).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 
+import msgspec
 import nats.errors
 import nats.js.errors
 from nats.aio.client import Client
@@ -18,25 +23,38 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
 from core.errors import Unreachable
+from schemas.events import Event, decode_event
+from schemas.subjects import RUN_EVENTS, job_events
 
-from .jetstream import not_set_up
+from .jetstream import JOURNAL, not_set_up
 
 BATCH = 1000
 TIMEOUT = 5.0
 
 
 async def read_stream(
-    nc: Client, stream: str, subject: str, *, start: int = 1, batch: int = BATCH
+    nc: Client,
+    stream: str,
+    subject: str,
+    *,
+    start: int = 1,
+    since: datetime | None = None,
+    batch: int = BATCH,
 ) -> AsyncIterator[Msg]:
-    """Every message of `stream` on `subject` from sequence `start`, oldest first, up to
-    the end of the stream as it is when each batch is asked for."""
+    """Every message of `stream` on `subject` from sequence `start` (or, given `since`,
+    from the first stored at that time or later), oldest first, up to the end of the
+    stream as it is when each batch is asked for."""
     while True:
         last = 0
         pending = 0
         inbox = nc.new_inbox()
         sub = await nc.subscribe(inbox)
         try:
-            request = {"seq": start, "batch": batch, "next_by_subj": subject}
+            request: dict[str, object] = {"batch": batch, "next_by_subj": subject}
+            if since is not None:
+                request["start_time"] = since.isoformat()
+            else:
+                request["seq"] = start
             await nc.publish(
                 f"$JS.API.DIRECT.GET.{stream}", json.dumps(request).encode(), reply=inbox
             )
@@ -58,7 +76,55 @@ async def read_stream(
             await sub.unsubscribe()
         if not last or not pending:
             return
-        start = last + 1
+        start, since = last + 1, None
+
+
+async def journal_events(
+    nc: Client, subject: str = RUN_EVENTS, *, since: datetime | None = None
+) -> list[Event]:
+    """Every event in the journal on `subject` (stored at `since` or later, when given),
+    oldest first. A journal that does not exist is not an empty one: the services have
+    not started there."""
+    js = nc.jetstream()
+    try:
+        info = await js.stream_info(JOURNAL)
+    except nats.js.errors.NotFoundError:
+        raise not_set_up(f"stream {JOURNAL}") from None
+    if info.state.messages == 0:
+        return []
+    events: list[Event] = []
+    found = read_stream(nc, JOURNAL, subject, start=info.state.first_seq, since=since)
+    async for msg in found:
+        try:
+            events.append(decode_event(msg.data))
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            continue  # not ours to read: a newer tag this version does not know
+    return events
+
+
+async def run_events(nc: Client, job_id: str, run_id: str) -> list[Event]:
+    """One run's events in journal order, up to the journal's end as it is now: its
+    job's events from shortly before the time in the run's id (a job that runs every
+    minute has months of events, and one run's are wanted)."""
+    since = run_started_after(run_id)
+    return [
+        e for e in await journal_events(nc, job_events(job_id), since=since) if e.run_id == run_id
+    ]
+
+
+_RUN_TIME = re.compile(r"(\d{8}T\d{6}Z)-")
+# Run ids take their time from the request (or the schedule's fire time): the margin
+# covers clocks of different machines that disagree a little.
+_MARGIN = timedelta(minutes=10)
+
+
+def run_started_after(run_id: str) -> datetime | None:
+    """A moment before the run's first event, from the time in its id; None if it has
+    none (such a run is read from the start of the journal)."""
+    found = _RUN_TIME.match(run_id)
+    if found is None:
+        return None
+    return datetime.strptime(found[1], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC) - _MARGIN
 
 
 async def bucket_keys(js: JetStreamContext, bucket: str) -> list[str]:

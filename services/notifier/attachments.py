@@ -1,7 +1,7 @@
 """The change report a mail carries: the run's stored plan as CSV or XLSX.
 
 The rows and the files are the ones `idsync job preview --export` makes
-(core/engine/report.py, services/cli/export.py): one row per changed field, cells a spreadsheet
+(engine/report.py, common/report_writer.py): one row per changed field, cells a spreadsheet
 would run as formulas escaped. The plan comes from the object store, where the runner
 keeps the plan it applies; a plan waiting for approval and a staging run's plan are
 not kept there, and the mail says so instead of attaching one.
@@ -18,14 +18,14 @@ from pathlib import Path
 import nats.js.errors
 
 from core.engine.report import PlanReport, rows
+from core.runs import RunStory
 from schemas.plan import PlanCounts
 from schemas.work import StoredPlan
-from services.cli.export import write_report
 from services.common.bus import Bus
-from services.runner.plans import load_plan
+from services.common.report_writer import write_report
+from services.common.stored_plans import load_plan
 
 from .compose import Attachment
-from .digest import RunDigest
 
 MAX_ROWS = 100_000
 """A larger report is cut: mail servers refuse messages of tens of megabytes."""
@@ -36,7 +36,7 @@ _TYPES = {
 
 
 async def change_reports(
-    bus: Bus, run: RunDigest, formats: Sequence[str]
+    bus: Bus, run: RunStory, formats: Sequence[str]
 ) -> tuple[list[Attachment], list[str]]:
     """The reports in `formats`, and notes for the mail (what is attached, or why not)."""
     if not formats:
@@ -62,7 +62,7 @@ async def change_reports(
     return files, notes
 
 
-async def _stored_plan(bus: Bus, run: RunDigest) -> StoredPlan | None:
+async def _stored_plan(bus: Bus, run: RunStory) -> StoredPlan | None:
     if run.staged or not run.plan_hash:
         return None
     try:
@@ -73,7 +73,7 @@ async def _stored_plan(bus: Bus, run: RunDigest) -> StoredPlan | None:
     return plan if plan.plan_hash == run.plan_hash else None
 
 
-def _report(run: RunDigest, plan: StoredPlan) -> PlanReport:
+def _report(run: RunStory, plan: StoredPlan) -> PlanReport:
     changes = chain.from_iterable(chain.from_iterable(plan.phases))
     found = list(islice(rows(changes), MAX_ROWS + 1))
     warnings = []
@@ -91,7 +91,7 @@ def _report(run: RunDigest, plan: StoredPlan) -> PlanReport:
     )
 
 
-def _render(report: PlanReport, run: RunDigest, kind: str) -> Attachment:
+def _render(report: PlanReport, run: RunStory, kind: str) -> Attachment:
     """The report written as a preview export would be, read back as bytes."""
     name = f"{run.job_id}-{run.run_id}-changes.{kind}"
     with tempfile.TemporaryDirectory(prefix="idsync-mail-") as folder:

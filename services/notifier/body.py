@@ -11,17 +11,16 @@ import html
 from collections.abc import Iterator
 from datetime import datetime
 
+from core.run_texts import STAT_NAMES, duration
+from core.runs import RunStory
 from schemas.events import Event, RunAwaitingApproval
 from schemas.plan import PlanCounts, RecordError, RunStats
-from services.common.run_texts import STAT_NAMES, duration
-
-from .digest import RunDigest
 
 MAX_ERRORS_LISTED = 50
 COUNT_NAMES = ("create", "update", "delete", "disable", "move", "enable", "unchanged", "skipped")
 
 
-def facts(title: str, run: RunDigest, event: Event) -> list[tuple[str, str]]:
+def facts(title: str, run: RunStory, event: Event) -> list[tuple[str, str]]:
     """The run's particulars, as (label, value) lines."""
     lines = [("Job", f"{title} ({run.job_id})"), ("Run", run.run_id), ("State", run.state)]
     if run.reason:
@@ -29,8 +28,8 @@ def facts(title: str, run: RunDigest, event: Event) -> list[tuple[str, str]]:
     if run.requested_by:
         asked = f"{run.requested_by} ({run.trigger})" if run.trigger else run.requested_by
         lines.append(("Requested by", f"{asked} at {_when(run.requested_at)}"))
-    if run.approved_by:
-        lines.append(("Approved by", ", ".join(run.approved_by)))
+    if run.approvals:
+        lines.append(("Approved by", ", ".join(run.approvals)))
     if not isinstance(event, RunAwaitingApproval) and run.duration is not None:
         lines.append(("Duration", duration(run.duration)))
     if run.attempts > 1:
@@ -40,7 +39,7 @@ def facts(title: str, run: RunDigest, event: Event) -> list[tuple[str, str]]:
     return lines
 
 
-def counts_of(run: RunDigest, event: Event) -> list[tuple[str, int]]:
+def counts_of(run: RunStory, event: Event) -> list[tuple[str, int]]:
     """What the run did; for a plan waiting for approval, what it would do."""
     if isinstance(event, RunAwaitingApproval):
         counts = event.counts or run.planned or PlanCounts()
@@ -49,7 +48,7 @@ def counts_of(run: RunDigest, event: Event) -> list[tuple[str, int]]:
     return [(name, int(getattr(stats, name))) for name in STAT_NAMES]
 
 
-def next_steps(run: RunDigest, event: Event) -> list[str]:
+def next_steps(run: RunStory, event: Event) -> list[str]:
     if isinstance(event, RunAwaitingApproval):
         return [
             f"idsync job preview {run.job_id}    (shows every change of the plan)",
@@ -66,7 +65,7 @@ def error_lines(errors: list[RecordError]) -> Iterator[str]:
         yield f"... and {len(errors) - MAX_ERRORS_LISTED} more"
 
 
-def text(title: str, run: RunDigest, event: Event, notes: list[str]) -> str:
+def text(title: str, run: RunStory, event: Event, notes: list[str]) -> str:
     lines = [f"{label}: {value}" for label, value in facts(title, run, event)]
     heading = "Planned" if isinstance(event, RunAwaitingApproval) else "Records"
     counted = ", ".join(f"{value} {name}" for name, value in counts_of(run, event))
@@ -81,7 +80,7 @@ def text(title: str, run: RunDigest, event: Event, notes: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def html_part(title: str, run: RunDigest, event: Event, notes: list[str]) -> str:
+def html_part(title: str, run: RunStory, event: Event, notes: list[str]) -> str:
     e = html.escape
     rows = "".join(
         f"<tr><th align='left'>{e(label)}</th><td>{e(value)}</td></tr>"

@@ -18,6 +18,7 @@ from email.utils import format_datetime
 import msgspec
 
 from core.errors import BadInput
+from core.runs import RunStory
 from schemas.events import (
     Event,
     RunAwaitingApproval,
@@ -32,7 +33,6 @@ from schemas.jobs import Job
 
 from . import body
 from .addresses import BadAddress, parse_address, unsafe_header_text
-from .digest import RunDigest
 from .triggers import Mailing
 
 _REASON_IN_SUBJECT = 80
@@ -125,7 +125,7 @@ def envelope(job: Job, event: Event, mailing: Mailing, sender: Address) -> Email
 def compose(
     job: Job,
     event: Event,
-    run: RunDigest,
+    run: RunStory,
     mailing: Mailing,
     sender: Address,
     *,

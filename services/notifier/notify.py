@@ -1,7 +1,7 @@
 """Mailing the people a job names when one of its runs does what they asked to hear of.
 
 For each event: the job's notifications it fires (triggers.py), the run as it stood
-(digest.py, from the journal), the mail (compose.py, with the change report from
+(core/runs.py, from the journal), the mail (compose.py, with the change report from
 attachments.py), sent once (smtp.py); generated passwords go their own way
 (passwords.py). Sent Message-IDs are kept in a bucket, so an
 event delivered again after its mail went out is not mailed again; a mail can go out
@@ -22,17 +22,18 @@ import nats.js.errors
 from nacl.public import PrivateKey
 from nats.js.kv import KeyValue
 
+from core.runs import story_at
+from schemas.event_ids import notify_failed_id
 from schemas.events import Event, RunNotifyFailed, RunPasswordsSealed, tag_of
 from schemas.ids import utcnow
 from schemas.jobs import Job
 from services.common.bus import Bus
 from services.common.jetstream import MAIL_BUCKET
 from services.common.logging import get_logger
+from services.common.reading import run_events
 
 from .attachments import change_reports
 from .compose import MailRefused, compose, message_id, recipients, subject
-from .digest import digest
-from .journal import run_events
 from .passwords import mail_passwords
 from .smtp import SmtpConfig, Undeliverable, send
 from .triggers import Mailing, fired, mailings
@@ -83,7 +84,8 @@ class Notifier:
             for mailing in wanted:
                 self._would_send(job, event, mailing)
             return
-        run = digest(await run_events(self.bus.js, job.id, event.run_id), event)
+        events = await run_events(self.bus.broker.connection, job.id, event.run_id)
+        run = story_at(events, event)
 
         async def build(mailing: Mailing) -> EmailMessage:
             files, notes = await change_reports(self.bus, run, mailing.attach)
@@ -164,7 +166,7 @@ class Notifier:
             RunNotifyFailed(
                 run_id=event.run_id,
                 job_id=event.job_id,
-                id=f"{event.id}.notify-failed.{part or mailing.part}",
+                id=notify_failed_id(event.id, part or mailing.part),
                 reason=reason,
                 about=tag_of(event),
                 recipients=only or list(mailing.recipients),

@@ -1,30 +1,28 @@
 """The runner: the only service that touches data sources. Wiring only.
 
-Two durable consumers: approvals (plan a run: run.py) and the work queue (apply a
-batch: work.py). Every runner process pulls from the same two consumers, so runs and
-batches are shared out among however many runners there are.
+Three durable consumers: approvals (plan a run: run.py), the work queue (apply a batch:
+work.py) and the batches dropped as dead letters (count them and go on: dropped.py).
+Every runner process pulls from the same consumers, so runs and batches are shared out
+among however many runners there are.
 """
 
 from __future__ import annotations
 
-import msgspec
 from faststream.nats import NatsBroker
 
-from core.errors import IdsyncError
-from schemas.commands import CommandReply, deadletter_command_decoder
-from schemas.events import Event, RunApproved, RunDeadLetter, RunDeliveryFailed
+from schemas.event_ids import planning_dead_id, planning_failed_id
+from schemas.events import Event, RunApproved, RunBatchDropped, RunDeadLetter, RunDeliveryFailed
 from schemas.work import WorkBatch, decode_batch
 from services.common.bus import Bus
 from services.common.consumers import subscribe_durable
 from services.common.delivery import Failure, consume, deliberately
-from services.common.ending import fail_run
 from services.common.host import Background
-from services.common.jetstream import RUNNER, WORKER
+from services.common.jetstream import DROPS, RUNNER, WORKER
 
-from .deadletters import drop, retry
+from .dropped import count_dropped
 from .health import Work, heartbeat
 from .run import Planner
-from .work import advance, apply_batch, give_up, retrying
+from .work import apply_batch, give_up, retrying
 
 
 def register(broker: NatsBroker, bus: Bus) -> list[Background]:
@@ -42,7 +40,7 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
             RunDeadLetter(
                 run_id=event.run_id,
                 job_id=event.job_id,
-                id=f"{event.id}.dead",
+                id=planning_dead_id(event.id),
                 stage="plan",
                 error=f"planning failed {settings.max_deliver} times: {error}",
             )
@@ -53,7 +51,7 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
             RunDeliveryFailed(
                 run_id=event.run_id,
                 job_id=event.job_id,
-                id=f"{event.id}.failed.{failure.copy}.{failure.attempt}",
+                id=planning_failed_id(event.id, failure.copy, failure.attempt),
                 stage="plan",
                 error=str(failure.error) or type(failure.error).__name__,
                 attempt=failure.attempt,
@@ -72,8 +70,10 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
     async def apply_retrying(batch: WorkBatch, failure: Failure) -> None:
         await retrying(bus, batch, failure)
 
-    # Dead letter commands are answered by the workflow (it alone may publish an approval
-    # again): handle_dead_letter below is what it calls.
+    async def on_dropped(event: Event, attempt: int) -> None:
+        if isinstance(event, RunBatchDropped):
+            await count_dropped(bus, event)
+
     # One plan at a time: plans are large.
     subscribe_durable(
         bus,
@@ -90,24 +90,9 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
         batch_size=settings.runner_concurrency,
         title="runner: change batches",
     )
+    # The workflow answers `idsync deadletter drop` (it alone may delete a stream's
+    # messages); the run's own accounting of a dropped batch is the runner's.
+    subscribe_durable(
+        bus, DROPS, deliberately(bus, on_dropped), batch_size=4, title="runner: dropped batches"
+    )
     return [lambda: heartbeat(bus, work)]
-
-
-async def handle_dead_letter(bus: Bus, principal: str, body: bytes) -> CommandReply:
-    try:
-        command = deadletter_command_decoder.decode(body)
-    except (msgspec.DecodeError, msgspec.ValidationError) as error:
-        return CommandReply(ok=False, error=f"not a dead letter command: {error}")
-    try:
-        if command.action == "retry":
-            letter = await retry(bus, command.seq)
-        else:
-            letter, batch = await drop(bus, command.seq, principal)
-            if batch is not None:
-                await advance(bus, batch)
-            elif letter.run_id and letter.present:  # a run that could not be planned
-                reason = f"dropped by {principal} after planning failed"
-                await fail_run(bus, letter.run_id, letter.job_id, reason)
-    except IdsyncError as error:
-        return CommandReply(ok=False, error=str(error))
-    return CommandReply(ok=True, run_id=letter.run_id or "-")

@@ -1,13 +1,14 @@
 """Publishing every record error of a plan or a batch: the first ones go in the event
 itself, the rest in `run.record-errors` parts published just before it
-(services/common/record_errors.py folds them back)."""
+(core/record_errors.py folds them back)."""
 
 from __future__ import annotations
 
+from core.record_errors import in_parts
+from schemas.event_ids import record_errors_id
 from schemas.events import RunRecordErrors
 from schemas.plan import RecordError
 from services.common.bus import Bus
-from services.common.record_errors import in_parts
 
 
 async def publish_rest(
@@ -15,13 +16,12 @@ async def publish_rest(
 ) -> list[RecordError]:
     """Publish the errors after the first part; the first part, for the event itself."""
     first, *rest = in_parts(errors)
-    of = f"{plan_hash[:16]}.batch.{batch}" if batch is not None else plan_hash[:16]
     for part, more in enumerate(rest, start=2):
         await bus.publish(
             RunRecordErrors(
                 run_id=run_id,
                 job_id=job_id,
-                id=f"{run_id}.{of}.errors.{part}",
+                id=record_errors_id(run_id, plan_hash, batch, part),
                 plan_hash=plan_hash,
                 batch=batch,
                 part=part,

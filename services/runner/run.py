@@ -19,6 +19,7 @@ import structlog
 
 from core.engine import assess, phase_of, split_batches
 from core.errors import PERMANENT, BadInput, StoreFull
+from schemas.event_ids import awaiting_id, finished_id, planned_id, started_id
 from schemas.events import (
     RunApproved,
     RunAwaitingApproval,
@@ -33,13 +34,14 @@ from services.common.bus import Bus
 from services.common.ending import fail_run
 from services.common.failpoints import failpoint
 from services.common.runs import RunState, StateChange
+from services.common.stored_plans import load_plan, save_plan
 from services.common.watermarks import Memory
 from services.runner.hooks import hooks_of
 from services.runner.planning import Asked, PlannedRun, plan_run
 
 from .absences import forget_returned
 from .outcomes import planned_stats, shared_records
-from .plans import load_plan, publish_phase, save_plan
+from .plans import publish_phase
 from .reasons import publish_rest
 
 MAX_BATCH_BYTES = 512 * 1024  # well under the server's 1 MiB message limit
@@ -76,7 +78,7 @@ class Planner:
             RunStarted(
                 run_id=self.run_id,
                 job_id=self.job_id,
-                id=f"{self.approved.id}.started.{self.attempt}",
+                id=started_id(self.approved.id, self.attempt),
                 runner=self.runner_id,
                 attempt=self.attempt,
                 reason=reason,
@@ -145,7 +147,7 @@ class Planner:
             RunAwaitingApproval(
                 run_id=self.run_id,
                 job_id=self.job_id,
-                id=f"{self.run_id}.awaiting.{the_plan.hash[:16]}",
+                id=awaiting_id(self.run_id, the_plan.hash),
                 reason=reason,
                 plan_hash=the_plan.hash,
                 counts=the_plan.counts,
@@ -161,7 +163,7 @@ class Planner:
             RunFinished(
                 run_id=self.run_id,
                 job_id=self.job_id,
-                id=f"{self.run_id}.finished",
+                id=finished_id(self.run_id),
                 stats=totals,
                 plan_hash=planned.plan.hash,
                 seconds=seconds_since(self.approved.at),
@@ -179,7 +181,7 @@ class Planner:
             RunPlanned(
                 run_id=self.run_id,
                 job_id=self.job_id,
-                id=f"{self.run_id}.planned.{the_plan.hash[:16]}",
+                id=planned_id(self.run_id, the_plan.hash),
                 plan_hash=the_plan.hash,
                 counts=the_plan.counts,
                 source_records=planned.source_records,

@@ -19,6 +19,13 @@ from core.engine.context import MappingContext
 from core.engine.mapping import compile_mapping
 from core.engine.passwords import PasswordSpec
 from core.errors import PERMANENT
+from schemas.event_ids import (
+    batch_applied_id,
+    batch_dead_id,
+    batch_failed_id,
+    finished_id,
+    passwords_sealed_id,
+)
 from schemas.events import (
     RunBatchApplied,
     RunDeadLetter,
@@ -36,6 +43,7 @@ from services.common.ending import cancel_run, fail_run
 from services.common.failpoints import failpoint
 from services.common.runs import RunState, StateChange
 from services.common.sealing import notifier_public_key
+from services.common.stored_plans import forget_plan, load_plan
 from services.common.watermarks import Memory
 from services.runner.providers.base import Outcome
 
@@ -44,7 +52,7 @@ from .hooks import hooks_of, shutdown
 from .outcomes import Ledger, count_batch, record_errors
 from .passwords import passwords_of, sealed_passwords, with_passwords
 from .planning.sides import apply_by_type
-from .plans import forget_plan, load_plan, publish_phase
+from .plans import publish_phase
 from .reasons import publish_rest
 from .run import seconds_since
 
@@ -82,7 +90,7 @@ async def apply_batch(batch: WorkBatch, attempt: int, bus: Bus, runner_id: str) 
             RunBatchApplied(
                 run_id=batch.run_id,
                 job_id=batch.job_id,
-                id=f"{batch.run_id}.{batch.plan_hash[:16]}.batch.{batch.number}",
+                id=batch_applied_id(batch.run_id, batch.plan_hash, batch.number),
                 plan_hash=batch.plan_hash,
                 batch=batch.number,
                 batches=sum(state.phases),
@@ -164,7 +172,7 @@ async def _hand_over_passwords(
             RunPasswordsSealed(
                 run_id=batch.run_id,
                 job_id=batch.job_id,
-                id=f"{batch.run_id}.passwords.{batch.plan_hash[:16]}.{batch.number}",
+                id=passwords_sealed_id(batch.run_id, batch.plan_hash, batch.number),
                 passwords=sealed,
             )
         )
@@ -199,8 +207,9 @@ async def retrying(bus: Bus, batch: WorkBatch, failure: Failure) -> None:
         RunDeliveryFailed(
             run_id=batch.run_id,
             job_id=batch.job_id,
-            id=f"{batch.run_id}.{batch.plan_hash[:16]}.failed.{batch.number}.{failure.copy}"
-            f".{failure.attempt}",
+            id=batch_failed_id(
+                batch.run_id, batch.plan_hash, batch.number, failure.copy, failure.attempt
+            ),
             stage="batch",
             batch=batch.number,
             error=str(failure.error) or type(failure.error).__name__,
@@ -217,7 +226,7 @@ async def give_up(bus: Bus, batch: WorkBatch, error: BaseException) -> None:
         RunDeadLetter(
             run_id=batch.run_id,
             job_id=batch.job_id,
-            id=f"{batch.run_id}.{batch.plan_hash[:16]}.dead.{batch.number}",
+            id=batch_dead_id(batch.run_id, batch.plan_hash, batch.number),
             stage="batch",
             batch=batch.number,
             changes=len(batch.changes),
@@ -252,7 +261,7 @@ async def _advance(bus: Bus, batch: WorkBatch, state: RunState, runner_id: str =
         RunFinished(
             run_id=batch.run_id,
             job_id=batch.job_id,
-            id=f"{batch.run_id}.finished",
+            id=finished_id(batch.run_id),
             stats=totals,
             plan_hash=batch.plan_hash,
             seconds=seconds_since(state.approved_at),

@@ -7,6 +7,7 @@ import asyncio
 from faststream.nats import NatsBroker
 
 from core.errors import BadInput
+from schemas.event_ids import requested_id
 from schemas.events import RunRequested
 from schemas.ids import scheduled_run_id, utcnow
 from services.common.bus import Bus
@@ -45,7 +46,7 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
                 RunRequested(
                     run_id=run_id,
                     job_id=job.id,
-                    id=f"{run_id}.requested",
+                    id=requested_id(run_id),
                     requested_by="scheduler",
                     trigger="schedule",
                 )

@@ -5,6 +5,8 @@ only under their own principal, so the principal in the subject is who asks. A
 request that the job's approval policy covers waits (`run.awaiting-approval`) for one
 of its approvers (decisions.py); any other is approved at once. Requests from other
 systems are merged in bursts (bursts.py); waits nobody answers expire (approvals.py).
+Dead letters are retried and dropped here (deadletters.py): publishing an approval
+again and deleting a stream's messages are the workflow's alone.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from faststream.nats import NatsBroker, NatsMessage
 
 from core.errors import StoreFull
 from schemas.commands import CommandReply, encode, run_command_decoder
+from schemas.event_ids import approved_id, awaiting_id, requested_id
 from schemas.events import Event, RunApproved, RunAwaitingApproval, RunRequested, Trigger
 from schemas.ids import is_slug, new_run_id, utcnow
 from schemas.jobs import Job
@@ -32,11 +35,11 @@ from services.common.logging import get_logger
 from services.common.runs import RunState
 from services.common.users import Users
 from services.common.users import load as load_users
-from services.runner.app import handle_dead_letter
 
 from . import gate
 from .approvals import WAITING, Expiry, record
 from .bursts import Bursts
+from .deadletters import answer_dead_letter
 from .decisions import cancel, decide_waiting_run
 from .definitions import apply_connections, apply_job, delete_job
 
@@ -59,7 +62,7 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
         "job-apply": apply_job,
         "job-delete": delete_job,
         "connection-apply": apply_connections,
-        "deadletter": handle_dead_letter,
+        "deadletter": answer_dead_letter,
     }
     for verb, handler in handlers.items():
         _answer(broker, bus, verb, handler)
@@ -87,7 +90,7 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
                 request = RunRequested(
                     run_id=burst.run_id,
                     job_id=burst.job_id,
-                    id=f"{burst.run_id}.requested",
+                    id=requested_id(burst.run_id),
                     requested_by=burst.requested_by,
                     trigger="external",
                     keys=burst.keys,
@@ -162,7 +165,7 @@ async def accept_run_command(
         RunRequested(
             run_id=run_id,
             job_id=job.id,
-            id=f"{run_id}.requested",
+            id=requested_id(run_id),
             requested_by=principal,
             keys=command.keys,
             changed_only=command.changed_only,
@@ -204,7 +207,7 @@ async def gate_request(bus: Bus, request: RunRequested) -> None:
         RunAwaitingApproval(
             run_id=request.run_id,
             job_id=job.id,
-            id=f"{request.run_id}.awaiting",
+            id=awaiting_id(request.run_id),
             reason=f"{request.trigger} run asked for by {request.requested_by}; "
             f"job {job.id} needs the approval of {who}",
             requested_by=request.requested_by,
@@ -222,7 +225,7 @@ def decide(request: RunRequested) -> RunApproved:
     return RunApproved(
         run_id=request.run_id,
         job_id=request.job_id,
-        id=f"{request.run_id}.approved",
+        id=approved_id(request.run_id),
         approved_by="workflow",
         reason="no approval required",
         requested_by=request.requested_by,

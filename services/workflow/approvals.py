@@ -16,6 +16,7 @@ import msgspec
 import nats.js.errors
 from nats.js import JetStreamContext
 
+from schemas.event_ids import expired_id
 from schemas.events import RunAwaitingApproval, RunExpired
 from schemas.ids import utcnow
 from schemas.plan import PlanCounts
@@ -136,7 +137,7 @@ class Expiry:
             RunExpired(
                 run_id=entry.run_id,
                 job_id=entry.job_id,
-                id=f"{entry.run_id}.expired",
+                id=expired_id(entry.run_id),
                 reason=f"nobody answered within {_duration(waited)}: {entry.reason}",
             )
         )

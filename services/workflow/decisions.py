@@ -14,6 +14,7 @@ from __future__ import annotations
 import msgspec
 
 from schemas.commands import CommandReply, decide_command_decoder
+from schemas.event_ids import approved_id, denied_id
 from schemas.events import RunApproved, RunDenied, Trigger
 from services.common.bus import Bus
 from services.common.ending import cancel_run
@@ -66,12 +67,11 @@ async def decide_waiting_run(bus: Bus, principal: str, verb: str, body: bytes) -
     if not await _leave_waiting(bus, run_id, plan_hash, verb):
         return CommandReply(ok=False, error=f"run {run_id} was answered by someone else meanwhile")
     if verb == "approve":
-        suffix = f".{plan_hash[:16]}" if plan_hash else ""
         await bus.publish(
             RunApproved(
                 run_id=run_id,
                 job_id=state.job_id,
-                id=f"{run_id}.approved{suffix}",
+                id=approved_id(run_id, plan_hash),
                 approved_by=principal,
                 reason=command.reason or ("plan approved" if plan_hash else "request approved"),
                 requested_by=state.requested_by,
@@ -86,7 +86,7 @@ async def decide_waiting_run(bus: Bus, principal: str, verb: str, body: bytes) -
             RunDenied(
                 run_id=run_id,
                 job_id=state.job_id,
-                id=f"{run_id}.denied",
+                id=denied_id(run_id),
                 by=principal,
                 reason=command.reason,
             )

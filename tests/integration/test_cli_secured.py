@@ -11,10 +11,13 @@ from pathlib import Path
 import pytest
 
 from core.errors import BadInput
+from schemas.events import RunFinished, is_end
+from services.common.deadletters import dead_letters
 from services.common.definitions import load_connections, load_job
 from services.common.settings import Settings
 
 from .conftest import IDSYNC, JOB_ID, Files, connections_toml, env_for
+from .journal import wait_for_event
 from .secured import APPROVAL, Running, as_, person
 from .test_delivery import locked
 
@@ -187,3 +190,33 @@ async def test_a_failing_batch_is_said_at_once_and_its_dead_letter_listed_under_
     assert "waits: batch 1 failed its last delivery" in waited.stderr
     [letter] = json.loads(listed.stdout)
     assert letter["what"] == "batch 1 (5 changes)"
+
+
+async def test_dead_letters_are_dropped_and_retried_under_users(
+    files: Files, secure: Settings, secured_services: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The workflow answers `deadletter drop|retry` with its permissions (deleting a
+    stream's messages, publishing again); the runner counts the dropped batch with its
+    own. secured_services fails on any refusal."""
+    monkeypatch.setenv("IDSYNC_SQLITE_BUSY_TIMEOUT", "0.05")
+    files.write(count=6, batch_size=3)
+    files.db.parent.mkdir(parents=True, exist_ok=True)
+    async with secured_services(), person(secure, "alice") as alice:
+        for what, path in (("connection", files.connections), ("job", files.job)):
+            applied = await idsync(secure, "alice", what, "apply", str(path))
+            assert applied.returncode == 0, applied.stderr
+        with locked(files.db):
+            run_id = await alice.request_run(JOB_ID)
+            while len(letters := await dead_letters(alice.js)) < 2:
+                await asyncio.sleep(0.1)
+        first, second = sorted(letters, key=lambda letter: letter.what)
+        dropped = await idsync(secure, "bob", "deadletter", "drop", str(first.seq))
+        assert dropped.returncode == 0, dropped.stderr
+        retried = await idsync(secure, "bob", "deadletter", "retry", str(second.seq))
+        assert retried.returncode == 0, retried.stderr
+        end = await wait_for_event(alice, lambda e: is_end(e) and e.run_id == run_id)
+        shown = await idsync(secure, "carol", "run", "show", run_id)
+        assert await dead_letters(alice.js) == []
+    assert isinstance(end, RunFinished) and end.with_errors
+    assert (end.stats.created, end.stats.failed, end.stats.dead_letters) == (3, 3, 1)
+    assert f"reason: batch {first.what.split()[1]} dropped by bob" in shown.stdout

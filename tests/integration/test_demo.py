@@ -7,8 +7,8 @@ import os
 import subprocess
 from pathlib import Path
 
+from core.runs import fold
 from services.cli.client import connect
-from services.cli.runs import fold
 from services.common.embedded import EmbeddedNats
 from services.common.settings import Settings
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from core.runs import fold
 from schemas.events import RunFinished, tag_of
 from services.cli.client import Session
-from services.cli.runs import fold
 from services.cli.watch import follow_run
 from services.common.people import write_csv
 

@@ -23,10 +23,10 @@ from schemas.events import (
     is_end,
 )
 from services.cli.client import Session
+from services.common.deadletters import dead_letters
 from services.common.host import run_services
 from services.common.logging import configure_logging
 from services.common.settings import Settings
-from services.runner.deadletters import dead_letters
 
 from .conftest import JOB_ID, Files, RunServices, apply_files
 from .journal import wait_for_event

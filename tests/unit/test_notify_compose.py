@@ -8,6 +8,7 @@ from email.headerregistry import Address
 import pytest
 
 from core.errors import BadInput
+from core.runs import story_at as digest
 from schemas.events import (
     Event,
     RunAwaitingApproval,
@@ -26,7 +27,6 @@ from schemas.plan import PlanCounts, RecordError, RunStats
 from services.common.definitions import check_job
 from services.notifier.addresses import address_problem
 from services.notifier.compose import MailRefused, compose, message_id
-from services.notifier.digest import digest
 from services.notifier.triggers import Mailing, fired, mailings
 
 RUN, JOB = "20261121T204800Z-3f9a1c", "hr"

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 
+from core.run_texts import grouped_warnings
 from schemas.plan import Change, PlanCounts
 from schemas.values import Record
 from services.cli.preview import change_line, counts_line
-from services.common.run_texts import grouped_warnings
 
 ORDER = ["employee_id", "given_name", "surname", "mail", "department", "groups"]
 ADA: Record = {

@@ -1,16 +1,16 @@
-"""A run's record errors in parts and folded back (services/common/record_errors.py)."""
+"""A run's record errors in parts and folded back (core/record_errors.py)."""
 
 from __future__ import annotations
 
-from schemas.events import Event, RunBatchApplied, RunPlanned, RunRecordErrors
-from schemas.plan import PlanCounts, RecordError, RunStats
-from services.common.record_errors import (
+from core.record_errors import (
     MAX_ERROR_BYTES,
     MAX_ERRORS_PER_EVENT,
     MAX_MESSAGE,
     RunErrors,
     in_parts,
 )
+from schemas.events import Event, RunBatchApplied, RunPlanned, RunRecordErrors
+from schemas.plan import PlanCounts, RecordError, RunStats
 
 
 def errors(count: int, prefix: str = "E", message: str = "no") -> list[RecordError]:

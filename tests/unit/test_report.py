@@ -13,7 +13,8 @@ from core.engine.report import text as cell_text
 from core.errors import BadInput
 from schemas.plan import Change, PlanCounts
 from schemas.values import Binary, Value
-from services.cli.export import XLSX_MAX_CELL, export_format, write_report
+from services.cli.export import export_format
+from services.common.report_writer import XLSX_MAX_CELL, write_report
 
 CHANGES = [
     Change(

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
+from core.run_texts import STAT_NAMES, duration, stats_line
 from schemas.events import RunFinished
 from schemas.plan import RunStats
 from services.cli.output import event_line
 from services.cli.watch import describe_end
-from services.common.run_texts import STAT_NAMES, duration, stats_line
 from services.notifier import body
 
 

@@ -1,17 +1,13 @@
-"""`idsync deadletter …` (what was given up on, brought back or let go) and
-`idsync runner list` (who is alive and working)."""
+"""`idsync deadletter list|retry|drop`: what was given up on, brought back or let go
+(the workflow carries out retry and drop)."""
 
 from __future__ import annotations
 
 import argparse
 
-import msgspec
-
 from core.errors import BadInput
 from schemas.commands import DeadLetterCommand
-from schemas.ids import utcnow
-from services.runner.deadletters import dead_letters
-from services.runner.health import runners
+from services.common.deadletters import dead_letters
 
 from .client import connect
 from .output import print_json, print_table
@@ -66,36 +62,3 @@ def _seq(text: str) -> int:
     if not text.isdigit():
         raise BadInput(f"{text!r} is not a dead letter number: `idsync deadletter list`")
     return int(text)
-
-
-async def runner_list(args: argparse.Namespace) -> int:
-    """The runners that said they are alive, what they work on, and who went silent."""
-    async with connect(args.settings) as session:
-        found = await runners(session.js)
-    now = utcnow()
-    if args.json:
-        print_json([{**msgspec.structs.asdict(r), "silent_for": r.silent_for(now)} for r in found])
-        return 0
-    if not found:
-        print("no runner has reported: start one with `idsync up` or `idsync serve runner`")
-        return 0
-    rows = []
-    for runner in found:
-        silent = runner.silent_for(now)
-        state = f"SILENT for {silent:.0f}s" if silent else "alive"
-        rows.append(
-            (
-                runner.runner_id,
-                f"{runner.host}:{runner.pid}",
-                state,
-                f"{(now - runner.heartbeat_at).total_seconds():.0f}s ago",
-                "; ".join(runner.working) or "idle",
-            )
-        )
-    print_table(rows, ("RUNNER", "WHERE", "STATE", "HEARTBEAT", "WORKING ON"))
-    if any(r.silent_for(now) for r in found):
-        print(
-            "\nA silent runner's unacknowledged work goes back to the queue after the ack "
-            "wait (IDSYNC_ACK_WAIT) and another runner takes it."
-        )
-    return 0

@@ -1,111 +1,36 @@
-"""`idsync connection …` and `idsync job …`: apply, list, show, run, preview, delete."""
+"""`idsync job apply|list|show|run|preview|delete`: what moves where, and running it."""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import sys
-import tomllib
 from pathlib import Path
 
 import msgspec
 
 from core.engine.report import report
 from core.errors import BadInput
-from schemas.connections import Connection
+from core.runs import fold
 from schemas.ids import utcnow
 from services.common.definitions import (
     check_job,
-    connections_from,
-    load_connections,
     load_job,
 )
 from services.common.logging import configure_logging
+from services.common.report_writer import write_report
 from services.common.watermarks import Memory
 from services.runner.planning import Asked, plan_run
-from services.runner.providers.reach import check_reachable, writers
 from services.workflow.gate import approval_problems
 from services.workflow.ownership import unowned_connection_problems
 
 from .client import connect
-from .export import export_format, write_report
+from .export import export_format
 from .output import print_json, print_table
 from .preview import preview_text
-from .runs import fold
 from .samples import preview_samples
 from .schedules import next_run, schedule_text
 from .watch import EXIT_OK, EXIT_WAITING, wait_for_run
-
-
-async def connection_apply(args: argparse.Namespace) -> int:
-    connections = load_connections(Path(args.file))
-    async with connect(args.settings) as session:
-        await session.apply_connections(connections)
-    if args.json:
-        print_json(connections)
-    else:
-        for connection in connections:
-            print(f"applied connection {connection.id} ({_provider(connection)})")
-    return 0
-
-
-def _connections_from(args: argparse.Namespace) -> list[Connection]:
-    """The connection `idsync connection add` describes, checked as a file's would be
-    (relative paths taken from the current folder, as a shell user expects)."""
-    table: dict[str, object] = {"provider": args.provider}
-    for pair in args.set or []:
-        name, sep, value = pair.partition("=")
-        if not sep or not name.strip():
-            raise BadInput(f"--set {pair!r}: expected NAME=VALUE, e.g. --set directory=/srv/hr")
-        table[name.strip()] = _setting(name.strip(), value)
-    return connections_from({args.id: table}, "connection add", Path.cwd(), strict=False)
-
-
-async def connection_add(args: argparse.Namespace) -> int:
-    """One connection from options, checked as `connection apply` checks a file's."""
-    connections = _connections_from(args)
-    async with connect(args.settings) as session:
-        await session.apply_connections(connections)
-    print(f"added connection {args.id} ({args.provider})")
-    return 0
-
-
-def _setting(name: str, text: str) -> object:
-    """A --set value: TOML when it starts a list or a table (`urls=["ldaps://dc1"]`,
-    `password={ env = "LDAP_PASSWORD" }`), else text (read as a number or true/false
-    where the setting is one)."""
-    if not text.lstrip().startswith(("[", "{")):
-        return text
-    try:
-        return tomllib.loads(f"value = {text}")["value"]
-    except tomllib.TOMLDecodeError as error:
-        raise BadInput(f"--set {name}={text}: not a TOML list or table ({error})") from None
-
-
-async def connection_list(args: argparse.Namespace) -> int:
-    async with connect(args.settings) as session:
-        connections = await session.store.connections()
-    if args.json:
-        print_json(connections)
-        return 0
-    if not connections:
-        print("no connections yet: `idsync connection apply connections.toml` adds some")
-        return 0
-    rows = [(c.id, _provider(c), c.title, _where(c)) for c in connections]
-    print_table(rows, ("ID", "PROVIDER", "TITLE", "WHERE"))
-    return 0
-
-
-async def connection_test(args: argparse.Namespace) -> int:
-    async with connect(args.settings) as session:
-        connection = await session.store.connection(args.id)
-        jobs = await session.store.jobs()
-    message = await check_reachable(connection, writers(jobs, args.id))
-    if args.json:
-        print_json({"id": args.id, "ok": True, "message": message})
-    else:
-        print(f"{args.id}: ok — {message}")
-    return 0
 
 
 async def job_apply(args: argparse.Namespace) -> int:
@@ -249,11 +174,3 @@ def _waits(run_id: str, job_id: str, approvers: list[str]) -> str:
         f"  an approver sees it in `idsync run approvals` and runs "
         f"`idsync run approve {run_id}`; `idsync run deny {run_id}` withdraws it"
     )
-
-
-def _provider(connection: Connection) -> str:
-    return str(connection.__struct_config__.tag)
-
-
-def _where(connection: Connection) -> str:
-    return str(getattr(connection, "directory", None) or getattr(connection, "path", ""))

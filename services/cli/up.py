@@ -1,10 +1,10 @@
-"""`idsync up` and `idsync serve`: running the services in the foreground."""
+"""`idsync up`: NATS (embedded, unless IDSYNC_NATS_URL is set) and every service, in the
+foreground."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
@@ -16,15 +16,7 @@ from services.common.embedded import EmbeddedNats
 from services.common.settings import URL_FILE, Settings
 
 from .client import open_connection
-
-
-def stop_on_signals() -> asyncio.Event:
-    """An event set by Ctrl-C or SIGTERM, for a clean stop."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    return stop
+from .serve import stop_on_signals
 
 
 @asynccontextmanager
@@ -78,13 +70,4 @@ async def up(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         await run_services(SERVICES, settings, url, stop)
-    return 0
-
-
-async def serve(args: argparse.Namespace) -> int:
-    from services.common.host import run_services  # FastStream: loaded to serve, not to start
-
-    settings: Settings = args.settings
-    url = settings.resolve_nats_url()
-    await run_services(args.services, settings, url, stop_on_signals())
     return 0

@@ -1,21 +1,24 @@
-"""`idsync run list|show` and `idsync tail`: reading and following the journal."""
+"""`idsync run list|show|approvals|approve|deny|cancel`: runs as the journal tells them, what
+waits for whom, and the answers."""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import sys
 
 from core.errors import NotFound
-from schemas.subjects import JOURNAL_SUBJECTS, job_events
+from core.runs import RunStory, fold
+from schemas.ids import utcnow
+from schemas.subjects import RUN_EVENTS, job_events
+from services.common.runs import Runs
+from services.workflow.approvals import WAITING, Waiting, waiting
+from services.workflow.gate import same
 
 from .client import connect
-from .output import event_line, print_json, print_table, stats_line
-from .runs import RunSummary, fold
+from .output import print_json, print_table, stats_line
 
 
 async def run_list(args: argparse.Namespace) -> int:
-    subject = f"idsync.run.*.{args.job}" if args.job else "idsync.run.>"
+    subject = job_events(args.job) if args.job else RUN_EVENTS
     async with connect(args.settings) as session:
         runs = fold(await session.journal(subject))[-args.limit :]
     if args.json:
@@ -102,31 +105,7 @@ async def run_cancel(args: argparse.Namespace) -> int:
     return 0
 
 
-async def tail(args: argparse.Namespace) -> int:
-    # The journal's families, not idsync.>: that would take in other people's commands.
-    subjects = [job_events(args.job)] if args.job else JOURNAL_SUBJECTS
-    async with connect(args.settings) as session, session.follow(*subjects) as queue:
-        if not args.json:
-            print(f"following {', '.join(subjects)} (Ctrl-C to stop)", file=sys.stderr)
-        try:
-            while True:
-                event = await queue.get()
-                if args.json:
-                    sys.stdout.write(session_json(event) + "\n")
-                else:
-                    print(event_line(event))
-                sys.stdout.flush()
-        except asyncio.CancelledError:
-            return 0
-
-
-def session_json(event: object) -> str:
-    import msgspec
-
-    return msgspec.json.encode(event).decode()
-
-
-def _brief(run: RunSummary) -> dict[str, object]:
+def _brief(run: RunStory) -> dict[str, object]:
     return {
         "run_id": run.run_id,
         "job_id": run.job_id,
@@ -138,3 +117,46 @@ def _brief(run: RunSummary) -> dict[str, object]:
         "stats": run.stats,
         "reason": run.reason,
     }
+
+
+async def run_approvals(args: argparse.Namespace) -> int:
+    """The runs waiting for an approval the current principal may give (--all: every one)."""
+    async with connect(args.settings) as session:
+        me = session.settings.principal
+        runs, found = Runs(session.js), []
+        for entry in await waiting(session.js):
+            state = await runs.get(entry.run_id)
+            if state is None or state.state != WAITING:
+                continue  # answered meanwhile; the workflow tidies the list
+            if args.all or _mine(entry, me):
+                found.append(entry)
+    if args.json:
+        print_json(found)
+        return 0
+    if not found:
+        print("nothing waits for your approval" + ("" if args.all else " (--all: for anyone)"))
+        return 0
+    now = utcnow()
+    for entry in found:
+        left = max((entry.expires_at - now).total_seconds() / 3600, 0)
+        print(f"run {entry.run_id} of job {entry.job_id} ({entry.trigger})")
+        print(f"  asked for by {entry.requested_by or '-'}: {entry.reason}")
+        if entry.keys is not None:
+            print(f"  only the objects {', '.join(entry.keys)}")
+        if entry.counts is not None and entry.plan_hash:
+            c = entry.counts
+            print(
+                f"  plan {entry.plan_hash[:12]}: {c.create} create, {c.update} update, "
+                f"{c.delete} delete, {c.disable} disable, {c.move} move"
+            )
+        who = ", ".join(entry.approvers) or "anyone"
+        print(f"  approvers: {who}; expires in {left:.1f} h ({entry.expires_at:%Y-%m-%d %H:%M})")
+        run = entry.run_id
+        print(f"  `idsync run approve {run}` or `idsync run deny {run} --reason …`")
+    return 0
+
+
+def _mine(entry: Waiting, me: str) -> bool:
+    if same(entry.requested_by, me) and entry.approvers:
+        return False  # nobody approves their own request
+    return not entry.approvers or any(same(me, a) for a in entry.approvers)
