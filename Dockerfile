@@ -3,6 +3,7 @@ FROM python:3.11-slim
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY schemas ./schemas
+COPY core ./core
 COPY services ./services
 RUN pip install --no-cache-dir .
 USER nobody

@@ -32,13 +32,13 @@ test: $(DEV) lint
 	$(BIN)/pytest
 
 lint: $(DEV)
-	$(BIN)/ruff check schemas services tests bench
-	$(BIN)/ruff format --check schemas services tests bench
+	$(BIN)/ruff check schemas core services tests bench
+	$(BIN)/ruff format --check schemas core services tests bench
 	$(BIN)/mypy
 
 format: $(DEV)
-	$(BIN)/ruff format schemas services tests bench
-	$(BIN)/ruff check --fix schemas services tests bench
+	$(BIN)/ruff format schemas core services tests bench
+	$(BIN)/ruff check --fix schemas core services tests bench
 
 bench: $(STAMP)
 	$(BIN)/python bench/csv_to_sqlite.py

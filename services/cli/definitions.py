@@ -10,22 +10,21 @@ from pathlib import Path
 
 import msgspec
 
+from core.checks.approval import approval_problems
+from core.checks.connections import check_connections
+from core.checks.job import check_job
+from core.checks.ownership import unowned_connection_problems
 from schemas.connections import Connection
 from schemas.ids import utcnow
-from services.common.definitions import (
-    check_job,
-    connections_from,
-    load_connections,
-    load_job,
-)
+from services.common.definitions import connections_from, load_connections, load_job
 from services.common.errors import BadInput
+from services.common.hooks import hooks_problem
 from services.common.logging import configure_logging
 from services.common.watermarks import Memory
+from services.providers import FACTS, check_reachable
+from services.providers.reach import writers
 from services.runner.engine.report import report
 from services.runner.planning import Asked, plan_run
-from services.runner.providers.reach import check_reachable, writers
-from services.workflow.gate import approval_problems
-from services.workflow.ownership import unowned_connection_problems
 
 from .client import connect
 from .export import export_format, write_report
@@ -38,7 +37,9 @@ from .watch import EXIT_OK, EXIT_WAITING, wait_for_run
 
 
 async def connection_apply(args: argparse.Namespace) -> int:
-    connections = load_connections(Path(args.file))
+    path = Path(args.file)
+    connections = load_connections(path)
+    check_connections(connections, FACTS, origin=str(path))
     async with connect(args.settings) as session:
         await session.apply_connections(connections)
     if args.json:
@@ -58,7 +59,10 @@ def _connections_from(args: argparse.Namespace) -> list[Connection]:
         if not sep or not name.strip():
             raise BadInput(f"--set {pair!r}: expected NAME=VALUE, e.g. --set directory=/srv/hr")
         table[name.strip()] = _setting(name.strip(), value)
-    return connections_from({args.id: table}, "connection add", Path.cwd(), strict=False)
+    origin = "connection add"
+    connections = connections_from({args.id: table}, origin, Path.cwd(), strict=False)
+    check_connections(connections, FACTS, origin=origin)
+    return connections
 
 
 async def connection_add(args: argparse.Namespace) -> int:
@@ -114,7 +118,8 @@ async def job_apply(args: argparse.Namespace) -> int:
         raise BadInput("\n".join(f"{args.file}: {problem}" for problem in problems))
     async with connect(args.settings) as session:
         connections = {c.id: c for c in await session.store.connections()}
-        check_job(job, connections, origin=Path(args.file))  # here, to name the file
+        hooks = hooks_problem(job)
+        check_job(job, connections, FACTS, origin=Path(args.file), hooks_problem=hooks)
         if problems := unowned_connection_problems(job, connections):
             raise BadInput("\n".join(f"{args.file}: {problem}" for problem in problems))
         existed = await session.apply_job(job)

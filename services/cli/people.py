@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import argparse
 
+from core.checks.principals import same
 from schemas.ids import utcnow
 from services.common import access, users
 from services.common.credentials import person_file
 from services.common.runs import Runs
 from services.common.settings import Settings
 from services.workflow.approvals import WAITING, Waiting, waiting
-from services.workflow.gate import same
 
 from .client import connect
 from .output import print_json, print_table

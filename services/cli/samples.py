@@ -7,10 +7,10 @@ import argparse
 
 from schemas.values import Binary, Record, Value
 from services.common.errors import BadInput
+from services.providers.base import Provider
 from services.runner.engine.mapping import compile_mapping
 from services.runner.engine.samples import GENERATED, Sample, sample
 from services.runner.planning import default_context, open_sides
-from services.runner.providers.base import Provider
 
 from .client import connect
 from .output import print_json

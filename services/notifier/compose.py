@@ -17,6 +17,7 @@ from email.utils import format_datetime
 
 import msgspec
 
+from core.checks.addresses import BadAddress, parse_address, unsafe_header_text
 from schemas.events import (
     Event,
     RunAwaitingApproval,
@@ -31,7 +32,6 @@ from schemas.jobs import Job
 from services.common.errors import BadInput
 
 from . import body
-from .addresses import BadAddress, parse_address, unsafe_header_text
 from .digest import RunDigest
 from .triggers import Mailing
 

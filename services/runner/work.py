@@ -15,6 +15,7 @@ from datetime import datetime
 
 import structlog
 
+from core.checks.intervals import parse_interval
 from schemas.events import (
     RunBatchApplied,
     RunDeadLetter,
@@ -26,7 +27,6 @@ from schemas.jobs import Job
 from schemas.plan import Change, RunStats
 from schemas.work import WorkBatch
 from services.common.bus import Bus
-from services.common.definitions import parse_interval
 from services.common.delivery import Failure
 from services.common.ending import cancel_run, fail_run
 from services.common.errors import PERMANENT
@@ -34,10 +34,10 @@ from services.common.failpoints import failpoint
 from services.common.runs import RunState, StateChange
 from services.common.sealing import notifier_public_key
 from services.common.watermarks import Memory
+from services.providers.base import Outcome
 from services.runner.engine.context import MappingContext
 from services.runner.engine.mapping import compile_mapping
 from services.runner.engine.passwords import PasswordSpec
-from services.runner.providers.base import Outcome
 
 from .absences import advance_watermark, remember
 from .hooks import hooks_of, shutdown

@@ -6,10 +6,10 @@ import asyncio
 
 from faststream.nats import NatsBroker
 
+from core.checks.intervals import parse_interval
 from schemas.events import RunRequested
 from schemas.ids import scheduled_run_id, utcnow
 from services.common.bus import Bus
-from services.common.definitions import parse_interval
 from services.common.errors import BadInput
 from services.common.host import Background
 from services.common.logging import get_logger

@@ -16,6 +16,7 @@ from datetime import timedelta
 import msgspec
 from faststream.nats import NatsBroker, NatsMessage
 
+from core.checks.incremental import changed_only_refusal
 from schemas.commands import CommandReply, encode, run_command_decoder
 from schemas.events import Event, RunApproved, RunAwaitingApproval, RunRequested, Trigger
 from schemas.ids import is_slug, new_run_id, utcnow
@@ -26,12 +27,12 @@ from services.common.consumers import subscribe_durable
 from services.common.delivery import deliberately
 from services.common.errors import StoreFull
 from services.common.host import Background
-from services.common.incremental_checks import changed_only_refusal
 from services.common.jetstream import WAITS, WORKFLOW
 from services.common.logging import get_logger
 from services.common.runs import RunState
 from services.common.users import Users
 from services.common.users import load as load_users
+from services.providers import FACTS
 from services.runner.app import handle_dead_letter
 
 from . import gate
@@ -150,7 +151,7 @@ async def accept_run_command(
         return CommandReply(ok=False, error=f"job {command.job_id!r} is disabled")
     if command.changed_only:
         source = {c.id: c for c in await bus.store.connections()}.get(job.source.connection)
-        if refused := changed_only_refusal(job, source):
+        if refused := changed_only_refusal(job, source, FACTS):
             return CommandReply(ok=False, error=refused)
     known = load_users(bus.settings.home)
     person = known.people.get(principal)

@@ -12,14 +12,16 @@ from pathlib import Path
 
 import pytest
 
+from core.checks.job import check_job
 from services.cli.client import Session, connect
 from services.common.access import SERVICES
-from services.common.definitions import check_job, load_connections, load_job
+from services.common.definitions import load_connections, load_job
 from services.common.embedded import EmbeddedNats
 from services.common.host import run_services
 from services.common.jetstream import ensure_infrastructure
 from services.common.people import people, write_csv
 from services.common.settings import Settings
+from services.providers import FACTS
 
 JOB_ID = "hr-to-db"
 
@@ -171,5 +173,5 @@ async def apply_files(session: Session, files: Files) -> None:
     for connection in load_connections(files.connections):
         await session.store.put_connection(connection)
     job = load_job(files.job)
-    check_job(job, {c.id: c for c in await session.store.connections()})
+    check_job(job, {c.id: c for c in await session.store.connections()}, FACTS)
     await session.store.put_job(job)

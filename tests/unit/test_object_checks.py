@@ -7,10 +7,11 @@ from typing import Any
 import msgspec
 import pytest
 
+from core.checks.job import check_job
 from schemas.connections import Connection, CsvConnection, LdapConnection
 from schemas.jobs import Job
-from services.common.definitions import check_job
 from services.common.errors import BadInput
+from services.providers import FACTS
 from services.runner.engine.report import rows
 
 CONNECTIONS: dict[str, Connection] = {
@@ -48,7 +49,7 @@ BASE: dict[str, Any] = {
 def problems(*objects: dict[str, Any]) -> list[str]:
     job = msgspec.convert({**BASE, "objects": list(objects)}, Job)
     try:
-        check_job(job, CONNECTIONS)
+        check_job(job, CONNECTIONS, FACTS)
     except BadInput as error:
         return [line.removeprefix('job "people": ') for line in str(error).splitlines()]
     return []

@@ -6,9 +6,9 @@ from typing import cast
 
 from schemas.jobs import Endpoint, FieldMap, Job, ObjectMapping, Resolve
 from schemas.values import Record
+from services.providers.base import Provider
 from services.runner.engine.phases import phase_of
 from services.runner.planning import Sides, plan_job
-from services.runner.providers.base import Provider
 
 from .test_compiled_mapping import Side
 

@@ -11,11 +11,11 @@ from datetime import UTC, datetime
 import msgspec
 import structlog
 
+from core.checks.objects import endpoint_of
 from schemas.connections import Connection
 from schemas.events import Trigger
 from schemas.jobs import Job
 from schemas.plan import RecordError
-from services.common.object_checks import endpoint_of
 from services.common.store import Store
 from services.common.watermarks import Memory
 from services.runner.engine.context import MappingContext

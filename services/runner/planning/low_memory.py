@@ -14,12 +14,12 @@ from collections.abc import AsyncIterator
 
 from schemas.jobs import Job, ObjectMapping
 from schemas.values import Record
+from services.providers.base import Provider
 from services.runner.engine import managed_fields, plan
 from services.runner.engine.context import MappingContext
 from services.runner.engine.digests import DigestIndex
 from services.runner.engine.lifecycle import Lifecycle
 from services.runner.engine.plan import Plan
-from services.runner.providers.base import Provider
 
 from .reading import Reading
 from .sides import READ_BATCH, Sides

@@ -13,17 +13,17 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 
+from core.checks.objects import endpoint_of
 from schemas.connections import Connection
 from schemas.jobs import Job, ObjectMapping
 from schemas.plan import Change
-from services.common.object_checks import endpoint_of
 from services.common.store import Store
+from services.providers import open_provider
+from services.providers.base import Layout, Outcome, Provider
 from services.runner.engine import (
     destination_multi_valued,
     source_multi_valued,
 )
-from services.runner.providers import open_provider
-from services.runner.providers.base import Layout, Outcome, Provider
 
 READ_BATCH = 5_000
 """Records asked of a provider at a time, on either side."""

@@ -16,11 +16,12 @@ from typing import Any
 
 import msgspec
 
+from core.checks.objects import endpoint_of
 from schemas.jobs import Job, ObjectMapping
 from schemas.plan import RecordError
 from schemas.values import Record
 from services.common.errors import BadInput
-from services.common.object_checks import endpoint_of
+from services.providers.base import ChangeReader, Provider
 from services.runner.engine import match_key, with_container
 from services.runner.engine.conditions import compile_condition, fields_tested
 from services.runner.engine.context import MappingContext
@@ -29,7 +30,6 @@ from services.runner.engine.mapping import CompiledMapping, compile_mapping, fie
 from services.runner.engine.plan import Plan
 from services.runner.engine.scripts import RecordSkipped
 from services.runner.engine.transforms import RecordFailed
-from services.runner.providers.base import ChangeReader, Provider
 
 from .reading import Reading
 from .sides import READ_BATCH

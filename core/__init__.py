@@ -1,0 +1,1 @@
+"""The pure core: imports schemas and core only."""

@@ -1,0 +1,40 @@
+"""Active Directory (and Samba AD domain controllers): the descriptor the registry reads
+(provider.py does the work, on the LDAP provider)."""
+
+from __future__ import annotations
+
+from core.checks.facts import BASIC, ProviderFacts
+from schemas.connections import ActiveDirectoryConnection
+from schemas.jobs import Endpoint
+from services.common.errors import BadInput
+
+from ..base import Layout, Provider
+from ..descriptor import Descriptor
+from ..ldap import reach
+from ..ldap.checks import check_connection, check_endpoint
+from ..ldap.classes import mandatory_fields
+
+
+def _open(connection: ActiveDirectoryConnection, endpoint: Endpoint, layout: Layout) -> Provider:
+    if not endpoint.container:
+        where, example = f"connection {endpoint.connection!r}", "OU=People,DC=example,DC=org"
+        raise BadInput(f"ad ({where}): the endpoint needs `container:`, e.g. {example}")
+    from .provider import AdProvider
+
+    return AdProvider(connection, endpoint, layout)
+
+
+PROVIDER = Descriptor(
+    connection=ActiveDirectoryConnection,
+    facts=ProviderFacts(
+        tag="ad",
+        # Disable and enable = bits of userAccountControl (users).
+        actions=BASIC | {"move", "disable", "enable"},
+        native_changes=True,  # uSNChanged
+        mandatory=mandatory_fields,
+        check_connection=check_connection,
+        check_endpoint=check_endpoint,
+    ),
+    open=_open,
+    reach=reach,
+)
