@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from core.checks.facts import BASIC, ProviderFacts
 from schemas.connections import ActiveDirectoryConnection
 from schemas.jobs import Endpoint
@@ -10,7 +12,6 @@ from services.common.errors import BadInput
 
 from ..base import Layout, Provider
 from ..descriptor import Descriptor
-from ..ldap import reach
 from ..ldap.checks import check_connection, check_endpoint
 from ..ldap.classes import mandatory_fields
 
@@ -22,6 +23,12 @@ def _open(connection: ActiveDirectoryConnection, endpoint: Endpoint, layout: Lay
     from .provider import AdProvider
 
     return AdProvider(connection, endpoint, layout)
+
+
+async def _reach(connection: ActiveDirectoryConnection, writers: Sequence[str]) -> str:
+    from ..ldap.reach import reach  # a domain controller answers as any directory does
+
+    return await reach(connection, writers)
 
 
 PROVIDER = Descriptor(
@@ -36,5 +43,5 @@ PROVIDER = Descriptor(
         check_endpoint=check_endpoint,
     ),
     open=_open,
-    reach=reach,
+    reach=_reach,
 )

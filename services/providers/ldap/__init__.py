@@ -25,8 +25,7 @@ def _open(connection: LdapConnection, endpoint: Endpoint, layout: Layout) -> Pro
     return LdapProvider(connection, endpoint, layout)
 
 
-async def reach(connection: LdapConnection, writers: Sequence[str]) -> str:
-    """A server answers and the bind succeeds (for AD too)."""
+async def _reach(connection: LdapConnection, writers: Sequence[str]) -> str:
     from .reach import reach
 
     return await reach(connection, writers)
@@ -44,5 +43,5 @@ PROVIDER = Descriptor(
         check_endpoint=check_endpoint,
     ),
     open=_open,
-    reach=reach,
+    reach=_reach,
 )
