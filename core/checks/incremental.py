@@ -6,11 +6,10 @@ from collections.abc import Mapping
 
 from schemas.connections import Connection
 from schemas.jobs import Job
-from services.common.errors import BadInput
 from services.runner.engine.lifecycle import has_lifecycle, leaver_container, ways_out
 
 from .facts import ProviderFacts, Report, facts_of, provider_of
-from .intervals import parse_interval
+from .intervals import check_interval
 
 
 def check_changes(
@@ -29,11 +28,11 @@ def check_changes(
                 f"expected the source field holding a timestamp or a change counter "
                 f'(e.g. "modified_at"): {provider} has no change marker of its own, got none',
             )
-        _interval(bad, "$.changes.full_every", job.changes.full_every)
+        check_interval(bad, "$.changes.full_every", job.changes.full_every)
     target = connections.get(job.destination.connection)
     for i, obj in enumerate(job.objects):
         at = f"$.objects[{i}]"
-        _interval(bad, f"{at}.delete_after", obj.delete_after)
+        check_interval(bad, f"{at}.delete_after", obj.delete_after)
         lasting = obj.delete_after is not None or obj.restore
         if lasting and not has_lifecycle(obj):
             bad(
@@ -60,15 +59,6 @@ def check_changes(
                     f"destination {job.destination.connection} ({provider_of(target)}) cannot "
                     f"{action}; remove {setting} or choose a destination that can",
                 )
-
-
-def _interval(bad: Report, at: str, text: str | None) -> None:
-    if text is None:
-        return
-    try:
-        parse_interval(text)
-    except BadInput as e:
-        bad(at, str(e))
 
 
 def changed_only_refusal(

@@ -7,6 +7,7 @@ import re
 
 from services.common.errors import BadInput
 
+from .facts import Report
 from .words import show
 
 EXAMPLES = 'such as "30s", "15m", "2h", "1d" or "1h30m"'
@@ -25,3 +26,13 @@ def parse_interval(text: str) -> float:
     if seconds <= 0:
         raise BadInput(f"expected an interval over zero {EXAMPLES}, got {show(text)}")
     return seconds
+
+
+def check_interval(bad: Report, at: str, text: str | None) -> None:
+    """Report an interval at `at` that does not read (nothing to check when None)."""
+    if text is None:
+        return
+    try:
+        parse_interval(text)
+    except BadInput as e:
+        bad(at, str(e))

@@ -21,7 +21,7 @@ from .addresses import address_problem
 from .destination import check_actions, check_mandatory
 from .facts import ProviderFacts, Report, facts_of
 from .incremental import check_changes
-from .intervals import parse_interval
+from .intervals import check_interval
 from .objects import check_object_types
 from .scopes import check_scopes
 from .words import SLUG, show
@@ -76,23 +76,15 @@ def check_job(
     if not 1 <= job.batch_size <= 100_000:
         bad("$.batch_size", f"expected a whole number from 1 to 100000, got {job.batch_size}")
     _check_safety(bad, job)
-    if job.schedule is not None and job.schedule.every is not None:
-        _check_interval(bad, "$.schedule.every", job.schedule.every)
+    if job.schedule is not None:
+        check_interval(bad, "$.schedule.every", job.schedule.every)
     if hooks_problem is not None:
         bad("$.hooks", hooks_problem)
-    if job.timeout is not None:
-        _check_interval(bad, "$.timeout", job.timeout)
+    check_interval(bad, "$.timeout", job.timeout)
     _check_notify(bad, job)
     check_changes(bad, job, connections, facts)
     if problems:
         raise BadInput("\n".join(problems))
-
-
-def _check_interval(bad: Report, at: str, text: str) -> None:
-    try:
-        parse_interval(text)
-    except BadInput as e:
-        bad(at, str(e))
 
 
 def _check_safety(bad: Report, job: Job) -> None:
