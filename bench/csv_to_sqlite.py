@@ -25,14 +25,16 @@ import tempfile
 import time
 from pathlib import Path
 
+from core.checks.job import check_job
 from schemas.events import RunFinished
 from services.cli.client import connect
 from services.cli.watch import follow_run
-from services.common.definitions import check_job, load_connections, load_job
+from services.common.definitions import load_connections, load_job
 from services.common.embedded import EmbeddedNats
 from services.common.jetstream import wait_for_infrastructure
 from services.common.people import FIELDS, people, write_csv
 from services.common.settings import Settings
+from services.providers import FACTS
 
 JOB = """\
 id = "bench"
@@ -113,7 +115,7 @@ async def main(count: int) -> None:
             for connection in load_connections(folder / "connections.toml"):
                 await session.store.put_connection(connection)
             job = load_job(folder / "job.toml")
-            check_job(job, {c.id: c for c in await session.store.connections()})
+            check_job(job, {c.id: c for c in await session.store.connections()}, FACTS)
             await session.store.put_job(job)
         await asyncio.sleep(1.0)  # the services' start-up is not counted
         first_seconds, first = await timed_run(settings)

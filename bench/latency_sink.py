@@ -13,7 +13,7 @@ from schemas.connections import PluginConnection
 from schemas.jobs import Endpoint
 from schemas.plan import Change
 from schemas.values import Record
-from services.runner.providers.base import Layout, Outcome
+from services.providers.base import Layout, Outcome
 
 
 class LatencySink:

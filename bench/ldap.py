@@ -28,18 +28,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.ldap_server
 
+from core.checks.job import check_job
 from schemas.connections import LdapConnection, SecretRef
 from schemas.events import RunFinished
 from schemas.jobs import Endpoint
 from services.cli.client import connect
 from services.cli.watch import follow_run
-from services.common.definitions import check_job, load_connections, load_job
+from services.common.definitions import load_connections, load_job
 from services.common.embedded import EmbeddedNats
 from services.common.jetstream import wait_for_infrastructure
 from services.common.people import people, write_csv
 from services.common.settings import Settings
-from services.runner.providers import open_provider
-from services.runner.providers.base import Layout
+from services.providers import FACTS, open_provider
+from services.providers.base import Layout
 from tests.ldap_server import ADMIN_DN, ADMIN_PASSWORD, SUFFIX, Slapd
 
 IDSYNC_OU, REFERENCE_OU = f"ou=idsync,{SUFFIX}", f"ou=reference,{SUFFIX}"
@@ -147,7 +148,7 @@ async def define(settings: Settings, folder: Path, jobs: dict[str, str]) -> None
         for name, text in jobs.items():
             (folder / f"{name}.toml").write_text(text)
             job = load_job(folder / f"{name}.toml")
-            check_job(job, {c.id: c for c in await session.store.connections()})
+            check_job(job, {c.id: c for c in await session.store.connections()}, FACTS)
             await session.store.put_job(job)
 
 

@@ -160,9 +160,9 @@ async def idsync(folder: Path) -> dict[str, int]:
     from core.engine import destination_multi_valued, source_multi_valued
     from schemas.connections import CsvConnection
     from schemas.jobs import Endpoint, Job, ObjectMapping
+    from services.providers.base import Layout
+    from services.providers.csv.provider import CsvProvider
     from services.runner.planning import Sides, default_context, plan_job
-    from services.runner.providers.base import Layout
-    from services.runner.providers.csvfile import CsvProvider
 
     mapping = msgspec.convert(
         {"keys": ["employee_id"], "on_destination_only": "delete", "fields": JOB_FIELDS},

@@ -23,7 +23,7 @@ class _Connection(
     id: str = ""
     title: str = ""
     owners: list[str] = msgspec.field(default_factory=list)
-    """Principals who alone may change the connection (services/workflow/ownership.py);
+    """Principals who alone may change the connection (core/checks/ownership.py);
     a job that lists owners uses only connections that list some."""
 
 
@@ -76,7 +76,7 @@ class LdapConnection(_Connection, tag="ldap", frozen=True):
 class ActiveDirectoryConnection(LdapConnection, tag="ad", frozen=True):
     """Active Directory (or a Samba AD domain controller): an LDAP directory that wants TLS
     for binds and passwords, binds as `user@REALM` or a DN, and knows users, contacts,
-    groups and OUs (services/runner/providers/ad.py)."""
+    groups and OUs (services/providers/ad/)."""
 
     tls: Literal["none", "starttls", "ldaps"] = "ldaps"
     """ldaps (default) or starttls; "none" is refused: AD sets passwords over TLS only."""
@@ -85,7 +85,7 @@ class ActiveDirectoryConnection(LdapConnection, tag="ad", frozen=True):
 class PluginConnection(_Connection, tag="plugin", frozen=True):
     """A provider of your own: a callable in an installed module, given this connection,
     the endpoint and the layout, returning an object that follows the provider protocol
-    (services/runner/providers/base.py). Every runner must have the module installed."""
+    (services/providers/base.py). Every runner must have the module installed."""
 
     factory: str
     """"package.module:callable", e.g. "acme_idsync.hr:HrProvider"."""

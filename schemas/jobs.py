@@ -249,7 +249,7 @@ class Job(_Strict, frozen=True):
     description: str = ""
     owners: list[str] = msgspec.field(default_factory=list)
     """Principals who alone may change or delete the job; its connections then list
-    owners too (services/workflow/ownership.py)."""
+    owners too (core/checks/ownership.py)."""
     schedule: Schedule | None = None
     enabled: bool = True
     batch_size: int = 1000

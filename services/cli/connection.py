@@ -6,17 +6,21 @@ import argparse
 import tomllib
 from pathlib import Path
 
+from core.checks.connections import check_connections
 from core.errors import BadInput
 from schemas.connections import Connection
 from services.common.definitions import connections_from, load_connections
-from services.runner.providers.reach import check_reachable, writers
+from services.providers import FACTS, check_reachable
+from services.providers.reach import writers
 
 from .client import connect
 from .output import print_json, print_table
 
 
 async def connection_apply(args: argparse.Namespace) -> int:
-    connections = load_connections(Path(args.file))
+    path = Path(args.file)
+    connections = load_connections(path)
+    check_connections(connections, FACTS, origin=str(path))
     async with connect(args.settings) as session:
         await session.apply_connections(connections)
     if args.json:
@@ -36,7 +40,10 @@ def _connections_from(args: argparse.Namespace) -> list[Connection]:
         if not sep or not name.strip():
             raise BadInput(f"--set {pair!r}: expected NAME=VALUE, e.g. --set directory=/srv/hr")
         table[name.strip()] = _setting(name.strip(), value)
-    return connections_from({args.id: table}, "connection add", Path.cwd(), strict=False)
+    origin = "connection add"
+    connections = connections_from({args.id: table}, origin, Path.cwd(), strict=False)
+    check_connections(connections, FACTS, origin=origin)
+    return connections
 
 
 async def connection_add(args: argparse.Namespace) -> int:

@@ -14,14 +14,17 @@ import shutil
 import sys
 from pathlib import Path
 
+from core.checks.connections import check_connections
+from core.checks.job import check_job
 from core.runs import fold
 from services.common.access import SERVICES
-from services.common.definitions import check_job, load_connections, load_job
+from services.common.definitions import load_connections, load_job
 from services.common.embedded import EmbeddedNats
 from services.common.logging import configure_logging
 from services.common.people import people, write_csv
 from services.common.settings import Settings
 from services.common.watermarks import Memory
+from services.providers import FACTS
 from services.runner.planning import Asked, plan_run
 
 from .client import Session, connect
@@ -110,10 +113,12 @@ async def run_once(session: Session, title: str) -> int:
 async def scenario(session: Session, folder: Path) -> int:
     csv_path, connections_file, job_file = prepare(folder)
     say(f"Made up {PEOPLE} people in {csv_path}")
-    for connection in load_connections(connections_file):
+    connections = load_connections(connections_file)
+    check_connections(connections, FACTS, origin=str(connections_file))
+    for connection in connections:
         await session.store.put_connection(connection)
     job = load_job(job_file)
-    check_job(job, {c.id: c for c in await session.store.connections()})
+    check_job(job, {c.id: c for c in await session.store.connections()}, FACTS)
     await session.store.put_job(job)
     say(f"Applied {connections_file.name} and job {job.id}: CSV → SQLite table 'people'")
     for title in ("Run 1: the first synchronization", "Run 2: again — nothing has changed"):

@@ -3,26 +3,24 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 
 import msgspec
 
+from core.checks.approval import approval_problems
+from core.checks.job import check_job
+from core.checks.ownership import unowned_connection_problems
 from core.engine.report import report
 from core.errors import BadInput
 from core.runs import fold
 from schemas.ids import utcnow
-from services.common.definitions import (
-    check_job,
-    load_job,
-)
-from services.common.logging import configure_logging
+from services.common.definitions import load_job
+from services.common.hooks import hooks_problem
 from services.common.report_writer import write_report
 from services.common.watermarks import Memory
+from services.providers import FACTS
 from services.runner.planning import Asked, plan_run
-from services.workflow.gate import approval_problems
-from services.workflow.ownership import unowned_connection_problems
 
 from .client import connect
 from .export import export_format
@@ -39,7 +37,8 @@ async def job_apply(args: argparse.Namespace) -> int:
         raise BadInput("\n".join(f"{args.file}: {problem}" for problem in problems))
     async with connect(args.settings) as session:
         connections = {c.id: c for c in await session.store.connections()}
-        check_job(job, connections, origin=Path(args.file))  # here, to name the file
+        hooks = hooks_problem(job)
+        check_job(job, connections, FACTS, origin=Path(args.file), hooks_problem=hooks)
         if problems := unowned_connection_problems(job, connections):
             raise BadInput("\n".join(f"{args.file}: {problem}" for problem in problems))
         existed = await session.apply_job(job)
@@ -129,9 +128,6 @@ async def job_preview(args: argparse.Namespace) -> int:
         raise BadInput(f"--format {args.format} needs --export FILE, the file to write")
     export = Path(args.export) if args.export else None
     fmt = export_format(export, args.format) if export else ""  # checked before any reading
-    # The plan's warnings are printed below, each kind once: the planner's log of each
-    # one would only repeat them.
-    configure_logging(level=logging.ERROR)
     async with connect(args.settings) as session:
         job = await session.store.job(args.id)
         # The very inputs a run has (the job's watermark and absences): the same plan.

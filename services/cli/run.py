@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import argparse
 
+from core.checks.principals import same
 from core.errors import NotFound
 from core.runs import RunStory, fold
 from schemas.ids import utcnow
 from schemas.subjects import RUN_EVENTS, job_events
 from services.common.runs import Runs
 from services.workflow.approvals import WAITING, Waiting, waiting
-from services.workflow.gate import same
 
 from .client import connect
 from .output import print_json, print_table, stats_line

@@ -9,8 +9,8 @@ from core.engine.mapping import compile_mapping
 from core.engine.samples import GENERATED, Sample, sample
 from core.errors import BadInput
 from schemas.values import Binary, Record, Value
+from services.providers.base import Provider
 from services.runner.planning import default_context, open_sides
-from services.runner.providers.base import Provider
 
 from .client import connect
 from .output import print_json

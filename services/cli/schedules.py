@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from core.checks.intervals import parse_interval
 from schemas.jobs import Job
-from services.common.definitions import parse_interval
 from services.scheduler.schedule import next_fire
 
 

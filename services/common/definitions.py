@@ -1,46 +1,28 @@
 """Loading the files administrators write: connections.toml and jobs/*.toml.
 
-Every problem reads `file: field path: expected ..., got ...`, one per line, so a person
-can fix the file without reading a traceback or knowing msgspec.
+TOML becomes the schemas' structs, relative paths become absolute, and every decoding
+problem reads `file: field path: expected ..., got ...`, one per line, so a person can
+fix the file without reading a traceback or knowing msgspec. What decoding cannot see
+is for the checks (core/checks/: check_job, check_connections).
 """
 
 from __future__ import annotations
 
-import codecs
 import difflib
-import json
 import os
 import re
 import tomllib
-from collections.abc import Callable, Mapping
-from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, get_args
 
 import msgspec
 import msgspec.inspect as mi
 
-from core.engine.mapping import check_mapping
+from core.checks.words import SLUG, show
 from core.errors import BadInput
-from schemas.connections import (
-    PATH_FIELDS,
-    PROVIDERS,
-    Connection,
-    CsvConnection,
-    LdapConnection,
-    PluginConnection,
-    SqliteConnection,
-)
+from schemas.connections import PATH_FIELDS, PROVIDERS, Connection
 from schemas.ids import is_slug
-from schemas.jobs import Endpoint, Job, ObjectMapping
-from services.common.incremental_checks import check_changes
-from services.common.object_checks import check_object_types, endpoint_of
-from services.common.scope_checks import check_scopes
-from services.notifier.addresses import address_problem
-from services.runner.hooks import check_hooks
-from services.runner.providers.capability_table import capabilities
-from services.runner.providers.ldap_config import check_ldap_connection
-from services.runner.providers.mandatory import mandatory_fields
+from schemas.jobs import Job
 
 # Derived from the union so a new provider is picked up without touching this module.
 _CLASSES: dict[str, type[Connection]] = {
@@ -49,10 +31,7 @@ _CLASSES: dict[str, type[Connection]] = {
 _CONNECTION_INFO = {tag: mi.type_info(cls) for tag, cls in _CLASSES.items()}
 _JOB_INFO = mi.type_info(Job)
 
-_SLUG = "a slug (a-z, 0-9, - and _, starting with a letter or digit, up to 64 characters)"
-_INTERVAL_EXAMPLES = 'such as "30s", "15m", "2h", "1d" or "1h30m"'
 _ABSENT = object()
-_Report = Callable[[str, str], None]  # (field path, "expected ..., got ...")
 # Types in words (singular, plural), for people who never heard of `str` or `array`.
 _NAMES: dict[type[mi.Type], tuple[str, str]] = {
     mi.StrType: ("text", "strings"),
@@ -72,7 +51,7 @@ def load_connections(path: Path) -> list[Connection]:
 def connections_from(
     data: dict[str, Any], name: str, base: Path, *, strict: bool = True
 ) -> list[Connection]:
-    """The connections of `data` (table name → settings), checked as in a file called
+    """The connections of `data` (table name → settings), decoded as in a file called
     `name`, relative paths made absolute against `base`. Not `strict`: settings given as
     text (`idsync connection add --set`) are read as the numbers or true/false they need."""
     problems: list[str] = []
@@ -80,10 +59,10 @@ def connections_from(
     for cid, table in data.items():
         where = f"[{cid}]"
         if not isinstance(table, dict):
-            problems.append(f"{name}: {cid}: expected a table such as [{cid}], got {_show(table)}")
+            problems.append(f"{name}: {cid}: expected a table such as [{cid}], got {show(table)}")
             continue
         if not is_slug(cid):
-            problems.append(f"{name}: {where}: expected an id that is {_SLUG}, got {_show(cid)}")
+            problems.append(f"{name}: {where}: expected an id that is {SLUG}, got {show(cid)}")
         if "id" in table:
             problems.append(f'{name}: {where}.id: unknown field "id" (the table name is the id)')
             continue
@@ -93,7 +72,7 @@ def connections_from(
             problems.append(f'{name}: {where}: missing required field "provider" (known: {known})')
             continue
         if not isinstance(provider, str) or provider not in _CLASSES:
-            problems.append(f"{name}: {where}: unknown provider {_show(provider)} (known: {known})")
+            problems.append(f"{name}: {where}: unknown provider {show(provider)} (known: {known})")
             continue
         try:
             conn = msgspec.convert({**table, "id": cid}, _CLASSES[provider], strict=strict)
@@ -117,111 +96,8 @@ def load_job(path: Path) -> Job:
     except msgspec.ValidationError as e:
         raise BadInput(f"{name}: {_translate(e, data, _JOB_INFO, '$')}") from None
     if not is_slug(job.id):
-        raise BadInput(f"{name}: $.id: expected {_SLUG}, got {_show(job.id)}")
+        raise BadInput(f"{name}: $.id: expected {SLUG}, got {show(job.id)}")
     return job
-
-
-def check_job(
-    job: Job, connections: Mapping[str, Connection], *, origin: str | Path | None = None
-) -> None:
-    """What decoding cannot see: references, required scopes, limits. All problems at once.
-
-    `origin` (the job's file) starts every line; without it the job's id does.
-    """
-    at = str(origin) if origin is not None else f'job "{job.id}"'
-    problems: list[str] = []
-
-    def bad(field: str, text: str) -> None:
-        problems.append(f"{at}: {field}: {text}")
-
-    if not is_slug(job.id):
-        bad("$.id", f"expected {_SLUG}, got {_show(job.id)}")
-    providers: list[str] = []
-    for side, ep in (("source", job.source), ("destination", job.destination)):
-        conn = connections.get(ep.connection)
-        if conn is None:
-            known = ", ".join(sorted(connections)) or "none"
-            text = f"unknown connection {_show(ep.connection)} (known: {known})"
-            bad(f"$.{side}.connection", text)
-            continue
-        providers.append(str(type(conn).__struct_config__.tag))
-        _check_endpoint(bad, f"$.{side}", ep, conn)
-    if not job.objects:
-        bad("$.objects", "expected at least one [[objects]] entry, got none")
-    sides = [connections.get(ep.connection) for ep in (job.source, job.destination)]
-    tags = [str(type(c).__struct_config__.tag) if c is not None else None for c in sides]
-    check_object_types(bad, job, *tags)  # several types, their scopes, references
-    for i, obj in enumerate(job.objects):
-        _check_object(bad, f"$.objects[{i}]", obj)
-        for path, text in check_mapping(obj, f"$.objects[{i}]", job.id):  # transformations
-            bad(path, text)
-    if (target := connections.get(job.destination.connection)) is not None:
-        _check_actions(bad, job, target)
-        _check_mandatory(bad, job, target)
-    check_scopes(bad, job, _can(target) if target is not None else None)
-    if not 1 <= job.batch_size <= 100_000:
-        bad("$.batch_size", f"expected a whole number from 1 to 100000, got {job.batch_size}")
-    _check_safety(bad, job)
-    if job.schedule is not None and job.schedule.every is not None:
-        try:
-            parse_interval(job.schedule.every)
-        except BadInput as e:
-            bad("$.schedule.every", str(e))
-    if job.hooks is not None:
-        try:
-            check_hooks(job.hooks)
-        except BadInput as e:
-            bad("$.hooks", str(e).removeprefix("$.hooks: "))
-    if job.timeout is not None:
-        try:
-            parse_interval(job.timeout)
-        except BadInput as e:
-            bad("$.timeout", str(e))
-    _check_notify(bad, job)
-    check_changes(bad, job, connections, parse_interval)
-    if problems:
-        raise BadInput("\n".join(problems))
-
-
-def _check_safety(bad: _Report, job: Job) -> None:
-    """The safety limits are limits: a negative count, or a share below 0, above 100 or
-    "nan", is a typo that would hold every plan (or none), refused rather than guessed."""
-    safety = job.safety
-    if safety.max_count < 0:
-        bad("$.safety.max_count", f"expected a whole number from 0 up, got {safety.max_count}")
-    if not 0 <= safety.max_percent <= 100:
-        got = f"{safety.max_percent:g}"
-        bad("$.safety.max_percent", f"expected a number from 0 to 100, got {got}")
-
-
-def _check_notify(bad: _Report, job: Job) -> None:
-    """Each notification names someone to mail, and every address can be mailed."""
-    for i, notification in enumerate(job.notify):
-        at = f"$.notify[{i}].recipients"
-        if notification.recipient_field is not None and notification.trigger != "password":
-            bad(f"$.notify[{i}].recipient_field", 'goes with trigger = "password" only')
-        if not notification.recipients and notification.recipient_field is None:
-            bad(at, 'expected at least one address such as "ada@example.org", got []')
-        for j, recipient in enumerate(notification.recipients):
-            if (problem := address_problem(recipient)) is not None:
-                bad(f"{at}[{j}]", f"{problem}, got {_show(recipient)}")
-
-
-# Units largest first, each at most once; `m(?!s)` keeps "500ms" from reading as minutes.
-_INTERVAL = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?(?:(\d+)ms)?")
-_UNIT_SECONDS = (86_400.0, 3_600.0, 60.0, 1.0, 0.001)
-
-
-def parse_interval(text: str) -> float:
-    """Seconds in "30s", "15m", "2h", "1d", "1h30m" or "500ms"."""
-    match = _INTERVAL.fullmatch(text.strip())
-    if match is None or not any(match.groups()):
-        raise BadInput(f"expected an interval {_INTERVAL_EXAMPLES}, got {_show(text)}")
-    groups = match.groups()
-    seconds = sum(int(n) * unit for n, unit in zip(groups, _UNIT_SECONDS, strict=True) if n)
-    if seconds <= 0:
-        raise BadInput(f"expected an interval over zero {_INTERVAL_EXAMPLES}, got {_show(text)}")
-    return seconds
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -248,7 +124,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 
 def _finish(conn: Connection, provider: str, base: Path, at: str) -> tuple[Connection, list[str]]:
-    """Paths made absolute against the file's folder (not the cwd), CSV options checked."""
+    """Paths made absolute against the file's folder (not the cwd)."""
     problems: list[str] = []
     paths: dict[str, str] = {}
     for field in PATH_FIELDS.get(provider, ()):
@@ -256,140 +132,12 @@ def _finish(conn: Connection, provider: str, base: Path, at: str) -> tuple[Conne
         if value is None:
             continue  # an optional path left out (an LDAP ca_file)
         if not value.strip():
-            problems.append(f"{at}.{field}: expected a path, got {_show(value)}")
+            problems.append(f"{at}.{field}: expected a path, got {show(value)}")
             continue
         given = Path(value).expanduser()
         # normpath, not resolve(): tidy "../" without following symlinks the admin chose.
         paths[field] = os.path.normpath(base.absolute() / given)  # `/` keeps absolute paths
-    if isinstance(conn, CsvConnection):
-        problems += _csv_options(at, conn.delimiter, conn.quote_char, conn.encoding)
-    if isinstance(conn, LdapConnection):
-        problems += [f"{at}.{field}: {text}" for field, text in check_ldap_connection(conn)]
     return msgspec.structs.replace(conn, **paths), problems
-
-
-def _csv_options(at: str, delim: str | None, quote: str | None, enc: str | None) -> list[str]:
-    problems = [
-        f'{at}.{field}: expected exactly one character such as ";", got {_show(value)}'
-        for field, value in (("delimiter", delim), ("quote_char", quote))
-        if value is not None and len(value) != 1
-    ]
-    if enc is not None:
-        try:
-            codecs.lookup(enc)
-        except LookupError:
-            problems.append(
-                f'{at}.encoding: expected an encoding such as "latin-1", got {_show(enc)}'
-            )
-    return problems
-
-
-def _check_endpoint(bad: _Report, at: str, ep: Endpoint, conn: Connection) -> None:
-    match conn:
-        case CsvConnection():
-            if not ep.file:
-                bad(f"{at}.file", f'expected a file name such as "people.csv", got {_got(ep.file)}')
-            for line in _csv_options(at, ep.delimiter, ep.quote_char, ep.encoding):
-                field, _, text = line.partition(": ")
-                bad(field, text)
-            if ep.query:
-                bad(f"{at}.query", "a CSV file has no query: every row is in scope")
-        case SqliteConnection():
-            if not ep.table:
-                bad(f"{at}.table", f'expected a table name such as "people", got {_got(ep.table)}')
-            if ep.query and ";" in ep.query:
-                bad(
-                    f"{at}.query",
-                    f"expected one condition (a WHERE clause without `;`), got {_show(ep.query)}",
-                )
-        case LdapConnection():
-            if not ep.container:
-                example = '"ou=People,dc=example,dc=org"'
-                got = _got(ep.container)
-                bad(f"{at}.container", f"expected a base DN such as {example}, got {got}")
-
-
-def _check_mandatory(bad: _Report, job: Job, target: Connection) -> None:
-    """A job that creates objects maps every field the destination requires of them."""
-    for i, obj in enumerate(job.objects):
-        if obj.on_source_only != "create" or not obj.fields:
-            continue  # nothing created, or every source field copied (known at run time)
-        mapped = {f.to for f in obj.fields}
-        endpoint = endpoint_of(job.destination, obj.destination)
-        missing = sorted(mandatory_fields(target, endpoint, obj) - mapped)
-        if missing:
-            fields = ", ".join(f'"{name}"' for name in missing)
-            bad(
-                f"$.objects[{i}].fields",
-                f"a new {obj.type} needs {fields} in {target.id}: map them, or set "
-                'on_source_only = "skip"',
-            )
-
-
-def _check_actions(bad: _Report, job: Job, target: Connection) -> None:
-    """Each action asked of the destination is one its provider can apply, and a move
-    has somewhere to go: refused now rather than failing every record of a run."""
-    provider = str(type(target).__struct_config__.tag)
-    can = _can(target)
-    for i, obj in enumerate(job.objects):
-        asked = (
-            ("on_source_only", obj.on_source_only, ("create",)),
-            ("on_both", obj.on_both, ("update",)),
-            ("on_destination_only", obj.on_destination_only, ("delete", "disable", "move")),
-        )
-        for setting, action, options in asked:
-            if action != "skip" and action not in can:
-                choose = " or ".join([*(a for a in options if a in can), "skip"])
-                text = f"destination {job.destination.connection} ({provider}) cannot {action}"
-                bad(f"$.objects[{i}].{setting}", f"{text}; choose {choose}")
-        moving = obj.on_destination_only == "move" and "move" in can
-        if moving and not (obj.move_to or "").strip():
-            where = 'the container on_destination_only = "move" moves objects to'
-            example = '"ou=Former,dc=example,dc=org"'
-            bad(
-                f"$.objects[{i}].move_to",
-                f"expected {where}, such as {example}, got {_got(obj.move_to)}",
-            )
-
-
-def _can(target: Connection) -> frozenset[str]:
-    """What the destination's provider can apply."""
-    if isinstance(target, PluginConnection):
-        return frozenset(target.actions)
-    return frozenset(capabilities(str(type(target).__struct_config__.tag)))
-
-
-def _check_object(bad: _Report, at: str, obj: ObjectMapping) -> None:
-    if not obj.keys:
-        bad(f"{at}.keys", "expected at least one key field, got []")
-    for j, key in enumerate(obj.keys):
-        if not key.strip():
-            bad(f"{at}.keys[{j}]", f"expected a field name, got {_show(key)}")
-    first: dict[str, int] = {}  # `to` field -> where it is first mapped
-    for j, fmap in enumerate(obj.fields):
-        here = f"{at}.fields[{j}]"
-        if not fmap.to.strip():
-            bad(f"{here}.to", f"expected a field name, got {_show(fmap.to)}")
-        elif fmap.to in first:
-            again = f"got {_show(fmap.to)} again (first at {at}.fields[{first[fmap.to]}])"
-            bad(f"{here}.to", f'expected each "to" field once, {again}')
-        else:
-            first[fmap.to] = j
-        if fmap.from_ is not None and not fmap.from_.strip():
-            bad(f"{here}.from", f"expected a source field name, got {_show(fmap.from_)}")
-        if fmap.delimiter is not None and not fmap.delimiter:
-            bad(f"{here}.delimiter", 'expected a separator such as "|", got ""')
-        if fmap.delimiter is not None and fmap.if_several != "fail":
-            text = "a field with a delimiter keeps every value: remove if_several or the delimiter"
-            bad(f"{here}.if_several", text)
-    if first:  # keys are destination fields, so with a map they must be mapped
-        for j, key in enumerate(obj.keys):
-            if key.strip() and key not in first:
-                mapped = ", ".join(first)
-                bad(
-                    f"{at}.keys[{j}]",
-                    f'expected one of the "to" fields ({mapped}), got {_show(key)}',
-                )
 
 
 def _translate(error: msgspec.ValidationError, data: object, root: mi.Type, where: str) -> str:
@@ -416,7 +164,7 @@ def _translate(error: msgspec.ValidationError, data: object, root: mi.Type, wher
     if m is None and not text.startswith("Invalid"):
         return f"{shown}: {text}"
     # The schema and the data almost always answer; msgspec's own words are the fallback.
-    got = _show(value) if value is not _ABSENT else f"`{m[2]}`" if m else "this value"
+    got = show(value) if value is not _ABSENT else f"`{m[2]}`" if m else "this value"
     want = _describe(expected) if expected else f"`{m[1]}`" if m else "another value"
     hint = ""
     if isinstance(expected, mi.ListType) and isinstance(value, dict) and len(parts) == 1:
@@ -458,7 +206,7 @@ def _describe(t: mi.Type, plural: bool = False) -> str:
     if isinstance(t, mi.ListType):
         return "lists" if plural else f"a list of {_describe(t.item_type, plural=True)}"
     if isinstance(t, mi.LiteralType):
-        return "one of " + ", ".join(_show(v) for v in t.values)
+        return "one of " + ", ".join(show(v) for v in t.values)
     if isinstance(t, mi.UnionType):
         return " or ".join(_describe(k, plural) for k in t.types if not isinstance(k, mi.NoneType))
     return _NAMES.get(type(t), ("a value", "values"))[plural]
@@ -473,24 +221,3 @@ def _value_at(data: object, parts: list[str | int]) -> object:
         else:
             return _ABSENT
     return data
-
-
-def _got(value: str | None) -> str:
-    return "nothing" if value is None else _show(value)
-
-
-def _show(value: object) -> str:
-    """A value as it would look in the TOML file, cut short when long."""
-    if isinstance(value, bool):
-        text = "true" if value else "false"
-    elif isinstance(value, str):
-        text = json.dumps(value, ensure_ascii=False)
-    elif isinstance(value, datetime | date | time):
-        text = value.isoformat()
-    elif isinstance(value, list):
-        text = "[" + ", ".join(_show(v) for v in value) + "]"
-    elif isinstance(value, dict):
-        text = "{ " + ", ".join(f"{k} = {_show(v)}" for k, v in value.items()) + " }"
-    else:
-        text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."

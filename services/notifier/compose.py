@@ -17,6 +17,7 @@ from email.utils import format_datetime
 
 import msgspec
 
+from core.checks.addresses import BadAddress, parse_address, unsafe_header_text
 from core.errors import BadInput
 from core.runs import RunStory
 from schemas.events import (
@@ -32,7 +33,6 @@ from schemas.events import (
 from schemas.jobs import Job
 
 from . import body
-from .addresses import BadAddress, parse_address, unsafe_header_text
 from .triggers import Mailing
 
 _REASON_IN_SUBJECT = 80

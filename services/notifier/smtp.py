@@ -20,12 +20,11 @@ from typing import Literal
 
 import msgspec
 
+from core.checks.addresses import BadAddress, parse_address
 from core.errors import BadInput, Transient
 from schemas.connections import SecretRef
 from services.common.secrets import resolve_secret
 from services.common.settings import Settings
-
-from .addresses import BadAddress, parse_address
 
 TIMEOUT = 30.0
 DEFAULT_PORTS = {"starttls": 587, "tls": 465, "none": 25}

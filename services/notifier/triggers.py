@@ -12,6 +12,7 @@ from collections.abc import Iterable
 
 import msgspec
 
+from core.checks.addresses import BadAddress, parse_address
 from schemas.events import (
     Event,
     RunAwaitingApproval,
@@ -23,8 +24,6 @@ from schemas.events import (
 )
 from schemas.jobs import Job, NotifyTrigger
 from schemas.plan import RunStats
-
-from .addresses import BadAddress, parse_address
 
 ATTACHMENTS = ("csv", "xlsx")
 

@@ -76,11 +76,6 @@ class Hooks:
 _runs: dict[str, Hooks] = {}
 
 
-def check_hooks(target: str) -> None:
-    """What `check_job` asks: can the hooks be loaded here?"""
-    load(target, "the runner", _refuse)
-
-
 def hooks_of(job: Job, run_id: str, runner_id: str) -> Hooks | None:
     """The run's hooks in this process (made on first use), or None when the job has none."""
     if job.hooks is None:

@@ -15,6 +15,7 @@ from datetime import datetime
 
 import structlog
 
+from core.checks.intervals import parse_interval
 from core.engine.context import MappingContext
 from core.engine.mapping import compile_mapping
 from core.engine.passwords import PasswordSpec
@@ -37,7 +38,6 @@ from schemas.jobs import Job
 from schemas.plan import Change, RunStats
 from schemas.work import WorkBatch
 from services.common.bus import Bus
-from services.common.definitions import parse_interval
 from services.common.delivery import Failure
 from services.common.ending import cancel_run, fail_run
 from services.common.failpoints import failpoint
@@ -45,7 +45,7 @@ from services.common.runs import RunState, StateChange
 from services.common.sealing import notifier_public_key
 from services.common.stored_plans import forget_plan, load_plan
 from services.common.watermarks import Memory
-from services.runner.providers.base import Outcome
+from services.providers.base import Outcome
 
 from .absences import advance_watermark, remember
 from .hooks import hooks_of, shutdown

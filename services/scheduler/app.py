@@ -6,12 +6,12 @@ import asyncio
 
 from faststream.nats import NatsBroker
 
+from core.checks.intervals import parse_interval
 from core.errors import BadInput
 from schemas.event_ids import requested_id
 from schemas.events import RunRequested
 from schemas.ids import scheduled_run_id, utcnow
 from services.common.bus import Bus
-from services.common.definitions import parse_interval
 from services.common.host import Background
 from services.common.logging import get_logger
 

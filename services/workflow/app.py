@@ -18,6 +18,7 @@ from datetime import timedelta
 import msgspec
 from faststream.nats import NatsBroker, NatsMessage
 
+from core.checks.incremental import changed_only_refusal
 from core.errors import StoreFull
 from schemas.commands import CommandReply, encode, run_command_decoder
 from schemas.event_ids import approved_id, awaiting_id, requested_id
@@ -29,12 +30,12 @@ from services.common.bus import Bus
 from services.common.consumers import subscribe_durable
 from services.common.delivery import deliberately
 from services.common.host import Background
-from services.common.incremental_checks import changed_only_refusal
 from services.common.jetstream import WAITS, WORKFLOW
 from services.common.logging import get_logger
 from services.common.runs import RunState
 from services.common.users import Users
 from services.common.users import load as load_users
+from services.providers import FACTS
 
 from . import gate
 from .approvals import WAITING, Expiry, record
@@ -153,7 +154,7 @@ async def accept_run_command(
         return CommandReply(ok=False, error=f"job {command.job_id!r} is disabled")
     if command.changed_only:
         source = {c.id: c for c in await bus.store.connections()}.get(job.source.connection)
-        if refused := changed_only_refusal(job, source):
+        if refused := changed_only_refusal(job, source, FACTS):
             return CommandReply(ok=False, error=refused)
     known = load_users(bus.settings.home)
     person = known.people.get(principal)

@@ -2,7 +2,7 @@
 
 People may only read the buckets (services/common/access.py), so `idsync job apply`
 sends the job here. The workflow checks it as `idsync` did, and enforces ownership
-(ownership.py): a job or a connection that lists owners is changed by them alone, a
+(core/checks/ownership.py): a job or a connection that lists owners is changed by them alone, a
 connection owned jobs use is not changed behind their owners' backs, and an owned job
 uses only owned connections — otherwise anyone could take a job's approval away, or
 repoint an approved job at another place.
@@ -12,16 +12,21 @@ from __future__ import annotations
 
 import msgspec
 
+from core.checks.approval import approval_problems
+from core.checks.job import check_job
+from core.checks.ownership import (
+    connection_change_problem,
+    job_change_problem,
+    unowned_connection_problems,
+)
 from core.errors import BadInput
 from schemas.commands import CommandReply, job_delete_decoder
 from schemas.connections import Connection
 from schemas.jobs import Job
 from services.common.bus import Bus
-from services.common.definitions import check_job
+from services.common.hooks import hooks_problem
 from services.common.logging import get_logger
-
-from .gate import approval_problems
-from .ownership import connection_change_problem, job_change_problem, unowned_connection_problems
+from services.providers import FACTS
 
 log = get_logger("idsync.workflow")
 _job_decoder = msgspec.json.Decoder(Job)
@@ -38,7 +43,7 @@ async def apply_job(bus: Bus, principal: str, body: bytes) -> CommandReply:
         return CommandReply(ok=False, error=problem)
     connections = {c.id: c for c in await bus.store.connections()}
     try:
-        check_job(job, connections)
+        check_job(job, connections, FACTS, hooks_problem=hooks_problem(job))
     except BadInput as error:
         return CommandReply(ok=False, error=str(error))
     if problems := approval_problems(job) + unowned_connection_problems(job, connections):

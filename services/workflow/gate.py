@@ -12,16 +12,12 @@ grant anything).
 
 from __future__ import annotations
 
-from core.errors import BadInput
+from core.checks.intervals import parse_interval
+from core.checks.principals import same
 from schemas.jobs import Job
-from services.common.definitions import parse_interval
 from services.common.users import Users
 
 GROUP = "group:"
-
-
-def same(a: str, b: str) -> bool:
-    return a.casefold() == b.casefold()
 
 
 def needs_approval(job: Job, trigger: str) -> bool:
@@ -69,22 +65,3 @@ def expiry_seconds(job: Job | None, default: float) -> float:
     if job is None or job.approval is None:
         return default
     return parse_interval(job.approval.expire_after)
-
-
-def approval_problems(job: Job) -> list[str]:
-    """What is wrong with a job's approval section, as `$.path: problem` lines."""
-    if job.approval is None:
-        return []
-    problems: list[str] = []
-    if not job.approval.approvers:
-        problems.append('$.approval.approvers: expected at least one principal or "group:NAME"')
-    if not job.owners:
-        problems.append(
-            "$.owners: a job whose runs need approval names its owners, who alone may change "
-            'it (otherwise anyone could remove the approval): e.g. owners = ["ada"]'
-        )
-    try:
-        parse_interval(job.approval.expire_after)
-    except BadInput as error:
-        problems.append(f"$.approval.expire_after: {error}")
-    return problems

@@ -9,7 +9,7 @@ import pytest
 
 from schemas.plan import Change
 from schemas.values import Record
-from services.runner.providers.base import Layout, Outcome, Provider
+from services.providers.base import Layout, Outcome, Provider
 from tests.contract.harness import HARNESSES, ProviderHarness
 
 LAYOUT = Layout(

@@ -31,8 +31,8 @@ from schemas.connections import (
 from schemas.jobs import Endpoint
 from schemas.plan import Action, Change
 from schemas.values import Record, Value, as_text
-from services.runner.providers import open_provider
-from services.runner.providers.base import Layout, Provider
+from services.providers import open_provider
+from services.providers.base import Layout, Provider
 from tests.ad_server import ADMIN, URL, Samba
 from tests.ad_server import ADMIN_PASSWORD as AD_PASSWORD
 from tests.contract.renamed import Renamed

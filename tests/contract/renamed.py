@@ -11,7 +11,7 @@ from schemas.connections import Connection
 from schemas.jobs import Endpoint
 from schemas.plan import Change
 from schemas.values import Record
-from services.runner.providers.base import Layout, Outcome, Provider
+from services.providers.base import Layout, Outcome, Provider
 
 
 class Renamed:

@@ -1,4 +1,4 @@
-"""The provider contract (services/runner/providers/base.py), checked on every provider."""
+"""The provider contract (services/providers/base.py), checked on every provider."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from core.errors import BadInput
 from schemas.plan import Change
 from schemas.values import Record
-from services.runner.providers.base import Layout, Outcome
+from services.providers.base import Layout, Outcome
 from tests.contract.conftest import LAYOUT, OpenSide
 from tests.contract.harness import ProviderHarness, create, delete, read_all, update
 

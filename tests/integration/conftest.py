@@ -12,14 +12,18 @@ from pathlib import Path
 
 import pytest
 
+from core.checks.connections import check_connections
+from core.checks.job import check_job
 from services.cli.client import Session, connect
 from services.common.access import SERVICES
-from services.common.definitions import check_job, load_connections, load_job
+from services.common.definitions import load_connections, load_job
 from services.common.embedded import EmbeddedNats
+from services.common.hooks import hooks_problem
 from services.common.host import run_services
 from services.common.jetstream import ensure_infrastructure
 from services.common.people import people, write_csv
 from services.common.settings import Settings
+from services.providers import FACTS
 
 JOB_ID = "hr-to-db"
 
@@ -168,8 +172,11 @@ async def session(settings: Settings) -> AsyncIterator[Session]:
 
 
 async def apply_files(session: Session, files: Files) -> None:
-    for connection in load_connections(files.connections):
+    connections = load_connections(files.connections)
+    check_connections(connections, FACTS, origin=str(files.connections))
+    for connection in connections:
         await session.store.put_connection(connection)
     job = load_job(files.job)
-    check_job(job, {c.id: c for c in await session.store.connections()})
+    stored = {c.id: c for c in await session.store.connections()}
+    check_job(job, stored, FACTS, hooks_problem=hooks_problem(job))
     await session.store.put_job(job)

@@ -11,14 +11,15 @@ from typing import Any
 
 import ldap3
 
+from core.checks.job import check_job
 from schemas.connections import LdapConnection, SecretRef
 from schemas.jobs import Endpoint
 from schemas.plan import Change
 from schemas.values import Record, Value
 from services.cli.client import Session
-from services.common.definitions import check_job, load_connections, load_job
-from services.runner.providers import open_provider
-from services.runner.providers.base import Layout, Provider
+from services.common.definitions import load_connections, load_job
+from services.providers import FACTS, open_provider
+from services.providers.base import Layout, Provider
 from tests.ldap_server import ADMIN_DN, ADMIN_PASSWORD, Slapd
 
 
@@ -137,6 +138,6 @@ async def define(session: Session, folder: Path, connections: str, job: str) -> 
     for conn in load_connections(folder / "connections.toml"):
         await session.store.put_connection(conn)
     loaded = load_job(folder / "job.toml")
-    check_job(loaded, {c.id: c for c in await session.store.connections()})
+    check_job(loaded, {c.id: c for c in await session.store.connections()}, FACTS)
     await session.store.put_job(loaded)
     return loaded.id

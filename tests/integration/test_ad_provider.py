@@ -18,10 +18,10 @@ from schemas.connections import ActiveDirectoryConnection, SecretRef
 from schemas.jobs import Endpoint
 from schemas.plan import Change
 from schemas.values import Value
-from services.runner.providers import open_provider
-from services.runner.providers.ad import AdProvider
-from services.runner.providers.ad_values import holds_key, merge_ranges, unfinished
-from services.runner.providers.base import Layout, Provider
+from services.providers import open_provider
+from services.providers.ad.provider import AdProvider
+from services.providers.ad.values import holds_key, merge_ranges, unfinished
+from services.providers.base import Layout, Provider
 from tests.ad_server import ADMIN, ADMIN_PASSWORD, SESSION, URL, Samba, sam
 from tests.cut_proxy import CutProxy
 

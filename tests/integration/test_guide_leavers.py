@@ -26,6 +26,8 @@ from typing import Any
 import msgspec
 import pytest
 
+from core.checks.job import check_job
+from core.checks.ownership import unowned_connection_problems
 from core.engine import managed_fields, plan
 from core.engine.mapping import compile_mapping
 from schemas.connections import ActiveDirectoryConnection
@@ -35,13 +37,13 @@ from schemas.plan import RunStats
 from services.cli.client import Session
 from services.cli.main import build_parser
 from services.cli.watch import follow_run
-from services.common.definitions import check_job, load_connections, load_job
+from services.common.definitions import load_connections, load_job
 from services.common.jetstream import ABSENT_BUCKET
 from services.common.settings import Settings
 from services.common.watermarks import Absence, absence_key
+from services.providers import FACTS
 from services.runner.planning.entry import default_context
 from services.runner.planning.source import SourceMapper
-from services.workflow.ownership import unowned_connection_problems
 from tests.ldap_server import ADMIN_PASSWORD, Slapd, slapd_binary
 
 from .conftest import RunServices
@@ -113,7 +115,7 @@ async def apply(session: Session, folder: Path, job_file: str) -> Job:
     for connection in load_connections(folder / "connections.toml"):
         await session.store.put_connection(connection)
     job = load_job(folder / job_file)
-    check_job(job, {c.id: c for c in await session.store.connections()})
+    check_job(job, {c.id: c for c in await session.store.connections()}, FACTS)
     await session.store.put_job(job)
     return job
 
@@ -243,7 +245,7 @@ def test_the_guides_active_directory_job_passes_its_checks_and_makes_unique_name
     by_id = {c.id: c for c in load_connections(copy / "connections.toml")}
     assert isinstance(by_id["corp-ad"], ActiveDirectoryConnection)
     job = load_job(copy / "jobs" / "hr-to-ad.toml")
-    check_job(job, by_id)  # what `idsync job apply` refuses
+    check_job(job, by_id, FACTS)  # what `idsync job apply` refuses
     assert unowned_connection_problems(job, by_id) == []
     (mapping,) = job.objects
     assert mapping.leavers is not None and mapping.leavers.action == "disable"

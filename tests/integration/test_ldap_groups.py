@@ -9,9 +9,9 @@ from pathlib import Path
 
 from schemas.plan import Change
 from services.cli.client import Session
-from services.runner.providers import ldap_wire as w
-from services.runner.providers.base import Layout
-from services.runner.providers.ldap_stats import Counters
+from services.providers.base import Layout
+from services.providers.ldap import ber as w
+from services.providers.ldap.stats import Counters
 from tests.ldap_server import Slapd
 
 from .conftest import RunServices

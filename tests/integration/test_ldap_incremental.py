@@ -9,12 +9,14 @@ from pathlib import Path
 
 import ldap3
 
+from core.checks.job import check_job
 from schemas.events import RunFinished, RunPlanned
 from schemas.values import Record
 from services.cli.client import Session
 from services.cli.watch import follow_run
-from services.common.definitions import check_job, load_connections, load_job
-from services.runner.providers.base import ChangeReader
+from services.common.definitions import load_connections, load_job
+from services.providers import FACTS
+from services.providers.base import ChangeReader
 from tests.ldap_server import ADMIN_PASSWORD, Slapd
 
 from .conftest import RunServices
@@ -99,7 +101,7 @@ async def test_an_ldap_to_sqlite_job_reads_only_the_changes_and_deletes_nothing(
     for connection_ in load_connections(folder / "connections.toml"):
         await session.store.put_connection(connection_)
     job = load_job(folder / "job.toml")
-    check_job(job, {c.id: c for c in await session.store.connections()})
+    check_job(job, {c.id: c for c in await session.store.connections()}, FACTS)
     await session.store.put_job(job)
     async with services():
         _, full = await follow_run(session, job.id, None)

@@ -11,7 +11,7 @@ from core.errors import BadInput, Transient, Unreachable
 from schemas.connections import SecretRef
 from schemas.plan import Change
 from schemas.values import Binary
-from services.runner.providers.base import Layout
+from services.providers.base import Layout
 from tests.ldap_server import (
     ADMIN_DN,
     ADMIN_PASSWORD,

@@ -11,13 +11,15 @@ from typing import Any
 
 import msgspec
 
+from core.checks.job import check_job
 from schemas.events import RunFinished
 from services.cli.client import Session
 from services.cli.watch import follow_run
-from services.common.definitions import check_job, load_connections, load_job
+from services.common.definitions import load_connections, load_job
 from services.common.jetstream import ABSENT_BUCKET
 from services.common.people import write_csv
 from services.common.watermarks import Absence, Memory, absence_key
+from services.providers import FACTS
 
 from .conftest import JOB_ID, Files, RunServices, job_toml
 
@@ -47,7 +49,7 @@ async def apply(session: Session, files: Files) -> Path:
     for connection in load_connections(files.connections):
         await session.store.put_connection(connection)
     loaded = load_job(files.job)
-    check_job(loaded, {c.id: c for c in await session.store.connections()})
+    check_job(loaded, {c.id: c for c in await session.store.connections()}, FACTS)
     await session.store.put_job(loaded)
     return stored
 

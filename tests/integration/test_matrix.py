@@ -21,14 +21,16 @@ from typing import Any
 import msgspec
 import pytest
 
+from core.checks.job import check_job
 from schemas.events import RunFinished
 from services.cli.client import Session
 from services.cli.main import build_parser
 from services.cli.watch import follow_run
-from services.common.definitions import check_job, load_connections, load_job
+from services.common.definitions import load_connections, load_job
 from services.common.jetstream import ABSENT_BUCKET
 from services.common.settings import Settings
 from services.common.watermarks import Absence, absence_key
+from services.providers import FACTS
 
 from .conftest import RunServices
 
@@ -131,7 +133,7 @@ class Scenario:
         for connection in load_connections(connections):
             await self.session.store.put_connection(connection)
         job = load_job(self.folder / "job.toml")
-        check_job(job, {c.id: c for c in await self.session.store.connections()})
+        check_job(job, {c.id: c for c in await self.session.store.connections()}, FACTS)
         await self.session.store.put_job(job)
 
     def write(self, rows: list[Person]) -> None:

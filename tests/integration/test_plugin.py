@@ -7,11 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from core.checks.job import check_job
 from core.errors import BadInput
 from schemas.events import RunFailed, RunFinished
 from services.cli.client import Session
 from services.cli.watch import follow_run
-from services.common.definitions import check_job, load_connections, load_job
+from services.common.definitions import load_connections, load_job
+from services.providers import FACTS
 
 from .conftest import JOB_ID, Files, RunServices, job_toml
 
@@ -35,7 +37,7 @@ async def apply(session: Session, files: Files, factory: str, **job: str) -> Pat
     for connection in load_connections(files.connections):
         await session.store.put_connection(connection)
     job_ = load_job(files.job)
-    check_job(job_, {c.id: c for c in await session.store.connections()})
+    check_job(job_, {c.id: c for c in await session.store.connections()}, FACTS)
     await session.store.put_job(job_)
     return stored
 

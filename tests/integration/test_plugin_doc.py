@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from core.checks.job import check_job
 from schemas.events import RunFinished
 from services.cli.client import Session
 from services.cli.watch import follow_run
-from services.common.definitions import check_job, load_connections, load_job
+from services.common.definitions import load_connections, load_job
 from services.common.people import people, write_csv
-from services.runner.providers.reach import check_reachable
+from services.providers import FACTS, check_reachable
 
 from .conftest import RunServices
 
@@ -60,7 +61,7 @@ async def test_the_pages_plugin_runs_as_the_page_says(
     for connection in found.values():
         await session.store.put_connection(connection)
     job = load_job(job_file)
-    check_job(job, found)
+    check_job(job, found, FACTS)
     await session.store.put_job(job)
     assert "is installed here" in await check_reachable(found["people-json"])
 

@@ -7,12 +7,14 @@ import sqlite3
 
 import pytest
 
+from core.checks.job import check_job
 from core.errors import BadInput
 from schemas.events import RunFinished
 from services.cli.client import Session
 from services.cli.watch import follow_run
-from services.common.definitions import check_job, load_connections, load_job
+from services.common.definitions import load_connections, load_job
 from services.common.people import write_csv
+from services.providers import FACTS
 
 from .conftest import JOB_ID, Files, RunServices, apply_files
 
@@ -71,7 +73,9 @@ async def test_leavers_a_destination_cannot_serve_are_refused_when_applied(
     files.write(count=1)
     files.job.write_text(files.job.read_text() + extra)
     with pytest.raises(BadInput) as refused:
-        check_job(load_job(files.job), {c.id: c for c in load_connections(files.connections)})
+        check_job(
+            load_job(files.job), {c.id: c for c in load_connections(files.connections)}, FACTS
+        )
     assert message in str(refused.value)
 
 
@@ -80,5 +84,7 @@ async def test_a_filter_on_the_destination_is_refused(files: Files) -> None:
     text = files.job.read_text().replace('table = "people" }', f'table = "people", {NOT_LEGAL} }}')
     files.job.write_text(text)
     with pytest.raises(BadInput) as refused:
-        check_job(load_job(files.job), {c.id: c for c in load_connections(files.connections)})
+        check_job(
+            load_job(files.job), {c.id: c for c in load_connections(files.connections)}, FACTS
+        )
     assert "$.destination.where: filters the source only" in str(refused.value)

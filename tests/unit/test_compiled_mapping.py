@@ -11,6 +11,7 @@ from typing import Any, cast
 
 import pytest
 
+from core.checks.job import check_job
 from core.engine.context import MappingContext
 from core.engine.mapping import (
     check_mapping,
@@ -23,9 +24,10 @@ from core.errors import BadInput
 from schemas.connections import Connection, CsvConnection, SqliteConnection
 from schemas.jobs import Endpoint, FieldMap, Job, ObjectMapping
 from schemas.values import Record
-from services.common.definitions import check_job, load_job
+from services.common.definitions import load_job
+from services.providers import FACTS
+from services.providers.base import Provider
 from services.runner.planning import Sides, plan_job
-from services.runner.providers.base import Provider
 
 CONTEXT = MappingContext(job_id="hr", run_id="r1", now=datetime(2026, 1, 2, tzinfo=UTC))
 FIELDS = [
@@ -194,7 +196,7 @@ def test_a_job_with_a_bad_transformation_is_refused_when_applied(tmp_path: Path)
     }
     job = load_job(tmp_path / "people.toml")
     with pytest.raises(BadInput) as caught:
-        check_job(job, connections, origin="people.toml")
+        check_job(job, connections, FACTS, origin="people.toml")
     where = "people.toml: $.objects[0].fields[2].transform[1]"
     assert str(caught.value) == f'{where}: left needs a whole number length, got "x"'
 

@@ -11,8 +11,8 @@ import pytest
 from schemas.connections import SqliteConnection
 from schemas.jobs import Endpoint
 from schemas.plan import Change
-from services.runner.providers.base import Layout
-from services.runner.providers.sqlite import SqliteProvider
+from services.providers.base import Layout
+from services.providers.sqlite.provider import SqliteProvider
 
 
 def create(password: str, mail: str) -> Change:

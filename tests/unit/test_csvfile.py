@@ -13,9 +13,9 @@ from schemas.connections import CsvConnection
 from schemas.jobs import Endpoint
 from schemas.plan import Change
 from schemas.values import Record
-from services.runner.providers import open_provider
-from services.runner.providers.base import Layout
-from services.runner.providers.csvfile import CsvProvider
+from services.providers import open_provider
+from services.providers.base import Layout
+from services.providers.csv.provider import CsvProvider
 
 LAYOUT = Layout(keys=("id",), fields=("id", "name"), multi_valued={"groups": "|"})
 

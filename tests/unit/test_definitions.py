@@ -9,11 +9,15 @@ from typing import Any
 import msgspec
 import pytest
 
+from core.checks.connections import check_connections
+from core.checks.intervals import parse_interval
+from core.checks.job import check_job
+from core.checks.ownership import unowned_connection_problems
 from core.errors import BadInput
 from schemas.connections import Connection, CsvConnection, SqliteConnection
 from schemas.jobs import Endpoint, FieldMap, Job, ObjectMapping, Schedule
-from services.common.definitions import check_job, load_connections, load_job, parse_interval
-from services.workflow.ownership import unowned_connection_problems
+from services.common.definitions import load_connections, load_job
+from services.providers import FACTS
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 JOB = Path("jobs/people.toml")  # relative on purpose: messages must show it as typed
@@ -43,6 +47,13 @@ def write(path: Path, text: str | bytes) -> Path:
 def cases(table: list[tuple[Any, ...]]) -> list[Any]:
     """Table rows (name, *values) as pytest params named by their first column."""
     return [pytest.param(*values, id=name) for name, *values in table]
+
+
+def applied(path: Path) -> list[Connection]:
+    """A connections file as `idsync connection apply` takes it: loaded, then checked."""
+    connections = load_connections(path)
+    check_connections(connections, FACTS, origin=str(path))
+    return connections
 
 
 def error_of(call: Any, *args: Any, **kwargs: Any) -> str:
@@ -364,7 +375,7 @@ CONN_ERRORS = [
 @pytest.mark.parametrize(("text", "expected"), cases(CONN_ERRORS))
 def test_connection_file_errors(text: str, expected: str) -> None:
     write(CONNS, text)
-    assert expected in error_of(load_connections, CONNS)
+    assert expected in error_of(applied, CONNS)
 
 
 def test_connection_problems_are_reported_together() -> None:
@@ -548,7 +559,7 @@ SEMANTIC_ERRORS = [
 @pytest.mark.parametrize(("change", "expected"), cases(SEMANTIC_ERRORS))
 def test_check_job_errors(change: dict[str, Any], expected: str) -> None:
     job = msgspec.convert({**BASE, **change}, Job)
-    message = error_of(check_job, job, CONNECTIONS, origin=JOB)
+    message = error_of(check_job, job, CONNECTIONS, FACTS, origin=JOB)
     assert f"jobs/people.toml: {expected}" in message.splitlines()
 
 
@@ -556,7 +567,7 @@ def test_check_job_reports_every_problem_at_once_and_names_the_job_without_a_fil
     job = msgspec.convert(
         {**BASE, "source": {"connection": "hr"}, "batch_size": 0, "objects": []}, Job
     )
-    lines = error_of(check_job, job, {}).splitlines()
+    lines = error_of(check_job, job, {}, FACTS).splitlines()
     assert lines == [
         'job "people": $.source.connection: unknown connection "hr" (known: none)',
         'job "people": $.destination.connection: unknown connection "hr-db" (known: none)',
@@ -566,8 +577,8 @@ def test_check_job_reports_every_problem_at_once_and_names_the_job_without_a_fil
 
 
 def test_a_valid_job_passes() -> None:
-    check_job(msgspec.convert({**BASE, "schedule": {"every": "15m"}}, Job), CONNECTIONS)
-    check_job(msgspec.convert({**BASE, "objects": [{"keys": ["any"]}]}, Job), CONNECTIONS)
+    check_job(msgspec.convert({**BASE, "schedule": {"every": "15m"}}, Job), CONNECTIONS, FACTS)
+    check_job(msgspec.convert({**BASE, "objects": [{"keys": ["any"]}]}, Job), CONNECTIONS, FACTS)
 
 
 # --- intervals -------------------------------------------------------------------------
@@ -634,7 +645,7 @@ def test_the_examples_load_and_pass_their_checks() -> None:
         path=str(EXAMPLES / "data" / "people.sqlite"),
     )
     job = load_job(EXAMPLES / "jobs" / "hr-to-sqlite.toml")
-    check_job(job, by_id)
+    check_job(job, by_id, FACTS)
     assert unowned_connection_problems(job, by_id) == []  # an owned job, owned connections
     (objects,) = job.objects
     assert (job.source.connection, job.source.file) == ("hr-files", "people.csv")
@@ -645,14 +656,3 @@ def test_the_examples_load_and_pass_their_checks() -> None:
     assert parse_interval(job.schedule.every) == 3600
     groups = next(f for f in objects.fields if f.to == "groups")
     assert groups.delimiter == "|"
-
-
-def test_every_example_job_loads_and_passes_its_checks() -> None:
-    by_id = {c.id: c for c in load_connections(EXAMPLES / "connections.toml")}
-    jobs = sorted((EXAMPLES / "jobs").glob("*.toml"))
-    assert {job.name for job in jobs} >= {"hr-to-sqlite.toml", "hr-to-ldap.toml"}
-    for path in jobs:
-        job = load_job(path)
-        check_job(job, by_id)
-        assert unowned_connection_problems(job, by_id) == [], path.name
-        assert job.id == path.stem, path.name  # the file is named after its job

@@ -23,9 +23,22 @@ OURS = frozenset({"schemas", "core", "services", "tests", "bench"})
 # A package (dotted) -> the packages (dotted) its modules may import, besides
 # themselves. A module is ruled by the longest package here that contains it; an
 # allowed "x.y" admits "x.y" and everything under it.
+BELOW_SERVICES = frozenset({"schemas", "core", "services.common"})
 RULES: dict[str, frozenset[str]] = {
     "schemas": frozenset(),
     "core": frozenset({"schemas", "core"}),
+    # Wiring and shared state: the contract, the pure core, nothing above.
+    "services.common": BELOW_SERVICES,
+    # One package per provider, all read through the registry.
+    "services.providers": BELOW_SERVICES | {"services.providers"},
+    # The services meet only through events, KV and the object store: never each other,
+    # never the command line.
+    "services.runner": BELOW_SERVICES | {"services.providers", "services.runner"},
+    "services.workflow": BELOW_SERVICES | {"services.providers", "services.workflow"},
+    "services.notifier": BELOW_SERVICES | {"services.notifier"},
+    "services.scheduler": BELOW_SERVICES | {"services.scheduler"},
+    # The top floor.
+    "services.cli": frozenset({"schemas", "core", "services"}),
 }
 
 

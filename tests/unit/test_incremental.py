@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from core.checks.incremental import changed_only_refusal
+from core.checks.job import check_job
 from core.errors import BadInput
 from schemas.connections import (
     ActiveDirectoryConnection,
@@ -20,14 +22,13 @@ from schemas.connections import (
 )
 from schemas.jobs import Changes, Endpoint, Job, ObjectMapping
 from schemas.values import Record
-from services.common.definitions import check_job
-from services.common.incremental_checks import changed_only_refusal
 from services.common.watermarks import Watermark
+from services.providers import FACTS
+from services.providers.base import ChangeReader, Layout
+from services.providers.changes import FieldChanges, compare
+from services.providers.csv.provider import CsvProvider
+from services.providers.sqlite.provider import SqliteProvider
 from services.runner.planning.reading import choose
-from services.runner.providers.base import ChangeReader, Layout
-from services.runner.providers.changes import FieldChanges, compare
-from services.runner.providers.csvfile import CsvProvider
-from services.runner.providers.sqlite import SqliteProvider
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
@@ -157,10 +158,10 @@ def test_changed_only_on_a_job_without_changes_says_what_to_add() -> None:
 def test_changed_only_is_refused_in_words_that_fit_the_source(
     source: Connection, advice: str
 ) -> None:
-    refused = changed_only_refusal(job(None), source)
+    refused = changed_only_refusal(job(None), source, FACTS)
     assert refused is not None and advice in refused
     assert refused.startswith("job hr says nothing about changes, so it cannot run --changed-only")
-    assert changed_only_refusal(job(), source) is None
+    assert changed_only_refusal(job(), source, FACTS) is None
     if isinstance(source, LdapConnection):  # AD too: no field to name
         assert "modified_at" not in refused
 
@@ -178,7 +179,7 @@ def test_check_job_refuses_what_cannot_work() -> None:
         changes=Changes(full_every="never"),
     )
     with pytest.raises(BadInput) as refused:
-        check_job(bad, connections)
+        check_job(bad, connections, FACTS)
     text = str(refused.value)
     assert "$.changes.field: expected the source field holding a timestamp" in text
     assert "$.changes.full_every: expected an interval" in text
@@ -206,9 +207,9 @@ def test_check_job_accepts_a_lifecycle_on_a_destination_that_disables_and_enable
         ],
         changes=Changes(field="modified_at", full_every="1d"),
     )
-    check_job(good, connections)
+    check_job(good, connections, FACTS)
     cannot = PluginConnection(id="dir", factory="x:y", actions=["create", "update", "disable"])
     with pytest.raises(BadInput) as refused:
-        check_job(good, {**connections, "dir": cannot})
+        check_job(good, {**connections, "dir": cannot}, FACTS)
     assert "$.objects[0].delete_after: destination dir (plugin) cannot delete" in str(refused.value)
     assert "$.objects[0].restore: destination dir (plugin) cannot enable" in str(refused.value)

@@ -7,21 +7,23 @@ from pathlib import Path
 
 import pytest
 
+from core.checks.connections import check_connections
 from core.errors import BadInput
 from schemas.connections import LdapConnection, LdapTimeouts, SecretRef
 from schemas.values import Binary
 from services.common.definitions import load_connections
 from services.common.secrets import resolve_secret
-from services.runner.providers import ldap_wire as w
-from services.runner.providers.ldap_config import check_ldap_connection
-from services.runner.providers.ldap_dn import (
+from services.providers import FACTS
+from services.providers.ldap import ber as w
+from services.providers.ldap.checks import check_ldap_connection
+from services.providers.ldap.dn import (
     compile_filter,
     escape_dn_value,
     escape_filter_value,
     key_filter,
     split_rdn,
 )
-from services.runner.providers.ldap_values import Values, attribute_values
+from services.providers.ldap.values import Values, attribute_values
 
 
 @pytest.mark.parametrize(
@@ -205,7 +207,8 @@ def test_a_connection_file_makes_ca_file_absolute_and_reports_ldap_problems(tmp_
         '[dir]\nprovider = "ldap"\nurls = ["ldap://x"]\npage_size = 0\n'
     )
     with pytest.raises(BadInput, match=r"\[dir\]\.page_size: expected 1 to 100000 entries, got 0"):
-        load_connections(tmp_path / "bad.toml")
+        bad = load_connections(tmp_path / "bad.toml")
+        check_connections(bad, FACTS, origin="bad.toml")
 
 
 def test_secrets_come_from_the_environment_or_a_file(

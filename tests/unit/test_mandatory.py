@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import pytest
 
+from core.checks.job import check_job
 from core.errors import BadInput
 from schemas.connections import Connection, CsvConnection, LdapConnection, SqliteConnection
 from schemas.jobs import Endpoint, FieldMap, Job, ObjectMapping
-from services.common.definitions import check_job
+from services.providers import FACTS
 
 CONNECTIONS: dict[str, Connection] = {
     "hr": CsvConnection(id="hr", directory="/tmp"),
@@ -49,7 +50,7 @@ def test_missing_mandatory_fields_are_named(
     destination: str, fields: list[str], missing: str
 ) -> None:
     with pytest.raises(BadInput, match=f"needs {missing} in {destination}"):
-        check_job(job(destination, fields), CONNECTIONS)
+        check_job(job(destination, fields), CONNECTIONS, FACTS)
 
 
 @pytest.mark.parametrize(
@@ -60,4 +61,4 @@ def test_missing_mandatory_fields_are_named(
 def test_complete_or_creating_nothing_is_accepted(
     destination: str, fields: list[str], create: bool
 ) -> None:
-    check_job(job(destination, fields, create=create), CONNECTIONS)
+    check_job(job(destination, fields, create=create), CONNECTIONS, FACTS)

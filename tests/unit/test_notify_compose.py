@@ -7,6 +7,8 @@ from email.headerregistry import Address
 
 import pytest
 
+from core.checks.addresses import address_problem
+from core.checks.job import check_job
 from core.errors import BadInput
 from core.runs import story_at as digest
 from schemas.events import (
@@ -24,10 +26,9 @@ from schemas.events import (
 )
 from schemas.jobs import Endpoint, Job, Notification, ObjectMapping
 from schemas.plan import PlanCounts, RecordError, RunStats
-from services.common.definitions import check_job
-from services.notifier.addresses import address_problem
 from services.notifier.compose import MailRefused, compose, message_id
 from services.notifier.triggers import Mailing, fired, mailings
+from services.providers import FACTS
 
 RUN, JOB = "20261121T204800Z-3f9a1c", "hr"
 SENDER = Address("idsync", "idsync", "example.org")
@@ -129,7 +130,7 @@ def test_applying_a_job_names_the_recipient_to_fix() -> None:
         Notification(recipients=[], trigger="always"),
     )
     with pytest.raises(BadInput) as refused:
-        check_job(bad, {}, origin="jobs/hr.toml")
+        check_job(bad, {}, FACTS, origin="jobs/hr.toml")
     lines = str(refused.value).splitlines()
     assert 'jobs/hr.toml: $.notify[0].recipients[1]: expected an address such as "ada@' in (
         "\n".join(lines)

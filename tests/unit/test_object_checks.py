@@ -7,11 +7,12 @@ from typing import Any
 import msgspec
 import pytest
 
+from core.checks.job import check_job
 from core.engine.report import rows
 from core.errors import BadInput
 from schemas.connections import Connection, CsvConnection, LdapConnection
 from schemas.jobs import Job
-from services.common.definitions import check_job
+from services.providers import FACTS
 
 CONNECTIONS: dict[str, Connection] = {
     "hr": CsvConnection(id="hr", directory="/srv/hr"),
@@ -48,7 +49,7 @@ BASE: dict[str, Any] = {
 def problems(*objects: dict[str, Any]) -> list[str]:
     job = msgspec.convert({**BASE, "objects": list(objects)}, Job)
     try:
-        check_job(job, CONNECTIONS)
+        check_job(job, CONNECTIONS, FACTS)
     except BadInput as error:
         return [line.removeprefix('job "people": ') for line in str(error).splitlines()]
     return []

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from schemas.connections import Connection, CsvConnection, SqliteConnection
-from schemas.jobs import Endpoint, Job, ObjectMapping
-from services.workflow.ownership import (
+from core.checks.ownership import (
     connection_change_problem,
     job_change_problem,
     unowned_connection_problems,
 )
+from schemas.connections import Connection, CsvConnection, SqliteConnection
+from schemas.jobs import Endpoint, Job, ObjectMapping
 
 
 def job(job_id: str, source: str, destination: str, owners: list[str] | None = None) -> Job:

@@ -7,8 +7,8 @@ from typing import cast
 from core.engine.phases import phase_of
 from schemas.jobs import Endpoint, FieldMap, Job, ObjectMapping, Resolve
 from schemas.values import Record
+from services.providers.base import Provider
 from services.runner.planning import Sides, plan_job
-from services.runner.providers.base import Provider
 
 from .test_compiled_mapping import Side
 

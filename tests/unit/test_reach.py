@@ -8,7 +8,7 @@ import pytest
 
 from core.errors import Unreachable
 from schemas.connections import CsvConnection, SqliteConnection
-from services.runner.providers.reach import check_reachable
+from services.providers import check_reachable
 
 
 async def test_a_folder_is_described_and_a_missing_one_named(tmp_path: Path) -> None:

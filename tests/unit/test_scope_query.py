@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from core.checks.job import check_job
 from core.errors import BadInput
 from schemas.connections import Connection, CsvConnection, SqliteConnection
 from schemas.jobs import Endpoint, Job, ObjectMapping
-from services.common.definitions import check_job
-from services.runner.providers.base import Layout
-from services.runner.providers.sqlite import SqliteProvider
+from services.providers import FACTS
+from services.providers.base import Layout
+from services.providers.sqlite.provider import SqliteProvider
 
 
 async def test_a_sqlite_query_limits_what_is_read(tmp_path: Path) -> None:
@@ -55,4 +56,4 @@ CONNECTIONS: dict[str, Connection] = {
 )
 def test_a_query_the_provider_cannot_take_is_refused(source: Endpoint, expected: str) -> None:
     with pytest.raises(BadInput, match=expected):
-        check_job(job(source), CONNECTIONS)
+        check_job(job(source), CONNECTIONS, FACTS)

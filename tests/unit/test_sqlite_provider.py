@@ -16,8 +16,8 @@ from schemas.jobs import Endpoint
 from schemas.plan import Change
 from schemas.values import Binary, Record
 from services.common.settings import DEFAULT_SQLITE_BUSY_TIMEOUT, sqlite_busy_timeout
-from services.runner.providers import open_provider
-from services.runner.providers.base import Layout, Provider
+from services.providers import open_provider
+from services.providers.base import Layout, Provider
 
 LAYOUT = Layout(keys=("id",), fields=("id", "name"))
 Open = Callable[..., Awaitable[Provider]]

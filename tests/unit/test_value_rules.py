@@ -14,6 +14,7 @@ import msgspec
 import pytest
 from msgspec.structs import replace
 
+from core.checks.job import check_job
 from core.engine.context import MappingContext
 from core.engine.mapping import compile_mapping
 from core.engine.transforms import RecordFailed
@@ -21,9 +22,10 @@ from core.errors import BadInput
 from schemas.connections import Connection, CsvConnection, SqliteConnection
 from schemas.jobs import Endpoint, FieldMap, Job, ObjectMapping
 from schemas.values import Record, Value, as_text
-from services.common.definitions import check_job, load_job
+from services.common.definitions import load_job
+from services.providers import FACTS
+from services.providers.base import Provider
 from services.runner.planning import Sides, plan_job
-from services.runner.providers.base import Provider
 
 CONTEXT = MappingContext(job_id="dir", run_id="r1", now=datetime(2026, 1, 2, tzinfo=UTC))
 TWO_CN: Record = {"uid": "alice", "cn": ["Alice Smith", "Alice S."]}
@@ -189,7 +191,7 @@ def test_if_several_with_a_delimiter_or_an_unknown_choice_is_refused(tmp_path: P
     }
     path = write_job(tmp_path, '{ to = "cn", delimiter = "|", if_several = "first" }')
     with pytest.raises(BadInput) as caught:
-        check_job(load_job(path), connections, origin="dir.toml")
+        check_job(load_job(path), connections, FACTS, origin="dir.toml")
     assert str(caught.value) == (
         "dir.toml: $.objects[0].fields[1].if_several: a field with a delimiter keeps every "
         "value: remove if_several or the delimiter"

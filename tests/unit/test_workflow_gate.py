@@ -7,11 +7,12 @@ from datetime import UTC, datetime, timedelta
 import msgspec
 import pytest
 
+from core.checks.approval import approval_problems
 from schemas.jobs import Approval, Endpoint, Job, ObjectMapping
 from services.common import access
 from services.common.users import Person, Users, render
 from services.workflow.bursts import Bursts
-from services.workflow.gate import approval_problems, approvers, needs_approval, refusal
+from services.workflow.gate import approvers, needs_approval, refusal
 
 PEOPLE = Users(
     people={

@@ -11,13 +11,14 @@ from datetime import UTC, datetime
 import msgspec
 import structlog
 
+from core.checks.objects import endpoint_of
 from core.engine.context import MappingContext
 from core.engine.plan import Plan
+from core.run_texts import grouped_warnings
 from schemas.connections import Connection
 from schemas.events import Trigger
 from schemas.jobs import Job
 from schemas.plan import RecordError
-from services.common.object_checks import endpoint_of
 from services.common.store import Store
 from services.common.watermarks import Memory
 
@@ -96,8 +97,10 @@ async def plan_job(
         planned = await plan_low_memory(job, sides, context, reading, marks)
     else:
         planned = await plan_in_memory(job, pairs, keys, context, reading, marks)
-    for warning in planned.plan.warnings:
-        log.warning("plan", note=warning)
+    # Each kind once (a renamed field makes every record one), and at the level of the
+    # runner's story: `job preview` prints them to its user.
+    for warning in grouped_warnings(planned.plan.warnings):
+        log.info("plan warning", note=warning)
     the_plan = msgspec.structs.replace(
         planned.plan, hash=covering(planned.plan.hash, sides.connections)
     )

@@ -2,7 +2,7 @@
 
 Used when the destination can be read again cheaply (files and tables say so with
 `rereadable = True`) and the job maps its fields: the first read keeps a digest per
-key (core/engine/digests.py), the source is streamed against it and unchanged records are
+key (engine/digests.py), the source is streamed against it and unchanged records are
 dropped on the spot, and the second read takes only the destination records the exact
 plan needs (updates, destination-only objects, duplicates). Same plan, same hash.
 """
@@ -19,7 +19,7 @@ from core.engine.lifecycle import Lifecycle
 from core.engine.plan import Plan
 from schemas.jobs import Job, ObjectMapping
 from schemas.values import Record
-from services.runner.providers.base import Provider
+from services.providers.base import Provider
 
 from .reading import Reading
 from .sides import READ_BATCH, Sides

@@ -14,12 +14,13 @@ from datetime import datetime, timedelta
 
 import msgspec
 
+from core.checks.incremental import changed_only_refusal
+from core.checks.intervals import parse_interval
 from core.engine.lifecycle import Lifecycle, has_lifecycle
 from core.errors import BadInput
 from schemas.jobs import Job
-from services.common.definitions import parse_interval
-from services.common.incremental_checks import changed_only_refusal
 from services.common.watermarks import Memory, Watermark
+from services.providers import FACTS
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ def choose(
     changes = job.changes
     if changes is None:
         if changed_only:  # the workflow refuses such requests; one may come from before
-            raise BadInput(changed_only_refusal(job, None) or "")
+            raise BadInput(changed_only_refusal(job, None, FACTS) or "")
         return False, None
     since = mark.value if mark is not None and mark.field == changes.field else None
     if changed_only:

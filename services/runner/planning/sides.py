@@ -2,7 +2,7 @@
 
 Each [[objects]] entry reads its own records: the job's endpoints with the entry's own
 `source` and `destination` scope put over them (a file, a filter, object classes). All
-types are planned together (core/engine/objects.py) so that references resolve against the
+types are planned together (engine/objects.py) so that references resolve against the
 planned state of every type, and a batch is applied by a provider opened for each type
 it holds (`apply_by_type`).
 """
@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 
+from core.checks.objects import endpoint_of
 from core.engine import (
     destination_multi_valued,
     source_multi_valued,
@@ -20,10 +21,9 @@ from core.engine import (
 from schemas.connections import Connection
 from schemas.jobs import Job, ObjectMapping
 from schemas.plan import Change
-from services.common.object_checks import endpoint_of
 from services.common.store import Store
-from services.runner.providers import open_provider
-from services.runner.providers.base import Layout, Outcome, Provider
+from services.providers import open_provider
+from services.providers.base import Layout, Outcome, Provider
 
 READ_BATCH = 5_000
 """Records asked of a provider at a time, on either side."""

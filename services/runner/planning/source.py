@@ -16,6 +16,7 @@ from typing import Any
 
 import msgspec
 
+from core.checks.objects import endpoint_of
 from core.engine import match_key, with_container
 from core.engine.conditions import compile_condition, fields_tested
 from core.engine.context import MappingContext
@@ -29,8 +30,7 @@ from core.errors import BadInput
 from schemas.jobs import Job, ObjectMapping
 from schemas.plan import RecordError
 from schemas.values import Record
-from services.common.object_checks import endpoint_of
-from services.runner.providers.base import ChangeReader, Provider
+from services.providers.base import ChangeReader, Provider
 
 from .reading import Reading
 from .sides import READ_BATCH

@@ -1,0 +1,55 @@
+"""What `check_job` asks of the destination: each action the job asks of it is one its
+provider can apply (refused now rather than failing every record of a run), a move has
+somewhere to go, and objects it creates carry every field the destination requires."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from schemas.jobs import Job
+
+from .facts import ProviderFacts, Report
+from .objects import endpoint_of
+from .words import got
+
+
+def check_actions(bad: Report, job: Job, provider: str, can: Collection[str]) -> None:
+    """`provider`: the destination's tag; `can`: what it can apply."""
+    for i, obj in enumerate(job.objects):
+        asked = (
+            ("on_source_only", obj.on_source_only, ("create",)),
+            ("on_both", obj.on_both, ("update",)),
+            ("on_destination_only", obj.on_destination_only, ("delete", "disable", "move")),
+        )
+        for setting, action, options in asked:
+            if action != "skip" and action not in can:
+                choose = " or ".join([*(a for a in options if a in can), "skip"])
+                text = f"destination {job.destination.connection} ({provider}) cannot {action}"
+                bad(f"$.objects[{i}].{setting}", f"{text}; choose {choose}")
+        moving = obj.on_destination_only == "move" and "move" in can
+        if moving and not (obj.move_to or "").strip():
+            where = 'the container on_destination_only = "move" moves objects to'
+            example = '"ou=Former,dc=example,dc=org"'
+            bad(
+                f"$.objects[{i}].move_to",
+                f"expected {where}, such as {example}, got {got(obj.move_to)}",
+            )
+
+
+def check_mandatory(bad: Report, job: Job, destination: str, facts: ProviderFacts) -> None:
+    """A job that creates objects maps every field the destination requires of them.
+    `destination`: the connection's id; `facts`: its provider's."""
+    for i, obj in enumerate(job.objects):
+        if obj.on_source_only != "create" or not obj.fields:
+            continue  # nothing created, or every source field copied (known at run time)
+        mapped = {f.to for f in obj.fields}
+        endpoint = endpoint_of(job.destination, obj.destination)
+        required = set(obj.keys) | facts.mandatory(endpoint, obj)
+        missing = sorted(required - mapped)
+        if missing:
+            fields = ", ".join(f'"{name}"' for name in missing)
+            bad(
+                f"$.objects[{i}].fields",
+                f"a new {obj.type} needs {fields} in {destination}: map them, or set "
+                'on_source_only = "skip"',
+            )

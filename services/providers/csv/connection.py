@@ -1,0 +1,95 @@
+"""The file a CSV side reads and writes, and how it is written: its path (the
+connection's folder and the endpoint's file), delimiter, quote and encoding. Parsing
+errors name the file and the line to fix."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+from core.errors import BadInput
+from schemas.connections import CsvConnection
+from schemas.jobs import Endpoint
+
+from .quotes import UNCLOSED, unclosed_quote_line
+
+Row = tuple[int, list[str]]
+"""A row as parsed: the line it starts on, its fields."""
+
+
+class CsvFile:
+    """One delimited text file in the connection's folder."""
+
+    def __init__(self, connection: CsvConnection, endpoint: Endpoint) -> None:
+        if not endpoint.file:
+            raise BadInput("csv: the endpoint names no file; add `file: <name>.csv`")
+        self.path = Path(connection.directory) / endpoint.file
+        self.delimiter = _pick(endpoint.delimiter, connection.delimiter, "delimiter")
+        self.quote = _pick(endpoint.quote_char, connection.quote_char, "quote_char")
+        if self.delimiter == self.quote:
+            raise BadInput(f"csv: delimiter and quote_char are both {self.quote!r}")
+        self.encoding = endpoint.encoding or connection.encoding
+        try:
+            codec = codecs.lookup(self.encoding).name
+        except LookupError:
+            raise BadInput(f"csv: unknown encoding {self.encoding!r} for {self.path}") from None
+        # utf-8 files saved by Excel start with a BOM: utf-8-sig reads both spellings.
+        self.read_encoding = "utf-8-sig" if codec == "utf-8" else self.encoding
+
+    def open_text(self) -> IO[str]:
+        return self.path.open(encoding=self.read_encoding, newline="")
+
+    def rows(self, f: IO[str]) -> Iterator[Row]:
+        """(first line, fields) of every non-blank row; parse errors as BadInput with the line."""
+        reader = csv.reader(f, delimiter=self.delimiter, quotechar=self.quote, strict=True)
+        while True:
+            line = reader.line_num + 1
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as e:
+                if str(e) == UNCLOSED:
+                    raise self._unclosed_quote(line) from e
+                raise BadInput(f"{self.path}:{line}: {e}") from e
+            except UnicodeDecodeError as e:
+                raise self._bad_encoding() from e
+            if row:
+                yield line, row
+
+    def _unclosed_quote(self, row_line: int) -> BadInput:
+        """The error for a file that ends inside a quoted value, naming the quote's line."""
+        with self.open_text() as f:
+            rest = itertools.islice(f, row_line - 1, None)
+            line = unclosed_quote_line(rest, row_line, self.delimiter, self.quote)
+        return BadInput(
+            f"{self.path}: unclosed quote starting at line {line}: the file ends inside "
+            f"the value it opens (close it with {self.quote}, or write {self.quote * 2} "
+            "for a quote inside a value)"
+        )
+
+    def _bad_encoding(self) -> BadInput:
+        """The error for undecodable bytes, naming the first bad line (counted exactly)."""
+        decoder = codecs.getincrementaldecoder(self.read_encoding)()
+        line = 1
+        with self.path.open("rb") as f:
+            for chunk in f:
+                try:
+                    line += decoder.decode(chunk).count("\n")
+                except UnicodeDecodeError:
+                    break
+        return BadInput(
+            f"{self.path}: not valid {self.encoding} near line {line}; "
+            f"save the file as {self.encoding} or set the endpoint's `encoding`"
+        )
+
+
+def _pick(override: str | None, default: str, what: str) -> str:
+    value = default if override is None else override
+    if len(value) != 1:
+        raise BadInput(f"csv: {what} must be exactly one character, not {value!r}")
+    return value

@@ -1,0 +1,116 @@
+"""CSV / delimited text files: the header row names the fields, one row per object.
+
+Reading streams: the file is parsed in the worker thread a batch at a time, so a
+large export is never held in memory and a broken row is reported (with its line)
+only when the read reaches it (read.py). Writing loads the file, applies the whole
+batch in memory and replaces the file atomically, so a crash never leaves half a file
+(write.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from core.errors import BadInput, WriteFailed
+from schemas.connections import CsvConnection
+from schemas.jobs import Endpoint
+from schemas.plan import Change
+from schemas.values import Record, normalize, split_text
+
+from ..base import Layout, Outcome
+from ..changes import FieldChanges, filtered, needs_field
+from ..writable import cannot_create_in
+from . import write
+from .connection import CsvFile
+from .read import header, take
+from .values import cell
+
+
+class CsvProvider:
+    """One delimited text file in the connection's folder."""
+
+    rereadable = True
+    """Reading the file again is cheap: large plans read it twice (planning/low_memory.py)."""
+
+    async def size_hint(self) -> int:
+        """About how many records the file holds (its size at ~100 bytes a row)."""
+        path = self._file.path
+        return path.stat().st_size // 100 if path.exists() else 0
+
+    def __init__(self, connection: CsvConnection, endpoint: Endpoint, layout: Layout) -> None:
+        self._file = CsvFile(connection, endpoint)
+        self._path = self._file.path
+        self._layout = layout
+        self._write = False
+        self._changes: FieldChanges | None = None
+        self._fields: list[str] | None = None
+
+    async def open(self, *, write: bool) -> None:
+        self._write = write
+        await asyncio.to_thread(self._check, write)
+
+    def _check(self, write: bool) -> None:
+        folder = self._path.parent
+        if write and not folder.is_dir():
+            raise WriteFailed(f"csv: folder {folder} does not exist; create it or fix `directory`")
+        if self._path.is_dir():
+            raise BadInput(f"csv: {self._path} is a folder, not a file")
+        if write and (why := cannot_create_in(folder)) is not None:
+            raise WriteFailed(
+                f"csv: cannot write to folder {folder} ({why}); check its permissions"
+            )
+        if not self._path.exists():
+            if not write:
+                raise BadInput(f"{self._path}: file not found; check `directory` and `file`")
+            return
+        with self._file.open_text() as f:  # learn (and validate) the header now
+            self._fields = header(self._file, self._file.rows(f), source=not write)
+
+    def source_fields(self) -> list[str] | None:
+        """The header's field names (after `open`); None for a file not there yet."""
+        return self._fields
+
+    async def read(self, batch_size: int) -> AsyncIterator[list[Record]]:
+        if not self._path.exists():
+            if self._write:
+                return
+            raise BadInput(f"{self._path}: file not found; check `directory` and `file`")
+        file = self._file
+        f = await asyncio.to_thread(file.open_text)
+        try:
+            rows = file.rows(f)
+            names = await asyncio.to_thread(header, file, rows, source=not self._write)
+            while batch := await asyncio.to_thread(
+                take, file, rows, names or [], batch_size, self._layout
+            ):
+                yield batch
+        finally:
+            f.close()
+
+    def read_changed(
+        self, batch_size: int, since: str | None, field: str | None
+    ) -> AsyncIterator[list[Record]]:
+        """A file has no index: every row is parsed, and only the changed ones kept."""
+        self._changes = FieldChanges(needs_field("csv", field), since)
+        return filtered(self.read(batch_size), self._changes)
+
+    def watermark(self) -> str | None:
+        return self._changes.watermark() if self._changes else None
+
+    def canonical(self, record: Record) -> Record:
+        multi = self._layout.multi_valued
+        if all(type(v) is str and name not in multi for name, v in record.items()):
+            # Text a single column holds reads back as it is: only empties drop out. The
+            # common case, for every source record a plan maps.
+            return {name: v for name, v in record.items() if v}
+        layout = self._layout
+        return normalize(
+            {name: split_text(cell(layout, name, v), multi.get(name)) for name, v in record.items()}
+        )
+
+    async def apply(self, changes: list[Change]) -> list[Outcome]:
+        return await asyncio.to_thread(write.apply, self._file, self._layout, changes)
+
+    async def close(self) -> None:
+        return None

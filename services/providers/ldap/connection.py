@@ -1,0 +1,164 @@
+"""Opening LDAP connections: each URL in turn, TLS, a simple bind, and the schema's binary
+attributes. Blocking (ldap3): call from a thread. Errors say what to fix and never hold
+the password."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import ssl
+from dataclasses import dataclass
+
+import ldap3
+from ldap3.core.exceptions import LDAPException
+
+from core.errors import BadInput, Unreachable
+from schemas.connections import LdapConnection
+from services.common.secrets import resolve_secret
+
+from .wire import Wire
+
+# Syntaxes whose values are octets, not text (RFC 4517 and the usual extensions).
+BINARY_SYNTAXES = frozenset(
+    {
+        "1.3.6.1.4.1.1466.115.121.1.4",  # audio
+        "1.3.6.1.4.1.1466.115.121.1.5",  # binary
+        "1.3.6.1.4.1.1466.115.121.1.8",  # certificate
+        "1.3.6.1.4.1.1466.115.121.1.9",  # certificate list
+        "1.3.6.1.4.1.1466.115.121.1.10",  # certificate pair
+        "1.3.6.1.4.1.1466.115.121.1.23",  # fax
+        "1.3.6.1.4.1.1466.115.121.1.28",  # JPEG
+        "1.3.6.1.4.1.1466.115.121.1.40",  # octet string
+        "1.3.6.1.4.1.1466.115.121.1.49",  # supported algorithm
+    }
+)
+# When the server does not publish its schema: the well-known binary attributes.
+KNOWN_BINARY = frozenset(
+    {
+        "jpegphoto",
+        "photo",
+        "audio",
+        "usercertificate",
+        "cacertificate",
+        "authorityrevocationlist",
+        "certificaterevocationlist",
+        "crosscertificatepair",
+        "usersmimecertificate",
+        "userpkcs12",
+        "objectguid",
+        "objectsid",
+        "thumbnailphoto",
+    }
+)
+
+
+@dataclass
+class Session:
+    """One open, bound connection; `wire` speaks on its socket."""
+
+    conn: ldap3.Connection
+    wire: Wire
+    url: str
+
+    def close(self) -> None:
+        with contextlib.suppress(LDAPException, OSError):  # already gone: nothing to tidy
+            self.conn.unbind()
+
+
+def connect(connection: LdapConnection, *, schema: bool = False) -> Session:
+    """A bound connection to the first URL that answers."""
+    where = f"ldap connection {connection.id!r}"
+    password = ""
+    if connection.password is not None:
+        password = resolve_secret(connection.password, f"{where}: password")
+    tls = None
+    if connection.tls != "none":
+        tls = ldap3.Tls(
+            validate=ssl.CERT_REQUIRED if connection.verify else ssl.CERT_NONE,
+            ca_certs_file=connection.ca_file,
+        )
+    failures: list[str] = []
+    for url in connection.urls:
+        server = ldap3.Server(
+            url,
+            use_ssl=connection.tls == "ldaps",
+            tls=tls,
+            connect_timeout=connection.timeouts.connect,
+            get_info=ldap3.SCHEMA if schema else ldap3.NONE,
+        )
+        conn = ldap3.Connection(
+            server,
+            user=connection.bind_dn or None,
+            password=password or None,
+            # ldap3 packs this into a socket option that takes whole seconds.
+            receive_timeout=max(1, math.ceil(connection.timeouts.operation)),
+            raise_exceptions=False,
+            auto_referrals=False,
+        )
+        try:
+            conn.open()
+            if connection.tls == "starttls" and not conn.start_tls():
+                raise BadInput(f"{where}: {url} refused StartTLS ({_said(conn)})")
+            if not conn.bind():
+                raise _bind_error(where, connection, conn)
+        except LDAPException as e:
+            failures.append(f"{url}: {_hint(str(e))}")
+            continue
+        except OSError as e:
+            failures.append(f"{url}: {e}")
+            continue
+        return Session(conn, Wire(conn.socket, connection.timeouts.operation), url)
+    raise Unreachable(f"{where}: no server answered ({'; '.join(failures)})")
+
+
+def _said(conn: ldap3.Connection) -> str:
+    result = conn.result or {}
+    text = str(result.get("description", "")) or "no answer"
+    message = str(result.get("message", "") or "")
+    return f"{text}: {message}" if message else text
+
+
+def _bind_error(where: str, connection: LdapConnection, conn: ldap3.Connection) -> BadInput:
+    who = connection.bind_dn or "anonymous"
+    code = (conn.result or {}).get("result")
+    if code == 49:
+        return BadInput(
+            f"{where}: the server refused the bind as {who} (invalid credentials); "
+            "check bind_dn and the password it points at"
+        )
+    if code in (8, 13):  # strongerAuthRequired, confidentialityRequired
+        return BadInput(f'{where}: the server wants TLS to bind as {who}; set tls = "starttls"')
+    return BadInput(f"{where}: the bind as {who} failed ({_said(conn)})")
+
+
+def _hint(text: str) -> str:
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        return f"{text} (set ca_file to the authority that signed the server's certificate)"
+    return text
+
+
+def binary_attributes(conn: ldap3.Connection) -> frozenset[str]:
+    """Lower-case names (every alias) of attributes whose syntax is binary, per the schema
+    the server published; the well-known ones when it published none."""
+    schema = conn.server.schema
+    if schema is None or not schema.attribute_types:
+        return KNOWN_BINARY
+    types = schema.attribute_types
+
+    def syntax(name: str, seen: frozenset[str] = frozenset()) -> str | None:
+        info = types.get(name)
+        if info is None or name in seen:
+            return None
+        if info.syntax:
+            return str(info.syntax).split("{")[0]  # "…1.15{256}": the length is no syntax
+        for parent in info.superior or ():
+            found = syntax(str(parent), seen | {name})
+            if found:
+                return found
+        return None
+
+    binary: set[str] = set(KNOWN_BINARY)
+    for key, info in types.items():
+        if syntax(str(key)) in BINARY_SYNTAXES:
+            binary.update(str(alias).lower() for alias in (info.name or [key]))
+    return frozenset(binary)

@@ -1,0 +1,229 @@
+"""Reading an LDAP directory: paged searches of the endpoint's scope, streamed page by
+page; a search the server cuts short (a size or time limit) is an error, never a short
+read that would make a run delete what it did not see. Reading also builds the key→DN
+map that writes find their entries in (provider.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import unicodedata
+from collections.abc import AsyncIterator, Iterable, Mapping
+
+from ldap3.core.results import RESULT_CODES
+
+from core.engine.planned_state import ID_FIELD
+from core.errors import BadInput, Transient
+from schemas.connections import LdapConnection
+from schemas.jobs import Endpoint
+from schemas.values import Record, Value
+
+from ..base import Layout
+from ..changes import FieldChanges, filtered
+from . import ber as w
+from .connection import Session, binary_attributes, connect
+from .dn import class_filter, compile_filter, escape_filter_value
+from .steps import Key
+from .values import RawEntry, Values
+from .wire import Disconnected
+
+CHANGE_MARKER = "modifyTimestamp"
+"""What incremental runs compare when the job names no change field (entryCSN also works)."""
+
+
+def key_of(record: Mapping[str, Value], keys: Iterable[str]) -> Key | None:
+    """Key values as the engine compares them (NFC, trimmed); None when one is unusable."""
+    out: list[str] = []
+    for name in keys:
+        value = record.get(name)
+        if not isinstance(value, str) or not value.strip():
+            return None
+        out.append(unicodedata.normalize("NFC", value).strip())
+    return tuple(out)
+
+
+class LdapReading:
+    """One side of a job on a directory: its connections, its scope, and reading it."""
+
+    def __init__(self, connection: LdapConnection, endpoint: Endpoint, layout: Layout) -> None:
+        if not endpoint.container:
+            raise BadInput("ldap: the endpoint needs `container`, the base DN of its scope")
+        self._connection = connection
+        self._layout = layout
+        self._base = endpoint.container
+        self._scope = w.SCOPE_SUBTREE if endpoint.include_subcontainers else w.SCOPE_LEVEL
+        self._classes = tuple(layout.object_classes or endpoint.object_classes or ())
+        self._query = endpoint.query or class_filter(self._classes)
+        self._filter = compile_filter(self._query, "ldap: the endpoint's query")
+        self._rdn = endpoint.rdn_attribute or (layout.keys[0] if layout.keys else None)
+        self._container = layout.container or endpoint.container
+        self._keys = layout.keys
+        self._dns: dict[Key, str | None] = {}  # key → DN; None: several entries share it
+        # DNs of entries a read finds but leaves out of its records (a subclass says which:
+        # AD's accounts whose create never finished, so that the plan creates them again).
+        self._hidden: set[bytes] = set()
+        self._ahead: dict[tuple[bytes, bytes], int] = {}  # (search, cookie) → message id
+        self._sessions: list[Session] = []
+        self._values: Values | None = None
+        self._changes: FieldChanges | None = None
+        self._write = False
+
+    async def open(self, *, write: bool) -> None:
+        self._write = write
+        session = await asyncio.to_thread(connect, self._connection, schema=True)
+        self._sessions.append(session)
+        layout = self._layout
+        self._values = Values(
+            binary=binary_attributes(session.conn),
+            multi_valued=layout.multi_valued,
+            spellings=[*layout.keys, *layout.fields, *layout.multi_valued],
+            with_dn=not write,
+        )
+
+    # Reading.
+
+    def _wanted(self) -> list[str]:
+        layout = self._layout
+        return list(dict.fromkeys([*layout.keys, *layout.fields])) if layout.fields else ["*"]
+
+    def read(self, batch_size: int) -> AsyncIterator[list[Record]]:
+        return self._read(batch_size, self._filter, self._wanted())
+
+    def read_changed(
+        self, batch_size: int, since: str | None, field: str | None
+    ) -> AsyncIterator[list[Record]]:
+        """The server filters: entries whose modifyTimestamp (or the job's field, such as
+        entryCSN) is at or after `since`. Both compare correctly as text (UTC, fixed width)."""
+        name = field or CHANGE_MARKER
+        assert self._values is not None, "open() first"
+        self._values.spelling[name.lower()] = name
+        self._changes = FieldChanges(name, since)
+        query = self._query
+        if since is not None:
+            query = f"(&{query}({name}>={escape_filter_value(since)}))"
+        filter_ber = compile_filter(query, "ldap: the endpoint's query with the change filter")
+        wanted = self._wanted()
+        hidden = name not in wanted  # asked for the watermark only: not a record field
+        return self._without(
+            filtered(self._read(batch_size, filter_ber, [*wanted, name]), self._changes),
+            name if hidden else None,
+        )
+
+    @staticmethod
+    async def _without(
+        batches: AsyncIterator[list[Record]], name: str | None
+    ) -> AsyncIterator[list[Record]]:
+        async for batch in batches:
+            if name is not None:
+                for record in batch:
+                    record.pop(name, None)
+            yield batch
+
+    def watermark(self) -> str | None:
+        return self._changes.watermark() if self._changes else None
+
+    async def _read(
+        self, batch_size: int, filter_ber: bytes, wanted: list[str]
+    ) -> AsyncIterator[list[Record]]:
+        attributes = [name.encode() for name in wanted]
+        cookie: bytes | None = b""
+        pending: list[Record] = []
+        self._dns = {}  # learnt afresh: a re-read must not take its entries for duplicates
+        self._hidden = set()
+        while cookie is not None:
+            records, cookie = await asyncio.to_thread(self._page, filter_ber, attributes, cookie)
+            pending.extend(records)
+            while len(pending) >= batch_size:
+                yield pending[:batch_size]
+                del pending[:batch_size]
+        if pending:
+            yield pending
+
+    def _page(
+        self, filter_ber: bytes, attributes: list[bytes], cookie: bytes
+    ) -> tuple[list[Record], bytes | None]:
+        """One page of records (the key→DN map learns their DNs) and the next cookie."""
+        assert self._values is not None
+        entries, after = self._search(filter_ber, attributes, cookie)
+        record, dns, keys, hidden = self._entry, self._dns, self._keys, self._hidden
+        ids = self._layout.identifiers
+        records: list[Record] = []
+        for raw in entries:
+            found = record(raw)
+            if ids:
+                found[ID_FIELD] = raw[0].decode("utf-8", "replace")
+            if keys and (key := key_of(found, keys)) is not None:
+                dns[key] = None if key in dns else raw[0].decode("utf-8", "replace")
+            if not hidden or raw[0] not in hidden:
+                records.append(found)
+        return records, after or None
+
+    def _entry(self, raw: RawEntry) -> Record:
+        """An entry as a record (a subclass adds what its directory needs)."""
+        assert self._values is not None
+        return self._values.record(raw)
+
+    def _search(
+        self, filter_ber: bytes, attributes: list[bytes], cookie: bytes
+    ) -> tuple[list[RawEntry], bytes]:
+        """One page of a paged search in the scope: entries and the next cookie (b"": done).
+
+        The next page is asked for as soon as this one's cookie arrives, before its
+        entries are decoded: the server works on it while this thread decodes."""
+        wire = self._sessions[0].wire
+        request = w.search_request(self._base.encode(), self._scope, filter_ber, attributes)
+        size = self._connection.page_size
+        try:
+            mid = self._ahead.pop((request, cookie), None)
+            if mid is None:
+                mid = wire.send(request, w.paged_control(size, cookie))
+            bodies: list[bytes] = []
+            for message in wire.receive():
+                if message.id != mid or message.op == w.REFERENCE:
+                    continue  # continuation references point outside this server: not followed
+                if message.op == w.ENTRY:
+                    bodies.append(message.body)
+                    continue
+                done = w.result(message.body)
+                if done.code == w.SUCCESS:
+                    after = w.paged_cookie(message.controls)
+                    if after:
+                        ahead = wire.send(request, w.paged_control(size, after))
+                        self._ahead = {(request, after): ahead}
+                    return [w.entry(body) for body in bodies], after
+                if done.code == w.NO_SUCH_OBJECT and self._write:
+                    return [], b""  # a destination whose container does not exist yet: empty
+                raise self._search_error(done, len(bodies))
+        except Disconnected as e:
+            raise Transient(
+                f"ldap: {self._sessions[0].url}: {e} while searching {self._base}"
+            ) from e
+        raise AssertionError("unreachable: receive() never ends by itself")
+
+    def _search_error(self, done: w.Result, count: int) -> Exception:
+        base, name = self._base, RESULT_CODES.get(done.code, str(done.code))
+        said = f"{name}: {done.message}" if done.message else str(name)
+        if done.code == w.NO_SUCH_OBJECT:
+            return BadInput(
+                f"ldap: the base DN {base} does not exist; fix the endpoint's container"
+            )
+        if done.code in (w.SIZE_LIMIT, w.TIME_LIMIT):
+            return BadInput(
+                f"ldap: the server cut the search of {base} short after {count} entries of a "
+                f"page ({said}); raise the limits of {self._connection.bind_dn or 'anonymous'} "
+                "(OpenLDAP: limits … size.prtotal=unlimited): a partial read would make the "
+                "run act on objects it did not see"
+            )
+        if done.code == 12:  # unavailableCriticalExtension: paging refused
+            return BadInput(f"ldap: the server does not page searches of {base} ({said})")
+        if done.code in (w.BUSY, w.UNAVAILABLE, w.OTHER):
+            return Transient(f"ldap: the server could not search {base} now ({said})")
+        return BadInput(f"ldap: searching {base} with {self._query} failed ({said})")
+
+    def canonical(self, record: Record) -> Record:
+        assert self._values is not None, "open() first"
+        return self._values.canonical(record)
+
+    async def close(self) -> None:
+        sessions, self._sessions = self._sessions, []
+        for session in sessions:
+            await asyncio.to_thread(session.close)

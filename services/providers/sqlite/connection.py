@@ -1,0 +1,175 @@
+"""One table of one SQLite database file: the connection to it, what it knows of the
+table (its columns, their affinities, its unique indexes) and how SQLite's errors are
+told. read.py and write.py build on it."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import sqlite3
+import urllib.parse
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import aiosqlite
+
+from core.errors import BadInput, IdsyncError, Transient, WriteFailed
+from schemas.connections import SqliteConnection
+from schemas.jobs import Endpoint
+from services.common.settings import sqlite_busy_timeout
+
+from ..base import Layout
+from ..changes import FieldChanges
+from .reach import unwritable
+from .statements import Statements
+from .values import Probe, affinity, quote
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Preparing a large batch allocates millions of short-lived, acyclic objects: left on,
+    the cycle collector rescans the whole heap over and over, which tripled bulk load time."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+_writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Path, asyncio.Lock]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def writer(path: Path) -> asyncio.Lock:
+    """The lock of this process's writers to one database file (per event loop: a lock
+    belongs to the loop it was first used in)."""
+    locks = _writers.setdefault(asyncio.get_running_loop(), {})
+    return locks.setdefault(path.absolute(), asyncio.Lock())
+
+
+def _code(e: sqlite3.Error) -> int:
+    """The primary result code of an error (its extended code's low byte)."""
+    return int(getattr(e, "sqlite_errorcode", 0)) & 0xFF
+
+
+def busy(e: sqlite3.Error) -> bool:
+    return _code(e) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
+_REFUSED = (sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PERM)
+"""Result codes of a file the system will not let SQLite write."""
+
+
+class SqliteTable:
+    """One table of one SQLite database file."""
+
+    async def size_hint(self) -> int:
+        """How many records the scope holds (0 while there is no table)."""
+        if self._db is None or not self._columns:
+            return 0
+        async with self._db.execute(f"SELECT count(*) FROM {self._q}{self._where}") as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    def __init__(
+        self,
+        connection: SqliteConnection,
+        endpoint: Endpoint,
+        layout: Layout,
+        *,
+        timeout: float | None = None,
+    ) -> None:
+        if not endpoint.table:
+            raise BadInput("sqlite: the endpoint names no table; add `table: <name>`")
+        self._path = Path(connection.path)
+        self._table = endpoint.table
+        self._q = quote(endpoint.table)
+        # The endpoint's scope: a WHERE condition the job's author wrote (never data).
+        self._where = f" WHERE ({endpoint.query})" if endpoint.query else ""
+        self._layout = layout
+        self._timeout = sqlite_busy_timeout() if timeout is None else timeout
+        self._db: aiosqlite.Connection | None = None
+        self._columns: dict[str, str] = {}  # column -> affinity; empty while there is no table
+        self._unique: list[frozenset[str]] = []  # the column sets of unique indexes
+        self._probe = Probe()
+        self._changes: FieldChanges | None = None
+        self._write = False
+        self._wal = False
+        self._statements = Statements(self._q)
+
+    async def open(self, *, write: bool) -> None:
+        await self.close()
+        self._write = write
+        if not await asyncio.to_thread(self._check_path, write):
+            if not write:
+                raise BadInput(f"sqlite: database {self._path} not found; check `path`")
+            return  # a new destination: the file is created by the first apply
+        await self._connect(create=False)
+        if not self._columns and not write:
+            raise BadInput(f"sqlite: {self._path} has no table {self._table!r}")
+
+    def source_fields(self) -> list[str] | None:
+        """The table's columns (after `open`); None for a table not there yet."""
+        return list(self._columns) or None
+
+    def _check_path(self, write: bool) -> bool:
+        """Whether the file exists; with `write`, WriteFailed when it could not be written."""
+        if write and (why := unwritable(self._path)) is not None:
+            raise WriteFailed(f"sqlite: {why}")
+        if self._path.is_dir():
+            raise BadInput(f"sqlite: {self._path} is a folder, not a file")
+        return self._path.exists()
+
+    async def _connect(self, *, create: bool) -> aiosqlite.Connection:
+        quoted = urllib.parse.quote(str(self._path.absolute()))
+        uri = f"file:{quoted}?mode={'rwc' if create else 'rw'}"
+        try:
+            self._db = await aiosqlite.connect(
+                uri, uri=True, timeout=self._timeout, isolation_level=None
+            )
+            await self._load_schema()
+        except sqlite3.Error as e:
+            await self.close()
+            raise self._error(e, "open") from e
+        return self._db
+
+    async def _load_schema(self) -> None:
+        assert self._db is not None
+        sql = "SELECT name, type FROM pragma_table_info(?)"
+        async with self._db.execute(sql, (self._table,)) as cur:
+            rows = await cur.fetchall()
+        self._columns = {str(name): affinity(str(t)) for name, t in rows}
+        self._probe.reset(self._columns)
+        sql = (
+            "SELECT il.name, ii.name FROM pragma_index_list(?) AS il "
+            'JOIN pragma_index_info(il.name) AS ii WHERE il."unique" = 1'
+        )
+        async with self._db.execute(sql, (self._table,)) as cur:
+            indexed: dict[str, set[str]] = {}
+            for index, column in await cur.fetchall():
+                indexed.setdefault(str(index), set()).add(str(column))
+        self._unique = [frozenset(columns) for columns in indexed.values()]
+
+    def _error(self, e: sqlite3.Error, doing: str) -> IdsyncError:
+        if busy(e):
+            return Transient(f"sqlite: {self._path} is locked by another program ({e}); retry")
+        if _code(e) == sqlite3.SQLITE_NOTADB:
+            return BadInput(f"sqlite: {self._path} is not a SQLite database")
+        if not self._write:
+            return BadInput(f"sqlite: cannot {doing} {self._path} (table {self._table!r}): {e}")
+        why = unwritable(self._path) if _code(e) in _REFUSED else None
+        return WriteFailed(
+            f"sqlite: cannot {doing} {self._path} (table {self._table!r}): {e}"
+            + (f"; {why}" if why else "")
+        )
+
+    async def close(self) -> None:
+        db, self._db = self._db, None
+        self._wal = False
+        if db is not None:
+            await db.close()

@@ -1,0 +1,71 @@
+"""Reading a SQLite table: rows streamed in batches, values as the table gives them back."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator, Sequence
+
+from schemas.values import Record, normalize, record_from_cells
+
+from ..changes import FieldChanges, filtered, needs_field
+from .connection import SqliteTable
+from .values import param_of, value_of
+
+
+class SqliteReading(SqliteTable):
+    """The reading half of the provider."""
+
+    async def read(self, batch_size: int) -> AsyncIterator[list[Record]]:
+        if self._db is None or not self._columns:
+            return  # a destination that does not exist yet
+        try:
+            async with self._db.execute(f"SELECT * FROM {self._q}{self._where}") as cur:
+                names = [d[0] for d in cur.description]
+                delimiters = [self._layout.multi_valued.get(name) for name in names]
+                while rows := await cur.fetchmany(batch_size):
+                    yield [
+                        record_from_cells(names, row, delimiters)
+                        if all(type(cell) is str or cell is None for cell in row)
+                        else self._record(names, row)
+                        for row in rows
+                    ]
+        except sqlite3.Error as e:
+            raise self._error(e, "read") from e
+
+    def read_changed(
+        self, batch_size: int, since: str | None, field: str | None
+    ) -> AsyncIterator[list[Record]]:
+        """Compared in Python as CSV compares them (changes.py), so that a typed column
+        and its text agree; the rows are still streamed, never held."""
+        self._changes = FieldChanges(needs_field("sqlite", field), since)
+        return filtered(self.read(batch_size), self._changes)
+
+    def watermark(self) -> str | None:
+        return self._changes.watermark() if self._changes else None
+
+    def _record(self, names: list[str], row: Sequence[object]) -> Record:
+        multi = self._layout.multi_valued
+        return normalize(
+            {name: value_of(multi, name, raw) for name, raw in zip(names, row, strict=True)}
+        )
+
+    def canonical(self, record: Record) -> Record:
+        if not self._probe.numeric(record) and self._text_only(record):
+            return record  # text columns give back the text they were given
+        multi = self._layout.multi_valued
+        stored = self._probe.store({name: param_of(multi, name, v) for name, v in record.items()})
+        return normalize({name: value_of(multi, name, raw) for name, raw in stored.items()})
+
+    def _text_only(self, record: Record) -> bool:
+        """Whether the record reads back as it is: non-empty text, and non-empty lists only
+        in multi-valued fields whose values are non-empty and do not hold the delimiter."""
+        multi = self._layout.multi_valued
+        for name, value in record.items():
+            if type(value) is str and value:
+                continue
+            delimiter = multi.get(name)
+            if not isinstance(value, list) or delimiter is None or not value:
+                return False
+            if any(not item or delimiter in item for item in value):
+                return False
+        return True

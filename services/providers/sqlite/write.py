@@ -1,0 +1,266 @@
+"""Writing a SQLite table. A batch is one transaction; changes on distinct keys go
+through `executemany` in a savepoint, and only when that fails are they replayed one
+savepoint each, so a rejected change becomes its own outcome while bulk loads stay as
+fast as plain inserts."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from functools import partial
+
+import aiosqlite
+
+from schemas.plan import Change
+
+from ..base import Outcome
+from .connection import SqliteTable, busy, gc_paused, writer
+from .statements import Op
+from .values import Key, Param, key_part, param_of, quote
+
+_CHUNK = 500  # bound parameters per existence query, far below SQLite's limit
+
+
+class SqliteWriting(SqliteTable):
+    """The writing half of the provider."""
+
+    async def apply(self, changes: list[Change]) -> list[Outcome]:
+        if not changes:
+            return []
+        # One writer at a time per database in this process: batches applied side by side
+        # queue here, instead of in SQLite's busy handler, which sleeps in growing steps.
+        async with writer(self._path):
+            return await self._apply_locked(changes)
+
+    async def _apply_locked(self, changes: list[Change]) -> list[Outcome]:
+        self._write = True
+        try:
+            db = self._db or await self._connect(create=True)
+            if not self._wal:
+                await db.execute("PRAGMA journal_mode=WAL")
+                self._wal = True
+            await db.execute("BEGIN IMMEDIATE")
+            await self._load_schema()
+            await self._ensure_table(db, changes)
+            outcomes = await self._apply_all(db, changes)
+            await db.execute("COMMIT")
+            return outcomes
+        except BaseException as e:
+            await self._rollback()
+            if isinstance(e, sqlite3.Error):
+                raise self._error(e, "write to") from e
+            raise
+
+    async def _rollback(self) -> None:
+        if self._db is None:
+            return
+        try:
+            if self._db.in_transaction:
+                await self._db.execute("ROLLBACK")
+            await self._load_schema()
+        except (sqlite3.Error, ValueError):
+            pass  # the connection is gone; the next apply reconnects
+
+    async def _ensure_table(self, db: aiosqlite.Connection, changes: list[Change]) -> None:
+        """Create the table (TEXT columns, UNIQUE index over the keys) or add missing columns."""
+        wanted = dict.fromkeys([*self._layout.fields, *self._layout.keys])
+        known = wanted.keys()
+        for change in changes:
+            if change.set.keys() <= known and change.match.keys() <= known:
+                continue  # the common case, checked in C
+            for name in (*change.match, *change.set):
+                wanted.setdefault(name)
+        if not self._columns:
+            cols = ", ".join(f"{quote(name)} TEXT" for name in wanted)
+            await db.execute(f"CREATE TABLE {self._q} ({cols})")
+            if self._layout.keys:
+                index = quote(f"{self._table}_idsync_key")
+                keys = ", ".join(map(quote, self._layout.keys))
+                await db.execute(f"CREATE UNIQUE INDEX IF NOT EXISTS {index} ON {self._q} ({keys})")
+        else:
+            for name in (n for n in wanted if n not in self._columns):
+                await db.execute(f"ALTER TABLE {self._q} ADD COLUMN {quote(name)} TEXT")
+        if not self._columns or any(n not in self._columns for n in wanted):
+            await self._load_schema()
+
+    async def _apply_all(self, db: aiosqlite.Connection, changes: list[Change]) -> list[Outcome]:
+        outcomes = [Outcome()] * len(changes)
+        with gc_paused():
+            steps = self._steps(changes, outcomes)
+        for step in steps:
+            if isinstance(step, list):
+                await self._bulk(db, step, outcomes)
+            else:
+                outcomes[step.index] = await self._one(db, step)
+        return outcomes
+
+    def _steps(self, changes: list[Change], outcomes: list[Outcome]) -> list[list[Op] | Op]:
+        """Changes on distinct keys commute: runs of them go in bulk, cut where a key repeats;
+        an update that changes a key runs alone, in order."""
+        steps: list[list[Op] | Op] = []
+        segment: list[Op] = []
+        seen: set[Key] = set()
+        for i, change in enumerate(changes):
+            op = self._prepare(i, change)
+            if isinstance(op, str):
+                outcomes[i] = Outcome(error=op)
+                continue
+            rekey = change.action == "update" and op.rekeys()
+            if op.key in seen or rekey:
+                steps.append(segment)
+                segment, seen = [], set()
+            if rekey:
+                steps.append(op)
+            else:
+                segment.append(op)
+                seen.add(op.key)
+        steps.append(segment)
+        return [step for step in steps if step]
+
+    def _prepare(self, index: int, change: Change) -> Op | str:
+        """The change ready to bind, or why it cannot be applied."""
+        if change.action not in ("create", "update", "delete"):
+            return f"sqlite does not support {change.action}"
+        # This runs for every change of every batch: comprehensions, no generators.
+        where = self._layout.keys or tuple(change.match)
+        match, param = change.match, partial(param_of, self._layout.multi_valued)
+        params = tuple([param(f, match[f]) if f in match else None for f in where])
+        if None in params or not where:
+            missing = [f for f, p in zip(where, params, strict=True) if p is None]
+            return f"no value for key field {missing[0]!r}" if missing else "the change has no key"
+        key = params
+        if self._probe.slots and self._probe.numeric(where):  # compare keys as stored: 042 is 42
+            stored = self._probe.store(dict(zip(where, params, strict=True)))
+            key = tuple([key_part(stored[f]) for f in where])
+        names = tuple(change.set)
+        values = tuple(
+            [(v or None) if type(v) is str else param(n, v) for n, v in change.set.items()]
+        )
+        if change.clear:
+            cleared = tuple([n for n in change.clear if n in self._columns])
+            names, values = (*names, *cleared), (*values, *(None,) * len(cleared))
+        return Op(index, change, where, params, (where, key), names, values)
+
+    async def _bulk(self, db: aiosqlite.Connection, ops: list[Op], outcomes: list[Outcome]) -> None:
+        if not ops:
+            return
+        if self._upsertable(ops):  # the common first run: one statement, no lookups
+            with gc_paused():
+                groups, pending = self._upserts(ops)
+        else:
+            existing = await self._existing(db, ops)
+            with gc_paused():
+                groups, pending = self._groups(ops, existing, outcomes)
+        await db.execute("SAVEPOINT idsync_bulk")
+        try:
+            for sql, rows in groups.items():
+                await db.executemany(sql, rows)
+            await db.execute("RELEASE idsync_bulk")
+        except sqlite3.Error as e:
+            if busy(e):
+                raise
+            await db.execute("ROLLBACK TO idsync_bulk")
+            await db.execute("RELEASE idsync_bulk")
+            for op in pending:  # again in order, one savepoint each, to find the culprits
+                outcomes[op.index] = await self._one(db, op)
+
+    def _upsertable(self, ops: list[Op]) -> bool:
+        """Only creates, keyed by columns a unique index covers: INSERT … ON CONFLICT makes
+        them create-if-absent (and fenced updates otherwise) without looking rows up."""
+        if any(op.change.action != "create" for op in ops):
+            return False
+        wheres = {op.where for op in ops}
+        return len(wheres) == 1 and frozenset(next(iter(wheres))) in self._unique
+
+    def _upserts(self, ops: list[Op]) -> tuple[dict[str, list[tuple[Param, ...]]], list[Op]]:
+        groups: dict[str, list[tuple[Param, ...]]] = {}
+        for op in ops:
+            sql, params = self._statements.sql(op, "upsert")
+            groups.setdefault(sql, []).append(params)
+        return groups, ops
+
+    def _groups(
+        self, ops: list[Op], existing: set[Key], outcomes: list[Outcome]
+    ) -> tuple[dict[str, list[tuple[Param, ...]]], list[Op]]:
+        """The parameters of each statement, and the changes they write."""
+        groups: dict[str, list[tuple[Param, ...]]] = {}
+        pending: list[Op] = []
+        for op in ops:
+            action, exists = op.change.action, op.key in existing
+            if action == "delete":
+                verb = "delete" if exists else ""  # delete-if-present
+            elif exists:
+                op = op.existing()
+                verb = "update" if op.values else ""  # create-if-absent: set the values
+            elif action == "update":
+                outcomes[op.index] = Outcome(error=f"no row with {op.change.key!r} to update")
+                continue
+            else:
+                verb = "insert"
+            if verb:
+                pending.append(op)
+                sql, params = self._statements.sql(op, verb)
+                groups.setdefault(sql, []).append(params)
+        return groups, pending
+
+    async def _existing(self, db: aiosqlite.Connection, ops: list[Op]) -> set[Key]:
+        """The keys among `ops` that have a row, a few hundred per query."""
+        async with db.execute(f"SELECT 1 FROM {self._q} LIMIT 1") as cur:
+            if await cur.fetchone() is None:
+                return set()
+        by_where: dict[tuple[str, ...], list[Op]] = {}
+        for op in ops:
+            by_where.setdefault(op.where, []).append(op)
+        found: set[Key] = set()
+        for where, group in by_where.items():
+            cols = ", ".join(map(quote, where))
+            size = max(1, _CHUNK // len(where))
+            for start in range(0, len(group), size):
+                chunk = group[start : start + size]
+                marks = ", ".join([f"({', '.join('?' * len(where))})"] * len(chunk))
+                sql = f"SELECT {cols} FROM {self._q} WHERE ({cols}) IN (VALUES {marks})"
+                async with db.execute(sql, _flat(op.key_params for op in chunk)) as cur:
+                    for row in await cur.fetchall():
+                        found.add((where, tuple([key_part(v) for v in row])))
+        return found
+
+    async def _one(self, db: aiosqlite.Connection, op: Op) -> Outcome:
+        """One change in its own savepoint: a rejected change is rolled back alone."""
+        action = op.change.action
+        await db.execute("SAVEPOINT idsync_one")
+        try:
+            if action == "delete":
+                await db.execute(*self._statements.sql(op, "delete"))
+                hits = 1
+            elif (update := op.existing() if action == "create" else op).values:
+                async with db.execute(*self._statements.sql(update, "update")) as cur:
+                    hits = cur.rowcount
+                if not hits:  # fenced: the row may be there, already holding the values
+                    hits = len(await self._existing(db, [op]))
+            else:
+                hits = len(await self._existing(db, [op]))
+            if not hits and action == "update":
+                error: str | None = f"no row with {op.change.key!r} to update"
+            elif not hits:
+                await db.execute(*self._statements.sql(op, "insert"))
+                error = None
+            else:
+                error = None
+            await db.execute("RELEASE idsync_one")
+            return Outcome(error=error)
+        except sqlite3.Error as e:
+            if busy(e):
+                raise
+            await db.execute("ROLLBACK TO idsync_one")
+            await db.execute("RELEASE idsync_one")
+            return Outcome(error=f"{action} {op.change.key!r} rejected by sqlite: {e}")
+
+    async def close(self) -> None:
+        db, self._db = self._db, None
+        self._wal = False
+        if db is not None:
+            await db.close()
+
+
+def _flat(rows: Iterable[Sequence[Param]]) -> list[Param]:
+    return [p for row in rows for p in row]
