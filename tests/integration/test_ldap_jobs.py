@@ -214,3 +214,44 @@ fields = [
         assert target[f"uid=u000,{other}"]["jpegPhoto"] == [photo]
         assert target[f"uid=u005,{other}"]["businessCategory"] == [b"staff", b"team-2"]
         assert (await run(session, copy)).stats.written == 0
+
+
+async def test_a_leaver_moved_away_comes_back_where_new_entries_go(
+    slapd: Slapd, ldap_base: str, tmp_path: Path, session: Session, services: RunServices
+) -> None:
+    """The job names no container of its own: a restore moves the entry back to the
+    endpoint's base, where its creates go."""
+    folder = tmp_path / "job"
+    former, person = f"ou=former,{ldap_base}", "inetOrgPerson"
+    with admin(slapd) as conn:
+        assert conn.add(former, ["organizationalUnit"], {"ou": "former"})
+    rows = people(5)
+    for row in rows:
+        row["email"] = f"{row['employee_id'].lower()}@example.org"
+    job = await apply(
+        session,
+        folder,
+        slapd,
+        f"""id = "hr-to-dir"
+source = {{ connection = "hr", file = "people.csv" }}
+destination = {{ connection = "dir", container = "{ldap_base}", object_classes = ["{person}"] }}
+safety = {{ max_percent = 100 }}
+[[objects]]
+keys = ["uid"]
+on_destination_only = "move"
+move_to = "{former}"
+restore = true
+{FIELDS}
+""",
+    )
+    leaver = rows[0]["employee_id"]
+    write_csv(folder / "data" / "people.csv", rows)
+    async with services():
+        assert (await run(session, job)).stats.created == 5
+        write_csv(folder / "data" / "people.csv", rows[1:])
+        assert (await run(session, job)).stats.moved == 1
+        assert f"uid={leaver},{former}" in entries(slapd, ldap_base)
+        write_csv(folder / "data" / "people.csv", rows)
+        back = await run(session, job)
+    assert (back.stats.moved, back.stats.failed) == (1, 0)
+    assert f"uid={leaver},{ldap_base}" in entries(slapd, ldap_base)

@@ -62,3 +62,15 @@ def test_complete_or_creating_nothing_is_accepted(
     destination: str, fields: list[str], create: bool
 ) -> None:
     check_job(job(destination, fields, create=create), CONNECTIONS, FACTS)
+
+
+def test_a_directory_job_without_keys_is_refused_naming_the_keys() -> None:
+    keyless = job("dir", ["uid", "cn", "sn"])
+    keyless = Job(
+        id=keyless.id,
+        source=keyless.source,
+        destination=keyless.destination,
+        objects=[ObjectMapping(keys=[], fields=keyless.objects[0].fields)],
+    )
+    with pytest.raises(BadInput, match=r"\$\.objects\[0\]\.keys: expected at least one key"):
+        check_job(keyless, CONNECTIONS, FACTS)

@@ -31,5 +31,7 @@ def mandatory_fields(endpoint: Endpoint, mapping: ObjectMapping) -> frozenset[st
     classes = endpoint.object_classes or DEFAULT_CLASSES.get(mapping.type, ())
     for name in classes:
         required |= REQUIRED_BY_CLASS.get(name, frozenset())
-    required.add(endpoint.rdn_attribute or mapping.keys[0])
+    naming = endpoint.rdn_attribute or (mapping.keys[0] if mapping.keys else None)
+    if naming is not None:  # a mapping without keys is refused on its own, naming the field
+        required.add(naming)
     return frozenset(required)

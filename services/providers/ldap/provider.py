@@ -72,7 +72,10 @@ class LdapProvider(LdapReading):
         keys = self._keys or tuple(change.match)
         key = key_of(change.match, keys) or ()
         classes = self._classes or self.default_classes.get(change.object_type, ())
-        container = change.container or (self._container if change.action == "create" else None)
+        # A create, or a move back (a restore), with no container of its own goes where new
+        # entries go: the job's container, else the endpoint's base.
+        default = self._container if change.action in ("create", "move") else None
+        container = change.container or default
         return Step(index, change, key, Target(container, classes, self._rdn))
 
     def identifier(self, change: Change) -> str | None:
