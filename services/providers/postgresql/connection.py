@@ -33,6 +33,12 @@ SELECT c.oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid 
 WHERE n.nspname = coalesce($1, current_schema()) AND c.relname = $2
   AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
 """
+_UNIQUE = """
+SELECT array_agg(a.attname::text) FROM pg_catalog.pg_index i
+JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+WHERE i.indrelid = $1 AND i.indisunique AND i.indpred IS NULL AND i.indexprs IS NULL
+GROUP BY i.indexrelid
+"""
 _TABLES = """
 SELECT n.nspname || '.' || c.relname FROM pg_catalog.pg_class c
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
@@ -118,6 +124,7 @@ class PostgresqlTable:
         self._q = ".".join(quote(part) for part in (self._schema, self._table) if part)
         self._conn: asyncpg.Connection | None = None
         self._columns: dict[str, Column] = {}  # empty while there is no table
+        self._unique: list[frozenset[str]] = []  # the column sets of unique indexes
         self._fields: list[str] = []  # a query's columns
         self._changes: FieldChanges | None = None
         self._write = False
@@ -176,6 +183,8 @@ class PostgresqlTable:
             )
             for name, type_name, declared, array, mod in rows
         }
+        indexes = await conn.fetch(_UNIQUE, oid) if oid is not None else []
+        self._unique = [frozenset(row[0]) for row in indexes]
 
     async def _close_tables(self) -> str:
         """ "; did you mean …" with the tables whose names are close to the one asked for."""

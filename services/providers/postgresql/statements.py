@@ -51,6 +51,9 @@ class Statements:
     target: str
     columns: dict[str, Column]
     shape: Shape
+    unique_key: bool = False
+    """A unique index covers exactly the key columns: a row another writer inserts
+    meanwhile is then skipped as there already (any other conflict stays an error)."""
 
     def _cast(self, name: str, slot: str) -> str:
         return f"CAST(s.{slot} AS {self.columns[name].declared})"
@@ -100,6 +103,10 @@ class Statements:
         return (
             f"INSERT INTO {self.target} ({', '.join(map(quote, values))}) "
             f"SELECT {', '.join(values.values())} FROM {STAGING} AS s "
-            f"WHERE NOT EXISTS (SELECT 1 FROM {self.target} AS t WHERE {self._match()}) "
-            "ON CONFLICT DO NOTHING"
+            f"WHERE NOT EXISTS (SELECT 1 FROM {self.target} AS t WHERE {self._match()})"
+            + (
+                f" ON CONFLICT ({', '.join(map(quote, where))}) DO NOTHING"
+                if self.unique_key
+                else ""
+            )
         )

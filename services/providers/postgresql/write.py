@@ -116,7 +116,9 @@ class PostgresqlWriting(PostgresqlTable):
             for op in segment:
                 groups.setdefault(op.shape, []).append(op)
             for shape, ops in groups.items():
-                await self._group(conn, Statements(self._q, self._columns, shape), ops, outcomes)
+                unique = frozenset(shape[1]) in self._unique
+                sql = Statements(self._q, self._columns, shape, unique)
+                await self._group(conn, sql, ops, outcomes)
         return outcomes
 
     def _segments(self, changes: list[Change], outcomes: list[Outcome]) -> list[list[Op]]:
