@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from core.checks.connections import check_connections
 from core.errors import BadInput, WriteFailed
 from schemas.connections import PostgresqlConnection, SecretRef
 from schemas.jobs import Endpoint
 from schemas.plan import Change
 from schemas.values import Binary, Record
-from services.providers import open_provider
+from services.providers import FACTS, check_reachable, open_provider
 from services.providers.base import Layout, Provider
 from tests.postgresql_server import Server
 
@@ -166,3 +167,32 @@ async def test_a_table_the_login_may_not_write_is_refused_before_planning(
     finally:
         await provider.close()
         pg_database.psql("DROP OWNED BY reader; DROP ROLE reader;")
+
+
+async def test_connection_test_says_who_logged_in_and_what_it_may_do(
+    pg_database: Server, tmp_path: Path
+) -> None:
+    said = await check_reachable(connection(pg_database, tmp_path), ["hr-to-db"])
+
+    assert f"as {pg_database.user}" in said and "writable" in said
+    assert "may create tables in schema public" in said
+
+
+async def test_connection_test_of_a_wrong_password_names_the_login(
+    pg_database: Server, tmp_path: Path
+) -> None:
+    wrong = connection(pg_database, tmp_path)
+    (tmp_path / "pg-password").write_text("not-it\n")
+
+    with pytest.raises(BadInput, match=f"refused {pg_database.user!r}"):
+        await check_reachable(wrong)
+
+
+def test_connection_settings_decoding_cannot_see_are_refused() -> None:
+    bad = PostgresqlConnection(
+        id="pg", database="d", user="u", port=70000, ca_file="/ca.pem", sslmode="require"
+    )
+    with pytest.raises(BadInput) as refused:
+        check_connections([bad], FACTS, origin="connections.toml")
+    assert "[pg].port: expected a port from 1 to 65535" in str(refused.value)
+    assert '[pg].sslmode: expected sslmode = "verify-ca"' in str(refused.value)
