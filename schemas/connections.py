@@ -82,6 +82,32 @@ class ActiveDirectoryConnection(LdapConnection, tag="ad", frozen=True):
     """ldaps (default) or starttls; "none" is refused: AD sets passwords over TLS only."""
 
 
+class PostgresqlTimeouts(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Seconds to wait for a PostgreSQL server."""
+
+    connect: float = 10.0
+    """To connect and log in."""
+    statement: float = 300.0
+    """For one statement (a batch of reads, one set-based write)."""
+
+
+class PostgresqlConnection(_Connection, tag="postgresql", frozen=True):
+    """A PostgreSQL database (services/providers/postgresql/): one table per job side."""
+
+    database: str
+    user: str
+    host: str = "localhost"
+    """A host name or address; a path (starting with /) is the folder of a Unix socket."""
+    port: int = 5432
+    password: SecretRef | None = None
+    """{ env = "VAR" } or { file = "path" }, read when connecting; none for trust or peer."""
+    sslmode: Literal["disable", "prefer", "require", "verify-ca", "verify-full"] = "prefer"
+    """As libpq's: verify-ca checks the certificate, verify-full its host name too."""
+    ca_file: str | None = None
+    """PEM file of the certificate authorities to trust (verify-ca, verify-full)."""
+    timeouts: PostgresqlTimeouts = msgspec.field(default_factory=PostgresqlTimeouts)
+
+
 class PluginConnection(_Connection, tag="plugin", frozen=True):
     """A provider of your own: a callable in an installed module, given this connection,
     the endpoint and the layout, returning an object that follows the provider protocol
@@ -98,7 +124,12 @@ class PluginConnection(_Connection, tag="plugin", frozen=True):
 
 
 Connection = (
-    CsvConnection | SqliteConnection | LdapConnection | ActiveDirectoryConnection | PluginConnection
+    CsvConnection
+    | SqliteConnection
+    | LdapConnection
+    | ActiveDirectoryConnection
+    | PostgresqlConnection
+    | PluginConnection
 )
 
 PROVIDERS: tuple[str, ...] = tuple(
@@ -108,6 +139,7 @@ PROVIDERS: tuple[str, ...] = tuple(
         SqliteConnection,
         LdapConnection,
         ActiveDirectoryConnection,
+        PostgresqlConnection,
         PluginConnection,
     )
 )
@@ -118,4 +150,5 @@ PATH_FIELDS: dict[str, tuple[str, ...]] = {
     "sqlite": ("path",),
     "ldap": ("ca_file",),
     "ad": ("ca_file",),
+    "postgresql": ("ca_file",),
 }

@@ -38,8 +38,8 @@ class Endpoint(_Strict, frozen=True):
     include_subcontainers: bool = True
     """Directories: the whole subtree below `container` (true) or its children only."""
     query: str | None = None
-    """A provider-native filter: an LDAP filter, or a SQL WHERE condition (passed as is,
-    never built from data)."""
+    """A provider-native filter: an LDAP filter, a SQLite WHERE condition, or a PostgreSQL
+    source's read-only SELECT (passed as is, never built from data)."""
     where: dict[str, Any] | None = None
     """Sources: only the records this condition holds for are in the job's scope, for every
     provider ({ field = "Status", equals = "Active" }; core/engine/conditions.py);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the Debian packages some tests need (a real OpenLDAP server and its tools, a
-# Samba AD domain controller), when they are missing and this runs as root (as CI does).
+# Installs the Debian packages some tests need (a real OpenLDAP server and its tools,
+# a Samba AD domain controller, PostgreSQL), when they are missing and this runs as root
+# (as CI does).
 # Otherwise it only says what is missing: those tests then skip, each naming the package
 # to install.
 # The system services are never started: the tests run their own servers.
@@ -11,6 +12,8 @@ command -v slapd >/dev/null 2>&1 || [ -x /usr/sbin/slapd ] || packages+=(slapd)
 command -v ldapadd >/dev/null 2>&1 || packages+=(ldap-utils)
 # README.md's first hour looks into the SQLite table with the SQLite shell.
 command -v sqlite3 >/dev/null 2>&1 || packages+=(sqlite3)
+# The PostgreSQL tests start their own cluster with initdb and pg_ctl (tests/postgresql_server.py).
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || packages+=(postgresql)
 # The Active Directory tests start their own Samba DC (tests/ad_server.py). Installing it
 # adds winbind to /etc/nsswitch.conf: expected, and harmless while winbindd is not running.
 if ! command -v samba-tool >/dev/null 2>&1 || [ ! -x /usr/sbin/samba ]; then
@@ -38,7 +41,8 @@ krb5-config krb5-config/default_realm string EXAMPLE.TEST
 SEL
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-# policy-rc.d answering 101 keeps the packages from starting the system slapd and samba.
+# policy-rc.d answering 101 keeps the packages from starting the system slapd, samba and
+# postgresql.
 policy=/usr/sbin/policy-rc.d
 created_policy=0
 if [ ! -e "$policy" ]; then

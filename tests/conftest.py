@@ -10,8 +10,14 @@ import pytest
 from services.common.embedded import EmbeddedNats
 
 # `slapd`/`ldap_base` (OpenLDAP) and `samba`/`ad_base` (Samba AD): real directory servers;
+# `postgresql`/`pg_database`: a real PostgreSQL server and a database per test;
 # `secure`/`secured_services`: NATS with the users and permissions `idsync up` writes.
-pytest_plugins = ["tests.ldap_server", "tests.ad_server", "tests.integration.secured"]
+pytest_plugins = [
+    "tests.ldap_server",
+    "tests.ad_server",
+    "tests.postgresql_server",
+    "tests.integration.secured",
+]
 
 
 @pytest.fixture

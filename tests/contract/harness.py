@@ -25,6 +25,7 @@ from schemas.connections import (
     CsvConnection,
     LdapConnection,
     PluginConnection,
+    PostgresqlConnection,
     SecretRef,
     SqliteConnection,
 )
@@ -37,6 +38,7 @@ from tests.ad_server import ADMIN, URL, Samba
 from tests.ad_server import ADMIN_PASSWORD as AD_PASSWORD
 from tests.contract.renamed import Renamed
 from tests.ldap_server import ADMIN_DN, ADMIN_PASSWORD, Slapd
+from tests.postgresql_server import Server
 
 S = TypeVar("S")
 
@@ -141,6 +143,55 @@ class SqliteHarness(ProviderHarness):
             found = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'people'").fetchone()
         db.close()
         return found is not None
+
+
+class PostgresqlHarness(ProviderHarness):
+    """Table `people` in a database of the test's own on the session's PostgreSQL server
+    (tests/postgresql_server.py), seeded with psql."""
+
+    name = "postgresql"
+
+    def __init__(self, tmp_path: Path, server: Server) -> None:
+        super().__init__(tmp_path)
+        self.server = server
+        self.password_file = tmp_path / "pg-password"
+        self.password_file.write_text(server.password + "\n")
+
+    @classmethod
+    def create(cls, request: pytest.FixtureRequest, tmp_path: Path) -> ProviderHarness:
+        return cls(tmp_path, request.getfixturevalue("pg_database"))
+
+    def make(self, layout: Layout) -> Provider:
+        connection = PostgresqlConnection(
+            id="pg",
+            host=self.server.host,
+            port=self.server.port,
+            database=self.server.database,
+            user=self.server.user,
+            password=SecretRef(file=str(self.password_file)),
+            sslmode="disable",
+        )
+        return open_provider(connection, Endpoint(connection="pg", table="people"), layout)
+
+    def seed(self, layout: Layout, records: list[Record]) -> None:
+        fields = _fields(layout, records)
+        quoted = [f'"{n}"' for n in fields]
+        rows = [
+            "("
+            + ", ".join(
+                "'" + _cell(layout, n, r[n]).replace("'", "''") + "'" if n in r else "NULL"
+                for n in fields
+            )
+            + ")"
+            for r in records
+        ]
+        self.server.psql(
+            f"CREATE TABLE people ({', '.join(q + ' text' for q in quoted)});"
+            + (f"INSERT INTO people VALUES {', '.join(rows)};" if rows else "")
+        )
+
+    def exists(self) -> bool:
+        return self.server.psql("SELECT to_regclass('people') IS NOT NULL").strip() == "t"
 
 
 class _DirectoryHarness(ProviderHarness, Generic[S]):
@@ -301,6 +352,7 @@ class PluginDocHarness(ProviderHarness):
 HARNESSES: list[type[ProviderHarness]] = [
     CsvHarness,
     SqliteHarness,
+    PostgresqlHarness,
     LdapHarness,
     AdHarness,
     PluginDocHarness,

@@ -299,18 +299,19 @@ CONN_ERRORS = [
         "provider",
         '[corp-ldap]\nprovider = "ldapp"\n',
         "connections.toml: [corp-ldap]: "
-        'unknown provider "ldapp" (known: csv, sqlite, ldap, ad, plugin)',
+        'unknown provider "ldapp" (known: csv, sqlite, ldap, ad, postgresql, plugin)',
     ),
     (
         "provider-type",
         "[corp-ldap]\nprovider = 3\n",
-        "connections.toml: [corp-ldap]: unknown provider 3 (known: csv, sqlite, ldap, ad, plugin)",
+        "connections.toml: [corp-ldap]: unknown provider 3 "
+        "(known: csv, sqlite, ldap, ad, postgresql, plugin)",
     ),
     (
         "no-provider",
         '[hr-files]\ndirectory = "d"\n',
         'connections.toml: [hr-files]: missing required field "provider" '
-        "(known: csv, sqlite, ldap, ad, plugin)",
+        "(known: csv, sqlite, ldap, ad, postgresql, plugin)",
     ),
     (
         "id-key",
@@ -382,7 +383,8 @@ def test_connection_problems_are_reported_together() -> None:
     write(CONNS, '[a]\nprovider = "ldapp"\n[b]\nprovider = "csv"\n[c]\nprovider = "sqlite"\n')
     lines = error_of(load_connections, CONNS).splitlines()
     assert lines == [
-        'connections.toml: [a]: unknown provider "ldapp" (known: csv, sqlite, ldap, ad, plugin)',
+        'connections.toml: [a]: unknown provider "ldapp" '
+        "(known: csv, sqlite, ldap, ad, postgresql, plugin)",
         'connections.toml: [b]: missing required field "directory"',
         'connections.toml: [c]: missing required field "path"',
     ]

@@ -1,0 +1,198 @@
+"""The PostgreSQL provider on a real server: typed columns as canonical text, a job's
+SELECT as a source, a rejected row failing alone, and errors that name what to fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from core.checks.connections import check_connections
+from core.errors import BadInput, WriteFailed
+from schemas.connections import PostgresqlConnection, SecretRef
+from schemas.jobs import Endpoint
+from schemas.plan import Change
+from schemas.values import Binary, Record
+from services.providers import FACTS, check_reachable, open_provider
+from services.providers.base import Layout, Provider
+from tests.postgresql_server import Server
+
+TYPED = """
+CREATE TABLE typed (
+  id integer PRIMARY KEY, amount numeric(10,2), active boolean, born date,
+  seen timestamptz, token uuid, extra jsonb, photo bytea, tags text[], score float8,
+  mail text UNIQUE
+);
+INSERT INTO typed VALUES (7, 12.5, true, '1990-02-03', '2026-01-02 03:04:05+01',
+  'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11', '{"b": 1, "a": [true, null]}', '\\x0102',
+  '{staff,vpn}', 0.5, 'ann@example.org');
+"""
+LAYOUT = Layout(keys=("id",))
+
+
+def connection(server: Server, folder: Path, user: str | None = None) -> PostgresqlConnection:
+    password = folder / "pg-password"
+    password.write_text(server.password + "\n")
+    return PostgresqlConnection(
+        id="pg",
+        host=server.host,
+        port=server.port,
+        database=server.database,
+        user=user or server.user,
+        password=SecretRef(file=str(password)),
+        sslmode="disable",
+    )
+
+
+async def opened(
+    server: Server, folder: Path, endpoint: Endpoint, *, write: bool = False
+) -> Provider:
+    provider = open_provider(connection(server, folder), endpoint, LAYOUT)
+    await provider.open(write=write)
+    return provider
+
+
+async def read_all(provider: Provider) -> list[Record]:
+    return [record async for batch in provider.read(100) for record in batch]
+
+
+async def test_typed_columns_read_as_canonical_text_and_a_source_spelling_compares_equal(
+    pg_database: Server, tmp_path: Path
+) -> None:
+    pg_database.psql(TYPED)
+    table = await opened(
+        pg_database, tmp_path, Endpoint(connection="pg", table="typed"), write=True
+    )
+    expected: Record = {
+        "id": "7",
+        "amount": "12.50",
+        "active": "true",
+        "born": "1990-02-03",
+        "seen": "2026-01-02T02:04:05Z",
+        "token": "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
+        "extra": '{"a":[true,null],"b":1}',
+        "photo": Binary(b"\x01\x02"),
+        "tags": ["staff", "vpn"],
+        "score": "0.5",
+        "mail": "ann@example.org",
+    }
+    try:
+        assert await read_all(table) == [expected]
+        # What a CSV source would say for the same row plans as unchanged.
+        source: Record = {
+            "id": "007",
+            "amount": "12.5",
+            "active": "yes",
+            "born": "1990-02-03",
+            "seen": "2026-01-02 03:04:05+01:00",
+            "token": "A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11",
+            "extra": '{"b": 1, "a": [true, null]}',
+            "photo": Binary(b"\x01\x02"),
+            "tags": ["staff", "vpn"],
+            "score": "0.50",
+            "mail": "ann@example.org",
+        }
+        assert table.canonical(source) == {**expected, "id": "7"}
+        assert table.source_fields() == list(expected)  # type: ignore[attr-defined]
+    finally:
+        await table.close()
+
+
+async def test_a_job_select_is_a_source_and_cannot_be_written(
+    pg_database: Server, tmp_path: Path
+) -> None:
+    pg_database.psql(TYPED)
+    endpoint = Endpoint(connection="pg", query="SELECT id, mail FROM typed WHERE active")
+    source = await opened(pg_database, tmp_path, endpoint)
+    try:
+        assert await read_all(source) == [{"id": "7", "mail": "ann@example.org"}]
+    finally:
+        await source.close()
+    with pytest.raises(BadInput, match="a query is read only"):
+        await opened(pg_database, tmp_path, endpoint, write=True)
+
+
+async def test_a_row_the_table_refuses_fails_that_change_alone(
+    pg_database: Server, tmp_path: Path
+) -> None:
+    pg_database.psql(TYPED)
+    table = await opened(
+        pg_database, tmp_path, Endpoint(connection="pg", table="typed"), write=True
+    )
+
+    def create(key: str, **fields: str) -> Change:
+        return Change(action="create", key=key, match={"id": key}, set={"id": key, **fields})
+
+    try:
+        outcomes = await table.apply(
+            [
+                create("8", mail="bo@example.org"),
+                create("9", mail="ann@example.org"),  # taken by 7: UNIQUE
+                create("10", amount="not a number"),
+                create("11", mail="cy@example.org"),
+            ]
+        )
+        errors = [outcome.error for outcome in outcomes]
+        assert errors[0] is None and errors[3] is None
+        assert errors[1] is not None and "unique" in errors[1]
+        assert errors[2] is not None and "numeric" in errors[2]
+        ids = sorted(str(r["id"]) for r in await read_all(table))
+        assert ids == ["11", "7", "8"]
+    finally:
+        await table.close()
+
+
+async def test_a_missing_source_table_names_the_close_ones(
+    pg_database: Server, tmp_path: Path
+) -> None:
+    pg_database.psql("CREATE TABLE people (id text)")
+    with pytest.raises(BadInput, match=r"'peple' not found; did you mean public\.people"):
+        await opened(pg_database, tmp_path, Endpoint(connection="pg", table="peple"))
+
+
+async def test_a_table_the_login_may_not_write_is_refused_before_planning(
+    pg_database: Server, tmp_path: Path
+) -> None:
+    pg_database.psql(
+        "CREATE TABLE people (id text PRIMARY KEY);"
+        "CREATE ROLE reader LOGIN PASSWORD 'reader-pw';"
+        "GRANT SELECT ON people TO reader;"
+    )
+    reader = connection(pg_database, tmp_path, user="reader")
+    (tmp_path / "pg-password").write_text("reader-pw\n")
+    provider = open_provider(reader, Endpoint(connection="pg", table="people"), LAYOUT)
+    try:
+        with pytest.raises(WriteFailed, match="may not INSERT, UPDATE, DELETE"):
+            await provider.open(write=True)
+    finally:
+        await provider.close()
+        pg_database.psql("DROP OWNED BY reader; DROP ROLE reader;")
+
+
+async def test_connection_test_says_who_logged_in_and_what_it_may_do(
+    pg_database: Server, tmp_path: Path
+) -> None:
+    said = await check_reachable(connection(pg_database, tmp_path), ["hr-to-db"])
+
+    assert f"as {pg_database.user}" in said and "writable" in said
+    assert "may create tables in schema public" in said
+
+
+async def test_connection_test_of_a_wrong_password_names_the_login(
+    pg_database: Server, tmp_path: Path
+) -> None:
+    wrong = connection(pg_database, tmp_path)
+    (tmp_path / "pg-password").write_text("not-it\n")
+
+    with pytest.raises(BadInput, match=f"refused {pg_database.user!r}"):
+        await check_reachable(wrong)
+
+
+def test_connection_settings_decoding_cannot_see_are_refused() -> None:
+    bad = PostgresqlConnection(
+        id="pg", database="d", user="u", port=70000, ca_file="/ca.pem", sslmode="require"
+    )
+    with pytest.raises(BadInput) as refused:
+        check_connections([bad], FACTS, origin="connections.toml")
+    assert "[pg].port: expected a port from 1 to 65535" in str(refused.value)
+    assert '[pg].sslmode: expected sslmode = "verify-ca"' in str(refused.value)
