@@ -40,8 +40,15 @@ format: $(DEV)
 	$(BIN)/ruff format schemas core services tests bench
 	$(BIN)/ruff check --fix schemas core services tests bench
 
+# Every benchmark that needs no server of its own (bench/ldap.py and bench/ad.py need
+# slapd and a Samba DC), each quick; `make bench FULL=1` at the sizes of issue 16
+# (docs/performance.md).
 bench: $(STAMP)
-	$(BIN)/python bench/csv_to_sqlite.py
+	$(BIN)/python bench/startup.py
+	$(BIN)/python bench/csv_to_sqlite.py --people $(if $(FULL),100000,20000)
+	$(BIN)/python bench/mapping_transforms.py --people $(if $(FULL),100000,20000)
+	$(BIN)/python bench/plan_million.py --records $(if $(FULL),1000000,100000)
+	$(BIN)/python bench/scale_out.py --records $(if $(FULL),100000,10000)
 
 clean:
 	rm -rf $(VENV) .idsync .pytest_cache .mypy_cache .ruff_cache

@@ -1,4 +1,7 @@
-"""`idsync connection apply|add|list|test`: where the data lives."""
+"""`idsync connection apply|add|list|test`: where the data lives.
+
+The checks and the providers are imported by the commands that use them: `connection
+list` starts without them."""
 
 from __future__ import annotations
 
@@ -6,18 +9,18 @@ import argparse
 import tomllib
 from pathlib import Path
 
-from core.checks.connections import check_connections
 from core.errors import BadInput
 from schemas.connections import Connection
-from services.common.definitions import connections_from, load_connections
-from services.providers import FACTS, check_reachable
-from services.providers.reach import writers
 
 from .client import connect
 from .output import print_json, print_table
 
 
 async def connection_apply(args: argparse.Namespace) -> int:
+    from core.checks.connections import check_connections
+    from services.common.definitions import load_connections
+    from services.providers import FACTS
+
     path = Path(args.file)
     connections = load_connections(path)
     check_connections(connections, FACTS, origin=str(path))
@@ -34,6 +37,10 @@ async def connection_apply(args: argparse.Namespace) -> int:
 def _connections_from(args: argparse.Namespace) -> list[Connection]:
     """The connection `idsync connection add` describes, checked as a file's would be
     (relative paths taken from the current folder, as a shell user expects)."""
+    from core.checks.connections import check_connections
+    from services.common.definitions import connections_from
+    from services.providers import FACTS
+
     table: dict[str, object] = {"provider": args.provider}
     for pair in args.set or []:
         name, sep, value = pair.partition("=")
@@ -82,6 +89,9 @@ async def connection_list(args: argparse.Namespace) -> int:
 
 
 async def connection_test(args: argparse.Namespace) -> int:
+    from services.providers import check_reachable
+    from services.providers.reach import writers
+
     async with connect(args.settings) as session:
         connection = await session.store.connection(args.id)
         jobs = await session.store.jobs()

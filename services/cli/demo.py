@@ -17,11 +17,11 @@ from pathlib import Path
 from core.checks.connections import check_connections
 from core.checks.job import check_job
 from core.runs import fold
-from services.common.access import SERVICES
 from services.common.definitions import load_connections, load_job
 from services.common.embedded import EmbeddedNats
 from services.common.logging import configure_logging
 from services.common.people import people, write_csv
+from services.common.service_names import SERVICES
 from services.common.settings import Settings
 from services.common.watermarks import Memory
 from services.providers import FACTS

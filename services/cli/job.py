@@ -1,4 +1,7 @@
-"""`idsync job apply|list|show|run|preview|delete`: what moves where, and running it."""
+"""`idsync job apply|list|show|run|preview|delete`: what moves where, and running it.
+
+The checks, the planner and the report writers are imported by the commands that use
+them: `job list`, `show`, `run` and `delete` start without them."""
 
 from __future__ import annotations
 
@@ -8,30 +11,24 @@ from pathlib import Path
 
 import msgspec
 
-from core.checks.approval import approval_problems
-from core.checks.job import check_job
-from core.checks.ownership import unowned_connection_problems
-from core.engine.report import report
 from core.errors import BadInput
 from core.runs import fold
 from schemas.ids import utcnow
-from services.common.definitions import load_job
-from services.common.hooks import hooks_problem
-from services.common.report_writer import write_report
-from services.common.watermarks import Memory
-from services.providers import FACTS
-from services.runner.planning import Asked, plan_run
 
 from .client import connect
-from .export import export_format
 from .output import print_json, print_table
-from .preview import preview_text
-from .samples import preview_samples
 from .schedules import next_run, schedule_text
 from .watch import EXIT_OK, EXIT_WAITING, wait_for_run
 
 
 async def job_apply(args: argparse.Namespace) -> int:
+    from core.checks.approval import approval_problems
+    from core.checks.job import check_job
+    from core.checks.ownership import unowned_connection_problems
+    from services.common.definitions import load_job
+    from services.common.hooks import hooks_problem
+    from services.providers import FACTS
+
     job = load_job(Path(args.file))
     if problems := approval_problems(job):
         raise BadInput("\n".join(f"{args.file}: {problem}" for problem in problems))
@@ -122,6 +119,15 @@ async def job_run(args: argparse.Namespace) -> int:
 
 async def job_preview(args: argparse.Namespace) -> int:
     """Plan without writing: read both sides here and show what a run would do."""
+    from core.engine.report import report
+    from services.common.report_writer import write_report
+    from services.common.watermarks import Memory
+    from services.runner.planning import Asked, plan_run
+
+    from .export import export_format
+    from .preview import preview_text
+    from .samples import preview_samples
+
     if args.sample is not None:
         return await preview_samples(args)
     if args.format and not args.export:

@@ -6,20 +6,34 @@ command's work is in the module named after its noun."""
 from __future__ import annotations
 
 import argparse
-import asyncio
+import importlib
 import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 
 from core.errors import IdsyncError
 from schemas.connections import PROVIDERS
-from services.common.access import SERVICES
-from services.common.logging import configure_logging
-from services.common.settings import Settings
-
-from . import connection, deadletter, demo, doctor, job, run, runner, serve, tail, up, user
+from services.common.service_names import SERVICES
 
 Command = Callable[[argparse.Namespace], Awaitable[int]]
+
+
+class Handler:
+    """A command's handler named by "module:function", imported when the command runs:
+    building the parser (and `--help`) loads no command's module, nor NATS, the planner
+    or the providers they need."""
+
+    def __init__(self, reference: str) -> None:
+        self.reference = reference
+
+    def resolve(self) -> Command:
+        module, _, name = self.reference.partition(":")
+        handler: Command = getattr(importlib.import_module(module), name)
+        return handler
+
+    def __call__(self, args: argparse.Namespace) -> Awaitable[int]:
+        return self.resolve()(args)
+
 
 DESCRIPTION = """\
 idsync synchronizes identity data (users, groups, contacts) between directories,
@@ -76,12 +90,12 @@ def _json(parser: argparse.ArgumentParser) -> None:
 def _command(
     sub: argparse._SubParsersAction[argparse.ArgumentParser],
     name: str,
-    run: Command,
+    handler: str,
     help: str,
     **kwargs: object,
 ) -> argparse.ArgumentParser:
     parser = sub.add_parser(name, help=help, description=help, **kwargs)  # type: ignore[arg-type]
-    parser.set_defaults(handler=run)
+    parser.set_defaults(handler=Handler(handler))
     return parser
 
 
@@ -92,7 +106,7 @@ def _nouns(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = _command(
         connections,
         "apply",
-        connection.connection_apply,
+        "services.cli.connection:connection_apply",
         "add or update the connections of a TOML file (each table is one connection)",
     )
     p.add_argument("file", help="e.g. connections.toml")
@@ -100,7 +114,7 @@ def _nouns(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = _command(
         connections,
         "add",
-        connection.connection_add,
+        "services.cli.connection:connection_add",
         "add or replace one connection; its settings are those of a connections file",
         epilog=CONNECTION_ADD_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -119,9 +133,16 @@ def _nouns(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="NAME=VALUE",
         help="a setting (repeatable); a value starting with [ or { is a TOML list or table",
     )
-    _json(_command(connections, "list", connection.connection_list, "list the connections"))
+    _json(
+        _command(
+            connections, "list", "services.cli.connection:connection_list", "list the connections"
+        )
+    )
     p = _command(
-        connections, "test", connection.connection_test, "check that a connection is reachable"
+        connections,
+        "test",
+        "services.cli.connection:connection_test",
+        "check that a connection is reachable",
     )
     p.add_argument("id")
     _json(p)
@@ -129,24 +150,26 @@ def _nouns(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     jobs = sub.add_parser("job", help="what moves where").add_subparsers(
         dest="verb", required=True, metavar="VERB"
     )
-    p = _command(jobs, "apply", job.job_apply, "add or update a job from its TOML file")
+    p = _command(
+        jobs, "apply", "services.cli.job:job_apply", "add or update a job from its TOML file"
+    )
     p.add_argument("file", help="e.g. jobs/hr-to-directory.toml")
     _json(p)
     _json(
         _command(
             jobs,
             "list",
-            job.job_list,
+            "services.cli.job:job_list",
             "list the jobs: enabled or not, their schedule, next run and last run",
         )
     )
-    p = _command(jobs, "show", job.job_show, "show one job as stored")
+    p = _command(jobs, "show", "services.cli.job:job_show", "show one job as stored")
     p.add_argument("id")
     _json(p)
     p = _command(
         jobs,
         "run",
-        job.job_run,
+        "services.cli.job:job_run",
         "request a run now; prints the run id",
         epilog="With --wait: a progress bar, then the run's statistics. A run that waits "
         "for the approval of its job's approvers says whose, and exits 7.",
@@ -169,7 +192,7 @@ def _nouns(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = _command(
         jobs,
         "preview",
-        job.job_preview,
+        "services.cli.job:job_preview",
         "compute the whole plan and show it; writes nothing",
     )
     p.add_argument("id")
@@ -195,17 +218,21 @@ def _nouns(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--format", choices=["csv", "xlsx", "json"], help="the export's format (default: FILE's)"
     )
     _json(p)
-    p = _command(jobs, "delete", job.job_delete, "delete a job (its runs stay)")
+    p = _command(jobs, "delete", "services.cli.job:job_delete", "delete a job (its runs stay)")
     p.add_argument("id")
 
     runs = sub.add_parser("run", help="runs and their outcomes").add_subparsers(
         dest="verb", required=True, metavar="VERB"
     )
-    p = _command(runs, "list", run.run_list, "list the latest runs, from the journal")
+    p = _command(
+        runs, "list", "services.cli.run:run_list", "list the latest runs, from the journal"
+    )
     p.add_argument("--job", help="only this job's runs")
     p.add_argument("--limit", type=int, default=20, help="how many (default 20)")
     _json(p)
-    p = _command(runs, "show", run.run_show, "one run: who, plan, statistics, errors")
+    p = _command(
+        runs, "show", "services.cli.run:run_show", "one run: who, plan, statistics, errors"
+    )
     p.add_argument("run_id", metavar="RUN", help="a run id, as `idsync run list` shows it")
     p.add_argument(
         "--errors",
@@ -218,7 +245,7 @@ def _nouns(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = _command(
         runs,
         "approvals",
-        run.run_approvals,
+        "services.cli.run:run_approvals",
         "the runs waiting for your approval: who asked, why, the plan's summary",
     )
     p.add_argument("--all", action="store_true", help="every waiting run, not only yours")
@@ -232,13 +259,13 @@ def _nouns(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         ),
         ("deny", "end a run that waits for approval, writing nothing (its requester may too)"),
     ):
-        p = _command(runs, verb, run.run_decide, text)
+        p = _command(runs, verb, "services.cli.run:run_decide", text)
         p.add_argument("run_id", metavar="RUN")
         p.add_argument("--reason", help="why (kept in the journal)")
     p = _command(
         runs,
         "cancel",
-        run.run_cancel,
+        "services.cli.run:run_cancel",
         "cancel a run: no new batch starts once this returns; one being applied "
         "completes, and the run ends cancelled with what it applied",
     )
@@ -252,24 +279,28 @@ def _nouns(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         _command(
             verbs,
             "list",
-            runner.runner_list,
+            "services.cli.runner:runner_list",
             "list the runners: heartbeat, current work, and which went silent",
         )
     )
     dead = sub.add_parser("deadletter", help="messages given up on after their last delivery")
     letters = dead.add_subparsers(dest="verb", required=True, metavar="VERB")
-    _json(_command(letters, "list", deadletter.deadletter_list, "list the dead letters"))
+    _json(
+        _command(
+            letters, "list", "services.cli.deadletter:deadletter_list", "list the dead letters"
+        )
+    )
     p = _command(
         letters,
         "retry",
-        deadletter.deadletter_act,
+        "services.cli.deadletter:deadletter_act",
         "deliver a dead letter again (after fixing what made it fail)",
     )
     p.add_argument("seq", metavar="SEQ|all", help="its number in `idsync deadletter list`")
     p = _command(
         letters,
         "drop",
-        deadletter.deadletter_act,
+        "services.cli.deadletter:deadletter_act",
         "abandon a dead letter: a batch's changes count as failed, the run goes on",
     )
     p.add_argument("seq", metavar="SEQ")
@@ -281,7 +312,7 @@ def _users(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = _command(
         verbs,
         "add",
-        user.user_add,
+        "services.cli.user:user_add",
         "add a person (or give them a new password); prints it, and the running server "
         "reloads its users",
         epilog="example: idsync user add ada --group directory-team",
@@ -293,9 +324,15 @@ def _users(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="store_true",
         help="another system: its run requests are external and merged in bursts",
     )
-    p = _command(verbs, "remove", user.user_remove, "remove a person; the server forgets them")
+    p = _command(
+        verbs, "remove", "services.cli.user:user_remove", "remove a person; the server forgets them"
+    )
     p.add_argument("principal", metavar="NAME")
-    _json(_command(verbs, "list", user.user_list, "list the users and what they may send"))
+    _json(
+        _command(
+            verbs, "list", "services.cli.user:user_list", "list the users and what they may send"
+        )
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -307,27 +344,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="noun", required=True, metavar="COMMAND")
     _nouns(sub)
-    p = _command(sub, "tail", tail.tail, "print events as they happen (Ctrl-C stops)")
+    p = _command(
+        sub, "tail", "services.cli.tail:tail", "print events as they happen (Ctrl-C stops)"
+    )
     p.add_argument("--job", help="only this job's events")
     _json(p)
     p = _command(
         sub,
         "doctor",
-        doctor.doctor,
+        "services.cli.doctor:doctor",
         "check NATS, streams, consumers, buckets and every connection; say what to fix",
     )
     _json(p)
     _command(
         sub,
         "up",
-        up.up,
+        "services.cli.up:up",
         "start NATS (embedded, unless IDSYNC_NATS_URL is set) and "
         "every service in the foreground; Ctrl-C stops cleanly",
     )
     p = _command(
         sub,
         "serve",
-        serve.serve,
+        "services.cli.serve:serve",
         "run some services against IDSYNC_NATS_URL (e.g. more runners on other machines)",
     )
     p.add_argument(
@@ -340,7 +379,7 @@ def build_parser() -> argparse.ArgumentParser:
     _command(
         sub,
         "demo",
-        demo.demo,
+        "services.cli.demo:demo",
         "run the whole product on made-up data (a fresh "
         "NATS server, the services, a CSV → SQLite job run three times)",
     )
@@ -350,6 +389,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        import asyncio  # here and below: loaded to run a command, not to parse one
+
+        from services.common.logging import configure_logging
+        from services.common.settings import Settings
+
         args.settings = Settings.from_env()
         if args.noun in {"up", "serve"}:
             configure_logging()

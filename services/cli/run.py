@@ -4,17 +4,19 @@ waits for whom, and the answers."""
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from core.checks.principals import same
 from core.errors import NotFound
 from core.runs import RunStory, fold
 from schemas.ids import utcnow
 from schemas.subjects import RUN_EVENTS, job_events
-from services.common.runs import Runs
-from services.workflow.approvals import WAITING, Waiting, waiting
 
 from .client import connect
 from .output import print_json, print_table, stats_line
+
+if TYPE_CHECKING:
+    from services.workflow.approvals import Waiting
 
 
 async def run_list(args: argparse.Namespace) -> int:
@@ -121,6 +123,9 @@ def _brief(run: RunStory) -> dict[str, object]:
 
 async def run_approvals(args: argparse.Namespace) -> int:
     """The runs waiting for an approval the current principal may give (--all: every one)."""
+    from services.common.runs import Runs
+    from services.workflow.approvals import WAITING, waiting
+
     async with connect(args.settings) as session:
         me = session.settings.principal
         runs, found = Runs(session.js), []

@@ -11,8 +11,8 @@ from contextlib import asynccontextmanager, suppress
 
 from core.errors import BadInput, Refused, Unreachable
 from services.common import users
-from services.common.access import SERVICES
 from services.common.embedded import EmbeddedNats
+from services.common.service_names import SERVICES
 from services.common.settings import URL_FILE, Settings
 
 from .client import open_connection

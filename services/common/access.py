@@ -73,9 +73,8 @@ from .jetstream import (
     WATERMARKS_BUCKET,
     WORK,
 )
+from .service_names import SERVICES
 
-SERVICES = ("scheduler", "workflow", "runner", "notifier")
-"""The services, each of which connects as its own user."""
 SERVICE_USERS = {name: f"idsync-{name}" for name in SERVICES}
 RESERVED = ("idsync", *SERVICES, "anyone")
 """Principals no person may take: services' names and what events say in their place."""

@@ -15,13 +15,13 @@ import pytest
 from core.checks.connections import check_connections
 from core.checks.job import check_job
 from services.cli.client import Session, connect
-from services.common.access import SERVICES
 from services.common.definitions import load_connections, load_job
 from services.common.embedded import EmbeddedNats
 from services.common.hooks import hooks_problem
 from services.common.host import run_services
 from services.common.jetstream import ensure_infrastructure
 from services.common.people import people, write_csv
+from services.common.service_names import SERVICES
 from services.common.settings import Settings
 from services.providers import FACTS
 

@@ -18,10 +18,10 @@ from nats.aio.client import Client
 
 from services.cli.client import Session, connect
 from services.common import access, credentials, users
-from services.common.access import SERVICES
 from services.common.definitions import load_connections, load_job
 from services.common.embedded import EmbeddedNats
 from services.common.host import run_services
+from services.common.service_names import SERVICES
 from services.common.settings import Settings
 
 from .conftest import Files

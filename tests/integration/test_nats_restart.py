@@ -15,10 +15,10 @@ import pytest
 from schemas.events import RunFinished, RunPlanned, is_end
 from services.cli.client import Session, connect
 from services.cli.watch import follow_run
-from services.common.access import SERVICES
 from services.common.embedded import EmbeddedNats
 from services.common.host import ServiceHost, run_services
 from services.common.jetstream import WORK, WORKER
+from services.common.service_names import SERVICES
 from services.common.settings import Settings
 
 from .conftest import IDSYNC, JOB_ID, Files, apply_files, env_for

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from services.cli.main import build_parser
-from services.common.access import SERVICES
+from services.common.service_names import SERVICES
 
 COMPOSE = Path(__file__).parents[2] / "compose.yaml"
 

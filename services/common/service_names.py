@@ -1,0 +1,8 @@
+"""The services' names: what `idsync serve` accepts and whom `access.py` gives a user.
+
+Apart so that the command line can list them without loading NATS."""
+
+from __future__ import annotations
+
+SERVICES = ("scheduler", "workflow", "runner", "notifier")
+"""The services, each of which connects as its own user."""
