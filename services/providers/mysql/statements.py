@@ -10,6 +10,7 @@ in the SQL text.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from schemas.plan import Change
@@ -58,7 +59,19 @@ class Statements:
         _, where, names, _, _ = self.shape
         slots = [f"k{j} {self.columns[n].declared}" for j, n in enumerate(where)]
         slots += [f"v{j} {self.columns[n].declared}" for j, n in enumerate(names)]
-        return f"CREATE TEMPORARY TABLE {STAGING} (i int, {', '.join(slots)})"
+        # InnoDB: a group rolled back to its savepoint takes its staged rows with it.
+        return f"CREATE TEMPORARY TABLE {STAGING} (i int, {', '.join(slots)}) ENGINE=InnoDB"
+
+    def told(self, message: str) -> str:
+        """The server's message with the staging table's columns called by the target's
+        names ("for column `amount`", not "`db`.`idsync_in`.`v1`")."""
+        _, where, names, _, _ = self.shape
+
+        def name(found: re.Match[str]) -> str:
+            return quote((where if found[1] == "k" else names)[int(found[2])])
+
+        message = re.sub(rf"(?:`[^`]*`\.)?`{STAGING}`\.`([kv])(\d+)`", name, message)
+        return re.sub(r"(?<=column )'([kv])(\d+)'", name, message)
 
     def fill(self) -> str:
         _, where, names, _, _ = self.shape

@@ -46,7 +46,7 @@ class MysqlWriting(MysqlTable):
             await execute(conn, "START TRANSACTION")
             try:
                 outcomes = await self._apply_all(conn, changes)
-                await execute(conn, f"DROP TEMPORARY TABLE IF EXISTS {STAGING}")
+                await self._unstage(conn)
                 await execute(conn, "COMMIT")
             except BaseException:
                 await self._rollback(conn)
@@ -59,10 +59,18 @@ class MysqlWriting(MysqlTable):
                 await self.close()  # the next batch connects anew
             raise self.error(e, "write to") from e
 
+    async def _unstage(self, conn: Any) -> None:
+        """Drop the staging table of the group before (a temporary table, not undone by a
+        rollback)."""
+        if self._staged:
+            self._staged = False
+            await execute(conn, f"DROP TEMPORARY TABLE {STAGING}")
+
     async def _rollback(self, conn: Any) -> None:
         """Undo the batch; a connection that cannot even do that is dropped."""
         try:
             await execute(conn, "ROLLBACK")
+            await self._unstage(conn)
         except (MySQLError, OSError, TimeoutError):
             await self.close()
 
@@ -165,6 +173,9 @@ class MysqlWriting(MysqlTable):
     async def _group(
         self, conn: Any, sql: Statements, ops: list[Op], outcomes: list[Outcome]
     ) -> None:
+        await self._unstage(conn)
+        await execute(conn, sql.staging())  # before the savepoint: DDL is not undone
+        self._staged = True
         await execute(conn, "SAVEPOINT idsync_group")  # a rejected group is undone alone
         try:
             missing = await self._run(conn, sql, ops)
@@ -178,7 +189,7 @@ class MysqlWriting(MysqlTable):
                 return
             change = ops[0].change
             outcomes[ops[0].index] = Outcome(
-                error=f"{change.action} {change.key!r} rejected by mysql: {e.args[-1]}"
+                error=f"{change.action} {change.key!r} rejected by mysql: {sql.told(e.args[-1])}"
             )
             return
         for op in ops:
@@ -187,8 +198,6 @@ class MysqlWriting(MysqlTable):
 
     async def _run(self, conn: Any, sql: Statements, ops: list[Op]) -> set[int]:
         """Apply one group; the indexes of updates that found no row."""
-        await execute(conn, f"DROP TEMPORARY TABLE IF EXISTS {STAGING}")
-        await execute(conn, sql.staging())
         async with conn.cursor() as cursor:
             await cursor.executemany(sql.fill(), [op.row for op in ops])
         action = sql.shape[0]
