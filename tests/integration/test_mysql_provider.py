@@ -121,7 +121,7 @@ async def test_a_job_select_is_a_source_and_cannot_be_written(
 
 
 async def test_a_row_the_table_refuses_fails_that_change_alone(
-    my_database: Server, tmp_path: Path
+    my_database: Server, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     my_database.sql(TYPED)
     table = await opened(
@@ -149,6 +149,8 @@ async def test_a_row_the_table_refuses_fails_that_change_alone(
         rows = {str(r["id"]): r.get("mail") for r in await read_all(table)}
         # the row that holds the mail another create wanted is left as it was
         assert rows == {"7": "ann@example.org", "8": "bo@example.org", "12": "di@example.org"}
+        # rolling a group back is clean: the server warns of nothing it could not undo
+        assert [r.getMessage() for r in caplog.records if r.name == "asyncmy"] == []
     finally:
         await table.close()
 

@@ -142,7 +142,7 @@ class MysqlTable:
         self._fields: list[str] = []  # a query's columns
         self._changes: FieldChanges | None = None
         self._write = False
-        self._staged = False  # whether the connection holds a batch's staging table
+        self._staged: list[str] = []  # the staging tables the connection holds
 
     @property
     def _where(self) -> str:
@@ -223,6 +223,6 @@ class MysqlTable:
 
     async def close(self) -> None:
         conn, self._conn = self._conn, None
-        self._staged = False
+        self._staged = []
         if conn is not None:
             conn.close()

@@ -1,7 +1,8 @@
 """The SQL a group of alike changes becomes: their rows go into a temporary staging table
-(`idsync_in`: the change's index, its key values, the values it sets — each column made
-as the target's, so a value the column refuses is refused there) by multi-row INSERTs,
-then one set-based statement per step joins it to the target on the key columns.
+(`idsync_in<n>`, one per shape of change in a batch: the change's index, its key values,
+the values it sets — each column made as the target's, so a value the column refuses is
+refused there) by multi-row INSERTs, then one set-based statement per step joins it to
+the target on the key columns.
 
 Every name here is a column information_schema listed (or the job's field, for a column
 the first write adds), quoted with backticks; every value travels as a parameter, never
@@ -18,6 +19,7 @@ from schemas.plan import Change
 from .values import Column, Param, quote
 
 STAGING = "idsync_in"
+"""The staging tables' names begin so (a batch's n-th shape is `idsync_in<n>`)."""
 
 Shape = tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...], frozenset[str]]
 """(action, key fields, fields set, columns cleared, fields a create sets only when new)."""
@@ -54,13 +56,19 @@ class Statements:
     target: str
     columns: dict[str, Column]
     shape: Shape
+    number: int = 0
+    """Which staging table of the batch this shape's is."""
+
+    @property
+    def stage(self) -> str:
+        return f"{STAGING}{self.number}"
 
     def staging(self) -> str:
         _, where, names, _, _ = self.shape
         slots = [f"k{j} {self.columns[n].declared}" for j, n in enumerate(where)]
         slots += [f"v{j} {self.columns[n].declared}" for j, n in enumerate(names)]
         # InnoDB: a group rolled back to its savepoint takes its staged rows with it.
-        return f"CREATE TEMPORARY TABLE {STAGING} (i int, {', '.join(slots)}) ENGINE=InnoDB"
+        return f"CREATE TEMPORARY TABLE {self.stage} (i int, {', '.join(slots)}) ENGINE=InnoDB"
 
     def told(self, message: str) -> str:
         """The server's message with the staging table's columns called by the target's
@@ -70,12 +78,14 @@ class Statements:
         def name(found: re.Match[str]) -> str:
             return quote((where if found[1] == "k" else names)[int(found[2])])
 
-        message = re.sub(rf"(?:`[^`]*`\.)?`{STAGING}`\.`([kv])(\d+)`", name, message)
+        message = re.sub(rf"(?:`[^`]*`\.)?`{self.stage}`\.`([kv])(\d+)`", name, message)
         return re.sub(r"(?<=column )'([kv])(\d+)'", name, message)
 
     def fill(self) -> str:
         _, where, names, _, _ = self.shape
-        return f"INSERT INTO {STAGING} VALUES ({', '.join(['%s'] * (1 + len(where) + len(names)))})"
+        return (
+            f"INSERT INTO {self.stage} VALUES ({', '.join(['%s'] * (1 + len(where) + len(names)))})"
+        )
 
     def _match(self) -> str:
         return " AND ".join(f"t.{quote(n)} = s.k{j}" for j, n in enumerate(self.shape[1]))
@@ -86,7 +96,7 @@ class Statements:
         return sets + [f"t.{quote(n)} = NULL" for n in cleared if n not in names]
 
     def delete(self) -> str:
-        return f"DELETE t FROM {self.target} AS t JOIN {STAGING} AS s ON {self._match()}"
+        return f"DELETE t FROM {self.target} AS t JOIN {self.stage} AS s ON {self._match()}"
 
     def update(self, skip: frozenset[str] = frozenset()) -> str | None:
         """Sets the values on the rows there; None when there is nothing to set."""
@@ -94,14 +104,14 @@ class Statements:
         if not sets:
             return None
         return (
-            f"UPDATE {self.target} AS t JOIN {STAGING} AS s ON {self._match()} "
+            f"UPDATE {self.target} AS t JOIN {self.stage} AS s ON {self._match()} "
             f"SET {', '.join(sets)}"
         )
 
     def existing(self) -> str:
         """The changes whose row is there."""
         return (
-            f"SELECT s.i FROM {STAGING} AS s WHERE EXISTS "
+            f"SELECT s.i FROM {self.stage} AS s WHERE EXISTS "
             f"(SELECT 1 FROM {self.target} AS t WHERE {self._match()})"
         )
 
@@ -112,6 +122,6 @@ class Statements:
         values.update({n: f"s.v{j}" for j, n in enumerate(names)})
         return (
             f"INSERT INTO {self.target} ({', '.join(map(quote, values))}) "
-            f"SELECT {', '.join(values.values())} FROM {STAGING} AS s "
+            f"SELECT {', '.join(values.values())} FROM {self.stage} AS s "
             f"WHERE NOT EXISTS (SELECT 1 FROM {self.target} AS t WHERE {self._match()})"
         )

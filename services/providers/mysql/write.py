@@ -20,7 +20,7 @@ from schemas.plan import Change
 
 from ..base import Outcome
 from .connection import MysqlTable, connect, errno, execute, fetch, transient
-from .statements import STAGING, Op, Shape, Statements
+from .statements import Op, Shape, Statements
 from .values import canonical_value, param_of, quote
 
 _ONE_CHANGE = {1048, 1062, 1264, 1265, 1292, 1366, 1367, 1406, 1451, 1452, 3140, 3819, 4025}
@@ -43,14 +43,22 @@ class MysqlWriting(MysqlTable):
             conn = self._conn or await self._reconnect()
             await self.load_columns(conn)  # another runner may have made it meanwhile
             await self._ensure_table(conn, changes)  # DDL: before the transaction
-            await execute(conn, "START TRANSACTION")
+            outcomes = [Outcome()] * len(changes)
+            groups = self._groups(changes, outcomes)
             try:
-                outcomes = await self._apply_all(conn, changes)
+                # Staging tables too: DDL inside the transaction would leave it unable to
+                # roll a group back cleanly.
+                await self._stage(conn, groups)
+                await execute(conn, "START TRANSACTION")
+                try:
+                    for sql, ops in groups:
+                        await self._group(conn, sql, ops, outcomes)
+                    await execute(conn, "COMMIT")
+                except BaseException:
+                    await execute(conn, "ROLLBACK")
+                    raise
+            finally:
                 await self._unstage(conn)
-                await execute(conn, "COMMIT")
-            except BaseException:
-                await self._rollback(conn)
-                raise
             return outcomes
         except IdsyncError:
             raise
@@ -59,18 +67,19 @@ class MysqlWriting(MysqlTable):
                 await self.close()  # the next batch connects anew
             raise self.error(e, "write to") from e
 
-    async def _unstage(self, conn: Any) -> None:
-        """Drop the staging table of the group before (a temporary table, not undone by a
-        rollback)."""
-        if self._staged:
-            self._staged = False
-            await execute(conn, f"DROP TEMPORARY TABLE {STAGING}")
+    async def _stage(self, conn: Any, groups: list[tuple[Statements, list[Op]]]) -> None:
+        """One staging table per shape of change in the batch."""
+        made = {sql.stage: sql for sql, _ in groups}
+        for stage, sql in made.items():
+            await execute(conn, sql.staging())
+            self._staged.append(stage)
 
-    async def _rollback(self, conn: Any) -> None:
-        """Undo the batch; a connection that cannot even do that is dropped."""
+    async def _unstage(self, conn: Any) -> None:
+        """Drop the batch's staging tables (a connection that cannot is dropped)."""
+        staged, self._staged = self._staged, []
         try:
-            await execute(conn, "ROLLBACK")
-            await self._unstage(conn)
+            for stage in staged:
+                await execute(conn, f"DROP TEMPORARY TABLE IF EXISTS {stage}")
         except (MySQLError, OSError, TimeoutError):
             await self.close()
 
@@ -139,15 +148,21 @@ class MysqlWriting(MysqlTable):
             for f, k in zip(op.where, op.key, strict=True)
         )
 
-    async def _apply_all(self, conn: Any, changes: list[Change]) -> list[Outcome]:
-        outcomes = [Outcome()] * len(changes)
+    def _groups(
+        self, changes: list[Change], outcomes: list[Outcome]
+    ) -> list[tuple[Statements, list[Op]]]:
+        """The batch's groups of alike changes, in the order they are applied, each with
+        the statements of its shape (alike shapes share a staging table)."""
+        numbers: dict[Shape, int] = {}
+        groups: list[tuple[Statements, list[Op]]] = []
         for segment in self._segments(changes, outcomes):
-            groups: dict[Shape, list[Op]] = {}
+            shapes: dict[Shape, list[Op]] = {}
             for op in segment:
-                groups.setdefault(op.shape, []).append(op)
-            for shape, ops in groups.items():
-                await self._group(conn, Statements(self._q, self._columns, shape), ops, outcomes)
-        return outcomes
+                shapes.setdefault(op.shape, []).append(op)
+            for shape, ops in shapes.items():
+                number = numbers.setdefault(shape, len(numbers))
+                groups.append((Statements(self._q, self._columns, shape, number), ops))
+        return groups
 
     def _segments(self, changes: list[Change], outcomes: list[Outcome]) -> list[list[Op]]:
         """Changes on distinct keys commute: runs of them go together, cut where a key
@@ -173,9 +188,6 @@ class MysqlWriting(MysqlTable):
     async def _group(
         self, conn: Any, sql: Statements, ops: list[Op], outcomes: list[Outcome]
     ) -> None:
-        await self._unstage(conn)
-        await execute(conn, sql.staging())  # before the savepoint: DDL is not undone
-        self._staged = True
         await execute(conn, "SAVEPOINT idsync_group")  # a rejected group is undone alone
         try:
             missing = await self._run(conn, sql, ops)
@@ -198,6 +210,7 @@ class MysqlWriting(MysqlTable):
 
     async def _run(self, conn: Any, sql: Statements, ops: list[Op]) -> set[int]:
         """Apply one group; the indexes of updates that found no row."""
+        await execute(conn, f"DELETE FROM {sql.stage}")  # an earlier group's rows
         async with conn.cursor() as cursor:
             await cursor.executemany(sql.fill(), [op.row for op in ops])
         action = sql.shape[0]
