@@ -108,6 +108,33 @@ class PostgresqlConnection(_Connection, tag="postgresql", frozen=True):
     timeouts: PostgresqlTimeouts = msgspec.field(default_factory=PostgresqlTimeouts)
 
 
+class MysqlTimeouts(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Seconds to wait for a MySQL or MariaDB server."""
+
+    connect: float = 10.0
+    """To connect and log in."""
+    statement: float = 300.0
+    """For one answer (a batch of reads, one set-based write)."""
+
+
+class MysqlConnection(_Connection, tag="mysql", frozen=True):
+    """A MySQL or MariaDB database (services/providers/mysql/): one table per job side."""
+
+    database: str
+    user: str
+    host: str = "localhost"
+    """A host name or address; a path (starting with /) is the server's Unix socket."""
+    port: int = 3306
+    password: SecretRef | None = None
+    """{ env = "VAR" } or { file = "path" }, read when connecting."""
+    tls: Literal["disable", "require", "verify-ca", "verify-full"] = "disable"
+    """require: encrypted, certificate not checked; verify-ca checks it, verify-full its
+    host name too."""
+    ca_file: str | None = None
+    """PEM file of the certificate authorities to trust (verify-ca, verify-full)."""
+    timeouts: MysqlTimeouts = msgspec.field(default_factory=MysqlTimeouts)
+
+
 class PluginConnection(_Connection, tag="plugin", frozen=True):
     """A provider of your own: a callable in an installed module, given this connection,
     the endpoint and the layout, returning an object that follows the provider protocol
@@ -129,6 +156,7 @@ Connection = (
     | LdapConnection
     | ActiveDirectoryConnection
     | PostgresqlConnection
+    | MysqlConnection
     | PluginConnection
 )
 
@@ -140,6 +168,7 @@ PROVIDERS: tuple[str, ...] = tuple(
         LdapConnection,
         ActiveDirectoryConnection,
         PostgresqlConnection,
+        MysqlConnection,
         PluginConnection,
     )
 )
@@ -151,4 +180,5 @@ PATH_FIELDS: dict[str, tuple[str, ...]] = {
     "ldap": ("ca_file",),
     "ad": ("ca_file",),
     "postgresql": ("ca_file",),
+    "mysql": ("ca_file",),
 }

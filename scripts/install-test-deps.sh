@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages some tests need (a real OpenLDAP server and its tools,
-# a Samba AD domain controller, PostgreSQL), when they are missing and this runs as root
+# a Samba AD domain controller, PostgreSQL, MariaDB), when they are missing and this runs as root
 # (as CI does).
 # Otherwise it only says what is missing: those tests then skip, each naming the package
 # to install.
@@ -14,6 +14,11 @@ command -v ldapadd >/dev/null 2>&1 || packages+=(ldap-utils)
 command -v sqlite3 >/dev/null 2>&1 || packages+=(sqlite3)
 # The PostgreSQL tests start their own cluster with initdb and pg_ctl (tests/postgresql_server.py).
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || packages+=(postgresql)
+# The MySQL provider's tests start their own MariaDB with mariadb-install-db and mariadbd
+# (tests/mysql_server.py); the mariadb client seeds their tables.
+if ! command -v mariadb-install-db >/dev/null 2>&1 || [ ! -x /usr/sbin/mariadbd ]; then
+  packages+=(mariadb-server mariadb-client)
+fi
 # The Active Directory tests start their own Samba DC (tests/ad_server.py). Installing it
 # adds winbind to /etc/nsswitch.conf: expected, and harmless while winbindd is not running.
 if ! command -v samba-tool >/dev/null 2>&1 || [ ! -x /usr/sbin/samba ]; then
@@ -41,8 +46,8 @@ krb5-config krb5-config/default_realm string EXAMPLE.TEST
 SEL
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-# policy-rc.d answering 101 keeps the packages from starting the system slapd, samba and
-# postgresql.
+# policy-rc.d answering 101 keeps the packages from starting the system slapd, samba,
+# postgresql and mariadb.
 policy=/usr/sbin/policy-rc.d
 created_policy=0
 if [ ! -e "$policy" ]; then

@@ -24,6 +24,7 @@ from schemas.connections import (
     ActiveDirectoryConnection,
     CsvConnection,
     LdapConnection,
+    MysqlConnection,
     PluginConnection,
     PostgresqlConnection,
     SecretRef,
@@ -38,6 +39,7 @@ from tests.ad_server import ADMIN, URL, Samba
 from tests.ad_server import ADMIN_PASSWORD as AD_PASSWORD
 from tests.contract.renamed import Renamed
 from tests.ldap_server import ADMIN_DN, ADMIN_PASSWORD, Slapd
+from tests.mysql_server import Server as MysqlServer
 from tests.postgresql_server import Server
 
 S = TypeVar("S")
@@ -192,6 +194,56 @@ class PostgresqlHarness(ProviderHarness):
 
     def exists(self) -> bool:
         return self.server.psql("SELECT to_regclass('people') IS NOT NULL").strip() == "t"
+
+
+class MysqlHarness(ProviderHarness):
+    """Table `people` in a database of the test's own on the session's MariaDB server
+    (tests/mysql_server.py), seeded with the mariadb client."""
+
+    name = "mysql"
+
+    def __init__(self, tmp_path: Path, server: MysqlServer) -> None:
+        super().__init__(tmp_path)
+        self.server = server
+        self.password_file = tmp_path / "my-password"
+        self.password_file.write_text(server.password + "\n")
+
+    @classmethod
+    def create(cls, request: pytest.FixtureRequest, tmp_path: Path) -> ProviderHarness:
+        return cls(tmp_path, request.getfixturevalue("my_database"))
+
+    def make(self, layout: Layout) -> Provider:
+        connection = MysqlConnection(
+            id="my",
+            host=self.server.host,
+            port=self.server.port,
+            database=self.server.database,
+            user=self.server.user,
+            password=SecretRef(file=str(self.password_file)),
+        )
+        return open_provider(connection, Endpoint(connection="my", table="people"), layout)
+
+    def seed(self, layout: Layout, records: list[Record]) -> None:
+        fields = _fields(layout, records)
+        quoted = [f"`{n}`" for n in fields]
+
+        def literal(text: str) -> str:
+            return "'" + text.replace("\\", "\\\\").replace("'", "''") + "'"
+
+        rows = [
+            "("
+            + ", ".join(literal(_cell(layout, n, r[n])) if n in r else "NULL" for n in fields)
+            + ")"
+            for r in records
+        ]
+        self.server.sql(
+            f"CREATE TABLE people ({', '.join(q + ' text' for q in quoted)}) "
+            "CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;"
+            + (f"INSERT INTO people VALUES {', '.join(rows)};" if rows else "")
+        )
+
+    def exists(self) -> bool:
+        return self.server.sql("SHOW TABLES LIKE 'people'").strip() == "people"
 
 
 class _DirectoryHarness(ProviderHarness, Generic[S]):
@@ -353,6 +405,7 @@ HARNESSES: list[type[ProviderHarness]] = [
     CsvHarness,
     SqliteHarness,
     PostgresqlHarness,
+    MysqlHarness,
     LdapHarness,
     AdHarness,
     PluginDocHarness,

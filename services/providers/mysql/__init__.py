@@ -1,0 +1,46 @@
+"""MySQL and MariaDB tables: the descriptor the registry reads (provider.py does the work)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from core.checks.facts import ProviderFacts
+from core.errors import BadInput
+from schemas.connections import MysqlConnection
+from schemas.jobs import Endpoint
+
+from ..base import Layout, Provider
+from ..descriptor import Descriptor
+from .checks import check_connection, check_endpoint
+
+
+def _open(connection: MysqlConnection, endpoint: Endpoint, layout: Layout) -> Provider:
+    if not endpoint.table and not endpoint.query:
+        where = f"connection {endpoint.connection!r}"
+        raise BadInput(
+            f"mysql ({where}): the endpoint needs `table:`, e.g. people or hr.people "
+            "(or, to read, `query:` with a SELECT)"
+        )
+    from .provider import MysqlProvider
+
+    return MysqlProvider(connection, endpoint, layout)
+
+
+async def _reach(connection: MysqlConnection, writers: Sequence[str]) -> str:
+    from .reach import reach
+
+    return await reach(connection, writers)
+
+
+PROVIDER = Descriptor(
+    connection=MysqlConnection,
+    facts=ProviderFacts(
+        tag="mysql",
+        one_object_type=True,  # a table holds one kind of record
+        own_scope=(("table", "query"), '{ table = "groups" }'),
+        check_connection=check_connection,
+        check_endpoint=check_endpoint,
+    ),
+    open=_open,
+    reach=_reach,
+)

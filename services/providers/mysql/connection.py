@@ -1,0 +1,228 @@
+"""One side of a job on a MySQL or MariaDB database: connecting (TLS, the password
+reference, timeouts, a UTC and strict session), what information_schema says of the
+table (its columns, their types, its unique indexes), and how the server's errors are
+told. read.py and write.py build on it."""
+
+from __future__ import annotations
+
+import difflib
+import ssl
+from typing import Any
+
+import asyncmy
+from asyncmy.errors import MySQLError
+
+from core.errors import BadInput, IdsyncError, Transient, Unreachable, WriteFailed
+from schemas.connections import MysqlConnection
+from schemas.jobs import Endpoint
+from services.common.secrets import resolve_secret
+
+from ..base import Layout
+from ..changes import FieldChanges
+from .values import Column, quote
+
+_COLUMNS = """
+SELECT c.COLUMN_NAME, c.DATA_TYPE, c.COLUMN_TYPE, c.CHARACTER_SET_NAME, c.COLLATION_NAME,
+       c.NUMERIC_SCALE, EXISTS (
+         SELECT 1 FROM information_schema.CHECK_CONSTRAINTS k
+         WHERE k.CONSTRAINT_SCHEMA = c.TABLE_SCHEMA AND k.TABLE_NAME = c.TABLE_NAME
+           AND k.CHECK_CLAUSE = CONCAT('json_valid(`', c.COLUMN_NAME, '`)'))
+FROM information_schema.COLUMNS c
+WHERE c.TABLE_SCHEMA = %s AND c.TABLE_NAME = %s
+ORDER BY c.ORDINAL_POSITION
+"""
+_UNIQUE = """
+SELECT INDEX_NAME, COLUMN_NAME FROM information_schema.STATISTICS
+WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s AND NON_UNIQUE = 0
+ORDER BY INDEX_NAME, SEQ_IN_INDEX
+"""
+_TABLES = """
+SELECT CONCAT(TABLE_SCHEMA, '.', TABLE_NAME) FROM information_schema.TABLES
+WHERE TABLE_SCHEMA NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys')
+"""
+# MySQL's errors that may pass: lost or refused connections, a server going away or
+# busy, a lock wait timeout, a deadlock, too many connections, a read-only moment.
+_TRANSIENT = {1040, 1053, 1205, 1213, 1290, 2002, 2003, 2006, 2013, 2055}
+_REFUSED = {1044, 1045, 1049, 1698, 1251}  # access denied, unknown database, auth plugin
+DENIED = {1142, 1143, 1227, 1044}  # a command or column the login may not use
+
+
+def errno(e: BaseException) -> int:
+    """The server's (or client's) error number, 0 when there is none."""
+    args = getattr(e, "args", ())
+    return int(args[0]) if args and isinstance(args[0], int) else 0
+
+
+def split_table(name: str) -> tuple[str | None, str]:
+    """ "database.table" or "table" (in the connection's database)."""
+    schema, dot, table = name.partition(".")
+    return (schema, table) if dot else (None, name)
+
+
+def _ssl(connection: MysqlConnection) -> ssl.SSLContext | None:
+    if connection.tls == "disable":
+        return None
+    context = ssl.create_default_context(cafile=connection.ca_file)
+    context.check_hostname = connection.tls == "verify-full"
+    if connection.tls == "require":
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+async def connect(connection: MysqlConnection) -> Any:
+    """A logged-in connection whose session speaks UTC and refuses values its columns cannot
+    hold instead of bending them (strict mode)."""
+    where = f"mysql connection {connection.id!r}"
+    password = ""
+    if connection.password is not None:
+        password = resolve_secret(connection.password, f"{where}: password")
+    socket = connection.host if connection.host.startswith("/") else None
+    target = socket or f"{connection.host}:{connection.port}"
+    target = f"{target}/{connection.database}"
+    try:
+        conn = await asyncmy.connect(
+            host=None if socket else connection.host,
+            unix_socket=socket,
+            port=connection.port,
+            user=connection.user,
+            password=password,
+            database=connection.database,
+            ssl=_ssl(connection),
+            connect_timeout=connection.timeouts.connect,
+            read_timeout=connection.timeouts.statement,
+            charset="utf8mb4",
+            autocommit=True,
+            program_name="idsync",
+            init_command=(
+                "SET time_zone = '+00:00', sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_IN_DATE,"
+                "ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'"
+            ),
+        )
+    except MySQLError as e:
+        if errno(e) in _REFUSED:
+            raise BadInput(f"{where}: {target} refused {connection.user!r}: {e.args[-1]}") from e
+        raise Unreachable(f"{where}: cannot connect to {target}: {e}") from e
+    except (OSError, TimeoutError) as e:
+        raise Unreachable(f"{where}: cannot connect to {target}: {e}") from e
+    return conn
+
+
+async def fetch(conn: Any, sql: str, args: object = None) -> list[tuple[Any, ...]]:
+    async with conn.cursor() as cursor:
+        await cursor.execute(sql, args)
+        return list(await cursor.fetchall())
+
+
+async def execute(conn: Any, sql: str, args: object = None) -> int:
+    async with conn.cursor() as cursor:
+        return int(await cursor.execute(sql, args))
+
+
+def transient(e: BaseException) -> bool:
+    """A failure that may pass: a lost connection, a timeout, a deadlock, a server busy."""
+    if isinstance(e, OSError | TimeoutError | asyncmy.InterfaceError):
+        return True
+    return errno(e) in _TRANSIENT
+
+
+class MysqlTable:
+    """One job side: a table (read and written) or a SELECT (read only)."""
+
+    def __init__(self, connection: MysqlConnection, endpoint: Endpoint, layout: Layout) -> None:
+        self._connection = connection
+        self._layout = layout
+        self._query = endpoint.query if not endpoint.table else None
+        self._name = endpoint.table or ""
+        schema, self._table = split_table(self._name)
+        self._schema = schema or connection.database
+        self._q = f"{quote(self._schema)}.{quote(self._table)}"
+        self._conn: Any = None
+        self._columns: dict[str, Column] = {}  # empty while there is no table
+        self._unique: list[frozenset[str]] = []  # the column sets of unique indexes
+        self._fields: list[str] = []  # a query's columns
+        self._changes: FieldChanges | None = None
+        self._write = False
+        self._staged: list[str] = []  # the staging tables the connection holds
+
+    @property
+    def _where(self) -> str:
+        return f"mysql table {self._name!r}" if self._name else "mysql query"
+
+    async def open(self, *, write: bool) -> None:
+        await self.close()
+        self._write = write
+        if write and self._query is not None:
+            raise BadInput(f"{self._where}: a query is read only; name a `table` to write to")
+        self._conn = await connect(self._connection)
+        try:
+            if self._query is not None:
+                async with self._conn.cursor() as cursor:  # describes it, reads no row
+                    await cursor.execute(f"SELECT * FROM ({self._query}) AS q LIMIT 0")
+                    self._fields = [str(d[0]) for d in cursor.description or ()]
+                return
+            await self.load_columns(self._conn)
+            if not self._columns and not write:
+                raise BadInput(f"{self._where} not found{await self._close_tables()}")
+            if write and self._columns:
+                from .grants import missing_privileges
+
+                missing = await missing_privileges(self._conn, self._schema, self._table)
+                if missing:
+                    raise WriteFailed(
+                        f"{self._where}: {self._connection.user!r} may not "
+                        f"{', '.join(missing)} there; GRANT {', '.join(missing)} ON {self._q} "
+                        f"TO {quote(self._connection.user)}"
+                    )
+        except MySQLError as e:
+            await self.close()
+            raise self.error(e, "read" if not write else "open") from e
+        except BaseException:
+            await self.close()
+            raise
+
+    def source_fields(self) -> list[str] | None:
+        """The table's (or query's) columns, after `open`; None for a table not there yet."""
+        return list(self._columns) or self._fields or None
+
+    async def load_columns(self, conn: Any) -> None:
+        rows = await fetch(conn, _COLUMNS, (self._schema, self._table))
+        self._columns = {}
+        for name, data_type, column_type, charset, collation, scale, json_check in rows:
+            declared = str(column_type)
+            if charset is not None:
+                declared += f" CHARACTER SET {charset} COLLATE {collation}"
+            self._columns[str(name)] = Column(
+                str(name),
+                str(data_type).lower(),
+                declared,
+                int(scale) if scale is not None and str(data_type) == "decimal" else None,
+                bool(json_check) or str(data_type).lower() == "json",
+            )
+        indexes: dict[str, set[str]] = {}
+        for index, column in await fetch(conn, _UNIQUE, (self._schema, self._table)):
+            indexes.setdefault(str(index), set()).add(str(column))
+        self._unique = [frozenset(columns) for columns in indexes.values()]
+
+    async def _close_tables(self) -> str:
+        """ "; did you mean …" with the tables whose names are close to the one asked for."""
+        names = [str(row[0]) for row in await fetch(self._conn, _TABLES)]
+        wanted = f"{self._schema}.{self._table}"
+        near = difflib.get_close_matches(wanted.lower(), [n.lower() for n in names], n=3)
+        found = [n for n in names if n.lower() in near]
+        return f"; did you mean {', '.join(found)}?" if found else ""
+
+    def error(self, e: BaseException, doing: str) -> IdsyncError:
+        text = f"{self._where}: cannot {doing}: {e.args[-1] if e.args else e}"
+        if transient(e):
+            return Transient(f"{text}; retry")
+        if errno(e) in DENIED:
+            return WriteFailed(f"{text}; the user is {self._connection.user!r}")
+        if not self._write:
+            return BadInput(text)
+        return WriteFailed(text)
+
+    async def close(self) -> None:
+        conn, self._conn = self._conn, None
+        self._staged = []
+        if conn is not None:
+            conn.close()

@@ -1,0 +1,127 @@
+"""The SQL a group of alike changes becomes: their rows go into a temporary staging table
+(`idsync_in<n>`, one per shape of change in a batch: the change's index, its key values,
+the values it sets — each column made as the target's, so a value the column refuses is
+refused there) by multi-row INSERTs, then one set-based statement per step joins it to
+the target on the key columns.
+
+Every name here is a column information_schema listed (or the job's field, for a column
+the first write adds), quoted with backticks; every value travels as a parameter, never
+in the SQL text.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from schemas.plan import Change
+
+from .values import Column, Param, quote
+
+STAGING = "idsync_in"
+"""The staging tables' names begin so (a batch's n-th shape is `idsync_in<n>`)."""
+
+Shape = tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...], frozenset[str]]
+"""(action, key fields, fields set, columns cleared, fields a create sets only when new)."""
+
+
+@dataclass(slots=True)
+class Op:
+    """One change ready to stage: its key values and the values it sets."""
+
+    index: int
+    change: Change
+    where: tuple[str, ...]
+    key: tuple[str, ...]
+    """The key as the table compares it ("042" in an integer column is "42")."""
+    key_params: tuple[Param, ...]
+    names: tuple[str, ...]
+    values: tuple[Param, ...]
+    cleared: tuple[str, ...]
+
+    @property
+    def shape(self) -> Shape:
+        keep = frozenset(self.change.create_only) & frozenset(self.names)
+        return (self.change.action, self.where, self.names, self.cleared, keep)
+
+    @property
+    def row(self) -> tuple[Param, ...]:
+        return (self.index, *self.key_params, *self.values)
+
+
+@dataclass(frozen=True)
+class Statements:
+    """The statements of one shape on one table (`target`, quoted and qualified)."""
+
+    target: str
+    columns: dict[str, Column]
+    shape: Shape
+    number: int = 0
+    """Which staging table of the batch this shape's is."""
+
+    @property
+    def stage(self) -> str:
+        return f"{STAGING}{self.number}"
+
+    def staging(self) -> str:
+        _, where, names, _, _ = self.shape
+        slots = [f"k{j} {self.columns[n].declared}" for j, n in enumerate(where)]
+        slots += [f"v{j} {self.columns[n].declared}" for j, n in enumerate(names)]
+        # InnoDB: a group rolled back to its savepoint takes its staged rows with it.
+        return f"CREATE TEMPORARY TABLE {self.stage} (i int, {', '.join(slots)}) ENGINE=InnoDB"
+
+    def told(self, message: str) -> str:
+        """The server's message with the staging table's columns called by the target's
+        names ("for column `amount`", not "`db`.`idsync_in`.`v1`")."""
+        _, where, names, _, _ = self.shape
+
+        def name(found: re.Match[str]) -> str:
+            return quote((where if found[1] == "k" else names)[int(found[2])])
+
+        message = re.sub(rf"(?:`[^`]*`\.)?`{self.stage}`\.`([kv])(\d+)`", name, message)
+        return re.sub(r"(?<=column )'([kv])(\d+)'", name, message)
+
+    def fill(self) -> str:
+        _, where, names, _, _ = self.shape
+        return (
+            f"INSERT INTO {self.stage} VALUES ({', '.join(['%s'] * (1 + len(where) + len(names)))})"
+        )
+
+    def _match(self) -> str:
+        return " AND ".join(f"t.{quote(n)} = s.k{j}" for j, n in enumerate(self.shape[1]))
+
+    def _assignments(self, skip: frozenset[str] = frozenset()) -> list[str]:
+        _, _, names, cleared, _ = self.shape
+        sets = [f"t.{quote(n)} = s.v{j}" for j, n in enumerate(names) if n not in skip]
+        return sets + [f"t.{quote(n)} = NULL" for n in cleared if n not in names]
+
+    def delete(self) -> str:
+        return f"DELETE t FROM {self.target} AS t JOIN {self.stage} AS s ON {self._match()}"
+
+    def update(self, skip: frozenset[str] = frozenset()) -> str | None:
+        """Sets the values on the rows there; None when there is nothing to set."""
+        sets = self._assignments(skip)
+        if not sets:
+            return None
+        return (
+            f"UPDATE {self.target} AS t JOIN {self.stage} AS s ON {self._match()} "
+            f"SET {', '.join(sets)}"
+        )
+
+    def existing(self) -> str:
+        """The changes whose row is there."""
+        return (
+            f"SELECT s.i FROM {self.stage} AS s WHERE EXISTS "
+            f"(SELECT 1 FROM {self.target} AS t WHERE {self._match()})"
+        )
+
+    def insert(self) -> str:
+        """Create-if-absent: the rows whose key is not there yet."""
+        _, where, names, _, _ = self.shape
+        values = {n: f"s.k{j}" for j, n in enumerate(where)}
+        values.update({n: f"s.v{j}" for j, n in enumerate(names)})
+        return (
+            f"INSERT INTO {self.target} ({', '.join(map(quote, values))}) "
+            f"SELECT {', '.join(values.values())} FROM {self.stage} AS s "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {self.target} AS t WHERE {self._match()})"
+        )

@@ -1,0 +1,232 @@
+"""Values as MySQL and MariaDB store them: backtick-quoted names, each column's kind, what
+a typed value reads back as (canonical text), and the parameter a record value is
+written with.
+
+Read values become the same canonical text as PostgreSQL's: integers as digits, decimals
+without exponent at the column's scale, tinyint(1) as "true"/"false", dates and datetimes
+in ISO 8601 (TIMESTAMP in UTC with "Z": the session speaks UTC), times as HH:MM:SS, json
+compact with sorted keys, binary columns as Binary. `canonical` turns the text a source
+gives into the same text, so a re-run finds no phantom updates.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal, InvalidOperation
+
+from core.errors import BadInput
+from schemas.values import Binary, Value, as_text, split_text
+
+LIST_JOINER = ";"
+"""Joins a list written to a text column the layout does not declare multi-valued."""
+
+Param = str | bytes | int | Decimal | float | date | datetime | time | None
+
+_KINDS = {
+    "tinyint": "int",
+    "smallint": "int",
+    "mediumint": "int",
+    "int": "int",
+    "integer": "int",
+    "bigint": "int",
+    "year": "int",
+    "bit": "bit",
+    "decimal": "decimal",
+    "numeric": "decimal",
+    "float": "float",
+    "double": "float",
+    "real": "float",
+    "date": "date",
+    "datetime": "datetime",
+    "timestamp": "timestamp",
+    "time": "time",
+    "json": "json",
+    "binary": "binary",
+    "varbinary": "binary",
+    "tinyblob": "binary",
+    "blob": "binary",
+    "mediumblob": "binary",
+    "longblob": "binary",
+}
+_TRUE = ("t", "true", "y", "yes", "on", "1")
+_FALSE = ("f", "false", "n", "no", "off", "0")
+# Client field types (asyncmy.constants.FIELD_TYPE) of a query's columns.
+_FIELD_KINDS = {
+    0: "decimal",
+    246: "decimal",
+    1: "int",
+    2: "int",
+    3: "int",
+    8: "int",
+    9: "int",
+    13: "int",
+    16: "bit",
+    4: "float",
+    5: "float",
+    10: "date",
+    12: "datetime",
+    7: "timestamp",
+    11: "time",
+    245: "json",
+}
+
+
+def quote(name: str) -> str:
+    """An SQL identifier for any name: backticks, embedded backticks doubled."""
+    if "\x00" in name:
+        raise BadInput(f"mysql: the name {name!r} contains a NUL character")
+    return "`" + name.replace("`", "``") + "`"
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One column as information_schema describes it."""
+
+    name: str
+    data_type: str
+    """DATA_TYPE: "int", "varchar", "decimal", …"""
+    declared: str
+    """COLUMN_TYPE with its character set: what a batch's staging column is made as."""
+    scale: int | None = None
+    json: bool = False
+    """A MariaDB JSON column (longtext checked by json_valid) or MySQL's json."""
+
+    @property
+    def kind(self) -> str:
+        if self.json:
+            return "json"
+        if self.declared.startswith("tinyint(1)"):
+            return "bool"
+        return _KINDS.get(self.data_type, "text")
+
+
+def field_kind(type_code: int, length: int) -> str:
+    """The kind of a query's column, from the client's field description."""
+    if type_code == 1 and length == 1:
+        return "bool"
+    return _FIELD_KINDS.get(type_code, "text")
+
+
+def compact_json(text: str) -> str:
+    """json as read: compact, keys sorted, so key order is no change."""
+    return json.dumps(json.loads(text), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _clock(span: timedelta) -> str:
+    seconds = int(span.total_seconds())
+    sign, seconds = ("-", -seconds) if seconds < 0 else ("", seconds)
+    text = f"{sign}{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+    return text + (f".{span.microseconds:06d}" if span.microseconds else "")
+
+
+def text_of(raw: object, kind: str) -> str:
+    """A value the driver decoded (or `_parse` made), as canonical text."""
+    if kind == "bool" and isinstance(raw, int | bool):
+        return "true" if raw else "false"
+    if kind == "bit" and isinstance(raw, bytes):
+        return str(int.from_bytes(raw, "big"))
+    if kind == "json" and isinstance(raw, str | bytes):
+        try:
+            return compact_json(raw.decode() if isinstance(raw, bytes) else raw)
+        except (ValueError, UnicodeDecodeError):
+            return str(raw)
+    if isinstance(raw, float):
+        return repr(raw)
+    if isinstance(raw, Decimal):
+        return format(raw, "f")
+    if isinstance(raw, datetime):
+        if raw.tzinfo is not None:
+            raw = raw.astimezone(UTC).replace(tzinfo=None)
+        return raw.isoformat() + ("Z" if kind == "timestamp" else "")
+    if isinstance(raw, timedelta):
+        return _clock(raw)
+    if isinstance(raw, date | time):
+        return raw.isoformat()
+    return str(raw)
+
+
+def value_of(raw: object, kind: str, delimiter: str | None) -> Value | None:
+    """A read value as a record value (None for NULL)."""
+    if raw is None:
+        return None
+    if isinstance(raw, bytes | bytearray) and kind not in ("bit", "json"):
+        return Binary(bytes(raw))
+    if isinstance(raw, str) and kind in ("text", "binary"):
+        return split_text(raw, delimiter)
+    return text_of(raw, kind)
+
+
+def _parse(kind: str, text: str, scale: int | None) -> Param:
+    """A text value as the column would hold it; ValueError when it would refuse it."""
+    t = text.strip()
+    if kind in ("int", "bit"):
+        return int(t)
+    if kind == "decimal":
+        try:
+            number = Decimal(t)
+        except InvalidOperation:
+            raise ValueError(text) from None
+        return number.quantize(Decimal(1).scaleb(-scale)) if scale is not None else number
+    if kind == "float":
+        return float(t)
+    if kind == "bool":
+        if t.lower() in _TRUE:
+            return 1
+        if t.lower() in _FALSE:
+            return 0
+        raise ValueError(text)
+    if kind == "date":
+        return date.fromisoformat(t)
+    if kind in ("datetime", "timestamp"):
+        moment = datetime.fromisoformat(t.replace(" ", "T", 1))
+        if moment.tzinfo is not None:  # the session's zone is UTC
+            moment = moment.astimezone(UTC).replace(tzinfo=None)
+        return moment
+    if kind == "time":
+        return time.fromisoformat(t)
+    if kind == "json":
+        return compact_json(text)
+    return text
+
+
+def canonical_text(column: Column, text: str) -> str:
+    """The text a value reads back as; unchanged when the column would refuse it (the
+    write then fails for that record, naming the value)."""
+    try:
+        return text_of(_parse(column.kind, text, column.scale), column.kind)
+    except (ValueError, json.JSONDecodeError):
+        return text
+
+
+def canonical_value(column: Column | None, value: Value, delimiter: str | None) -> Value:
+    """A record value as this column would give it back."""
+    if isinstance(value, Binary):
+        return value if column is None or column.kind == "binary" else as_text(value, ";")
+    if column is not None and column.kind == "binary":
+        return Binary(as_text(value, delimiter or LIST_JOINER).encode())
+    if isinstance(value, list):
+        value = as_text([item for item in value if item], delimiter or LIST_JOINER)
+    if column is not None and column.kind != "text" and value:
+        value = canonical_text(column, value)
+    return split_text(value, delimiter)
+
+
+def param_of(column: Column, value: Value, delimiter: str | None) -> Param:
+    """A record value as the parameter its column takes: typed where the text parses, else
+    the text itself, for the server to refuse (the change then fails alone)."""
+    if column.kind == "binary":
+        data = value.data if isinstance(value, Binary) else as_text(value, LIST_JOINER).encode()
+        return data or None
+    if isinstance(value, list):
+        value = [item for item in value if item]
+    text = as_text(value, delimiter or LIST_JOINER)
+    if not text:
+        return None
+    if column.kind == "text":
+        return text
+    try:
+        return _parse(column.kind, text, column.scale)
+    except (ValueError, json.JSONDecodeError):
+        return text

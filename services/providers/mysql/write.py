@@ -1,0 +1,229 @@
+"""Writing a MySQL or MariaDB table. A batch is one transaction: alike changes (same
+action, same fields) are staged together with multi-row INSERTs and applied by one
+set-based statement each (statements.py) — creates as create-if-absent, updates as
+set-to-a-value, deletes as delete-if-present — so a redelivered batch changes nothing
+twice. A group the server rejects (a constraint, a value the column refuses) is rolled
+back to its savepoint and replayed one change at a time, so the rejected change alone
+fails.
+
+Not INSERT IGNORE (it would turn a refused value into a warning and store another) nor
+ON DUPLICATE KEY UPDATE (a clash on another unique column would update that other row)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from asyncmy.errors import DataError, IntegrityError, MySQLError
+
+from core.errors import IdsyncError
+from schemas.plan import Change
+
+from ..base import Outcome
+from .connection import MysqlTable, connect, errno, execute, fetch, transient
+from .statements import Op, Shape, Statements
+from .values import canonical_value, param_of, quote
+
+_ONE_CHANGE = {1048, 1062, 1264, 1265, 1292, 1366, 1367, 1406, 1451, 1452, 3140, 3819, 4025}
+"""Errors of one change's values: a NULL, a duplicate, a value out of range or of the
+wrong type, a foreign key, invalid JSON, a CHECK constraint."""
+
+
+def _one_change_only(e: MySQLError) -> bool:
+    return isinstance(e, IntegrityError | DataError) or errno(e) in _ONE_CHANGE
+
+
+class MysqlWriting(MysqlTable):
+    """The writing half of the provider."""
+
+    async def apply(self, changes: list[Change]) -> list[Outcome]:
+        if not changes:
+            return []
+        self._write = True
+        try:
+            conn = self._conn or await self._reconnect()
+            await self.load_columns(conn)  # another runner may have made it meanwhile
+            await self._ensure_table(conn, changes)  # DDL: before the transaction
+            outcomes = [Outcome()] * len(changes)
+            groups = self._groups(changes, outcomes)
+            try:
+                # Staging tables too: DDL inside the transaction would leave it unable to
+                # roll a group back cleanly.
+                await self._stage(conn, groups)
+                await execute(conn, "START TRANSACTION")
+                try:
+                    for sql, ops in groups:
+                        await self._group(conn, sql, ops, outcomes)
+                    await execute(conn, "COMMIT")
+                except BaseException:
+                    await execute(conn, "ROLLBACK")
+                    raise
+            finally:
+                await self._unstage(conn)
+            return outcomes
+        except IdsyncError:
+            raise
+        except (MySQLError, OSError, TimeoutError) as e:
+            if transient(e):
+                await self.close()  # the next batch connects anew
+            raise self.error(e, "write to") from e
+
+    async def _stage(self, conn: Any, groups: list[tuple[Statements, list[Op]]]) -> None:
+        """One staging table per shape of change in the batch."""
+        made = {sql.stage: sql for sql, _ in groups}
+        for stage, sql in made.items():
+            await execute(conn, sql.staging())
+            self._staged.append(stage)
+
+    async def _unstage(self, conn: Any) -> None:
+        """Drop the batch's staging tables (a connection that cannot is dropped)."""
+        staged, self._staged = self._staged, []
+        try:
+            for stage in staged:
+                await execute(conn, f"DROP TEMPORARY TABLE IF EXISTS {stage}")
+        except (MySQLError, OSError, TimeoutError):
+            await self.close()
+
+    async def _reconnect(self) -> Any:
+        self._conn = await connect(self._connection)
+        return self._conn
+
+    async def _ensure_table(self, conn: Any, changes: list[Change]) -> None:
+        """Create the table (InnoDB, utf8mb4 compared byte for byte, varchar keys with a
+        unique index, text columns) or add the columns of fields it lacks."""
+        wanted = dict.fromkeys([*self._layout.keys, *self._layout.fields])
+        for change in changes:
+            wanted.update(dict.fromkeys([*change.match, *change.set]))
+        missing = [name for name in wanted if name not in self._columns]
+        if not missing:
+            return
+        keys = self._layout.keys
+        if not self._columns:
+            columns = [
+                f"{quote(name)} {'varchar(255)' if name in keys else 'text'}" for name in wanted
+            ]
+            if keys:
+                columns.append(f"UNIQUE KEY `idsync_key` ({', '.join(map(quote, keys))})")
+            await execute(
+                conn,
+                f"CREATE TABLE IF NOT EXISTS {self._q} ({', '.join(columns)}) ENGINE=InnoDB "
+                "DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+            )
+        else:
+            for name in missing:
+                try:
+                    await execute(conn, f"ALTER TABLE {self._q} ADD COLUMN {quote(name)} text")
+                except MySQLError as e:
+                    if errno(e) != 1060:  # added meanwhile by another runner
+                        raise
+        await self.load_columns(conn)
+
+    def _prepare(self, index: int, change: Change) -> Op | str:
+        """The change ready to stage, or why it cannot be applied."""
+        if change.action not in ("create", "update", "delete"):
+            return f"mysql does not support {change.action}"
+        where = self._layout.keys or tuple(change.match)
+        if not where:
+            return "the change has no key"
+        columns, multi = self._columns, self._layout.multi_valued
+        key_params = tuple(
+            param_of(columns[f], change.match[f], multi.get(f)) if f in change.match else None
+            for f in where
+        )
+        if None in key_params:
+            missing = [f for f, p in zip(where, key_params, strict=True) if p is None]
+            return f"no value for key field {missing[0]!r}"
+        key = tuple(str(canonical_value(columns[f], change.match[f], None)) for f in where)
+        names = tuple(change.set)
+        values = tuple(param_of(columns[n], v, multi.get(n)) for n, v in change.set.items())
+        cleared = tuple(n for n in change.clear if n in columns and n not in change.set)
+        return Op(index, change, where, key, key_params, names, values, cleared)
+
+    def _rekeys(self, op: Op) -> bool:
+        """An update that gives the object another key: it goes alone, in order."""
+        if op.change.action != "update":
+            return False
+        columns, changed = self._columns, op.change.set
+        return any(
+            f in changed and str(canonical_value(columns[f], changed[f], None)) != k
+            for f, k in zip(op.where, op.key, strict=True)
+        )
+
+    def _groups(
+        self, changes: list[Change], outcomes: list[Outcome]
+    ) -> list[tuple[Statements, list[Op]]]:
+        """The batch's groups of alike changes, in the order they are applied, each with
+        the statements of its shape (alike shapes share a staging table)."""
+        numbers: dict[Shape, int] = {}
+        groups: list[tuple[Statements, list[Op]]] = []
+        for segment in self._segments(changes, outcomes):
+            shapes: dict[Shape, list[Op]] = {}
+            for op in segment:
+                shapes.setdefault(op.shape, []).append(op)
+            for shape, ops in shapes.items():
+                number = numbers.setdefault(shape, len(numbers))
+                groups.append((Statements(self._q, self._columns, shape, number), ops))
+        return groups
+
+    def _segments(self, changes: list[Change], outcomes: list[Outcome]) -> list[list[Op]]:
+        """Changes on distinct keys commute: runs of them go together, cut where a key
+        repeats; an update that changes a key runs alone."""
+        segments: list[list[Op]] = [[]]
+        seen: set[tuple[str, ...]] = set()
+        for i, change in enumerate(changes):
+            op = self._prepare(i, change)
+            if isinstance(op, str):
+                outcomes[i] = Outcome(error=op)
+                continue
+            rekey = self._rekeys(op)
+            if op.key in seen or rekey:
+                segments.append([])
+                seen = set()
+            segments[-1].append(op)
+            seen.add(op.key)
+            if rekey:
+                segments.append([])
+                seen = set()
+        return [segment for segment in segments if segment]
+
+    async def _group(
+        self, conn: Any, sql: Statements, ops: list[Op], outcomes: list[Outcome]
+    ) -> None:
+        await execute(conn, "SAVEPOINT idsync_group")  # a rejected group is undone alone
+        try:
+            missing = await self._run(conn, sql, ops)
+        except MySQLError as e:
+            if transient(e) or not _one_change_only(e):
+                raise
+            await execute(conn, "ROLLBACK TO SAVEPOINT idsync_group")
+            if len(ops) > 1:
+                for op in ops:  # again one by one, in order, to find the culprits
+                    await self._group(conn, sql, [op], outcomes)
+                return
+            change = ops[0].change
+            outcomes[ops[0].index] = Outcome(
+                error=f"{change.action} {change.key!r} rejected by mysql: {sql.told(e.args[-1])}"
+            )
+            return
+        for op in ops:
+            if op.index in missing:
+                outcomes[op.index] = Outcome(error=f"no row with {op.change.key!r} to update")
+
+    async def _run(self, conn: Any, sql: Statements, ops: list[Op]) -> set[int]:
+        """Apply one group; the indexes of updates that found no row."""
+        await execute(conn, f"DELETE FROM {sql.stage}")  # an earlier group's rows
+        async with conn.cursor() as cursor:
+            await cursor.executemany(sql.fill(), [op.row for op in ops])
+        action = sql.shape[0]
+        missing: set[int] = set()
+        if action == "delete":
+            await execute(conn, sql.delete())
+        elif action == "update":
+            found = await fetch(conn, sql.existing())
+            missing = {op.index for op in ops} - {int(row[0]) for row in found}
+            if (statement := sql.update()) is not None:
+                await execute(conn, statement)
+        else:
+            if (statement := sql.update(skip=sql.shape[4])) is not None:
+                await execute(conn, statement)
+            await execute(conn, sql.insert())
+        return missing

@@ -1,0 +1,211 @@
+"""The MySQL provider on a real MariaDB server: typed columns as canonical text, a job's
+SELECT as a source, a rejected row failing alone, and errors that name what to fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from core.checks.connections import check_connections
+from core.errors import BadInput, WriteFailed
+from schemas.connections import MysqlConnection, SecretRef
+from schemas.jobs import Endpoint
+from schemas.plan import Change
+from schemas.values import Binary, Record
+from services.providers import FACTS, check_reachable, open_provider
+from services.providers.base import Layout, Provider
+from tests.mysql_server import Server
+
+TYPED = """
+CREATE TABLE typed (
+  id int PRIMARY KEY, amount decimal(10,2), active tinyint(1), born date,
+  seen datetime, stamp timestamp NULL, extra json, photo blob, score double,
+  mail varchar(100) UNIQUE, kind enum('staff','guest'), starts time
+);
+SET time_zone = '+01:00';
+INSERT INTO typed VALUES (7, 12.5, 1, '1990-02-03', '2026-01-02 03:04:05',
+  '2026-01-02 03:04:05', '{"b": 1, "a": [true, null]}', x'0102', 0.5, 'ann@example.org',
+  'staff', '08:30:00');
+"""
+LAYOUT = Layout(keys=("id",))
+
+
+def connection(server: Server, folder: Path, user: str | None = None) -> MysqlConnection:
+    password = folder / "my-password"
+    password.write_text(server.password + "\n")
+    return MysqlConnection(
+        id="my",
+        host=server.host,
+        port=server.port,
+        database=server.database,
+        user=user or server.user,
+        password=SecretRef(file=str(password)),
+    )
+
+
+async def opened(
+    server: Server, folder: Path, endpoint: Endpoint, *, write: bool = False
+) -> Provider:
+    provider = open_provider(connection(server, folder), endpoint, LAYOUT)
+    await provider.open(write=write)
+    return provider
+
+
+async def read_all(provider: Provider) -> list[Record]:
+    return [record async for batch in provider.read(100) for record in batch]
+
+
+async def test_typed_columns_read_as_canonical_text_and_a_source_spelling_compares_equal(
+    my_database: Server, tmp_path: Path
+) -> None:
+    my_database.sql(TYPED)
+    table = await opened(
+        my_database, tmp_path, Endpoint(connection="my", table="typed"), write=True
+    )
+    expected: Record = {
+        "id": "7",
+        "amount": "12.50",
+        "active": "true",
+        "born": "1990-02-03",
+        "seen": "2026-01-02T03:04:05",
+        "stamp": "2026-01-02T02:04:05Z",
+        "extra": '{"a":[true,null],"b":1}',
+        "photo": Binary(b"\x01\x02"),
+        "score": "0.5",
+        "mail": "ann@example.org",
+        "kind": "staff",
+        "starts": "08:30:00",
+    }
+    try:
+        assert await read_all(table) == [expected]
+        # What a CSV source would say for the same row plans as unchanged.
+        source: Record = {
+            "id": "007",
+            "amount": "12.5",
+            "active": "yes",
+            "born": "1990-02-03",
+            "seen": "2026-01-02 03:04:05",
+            "stamp": "2026-01-02 03:04:05+01:00",
+            "extra": '{"b": 1, "a": [true, null]}',
+            "photo": Binary(b"\x01\x02"),
+            "score": "0.50",
+            "mail": "ann@example.org",
+            "kind": "staff",
+            "starts": "08:30",
+        }
+        assert table.canonical(source) == expected
+        assert table.source_fields() == list(expected)  # type: ignore[attr-defined]
+        # Written back in a source's spelling, the row reads the same.
+        again = Change(action="update", key="7", match={"id": "7"}, set=dict(source))
+        assert [o.error for o in await table.apply([again])] == [None]
+        assert await read_all(table) == [expected]
+    finally:
+        await table.close()
+
+
+async def test_a_job_select_is_a_source_and_cannot_be_written(
+    my_database: Server, tmp_path: Path
+) -> None:
+    my_database.sql(TYPED)
+    query = "SELECT id, mail, active = 1 AS on_duty FROM typed WHERE active"
+    endpoint = Endpoint(connection="my", query=query)
+    source = await opened(my_database, tmp_path, endpoint)
+    try:
+        assert source.source_fields() == ["id", "mail", "on_duty"]  # type: ignore[attr-defined]
+        assert await read_all(source) == [{"id": "7", "mail": "ann@example.org", "on_duty": "1"}]
+    finally:
+        await source.close()
+    with pytest.raises(BadInput, match="a query is read only"):
+        await opened(my_database, tmp_path, endpoint, write=True)
+
+
+async def test_a_row_the_table_refuses_fails_that_change_alone(
+    my_database: Server, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    my_database.sql(TYPED)
+    table = await opened(
+        my_database, tmp_path, Endpoint(connection="my", table="typed"), write=True
+    )
+
+    def create(key: str, **fields: str) -> Change:
+        return Change(action="create", key=key, match={"id": key}, set={"id": key, **fields})
+
+    try:
+        outcomes = await table.apply(
+            [
+                create("8", mail="bo@example.org"),
+                create("9", mail="ann@example.org"),  # taken by 7: UNIQUE
+                create("10", amount="not a number"),
+                create("11", mail="cy@example.org", kind="robot"),  # not in the enum
+                create("12", mail="di@example.org"),
+            ]
+        )
+        errors = [outcome.error for outcome in outcomes]
+        assert errors[0] is None and errors[4] is None
+        assert errors[1] is not None and "Duplicate entry" in errors[1]
+        assert errors[2] is not None and "amount" in errors[2]
+        assert errors[3] is not None and "kind" in errors[3]
+        rows = {str(r["id"]): r.get("mail") for r in await read_all(table)}
+        # the row that holds the mail another create wanted is left as it was
+        assert rows == {"7": "ann@example.org", "8": "bo@example.org", "12": "di@example.org"}
+        # rolling a group back is clean: the server warns of nothing it could not undo
+        assert [r.getMessage() for r in caplog.records if r.name == "asyncmy"] == []
+    finally:
+        await table.close()
+
+
+async def test_a_missing_source_table_names_the_close_ones(
+    my_database: Server, tmp_path: Path
+) -> None:
+    my_database.sql("CREATE TABLE people (id text)")
+    database = my_database.database
+    with pytest.raises(BadInput, match=rf"'peple' not found; did you mean {database}\.people"):
+        await opened(my_database, tmp_path, Endpoint(connection="my", table="peple"))
+
+
+async def test_a_table_the_login_may_not_write_is_refused_before_planning(
+    my_database: Server, tmp_path: Path
+) -> None:
+    database = my_database.database
+    my_database.sql(
+        "CREATE TABLE people (id varchar(20) PRIMARY KEY);"
+        "CREATE USER 'reader'@'%' IDENTIFIED BY 'reader-pw';"
+        f"GRANT SELECT ON `{database}`.people TO 'reader'@'%';"
+    )
+    reader = connection(my_database, tmp_path, user="reader")
+    (tmp_path / "my-password").write_text("reader-pw\n")
+    provider = open_provider(reader, Endpoint(connection="my", table="people"), LAYOUT)
+    try:
+        with pytest.raises(WriteFailed, match="'reader' may not INSERT, UPDATE, DELETE"):
+            await provider.open(write=True)
+        said = await check_reachable(reader)
+        assert "as reader@%" in said and "may not create tables" in said
+    finally:
+        await provider.close()
+        my_database.sql("DROP USER 'reader'@'%'")
+
+
+async def test_connection_test_says_who_logged_in_and_what_it_may_do(
+    my_database: Server, tmp_path: Path
+) -> None:
+    said = await check_reachable(connection(my_database, tmp_path), ["hr-to-db"])
+
+    assert said.startswith("MariaDB ") and f"as {my_database.user}@%" in said
+    assert "writable" in said and f"may create tables in {my_database.database}" in said
+
+
+async def test_a_wrong_password_names_the_login(my_database: Server, tmp_path: Path) -> None:
+    wrong = connection(my_database, tmp_path)
+    (tmp_path / "my-password").write_text("not-it\n")
+
+    with pytest.raises(BadInput, match=f"refused {my_database.user!r}: Access denied"):
+        await check_reachable(wrong)
+
+
+def test_connection_settings_decoding_cannot_see_are_refused() -> None:
+    bad = MysqlConnection(id="my", database="d", user="u", port=70000, ca_file="/ca.pem")
+    with pytest.raises(BadInput) as refused:
+        check_connections([bad], FACTS, origin="connections.toml")
+    assert "[my].port: expected a port from 1 to 65535" in str(refused.value)
+    assert '[my].tls: expected tls = "verify-ca"' in str(refused.value)

@@ -1,0 +1,173 @@
+"""A throwaway MariaDB server for tests and benchmarks, on a free loopback port.
+
+`mariadb-install-db` makes a data folder in a temporary folder (owned by the `mysql` user
+when run as root), `mariadbd` serves it with its socket in that folder, listening on
+127.0.0.1 only; it is stopped by its pid, never by name. The machine's own server and its
+databases are never touched. IDSYNC_TEST_MYSQL_URL (mysql://user:password@host:port/db, a
+login that may create databases) uses that server instead.
+
+As pytest fixtures (listed in tests/conftest.py): `mysql` (one server per session) and
+`my_database` (a fresh database per test, dropped after it).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import urllib.parse
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.ldap_server import free_port
+
+USER = "idsync"
+PASSWORD = "secret-my-pw"
+URL_VARIABLE = "IDSYNC_TEST_MYSQL_URL"
+
+
+def server_binary() -> str | None:
+    return shutil.which("mariadbd") or next(
+        (p for p in ("/usr/sbin/mariadbd", "/usr/sbin/mysqld") if os.path.exists(p)), None
+    )
+
+
+@dataclass
+class Server:
+    host: str
+    port: int
+    user: str
+    password: str
+    database: str = "mysql"
+
+    def sql(self, sql: str, database: str | None = None) -> str:
+        """Runs SQL with the mariadb client (natively, not through the provider); its
+        output, tab-separated, without column names."""
+        client = shutil.which("mariadb") or shutil.which("mysql") or "mariadb"
+        where = ["--protocol=TCP", "-h", self.host, "-P", str(self.port), "-u", self.user]
+        done = subprocess.run(
+            [client, "--no-defaults", *where, "-N", "-B", database or self.database],
+            input=sql,
+            capture_output=True,
+            text=True,
+            check=False,
+            env={**os.environ, "MYSQL_PWD": self.password},
+        )
+        if done.returncode:
+            raise RuntimeError(f"mariadb failed: {done.stderr}")
+        return done.stdout
+
+
+class Instance:
+    """One mariadbd bound to 127.0.0.1; its files under `folder`."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.data = folder / "data"
+        self.socket = folder / "mysqld.sock"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Server:
+        binary = server_binary()
+        if binary is None:
+            raise RuntimeError("MariaDB is not installed: apt-get install mariadb-server")
+        as_user = ["--user=mysql"] if os.geteuid() == 0 else []
+        if as_user:  # mariadbd refuses to run as root
+            shutil.chown(self.folder, "mysql", "mysql")
+        common = ["--no-defaults", f"--datadir={self.data}", *as_user]
+        install = ["--auth-root-authentication-method=normal", "--skip-test-db"]
+        subprocess.run(
+            ["mariadb-install-db", *common, *install, "--skip-name-resolve"],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+        port = free_port()
+        log = self.folder / "server.log"
+        options = [
+            f"--socket={self.socket}",
+            f"--port={port}",
+            "--bind-address=127.0.0.1",
+            "--skip-name-resolve",
+            "--skip-log-bin",
+            f"--log-error={log}",
+            f"--pid-file={self.folder / 'mysqld.pid'}",
+            "--innodb-flush-log-at-trx-commit=0",  # throwaway data: no fsync per commit
+            "--innodb-buffer-pool-size=32M",
+            "--character-set-server=utf8mb4",
+            "--collation-server=utf8mb4_unicode_ci",
+        ]
+        self.process = subprocess.Popen(
+            [binary, *common, *options],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        root = ["mariadb", "--no-defaults", f"--socket={self.socket}", "-u", "root"]
+        deadline = time.monotonic() + 60
+        while subprocess.run([*root, "-e", "SELECT 1"], capture_output=True).returncode:
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"mariadbd did not start: {log.read_text()[-2000:]}")
+            time.sleep(0.1)
+        grant = (
+            f"CREATE USER '{USER}'@'%' IDENTIFIED BY '{PASSWORD}';"
+            f"GRANT ALL ON *.* TO '{USER}'@'%' WITH GRANT OPTION;"
+        )
+        subprocess.run([*root, "-e", grant], check=True, capture_output=True)
+        return Server("127.0.0.1", port, USER, PASSWORD)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        process, self.process = self.process, None
+        if process is None:
+            return
+        process.send_signal(signal.SIGTERM)  # a clean shutdown
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _given(url: str) -> Server:
+    parts = urllib.parse.urlsplit(url)
+    return Server(
+        parts.hostname or "127.0.0.1",
+        parts.port or 3306,
+        urllib.parse.unquote(parts.username or ""),
+        urllib.parse.unquote(parts.password or ""),
+        parts.path.lstrip("/") or "mysql",
+    )
+
+
+@pytest.fixture(scope="session")
+def mysql() -> Iterator[Server]:
+    if url := os.environ.get(URL_VARIABLE):
+        yield _given(url)
+        return
+    if server_binary() is None or shutil.which("mariadb-install-db") is None:
+        pytest.skip("needs MariaDB: install the Debian package mariadb-server")
+    folder = Path(tempfile.mkdtemp(prefix="idsync-mysql-"))
+    instance = Instance(folder)
+    try:
+        yield instance.start()
+    finally:
+        instance.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+_databases = itertools.count(1)
+
+
+@pytest.fixture
+def my_database(mysql: Server) -> Iterator[Server]:
+    """The session's server, with a database of this test's own."""
+    name = f"idsync_test_{os.getpid()}_{next(_databases)}"
+    mysql.sql(f"CREATE DATABASE `{name}`")
+    yield Server(mysql.host, mysql.port, mysql.user, mysql.password, name)
+    mysql.sql(f"DROP DATABASE IF EXISTS `{name}`")
