@@ -62,8 +62,16 @@ async def public_key(session: Session) -> bytes:
 
 
 def every_byte_below(folder: Path) -> bytes:
-    """The contents of every file below `folder`, one after the other."""
-    return b"".join(p.read_bytes() for p in folder.rglob("*") if p.is_file())
+    """The contents of every file below `folder`, one after the other (a file the server
+    renames between the listing and the reading, as it does its temporary ones, is read
+    under its new name, also listed)."""
+    found = []
+    for path in folder.rglob("*"):
+        try:
+            found.append(path.read_bytes())
+        except (FileNotFoundError, IsADirectoryError):
+            continue
+    return b"".join(found)
 
 
 async def test_passwords_reach_only_their_recipient_and_leave_no_trace(

@@ -19,7 +19,8 @@ def planned(target: str, venv: Path) -> str:
     """The commands `make TARGET` would run for a fresh virtualenv (make -n runs none)."""
     assert MAKE is not None
     return subprocess.run(
-        [MAKE, "-n", target, f"VENV={venv}"],
+        # --no-print-directory: run under `make test`, make would name the folder it enters
+        [MAKE, "-n", "--no-print-directory", target, f"VENV={venv}"],
         cwd=ROOT,
         capture_output=True,
         text=True,
