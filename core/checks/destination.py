@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
+from core.words import got
 from schemas.jobs import Job
 
 from .facts import ProviderFacts, Report
 from .objects import endpoint_of
-from .words import got
 
 
 def check_actions(bad: Report, job: Job, provider: str, can: Collection[str]) -> None:

@@ -6,9 +6,9 @@ from __future__ import annotations
 import re
 
 from core.errors import BadInput
+from core.words import show
 
 from .facts import Report
-from .words import show
 
 EXAMPLES = 'such as "30s", "15m", "2h", "1d" or "1h30m"'
 # Units largest first, each at most once; `m(?!s)` keeps "500ms" from reading as minutes.

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from core.engine.mapping import check_mapping
 from core.errors import BadInput
+from core.words import SLUG, show
 from schemas.connections import Connection
 from schemas.ids import is_slug
 from schemas.jobs import Job, ObjectMapping
@@ -24,7 +25,6 @@ from .incremental import check_changes
 from .intervals import check_interval
 from .objects import check_object_types
 from .scopes import check_scopes
-from .words import SLUG, show
 
 
 def check_job(

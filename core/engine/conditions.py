@@ -17,9 +17,10 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+from core.words import show
 from schemas.values import Record, Value
 
-from .transforms_base import Args, show, texts_of
+from .transforms_base import Args, texts_of
 
 Test = Callable[[Value | None, Record], bool]
 """(the value made so far, the source record) → whether the condition holds."""

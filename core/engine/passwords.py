@@ -13,9 +13,10 @@ from random import Random
 
 import msgspec
 
+from core.words import show
 from schemas.values import Record
 
-from .transforms_base import Args, RecordFailed, show, texts_of
+from .transforms_base import Args, RecordFailed, texts_of
 
 UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 LOWER = "abcdefghijklmnopqrstuvwxyz"

@@ -13,6 +13,7 @@ import difflib
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from core.words import show
 from schemas.jobs import TransformSpec
 from schemas.values import Record, Value
 
@@ -23,7 +24,7 @@ from .context import MappingContext
 from .passwords import OPTIONS as PASSWORD_OPTIONS
 from .passwords import PasswordSpec, password_spec
 from .scripts import script
-from .transforms_base import Args, RecordFailed, Step, TransformError, show
+from .transforms_base import Args, RecordFailed, Step, TransformError
 from .transforms_format import format_text
 
 __all__ = [

@@ -7,13 +7,13 @@ job is applied or a run starts; a step only meets the values of records.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Collection, Mapping
 from typing import Any, NoReturn
 
 from core.errors import BadInput
-from schemas.values import Binary, Record, Value
+from core.words import show
+from schemas.values import Record, Value
 
 Step = Callable[[Value | None, Record], Value | None]
 
@@ -36,23 +36,6 @@ class RecordFailed(Exception):
         super().__init__(f"{field}: {problem}" if field else problem)
         self.problem = problem
         self.field = field
-
-
-def show(value: object) -> str:
-    """A value as a job file or a record would spell it, cut short when long."""
-    if isinstance(value, bool):
-        text = "true" if value else "false"
-    elif isinstance(value, str):
-        text = json.dumps(value, ensure_ascii=False)
-    elif isinstance(value, Binary):
-        text = f"binary data ({len(value.data)} bytes)"
-    elif isinstance(value, list):
-        text = "[" + ", ".join(show(v) for v in value) + "]"
-    elif isinstance(value, dict):
-        text = "{ " + ", ".join(f"{k} = {show(v)}" for k, v in value.items()) + " }"
-    else:
-        text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 class Args:

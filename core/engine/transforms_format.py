@@ -12,10 +12,11 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from core.words import show
 from schemas.values import Record, Value
 
 from .context import MappingContext
-from .transforms_base import Args, RecordFailed, Step, show
+from .transforms_base import Args, RecordFailed, Step
 
 # A doubled brace, a placeholder, or a brace standing alone (an error).
 _TOKEN = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")

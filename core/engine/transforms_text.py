@@ -14,10 +14,11 @@ from itertools import cycle
 
 from anyascii import anyascii
 
+from core.words import show
 from schemas.values import Record, Value
 
 from .context import MappingContext
-from .transforms_base import Args, Step, each, not_text, show
+from .transforms_base import Args, Step, each, not_text
 
 Match = re.Match[str]
 

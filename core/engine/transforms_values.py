@@ -9,10 +9,11 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
+from core.words import show
 from schemas.values import Record, Value
 
 from .context import MappingContext
-from .transforms_base import Args, RecordFailed, Step, each, show, texts_of
+from .transforms_base import Args, RecordFailed, Step, each, texts_of
 
 # %%, or a variable: an upper-case name, optionally ":NAME" (%ENV:HOME%). Anything else
 # (a lone "%" as in "50% off") is plain text.

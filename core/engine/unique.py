@@ -22,11 +22,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from core.errors import BadInput
+from core.words import show
 from schemas.jobs import FieldMap, ObjectMapping, Unique
 from schemas.values import Record
 
 from .transforms import is_password
-from .transforms_base import show, texts_of
+from .transforms_base import texts_of
 
 _PLACEHOLDER = re.compile(r"\{[^{}]*\}|[{}]")  # a placeholder, or a brace alone
 EXAMPLE = 'such as "{value}{n}" or "{value}.{n}"'

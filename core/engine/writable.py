@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import re
 
-from .transforms_base import RecordFailed, show
+from core.words import show
+
+from .transforms_base import RecordFailed
 
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]").search
 _SHOWN = 3

@@ -18,8 +18,8 @@ from typing import Any, get_args
 import msgspec
 import msgspec.inspect as mi
 
-from core.checks.words import SLUG, show
 from core.errors import BadInput
+from core.words import SLUG, show
 from schemas.connections import PATH_FIELDS, PROVIDERS, Connection
 from schemas.ids import is_slug
 from schemas.jobs import Job

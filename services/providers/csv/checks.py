@@ -5,7 +5,7 @@ from __future__ import annotations
 import codecs
 
 from core.checks.facts import Problem
-from core.checks.words import got, show
+from core.words import got, show
 from schemas.connections import Connection, CsvConnection
 from schemas.jobs import Endpoint
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from core.checks.facts import Problem
-from core.checks.words import got
+from core.words import got
 from schemas.connections import ActiveDirectoryConnection, Connection, LdapConnection
 from schemas.jobs import Endpoint
 

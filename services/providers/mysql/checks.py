@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from core.checks.facts import Problem
-from core.checks.words import got, show
+from core.words import got, show
 from schemas.connections import Connection, MysqlConnection
 from schemas.jobs import Endpoint
 

@@ -4,7 +4,7 @@ check (pure)."""
 from __future__ import annotations
 
 from core.checks.facts import Problem
-from core.checks.words import got, show
+from core.words import got, show
 from schemas.connections import Connection, PostgresqlConnection
 from schemas.jobs import Endpoint
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core.checks.facts import Problem
-from core.checks.words import got, show
+from core.words import got, show
 from schemas.jobs import Endpoint
 
 
