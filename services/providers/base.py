@@ -95,8 +95,9 @@ class ChangeReader(Protocol):
     with `since=None`, so that they learn the watermark the next incremental run starts
     from. A watermark is opaque text that only the provider that made it reads: the
     highest value of the job's change field (CSV, SQLite: `changes.FieldChanges`
-    compares them), an LDAP modifyTimestamp or entryCSN, or — for Active Directory —
-    something like "<server invocationId>:<highestCommittedUSN>" read before the search.
+    compares them; PostgreSQL, MySQL tables: the server, `changes.HighestRead`), an
+    LDAP modifyTimestamp or entryCSN, or — for Active Directory — something like
+    "<server invocationId>:<highestCommittedUSN>" read before the search.
     A watermark the provider cannot use (made by another server, another field) means
     reading every record: never fewer records than changed.
 

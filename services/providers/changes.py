@@ -1,4 +1,6 @@
-"""Finding changed records by a field (CSV, SQL, plugins): the change-reader helper.
+"""Finding changed records by a field (CSV, SQLite, a SQL query, plugins): the
+change-reader helpers. A PostgreSQL or MySQL table lets its server pick the rows and
+keeps only the highest value read (`HighestRead`).
 
 A record has changed since a watermark when its change field holds a value at or after
 it. Values compare as numbers when both are whole or decimal numbers ("9" < "10"), and
@@ -9,8 +11,9 @@ value in the field is always read: it cannot be shown unchanged.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from core.errors import BadInput
 from schemas.values import Record
@@ -75,3 +78,22 @@ def needs_field(provider: str, field: str | None) -> str:
             'changes = { field = "modified_at" }'
         )
     return field
+
+
+class HighestRead:
+    """The highest value of the change column a read filtered on the server gave back (SQL
+    tables): compared as the driver decoded them — datetimes, numbers, text by code point,
+    as the server compared them — so the watermark follows the column's own order."""
+
+    def __init__(self, since: str | None, text: Callable[[object], str]) -> None:
+        self.since = since
+        self._text = text
+        self._highest: Any = None
+
+    def see(self, raw: object) -> None:
+        if raw is not None and (self._highest is None or raw > self._highest):
+            self._highest = raw
+
+    def watermark(self) -> str | None:
+        """The highest value read as canonical text; `since` when no row was read."""
+        return self.since if self._highest is None else self._text(self._highest)

@@ -3,6 +3,7 @@ SELECT as a source, a rejected row failing alone, and errors that name what to f
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -209,3 +210,29 @@ def test_connection_settings_decoding_cannot_see_are_refused() -> None:
         check_connections([bad], FACTS, origin="connections.toml")
     assert "[my].port: expected a port from 1 to 65535" in str(refused.value)
     assert '[my].tls: expected tls = "verify-ca"' in str(refused.value)
+
+
+async def test_batches_written_at_once_by_several_runners_do_not_deadlock(
+    my_database: Server, tmp_path: Path
+) -> None:
+    my_database.sql(
+        "CREATE TABLE crowd (id varchar(20), name text, UNIQUE KEY k (id)) "
+        "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
+    )
+    endpoint = Endpoint(connection="my", table="crowd")
+    sides = [await opened(my_database, tmp_path, endpoint, write=True) for _ in range(4)]
+
+    def creates(side: int) -> list[Change]:
+        ids = [f"p{n:05d}" for n in range(side, 8000, len(sides))]  # keys interleaved
+        return [
+            Change(action="create", key=i, match={"id": i}, set={"id": i, "name": i}) for i in ids
+        ]
+
+    try:
+        for _ in range(3):  # each round into an emptied table, as a first run
+            my_database.sql("TRUNCATE crowd")
+            await asyncio.gather(*(side.apply(creates(n)) for n, side in enumerate(sides)))
+            assert my_database.sql("SELECT count(*) FROM crowd").strip() == "8000"
+    finally:
+        for side in sides:
+            await side.close()

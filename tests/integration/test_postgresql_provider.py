@@ -4,6 +4,7 @@ SELECT as a source, a rejected row failing alone, and errors that name what to f
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -14,7 +15,7 @@ from schemas.jobs import Endpoint
 from schemas.plan import Change
 from schemas.values import Binary, Record
 from services.providers import FACTS, check_reachable, open_provider
-from services.providers.base import Layout, Provider
+from services.providers.base import ChangeReader, Layout, Provider
 from tests.postgresql_server import Server
 
 TYPED = """
@@ -196,3 +197,32 @@ def test_connection_settings_decoding_cannot_see_are_refused() -> None:
         check_connections([bad], FACTS, origin="connections.toml")
     assert "[pg].port: expected a port from 1 to 65535" in str(refused.value)
     assert '[pg].sslmode: expected sslmode = "verify-ca"' in str(refused.value)
+
+
+async def test_changed_rows_are_chosen_by_the_column_and_a_foreign_watermark_reads_all(
+    pg_database: Server, tmp_path: Path
+) -> None:
+    pg_database.psql(
+        "CREATE TABLE marks (id int PRIMARY KEY, at timestamp, code text, photo bytea);"
+        "INSERT INTO marks VALUES (1, '2026-01-01 10:00', 'B', NULL),"
+        " (2, '2026-01-01 10:00:00.5', 'a', NULL), (3, NULL, 'Z', NULL)"
+    )
+    provider = await opened(pg_database, tmp_path, Endpoint(connection="pg", table="marks"))
+    reader = cast(ChangeReader, provider)
+
+    async def ids(since: str | None, field: str) -> list[str]:
+        batches = reader.read_changed(10, since, field)
+        return [str(record["id"]) async for batch in batches for record in batch]
+
+    try:
+        assert await ids("2026-01-01T10:00:00.5", "at") == ["2", "3"], "no value: always read"
+        assert reader.watermark() == "2026-01-01T10:00:00.500000"
+        assert await ids("not a time", "at") == ["1", "2", "3"], "another field's: read all"
+        assert await ids("B", "code") == ["1", "2", "3"], "text by code point: 'Z' < 'a'"
+        assert await ids("a", "code") == ["2"] and reader.watermark() == "a"
+        with pytest.raises(BadInput, match=r"'aat' is not a column.*close: at"):
+            await ids(None, "aat")
+        with pytest.raises(BadInput, match=r"'photo' is a bytea column"):
+            await ids(None, "photo")
+    finally:
+        await provider.close()

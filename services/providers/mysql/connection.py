@@ -18,7 +18,7 @@ from schemas.jobs import Endpoint
 from services.common.secrets import resolve_secret
 
 from ..base import Layout
-from ..changes import FieldChanges
+from ..changes import FieldChanges, HighestRead
 from .values import Column, quote
 
 _COLUMNS = """
@@ -141,6 +141,7 @@ class MysqlTable:
         self._unique: list[frozenset[str]] = []  # the column sets of unique indexes
         self._fields: list[str] = []  # a query's columns
         self._changes: FieldChanges | None = None
+        self._highest: HighestRead | None = None
         self._write = False
         self._staged: list[str] = []  # the staging tables the connection holds
 
@@ -210,6 +211,10 @@ class MysqlTable:
         near = difflib.get_close_matches(wanted.lower(), [n.lower() for n in names], n=3)
         found = [n for n in names if n.lower() in near]
         return f"; did you mean {', '.join(found)}?" if found else ""
+
+    def close_columns(self, name: str) -> str:
+        near = difflib.get_close_matches(name, list(self._columns), n=3)
+        return f" (close: {', '.join(near)})" if near else ""
 
     def error(self, e: BaseException, doing: str) -> IdsyncError:
         text = f"{self._where}: cannot {doing}: {e.args[-1] if e.args else e}"

@@ -10,28 +10,43 @@ from collections.abc import AsyncIterator
 from asyncmy.cursors import SSCursor
 from asyncmy.errors import MySQLError
 
+from core.errors import BadInput
 from schemas.values import Record, normalize
 
-from ..changes import FieldChanges, filtered, needs_field
+from ..changes import FieldChanges, HighestRead, filtered, needs_field
 from .connection import MysqlTable, connect, execute, fetch
-from .values import canonical_value, field_kind, value_of
+from .values import Param, canonical_value, changed_since, field_kind, text_of, value_of
 
 
 class MysqlReading(MysqlTable):
     """The reading half of the provider."""
 
     async def read(self, batch_size: int) -> AsyncIterator[list[Record]]:
+        async for batch in self._rows(batch_size):
+            yield batch
+
+    async def _rows(
+        self, batch_size: int, changed: tuple[str, str | None] | None = None
+    ) -> AsyncIterator[list[Record]]:
+        """The rows, or with `changed` (column, since) those changed since the watermark,
+        noting the highest value of the column in `self._highest`."""
         if self._query is None and not self._columns:
             await self._refresh()
             if not self._columns:
                 return  # a destination that does not exist yet
         sql = self._query if self._query is not None else f"SELECT * FROM {self._q}"
+        args: tuple[Param, ...] = ()
+        if changed is not None:
+            field, since = changed
+            condition = changed_since(self._columns[field], since)
+            if condition is not None:
+                sql, args = f"{sql} WHERE {condition[0]}", (condition[1],)
         multi = self._layout.multi_valued
         conn = await connect(self._connection)
         try:
             await execute(conn, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
             cursor = conn.cursor(SSCursor)
-            await cursor.execute(sql)
+            await cursor.execute(sql, args or None)
             names = [str(d[0]) for d in cursor.description]
             kinds = [
                 column.kind
@@ -40,7 +55,11 @@ class MysqlReading(MysqlTable):
                 for name, d in zip(names, cursor.description, strict=True)
             ]
             shapes = list(zip(names, kinds, [multi.get(n) for n in names], strict=True))
+            mark = names.index(changed[0]) if changed is not None else None
             while rows := await cursor.fetchmany(batch_size):
+                if mark is not None and self._highest is not None:
+                    for row in rows:
+                        self._highest.see(row[mark])
                 yield [
                     normalize(
                         {
@@ -77,12 +96,28 @@ class MysqlReading(MysqlTable):
     def read_changed(
         self, batch_size: int, since: str | None, field: str | None
     ) -> AsyncIterator[list[Record]]:
-        """Compared as CSV and SQLite compare them (changes.py), on the canonical text:
-        ISO 8601 for datetimes and timestamps, so text order is time order."""
-        self._changes = FieldChanges(needs_field("mysql", field), since)
-        return filtered(self.read(batch_size), self._changes)
+        """A table's changed rows are chosen by the server (WHERE the column >= the
+        watermark, compared in the column's type), the watermark being the highest value
+        read; a job's SELECT is filtered here as CSV and SQLite are (changes.py), on the
+        canonical text."""
+        field = needs_field("mysql", field)
+        self._changes = self._highest = None
+        if self._query is not None:
+            self._changes = FieldChanges(field, since)
+            return filtered(self.read(batch_size), self._changes)
+        column = self._columns.get(field)
+        if column is None:
+            raise BadInput(
+                f"{self._where}: the job's changes.field {field!r} is not a column of the "
+                f"table{self.close_columns(field)}"
+            )
+        kind = column.kind
+        self._highest = HighestRead(since, lambda raw: text_of(raw, kind))
+        return self._rows(batch_size, (field, since))
 
     def watermark(self) -> str | None:
+        if self._highest is not None:
+            return self._highest.watermark()
         return self._changes.watermark() if self._changes else None
 
     def canonical(self, record: Record) -> Record:

@@ -191,6 +191,31 @@ def _parse(kind: str, text: str, scale: int | None) -> Param:
     return text
 
 
+_ORDERED_KINDS = ("int", "decimal", "float", "date", "datetime", "timestamp", "time")
+
+
+def changed_since(column: Column, since: str | None) -> tuple[str, Param] | None:
+    """The condition of a read since a watermark on `column`, and its parameter: text
+    compared by code point (utf8mb4_bin), other types as themselves; a row without a
+    value is always read. None reads every row: no watermark, or one the column cannot
+    hold (another field's). BadInput for a column that cannot order changes."""
+    if column.kind != "text" and column.kind not in _ORDERED_KINDS:
+        raise BadInput(
+            f"mysql: the change field {column.name!r} is a {column.declared} column; "
+            "it must be a timestamp, a date, a number or text"
+        )
+    if since is None:
+        return None
+    name = quote(column.name)
+    if column.kind == "text":
+        return f"CONVERT({name} USING utf8mb4) COLLATE utf8mb4_bin >= %s OR {name} IS NULL", since
+    try:
+        value = _parse(column.kind, since, column.scale)
+    except ValueError:
+        return None
+    return f"{name} >= %s OR {name} IS NULL", value
+
+
 def canonical_text(column: Column, text: str) -> str:
     """The text a value reads back as; unchanged when the column would refuse it (the
     write then fails for that record, naming the value)."""

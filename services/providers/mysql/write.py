@@ -49,6 +49,10 @@ class MysqlWriting(MysqlTable):
                 # Staging tables too: DDL inside the transaction would leave it unable to
                 # roll a group back cleanly.
                 await self._stage(conn, groups)
+                # READ COMMITTED: the create-if-absent's look at the table takes no gap
+                # locks, so batches written at once by several runners do not deadlock
+                # (the unique index still refuses a key another batch has just added).
+                await execute(conn, "SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
                 await execute(conn, "START TRANSACTION")
                 try:
                     for sql, ops in groups:

@@ -16,7 +16,7 @@ from schemas.jobs import Endpoint
 from services.common.secrets import resolve_secret
 
 from ..base import Layout
-from ..changes import FieldChanges
+from ..changes import FieldChanges, HighestRead
 from .values import Column, compact_json, quote
 
 _COLUMNS = """
@@ -127,6 +127,7 @@ class PostgresqlTable:
         self._unique: list[frozenset[str]] = []  # the column sets of unique indexes
         self._fields: list[str] = []  # a query's columns
         self._changes: FieldChanges | None = None
+        self._highest: HighestRead | None = None
         self._write = False
 
     @property

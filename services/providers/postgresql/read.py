@@ -8,23 +8,38 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 
+from core.errors import BadInput
 from schemas.values import Record, normalize
 
-from ..changes import FieldChanges, filtered, needs_field
+from ..changes import FieldChanges, HighestRead, filtered, needs_field
 from .connection import PostgresqlTable, connect
-from .values import canonical_value, value_of
+from .values import canonical_value, changed_since, text_of, value_of
 
 
 class PostgresqlReading(PostgresqlTable):
     """The reading half of the provider."""
 
     async def read(self, batch_size: int) -> AsyncIterator[list[Record]]:
+        async for batch in self._rows(batch_size):
+            yield batch
+
+    async def _rows(
+        self, batch_size: int, changed: tuple[str, str | None] | None = None
+    ) -> AsyncIterator[list[Record]]:
+        """The rows, or with `changed` (column, since) those changed since the watermark,
+        noting the highest value of the column in `self._highest`."""
         if self._query is None and not self._columns:
             await self._refresh()
             if not self._columns:
                 return  # a destination that does not exist yet
         # The job's own SELECT, or every column of a table the catalogue named.
         sql = self._query if self._query is not None else f"SELECT * FROM {self._q}"
+        args: list[str] = []
+        if changed is not None:
+            column, since = changed
+            condition = changed_since(self._columns[column], since)
+            if condition is not None:
+                sql, args = f"{sql} WHERE {condition}", [str(since)]
         multi = self._layout.multi_valued
         conn = await connect(self._connection)
         try:
@@ -32,8 +47,12 @@ class PostgresqlReading(PostgresqlTable):
                 statement = await conn.prepare(sql)
                 names = [attribute.name for attribute in statement.get_attributes()]
                 delimiters = [multi.get(name) for name in names]
-                cursor = await statement.cursor()
+                mark = names.index(changed[0]) if changed is not None else None
+                cursor = await statement.cursor(*args)
                 while rows := await cursor.fetch(batch_size):
+                    if mark is not None and self._highest is not None:
+                        for row in rows:
+                            self._highest.see(row[mark])
                     yield [
                         normalize(
                             {
@@ -68,12 +87,26 @@ class PostgresqlReading(PostgresqlTable):
     def read_changed(
         self, batch_size: int, since: str | None, field: str | None
     ) -> AsyncIterator[list[Record]]:
-        """Compared as CSV and SQLite compare them (changes.py), on the canonical text:
-        ISO 8601 in UTC for timestamptz, so text order is time order."""
-        self._changes = FieldChanges(needs_field("postgresql", field), since)
-        return filtered(self.read(batch_size), self._changes)
+        """A table's changed rows are chosen by the server (WHERE the column >= the
+        watermark, compared in the column's type), the watermark being the highest value
+        read; a job's SELECT is filtered here as CSV and SQLite are (changes.py), on the
+        canonical text."""
+        field = needs_field("postgresql", field)
+        self._changes = self._highest = None
+        if self._query is not None:
+            self._changes = FieldChanges(field, since)
+            return filtered(self.read(batch_size), self._changes)
+        if field not in self._columns:
+            raise BadInput(
+                f"{self._where}: the job's changes.field {field!r} is not a column of the "
+                f"table{self.close_columns(field)}"
+            )
+        self._highest = HighestRead(since, text_of)
+        return self._rows(batch_size, (field, since))
 
     def watermark(self) -> str | None:
+        if self._highest is not None:
+            return self._highest.watermark()
         return self._changes.watermark() if self._changes else None
 
     def canonical(self, record: Record) -> Record:

@@ -147,6 +147,33 @@ def _parse(kind: str, text: str, scale: int | None) -> object:
     return text
 
 
+_TEXT_TYPES = ("text", "varchar", "bpchar", "citext", "name")
+_ORDERED_KINDS = ("int", "numeric", "float", "date", "timestamp", "timestamptz", "time")
+
+
+def changed_since(column: Column, since: str | None) -> str | None:
+    """The condition of a read since a watermark on `column` ($1 the watermark as text):
+    text compared by code point (COLLATE "C"), other types as themselves; a row without
+    a value is always read. None reads every row: no watermark, or one the column cannot
+    hold (another field's). BadInput for a column that cannot order changes."""
+    text = column.type_name in _TEXT_TYPES and not column.array
+    if not text and (column.array or column.kind not in _ORDERED_KINDS):
+        raise BadInput(
+            f"postgresql: the change field {column.name!r} is a {column.declared} column; "
+            "it must be a timestamp, a date, a number or text"
+        )
+    if since is None:
+        return None
+    name = quote(column.name)
+    if text:
+        return f'{name} COLLATE "C" >= $1::text OR {name} IS NULL'
+    try:
+        _parse(column.kind, since, column.scale)
+    except ValueError:
+        return None
+    return f"{name} >= CAST($1::text AS {column.declared}) OR {name} IS NULL"
+
+
 def canonical_text(column: Column, text: str) -> str:
     """The text a value reads back as; unchanged when the column would refuse it (the
     write then fails for that record, naming the value)."""
