@@ -120,7 +120,16 @@ class Planner:
         if self.mapping.on_source_only != "create":
             self.counts.skipped += 1
             return
-        values = {f: v for f in self.written if (v := present(record.get(f))) is not None}
+        # `present` inlined for text, the usual value: this runs for every record created.
+        values: Record = {}
+        get = record.get
+        for field in self.written:
+            value = get(field)
+            if value.__class__ is str:
+                if value:
+                    values[field] = value
+            elif value is not None and (value := present(value)) is not None:
+                values[field] = value
         container = container_of(record, self.mapping)
         if container is None and self.mapping.container_from is not None:
             field = self.mapping.container_from
