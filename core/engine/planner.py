@@ -150,8 +150,14 @@ class Planner:
         clear: list[str] = []
         before: Record = {}
         policies = self.policies
+        new_of, old_of = record.get, existing.get
         for field in self.compared:
-            new, old = present(record.get(field)), present(existing.get(field))
+            # `present` called only where it changes something: not on non-empty text.
+            new, old = new_of(field), old_of(field)
+            if new.__class__ is not str or not new:
+                new = present(new)
+            if old.__class__ is not str or not old:
+                old = present(old)
             if field in policies:
                 new = resolved(policies[field], old, new, field in self.multi_valued)
             if new != old:
