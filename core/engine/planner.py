@@ -120,7 +120,16 @@ class Planner:
         if self.mapping.on_source_only != "create":
             self.counts.skipped += 1
             return
-        values = {f: v for f in self.written if (v := present(record.get(f))) is not None}
+        # `present` inlined for text, the usual value: this runs for every record created.
+        values: Record = {}
+        get = record.get
+        for field in self.written:
+            value = get(field)
+            if value.__class__ is str:
+                if value:
+                    values[field] = value
+            elif value is not None and (value := present(value)) is not None:
+                values[field] = value
         container = container_of(record, self.mapping)
         if container is None and self.mapping.container_from is not None:
             field = self.mapping.container_from
@@ -141,8 +150,14 @@ class Planner:
         clear: list[str] = []
         before: Record = {}
         policies = self.policies
+        new_of, old_of = record.get, existing.get
         for field in self.compared:
-            new, old = present(record.get(field)), present(existing.get(field))
+            # `present` called only where it changes something: not on non-empty text.
+            new, old = new_of(field), old_of(field)
+            if new.__class__ is not str or not new:
+                new = present(new)
+            if old.__class__ is not str or not old:
+                old = present(old)
             if field in policies:
                 new = resolved(policies[field], old, new, field in self.multi_valued)
             if new != old:

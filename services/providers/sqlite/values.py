@@ -62,6 +62,8 @@ def param_of(multi_valued: Mapping[str, str], name: str, value: Value) -> Param:
     """A record value as the parameter that stores it."""
     if type(value) is str:  # the common case first: this runs for every value written
         return value or None
+    if type(value) is list:  # as `as_text` joins it, without its checks
+        return multi_valued.get(name, LIST_JOINER).join(value) or None
     if isinstance(value, Binary):
         return value.data or None
     return as_text(value, multi_valued.get(name, LIST_JOINER)) or None

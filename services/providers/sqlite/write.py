@@ -6,8 +6,7 @@ fast as plain inserts."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
-from functools import partial
+from collections.abc import Callable, Iterable, Sequence
 
 import aiosqlite
 
@@ -19,6 +18,7 @@ from .statements import Op
 from .values import Key, Param, key_part, param_of, quote
 
 _CHUNK = 500  # bound parameters per existence query, far below SQLite's limit
+_WRITABLE = frozenset({"create", "update", "delete"})
 
 
 class SqliteWriting(SqliteTable):
@@ -100,8 +100,9 @@ class SqliteWriting(SqliteTable):
         steps: list[list[Op] | Op] = []
         segment: list[Op] = []
         seen: set[Key] = set()
+        prepare = self._preparer()
         for i, change in enumerate(changes):
-            op = self._prepare(i, change)
+            op = prepare(i, change)
             if isinstance(op, str):
                 outcomes[i] = Outcome(error=op)
                 continue
@@ -117,29 +118,53 @@ class SqliteWriting(SqliteTable):
         steps.append(segment)
         return [step for step in steps if step]
 
-    def _prepare(self, index: int, change: Change) -> Op | str:
-        """The change ready to bind, or why it cannot be applied."""
-        if change.action not in ("create", "update", "delete"):
-            return f"sqlite does not support {change.action}"
-        # This runs for every change of every batch: comprehensions, no generators.
-        where = self._layout.keys or tuple(change.match)
-        match, param = change.match, partial(param_of, self._layout.multi_valued)
-        params = tuple([param(f, match[f]) if f in match else None for f in where])
-        if None in params or not where:
-            missing = [f for f, p in zip(where, params, strict=True) if p is None]
-            return f"no value for key field {missing[0]!r}" if missing else "the change has no key"
-        key = params
-        if self._probe.slots and self._probe.numeric(where):  # compare keys as stored: 042 is 42
-            stored = self._probe.store(dict(zip(where, params, strict=True)))
-            key = tuple([key_part(stored[f]) for f in where])
-        names = tuple(change.set)
-        values = tuple(
-            [(v or None) if type(v) is str else param(n, v) for n, v in change.set.items()]
-        )
-        if change.clear:
-            cleared = tuple([n for n in change.clear if n in self._columns])
-            names, values = (*names, *cleared), (*values, *(None,) * len(cleared))
-        return Op(index, change, where, params, (where, key), names, values)
+    def _preparer(self) -> Callable[[int, Change], Op | str]:
+        """`prepare(index, change)`: the change ready to bind, or why it cannot be applied.
+        What every change of a batch shares (the layout, the columns, whether keys compare
+        as numbers) is looked up once here: this runs for every change of every batch."""
+        multi = self._layout.multi_valued
+        layout_keys = self._layout.keys
+        columns = self._columns
+        probe = self._probe
+        numeric_keys = bool(probe.slots) and probe.numeric(layout_keys)
+
+        def prepare(index: int, change: Change) -> Op | str:
+            if change.action not in _WRITABLE:
+                return f"sqlite does not support {change.action}"
+            where = layout_keys or tuple(change.match)
+            match = change.match
+            params = tuple(
+                [
+                    ((v or None) if (v := match[f]).__class__ is str else param_of(multi, f, v))
+                    if f in match
+                    else None
+                    for f in where
+                ]
+            )
+            if None in params or not where:
+                missing = [f for f, p in zip(where, params, strict=True) if p is None]
+                return (
+                    f"no value for key field {missing[0]!r}" if missing else "the change has no key"
+                )
+            key = params
+            numeric = numeric_keys if layout_keys else bool(probe.slots) and probe.numeric(where)
+            if numeric:  # compare keys as stored: 042 is 42
+                stored = probe.store(dict(zip(where, params, strict=True)))
+                key = tuple([key_part(stored[f]) for f in where])
+            values_set = change.set
+            names = tuple(values_set)
+            values = tuple(
+                [
+                    (v or None) if v.__class__ is str else param_of(multi, n, v)
+                    for n, v in values_set.items()
+                ]
+            )
+            if change.clear:
+                cleared = tuple([n for n in change.clear if n in columns])
+                names, values = (*names, *cleared), (*values, *(None,) * len(cleared))
+            return Op(index, change, where, params, (where, key), names, values)
+
+        return prepare
 
     async def _bulk(self, db: aiosqlite.Connection, ops: list[Op], outcomes: list[Outcome]) -> None:
         if not ops:
