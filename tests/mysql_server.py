@@ -12,14 +12,11 @@ As pytest fixtures (listed in tests/conftest.py): `mysql` (one server per sessio
 
 from __future__ import annotations
 
-import itertools
 import os
 import shutil
 import signal
 import subprocess
-import tempfile
 import time
-import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from tests.ldap_server import free_port
+from tests.sql_servers import database_name, given, session_server
 
 USER = "idsync"
 PASSWORD = "secret-my-pw"
@@ -134,40 +132,22 @@ class Instance:
             process.wait()
 
 
-def _given(url: str) -> Server:
-    parts = urllib.parse.urlsplit(url)
-    return Server(
-        parts.hostname or "127.0.0.1",
-        parts.port or 3306,
-        urllib.parse.unquote(parts.username or ""),
-        urllib.parse.unquote(parts.password or ""),
-        parts.path.lstrip("/") or "mysql",
-    )
-
-
 @pytest.fixture(scope="session")
 def mysql() -> Iterator[Server]:
-    if url := os.environ.get(URL_VARIABLE):
-        yield _given(url)
-        return
-    if server_binary() is None or shutil.which("mariadb-install-db") is None:
-        pytest.skip("needs MariaDB: install the Debian package mariadb-server")
-    folder = Path(tempfile.mkdtemp(prefix="idsync-mysql-"))
-    instance = Instance(folder)
-    try:
-        yield instance.start()
-    finally:
-        instance.stop()
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-_databases = itertools.count(1)
+    yield from session_server(
+        "mysql",
+        URL_VARIABLE,
+        lambda url: given(url, Server, 3306, "mysql"),
+        lambda: server_binary() is not None and shutil.which("mariadb-install-db") is not None,
+        "needs MariaDB: install the Debian package mariadb-server",
+        Instance,
+    )
 
 
 @pytest.fixture
 def my_database(mysql: Server) -> Iterator[Server]:
     """The session's server, with a database of this test's own."""
-    name = f"idsync_test_{os.getpid()}_{next(_databases)}"
+    name = database_name()
     mysql.sql(f"CREATE DATABASE `{name}`")
     yield Server(mysql.host, mysql.port, mysql.user, mysql.password, name)
     mysql.sql(f"DROP DATABASE IF EXISTS `{name}`")

@@ -14,13 +14,11 @@ and `pg_database` (a fresh database per test, dropped after it).
 from __future__ import annotations
 
 import glob
-import itertools
 import os
 import pwd
 import shutil
 import signal
 import subprocess
-import tempfile
 import time
 import urllib.parse
 from collections.abc import Iterator
@@ -30,6 +28,7 @@ from pathlib import Path
 import pytest
 
 from tests.ldap_server import free_port
+from tests.sql_servers import database_name, given, session_server
 
 USER = "idsync"
 PASSWORD = "secret-pg-pw"
@@ -141,40 +140,22 @@ class Cluster:
         os.kill(pid, signal.SIGKILL)
 
 
-def _given(url: str) -> Server:
-    parts = urllib.parse.urlsplit(url)
-    return Server(
-        parts.hostname or "127.0.0.1",
-        parts.port or 5432,
-        urllib.parse.unquote(parts.username or ""),
-        urllib.parse.unquote(parts.password or ""),
-        parts.path.lstrip("/") or "postgres",
-    )
-
-
 @pytest.fixture(scope="session")
 def postgresql() -> Iterator[Server]:
-    if url := os.environ.get(URL_VARIABLE):
-        yield _given(url)
-        return
-    if bin_folder() is None:
-        pytest.skip("needs PostgreSQL: install the Debian package postgresql")
-    folder = Path(tempfile.mkdtemp(prefix="idsync-postgresql-"))
-    cluster = Cluster(folder)
-    try:
-        yield cluster.start()
-    finally:
-        cluster.stop()
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-_databases = itertools.count(1)
+    yield from session_server(
+        "postgresql",
+        URL_VARIABLE,
+        lambda url: given(url, Server, 5432, "postgres"),
+        lambda: bin_folder() is not None,
+        "needs PostgreSQL: install the Debian package postgresql",
+        Cluster,
+    )
 
 
 @pytest.fixture
 def pg_database(postgresql: Server) -> Iterator[Server]:
     """The session's server, with a database of this test's own."""
-    name = f"idsync_test_{os.getpid()}_{next(_databases)}"
+    name = database_name()
     postgresql.psql(f'CREATE DATABASE "{name}"')
     yield Server(postgresql.host, postgresql.port, postgresql.user, postgresql.password, name)
     postgresql.psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

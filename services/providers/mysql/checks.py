@@ -1,47 +1,20 @@
 """What a MySQL connection and a job's side on it must say that decoding cannot check
-(pure)."""
+(pure): the checks all SQL providers make (sql/checks.py), with `tls`."""
 
 from __future__ import annotations
 
 from core.checks.facts import Problem
-from core.words import got, show
 from schemas.connections import Connection, MysqlConnection
 from schemas.jobs import Endpoint
+
+from ..sql.checks import check_server, check_table_or_query
 
 
 def check_connection(connection: Connection) -> list[Problem]:
     if not isinstance(connection, MysqlConnection):
         return []
-    problems: list[Problem] = []
-    if not 0 < connection.port < 65536:
-        problems.append(("port", f"expected a port from 1 to 65535, got {connection.port}"))
-    if connection.ca_file and connection.tls not in ("verify-ca", "verify-full"):
-        mode = show(connection.tls)
-        text = f'expected tls = "verify-ca" or "verify-full" with a ca_file, got {mode}'
-        problems.append(("tls", text))
-    for name in ("connect", "statement"):
-        if (seconds := getattr(connection.timeouts, name)) <= 0:
-            problems.append((f"timeouts.{name}", f"expected seconds above 0, got {seconds}"))
-    return problems
+    return check_server(connection, "tls", connection.tls)
 
 
 def check_endpoint(endpoint: Endpoint) -> list[Problem]:
-    problems: list[Problem] = []
-    if endpoint.table and endpoint.query:
-        problems.append(("query", "expected a table or a query, not both"))
-    elif not endpoint.table and not endpoint.query:
-        text = f'expected a table name such as "people" or "hr.people", got {got(endpoint.table)}'
-        problems.append(("table", text))
-    if endpoint.table and endpoint.table.count(".") > 1:
-        text = f'expected "table" or "database.table", got {show(endpoint.table)}'
-        problems.append(("table", text))
-    if endpoint.query is not None:
-        words = endpoint.query.lstrip().split(None, 1)
-        first = words[0].upper() if words else ""
-        if first not in ("SELECT", "WITH", "TABLE", "VALUES", "("):
-            text = f"expected one read-only SELECT, got {show(endpoint.query)}"
-            problems.append(("query", text))
-        elif ";" in endpoint.query.rstrip().rstrip(";"):
-            text = f"expected one statement (no `;` inside), got {show(endpoint.query)}"
-            problems.append(("query", text))
-    return problems
+    return check_table_or_query(endpoint, "database", ("SELECT", "WITH", "TABLE", "VALUES", "("))

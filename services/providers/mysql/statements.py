@@ -14,39 +14,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from schemas.plan import Change
-
-from .values import Column, Param, quote
+from ..sql.batches import Shape
+from .values import Column, quote
 
 STAGING = "idsync_in"
 """The staging tables' names begin so (a batch's n-th shape is `idsync_in<n>`)."""
-
-Shape = tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...], frozenset[str]]
-"""(action, key fields, fields set, columns cleared, fields a create sets only when new)."""
-
-
-@dataclass(slots=True)
-class Op:
-    """One change ready to stage: its key values and the values it sets."""
-
-    index: int
-    change: Change
-    where: tuple[str, ...]
-    key: tuple[str, ...]
-    """The key as the table compares it ("042" in an integer column is "42")."""
-    key_params: tuple[Param, ...]
-    names: tuple[str, ...]
-    values: tuple[Param, ...]
-    cleared: tuple[str, ...]
-
-    @property
-    def shape(self) -> Shape:
-        keep = frozenset(self.change.create_only) & frozenset(self.names)
-        return (self.change.action, self.where, self.names, self.cleared, keep)
-
-    @property
-    def row(self) -> tuple[Param, ...]:
-        return (self.index, *self.key_params, *self.values)
 
 
 @dataclass(frozen=True)

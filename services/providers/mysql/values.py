@@ -14,13 +14,19 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from core.errors import BadInput
 from schemas.values import Binary, Value, as_text, split_text
 
-LIST_JOINER = ";"
-"""Joins a list written to a text column the layout does not declare multi-valued."""
+from ..sql.values import (
+    LIST_JOINER,
+    compact_json,
+    parse_bool,
+    parse_decimal,
+    parse_moment,
+    quoted,
+)
 
 Param = str | bytes | int | Decimal | float | date | datetime | time | None
 
@@ -50,8 +56,6 @@ _KINDS = {
     "mediumblob": "binary",
     "longblob": "binary",
 }
-_TRUE = ("t", "true", "y", "yes", "on", "1")
-_FALSE = ("f", "false", "n", "no", "off", "0")
 # Client field types (asyncmy.constants.FIELD_TYPE) of a query's columns.
 _FIELD_KINDS = {
     0: "decimal",
@@ -75,9 +79,7 @@ _FIELD_KINDS = {
 
 def quote(name: str) -> str:
     """An SQL identifier for any name: backticks, embedded backticks doubled."""
-    if "\x00" in name:
-        raise BadInput(f"mysql: the name {name!r} contains a NUL character")
-    return "`" + name.replace("`", "``") + "`"
+    return quoted(name, "`", "mysql")
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,11 +109,6 @@ def field_kind(type_code: int, length: int) -> str:
     if type_code == 1 and length == 1:
         return "bool"
     return _FIELD_KINDS.get(type_code, "text")
-
-
-def compact_json(text: str) -> str:
-    """json as read: compact, keys sorted, so key order is no change."""
-    return json.dumps(json.loads(text), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def _clock(span: timedelta) -> str:
@@ -164,23 +161,15 @@ def _parse(kind: str, text: str, scale: int | None) -> Param:
     if kind in ("int", "bit"):
         return int(t)
     if kind == "decimal":
-        try:
-            number = Decimal(t)
-        except InvalidOperation:
-            raise ValueError(text) from None
-        return number.quantize(Decimal(1).scaleb(-scale)) if scale is not None else number
+        return parse_decimal(t, scale)
     if kind == "float":
         return float(t)
     if kind == "bool":
-        if t.lower() in _TRUE:
-            return 1
-        if t.lower() in _FALSE:
-            return 0
-        raise ValueError(text)
+        return int(parse_bool(t))
     if kind == "date":
         return date.fromisoformat(t)
     if kind in ("datetime", "timestamp"):
-        moment = datetime.fromisoformat(t.replace(" ", "T", 1))
+        moment = parse_moment(t)
         if moment.tzinfo is not None:  # the session's zone is UTC
             moment = moment.astimezone(UTC).replace(tzinfo=None)
         return moment

@@ -17,7 +17,8 @@ from services.common.secrets import resolve_secret
 
 from ..base import Layout
 from ..changes import FieldChanges, HighestRead
-from .values import Column, compact_json, quote
+from ..sql.values import compact_json
+from .values import Column, quote
 
 _COLUMNS = """
 SELECT a.attname, coalesce(e.typname, t.typname), format_type(a.atttypid, a.atttypmod),

@@ -13,13 +13,19 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from core.errors import BadInput
 from schemas.values import Binary, Value, as_text, split_text
 
-LIST_JOINER = ";"
-"""Joins a list written to a text column the layout does not declare multi-valued."""
+from ..sql.values import (
+    LIST_JOINER,
+    compact_json,
+    parse_bool,
+    parse_decimal,
+    parse_moment,
+    quoted,
+)
 
 Param = str | bytes | list[str] | None
 
@@ -41,15 +47,11 @@ _KINDS = {
     "jsonb": "json",
     "bytea": "bytea",
 }
-_TRUE = ("t", "true", "y", "yes", "on", "1")
-_FALSE = ("f", "false", "n", "no", "off", "0")
 
 
 def quote(name: str) -> str:
     """An SQL identifier for any name: double quotes, embedded quotes doubled."""
-    if "\x00" in name:
-        raise BadInput(f"postgresql: the name {name!r} contains a NUL character")
-    return '"' + name.replace('"', '""') + '"'
+    return quoted(name, '"', "postgresql")
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,11 +77,6 @@ class Column:
         if self.array:
             return "text[]"
         return "bytea" if self.kind == "bytea" else "text"
-
-
-def compact_json(text: str) -> str:
-    """json and jsonb as read: compact, keys sorted, so key order is no change."""
-    return json.dumps(json.loads(text), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def text_of(raw: object) -> str:
@@ -118,23 +115,15 @@ def _parse(kind: str, text: str, scale: int | None) -> object:
     if kind == "int":
         return int(t)
     if kind == "numeric":
-        try:
-            number = Decimal(t)
-        except InvalidOperation:
-            raise ValueError(text) from None
-        return number.quantize(Decimal(1).scaleb(-scale)) if scale is not None else number
+        return parse_decimal(t, scale)
     if kind == "float":
         return float(t)
     if kind == "bool":
-        if t.lower() in _TRUE:
-            return True
-        if t.lower() in _FALSE:
-            return False
-        raise ValueError(text)
+        return parse_bool(t)
     if kind == "date":
         return date.fromisoformat(t)
     if kind in ("timestamp", "timestamptz"):
-        moment = datetime.fromisoformat(t.replace(" ", "T", 1))
+        moment = parse_moment(t)
         if kind == "timestamp":
             return moment.replace(tzinfo=None)
         return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # the session's zone

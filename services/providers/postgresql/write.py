@@ -13,8 +13,9 @@ from core.errors import IdsyncError
 from schemas.plan import Change
 
 from ..base import Outcome
+from ..sql.batches import Batcher, Op, wanted_columns
 from .connection import PostgresqlTable, connect, transient
-from .statements import STAGING, Op, Shape, Statements
+from .statements import STAGING, Statements
 from .values import canonical_value, param_of, quote
 
 _BATCH_WIDE = ("08", "25", "28", "3F", "0A", "40", "53", "57", "58", "XX")
@@ -56,9 +57,7 @@ class PostgresqlWriting(PostgresqlTable):
     async def _ensure_table(self, conn: asyncpg.Connection, changes: list[Change]) -> None:
         """Create the table (text columns, a unique index over the keys) or add the columns
         of fields it lacks, in the batch's transaction."""
-        wanted = dict.fromkeys([*self._layout.keys, *self._layout.fields])
-        for change in changes:
-            wanted.update(dict.fromkeys([*change.match, *change.set]))
+        wanted = wanted_columns(self._layout, changes)
         missing = [name for name in wanted if name not in self._columns]
         if not missing:
             return
@@ -78,69 +77,15 @@ class PostgresqlWriting(PostgresqlTable):
                 )
         await self.load_columns(conn)
 
-    def _prepare(self, index: int, change: Change) -> Op | str:
-        """The change ready to copy, or why it cannot be applied."""
-        if change.action not in ("create", "update", "delete"):
-            return f"postgresql does not support {change.action}"
-        where = self._layout.keys or tuple(change.match)
-        if not where:
-            return "the change has no key"
-        columns, multi = self._columns, self._layout.multi_valued
-        key_params = tuple(
-            param_of(columns[f], change.match[f], multi.get(f)) if f in change.match else None
-            for f in where
-        )
-        if None in key_params:
-            missing = [f for f, p in zip(where, key_params, strict=True) if p is None]
-            return f"no value for key field {missing[0]!r}"
-        key = tuple(str(canonical_value(columns[f], change.match[f], None)) for f in where)
-        names = tuple(change.set)
-        values = tuple(param_of(columns[n], v, multi.get(n)) for n, v in change.set.items())
-        cleared = tuple(n for n in change.clear if n in columns and n not in change.set)
-        return Op(index, change, where, key, key_params, names, values, cleared)
-
-    def _rekeys(self, op: Op) -> bool:
-        """An update that gives the object another key: it goes alone, in order."""
-        if op.change.action != "update":
-            return False
-        columns, changed = self._columns, op.change.set
-        return any(
-            f in changed and str(canonical_value(columns[f], changed[f], None)) != k
-            for f, k in zip(op.where, op.key, strict=True)
-        )
-
     async def _apply_all(self, conn: asyncpg.Connection, changes: list[Change]) -> list[Outcome]:
         outcomes = [Outcome()] * len(changes)
-        for segment in self._segments(changes, outcomes):
-            groups: dict[Shape, list[Op]] = {}
-            for op in segment:
-                groups.setdefault(op.shape, []).append(op)
-            for shape, ops in groups.items():
-                unique = frozenset(shape[1]) in self._unique
-                sql = Statements(self._q, self._columns, shape, unique)
-                await self._group(conn, sql, ops, outcomes)
+        batcher = Batcher("postgresql", self._layout, self._columns, param_of, canonical_value)
+        for ops in batcher.groups(changes, outcomes):
+            shape = ops[0].shape
+            unique = frozenset(shape[1]) in self._unique
+            sql = Statements(self._q, self._columns, shape, unique)
+            await self._group(conn, sql, ops, outcomes)
         return outcomes
-
-    def _segments(self, changes: list[Change], outcomes: list[Outcome]) -> list[list[Op]]:
-        """Changes on distinct keys commute: runs of them go together, cut where a key
-        repeats; an update that changes a key runs alone."""
-        segments: list[list[Op]] = [[]]
-        seen: set[tuple[str, ...]] = set()
-        for i, change in enumerate(changes):
-            op = self._prepare(i, change)
-            if isinstance(op, str):
-                outcomes[i] = Outcome(error=op)
-                continue
-            rekey = self._rekeys(op)
-            if op.key in seen or rekey:
-                segments.append([])
-                seen = set()
-            segments[-1].append(op)
-            seen.add(op.key)
-            if rekey:
-                segments.append([])
-                seen = set()
-        return [segment for segment in segments if segment]
 
     async def _group(
         self, conn: asyncpg.Connection, sql: Statements, ops: list[Op], outcomes: list[Outcome]
