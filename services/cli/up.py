@@ -21,7 +21,8 @@ from .serve import stop_on_signals
 
 @asynccontextmanager
 async def embedded_server(settings: Settings) -> AsyncIterator[str]:
-    """The embedded nats-server under IDSYNC_HOME, its URL written where commands find it."""
+    """The embedded nats-server under IDSYNC_HOME; its URL file, where commands find it, is
+    removed on the way out (`serving` writes it once the services answer)."""
     url_file = settings.home / URL_FILE
     if url_file.is_file() and await _answers(url_file.read_text().strip()):
         raise BadInput(
@@ -33,7 +34,6 @@ async def embedded_server(settings: Settings) -> AsyncIterator[str]:
     await asyncio.to_thread(users.prepare, settings.home, settings.principal)
     server = EmbeddedNats(settings.home / "nats", authorization=users.auth_path(settings.home))
     url = await asyncio.to_thread(server.start)
-    url_file.write_text(url + "\n")
     try:
         yield url
     finally:
@@ -63,11 +63,19 @@ async def up(args: argparse.Namespace) -> int:
         await run_services(SERVICES, settings, settings.nats_url, stop)
         return 0
     async with embedded_server(settings) as url:
-        print(
-            f"idsync is up: NATS at {url} (store in {settings.home / 'nats'}), "
-            f"services: {', '.join(SERVICES)}. You are {settings.principal} "
-            f"(`idsync user add NAME` adds others). Ctrl-C stops.",
-            file=sys.stderr,
-        )
-        await run_services(SERVICES, settings, url, stop)
+        ready = asyncio.Event()
+        serving = asyncio.create_task(run_services(SERVICES, settings, url, stop, ready))
+        waiting = asyncio.create_task(ready.wait())
+        await asyncio.wait([serving, waiting], return_when=asyncio.FIRST_COMPLETED)
+        waiting.cancel()
+        if ready.is_set():
+            # Only now do commands find the server: every service answers them already.
+            (settings.home / URL_FILE).write_text(url + "\n")
+            print(
+                f"idsync is up: NATS at {url} (store in {settings.home / 'nats'}), "
+                f"services: {', '.join(SERVICES)}. You are {settings.principal} "
+                f"(`idsync user add NAME` adds others). Ctrl-C stops.",
+                file=sys.stderr,
+            )
+        await serving
     return 0
