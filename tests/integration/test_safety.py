@@ -7,7 +7,7 @@ import sqlite3
 
 import msgspec
 
-from schemas.events import RunAwaitingApproval, RunDenied, RunFailed, RunFinished, is_end
+from schemas.events import Event, RunAwaitingApproval, RunDenied, RunFailed, RunFinished, is_end
 from services.cli.client import Session
 from services.cli.watch import follow_run, stops
 from services.common.people import write_csv
@@ -25,6 +25,16 @@ def count(files: Files) -> int:
 
 async def run(session: Session) -> tuple[str, object]:
     return await follow_run(session, JOB_ID, None)
+
+
+async def asked_again(session: Session, run_id: str, approved: str | None) -> Event:
+    """The run's next wait for approval: a plan other than the one approved."""
+    return await wait_for_event(
+        session,
+        lambda e: (
+            isinstance(e, RunAwaitingApproval) and e.run_id == run_id and e.plan_hash != approved
+        ),
+    )
 
 
 async def test_over_the_limit_nothing_is_written_until_the_plan_is_approved(
@@ -105,14 +115,7 @@ async def test_an_approval_is_for_one_plan_if_the_data_changed_it_asks_again(
         assert isinstance(waiting, RunAwaitingApproval)
         write_csv(files.csv, people[70:])  # the data changes before the approval
         await session.decide("approve", run_id)
-        again = await wait_for_event(
-            session,
-            lambda e: (
-                isinstance(e, RunAwaitingApproval)
-                and e.run_id == run_id
-                and e.plan_hash != waiting.plan_hash
-            ),
-        )
+        again = await asked_again(session, run_id, waiting.plan_hash)
     assert (
         isinstance(again, RunAwaitingApproval) and "data or the connections changed" in again.reason
     )
@@ -163,14 +166,7 @@ async def test_an_approval_is_for_one_destination_a_changed_connection_asks_agai
         db = await session.store.connection("db")
         await session.store.put_connection(msgspec.structs.replace(db, path=str(elsewhere)))
         await session.decide("approve", run_id)
-        again = await wait_for_event(
-            session,
-            lambda e: (
-                isinstance(e, RunAwaitingApproval)
-                and e.run_id == run_id
-                and e.plan_hash != waiting.plan_hash
-            ),
-        )
+        again = await asked_again(session, run_id, waiting.plan_hash)
     assert isinstance(again, RunAwaitingApproval) and "changed" in again.reason
     assert again.counts is not None and again.counts.delete == 60, "the same changes"
     assert count(files) == 1_000
