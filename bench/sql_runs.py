@@ -1,0 +1,96 @@
+"""What the SQL benches share (bench/postgresql.py, bench/mysql.py): the job, the three
+timed runs through the services, and the report next to issue 17's targets."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.ldap import define, start_services, timed_run
+from services.common.embedded import EmbeddedNats
+from services.common.people import write_csv
+from services.common.settings import Settings
+
+COLUMNS = ("employee_id", "given_name", "surname", "mail", "department", "title", "groups")
+JOB = """\
+id = "bench"
+source = { connection = "files", file = "people.csv" }
+destination = { connection = "db", table = "people" }
+batch_size = 5000
+[[objects]]
+keys = ["employee_id"]
+fields = [
+  { to = "employee_id" }, { to = "given_name", from = "first_name" },
+  { to = "surname", from = "last_name" }, { to = "mail", from = "email" },
+  { to = "department" }, { to = "title" }, { to = "groups", delimiter = "|" },
+]
+"""
+
+
+@dataclass(frozen=True)
+class Runs:
+    first: float
+    """Seconds of the first run (all created)."""
+    rerun: float
+    """Of the re-run with nothing to write."""
+    some: float
+    """Of the re-run with 1% of the people changed."""
+    changed: int
+
+
+async def three_runs(
+    folder: Path, connections_toml: str, rows: list[dict[str, str]], csv_path: Path
+) -> Runs:
+    """A first run of the CSV into the (empty) table, a re-run, and one with 1% changed,
+    each checked, through an embedded nats-server and the services as processes."""
+    (folder / "connections.toml").write_text(connections_toml)
+    nats = EmbeddedNats(folder / "nats")
+    services: subprocess.Popen[bytes] | None = None
+    try:
+        url = nats.start()
+        settings = Settings(home=folder / "home", nats_url=url, principal="bench")
+        env = {**os.environ, "IDSYNC_NATS_URL": url, "IDSYNC_HOME": str(settings.home)}
+        services = start_services(env)
+        await define(settings, folder, {"bench": JOB})
+        await asyncio.sleep(1.0)  # the services' start-up is not counted
+        first_seconds, first = await timed_run(settings, "bench")
+        rerun_seconds, rerun = await timed_run(settings, "bench")
+        changed = len(rows) // 100
+        for row in rows[:: len(rows) // changed][:changed]:
+            row["department"] = "Changed"
+        write_csv(csv_path, rows)
+        some_seconds, some = await timed_run(settings, "bench")
+    finally:
+        if services is not None:
+            services.send_signal(signal.SIGTERM)
+            services.wait(30)
+        nats.stop()
+    assert first.stats.created == len(rows) and first.stats.failed == 0, first.stats
+    assert rerun.stats.written == 0, rerun.stats
+    assert (some.stats.updated, some.stats.written) == (changed, changed), some.stats
+    return Runs(first_seconds, rerun_seconds, some_seconds, changed)
+
+
+def report(runs: Runs, count: int, reference: str, reference_seconds: float) -> None:
+    """The runs next to the bulk load `reference`, and the re-runs next to the first."""
+    line("idsync first run (all created)", runs.first, count)
+    ratio("first run", runs.first / reference_seconds, reference, 2.0)
+    line("idsync re-run (nothing to write)", runs.rerun, count)
+    ratio("re-run", runs.rerun / runs.first, "the first run", 0.5)
+    line(f"idsync re-run, 1% changed ({runs.changed:,} updated)", runs.some, count)
+    ratio("1% changed", runs.some / runs.first, "the first run", 0.3)
+
+
+def line(what: str, seconds: float, count: int) -> None:
+    print(f"  {what + ':':42} {seconds:6.2f} s  {count / seconds:>9,.0f} records/s")
+
+
+def ratio(what: str, value: float, reference: str, target: float) -> None:
+    """Issue 17's targets: a first run within `target`, a re-run under it."""
+    within = what == "first run"
+    met = "met" if (value <= target if within else value < target) else "NOT met"
+    print(f"{'':44}= {value:.2f}x {reference} (target {'≤' if within else '<'} {target}x: {met})")
