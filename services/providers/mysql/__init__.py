@@ -5,22 +5,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from core.checks.facts import ProviderFacts
-from core.errors import BadInput
 from schemas.connections import MysqlConnection
 from schemas.jobs import Endpoint
 
 from ..base import Layout, Provider
 from ..descriptor import Descriptor
+from ..sql.checks import need_table_or_query
 from .checks import check_connection, check_endpoint
 
 
 def _open(connection: MysqlConnection, endpoint: Endpoint, layout: Layout) -> Provider:
-    if not endpoint.table and not endpoint.query:
-        where = f"connection {endpoint.connection!r}"
-        raise BadInput(
-            f"mysql ({where}): the endpoint needs `table:`, e.g. people or hr.people "
-            "(or, to read, `query:` with a SELECT)"
-        )
+    need_table_or_query("mysql", endpoint)
     from .provider import MysqlProvider
 
     return MysqlProvider(connection, endpoint, layout)

@@ -4,6 +4,7 @@ cannot check (pure); each provider's checks.py names its own TLS setting and wor
 from __future__ import annotations
 
 from core.checks.facts import Problem
+from core.errors import BadInput
 from core.words import got, show
 from schemas.connections import MysqlConnection, PostgresqlConnection
 from schemas.jobs import Endpoint
@@ -51,3 +52,12 @@ def check_table_or_query(
             text = f"expected one statement (no `;` inside), got {show(endpoint.query)}"
             problems.append(("query", text))
     return problems
+
+
+def need_table_or_query(tag: str, endpoint: Endpoint) -> None:
+    """Opening a side that names neither a table nor a query: say what it needs."""
+    if not endpoint.table and not endpoint.query:
+        raise BadInput(
+            f"{tag} (connection {endpoint.connection!r}): the endpoint needs `table:`, e.g. "
+            "people or hr.people (or, to read, `query:` with a SELECT)"
+        )
