@@ -76,13 +76,21 @@ def consume(
     handle: Handler[M],
     on_give_up: GiveUp[M] | None = None,
     on_retry: Retrying[M] | None = None,
+    recall: Callable[[str], M | None] | None = None,
 ) -> Callable[[NatsMessage], Awaitable[None]]:
-    """Wrap `handle(message, attempt)` for a durable pull subscriber with manual acks."""
+    """Wrap `handle(message, attempt)` for a durable pull subscriber with manual acks.
+    `recall`, given the message's id (its Nats-Msg-Id), may give the message this process
+    published itself, still in memory: then its body is not decoded again."""
     settings = bus.settings
+
+    def decoded(msg: NatsMessage) -> M:
+        if recall is not None and (kept := recall(msg.headers.get("Nats-Msg-Id", ""))):
+            return kept
+        return decode(msg.body)
 
     async def on_message(msg: NatsMessage) -> None:
         try:
-            message = decode(msg.body)
+            message = decoded(msg)
         except (msgspec.DecodeError, msgspec.ValidationError) as error:
             log.error(
                 "undecodable message terminated", subject=msg.raw_message.subject, error=str(error)

@@ -21,6 +21,7 @@ from services.common.jetstream import DROPS, RUNNER, WORKER
 
 from .dropped import count_dropped
 from .health import Work, heartbeat
+from .plans import recall
 from .run import Planner
 from .work import apply_batch, give_up, retrying
 
@@ -86,7 +87,7 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
     subscribe_durable(
         bus,
         WORKER,
-        consume(bus, decode_batch, apply, apply_given_up, apply_retrying),
+        consume(bus, decode_batch, apply, apply_given_up, apply_retrying, recall),
         batch_size=settings.runner_concurrency,
         title="runner: change batches",
     )
