@@ -23,7 +23,7 @@ anything is planned, instead of reading every record without it.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Protocol, runtime_checkable
 
 import msgspec
@@ -118,6 +118,27 @@ class ChangeReader(Protocol):
     def watermark(self) -> str | None:
         """Once `read_changed` has been read to the end: where the next run starts from
         (None: nothing was seen, keep the one there was)."""
+        ...
+
+
+@runtime_checkable
+class KeyReader(Protocol):
+    """Optional: a side that can look records up by the values of one field, so that a run
+    scoped to some keys (`idsync job run --key`) reads those records, not every record.
+
+    `read_keys` may give more records than asked for (a directory matching without regard
+    to case) or fewer (a value stored in another spelling): the planner keeps only the
+    records of the keys asked for, and reads the whole side when a key is not among them
+    (planning/scoped.py)."""
+
+    def reads_keys(self, field: str) -> bool:
+        """Whether `read_keys` can look records up by `field` here."""
+        ...
+
+    def read_keys(
+        self, field: str, values: Sequence[str], batch_size: int
+    ) -> AsyncIterator[list[Record]]:
+        """The records whose `field` holds one of `values`, in batches as `read`."""
         ...
 
 

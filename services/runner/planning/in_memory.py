@@ -13,8 +13,9 @@ from core.engine.planned_state import Identify
 from schemas.jobs import Job
 
 from .reading import Reading
-from .sides import READ_BATCH, Pair
-from .source import Planned, mapper_of, only_keys, source_batches, wanted
+from .scoped import read_destination, read_source
+from .sides import Pair
+from .source import Planned, only_keys, wanted
 
 
 async def plan_in_memory(
@@ -25,16 +26,16 @@ async def plan_in_memory(
     reading: Reading,
     marks: dict[str, str | None],
 ) -> Planned:
-    """Each type's source and destination read whole (the run's scope kept when it has
-    keys), then one plan of them all."""
+    """Each type's source and destination read whole — or, for a run scoped to some keys,
+    only their records where a side can look them up (scoped.py) —, the run's scope kept,
+    then one plan of them all."""
     types: list[ObjectType] = []
     mappers = []
     read = found = 0
     for at, (mapping, (source, target)) in enumerate(zip(job.objects, pairs, strict=True)):
-        mapper = mapper_of(job, at, target, context)
-        batches = source_batches(job, source, reading, mapping.type, marks)
-        mapped = [record async for batch in batches for record in mapper.map(batch)]
-        everything = [record async for batch in target.read(READ_BATCH) for record in batch]
+        pair = (source, target)
+        mapper, mapped = await read_source(job, at, pair, keys, context, reading, marks)
+        everything = await read_destination(job, mapping, target, keys)
         read += len(mapped) + len(mapper.errors)
         found += len(everything)
         scoped = everything

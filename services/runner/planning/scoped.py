@@ -1,0 +1,119 @@
+"""Runs scoped to some keys (`idsync job run --key`, a system's run request naming
+keys): each side is asked for the records of those keys alone where it can look them up
+(providers' `KeyReader`), instead of being read whole.
+
+A lookup is only a shortcut to what a whole read keeps (`source.only_keys`), so it is
+taken only where it cannot change the plan:
+- the source is looked up by the field its first key is copied from, as it is (no
+  transformation, no delimiter): a transformed key could come from any value;
+- the job reads no watermark (a job with `changes` learns it from every record) and
+  maps its fields (a job copying every field learns them from every record);
+- keys compare with case (a lookup is exact where the side is);
+- the destination is looked up only when nothing in the plan needs every object of the
+  type: no references to resolve, no unique values to keep free, no leavers (whose
+  safety limit counts the destination's objects).
+And a key that a lookup does not find — a new object, a value stored in another
+spelling ("042" in a number column) — makes that side read whole, as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from core.engine import match_key
+from core.engine.context import MappingContext
+from schemas.jobs import Job, ObjectMapping
+from schemas.values import Record
+from services.providers.base import KeyReader, Provider
+
+from .reading import Reading
+from .sides import READ_BATCH, Pair, has_references
+from .source import SourceMapper, mapper_of, source_batches
+
+
+def source_lookup(job: Job, mapping: ObjectMapping, source: Provider) -> str | None:
+    """The source field to look the run's keys up by, or None to read the source whole."""
+    if job.changes is not None or not mapping.fields or mapping.case_insensitive:
+        return None
+    key = mapping.keys[0]
+    copied = next((f for f in mapping.fields if f.to == key), None)
+    if copied is None or copied.transform is not None or copied.resolve is not None:
+        return None
+    if copied.delimiter is not None or copied.unique:
+        return None
+    field = copied.from_ or copied.to
+    if not isinstance(source, KeyReader) or not source.reads_keys(field):
+        return None
+    return field
+
+
+def destination_lookup(job: Job, mapping: ObjectMapping, target: Provider) -> str | None:
+    """The destination field to look the run's keys up by, or None to read it whole."""
+    if mapping.case_insensitive or has_references(job) or mapping.leavers is not None:
+        return None
+    if any(field.unique for field in mapping.fields):
+        return None
+    key = mapping.keys[0]
+    if not isinstance(target, KeyReader) or not target.reads_keys(key):
+        return None
+    return key
+
+
+async def read_source(
+    job: Job,
+    at: int,
+    pair: Pair,
+    keys: list[str] | None,
+    context: MappingContext,
+    reading: Reading,
+    marks: dict[str, str | None],
+) -> tuple[SourceMapper, list[Record]]:
+    """The `at`-th type's source records, mapped, and their mapper: those of `keys` alone
+    where the source can look them up and finds each one, cleanly mapped; else all."""
+    mapping = job.objects[at]
+    source, target = pair
+    field = source_lookup(job, mapping, source) if keys is not None else None
+    if field is not None and isinstance(source, KeyReader):
+        wanted = asked(mapping, keys or [])
+        mapper = mapper_of(job, at, target, context)
+        batches = source.read_keys(field, wanted, READ_BATCH)
+        mapped = [record async for batch in batches for record in mapper.map(batch)]
+        key_of = scope_key(mapping)
+        clean = not mapper.errors and not mapper.outside
+        if clean and {key_of(record) for record in mapped} >= set(wanted):
+            return mapper, mapped
+    mapper = mapper_of(job, at, target, context)
+    batches = source_batches(job, source, reading, mapping.type, marks)
+    return mapper, [record async for batch in batches for record in mapper.map(batch)]
+
+
+async def read_destination(
+    job: Job, mapping: ObjectMapping, target: Provider, keys: list[str] | None
+) -> list[Record]:
+    """The type's destination records: those of `keys` alone where the destination can
+    look them up and finds each one; else all."""
+    field = destination_lookup(job, mapping, target) if keys is not None else None
+    if field is not None and isinstance(target, KeyReader):
+        wanted = asked(mapping, keys or [])
+        found = [
+            record
+            async for batch in target.read_keys(field, wanted, READ_BATCH)
+            for record in batch
+        ]
+        key_of = scope_key(mapping)
+        if {key_of(record) for record in found} >= set(wanted):
+            return found
+    return [record async for batch in target.read(READ_BATCH) for record in batch]
+
+
+def scope_key(mapping: ObjectMapping) -> Callable[[Record], str | None]:
+    """A record's first key, as a run scoped to keys compares it with the keys asked for."""
+    field = mapping.keys[:1]
+    return lambda record: match_key(record, field, mapping.case_insensitive)
+
+
+def asked(mapping: ObjectMapping, keys: list[str]) -> list[str]:
+    """The keys asked for, as a run compares them (unusable ones left out), each once."""
+    compare = scope_key(mapping)
+    found = (compare({mapping.keys[0]: key}) for key in keys)
+    return list(dict.fromkeys(key for key in found if key is not None))

@@ -1,0 +1,208 @@
+"""Runs scoped to some keys read only those records where a side can look them up — and
+plan exactly what reading both sides whole would have planned, in every job shape.
+
+Each case plans the same job twice over real SQLite tables: once as a run does, once
+with the lookups turned off (both sides read whole), and compares the plans, their
+hashes and their failed records; then checks which sides were read whole.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from schemas.connections import SqliteConnection
+from schemas.jobs import Endpoint, FieldMap, Job, Leavers, ObjectMapping
+from services.runner.planning import PlannedRun, Sides, plan_job, scoped
+from services.runner.planning.sides import open_pair
+
+PEOPLE = [
+    ("e1", "Ada", "Engineering", "active"),
+    ("e2", "Grace", "Research", "active"),
+    ("e3", "Alan", "Research", "left"),
+    ("E4", "Edsger", "Engineering", "active"),
+]
+KEY_AND_NAME = [FieldMap(to="id", from_="emp"), FieldMap(to="name")]
+
+
+def table(path: Path, name: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    db = sqlite3.connect(path)
+    with db:
+        db.execute(f"CREATE TABLE {name} ({', '.join(columns)})")
+        marks = ", ".join("?" * len(columns))
+        db.executemany(f"INSERT INTO {name} VALUES ({marks})", rows)
+    db.close()
+
+
+@pytest.fixture
+def hr(tmp_path: Path) -> Path:
+    """The source: people, their department and status; the destination: three of them,
+    one with another department."""
+    path = tmp_path / "hr.db"
+    table(path, "hr", ["emp", "name", "dept", "status"], PEOPLE)
+    existing = [("e1", "Ada", "Engineering"), ("e2", "Grace", "Sales"), ("e3", "Alan", "Research")]
+    table(tmp_path / "dir.db", "people", ["id", "name", "dept"], existing)
+    return tmp_path
+
+
+def job(mapping: ObjectMapping, source_scope: str | None = None) -> Job:
+    return Job(
+        id="scoped",
+        source=Endpoint(connection="hr", table="hr", query=source_scope),
+        destination=Endpoint(connection="dir", table="people"),
+        objects=[mapping],
+    )
+
+
+async def plan(folder: Path, the_job: Job, keys: list[str]) -> PlannedRun:
+    source_db = SqliteConnection(id="hr", path=str(folder / "hr.db"))
+    target_db = SqliteConnection(id="dir", path=str(folder / "dir.db"))
+    source, target = open_pair(source_db, target_db, the_job, 0)
+    await source.open(write=False)
+    await target.open(write=True)
+    try:
+        return await plan_job(the_job, Sides(source, target), keys)
+    finally:
+        await source.close()
+        await target.close()
+
+
+async def both_ways(
+    folder: Path, the_job: Job, keys: list[str], monkeypatch: pytest.MonkeyPatch
+) -> tuple[PlannedRun, PlannedRun]:
+    """The plan as a run makes it, and the plan with both sides read whole."""
+    looked_up = await plan(folder, the_job, keys)
+    with monkeypatch.context() as patched:
+        patched.setattr(scoped, "source_lookup", lambda *_: None)
+        patched.setattr(scoped, "destination_lookup", lambda *_: None)
+        whole = await plan(folder, the_job, keys)
+    assert looked_up.plan.hash == whole.plan.hash
+    assert looked_up.plan.changes == whole.plan.changes
+    assert looked_up.plan.counts == whole.plan.counts
+    assert looked_up.record_errors == whole.record_errors
+    return looked_up, whole
+
+
+def sides_read(planned: PlannedRun) -> tuple[int, int]:
+    return planned.source_records, planned.destination_records
+
+
+DEPT = FieldMap(to="dept")
+SHAPES: dict[str, tuple[ObjectMapping, list[str], tuple[int, int], list[str]]] = {
+    # (mapping, keys asked for, records read from (source, destination), the plan)
+    "an update: both sides looked up": (
+        ObjectMapping(keys=["id"], fields=[*KEY_AND_NAME, DEPT]),
+        ["e2"],
+        (1, 1),
+        ["update e2"],
+    ),
+    "two keys, both found": (
+        ObjectMapping(keys=["id"], fields=[*KEY_AND_NAME, DEPT]),
+        ["e1", "e2"],
+        (2, 2),
+        ["update e2"],
+    ),
+    "a create: the destination does not have it, so it is read whole": (
+        ObjectMapping(keys=["id"], fields=[*KEY_AND_NAME, DEPT]),
+        ["E4"],
+        (1, 3),
+        ["create E4"],
+    ),
+    "a key found nowhere: both sides read whole": (
+        ObjectMapping(keys=["id"], fields=[*KEY_AND_NAME, DEPT]),
+        ["nobody"],
+        (4, 3),
+        [],
+    ),
+    "a key with spaces around it is asked for as the run compares it": (
+        ObjectMapping(keys=["id"], fields=[*KEY_AND_NAME, DEPT]),
+        ["  e2 "],
+        (1, 1),
+        ["update e2"],
+    ),
+    "a transformed key: the source read whole": (
+        ObjectMapping(
+            keys=["id"],
+            fields=[FieldMap(to="id", from_="emp", transform="lower"), FieldMap(to="name"), DEPT],
+        ),
+        ["e2"],
+        (4, 1),
+        ["update e2"],
+    ),
+    "keys without case: both sides read whole": (
+        ObjectMapping(keys=["id"], case_insensitive=True, fields=[*KEY_AND_NAME, DEPT]),
+        ["e4"],
+        (4, 3),
+        ["create E4"],
+    ),
+    "a unique field: the destination read whole": (
+        ObjectMapping(keys=["id"], fields=[*KEY_AND_NAME, FieldMap(to="dept", unique=True)]),
+        ["E4"],
+        (1, 3),
+        ["create E4"],
+    ),
+    "leavers: the destination read whole, the leaver deleted": (
+        ObjectMapping(
+            keys=["id"],
+            fields=[*KEY_AND_NAME, DEPT],
+            leavers=Leavers(when={"field": "status", "equals": "left"}, action="delete"),
+        ),
+        ["e3"],
+        (1, 3),
+        ["delete e3"],
+    ),
+    "every field copied: the source read whole": (
+        ObjectMapping(keys=["emp"]),
+        ["e2"],
+        (4, 3),
+        ["create e2"],
+    ),
+}
+
+
+@pytest.mark.parametrize("shape", list(SHAPES))
+async def test_a_scoped_run_plans_what_reading_both_sides_whole_plans(
+    hr: Path, shape: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mapping, keys, read, planned = SHAPES[shape]
+    looked_up, whole = await both_ways(hr, job(mapping), keys, monkeypatch)
+    assert [f"{c.action} {c.key}" for c in looked_up.plan.changes] == planned
+    assert sides_read(looked_up) == read
+    assert sides_read(whole) == (len(PEOPLE), 3)
+
+
+async def test_a_record_the_source_scope_leaves_out_is_left_out_as_before(
+    hr: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mapping = ObjectMapping(keys=["id"], fields=[*KEY_AND_NAME, DEPT])
+    the_job = job(mapping, source_scope="dept <> 'Research'")
+    looked_up, _ = await both_ways(hr, the_job, ["e2"], monkeypatch)
+    assert looked_up.plan.changes == []
+
+
+async def test_a_key_stored_as_a_number_is_found_in_its_other_spelling(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The destination keeps "042" as 42: the source row holds 042, the run asks for 42."""
+    table(tmp_path / "hr.db", "hr", ["emp", "name", "dept", "status"], [("042", "Ada", "R", "")])
+    table(tmp_path / "dir.db", "people", ["id INTEGER", "name", "dept"], [(42, "Ada", "S")])
+    mapping = ObjectMapping(keys=["id"], fields=[*KEY_AND_NAME, DEPT])
+    looked_up, _ = await both_ways(tmp_path, job(mapping), ["42"], monkeypatch)
+    [change] = looked_up.plan.changes
+    assert (change.action, change.key, change.set) == ("update", "42", {"dept": "R"})
+
+
+async def test_a_record_that_fails_its_mapping_fails_as_in_a_whole_read(
+    hr: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mapping = ObjectMapping(
+        keys=["id"],
+        fields=[*KEY_AND_NAME, FieldMap(to="dept", transform={"map": {"Research": "R&D"}})],
+    )
+    looked_up, _ = await both_ways(hr, job(mapping), ["e1"], monkeypatch)
+    assert [(e.key, e.action) for e in looked_up.record_errors] == [("e1", "map")]
+    assert looked_up.plan.changes == []
