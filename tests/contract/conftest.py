@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 
 import pytest
 
 from schemas.plan import Change
 from schemas.values import Record
-from services.providers.base import Layout, Outcome, Provider
+from services.providers.base import KeyReader, Layout, Outcome, Provider
 from tests.contract.harness import HARNESSES, ProviderHarness
 
 LAYOUT = Layout(
@@ -65,6 +65,16 @@ class _Without:
 
     def canonical(self, record: Record) -> Record:
         return self._strip(self.provider.canonical(record))
+
+    def reads_keys(self, field: str) -> bool:
+        return isinstance(self.provider, KeyReader) and self.provider.reads_keys(field)
+
+    async def read_keys(
+        self, field: str, values: Sequence[str], batch_size: int
+    ) -> AsyncIterator[list[Record]]:
+        assert isinstance(self.provider, KeyReader)
+        async for batch in self.provider.read_keys(field, values, batch_size):
+            yield [self._strip(record) for record in batch]
 
     async def apply(self, changes: list[Change]) -> list[Outcome]:
         return await self.provider.apply(changes)

@@ -3,7 +3,7 @@ on a directory whose attributes are called otherwise (Active Directory)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 
 import msgspec
 
@@ -11,7 +11,7 @@ from schemas.connections import Connection
 from schemas.jobs import Endpoint
 from schemas.plan import Change
 from schemas.values import Record
-from services.providers.base import Layout, Outcome, Provider
+from services.providers.base import KeyReader, Layout, Outcome, Provider
 
 
 class Renamed:
@@ -54,6 +54,17 @@ class Renamed:
 
     def canonical(self, record: Record) -> Record:
         return self._ours(self.provider.canonical(self._theirs(record)))
+
+    def reads_keys(self, field: str) -> bool:
+        inner = self.provider
+        return isinstance(inner, KeyReader) and inner.reads_keys(self.out.get(field, field))
+
+    async def read_keys(
+        self, field: str, values: Sequence[str], batch_size: int
+    ) -> AsyncIterator[list[Record]]:
+        assert isinstance(self.provider, KeyReader)
+        async for batch in self.provider.read_keys(self.out.get(field, field), values, batch_size):
+            yield [self._ours(record) for record in batch]
 
     async def apply(self, changes: list[Change]) -> list[Outcome]:
         renamed = [

@@ -10,7 +10,7 @@ import pytest
 from core.errors import BadInput
 from schemas.plan import Change
 from schemas.values import Record
-from services.providers.base import Layout, Outcome
+from services.providers.base import KeyReader, Layout, Outcome
 from tests.contract.conftest import LAYOUT, OpenSide
 from tests.contract.harness import ProviderHarness, create, delete, read_all, update
 
@@ -288,3 +288,23 @@ async def test_canonical_predicts_what_reads_back(harness: ProviderHarness, side
     read = await read_all(destination)
     assert read == [destination.canonical(r) for r in wanted]
     assert [destination.canonical(r) for r in read] == read
+
+
+async def test_a_side_that_looks_keys_up_gives_at_least_their_records(
+    harness: ProviderHarness, side: OpenSide
+) -> None:
+    """KeyReader: the records of the keys asked for, in batches as `read`, each once;
+    none for a key no record holds. (A side that cannot look keys up is read whole.)"""
+    records: list[Record] = [{"id": f"u{i:02d}", "name": f"User {i}"} for i in range(7)]
+    harness.seed(LAYOUT, records)
+    source = await side(write=False)
+    if not isinstance(source, KeyReader) or not source.reads_keys("id"):
+        pytest.skip(f"{type(source).__name__} does not look records up by key")
+
+    asked = ["u05", "u01", "nobody", "u03"]
+    batches = [batch async for batch in source.read_keys("id", asked, 2)]
+
+    assert all(0 < len(batch) <= 2 for batch in batches)
+    found = sorted((r for b in batches for r in b), key=lambda r: str(r["id"]))
+    assert [r for r in found if r["id"] in asked] == [records[1], records[3], records[5]]
+    assert [batch async for batch in source.read_keys("id", ["nobody"], 2)] == []

@@ -6,8 +6,9 @@ map that writes find their entries in (provider.py)."""
 from __future__ import annotations
 
 import asyncio
+import re
 import unicodedata
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 
 from ldap3.core.results import RESULT_CODES
 
@@ -23,8 +24,13 @@ from . import ber as w
 from .connection import Session, binary_attributes, connect
 from .dn import class_filter, compile_filter, escape_filter_value
 from .steps import Key
-from .values import RawEntry, Values
+from .values import DN_FIELD, RawEntry, Values
 from .wire import Disconnected
+
+KEYS_PER_SEARCH = 100
+"""Key values looked up per search."""
+_ATTRIBUTE = re.compile(r"[A-Za-z][A-Za-z0-9-]*")
+"""An attribute description without options (RFC 4512): what a filter may name."""
 
 CHANGE_MARKER = "modifyTimestamp"
 """What incremental runs compare when the job names no change field (entryCSN also works)."""
@@ -87,6 +93,26 @@ class LdapReading:
 
     def read(self, batch_size: int) -> AsyncIterator[list[Record]]:
         return self._read(batch_size, self._filter, self._wanted())
+
+    def reads_keys(self, field: str) -> bool:
+        """An attribute by its name (not the DN, not an attribute of binary values)."""
+        binary = self._values.binary if self._values is not None else set()
+        name = field.lower()
+        return _ATTRIBUTE.fullmatch(field) is not None and name != DN_FIELD and name not in binary
+
+    async def read_keys(
+        self, field: str, values: Sequence[str], batch_size: int
+    ) -> AsyncIterator[list[Record]]:
+        """The entries of the scope with one of `values` in `field`, matched by the
+        attribute's own equality rule (most ignore case), a hundred values per search."""
+        for at in range(0, len(values), KEYS_PER_SEARCH):
+            some = "".join(
+                f"({field}={escape_filter_value(v)})" for v in values[at : at + KEYS_PER_SEARCH]
+            )
+            query = f"(&{self._query}(|{some}))"
+            filter_ber = compile_filter(query, "ldap: the endpoint's query with the keys asked for")
+            async for batch in self._read(batch_size, filter_ber, self._wanted()):
+                yield batch
 
     def read_changed(
         self, batch_size: int, since: str | None, field: str | None

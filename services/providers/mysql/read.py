@@ -5,7 +5,7 @@ is under way does not wait for it."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 from asyncmy.cursors import SSCursor
 from asyncmy.errors import MySQLError
@@ -15,7 +15,18 @@ from schemas.values import Record, normalize
 
 from ..changes import FieldChanges, HighestRead, filtered, needs_field
 from .connection import MysqlTable, connect, execute, fetch
-from .values import Param, canonical_value, changed_since, field_kind, text_of, value_of
+from .values import (
+    Param,
+    canonical_value,
+    changed_since,
+    field_kind,
+    quote,
+    text_of,
+    value_of,
+)
+
+KEYS_PER_QUERY = 500
+"""Values looked up per query."""
 
 
 class MysqlReading(MysqlTable):
@@ -25,11 +36,29 @@ class MysqlReading(MysqlTable):
         async for batch in self._rows(batch_size):
             yield batch
 
+    def reads_keys(self, field: str) -> bool:
+        """A table's column (a job's SELECT is read whole)."""
+        return self._query is None and field in self._columns
+
+    async def read_keys(
+        self, field: str, values: Sequence[str], batch_size: int
+    ) -> AsyncIterator[list[Record]]:
+        """The rows whose column holds one of `values` (compared as the column compares:
+        its collation, a number as a number), a few hundred values per query."""
+        for at in range(0, len(values), KEYS_PER_QUERY):
+            some = tuple(values[at : at + KEYS_PER_QUERY])
+            async for batch in self._rows(batch_size, lookup=(field, some)):
+                yield batch
+
     async def _rows(
-        self, batch_size: int, changed: tuple[str, str | None] | None = None
+        self,
+        batch_size: int,
+        changed: tuple[str, str | None] | None = None,
+        lookup: tuple[str, tuple[str, ...]] | None = None,
     ) -> AsyncIterator[list[Record]]:
         """The rows, or with `changed` (column, since) those changed since the watermark,
-        noting the highest value of the column in `self._highest`."""
+        noting the highest value of the column in `self._highest`, or with `lookup`
+        (column, values) those whose column holds one of the values."""
         if self._query is None and not self._columns:
             await self._refresh()
             if not self._columns:
@@ -41,6 +70,10 @@ class MysqlReading(MysqlTable):
             condition = changed_since(self._columns[field], since)
             if condition is not None:
                 sql, args = f"{sql} WHERE {condition[0]}", (condition[1],)
+        if lookup is not None:
+            field, values = lookup
+            marks = ", ".join(["%s"] * len(values))
+            sql, args = f"{sql} WHERE {quote(field)} IN ({marks})", values
         multi = self._layout.multi_valued
         conn = await connect(self._connection)
         try:

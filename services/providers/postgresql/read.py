@@ -4,7 +4,7 @@ of its own, so writing the same side while a read is under way does not wait for
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 import asyncpg
 
@@ -13,7 +13,7 @@ from schemas.values import Record, normalize
 
 from ..changes import FieldChanges, HighestRead, filtered, needs_field
 from .connection import PostgresqlTable, connect
-from .values import canonical_value, changed_since, text_of, value_of
+from .values import canonical_value, changed_since, quote, text_of, value_of
 
 
 class PostgresqlReading(PostgresqlTable):
@@ -23,23 +23,42 @@ class PostgresqlReading(PostgresqlTable):
         async for batch in self._rows(batch_size):
             yield batch
 
+    def reads_keys(self, field: str) -> bool:
+        """A table's column of single values (a job's SELECT is read whole)."""
+        column = self._columns.get(field)
+        return self._query is None and column is not None and not column.array
+
+    async def read_keys(
+        self, field: str, values: Sequence[str], batch_size: int
+    ) -> AsyncIterator[list[Record]]:
+        """The rows whose column, as text, is one of `values` (one query: an array)."""
+        async for batch in self._rows(batch_size, lookup=(field, list(values))):
+            yield batch
+
     async def _rows(
-        self, batch_size: int, changed: tuple[str, str | None] | None = None
+        self,
+        batch_size: int,
+        changed: tuple[str, str | None] | None = None,
+        lookup: tuple[str, list[str]] | None = None,
     ) -> AsyncIterator[list[Record]]:
         """The rows, or with `changed` (column, since) those changed since the watermark,
-        noting the highest value of the column in `self._highest`."""
+        noting the highest value of the column in `self._highest`, or with `lookup`
+        (column, values) those whose column holds one of the values."""
         if self._query is None and not self._columns:
             await self._refresh()
             if not self._columns:
                 return  # a destination that does not exist yet
         # The job's own SELECT, or every column of a table the catalogue named.
         sql = self._query if self._query is not None else f"SELECT * FROM {self._q}"
-        args: list[str] = []
+        args: list[str | list[str]] = []
         if changed is not None:
             column, since = changed
             condition = changed_since(self._columns[column], since)
             if condition is not None:
                 sql, args = f"{sql} WHERE {condition}", [str(since)]
+        if lookup is not None:
+            column, values = lookup
+            sql, args = f"{sql} WHERE {quote(column)}::text = ANY($1::text[])", [values]
         multi = self._layout.multi_valued
         conn = await connect(self._connection)
         try:
