@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import signal
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -31,7 +33,7 @@ from services.cli.client import connect
 from services.common.definitions import load_connections, load_job
 from services.common.embedded import EmbeddedNats
 from services.common.jetstream import wait_for_infrastructure
-from services.common.people import people, write_csv
+from services.common.people import people
 from services.common.reading import run_events
 from services.common.settings import Settings
 
@@ -55,17 +57,19 @@ path = "idsync.db"
 
 
 def seed(folder: Path, count: int) -> None:
-    """The source table `hr` in the same database, from a CSV of made-up people."""
-    csv_path = folder / "people.csv"
-    write_csv(csv_path, people(count))
-    script = f".mode csv\n.separator ;\n.import {csv_path} hr\n"
-    subprocess.run(["sqlite3", str(folder / "idsync.db")], input=script, text=True, check=True)
+    """The source table `hr` in the job's database: made-up people."""
+    rows = list(people(count))
+    columns = list(rows[0])
+    db = sqlite3.connect(folder / "idsync.db")
+    with db:
+        db.execute(f"CREATE TABLE hr ({', '.join(columns)})")
+        marks = ", ".join("?" * len(columns))
+        db.executemany(f"INSERT INTO hr VALUES ({marks})", [list(r.values()) for r in rows])
+    db.close()
 
 
 def change_one(folder: Path, round_: int) -> str:
     """A new title for one person; their key."""
-    import sqlite3
-
     db = sqlite3.connect(folder / "idsync.db")
     with db:
         (key,) = db.execute("SELECT employee_id FROM hr LIMIT 1 OFFSET ?", (round_ * 7,)).fetchone()
@@ -86,13 +90,23 @@ async def services_seconds(settings: Settings, run_id: str) -> float:
 def command(env: dict[str, str], *extra: str) -> tuple[float, str]:
     started = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-m", "services.cli.main", "job", "run", "bench", "--wait", "--json",
-         *extra],
-        env=env, capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            "-m",
+            "services.cli.main",
+            "job",
+            "run",
+            "bench",
+            "--wait",
+            "--json",
+            *extra,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     seconds = time.perf_counter() - started
-    import json
-
     return seconds, str(json.loads(done.stdout)["run_id"])
 
 
@@ -107,7 +121,8 @@ async def main(count: int, runs: int) -> None:
     env = {**os.environ, "IDSYNC_NATS_URL": url, "IDSYNC_HOME": str(settings.home)}
     services = subprocess.Popen(
         [sys.executable, "-m", "services.cli.main", "serve", "workflow", "runner"],
-        env=env, stderr=subprocess.DEVNULL,
+        env=env,
+        stderr=subprocess.DEVNULL,
     )
     results: dict[str, tuple[list[float], list[float]]] = {"whole": ([], []), "key": ([], [])}
     try:

@@ -15,7 +15,8 @@ not raised, and the other changes of the batch are still applied.
 
 Optional: `rereadable = True` says reading this side again is cheap (a file, a local
 table), so large plans read the destination twice instead of holding it (planning/low_memory.py);
-`ChangeReader` below is what incremental runs need of a source. `source_fields()`
+`ChangeReader` below is what incremental runs need of a source; `KeyReader` lets a run
+scoped to some keys read only their records. `source_fields()`
 (after `open`) names every field a source's records can have, where the source knows
 them (a header, a table's columns): a job mapping a field not among them fails before
 anything is planned, instead of reading every record without it.
