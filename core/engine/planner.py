@@ -152,8 +152,11 @@ class Planner:
         policies = self.policies
         new_of, old_of = record.get, existing.get
         for field in self.compared:
-            # `present` called only where it changes something: not on non-empty text.
+            # `present` called only where it changes something: not on non-empty text,
+            # nor on equal values of a field without a policy (present(x) == present(x)).
             new, old = new_of(field), old_of(field)
+            if new == old and field not in policies:
+                continue
             if new.__class__ is not str or not new:
                 new = present(new)
             if old.__class__ is not str or not old:
