@@ -1,0 +1,134 @@
+"""PostgreSQL → PostgreSQL, a million rows and nothing changed: the runner's peak memory.
+
+    .venv/bin/python bench/postgresql_million.py [--rows 1000000]
+
+Starts a throwaway PostgreSQL server (tests/postgresql_server.py), fills a source table
+`hr` and a destination table `people` with the same made-up people (COPY), then runs the
+job copying one into the other through an embedded nats-server and the services — the
+workflow and the runner each in a process of its own — and prints the run's time and
+the runner process's peak resident memory (VmHWM). Issue 17's target: under 400 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import io
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import asyncpg
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.*, bench.*
+
+from bench.ldap import define, timed_run
+from services.common.embedded import EmbeddedNats
+from services.common.people import FIELDS, people
+from services.common.settings import Settings
+from tests.postgresql_server import Cluster, Server
+
+JOB = """\
+id = "million"
+source = { connection = "db", table = "hr" }
+destination = { connection = "db", table = "people" }
+[[objects]]
+keys = ["employee_id"]
+fields = [
+  { to = "employee_id" }, { to = "first_name" }, { to = "last_name" }, { to = "email" },
+  { to = "department" }, { to = "title" }, { to = "groups", delimiter = "|" },
+]
+"""
+
+
+def connections(server: Server, secret: Path) -> str:
+    return f"""\
+[db]
+provider = "postgresql"
+host = "{server.host}"
+port = {server.port}
+database = "{server.database}"
+user = "{server.user}"
+password = {{ file = "{secret}" }}
+sslmode = "disable"
+"""
+
+
+async def fill(server: Server, count: int) -> None:
+    """Both tables, with the same rows, by COPY (a unique index on the key of each)."""
+    text = io.StringIO()
+    writer = csv.writer(text)
+    for row in people(count):
+        writer.writerow([row[field] for field in FIELDS])
+    data = text.getvalue().encode()
+    columns = ", ".join(f"{field} text" for field in FIELDS)
+    conn = await asyncpg.connect(server.dsn())
+    try:
+        for table in ("hr", "people"):
+            await conn.execute(f"CREATE TABLE {table} ({columns})")
+            await conn.execute(f"CREATE UNIQUE INDEX {table}_key ON {table} (employee_id)")
+            await conn.copy_to_table(table, source=io.BytesIO(data), format="csv")
+            await conn.execute(f"VACUUM ANALYZE {table}")
+    finally:
+        await conn.close()
+
+
+def peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def serve(env: dict[str, str], service: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "services.cli.main", "serve", service],
+        env=env,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+async def main(count: int) -> None:
+    folder = Path(tempfile.mkdtemp(prefix="idsync-bench-pg-million-"))
+    server_folder = Path(tempfile.mkdtemp(prefix="idsync-bench-pg-million-server-"))
+    cluster = Cluster(server_folder)
+    server = cluster.start()
+    nats = EmbeddedNats(folder / "nats")
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        await fill(server, count)
+        secret = folder / "pg-password"
+        secret.write_text(server.password + "\n")
+        (folder / "connections.toml").write_text(connections(server, secret))
+        url = nats.start()
+        settings = Settings(home=folder / "home", nats_url=url, principal="bench")
+        env = {**os.environ, "IDSYNC_NATS_URL": url, "IDSYNC_HOME": str(settings.home)}
+        processes = [serve(env, "workflow"), serve(env, "runner")]
+        await define(settings, folder, {"million": JOB})
+        await asyncio.sleep(1.0)  # the services' start-up is not counted
+        seconds, end = await timed_run(settings, "million")
+        peak = peak_rss_mib(processes[1].pid)
+    finally:
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+            process.wait(30)
+        nats.stop()
+        cluster.stop()
+        shutil.rmtree(server_folder, ignore_errors=True)
+        shutil.rmtree(folder, ignore_errors=True)
+    assert end.stats.unchanged == count and end.stats.written == 0, end.stats
+    met = "met" if peak < 400 else "NOT met"
+    print(f"PostgreSQL → PostgreSQL, {count:,} rows, nothing changed")
+    print(f"  run (request → finished): {seconds:6.1f} s  {count / seconds:>9,.0f} rows/s")
+    print(f"  runner's peak memory:     {peak:6.0f} MiB  (target < 400 MiB: {met})")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    asyncio.run(main(parser.parse_args().rows))
