@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from schemas.plan import RunStats
+from schemas.plan import PlanCounts, RunStats
 
 STAT_NAMES = (
     "read",
@@ -21,6 +21,15 @@ STAT_NAMES = (
     "failed",
 )
 """The statistics shown, in this order (`enabled`: objects restored)."""
+
+
+COUNT_NAMES = ("create", "update", "delete", "disable", "move", "enable", "unchanged", "skipped")
+"""A plan's counts shown, in this order (`enable`: objects restored)."""
+
+
+def counts_line(counts: PlanCounts) -> str:
+    """ "1 create, 2 update, 0 delete, …" — every count of a plan, none left out."""
+    return ", ".join(f"{getattr(counts, name)} {name}" for name in COUNT_NAMES)
 
 
 def stats_line(stats: RunStats) -> str:

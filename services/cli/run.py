@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from core.checks.principals import same
 from core.errors import NotFound
+from core.run_texts import counts_line
 from core.runs import RunStory, fold
 from schemas.ids import utcnow
 from schemas.subjects import RUN_EVENTS, job_events
@@ -63,11 +64,7 @@ async def run_show(args: argparse.Namespace) -> int:
     if run.approved_by:
         print(f"  approved by {run.approved_by}")
     if run.planned is not None:
-        c = run.planned
-        print(
-            f"  plan {run.plan_hash[:12]}: {c.create} create, {c.update} update, "
-            f"{c.delete} delete, {c.unchanged} unchanged, {c.skipped} skipped"
-        )
+        print(f"  plan {run.plan_hash[:12]}: {counts_line(run.planned)}")
     if run.incremental:
         since = f"since {run.since}" if run.since else "no watermark yet: every record"
         print(f"  incremental: changed records only ({since}); absent objects left alone")

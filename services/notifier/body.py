@@ -11,13 +11,12 @@ import html
 from collections.abc import Iterator
 from datetime import datetime
 
-from core.run_texts import STAT_NAMES, duration
+from core.run_texts import COUNT_NAMES, STAT_NAMES, duration
 from core.runs import RunStory
 from schemas.events import Event, RunAwaitingApproval
 from schemas.plan import PlanCounts, RecordError, RunStats
 
 MAX_ERRORS_LISTED = 50
-COUNT_NAMES = ("create", "update", "delete", "disable", "move", "enable", "unchanged", "skipped")
 
 
 def facts(title: str, run: RunStory, event: Event) -> list[tuple[str, str]]:

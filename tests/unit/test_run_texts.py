@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from core.run_texts import STAT_NAMES, duration, stats_line
+from core.run_texts import COUNT_NAMES, STAT_NAMES, counts_line, duration, stats_line
 from schemas.events import RunFinished
-from schemas.plan import RunStats
+from schemas.plan import PlanCounts, RunStats
 from services.cli.output import event_line
 from services.cli.watch import describe_end
 from services.notifier import body
@@ -37,6 +37,15 @@ def test_the_summary_leaves_no_statistic_out() -> None:
     assert line == (
         "5 read, 0 created, 1 updated, 0 deleted, 0 disabled, 0 moved, 2 enabled, "
         "2 unchanged, 0 skipped, 0 failed"
+    )
+
+
+def test_a_plan_shows_every_count_disables_and_moves_included() -> None:
+    assert set(COUNT_NAMES) == set(PlanCounts.__struct_fields__)
+    assert vars(body)["COUNT_NAMES"] is COUNT_NAMES  # the mails count as the command line does
+    line = counts_line(PlanCounts(create=1, disable=2, move=3, unchanged=4))
+    assert line == (
+        "1 create, 0 update, 0 delete, 2 disable, 3 move, 0 enable, 4 unchanged, 0 skipped"
     )
 
 
