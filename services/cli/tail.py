@@ -11,16 +11,32 @@ from schemas.subjects import JOURNAL_SUBJECTS, job_events
 from .client import connect
 from .output import event_line
 
+TICK = 0.5
+"""Seconds between looks at the connection while no event comes."""
+
 
 async def tail(args: argparse.Namespace) -> int:
+    """Follow the journal until Ctrl-C; a server that goes away is waited for, said on
+    stderr, and followed again when it is back (what it published meanwhile is in the
+    journal: `idsync run list`, `idsync run show RUN`)."""
     # The journal's families, not idsync.>: that would take in other people's commands.
     subjects = [job_events(args.job)] if args.job else JOURNAL_SUBJECTS
-    async with connect(args.settings) as session, session.follow(*subjects) as queue:
+    async with (
+        connect(args.settings, patient=True) as session,
+        session.follow(*subjects) as queue,
+    ):
         if not args.json:
             print(f"following {', '.join(subjects)} (Ctrl-C to stop)", file=sys.stderr)
+        connected = True
         try:
             while True:
-                event = await queue.get()
+                try:
+                    event = await asyncio.wait_for(queue.get(), TICK)
+                except TimeoutError:
+                    if connected != session.nc.is_connected:
+                        connected = session.nc.is_connected
+                        print(_connection_note(connected), file=sys.stderr, flush=True)
+                    continue
                 if args.json:
                     sys.stdout.write(session_json(event) + "\n")
                 else:
@@ -28,6 +44,15 @@ async def tail(args: argparse.Namespace) -> int:
                 sys.stdout.flush()
         except asyncio.CancelledError:
             return 0
+
+
+def _connection_note(connected: bool) -> str:
+    if connected:
+        return (
+            "the NATS server is back: following again (events published while it was away "
+            "are in the journal: `idsync run list`)"
+        )
+    return "lost the NATS server: waiting for it to come back (Ctrl-C to stop)"
 
 
 def session_json(event: object) -> str:

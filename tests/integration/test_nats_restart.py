@@ -12,7 +12,8 @@ from contextlib import asynccontextmanager
 import msgspec
 import pytest
 
-from schemas.events import RunFinished, RunPlanned, is_end
+from core.errors import Unreachable
+from schemas.events import Event, RunFinished, RunPlanned, is_end
 from services.cli.client import Session, connect
 from services.cli.watch import follow_run
 from services.common.embedded import EmbeddedNats
@@ -152,3 +153,40 @@ async def test_job_run_wait_gives_up_on_a_server_that_stays_away_with_exit_3(
     assert waiting.returncode == 3, err.decode()
     said = err.decode()
     assert "lost the NATS server" in said and f"`idsync run show {run_id}`" in said
+
+
+async def test_tail_follows_the_journal_through_a_server_restart(
+    files: Files, settings: Settings, nats_server: EmbeddedNats
+) -> None:
+    files.write(count=3)
+    async with all_services(settings):
+        async with connect(settings) as session:
+            await apply_files(session, files)
+        tailing = await asyncio.create_subprocess_exec(
+            *IDSYNC, "tail", env=env_for(settings), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        assert tailing.stderr is not None and tailing.stdout is not None
+        assert b"following" in await asyncio.wait_for(tailing.stderr.readline(), 20)
+        await asyncio.to_thread(nats_server.stop)
+        lost = await asyncio.wait_for(tailing.stderr.readline(), 20)
+        await asyncio.to_thread(nats_server.start, port=nats_server.port)
+        back = await asyncio.wait_for(tailing.stderr.readline(), 30)
+        run_id, end = await run_once_the_services_answer(settings)
+        line = b""
+        while run_id.encode() not in line or b"run.finished" not in line:
+            line = await asyncio.wait_for(tailing.stdout.readline(), 30)
+        tailing.terminate()
+        await tailing.wait()
+    assert b"lost the NATS server" in lost and b"the NATS server is back" in back
+    assert isinstance(end, RunFinished)
+
+
+async def run_once_the_services_answer(settings: Settings) -> tuple[str, Event]:
+    """A run followed to its end, asked for again while the services reconnect."""
+    for _ in range(100):
+        try:
+            async with connect(settings) as session:
+                return await follow_run(session, JOB_ID, None)
+        except Unreachable:
+            await asyncio.sleep(0.2)
+    raise AssertionError("the services did not answer again after the server came back")
