@@ -14,6 +14,7 @@ from schemas.event_ids import planning_dead_id, planning_failed_id
 from schemas.events import Event, RunApproved, RunBatchDropped, RunDeadLetter, RunDeliveryFailed
 from schemas.work import WorkBatch, decode_batch
 from services.common.bus import Bus
+from services.common.collector import collector_paused
 from services.common.consumers import subscribe_durable
 from services.common.delivery import Failure, consume, deliberately
 from services.common.host import Background
@@ -24,6 +25,12 @@ from .health import Work, heartbeat
 from .plans import recall
 from .run import Planner
 from .work import apply_batch, give_up, retrying
+
+
+def decode_work(data: bytes) -> WorkBatch:
+    """A batch from the work queue: thousands of small records, none in a cycle."""
+    with collector_paused():
+        return decode_batch(data)
 
 
 def register(broker: NatsBroker, bus: Bus) -> list[Background]:
@@ -87,7 +94,7 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
     subscribe_durable(
         bus,
         WORKER,
-        consume(bus, decode_batch, apply, apply_given_up, apply_retrying, recall),
+        consume(bus, decode_work, apply, apply_given_up, apply_retrying, recall),
         batch_size=settings.runner_concurrency,
         title="runner: change batches",
     )

@@ -5,12 +5,9 @@ told. read.py and write.py build on it."""
 from __future__ import annotations
 
 import asyncio
-import gc
 import sqlite3
 import urllib.parse
 import weakref
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import aiosqlite
@@ -25,20 +22,6 @@ from ..changes import FieldChanges
 from .reach import unwritable
 from .statements import Statements
 from .values import Probe, affinity, quote
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Preparing a large batch allocates millions of short-lived, acyclic objects: left on,
-    the cycle collector rescans the whole heap over and over, which tripled bulk load time."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
 
 _writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Path, asyncio.Lock]] = (
     weakref.WeakKeyDictionary()

@@ -11,9 +11,10 @@ from collections.abc import Callable, Iterable, Sequence
 import aiosqlite
 
 from schemas.plan import Change
+from services.common.collector import collector_paused
 
 from ..base import Outcome
-from .connection import SqliteTable, busy, gc_paused, writer
+from .connection import SqliteTable, busy, writer
 from .statements import Op
 from .values import Key, Param, key_part, param_of, quote
 
@@ -85,7 +86,7 @@ class SqliteWriting(SqliteTable):
 
     async def _apply_all(self, db: aiosqlite.Connection, changes: list[Change]) -> list[Outcome]:
         outcomes = [Outcome()] * len(changes)
-        with gc_paused():
+        with collector_paused():
             steps = self._steps(changes, outcomes)
         for step in steps:
             if isinstance(step, list):
@@ -170,11 +171,11 @@ class SqliteWriting(SqliteTable):
         if not ops:
             return
         if self._upsertable(ops):  # the common first run: one statement, no lookups
-            with gc_paused():
+            with collector_paused():
                 groups, pending = self._upserts(ops)
         else:
             existing = await self._existing(db, ops)
-            with gc_paused():
+            with collector_paused():
                 groups, pending = self._groups(ops, existing, outcomes)
         await db.execute("SAVEPOINT idsync_bulk")
         try:

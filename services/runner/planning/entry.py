@@ -19,6 +19,7 @@ from schemas.connections import Connection
 from schemas.events import Trigger
 from schemas.jobs import Job
 from schemas.plan import RecordError
+from services.common.collector import collector_paused
 from services.common.store import Store
 from services.common.watermarks import Memory
 
@@ -93,10 +94,11 @@ async def plan_job(
         where = endpoint_of(job.source, mapping.source).where
         check_source_fields(mapping, source, f"$.objects[{at}]", where)
     marks: dict[str, str | None] = {}
-    if not several(job) and await lean_enough(job.objects[0], sides.destination, keys):
-        planned = await plan_low_memory(job, sides, context, reading, marks)
-    else:
-        planned = await plan_in_memory(job, pairs, keys, context, reading, marks)
+    with collector_paused():  # records by the hundred thousand, none in a cycle
+        if not several(job) and await lean_enough(job.objects[0], sides.destination, keys):
+            planned = await plan_low_memory(job, sides, context, reading, marks)
+        else:
+            planned = await plan_in_memory(job, pairs, keys, context, reading, marks)
     # Each kind once (a renamed field makes every record one), and at the level of the
     # runner's story: `job preview` prints them to its user.
     for warning in grouped_warnings(planned.plan.warnings):
