@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import json
 import signal
 import sqlite3
 
@@ -23,7 +24,9 @@ from .conftest import JOB_ID, Files, RunServices, apply_files
 from .history import changes_of, recorded, tables
 from .journal import events_of_run
 from .processes import service_process
+from .secured import APPROVAL, Running, person
 from .test_cli import idsync
+from .test_cli_secured import idsync as as_person
 
 
 async def planned_rows(session: Session, run_id: str) -> list[tuple[str, ...]]:
@@ -173,3 +176,25 @@ async def test_a_recorder_killed_mid_run_and_restarted_loses_and_doubles_nothing
     assert [(r.key, r.action, r.field, r.old, r.new) for r in found] == await planned_rows(
         session, run_id
     )
+
+
+async def test_with_users_anyone_reviews_a_run_and_sees_who_asked_and_who_approved(
+    files: Files, secure: Settings, secured_services: Running
+) -> None:
+    files.write(count=6, extra=APPROVAL, owners=["alice"])
+    async with secured_services():
+        for what, path in (("connection", files.connections), ("job", files.job)):
+            applied = await as_person(secure, "alice", what, "apply", str(path))
+            assert applied.returncode == 0, applied.stderr
+        asked = await as_person(secure, "alice", "job", "run", JOB_ID)
+        run_id = asked.stdout.strip()
+        approved = await as_person(secure, "bob", "run", "approve", run_id)
+        assert approved.returncode == 0, approved.stderr
+        async with person(secure, "dave") as session:
+            story = await recorded(session, run_id)
+        review = await as_person(secure, "dave", "run", "review", run_id, "--json")
+    assert review.returncode == 0, review.stderr
+    found = json.loads(review.stdout)
+    assert story.requested_by == "alice" and "bob" in found["run"]["approvals"]
+    assert len(found["changes"]) == 6 * 6 and found["errors"] == []
+    assert [e["type"] for e in found["events"]][:2] == ["run.requested", "run.awaiting-approval"]
