@@ -23,6 +23,7 @@ from pathlib import Path
 
 import msgspec
 
+from bench.csv_to_sqlite import CONNECTIONS, JOB, line, timed_run
 from core.checks.job import check_job
 from core.errors import NotFound, Unreachable
 from core.runs import RunStory
@@ -35,8 +36,6 @@ from services.common.jetstream import wait_for_infrastructure
 from services.common.people import people, write_csv
 from services.common.settings import Settings
 from services.providers import FACTS
-
-from bench.csv_to_sqlite import CONNECTIONS, JOB, line, timed_run
 
 FIELDS = 7
 """Fields the bench's job writes per created person: one history row each."""
