@@ -6,5 +6,7 @@ COPY schemas ./schemas
 COPY core ./core
 COPY services ./services
 RUN pip install --no-cache-dir .
+# The recorder keeps its history database there (compose.yaml mounts a volume).
+RUN mkdir -p /history && chown nobody /history
 USER nobody
 ENTRYPOINT ["idsync"]

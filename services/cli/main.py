@@ -271,6 +271,7 @@ def _nouns(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("run_id", metavar="RUN")
     p.add_argument("--reason", help="why (kept in the journal)")
+    _review(runs)
 
     _users(sub)
     runner_noun = sub.add_parser("runner", help="the runners and what they work on")
@@ -304,6 +305,38 @@ def _nouns(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "abandon a dead letter: a batch's changes count as failed, the run goes on",
     )
     p.add_argument("seq", metavar="SEQ")
+
+
+def _review(runs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = _command(
+        runs,
+        "review",
+        "services.cli.review:run_review",
+        "one run as the recorder keeps it: who asked and decided, statistics, every "
+        "record error, every field written (old and new values), its events in order",
+    )
+    p.add_argument("run_id", metavar="RUN")
+    p.add_argument("--limit", type=int, default=50, help="changes to print (default 50)")
+    p.add_argument(
+        "--export",
+        choices=["csv", "json"],
+        help="print every change instead, one row per field, as CSV or JSON",
+    )
+    _json(p)
+
+
+def _history(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = _command(
+        sub,
+        "history",
+        "services.cli.history:history",
+        "every change every job made to an object, newest first; `history why JOB KEY "
+        "FIELD`: the run that wrote a field's value and where the job takes it from",
+    )
+    p.add_argument("words", nargs="+", metavar="KEY | why JOB KEY FIELD")
+    p.add_argument("--job", help="only this job's changes")
+    p.add_argument("--since", help="only since then: a duration back (7d, 12h) or a date")
+    _json(p)
 
 
 def _users(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -344,6 +377,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="noun", required=True, metavar="COMMAND")
     _nouns(sub)
+    _history(sub)
     p = _command(
         sub, "tail", "services.cli.tail:tail", "print events as they happen (Ctrl-C stops)"
     )

@@ -22,6 +22,8 @@ The server enforces these, so no client can go around the workflow:
   waiting for approval over the safety limits), the work queue, run states, plans and
   heartbeats; never an approval, a denial or an expiry.
 - the **notifier** publishes `run.notify-failed` and records the mails it sent.
+- the **recorder** publishes nothing: it reads the journal and the stored plans into
+  its own database and answers everyone's history queries (`idsync.cmd.*.history`).
 
 Services read the journal as people do, by direct gets; with ordered consumers only
 where nats-py has no other way (object store gets), on that stream only.
@@ -187,6 +189,9 @@ def service(name: str) -> Permissions:
             f"$JS.API.STREAM.PURGE.{_OBJECTS}",  # replacing a stored plan purges its chunks
             *_ordered_reads(_OBJECTS),
         ],
+        # The recorder publishes nothing: it reads the journal and stored plans, and
+        # answers history queries.
+        "recorder": [*_ordered_reads(_OBJECTS)],
         "notifier": [
             *_events(RunNotifyFailed),
             f"$KV.{MAIL_BUCKET}.>",
@@ -198,4 +203,6 @@ def service(name: str) -> Permissions:
     if name == "workflow":
         # Every principal's commands, identity in the subject.
         subscribe.append(command_subject("*", "*"))
+    if name == "recorder":
+        subscribe.append(command_subject("*", "history"))  # everyone's history queries
     return Permissions(publish=[*_SERVICE_BASE, *own[name]], subscribe=subscribe, responses=True)

@@ -108,7 +108,12 @@ NOTIFIER = ConsumerSpec("notifier", JOURNAL, RUN_EVENTS, max_ack_pending=64)
 WORKER = ConsumerSpec("runner-work", WORK, ALL_WORK, max_ack_pending=64, deliver=DeliverPolicy.ALL)
 # Batches someone dropped as dead letters: a runner counts each and moves its run on.
 DROPS = ConsumerSpec("runner-drops", JOURNAL, events_of(RunBatchDropped), max_ack_pending=16)
-CONSUMERS = (RUNNER, WORKFLOW, WAITS, NOTIFIER, WORKER, DROPS)
+# The history: every run event from the journal's first (a recorder added later builds
+# the history of what the journal holds), one at a time, in order.
+RECORDER = ConsumerSpec(
+    "recorder", JOURNAL, RUN_EVENTS, max_ack_pending=1, deliver=DeliverPolicy.ALL
+)
+CONSUMERS = (RUNNER, WORKFLOW, WAITS, NOTIFIER, WORKER, DROPS, RECORDER)
 
 
 def stream_configs(settings: Settings) -> list[StreamConfig]:

@@ -4,5 +4,5 @@ Apart so that the command line can list them without loading NATS."""
 
 from __future__ import annotations
 
-SERVICES = ("scheduler", "workflow", "runner", "notifier")
+SERVICES = ("scheduler", "workflow", "runner", "notifier", "recorder")
 """The services, each of which connects as its own user."""

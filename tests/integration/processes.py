@@ -33,3 +33,23 @@ def runner_process(
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
                 process.wait(timeout=20)
+
+
+@contextmanager
+def service_process(
+    settings: Settings, service: str, **env: str
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`idsync serve SERVICE`, its log in IDSYNC_HOME/logs; stopped by pid (SIGTERM)
+    unless the test killed it first."""
+    logs = settings.home / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    with (logs / f"{service}.log").open("ab") as log:
+        process = subprocess.Popen(
+            [*IDSYNC, "serve", service], env=env_for(settings, **env), stdout=log, stderr=log
+        )
+        try:
+            yield process
+        finally:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                process.wait(timeout=20)

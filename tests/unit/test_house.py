@@ -37,6 +37,7 @@ RULES: dict[str, frozenset[str]] = {
     "services.workflow": BELOW_SERVICES | {"services.providers", "services.workflow"},
     "services.notifier": BELOW_SERVICES | {"services.notifier"},
     "services.scheduler": BELOW_SERVICES | {"services.scheduler"},
+    "services.recorder": BELOW_SERVICES | {"services.recorder"},
     # The top floor.
     "services.cli": frozenset({"schemas", "core", "services"}),
 }

@@ -1,0 +1,85 @@
+"""History: what the recorder keeps of every run, and the queries it answers.
+
+The recorder (services/recorder) projects the journal into SQL and answers these
+queries by request/reply on `idsync.cmd.<principal>.history` (a command subject: the
+asker is in the subject, and people may already publish there). Replies are paged:
+`next_offset` says where the next page starts, None when there is none.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+from .events import Event
+from .plan import RecordError
+
+Outcome = Literal["applied", "failed", "dropped"]
+SECRET_SHOWN = "(set)"
+"""How a secret value (a password) is shown: that it was set, never what it is."""
+
+
+class ChangeRow(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """One field of one object changed by one run (a change without fields, such as a
+    delete, is one row with no field)."""
+
+    run_id: str
+    job_id: str
+    batch: int
+    n: int
+    """The row's place among its batch's rows: (run_id, batch, n) is its identity."""
+    object_type: str
+    key: str
+    action: str
+    field: str = ""
+    old: str = ""
+    new: str = ""
+    container: str = ""
+    secret: bool = False
+    """A password or another secret: `old` and `new` say "(set)" or nothing, never a value."""
+    outcome: Outcome = "applied"
+    error: str = ""
+    at: str = ""
+    """When the batch was applied (ISO 8601, UTC)."""
+
+
+Asked = Literal["run", "errors", "events", "changes", "object", "runs"]
+
+
+class HistoryQuery(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A question to the recorder."""
+
+    what: Asked
+    """run: one run's story; errors, events, changes: one run's, paged; object: every
+    change of one object (by key), newest first; runs: the runs recorded, newest first."""
+    run_id: str = ""
+    key: str = ""
+    job_id: str = ""
+    field: str = ""
+    since: str = ""
+    """ISO 8601: only what happened at or after it."""
+    offset: int = 0
+    limit: int = 1000
+
+
+class HistoryReply(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    ok: bool = True
+    error: str = ""
+    story: msgspec.Raw = msgspec.field(default_factory=lambda: msgspec.Raw(b"null"))
+    """The run as core/runs.py folds it (RunStory, without its errors: ask for those);
+    JSON null when the question was not about one run."""
+    errors: list[RecordError] = msgspec.field(default_factory=list)
+    events: list[Event] = msgspec.field(default_factory=list)
+    changes: list[ChangeRow] = msgspec.field(default_factory=list)
+    total: int = 0
+    next_offset: int | None = None
+
+
+_encoder = msgspec.json.Encoder()
+query_decoder = msgspec.json.Decoder(HistoryQuery)
+reply_decoder = msgspec.json.Decoder(HistoryReply)
+
+
+def encode(message: HistoryQuery | HistoryReply) -> bytes:
+    return _encoder.encode(message)

@@ -1,0 +1,110 @@
+"""The recorder's answers: `idsync run review` and `idsync history` ask them by
+request/reply on `idsync.cmd.<principal>.history` (schemas/history.py).
+
+Pages are cut at `limit` rows and at PAGE_BYTES of JSON, well under the server's
+message limit; `next_offset` says where the next page starts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiosqlite
+import msgspec
+
+from schemas.events import decode_event
+from schemas.history import HistoryQuery, HistoryReply
+from schemas.plan import RecordError
+
+from .project import CHANGE_COLUMNS, change_row
+
+PAGE_BYTES = 512 * 1024
+MAX_LIMIT = 5000
+_size = msgspec.json.Encoder()
+
+
+async def answer(db: aiosqlite.Connection, query: HistoryQuery) -> HistoryReply:
+    limit = max(1, min(query.limit, MAX_LIMIT))
+    if query.what in ("run", "errors", "events", "changes"):
+        cursor = await db.execute("SELECT story FROM runs WHERE run_id = ?", (query.run_id,))
+        found = await cursor.fetchone()
+        if found is None:
+            return HistoryReply(
+                ok=False,
+                error=f"the recorder has no run {query.run_id!r}: `idsync run list` shows the "
+                "runs in the journal (a run the recorder has not reached yet appears shortly)",
+            )
+        if query.what == "run":
+            total = await _count(db, "SELECT count(*) FROM changes WHERE run_id = ?", query.run_id)
+            return HistoryReply(story=msgspec.Raw(found[0]), total=total)
+    if query.what == "errors":
+        rows = await _page(
+            db,
+            "SELECT key, object_type, action, message, skipped FROM record_errors "
+            "WHERE run_id = ? ORDER BY n LIMIT ? OFFSET ?",
+            (query.run_id, limit + 1, query.offset),
+        )
+        errors = [
+            RecordError(key=k, object_type=t, action=a, message=m, skipped=bool(s))
+            for k, t, a, m, s in rows
+        ]
+        kept, next_offset = _cut(errors, limit, query.offset)
+        return HistoryReply(errors=kept, next_offset=next_offset)
+    if query.what == "events":
+        rows = await _page(
+            db,
+            "SELECT body FROM events WHERE run_id = ? ORDER BY seq LIMIT ? OFFSET ?",
+            (query.run_id, limit + 1, query.offset),
+        )
+        events = [decode_event(body) for (body,) in rows]
+        kept_events, next_offset = _cut(events, limit, query.offset)
+        return HistoryReply(events=kept_events, next_offset=next_offset)
+    if query.what == "changes":
+        rows = await _page(
+            db,
+            f"SELECT {CHANGE_COLUMNS} FROM changes WHERE run_id = ? "
+            "ORDER BY batch, n LIMIT ? OFFSET ?",
+            (query.run_id, limit + 1, query.offset),
+        )
+    else:  # object: every change of one object, newest first
+        where, values = ["key = ?"], [query.key]
+        for column, value in (("job_id", query.job_id), ("field", query.field)):
+            if value:
+                where.append(f"{column} = ?")
+                values.append(value)
+        if query.since:
+            where.append("at >= ?")
+            values.append(query.since)
+        rows = await _page(
+            db,
+            f"SELECT {CHANGE_COLUMNS} FROM changes WHERE {' AND '.join(where)} "
+            "ORDER BY at DESC, run_id DESC, batch, n LIMIT ? OFFSET ?",
+            (*values, limit + 1, query.offset),
+        )
+    changes, next_offset = _cut([change_row(row) for row in rows], limit, query.offset)
+    return HistoryReply(changes=changes, next_offset=next_offset)
+
+
+async def _count(db: aiosqlite.Connection, sql: str, *values: Any) -> int:
+    cursor = await db.execute(sql, values)
+    found = await cursor.fetchone()
+    return int(found[0]) if found else 0
+
+
+async def _page(db: aiosqlite.Connection, sql: str, values: tuple[Any, ...]) -> list[Any]:
+    cursor = await db.execute(sql, values)
+    return list(await cursor.fetchall())
+
+
+def _cut(items: list[Any], limit: int, offset: int) -> tuple[list[Any], int | None]:
+    """At most `limit` items and PAGE_BYTES of JSON (at least one); where the next page
+    starts, None when this one ends the list."""
+    kept: list[Any] = []
+    size = 0
+    for item in items[:limit]:
+        size += len(_size.encode(item))
+        if kept and size > PAGE_BYTES:
+            break
+        kept.append(item)
+    more = len(kept) < len(items)
+    return kept, offset + len(kept) if more else None

@@ -1,0 +1,83 @@
+"""The recorder: projects the journal into the history database and answers queries.
+
+Its durable consumer (`recorder`, every run event, deliver-all) starts at the journal's
+first event, so a recorder added to a deployment builds the history of what the
+journal still holds. One event at a time, in journal order: each is written in one
+transaction, then acknowledged (services/common/delivery.py), so a recorder stopped
+anywhere loses nothing and, delivered an event again, writes the same rows again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from contextvars import ContextVar
+
+import aiosqlite
+import msgspec
+from faststream.nats import NatsBroker, NatsMessage
+
+from schemas.events import Event
+from schemas.history import HistoryReply, encode, query_decoder
+from schemas.subjects import command_subject
+from services.common.bus import Bus
+from services.common.consumers import subscribe_durable
+from services.common.delivery import deliberately
+from services.common.host import Background
+from services.common.jetstream import RECORDER
+
+from .answers import answer
+from .database import open_database, path_in
+from .project import Recorder, log
+
+QUEUE = "idsync-recorder"  # several recorders on one database: each query answered once
+VERB = "history"
+_sequence: ContextVar[int] = ContextVar("journal_sequence", default=0)
+
+
+def register(broker: NatsBroker, bus: Bus) -> list[Background]:
+    path = path_in(bus.settings.home)
+    opened: dict[str, aiosqlite.Connection] = {}
+
+    async def writer() -> Recorder:
+        if "write" not in opened:
+            opened["write"] = await open_database(path, write=True)
+            log.info("history database", path=str(path))
+        return Recorder(bus, opened["write"])
+
+    recorder: list[Recorder] = []
+
+    async def handle(event: Event, attempt: int) -> None:
+        if not recorder:
+            recorder.append(await writer())
+        await recorder[0].record(event, _sequence.get())
+
+    handler = deliberately(bus, handle)
+
+    async def on_event(msg: NatsMessage) -> None:
+        # The journal's sequence orders the fold (a redelivered event keeps its own).
+        _sequence.set(msg.raw_message.metadata.sequence.stream)
+        await handler(msg)
+
+    subscribe_durable(bus, RECORDER, on_event, batch_size=1, title="history")
+
+    @broker.subscriber(command_subject("*", VERB), queue=QUEUE, title="history queries")
+    async def on_query(msg: NatsMessage) -> bytes:
+        try:
+            query = query_decoder.decode(msg.body)
+        except (msgspec.DecodeError, msgspec.ValidationError) as error:
+            return encode(HistoryReply(ok=False, error=f"not a history query: {error}"))
+        if not recorder:
+            recorder.append(await writer())  # the tables exist before anyone reads them
+        if "read" not in opened:
+            opened["read"] = await open_database(path, write=False)
+        return encode(await answer(opened["read"], query))
+
+    async def close_at_stop() -> None:
+        # aiosqlite's threads keep a process alive: the databases close when the host stops.
+        try:
+            await asyncio.Event().wait()
+        finally:
+            for db in opened.values():
+                await db.close()
+
+    return [close_at_stop]

@@ -1,0 +1,101 @@
+"""The history database: SQLite under IDSYNC_HOME (history.sqlite), in WAL mode.
+
+Every table is keyed by what the journal says (event ids, run ids, batch numbers), so
+writing a fact again replaces it with itself: replaying the journal from the start
+gives the same tables. One writer (the recorder's consumer) and readers (its answers)
+on connections of their own.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aiosqlite
+
+FILE = "history.sqlite"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    id TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL,           -- the journal's sequence: the order of the fold
+    run_id TEXT NOT NULL,
+    job_id TEXT NOT NULL,
+    type TEXT NOT NULL,
+    at TEXT NOT NULL,
+    body BLOB NOT NULL              -- the event as JSON (sealed passwords left out)
+);
+CREATE INDEX IF NOT EXISTS events_of_run ON events (run_id, seq);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,
+    job_id TEXT NOT NULL,
+    state TEXT NOT NULL,
+    trig TEXT NOT NULL,
+    requested_by TEXT NOT NULL,
+    requested_at TEXT,
+    approved_by TEXT NOT NULL,
+    plan_hash TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    written INTEGER NOT NULL,
+    failed INTEGER NOT NULL,
+    seconds REAL,
+    ended_at TEXT,
+    story BLOB NOT NULL             -- core/runs.py's RunStory as JSON, without its errors
+);
+CREATE INDEX IF NOT EXISTS runs_of_job ON runs (job_id, requested_at);
+CREATE TABLE IF NOT EXISTS record_errors (
+    run_id TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    key TEXT NOT NULL,
+    object_type TEXT NOT NULL,
+    action TEXT NOT NULL,
+    message TEXT NOT NULL,
+    skipped INTEGER NOT NULL,
+    PRIMARY KEY (run_id, n)
+);
+CREATE TABLE IF NOT EXISTS batches (
+    run_id TEXT NOT NULL,
+    batch INTEGER NOT NULL,
+    plan_hash TEXT NOT NULL,
+    outcome TEXT NOT NULL,          -- applied | dropped
+    at TEXT NOT NULL,
+    rows INTEGER NOT NULL,
+    note TEXT NOT NULL,             -- e.g. why its changes could not be recorded
+    PRIMARY KEY (run_id, batch)
+);
+CREATE TABLE IF NOT EXISTS changes (
+    run_id TEXT NOT NULL,
+    batch INTEGER NOT NULL,
+    n INTEGER NOT NULL,
+    job_id TEXT NOT NULL,
+    object_type TEXT NOT NULL,
+    key TEXT NOT NULL,
+    action TEXT NOT NULL,
+    field TEXT NOT NULL,
+    old TEXT NOT NULL,
+    new TEXT NOT NULL,
+    container TEXT NOT NULL,
+    secret INTEGER NOT NULL,        -- 1: old and new say "(set)" or nothing, never a value
+    outcome TEXT NOT NULL,          -- applied | failed | dropped
+    error TEXT NOT NULL,
+    at TEXT NOT NULL,
+    PRIMARY KEY (run_id, batch, n)
+);
+CREATE INDEX IF NOT EXISTS changes_of_object ON changes (key, at);
+CREATE INDEX IF NOT EXISTS changes_of_job_object ON changes (job_id, key, field, at);
+"""
+
+
+def path_in(home: Path) -> Path:
+    return home / FILE
+
+
+async def open_database(path: Path, *, write: bool) -> aiosqlite.Connection:
+    """A connection to the history database, its tables made if need be."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Autocommit: the recorder opens and commits its one transaction per event itself.
+    db = await aiosqlite.connect(path, timeout=30, isolation_level=None)
+    await db.execute("PRAGMA journal_mode=WAL")
+    await db.execute("PRAGMA synchronous=NORMAL")
+    if write:
+        await db.executescript(SCHEMA)
+    return db

@@ -1,0 +1,238 @@
+"""Projecting the journal into the history database, one event at a time.
+
+Each event is kept (by its id, with its journal sequence), then its run's story is
+folded again from the run's events in journal order — the one fold, core/runs.py —
+and the run's row and record errors replaced. An applied (or dropped) batch becomes
+rows of changes, read from the run's stored plan (core/history.py turns them into
+rows, secrets left out). Everything is written in one transaction per event, and the
+event is acknowledged after it: an event delivered again writes the same rows again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiosqlite
+import msgspec
+import nats.js.errors
+
+from core.history import Secrets, batch_rows, secrets_of
+from core.runs import RunStory, fold
+from schemas.events import (
+    Event,
+    RunBatchApplied,
+    RunBatchDropped,
+    RunPasswordsSealed,
+    RunRecordErrors,
+    decode_event,
+    encode_event,
+    tag_of,
+)
+from schemas.history import ChangeRow, Outcome
+from schemas.plan import Change, RecordError
+from schemas.work import StoredPlan
+from services.common.bus import Bus
+from services.common.logging import get_logger
+from services.common.stored_plans import load_plan
+
+log = get_logger("idsync.recorder")
+_story = msgspec.json.Encoder()
+KEPT_SECRETS = 64
+
+
+class Recorder:
+    """Writes what each journal event adds to the history (one event at a time)."""
+
+    def __init__(self, bus: Bus | None, db: aiosqlite.Connection) -> None:
+        self.bus = bus
+        self.db = db
+        self._secrets: dict[str, Secrets] = {}
+
+    async def record(self, event: Event, seq: int) -> None:
+        await self.db.execute("BEGIN")
+        try:
+            await self._keep(event, seq)
+            events = await self._events_of(event.run_id)
+            await self._tell(fold(events)[0])
+            match event:
+                case RunBatchApplied(batch=batch) | RunRecordErrors(batch=int(batch)):
+                    await self._batch(event.run_id, batch, events)
+                case RunBatchDropped(batch=batch):
+                    await self._batch(event.run_id, batch, events)
+                case _:
+                    pass
+        except BaseException:
+            await self.db.execute("ROLLBACK")
+            raise
+        await self.db.execute("COMMIT")
+
+    async def _keep(self, event: Event, seq: int) -> None:
+        if isinstance(event, RunPasswordsSealed):
+            # Sealed to the notifier alone: which records got one is history, the seal not.
+            sealed = [msgspec.structs.replace(p, sealed="") for p in event.passwords]
+            event = msgspec.structs.replace(event, passwords=sealed)
+        await self.db.execute(
+            "INSERT OR REPLACE INTO events (id, seq, run_id, job_id, type, at, body) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                event.id,
+                seq,
+                event.run_id,
+                event.job_id,
+                tag_of(event),
+                event.at.isoformat(),
+                encode_event(event),
+            ),
+        )
+
+    async def _events_of(self, run_id: str) -> list[Event]:
+        cursor = await self.db.execute(
+            "SELECT body FROM events WHERE run_id = ? ORDER BY seq", (run_id,)
+        )
+        return [decode_event(body) for (body,) in await cursor.fetchall()]
+
+    async def _tell(self, story: RunStory) -> None:
+        errors = story.errors
+        told = msgspec.structs.replace(story, errors=[])
+        await self.db.execute(
+            "INSERT OR REPLACE INTO runs (run_id, job_id, state, trig, requested_by, "
+            "requested_at, approved_by, plan_hash, reason, written, failed, seconds, ended_at, "
+            "story) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                story.run_id,
+                story.job_id,
+                story.state,
+                story.trigger,
+                story.requested_by,
+                _iso(story.requested_at),
+                story.approved_by,
+                story.plan_hash,
+                story.reason,
+                story.stats.written,
+                story.stats.failed,
+                story.duration,
+                _iso(story.ended_at),
+                _story.encode(told),
+            ),
+        )
+        await self.db.execute("DELETE FROM record_errors WHERE run_id = ?", (story.run_id,))
+        await self.db.executemany(
+            "INSERT INTO record_errors (run_id, n, key, object_type, action, message, skipped) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                (story.run_id, n, e.key, e.object_type, e.action, e.message, int(e.skipped))
+                for n, e in enumerate(errors)
+            ],
+        )
+
+    async def _batch(self, run_id: str, batch: int, events: list[Event]) -> None:
+        """The rows of one batch, from what the run's events say of it so far."""
+        done: RunBatchApplied | RunBatchDropped | None = None
+        parts: dict[int, list[RecordError]] = {}
+        for event in events:
+            match event:
+                case RunBatchApplied() | RunBatchDropped() if event.batch == batch:
+                    done = event
+                case RunRecordErrors(batch=b, part=part, errors=errors) if b == batch:
+                    parts[part] = errors
+                case _:
+                    pass
+        if done is None:
+            return  # its errors came first: the rows are written when the batch is
+        errors = [e for part in sorted(parts) for e in parts[part]]
+        outcome: Outcome = "dropped"
+        if isinstance(done, RunBatchApplied):
+            errors = [*done.errors, *errors]
+            outcome = "applied"
+        changes, note = await self._changes(done.run_id, done.plan_hash, batch)
+        job_id, at = done.job_id, done.at.isoformat()
+        rows = batch_rows(
+            run_id,
+            job_id,
+            batch,
+            changes,
+            await self._secrets_of(job_id),
+            errors=errors,
+            outcome=outcome,
+            at=at,
+        )
+        await self.db.execute(
+            "INSERT OR REPLACE INTO batches (run_id, batch, plan_hash, outcome, at, rows, note) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (run_id, batch, done.plan_hash, outcome, at, len(rows), note),
+        )
+        await self.db.execute("DELETE FROM changes WHERE run_id = ? AND batch = ?", (run_id, batch))
+        await self.db.executemany(INSERT_CHANGE, [change_values(row) for row in rows])
+
+    async def _changes(self, run_id: str, plan_hash: str, batch: int) -> tuple[list[Change], str]:
+        """The batch's changes from the run's stored plan, or none and why."""
+        if self.bus is None:
+            return [], "no plan store"
+        try:
+            plan = await load_plan(self.bus, run_id)
+        except nats.js.errors.NotFoundError:
+            log.warning("plan no longer kept: batch not recorded", run_id=run_id, batch=batch)
+            return [], "the run's plan is no longer kept"
+        if plan.plan_hash != plan_hash:
+            return [], f"the stored plan is {plan.plan_hash[:12]}, not {plan_hash[:12]}"
+        return batch_of(plan, batch), ""
+
+    async def _secrets_of(self, job_id: str) -> Secrets:
+        if job_id not in self._secrets:
+            job = await self.bus.store.find_job(job_id) if self.bus is not None else None
+            while len(self._secrets) >= KEPT_SECRETS:
+                self._secrets.pop(next(iter(self._secrets)))
+            self._secrets[job_id] = secrets_of(job)
+        return self._secrets[job_id]
+
+
+def batch_of(plan: StoredPlan, number: int) -> list[Change]:
+    """Batch `number` (from 1, across phases) of a stored plan."""
+    first = 1
+    for batches in plan.phases:
+        if number < first + len(batches):
+            return batches[number - first]
+        first += len(batches)
+    return []
+
+
+INSERT_CHANGE = (
+    "INSERT OR REPLACE INTO changes (run_id, batch, n, job_id, object_type, key, action, "
+    "field, old, new, container, secret, outcome, error, at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+CHANGE_COLUMNS = (
+    "run_id, batch, n, job_id, object_type, key, action, field, old, new, container, "
+    "secret, outcome, error, at"
+)
+
+
+def change_values(row: ChangeRow) -> tuple[Any, ...]:
+    return (
+        row.run_id,
+        row.batch,
+        row.n,
+        row.job_id,
+        row.object_type,
+        row.key,
+        row.action,
+        row.field,
+        row.old,
+        row.new,
+        row.container,
+        int(row.secret),
+        row.outcome,
+        row.error,
+        row.at,
+    )
+
+
+def change_row(values: tuple[Any, ...]) -> ChangeRow:
+    names = [name.strip() for name in CHANGE_COLUMNS.split(",")]
+    found = dict(zip(names, values, strict=True))
+    found["secret"] = bool(found["secret"])
+    return ChangeRow(**found)
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
