@@ -188,6 +188,15 @@ class ScimConnection(_Connection, tag="scim", frozen=True):
     Retry-After); past it the batch is retried later."""
 
 
+class ScimInboundConnection(_Connection, tag="scim-inbound", frozen=True):
+    """Records other systems push to idsync's SCIM endpoint (services/scim_endpoint/): a
+    source only, holding the latest record pushed for each user. A push to a job reading
+    it becomes a run of that job scoped to the users pushed."""
+
+    systems: list[str]
+    """The system users (`idsync user add NAME --system`) whose tokens may push here."""
+
+
 Connection = (
     CsvConnection
     | SqliteConnection
@@ -197,6 +206,7 @@ Connection = (
     | MysqlConnection
     | PluginConnection
     | ScimConnection
+    | ScimInboundConnection
 )
 
 PROVIDERS: tuple[str, ...] = tuple(
@@ -209,6 +219,7 @@ PROVIDERS: tuple[str, ...] = tuple(
         PostgresqlConnection,
         MysqlConnection,
         ScimConnection,
+        ScimInboundConnection,
         PluginConnection,
     )
 )

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from core.errors import IdsyncError
 from schemas.connections import PROVIDERS
-from services.common.service_names import SERVICES
+from services.common.service_names import ENDPOINTS, SERVICES
 
 Command = Callable[[argparse.Namespace], Awaitable[int]]
 
@@ -372,9 +372,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "services",
         nargs="+",
-        choices=SERVICES,
+        choices=(*SERVICES, *ENDPOINTS),
         metavar="SERVICE",
-        help=f"one or more of: {', '.join(SERVICES)}",
+        help=f"one or more of: {', '.join((*SERVICES, *ENDPOINTS))}",
     )
     _command(
         sub,

@@ -68,15 +68,16 @@ from .jetstream import (
     KEYS_BUCKET,
     MAIL_BUCKET,
     PLANS_BUCKET,
+    PUSHED_BUCKET,
     RUNNERS_BUCKET,
     RUNS_BUCKET,
     WATERMARKS_BUCKET,
     WORK,
 )
-from .service_names import SERVICES
+from .service_names import ENDPOINTS, SERVICES
 
-SERVICE_USERS = {name: f"idsync-{name}" for name in SERVICES}
-RESERVED = ("idsync", *SERVICES, "anyone")
+SERVICE_USERS = {name: f"idsync-{name}" for name in (*SERVICES, *ENDPOINTS)}
+RESERVED = ("idsync", *SERVICES, *ENDPOINTS, "anyone")
 """Principals no person may take: services' names and what events say in their place."""
 
 
@@ -111,6 +112,8 @@ _PEOPLE_READ = (
     # preview` plans with, as the run would (keys and dates, no secrets).
     WATERMARKS_BUCKET,
     ABSENT_BUCKET,
+    # Records pushed to the SCIM endpoint: what `idsync job preview` plans with.
+    PUSHED_BUCKET,
 )
 """A bucket a new feature adds is read by the services (they may read every stream) and
 written by the service listed below; people read it only once it is named here."""
@@ -187,6 +190,9 @@ def service(name: str) -> Permissions:
             f"$JS.API.STREAM.PURGE.{_OBJECTS}",  # replacing a stored plan purges its chunks
             *_ordered_reads(_OBJECTS),
         ],
+        # The SCIM endpoint stores what other systems push and asks for their runs in their
+        # name, once their token is checked against their user.
+        "scim_endpoint": [f"$KV.{PUSHED_BUCKET}.>", command_subject("*", "run")],
         "notifier": [
             *_events(RunNotifyFailed),
             f"$KV.{MAIL_BUCKET}.>",

@@ -37,6 +37,7 @@ RULES: dict[str, frozenset[str]] = {
     "services.workflow": BELOW_SERVICES | {"services.providers", "services.workflow"},
     "services.notifier": BELOW_SERVICES | {"services.notifier"},
     "services.scheduler": BELOW_SERVICES | {"services.scheduler"},
+    "services.scim_endpoint": BELOW_SERVICES | {"services.scim_endpoint"},
     # The top floor.
     "services.cli": frozenset({"schemas", "core", "services"}),
 }

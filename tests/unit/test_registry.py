@@ -48,7 +48,7 @@ def test_loading_the_registry_imports_no_client_library() -> None:
     found = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     )
-    assert found.stdout.split() == ["8", "[]"]
+    assert found.stdout.split() == ["9", "[]"]
 
 
 @pytest.mark.parametrize(

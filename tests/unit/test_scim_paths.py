@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from core.errors import BadInput
+from core.scim.paths import Path, flatten, to_text, value_at
 from schemas.plan import Change
 from services.providers.scim.edits import (
     Field,
@@ -18,8 +19,7 @@ from services.providers.scim.edits import (
 )
 from services.providers.scim.lookup import key_filter, simple_filter
 from services.providers.scim.messages import CORE_USER, Attribute, ResourceType
-from services.providers.scim.paths import Path, flatten, value_at
-from services.providers.scim.values import canonical_text, to_json, to_text
+from services.providers.scim.values import canonical_text, to_json
 
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 USER: dict[str, Any] = {

@@ -17,6 +17,7 @@ from typing import TypeVar
 import msgspec
 
 from core.errors import BadInput
+from core.scim.paths import Path
 
 from .connection import Session
 from .messages import (
@@ -32,7 +33,6 @@ from .messages import (
     ServiceProviderConfig,
     Supported,
 )
-from .paths import Path
 
 T = TypeVar("T")
 KEEP = 60.0

@@ -15,11 +15,11 @@ import copy
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from core.scim.paths import Json, Path, get, literal, matches
 from schemas.plan import Change
 from schemas.values import Value
 
 from .messages import Attribute, ResourceType
-from .paths import Json, Path, get, literal, matches
 
 Op = Literal["set", "clear", "add", "remove"]
 Typer = "Callable[[Path, str], Any]"

@@ -11,10 +11,10 @@ from typing import Any
 
 import msgspec
 
+from core.scim.paths import Path, literal, to_text, value_at
+
 from .connection import Session
 from .messages import ListResponse, ResourceType
-from .paths import Path, literal, value_at
-from .values import to_text
 
 KEYS_PER_SEARCH = 40
 Key = tuple[str, ...]

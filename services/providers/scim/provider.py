@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+from core.scim.paths import Path, as_value, flatten, value_at
 from schemas.connections import ScimConnection
 from schemas.jobs import Endpoint
 from schemas.plan import Change
@@ -23,9 +24,8 @@ from .discovery import Service, discover
 from .edits import Field
 from .lookup import key_filter
 from .messages import ResourceType
-from .paths import Path, flatten, value_at
 from .read import pages
-from .values import as_value, canonical_text, to_json
+from .values import canonical_text, to_json
 from .write import Writer
 
 ID_FIELD = "@id"

@@ -4,41 +4,14 @@ What is written takes the type the service's schema gives the attribute. Pure.""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from schemas.values import Value
+from core.scim.paths import to_text
 
 from .messages import Attribute
 
 _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off"})
-
-
-def to_text(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() else repr(value)
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
-
-
-def as_value(value: Any, multi: bool) -> Value | None:
-    """A record's value from what a path found: a list of texts for a multi-valued field
-    (or a list found), else one text."""
-    if isinstance(value, list):
-        texts = [t for t in (to_text(v) for v in value) if t]
-        return texts
-    text = to_text(value)
-    if multi:
-        return [text] if text else []
-    return text
 
 
 def to_json(text: str, attribute: Attribute | None) -> Any:

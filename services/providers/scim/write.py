@@ -28,6 +28,7 @@ from typing import Any
 
 import msgspec
 
+from core.scim.paths import Path
 from schemas.plan import Change
 from schemas.values import Value
 
@@ -37,7 +38,6 @@ from .discovery import Service
 from .edits import Edit, Field, apply_edits, edits_of, new_resource, patch_operations
 from .lookup import Key, Target, find, simple_filter
 from .messages import PATCH_OP, ResourceType
-from .paths import Path
 
 OPS_PER_PATCH = 200
 """PATCH operations per request: a group's membership changes in parts."""

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.errors import BadInput
+from schemas.values import Record, Value, normalize
 
 _FILTER = re.compile(r'\[\s*(\w+)\s+eq\s+("(?:[^"\\]|\\.)*"|true|false)\s*\]', re.I)
 _NAME = re.compile(r"[A-Za-z][\w$-]*")
@@ -166,3 +167,34 @@ def _flatten_attr(out: dict[str, Json], name: str, value: Json) -> None:
         ):
             for sub, inner in item.items():
                 out.setdefault(f"{name}{where}.{sub}", inner)
+
+
+def to_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+def as_value(value: Any, multi: bool) -> Value | None:
+    """A record's value from what a path found: a list of texts for a multi-valued field
+    (or a list found), else one text."""
+    if isinstance(value, list):
+        texts = [t for t in (to_text(v) for v in value) if t]
+        return texts
+    text = to_text(value)
+    if multi:
+        return [text] if text else []
+    return text
+
+
+def flat_record(resource: Json) -> Record:
+    """A resource as a record: every value under the field name that reads it (flatten)."""
+    return normalize({name: as_value(value, False) for name, value in flatten(resource).items()})
