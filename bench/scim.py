@@ -12,6 +12,13 @@ the same server, each into an empty tenant of its own:
   re-run        the same job again, nothing to write (a full read of the service)
   1% changed    a department changed in 1% of the people (PATCHes)
 Quick by default (2,000 people); --full: 10,000.
+
+Then the SCIM endpoint (services/scim_endpoint): one user pushed with `POST /Users?wait=`,
+answered once its run has applied it (into SQLite), 21 times — each push a new
+department, so each run writes — and its median next to the same run asked for by a
+person (`idsync job run JOB --key KEY --wait`: the command, the workflow, planning,
+applying; the record as pushed last, so nothing to write). A system's requests wait out
+IDSYNC_MERGE_WINDOW to be merged; it is set to 0.1 s here (2 s by default).
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import argparse
 import asyncio
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -31,6 +39,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.*, 
 import httpx
 
 from bench.ldap import define, start_services, timed_run
+from schemas.events import RunFinished
+from services.cli.client import connect
+from services.cli.watch import follow_run
+from services.common import users
 from services.common.embedded import EmbeddedNats
 from services.common.people import people, write_csv
 from services.common.settings import Settings
@@ -139,8 +151,94 @@ async def main(count: int) -> None:
     line(f"idsync 1% changed ({changed} PATCHes)", some, count)
 
 
+PUSH_JOB = f"""\
+id = "pushed"
+source = {{ connection = "crm" }}
+destination = {{ connection = "db", table = "people" }}
+[[objects]]
+keys = ["employee_id"]
+fields = [
+  {{ to = "employee_id", from = "externalId" }},
+  {{ to = "login", from = "userName" }},
+  {{ to = "department", from = "{ENTERPRISE}:department" }},
+]
+"""
+SERVED = ("workflow", "runner", "scim_endpoint")
+PUSHES = 21
+MERGE_WINDOW = "0.1"
+
+
+async def latency() -> tuple[float, float]:
+    """The median seconds of a push answered once applied, and of a person's run of the
+    same job scoped to the same key."""
+    with tempfile.TemporaryDirectory(prefix="idsync-bench-scim-in-") as tmp:
+        folder = Path(tmp)
+        nats = EmbeddedNats(folder / "nats")
+        services: subprocess.Popen[bytes] | None = None
+        try:
+            url = nats.start()
+            home = folder / "home"
+            token = users.add_person(home, "crm", [], system=True)
+            (folder / "connections.toml").write_text(
+                '[crm]\nprovider = "scim-inbound"\nsystems = ["crm"]\n\n'
+                f'[db]\nprovider = "sqlite"\npath = "{folder / "people.db"}"\n'
+            )
+            settings = Settings(home=home, nats_url=url, principal="bench")
+            env = {
+                **os.environ,
+                "IDSYNC_NATS_URL": url,
+                "IDSYNC_HOME": str(home),
+                "IDSYNC_SCIM_PORT": "0",
+                "IDSYNC_MERGE_WINDOW": MERGE_WINDOW,
+            }
+            services = subprocess.Popen(
+                [sys.executable, "-m", "services.cli.main", "serve", *SERVED],
+                env=env,
+                stderr=subprocess.DEVNULL,
+            )
+            await define(settings, folder, {"pushed": PUSH_JOB})
+            while not (home / "scim.url").is_file():
+                await asyncio.sleep(0.05)
+            base = (home / "scim.url").read_text().strip() + "/scim/pushed/v2"
+            pushes: list[float] = []
+            headers = {"Authorization": f"Bearer crm:{token}"}
+            async with httpx.AsyncClient(headers=headers, timeout=60) as http:
+                for n in range(PUSHES + 1):
+                    user = {
+                        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                        "userName": "ada",
+                        "externalId": "E1",
+                        ENTERPRISE: {"department": f"D{n}"},
+                    }
+                    started = time.perf_counter()
+                    answer = await http.post(f"{base}/Users?wait=30", json=user)
+                    assert answer.status_code in (200, 201), answer.text
+                    if n:  # the first one also warms the services up
+                        pushes.append(time.perf_counter() - started)
+            asked: list[float] = []
+            async with connect(settings) as session:
+                for _ in range(PUSHES):
+                    started = time.perf_counter()
+                    _, end = await follow_run(session, "pushed", ["E1"])
+                    assert isinstance(end, RunFinished), end
+                    asked.append(time.perf_counter() - started)
+        finally:
+            if services is not None:
+                services.send_signal(signal.SIGTERM)
+                services.wait(30)
+            nats.stop()
+    return statistics.median(pushes), statistics.median(asked)
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--full", action="store_true", help="10,000 users instead of 2,000")
+    parser.add_argument("--latency", action="store_true", help="the endpoint's latency only")
     args = parser.parse_args()
-    asyncio.run(main(10_000 if args.full else 2_000))
+    if not args.latency:
+        asyncio.run(main(10_000 if args.full else 2_000))
+    pushed, asked = asyncio.run(latency())
+    print(f"one user pushed to the SCIM endpoint, request → applied (median of {PUSHES}):")
+    print(f"  {'POST /Users?wait= (into SQLite):':40} {pushed * 1000:6.0f} ms")
+    print(f"  {'idsync job run --key --wait (reference):':40} {asked * 1000:6.0f} ms")
+    print(f"  {'':40} = {pushed / asked:.2f}x (merge window {MERGE_WINDOW} s)")

@@ -204,4 +204,7 @@ def service(name: str) -> Permissions:
     if name == "workflow":
         # Every principal's commands, identity in the subject.
         subscribe.append(command_subject("*", "*"))
+    if name == "scim_endpoint":
+        # A push answered once its run has ended follows the run's events, as people do.
+        subscribe += JOURNAL_SUBJECTS
     return Permissions(publish=[*_SERVICE_BASE, *own[name]], subscribe=subscribe, responses=True)

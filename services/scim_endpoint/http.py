@@ -19,12 +19,15 @@ as if the job were not there.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
 import msgspec
+from nats.aio.msg import Msg
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -34,8 +37,9 @@ from core.errors import BadInput
 from core.runs import RunStory
 from schemas.commands import RunCommand, encode, reply_decoder
 from schemas.connections import ScimInboundConnection
+from schemas.events import RunAwaitingApproval, RunDeadLetter, decode_event, is_end
 from schemas.jobs import Job
-from schemas.subjects import command_subject
+from schemas.subjects import command_subject, job_events
 from services.common import pushed
 from services.common.bus import Bus
 from services.common.logging import get_logger
@@ -50,7 +54,6 @@ BULK_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:BulkResponse"
 RUN_STATUS = "urn:idsync:api:messages:2.0:RunStatus"
 MAX_OPERATIONS = 10_000
 MAX_PAYLOAD = 32 << 20
-POLL = 0.05
 HANDED = 10_000
 STATUS = {"created": 201, "failed": 400, "not applied": 400, "pending": 202}
 
@@ -150,25 +153,16 @@ class Endpoint:
             raise Refusal(413, f"at most {MAX_OPERATIONS} operations a request", "tooMany")
         operations = read_operations(job, items)
         taken = [op for op in operations if op.record is not None]
-        run_id = None
+        wait = self._waiting(request)
+        run_id, found = None, None
         if taken:
-            at = datetime.now(UTC).isoformat()
-            records = [
-                (str(op.own_key), pushed.Pushed(record=op.record or {}, by=principal, at=at))
-                for op in taken
-            ]
-            await pushed.put(self.bus.js, source.id, records)
-            keys = list(dict.fromkeys(str(op.key) for op in taken))
-            run_id = await self._request_run(principal, job.id, keys)
-            known = self.handed.setdefault(run_id, [])
-            known += [k for k in keys if k not in known]
-            while len(self.handed) > HANDED:
-                self.handed.pop(next(iter(self.handed)))
-            log.info(
-                "records pushed", job_id=job.id, run_id=run_id, by=principal, records=len(keys)
-            )
+            # Following the job's events from before the run is asked for: its end is seen
+            # the moment it is published.
+            async with self._following(job.id, wait) as ends:
+                run_id = await self._store_and_run(job, source, principal, taken)
+                if ends is not None:
+                    found = await self._wait(job, run_id, ends, wait)
         base = self._base(request, job)
-        found = await self._wait(request, job, run_id) if run_id else None
         answered = [self._answer(op, base, run_id, found) for op in operations]
         headers = {"Location": f"{base}/Runs/{run_id}"} if run_id else {}
         if bulk:
@@ -191,19 +185,73 @@ class Endpoint:
             raise Refusal(503 if reply.retry else 400, reply.error or "the run was refused")
         return reply.run_id
 
-    async def _wait(self, request: Request, job: Job, run_id: str) -> Outcomes | None:
+    async def _store_and_run(
+        self, job: Job, source: ScimInboundConnection, principal: str, taken: list[Operation]
+    ) -> str:
+        at = datetime.now(UTC).isoformat()
+        records = [
+            (str(op.own_key), pushed.Pushed(record=op.record or {}, by=principal, at=at))
+            for op in taken
+        ]
+        await pushed.put(self.bus.js, source.id, records)
+        keys = list(dict.fromkeys(str(op.key) for op in taken))
+        run_id = await self._request_run(principal, job.id, keys)
+        known = self.handed.setdefault(run_id, [])
+        known += [k for k in keys if k not in known]
+        while len(self.handed) > HANDED:
+            self.handed.pop(next(iter(self.handed)))
+        log.info("records pushed", job_id=job.id, run_id=run_id, by=principal, records=len(keys))
+        return run_id
+
+    def _waiting(self, request: Request) -> float:
         try:
-            wait = min(float(request.query_params.get("wait", 0)), self.bus.settings.scim_wait)
+            wait = float(request.query_params.get("wait", 0))
         except ValueError:
             raise Refusal(400, "wait: expected seconds", "invalidValue") from None
+        return max(0.0, min(wait, self.bus.settings.scim_wait))
+
+    @contextlib.asynccontextmanager
+    async def _following(
+        self, job_id: str, wait: float
+    ) -> AsyncIterator[asyncio.Queue[str] | None]:
+        """With a wait: the run ids of the job's end events, as they are published."""
         if wait <= 0:
-            return None
+            yield None
+            return
+        ends: asyncio.Queue[str] = asyncio.Queue()
+
+        async def on_event(msg: Msg) -> None:
+            try:
+                event = decode_event(msg.data)
+            except (msgspec.DecodeError, msgspec.ValidationError):
+                return
+            if is_end(event) or isinstance(event, RunAwaitingApproval | RunDeadLetter):
+                ends.put_nowait(event.run_id)
+
+        subscription = await self.bus.broker.connection.subscribe(job_events(job_id), cb=on_event)
+        try:
+            yield ends
+        finally:
+            await subscription.unsubscribe()
+
+    async def _wait(
+        self, job: Job, run_id: str, ends: asyncio.Queue[str], wait: float
+    ) -> Outcomes | None:
+        """The run's outcomes once it has ended (or waits for someone), or as they stand
+        when `wait` seconds have passed."""
         deadline = time.monotonic() + wait
-        while True:
-            found = await outcomes(self.bus, job.id, run_id)
-            if (found is not None and found.ended) or time.monotonic() >= deadline:
+        found = await outcomes(self.bus, job.id, run_id)  # it may have ended already
+        while found is None or not found.ended:
+            left = deadline - time.monotonic()
+            if left <= 0:
                 return found
-            await asyncio.sleep(POLL)
+            try:
+                ended = await asyncio.wait_for(ends.get(), left)
+            except TimeoutError:
+                continue
+            if ended == run_id:
+                return await outcomes(self.bus, job.id, run_id)
+        return found
 
     def _answer(
         self, op: Operation, base: str, run_id: str | None, found: Outcomes | None

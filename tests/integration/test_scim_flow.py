@@ -12,11 +12,14 @@ from typing import Any
 
 import pytest
 
+from core.errors import BadInput
+from schemas.connections import ScimConnection, SecretRef
 from schemas.events import RunDeliveryFailed, RunFinished
 from services.cli.client import Session
 from services.cli.watch import follow_run
 from services.common.people import people, write_csv
 from services.common.reading import run_events
+from services.providers import check_reachable
 from tests.scim_server import TOKEN, ScimServer, ThrottlingProxy, client, resources
 
 from .conftest import RunServices
@@ -331,3 +334,26 @@ async def test_a_service_without_patch_is_written_with_full_puts(
     assert by_user_name(url)[ids[3]]["title"] == "Chief"
     assert by_user_name(url)[ids[3]]["name"]["givenName"] == rows[3]["first_name"]  # kept
     assert members_of(url)["staff"] == set(ids[1:11])
+
+
+async def test_connection_test_says_what_the_service_supports(
+    scim_url: str, scim_put_server: ScimServer, tmp_path: Path
+) -> None:
+    seed(scim_url, 3)
+    (tmp_path / "token").write_text(TOKEN + "\n")
+    token = SecretRef(file=str(tmp_path / "token"))
+    said = await check_reachable(ScimConnection(id="s", url=scim_url, token=token))
+    assert said == (
+        f"{scim_url}: 3 User (+enterprise), 0 Group; supports filter (at most 1000 a page), "
+        "PATCH, bulk (1000 operations), ETags, sort"
+    )
+    plain = scim_put_server.new_tenant()
+    said = await check_reachable(ScimConnection(id="s", url=plain, token=token))
+    assert "no PATCH (full PUT)" in said and "bulk" not in said
+    wrong = ScimConnection(id="s", url=scim_url, token=SecretRef(env="IDSYNC_TEST_NO_SUCH"))
+    with pytest.raises(BadInput, match="IDSYNC_TEST_NO_SUCH"):
+        await check_reachable(wrong)
+    (tmp_path / "bad").write_text("not-the-token\n")
+    refused = ScimConnection(id="s", url=scim_url, token=SecretRef(file=str(tmp_path / "bad")))
+    with pytest.raises(BadInput, match="refused the credentials of connection 's'"):
+        await check_reachable(refused)

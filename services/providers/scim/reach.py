@@ -23,7 +23,7 @@ async def reach(connection: ScimConnection, writers: Sequence[str]) -> str:
         for kind in service.types.values():
             raw = await session.get_json(kind.endpoint, {"count": 0})
             total = msgspec.json.decode(raw, type=ListResponse).totalResults
-            extensions = [e.schema.rsplit(":", 2)[-2] for e in kind.schemaExtensions]
+            extensions = [_short(e.schema) for e in kind.schemaExtensions]
             more = f" (+{', '.join(extensions)})" if extensions else ""
             counts.append(f"{total} {kind.name}{more}")
     finally:
@@ -46,3 +46,11 @@ def supports(config: ServiceProviderConfig, served: Sequence[str]) -> str:
     missing = [n for n in ("ServiceProviderConfig", "ResourceTypes", "Schemas") if n not in served]
     told = f"; not served: {', '.join(missing)} (RFC 7643's defaults assumed)" if missing else ""
     return "supports " + ", ".join(said) + told
+
+
+def _short(urn: str) -> str:
+    """ "enterprise" for urn:ietf:params:scim:schemas:extension:enterprise:2.0:User."""
+    parts = urn.split(":")
+    if "extension" in parts[:-1]:
+        return parts[parts.index("extension") + 1]
+    return parts[-1]
