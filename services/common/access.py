@@ -191,8 +191,13 @@ def service(name: str) -> Permissions:
             *_ordered_reads(_OBJECTS),
         ],
         # The SCIM endpoint stores what other systems push and asks for their runs in their
-        # name, once their token is checked against their user.
-        "scim_endpoint": [f"$KV.{PUSHED_BUCKET}.>", command_subject("*", "run")],
+        # name, once their token is checked against their user; each record's outcome
+        # comes from the run's stored plan.
+        "scim_endpoint": [
+            f"$KV.{PUSHED_BUCKET}.>",
+            command_subject("*", "run"),
+            *_ordered_reads(_OBJECTS),
+        ],
         "notifier": [
             *_events(RunNotifyFailed),
             f"$KV.{MAIL_BUCKET}.>",

@@ -1,8 +1,9 @@
 """What became of each record of a run: read from the journal (the run's story, as `idsync
 run show` tells it) and, once it has ended, from its stored plan (which change each key
 got). A record is `pending` until its run ends; then `created`, `updated`, `disabled`,
-`enabled`, `unchanged`… or `failed` with the reason; a run that ended without applying
-(denied, expired, failed while planning) leaves its records `not applied`, saying why."""
+`enabled`, `unchanged`… (`applied` when the plan is gone), or `failed` with the reason;
+a run that ended without applying (denied, expired, failed while planning) leaves its
+records `not applied`, saying why."""
 
 from __future__ import annotations
 
@@ -13,11 +14,13 @@ from core.runs import RunStory, fold
 from schemas.events import Event, RunApproved, RunRequested
 from schemas.plan import APPLIED_STAT
 from services.common.bus import Bus
+from services.common.logging import get_logger
 from services.common.reading import run_events
 from services.common.stored_plans import load_plan
 
 ENDED = ("finished", "finished with errors", "failed", "cancelled", "denied", "expired")
 DID = dict(APPLIED_STAT)
+log = get_logger("idsync.scim_endpoint")
 
 
 @dataclass
@@ -51,13 +54,14 @@ async def outcomes(bus: Bus, job_id: str, run_id: str) -> Outcomes | None:
     if not found.ended:
         return found
     failed = {_first(e.key): e.message for e in story.errors if not e.skipped}
-    actions: dict[str, str] = {}
+    actions: dict[str, str] | None = {}
     if story.state.startswith("finished") and story.plan_hash:
         try:
             plan = await load_plan(bus, run_id)
-        except Exception:  # the plan is gone (kept as long as the journal): counts only
-            plan = None
-        if plan is not None:
+        except Exception as e:  # the plan is gone (kept as long as the journal)
+            log.warning("no stored plan to tell outcomes by", run_id=run_id, error=str(e))
+            plan, actions = None, None
+        if plan is not None and actions is not None:
             for phase in plan.phases:
                 for batch in phase:
                     for change in batch:
@@ -69,6 +73,8 @@ async def outcomes(bus: Bus, job_id: str, run_id: str) -> Outcomes | None:
             found.records[key] = ("failed", failed[folded])
         elif not story.state.startswith("finished"):
             found.records[key] = ("not applied", f"the run {story.state}: {story.reason}")
+        elif actions is None:
+            found.records[key] = ("applied", "")
         elif folded in actions:
             found.records[key] = (DID.get(actions[folded], actions[folded]), "")
         else:

@@ -29,12 +29,14 @@ from scim2_models import (
 )
 
 from services.cli.client import Session
-from services.common import users
+from services.common import credentials, users
+from services.common.definitions import load_connections, load_job
 from services.common.host import run_services
 from services.common.service_names import SERVICES
 from services.common.settings import Settings
 
 from .ldap_helpers import define
+from .secured import Running, person
 
 JOB = "crm-to-db"
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
@@ -91,7 +93,7 @@ async def endpoint(settings: Settings) -> AsyncIterator[str]:
         await asyncio.wait_for(task, 20)
 
 
-def person(n: int, department: str = "Sales") -> User[EnterpriseUser]:
+def person_of(n: int, department: str = "Sales") -> User[EnterpriseUser]:
     user = User[EnterpriseUser](
         user_name=f"crm.user{n}",
         external_id=f"E{n:05d}",
@@ -149,7 +151,7 @@ async def test_a_bulk_of_1000_users_becomes_a_run_and_each_record_has_its_outcom
             httpx.AsyncClient(headers=headers, timeout=30) as http,
         ):
             scim = AsyncSCIMClient(raw, resource_models=[User[EnterpriseUser]])
-            answer = await scim.bulk(bulk([person(n) for n in range(1000)]))
+            answer = await scim.bulk(bulk([person_of(n) for n in range(1000)]))
             assert isinstance(answer, BulkResponse)
             operations = answer.operations or []
             assert [op.status for op in operations] == [202] * 1000
@@ -175,10 +177,10 @@ async def test_a_bulk_of_1000_users_becomes_a_run_and_each_record_has_its_outcom
 
             # Another push, answered once its run has ended: the changed user updated, the
             # unchanged one left alone, one without any key refused at once.
-            changed = person(3, department="Legal").model_dump(
+            changed = person_of(3, department="Legal").model_dump(
                 scim_ctx=Context.RESOURCE_CREATION_REQUEST
             )
-            same = person(4).model_dump(scim_ctx=Context.RESOURCE_CREATION_REQUEST)
+            same = person_of(4).model_dump(scim_ctx=Context.RESOURCE_CREATION_REQUEST)
             pushed = {
                 "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
                 "Operations": [
@@ -198,3 +200,30 @@ async def test_a_bulk_of_1000_users_becomes_a_run_and_each_record_has_its_outcom
             refused = await http.post(f"{base}/Users", json=same, headers=other)
             assert refused.status_code == 404
             assert (await http.get(run_url, headers=other)).status_code == 404
+
+
+async def test_a_push_on_a_server_with_users_and_permissions(
+    secure: Settings, secured_services: Running, tmp_path: Path
+) -> None:
+    """The endpoint as its own NATS user (the one `idsync up` makes): it stores the push,
+    asks for the run in crm's name and follows it; the runner reads the pushed records.
+    The server refuses nothing any service does (secured_services checks its log)."""
+    token = credentials.read_credentials(credentials.person_file(secure.home, "crm")).password
+    folder = tmp_path / "job"
+    (folder / "data").mkdir(parents=True)
+    (folder / "connections.toml").write_text(CONNECTIONS)
+    (folder / "job.toml").write_text(JOB_TOML)
+    async with secured_services(*SERVICES, "scim_endpoint"), person(secure, "alice") as alice:
+        await alice.apply_connections(load_connections(folder / "connections.toml"))
+        await alice.apply_job(load_job(folder / "job.toml"))
+        root = (secure.home / "scim.url").read_text().strip()
+        headers = {"Authorization": f"Bearer {token}"}  # the password alone
+        creation = Context.RESOURCE_CREATION_REQUEST
+        async with httpx.AsyncClient(headers=headers, timeout=60) as http:
+            answer = await http.post(
+                f"{root}/scim/{JOB}/v2/Users?wait=30",
+                json=person_of(7).model_dump(scim_ctx=creation),
+            )
+        assert answer.status_code == 201, answer.text
+        assert answer.json()["id"] == "E00007"
+    assert rows(folder)["E00007"][1] == "crm.user7"

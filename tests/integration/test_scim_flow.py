@@ -4,16 +4,22 @@ of 429s, and a service without PATCH."""
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import csv
+import json
 import sqlite3
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 import pytest
 
 from core.errors import BadInput
-from schemas.connections import ScimConnection, SecretRef
+from schemas.connections import ScimConnection, ScimOAuth, SecretRef
 from schemas.events import RunDeliveryFailed, RunFinished
 from services.cli.client import Session
 from services.cli.watch import follow_run
@@ -357,3 +363,66 @@ async def test_connection_test_says_what_the_service_supports(
     refused = ScimConnection(id="s", url=scim_url, token=SecretRef(file=str(tmp_path / "bad")))
     with pytest.raises(BadInput, match="refused the credentials of connection 's'"):
         await check_reachable(refused)
+
+
+class TokenServer:
+    """An OAuth 2.0 token endpoint for client credentials (RFC 6749 §4.4): the client
+    `idsync` with secret `s3cret` gets the SCIM server's bearer token, for 31 seconds."""
+
+    def __init__(self) -> None:
+        self.asked = 0
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                outer.asked += 1
+                form = parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
+                basic = base64.b64encode(b"idsync:s3cret").decode()
+                good = self.headers.get("Authorization") == f"Basic {basic}"
+                good = good and form.get("grant_type") == ["client_credentials"]
+                body = (
+                    {"access_token": TOKEN, "token_type": "Bearer", "expires_in": 31}
+                    if good
+                    else {"error": "invalid_client"}
+                )
+                data = json.dumps(body).encode()
+                self.send_response(200 if good else 401)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/token"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+async def test_oauth_client_credentials_give_the_bearer_token_until_it_expires(
+    scim_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed(scim_url, 2)
+    tokens = TokenServer()
+    monkeypatch.setenv("IDSYNC_TEST_SCIM_SECRET", "s3cret")
+    try:
+        secret = SecretRef(env="IDSYNC_TEST_SCIM_SECRET")
+        oauth = ScimOAuth(token_url=tokens.url, client_id="idsync", client_secret=secret)
+        said = await check_reachable(ScimConnection(id="s", url=scim_url, oauth=oauth))
+        assert said.startswith(f"{scim_url}: 2 User") and tokens.asked == 1
+        await check_reachable(ScimConnection(id="s", url=scim_url, oauth=oauth))
+        assert tokens.asked == 1  # kept while it is valid (31 s, less a 30 s margin)
+        await asyncio.sleep(1.1)
+        await check_reachable(ScimConnection(id="s", url=scim_url, oauth=oauth))
+        assert tokens.asked == 2
+        monkeypatch.setenv("IDSYNC_TEST_SCIM_SECRET", "wrong")
+        other = ScimOAuth(token_url=tokens.url, client_id="idsync", client_secret=secret, scope="x")
+        with pytest.raises(BadInput, match="refused client 'idsync'"):
+            await check_reachable(ScimConnection(id="s", url=scim_url, oauth=other))
+    finally:
+        tokens.close()
