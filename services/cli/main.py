@@ -76,6 +76,8 @@ examples:
   idsync connection add corp --provider ldap --set 'urls=["ldap://ldap.example.org"]' \\
       --set tls=starttls --set bind_dn=cn=idsync,dc=example,dc=org \\
       --set 'password={ env = "LDAP_PASSWORD" }'
+  idsync connection add okta --provider scim --set url=https://example.okta.com/scim/v2 \\
+      --set 'token={ env = "OKTA_SCIM_TOKEN" }'
   idsync connection add crm --provider plugin --set factory=acme_idsync.crm:CrmProvider
 
 Relative paths are taken from the current folder. README.md and docs/providers/ list

@@ -21,11 +21,15 @@ import pytest
 from core.errors import BadInput
 from schemas.connections import ScimConnection, ScimOAuth, SecretRef
 from schemas.events import RunDeliveryFailed, RunFinished
+from schemas.jobs import Endpoint
+from schemas.plan import Change
+from schemas.values import Record
 from services.cli.client import Session
 from services.cli.watch import follow_run
 from services.common.people import people, write_csv
 from services.common.reading import run_events
-from services.providers import check_reachable
+from services.providers import check_reachable, open_provider
+from services.providers.base import Layout
 from tests.scim_server import TOKEN, ScimServer, ThrottlingProxy, client, resources
 
 from .conftest import RunServices
@@ -426,3 +430,28 @@ async def test_oauth_client_credentials_give_the_bearer_token_until_it_expires(
             await check_reachable(ScimConnection(id="s", url=scim_url, oauth=other))
     finally:
         tokens.close()
+
+
+async def test_a_refused_record_is_its_own_error_in_scims_words(
+    scim_url: str, tmp_path: Path
+) -> None:
+    (tmp_path / "token").write_text(TOKEN + "\n")
+    connection = ScimConnection(id="s", url=scim_url, token=SecretRef(file=str(tmp_path / "token")))
+    layout = Layout(keys=("externalId",), fields=("externalId", "userName", "active"))
+    provider = open_provider(connection, Endpoint(connection="s"), layout)
+    await provider.open(write=True)
+    try:
+
+        def create(key: str, name: str, active: str = "true") -> Change:
+            values: Record = {"externalId": key, "userName": name, "active": active}
+            return Change(action="create", key=key, match={"externalId": key}, set=values)
+
+        outcomes = await provider.apply(
+            [create("E1", "ada"), create("E2", "ada"), create("E3", "bo", "perhaps")]
+        )
+    finally:
+        await provider.close()
+    assert outcomes[0].error is None
+    assert (outcomes[1].error or "").startswith("409 uniqueness: ")
+    assert outcomes[2].error == "active: expected true or false, got 'perhaps'"
+    assert sorted(by_user_name(scim_url)) == ["ada"]
