@@ -150,6 +150,53 @@ class PluginConnection(_Connection, tag="plugin", frozen=True):
     """What it can apply to a destination object."""
 
 
+class ScimOAuth(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """OAuth 2.0 client credentials: a token asked of `token_url`, kept until it expires."""
+
+    token_url: str
+    client_id: str
+    client_secret: SecretRef
+    """{ env = "VAR" } or { file = "path" }, read when a token is asked for."""
+    scope: str | None = None
+
+
+class ScimConnection(_Connection, tag="scim", frozen=True):
+    """A SCIM 2.0 service (RFC 7643/7644): its users, groups and other resource types
+    (services/providers/scim/)."""
+
+    url: str
+    """The service's base URL, the one /ServiceProviderConfig and /Users are below
+    (https://example.org/scim/v2)."""
+    token: SecretRef | None = None
+    """A bearer token: { env = "VAR" } or { file = "path" }, read when connecting."""
+    oauth: ScimOAuth | None = None
+    """Or OAuth 2.0 client credentials, which give the bearer tokens."""
+    ca_file: str | None = None
+    """PEM file of the certificate authorities to trust (default: the system's)."""
+    verify: bool = True
+    """Check the server's certificate and name; false only for tests."""
+    timeout: float = 30.0
+    """Seconds to wait for one answer."""
+    page_size: int = 200
+    """Resources asked for per page of a read (the service's filter.maxResults caps it)."""
+    concurrency: int = 4
+    """Requests in flight at once while writing."""
+    bulk: bool = True
+    """Write through /Bulk when the service offers it."""
+    max_wait: float = 120.0
+    """Seconds one request may wait on a service that says to slow down (429 or 503 with
+    Retry-After); past it the batch is retried later."""
+
+
+class ScimInboundConnection(_Connection, tag="scim-inbound", frozen=True):
+    """Records other systems push to idsync's SCIM endpoint (services/scim_endpoint/): a
+    source only, holding the latest record pushed for each user. A push to a job reading
+    it becomes a run of that job scoped to the users pushed."""
+
+    systems: list[str]
+    """The system users (`idsync user add NAME --system`) whose tokens may push here."""
+
+
 Connection = (
     CsvConnection
     | SqliteConnection
@@ -158,6 +205,8 @@ Connection = (
     | PostgresqlConnection
     | MysqlConnection
     | PluginConnection
+    | ScimConnection
+    | ScimInboundConnection
 )
 
 PROVIDERS: tuple[str, ...] = tuple(
@@ -169,6 +218,8 @@ PROVIDERS: tuple[str, ...] = tuple(
         ActiveDirectoryConnection,
         PostgresqlConnection,
         MysqlConnection,
+        ScimConnection,
+        ScimInboundConnection,
         PluginConnection,
     )
 )
@@ -181,4 +232,5 @@ PATH_FIELDS: dict[str, tuple[str, ...]] = {
     "ad": ("ca_file",),
     "postgresql": ("ca_file",),
     "mysql": ("ca_file",),
+    "scim": ("ca_file",),
 }

@@ -120,6 +120,7 @@ async def job_run(args: argparse.Namespace) -> int:
 async def job_preview(args: argparse.Namespace) -> int:
     """Plan without writing: read both sides here and show what a run would do."""
     from core.engine.report import report
+    from services.common import pushed
     from services.common.report_writer import write_report
     from services.common.watermarks import Memory
     from services.runner.planning import Asked, plan_run
@@ -138,6 +139,7 @@ async def job_preview(args: argparse.Namespace) -> int:
         job = await session.store.job(args.id)
         # The very inputs a run has (the job's watermark and absences): the same plan.
         asked = Asked(keys=args.key, changed_only=args.changed_only)
+        pushed.bind(lambda: session.nc)  # a scim-inbound source reads the bucket
         planned = await plan_run(session.store, Memory(session.js), job, asked)
         shown = "" if args.json else await preview_text(session.store, job, planned, args.limit)
     if export is not None:

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from core.errors import IdsyncError
 from schemas.connections import PROVIDERS
-from services.common.service_names import SERVICES
+from services.common.service_names import ENDPOINTS, SERVICES
 
 Command = Callable[[argparse.Namespace], Awaitable[int]]
 
@@ -76,6 +76,8 @@ examples:
   idsync connection add corp --provider ldap --set 'urls=["ldap://ldap.example.org"]' \\
       --set tls=starttls --set bind_dn=cn=idsync,dc=example,dc=org \\
       --set 'password={ env = "LDAP_PASSWORD" }'
+  idsync connection add okta --provider scim --set url=https://example.okta.com/scim/v2 \\
+      --set 'token={ env = "OKTA_SCIM_TOKEN" }'
   idsync connection add crm --provider plugin --set factory=acme_idsync.crm:CrmProvider
 
 Relative paths are taken from the current folder. README.md and docs/providers/ list
@@ -406,9 +408,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "services",
         nargs="+",
-        choices=SERVICES,
+        choices=(*SERVICES, *ENDPOINTS),
         metavar="SERVICE",
-        help=f"one or more of: {', '.join(SERVICES)}",
+        help=f"one or more of: {', '.join((*SERVICES, *ENDPOINTS))}",
     )
     _command(
         sub,

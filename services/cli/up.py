@@ -58,13 +58,15 @@ async def up(args: argparse.Namespace) -> int:
 
     settings: Settings = args.settings
     stop = stop_on_signals()
+    # The SCIM endpoint listens for other systems only where a port is chosen for it.
+    names = (*SERVICES, "scim_endpoint") if settings.scim_port is not None else SERVICES
     if settings.nats_url:
         print(f"idsync: services up against {settings.nats_url} (Ctrl-C stops)", file=sys.stderr)
-        await run_services(SERVICES, settings, settings.nats_url, stop)
+        await run_services(names, settings, settings.nats_url, stop)
         return 0
     async with embedded_server(settings) as url:
         ready = asyncio.Event()
-        serving = asyncio.create_task(run_services(SERVICES, settings, url, stop, ready))
+        serving = asyncio.create_task(run_services(names, settings, url, stop, ready))
         waiting = asyncio.create_task(ready.wait())
         await asyncio.wait([serving, waiting], return_when=asyncio.FIRST_COMPLETED)
         waiting.cancel()
@@ -73,7 +75,7 @@ async def up(args: argparse.Namespace) -> int:
             (settings.home / URL_FILE).write_text(url + "\n")
             print(
                 f"idsync is up: NATS at {url} (store in {settings.home / 'nats'}), "
-                f"services: {', '.join(SERVICES)}. You are {settings.principal} "
+                f"services: {', '.join(names)}. You are {settings.principal} "
                 f"(`idsync user add NAME` adds others). Ctrl-C stops.",
                 file=sys.stderr,
             )

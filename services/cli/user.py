@@ -24,6 +24,8 @@ async def user_add(args: argparse.Namespace) -> int:
     kind = "system" if args.system else "person"
     print(f"added {kind} {args.principal}; {_applied(settings)}")
     print(f"  password: {password}")
+    if args.system:
+        print(f"  SCIM endpoint token: {args.principal}:{password} (docs/providers/scim.md)")
     print(
         f"  also in {path} (readable by you only): hand it over, then they set "
         f"IDSYNC_NATS_CREDENTIALS=<that file> (or IDSYNC_NATS_USER={args.principal} and "

@@ -70,15 +70,16 @@ from .jetstream import (
     KEYS_BUCKET,
     MAIL_BUCKET,
     PLANS_BUCKET,
+    PUSHED_BUCKET,
     RUNNERS_BUCKET,
     RUNS_BUCKET,
     WATERMARKS_BUCKET,
     WORK,
 )
-from .service_names import SERVICES
+from .service_names import ENDPOINTS, SERVICES
 
-SERVICE_USERS = {name: f"idsync-{name}" for name in SERVICES}
-RESERVED = ("idsync", *SERVICES, "anyone")
+SERVICE_USERS = {name: f"idsync-{name}" for name in (*SERVICES, *ENDPOINTS)}
+RESERVED = ("idsync", *SERVICES, *ENDPOINTS, "anyone")
 """Principals no person may take: services' names and what events say in their place."""
 
 
@@ -113,6 +114,8 @@ _PEOPLE_READ = (
     # preview` plans with, as the run would (keys and dates, no secrets).
     WATERMARKS_BUCKET,
     ABSENT_BUCKET,
+    # Records pushed to the SCIM endpoint: what `idsync job preview` plans with.
+    PUSHED_BUCKET,
 )
 """A bucket a new feature adds is read by the services (they may read every stream) and
 written by the service listed below; people read it only once it is named here."""
@@ -192,6 +195,14 @@ def service(name: str) -> Permissions:
         # The recorder publishes nothing: it reads the journal and stored plans, and
         # answers history queries.
         "recorder": [*_ordered_reads(_OBJECTS)],
+        # The SCIM endpoint stores what other systems push and asks for their runs in their
+        # name, once their token is checked against their user; each record's outcome
+        # comes from the run's stored plan.
+        "scim_endpoint": [
+            f"$KV.{PUSHED_BUCKET}.>",
+            command_subject("*", "run"),
+            *_ordered_reads(_OBJECTS),
+        ],
         "notifier": [
             *_events(RunNotifyFailed),
             f"$KV.{MAIL_BUCKET}.>",
@@ -205,4 +216,7 @@ def service(name: str) -> Permissions:
         subscribe.append(command_subject("*", "*"))
     if name == "recorder":
         subscribe.append(command_subject("*", "history"))  # everyone's history queries
+    if name == "scim_endpoint":
+        # A push answered once its run has ended follows the run's events, as people do.
+        subscribe += JOURNAL_SUBJECTS
     return Permissions(publish=[*_SERVICE_BASE, *own[name]], subscribe=subscribe, responses=True)

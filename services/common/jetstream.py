@@ -60,6 +60,8 @@ WATERMARKS_BUCKET = "idsync_watermarks"
 """Per job: where its next incremental run reads from, when its last full run was."""
 ABSENT_BUCKET = "idsync_absent"
 """Per job and object: when a full run first found it absent (disable now, delete later)."""
+PUSHED_BUCKET = "idsync_pushed"
+"""Records other systems pushed to the SCIM endpoint, per connection and key (pushed.py)."""
 BUCKETS = (
     JOBS_BUCKET,
     CONNECTIONS_BUCKET,
@@ -178,6 +180,19 @@ async def ensure_infrastructure(js: JetStreamContext, settings: Settings) -> Non
                     bucket=bucket, history=5, storage=StorageType.FILE, replicas=settings.replicas
                 )
             )
+    try:
+        await js.key_value(PUSHED_BUCKET)
+    except nats.js.errors.BucketNotFoundError:
+        # Read whole by batched direct gets (services/common/pushed.py): the latest only.
+        await js.create_key_value(
+            KeyValueConfig(
+                bucket=PUSHED_BUCKET,
+                history=1,
+                direct=True,
+                storage=StorageType.FILE,
+                replicas=settings.replicas,
+            )
+        )
     try:
         await js.object_store(PLANS_BUCKET)
     except nats.js.errors.BucketNotFoundError:

@@ -6,3 +6,6 @@ from __future__ import annotations
 
 SERVICES = ("scheduler", "workflow", "runner", "notifier", "recorder")
 """The services, each of which connects as its own user."""
+ENDPOINTS = ("scim_endpoint",)
+"""Services that listen for other systems (HTTP): `idsync serve` runs them by name, and
+`idsync up` when they are configured (IDSYNC_SCIM_PORT)."""

@@ -91,6 +91,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     wait_reconnect: float = 60.0
     """IDSYNC_WAIT_RECONNECT: seconds `idsync job run --wait` waits for a NATS server that
     went away to come back before it gives up (exit 3; the run goes on)."""
+    scim_host: str = "127.0.0.1"
+    """IDSYNC_SCIM_HOST: the address the SCIM endpoint listens on (services/scim_endpoint)."""
+    scim_port: int | None = None
+    """IDSYNC_SCIM_PORT: its port; `idsync up` starts the endpoint only when this is set
+    (0: any free port, written to IDSYNC_HOME/scim.url)."""
+    scim_wait: float = 60.0
+    """IDSYNC_SCIM_WAIT: the most seconds a push with `?wait=` waits for its run's end."""
     # Mail (services/notifier). Secrets are references: the name of the variable or the
     # file holding the password, so no dump of the settings ever shows it.
     smtp_host: str | None = None
@@ -144,6 +151,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 wait_reconnect=float(env.get("IDSYNC_WAIT_RECONNECT", 60)),
                 heartbeat_interval=float(env.get("IDSYNC_HEARTBEAT_INTERVAL", 5)),
                 replicas=int(env.get("IDSYNC_REPLICAS", 1)),
+                scim_host=env.get("IDSYNC_SCIM_HOST") or "127.0.0.1",
+                scim_port=int(port) if (port := env.get("IDSYNC_SCIM_PORT")) else None,
+                scim_wait=float(env.get("IDSYNC_SCIM_WAIT", 60)),
                 **_mail_settings(env),
             )
         except ValueError as error:

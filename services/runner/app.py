@@ -13,6 +13,7 @@ from faststream.nats import NatsBroker
 from schemas.event_ids import planning_dead_id, planning_failed_id
 from schemas.events import Event, RunApproved, RunBatchDropped, RunDeadLetter, RunDeliveryFailed
 from schemas.work import WorkBatch, decode_batch
+from services.common import pushed
 from services.common.bus import Bus
 from services.common.collector import collector_paused
 from services.common.consumers import subscribe_durable
@@ -35,6 +36,7 @@ def decode_work(data: bytes) -> WorkBatch:
 
 def register(broker: NatsBroker, bus: Bus) -> list[Background]:
     settings = bus.settings
+    pushed.bind(lambda: bus.broker.connection)  # a scim-inbound source reads the bucket
 
     work = Work()
 

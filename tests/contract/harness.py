@@ -27,6 +27,7 @@ from schemas.connections import (
     MysqlConnection,
     PluginConnection,
     PostgresqlConnection,
+    ScimConnection,
     SecretRef,
     SqliteConnection,
 )
@@ -41,6 +42,8 @@ from tests.contract.renamed import Renamed
 from tests.ldap_server import ADMIN_DN, ADMIN_PASSWORD, Slapd
 from tests.mysql_server import Server as MysqlServer
 from tests.postgresql_server import Server
+from tests.scim_server import TOKEN, ScimServer
+from tests.scim_server import client as scim_client
 
 S = TypeVar("S")
 
@@ -363,6 +366,80 @@ class AdHarness(_DirectoryHarness[Samba]):
             return bool(conn.entries)
 
 
+class ScimHarness(ProviderHarness):
+    """Users of a tenant of the session's scim2-server of the test's own
+    (tests/scim_server.py), seen through a renaming onto SCIM attributes: the suite's
+    `groups` are entitlements, its `mail` the work address. Before `prepare` the side is
+    a tenant the server does not have (a source that does not exist)."""
+
+    name = "scim"
+    unsupported = ("move",)
+    FIELDS = {
+        "id": "userName",
+        "name": "displayName",
+        "mail": 'emails[type eq "work"].value',
+        "groups": "entitlements.value",
+        "title": "title",
+    }
+
+    def __init__(self, tmp_path: Path, server: ScimServer) -> None:
+        super().__init__(tmp_path)
+        self.server = server
+        self.url = f"{server.root}/missing-{tmp_path.name}/v2"
+        self.ready = False
+        self.token_file = tmp_path / "scim-token"
+        self.token_file.write_text(TOKEN + "\n")
+
+    @classmethod
+    def create(cls, request: pytest.FixtureRequest, tmp_path: Path) -> ProviderHarness:
+        return cls(tmp_path, request.getfixturevalue("scim_server"))
+
+    def prepare(self) -> None:
+        if not self.ready:
+            self.url, self.ready = self.server.new_tenant(), True
+
+    def make(self, layout: Layout) -> Provider:
+        connection = ScimConnection(
+            id="scim", url=self.url, token=SecretRef(file=str(self.token_file))
+        )
+        return Renamed(open_provider, connection, Endpoint(connection="scim"), layout, self.FIELDS)
+
+    def seed(self, layout: Layout, records: list[Record]) -> None:
+        self.prepare()
+        with scim_client(self.url) as http:
+            for record in records:
+                user: dict[str, object] = {
+                    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                    "userName": record["id"],
+                }
+                if "name" in record:
+                    user["displayName"] = record["name"]
+                if "title" in record:
+                    user["title"] = record["title"]
+                if "mail" in record:
+                    user["emails"] = [{"type": "work", "value": record["mail"]}]
+                if isinstance(groups := record.get("groups"), list):
+                    user["entitlements"] = [{"value": g} for g in groups]
+                answer = http.post("/Users", json=user)
+                assert answer.status_code == 201, answer.text
+
+    def exists(self) -> bool:
+        if not self.ready:
+            return False
+        with scim_client(self.url) as http:
+            return bool(http.get("/Users", params={"count": 0}).json()["totalResults"])
+
+
+class ScimPutHarness(ScimHarness):
+    """The same on a server that offers neither PATCH nor bulk: updates are full PUTs."""
+
+    name = "scim-put"
+
+    @classmethod
+    def create(cls, request: pytest.FixtureRequest, tmp_path: Path) -> ProviderHarness:
+        return cls(tmp_path, request.getfixturevalue("scim_put_server"))
+
+
 PLUGIN_DOC = Path(__file__).resolve().parents[2] / "docs" / "providers" / "plugin.md"
 
 
@@ -408,6 +485,8 @@ HARNESSES: list[type[ProviderHarness]] = [
     MysqlHarness,
     LdapHarness,
     AdHarness,
+    ScimHarness,
+    ScimPutHarness,
     PluginDocHarness,
 ]
 

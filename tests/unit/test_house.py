@@ -38,6 +38,7 @@ RULES: dict[str, frozenset[str]] = {
     "services.notifier": BELOW_SERVICES | {"services.notifier"},
     "services.scheduler": BELOW_SERVICES | {"services.scheduler"},
     "services.recorder": BELOW_SERVICES | {"services.recorder"},
+    "services.scim_endpoint": BELOW_SERVICES | {"services.scim_endpoint"},
     # The top floor.
     "services.cli": frozenset({"schemas", "core", "services"}),
 }

@@ -1,0 +1,153 @@
+"""A SCIM 2.0 service as one side of a job: one resource type (the side's `object_classes`,
+User by default), read with the side's `query` as SCIM filter, written by write.py.
+
+Field names are SCIM attribute paths (paths.py). A destination's records hold the fields
+the job maps (and, where references need them, the id under "@id"); a source's hold every
+value of each resource (`flatten`). Opening reads what the service supports (discovery.py)
+and writes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from core.scim.paths import Path, as_value, flatten, value_at
+from schemas.connections import ScimConnection
+from schemas.jobs import Endpoint
+from schemas.plan import Change
+from schemas.values import Record, Value, normalize
+
+from ..base import Layout, Outcome
+from .connection import Session
+from .discovery import Service, discover
+from .edits import Field
+from .lookup import key_filter
+from .messages import ResourceType
+from .read import pages
+from .values import canonical_text, to_json
+from .write import Writer
+
+ID_FIELD = "@id"
+
+
+class ScimProvider:
+    def __init__(self, connection: ScimConnection, endpoint: Endpoint, layout: Layout) -> None:
+        self._connection = connection
+        self._layout = layout
+        self._type = (endpoint.object_classes or ["User"])[0]
+        self._query = endpoint.query
+        self._session: Session | None = None
+        self._service: Service | None = None
+        self._kind: ResourceType | None = None
+        self._fields: dict[str, Field] = {}
+        names = dict.fromkeys([*layout.keys, *layout.fields])
+        self._paths = {name: Path.parse(name) for name in names}
+
+    async def open(self, *, write: bool) -> None:
+        self._session = Session(self._connection)
+        self._service = await discover(self._session)
+        self._kind = self._service.resource_type(self._type)
+        self._fields = {name: self._field(path) for name, path in self._paths.items()}
+
+    def _field(self, path: Path) -> Field:
+        assert self._service is not None and self._kind is not None
+        return Field(
+            path,
+            self._service.attribute(self._kind, path),
+            self._service.sub_attribute(self._kind, path),
+        )
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    # Reading.
+
+    def _attributes(self) -> list[str] | None:
+        if not self._layout.fields:
+            return None
+        return list(dict.fromkeys(path.top for path in self._paths.values()))
+
+    async def read(self, batch_size: int) -> AsyncIterator[list[Record]]:
+        assert self._session is not None and self._service is not None and self._kind
+        count = self._service.page_size(min(batch_size, self._connection.page_size))
+        async for page in pages(self._session, self._kind, count, self._query, self._attributes()):
+            records = [self._record(resource) for resource in page]
+            for start in range(0, len(records), batch_size):
+                yield records[start : start + batch_size]
+
+    def _record(self, resource: dict[str, Any]) -> Record:
+        if not self._layout.fields:
+            found: dict[str, Value | None] = {
+                name: as_value(value, False) for name, value in flatten(resource).items()
+            }
+        else:
+            multi = self._layout.multi_valued
+            found = {
+                name: as_value(value_at(resource, path), name in multi)
+                for name, path in self._paths.items()
+            }
+        if self._layout.identifiers:
+            found[ID_FIELD] = as_value(resource.get("id"), False)
+        return normalize(found)
+
+    def canonical(self, record: Record) -> Record:
+        out: dict[str, Value | None] = {}
+        for name, value in record.items():
+            if name.startswith("@"):
+                out[name] = value
+                continue
+            f = self._fields.get(name)
+            attribute = f.item if f is not None else None
+            if isinstance(value, list):
+                out[name] = [canonical_text(v, attribute) for v in value]
+            elif isinstance(value, str):
+                text = canonical_text(value, attribute)
+                out[name] = [text] if name in self._layout.multi_valued else text
+            else:
+                out[name] = value
+        return normalize(out)
+
+    # Writing.
+
+    async def apply(self, changes: list[Change]) -> list[Outcome]:
+        if not changes:
+            return []
+        assert self._session is not None and self._service is not None and self._kind
+        writer = Writer(
+            self._session,
+            self._service,
+            self._kind,
+            dict(self._fields),
+            [self._paths.get(k) or Path.parse(k) for k in self._layout.keys],
+            self._layout.keys,
+            _typed,
+            self._connection.concurrency,
+        )
+        if not self._layout.keys:
+            names = list(changes[0].match)
+            writer.keys = [Path.parse(n) for n in names]
+            writer.key_names = tuple(names)
+        return await writer.apply(changes)
+
+    def identifier(self, change: Change) -> str | None:
+        """What references to a resource this run creates are written as until it exists:
+        the search that finds it (`/Users?filter=userName eq "jdoe"`); the writer turns it
+        into the id."""
+        assert self._kind is not None
+        names = self._layout.keys or tuple(change.match)
+        values = [change.match.get(n) for n in names]
+        texts = [v[0] if isinstance(v, list) and v else v for v in values]
+        if not all(isinstance(t, str) and t for t in texts):
+            return None
+        paths = [self._paths.get(n) or Path.parse(n) for n in names]
+        return f"{self._kind.endpoint}?filter={key_filter(paths, [str(t) for t in texts])}"
+
+
+def _typed(field: Field, text: str) -> Any:
+    try:
+        return to_json(text, field.item)
+    except ValueError as e:
+        raise ValueError(f"{field.path.text}: {e}") from None

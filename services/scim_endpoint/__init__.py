@@ -1,0 +1,1 @@
+"""idsync as a SCIM endpoint: other systems push users, which become runs (app.py)."""
