@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import asyncio
 from contextvars import ContextVar
+from datetime import datetime
 
 import aiosqlite
 import msgspec
+import nats.errors
 from faststream.nats import NatsBroker, NatsMessage
 
+from core.errors import IdsyncError
 from schemas.events import Event
 from schemas.history import HistoryReply, encode, query_decoder
 from schemas.subjects import command_subject
@@ -28,10 +31,12 @@ from services.common.jetstream import RECORDER
 from .answers import answer
 from .database import open_database, path_in
 from .project import Recorder, log
+from .versions import POLL
 
 QUEUE = "idsync-recorder"  # several recorders on one database: each query answered once
 VERB = "history"
 _sequence: ContextVar[int] = ContextVar("journal_sequence", default=0)
+_stored: ContextVar[datetime | None] = ContextVar("journal_time", default=None)
 
 
 def register(broker: NatsBroker, bus: Bus) -> list[Background]:
@@ -49,13 +54,15 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
     async def handle(event: Event, attempt: int) -> None:
         if not recorder:
             recorder.append(await writer())
-        await recorder[0].record(event, _sequence.get())
+        await recorder[0].record(event, _sequence.get(), _stored.get())
 
     handler = deliberately(bus, handle)
 
     async def on_event(msg: NatsMessage) -> None:
         # The journal's sequence orders the fold (a redelivered event keeps its own).
-        _sequence.set(msg.raw_message.metadata.sequence.stream)
+        metadata = msg.raw_message.metadata
+        _sequence.set(metadata.sequence.stream)
+        _stored.set(metadata.timestamp)  # the server's time: job versions are compared with it
         await handler(msg)
 
     subscribe_durable(bus, RECORDER, on_event, batch_size=1, title="history")
@@ -68,9 +75,25 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
             return encode(HistoryReply(ok=False, error=f"not a history query: {error}"))
         if not recorder:
             recorder.append(await writer())  # the tables exist before anyone reads them
+        if query.what in ("why", "versions"):
+            try:
+                await recorder[0].versions.catch_up()  # a job applied a moment ago is there
+            except (IdsyncError, nats.errors.Error) as error:
+                log.warning("job versions not read", error=str(error))
         if "read" not in opened:
             opened["read"] = await open_database(path, write=False)
         return encode(await answer(opened["read"], query))
+
+    async def watch_jobs() -> None:
+        """Every POLL seconds, the job definitions applied since the last look."""
+        while True:
+            try:
+                if not recorder:
+                    recorder.append(await writer())
+                await recorder[0].versions.catch_up()
+            except (IdsyncError, nats.errors.Error, aiosqlite.Error) as error:
+                log.warning("job versions not read", error=str(error))
+            await asyncio.sleep(POLL)
 
     async def close_at_stop() -> None:
         # aiosqlite's threads keep a process alive: the databases close when the host stops.
@@ -80,4 +103,4 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
             for db in opened.values():
                 await db.close()
 
-    return [close_at_stop]
+    return [close_at_stop, watch_jobs]

@@ -10,6 +10,8 @@ event is acknowledged after it: an event delivered again writes the same rows ag
 
 from __future__ import annotations
 
+import asyncio
+from datetime import datetime
 from typing import Any
 
 import aiosqlite
@@ -24,6 +26,7 @@ from schemas.events import (
     RunBatchDropped,
     RunPasswordsSealed,
     RunRecordErrors,
+    RunStarted,
     decode_event,
     encode_event,
     tag_of,
@@ -34,6 +37,9 @@ from schemas.work import StoredPlan
 from services.common.bus import Bus
 from services.common.logging import get_logger
 from services.common.stored_plans import load_plan
+
+from .database import stamp
+from .versions import Versions, planned_at, version_at
 
 log = get_logger("idsync.recorder")
 _story = msgspec.json.Encoder()
@@ -46,12 +52,22 @@ class Recorder:
     def __init__(self, bus: Bus | None, db: aiosqlite.Connection) -> None:
         self.bus = bus
         self.db = db
-        self._secrets: dict[str, Secrets] = {}
+        self.lock = asyncio.Lock()
+        """One transaction at a time on the one writing connection."""
+        self.versions = Versions(bus, db, self.lock)
+        self._secrets: dict[tuple[str, int], Secrets] = {}
 
-    async def record(self, event: Event, seq: int) -> None:
+    async def record(self, event: Event, seq: int, stored: datetime | None = None) -> None:
+        """`stored`: when the server stored the event (its own time when not given)."""
+        if isinstance(event, RunStarted):
+            await self.versions.catch_up()  # the job it is about to read is recorded
+        async with self.lock:
+            await self._record(event, seq, stamp(stored or event.at))
+
+    async def _record(self, event: Event, seq: int, stored: str) -> None:
         await self.db.execute("BEGIN")
         try:
-            await self._keep(event, seq)
+            await self._keep(event, seq, stored)
             events = await self._events_of(event.run_id)
             await self._tell(fold(events)[0])
             match event:
@@ -66,14 +82,14 @@ class Recorder:
             raise
         await self.db.execute("COMMIT")
 
-    async def _keep(self, event: Event, seq: int) -> None:
+    async def _keep(self, event: Event, seq: int, stored: str) -> None:
         if isinstance(event, RunPasswordsSealed):
             # Sealed to the notifier alone: which records got one is history, the seal not.
             sealed = [msgspec.structs.replace(p, sealed="") for p in event.passwords]
             event = msgspec.structs.replace(event, passwords=sealed)
         await self.db.execute(
-            "INSERT OR REPLACE INTO events (id, seq, run_id, job_id, type, at, body) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO events (id, seq, run_id, job_id, type, at, body, stored) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 event.id,
                 seq,
@@ -82,6 +98,7 @@ class Recorder:
                 tag_of(event),
                 event.at.isoformat(),
                 encode_event(event),
+                stored,
             ),
         )
 
@@ -151,7 +168,7 @@ class Recorder:
             job_id,
             batch,
             changes,
-            await self._secrets_of(job_id),
+            await self._secrets_of(job_id, run_id),
             errors=errors,
             outcome=outcome,
             at=at,
@@ -177,13 +194,18 @@ class Recorder:
             return [], f"the stored plan is {plan.plan_hash[:12]}, not {plan_hash[:12]}"
         return batch_of(plan, batch), ""
 
-    async def _secrets_of(self, job_id: str) -> Secrets:
-        if job_id not in self._secrets:
+    async def _secrets_of(self, job_id: str, run_id: str) -> Secrets:
+        """The secret fields of the job's version the run was planned with, and of the
+        job as it is now: a field that was ever a password is never shown."""
+        version = await version_at(self.db, job_id, await planned_at(self.db, run_id))
+        cached = (job_id, version.revision if version is not None else 0)
+        if cached not in self._secrets:
             job = await self.bus.store.find_job(job_id) if self.bus is not None else None
             while len(self._secrets) >= KEPT_SECRETS:
                 self._secrets.pop(next(iter(self._secrets)))
-            self._secrets[job_id] = secrets_of(job)
-        return self._secrets[job_id]
+            then = secrets_of(version.job if version is not None else None)
+            self._secrets[cached] = secrets_of(job).merged(then)
+        return self._secrets[cached]
 
 
 def batch_of(plan: StoredPlan, number: int) -> list[Change]:
