@@ -191,6 +191,17 @@ def _nouns(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _json(p)
     p = _command(
         jobs,
+        "diff",
+        "services.cli.job_diff:job_diff",
+        "what applying a changed job file would change: its field map's differences and "
+        "the plan's, on today's data; writes nothing",
+    )
+    p.add_argument("id")
+    p.add_argument("file", help="the job's changed TOML file")
+    p.add_argument("--limit", type=int, default=50, help="changes to print (default 50)")
+    _json(p)
+    p = _command(
+        jobs,
         "preview",
         "services.cli.job:job_preview",
         "compute the whole plan and show it; writes nothing",
