@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from contextvars import ContextVar
-from datetime import datetime
+from datetime import UTC, datetime
 
 import aiosqlite
 import msgspec
@@ -31,6 +31,7 @@ from services.common.jetstream import RECORDER
 from .answers import answer
 from .database import open_database, path_in
 from .project import Recorder, log
+from .retention import PRUNE_EVERY, keeps, prune
 from .versions import POLL
 
 QUEUE = "idsync-recorder"  # several recorders on one database: each query answered once
@@ -84,6 +85,29 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
             opened["read"] = await open_database(path, write=False)
         return encode(await answer(opened["read"], query))
 
+    async def keep_in_time() -> None:
+        """Every PRUNE_EVERY seconds, the runs past their job's time archived and removed."""
+        while True:
+            try:
+                if not recorder:
+                    recorder.append(await writer())
+                written = recorder[0]
+                async with written.lock:
+                    keep = await keeps(written.db, bus.settings.history_keep_days)
+                    pruned = await prune(written.db, bus.settings.home, keep, datetime.now(UTC))
+                if pruned.runs:
+                    log.info(
+                        "history archived",
+                        runs=pruned.runs,
+                        rows=pruned.rows,
+                        archives=pruned.archives,
+                    )
+            except OSError as error:
+                log.error("history not pruned: its archive cannot be written", error=str(error))
+            except aiosqlite.Error as error:
+                log.warning("history not pruned", error=str(error))
+            await asyncio.sleep(PRUNE_EVERY)
+
     async def watch_jobs() -> None:
         """Every POLL seconds, the job definitions applied since the last look."""
         while True:
@@ -103,4 +127,4 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
             for db in opened.values():
                 await db.close()
 
-    return [close_at_stop, watch_jobs]
+    return [close_at_stop, watch_jobs, keep_in_time]
