@@ -44,18 +44,20 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
     path = path_in(bus.settings.home)
     opened: dict[str, aiosqlite.Connection] = {}
 
-    async def writer() -> Recorder:
-        if "write" not in opened:
-            opened["write"] = await open_database(path, write=True)
-            log.info("history database", path=str(path))
-        return Recorder(bus, opened["write"])
-
     recorder: list[Recorder] = []
+    opening = asyncio.Lock()
+
+    async def writer() -> Recorder:
+        """The one Recorder, on the one writing connection (opened by whoever comes first)."""
+        async with opening:
+            if not recorder:
+                opened["write"] = await open_database(path, write=True)
+                log.info("history database", path=str(path))
+                recorder.append(Recorder(bus, opened["write"]))
+        return recorder[0]
 
     async def handle(event: Event, attempt: int) -> None:
-        if not recorder:
-            recorder.append(await writer())
-        await recorder[0].record(event, _sequence.get(), _stored.get())
+        await (await writer()).record(event, _sequence.get(), _stored.get())
 
     handler = deliberately(bus, handle)
 
@@ -74,24 +76,22 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
             query = query_decoder.decode(msg.body)
         except (msgspec.DecodeError, msgspec.ValidationError) as error:
             return encode(HistoryReply(ok=False, error=f"not a history query: {error}"))
-        if not recorder:
-            recorder.append(await writer())  # the tables exist before anyone reads them
+        written = await writer()  # the tables exist before anyone reads them
         if query.what in ("why", "versions"):
             try:
-                await recorder[0].versions.catch_up()  # a job applied a moment ago is there
+                await written.versions.catch_up()  # a job applied a moment ago is there
             except (IdsyncError, nats.errors.Error) as error:
                 log.warning("job versions not read", error=str(error))
-        if "read" not in opened:
-            opened["read"] = await open_database(path, write=False)
+        async with opening:
+            if "read" not in opened:
+                opened["read"] = await open_database(path, write=False)
         return encode(await answer(opened["read"], query))
 
     async def keep_in_time() -> None:
         """Every PRUNE_EVERY seconds, the runs past their job's time archived and removed."""
         while True:
             try:
-                if not recorder:
-                    recorder.append(await writer())
-                written = recorder[0]
+                written = await writer()
                 async with written.lock:
                     keep = await keeps(written.db, bus.settings.history_keep_days)
                     pruned = await prune(written.db, bus.settings.home, keep, datetime.now(UTC))
@@ -112,9 +112,7 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
         """Every POLL seconds, the job definitions applied since the last look."""
         while True:
             try:
-                if not recorder:
-                    recorder.append(await writer())
-                await recorder[0].versions.catch_up()
+                await (await writer()).versions.catch_up()
             except (IdsyncError, nats.errors.Error, aiosqlite.Error) as error:
                 log.warning("job versions not read", error=str(error))
             await asyncio.sleep(POLL)

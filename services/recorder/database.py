@@ -82,8 +82,10 @@ CREATE TABLE IF NOT EXISTS changes (
     at TEXT NOT NULL,
     PRIMARY KEY (run_id, batch, n)
 );
+-- One index besides the key: every question about an object names it (`history KEY`,
+-- `why JOB KEY FIELD` filters the object's rows); each index is one more write a row.
 CREATE INDEX IF NOT EXISTS changes_of_object ON changes (key, at);
-CREATE INDEX IF NOT EXISTS changes_of_job_object ON changes (job_id, key, field, at);
+DROP INDEX IF EXISTS changes_of_job_object;
 CREATE TABLE IF NOT EXISTS job_versions (
     revision INTEGER PRIMARY KEY,   -- the jobs bucket's revision that stored it
     job_id TEXT NOT NULL,

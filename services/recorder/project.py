@@ -44,6 +44,7 @@ from .versions import Versions, planned_at, version_at
 log = get_logger("idsync.recorder")
 _story = msgspec.json.Encoder()
 KEPT_SECRETS = 64
+KEPT_RUNS = 16
 
 
 class Recorder:
@@ -56,6 +57,11 @@ class Recorder:
         """One transaction at a time on the one writing connection."""
         self.versions = Versions(bus, db, self.lock)
         self._secrets: dict[tuple[str, int], Secrets] = {}
+        self._events: dict[str, list[tuple[int, Event]]] = {}
+        """The latest runs' events in journal order (sequence, event): what the fold
+        needs, without reading and decoding them all again for each event."""
+        self._plan: StoredPlan | None = None
+        """The stored plan last read: a run's batches all come from it."""
 
     async def record(self, event: Event, seq: int, stored: datetime | None = None) -> None:
         """`stored`: when the server stored the event (its own time when not given)."""
@@ -67,8 +73,8 @@ class Recorder:
     async def _record(self, event: Event, seq: int, stored: str) -> None:
         await self.db.execute("BEGIN")
         try:
-            await self._keep(event, seq, stored)
-            events = await self._events_of(event.run_id)
+            kept = await self._keep(event, seq, stored)
+            events = await self._events_of(event.run_id, seq, kept)
             await self._tell(fold(events)[0])
             match event:
                 case RunBatchApplied(batch=batch) | RunRecordErrors(batch=int(batch)):
@@ -79,10 +85,12 @@ class Recorder:
                     pass
         except BaseException:
             await self.db.execute("ROLLBACK")
+            self._events.pop(event.run_id, None)  # read again from what was committed
             raise
         await self.db.execute("COMMIT")
 
-    async def _keep(self, event: Event, seq: int, stored: str) -> None:
+    async def _keep(self, event: Event, seq: int, stored: str) -> Event:
+        """Write the event; the event as written."""
         if isinstance(event, RunPasswordsSealed):
             # Sealed to the notifier alone: which records got one is history, the seal not.
             sealed = [msgspec.structs.replace(p, sealed="") for p in event.passwords]
@@ -101,12 +109,28 @@ class Recorder:
                 stored,
             ),
         )
+        return event
 
-    async def _events_of(self, run_id: str) -> list[Event]:
-        cursor = await self.db.execute(
-            "SELECT body FROM events WHERE run_id = ? ORDER BY seq", (run_id,)
-        )
-        return [decode_event(body) for (body,) in await cursor.fetchall()]
+    async def _events_of(self, run_id: str, seq: int, event: Event) -> list[Event]:
+        """The run's events in journal order, `event` (just kept) among them."""
+        known = self._events.get(run_id)
+        if (
+            known is None
+            or any(e.id == event.id for _, e in known)
+            or (known and known[-1][0] > seq)
+        ):
+            # Not in memory, or delivered again: as the database holds them.
+            cursor = await self.db.execute(
+                "SELECT seq, body FROM events WHERE run_id = ? ORDER BY seq", (run_id,)
+            )
+            known = [(s, decode_event(body)) for s, body in await cursor.fetchall()]
+        else:
+            known.append((seq, event))
+        self._events.pop(run_id, None)
+        while len(self._events) >= KEPT_RUNS:
+            self._events.pop(next(iter(self._events)))
+        self._events[run_id] = known
+        return [e for _, e in known]
 
     async def _tell(self, story: RunStory) -> None:
         errors = story.errors
@@ -186,7 +210,10 @@ class Recorder:
         if self.bus is None:
             return [], "no plan store"
         try:
-            plan = await load_plan(self.bus, run_id)
+            plan = self._plan
+            if plan is None or plan.run_id != run_id or plan.plan_hash != plan_hash:
+                self._plan = None  # one plan held at a time
+                plan = self._plan = await load_plan(self.bus, run_id)
         except nats.js.errors.NotFoundError:
             log.warning("plan no longer kept: batch not recorded", run_id=run_id, batch=batch)
             return [], "the run's plan is no longer kept"
