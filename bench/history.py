@@ -1,12 +1,19 @@
-"""The recorder's ingest rate next to the run it records: CSV → SQLite, then history.
+"""The recorder's ingest rate next to the run it records: CSV → SQLite, then history;
+and `idsync history KEY`'s question in a large history.
 
-    .venv/bin/python bench/history.py [--people 100000]
+    .venv/bin/python bench/history.py [--people 100000] [--rows 10000000]
 
 Starts an embedded nats-server and the workflow and runner (`idsync serve`, their own
 process), times the run that creates every person (request → finished: its apply
 rate), then starts the recorder (`idsync serve recorder`) on the journal as it stands
 and times until it holds the whole run — every event, and one row per field written
 (its ingest rate). Both on the same machine in the same run; the ratio is what counts.
+
+Then the recorder is stopped, `--rows` change rows (ten runs, each changing one field of
+every object) are put straight into its database (its own schema and index), the
+recorder is started again, and the question `idsync history KEY` asks (every change of
+one object, over NATS request/reply, as the command asks) is timed for 21 random
+objects: the median, next to the same SELECT made with sqlite3 in this process.
 """
 
 from __future__ import annotations
@@ -14,7 +21,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import random
 import signal
+import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -36,6 +46,7 @@ from services.common.jetstream import wait_for_infrastructure
 from services.common.people import people, write_csv
 from services.common.settings import Settings
 from services.providers import FACTS
+from services.recorder.database import SCHEMA, path_in
 
 FIELDS = 7
 """Fields the bench's job writes per created person: one history row each."""
@@ -63,7 +74,68 @@ async def recorded(settings: Settings, run_id: str, events: int, rows: int) -> N
             await asyncio.sleep(0.05)
 
 
-async def main(count: int) -> None:
+RUNS = 10
+FIELDS_PER_CHANGE = 1
+
+
+def fill(path: Path, rows: int) -> list[str]:
+    """`rows` change rows in the history database at `path`; the keys."""
+    objects = max(1, rows // (RUNS * FIELDS_PER_CHANGE))
+    keys = [f"K{n:08d}" for n in range(objects)]
+    with sqlite3.connect(path) as db:
+        db.executescript(SCHEMA)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=OFF")
+        for run in range(RUNS):
+            run_id = f"20260101T{run // 60:02d}{run % 60:02d}00Z-fill{run:02d}"
+            at = f"2026-01-01T{run // 60:02d}:{run % 60:02d}:00+00:00"
+            db.executemany(
+                "INSERT INTO changes VALUES (?, 1, ?, 'fill', 'user', ?, 'update', ?, 'a', 'b', "
+                "'', 0, 'applied', '', ?)",
+                (
+                    (run_id, n * FIELDS_PER_CHANGE + f, key, f"field{f}", at)
+                    for n, key in enumerate(keys)
+                    for f in range(FIELDS_PER_CHANGE)
+                ),
+            )
+            db.commit()
+    return keys
+
+
+def direct(path: Path, keys: list[str]) -> float:
+    """The median time of the object question made with sqlite3 here (the reference)."""
+    times = []
+    with sqlite3.connect(path) as db:
+        for key in keys:
+            started = time.perf_counter()
+            db.execute(
+                "SELECT * FROM changes WHERE key = ? ORDER BY at DESC, run_id DESC, batch, n "
+                "LIMIT 1001",
+                (key,),
+            ).fetchall()
+            times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+async def asked(settings: Settings, keys: list[str]) -> tuple[float, int]:
+    """The median time of `idsync history KEY`'s question to the recorder; rows a key."""
+    times, found = [], 0
+    async with connect(settings) as session:
+        while True:  # the recorder is starting
+            try:
+                await ask(session, HistoryQuery(what="object", key=keys[0]))
+                break
+            except Unreachable:
+                await asyncio.sleep(0.1)
+        for key in keys:
+            started = time.perf_counter()
+            reply = await ask(session, HistoryQuery(what="object", key=key))
+            times.append(time.perf_counter() - started)
+            found = len(reply.changes)
+    return statistics.median(times), found
+
+
+async def main(count: int, rows: int) -> None:
     folder = Path(tempfile.mkdtemp(prefix="idsync-bench-history-"))
     write_csv(folder / "people.csv", people(count))
     (folder / "connections.toml").write_text(CONNECTIONS)
@@ -90,6 +162,16 @@ async def main(count: int) -> None:
         started = time.perf_counter()
         await recorded(settings, end.run_id, events, count * FIELDS)
         ingest_seconds = time.perf_counter() - started
+        recorder.send_signal(signal.SIGTERM)
+        recorder.wait(30)
+        recorder = None
+        started = time.perf_counter()
+        keys = await asyncio.to_thread(fill, path_in(settings.home), rows)
+        fill_seconds = time.perf_counter() - started
+        sample = random.Random(7).sample(keys, 21)
+        reference = direct(path_in(settings.home), sample)
+        recorder = serve(env, "recorder")
+        query, per_key = await asked(settings, sample)
     finally:
         for process in (recorder, services):
             if process is not None:
@@ -105,9 +187,21 @@ async def main(count: int) -> None:
         f"{ingest_seconds / run_seconds:.2f}x the run's own time "
         "(recorder start-up included)"
     )
+    print(
+        f"history of one object among {rows:,} change rows ({per_key} rows a key; "
+        f"filled in {fill_seconds:.0f} s):"
+    )
+    print(
+        f"{'  idsync history KEY (request → reply)':40} {query * 1000:8.1f} ms median of 21; "
+        f"sqlite3's own SELECT: {reference * 1000:.2f} ms ({query / reference:.0f}x)"
+    )
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--people", type=int, default=100_000, help="how many (default 100,000)")
-    asyncio.run(main(parser.parse_args().people))
+    parser.add_argument(
+        "--rows", type=int, default=10_000_000, help="change rows asked in (default 10,000,000)"
+    )
+    args = parser.parse_args()
+    asyncio.run(main(args.people, args.rows))

@@ -37,6 +37,19 @@ class Secrets(msgspec.Struct, frozen=True, kw_only=True):
     def hides(self, object_type: str, field: str) -> bool:
         return named_secret(field) or field in self.fields.get(object_type, frozenset())
 
+    def merged(self, other: Secrets) -> Secrets:
+        """Both jobs' secrets (two versions of one job: a field secret in either stays so)."""
+        fields = {
+            kind: self.fields.get(kind, frozenset()) | other.fields.get(kind, frozenset())
+            for kind in {*self.fields, *other.fields}
+        }
+        generated = {
+            kind: tuple(dict.fromkeys([*self.generated.get(kind, ()), *theirs]))
+            for kind in {*self.generated, *other.generated}
+            for theirs in [other.generated.get(kind, ())]
+        }
+        return Secrets(fields=fields, generated=generated)
+
 
 def named_secret(field: str) -> bool:
     name = field.casefold()

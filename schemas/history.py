@@ -13,6 +13,7 @@ from typing import Literal
 import msgspec
 
 from .events import Event
+from .jobs import Job
 from .plan import RecordError
 
 Outcome = Literal["applied", "failed", "dropped"]
@@ -44,7 +45,24 @@ class ChangeRow(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """When the batch was applied (ISO 8601, UTC)."""
 
 
-Asked = Literal["run", "errors", "events", "changes", "object", "runs"]
+class JobVersion(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """One definition of a job as applied: the jobs bucket's revision that stored it.
+    A job applied again unchanged is no new version; a deleted job's last version says so."""
+
+    job_id: str
+    version: int
+    """1, 2, 3…: the job's definitions in the order the recorder found them."""
+    revision: int
+    """The jobs bucket's revision (`nats kv history idsync_jobs JOB` shows it)."""
+    applied_at: str
+    """When the server stored it (ISO 8601, UTC)."""
+    deleted: bool = False
+    job: Job | None = None
+    """The definition (None when deleted, or written by a version of idsync this one
+    cannot read)."""
+
+
+Asked = Literal["run", "errors", "events", "changes", "object", "runs", "why", "versions"]
 
 
 class HistoryQuery(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -52,7 +70,9 @@ class HistoryQuery(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
 
     what: Asked
     """run: one run's story; errors, events, changes: one run's, paged; object: every
-    change of one object (by key), newest first; runs: the runs recorded, newest first."""
+    change of one object (by key), newest first; runs: the runs recorded, newest first;
+    why: the change that last wrote `field` of `key` by `job_id`, with the job's version
+    its run was planned with; versions: every recorded version of `job_id`, newest first."""
     run_id: str = ""
     key: str = ""
     job_id: str = ""
@@ -74,6 +94,13 @@ class HistoryReply(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True
     changes: list[ChangeRow] = msgspec.field(default_factory=list)
     total: int = 0
     next_offset: int | None = None
+    versions: list[JobVersion] = msgspec.field(default_factory=list)
+    """versions: the job's, newest first; why: the version in force when the run that
+    wrote the value was planned (none when the recorder had not seen it)."""
+    current_version: int = 0
+    """why: the job's latest version (0: none recorded)."""
+    planned_at: str = ""
+    """why: when that run was planned (its last `run.started`, as the server stored it)."""
 
 
 _encoder = msgspec.json.Encoder()

@@ -239,6 +239,14 @@ class Notification(_Strict, frozen=True):
     in this field of the record (e.g. "manager_mail": its manager), and no other."""
 
 
+class HistoryKept(_Strict, frozen=True):
+    """How long the recorder keeps a job's runs (services/recorder/retention.py)."""
+
+    keep: str
+    """A duration ("90d", "12h"): a run that ended longer ago is written to an archive
+    (JSON lines under IDSYNC_HOME/history-archive/) and then removed from the history."""
+
+
 class Job(_Strict, frozen=True):
     id: str
     """An immutable slug ([a-z0-9_-]); renaming a job changes its title."""
@@ -271,6 +279,8 @@ class Job(_Strict, frozen=True):
     names its `owners`, who alone may change or delete it."""
     changes: Changes | None = None
     """How runs read only what changed (`idsync job run JOB --changed-only`, schedules)."""
+    history: HistoryKept | None = None
+    """How long the history keeps this job's runs (the recorder's default otherwise)."""
 
     @property
     def display_title(self) -> str:

@@ -81,6 +81,7 @@ def check_job(
     if hooks_problem is not None:
         bad("$.hooks", hooks_problem)
     check_interval(bad, "$.timeout", job.timeout)
+    check_interval(bad, "$.history.keep", job.history.keep if job.history else None)
     _check_notify(bad, job)
     check_changes(bad, job, connections, facts)
     if problems:

@@ -1,6 +1,6 @@
-"""`idsync history KEY` and `idsync history why JOB KEY FIELD`: what every run did to an
-object, as the recorder keeps it (services/recorder); `ask` is how every history
-command asks the recorder."""
+"""`idsync history KEY`, `idsync history why JOB KEY FIELD` and `idsync history versions
+JOB`: what every run did to an object, and the job's definitions, as the recorder keeps
+them (services/recorder); `ask` is how every history command asks the recorder."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import nats.errors
 from core.checks.intervals import parse_interval
 from core.errors import BadInput, NotFound, Unreachable
 from schemas.history import ChangeRow, HistoryQuery, HistoryReply, encode, reply_decoder
-from schemas.jobs import FieldMap
+from schemas.jobs import FieldMap, Job
 from schemas.subjects import command_subject
 
 from .client import Session, connect
@@ -109,8 +109,13 @@ async def history(args: argparse.Namespace) -> int:
     words: list[str] = args.words
     if words[0] == "why" and len(words) == 4:
         return await why(args, *words[1:])
+    if words[0] == "versions" and len(words) == 2:
+        return await versions(args, words[1])
     if len(words) != 1:
-        raise BadInput("expected `idsync history KEY` or `idsync history why JOB KEY FIELD`")
+        raise BadInput(
+            "expected `idsync history KEY`, `idsync history why JOB KEY FIELD` or "
+            "`idsync history versions JOB`"
+        )
     query = HistoryQuery(
         what="object", key=words[0], job_id=args.job or "", since=since(args.since)
     )
@@ -133,25 +138,27 @@ async def history(args: argparse.Namespace) -> int:
 
 
 async def why(args: argparse.Namespace, job_id: str, key: str, field: str) -> int:
-    """The run that last wrote the field's value, and where the job takes it from."""
-    query = HistoryQuery(what="object", key=key, job_id=job_id, field=field, limit=50)
+    """The run that last wrote the field's value, and where the job's version that run
+    was planned with took it from."""
+    query = HistoryQuery(what="why", key=key, job_id=job_id, field=field)
     async with connect(args.settings) as session:
-        rows = [r for r in (await ask(session, query)).changes if r.outcome == "applied"]
-        job = await session.store.find_job(job_id)
-    if not rows:
-        raise NotFound(f"no run of job {job_id!r} wrote {field!r} of {key!r}")
-    row = rows[0]
-    source: FieldMap | None = None
-    if job is not None:
-        for mapping in job.objects:
-            if mapping.type == row.object_type or len(job.objects) == 1:
-                source = next((f for f in mapping.fields if f.to == field), source)
+        reply = await ask(session, query)
+        current = None if reply.versions else await session.store.find_job(job_id)
+    row = reply.changes[0]
+    version = reply.versions[0] if reply.versions else None
+    job = version.job if version is not None else current
+    source = field_map(job, row.object_type, field) if job is not None else None
     found = {
         "run_id": row.run_id,
         "at": row.at,
         "action": row.action,
         "old": row.old,
         "new": row.new,
+        "planned_at": reply.planned_at,
+        "job_version": version.version if version else None,
+        "job_revision": version.revision if version else None,
+        "job_applied_at": version.applied_at if version else None,
+        "current_version": reply.current_version or None,
         "source_field": source.source if source else None,
         "transform": source.transform if source else None,
         "policy": source.policy if source else None,
@@ -159,13 +166,65 @@ async def why(args: argparse.Namespace, job_id: str, key: str, field: str) -> in
     if args.json:
         print_json(found)
         return 0
-    print(f"{field} of {key} = {row.new or '(no value)'}")
+    print(f"{row.field} of {key} = {row.new or '(no value)'}")
     print(f"  written by run {row.run_id} of job {job_id} at {row.at[:19].replace('T', ' ')}")
     print(f"  ({row.action}; before: {row.old or '(no value)'})")
+    if version is not None:
+        now = (
+            "the job's current version"
+            if version.version == reply.current_version
+            else f"the job is at version {reply.current_version} now"
+        )
+        print(
+            f"  planned with job version {version.version} (revision {version.revision}, "
+            f"applied {version.applied_at[:19].replace('T', ' ')}; {now})"
+        )
+        told = f"job version {version.version}"
+    else:
+        print(
+            "  the job's version when that run was planned is not recorded: "
+            "what follows is the job as it is now"
+        )
+        told = "the job (as it is now)"
     if source is None:
-        print("  the job (as it is now) maps no such field")
+        print(f"  {told} maps no field {field}")
         return 0
-    print(f"  from source field {source.source}" + (f" (policy {source.policy})"))
+    print(f"  from source field {source.source} (policy {source.policy})")
     if source.transform is not None:
         print(f"  transformed by {msgspec.json.encode(source.transform).decode()}")
+    return 0
+
+
+def field_map(job: Job, object_type: str, field: str) -> FieldMap | None:
+    """How the job writes `field` of `object_type` (any type's, for a one-type job)."""
+    for mapping in job.objects:
+        if mapping.type == object_type or len(job.objects) == 1:
+            found = next((f for f in mapping.fields if f.to == field), None)
+            if found is not None:
+                return found
+    return None
+
+
+async def versions(args: argparse.Namespace, job_id: str) -> int:
+    """`idsync history versions JOB`: every recorded definition of the job."""
+    async with connect(args.settings) as session:
+        reply = await ask(session, HistoryQuery(what="versions", job_id=job_id))
+    if args.json:
+        print_json(reply.versions)
+        return 0
+    if not reply.versions:
+        print(f"no version of job {job_id!r} recorded")
+        return 0
+    print_table(
+        [
+            (
+                str(v.version),
+                str(v.revision),
+                v.applied_at[:19].replace("T", " "),
+                "deleted" if v.deleted else (v.job.display_title if v.job else "(unreadable)"),
+            )
+            for v in reply.versions
+        ],
+        ("VERSION", "REVISION", "APPLIED (UTC)", "TITLE"),
+    )
     return 0

@@ -193,6 +193,17 @@ def _nouns(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _json(p)
     p = _command(
         jobs,
+        "diff",
+        "services.cli.job_diff:job_diff",
+        "what applying a changed job file would change: its field map's differences and "
+        "the plan's, on today's data; writes nothing",
+    )
+    p.add_argument("id")
+    p.add_argument("file", help="the job's changed TOML file")
+    p.add_argument("--limit", type=int, default=50, help="changes to print (default 50)")
+    _json(p)
+    p = _command(
+        jobs,
         "preview",
         "services.cli.job:job_preview",
         "compute the whole plan and show it; writes nothing",
@@ -333,9 +344,11 @@ def _history(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "history",
         "services.cli.history:history",
         "every change every job made to an object, newest first; `history why JOB KEY "
-        "FIELD`: the run that wrote a field's value and where the job takes it from",
+        "FIELD`: the run that wrote a field's value, the job's version it was planned "
+        "with and where that version takes it from; `history versions JOB`: every "
+        "definition of the job applied",
     )
-    p.add_argument("words", nargs="+", metavar="KEY | why JOB KEY FIELD")
+    p.add_argument("words", nargs="+", metavar="KEY | why JOB KEY FIELD | versions JOB")
     p.add_argument("--job", help="only this job's changes")
     p.add_argument("--since", help="only since then: a duration back (7d, 12h) or a date")
     _json(p)

@@ -22,7 +22,8 @@ The server enforces these, so no client can go around the workflow:
   waiting for approval over the safety limits), the work queue, run states, plans and
   heartbeats; never an approval, a denial or an expiry.
 - the **notifier** publishes `run.notify-failed` and records the mails it sent.
-- the **recorder** publishes nothing: it reads the journal and the stored plans into
+- the **recorder** publishes nothing: it reads the journal, the stored plans and the
+  jobs bucket's revisions (message gets) into
   its own database and answers everyone's history queries (`idsync.cmd.*.history`).
 
 Services read the journal as people do, by direct gets; with ordered consumers only

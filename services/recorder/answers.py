@@ -17,6 +17,7 @@ from schemas.history import HistoryQuery, HistoryReply
 from schemas.plan import RecordError
 
 from .project import CHANGE_COLUMNS, change_row
+from .versions import planned_at, version_at, versions_of
 
 PAGE_BYTES = 512 * 1024
 MAX_LIMIT = 5000
@@ -25,6 +26,10 @@ _size = msgspec.json.Encoder()
 
 async def answer(db: aiosqlite.Connection, query: HistoryQuery) -> HistoryReply:
     limit = max(1, min(query.limit, MAX_LIMIT))
+    if query.what == "versions":
+        return HistoryReply(versions=await versions_of(db, query.job_id))
+    if query.what == "why":
+        return await why(db, query)
     if query.what in ("run", "errors", "events", "changes"):
         cursor = await db.execute("SELECT story FROM runs WHERE run_id = ?", (query.run_id,))
         found = await cursor.fetchone()
@@ -83,6 +88,33 @@ async def answer(db: aiosqlite.Connection, query: HistoryQuery) -> HistoryReply:
         )
     changes, next_offset = _cut([change_row(row) for row in rows], limit, query.offset)
     return HistoryReply(changes=changes, next_offset=next_offset)
+
+
+async def why(db: aiosqlite.Connection, query: HistoryQuery) -> HistoryReply:
+    """The change that last wrote the field (applied), and the job's version its run was
+    planned with. A multi-valued field's last change may be values added or removed."""
+    fields = (query.field, f"{query.field} (added)", f"{query.field} (removed)")
+    rows = await _page(
+        db,
+        f"SELECT {CHANGE_COLUMNS} FROM changes WHERE key = ? AND job_id = ? "
+        "AND field IN (?, ?, ?) AND outcome = 'applied' "
+        "ORDER BY at DESC, run_id DESC, batch, n LIMIT 1",
+        (query.key, query.job_id, *fields),
+    )
+    if not rows:
+        return HistoryReply(
+            ok=False, error=f"no run of job {query.job_id!r} wrote {query.field!r} of {query.key!r}"
+        )
+    row = change_row(rows[0])
+    when = await planned_at(db, row.run_id)
+    version = await version_at(db, query.job_id, when)
+    latest = await version_at(db, query.job_id, "9999")
+    return HistoryReply(
+        changes=[row],
+        versions=[version] if version is not None else [],
+        current_version=latest.version if latest is not None else 0,
+        planned_at=when,
+    )
 
 
 async def _count(db: aiosqlite.Connection, sql: str, *values: Any) -> int:

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import asyncio
 from contextvars import ContextVar
+from datetime import UTC, datetime
 
 import aiosqlite
 import msgspec
+import nats.errors
 from faststream.nats import NatsBroker, NatsMessage
 
+from core.errors import IdsyncError
 from schemas.events import Event
 from schemas.history import HistoryReply, encode, query_decoder
 from schemas.subjects import command_subject
@@ -28,34 +31,41 @@ from services.common.jetstream import RECORDER
 from .answers import answer
 from .database import open_database, path_in
 from .project import Recorder, log
+from .retention import PRUNE_EVERY, keeps, prune
+from .versions import POLL
 
 QUEUE = "idsync-recorder"  # several recorders on one database: each query answered once
 VERB = "history"
 _sequence: ContextVar[int] = ContextVar("journal_sequence", default=0)
+_stored: ContextVar[datetime | None] = ContextVar("journal_time", default=None)
 
 
 def register(broker: NatsBroker, bus: Bus) -> list[Background]:
     path = path_in(bus.settings.home)
     opened: dict[str, aiosqlite.Connection] = {}
 
-    async def writer() -> Recorder:
-        if "write" not in opened:
-            opened["write"] = await open_database(path, write=True)
-            log.info("history database", path=str(path))
-        return Recorder(bus, opened["write"])
-
     recorder: list[Recorder] = []
+    opening = asyncio.Lock()
+
+    async def writer() -> Recorder:
+        """The one Recorder, on the one writing connection (opened by whoever comes first)."""
+        async with opening:
+            if not recorder:
+                opened["write"] = await open_database(path, write=True)
+                log.info("history database", path=str(path))
+                recorder.append(Recorder(bus, opened["write"]))
+        return recorder[0]
 
     async def handle(event: Event, attempt: int) -> None:
-        if not recorder:
-            recorder.append(await writer())
-        await recorder[0].record(event, _sequence.get())
+        await (await writer()).record(event, _sequence.get(), _stored.get())
 
     handler = deliberately(bus, handle)
 
     async def on_event(msg: NatsMessage) -> None:
         # The journal's sequence orders the fold (a redelivered event keeps its own).
-        _sequence.set(msg.raw_message.metadata.sequence.stream)
+        metadata = msg.raw_message.metadata
+        _sequence.set(metadata.sequence.stream)
+        _stored.set(metadata.timestamp)  # the server's time: job versions are compared with it
         await handler(msg)
 
     subscribe_durable(bus, RECORDER, on_event, batch_size=1, title="history")
@@ -66,11 +76,46 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
             query = query_decoder.decode(msg.body)
         except (msgspec.DecodeError, msgspec.ValidationError) as error:
             return encode(HistoryReply(ok=False, error=f"not a history query: {error}"))
-        if not recorder:
-            recorder.append(await writer())  # the tables exist before anyone reads them
-        if "read" not in opened:
-            opened["read"] = await open_database(path, write=False)
+        written = await writer()  # the tables exist before anyone reads them
+        if query.what in ("why", "versions"):
+            try:
+                await written.versions.catch_up()  # a job applied a moment ago is there
+            except (IdsyncError, nats.errors.Error) as error:
+                log.warning("job versions not read", error=str(error))
+        async with opening:
+            if "read" not in opened:
+                opened["read"] = await open_database(path, write=False)
         return encode(await answer(opened["read"], query))
+
+    async def keep_in_time() -> None:
+        """Every PRUNE_EVERY seconds, the runs past their job's time archived and removed."""
+        while True:
+            try:
+                written = await writer()
+                async with written.lock:
+                    keep = await keeps(written.db, bus.settings.history_keep_days)
+                    pruned = await prune(written.db, bus.settings.home, keep, datetime.now(UTC))
+                if pruned.runs:
+                    log.info(
+                        "history archived",
+                        runs=pruned.runs,
+                        rows=pruned.rows,
+                        archives=pruned.archives,
+                    )
+            except OSError as error:
+                log.error("history not pruned: its archive cannot be written", error=str(error))
+            except aiosqlite.Error as error:
+                log.warning("history not pruned", error=str(error))
+            await asyncio.sleep(PRUNE_EVERY)
+
+    async def watch_jobs() -> None:
+        """Every POLL seconds, the job definitions applied since the last look."""
+        while True:
+            try:
+                await (await writer()).versions.catch_up()
+            except (IdsyncError, nats.errors.Error, aiosqlite.Error) as error:
+                log.warning("job versions not read", error=str(error))
+            await asyncio.sleep(POLL)
 
     async def close_at_stop() -> None:
         # aiosqlite's threads keep a process alive: the databases close when the host stops.
@@ -80,4 +125,4 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
             for db in opened.values():
                 await db.close()
 
-    return [close_at_stop]
+    return [close_at_stop, watch_jobs, keep_in_time]

@@ -8,6 +8,7 @@ on connections of their own.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiosqlite
@@ -22,7 +23,8 @@ CREATE TABLE IF NOT EXISTS events (
     job_id TEXT NOT NULL,
     type TEXT NOT NULL,
     at TEXT NOT NULL,
-    body BLOB NOT NULL              -- the event as JSON (sealed passwords left out)
+    body BLOB NOT NULL,             -- the event as JSON (sealed passwords left out)
+    stored TEXT NOT NULL DEFAULT '' -- when the server stored it (UTC; see stamp())
 );
 CREATE INDEX IF NOT EXISTS events_of_run ON events (run_id, seq);
 CREATE TABLE IF NOT EXISTS runs (
@@ -80,9 +82,26 @@ CREATE TABLE IF NOT EXISTS changes (
     at TEXT NOT NULL,
     PRIMARY KEY (run_id, batch, n)
 );
+-- One index besides the key: every question about an object names it (`history KEY`,
+-- `why JOB KEY FIELD` filters the object's rows); each index is one more write a row.
 CREATE INDEX IF NOT EXISTS changes_of_object ON changes (key, at);
-CREATE INDEX IF NOT EXISTS changes_of_job_object ON changes (job_id, key, field, at);
+DROP INDEX IF EXISTS changes_of_job_object;
+CREATE TABLE IF NOT EXISTS job_versions (
+    revision INTEGER PRIMARY KEY,   -- the jobs bucket's revision that stored it
+    job_id TEXT NOT NULL,
+    version INTEGER NOT NULL,       -- 1, 2, 3…: the job's definitions as the recorder found them
+    applied_at TEXT NOT NULL,       -- when the server stored it (UTC; see stamp())
+    deleted INTEGER NOT NULL,
+    body BLOB                       -- the job as JSON (a job holds no secret); NULL: deleted
+);
+CREATE UNIQUE INDEX IF NOT EXISTS job_versions_of_job ON job_versions (job_id, version);
+CREATE TABLE IF NOT EXISTS progress (
+    what TEXT PRIMARY KEY,          -- jobs: the last revision of the jobs bucket read
+    value INTEGER NOT NULL
+);
 """
+ADDED_COLUMNS = (("events", "stored", "TEXT NOT NULL DEFAULT ''"),)
+"""Columns added since the first release of the database: added to an older one."""
 
 
 def path_in(home: Path) -> Path:
@@ -98,4 +117,14 @@ async def open_database(path: Path, *, write: bool) -> aiosqlite.Connection:
     await db.execute("PRAGMA synchronous=NORMAL")
     if write:
         await db.executescript(SCHEMA)
+        for table, column, kind in ADDED_COLUMNS:
+            cursor = await db.execute(f"PRAGMA table_info({table})")
+            if column not in {row[1] for row in await cursor.fetchall()}:
+                await db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
     return db
+
+
+def stamp(when: datetime) -> str:
+    """A server time as the database keeps it: UTC, always with microseconds, so that
+    times compare as text."""
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")

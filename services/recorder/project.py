@@ -10,6 +10,8 @@ event is acknowledged after it: an event delivered again writes the same rows ag
 
 from __future__ import annotations
 
+import asyncio
+from datetime import datetime
 from typing import Any
 
 import aiosqlite
@@ -24,6 +26,7 @@ from schemas.events import (
     RunBatchDropped,
     RunPasswordsSealed,
     RunRecordErrors,
+    RunStarted,
     decode_event,
     encode_event,
     tag_of,
@@ -35,9 +38,13 @@ from services.common.bus import Bus
 from services.common.logging import get_logger
 from services.common.stored_plans import load_plan
 
+from .database import stamp
+from .versions import Versions, planned_at, version_at
+
 log = get_logger("idsync.recorder")
 _story = msgspec.json.Encoder()
 KEPT_SECRETS = 64
+KEPT_RUNS = 16
 
 
 class Recorder:
@@ -46,13 +53,28 @@ class Recorder:
     def __init__(self, bus: Bus | None, db: aiosqlite.Connection) -> None:
         self.bus = bus
         self.db = db
-        self._secrets: dict[str, Secrets] = {}
+        self.lock = asyncio.Lock()
+        """One transaction at a time on the one writing connection."""
+        self.versions = Versions(bus, db, self.lock)
+        self._secrets: dict[tuple[str, int], Secrets] = {}
+        self._events: dict[str, list[tuple[int, Event]]] = {}
+        """The latest runs' events in journal order (sequence, event): what the fold
+        needs, without reading and decoding them all again for each event."""
+        self._plan: StoredPlan | None = None
+        """The stored plan last read: a run's batches all come from it."""
 
-    async def record(self, event: Event, seq: int) -> None:
+    async def record(self, event: Event, seq: int, stored: datetime | None = None) -> None:
+        """`stored`: when the server stored the event (its own time when not given)."""
+        if isinstance(event, RunStarted):
+            await self.versions.catch_up()  # the job it is about to read is recorded
+        async with self.lock:
+            await self._record(event, seq, stamp(stored or event.at))
+
+    async def _record(self, event: Event, seq: int, stored: str) -> None:
         await self.db.execute("BEGIN")
         try:
-            await self._keep(event, seq)
-            events = await self._events_of(event.run_id)
+            kept = await self._keep(event, seq, stored)
+            events = await self._events_of(event.run_id, seq, kept)
             await self._tell(fold(events)[0])
             match event:
                 case RunBatchApplied(batch=batch) | RunRecordErrors(batch=int(batch)):
@@ -63,17 +85,19 @@ class Recorder:
                     pass
         except BaseException:
             await self.db.execute("ROLLBACK")
+            self._events.pop(event.run_id, None)  # read again from what was committed
             raise
         await self.db.execute("COMMIT")
 
-    async def _keep(self, event: Event, seq: int) -> None:
+    async def _keep(self, event: Event, seq: int, stored: str) -> Event:
+        """Write the event; the event as written."""
         if isinstance(event, RunPasswordsSealed):
             # Sealed to the notifier alone: which records got one is history, the seal not.
             sealed = [msgspec.structs.replace(p, sealed="") for p in event.passwords]
             event = msgspec.structs.replace(event, passwords=sealed)
         await self.db.execute(
-            "INSERT OR REPLACE INTO events (id, seq, run_id, job_id, type, at, body) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO events (id, seq, run_id, job_id, type, at, body, stored) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 event.id,
                 seq,
@@ -82,14 +106,31 @@ class Recorder:
                 tag_of(event),
                 event.at.isoformat(),
                 encode_event(event),
+                stored,
             ),
         )
+        return event
 
-    async def _events_of(self, run_id: str) -> list[Event]:
-        cursor = await self.db.execute(
-            "SELECT body FROM events WHERE run_id = ? ORDER BY seq", (run_id,)
-        )
-        return [decode_event(body) for (body,) in await cursor.fetchall()]
+    async def _events_of(self, run_id: str, seq: int, event: Event) -> list[Event]:
+        """The run's events in journal order, `event` (just kept) among them."""
+        known = self._events.get(run_id)
+        if (
+            known is None
+            or any(e.id == event.id for _, e in known)
+            or (known and known[-1][0] > seq)
+        ):
+            # Not in memory, or delivered again: as the database holds them.
+            cursor = await self.db.execute(
+                "SELECT seq, body FROM events WHERE run_id = ? ORDER BY seq", (run_id,)
+            )
+            known = [(s, decode_event(body)) for s, body in await cursor.fetchall()]
+        else:
+            known.append((seq, event))
+        self._events.pop(run_id, None)
+        while len(self._events) >= KEPT_RUNS:
+            self._events.pop(next(iter(self._events)))
+        self._events[run_id] = known
+        return [e for _, e in known]
 
     async def _tell(self, story: RunStory) -> None:
         errors = story.errors
@@ -151,7 +192,7 @@ class Recorder:
             job_id,
             batch,
             changes,
-            await self._secrets_of(job_id),
+            await self._secrets_of(job_id, run_id),
             errors=errors,
             outcome=outcome,
             at=at,
@@ -169,7 +210,10 @@ class Recorder:
         if self.bus is None:
             return [], "no plan store"
         try:
-            plan = await load_plan(self.bus, run_id)
+            plan = self._plan
+            if plan is None or plan.run_id != run_id or plan.plan_hash != plan_hash:
+                self._plan = None  # one plan held at a time
+                plan = self._plan = await load_plan(self.bus, run_id)
         except nats.js.errors.NotFoundError:
             log.warning("plan no longer kept: batch not recorded", run_id=run_id, batch=batch)
             return [], "the run's plan is no longer kept"
@@ -177,13 +221,18 @@ class Recorder:
             return [], f"the stored plan is {plan.plan_hash[:12]}, not {plan_hash[:12]}"
         return batch_of(plan, batch), ""
 
-    async def _secrets_of(self, job_id: str) -> Secrets:
-        if job_id not in self._secrets:
+    async def _secrets_of(self, job_id: str, run_id: str) -> Secrets:
+        """The secret fields of the job's version the run was planned with, and of the
+        job as it is now: a field that was ever a password is never shown."""
+        version = await version_at(self.db, job_id, await planned_at(self.db, run_id))
+        cached = (job_id, version.revision if version is not None else 0)
+        if cached not in self._secrets:
             job = await self.bus.store.find_job(job_id) if self.bus is not None else None
             while len(self._secrets) >= KEPT_SECRETS:
                 self._secrets.pop(next(iter(self._secrets)))
-            self._secrets[job_id] = secrets_of(job)
-        return self._secrets[job_id]
+            then = secrets_of(version.job if version is not None else None)
+            self._secrets[cached] = secrets_of(job).merged(then)
+        return self._secrets[cached]
 
 
 def batch_of(plan: StoredPlan, number: int) -> list[Change]:

@@ -98,3 +98,19 @@ def test_passwords_show_that_they_were_set_never_their_value() -> None:
     assert shown[("2", "unicodePwd")] == (SECRET_SHOWN, SECRET_SHOWN, True)
     assert shown[("2", "DB_Password")] == ("", SECRET_SHOWN, True)
     assert ("2", "initial") not in shown, "generated on create only"
+
+
+def test_a_field_secret_in_either_version_of_a_job_stays_secret() -> None:
+    before = secrets_of(JOB)
+    renamed = msgspec.structs.replace(
+        JOB,
+        objects=[
+            msgspec.structs.replace(
+                JOB.objects[0], fields=[f for f in JOB.objects[0].fields if f.to == "id"]
+            )
+        ],
+    )
+    both = secrets_of(renamed).merged(before)
+    assert both.hides("user", "initial") and both.hides("user", "legacy")
+    assert not both.hides("user", "mail")
+    assert both.generated == {"user": ("initial",)}
