@@ -36,6 +36,13 @@ class CsvConnection(_Connection, tag="csv", frozen=True):
     encoding: str = "utf-8"
 
 
+class ExcelConnection(_Connection, tag="excel", frozen=True):
+    """A folder of Excel workbooks (.xlsx): a job's side is a sheet of one of them
+    (services/providers/excel/)."""
+
+    directory: str
+
+
 class SqliteConnection(_Connection, tag="sqlite", frozen=True):
     """A SQLite database file (created when missing)."""
 
@@ -152,6 +159,7 @@ class PluginConnection(_Connection, tag="plugin", frozen=True):
 
 Connection = (
     CsvConnection
+    | ExcelConnection
     | SqliteConnection
     | LdapConnection
     | ActiveDirectoryConnection
@@ -164,6 +172,7 @@ PROVIDERS: tuple[str, ...] = tuple(
     str(cls.__struct_config__.tag)
     for cls in (
         CsvConnection,
+        ExcelConnection,
         SqliteConnection,
         LdapConnection,
         ActiveDirectoryConnection,
@@ -176,6 +185,7 @@ PROVIDERS: tuple[str, ...] = tuple(
 # Fields that name a file or folder: relative paths are made absolute when applied.
 PATH_FIELDS: dict[str, tuple[str, ...]] = {
     "csv": ("directory",),
+    "excel": ("directory",),
     "sqlite": ("path",),
     "ldap": ("ca_file",),
     "ad": ("ca_file",),
