@@ -243,10 +243,7 @@ def guarded(path: Path) -> Iterator[None]:
     try:
         yield
     except DefusedXmlException as e:
-        raise BadInput(
-            f"{path}: refused: its XML declares entities ({type(e).__name__}), as an XML "
-            f"bomb or a reference to another file does; if the workbook is genuine, {SAVE_AGAIN}"
-        ) from None
+        raise _entities(path, e) from None
     except Damaged as e:
         raise BadInput(f"{path}: damaged ({e}); {SAVE_AGAIN}") from None
     except (
@@ -264,7 +261,16 @@ def guarded(path: Path) -> Iterator[None]:
     ) as e:
         if isinstance(e, FileNotFoundError | PermissionError):
             raise BadInput(f"{path}: cannot read ({e.strerror})") from None
+        if isinstance(e.__cause__, DefusedXmlException):  # openpyxl's load_workbook wraps it
+            raise _entities(path, e.__cause__) from None
         raise BadInput(f"{path}: damaged, or not a workbook ({_said(e)}); {SAVE_AGAIN}") from None
+
+
+def _entities(path: Path, error: DefusedXmlException) -> BadInput:
+    return BadInput(
+        f"{path}: refused: its XML declares entities ({type(error).__name__}), as an XML "
+        f"bomb or a reference to another file does; if the workbook is genuine, {SAVE_AGAIN}"
+    )
 
 
 def _said(error: BaseException) -> str:

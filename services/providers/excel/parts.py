@@ -209,11 +209,12 @@ class SheetRows:
         kind, raw = self._kind, self._raw
         if kind == "inlineStr":
             return self._inline
-        if raw is None:
-            if self._formula is not None and self._row >= self.strict_from:
-                raise NoSavedValue(self._coordinate, self._formula)
-            return None
         if not raw:
+            # A formula's value is saved in <v>; openpyxl writes an empty one for a formula
+            # it cannot calculate, Excel an empty text result as t="str".
+            unsaved = raw is None or kind != "str"
+            if self._formula is not None and unsaved and self._row >= self.strict_from:
+                raise NoSavedValue(self._coordinate, self._formula)
             return None
         try:
             if kind == "s":

@@ -84,8 +84,9 @@ class ExcelProvider:
                         f"its chart sheet {charts[0]!r}; use the default mode (update)"
                     )
             if sheet is not None:  # learn (and check) the header now
-                header = SheetReader(self._file, book, sheet, self._layout, source=not write).header
-                self._fields = header.names if header is not None else None
+                reader = SheetReader(self._file, book, sheet, self._layout, source=not write)
+                reader.close()
+                self._fields = reader.header.names if reader.header is not None else None
         finally:
             book.close()
 
@@ -116,8 +117,11 @@ class ExcelProvider:
             reader = await asyncio.to_thread(
                 SheetReader, self._file, book, sheet, self._layout, source=not self._write
             )
-            while batch := await asyncio.to_thread(reader.take, batch_size):
-                yield batch
+            try:
+                while batch := await asyncio.to_thread(reader.take, batch_size):
+                    yield batch
+            finally:
+                reader.close()
         finally:
             book.close()
 

@@ -8,7 +8,7 @@ under no name at all. Empty rows, and empty columns after the last name, are no 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 
 from openpyxl.utils.cell import range_boundaries
@@ -106,7 +106,9 @@ class SheetReader:
         self, file: ExcelFile, book: Book, sheet: Sheet, layout: Layout, *, source: bool
     ) -> None:
         self.where = file.where(sheet.title)
-        self._rows = self._guarded(book.rows(sheet, strict_from=file.header_row))
+        self._rows: Generator[Row, None, None] = self._guarded(
+            book.rows(sheet, strict_from=file.header_row)
+        )
         self._layout = layout
         row = file.header_row
         above: dict[int, dict[int, object]] = {}
@@ -121,10 +123,9 @@ class SheetReader:
         """The rows over the header (a title), as parsed."""
         self.header: Header | None = None
         self._pending: Row | None = None
+        self._merged: Callable[[], list[str]] = lambda: _merged(book, sheet)
         if first is not None and first[0] == row and first[1]:
-            self.header = resolve_header(
-                self.where, row, first[1], above, lambda: _merged(book, sheet)
-            )
+            self.header = resolve_header(self.where, row, first[1], above, self._merged)
         elif first is not None and first[0] != row:
             self._pending = first
         if self.header is None and (source or self._pending is not None):
@@ -134,7 +135,11 @@ class SheetReader:
                 "there, or set `header_row` to the row that has them"
             )
 
-    def _guarded(self, rows: Iterator[Row]) -> Iterator[Row]:
+    def close(self) -> None:
+        """Stop reading (before the book is closed)."""
+        self._rows.close()
+
+    def _guarded(self, rows: Iterator[Row]) -> Generator[Row, None, None]:
         try:
             yield from rows
         except NoSavedValue as e:
@@ -184,6 +189,9 @@ class SheetReader:
         assert header is not None
         cell = f"{self.where}, cell {letters(column)}{row}"
         merge = header.covered.get(column)
+        if merge is None and column not in header.columns:
+            spans = _spans(self._merged(), header.row)  # a merge after the last name
+            merge = spans[column][2] if column in spans else None
         if merge is not None:
             why = (
                 f"whose header cell is part of the merged cell {merge}; unmerge it so that "

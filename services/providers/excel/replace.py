@@ -7,6 +7,7 @@ cell by cell, values and formulas, without their formatting."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -19,7 +20,7 @@ from ..base import Layout
 from .connection import Book, ExcelFile, Sheet, guarded, open_book
 from .inplace import MAX_ROWS
 from .read import Header, SheetReader
-from .rows import Cells, Key, Prepared, by_key, fields_of, settle
+from .rows import Cells, Key, Prepared, by_key, fields_of, fields_set, settle
 from .values import escape, text_of, typed_like
 from .write import Errors, looks_typed, save_atomically
 
@@ -27,6 +28,8 @@ from .write import Errors, looks_typed, save_atomically
 def rewrite(file: ExcelFile, layout: Layout, changes: list[Prepared]) -> Errors:
     """Write the sheet anew with the changes applied; the errors of those not applied."""
     book = open_book(file.path) if file.path.exists() else None
+    sheet: Target | None = None
+    out: Any = None
     try:
         target = book.pick(file.sheet) if book is not None else None
         if book is not None and (charts := [s.title for s in book.sheets if s.part is None]):
@@ -46,8 +49,16 @@ def rewrite(file: ExcelFile, layout: Layout, changes: list[Prepared]) -> Errors:
             sheet.write(out)
         if sheet.changed:
             save_atomically(file.path, out.save)
+        else:
+            _discard(out)
         return sheet.errors
+    except BaseException:
+        if out is not None:
+            _discard(out)
+        raise
     finally:
+        if sheet is not None and sheet.reader is not None:
+            sheet.reader.close()
         if book is not None:
             book.close()
 
@@ -73,8 +84,8 @@ class Target:
         )
         found = self.reader.header if self.reader is not None else None
         self.header = found or Header(file.header_row)
-        for name in fields_of(layout, changes):
-            if found is None or name not in self.header.names:
+        for name in fields_set(changes) if found is not None else fields_of(layout, changes):
+            if name not in self.header.names:
                 self.header.add(name)
         self.keys = layout.keys or (tuple(changes[0].match) if changes else ())
         self.groups = by_key(changes)
@@ -202,3 +213,16 @@ def _copied(ws: Any, cell: Any) -> object:
     copied.data_type = cell.data_type
     copied.number_format = cell.number_format
     return copied
+
+
+def _discard(out: Any) -> None:
+    """Drop a write-only workbook not saved: its sheets' temporary files go."""
+    for ws in out.worksheets:
+        writer = getattr(ws, "_writer", None)
+        if writer is None or getattr(ws, "closed", False):
+            continue
+        with contextlib.suppress(Exception):
+            if ws._rows is not None:
+                ws._rows.close()
+            writer.close()
+            writer.cleanup()

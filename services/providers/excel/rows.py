@@ -85,7 +85,12 @@ def settle(row: Cells | None, changes: Sequence[Prepared]) -> tuple[Cells | None
 
 def fields_of(layout: Layout, changes: Iterable[Prepared]) -> list[str]:
     """The fields a new sheet's header names: the layout's, then those the changes set."""
-    names = dict.fromkeys([*layout.keys, *layout.fields])
+    return list(dict.fromkeys([*layout.keys, *layout.fields, *fields_set(changes)]))
+
+
+def fields_set(changes: Iterable[Prepared]) -> list[str]:
+    """The fields the changes give a value (a sheet's header gets those it lacks)."""
+    names: dict[str, None] = {}
     for change in changes:
         if change.action != "delete":
             names.update(dict.fromkeys(change.match))
