@@ -138,7 +138,7 @@ class SheetRows:
         self._text = _Text()
         self._kind = "n"
         self._style = 0
-        self._coordinate = ""
+        self._ref: str | None = None
         self._raw: str | None = None
         self._formula: str | None = None
         self._inline: str | None = None
@@ -154,14 +154,18 @@ class SheetRows:
         self._done.clear()
 
     def _start(self, name: str, attrs: dict[str, str]) -> None:
-        tag = _local(name)
+        tag = _LOCAL.get(name) or _local(name)  # the hot path: every element of the sheet
         text = self._text
         if tag == "c":
             ref = attrs.get("r")
-            self._column = column_of(ref) if ref else self._column + 1
-            self._coordinate = ref or f"{letters(self._column)}{self._row}"
+            if ref:
+                self._column = _COLUMNS.get(ref.rstrip(_DIGITS)) or column_of(ref)
+            else:
+                self._column += 1
+            self._ref = ref
             self._kind = attrs.get("t", "n")
-            self._style = int(attrs.get("s", 0))
+            style = attrs.get("s")
+            self._style = int(style) if style else 0
             self._raw = self._formula = self._inline = None
         elif tag == "v":
             text.inside = True
@@ -182,7 +186,7 @@ class SheetRows:
             self.merged.append(ref)
 
     def _end(self, name: str) -> None:
-        tag = _local(name)
+        tag = _LOCAL.get(name) or _local(name)
         text = self._text
         if tag == "v":
             text.inside = False
@@ -205,6 +209,9 @@ class SheetRows:
         elif tag == "row":
             self._done.append((self._row, self._cells))
 
+    def _coordinate(self) -> str:
+        return self._ref or f"{letters(self._column)}{self._row}"
+
     def _value(self) -> object:
         kind, raw = self._kind, self._raw
         if kind == "inlineStr":
@@ -214,7 +221,7 @@ class SheetRows:
             # it cannot calculate, Excel an empty text result as t="str".
             unsaved = raw is None or kind != "str"
             if self._formula is not None and unsaved and self._row >= self.strict_from:
-                raise NoSavedValue(self._coordinate, self._formula)
+                raise NoSavedValue(self._coordinate(), self._formula)
             return None
         try:
             if kind == "s":
@@ -231,11 +238,13 @@ class SheetRows:
             if kind == "d":
                 return _from_iso(raw)
         except (ValueError, IndexError, OverflowError) as e:
-            raise Damaged(f"cell {self._coordinate}: {raw!r} is no {_KINDS.get(kind, kind)}") from e
+            what = _KINDS.get(kind, kind)
+            raise Damaged(f"cell {self._coordinate()}: {raw!r} is no {what}") from e
         return unescape(raw)  # "str" (a formula's text), "e" (an error such as #N/A)
 
 
 _KINDS = {"s": "shared string", "n": "number", "b": "boolean", "d": "date"}
+_DIGITS = "0123456789"
 _COLUMNS: dict[str, int] = {}
 
 

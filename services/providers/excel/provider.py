@@ -43,6 +43,8 @@ class ExcelProvider:
         self._write = False
         self._fields: list[str] | None = None
         self._changes: FieldChanges | None = None
+        self._opened: Book | None = None
+        """The workbook `open` checked, kept for the first read (its strings are parsed)."""
 
     async def size_hint(self) -> int:
         """About how many records the sheet holds (from the file's size)."""
@@ -74,6 +76,7 @@ class ExcelProvider:
         if not path.exists():
             return
         book = open_book(path)
+        kept = False
         try:
             sheet = self._sheet(book)
             if write and self._mode == "replace":
@@ -87,8 +90,10 @@ class ExcelProvider:
                 reader = SheetReader(self._file, book, sheet, self._layout, source=not write)
                 reader.close()
                 self._fields = reader.header.names if reader.header is not None else None
+            self._opened, kept = book, True  # the first read goes on with it
         finally:
-            book.close()
+            if not kept:
+                book.close()
 
     def _sheet(self, book: Book) -> Sheet | None:
         """The side's sheet; None for a destination's sheet not there yet."""
@@ -105,11 +110,13 @@ class ExcelProvider:
 
     async def read(self, batch_size: int) -> AsyncIterator[list[Record]]:
         path = self._file.path
-        if not path.exists():
+        book, self._opened = self._opened, None
+        if book is None and not path.exists():
             if self._write:
                 return
             raise BadInput(f"{path}: file not found; check `directory` and `file`")
-        book = await asyncio.to_thread(open_book, path)
+        if book is None:
+            book = await asyncio.to_thread(open_book, path)
         try:
             sheet = self._sheet(book)
             if sheet is None:
@@ -147,9 +154,12 @@ class ExcelProvider:
     async def apply(self, changes: list[Change]) -> list[Outcome]:
         if not changes:
             return []
+        await self.close()  # a workbook kept from before the write would read stale
         return await asyncio.to_thread(
             write.apply, self._file, self._layout, self._mode, self._mark, changes
         )
 
     async def close(self) -> None:
-        return None
+        if self._opened is not None:
+            self._opened.close()
+            self._opened = None
