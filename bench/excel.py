@@ -10,6 +10,8 @@ sheet's dimension), then times, on the same machine in the same run:
   provider      the Excel provider reading every record (in process, no services)
   first run     the idsync run into SQLite (request → finished, through NATS and the
                 services): every record read, planned, batched and written
+  back          the SQLite table into a new workbook (mode replace, one batch), next to
+                openpyxl's write-only workbook of the same rows
 and the peak memory (VmHWM) of the services' process on a first run of the workbook and
 of one a tenth its size, each in fresh services, and of the provider's read alone, in a
 process of its own, at both sizes. `make bench` runs it with 10,000 rows.
@@ -22,11 +24,13 @@ import asyncio
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
@@ -60,6 +64,19 @@ fields = [
   { to = "department" }, { to = "title" }, { to = "groups", delimiter = "|" },
 ]
 """
+BACK = """\
+id = "back"
+source = { connection = "db", table = "people" }
+destination = { connection = "books", file = "out.xlsx", sheet = "People", mode = "replace" }
+batch_size = 100000
+[[objects]]
+keys = ["employee_id"]
+fields = [
+  { to = "employee_id" }, { to = "given_name" }, { to = "surname" }, { to = "mail" },
+  { to = "department" }, { to = "title" }, { to = "groups", delimiter = "|" },
+]
+"""
+COLUMNS = ("employee_id", "given_name", "surname", "mail", "department", "title", "groups")
 CONNECTIONS = """\
 [books]
 provider = "excel"
@@ -118,6 +135,21 @@ def bare_openpyxl(path: Path) -> tuple[float, int]:
     return time.perf_counter() - started, count
 
 
+def bare_write(db: Path, path: Path) -> float:
+    """The reference for writing: the table's rows into a write-only workbook, as text."""
+    started = time.perf_counter()
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute(f"SELECT {', '.join(COLUMNS)} FROM people").fetchall()
+    conn.close()
+    book: Any = openpyxl.Workbook(write_only=True)
+    sheet = book.create_sheet("People")
+    sheet.append(COLUMNS)
+    for row in rows:
+        sheet.append(row)
+    book.save(path)
+    return time.perf_counter() - started
+
+
 async def provider_read(path: Path) -> tuple[float, int]:
     """The Excel provider reading every record, alone."""
     side = open_provider(
@@ -157,23 +189,35 @@ async def define(settings: Settings, folder: Path) -> None:
         await wait_for_infrastructure(session.js)  # the services create it
         for connection in load_connections(folder / "connections.toml"):
             await session.store.put_connection(connection)
-        (folder / "job.toml").write_text(JOB)
-        job = load_job(folder / "job.toml")
-        check_job(job, {c.id: c for c in await session.store.connections()}, FACTS)
-        await session.store.put_job(job)
+        for name, text in (("bench", JOB), ("back", BACK)):
+            (folder / f"{name}.toml").write_text(text)
+            job = load_job(folder / f"{name}.toml")
+            check_job(job, {c.id: c for c in await session.store.connections()}, FACTS)
+            await session.store.put_job(job)
 
 
-async def timed_run(settings: Settings) -> tuple[float, RunFinished]:
+async def timed_run(settings: Settings, job: str) -> tuple[float, RunFinished]:
     async with connect(settings) as session:
         started = time.perf_counter()
-        _, end = await follow_run(session, "bench", None)
+        _, end = await follow_run(session, job, None)
     assert isinstance(end, RunFinished), end
     return time.perf_counter() - started, end
 
 
-async def first_run(folder: Path) -> tuple[float, RunFinished, float]:
-    """A first run of the folder's workbook into SQLite through fresh services: its
-    seconds, its end, and the services' peak memory."""
+@dataclass(frozen=True)
+class Runs:
+    seconds: float
+    """Of the first run of the workbook into SQLite."""
+    end: RunFinished
+    peak: float
+    """The services' peak memory (MiB) after it."""
+    back: float | None = None
+    """Seconds of the table's first run into a new workbook (mode replace, one batch)."""
+
+
+async def first_run(folder: Path, *, back: bool = False) -> Runs:
+    """A first run of the folder's workbook into SQLite through fresh services; with
+    `back`, then one of the table into a new workbook."""
     (folder / "connections.toml").write_text(CONNECTIONS)
     nats = EmbeddedNats(folder / "nats")
     services: subprocess.Popen[bytes] | None = None
@@ -188,14 +232,18 @@ async def first_run(folder: Path) -> tuple[float, RunFinished, float]:
         )
         await define(settings, folder)
         await asyncio.sleep(1.0)  # the services' start-up is not counted
-        seconds, end = await timed_run(settings)
+        seconds, end = await timed_run(settings, "bench")
         peak = peak_rss_mib(services.pid)
+        written = None
+        if back:
+            written, wrote = await timed_run(settings, "back")
+            assert wrote.stats.created == end.stats.created, wrote.stats
     finally:
         if services is not None:
             services.send_signal(signal.SIGTERM)
             services.wait(30)
         nats.stop()
-    return seconds, end, peak
+    return Runs(seconds, end, peak, written)
 
 
 async def main(count: int) -> None:
@@ -211,11 +259,12 @@ async def main(count: int) -> None:
         provider_seconds, records = await provider_read(book)
         assert records == count
         reads = {n: read_peak(folder / "people.xlsx") for n, folder in folders.items()}
-        runs = {n: await first_run(folder) for n, folder in folders.items()}
+        runs = {n: await first_run(folder, back=n == count) for n, folder in folders.items()}
+        writing = bare_write(folders[count] / "idsync.db", folders[count] / "reference.xlsx")
     finally:
         for folder in folders.values():
             shutil.rmtree(folder, ignore_errors=True)
-    seconds, end, _ = runs[count]
+    seconds, end = runs[count].seconds, runs[count].end
     assert end.stats.created == count and end.stats.failed == 0, end.stats
 
     print(f"Excel → SQLite, {count:,} rows of {len(FIELDS)} columns ({size / 2**20:.1f} MiB .xlsx)")
@@ -225,13 +274,19 @@ async def main(count: int) -> None:
     line("idsync first run into SQLite", seconds, count)
     met = "met" if seconds <= 2 * reference else "NOT met"
     print(f"{'':46}= {seconds / reference:.2f}x openpyxl (target ≤ 2x: {met})")
+    print(f"Back: the SQLite table into a new workbook ({count:,} rows, mode replace, one batch)")
+    line("reference: openpyxl write-only workbook", writing, count)
+    back = runs[count].back
+    assert back is not None
+    line("idsync first run into the workbook", back, count)
+    print(f"{'':46}= {back / writing:.2f}x openpyxl")
     print("peak memory (VmHWM):")
     for n in (small, count):
-        services, alone = runs[n][2], reads[n]
+        services, alone = runs[n].peak, reads[n]
         print(
             f"  {n:>9,} rows: services {services:6.0f} MiB, provider's read alone {alone:5.0f} MiB"
         )
-    grow, grow_alone = runs[count][2] / runs[small][2], reads[count] / reads[small]
+    grow, grow_alone = runs[count].peak / runs[small].peak, reads[count] / reads[small]
     print(f"  {count:,} rows against {small:,}: services {grow:.2f}x, read alone {grow_alone:.2f}x")
 
 
