@@ -255,3 +255,21 @@ async def test_text_with_carriage_returns_and_escapes_as_excel_writes_them(
 def test_the_layout_of_the_tests_is_the_provider_s() -> None:
     assert provider(Path("/nonexistent")).canonical({"id": "u1", "name": ""}) == {"id": "u1"}
     assert LAYOUT.multi_valued == {"groups": "|"}
+
+
+async def test_changed_rows_are_those_whose_typed_timestamp_is_at_or_after_the_watermark(
+    tmp_path: Path,
+) -> None:
+    workbook(
+        tmp_path / "people.xlsx",
+        [["id", "modified"], *([f"u{d}", datetime(2026, 1, d, 8)] for d in (3, 9, 5, 12))],
+    )
+    side = provider(tmp_path)
+    await side.open(write=False)
+    changed = [
+        r
+        async for batch in side.read_changed(100, "2026-01-05T08:00:00", "modified")
+        for r in batch
+    ]
+    assert [r["id"] for r in changed] == ["u9", "u5", "u12"]
+    assert side.watermark() == "2026-01-12T08:00:00"

@@ -4,6 +4,7 @@ formula, typed cells, marks, the rename over the old file and writers taking tur
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -260,3 +261,38 @@ async def test_a_value_longer_than_a_cell_holds_fails_that_change_only(tmp_path:
     assert errors[0] == "name: 40,000 characters, more than the 32,767 a cell holds"
     assert errors[1] is None
     assert await read_file(tmp_path) == [{"id": "u2", "name": "ok"}]
+
+
+async def test_batches_waiting_while_one_is_written_are_written_together(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A runner applies several batches at once: those that wait for the sheet while
+    another batch writes it cost one rewrite between them, each told its own outcomes."""
+    from services.providers.excel import inplace, write
+
+    writes: list[int] = []
+    real = inplace.update
+
+    def counted(file: Any, layout: Layout, changes: list[Any]) -> Any:
+        if not writes:  # the first write holds the sheet until every other batch waits
+            group = next(iter(write._GROUPS.values()))
+            for _ in range(1000):
+                if len(group.waiting) + len(changes) // 2 == 4:
+                    break
+                time.sleep(0.01)
+        writes.append(len(changes))
+        return real(file, layout, changes)
+
+    monkeypatch.setattr(inplace, "update", counted)
+    monkeypatch.setattr(write, "_GROUPS", {})
+    sides = [provider(tmp_path, PEOPLE) for _ in range(4)]
+    for side in sides:
+        await side.open(write=True)
+    batches = [[create(f"u{b}"), update(f"ghost{b}", name="x")] for b in range(4)]
+    found = await asyncio.gather(*(s.apply(b) for s, b in zip(sides, batches, strict=True)))
+
+    assert len(writes) <= 2 and sum(writes) == 8  # four batches of two changes
+    assert [[o.error for o in outcomes] for outcomes in found] == [
+        [None, f"no row with 'ghost{b}' to update"] for b in range(4)
+    ]
+    assert sorted(str(r["id"]) for r in await read_file(tmp_path)) == ["u0", "u1", "u2", "u3"]

@@ -1,13 +1,18 @@
 """Writing a sheet: a batch's changes are turned into texts and grouped by key
 (rows.py), the folder's writers take turns, and the sheet is changed in place (`update`,
 inplace.py) or written anew (`replace`, replace.py) into a temporary file renamed over
-the workbook, so a failed or interrupted write leaves the old workbook as it was."""
+the workbook, so a failed or interrupted write leaves the old workbook as it was. The
+batches of one sheet that wait in this process while another is written are written
+together, in the order they came: one rewrite of the workbook for all of them."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +35,6 @@ def apply(
     file: ExcelFile, layout: Layout, mode: str, mark: RowMark, changes: list[Change]
 ) -> list[Outcome]:
     """Apply the changes (blocking: call from a thread); one outcome per change."""
-    from . import inplace, replace
-
     outcomes = [Outcome()] * len(changes)
     prepared: list[Prepared] = []
     for at, change in enumerate(changes):
@@ -42,12 +45,79 @@ def apply(
             prepared.append(found)
     if not prepared:
         return outcomes
-    write = replace.rewrite if mode == "replace" else inplace.update
-    with locked(file.path.parent):
-        errors = write(file, layout, prepared)
-    for at, error in errors.items():
+    mine = _Pending(prepared)
+    group = _group(file, layout, mode, mark)
+    with group.lock:
+        group.waiting.append(mine)
+    with group.turn:
+        if not mine.done:  # no other batch wrote it with its own: write every one waiting
+            with group.lock:
+                taken, group.waiting = group.waiting, []
+            _write_all(file, layout, mode, taken)
+    if mine.failure is not None:
+        raise mine.failure
+    for at, error in mine.errors.items():
         outcomes[at] = Outcome(error=error)
     return outcomes
+
+
+@dataclass(eq=False)
+class _Pending:
+    """A batch waiting for its write."""
+
+    changes: list[Prepared]
+    errors: Errors = field(default_factory=dict)
+    failure: BaseException | None = None
+    done: bool = False
+
+
+class _Group:
+    """The batches of this process waiting to write one sheet: whoever has the turn
+    writes all of them at once. A sheet is rewritten whole for every write, and a runner
+    applies several batches at a time: together they cost one rewrite, not several."""
+
+    def __init__(self) -> None:
+        self.turn = threading.Lock()
+        self.lock = threading.Lock()
+        self.waiting: list[_Pending] = []
+
+
+_GROUPS: dict[Hashable, _Group] = {}
+_GROUPS_LOCK = threading.Lock()
+
+
+def _group(file: ExcelFile, layout: Layout, mode: str, mark: RowMark) -> _Group:
+    """The group of the batches that write one sheet the same way (one job's)."""
+    multi = tuple(sorted(layout.multi_valued.items()))
+    where = (str(file.path.absolute()), file.sheet, file.header_row)
+    key = (*where, mode, mark, layout.keys, layout.fields, multi)
+    with _GROUPS_LOCK:
+        return _GROUPS.setdefault(key, _Group())
+
+
+def _write_all(file: ExcelFile, layout: Layout, mode: str, batches: list[_Pending]) -> None:
+    """One write of the batches' changes, in order; each batch learns its errors."""
+    from . import inplace, replace
+
+    merged: list[Prepared] = []
+    owner: list[tuple[_Pending, int]] = []
+    for batch in batches:
+        for change in batch.changes:
+            owner.append((batch, change.at))
+            merged.append(dataclasses.replace(change, at=len(merged)))
+    write = replace.rewrite if mode == "replace" else inplace.update
+    try:
+        with locked(file.path.parent):
+            errors = write(file, layout, merged)
+        for at, error in errors.items():
+            batch, place = owner[at]
+            batch.errors[place] = error
+    except BaseException as e:
+        for batch in batches:
+            batch.failure = e
+    finally:
+        for batch in batches:
+            batch.done = True
 
 
 def looks_typed(text: str) -> bool:
