@@ -296,3 +296,18 @@ async def test_batches_waiting_while_one_is_written_are_written_together(
         [None, f"no row with 'ghost{b}' to update"] for b in range(4)
     ]
     assert sorted(str(r["id"]) for r in await read_file(tmp_path)) == ["u0", "u1", "u2", "u3"]
+
+
+@pytest.mark.parametrize("mode", ["update", "replace"])
+async def test_a_destination_whose_header_row_is_empty_above_data_is_refused_untouched(
+    tmp_path: Path, mode: Mode
+) -> None:
+    path = tmp_path / "people.xlsx"
+    book = workbook(path, [["id", "name"], ["u1", "Ann"]])
+    book.active.insert_rows(1)
+    book.active["A1"].number_format = "0.00"  # a styled, empty header row
+    book.save(path)
+    before = path.read_bytes()
+    with pytest.raises(BadInput, match=r"row 1 is empty, but row 1 must name the fields"):
+        await apply(tmp_path, [create("u2", name="Bo")], mode=mode)
+    assert path.read_bytes() == before

@@ -128,6 +128,8 @@ class SheetReader:
             self.header = resolve_header(self.where, row, first[1], above, self._merged)
         elif first is not None and first[0] != row:
             self._pending = first
+        elif first is not None:  # an empty header row: rows below it would be data unnamed
+            self._pending = next(self._rows, None)
         if self.header is None and (source or self._pending is not None):
             what = "the sheet has no rows" if first is None else f"row {row} is empty"
             raise BadInput(
