@@ -46,6 +46,7 @@ format: $(DEV)
 bench: $(STAMP)
 	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/csv_to_sqlite.py --people $(if $(FULL),100000,20000)
+	$(BIN)/python bench/excel.py --rows $(if $(FULL),100000,10000)
 	$(BIN)/python bench/mapping_transforms.py --people $(if $(FULL),100000,20000)
 	$(BIN)/python bench/plan_million.py --records $(if $(FULL),1000000,100000)
 	$(BIN)/python bench/one_change.py --runs $(if $(FULL),15,5)

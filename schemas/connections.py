@@ -36,6 +36,13 @@ class CsvConnection(_Connection, tag="csv", frozen=True):
     encoding: str = "utf-8"
 
 
+class ExcelConnection(_Connection, tag="excel", frozen=True):
+    """A folder of Excel workbooks (.xlsx): a job's side is a sheet of one of them
+    (services/providers/excel/)."""
+
+    directory: str
+
+
 class SqliteConnection(_Connection, tag="sqlite", frozen=True):
     """A SQLite database file (created when missing)."""
 
@@ -199,6 +206,7 @@ class ScimInboundConnection(_Connection, tag="scim-inbound", frozen=True):
 
 Connection = (
     CsvConnection
+    | ExcelConnection
     | SqliteConnection
     | LdapConnection
     | ActiveDirectoryConnection
@@ -213,6 +221,7 @@ PROVIDERS: tuple[str, ...] = tuple(
     str(cls.__struct_config__.tag)
     for cls in (
         CsvConnection,
+        ExcelConnection,
         SqliteConnection,
         LdapConnection,
         ActiveDirectoryConnection,
@@ -227,6 +236,7 @@ PROVIDERS: tuple[str, ...] = tuple(
 # Fields that name a file or folder: relative paths are made absolute when applied.
 PATH_FIELDS: dict[str, tuple[str, ...]] = {
     "csv": ("directory",),
+    "excel": ("directory",),
     "sqlite": ("path",),
     "ldap": ("ca_file",),
     "ad": ("ca_file",),

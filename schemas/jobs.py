@@ -21,12 +21,20 @@ class _Strict(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
     pass
 
 
+class RowMark(_Strict, frozen=True):
+    """How a destination sheet marks a disabled row: `field` set to `value`; enabling the
+    row clears the field."""
+
+    field: str = "disabled"
+    value: str = "yes"
+
+
 class Endpoint(_Strict, frozen=True):
     """One side of a job: a connection and the scope within it."""
 
     connection: str
     file: str | None = None
-    """A file in the connection's folder (CSV)."""
+    """A file in the connection's folder (CSV, Excel)."""
     table: str | None = None
     """A table (SQL databases)."""
     delimiter: str | None = None
@@ -50,6 +58,16 @@ class Endpoint(_Strict, frozen=True):
     rdn_attribute: str | None = None
     """Directories: the attribute naming new entries (uid → uid=jdoe,<container>); default:
     the first key field."""
+    sheet: str | None = None
+    """Excel: the worksheet of `file`; the first visible one when left out."""
+    header_row: int | None = None
+    """Excel: the row whose cells name the fields (1 when left out); rows above it (a title)
+    are no records and are kept as they are."""
+    mode: Literal["update", "replace"] | None = None
+    """Excel destinations: update (the default) changes the sheet's rows in place, keeping
+    its formatting; replace writes the sheet anew from its rows after the changes."""
+    mark: RowMark | None = None
+    """Excel destinations: how a disabled row is marked (it stays in the sheet)."""
 
 
 class Resolve(_Strict, frozen=True):

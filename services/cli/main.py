@@ -73,6 +73,7 @@ CONNECTION_ADD_EXAMPLES = """\
 examples:
   idsync connection add hr-files --provider csv --set directory=data --set "delimiter=;"
   idsync connection add people-db --provider sqlite --set path=data/people.sqlite
+  idsync connection add hr-books --provider excel --set directory=data
   idsync connection add corp --provider ldap --set 'urls=["ldap://ldap.example.org"]' \\
       --set tls=starttls --set bind_dn=cn=idsync,dc=example,dc=org \\
       --set 'password={ env = "LDAP_PASSWORD" }'

@@ -15,14 +15,16 @@ import sqlite3
 import sys
 import types
 from pathlib import Path
-from typing import ClassVar, Generic, TypeVar
+from typing import ClassVar, Generic, Literal, TypeVar
 
 import ldap3
+import openpyxl
 import pytest
 
 from schemas.connections import (
     ActiveDirectoryConnection,
     CsvConnection,
+    ExcelConnection,
     LdapConnection,
     MysqlConnection,
     PluginConnection,
@@ -117,6 +119,45 @@ class CsvHarness(ProviderHarness):
 
     def exists(self) -> bool:
         return self.path.exists()
+
+
+class ExcelHarness(ProviderHarness):
+    """Sheet "People" of a workbook, seeded with openpyxl (values as text cells), written
+    in place (the default mode)."""
+
+    name = "excel"
+    unsupported = ("move",)  # disable marks a row
+    mode: ClassVar[Literal["update", "replace"]] = "update"
+
+    @property
+    def path(self) -> Path:
+        return self.tmp_path / "people.xlsx"
+
+    def make(self, layout: Layout) -> Provider:
+        connection = ExcelConnection(id="books", directory=str(self.tmp_path))
+        endpoint = Endpoint(connection="books", file="people.xlsx", sheet="People", mode=self.mode)
+        return open_provider(connection, endpoint, layout)
+
+    def seed(self, layout: Layout, records: list[Record]) -> None:
+        fields = _fields(layout, records)
+        book = openpyxl.Workbook()
+        sheet = book.active
+        assert sheet is not None
+        sheet.title = "People"
+        sheet.append(fields)
+        for record in records:
+            sheet.append([_cell(layout, n, record[n]) if n in record else None for n in fields])
+        book.save(self.path)
+
+    def exists(self) -> bool:
+        return self.path.exists()
+
+
+class ExcelReplaceHarness(ExcelHarness):
+    """The same sheet written anew by every batch (mode = "replace")."""
+
+    name = "excel-replace"
+    mode = "replace"
 
 
 class SqliteHarness(ProviderHarness):
@@ -480,6 +521,8 @@ class PluginDocHarness(ProviderHarness):
 
 HARNESSES: list[type[ProviderHarness]] = [
     CsvHarness,
+    ExcelHarness,
+    ExcelReplaceHarness,
     SqliteHarness,
     PostgresqlHarness,
     MysqlHarness,

@@ -6,6 +6,7 @@ import asyncio
 import os
 from pathlib import Path
 
+import openpyxl
 import pytest
 
 from core.errors import BadInput, WriteFailed
@@ -13,7 +14,7 @@ from schemas.connections import CsvConnection
 from schemas.jobs import Endpoint
 from schemas.plan import Change
 from schemas.values import Record
-from services.providers import open_provider
+from services.providers import FACTS, open_provider
 from services.providers.base import Layout
 from services.providers.csv.provider import CsvProvider
 
@@ -290,3 +291,26 @@ def test_endpoint_without_a_file_is_bad_input(tmp_path: Path) -> None:
 def test_bad_dialect_options_are_bad_input(tmp_path: Path, option: str, value: str) -> None:
     with pytest.raises(BadInput, match=value):
         provider(tmp_path, LAYOUT, **{option: value})
+
+
+@pytest.mark.parametrize("name", ["people.xlsx", "People.XLS", "book.xlsm"])
+def test_a_workbook_named_as_a_csv_side_is_refused_pointing_to_the_excel_provider(
+    tmp_path: Path, name: str
+) -> None:
+    """Before, people.xlsx read as CSV failed as "not valid utf-8" and a destination
+    named x.xlsx silently got semicolon-separated text."""
+    endpoint = Endpoint(connection="f", file=name)
+    with pytest.raises(BadInput, match=r'is an Excel workbook.*provider = "excel"'):
+        open_provider(CsvConnection(directory=str(tmp_path)), endpoint, LAYOUT)
+    assert any(
+        field == "file" and 'provider = "excel"' in text
+        for field, text in FACTS["csv"].check_endpoint(endpoint)
+    )
+    assert not (tmp_path / name).exists()
+
+
+async def test_a_workbook_saved_as_csv_says_it_is_a_workbook(tmp_path: Path) -> None:
+    book = openpyxl.Workbook()
+    book.save(tmp_path / "people.csv")
+    with pytest.raises(BadInput, match=r'people\.csv: an Excel workbook.*provider = "excel"'):
+        await read(await source(tmp_path, (tmp_path / "people.csv").read_bytes()))

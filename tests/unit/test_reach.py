@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from core.errors import Unreachable
-from schemas.connections import CsvConnection, SqliteConnection
+from schemas.connections import CsvConnection, ExcelConnection, SqliteConnection
 from services.providers import check_reachable
 
 
@@ -31,3 +31,12 @@ async def test_a_database_is_described_and_a_wrong_path_named(tmp_path: Path) ->
         await check_reachable(SqliteConnection(id="db", path=str(tmp_path)))
     with pytest.raises(Unreachable, match=f"folder {tmp_path / 'gone'} does not exist"):
         await check_reachable(SqliteConnection(id="db", path=str(tmp_path / "gone" / "x.db")))
+
+
+async def test_a_folder_of_workbooks_is_described_counting_its_workbooks(tmp_path: Path) -> None:
+    (tmp_path / "people.xlsx").write_bytes(b"PK")
+    (tmp_path / "notes.txt").write_text("x")
+    found = await check_reachable(ExcelConnection(id="books", directory=str(tmp_path)))
+    assert found == f"folder {tmp_path} (writable) holds 1 workbooks"
+    with pytest.raises(Unreachable, match=f"books: folder {tmp_path / 'gone'} does not exist"):
+        await check_reachable(ExcelConnection(id="books", directory=str(tmp_path / "gone")))

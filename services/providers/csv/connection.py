@@ -15,6 +15,7 @@ from core.errors import BadInput
 from schemas.connections import CsvConnection
 from schemas.jobs import Endpoint
 
+from .checks import workbook_problem
 from .quotes import UNCLOSED, unclosed_quote_line
 
 Row = tuple[int, list[str]]
@@ -28,6 +29,8 @@ class CsvFile:
         if not endpoint.file:
             raise BadInput("csv: the endpoint names no file; add `file: <name>.csv`")
         self.path = Path(connection.directory) / endpoint.file
+        if (why := workbook_problem(endpoint.file)) is not None:
+            raise BadInput(f"csv: {self.path}: {why}")
         self.delimiter = _pick(endpoint.delimiter, connection.delimiter, "delimiter")
         self.quote = _pick(endpoint.quote_char, connection.quote_char, "quote_char")
         if self.delimiter == self.quote:
@@ -74,6 +77,13 @@ class CsvFile:
 
     def _bad_encoding(self) -> BadInput:
         """The error for undecodable bytes, naming the first bad line (counted exactly)."""
+        with self.path.open("rb") as f:
+            head = f.read(8)
+        if head.startswith(b"PK\x03\x04") or head == bytes.fromhex("D0CF11E0A1B11AE1"):
+            return BadInput(
+                f"{self.path}: an Excel workbook (or another zip or Office file), not "
+                'delimited text: read it with a connection of provider = "excel"'
+            )
         decoder = codecs.getincrementaldecoder(self.read_encoding)()
         line = 1
         with self.path.open("rb") as f:

@@ -1,0 +1,210 @@
+"""Reading a sheet: its header row checked, then its rows as records a batch at a time.
+
+The header row names the fields. A header cell that is part of a merged cell is named
+by it when the merge comes from above (a two-row header); columns a merge spans to the
+right have no name of their own, and a value under them is an error, as is a value
+under no name at all. Empty rows, and empty columns after the last name, are no data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass, field
+
+from openpyxl.utils.cell import range_boundaries
+
+from core.errors import BadInput
+from schemas.values import Record, record_from_cells
+
+from ..base import Layout
+from .connection import Book, ExcelFile, Sheet
+from .parts import NoSavedValue, Row, letters, merged_ranges
+from .values import text_of
+
+
+@dataclass
+class Header:
+    """The fields a sheet's header row names, and where."""
+
+    row: int
+    names: list[str] = field(default_factory=list)
+    columns: dict[int, int] = field(default_factory=dict)
+    """Column number → index in `names`."""
+    covered: dict[int, str] = field(default_factory=dict)
+    """Column number → the merged header cell that spans it, giving it no name."""
+
+    def column_of(self, name: str) -> int:
+        return next(c for c, i in self.columns.items() if self.names[i] == name)
+
+    def add(self, name: str) -> int:
+        """A new field, in the first column after every other; its column."""
+        used = [*self.columns, *self.covered]
+        column = max(used, default=0) + 1
+        self.columns[column] = len(self.names)
+        self.names.append(name)
+        return column
+
+
+def resolve_header(
+    where: str,
+    row: int,
+    cells: dict[int, object],
+    above: dict[int, dict[int, object]],
+    merged: Callable[[], list[str]],
+) -> Header:
+    """The header of the cells of row `row`; `above` the rows over it, `merged` the sheet's
+    merged ranges (asked for only when a header cell is empty)."""
+    texts = {column: text_of(value) for column, value in cells.items()}
+    last = max((c for c, text in texts.items() if text), default=0)
+    header = Header(row)
+    gaps = [c for c in range(1, last + 1) if not texts.get(c)]
+    spans = _spans(merged(), row) if gaps else {}
+    seen: dict[str, int] = {}
+    for column in range(1, last + 1):
+        name = texts.get(column, "")
+        span = spans.get(column)
+        if not name and span is not None:
+            top, left, ref = span
+            if left != column:
+                header.covered[column] = ref
+                continue
+            name = text_of(above.get(top, {}).get(left, ""))
+        if not name:
+            raise BadInput(
+                f"{where}, cell {letters(column)}{row}: column {letters(column)} of the header "
+                "has no name; name it, or delete the column"
+            )
+        if name in seen:
+            first = f"{letters(seen[name])}{row}"
+            raise BadInput(
+                f"{where}: the header names {name!r} twice (cells {first} and "
+                f"{letters(column)}{row}); column names must be unique: rename one"
+            )
+        seen[name] = column
+        header.columns[column] = len(header.names)
+        header.names.append(name)
+    return header
+
+
+def _spans(ranges: list[str], row: int) -> dict[int, tuple[int, int, str]]:
+    """Column → (top row, left column, range) of each merged range over `row`."""
+    spans: dict[int, tuple[int, int, str]] = {}
+    for ref in ranges:
+        left, top, right, bottom = range_boundaries(ref)
+        if left is None or top is None or right is None or bottom is None:
+            continue
+        if top <= row <= bottom:
+            for column in range(left, right + 1):
+                spans[column] = (top, left, ref)
+    return spans
+
+
+class SheetReader:
+    """A sheet's header (read when made) and then its records."""
+
+    def __init__(
+        self, file: ExcelFile, book: Book, sheet: Sheet, layout: Layout, *, source: bool
+    ) -> None:
+        self.where = file.where(sheet.title)
+        self._rows: Generator[Row, None, None] = self._guarded(
+            book.rows(sheet, strict_from=file.header_row)
+        )
+        self._layout = layout
+        row = file.header_row
+        above: dict[int, dict[int, object]] = {}
+        first: Row | None = None
+        for number, cells in self._rows:
+            if number < row:
+                above[number] = cells
+                continue
+            first = (number, cells)
+            break
+        self.above = above
+        """The rows over the header (a title), as parsed."""
+        self.header: Header | None = None
+        self._pending: Row | None = None
+        self._merged: Callable[[], list[str]] = lambda: _merged(book, sheet)
+        if first is not None and first[0] == row and first[1]:
+            self.header = resolve_header(self.where, row, first[1], above, self._merged)
+        elif first is not None and first[0] != row:
+            self._pending = first
+        elif first is not None:  # an empty header row: rows below it would be data unnamed
+            self._pending = next(self._rows, None)
+        if self.header is None and (source or self._pending is not None):
+            what = "the sheet has no rows" if first is None else f"row {row} is empty"
+            raise BadInput(
+                f"{self.where}: {what}, but row {row} must name the fields; put the names "
+                "there, or set `header_row` to the row that has them"
+            )
+
+    def close(self) -> None:
+        """Stop reading (before the book is closed)."""
+        self._rows.close()
+
+    def _guarded(self, rows: Iterator[Row]) -> Generator[Row, None, None]:
+        try:
+            yield from rows
+        except NoSavedValue as e:
+            formula = f" ={e.formula}" if e.formula else ""
+            raise BadInput(
+                f"{self.where}, cell {e.coordinate}: the formula{formula} has no saved value "
+                "(the program that wrote the workbook did not calculate it); open the "
+                "workbook in Excel or LibreOffice and save it, so every formula's value is "
+                "stored: idsync reads that value and does not calculate formulas"
+            ) from None
+
+    def next_row(self) -> Row | None:
+        """The next row after the header, as parsed (None at the end of the sheet)."""
+        if self._pending is not None:
+            found, self._pending = self._pending, None
+            return found
+        return next(self._rows, None)
+
+    def take(self, count: int) -> list[Record]:
+        """The next `count` records (fewer at the end of the sheet)."""
+        header = self.header
+        if header is None:
+            return []
+        names, columns = header.names, header.columns
+        delimiters = [self._layout.multi_valued.get(name) for name in names]
+        width = len(names)
+        batch: list[Record] = []
+        while len(batch) < count:
+            found = self.next_row()
+            if found is None:
+                break
+            number, cells = found
+            values: list[str | None] = [None] * width
+            for column, value in cells.items():
+                at = columns.get(column)
+                if at is None:
+                    raise self.unnamed(number, column)
+                values[at] = value if type(value) is str else text_of(value)
+            record = record_from_cells(names, values, delimiters)
+            if record:
+                batch.append(record)
+        return batch
+
+    def unnamed(self, row: int, column: int) -> BadInput:
+        """The error for a value in a column the header does not name."""
+        header = self.header
+        assert header is not None
+        cell = f"{self.where}, cell {letters(column)}{row}"
+        merge = header.covered.get(column)
+        if merge is None and column not in header.columns:
+            spans = _spans(self._merged(), header.row)  # a merge after the last name
+            merge = spans[column][2] if column in spans else None
+        if merge is not None:
+            why = (
+                f"whose header cell is part of the merged cell {merge}; unmerge it so that "
+                f"column {letters(column)} has a name of its own"
+            )
+        else:
+            why = f"which has no name in the header (row {header.row}); name the column"
+        return BadInput(f"{cell}: a value in column {letters(column)}, {why}, or clear the cell")
+
+
+def _merged(book: Book, sheet: Sheet) -> list[str]:
+    assert sheet.part is not None
+    with book.archive.open(sheet.part) as source:
+        return merged_ranges(source)

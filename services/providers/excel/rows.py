@@ -1,0 +1,98 @@
+"""A batch's changes as what they do to the rows of one key (pure).
+
+Both ways of writing a sheet (in place, or anew) group a batch's changes by key and
+settle each key's changes in their order against the row the sheet has for it: a create
+is create-if-absent (an existing row gets the values), an update sets values, a delete
+removes the row, a disable marks it and an enable clears the mark. So a batch applied
+twice leaves the sheet as once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from schemas.jobs import RowMark
+from schemas.plan import Change
+
+from ..base import Layout
+from .values import MAX_TEXT, cell, escape
+
+Cells = dict[str, str]
+"""A row's texts by field; "" for a field the changes clear."""
+Key = tuple[str, ...]
+ACTIONS = ("create", "update", "delete", "disable", "enable")
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """One change, its values as cell texts."""
+
+    at: int
+    """Its place in the batch."""
+    action: str
+    key: Key
+    match: Cells
+    values: Cells
+
+
+def prepare(layout: Layout, mark: RowMark, at: int, change: Change) -> Prepared | str:
+    """The change as texts, or the error that keeps it from being applied."""
+    if change.action not in ACTIONS:
+        return f"excel does not support {change.action}"
+    keys = layout.keys or tuple(change.match)
+    match = {k: cell(layout, k, change.match.get(k, "")) for k in keys}
+    missing = [k for k, text in match.items() if not text]
+    if missing:
+        return f"no value for key field {missing[0]!r}"
+    values = {name: cell(layout, name, value) for name, value in change.set.items()}
+    values.update(dict.fromkeys(change.clear, ""))
+    if change.action == "disable":
+        values = {mark.field: mark.value}
+    elif change.action == "enable":
+        values = {mark.field: ""}
+    for name, text in values.items():
+        if len(text) > MAX_TEXT or len(escape(text)) > MAX_TEXT:
+            return f"{name}: {len(text):,} characters, more than the {MAX_TEXT:,} a cell holds"
+    return Prepared(at, change.action, tuple(match.values()), match, values)
+
+
+def by_key(changes: Iterable[Prepared]) -> dict[Key, list[Prepared]]:
+    """The changes of each key, in the batch's order; keys in order of first change."""
+    grouped: dict[Key, list[Prepared]] = {}
+    for change in changes:
+        grouped.setdefault(change.key, []).append(change)
+    return grouped
+
+
+def settle(row: Cells | None, changes: Sequence[Prepared]) -> tuple[Cells | None, list[str | None]]:
+    """The row after the changes (None: no row), and each change's error (None: applied)."""
+    errors: list[str | None] = []
+    for change in changes:
+        error = None
+        if change.action == "delete":
+            row = None
+        elif change.action == "create":
+            row = {**(row if row is not None else change.match), **change.values}
+        elif row is None:
+            shown = "/".join(change.key)
+            error = f"no row with {shown!r} to {change.action}"
+        else:
+            row = {**row, **change.values}
+        errors.append(error)
+    return row, errors
+
+
+def fields_of(layout: Layout, changes: Iterable[Prepared]) -> list[str]:
+    """The fields a new sheet's header names: the layout's, then those the changes set."""
+    return list(dict.fromkeys([*layout.keys, *layout.fields, *fields_set(changes)]))
+
+
+def fields_set(changes: Iterable[Prepared]) -> list[str]:
+    """The fields the changes give a value (a sheet's header gets those it lacks)."""
+    names: dict[str, None] = {}
+    for change in changes:
+        if change.action != "delete":
+            names.update(dict.fromkeys(change.match))
+            names.update(dict.fromkeys(n for n, text in change.values.items() if text))
+    return list(names)

@@ -1,0 +1,117 @@
+"""Cell values as text and back.
+
+Reading: every typed cell becomes text in one spelling (`text_of`), so a re-run finds
+the same text and plans no phantom update — numbers without exponent ("42", "0.5"),
+booleans "true"/"false", dates "2026-01-02", date-times "2026-01-02T03:04:05" (with
+".250" milliseconds when there are some), times "03:04:05", durations "36:00:00".
+
+Text in a workbook's XML escapes what XML cannot hold as `_xHHHH_` (a carriage return is
+`_x000D_`, and a literal "_x0041_" is written "_x005F_x0041_"), as Excel does: `unescape`
+and `escape` turn one into the other.
+
+Writing: a value is written as text (never as a formula, whatever it starts with), except
+where the cell it replaces held a number, a boolean or a date and the text is exactly how
+such a value reads back (`typed_like`): "43" over 42 stays a number, "043" becomes text.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal, InvalidOperation
+
+from schemas.values import Value, as_text
+
+from ..base import Layout
+
+LIST_JOINER = ";"
+"""Joins a list written to a field the layout does not declare multi-valued."""
+MAX_TEXT = 32_767
+"""The most characters an Excel cell holds."""
+
+_ESCAPED = re.compile(r"_x([0-9A-Fa-f]{4})_")
+_TO_ESCAPE = re.compile(r"_(?=x[0-9A-Fa-f]{4}_)|[\x00-\x08\x0b\x0c\x0d\x0e-\x1f\ufffe\uffff]")
+
+
+def unescape(text: str) -> str:
+    """Text as a workbook's XML holds it → the text itself."""
+    if "_x" not in text:
+        return text
+    return _ESCAPED.sub(lambda m: chr(int(m[1], 16)), text)
+
+
+def escape(text: str) -> str:
+    """Text → as a workbook's XML holds it (what `unescape` reads back exactly)."""
+    return _TO_ESCAPE.sub(lambda m: f"_x{ord(m[0]):04X}_", text)
+
+
+def cell(layout: Layout, name: str, value: Value) -> str:
+    """A record value as one cell's text: a list joined with the field's delimiter."""
+    return as_text(value, layout.multi_valued.get(name, LIST_JOINER))
+
+
+def _fraction(micro: int) -> str:
+    """Excel keeps times to the millisecond: ".250", or nothing for whole seconds."""
+    return f".{micro // 1000:03d}" if micro else ""
+
+
+def number_text(number: int | float) -> str:
+    """A number as read: whole numbers without a point, others in their shortest form
+    without exponent (Excel keeps every number as a double)."""
+    if isinstance(number, int):
+        return str(number)
+    if number.is_integer():
+        return str(int(number))
+    shortest = repr(number)
+    return format(Decimal(shortest), "f") if "e" in shortest else shortest
+
+
+def text_of(value: object) -> str:
+    """A cell's value, as openpyxl or the sheet reader gives it, as canonical text."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return number_text(value)
+    if isinstance(value, datetime):
+        if value.time() == time():
+            return value.date().isoformat()
+        return value.strftime("%Y-%m-%dT%H:%M:%S") + _fraction(value.microsecond)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, time):
+        return value.strftime("%H:%M:%S") + _fraction(value.microsecond)
+    if isinstance(value, timedelta):
+        return _duration(value)
+    return "" if value is None else str(value)
+
+
+def _duration(value: timedelta) -> str:
+    sign = "-" if value < timedelta(0) else ""
+    micro = abs(value) // timedelta(microseconds=1)
+    seconds, micro = divmod(micro, 1_000_000)
+    minutes, second = divmod(seconds, 60)
+    hours, minute = divmod(minutes, 60)
+    return f"{sign}{hours}:{minute:02d}:{second:02d}{_fraction(micro)}"
+
+
+def typed_like(text: str, old: object) -> object:
+    """What to write for `text` in a cell that held `old`: a value of old's type when the
+    text is exactly how such a value reads back, else the text itself."""
+    typed: object = None
+    try:
+        if isinstance(old, bool):
+            typed = {"true": True, "false": False}.get(text)
+        elif isinstance(old, int | float):
+            number = Decimal(text)
+            typed = int(number) if number == number.to_integral_value() else float(number)
+        elif isinstance(old, datetime | date):
+            typed = datetime.fromisoformat(text)
+        elif isinstance(old, time):
+            typed = time.fromisoformat(text)
+    except (InvalidOperation, ValueError, OverflowError):
+        return text
+    if typed is None or text_of(typed) != text:
+        return text
+    return typed
