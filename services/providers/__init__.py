@@ -36,7 +36,18 @@ __all__ = [
     "open_provider",
 ]
 
-PACKAGES = ("csv", "excel", "sqlite", "postgresql", "mysql", "ldap", "ad", "scim", "scim_inbound", "plugin")
+PACKAGES = (
+    "csv",
+    "excel",
+    "sqlite",
+    "postgresql",
+    "mysql",
+    "ldap",
+    "ad",
+    "scim",
+    "scim_inbound",
+    "plugin",
+)
 """The provider packages of this folder, one per tag."""
 
 
