@@ -13,6 +13,7 @@ from core.errors import WriteFailed
 from schemas.plan import Change
 
 from ..base import Layout, Outcome
+from ..file_lock import locked
 from .connection import CsvFile
 from .read import check_width, header
 from .values import cell
@@ -99,11 +100,13 @@ class Table:
 
 
 def apply(file: CsvFile, layout: Layout, changes: list[Change]) -> list[Outcome]:
-    """Apply the changes (blocking: call from a thread); one outcome per change."""
-    table = Table.load(file, layout)
-    outcomes = [_apply_one(file, layout, table, change) for change in changes]
-    if table.changed:
-        _replace(file, table)
+    """Apply the changes (blocking: call from a thread); one outcome per change. Writers
+    of one folder take turns: each loads the file as the one before left it."""
+    with locked(file.path.parent):
+        table = Table.load(file, layout)
+        outcomes = [_apply_one(file, layout, table, change) for change in changes]
+        if table.changed:
+            _replace(file, table)
     return outcomes
 
 

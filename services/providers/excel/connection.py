@@ -3,12 +3,10 @@ endpoint's file), its sheet and header row; opening it read-only with every chec
 file from elsewhere needs first — what the file really is (an .xls, a workbook
 encrypted with a password, no workbook at all), how far its parts would inflate (a zip
 bomb is refused before anything is inflated), XML that declares entities — each refused
-with the file and what to do. Writers of one folder take turns (`locked`)."""
+with the file and what to do. Writers of one folder take turns (`file_lock.locked`)."""
 
 from __future__ import annotations
 
-import fcntl
-import os
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -276,15 +274,3 @@ def _entities(path: Path, error: DefusedXmlException) -> BadInput:
 def _said(error: BaseException) -> str:
     text = str(error).splitlines()[0] if str(error) else type(error).__name__
     return text if len(text) < 200 else text[:200] + "…"
-
-
-@contextmanager
-def locked(folder: Path) -> Iterator[None]:
-    """One writer at a time in `folder`, across threads and processes of this machine: a
-    batch loads the workbook, changes it and renames the new one over it."""
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)

@@ -23,7 +23,8 @@ from schemas.jobs import RowMark
 from schemas.plan import Change
 
 from ..base import Layout, Outcome
-from .connection import ExcelFile, locked
+from ..file_lock import locked
+from .connection import ExcelFile
 from .rows import Prepared, prepare
 from .values import escape
 
