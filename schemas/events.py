@@ -212,6 +212,30 @@ class RunPasswordsSealed(_Event, tag="run.passwords-sealed", frozen=True):
     passwords: list[SealedPassword] = msgspec.field(default_factory=list)
 
 
+class ScheduleSkipped(_Event, tag="schedule.skipped", frozen=True):
+    """A schedule fired while a run of its job had not ended: no run was asked for (a job
+    never runs twice at once). `run_id` is the run the fire would have started."""
+
+    schedule: str
+    """The schedule's name within the job."""
+    fire_at: datetime
+    busy_run: str
+    """The run that had not ended."""
+    busy_state: str = ""
+    """That run's state then, in words ("running", "awaiting approval", …)."""
+
+
+class ScheduleMissed(_Event, tag="schedule.missed", frozen=True):
+    """Fire times passed while no scheduler ran: the job runs once for all of them (the
+    run `run_id`, of the latest fire time), not once for each."""
+
+    schedule: str
+    missed: list[datetime] = msgspec.field(default_factory=list)
+    """The fire times that passed, oldest first (the first 50)."""
+    missed_total: int = 0
+    """How many in all (counted up to 10,000)."""
+
+
 Event = (
     RunRequested
     | RunApproved
@@ -230,6 +254,8 @@ Event = (
     | RunExpired
     | RunNotifyFailed
     | RunPasswordsSealed
+    | ScheduleSkipped
+    | ScheduleMissed
 )
 
 END_STATES: tuple[type[_Event], ...] = (RunFinished, RunFailed, RunCancelled, RunDenied, RunExpired)

@@ -69,6 +69,17 @@ exit codes:
 """
 
 
+SCHEDULE_EXAMPLES = """\
+in a job file (several schedules: [[schedules]] tables, each with a name):
+  schedule = { every = "15m" }
+  schedule = { daily = ["06:00", "18:30"], zone = "Europe/Paris" }
+  schedule = { weekly = ["mon", "thu"], at = "07:00", zone = "America/New_York" }
+  schedule = { monthly = "last", at = "23:00" }
+  schedule = { cron = "30 2 * * 1-5", zone = "Europe/Berlin" }
+  schedule = { once = "2026-12-24T18:00", zone = "Europe/Paris" }
+"""
+
+
 CONNECTION_ADD_EXAMPLES = """\
 examples:
   idsync connection add hr-files --provider csv --set directory=data --set "delimiter=;"
@@ -220,6 +231,34 @@ def _nouns(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _json(p)
     p = _command(jobs, "delete", "services.cli.job:job_delete", "delete a job (its runs stay)")
     p.add_argument("id")
+    for verb, text in (
+        ("enable", "let a job run again: on request and on its schedules"),
+        ("disable", "stop a job: no run on request nor on its schedules"),
+    ):
+        p = _command(jobs, verb, f"services.cli.schedule:job_{verb}", text)
+        p.add_argument("id")
+
+    schedules = sub.add_parser(
+        "schedule",
+        help="when jobs run on their own",
+        epilog=SCHEDULE_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    ).add_subparsers(dest="verb", required=True, metavar="VERB")
+    p = _command(
+        schedules,
+        "list",
+        "services.cli.schedule:schedule_list",
+        "every schedule of every job: its next fire time (in its zone) and its last",
+    )
+    p.add_argument("--job", help="only this job's schedules")
+    _json(p)
+    for verb, text in (
+        ("enable", "let one schedule of a job fire again"),
+        ("disable", "stop one schedule of a job; its other schedules still fire"),
+    ):
+        p = _command(schedules, verb, f"services.cli.schedule:schedule_{verb}", text)
+        p.add_argument("job")
+        p.add_argument("name", help="the schedule's name (`idsync schedule list` shows them)")
 
     runs = sub.add_parser("run", help="runs and their outcomes").add_subparsers(
         dest="verb", required=True, metavar="VERB"

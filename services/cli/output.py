@@ -20,6 +20,8 @@ from schemas.events import (
     RunPlanned,
     RunRecordErrors,
     RunRequested,
+    ScheduleMissed,
+    ScheduleSkipped,
     tag_of,
 )
 
@@ -71,6 +73,10 @@ def event_line(event: Event) -> str:
             detail = f"{stats_line(stats)} in {duration(seconds)}"
         case RunFailed(reason=reason):
             detail = reason
+        case ScheduleSkipped(schedule=name, busy_run=busy, busy_state=state):
+            detail = f"schedule {name}: not started, run {busy} had not ended ({state})"
+        case ScheduleMissed(schedule=name, missed_total=total):
+            detail = f"schedule {name}: {total} fire times passed with no scheduler; one run now"
     when = event.at.strftime("%H:%M:%S")
     return f"{when}  {tag_of(event):<22} {event.job_id}  {event.run_id}  {detail}".rstrip()
 

@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import sys
 
-from schemas.subjects import JOURNAL_SUBJECTS, job_events
+from schemas.subjects import JOURNAL_SUBJECTS, job_events, schedule_events
 
 from .client import connect
 from .output import event_line
@@ -14,7 +14,7 @@ from .output import event_line
 
 async def tail(args: argparse.Namespace) -> int:
     # The journal's families, not idsync.>: that would take in other people's commands.
-    subjects = [job_events(args.job)] if args.job else JOURNAL_SUBJECTS
+    subjects = [job_events(args.job), schedule_events(args.job)] if args.job else JOURNAL_SUBJECTS
     async with connect(args.settings) as session, session.follow(*subjects) as queue:
         if not args.json:
             print(f"following {', '.join(subjects)} (Ctrl-C to stop)", file=sys.stderr)

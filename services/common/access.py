@@ -17,7 +17,8 @@ The server enforces these, so no client can go around the workflow:
   streams, buckets and consumers — and the messages of dead letters: it retries them
   (an approval published again) and drops them (a batch dropped is `run.batch-dropped`,
   which a runner counts).
-- the **scheduler** publishes `run.requested` and nothing else.
+- the **scheduler** publishes `run.requested`, `schedule.skipped` and `schedule.missed`,
+  and keeps the schedules bucket.
 - a **runner** publishes what a run does (started, planned, batches, its end, a plan
   waiting for approval over the safety limits), the work queue, run states, plans and
   heartbeats; never an approval, a denial or an expiry.
@@ -48,6 +49,8 @@ from schemas.events import (
     RunRecordErrors,
     RunRequested,
     RunStarted,
+    ScheduleMissed,
+    ScheduleSkipped,
 )
 from schemas.subjects import (
     ALL_WORK,
@@ -70,6 +73,7 @@ from .jetstream import (
     PLANS_BUCKET,
     RUNNERS_BUCKET,
     RUNS_BUCKET,
+    SCHEDULES_BUCKET,
     WATERMARKS_BUCKET,
     WORK,
 )
@@ -111,6 +115,7 @@ _PEOPLE_READ = (
     # preview` plans with, as the run would (keys and dates, no secrets).
     WATERMARKS_BUCKET,
     ABSENT_BUCKET,
+    SCHEDULES_BUCKET,  # each schedule's latest fire and what became of it
 )
 """A bucket a new feature adds is read by the services (they may read every stream) and
 written by the service listed below; people read it only once it is named here."""
@@ -163,7 +168,10 @@ def service(name: str) -> Permissions:
     """The permissions of one service; KeyError for a name that is none."""
     own: dict[str, list[str]] = {
         "workflow": ["$JS.API.>", "$KV.>", "$O.>", RUN_EVENTS, ALL_WORK],
-        "scheduler": _events(RunRequested),
+        "scheduler": [
+            *_events(RunRequested, ScheduleSkipped, ScheduleMissed),
+            f"$KV.{SCHEDULES_BUCKET}.>",
+        ],
         "runner": [
             *_events(
                 RunStarted,

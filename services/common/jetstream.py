@@ -60,6 +60,8 @@ WATERMARKS_BUCKET = "idsync_watermarks"
 """Per job: where its next incremental run reads from, when its last full run was."""
 ABSENT_BUCKET = "idsync_absent"
 """Per job and object: when a full run first found it absent (disable now, delete later)."""
+SCHEDULES_BUCKET = "idsync_schedules"
+"""Per job and schedule: the latest fire time handled, and what became of it."""
 BUCKETS = (
     JOBS_BUCKET,
     CONNECTIONS_BUCKET,
@@ -69,6 +71,7 @@ BUCKETS = (
     APPROVALS_BUCKET,
     WATERMARKS_BUCKET,
     ABSENT_BUCKET,
+    SCHEDULES_BUCKET,
 )
 RUNNERS_BUCKET = "idsync_runners"
 """Each runner's latest heartbeat and current work (entries expire after an hour)."""
