@@ -28,6 +28,9 @@ class JobDeleteCommand(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     connection-apply a list of connections)."""
 
     job_id: str
+    forget_history: bool = False
+    """Also remove its runs from the journal and the run states, its watermark and the
+    absences it recorded (by default the history stays: `idsync run list` shows it)."""
 
 
 class CommandReply(msgspec.Struct, frozen=True, kw_only=True):

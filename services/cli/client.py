@@ -85,11 +85,20 @@ class Session:
         await self.store.put_job(job)
         return existed
 
-    async def delete_job(self, job_id: str) -> None:
+    async def delete_job(self, job_id: str, forget_history: bool = False) -> str:
+        """Delete the job (and its history, asked to); what was done, in words."""
         if self.authenticated:
-            await self._ask("job-delete", encode(JobDeleteCommand(job_id=job_id)))
-        elif not await self.store.delete_job(job_id):
+            command = JobDeleteCommand(job_id=job_id, forget_history=forget_history)
+            return (await self._ask("job-delete", encode(command))).note
+        from services.common.purging import forget_history as forget
+        from services.common.purging import forget_schedules
+
+        if not await self.store.delete_job(job_id):
             raise NotFound(f"no job {job_id!r}: `idsync job list` shows the jobs there are")
+        await forget_schedules(self.nc, job_id)
+        if forget_history:
+            return f"deleted with the history of {await forget(self.nc, job_id)} runs"
+        return "deleted"
 
     async def request_run(
         self, job_id: str, keys: list[str] | None = None, changed_only: bool = False

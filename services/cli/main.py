@@ -162,18 +162,37 @@ def _nouns(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         dest="verb", required=True, metavar="VERB"
     )
     p = _command(
-        jobs, "apply", "services.cli.job:job_apply", "add or update a job from its TOML file"
+        jobs,
+        "apply",
+        "services.cli.job:job_apply",
+        "add or update a job from its TOML file (or JSON, as `job show --json` prints)",
     )
     p.add_argument("file", help="e.g. jobs/hr-to-directory.toml")
     _json(p)
-    _json(
-        _command(
-            jobs,
-            "list",
-            "services.cli.job:job_list",
-            "list the jobs: enabled or not, their schedule, next run and last run",
-        )
+    p = _command(
+        jobs,
+        "list",
+        "services.cli.job:job_list",
+        "list the jobs: enabled or not, their schedules, next run, last run, times run",
     )
+    p.add_argument("--name", help="part of the id or title (case ignored), or a pattern: 'hr-*'")
+    p.add_argument("--source", metavar="CONNECTION", help="only jobs reading this connection")
+    p.add_argument("--destination", metavar="CONNECTION", help="only jobs writing to it")
+    p.add_argument("--owner", metavar="PRINCIPAL", help="only jobs this principal owns")
+    p.add_argument("--state", choices=["enabled", "disabled"], help="only enabled or disabled jobs")
+    p.add_argument(
+        "--outcome",
+        metavar="STATE",
+        help="only jobs whose last run ended so: finished, 'finished with errors', failed, "
+        "cancelled, denied, expired, running, … or never",
+    )
+    p.add_argument(
+        "--sort",
+        choices=["id", "last-run", "times-run"],
+        default="id",
+        help="by id (default), latest run first, or most runs first",
+    )
+    _json(p)
     p = _command(jobs, "show", "services.cli.job:job_show", "show one job as stored")
     p.add_argument("id")
     _json(p)
@@ -231,6 +250,46 @@ def _nouns(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _json(p)
     p = _command(jobs, "delete", "services.cli.job:job_delete", "delete a job (its runs stay)")
     p.add_argument("id")
+    p.add_argument(
+        "--forget-history",
+        action="store_true",
+        help="also remove its runs from the journal, their states, its watermark and absences",
+    )
+    p = _command(
+        jobs,
+        "duplicate",
+        "services.cli.job_manage:job_duplicate",
+        "copy a job under a new id; the copy starts disabled",
+    )
+    p.add_argument("id")
+    p.add_argument("new_id", metavar="NEW_ID")
+    p.add_argument("--title", help="the copy's title (default: the job's, with \"(copy)\")")
+    p = _command(
+        jobs,
+        "rename",
+        "services.cli.job_manage:job_rename",
+        "give a job a new title; its id never changes",
+    )
+    p.add_argument("id")
+    p.add_argument("title")
+    p = _command(
+        jobs,
+        "export",
+        "services.cli.job_manage:job_export",
+        "write jobs and the connections they use to a folder: connections.toml, jobs/ID.toml",
+        epilog="Secrets are never written: connections hold references to them "
+        '({ env = "VAR" } or { file = "path" }), and those are what is exported.',
+    )
+    p.add_argument("ids", nargs="*", metavar="ID", help="the jobs (default: every job)")
+    p.add_argument("--to", required=True, metavar="FOLDER", help="where the files go")
+    p.add_argument("--format", choices=["toml", "json"], default="toml")
+    p = _command(
+        jobs,
+        "import",
+        "services.cli.job_manage:job_import",
+        "apply a folder `job export` wrote (connections, then jobs), or one job file",
+    )
+    p.add_argument("path", metavar="FOLDER|FILE")
     for verb, text in (
         ("enable", "let a job run again: on request and on its schedules"),
         ("disable", "stop a job: no run on request nor on its schedules"),
