@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from functools import lru_cache
+from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
@@ -24,7 +25,7 @@ from cronsim import CronSim, CronSimError
 
 from core.errors import BadInput
 from core.words import show
-from schemas.jobs import Job, Schedule
+from schemas.jobs import Schedule
 
 from .checks.intervals import parse_interval
 
@@ -50,12 +51,23 @@ def kind(schedule: Schedule) -> str:
     return set_[0]
 
 
-def named(job: Job) -> list[tuple[str, Schedule]]:
-    """The job's schedules with their names: their own, else their kind."""
-    return [(s.name or _kind_or(s), s) for s in job.all_schedules]
+class Scheduled(Protocol):
+    """A job or a collection: what has schedules."""
+
+    @property
+    def all_schedules(self) -> list[Schedule]: ...
 
 
-def _kind_or(schedule: Schedule) -> str:
+def named(job: Scheduled) -> list[tuple[str, Schedule]]:
+    """The schedules of a job (or a collection) with their names: their own, else their
+    kind."""
+    return [(name_of(s), s) for s in job.all_schedules]
+
+
+def name_of(schedule: Schedule) -> str:
+    """Its own name, else its kind."""
+    if schedule.name:
+        return schedule.name
     try:
         return kind(schedule)
     except BadInput:

@@ -65,3 +65,14 @@ class DeadLetterCommand(msgspec.Struct, frozen=True, kw_only=True, forbid_unknow
 
 
 deadletter_command_decoder = msgspec.json.Decoder(DeadLetterCommand)
+
+
+class CollectionCommand(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Run or delete a collection: idsync.cmd.<principal>.collection-run|collection-delete
+    (collection-apply carries the Collection itself; collection-cancel a DecideCommand
+    naming the collection run)."""
+
+    collection_id: str
+
+
+collection_command_decoder = msgspec.json.Decoder(CollectionCommand)

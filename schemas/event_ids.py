@@ -128,6 +128,25 @@ def missed_id(run_id: str) -> str:
     return f"{run_id}.missed"
 
 
+# Collections: once per collection run, per step.
+
+
+def collection_requested_id(run_id: str) -> str:
+    return f"{run_id}.collection.requested"
+
+
+def step_started_id(run_id: str, step: int) -> str:
+    return f"{run_id}.step.{step}.started"
+
+
+def step_ended_id(run_id: str, step: int) -> str:
+    return f"{run_id}.step.{step}.ended"
+
+
+def collection_ended_id(run_id: str) -> str:
+    return f"{run_id}.collection.ended"
+
+
 # About other events.
 
 

@@ -16,7 +16,9 @@ RUN_EVENTS = f"{PREFIX}.run.>"
 """Every run event of every job."""
 SCHEDULE_EVENTS = f"{PREFIX}.schedule.>"
 """What the scheduler says besides asking for runs: a fire skipped, fires missed."""
-JOURNAL_SUBJECTS = [RUN_EVENTS, f"{PREFIX}.job.>", SCHEDULE_EVENTS]
+COLLECTION_EVENTS = f"{PREFIX}.collection.>"
+"""Collection runs: asked for, each job's step started and ended, the end."""
+JOURNAL_SUBJECTS = [RUN_EVENTS, f"{PREFIX}.job.>", SCHEDULE_EVENTS, COLLECTION_EVENTS]
 ALL_WORK = f"{PREFIX}.work.>"
 WORK_SUBJECTS = [ALL_WORK]
 COMMANDS = f"{PREFIX}.cmd.>"
@@ -41,6 +43,10 @@ def job_events(job_id: str) -> str:
 def schedule_events(job_id: str) -> str:
     """What the scheduler said about one job's schedules: idsync.schedule.*.<job>."""
     return f"{PREFIX}.schedule.*.{job_id}"
+
+
+def collection_events(collection_id: str) -> str:
+    return f"{PREFIX}.collection.*.{collection_id}"
 
 
 def command_subject(principal: str, verb: str) -> str:

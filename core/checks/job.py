@@ -77,7 +77,7 @@ def check_job(
     if not 1 <= job.batch_size <= 100_000:
         bad("$.batch_size", f"expected a whole number from 1 to 100000, got {job.batch_size}")
     _check_safety(bad, job)
-    check_schedules(bad, job)
+    check_schedules(bad, job.schedule, job.schedules)
     if hooks_problem is not None:
         bad("$.hooks", hooks_problem)
     check_interval(bad, "$.timeout", job.timeout)

@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
-from core.schedules import named, problems
+from core.schedules import name_of, problems
 from core.words import show
 from schemas.ids import is_slug
-from schemas.jobs import Job
+from schemas.jobs import Schedule
 
 from .facts import Report
 
 
-def check_schedules(bad: Report, job: Job) -> None:
-    paths = (["$.schedule"] if job.schedule is not None else []) + [
-        f"$.schedules[{i}]" for i in range(len(job.schedules))
+def check_schedules(bad: Report, schedule: Schedule | None, schedules: list[Schedule]) -> None:
+    """A job's (or a collection's) `schedule` and `schedules`."""
+    listed = ([schedule] if schedule is not None else []) + schedules
+    paths = (["$.schedule"] if schedule is not None else []) + [
+        f"$.schedules[{i}]" for i in range(len(schedules))
     ]
     seen: dict[str, str] = {}
-    for at, (name, schedule) in zip(paths, named(job), strict=True):
-        for field, text in problems(schedule):
+    for at, one in zip(paths, listed, strict=True):
+        name = name_of(one)
+        for field, text in problems(one):
             bad(f"{at}.{field}" if field else at, text)
-        if schedule.name and not is_slug(schedule.name):
-            bad(f"{at}.name", f"expected a name of a-z, 0-9, _ and -, got {show(schedule.name)}")
+        if one.name and not is_slug(one.name):
+            bad(f"{at}.name", f"expected a name of a-z, 0-9, _ and -, got {show(one.name)}")
         elif name in seen:
             bad(
                 f"{at}.name",

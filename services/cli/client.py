@@ -23,7 +23,9 @@ from core.errors import (
     Transient,
     Unreachable,
 )
+from schemas.collections import Collection
 from schemas.commands import (
+    CollectionCommand,
     CommandReply,
     DecideCommand,
     JobDeleteCommand,
@@ -99,6 +101,37 @@ class Session:
         if forget_history:
             return f"deleted with the history of {await forget(self.nc, job_id)} runs"
         return "deleted"
+
+    async def apply_collection(self, collection: Collection) -> bool:
+        """Store the collection (through the workflow when authenticated); True if it existed."""
+        if self.authenticated:
+            reply = await self._ask("collection-apply", msgspec.json.encode(collection))
+            return reply.note == "updated"
+        existed = await self.store.find_collection(collection.id) is not None
+        await self.store.put_collection(collection)
+        return existed
+
+    async def delete_collection(self, collection_id: str) -> None:
+        if self.authenticated:
+            await self._ask(
+                "collection-delete", encode(CollectionCommand(collection_id=collection_id))
+            )
+            return
+        from services.common.purging import forget_schedules
+
+        if not await self.store.delete_collection(collection_id):
+            raise NotFound(f"no collection {collection_id!r}: `idsync collection list` shows them")
+        await forget_schedules(self.nc, collection_id, "collection")
+
+    async def run_collection(self, collection_id: str) -> str:
+        """Ask the workflow to run a collection; the collection run's id."""
+        reply = await self._ask(
+            "collection-run", encode(CollectionCommand(collection_id=collection_id))
+        )
+        return reply.run_id or ""
+
+    async def cancel_collection(self, run_id: str) -> None:
+        await self._ask("collection-cancel", encode(DecideCommand(run_id=run_id)))
 
     async def request_run(
         self, job_id: str, keys: list[str] | None = None, changed_only: bool = False

@@ -319,6 +319,67 @@ def _nouns(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         p.add_argument("job")
         p.add_argument("name", help="the schedule's name (`idsync schedule list` shows them)")
 
+    collections = sub.add_parser(
+        "collection", help="jobs run one after the other, as one"
+    ).add_subparsers(dest="verb", required=True, metavar="VERB")
+    p = _command(
+        collections,
+        "apply",
+        "services.cli.collection:collection_apply",
+        "add or update a collection from its TOML (or JSON) file",
+    )
+    p.add_argument("file", help="e.g. collections/nightly.toml")
+    _json(
+        _command(
+            collections,
+            "list",
+            "services.cli.collection:collection_list",
+            "the collections: their jobs, schedules, next and last run",
+        )
+    )
+    p = _command(
+        collections,
+        "show",
+        "services.cli.collection:collection_show",
+        "one collection and its recent runs, each with every job's run",
+    )
+    p.add_argument("id")
+    p.add_argument("--runs", type=int, default=10, help="recent runs to show (default 10)")
+    _json(p)
+    p = _command(
+        collections,
+        "run",
+        "services.cli.collection:collection_run",
+        "run the collection's jobs one after the other; prints the collection run's id",
+        epilog="With --wait: each job's outcome as it comes, then the run; exit 4 unless "
+        "every job finished.",
+    )
+    p.add_argument("id")
+    p.add_argument("--wait", action="store_true", help="follow the collection run to its end")
+    _json(p)
+    p = _command(
+        collections,
+        "preview",
+        "services.cli.collection:collection_preview",
+        "each job's plan, in order; writes nothing",
+    )
+    p.add_argument("id")
+    _json(p)
+    p = _command(
+        collections,
+        "cancel",
+        "services.cli.collection:collection_cancel",
+        "stop a collection run: its running job is cancelled, the others do not start",
+    )
+    p.add_argument("run", metavar="RUN")
+    p = _command(
+        collections,
+        "delete",
+        "services.cli.collection:collection_delete",
+        "delete a collection (its jobs stay)",
+    )
+    p.add_argument("id")
+
     runs = sub.add_parser("run", help="runs and their outcomes").add_subparsers(
         dest="verb", required=True, metavar="VERB"
     )

@@ -11,6 +11,7 @@ import msgspec
 
 from core.errors import NotFound
 from core.schedules import describe, named, zone
+from schemas.collections import Collection
 from schemas.ids import utcnow
 from schemas.jobs import Job
 
@@ -24,17 +25,23 @@ async def schedule_list(args: argparse.Namespace) -> int:
 
     async with connect(args.settings) as session:
         jobs = [await session.store.job(args.job)] if args.job else await session.store.jobs()
-        states = {state_key(s.job_id, s.schedule): s for s in await Schedules(session.js).all()}
+        collections = [] if args.job else await session.store.collections()
+        states = {
+            state_key(s.job_id, s.schedule, s.kind): s for s in await Schedules(session.js).all()
+        }
     now = utcnow()
     rows: list[dict[str, object]] = []
-    for job in sorted(jobs, key=lambda j: j.id):
+    targets: list[tuple[str, Job | Collection]] = [("job", j) for j in jobs]
+    targets += [("collection", c) for c in collections]
+    for kind, job in sorted(targets, key=lambda t: (t[0] != "job", t[1].id)):
         for name, schedule in named(job):
-            state = states.get(state_key(job.id, name))
+            state = states.get(state_key(job.id, name, kind))
             on = job.enabled and schedule.enabled
             upcoming = next_of(schedule, now) if on else None
             rows.append(
                 {
                     "job_id": job.id,
+                    "kind": kind,
                     "schedule": name,
                     "when": describe(schedule),
                     "zone": schedule.zone,
@@ -62,7 +69,7 @@ async def schedule_list(args: argparse.Namespace) -> int:
         last = row["last_fire"]
         table.append(
             (
-                str(row["job_id"]),
+                str(row["job_id"]) + (" (collection)" if row["kind"] == "collection" else ""),
                 str(row["schedule"]),
                 str(row["when"]),
                 shown,

@@ -4,10 +4,20 @@ clock is passed in; the fire times are the scheduler's own, core/schedules.py)."
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Protocol
 
 from core.errors import BadInput
 from core.schedules import describe, named, next_fire
-from schemas.jobs import Job, Schedule
+from schemas.jobs import Schedule
+
+
+class Scheduled(Protocol):
+    """A job or a collection."""
+
+    @property
+    def enabled(self) -> bool: ...
+    @property
+    def all_schedules(self) -> list[Schedule]: ...
 
 
 def next_of(schedule: Schedule, now: datetime) -> datetime | None:
@@ -17,7 +27,7 @@ def next_of(schedule: Schedule, now: datetime) -> datetime | None:
         return None
 
 
-def next_run(job: Job, now: datetime) -> datetime | None:
+def next_run(job: Scheduled, now: datetime) -> datetime | None:
     """The first of the job's schedules' next fire times; None when it does not run on
     its own (disabled, no enabled schedule, a `once` gone by)."""
     if not job.enabled:
@@ -26,7 +36,7 @@ def next_run(job: Job, now: datetime) -> datetime | None:
     return min((at for at in found if at is not None), default=None)
 
 
-def schedule_text(job: Job) -> str:
+def schedule_text(job: Scheduled) -> str:
     """The job's schedules as people read them; "manual only" without any."""
     texts = [describe(s) + ("" if s.enabled else " (disabled)") for s in job.all_schedules]
     return "; ".join(texts) or "manual only"

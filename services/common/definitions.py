@@ -21,6 +21,7 @@ import msgspec.inspect as mi
 
 from core.errors import BadInput
 from core.words import SLUG, show
+from schemas.collections import Collection
 from schemas.connections import PATH_FIELDS, PROVIDERS, Connection
 from schemas.ids import is_slug
 from schemas.jobs import Job
@@ -31,6 +32,7 @@ _CLASSES: dict[str, type[Connection]] = {
 }
 _CONNECTION_INFO = {tag: mi.type_info(cls) for tag, cls in _CLASSES.items()}
 _JOB_INFO = mi.type_info(Job)
+_COLLECTION_INFO = mi.type_info(Collection)
 
 _ABSENT = object()
 # Types in words (singular, plural), for people who never heard of `str` or `array`.
@@ -115,6 +117,19 @@ def load_job(path: Path) -> Job:
     if not is_slug(job.id):
         raise BadInput(f"{name}: $.id: expected {SLUG}, got {show(job.id)}")
     return job
+
+
+def load_collection(path: Path) -> Collection:
+    """The one collection a file defines (TOML, or JSON as `collection show --json`
+    prints it), decoded strictly."""
+    name, data = str(path), _read_document(path)
+    if not isinstance(data, dict):
+        raise BadInput(f"{name}: expected one collection (a table), got {show(data)}")
+    try:
+        collection = msgspec.convert(data, Collection)
+    except msgspec.ValidationError as e:
+        raise BadInput(f"{name}: {_translate(e, data, _COLLECTION_INFO, '$')}") from None
+    return collection
 
 
 def _read_document(path: Path) -> Any:

@@ -19,10 +19,12 @@ from schemas.subjects import job_events, schedule_events
 
 from .jetstream import ABSENT_BUCKET, JOURNAL, RUNS_BUCKET, SCHEDULES_BUCKET, WATERMARKS_BUCKET
 from .reading import bucket_keys, journal_events
+from .schedules import state_key
 
 
-async def forget_schedules(nc: Client, job_id: str) -> None:
-    await _purge_keys(nc, SCHEDULES_BUCKET, f"{job_id}.>")
+async def forget_schedules(nc: Client, job_id: str, kind: str = "job") -> None:
+    """The states of a job's (or a collection's) schedules."""
+    await _purge_keys(nc, SCHEDULES_BUCKET, state_key(job_id, ">", kind))
 
 
 async def forget_history(nc: Client, job_id: str) -> int:

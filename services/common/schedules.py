@@ -40,13 +40,16 @@ class ScheduleState(msgspec.Struct, kw_only=True):
     """Why a fire was skipped; how many were missed before it."""
     claimed_at: datetime | None = None
     claimed_by: str = ""
+    kind: str = "job"
+    """What the schedule starts: a job, or a collection (`job_id` is then its id)."""
 
 
 _decoder = msgspec.json.Decoder(ScheduleState)
 
 
-def state_key(job_id: str, schedule: str) -> str:
-    return f"{job_id}.{schedule}"
+def state_key(job_id: str, schedule: str, kind: str = "job") -> str:
+    """`<job>.<schedule>`, or `_collection.<collection>.<schedule>` (no id starts with _)."""
+    return f"{job_id}.{schedule}" if kind == "job" else f"_collection.{job_id}.{schedule}"
 
 
 class Schedules:

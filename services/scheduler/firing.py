@@ -1,20 +1,31 @@
 """One scheduler's work on every schedule at each tick: what is due (core/schedules.py),
 claimed in the schedules bucket so that one scheduler alone acts on a fire time, then a
-run asked for — or the fire skipped while a run of the job goes on — and said so."""
+run asked for — or the fire skipped while a run of the job goes on — and said so. A
+collection's schedules are handled alike: a `collection.requested`, skipped while one of
+its runs goes on."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 import msgspec
 
 from core.errors import BadInput
 from core.schedules import Due, due, fingerprint, named
-from schemas.event_ids import missed_id, requested_id, skipped_id
-from schemas.events import RunRequested, ScheduleMissed, ScheduleSkipped
-from schemas.ids import scheduled_run_id
-from schemas.jobs import Job, Schedule
+from schemas.event_ids import collection_requested_id, missed_id, requested_id, skipped_id
+from schemas.events import (
+    CollectionRequested,
+    RunRequested,
+    ScheduleMissed,
+    ScheduleSkipped,
+    StepOutcome,
+)
+from schemas.ids import scheduled_collection_run_id, scheduled_run_id
+from schemas.jobs import Schedule
 from services.common.bus import Bus
+from services.common.collection_runs import CollectionRuns
 from services.common.logging import get_logger
 from services.common.schedules import CLAIM_TIMEOUT, Schedules, ScheduleState, state_key
 
@@ -22,6 +33,23 @@ from .busy import recent_runs
 
 log = get_logger("idsync.scheduler")
 DISABLED = "disabled"
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a schedule starts: a job, or a collection."""
+
+    kind: Literal["job", "collection"]
+    id: str
+    enabled: bool
+
+    def key(self, name: str) -> str:
+        return state_key(self.id, name, self.kind)
+
+    def run_id(self, fire_at: datetime) -> str:
+        if self.kind == "job":
+            return scheduled_run_id(self.id, fire_at)
+        return scheduled_collection_run_id(self.id, fire_at)
 
 
 class Firing:
@@ -34,24 +62,28 @@ class Firing:
 
     async def tick(self, now: datetime) -> None:
         keys: set[str] = set()
-        for job in await self.bus.store.jobs():
-            for name, schedule in named(job):
-                key = state_key(job.id, name)
-                keys.add(key)
+        jobs = [(Target("job", j.id, j.enabled), named(j)) for j in await self.bus.store.jobs()]
+        collections = [
+            (Target("collection", c.id, c.enabled), named(c))
+            for c in await self.bus.store.collections()
+        ]
+        for target, schedules in jobs + collections:
+            for name, schedule in schedules:
+                keys.add(target.key(name))
                 try:
-                    await self.handle(job, name, schedule, now)
+                    await self.handle(target, name, schedule, now)
                 except BadInput as error:  # applied before a check knew better
-                    log.error("bad schedule", job_id=job.id, schedule=name, error=str(error))
+                    log.error("bad schedule", job_id=target.id, schedule=name, error=str(error))
         for key in set(self.known) - keys:
             del self.known[key]
 
-    async def handle(self, job: Job, name: str, schedule: Schedule, now: datetime) -> None:
-        key = state_key(job.id, name)
+    async def handle(self, job: Target, name: str, schedule: Schedule, now: datetime) -> None:
+        key = job.key(name)
         active = job.enabled and schedule.enabled
         spec = fingerprint(schedule) if active else DISABLED
         state = self.known.get(key)
         if state is None or state.spec != spec:
-            state = await self._adopt(job.id, name, spec, now)
+            state = await self._adopt(job, name, spec, now)
         if not active:
             return
         if state.outcome == "claimed":
@@ -61,24 +93,24 @@ class Firing:
         if found.fire_at is not None:
             await self._fire(job, name, schedule, found, now)
 
-    async def _adopt(self, job_id: str, name: str, spec: str, now: datetime) -> ScheduleState:
+    async def _adopt(self, job: Target, name: str, spec: str, now: datetime) -> ScheduleState:
         """The stored state when it is of this very schedule (fires missed while no
         scheduler ran are then due); else a fresh one: its first fire is the next."""
-        key = state_key(job_id, name)
+        key, job_id = job.key(name), job.id
         while True:
             stored, revision = await self.states.read(key)
             if stored is not None and stored.spec == spec:
                 self.known[key] = stored
                 return stored
-            fresh = ScheduleState(job_id=job_id, schedule=name, spec=spec, last=now)
+            fresh = ScheduleState(job_id=job_id, schedule=name, spec=spec, last=now, kind=job.kind)
             if await self.states.write(key, fresh, revision) is not None:
                 self.known[key] = fresh
                 return fresh
 
     async def _fire(
-        self, job: Job, name: str, schedule: Schedule, found: Due, now: datetime
+        self, job: Target, name: str, schedule: Schedule, found: Due, now: datetime
     ) -> None:
-        key = state_key(job.id, name)
+        key = job.key(name)
         stored, revision = await self.states.read(key)
         if stored is None or stored.spec != fingerprint(schedule):
             self.known.pop(key, None)  # changed meanwhile: adopted afresh next tick
@@ -98,10 +130,11 @@ class Firing:
             spec=stored.spec,
             last=found.fire_at,
             outcome="claimed",
-            run_id=scheduled_run_id(job.id, found.fire_at),
+            run_id=job.run_id(found.fire_at),
             note=f"{found.missed_total} fire times missed before it" if found.missed_total else "",
             claimed_at=now,
             claimed_by=self.me,
+            kind=job.kind,
         )
         claimed = await self.states.write(key, claim, revision)
         if claimed is None:
@@ -112,10 +145,10 @@ class Firing:
             await self._missed(job.id, name, claim.run_id, found)
         await self._decide(job, claim, claimed)
 
-    async def _take_over(self, job: Job, name: str, state: ScheduleState, now: datetime) -> None:
+    async def _take_over(self, job: Target, name: str, state: ScheduleState, now: datetime) -> None:
         """A fire claimed by a scheduler that did not finish it (it stopped): after
         CLAIM_TIMEOUT, claimed again and decided with the same ids."""
-        key = state_key(job.id, name)
+        key = job.key(name)
         stored, revision = await self.states.read(key)
         if stored is None:
             self.known.pop(key, None)
@@ -133,17 +166,17 @@ class Firing:
         log.warning("scheduled fire taken over", job_id=job.id, schedule=name, run_id=claim.run_id)
         await self._decide(job, claim, claimed)
 
-    async def _decide(self, job: Job, claim: ScheduleState, revision: int) -> None:
-        """Ask for the run, unless one of the job's runs has not ended: then say so."""
+    async def _decide(self, job: Target, claim: ScheduleState, revision: int) -> None:
+        """Ask for the run, unless one of the job's (or collection's) runs has not ended:
+        then say so."""
         run_id = claim.run_id
-        runs = await recent_runs(self.bus.broker.connection, job.id)
-        going = [run for run in runs if run.ended_at is None and run.run_id != run_id]
+        asked, going = await self._runs(job, run_id)
         outcome, note = "requested", claim.note
-        if any(run.run_id == run_id for run in runs):
+        if asked:
             pass  # asked for already, by the scheduler whose claim this was
         elif going:
-            busy = going[-1]
-            outcome, note = "skipped", f"run {busy.run_id} had not ended ({busy.state})"
+            busy_run, busy_state = going
+            outcome, note = "skipped", f"run {busy_run} had not ended ({busy_state})"
             await self.bus.publish(
                 ScheduleSkipped(
                     run_id=run_id,
@@ -151,24 +184,16 @@ class Firing:
                     id=skipped_id(run_id),
                     schedule=claim.schedule,
                     fire_at=claim.last,
-                    busy_run=busy.run_id,
-                    busy_state=busy.state,
+                    busy_run=busy_run,
+                    busy_state=busy_state,
                 )
             )
-            log.info("scheduled run skipped", job_id=job.id, run_id=run_id, busy=busy.run_id)
+            log.info("scheduled run skipped", job_id=job.id, run_id=run_id, busy=busy_run)
         else:
-            await self.bus.publish(
-                RunRequested(
-                    run_id=run_id,
-                    job_id=job.id,
-                    id=requested_id(run_id),
-                    requested_by="scheduler",
-                    trigger="schedule",
-                )
-            )
+            await self._request(job, run_id)
             log.info("scheduled run requested", job_id=job.id, run_id=run_id)
         done = msgspec.structs.replace(claim, outcome=outcome, note=note)
-        key = state_key(job.id, claim.schedule)
+        key = job.key(claim.schedule)
         if await self.states.write(key, done, revision) is not None:
             self.known[key] = done
         else:
@@ -191,4 +216,42 @@ class Firing:
             schedule=name,
             missed=found.missed_total,
             run_id=run_id,
+        )
+
+    async def _runs(self, job: Target, run_id: str) -> tuple[bool, tuple[str, str] | None]:
+        """Whether `run_id` was asked for already, and a run of the job (or collection)
+        that has not ended: its id and state."""
+        if job.kind == "job":
+            runs = await recent_runs(self.bus.broker.connection, job.id)
+            going = [(r.run_id, r.state) for r in runs if r.ended_at is None]
+        else:
+            found = await CollectionRuns(self.bus.js).of(job.id)
+            runs_ids = [r.run_id for r in found]
+            going = [(r.run_id, r.state) for r in found if not r.ended]
+            return run_id in runs_ids, next((g for g in reversed(going) if g[0] != run_id), None)
+        asked = any(r.run_id == run_id for r in runs)
+        return asked, next((g for g in reversed(going) if g[0] != run_id), None)
+
+    async def _request(self, job: Target, run_id: str) -> None:
+        if job.kind == "job":
+            await self.bus.publish(
+                RunRequested(
+                    run_id=run_id,
+                    job_id=job.id,
+                    id=requested_id(run_id),
+                    requested_by="scheduler",
+                    trigger="schedule",
+                )
+            )
+            return
+        collection = await self.bus.store.collection(job.id)
+        await self.bus.publish(
+            CollectionRequested(
+                run_id=run_id,
+                job_id=job.id,
+                id=collection_requested_id(run_id),
+                requested_by="scheduler",
+                trigger="schedule",
+                steps=[StepOutcome(job=s.job, on_failure=s.on_failure) for s in collection.jobs],
+            )
         )

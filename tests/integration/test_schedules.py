@@ -14,16 +14,20 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from schemas.collections import Collection, CollectionStep
 from schemas.events import (
+    CollectionRequested,
     Event,
     RunFinished,
     RunRequested,
     ScheduleMissed,
     ScheduleSkipped,
 )
-from schemas.ids import scheduled_run_id
+from schemas.ids import scheduled_collection_run_id, scheduled_run_id
+from schemas.jobs import Schedule
 from services.cli.client import Session
 from services.common.bus import Bus, make_broker
+from services.common.collection_runs import CollectionRuns
 from services.common.schedules import Schedules, ScheduleState, state_key
 from services.common.settings import Settings
 from services.scheduler.firing import Firing
@@ -65,7 +69,7 @@ def hour_of(at: datetime) -> datetime:
 
 
 async def events(session: Session, kind: type[Event]) -> list[Event]:
-    subjects = ["idsync.run.>", "idsync.schedule.>"]
+    subjects = ["idsync.run.>", "idsync.schedule.>", "idsync.collection.>"]
     found = [e for subject in subjects for e in await session.journal(subject)]
     return [e for e in found if isinstance(e, kind)]
 
@@ -233,3 +237,41 @@ async def test_schedules_listed_enabled_and_disabled_from_the_command_line(
     assert (await idsync(settings, "job", "enable", JOB_ID)).returncode == 0
     rows = json.loads((await idsync(settings, "schedule", "list", "--json")).stdout)
     assert all(row["job_enabled"] for row in rows)
+
+
+async def test_a_collections_schedule_starts_it_once_and_skips_while_it_runs(
+    files: Files, session: Session, buses: Callable[[], Bus], services: RunServices
+) -> None:
+    files.write(count=3)
+    await apply_files(session, files)
+    await session.store.put_collection(
+        Collection(
+            id="nightly",
+            jobs=[CollectionStep(job=JOB_ID)],
+            schedule=Schedule(every="1h"),
+        )
+    )
+    one, two = await scheduler(buses(), "one"), await scheduler(buses(), "two")
+    t0 = clock()
+    await asyncio.gather(one.tick(t0), two.tick(t0))
+    async with services("workflow"):  # the collection starts; its job waits for a runner
+        at = hour_of(t0) + HOUR
+        await asyncio.gather(one.tick(at), two.tick(at))
+        first = scheduled_collection_run_id("nightly", at)
+
+        async def recorded() -> bool:
+            return await CollectionRuns(session.js).get(first) is not None
+
+        await eventually(recorded, "the collection run recorded")
+        await one.tick(hour_of(t0) + 2 * HOUR)
+    asked = await events(session, CollectionRequested)
+    assert [(e.run_id, e.requested_by) for e in asked if isinstance(e, CollectionRequested)] == [
+        (first, "scheduler")
+    ]
+    [skipped] = await events(session, ScheduleSkipped)
+    assert isinstance(skipped, ScheduleSkipped)
+    assert (skipped.job_id, skipped.busy_run, skipped.busy_state) == ("nightly", first, "running")
+    listed = json.loads((await idsync(session.settings, "schedule", "list", "--json")).stdout)
+    assert [(r["job_id"], r["kind"], r["last_outcome"]) for r in listed] == [
+        ("nightly", "collection", "skipped")
+    ]
