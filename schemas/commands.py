@@ -76,3 +76,13 @@ class CollectionCommand(msgspec.Struct, frozen=True, kw_only=True, forbid_unknow
 
 
 collection_command_decoder = msgspec.json.Decoder(CollectionCommand)
+
+
+class TemplateDeleteCommand(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Delete a saved template: idsync.cmd.<principal>.template-delete (template-apply
+    carries the Template itself)."""
+
+    template_id: str
+
+
+template_delete_decoder = msgspec.json.Decoder(TemplateDeleteCommand)

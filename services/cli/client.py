@@ -30,6 +30,7 @@ from schemas.commands import (
     DecideCommand,
     JobDeleteCommand,
     RunCommand,
+    TemplateDeleteCommand,
     encode,
     reply_decoder,
 )
@@ -37,6 +38,7 @@ from schemas.connections import Connection
 from schemas.events import Event, decode_event
 from schemas.jobs import Job
 from schemas.subjects import RUN_EVENTS, command_subject
+from schemas.templates import Template
 from services.common import access, credentials
 from services.common.credentials import Credentials
 from services.common.reading import journal_events
@@ -132,6 +134,31 @@ class Session:
 
     async def cancel_collection(self, run_id: str) -> None:
         await self._ask("collection-cancel", encode(DecideCommand(run_id=run_id)))
+
+    async def save_template(self, template: Template) -> bool:
+        """Store the template (through the workflow when authenticated); True if it existed."""
+        if self.authenticated:
+            reply = await self._ask("template-apply", msgspec.json.encode(template))
+            return reply.note == "updated"
+        from core.ad_templates import builtin
+
+        if builtin(template.id) is not None:
+            raise BadInput(f"template {template.id} ships with idsync: save under another id")
+        existed = await self.store.find_template(template.id) is not None
+        await self.store.put_template(template)
+        return existed
+
+    async def delete_template(self, template_id: str) -> None:
+        if self.authenticated:
+            command = TemplateDeleteCommand(template_id=template_id)
+            await self._ask("template-delete", encode(command))
+            return
+        from core.ad_templates import builtin
+
+        if builtin(template_id) is not None:
+            raise BadInput(f"template {template_id} ships with idsync: it cannot be deleted")
+        if not await self.store.delete_template(template_id):
+            raise NotFound(f"no template {template_id!r}: `idsync template list` shows them")
 
     async def request_run(
         self, job_id: str, keys: list[str] | None = None, changed_only: bool = False

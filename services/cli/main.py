@@ -80,6 +80,20 @@ in a job file (several schedules: [[schedules]] tables, each with a name):
 """
 
 
+TEMPLATE_EXAMPLES = """\
+examples:
+  idsync template list
+  idsync template use ad-move-and-disable-objects leavers \\
+      --source hr-files --source-set file=staff.csv \\
+      --destination corp --destination-set "container=OU=Staff,DC=corp,DC=example,DC=org" \\
+      --set "move_to=OU=Leavers,OU=Staff,DC=corp,DC=example,DC=org" \\
+      --set "container=OU=Staff,DC=corp,DC=example,DC=org"
+  idsync template save hr-to-ldap hr-template
+  idsync template use hr-template hr-to-test-ldap --source hr-files --source-set file=hr.csv \\
+      --destination test-ldap --destination-set "container=ou=people,dc=test,dc=org"
+"""
+
+
 CONNECTION_ADD_EXAMPLES = """\
 examples:
   idsync connection add hr-files --provider csv --set directory=data --set "delimiter=;"
@@ -379,6 +393,56 @@ def _nouns(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "delete a collection (its jobs stay)",
     )
     p.add_argument("id")
+
+    templates = sub.add_parser(
+        "template",
+        help="jobs and collections kept to make others from",
+        epilog=TEMPLATE_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    ).add_subparsers(dest="verb", required=True, metavar="VERB")
+    p = _command(
+        templates,
+        "save",
+        "services.cli.template:template_save",
+        "keep a job (everything but its source and destination) or a collection as a template",
+    )
+    p.add_argument("id", help="the job (or, with --collection, the collection)")
+    p.add_argument("template", metavar="TEMPLATE", help="the template's id")
+    p.add_argument("--collection", action="store_true", help="ID is a collection")
+    p.add_argument("--title", default="", help="the template's title (default: the job's)")
+    _json(
+        _command(
+            templates,
+            "list",
+            "services.cli.template:template_list",
+            "the templates: those idsync ships (Active Directory) and those saved",
+        )
+    )
+    p = _command(templates, "show", "services.cli.template:template_show", "one template")
+    p.add_argument("id")
+    _json(p)
+    p = _command(
+        templates, "delete", "services.cli.template:template_delete", "delete a saved template"
+    )
+    p.add_argument("id")
+    p = _command(
+        templates,
+        "use",
+        "services.cli.template:template_use",
+        "make a job from a template and a source and destination (or a collection)",
+    )
+    p.add_argument("template", metavar="TEMPLATE")
+    p.add_argument("id", help="the new job's (or collection's) id")
+    p.add_argument("--source", metavar="CONNECTION")
+    p.add_argument("--destination", metavar="CONNECTION")
+    p.add_argument("--source-set", action="append", metavar="NAME=VALUE", help="the source's scope")
+    p.add_argument(
+        "--destination-set", action="append", metavar="NAME=VALUE", help="the destination's scope"
+    )
+    p.add_argument(
+        "--set", action="append", metavar="NAME=VALUE", help="a template parameter's value"
+    )
+    p.add_argument("--title", help="the new job's title (default: the template's)")
 
     runs = sub.add_parser("run", help="runs and their outcomes").add_subparsers(
         dest="verb", required=True, metavar="VERB"

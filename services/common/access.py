@@ -79,6 +79,7 @@ from .jetstream import (
     RUNNERS_BUCKET,
     RUNS_BUCKET,
     SCHEDULES_BUCKET,
+    TEMPLATES_BUCKET,
     WATERMARKS_BUCKET,
     WORK,
 )
@@ -123,6 +124,7 @@ _PEOPLE_READ = (
     SCHEDULES_BUCKET,  # each schedule's latest fire and what became of it
     COLLECTIONS_BUCKET,
     COLLECTION_RUNS_BUCKET,  # each collection run's steps
+    TEMPLATES_BUCKET,
 )
 """A bucket a new feature adds is read by the services (they may read every stream) and
 written by the service listed below; people read it only once it is named here."""

@@ -15,6 +15,7 @@ import tomli_w
 from core.documents import lean
 from schemas.connections import Connection
 from schemas.jobs import Job
+from schemas.templates import Template
 
 Format = Literal["toml", "json"]
 
@@ -37,3 +38,8 @@ def _dump(document: Any, fmt: Format) -> str:
     if fmt == "json":
         return msgspec.json.format(msgspec.json.encode(document), indent=2).decode() + "\n"
     return tomli_w.dumps(document)
+
+
+def template_text(template: Template) -> str:
+    """A template as TOML (its job or collection as a table of it)."""
+    return _dump(lean(template), "toml")

@@ -73,6 +73,8 @@ COLLECTIONS_BUCKET = "idsync_collections"
 """Job collections: their definitions."""
 COLLECTION_RUNS_BUCKET = "idsync_collection_runs"
 """Each collection run: its steps and where it stands (services/common/collection_runs.py)."""
+TEMPLATES_BUCKET = "idsync_templates"
+"""Templates people saved (the shipped ones are core/ad_templates.py)."""
 BUCKETS = (
     JOBS_BUCKET,
     CONNECTIONS_BUCKET,
@@ -85,6 +87,7 @@ BUCKETS = (
     SCHEDULES_BUCKET,
     COLLECTIONS_BUCKET,
     COLLECTION_RUNS_BUCKET,
+    TEMPLATES_BUCKET,
 )
 RUNNERS_BUCKET = "idsync_runners"
 """Each runner's latest heartbeat and current work (entries expire after an hour)."""

@@ -13,8 +13,15 @@ from core.errors import NotFound
 from schemas.collections import Collection
 from schemas.connections import Connection
 from schemas.jobs import Job
+from schemas.templates import Template
 
-from .jetstream import COLLECTIONS_BUCKET, CONNECTIONS_BUCKET, JOBS_BUCKET, not_set_up
+from .jetstream import (
+    COLLECTIONS_BUCKET,
+    CONNECTIONS_BUCKET,
+    JOBS_BUCKET,
+    TEMPLATES_BUCKET,
+    not_set_up,
+)
 from .reading import bucket_keys
 
 T = TypeVar("T")
@@ -121,3 +128,16 @@ class Store:
 
     async def delete_collection(self, collection_id: str) -> bool:
         return await self._delete(COLLECTIONS_BUCKET, collection_id)
+
+    # Templates people saved (the shipped ones are not stored: core/ad_templates.py)
+    async def put_template(self, template: Template) -> None:
+        await (await self._bucket(TEMPLATES_BUCKET)).put(template.id, _encoder.encode(template))
+
+    async def find_template(self, template_id: str) -> Template | None:
+        return await self._get(TEMPLATES_BUCKET, template_id, Template)
+
+    async def templates(self) -> list[Template]:
+        return await self._all(TEMPLATES_BUCKET, Template)
+
+    async def delete_template(self, template_id: str) -> bool:
+        return await self._delete(TEMPLATES_BUCKET, template_id)

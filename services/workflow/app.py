@@ -44,7 +44,7 @@ from services.common.users import Users
 from services.common.users import load as load_users
 from services.providers import FACTS
 
-from . import collections, gate
+from . import collections, gate, templates
 from .approvals import WAITING, Expiry, record
 from .bursts import Bursts
 from .deadletters import answer_dead_letter
@@ -75,6 +75,8 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
         "collection-delete": collections.delete_collection,
         "collection-run": collections.run_collection,
         "collection-cancel": collections.cancel_collection,
+        "template-apply": templates.apply_template,
+        "template-delete": templates.delete_template,
     }
     for verb, handler in handlers.items():
         _answer(broker, bus, verb, handler)
