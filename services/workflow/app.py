@@ -106,8 +106,9 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
     subscribe_durable(
         bus, COLLECTIONS, deliberately(bus, on_collection), batch_size=4, title="collections"
     )
-    # One at a time: a collection's steps end one after the other anyway.
-    subscribe_durable(bus, STEPS, deliberately(bus, on_step), batch_size=1, title="steps")
+    # Every run event comes by (most are not a step's end: acknowledged at once); one
+    # collection's steps end one after the other, and each is a compare-and-set anyway.
+    subscribe_durable(bus, STEPS, deliberately(bus, on_step), batch_size=4, title="steps")
 
     async def send_bursts() -> None:
         tick = min(0.2, bus.settings.merge_window / 4)
