@@ -12,8 +12,9 @@ from typing import Literal
 
 import msgspec
 
-from core.errors import BadInput
+from core.errors import BadInput, Unreachable
 from core.schedules import Due, due, fingerprint, named
+from schemas.collections import Collection
 from schemas.event_ids import collection_requested_id, missed_id, requested_id, skipped_id
 from schemas.events import (
     CollectionRequested,
@@ -64,8 +65,7 @@ class Firing:
         keys: set[str] = set()
         jobs = [(Target("job", j.id, j.enabled), named(j)) for j in await self.bus.store.jobs()]
         collections = [
-            (Target("collection", c.id, c.enabled), named(c))
-            for c in await self.bus.store.collections()
+            (Target("collection", c.id, c.enabled), named(c)) for c in await self._collections()
         ]
         for target, schedules in jobs + collections:
             for name, schedule in schedules:
@@ -76,6 +76,14 @@ class Firing:
                     log.error("bad schedule", job_id=target.id, schedule=name, error=str(error))
         for key in set(self.known) - keys:
             del self.known[key]
+
+    async def _collections(self) -> list[Collection]:
+        """The collections; none while their bucket is missing (a workflow older than this
+        scheduler has not made it): the jobs' schedules fire all the same."""
+        try:
+            return await self.bus.store.collections()
+        except Unreachable:
+            return []
 
     async def handle(self, job: Target, name: str, schedule: Schedule, now: datetime) -> None:
         key = job.key(name)
