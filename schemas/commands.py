@@ -28,6 +28,9 @@ class JobDeleteCommand(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     connection-apply a list of connections)."""
 
     job_id: str
+    forget_history: bool = False
+    """Also remove its runs from the journal and the run states, its watermark and the
+    absences it recorded (by default the history stays: `idsync run list` shows it)."""
 
 
 class CommandReply(msgspec.Struct, frozen=True, kw_only=True):
@@ -62,3 +65,24 @@ class DeadLetterCommand(msgspec.Struct, frozen=True, kw_only=True, forbid_unknow
 
 
 deadletter_command_decoder = msgspec.json.Decoder(DeadLetterCommand)
+
+
+class CollectionCommand(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Run or delete a collection: idsync.cmd.<principal>.collection-run|collection-delete
+    (collection-apply carries the Collection itself; collection-cancel a DecideCommand
+    naming the collection run)."""
+
+    collection_id: str
+
+
+collection_command_decoder = msgspec.json.Decoder(CollectionCommand)
+
+
+class TemplateDeleteCommand(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Delete a saved template: idsync.cmd.<principal>.template-delete (template-apply
+    carries the Template itself)."""
+
+    template_id: str
+
+
+template_delete_decoder = msgspec.json.Decoder(TemplateDeleteCommand)

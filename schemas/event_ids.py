@@ -115,6 +115,38 @@ def cancelled_id(run_id: str) -> str:
     return f"{run_id}.cancelled"
 
 
+# The scheduler: once per fire time (the run id derives from it).
+
+
+def skipped_id(run_id: str) -> str:
+    """A fire skipped because a run of the job had not ended."""
+    return f"{run_id}.skipped"
+
+
+def missed_id(run_id: str) -> str:
+    """The fires missed before the fire that runs `run_id`."""
+    return f"{run_id}.missed"
+
+
+# Collections: once per collection run, per step.
+
+
+def collection_requested_id(run_id: str) -> str:
+    return f"{run_id}.collection.requested"
+
+
+def step_started_id(run_id: str, step: int) -> str:
+    return f"{run_id}.step.{step}.started"
+
+
+def step_ended_id(run_id: str, step: int) -> str:
+    return f"{run_id}.step.{step}.ended"
+
+
+def collection_ended_id(run_id: str) -> str:
+    return f"{run_id}.collection.ended"
+
+
 # About other events.
 
 

@@ -32,6 +32,8 @@ class RunRequested(_Event, tag="run.requested", frozen=True):
     """Only these objects (by key value); such a run never acts on absence."""
     changed_only: bool = False
     """Only the source records changed since the job's last run; never acts on absence."""
+    collection: str | None = None
+    """The collection run this run is a step of (its `run_id`), if any."""
 
 
 class RunApproved(_Event, tag="run.approved", frozen=True):
@@ -212,6 +214,79 @@ class RunPasswordsSealed(_Event, tag="run.passwords-sealed", frozen=True):
     passwords: list[SealedPassword] = msgspec.field(default_factory=list)
 
 
+class ScheduleSkipped(_Event, tag="schedule.skipped", frozen=True):
+    """A schedule fired while a run of its job had not ended: no run was asked for (a job
+    never runs twice at once). `run_id` is the run the fire would have started."""
+
+    schedule: str
+    """The schedule's name within the job."""
+    fire_at: datetime
+    busy_run: str
+    """The run that had not ended."""
+    busy_state: str = ""
+    """That run's state then, in words ("running", "awaiting approval", …)."""
+
+
+class ScheduleMissed(_Event, tag="schedule.missed", frozen=True):
+    """Fire times passed while no scheduler ran: the job runs once for all of them (the
+    run `run_id`, of the latest fire time), not once for each."""
+
+    schedule: str
+    missed: list[datetime] = msgspec.field(default_factory=list)
+    """The fire times that passed, oldest first (the first 50)."""
+    missed_total: int = 0
+    """How many in all (counted up to 10,000)."""
+
+
+class StepOutcome(msgspec.Struct, frozen=True, kw_only=True):
+    """One job of a collection run, as it stands."""
+
+    job: str
+    run_id: str = ""
+    """Its run (empty: it has not started)."""
+    outcome: str = "pending"
+    """pending, running, or how its run ended (finished, finished with errors, failed,
+    cancelled, denied, expired); skipped when the collection was aborted before it."""
+    on_failure: str = "abort"
+
+
+class _CollectionEvent(_Event, frozen=True):
+    """About a collection run: `run_id` is the collection run's id, and `job_id` holds
+    the collection's id (the subject's last token: idsync.collection.<tag>.<collection>)."""
+
+
+class CollectionRequested(_CollectionEvent, tag="collection.requested", frozen=True):
+    requested_by: str
+    trigger: Trigger = "manual"
+    steps: list[StepOutcome] = msgspec.field(default_factory=list)
+    """The jobs as the collection listed them when asked for."""
+
+
+class CollectionStepStarted(_CollectionEvent, tag="collection.step-started", frozen=True):
+    step: int
+    """From 1."""
+    steps: int
+    job: str
+    step_run: str
+
+
+class CollectionStepEnded(_CollectionEvent, tag="collection.step-ended", frozen=True):
+    step: int
+    steps: int
+    job: str
+    step_run: str
+    outcome: str
+
+
+class CollectionEnded(_CollectionEvent, tag="collection.ended", frozen=True):
+    outcome: str
+    """finished (every job finished), finished with failures (a job failed and the
+    collection went on), aborted (a job failed and the rest did not run), cancelled."""
+    steps: list[StepOutcome] = msgspec.field(default_factory=list)
+    by: str = ""
+    """Who cancelled it."""
+
+
 Event = (
     RunRequested
     | RunApproved
@@ -230,6 +305,12 @@ Event = (
     | RunExpired
     | RunNotifyFailed
     | RunPasswordsSealed
+    | ScheduleSkipped
+    | ScheduleMissed
+    | CollectionRequested
+    | CollectionStepStarted
+    | CollectionStepEnded
+    | CollectionEnded
 )
 
 END_STATES: tuple[type[_Event], ...] = (RunFinished, RunFailed, RunCancelled, RunDenied, RunExpired)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 from datetime import UTC, datetime
@@ -31,3 +32,30 @@ def scheduled_run_id(job_id: str, fire_at: datetime) -> str:
 
 def new_event_id() -> str:
     return secrets.token_hex(12)
+
+
+_STEP = re.compile(r"^(\d{8}T\d{6}Z-c[0-9a-f]{6})-(\d+)$")
+
+
+def new_collection_run_id(now: datetime | None = None) -> str:
+    """A collection run's id: 20261121T204800Z-c3f9a1c."""
+    now = now or utcnow()
+    return f"{now.strftime('%Y%m%dT%H%M%SZ')}-c{secrets.token_hex(3)}"
+
+
+def scheduled_collection_run_id(collection_id: str, fire_at: datetime) -> str:
+    """A scheduled collection run's id, from the fire time (two schedulers agree on it):
+    the collection id's digest keeps it in the form `step_of` reads."""
+    digest = hashlib.sha256(collection_id.encode()).hexdigest()[:6]
+    return f"{fire_at.strftime('%Y%m%dT%H%M%SZ')}-c{digest}"
+
+
+def step_run_id(collection_run: str, step: int) -> str:
+    """The run of a collection run's job number `step` (from 1): known before it starts."""
+    return f"{collection_run}-{step}"
+
+
+def step_of(run_id: str) -> tuple[str, int] | None:
+    """(collection run, step) of a run that is a collection's step; None for any other."""
+    found = _STEP.match(run_id)
+    return (found[1], int(found[2])) if found else None

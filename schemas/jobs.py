@@ -191,8 +191,34 @@ class ObjectMapping(_Strict, frozen=True):
 
 
 class Schedule(_Strict, frozen=True):
+    """When a job runs on its own: exactly one of every, once, daily, weekly, monthly and
+    cron; times of day are read in `zone` (core/schedules.py says when each fires)."""
+
     every: str | None = None
-    """An interval such as "30s", "15m", "2h" or "1d"."""
+    """An interval such as "30s", "15m", "2h" or "1d": fire times are multiples of it
+    since 1970-01-01 UTC (elapsed time: no zone, no daylight saving)."""
+    once: str | None = None
+    """One date and time, "2026-12-24T18:00", in `zone`."""
+    daily: str | list[str] | None = None
+    """Every day at these times: "06:00" or ["06:00", "18:30"]."""
+    weekly: list[str] | None = None
+    """On these days ("mon" … "sun") at the times of `at`."""
+    monthly: int | str | None = None
+    """On this day of the month (1 to 31; a month without it is passed over) or "last",
+    at the times of `at`."""
+    cron: str | None = None
+    """A cron expression of five fields: minute hour day-of-month month day-of-week
+    ("30 2 * * 1-5"; L for the last day of the month, 5#2 for its second Friday)."""
+    at: str | list[str] = "00:00"
+    """The times of day of weekly and monthly schedules."""
+    zone: str = "UTC"
+    """An IANA time zone ("Europe/Paris"): a time the clocks skip fires once, at the
+    change; a time they repeat fires once, the first time."""
+    name: str = ""
+    """How `idsync schedule enable|disable JOB NAME` names it (a slug); left out, the
+    kind of the schedule ("daily", "cron", …)."""
+    enabled: bool = True
+    """A disabled schedule does not fire; the job's other schedules do."""
 
 
 class Changes(_Strict, frozen=True):
@@ -277,6 +303,9 @@ class Job(_Strict, frozen=True):
     """Principals who alone may change or delete the job; its connections then list
     owners too (core/checks/ownership.py)."""
     schedule: Schedule | None = None
+    schedules: list[Schedule] = msgspec.field(default_factory=list)
+    """More schedules: the job runs whenever any enabled one fires (never two runs at once:
+    a fire while a run goes on is skipped and said so)."""
     enabled: bool = True
     batch_size: int = 1000
     """Most changes in one applied batch (batches also stay under 512 KiB)."""
@@ -303,3 +332,8 @@ class Job(_Strict, frozen=True):
     @property
     def display_title(self) -> str:
         return self.title or self.id
+
+    @property
+    def all_schedules(self) -> list[Schedule]:
+        """`schedule` and then `schedules`, in order."""
+        return ([self.schedule] if self.schedule is not None else []) + self.schedules

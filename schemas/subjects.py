@@ -1,6 +1,7 @@
 """Subjects, built from tags by these functions only — never by hand.
 
-Events:   idsync.<tag>.<job_id>           e.g. idsync.run.finished.hr-to-ldap
+Events:   idsync.<tag>.<job_id>           e.g. idsync.run.finished.hr-to-ldap,
+                                          idsync.schedule.skipped.hr-to-ldap
 Commands: idsync.cmd.<principal>.<verb>   request/reply, in no stream
 Work:     idsync.work.<job_id>            change batches on the work queue
 """
@@ -13,7 +14,11 @@ PREFIX = "idsync"
 ALL_EVENTS = f"{PREFIX}.>"
 RUN_EVENTS = f"{PREFIX}.run.>"
 """Every run event of every job."""
-JOURNAL_SUBJECTS = [RUN_EVENTS, f"{PREFIX}.job.>"]
+SCHEDULE_EVENTS = f"{PREFIX}.schedule.>"
+"""What the scheduler says besides asking for runs: a fire skipped, fires missed."""
+COLLECTION_EVENTS = f"{PREFIX}.collection.>"
+"""Collection runs: asked for, each job's step started and ended, the end."""
+JOURNAL_SUBJECTS = [RUN_EVENTS, f"{PREFIX}.job.>", SCHEDULE_EVENTS, COLLECTION_EVENTS]
 ALL_WORK = f"{PREFIX}.work.>"
 WORK_SUBJECTS = [ALL_WORK]
 COMMANDS = f"{PREFIX}.cmd.>"
@@ -33,6 +38,15 @@ def job_events(job_id: str) -> str:
     idsync.*.*.<job>, which would also match commands of a verb spelled like the job:
     people may subscribe to the journal's families only."""
     return f"{PREFIX}.run.*.{job_id}"
+
+
+def schedule_events(job_id: str) -> str:
+    """What the scheduler said about one job's schedules: idsync.schedule.*.<job>."""
+    return f"{PREFIX}.schedule.*.{job_id}"
+
+
+def collection_events(collection_id: str) -> str:
+    return f"{PREFIX}.collection.*.{collection_id}"
 
 
 def command_subject(principal: str, verb: str) -> str:

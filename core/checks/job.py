@@ -24,6 +24,7 @@ from .facts import ProviderFacts, Report, facts_of
 from .incremental import check_changes
 from .intervals import check_interval
 from .objects import check_object_types
+from .schedules import check_schedules
 from .scopes import check_scopes
 
 
@@ -76,8 +77,7 @@ def check_job(
     if not 1 <= job.batch_size <= 100_000:
         bad("$.batch_size", f"expected a whole number from 1 to 100000, got {job.batch_size}")
     _check_safety(bad, job)
-    if job.schedule is not None:
-        check_interval(bad, "$.schedule.every", job.schedule.every)
+    check_schedules(bad, job.schedule, job.schedules)
     if hooks_problem is not None:
         bad("$.hooks", hooks_problem)
     check_interval(bad, "$.timeout", job.timeout)

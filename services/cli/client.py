@@ -23,11 +23,14 @@ from core.errors import (
     Transient,
     Unreachable,
 )
+from schemas.collections import Collection
 from schemas.commands import (
+    CollectionCommand,
     CommandReply,
     DecideCommand,
     JobDeleteCommand,
     RunCommand,
+    TemplateDeleteCommand,
     encode,
     reply_decoder,
 )
@@ -35,6 +38,7 @@ from schemas.connections import Connection
 from schemas.events import Event, decode_event
 from schemas.jobs import Job
 from schemas.subjects import RUN_EVENTS, command_subject
+from schemas.templates import Template
 from services.common import access, credentials
 from services.common.credentials import Credentials
 from services.common.reading import journal_events
@@ -85,11 +89,76 @@ class Session:
         await self.store.put_job(job)
         return existed
 
-    async def delete_job(self, job_id: str) -> None:
+    async def delete_job(self, job_id: str, forget_history: bool = False) -> str:
+        """Delete the job (and its history, asked to); what was done, in words."""
         if self.authenticated:
-            await self._ask("job-delete", encode(JobDeleteCommand(job_id=job_id)))
-        elif not await self.store.delete_job(job_id):
+            command = JobDeleteCommand(job_id=job_id, forget_history=forget_history)
+            return (await self._ask("job-delete", encode(command))).note
+        from services.common.purging import forget_history as forget
+        from services.common.purging import forget_schedules
+
+        if not await self.store.delete_job(job_id):
             raise NotFound(f"no job {job_id!r}: `idsync job list` shows the jobs there are")
+        await forget_schedules(self.nc, job_id)
+        if forget_history:
+            return f"deleted with the history of {await forget(self.nc, job_id)} runs"
+        return "deleted"
+
+    async def apply_collection(self, collection: Collection) -> bool:
+        """Store the collection (through the workflow when authenticated); True if it existed."""
+        if self.authenticated:
+            reply = await self._ask("collection-apply", msgspec.json.encode(collection))
+            return reply.note == "updated"
+        existed = await self.store.find_collection(collection.id) is not None
+        await self.store.put_collection(collection)
+        return existed
+
+    async def delete_collection(self, collection_id: str) -> None:
+        if self.authenticated:
+            await self._ask(
+                "collection-delete", encode(CollectionCommand(collection_id=collection_id))
+            )
+            return
+        from services.common.purging import forget_schedules
+
+        if not await self.store.delete_collection(collection_id):
+            raise NotFound(f"no collection {collection_id!r}: `idsync collection list` shows them")
+        await forget_schedules(self.nc, collection_id, "collection")
+
+    async def run_collection(self, collection_id: str) -> str:
+        """Ask the workflow to run a collection; the collection run's id."""
+        reply = await self._ask(
+            "collection-run", encode(CollectionCommand(collection_id=collection_id))
+        )
+        return reply.run_id or ""
+
+    async def cancel_collection(self, run_id: str) -> None:
+        await self._ask("collection-cancel", encode(DecideCommand(run_id=run_id)))
+
+    async def save_template(self, template: Template) -> bool:
+        """Store the template (through the workflow when authenticated); True if it existed."""
+        if self.authenticated:
+            reply = await self._ask("template-apply", msgspec.json.encode(template))
+            return reply.note == "updated"
+        from core.ad_templates import builtin
+
+        if builtin(template.id) is not None:
+            raise BadInput(f"template {template.id} ships with idsync: save under another id")
+        existed = await self.store.find_template(template.id) is not None
+        await self.store.put_template(template)
+        return existed
+
+    async def delete_template(self, template_id: str) -> None:
+        if self.authenticated:
+            command = TemplateDeleteCommand(template_id=template_id)
+            await self._ask("template-delete", encode(command))
+            return
+        from core.ad_templates import builtin
+
+        if builtin(template_id) is not None:
+            raise BadInput(f"template {template_id} ships with idsync: it cannot be deleted")
+        if not await self.store.delete_template(template_id):
+            raise NotFound(f"no template {template_id!r}: `idsync template list` shows them")
 
     async def request_run(
         self, job_id: str, keys: list[str] | None = None, changed_only: bool = False

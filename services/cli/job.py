@@ -14,31 +14,20 @@ import msgspec
 from core.errors import BadInput
 from core.runs import fold
 from schemas.ids import utcnow
+from schemas.jobs import Job
 
-from .client import connect
+from .client import Session, connect
 from .output import print_json, print_table
 from .schedules import next_run, schedule_text
 from .watch import EXIT_OK, EXIT_WAITING, wait_for_run
 
 
 async def job_apply(args: argparse.Namespace) -> int:
-    from core.checks.approval import approval_problems
-    from core.checks.job import check_job
-    from core.checks.ownership import unowned_connection_problems
     from services.common.definitions import load_job
-    from services.common.hooks import hooks_problem
-    from services.providers import FACTS
 
     job = load_job(Path(args.file))
-    if problems := approval_problems(job):
-        raise BadInput("\n".join(f"{args.file}: {problem}" for problem in problems))
     async with connect(args.settings) as session:
-        connections = {c.id: c for c in await session.store.connections()}
-        hooks = hooks_problem(job)
-        check_job(job, connections, FACTS, origin=Path(args.file), hooks_problem=hooks)
-        if problems := unowned_connection_problems(job, connections):
-            raise BadInput("\n".join(f"{args.file}: {problem}" for problem in problems))
-        existed = await session.apply_job(job)
+        existed = await apply_checked(session, job, args.file)
     if args.json:
         print_json(job)
     else:
@@ -46,21 +35,62 @@ async def job_apply(args: argparse.Namespace) -> int:
     return 0
 
 
+async def apply_checked(session: Session, job: Job, origin: str) -> bool:
+    """Check the job as `job apply` does (against the stored connections; `origin` names
+    it in messages), then store it; True if it existed."""
+    from core.checks.approval import approval_problems
+    from core.checks.job import check_job
+    from core.checks.ownership import unowned_connection_problems
+    from services.common.hooks import hooks_problem
+    from services.providers import FACTS
+
+    if problems := approval_problems(job):
+        raise BadInput("\n".join(f"{origin}: {problem}" for problem in problems))
+    connections = {c.id: c for c in await session.store.connections()}
+    hooks = hooks_problem(job)
+    check_job(job, connections, FACTS, origin=origin, hooks_problem=hooks)
+    if problems := unowned_connection_problems(job, connections):
+        raise BadInput("\n".join(f"{origin}: {problem}" for problem in problems))
+    return await session.apply_job(job)
+
+
 async def job_list(args: argparse.Namespace) -> int:
+    from core.job_list import Filters, listing
+
     async with connect(args.settings) as session:
         jobs = await session.store.jobs()
         runs = fold(await session.journal())
-    last = {run.job_id: run for run in runs}
+    enabled = {"enabled": True, "disabled": False}.get(args.state or "")
+    filters = Filters(
+        name=args.name,
+        source=args.source,
+        destination=args.destination,
+        owner=args.owner,
+        enabled=enabled,
+        outcome=args.outcome,
+    )
+    listed = listing(jobs, runs, filters, args.sort)
     now = utcnow()
     if args.json:
-        print_json([{**msgspec.to_builtins(job), "next_run": next_run(job, now)} for job in jobs])
+        print_json(
+            [
+                {
+                    **msgspec.to_builtins(item.job),
+                    "next_run": next_run(item.job, now),
+                    "last_outcome": item.outcome,
+                    "last_run": item.last.run_id if item.last else None,
+                    "times_run": item.times_run,
+                }
+                for item in listed
+            ]
+        )
         return 0
-    if not jobs:
-        print("no jobs yet: `idsync job apply JOB.toml` adds one")
+    if not listed:
+        print("no jobs match" if jobs else "no jobs yet: `idsync job apply JOB.toml` adds one")
         return 0
     rows = []
-    for job in jobs:
-        run = last.get(job.id)
+    for item in listed:
+        job, run = item.job, item.last
         last_run = (
             f"{run.state} {run.requested_at:%Y-%m-%d %H:%M}"
             if run and run.requested_at
@@ -76,9 +106,10 @@ async def job_list(args: argparse.Namespace) -> int:
                 schedule_text(job),
                 f"{upcoming:%Y-%m-%d %H:%M:%S}" if upcoming else "-",
                 last_run,
+                str(item.times_run),
             )
         )
-    header = ("ID", "TITLE", "FROM → TO", "STATE", "SCHEDULE", "NEXT RUN (UTC)", "LAST RUN")
+    header = ("ID", "TITLE", "FROM → TO", "STATE", "SCHEDULE", "NEXT RUN (UTC)", "LAST RUN", "RUNS")
     print_table(rows, header)
     return 0
 
@@ -95,8 +126,11 @@ async def job_show(args: argparse.Namespace) -> int:
 
 async def job_delete(args: argparse.Namespace) -> int:
     async with connect(args.settings) as session:
-        await session.delete_job(args.id)
-    print(f"deleted job {args.id} (its runs stay in the journal)")
+        note = await session.delete_job(args.id, forget_history=args.forget_history)
+    if args.forget_history:
+        print(f"job {args.id} {note}")
+    else:
+        print(f"deleted job {args.id} (its runs stay in the journal)")
     return 0
 
 

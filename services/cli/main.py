@@ -69,6 +69,31 @@ exit codes:
 """
 
 
+SCHEDULE_EXAMPLES = """\
+in a job file (several schedules: [[schedules]] tables, each with a name):
+  schedule = { every = "15m" }
+  schedule = { daily = ["06:00", "18:30"], zone = "Europe/Paris" }
+  schedule = { weekly = ["mon", "thu"], at = "07:00", zone = "America/New_York" }
+  schedule = { monthly = "last", at = "23:00" }
+  schedule = { cron = "30 2 * * 1-5", zone = "Europe/Berlin" }
+  schedule = { once = "2026-12-24T18:00", zone = "Europe/Paris" }
+"""
+
+
+TEMPLATE_EXAMPLES = """\
+examples:
+  idsync template list
+  idsync template use ad-move-and-disable-objects leavers \\
+      --source hr-files --source-set file=staff.csv \\
+      --destination corp --destination-set "container=OU=Staff,DC=corp,DC=example,DC=org" \\
+      --set "move_to=OU=Leavers,OU=Staff,DC=corp,DC=example,DC=org" \\
+      --set "container=OU=Staff,DC=corp,DC=example,DC=org"
+  idsync template save hr-to-ldap hr-template
+  idsync template use hr-template hr-to-test-ldap --source hr-files --source-set file=hr.csv \\
+      --destination test-ldap --destination-set "container=ou=people,dc=test,dc=org"
+"""
+
+
 CONNECTION_ADD_EXAMPLES = """\
 examples:
   idsync connection add hr-files --provider csv --set directory=data --set "delimiter=;"
@@ -154,18 +179,37 @@ def _nouns(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         dest="verb", required=True, metavar="VERB"
     )
     p = _command(
-        jobs, "apply", "services.cli.job:job_apply", "add or update a job from its TOML file"
+        jobs,
+        "apply",
+        "services.cli.job:job_apply",
+        "add or update a job from its TOML file (or JSON, as `job show --json` prints)",
     )
     p.add_argument("file", help="e.g. jobs/hr-to-directory.toml")
     _json(p)
-    _json(
-        _command(
-            jobs,
-            "list",
-            "services.cli.job:job_list",
-            "list the jobs: enabled or not, their schedule, next run and last run",
-        )
+    p = _command(
+        jobs,
+        "list",
+        "services.cli.job:job_list",
+        "list the jobs: enabled or not, their schedules, next run, last run, times run",
     )
+    p.add_argument("--name", help="part of the id or title (case ignored), or a pattern: 'hr-*'")
+    p.add_argument("--source", metavar="CONNECTION", help="only jobs reading this connection")
+    p.add_argument("--destination", metavar="CONNECTION", help="only jobs writing to it")
+    p.add_argument("--owner", metavar="PRINCIPAL", help="only jobs this principal owns")
+    p.add_argument("--state", choices=["enabled", "disabled"], help="only enabled or disabled jobs")
+    p.add_argument(
+        "--outcome",
+        metavar="STATE",
+        help="only jobs whose last run ended so: finished, 'finished with errors', failed, "
+        "cancelled, denied, expired, running, … or never",
+    )
+    p.add_argument(
+        "--sort",
+        choices=["id", "last-run", "times-run"],
+        default="id",
+        help="by id (default), latest run first, or most runs first",
+    )
+    _json(p)
     p = _command(jobs, "show", "services.cli.job:job_show", "show one job as stored")
     p.add_argument("id")
     _json(p)
@@ -234,6 +278,185 @@ def _nouns(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _json(p)
     p = _command(jobs, "delete", "services.cli.job:job_delete", "delete a job (its runs stay)")
     p.add_argument("id")
+    p.add_argument(
+        "--forget-history",
+        action="store_true",
+        help="also remove its runs from the journal, their states, its watermark and absences",
+    )
+    p = _command(
+        jobs,
+        "duplicate",
+        "services.cli.job_manage:job_duplicate",
+        "copy a job under a new id; the copy starts disabled",
+    )
+    p.add_argument("id")
+    p.add_argument("new_id", metavar="NEW_ID")
+    p.add_argument("--title", help="the copy's title (default: the job's, with \"(copy)\")")
+    p = _command(
+        jobs,
+        "rename",
+        "services.cli.job_manage:job_rename",
+        "give a job a new title; its id never changes",
+    )
+    p.add_argument("id")
+    p.add_argument("title")
+    p = _command(
+        jobs,
+        "export",
+        "services.cli.job_manage:job_export",
+        "write jobs and the connections they use to a folder: connections.toml, jobs/ID.toml",
+        epilog="Secrets are never written: connections hold references to them "
+        '({ env = "VAR" } or { file = "path" }), and those are what is exported.',
+    )
+    p.add_argument("ids", nargs="*", metavar="ID", help="the jobs (default: every job)")
+    p.add_argument("--to", required=True, metavar="FOLDER", help="where the files go")
+    p.add_argument("--format", choices=["toml", "json"], default="toml")
+    p = _command(
+        jobs,
+        "import",
+        "services.cli.job_manage:job_import",
+        "apply a folder `job export` wrote (connections, then jobs), or one job file",
+    )
+    p.add_argument("path", metavar="FOLDER|FILE")
+    for verb, text in (
+        ("enable", "let a job run again: on request and on its schedules"),
+        ("disable", "stop a job: no run on request nor on its schedules"),
+    ):
+        p = _command(jobs, verb, f"services.cli.schedule:job_{verb}", text)
+        p.add_argument("id")
+
+    schedules = sub.add_parser(
+        "schedule",
+        help="when jobs run on their own",
+        epilog=SCHEDULE_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    ).add_subparsers(dest="verb", required=True, metavar="VERB")
+    p = _command(
+        schedules,
+        "list",
+        "services.cli.schedule:schedule_list",
+        "every schedule of every job: its next fire time (in its zone) and its last",
+    )
+    p.add_argument("--job", help="only this job's schedules")
+    _json(p)
+    for verb, text in (
+        ("enable", "let one schedule of a job fire again"),
+        ("disable", "stop one schedule of a job; its other schedules still fire"),
+    ):
+        p = _command(schedules, verb, f"services.cli.schedule:schedule_{verb}", text)
+        p.add_argument("job")
+        p.add_argument("name", help="the schedule's name (`idsync schedule list` shows them)")
+
+    collections = sub.add_parser(
+        "collection", help="jobs run one after the other, as one"
+    ).add_subparsers(dest="verb", required=True, metavar="VERB")
+    p = _command(
+        collections,
+        "apply",
+        "services.cli.collection:collection_apply",
+        "add or update a collection from its TOML (or JSON) file",
+    )
+    p.add_argument("file", help="e.g. collections/nightly.toml")
+    _json(
+        _command(
+            collections,
+            "list",
+            "services.cli.collection:collection_list",
+            "the collections: their jobs, schedules, next and last run",
+        )
+    )
+    p = _command(
+        collections,
+        "show",
+        "services.cli.collection:collection_show",
+        "one collection and its recent runs, each with every job's run",
+    )
+    p.add_argument("id")
+    p.add_argument("--runs", type=int, default=10, help="recent runs to show (default 10)")
+    _json(p)
+    p = _command(
+        collections,
+        "run",
+        "services.cli.collection:collection_run",
+        "run the collection's jobs one after the other; prints the collection run's id",
+        epilog="With --wait: each job's outcome as it comes, then the run; exit 4 unless "
+        "every job finished.",
+    )
+    p.add_argument("id")
+    p.add_argument("--wait", action="store_true", help="follow the collection run to its end")
+    _json(p)
+    p = _command(
+        collections,
+        "preview",
+        "services.cli.collection:collection_preview",
+        "each job's plan, in order; writes nothing",
+    )
+    p.add_argument("id")
+    _json(p)
+    p = _command(
+        collections,
+        "cancel",
+        "services.cli.collection:collection_cancel",
+        "stop a collection run: its running job is cancelled, the others do not start",
+    )
+    p.add_argument("run", metavar="RUN")
+    p = _command(
+        collections,
+        "delete",
+        "services.cli.collection:collection_delete",
+        "delete a collection (its jobs stay)",
+    )
+    p.add_argument("id")
+
+    templates = sub.add_parser(
+        "template",
+        help="jobs and collections kept to make others from",
+        epilog=TEMPLATE_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    ).add_subparsers(dest="verb", required=True, metavar="VERB")
+    p = _command(
+        templates,
+        "save",
+        "services.cli.template:template_save",
+        "keep a job (everything but its source and destination) or a collection as a template",
+    )
+    p.add_argument("id", help="the job (or, with --collection, the collection)")
+    p.add_argument("template", metavar="TEMPLATE", help="the template's id")
+    p.add_argument("--collection", action="store_true", help="ID is a collection")
+    p.add_argument("--title", default="", help="the template's title (default: the job's)")
+    _json(
+        _command(
+            templates,
+            "list",
+            "services.cli.template:template_list",
+            "the templates: those idsync ships (Active Directory) and those saved",
+        )
+    )
+    p = _command(templates, "show", "services.cli.template:template_show", "one template")
+    p.add_argument("id")
+    _json(p)
+    p = _command(
+        templates, "delete", "services.cli.template:template_delete", "delete a saved template"
+    )
+    p.add_argument("id")
+    p = _command(
+        templates,
+        "use",
+        "services.cli.template:template_use",
+        "make a job from a template and a source and destination (or a collection)",
+    )
+    p.add_argument("template", metavar="TEMPLATE")
+    p.add_argument("id", help="the new job's (or collection's) id")
+    p.add_argument("--source", metavar="CONNECTION")
+    p.add_argument("--destination", metavar="CONNECTION")
+    p.add_argument("--source-set", action="append", metavar="NAME=VALUE", help="the source's scope")
+    p.add_argument(
+        "--destination-set", action="append", metavar="NAME=VALUE", help="the destination's scope"
+    )
+    p.add_argument(
+        "--set", action="append", metavar="NAME=VALUE", help="a template parameter's value"
+    )
+    p.add_argument("--title", help="the new job's title (default: the template's)")
 
     runs = sub.add_parser("run", help="runs and their outcomes").add_subparsers(
         dest="verb", required=True, metavar="VERB"

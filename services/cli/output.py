@@ -12,6 +12,10 @@ import msgspec
 from core.run_texts import duration
 from core.run_texts import stats_line as stats_line  # for the commands that print it
 from schemas.events import (
+    CollectionEnded,
+    CollectionRequested,
+    CollectionStepEnded,
+    CollectionStepStarted,
     Event,
     RunBatchApplied,
     RunBatchDropped,
@@ -20,6 +24,8 @@ from schemas.events import (
     RunPlanned,
     RunRecordErrors,
     RunRequested,
+    ScheduleMissed,
+    ScheduleSkipped,
     tag_of,
 )
 
@@ -71,6 +77,18 @@ def event_line(event: Event) -> str:
             detail = f"{stats_line(stats)} in {duration(seconds)}"
         case RunFailed(reason=reason):
             detail = reason
+        case ScheduleSkipped(schedule=name, busy_run=busy, busy_state=state):
+            detail = f"schedule {name}: not started, run {busy} had not ended ({state})"
+        case ScheduleMissed(schedule=name, missed_total=total):
+            detail = f"schedule {name}: {total} fire times passed with no scheduler; one run now"
+        case CollectionRequested(requested_by=who, trigger=trigger, steps=steps):
+            detail = f"by {who} ({trigger}): " + " → ".join(step.job for step in steps)
+        case CollectionStepStarted(step=step, steps=steps, job=job, step_run=run):
+            detail = f"job {step}/{steps}: {job}, run {run}"
+        case CollectionStepEnded(step=step, steps=steps, job=job, outcome=outcome):
+            detail = f"job {step}/{steps}: {job} {outcome}"
+        case CollectionEnded(outcome=outcome, steps=steps):
+            detail = f"{outcome}: " + ", ".join(f"{s.job} {s.outcome}" for s in steps)
     when = event.at.strftime("%H:%M:%S")
     return f"{when}  {tag_of(event):<22} {event.job_id}  {event.run_id}  {detail}".rstrip()
 

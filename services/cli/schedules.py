@@ -1,24 +1,42 @@
-"""When a job runs next on its own, for `idsync job list` (pure: the clock is passed in)."""
+"""When a job runs next on its own, and its schedules as people read them (pure: the
+clock is passed in; the fire times are the scheduler's own, core/schedules.py)."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Protocol
 
-from core.checks.intervals import parse_interval
-from schemas.jobs import Job
-from services.scheduler.schedule import next_fire
+from core.errors import BadInput
+from core.schedules import describe, named, next_fire
+from schemas.jobs import Schedule
 
 
-def next_run(job: Job, now: datetime) -> datetime | None:
-    """The scheduler's next fire time for the job; None when it does not run on its own
-    (disabled, or no schedule)."""
-    if not job.enabled or job.schedule is None or job.schedule.every is None:
+class Scheduled(Protocol):
+    """A job or a collection."""
+
+    @property
+    def enabled(self) -> bool: ...
+    @property
+    def all_schedules(self) -> list[Schedule]: ...
+
+
+def next_of(schedule: Schedule, now: datetime) -> datetime | None:
+    try:
+        return next_fire(schedule, now)
+    except BadInput:
         return None
-    return next_fire(now, parse_interval(job.schedule.every))
 
 
-def schedule_text(job: Job) -> str:
-    """The job's schedule as people read it."""
-    if job.schedule is None or job.schedule.every is None:
-        return "manual only"
-    return f"every {job.schedule.every}"
+def next_run(job: Scheduled, now: datetime) -> datetime | None:
+    """The first of the job's schedules' next fire times; None when it does not run on
+    its own (disabled, no enabled schedule, a `once` gone by)."""
+    if not job.enabled:
+        return None
+    found = [next_of(s, now) for _, s in named(job) if s.enabled]
+    return min((at for at in found if at is not None), default=None)
+
+
+def schedule_text(job: Scheduled) -> str:
+    """The job's schedules as people read them; "manual only" without any."""
+    texts = [describe(s) + ("" if s.enabled else " (disabled)") for s in job.all_schedules]
+    return "; ".join(texts) or "manual only"

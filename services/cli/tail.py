@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import sys
 
-from schemas.subjects import JOURNAL_SUBJECTS, job_events
+from schemas.subjects import JOURNAL_SUBJECTS, job_events, schedule_events
 
 from .client import connect
 from .output import event_line
@@ -20,7 +20,7 @@ async def tail(args: argparse.Namespace) -> int:
     stderr, and followed again when it is back (what it published meanwhile is in the
     journal: `idsync run list`, `idsync run show RUN`)."""
     # The journal's families, not idsync.>: that would take in other people's commands.
-    subjects = [job_events(args.job)] if args.job else JOURNAL_SUBJECTS
+    subjects = [job_events(args.job), schedule_events(args.job)] if args.job else JOURNAL_SUBJECTS
     async with (
         connect(args.settings, patient=True) as session,
         session.follow(*subjects) as queue,

@@ -11,13 +11,15 @@ The server enforces these, so no client can go around the workflow:
   subject its creator names, even one the creator may not publish to, so a consumer
   is a way around publish permissions. Applying a job or a connection, approving or
   denying a run: commands the workflow carries out.
-- the **workflow** publishes the decisions (`run.requested` for commands it accepts,
+- the **workflow** runs collections (`collection.*` events, their jobs' `run.requested`),
+  publishes the decisions (`run.requested` for commands it accepts,
   `run.approved`, `run.awaiting-approval`, `run.denied`, `run.expired`), answers the
   commands, writes jobs and connections, and alone creates, updates and deletes
   streams, buckets and consumers — and the messages of dead letters: it retries them
   (an approval published again) and drops them (a batch dropped is `run.batch-dropped`,
   which a runner counts).
-- the **scheduler** publishes `run.requested` and nothing else.
+- the **scheduler** publishes `run.requested`, `collection.requested`, `schedule.skipped`
+  and `schedule.missed`, and keeps the schedules bucket.
 - a **runner** publishes what a run does (started, planned, batches, its end, a plan
   waiting for approval over the safety limits), the work queue, run states, plans and
   heartbeats; never an approval, a denial or an expiry.
@@ -37,6 +39,7 @@ from collections.abc import Iterable
 import msgspec
 
 from schemas.events import (
+    CollectionRequested,
     Event,
     RunAwaitingApproval,
     RunBatchApplied,
@@ -51,9 +54,12 @@ from schemas.events import (
     RunRecordErrors,
     RunRequested,
     RunStarted,
+    ScheduleMissed,
+    ScheduleSkipped,
 )
 from schemas.subjects import (
     ALL_WORK,
+    COLLECTION_EVENTS,
     JOURNAL_SUBJECTS,
     RUN_EVENTS,
     command_subject,
@@ -64,6 +70,8 @@ from schemas.subjects import (
 from .jetstream import (
     ABSENT_BUCKET,
     APPROVALS_BUCKET,
+    COLLECTION_RUNS_BUCKET,
+    COLLECTIONS_BUCKET,
     CONNECTIONS_BUCKET,
     DEADLETTERS,
     JOBS_BUCKET,
@@ -74,6 +82,8 @@ from .jetstream import (
     PUSHED_BUCKET,
     RUNNERS_BUCKET,
     RUNS_BUCKET,
+    SCHEDULES_BUCKET,
+    TEMPLATES_BUCKET,
     WATERMARKS_BUCKET,
     WORK,
 )
@@ -117,6 +127,10 @@ _PEOPLE_READ = (
     ABSENT_BUCKET,
     # Records pushed to the SCIM endpoint: what `idsync job preview` plans with.
     PUSHED_BUCKET,
+    SCHEDULES_BUCKET,  # each schedule's latest fire and what became of it
+    COLLECTIONS_BUCKET,
+    COLLECTION_RUNS_BUCKET,  # each collection run's steps
+    TEMPLATES_BUCKET,
 )
 """A bucket a new feature adds is read by the services (they may read every stream) and
 written by the service listed below; people read it only once it is named here."""
@@ -168,8 +182,11 @@ _OBJECTS = f"OBJ_{PLANS_BUCKET}"
 def service(name: str) -> Permissions:
     """The permissions of one service; KeyError for a name that is none."""
     own: dict[str, list[str]] = {
-        "workflow": ["$JS.API.>", "$KV.>", "$O.>", RUN_EVENTS, ALL_WORK],
-        "scheduler": _events(RunRequested),
+        "workflow": ["$JS.API.>", "$KV.>", "$O.>", RUN_EVENTS, COLLECTION_EVENTS, ALL_WORK],
+        "scheduler": [
+            *_events(RunRequested, ScheduleSkipped, ScheduleMissed, CollectionRequested),
+            f"$KV.{SCHEDULES_BUCKET}.>",
+        ],
         "runner": [
             *_events(
                 RunStarted,

@@ -9,6 +9,7 @@ is for the checks (core/checks/: check_job, check_connections).
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import re
 import tomllib
@@ -20,6 +21,7 @@ import msgspec.inspect as mi
 
 from core.errors import BadInput
 from core.words import SLUG, show
+from schemas.collections import Collection
 from schemas.connections import PATH_FIELDS, PROVIDERS, Connection
 from schemas.ids import is_slug
 from schemas.jobs import Job
@@ -30,6 +32,7 @@ _CLASSES: dict[str, type[Connection]] = {
 }
 _CONNECTION_INFO = {tag: mi.type_info(cls) for tag, cls in _CLASSES.items()}
 _JOB_INFO = mi.type_info(Job)
+_COLLECTION_INFO = mi.type_info(Collection)
 
 _ABSENT = object()
 # Types in words (singular, plural), for people who never heard of `str` or `array`.
@@ -44,8 +47,21 @@ _NAMES: dict[type[mi.Type], tuple[str, str]] = {
 
 
 def load_connections(path: Path) -> list[Connection]:
-    """Every connection in a file; each top-level table is one, named by its id."""
-    return connections_from(_read_toml(path), str(path), path.parent)
+    """Every connection in a file; each top-level table is one, named by its id. A .json
+    file holds the same tables, or the list `idsync connection list --json` prints."""
+    data = _read_document(path)
+    if isinstance(data, list):
+        data = _by_id(data, str(path))
+    return connections_from(data, str(path), path.parent)
+
+
+def _by_id(items: list[Any], name: str) -> dict[str, Any]:
+    tables: dict[str, Any] = {}
+    for i, item in enumerate(items):
+        if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+            raise BadInput(f"{name}: [{i}]: expected a connection with its id, got {show(item)}")
+        tables[item["id"]] = {k: v for k, v in item.items() if k != "id"}
+    return tables
 
 
 def connections_from(
@@ -89,8 +105,11 @@ def connections_from(
 
 
 def load_job(path: Path) -> Job:
-    """The one job a file defines, decoded strictly (unknown fields are refused)."""
-    name, data = str(path), _read_toml(path)
+    """The one job a file defines, decoded strictly (unknown fields are refused): TOML, or
+    JSON (a .json file, as `idsync job show --json` prints it)."""
+    name, data = str(path), _read_document(path)
+    if not isinstance(data, dict):
+        raise BadInput(f"{name}: expected one job (a table), got {show(data)}")
     try:
         job = msgspec.convert(data, Job)
     except msgspec.ValidationError as e:
@@ -98,6 +117,35 @@ def load_job(path: Path) -> Job:
     if not is_slug(job.id):
         raise BadInput(f"{name}: $.id: expected {SLUG}, got {show(job.id)}")
     return job
+
+
+def load_collection(path: Path) -> Collection:
+    """The one collection a file defines (TOML, or JSON as `collection show --json`
+    prints it), decoded strictly."""
+    name, data = str(path), _read_document(path)
+    if not isinstance(data, dict):
+        raise BadInput(f"{name}: expected one collection (a table), got {show(data)}")
+    try:
+        collection = msgspec.convert(data, Collection)
+    except msgspec.ValidationError as e:
+        raise BadInput(f"{name}: {_translate(e, data, _COLLECTION_INFO, '$')}") from None
+    return collection
+
+
+def _read_document(path: Path) -> Any:
+    """A definition file's tables: TOML, or JSON for a file named .json."""
+    if path.suffix.lower() != ".json":
+        return _read_toml(path)
+    try:
+        return json.loads(path.read_bytes().decode("utf-8-sig"))
+    except FileNotFoundError:
+        raise BadInput(f"{path}: no such file") from None
+    except OSError as e:
+        raise BadInput(f"{path}: cannot read ({e.strerror})") from None
+    except UnicodeDecodeError as e:
+        raise BadInput(f"{path}: expected UTF-8 text, got an invalid byte at {e.start}") from None
+    except json.JSONDecodeError as e:
+        raise BadInput(f"{path}: line {e.lineno}, column {e.colno}: {e.msg}") from None
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

@@ -30,7 +30,14 @@ from nats.js.api import (
 )
 
 from core.errors import IdsyncError, Unreachable
-from schemas.events import RunApproved, RunAwaitingApproval, RunBatchDropped, RunRequested
+from schemas.events import (
+    CollectionEnded,
+    CollectionRequested,
+    RunApproved,
+    RunAwaitingApproval,
+    RunBatchDropped,
+    RunRequested,
+)
 from schemas.subjects import (
     ALL_WORK,
     JOURNAL_SUBJECTS,
@@ -62,6 +69,14 @@ ABSENT_BUCKET = "idsync_absent"
 """Per job and object: when a full run first found it absent (disable now, delete later)."""
 PUSHED_BUCKET = "idsync_pushed"
 """Records other systems pushed to the SCIM endpoint, per connection and key (pushed.py)."""
+SCHEDULES_BUCKET = "idsync_schedules"
+"""Per job and schedule: the latest fire time handled, and what became of it."""
+COLLECTIONS_BUCKET = "idsync_collections"
+"""Job collections: their definitions."""
+COLLECTION_RUNS_BUCKET = "idsync_collection_runs"
+"""Each collection run: its steps and where it stands (services/common/collection_runs.py)."""
+TEMPLATES_BUCKET = "idsync_templates"
+"""Templates people saved (the shipped ones are core/ad_templates.py)."""
 BUCKETS = (
     JOBS_BUCKET,
     CONNECTIONS_BUCKET,
@@ -71,6 +86,10 @@ BUCKETS = (
     APPROVALS_BUCKET,
     WATERMARKS_BUCKET,
     ABSENT_BUCKET,
+    SCHEDULES_BUCKET,
+    COLLECTIONS_BUCKET,
+    COLLECTION_RUNS_BUCKET,
+    TEMPLATES_BUCKET,
 )
 RUNNERS_BUCKET = "idsync_runners"
 """Each runner's latest heartbeat and current work (entries expire after an hour)."""
@@ -115,7 +134,28 @@ DROPS = ConsumerSpec("runner-drops", JOURNAL, events_of(RunBatchDropped), max_ac
 RECORDER = ConsumerSpec(
     "recorder", JOURNAL, RUN_EVENTS, max_ack_pending=1, deliver=DeliverPolicy.ALL
 )
-CONSUMERS = (RUNNER, WORKFLOW, WAITS, NOTIFIER, WORKER, DROPS, RECORDER)
+# Collections: the workflow starts each collection run asked for, and moves one on when
+# the run of its current job ends (it reads every run event, and keeps the ends of steps).
+COLLECTIONS = ConsumerSpec(
+    "workflow-collections", JOURNAL, events_of(CollectionRequested), max_ack_pending=16
+)
+STEPS = ConsumerSpec("workflow-steps", JOURNAL, RUN_EVENTS, max_ack_pending=64)
+# A collection run's summary mail.
+NOTIFIER_COLLECTIONS = ConsumerSpec(
+    "notifier-collections", JOURNAL, events_of(CollectionEnded), max_ack_pending=16
+)
+CONSUMERS = (
+    RUNNER,
+    WORKFLOW,
+    WAITS,
+    NOTIFIER,
+    WORKER,
+    DROPS,
+    COLLECTIONS,
+    STEPS,
+    NOTIFIER_COLLECTIONS,
+    RECORDER,
+)
 
 
 def stream_configs(settings: Settings) -> list[StreamConfig]:

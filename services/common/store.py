@@ -10,10 +10,18 @@ from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 
 from core.errors import NotFound
+from schemas.collections import Collection
 from schemas.connections import Connection
 from schemas.jobs import Job
+from schemas.templates import Template
 
-from .jetstream import CONNECTIONS_BUCKET, JOBS_BUCKET, not_set_up
+from .jetstream import (
+    COLLECTIONS_BUCKET,
+    CONNECTIONS_BUCKET,
+    JOBS_BUCKET,
+    TEMPLATES_BUCKET,
+    not_set_up,
+)
 from .reading import bucket_keys
 
 T = TypeVar("T")
@@ -99,3 +107,37 @@ class Store:
             Connection,  # type: ignore[arg-type]
         )
         return found
+
+    # Collections
+    async def put_collection(self, collection: Collection) -> None:
+        await (await self._bucket(COLLECTIONS_BUCKET)).put(
+            collection.id, _encoder.encode(collection)
+        )
+
+    async def find_collection(self, collection_id: str) -> Collection | None:
+        return await self._get(COLLECTIONS_BUCKET, collection_id, Collection)
+
+    async def collection(self, collection_id: str) -> Collection:
+        found = await self.find_collection(collection_id)
+        if found is None:
+            raise NotFound(f"no collection {collection_id!r}: `idsync collection list` shows them")
+        return found
+
+    async def collections(self) -> list[Collection]:
+        return await self._all(COLLECTIONS_BUCKET, Collection)
+
+    async def delete_collection(self, collection_id: str) -> bool:
+        return await self._delete(COLLECTIONS_BUCKET, collection_id)
+
+    # Templates people saved (the shipped ones are not stored: core/ad_templates.py)
+    async def put_template(self, template: Template) -> None:
+        await (await self._bucket(TEMPLATES_BUCKET)).put(template.id, _encoder.encode(template))
+
+    async def find_template(self, template_id: str) -> Template | None:
+        return await self._get(TEMPLATES_BUCKET, template_id, Template)
+
+    async def templates(self) -> list[Template]:
+        return await self._all(TEMPLATES_BUCKET, Template)
+
+    async def delete_template(self, template_id: str) -> bool:
+        return await self._delete(TEMPLATES_BUCKET, template_id)

@@ -11,12 +11,14 @@ from __future__ import annotations
 import nats.errors
 from faststream.nats import NatsBroker
 
+from schemas.events import CollectionEnded, Event
 from services.common.bus import Bus
 from services.common.consumers import subscribe_durable
 from services.common.delivery import deliberately
 from services.common.host import Background
-from services.common.jetstream import NOTIFIER
+from services.common.jetstream import NOTIFIER, NOTIFIER_COLLECTIONS
 
+from .collection_mail import mail_collection
 from .keys import key_path, load_or_create, publish_public_key
 from .notify import HOW_TO_CONFIGURE, Notifier, log
 from .smtp import SmtpConfig
@@ -36,6 +38,18 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
         deliberately(bus, notifier.handle, notifier.give_up),
         batch_size=16,
         title="run outcomes",
+    )
+
+    async def on_collection(event: Event, attempt: int) -> None:
+        if isinstance(event, CollectionEnded):
+            await mail_collection(notifier, event)
+
+    subscribe_durable(
+        bus,
+        NOTIFIER_COLLECTIONS,
+        deliberately(bus, on_collection),
+        batch_size=4,
+        title="collection outcomes",
     )
 
     async def publish_key() -> None:

@@ -174,6 +174,12 @@ class Notifier:
             )
         )
 
+    async def sent_bucket(self) -> KeyValue:
+        return await self._bucket()
+
+    async def was_sent(self, key: str) -> bool:
+        return await self._was_sent(key)
+
     async def _bucket(self) -> KeyValue:
         if self._sent is None:
             self._sent = await self.bus.js.key_value(MAIL_BUCKET)

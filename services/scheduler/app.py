@@ -1,62 +1,34 @@
-"""The scheduler: publishes a run request when a job's schedule is due."""
+"""The scheduler: asks for a job's run when one of its schedules fires (firing.py).
+
+It reads the jobs bucket every IDSYNC_SCHEDULER_TICK seconds. Fire times, and the run
+ids made of them, are the same for every scheduler, and each fire is claimed in the
+schedules bucket: two schedulers running at once ask for each run once.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 
 from faststream.nats import NatsBroker
 
-from core.checks.intervals import parse_interval
-from core.errors import BadInput
-from schemas.event_ids import requested_id
-from schemas.events import RunRequested
-from schemas.ids import scheduled_run_id, utcnow
+from schemas.ids import utcnow
 from services.common.bus import Bus
 from services.common.host import Background
 from services.common.logging import get_logger
 
-from .schedule import Fired
+from .firing import Firing
 
 log = get_logger("idsync.scheduler")
 
 
 def register(broker: NatsBroker, bus: Bus) -> list[Background]:
-    fired = Fired()
-
-    async def tick() -> None:
-        now = utcnow()
-        jobs = await bus.store.jobs()
-        fired.forget({job.id for job in jobs})
-        for job in jobs:
-            if not job.enabled or job.schedule is None or job.schedule.every is None:
-                continue
-            try:
-                every = parse_interval(job.schedule.every)
-            except BadInput as error:
-                log.error("bad schedule", job_id=job.id, error=str(error))
-                continue
-            fire_at, missed = fired.due(job.id, now, every)
-            if fire_at is None:
-                continue
-            if missed:
-                log.warning("missed scheduled runs", job_id=job.id, missed=missed)
-            run_id = scheduled_run_id(job.id, fire_at)
-            # The id derives from the fire time: two schedulers publish one request.
-            await bus.publish(
-                RunRequested(
-                    run_id=run_id,
-                    job_id=job.id,
-                    id=requested_id(run_id),
-                    requested_by="scheduler",
-                    trigger="schedule",
-                )
-            )
-            log.info("scheduled run requested", job_id=job.id, run_id=run_id)
-
     async def loop() -> None:
+        firing = Firing(bus, f"{socket.gethostname()}-{os.getpid()}")
         while True:
             try:
-                await tick()
+                await firing.tick(utcnow())
             except Exception as error:  # a passing NATS error must not stop the schedules
                 log.warning("scheduler tick failed", error=str(error))
             await asyncio.sleep(bus.settings.scheduler_tick)

@@ -22,7 +22,14 @@ from core.checks.incremental import changed_only_refusal
 from core.errors import StoreFull
 from schemas.commands import CommandReply, encode, run_command_decoder
 from schemas.event_ids import approved_id, awaiting_id, requested_id
-from schemas.events import Event, RunApproved, RunAwaitingApproval, RunRequested, Trigger
+from schemas.events import (
+    CollectionRequested,
+    Event,
+    RunApproved,
+    RunAwaitingApproval,
+    RunRequested,
+    Trigger,
+)
 from schemas.ids import is_slug, new_run_id, utcnow
 from schemas.jobs import Job
 from schemas.subjects import command_subject
@@ -30,14 +37,14 @@ from services.common.bus import Bus
 from services.common.consumers import subscribe_durable
 from services.common.delivery import deliberately
 from services.common.host import Background
-from services.common.jetstream import WAITS, WORKFLOW
+from services.common.jetstream import COLLECTIONS, STEPS, WAITS, WORKFLOW
 from services.common.logging import get_logger
 from services.common.runs import RunState
 from services.common.users import Users
 from services.common.users import load as load_users
 from services.providers import FACTS
 
-from . import gate
+from . import collections, gate, templates
 from .approvals import WAITING, Expiry, record
 from .bursts import Bursts
 from .deadletters import answer_dead_letter
@@ -64,6 +71,12 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
         "job-delete": delete_job,
         "connection-apply": apply_connections,
         "deadletter": answer_dead_letter,
+        "collection-apply": collections.apply_collection,
+        "collection-delete": collections.delete_collection,
+        "collection-run": collections.run_collection,
+        "collection-cancel": collections.cancel_collection,
+        "template-apply": templates.apply_template,
+        "template-delete": templates.delete_template,
     }
     for verb, handler in handlers.items():
         _answer(broker, bus, verb, handler)
@@ -82,6 +95,20 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
     subscribe_durable(
         bus, WAITS, deliberately(bus, on_waiting), batch_size=16, title="approval waits"
     )
+
+    async def on_collection(event: Event, attempt: int) -> None:
+        if isinstance(event, CollectionRequested):
+            await collections.on_requested(bus, event)
+
+    async def on_step(event: Event, attempt: int) -> None:
+        await collections.on_run_event(bus, event)
+
+    subscribe_durable(
+        bus, COLLECTIONS, deliberately(bus, on_collection), batch_size=4, title="collections"
+    )
+    # Every run event comes by (most are not a step's end: acknowledged at once); one
+    # collection's steps end one after the other, and each is a compare-and-set anyway.
+    subscribe_durable(bus, STEPS, deliberately(bus, on_step), batch_size=4, title="steps")
 
     async def send_bursts() -> None:
         tick = min(0.2, bus.settings.merge_window / 4)

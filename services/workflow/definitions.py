@@ -26,6 +26,7 @@ from schemas.jobs import Job
 from services.common.bus import Bus
 from services.common.hooks import hooks_problem
 from services.common.logging import get_logger
+from services.common.purging import forget_history, forget_schedules
 from services.providers import FACTS
 
 log = get_logger("idsync.workflow")
@@ -66,6 +67,11 @@ async def delete_job(bus: Bus, principal: str, body: bytes) -> CommandReply:
     if (problem := job_change_problem(principal, stored, "delete")) is not None:
         return CommandReply(ok=False, error=problem)
     await bus.store.delete_job(command.job_id)
+    await forget_schedules(bus.broker.connection, command.job_id)
+    if command.forget_history:
+        runs = await forget_history(bus.broker.connection, command.job_id)
+        log.info("job deleted with its history", job_id=command.job_id, runs=runs, by=principal)
+        return CommandReply(ok=True, note=f"deleted with the history of {runs} runs")
     log.info("job deleted", job_id=command.job_id, by=principal)
     return CommandReply(ok=True, note="deleted")
 

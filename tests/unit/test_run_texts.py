@@ -61,3 +61,36 @@ def test_a_finished_run_says_how_long_it_took_and_what_it_enabled() -> None:
     said = describe_end("r1", end)
     assert said.startswith("run r1 finished in 42 ms\n") and "3 enabled" in said
     assert "3 enabled" in event_line(end) and event_line(end).endswith("in 42 ms")
+
+
+def test_tail_tells_what_the_scheduler_and_the_collections_did() -> None:
+    from datetime import UTC, datetime
+
+    from schemas.events import (
+        CollectionEnded,
+        CollectionStepStarted,
+        ScheduleMissed,
+        ScheduleSkipped,
+        StepOutcome,
+    )
+
+    at = datetime(2026, 3, 9, 6, tzinfo=UTC)
+    skipped = ScheduleSkipped(
+        run_id="s2", job_id="hr", schedule="hourly", fire_at=at, busy_run="s1", busy_state="running"
+    )
+    assert event_line(skipped).endswith(
+        "schedule hourly: not started, run s1 had not ended (running)"
+    )
+    missed = ScheduleMissed(run_id="s3", job_id="hr", schedule="hourly", missed_total=4)
+    assert "4 fire times passed with no scheduler; one run now" in event_line(missed)
+    started = CollectionStepStarted(
+        run_id="c1", job_id="nightly", step=2, steps=3, job="hr", step_run="c1-2"
+    )
+    assert event_line(started).endswith("job 2/3: hr, run c1-2")
+    ended = CollectionEnded(
+        run_id="c1",
+        job_id="nightly",
+        outcome="aborted",
+        steps=[StepOutcome(job="a", outcome="failed"), StepOutcome(job="b", outcome="skipped")],
+    )
+    assert event_line(ended).endswith("aborted: a failed, b skipped")

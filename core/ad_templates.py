@@ -1,0 +1,162 @@
+"""The four Active Directory templates idsync ships (docs/templates.md says what each
+does and needs): pure data, read from the TOML below as any template file would be.
+
+Each uses only attributes of the base Active Directory schema, which every domain (and
+Samba) has; what an Exchange organization adds is in each one's `notes`."""
+
+from __future__ import annotations
+
+import tomllib
+
+import msgspec
+
+from schemas.templates import Template
+
+_PEOPLE = "(&(objectCategory=person)(objectClass=user)(mail=*))"
+_USERS = '{ object_classes = ["user"], query = "(&(objectCategory=person)(objectClass=user))" }'
+_PROXY = (
+    '{ to = "proxyAddresses", from = "mail", transform = { format = "SMTP:{mail}" }, '
+    'delimiter = "|" }'
+)
+_MOVE_TO = (
+    "\"move_to: an OU inside the destination's container, so that a returning account is "
+    'found there"'
+)
+
+_TEMPLATES = f'''
+[[templates]]
+id = "ad-move-objects"
+title = "Move objects in AD"
+description = """Accounts of the destination's scope that the source no longer lists are
+moved to ${{move_to}}; one listed again is moved back to ${{container}}. Nothing is created,
+changed or disabled."""
+parameters = {{ move_to = "", container = "", source_key = "sAMAccountName" }}
+notes = {_MOVE_TO}
+
+[templates.job]
+id = "ad-move-objects"
+source = {{ connection = "" }}
+destination = {{ connection = "" }}
+
+[[templates.job.objects]]
+type = "user"
+keys = ["sAMAccountName"]
+case_insensitive = true
+on_source_only = "skip"
+on_both = "skip"
+on_destination_only = "move"
+move_to = "${{move_to}}"
+container = "${{container}}"
+restore = true
+destination = {_USERS}
+fields = [{{ to = "sAMAccountName", from = "${{source_key}}" }}]
+
+[[templates]]
+id = "ad-move-and-disable-objects"
+title = "Move and disable objects in AD"
+description = """Accounts of the destination's scope that the source no longer lists are
+disabled and moved to ${{move_to}} (userAccountControl's other bits kept); one listed again
+is enabled and moved back to ${{container}}."""
+parameters = {{ move_to = "", container = "", source_key = "sAMAccountName" }}
+notes = {_MOVE_TO}
+
+[templates.job]
+id = "ad-move-and-disable-objects"
+source = {{ connection = "" }}
+destination = {{ connection = "" }}
+
+[[templates.job.objects]]
+type = "user"
+keys = ["sAMAccountName"]
+case_insensitive = true
+on_source_only = "skip"
+on_both = "skip"
+on_destination_only = "disable"
+move_to = "${{move_to}}"
+container = "${{container}}"
+restore = true
+destination = {_USERS}
+fields = [{{ to = "sAMAccountName", from = "${{source_key}}" }}]
+
+[[templates]]
+id = "ad-sync-gal"
+title = "Sync GAL in AD"
+description = """The mail-enabled users of a source domain (another forest) become mail
+contacts in the destination, so its address list shows them: created, kept up to date,
+and deleted when the user goes."""
+notes = """with the Exchange schema in the destination, add targetAddress (format "SMTP:{{mail}}"),
+mailNickname (from sAMAccountName) and, to hide some, msExchHideFromAddressLists"""
+
+[templates.job]
+id = "ad-sync-gal"
+source = {{ connection = "" }}
+destination = {{ connection = "" }}
+
+[[templates.job.objects]]
+type = "contact"
+keys = ["mail"]
+case_insensitive = true
+on_destination_only = "delete"
+source = {{ query = "{_PEOPLE}" }}
+destination = {{ object_classes = ["contact"] }}
+fields = [
+  {{ to = "mail" }},
+  {{ to = "cn", from = "displayName" }},
+  {{ to = "displayName" }},
+  {{ to = "givenName" }},
+  {{ to = "sn" }},
+  {{ to = "company" }},
+  {{ to = "department" }},
+  {{ to = "title" }},
+  {{ to = "telephoneNumber" }},
+  {_PROXY},
+]
+
+[[templates]]
+id = "ad-linked-mailbox"
+title = "Linked mailbox creation in AD"
+description = """For each mail-enabled user of the account forest (the source), a disabled
+user in the resource forest (the destination) that its linked mailbox belongs to: no
+password, never enabled, holding its master account's SID in ${{master_sid_attribute}},
+its names and addresses kept up to date. Its login is ${{login}} (the master's own by
+default; a format of the source's fields, such as "r-{{sAMAccountName}}")."""
+parameters = {{ master_sid_attribute = "info", login = "{{sAMAccountName}}" }}
+notes = """Exchange links the mailbox through msExchMasterAccountSid (binary, Exchange
+schema): run Set-Mailbox -LinkedMasterAccount with the SID kept here, or set
+master_sid_attribute to an attribute your Exchange scripts read"""
+
+[templates.job]
+id = "ad-linked-mailbox"
+source = {{ connection = "" }}
+destination = {{ connection = "" }}
+
+[[templates.job.objects]]
+type = "user"
+keys = ["sAMAccountName"]
+case_insensitive = true
+on_source_only = "create"
+on_both = "update"
+on_destination_only = "skip"
+source = {{ query = "{_PEOPLE}" }}
+destination = {_USERS}
+fields = [
+  {{ to = "sAMAccountName", transform = {{ format = "${{login}}" }} }},
+  {{ to = "cn", from = "displayName" }},
+  {{ to = "displayName" }},
+  {{ to = "givenName" }},
+  {{ to = "sn" }},
+  {{ to = "mail" }},
+  {_PROXY},
+  {{ to = "${{master_sid_attribute}}", from = "objectSid", create_only = true }},
+]
+'''
+
+BUILTIN: tuple[Template, ...] = tuple(
+    msgspec.structs.replace(template, builtin=True)
+    for template in msgspec.convert(tomllib.loads(_TEMPLATES)["templates"], list[Template])
+)
+"""Ad move objects, move and disable, sync GAL, linked mailbox creation."""
+
+
+def builtin(template_id: str) -> Template | None:
+    return next((t for t in BUILTIN if t.id == template_id), None)

@@ -1,0 +1,46 @@
+"""Deleting a job: what it leaves behind, and — when asked — its history too.
+
+A job deleted keeps its history by default: its runs stay in the journal (`idsync run
+list --job` still shows them) and their states in the runs bucket. Its schedules' states
+always go (a job made again under the same id starts its schedules afresh, nothing
+"missed"). Asked to forget the history, the job's events (`idsync.run.*.<job>`,
+`idsync.schedule.*.<job>`) are purged from the journal, its runs' states deleted, and so
+are its watermark and the absences it recorded. Stored plans expire with the journal.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import nats.js.errors
+from nats.aio.client import Client
+
+from schemas.subjects import job_events, schedule_events
+
+from .jetstream import ABSENT_BUCKET, JOURNAL, RUNS_BUCKET, SCHEDULES_BUCKET, WATERMARKS_BUCKET
+from .reading import bucket_keys, journal_events
+from .schedules import state_key
+
+
+async def forget_schedules(nc: Client, job_id: str, kind: str = "job") -> None:
+    """The states of a job's (or a collection's) schedules."""
+    await _purge_keys(nc, SCHEDULES_BUCKET, state_key(job_id, ">", kind))
+
+
+async def forget_history(nc: Client, job_id: str) -> int:
+    """Remove the job's history; how many runs it had."""
+    js = nc.jetstream()
+    run_ids = {event.run_id for event in await journal_events(nc, job_events(job_id))}
+    for subject in (job_events(job_id), schedule_events(job_id)):
+        await js.purge_stream(JOURNAL, subject=subject)
+    runs = await js.key_value(RUNS_BUCKET)
+    for key in set(await bucket_keys(js, RUNS_BUCKET)) & run_ids:
+        await runs.purge(key)
+    await _purge_keys(nc, WATERMARKS_BUCKET, job_id)
+    await _purge_keys(nc, ABSENT_BUCKET, f"{job_id}.>")
+    return len(run_ids)
+
+
+async def _purge_keys(nc: Client, bucket: str, keys: str) -> None:
+    with contextlib.suppress(nats.js.errors.NotFoundError):
+        await nc.jetstream().purge_stream(f"KV_{bucket}", subject=f"$KV.{bucket}.{keys}")

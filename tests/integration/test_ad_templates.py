@@ -1,0 +1,237 @@
+"""The four Active Directory templates idsync ships, each made into a job with `idsync
+template use` and run through every service against a real Samba AD DC: what each does
+to the directory, and that a second run writes nothing."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+import ldap3
+
+from services.cli.client import Session
+from services.common.definitions import load_connections
+from services.common.settings import Settings
+from tests.ad_server import ADMIN, ADMIN_PASSWORD, URL, Samba, sam
+
+from .conftest import RunServices
+from .test_cli import idsync
+from .test_ldap_jobs import run
+
+DISABLED = 0x2
+
+
+async def connections(session: Session, folder: Path) -> None:
+    (folder / "data").mkdir(parents=True, exist_ok=True)
+    (folder / "ad-password").write_text(ADMIN_PASSWORD + "\n")
+    (folder / "connections.toml").write_text(
+        f"""[hr]
+provider = "csv"
+directory = "data"
+
+[corp]
+provider = "ad"
+urls = ["{URL}"]
+bind_dn = "{ADMIN}"
+password = {{ file = "{folder / "ad-password"}" }}
+verify = false
+"""
+    )
+    for connection in load_connections(folder / "connections.toml"):
+        await session.store.put_connection(connection)
+
+
+async def use(settings: Settings, *args: str) -> None:
+    made = await idsync(settings, "template", "use", *args)
+    assert made.returncode == 0, made.stderr
+
+
+def add_user(
+    samba: Samba, dn: str, login: str, mail: str | None = None, enabled: bool = False
+) -> None:
+    first, last = login.split("-")[-1].title(), "Tester"
+    attributes: dict[str, Any] = {
+        "sAMAccountName": login,
+        "givenName": first,
+        "sn": last,
+        "displayName": f"{first} {last} ({login})",
+    }
+    if mail:
+        attributes["mail"] = mail
+    with samba.connection() as conn:
+        assert conn.add(dn, ["top", "person", "organizationalPerson", "user"], attributes), (
+            conn.result
+        )
+        if enabled:
+            assert conn.extend.microsoft.modify_password(dn, "Pa55-word-Idsync!"), conn.result
+            assert conn.modify(dn, {"userAccountControl": [(ldap3.MODIFY_REPLACE, [512])]})
+
+
+def found(samba: Samba, base: str, flt: str, by: str = "sAMAccountName") -> dict[str, Any]:
+    with samba.connection() as conn:
+        conn.search(base, flt, attributes=["*", "userAccountControl", "objectSid"])
+        return {
+            str(e["attributes"][by]): dict(e["attributes"], dn=e["dn"])
+            for e in conn.response or []
+            if e.get("type") == "searchResEntry"
+        }
+
+
+def staff(folder: Path, logins: list[str]) -> None:
+    with (folder / "data" / "staff.csv").open("w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(["sAMAccountName"])
+        writer.writerows([login] for login in logins)
+
+
+async def moving(
+    template: str, samba: Samba, ad_base: str, folder: Path, settings: Settings, session: Session
+) -> tuple[str, str, list[str]]:
+    """Three enabled accounts in OU=Dest, a job of `template` moving the absent to OU=Gone."""
+    dest, gone = f"OU=Dest,{ad_base}", f"OU=Gone,OU=Dest,{ad_base}"
+    samba.add_ou(dest)
+    samba.add_ou(gone)
+    logins = [sam(f"mv-{name}") for name in ("ann", "bob", "cy")]
+    for login in logins:
+        add_user(samba, f"CN={login},{dest}", login, enabled=True)
+    await connections(session, folder)
+    staff(folder, logins[:2])
+    await use(
+        settings,
+        template,
+        "leavers",
+        "--source", "hr", "--source-set", "file=staff.csv",
+        "--destination", "corp", "--destination-set", f"container={dest}",
+        "--set", f"move_to={gone}", "--set", f"container={dest}",
+    )  # fmt: skip
+    return dest, gone, logins
+
+
+async def test_move_objects_moves_the_absent_and_back(
+    samba: Samba,
+    ad_base: str,
+    tmp_path: Path,
+    settings: Settings,
+    session: Session,
+    services: RunServices,
+) -> None:
+    folder = tmp_path / "job"
+    dest, gone, logins = await moving("ad-move-objects", samba, ad_base, folder, settings, session)
+    async with services():
+        first = await run(session, "leavers")
+        assert (first.stats.moved, first.stats.failed) == (1, 0)
+        now = found(samba, dest, "(objectClass=user)")
+        assert now[logins[2]]["dn"].endswith(gone)
+        assert not now[logins[2]]["userAccountControl"] & DISABLED  # moved, nothing else
+        assert all(now[login]["dn"] == f"CN={login},{dest}" for login in logins[:2])
+        assert (await run(session, "leavers")).stats.written == 0
+        staff(folder, logins)
+        back = await run(session, "leavers")
+        assert back.stats.failed == 0
+    assert found(samba, dest, "(objectClass=user)")[logins[2]]["dn"] == f"CN={logins[2]},{dest}"
+
+
+async def test_move_and_disable_objects_disables_and_moves_then_restores(
+    samba: Samba,
+    ad_base: str,
+    tmp_path: Path,
+    settings: Settings,
+    session: Session,
+    services: RunServices,
+) -> None:
+    folder = tmp_path / "job"
+    template = "ad-move-and-disable-objects"
+    dest, gone, logins = await moving(template, samba, ad_base, folder, settings, session)
+    async with services():
+        first = await run(session, "leavers")
+        assert (first.stats.disabled, first.stats.failed) == (1, 0)
+        left = found(samba, dest, "(objectClass=user)")[logins[2]]
+        assert left["dn"] == f"CN={logins[2]},{gone}"
+        assert left["userAccountControl"] & DISABLED
+        assert (await run(session, "leavers")).stats.written == 0
+        staff(folder, logins)
+        back = await run(session, "leavers")
+        assert back.stats.failed == 0
+    returned = found(samba, dest, "(objectClass=user)")[logins[2]]
+    assert returned["dn"] == f"CN={logins[2]},{dest}"
+    assert not returned["userAccountControl"] & DISABLED
+
+
+async def test_sync_gal_makes_mail_contacts_of_the_source_users(
+    samba: Samba,
+    ad_base: str,
+    tmp_path: Path,
+    settings: Settings,
+    session: Session,
+    services: RunServices,
+) -> None:
+    source, gal = f"OU=Forest,{ad_base}", f"OU=GAL,{ad_base}"
+    samba.add_ou(source)
+    samba.add_ou(gal)
+    people = {sam(f"gal-{n}"): f"{n}@forest.example" for n in ("ann", "bob", "cy")}
+    for login, mail in people.items():
+        add_user(samba, f"CN={login},{source}", login, mail)
+    add_user(samba, f"CN={sam('gal-nomail')},{source}", sam("gal-nomail"))  # not in the GAL
+    await connections(session, tmp_path / "job")
+    await use(
+        settings,
+        "ad-sync-gal",
+        "gal",
+        "--source", "corp", "--source-set", f"container={source}",
+        "--destination", "corp", "--destination-set", f"container={gal}",
+    )  # fmt: skip
+    async with services():
+        first = await run(session, "gal")
+        assert (first.stats.created, first.stats.failed) == (3, 0)
+        contacts = found(samba, gal, "(objectClass=contact)", by="mail")
+        assert sorted(contacts) == sorted(people.values())
+        ann = contacts["ann@forest.example"]
+        assert ann["proxyAddresses"] == ["SMTP:ann@forest.example"]
+        assert ann["displayName"] == f"Ann Tester ({sam('gal-ann')})"
+        assert ann["cn"] == ann["displayName"] and ann["givenName"] == "Ann"
+        assert (await run(session, "gal")).stats.written == 0
+        with samba.connection() as conn:
+            conn.delete(f"CN={sam('gal-cy')},{source}")
+        gone = await run(session, "gal")
+        assert (gone.stats.deleted, gone.stats.failed) == (1, 0)
+    assert "cy@forest.example" not in found(samba, gal, "(objectClass=contact)", by="mail")
+
+
+async def test_linked_mailbox_creation_makes_disabled_accounts_holding_their_masters_sid(
+    samba: Samba,
+    ad_base: str,
+    tmp_path: Path,
+    settings: Settings,
+    session: Session,
+    services: RunServices,
+) -> None:
+    accounts, resources = f"OU=Accounts,{ad_base}", f"OU=Resources,{ad_base}"
+    samba.add_ou(accounts)
+    samba.add_ou(resources)
+    masters = {sam(f"lm-{n}"): f"{n}@accounts.example" for n in ("ann", "bob")}
+    for login, mail in masters.items():
+        add_user(samba, f"CN={login},{accounts}", login, mail, enabled=True)
+    await connections(session, tmp_path / "job")
+    # One domain plays both forests here: the resource accounts need logins of their own.
+    await use(
+        settings,
+        "ad-linked-mailbox",
+        "linked",
+        "--source", "corp", "--source-set", f"container={accounts}",
+        "--destination", "corp", "--destination-set", f"container={resources}",
+        "--set", "login=r{sAMAccountName}",
+    )  # fmt: skip
+    async with services():
+        first = await run(session, "linked")
+        assert (first.stats.created, first.stats.failed) == (2, 0)
+        assert (await run(session, "linked")).stats.written == 0
+    source = found(samba, accounts, "(objectClass=user)")
+    made = found(samba, resources, "(objectClass=user)")
+    assert sorted(made) == sorted(f"r{login}" for login in masters)
+    for login, mail in masters.items():
+        linked = made[f"r{login}"]
+        assert linked["userAccountControl"] & DISABLED  # never enabled: no password given
+        assert linked["info"] == str(source[login]["objectSid"])
+        assert linked["mail"] == mail and linked["proxyAddresses"] == [f"SMTP:{mail}"]
+        assert linked["dn"] == f"CN={source[login]['displayName']},{resources}"
