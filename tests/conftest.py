@@ -12,12 +12,14 @@ from services.common.embedded import EmbeddedNats
 # `slapd`/`ldap_base` (OpenLDAP) and `samba`/`ad_base` (Samba AD): real directory servers;
 # `postgresql`/`pg_database`: a real PostgreSQL server and a database per test;
 # `mysql`/`my_database`: a real MariaDB server and a database per test;
+# `graph`/`graph_tenant`: the tests' Microsoft Graph and a tenant per test;
 # `secure`/`secured_services`: NATS with the users and permissions `idsync up` writes.
 pytest_plugins = [
     "tests.ldap_server",
     "tests.ad_server",
     "tests.postgresql_server",
     "tests.mysql_server",
+    "tests.graph_server.fixtures",
     "tests.integration.secured",
 ]
 

@@ -36,7 +36,7 @@ __all__ = [
     "open_provider",
 ]
 
-PACKAGES = ("csv", "sqlite", "postgresql", "mysql", "ldap", "ad", "plugin")
+PACKAGES = ("csv", "sqlite", "postgresql", "mysql", "ldap", "ad", "entra", "plugin")
 """The provider packages of this folder, one per tag."""
 
 

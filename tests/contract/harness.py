@@ -401,6 +401,12 @@ class PluginDocHarness(ProviderHarness):
         return self.path.exists()
 
 
+def _entra() -> type[ProviderHarness]:
+    from tests.contract.entra import EntraHarness  # it builds on this module's base class
+
+    return EntraHarness
+
+
 HARNESSES: list[type[ProviderHarness]] = [
     CsvHarness,
     SqliteHarness,
@@ -408,6 +414,7 @@ HARNESSES: list[type[ProviderHarness]] = [
     MysqlHarness,
     LdapHarness,
     AdHarness,
+    _entra(),
     PluginDocHarness,
 ]
 

@@ -299,19 +299,19 @@ CONN_ERRORS = [
         "provider",
         '[corp-ldap]\nprovider = "ldapp"\n',
         "connections.toml: [corp-ldap]: "
-        'unknown provider "ldapp" (known: csv, sqlite, ldap, ad, postgresql, mysql, plugin)',
+        'unknown provider "ldapp" (known: csv, sqlite, ldap, ad, postgresql, mysql, entra, plugin)',
     ),
     (
         "provider-type",
         "[corp-ldap]\nprovider = 3\n",
         "connections.toml: [corp-ldap]: unknown provider 3 "
-        "(known: csv, sqlite, ldap, ad, postgresql, mysql, plugin)",
+        "(known: csv, sqlite, ldap, ad, postgresql, mysql, entra, plugin)",
     ),
     (
         "no-provider",
         '[hr-files]\ndirectory = "d"\n',
         'connections.toml: [hr-files]: missing required field "provider" '
-        "(known: csv, sqlite, ldap, ad, postgresql, mysql, plugin)",
+        "(known: csv, sqlite, ldap, ad, postgresql, mysql, entra, plugin)",
     ),
     (
         "id-key",
@@ -384,7 +384,7 @@ def test_connection_problems_are_reported_together() -> None:
     lines = error_of(load_connections, CONNS).splitlines()
     assert lines == [
         'connections.toml: [a]: unknown provider "ldapp" '
-        "(known: csv, sqlite, ldap, ad, postgresql, mysql, plugin)",
+        "(known: csv, sqlite, ldap, ad, postgresql, mysql, entra, plugin)",
         'connections.toml: [b]: missing required field "directory"',
         'connections.toml: [c]: missing required field "path"',
     ]
