@@ -150,11 +150,8 @@ def _assertion_problem(
     assertion = form["client_assertion"]
     header = jwt.get_unverified_header(assertion)
     der = cert.public_bytes(Encoding.DER)
-    thumbs = {
-        "x5t": base64.urlsafe_b64encode(hashlib.sha1(der).digest()).rstrip(b"=").decode(),
-        "x5t#S256": base64.urlsafe_b64encode(hashlib.sha256(der).digest()).rstrip(b"=").decode(),
-    }
-    if not any(header.get(name) == value for name, value in thumbs.items()):
+    thumbs = {"x5t": hashlib.sha1(der).digest(), "x5t#S256": hashlib.sha256(der).digest()}
+    if not any(_b64(header.get(name)) == value for name, value in thumbs.items()):
         return (
             f"Client assertion contains an invalid signature. [Reason - The key was not found., "
             f"Thumbprint of key used by client: '{header.get('x5t#S256') or header.get('x5t')}']"
@@ -171,6 +168,17 @@ def _assertion_problem(
     if claims.get("iss") != client_id or claims.get("sub") != client_id:
         return "The issuer and subject of the client assertion must be the client id."
     return None
+
+
+def _b64(text: object) -> bytes:
+    """A thumbprint header's bytes, base64url or base64, padded or not."""
+    if not isinstance(text, str):
+        return b""
+    padded = text + "=" * (-len(text) % 4)
+    try:
+        return base64.b64decode(padded.replace("-", "+").replace("_", "/"))
+    except ValueError:
+        return b""
 
 
 def bearer(

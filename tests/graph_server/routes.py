@@ -100,6 +100,7 @@ class Graph:
         try:
             with self.tenant.lock:
                 if request.path == "$batch" and request.method == "POST":
+                    self._fault(request)
                     return self.batch(request)
                 self.tenant.count(f"{request.method} requests")
                 self._fault(request)

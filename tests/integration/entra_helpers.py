@@ -34,13 +34,13 @@ ca_file = "{server.ca_file}"
 """
 
 
-def connection(folder: Path, tenant: Tenant, **fields: Any) -> EntraConnection:
-    server = tenant.server
+def connection(folder: Path, graph_tenant: Tenant, **fields: Any) -> EntraConnection:
+    server = graph_tenant.server
     given: dict[str, Any] = {
         "id": "cloud",
-        "tenant": tenant.domain,
-        "client_id": tenant.seeder["client_id"],
-        "secret": SecretRef(file=str(secret_of(folder, tenant))),
+        "tenant": graph_tenant.domain,
+        "client_id": graph_tenant.seeder["client_id"],
+        "secret": SecretRef(file=str(secret_of(folder, graph_tenant))),
         "authority": server.url,
         "graph": server.url,
         "ca_file": str(server.ca_file),
