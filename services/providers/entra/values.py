@@ -11,9 +11,11 @@ written once and never read.
 
 from __future__ import annotations
 
+import base64
 import re
 import secrets
 import string
+import uuid
 from collections.abc import Iterable
 from typing import Any
 
@@ -93,6 +95,10 @@ EVERY = {
     ],
 }
 """What a job that copies every field reads (Graph's own default leaves most out)."""
+IMMUTABLE_ID = "onpremisesimmutableid"
+_GUID = re.compile(
+    r"^\{?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\}?$"
+)
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
 _NICKNAME_BAD = re.compile(r"[^A-Za-z0-9!#$%&'*+\-/=?^_`{|}~.]")
@@ -160,6 +166,8 @@ def canonical(record: Record) -> Record:
             value = "true" if folded in _TRUE else "false" if folded in _FALSE else value
         elif low in DATES and isinstance(value, str):
             value = date_time(value)
+        elif low == IMMUTABLE_ID and isinstance(value, str):
+            value = immutable_id(value)
         elif low == MEMBERS and isinstance(value, list):
             value = sorted(value, key=str.casefold)
         elif low in LISTS and isinstance(value, str):
@@ -182,6 +190,15 @@ def date_time(text: str) -> str:
     return f"{found.group(1)}T{clock}Z"
 
 
+def immutable_id(text: str) -> str:
+    """onPremisesImmutableId as Entra Connect writes it: the base64 of an account's
+    objectGUID bytes. A GUID given as text (what the `ad` provider reads) is turned into
+    it; anything else is taken as it is."""
+    if _GUID.match(text.strip()):
+        return base64.b64encode(uuid.UUID(text.strip().strip("{}")).bytes_le).decode()
+    return text
+
+
 class ValueProblem(ValueError):
     """A value Graph could not take, said as a sentence about the field."""
 
@@ -198,6 +215,8 @@ def json_of(name: str, value: Value) -> Any:
         raise ValueProblem(f"{name}: expected true or false, got {value!r}")
     if low in DATES and isinstance(value, str):
         return date_time(value)
+    if low == IMMUTABLE_ID and isinstance(value, str):
+        return immutable_id(value)
     if low in LISTS:
         return value if isinstance(value, list) else [value]
     if not isinstance(value, str | list):
