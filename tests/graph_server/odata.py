@@ -61,6 +61,9 @@ def _get(obj: Obj, path: str) -> Any:
     for part in path.split("/"):
         if not isinstance(value, dict):
             return None
+        if part in value:
+            value = value[part]
+            continue
         found = next((k for k in value if k.lower() == part.lower()), None)
         value = value.get(found) if found is not None else None
     return value
@@ -228,6 +231,33 @@ def compile_filter(text: str) -> tuple[Test, bool]:
     parser = _Parser(text)
     test = parser.parse()
     return test, parser.advanced
+
+
+def _one_group(text: str) -> bool:
+    """Empty, or one parenthesized expression (so `… and id in` binds the whole)."""
+    if not text:
+        return True
+    if not text.startswith("("):
+        return False
+    depth = 0
+    for at, char in enumerate(text):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth == 0:
+            return at == len(text) - 1
+    return False
+
+
+_ID_TERM = re.compile(r"(?:^|\band\s+)id\s+in\s*\(([^)]*)\)\s*$", re.IGNORECASE)
+
+
+def ids_named(text: str) -> list[str] | None:
+    """The ids a filter ending in `… and id in (…)` (or only that) is limited to, so the
+    directory looks them up by id as Graph does rather than testing every object."""
+    text = text.strip()
+    found = _ID_TERM.search(text)
+    if found is None or not _one_group(text[: found.start()].strip()):
+        return None
+    return [v.strip().strip("'") for v in found.group(1).split(",") if v.strip()]
 
 
 def ids_only(text: str) -> list[str] | None:

@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import quote
 
 from .directory import Obj, Tenant
-from .odata import FilterError, compile_filter, ids_only
+from .odata import FilterError, compile_filter, ids_named, ids_only
 from .resources import GROUP, KINDS, NAVIGATION, STRINGS, USER, GraphFault, Kind, bad
 
 DEFAULT_PAGE = 100
@@ -91,6 +91,10 @@ def matching(
     text = query.get("$filter")
     if not text:
         return objects
+    named = ids_named(text)
+    if named is not None:  # looked up by id, as Graph does, then tested
+        pool = _index(objects)
+        objects = [pool[i] for i in named if i in pool]
     try:
         test, advanced = compile_filter(text)
     except FilterError as e:
@@ -104,6 +108,10 @@ def matching(
             f"'{kind.title}': this filter needs ConsistencyLevel: eventual and $count=true.",
         )
     return [obj for obj in objects if test(obj)]
+
+
+def _index(objects: list[Obj]) -> dict[str, Obj]:
+    return {str(o.get("id")): o for o in objects}
 
 
 def listing(

@@ -108,6 +108,9 @@ class Service:
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go in two writes: without TCP_NODELAY, Nagle's algorithm and the
+    # client's delayed acknowledgement would hold every answer some 40 ms.
+    disable_nagle_algorithm = True
     server: GraphHttpServer
 
     def log_message(self, format: str, *args: Any) -> None:
