@@ -231,3 +231,43 @@ async def test_a_record_still_throttled_after_every_try_says_so(
         await destination.close()
     assert outcome.error is not None
     assert "kept throttling" in outcome.error and "429 TooManyRequests" in outcome.error
+
+
+async def test_group_members_go_in_parts_of_20_and_members_already_there_are_skipped(
+    graph_tenant: Tenant, tmp_path: Path
+) -> None:
+    for i in range(45):
+        user(graph_tenant, f"M{i:02d}")
+    upn = {f"M{i:02d}": f"m{i:02d}@{graph_tenant.domain}" for i in range(45)}
+    conn = connection(tmp_path, graph_tenant)
+    groups = Layout(keys=("displayName",), fields=("displayName", "members"))
+    destination = await side(conn, groups, object_classes=["group"])
+    first = sorted(upn.values())[:42]
+    team: Change = Change(
+        action="create",
+        key="Team",
+        match={"displayName": "Team"},
+        set={"displayName": "Team", "members": first},
+        object_type="group",
+    )
+    later = Change(
+        action="update",
+        key="Team",
+        match={"displayName": "Team"},
+        add={"members": sorted(upn.values())[40:]},  # two of them are members already
+        remove={"members": first[:3]},
+        object_type="group",
+    )
+    try:
+        created = await destination.apply([team])
+        changed = await destination.apply([later])
+        read = [r async for batch in destination.read(100) for r in batch]
+    finally:
+        await destination.close()
+    assert [o.error for o in created + changed] == [None, None]
+    ids = {u["userPrincipalName"]: u["id"] for u in graph_tenant.objects()["user"]}
+    (group,) = graph_tenant.objects()["group"]
+    wanted = sorted(upn.values())[3:]
+    assert sorted(group["_members"]) == sorted(ids[u] for u in wanted)
+    assert read == [{"displayName": "Team", "members": wanted}]
+    assert group["securityEnabled"] is True and group["mailEnabled"] is False
