@@ -18,7 +18,7 @@ import json
 import ssl
 import time
 from collections.abc import AsyncIterator, Generator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -77,7 +77,6 @@ class _Unit:
     answers: list[Answer | None]
     tries: list[int]
     not_before: float = 0.0
-    order: int = field(default=0)
 
     def pending(self) -> list[int]:
         return [i for i, a in enumerate(self.answers) if a is None]
