@@ -142,6 +142,53 @@ class MysqlConnection(_Connection, tag="mysql", frozen=True):
     timeouts: MysqlTimeouts = msgspec.field(default_factory=MysqlTimeouts)
 
 
+class EntraLimits(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """How hard Microsoft Graph is asked: the client keeps under these rates itself and
+    honours Graph's own throttling (429 and Retry-After) when it answers."""
+
+    writes_per_second: float = 20.0
+    """Writes (POST, PATCH, PUT, DELETE, each request of a $batch counted) per second:
+    Graph allows an application 3,000 writes per 150 seconds in one tenant."""
+    requests_per_second: float = 300.0
+    """Every request (reads too) per second, under Graph's per-app quota (3,500 resource
+    units per 10 seconds in the smallest tenants)."""
+    concurrency: int = 4
+    """HTTP requests (a page, a $batch of up to 20) in flight at once."""
+    attempts: int = 8
+    """Tries of one request Graph throttles (429) or cannot serve now (503, 504) before the
+    record it belongs to fails, with Graph's error."""
+    timeout: float = 60.0
+    """Seconds to wait for one answer."""
+
+
+class EntraConnection(_Connection, tag="entra", frozen=True):
+    """Microsoft Entra ID through Microsoft Graph (services/providers/entra/): users and
+    groups of one tenant, as an application signed in with client credentials (msal)."""
+
+    tenant: str
+    """The tenant's id or one of its domains ("contoso.onmicrosoft.com")."""
+    client_id: str
+    """The application (client) id of the app registration."""
+    secret: SecretRef | None = None
+    """A client secret: { env = "VAR" } or { file = "path" }, read when signing in."""
+    certificate: SecretRef | None = None
+    """Instead of a secret: a PEM file (or variable) holding the app's certificate and its
+    private key."""
+    authority: str = "https://login.microsoftonline.com"
+    """Where the app signs in: national clouds have their own
+    (https://login.microsoftonline.us, https://login.chinacloudapi.cn)."""
+    graph: str = "https://graph.microsoft.com"
+    """The Graph endpoint of that cloud (https://graph.microsoft.us,
+    https://microsoftgraph.chinacloudapi.cn)."""
+    ca_file: str | None = None
+    """PEM file of the certificate authorities to trust (default: the system's)."""
+    member_key: str = "userPrincipalName"
+    """The user property that names a group's members and a user's manager in records."""
+    page_size: int = 999
+    """Objects per page of a read (Graph allows 1 to 999)."""
+    limits: EntraLimits = msgspec.field(default_factory=EntraLimits)
+
+
 class PluginConnection(_Connection, tag="plugin", frozen=True):
     """A provider of your own: a callable in an installed module, given this connection,
     the endpoint and the layout, returning an object that follows the provider protocol
@@ -212,6 +259,7 @@ Connection = (
     | ActiveDirectoryConnection
     | PostgresqlConnection
     | MysqlConnection
+    | EntraConnection
     | PluginConnection
     | ScimConnection
     | ScimInboundConnection
@@ -229,6 +277,7 @@ PROVIDERS: tuple[str, ...] = tuple(
         MysqlConnection,
         ScimConnection,
         ScimInboundConnection,
+        EntraConnection,
         PluginConnection,
     )
 )
@@ -243,4 +292,5 @@ PATH_FIELDS: dict[str, tuple[str, ...]] = {
     "postgresql": ("ca_file",),
     "mysql": ("ca_file",),
     "scim": ("ca_file",),
+    "entra": ("ca_file",),
 }

@@ -13,6 +13,7 @@ from services.common.embedded import EmbeddedNats
 # `postgresql`/`pg_database`: a real PostgreSQL server and a database per test;
 # `mysql`/`my_database`: a real MariaDB server and a database per test;
 # `scim_server`/`scim_url`: a real SCIM server (scim2-server) and a tenant per test;
+# `graph`/`graph_tenant`: the tests' Microsoft Graph and a tenant per test;
 # `secure`/`secured_services`: NATS with the users and permissions `idsync up` writes.
 pytest_plugins = [
     "tests.ldap_server",
@@ -20,6 +21,7 @@ pytest_plugins = [
     "tests.postgresql_server",
     "tests.mysql_server",
     "tests.scim_server",
+    "tests.graph_server.fixtures",
     "tests.integration.secured",
 ]
 

@@ -46,6 +46,7 @@ PACKAGES = (
     "ad",
     "scim",
     "scim_inbound",
+    "entra",
     "plugin",
 )
 """The provider packages of this folder, one per tag."""

@@ -61,6 +61,11 @@ class Layout(msgspec.Struct, frozen=True, kw_only=True):
     identifiers: bool = False
     """Each record read carries its identifier under "@id" where the provider has one
     besides the key (an LDAP DN): what references resolve to."""
+    reads: tuple[str, ...] = ()
+    """Sources: the fields the job's mapping and filters read (keys, `from` fields, the
+    fields transformations, `where` and `leavers` name); empty when the job copies every
+    field. A source that must name what it fetches (Microsoft Graph's $select) reads
+    only these."""
 
 
 class Provider(Protocol):

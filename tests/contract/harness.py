@@ -519,6 +519,12 @@ class PluginDocHarness(ProviderHarness):
         return self.path.exists()
 
 
+def _entra() -> type[ProviderHarness]:
+    from tests.contract.entra import EntraHarness  # it builds on this module's base class
+
+    return EntraHarness
+
+
 HARNESSES: list[type[ProviderHarness]] = [
     CsvHarness,
     ExcelHarness,
@@ -530,6 +536,7 @@ HARNESSES: list[type[ProviderHarness]] = [
     AdHarness,
     ScimHarness,
     ScimPutHarness,
+    _entra(),
     PluginDocHarness,
 ]
 

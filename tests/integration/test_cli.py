@@ -261,7 +261,7 @@ async def test_connection_add_knows_every_provider_and_its_help_fits(
     usage, *rest = helped.stdout.splitlines()
     assert usage.endswith("[--set NAME=VALUE] ID"), "the usage is one line, ending with ID"
     assert helped.stdout.endswith(".\n") and all(len(line) <= 100 for line in rest)
-    known = "csv, excel, sqlite, ldap, ad, postgresql, mysql, scim, scim-inbound or plugin"
+    known = "csv, excel, sqlite, ldap, ad, postgresql, mysql, scim, scim-inbound, entra or plugin"
     assert known in " ".join(helped.stdout.split())
     wrong = await idsync(settings, "connection", "add", "corp", "--provider", "ldapp")
     assert wrong.returncode == 2

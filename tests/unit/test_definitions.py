@@ -300,19 +300,21 @@ CONN_ERRORS = [
         '[corp-ldap]\nprovider = "ldapp"\n',
         "connections.toml: [corp-ldap]: "
         'unknown provider "ldapp" (known: csv, excel, sqlite, ldap, ad, postgresql, mysql, scim, '
-        "scim-inbound, plugin)",
+        "scim-inbound, entra, plugin)",
     ),
     (
         "provider-type",
         "[corp-ldap]\nprovider = 3\n",
         "connections.toml: [corp-ldap]: unknown provider 3 "
-        "(known: csv, excel, sqlite, ldap, ad, postgresql, mysql, scim, scim-inbound, plugin)",
+        "(known: csv, excel, sqlite, ldap, ad, postgresql, mysql, scim, scim-inbound, entra, "
+        "plugin)",
     ),
     (
         "no-provider",
         '[hr-files]\ndirectory = "d"\n',
         'connections.toml: [hr-files]: missing required field "provider" '
-        "(known: csv, excel, sqlite, ldap, ad, postgresql, mysql, scim, scim-inbound, plugin)",
+        "(known: csv, excel, sqlite, ldap, ad, postgresql, mysql, scim, scim-inbound, entra, "
+        "plugin)",
     ),
     (
         "id-key",
@@ -385,7 +387,8 @@ def test_connection_problems_are_reported_together() -> None:
     lines = error_of(load_connections, CONNS).splitlines()
     assert lines == [
         'connections.toml: [a]: unknown provider "ldapp" '
-        "(known: csv, excel, sqlite, ldap, ad, postgresql, mysql, scim, scim-inbound, plugin)",
+        "(known: csv, excel, sqlite, ldap, ad, postgresql, mysql, scim, scim-inbound, entra, "
+        "plugin)",
         'connections.toml: [b]: missing required field "directory"',
         'connections.toml: [c]: missing required field "path"',
     ]

@@ -12,12 +12,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from core.checks.objects import endpoint_of
 from core.engine import (
     destination_multi_valued,
     source_multi_valued,
 )
+from core.engine.conditions import fields_tested
+from core.engine.source_fields import fields_read
 from schemas.connections import Connection
 from schemas.jobs import Job, ObjectMapping
 from schemas.plan import Change
@@ -67,8 +70,15 @@ def several(job: Job) -> bool:
     return len(job.objects) > 1 or has_references(job)
 
 
-def source_layout(mapping: ObjectMapping) -> Layout:
-    return Layout(multi_valued=source_multi_valued(mapping))
+def source_layout(mapping: ObjectMapping, where: dict[str, Any] | None = None) -> Layout:
+    """What a source's provider is told: multi-valued fields, and the fields the job reads
+    (none: it copies every field)."""
+    reads: dict[str, None] = {}
+    if mapping.fields:
+        reads = dict.fromkeys(
+            [*fields_read(mapping, "$"), *(fields_tested(where) if where else [])]
+        )
+    return Layout(multi_valued=source_multi_valued(mapping), reads=tuple(reads))
 
 
 def destination_layout(mapping: ObjectMapping, *, identifiers: bool = False) -> Layout:
@@ -84,9 +94,8 @@ def destination_layout(mapping: ObjectMapping, *, identifiers: bool = False) -> 
 
 def open_pair(source_conn: Connection, target_conn: Connection, job: Job, at: int) -> Pair:
     mapping = job.objects[at]
-    source = open_provider(
-        source_conn, endpoint_of(job.source, mapping.source), source_layout(mapping)
-    )
+    endpoint = endpoint_of(job.source, mapping.source)
+    source = open_provider(source_conn, endpoint, source_layout(mapping, endpoint.where))
     target = open_provider(
         target_conn,
         endpoint_of(job.destination, mapping.destination),
