@@ -3,6 +3,7 @@
 Events:   idsync.<tag>.<job_id>           e.g. idsync.run.finished.hr-to-ldap
 Commands: idsync.cmd.<principal>.<verb>   request/reply, in no stream
 Work:     idsync.work.<job_id>            change batches on the work queue
+Logs:     idsync.log.<job_id>.<run_id>     a run's log lines, in batches
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ JOURNAL_SUBJECTS = [RUN_EVENTS, f"{PREFIX}.job.>"]
 ALL_WORK = f"{PREFIX}.work.>"
 WORK_SUBJECTS = [ALL_WORK]
 COMMANDS = f"{PREFIX}.cmd.>"
+ALL_LOGS = f"{PREFIX}.log.>"
+LOG_SUBJECTS = [ALL_LOGS]
 
 
 def event_subject(event: Event) -> str:
@@ -47,3 +50,7 @@ def commands_of(principal: str) -> str:
 
 def work_subject(job_id: str) -> str:
     return f"{PREFIX}.work.{job_id}"
+
+
+def log_subject(job_id: str, run_id: str) -> str:
+    return f"{PREFIX}.log.{job_id}.{run_id}"

@@ -22,7 +22,9 @@ The server enforces these, so no client can go around the workflow:
   waiting for approval over the safety limits), the work queue, run states, plans and
   heartbeats; never an approval, a denial or an expiry.
 - the **notifier** publishes `run.notify-failed` and records the mails it sent.
-- the **recorder** publishes nothing: it reads the journal, the stored plans and the
+- every service publishes the log lines it logs while it works on a run
+  (`idsync.log.<job>.<run>`), which the recorder keeps with the run's history.
+- the **recorder** publishes nothing else: it reads the journal, the stored plans and the
   jobs bucket's revisions (message gets) into
   its own database and answers everyone's history queries (`idsync.cmd.*.history`).
 
@@ -53,6 +55,7 @@ from schemas.events import (
     RunStarted,
 )
 from schemas.subjects import (
+    ALL_LOGS,
     ALL_WORK,
     JOURNAL_SUBJECTS,
     RUN_EVENTS,
@@ -161,6 +164,7 @@ _SERVICE_BASE = [
     "$JS.API.CONSUMER.MSG.NEXT.*.*",  # pulls from the durable consumers
     "$JS.ACK.>",  # acks, naks with delay, in-progress
     "$JS.FC.>",  # flow control answers of ordered consumers
+    ALL_LOGS,  # the lines each logs about a run (services/common/run_logs.py)
 ]
 _OBJECTS = f"OBJ_{PLANS_BUCKET}"
 
