@@ -14,6 +14,7 @@ import msgspec
 
 from .events import Event
 from .jobs import Job
+from .logs import LogLine
 from .plan import RecordError
 
 Outcome = Literal["applied", "failed", "dropped"]
@@ -62,14 +63,15 @@ class JobVersion(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     cannot read)."""
 
 
-Asked = Literal["run", "errors", "events", "changes", "object", "runs", "why", "versions"]
+Asked = Literal["run", "errors", "events", "changes", "logs", "object", "runs", "why", "versions"]
 
 
 class HistoryQuery(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """A question to the recorder."""
 
     what: Asked
-    """run: one run's story; errors, events, changes: one run's, paged; object: every
+    """run: one run's story; errors, events, changes, logs: one run's, paged (logs: the
+    lines the services logged about it, in the order they were logged); object: every
     change of one object (by key), newest first; runs: the runs recorded, newest first;
     why: the change that last wrote `field` of `key` by `job_id`, with the job's version
     its run was planned with; versions: every recorded version of `job_id`, newest first."""
@@ -92,6 +94,7 @@ class HistoryReply(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True
     errors: list[RecordError] = msgspec.field(default_factory=list)
     events: list[Event] = msgspec.field(default_factory=list)
     changes: list[ChangeRow] = msgspec.field(default_factory=list)
+    logs: list[LogLine] = msgspec.field(default_factory=list)
     total: int = 0
     next_offset: int | None = None
     versions: list[JobVersion] = msgspec.field(default_factory=list)

@@ -4,6 +4,7 @@ Events:   idsync.<tag>.<job_id>           e.g. idsync.run.finished.hr-to-ldap,
                                           idsync.schedule.skipped.hr-to-ldap
 Commands: idsync.cmd.<principal>.<verb>   request/reply, in no stream
 Work:     idsync.work.<job_id>            change batches on the work queue
+Logs:     idsync.log.<job_id>.<run_id>     a run's log lines, in batches
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ JOURNAL_SUBJECTS = [RUN_EVENTS, f"{PREFIX}.job.>", SCHEDULE_EVENTS, COLLECTION_E
 ALL_WORK = f"{PREFIX}.work.>"
 WORK_SUBJECTS = [ALL_WORK]
 COMMANDS = f"{PREFIX}.cmd.>"
+ALL_LOGS = f"{PREFIX}.log.>"
+LOG_SUBJECTS = [ALL_LOGS]
 
 
 def event_subject(event: Event) -> str:
@@ -61,3 +64,7 @@ def commands_of(principal: str) -> str:
 
 def work_subject(job_id: str) -> str:
     return f"{PREFIX}.work.{job_id}"
+
+
+def log_subject(job_id: str, run_id: str) -> str:
+    return f"{PREFIX}.log.{job_id}.{run_id}"

@@ -152,7 +152,7 @@ async def demo(args: argparse.Namespace) -> int:
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     log_file = (folder / "services.log").open("w")
-    configure_logging(stream=log_file, json=True)
+    configure_logging(stream=log_file, json=True, runs=True)
     server = EmbeddedNats(folder / "nats")
     url = await asyncio.to_thread(server.start)
     say(f"Started an embedded NATS server at {url} (store in {folder / 'nats'})")

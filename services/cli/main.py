@@ -555,9 +555,18 @@ def _review(runs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("run_id", metavar="RUN")
     p.add_argument("--limit", type=int, default=50, help="changes to print (default 50)")
     p.add_argument(
+        "--logs",
+        type=int,
+        default=200,
+        metavar="N",
+        help="log lines to print (default 200; 0: none; --json has them all)",
+    )
+    p.add_argument(
         "--export",
-        choices=["csv", "json"],
-        help="print every change instead, one row per field, as CSV or JSON",
+        metavar="csv|json|xlsx|FILE",
+        help="every change, one row per field: csv or json printed instead of the review; "
+        "xlsx written to RUN.xlsx here (the layout of `job preview --export`); FILE "
+        "(.csv, .xlsx, .json) written there",
     )
     _json(p)
 
@@ -669,7 +678,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         args.settings = Settings.from_env()
         if args.noun in {"up", "serve"}:
-            configure_logging()
+            configure_logging(runs=True)
         else:
             configure_logging(level=30)  # commands print their results; logs only for warnings
         code: int = asyncio.run(args.handler(args))

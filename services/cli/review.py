@@ -1,21 +1,27 @@
 """`idsync run review RUN`: a run as the recorder keeps it — who asked and who decided,
-its plan and statistics, every record error, every change (`--export csv|json`), and
-its events in order."""
+its plan and statistics, every record error, every change (`--export csv|json`), its
+events in order, and the lines the services logged about it, whatever machine logged
+them."""
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import msgspec
 
+from core.engine.report import COLUMNS
 from core.run_texts import duration
 from core.runs import RunStory
 from schemas.events import Event
 from schemas.history import ChangeRow, HistoryQuery
+from schemas.logs import LogLine
 from schemas.plan import RecordError
 
 from .client import connect
+from .export import export_format
 from .history import all_changes, ask, cells, pages, write_csv
 from .output import event_line, print_json, print_table, stats_line
 
@@ -25,6 +31,7 @@ class Review(msgspec.Struct, kw_only=True):
     errors: list[RecordError]
     changes: list[ChangeRow]
     events: list[Event]
+    logs: list[LogLine]
 
 
 async def review_of(args: argparse.Namespace) -> Review:
@@ -43,23 +50,35 @@ async def review_of(args: argparse.Namespace) -> Review:
             for e in r.events
         ]
         changes = await all_changes(session, HistoryQuery(what="changes", run_id=run_id))
+        logs = [
+            line
+            async for r in pages(session, HistoryQuery(what="logs", run_id=run_id))
+            for line in r.logs
+        ]
     story.errors = errors
-    return Review(run=story, errors=errors, changes=changes, events=events)
+    return Review(run=story, errors=errors, changes=changes, events=events, logs=logs)
 
 
 async def run_review(args: argparse.Namespace) -> int:
+    target = _export_target(args.export, args.run_id)  # checked before asking
     review = await review_of(args)
+    if target is not None:
+        path, fmt = target
+        write_review(review, path, fmt)
+        if not args.json:
+            print(f"exported {len(review.changes)} rows ({fmt}) to {path}")
+            return 0
     if args.export == "csv":
         write_csv(review.changes)
         return 0
-    if args.export == "json" or args.json:
+    if args.json or args.export == "json":
         print_json(review if args.json else review.changes)
         return 0
-    _print(review, args.limit)
+    _print(review, args.limit, args.logs)
     return 0
 
 
-def _print(review: Review, limit: int) -> None:
+def _print(review: Review, limit: int, logs: int) -> None:
     run = review.run
     print(f"run {run.run_id} of job {run.job_id}: {run.state}")
     asked = f"{run.requested_at:%Y-%m-%d %H:%M:%S}" if run.requested_at else "-"
@@ -96,3 +115,80 @@ def _print(review: Review, limit: int) -> None:
     print(f"events: {len(review.events)}")
     for event in review.events:
         print(f"  {event_line(event)}")
+    shown_logs = review.logs[: max(logs, 0)]
+    cut = (
+        f", the first {len(shown_logs)} below (--logs N)"
+        if len(shown_logs) < len(review.logs)
+        else ""
+    )
+    print(f"log lines: {len(review.logs)}{cut}")
+    for line in shown_logs:
+        print(f"  {log_text(line)}")
+
+
+def log_text(line: LogLine) -> str:
+    """One logged line: time, level, who logged it (service@runner), event, key=values."""
+    who = "@".join(part for part in (line.service, line.runner) if part) or "-"
+    pairs = " ".join(f"{key}={value}" for key, value in line.fields.items())
+    when = line.at[:23].replace("T", " ")
+    return f"{when} {line.level:<7} {who} {line.event}" + (f" {pairs}" if pairs else "")
+
+
+REVIEW_COLUMNS = (*COLUMNS, "outcome", "error", "applied_at", "batch")
+"""A preview export's columns, then what the run did with each row."""
+
+
+def _export_target(export: str | None, run_id: str) -> tuple[Path, str] | None:
+    """Where --export writes a file: `xlsx` (a workbook, which no terminal shows) as
+    RUN.xlsx here, a FILE named .csv, .xlsx or .json there; None: csv or json printed."""
+    if export in (None, "csv", "json"):
+        return None
+    if export == "xlsx":
+        return Path(f"{run_id}.xlsx"), "xlsx"
+    path = Path(export)
+    return path, export_format(path, None)
+
+
+def _cells(row: ChangeRow) -> tuple[str, ...]:
+    return (
+        *(row.object_type, row.key, row.action, row.container, row.field, row.old, row.new),
+        *(row.outcome, row.error, row.at, str(row.batch)),
+    )
+
+
+def _summary(review: Review) -> Iterator[tuple[str, str | int]]:
+    run = review.run
+    yield "job", run.job_id
+    yield "run", run.run_id
+    yield "state", run.state
+    yield "plan hash", run.plan_hash
+    yield "requested by", run.requested_by
+    yield "trigger", run.trigger
+    yield "source records", run.source_records
+    yield "destination records", run.destination_records
+    for approver in run.approvals:
+        yield "approved by", approver
+    if run.reason:
+        yield "reason", run.reason
+    if run.planned is not None:
+        for name in run.planned.__struct_fields__:
+            yield f"planned {name}", int(getattr(run.planned, name))
+    for name in run.stats.__struct_fields__:
+        value = getattr(run.stats, name)
+        if isinstance(value, int):
+            yield name, value
+    yield "record errors", len(review.errors)
+    yield "fields written", len(review.changes)
+
+
+def write_review(review: Review, path: Path, fmt: str) -> None:
+    from services.common.report_writer import write_table
+
+    write_table(
+        path,
+        fmt,
+        REVIEW_COLUMNS,
+        (_cells(row) for row in review.changes),
+        _summary(review),
+        as_json=lambda: msgspec.json.encode(review.changes),
+    )

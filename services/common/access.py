@@ -24,7 +24,9 @@ The server enforces these, so no client can go around the workflow:
   waiting for approval over the safety limits), the work queue, run states, plans and
   heartbeats; never an approval, a denial or an expiry.
 - the **notifier** publishes `run.notify-failed` and records the mails it sent.
-- the **recorder** publishes nothing: it reads the journal, the stored plans and the
+- every service publishes the log lines it logs while it works on a run
+  (`idsync.log.<job>.<run>`), which the recorder keeps with the run's history.
+- the **recorder** publishes nothing else: it reads the journal, the stored plans and the
   jobs bucket's revisions (message gets) into
   its own database and answers everyone's history queries (`idsync.cmd.*.history`).
 
@@ -58,6 +60,7 @@ from schemas.events import (
     ScheduleSkipped,
 )
 from schemas.subjects import (
+    ALL_LOGS,
     ALL_WORK,
     COLLECTION_EVENTS,
     JOURNAL_SUBJECTS,
@@ -175,6 +178,7 @@ _SERVICE_BASE = [
     "$JS.API.CONSUMER.MSG.NEXT.*.*",  # pulls from the durable consumers
     "$JS.ACK.>",  # acks, naks with delay, in-progress
     "$JS.FC.>",  # flow control answers of ordered consumers
+    ALL_LOGS,  # the lines each logs about a run (services/common/run_logs.py)
 ]
 _OBJECTS = f"OBJ_{PLANS_BUCKET}"
 

@@ -20,6 +20,7 @@ from faststream.nats import JStream, NatsMessage, PullSub
 from .bus import Bus
 from .jetstream import ConsumerSpec
 from .logging import get_logger
+from .run_logs import SERVICE
 
 log = get_logger("idsync.consumers")
 
@@ -40,6 +41,14 @@ def subscribe_durable(
     waits for the rest of its batch until that request expires — up to 5 s per message,
     seen as runs approved or applied seconds after they were asked (nats-io/nats.py#986).
     Fetching one at a time returns as soon as a message comes."""
+
+    async def as_service(msg: NatsMessage) -> None:
+        token = SERVICE.set(spec.service)  # the lines it logs say whose work they are
+        try:
+            await handler(msg)
+        finally:
+            SERVICE.reset(token)
+
     for n in range(batch_size):
         subscriber: Any = bus.broker.subscriber(
             spec.subject,
@@ -49,7 +58,7 @@ def subscribe_durable(
             ack_policy=AckPolicy.MANUAL,
             title=title if batch_size == 1 else f"{title} ({n + 1} of {batch_size})",
         )
-        subscriber(handler)
+        subscriber(as_service)
         bus.watched.append((subscriber, spec))
 
 

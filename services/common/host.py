@@ -16,6 +16,7 @@ from .consumers import keep_alive
 from .credentials import Credentials, tls_context
 from .jetstream import ensure_infrastructure, wait_for_infrastructure
 from .logging import get_logger
+from .run_logs import RUN_LOGS, ship
 from .settings import Settings
 
 Background = Callable[[], Coroutine[Any, Any, None]]
@@ -72,6 +73,8 @@ class ServiceHost:
             await broker.start()
             tasks = [asyncio.create_task(run()) for run in self._backgrounds]
             tasks.append(asyncio.create_task(keep_alive(self.bus, self.settings.liveness_interval)))
+            RUN_LOGS.runner = self.settings.runner_id
+            tasks.append(asyncio.create_task(ship(self.bus.js)))  # runs' log lines, if any
             # A round trip: the server has every subscription before anyone is told "ready".
             await broker.connection.flush()
             log.info("services started", services=self.names, nats=self.url)

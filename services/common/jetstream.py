@@ -8,7 +8,8 @@ missing says the services have not started there (`not_set_up`).
 Streams never overlap: the journal holds the event families, the work queue the
 change batches, and commands are in no stream (a stream would answer the request
 itself). Every stream discards *new* messages when full, so a full store refuses a
-publish — an error someone sees — instead of silently dropping the oldest.
+publish — an error someone sees — instead of silently dropping the oldest; but the
+runs' log lines, which drop their oldest: logging never stops a run.
 """
 
 from __future__ import annotations
@@ -39,8 +40,10 @@ from schemas.events import (
     RunRequested,
 )
 from schemas.subjects import (
+    ALL_LOGS,
     ALL_WORK,
     JOURNAL_SUBJECTS,
+    LOG_SUBJECTS,
     RUN_EVENTS,
     WORK_SUBJECTS,
     command_subject,
@@ -53,6 +56,8 @@ from .settings import Settings
 JOURNAL = "IDSYNC_JOURNAL"
 WORK = "IDSYNC_WORK"
 DEADLETTERS = "IDSYNC_DEADLETTERS"
+LOGS = "IDSYNC_LOGS"
+"""Runs' log lines (services/common/run_logs.py), kept until the recorder has them."""
 ADVISORIES = ("MAX_DELIVERIES", "MSG_TERMINATED")
 JOBS_BUCKET = "idsync_jobs"
 CONNECTIONS_BUCKET = "idsync_connections"
@@ -116,6 +121,8 @@ class ConsumerSpec:
         self.subject = subject
         self.max_ack_pending = max_ack_pending
         self.deliver = deliver
+        self.service = name.split("-")[0]
+        """The service that consumes it: every consumer's name starts with it."""
 
 
 # Created with the streams, so each service's queue keeps what is published for it
@@ -144,6 +151,10 @@ STEPS = ConsumerSpec("workflow-steps", JOURNAL, RUN_EVENTS, max_ack_pending=64)
 NOTIFIER_COLLECTIONS = ConsumerSpec(
     "notifier-collections", JOURNAL, events_of(CollectionEnded), max_ack_pending=16
 )
+# Runs' log lines, into the history with their runs.
+RECORDER_LOGS = ConsumerSpec(
+    "recorder-logs", LOGS, ALL_LOGS, max_ack_pending=1, deliver=DeliverPolicy.ALL
+)
 CONSUMERS = (
     RUNNER,
     WORKFLOW,
@@ -155,6 +166,7 @@ CONSUMERS = (
     STEPS,
     NOTIFIER_COLLECTIONS,
     RECORDER,
+    RECORDER_LOGS,
 )
 
 
@@ -200,6 +212,20 @@ def stream_configs(settings: Settings) -> list[StreamConfig]:
             max_bytes=settings.journal_max_bytes,
             storage=StorageType.FILE,
             num_replicas=settings.replicas,
+        ),
+        StreamConfig(
+            name=LOGS,
+            description="Runs' log lines, in batches, until the recorder keeps them",
+            subjects=LOG_SUBJECTS,
+            retention=RetentionPolicy.LIMITS,
+            # Unlike events, a log line is worth less than the work: a full stream drops
+            # its oldest batches rather than refuse a service's next one.
+            discard=DiscardPolicy.OLD,
+            max_bytes=settings.log_max_bytes,
+            max_age=settings.journal_max_age_days * DAY,
+            storage=StorageType.FILE,
+            num_replicas=settings.replicas,
+            duplicate_window=120.0,
         ),
     ]
 

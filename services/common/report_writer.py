@@ -1,5 +1,7 @@
 """A plan's report written as CSV, XLSX or JSON: `idsync job preview --export` and the
-change report a mail carries write it the same way.
+change report a mail carries write it the same way; `idsync run review --export`
+writes a run's changes in the same layout (`write_table`: the same columns first, then
+the run's own).
 
 The rows come from core/engine/report.py. Spreadsheet formats escape cells
 that a spreadsheet would run as formulas; JSON holds the values as they are. A file is
@@ -10,8 +12,9 @@ from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
@@ -24,16 +27,40 @@ XLSX_MAX_CELL = 32_767
 _TRUNCATED = "… (cut: longer than a spreadsheet cell holds)"
 
 
+Summary = Iterable[tuple[str, str | int]]
+
+
 def write_report(report: PlanReport, path: Path, fmt: str) -> None:
     """Write the report to `path` in `fmt` (one of FORMATS), replacing any file there."""
+    write_table(
+        path,
+        fmt,
+        COLUMNS,
+        (row.cells() for row in report.rows),
+        _summary(report),
+        as_json=lambda: msgspec.json.encode(report),
+    )
+
+
+def write_table(
+    path: Path,
+    fmt: str,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[str]],
+    summary: Summary,
+    *,
+    as_json: Callable[[], bytes],
+) -> None:
+    """Rows under `columns` (a sheet `changes`, and a sheet `summary` in a workbook), or
+    `as_json()` for JSON; written next to `path`, then renamed into place."""
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         if fmt == "csv":
-            _write_csv(report, temporary)
+            _write_csv(temporary, columns, rows)
         elif fmt == "xlsx":
-            _write_xlsx(report, temporary)
+            _write_xlsx(temporary, columns, rows, summary)
         else:
-            temporary.write_bytes(msgspec.json.format(msgspec.json.encode(report), indent=2))
+            temporary.write_bytes(msgspec.json.format(as_json(), indent=2))
         os.replace(temporary, path)
     except OSError as error:
         raise BadInput(f"{path}: cannot write the export ({error.strerror or error})") from None
@@ -41,15 +68,17 @@ def write_report(report: PlanReport, path: Path, fmt: str) -> None:
         temporary.unlink(missing_ok=True)
 
 
-def _write_csv(report: PlanReport, path: Path) -> None:
+def _write_csv(path: Path, columns: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
     # utf-8-sig: Excel reads a CSV as UTF-8 only when it starts with a byte-order mark.
     with path.open("w", encoding="utf-8-sig", newline="") as out:
         writer = csv.writer(out)
-        writer.writerow(COLUMNS)
-        writer.writerows([spreadsheet_safe(cell) for cell in row.cells()] for row in report.rows)
+        writer.writerow(columns)
+        writer.writerows([spreadsheet_safe(cell) for cell in row] for row in rows)
 
 
-def _write_xlsx(report: PlanReport, path: Path) -> None:
+def _write_xlsx(
+    path: Path, columns: Sequence[str], rows: Iterable[Sequence[str]], summary: Summary
+) -> None:
     # Imported here: only this format needs openpyxl, and it takes a while to load.
     from openpyxl import Workbook
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
@@ -63,16 +92,16 @@ def _write_xlsx(report: PlanReport, path: Path) -> None:
 
     book = Workbook(write_only=True)  # streams rows: a large plan never sits in memory twice
     changes = book.create_sheet("changes")
-    changes.append(list(COLUMNS))
-    for row in report.rows:
-        changes.append([cell(text) for text in row.cells()])
-    summary = book.create_sheet("summary")
-    for name, value in _summary(report):
-        summary.append([name, cell(value) if isinstance(value, str) else value])
+    changes.append(list(columns))
+    for row in rows:
+        changes.append([cell(text) for text in row])
+    sheet: Any = book.create_sheet("summary")
+    for name, value in summary:
+        sheet.append([name, cell(value) if isinstance(value, str) else value])
     book.save(path)
 
 
-def _summary(report: PlanReport) -> Iterable[tuple[str, str | int]]:
+def _summary(report: PlanReport) -> Summary:
     yield "job", report.job_id
     yield "plan hash", report.plan_hash
     yield "source records", report.source_records

@@ -77,6 +77,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     journal_max_bytes: int = 1 << 30
     journal_max_age_days: float = 90.0
     work_max_bytes: int = 1 << 30
+    log_max_bytes: int = 256 << 20
+    """IDSYNC_LOG_MAX_BYTES: the most the runs' log lines stream holds (the oldest go first)."""
     history_keep_days: float = 365.0
     """IDSYNC_HISTORY_KEEP_DAYS: how long the recorder keeps a run whose job says nothing
     (`history = { keep = "90d" }`) — archived to JSON lines, then removed."""
@@ -148,6 +150,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 journal_max_bytes=int(env.get("IDSYNC_JOURNAL_MAX_BYTES", 1 << 30)),
                 journal_max_age_days=float(env.get("IDSYNC_JOURNAL_MAX_AGE_DAYS", 90)),
                 work_max_bytes=int(env.get("IDSYNC_WORK_MAX_BYTES", 1 << 30)),
+                log_max_bytes=int(env.get("IDSYNC_LOG_MAX_BYTES", 256 << 20)),
                 history_keep_days=float(env.get("IDSYNC_HISTORY_KEEP_DAYS", 365)),
                 scheduler_tick=float(env.get("IDSYNC_SCHEDULER_TICK", 1)),
                 runner_concurrency=int(env.get("IDSYNC_RUNNER_CONCURRENCY", 4)),

@@ -16,6 +16,8 @@ from schemas.events import decode_event
 from schemas.history import HistoryQuery, HistoryReply
 from schemas.plan import RecordError
 
+from .logs import COLUMNS as LOG_COLUMNS
+from .logs import log_line
 from .project import CHANGE_COLUMNS, change_row
 from .versions import planned_at, version_at, versions_of
 
@@ -30,7 +32,7 @@ async def answer(db: aiosqlite.Connection, query: HistoryQuery) -> HistoryReply:
         return HistoryReply(versions=await versions_of(db, query.job_id))
     if query.what == "why":
         return await why(db, query)
-    if query.what in ("run", "errors", "events", "changes"):
+    if query.what in ("run", "errors", "events", "changes", "logs"):
         cursor = await db.execute("SELECT story FROM runs WHERE run_id = ?", (query.run_id,))
         found = await cursor.fetchone()
         if found is None:
@@ -55,6 +57,15 @@ async def answer(db: aiosqlite.Connection, query: HistoryQuery) -> HistoryReply:
         ]
         kept, next_offset = _cut(errors, limit, query.offset)
         return HistoryReply(errors=kept, next_offset=next_offset)
+    if query.what == "logs":
+        rows = await _page(
+            db,
+            f"SELECT {LOG_COLUMNS} FROM log_lines WHERE run_id = ? "
+            "ORDER BY at, source, batch, n LIMIT ? OFFSET ?",
+            (query.run_id, limit + 1, query.offset),
+        )
+        lines, next_offset = _cut([log_line(tuple(row)) for row in rows], limit, query.offset)
+        return HistoryReply(logs=lines, next_offset=next_offset)
     if query.what == "events":
         rows = await _page(
             db,

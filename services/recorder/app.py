@@ -21,15 +21,17 @@ from faststream.nats import NatsBroker, NatsMessage
 from core.errors import IdsyncError
 from schemas.events import Event
 from schemas.history import HistoryReply, encode, query_decoder
+from schemas.logs import batch_decoder
 from schemas.subjects import command_subject
 from services.common.bus import Bus
 from services.common.consumers import subscribe_durable
 from services.common.delivery import deliberately
 from services.common.host import Background
-from services.common.jetstream import RECORDER
+from services.common.jetstream import RECORDER, RECORDER_LOGS
 
 from .answers import answer
 from .database import open_database, path_in
+from .logs import keep as keep_logs
 from .project import Recorder, log
 from .retention import PRUNE_EVERY, keeps, prune
 from .versions import POLL
@@ -69,6 +71,26 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
         await handler(msg)
 
     subscribe_durable(bus, RECORDER, on_event, batch_size=1, title="history")
+
+    async def on_logs(msg: NatsMessage) -> None:
+        # No run bound here: what this logs is no run's line (nor sent again as one).
+        try:
+            batch = batch_decoder.decode(msg.body)
+        except (msgspec.DecodeError, msgspec.ValidationError) as error:
+            log.error("undecodable log lines terminated", error=str(error))
+            await msg.reject()
+            return
+        try:
+            written = await writer()
+            async with written.lock:
+                await keep_logs(written.db, batch)
+        except aiosqlite.Error as error:
+            log.warning("run's log lines not recorded; will retry", error=str(error))
+            await msg.nack(delay=bus.settings.retry_delay)
+            return
+        await msg.ack()
+
+    subscribe_durable(bus, RECORDER_LOGS, on_logs, batch_size=1, title="runs' log lines")
 
     @broker.subscriber(command_subject("*", VERB), queue=QUEUE, title="history queries")
     async def on_query(msg: NatsMessage) -> bytes:

@@ -95,6 +95,20 @@ CREATE TABLE IF NOT EXISTS job_versions (
     body BLOB                       -- the job as JSON (a job holds no secret); NULL: deleted
 );
 CREATE UNIQUE INDEX IF NOT EXISTS job_versions_of_job ON job_versions (job_id, version);
+CREATE TABLE IF NOT EXISTS log_lines (
+    run_id TEXT NOT NULL,
+    source TEXT NOT NULL,           -- the process that logged it (runner id and a token)
+    batch INTEGER NOT NULL,         -- that process's batch number
+    n INTEGER NOT NULL,
+    job_id TEXT NOT NULL,
+    at TEXT NOT NULL,
+    level TEXT NOT NULL,
+    service TEXT NOT NULL,
+    runner TEXT NOT NULL,
+    event TEXT NOT NULL,
+    fields TEXT NOT NULL,           -- the line's other key/values (JSON; never a password)
+    PRIMARY KEY (run_id, source, batch, n)
+);
 CREATE TABLE IF NOT EXISTS progress (
     what TEXT PRIMARY KEY,          -- jobs: the last revision of the jobs bucket read
     value INTEGER NOT NULL

@@ -4,7 +4,7 @@ removed from the history database.
 How long: the job's `history = { keep = "90d" }` (its latest recorded version), else
 the recorder's `IDSYNC_HISTORY_KEEP_DAYS` (365). Every PRUNE_EVERY seconds (and at
 start) the runs past their time are written, every row of every table that holds them
-(runs, events, record_errors, batches, changes), to a JSON lines file under
+(runs, events, record_errors, batches, changes, log_lines), to a JSON lines file under
 IDSYNC_HOME/history-archive/<job>/ — written to a temporary name, fsynced, renamed and
 its folder fsynced — and only then deleted, in one transaction. An archive that cannot
 be written prunes nothing. A crash between the archive and the delete leaves both: the
@@ -29,8 +29,8 @@ from schemas.jobs import Job
 
 FOLDER = "history-archive"
 PRUNE_EVERY = 3600.0
-TABLES = ("runs", "events", "record_errors", "batches", "changes")
-JSON_COLUMNS = {("runs", "story"), ("events", "body")}
+TABLES = ("runs", "events", "record_errors", "batches", "changes", "log_lines")
+JSON_COLUMNS = {("runs", "story"), ("events", "body"), ("log_lines", "fields")}
 """Columns holding JSON: archived as JSON, not as text."""
 CHUNK = 5000
 """Rows written to an archive at a time."""

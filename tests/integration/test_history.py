@@ -10,6 +10,9 @@ import json
 import signal
 import sqlite3
 
+import openpyxl
+
+from core.engine.report import COLUMNS
 from core.engine.report import rows as report_rows
 from schemas.events import RunFinished
 from schemas.work import decode_plan
@@ -87,6 +90,18 @@ async def test_three_runs_are_recorded_field_by_field_and_replay_gives_the_same_
             (leaving["employee_id"], "delete"),
             ("E000900", "create"),
         }
+        workbook = settings.home / "review.xlsx"
+        written = await idsync(settings, "run", "review", runs[1], "--export", str(workbook))
+        assert written.returncode == 0 and str(workbook) in written.stdout, written.stderr
+        sheets = openpyxl.load_workbook(workbook, read_only=True)
+        header, *cells = list(sheets["changes"].iter_rows(values_only=True))
+        assert header[:7] == COLUMNS and header[7:9] == ("outcome", "error")
+        assert [(r[1], r[2], r[4] or "", r[5] or "", r[6] or "", r[7]) for r in cells] == [
+            (r["key"], r["action"], r["field"], r["old"], r["new"], r["outcome"]) for r in exported
+        ]
+        summary = {r[0]: r[1] for r in sheets["summary"].iter_rows(values_only=True)}
+        assert summary["run"] == runs[1] and summary["state"] == "finished"
+        assert summary["fields written"] == len(exported)
         text = await idsync(settings, "run", "review", runs[1])
         assert "statistics" in text.stdout or "created" in text.stdout
         assert "run.finished" in text.stdout and "events: " in text.stdout

@@ -58,6 +58,11 @@ async def add_run(db: aiosqlite.Connection, run_id: str, job_id: str, days: int)
             "'applied', '', ?)",
             (run_id, n, job_id, field, ended),
         )
+    await db.execute(
+        "INSERT INTO log_lines VALUES (?, 'host-1-ab12', 1, 0, ?, ?, 'warning', 'runner', "
+        "'host-1', 'slow destination', '{\"batch\":\"1\"}')",
+        (run_id, job_id, ended),
+    )
 
 
 @pytest.fixture
@@ -90,7 +95,7 @@ async def test_runs_past_their_jobs_time_are_archived_then_removed(
     keep = await keeps(db, default_days=365)
     assert keep("short") == timedelta(days=30) and keep("long") == timedelta(days=365)
     pruned = await prune(db, home, keep, NOW)
-    assert pruned.runs == 2 and pruned.rows == 2 * (1 + 2 + 1 + 1 + 2)
+    assert pruned.runs == 2 and pruned.rows == 2 * (1 + 2 + 1 + 1 + 2 + 1)
     left = {"short-new", "long-old"}
     assert await runs_in(db) == {table: left for table in TABLES}
     archived = sorted((home / FOLDER).rglob("*"))
@@ -106,6 +111,8 @@ async def test_runs_past_their_jobs_time_are_archived_then_removed(
         line for line in lines if line["table"] == "runs" and line["run_id"] == "short-old"
     )
     assert story["story"] == {"run_id": "short-old"} and story["requested_by"] == "ada"
+    logged = next(line for line in lines if line["table"] == "log_lines")
+    assert logged["fields"] == {"batch": "1"}, "a line's fields archived as JSON"
     assert await prune(db, home, keep, NOW) == type(pruned)(), "nothing more is due"
 
 
@@ -121,7 +128,7 @@ async def test_the_archive_is_on_disk_before_anything_is_removed(
     assert await runs_in(db) == before, "the removal failed as a whole"
     files = [p for p in (tmp_path / FOLDER).rglob("*") if p.is_file()]
     assert len(files) == 2 and all(p.suffix == ".jsonl" for p in files)
-    assert sum(len(p.read_text().splitlines()) for p in files) == 2 * 7
+    assert sum(len(p.read_text().splitlines()) for p in files) == 2 * 8
 
 
 async def test_nothing_is_pruned_when_the_archive_cannot_be_written(

@@ -1,0 +1,75 @@
+"""`idsync run review --export`: where the file goes, and a workbook in the layout of a
+preview's export, read back (services/cli/review.py, services/common/report_writer.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+
+from core.engine.report import COLUMNS
+from core.errors import BadInput
+from core.runs import RunStory
+from schemas.history import ChangeRow
+from schemas.plan import RunStats
+from services.cli.review import Review, _export_target, write_review
+
+
+def test_where_each_export_goes() -> None:
+    assert _export_target(None, "r1") is None
+    assert _export_target("csv", "r1") is None and _export_target("json", "r1") is None
+    assert _export_target("xlsx", "r1") == (Path("r1.xlsx"), "xlsx")
+    assert _export_target("out/a.XLSX", "r1") == (Path("out/a.XLSX"), "xlsx")
+    with pytest.raises(BadInput, match=r"end it in \.csv, \.xlsx or \.json"):
+        _export_target("review.txt", "r1")
+
+
+def test_a_reviews_workbook_has_the_previews_columns_then_the_runs_own(tmp_path: Path) -> None:
+    rows = [
+        ChangeRow(
+            run_id="r1",
+            job_id="hr",
+            batch=1,
+            n=0,
+            object_type="user",
+            key="E1",
+            action="update",
+            field="department",
+            old="Research",
+            new="=HYPERLINK(1)",
+            at="2026-01-01T00:00:00+00:00",
+        ),
+        ChangeRow(
+            run_id="r1",
+            job_id="hr",
+            batch=1,
+            n=1,
+            object_type="user",
+            key="E2",
+            action="create",
+            field="mail",
+            new="b@example.org",
+            outcome="failed",
+            error="refused",
+        ),
+    ]
+    story = RunStory(run_id="r1", job_id="hr", state="finished", stats=RunStats(updated=1))
+    review = Review(run=story, errors=[], changes=rows, events=[], logs=[])
+    path = tmp_path / "review.xlsx"
+    write_review(review, path, "xlsx")
+    book = load_workbook(path, read_only=True)
+    header, *cells = list(book["changes"].iter_rows(values_only=True))
+    assert header == (*COLUMNS, "outcome", "error", "applied_at", "batch")
+    assert cells[0][:7] == (
+        "user",
+        "E1",
+        "update",
+        None,
+        "department",
+        "Research",
+        "'=HYPERLINK(1)",
+    )
+    assert cells[1][7:9] == ("failed", "refused")
+    summary = {r[0]: r[1] for r in book["summary"].iter_rows(values_only=True)}
+    assert summary["run"] == "r1" and summary["updated"] == 1 and summary["fields written"] == 2
