@@ -72,7 +72,7 @@ def listing(
 ) -> list[Listed]:
     """The jobs that pass `filters`, each with its latest run and how often it ran, in
     `order`: by id, by latest run (most recent first; never-run last), by times run (most
-    first). Ties by id."""
+    first), pinned jobs before the others. Ties by id."""
     runs: dict[str, list[RunStory]] = {}
     for story in stories:
         runs.setdefault(story.job_id, []).append(story)
@@ -88,6 +88,7 @@ def listing(
         kept.sort(key=_last_time, reverse=True)
     elif order == "times-run":
         kept.sort(key=lambda item: item.times_run, reverse=True)
+    kept.sort(key=lambda item: not item.job.pinned)  # pinned first, each group in order
     return kept
 
 

@@ -36,6 +36,8 @@ class Collection(_Strict, frozen=True):
     schedules: list[Schedule] = msgspec.field(default_factory=list)
     """When the collection runs on its own (the scheduler): as a job's schedules."""
     enabled: bool = True
+    pinned: bool = False
+    """Listed first by `idsync collection list` (`idsync collection pin|unpin`)."""
     notify: list[Notification] = msgspec.field(default_factory=list)
     """One summary mail per collection run (triggers always, changed, errors, failed)."""
 

@@ -307,6 +307,8 @@ class Job(_Strict, frozen=True):
     """More schedules: the job runs whenever any enabled one fires (never two runs at once:
     a fire while a run goes on is skipped and said so)."""
     enabled: bool = True
+    pinned: bool = False
+    """Listed first by `idsync job list` (`idsync job pin|unpin`)."""
     batch_size: int = 1000
     """Most changes in one applied batch (batches also stay under 512 KiB)."""
     safety: Safety = msgspec.field(default_factory=Safety)

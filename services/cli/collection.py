@@ -65,7 +65,7 @@ async def collection_list(args: argparse.Namespace) -> int:
         print("no collections yet: `idsync collection apply FILE.toml` adds one")
         return 0
     rows = []
-    for c in sorted(collections, key=lambda c: c.id):
+    for c in sorted(collections, key=lambda c: (not c.pinned, c.id)):  # pinned first
         last = runs[c.id][-1] if runs[c.id] else None
         upcoming = next_run(c, now)
         rows.append(
@@ -73,7 +73,7 @@ async def collection_list(args: argparse.Namespace) -> int:
                 c.id,
                 c.display_title,
                 _jobs(c),
-                "enabled" if c.enabled else "disabled",
+                ("enabled" if c.enabled else "disabled") + (", pinned" if c.pinned else ""),
                 schedule_text(c),
                 f"{upcoming:%Y-%m-%d %H:%M}" if upcoming else "-",
                 f"{last.state} {last.run_id}" if last else "never",
@@ -148,6 +148,22 @@ async def collection_cancel(args: argparse.Namespace) -> int:
     async with connect(args.settings) as session:
         await session.cancel_collection(args.run)
     print(f"collection run {args.run} cancelled: no job of it starts any more")
+    return 0
+
+
+async def collection_pin(args: argparse.Namespace) -> int:
+    return await _pin(args, True)
+
+
+async def collection_unpin(args: argparse.Namespace) -> int:
+    return await _pin(args, False)
+
+
+async def _pin(args: argparse.Namespace, pinned: bool) -> int:
+    async with connect(args.settings) as session:
+        collection = await session.store.collection(args.id)
+        await session.apply_collection(msgspec.structs.replace(collection, pinned=pinned))
+    print(f"collection {args.id} " + ("pinned: listed first" if pinned else "no longer pinned"))
     return 0
 
 

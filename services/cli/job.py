@@ -102,7 +102,7 @@ async def job_list(args: argparse.Namespace) -> int:
                 job.id,
                 job.display_title,
                 f"{job.source.connection} → {job.destination.connection}",
-                "enabled" if job.enabled else "disabled",
+                ("enabled" if job.enabled else "disabled") + (", pinned" if job.pinned else ""),
                 schedule_text(job),
                 f"{upcoming:%Y-%m-%d %H:%M:%S}" if upcoming else "-",
                 last_run,

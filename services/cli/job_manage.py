@@ -1,4 +1,4 @@
-"""`idsync job duplicate|rename|export|import`: managing jobs as a whole.
+"""`idsync job duplicate|rename|pin|unpin|export|import`: managing jobs as a whole.
 
 Every change goes the way `idsync job apply` goes (`job.apply_checked`: checked here, then
 through the workflow under the job's ownership when the server has users)."""
@@ -48,10 +48,33 @@ async def job_rename(args: argparse.Namespace) -> int:
     return 0
 
 
+async def job_pin(args: argparse.Namespace) -> int:
+    return await _pin(args, True)
+
+
+async def job_unpin(args: argparse.Namespace) -> int:
+    return await _pin(args, False)
+
+
+async def _pin(args: argparse.Namespace, pinned: bool) -> int:
+    async with connect(args.settings) as session:
+        job = await session.store.job(args.id)
+        await apply_checked(session, msgspec.structs.replace(job, pinned=pinned), f"job {args.id}")
+    print(f"job {args.id} " + ("pinned: listed first" if pinned else "no longer pinned"))
+    return 0
+
+
 async def job_export(args: argparse.Namespace) -> int:
-    """The jobs (all, or those named) and the connections they use, as files in a folder:
-    connections.<fmt> and jobs/<id>.<fmt>, which `idsync job import FOLDER` applies."""
-    from services.common.exporting import connections_text, job_text
+    """The jobs (all, or those named), the connections they use and the collections of
+    only those jobs — with every job, the templates people saved too — as files in a
+    folder: connections.<fmt>, jobs/, collections/ and templates/, which `idsync job
+    import FOLDER` applies."""
+    from services.common.exporting import (
+        collection_text,
+        connections_text,
+        job_text,
+        template_text,
+    )
 
     fmt = args.format
     folder = Path(args.to)
@@ -65,49 +88,91 @@ async def job_export(args: argparse.Namespace) -> int:
             side for job in jobs for side in (job.source.connection, job.destination.connection)
         }
         connections = [c for c in await session.store.connections() if c.id in used]
+        exported = {job.id for job in jobs}
+        collections = [
+            c
+            for c in await session.store.collections()
+            if {step.job for step in c.jobs} <= exported
+        ]
+        templates = [] if args.ids else await session.store.templates()
     if not jobs:
         raise BadInput("no jobs to export")
-    (folder / "jobs").mkdir(parents=True, exist_ok=True)
     written = folder / f"connections.{fmt}"
-    written.write_text(connections_text(connections, fmt), encoding="utf-8")
-    for job in jobs:
-        (folder / "jobs" / f"{job.id}.{fmt}").write_text(job_text(job, fmt), encoding="utf-8")
+    files = [(written, connections_text(connections, fmt))]
+    files += [(folder / "jobs" / f"{job.id}.{fmt}", job_text(job, fmt)) for job in jobs]
+    files += [
+        (folder / "collections" / f"{c.id}.{fmt}", collection_text(c, fmt)) for c in collections
+    ]
+    files += [(folder / "templates" / f"{t.id}.{fmt}", template_text(t, fmt)) for t in templates]
+    for path, text in files:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
     print(
-        f"exported {len(jobs)} jobs to {folder / 'jobs'} and the {len(connections)} connections "
-        f"they use to {written} (secrets stay where their references point)"
+        f"exported {len(jobs)} jobs, {len(collections)} collections and {len(templates)} "
+        f"templates to {folder}, and the {len(connections)} connections they use to {written} "
+        "(secrets stay where their references point)"
     )
     return 0
 
 
 async def job_import(args: argparse.Namespace) -> int:
-    """A folder `job export` wrote (its connections first, then its jobs), or one job file."""
+    """A folder `job export` wrote (its connections first, then its jobs, collections and
+    templates), or one job file. Everything is read and checked before anything is
+    applied: a file that does not read applies nothing."""
+    from core.checks.collections import check_collection
     from core.checks.connections import check_connections
-    from services.common.definitions import load_connections, load_job
+    from services.common.definitions import (
+        load_collection,
+        load_connections,
+        load_job,
+        load_template,
+    )
     from services.providers import FACTS
 
     path = Path(args.path)
-    connection_files, job_files = _files_of(path)
-    if not connection_files and not job_files:
+    found = _files_of(path)
+    if not any(found.values()):
         raise BadInput(f"{path}: no connections.toml nor jobs/*.toml to import")
     connections = []
-    for file in connection_files:
+    for file in found["connections"]:
         loaded = load_connections(file)
         check_connections(loaded, FACTS, origin=str(file))
         connections += loaded
-    jobs = [(file, load_job(file)) for file in job_files]
+    jobs = [(file, load_job(file)) for file in found["jobs"]]
+    collections = [(file, load_collection(file)) for file in found["collections"]]
+    templates = [load_template(file) for file in found["templates"]]
     async with connect(args.settings) as session:
         if connections:
             await session.apply_connections(connections)
         for file, job in jobs:
             await apply_checked(session, job, str(file))
-    print(f"imported {len(connections)} connections and {len(jobs)} jobs from {path}")
+        known = {job.id for job in await session.store.jobs()}
+        for file, collection in collections:
+            check_collection(collection, known, origin=str(file))
+            await session.apply_collection(collection)
+        for template in templates:
+            await session.save_template(template)
+    print(
+        f"imported {len(connections)} connections, {len(jobs)} jobs, {len(collections)} "
+        f"collections and {len(templates)} templates from {path}"
+    )
     return 0
 
 
-def _files_of(path: Path) -> tuple[list[Path], list[Path]]:
-    """The connection files and job files of an exported folder, or one job file."""
+def _files_of(path: Path) -> dict[str, list[Path]]:
+    """The files of an exported folder by kind (connections, jobs, collections, templates),
+    or one job file."""
     if not path.is_dir():
-        return [], [path]
+        return {"connections": [], "jobs": [path], "collections": [], "templates": []}
     found = [path / f"connections.{fmt}" for fmt in ("toml", "json")]
-    jobs = sorted(f for f in (path / "jobs").glob("*") if f.suffix.lower() in (".toml", ".json"))
-    return [f for f in found if f.exists()], jobs
+
+    def documents(kind: str) -> list[Path]:
+        files = (path / kind).glob("*")
+        return sorted(f for f in files if f.suffix.lower() in (".toml", ".json"))
+
+    return {
+        "connections": [f for f in found if f.exists()],
+        "jobs": documents("jobs"),
+        "collections": documents("collections"),
+        "templates": documents("templates"),
+    }

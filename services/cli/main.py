@@ -324,6 +324,12 @@ def _nouns(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     ):
         p = _command(jobs, verb, f"services.cli.schedule:job_{verb}", text)
         p.add_argument("id")
+    for verb, text in (
+        ("pin", "list a job first (`job list`)"),
+        ("unpin", "list a pinned job among the others again"),
+    ):
+        p = _command(jobs, verb, f"services.cli.job_manage:job_{verb}", text)
+        p.add_argument("id")
 
     schedules = sub.add_parser(
         "schedule",
@@ -407,6 +413,12 @@ def _nouns(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "delete a collection (its jobs stay)",
     )
     p.add_argument("id")
+    for verb, text in (
+        ("pin", "list a collection first (`collection list`)"),
+        ("unpin", "list a pinned collection among the others again"),
+    ):
+        p = _command(collections, verb, f"services.cli.collection:collection_{verb}", text)
+        p.add_argument("id")
 
     templates = sub.add_parser(
         "template",

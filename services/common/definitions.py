@@ -25,6 +25,7 @@ from schemas.collections import Collection
 from schemas.connections import PATH_FIELDS, PROVIDERS, Connection
 from schemas.ids import is_slug
 from schemas.jobs import Job
+from schemas.templates import Template
 
 # Derived from the union so a new provider is picked up without touching this module.
 _CLASSES: dict[str, type[Connection]] = {
@@ -33,6 +34,7 @@ _CLASSES: dict[str, type[Connection]] = {
 _CONNECTION_INFO = {tag: mi.type_info(cls) for tag, cls in _CLASSES.items()}
 _JOB_INFO = mi.type_info(Job)
 _COLLECTION_INFO = mi.type_info(Collection)
+_TEMPLATE_INFO = mi.type_info(Template)
 
 _ABSENT = object()
 # Types in words (singular, plural), for people who never heard of `str` or `array`.
@@ -130,6 +132,21 @@ def load_collection(path: Path) -> Collection:
     except msgspec.ValidationError as e:
         raise BadInput(f"{name}: {_translate(e, data, _COLLECTION_INFO, '$')}") from None
     return collection
+
+
+def load_template(path: Path) -> Template:
+    """The one template a file defines (TOML as `idsync template show` prints it, or JSON
+    as `--json` does), decoded strictly."""
+    name, data = str(path), _read_document(path)
+    if not isinstance(data, dict):
+        raise BadInput(f"{name}: expected one template (a table), got {show(data)}")
+    try:
+        template = msgspec.convert(data, Template)
+    except msgspec.ValidationError as e:
+        raise BadInput(f"{name}: {_translate(e, data, _TEMPLATE_INFO, '$')}") from None
+    if template.builtin:
+        raise BadInput(f"{name}: a shipped template cannot be imported; save your own instead")
+    return template
 
 
 def _read_document(path: Path) -> Any:

@@ -1,8 +1,8 @@
-"""Jobs and connections written as files: TOML as people write them (fields at their
-defaults left out: core/documents.py), or JSON. What is written applies back unchanged
-(`idsync job import`, `idsync job apply`, `idsync connection apply`). Secrets are never
-in them: a connection holds only references to where its secrets are read
-(`{ env = "VAR" }`, `{ file = "path" }`), and those are what is written."""
+"""Jobs, connections, collections and templates written as files: TOML as people write
+them (fields at their defaults left out: core/documents.py), or JSON. What is written
+applies back unchanged (`idsync job import`, `idsync job apply`, `idsync connection
+apply`). Secrets are never in them: a connection holds only references to where its
+secrets are read (`{ env = "VAR" }`, `{ file = "path" }`), and those are what is written."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import msgspec
 import tomli_w
 
 from core.documents import lean
+from schemas.collections import Collection
 from schemas.connections import Connection
 from schemas.jobs import Job
 from schemas.templates import Template
@@ -40,6 +41,10 @@ def _dump(document: Any, fmt: Format) -> str:
     return tomli_w.dumps(document)
 
 
-def template_text(template: Template) -> str:
-    """A template as TOML (its job or collection as a table of it)."""
-    return _dump(lean(template), "toml")
+def template_text(template: Template, fmt: Format = "toml") -> str:
+    """A template (its job or collection as a table of it)."""
+    return _dump(lean(template), fmt)
+
+
+def collection_text(collection: Collection, fmt: Format) -> str:
+    return _dump(lean(collection), fmt)

@@ -1,6 +1,6 @@
 """Managing jobs with the command, as a user does: duplicate, rename, enable and disable,
-list with filters and orders, export and import (TOML and JSON), delete with or without
-the history."""
+pin, list with filters and orders, export and import (TOML and JSON; with their
+collections and templates), delete with or without the history."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from services.common.settings import Settings
 
 from .conftest import JOB_ID, Files, RunServices, apply_files
 from .test_cli import idsync
+from .test_collections import collection_file
 
 
 async def ok(settings: Settings, *args: str) -> str:
@@ -60,7 +61,7 @@ async def test_duplicate_rename_and_list_with_filters_and_orders(
     assert duplicate.returncode == 2 and "exists already" in duplicate.stderr
 
 
-async def test_export_then_import_gives_back_the_same_jobs_and_connections(
+async def test_export_then_import_gives_back_the_same_jobs_connections_collections_and_templates(
     settings: Settings, files: Files, session: Session, tmp_path: Path
 ) -> None:
     files.write(count=3, schedule="1h")
@@ -73,8 +74,14 @@ async def test_export_then_import_gives_back_the_same_jobs_and_connections(
     )
     await apply_files(session, files)
     await ok(settings, "job", "duplicate", JOB_ID, "second")
+    await ok(settings, "job", "pin", "second")
+    nightly = collection_file(tmp_path, "nightly", (JOB_ID, "abort"), ("second", "continue"))
+    await ok(settings, "collection", "apply", str(nightly))
+    await ok(settings, "template", "save", JOB_ID, "people-like", "--title", "People")
     before = {str(j["id"]): j for j in await listed(settings)}
     connections = json.loads(await ok(settings, "connection", "list", "--json"))
+    collection = await ok(settings, "collection", "show", "nightly", "--json")
+    template = await ok(settings, "template", "show", "people-like", "--json")
     for fmt in ("toml", "json"):
         folder = tmp_path / fmt
         await ok(settings, "job", "export", "--to", str(folder), "--format", fmt)
@@ -82,13 +89,19 @@ async def test_export_then_import_gives_back_the_same_jobs_and_connections(
             f"{JOB_ID}.{fmt}",
             f"second.{fmt}",
         ]
+        assert [p.name for p in (folder / "collections").iterdir()] == [f"nightly.{fmt}"]
+        assert [p.name for p in (folder / "templates").iterdir()] == [f"people-like.{fmt}"]
+        await ok(settings, "collection", "delete", "nightly")
+        await ok(settings, "template", "delete", "people-like")
         for job_id in before:
             await ok(settings, "job", "delete", job_id)
         assert await listed(settings) == []
         said = await ok(settings, "job", "import", str(folder))
-        assert "imported 2 connections and 2 jobs" in said
+        assert "imported 2 connections, 2 jobs, 1 collections and 1 templates" in said
         assert {j["id"]: j for j in await listed(settings)} == before
         assert json.loads(await ok(settings, "connection", "list", "--json")) == connections
+        assert await ok(settings, "collection", "show", "nightly", "--json") == collection
+        assert await ok(settings, "template", "show", "people-like", "--json") == template
     exported = (tmp_path / "toml" / "jobs" / f"{JOB_ID}.toml").read_text()
     assert 'cron = "30 2 * * *"' in exported and "batch_size" not in exported
 
@@ -124,3 +137,37 @@ async def test_a_deleted_job_keeps_its_history_unless_asked_to_forget_it(
     runs = Runs(session.js)
     states = [await runs.get(key) for key in await bucket_keys(session.js, RUNS_BUCKET)]
     assert sorted(state.job_id for state in states if state is not None) == ["other"]
+
+
+async def test_a_pinned_job_is_listed_first_until_unpinned(
+    settings: Settings, files: Files, session: Session
+) -> None:
+    files.write(count=1)
+    await apply_files(session, files)
+    await ok(settings, "job", "duplicate", JOB_ID, "zz-last")
+    assert [j["id"] for j in await listed(settings)] == [JOB_ID, "zz-last"]
+    assert "pinned" in await ok(settings, "job", "pin", "zz-last")
+    assert [j["id"] for j in await listed(settings)] == ["zz-last", JOB_ID]
+    assert "disabled, pinned" in (await ok(settings, "job", "list")).splitlines()[1]
+    await ok(settings, "job", "unpin", "zz-last")
+    assert [j["id"] for j in await listed(settings)] == [JOB_ID, "zz-last"]
+
+
+async def test_a_pinned_collection_is_listed_first(
+    settings: Settings, files: Files, session: Session, tmp_path: Path
+) -> None:
+    files.write(count=1)
+    await apply_files(session, files)
+    for name in ("a-first", "b-second"):
+        await ok(
+            settings, "collection", "apply", str(collection_file(tmp_path, name, (JOB_ID, "abort")))
+        )
+
+    def order(table: str) -> list[str]:
+        return [line.split()[0] for line in table.splitlines()[1:]]
+
+    assert order(await ok(settings, "collection", "list")) == ["a-first", "b-second"]
+    await ok(settings, "collection", "pin", "b-second")
+    assert order(await ok(settings, "collection", "list")) == ["b-second", "a-first"]
+    await ok(settings, "collection", "unpin", "b-second")
+    assert order(await ok(settings, "collection", "list")) == ["a-first", "b-second"]
