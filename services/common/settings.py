@@ -83,6 +83,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """IDSYNC_HISTORY_KEEP_DAYS: how long the recorder keeps a run whose job says nothing
     (`history = { keep = "90d" }`) — archived to JSON lines, then removed."""
     """IDSYNC_WORK_MAX_BYTES: the most the work queue holds; a full queue fails the run."""
+    history_url: str | None = None
+    """IDSYNC_HISTORY_URL: a PostgreSQL database for the history
+    (postgresql://user@host:port/database); without it, IDSYNC_HOME/history.sqlite."""
+    history_password_file: Path | None = None
+    """IDSYNC_HISTORY_PASSWORD_FILE: a file holding that database's password (or put it in
+    the URL)."""
     scheduler_tick: float = 1.0
     runner_concurrency: int = 4
     """IDSYNC_RUNNER_CONCURRENCY: batches one runner applies at the same time."""
@@ -152,6 +158,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 work_max_bytes=int(env.get("IDSYNC_WORK_MAX_BYTES", 1 << 30)),
                 log_max_bytes=int(env.get("IDSYNC_LOG_MAX_BYTES", 256 << 20)),
                 history_keep_days=float(env.get("IDSYNC_HISTORY_KEEP_DAYS", 365)),
+                history_url=env.get("IDSYNC_HISTORY_URL") or None,
+                history_password_file=_path(env.get("IDSYNC_HISTORY_PASSWORD_FILE")),
                 scheduler_tick=float(env.get("IDSYNC_SCHEDULER_TICK", 1)),
                 runner_concurrency=int(env.get("IDSYNC_RUNNER_CONCURRENCY", 4)),
                 liveness_interval=float(env.get("IDSYNC_LIVENESS_INTERVAL", 10)),

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import aiosqlite
 import msgspec
 
 from schemas.events import decode_event
 from schemas.history import HistoryQuery, HistoryReply
 from schemas.plan import RecordError
 
+from .database import Database
 from .logs import COLUMNS as LOG_COLUMNS
 from .logs import log_line
 from .project import CHANGE_COLUMNS, change_row
@@ -26,15 +26,14 @@ MAX_LIMIT = 5000
 _size = msgspec.json.Encoder()
 
 
-async def answer(db: aiosqlite.Connection, query: HistoryQuery) -> HistoryReply:
+async def answer(db: Database, query: HistoryQuery) -> HistoryReply:
     limit = max(1, min(query.limit, MAX_LIMIT))
     if query.what == "versions":
         return HistoryReply(versions=await versions_of(db, query.job_id))
     if query.what == "why":
         return await why(db, query)
     if query.what in ("run", "errors", "events", "changes", "logs"):
-        cursor = await db.execute("SELECT story FROM runs WHERE run_id = ?", (query.run_id,))
-        found = await cursor.fetchone()
+        found = await db.fetchone("SELECT story FROM runs WHERE run_id = ?", (query.run_id,))
         if found is None:
             return HistoryReply(
                 ok=False,
@@ -101,7 +100,7 @@ async def answer(db: aiosqlite.Connection, query: HistoryQuery) -> HistoryReply:
     return HistoryReply(changes=changes, next_offset=next_offset)
 
 
-async def why(db: aiosqlite.Connection, query: HistoryQuery) -> HistoryReply:
+async def why(db: Database, query: HistoryQuery) -> HistoryReply:
     """The change that last wrote the field (applied), and the job's version its run was
     planned with. A multi-valued field's last change may be values added or removed."""
     fields = (query.field, f"{query.field} (added)", f"{query.field} (removed)")
@@ -128,15 +127,13 @@ async def why(db: aiosqlite.Connection, query: HistoryQuery) -> HistoryReply:
     )
 
 
-async def _count(db: aiosqlite.Connection, sql: str, *values: Any) -> int:
-    cursor = await db.execute(sql, values)
-    found = await cursor.fetchone()
+async def _count(db: Database, sql: str, *values: Any) -> int:
+    found = await db.fetchone(sql, values)
     return int(found[0]) if found else 0
 
 
-async def _page(db: aiosqlite.Connection, sql: str, values: tuple[Any, ...]) -> list[Any]:
-    cursor = await db.execute(sql, values)
-    return list(await cursor.fetchall())
+async def _page(db: Database, sql: str, values: tuple[Any, ...]) -> list[Any]:
+    return await db.fetchall(sql, values)
 
 
 def _cut(items: list[Any], limit: int, offset: int) -> tuple[list[Any], int | None]:

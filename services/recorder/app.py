@@ -13,7 +13,6 @@ import asyncio
 from contextvars import ContextVar
 from datetime import UTC, datetime
 
-import aiosqlite
 import msgspec
 import nats.errors
 from faststream.nats import NatsBroker, NatsMessage
@@ -30,7 +29,7 @@ from services.common.host import Background
 from services.common.jetstream import RECORDER, RECORDER_LOGS
 
 from .answers import answer
-from .database import open_database, path_in
+from .database import Database, DatabaseError, history_url, open_history
 from .logs import keep as keep_logs
 from .project import Recorder, log
 from .retention import PRUNE_EVERY, keeps, prune
@@ -43,8 +42,14 @@ _stored: ContextVar[datetime | None] = ContextVar("journal_time", default=None)
 
 
 def register(broker: NatsBroker, bus: Bus) -> list[Background]:
-    path = path_in(bus.settings.home)
-    opened: dict[str, aiosqlite.Connection] = {}
+    settings = bus.settings
+    history_url(settings.history_url, settings.history_password_file)  # BadInput: not started
+    opened: dict[str, Database] = {}
+
+    async def open_database(*, write: bool) -> Database:
+        return await open_history(
+            settings.home, settings.history_url, settings.history_password_file, write=write
+        )
 
     recorder: list[Recorder] = []
     opening = asyncio.Lock()
@@ -53,8 +58,8 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
         """The one Recorder, on the one writing connection (opened by whoever comes first)."""
         async with opening:
             if not recorder:
-                opened["write"] = await open_database(path, write=True)
-                log.info("history database", path=str(path))
+                opened["write"] = await open_database(write=True)
+                log.info("history database", where=opened["write"].where)
                 recorder.append(Recorder(bus, opened["write"]))
         return recorder[0]
 
@@ -84,7 +89,7 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
             written = await writer()
             async with written.lock:
                 await keep_logs(written.db, batch)
-        except aiosqlite.Error as error:
+        except DatabaseError as error:
             log.warning("run's log lines not recorded; will retry", error=str(error))
             await msg.nack(delay=bus.settings.retry_delay)
             return
@@ -98,16 +103,23 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
             query = query_decoder.decode(msg.body)
         except (msgspec.DecodeError, msgspec.ValidationError) as error:
             return encode(HistoryReply(ok=False, error=f"not a history query: {error}"))
-        written = await writer()  # the tables exist before anyone reads them
+        try:
+            written = await writer()  # the tables exist before anyone reads them
+        except DatabaseError as error:
+            return encode(HistoryReply(ok=False, error=f"the history database: {error}"))
         if query.what in ("why", "versions"):
             try:
                 await written.versions.catch_up()  # a job applied a moment ago is there
-            except (IdsyncError, nats.errors.Error) as error:
+            except (IdsyncError, nats.errors.Error, DatabaseError) as error:
                 log.warning("job versions not read", error=str(error))
-        async with opening:
-            if "read" not in opened:
-                opened["read"] = await open_database(path, write=False)
-        return encode(await answer(opened["read"], query))
+        try:
+            async with opening:
+                if "read" not in opened:
+                    opened["read"] = await open_database(write=False)
+            return encode(await answer(opened["read"], query))
+        except DatabaseError as error:
+            log.warning("history query not answered", error=str(error))
+            return encode(HistoryReply(ok=False, error=f"the history database: {error}"))
 
     async def keep_in_time() -> None:
         """Every PRUNE_EVERY seconds, the runs past their job's time archived and removed."""
@@ -126,7 +138,7 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
                     )
             except OSError as error:
                 log.error("history not pruned: its archive cannot be written", error=str(error))
-            except aiosqlite.Error as error:
+            except DatabaseError as error:
                 log.warning("history not pruned", error=str(error))
             await asyncio.sleep(PRUNE_EVERY)
 
@@ -135,7 +147,7 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
         while True:
             try:
                 await (await writer()).versions.catch_up()
-            except (IdsyncError, nats.errors.Error, aiosqlite.Error) as error:
+            except (IdsyncError, nats.errors.Error, DatabaseError) as error:
                 log.warning("job versions not read", error=str(error))
             await asyncio.sleep(POLL)
 

@@ -7,17 +7,19 @@ from __future__ import annotations
 
 from typing import Any
 
-import aiosqlite
 import msgspec
 
 from schemas.logs import LogBatch, LogLine
 
+from .database import Database, upsert
+
 DROPPED = "log lines dropped: the logging process's buffer was full, or NATS refused them"
 _fields = msgspec.json.Encoder()
 _decode_fields = msgspec.json.Decoder(dict[str, str])
-INSERT = (
-    "INSERT OR REPLACE INTO log_lines (run_id, source, batch, n, job_id, at, level, service, "
-    "runner, event, fields) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+INSERT = upsert(
+    "log_lines",
+    "run_id, source, batch, n, job_id, at, level, service, runner, event, fields",
+    "run_id, source, batch, n",
 )
 COLUMNS = "at, level, service, runner, event, fields"
 
@@ -53,15 +55,10 @@ def rows_of(batch: LogBatch) -> list[tuple[Any, ...]]:
     ]
 
 
-async def keep(db: aiosqlite.Connection, batch: LogBatch) -> None:
+async def keep(db: Database, batch: LogBatch) -> None:
     """Write the batch's lines in one transaction."""
-    await db.execute("BEGIN")
-    try:
+    async with db.transaction():
         await db.executemany(INSERT, rows_of(batch))
-    except BaseException:
-        await db.execute("ROLLBACK")
-        raise
-    await db.execute("COMMIT")
 
 
 def log_line(row: tuple[Any, ...]) -> LogLine:

@@ -14,7 +14,6 @@ import asyncio
 from datetime import datetime
 from typing import Any
 
-import aiosqlite
 import msgspec
 import nats.js.errors
 
@@ -38,7 +37,7 @@ from services.common.bus import Bus
 from services.common.logging import get_logger
 from services.common.stored_plans import load_plan
 
-from .database import stamp
+from .database import Database, stamp, upsert
 from .versions import Versions, planned_at, version_at
 
 log = get_logger("idsync.recorder")
@@ -50,7 +49,7 @@ KEPT_RUNS = 16
 class Recorder:
     """Writes what each journal event adds to the history (one event at a time)."""
 
-    def __init__(self, bus: Bus | None, db: aiosqlite.Connection) -> None:
+    def __init__(self, bus: Bus | None, db: Database) -> None:
         self.bus = bus
         self.db = db
         self.lock = asyncio.Lock()
@@ -71,23 +70,21 @@ class Recorder:
             await self._record(event, seq, stamp(stored or event.at))
 
     async def _record(self, event: Event, seq: int, stored: str) -> None:
-        await self.db.execute("BEGIN")
         try:
-            kept = await self._keep(event, seq, stored)
-            events = await self._events_of(event.run_id, seq, kept)
-            await self._tell(fold(events)[0])
-            match event:
-                case RunBatchApplied(batch=batch) | RunRecordErrors(batch=int(batch)):
-                    await self._batch(event.run_id, batch, events)
-                case RunBatchDropped(batch=batch):
-                    await self._batch(event.run_id, batch, events)
-                case _:
-                    pass
+            async with self.db.transaction():
+                kept = await self._keep(event, seq, stored)
+                events = await self._events_of(event.run_id, seq, kept)
+                await self._tell(fold(events)[0])
+                match event:
+                    case RunBatchApplied(batch=batch) | RunRecordErrors(batch=int(batch)):
+                        await self._batch(event.run_id, batch, events)
+                    case RunBatchDropped(batch=batch):
+                        await self._batch(event.run_id, batch, events)
+                    case _:
+                        pass
         except BaseException:
-            await self.db.execute("ROLLBACK")
             self._events.pop(event.run_id, None)  # read again from what was committed
             raise
-        await self.db.execute("COMMIT")
 
     async def _keep(self, event: Event, seq: int, stored: str) -> Event:
         """Write the event; the event as written."""
@@ -96,8 +93,7 @@ class Recorder:
             sealed = [msgspec.structs.replace(p, sealed="") for p in event.passwords]
             event = msgspec.structs.replace(event, passwords=sealed)
         await self.db.execute(
-            "INSERT OR REPLACE INTO events (id, seq, run_id, job_id, type, at, body, stored) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            INSERT_EVENT,
             (
                 event.id,
                 seq,
@@ -120,10 +116,10 @@ class Recorder:
             or (known and known[-1][0] > seq)
         ):
             # Not in memory, or delivered again: as the database holds them.
-            cursor = await self.db.execute(
+            found = await self.db.fetchall(
                 "SELECT seq, body FROM events WHERE run_id = ? ORDER BY seq", (run_id,)
             )
-            known = [(s, decode_event(body)) for s, body in await cursor.fetchall()]
+            known = [(s, decode_event(body)) for s, body in found]
         else:
             known.append((seq, event))
         self._events.pop(run_id, None)
@@ -136,9 +132,7 @@ class Recorder:
         errors = story.errors
         told = msgspec.structs.replace(story, errors=[])
         await self.db.execute(
-            "INSERT OR REPLACE INTO runs (run_id, job_id, state, trig, requested_by, "
-            "requested_at, approved_by, plan_hash, reason, written, failed, seconds, ended_at, "
-            "story) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            INSERT_RUN,
             (
                 story.run_id,
                 story.job_id,
@@ -198,8 +192,7 @@ class Recorder:
             at=at,
         )
         await self.db.execute(
-            "INSERT OR REPLACE INTO batches (run_id, batch, plan_hash, outcome, at, rows, note) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            INSERT_BATCH,
             (run_id, batch, done.plan_hash, outcome, at, len(rows), note),
         )
         await self.db.execute("DELETE FROM changes WHERE run_id = ? AND batch = ?", (run_id, batch))
@@ -245,14 +238,20 @@ def batch_of(plan: StoredPlan, number: int) -> list[Change]:
     return []
 
 
-INSERT_CHANGE = (
-    "INSERT OR REPLACE INTO changes (run_id, batch, n, job_id, object_type, key, action, "
-    "field, old, new, container, secret, outcome, error, at) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
 CHANGE_COLUMNS = (
     "run_id, batch, n, job_id, object_type, key, action, field, old, new, container, "
     "secret, outcome, error, at"
+)
+INSERT_CHANGE = upsert("changes", CHANGE_COLUMNS, "run_id, batch, n")
+INSERT_EVENT = upsert("events", "id, seq, run_id, job_id, type, at, body, stored", "id")
+INSERT_RUN = upsert(
+    "runs",
+    "run_id, job_id, state, trig, requested_by, requested_at, approved_by, plan_hash, reason, "
+    "written, failed, seconds, ended_at, story",
+    "run_id",
+)
+INSERT_BATCH = upsert(
+    "batches", "run_id, batch, plan_hash, outcome, at, rows, note", "run_id, batch"
 )
 
 

@@ -20,12 +20,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
-import aiosqlite
 import msgspec
 
 from core.checks.intervals import parse_interval
 from core.errors import BadInput
 from schemas.jobs import Job
+
+from .database import Database
 
 FOLDER = "history-archive"
 PRUNE_EVERY = 3600.0
@@ -46,15 +47,15 @@ class Pruned(msgspec.Struct, frozen=True, kw_only=True):
     archives: list[str] = msgspec.field(default_factory=list)
 
 
-async def keeps(db: aiosqlite.Connection, default_days: float) -> Callable[[str], timedelta]:
+async def keeps(db: Database, default_days: float) -> Callable[[str], timedelta]:
     """How long each job's runs are kept: its latest version's `history.keep`, else the
     default (a job the recorder never saw, a deleted one, one whose keep does not read)."""
-    cursor = await db.execute(
+    rows = await db.fetchall(
         "SELECT job_id, body FROM job_versions AS v WHERE version = "
         "(SELECT max(version) FROM job_versions WHERE job_id = v.job_id)"
     )
     found: dict[str, timedelta] = {}
-    for job_id, body in await cursor.fetchall():
+    for job_id, body in rows:
         if body is None:
             continue
         try:
@@ -68,15 +69,15 @@ async def keeps(db: aiosqlite.Connection, default_days: float) -> Callable[[str]
 
 
 async def prune(
-    db: aiosqlite.Connection, home: Path, keep: Callable[[str], timedelta], now: datetime
+    db: Database, home: Path, keep: Callable[[str], timedelta], now: datetime
 ) -> Pruned:
     """Archive, then remove, the runs past their job's time. OSError when the archive
     cannot be written: nothing is removed then."""
-    cursor = await db.execute(
+    ended = await db.fetchall(
         "SELECT run_id, job_id, ended_at FROM runs WHERE ended_at IS NOT NULL ORDER BY ended_at"
     )
     due: dict[str, list[str]] = {}
-    for run_id, job_id, ended_at in await cursor.fetchall():
+    for run_id, job_id, ended_at in ended:
         if datetime.fromisoformat(ended_at) < now - keep(job_id):
             due.setdefault(job_id, []).append(run_id)
             if sum(map(len, due.values())) >= PER_PASS:
@@ -89,22 +90,15 @@ async def prune(
         path, count = await _archive(db, home / FOLDER / job_id, runs, now)
         archives.append(str(path))
         rows += count
-    await db.execute("BEGIN")
-    try:
+    async with db.transaction():
         for runs in due.values():
             marks = ", ".join("?" * len(runs))
             for table in TABLES:
                 await db.execute(f"DELETE FROM {table} WHERE run_id IN ({marks})", runs)
-    except BaseException:
-        await db.execute("ROLLBACK")
-        raise
-    await db.execute("COMMIT")
     return Pruned(runs=sum(map(len, due.values())), rows=rows, archives=archives)
 
 
-async def _archive(
-    db: aiosqlite.Connection, folder: Path, runs: list[str], now: datetime
-) -> tuple[Path, int]:
+async def _archive(db: Database, folder: Path, runs: list[str], now: datetime) -> tuple[Path, int]:
     """Every row of the runs, one JSON object a line ({"table": …, columns…}), durable
     on disk before this returns."""
     path = folder / f"{now:%Y%m%dT%H%M%S%fZ}.jsonl"
@@ -136,12 +130,11 @@ def _publish(part: Path, path: Path) -> None:
         os.close(directory)
 
 
-async def _write_rows(db: aiosqlite.Connection, out: IO[bytes], table: str, runs: list[str]) -> int:
+async def _write_rows(db: Database, out: IO[bytes], table: str, runs: list[str]) -> int:
     marks = ", ".join("?" * len(runs))
-    cursor = await db.execute(f"SELECT * FROM {table} WHERE run_id IN ({marks})", runs)
-    names = [d[0] for d in cursor.description]
     count = 0
-    while rows := list(await cursor.fetchmany(CHUNK)):
+    select = f"SELECT * FROM {table} WHERE run_id IN ({marks})"
+    async for names, rows in db.chunks(select, runs, CHUNK):
         lines = []
         for row in rows:
             line: dict[str, Any] = {"table": table}

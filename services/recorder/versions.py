@@ -21,7 +21,6 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
-import aiosqlite
 import msgspec
 import nats.js.errors
 
@@ -31,7 +30,7 @@ from services.common.bus import Bus
 from services.common.jetstream import JOBS_BUCKET
 from services.common.logging import get_logger
 
-from .database import stamp
+from .database import Database, stamp, upsert
 
 log = get_logger("idsync.recorder")
 STREAM = f"KV_{JOBS_BUCKET}"
@@ -44,7 +43,7 @@ _job = msgspec.json.Decoder(Job)
 class Versions:
     """Reads the jobs bucket's new revisions into `job_versions` (one writer: `lock`)."""
 
-    def __init__(self, bus: Bus | None, db: aiosqlite.Connection, lock: asyncio.Lock) -> None:
+    def __init__(self, bus: Bus | None, db: Database, lock: asyncio.Lock) -> None:
         self.bus = bus
         self.db = db
         self.lock = lock
@@ -54,8 +53,7 @@ class Versions:
         if self.bus is None:
             return 0
         async with self.lock:
-            cursor = await self.db.execute("SELECT value FROM progress WHERE what = 'jobs'")
-            found = await cursor.fetchone()
+            found = await self.db.fetchone("SELECT value FROM progress WHERE what = 'jobs'")
             start = int(found[0]) + 1 if found else 1
             read: list[tuple[int, str, str, bytes | None]] = []
             js = self.bus.js
@@ -72,40 +70,34 @@ class Versions:
                 start = seq + 1
             if not read:
                 return 0
-            await self.db.execute("BEGIN")
-            try:
+            async with self.db.transaction():
                 added = sum([await self._keep(*revision) for revision in read])
-                await self.db.execute(
-                    "INSERT OR REPLACE INTO progress (what, value) VALUES ('jobs', ?)",
-                    (read[-1][0],),
-                )
-            except BaseException:
-                await self.db.execute("ROLLBACK")
-                raise
-            await self.db.execute("COMMIT")
+                await self.db.execute(INSERT_PROGRESS, ("jobs", read[-1][0]))
         if added:
             log.info("job versions recorded", versions=added)
         return added
 
     async def _keep(self, revision: int, job_id: str, at: str, body: bytes | None) -> int:
-        cursor = await self.db.execute(
+        last = await self.db.fetchone(
             "SELECT version, body FROM job_versions WHERE job_id = ? ORDER BY version DESC LIMIT 1",
             (job_id,),
         )
-        last = await cursor.fetchone()
         if last is not None and last[1] == body:
             return 0  # applied again unchanged (or deleted again): no new version
         if last is None and body is None:
             return 0  # a job deleted before the recorder ever saw it
         await self.db.execute(
-            "INSERT OR REPLACE INTO job_versions (revision, job_id, version, applied_at, deleted, "
-            "body) VALUES (?, ?, ?, ?, ?, ?)",
+            INSERT_VERSION,
             (revision, job_id, (last[0] if last else 0) + 1, at, int(body is None), body),
         )
         return 1
 
 
 VERSION_COLUMNS = "job_id, version, revision, applied_at, deleted, body"
+INSERT_VERSION = upsert(
+    "job_versions", "revision, job_id, version, applied_at, deleted, body", "revision"
+)
+INSERT_PROGRESS = upsert("progress", "what, value", "what")
 
 
 def job_version(row: tuple[Any, ...]) -> JobVersion:
@@ -126,34 +118,32 @@ def job_version(row: tuple[Any, ...]) -> JobVersion:
     )
 
 
-async def planned_at(db: aiosqlite.Connection, run_id: str) -> str:
+async def planned_at(db: Database, run_id: str) -> str:
     """When the run was last planned: its last `run.started` as the server stored it
     (its own time for an event recorded before the database kept the server's)."""
-    cursor = await db.execute(
+    found = await db.fetchone(
         "SELECT coalesce(nullif(stored, ''), at) FROM events "
         "WHERE run_id = ? AND type = 'run.started' ORDER BY seq DESC LIMIT 1",
         (run_id,),
     )
-    found = await cursor.fetchone()
     return str(found[0]) if found else ""
 
 
-async def version_at(db: aiosqlite.Connection, job_id: str, when: str) -> JobVersion | None:
+async def version_at(db: Database, job_id: str, when: str) -> JobVersion | None:
     """The job's version in force at `when` (None: none recorded by then)."""
     if not when:
         return None
-    cursor = await db.execute(
+    found = await db.fetchone(
         f"SELECT {VERSION_COLUMNS} FROM job_versions WHERE job_id = ? AND applied_at <= ? "
         "ORDER BY revision DESC LIMIT 1",
         (job_id, when),
     )
-    found = await cursor.fetchone()
     return job_version(tuple(found)) if found else None
 
 
-async def versions_of(db: aiosqlite.Connection, job_id: str) -> list[JobVersion]:
-    cursor = await db.execute(
+async def versions_of(db: Database, job_id: str) -> list[JobVersion]:
+    rows = await db.fetchall(
         f"SELECT {VERSION_COLUMNS} FROM job_versions WHERE job_id = ? ORDER BY revision DESC",
         (job_id,),
     )
-    return [job_version(tuple(row)) for row in await cursor.fetchall()]
+    return [job_version(row) for row in rows]

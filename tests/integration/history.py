@@ -11,12 +11,16 @@ import msgspec
 
 from core.errors import NotFound, Unreachable
 from core.runs import RunStory
+from schemas.events import RunFinished
 from schemas.history import ChangeRow, HistoryQuery
 from services.cli.client import Session
 from services.cli.history import all_changes, ask
+from services.cli.watch import follow_run
+from services.common.people import people, write_csv
 from services.common.settings import Settings
 from services.recorder.database import path_in
 
+from .conftest import JOB_ID, Files
 from .journal import events_of_run
 
 TABLES = ("events", "runs", "record_errors", "batches", "changes")
@@ -40,15 +44,38 @@ async def recorded(session: Session, run_id: str, timeout: float = 60.0) -> RunS
         await asyncio.sleep(0.2)
 
 
+async def three_runs(files: Files, session: Session, rows: list[dict[str, str]]) -> list[str]:
+    """With the services running, the job run three times on the people `files.write`
+    wrote: 40 created; one moved to another department, one left, one arrived; nothing."""
+    moved, leaving = rows[3], rows[10]
+    runs = []
+    run_id, end = await follow_run(session, JOB_ID, None)
+    assert isinstance(end, RunFinished) and end.stats.created == 40
+    runs.append(run_id)
+    edited = [dict(r) for r in rows if r is not leaving]
+    for r in edited:
+        if r["employee_id"] == moved["employee_id"]:
+            r["department"] = "Legal" if r["department"] != "Legal" else "Research"
+    write_csv(files.csv, [*edited, *people(1, start=900)])
+    run_id, end = await follow_run(session, JOB_ID, None)
+    assert isinstance(end, RunFinished) and end.stats.written == 3
+    runs.append(run_id)
+    run_id, end = await follow_run(session, JOB_ID, None)  # nothing to do
+    runs.append(run_id)
+    return runs
+
+
 async def changes_of(session: Session, run_id: str) -> list[ChangeRow]:
     return await all_changes(session, HistoryQuery(what="changes", run_id=run_id))
 
 
-def tables(settings: Settings) -> dict[str, list[tuple[object, ...]]]:
+def tables(
+    settings: Settings, names: tuple[str, ...] = TABLES
+) -> dict[str, list[tuple[object, ...]]]:
     """Every row of every history table, sorted: what two projections compare by."""
-    return tables_in(path_in(settings.home))
+    return tables_in(path_in(settings.home), names)
 
 
-def tables_in(path: Path) -> dict[str, list[tuple[object, ...]]]:
+def tables_in(path: Path, names: tuple[str, ...] = TABLES) -> dict[str, list[tuple[object, ...]]]:
     with sqlite3.connect(path) as db:
-        return {t: sorted(db.execute(f"SELECT * FROM {t}").fetchall()) for t in TABLES}
+        return {t: sorted(db.execute(f"SELECT * FROM {t}").fetchall()) for t in names}

@@ -19,12 +19,11 @@ from schemas.work import decode_plan
 from services.cli.client import Session
 from services.cli.watch import follow_run
 from services.common.jetstream import JOURNAL, PLANS_BUCKET, RECORDER, ensure_infrastructure
-from services.common.people import people, write_csv
 from services.common.settings import Settings
 from services.recorder.database import path_in
 
 from .conftest import JOB_ID, Files, RunServices, apply_files
-from .history import changes_of, recorded, tables
+from .history import changes_of, recorded, tables, three_runs
 from .journal import events_of_run
 from .processes import service_process
 from .secured import APPROVAL, Running, person
@@ -45,21 +44,8 @@ async def test_three_runs_are_recorded_field_by_field_and_replay_gives_the_same_
     rows = files.write(40, batch_size=7)
     await apply_files(session, files)
     moved, leaving = rows[3], rows[10]
-    runs = []
     async with services():
-        run_id, end = await follow_run(session, JOB_ID, None)
-        assert isinstance(end, RunFinished) and end.stats.created == 40
-        runs.append(run_id)
-        edited = [dict(r) for r in rows if r is not leaving]
-        for r in edited:
-            if r["employee_id"] == moved["employee_id"]:
-                r["department"] = "Legal" if r["department"] != "Legal" else "Research"
-        write_csv(files.csv, [*edited, *people(1, start=900)])
-        run_id, end = await follow_run(session, JOB_ID, None)
-        assert isinstance(end, RunFinished) and end.stats.written == 3
-        runs.append(run_id)
-        run_id, end = await follow_run(session, JOB_ID, None)  # nothing to do
-        runs.append(run_id)
+        runs = await three_runs(files, session, rows)
         stories = [await recorded(session, run) for run in runs]
         for run in runs[:2]:
             found = await changes_of(session, run)

@@ -7,7 +7,19 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
-from services.recorder.database import open_database, stamp
+import pytest
+
+from core.errors import BadInput
+from services.common.settings import Settings
+from services.recorder.database import (
+    dialect,
+    history_url,
+    numbered,
+    open_database,
+    stamp,
+    upsert,
+    without_password,
+)
 from services.recorder.versions import planned_at, version_at
 
 OLD_EVENTS = """CREATE TABLE events (id TEXT PRIMARY KEY, seq INTEGER NOT NULL,
@@ -22,8 +34,7 @@ async def test_an_older_database_gains_the_columns_added_since(tmp_path: Path) -
         old.execute("INSERT INTO events VALUES ('e1', 1, 'r', 'j', 'run.started', 'T1', x'00')")
     db = await open_database(path, write=True)
     try:
-        cursor = await db.execute("SELECT id, stored FROM events")
-        assert list(await cursor.fetchall()) == [("e1", "")]
+        assert await db.fetchall("SELECT id, stored FROM events") == [("e1", "")]
         assert await planned_at(db, "r") == "T1", "an event without the server's time: its own"
     finally:
         await db.close()
@@ -46,13 +57,13 @@ async def test_a_run_was_planned_with_the_version_applied_last_before_it_started
             )
         for seq, run, stored in ((1, "a", "2026-01-01T12"), (2, "b", "2026-01-02T11")):
             await db.execute(
-                "INSERT INTO events VALUES (?, ?, ?, 'j', 'run.started', '', x'00', ?)",
-                (f"e{seq}", seq, run, stored),
+                "INSERT INTO events VALUES (?, ?, ?, 'j', 'run.started', '', ?, ?)",
+                (f"e{seq}", seq, run, b"\x00", stored),
             )
         # Run a planned again after version 2 was applied (its approval came later).
         await db.execute(
-            "INSERT INTO events VALUES ('e3', 3, 'a', 'j', 'run.started', '', x'00', "
-            "'2026-01-03T09')"
+            "INSERT INTO events VALUES ('e3', 3, 'a', 'j', 'run.started', '', ?, '2026-01-03T09')",
+            (b"\x00",),
         )
         first = await version_at(db, "j", await planned_at(db, "b"))
         again = await version_at(db, "j", await planned_at(db, "a"))
@@ -62,3 +73,49 @@ async def test_a_run_was_planned_with_the_version_applied_last_before_it_started
         assert await version_at(db, "other", "2026-01-03") is None
     finally:
         await db.close()
+
+
+def test_one_statement_serves_both_databases() -> None:
+    sql = upsert("batches", "run_id, batch, note", "run_id, batch")
+    assert sql == (
+        "INSERT INTO batches (run_id, batch, note) VALUES (?, ?, ?) "
+        "ON CONFLICT (run_id, batch) DO UPDATE SET note = excluded.note"
+    )
+    assert numbered(sql).endswith(
+        "VALUES ($1, $2, $3) ON CONFLICT (run_id, batch) DO UPDATE SET note = excluded.note"
+    )
+    table = "CREATE TABLE t (n INTEGER NOT NULL, s REAL, b BLOB, k TEXT PRIMARY KEY)"
+    assert dialect(table, "sqlite") == table
+    assert dialect(table, "postgresql") == (
+        'CREATE TABLE t (n BIGINT NOT NULL, s DOUBLE PRECISION, b BYTEA, k TEXT COLLATE "C" '
+        "PRIMARY KEY)"
+    )
+
+
+def test_the_history_url_is_checked_and_never_logged_with_its_password(tmp_path: Path) -> None:
+    assert history_url(None, None) is None
+    url = "postgresql://idsync:s3cret@db.example:5432/history"
+    assert history_url(url, None) == url
+    assert without_password(url) == "postgresql://idsync@db.example:5432/history"
+    with pytest.raises(BadInput, match="postgresql://"):
+        history_url("mysql://idsync@db/history", None)
+    secret = tmp_path / "pw"
+    secret.write_text("s3cret\n")
+    with pytest.raises(BadInput, match="give it once"):
+        history_url(url, secret)
+    with pytest.raises(BadInput, match="no IDSYNC_HISTORY_URL"):
+        history_url(None, secret)
+    with pytest.raises(BadInput, match="not a file"):
+        history_url("postgresql://idsync@db/history", tmp_path / "missing")
+
+
+def test_the_settings_name_the_history_database(tmp_path: Path) -> None:
+    env = {
+        "IDSYNC_HOME": str(tmp_path),
+        "IDSYNC_HISTORY_URL": "postgresql://idsync@db/history",
+        "IDSYNC_HISTORY_PASSWORD_FILE": str(tmp_path / "pw"),
+    }
+    settings = Settings.from_env(env)
+    assert settings.history_url == "postgresql://idsync@db/history"
+    assert settings.history_password_file == tmp_path / "pw"
+    assert Settings.from_env({"IDSYNC_HOME": str(tmp_path)}).history_url is None

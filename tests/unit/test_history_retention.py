@@ -9,12 +9,11 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import aiosqlite
 import msgspec
 import pytest
 
 from schemas.jobs import Job
-from services.recorder.database import open_database
+from services.recorder.database import Database, DatabaseError, open_database
 from services.recorder.retention import FOLDER, TABLES, keeps, prune
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -36,7 +35,7 @@ RUNS = {  # run: (job, days since it ended)
 }
 
 
-async def add_run(db: aiosqlite.Connection, run_id: str, job_id: str, days: int) -> None:
+async def add_run(db: Database, run_id: str, job_id: str, days: int) -> None:
     ended = (NOW - timedelta(days=days)).isoformat()
     await db.execute(
         "INSERT INTO runs VALUES (?, ?, 'finished', 'manual', 'ada', ?, '', 'h', '', 2, 0, 1.0, "
@@ -66,7 +65,7 @@ async def add_run(db: aiosqlite.Connection, run_id: str, job_id: str, days: int)
 
 
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[aiosqlite.Connection]:
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
     db = await open_database(tmp_path / "history.sqlite", write=True)
     await db.execute(
         "INSERT INTO job_versions VALUES (7, 'short', 1, '2026-01-01', 0, ?)",
@@ -80,16 +79,15 @@ async def db(tmp_path: Path) -> AsyncIterator[aiosqlite.Connection]:
         await db.close()
 
 
-async def runs_in(db: aiosqlite.Connection) -> dict[str, set[str]]:
+async def runs_in(db: Database) -> dict[str, set[str]]:
     found = {}
     for table in TABLES:
-        cursor = await db.execute(f"SELECT DISTINCT run_id FROM {table}")
-        found[table] = {row[0] for row in await cursor.fetchall()}
+        found[table] = {row[0] for row in await db.fetchall(f"SELECT DISTINCT run_id FROM {table}")}
     return found
 
 
 async def test_runs_past_their_jobs_time_are_archived_then_removed(
-    db: aiosqlite.Connection, tmp_path: Path
+    db: Database, tmp_path: Path
 ) -> None:
     home = tmp_path / "home"
     keep = await keeps(db, default_days=365)
@@ -117,13 +115,13 @@ async def test_runs_past_their_jobs_time_are_archived_then_removed(
 
 
 async def test_the_archive_is_on_disk_before_anything_is_removed(
-    db: aiosqlite.Connection, tmp_path: Path
+    db: Database, tmp_path: Path
 ) -> None:
     await db.execute(
         "CREATE TRIGGER refuse BEFORE DELETE ON changes BEGIN SELECT RAISE(ABORT, 'no'); END"
     )
     before = await runs_in(db)
-    with pytest.raises(aiosqlite.Error):
+    with pytest.raises(DatabaseError):
         await prune(db, tmp_path, await keeps(db, default_days=365), NOW)
     assert await runs_in(db) == before, "the removal failed as a whole"
     files = [p for p in (tmp_path / FOLDER).rglob("*") if p.is_file()]
@@ -132,7 +130,7 @@ async def test_the_archive_is_on_disk_before_anything_is_removed(
 
 
 async def test_nothing_is_pruned_when_the_archive_cannot_be_written(
-    db: aiosqlite.Connection, tmp_path: Path
+    db: Database, tmp_path: Path
 ) -> None:
     home = tmp_path / "home"
     home.mkdir()
