@@ -53,6 +53,8 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
 
     recorder: list[Recorder] = []
     opening = asyncio.Lock()
+    stopping = asyncio.Event()
+    """Set once the host stops: messages still delivered are left for the next start."""
 
     async def writer() -> Recorder:
         """The one Recorder, on the one writing connection (opened by whoever comes first)."""
@@ -69,6 +71,9 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
     handler = deliberately(bus, handle)
 
     async def on_event(msg: NatsMessage) -> None:
+        if stopping.is_set():
+            await msg.nack()  # the database is closing: recorded at the next start
+            return
         # The journal's sequence orders the fold (a redelivered event keeps its own).
         metadata = msg.raw_message.metadata
         _sequence.set(metadata.sequence.stream)
@@ -79,6 +84,9 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
 
     async def on_logs(msg: NatsMessage) -> None:
         # No run bound here: what this logs is no run's line (nor sent again as one).
+        if stopping.is_set():  # the lines services send as they stop: kept at the next start
+            await msg.nack()
+            return
         try:
             batch = batch_decoder.decode(msg.body)
         except (msgspec.DecodeError, msgspec.ValidationError) as error:
@@ -152,11 +160,22 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
             await asyncio.sleep(POLL)
 
     async def close_at_stop() -> None:
-        # aiosqlite's threads keep a process alive: the databases close when the host stops.
+        # aiosqlite's threads keep a process alive: the databases close when the host stops,
+        # once the write under way (if any) is done; what comes after waits for the next start.
         try:
             await asyncio.Event().wait()
         finally:
-            for db in opened.values():
-                await db.close()
+            stopping.set()
+            async with opening:
+                if recorder:
+                    async with recorder[0].lock:
+                        await _close(opened)
+                else:
+                    await _close(opened)
 
     return [close_at_stop, watch_jobs, keep_in_time]
+
+
+async def _close(opened: dict[str, Database]) -> None:
+    for db in opened.values():
+        await db.close()
