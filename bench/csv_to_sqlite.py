@@ -12,7 +12,7 @@ times, on the same machine in the same run:
               (the CSV read into a dict by key, idsync's table into another, every
               record compared, mapped as the job maps it)
 and prints records/second, each run's ratio to its reference and the services' peak
-memory. `make bench` runs it with 20,000 people; the issue's size is 100,000.
+memory. `make bench` runs it with 20,000 people; `make bench FULL=1` with 100,000.
 """
 
 from __future__ import annotations
@@ -217,6 +217,6 @@ def line(what: str, seconds: float, count: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
-        "--people", type=int, default=100_000, help="how many (default 100,000: the issue's)"
+        "--people", type=int, default=100_000, help="how many (default 100,000)"
     )
     asyncio.run(main(parser.parse_args().people))

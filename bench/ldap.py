@@ -9,7 +9,7 @@ the same data in the same run:
   adds   ldapadd of an LDIF of the people  vs  the idsync run CSV → LDAP (request → finished)
   reads  ldapsearch with paging (1000)     vs  the idsync run LDAP → SQLite, and the
          provider's read alone (the records, in this process)
-Targets (issue 7): adds within 1.5x of ldapadd, reads within 3x of ldapsearch.
+Targets: adds within 1.5x of ldapadd, reads within 3x of ldapsearch.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ index on employee_id, emptied with TRUNCATE between loads):
   first run     the idsync run that creates every row (request → finished)
   re-run        the same job again, nothing to write: its ratio to the first run
   1% changed    a department changed in 1% of the rows: its ratio to the first run
-Quick by default (20,000 people); --full: 100,000 (issue 17's size).
+Quick by default (20,000 people); --full: 100,000.
 """
 
 from __future__ import annotations

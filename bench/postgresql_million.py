@@ -6,7 +6,7 @@ Starts a throwaway PostgreSQL server (tests/postgresql_server.py), fills a sourc
 `hr` and a destination table `people` with the same made-up people (COPY), then runs the
 job copying one into the other through an embedded nats-server and the services — the
 workflow and the runner each in a process of its own — and prints the run's time and
-the runner process's peak resident memory (VmHWM). Issue 17's target: under 400 MB.
+the runner process's peak resident memory (VmHWM). Target: under 400 MB.
 """
 
 from __future__ import annotations

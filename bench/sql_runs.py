@@ -1,5 +1,5 @@
 """What the SQL benches share (bench/postgresql.py, bench/mysql.py): the job, the three
-timed runs through the services, and the report next to issue 17's targets."""
+timed runs through the services, and the report next to the targets."""
 
 from __future__ import annotations
 
@@ -90,7 +90,7 @@ def line(what: str, seconds: float, count: int) -> None:
 
 
 def ratio(what: str, value: float, reference: str, target: float) -> None:
-    """Issue 17's targets: a first run within `target`, a re-run under it."""
+    """The targets: a first run within `target`, a re-run under it."""
     within = what == "first run"
     met = "met" if (value <= target if within else value < target) else "NOT met"
     print(f"{'':44}= {value:.2f}x {reference} (target {'≤' if within else '<'} {target}x: {met})")

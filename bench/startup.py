@@ -9,7 +9,7 @@ same run:
   client commands  idsync job list, run list, connection list, runner list,
                  deadletter list: each to its answer from an embedded nats-server whose
                  streams and buckets exist (empty: the start-up is what is timed)
-and prints each one's ratio to the reference. Target (issue 16): every one within 8x.
+and prints each one's ratio to the reference. Target: every one within 8x.
 """
 
 from __future__ import annotations
