@@ -216,7 +216,5 @@ def line(what: str, seconds: float, count: int) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument(
-        "--people", type=int, default=100_000, help="how many (default 100,000)"
-    )
+    parser.add_argument("--people", type=int, default=100_000, help="how many (default 100,000)")
     asyncio.run(main(parser.parse_args().people))
