@@ -11,17 +11,15 @@ from collections.abc import Callable
 from datetime import datetime
 
 import msgspec
-import nats.js.errors
 from nats.js import JetStreamContext
-from nats.js.kv import KeyValue
 
 from schemas.ids import utcnow
 from schemas.plan import RunStats
 
 from .jetstream import RUNS_BUCKET
+from .state_bucket import StateBucket
 
 ENDED = frozenset({"run.finished", "run.failed", "run.cancelled", "run.denied", "run.expired"})
-_encoder = msgspec.json.Encoder()
 
 
 class RunState(msgspec.Struct, kw_only=True):
@@ -72,53 +70,25 @@ class RunState(msgspec.Struct, kw_only=True):
         return bool(self.phases) and len(set(self.done)) >= sum(self.phases)
 
 
-_decoder = msgspec.json.Decoder(RunState)
-
 StateChange = Callable[[RunState | None], RunState | None]
 
 
-class Runs:
+class Runs(StateBucket[RunState]):
+    """Each run's state, in the runs bucket."""
+
     def __init__(self, js: JetStreamContext) -> None:
-        self.js = js
-        self._kv: KeyValue | None = None
-
-    async def _bucket(self) -> KeyValue:
-        if self._kv is None:
-            self._kv = await self.js.key_value(RUNS_BUCKET)
-        return self._kv
-
-    async def get(self, run_id: str) -> RunState | None:
-        state, _ = await self._read(run_id)
-        return state
-
-    async def _read(self, run_id: str) -> tuple[RunState | None, int | None]:
-        try:
-            entry = await (await self._bucket()).get(run_id)
-        except (nats.js.errors.KeyNotFoundError, nats.js.errors.KeyDeletedError):
-            return None, None
-        if entry.value is None:
-            return None, entry.revision
-        return _decoder.decode(entry.value), entry.revision
+        super().__init__(js, RUNS_BUCKET, RunState)
 
     async def change(
         self, run_id: str, change: StateChange
     ) -> tuple[RunState | None, RunState | None]:
         """Apply `change` to the run's state until no other writer got there first.
         Returns the state before and after (after is None when `change` left it alone)."""
-        kv = await self._bucket()
-        while True:
-            before, revision = await self._read(run_id)
-            # The change gets its own copy (lists included) to modify.
-            after = change(_decoder.decode(_encoder.encode(before)) if before else None)
-            if after is None:
-                return before, None
-            after.updated_at = utcnow()
-            data = _encoder.encode(after)
-            try:
-                if revision is None:
-                    await kv.create(run_id, data)
-                else:
-                    await kv.update(run_id, data, last=revision)
-            except nats.js.errors.KeyWrongLastSequenceError:
-                continue  # another runner changed it meanwhile: read it again
-            return before, after
+
+        def stamped(state: RunState | None) -> RunState | None:
+            after = change(state)
+            if after is not None:
+                after.updated_at = utcnow()
+            return after
+
+        return await super().change(run_id, stamped)
