@@ -16,7 +16,7 @@ from core.errors import BadInput, WriteFailed
 from schemas.connections import CsvConnection
 from schemas.jobs import Endpoint
 from schemas.plan import Change
-from schemas.values import Record, normalize, split_text
+from schemas.values import Record
 
 from ..base import Layout, Outcome
 from ..changes import FieldChanges, filtered, needs_field
@@ -24,7 +24,7 @@ from ..writable import cannot_create_in
 from . import write
 from .connection import CsvFile
 from .read import header, take
-from .values import cell
+from .values import canonical_cells
 
 
 class CsvProvider:
@@ -99,15 +99,7 @@ class CsvProvider:
         return self._changes.watermark() if self._changes else None
 
     def canonical(self, record: Record) -> Record:
-        multi = self._layout.multi_valued
-        if all(type(v) is str and name not in multi for name, v in record.items()):
-            # Text a single column holds reads back as it is: only empties drop out. The
-            # common case, for every source record a plan maps.
-            return {name: v for name, v in record.items() if v}
-        layout = self._layout
-        return normalize(
-            {name: split_text(cell(layout, name, v), multi.get(name)) for name, v in record.items()}
-        )
+        return canonical_cells(self._layout, record)
 
     async def apply(self, changes: list[Change]) -> list[Outcome]:
         return await asyncio.to_thread(write.apply, self._file, self._layout, changes)

@@ -15,15 +15,15 @@ from core.errors import BadInput, WriteFailed
 from schemas.connections import ExcelConnection
 from schemas.jobs import Endpoint, RowMark
 from schemas.plan import Change
-from schemas.values import Record, normalize, split_text
+from schemas.values import Record
 
 from ..base import Layout, Outcome
+from ..cells import canonical_cells
 from ..changes import FieldChanges, filtered, needs_field
 from ..writable import cannot_create_in
 from . import write
 from .connection import WRITABLE, Book, ExcelFile, Sheet, open_book
 from .read import SheetReader
-from .values import cell
 
 BYTES_PER_ROW = 40
 """About what a row of ten short texts takes in an .xlsx file, compressed."""
@@ -143,13 +143,7 @@ class ExcelProvider:
         return self._changes.watermark() if self._changes else None
 
     def canonical(self, record: Record) -> Record:
-        multi = self._layout.multi_valued
-        if all(type(v) is str and name not in multi for name, v in record.items()):
-            return {name: v for name, v in record.items() if v}
-        layout = self._layout
-        return normalize(
-            {name: split_text(cell(layout, name, v), multi.get(name)) for name, v in record.items()}
-        )
+        return canonical_cells(self._layout, record)
 
     async def apply(self, changes: list[Change]) -> list[Outcome]:
         if not changes:

@@ -16,7 +16,8 @@ from schemas.jobs import RowMark
 from schemas.plan import Change
 
 from ..base import Layout
-from .values import MAX_TEXT, cell, escape
+from ..cells import cell
+from .values import MAX_TEXT, escape
 
 Cells = dict[str, str]
 """A row's texts by field; "" for a field the changes clear."""

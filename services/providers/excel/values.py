@@ -20,12 +20,6 @@ import re
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 
-from schemas.values import Value, as_text
-
-from ..base import Layout
-
-LIST_JOINER = ";"
-"""Joins a list written to a field the layout does not declare multi-valued."""
 MAX_TEXT = 32_767
 """The most characters an Excel cell holds."""
 
@@ -43,11 +37,6 @@ def unescape(text: str) -> str:
 def escape(text: str) -> str:
     """Text → as a workbook's XML holds it (what `unescape` reads back exactly)."""
     return _TO_ESCAPE.sub(lambda m: f"_x{ord(m[0]):04X}_", text)
-
-
-def cell(layout: Layout, name: str, value: Value) -> str:
-    """A record value as one cell's text: a list joined with the field's delimiter."""
-    return as_text(value, layout.multi_valued.get(name, LIST_JOINER))
 
 
 def _fraction(micro: int) -> str:

@@ -19,8 +19,8 @@ from decimal import Decimal
 from core.errors import BadInput
 from schemas.values import Binary, Value, as_text, split_text
 
+from ..cells import LIST_JOINER
 from ..sql.values import (
-    LIST_JOINER,
     compact_json,
     parse_bool,
     parse_decimal,

@@ -10,9 +10,6 @@ from decimal import Decimal, InvalidOperation
 
 from core.errors import BadInput
 
-LIST_JOINER = ";"
-"""Joins a list written to a text column the layout does not declare multi-valued."""
-
 _TRUE = ("t", "true", "y", "yes", "on", "1")
 _FALSE = ("f", "false", "n", "no", "off", "0")
 

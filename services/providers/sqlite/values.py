@@ -11,8 +11,7 @@ from typing import Any
 from core.errors import BadInput
 from schemas.values import Binary, Value, as_text, split_text
 
-LIST_JOINER = ";"
-"""Joins a list written to a field the layout does not declare multi-valued."""
+from ..cells import LIST_JOINER
 
 Param = str | bytes | None
 Key = tuple[tuple[str, ...], tuple[Param, ...]]  # (key fields, their values as read back)
