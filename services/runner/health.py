@@ -6,6 +6,7 @@ the queue when its ack wait runs out, for another runner to take."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import socket
 from collections.abc import Iterator
@@ -50,10 +51,13 @@ class Work:
 
     def __init__(self) -> None:
         self.items: dict[int, str] = {}
+        self._tokens = itertools.count()
 
     @contextmanager
     def doing(self, what: str) -> Iterator[None]:
-        token = id(object())
+        # A number of its own for each piece of work: two at once (a batch applied while
+        # its run's planning hands out the next ones) never share an entry.
+        token = next(self._tokens)
         self.items[token] = what
         try:
             yield
