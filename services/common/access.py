@@ -83,6 +83,7 @@ from .jetstream import (
     MAIL_BUCKET,
     PLANS_BUCKET,
     PUSHED_BUCKET,
+    ROLES_BUCKET,
     RUNNERS_BUCKET,
     RUNS_BUCKET,
     SCHEDULES_BUCKET,
@@ -134,6 +135,7 @@ _PEOPLE_READ = (
     COLLECTIONS_BUCKET,
     COLLECTION_RUNS_BUCKET,  # each collection run's steps
     TEMPLATES_BUCKET,
+    ROLES_BUCKET,  # roles, their policies and who holds them (no secrets)
 )
 """A bucket a new feature adds is read by the services (they may read every stream) and
 written by the service listed below; people read it only once it is named here."""

@@ -82,6 +82,8 @@ COLLECTION_RUNS_BUCKET = "idsync_collection_runs"
 """Each collection run: its steps and where it stands (services/common/collection_runs.py)."""
 TEMPLATES_BUCKET = "idsync_templates"
 """Templates people saved (the shipped ones are core/ad_templates.py)."""
+ROLES_BUCKET = "idsync_roles"
+"""Roles: their definitions, who holds them, who changed them (services/common/roles.py)."""
 BUCKETS = (
     JOBS_BUCKET,
     CONNECTIONS_BUCKET,
@@ -95,6 +97,7 @@ BUCKETS = (
     COLLECTIONS_BUCKET,
     COLLECTION_RUNS_BUCKET,
     TEMPLATES_BUCKET,
+    ROLES_BUCKET,
 )
 RUNNERS_BUCKET = "idsync_runners"
 """Each runner's latest heartbeat and current work (entries expire after an hour)."""
