@@ -64,6 +64,7 @@ from schemas.subjects import (
     ALL_WORK,
     COLLECTION_EVENTS,
     JOURNAL_SUBJECTS,
+    ROLE_EVENTS,
     RUN_EVENTS,
     command_subject,
     commands_of,
@@ -188,7 +189,15 @@ _OBJECTS = f"OBJ_{PLANS_BUCKET}"
 def service(name: str) -> Permissions:
     """The permissions of one service; KeyError for a name that is none."""
     own: dict[str, list[str]] = {
-        "workflow": ["$JS.API.>", "$KV.>", "$O.>", RUN_EVENTS, COLLECTION_EVENTS, ALL_WORK],
+        "workflow": [
+            "$JS.API.>",
+            "$KV.>",
+            "$O.>",
+            RUN_EVENTS,
+            COLLECTION_EVENTS,
+            ROLE_EVENTS,  # every change of a role, who made it
+            ALL_WORK,
+        ],
         "scheduler": [
             *_events(RunRequested, ScheduleSkipped, ScheduleMissed, CollectionRequested),
             f"$KV.{SCHEDULES_BUCKET}.>",
