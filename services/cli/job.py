@@ -190,6 +190,8 @@ async def job_preview(args: argparse.Namespace) -> int:
     export = Path(args.export) if args.export else None
     fmt = export_format(export, args.format) if export else ""  # checked before any reading
     async with connect(args.settings) as session:
+        if session.authenticated:
+            await session.ask("preview", b"{}")  # the workflow says whether roles allow it
         job = await session.store.job(args.id)
         # The very inputs a run has (the job's watermark and absences): the same plan.
         asked = Asked(keys=args.key, changed_only=args.changed_only)

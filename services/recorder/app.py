@@ -28,6 +28,7 @@ from services.common.delivery import deliberately
 from services.common.host import Background
 from services.common.jetstream import RECORDER, RECORDER_LOGS
 
+from .allowed import history_refusal
 from .answers import answer
 from .database import Database, DatabaseError, history_url, open_history
 from .logs import keep as keep_logs
@@ -124,6 +125,10 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
             async with opening:
                 if "read" not in opened:
                     opened["read"] = await open_database(write=False)
+            principal = msg.raw_message.subject.split(".")[2]
+            refused = await history_refusal(bus, opened["read"], principal, query)
+            if refused is not None:
+                return encode(HistoryReply(ok=False, error=refused))
             return encode(await answer(opened["read"], query))
         except DatabaseError as error:
             log.warning("history query not answered", error=str(error))

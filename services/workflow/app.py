@@ -84,6 +84,7 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
         "revoke": roles.revoke,
         "whoami": roles.whoami,
         "refusals": roles.refusals,
+        "preview": roles.may_preview,
     }
     for verb, handler in handlers.items():
         _answer(broker, bus, verb, handler)

@@ -21,14 +21,16 @@ from schemas.commands import (
 )
 from schemas.jobs import Job
 from services.common.bus import Bus
+from services.common.roles import Authority
 
-from .authority import Authority, authority
+from .authority import authority
 
 _job = msgspec.json.Decoder(Job)
 _collection = msgspec.json.Decoder(Collection)
 _SIMPLE = {
     "connection-apply": "connection-apply",
     "deadletter": "deadletter",
+    "preview": "preview",
     "template-apply": "job-create",
     "template-delete": "job-create",
     "role-apply": "manage-roles",

@@ -186,3 +186,8 @@ async def refusals(bus: Bus, principal: str, body: bytes) -> CommandReply:
         if (problems := known.job_problems(job, job.owners))
     ]
     return CommandReply(ok=True, note=encode(Refusals(jobs=found)).decode())
+
+
+async def may_preview(bus: Bus, principal: str, body: bytes) -> CommandReply:
+    """Asked by `idsync job preview` before it reads anything: the guard has answered."""
+    return CommandReply(ok=True, note="may preview")

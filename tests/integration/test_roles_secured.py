@@ -5,6 +5,7 @@ existing job, a principal forged, and roles held through a directory group (slap
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -12,14 +13,18 @@ import msgspec
 import nats.errors
 import pytest
 
-from core.errors import BadInput
+from core.errors import BadInput, Refused
 from schemas.commands import DeadLetterCommand, DecideCommand, JobDeleteCommand, RunCommand, encode
 from schemas.events import RunFailed, RunFinished, is_end
-from schemas.roles import GrantCommand, whoami_decoder
+from schemas.history import HistoryQuery, HistoryReply
+from schemas.history import encode as encode_query
+from schemas.history import reply_decoder as history_decoder
+from schemas.roles import GrantCommand, RoleEntry, whoami_decoder
 from schemas.subjects import command_subject
 from services.common import roles as stored_roles
 from services.common import users
 from services.common.definitions import load_connections, load_job
+from services.common.jetstream import ROLES_BUCKET
 from services.common.settings import Settings
 from tests.ldap_server import ADMIN_PASSWORD, Slapd
 
@@ -330,3 +335,80 @@ async def test_whoami_and_role_list_on_a_server_without_roles(
     assert set(roles) == {"administrator", "approver", "auditor", "job-author", "operator"}
     assert all(r["builtin"] and r["granted_to"] == [] for r in roles.values())
     assert history.stdout.strip() == "no role has been changed"
+
+
+async def history_answer(settings: Settings, who: str, query: HistoryQuery) -> HistoryReply:
+    async with person(settings, who) as session:
+        answer = await session.nc.request(
+            command_subject(who, "history"), encode_query(query), timeout=10
+        )
+    return history_decoder.decode(answer.data)
+
+
+async def test_history_is_read_by_who_may_see_it_and_previews_asked_for(
+    files: Files, secure: Settings, secured_services: Running
+) -> None:
+    files.write(count=3, owners=["alice"])
+    async with secured_services():
+        await setup_roles(secure)
+        assert (
+            await ask(
+                secure,
+                "alice",
+                "connection-apply",
+                msgspec.json.encode(load_connections(files.connections)),
+            )
+            == "2 applied"
+        )
+        assert await ask(secure, "dave", "job-apply", job_of(files, "dave")) == "applied"
+        async with person(secure, "dave") as session:
+            run_id = await session.request_run(JOB_ID)
+            await wait_for_event(session, lambda e: e.run_id == run_id and is_end(e))
+        one_run = HistoryQuery(what="run", run_id=run_id)
+        for _ in range(100):  # the recorder follows the journal: it has the run shortly
+            if (await history_answer(secure, "alice", one_run)).ok:
+                break
+            await asyncio.sleep(0.1)
+        answers = {
+            who: await history_answer(secure, who, one_run)
+            for who in ("alice", "dave", "olga", "pam", "aud", "nora")
+        }
+        anywhere = await history_answer(secure, "dave", HistoryQuery(what="object", key="E000001"))
+        in_his_job = await history_answer(
+            secure, "dave", HistoryQuery(what="object", key="E000001", job_id=JOB_ID)
+        )
+        previews = {
+            who: await idsync(secure, who, "job", "preview", JOB_ID) for who in ("dave", "aud")
+        }
+    assert {who: a.ok for who, a in answers.items()} == {
+        "alice": True,
+        "dave": True,  # his own job
+        "olga": True,
+        "pam": True,
+        "aud": True,
+        "nora": False,
+    }
+    assert "nora may not see this job's runs and history" in answers["nora"].error
+    assert not anywhere.ok and "name one of them (--job JOB)" in anywhere.error
+    assert in_his_job.ok and in_his_job.changes
+    assert previews["dave"].returncode == 0, previews["dave"].stderr
+    assert previews["aud"].returncode == 2
+    assert (
+        "aud may not preview jobs: it needs the permission jobs.preview" in previews["aud"].stderr
+    )
+
+
+async def test_people_cannot_write_the_roles_bucket_themselves(
+    secure: Settings, secured_services: Running
+) -> None:
+    async with secured_services(), person(secure, "alice") as alice:
+        await setup_roles(secure)
+        async with person(secure, "nora") as nora:
+            forged = RoleEntry(grantees=["nora"])
+            with pytest.raises(Refused, match=f'publish to "\\$kv.{ROLES_BUCKET}.administrator"'):
+                try:
+                    await stored_roles.put(nora.js, "administrator", forged)
+                except nats.errors.TimeoutError:
+                    nora.raise_refusal()
+        entries = await stored_roles.entries(alice.js)
+    assert entries["administrator"].grantees == ["alice"]
