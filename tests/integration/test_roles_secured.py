@@ -9,6 +9,7 @@ import asyncio
 import json
 from pathlib import Path
 
+import ldap3
 import msgspec
 import nats.errors
 import pytest
@@ -30,6 +31,7 @@ from tests.ldap_server import ADMIN_PASSWORD, Slapd
 
 from .conftest import JOB_ID, Files
 from .journal import wait_for_event
+from .ldap_helpers import admin
 from .secured import Running, person, raw_client
 from .test_cli_secured import idsync
 from .test_permissions import violation
@@ -314,6 +316,24 @@ async def test_roles_held_through_a_directory_group(
         ran = await ask(
             secure, "nora", "deadletter", encode(DeadLetterCommand(action="drop", seq=9))
         )
+        # A group of the server's users, too.
+        assert "granted" in await grant(secure, "alice", "group:approvers", "auditor")
+        pam = whoami_decoder.decode(await ask_whoami(secure, "pam"))
+        # Out of the directory group: out of the role (read afresh after any grant).
+        with admin(slapd) as conn:
+            removed = {"member": [(ldap3.MODIFY_DELETE, [f"uid=nora,{ldap_base}"])]}
+            assert conn.modify(group, removed), conn.result
+        assert "granted" in await grant(secure, "alice", "olga", "auditor")
+        gone = await ask(
+            secure, "nora", "deadletter", encode(DeadLetterCommand(action="drop", seq=9))
+        )
+        # A directory that does not answer gives its groups nobody.
+        silent = tmp_path / "silent.toml"
+        unanswered = path.read_text().replace(slapd.url, "ldap://127.0.0.1:9")
+        silent.write_text(unanswered.replace("[dir]", "[gone]"))
+        assert (await idsync(secure, "alice", "connection", "apply", str(silent))).returncode == 0
+        assert "granted" in await grant(secure, "alice", "directory:gone:cn=anyone", "operator")
+        nobody = whoami_decoder.decode(await ask_whoami(secure, "nora"))
     assert nora.returncode == 0, nora.stderr
     held = json.loads(nora.stdout)
     assert held["roles"] == [{"role": "operator", "via": f"directory:dir:{group}"}]
@@ -321,6 +341,12 @@ async def test_roles_held_through_a_directory_group(
     assert [r["role"] for r in json.loads(dave.stdout)["roles"]] == ["job-author"]
     assert f"role operator (directory:dir:{group})" in text.stdout
     assert " may not " not in ran
+    assert [(r.role, r.via) for r in pam.roles] == [
+        ("approver", "direct"),
+        ("auditor", "group:approvers"),
+    ]
+    assert "nora may not retry or drop dead letters" in gone
+    assert nobody.roles == []
 
 
 async def test_whoami_and_role_list_on_a_server_without_roles(
@@ -335,6 +361,11 @@ async def test_whoami_and_role_list_on_a_server_without_roles(
     assert set(roles) == {"administrator", "approver", "auditor", "job-author", "operator"}
     assert all(r["builtin"] and r["granted_to"] == [] for r in roles.values())
     assert history.stdout.strip() == "no role has been changed"
+
+
+async def ask_whoami(settings: Settings, who: str) -> bytes:
+    async with person(settings, who) as session:
+        return (await session.ask("whoami", b"{}")).note.encode()
 
 
 async def history_answer(settings: Settings, who: str, query: HistoryQuery) -> HistoryReply:
