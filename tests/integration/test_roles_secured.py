@@ -16,12 +16,12 @@ import pytest
 
 from core.errors import BadInput, Refused
 from schemas.commands import DeadLetterCommand, DecideCommand, JobDeleteCommand, RunCommand, encode
-from schemas.events import RunFailed, RunFinished, is_end
+from schemas.events import RoleChanged, RunFailed, RunFinished, encode_event, is_end
 from schemas.history import HistoryQuery, HistoryReply
 from schemas.history import encode as encode_query
 from schemas.history import reply_decoder as history_decoder
 from schemas.roles import GrantCommand, RoleEntry, whoami_decoder
-from schemas.subjects import command_subject
+from schemas.subjects import ROLE_EVENTS, command_subject, event_subject
 from services.common import roles as stored_roles
 from services.common import users
 from services.common.definitions import load_connections, load_job
@@ -429,10 +429,17 @@ async def test_history_is_read_by_who_may_see_it_and_previews_asked_for(
     )
 
 
-async def test_people_cannot_write_the_roles_bucket_themselves(
+async def test_people_cannot_write_roles_or_their_history_themselves(
     secure: Settings, secured_services: Running
 ) -> None:
-    async with secured_services(), person(secure, "alice") as alice:
+    """Only the workflow writes the roles bucket and publishes role.changed: the server
+    refuses anyone else (as it refuses anyone's run.approved)."""
+    forged_event = RoleChanged(run_id="", job_id="administrator", change="granted", by="alice")
+    subject = event_subject(forged_event)
+    async with (
+        secured_services(refused=(subject,)),
+        person(secure, "alice") as alice,
+    ):
         await setup_roles(secure)
         async with person(secure, "nora") as nora:
             forged = RoleEntry(grantees=["nora"])
@@ -441,5 +448,21 @@ async def test_people_cannot_write_the_roles_bucket_themselves(
                     await stored_roles.put(nora.js, "administrator", forged)
                 except nats.errors.TimeoutError:
                     nora.raise_refusal()
+        for who in ("nora", "runner"):
+            nc, errors = await raw_client(secure, who)
+            try:
+                with pytest.raises(nats.errors.TimeoutError):  # refused: no acknowledgement
+                    await nc.jetstream(timeout=1).publish(subject, encode_event(forged_event))
+                await violation(errors, subject)
+            finally:
+                await nc.close()
         entries = await stored_roles.entries(alice.js)
+        kept = await alice.journal(ROLE_EVENTS)
     assert entries["administrator"].grantees == ["alice"]
+    assert [(e.job_id, e.by) for e in kept if isinstance(e, RoleChanged)] == [
+        ("administrator", "alice"),
+        ("job-author", "alice"),
+        ("operator", "alice"),
+        ("approver", "alice"),
+        ("auditor", "alice"),
+    ]
