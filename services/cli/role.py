@@ -103,8 +103,20 @@ async def role_show(args: argparse.Namespace) -> int:
 
 
 async def role_history(args: argparse.Namespace) -> int:
+    """From the recorder, which keeps role changes as long as its database; from the
+    journal when no recorder answers."""
+    from core.errors import Unreachable
+    from schemas.history import HistoryQuery
+
+    from .history import pages
+
+    query = HistoryQuery(what="roles", job_id=args.role or "")
     async with connect(args.settings) as session:
-        events = [e for e in await session.journal(ROLE_EVENTS) if isinstance(e, RoleChanged)]
+        try:
+            found = [e async for page in pages(session, query) for e in page.events]
+        except Unreachable:
+            found = list(await session.journal(ROLE_EVENTS))
+    events = [e for e in found if isinstance(e, RoleChanged)]
     if args.role:
         events = [e for e in events if e.job_id == args.role]
     if args.json:

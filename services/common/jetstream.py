@@ -44,6 +44,7 @@ from schemas.subjects import (
     ALL_WORK,
     JOURNAL_SUBJECTS,
     LOG_SUBJECTS,
+    ROLE_EVENTS,
     RUN_EVENTS,
     WORK_SUBJECTS,
     command_subject,
@@ -144,6 +145,10 @@ DROPS = ConsumerSpec("runner-drops", JOURNAL, events_of(RunBatchDropped), max_ac
 RECORDER = ConsumerSpec(
     "recorder", JOURNAL, RUN_EVENTS, max_ack_pending=1, deliver=DeliverPolicy.ALL
 )
+# Every change of a role, kept by the recorder for as long as its database (audit).
+RECORDER_ROLES = ConsumerSpec(
+    "recorder-roles", JOURNAL, ROLE_EVENTS, max_ack_pending=1, deliver=DeliverPolicy.ALL
+)
 # Collections: the workflow starts each collection run asked for, and moves one on when
 # the run of its current job ends (it reads every run event, and keeps the ends of steps).
 COLLECTIONS = ConsumerSpec(
@@ -170,6 +175,7 @@ CONSUMERS = (
     NOTIFIER_COLLECTIONS,
     RECORDER,
     RECORDER_LOGS,
+    RECORDER_ROLES,
 )
 
 

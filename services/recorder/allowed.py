@@ -22,6 +22,8 @@ async def history_refusal(
     known = await authority(bus.js, bus.settings.home)
     if not known.in_force or known.refusal("history-any", principal) is None:
         return None
+    if query.what == "roles":
+        return known.refusal("history-any", principal)  # about people, not one's jobs
     if (refused := known.refusal("history-own", principal)) is not None:
         return refused
     job_id = query.job_id

@@ -227,13 +227,15 @@ async def test_a_role_policy_refuses_a_job_when_applied_when_run_and_once_change
 
         listed = await idsync(secure, "olga", "job", "list", "--refused")
         as_json = await idsync(secure, "olga", "job", "list", "--refused", "--json")
-        history = await idsync(secure, "aud", "role", "history", "hr-author", "--json")
+        history = await role_history(secure, "aud", "hr-author", changes=4)
+        not_his = await idsync(secure, "dave", "role", "history")
     assert listed.returncode == 0, listed.stderr
     assert listed.stdout.startswith(f"{JOB_ID}: refused\n")
     (only,) = json.loads(as_json.stdout)
     assert only["id"] == JOB_ID and len(only["refused"]) == 2
-    changes = [(e["change"], e["by"], e["grantee"]) for e in json.loads(history.stdout)]
-    assert changes == [
+    assert not_his.returncode == 2
+    assert "dave may not see the runs and history of a job they do not own" in not_his.stderr
+    assert [(e["change"], e["by"], e["grantee"]) for e in history] == [
         ("defined", "alice", ""),
         ("granted", "alice", "dave"),
         ("defined", "alice", ""),
@@ -361,6 +363,20 @@ async def test_whoami_and_role_list_on_a_server_without_roles(
     assert set(roles) == {"administrator", "approver", "auditor", "job-author", "operator"}
     assert all(r["builtin"] and r["granted_to"] == [] for r in roles.values())
     assert history.stdout.strip() == "no role has been changed"
+
+
+async def role_history(
+    settings: Settings, who: str, role: str, changes: int
+) -> list[dict[str, str]]:
+    """`idsync role history ROLE --json`, once the recorder has kept `changes` of them."""
+    for _ in range(100):
+        shown = await idsync(settings, who, "role", "history", role, "--json")
+        assert shown.returncode == 0, shown.stderr
+        found: list[dict[str, str]] = json.loads(shown.stdout)
+        if len(found) >= changes:
+            return found
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"the recorder kept {found}")
 
 
 async def ask_whoami(settings: Settings, who: str) -> bytes:
