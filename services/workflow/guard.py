@@ -90,10 +90,14 @@ async def _about_jobs(
         return _refused(found.id, "run", known.job_problems(found, found.owners))
     if verb in ("approve", "deny", "cancel"):
         state = await bus.runs.get(decide_command_decoder.decode(body).run_id)
-        if state is None or state.requested_by.casefold() == principal.casefold():
-            return None  # the handler says there is no such run; a requester may withdraw
-        if verb != "cancel":
+        if state is None:
+            return None  # the handler says there is no such run
+        if verb == "approve":
+            # Confirming even one's own plan over the safety limits: a role's ceiling on
+            # those limits would mean nothing otherwise.
             return known.refusal("approve", principal)
+        if state.requested_by.casefold() == principal.casefold():
+            return None  # a requester may withdraw their request, or cancel their run
         ran = await bus.store.find_job(state.job_id)
         owners = ran.owners if ran is not None else []
         return known.refusal(job_action(principal, owners, True, "run-any"), principal)

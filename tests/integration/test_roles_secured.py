@@ -15,8 +15,23 @@ import nats.errors
 import pytest
 
 from core.errors import BadInput, Refused
-from schemas.commands import DeadLetterCommand, DecideCommand, JobDeleteCommand, RunCommand, encode
-from schemas.events import RoleChanged, RunFailed, RunFinished, encode_event, is_end
+from schemas.collections import Collection, CollectionStep
+from schemas.commands import (
+    CollectionCommand,
+    DeadLetterCommand,
+    DecideCommand,
+    JobDeleteCommand,
+    RunCommand,
+    encode,
+)
+from schemas.events import (
+    RoleChanged,
+    RunAwaitingApproval,
+    RunFailed,
+    RunFinished,
+    encode_event,
+    is_end,
+)
 from schemas.history import HistoryQuery, HistoryReply
 from schemas.history import encode as encode_query
 from schemas.history import reply_decoder as history_decoder
@@ -26,6 +41,7 @@ from services.common import roles as stored_roles
 from services.common import users
 from services.common.definitions import load_connections, load_job
 from services.common.jetstream import ROLES_BUCKET
+from services.common.people import write_csv
 from services.common.settings import Settings
 from tests.ldap_server import ADMIN_PASSWORD, Slapd
 
@@ -82,6 +98,12 @@ async def setup_roles(secure: Settings) -> None:
     for who, role in (("dave", "job-author"), ("olga", "operator"), ("pam", "approver")):
         assert "granted" in await grant(secure, "alice", who, role)
     assert "granted" in await grant(secure, "alice", "aud", "auditor")
+
+
+def collection(collection_id: str, owner: str) -> bytes:
+    return msgspec.json.encode(
+        Collection(id=collection_id, owners=[owner], jobs=[CollectionStep(job=f"new-{owner}")])
+    )
 
 
 def job_of(files: Files, owner: str, job_id: str = JOB_ID, extra: str = "") -> bytes:
@@ -155,6 +177,22 @@ async def test_each_role_may_send_exactly_its_commands(
             ("dave", "approve", encode(DecideCommand(run_id=run_id)), False),
             ("olga", "job-delete", encode(JobDeleteCommand(job_id="new-dave")), False),
             ("pam", "approve", encode(DecideCommand(run_id=run_id)), True),
+            # alice asked for that run: only who may run any job cancels it.
+            ("nora", "cancel", encode(DecideCommand(run_id=run_id)), False),
+            ("dave", "cancel", encode(DecideCommand(run_id=run_id)), False),
+            ("olga", "cancel", encode(DecideCommand(run_id=run_id)), True),
+            # Collections as jobs: created by who creates jobs, run by their owners too.
+            ("nora", "collection-apply", collection("c-dave", "dave"), False),
+            ("dave", "collection-apply", collection("c-dave", "dave"), True),
+            ("olga", "collection-apply", collection("c-dave", "dave"), False),
+            ("aud", "collection-run", encode(CollectionCommand(collection_id="c-dave")), False),
+            ("dave", "collection-run", encode(CollectionCommand(collection_id="c-dave")), True),
+            ("dave", "template-apply", b"{}", True),
+            ("olga", "template-apply", b"{}", False),
+            ("alice", "role-apply", b"{}", True),
+            ("dave", "role-apply", b"{}", False),
+            ("olga", "role-remove", b"{}", False),
+            ("aud", "refusals", b"{}", True),
             ("dave", "job-delete", encode(JobDeleteCommand(job_id="new-dave")), True),
         ]
         wrong: list[str] = []
@@ -482,3 +520,32 @@ async def test_people_cannot_write_roles_or_their_history_themselves(
         ("approver", "alice"),
         ("auditor", "alice"),
     ]
+
+
+async def test_a_plan_over_the_safety_limits_needs_someone_who_may_approve(
+    files: Files, secure: Settings, secured_services: Running
+) -> None:
+    """Before roles, anyone — the requester too — confirmed such a plan of a job without
+    approvers; with roles, a job author's own confirmation would void the ceiling on his
+    safety limits."""
+    rows = files.write(count=8, owners=["alice"])
+    async with secured_services():
+        await setup_roles(secure)
+        connections = msgspec.json.encode(load_connections(files.connections))
+        assert await ask(secure, "alice", "connection-apply", connections) == "2 applied"
+        assert await ask(secure, "dave", "job-apply", job_of(files, "dave")) == "applied"
+        async with person(secure, "dave") as dave:
+            first = await dave.request_run(JOB_ID)
+            await wait_for_event(dave, lambda e: e.run_id == first and is_end(e))
+            write_csv(files.csv, rows[:2])  # six of eight gone: over the safety limits
+            second = await dave.request_run(JOB_ID)
+            await wait_for_event(
+                dave, lambda e: e.run_id == second and isinstance(e, RunAwaitingApproval)
+            )
+        own = await ask(secure, "dave", "approve", encode(DecideCommand(run_id=second)))
+        approved = await ask(secure, "alice", "approve", encode(DecideCommand(run_id=second)))
+        async with person(secure, "dave") as dave:
+            end = await wait_for_event(dave, lambda e: e.run_id == second and is_end(e))
+    assert "dave may not approve or deny runs: it needs the permission runs.approve" in own
+    assert approved == "ok"
+    assert isinstance(end, RunFinished) and end.stats.deleted == 6
