@@ -41,9 +41,14 @@ _SIMPLE = {
 """Verbs whose permission does not depend on a job."""
 
 
+_OPEN = ("whoami", "refusals", "history")
+"""Verbs anyone may send (the recorder decides history questions itself)."""
+
+
 async def refusal(bus: Bus, verb: str, principal: str, body: bytes) -> str | None:
-    """Why `principal` may not send this command; None when they may."""
-    if verb in ("whoami", "refusals", "history"):
+    """Why `principal` may not send this command; None when they may. A verb no rule
+    here names is refused while roles are in force: a new command needs its rule."""
+    if verb in _OPEN:
         return None
     known = await authority(bus)
     if not known.in_force:
@@ -51,73 +56,90 @@ async def refusal(bus: Bus, verb: str, principal: str, body: bytes) -> str | Non
     if verb in _SIMPLE:
         return known.refusal(_SIMPLE[verb], principal)
     try:
-        return await _about_jobs(bus, known, verb, principal, body)
+        match verb:
+            case "job-apply":
+                return await _job_apply(bus, known, principal, _job.decode(body))
+            case "job-delete":
+                job_id = job_delete_decoder.decode(body).job_id
+                return await _about_job(bus, known, principal, job_id, "job-edit-any")
+            case "run":
+                job_id = run_command_decoder.decode(body).job_id
+                return await _about_job(bus, known, principal, job_id, "run-any")
+            case "approve" | "deny" | "cancel":
+                run_id = decide_command_decoder.decode(body).run_id
+                return await _decision(bus, known, principal, verb, run_id)
+            case "collection-apply":
+                collection_id = _collection.decode(body).id
+                return await _about_collection(bus, known, principal, collection_id, "job-edit-any")
+            case "collection-delete":
+                collection_id = collection_command_decoder.decode(body).collection_id
+                return await _about_collection(bus, known, principal, collection_id, "job-edit-any")
+            case "collection-run":
+                collection_id = collection_command_decoder.decode(body).collection_id
+                return await _about_collection(bus, known, principal, collection_id, "run-any")
+            case "collection-cancel":
+                return known.refusal("run-any", principal)
     except (msgspec.DecodeError, msgspec.ValidationError):
         return None  # the handler says what is wrong with the command
+    return f"{principal} may not send {verb} commands: no rule says who may"
 
 
-async def _about_jobs(
-    bus: Bus, known: Authority, verb: str, principal: str, body: bytes
-) -> str | None:
-    if verb == "job-apply":
-        job = _job.decode(body)
-        stored = await bus.store.find_job(job.id)
-        action = job_action(
-            principal, stored.owners if stored else [], stored is not None, "job-edit-any"
+async def _job_apply(bus: Bus, known: Authority, principal: str, job: Job) -> str | None:
+    stored = await bus.store.find_job(job.id)
+    owners = stored.owners if stored else []
+    action = job_action(principal, owners, stored is not None, "job-edit-any")
+    if refused := known.refusal(action, principal):
+        return refused
+    if "jobs.edit-any" not in _permissions(known, principal) and not _lists(job, principal):
+        return (
+            f'job "{job.id}": $.owners: list yourself among the owners ({principal}), or '
+            "only someone who may edit any job could change it afterwards"
         )
-        if refused := known.refusal(action, principal):
-            return refused
-        if "jobs.edit-any" not in _permissions(known, principal) and not _lists(job, principal):
-            return (
-                f'job "{job.id}": $.owners: list yourself among the owners ({principal}), or '
-                "only someone who may edit any job could change it afterwards"
-            )
-        problems = known.job_problems(job, [principal, *job.owners])
-        return _refused(job.id, "applied", problems)
-    if verb == "job-delete":
-        stored = await bus.store.find_job(job_delete_decoder.decode(body).job_id)
-        if stored is None:
-            return None
-        return known.refusal(job_action(principal, stored.owners, True, "job-edit-any"), principal)
-    if verb == "run":
-        found = await bus.store.find_job(run_command_decoder.decode(body).job_id)
-        if found is None:
-            return None
-        if refused := known.refusal(
-            job_action(principal, found.owners, True, "run-any"), principal
-        ):
-            return refused
-        return _refused(found.id, "run", known.job_problems(found, found.owners))
-    if verb in ("approve", "deny", "cancel"):
-        state = await bus.runs.get(decide_command_decoder.decode(body).run_id)
-        if state is None:
-            return None  # the handler says there is no such run
-        if verb == "approve":
-            # Confirming even one's own plan over the safety limits: a role's ceiling on
-            # those limits would mean nothing otherwise.
-            return known.refusal("approve", principal)
-        if state.requested_by.casefold() == principal.casefold():
-            return None  # a requester may withdraw their request, or cancel their run
-        ran = await bus.store.find_job(state.job_id)
-        owners = ran.owners if ran is not None else []
-        return known.refusal(job_action(principal, owners, True, "run-any"), principal)
-    if verb in ("collection-apply", "collection-delete"):
-        if verb == "collection-apply":
-            collection_id = _collection.decode(body).id
-        else:
-            collection_id = collection_command_decoder.decode(body).collection_id
-        stored_collection = await bus.store.find_collection(collection_id)
-        owners = stored_collection.owners if stored_collection else []
-        action = job_action(principal, owners, stored_collection is not None, "job-edit-any")
-        return known.refusal(action, principal)
-    if verb == "collection-run":
-        collection_id = collection_command_decoder.decode(body).collection_id
-        stored_collection = await bus.store.find_collection(collection_id)
-        owners = stored_collection.owners if stored_collection else []
-        return known.refusal(job_action(principal, owners, True, "run-any"), principal)
-    if verb == "collection-cancel":
-        return known.refusal("run-any", principal)
+    return _refused(job.id, "applied", known.job_problems(job, [principal, *job.owners]))
+
+
+async def _about_job(
+    bus: Bus, known: Authority, principal: str, job_id: str, any_action: str
+) -> str | None:
+    """Changing, deleting or running a stored job (its owners' "own", or "any")."""
+    job = await bus.store.find_job(job_id)
+    if job is None:
+        return None  # the handler says there is no such job
+    if refused := known.refusal(job_action(principal, job.owners, True, any_action), principal):
+        return refused
+    if any_action == "run-any":
+        return _refused(job.id, "run", known.job_problems(job, job.owners))
     return None
+
+
+async def _decision(
+    bus: Bus, known: Authority, principal: str, verb: str, run_id: str
+) -> str | None:
+    """Approving needs runs.approve — even one's own plan over the safety limits, or a
+    role's ceiling on those limits would mean nothing; the requester may always withdraw
+    (deny) their request or cancel their run; others deny as approvers and cancel as
+    those who may run the job."""
+    state = await bus.runs.get(run_id)
+    if state is None:
+        return None  # the handler says there is no such run
+    if verb == "approve":
+        return known.refusal("approve", principal)
+    if state.requested_by.casefold() == principal.casefold():
+        return None
+    if verb == "deny":
+        return known.refusal("approve", principal)
+    job = await bus.store.find_job(state.job_id)
+    owners = job.owners if job is not None else []
+    return known.refusal(job_action(principal, owners, True, "run-any"), principal)
+
+
+async def _about_collection(
+    bus: Bus, known: Authority, principal: str, collection_id: str, any_action: str
+) -> str | None:
+    stored = await bus.store.find_collection(collection_id)
+    owners = stored.owners if stored else []
+    exists = stored is not None or any_action == "run-any"
+    return known.refusal(job_action(principal, owners, exists, any_action), principal)
 
 
 def _permissions(known: Authority, principal: str) -> set[str]:

@@ -175,6 +175,8 @@ async def test_each_role_may_send_exactly_its_commands(
             ("dave", "run", encode(RunCommand(job_id="alices")), False),
             ("aud", "approve", encode(DecideCommand(run_id=run_id)), False),
             ("dave", "approve", encode(DecideCommand(run_id=run_id)), False),
+            ("aud", "deny", encode(DecideCommand(run_id=run_id)), False),
+            ("olga", "deny", encode(DecideCommand(run_id=run_id)), False),
             ("olga", "job-delete", encode(JobDeleteCommand(job_id="new-dave")), False),
             ("pam", "approve", encode(DecideCommand(run_id=run_id)), True),
             # alice asked for that run: only who may run any job cancels it.
@@ -187,6 +189,8 @@ async def test_each_role_may_send_exactly_its_commands(
             ("olga", "collection-apply", collection("c-dave", "dave"), False),
             ("aud", "collection-run", encode(CollectionCommand(collection_id="c-dave")), False),
             ("dave", "collection-run", encode(CollectionCommand(collection_id="c-dave")), True),
+            ("nora", "collection-cancel", encode(DecideCommand(run_id="x")), False),
+            ("olga", "collection-cancel", encode(DecideCommand(run_id="x")), True),
             ("dave", "template-apply", b"{}", True),
             ("olga", "template-apply", b"{}", False),
             ("alice", "role-apply", b"{}", True),
