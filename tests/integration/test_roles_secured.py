@@ -267,10 +267,23 @@ async def test_a_role_policy_refuses_a_job_when_applied_when_run_and_once_change
             )
         assert isinstance(failed, RunFailed) and "field 'mail' (denied)" in failed.reason
 
+        shown = await idsync(secure, "aud", "role", "show", "hr-author")
+        roles = await idsync(secure, "aud", "role", "list")
         listed = await idsync(secure, "olga", "job", "list", "--refused")
         as_json = await idsync(secure, "olga", "job", "list", "--refused", "--json")
         history = await role_history(secure, "aud", "hr-author", changes=4)
         not_his = await idsync(secure, "dave", "role", "history")
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.splitlines()[:3] == [
+        "role hr-author: HR jobs into the database",
+        "  permissions: jobs.create, jobs.edit-own, jobs.run-own, jobs.preview, history.view-own",
+        "  granted to: dave",
+    ]
+    assert "    attributes_deny: ['mail', 'surname']" in shown.stdout
+    assert "  changed by alice at " in shown.stdout
+    by_role = {line.split()[0]: line for line in roles.stdout.splitlines()[1:]}
+    assert by_role["hr-author"].split()[1:4] == ["custom", "dave", "yes"]
+    assert by_role["administrator"].split()[1:3] == ["built-in", "alice"]
     assert listed.returncode == 0, listed.stderr
     assert listed.stdout.startswith(f"{JOB_ID}: refused\n")
     (only,) = json.loads(as_json.stdout)
@@ -553,3 +566,38 @@ async def test_a_plan_over_the_safety_limits_needs_someone_who_may_approve(
     assert "dave may not approve or deny runs: it needs the permission runs.approve" in own
     assert approved == "ok"
     assert isinstance(end, RunFinished) and end.stats.deleted == 6
+
+
+async def test_roles_removed_and_builtin_roles_restored(
+    tmp_path: Path, secure: Settings, secured_services: Running
+) -> None:
+    viewer = tmp_path / "viewer.toml"
+    viewer.write_text('id = "viewer"\npermissions = ["jobs.preview"]\n')
+    narrowed = tmp_path / "auditor.toml"
+    narrowed.write_text('id = "auditor"\npermissions = ["history.view-own"]\n')
+    boss = tmp_path / "administrator.toml"
+    boss.write_text('id = "administrator"\npermissions = ["jobs.preview"]\n')
+    async with secured_services():
+        await setup_roles(secure)
+        for path in (viewer, narrowed):
+            added = await idsync(secure, "alice", "role", "add", str(path))
+            assert added.returncode == 0, added.stderr
+        assert "granted" in await grant(secure, "alice", "nora", "viewer")
+        before = json.loads((await idsync(secure, "nora", "whoami", "--json")).stdout)
+        audits = json.loads((await idsync(secure, "aud", "whoami", "--json")).stdout)
+        removed = await idsync(secure, "alice", "role", "remove", "viewer")
+        restored = await idsync(secure, "alice", "role", "remove", "auditor")
+        kept = await idsync(secure, "alice", "role", "remove", "administrator")
+        narrowing = await idsync(secure, "alice", "role", "add", str(boss))
+        by_dave = await idsync(secure, "dave", "role", "add", str(viewer))
+        after = json.loads((await idsync(secure, "nora", "whoami", "--json")).stdout)
+        audits_after = json.loads((await idsync(secure, "aud", "whoami", "--json")).stdout)
+    assert before["permissions"] == ["jobs.preview"]
+    assert audits["permissions"] == ["history.view-own"]
+    assert removed.stdout.strip() == "role viewer: removed (it was granted to 1)"
+    assert restored.stdout.strip() == "role auditor: restored as it ships; its grants stay"
+    assert kept.returncode == 2 and "role administrator ships with idsync: it stays" in kept.stderr
+    assert narrowing.returncode == 2 and "may not be narrowed" in narrowing.stderr
+    assert by_dave.returncode == 2 and "dave may not manage users and roles" in by_dave.stderr
+    assert after["roles"] == [] and after["permissions"] == []
+    assert audits_after["permissions"] == ["history.view-all"]
