@@ -6,6 +6,7 @@ holds what (`Authority`)."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -38,16 +39,18 @@ async def _bucket(js: JetStreamContext) -> KeyValue:
 
 
 async def _read(js: JetStreamContext) -> dict[str, bytes]:
+    """Every key's value, read at once (each command asks: the gets go together)."""
     bucket = await _bucket(js)
-    found: dict[str, bytes] = {}
-    for key in await bucket_keys(js, ROLES_BUCKET):
+
+    async def value(key: str) -> bytes | None:
         try:
-            entry = await bucket.get(key)
+            return (await bucket.get(key)).value
         except (nats.js.errors.KeyNotFoundError, nats.js.errors.KeyDeletedError):
-            continue
-        if entry.value:
-            found[key] = entry.value
-    return found
+            return None
+
+    keys = await bucket_keys(js, ROLES_BUCKET)
+    values = await asyncio.gather(*(value(key) for key in keys))
+    return {key: found for key, found in zip(keys, values, strict=True) if found}
 
 
 def _split(raw: Mapping[str, bytes]) -> tuple[dict[str, RoleEntry], dict[str, list[str]]]:
