@@ -12,6 +12,7 @@ import json
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 
+import msgspec
 import pytest
 
 from schemas.collections import Collection, CollectionStep
@@ -195,6 +196,41 @@ async def test_a_fire_claimed_by_a_scheduler_that_stopped_is_taken_over(
     assert [e.run_id for e in await events(session, RunRequested)] == [run_id]
     done, _ = await states.read(key)
     assert done is not None and (done.outcome, done.claimed_by) == ("requested", "survivor")
+
+
+async def test_a_claim_seen_while_another_scheduler_finishes_it_does_not_hold_up_the_next_fire(
+    files: Files, session: Session, buses: Callable[[], Bus]
+) -> None:
+    files.write(count=3, schedule="1h")
+    await apply_files(session, files)
+    t0 = clock()
+    firing = await scheduler(buses(), "late")
+    await firing.tick(t0)
+    states = Schedules(session.js)
+    key = state_key(JOB_ID, "every")
+    seen, revision = await states.read(key)
+    assert seen is not None
+    fire = hour_of(t0) + HOUR
+    first = scheduled_run_id(JOB_ID, fire)
+    # Another scheduler has claimed the fire when this one looks ...
+    claim = ScheduleState(
+        job_id=JOB_ID,
+        schedule="every",
+        spec=seen.spec,
+        last=fire,
+        outcome="claimed",
+        run_id=first,
+        claimed_at=fire,
+        claimed_by="other",
+    )
+    revision = await states.write(key, claim, revision) or 0
+    await firing.tick(fire)
+    # ... and finishes it just after: the run asked for, and it ended at once.
+    done = ScheduleState(**{**msgspec.structs.asdict(claim), "outcome": "requested"})
+    assert await states.write(key, done, revision) is not None
+    await firing.tick(fire + HOUR)  # the next fire is this scheduler's, on this very tick
+    second = scheduled_run_id(JOB_ID, fire + HOUR)
+    assert [e.run_id for e in await events(session, RunRequested)] == [second]
 
 
 async def test_schedules_listed_enabled_and_disabled_from_the_command_line(
