@@ -15,8 +15,9 @@ from schemas.jobs import Endpoint, FieldMap, Job, ObjectMapping
 from schemas.values import Record
 from services.cli.client import Session
 from services.common import pushed
-from services.runner.planning import PlannedRun, Sides, plan_job, scoped
-from services.runner.planning.sides import open_pair
+from services.runner.planning import PlannedRun, scoped
+
+from .test_scoped_reads import plan_between
 
 CRM = ScimInboundConnection(id="crm", systems=["crm"])
 
@@ -62,14 +63,7 @@ async def crm(session: Session, tmp_path: Path) -> Path:
 
 async def plan(folder: Path, the_job: Job, keys: list[str]) -> PlannedRun:
     db = SqliteConnection(id="db", path=str(folder / "db.sqlite"))
-    source, target = open_pair(CRM, db, the_job, 0)
-    await source.open(write=False)
-    await target.open(write=True)
-    try:
-        return await plan_job(the_job, Sides(source, target), keys)
-    finally:
-        await source.close()
-        await target.close()
+    return await plan_between(CRM, db, the_job, keys)
 
 
 CASES = {

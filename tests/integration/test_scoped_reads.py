@@ -16,7 +16,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from schemas.connections import SqliteConnection
+from schemas.connections import Connection, SqliteConnection
 from schemas.jobs import Endpoint, FieldMap, Job, Leavers, ObjectMapping, ObjectScope
 from services.runner.planning import PlannedRun, Sides, plan_job, scoped
 from services.runner.planning.sides import open_pair
@@ -62,14 +62,24 @@ def job(mapping: ObjectMapping, source_scope: str | None = None) -> Job:
 async def plan(folder: Path, the_job: Job, keys: list[str]) -> PlannedRun:
     source_db = SqliteConnection(id="hr", path=str(folder / "hr.db"))
     target_db = SqliteConnection(id="dir", path=str(folder / "dir.db"))
-    source, target = open_pair(source_db, target_db, the_job, 0)
-    await source.open(write=False)
-    await target.open(write=True)
+    return await plan_between(source_db, target_db, the_job, keys)
+
+
+async def plan_between(
+    source_db: Connection, target_db: Connection, the_job: Job, keys: list[str]
+) -> PlannedRun:
+    """The job planned as a run plans it: each type's pair of sides opened, then closed."""
+    pairs = [open_pair(source_db, target_db, the_job, at) for at in range(len(the_job.objects))]
+    for source, target in pairs:
+        await source.open(write=False)
+        await target.open(write=True)
     try:
-        return await plan_job(the_job, Sides(source, target), keys)
+        [(source, target), *others] = pairs
+        return await plan_job(the_job, Sides(source, target, others), keys)
     finally:
-        await source.close()
-        await target.close()
+        for source, target in pairs:
+            await source.close()
+            await target.close()
 
 
 async def both_ways(
@@ -209,23 +219,6 @@ async def test_a_record_that_fails_its_mapping_fails_as_in_a_whole_read(
     assert looked_up.plan.changes == []
 
 
-async def plan_types(folder: Path, the_job: Job, keys: list[str]) -> PlannedRun:
-    """A job of several types: each type's pair opened as a run opens them."""
-    source_db = SqliteConnection(id="hr", path=str(folder / "hr.db"))
-    target_db = SqliteConnection(id="dir", path=str(folder / "dir.db"))
-    pairs = [open_pair(source_db, target_db, the_job, at) for at in range(len(the_job.objects))]
-    for source, target in pairs:
-        await source.open(write=False)
-        await target.open(write=True)
-    try:
-        [(source, target), *others] = pairs
-        return await plan_job(the_job, Sides(source, target, others), keys)
-    finally:
-        for source, target in pairs:
-            await source.close()
-            await target.close()
-
-
 @pytest.fixture
 def hr_and_groups(hr: Path) -> Path:
     """Besides the people: the source's groups, and the destination's (one renamed)."""
@@ -269,13 +262,7 @@ async def test_a_scoped_run_of_several_types_plans_what_reading_whole_plans(
     keys, planned, read = TYPES[case]
     users = ObjectMapping(keys=["id"], fields=[*KEY_AND_NAME, DEPT])
     the_job = msgspec.structs.replace(job(users), objects=[users, GROUPS])
-    looked_up = await plan_types(hr_and_groups, the_job, keys)
-    with monkeypatch.context() as patched:
-        patched.setattr(scoped, "source_lookup", lambda *_: None)
-        patched.setattr(scoped, "destination_lookup", lambda *_: None)
-        whole = await plan_types(hr_and_groups, the_job, keys)
-    assert looked_up.plan.hash == whole.plan.hash
-    assert looked_up.plan.changes == whole.plan.changes
+    looked_up, whole = await both_ways(hr_and_groups, the_job, keys, monkeypatch)
     assert sorted(f"{c.action} {c.key}" for c in looked_up.plan.changes) == planned
     assert sides_read(looked_up) == read
     assert sides_read(whole) == (len(PEOPLE) + 3, 3 + 2)
