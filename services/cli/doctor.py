@@ -12,9 +12,9 @@ from core.errors import IdsyncError, Unreachable
 from schemas.ids import utcnow
 from schemas.subjects import command_subject
 from services.common.jetstream import BUCKETS, CONSUMERS, PLANS_BUCKET, stream_configs
+from services.common.runners import runners
 from services.providers import check_reachable
 from services.providers.reach import writers
-from services.runner.health import runners
 
 from .client import Session, connect
 from .output import print_json

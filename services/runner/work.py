@@ -37,6 +37,7 @@ from schemas.events import (
 from schemas.jobs import Job
 from schemas.plan import Change, RunStats
 from schemas.work import WorkBatch
+from services.common import metrics
 from services.common.bus import Bus
 from services.common.delivery import Failure
 from services.common.ending import cancel_run, fail_run
@@ -73,13 +74,18 @@ async def apply_batch(batch: WorkBatch, attempt: int, bus: Bus, runner_id: str) 
         if await timed_out(bus, job, batch.run_id, state):
             return
         try:
-            errors = await _write(batch, job, bus, state.approved_at, runner_id)
+            with (
+                metrics.timed(metrics.BATCH_SECONDS, batch.job_id),
+                metrics.provider_errors("apply"),
+            ):
+                errors = await _write(batch, job, bus, state.approved_at, runner_id)
         except PERMANENT as error:  # no retry mends it: the run ends now, saying why
             reason = f"batch {batch.number} of {sum(state.phases)} not applied: {error}"
             log.error("run failed", reason=reason)
             await fail_run(bus, batch.run_id, batch.job_id, reason)
             return
         failpoint("after-write")
+        metrics.applied(batch.job_id, batch.changes, errors)
         # What this batch did, as far as it knows: the run's state counts it exactly.
         stats = count_batch(batch, errors, Ledger(state.failed_records), ())
         reasons = record_errors(batch, errors)
@@ -275,7 +281,10 @@ async def _advance(bus: Bus, batch: WorkBatch, state: RunState, runner_id: str =
         current.state = "run.finished"
         return current
 
-    await bus.runs.change(batch.run_id, finished)
+    _, ended = await bus.runs.change(batch.run_id, finished)
+    if ended is not None and state.planned_at is not None:  # once: by the runner that ended it
+        applying = seconds_since(state.planned_at)
+        metrics.observe(metrics.PHASE_SECONDS, applying, batch.job_id, "apply")
     forget_plan(batch.run_id)
     shutdown(job, batch.run_id, runner_id, totals)
     log.info("finished", **{k: v for k, v in stats_dict(totals).items() if v})
