@@ -27,9 +27,8 @@ from starlette.routing import Route
 
 from . import metrics
 from .logging import get_logger
-from .settings import Settings
+from .settings import METRICS_URL_FILE, Settings
 
-URL_FILE = "metrics.url"
 STOP_WAIT = 5.0
 log = get_logger("idsync.health")
 
@@ -76,7 +75,7 @@ async def serve(settings: Settings, readiness: Readiness, stop: asyncio.Event) -
     url = f"http://{host}:{bound}"
     if settings.metrics_port == 0:
         settings.home.mkdir(parents=True, exist_ok=True)
-        (settings.home / URL_FILE).write_text(url + "\n")
+        (settings.home / METRICS_URL_FILE).write_text(url + "\n")
     config = uvicorn.Config(app(readiness), log_level="warning", access_log=False, lifespan="off")
     server = _Server(config)
     log.info("metrics and health served", url=url)

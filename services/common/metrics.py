@@ -53,13 +53,13 @@ RUNS = Counter(
     "idsync_runs",
     "Runs ended, by job and outcome (finished, finished_with_errors, staged, failed, "
     "cancelled, denied, expired)",
-    ["job", "outcome"],
+    ["job_id", "outcome"],
     registry=REGISTRY,
 )
 RUN_SECONDS = Histogram(
     "idsync_run_duration_seconds",
     "Seconds from a run's approval to its end, for runs that finished",
-    ["job"],
+    ["job_id"],
     buckets=RUN_BUCKETS,
     registry=REGISTRY,
 )
@@ -67,33 +67,33 @@ PHASE_SECONDS = Histogram(
     "idsync_phase_duration_seconds",
     "Seconds a run spent in a phase: plan (reading both sides and planning, on the "
     "planning runner) and apply (from the plan's first batch queued to the run's end)",
-    ["job", "phase"],
+    ["job_id", "phase"],
     buckets=RUN_BUCKETS,
     registry=REGISTRY,
 )
 LAST_SUCCESS = Gauge(
     "idsync_last_success_timestamp_seconds",
     "Unix time of the job's latest run that finished (with or without record errors)",
-    ["job"],
+    ["job_id"],
     registry=REGISTRY,
 )
 DEAD_LETTERS = Counter(
     "idsync_dead_letters",
     "Messages given up after their last delivery (stage: plan or batch)",
-    ["job", "stage"],
+    ["job_id", "stage"],
     registry=REGISTRY,
 )
 RECORDS = Counter(
     "idsync_records",
     "Changes applied to destination records, by job, action (create, update, delete, "
     "disable, move, enable…) and result (applied or failed)",
-    ["job", "action", "result"],
+    ["job_id", "action", "result"],
     registry=REGISTRY,
 )
 BATCH_SECONDS = Histogram(
     "idsync_batch_apply_duration_seconds",
     "Seconds a runner took to apply one batch to the destination",
-    ["job"],
+    ["job_id"],
     buckets=BATCH_BUCKETS,
     registry=REGISTRY,
 )

@@ -18,6 +18,9 @@ import msgspec
 from core.errors import BadInput, Unreachable
 
 URL_FILE = "nats.url"
+METRICS_URL_FILE = "metrics.url"
+"""Where a service process serving its metrics on a free port (IDSYNC_METRICS_PORT=0)
+writes that port's URL, for `idsync doctor`."""
 HOME_FOLDER = ".idsync"
 """The folder `idsync up` keeps its store in, looked for in the current folder and up."""
 
