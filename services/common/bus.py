@@ -89,13 +89,14 @@ class Bus:
         """Put a batch on the work queue (stored once, whoever publishes it again)."""
         await self._put(encode_work(batch), work_subject(batch.job_id), batch.msg_id, WORK)
 
-    async def publish(self, event: Event) -> None:
+    async def publish(self, event: Event) -> bool:
         """Store the event in the journal; StoreFull when the journal refuses it.
         The event id is the Nats-Msg-Id, so a retried publish is stored once (and counted
-        once in the metrics)."""
+        once in the metrics): False when the journal had it already."""
         stored = await self._put(encode_event(event), event_subject(event), event.id, JOURNAL)
         if stored:
             metrics.published(event)
+        return stored
 
     async def _put(self, data: bytes, subject: str, msg_id: str, stream: str) -> bool:
         """Publish to `stream`; False when the stream already had that message id."""

@@ -263,7 +263,7 @@ async def _advance(bus: Bus, batch: WorkBatch, state: RunState, runner_id: str =
     await advance_watermark(Memory(bus.js), job, batch.run_id, state, totals)
     # Published before the state says so: if this runner dies in between, the batch comes
     # back and this runs again; the event's id makes the second publish a duplicate.
-    await bus.publish(
+    first_time = await bus.publish(
         RunFinished(
             run_id=batch.run_id,
             job_id=batch.job_id,
@@ -274,6 +274,9 @@ async def _advance(bus: Bus, batch: WorkBatch, state: RunState, runner_id: str =
             with_errors=totals.failed > 0,
         )
     )
+    if first_time and state.planned_at is not None:
+        applying = seconds_since(state.planned_at)
+        metrics.observe(metrics.PHASE_SECONDS, applying, batch.job_id, "apply")
 
     def finished(current: RunState | None) -> RunState | None:
         if current is None or current.ended:
@@ -281,10 +284,7 @@ async def _advance(bus: Bus, batch: WorkBatch, state: RunState, runner_id: str =
         current.state = "run.finished"
         return current
 
-    _, ended = await bus.runs.change(batch.run_id, finished)
-    if ended is not None and state.planned_at is not None:  # once: by the runner that ended it
-        applying = seconds_since(state.planned_at)
-        metrics.observe(metrics.PHASE_SECONDS, applying, batch.job_id, "apply")
+    await bus.runs.change(batch.run_id, finished)
     forget_plan(batch.run_id)
     shutdown(job, batch.run_id, runner_id, totals)
     log.info("finished", **{k: v for k, v in stats_dict(totals).items() if v})
