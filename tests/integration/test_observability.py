@@ -102,11 +102,13 @@ async def test_a_run_is_counted_and_every_metric_deploy_uses_is_exported(
         end = await run_job(session)
         after = await scrape_until(
             url,
-            lambda s: s.value("idsync_runners_alive") == 1
-            and s.value("idsync_phase_duration_seconds_count", phase="apply")
-            > before.value("idsync_phase_duration_seconds_count", phase="apply")
-            and ("idsync_consumer_pending_messages", frozenset({("consumer", "runner-work")}))
-            in s.samples,
+            lambda s: (
+                s.value("idsync_runners_alive") == 1
+                and s.value("idsync_phase_duration_seconds_count", phase="apply")
+                > before.value("idsync_phase_duration_seconds_count", phase="apply")
+                and ("idsync_consumer_pending_messages", frozenset({("consumer", "runner-work")}))
+                in s.samples
+            ),
         )
         doctor = await asyncio.to_thread(
             subprocess.run,
