@@ -20,7 +20,9 @@ measures instead what serving the metrics costs (IDSYNC_METRICS_PORT): two sets 
 services, each with its own nats-server, one with the metrics off and one with them on
 (scraped every second meanwhile, as Prometheus would, only faster), run the same job in
 turn, ROUNDS times each — a first run (the table removed before it) and a re-run — and
-the medians are compared: the ratio on / off, in the same run on the same machine.
+the medians are compared: the ratio on / off, in the same run on the same machine, of the
+time from request to finished and of the CPU time the services' process spent on it (the
+steadier figure on a machine other work shares).
 """
 
 from __future__ import annotations
@@ -224,8 +226,9 @@ async def main(count: int) -> None:
 
 
 @contextmanager
-def serving(folder: Path, metrics: bool) -> Iterator[Settings]:
-    """A nats-server and the workflow and runner in their own process, in `folder`."""
+def serving(folder: Path, metrics: bool) -> Iterator[tuple[Settings, int]]:
+    """A nats-server and the workflow and runner in their own process, in `folder`; the
+    settings to reach them and the services' pid."""
     server = EmbeddedNats(folder / "nats")
     url = server.start()
     settings = Settings(home=folder / "home", nats_url=url, principal="bench")
@@ -239,11 +242,24 @@ def serving(folder: Path, metrics: bool) -> Iterator[Settings]:
         stderr=subprocess.DEVNULL,
     )
     try:
-        yield settings
+        yield settings, services.pid
     finally:
         services.send_signal(signal.SIGTERM)
         services.wait(30)
         server.stop()
+
+
+def cpu_seconds(pid: int) -> float:
+    """The CPU time a process has used (user + system), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def measured_run(settings: Settings, pid: int) -> tuple[float, float, RunFinished]:
+    """A run's wall time and the CPU time the services spent on it."""
+    cpu = cpu_seconds(pid)
+    seconds, end = await timed_run(settings)
+    return seconds, cpu_seconds(pid) - cpu, end
 
 
 async def put_job(settings: Settings, folder: Path) -> None:
@@ -281,38 +297,46 @@ async def overhead(count: int, rounds: int) -> None:
         write_csv(folder / "people.csv", rows)
         (folder / "connections.toml").write_text(CONNECTIONS)
         (folder / "job.toml").write_text(JOB)
-    times: dict[str, dict[str, list[float]]] = {
-        side: {"first": [], "rerun": []} for side in folders
+    # side → run → measure ("wall", "cpu") → one figure per round
+    figures: dict[str, dict[str, dict[str, list[float]]]] = {
+        side: {run: {"wall": [], "cpu": []} for run in ("first", "rerun")} for side in folders
     }
     with serving(folders["off"], False) as off, serving(folders["on"], True) as on:
         sides = {"off": off, "on": on}
-        for side, settings in sides.items():
+        for side, (settings, _) in sides.items():
             await put_job(settings, folders[side])
         stop = asyncio.Event()
-        scraper = asyncio.create_task(scraping(on, stop))
+        scraper = asyncio.create_task(scraping(on[0], stop))
         await asyncio.sleep(1.0)  # the services' start-up is not counted
         for round_ in range(rounds):
             # Alternate which goes first, so neither always runs on a warmer machine.
             order = ("off", "on") if round_ % 2 == 0 else ("on", "off")
             for side in order:
+                settings, pid = sides[side]
                 (folders[side] / "idsync.db").unlink(missing_ok=True)
-                first_seconds, first = await timed_run(sides[side])
-                rerun_seconds, rerun = await timed_run(sides[side])
-                assert first.stats.created == count and rerun.stats.written == 0
-                times[side]["first"].append(first_seconds)
-                times[side]["rerun"].append(rerun_seconds)
+                for run in ("first", "rerun"):
+                    wall, cpu, end = await measured_run(settings, pid)
+                    if run == "first":
+                        assert end.stats.created == count
+                    else:
+                        assert end.stats.written == 0
+                    figures[side][run]["wall"].append(wall)
+                    figures[side][run]["cpu"].append(cpu)
         stop.set()
         scrapes = await scraper
     print(f"people: {count:,}   rounds: {rounds}   (files in {root})")
-    print(f"metrics scraped {scrapes} times during the runs")
+    print(f"metrics scraped {scrapes} times during the runs; medians, metrics on / off:")
     for run in ("first", "rerun"):
-        off_median = statistics.median(times["off"][run])
-        on_median = statistics.median(times["on"][run])
         what = "first run (all created)" if run == "first" else "re-run (nothing to write)"
-        print(
-            f"{what + ':':28} off {off_median:6.2f} s   on {on_median:6.2f} s   "
-            f"= {on_median / off_median:.3f}x ({(on_median / off_median - 1) * 100:+.1f}%)"
-        )
+        for measure in ("wall", "cpu"):
+            off_median = statistics.median(figures["off"][run][measure])
+            on_median = statistics.median(figures["on"][run][measure])
+            ratio = on_median / off_median
+            label = "request → finished" if measure == "wall" else "services' CPU time"
+            print(
+                f"{what + ',':28} {label + ':':22} off {off_median:6.2f} s   "
+                f"on {on_median:6.2f} s   = {ratio:.3f}x ({(ratio - 1) * 100:+.1f}%)"
+            )
 
 
 def line(what: str, seconds: float, count: int) -> None:
