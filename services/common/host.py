@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 from faststream.nats import NatsBroker
 
-from . import credentials, health, metrics
+from . import credentials, health, metrics, tracing
 from .bus import Bus, make_broker
 from .consumers import keep_alive
 from .credentials import Credentials, tls_context
@@ -50,7 +50,12 @@ class ServiceHost:
         self.settings = settings
         self.url = url
         self.bus = Bus(
-            make_broker(url, credentials, tls_context(settings), _middlewares(settings)),
+            make_broker(
+                url,
+                credentials,
+                tls_context(settings),
+                [*_middlewares(settings), *tracing.middlewares()],
+            ),
             settings,
         )
         self.started = False
@@ -138,6 +143,20 @@ async def run_services(
         groups.setdefault(credentials.for_service(settings, name), []).append(name)
     if settings.metrics_port is not None:
         metrics.enable()
+    tracing.start(settings, list(names))
+    try:
+        await _serve(settings, groups, url, stop, ready)
+    finally:
+        tracing.stop()
+
+
+async def _serve(
+    settings: Settings,
+    groups: dict[Credentials | None, list[str]],
+    url: str,
+    stop: asyncio.Event,
+    ready: asyncio.Event | None,
+) -> None:
     hosts = [ServiceHost(group, settings, url, who) for who, group in groups.items()]
     if settings.metrics_port is None:
         await _run_hosts(hosts, stop, ready)

@@ -31,7 +31,7 @@ from schemas.ids import utcnow
 from schemas.jobs import Job
 from schemas.plan import Change, RunStats
 from schemas.work import StoredPlan
-from services.common import metrics
+from services.common import metrics, tracing
 from services.common.bus import Bus
 from services.common.ending import fail_run
 from services.common.failpoints import failpoint
@@ -102,6 +102,7 @@ class Planner:
                 run_id=self.run_id,
             )
             with (
+                tracing.span("plan", job_id=self.job_id, run_id=self.run_id),
                 metrics.timed(metrics.PHASE_SECONDS, self.job_id, "plan"),
                 metrics.provider_errors("plan"),
             ):

@@ -37,7 +37,7 @@ from schemas.events import (
 from schemas.jobs import Job
 from schemas.plan import Change, RunStats
 from schemas.work import WorkBatch
-from services.common import metrics
+from services.common import metrics, tracing
 from services.common.bus import Bus
 from services.common.delivery import Failure
 from services.common.ending import cancel_run, fail_run
@@ -75,6 +75,13 @@ async def apply_batch(batch: WorkBatch, attempt: int, bus: Bus, runner_id: str) 
             return
         try:
             with (
+                tracing.span(
+                    "batch",
+                    job_id=batch.job_id,
+                    run_id=batch.run_id,
+                    batch=batch.number,
+                    changes=len(batch.changes),
+                ),
                 metrics.timed(metrics.BATCH_SECONDS, batch.job_id),
                 metrics.provider_errors("apply"),
             ):
