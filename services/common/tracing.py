@@ -9,8 +9,9 @@ and everything that follows from it — approval, planning, each batch, each pro
 call, the recorder's and the notifier's handling — is in that trace.
 
 Off, neither the SDK nor the exporter is imported, no middleware is installed and `span`
-is an empty context manager: no cost. Our own spans: `plan` (services/runner/run.py), `batch` (work.py), and `provider
-apply` (each call of a destination's provider, services/runner/planning/sides.py).
+is an empty context manager: no cost. Our own spans: `plan` (services/runner/run.py),
+`batch` (work.py), and `provider apply` (each call of a destination's provider,
+services/runner/planning/sides.py).
 """
 
 from __future__ import annotations
