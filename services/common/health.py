@@ -73,9 +73,10 @@ async def serve(settings: Settings, readiness: Readiness, stop: asyncio.Event) -
     listener = socket.create_server((settings.metrics_host, port), reuse_port=False)
     host, bound = listener.getsockname()[:2]
     url = f"http://{host}:{bound}"
+    written = settings.home / METRICS_URL_FILE
     if settings.metrics_port == 0:
         settings.home.mkdir(parents=True, exist_ok=True)
-        (settings.home / METRICS_URL_FILE).write_text(url + "\n")
+        written.write_text(url + "\n")
     config = uvicorn.Config(app(readiness), log_level="warning", access_log=False, lifespan="off")
     server = _Server(config)
     log.info("metrics and health served", url=url)
@@ -87,3 +88,6 @@ async def serve(settings: Settings, readiness: Readiness, stop: asyncio.Event) -
         with contextlib.suppress(Exception):
             await asyncio.wait_for(task, STOP_WAIT)
         listener.close()
+        with contextlib.suppress(OSError):  # gone: `idsync doctor` asks it no more
+            if settings.metrics_port == 0 and written.read_text().strip() == url:
+                written.unlink()

@@ -10,15 +10,16 @@ call, the recorder's and the notifier's handling — is in that trace.
 
 Off, neither the SDK nor the exporter is imported, no middleware is installed and `span`
 is an empty context manager: no cost. Our own spans: `plan` (services/runner/run.py),
-`batch` (work.py), and `provider apply` (each call of a destination's provider,
-services/runner/planning/sides.py).
+`batch` (work.py), `provider apply` (each call of a destination's provider,
+services/runner/planning/sides.py) and `provider read` (each batch a side's provider
+reads while planning: services/runner/planning/source.py, scoped.py, low_memory.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Iterator, Sized
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .logging import get_logger
 
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 
     from .settings import Settings
 
+B = TypeVar("B", bound=Sized)
 TRACER = "idsync"
 log = get_logger("idsync.tracing")
 
@@ -87,6 +89,29 @@ def middlewares() -> list[Any]:
     from faststream.nats.opentelemetry import NatsTelemetryMiddleware
 
     return [NatsTelemetryMiddleware(tracer_provider=_provider, include_messages_counters=False)]
+
+
+def reads(batches: AsyncIterable[B], **attributes: str | int) -> AsyncIterable[B]:
+    """A provider's read, a `provider read` span per batch it returns (its `records`);
+    `batches` itself when off."""
+    if _tracer is None:
+        return batches
+    return _traced(batches, _tracer, attributes)
+
+
+async def _traced(
+    batches: AsyncIterable[B], tracer: Tracer, attributes: dict[str, str | int]
+) -> AsyncIterator[B]:
+    iterator = aiter(batches)
+    while True:
+        with tracer.start_as_current_span("provider read", attributes=attributes) as current:
+            try:
+                batch = await anext(iterator)
+            except StopAsyncIteration:  # the call that found the end
+                current.set_attribute("records", 0)
+                return
+            current.set_attribute("records", len(batch))
+        yield batch
 
 
 @contextmanager

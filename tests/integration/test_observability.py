@@ -119,6 +119,8 @@ async def test_a_run_is_counted_and_every_metric_deploy_uses_is_exported(
             timeout=60,
         )
 
+    assert not (settings.home / METRICS_URL_FILE).exists(), "stopped: its URL is gone"
+
     def added(name: str, **labels: str) -> float:
         return after.value(name, **labels) - before.value(name, **labels)
 

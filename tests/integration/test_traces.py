@@ -64,6 +64,17 @@ async def test_a_run_is_one_trace_across_the_services(
     by_id = {span.context.span_id: span for span in found}
     for call in calls:
         assert call.parent is not None and by_id[call.parent.span_id].name == "batch"
+    # Planning read both sides, each read of a batch a span inside the plan's.
+    reads = named(found, "provider read")
+    assert {r.attributes["side"] for r in reads if r.attributes} == {"source", "destination"}
+    for read in reads:
+        assert read.parent is not None and read.parent.span_id == plan[0].context.span_id
+    source_read = sum(
+        int(str(r.attributes["records"]))
+        for r in reads
+        if r.attributes and r.attributes["side"] == "source"
+    )
+    assert source_read == 120
     assert {span.context.trace_id for span in [*plan, *batches, *calls]} == {trace}
     # Every message of the run, published or handled in any service, is in that trace:
     # FastStream's spans are named "<subject> publish" and "<subject> process".
