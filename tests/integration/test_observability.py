@@ -13,12 +13,15 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from schemas.events import RunDeliveryFailed, RunFailed, RunFinished, is_end
 from services.cli.client import Session
 from services.common.embedded import EmbeddedNats
 from services.common.settings import METRICS_URL_FILE, Settings
 from tests.deploy_files import metric_names_used
 
 from .conftest import IDSYNC, JOB_ID, Files, RunServices, apply_files, env_for
+from .journal import wait_for_event
+from .test_delivery import locked
 from .test_flow import run_job
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -207,3 +210,43 @@ async def test_doctor_names_a_service_that_does_not_answer(
     )
     assert f"✗ services at {nobody}: do not answer" in doctor.stdout, doctor.stdout
     assert doctor.returncode == 6
+
+
+async def test_a_passing_error_and_a_failed_run_are_counted_by_kind(
+    files: Files,
+    session: Session,
+    services: RunServices,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("IDSYNC_SQLITE_BUSY_TIMEOUT", "0.05")
+    files.write(count=30)
+    await apply_files(session, files)
+    files.db.parent.mkdir(parents=True, exist_ok=True)
+    async with services("workflow", "runner"):
+        url = metrics_url(settings)
+        before = await scrape(url)
+        with locked(files.db):  # another program holds the destination's write lock
+            run_id = await session.request_run(JOB_ID)
+            await wait_for_event(
+                session, lambda e: isinstance(e, RunDeliveryFailed) and e.run_id == run_id
+            )
+        retried = await wait_for_event(session, lambda e: is_end(e) and e.run_id == run_id)
+        files.csv.unlink()  # the next run cannot read its source: it fails while planning
+        failed_id = await session.request_run(JOB_ID)
+        failed = await wait_for_event(session, lambda e: is_end(e) and e.run_id == failed_id)
+        after = await scrape_until(
+            url, lambda s: s.value("idsync_runs_total", outcome="failed") > 0
+        )
+
+    def added(name: str, **labels: str) -> float:
+        return after.value(name, **labels) - before.value(name, **labels)
+
+    assert isinstance(retried, RunFinished) and isinstance(failed, RunFailed)
+    job = {"job_id": JOB_ID}
+    assert added("idsync_runs_total", **job, outcome="finished") == 1
+    assert added("idsync_runs_total", **job, outcome="failed") == 1
+    assert added("idsync_provider_errors_total", stage="apply", kind="transient") >= 1
+    assert added("idsync_provider_errors_total", stage="plan", kind="bad_input") == 1
+    assert added("idsync_redeliveries_total", consumer="runner-work") >= 1
+    assert added("idsync_records_total", **job, action="create", result="applied") == 30
