@@ -25,6 +25,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from core.errors import BadInput
+
 from . import metrics
 from .logging import get_logger
 from .settings import METRICS_URL_FILE, Settings
@@ -67,10 +69,23 @@ class _Server(uvicorn.Server):
         yield
 
 
-async def serve(settings: Settings, readiness: Readiness, stop: asyncio.Event) -> None:
-    """Serve the operators' endpoints until `stop` is set."""
+def listen(settings: Settings) -> socket.socket:
+    """The metrics port, bound now: one in use stops the process at its start, saying so."""
     port = settings.metrics_port or 0
-    listener = socket.create_server((settings.metrics_host, port), reuse_port=False)
+    try:
+        return socket.create_server((settings.metrics_host, port))
+    except OSError as error:
+        raise BadInput(
+            f"cannot serve the metrics on {settings.metrics_host}:{port} "
+            f"(IDSYNC_METRICS_HOST, IDSYNC_METRICS_PORT): {error.strerror or error}; "
+            "choose another port, or 0 for any free one"
+        ) from None
+
+
+async def serve(
+    settings: Settings, listener: socket.socket, readiness: Readiness, stop: asyncio.Event
+) -> None:
+    """Serve the operators' endpoints on `listener` until `stop` is set."""
     host, bound = listener.getsockname()[:2]
     url = f"http://{host}:{bound}"
     written = settings.home / METRICS_URL_FILE

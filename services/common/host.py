@@ -157,15 +157,17 @@ async def _serve(
     stop: asyncio.Event,
     ready: asyncio.Event | None,
 ) -> None:
-    hosts = [ServiceHost(group, settings, url, who) for who, group in groups.items()]
     if settings.metrics_port is None:
+        hosts = [ServiceHost(group, settings, url, who) for who, group in groups.items()]
         await _run_hosts(hosts, stop, ready)
         return
+    listener = health.listen(settings)
+    hosts = [ServiceHost(group, settings, url, who) for who, group in groups.items()]
 
     def missing() -> list[str]:
         return [problem for host in hosts for problem in host.missing()]
 
-    serving = asyncio.create_task(health.serve(settings, missing, stop))
+    serving = asyncio.create_task(health.serve(settings, listener, missing, stop))
     try:
         await _run_hosts(hosts, stop, ready)
     finally:

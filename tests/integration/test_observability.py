@@ -5,17 +5,21 @@ deploy/'s dashboard and alerts use exported, and `idsync doctor` reading /readyz
 from __future__ import annotations
 
 import asyncio
+import socket
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import msgspec
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from core.errors import BadInput
 from schemas.events import RunDeliveryFailed, RunFailed, RunFinished, is_end
 from services.cli.client import Session
 from services.common.embedded import EmbeddedNats
+from services.common.host import run_services
 from services.common.settings import METRICS_URL_FILE, Settings
 from tests.deploy_files import metric_names_used
 
@@ -250,3 +254,15 @@ async def test_a_passing_error_and_a_failed_run_are_counted_by_kind(
     assert added("idsync_provider_errors_total", stage="plan", kind="bad_input") == 1
     assert added("idsync_redeliveries_total", consumer="runner-work") >= 1
     assert added("idsync_records_total", **job, action="create", result="applied") == 30
+
+
+async def test_a_metrics_port_in_use_stops_the_services_at_their_start_saying_so(
+    settings: Settings,
+) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        busy = msgspec.structs.replace(settings, metrics_port=port)
+        with pytest.raises(BadInput, match=f"cannot serve the metrics on 127.0.0.1:{port}"):
+            await run_services(
+                ("workflow",), busy, settings.nats_url or "", asyncio.Event(), asyncio.Event()
+            )
