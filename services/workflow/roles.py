@@ -11,6 +11,7 @@ import msgspec
 
 from core import roles as rules
 from schemas.commands import CommandReply, encode
+from schemas.connections import LdapConnection
 from schemas.event_ids import role_changed_id
 from schemas.events import RoleChanged
 from schemas.ids import utcnow
@@ -125,6 +126,15 @@ async def grant(bus: Bus, principal: str, body: bytes, granting: bool = True) ->
     except (msgspec.DecodeError, msgspec.ValidationError) as error:
         return CommandReply(ok=False, error=f"not a {verb} command: {error}")
     known = await authority(bus)
+    if granting and command.grantee.startswith(DIRECTORY):
+        connection_id = command.grantee.removeprefix(DIRECTORY).partition(":")[0]
+        found = {c.id: c for c in await bus.store.connections()}.get(connection_id)
+        if not isinstance(found, LdapConnection):
+            return CommandReply(
+                ok=False,
+                error=f"{command.grantee!r}: no directory connection {connection_id!r} (an ldap "
+                "or ad connection: `idsync connection list` shows them)",
+            )
     if granting:
         people = set(known.users.people)
         groups = {g for person in known.users.people.values() for g in person.groups}

@@ -366,6 +366,10 @@ async def test_roles_held_through_a_directory_group(
     async with secured_services():
         await setup_roles(secure)
         assert (await idsync(secure, "alice", "connection", "apply", str(path))).returncode == 0
+        unknown = await grant(secure, "alice", "directory:nowhere:cn=x", "operator")
+        assert "no directory connection 'nowhere'" in unknown
+        assert "no user 'zed'" in await grant(secure, "alice", "zed", "operator")
+        assert "no group 'nobodies'" in await grant(secure, "alice", "group:nobodies", "operator")
         assert "granted" in await grant(secure, "alice", f"directory:dir:{group}", "operator")
         nora = await idsync(secure, "nora", "whoami", "--json")
         dave = await idsync(secure, "dave", "whoami", "--json")
