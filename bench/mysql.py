@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.*, 
 from bench.sql_runs import COLUMNS, line, report, three_runs
 from services.common.people import people, write_csv
 from tests.mysql_server import Instance, Server
+from tests.sql_servers import connection_toml
 
 TABLE = (
     "CREATE TABLE people (employee_id varchar(255), "
@@ -38,22 +39,6 @@ TABLE = (
     + ", UNIQUE KEY `idsync_key` (employee_id)) ENGINE=InnoDB "
     "DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
 )
-
-
-def connections(server: Server, secret: Path) -> str:
-    return f"""\
-[files]
-provider = "csv"
-directory = "."
-delimiter = ";"
-[db]
-provider = "mysql"
-host = "{server.host}"
-port = {server.port}
-database = "{server.database}"
-user = "{server.user}"
-password = {{ file = "{secret}" }}
-"""
 
 
 def load_data(server: Server, csv_path: Path) -> float:
@@ -94,9 +79,8 @@ async def main(count: int) -> None:
         load_seconds = load_data(server, csv_path)
         assert rows_in(server) == count
         server.sql("TRUNCATE people")
-        secret = folder / "my-password"
-        secret.write_text(server.password + "\n")
-        runs = await three_runs(folder, connections(server, secret), rows, csv_path)
+        db = connection_toml("mysql", "db", server, folder)
+        runs = await three_runs(folder, db, rows, csv_path)
     finally:
         instance.stop()
         shutil.rmtree(server_folder, ignore_errors=True)

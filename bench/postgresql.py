@@ -32,28 +32,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.*, 
 from bench.sql_runs import COLUMNS, line, report, three_runs
 from services.common.people import people, write_csv
 from tests.postgresql_server import Cluster, Server
+from tests.sql_servers import connection_toml
 
 TABLE = (
     f"CREATE TABLE people ({', '.join(f'{c} text' for c in COLUMNS)});\n"
     "CREATE UNIQUE INDEX people_idsync_key ON people (employee_id);\n"
 )
-
-
-def connections(server: Server, secret: Path) -> str:
-    return f"""\
-[files]
-provider = "csv"
-directory = "."
-delimiter = ";"
-[db]
-provider = "postgresql"
-host = "{server.host}"
-port = {server.port}
-database = "{server.database}"
-user = "{server.user}"
-password = {{ file = "{secret}" }}
-sslmode = "disable"
-"""
 
 
 def psql_copy(server: Server, csv_path: Path) -> float:
@@ -101,9 +85,8 @@ async def main(count: int) -> None:
         asyncpg_seconds = await asyncpg_copy(server, csv_path)
         assert rows_in(server) == count
         server.psql("TRUNCATE people; VACUUM ANALYZE people")
-        secret = folder / "pg-password"
-        secret.write_text(server.password + "\n")
-        runs = await three_runs(folder, connections(server, secret), rows, csv_path)
+        db = connection_toml("postgresql", "db", server, folder)
+        runs = await three_runs(folder, db, rows, csv_path)
     finally:
         cluster.stop()
         shutil.rmtree(server_folder, ignore_errors=True)

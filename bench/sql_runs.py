@@ -4,17 +4,29 @@ timed runs through the services, and the report next to the targets."""
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import signal
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.ldap import define, start_services, timed_run
+from bench.ldap import define, start_services
+from schemas.events import RunFinished
+from services.cli.client import connect
+from services.cli.output import Progress
+from services.cli.watch import follow_run
 from services.common.embedded import EmbeddedNats
 from services.common.people import write_csv
 from services.common.settings import Settings
 
+FILES = """\
+[files]
+provider = "csv"
+directory = "."
+delimiter = ";"
+"""
 COLUMNS = ("employee_id", "given_name", "surname", "mail", "department", "title", "groups")
 JOB = """\
 id = "bench"
@@ -31,23 +43,73 @@ fields = [
 """
 
 
+class Phases(Progress):
+    """When a followed run was planned and when its last batch was applied (monotonic)."""
+
+    def __init__(self) -> None:
+        super().__init__(io.StringIO())
+        self.planned = self.applied = 0.0
+
+    def start(self, total: int) -> None:
+        super().start(total)
+        self.planned = self.applied = time.monotonic()
+
+    def advance(self, amount: int) -> None:
+        super().advance(amount)
+        self.applied = time.monotonic()
+
+
+@dataclass(frozen=True)
+class Run:
+    seconds: float
+    """Request → finished."""
+    planning: float
+    """Request → planned (reading both sides, mapping, planning, storing the plan)."""
+    applying: float
+    """Planned → the last batch applied (queueing, writing, recording each batch)."""
+
+
+async def timed_run(settings: Settings, job: str) -> tuple[Run, RunFinished]:
+    phases = Phases()
+    async with connect(settings) as session:
+        started = time.monotonic()
+        _, end = await follow_run(session, job, None, phases)
+    assert isinstance(end, RunFinished), end
+    ended = time.monotonic()
+    planned = phases.planned or ended
+    return Run(ended - started, planned - started, phases.applied - planned), end
+
+
 @dataclass(frozen=True)
 class Runs:
-    first: float
-    """Seconds of the first run (all created)."""
-    rerun: float
-    """Of the re-run with nothing to write."""
-    some: float
-    """Of the re-run with 1% of the people changed."""
+    first_run: Run
+    """The first run (all created)."""
+    rerun_run: Run
+    """The re-run with nothing to write."""
+    some_run: Run
+    """The re-run with 1% of the people changed."""
     changed: int
+
+    @property
+    def first(self) -> float:
+        return self.first_run.seconds
+
+    @property
+    def rerun(self) -> float:
+        return self.rerun_run.seconds
+
+    @property
+    def some(self) -> float:
+        return self.some_run.seconds
 
 
 async def three_runs(
-    folder: Path, connections_toml: str, rows: list[dict[str, str]], csv_path: Path
+    folder: Path, db_toml: str, rows: list[dict[str, str]], csv_path: Path
 ) -> Runs:
-    """A first run of the CSV into the (empty) table, a re-run, and one with 1% changed,
-    each checked, through an embedded nats-server and the services as processes."""
-    (folder / "connections.toml").write_text(connections_toml)
+    """A first run of the CSV into the (empty) table of connection `db` (`db_toml`), a
+    re-run, and one with 1% changed, each checked, through an embedded nats-server and the
+    services as processes."""
+    (folder / "connections.toml").write_text(FILES + db_toml)
     nats = EmbeddedNats(folder / "nats")
     services: subprocess.Popen[bytes] | None = None
     try:
@@ -78,11 +140,22 @@ async def three_runs(
 def report(runs: Runs, count: int, reference: str, reference_seconds: float) -> None:
     """The runs next to the bulk load `reference`, and the re-runs next to the first."""
     line("idsync first run (all created)", runs.first, count)
+    phases(runs.first_run)
     ratio("first run", runs.first / reference_seconds, reference, 2.0)
     line("idsync re-run (nothing to write)", runs.rerun, count)
+    phases(runs.rerun_run)
     ratio("re-run", runs.rerun / runs.first, "the first run", 0.5)
     line(f"idsync re-run, 1% changed ({runs.changed:,} updated)", runs.some, count)
+    phases(runs.some_run)
     ratio("1% changed", runs.some / runs.first, "the first run", 0.3)
+
+
+def phases(run: Run) -> None:
+    rest = run.seconds - run.planning - run.applying
+    print(
+        f"{'':44}  request → planned {run.planning:.2f} s, batches applied in "
+        f"{run.applying:.2f} s, finishing {rest:.2f} s"
+    )
 
 
 def line(what: str, seconds: float, count: int) -> None:

@@ -5,20 +5,19 @@ told. read.py and write.py build on it."""
 
 from __future__ import annotations
 
-import difflib
 import ssl
 from typing import Any
 
 import asyncmy
 from asyncmy.errors import MySQLError
 
-from core.errors import BadInput, IdsyncError, Transient, Unreachable, WriteFailed
+from core.errors import BadInput, Unreachable, WriteFailed
 from schemas.connections import MysqlConnection
 from schemas.jobs import Endpoint
 from services.common.secrets import resolve_secret
 
 from ..base import Layout
-from ..changes import FieldChanges, HighestRead
+from ..sql.table import SqlTable, close_names
 from .values import Column, quote
 
 _COLUMNS = """
@@ -51,12 +50,6 @@ def errno(e: BaseException) -> int:
     """The server's (or client's) error number, 0 when there is none."""
     args = getattr(e, "args", ())
     return int(args[0]) if args and isinstance(args[0], int) else 0
-
-
-def split_table(name: str) -> tuple[str | None, str]:
-    """ "database.table" or "table" (in the connection's database)."""
-    schema, dot, table = name.partition(".")
-    return (schema, table) if dot else (None, name)
 
 
 def _ssl(connection: MysqlConnection) -> ssl.SSLContext | None:
@@ -125,35 +118,21 @@ def transient(e: BaseException) -> bool:
     return errno(e) in _TRANSIENT
 
 
-class MysqlTable:
+class MysqlTable(SqlTable[MysqlConnection, Column]):
     """One job side: a table (read and written) or a SELECT (read only)."""
 
-    def __init__(self, connection: MysqlConnection, endpoint: Endpoint, layout: Layout) -> None:
-        self._connection = connection
-        self._layout = layout
-        self._query = endpoint.query if not endpoint.table else None
-        self._name = endpoint.table or ""
-        schema, self._table = split_table(self._name)
-        self._schema = schema or connection.database
-        self._q = f"{quote(self._schema)}.{quote(self._table)}"
-        self._conn: Any = None
-        self._columns: dict[str, Column] = {}  # empty while there is no table
-        self._unique: list[frozenset[str]] = []  # the column sets of unique indexes
-        self._fields: list[str] = []  # a query's columns
-        self._changes: FieldChanges | None = None
-        self._highest: HighestRead | None = None
-        self._write = False
-        self._staged: list[str] = []  # the staging tables the connection holds
+    tag = "mysql"
 
-    @property
-    def _where(self) -> str:
-        return f"mysql table {self._name!r}" if self._name else "mysql query"
+    def __init__(self, connection: MysqlConnection, endpoint: Endpoint, layout: Layout) -> None:
+        super().__init__(connection, endpoint, layout)
+        self._database = self._schema or connection.database
+        self._q = f"{quote(self._database)}.{quote(self._table)}"
+        self._staged: list[str] = []  # the staging tables the connection holds
 
     async def open(self, *, write: bool) -> None:
         await self.close()
         self._write = write
-        if write and self._query is not None:
-            raise BadInput(f"{self._where}: a query is read only; name a `table` to write to")
+        self._refuse_query_writes(write)
         self._conn = await connect(self._connection)
         try:
             if self._query is not None:
@@ -167,7 +146,7 @@ class MysqlTable:
             if write and self._columns:
                 from .grants import missing_privileges
 
-                missing = await missing_privileges(self._conn, self._schema, self._table)
+                missing = await missing_privileges(self._conn, self._database, self._table)
                 if missing:
                     raise WriteFailed(
                         f"{self._where}: {self._connection.user!r} may not "
@@ -181,12 +160,8 @@ class MysqlTable:
             await self.close()
             raise
 
-    def source_fields(self) -> list[str] | None:
-        """The table's (or query's) columns, after `open`; None for a table not there yet."""
-        return list(self._columns) or self._fields or None
-
     async def load_columns(self, conn: Any) -> None:
-        rows = await fetch(conn, _COLUMNS, (self._schema, self._table))
+        rows = await fetch(conn, _COLUMNS, (self._database, self._table))
         self._columns = {}
         for name, data_type, column_type, charset, collation, scale, json_check in rows:
             declared = str(column_type)
@@ -200,34 +175,27 @@ class MysqlTable:
                 bool(json_check) or str(data_type).lower() == "json",
             )
         indexes: dict[str, set[str]] = {}
-        for index, column in await fetch(conn, _UNIQUE, (self._schema, self._table)):
+        for index, column in await fetch(conn, _UNIQUE, (self._database, self._table)):
             indexes.setdefault(str(index), set()).add(str(column))
         self._unique = [frozenset(columns) for columns in indexes.values()]
 
     async def _close_tables(self) -> str:
         """ "; did you mean …" with the tables whose names are close to the one asked for."""
         names = [str(row[0]) for row in await fetch(self._conn, _TABLES)]
-        wanted = f"{self._schema}.{self._table}"
-        near = difflib.get_close_matches(wanted.lower(), [n.lower() for n in names], n=3)
-        found = [n for n in names if n.lower() in near]
-        return f"; did you mean {', '.join(found)}?" if found else ""
+        return close_names(f"{self._database}.{self._table}", names)
 
-    def close_columns(self, name: str) -> str:
-        near = difflib.get_close_matches(name, list(self._columns), n=3)
-        return f" (close: {', '.join(near)})" if near else ""
+    def transient(self, e: BaseException) -> bool:
+        return transient(e)
 
-    def error(self, e: BaseException, doing: str) -> IdsyncError:
-        text = f"{self._where}: cannot {doing}: {e.args[-1] if e.args else e}"
-        if transient(e):
-            return Transient(f"{text}; retry")
-        if errno(e) in DENIED:
-            return WriteFailed(f"{text}; the user is {self._connection.user!r}")
-        if not self._write:
-            return BadInput(text)
-        return WriteFailed(text)
+    def denied(self, e: BaseException) -> bool:
+        return errno(e) in DENIED
+
+    def told(self, e: BaseException) -> str:
+        return str(e.args[-1]) if e.args else str(e)
+
+    async def hang_up(self, conn: Any) -> None:
+        conn.close()
 
     async def close(self) -> None:
-        conn, self._conn = self._conn, None
         self._staged = []
-        if conn is not None:
-            conn.close()
+        await super().close()

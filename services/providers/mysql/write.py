@@ -11,30 +11,32 @@ ON DUPLICATE KEY UPDATE (a clash on another unique column would update that othe
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from asyncmy.errors import DataError, IntegrityError, MySQLError
 
 from core.errors import IdsyncError
+from schemas.connections import MysqlConnection
 from schemas.plan import Change
 
 from ..base import Outcome
 from ..sql.batches import Batcher, Op, Shape, wanted_columns
+from ..sql.writing import SqlWriting
 from .connection import MysqlTable, connect, errno, execute, fetch, transient
 from .statements import Statements
-from .values import canonical_value, param_of, quote
+from .values import Column, canonical_value, param_of, quote
 
 _ONE_CHANGE = {1048, 1062, 1264, 1265, 1292, 1366, 1367, 1406, 1451, 1452, 3140, 3819, 4025}
 """Errors of one change's values: a NULL, a duplicate, a value out of range or of the
 wrong type, a foreign key, invalid JSON, a CHECK constraint."""
 
 
-def _one_change_only(e: MySQLError) -> bool:
-    return isinstance(e, IntegrityError | DataError) or errno(e) in _ONE_CHANGE
-
-
-class MysqlWriting(MysqlTable):
+class MysqlWriting(MysqlTable, SqlWriting[MysqlConnection, Column, Statements]):
     """The writing half of the provider."""
+
+    rejections = (MySQLError,)
 
     async def apply(self, changes: list[Change]) -> list[Outcome]:
         if not changes:
@@ -131,31 +133,27 @@ class MysqlWriting(MysqlTable):
         for ops in batcher.groups(changes, outcomes):
             shape = ops[0].shape
             number = numbers.setdefault(shape, len(numbers))
-            groups.append((Statements(self._q, self._columns, shape, number), ops))
+            groups.append((Statements.of(self._q, self._columns, shape, number), ops))
         return groups
 
-    async def _group(
-        self, conn: Any, sql: Statements, ops: list[Op], outcomes: list[Outcome]
-    ) -> None:
-        await execute(conn, "SAVEPOINT idsync_group")  # a rejected group is undone alone
+    @asynccontextmanager
+    async def _savepoint(self, conn: Any) -> AsyncIterator[None]:
+        await execute(conn, "SAVEPOINT idsync_group")
         try:
-            missing = await self._run(conn, sql, ops)
+            yield
         except MySQLError as e:
-            if transient(e) or not _one_change_only(e):
-                raise
-            await execute(conn, "ROLLBACK TO SAVEPOINT idsync_group")
-            if len(ops) > 1:
-                for op in ops:  # again one by one, in order, to find the culprits
-                    await self._group(conn, sql, [op], outcomes)
-                return
-            change = ops[0].change
-            outcomes[ops[0].index] = Outcome(
-                error=f"{change.action} {change.key!r} rejected by mysql: {sql.told(e.args[-1])}"
-            )
-            return
-        for op in ops:
-            if op.index in missing:
-                outcomes[op.index] = Outcome(error=f"no row with {op.change.key!r} to update")
+            if not transient(e) and self.one_change_only(e):
+                await execute(conn, "ROLLBACK TO SAVEPOINT idsync_group")
+            raise
+
+    def savepoint(self, conn: Any) -> AbstractAsyncContextManager[None]:
+        return self._savepoint(conn)
+
+    def one_change_only(self, e: BaseException) -> bool:
+        return isinstance(e, IntegrityError | DataError) or errno(e) in _ONE_CHANGE
+
+    def rejected(self, sql: Statements, e: BaseException) -> str:
+        return sql.told(str(e.args[-1]))
 
     async def _run(self, conn: Any, sql: Statements, ops: list[Op]) -> set[int]:
         """Apply one group; the indexes of updates that found no row."""

@@ -7,31 +7,30 @@ replayed one change at a time, so the rejected change alone fails."""
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
+from typing import cast
+
 import asyncpg
 
 from core.errors import IdsyncError
+from schemas.connections import PostgresqlConnection
 from schemas.plan import Change
 
 from ..base import Outcome
 from ..sql.batches import Batcher, Op, wanted_columns
+from ..sql.writing import SqlWriting
 from .connection import PostgresqlTable, connect, transient
 from .statements import STAGING, Statements
-from .values import canonical_value, param_of, quote
+from .values import Column, canonical_value, param_of, quote
 
 _BATCH_WIDE = ("08", "25", "28", "3F", "0A", "40", "53", "57", "58", "XX")
 """SQLSTATE classes that no other change of the batch would escape either."""
 
 
-def _one_change_only(e: asyncpg.PostgresError) -> bool:
-    """Whether the error belongs to the rows of one change (a constraint, a bad value)."""
-    state = str(getattr(e, "sqlstate", "") or "")
-    if state in ("42804", "42846"):  # the value cannot become the column's type
-        return True
-    return not (state[:2] in _BATCH_WIDE or state[:2] == "42")
-
-
-class PostgresqlWriting(PostgresqlTable):
+class PostgresqlWriting(PostgresqlTable, SqlWriting[PostgresqlConnection, Column, Statements]):
     """The writing half of the provider."""
+
+    rejections = (asyncpg.PostgresError,)
 
     async def apply(self, changes: list[Change]) -> list[Outcome]:
         if not changes:
@@ -51,8 +50,9 @@ class PostgresqlWriting(PostgresqlTable):
             raise self.error(e, "write to") from e
 
     async def _reconnect(self) -> asyncpg.Connection:
-        self._conn = await connect(self._connection)
-        return self._conn
+        conn = await connect(self._connection)
+        self._conn = conn
+        return conn
 
     async def _ensure_table(self, conn: asyncpg.Connection, changes: list[Change]) -> None:
         """Create the table (text columns, a unique index over the keys) or add the columns
@@ -83,31 +83,18 @@ class PostgresqlWriting(PostgresqlTable):
         for ops in batcher.groups(changes, outcomes):
             shape = ops[0].shape
             unique = frozenset(shape[1]) in self._unique
-            sql = Statements(self._q, self._columns, shape, unique)
+            sql = Statements.of(self._q, self._columns, shape, unique)
             await self._group(conn, sql, ops, outcomes)
         return outcomes
 
-    async def _group(
-        self, conn: asyncpg.Connection, sql: Statements, ops: list[Op], outcomes: list[Outcome]
-    ) -> None:
-        try:
-            async with conn.transaction():  # a savepoint: a rejected group is undone alone
-                missing = await self._run(conn, sql, ops)
-        except asyncpg.PostgresError as e:
-            if transient(e) or not _one_change_only(e):
-                raise
-            if len(ops) > 1:
-                for op in ops:  # again one by one, in order, to find the culprits
-                    await self._group(conn, sql, [op], outcomes)
-                return
-            change = ops[0].change
-            outcomes[ops[0].index] = Outcome(
-                error=f"{change.action} {change.key!r} rejected by postgresql: {e}"
-            )
-            return
-        for op in ops:
-            if op.index in missing:
-                outcomes[op.index] = Outcome(error=f"no row with {op.change.key!r} to update")
+    def savepoint(self, conn: asyncpg.Connection) -> AbstractAsyncContextManager[None]:
+        return cast("AbstractAsyncContextManager[None]", conn.transaction())
+
+    def one_change_only(self, e: BaseException) -> bool:
+        state = str(getattr(e, "sqlstate", "") or "")
+        if state in ("42804", "42846"):  # the value cannot become the column's type
+            return True
+        return not (state[:2] in _BATCH_WIDE or state[:2] == "42")
 
     async def _run(self, conn: asyncpg.Connection, sql: Statements, ops: list[Op]) -> set[int]:
         """Apply one group; the indexes of updates that found no row."""
