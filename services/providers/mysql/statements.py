@@ -27,11 +27,27 @@ class Statements(SetStatements):
     """The statements of one shape on one table (`target`, quoted and qualified)."""
 
     columns: dict[str, Column] = field(default_factory=dict)
+    unique_key: bool = False
+    """A unique index covers exactly the key columns."""
 
     @classmethod
-    def of(cls, target: str, columns: dict[str, Column], shape: Shape, number: int) -> Statements:
+    def of(
+        cls, target: str, columns: dict[str, Column], shape: Shape, number: int, unique: bool
+    ) -> Statements:
         """`number`: which staging table of the batch this shape's is."""
-        return cls(target, shape, f"{STAGING}{number}", quote, columns)
+        return cls(target, shape, f"{STAGING}{number}", quote, columns, unique)
+
+    def straight(self) -> str | None:
+        """Creates as multi-row INSERTs straight into the table, where the unique index
+        over the key refuses a row there already (`places` their values); None where
+        they must be staged."""
+        if not self.unique_key or self.places() is None:
+            return None
+        names = list(self.inserted())
+        return (
+            f"INSERT INTO {self.target} ({', '.join(map(quote, names))}) "
+            f"VALUES ({', '.join(['%s'] * len(names))})"
+        )
 
     def staging(self) -> str:
         _, where, names, _, _ = self.shape

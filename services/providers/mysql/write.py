@@ -22,7 +22,7 @@ from schemas.connections import MysqlConnection
 from schemas.plan import Change
 
 from ..base import Outcome
-from ..sql.batches import Batcher, Op, Shape, wanted_columns
+from ..sql.batches import Batcher, Op, Shape
 from ..sql.writing import SqlWriting
 from .connection import MysqlTable, connect, errno, execute, fetch, transient
 from .statements import Statements
@@ -44,8 +44,7 @@ class MysqlWriting(MysqlTable, SqlWriting[MysqlConnection, Column, Statements]):
         self._write = True
         try:
             conn = self._conn or await self._reconnect()
-            await self.load_columns(conn)  # another runner may have made it meanwhile
-            await self._ensure_table(conn, changes)  # DDL: before the transaction
+            await self._table_ready(conn, changes)  # DDL: before the transaction
             outcomes = [Outcome()] * len(changes)
             groups = self._groups(changes, outcomes)
             try:
@@ -68,8 +67,10 @@ class MysqlWriting(MysqlTable, SqlWriting[MysqlConnection, Column, Statements]):
                 await self._unstage(conn)
             return outcomes
         except IdsyncError:
+            self._known = False
             raise
         except (MySQLError, OSError, TimeoutError) as e:
+            self._known = False
             if transient(e):
                 await self.close()  # the next batch connects anew
             raise self.error(e, "write to") from e
@@ -94,13 +95,9 @@ class MysqlWriting(MysqlTable, SqlWriting[MysqlConnection, Column, Statements]):
         self._conn = await connect(self._connection)
         return self._conn
 
-    async def _ensure_table(self, conn: Any, changes: list[Change]) -> None:
+    async def make_columns(self, conn: Any, wanted: list[str], missing: list[str]) -> None:
         """Create the table (InnoDB, utf8mb4 compared byte for byte, varchar keys with a
         unique index, text columns) or add the columns of fields it lacks."""
-        wanted = wanted_columns(self._layout, changes)
-        missing = [name for name in wanted if name not in self._columns]
-        if not missing:
-            return
         keys = self._layout.keys
         if not self._columns:
             columns = [
@@ -120,7 +117,6 @@ class MysqlWriting(MysqlTable, SqlWriting[MysqlConnection, Column, Statements]):
                 except MySQLError as e:
                     if errno(e) != 1060:  # added meanwhile by another runner
                         raise
-        await self.load_columns(conn)
 
     def _groups(
         self, changes: list[Change], outcomes: list[Outcome]
@@ -133,7 +129,8 @@ class MysqlWriting(MysqlTable, SqlWriting[MysqlConnection, Column, Statements]):
         for ops in batcher.groups(changes, outcomes):
             shape = ops[0].shape
             number = numbers.setdefault(shape, len(numbers))
-            groups.append((Statements.of(self._q, self._columns, shape, number), ops))
+            unique = frozenset(shape[1]) in self._unique
+            groups.append((Statements.of(self._q, self._columns, shape, number, unique), ops))
         return groups
 
     @asynccontextmanager
@@ -157,6 +154,8 @@ class MysqlWriting(MysqlTable, SqlWriting[MysqlConnection, Column, Statements]):
 
     async def _run(self, conn: Any, sql: Statements, ops: list[Op]) -> set[int]:
         """Apply one group; the indexes of updates that found no row."""
+        if sql.shape[0] == "create" and await self._straight(conn, sql, ops):
+            return set()
         await execute(conn, f"DELETE FROM {sql.stage}")  # an earlier group's rows
         async with conn.cursor() as cursor:
             await cursor.executemany(sql.fill(), [op.row for op in ops])
@@ -174,3 +173,23 @@ class MysqlWriting(MysqlTable, SqlWriting[MysqlConnection, Column, Statements]):
                 await execute(conn, statement)
             await execute(conn, sql.insert())
         return missing
+
+    async def _straight(self, conn: Any, sql: Statements, ops: list[Op]) -> bool:
+        """Creates inserted straight into the table, many rows a statement: whether they
+        went in. A key there already (a batch delivered again, a row another writer
+        added) makes the unique index refuse the statement, undone to a savepoint of its
+        own: the group is then staged and applied as create-if-absent, so nothing is
+        written twice."""
+        statement, places = sql.straight(), sql.places()
+        if statement is None or places is None or len(ops) < 2:
+            return False
+        await execute(conn, "SAVEPOINT idsync_straight")
+        try:
+            async with conn.cursor() as cursor:
+                await cursor.executemany(statement, [[op.row[p] for p in places] for op in ops])
+        except MySQLError as e:
+            if transient(e):
+                raise
+            await execute(conn, "ROLLBACK TO SAVEPOINT idsync_straight")
+            return False
+        return True

@@ -60,3 +60,26 @@ class Statements(SetStatements):
         if not self.unique_key:
             return super().insert()
         return f"{super().insert()} ON CONFLICT ({', '.join(map(quote, self.shape[1]))}) DO NOTHING"
+
+    def straight(self) -> list[int] | None:
+        """Where a group of creates may be copied straight into the table (`places`):
+        with a unique index over the key to refuse a row there already, into columns of
+        plain text."""
+        if not self.unique_key or any(not self.columns[n].plain_text for n in self.inserted()):
+            return None
+        return self.places()
+
+    def upsert(self) -> str:
+        """Creates in one statement where a unique index covers the key: each staged row
+        goes in, and one whose key is there already gives that row its values (but those
+        set only on a new row) — each row found by the index, the table never scanned."""
+        _, where, names, cleared, keep = self.shape
+        values = self.inserted()
+        sets = [f"{quote(n)} = EXCLUDED.{quote(n)}" for n in names if n not in keep]
+        sets += [f"{quote(n)} = NULL" for n in cleared if n not in names]
+        action = f"UPDATE SET {', '.join(sets)}" if sets else "NOTHING"
+        return (
+            f"INSERT INTO {self.target} AS t ({', '.join(map(quote, values))}) "
+            f"SELECT {', '.join(values.values())} FROM {STAGING} AS s "
+            f"ON CONFLICT ({', '.join(map(quote, where))}) DO {action}"
+        )

@@ -68,6 +68,11 @@ class Column:
         return _KINDS.get(self.type_name, "text")
 
     @property
+    def plain_text(self) -> bool:
+        """A text column (text, varchar) of single values: a value goes in as it is."""
+        return self.type_name in ("text", "varchar") and not self.array
+
+    @property
     def staging(self) -> str:
         """The type of this column in a batch's staging table (text, text[] or bytea)."""
         if self.array:

@@ -17,7 +17,7 @@ from schemas.connections import PostgresqlConnection
 from schemas.plan import Change
 
 from ..base import Outcome
-from ..sql.batches import Batcher, Op, wanted_columns
+from ..sql.batches import Batcher, Op
 from ..sql.writing import SqlWriting
 from .connection import PostgresqlTable, connect, transient
 from .statements import STAGING, Statements
@@ -39,12 +39,13 @@ class PostgresqlWriting(PostgresqlTable, SqlWriting[PostgresqlConnection, Column
         try:
             conn = self._conn or await self._reconnect()
             async with conn.transaction():
-                await self.load_columns(conn)  # another runner may have made it meanwhile
-                await self._ensure_table(conn, changes)
+                await self._table_ready(conn, changes)
                 return await self._apply_all(conn, changes)
         except IdsyncError:
+            self._known = False
             raise
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as e:
+            self._known = False
             if transient(e):
                 await self.close()  # the next batch connects anew
             raise self.error(e, "write to") from e
@@ -54,13 +55,11 @@ class PostgresqlWriting(PostgresqlTable, SqlWriting[PostgresqlConnection, Column
         self._conn = conn
         return conn
 
-    async def _ensure_table(self, conn: asyncpg.Connection, changes: list[Change]) -> None:
+    async def make_columns(
+        self, conn: asyncpg.Connection, wanted: list[str], missing: list[str]
+    ) -> None:
         """Create the table (text columns, a unique index over the keys) or add the columns
         of fields it lacks, in the batch's transaction."""
-        wanted = wanted_columns(self._layout, changes)
-        missing = [name for name in wanted if name not in self._columns]
-        if not missing:
-            return
         if not self._columns:
             columns = ", ".join(f"{quote(name)} text" for name in wanted)
             await conn.execute(f"CREATE TABLE IF NOT EXISTS {self._q} ({columns})")
@@ -75,7 +74,6 @@ class PostgresqlWriting(PostgresqlTable, SqlWriting[PostgresqlConnection, Column
                 await conn.execute(
                     f"ALTER TABLE {self._q} ADD COLUMN IF NOT EXISTS {quote(name)} text"
                 )
-        await self.load_columns(conn)
 
     async def _apply_all(self, conn: asyncpg.Connection, changes: list[Change]) -> list[Outcome]:
         outcomes = [Outcome()] * len(changes)
@@ -98,19 +96,45 @@ class PostgresqlWriting(PostgresqlTable, SqlWriting[PostgresqlConnection, Column
 
     async def _run(self, conn: asyncpg.Connection, sql: Statements, ops: list[Op]) -> set[int]:
         """Apply one group; the indexes of updates that found no row."""
+        action = sql.shape[0]
+        if action == "create" and await self._straight(conn, sql, ops):
+            return set()
         await conn.execute(sql.staging())
         await conn.copy_records_to_table(STAGING, records=[op.row for op in ops])
-        action = sql.shape[0]
-        missing: set[int] = set()
+        drop = f"DROP TABLE {STAGING}"
+        if action == "update":
+            found = await conn.fetch(sql.update() or sql.existing())
+            await conn.execute(drop)
+            return {op.index for op in ops} - {int(row[0]) for row in found}
         if action == "delete":
-            await conn.execute(sql.delete())
-        elif action == "update":
-            statement = sql.update()
-            found = await conn.fetch(statement or sql.existing())
-            missing = {op.index for op in ops} - {int(row[0]) for row in found}
+            steps = [sql.delete()]
+        elif sql.unique_key:
+            steps = [sql.upsert()]
         else:
-            if (statement := sql.update(skip=sql.shape[4])) is not None:
-                await conn.execute(statement)
-            await conn.execute(sql.insert())
-        await conn.execute(f"DROP TABLE {STAGING}")
-        return missing
+            set_there = sql.update(skip=sql.shape[4])
+            steps = [*([set_there] if set_there else []), sql.insert()]
+        # No parameters (the rows are staged): the steps go as one round trip.
+        await conn.execute("; ".join([*steps, drop]))
+        return set()
+
+    async def _straight(self, conn: asyncpg.Connection, sql: Statements, ops: list[Op]) -> bool:
+        """Creates copied straight into the table, as a bulk load is: whether they went in.
+        A key there already (a batch delivered again, a row another writer added) makes
+        the unique index refuse the whole COPY, undone to its savepoint: the group is then
+        staged and applied as create-if-absent, so nothing is written twice."""
+        places = sql.straight()
+        if places is None or len(ops) < 2:
+            return False
+        try:
+            async with conn.transaction():
+                await conn.copy_records_to_table(
+                    self._table,
+                    schema_name=self._schema,
+                    columns=list(sql.inserted()),
+                    records=[[op.row[p] for p in places] for op in ops],
+                )
+        except asyncpg.PostgresError as e:
+            if transient(e):
+                raise
+            return False
+        return True

@@ -49,8 +49,12 @@ def wanted_columns(layout: Layout, changes: list[Change]) -> list[str]:
     """The columns the batch needs, in order: the layout's keys and fields, then the
     fields the changes name."""
     wanted = dict.fromkeys([*layout.keys, *layout.fields])
+    seen: set[tuple[str, ...]] = set()
     for change in changes:
-        wanted.update(dict.fromkeys([*change.match, *change.set]))
+        names = (*change.match, *change.set)
+        if names not in seen:  # a batch's changes mostly name the same fields
+            seen.add(names)
+            wanted.update(dict.fromkeys(names))
     return list(wanted)
 
 

@@ -59,6 +59,17 @@ class SetStatements:
         values.update({n: self.value(n, f"v{j}") for j, n in enumerate(names)})
         return values
 
+    def places(self) -> list[int] | None:
+        """Where a group of creates may go straight into the table, with no staging:
+        each inserted column's place in a staged row (`Op.row`), in `inserted()`'s order.
+        None where they may not: a create that keeps a value there or clears one."""
+        _, where, names, cleared, keep = self.shape
+        if keep or cleared:
+            return None
+        places = {n: 1 + j for j, n in enumerate(where)}
+        places.update({n: 1 + len(where) + j for j, n in enumerate(names)})
+        return list(places.values())
+
     def insert(self) -> str:
         """Create-if-absent: the rows whose key is not there yet."""
         values = self.inserted()

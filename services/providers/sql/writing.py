@@ -8,8 +8,10 @@ from __future__ import annotations
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Generic, TypeVar
 
+from schemas.plan import Change
+
 from ..base import Outcome
-from .batches import Op
+from .batches import Op, wanted_columns
 from .table import Col, Conn, SqlTable
 
 St = TypeVar("St")
@@ -21,6 +23,27 @@ class SqlWriting(SqlTable[Conn, Col], Generic[Conn, Col, St]):
 
     rejections: tuple[type[BaseException], ...] = ()
     """The driver's errors a server's refusal of a group comes as."""
+    _known = False
+    """The columns held are the table's as the last batch found them: the next batch
+    looks at the catalogue only for a column it lacks, or after a batch that failed."""
+
+    async def load_columns(self, conn: Any) -> None:
+        raise NotImplementedError
+
+    async def make_columns(self, conn: Any, wanted: list[str], missing: list[str]) -> None:
+        """Create the table with the `wanted` columns, or add the `missing` ones."""
+        raise NotImplementedError
+
+    async def _table_ready(self, conn: Any, changes: list[Change]) -> None:
+        """The table and every column the batch needs, made where missing."""
+        wanted = wanted_columns(self._layout, changes)
+        if self._known and all(name in self._columns for name in wanted):
+            return
+        await self.load_columns(conn)  # another runner may have made it meanwhile
+        if missing := [name for name in wanted if name not in self._columns]:
+            await self.make_columns(conn, wanted, missing)
+            await self.load_columns(conn)
+        self._known = True
 
     def savepoint(self, conn: Any) -> AbstractAsyncContextManager[None]:
         """A savepoint around one group: undone when the group fails."""
