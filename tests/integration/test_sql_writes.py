@@ -42,8 +42,8 @@ async def test_creates_go_straight_in_and_a_batch_delivered_again_changes_nothin
 
         assert [o.error for o in made + first + again + meeting] == [None] * 600
         rows = await read_all(side)
-        assert sorted(r["id"] for r in rows) == [f"p{n:04d}" for n in range(400)]
-        found = {r["id"]: r for r in rows}
+        assert sorted(str(r["id"]) for r in rows) == [f"p{n:04d}" for n in range(400)]
+        found = {str(r["id"]): r for r in rows}
         assert found["p0350"] == {"id": "p0350", "name": "N350", "mail": "o@example.org"}
         assert int(run_sql("SELECT count(*) FROM crowd").strip()) == 400
     finally:
@@ -67,6 +67,6 @@ async def test_a_create_the_table_refuses_fails_alone_among_creates_that_go_stra
         errors = [n for n, outcome in enumerate(outcomes) if outcome.error is not None]
         assert errors == [7]
         rows = await read_all(side)
-        assert sorted(r["id"] for r in rows) == [f"p{n:04d}" for n in range(20) if n != 7]
+        assert sorted(str(r["id"]) for r in rows) == [f"p{n:04d}" for n in range(20) if n != 7]
     finally:
         await side.close()
