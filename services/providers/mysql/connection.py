@@ -21,14 +21,14 @@ from ..sql.table import SqlTable, close_names
 from .values import Column, quote
 
 _COLUMNS = """
-SELECT c.COLUMN_NAME, c.DATA_TYPE, c.COLUMN_TYPE, c.CHARACTER_SET_NAME, c.COLLATION_NAME,
-       c.NUMERIC_SCALE, EXISTS (
-         SELECT 1 FROM information_schema.CHECK_CONSTRAINTS k
-         WHERE k.CONSTRAINT_SCHEMA = c.TABLE_SCHEMA AND k.TABLE_NAME = c.TABLE_NAME
-           AND k.CHECK_CLAUSE = CONCAT('json_valid(`', c.COLUMN_NAME, '`)'))
-FROM information_schema.COLUMNS c
-WHERE c.TABLE_SCHEMA = %s AND c.TABLE_NAME = %s
-ORDER BY c.ORDINAL_POSITION
+SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, CHARACTER_SET_NAME, COLLATION_NAME, NUMERIC_SCALE
+FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s
+ORDER BY ORDINAL_POSITION
+"""
+# Apart from the columns: matched to each column in the query, MariaDB took 70 ms.
+_CHECKS = """
+SELECT CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS
+WHERE CONSTRAINT_SCHEMA = %s AND TABLE_NAME = %s
 """
 _UNIQUE = """
 SELECT INDEX_NAME, COLUMN_NAME FROM information_schema.STATISTICS
@@ -141,6 +141,7 @@ class MysqlTable(SqlTable[MysqlConnection, Column]):
                     self._fields = [str(d[0]) for d in cursor.description or ()]
                 return
             await self.load_columns(self._conn)
+            self._known = bool(self._columns)
             if not self._columns and not write:
                 raise BadInput(f"{self._where} not found{await self._close_tables()}")
             if write and self._columns:
@@ -162,8 +163,10 @@ class MysqlTable(SqlTable[MysqlConnection, Column]):
 
     async def load_columns(self, conn: Any) -> None:
         rows = await fetch(conn, _COLUMNS, (self._database, self._table))
+        checks = {str(row[0]) for row in await fetch(conn, _CHECKS, (self._database, self._table))}
         self._columns = {}
-        for name, data_type, column_type, charset, collation, scale, json_check in rows:
+        for name, data_type, column_type, charset, collation, scale in rows:
+            json_check = f"json_valid(`{name}`)" in checks  # MariaDB's JSON
             declared = str(column_type)
             if charset is not None:
                 declared += f" CHARACTER SET {charset} COLLATE {collation}"

@@ -125,6 +125,7 @@ class PostgresqlTable(SqlTable[PostgresqlConnection, Column]):
                 self._fields = [attribute.name for attribute in statement.get_attributes()]
                 return
             await self.load_columns(self._conn)
+            self._known = bool(self._columns)
             if not self._columns and not write:
                 raise BadInput(f"{self._where} not found{await self._close_tables()}")
             if write and self._columns:

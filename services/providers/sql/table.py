@@ -54,6 +54,10 @@ class SqlTable(Generic[Conn, Col]):
         self._changes: FieldChanges | None = None
         self._highest: HighestRead | None = None
         self._write = False
+        self._known = False
+        """The columns held are the table's as `open` or the last batch found them: a
+        batch looks at the catalogue again only for a column it lacks, or after a batch
+        that failed."""
 
     @property
     def _where(self) -> str:

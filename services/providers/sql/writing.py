@@ -23,10 +23,6 @@ class SqlWriting(SqlTable[Conn, Col], Generic[Conn, Col, St]):
 
     rejections: tuple[type[BaseException], ...] = ()
     """The driver's errors a server's refusal of a group comes as."""
-    _known = False
-    """The columns held are the table's as the last batch found them: the next batch
-    looks at the catalogue only for a column it lacks, or after a batch that failed."""
-
     async def load_columns(self, conn: Any) -> None:
         raise NotImplementedError
 
