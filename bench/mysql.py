@@ -28,10 +28,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.*, bench.*
 
-from bench.sql_runs import COLUMNS, line, report, three_runs
+from bench.sql_runs import COLUMNS, line, provider_write, report, three_runs
 from services.common.people import people, write_csv
 from tests.mysql_server import Instance, Server
-from tests.sql_servers import connection_toml
+from tests.sql_servers import connection_toml, sql_connection
 
 TABLE = (
     "CREATE TABLE people (employee_id varchar(255), "
@@ -79,6 +79,9 @@ async def main(count: int) -> None:
         load_seconds = load_data(server, csv_path)
         assert rows_in(server) == count
         server.sql("TRUNCATE people")
+        alone = await provider_write(sql_connection("mysql", server, folder, "db"), rows)
+        assert rows_in(server) == count
+        server.sql("TRUNCATE people")
         db = connection_toml("mysql", "db", server, folder)
         runs = await three_runs(folder, db, rows, csv_path)
     finally:
@@ -88,7 +91,7 @@ async def main(count: int) -> None:
 
     print(f"CSV → MariaDB, {count:,} people")
     line("reference: mariadb LOAD DATA LOCAL INFILE", load_seconds, count)
-    report(runs, count, "LOAD DATA", load_seconds)
+    report(runs, count, "LOAD DATA", load_seconds, alone)
 
 
 if __name__ == "__main__":

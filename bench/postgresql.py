@@ -29,10 +29,10 @@ import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.*, bench.*
 
-from bench.sql_runs import COLUMNS, line, report, three_runs
+from bench.sql_runs import COLUMNS, line, provider_write, report, three_runs
 from services.common.people import people, write_csv
 from tests.postgresql_server import Cluster, Server
-from tests.sql_servers import connection_toml
+from tests.sql_servers import connection_toml, sql_connection
 
 TABLE = (
     f"CREATE TABLE people ({', '.join(f'{c} text' for c in COLUMNS)});\n"
@@ -85,6 +85,9 @@ async def main(count: int) -> None:
         asyncpg_seconds = await asyncpg_copy(server, csv_path)
         assert rows_in(server) == count
         server.psql("TRUNCATE people; VACUUM ANALYZE people")
+        alone = await provider_write(sql_connection("postgresql", server, folder, "db"), rows)
+        assert rows_in(server) == count
+        server.psql("TRUNCATE people; VACUUM ANALYZE people")
         db = connection_toml("postgresql", "db", server, folder)
         runs = await three_runs(folder, db, rows, csv_path)
     finally:
@@ -95,7 +98,7 @@ async def main(count: int) -> None:
     print(f"CSV → PostgreSQL, {count:,} people")
     line("reference: psql \\copy", copy_seconds, count)
     line("reference: COPY through asyncpg", asyncpg_seconds, count)
-    report(runs, count, "psql \\copy", copy_seconds)
+    report(runs, count, "psql \\copy", copy_seconds, alone)
     print(f"{'':44}= {runs.first / asyncpg_seconds:.2f}x COPY through asyncpg")
 
 

@@ -1,5 +1,6 @@
 """What the SQL benches share (bench/postgresql.py, bench/mysql.py): the job, the three
-timed runs through the services, and the report next to the targets."""
+timed runs through the services, the provider writing the same creates alone (the write
+itself, without the services around it), and the report next to the targets."""
 
 from __future__ import annotations
 
@@ -13,13 +14,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.ldap import define, start_services
+from core.engine.batching import split_batches
+from schemas.connections import MysqlConnection, PostgresqlConnection
 from schemas.events import RunFinished
+from schemas.jobs import Endpoint
+from schemas.plan import Change
 from services.cli.client import connect
 from services.cli.output import Progress
 from services.cli.watch import follow_run
 from services.common.embedded import EmbeddedNats
 from services.common.people import write_csv
 from services.common.settings import Settings
+from services.providers import open_provider
+from services.providers.base import Layout
+from services.runner.run import MAX_BATCH_BYTES
 
 FILES = """\
 [files]
@@ -137,11 +145,57 @@ async def three_runs(
     return Runs(first_seconds, rerun_seconds, some_seconds, changed)
 
 
-def report(runs: Runs, count: int, reference: str, reference_seconds: float) -> None:
-    """The runs next to the bulk load `reference`, and the re-runs next to the first."""
+def creates(rows: list[dict[str, str]]) -> list[Change]:
+    """The changes the job's first run plans for the people."""
+    return [
+        Change(
+            action="create",
+            key=row["employee_id"],
+            match={"employee_id": row["employee_id"]},
+            set={
+                "employee_id": row["employee_id"],
+                "given_name": row["first_name"],
+                "surname": row["last_name"],
+                "mail": row["email"],
+                "department": row["department"],
+                "title": row["title"],
+                "groups": row["groups"].split("|"),
+            },
+        )
+        for row in rows
+    ]
+
+
+async def provider_write(
+    connection: PostgresqlConnection | MysqlConnection, rows: list[dict[str, str]]
+) -> float:
+    """The provider alone applying the first run's creates into the (empty) table, in
+    batches as the work queue holds them, each opened as a runner opens it: the write
+    itself, without planning, the journal or the queue."""
+    layout = Layout(keys=("employee_id",), fields=COLUMNS, multi_valued={"groups": "|"})
+    endpoint = Endpoint(connection=connection.id, table="people")
+    batches = split_batches(creates(rows), 5000, MAX_BATCH_BYTES)
+    started = time.perf_counter()
+    for batch in batches:
+        side = open_provider(connection, endpoint, layout)
+        await side.open(write=True)
+        try:
+            outcomes = await side.apply(batch)
+        finally:
+            await side.close()
+        assert all(outcome.error is None for outcome in outcomes)
+    return time.perf_counter() - started
+
+
+def report(runs: Runs, count: int, reference: str, reference_seconds: float, alone: float) -> None:
+    """The runs next to the bulk load `reference`, and the re-runs next to the first;
+    the provider writing `alone`, and what the services add to it."""
+    line("the provider alone, the same creates", alone, count)
+    print(f"{'':44}= {alone / reference_seconds:.2f}x {reference}")
     line("idsync first run (all created)", runs.first, count)
     phases(runs.first_run)
     ratio("first run", runs.first / reference_seconds, reference, 2.0)
+    print(f"{'':44}  the services around the write: {runs.first - alone:.2f} s")
     line("idsync re-run (nothing to write)", runs.rerun, count)
     phases(runs.rerun_run)
     ratio("re-run", runs.rerun / runs.first, "the first run", 0.5)
