@@ -180,13 +180,14 @@ class MysqlWriting(MysqlTable, SqlWriting[MysqlConnection, Column, Statements]):
         added) makes the unique index refuse the statement, undone to a savepoint of its
         own: the group is then staged and applied as create-if-absent, so nothing is
         written twice."""
-        statement, places = sql.straight(), sql.places()
-        if statement is None or places is None or len(ops) < 2:
+        statement = sql.straight()
+        rows = sql.straight_rows(ops) if statement is not None else None
+        if statement is None or rows is None or len(rows) < 2:
             return False
         await execute(conn, "SAVEPOINT idsync_straight")
         try:
             async with conn.cursor() as cursor:
-                await cursor.executemany(statement, [[op.row[p] for p in places] for op in ops])
+                await cursor.executemany(statement, rows)
         except MySQLError as e:
             if transient(e):
                 raise

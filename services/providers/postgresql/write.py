@@ -122,8 +122,8 @@ class PostgresqlWriting(PostgresqlTable, SqlWriting[PostgresqlConnection, Column
         A key there already (a batch delivered again, a row another writer added) makes
         the unique index refuse the whole COPY, undone to its savepoint: the group is then
         staged and applied as create-if-absent, so nothing is written twice."""
-        places = sql.straight()
-        if places is None or len(ops) < 2:
+        rows = sql.straight_rows(ops) if sql.straight() is not None else None
+        if rows is None or len(rows) < 2:
             return False
         try:
             async with conn.transaction():
@@ -131,7 +131,7 @@ class PostgresqlWriting(PostgresqlTable, SqlWriting[PostgresqlConnection, Column
                     self._table,
                     schema_name=self._schema,
                     columns=list(sql.inserted()),
-                    records=[[op.row[p] for p in places] for op in ops],
+                    records=rows,
                 )
         except asyncpg.PostgresError as e:
             if transient(e):

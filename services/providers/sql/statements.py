@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from operator import itemgetter
 
-from .batches import Shape
+from .batches import Op, Shape
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,17 @@ class SetStatements:
         places = {n: 1 + j for j, n in enumerate(where)}
         places.update({n: 1 + len(where) + j for j, n in enumerate(names)})
         return list(places.values())
+
+    def straight_rows(self, ops: list[Op]) -> list[tuple[object, ...]] | None:
+        """The group's creates as rows of `inserted()`'s columns, to go straight into the
+        table; None where they may not (`places`)."""
+        places = self.places()
+        if places is None:
+            return None
+        if len(places) == 1:
+            return [(op.row[places[0]],) for op in ops]
+        pick = itemgetter(*places)
+        return [pick(op.row) for op in ops]
 
     def insert(self) -> str:
         """Create-if-absent: the rows whose key is not there yet."""

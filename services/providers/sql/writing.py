@@ -23,6 +23,7 @@ class SqlWriting(SqlTable[Conn, Col], Generic[Conn, Col, St]):
 
     rejections: tuple[type[BaseException], ...] = ()
     """The driver's errors a server's refusal of a group comes as."""
+
     async def load_columns(self, conn: Any) -> None:
         raise NotImplementedError
 
