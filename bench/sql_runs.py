@@ -170,20 +170,26 @@ async def provider_write(
     connection: PostgresqlConnection | MysqlConnection, rows: list[dict[str, str]]
 ) -> float:
     """The provider alone applying the first run's creates into the (empty) table, in
-    batches as the work queue holds them, each opened as a runner opens it: the write
-    itself, without planning, the journal or the queue."""
+    batches as the work queue holds them, each opened as a runner opens it and as many at
+    once as a runner applies (IDSYNC_RUNNER_CONCURRENCY's default): the write itself,
+    without planning, the journal or the queue."""
     layout = Layout(keys=("employee_id",), fields=COLUMNS, multi_valued={"groups": "|"})
     endpoint = Endpoint(connection=connection.id, table="people")
     batches = split_batches(creates(rows), 5000, MAX_BATCH_BYTES)
-    started = time.perf_counter()
-    for batch in batches:
-        side = open_provider(connection, endpoint, layout)
-        await side.open(write=True)
-        try:
-            outcomes = await side.apply(batch)
-        finally:
-            await side.close()
+    at_once = asyncio.Semaphore(Settings().runner_concurrency)
+
+    async def write(batch: list[Change]) -> None:
+        async with at_once:
+            side = open_provider(connection, endpoint, layout)
+            await side.open(write=True)
+            try:
+                outcomes = await side.apply(batch)
+            finally:
+                await side.close()
         assert all(outcome.error is None for outcome in outcomes)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(write(batch) for batch in batches))
     return time.perf_counter() - started
 
 
