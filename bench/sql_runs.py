@@ -5,6 +5,7 @@ itself, without the services around it), and the report next to the targets."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import io
 import os
 import signal
@@ -22,6 +23,7 @@ from schemas.plan import Change
 from services.cli.client import connect
 from services.cli.output import Progress
 from services.cli.watch import follow_run
+from services.common.collector import THRESHOLDS
 from services.common.embedded import EmbeddedNats
 from services.common.people import write_csv
 from services.common.settings import Settings
@@ -188,9 +190,14 @@ async def provider_write(
                 await side.close()
         assert all(outcome.error is None for outcome in outcomes)
 
-    started = time.perf_counter()
-    await asyncio.gather(*(write(batch) for batch in batches))
-    return time.perf_counter() - started
+    before = gc.get_threshold()
+    gc.set_threshold(*THRESHOLDS)  # as in the services
+    try:
+        started = time.perf_counter()
+        await asyncio.gather(*(write(batch) for batch in batches))
+        return time.perf_counter() - started
+    finally:
+        gc.set_threshold(*before)
 
 
 def report(runs: Runs, count: int, reference: str, reference_seconds: float, alone: float) -> None:
