@@ -16,9 +16,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Literal, Protocol, TypeVar
 
+import msgspec
 import pytest
 
-from schemas.connections import MysqlConnection, PostgresqlConnection, SecretRef
+from schemas.connections import MysqlConnection, PostgresqlConnection
 from schemas.jobs import Endpoint
 from schemas.values import Record
 from services.providers import open_provider
@@ -129,25 +130,18 @@ def sql_connection(
 ) -> PostgresqlConnection | MysqlConnection:
     """A connection to the server as its login (or as `user`, with the same password file:
     write another password in it), TLS off (a loopback server of the tests' own)."""
-    secret = SecretRef(file=str(password_file(provider, server, folder)))
+    fields: dict[str, object] = {
+        "provider": provider,
+        "id": id,
+        "host": server.host,
+        "port": server.port,
+        "database": server.database,
+        "user": user or server.user,
+        "password": {"file": str(password_file(provider, server, folder))},
+    }
     if provider == "postgresql":
-        return PostgresqlConnection(
-            id=id,
-            host=server.host,
-            port=server.port,
-            database=server.database,
-            user=user or server.user,
-            password=secret,
-            sslmode="disable",
-        )
-    return MysqlConnection(
-        id=id,
-        host=server.host,
-        port=server.port,
-        database=server.database,
-        user=user or server.user,
-        password=secret,
-    )
+        fields["sslmode"] = "disable"
+    return msgspec.convert(fields, PostgresqlConnection | MysqlConnection)
 
 
 def connection_toml(provider: SqlProvider, name: str, server: Login, folder: Path) -> str:

@@ -12,10 +12,24 @@ import pytest
 
 from schemas.jobs import Endpoint
 from schemas.plan import Change
-from services.providers.base import Layout
+from services.providers.base import Layout, Provider
 from tests.sql_servers import SqlProvider, opened, read_all, sql_connection
 
 LAYOUT = Layout(keys=("id",), fields=("id", "name", "mail"))
+
+
+async def crowd(
+    provider: SqlProvider, request: pytest.FixtureRequest, tmp_path: Path, table: str = ""
+) -> tuple[Provider, Callable[[str], str]]:
+    """The side writing table `crowd` of the test's own database (made first with
+    `table`'s columns when given), and how to run SQL there with the server's client."""
+    server = request.getfixturevalue("pg_database" if provider == "postgresql" else "my_database")
+    run_sql: Callable[[str], str] = server.psql if provider == "postgresql" else server.sql
+    if table:
+        run_sql(f"CREATE TABLE crowd ({table})")
+    connection = sql_connection(provider, server, tmp_path, "db")
+    side = await opened(connection, Endpoint(connection="db", table="crowd"), LAYOUT, write=True)
+    return side, run_sql
 
 
 def create(n: int, name: str) -> Change:
@@ -27,10 +41,7 @@ def create(n: int, name: str) -> Change:
 async def test_creates_go_straight_in_and_a_batch_delivered_again_changes_nothing(
     provider: SqlProvider, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
-    server = request.getfixturevalue("pg_database" if provider == "postgresql" else "my_database")
-    run_sql: Callable[[str], str] = server.psql if provider == "postgresql" else server.sql
-    connection = sql_connection(provider, server, tmp_path, "db")
-    side = await opened(connection, Endpoint(connection="db", table="crowd"), LAYOUT, write=True)
+    side, run_sql = await crowd(provider, request, tmp_path)
     try:
         made = await side.apply([create(n, f"N{n}") for n in range(100)])  # makes the table
         batch = [create(n, f"N{n}") for n in range(100, 300)]
@@ -54,12 +65,9 @@ async def test_creates_go_straight_in_and_a_batch_delivered_again_changes_nothin
 async def test_a_create_the_table_refuses_fails_alone_among_creates_that_go_straight_in(
     provider: SqlProvider, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
-    server = request.getfixturevalue("pg_database" if provider == "postgresql" else "my_database")
-    run_sql: Callable[[str], str] = server.psql if provider == "postgresql" else server.sql
     key = "text PRIMARY KEY" if provider == "postgresql" else "varchar(20) PRIMARY KEY"
-    run_sql(f"CREATE TABLE crowd (id {key}, name text CHECK (name <> 'refused'), mail text)")
-    connection = sql_connection(provider, server, tmp_path, "db")
-    side = await opened(connection, Endpoint(connection="db", table="crowd"), LAYOUT, write=True)
+    table = f"id {key}, name text CHECK (name <> 'refused'), mail text"
+    side, _ = await crowd(provider, request, tmp_path, table)
     try:
         batch = [create(n, "refused" if n == 7 else f"N{n}") for n in range(20)]
         outcomes = await side.apply(batch)

@@ -14,10 +14,9 @@ from asyncmy.errors import MySQLError
 from core.errors import BadInput, Unreachable, WriteFailed
 from schemas.connections import MysqlConnection
 from schemas.jobs import Endpoint
-from services.common.secrets import resolve_secret
 
 from ..base import Layout
-from ..sql.table import SqlTable, close_names
+from ..sql.table import SqlTable, close_names, password_of
 from .values import Column, quote
 
 _COLUMNS = """
@@ -66,9 +65,7 @@ async def connect(connection: MysqlConnection) -> Any:
     """A logged-in connection whose session speaks UTC and refuses values its columns cannot
     hold instead of bending them (strict mode)."""
     where = f"mysql connection {connection.id!r}"
-    password = ""
-    if connection.password is not None:
-        password = resolve_secret(connection.password, f"{where}: password")
+    password = password_of(where, connection) or ""
     socket = connection.host if connection.host.startswith("/") else None
     target = socket or f"{connection.host}:{connection.port}"
     target = f"{target}/{connection.database}"

@@ -12,10 +12,9 @@ import asyncpg
 from core.errors import BadInput, Unreachable, WriteFailed
 from schemas.connections import PostgresqlConnection
 from schemas.jobs import Endpoint
-from services.common.secrets import resolve_secret
 
 from ..base import Layout
-from ..sql.table import SqlTable, close_names
+from ..sql.table import SqlTable, close_names, password_of
 from ..sql.values import compact_json
 from .values import Column, quote
 
@@ -61,9 +60,7 @@ def _ssl(
 async def connect(connection: PostgresqlConnection) -> asyncpg.Connection:
     """A logged-in connection whose session speaks UTC (timestamps without a zone are UTC)."""
     where = f"postgresql connection {connection.id!r}"
-    password = None
-    if connection.password is not None:
-        password = resolve_secret(connection.password, f"{where}: password")
+    password = password_of(where, connection)
     target = f"{connection.host}:{connection.port}/{connection.database}"
     try:
         conn = await asyncpg.connect(

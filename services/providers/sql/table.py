@@ -12,6 +12,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 from core.errors import BadInput, IdsyncError, Transient, WriteFailed
 from schemas.connections import MysqlConnection, PostgresqlConnection
 from schemas.jobs import Endpoint
+from services.common.secrets import resolve_secret
 
 from ..base import Layout
 from ..changes import FieldChanges, HighestRead
@@ -26,6 +27,14 @@ def split_table(name: str) -> tuple[str | None, str]:
     database), as the catalogue spells them: names are matched exactly."""
     schema, dot, table = name.partition(".")
     return (schema, table) if dot else (None, name)
+
+
+def password_of(where: str, connection: PostgresqlConnection | MysqlConnection) -> str | None:
+    """The connection's password, its secret reference resolved (None without one);
+    `where` names the connection in an error."""
+    if connection.password is None:
+        return None
+    return resolve_secret(connection.password, f"{where}: password")
 
 
 def close_names(wanted: str, names: Sequence[str]) -> str:
