@@ -28,10 +28,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.*, bench.*
 
-from bench.sql_runs import COLUMNS, line, provider_write, report, three_runs
+from bench.sql_runs import COLUMNS, alone_and_runs, line, report
 from services.common.people import people, write_csv
 from tests.mysql_server import Instance, Server
-from tests.sql_servers import connection_toml, sql_connection
 
 TABLE = (
     "CREATE TABLE people (employee_id varchar(255), "
@@ -77,13 +76,15 @@ async def main(count: int) -> None:
         write_csv(csv_path, rows)
         server.sql(TABLE)
         load_seconds = load_data(server, csv_path)
-        assert rows_in(server) == count
-        server.sql("TRUNCATE people")
-        alone = await provider_write(sql_connection("mysql", server, folder, "db"), rows)
-        assert rows_in(server) == count
-        server.sql("TRUNCATE people")
-        db = connection_toml("mysql", "db", server, folder)
-        runs = await three_runs(folder, db, rows, csv_path)
+        alone, runs = await alone_and_runs(
+            "mysql",
+            server,
+            folder,
+            rows,
+            csv_path,
+            lambda: server.sql("TRUNCATE people"),
+            lambda: rows_in(server),
+        )
     finally:
         instance.stop()
         shutil.rmtree(server_folder, ignore_errors=True)

@@ -29,10 +29,9 @@ import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.*, bench.*
 
-from bench.sql_runs import COLUMNS, line, provider_write, report, three_runs
+from bench.sql_runs import COLUMNS, alone_and_runs, line, report
 from services.common.people import people, write_csv
 from tests.postgresql_server import Cluster, Server
-from tests.sql_servers import connection_toml, sql_connection
 
 TABLE = (
     f"CREATE TABLE people ({', '.join(f'{c} text' for c in COLUMNS)});\n"
@@ -83,13 +82,15 @@ async def main(count: int) -> None:
         assert rows_in(server) == count
         server.psql("TRUNCATE people")
         asyncpg_seconds = await asyncpg_copy(server, csv_path)
-        assert rows_in(server) == count
-        server.psql("TRUNCATE people; VACUUM ANALYZE people")
-        alone = await provider_write(sql_connection("postgresql", server, folder, "db"), rows)
-        assert rows_in(server) == count
-        server.psql("TRUNCATE people; VACUUM ANALYZE people")
-        db = connection_toml("postgresql", "db", server, folder)
-        runs = await three_runs(folder, db, rows, csv_path)
+        alone, runs = await alone_and_runs(
+            "postgresql",
+            server,
+            folder,
+            rows,
+            csv_path,
+            lambda: server.psql("TRUNCATE people; VACUUM ANALYZE people"),
+            lambda: rows_in(server),
+        )
     finally:
         cluster.stop()
         shutil.rmtree(server_folder, ignore_errors=True)

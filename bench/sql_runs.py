@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from services.common.settings import Settings
 from services.providers import open_provider
 from services.providers.base import Layout
 from services.runner.run import MAX_BATCH_BYTES
+from tests.sql_servers import Login, SqlProvider, connection_toml, sql_connection
 
 FILES = """\
 [files]
@@ -198,6 +200,26 @@ async def provider_write(
         return time.perf_counter() - started
     finally:
         gc.set_threshold(*before)
+
+
+async def alone_and_runs(
+    provider: SqlProvider,
+    server: Login,
+    folder: Path,
+    rows: list[dict[str, str]],
+    csv_path: Path,
+    empty: Callable[[], object],
+    count: Callable[[], int],
+) -> tuple[float, Runs]:
+    """After the bulk load (its rows in the table): the provider alone, then the three
+    runs, each into the table `empty` empties; `count` its rows."""
+    assert count() == len(rows)
+    empty()
+    alone = await provider_write(sql_connection(provider, server, folder, "db"), rows)
+    assert count() == len(rows)
+    empty()
+    db = connection_toml(provider, "db", server, folder)
+    return alone, await three_runs(folder, db, rows, csv_path)
 
 
 def report(runs: Runs, count: int, reference: str, reference_seconds: float, alone: float) -> None:
