@@ -12,6 +12,7 @@ from faststream.nats import NatsBroker
 
 from . import credentials, health, metrics, tracing
 from .bus import Bus, make_broker
+from .collector import THRESHOLDS
 from .consumers import keep_alive
 from .credentials import Credentials, tls_context
 from .jetstream import ensure_infrastructure, wait_for_infrastructure
@@ -70,9 +71,7 @@ class ServiceHost:
     async def run(self, stop: asyncio.Event, ready: asyncio.Event | None = None) -> None:
         """Connect, make sure every stream, consumer and bucket exists, start the
         subscribers and background loops, and run until `stop` is set."""
-        # Runs hold hundreds of thousands of small records, none in a reference cycle: a
-        # larger first generation spares the collector from rescanning them all the time.
-        gc.set_threshold(50_000, 20, 20)
+        gc.set_threshold(*THRESHOLDS)
         broker = self.bus.broker
         await broker.connect()
         try:
