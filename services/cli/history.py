@@ -5,61 +5,19 @@ them (services/recorder); `ask` is how every history command asks the recorder."
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import msgspec
-import nats.errors
 
 from core.checks.intervals import parse_interval
-from core.errors import BadInput, NotFound, Unreachable
-from schemas.history import ChangeRow, HistoryQuery, HistoryReply, encode, reply_decoder
+from core.errors import BadInput
+from schemas.history import ChangeRow, HistoryQuery
 from schemas.jobs import FieldMap, Job
-from schemas.subjects import command_subject
+from services.common.history_client import all_changes, ask, cells, csv_text
 
-from .client import Session, connect
+from .client import connect
 from .output import print_json, print_table
-
-VERB = "history"
-ROW_COLUMNS = (
-    *("at", "run_id", "job_id", "object_type", "key", "action"),
-    *("field", "old", "new", "outcome", "error"),
-)
-
-
-async def ask(session: Session, query: HistoryQuery) -> HistoryReply:
-    """One question to the recorder; NotFound with its answer when it has none."""
-    subject = command_subject(session.settings.principal, VERB)
-    try:
-        answer = await session.nc.request(subject, encode(query), timeout=10)
-    except nats.errors.NoRespondersError:
-        raise Unreachable(
-            "no recorder answers history queries: start it with `idsync up` (or "
-            "`idsync serve recorder`)"
-        ) from None
-    except nats.errors.TimeoutError:
-        session.raise_refusal()
-        raise Unreachable("the recorder did not answer within 10 s") from None
-    reply = reply_decoder.decode(answer.data)
-    if not reply.ok:
-        raise NotFound(reply.error or "the recorder has no answer")
-    return reply
-
-
-async def pages(session: Session, query: HistoryQuery) -> AsyncIterator[HistoryReply]:
-    """Every page of a paged answer, in order."""
-    while True:
-        reply = await ask(session, query)
-        yield reply
-        if reply.next_offset is None:
-            return
-        query = msgspec.structs.replace(query, offset=reply.next_offset)
-
-
-async def all_changes(session: Session, query: HistoryQuery) -> list[ChangeRow]:
-    return [row async for reply in pages(session, query) for row in reply.changes]
 
 
 def since(text: str | None, now: datetime | None = None) -> str:
@@ -81,28 +39,8 @@ def since(text: str | None, now: datetime | None = None) -> str:
     return (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(UTC).isoformat()
 
 
-def cells(row: ChangeRow) -> tuple[str, ...]:
-    return (
-        row.at[:19].replace("T", " "),
-        row.run_id,
-        row.job_id,
-        row.object_type,
-        row.key,
-        row.action,
-        row.field,
-        row.old,
-        row.new,
-        row.outcome,
-        row.error,
-    )
-
-
 def write_csv(rows: list[ChangeRow]) -> None:
-    from core.engine.report import spreadsheet_safe
-
-    writer = csv.writer(sys.stdout)
-    writer.writerow(ROW_COLUMNS)
-    writer.writerows([spreadsheet_safe(cell) for cell in cells(row)] for row in rows)
+    sys.stdout.write(csv_text(rows))
 
 
 async def history(args: argparse.Namespace) -> int:
