@@ -78,27 +78,31 @@ async def provision(
 
 
 def _planning(story: RunStory) -> list[Step]:
-    if story.planned is None:
+    """What the plan says of the key: a key-scoped plan considers that object alone (the
+    source may be read whole where the provider cannot look a key up)."""
+    counts = story.planned
+    if counts is None:
         return []
+    considered = counts.changes + counts.unchanged + counts.skipped
+    existing = considered - counts.create - counts.skipped
     read = story.source_records
-    steps = [
-        _step("read", "done", f"{read} source record(s) read for the key"),
+    return [
+        _step("read", "done", f"{read} source record(s) read to find the key"),
         _step(
             "in scope",
-            "yes" if read else "no",
+            "yes" if considered else "no",
             "the source holds the key and the job's filters keep it"
-            if read
+            if considered
             else "the source has no such key, or the job's filters leave it out",
         ),
         _step(
             "matched",
-            "yes" if story.destination_records else "no",
-            f"{story.destination_records} object(s) in the destination with the key"
-            if story.destination_records
+            "yes" if existing else "no",
+            "an object in the destination has the key"
+            if existing
             else "no object in the destination has the key",
         ),
     ]
-    return steps
 
 
 def _outcome(story: RunStory, events: list[Event]) -> Step:
