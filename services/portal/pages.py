@@ -146,8 +146,12 @@ async def decide_form(request: Request, run_id: str, verb: str) -> Response:
     return _back(back, note=f"run {run_id} {done}")
 
 
+SHOWN = 2000
+"""Change rows a run's page shows at most (the CSV has them all)."""
+
+
 @router.get("/runs/{run_id}")
-async def run_page(request: Request, run_id: str) -> Response:
+async def run_page(request: Request, run_id: str, q: str = "") -> Response:
     person = await _person(request)
     session = portal_of(request).session(person.principal)
     found: Review | None = None
@@ -162,13 +166,23 @@ async def run_page(request: Request, run_id: str) -> Response:
     recorded = found is not None and (live is None or live.ended_at is not None)
     story = found.run if found is not None and recorded else live
     assert story is not None
+    changes = found.changes if found else []
+    wanted = q.strip().casefold()
+    if wanted:
+        changes = [
+            c
+            for c in changes
+            if any(wanted in cell.casefold() for cell in (c.key, c.field, c.old, c.new, c.action))
+        ]
     return _page(
         request,
         "run.html",
         person,
         run=msgspec.to_builtins(story),
         took=duration(story.duration) if story.duration is not None else "",
-        changes=found.changes if found else [],
+        q=q,
+        total=len(changes),
+        changes=changes[:SHOWN],
         errors=story.errors,
         logs=found.logs if found else [],
     )

@@ -40,7 +40,11 @@ function liveDashboard(section) {
     const bar = item.querySelector("progress");
     state.textContent = kind.replace("run.", "").replace("-", " ");
     if (kind === "run.planned") { bar.max = Math.max(event.batches, 1); bar.value = 0; }
-    if (kind === "run.batch-applied") { bar.max = Math.max(event.batches, 1); bar.value = event.batch; }
+    if (kind === "run.batch-applied") {
+      // Batches complete in any order: count them.
+      bar.max = Math.max(event.batches, 1);
+      bar.value = Math.min(Number(bar.value) + 1, bar.max);
+    }
     if (ENDS.has(kind)) {
       bar.value = bar.max;
       // The outcome belongs in "Recent outcomes": the page is drawn again, once quiet.
