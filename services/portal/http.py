@@ -16,6 +16,7 @@ from core.errors import IdsyncError
 
 from . import api, live, pages, signing
 from .guard import on_idsync_error, on_invalid
+from .headers import SecurityHeaders
 from .portal import Portal
 
 STATIC = Path(__file__).parent / "static"
@@ -38,6 +39,7 @@ def application(portal: Portal | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.portal = portal
+    app.add_middleware(SecurityHeaders)
     app.add_exception_handler(IdsyncError, on_idsync_error)
     app.add_exception_handler(RequestValidationError, on_invalid)
     app.add_exception_handler(pages.SignInNeeded, pages.on_sign_in_needed)

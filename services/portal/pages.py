@@ -16,6 +16,7 @@ import msgspec
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.errors import IdsyncError, NotFound
 from core.run_texts import duration
@@ -208,7 +209,7 @@ async def on_sign_in_needed(request: Request, error: Exception) -> Response:
 
 async def on_page_error(request: Request, error: Exception) -> Response:
     """A page's HTTP error as a page (the API's stay JSON)."""
-    assert isinstance(error, HTTPException)
+    assert isinstance(error, StarletteHTTPException)
     if request.url.path.startswith("/api/") or request.url.path == "/openapi.json":
         from fastapi.exception_handlers import http_exception_handler
 

@@ -29,9 +29,14 @@ def secure(secure: Settings) -> Settings:
     return msgspec.structs.replace(secure, portal_port=0)
 
 
-async def sign_in(browser: Any, settings: Settings, principal: str) -> Any:
+async def sign_in(
+    browser: Any, settings: Settings, principal: str, problems: list[str] | None = None
+) -> Any:
     context = await browser.new_context(base_url=portal_url(settings), accept_downloads=True)
     page = await context.new_page()
+    if problems is not None:  # what the browser refused or failed to run: a script's error
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda error: problems.append(str(error)))
     await page.goto("/")
     assert page.url.endswith("/signin"), "a page needs a sign-in first"
     await page.get_by_label("Name").fill(principal)
@@ -65,7 +70,8 @@ async def test_a_run_approved_by_another_finishes_live_and_is_reviewed(
         await shot(page, "1-sign-in-refused")
         await context.close()
 
-        alice = await sign_in(browser, secure, "alice")
+        problems: list[str] = []
+        alice = await sign_in(browser, secure, "alice", problems)
         job_row = alice.get_by_role("row").filter(has_text=JOB_ID)
         await job_row.get_by_role("button", name=f"Run {JOB_ID}").click()
         note = alice.get_by_role("status")
@@ -74,7 +80,7 @@ async def test_a_run_approved_by_another_finishes_live_and_is_reviewed(
         run_id = re.search(r"run (\S+) of", await note.inner_text()).group(1)  # type: ignore[union-attr]
         await shot(alice, "2-dashboard-asked")
 
-        bob = await sign_in(browser, secure, "bob")
+        bob = await sign_in(browser, secure, "bob", problems)
         await bob.get_by_role("link", name="Approvals").click()
         card = bob.locator(f'article[data-run="{run_id}"]')
         await card.wait_for()
@@ -139,3 +145,4 @@ async def test_a_run_approved_by_another_finishes_live_and_is_reviewed(
         await bob.wait_for_url(re.compile(r"/signin$"))
         await bob.goto("/approvals")
         assert bob.url.endswith("/signin")
+        assert problems == [], "the pages ran without an error, nothing refused"

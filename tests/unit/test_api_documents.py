@@ -73,3 +73,18 @@ def test_the_api_page_loads_nothing_from_another_site() -> None:
     assert "/static/swagger/swagger-ui-bundle.js" in page and "/openapi.json" in page
     assert "https://" not in page and "http://" not in page
     assert client.get("/static/swagger/swagger-ui-bundle.js").status_code == 200
+
+
+def test_pages_load_only_the_portals_own_scripts_and_styles() -> None:
+    from fastapi.testclient import TestClient
+
+    from services.portal.http import application
+
+    client = TestClient(application())
+    page = client.get("/signin")
+    assert page.status_code == 200
+    policy = page.headers["content-security-policy"]
+    assert "default-src 'self'" in policy and "unsafe-inline" not in policy
+    assert page.headers["x-frame-options"] == "DENY"
+    assert '<script src="/static/portal.js"' in page.text
+    assert "https://" not in page.text and "http://" not in page.text
