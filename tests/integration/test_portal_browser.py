@@ -46,8 +46,24 @@ async def sign_in(
     return page
 
 
-async def shot(page: Any, name: str) -> None:
+async def shot(page: Any, name: str, *, ours: bool = True) -> None:
+    """A screenshot of the page; one of ours must pass axe-core's accessibility rules."""
     await page.screenshot(path=str(ARTEFACTS / f"{name}.png"), full_page=True)
+    if ours:
+        assert await accessibility_problems(page) == [], name
+
+
+async def accessibility_problems(page: Any) -> list[str]:
+    """axe-core's violations on the page (labels, contrast, names, landmarks...)."""
+    try:
+        from axe_playwright_python.async_playwright import Axe  # type: ignore[import-untyped]
+    except ImportError:
+        return []  # pyproject's dev tools have it; without it the rest is still checked
+    results = await Axe().run(page)
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes']][:3]}"
+        for v in results.response["violations"]
+    ]
 
 
 async def test_a_run_approved_by_another_finishes_live_and_is_reviewed(
@@ -137,7 +153,20 @@ async def test_a_run_approved_by_another_finishes_live_and_is_reviewed(
 
         await bob.goto("/docs")
         await bob.get_by_text("idsync portal").first.wait_for()
-        await shot(bob, "8-api-docs")
+        await shot(bob, "8-api-docs", ours=False)  # Swagger UI's own page
+
+        # On a phone's width: one column, nothing wider than the screen but the tables,
+        # which scroll in their own box.
+        await bob.set_viewport_size({"width": 390, "height": 844})
+        narrow = (
+            (f"/runs/{run_id}?q={rows[7]['employee_id']}", "9-run-narrow"),
+            ("/", "10-dashboard-narrow"),
+        )
+        for path, name in narrow:
+            await bob.goto(path)
+            width = await bob.evaluate("document.documentElement.scrollWidth")
+            assert width <= 390, f"{path} is {width} px wide on a 390 px screen"
+            await shot(bob, name)
 
         # Signed out, the pages ask for a sign-in again.
         await bob.goto("/")
