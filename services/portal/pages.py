@@ -21,12 +21,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from core.errors import IdsyncError, NotFound
 from core.run_texts import duration
 from core.runs import fold
+from schemas.connections import Connection
 from schemas.history import HistoryQuery
 from schemas.subjects import RUN_EVENTS
 from services.common.approvals import WAITING, may_answer, waiting
+from services.common.exporting import job_text
 from services.common.history_client import Review, all_changes, review
 from services.common.runs import Runs
 
+from . import wizard
 from .guard import COOKIE, Person, check_csrf, portal_of, who
 from .signing import set_cookie, sign_in
 from .views import job_view, runs_view
@@ -117,6 +120,73 @@ async def run_job(request: Request, job_id: str) -> Response:
         return _back("/", error=str(error))
     waits = " — it waits for approval" if answer.waits_for is not None else ""
     return _back("/", note=f"run {answer.run_id} of {job_id} asked for{waits}")
+
+
+async def _connections(request: Request) -> dict[str, Connection]:
+    found = await portal_of(request).bus.store.connections()
+    return {c.id: c for c in sorted(found, key=lambda c: c.id)}
+
+
+def _wizard(
+    request: Request,
+    person: Person,
+    connections: dict[str, Connection],
+    form: dict[str, str],
+    *,
+    editing: str = "",
+    toml: str = "",
+    error: str = "",
+) -> Response:
+    places = {c: wizard.place_field(connections, c) or "" for c in connections}
+    return _page(
+        request,
+        "wizard.html",
+        person,
+        form=form,
+        connections=list(connections),
+        places=places,
+        actions=wizard.ACTIONS,
+        rows=wizard.ROWS,
+        editing=editing,
+        toml=toml,
+        error=error,
+    )
+
+
+@router.get("/jobs/new")
+async def new_job(request: Request) -> Response:
+    person = await _person(request)
+    return _wizard(request, person, await _connections(request), wizard.defaults())
+
+
+@router.get("/jobs/{job_id}/edit")
+async def edit_job(request: Request, job_id: str) -> Response:
+    person = await _person(request)
+    connections = await _connections(request)
+    job = await portal_of(request).bus.store.job(job_id)
+    return _wizard(request, person, connections, wizard.form_of(job, connections), editing=job_id)
+
+
+@router.post("/jobs/wizard")
+async def wizard_form(request: Request) -> Response:
+    """Preview (the job's TOML) or save (job-apply, checked by the workflow)."""
+    person = await _person(request)
+    fields = await _form(request, person)
+    connections = await _connections(request)
+    editing = fields.get("editing", "")
+    store = portal_of(request).bus.store
+    base = await store.find_job(editing) if editing else None
+    try:
+        job = wizard.job_of(fields, connections, base)
+        toml = job_text(job, "toml")
+        if fields.get("action") == "save":
+            session = portal_of(request).session(person.principal)
+            existed = await session.apply_job(job)
+            done = "updated" if existed else "created"
+            return _back("/", note=f"job {job.id} {done}")
+    except IdsyncError as problem:
+        return _wizard(request, person, connections, fields, editing=editing, error=str(problem))
+    return _wizard(request, person, connections, fields, editing=editing, toml=toml)
 
 
 @router.get("/approvals")

@@ -13,6 +13,7 @@ from typing import Any
 import msgspec
 import pytest
 
+from services.common.definitions import load_connections
 from services.common.settings import Settings
 
 from .browser import ARTEFACTS
@@ -175,3 +176,55 @@ async def test_a_run_approved_by_another_finishes_live_and_is_reviewed(
         await bob.goto("/approvals")
         assert bob.url.endswith("/signin")
         assert problems == [], "the pages ran without an error, nothing refused"
+
+
+async def test_a_job_made_in_the_wizard_runs_and_another_may_not_change_it(
+    browser: Any, files: Files, secure: Settings, secured_services: Running
+) -> None:
+    files.write(count=40, owners=["alice"])  # an owned job's connections are owned too
+    async with portal_running(secured_services):
+        async with person(secure, "alice") as alice_cli:
+            await alice_cli.apply_connections(load_connections(files.connections))
+        problems: list[str] = []
+        alice = await sign_in(browser, secure, "alice", problems)
+        await alice.get_by_role("link", name="New job").click()
+        await alice.get_by_label("Id", exact=True).fill("people-copy")
+        await alice.get_by_label("Title").fill("People into the directory table")
+        await alice.get_by_label("Owners").fill("alice")
+        await alice.get_by_label("Source connection").select_option("hr")
+        await alice.get_by_label("Source file, table or container").fill("people.csv")
+        await alice.get_by_label("Destination connection").select_option("db")
+        await alice.get_by_label("Destination file, table or container").fill("people")
+        await alice.get_by_label("Keys").fill("employee_id")
+        assert await alice.get_by_label("On destination only").input_value() == "skip"
+        grid = [("employee_id", ""), ("given_name", "first_name"), ("mail", "email")]
+        for n, (to, source) in enumerate(grid, start=1):
+            await alice.get_by_label(f"destination field {n}", exact=True).fill(to)
+            await alice.get_by_label(f"source field {n}", exact=True).fill(source)
+        await alice.get_by_role("button", name="Preview").click()
+        toml = alice.locator("#toml")
+        await toml.wait_for()
+        text = await toml.inner_text()
+        assert 'id = "people-copy"' in text and 'from = "first_name"' in text
+        await shot(alice, "11-wizard-preview")
+        await alice.get_by_role("button", name="Save").click()
+        await alice.get_by_role("status").wait_for()
+        assert "job people-copy created" in await alice.get_by_role("status").inner_text()
+
+        await alice.get_by_role("button", name="Run people-copy").click()
+        outcome = alice.locator("#ended tr").filter(has_text="people-copy")
+        await outcome.wait_for(timeout=60_000)
+        assert "finished" in await outcome.inner_text()
+        assert re.search(r"\b40\b", await outcome.inner_text()), "40 written"
+
+        dave = await sign_in(browser, secure, "dave", problems)
+        await dave.goto("/jobs/people-copy/edit")
+        await dave.get_by_label("Title").fill("dave's now")
+        await dave.get_by_role("button", name="Save").click()
+        refusal = dave.get_by_role("alert")
+        await refusal.wait_for()
+        assert "owned by alice" in await refusal.inner_text()
+        await shot(dave, "12-wizard-refused")
+        await alice.goto("/jobs/people-copy/edit")
+        assert await alice.get_by_label("Title").input_value() == "People into the directory table"
+        assert problems == []

@@ -1,9 +1,10 @@
 // idsync portal: live progress over server-sent events (/api/events), and table filters.
 "use strict";
 
-function follow(job, onEvent) {
+function follow(job, onEvent, onOpen) {
   const url = "/api/events" + (job ? "?job=" + encodeURIComponent(job) : "");
   const source = new EventSource(url);
+  if (onOpen) { source.addEventListener("open", onOpen); }
   const kinds = ["run.requested", "run.approved", "run.started", "run.planned",
     "run.batch-applied", "run.awaiting-approval", "run.finished", "run.failed",
     "run.cancelled", "run.denied", "run.expired", "run.dead-letter"];
@@ -51,7 +52,19 @@ function liveDashboard(section) {
       clearTimeout(reload);
       reload = setTimeout(() => window.location.reload(), 500);
     }
-  });
+  }, () => resync(list));
+}
+
+// A run may have ended between the page being drawn and the events being followed:
+// once following, ask where the runs shown as going stand, and draw the page again if
+// one has ended.
+async function resync(list) {
+  const shown = [...list.querySelectorAll("li[data-run]")].map((item) => item.dataset.run);
+  if (shown.length === 0) { return; }
+  const answer = await fetch("/api/runs?limit=200", { headers: { accept: "application/json" } });
+  if (!answer.ok) { return; }
+  const ended = new Set((await answer.json()).filter((run) => run.ended).map((run) => run.run_id));
+  if (shown.some((run) => ended.has(run))) { window.location.reload(); }
 }
 
 function liveRun(badge) {
@@ -62,6 +75,9 @@ function liveRun(badge) {
     if (ENDS.has(kind) || kind === "run.awaiting-approval") {
       setTimeout(() => window.location.reload(), 800);
     }
+  }, async () => {
+    const answer = await fetch("/api/runs/" + encodeURIComponent(badge.dataset.run));
+    if (answer.ok && (await answer.json()).ended_at) { window.location.reload(); }
   });
 }
 
