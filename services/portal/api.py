@@ -21,11 +21,10 @@ from schemas.subjects import RUN_EVENTS, job_events
 from services.common.approvals import WAITING, may_answer, waiting
 from services.common.history_client import all_changes, ask, csv_text, review
 from services.common.runs import Runs
-from services.common.stored_plans import load_plan
 
 from .guard import Asker, portal_of
 from .provision import provision
-from .views import connection_view, job_view, plan_rows, runs_view
+from .views import connection_view, job_view, plan_rows, runs_view, stored_plan
 
 router = APIRouter(prefix="/api")
 _json = msgspec.json.Encoder()
@@ -156,13 +155,15 @@ async def run(request: Request, run_id: str, person: Asker) -> Response:
     return reply(await _story(request, person.principal, run_id))
 
 
-@router.get("/runs/{run_id}/plan", summary="A run's planned changes (its preview)")
+@router.get(
+    "/runs/{run_id}/plan", summary="A run's planned changes, once its plan is stored (approved)"
+)
 async def run_plan(request: Request, run_id: str, person: Asker) -> Response:
     portal = portal_of(request)
     story = await _story(request, person.principal, run_id)
     if not story.get("plan_hash"):
         raise NotFound(f"run {run_id} has no plan yet ({story['state']})")
-    plan = await load_plan(portal.bus, run_id)
+    plan = await stored_plan(portal.bus, run_id)
     job = await portal.bus.store.find_job(plan.job_id)
     return reply({"run_id": run_id, "plan_hash": plan.plan_hash, "rows": plan_rows(plan, job)})
 

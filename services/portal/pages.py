@@ -254,6 +254,7 @@ async def run_page(request: Request, run_id: str, q: str = "") -> Response:
         q=q,
         total=len(changes),
         changes=changes[:SHOWN],
+        planned=story.planned,
         errors=story.errors,
         logs=found.logs if found else [],
     )

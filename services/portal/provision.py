@@ -18,9 +18,8 @@ from schemas.events import (
     is_end,
 )
 from schemas.subjects import job_events
-from services.common.stored_plans import load_plan
 
-from .views import plan_rows
+from .views import plan_rows, stored_plan
 
 if TYPE_CHECKING:
     from .portal import Portal
@@ -67,8 +66,8 @@ async def provision(
     runs = fold(events)
     story = runs[0] if runs else RunStory(run_id=run_id, job_id=job_id)
     steps += _planning(story)
-    if story.plan_hash:
-        plan = await load_plan(portal.bus, run_id)
+    if story.plan_hash and not isinstance(events[-1], RunAwaitingApproval):
+        plan = await stored_plan(portal.bus, run_id)
         changes = plan_rows(plan, job, key)
         action = changes[0]["action"] if changes else "none"
         words = f"{action}: {len(changes)} field(s)" if changes else "nothing to change"

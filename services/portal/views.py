@@ -6,13 +6,17 @@ from collections.abc import Iterable
 from typing import Any
 
 import msgspec
+import nats.js.errors
 
+from core.errors import NotFound
 from core.history import batch_rows, secrets_of
 from core.runs import RunStory, fold
 from schemas.connections import Connection
 from schemas.events import Event, RunBatchApplied, RunPlanned, is_end
 from schemas.jobs import Job
 from schemas.work import StoredPlan
+from services.common.bus import Bus
+from services.common.stored_plans import load_plan
 
 SECRET_FIELDS = frozenset({"password", "secret", "certificate", "client_secret", "token"})
 """Connection fields that say where a secret is: shown as "set", never their value."""
@@ -95,3 +99,16 @@ def plan_rows(plan: StoredPlan, job: Job | None, key: str | None = None) -> list
         if wanted is None or row.key.casefold() == wanted
     ]
     return found
+
+
+async def stored_plan(bus: Bus, run_id: str) -> StoredPlan:
+    """The run's plan as stored once it is applied; NotFound said plainly otherwise (a
+    plan waiting for approval is kept only as its counts until it is approved)."""
+    try:
+        return await load_plan(bus, run_id)
+    except nats.js.errors.NotFoundError:
+        raise NotFound(
+            f"run {run_id}'s changes are not stored: a plan is kept once it is approved to "
+            "run (one waiting for approval only as its counts); `idsync job preview JOB` "
+            "plans it again"
+        ) from None

@@ -14,6 +14,7 @@ import httpx
 import msgspec
 import pytest
 
+from services.common.people import write_csv
 from services.common.settings import Settings
 
 from .conftest import JOB_ID, Files
@@ -100,7 +101,7 @@ async def test_a_run_asked_for_approved_by_another_and_reviewed(
             assert story["approved_by"] == "bob"
 
             plan = (await bob.get(f"/api/runs/{run_id}/plan")).json()
-            assert {row["action"] for row in plan["rows"]} == {"create"}
+            assert [row["action"] for row in plan["rows"]] == ["create"] * 20 * 6
 
             async with asyncio.timeout(30):
                 while (review := await bob.get(f"/api/runs/{run_id}/review")).status_code != 200:
@@ -175,3 +176,44 @@ async def test_a_system_signs_in_by_token_and_a_wrong_token_is_refused(
                 "/", headers={"authorization": f"Bearer {token}"}, follow_redirects=False
             )
             assert page.status_code == 303, "pages are for people"
+
+
+async def test_a_plan_over_the_safety_limits_is_shown_then_denied_and_a_job_deleted(
+    files: Files, secure: Settings, secured_services: Running
+) -> None:
+    rows = files.write(count=20, owners=["alice"], extra='owners = ["alice"]\n')
+    async with portal_running(secured_services):
+        async with person(secure, "alice") as alice_cli:
+            await apply_as(alice_cli, files)
+        async with signed_in(secure, "alice") as alice, signed_in(secure, "bob") as bob:
+            first = (await alice.send("POST", "/api/runs", json={"job": JOB_ID})).json()
+            await wait_state(alice, first["run_id"], {"finished"})
+            over = await alice.send("POST", f"/api/runs/{first['run_id']}/cancel", json={})
+            assert over.status_code == 400, "an ended run is not cancelled"
+
+            write_csv(files.csv, rows[:4])  # 16 of 20 gone: over the safety limits
+            second = (await alice.send("POST", "/api/runs", json={"job": JOB_ID})).json()
+            run_id = second["run_id"]
+            story = await wait_state(alice, run_id, {"awaiting approval"})
+            assert "16 deletes exceed the limit" in story["reason"]
+            plan = await bob.get(f"/api/runs/{run_id}/plan")
+            assert plan.status_code == 404 and "kept once it is approved" in plan.text
+            page = await bob.get(f"/runs/{run_id}")
+            assert "0 create, 0 update, 16 delete" in page.text
+            listed = (await bob.get("/api/approvals")).json()
+            assert [(e["run_id"], e["counts"]["delete"]) for e in listed] == [(run_id, 16)]
+
+            denied = await bob.send(
+                "POST", f"/api/runs/{run_id}/deny", json={"reason": "not this many"}
+            )
+            assert denied.status_code == 200, denied.text
+            story = await wait_state(alice, run_id, {"denied"})
+            assert story["reason"] == "by bob: not this many"
+
+            async with signed_in(secure, "dave") as dave:
+                refused = await dave.send("DELETE", f"/api/jobs/{JOB_ID}")
+                assert refused.status_code == 400 and "owned by alice" in refused.text
+            assert (await alice.get(f"/api/jobs/{JOB_ID}")).status_code == 200
+            deleted = await alice.send("DELETE", f"/api/jobs/{JOB_ID}")
+            assert deleted.status_code == 200 and deleted.json()["done"] == "deleted"
+            assert (await alice.get(f"/api/jobs/{JOB_ID}")).status_code == 404
