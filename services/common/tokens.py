@@ -56,6 +56,10 @@ class Tokens:
                 return principal
         return None
 
+    def knows(self, principal: str) -> bool:
+        """Whether `principal` is a user of the server (a person or a system)."""
+        return principal in self._current().people
+
     def systems(self) -> list[str]:
         """The system users there are."""
         return sorted(name for name, person in self._current().people.items() if person.system)

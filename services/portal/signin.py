@@ -122,10 +122,12 @@ class Accounts:
         principal = user.strip().lower()
         if not is_slug(principal) or not password:
             return None
-        if await self.tokens.person(principal, password):
-            return principal, "local"
+        if self.tokens.knows(principal):
+            # A user of the server signs in with their own password only: a directory
+            # entry of the same name is someone else's to vouch for.
+            return (principal, "local") if await self.tokens.person(principal, password) else None
         directory = self.settings.portal_ldap
-        if directory is None or principal in self.tokens.systems():
+        if directory is None:
             return None
         connection = await self.store.connection(directory)
         if await bind_as(connection, self.settings.portal_ldap_user, principal, password):

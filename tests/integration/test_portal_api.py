@@ -144,6 +144,8 @@ async def test_bad_input_is_refused_with_its_place_and_nothing_stored(
             assert (await alice.get(f"/api/jobs/{JOB_ID}")).json() == job, "nothing stored"
             missing = await alice.get("/api/jobs/nothing-here")
             assert missing.status_code == 404
+            forged = await alice.client.post(f"/jobs/{JOB_ID}/run", data={"csrf": "guessed"})
+            assert forged.status_code == 403 and "CSRF" in forged.text, "a form needs its token"
             unknown = await alice.send("POST", "/api/runs", json={"job": "nothing-here"})
             assert unknown.status_code == 400 and "nothing-here" in unknown.json()["detail"]
             assert (await alice.get("/api/runs")).json() == []

@@ -20,10 +20,12 @@ PASSWORD = "erin's own pw"
 
 @pytest.fixture
 def secure(secure: Settings, slapd: Slapd, ldap_base: str) -> Settings:
-    slapd.ldapadd(
-        f"dn: cn=erin,{ldap_base}\nobjectClass: person\nobjectClass: simpleSecurityObject\n"
-        f"cn: erin\nsn: erin\nuserPassword: {PASSWORD}\n"
-    )
+    for name in ("erin", "bob"):  # bob is also a user of the server, with his own password
+        slapd.ldapadd(
+            f"dn: cn={name},{ldap_base}\nobjectClass: person\n"
+            f"objectClass: simpleSecurityObject\ncn: {name}\nsn: {name}\n"
+            f"userPassword: {PASSWORD}\n"
+        )
     return msgspec.structs.replace(
         secure, portal_port=0, portal_ldap="corp", portal_ldap_user=f"cn={{user}},{ldap_base}"
     )
@@ -42,6 +44,8 @@ async def test_a_person_of_the_directory_signs_in_by_binding_as_themselves(
             assert wrong.status_code == 401
             nobody = await client.post("/api/signin", json={"user": "frank", "password": "x"})
             assert nobody.status_code == 401, "no such entry: no bind"
+            bob = await client.post("/api/signin", json={"user": "bob", "password": PASSWORD})
+            assert bob.status_code == 401, "a user of the server signs in with their own password"
             signed = await client.post("/api/signin", json={"user": "Erin", "password": PASSWORD})
             assert signed.status_code == 200, signed.text
             csrf = signed.json()["csrf"]
