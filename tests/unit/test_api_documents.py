@@ -61,6 +61,10 @@ def test_the_openapi_document_names_every_api_route() -> None:
     ):
         assert path in paths, path
     assert not any(not path.startswith("/api/") for path in paths), "pages stay out of it"
+    answers = paths["/api/runs"]["post"]["responses"]
+    assert "422" not in answers, "bad input is answered 400, as the document says"
+    assert answers["400"]["content"]["application/json"]["schema"]["$ref"].endswith("/Problem")
+    assert "429" in paths["/api/signin"]["post"]["responses"]
 
 
 def test_the_api_page_loads_nothing_from_another_site() -> None:
