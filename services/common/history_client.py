@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import AsyncIterator
+from typing import Any
 
 import msgspec
 import nats.errors
@@ -15,7 +16,15 @@ from core.engine.report import spreadsheet_safe
 from core.errors import NotFound, Unreachable
 from core.runs import RunStory
 from schemas.events import Event
-from schemas.history import ChangeRow, HistoryQuery, HistoryReply, encode, reply_decoder
+from schemas.history import (
+    ChangeRow,
+    HistoryQuery,
+    HistoryReply,
+    JobVersion,
+    encode,
+    reply_decoder,
+)
+from schemas.jobs import FieldMap, Job
 from schemas.logs import LogLine
 from schemas.plan import RecordError
 from schemas.subjects import command_subject
@@ -119,3 +128,58 @@ def csv_text(rows: list[ChangeRow]) -> str:
     writer.writerow(ROW_COLUMNS)
     writer.writerows([spreadsheet_safe(cell) for cell in cells(row)] for row in rows)
     return out.getvalue()
+
+
+def field_map(job: Job, object_type: str, field: str) -> FieldMap | None:
+    """How the job writes `field` of `object_type` (any type's, for a one-type job)."""
+    for mapping in job.objects:
+        if mapping.type == object_type or len(job.objects) == 1:
+            found = next((f for f in mapping.fields if f.to == field), None)
+            if found is not None:
+                return found
+    return None
+
+
+class Why(msgspec.Struct, kw_only=True):
+    """The change that last wrote a field of an object, the job's version its run was
+    planned with (None: not recorded), and how that version maps the field."""
+
+    row: ChangeRow
+    version: JobVersion | None
+    current_version: int
+    planned_at: str
+    source: FieldMap | None
+
+    def summary(self) -> dict[str, Any]:
+        row, version, source = self.row, self.version, self.source
+        return {
+            "run_id": row.run_id,
+            "at": row.at,
+            "action": row.action,
+            "old": row.old,
+            "new": row.new,
+            "planned_at": self.planned_at,
+            "job_version": version.version if version else None,
+            "job_revision": version.revision if version else None,
+            "job_applied_at": version.applied_at if version else None,
+            "current_version": self.current_version or None,
+            "source_field": source.source if source else None,
+            "transform": source.transform if source else None,
+            "policy": source.policy if source else None,
+        }
+
+
+async def why_of(session: Session, job_id: str, key: str, field: str) -> Why:
+    """Which run last wrote `field` of `key` by the job, and where it took it from."""
+    reply = await ask(session, HistoryQuery(what="why", key=key, job_id=job_id, field=field))
+    current = None if reply.versions else await session.store.find_job(job_id)
+    row = reply.changes[0]
+    version = reply.versions[0] if reply.versions else None
+    job = version.job if version is not None else current
+    return Why(
+        row=row,
+        version=version,
+        current_version=reply.current_version,
+        planned_at=reply.planned_at,
+        source=field_map(job, row.object_type, field) if job is not None else None,
+    )

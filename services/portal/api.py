@@ -19,7 +19,7 @@ from schemas.ids import is_slug
 from schemas.jobs import Job
 from schemas.subjects import RUN_EVENTS, job_events
 from services.common.approvals import WAITING, may_answer, waiting
-from services.common.history_client import all_changes, ask, csv_text, review
+from services.common.history_client import all_changes, csv_text, review, why_of
 from services.common.runs import Runs
 
 from .guard import Asker, portal_of
@@ -235,14 +235,4 @@ async def why(
     field: Annotated[str, Query(min_length=1)],
 ) -> Response:
     session = portal_of(request).session(person.principal)
-    answer = await ask(session, HistoryQuery(what="why", key=key, job_id=job, field=field))
-    row = answer.changes[0]
-    version = answer.versions[0] if answer.versions else None
-    return reply(
-        {
-            "change": row,
-            "planned_at": answer.planned_at,
-            "job_version": version.version if version else None,
-            "current_version": answer.current_version or None,
-        }
-    )
+    return reply((await why_of(session, job, key, field)).summary())

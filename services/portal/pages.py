@@ -26,7 +26,7 @@ from schemas.history import HistoryQuery
 from schemas.subjects import RUN_EVENTS
 from services.common.approvals import WAITING, may_answer, waiting
 from services.common.exporting import job_text
-from services.common.history_client import Review, all_changes, review
+from services.common.history_client import Review, all_changes, review, why_of
 from services.common.runs import Runs
 
 from . import wizard
@@ -272,6 +272,30 @@ async def history_page(request: Request, key: str = "", job: str = "") -> Respon
         except IdsyncError as problem:
             error = str(problem)
     return _page(request, "history.html", person, key=key, job=job, rows=rows, error=error)
+
+
+@router.get("/history/why")
+async def why_page(request: Request, job: str, key: str, field: str) -> Response:
+    """Which run last wrote a field of an object, and how the job maps it."""
+    person = await _person(request)
+    session = portal_of(request).session(person.principal)
+    try:
+        answer = await why_of(session, job, key, field)
+    except IdsyncError as problem:
+        return _page(request, "why.html", person, job=job, key=key, field=field, error=str(problem))
+    source = answer.source
+    return _page(
+        request,
+        "why.html",
+        person,
+        job=job,
+        key=key,
+        field=field,
+        why=answer.summary(),
+        transform=msgspec.json.encode(source.transform).decode()
+        if source and source.transform
+        else "",
+    )
 
 
 async def on_sign_in_needed(request: Request, error: Exception) -> Response:

@@ -119,7 +119,7 @@ async def test_a_run_asked_for_approved_by_another_and_reviewed(
                 "/api/history/why", params={"job": JOB_ID, "key": key, "field": "mail"}
             )
             assert why.status_code == 200, why.text
-            assert why.json()["change"]["run_id"] == run_id
+            assert why.json()["run_id"] == run_id and why.json()["source_field"] == "email"
             assert review.json()["run"]["run_id"] == run_id
 
 

@@ -151,6 +151,11 @@ async def test_a_run_approved_by_another_finishes_live_and_is_reviewed(
         assert run_id in await table.inner_text()
         assert rows[7]["email"] in await table.inner_text()
         await shot(bob, "7-history")
+        await table.get_by_role("link", name="why mail").first.click()
+        why = bob.locator("#why")
+        await why.wait_for()
+        assert run_id in await why.inner_text() and "source field email" in await why.inner_text()
+        await shot(bob, "7b-why")
 
         await bob.goto("/docs")
         await bob.get_by_text("idsync portal").first.wait_for()
