@@ -53,6 +53,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/scale_out.py --records $(if $(FULL),100000,10000)
 	$(BIN)/python bench/history.py --people $(if $(FULL),100000,20000)
 	$(BIN)/python bench/commands.py
+	$(BIN)/python bench/portal.py --jobs 1000 --runs $(if $(FULL),5000,500) --repeat 11
 
 clean:
 	rm -rf $(VENV) .idsync .pytest_cache .mypy_cache .ruff_cache

@@ -39,9 +39,9 @@ from core.errors import NotFound, Unreachable
 from core.runs import RunStory
 from schemas.history import HistoryQuery
 from services.cli.client import connect
-from services.cli.history import ask
 from services.common.definitions import load_connections, load_job
 from services.common.embedded import EmbeddedNats
+from services.common.history_client import ask
 from services.common.jetstream import wait_for_infrastructure
 from services.common.people import people, write_csv
 from services.common.settings import Settings

@@ -19,6 +19,9 @@ compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || packages+=(postgresq
 if ! command -v mariadb-install-db >/dev/null 2>&1 || [ ! -x /usr/sbin/mariadbd ]; then
   packages+=(mariadb-server mariadb-client)
 fi
+# The portal's browser tests drive Debian's Chromium through Playwright (never a browser
+# Playwright would download).
+[ -x /usr/lib/chromium/chromium ] || command -v chromium >/dev/null 2>&1 || packages+=(chromium)
 # The Active Directory tests start their own Samba DC (tests/ad_server.py). Installing it
 # adds winbind to /etc/nsswitch.conf: expected, and harmless while winbindd is not running.
 if ! command -v samba-tool >/dev/null 2>&1 || [ ! -x /usr/sbin/samba ]; then

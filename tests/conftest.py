@@ -14,7 +14,8 @@ from services.common.embedded import EmbeddedNats
 # `mysql`/`my_database`: a real MariaDB server and a database per test;
 # `scim_server`/`scim_url`: a real SCIM server (scim2-server) and a tenant per test;
 # `graph`/`graph_tenant`: the tests' Microsoft Graph and a tenant per test;
-# `secure`/`secured_services`: NATS with the users and permissions `idsync up` writes.
+# `secure`/`secured_services`: NATS with the users and permissions `idsync up` writes;
+# `browser`: Debian's Chromium driven by Playwright (the portal's pages).
 pytest_plugins = [
     "tests.ldap_server",
     "tests.ad_server",
@@ -23,6 +24,7 @@ pytest_plugins = [
     "tests.scim_server",
     "tests.graph_server.fixtures",
     "tests.integration.secured",
+    "tests.integration.browser",
 ]
 
 

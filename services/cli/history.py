@@ -5,61 +5,18 @@ them (services/recorder); `ask` is how every history command asks the recorder."
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import msgspec
-import nats.errors
 
 from core.checks.intervals import parse_interval
-from core.errors import BadInput, NotFound, Unreachable
-from schemas.history import ChangeRow, HistoryQuery, HistoryReply, encode, reply_decoder
-from schemas.jobs import FieldMap, Job
-from schemas.subjects import command_subject
+from core.errors import BadInput
+from schemas.history import ChangeRow, HistoryQuery
+from services.common.history_client import all_changes, ask, cells, csv_text, why_of
 
-from .client import Session, connect
+from .client import connect
 from .output import print_json, print_table
-
-VERB = "history"
-ROW_COLUMNS = (
-    *("at", "run_id", "job_id", "object_type", "key", "action"),
-    *("field", "old", "new", "outcome", "error"),
-)
-
-
-async def ask(session: Session, query: HistoryQuery) -> HistoryReply:
-    """One question to the recorder; NotFound with its answer when it has none."""
-    subject = command_subject(session.settings.principal, VERB)
-    try:
-        answer = await session.nc.request(subject, encode(query), timeout=10)
-    except nats.errors.NoRespondersError:
-        raise Unreachable(
-            "no recorder answers history queries: start it with `idsync up` (or "
-            "`idsync serve recorder`)"
-        ) from None
-    except nats.errors.TimeoutError:
-        session.raise_refusal()
-        raise Unreachable("the recorder did not answer within 10 s") from None
-    reply = reply_decoder.decode(answer.data)
-    if not reply.ok:
-        raise NotFound(reply.error or "the recorder has no answer")
-    return reply
-
-
-async def pages(session: Session, query: HistoryQuery) -> AsyncIterator[HistoryReply]:
-    """Every page of a paged answer, in order."""
-    while True:
-        reply = await ask(session, query)
-        yield reply
-        if reply.next_offset is None:
-            return
-        query = msgspec.structs.replace(query, offset=reply.next_offset)
-
-
-async def all_changes(session: Session, query: HistoryQuery) -> list[ChangeRow]:
-    return [row async for reply in pages(session, query) for row in reply.changes]
 
 
 def since(text: str | None, now: datetime | None = None) -> str:
@@ -81,28 +38,8 @@ def since(text: str | None, now: datetime | None = None) -> str:
     return (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(UTC).isoformat()
 
 
-def cells(row: ChangeRow) -> tuple[str, ...]:
-    return (
-        row.at[:19].replace("T", " "),
-        row.run_id,
-        row.job_id,
-        row.object_type,
-        row.key,
-        row.action,
-        row.field,
-        row.old,
-        row.new,
-        row.outcome,
-        row.error,
-    )
-
-
 def write_csv(rows: list[ChangeRow]) -> None:
-    from core.engine.report import spreadsheet_safe
-
-    writer = csv.writer(sys.stdout)
-    writer.writerow(ROW_COLUMNS)
-    writer.writerows([spreadsheet_safe(cell) for cell in cells(row)] for row in rows)
+    sys.stdout.write(csv_text(rows))
 
 
 async def history(args: argparse.Namespace) -> int:
@@ -140,29 +77,10 @@ async def history(args: argparse.Namespace) -> int:
 async def why(args: argparse.Namespace, job_id: str, key: str, field: str) -> int:
     """The run that last wrote the field's value, and where the job's version that run
     was planned with took it from."""
-    query = HistoryQuery(what="why", key=key, job_id=job_id, field=field)
     async with connect(args.settings) as session:
-        reply = await ask(session, query)
-        current = None if reply.versions else await session.store.find_job(job_id)
-    row = reply.changes[0]
-    version = reply.versions[0] if reply.versions else None
-    job = version.job if version is not None else current
-    source = field_map(job, row.object_type, field) if job is not None else None
-    found = {
-        "run_id": row.run_id,
-        "at": row.at,
-        "action": row.action,
-        "old": row.old,
-        "new": row.new,
-        "planned_at": reply.planned_at,
-        "job_version": version.version if version else None,
-        "job_revision": version.revision if version else None,
-        "job_applied_at": version.applied_at if version else None,
-        "current_version": reply.current_version or None,
-        "source_field": source.source if source else None,
-        "transform": source.transform if source else None,
-        "policy": source.policy if source else None,
-    }
+        answer = await why_of(session, job_id, key, field)
+    row, version, source = answer.row, answer.version, answer.source
+    found = answer.summary()
     if args.json:
         print_json(found)
         return 0
@@ -172,8 +90,8 @@ async def why(args: argparse.Namespace, job_id: str, key: str, field: str) -> in
     if version is not None:
         now = (
             "the job's current version"
-            if version.version == reply.current_version
-            else f"the job is at version {reply.current_version} now"
+            if version.version == answer.current_version
+            else f"the job is at version {answer.current_version} now"
         )
         print(
             f"  planned with job version {version.version} (revision {version.revision}, "
@@ -193,16 +111,6 @@ async def why(args: argparse.Namespace, job_id: str, key: str, field: str) -> in
     if source.transform is not None:
         print(f"  transformed by {msgspec.json.encode(source.transform).decode()}")
     return 0
-
-
-def field_map(job: Job, object_type: str, field: str) -> FieldMap | None:
-    """How the job writes `field` of `object_type` (any type's, for a one-type job)."""
-    for mapping in job.objects:
-        if mapping.type == object_type or len(job.objects) == 1:
-            found = next((f for f in mapping.fields if f.to == field), None)
-            if found is not None:
-                return found
-    return None
 
 
 async def versions(args: argparse.Namespace, job_id: str) -> int:

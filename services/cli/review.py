@@ -14,49 +14,19 @@ import msgspec
 
 from core.engine.report import COLUMNS
 from core.run_texts import duration
-from core.runs import RunStory
-from schemas.events import Event
-from schemas.history import ChangeRow, HistoryQuery
+from schemas.history import ChangeRow
 from schemas.logs import LogLine
-from schemas.plan import RecordError
+from services.common.history_client import Review, cells, review
 
 from .client import connect
 from .export import export_format
-from .history import all_changes, ask, cells, pages, write_csv
+from .history import write_csv
 from .output import event_line, print_json, print_table, stats_line
 
 
-class Review(msgspec.Struct, kw_only=True):
-    run: RunStory
-    errors: list[RecordError]
-    changes: list[ChangeRow]
-    events: list[Event]
-    logs: list[LogLine]
-
-
 async def review_of(args: argparse.Namespace) -> Review:
-    run_id = args.run_id
     async with connect(args.settings) as session:
-        first = await ask(session, HistoryQuery(what="run", run_id=run_id))
-        story = msgspec.json.decode(first.story, type=RunStory)
-        errors = [
-            e
-            async for r in pages(session, HistoryQuery(what="errors", run_id=run_id))
-            for e in r.errors
-        ]
-        events = [
-            e
-            async for r in pages(session, HistoryQuery(what="events", run_id=run_id))
-            for e in r.events
-        ]
-        changes = await all_changes(session, HistoryQuery(what="changes", run_id=run_id))
-        logs = [
-            line
-            async for r in pages(session, HistoryQuery(what="logs", run_id=run_id))
-            for line in r.logs
-        ]
-    story.errors = errors
-    return Review(run=story, errors=errors, changes=changes, events=events, logs=logs)
+        return await review(session, args.run_id)
 
 
 async def run_review(args: argparse.Namespace) -> int:

@@ -107,8 +107,7 @@ async def role_history(args: argparse.Namespace) -> int:
     journal when no recorder answers."""
     from core.errors import Unreachable
     from schemas.history import HistoryQuery
-
-    from .history import pages
+    from services.common.history_client import pages
 
     query = HistoryQuery(what="roles", job_id=args.role or "")
     async with connect(args.settings) as session:

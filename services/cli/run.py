@@ -4,9 +4,7 @@ waits for whom, and the answers."""
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
 
-from core.checks.principals import same
 from core.errors import NotFound
 from core.run_texts import counts_line
 from core.runs import RunStory, fold
@@ -15,9 +13,6 @@ from schemas.subjects import RUN_EVENTS, job_events
 
 from .client import connect
 from .output import print_json, print_table, stats_line
-
-if TYPE_CHECKING:
-    from services.workflow.approvals import Waiting
 
 
 async def run_list(args: argparse.Namespace) -> int:
@@ -120,8 +115,8 @@ def _brief(run: RunStory) -> dict[str, object]:
 
 async def run_approvals(args: argparse.Namespace) -> int:
     """The runs waiting for an approval the current principal may give (--all: every one)."""
+    from services.common.approvals import WAITING, may_answer, waiting
     from services.common.runs import Runs
-    from services.workflow.approvals import WAITING, waiting
 
     async with connect(args.settings) as session:
         me = session.settings.principal
@@ -130,7 +125,7 @@ async def run_approvals(args: argparse.Namespace) -> int:
             state = await runs.get(entry.run_id)
             if state is None or state.state != WAITING:
                 continue  # answered meanwhile; the workflow tidies the list
-            if args.all or _mine(entry, me):
+            if args.all or may_answer(entry, me):
                 found.append(entry)
     if args.json:
         print_json(found)
@@ -156,9 +151,3 @@ async def run_approvals(args: argparse.Namespace) -> int:
         run = entry.run_id
         print(f"  `idsync run approve {run}` or `idsync run deny {run} --reason …`")
     return 0
-
-
-def _mine(entry: Waiting, me: str) -> bool:
-    if same(entry.requested_by, me) and entry.approvers:
-        return False  # nobody approves their own request
-    return not entry.approvers or any(same(me, a) for a in entry.approvers)

@@ -58,8 +58,12 @@ async def up(args: argparse.Namespace) -> int:
 
     settings: Settings = args.settings
     stop = stop_on_signals()
-    # The SCIM endpoint listens for other systems only where a port is chosen for it.
-    names = (*SERVICES, "scim_endpoint") if settings.scim_port is not None else SERVICES
+    # The SCIM endpoint and the portal listen only where a port is chosen for them.
+    names = (
+        *SERVICES,
+        *(["scim_endpoint"] if settings.scim_port is not None else []),
+        *(["portal"] if settings.portal_port is not None else []),
+    )
     if settings.nats_url:
         print(f"idsync: services up against {settings.nats_url} (Ctrl-C stops)", file=sys.stderr)
         await run_services(names, settings, settings.nats_url, stop)

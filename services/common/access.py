@@ -242,6 +242,10 @@ def service(name: str) -> Permissions:
             f"$KV.{KEYS_BUCKET}.>",  # its public key, which runners seal passwords to
             *_ordered_reads(_OBJECTS),
         ],
+        # The portal asks in the name of the person signed in to it (or the system whose
+        # token it checked): every principal's commands and history queries; it reads
+        # stored plans (a run's planned changes) as the notifier does.
+        "portal": [command_subject("*", "*"), *_ordered_reads(_OBJECTS)],
     }
     subscribe = ["_INBOX.>"]
     if name == "workflow":
@@ -249,7 +253,8 @@ def service(name: str) -> Permissions:
         subscribe.append(command_subject("*", "*"))
     if name == "recorder":
         subscribe.append(command_subject("*", "history"))  # everyone's history queries
-    if name == "scim_endpoint":
-        # A push answered once its run has ended follows the run's events, as people do.
+    if name in {"scim_endpoint", "portal"}:
+        # A push answered once its run has ended, and the portal's live pages, follow
+        # runs' events as people do.
         subscribe += JOURNAL_SUBJECTS
     return Permissions(publish=[*_SERVICE_BASE, *own[name]], subscribe=subscribe, responses=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 SERVICES = ("scheduler", "workflow", "runner", "notifier", "recorder")
 """The services, each of which connects as its own user."""
-ENDPOINTS = ("scim_endpoint",)
-"""Services that listen for other systems (HTTP): `idsync serve` runs them by name, and
-`idsync up` when they are configured (IDSYNC_SCIM_PORT)."""
+ENDPOINTS = ("scim_endpoint", "portal")
+"""Services that listen over HTTP — other systems (the SCIM endpoint), people (the
+portal): `idsync serve` runs them by name, and `idsync up` when they are configured
+(IDSYNC_SCIM_PORT, IDSYNC_PORTAL_PORT)."""

@@ -112,6 +112,22 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     (0: any free port, written to IDSYNC_HOME/scim.url)."""
     scim_wait: float = 60.0
     """IDSYNC_SCIM_WAIT: the most seconds a push with `?wait=` waits for its run's end."""
+    portal_host: str = "127.0.0.1"
+    """IDSYNC_PORTAL_HOST: the address the portal (HTTP API and pages) listens on."""
+    portal_port: int | None = None
+    """IDSYNC_PORTAL_PORT: its port; `idsync up` starts the portal only when this is set
+    (0: any free port, written to IDSYNC_HOME/portal.url)."""
+    portal_session_minutes: float = 480.0
+    """IDSYNC_PORTAL_SESSION_MINUTES: a sign-in lasts this long without use (8 hours)."""
+    portal_ldap: str | None = None
+    """IDSYNC_PORTAL_LDAP: the id of a directory connection (ldap or ad) people sign in
+    against by binding as themselves; unset: local accounts only."""
+    portal_ldap_user: str = "{user}"
+    """IDSYNC_PORTAL_LDAP_USER: whom to bind as, `{user}` the name typed
+    (`uid={user},ou=people,dc=example,dc=org`, `{user}@EXAMPLE.COM`)."""
+    portal_secure_cookies: bool = False
+    """IDSYNC_PORTAL_SECURE_COOKIES: 1 when the portal is reached over HTTPS (a proxy in
+    front): its cookies are then sent over HTTPS only."""
     metrics_port: int | None = None
     """IDSYNC_METRICS_PORT: the port a service process serves /metrics, /healthz and
     /readyz on (services/common/health.py); unset: none, and nothing is counted (0: any
@@ -184,6 +200,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 scim_host=env.get("IDSYNC_SCIM_HOST") or "127.0.0.1",
                 scim_port=int(port) if (port := env.get("IDSYNC_SCIM_PORT")) else None,
                 scim_wait=float(env.get("IDSYNC_SCIM_WAIT", 60)),
+                portal_host=env.get("IDSYNC_PORTAL_HOST") or "127.0.0.1",
+                portal_port=int(port) if (port := env.get("IDSYNC_PORTAL_PORT")) else None,
+                portal_session_minutes=float(env.get("IDSYNC_PORTAL_SESSION_MINUTES", 480)),
+                portal_ldap=env.get("IDSYNC_PORTAL_LDAP") or None,
+                portal_ldap_user=env.get("IDSYNC_PORTAL_LDAP_USER") or "{user}",
+                portal_secure_cookies=env.get("IDSYNC_PORTAL_SECURE_COOKIES", "") in {"1", "true"},
                 metrics_port=int(mp) if (mp := env.get("IDSYNC_METRICS_PORT")) else None,
                 metrics_host=env.get("IDSYNC_METRICS_HOST") or "127.0.0.1",
                 health_urls=tuple(server_list(env.get("IDSYNC_HEALTH_URLS", ""))),

@@ -43,10 +43,10 @@ from schemas.subjects import command_subject, job_events
 from services.common import pushed
 from services.common.bus import Bus
 from services.common.logging import get_logger
+from services.common.tokens import Tokens
 
 from .outcomes import Outcomes, outcomes
 from .push import Operation, from_bulk, read_operations
-from .tokens import Tokens
 
 MEDIA = "application/scim+json"
 ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"

@@ -34,6 +34,7 @@ from schemas.events import (
 from schemas.ids import is_slug, new_run_id, utcnow
 from schemas.jobs import Job
 from schemas.subjects import command_subject
+from services.common.approvals import WAITING
 from services.common.bus import Bus
 from services.common.consumers import subscribe_durable
 from services.common.delivery import deliberately
@@ -46,7 +47,7 @@ from services.common.users import load as load_users
 from services.providers import FACTS
 
 from . import collections, gate, guard, roles, templates
-from .approvals import WAITING, Expiry, record
+from .approvals import Expiry, record
 from .bursts import Bursts
 from .census import count_runners
 from .deadletters import answer_dead_letter

@@ -13,16 +13,13 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import msgspec
-import nats.js.errors
-from nats.js import JetStreamContext
 
 from schemas.event_ids import expired_id
 from schemas.events import RunAwaitingApproval, RunExpired
 from schemas.ids import utcnow
-from schemas.plan import PlanCounts
+from services.common.approvals import WAITING, Waiting, waiting
 from services.common.jetstream import APPROVALS_BUCKET
 from services.common.logging import get_logger
-from services.common.reading import bucket_keys
 from services.common.runs import RunState
 from services.common.users import load as load_users
 
@@ -31,29 +28,10 @@ from . import gate
 if TYPE_CHECKING:  # the command line lists approvals without loading FastStream
     from services.common.bus import Bus
 
-WAITING = "run.awaiting-approval"
 Clock = Callable[[], datetime]
 
 log = get_logger("idsync.workflow")
-
-
-class Waiting(msgspec.Struct, kw_only=True):
-    run_id: str
-    job_id: str
-    reason: str
-    since: datetime
-    expires_at: datetime
-    requested_by: str = ""
-    trigger: str = "manual"
-    keys: list[str] | None = None
-    approvers: list[str] = msgspec.field(default_factory=list)
-    """Empty: anyone but the requester may approve."""
-    plan_hash: str | None = None
-    counts: PlanCounts | None = None
-
-
 _encoder = msgspec.json.Encoder()
-_decoder = msgspec.json.Decoder(Waiting)
 
 
 async def record(bus: Bus, event: RunAwaitingApproval) -> None:
@@ -87,20 +65,6 @@ async def record(bus: Bus, event: RunAwaitingApproval) -> None:
 async def forget(bus: Bus, run_id: str) -> None:
     kv = await bus.js.key_value(APPROVALS_BUCKET)
     await kv.delete(run_id)  # a marker: deleting what is not there is no error
-
-
-async def waiting(js: JetStreamContext) -> list[Waiting]:
-    """Every wait in the list, oldest first (read-only: people use it too)."""
-    kv = await js.key_value(APPROVALS_BUCKET)
-    found: list[Waiting] = []
-    for key in await bucket_keys(js, APPROVALS_BUCKET):
-        try:
-            entry = await kv.get(key)
-        except (nats.js.errors.KeyNotFoundError, nats.js.errors.KeyDeletedError):
-            continue
-        if entry.value:
-            found.append(_decoder.decode(entry.value))
-    return sorted(found, key=lambda w: (w.since, w.run_id))
 
 
 class Expiry:

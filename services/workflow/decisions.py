@@ -16,6 +16,7 @@ import msgspec
 from schemas.commands import CommandReply, decide_command_decoder
 from schemas.event_ids import approved_id, denied_id
 from schemas.events import RunApproved, RunDenied, Trigger
+from services.common.approvals import WAITING
 from services.common.bus import Bus
 from services.common.ending import cancel_run
 from services.common.logging import get_logger
@@ -23,7 +24,7 @@ from services.common.runs import RunState
 from services.common.users import load as load_users
 
 from . import gate
-from .approvals import WAITING, forget
+from .approvals import forget
 
 log = get_logger("idsync.workflow")
 

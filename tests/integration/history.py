@@ -14,8 +14,8 @@ from core.runs import RunStory
 from schemas.events import RunFinished
 from schemas.history import ChangeRow, HistoryQuery
 from services.cli.client import Session
-from services.cli.history import all_changes, ask
 from services.cli.watch import follow_run
+from services.common.history_client import all_changes, ask
 from services.common.people import people, write_csv
 from services.common.settings import Settings
 from services.recorder.database import path_in

@@ -23,11 +23,12 @@ from schemas.events import (
 from schemas.ids import utcnow
 from services.cli.client import Session
 from services.cli.watch import follow_run
+from services.common.approvals import Waiting, waiting
 from services.common.bus import Bus, make_broker
 from services.common.credentials import for_service
 from services.common.people import write_csv
 from services.common.settings import Settings
-from services.workflow.approvals import Expiry, Waiting, waiting
+from services.workflow.approvals import Expiry
 
 from .conftest import JOB_ID, Files
 from .journal import events_of_run, wait_for_event

@@ -16,7 +16,7 @@ import pytest
 from schemas.history import HistoryQuery
 from schemas.logs import LogBatch, LogLine
 from services.cli.client import Session
-from services.cli.history import ask
+from services.common.history_client import ask
 from services.common.host import run_services
 from services.common.jetstream import RECORDER, RECORDER_LOGS, ensure_infrastructure
 from services.common.settings import Settings

@@ -39,6 +39,7 @@ RULES: dict[str, frozenset[str]] = {
     "services.scheduler": BELOW_SERVICES | {"services.scheduler"},
     "services.recorder": BELOW_SERVICES | {"services.recorder"},
     "services.scim_endpoint": BELOW_SERVICES | {"services.scim_endpoint"},
+    "services.portal": BELOW_SERVICES | {"services.portal"},
     # The top floor.
     "services.cli": frozenset({"schemas", "core", "services"}),
 }

@@ -13,7 +13,8 @@ from core.errors import BadInput
 from core.runs import RunStory
 from schemas.history import ChangeRow
 from schemas.plan import RunStats
-from services.cli.review import Review, _export_target, write_review
+from services.cli.review import _export_target, write_review
+from services.common.history_client import Review
 
 
 def test_where_each_export_goes() -> None:

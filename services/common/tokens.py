@@ -1,6 +1,7 @@
 """Who a bearer token is: a system user's password (`idsync user add crm --system`), sent
 as `crm:<password>` or as the password alone (then tried for each system the job's
-connection lists). Checked against the bcrypt hashes `idsync up` keeps in
+connection lists); and whether a person's password is theirs (the portal's local
+accounts). Checked against the bcrypt hashes `idsync up` keeps in
 IDSYNC_HOME/users.json — the same the NATS server checks — and remembered for a while
 (a bcrypt check costs ~60 ms), until the users file changes."""
 
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import bcrypt
 
-from services.common import users
+from . import users
 
 KEEP = 300.0
 """Seconds a checked token is trusted without checking it again."""
@@ -54,3 +55,25 @@ class Tokens:
                 self._trusted[(principal, digest)] = now + KEEP
                 return principal
         return None
+
+    def knows(self, principal: str) -> bool:
+        """Whether `principal` is a user of the server (a person or a system)."""
+        return principal in self._current().people
+
+    def systems(self) -> list[str]:
+        """The system users there are."""
+        return sorted(name for name, person in self._current().people.items() if person.system)
+
+    async def person(self, principal: str, password: str) -> bool:
+        """Whether `password` is the password of the person (not a system) `principal`."""
+        person = self._current().people.get(principal)
+        if person is None or person.system or not password:
+            return False
+        digest = hashlib.sha256(password.encode()).hexdigest()
+        now = time.monotonic()
+        if self._trusted.get((principal, digest), 0.0) > now:
+            return True
+        if await asyncio.to_thread(bcrypt.checkpw, password.encode(), person.hash.encode()):
+            self._trusted[(principal, digest)] = now + KEEP
+            return True
+        return False

@@ -1,0 +1,1 @@
+"""The portal: idsync's HTTP API and pages for people (app.py, http.py)."""
