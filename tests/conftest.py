@@ -23,6 +23,7 @@ pytest_plugins = [
     "tests.scim_server",
     "tests.graph_server.fixtures",
     "tests.integration.secured",
+    "tests.nats_cluster",
 ]
 
 

@@ -18,6 +18,7 @@ from schemas.work import encode as encode_work
 
 from .credentials import Credentials
 from .jetstream import JOURNAL, WORK, ConsumerSpec
+from .nats_health import NatsHealth
 from .runs import Runs
 from .settings import Settings, server_list
 from .store import Store
@@ -29,18 +30,33 @@ GRACEFUL_STOP = 3.0
 
 
 def make_broker(
-    url: str, credentials: Credentials | None = None, tls: ssl.SSLContext | None = None
+    url: str,
+    credentials: Credentials | None = None,
+    tls: ssl.SSLContext | None = None,
+    health: NatsHealth | None = None,
 ) -> NatsBroker:
-    """A broker that reconnects forever, without FastStream's own access log
-    (our handlers log one line per outcome, with job_id and run_id), as the user
-    `credentials` names (anonymous without)."""
+    """A broker that reconnects forever, to the servers of `url` in turn, each tried at
+    most once a second (never a busy loop while a cluster is down); without FastStream's
+    own access log (our handlers log one line per outcome, with job_id and run_id), as
+    the user `credentials` names (anonymous without). `health` hears of every lost and
+    regained connection."""
     security: NatsSecurity | None = None
     if credentials is not None:
         security = NatsUserPassword(credentials.user, credentials.password, ssl_context=tls)
     elif tls is not None:
         security = NatsSecurity(ssl_context=tls)
-    return NatsBroker(
+    health = health or NatsHealth()
+
+    async def disconnected() -> None:
+        health.disconnected()
+
+    async def reconnected() -> None:
+        health.connected(server_of(broker))
+
+    broker = NatsBroker(
         server_list(url),
+        disconnected_cb=disconnected,
+        reconnected_cb=reconnected,
         logger=None,
         max_reconnect_attempts=-1,
         reconnect_time_wait=1,
@@ -51,12 +67,26 @@ def make_broker(
         # here is safe to run twice.
         graceful_timeout=GRACEFUL_STOP,
     )
+    return broker
+
+
+def server_of(broker: NatsBroker) -> str | None:
+    """The URL of the server the broker is connected to now."""
+    try:
+        url = broker.connection.connected_url
+    except Exception:  # not connected yet
+        return None
+    return url.geturl() if url is not None else None
 
 
 class Bus:
-    def __init__(self, broker: NatsBroker, settings: Settings) -> None:
+    def __init__(
+        self, broker: NatsBroker, settings: Settings, health: NatsHealth | None = None
+    ) -> None:
         self.broker = broker
         self.settings = settings
+        self.health = health or NatsHealth()
+        """The connection's and JetStream's state (the liveness check keeps it)."""
         self._store: Store | None = None
         self._runs: Runs | None = None
         self.watched: list[tuple[Any, ConsumerSpec]] = []

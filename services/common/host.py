@@ -11,11 +11,12 @@ from typing import Any, Protocol
 from faststream.nats import NatsBroker
 
 from . import credentials
-from .bus import Bus, make_broker
-from .consumers import keep_alive
+from .bus import Bus, make_broker, server_of
+from .consumers import keep_alive, pace
 from .credentials import Credentials, tls_context
 from .jetstream import ensure_infrastructure, wait_for_infrastructure
 from .logging import get_logger
+from .nats_health import NatsHealth
 from .run_logs import RUN_LOGS, ship
 from .settings import Settings
 
@@ -49,7 +50,9 @@ class ServiceHost:
         self.names = list(names)
         self.settings = settings
         self.url = url
-        self.bus = Bus(make_broker(url, credentials, tls_context(settings)), settings)
+        health = NatsHealth()
+        broker = make_broker(url, credentials, tls_context(settings), health)
+        self.bus = Bus(broker, settings, health)
         # Only the workflow may manage streams and consumers once users have permissions;
         # the other services wait until it has (anonymous, any service may).
         self.steward = credentials is None or "workflow" in self.names
@@ -65,12 +68,15 @@ class ServiceHost:
         gc.set_threshold(50_000, 20, 20)
         broker = self.bus.broker
         await broker.connect()
+        self.bus.health.connected(server_of(broker))
         try:
             if self.steward:
                 await ensure_infrastructure(self.bus.js, self.settings)
             else:
                 await wait_for_infrastructure(self.bus.js)
             await broker.start()
+            for subscriber, _ in self.bus.watched:
+                pace(subscriber)
             tasks = [asyncio.create_task(run()) for run in self._backgrounds]
             tasks.append(asyncio.create_task(keep_alive(self.bus, self.settings.liveness_interval)))
             RUN_LOGS.runner = self.settings.runner_id
