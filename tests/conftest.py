@@ -24,6 +24,7 @@ pytest_plugins = [
     "tests.graph_server.fixtures",
     "tests.integration.secured",
     "tests.nats_cluster",
+    "tests.nats_sites",
 ]
 
 

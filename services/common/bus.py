@@ -11,13 +11,15 @@ from faststream.nats.security import NatsSecurity, NatsUserPassword
 from nats.js import JetStreamContext
 
 from core.errors import StoreFull
-from schemas.events import Event, encode_event
-from schemas.subjects import event_subject, work_subject
+from schemas.event_ids import site_wait_id
+from schemas.events import Event, RunApproved, RunWaitingForSite, encode_event
+from schemas.subjects import event_subject, site_plan_subject, work_subject
 from schemas.work import WorkBatch
 from schemas.work import encode as encode_work
 
 from .credentials import Credentials
 from .jetstream import JOURNAL, WORK, ConsumerSpec
+from .leaf_jetstream import jetstream
 from .nats_health import NatsHealth
 from .runs import Runs
 from .settings import Settings, server_list
@@ -34,12 +36,14 @@ def make_broker(
     credentials: Credentials | None = None,
     tls: ssl.SSLContext | None = None,
     health: NatsHealth | None = None,
+    js_domain: str | None = None,
 ) -> NatsBroker:
     """A broker that reconnects forever, to the servers of `url` in turn, each tried at
     most once a second (never a busy loop while a cluster is down); without FastStream's
     own access log (our handlers log one line per outcome, with job_id and run_id), as
     the user `credentials` names (anonymous without). `health` hears of every lost and
-    regained connection."""
+    regained connection. `js_domain`: the central servers' JetStream, reached through a
+    leaf node."""
     security: NatsSecurity | None = None
     if credentials is not None:
         security = NatsUserPassword(credentials.user, credentials.password, ssl_context=tls)
@@ -66,6 +70,7 @@ def make_broker(
         # subscriber: an unacknowledged message is delivered again, and every handler
         # here is safe to run twice.
         graceful_timeout=GRACEFUL_STOP,
+        js_options={"domain": js_domain} if js_domain else None,
     )
     return broker
 
@@ -94,7 +99,7 @@ class Bus:
 
     @property
     def js(self) -> JetStreamContext:
-        return self.broker.connection.jetstream()
+        return jetstream(self.broker.connection, self.settings.js_domain)
 
     @property
     def store(self) -> Store:
@@ -110,7 +115,22 @@ class Bus:
 
     async def publish_work(self, batch: WorkBatch) -> None:
         """Put a batch on the work queue (stored once, whoever publishes it again)."""
-        await self._put(encode_work(batch), work_subject(batch.job_id), batch.msg_id, WORK)
+        subject = work_subject(batch.job_id, batch.site)
+        await self._put(encode_work(batch), subject, batch.msg_id, WORK)
+
+    async def hand_to_site(self, approved: RunApproved, site: str) -> None:
+        """Put an approval in its site's queue, where it waits for one of the site's
+        runners (stored once, whoever hands it over again), and say so in the journal."""
+        subject = site_plan_subject(site, approved.job_id)
+        await self._put(encode_event(approved), subject, site_wait_id(approved.id), WORK)
+        await self.publish(
+            RunWaitingForSite(
+                run_id=approved.run_id,
+                job_id=approved.job_id,
+                id=site_wait_id(approved.id),
+                site=site,
+            )
+        )
 
     async def publish(self, event: Event) -> None:
         """Store the event in the journal; StoreFull when the journal refuses it.

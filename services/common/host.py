@@ -14,7 +14,7 @@ from . import credentials
 from .bus import Bus, make_broker, server_of
 from .consumers import keep_alive, pace
 from .credentials import Credentials, tls_context
-from .jetstream import ensure_infrastructure, wait_for_infrastructure
+from .jetstream import ensure_infrastructure, ensure_site, wait_for_infrastructure
 from .logging import get_logger
 from .nats_health import NatsHealth
 from .run_logs import RUN_LOGS, ship
@@ -51,11 +51,12 @@ class ServiceHost:
         self.settings = settings
         self.url = url
         health = NatsHealth()
-        broker = make_broker(url, credentials, tls_context(settings), health)
+        broker = make_broker(url, credentials, tls_context(settings), health, settings.js_domain)
         self.bus = Bus(broker, settings, health)
         # Only the workflow may manage streams and consumers once users have permissions;
         # the other services wait until it has (anonymous, any service may).
-        self.steward = credentials is None or "workflow" in self.names
+        # A site's runner never does: it may run another version's settings far away.
+        self.steward = (credentials is None and not settings.site) or "workflow" in self.names
         self._backgrounds = [
             task for name in names for task in registrar(name)(self.bus.broker, self.bus)
         ]
@@ -74,6 +75,8 @@ class ServiceHost:
                 await ensure_infrastructure(self.bus.js, self.settings)
             else:
                 await wait_for_infrastructure(self.bus.js)
+            if self.settings.site and "runner" in self.names:
+                await ensure_site(self.bus.js, self.settings)
             await broker.start()
             for subscriber, _ in self.bus.watched:
                 pace(subscriber)

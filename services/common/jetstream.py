@@ -48,6 +48,8 @@ from schemas.subjects import (
     WORK_SUBJECTS,
     command_subject,
     events_of,
+    site_plan_subject,
+    site_work,
 )
 
 from .logging import get_logger
@@ -170,6 +172,35 @@ CONSUMERS = (
 )
 
 
+def site_consumers(site: str) -> tuple[ConsumerSpec, ConsumerSpec]:
+    """A site's two queues on the work stream, shared by the site's runners alone: the
+    approvals of its jobs' runs (to plan) and their change batches (to apply). From the
+    first message kept: what was handed to the site before any of its runners started
+    waits for them."""
+    return (
+        ConsumerSpec(
+            f"runner-site-{site}",
+            WORK,
+            site_plan_subject(site),
+            max_ack_pending=4,
+            deliver=DeliverPolicy.ALL,
+        ),
+        ConsumerSpec(
+            f"runner-site-{site}-work",
+            WORK,
+            site_work(site),
+            max_ack_pending=64,
+            deliver=DeliverPolicy.ALL,
+        ),
+    )
+
+
+async def ensure_site(js: JetStreamContext, settings: Settings) -> None:
+    """Create or update the queues of the site this runner works in."""
+    for spec in site_consumers(settings.site):
+        await js.add_consumer(spec.stream, durable_consumer(spec, settings))
+
+
 def stream_configs(settings: Settings) -> list[StreamConfig]:
     return [
         StreamConfig(
@@ -188,7 +219,7 @@ def stream_configs(settings: Settings) -> list[StreamConfig]:
         ),
         StreamConfig(
             name=WORK,
-            description="Change batches waiting to be applied",
+            description="Change batches waiting to be applied; sites' runs and batches",
             subjects=WORK_SUBJECTS,
             retention=RetentionPolicy.WORK_QUEUE,
             discard=DiscardPolicy.NEW,
