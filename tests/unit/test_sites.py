@@ -12,7 +12,7 @@ from core.errors import BadInput
 from core.runs import fold
 from core.sites import site_of
 from schemas.connections import Connection, CsvConnection, SqliteConnection
-from schemas.events import RunApproved, RunStarted, RunWaitingForSite
+from schemas.events import Event, RunApproved, RunStarted, RunWaitingForSite
 from schemas.jobs import Endpoint, Job, ObjectMapping
 from schemas.subjects import ALL_WORK, site_plan_subject, site_work, work_subject
 from services.providers import FACTS
@@ -76,7 +76,7 @@ def test_a_sites_subjects_are_its_own_and_outside_the_central_work() -> None:
 def test_a_run_waiting_for_its_site_says_so_until_a_runner_of_the_site_starts_it() -> None:
     at = datetime(2026, 12, 6, tzinfo=UTC)
     run, job_id = "20261206T000000Z-abcdef", "hr-to-db"
-    events = [
+    events: list[Event] = [
         RunApproved(run_id=run, job_id=job_id, approved_by="workflow", id="a", at=at),
         RunWaitingForSite(run_id=run, job_id=job_id, id="a.site", site="branch", at=at),
     ]
