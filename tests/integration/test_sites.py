@@ -29,10 +29,12 @@ from schemas.events import (
 from services.cli.client import connect
 from services.common.host import ServiceHost
 from services.common.jetstream import site_consumers
+from services.common.service_names import SERVICES
 from services.common.settings import Settings
 from tests.nats_sites import DOMAIN, Site
 
 from .conftest import CONNECTIONS, JOB_ID, Files, apply_files
+from .history import recorded
 from .journal import events_of_run, wait_for_event
 from .test_delivery import locked
 from .test_scale_out import counted_destination, expected_rows, rows, writes_per_key
@@ -107,13 +109,17 @@ async def test_a_job_whose_destination_is_in_a_site_is_applied_by_its_runner_alo
 ) -> None:
     people = site_files(files)
     async with (
-        hosted(hub_settings, "workflow", "runner"),
+        hosted(hub_settings, *SERVICES),  # the history and the mails take the new event
         hosted(in_site(hub_settings, site), "runner"),
     ):
         async with connect(hub_settings) as session:
             await apply_files(session, files)
             run_id = await session.request_run(JOB_ID)
         await finished_once(hub_settings, files, run_id, people)
+        async with connect(hub_settings) as session:
+            story = await recorded(session, run_id)
+    assert story.state == "finished", story
+    assert "run.waiting-for-site" in story.events, story.events
 
 
 async def test_a_site_without_runners_leaves_its_run_waiting_until_one_starts(
