@@ -231,3 +231,33 @@ async def said_so(
             raise AssertionError(f"the service still says {problem!r} after {timeout}s")
         await asyncio.sleep(0.1)
     return problem
+
+
+async def test_a_whole_cluster_down_is_waited_for_without_spinning_and_resumed(
+    files: Files, cluster_settings: Settings, nats_cluster: NatsCluster
+) -> None:
+    settings = cluster_settings
+    people = files.write(count=RECORDS, batch_size=BATCH)
+    counted_destination(files.db)
+    async with hosted(settings, "workflow") as workflow, hosted(settings, "runner") as runner:
+        with locked(files.db):
+            run_id = await start_run(settings, files)
+            await look(settings, lambda e: isinstance(e, RunPlanned) and e.run_id == run_id)
+            await holding(settings)
+            for node in nats_cluster.nodes:
+                node.kill()
+        for host in (workflow, runner):
+            said = await said_so(host, lambda problem: problem is not None and "no NATS" in problem)
+            assert said is not None and "reconnecting" in said, said
+        # Each server is tried at most once a second: waiting costs next to nothing.
+        cpu, wall = time.process_time(), time.monotonic()
+        await asyncio.sleep(3)
+        busy = (time.process_time() - cpu) / (time.monotonic() - wall)
+        assert busy < 0.2, f"the services used {busy:.0%} of a core waiting for NATS"
+        for node in nats_cluster.nodes:
+            node.launch()
+        for node in nats_cluster.nodes:
+            await asyncio.to_thread(node.wait_healthy)
+        await check_clean(settings, files, run_id, people)
+        for host in (workflow, runner):
+            assert await said_so(host, lambda problem: problem is None) is None
