@@ -31,6 +31,7 @@ from services.common.host import ServiceHost
 from services.common.jetstream import site_consumers
 from services.common.service_names import SERVICES
 from services.common.settings import Settings
+from services.runner.health import runners
 from tests.nats_sites import DOMAIN, Site
 
 from .conftest import CONNECTIONS, JOB_ID, Files, apply_files
@@ -118,6 +119,8 @@ async def test_a_job_whose_destination_is_in_a_site_is_applied_by_its_runner_alo
         await finished_once(hub_settings, files, run_id, people)
         async with connect(hub_settings) as session:
             story = await recorded(session, run_id)
+            sites = {r.runner_id: r.site for r in await runners(session.js)}
+    assert sites == {"central-runner": "", "branch-runner": SITE}, "`idsync runner list`"
     assert story.state == "finished", story
     assert "run.waiting-for-site" in story.events, story.events
 
