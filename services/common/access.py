@@ -56,11 +56,13 @@ from schemas.events import (
     RunRecordErrors,
     RunRequested,
     RunStarted,
+    RunWaitingForSite,
     ScheduleMissed,
     ScheduleSkipped,
 )
 from schemas.subjects import (
     ALL_LOGS,
+    ALL_SITES,
     ALL_WORK,
     COLLECTION_EVENTS,
     JOURNAL_SUBJECTS,
@@ -186,7 +188,15 @@ _OBJECTS = f"OBJ_{PLANS_BUCKET}"
 def service(name: str) -> Permissions:
     """The permissions of one service; KeyError for a name that is none."""
     own: dict[str, list[str]] = {
-        "workflow": ["$JS.API.>", "$KV.>", "$O.>", RUN_EVENTS, COLLECTION_EVENTS, ALL_WORK],
+        "workflow": [
+            "$JS.API.>",
+            "$KV.>",
+            "$O.>",
+            RUN_EVENTS,
+            COLLECTION_EVENTS,
+            ALL_WORK,
+            ALL_SITES,
+        ],
         "scheduler": [
             *_events(RunRequested, ScheduleSkipped, ScheduleMissed, CollectionRequested),
             f"$KV.{SCHEDULES_BUCKET}.>",
@@ -204,8 +214,10 @@ def service(name: str) -> Permissions:
                 RunFailed,
                 RunCancelled,
                 RunPasswordsSealed,  # generated passwords, sealed to the notifier's key
+                RunWaitingForSite,  # a site's job, handed to that site's runners
             ),
             ALL_WORK,
+            ALL_SITES,  # the approvals and batches of sites' jobs
             f"$KV.{RUNS_BUCKET}.>",
             f"$KV.{RUNNERS_BUCKET}.>",
             f"$KV.{WATERMARKS_BUCKET}.>",  # incremental runs: where the next one reads from
