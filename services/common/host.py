@@ -14,7 +14,12 @@ from . import credentials
 from .bus import Bus, make_broker, server_of
 from .consumers import keep_alive, pace
 from .credentials import Credentials, tls_context
-from .jetstream import ensure_infrastructure, ensure_site, wait_for_infrastructure
+from .jetstream import (
+    ensure_infrastructure,
+    ensure_site,
+    wait_for_infrastructure,
+    wait_for_site,
+)
 from .logging import get_logger
 from .nats_health import NatsHealth
 from .run_logs import RUN_LOGS, ship
@@ -56,7 +61,8 @@ class ServiceHost:
         # Only the workflow may manage streams and consumers once users have permissions;
         # the other services wait until it has (anonymous, any service may).
         # A site's runner never does: it may run another version's settings far away.
-        self.steward = (credentials is None and not settings.site) or "workflow" in self.names
+        self.anonymous = credentials is None
+        self.steward = (self.anonymous and not settings.site) or "workflow" in self.names
         self._backgrounds = [
             task for name in names for task in registrar(name)(self.bus.broker, self.bus)
         ]
@@ -75,8 +81,15 @@ class ServiceHost:
                 await ensure_infrastructure(self.bus.js, self.settings)
             else:
                 await wait_for_infrastructure(self.bus.js)
-            if self.settings.site and "runner" in self.names:
-                await ensure_site(self.bus.js, self.settings)
+            if self.steward:
+                for site in sorted({c.site for c in await self.bus.store.connections()} - {""}):
+                    await ensure_site(self.bus.js, self.settings, site)
+            site = self.settings.site
+            if site and "runner" in self.names:
+                if self.anonymous:
+                    await ensure_site(self.bus.js, self.settings, site)
+                else:
+                    await wait_for_site(self.bus.js, site)
             await broker.start()
             for subscriber, _ in self.bus.watched:
                 pace(subscriber)

@@ -195,10 +195,33 @@ def site_consumers(site: str) -> tuple[ConsumerSpec, ConsumerSpec]:
     )
 
 
-async def ensure_site(js: JetStreamContext, settings: Settings) -> None:
-    """Create or update the queues of the site this runner works in."""
-    for spec in site_consumers(settings.site):
+async def ensure_site(js: JetStreamContext, settings: Settings, site: str) -> None:
+    """Create or update a site's queues: by the workflow when a connection names the site
+    (and at its start, for every site the connections name), or by the site's runner on a
+    server without users."""
+    for spec in site_consumers(site):
         await js.add_consumer(spec.stream, durable_consumer(spec, settings))
+
+
+async def wait_for_site(
+    js: JetStreamContext, site: str, every: float = 0.5, patience: float = 10.0
+) -> None:
+    """Until the site's queues exist (a runner without the right to make them)."""
+    waited = 0.0
+    while True:
+        try:
+            for spec in site_consumers(site):
+                await js.consumer_info(spec.stream, spec.name)
+            return
+        except nats.js.errors.NotFoundError:
+            if waited == patience:
+                log.warning(
+                    f"the queues of site {site} do not exist yet: the workflow makes them "
+                    f"when a connection naming site {site} is applied",
+                    site=site,
+                )
+            await asyncio.sleep(every)
+            waited += every
 
 
 def stream_configs(settings: Settings) -> list[StreamConfig]:

@@ -27,7 +27,7 @@ from schemas.events import (
     is_end,
 )
 from services.cli.client import connect
-from services.common.host import ServiceHost
+from services.common.host import ServiceHost, run_services
 from services.common.jetstream import site_consumers
 from services.common.service_names import SERVICES
 from services.common.settings import Settings
@@ -37,6 +37,8 @@ from tests.nats_sites import DOMAIN, Site
 from .conftest import CONNECTIONS, JOB_ID, Files, apply_files
 from .history import recorded
 from .journal import events_of_run, wait_for_event
+from .secured import Running, person
+from .test_cli_secured import idsync
 from .test_delivery import locked
 from .test_scale_out import counted_destination, expected_rows, rows, writes_per_key
 
@@ -172,3 +174,43 @@ async def test_the_leaf_link_cut_and_restored_mid_run_changes_nothing_twice(
         site.link.mend()
         await asyncio.to_thread(site.wait_linked)
         await finished_once(hub_settings, files, run_id, people)
+
+
+async def test_under_users_the_workflow_makes_a_sites_queues_and_its_runner_uses_them(
+    files: Files, secure: Settings, secured_services: Running
+) -> None:
+    """With users and permissions: applying a connection that names a site makes that
+    site's queues (the workflow alone may); the central runner hands the run over and the
+    site's runner, which may not make queues, finds them. secured_services fails on any
+    refusal the server logs. (Here the site's runner connects to the central server:
+    the leaf is only its way in.)"""
+    people = files.write(count=RECORDS, batch_size=100)
+    files.connections.write_text(
+        CONNECTIONS.replace('provider = "sqlite"\n', f'provider = "sqlite"\nsite = "{SITE}"\n')
+    )
+    counted_destination(files.db)
+    in_branch = msgspec.structs.replace(secure, site=SITE, runner_id="branch-runner")
+    async with secured_services("workflow", "runner"), person(secure, "alice") as alice:
+        for what, path in (("connection", files.connections), ("job", files.job)):
+            applied = await idsync(secure, "alice", what, "apply", str(path))
+            assert applied.returncode == 0, applied.stderr
+        for spec in site_consumers(SITE):
+            await alice.js.consumer_info(spec.stream, spec.name)  # made, by the workflow
+        run_id = await alice.request_run(JOB_ID)
+        await wait_for_event(
+            alice, lambda e: isinstance(e, RunWaitingForSite) and e.run_id == run_id
+        )
+        stop, ready = asyncio.Event(), asyncio.Event()
+        task = asyncio.create_task(
+            run_services(["runner"], in_branch, secure.nats_url or "", stop, ready)
+        )
+        try:
+            await asyncio.wait_for(ready.wait(), 30)
+            end = await wait_for_event(alice, lambda e: is_end(e) and e.run_id == run_id, 60)
+            events = await events_of_run(alice, run_id)
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 30)
+    assert isinstance(end, RunFinished) and end.stats.created == RECORDS, end
+    assert rows(files.db) == expected_rows(people)
+    assert {e.runner for e in events if isinstance(e, RunBatchApplied)} == {"branch-runner"}
