@@ -43,11 +43,14 @@ class Node:
     def __init__(self, name: str, directory: Path) -> None:
         self.name = name
         self.directory = directory
+        self.routes: list[int] = []
+        self.process: subprocess.Popen[bytes] | None = None
+        self.pick_ports()
+
+    def pick_ports(self) -> None:
         self.client_port = free_port()
         self.cluster_port = free_port()
         self.monitor_port = free_port()
-        self.routes: list[int] = []
-        self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
@@ -131,6 +134,9 @@ class NatsCluster:
 
     def __init__(self, directory: Path, size: int = 3) -> None:
         self.nodes = [Node(f"n{n + 1}", directory / f"n{n + 1}") for n in range(size)]
+        self._route()
+
+    def _route(self) -> None:
         for node in self.nodes:
             node.routes = [other.cluster_port for other in self.nodes if other is not node]
 
@@ -142,14 +148,26 @@ class NatsCluster:
     def node(self, name: str) -> Node:
         return next(node for node in self.nodes if node.name == name)
 
-    def start(self) -> NatsCluster:
-        for node in self.nodes:
-            node.launch()
-        for node in self.nodes:
-            node.wait_healthy()
-        # JetStream's meta group has a leader: streams can be made.
-        for node in self.nodes:
-            node.wait_healthy(what="")
+    def start(self, attempts: int = 3) -> NatsCluster:
+        """Start every node; again on other ports if one of those picked was taken
+        meanwhile by another program (the ports are free when picked, not reserved)."""
+        for attempt in range(attempts):
+            try:
+                for node in self.nodes:
+                    node.launch()
+                for node in self.nodes:
+                    node.wait_healthy()
+                # JetStream's meta group has a leader: streams can be made.
+                for node in self.nodes:
+                    node.wait_healthy(what="")
+                return self
+            except AssertionError:
+                self.stop()
+                if attempt == attempts - 1:
+                    raise
+                for node in self.nodes:
+                    node.pick_ports()
+                self._route()
         return self
 
     def restart(self, node: Node) -> None:
