@@ -19,6 +19,7 @@ import nats.js.errors
 from faststream import AckPolicy
 from faststream.nats import JStream, NatsMessage, PullSub
 
+from . import metrics
 from .bus import Bus
 from .jetstream import ConsumerSpec
 from .logging import get_logger
@@ -46,6 +47,8 @@ def subscribe_durable(
 
     async def as_service(msg: NatsMessage) -> None:
         token = SERVICE.set(spec.service)  # the lines it logs say whose work they are
+        if metrics.enabled() and (msg.raw_message.metadata.num_delivered or 1) > 1:
+            metrics.REDELIVERIES.labels(spec.name).inc()
         try:
             await handler(msg)
         finally:
@@ -120,6 +123,10 @@ async def keep_alive(bus: Bus, interval: float) -> None:
                 bus.health.jetstream_failed(error)
                 answered = False
                 continue
+            if metrics.enabled():
+                metrics.PENDING.labels(spec.name).set(info.num_pending)
+                metrics.IN_PROGRESS.labels(spec.name).set(info.num_ack_pending)
+                metrics.REDELIVERED.labels(spec.name).set(info.num_redelivered)
             silent = info.num_pending and not info.num_waiting and not info.num_ack_pending
             if not silent:
                 silent_since.pop(spec.name, None)

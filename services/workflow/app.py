@@ -47,6 +47,7 @@ from services.providers import FACTS
 from . import collections, gate, templates
 from .approvals import WAITING, Expiry, record
 from .bursts import Bursts
+from .census import count_runners
 from .deadletters import answer_dead_letter
 from .decisions import cancel, decide_waiting_run
 from .definitions import apply_connections, apply_job, delete_job
@@ -141,7 +142,7 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
             except Exception as error:  # a passing NATS error: check again next time
                 log.warning("approval expiry check failed", error=str(error))
 
-    return [send_bursts, expire]
+    return [send_bursts, expire, lambda: count_runners(bus)]
 
 
 def _answer(broker: NatsBroker, bus: Bus, verb: str, handler: Handler) -> None:

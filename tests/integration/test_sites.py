@@ -29,9 +29,9 @@ from schemas.events import (
 from services.cli.client import connect
 from services.common.host import ServiceHost, run_services
 from services.common.jetstream import site_consumers
+from services.common.runners import runners
 from services.common.service_names import SERVICES
 from services.common.settings import Settings
-from services.runner.health import runners
 from tests.nats_sites import DOMAIN, Site
 
 from .conftest import CONNECTIONS, JOB_ID, Files, apply_files

@@ -19,6 +19,7 @@ from core.engine.lifecycle import Lifecycle
 from core.engine.plan import Plan
 from schemas.jobs import Job, ObjectMapping
 from schemas.values import Record
+from services.common import tracing
 from services.providers.base import Provider
 
 from .reading import Reading
@@ -76,7 +77,10 @@ async def plan_lean(
     managed = managed_fields(mapping, ())
     index = DigestIndex(mapping, managed, lifecycle.absent_since if lifecycle else ())
     destination_count = 0
-    async for batch in destination.read(READ_BATCH):
+    digesting = tracing.reads(
+        destination.read(READ_BATCH), side="destination", object_type=mapping.type
+    )
+    async for batch in digesting:
         destination_count += len(batch)
         for record in batch:
             index.add_destination(record)
@@ -87,7 +91,10 @@ async def plan_lean(
         kept.extend(record for record in mapper.map(batch) if index.keep_source(record))
     act_on_absence = act_on_absence and not mapper.keyless_failures
     needed: list[Record] = []
-    async for batch in destination.read(READ_BATCH):
+    again = tracing.reads(
+        destination.read(READ_BATCH), side="destination", object_type=mapping.type
+    )
+    async for batch in again:
         needed.extend(r for r in batch if index.destination_needed(r, absent=act_on_absence))
     the_plan = await asyncio.to_thread(
         plan,
