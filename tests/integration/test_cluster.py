@@ -206,6 +206,8 @@ async def test_a_cluster_without_quorum_is_reported_and_the_run_resumes_when_it_
         for host in (workflow, runner):
             said = await said_so(host)
             assert said is not None and "lost its quorum" in said, said
+            (not_ready,) = host.missing()  # what /readyz answers
+            assert "lost its quorum" in not_ready, not_ready
         # Waiting costs next to nothing: no puller asks again at once (a busy loop took
         # 60% of a core here, pacing brings it near 1%).
         cpu, wall = time.process_time(), time.monotonic()
