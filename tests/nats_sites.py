@@ -123,10 +123,10 @@ def site(tmp_path: Path) -> Iterator[Site]:
         'leafnodes { reconnect: "1s", remotes [ { url: '
         f'"nats-leaf://127.0.0.1:{link.port}" }} ] }}\n',
     )
-    hub.start()
-    leaf.start()
     built = Site(hub, leaf, link)
     try:
+        hub.start()
+        leaf.start()
         built.wait_linked()
         yield built
     finally:
