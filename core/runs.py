@@ -32,6 +32,7 @@ from schemas.events import (
     RunRecordErrors,
     RunRequested,
     RunStarted,
+    RunWaitingForSite,
     tag_of,
 )
 from schemas.plan import PlanCounts, RecordError, RunStats
@@ -43,8 +44,9 @@ class RunStory(msgspec.Struct, kw_only=True):
     run_id: str
     job_id: str
     state: str = "requested"
-    """In words: requested, approved, running, applying, awaiting approval, waiting: dead
-    letter, finished, finished with errors, failed, cancelled, denied, expired."""
+    """In words: requested, approved, waiting: site <name> (for a runner of its site),
+    running, applying, awaiting approval, waiting: dead letter, finished, finished with
+    errors, failed, cancelled, denied, expired."""
     requested_by: str = ""
     trigger: str = ""
     requested_at: datetime | None = None
@@ -141,7 +143,12 @@ def _apply(run: RunStory, event: Event) -> None:
             if who and who not in run.approvals:
                 run.approvals.append(who)
             run.requested_by = run.requested_by or requested_by
+        case RunWaitingForSite(site=site):
+            run.state = f"waiting: site {site}"
+            run.reason = f"its job lives in site {site}: it waits for one of that site's runners"
         case RunStarted(attempt=attempt):
+            if run.state.startswith("waiting: site"):
+                run.reason = ""  # a runner of the site took it
             run.state, run.attempts = "running", max(run.attempts, attempt)
         case RunPlanned():
             # A re-plan replaces the plan (and, in RunErrors, the plan's errors).

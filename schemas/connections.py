@@ -25,6 +25,10 @@ class _Connection(
     owners: list[str] = msgspec.field(default_factory=list)
     """Principals who alone may change the connection (core/checks/ownership.py);
     a job that lists owners uses only connections that list some."""
+    site: str = ""
+    """The site (a network only its own runners reach, through a NATS leaf node) where
+    this connection's system lives; empty: the central network. A job using it is
+    planned and applied only by runners started with IDSYNC_SITE set to it."""
 
 
 class CsvConnection(_Connection, tag="csv", frozen=True):

@@ -63,6 +63,11 @@ def planning_failed_id(approval_id: str, copy: int, attempt: int) -> str:
     return f"{approval_id}.failed.{copy}.{attempt}"
 
 
+def site_wait_id(approval_id: str) -> str:
+    """An approval handed to a site's runners (schemas/events.RunWaitingForSite)."""
+    return f"{approval_id}.site"
+
+
 def planning_dead_id(approval_id: str) -> str:
     return f"{approval_id}.dead"
 

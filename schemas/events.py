@@ -49,6 +49,13 @@ class RunApproved(_Event, tag="run.approved", frozen=True):
     """Set when this approves a plan that waited for approval: only that plan may run."""
 
 
+class RunWaitingForSite(_Event, tag="run.waiting-for-site", frozen=True):
+    """The run's job lives in a site: its approval waits in that site's queue until
+    one of the site's runners takes it (none running: it waits, it does not fail)."""
+
+    site: str
+
+
 class RunAwaitingApproval(_Event, tag="run.awaiting-approval", frozen=True):
     reason: str
     plan_hash: str | None = None
@@ -312,6 +319,7 @@ Event = (
     | RunRecordErrors
     | RunDeadLetter
     | RunBatchDropped
+    | RunWaitingForSite
     | RunFinished
     | RunFailed
     | RunCancelled

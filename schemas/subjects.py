@@ -5,6 +5,8 @@ Events:   idsync.<tag>.<job_id>           e.g. idsync.run.finished.hr-to-ldap,
 Commands: idsync.cmd.<principal>.<verb>   request/reply, in no stream
 Work:     idsync.work.<job_id>            change batches on the work queue
 Logs:     idsync.log.<job_id>.<run_id>     a run's log lines, in batches
+Sites:    idsync.site.<site>.plan.<job_id> approvals of a site's jobs, for its runners
+          idsync.site.<site>.work.<job_id> change batches of a site's jobs
 """
 
 from __future__ import annotations
@@ -29,7 +31,9 @@ JOURNAL_SUBJECTS = [
     ROLE_EVENTS,
 ]
 ALL_WORK = f"{PREFIX}.work.>"
-WORK_SUBJECTS = [ALL_WORK]
+ALL_SITES = f"{PREFIX}.site.>"
+"""Every site's queue: its runs to plan and its change batches (on the work queue)."""
+WORK_SUBJECTS = [ALL_WORK, ALL_SITES]
 COMMANDS = f"{PREFIX}.cmd.>"
 ALL_LOGS = f"{PREFIX}.log.>"
 LOG_SUBJECTS = [ALL_LOGS]
@@ -70,8 +74,21 @@ def commands_of(principal: str) -> str:
     return f"{PREFIX}.cmd.{principal}.>"
 
 
-def work_subject(job_id: str) -> str:
+def work_subject(job_id: str, site: str = "") -> str:
+    """A batch of the job's; in its site's queue when the job lives in a site."""
+    if site:
+        return f"{PREFIX}.site.{site}.work.{job_id}"
     return f"{PREFIX}.work.{job_id}"
+
+
+def site_plan_subject(site: str, job_id: str = "*") -> str:
+    """An approved run of a site's job, for that site's runners to plan ("*": all)."""
+    return f"{PREFIX}.site.{site}.plan.{job_id}"
+
+
+def site_work(site: str) -> str:
+    """Every change batch of a site's jobs (its runners' work consumer)."""
+    return f"{PREFIX}.site.{site}.work.>"
 
 
 def log_subject(job_id: str, run_id: str) -> str:

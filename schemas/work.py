@@ -42,6 +42,8 @@ class WorkBatch(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     changes: list[Change]
     shared: list[Shared] = msgspec.field(default_factory=list)
     """The changes of records shared with other batches (most batches: none)."""
+    site: str = ""
+    """The site whose runners alone apply it (its job's); empty: any central runner."""
 
     @property
     def msg_id(self) -> str:
@@ -58,6 +60,8 @@ class StoredPlan(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     phases: list[list[list[Change]]]
     shared: dict[int, list[Shared]] = msgspec.field(default_factory=dict)
     """By batch number: its changes of records shared with other batches."""
+    site: str = ""
+    """The job's site (schemas/connections.py): its batches go to that site's runners."""
 
     def batches_of(self, phase: int) -> list[WorkBatch]:
         first = sum(len(batches) for batches in self.phases[:phase]) + 1
@@ -70,6 +74,7 @@ class StoredPlan(msgspec.Struct, frozen=True, kw_only=True, gc=False):
                 number=first + i,
                 changes=changes,
                 shared=self.shared.get(first + i, []),
+                site=self.site,
             )
             for i, changes in enumerate(self.phases[phase])
         ]

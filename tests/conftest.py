@@ -25,6 +25,8 @@ pytest_plugins = [
     "tests.graph_server.fixtures",
     "tests.integration.secured",
     "tests.integration.browser",
+    "tests.nats_cluster",
+    "tests.nats_sites",
 ]
 
 

@@ -4,7 +4,8 @@ It relays bytes both ways (TLS passes through untouched) between clients and one
 server. Armed with `cut_when(condition)`, it checks the condition each time the server
 sends something; the first time it holds, that data is dropped and the connection is
 closed on both sides, as a network failure would: the server has done the work, the
-client never hears of it. Then it relays as before (`cuts` counts the cuts).
+client never hears of it. Then it relays as before (`cuts` counts the cuts). `sever`
+breaks every connection and refuses new ones until `mend`: a link down for a while.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ class CutProxy:
         self._condition: Callable[[], bool] | None = None
         self._lock = threading.Lock()
         self._open: list[socket.socket] = []
+        self._severed = False
         threading.Thread(target=self._accept, daemon=True).start()
 
     def cut_when(self, condition: Callable[[], bool]) -> None:
@@ -38,6 +40,9 @@ class CutProxy:
                 client, _ = self.listener.accept()
             except OSError:
                 return  # closed
+            if self._severed:  # the cable is out: nobody gets through
+                _shut(client)
+                continue
             server = socket.create_connection(self.target)
             self._open += [client, server]
             for source, to, answers in ((client, server, False), (server, client, True)):
@@ -67,6 +72,19 @@ class CutProxy:
             self._condition = None
             self.cuts += 1
             return True
+
+    def sever(self) -> None:
+        """Break every connection and refuse new ones until `mend`: a link that is down."""
+        with self._lock:
+            self._severed = True
+            self.cuts += 1
+        for end in self._open:
+            _shut(end)
+        self._open = []
+
+    def mend(self) -> None:
+        with self._lock:
+            self._severed = False
 
     def close(self) -> None:
         _shut(self.listener)

@@ -6,7 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from core.errors import BadInput
+from core.words import SLUG, show
 from schemas.connections import Connection
+from schemas.ids import is_slug
 
 from .facts import ProviderFacts, facts_of
 
@@ -20,6 +22,11 @@ def check_connections(
         f"{origin}: [{connection.id}].{field}: {text}"
         for connection in connections
         for field, text in facts_of(connection, facts).check_connection(connection)
+    ]
+    problems += [
+        f"{origin}: [{connection.id}].site: expected {SLUG}, got {show(connection.site)}"
+        for connection in connections
+        if connection.site and not is_slug(connection.site)
     ]
     if problems:
         raise BadInput("\n".join(problems))

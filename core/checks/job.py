@@ -13,6 +13,7 @@ from pathlib import Path
 
 from core.engine.mapping import check_mapping
 from core.errors import BadInput
+from core.sites import site_problem
 from core.words import SLUG, show
 from schemas.connections import Connection
 from schemas.ids import is_slug
@@ -58,6 +59,11 @@ def check_job(
             continue
         for field, text in facts_of(conn, facts).check_endpoint(ep):
             bad(f"$.{side}.{field}", text)
+    sites = {
+        c.site for ep in (job.source, job.destination) if (c := connections.get(ep.connection))
+    }
+    if len(sites - {""}) > 1:
+        bad("$.destination.connection", site_problem(job, connections))
     if not job.objects:
         bad("$.objects", "expected at least one [[objects]] entry, got none")
     sides = [connections.get(ep.connection) for ep in (job.source, job.destination)]

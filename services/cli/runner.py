@@ -31,7 +31,7 @@ async def runner_list(args: argparse.Namespace) -> int:
         rows.append(
             (
                 runner.runner_id,
-                f"{runner.host}:{runner.pid}",
+                f"{runner.host}:{runner.pid}" + (f", site {runner.site}" if runner.site else ""),
                 state,
                 f"{(now - runner.heartbeat_at).total_seconds():.0f}s ago",
                 "; ".join(runner.working) or "idle",

@@ -56,11 +56,13 @@ from schemas.events import (
     RunRecordErrors,
     RunRequested,
     RunStarted,
+    RunWaitingForSite,
     ScheduleMissed,
     ScheduleSkipped,
 )
 from schemas.subjects import (
     ALL_LOGS,
+    ALL_SITES,
     ALL_WORK,
     COLLECTION_EVENTS,
     JOURNAL_SUBJECTS,
@@ -197,6 +199,7 @@ def service(name: str) -> Permissions:
             COLLECTION_EVENTS,
             ROLE_EVENTS,  # every change of a role, who made it
             ALL_WORK,
+            ALL_SITES,
         ],
         "scheduler": [
             *_events(RunRequested, ScheduleSkipped, ScheduleMissed, CollectionRequested),
@@ -215,8 +218,10 @@ def service(name: str) -> Permissions:
                 RunFailed,
                 RunCancelled,
                 RunPasswordsSealed,  # generated passwords, sealed to the notifier's key
+                RunWaitingForSite,  # a site's job, handed to that site's runners
             ),
             ALL_WORK,
+            ALL_SITES,  # the approvals and batches of sites' jobs
             f"$KV.{RUNS_BUCKET}.>",
             f"$KV.{RUNNERS_BUCKET}.>",
             f"$KV.{WATERMARKS_BUCKET}.>",  # incremental runs: where the next one reads from

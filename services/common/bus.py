@@ -12,14 +12,17 @@ from faststream.nats.security import NatsSecurity, NatsUserPassword
 from nats.js import JetStreamContext
 
 from core.errors import StoreFull
-from schemas.events import Event, encode_event
-from schemas.subjects import event_subject, work_subject
+from schemas.event_ids import site_wait_id
+from schemas.events import Event, RunApproved, RunWaitingForSite, encode_event
+from schemas.subjects import event_subject, site_plan_subject, work_subject
 from schemas.work import WorkBatch
 from schemas.work import encode as encode_work
 
 from . import metrics
 from .credentials import Credentials
 from .jetstream import JOURNAL, WORK, ConsumerSpec
+from .leaf_jetstream import jetstream
+from .nats_health import NatsHealth
 from .runs import Runs
 from .settings import Settings, server_list
 from .store import Store
@@ -35,18 +38,33 @@ def make_broker(
     credentials: Credentials | None = None,
     tls: ssl.SSLContext | None = None,
     middlewares: Sequence[Any] = (),
+    health: NatsHealth | None = None,
+    js_domain: str | None = None,
 ) -> NatsBroker:
-    """A broker that reconnects forever, without FastStream's own access log
-    (our handlers log one line per outcome, with job_id and run_id), as the user
-    `credentials` names (anonymous without); `middlewares`: FastStream's metrics and
-    traces, when they are on (services/common/host.py)."""
+    """A broker that reconnects forever, to the servers of `url` in turn, each tried at
+    most once a second (never a busy loop while a cluster is down); without FastStream's
+    own access log (our handlers log one line per outcome, with job_id and run_id), as
+    the user `credentials` names (anonymous without); `middlewares`: FastStream's metrics
+    and traces, when they are on (services/common/host.py). `health` hears of every lost
+    and regained connection. `js_domain`: the central servers' JetStream, reached through
+    a leaf node."""
     security: NatsSecurity | None = None
     if credentials is not None:
         security = NatsUserPassword(credentials.user, credentials.password, ssl_context=tls)
     elif tls is not None:
         security = NatsSecurity(ssl_context=tls)
-    return NatsBroker(
+    health = health or NatsHealth()
+
+    async def disconnected() -> None:
+        health.disconnected()
+
+    async def reconnected() -> None:
+        health.connected(server_of(broker))
+
+    broker = NatsBroker(
         server_list(url),
+        disconnected_cb=disconnected,
+        reconnected_cb=reconnected,
         logger=None,
         max_reconnect_attempts=-1,
         reconnect_time_wait=1,
@@ -57,13 +75,28 @@ def make_broker(
         # here is safe to run twice.
         graceful_timeout=GRACEFUL_STOP,
         middlewares=middlewares,
+        js_options={"domain": js_domain} if js_domain else None,
     )
+    return broker
+
+
+def server_of(broker: NatsBroker) -> str | None:
+    """The URL of the server the broker is connected to now."""
+    try:
+        url = broker.connection.connected_url
+    except Exception:  # not connected yet
+        return None
+    return url.geturl() if url is not None else None
 
 
 class Bus:
-    def __init__(self, broker: NatsBroker, settings: Settings) -> None:
+    def __init__(
+        self, broker: NatsBroker, settings: Settings, health: NatsHealth | None = None
+    ) -> None:
         self.broker = broker
         self.settings = settings
+        self.health = health or NatsHealth()
+        """The connection's and JetStream's state (the liveness check keeps it)."""
         self._store: Store | None = None
         self._runs: Runs | None = None
         self.watched: list[tuple[Any, ConsumerSpec]] = []
@@ -71,7 +104,7 @@ class Bus:
 
     @property
     def js(self) -> JetStreamContext:
-        return self.broker.connection.jetstream()
+        return jetstream(self.broker.connection, self.settings.js_domain)
 
     @property
     def store(self) -> Store:
@@ -87,7 +120,22 @@ class Bus:
 
     async def publish_work(self, batch: WorkBatch) -> None:
         """Put a batch on the work queue (stored once, whoever publishes it again)."""
-        await self._put(encode_work(batch), work_subject(batch.job_id), batch.msg_id, WORK)
+        subject = work_subject(batch.job_id, batch.site)
+        await self._put(encode_work(batch), subject, batch.msg_id, WORK)
+
+    async def hand_to_site(self, approved: RunApproved, site: str) -> None:
+        """Put an approval in its site's queue, where it waits for one of the site's
+        runners (stored once, whoever hands it over again), and say so in the journal."""
+        subject = site_plan_subject(site, approved.job_id)
+        await self._put(encode_event(approved), subject, site_wait_id(approved.id), WORK)
+        await self.publish(
+            RunWaitingForSite(
+                run_id=approved.run_id,
+                job_id=approved.job_id,
+                id=site_wait_id(approved.id),
+                site=site,
+            )
+        )
 
     async def publish(self, event: Event) -> bool:
         """Store the event in the journal; StoreFull when the journal refuses it.

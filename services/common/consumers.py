@@ -14,6 +14,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import nats.errors
+import nats.js.errors
 from faststream import AckPolicy
 from faststream.nats import JStream, NatsMessage, PullSub
 
@@ -65,19 +67,61 @@ def subscribe_durable(
         bus.watched.append((subscriber, spec))
 
 
+PAUSE_MAX = 2.0
+"""The longest a puller waits after JetStream refused a fetch, before it asks again."""
+
+
+def pace(subscriber: Any) -> None:
+    """Make a started subscriber's fetches wait before they fail with "JetStream
+    unavailable" (503), doubling up to PAUSE_MAX seconds: a cluster without quorum, or
+    electing a consumer's leader, answers a pull request at once, and FastStream's pull
+    loop asks again at once — a busy loop of every puller for as long as it lasts."""
+    subscription = getattr(subscriber, "subscription", None)
+    if subscription is None or getattr(subscription, "paced", False):
+        return
+    fetch = subscription.fetch
+    pause = 0.0
+
+    async def paced(*args: Any, **kwargs: Any) -> Any:
+        nonlocal pause
+        try:
+            messages = await fetch(*args, **kwargs)
+        except (nats.js.errors.ServiceUnavailableError, nats.errors.NoRespondersError):
+            pause = min(max(pause * 2, 0.1), PAUSE_MAX)
+            await asyncio.sleep(pause)
+            raise
+        except nats.errors.TimeoutError:  # asked and answered nothing: JetStream is there
+            pause = 0.0
+            raise
+        pause = 0.0
+        return messages
+
+    subscription.fetch = paced
+    subscription.paced = True
+
+
 async def keep_alive(bus: Bus, interval: float) -> None:
     """Every `interval` seconds, restart the subscriptions of a consumer that has messages
-    waiting, nothing being worked on and no pull request outstanding — twice running."""
+    waiting, nothing being worked on and no pull request outstanding — twice running; and
+    tell `bus.health` whether JetStream answers (a cluster without quorum does not)."""
     silent_since: dict[str, float] = {}
     while True:
         await asyncio.sleep(interval)
+        try:
+            await bus.js.account_info()  # JetStream answers at all (a cluster's quorum)
+        except Exception as error:  # the server is away, or JetStream: nothing to judge
+            bus.health.jetstream_failed(error)
+            continue
         pullers: dict[str, tuple[ConsumerSpec, list[Any]]] = {}
         for subscriber, spec in bus.watched:
             pullers.setdefault(spec.name, (spec, []))[1].append(subscriber)
+        answered = True
         for spec, subscribers in pullers.values():
             try:
                 info = await bus.js.consumer_info(spec.stream, spec.name)
-            except Exception:  # the server is away: nothing to judge until it is back
+            except Exception as error:  # a stream without its leader: judged when back
+                bus.health.jetstream_failed(error)
+                answered = False
                 continue
             if metrics.enabled():
                 metrics.PENDING.labels(spec.name).set(info.num_pending)
@@ -98,4 +142,7 @@ async def keep_alive(bus: Bus, interval: float) -> None:
             for subscriber in subscribers:
                 await subscriber.stop()
                 await subscriber.start()
+                pace(subscriber)
             silent_since.pop(spec.name, None)
+        if answered:
+            bus.health.jetstream_answered()

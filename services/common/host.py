@@ -11,12 +11,18 @@ from typing import Any, Protocol
 from faststream.nats import NatsBroker
 
 from . import credentials, health, metrics, tracing
-from .bus import Bus, make_broker
+from .bus import Bus, make_broker, server_of
 from .collector import THRESHOLDS
-from .consumers import keep_alive
+from .consumers import keep_alive, pace
 from .credentials import Credentials, tls_context
-from .jetstream import ensure_infrastructure, wait_for_infrastructure
+from .jetstream import (
+    ensure_infrastructure,
+    ensure_site,
+    wait_for_infrastructure,
+    wait_for_site,
+)
 from .logging import get_logger
+from .nats_health import NatsHealth
 from .run_logs import RUN_LOGS, ship
 from .settings import Settings
 
@@ -50,20 +56,23 @@ class ServiceHost:
         self.names = list(names)
         self.settings = settings
         self.url = url
-        self.bus = Bus(
-            make_broker(
-                url,
-                credentials,
-                tls_context(settings),
-                [*_middlewares(settings), *tracing.middlewares()],
-            ),
-            settings,
+        nats_health = NatsHealth()
+        broker = make_broker(
+            url,
+            credentials,
+            tls_context(settings),
+            [*_middlewares(settings), *tracing.middlewares()],
+            nats_health,
+            settings.js_domain,
         )
+        self.bus = Bus(broker, settings, nats_health)
         self.started = False
         """Connected, every stream and consumer there, the subscribers bound."""
         # Only the workflow may manage streams and consumers once users have permissions;
         # the other services wait until it has (anonymous, any service may).
-        self.steward = credentials is None or "workflow" in self.names
+        # A site's runner never does: it may run another version's settings far away.
+        self.anonymous = credentials is None
+        self.steward = (self.anonymous and not settings.site) or "workflow" in self.names
         self._backgrounds = [
             task for name in names for task in registrar(name)(self.bus.broker, self.bus)
         ]
@@ -74,12 +83,24 @@ class ServiceHost:
         gc.set_threshold(*THRESHOLDS)
         broker = self.bus.broker
         await broker.connect()
+        self.bus.health.connected(server_of(broker))
         try:
             if self.steward:
                 await ensure_infrastructure(self.bus.js, self.settings)
             else:
                 await wait_for_infrastructure(self.bus.js)
+            if self.steward:
+                for site in sorted({c.site for c in await self.bus.store.connections()} - {""}):
+                    await ensure_site(self.bus.js, self.settings, site)
+            site = self.settings.site
+            if site and "runner" in self.names:
+                if self.anonymous:
+                    await ensure_site(self.bus.js, self.settings, site)
+                else:
+                    await wait_for_site(self.bus.js, site)
             await broker.start()
+            for subscriber, _ in self.bus.watched:
+                pace(subscriber)
             tasks = [asyncio.create_task(run()) for run in self._backgrounds]
             tasks.append(asyncio.create_task(keep_alive(self.bus, self.settings.liveness_interval)))
             RUN_LOGS.runner = self.settings.runner_id
@@ -112,6 +133,8 @@ class ServiceHost:
             return [f"{names}: not started (connecting to NATS, binding consumers)"]
         if not self.bus.broker.connection.is_connected:
             return [f"{names}: not connected to NATS (reconnecting)"]
+        if (problem := self.bus.health.problem) is not None:  # a cluster without quorum
+            return [f"{names}: {problem}"]
         return []
 
 

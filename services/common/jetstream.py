@@ -49,6 +49,8 @@ from schemas.subjects import (
     WORK_SUBJECTS,
     command_subject,
     events_of,
+    site_plan_subject,
+    site_work,
 )
 
 from .logging import get_logger
@@ -179,6 +181,58 @@ CONSUMERS = (
 )
 
 
+def site_consumers(site: str) -> tuple[ConsumerSpec, ConsumerSpec]:
+    """A site's two queues on the work stream, shared by the site's runners alone: the
+    approvals of its jobs' runs (to plan) and their change batches (to apply). From the
+    first message kept: what was handed to the site before any of its runners started
+    waits for them."""
+    return (
+        ConsumerSpec(
+            f"runner-site-{site}",
+            WORK,
+            site_plan_subject(site),
+            max_ack_pending=4,
+            deliver=DeliverPolicy.ALL,
+        ),
+        ConsumerSpec(
+            f"runner-site-{site}-work",
+            WORK,
+            site_work(site),
+            max_ack_pending=64,
+            deliver=DeliverPolicy.ALL,
+        ),
+    )
+
+
+async def ensure_site(js: JetStreamContext, settings: Settings, site: str) -> None:
+    """Create or update a site's queues: by the workflow when a connection names the site
+    (and at its start, for every site the connections name), or by the site's runner on a
+    server without users."""
+    for spec in site_consumers(site):
+        await js.add_consumer(spec.stream, durable_consumer(spec, settings))
+
+
+async def wait_for_site(
+    js: JetStreamContext, site: str, every: float = 0.5, patience: float = 10.0
+) -> None:
+    """Until the site's queues exist (a runner without the right to make them)."""
+    waited = 0.0
+    while True:
+        try:
+            for spec in site_consumers(site):
+                await js.consumer_info(spec.stream, spec.name)
+            return
+        except nats.js.errors.NotFoundError:
+            if waited == patience:
+                log.warning(
+                    f"the queues of site {site} do not exist yet: the workflow makes them "
+                    f"when a connection naming site {site} is applied",
+                    site=site,
+                )
+            await asyncio.sleep(every)
+            waited += every
+
+
 def stream_configs(settings: Settings) -> list[StreamConfig]:
     return [
         StreamConfig(
@@ -197,7 +251,7 @@ def stream_configs(settings: Settings) -> list[StreamConfig]:
         ),
         StreamConfig(
             name=WORK,
-            description="Change batches waiting to be applied",
+            description="Change batches waiting to be applied; sites' runs and batches",
             subjects=WORK_SUBJECTS,
             retention=RetentionPolicy.WORK_QUEUE,
             discard=DiscardPolicy.NEW,

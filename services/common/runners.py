@@ -25,6 +25,8 @@ class RunnerInfo(msgspec.Struct, kw_only=True):
     heartbeat_at: datetime
     interval: float
     working: list[str] = msgspec.field(default_factory=list)
+    site: str = ""
+    """The site it works in (IDSYNC_SITE); empty: central."""
 
     def silent_for(self, now: datetime) -> float:
         """Seconds since the last heartbeat, beyond what is expected (0 when alive)."""

@@ -98,6 +98,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     replicas: int = 1
     """IDSYNC_REPLICAS: copies of each stream and bucket kept by a NATS cluster (3 in a
     three-node cluster); 1 for a single server."""
+    site: str = ""
+    """IDSYNC_SITE: the site this runner works in (schemas/connections.py `site`): it
+    plans and applies the runs of that site's jobs only. Empty: a central runner."""
+    js_domain: str | None = None
+    """IDSYNC_JS_DOMAIN: the JetStream domain of the central servers, for a service
+    connected to a leaf node that has no JetStream of its own (a site's runner)."""
     heartbeat_interval: float = 5.0
     """IDSYNC_HEARTBEAT_INTERVAL: seconds between a runner's heartbeats."""
     liveness_interval: float = 10.0
@@ -197,6 +203,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 wait_reconnect=float(env.get("IDSYNC_WAIT_RECONNECT", 60)),
                 heartbeat_interval=float(env.get("IDSYNC_HEARTBEAT_INTERVAL", 5)),
                 replicas=int(env.get("IDSYNC_REPLICAS", 1)),
+                site=env.get("IDSYNC_SITE", "").strip(),
+                js_domain=env.get("IDSYNC_JS_DOMAIN") or None,
                 scim_host=env.get("IDSYNC_SCIM_HOST") or "127.0.0.1",
                 scim_port=int(port) if (port := env.get("IDSYNC_SCIM_PORT")) else None,
                 scim_wait=float(env.get("IDSYNC_SCIM_WAIT", 60)),

@@ -3,7 +3,8 @@
 Three durable consumers: approvals (plan a run: run.py), the work queue (apply a batch:
 work.py) and the batches dropped as dead letters (count them and go on: dropped.py).
 Every runner process pulls from the same consumers, so runs and batches are shared out
-among however many runners there are.
+among however many runners there are. A runner of a site (IDSYNC_SITE) pulls its site's
+approvals and batches instead, which central runners hand over (sites.py).
 """
 
 from __future__ import annotations
@@ -19,13 +20,17 @@ from services.common.collector import collector_paused
 from services.common.consumers import subscribe_durable
 from services.common.delivery import Failure, consume, deliberately
 from services.common.host import Background
-from services.common.jetstream import DROPS, RUNNER, WORKER
+from services.common.jetstream import DROPS, RUNNER, WORKER, site_consumers
+from services.common.logging import get_logger
 
 from .dropped import count_dropped
 from .health import Work, heartbeat
 from .plans import recall
 from .run import Planner
+from .sites import job_site
 from .work import apply_batch, give_up, retrying
+
+log = get_logger("idsync.runner")
 
 
 def decode_work(data: bytes) -> WorkBatch:
@@ -41,9 +46,14 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
     work = Work()
 
     async def plan(event: Event, attempt: int) -> None:
-        if isinstance(event, RunApproved):
-            with work.doing(f"planning {event.job_id} run {event.run_id}"):
-                await Planner(event, attempt, bus, settings.runner_id).execute()
+        if not isinstance(event, RunApproved):
+            return
+        if not settings.site and (site := await job_site(bus.store, event.job_id)):
+            log.info("run handed to its site's runners", site=site, run_id=event.run_id)
+            await bus.hand_to_site(event, site)
+            return
+        with work.doing(f"planning {event.job_id} run {event.run_id}"):
+            await Planner(event, attempt, bus, settings.runner_id).execute()
 
     async def plan_given_up(event: Event, error: BaseException) -> None:
         await bus.publish(
@@ -84,21 +94,25 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
         if isinstance(event, RunBatchDropped):
             await count_dropped(bus, event)
 
+    # A central runner takes every approval (and hands a site's to its queue); a site's
+    # runner, its site's approvals and batches only.
+    approvals, batches = site_consumers(settings.site) if settings.site else (RUNNER, WORKER)
+    where = f" of site {settings.site}" if settings.site else ""
     # One plan at a time: plans are large.
     subscribe_durable(
         bus,
-        RUNNER,
+        approvals,
         deliberately(bus, plan, plan_given_up, plan_retrying),
         batch_size=1,
-        title="runner: approved runs",
+        title=f"runner: approved runs{where}",
     )
     # A small fetch: the batches this runner applies at once, the rest left for others.
     subscribe_durable(
         bus,
-        WORKER,
+        batches,
         consume(bus, decode_work, apply, apply_given_up, apply_retrying, recall),
         batch_size=settings.runner_concurrency,
-        title="runner: change batches",
+        title=f"runner: change batches{where}",
     )
     # The workflow answers `idsync deadletter drop` (it alone may delete a stream's
     # messages); the run's own accounting of a dropped batch is the runner's.

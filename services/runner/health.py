@@ -57,6 +57,7 @@ async def heartbeat(bus: Bus, work: Work) -> None:
         started_at=utcnow(),
         heartbeat_at=utcnow(),
         interval=settings.heartbeat_interval,
+        site=settings.site,
     )
     try:
         while True:

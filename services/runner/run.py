@@ -219,6 +219,7 @@ class Planner:
             plan_hash=the_plan.hash,
             phases=phases,
             shared=shared,
+            site=self.bus.settings.site,  # a site's runner plans its site's runs only
         )
         await save_plan(self.bus, stored)
         state = RunState(

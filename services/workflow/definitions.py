@@ -25,6 +25,7 @@ from schemas.connections import Connection
 from schemas.jobs import Job
 from services.common.bus import Bus
 from services.common.hooks import hooks_problem
+from services.common.jetstream import ensure_site
 from services.common.logging import get_logger
 from services.common.purging import forget_history, forget_schedules
 from services.providers import FACTS
@@ -92,5 +93,7 @@ async def apply_connections(bus: Bus, principal: str, body: bytes) -> CommandRep
         return CommandReply(ok=False, error="\n".join(problems))
     for connection in connections:
         await bus.store.put_connection(connection)
+    for site in sorted({c.site for c in connections} - {""}):  # its runners' queues
+        await ensure_site(bus.js, bus.settings, site)
     log.info("connections applied", ids=[c.id for c in connections], by=principal)
     return CommandReply(ok=True, note=f"{len(connections)} applied")
