@@ -50,7 +50,8 @@ class WorkBatch(msgspec.Struct, frozen=True, kw_only=True, gc=False):
 
 
 class StoredPlan(msgspec.Struct, frozen=True, kw_only=True, gc=False):
-    """The whole plan of a run, batched by phase, as kept in the object store."""
+    """The whole plan of a run, batched by phase, as kept in the object store: its batches
+    inline (`phases`), or each batch apart, as it goes on the work queue (`batches`)."""
 
     run_id: str
     job_id: str
@@ -58,6 +59,19 @@ class StoredPlan(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     phases: list[list[list[Change]]]
     shared: dict[int, list[Shared]] = msgspec.field(default_factory=dict)
     """By batch number: its changes of records shared with other batches."""
+    batches: list[int] = msgspec.field(default_factory=list)
+    """When the batches are kept apart (`phases` then empty): how many each phase has.
+    Batch N is the object `<run>.<N>` (services/common/stored_plans.py)."""
+
+    @property
+    def apart(self) -> bool:
+        return bool(self.batches)
+
+    def numbers(self, phase: int) -> range:
+        """The numbers of the phase's batches (from 1, across phases)."""
+        sizes = self.batches or [len(batches) for batches in self.phases]
+        first = sum(sizes[:phase]) + 1
+        return range(first, first + sizes[phase])
 
     def batches_of(self, phase: int) -> list[WorkBatch]:
         first = sum(len(batches) for batches in self.phases[:phase]) + 1

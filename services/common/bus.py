@@ -82,6 +82,10 @@ class Bus:
         """Put a batch on the work queue (stored once, whoever publishes it again)."""
         await self._put(encode_work(batch), work_subject(batch.job_id), batch.msg_id, WORK)
 
+    async def publish_work_data(self, data: bytes, job_id: str, msg_id: str) -> None:
+        """Put a batch already encoded (as the object store keeps it) on the work queue."""
+        await self._put(data, work_subject(job_id), msg_id, WORK)
+
     async def publish(self, event: Event) -> None:
         """Store the event in the journal; StoreFull when the journal refuses it.
         The event id is the Nats-Msg-Id, so a retried publish is stored once."""

@@ -23,7 +23,7 @@ the change that counts it.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 
 from schemas.plan import APPLIED_STAT, Action, Change, PlanCounts, RecordError, RunStats
 from schemas.work import Shared, WorkBatch
@@ -100,30 +100,32 @@ Place = tuple[int, int, Change]
 """A change with its batch's number and its place in the batch."""
 
 
-def _places(phases: Sequence[Sequence[Sequence[Change]]]) -> Iterator[Place]:
-    number = 0
-    for batches in phases:
-        for batch in batches:
-            number += 1
-            for at, change in enumerate(batch):
-                yield number, at, change
+Batches = Callable[[], Iterable[Sequence[Change]]]
+"""A plan's batches in order (numbered from 1), each time they are asked for: a large
+plan's are read again from disk rather than held."""
+
+
+def _places(batches: Batches) -> Iterator[Place]:
+    for number, batch in enumerate(batches(), start=1):
+        for at, change in enumerate(batch):
+            yield number, at, change
 
 
 def shared_records(
-    phases: Sequence[Sequence[Sequence[Change]]], errors: Iterable[RecordError]
+    batches: Batches, errors: Iterable[RecordError]
 ) -> tuple[dict[int, list[Shared]], bytes]:
-    """The shared records of a plan batched by phase (batches numbered from 1, in order):
+    """The shared records of a plan's batches (numbered from 1, in order, across phases):
     their changes by batch number, and the ledger with those that failed in planning
     marked. Only records with a follow-up, a restore or a planning error can be shared,
     so a plan of a million plain changes is looked at, not indexed."""
     failed = failed_in_planning(errors)
     candidates = set(failed)
-    for _, _, change in _places(phases):
+    for _, _, change in _places(batches):
         if change.follow_up or change.action in _RESTORES:
             candidates.add(identity(change))
     found: dict[Identity, list[Place]] = {}
     if candidates:
-        for place in _places(phases):
+        for place in _places(batches):
             if (who := identity(place[2])) in candidates:
                 found.setdefault(who, []).append(place)
     shared: dict[int, list[Shared]] = {}

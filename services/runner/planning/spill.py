@@ -1,0 +1,223 @@
+"""The creates of a large plan, kept on disk while it is planned and read back in order.
+
+A first run of a million records creates a million objects: held as changes, they take
+gigabytes. The low-memory planner hands each plain create (a source record whose key
+the destination does not hold) to a `Spill` instead: its change is made at once, as
+`plan()` makes it (`Planner.on_source_only`), encoded as the plan's hash encodes it,
+and kept in sorted runs of `RUN_SIZE` in one temporary file (deleted when the plan is
+let go). `SpilledPlan` then merges the runs with the changes planned in memory (updates,
+deletes, anything unusual) in the plan's own order — (rank, key), as `Planner.finish`
+sorts — so the plan is the very same list of changes, with the very same hash, read
+from disk as often as it is needed: once for the hash and the counts (and to find a
+key twice in the source), then for the batches.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import os
+import struct
+import tempfile
+from collections.abc import Collection, Iterator, Sequence
+from typing import IO, overload
+
+import msgspec
+
+from core.engine.keys import DuplicateKey, match_key
+from core.engine.phases import rank
+from core.engine.plan import PlanHash, encoded_for_hash
+from core.engine.planner import Planner
+from schemas.jobs import ObjectMapping
+from schemas.plan import Change, PlanCounts
+from schemas.values import Record
+
+RUN_SIZE = 50_000
+"""Creates sorted in memory before they go to disk together (about 15 MB of them)."""
+READ_AHEAD = 1 << 20
+"""Bytes read at once from each run while merging."""
+
+Rank = tuple[int, int, int, str, str]
+Entry = tuple[Rank, str, bytes]
+"""A change's place in its plan (rank, match key) and the change as the hash encodes it."""
+
+_frame = struct.Struct("<I")
+_entry_encoder = msgspec.msgpack.Encoder()
+_entry_decoder = msgspec.msgpack.Decoder(tuple[tuple[int, int, int, str, str], str, bytes])
+_change_decoder = msgspec.msgpack.Decoder(Change)
+
+
+def _place(entry: Entry) -> tuple[Rank, str]:
+    return entry[0], entry[1]
+
+
+class Spill:
+    """The plain creates of one object type, planned one by one onto disk."""
+
+    def __init__(self, mapping: ObjectMapping, managed: Sequence[str]) -> None:
+        self.planner = Planner(mapping, managed)
+        self.keys = tuple(mapping.keys)
+        self.case_insensitive = mapping.case_insensitive
+        self.records = 0
+        """Source records taken (each a create, or skipped by `on_source_only`)."""
+        self.entries = 0
+        """Changes spilled."""
+        # Lives as long as the plan read from it; deleted when closed or let go.
+        self._file: IO[bytes] = tempfile.TemporaryFile(prefix="idsync-plan-")  # noqa: SIM115
+        self._runs: list[tuple[int, int]] = []
+        self._buffer: list[Entry] = []
+        self._size = 0
+
+    def add(self, key: str, record: Record) -> None:
+        """Plan the create of a source record whose key the destination does not hold."""
+        self.records += 1
+        planner = self.planner
+        planner.on_source_only(key, record)
+        for ranked, match, change in planner.ranked:
+            self._buffer.append((ranked, match, encoded_for_hash(change)))
+            self.entries += 1
+        planner.ranked.clear()
+        if len(self._buffer) >= RUN_SIZE:
+            self._write_run()
+
+    def _write_run(self) -> None:
+        self._buffer.sort(key=_place)
+        start = self._size
+        frames = []
+        for entry in self._buffer:
+            data = _entry_encoder.encode(entry)
+            frames.append(_frame.pack(len(data)))
+            frames.append(data)
+        chunk = b"".join(frames)
+        self._file.seek(start)
+        self._file.write(chunk)
+        self._file.flush()
+        self._size += len(chunk)
+        self._runs.append((start, len(chunk)))
+        self._buffer = []
+
+    def sorted_runs(self) -> list[Iterator[Entry]]:
+        """Each run in order; those still in memory as one more run."""
+        self._buffer.sort(key=_place)
+        runs: list[Iterator[Entry]] = [self._read(start, size) for start, size in self._runs]
+        if self._buffer:
+            runs.append(iter(self._buffer))
+        return runs
+
+    def _read(self, start: int, size: int) -> Iterator[Entry]:
+        fd = self._file.fileno()
+        at, end, pending = start, start + size, b""
+        while at < end or pending:
+            if at < end:
+                pending += os.pread(fd, min(READ_AHEAD, end - at), at)
+                at += READ_AHEAD
+            offset = 0
+            while offset + 4 <= len(pending):
+                (length,) = _frame.unpack_from(pending, offset)
+                if offset + 4 + length > len(pending):
+                    break
+                yield _entry_decoder.decode(pending[offset + 4 : offset + 4 + length])
+                offset += 4 + length
+            pending = pending[offset:]
+            if at >= end and pending and offset == 0:
+                raise RuntimeError("a spilled plan's run ends in the middle of a change")
+
+    @property
+    def on_disk(self) -> bool:
+        return bool(self._runs)
+
+    def warnings(self) -> list[str]:
+        """What planning the creates found wrong (the first ones, then how many more)."""
+        planner = self.planner
+        more = planner.warning_count - len(planner.warnings)
+        return [*planner.warnings, *([f"... and {more} more warnings"] if more > 0 else [])]
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class SpilledPlan(Sequence[Change]):
+    """The changes of a plan: those planned in memory merged with the spilled creates, in
+    the plan's order, decoded as they are read (a sequence read front to back)."""
+
+    def __init__(
+        self, spill: Spill, planned: Sequence[Change], mapping: ObjectMapping, count: int
+    ) -> None:
+        self._spill = spill
+        self._planned = planned
+        self._keys = tuple(mapping.keys)
+        self._case_insensitive = mapping.case_insensitive
+        self._count = count
+
+    def encoded(self) -> Iterator[bytes]:
+        """Each change as the plan's hash encodes it, in order."""
+        for _, _, data in self.entries():
+            yield data
+
+    def entries(self) -> Iterator[Entry]:
+        def planned() -> Iterator[Entry]:
+            for change in self._planned:
+                key = match_key(change.match, self._keys, self._case_insensitive) or ""
+                yield rank(change), key, encoded_for_hash(change)
+
+        return heapq.merge(planned(), *self._spill.sorted_runs(), key=_place)
+
+    def __iter__(self) -> Iterator[Change]:
+        for data in self.encoded():
+            yield _change_decoder.decode(data)
+
+    def __len__(self) -> int:
+        return self._count
+
+    @overload
+    def __getitem__(self, index: int) -> Change: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Change]: ...
+    def __getitem__(self, index: int | slice) -> Change | Sequence[Change]:
+        if isinstance(index, slice):
+            return list(itertools.islice(self, *index.indices(self._count)))
+        if not -self._count <= index < self._count:
+            raise IndexError(index)
+        return next(itertools.islice(self, index % self._count, None))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence):
+            return NotImplemented
+        return len(other) == self._count and all(a == b for a, b in zip(self, other, strict=True))
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def settle(
+    spill: Spill, planned: Sequence[Change], mapping: ObjectMapping, new_in_memory: Collection[str]
+) -> tuple[SpilledPlan, str]:
+    """The whole plan, and its hash — read once through, which also finds a key that two
+    spilled creates share, or one with a source record planned in memory whose key the
+    destination does not hold either (`new_in_memory`: a leaver's, say): the plan is
+    refused, as `plan()` refuses it."""
+    if new_in_memory:
+        for _, key, data in itertools.chain.from_iterable(spill.sorted_runs()):
+            if key in new_in_memory:
+                raise _duplicate(data, data)
+    merged = SpilledPlan(spill, planned, mapping, len(planned) + spill.entries)
+    digest = PlanHash(len(merged))
+    last: Entry | None = None
+    for entry in merged.entries():
+        digest.update(entry[2])
+        if last is not None and _place(entry) == _place(last):
+            raise _duplicate(last[2], entry[2])
+        last = entry
+    return merged, digest.hexdigest()
+
+
+def _duplicate(first: bytes, second: bytes) -> DuplicateKey:
+    one, other = _change_decoder.decode(first), _change_decoder.decode(second)
+    return DuplicateKey(one.key, {**one.match, **one.set}, {**other.match, **other.set})
+
+
+def merged_counts(planned: PlanCounts, spilled: PlanCounts) -> PlanCounts:
+    """The counts of the changes planned in memory and of the spilled ones."""
+    totals = msgspec.structs.asdict(planned)
+    for name, value in msgspec.structs.asdict(spilled).items():
+        totals[name] += value
+    return PlanCounts(**totals)
