@@ -49,6 +49,19 @@ class WorkBatch(msgspec.Struct, frozen=True, kw_only=True, gc=False):
         return work_id(self.run_id, self.plan_hash, self.number)
 
 
+class RawBatch(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """A `WorkBatch` whose changes are already encoded (a large plan read back from disk):
+    the same message, decoded as a `WorkBatch`."""
+
+    run_id: str
+    job_id: str
+    plan_hash: str
+    phase: int
+    number: int
+    changes: list[msgspec.Raw]
+    shared: list[Shared] = msgspec.field(default_factory=list)
+
+
 class StoredPlan(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """The whole plan of a run, batched by phase, as kept in the object store: its batches
     inline (`phases`), or each batch apart, as it goes on the work queue (`batches`)."""
@@ -95,6 +108,10 @@ _plan_decoder = msgspec.msgpack.Decoder(StoredPlan)
 
 
 def encode(value: WorkBatch | StoredPlan) -> bytes:
+    return _encoder.encode(value)
+
+
+def encode_raw(value: RawBatch) -> bytes:
     return _encoder.encode(value)
 
 

@@ -27,10 +27,11 @@ def batch_name(run_id: str, number: int) -> str:
     return f"{run_id}.{number}"
 
 
-async def save_batch(bus: Bus, batch: WorkBatch) -> None:
-    """Keep one batch of a plan kept apart (before the plan itself: `save_plan`)."""
+async def save_batch(bus: Bus, run_id: str, number: int, data: bytes) -> None:
+    """Keep one batch of a plan kept apart, encoded as it goes on the work queue (before
+    the plan itself: `save_plan`)."""
     store = await bus.js.object_store(PLANS_BUCKET)
-    await store.put(batch_name(batch.run_id, batch.number), encode(batch))
+    await store.put(batch_name(run_id, number), data)
 
 
 async def save_plan(bus: Bus, plan: StoredPlan) -> None:

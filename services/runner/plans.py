@@ -12,18 +12,29 @@ applied, redelivered (and then decoded) if this process dies first.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 
+import msgspec
 import structlog
 
 from core.engine import phase_of
-from core.engine.batching import each_batch
+from core.engine.batching import CHANGE_OVERHEAD, each_batch
+from core.errors import BadInput
 from schemas.event_ids import work_id
 from schemas.plan import Change
-from schemas.work import Shared, StoredPlan, WorkBatch, encode
+from schemas.work import RawBatch, Shared, StoredPlan, WorkBatch, encode, encode_raw
 from services.common.bus import Bus
 from services.common.runs import RunState
 from services.common.stored_plans import batch_data, save_batch, save_plan
+
+from .outcomes import Identity, Place, identity
+from .planning.spill import (
+    Entry,
+    SpilledPlan,
+    decoded,
+    identity_of_order,
+    phase_of_order,
+)
 
 log = structlog.get_logger("idsync.runner")
 
@@ -37,14 +48,22 @@ _kept_changes = 0
 
 class Batched:
     """A plan's batches in order — (phase index, number from 1, changes) — cut again each
-    time they are read. A plan with nothing to do still has its apply phase: one empty
-    batch, so every run reports how its apply went."""
+    time they are read (`outcomes.Placed`). A plan with nothing to do still has its apply
+    phase: one empty batch, so every run reports how its apply went.
+
+    A plan read back from disk (`SpilledPlan`) is cut from its changes as encoded, by their
+    encoded size, and its batches are encoded around them: its changes are never decoded
+    on the way to the object store."""
 
     def __init__(self, changes: Sequence[Change], batch_size: int) -> None:
         self.changes = changes
         self.batch_size = batch_size
 
     def __iter__(self) -> Iterator[tuple[int, int, list[Change]]]:
+        if isinstance(self.changes, SpilledPlan):
+            for phase, number, entries in self._spilled(self.changes):
+                yield phase, number, [decoded(data) for _, data in entries]
+            return
         phase, last, number = -1, "", 0
         for batch in each_batch(self.changes, self.batch_size, MAX_BATCH_BYTES):
             number += 1
@@ -54,8 +73,78 @@ class Batched:
         if number == 0:
             yield 0, 1, []
 
-    def changes_by_batch(self) -> Iterator[list[Change]]:
-        return (changes for _, _, changes in self)
+    def encoded(
+        self, run_id: str, job_id: str, plan_hash: str, shared: dict[int, list[Shared]]
+    ) -> Iterator[tuple[int, bytes, WorkBatch | None]]:
+        """Each batch's phase index, its message, and the batch itself unless the plan is
+        read from disk."""
+        if isinstance(self.changes, SpilledPlan):
+            for phase, number, entries in self._spilled(self.changes):
+                message = RawBatch(
+                    run_id=run_id,
+                    job_id=job_id,
+                    plan_hash=plan_hash,
+                    phase=phase,
+                    number=number,
+                    changes=[msgspec.Raw(data) for _, data in entries],
+                    shared=shared.get(number, []),
+                )
+                yield phase, encode_raw(message), None
+            return
+        for phase, number, changes in self:
+            batch = WorkBatch(
+                run_id=run_id,
+                job_id=job_id,
+                plan_hash=plan_hash,
+                phase=phase,
+                number=number,
+                changes=changes,
+                shared=shared.get(number, []),
+            )
+            yield phase, encode(batch), batch
+
+    def unusual(self) -> Iterable[Change]:
+        if isinstance(self.changes, SpilledPlan):
+            return self.changes.planned  # the spilled ones are plain creates
+        return self.changes
+
+    def places(self, records: Collection[Identity]) -> Iterator[Place]:
+        if not isinstance(self.changes, SpilledPlan):
+            for _, number, changes in self:
+                for at, change in enumerate(changes):
+                    if identity(change) in records:
+                        yield number, at, change
+            return
+        for _, number, entries in self._spilled(self.changes):
+            for at, (place, data) in enumerate(entries):
+                if identity_of_order(place) in records:
+                    yield number, at, decoded(data)
+
+    def _spilled(self, plan: SpilledPlan) -> Iterator[tuple[int, int, list[Entry]]]:
+        """`each_batch` over the encoded changes, by their encoded size."""
+        phase, last, number = -1, "", 0
+        batch: list[Entry] = []
+        batch_bytes = 0
+        for entry in plan.entries():
+            size = len(entry[1]) + CHANGE_OVERHEAD
+            if size > MAX_BATCH_BYTES:
+                change = decoded(entry[1])
+                raise BadInput(
+                    f"the {change.action} of {change.key!r} takes {size} bytes, more than a "
+                    f"batch may hold ({MAX_BATCH_BYTES}); shorten its values"
+                )
+            name = phase_of_order(entry[0])
+            full = len(batch) >= self.batch_size or batch_bytes + size > MAX_BATCH_BYTES
+            if batch and (full or name != last):
+                number += 1
+                yield phase, number, batch
+                batch, batch_bytes = [], 0
+            if name != last:
+                phase, last = phase + 1, name
+            batch.append(entry)
+            batch_bytes += size
+        number += 1
+        yield max(phase, 0), number, batch
 
 
 def recall(msg_id: str) -> WorkBatch | None:
@@ -86,19 +175,14 @@ async def store_plan(
     """Keep each batch, then the plan (how many batches each phase has)."""
     sizes: list[int] = []
     offered = 0
-    for phase, number, changes in batched:
-        batch = WorkBatch(
-            run_id=run_id,
-            job_id=job_id,
-            plan_hash=plan_hash,
-            phase=phase,
-            number=number,
-            changes=changes,
-            shared=shared.get(number, []),
-        )
-        await save_batch(bus, batch)
-        if offered < KEPT_CHANGES:  # this plan's first batches, those pulled first
-            offered += len(changes)
+    for number, (phase, data, batch) in enumerate(
+        batched.encoded(run_id, job_id, plan_hash, shared), start=1
+    ):
+        await save_batch(bus, run_id, number, data)
+        # This plan's first batches, those pulled first (a plan read from disk: none,
+        # decoding them here would cost what recalling them saves).
+        if batch is not None and offered < KEPT_CHANGES:
+            offered += len(batch.changes)
             _keep(batch)
         if phase == len(sizes):
             sizes.append(0)

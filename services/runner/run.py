@@ -203,7 +203,7 @@ class Planner:
         """Store the plan, record the run's state, announce the plan, start the first phase."""
         the_plan = planned.plan
         batched = Batched(the_plan.changes, job.batch_size)
-        shared, failed_records = shared_records(batched.changes_by_batch, planned.record_errors)
+        shared, failed_records = shared_records(batched, planned.record_errors)
         stored = await store_plan(
             self.bus, self.run_id, self.job_id, the_plan.hash, batched, shared
         )

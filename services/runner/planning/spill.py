@@ -19,7 +19,7 @@ import itertools
 import os
 import struct
 import tempfile
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from typing import IO, overload
 
 import msgspec
@@ -37,18 +37,44 @@ RUN_SIZE = 50_000
 READ_AHEAD = 1 << 20
 """Bytes read at once from each run while merging."""
 
-Rank = tuple[int, int, int, str, str]
-Entry = tuple[Rank, str, bytes]
-"""A change's place in its plan (rank, match key) and the change as the hash encodes it."""
+Entry = tuple[str, bytes]
+"""A change's place in its plan (`order`) and the change as the hash encodes it."""
 
 _frame = struct.Struct("<I")
 _entry_encoder = msgspec.msgpack.Encoder()
-_entry_decoder = msgspec.msgpack.Decoder(tuple[tuple[int, int, int, str, str], str, bytes])
+_entry_decoder = msgspec.msgpack.Decoder(tuple[str, bytes])
 _change_decoder = msgspec.msgpack.Decoder(Change)
+_DEPTH = 50_000
+_ESCAPES = str.maketrans({"\x00": "\x01\x01", "\x01": "\x01\x02"})
 
 
-def _place(entry: Entry) -> tuple[Rank, str]:
-    return entry[0], entry[1]
+def order(change: Change, key: str) -> str:
+    """One text that sorts as (rank, match key) — the plan's order, `Planner.finish` —
+    so that merging compares texts only: the numbers fixed-width, the texts after them
+    each ended by NUL (and a NUL or \\x01 in them escaped, keeping their order)."""
+    phase, action, depth, object_type, shown = rank(change)
+    texts = f"{object_type}\x00{shown}\x00{key}"
+    if "\x01" in texts or texts.count("\x00") != 2:
+        texts = "\x00".join(t.translate(_ESCAPES) for t in (object_type, shown, key))
+    return f"{phase:03d}{action:03d}{depth + _DEPTH:05d}{texts}"
+
+
+def phase_of_order(place: str) -> str:
+    return place[:3]
+
+
+def identity_of_order(place: str) -> tuple[str, str]:
+    """The object type and key as shown of the change at this place."""
+    object_type, shown, _ = place[11:].split("\x00")
+    if "\x01" in object_type or "\x01" in shown:
+        object_type, shown = (
+            t.replace("\x01\x01", "\x00").replace("\x01\x02", "\x01") for t in (object_type, shown)
+        )
+    return object_type, shown
+
+
+def key_of_order(place: str) -> str:
+    return place[11:].rsplit("\x00", 1)[1]
 
 
 class Spill:
@@ -64,7 +90,8 @@ class Spill:
         """Changes spilled."""
         # Lives as long as the plan read from it; deleted when closed or let go.
         self._file: IO[bytes] = tempfile.TemporaryFile(prefix="idsync-plan-")  # noqa: SIM115
-        self._runs: list[tuple[int, int]] = []
+        self._runs: list[tuple[tuple[int, int], tuple[int, int]]] = []
+        """Each run: where its entries are in the file, and where its sorted keys are."""
         self._buffer: list[Entry] = []
         self._size = 0
 
@@ -73,54 +100,68 @@ class Spill:
         self.records += 1
         planner = self.planner
         planner.on_source_only(key, record)
-        for ranked, match, change in planner.ranked:
-            self._buffer.append((ranked, match, encoded_for_hash(change)))
+        for _, match, change in planner.ranked:
+            self._buffer.append((order(change, match), encoded_for_hash(change)))
             self.entries += 1
         planner.ranked.clear()
         if len(self._buffer) >= RUN_SIZE:
             self._write_run()
 
     def _write_run(self) -> None:
-        self._buffer.sort(key=_place)
-        start = self._size
+        """The buffer sorted in plan order, then its match keys sorted (to find one twice:
+        in plan order, keys alike but for case or spaces need not be next to each other)."""
+        self._buffer.sort()
+        entries = self._chunk(_entry_encoder.encode(entry) for entry in self._buffer)
+        keys = self._chunk(sorted(key_of_order(place).encode() for place, _ in self._buffer))
+        self._runs.append((entries, keys))
+        self._buffer = []
+
+    def _chunk(self, items: Iterable[bytes]) -> tuple[int, int]:
         frames = []
-        for entry in self._buffer:
-            data = _entry_encoder.encode(entry)
+        for data in items:
             frames.append(_frame.pack(len(data)))
             frames.append(data)
         chunk = b"".join(frames)
+        start = self._size
         self._file.seek(start)
         self._file.write(chunk)
         self._file.flush()
         self._size += len(chunk)
-        self._runs.append((start, len(chunk)))
-        self._buffer = []
+        return start, len(chunk)
 
     def sorted_runs(self) -> list[Iterator[Entry]]:
-        """Each run in order; those still in memory as one more run."""
-        self._buffer.sort(key=_place)
-        runs: list[Iterator[Entry]] = [self._read(start, size) for start, size in self._runs]
+        """Each run in plan order; those still in memory as one more run."""
+        self._buffer.sort()
+        runs: list[Iterator[Entry]] = [
+            map(_entry_decoder.decode, self._frames(*entries)) for entries, _ in self._runs
+        ]
         if self._buffer:
             runs.append(iter(self._buffer))
         return runs
 
-    def _read(self, start: int, size: int) -> Iterator[Entry]:
+    def sorted_keys(self) -> Iterator[bytes]:
+        """Every spilled match key (UTF-8), in order."""
+        runs = [self._frames(*keys) for _, keys in self._runs]
+        if self._buffer:
+            runs.append(iter(sorted(key_of_order(place).encode() for place, _ in self._buffer)))
+        return heapq.merge(*runs)
+
+    def _frames(self, start: int, size: int) -> Iterator[bytes]:
         fd = self._file.fileno()
         at, end, pending = start, start + size, b""
-        while at < end or pending:
-            if at < end:
-                pending += os.pread(fd, min(READ_AHEAD, end - at), at)
-                at += READ_AHEAD
+        while at < end:
+            pending += os.pread(fd, min(READ_AHEAD, end - at), at)
+            at += READ_AHEAD
             offset = 0
             while offset + 4 <= len(pending):
                 (length,) = _frame.unpack_from(pending, offset)
                 if offset + 4 + length > len(pending):
                     break
-                yield _entry_decoder.decode(pending[offset + 4 : offset + 4 + length])
+                yield pending[offset + 4 : offset + 4 + length]
                 offset += 4 + length
             pending = pending[offset:]
-            if at >= end and pending and offset == 0:
-                raise RuntimeError("a spilled plan's run ends in the middle of a change")
+        if pending:
+            raise RuntimeError("a spilled plan's run ends in the middle of a change")
 
     @property
     def on_disk(self) -> bool:
@@ -149,18 +190,25 @@ class SpilledPlan(Sequence[Change]):
         self._case_insensitive = mapping.case_insensitive
         self._count = count
 
+    @property
+    def planned(self) -> Sequence[Change]:
+        """The changes planned in memory (the spilled ones are plain creates)."""
+        return self._planned
+
     def encoded(self) -> Iterator[bytes]:
         """Each change as the plan's hash encodes it, in order."""
-        for _, _, data in self.entries():
+        for _, data in self.entries():
             yield data
 
     def entries(self) -> Iterator[Entry]:
+        """Each change's place and encoding, in order."""
+
         def planned() -> Iterator[Entry]:
             for change in self._planned:
                 key = match_key(change.match, self._keys, self._case_insensitive) or ""
-                yield rank(change), key, encoded_for_hash(change)
+                yield order(change, key), encoded_for_hash(change)
 
-        return heapq.merge(planned(), *self._spill.sorted_runs(), key=_place)
+        return heapq.merge(planned(), *self._spill.sorted_runs())
 
     def __iter__(self) -> Iterator[Change]:
         for data in self.encoded():
@@ -191,28 +239,32 @@ class SpilledPlan(Sequence[Change]):
 def settle(
     spill: Spill, planned: Sequence[Change], mapping: ObjectMapping, new_in_memory: Collection[str]
 ) -> tuple[SpilledPlan, str]:
-    """The whole plan, and its hash — read once through, which also finds a key that two
-    spilled creates share, or one with a source record planned in memory whose key the
-    destination does not hold either (`new_in_memory`: a leaver's, say): the plan is
-    refused, as `plan()` refuses it."""
-    if new_in_memory:
-        for _, key, data in itertools.chain.from_iterable(spill.sorted_runs()):
-            if key in new_in_memory:
-                raise _duplicate(data, data)
+    """The whole plan and its hash, read once through — once the spilled keys have been
+    read once through too: a key two spilled creates share, or one with a source record
+    planned in memory whose key the destination does not hold either (`new_in_memory`: a
+    leaver's, say) refuses the plan, as `plan()` refuses it."""
+    last = b""
+    for key in spill.sorted_keys():
+        if key == last or key.decode() in new_in_memory:
+            raise _duplicate(spill, key.decode())
+        last = key
     merged = SpilledPlan(spill, planned, mapping, len(planned) + spill.entries)
     digest = PlanHash(len(merged))
-    last: Entry | None = None
-    for entry in merged.entries():
-        digest.update(entry[2])
-        if last is not None and _place(entry) == _place(last):
-            raise _duplicate(last[2], entry[2])
-        last = entry
+    for data in merged.encoded():
+        digest.update(data)
     return merged, digest.hexdigest()
 
 
-def _duplicate(first: bytes, second: bytes) -> DuplicateKey:
-    one, other = _change_decoder.decode(first), _change_decoder.decode(second)
-    return DuplicateKey(one.key, {**one.match, **one.set}, {**other.match, **other.set})
+def _duplicate(spill: Spill, key: str) -> DuplicateKey:
+    """The error naming the records of the key found twice (those spilled: the first)."""
+    found = [
+        _change_decoder.decode(data)
+        for place, data in itertools.chain.from_iterable(spill.sorted_runs())
+        if key_of_order(place) == key
+    ]
+    first = {**found[0].match, **found[0].set}
+    second = {**found[-1].match, **found[-1].set} if len(found) > 1 else first
+    return DuplicateKey(found[0].key, first, second)
 
 
 def merged_counts(planned: PlanCounts, spilled: PlanCounts) -> PlanCounts:
@@ -221,3 +273,8 @@ def merged_counts(planned: PlanCounts, spilled: PlanCounts) -> PlanCounts:
     for name, value in msgspec.structs.asdict(spilled).items():
         totals[name] += value
     return PlanCounts(**totals)
+
+
+def decoded(data: bytes) -> Change:
+    change: Change = _change_decoder.decode(data)
+    return change
