@@ -30,21 +30,24 @@ from .spill import Spill, merged_counts, settle
 LEAN_ABOVE = 250_000
 """Destination records above which planning keeps digests instead of records: reading the
 destination twice costs more time than it saves memory on smaller ones."""
+READ_TWICE = 50_000
+"""Destination records a first run (or one nearly so) reads twice for nothing: with a
+source larger than that, its creates go to disk (spill.py) rather than stay in memory."""
 
 
 async def lean_enough(mapping: ObjectMapping, sides: Sides, keys: list[str] | None) -> bool:
     """Whether the lean planning applies: every field mapped (so what is compared is known
     before the source is read), the whole job, a destination cheap to read twice — and
-    large (its `size_hint`, when it has one, above LEAN_ABOVE), or a source that large
-    (a first run: its creates go to disk, spill.py)."""
+    large (its `size_hint`, when it has one, above LEAN_ABOVE), or small (READ_TWICE)
+    while the source is larger (a first run: its creates go to disk, spill.py)."""
     destination = sides.destination
     if not (mapping.fields and keys is None and getattr(destination, "rereadable", False)):
         return False
     size_hint = getattr(destination, "size_hint", None)
-    if size_hint is None or await size_hint() > LEAN_ABOVE:
+    if size_hint is None or (found := await size_hint()) > LEAN_ABOVE:
         return True
     source_hint = getattr(sides.source, "size_hint", None)
-    return source_hint is not None and bool(await source_hint() > LEAN_ABOVE)
+    return found <= READ_TWICE and source_hint is not None and await source_hint() > READ_TWICE
 
 
 async def plan_low_memory(
