@@ -138,8 +138,7 @@ def _with_spilled(
     """The plan with the spilled creates merged in: the same plan `plan()` would give."""
     changes, plan_hash = settle(spill, the_plan.changes, mapping, new_in_memory)
     return Plan(
-        # A plan that never went to disk is held as a list, as other plans are.
-        changes=changes if spill.on_disk else list(changes),
+        changes=changes,
         counts=merged_counts(the_plan.counts, spill.planner.counts),
         hash=plan_hash,
         warnings=[*the_plan.warnings, *spill.warnings()],

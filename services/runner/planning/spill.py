@@ -32,8 +32,9 @@ from schemas.jobs import ObjectMapping
 from schemas.plan import Change, PlanCounts
 from schemas.values import Record
 
-RUN_SIZE = 50_000
-"""Creates sorted in memory before they go to disk together (about 15 MB of them)."""
+RUN_SIZE = 100_000
+"""Creates sorted in memory before they go to disk together (some 30 MB of them, encoded):
+a plan of fewer is merged from memory."""
 READ_AHEAD = 1 << 20
 """Bytes read at once from each run while merging."""
 
@@ -88,8 +89,9 @@ class Spill:
         """Source records taken (each a create, or skipped by `on_source_only`)."""
         self.entries = 0
         """Changes spilled."""
-        # Lives as long as the plan read from it; deleted when closed or let go.
-        self._file: IO[bytes] = tempfile.TemporaryFile(prefix="idsync-plan-")  # noqa: SIM115
+        self._file: IO[bytes] | None = None
+        """Made when a first run goes to disk; lives as long as the plan read from it, and
+        is deleted when closed or let go."""
         self._runs: list[tuple[tuple[int, int], tuple[int, int]]] = []
         """Each run: where its entries are in the file, and where its sorted keys are."""
         self._buffer: list[Entry] = []
@@ -123,6 +125,8 @@ class Spill:
             frames.append(data)
         chunk = b"".join(frames)
         start = self._size
+        if self._file is None:
+            self._file = tempfile.TemporaryFile(prefix="idsync-plan-")  # noqa: SIM115
         self._file.seek(start)
         self._file.write(chunk)
         self._file.flush()
@@ -147,6 +151,7 @@ class Spill:
         return heapq.merge(*runs)
 
     def _frames(self, start: int, size: int) -> Iterator[bytes]:
+        assert self._file is not None  # a run was written to it
         fd = self._file.fileno()
         at, end, pending = start, start + size, b""
         while at < end:
@@ -163,18 +168,11 @@ class Spill:
         if pending:
             raise RuntimeError("a spilled plan's run ends in the middle of a change")
 
-    @property
-    def on_disk(self) -> bool:
-        return bool(self._runs)
-
     def warnings(self) -> list[str]:
         """What planning the creates found wrong (the first ones, then how many more)."""
         planner = self.planner
         more = planner.warning_count - len(planner.warnings)
         return [*planner.warnings, *([f"... and {more} more warnings"] if more > 0 else [])]
-
-    def close(self) -> None:
-        self._file.close()
 
 
 class SpilledPlan(Sequence[Change]):
