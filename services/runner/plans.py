@@ -147,6 +147,10 @@ class Batched:
         yield max(phase, 0), number, batch
 
 
+Made = tuple[Batched, dict[int, list[Shared]]]
+"""A plan's batches as this runner has just cut and stored them, and their shared records."""
+
+
 def recall(msg_id: str) -> WorkBatch | None:
     """The batch of this id, if this process built it and has not pulled it yet."""
     global _kept_changes
@@ -200,16 +204,32 @@ def next_phase(state: RunState) -> int | None:
     return None
 
 
-async def publish_phase(bus: Bus, plan: StoredPlan, state: RunState) -> None:
+async def publish_phase(
+    bus: Bus, plan: StoredPlan, state: RunState, made: Made | None = None
+) -> None:
     """Put the batches of the first unfinished phase on the work queue (those not applied
     yet), then record that the phase is out. Publishing again is harmless: a batch is
-    stored once within the duplicate window, and applied once whatever happens."""
+    stored once within the duplicate window, and applied once whatever happens.
+
+    The batches are read from the object store — or, by the runner that has just stored
+    them, cut again from the plan it holds (`made`: reading an object back takes a
+    consumer of its own, some tens of milliseconds, for each of hundreds of batches)."""
     phase = next_phase(state)
     if phase is None:
         return
     done = set(state.done)
     numbers = [number for number in plan.numbers(phase) if number not in done]
-    if plan.apart:
+    if made is not None:
+        batched, shared = made
+        wanted = set(numbers)
+        encoded = batched.encoded(plan.run_id, plan.job_id, plan.plan_hash, shared)
+        for number, (at, data, _) in enumerate(encoded, start=1):
+            if at > phase:
+                break
+            if number in wanted:
+                msg_id = work_id(plan.run_id, plan.plan_hash, number)
+                await bus.publish_work_data(data, plan.job_id, msg_id)
+    elif plan.apart:
         for number in numbers:
             msg_id = work_id(plan.run_id, plan.plan_hash, number)
             kept = _published.get(msg_id)

@@ -232,7 +232,7 @@ class Planner:
         )
         failpoint("after-plan")
         try:
-            await publish_phase(self.bus, stored, state_now or state)
+            await publish_phase(self.bus, stored, state_now or state, (batched, shared))
         except StoreFull as error:  # the work queue is full: this run cannot be applied
             await self.fail(str(error))
 

@@ -63,11 +63,11 @@ def stored(bus: QueueAndStore, run_id: str, count: int, batch_size: int = 1) -> 
     return asyncio.run(plans.store_plan(bus, run_id, "j", "h" * 64, batched, {}))  # type: ignore[arg-type]
 
 
-def publish(bus: QueueAndStore, plan: StoredPlan) -> None:
+def publish(bus: QueueAndStore, plan: StoredPlan, made: plans.Made | None = None) -> None:
     state = RunState(
         job_id="j", state="run.planned", plan_hash=plan.plan_hash, phases=list(plan.batches)
     )
-    asyncio.run(plans.publish_phase(bus, plan, state))  # type: ignore[arg-type]
+    asyncio.run(plans.publish_phase(bus, plan, state, made))  # type: ignore[arg-type]
 
 
 def test_a_plan_kept_batch_by_batch_goes_on_the_work_queue_as_kept() -> None:
@@ -78,6 +78,14 @@ def test_a_plan_kept_batch_by_batch_goes_on_the_work_queue_as_kept() -> None:
     assert bus.queued == [bus.objects[f"run-0.{n}"] for n in (1, 2, 3)]
     queued = [c for data in bus.queued for c in decode_batch(data).changes]
     assert queued == changes(7)
+
+
+def test_the_runner_that_stored_a_plan_puts_on_the_work_queue_what_it_stored() -> None:
+    bus = QueueAndStore()
+    batched = plans.Batched(changes(7), 3)
+    plan = asyncio.run(plans.store_plan(bus, "run-5", "j", "h" * 64, batched, {}))  # type: ignore[arg-type]
+    publish(bus, plan, (batched, {}))
+    assert bus.queued == [bus.objects[f"run-5.{n}"] for n in (1, 2, 3)]
 
 
 def test_a_recalled_batch_is_the_one_on_the_work_queue_and_is_recalled_once() -> None:
