@@ -53,7 +53,12 @@ def order(change: Change, key: str) -> str:
     """One text that sorts as (rank, match key) — the plan's order, `Planner.finish` —
     so that merging compares texts only: the numbers fixed-width, the texts after them
     each ended by NUL (and a NUL or \\x01 in them escaped, keeping their order)."""
-    phase, action, depth, object_type, shown = rank(change)
+    return order_of(rank(change), key)
+
+
+def order_of(ranked: tuple[int, int, int, str, str], key: str) -> str:
+    """`order` of a change already ranked (`phases.rank`)."""
+    phase, action, depth, object_type, shown = ranked
     texts = f"{object_type}\x00{shown}\x00{key}"
     if "\x01" in texts or texts.count("\x00") != 2:
         texts = "\x00".join(t.translate(_ESCAPES) for t in (object_type, shown, key))
@@ -102,8 +107,8 @@ class Spill:
         self.records += 1
         planner = self.planner
         planner.on_source_only(key, record)
-        for _, match, change in planner.ranked:
-            self._buffer.append((order(change, match), encoded_for_hash(change)))
+        for ranked, match, change in planner.ranked:
+            self._buffer.append((order_of(ranked, match), encoded_for_hash(change)))
             self.entries += 1
         planner.ranked.clear()
         if len(self._buffer) >= RUN_SIZE:
