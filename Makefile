@@ -53,6 +53,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/one_change.py --runs $(if $(FULL),15,5)
 	$(BIN)/python bench/scale_out.py --records $(if $(FULL),100000,10000)
 	$(BIN)/python bench/history.py --people $(if $(FULL),100000,20000)
+	$(BIN)/python bench/commands.py
 
 clean:
 	rm -rf $(VENV) .idsync .pytest_cache .mypy_cache .ruff_cache

@@ -13,21 +13,36 @@ times, on the same machine in the same run:
               record compared, mapped as the job maps it)
 and prints records/second, each run's ratio to its reference and the services' peak
 memory. `make bench` runs it with 20,000 people; `make bench FULL=1` with 100,000.
+
+    .venv/bin/python bench/csv_to_sqlite.py --metrics-overhead 5 [--people 100000]
+
+measures instead what serving the metrics costs (IDSYNC_METRICS_PORT): two sets of
+services, each with its own nats-server, one with the metrics off and one with them on
+(scraped every second meanwhile, as Prometheus would, only faster), run the same job in
+turn, ROUNDS times each — a first run (the table removed before it) and a re-run — and
+the medians are compared: the ratio on / off, in the same run on the same machine, of the
+time from request to finished and of the CPU time the services' process spent on it (the
+steadier figure on a machine other work shares).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import csv
 import os
 import shutil
 import signal
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from core.checks.job import check_job
@@ -38,7 +53,7 @@ from services.common.definitions import load_connections, load_job
 from services.common.embedded import EmbeddedNats
 from services.common.jetstream import wait_for_infrastructure
 from services.common.people import FIELDS, people, write_csv
-from services.common.settings import Settings
+from services.common.settings import METRICS_URL_FILE, Settings
 from services.providers import FACTS
 
 JOB = """\
@@ -210,6 +225,120 @@ async def main(count: int) -> None:
     print(f"services' peak memory (runner + workflow process): {peak:.0f} MiB")
 
 
+@contextmanager
+def serving(folder: Path, metrics: bool) -> Iterator[tuple[Settings, int]]:
+    """A nats-server and the workflow and runner in their own process, in `folder`; the
+    settings to reach them and the services' pid."""
+    server = EmbeddedNats(folder / "nats")
+    url = server.start()
+    settings = Settings(home=folder / "home", nats_url=url, principal="bench")
+    env = {**os.environ, "IDSYNC_NATS_URL": url, "IDSYNC_HOME": str(settings.home)}
+    env.pop("IDSYNC_METRICS_PORT", None)
+    if metrics:
+        env["IDSYNC_METRICS_PORT"] = "0"
+    services = subprocess.Popen(
+        [sys.executable, "-m", "services.cli.main", "serve", "workflow", "runner"],
+        env=env,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield settings, services.pid
+    finally:
+        services.send_signal(signal.SIGTERM)
+        services.wait(30)
+        server.stop()
+
+
+def cpu_seconds(pid: int) -> float:
+    """The CPU time a process has used (user + system), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def measured_run(settings: Settings, pid: int) -> tuple[float, float, RunFinished]:
+    """A run's wall time and the CPU time the services spent on it."""
+    cpu = cpu_seconds(pid)
+    seconds, end = await timed_run(settings)
+    return seconds, cpu_seconds(pid) - cpu, end
+
+
+async def put_job(settings: Settings, folder: Path) -> None:
+    async with connect(settings) as session:
+        await wait_for_infrastructure(session.js)  # the services create it
+        for connection in load_connections(folder / "connections.toml"):
+            await session.store.put_connection(connection)
+        job = load_job(folder / "job.toml")
+        check_job(job, {c.id: c for c in await session.store.connections()}, FACTS)
+        await session.store.put_job(job)
+
+
+async def scraping(settings: Settings, stop: asyncio.Event) -> int:
+    """Scrape /metrics every second until `stop`, as Prometheus would; how many times."""
+    url_file = settings.home / METRICS_URL_FILE
+    while not url_file.is_file():
+        await asyncio.sleep(0.1)
+    url = url_file.read_text().strip() + "/metrics"
+    scrapes = 0
+    while not stop.is_set():
+        await asyncio.to_thread(lambda: urllib.request.urlopen(url, timeout=5).read())
+        scrapes += 1
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 1.0)
+    return scrapes
+
+
+async def overhead(count: int, rounds: int) -> None:
+    """Metrics on vs off: the same runs, alternated, medians compared."""
+    root = Path(tempfile.mkdtemp(prefix="idsync-bench-metrics-"))
+    folders = {"off": root / "off", "on": root / "on"}
+    rows = people(count)
+    for folder in folders.values():
+        folder.mkdir()
+        write_csv(folder / "people.csv", rows)
+        (folder / "connections.toml").write_text(CONNECTIONS)
+        (folder / "job.toml").write_text(JOB)
+    # side → run → measure ("wall", "cpu") → one figure per round
+    figures: dict[str, dict[str, dict[str, list[float]]]] = {
+        side: {run: {"wall": [], "cpu": []} for run in ("first", "rerun")} for side in folders
+    }
+    with serving(folders["off"], False) as off, serving(folders["on"], True) as on:
+        sides = {"off": off, "on": on}
+        for side, (settings, _) in sides.items():
+            await put_job(settings, folders[side])
+        stop = asyncio.Event()
+        scraper = asyncio.create_task(scraping(on[0], stop))
+        await asyncio.sleep(1.0)  # the services' start-up is not counted
+        for round_ in range(rounds):
+            # Alternate which goes first, so neither always runs on a warmer machine.
+            order = ("off", "on") if round_ % 2 == 0 else ("on", "off")
+            for side in order:
+                settings, pid = sides[side]
+                (folders[side] / "idsync.db").unlink(missing_ok=True)
+                for run in ("first", "rerun"):
+                    wall, cpu, end = await measured_run(settings, pid)
+                    if run == "first":
+                        assert end.stats.created == count
+                    else:
+                        assert end.stats.written == 0
+                    figures[side][run]["wall"].append(wall)
+                    figures[side][run]["cpu"].append(cpu)
+        stop.set()
+        scrapes = await scraper
+    print(f"people: {count:,}   rounds: {rounds}   (files in {root})")
+    print(f"metrics scraped {scrapes} times during the runs; medians, metrics on / off:")
+    for run in ("first", "rerun"):
+        what = "first run (all created)" if run == "first" else "re-run (nothing to write)"
+        for measure in ("wall", "cpu"):
+            off_median = statistics.median(figures["off"][run][measure])
+            on_median = statistics.median(figures["on"][run][measure])
+            ratio = on_median / off_median
+            label = "request → finished" if measure == "wall" else "services' CPU time"
+            print(
+                f"{what + ',':28} {label + ':':22} off {off_median:6.2f} s   "
+                f"on {on_median:6.2f} s   = {ratio:.3f}x ({(ratio - 1) * 100:+.1f}%)"
+            )
+
+
 def line(what: str, seconds: float, count: int) -> None:
     print(f"{what + ':':40} {seconds:6.2f} s  {count / seconds:>9,.0f} records/s")
 
@@ -217,4 +346,14 @@ def line(what: str, seconds: float, count: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--people", type=int, default=100_000, help="how many (default 100,000)")
-    asyncio.run(main(parser.parse_args().people))
+    parser.add_argument(
+        "--metrics-overhead",
+        type=int,
+        metavar="ROUNDS",
+        help="measure the metrics' cost instead: ROUNDS runs with them off and on, alternated",
+    )
+    arguments = parser.parse_args()
+    if arguments.metrics_overhead:
+        asyncio.run(overhead(arguments.people, arguments.metrics_overhead))
+    else:
+        asyncio.run(main(arguments.people))

@@ -28,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.*, bench.*
 
-from bench.sql_runs import COLUMNS, line, report, three_runs
+from bench.sql_runs import COLUMNS, alone_and_runs, line, report
 from services.common.people import people, write_csv
 from tests.mysql_server import Instance, Server
 
@@ -38,22 +38,6 @@ TABLE = (
     + ", UNIQUE KEY `idsync_key` (employee_id)) ENGINE=InnoDB "
     "DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
 )
-
-
-def connections(server: Server, secret: Path) -> str:
-    return f"""\
-[files]
-provider = "csv"
-directory = "."
-delimiter = ";"
-[db]
-provider = "mysql"
-host = "{server.host}"
-port = {server.port}
-database = "{server.database}"
-user = "{server.user}"
-password = {{ file = "{secret}" }}
-"""
 
 
 def load_data(server: Server, csv_path: Path) -> float:
@@ -92,11 +76,15 @@ async def main(count: int) -> None:
         write_csv(csv_path, rows)
         server.sql(TABLE)
         load_seconds = load_data(server, csv_path)
-        assert rows_in(server) == count
-        server.sql("TRUNCATE people")
-        secret = folder / "my-password"
-        secret.write_text(server.password + "\n")
-        runs = await three_runs(folder, connections(server, secret), rows, csv_path)
+        alone, runs = await alone_and_runs(
+            "mysql",
+            server,
+            folder,
+            rows,
+            csv_path,
+            lambda: server.sql("TRUNCATE people"),
+            lambda: rows_in(server),
+        )
     finally:
         instance.stop()
         shutil.rmtree(server_folder, ignore_errors=True)
@@ -104,7 +92,7 @@ async def main(count: int) -> None:
 
     print(f"CSV → MariaDB, {count:,} people")
     line("reference: mariadb LOAD DATA LOCAL INFILE", load_seconds, count)
-    report(runs, count, "LOAD DATA", load_seconds)
+    report(runs, count, "LOAD DATA", load_seconds, alone)
 
 
 if __name__ == "__main__":

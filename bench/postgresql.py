@@ -29,7 +29,7 @@ import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.*, bench.*
 
-from bench.sql_runs import COLUMNS, line, report, three_runs
+from bench.sql_runs import COLUMNS, alone_and_runs, line, report
 from services.common.people import people, write_csv
 from tests.postgresql_server import Cluster, Server
 
@@ -37,23 +37,6 @@ TABLE = (
     f"CREATE TABLE people ({', '.join(f'{c} text' for c in COLUMNS)});\n"
     "CREATE UNIQUE INDEX people_idsync_key ON people (employee_id);\n"
 )
-
-
-def connections(server: Server, secret: Path) -> str:
-    return f"""\
-[files]
-provider = "csv"
-directory = "."
-delimiter = ";"
-[db]
-provider = "postgresql"
-host = "{server.host}"
-port = {server.port}
-database = "{server.database}"
-user = "{server.user}"
-password = {{ file = "{secret}" }}
-sslmode = "disable"
-"""
 
 
 def psql_copy(server: Server, csv_path: Path) -> float:
@@ -99,11 +82,15 @@ async def main(count: int) -> None:
         assert rows_in(server) == count
         server.psql("TRUNCATE people")
         asyncpg_seconds = await asyncpg_copy(server, csv_path)
-        assert rows_in(server) == count
-        server.psql("TRUNCATE people; VACUUM ANALYZE people")
-        secret = folder / "pg-password"
-        secret.write_text(server.password + "\n")
-        runs = await three_runs(folder, connections(server, secret), rows, csv_path)
+        alone, runs = await alone_and_runs(
+            "postgresql",
+            server,
+            folder,
+            rows,
+            csv_path,
+            lambda: server.psql("TRUNCATE people; VACUUM ANALYZE people"),
+            lambda: rows_in(server),
+        )
     finally:
         cluster.stop()
         shutil.rmtree(server_folder, ignore_errors=True)
@@ -112,7 +99,7 @@ async def main(count: int) -> None:
     print(f"CSV → PostgreSQL, {count:,} people")
     line("reference: psql \\copy", copy_seconds, count)
     line("reference: COPY through asyncpg", asyncpg_seconds, count)
-    report(runs, count, "psql \\copy", copy_seconds)
+    report(runs, count, "psql \\copy", copy_seconds, alone)
     print(f"{'':44}= {runs.first / asyncpg_seconds:.2f}x COPY through asyncpg")
 
 

@@ -32,6 +32,7 @@ from services.common.embedded import EmbeddedNats
 from services.common.people import FIELDS, people
 from services.common.settings import Settings
 from tests.postgresql_server import Cluster, Server
+from tests.sql_servers import connection_toml
 
 JOB = """\
 id = "million"
@@ -43,19 +44,6 @@ fields = [
   { to = "employee_id" }, { to = "first_name" }, { to = "last_name" }, { to = "email" },
   { to = "department" }, { to = "title" }, { to = "groups", delimiter = "|" },
 ]
-"""
-
-
-def connections(server: Server, secret: Path) -> str:
-    return f"""\
-[db]
-provider = "postgresql"
-host = "{server.host}"
-port = {server.port}
-database = "{server.database}"
-user = "{server.user}"
-password = {{ file = "{secret}" }}
-sslmode = "disable"
 """
 
 
@@ -102,9 +90,8 @@ async def main(count: int) -> None:
     processes: list[subprocess.Popen[bytes]] = []
     try:
         await fill(server, count)
-        secret = folder / "pg-password"
-        secret.write_text(server.password + "\n")
-        (folder / "connections.toml").write_text(connections(server, secret))
+        db = connection_toml("postgresql", "db", server, folder)
+        (folder / "connections.toml").write_text(db)
         url = nats.start()
         settings = Settings(home=folder / "home", nats_url=url, principal="bench")
         env = {**os.environ, "IDSYNC_NATS_URL": url, "IDSYNC_HOME": str(settings.home)}

@@ -1,20 +1,44 @@
 """What the SQL benches share (bench/postgresql.py, bench/mysql.py): the job, the three
-timed runs through the services, and the report next to the targets."""
+timed runs through the services, the provider writing the same creates alone (the write
+itself, without the services around it), and the report next to the targets."""
 
 from __future__ import annotations
 
 import asyncio
+import gc
+import io
 import os
 import signal
 import subprocess
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.ldap import define, start_services, timed_run
+from bench.ldap import define, start_services
+from core.engine.batching import split_batches
+from schemas.connections import MysqlConnection, PostgresqlConnection
+from schemas.events import RunFinished
+from schemas.jobs import Endpoint
+from schemas.plan import Change
+from services.cli.client import connect
+from services.cli.output import Progress
+from services.cli.watch import follow_run
+from services.common.collector import THRESHOLDS
 from services.common.embedded import EmbeddedNats
 from services.common.people import write_csv
 from services.common.settings import Settings
+from services.providers import open_provider
+from services.providers.base import Layout
+from services.runner.plans import MAX_BATCH_BYTES
+from tests.sql_servers import Login, SqlProvider, connection_toml, sql_connection
 
+FILES = """\
+[files]
+provider = "csv"
+directory = "."
+delimiter = ";"
+"""
 COLUMNS = ("employee_id", "given_name", "surname", "mail", "department", "title", "groups")
 JOB = """\
 id = "bench"
@@ -31,23 +55,73 @@ fields = [
 """
 
 
+class Phases(Progress):
+    """When a followed run was planned and when its last batch was applied (monotonic)."""
+
+    def __init__(self) -> None:
+        super().__init__(io.StringIO())
+        self.planned = self.applied = 0.0
+
+    def start(self, total: int) -> None:
+        super().start(total)
+        self.planned = self.applied = time.monotonic()
+
+    def advance(self, amount: int) -> None:
+        super().advance(amount)
+        self.applied = time.monotonic()
+
+
+@dataclass(frozen=True)
+class Run:
+    seconds: float
+    """Request → finished."""
+    planning: float
+    """Request → planned (reading both sides, mapping, planning, storing the plan)."""
+    applying: float
+    """Planned → the last batch applied (queueing, writing, recording each batch)."""
+
+
+async def timed_run(settings: Settings, job: str) -> tuple[Run, RunFinished]:
+    phases = Phases()
+    async with connect(settings) as session:
+        started = time.monotonic()
+        _, end = await follow_run(session, job, None, phases)
+    assert isinstance(end, RunFinished), end
+    ended = time.monotonic()
+    planned = phases.planned or ended
+    return Run(ended - started, planned - started, phases.applied - planned), end
+
+
 @dataclass(frozen=True)
 class Runs:
-    first: float
-    """Seconds of the first run (all created)."""
-    rerun: float
-    """Of the re-run with nothing to write."""
-    some: float
-    """Of the re-run with 1% of the people changed."""
+    first_run: Run
+    """The first run (all created)."""
+    rerun_run: Run
+    """The re-run with nothing to write."""
+    some_run: Run
+    """The re-run with 1% of the people changed."""
     changed: int
+
+    @property
+    def first(self) -> float:
+        return self.first_run.seconds
+
+    @property
+    def rerun(self) -> float:
+        return self.rerun_run.seconds
+
+    @property
+    def some(self) -> float:
+        return self.some_run.seconds
 
 
 async def three_runs(
-    folder: Path, connections_toml: str, rows: list[dict[str, str]], csv_path: Path
+    folder: Path, db_toml: str, rows: list[dict[str, str]], csv_path: Path
 ) -> Runs:
-    """A first run of the CSV into the (empty) table, a re-run, and one with 1% changed,
-    each checked, through an embedded nats-server and the services as processes."""
-    (folder / "connections.toml").write_text(connections_toml)
+    """A first run of the CSV into the (empty) table of connection `db` (`db_toml`), a
+    re-run, and one with 1% changed, each checked, through an embedded nats-server and the
+    services as processes."""
+    (folder / "connections.toml").write_text(FILES + db_toml)
     nats = EmbeddedNats(folder / "nats")
     services: subprocess.Popen[bytes] | None = None
     try:
@@ -75,14 +149,102 @@ async def three_runs(
     return Runs(first_seconds, rerun_seconds, some_seconds, changed)
 
 
-def report(runs: Runs, count: int, reference: str, reference_seconds: float) -> None:
-    """The runs next to the bulk load `reference`, and the re-runs next to the first."""
+def creates(rows: list[dict[str, str]]) -> list[Change]:
+    """The changes the job's first run plans for the people."""
+    return [
+        Change(
+            action="create",
+            key=row["employee_id"],
+            match={"employee_id": row["employee_id"]},
+            set={
+                "employee_id": row["employee_id"],
+                "given_name": row["first_name"],
+                "surname": row["last_name"],
+                "mail": row["email"],
+                "department": row["department"],
+                "title": row["title"],
+                "groups": row["groups"].split("|"),
+            },
+        )
+        for row in rows
+    ]
+
+
+async def provider_write(
+    connection: PostgresqlConnection | MysqlConnection, rows: list[dict[str, str]]
+) -> float:
+    """The provider alone applying the first run's creates into the (empty) table, in
+    batches as the work queue holds them, each opened as a runner opens it and as many at
+    once as a runner applies (IDSYNC_RUNNER_CONCURRENCY's default): the write itself,
+    without planning, the journal or the queue."""
+    layout = Layout(keys=("employee_id",), fields=COLUMNS, multi_valued={"groups": "|"})
+    endpoint = Endpoint(connection=connection.id, table="people")
+    batches = split_batches(creates(rows), 5000, MAX_BATCH_BYTES)
+    at_once = asyncio.Semaphore(Settings().runner_concurrency)
+
+    async def write(batch: list[Change]) -> None:
+        async with at_once:
+            side = open_provider(connection, endpoint, layout)
+            await side.open(write=True)
+            try:
+                outcomes = await side.apply(batch)
+            finally:
+                await side.close()
+        assert all(outcome.error is None for outcome in outcomes)
+
+    before = gc.get_threshold()
+    gc.set_threshold(*THRESHOLDS)  # as in the services
+    try:
+        started = time.perf_counter()
+        await asyncio.gather(*(write(batch) for batch in batches))
+        return time.perf_counter() - started
+    finally:
+        gc.set_threshold(*before)
+
+
+async def alone_and_runs(
+    provider: SqlProvider,
+    server: Login,
+    folder: Path,
+    rows: list[dict[str, str]],
+    csv_path: Path,
+    empty: Callable[[], object],
+    count: Callable[[], int],
+) -> tuple[float, Runs]:
+    """After the bulk load (its rows in the table): the provider alone, then the three
+    runs, each into the table `empty` empties; `count` its rows."""
+    assert count() == len(rows)
+    empty()
+    alone = await provider_write(sql_connection(provider, server, folder, "db"), rows)
+    assert count() == len(rows)
+    empty()
+    db = connection_toml(provider, "db", server, folder)
+    return alone, await three_runs(folder, db, rows, csv_path)
+
+
+def report(runs: Runs, count: int, reference: str, reference_seconds: float, alone: float) -> None:
+    """The runs next to the bulk load `reference`, and the re-runs next to the first;
+    the provider writing `alone`, and what the services add to it."""
+    line("the provider alone, the same creates", alone, count)
+    print(f"{'':44}= {alone / reference_seconds:.2f}x {reference}")
     line("idsync first run (all created)", runs.first, count)
+    phases(runs.first_run)
     ratio("first run", runs.first / reference_seconds, reference, 2.0)
+    print(f"{'':44}  the services around the write: {runs.first - alone:.2f} s")
     line("idsync re-run (nothing to write)", runs.rerun, count)
+    phases(runs.rerun_run)
     ratio("re-run", runs.rerun / runs.first, "the first run", 0.5)
     line(f"idsync re-run, 1% changed ({runs.changed:,} updated)", runs.some, count)
+    phases(runs.some_run)
     ratio("1% changed", runs.some / runs.first, "the first run", 0.3)
+
+
+def phases(run: Run) -> None:
+    rest = run.seconds - run.planning - run.applying
+    print(
+        f"{'':44}  request → planned {run.planning:.2f} s, batches applied in "
+        f"{run.applying:.2f} s, finishing {rest:.2f} s"
+    )
 
 
 def line(what: str, seconds: float, count: int) -> None:

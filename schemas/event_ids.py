@@ -10,6 +10,8 @@ way (`work_id`).
 
 from __future__ import annotations
 
+from datetime import datetime
+
 HASH_CHARS = 16
 """The characters of a plan's hash an id keeps: enough to tell a run's plans apart."""
 
@@ -158,3 +160,10 @@ def notify_failed_id(event_id: str, part: str) -> str:
 def retried_id(original_id: str, letter: int) -> str:
     """A dead letter's message published again: the original's id and the letter's number."""
     return f"{original_id}.retry.{letter}"
+
+
+# Roles: once per change (the time it was made names it).
+
+
+def role_changed_id(role_id: str, at: datetime) -> str:
+    return f"role.{role_id}.{at.strftime('%Y%m%dT%H%M%S%fZ')}"

@@ -13,6 +13,7 @@ import msgspec
 
 from .ids import new_event_id, utcnow
 from .plan import PlanCounts, RecordError, RunStats
+from .roles import Role
 
 Trigger = Literal["manual", "schedule", "external"]
 
@@ -287,6 +288,19 @@ class CollectionEnded(_CollectionEvent, tag="collection.ended", frozen=True):
     """Who cancelled it."""
 
 
+class RoleChanged(_Event, frozen=True, tag="role.changed"):
+    """A role defined, restored as it ships, removed, granted or revoked, by whom: on
+    idsync.role.changed.<role> (`job_id` holds the role's id, `run_id` is empty)."""
+
+    change: str
+    """defined, restored, removed, granted, revoked."""
+    by: str
+    grantee: str = ""
+    """Whom a grant or revoke is about."""
+    definition: Role | None = None
+    """The role as defined (defined only)."""
+
+
 Event = (
     RunRequested
     | RunApproved
@@ -311,6 +325,7 @@ Event = (
     | CollectionStepStarted
     | CollectionStepEnded
     | CollectionEnded
+    | RoleChanged
 )
 
 END_STATES: tuple[type[_Event], ...] = (RunFinished, RunFailed, RunCancelled, RunDenied, RunExpired)

@@ -63,7 +63,9 @@ class JobVersion(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     cannot read)."""
 
 
-Asked = Literal["run", "errors", "events", "changes", "logs", "object", "runs", "why", "versions"]
+Asked = Literal[
+    "run", "errors", "events", "changes", "logs", "object", "runs", "why", "versions", "roles"
+]
 
 
 class HistoryQuery(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -74,7 +76,9 @@ class HistoryQuery(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     lines the services logged about it, in the order they were logged); object: every
     change of one object (by key), newest first; runs: the runs recorded, newest first;
     why: the change that last wrote `field` of `key` by `job_id`, with the job's version
-    its run was planned with; versions: every recorded version of `job_id`, newest first."""
+    its run was planned with; versions: every recorded version of `job_id`, newest first;
+    roles: every change of a role (`role.changed`, of the role `job_id` when given), oldest
+    first, in `events`."""
     run_id: str = ""
     key: str = ""
     job_id: str = ""

@@ -19,7 +19,15 @@ SCHEDULE_EVENTS = f"{PREFIX}.schedule.>"
 """What the scheduler says besides asking for runs: a fire skipped, fires missed."""
 COLLECTION_EVENTS = f"{PREFIX}.collection.>"
 """Collection runs: asked for, each job's step started and ended, the end."""
-JOURNAL_SUBJECTS = [RUN_EVENTS, f"{PREFIX}.job.>", SCHEDULE_EVENTS, COLLECTION_EVENTS]
+ROLE_EVENTS = f"{PREFIX}.role.>"
+"""Roles defined, removed, granted and revoked (role.changed)."""
+JOURNAL_SUBJECTS = [
+    RUN_EVENTS,
+    f"{PREFIX}.job.>",
+    SCHEDULE_EVENTS,
+    COLLECTION_EVENTS,
+    ROLE_EVENTS,
+]
 ALL_WORK = f"{PREFIX}.work.>"
 WORK_SUBJECTS = [ALL_WORK]
 COMMANDS = f"{PREFIX}.cmd.>"

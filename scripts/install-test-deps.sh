@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages some tests need (a real OpenLDAP server and its tools,
-# a Samba AD domain controller, PostgreSQL, MariaDB), when they are missing and this runs as root
+# a Samba AD domain controller, PostgreSQL, MariaDB, Prometheus's promtool), when they are missing and this runs as root
 # (as CI does).
 # Otherwise it only says what is missing: those tests then skip, each naming the package
 # to install.
@@ -25,6 +25,9 @@ if ! command -v samba-tool >/dev/null 2>&1 || [ ! -x /usr/sbin/samba ]; then
   packages+=(samba samba-ad-dc samba-ad-provision samba-dsdb-modules samba-vfs-modules
     winbind krb5-user ldb-tools)
 fi
+# The alert rules in deploy/ are loaded by promtool (tests/unit/test_deploy.py); Debian
+# ships it in the prometheus package (19 MB), whose server is never started here.
+command -v promtool >/dev/null 2>&1 || packages+=(prometheus)
 
 [ ${#packages[@]} -eq 0 ] && exit 0
 
@@ -47,7 +50,7 @@ SEL
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 # policy-rc.d answering 101 keeps the packages from starting the system slapd, samba,
-# postgresql and mariadb.
+# postgresql, mariadb and prometheus.
 policy=/usr/sbin/policy-rc.d
 created_policy=0
 if [ ! -e "$policy" ]; then

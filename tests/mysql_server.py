@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from tests.ldap_server import free_port
-from tests.sql_servers import database_name, given, session_server
+from tests.sql_servers import client_output, given, own_database, session_server
 
 USER = "idsync"
 PASSWORD = "secret-my-pw"
@@ -50,17 +50,8 @@ class Server:
         output, tab-separated, without column names."""
         client = shutil.which("mariadb") or shutil.which("mysql") or "mariadb"
         where = ["--protocol=TCP", "-h", self.host, "-P", str(self.port), "-u", self.user]
-        done = subprocess.run(
-            [client, "--no-defaults", *where, "-N", "-B", database or self.database],
-            input=sql,
-            capture_output=True,
-            text=True,
-            check=False,
-            env={**os.environ, "MYSQL_PWD": self.password},
-        )
-        if done.returncode:
-            raise RuntimeError(f"mariadb failed: {done.stderr}")
-        return done.stdout
+        command = [client, "--no-defaults", *where, "-N", "-B", database or self.database]
+        return client_output("mariadb", command, sql, {**os.environ, "MYSQL_PWD": self.password})
 
 
 class Instance:
@@ -147,7 +138,7 @@ def mysql() -> Iterator[Server]:
 @pytest.fixture
 def my_database(mysql: Server) -> Iterator[Server]:
     """The session's server, with a database of this test's own."""
-    name = database_name()
-    mysql.sql(f"CREATE DATABASE `{name}`")
-    yield Server(mysql.host, mysql.port, mysql.user, mysql.password, name)
-    mysql.sql(f"DROP DATABASE IF EXISTS `{name}`")
+    s = mysql
+    yield from own_database(
+        s.sql, lambda name: Server(s.host, s.port, s.user, s.password, name), "`"
+    )

@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 
 from tests.ldap_server import free_port
-from tests.sql_servers import database_name, given, session_server
+from tests.sql_servers import client_output, given, own_database, session_server
 
 USER = "idsync"
 PASSWORD = "secret-pg-pw"
@@ -61,16 +61,8 @@ class Server:
     def psql(self, sql: str, database: str | None = None) -> str:
         """Runs SQL with psql (natively, not through the provider); its output."""
         psql = shutil.which("psql") or str((bin_folder() or Path("/usr/bin")) / "psql")
-        done = subprocess.run(
-            [psql, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", self.dsn(database)],
-            input=sql,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if done.returncode:
-            raise RuntimeError(f"psql failed: {done.stderr}")
-        return done.stdout
+        options = ["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"]
+        return client_output("psql", [psql, *options, "-d", self.dsn(database)], sql)
 
 
 class Cluster:
@@ -155,7 +147,7 @@ def postgresql() -> Iterator[Server]:
 @pytest.fixture
 def pg_database(postgresql: Server) -> Iterator[Server]:
     """The session's server, with a database of this test's own."""
-    name = database_name()
-    postgresql.psql(f'CREATE DATABASE "{name}"')
-    yield Server(postgresql.host, postgresql.port, postgresql.user, postgresql.password, name)
-    postgresql.psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    s = postgresql
+    yield from own_database(
+        s.psql, lambda name: Server(s.host, s.port, s.user, s.password, name), '"', " WITH (FORCE)"
+    )

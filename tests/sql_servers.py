@@ -1,19 +1,29 @@
 """What the throwaway PostgreSQL and MariaDB servers (tests/postgresql_server.py,
 tests/mysql_server.py) share: a server given by a URL instead, the session fixture's
-start, skip and clean-up, and the names of the per-test databases."""
+start, skip and clean-up, and the names of the per-test databases; and what the tests
+and benches of both providers share: a connection to a server's login (as a definition
+or as TOML), a provider opened on it and everything it reads."""
 
 from __future__ import annotations
 
 import itertools
 import os
 import shutil
+import subprocess
 import tempfile
 import urllib.parse
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import Literal, Protocol, TypeVar
 
+import msgspec
 import pytest
+
+from schemas.connections import MysqlConnection, PostgresqlConnection
+from schemas.jobs import Endpoint
+from schemas.values import Record
+from services.providers import open_provider
+from services.providers.base import Layout, Provider
 
 S = TypeVar("S")
 S_co = TypeVar("S_co", covariant=True)
@@ -71,3 +81,95 @@ _databases = itertools.count(1)
 def database_name() -> str:
     """A name no other test of any process uses."""
     return f"idsync_test_{os.getpid()}_{next(_databases)}"
+
+
+def own_database(
+    run: Callable[[str], object], on: Callable[[str], S], mark: str, drop: str = ""
+) -> Iterator[S]:
+    """A database of the test's own on a server (`run` runs SQL there, `on` is the same
+    login on another database; `mark` quotes names), dropped after the test."""
+    name = database_name()
+    run(f"CREATE DATABASE {mark}{name}{mark}")
+    yield on(name)
+    run(f"DROP DATABASE IF EXISTS {mark}{name}{mark}{drop}")
+
+
+def client_output(
+    what: str, command: list[str], sql: str, env: dict[str, str] | None = None
+) -> str:
+    """What a server's own command-line client prints for SQL given on its input."""
+    done = subprocess.run(command, input=sql, capture_output=True, text=True, check=False, env=env)
+    if done.returncode:
+        raise RuntimeError(f"{what} failed: {done.stderr}")
+    return done.stdout
+
+
+SqlProvider = Literal["postgresql", "mysql"]
+
+
+class Login(Protocol):
+    """A server's address and login (tests/postgresql_server.py, tests/mysql_server.py)."""
+
+    host: str
+    port: int
+    user: str
+    password: str
+    database: str
+
+
+def password_file(provider: SqlProvider, server: Login, folder: Path) -> Path:
+    """The login's password in a file in `folder`, for a connection's secret reference."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{provider}-password"
+    path.write_text(server.password + "\n")
+    return path
+
+
+def sql_connection(
+    provider: SqlProvider, server: Login, folder: Path, id: str, user: str | None = None
+) -> PostgresqlConnection | MysqlConnection:
+    """A connection to the server as its login (or as `user`, with the same password file:
+    write another password in it), TLS off (a loopback server of the tests' own)."""
+    fields: dict[str, object] = {
+        "provider": provider,
+        "id": id,
+        "host": server.host,
+        "port": server.port,
+        "database": server.database,
+        "user": user or server.user,
+        "password": {"file": str(password_file(provider, server, folder))},
+    }
+    if provider == "postgresql":
+        fields["sslmode"] = "disable"
+    return msgspec.convert(fields, PostgresqlConnection | MysqlConnection)
+
+
+def connection_toml(provider: SqlProvider, name: str, server: Login, folder: Path) -> str:
+    """The same connection as a connections.toml section `[name]`."""
+    secret = password_file(provider, server, folder)
+    tls = 'sslmode = "disable"\n' if provider == "postgresql" else ""
+    return f"""[{name}]
+provider = "{provider}"
+host = "{server.host}"
+port = {server.port}
+database = "{server.database}"
+user = "{server.user}"
+password = {{ file = "{secret}" }}
+{tls}"""
+
+
+async def opened(
+    connection: PostgresqlConnection | MysqlConnection,
+    endpoint: Endpoint,
+    layout: Layout,
+    *,
+    write: bool = False,
+) -> Provider:
+    """The provider of one side, opened."""
+    provider = open_provider(connection, endpoint, layout)
+    await provider.open(write=write)
+    return provider
+
+
+async def read_all(provider: Provider) -> list[Record]:
+    return [record async for batch in provider.read(100) for record in batch]

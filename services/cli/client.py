@@ -160,6 +160,10 @@ class Session:
         if not await self.store.delete_template(template_id):
             raise NotFound(f"no template {template_id!r}: `idsync template list` shows them")
 
+    async def ask(self, verb: str, payload: bytes) -> CommandReply:
+        """Send a command the workflow answers (roles, grants, whoami); its reply."""
+        return await self._ask(verb, payload)
+
     async def request_run(
         self, job_id: str, keys: list[str] | None = None, changed_only: bool = False
     ) -> str:

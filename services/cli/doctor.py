@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+import httpx
 import msgspec
 import nats.js.errors
 from nats.js.api import DiscardPolicy
@@ -12,15 +13,17 @@ from core.errors import IdsyncError, Unreachable
 from schemas.ids import utcnow
 from schemas.subjects import command_subject
 from services.common.jetstream import BUCKETS, CONSUMERS, PLANS_BUCKET, stream_configs
+from services.common.runners import runners
+from services.common.settings import METRICS_URL_FILE, Settings
 from services.providers import check_reachable
 from services.providers.reach import writers
-from services.runner.health import runners
 
 from .client import Session, connect
 from .output import print_json
 
 EXIT_PROBLEMS = 6
 FULL = 0.8  # a stream this full is reported before it refuses events
+HEALTH_TIMEOUT = 5.0  # seconds a service's /readyz may take
 
 
 class Finding(msgspec.Struct, frozen=True):
@@ -39,6 +42,7 @@ async def doctor(args: argparse.Namespace) -> int:
         findings += await _buckets(session)
         findings += await _commands(session)
         findings += await _runners(session)
+        findings += await services_health(session.settings)
         findings += await _connections(session)
     if args.json:
         print_json(findings)
@@ -162,6 +166,37 @@ async def _runners(session: Session) -> list[Finding]:
         )
         for runner in found
     ]
+
+
+def health_urls(settings: Settings) -> list[str]:
+    """IDSYNC_HEALTH_URLS, else the metrics port `idsync up` (IDSYNC_METRICS_PORT=0) wrote."""
+    if settings.health_urls:
+        return list(settings.health_urls)
+    written = settings.home / METRICS_URL_FILE
+    return [written.read_text().strip()] if written.is_file() else []
+
+
+async def services_health(settings: Settings) -> list[Finding]:
+    """Each service process's readiness, as its /readyz says (services/common/health.py)."""
+    found: list[Finding] = []
+    async with httpx.AsyncClient(timeout=HEALTH_TIMEOUT) as client:
+        for url in health_urls(settings):
+            what = f"services at {url}"
+            try:
+                answer = await client.get(f"{url.rstrip('/')}/readyz")
+            except httpx.HTTPError as error:
+                said = str(error) or type(error).__name__
+                found.append(Finding(False, what, f"do not answer: {said}"))
+                continue
+            if answer.status_code == 200:
+                found.append(Finding(True, what, "ready"))
+                continue
+            try:
+                missing = "; ".join(answer.json().get("missing", [])) or answer.text
+            except ValueError:
+                missing = answer.text.strip()
+            found.append(Finding(False, what, f"not ready ({answer.status_code}): {missing}"))
+    return found
 
 
 async def _connections(session: Session) -> list[Finding]:

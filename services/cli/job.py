@@ -54,9 +54,29 @@ async def apply_checked(session: Session, job: Job, origin: str) -> bool:
     return await session.apply_job(job)
 
 
+async def _refused(args: argparse.Namespace) -> int:
+    """The jobs their owners' roles' policies refuse now (the workflow says which)."""
+    from .role import refused_jobs
+
+    found = await refused_jobs(args)
+    if args.json:
+        print_json([{"id": job, "refused": reason.splitlines()} for job, reason in found])
+        return 0
+    if not found:
+        print("no job is refused by a role's policy")
+        return 0
+    for job, reason in found:
+        print(f"{job}: refused")
+        for line in reason.splitlines():
+            print(f"  {line}")
+    return 0
+
+
 async def job_list(args: argparse.Namespace) -> int:
     from core.job_list import Filters, listing
 
+    if args.refused:
+        return await _refused(args)
     async with connect(args.settings) as session:
         jobs = await session.store.jobs()
         runs = fold(await session.journal())
@@ -170,6 +190,8 @@ async def job_preview(args: argparse.Namespace) -> int:
     export = Path(args.export) if args.export else None
     fmt = export_format(export, args.format) if export else ""  # checked before any reading
     async with connect(args.settings) as session:
+        if session.authenticated:
+            await session.ask("preview", b"{}")  # the workflow says whether roles allow it
         job = await session.store.job(args.id)
         # The very inputs a run has (the job's watermark and absences): the same plan.
         asked = Asked(keys=args.key, changed_only=args.changed_only)

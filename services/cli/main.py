@@ -196,6 +196,11 @@ def _nouns(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--source", metavar="CONNECTION", help="only jobs reading this connection")
     p.add_argument("--destination", metavar="CONNECTION", help="only jobs writing to it")
     p.add_argument("--owner", metavar="PRINCIPAL", help="only jobs this principal owns")
+    p.add_argument(
+        "--refused",
+        action="store_true",
+        help="only the jobs their owners' roles' policies refuse now, with the rules they break",
+    )
     p.add_argument("--state", choices=["enabled", "disabled"], help="only enabled or disabled jobs")
     p.add_argument(
         "--outcome",
@@ -523,6 +528,15 @@ def _nouns(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _review(runs)
 
     _users(sub)
+    _roles(sub)
+    _json(
+        _command(
+            sub,
+            "whoami",
+            "services.cli.role:whoami",
+            "who the server takes you for, your roles and what they let you do",
+        )
+    )
     runner_noun = sub.add_parser("runner", help="the runners and what they work on")
     verbs = runner_noun.add_subparsers(dest="verb", required=True, metavar="VERB")
     _json(
@@ -626,6 +640,51 @@ def _users(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             verbs, "list", "services.cli.user:user_list", "list the users and what they may send"
         )
     )
+    for verb, words in (("grant", "give a role to"), ("revoke", "take a role from")):
+        p = _command(
+            verbs,
+            verb,
+            f"services.cli.role:user_{verb}",
+            f"{words} a person, a group (group:NAME) or a directory group "
+            "(directory:CONNECTION:GROUP); the workflow checks you may manage roles",
+            epilog=f"example: idsync user {verb} ada job-author",
+        )
+        p.add_argument("grantee", metavar="WHO")
+        p.add_argument("role", metavar="ROLE")
+
+
+def _roles(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    noun = sub.add_parser("role", help="roles: what people may do, and their jobs' policies")
+    verbs = noun.add_subparsers(dest="verb", required=True, metavar="VERB")
+    p = _command(
+        verbs,
+        "add",
+        "services.cli.role:role_add",
+        "define a role (or change one) from a TOML file: id, permissions, [policy]",
+        epilog="example: idsync role add roles/hr-author.toml (docs/roles.md)",
+    )
+    p.add_argument("file", metavar="FILE")
+    _json(
+        _command(verbs, "list", "services.cli.role:role_list", "list the roles and who holds them")
+    )
+    p = _command(verbs, "show", "services.cli.role:role_show", "show a role and its policy")
+    p.add_argument("role", metavar="ROLE")
+    _json(p)
+    p = _command(
+        verbs,
+        "remove",
+        "services.cli.role:role_remove",
+        "remove a custom role (a built-in one is restored as it ships)",
+    )
+    p.add_argument("role", metavar="ROLE")
+    p = _command(
+        verbs,
+        "history",
+        "services.cli.role:role_history",
+        "who defined, removed, granted and revoked roles, and when (from the journal)",
+    )
+    p.add_argument("role", metavar="ROLE", nargs="?")
+    _json(p)
 
 
 def build_parser() -> argparse.ArgumentParser:

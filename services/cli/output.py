@@ -17,6 +17,7 @@ from schemas.events import (
     CollectionStepEnded,
     CollectionStepStarted,
     Event,
+    RoleChanged,
     RunBatchApplied,
     RunBatchDropped,
     RunFailed,
@@ -89,6 +90,8 @@ def event_line(event: Event) -> str:
             detail = f"job {step}/{steps}: {job} {outcome}"
         case CollectionEnded(outcome=outcome, steps=steps):
             detail = f"{outcome}: " + ", ".join(f"{s.job} {s.outcome}" for s in steps)
+        case RoleChanged(change=change, by=by, grantee=grantee):
+            detail = f"{change} by {by}" + (f": {grantee}" if grantee else "")
     when = event.at.strftime("%H:%M:%S")
     return f"{when}  {tag_of(event):<22} {event.job_id}  {event.run_id}  {detail}".rstrip()
 

@@ -7,7 +7,7 @@ import argparse
 import msgspec
 
 from schemas.ids import utcnow
-from services.runner.health import runners
+from services.common.runners import runners
 
 from .client import connect
 from .output import print_json, print_table

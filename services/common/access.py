@@ -64,6 +64,7 @@ from schemas.subjects import (
     ALL_WORK,
     COLLECTION_EVENTS,
     JOURNAL_SUBJECTS,
+    ROLE_EVENTS,
     RUN_EVENTS,
     command_subject,
     commands_of,
@@ -83,6 +84,7 @@ from .jetstream import (
     MAIL_BUCKET,
     PLANS_BUCKET,
     PUSHED_BUCKET,
+    ROLES_BUCKET,
     RUNNERS_BUCKET,
     RUNS_BUCKET,
     SCHEDULES_BUCKET,
@@ -134,6 +136,7 @@ _PEOPLE_READ = (
     COLLECTIONS_BUCKET,
     COLLECTION_RUNS_BUCKET,  # each collection run's steps
     TEMPLATES_BUCKET,
+    ROLES_BUCKET,  # roles, their policies and who holds them (no secrets)
 )
 """A bucket a new feature adds is read by the services (they may read every stream) and
 written by the service listed below; people read it only once it is named here."""
@@ -186,7 +189,15 @@ _OBJECTS = f"OBJ_{PLANS_BUCKET}"
 def service(name: str) -> Permissions:
     """The permissions of one service; KeyError for a name that is none."""
     own: dict[str, list[str]] = {
-        "workflow": ["$JS.API.>", "$KV.>", "$O.>", RUN_EVENTS, COLLECTION_EVENTS, ALL_WORK],
+        "workflow": [
+            "$JS.API.>",
+            "$KV.>",
+            "$O.>",
+            RUN_EVENTS,
+            COLLECTION_EVENTS,
+            ROLE_EVENTS,  # every change of a role, who made it
+            ALL_WORK,
+        ],
         "scheduler": [
             *_events(RunRequested, ScheduleSkipped, ScheduleMissed, CollectionRequested),
             f"$KV.{SCHEDULES_BUCKET}.>",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ssl
+from collections.abc import Sequence
 from typing import Any
 
 import nats.js.errors
@@ -16,6 +17,7 @@ from schemas.subjects import event_subject, work_subject
 from schemas.work import WorkBatch
 from schemas.work import encode as encode_work
 
+from . import metrics
 from .credentials import Credentials
 from .jetstream import JOURNAL, WORK, ConsumerSpec
 from .runs import Runs
@@ -29,11 +31,15 @@ GRACEFUL_STOP = 3.0
 
 
 def make_broker(
-    url: str, credentials: Credentials | None = None, tls: ssl.SSLContext | None = None
+    url: str,
+    credentials: Credentials | None = None,
+    tls: ssl.SSLContext | None = None,
+    middlewares: Sequence[Any] = (),
 ) -> NatsBroker:
     """A broker that reconnects forever, without FastStream's own access log
     (our handlers log one line per outcome, with job_id and run_id), as the user
-    `credentials` names (anonymous without)."""
+    `credentials` names (anonymous without); `middlewares`: FastStream's metrics and
+    traces, when they are on (services/common/host.py)."""
     security: NatsSecurity | None = None
     if credentials is not None:
         security = NatsUserPassword(credentials.user, credentials.password, ssl_context=tls)
@@ -50,6 +56,7 @@ def make_broker(
         # subscriber: an unacknowledged message is delivered again, and every handler
         # here is safe to run twice.
         graceful_timeout=GRACEFUL_STOP,
+        middlewares=middlewares,
     )
 
 
@@ -86,14 +93,21 @@ class Bus:
         """Put a batch already encoded (as the object store keeps it) on the work queue."""
         await self._put(data, work_subject(job_id), msg_id, WORK)
 
-    async def publish(self, event: Event) -> None:
+    async def publish(self, event: Event) -> bool:
         """Store the event in the journal; StoreFull when the journal refuses it.
-        The event id is the Nats-Msg-Id, so a retried publish is stored once."""
-        await self._put(encode_event(event), event_subject(event), event.id, JOURNAL)
+        The event id is the Nats-Msg-Id, so a retried publish is stored once (and counted
+        once in the metrics): False when the journal had it already."""
+        stored = await self._put(encode_event(event), event_subject(event), event.id, JOURNAL)
+        if stored:
+            metrics.published(event)
+        return stored
 
-    async def _put(self, data: bytes, subject: str, msg_id: str, stream: str) -> None:
+    async def _put(self, data: bytes, subject: str, msg_id: str, stream: str) -> bool:
+        """Publish to `stream`; False when the stream already had that message id."""
         try:
-            await self.broker.publish(data, subject, headers={"Nats-Msg-Id": msg_id}, stream=stream)
+            ack = await self.broker.publish(
+                data, subject, headers={"Nats-Msg-Id": msg_id}, stream=stream
+            )
         except nats.js.errors.ServiceUnavailableError as error:
             if error.err_code != STREAM_FULL:
                 raise
@@ -102,3 +116,4 @@ class Bus:
                 "raise its limit (IDSYNC_JOURNAL_MAX_BYTES, IDSYNC_JOURNAL_MAX_AGE_DAYS) or "
                 "let old messages age out — nothing stored was dropped"
             ) from None
+        return not getattr(ack, "duplicate", False)

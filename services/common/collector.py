@@ -12,6 +12,11 @@ import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+THRESHOLDS = (50_000, 20, 20)
+"""The services' collector thresholds: runs hold hundreds of thousands of small records,
+none in a reference cycle, and a larger first generation spares the collector from
+rescanning them all the time (set by services/common/host.py)."""
+
 
 class _Pauses:
     """Pauses in force (entered and left on the event loop's thread), and whether the

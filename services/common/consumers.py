@@ -17,6 +17,7 @@ from typing import Any
 from faststream import AckPolicy
 from faststream.nats import JStream, NatsMessage, PullSub
 
+from . import metrics
 from .bus import Bus
 from .jetstream import ConsumerSpec
 from .logging import get_logger
@@ -44,6 +45,8 @@ def subscribe_durable(
 
     async def as_service(msg: NatsMessage) -> None:
         token = SERVICE.set(spec.service)  # the lines it logs say whose work they are
+        if metrics.enabled() and (msg.raw_message.metadata.num_delivered or 1) > 1:
+            metrics.REDELIVERIES.labels(spec.name).inc()
         try:
             await handler(msg)
         finally:
@@ -76,6 +79,10 @@ async def keep_alive(bus: Bus, interval: float) -> None:
                 info = await bus.js.consumer_info(spec.stream, spec.name)
             except Exception:  # the server is away: nothing to judge until it is back
                 continue
+            if metrics.enabled():
+                metrics.PENDING.labels(spec.name).set(info.num_pending)
+                metrics.IN_PROGRESS.labels(spec.name).set(info.num_ack_pending)
+                metrics.REDELIVERED.labels(spec.name).set(info.num_redelivered)
             silent = info.num_pending and not info.num_waiting and not info.num_ack_pending
             if not silent:
                 silent_since.pop(spec.name, None)

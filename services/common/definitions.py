@@ -25,6 +25,7 @@ from schemas.collections import Collection
 from schemas.connections import PATH_FIELDS, PROVIDERS, Connection
 from schemas.ids import is_slug
 from schemas.jobs import Job
+from schemas.roles import Role
 from schemas.templates import Template
 
 # Derived from the union so a new provider is picked up without touching this module.
@@ -35,6 +36,7 @@ _CONNECTION_INFO = {tag: mi.type_info(cls) for tag, cls in _CLASSES.items()}
 _JOB_INFO = mi.type_info(Job)
 _COLLECTION_INFO = mi.type_info(Collection)
 _TEMPLATE_INFO = mi.type_info(Template)
+_ROLE_INFO = mi.type_info(Role)
 
 _ABSENT = object()
 # Types in words (singular, plural), for people who never heard of `str` or `array`.
@@ -147,6 +149,21 @@ def load_template(path: Path) -> Template:
     if template.builtin:
         raise BadInput(f"{name}: a shipped template cannot be imported; save your own instead")
     return template
+
+
+def load_role(path: Path) -> Role:
+    """The one role a file defines (TOML, or JSON as `idsync role show --json` prints
+    its definition), decoded strictly."""
+    name, data = str(path), _read_document(path)
+    if not isinstance(data, dict):
+        raise BadInput(f"{name}: expected one role (a table), got {show(data)}")
+    try:
+        role = msgspec.convert(data, Role)
+    except msgspec.ValidationError as e:
+        raise BadInput(f"{name}: {_translate(e, data, _ROLE_INFO, '$')}") from None
+    if not is_slug(role.id):
+        raise BadInput(f"{name}: $.id: expected {SLUG}, got {show(role.id)}")
+    return role
 
 
 def _read_document(path: Path) -> Any:

@@ -10,8 +10,9 @@ from typing import Any, Protocol
 
 from faststream.nats import NatsBroker
 
-from . import credentials
+from . import credentials, health, metrics, tracing
 from .bus import Bus, make_broker
+from .collector import THRESHOLDS
 from .consumers import keep_alive
 from .credentials import Credentials, tls_context
 from .jetstream import ensure_infrastructure, wait_for_infrastructure
@@ -49,7 +50,17 @@ class ServiceHost:
         self.names = list(names)
         self.settings = settings
         self.url = url
-        self.bus = Bus(make_broker(url, credentials, tls_context(settings)), settings)
+        self.bus = Bus(
+            make_broker(
+                url,
+                credentials,
+                tls_context(settings),
+                [*_middlewares(settings), *tracing.middlewares()],
+            ),
+            settings,
+        )
+        self.started = False
+        """Connected, every stream and consumer there, the subscribers bound."""
         # Only the workflow may manage streams and consumers once users have permissions;
         # the other services wait until it has (anonymous, any service may).
         self.steward = credentials is None or "workflow" in self.names
@@ -60,9 +71,7 @@ class ServiceHost:
     async def run(self, stop: asyncio.Event, ready: asyncio.Event | None = None) -> None:
         """Connect, make sure every stream, consumer and bucket exists, start the
         subscribers and background loops, and run until `stop` is set."""
-        # Runs hold hundreds of thousands of small records, none in a reference cycle: a
-        # larger first generation spares the collector from rescanning them all the time.
-        gc.set_threshold(50_000, 20, 20)
+        gc.set_threshold(*THRESHOLDS)
         broker = self.bus.broker
         await broker.connect()
         try:
@@ -77,21 +86,46 @@ class ServiceHost:
             tasks.append(asyncio.create_task(ship(self.bus.js)))  # runs' log lines, if any
             # A round trip: the server has every subscription before anyone is told "ready".
             await broker.connection.flush()
+            self.started = True
             log.info("services started", services=self.names, nats=self.url)
             if ready is not None:
                 ready.set()
             await stop.wait()
+            self.started = False
             for task in tasks:
                 task.cancel()
             _, stuck = await asyncio.wait(tasks, timeout=STOP_WAIT)
             if stuck:  # a loop that ignores cancellation must not keep the process up
                 log.warning("background tasks still running at stop", tasks=len(stuck))
         finally:
+            self.started = False
             try:
                 await asyncio.wait_for(broker.stop(), STOP_WAIT)
             except TimeoutError:
                 log.warning("the broker did not stop in time; leaving anyway", after=STOP_WAIT)
             log.info("services stopped", services=self.names)
+
+    def missing(self) -> list[str]:
+        """What keeps these services from being ready (empty: ready)."""
+        names = ", ".join(self.names)
+        if not self.started:
+            return [f"{names}: not started (connecting to NATS, binding consumers)"]
+        if not self.bus.broker.connection.is_connected:
+            return [f"{names}: not connected to NATS (reconnecting)"]
+        return []
+
+
+def _middlewares(settings: Settings) -> list[Any]:
+    """FastStream's message metrics, when the metrics are on (else none: no cost)."""
+    if settings.metrics_port is None:
+        return []
+    from faststream.nats.prometheus import NatsPrometheusMiddleware
+
+    return [
+        NatsPrometheusMiddleware(
+            registry=metrics.REGISTRY, app_name="idsync", metrics_prefix="idsync_messaging"
+        )
+    ]
 
 
 async def run_services(
@@ -106,7 +140,43 @@ async def run_services(
     groups: dict[Credentials | None, list[str]] = {}
     for name in names:
         groups.setdefault(credentials.for_service(settings, name), []).append(name)
+    if settings.metrics_port is not None:
+        metrics.enable()
+    tracing.start(settings, list(names))
+    try:
+        await _serve(settings, groups, url, stop, ready)
+    finally:
+        tracing.stop()
+
+
+async def _serve(
+    settings: Settings,
+    groups: dict[Credentials | None, list[str]],
+    url: str,
+    stop: asyncio.Event,
+    ready: asyncio.Event | None,
+) -> None:
+    if settings.metrics_port is None:
+        hosts = [ServiceHost(group, settings, url, who) for who, group in groups.items()]
+        await _run_hosts(hosts, stop, ready)
+        return
+    listener = health.listen(settings)
     hosts = [ServiceHost(group, settings, url, who) for who, group in groups.items()]
+
+    def missing() -> list[str]:
+        return [problem for host in hosts for problem in host.missing()]
+
+    serving = asyncio.create_task(health.serve(settings, listener, missing, stop))
+    try:
+        await _run_hosts(hosts, stop, ready)
+    finally:
+        stop.set()
+        await serving
+
+
+async def _run_hosts(
+    hosts: list[ServiceHost], stop: asyncio.Event, ready: asyncio.Event | None
+) -> None:
     if len(hosts) == 1:
         await hosts[0].run(stop, ready)
         return

@@ -44,6 +44,7 @@ from schemas.subjects import (
     ALL_WORK,
     JOURNAL_SUBJECTS,
     LOG_SUBJECTS,
+    ROLE_EVENTS,
     RUN_EVENTS,
     WORK_SUBJECTS,
     command_subject,
@@ -82,6 +83,8 @@ COLLECTION_RUNS_BUCKET = "idsync_collection_runs"
 """Each collection run: its steps and where it stands (services/common/collection_runs.py)."""
 TEMPLATES_BUCKET = "idsync_templates"
 """Templates people saved (the shipped ones are core/ad_templates.py)."""
+ROLES_BUCKET = "idsync_roles"
+"""Roles: their definitions, who holds them, who changed them (services/common/roles.py)."""
 BUCKETS = (
     JOBS_BUCKET,
     CONNECTIONS_BUCKET,
@@ -95,6 +98,7 @@ BUCKETS = (
     COLLECTIONS_BUCKET,
     COLLECTION_RUNS_BUCKET,
     TEMPLATES_BUCKET,
+    ROLES_BUCKET,
 )
 RUNNERS_BUCKET = "idsync_runners"
 """Each runner's latest heartbeat and current work (entries expire after an hour)."""
@@ -141,6 +145,10 @@ DROPS = ConsumerSpec("runner-drops", JOURNAL, events_of(RunBatchDropped), max_ac
 RECORDER = ConsumerSpec(
     "recorder", JOURNAL, RUN_EVENTS, max_ack_pending=1, deliver=DeliverPolicy.ALL
 )
+# Every change of a role, kept by the recorder for as long as its database (audit).
+RECORDER_ROLES = ConsumerSpec(
+    "recorder-roles", JOURNAL, ROLE_EVENTS, max_ack_pending=1, deliver=DeliverPolicy.ALL
+)
 # Collections: the workflow starts each collection run asked for, and moves one on when
 # the run of its current job ends (it reads every run event, and keeps the ends of steps).
 COLLECTIONS = ConsumerSpec(
@@ -167,6 +175,7 @@ CONSUMERS = (
     NOTIFIER_COLLECTIONS,
     RECORDER,
     RECORDER_LOGS,
+    RECORDER_ROLES,
 )
 
 

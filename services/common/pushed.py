@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 import msgspec
 from nats.aio.client import Client
 from nats.js import JetStreamContext
+from nats.js.errors import KeyNotFoundError
 
 from core.errors import BadInput
 from schemas.values import Record
@@ -78,6 +79,35 @@ async def put(js: JetStreamContext, connection: str, records: Sequence[tuple[str
             await kv.put(entry_key(connection, key), _encode(pushed))
 
     await asyncio.gather(*(one(key, pushed) for key, pushed in records))
+
+
+OWN_KEYS = ("externalId", "userName")
+"""The fields a record is stored under: its externalId, else its userName."""
+
+
+async def read_keys(
+    nc: Client, connection: str, field: str, values: Sequence[str], batch_size: int
+) -> AsyncIterator[list[Record]]:
+    """The latest records whose `field` (one of OWN_KEYS) holds one of `values`, each by a
+    direct get of its own entry. A record stored under its other own key (a userName asked
+    for, an externalId pushed besides) is not found: the caller reads whole then."""
+    kv = await nc.jetstream().key_value(PUSHED_BUCKET)
+    found: list[Record] = []
+    for value in values:
+        try:
+            entry = await kv.get(entry_key(connection, value))
+        except KeyNotFoundError:  # never pushed, or deleted
+            continue
+        if not entry.value:
+            continue
+        record = _decode(entry.value).record
+        if str(record.get(field, "")) == value:
+            found.append(record)
+        if len(found) >= batch_size:
+            yield found
+            found = []
+    if found:
+        yield found
 
 
 async def read(nc: Client, connection: str, batch_size: int) -> AsyncIterator[list[Record]]:

@@ -43,6 +43,8 @@ class RunState(msgspec.Struct, kw_only=True):
     """The run's ledger: a bit per record shared by several batches, set once it has
     failed (zlib-compressed; services/runner/outcomes.py)."""
     approved_at: datetime | None = None
+    planned_at: datetime | None = None
+    """When the plan was kept and its first batches queued: the apply phase's start."""
     requested_by: str = ""
     keys: list[str] | None = None
     """Kept while the run waits for approval, to run it as it was asked for."""

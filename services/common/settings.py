@@ -18,6 +18,9 @@ import msgspec
 from core.errors import BadInput, Unreachable
 
 URL_FILE = "nats.url"
+METRICS_URL_FILE = "metrics.url"
+"""Where a service process serving its metrics on a free port (IDSYNC_METRICS_PORT=0)
+writes that port's URL, for `idsync doctor`."""
 HOME_FOLDER = ".idsync"
 """The folder `idsync up` keeps its store in, looked for in the current folder and up."""
 
@@ -109,6 +112,18 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     (0: any free port, written to IDSYNC_HOME/scim.url)."""
     scim_wait: float = 60.0
     """IDSYNC_SCIM_WAIT: the most seconds a push with `?wait=` waits for its run's end."""
+    metrics_port: int | None = None
+    """IDSYNC_METRICS_PORT: the port a service process serves /metrics, /healthz and
+    /readyz on (services/common/health.py); unset: none, and nothing is counted (0: any
+    free port, written to IDSYNC_HOME/metrics.url)."""
+    metrics_host: str = "127.0.0.1"
+    """IDSYNC_METRICS_HOST: the address it listens on (0.0.0.0 in a container)."""
+    health_urls: tuple[str, ...] = ()
+    """IDSYNC_HEALTH_URLS: the services' metrics ports (http://host:port, comma-separated)
+    that `idsync doctor` asks /readyz; unset: IDSYNC_HOME/metrics.url, if there is one."""
+    otlp_endpoint: str | None = None
+    """IDSYNC_OTLP_ENDPOINT: an OpenTelemetry collector's OTLP/HTTP address
+    (http://host:4318); set, the services send traces there; unset, they make none."""
     # Mail (services/notifier). Secrets are references: the name of the variable or the
     # file holding the password, so no dump of the settings ever shows it.
     smtp_host: str | None = None
@@ -169,6 +184,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 scim_host=env.get("IDSYNC_SCIM_HOST") or "127.0.0.1",
                 scim_port=int(port) if (port := env.get("IDSYNC_SCIM_PORT")) else None,
                 scim_wait=float(env.get("IDSYNC_SCIM_WAIT", 60)),
+                metrics_port=int(mp) if (mp := env.get("IDSYNC_METRICS_PORT")) else None,
+                metrics_host=env.get("IDSYNC_METRICS_HOST") or "127.0.0.1",
+                health_urls=tuple(server_list(env.get("IDSYNC_HEALTH_URLS", ""))),
+                otlp_endpoint=env.get("IDSYNC_OTLP_ENDPOINT") or None,
                 **_mail_settings(env),
             )
         except ValueError as error:

@@ -32,6 +32,16 @@ async def answer(db: Database, query: HistoryQuery) -> HistoryReply:
         return HistoryReply(versions=await versions_of(db, query.job_id))
     if query.what == "why":
         return await why(db, query)
+    if query.what == "roles":
+        of_role = " AND job_id = ?" if query.job_id else ""
+        rows = await _page(
+            db,
+            f"SELECT body FROM events WHERE type = 'role.changed'{of_role} "
+            "ORDER BY seq LIMIT ? OFFSET ?",
+            (*([query.job_id] if query.job_id else []), limit + 1, query.offset),
+        )
+        kept_roles, next_roles = _cut([decode_event(b) for (b,) in rows], limit, query.offset)
+        return HistoryReply(events=kept_roles, next_offset=next_roles)
     if query.what in ("run", "errors", "events", "changes", "logs"):
         found = await db.fetchone("SELECT story FROM runs WHERE run_id = ?", (query.run_id,))
         if found is None:

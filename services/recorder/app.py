@@ -26,8 +26,9 @@ from services.common.bus import Bus
 from services.common.consumers import subscribe_durable
 from services.common.delivery import deliberately
 from services.common.host import Background
-from services.common.jetstream import RECORDER, RECORDER_LOGS
+from services.common.jetstream import RECORDER, RECORDER_LOGS, RECORDER_ROLES
 
+from .allowed import history_refusal
 from .answers import answer
 from .database import Database, DatabaseError, history_url, open_history
 from .logs import keep as keep_logs
@@ -81,6 +82,7 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
         await handler(msg)
 
     subscribe_durable(bus, RECORDER, on_event, batch_size=1, title="history")
+    subscribe_durable(bus, RECORDER_ROLES, on_event, batch_size=1, title="role changes")
 
     async def on_logs(msg: NatsMessage) -> None:
         # No run bound here: what this logs is no run's line (nor sent again as one).
@@ -124,6 +126,10 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
             async with opening:
                 if "read" not in opened:
                     opened["read"] = await open_database(write=False)
+            principal = msg.raw_message.subject.split(".")[2]
+            refused = await history_refusal(bus, opened["read"], principal, query)
+            if refused is not None:
+                return encode(HistoryReply(ok=False, error=refused))
             return encode(await answer(opened["read"], query))
         except DatabaseError as error:
             log.warning("history query not answered", error=str(error))

@@ -21,6 +21,7 @@ from core.history import Secrets, batch_rows, secrets_of
 from core.runs import RunStory, fold
 from schemas.events import (
     Event,
+    RoleChanged,
     RunBatchApplied,
     RunBatchDropped,
     RunPasswordsSealed,
@@ -66,6 +67,10 @@ class Recorder:
         """`stored`: when the server stored the event (its own time when not given)."""
         if isinstance(event, RunStarted):
             await self.versions.catch_up()  # the job it is about to read is recorded
+        if isinstance(event, RoleChanged):  # about no run: kept as it is, never pruned
+            async with self.lock, self.db.transaction():
+                await self._keep(event, seq, stamp(stored or event.at))
+            return
         async with self.lock:
             await self._record(event, seq, stamp(stored or event.at))
 

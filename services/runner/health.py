@@ -1,7 +1,7 @@
 """Runner liveness: each runner says every few seconds that it is alive and what it
-works on, in the runners bucket; `idsync runner list` and `idsync doctor` read it. A
-runner silent past three heartbeats is reported; its unacknowledged work goes back to
-the queue when its ack wait runs out, for another runner to take."""
+works on, in the runners bucket (read by services/common/runners.py). A runner silent
+past three heartbeats is reported; its unacknowledged work goes back to the queue when
+its ack wait runs out, for another runner to take."""
 
 from __future__ import annotations
 
@@ -11,39 +11,20 @@ import os
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 import msgspec
-import nats.js.errors
-from nats.js import JetStreamContext
 
 from schemas.ids import utcnow
 from services.common.jetstream import RUNNERS_BUCKET
 from services.common.logging import get_logger
-from services.common.reading import bucket_keys
+from services.common.runners import RunnerInfo, runner_key
 
 if TYPE_CHECKING:  # the command line lists these without loading FastStream
     from services.common.bus import Bus
 
-SILENT_AFTER = 3  # heartbeats
 log = get_logger("idsync.runner")
 _encoder = msgspec.json.Encoder()
-
-
-class RunnerInfo(msgspec.Struct, kw_only=True):
-    runner_id: str
-    host: str
-    pid: int
-    started_at: datetime
-    heartbeat_at: datetime
-    interval: float
-    working: list[str] = msgspec.field(default_factory=list)
-
-    def silent_for(self, now: datetime) -> float:
-        """Seconds since the last heartbeat, beyond what is expected (0 when alive)."""
-        late = (now - self.heartbeat_at).total_seconds()
-        return late if late > SILENT_AFTER * self.interval else 0.0
 
 
 class Work:
@@ -68,7 +49,7 @@ class Work:
 async def heartbeat(bus: Bus, work: Work) -> None:
     settings = bus.settings
     kv = await bus.js.key_value(RUNNERS_BUCKET)
-    key = _key(settings.runner_id)
+    key = runner_key(settings.runner_id)
     info = RunnerInfo(
         runner_id=settings.runner_id,
         host=socket.gethostname(),
@@ -91,25 +72,3 @@ async def heartbeat(bus: Bus, work: Work) -> None:
             await asyncio.shield(kv.delete(key))
         except Exception as error:
             log.warning("goodbye not recorded", error=str(error))
-
-
-async def runners(js: JetStreamContext) -> list[RunnerInfo]:
-    try:
-        kv = await js.key_value(RUNNERS_BUCKET)
-    except nats.js.errors.BucketNotFoundError:
-        return []
-    keys = await bucket_keys(js, RUNNERS_BUCKET)  # kv.keys() would need a consumer
-    found = []
-    for key in sorted(keys):
-        try:
-            entry = await kv.get(key)
-        except (nats.js.errors.KeyNotFoundError, nats.js.errors.KeyDeletedError):
-            continue  # a runner that said goodbye
-        if entry.value:
-            found.append(msgspec.json.decode(entry.value, type=RunnerInfo))
-    return found
-
-
-def _key(runner_id: str) -> str:
-    """KV keys allow [-/_=.a-zA-Z0-9]: anything else in a runner id becomes '_'."""
-    return "".join(c if c.isalnum() or c in "-_=." else "_" for c in runner_id)

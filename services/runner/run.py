@@ -27,8 +27,10 @@ from schemas.events import (
     RunPlanned,
     RunStarted,
 )
+from schemas.ids import utcnow
 from schemas.jobs import Job
 from schemas.plan import RunStats
+from services.common import metrics, tracing
 from services.common.bus import Bus
 from services.common.ending import fail_run
 from services.common.failpoints import failpoint
@@ -97,7 +99,12 @@ class Planner:
                 at=approved.at,
                 run_id=self.run_id,
             )
-            planned = await plan_run(self.bus.store, Memory(self.bus.js), job, asked)
+            with (
+                tracing.span("plan", job_id=self.job_id, run_id=self.run_id),
+                metrics.timed(metrics.PHASE_SECONDS, self.job_id, "plan"),
+                metrics.provider_errors("plan"),
+            ):
+                planned = await plan_run(self.bus.store, Memory(self.bus.js), job, asked)
         except PERMANENT as error:
             await self.fail(str(error))
             return
@@ -215,6 +222,7 @@ class Planner:
             planned=self._planned_stats(planned),
             failed_records=failed_records,
             approved_at=self.approved.at,
+            planned_at=utcnow(),
             incremental=planned.incremental,
             watermark=planned.watermark,
         )

@@ -37,6 +37,7 @@ from schemas.events import (
 from schemas.jobs import Job
 from schemas.plan import Change, RunStats
 from schemas.work import WorkBatch
+from services.common import metrics, tracing
 from services.common.bus import Bus
 from services.common.delivery import Failure
 from services.common.ending import cancel_run, fail_run
@@ -73,13 +74,25 @@ async def apply_batch(batch: WorkBatch, attempt: int, bus: Bus, runner_id: str) 
         if await timed_out(bus, job, batch.run_id, state):
             return
         try:
-            errors = await _write(batch, job, bus, state.approved_at, runner_id)
+            with (
+                tracing.span(
+                    "batch",
+                    job_id=batch.job_id,
+                    run_id=batch.run_id,
+                    batch=batch.number,
+                    changes=len(batch.changes),
+                ),
+                metrics.timed(metrics.BATCH_SECONDS, batch.job_id),
+                metrics.provider_errors("apply"),
+            ):
+                errors = await _write(batch, job, bus, state.approved_at, runner_id)
         except PERMANENT as error:  # no retry mends it: the run ends now, saying why
             reason = f"batch {batch.number} of {sum(state.phases)} not applied: {error}"
             log.error("run failed", reason=reason)
             await fail_run(bus, batch.run_id, batch.job_id, reason)
             return
         failpoint("after-write")
+        metrics.applied(batch.job_id, batch.changes, errors)
         # What this batch did, as far as it knows: the run's state counts it exactly.
         stats = count_batch(batch, errors, Ledger(state.failed_records), ())
         reasons = record_errors(batch, errors)
@@ -257,7 +270,7 @@ async def _advance(bus: Bus, batch: WorkBatch, state: RunState, runner_id: str =
     await advance_watermark(Memory(bus.js), job, batch.run_id, state, totals)
     # Published before the state says so: if this runner dies in between, the batch comes
     # back and this runs again; the event's id makes the second publish a duplicate.
-    await bus.publish(
+    first_time = await bus.publish(
         RunFinished(
             run_id=batch.run_id,
             job_id=batch.job_id,
@@ -268,6 +281,9 @@ async def _advance(bus: Bus, batch: WorkBatch, state: RunState, runner_id: str =
             with_errors=totals.failed > 0,
         )
     )
+    if first_time and state.planned_at is not None:
+        applying = seconds_since(state.planned_at)
+        metrics.observe(metrics.PHASE_SECONDS, applying, batch.job_id, "apply")
 
     def finished(current: RunState | None) -> RunState | None:
         if current is None or current.ended:

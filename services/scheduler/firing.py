@@ -95,8 +95,9 @@ class Firing:
         if not active:
             return
         if state.outcome == "claimed":
-            await self._take_over(job, name, state, now)
-            return
+            state = await self._take_over(job, name, now)
+            if state is None or state.outcome == "claimed":
+                return
         found = due(schedule, state.last, now)
         if found.fire_at is not None:
             await self._fire(job, name, schedule, found, now)
@@ -153,26 +154,29 @@ class Firing:
             await self._missed(job.id, name, claim.run_id, found)
         await self._decide(job, claim, claimed)
 
-    async def _take_over(self, job: Target, name: str, state: ScheduleState, now: datetime) -> None:
-        """A fire claimed by a scheduler that did not finish it (it stopped): after
+    async def _take_over(self, job: Target, name: str, now: datetime) -> ScheduleState | None:
+        """A fire seen claimed: the state as it stands now. The claim finished meanwhile
+        (by the scheduler that made it, perhaps just after this one looked) is the state to
+        go on from; one whose scheduler did not finish it (it stopped) is, after
         CLAIM_TIMEOUT, claimed again and decided with the same ids."""
         key = job.key(name)
         stored, revision = await self.states.read(key)
         if stored is None:
             self.known.pop(key, None)
-            return
+            return None
         self.known[key] = stored
         if stored.outcome != "claimed" or stored.claimed_at is None:
-            return
+            return stored
         if now - stored.claimed_at < CLAIM_TIMEOUT:
-            return
+            return stored
         claim = msgspec.structs.replace(stored, claimed_at=now, claimed_by=self.me)
         claimed = await self.states.write(key, claim, revision)
         if claimed is None:
             self.known.pop(key, None)
-            return
+            return None
         log.warning("scheduled fire taken over", job_id=job.id, schedule=name, run_id=claim.run_id)
         await self._decide(job, claim, claimed)
+        return None
 
     async def _decide(self, job: Target, claim: ScheduleState, revision: int) -> None:
         """Ask for the run, unless one of the job's (or collection's) runs has not ended:

@@ -21,12 +21,13 @@ from faststream.nats import NatsBroker, NatsMessage
 from core.checks.incremental import changed_only_refusal
 from core.errors import StoreFull
 from schemas.commands import CommandReply, encode, run_command_decoder
-from schemas.event_ids import approved_id, awaiting_id, requested_id
+from schemas.event_ids import approved_id, awaiting_id, failed_id, requested_id
 from schemas.events import (
     CollectionRequested,
     Event,
     RunApproved,
     RunAwaitingApproval,
+    RunFailed,
     RunRequested,
     Trigger,
 )
@@ -44,9 +45,10 @@ from services.common.users import Users
 from services.common.users import load as load_users
 from services.providers import FACTS
 
-from . import collections, gate, templates
+from . import collections, gate, guard, roles, templates
 from .approvals import WAITING, Expiry, record
 from .bursts import Bursts
+from .census import count_runners
 from .deadletters import answer_dead_letter
 from .decisions import cancel, decide_waiting_run
 from .definitions import apply_connections, apply_job, delete_job
@@ -77,6 +79,13 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
         "collection-cancel": collections.cancel_collection,
         "template-apply": templates.apply_template,
         "template-delete": templates.delete_template,
+        "role-apply": roles.apply_role,
+        "role-remove": roles.remove_role,
+        "grant": roles.grant,
+        "revoke": roles.revoke,
+        "whoami": roles.whoami,
+        "refusals": roles.refusals,
+        "preview": roles.may_preview,
     }
     for verb, handler in handlers.items():
         _answer(broker, bus, verb, handler)
@@ -141,7 +150,7 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
             except Exception as error:  # a passing NATS error: check again next time
                 log.warning("approval expiry check failed", error=str(error))
 
-    return [send_bursts, expire]
+    return [send_bursts, expire, lambda: count_runners(bus)]
 
 
 def _answer(broker: NatsBroker, bus: Bus, verb: str, handler: Handler) -> None:
@@ -155,6 +164,10 @@ def _answer(broker: NatsBroker, bus: Bus, verb: str, handler: Handler) -> None:
             log.warning("not a request; ignored", subject=raw.subject, reply=raw.reply)
             return encode(CommandReply(ok=False, error="commands are requests"))
         try:
+            refused = await guard.refusal(bus, verb, principal, msg.body)
+            if refused is not None:
+                log.warning("command refused", verb=verb, by=principal, why=refused)
+                return encode(CommandReply(ok=False, error=refused))
             reply = await handler(bus, principal, msg.body)
         except StoreFull as error:
             reply = CommandReply(ok=False, error=str(error), retry=True)
@@ -212,6 +225,14 @@ def _waits_for(job: Job, known: Users, trigger: Trigger) -> list[str] | None:
 async def gate_request(bus: Bus, request: RunRequested) -> None:
     """Approve the request, or make it wait for the job's approvers."""
     job = await bus.store.find_job(request.job_id)
+    if job is not None and (refused := await guard.run_refusal(bus, job)) is not None:
+        await bus.publish(
+            RunFailed(
+                run_id=request.run_id, job_id=job.id, id=failed_id(request.run_id), reason=refused
+            )
+        )
+        log.warning("run refused by a role's policy", job_id=job.id, run_id=request.run_id)
+        return
     if job is None or not gate.needs_approval(job, request.trigger):
         await bus.publish(decide(request))
         return

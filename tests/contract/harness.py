@@ -26,9 +26,7 @@ from schemas.connections import (
     CsvConnection,
     ExcelConnection,
     LdapConnection,
-    MysqlConnection,
     PluginConnection,
-    PostgresqlConnection,
     ScimConnection,
     SecretRef,
     SqliteConnection,
@@ -46,6 +44,7 @@ from tests.mysql_server import Server as MysqlServer
 from tests.postgresql_server import Server
 from tests.scim_server import TOKEN, ScimServer
 from tests.scim_server import client as scim_client
+from tests.sql_servers import sql_connection
 
 S = TypeVar("S")
 
@@ -200,23 +199,13 @@ class PostgresqlHarness(ProviderHarness):
     def __init__(self, tmp_path: Path, server: Server) -> None:
         super().__init__(tmp_path)
         self.server = server
-        self.password_file = tmp_path / "pg-password"
-        self.password_file.write_text(server.password + "\n")
 
     @classmethod
     def create(cls, request: pytest.FixtureRequest, tmp_path: Path) -> ProviderHarness:
         return cls(tmp_path, request.getfixturevalue("pg_database"))
 
     def make(self, layout: Layout) -> Provider:
-        connection = PostgresqlConnection(
-            id="pg",
-            host=self.server.host,
-            port=self.server.port,
-            database=self.server.database,
-            user=self.server.user,
-            password=SecretRef(file=str(self.password_file)),
-            sslmode="disable",
-        )
+        connection = sql_connection("postgresql", self.server, self.tmp_path, "pg")
         return open_provider(connection, Endpoint(connection="pg", table="people"), layout)
 
     def seed(self, layout: Layout, records: list[Record]) -> None:
@@ -249,22 +238,13 @@ class MysqlHarness(ProviderHarness):
     def __init__(self, tmp_path: Path, server: MysqlServer) -> None:
         super().__init__(tmp_path)
         self.server = server
-        self.password_file = tmp_path / "my-password"
-        self.password_file.write_text(server.password + "\n")
 
     @classmethod
     def create(cls, request: pytest.FixtureRequest, tmp_path: Path) -> ProviderHarness:
         return cls(tmp_path, request.getfixturevalue("my_database"))
 
     def make(self, layout: Layout) -> Provider:
-        connection = MysqlConnection(
-            id="my",
-            host=self.server.host,
-            port=self.server.port,
-            database=self.server.database,
-            user=self.server.user,
-            password=SecretRef(file=str(self.password_file)),
-        )
+        connection = sql_connection("mysql", self.server, self.tmp_path, "my")
         return open_provider(connection, Endpoint(connection="my", table="people"), layout)
 
     def seed(self, layout: Layout, records: list[Record]) -> None:

@@ -9,22 +9,10 @@ from schemas.events import tag_of
 from services.cli.client import Session
 from services.common.people import write_csv
 from tests.mysql_server import Server
+from tests.sql_servers import connection_toml
 
 from .conftest import Files, RunServices, apply_files
 from .test_flow import FULL_FLOW, run_job, table
-
-
-def connection_toml(name: str, server: Server, files: Files) -> str:
-    password = files.folder / "my-password"
-    password.write_text(server.password + "\n")
-    return f"""[{name}]
-provider = "mysql"
-host = "{server.host}"
-port = {server.port}
-database = "{server.database}"
-user = "{server.user}"
-password = {{ file = "{password}" }}
-"""
 
 
 def stored(server: Server) -> dict[str, list[str]]:
@@ -39,7 +27,9 @@ async def test_csv_to_mysql_creates_updates_deletes_and_a_rerun_changes_nothing(
     rows = files.write(count=60)
     connections = files.connections.read_text()
     sqlite = connections.index("[db]")
-    files.connections.write_text(connections[:sqlite] + connection_toml("db", my_database, files))
+    files.connections.write_text(
+        connections[:sqlite] + connection_toml("mysql", "db", my_database, files.folder)
+    )
     await apply_files(session, files)
     async with services():
         first = await run_job(session)
@@ -79,7 +69,7 @@ async def test_mysql_to_sqlite_reads_a_table_and_a_rerun_changes_nothing(
     my_database.sql(SOURCE)
     connections = files.connections.read_text()
     start, end = connections.index("[hr]"), connections.index("[db]")
-    replaced = connection_toml("hr", my_database, files)
+    replaced = connection_toml("mysql", "hr", my_database, files.folder)
     files.connections.write_text(connections[:start] + replaced + "\n" + connections[end:])
     files.job.write_text(files.job.read_text().replace('file = "people.csv"', 'table = "people"'))
     await apply_files(session, files)

@@ -10,13 +10,15 @@ import pytest
 
 from core.checks.connections import check_connections
 from core.errors import BadInput, WriteFailed
-from schemas.connections import MysqlConnection, SecretRef
+from schemas.connections import MysqlConnection, PostgresqlConnection
 from schemas.jobs import Endpoint
 from schemas.plan import Change
 from schemas.values import Binary, Record
 from services.providers import FACTS, check_reachable, open_provider
 from services.providers.base import Layout, Provider
 from tests.mysql_server import Server
+from tests.sql_servers import opened as opened_side
+from tests.sql_servers import password_file, read_all, sql_connection
 
 TYPED = """
 CREATE TABLE typed (
@@ -32,29 +34,16 @@ INSERT INTO typed VALUES (7, 12.5, 1, '1990-02-03', '2026-01-02 03:04:05',
 LAYOUT = Layout(keys=("id",))
 
 
-def connection(server: Server, folder: Path, user: str | None = None) -> MysqlConnection:
-    password = folder / "my-password"
-    password.write_text(server.password + "\n")
-    return MysqlConnection(
-        id="my",
-        host=server.host,
-        port=server.port,
-        database=server.database,
-        user=user or server.user,
-        password=SecretRef(file=str(password)),
-    )
+def connection(
+    server: Server, folder: Path, user: str | None = None
+) -> PostgresqlConnection | MysqlConnection:
+    return sql_connection("mysql", server, folder, "my", user)
 
 
 async def opened(
     server: Server, folder: Path, endpoint: Endpoint, *, write: bool = False
 ) -> Provider:
-    provider = open_provider(connection(server, folder), endpoint, LAYOUT)
-    await provider.open(write=write)
-    return provider
-
-
-async def read_all(provider: Provider) -> list[Record]:
-    return [record async for batch in provider.read(100) for record in batch]
+    return await opened_side(connection(server, folder), endpoint, LAYOUT, write=write)
 
 
 async def test_typed_columns_read_as_canonical_text_and_a_source_spelling_compares_equal(
@@ -175,7 +164,7 @@ async def test_a_table_the_login_may_not_write_is_refused_before_planning(
         f"GRANT SELECT ON `{database}`.people TO 'reader'@'%';"
     )
     reader = connection(my_database, tmp_path, user="reader")
-    (tmp_path / "my-password").write_text("reader-pw\n")
+    password_file("mysql", my_database, tmp_path).write_text("reader-pw\n")
     provider = open_provider(reader, Endpoint(connection="my", table="people"), LAYOUT)
     try:
         with pytest.raises(WriteFailed, match="'reader' may not INSERT, UPDATE, DELETE"):
@@ -198,7 +187,7 @@ async def test_connection_test_says_who_logged_in_and_what_it_may_do(
 
 async def test_a_wrong_password_names_the_login(my_database: Server, tmp_path: Path) -> None:
     wrong = connection(my_database, tmp_path)
-    (tmp_path / "my-password").write_text("not-it\n")
+    password_file("mysql", my_database, tmp_path).write_text("not-it\n")
 
     with pytest.raises(BadInput, match=f"refused {my_database.user!r}: Access denied"):
         await check_reachable(wrong)

@@ -8,6 +8,7 @@ from schemas.events import tag_of
 from services.cli.client import Session
 from services.common.people import write_csv
 from tests.postgresql_server import Server
+from tests.sql_servers import connection_toml
 
 from .conftest import Files, RunServices, apply_files
 from .test_flow import FULL_FLOW, run_job
@@ -27,22 +28,10 @@ CREATE TABLE hr.people (
 
 def use_postgresql(files: Files, server: Server) -> None:
     """The job's destination becomes the table hr.people of the test's database."""
-    password = files.folder / "pg-password"
-    password.write_text(server.password + "\n")
     connections = files.connections.read_text()
     sqlite = connections.index("[db]")
-    files.connections.write_text(
-        connections[:sqlite]
-        + f"""[db]
-provider = "postgresql"
-host = "{server.host}"
-port = {server.port}
-database = "{server.database}"
-user = "{server.user}"
-password = {{ file = "{password}" }}
-sslmode = "disable"
-"""
-    )
+    db = connection_toml("postgresql", "db", server, files.folder)
+    files.connections.write_text(connections[:sqlite] + db)
     files.job.write_text(files.job.read_text().replace('table = "people"', 'table = "hr.people"'))
     server.psql(TABLE)
 

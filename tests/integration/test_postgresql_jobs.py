@@ -13,6 +13,7 @@ from services.common.people import FIELDS, people
 from tests.ldap_server import Slapd
 from tests.mysql_server import Server as MysqlServer
 from tests.postgresql_server import Server as PostgresqlServer
+from tests.sql_servers import connection_toml
 
 from .conftest import RunServices
 from .ldap_helpers import define, entries
@@ -54,21 +55,6 @@ def fill(server: PostgresqlServer) -> list[dict[str, str]]:
     return rows
 
 
-def postgresql_toml(name: str, server: PostgresqlServer, folder: Path) -> str:
-    folder.mkdir(parents=True, exist_ok=True)
-    password = folder / "pg-password"
-    password.write_text(server.password + "\n")
-    return f"""[{name}]
-provider = "postgresql"
-host = "{server.host}"
-port = {server.port}
-database = "{server.database}"
-user = "{server.user}"
-password = {{ file = "{password}" }}
-sslmode = "disable"
-"""
-
-
 async def test_postgresql_to_ldap_creates_every_entry_and_a_rerun_writes_nothing(
     pg_database: PostgresqlServer,
     slapd: Slapd,
@@ -81,7 +67,7 @@ async def test_postgresql_to_ldap_creates_every_entry_and_a_rerun_writes_nothing
     rows = fill(pg_database)
     connections = ldap_connections(folder, slapd).replace(
         '[hr]\nprovider = "csv"\ndirectory = "data"\ndelimiter = ";"\n',
-        postgresql_toml("hr", pg_database, folder),
+        connection_toml("postgresql", "hr", pg_database, folder),
     )
     job = await define(
         session,
@@ -120,16 +106,8 @@ async def test_postgresql_to_mariadb_creates_the_table_and_a_rerun_writes_nothin
 ) -> None:
     folder = tmp_path / "job"
     rows = fill(pg_database)
-    connections = postgresql_toml("hr", pg_database, folder) + "\n"
-    (folder / "my-password").write_text(my_database.password + "\n")
-    connections += f"""[db]
-provider = "mysql"
-host = "{my_database.host}"
-port = {my_database.port}
-database = "{my_database.database}"
-user = "{my_database.user}"
-password = {{ file = "{folder / "my-password"}" }}
-"""
+    connections = connection_toml("postgresql", "hr", pg_database, folder) + "\n"
+    connections += connection_toml("mysql", "db", my_database, folder)
     job = await define(
         session,
         folder,

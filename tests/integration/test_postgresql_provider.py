@@ -10,13 +10,15 @@ import pytest
 
 from core.checks.connections import check_connections
 from core.errors import BadInput, WriteFailed
-from schemas.connections import PostgresqlConnection, SecretRef
+from schemas.connections import MysqlConnection, PostgresqlConnection
 from schemas.jobs import Endpoint
 from schemas.plan import Change
 from schemas.values import Binary, Record
 from services.providers import FACTS, check_reachable, open_provider
 from services.providers.base import ChangeReader, Layout, Provider
 from tests.postgresql_server import Server
+from tests.sql_servers import opened as opened_side
+from tests.sql_servers import password_file, read_all, sql_connection
 
 TYPED = """
 CREATE TABLE typed (
@@ -31,30 +33,16 @@ INSERT INTO typed VALUES (7, 12.5, true, '1990-02-03', '2026-01-02 03:04:05+01',
 LAYOUT = Layout(keys=("id",))
 
 
-def connection(server: Server, folder: Path, user: str | None = None) -> PostgresqlConnection:
-    password = folder / "pg-password"
-    password.write_text(server.password + "\n")
-    return PostgresqlConnection(
-        id="pg",
-        host=server.host,
-        port=server.port,
-        database=server.database,
-        user=user or server.user,
-        password=SecretRef(file=str(password)),
-        sslmode="disable",
-    )
+def connection(
+    server: Server, folder: Path, user: str | None = None
+) -> PostgresqlConnection | MysqlConnection:
+    return sql_connection("postgresql", server, folder, "pg", user)
 
 
 async def opened(
     server: Server, folder: Path, endpoint: Endpoint, *, write: bool = False
 ) -> Provider:
-    provider = open_provider(connection(server, folder), endpoint, LAYOUT)
-    await provider.open(write=write)
-    return provider
-
-
-async def read_all(provider: Provider) -> list[Record]:
-    return [record async for batch in provider.read(100) for record in batch]
+    return await opened_side(connection(server, folder), endpoint, LAYOUT, write=write)
 
 
 async def test_typed_columns_read_as_canonical_text_and_a_source_spelling_compares_equal(
@@ -160,7 +148,7 @@ async def test_a_table_the_login_may_not_write_is_refused_before_planning(
         "GRANT SELECT ON people TO reader;"
     )
     reader = connection(pg_database, tmp_path, user="reader")
-    (tmp_path / "pg-password").write_text("reader-pw\n")
+    password_file("postgresql", pg_database, tmp_path).write_text("reader-pw\n")
     provider = open_provider(reader, Endpoint(connection="pg", table="people"), LAYOUT)
     try:
         with pytest.raises(WriteFailed, match="may not INSERT, UPDATE, DELETE"):
@@ -183,7 +171,7 @@ async def test_connection_test_of_a_wrong_password_names_the_login(
     pg_database: Server, tmp_path: Path
 ) -> None:
     wrong = connection(pg_database, tmp_path)
-    (tmp_path / "pg-password").write_text("not-it\n")
+    password_file("postgresql", pg_database, tmp_path).write_text("not-it\n")
 
     with pytest.raises(BadInput, match=f"refused {pg_database.user!r}"):
         await check_reachable(wrong)

@@ -12,6 +12,7 @@ import json
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 
+import msgspec
 import pytest
 
 from schemas.collections import Collection, CollectionStep
@@ -66,6 +67,34 @@ def clock() -> datetime:
 
 def hour_of(at: datetime) -> datetime:
     return at.replace(minute=0, second=0, microsecond=0)
+
+
+async def first_seen(
+    files: Files, session: Session, buses: Callable[[], Bus], name: str
+) -> tuple[Firing, ScheduleState, int]:
+    """A job scheduled every hour, seen by a scheduler `name` for the first time (at a
+    whole hour): the scheduler, and the schedule's state and revision as it left them."""
+    files.write(count=3, schedule="1h")
+    await apply_files(session, files)
+    firing = await scheduler(buses(), name)
+    await firing.tick(hour_of(clock()))
+    seen, revision = await Schedules(session.js).read(state_key(JOB_ID, "every"))
+    assert seen is not None and revision is not None
+    return firing, seen, revision
+
+
+def claimed(seen: ScheduleState, fire: datetime, by: str) -> ScheduleState:
+    """The job's fire at `fire` claimed by another scheduler, `by`, at that very time."""
+    return ScheduleState(
+        job_id=JOB_ID,
+        schedule="every",
+        spec=seen.spec,
+        last=fire,
+        outcome="claimed",
+        run_id=scheduled_run_id(JOB_ID, fire),
+        claimed_at=fire,
+        claimed_by=by,
+    )
 
 
 async def events(session: Session, kind: type[Event]) -> list[Event]:
@@ -166,35 +195,34 @@ async def test_fires_missed_while_no_scheduler_ran_are_said_and_run_once(
 async def test_a_fire_claimed_by_a_scheduler_that_stopped_is_taken_over(
     files: Files, session: Session, buses: Callable[[], Bus]
 ) -> None:
-    files.write(count=3, schedule="1h")
-    await apply_files(session, files)
-    t0 = clock()
-    firing = await scheduler(buses(), "survivor")
-    await firing.tick(t0)
-    states = Schedules(session.js)
-    key = state_key(JOB_ID, "every")
-    seen, revision = await states.read(key)
-    assert seen is not None
-    fire = hour_of(t0) + HOUR
+    firing, seen, revision = await first_seen(files, session, buses, "survivor")
+    states, key, fire = Schedules(session.js), state_key(JOB_ID, "every"), seen.last + HOUR
     run_id = scheduled_run_id(JOB_ID, fire)
     # Another scheduler claimed the fire, then stopped before asking for the run.
-    claimed = ScheduleState(
-        job_id=JOB_ID,
-        schedule="every",
-        spec=seen.spec,
-        last=fire,
-        outcome="claimed",
-        run_id=run_id,
-        claimed_at=fire,
-        claimed_by="gone",
-    )
-    assert await states.write(key, claimed, revision) is not None
+    assert await states.write(key, claimed(seen, fire, "gone"), revision) is not None
     await firing.tick(fire + timedelta(seconds=5))
     assert await events(session, RunRequested) == []  # not yet: it may still finish it
     await firing.tick(fire + timedelta(seconds=31))
     assert [e.run_id for e in await events(session, RunRequested)] == [run_id]
     done, _ = await states.read(key)
     assert done is not None and (done.outcome, done.claimed_by) == ("requested", "survivor")
+
+
+async def test_a_claim_seen_while_another_scheduler_finishes_it_does_not_hold_up_the_next_fire(
+    files: Files, session: Session, buses: Callable[[], Bus]
+) -> None:
+    firing, seen, revision = await first_seen(files, session, buses, "late")
+    states, key, fire = Schedules(session.js), state_key(JOB_ID, "every"), seen.last + HOUR
+    # Another scheduler has claimed the fire when this one looks ...
+    claim = claimed(seen, fire, "other")
+    revision = await states.write(key, claim, revision) or 0
+    await firing.tick(fire)
+    # ... and finishes it just after: the run asked for, and it ended at once.
+    done = ScheduleState(**{**msgspec.structs.asdict(claim), "outcome": "requested"})
+    assert await states.write(key, done, revision) is not None
+    await firing.tick(fire + HOUR)  # the next fire is this scheduler's, on this very tick
+    second = scheduled_run_id(JOB_ID, fire + HOUR)
+    assert [e.run_id for e in await events(session, RunRequested)] == [second]
 
 
 async def test_schedules_listed_enabled_and_disabled_from_the_command_line(

@@ -13,10 +13,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
-from schemas.connections import SqliteConnection
-from schemas.jobs import Endpoint, FieldMap, Job, Leavers, ObjectMapping
+from schemas.connections import Connection, SqliteConnection
+from schemas.jobs import Endpoint, FieldMap, Job, Leavers, ObjectMapping, ObjectScope
 from services.runner.planning import PlannedRun, Sides, plan_job, scoped
 from services.runner.planning.sides import open_pair
 
@@ -61,14 +62,24 @@ def job(mapping: ObjectMapping, source_scope: str | None = None) -> Job:
 async def plan(folder: Path, the_job: Job, keys: list[str]) -> PlannedRun:
     source_db = SqliteConnection(id="hr", path=str(folder / "hr.db"))
     target_db = SqliteConnection(id="dir", path=str(folder / "dir.db"))
-    source, target = open_pair(source_db, target_db, the_job, 0)
-    await source.open(write=False)
-    await target.open(write=True)
+    return await plan_between(source_db, target_db, the_job, keys)
+
+
+async def plan_between(
+    source_db: Connection, target_db: Connection, the_job: Job, keys: list[str]
+) -> PlannedRun:
+    """The job planned as a run plans it: each type's pair of sides opened, then closed."""
+    pairs = [open_pair(source_db, target_db, the_job, at) for at in range(len(the_job.objects))]
+    for source, target in pairs:
+        await source.open(write=False)
+        await target.open(write=True)
     try:
-        return await plan_job(the_job, Sides(source, target), keys)
+        [(source, target), *others] = pairs
+        return await plan_job(the_job, Sides(source, target, others), keys)
     finally:
-        await source.close()
-        await target.close()
+        for source, target in pairs:
+            await source.close()
+            await target.close()
 
 
 async def both_ways(
@@ -206,3 +217,52 @@ async def test_a_record_that_fails_its_mapping_fails_as_in_a_whole_read(
     looked_up, _ = await both_ways(hr, job(mapping), ["e1"], monkeypatch)
     assert [(e.key, e.action) for e in looked_up.record_errors] == [("e1", "map")]
     assert looked_up.plan.changes == []
+
+
+@pytest.fixture
+def hr_and_groups(hr: Path) -> Path:
+    """Besides the people: the source's groups, and the destination's (one renamed)."""
+    groups = [("g1", "Engineering"), ("g2", "Research"), ("g3", "Sales")]
+    table(hr / "hr.db", "hr_groups", ["gid", "title"], groups)
+    table(hr / "dir.db", "groups", ["id", "title"], [("g1", "Engineering"), ("g2", "R&D")])
+    return hr
+
+
+GROUPS = ObjectMapping(
+    type="group",
+    keys=["id"],
+    fields=[FieldMap(to="id", from_="gid"), FieldMap(to="title")],
+    source=ObjectScope(table="hr_groups"),
+    destination=ObjectScope(table="groups"),
+)
+TYPES: dict[str, tuple[list[str], list[str], tuple[int, int]]] = {
+    # (keys asked for, the plan, records read from (source, destination) of both types)
+    "a user's key: the groups find it nowhere and are read whole": (
+        ["e2"],
+        ["update e2"],
+        (1 + 3, 1 + 2),
+    ),
+    "a group's key: the users find it nowhere and are read whole": (
+        ["g2"],
+        ["update g2"],
+        (4 + 1, 3 + 1),
+    ),
+    "a new group and a user: the groups' destination read whole": (
+        ["g3", "e1"],
+        ["create g3"],
+        (4 + 3, 3 + 2),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(TYPES))
+async def test_a_scoped_run_of_several_types_plans_what_reading_whole_plans(
+    hr_and_groups: Path, case: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    keys, planned, read = TYPES[case]
+    users = ObjectMapping(keys=["id"], fields=[*KEY_AND_NAME, DEPT])
+    the_job = msgspec.structs.replace(job(users), objects=[users, GROUPS])
+    looked_up, whole = await both_ways(hr_and_groups, the_job, keys, monkeypatch)
+    assert sorted(f"{c.action} {c.key}" for c in looked_up.plan.changes) == planned
+    assert sides_read(looked_up) == read
+    assert sides_read(whole) == (len(PEOPLE) + 3, 3 + 2)

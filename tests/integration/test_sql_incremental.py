@@ -12,6 +12,7 @@ from services.cli.client import Session
 from services.common.watermarks import Memory
 from tests.mysql_server import Server as MysqlServer
 from tests.postgresql_server import Server as PostgresqlServer
+from tests.sql_servers import connection_toml
 
 from .conftest import JOB_ID, Files, RunServices, apply_files, job_toml
 from .test_flow import table
@@ -78,20 +79,7 @@ async def test_postgresql_changed_only_reads_the_rows_changed_since_on_the_serve
     files: Files, session: Session, services: RunServices, pg_database: PostgresqlServer
 ) -> None:
     files.write(count=0)
-    password = files.folder / "pg-password"
-    password.write_text(pg_database.password + "\n")
-    source_from(
-        files,
-        f"""[hr]
-provider = "postgresql"
-host = "{pg_database.host}"
-port = {pg_database.port}
-database = "{pg_database.database}"
-user = "{pg_database.user}"
-password = {{ file = "{password}" }}
-sslmode = "disable"
-""",
-    )
+    source_from(files, connection_toml("postgresql", "hr", pg_database, files.folder))
     pg_database.psql(PG_SOURCE)
     mark = await changed_only_reads_the_two_changed_rows(
         files, session, services, lambda: pg_database.psql(CHANGED)
@@ -103,19 +91,7 @@ async def test_mysql_changed_only_reads_the_rows_changed_since_on_the_server(
     files: Files, session: Session, services: RunServices, my_database: MysqlServer
 ) -> None:
     files.write(count=0)
-    password = files.folder / "my-password"
-    password.write_text(my_database.password + "\n")
-    source_from(
-        files,
-        f"""[hr]
-provider = "mysql"
-host = "{my_database.host}"
-port = {my_database.port}
-database = "{my_database.database}"
-user = "{my_database.user}"
-password = {{ file = "{password}" }}
-""",
-    )
+    source_from(files, connection_toml("mysql", "hr", my_database, files.folder))
     my_database.sql("SET time_zone = '+00:00';" + MY_SOURCE)
     mark = await changed_only_reads_the_two_changed_rows(
         files, session, services, lambda: my_database.sql("SET time_zone = '+00:00';" + CHANGED)

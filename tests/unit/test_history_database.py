@@ -119,3 +119,29 @@ def test_the_settings_name_the_history_database(tmp_path: Path) -> None:
     assert settings.history_url == "postgresql://idsync@db/history"
     assert settings.history_password_file == tmp_path / "pw"
     assert Settings.from_env({"IDSYNC_HOME": str(tmp_path)}).history_url is None
+
+
+async def test_role_changes_are_kept_and_answered_in_journal_order(tmp_path: Path) -> None:
+    from schemas.events import RoleChanged
+    from schemas.history import HistoryQuery
+    from schemas.roles import Role
+    from services.recorder.answers import answer
+    from services.recorder.project import Recorder
+
+    db = await open_database(tmp_path / "history.sqlite", write=True)
+    try:
+        recorder = Recorder(None, db)
+        defined = RoleChanged(
+            run_id="", job_id="hr", change="defined", by="ada", definition=Role(id="hr")
+        )
+        granted = RoleChanged(run_id="", job_id="hr", change="granted", by="ada", grantee="bob")
+        other = RoleChanged(run_id="", job_id="ops", change="granted", by="ada", grantee="eve")
+        for seq, event in enumerate((defined, granted, other), start=1):
+            await recorder.record(event, seq)
+        await recorder.record(granted, 2)  # delivered again (its own sequence): kept once
+        every = await answer(db, HistoryQuery(what="roles"))
+        of_hr = await answer(db, HistoryQuery(what="roles", job_id="hr", limit=1))
+    finally:
+        await db.close()
+    assert every.events == [defined, granted, other]
+    assert of_hr.events == [defined] and of_hr.next_offset == 1

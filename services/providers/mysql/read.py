@@ -5,17 +5,19 @@ is under way does not wait for it."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from functools import partial
 
 from asyncmy.cursors import SSCursor
 from asyncmy.errors import MySQLError
 
-from core.errors import BadInput
-from schemas.values import Record, normalize
+from schemas.connections import MysqlConnection
+from schemas.values import Record, Value
 
-from ..changes import FieldChanges, HighestRead, filtered, needs_field
+from ..sql.reading import SqlReading
 from .connection import MysqlTable, connect, execute, fetch
 from .values import (
+    Column,
     Param,
     canonical_value,
     changed_since,
@@ -29,12 +31,8 @@ KEYS_PER_QUERY = 500
 """Values looked up per query."""
 
 
-class MysqlReading(MysqlTable):
+class MysqlReading(MysqlTable, SqlReading[MysqlConnection, Column]):
     """The reading half of the provider."""
-
-    async def read(self, batch_size: int) -> AsyncIterator[list[Record]]:
-        async for batch in self._rows(batch_size):
-            yield batch
 
     def reads_keys(self, field: str) -> bool:
         """A table's column (a job's SELECT is read whole)."""
@@ -54,11 +52,8 @@ class MysqlReading(MysqlTable):
         self,
         batch_size: int,
         changed: tuple[str, str | None] | None = None,
-        lookup: tuple[str, tuple[str, ...]] | None = None,
+        lookup: tuple[str, Sequence[str]] | None = None,
     ) -> AsyncIterator[list[Record]]:
-        """The rows, or with `changed` (column, since) those changed since the watermark,
-        noting the highest value of the column in `self._highest`, or with `lookup`
-        (column, values) those whose column holds one of the values."""
         if self._query is None and not self._columns:
             await self._refresh()
             if not self._columns:
@@ -73,46 +68,29 @@ class MysqlReading(MysqlTable):
         if lookup is not None:
             field, values = lookup
             marks = ", ".join(["%s"] * len(values))
-            sql, args = f"{sql} WHERE {quote(field)} IN ({marks})", values
-        multi = self._layout.multi_valued
+            sql, args = f"{sql} WHERE {quote(field)} IN ({marks})", tuple(values)
         conn = await connect(self._connection)
         try:
             await execute(conn, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
             cursor = conn.cursor(SSCursor)
             await cursor.execute(sql, args or None)
             names = [str(d[0]) for d in cursor.description]
+            columns = [self._columns.get(name) if self._query is None else None for name in names]
             kinds = [
-                column.kind
-                if self._query is None and (column := self._columns.get(name)) is not None
-                else field_kind(int(d[1]), int(d[3] or 0))
-                for name, d in zip(names, cursor.description, strict=True)
+                column.kind if column is not None else field_kind(int(d[1]), int(d[3] or 0))
+                for column, d in zip(columns, cursor.description, strict=True)
             ]
-            shapes = list(zip(names, kinds, [multi.get(n) for n in names], strict=True))
+            as_text = all(column is not None and column.reads_str for column in columns)
+            readers = None if as_text else [partial(_read, kind) for kind in kinds]
             mark = names.index(changed[0]) if changed is not None else None
             while rows := await cursor.fetchmany(batch_size):
-                if mark is not None and self._highest is not None:
-                    for row in rows:
-                        self._highest.see(row[mark])
-                yield [
-                    normalize(
-                        {
-                            name: value_of(raw, kind, delimiter)
-                            for (name, kind, delimiter), raw in zip(shapes, row, strict=True)
-                        }
-                    )
-                    for row in rows
-                ]
+                yield self._records(names, rows, readers, mark)
             await cursor.close()
             await execute(conn, "COMMIT")
         except (MySQLError, OSError) as e:
             raise self.error(e, "read") from e
         finally:
             conn.close()
-
-    async def _refresh(self) -> None:
-        """A destination created since `open` (by this provider's first write)."""
-        if self._conn is not None:
-            await self.load_columns(self._conn)
 
     async def size_hint(self) -> int:
         """About how many rows the table holds (the planner's statistics; 0 when unknown)."""
@@ -122,42 +100,16 @@ class MysqlReading(MysqlTable):
             self._conn,
             "SELECT TABLE_ROWS FROM information_schema.TABLES "
             "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s",
-            (self._schema, self._table),
+            (self._database, self._table),
         )
         return int(rows[0][0] or 0) if rows else 0
 
-    def read_changed(
-        self, batch_size: int, since: str | None, field: str | None
-    ) -> AsyncIterator[list[Record]]:
-        """A table's changed rows are chosen by the server (WHERE the column >= the
-        watermark, compared in the column's type), the watermark being the highest value
-        read; a job's SELECT is filtered here as CSV and SQLite are (changes.py), on the
-        canonical text."""
-        field = needs_field("mysql", field)
-        self._changes = self._highest = None
-        if self._query is not None:
-            self._changes = FieldChanges(field, since)
-            return filtered(self.read(batch_size), self._changes)
-        column = self._columns.get(field)
-        if column is None:
-            raise BadInput(
-                f"{self._where}: the job's changes.field {field!r} is not a column of the "
-                f"table{self.close_columns(field)}"
-            )
-        kind = column.kind
-        self._highest = HighestRead(since, lambda raw: text_of(raw, kind))
-        return self._rows(batch_size, (field, since))
+    def canonical_value(self, column: Column | None, value: Value, delimiter: str | None) -> Value:
+        return canonical_value(column, value, delimiter)
 
-    def watermark(self) -> str | None:
-        if self._highest is not None:
-            return self._highest.watermark()
-        return self._changes.watermark() if self._changes else None
+    def highest_text(self, column: Column) -> Callable[[object], str]:
+        return partial(text_of, kind=column.kind)
 
-    def canonical(self, record: Record) -> Record:
-        multi, columns = self._layout.multi_valued, self._columns
-        return normalize(
-            {
-                name: canonical_value(columns.get(name), value, multi.get(name))
-                for name, value in record.items()
-            }
-        )
+
+def _read(kind: str, raw: object, delimiter: str | None) -> Value | None:
+    return value_of(raw, kind, delimiter)

@@ -1,8 +1,8 @@
-"""The SQL a group of alike changes becomes: their rows go into a temporary staging table
-(`idsync_in<n>`, one per shape of change in a batch: the change's index, its key values,
-the values it sets — each column made as the target's, so a value the column refuses is
-refused there) by multi-row INSERTs, then one set-based statement per step joins it to
-the target on the key columns.
+"""The SQL a group of alike changes becomes on MySQL (sql/statements.py): its rows go into a
+temporary staging table (`idsync_in<n>`, one per shape of change in a batch, each column
+made as the target's, so a value the column refuses is refused there) by multi-row
+INSERTs, then one set-based statement per step joins it to the target on the key
+columns.
 
 Every name here is a column information_schema listed (or the job's field, for a column
 the first write adds), quoted with backticks; every value travels as a parameter, never
@@ -12,9 +12,10 @@ in the SQL text.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..sql.batches import Shape
+from ..sql.statements import SetStatements
 from .values import Column, quote
 
 STAGING = "idsync_in"
@@ -22,18 +23,31 @@ STAGING = "idsync_in"
 
 
 @dataclass(frozen=True)
-class Statements:
+class Statements(SetStatements):
     """The statements of one shape on one table (`target`, quoted and qualified)."""
 
-    target: str
-    columns: dict[str, Column]
-    shape: Shape
-    number: int = 0
-    """Which staging table of the batch this shape's is."""
+    columns: dict[str, Column] = field(default_factory=dict)
+    unique_key: bool = False
+    """A unique index covers exactly the key columns."""
 
-    @property
-    def stage(self) -> str:
-        return f"{STAGING}{self.number}"
+    @classmethod
+    def of(
+        cls, target: str, columns: dict[str, Column], shape: Shape, number: int, unique: bool
+    ) -> Statements:
+        """`number`: which staging table of the batch this shape's is."""
+        return cls(target, shape, f"{STAGING}{number}", quote, columns, unique)
+
+    def straight(self) -> str | None:
+        """Creates as multi-row INSERTs straight into the table, where the unique index
+        over the key refuses a row there already (`places` their values); None where
+        they must be staged."""
+        if not self.unique_key or self.places() is None:
+            return None
+        names = list(self.inserted())
+        return (
+            f"INSERT INTO {self.target} ({', '.join(map(quote, names))}) "
+            f"VALUES ({', '.join(['%s'] * len(names))})"
+        )
 
     def staging(self) -> str:
         _, where, names, _, _ = self.shape
@@ -59,41 +73,15 @@ class Statements:
             f"INSERT INTO {self.stage} VALUES ({', '.join(['%s'] * (1 + len(where) + len(names)))})"
         )
 
-    def _match(self) -> str:
-        return " AND ".join(f"t.{quote(n)} = s.k{j}" for j, n in enumerate(self.shape[1]))
-
-    def _assignments(self, skip: frozenset[str] = frozenset()) -> list[str]:
-        _, _, names, cleared, _ = self.shape
-        sets = [f"t.{quote(n)} = s.v{j}" for j, n in enumerate(names) if n not in skip]
-        return sets + [f"t.{quote(n)} = NULL" for n in cleared if n not in names]
-
     def delete(self) -> str:
-        return f"DELETE t FROM {self.target} AS t JOIN {self.stage} AS s ON {self._match()}"
+        return f"DELETE t FROM {self.target} AS t JOIN {self.stage} AS s ON {self.match()}"
 
     def update(self, skip: frozenset[str] = frozenset()) -> str | None:
         """Sets the values on the rows there; None when there is nothing to set."""
-        sets = self._assignments(skip)
+        sets = self.assignments(skip, prefix="t.")
         if not sets:
             return None
         return (
-            f"UPDATE {self.target} AS t JOIN {self.stage} AS s ON {self._match()} "
+            f"UPDATE {self.target} AS t JOIN {self.stage} AS s ON {self.match()} "
             f"SET {', '.join(sets)}"
-        )
-
-    def existing(self) -> str:
-        """The changes whose row is there."""
-        return (
-            f"SELECT s.i FROM {self.stage} AS s WHERE EXISTS "
-            f"(SELECT 1 FROM {self.target} AS t WHERE {self._match()})"
-        )
-
-    def insert(self) -> str:
-        """Create-if-absent: the rows whose key is not there yet."""
-        _, where, names, _, _ = self.shape
-        values = {n: f"s.k{j}" for j, n in enumerate(where)}
-        values.update({n: f"s.v{j}" for j, n in enumerate(names)})
-        return (
-            f"INSERT INTO {self.target} ({', '.join(map(quote, values))}) "
-            f"SELECT {', '.join(values.values())} FROM {self.stage} AS s "
-            f"WHERE NOT EXISTS (SELECT 1 FROM {self.target} AS t WHERE {self._match()})"
         )

@@ -16,17 +16,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
-from core.errors import BadInput
-from schemas.values import Binary, Value, as_text, split_text
+from schemas.values import Binary, Value, split_text
 
-from ..cells import LIST_JOINER
-from ..sql.values import (
-    compact_json,
-    parse_bool,
-    parse_decimal,
-    parse_moment,
-    quoted,
-)
+from ..sql import values as sql
 
 Param = str | bytes | int | Decimal | float | date | datetime | time | None
 
@@ -56,6 +48,7 @@ _KINDS = {
     "mediumblob": "binary",
     "longblob": "binary",
 }
+_STR_TYPES = ("char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "set")
 # Client field types (asyncmy.constants.FIELD_TYPE) of a query's columns.
 _FIELD_KINDS = {
     0: "decimal",
@@ -79,7 +72,7 @@ _FIELD_KINDS = {
 
 def quote(name: str) -> str:
     """An SQL identifier for any name: backticks, embedded backticks doubled."""
-    return quoted(name, "`", "mysql")
+    return sql.quoted(name, "`", "mysql")
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,12 +89,21 @@ class Column:
     """A MariaDB JSON column (longtext checked by json_valid) or MySQL's json."""
 
     @property
+    def array(self) -> bool:
+        return False  # MySQL has no array columns
+
+    @property
     def kind(self) -> str:
         if self.json:
             return "json"
         if self.declared.startswith("tinyint(1)"):
             return "bool"
         return _KINDS.get(self.data_type, "text")
+
+    @property
+    def reads_str(self) -> bool:
+        """A text column of a character set: the driver reads it as text, as stored."""
+        return self.data_type in _STR_TYPES and not self.json
 
 
 def field_kind(type_code: int, length: int) -> str:
@@ -126,22 +128,14 @@ def text_of(raw: object, kind: str) -> str:
         return str(int.from_bytes(raw, "big"))
     if kind == "json" and isinstance(raw, str | bytes):
         try:
-            return compact_json(raw.decode() if isinstance(raw, bytes) else raw)
+            return sql.compact_json(raw.decode() if isinstance(raw, bytes) else raw)
         except (ValueError, UnicodeDecodeError):
             return str(raw)
-    if isinstance(raw, float):
-        return repr(raw)
-    if isinstance(raw, Decimal):
-        return format(raw, "f")
     if isinstance(raw, datetime):
-        if raw.tzinfo is not None:
-            raw = raw.astimezone(UTC).replace(tzinfo=None)
-        return raw.isoformat() + ("Z" if kind == "timestamp" else "")
+        return sql.moment_text(raw, kind == "timestamp")  # the session's zone is UTC
     if isinstance(raw, timedelta):
         return _clock(raw)
-    if isinstance(raw, date | time):
-        return raw.isoformat()
-    return str(raw)
+    return sql.plain_text(raw)
 
 
 def value_of(raw: object, kind: str, delimiter: str | None) -> Value | None:
@@ -158,26 +152,16 @@ def value_of(raw: object, kind: str, delimiter: str | None) -> Value | None:
 def _parse(kind: str, text: str, scale: int | None) -> Param:
     """A text value as the column would hold it; ValueError when it would refuse it."""
     t = text.strip()
-    if kind in ("int", "bit"):
+    if kind == "bit":
         return int(t)
-    if kind == "decimal":
-        return parse_decimal(t, scale)
-    if kind == "float":
-        return float(t)
     if kind == "bool":
-        return int(parse_bool(t))
-    if kind == "date":
-        return date.fromisoformat(t)
+        return int(sql.parse_bool(t))
     if kind in ("datetime", "timestamp"):
-        moment = parse_moment(t)
+        moment = sql.parse_moment(t)
         if moment.tzinfo is not None:  # the session's zone is UTC
             moment = moment.astimezone(UTC).replace(tzinfo=None)
         return moment
-    if kind == "time":
-        return time.fromisoformat(t)
-    if kind == "json":
-        return compact_json(text)
-    return text
+    return sql.parse_plain(kind, t, scale)
 
 
 _ORDERED_KINDS = ("int", "decimal", "float", "date", "datetime", "timestamp", "time")
@@ -188,11 +172,7 @@ def changed_since(column: Column, since: str | None) -> tuple[str, Param] | None
     compared by code point (utf8mb4_bin), other types as themselves; a row without a
     value is always read. None reads every row: no watermark, or one the column cannot
     hold (another field's). BadInput for a column that cannot order changes."""
-    if column.kind != "text" and column.kind not in _ORDERED_KINDS:
-        raise BadInput(
-            f"mysql: the change field {column.name!r} is a {column.declared} column; "
-            "it must be a timestamp, a date, a number or text"
-        )
+    sql.change_column("mysql", column, column.kind == "text" or column.kind in _ORDERED_KINDS)
     if since is None:
         return None
     name = quote(column.name)
@@ -205,7 +185,7 @@ def changed_since(column: Column, since: str | None) -> tuple[str, Param] | None
     return f"{name} >= %s OR {name} IS NULL", value
 
 
-def canonical_text(column: Column, text: str) -> str:
+def canonical_text(column: sql.TypedColumn, text: str) -> str:
     """The text a value reads back as; unchanged when the column would refuse it (the
     write then fails for that record, naming the value)."""
     try:
@@ -216,31 +196,23 @@ def canonical_text(column: Column, text: str) -> str:
 
 def canonical_value(column: Column | None, value: Value, delimiter: str | None) -> Value:
     """A record value as this column would give it back."""
-    if isinstance(value, Binary):
-        return value if column is None or column.kind == "binary" else as_text(value, ";")
-    if column is not None and column.kind == "binary":
-        return Binary(as_text(value, delimiter or LIST_JOINER).encode())
-    if isinstance(value, list):
-        value = as_text([item for item in value if item], delimiter or LIST_JOINER)
-    if column is not None and column.kind != "text" and value:
-        value = canonical_text(column, value)
-    return split_text(value, delimiter)
+    return sql.canonical_value(column, value, delimiter, canonical_text)
 
 
 def param_of(column: Column, value: Value, delimiter: str | None) -> Param:
     """A record value as the parameter its column takes: typed where the text parses, else
     the text itself, for the server to refuse (the change then fails alone)."""
-    if column.kind == "binary":
-        data = value.data if isinstance(value, Binary) else as_text(value, LIST_JOINER).encode()
-        return data or None
-    if isinstance(value, list):
-        value = [item for item in value if item]
-    text = as_text(value, delimiter or LIST_JOINER)
+    kind = column.kind
+    if kind == "text" and type(value) is str:
+        return value or None  # the common case, first
+    if kind == "binary":
+        return sql.binary_param(value)
+    text = sql.joined(value, delimiter)
     if not text:
         return None
-    if column.kind == "text":
+    if kind == "text":
         return text
     try:
-        return _parse(column.kind, text, column.scale)
+        return _parse(kind, text, column.scale)
     except (ValueError, json.JSONDecodeError):
         return text

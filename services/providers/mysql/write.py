@@ -11,30 +11,32 @@ ON DUPLICATE KEY UPDATE (a clash on another unique column would update that othe
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from asyncmy.errors import DataError, IntegrityError, MySQLError
 
 from core.errors import IdsyncError
+from schemas.connections import MysqlConnection
 from schemas.plan import Change
 
 from ..base import Outcome
-from ..sql.batches import Batcher, Op, Shape, wanted_columns
+from ..sql.batches import Batcher, Op, Shape
+from ..sql.writing import SqlWriting
 from .connection import MysqlTable, connect, errno, execute, fetch, transient
 from .statements import Statements
-from .values import canonical_value, param_of, quote
+from .values import Column, canonical_value, param_of, quote
 
 _ONE_CHANGE = {1048, 1062, 1264, 1265, 1292, 1366, 1367, 1406, 1451, 1452, 3140, 3819, 4025}
 """Errors of one change's values: a NULL, a duplicate, a value out of range or of the
 wrong type, a foreign key, invalid JSON, a CHECK constraint."""
 
 
-def _one_change_only(e: MySQLError) -> bool:
-    return isinstance(e, IntegrityError | DataError) or errno(e) in _ONE_CHANGE
-
-
-class MysqlWriting(MysqlTable):
+class MysqlWriting(MysqlTable, SqlWriting[MysqlConnection, Column, Statements]):
     """The writing half of the provider."""
+
+    rejections = (MySQLError,)
 
     async def apply(self, changes: list[Change]) -> list[Outcome]:
         if not changes:
@@ -42,8 +44,7 @@ class MysqlWriting(MysqlTable):
         self._write = True
         try:
             conn = self._conn or await self._reconnect()
-            await self.load_columns(conn)  # another runner may have made it meanwhile
-            await self._ensure_table(conn, changes)  # DDL: before the transaction
+            await self._table_ready(conn, changes)  # DDL: before the transaction
             outcomes = [Outcome()] * len(changes)
             groups = self._groups(changes, outcomes)
             try:
@@ -66,8 +67,10 @@ class MysqlWriting(MysqlTable):
                 await self._unstage(conn)
             return outcomes
         except IdsyncError:
+            self._known = False
             raise
         except (MySQLError, OSError, TimeoutError) as e:
+            self._known = False
             if transient(e):
                 await self.close()  # the next batch connects anew
             raise self.error(e, "write to") from e
@@ -92,13 +95,9 @@ class MysqlWriting(MysqlTable):
         self._conn = await connect(self._connection)
         return self._conn
 
-    async def _ensure_table(self, conn: Any, changes: list[Change]) -> None:
+    async def make_columns(self, conn: Any, wanted: list[str], missing: list[str]) -> None:
         """Create the table (InnoDB, utf8mb4 compared byte for byte, varchar keys with a
         unique index, text columns) or add the columns of fields it lacks."""
-        wanted = wanted_columns(self._layout, changes)
-        missing = [name for name in wanted if name not in self._columns]
-        if not missing:
-            return
         keys = self._layout.keys
         if not self._columns:
             columns = [
@@ -118,7 +117,6 @@ class MysqlWriting(MysqlTable):
                 except MySQLError as e:
                     if errno(e) != 1060:  # added meanwhile by another runner
                         raise
-        await self.load_columns(conn)
 
     def _groups(
         self, changes: list[Change], outcomes: list[Outcome]
@@ -131,34 +129,33 @@ class MysqlWriting(MysqlTable):
         for ops in batcher.groups(changes, outcomes):
             shape = ops[0].shape
             number = numbers.setdefault(shape, len(numbers))
-            groups.append((Statements(self._q, self._columns, shape, number), ops))
+            unique = frozenset(shape[1]) in self._unique
+            groups.append((Statements.of(self._q, self._columns, shape, number, unique), ops))
         return groups
 
-    async def _group(
-        self, conn: Any, sql: Statements, ops: list[Op], outcomes: list[Outcome]
-    ) -> None:
-        await execute(conn, "SAVEPOINT idsync_group")  # a rejected group is undone alone
+    @asynccontextmanager
+    async def _savepoint(self, conn: Any) -> AsyncIterator[None]:
+        await execute(conn, "SAVEPOINT idsync_group")
         try:
-            missing = await self._run(conn, sql, ops)
+            yield
         except MySQLError as e:
-            if transient(e) or not _one_change_only(e):
-                raise
-            await execute(conn, "ROLLBACK TO SAVEPOINT idsync_group")
-            if len(ops) > 1:
-                for op in ops:  # again one by one, in order, to find the culprits
-                    await self._group(conn, sql, [op], outcomes)
-                return
-            change = ops[0].change
-            outcomes[ops[0].index] = Outcome(
-                error=f"{change.action} {change.key!r} rejected by mysql: {sql.told(e.args[-1])}"
-            )
-            return
-        for op in ops:
-            if op.index in missing:
-                outcomes[op.index] = Outcome(error=f"no row with {op.change.key!r} to update")
+            if not transient(e) and self.one_change_only(e):
+                await execute(conn, "ROLLBACK TO SAVEPOINT idsync_group")
+            raise
+
+    def savepoint(self, conn: Any) -> AbstractAsyncContextManager[None]:
+        return self._savepoint(conn)
+
+    def one_change_only(self, e: BaseException) -> bool:
+        return isinstance(e, IntegrityError | DataError) or errno(e) in _ONE_CHANGE
+
+    def rejected(self, sql: Statements, e: BaseException) -> str:
+        return sql.told(str(e.args[-1]))
 
     async def _run(self, conn: Any, sql: Statements, ops: list[Op]) -> set[int]:
         """Apply one group; the indexes of updates that found no row."""
+        if sql.shape[0] == "create" and await self._straight(conn, sql, ops):
+            return set()
         await execute(conn, f"DELETE FROM {sql.stage}")  # an earlier group's rows
         async with conn.cursor() as cursor:
             await cursor.executemany(sql.fill(), [op.row for op in ops])
@@ -176,3 +173,24 @@ class MysqlWriting(MysqlTable):
                 await execute(conn, statement)
             await execute(conn, sql.insert())
         return missing
+
+    async def _straight(self, conn: Any, sql: Statements, ops: list[Op]) -> bool:
+        """Creates inserted straight into the table, many rows a statement: whether they
+        went in. A key there already (a batch delivered again, a row another writer
+        added) makes the unique index refuse the statement, undone to a savepoint of its
+        own: the group is then staged and applied as create-if-absent, so nothing is
+        written twice."""
+        statement = sql.straight()
+        rows = sql.straight_rows(ops) if statement is not None else None
+        if statement is None or rows is None or len(rows) < 2:
+            return False
+        await execute(conn, "SAVEPOINT idsync_straight")
+        try:
+            async with conn.cursor() as cursor:
+                await cursor.executemany(statement, rows)
+        except MySQLError as e:
+            if transient(e):
+                raise
+            await execute(conn, "ROLLBACK TO SAVEPOINT idsync_straight")
+            return False
+        return True

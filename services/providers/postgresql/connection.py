@@ -4,19 +4,17 @@ the server's errors are told. read.py and write.py build on it."""
 
 from __future__ import annotations
 
-import difflib
 import ssl
 from typing import Literal
 
 import asyncpg
 
-from core.errors import BadInput, IdsyncError, Transient, Unreachable, WriteFailed
+from core.errors import BadInput, Unreachable, WriteFailed
 from schemas.connections import PostgresqlConnection
 from schemas.jobs import Endpoint
-from services.common.secrets import resolve_secret
 
 from ..base import Layout
-from ..changes import FieldChanges, HighestRead
+from ..sql.table import SqlTable, close_names, password_of
 from ..sql.values import compact_json
 from .values import Column, quote
 
@@ -48,13 +46,6 @@ WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f')
 """
 
 
-def split_table(name: str) -> tuple[str | None, str]:
-    """ "schema.table" or "table" (in the login's current schema), as the catalogue spells
-    them: names are matched exactly, never folded to lower case."""
-    schema, dot, table = name.partition(".")
-    return (schema, table) if dot else (None, name)
-
-
 def _ssl(
     connection: PostgresqlConnection,
 ) -> ssl.SSLContext | Literal["prefer", "require"] | bool:
@@ -69,9 +60,7 @@ def _ssl(
 async def connect(connection: PostgresqlConnection) -> asyncpg.Connection:
     """A logged-in connection whose session speaks UTC (timestamps without a zone are UTC)."""
     where = f"postgresql connection {connection.id!r}"
-    password = None
-    if connection.password is not None:
-        password = resolve_secret(connection.password, f"{where}: password")
+    password = password_of(where, connection)
     target = f"{connection.host}:{connection.port}/{connection.database}"
     try:
         conn = await asyncpg.connect(
@@ -111,35 +100,21 @@ def transient(e: BaseException) -> bool:
     return state[:2] in ("08", "40", "53", "57") or state == "55P03"  # lock_not_available
 
 
-class PostgresqlTable:
+class PostgresqlTable(SqlTable[PostgresqlConnection, Column]):
     """One job side: a table (read and written) or a SELECT (read only)."""
+
+    tag = "postgresql"
 
     def __init__(
         self, connection: PostgresqlConnection, endpoint: Endpoint, layout: Layout
     ) -> None:
-        self._connection = connection
-        self._layout = layout
-        self._query = endpoint.query if not endpoint.table else None
-        self._name = endpoint.table or ""
-        self._schema, self._table = split_table(self._name)
+        super().__init__(connection, endpoint, layout)
         self._q = ".".join(quote(part) for part in (self._schema, self._table) if part)
-        self._conn: asyncpg.Connection | None = None
-        self._columns: dict[str, Column] = {}  # empty while there is no table
-        self._unique: list[frozenset[str]] = []  # the column sets of unique indexes
-        self._fields: list[str] = []  # a query's columns
-        self._changes: FieldChanges | None = None
-        self._highest: HighestRead | None = None
-        self._write = False
-
-    @property
-    def _where(self) -> str:
-        return f"postgresql table {self._name!r}" if self._name else "postgresql query"
 
     async def open(self, *, write: bool) -> None:
         await self.close()
         self._write = write
-        if write and self._query is not None:
-            raise BadInput(f"{self._where}: a query is read only; name a `table` to write to")
+        self._refuse_query_writes(write)
         self._conn = await connect(self._connection)
         try:
             if self._query is not None:
@@ -147,6 +122,7 @@ class PostgresqlTable:
                 self._fields = [attribute.name for attribute in statement.get_attributes()]
                 return
             await self.load_columns(self._conn)
+            self._known = bool(self._columns)
             if not self._columns and not write:
                 raise BadInput(f"{self._where} not found{await self._close_tables()}")
             if write and self._columns:
@@ -168,10 +144,6 @@ class PostgresqlTable:
                 f"there; GRANT {', '.join(missing)} ON {self._q} TO {quote(self._connection.user)}"
             )
 
-    def source_fields(self) -> list[str] | None:
-        """The table's (or query's) columns, after `open`; None for a table not there yet."""
-        return list(self._columns) or self._fields or None
-
     async def load_columns(self, conn: asyncpg.Connection) -> None:
         oid = await conn.fetchval(_TABLE, self._schema, self._table)
         rows = await conn.fetch(_COLUMNS, oid) if oid is not None else []
@@ -192,27 +164,13 @@ class PostgresqlTable:
         """ "; did you mean …" with the tables whose names are close to the one asked for."""
         assert self._conn is not None
         names = [str(row[0]) for row in await self._conn.fetch(_TABLES)]
-        wanted = self._name if self._schema else f"public.{self._table}"
-        near = difflib.get_close_matches(wanted.lower(), [n.lower() for n in names], n=3)
-        found = [n for n in names if n.lower() in near]
-        return f"; did you mean {', '.join(found)}?" if found else ""
+        return close_names(self._name if self._schema else f"public.{self._table}", names)
 
-    def close_columns(self, name: str) -> str:
-        near = difflib.get_close_matches(name, list(self._columns), n=3)
-        return f" (close: {', '.join(near)})" if near else ""
+    def transient(self, e: BaseException) -> bool:
+        return transient(e)
 
-    def error(self, e: BaseException, doing: str) -> IdsyncError:
-        text = f"{self._where}: cannot {doing}: {e}"
-        if transient(e):
-            return Transient(f"{text}; retry")
-        state = str(getattr(e, "sqlstate", "") or "")
-        if state == "42501":  # insufficient_privilege
-            return WriteFailed(f"{text}; the user is {self._connection.user!r}")
-        if not self._write:
-            return BadInput(text)
-        return WriteFailed(text)
+    def denied(self, e: BaseException) -> bool:
+        return str(getattr(e, "sqlstate", "") or "") == "42501"  # insufficient_privilege
 
-    async def close(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            await conn.close()
+    async def hang_up(self, conn: asyncpg.Connection) -> None:
+        await conn.close()

@@ -4,24 +4,20 @@ of its own, so writing the same side while a read is under way does not wait for
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 
 import asyncpg
 
-from core.errors import BadInput
-from schemas.values import Record, normalize
+from schemas.connections import PostgresqlConnection
+from schemas.values import Record, Value
 
-from ..changes import FieldChanges, HighestRead, filtered, needs_field
+from ..sql.reading import SqlReading
 from .connection import PostgresqlTable, connect
-from .values import canonical_value, changed_since, quote, text_of, value_of
+from .values import Column, canonical_value, changed_since, quote, reads_str, text_of, value_of
 
 
-class PostgresqlReading(PostgresqlTable):
+class PostgresqlReading(PostgresqlTable, SqlReading[PostgresqlConnection, Column]):
     """The reading half of the provider."""
-
-    async def read(self, batch_size: int) -> AsyncIterator[list[Record]]:
-        async for batch in self._rows(batch_size):
-            yield batch
 
     def reads_keys(self, field: str) -> bool:
         """A table's column of single values (a job's SELECT is read whole)."""
@@ -39,11 +35,8 @@ class PostgresqlReading(PostgresqlTable):
         self,
         batch_size: int,
         changed: tuple[str, str | None] | None = None,
-        lookup: tuple[str, list[str]] | None = None,
+        lookup: tuple[str, Sequence[str]] | None = None,
     ) -> AsyncIterator[list[Record]]:
-        """The rows, or with `changed` (column, since) those changed since the watermark,
-        noting the highest value of the column in `self._highest`, or with `lookup`
-        (column, values) those whose column holds one of the values."""
         if self._query is None and not self._columns:
             await self._refresh()
             if not self._columns:
@@ -58,40 +51,23 @@ class PostgresqlReading(PostgresqlTable):
                 sql, args = f"{sql} WHERE {condition}", [str(since)]
         if lookup is not None:
             column, values = lookup
-            sql, args = f"{sql} WHERE {quote(column)}::text = ANY($1::text[])", [values]
-        multi = self._layout.multi_valued
+            sql, args = f"{sql} WHERE {quote(column)}::text = ANY($1::text[])", [list(values)]
         conn = await connect(self._connection)
         try:
             async with conn.transaction(readonly=True, isolation="repeatable_read"):
                 statement = await conn.prepare(sql)
-                names = [attribute.name for attribute in statement.get_attributes()]
-                delimiters = [multi.get(name) for name in names]
+                attributes = statement.get_attributes()
+                names = [attribute.name for attribute in attributes]
+                as_text = all(reads_str(a.type.name, a.type.kind == "array") for a in attributes)
+                readers = None if as_text else [value_of] * len(names)
                 mark = names.index(changed[0]) if changed is not None else None
                 cursor = await statement.cursor(*args)
                 while rows := await cursor.fetch(batch_size):
-                    if mark is not None and self._highest is not None:
-                        for row in rows:
-                            self._highest.see(row[mark])
-                    yield [
-                        normalize(
-                            {
-                                name: value_of(raw, delimiter)
-                                for name, raw, delimiter in zip(
-                                    names, row.values(), delimiters, strict=True
-                                )
-                            }
-                        )
-                        for row in rows
-                    ]
+                    yield self._records(names, rows, readers, mark)
         except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as e:
             raise self.error(e, "read") from e
         finally:
             await conn.close()
-
-    async def _refresh(self) -> None:
-        """A destination created since `open` (by this provider's first write)."""
-        if self._conn is not None:
-            await self.load_columns(self._conn)
 
     async def size_hint(self) -> int:
         """About how many rows the table holds (the planner's statistics; 0 when unknown)."""
@@ -103,36 +79,8 @@ class PostgresqlReading(PostgresqlTable):
         )
         return int(await self._conn.fetchval(sql, self._q) or 0)
 
-    def read_changed(
-        self, batch_size: int, since: str | None, field: str | None
-    ) -> AsyncIterator[list[Record]]:
-        """A table's changed rows are chosen by the server (WHERE the column >= the
-        watermark, compared in the column's type), the watermark being the highest value
-        read; a job's SELECT is filtered here as CSV and SQLite are (changes.py), on the
-        canonical text."""
-        field = needs_field("postgresql", field)
-        self._changes = self._highest = None
-        if self._query is not None:
-            self._changes = FieldChanges(field, since)
-            return filtered(self.read(batch_size), self._changes)
-        if field not in self._columns:
-            raise BadInput(
-                f"{self._where}: the job's changes.field {field!r} is not a column of the "
-                f"table{self.close_columns(field)}"
-            )
-        self._highest = HighestRead(since, text_of)
-        return self._rows(batch_size, (field, since))
+    def canonical_value(self, column: Column | None, value: Value, delimiter: str | None) -> Value:
+        return canonical_value(column, value, delimiter)
 
-    def watermark(self) -> str | None:
-        if self._highest is not None:
-            return self._highest.watermark()
-        return self._changes.watermark() if self._changes else None
-
-    def canonical(self, record: Record) -> Record:
-        multi, columns = self._layout.multi_valued, self._columns
-        return normalize(
-            {
-                name: canonical_value(columns.get(name), value, multi.get(name))
-                for name, value in record.items()
-            }
-        )
+    def highest_text(self, column: Column) -> Callable[[object], str]:
+        return text_of

@@ -1,10 +1,11 @@
 """Values as PostgreSQL stores them: quoted names, each column's kind, what a typed value
 reads back as (canonical text), and the parameter a record value is written with.
 
-Read values become canonical text: integers as digits, numeric without exponent, booleans
-"true"/"false", dates and times in ISO 8601 (timestamptz in UTC with "Z"), uuids in lower
-case, json compact with sorted keys, bytea as Binary, arrays as lists. `canonical` turns
-the text a source gives into the same text, so a re-run finds no phantom updates.
+Read values become canonical text (sql/values.py): integers as digits, numeric without
+exponent, booleans "true"/"false", dates and times in ISO 8601 (timestamptz in UTC with
+"Z"), uuids in lower case, json compact with sorted keys, bytea as Binary, arrays as lists.
+`canonical` turns the text a source gives into the same text, so a re-run finds no
+phantom updates.
 """
 
 from __future__ import annotations
@@ -12,20 +13,11 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
-from decimal import Decimal
+from datetime import UTC, datetime
 
-from core.errors import BadInput
-from schemas.values import Binary, Value, as_text, split_text
+from schemas.values import Binary, Value, split_text
 
-from ..cells import LIST_JOINER
-from ..sql.values import (
-    compact_json,
-    parse_bool,
-    parse_decimal,
-    parse_moment,
-    quoted,
-)
+from ..sql import values as sql
 
 Param = str | bytes | list[str] | None
 
@@ -34,7 +26,7 @@ _KINDS = {
     "int4": "int",
     "int8": "int",
     "oid": "int",
-    "numeric": "numeric",
+    "numeric": "decimal",
     "float4": "float",
     "float8": "float",
     "bool": "bool",
@@ -45,13 +37,17 @@ _KINDS = {
     "uuid": "uuid",
     "json": "json",
     "jsonb": "json",
-    "bytea": "bytea",
+    "bytea": "binary",
 }
+_TEXT_TYPES = ("text", "varchar", "bpchar", "citext", "name")
+_STR_TYPES = (*_TEXT_TYPES, "json", "jsonb")
+"""Types asyncpg gives as str (json through the connection's codec)."""
+_ORDERED_KINDS = ("int", "decimal", "float", "date", "timestamp", "timestamptz", "time")
 
 
 def quote(name: str) -> str:
     """An SQL identifier for any name: double quotes, embedded quotes doubled."""
-    return quoted(name, '"', "postgresql")
+    return sql.quoted(name, '"', "postgresql")
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,11 +68,21 @@ class Column:
         return _KINDS.get(self.type_name, "text")
 
     @property
+    def plain_text(self) -> bool:
+        """A text column (text, varchar) of single values: a value goes in as it is."""
+        return self.type_name in ("text", "varchar") and not self.array
+
+    @property
     def staging(self) -> str:
         """The type of this column in a batch's staging table (text, text[] or bytea)."""
         if self.array:
             return "text[]"
-        return "bytea" if self.kind == "bytea" else "text"
+        return "bytea" if self.kind == "binary" else "text"
+
+
+def reads_str(type_name: str, array: bool) -> bool:
+    """A column asyncpg reads as text, as stored (a record is then made of its cells)."""
+    return type_name in _STR_TYPES and not array
 
 
 def text_of(raw: object) -> str:
@@ -85,17 +91,9 @@ def text_of(raw: object) -> str:
         return raw
     if isinstance(raw, bool):
         return "true" if raw else "false"
-    if isinstance(raw, float):
-        return repr(raw)
-    if isinstance(raw, Decimal):
-        return format(raw, "f")
     if isinstance(raw, datetime):
-        if raw.tzinfo is not None:
-            return raw.astimezone(UTC).replace(tzinfo=None).isoformat() + "Z"
-        return raw.isoformat()
-    if isinstance(raw, date | time):
-        return raw.isoformat()
-    return str(raw)  # int, uuid, interval, inet, …: their own text
+        return sql.moment_text(raw, raw.tzinfo is not None)
+    return sql.plain_text(raw)  # numbers, dates, times; int, uuid, interval, inet: their own
 
 
 def value_of(raw: object, delimiter: str | None) -> Value | None:
@@ -106,38 +104,22 @@ def value_of(raw: object, delimiter: str | None) -> Value | None:
         return Binary(raw)
     if isinstance(raw, list):
         return [text_of(item) for item in raw if item is not None]
-    return split_text(text_of(raw), delimiter) if isinstance(raw, str) else text_of(raw)
+    return split_text(raw, delimiter) if isinstance(raw, str) else text_of(raw)
 
 
 def _parse(kind: str, text: str, scale: int | None) -> object:
     """A text value as the column would hold it; ValueError when it would refuse it."""
     t = text.strip()
-    if kind == "int":
-        return int(t)
-    if kind == "numeric":
-        return parse_decimal(t, scale)
-    if kind == "float":
-        return float(t)
     if kind == "bool":
-        return parse_bool(t)
-    if kind == "date":
-        return date.fromisoformat(t)
+        return sql.parse_bool(t)
     if kind in ("timestamp", "timestamptz"):
-        moment = parse_moment(t)
+        moment = sql.parse_moment(t)
         if kind == "timestamp":
             return moment.replace(tzinfo=None)
         return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # the session's zone
-    if kind == "time":
-        return time.fromisoformat(t)
     if kind == "uuid":
         return uuid.UUID(t)
-    if kind == "json":
-        return compact_json(text)
-    return text
-
-
-_TEXT_TYPES = ("text", "varchar", "bpchar", "citext", "name")
-_ORDERED_KINDS = ("int", "numeric", "float", "date", "timestamp", "timestamptz", "time")
+    return sql.parse_plain(kind, t, scale)
 
 
 def changed_since(column: Column, since: str | None) -> str | None:
@@ -146,11 +128,7 @@ def changed_since(column: Column, since: str | None) -> str | None:
     a value is always read. None reads every row: no watermark, or one the column cannot
     hold (another field's). BadInput for a column that cannot order changes."""
     text = column.type_name in _TEXT_TYPES and not column.array
-    if not text and (column.array or column.kind not in _ORDERED_KINDS):
-        raise BadInput(
-            f"postgresql: the change field {column.name!r} is a {column.declared} column; "
-            "it must be a timestamp, a date, a number or text"
-        )
+    sql.change_column("postgresql", column, text or column.kind in _ORDERED_KINDS)
     if since is None:
         return None
     name = quote(column.name)
@@ -163,7 +141,7 @@ def changed_since(column: Column, since: str | None) -> str | None:
     return f"{name} >= CAST($1::text AS {column.declared}) OR {name} IS NULL"
 
 
-def canonical_text(column: Column, text: str) -> str:
+def canonical_text(column: sql.TypedColumn, text: str) -> str:
     """The text a value reads back as; unchanged when the column would refuse it (the
     write then fails for that record, naming the value)."""
     try:
@@ -174,28 +152,16 @@ def canonical_text(column: Column, text: str) -> str:
 
 def canonical_value(column: Column | None, value: Value, delimiter: str | None) -> Value:
     """A record value as this column would give it back."""
-    if isinstance(value, Binary):
-        return value if column is None or column.kind == "bytea" else as_text(value, ";")
-    if column is not None and column.kind == "bytea":
-        return Binary(as_text(value, delimiter or LIST_JOINER).encode())
-    if column is not None and column.array:
-        items = value if isinstance(value, list) else [value]
-        return [canonical_text(column, item) for item in items if item]
-    if isinstance(value, list):
-        value = as_text([item for item in value if item], delimiter or LIST_JOINER)
-    if column is not None and column.kind != "text" and value:
-        value = canonical_text(column, value)
-    return split_text(value, delimiter)
+    return sql.canonical_value(column, value, delimiter, canonical_text)
 
 
 def param_of(column: Column | None, value: Value, delimiter: str | None) -> Param:
     """A record value as the staging table's parameter (text, text[] or bytea)."""
-    if column is not None and column.kind == "bytea":
-        data = value.data if isinstance(value, Binary) else as_text(value, LIST_JOINER).encode()
-        return data or None
+    if type(value) is str and (column is None or (column.kind != "binary" and not column.array)):
+        return value or None  # the common case, first
+    if column is not None and column.kind == "binary":
+        return sql.binary_param(value)
     if column is not None and column.array:
         items = [value] if isinstance(value, str) else value if isinstance(value, list) else []
         return [item for item in items if item] or None
-    if isinstance(value, list):
-        value = [item for item in value if item]
-    return as_text(value, delimiter or LIST_JOINER) or None
+    return sql.joined(value, delimiter) or None

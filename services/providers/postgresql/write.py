@@ -7,31 +7,30 @@ replayed one change at a time, so the rejected change alone fails."""
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
+from typing import cast
+
 import asyncpg
 
 from core.errors import IdsyncError
+from schemas.connections import PostgresqlConnection
 from schemas.plan import Change
 
 from ..base import Outcome
-from ..sql.batches import Batcher, Op, wanted_columns
+from ..sql.batches import Batcher, Op
+from ..sql.writing import SqlWriting
 from .connection import PostgresqlTable, connect, transient
 from .statements import STAGING, Statements
-from .values import canonical_value, param_of, quote
+from .values import Column, canonical_value, param_of, quote
 
 _BATCH_WIDE = ("08", "25", "28", "3F", "0A", "40", "53", "57", "58", "XX")
 """SQLSTATE classes that no other change of the batch would escape either."""
 
 
-def _one_change_only(e: asyncpg.PostgresError) -> bool:
-    """Whether the error belongs to the rows of one change (a constraint, a bad value)."""
-    state = str(getattr(e, "sqlstate", "") or "")
-    if state in ("42804", "42846"):  # the value cannot become the column's type
-        return True
-    return not (state[:2] in _BATCH_WIDE or state[:2] == "42")
-
-
-class PostgresqlWriting(PostgresqlTable):
+class PostgresqlWriting(PostgresqlTable, SqlWriting[PostgresqlConnection, Column, Statements]):
     """The writing half of the provider."""
+
+    rejections = (asyncpg.PostgresError,)
 
     async def apply(self, changes: list[Change]) -> list[Outcome]:
         if not changes:
@@ -40,27 +39,27 @@ class PostgresqlWriting(PostgresqlTable):
         try:
             conn = self._conn or await self._reconnect()
             async with conn.transaction():
-                await self.load_columns(conn)  # another runner may have made it meanwhile
-                await self._ensure_table(conn, changes)
+                await self._table_ready(conn, changes)
                 return await self._apply_all(conn, changes)
         except IdsyncError:
+            self._known = False
             raise
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as e:
+            self._known = False
             if transient(e):
                 await self.close()  # the next batch connects anew
             raise self.error(e, "write to") from e
 
     async def _reconnect(self) -> asyncpg.Connection:
-        self._conn = await connect(self._connection)
-        return self._conn
+        conn = await connect(self._connection)
+        self._conn = conn
+        return conn
 
-    async def _ensure_table(self, conn: asyncpg.Connection, changes: list[Change]) -> None:
+    async def make_columns(
+        self, conn: asyncpg.Connection, wanted: list[str], missing: list[str]
+    ) -> None:
         """Create the table (text columns, a unique index over the keys) or add the columns
         of fields it lacks, in the batch's transaction."""
-        wanted = wanted_columns(self._layout, changes)
-        missing = [name for name in wanted if name not in self._columns]
-        if not missing:
-            return
         if not self._columns:
             columns = ", ".join(f"{quote(name)} text" for name in wanted)
             await conn.execute(f"CREATE TABLE IF NOT EXISTS {self._q} ({columns})")
@@ -75,7 +74,6 @@ class PostgresqlWriting(PostgresqlTable):
                 await conn.execute(
                     f"ALTER TABLE {self._q} ADD COLUMN IF NOT EXISTS {quote(name)} text"
                 )
-        await self.load_columns(conn)
 
     async def _apply_all(self, conn: asyncpg.Connection, changes: list[Change]) -> list[Outcome]:
         outcomes = [Outcome()] * len(changes)
@@ -83,47 +81,60 @@ class PostgresqlWriting(PostgresqlTable):
         for ops in batcher.groups(changes, outcomes):
             shape = ops[0].shape
             unique = frozenset(shape[1]) in self._unique
-            sql = Statements(self._q, self._columns, shape, unique)
+            sql = Statements.of(self._q, self._columns, shape, unique)
             await self._group(conn, sql, ops, outcomes)
         return outcomes
 
-    async def _group(
-        self, conn: asyncpg.Connection, sql: Statements, ops: list[Op], outcomes: list[Outcome]
-    ) -> None:
-        try:
-            async with conn.transaction():  # a savepoint: a rejected group is undone alone
-                missing = await self._run(conn, sql, ops)
-        except asyncpg.PostgresError as e:
-            if transient(e) or not _one_change_only(e):
-                raise
-            if len(ops) > 1:
-                for op in ops:  # again one by one, in order, to find the culprits
-                    await self._group(conn, sql, [op], outcomes)
-                return
-            change = ops[0].change
-            outcomes[ops[0].index] = Outcome(
-                error=f"{change.action} {change.key!r} rejected by postgresql: {e}"
-            )
-            return
-        for op in ops:
-            if op.index in missing:
-                outcomes[op.index] = Outcome(error=f"no row with {op.change.key!r} to update")
+    def savepoint(self, conn: asyncpg.Connection) -> AbstractAsyncContextManager[None]:
+        return cast("AbstractAsyncContextManager[None]", conn.transaction())
+
+    def one_change_only(self, e: BaseException) -> bool:
+        state = str(getattr(e, "sqlstate", "") or "")
+        if state in ("42804", "42846"):  # the value cannot become the column's type
+            return True
+        return not (state[:2] in _BATCH_WIDE or state[:2] == "42")
 
     async def _run(self, conn: asyncpg.Connection, sql: Statements, ops: list[Op]) -> set[int]:
         """Apply one group; the indexes of updates that found no row."""
+        action = sql.shape[0]
+        if action == "create" and await self._straight(conn, sql, ops):
+            return set()
         await conn.execute(sql.staging())
         await conn.copy_records_to_table(STAGING, records=[op.row for op in ops])
-        action = sql.shape[0]
-        missing: set[int] = set()
+        drop = f"DROP TABLE {STAGING}"
+        if action == "update":
+            found = await conn.fetch(sql.update() or sql.existing())
+            await conn.execute(drop)
+            return {op.index for op in ops} - {int(row[0]) for row in found}
         if action == "delete":
-            await conn.execute(sql.delete())
-        elif action == "update":
-            statement = sql.update()
-            found = await conn.fetch(statement or sql.existing())
-            missing = {op.index for op in ops} - {int(row[0]) for row in found}
+            steps = [sql.delete()]
+        elif sql.unique_key:
+            steps = [sql.upsert()]
         else:
-            if (statement := sql.update(skip=sql.shape[4])) is not None:
-                await conn.execute(statement)
-            await conn.execute(sql.insert())
-        await conn.execute(f"DROP TABLE {STAGING}")
-        return missing
+            set_there = sql.update(skip=sql.shape[4])
+            steps = [*([set_there] if set_there else []), sql.insert()]
+        # No parameters (the rows are staged): the steps go as one round trip.
+        await conn.execute("; ".join([*steps, drop]))
+        return set()
+
+    async def _straight(self, conn: asyncpg.Connection, sql: Statements, ops: list[Op]) -> bool:
+        """Creates copied straight into the table, as a bulk load is: whether they went in.
+        A key there already (a batch delivered again, a row another writer added) makes
+        the unique index refuse the whole COPY, undone to its savepoint: the group is then
+        staged and applied as create-if-absent, so nothing is written twice."""
+        rows = sql.straight_rows(ops) if sql.straight() is not None else None
+        if rows is None or len(rows) < 2:
+            return False
+        try:
+            async with conn.transaction():
+                await conn.copy_records_to_table(
+                    self._table,
+                    schema_name=self._schema,
+                    columns=list(sql.inserted()),
+                    records=rows,
+                )
+        except asyncpg.PostgresError as e:
+            if transient(e):
+                raise
+            return False
+        return True

@@ -7,17 +7,22 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Generic, TypeVar
 
 from schemas.plan import Change
 from schemas.values import Value
 
 from ..base import Layout, Outcome
+from .values import TypedColumn, reads_as_given
 
 Shape = tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...], frozenset[str]]
 """(action, key fields, fields set, columns cleared, fields a create sets only when new)."""
 
-C = TypeVar("C")
+C = TypeVar("C", bound=TypedColumn)
+
+
+_NONE: frozenset[str] = frozenset()
 
 
 @dataclass(slots=True)
@@ -29,15 +34,11 @@ class Op:
     where: tuple[str, ...]
     key: tuple[str, ...]
     """The key as the table compares it ("042" in an integer column is "42")."""
-    key_params: tuple[object, ...]
+    key_params: list[object]
     names: tuple[str, ...]
-    values: tuple[object, ...]
+    values: list[object]
     cleared: tuple[str, ...]
-
-    @property
-    def shape(self) -> Shape:
-        keep = frozenset(self.change.create_only) & frozenset(self.names)
-        return (self.change.action, self.where, self.names, self.cleared, keep)
+    shape: Shape
 
     @property
     def row(self) -> tuple[object, ...]:
@@ -48,8 +49,12 @@ def wanted_columns(layout: Layout, changes: list[Change]) -> list[str]:
     """The columns the batch needs, in order: the layout's keys and fields, then the
     fields the changes name."""
     wanted = dict.fromkeys([*layout.keys, *layout.fields])
+    seen: set[tuple[str, ...]] = set()
     for change in changes:
-        wanted.update(dict.fromkeys([*change.match, *change.set]))
+        names = (*change.match, *change.set)
+        if names not in seen:  # a batch's changes mostly name the same fields
+            seen.add(names)
+            wanted.update(dict.fromkeys(names))
     return list(wanted)
 
 
@@ -66,6 +71,11 @@ class Batcher(Generic[C]):
     canonical_value: Callable[[C, Value, str | None], Value]
     """A record value as the column gives it back."""
 
+    @cached_property
+    def _given(self) -> frozenset[str]:
+        """The columns whose parameter and value read back are a text value itself."""
+        return frozenset(n for n, c in self.columns.items() if reads_as_given(c))
+
     def groups(self, changes: list[Change], outcomes: list[Outcome]) -> list[list[Op]]:
         """The batch's groups of alike changes, in the order they are applied; a change
         that cannot be applied gets its error in `outcomes` instead."""
@@ -79,24 +89,42 @@ class Batcher(Generic[C]):
 
     def _prepare(self, index: int, change: Change) -> Op | str:
         """The change ready to stage, or why it cannot be applied."""
-        if change.action not in ("create", "update", "delete"):
-            return f"{self.tag} does not support {change.action}"
+        action = change.action
+        if action not in ("create", "update", "delete"):
+            return f"{self.tag} does not support {action}"
         where = self.layout.keys or tuple(change.match)
         if not where:
             return "the change has no key"
-        columns, multi = self.columns, self.layout.multi_valued
-        key_params = tuple(
-            self.param_of(columns[f], change.match[f], multi.get(f)) if f in change.match else None
+        columns, multi, given = self.columns, self.layout.multi_valued, self._given
+        param_of, match = self.param_of, change.match
+        key_params = [
+            None
+            if (value := match.get(f)) is None
+            else (value or None)
+            if f in given and type(value) is str and f not in multi
+            else param_of(columns[f], value, multi.get(f))
             for f in where
-        )
+        ]
         if None in key_params:
             missing = [f for f, p in zip(where, key_params, strict=True) if p is None]
             return f"no value for key field {missing[0]!r}"
-        key = tuple(str(self.canonical_value(columns[f], change.match[f], None)) for f in where)
+        key = tuple(
+            value
+            if f in given and type(value := match[f]) is str
+            else str(self.canonical_value(columns[f], match[f], None))
+            for f in where
+        )
         names = tuple(change.set)
-        values = tuple(self.param_of(columns[n], v, multi.get(n)) for n, v in change.set.items())
+        values = [
+            (v or None)
+            if n in given and type(v) is str and n not in multi
+            else param_of(columns[n], v, multi.get(n))
+            for n, v in change.set.items()
+        ]
         cleared = tuple(n for n in change.clear if n in columns and n not in change.set)
-        return Op(index, change, where, key, key_params, names, values, cleared)
+        keep = frozenset(change.create_only) & frozenset(names) if change.create_only else _NONE
+        shape = (action, where, names, cleared, keep)
+        return Op(index, change, where, key, key_params, names, values, cleared, shape)
 
     def _rekeys(self, op: Op) -> bool:
         """An update that gives the object another key: it goes alone, in order."""

@@ -1,17 +1,45 @@
 """The canonical text forms both SQL providers give typed values (PostgreSQL, MySQL): json
 compact with sorted keys, booleans from the usual words, decimals at the column's scale,
-date-times with a space or a "T"; and how a name becomes a quoted identifier."""
+date-times with a space or a "T", numbers and times as Python writes them; a record value
+as its column gives it back; and how a name becomes a quoted identifier.
+
+Each provider's Column says its `kind`: "int", "decimal", "float", "bool", "date", "time",
+"json", "binary", "text" (compared as stored) and its own date-time kinds."""
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from collections.abc import Callable
+from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
+from typing import Protocol
 
 from core.errors import BadInput
+from schemas.values import Binary, Value, as_text, split_text
+
+from ..cells import LIST_JOINER
 
 _TRUE = ("t", "true", "y", "yes", "on", "1")
 _FALSE = ("f", "false", "n", "no", "off", "0")
+
+
+class TypedColumn(Protocol):
+    """A column as a provider's catalogue describes it."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def declared(self) -> str: ...
+
+    @property
+    def scale(self) -> int | None: ...
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def array(self) -> bool: ...
 
 
 def quoted(name: str, mark: str, tag: str) -> str:
@@ -48,3 +76,95 @@ def parse_decimal(text: str, scale: int | None) -> Decimal:
 def parse_moment(text: str) -> datetime:
     """An ISO 8601 date-time, its date and time apart by "T" or a space."""
     return datetime.fromisoformat(text.replace(" ", "T", 1))
+
+
+Plain = int | Decimal | float | date | time | str
+"""A value of the kinds both providers hold alike."""
+
+
+def parse_plain(kind: str, text: str, scale: int | None) -> Plain:
+    """Text (stripped) as a value of the kinds both providers hold alike — int, decimal,
+    float, date, time, json — or the text itself for another kind; ValueError when the
+    column would refuse it."""
+    if kind == "int":
+        return int(text)
+    if kind == "decimal":
+        return parse_decimal(text, scale)
+    if kind == "float":
+        return float(text)
+    if kind == "date":
+        return date.fromisoformat(text)
+    if kind == "time":
+        return time.fromisoformat(text)
+    if kind == "json":
+        return compact_json(text)
+    return text
+
+
+def moment_text(moment: datetime, zoned: bool) -> str:
+    """A date-time in ISO 8601: one with a zone in UTC, ending "Z" where `zoned`."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment.isoformat() + ("Z" if zoned else "")
+
+
+def plain_text(raw: object) -> str:
+    """A number, a date or a time the driver decoded, as canonical text (any other value's
+    own text; datetimes are each provider's: `moment_text`)."""
+    if isinstance(raw, float):
+        return repr(raw)
+    if isinstance(raw, Decimal):
+        return format(raw, "f")
+    if isinstance(raw, date | time):
+        return raw.isoformat()
+    return str(raw)
+
+
+def change_column(tag: str, column: TypedColumn, ordered: bool) -> None:
+    """BadInput for a change field whose column cannot order changes (`ordered`: a text,
+    date-time or number column of single values)."""
+    if column.array or not ordered:
+        raise BadInput(
+            f"{tag}: the change field {column.name!r} is a {column.declared} column; "
+            "it must be a timestamp, a date, a number or text"
+        )
+
+
+def reads_as_given(column: TypedColumn | None) -> bool:
+    """A column (or a field with none yet) that gives back the text it was given."""
+    return column is None or (column.kind == "text" and not column.array)
+
+
+def canonical_value(
+    column: TypedColumn | None,
+    value: Value,
+    delimiter: str | None,
+    canonical_text: Callable[[TypedColumn, str], str],
+) -> Value:
+    """A record value as this column would give it back; `canonical_text` the text a
+    typed column's value reads back as."""
+    if isinstance(value, Binary):
+        return value if column is None or column.kind == "binary" else as_text(value, ";")
+    if column is not None and column.kind == "binary":
+        return Binary(as_text(value, delimiter or LIST_JOINER).encode())
+    if column is not None and column.array:
+        items = value if isinstance(value, list) else [value]
+        return [canonical_text(column, item) for item in items if item]
+    if isinstance(value, list):
+        value = as_text([item for item in value if item], delimiter or LIST_JOINER)
+    if column is not None and column.kind != "text" and value:
+        value = canonical_text(column, value)
+    return split_text(value, delimiter)
+
+
+def binary_param(value: Value) -> bytes | None:
+    """A record value as a binary column's parameter (None when empty)."""
+    data = value.data if isinstance(value, Binary) else as_text(value, LIST_JOINER).encode()
+    return data or None
+
+
+def joined(value: Value, delimiter: str | None) -> str:
+    """A record value as one column's text (a list joined, its empty items left out)."""
+    if isinstance(value, list):
+        value = [item for item in value if item]
+    return as_text(value, delimiter or LIST_JOINER)

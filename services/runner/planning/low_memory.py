@@ -20,6 +20,7 @@ from core.engine.lifecycle import LEAVER_FIELD, Lifecycle
 from core.engine.plan import Plan
 from schemas.jobs import Job, ObjectMapping
 from schemas.values import Record
+from services.common import tracing
 from services.providers.base import Provider
 
 from .reading import Reading
@@ -84,7 +85,10 @@ async def plan_lean(
     managed = managed_fields(mapping, ())
     index = DigestIndex(mapping, managed, lifecycle.absent_since if lifecycle else ())
     destination_count = 0
-    async for batch in destination.read(READ_BATCH):
+    digesting = tracing.reads(
+        destination.read(READ_BATCH), side="destination", object_type=mapping.type
+    )
+    async for batch in digesting:
         destination_count += len(batch)
         for record in batch:
             index.add_destination(record)
@@ -102,7 +106,10 @@ async def plan_lean(
                 kept.append(record)
     act_on_absence = act_on_absence and not mapper.keyless_failures
     needed: list[Record] = []
-    async for batch in destination.read(READ_BATCH):
+    again = tracing.reads(
+        destination.read(READ_BATCH), side="destination", object_type=mapping.type
+    )
+    async for batch in again:
         needed.extend(r for r in batch if index.destination_needed(r, absent=act_on_absence))
     spilled = spill.records if spill is not None else 0
     the_plan = await asyncio.to_thread(

@@ -24,6 +24,7 @@ from core.engine import match_key
 from core.engine.context import MappingContext
 from schemas.jobs import Job, ObjectMapping
 from schemas.values import Record
+from services.common import tracing
 from services.providers.base import KeyReader, Provider
 
 from .reading import Reading
@@ -103,7 +104,8 @@ async def read_destination(
         key_of = scope_key(mapping)
         if {key_of(record) for record in found} >= set(wanted):
             return found
-    return [record async for batch in target.read(READ_BATCH) for record in batch]
+    whole = tracing.reads(target.read(READ_BATCH), side="destination", object_type=mapping.type)
+    return [record async for batch in whole for record in batch]
 
 
 def scope_key(mapping: ObjectMapping) -> Callable[[Record], str | None]:

@@ -24,6 +24,7 @@ from core.engine.source_fields import fields_read
 from schemas.connections import Connection
 from schemas.jobs import Job, ObjectMapping
 from schemas.plan import Change
+from services.common import tracing
 from services.common.store import Store
 from services.providers import open_provider
 from services.providers.base import Layout, Outcome, Provider
@@ -135,8 +136,15 @@ async def apply_by_type(job: Job, connection: Connection, changes: list[Change])
             destination_layout(mapping),
         )
         try:
-            await target.open(write=True)
-            for i, outcome in zip(at, await target.apply([changes[i] for i in at]), strict=True):
+            with tracing.span(
+                "provider apply",
+                provider=str(connection.__struct_config__.tag),
+                object_type=kind,
+                changes=len(at),
+            ):
+                await target.open(write=True)
+                applied = await target.apply([changes[i] for i in at])
+            for i, outcome in zip(at, applied, strict=True):
                 outcomes[i] = outcome
         finally:
             await target.close()

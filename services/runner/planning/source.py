@@ -30,6 +30,7 @@ from core.errors import BadInput
 from schemas.jobs import Job, ObjectMapping
 from schemas.plan import RecordError
 from schemas.values import Record
+from services.common import tracing
 from services.providers.base import ChangeReader, Provider
 
 from .reading import Reading
@@ -171,7 +172,7 @@ async def source_batches(
     a job with `changes` reads them through the change reader too, to learn the watermark
     (put in `marks` under the object type once every record is read)."""
     if job.changes is None:
-        async for batch in source.read(READ_BATCH):
+        async for batch in tracing.reads(source.read(READ_BATCH), side="source", object_type=kind):
             yield batch
         return
     if not isinstance(source, ChangeReader):
@@ -180,7 +181,8 @@ async def source_batches(
             "records; remove `changes` from the job"
         )
     since = reading.since_for(job, kind) if reading.incremental else None
-    async for batch in source.read_changed(READ_BATCH, since, job.changes.field):
+    changed = source.read_changed(READ_BATCH, since, job.changes.field)
+    async for batch in tracing.reads(changed, side="source", object_type=kind, changed_only=1):
         yield batch
     marks[kind] = source.watermark()
 

@@ -1,0 +1,138 @@
+"""Reading a table or a job's SELECT, as both SQL providers do it: a whole read, the rows
+changed since a watermark (chosen by the server on a table, filtered here on a SELECT),
+and a source's record put in the spelling the table gives back. Each provider's read.py
+streams the rows (`_rows`) with its driver's server-side cursor."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from typing import Any
+
+from core.errors import BadInput
+from schemas.values import Record, Value, normalize, record_from_cells
+
+from ..changes import FieldChanges, HighestRead, filtered, needs_field
+from .table import Col, Conn, SqlTable
+from .values import reads_as_given
+
+
+class SqlReading(SqlTable[Conn, Col]):
+    """The reading half of an SQL provider."""
+
+    _given: tuple[dict[str, Col], frozenset[str]] | None = None
+
+    def _rows(
+        self,
+        batch_size: int,
+        changed: tuple[str, str | None] | None = None,
+        lookup: tuple[str, Sequence[str]] | None = None,
+    ) -> AsyncIterator[list[Record]]:
+        """The rows, or with `changed` (column, since) those changed since the watermark,
+        noting the highest value of the column in `self._highest`, or with `lookup`
+        (column, values) those whose column holds one of the values."""
+        raise NotImplementedError
+
+    def canonical_value(self, column: Col | None, value: Value, delimiter: str | None) -> Value:
+        """A record value as this column would give it back."""
+        raise NotImplementedError
+
+    def highest_text(self, column: Col) -> Callable[[object], str]:
+        """The canonical text of a change column's value as the driver decoded it."""
+        raise NotImplementedError
+
+    async def read(self, batch_size: int) -> AsyncIterator[list[Record]]:
+        async for batch in self._rows(batch_size):
+            yield batch
+
+    async def _refresh(self) -> None:
+        """A destination created since `open` (by this provider's first write)."""
+        if self._conn is not None:
+            await self.load_columns(self._conn)
+
+    async def load_columns(self, conn: Any) -> None:
+        raise NotImplementedError
+
+    def read_changed(
+        self, batch_size: int, since: str | None, field: str | None
+    ) -> AsyncIterator[list[Record]]:
+        """A table's changed rows are chosen by the server (WHERE the column >= the
+        watermark, compared in the column's type), the watermark being the highest value
+        read; a job's SELECT is filtered here as CSV and SQLite are (changes.py), on the
+        canonical text."""
+        field = needs_field(self.tag, field)
+        self._changes = self._highest = None
+        if self._query is not None:
+            self._changes = FieldChanges(field, since)
+            return filtered(self.read(batch_size), self._changes)
+        column = self._columns.get(field)
+        if column is None:
+            raise BadInput(
+                f"{self._where}: the job's changes.field {field!r} is not a column of the "
+                f"table{self.close_columns(field)}"
+            )
+        self._highest = HighestRead(since, self.highest_text(column))
+        return self._rows(batch_size, (field, since))
+
+    def watermark(self) -> str | None:
+        if self._highest is not None:
+            return self._highest.watermark()
+        return self._changes.watermark() if self._changes else None
+
+    def _records(
+        self,
+        names: Sequence[str],
+        rows: Iterable[Any],
+        value_of: Sequence[Callable[[object, str | None], Value | None]] | None,
+        mark: int | None,
+    ) -> list[Record]:
+        """Rows as records, noting the change column's values (at `mark`) in
+        `self._highest`; `value_of` each column's reading, None when every column is read
+        as text, as stored."""
+        multi = self._layout.multi_valued
+        delimiters = [multi.get(name) for name in names]
+        if mark is not None and self._highest is not None:
+            rows = list(rows)
+            for row in rows:
+                self._highest.see(row[mark])
+        if value_of is None:
+            return [record_from_cells(names, row, delimiters) for row in rows]
+        shapes = list(zip(names, value_of, delimiters, strict=True))
+        return [
+            normalize(
+                {
+                    name: read(raw, delimiter)
+                    for (name, read, delimiter), raw in zip(shapes, row, strict=True)
+                }
+            )
+            for row in rows
+        ]
+
+    def canonical(self, record: Record) -> Record:
+        columns, multi = self._columns, self._layout.multi_valued
+        if self._given is None or self._given[0] is not columns:
+            given = frozenset(name for name, column in columns.items() if reads_as_given(column))
+            self._given = (columns, given)
+        given = self._given[1]
+        for name, value in record.items():
+            if name not in given and name in columns:
+                break
+            if type(value) is str:
+                if value and name not in multi:
+                    continue
+                break
+            delimiter = multi.get(name)
+            if (
+                delimiter is None
+                or type(value) is not list
+                or not value
+                or not all(item and delimiter not in item for item in value)
+            ):
+                break
+        else:
+            return record  # text columns give back the text they were given
+        return normalize(
+            {
+                name: self.canonical_value(columns.get(name), value, multi.get(name))
+                for name, value in record.items()
+            }
+        )

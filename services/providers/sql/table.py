@@ -1,0 +1,116 @@
+"""One job side on an SQL database, as both SQL providers hold it (PostgreSQL, MySQL): a
+table (read and written) or a job's SELECT (read only), the catalogue's columns, and how
+a failure is told. Each provider's connection.py adds its driver, its catalogue queries
+and which of its server's errors may pass."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from typing import Any, ClassVar, Generic, TypeVar
+
+from core.errors import BadInput, IdsyncError, Transient, WriteFailed
+from schemas.connections import MysqlConnection, PostgresqlConnection
+from schemas.jobs import Endpoint
+from services.common.secrets import resolve_secret
+
+from ..base import Layout
+from ..changes import FieldChanges, HighestRead
+from .values import TypedColumn
+
+Col = TypeVar("Col", bound=TypedColumn)
+Conn = TypeVar("Conn", PostgresqlConnection, MysqlConnection)
+
+
+def split_table(name: str) -> tuple[str | None, str]:
+    """ "schema.table" or "table" (in the login's current schema or the connection's
+    database), as the catalogue spells them: names are matched exactly."""
+    schema, dot, table = name.partition(".")
+    return (schema, table) if dot else (None, name)
+
+
+def password_of(where: str, connection: PostgresqlConnection | MysqlConnection) -> str | None:
+    """The connection's password, its secret reference resolved (None without one);
+    `where` names the connection in an error."""
+    if connection.password is None:
+        return None
+    return resolve_secret(connection.password, f"{where}: password")
+
+
+def close_names(wanted: str, names: Sequence[str]) -> str:
+    """ "; did you mean …" with the names close to the one asked for (case aside)."""
+    near = difflib.get_close_matches(wanted.lower(), [n.lower() for n in names], n=3)
+    found = [n for n in names if n.lower() in near]
+    return f"; did you mean {', '.join(found)}?" if found else ""
+
+
+class SqlTable(Generic[Conn, Col]):
+    """One job side: a table (read and written) or a SELECT (read only)."""
+
+    tag: ClassVar[str]
+    """The provider's name, in its messages."""
+
+    def __init__(self, connection: Conn, endpoint: Endpoint, layout: Layout) -> None:
+        self._connection: Conn = connection
+        self._layout = layout
+        self._query = endpoint.query if not endpoint.table else None
+        self._name = endpoint.table or ""
+        self._schema, self._table = split_table(self._name)
+        self._conn: Any = None
+        self._columns: dict[str, Col] = {}  # empty while there is no table
+        self._unique: list[frozenset[str]] = []  # the column sets of unique indexes
+        self._fields: list[str] = []  # a query's columns
+        self._changes: FieldChanges | None = None
+        self._highest: HighestRead | None = None
+        self._write = False
+        self._known = False
+        """The columns held are the table's as `open` or the last batch found them: a
+        batch looks at the catalogue again only for a column it lacks, or after a batch
+        that failed."""
+
+    @property
+    def _where(self) -> str:
+        return f"{self.tag} table {self._name!r}" if self._name else f"{self.tag} query"
+
+    def _refuse_query_writes(self, write: bool) -> None:
+        if write and self._query is not None:
+            raise BadInput(f"{self._where}: a query is read only; name a `table` to write to")
+
+    def source_fields(self) -> list[str] | None:
+        """The table's (or query's) columns, after `open`; None for a table not there yet."""
+        return list(self._columns) or self._fields or None
+
+    def close_columns(self, name: str) -> str:
+        near = difflib.get_close_matches(name, list(self._columns), n=3)
+        return f" (close: {', '.join(near)})" if near else ""
+
+    def transient(self, e: BaseException) -> bool:
+        """A failure that may pass: a lost connection, a timeout, a deadlock, a server busy."""
+        raise NotImplementedError
+
+    def denied(self, e: BaseException) -> bool:
+        """The server refused the login a right."""
+        raise NotImplementedError
+
+    def told(self, e: BaseException) -> str:
+        """The server's words for a failure."""
+        return str(e)
+
+    def error(self, e: BaseException, doing: str) -> IdsyncError:
+        text = f"{self._where}: cannot {doing}: {self.told(e)}"
+        if self.transient(e):
+            return Transient(f"{text}; retry")
+        if self.denied(e):
+            return WriteFailed(f"{text}; the user is {self._connection.user!r}")
+        if not self._write:
+            return BadInput(text)
+        return WriteFailed(text)
+
+    async def hang_up(self, conn: Any) -> None:
+        """Close one of the driver's connections."""
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            await self.hang_up(conn)

@@ -1,0 +1,80 @@
+"""Writing a table, as both SQL providers do it: a batch's alike changes applied group by
+group, each group under a savepoint, so a group the server rejects (a constraint, a value
+its column refuses) is undone alone and replayed one change at a time until the rejected
+change alone fails. Each provider's write.py stages and applies a group (`_run`)."""
+
+from __future__ import annotations
+
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Generic, TypeVar
+
+from schemas.plan import Change
+
+from ..base import Outcome
+from .batches import Op, wanted_columns
+from .table import Col, Conn, SqlTable
+
+St = TypeVar("St")
+"""A provider's statements of one shape of change."""
+
+
+class SqlWriting(SqlTable[Conn, Col], Generic[Conn, Col, St]):
+    """The writing half of an SQL provider."""
+
+    rejections: tuple[type[BaseException], ...] = ()
+    """The driver's errors a server's refusal of a group comes as."""
+
+    async def load_columns(self, conn: Any) -> None:
+        raise NotImplementedError
+
+    async def make_columns(self, conn: Any, wanted: list[str], missing: list[str]) -> None:
+        """Create the table with the `wanted` columns, or add the `missing` ones."""
+        raise NotImplementedError
+
+    async def _table_ready(self, conn: Any, changes: list[Change]) -> None:
+        """The table and every column the batch needs, made where missing."""
+        wanted = wanted_columns(self._layout, changes)
+        if self._known and all(name in self._columns for name in wanted):
+            return
+        await self.load_columns(conn)  # another runner may have made it meanwhile
+        if missing := [name for name in wanted if name not in self._columns]:
+            await self.make_columns(conn, wanted, missing)
+            await self.load_columns(conn)
+        self._known = True
+
+    def savepoint(self, conn: Any) -> AbstractAsyncContextManager[None]:
+        """A savepoint around one group: undone when the group fails."""
+        raise NotImplementedError
+
+    async def _run(self, conn: Any, sql: St, ops: list[Op]) -> set[int]:
+        """Apply one group; the indexes of updates that found no row."""
+        raise NotImplementedError
+
+    def one_change_only(self, e: BaseException) -> bool:
+        """Whether the error belongs to the rows of one change (a constraint, a bad value)."""
+        raise NotImplementedError
+
+    def rejected(self, sql: St, e: BaseException) -> str:
+        """The server's words for a change it refused."""
+        return str(e)
+
+    async def _group(self, conn: Any, sql: St, ops: list[Op], outcomes: list[Outcome]) -> None:
+        try:
+            async with self.savepoint(conn):  # a rejected group is undone alone
+                missing = await self._run(conn, sql, ops)
+        except self.rejections as e:
+            if self.transient(e) or not self.one_change_only(e):
+                raise
+            if len(ops) > 1:
+                for op in ops:  # again one by one, in order, to find the culprits
+                    await self._group(conn, sql, [op], outcomes)
+                return
+            change = ops[0].change
+            outcomes[ops[0].index] = Outcome(
+                error=f"{change.action} {change.key!r} rejected by {self.tag}: "
+                f"{self.rejected(sql, e)}"
+            )
+            return
+        for op in ops:
+            if op.index in missing:
+                outcomes[op.index] = Outcome(error=f"no row with {op.change.key!r} to update")

@@ -1,0 +1,80 @@
+"""Creates written straight into a PostgreSQL or MariaDB table (COPY, multi-row INSERT)
+where a unique index over the key guards it: a batch delivered again, or one meeting a
+row another writer added, is refused whole by the index and applied as create-if-absent,
+so nothing is written twice and nothing is lost."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from schemas.jobs import Endpoint
+from schemas.plan import Change
+from services.providers.base import Layout, Provider
+from tests.sql_servers import SqlProvider, opened, read_all, sql_connection
+
+LAYOUT = Layout(keys=("id",), fields=("id", "name", "mail"))
+
+
+async def crowd(
+    provider: SqlProvider, request: pytest.FixtureRequest, tmp_path: Path, table: str = ""
+) -> tuple[Provider, Callable[[str], str]]:
+    """The side writing table `crowd` of the test's own database (made first with
+    `table`'s columns when given), and how to run SQL there with the server's client."""
+    server = request.getfixturevalue("pg_database" if provider == "postgresql" else "my_database")
+    run_sql: Callable[[str], str] = server.psql if provider == "postgresql" else server.sql
+    if table:
+        run_sql(f"CREATE TABLE crowd ({table})")
+    connection = sql_connection(provider, server, tmp_path, "db")
+    side = await opened(connection, Endpoint(connection="db", table="crowd"), LAYOUT, write=True)
+    return side, run_sql
+
+
+def create(n: int, name: str) -> Change:
+    key = f"p{n:04d}"
+    return Change(action="create", key=key, match={"id": key}, set={"id": key, "name": name})
+
+
+@pytest.mark.parametrize("provider", ["postgresql", "mysql"])
+async def test_creates_go_straight_in_and_a_batch_delivered_again_changes_nothing(
+    provider: SqlProvider, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    side, run_sql = await crowd(provider, request, tmp_path)
+    try:
+        made = await side.apply([create(n, f"N{n}") for n in range(100)])  # makes the table
+        batch = [create(n, f"N{n}") for n in range(100, 300)]
+        first = await side.apply(batch)
+        again = await side.apply(batch)  # delivered again
+        # Another writer added the row of one create of the next batch meanwhile.
+        run_sql("INSERT INTO crowd (id, name, mail) VALUES ('p0350', 'Other', 'o@example.org')")
+        meeting = await side.apply([create(n, f"N{n}") for n in range(300, 400)])
+
+        assert [o.error for o in made + first + again + meeting] == [None] * 600
+        rows = await read_all(side)
+        assert sorted(str(r["id"]) for r in rows) == [f"p{n:04d}" for n in range(400)]
+        found = {str(r["id"]): r for r in rows}
+        assert found["p0350"] == {"id": "p0350", "name": "N350", "mail": "o@example.org"}
+        assert int(run_sql("SELECT count(*) FROM crowd").strip()) == 400
+    finally:
+        await side.close()
+
+
+@pytest.mark.parametrize("provider", ["postgresql", "mysql"])
+async def test_a_create_the_table_refuses_fails_alone_among_creates_that_go_straight_in(
+    provider: SqlProvider, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    key = "text PRIMARY KEY" if provider == "postgresql" else "varchar(20) PRIMARY KEY"
+    table = f"id {key}, name text CHECK (name <> 'refused'), mail text"
+    side, _ = await crowd(provider, request, tmp_path, table)
+    try:
+        batch = [create(n, "refused" if n == 7 else f"N{n}") for n in range(20)]
+        outcomes = await side.apply(batch)
+
+        errors = [n for n, outcome in enumerate(outcomes) if outcome.error is not None]
+        assert errors == [7]
+        rows = await read_all(side)
+        assert sorted(str(r["id"]) for r in rows) == [f"p{n:04d}" for n in range(20) if n != 7]
+    finally:
+        await side.close()
