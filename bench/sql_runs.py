@@ -30,7 +30,7 @@ from services.common.people import write_csv
 from services.common.settings import Settings
 from services.providers import open_provider
 from services.providers.base import Layout
-from services.runner.run import MAX_BATCH_BYTES
+from services.runner.plans import MAX_BATCH_BYTES
 from tests.sql_servers import Login, SqlProvider, connection_toml, sql_connection
 
 FILES = """\

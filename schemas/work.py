@@ -51,8 +51,23 @@ class WorkBatch(msgspec.Struct, frozen=True, kw_only=True, gc=False):
         return work_id(self.run_id, self.plan_hash, self.number)
 
 
+class RawBatch(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """A `WorkBatch` whose changes are already encoded (a large plan read back from disk):
+    the same message, decoded as a `WorkBatch`."""
+
+    run_id: str
+    job_id: str
+    plan_hash: str
+    phase: int
+    number: int
+    changes: list[msgspec.Raw]
+    shared: list[Shared] = msgspec.field(default_factory=list)
+    site: str = ""
+
+
 class StoredPlan(msgspec.Struct, frozen=True, kw_only=True, gc=False):
-    """The whole plan of a run, batched by phase, as kept in the object store."""
+    """The whole plan of a run, batched by phase, as kept in the object store: its batches
+    inline (`phases`), or each batch apart, as it goes on the work queue (`batches`)."""
 
     run_id: str
     job_id: str
@@ -62,6 +77,19 @@ class StoredPlan(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """By batch number: its changes of records shared with other batches."""
     site: str = ""
     """The job's site (schemas/connections.py): its batches go to that site's runners."""
+    batches: list[int] = msgspec.field(default_factory=list)
+    """When the batches are kept apart (`phases` then empty): how many each phase has.
+    Batch N is the object `<run>.<N>` (services/common/stored_plans.py)."""
+
+    @property
+    def apart(self) -> bool:
+        return bool(self.batches)
+
+    def numbers(self, phase: int) -> range:
+        """The numbers of the phase's batches (from 1, across phases)."""
+        sizes = self.batches or [len(batches) for batches in self.phases]
+        first = sum(sizes[:phase]) + 1
+        return range(first, first + sizes[phase])
 
     def batches_of(self, phase: int) -> list[WorkBatch]:
         first = sum(len(batches) for batches in self.phases[:phase]) + 1
@@ -86,6 +114,10 @@ _plan_decoder = msgspec.msgpack.Decoder(StoredPlan)
 
 
 def encode(value: WorkBatch | StoredPlan) -> bytes:
+    return _encoder.encode(value)
+
+
+def encode_raw(value: RawBatch) -> bytes:
     return _encoder.encode(value)
 
 

@@ -6,7 +6,7 @@ previous one is done, so a batch never holds changes of two phases (phases.py).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import msgspec
 
@@ -35,18 +35,23 @@ def split_batches(
 
     Raises BadInput for limits below one and for a change that alone exceeds `max_bytes`.
     """
+    return list(each_batch(changes, max_changes, max_bytes))
+
+
+def each_batch(
+    changes: Iterable[Change], max_changes: int, max_bytes: int
+) -> Iterator[list[Change]]:
+    """`split_batches` one batch at a time, for a plan too large to hold twice."""
     if max_changes < 1 or max_bytes < 1:
         raise BadInput(
             f"batch limits must be at least 1 (max_changes={max_changes}, max_bytes={max_bytes})"
         )
-    batches: list[list[Change]] = []
     batch: list[Change] = []
     batch_bytes = 0
     batch_phase = ""
     # change_size inlined: this runs for every change of every plan.
-    sizes = map(len, map(_encoder.encode, changes))
-    for change, encoded in zip(changes, sizes, strict=True):
-        size = encoded + CHANGE_OVERHEAD
+    for change in changes:
+        size = len(_encoder.encode(change)) + CHANGE_OVERHEAD
         if size > max_bytes:
             raise BadInput(
                 f"the {change.action} of {change.key!r} takes {size} bytes, more than a batch "
@@ -55,11 +60,10 @@ def split_batches(
         phase = phase_of(change)
         full = len(batch) >= max_changes or batch_bytes + size > max_bytes
         if batch and (full or phase != batch_phase):
-            batches.append(batch)
+            yield batch
             batch, batch_bytes = [], 0
         batch.append(change)
         batch_bytes += size
         batch_phase = phase
     if batch:
-        batches.append(batch)
-    return batches
+        yield batch

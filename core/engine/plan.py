@@ -30,7 +30,9 @@ _hash_encoder = msgspec.msgpack.Encoder(order="deterministic")
 class Plan(msgspec.Struct, frozen=True, kw_only=True):
     """The ordered changes of one run, their counts, their hash, and what looked wrong."""
 
-    changes: list[Change]
+    changes: Sequence[Change]
+    """A list; for a large plan planned in little memory, changes read back from disk
+    in order (services/runner/planning/spill.py)."""
     counts: PlanCounts
     hash: str
     warnings: list[str] = msgspec.field(default_factory=list)
@@ -45,6 +47,34 @@ class Plan(msgspec.Struct, frozen=True, kw_only=True):
 def plan_hash(changes: Sequence[Change]) -> str:
     """sha256 of the changes in msgpack, map keys sorted so field order never matters."""
     return hashlib.sha256(_hash_encoder.encode(changes)).hexdigest()
+
+
+def encoded_for_hash(change: Change) -> bytes:
+    """A change as `plan_hash` encodes it within the plan's list."""
+    return _hash_encoder.encode(change)
+
+
+class PlanHash:
+    """`plan_hash` fed change by change (`encoded_for_hash`), for a plan too large to
+    hold: the msgpack array's header for `count` changes, then each change in order."""
+
+    def __init__(self, count: int) -> None:
+        self._digest = hashlib.sha256(array_header(count))
+
+    def update(self, encoded_change: bytes) -> None:
+        self._digest.update(encoded_change)
+
+    def hexdigest(self) -> str:
+        return self._digest.hexdigest()
+
+
+def array_header(count: int) -> bytes:
+    """The header msgpack gives an array of `count` items."""
+    if count < 16:
+        return bytes([0x90 | count])
+    if count < 1 << 16:
+        return b"\xdc" + count.to_bytes(2, "big")
+    return b"\xdd" + count.to_bytes(4, "big")
 
 
 def plan(

@@ -216,7 +216,7 @@ async def job_preview(args: argparse.Namespace) -> int:
             {
                 "plan_hash": planned.plan.hash,
                 "counts": planned.plan.counts,
-                "changes": planned.plan.changes,
+                "changes": list(planned.plan.changes),  # a large plan: read from disk
                 "warnings": planned.plan.warnings,
                 "record_errors": planned.record_errors,
             }

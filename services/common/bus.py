@@ -137,6 +137,11 @@ class Bus:
             )
         )
 
+    async def publish_work_data(self, data: bytes, job_id: str, msg_id: str, site: str) -> None:
+        """Put a batch already encoded (as the object store keeps it) on the work queue:
+        its site's (empty: the central one)."""
+        await self._put(data, work_subject(job_id, site), msg_id, WORK)
+
     async def publish(self, event: Event) -> bool:
         """Store the event in the journal; StoreFull when the journal refuses it.
         The event id is the Nats-Msg-Id, so a retried publish is stored once (and counted

@@ -12,18 +12,17 @@ from __future__ import annotations
 import asyncio
 import tempfile
 from collections.abc import Sequence
-from itertools import chain, islice
 from pathlib import Path
 
 import nats.js.errors
 
-from core.engine.report import PlanReport, rows
+from core.engine.report import PlanReport, Row, rows
 from core.runs import RunStory
 from schemas.plan import PlanCounts
 from schemas.work import StoredPlan
 from services.common.bus import Bus
 from services.common.report_writer import write_report
-from services.common.stored_plans import load_plan
+from services.common.stored_plans import changes_of, load_plan
 
 from .compose import Attachment
 
@@ -54,7 +53,7 @@ async def change_reports(
             f"No change report is attached: {why}. `idsync job preview {run.job_id}` "
             "shows the job's plan as it stands now."
         ]
-    report = _report(run, plan)
+    report = await _report(bus, run, plan)
     files = [await asyncio.to_thread(_render, report, run, kind) for kind in formats]
     notes = [f"The change report is attached: {', '.join(f.filename for f in files)}."]
     if report.warnings:
@@ -73,9 +72,12 @@ async def _stored_plan(bus: Bus, run: RunStory) -> StoredPlan | None:
     return plan if plan.plan_hash == run.plan_hash else None
 
 
-def _report(run: RunStory, plan: StoredPlan) -> PlanReport:
-    changes = chain.from_iterable(chain.from_iterable(plan.phases))
-    found = list(islice(rows(changes), MAX_ROWS + 1))
+async def _report(bus: Bus, run: RunStory, plan: StoredPlan) -> PlanReport:
+    found: list[Row] = []
+    async for change in changes_of(bus, plan):  # a batch read at a time
+        found.extend(rows([change]))
+        if len(found) > MAX_ROWS:
+            break
     warnings = []
     if len(found) > MAX_ROWS:
         found = found[:MAX_ROWS]

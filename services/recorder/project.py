@@ -36,7 +36,7 @@ from schemas.plan import Change, RecordError
 from schemas.work import StoredPlan
 from services.common.bus import Bus
 from services.common.logging import get_logger
-from services.common.stored_plans import load_plan
+from services.common.stored_plans import batch_of, load_plan
 
 from .database import Database, stamp, upsert
 from .versions import Versions, planned_at, version_at
@@ -217,7 +217,8 @@ class Recorder:
             return [], "the run's plan is no longer kept"
         if plan.plan_hash != plan_hash:
             return [], f"the stored plan is {plan.plan_hash[:12]}, not {plan_hash[:12]}"
-        return batch_of(plan, batch), ""
+        found = await batch_of(self.bus, plan, batch)
+        return (found.changes if found is not None else []), ""
 
     async def _secrets_of(self, job_id: str, run_id: str) -> Secrets:
         """The secret fields of the job's version the run was planned with, and of the
@@ -231,16 +232,6 @@ class Recorder:
             then = secrets_of(version.job if version is not None else None)
             self._secrets[cached] = secrets_of(job).merged(then)
         return self._secrets[cached]
-
-
-def batch_of(plan: StoredPlan, number: int) -> list[Change]:
-    """Batch `number` (from 1, across phases) of a stored plan."""
-    first = 1
-    for batches in plan.phases:
-        if number < first + len(batches):
-            return batches[number - first]
-        first += len(batches)
-    return []
 
 
 CHANGE_COLUMNS = (

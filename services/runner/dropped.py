@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from schemas.events import RunBatchDropped
 from schemas.plan import RunStats
-from schemas.work import StoredPlan, WorkBatch
+from schemas.work import WorkBatch
 from services.common.bus import Bus
 from services.common.deadletters import not_dead
 from services.common.runs import RunState, StateChange
-from services.common.stored_plans import load_plan
+from services.common.stored_plans import batch_of, load_plan
 
 from .outcomes import Ledger, count_batch
 from .work import advance
@@ -23,7 +23,7 @@ async def count_dropped(bus: Bus, event: RunBatchDropped) -> None:
     state = await bus.runs.get(event.run_id)
     if state is None or state.plan_hash != event.plan_hash:
         return
-    batch = _batch(await load_plan(bus, event.run_id), event.batch)
+    batch = await batch_of(bus, await load_plan(bus, event.run_id), event.batch)
     if batch is None:
         return
     await bus.runs.change(event.run_id, dropped(batch))
@@ -45,12 +45,3 @@ def dropped(batch: WorkBatch) -> StateChange:
         return state
 
     return change
-
-
-def _batch(plan: StoredPlan, number: int) -> WorkBatch | None:
-    """The batch `number` of the plan, as it went on the work queue."""
-    for phase in range(len(plan.phases)):
-        for batch in plan.batches_of(phase):
-            if batch.number == number:
-                return batch
-    return None

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Collection, Iterable, Iterator, Sequence
+from typing import Protocol
 
 from schemas.plan import APPLIED_STAT, Action, Change, PlanCounts, RecordError, RunStats
 from schemas.work import Shared, WorkBatch
@@ -100,32 +101,49 @@ Place = tuple[int, int, Change]
 """A change with its batch's number and its place in the batch."""
 
 
-def _places(phases: Sequence[Sequence[Sequence[Change]]]) -> Iterator[Place]:
-    number = 0
-    for batches in phases:
-        for batch in batches:
-            number += 1
+class Placed(Protocol):
+    """A plan's batches (numbered from 1, in order, across phases), read as often as asked:
+    a large plan's are read again from disk rather than held."""
+
+    def unusual(self) -> Iterable[Change]:
+        """At least every change that may be a follow-up or a restore."""
+
+    def places(self, records: Collection[Identity]) -> Iterator[Place]:
+        """The places of the changes of these records, in plan order."""
+
+
+class InBatches:
+    """A plan's batches held in memory."""
+
+    def __init__(self, batches: Sequence[Sequence[Change]]) -> None:
+        self.batches = batches
+
+    def unusual(self) -> Iterable[Change]:
+        return (change for batch in self.batches for change in batch)
+
+    def places(self, records: Collection[Identity]) -> Iterator[Place]:
+        for number, batch in enumerate(self.batches, start=1):
             for at, change in enumerate(batch):
-                yield number, at, change
+                if identity(change) in records:
+                    yield number, at, change
 
 
 def shared_records(
-    phases: Sequence[Sequence[Sequence[Change]]], errors: Iterable[RecordError]
+    batches: Placed, errors: Iterable[RecordError]
 ) -> tuple[dict[int, list[Shared]], bytes]:
-    """The shared records of a plan batched by phase (batches numbered from 1, in order):
+    """The shared records of a plan's batches (numbered from 1, in order, across phases):
     their changes by batch number, and the ledger with those that failed in planning
     marked. Only records with a follow-up, a restore or a planning error can be shared,
     so a plan of a million plain changes is looked at, not indexed."""
     failed = failed_in_planning(errors)
     candidates = set(failed)
-    for _, _, change in _places(phases):
+    for change in batches.unusual():
         if change.follow_up or change.action in _RESTORES:
             candidates.add(identity(change))
     found: dict[Identity, list[Place]] = {}
     if candidates:
-        for place in _places(phases):
-            if (who := identity(place[2])) in candidates:
-                found.setdefault(who, []).append(place)
+        for place in batches.places(candidates):
+            found.setdefault(identity(place[2]), []).append(place)
     shared: dict[int, list[Shared]] = {}
     ledger = Ledger()
     record = 0

@@ -1,36 +1,210 @@
-"""Putting a plan's phases on the work queue (the plans themselves: common/stored_plans.py).
+"""A plan's batches: cut, kept in the object store, put on the work queue phase by phase
+(the plans themselves: common/stored_plans.py).
 
-The batches this process puts on the work queue stay in memory until this process pulls
-them (`recall`), so the runner that planned a run applies its share without decoding what
-it has just encoded. Nothing else changes: each batch is on the work queue, acknowledged
-once applied, redelivered (and then decoded) if this process dies first.
+A plan is cut into batches one at a time (`Batched`), so a plan read back from disk
+(planning/spill.py) is never held whole: each batch is kept in the object store as it
+goes on the work queue, and put on the work queue from there. The first batches this
+process builds stay in memory (up to KEPT_CHANGES changes) until this process pulls them
+(`recall`), so the runner that planned a run applies them without decoding what it has
+just encoded. Nothing else changes: each batch is on the work queue, acknowledged once
+applied, redelivered (and then decoded) if this process dies first.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable, Iterator, Sequence
+
+import msgspec
 import structlog
 
-from schemas.work import StoredPlan, WorkBatch
+from core.engine import phase_of
+from core.engine.batching import CHANGE_OVERHEAD, each_batch
+from core.errors import BadInput
+from schemas.event_ids import work_id
+from schemas.plan import Change
+from schemas.work import RawBatch, Shared, StoredPlan, WorkBatch, encode, encode_raw
 from services.common.bus import Bus
 from services.common.runs import RunState
+from services.common.stored_plans import batch_data, save_batch, save_plan
+
+from .outcomes import Identity, Place, identity
+from .planning.spill import (
+    Entry,
+    SpilledPlan,
+    decoded,
+    identity_of_order,
+    phase_of_order,
+)
 
 log = structlog.get_logger("idsync.runner")
 
-KEPT_BATCHES = 2_000
-"""Published batches kept for `recall` at most (those other runners take are never pulled
-here: the oldest go first)."""
+MAX_BATCH_BYTES = 512 * 1024  # well under the server's 1 MiB message limit
+KEPT_CHANGES = 100_000
+"""Changes of the batches built here kept for `recall` at most (those other runners take
+are never pulled here: the oldest go first)."""
 _published: dict[str, WorkBatch] = {}
+_kept_changes = 0
+
+
+class Batched:
+    """A plan's batches in order — (phase index, number from 1, changes) — cut again each
+    time they are read (`outcomes.Placed`). A plan with nothing to do still has its apply
+    phase: one empty batch, so every run reports how its apply went.
+
+    A plan read back from disk (`SpilledPlan`) is cut from its changes as encoded, by their
+    encoded size, and its batches are encoded around them: its changes are never decoded
+    on the way to the object store."""
+
+    def __init__(self, changes: Sequence[Change], batch_size: int) -> None:
+        self.changes = changes
+        self.batch_size = batch_size
+
+    def __iter__(self) -> Iterator[tuple[int, int, list[Change]]]:
+        if isinstance(self.changes, SpilledPlan):
+            for phase, number, entries in self._spilled(self.changes):
+                yield phase, number, [decoded(data) for _, data in entries]
+            return
+        phase, last, number = -1, "", 0
+        for batch in each_batch(self.changes, self.batch_size, MAX_BATCH_BYTES):
+            number += 1
+            if (name := phase_of(batch[0])) != last:
+                phase, last = phase + 1, name
+            yield phase, number, batch
+        if number == 0:
+            yield 0, 1, []
+
+    def encoded(
+        self,
+        run_id: str,
+        job_id: str,
+        plan_hash: str,
+        shared: dict[int, list[Shared]],
+        site: str = "",
+    ) -> Iterator[tuple[int, bytes, WorkBatch | None]]:
+        """Each batch's phase index, its message, and the batch itself unless the plan is
+        read from disk; each for the runners of `site` (empty: any central runner)."""
+        if isinstance(self.changes, SpilledPlan):
+            for phase, number, entries in self._spilled(self.changes):
+                message = RawBatch(
+                    run_id=run_id,
+                    job_id=job_id,
+                    plan_hash=plan_hash,
+                    phase=phase,
+                    number=number,
+                    changes=[msgspec.Raw(data) for _, data in entries],
+                    shared=shared.get(number, []),
+                    site=site,
+                )
+                yield phase, encode_raw(message), None
+            return
+        for phase, number, changes in self:
+            batch = WorkBatch(
+                run_id=run_id,
+                job_id=job_id,
+                plan_hash=plan_hash,
+                phase=phase,
+                number=number,
+                changes=changes,
+                shared=shared.get(number, []),
+                site=site,
+            )
+            yield phase, encode(batch), batch
+
+    def unusual(self) -> Iterable[Change]:
+        if isinstance(self.changes, SpilledPlan):
+            return self.changes.planned  # the spilled ones are plain creates
+        return self.changes
+
+    def places(self, records: Collection[Identity]) -> Iterator[Place]:
+        if not isinstance(self.changes, SpilledPlan):
+            for _, number, changes in self:
+                for at, change in enumerate(changes):
+                    if identity(change) in records:
+                        yield number, at, change
+            return
+        for _, number, entries in self._spilled(self.changes):
+            for at, (place, data) in enumerate(entries):
+                if identity_of_order(place) in records:
+                    yield number, at, decoded(data)
+
+    def _spilled(self, plan: SpilledPlan) -> Iterator[tuple[int, int, list[Entry]]]:
+        """`each_batch` over the encoded changes, by their encoded size."""
+        phase, last, number = -1, "", 0
+        batch: list[Entry] = []
+        batch_bytes = 0
+        for entry in plan.entries():
+            size = len(entry[1]) + CHANGE_OVERHEAD
+            if size > MAX_BATCH_BYTES:
+                change = decoded(entry[1])
+                raise BadInput(
+                    f"the {change.action} of {change.key!r} takes {size} bytes, more than a "
+                    f"batch may hold ({MAX_BATCH_BYTES}); shorten its values"
+                )
+            name = phase_of_order(entry[0])
+            full = len(batch) >= self.batch_size or batch_bytes + size > MAX_BATCH_BYTES
+            if batch and (full or name != last):
+                number += 1
+                yield phase, number, batch
+                batch, batch_bytes = [], 0
+            if name != last:
+                phase, last = phase + 1, name
+            batch.append(entry)
+            batch_bytes += size
+        number += 1
+        yield max(phase, 0), number, batch
+
+
+Made = tuple[Batched, dict[int, list[Shared]]]
+"""A plan's batches as this runner has just cut and stored them, and their shared records."""
 
 
 def recall(msg_id: str) -> WorkBatch | None:
-    """The batch of this id, if this process published it and has not pulled it yet."""
-    return _published.pop(msg_id, None)
+    """The batch of this id, if this process built it and has not pulled it yet."""
+    global _kept_changes
+    batch = _published.pop(msg_id, None)
+    if batch is not None:
+        _kept_changes -= len(batch.changes)
+    return batch
 
 
 def _keep(batch: WorkBatch) -> None:
+    global _kept_changes
     _published[batch.msg_id] = batch
-    while len(_published) > KEPT_BATCHES:
-        _published.pop(next(iter(_published)))
+    _kept_changes += len(batch.changes)
+    while _kept_changes > KEPT_CHANGES and len(_published) > 1:
+        _kept_changes -= len(_published.pop(next(iter(_published))).changes)
+
+
+async def store_plan(
+    bus: Bus,
+    run_id: str,
+    job_id: str,
+    plan_hash: str,
+    batched: Batched,
+    shared: dict[int, list[Shared]],
+    site: str = "",
+) -> StoredPlan:
+    """Keep each batch, then the plan (how many batches each phase has; the job's site,
+    whose runners apply them)."""
+    sizes: list[int] = []
+    offered = 0
+    for number, (phase, data, batch) in enumerate(
+        batched.encoded(run_id, job_id, plan_hash, shared, site), start=1
+    ):
+        await save_batch(bus, run_id, number, data)
+        # This plan's first batches, those pulled first (a plan read from disk: none,
+        # decoding them here would cost what recalling them saves).
+        if batch is not None and offered < KEPT_CHANGES:
+            offered += len(batch.changes)
+            _keep(batch)
+        if phase == len(sizes):
+            sizes.append(0)
+        sizes[phase] += 1
+    stored = StoredPlan(
+        run_id=run_id, job_id=job_id, plan_hash=plan_hash, phases=[], batches=sizes, site=site
+    )
+    await save_plan(bus, stored)
+    return stored
 
 
 def next_phase(state: RunState) -> int | None:
@@ -41,19 +215,42 @@ def next_phase(state: RunState) -> int | None:
     return None
 
 
-async def publish_phase(bus: Bus, plan: StoredPlan, state: RunState) -> None:
+async def publish_phase(
+    bus: Bus, plan: StoredPlan, state: RunState, made: Made | None = None
+) -> None:
     """Put the batches of the first unfinished phase on the work queue (those not applied
     yet), then record that the phase is out. Publishing again is harmless: a batch is
-    stored once within the duplicate window, and applied once whatever happens."""
+    stored once within the duplicate window, and applied once whatever happens.
+
+    The batches are read from the object store — or, by the runner that has just stored
+    them, cut again from the plan it holds (`made`: reading an object back takes a
+    consumer of its own, some tens of milliseconds, for each of hundreds of batches)."""
     phase = next_phase(state)
     if phase is None:
         return
     done = set(state.done)
-    batches = [batch for batch in plan.batches_of(phase) if batch.number not in done]
-    for batch in batches:
-        _keep(batch)
-        await bus.publish_work(batch)
-    log.info("phase published", phase=phase, batches=len(batches))
+    numbers = [number for number in plan.numbers(phase) if number not in done]
+    if made is not None:
+        batched, shared = made
+        wanted = set(numbers)
+        encoded = batched.encoded(plan.run_id, plan.job_id, plan.plan_hash, shared, plan.site)
+        for number, (at, data, _) in enumerate(encoded, start=1):
+            if at > phase:
+                break
+            if number in wanted:
+                msg_id = work_id(plan.run_id, plan.plan_hash, number)
+                await bus.publish_work_data(data, plan.job_id, msg_id, plan.site)
+    elif plan.apart:
+        for number in numbers:
+            msg_id = work_id(plan.run_id, plan.plan_hash, number)
+            kept = _published.get(msg_id)
+            data = encode(kept) if kept is not None else await batch_data(bus, plan, number)
+            await bus.publish_work_data(data, plan.job_id, msg_id, plan.site)
+    else:  # a plan kept whole, by an earlier version
+        for batch in plan.batches_of(phase):
+            if batch.number in numbers:
+                await bus.publish_work(batch)
+    log.info("phase published", phase=phase, batches=len(numbers))
 
     def published(current: RunState | None) -> RunState | None:
         if current is None or current.published >= phase:

@@ -17,7 +17,7 @@ from datetime import datetime
 
 import structlog
 
-from core.engine import assess, phase_of, split_batches
+from core.engine import assess
 from core.errors import PERMANENT, BadInput, StoreFull
 from schemas.event_ids import awaiting_id, finished_id, planned_id, started_id
 from schemas.events import (
@@ -29,24 +29,22 @@ from schemas.events import (
 )
 from schemas.ids import utcnow
 from schemas.jobs import Job
-from schemas.plan import Change, RunStats
-from schemas.work import StoredPlan
+from schemas.plan import RunStats
 from services.common import metrics, tracing
 from services.common.bus import Bus
 from services.common.ending import fail_run
 from services.common.failpoints import failpoint
 from services.common.runs import RunState, StateChange
-from services.common.stored_plans import load_plan, save_plan
+from services.common.stored_plans import load_plan
 from services.common.watermarks import Memory
 from services.runner.hooks import hooks_of
 from services.runner.planning import Asked, PlannedRun, plan_run
 
 from .absences import forget_returned
 from .outcomes import planned_stats, shared_records
-from .plans import publish_phase
+from .plans import Batched, publish_phase, store_plan
 from .reasons import publish_rest
 
-MAX_BATCH_BYTES = 512 * 1024  # well under the server's 1 MiB message limit
 WAITING = "run.awaiting-approval"
 
 log = structlog.get_logger("idsync.runner")
@@ -211,22 +209,22 @@ class Planner:
     async def _keep(self, job: Job, planned: PlannedRun) -> None:
         """Store the plan, record the run's state, announce the plan, start the first phase."""
         the_plan = planned.plan
-        phases = by_phase(the_plan.changes, job.batch_size)
-        shared, failed_records = shared_records(phases, planned.record_errors)
-        stored = StoredPlan(
-            run_id=self.run_id,
-            job_id=self.job_id,
-            plan_hash=the_plan.hash,
-            phases=phases,
-            shared=shared,
+        batched = Batched(the_plan.changes, job.batch_size)
+        shared, failed_records = shared_records(batched, planned.record_errors)
+        stored = await store_plan(
+            self.bus,
+            self.run_id,
+            self.job_id,
+            the_plan.hash,
+            batched,
+            shared,
             site=self.bus.settings.site,  # a site's runner plans its site's runs only
         )
-        await save_plan(self.bus, stored)
         state = RunState(
             job_id=self.job_id,
             state="run.planned",
             plan_hash=the_plan.hash,
-            phases=[len(batches) for batches in stored.phases],
+            phases=list(stored.batches),
             planned=self._planned_stats(planned),
             failed_records=failed_records,
             approved_at=self.approved.at,
@@ -248,7 +246,7 @@ class Planner:
         )
         failpoint("after-plan")
         try:
-            await publish_phase(self.bus, stored, state_now or state)
+            await publish_phase(self.bus, stored, state_now or state, (batched, shared))
         except StoreFull as error:  # the work queue is full: this run cannot be applied
             await self.fail(str(error))
 
@@ -264,20 +262,6 @@ def _unless_ended(new: RunState) -> StateChange:
         return None if current is not None and current.ended else new
 
     return change
-
-
-def by_phase(changes: list[Change], batch_size: int) -> list[list[list[Change]]]:
-    """The plan's batches grouped by phase, in order. A plan with nothing to do still has
-    its apply phase: one empty batch, so every run reports how its apply went."""
-    phases: list[list[list[Change]]] = []
-    last = None
-    for batch in split_batches(changes, batch_size, MAX_BATCH_BYTES):
-        phase = phase_of(batch[0])
-        if phase != last:
-            phases.append([])
-            last = phase
-        phases[-1].append(batch)
-    return phases or [[[]]]
 
 
 def seconds_since(moment: datetime | None) -> float:

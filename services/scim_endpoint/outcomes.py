@@ -16,7 +16,7 @@ from schemas.plan import APPLIED_STAT
 from services.common.bus import Bus
 from services.common.logging import get_logger
 from services.common.reading import run_events
-from services.common.stored_plans import load_plan
+from services.common.stored_plans import changes_of, load_plan
 
 ENDED = ("finished", "finished with errors", "failed", "cancelled", "denied", "expired")
 DID = dict(APPLIED_STAT)
@@ -62,11 +62,9 @@ async def outcomes(bus: Bus, job_id: str, run_id: str) -> Outcomes | None:
             log.warning("no stored plan to tell outcomes by", run_id=run_id, error=str(e))
             plan, actions = None, None
         if plan is not None and actions is not None:
-            for phase in plan.phases:
-                for batch in phase:
-                    for change in batch:
-                        if not change.follow_up:
-                            actions.setdefault(_first(change.key), change.action)
+            async for change in changes_of(bus, plan):
+                if not change.follow_up:
+                    actions.setdefault(_first(change.key), change.action)
     for key in keys:
         folded = _first(key)
         if folded in failed:

@@ -15,11 +15,12 @@ import openpyxl
 from core.engine.report import COLUMNS
 from core.engine.report import rows as report_rows
 from schemas.events import RunFinished
-from schemas.work import decode_plan
+from schemas.work import decode_batch, decode_plan
 from services.cli.client import Session
 from services.cli.watch import follow_run
 from services.common.jetstream import JOURNAL, PLANS_BUCKET, RECORDER, ensure_infrastructure
 from services.common.settings import Settings
+from services.common.stored_plans import batch_name
 from services.recorder.database import path_in
 
 from .conftest import JOB_ID, Files, RunServices, apply_files
@@ -35,6 +36,9 @@ async def planned_rows(session: Session, run_id: str) -> list[tuple[str, ...]]:
     store = await session.js.object_store(PLANS_BUCKET)
     plan = decode_plan((await store.get(run_id)).data or b"")
     changes = [c for phase in plan.phases for batch in phase for c in batch]
+    for number in range(1, sum(plan.batches) + 1):  # each batch kept apart
+        found = await store.get(batch_name(run_id, number))
+        changes += decode_batch(found.data or b"").changes
     return [(r.key, r.action, r.field, r.old_value, r.new_value) for r in report_rows(changes)]
 
 

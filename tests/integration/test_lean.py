@@ -1,39 +1,81 @@
-"""Large destinations are planned from per-key digests (runner/planning/low_memory.py): the same
-changes as the ordinary planning, whatever the size that switches it on."""
+"""Large destinations are planned from per-key digests (runner/planning/low_memory.py), and
+their creates kept on disk while planned (spill.py): the same changes as the ordinary
+planning, whatever the sizes that switch them on."""
 
 from __future__ import annotations
 
 import pytest
 
-from schemas.events import RunFinished
+from schemas.events import RunAwaitingApproval, RunFinished, is_end
 from services.cli.client import Session
 from services.cli.watch import follow_run
 from services.common.people import write_csv
 from services.runner.planning import low_memory as lean
+from services.runner.planning import spill
 
 from .conftest import JOB_ID, Files, RunServices, apply_files
+from .journal import wait_for_event
 from .test_flow import table
 
 
-@pytest.mark.parametrize("lean_above", [0, 10**9], ids=["digests", "records"])
+@pytest.mark.parametrize(
+    ("lean_above", "run_size"),
+    [(0, 50_000), (0, 7), (10**9, 7)],
+    ids=["digests", "digests-creates-on-disk", "records"],
+)
 async def test_both_plannings_make_the_same_changes(
     lean_above: int,
+    run_size: int,
     files: Files,
     session: Session,
     services: RunServices,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(lean, "LEAN_ABOVE", lean_above)
+    monkeypatch.setattr(spill, "RUN_SIZE", run_size)
     rows = files.write(count=60)
     await apply_files(session, files)
     async with services():
-        await follow_run(session, JOB_ID, None)
+        _, first = await follow_run(session, JOB_ID, None)
+        assert isinstance(first, RunFinished) and first.stats.created == 60
+        assert len(table(files.db)) == 60
         rows[7]["department"] = "Elsewhere"
         gone = rows.pop(20)
+        rows.append({**rows[0], "employee_id": "E-new"})
         write_csv(files.csv, rows)
         _, end = await follow_run(session, JOB_ID, None)
     assert isinstance(end, RunFinished)
     assert (end.stats.updated, end.stats.deleted, end.stats.unchanged) == (1, 1, 58)
+    assert end.stats.created == 1
     stored = table(files.db)
     assert gone["employee_id"] not in stored
     assert stored[rows[7]["employee_id"]]["department"] == "Elsewhere"
+    assert "E-new" in stored
+
+
+async def test_a_plan_on_disk_waits_for_approval_and_applies_as_approved(
+    files: Files, session: Session, services: RunServices, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Creates on disk and deletes over the safety limit: the run waits with the plan's
+    counts and hash, writes nothing, and applies that very plan once approved."""
+    monkeypatch.setattr(lean, "LEAN_ABOVE", 0)
+    monkeypatch.setattr(spill, "RUN_SIZE", 5)
+    rows = files.write(count=40, extra="safety = { max_percent = 5 }")
+    await apply_files(session, files)
+    async with services():
+        _, first = await follow_run(session, JOB_ID, None)
+        assert isinstance(first, RunFinished) and first.stats.created == 40
+        joining = [{**rows[0], "employee_id": f"E-new-{n:02d}"} for n in range(30)]
+        write_csv(files.csv, rows[5:] + joining)  # 5 gone: over 5% of 40
+        run_id, waiting = await follow_run(session, JOB_ID, None)
+        assert isinstance(waiting, RunAwaitingApproval), waiting
+        assert waiting.counts is not None
+        assert (waiting.counts.create, waiting.counts.delete) == (30, 5)
+        assert len(table(files.db)) == 40, "nothing written while waiting"
+        await session.decide("approve", run_id)
+        end = await wait_for_event(session, lambda e: is_end(e) and e.run_id == run_id)
+    assert isinstance(end, RunFinished), end
+    assert end.plan_hash == waiting.plan_hash, "the plan approved is the plan applied"
+    assert (end.stats.created, end.stats.deleted) == (30, 5)
+    stored = table(files.db)
+    assert len(stored) == 65 and "E-new-29" in stored and rows[0]["employee_id"] not in stored

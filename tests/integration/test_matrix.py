@@ -3,10 +3,11 @@ preview plans exactly what the run applies (the same hash), a record that fails 
 its object, and the deprovisioning lifecycle works in every shape.
 
 Shapes: one object type; several types (users and groups); `resolve` fields (managers);
-the low-memory planner (a destination cheap to read twice); runs scoped to keys; and
-incremental runs. Actions: create, update, delete, disable, move, and restore (enable or
-move back), with `delete_after`. The destination is tests/plugins/lifecycle.py (it can
-do all of them); days pass by moving recorded absences back, never by sleeping.
+the low-memory planner (a destination cheap to read twice), also with its creates kept on
+disk while planned (`spilled`); runs scoped to keys; and incremental runs. Actions:
+create, update, delete, disable, move, and restore (enable or move back), with
+`delete_after`. The destination is tests/plugins/lifecycle.py (it can do all of them);
+days pass by moving recorded absences back, never by sleeping.
 """
 
 from __future__ import annotations
@@ -31,11 +32,12 @@ from services.common.jetstream import ABSENT_BUCKET
 from services.common.settings import Settings
 from services.common.watermarks import Absence, absence_key
 from services.providers import FACTS
+from services.runner.planning import spill
 
 from .conftest import RunServices
 
 JOB = "matrix"
-FULL_SHAPES = ["one-type", "several-types", "resolve", "lean"]
+FULL_SHAPES = ["one-type", "several-types", "resolve", "lean", "spilled"]
 ABSENCE = ["delete", "disable", "move"]
 DEPARTMENTS = '{ map = { Sales = "S", IT = "I", HR = "H" } }'  # no entry: the record fails
 OLD = "2026-01-01T00:00:00Z"
@@ -121,7 +123,8 @@ class Scenario:
         self.data.mkdir(parents=True)
 
     async def apply(self, absence: str, leavers: str = "") -> None:
-        options = f'{{ path = "{self.stored}", rereadable = {str(self.shape == "lean").lower()} }}'
+        rereadable = str(self.shape in ("lean", "spilled")).lower()
+        options = f'{{ path = "{self.stored}", rereadable = {rereadable} }}'
         connections = self.folder / "connections.toml"
         connections.write_text(
             '[hr]\nprovider = "csv"\ndirectory = "data"\ndelimiter = ","\n\n'
@@ -186,8 +189,14 @@ class Scenario:
 
 @pytest.fixture
 def scenario(
-    tmp_path: Path, session: Session, settings: Settings, request: pytest.FixtureRequest
+    tmp_path: Path,
+    session: Session,
+    settings: Settings,
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> Scenario:
+    if request.param == "spilled":  # every run of creates goes to disk
+        monkeypatch.setattr(spill, "RUN_SIZE", 1)
     return Scenario(tmp_path / "job", session, settings, request.param)
 
 

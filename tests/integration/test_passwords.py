@@ -9,11 +9,13 @@ import sqlite3
 from nats.js.errors import NotFoundError
 
 from schemas.events import RunFinished, encode_event
+from schemas.work import decode_plan
 from services.cli.client import Session
 from services.cli.watch import follow_run
 from services.common.jetstream import PLANS_BUCKET
 from services.common.logging import configure_logging
 from services.common.people import people, write_csv
+from services.common.stored_plans import batch_name
 
 from .conftest import CONNECTIONS, JOB_ID, Files, RunServices, apply_files
 
@@ -69,6 +71,8 @@ async def test_each_created_record_gets_a_password_that_nothing_else_ever_sees(
     except NotFoundError:
         plan = b""
     assert plan, "the run's plan was stored"
+    for number in range(1, sum(decode_plan(plan).batches) + 1):  # each batch kept apart
+        plan += (await store.get(batch_name(run_id, number))).data or b""
     for password in passwords:
         needle = password.encode()
         assert needle not in journal and needle not in plan

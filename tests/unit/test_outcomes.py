@@ -10,7 +10,13 @@ from hypothesis import strategies as st
 
 from schemas.plan import Action, Change, PlanCounts, RecordError, RunStats
 from schemas.work import WorkBatch
-from services.runner.outcomes import Ledger, count_batch, planned_stats, shared_records
+from services.runner.outcomes import (
+    InBatches,
+    Ledger,
+    count_batch,
+    planned_stats,
+    shared_records,
+)
 
 
 def change(key: str, action: Action = "create", *, follow_up: bool = False) -> Change:
@@ -37,8 +43,8 @@ def apply(
 ) -> tuple[RunStats, list[RunStats]]:
     """Apply the batches in `order` (numbers from 1); (number, place) in `failing` fail.
     The run's applied statistics, and what they were after each batch."""
-    shared, ledger_data = shared_records(phases, errors)
     batches = [batch for batches in phases for batch in batches]
+    shared, ledger_data = shared_records(InBatches(batches), errors)
     ledger, done, applied, steps = Ledger(ledger_data), set[int](), RunStats(), []
     for number in order:
         changes = batches[number - 1]
@@ -109,7 +115,7 @@ def test_planning_counts_records_not_errors() -> None:
 
 def test_a_plan_of_plain_changes_shares_no_record() -> None:
     phases = [[[change(f"k{n}") for n in range(3)], [change("k3", "update")]]]
-    assert shared_records(phases, []) == ({}, b"")
+    assert shared_records(InBatches([b for bs in phases for b in bs]), []) == ({}, b"")
 
 
 @st.composite

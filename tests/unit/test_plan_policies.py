@@ -93,7 +93,7 @@ def replanned(
     source: list[Record], destination: list[Record], job: ObjectMapping, first: list[Change]
 ) -> list[Change]:
     after = apply_to(destination, first, job.keys, job.case_insensitive)
-    return plan(source, after, job, ("uid", "f")).changes
+    return list(plan(source, after, job, ("uid", "f")).changes)
 
 
 @pytest.mark.parametrize(
@@ -234,5 +234,5 @@ def test_every_action_with_awkward_keys(
     for change in result.changes:
         assert change.key == key and change.match == {"uid": key}
         assert change.container == (options.get("move_to") if action == "move" else None)
-    again = replanned(wanted, found, job, result.changes)
+    again = replanned(wanted, found, job, list(result.changes))
     assert again == [c for c in result.changes if c.action in ("disable", "move")]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import msgspec
 import pytest
 
@@ -60,7 +62,7 @@ def members(value: Value) -> list[str]:
     return value
 
 
-def only(changes: list[Change], key: str, phase: str) -> Change:
+def only(changes: Sequence[Change], key: str, phase: str) -> Change:
     [found] = [c for c in changes if c.key == key and phase_of(c) == phase]
     return found
 

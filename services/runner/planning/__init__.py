@@ -6,7 +6,8 @@ sides) and two strategies that give the very same plan:
 - `in_memory.py`: every record of every object type held, the types planned together
   (references resolved across them) — one type or several;
 - `low_memory.py`: one large type whose destination is cheap to read twice, planned
-  from per-key digests (a million records in a few hundred megabytes).
+  from per-key digests (a million records in a few hundred megabytes), its plain
+  creates planned onto disk and merged back in the plan's order (`spill.py`).
 
 Around them: `sides.py` opens each type's providers, `source.py` reads, filters and
 maps the source (a failed record holds its object), `reading.py` says what a run reads

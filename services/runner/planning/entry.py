@@ -95,7 +95,7 @@ async def plan_job(
         check_source_fields(mapping, source, f"$.objects[{at}]", where)
     marks: dict[str, str | None] = {}
     with collector_paused():  # records by the hundred thousand, none in a cycle
-        if not several(job) and await lean_enough(job.objects[0], sides.destination, keys):
+        if not several(job) and await lean_enough(job.objects[0], sides, keys):
             planned = await plan_low_memory(job, sides, context, reading, marks)
         else:
             planned = await plan_in_memory(job, pairs, keys, context, reading, marks)

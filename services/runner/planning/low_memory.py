@@ -15,7 +15,8 @@ from collections.abc import AsyncIterator
 from core.engine import managed_fields, plan
 from core.engine.context import MappingContext
 from core.engine.digests import DigestIndex
-from core.engine.lifecycle import Lifecycle
+from core.engine.keys import match_key
+from core.engine.lifecycle import LEAVER_FIELD, Lifecycle
 from core.engine.plan import Plan
 from schemas.jobs import Job, ObjectMapping
 from schemas.values import Record
@@ -25,22 +26,29 @@ from services.providers.base import Provider
 from .reading import Reading
 from .sides import READ_BATCH, Sides
 from .source import Planned, SourceMapper, mapper_of, source_batches
+from .spill import Spill, merged_counts, settle
 
 LEAN_ABOVE = 250_000
 """Destination records above which planning keeps digests instead of records: reading the
 destination twice costs more time than it saves memory on smaller ones."""
+READ_TWICE = 50_000
+"""Destination records a first run (or one nearly so) reads twice for nothing: with a
+source larger than that, its creates go to disk (spill.py) rather than stay in memory."""
 
 
-async def lean_enough(
-    mapping: ObjectMapping, destination: Provider, keys: list[str] | None
-) -> bool:
+async def lean_enough(mapping: ObjectMapping, sides: Sides, keys: list[str] | None) -> bool:
     """Whether the lean planning applies: every field mapped (so what is compared is known
     before the source is read), the whole job, a destination cheap to read twice — and
-    large (its `size_hint`, when it has one, above LEAN_ABOVE)."""
+    large (its `size_hint`, when it has one, above LEAN_ABOVE), or small (READ_TWICE)
+    while the source is larger (a first run: its creates go to disk, spill.py)."""
+    destination = sides.destination
     if not (mapping.fields and keys is None and getattr(destination, "rereadable", False)):
         return False
     size_hint = getattr(destination, "size_hint", None)
-    return size_hint is None or await size_hint() > LEAN_ABOVE
+    if size_hint is None or (found := await size_hint()) > LEAN_ABOVE:
+        return True
+    source_hint = getattr(sides.source, "size_hint", None)
+    return found <= READ_TWICE and source_hint is not None and await source_hint() > READ_TWICE
 
 
 async def plan_low_memory(
@@ -84,11 +92,18 @@ async def plan_lean(
         destination_count += len(batch)
         for record in batch:
             index.add_destination(record)
+    # Plain creates go to disk as they are planned (not with unique fields: each create
+    # takes its free value in key order, among all of them).
+    spill = None if index.taken.rules else Spill(mapping, managed)
     kept: list[Record] = []
     source_count = 0
     async for batch in source:
         source_count += len(batch)
-        kept.extend(record for record in mapper.map(batch) if index.keep_source(record))
+        for record in mapper.map(batch):
+            if spill is not None and (key := _plain_create(index, record)) is not None:
+                spill.add(key, record)
+            elif index.keep_source(record):
+                kept.append(record)
     act_on_absence = act_on_absence and not mapper.keyless_failures
     needed: list[Record] = []
     again = tracing.reads(
@@ -96,6 +111,7 @@ async def plan_lean(
     )
     async for batch in again:
         needed.extend(r for r in batch if index.destination_needed(r, absent=act_on_absence))
+    spilled = spill.records if spill is not None else 0
     the_plan = await asyncio.to_thread(
         plan,
         kept,
@@ -105,8 +121,33 @@ async def plan_lean(
         act_on_absence=act_on_absence,
         lifecycle=lifecycle,
         held=frozenset(mapper.held),
-        keyed_elsewhere=index.unchanged,
+        keyed_elsewhere=index.unchanged + spilled,
         taken=index.taken,
     )
     the_plan.counts.unchanged += index.unchanged
+    if spill is not None and spilled:
+        the_plan = await asyncio.to_thread(_with_spilled, the_plan, spill, mapping, index.created)
     return the_plan, source_count, destination_count
+
+
+def _plain_create(index: DigestIndex, record: Record) -> str | None:
+    """The key of a source record that is a plain create (its key readable, not in the
+    destination, not an object back after an absence, not a leaver); else None."""
+    key = match_key(record, index.keys, index.case_insensitive)
+    if key is None or key in index.digests or key in index.returning:
+        return None
+    return None if LEAVER_FIELD in record else key
+
+
+def _with_spilled(
+    the_plan: Plan, spill: Spill, mapping: ObjectMapping, new_in_memory: set[str]
+) -> Plan:
+    """The plan with the spilled creates merged in: the same plan `plan()` would give."""
+    changes, plan_hash = settle(spill, the_plan.changes, mapping, new_in_memory)
+    return Plan(
+        changes=changes,
+        counts=merged_counts(the_plan.counts, spill.planner.counts),
+        hash=plan_hash,
+        warnings=[*the_plan.warnings, *spill.warnings()],
+        returned=the_plan.returned,
+    )

@@ -1,0 +1,283 @@
+"""The creates of a large plan, kept on disk while it is planned and read back in order.
+
+A first run of a million records creates a million objects: held as changes, they take
+gigabytes. The low-memory planner hands each plain create (a source record whose key
+the destination does not hold) to a `Spill` instead: its change is made at once, as
+`plan()` makes it (`Planner.on_source_only`), encoded as the plan's hash encodes it,
+and kept in sorted runs of `RUN_SIZE` in one temporary file (deleted when the plan is
+let go). `SpilledPlan` then merges the runs with the changes planned in memory (updates,
+deletes, anything unusual) in the plan's own order — (rank, key), as `Planner.finish`
+sorts — so the plan is the very same list of changes, with the very same hash, read
+from disk as often as it is needed: once for the hash and the counts (and to find a
+key twice in the source), then for the batches.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import os
+import struct
+import tempfile
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from typing import IO, overload
+
+import msgspec
+
+from core.engine.keys import DuplicateKey, match_key
+from core.engine.phases import rank
+from core.engine.plan import PlanHash, encoded_for_hash
+from core.engine.planner import Planner
+from schemas.jobs import ObjectMapping
+from schemas.plan import Change, PlanCounts
+from schemas.values import Record
+
+RUN_SIZE = 100_000
+"""Creates sorted in memory before they go to disk together (some 30 MB of them, encoded):
+a plan of fewer is merged from memory."""
+READ_AHEAD = 1 << 20
+"""Bytes read at once from each run while merging."""
+
+Entry = tuple[str, bytes]
+"""A change's place in its plan (`order`) and the change as the hash encodes it."""
+
+_frame = struct.Struct("<I")
+_entry_encoder = msgspec.msgpack.Encoder()
+_entry_decoder = msgspec.msgpack.Decoder(tuple[str, bytes])
+_change_decoder = msgspec.msgpack.Decoder(Change)
+_DEPTH = 50_000
+_ESCAPES = str.maketrans({"\x00": "\x01\x01", "\x01": "\x01\x02"})
+
+
+def order(change: Change, key: str) -> str:
+    """One text that sorts as (rank, match key) — the plan's order, `Planner.finish` —
+    so that merging compares texts only: the numbers fixed-width, the texts after them
+    each ended by NUL (and a NUL or \\x01 in them escaped, keeping their order)."""
+    return order_of(rank(change), key)
+
+
+def order_of(ranked: tuple[int, int, int, str, str], key: str) -> str:
+    """`order` of a change already ranked (`phases.rank`)."""
+    phase, action, depth, object_type, shown = ranked
+    texts = f"{object_type}\x00{shown}\x00{key}"
+    if "\x01" in texts or texts.count("\x00") != 2:
+        texts = "\x00".join(t.translate(_ESCAPES) for t in (object_type, shown, key))
+    return f"{phase:03d}{action:03d}{depth + _DEPTH:05d}{texts}"
+
+
+def phase_of_order(place: str) -> str:
+    return place[:3]
+
+
+def identity_of_order(place: str) -> tuple[str, str]:
+    """The object type and key as shown of the change at this place."""
+    object_type, shown, _ = place[11:].split("\x00")
+    if "\x01" in object_type or "\x01" in shown:
+        object_type, shown = (
+            t.replace("\x01\x01", "\x00").replace("\x01\x02", "\x01") for t in (object_type, shown)
+        )
+    return object_type, shown
+
+
+def key_of_order(place: str) -> str:
+    return place[11:].rsplit("\x00", 1)[1]
+
+
+class Spill:
+    """The plain creates of one object type, planned one by one onto disk."""
+
+    def __init__(self, mapping: ObjectMapping, managed: Sequence[str]) -> None:
+        self.planner = Planner(mapping, managed)
+        self.keys = tuple(mapping.keys)
+        self.case_insensitive = mapping.case_insensitive
+        self.records = 0
+        """Source records taken (each a create, or skipped by `on_source_only`)."""
+        self.entries = 0
+        """Changes spilled."""
+        self._file: IO[bytes] | None = None
+        """Made when a first run goes to disk; lives as long as the plan read from it, and
+        is deleted when closed or let go."""
+        self._runs: list[tuple[tuple[int, int], tuple[int, int]]] = []
+        """Each run: where its entries are in the file, and where its sorted keys are."""
+        self._buffer: list[Entry] = []
+        self._size = 0
+
+    def add(self, key: str, record: Record) -> None:
+        """Plan the create of a source record whose key the destination does not hold."""
+        self.records += 1
+        planner = self.planner
+        planner.on_source_only(key, record)
+        for ranked, match, change in planner.ranked:
+            self._buffer.append((order_of(ranked, match), encoded_for_hash(change)))
+            self.entries += 1
+        planner.ranked.clear()
+        if len(self._buffer) >= RUN_SIZE:
+            self._write_run()
+
+    def _write_run(self) -> None:
+        """The buffer sorted in plan order, then its match keys sorted (to find one twice:
+        in plan order, keys alike but for case or spaces need not be next to each other)."""
+        self._buffer.sort()
+        entries = self._chunk(_entry_encoder.encode(entry) for entry in self._buffer)
+        keys = self._chunk(sorted(key_of_order(place).encode() for place, _ in self._buffer))
+        self._runs.append((entries, keys))
+        self._buffer = []
+
+    def _chunk(self, items: Iterable[bytes]) -> tuple[int, int]:
+        frames = []
+        for data in items:
+            frames.append(_frame.pack(len(data)))
+            frames.append(data)
+        chunk = b"".join(frames)
+        start = self._size
+        if self._file is None:
+            self._file = tempfile.TemporaryFile(prefix="idsync-plan-")  # noqa: SIM115
+        self._file.seek(start)
+        self._file.write(chunk)
+        self._file.flush()
+        self._size += len(chunk)
+        return start, len(chunk)
+
+    def sorted_runs(self) -> list[Iterator[Entry]]:
+        """Each run in plan order; those still in memory as one more run."""
+        self._buffer.sort()
+        runs: list[Iterator[Entry]] = [
+            map(_entry_decoder.decode, self._frames(*entries)) for entries, _ in self._runs
+        ]
+        if self._buffer:
+            runs.append(iter(self._buffer))
+        return runs
+
+    def sorted_keys(self) -> Iterator[bytes]:
+        """Every spilled match key (UTF-8), in order."""
+        runs = [self._frames(*keys) for _, keys in self._runs]
+        if self._buffer:
+            runs.append(iter(sorted(key_of_order(place).encode() for place, _ in self._buffer)))
+        return heapq.merge(*runs)
+
+    def _frames(self, start: int, size: int) -> Iterator[bytes]:
+        assert self._file is not None  # a run was written to it
+        fd = self._file.fileno()
+        at, end, pending = start, start + size, b""
+        while at < end:
+            pending += os.pread(fd, min(READ_AHEAD, end - at), at)
+            at += READ_AHEAD
+            offset = 0
+            while offset + 4 <= len(pending):
+                (length,) = _frame.unpack_from(pending, offset)
+                if offset + 4 + length > len(pending):
+                    break
+                yield pending[offset + 4 : offset + 4 + length]
+                offset += 4 + length
+            pending = pending[offset:]
+        if pending:
+            raise RuntimeError("a spilled plan's run ends in the middle of a change")
+
+    def warnings(self) -> list[str]:
+        """What planning the creates found wrong (the first ones, then how many more)."""
+        planner = self.planner
+        more = planner.warning_count - len(planner.warnings)
+        return [*planner.warnings, *([f"... and {more} more warnings"] if more > 0 else [])]
+
+
+class SpilledPlan(Sequence[Change]):
+    """The changes of a plan: those planned in memory merged with the spilled creates, in
+    the plan's order, decoded as they are read (a sequence read front to back)."""
+
+    def __init__(
+        self, spill: Spill, planned: Sequence[Change], mapping: ObjectMapping, count: int
+    ) -> None:
+        self._spill = spill
+        self._planned = planned
+        self._keys = tuple(mapping.keys)
+        self._case_insensitive = mapping.case_insensitive
+        self._count = count
+
+    @property
+    def planned(self) -> Sequence[Change]:
+        """The changes planned in memory (the spilled ones are plain creates)."""
+        return self._planned
+
+    def encoded(self) -> Iterator[bytes]:
+        """Each change as the plan's hash encodes it, in order."""
+        for _, data in self.entries():
+            yield data
+
+    def entries(self) -> Iterator[Entry]:
+        """Each change's place and encoding, in order."""
+
+        def planned() -> Iterator[Entry]:
+            for change in self._planned:
+                key = match_key(change.match, self._keys, self._case_insensitive) or ""
+                yield order(change, key), encoded_for_hash(change)
+
+        return heapq.merge(planned(), *self._spill.sorted_runs())
+
+    def __iter__(self) -> Iterator[Change]:
+        for data in self.encoded():
+            yield _change_decoder.decode(data)
+
+    def __len__(self) -> int:
+        return self._count
+
+    @overload
+    def __getitem__(self, index: int) -> Change: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Change]: ...
+    def __getitem__(self, index: int | slice) -> Change | Sequence[Change]:
+        if isinstance(index, slice):
+            return list(itertools.islice(self, *index.indices(self._count)))
+        if not -self._count <= index < self._count:
+            raise IndexError(index)
+        return next(itertools.islice(self, index % self._count, None))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence):
+            return NotImplemented
+        return len(other) == self._count and all(a == b for a, b in zip(self, other, strict=True))
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def settle(
+    spill: Spill, planned: Sequence[Change], mapping: ObjectMapping, new_in_memory: Collection[str]
+) -> tuple[SpilledPlan, str]:
+    """The whole plan and its hash, read once through — once the spilled keys have been
+    read once through too: a key two spilled creates share, or one with a source record
+    planned in memory whose key the destination does not hold either (`new_in_memory`: a
+    leaver's, say) refuses the plan, as `plan()` refuses it."""
+    last = b""
+    for key in spill.sorted_keys():
+        if key == last or key.decode() in new_in_memory:
+            raise _duplicate(spill, key.decode())
+        last = key
+    merged = SpilledPlan(spill, planned, mapping, len(planned) + spill.entries)
+    digest = PlanHash(len(merged))
+    for data in merged.encoded():
+        digest.update(data)
+    return merged, digest.hexdigest()
+
+
+def _duplicate(spill: Spill, key: str) -> DuplicateKey:
+    """The error naming the records of the key found twice (those spilled: the first)."""
+    found = [
+        _change_decoder.decode(data)
+        for place, data in itertools.chain.from_iterable(spill.sorted_runs())
+        if key_of_order(place) == key
+    ]
+    first = {**found[0].match, **found[0].set}
+    second = {**found[-1].match, **found[-1].set} if len(found) > 1 else first
+    return DuplicateKey(found[0].key, first, second)
+
+
+def merged_counts(planned: PlanCounts, spilled: PlanCounts) -> PlanCounts:
+    """The counts of the changes planned in memory and of the spilled ones."""
+    totals = msgspec.structs.asdict(planned)
+    for name, value in msgspec.structs.asdict(spilled).items():
+        totals[name] += value
+    return PlanCounts(**totals)
+
+
+def decoded(data: bytes) -> Change:
+    change: Change = _change_decoder.decode(data)
+    return change
