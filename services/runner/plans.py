@@ -169,6 +169,8 @@ def recall(msg_id: str) -> WorkBatch | None:
 
 def _keep(batch: WorkBatch) -> None:
     global _kept_changes
+    if (before := _published.pop(batch.msg_id, None)) is not None:  # a plan stored again
+        _kept_changes -= len(before.changes)
     _published[batch.msg_id] = batch
     _kept_changes += len(batch.changes)
     while _kept_changes > KEPT_CHANGES and len(_published) > 1:

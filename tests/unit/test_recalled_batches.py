@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from schemas.plan import Change
 from schemas.values import Record
 from schemas.work import StoredPlan, WorkBatch, decode_batch, encode
@@ -38,8 +40,9 @@ class QueueAndStore:
     async def get(self, name: str) -> Found:
         return Found(self.objects[name])
 
-    async def publish_work_data(self, data: bytes, job_id: str, msg_id: str) -> None:
-        assert decode_batch(data).msg_id == msg_id
+    async def publish_work_data(self, data: bytes, job_id: str, msg_id: str, site: str) -> None:
+        batch = decode_batch(data)
+        assert (batch.msg_id, batch.site) == (msg_id, site)  # to its site's queue
         self.queued.append(data)
 
     async def publish_work(self, batch: WorkBatch) -> None:
@@ -80,12 +83,18 @@ def test_a_plan_kept_batch_by_batch_goes_on_the_work_queue_as_kept() -> None:
     assert queued == changes(7)
 
 
-def test_the_runner_that_stored_a_plan_puts_on_the_work_queue_what_it_stored() -> None:
+@pytest.mark.parametrize("site", ["", "paris"])
+def test_the_runner_that_stored_a_plan_puts_on_the_work_queue_what_it_stored(site: str) -> None:
     bus = QueueAndStore()
     batched = plans.Batched(changes(7), 3)
-    plan = asyncio.run(plans.store_plan(bus, "run-5", "j", "h" * 64, batched, {}))  # type: ignore[arg-type]
-    publish(bus, plan, (batched, {}))
+    plan = asyncio.run(plans.store_plan(bus, "run-5", "j", "h" * 64, batched, {}, site))  # type: ignore[arg-type]
+    assert plan.site == site
+    publish(bus, plan, (batched, {}))  # cut again from the plan held
     assert bus.queued == [bus.objects[f"run-5.{n}"] for n in (1, 2, 3)]
+    bus.queued.clear()
+    publish(bus, plan)  # read back from the object store
+    assert bus.queued == [bus.objects[f"run-5.{n}"] for n in (1, 2, 3)]
+    assert {decode_batch(data).site for data in bus.queued} == {site}
 
 
 def test_a_recalled_batch_is_the_one_on_the_work_queue_and_is_recalled_once() -> None:
