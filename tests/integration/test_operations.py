@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import logging
 import signal
 from collections.abc import Iterator
 
@@ -25,9 +24,9 @@ from schemas.events import (
 from services.cli.client import Session
 from services.common.deadletters import dead_letters
 from services.common.host import run_services
-from services.common.logging import configure_logging
 from services.common.settings import Settings
 
+from ..log_capture import logged
 from .conftest import JOB_ID, Files, RunServices, apply_files
 from .journal import wait_for_event
 from .processes import runner_process
@@ -39,10 +38,8 @@ from .test_flow import table
 @pytest.fixture
 def logs() -> Iterator[io.StringIO]:
     """The services' log lines (JSON), as an operator's log collector would see them."""
-    buffer = io.StringIO()
-    configure_logging(logging.INFO, buffer, json=True)
-    yield buffer
-    configure_logging(logging.WARNING)
+    with logged() as buffer:
+        yield buffer
 
 
 def retries(logs: io.StringIO) -> list[float]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import logging
 import sqlite3
 
@@ -13,10 +12,10 @@ from schemas.work import decode_plan
 from services.cli.client import Session
 from services.cli.watch import follow_run
 from services.common.jetstream import PLANS_BUCKET
-from services.common.logging import configure_logging
 from services.common.people import people, write_csv
 from services.common.stored_plans import batch_name
 
+from ..log_capture import logged
 from .conftest import CONNECTIONS, JOB_ID, Files, RunServices, apply_files
 
 JOB = f"""\
@@ -41,14 +40,10 @@ async def test_each_created_record_gets_a_password_that_nothing_else_ever_sees(
     files.connections.write_text(CONNECTIONS)
     files.job.write_text(JOB)
     await apply_files(session, files)
-    logs = io.StringIO()
-    configure_logging(logging.DEBUG, logs, json=True)
-    try:
+    with logged(logging.DEBUG) as logs:
         async with services():
             run_id, first = await follow_run(session, JOB_ID, None)
             _, again = await follow_run(session, JOB_ID, None)
-    finally:
-        configure_logging(logging.WARNING)
     assert isinstance(first, RunFinished) and first.stats.created == 25
     assert isinstance(again, RunFinished) and again.stats.unchanged == 25, "never re-generated"
     with sqlite3.connect(files.db) as conn:

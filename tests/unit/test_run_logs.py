@@ -4,28 +4,27 @@ bounded buffer that drops its oldest and says how many (services/common/run_logs
 from __future__ import annotations
 
 import io
-import logging
 from collections.abc import Iterator
 
 import pytest
 import structlog
 
 from schemas.logs import LogBatch
-from services.common.logging import configure_logging, get_logger
+from services.common.logging import get_logger
 from services.common.run_logs import RUN_LOGS, SERVICE, RunLogs, clean
 from services.recorder.logs import DROPPED, rows_of
+
+from ..log_capture import logged
 
 
 @pytest.fixture
 def shown() -> Iterator[io.StringIO]:
-    out = io.StringIO()
     RUN_LOGS.take()  # nothing left over from another test
-    configure_logging(logging.INFO, out, json=True, runs=True)
     try:
-        yield out
+        with logged(runs=True) as out:
+            yield out
     finally:
         RUN_LOGS.take()
-        configure_logging(logging.WARNING)
 
 
 def test_a_line_logged_about_a_run_is_kept_rendered_and_without_secrets(
