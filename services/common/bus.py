@@ -56,7 +56,8 @@ def make_broker(
     health = health or NatsHealth()
 
     async def disconnected() -> None:
-        health.disconnected()
+        if not broker.connection.is_closed:  # closed: this service stopping, not a loss
+            health.disconnected()
 
     async def reconnected() -> None:
         health.connected(server_of(broker))

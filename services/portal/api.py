@@ -24,7 +24,7 @@ from services.common.runs import Runs
 
 from .guard import Asker, portal_of
 from .provision import provision
-from .views import connection_view, job_view, plan_rows, runs_view, stored_plan
+from .views import connection_view, job_view, plan_rows, runs_view, stored_changes
 
 router = APIRouter(prefix="/api")
 _json = msgspec.json.Encoder()
@@ -163,9 +163,11 @@ async def run_plan(request: Request, run_id: str, person: Asker) -> Response:
     story = await _story(request, person.principal, run_id)
     if not story.get("plan_hash"):
         raise NotFound(f"run {run_id} has no plan yet ({story['state']})")
-    plan = await stored_plan(portal.bus, run_id)
+    plan, changes = await stored_changes(portal.bus, run_id)
     job = await portal.bus.store.find_job(plan.job_id)
-    return reply({"run_id": run_id, "plan_hash": plan.plan_hash, "rows": plan_rows(plan, job)})
+    return reply(
+        {"run_id": run_id, "plan_hash": plan.plan_hash, "rows": plan_rows(plan, changes, job)}
+    )
 
 
 @router.post("/runs/{run_id}/{verb}", summary="Approve, deny or cancel a run")

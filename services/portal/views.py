@@ -14,9 +14,10 @@ from core.runs import RunStory, fold
 from schemas.connections import Connection
 from schemas.events import Event, RunBatchApplied, RunPlanned, is_end
 from schemas.jobs import Job
+from schemas.plan import Change
 from schemas.work import StoredPlan
 from services.common.bus import Bus
-from services.common.stored_plans import load_plan
+from services.common.stored_plans import changes_of, load_plan
 
 SECRET_FIELDS = frozenset({"password", "secret", "certificate", "client_secret", "token"})
 """Connection fields that say where a secret is: shown as "set", never their value."""
@@ -79,11 +80,12 @@ def runs_view(events: list[Event], limit: int) -> list[dict[str, Any]]:
     return [brief(run, steps) for run in reversed(fold(events)[-limit:])]
 
 
-def plan_rows(plan: StoredPlan, job: Job | None, key: str | None = None) -> list[dict[str, str]]:
-    """The planned changes as rows (one per field; secrets shown only as set, as the
+def plan_rows(
+    plan: StoredPlan, changes: list[Change], job: Job | None, key: str | None = None
+) -> list[dict[str, str]]:
+    """The plan's changes as rows (one per field; secrets shown only as set, as the
     history keeps them), or only those of `key`."""
     secrets = secrets_of(job)
-    changes = [change for phase in plan.phases for batch in phase for change in batch]
     wanted = key.casefold() if key is not None else None
     found = [
         {
@@ -99,6 +101,12 @@ def plan_rows(plan: StoredPlan, job: Job | None, key: str | None = None) -> list
         if wanted is None or row.key.casefold() == wanted
     ]
     return found
+
+
+async def stored_changes(bus: Bus, run_id: str) -> tuple[StoredPlan, list[Change]]:
+    """The run's stored plan and every change of it, in order (read batch by batch)."""
+    plan = await stored_plan(bus, run_id)
+    return plan, [change async for change in changes_of(bus, plan)]
 
 
 async def stored_plan(bus: Bus, run_id: str) -> StoredPlan:

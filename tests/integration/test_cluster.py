@@ -62,7 +62,9 @@ async def hosted(settings: Settings, *names: str) -> AsyncIterator[ServiceHost]:
     stop, ready = asyncio.Event(), asyncio.Event()
     host = ServiceHost(names, settings, settings.nats_url or "")
     task = asyncio.create_task(host.run(stop, ready))
-    await asyncio.wait_for(ready.wait(), 60)
+    # Ready once every stream and bucket has its three copies: a cluster just started (or
+    # just back) elects their leaders first, which on a busy machine takes its time.
+    await asyncio.wait_for(ready.wait(), 120)
     try:
         yield host
     finally:
