@@ -18,6 +18,7 @@ from nats.js import JetStreamContext
 
 from core.errors import (
     BadInput,
+    Denied,
     IdsyncError,
     NotFound,
     Refused,
@@ -211,7 +212,7 @@ class Session:
             raise Unreachable("the workflow service did not answer within 10 s") from None
         reply: CommandReply = reply_decoder.decode(answer.data)
         if not reply.ok:
-            refused = Transient if reply.retry else BadInput
+            refused = Transient if reply.retry else Denied if reply.denied else BadInput
             raise refused(reply.error or f"the {verb} command was refused")
         return reply
 

@@ -38,7 +38,7 @@ async def apply_template(bus: Bus, principal: str, body: bytes) -> CommandReply:
         return CommandReply(ok=False, error=f"{template.id!r} is not a valid template id")
     stored = await bus.store.find_template(template.id)
     if (refused := _refusal(principal, template.id, stored, "change")) is not None:
-        return CommandReply(ok=False, error=refused)
+        return CommandReply(ok=False, error=refused, denied=True)
     await bus.store.put_template(msgspec.structs.replace(template, builtin=False))
     log.info("template saved", template=template.id, by=principal)
     return CommandReply(ok=True, note="updated" if stored is not None else "applied")
@@ -51,7 +51,7 @@ async def delete_template(bus: Bus, principal: str, body: bytes) -> CommandReply
         return CommandReply(ok=False, error=f"not a template-delete command: {error}")
     stored = await bus.store.find_template(command.template_id)
     if (refused := _refusal(principal, command.template_id, stored, "delete")) is not None:
-        return CommandReply(ok=False, error=refused)
+        return CommandReply(ok=False, error=refused, denied=True)
     if stored is None:
         return CommandReply(ok=False, error=f"no template {command.template_id!r}")
     await bus.store.delete_template(command.template_id)
