@@ -23,6 +23,7 @@ from core.run_texts import duration
 from core.runs import fold
 from schemas.connections import Connection
 from schemas.history import HistoryQuery
+from schemas.previews import PreviewReply, PreviewRequest
 from schemas.subjects import RUN_EVENTS
 from services.common.approvals import WAITING, may_answer, waiting
 from services.common.exporting import job_text
@@ -136,6 +137,8 @@ def _wizard(
     editing: str = "",
     toml: str = "",
     error: str = "",
+    planned: PreviewReply | None = None,
+    plan_error: str = "",
 ) -> Response:
     places = {c: wizard.place_field(connections, c) or "" for c in connections}
     return _page(
@@ -150,6 +153,8 @@ def _wizard(
         editing=editing,
         toml=toml,
         error=error,
+        planned=planned,
+        plan_error=plan_error,
     )
 
 
@@ -186,7 +191,23 @@ async def wizard_form(request: Request) -> Response:
             return _back("/", note=f"job {job.id} {done}")
     except IdsyncError as problem:
         return _wizard(request, person, connections, fields, editing=editing, error=str(problem))
-    return _wizard(request, person, connections, fields, editing=editing, toml=toml)
+    planned, plan_error = None, ""
+    try:  # a runner plans it: the portal reads no data source
+        session = portal_of(request).session(person.principal)
+        asked = PreviewRequest(job=job, limit=PREVIEW_ROWS, scope=True)
+        planned = await session.preview(asked)
+    except IdsyncError as problem:
+        plan_error = f"not planned: {problem}"
+    return _wizard(
+        request,
+        person,
+        connections,
+        fields,
+        editing=editing,
+        toml=toml,
+        planned=planned,
+        plan_error=plan_error,
+    )
 
 
 @router.get("/approvals")
@@ -217,6 +238,8 @@ async def decide_form(request: Request, run_id: str, verb: str) -> Response:
     return _back(back, note=f"run {run_id} {done}")
 
 
+PREVIEW_ROWS = 10
+"""The first changes the wizard's preview shows."""
 SHOWN = 2000
 """Change rows a run's page shows at most (the CSV has them all)."""
 

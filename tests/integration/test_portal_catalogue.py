@@ -79,27 +79,33 @@ async def test_templates_collections_and_schedules_through_the_workflow(
             assert made.status_code == 201, made.text
             copy = (await alice.get("/api/jobs/hr-copy")).json()
             assert copy["destination"]["table"] == "copies" and copy["owners"] == ["alice"]
-            for body, words in (
+            uses: tuple[tuple[dict[str, Any], str], ...] = (
                 ({"id": "hr-two", "destination": DESTINATION}, "source: a job template needs"),
                 ({"id": "hr-two", "source": {**SOURCE, "connection": "nowhere"},
                   "destination": DESTINATION}, "nowhere"),
                 ({"id": "hr-two", "source": {"file": 3}, "destination": DESTINATION}, "source:"),
                 ({"id": "hr-copy", "source": SOURCE, "destination": DESTINATION}, "exists"),
-            ):  # fmt: skip
-                bad = await alice.send("POST", use, json=body)
+            )  # fmt: skip
+            for sent, words in uses:
+                bad = await alice.send("POST", use, json=sent)
                 assert bad.status_code == 400 and words in bad.json()["detail"], bad.text
             assert (await alice.get("/api/jobs/hr-two")).status_code == 404, "nothing stored"
 
             # Collections: applied as JSON, shown, run, refused to those not owning it.
-            nightly = {"id": "nightly", "owners": ["alice"], "jobs": [{"job": JOB_ID}]}
+            nightly: dict[str, Any] = {
+                "id": "nightly",
+                "owners": ["alice"],
+                "jobs": [{"job": JOB_ID}],
+            }
             applied = await alice.send("PUT", "/api/collections/nightly", json=nightly)
             assert applied.status_code == 200 and applied.json()["done"] == "created"
-            for path, body, words in (
+            puts: tuple[tuple[str, dict[str, Any], str], ...] = (
                 ("nightly", {**nightly, "jobs": [{"job": "nothing-here"}]}, "nothing-here"),
                 ("elsewhere", nightly, "not 'elsewhere'"),
                 ("nightly", {**nightly, "jobs": "all"}, "$.jobs"),
-            ):
-                bad = await alice.send("PUT", f"/api/collections/{path}", json=body)
+            )
+            for path, put, words in puts:
+                bad = await alice.send("PUT", f"/api/collections/{path}", json=put)
                 assert bad.status_code == 400 and words in bad.json()["detail"], bad.text
             retitled = await dave.send(
                 "PUT", "/api/collections/nightly", json={**nightly, "title": "dave's"}
