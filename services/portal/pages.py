@@ -23,6 +23,7 @@ from core.run_texts import duration
 from core.runs import fold
 from schemas.connections import Connection
 from schemas.history import HistoryQuery
+from schemas.ids import utcnow
 from schemas.previews import PreviewReply, PreviewRequest
 from schemas.subjects import RUN_EVENTS
 from services.common.approvals import WAITING, may_answer, waiting
@@ -31,6 +32,7 @@ from services.common.history_client import Review, all_changes, review, why_of
 from services.common.runs import Runs
 
 from . import wizard
+from .dashboard import summaries
 from .guard import COOKIE, Person, check_csrf, portal_of, who
 from .signing import set_cookie, sign_in
 from .views import job_view, runs_view
@@ -103,12 +105,15 @@ async def dashboard(request: Request) -> Response:
     portal = portal_of(request)
     events = await portal.session(person.principal).journal(RUN_EVENTS)
     runs = runs_view(events, 200)
-    last = {run.job_id: run for run in fold(events)}
-    jobs = [job_view(job, last.get(job.id)) for job in await portal.bus.store.jobs()]
+    stories = fold(events)
+    last = {run.job_id: run for run in stories}
+    stored = await portal.bus.store.jobs()
+    jobs = [job_view(job, last.get(job.id)) for job in stored]
     jobs.sort(key=lambda j: (j["types"][:1], j["id"]))
     going = [run for run in runs if not run["ended"]]
     ended = [run for run in runs if run["ended"]][:20]
-    return _page(request, "dashboard.html", person, jobs=jobs, going=going, ended=ended)
+    more = await summaries(portal.bus, stored, stories, utcnow())
+    return _page(request, "dashboard.html", person, jobs=jobs, going=going, ended=ended, **more)
 
 
 @router.post("/jobs/{job_id}/run")

@@ -204,3 +204,36 @@ async def test_roles_granted_and_revoked_and_their_refusals(
             again = await dave.send("DELETE", "/api/templates/daves")
             assert again.status_code == 403
             assert (await dave.get("/api/templates/daves")).status_code == 200
+
+
+async def test_the_dashboard_shows_types_schedules_pins_and_the_last_30_days(
+    files: Files, secure: Settings, secured_services: Running
+) -> None:
+    files.write(count=6, owners=["alice"], schedule="1h", extra='owners = ["alice"]\n')
+    async with portal_running(secured_services):
+        async with person(secure, "alice") as alice_cli:
+            await apply_as(alice_cli, files)
+        async with signed_in(secure, "alice") as alice:
+            job = (await alice.get(f"/api/jobs/{JOB_ID}")).json()
+            pinned = await alice.send("PUT", f"/api/jobs/{JOB_ID}", json={**job, "pinned": True})
+            assert pinned.status_code == 200, pinned.text
+            nightly = {"id": "nightly", "pinned": True, "jobs": [{"job": JOB_ID}]}
+            assert (await alice.send("PUT", "/api/collections/nightly", json=nightly)).is_success
+            asked = await alice.send("POST", "/api/runs", json={"job": JOB_ID})
+            async with asyncio.timeout(30):
+                while (await alice.get(f"/api/runs/{asked.json()['run_id']}")).json()[
+                    "state"
+                ] != "finished":
+                    await asyncio.sleep(0.2)
+            page = (await alice.get("/")).text
+    by_type = page.split('id="by-type"')[1].split("</section>")[0]
+    assert "<tr><td>user</td><td>1</td><td>1</td><td>0</td><td>0</td></tr>" in by_type
+    scheduled = page.split('id="scheduled"')[1].split("</section>")[0]
+    assert JOB_ID in scheduled and "every 1h" in scheduled, scheduled
+    shown_pins = page.split('id="pinned"')[1].split("</section>")[0]
+    assert JOB_ID in shown_pins and "nightly" in shown_pins
+    activity = page.split('id="activity"')[1].split("</section>")[0]
+    assert "1 run(s)" in activity and "6 change(s)" in activity
+    assert activity.count('class="bar-runs"') == 30
+    today = activity.split("<tbody>")[1]
+    assert "<td>1</td><td>6</td><td>0</td>" in today, "today's row in the table read aloud"
