@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.errors import IdsyncError
 
-from . import api, api_catalogue, api_preview, api_roles, live, pages, signing
+from . import api, api_catalogue, api_preview, api_roles, live, pages, pages_catalogue, signing
 from .guard import on_idsync_error, on_invalid
 from .headers import SecurityHeaders
 from .portal import Portal
@@ -68,6 +68,7 @@ def application(portal: Portal | None = None) -> FastAPI:
     app.include_router(api_preview.router, tags=["api"])
     app.include_router(live.router, tags=["api"])
     app.include_router(pages.router, include_in_schema=False)
+    app.include_router(pages_catalogue.router, include_in_schema=False)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     def openapi() -> dict[str, Any]:

@@ -227,6 +227,10 @@ async def test_a_job_made_in_the_wizard_runs_and_another_may_not_change_it(
         assert "user" in await alice.locator("#by-type").inner_text()
         assert "40 change(s)" in await alice.locator("#activity").inner_text()
         await shot(alice, "13-dashboard-summaries")
+        for path in ("templates", "collections", "schedules", "roles"):
+            await alice.get_by_role("link", name=path.capitalize()).click()
+            await alice.get_by_role("heading", level=1).wait_for()
+            await shot(alice, f"14-{path}")  # axe-core's rules hold on each
 
         dave = await sign_in(browser, secure, "dave", problems)
         await dave.goto("/jobs/people-copy/edit")

@@ -237,3 +237,45 @@ async def test_the_dashboard_shows_types_schedules_pins_and_the_last_30_days(
     assert activity.count('class="bar-runs"') == 30
     today = activity.split("<tbody>")[1]
     assert "<td>1</td><td>6</td><td>0</td>" in today, "today's row in the table read aloud"
+
+
+async def test_the_pages_list_them_and_their_forms_send_the_commands(
+    files: Files, secure: Settings, secured_services: Running
+) -> None:
+    files.write(count=4, owners=["alice"], schedule="1h", extra='owners = ["alice"]\n')
+    async with portal_running(secured_services):
+        async with person(secure, "alice") as alice_cli:
+            await apply_as(alice_cli, files)
+        async with signed_in(secure, "alice") as alice, signed_in(secure, "dave") as dave:
+            nightly = {"id": "nightly", "owners": ["alice"], "jobs": [{"job": JOB_ID}]}
+            assert (await alice.send("PUT", "/api/collections/nightly", json=nightly)).is_success
+            shipped = (await alice.get("/api/templates")).json()[0]["id"]
+            assert shipped in (await alice.get("/templates")).text
+            assert JOB_ID in (await alice.get("/collections")).text
+            schedules = (await alice.get("/schedules")).text
+            name = (await alice.get("/api/schedules")).json()[0]["schedule"]
+            assert f"/jobs/{JOB_ID}/schedules/{name}/disable" in schedules
+
+            switch = f"/jobs/{JOB_ID}/schedules/{name}/disable"
+            refused = await dave.client.post(switch, data={"csrf": dave.csrf})
+            assert (
+                refused.status_code == 303 and "owned%20by%20alice" in refused.headers["location"]
+            )
+            forged = await alice.client.post(switch, data={"csrf": "guessed"})
+            assert forged.status_code == 403
+            done = await alice.client.post(switch, data={"csrf": alice.csrf})
+            assert done.status_code == 303 and "note=" in done.headers["location"]
+            assert (await alice.get("/api/schedules")).json()[0]["enabled"] is False
+
+            ran = await alice.client.post("/collections/nightly/run", data={"csrf": alice.csrf})
+            assert ran.status_code == 303 and "run%20" in ran.headers["location"]
+
+            roles = (await dave.get("/roles")).text
+            assert "No role is granted yet" in roles and "job-author" in roles
+            grant = {"csrf": alice.csrf, "role": "administrator", "grantee": "alice"}
+            granted = await alice.client.post("/roles/grant", data=grant)
+            assert granted.status_code == 303 and "note=" in granted.headers["location"]
+            grant = {"csrf": dave.csrf, "role": "administrator", "grantee": "dave"}
+            taken = await dave.client.post("/roles/grant", data=grant)
+            assert "users.manage" in taken.headers["location"].replace("%2E", ".")
+            assert "You hold no role" in (await dave.get("/roles")).text
