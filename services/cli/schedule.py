@@ -9,8 +9,6 @@ from datetime import datetime
 
 import msgspec
 
-from core.errors import NotFound
-from core.schedules import named
 from schemas.ids import utcnow
 from schemas.jobs import Job
 from services.common.schedule_list import with_schedule
@@ -66,13 +64,6 @@ async def _set_schedule(args: argparse.Namespace, enabled: bool) -> int:
     async with connect(args.settings) as session:
         job = await session.store.job(args.job)
         changed = with_schedule(job, args.name, enabled)
-        if changed is None:
-            names = [name for name, _ in named(job)]
-            raise NotFound(
-                f"job {job.id} has no schedule {args.name!r}: it has "
-                + (", ".join(names) or "none")
-                + " (`idsync schedule list --job JOB`)"
-            )
         await _store(session, changed)
     print(f"{'enabled' if enabled else 'disabled'} schedule {args.name} of job {job.id}")
     return 0

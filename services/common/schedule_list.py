@@ -8,6 +8,7 @@ from datetime import datetime
 
 from nats.js import JetStreamContext
 
+from core.errors import NotFound
 from core.schedules import describe, named, zone
 from core.upcoming import next_of
 from schemas.collections import Collection
@@ -56,14 +57,18 @@ def _local(at: datetime | None, zone_name: str) -> str | None:
     return f"{at.astimezone(zone(zone_name)):%Y-%m-%d %H:%M %Z}"
 
 
-def with_schedule(job: Job, name: str, enabled: bool) -> Job | None:
-    """The job with its schedule `name` enabled or disabled; None if it has no such
-    schedule."""
+def with_schedule(job: Job, name: str, enabled: bool) -> Job:
+    """The job with its schedule `name` enabled or disabled; NotFound naming the
+    schedules it has."""
     import msgspec
 
     names = [found for found, _ in named(job)]
     if name not in names:
-        return None
+        raise NotFound(
+            f"job {job.id} has no schedule {name!r}: it has "
+            + (", ".join(names) or "none")
+            + " (`idsync schedule list --job JOB`)"
+        )
     index = names.index(name)
     combined = [
         msgspec.structs.replace(s, enabled=enabled) if i == index else s

@@ -14,7 +14,6 @@ from pydantic import BaseModel, Field
 
 from core.ad_templates import BUILTIN, builtin
 from core.errors import BadInput, NotFound
-from core.schedules import named
 from core.templates import collection_from, job_from, of_collection, of_job, placeholders
 from core.upcoming import next_run, schedule_text
 from schemas.collections import Collection
@@ -134,7 +133,10 @@ async def use_template(
     if made.kind == "collection":
         if body.source or body.destination:
             raise BadInput(f"template {made.id} makes a collection: no source or destination")
-        collection = collection_from(made, body.id, body.values, body.title)
+        try:
+            collection = collection_from(made, body.id, body.values, body.title)
+        except msgspec.ValidationError as error:
+            raise BadInput(f"template {made.id}: {error}") from None
         if await store.find_collection(collection.id) is not None:
             raise BadInput(f"collection {collection.id} exists already: choose another id")
         await session.apply_collection(collection)
@@ -247,8 +249,5 @@ async def set_schedule(
     portal = portal_of(request)
     job = await portal.bus.store.job(job_id)
     changed = with_schedule(job, name, verb == "enable")
-    if changed is None:
-        names = ", ".join(found for found, _ in named(job)) or "none"
-        raise NotFound(f"job {job.id} has no schedule {name!r}: it has {names}")
     await portal.session(person.principal).apply_job(changed)
     return reply({"job": job.id, "schedule": name, "done": f"{verb}d"})
