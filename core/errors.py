@@ -55,6 +55,12 @@ class Refused(BadInput):
     credentials): ask for the right, or act as someone who has it."""
 
 
+class Denied(BadInput):
+    """The services refused a command because its sender may not do it (a role's
+    permission, a job's owners, a run's approvers): ask for the right, or ask someone who
+    has it."""
+
+
 PERMANENT: tuple[type[IdsyncError], ...] = (BadInput, WriteFailed)
 """Errors no retry can mend — a person must change something first (a file, a folder's
 permissions, a password). The runner ends a run `failed` at once on one, while planning

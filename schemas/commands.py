@@ -44,6 +44,10 @@ class CommandReply(msgspec.Struct, frozen=True, kw_only=True):
     waits_for: list[str] | None = None
     """A run command's run waits for the approval of these (its job's approvers; empty:
     none is a known user) before anything happens; None: it does not wait for anyone."""
+    denied: bool = False
+    """Refused because the sender may not do it (a role's permission, an owner's or an
+    approver's right), not because of what the command says: asking again as someone
+    who may, or after a grant, would succeed."""
 
 
 _encoder = msgspec.json.Encoder()

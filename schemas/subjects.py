@@ -7,6 +7,7 @@ Work:     idsync.work.<job_id>            change batches on the work queue
 Logs:     idsync.log.<job_id>.<run_id>     a run's log lines, in batches
 Sites:    idsync.site.<site>.plan.<job_id> approvals of a site's jobs, for its runners
           idsync.site.<site>.work.<job_id> change batches of a site's jobs
+Previews: idsync.preview.<principal>      request/reply, a runner plans (the portal asks)
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ WORK_SUBJECTS = [ALL_WORK, ALL_SITES]
 COMMANDS = f"{PREFIX}.cmd.>"
 ALL_LOGS = f"{PREFIX}.log.>"
 LOG_SUBJECTS = [ALL_LOGS]
+ALL_PREVIEWS = f"{PREFIX}.preview.*"
+"""Previews asked of the runners (one of them answers): in no stream."""
 
 
 def event_subject(event: Event) -> str:
@@ -93,3 +96,8 @@ def site_work(site: str) -> str:
 
 def log_subject(job_id: str, run_id: str) -> str:
     return f"{PREFIX}.log.{job_id}.{run_id}"
+
+
+def preview_subject(principal: str) -> str:
+    """A preview asked in `principal`'s name (once the workflow allowed it)."""
+    return f"{PREFIX}.preview.{principal}"

@@ -11,12 +11,12 @@ from pathlib import Path
 import msgspec
 
 from core.collections import CollectionRun
+from core.upcoming import next_run, schedule_text
 from schemas.collections import Collection
 from schemas.ids import utcnow
 
 from .client import Session, connect
 from .output import print_json, print_table
-from .schedules import next_run, schedule_text
 
 EXIT_FAILED = 4
 

@@ -13,12 +13,12 @@ import msgspec
 
 from core.errors import BadInput
 from core.runs import fold
+from core.upcoming import next_run, schedule_text
 from schemas.ids import utcnow
 from schemas.jobs import Job
 
 from .client import Session, connect
 from .output import print_json, print_table
-from .schedules import next_run, schedule_text
 from .watch import EXIT_OK, EXIT_WAITING, wait_for_run
 
 

@@ -14,7 +14,6 @@ from schemas.commands import encode
 from schemas.events import RoleChanged
 from schemas.roles import (
     GrantCommand,
-    Role,
     RoleEntry,
     RoleRemoveCommand,
     refusals_decoder,
@@ -48,20 +47,11 @@ async def _entries(args: argparse.Namespace) -> dict[str, RoleEntry]:
         return await stored_roles.entries(session.js)
 
 
-def _as_dict(role: Role, entry: RoleEntry | None) -> dict[str, object]:
-    shown: dict[str, object] = msgspec.to_builtins(role)
-    shown["builtin"] = role.id in rules.BUILTIN
-    shown["granted_to"] = list(entry.grantees) if entry else []
-    shown["changed_by"] = entry.changed_by if entry else ""
-    shown["changed_at"] = entry.changed_at.isoformat() if entry and entry.changed_at else None
-    return shown
-
-
 async def role_list(args: argparse.Namespace) -> int:
     entries = await _entries(args)
     roles = rules.all_roles(entries)
     if args.json:
-        print_json([_as_dict(role, entries.get(role.id)) for role in roles])
+        print_json([stored_roles.role_view(role, entries.get(role.id)) for role in roles])
         return 0
     if not rules.in_force(entries):
         print("no role is granted yet: everyone may do everything (`idsync user grant`)\n")
@@ -86,7 +76,7 @@ async def role_show(args: argparse.Namespace) -> int:
         from core.errors import NotFound
 
         raise NotFound(f"no role {args.role!r}: `idsync role list` shows them")
-    shown = _as_dict(role, entries.get(role.id))
+    shown = stored_roles.role_view(role, entries.get(role.id))
     if args.json:
         print_json(shown)
         return 0

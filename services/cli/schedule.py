@@ -9,52 +9,21 @@ from datetime import datetime
 
 import msgspec
 
-from core.errors import NotFound
-from core.schedules import describe, named, zone
-from schemas.collections import Collection
 from schemas.ids import utcnow
 from schemas.jobs import Job
+from services.common.schedule_list import with_schedule
 
 from .client import Session, connect
 from .output import print_json, print_table
-from .schedules import next_of
 
 
 async def schedule_list(args: argparse.Namespace) -> int:
-    from services.common.schedules import Schedules, state_key
+    from services.common.schedule_list import schedule_rows
 
     async with connect(args.settings) as session:
         jobs = [await session.store.job(args.job)] if args.job else await session.store.jobs()
         collections = [] if args.job else await session.store.collections()
-        states = {
-            state_key(s.job_id, s.schedule, s.kind): s for s in await Schedules(session.js).all()
-        }
-    now = utcnow()
-    rows: list[dict[str, object]] = []
-    targets: list[tuple[str, Job | Collection]] = [("job", j) for j in jobs]
-    targets += [("collection", c) for c in collections]
-    for kind, job in sorted(targets, key=lambda t: (t[0] != "job", t[1].id)):
-        for name, schedule in named(job):
-            state = states.get(state_key(job.id, name, kind))
-            on = job.enabled and schedule.enabled
-            upcoming = next_of(schedule, now) if on else None
-            rows.append(
-                {
-                    "job_id": job.id,
-                    "kind": kind,
-                    "schedule": name,
-                    "when": describe(schedule),
-                    "zone": schedule.zone,
-                    "enabled": schedule.enabled,
-                    "job_enabled": job.enabled,
-                    "next_fire": upcoming,
-                    "next_fire_local": _local(upcoming, schedule.zone),
-                    "last_fire": state.last if state and state.outcome != "seen" else None,
-                    "last_outcome": state.outcome if state and state.outcome != "seen" else "",
-                    "last_run": state.run_id if state else "",
-                    "note": state.note if state else "",
-                }
-            )
+        rows = await schedule_rows(session.js, jobs, collections, utcnow())
     if args.json:
         print_json(rows)
         return 0
@@ -83,12 +52,6 @@ async def schedule_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _local(at: datetime | None, zone_name: str) -> str | None:
-    if at is None:
-        return None
-    return f"{at.astimezone(zone(zone_name)):%Y-%m-%d %H:%M %Z}"
-
-
 async def schedule_enable(args: argparse.Namespace) -> int:
     return await _set_schedule(args, True)
 
@@ -100,25 +63,7 @@ async def schedule_disable(args: argparse.Namespace) -> int:
 async def _set_schedule(args: argparse.Namespace, enabled: bool) -> int:
     async with connect(args.settings) as session:
         job = await session.store.job(args.job)
-        names = [name for name, _ in named(job)]
-        if args.name not in names:
-            raise NotFound(
-                f"job {job.id} has no schedule {args.name!r}: it has "
-                + (", ".join(names) or "none")
-                + " (`idsync schedule list --job JOB`)"
-            )
-        index = names.index(args.name)
-
-        combined = [
-            msgspec.structs.replace(s, enabled=enabled) if i == index else s
-            for i, s in enumerate(job.all_schedules)
-        ]
-        single = job.schedule is not None
-        changed = msgspec.structs.replace(
-            job,
-            schedule=combined[0] if single else None,
-            schedules=combined[1:] if single else combined,
-        )
+        changed = with_schedule(job, args.name, enabled)
         await _store(session, changed)
     print(f"{'enabled' if enabled else 'disabled'} schedule {args.name} of job {job.id}")
     return 0

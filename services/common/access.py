@@ -62,6 +62,7 @@ from schemas.events import (
 )
 from schemas.subjects import (
     ALL_LOGS,
+    ALL_PREVIEWS,
     ALL_SITES,
     ALL_WORK,
     COLLECTION_EVENTS,
@@ -250,7 +251,8 @@ def service(name: str) -> Permissions:
         # The portal asks in the name of the person signed in to it (or the system whose
         # token it checked): every principal's commands and history queries; it reads
         # stored plans (a run's planned changes) as the notifier does.
-        "portal": [command_subject("*", "*"), *_ordered_reads(_OBJECTS)],
+        # Previews it asks of the runners once the workflow allowed them (people may not).
+        "portal": [command_subject("*", "*"), ALL_PREVIEWS, *_ordered_reads(_OBJECTS)],
     }
     subscribe = ["_INBOX.>"]
     if name == "workflow":
@@ -258,6 +260,8 @@ def service(name: str) -> Permissions:
         subscribe.append(command_subject("*", "*"))
     if name == "recorder":
         subscribe.append(command_subject("*", "history"))  # everyone's history queries
+    if name == "runner":
+        subscribe.append(ALL_PREVIEWS)  # the portal's previews, planned as `job preview`
     if name in {"scim_endpoint", "portal"}:
         # A push answered once its run has ended, and the portal's live pages, follow
         # runs' events as people do.

@@ -18,6 +18,7 @@ from nats.js import JetStreamContext
 
 from core.errors import (
     BadInput,
+    Denied,
     IdsyncError,
     NotFound,
     Refused,
@@ -38,7 +39,8 @@ from schemas.commands import (
 from schemas.connections import Connection
 from schemas.events import Event, decode_event
 from schemas.jobs import Job
-from schemas.subjects import RUN_EVENTS, command_subject
+from schemas.previews import PreviewReply, PreviewRequest, preview_reply_decoder
+from schemas.subjects import RUN_EVENTS, command_subject, preview_subject
 from schemas.templates import Template
 
 from . import access, credentials
@@ -46,6 +48,9 @@ from .credentials import Credentials
 from .reading import journal_events
 from .settings import Settings, server_list
 from .store import Store
+
+PREVIEW_WAIT = 120.0
+"""Seconds a runner may take to plan a preview (it reads both sides whole)."""
 
 
 class Session:
@@ -166,6 +171,27 @@ class Session:
         """Send a command the workflow answers (roles, grants, whoami); its reply."""
         return await self._ask(verb, payload)
 
+    async def preview(self, request: PreviewRequest) -> PreviewReply:
+        """A plan from a runner (the portal's previews): the workflow is asked first, as
+        `idsync job preview` asks it, whether roles allow this person a preview."""
+        await self._ask("preview", b"{}")
+        subject = preview_subject(self.settings.principal)
+        try:
+            answer = await self.nc.request(subject, encode(request), timeout=PREVIEW_WAIT)
+        except nats.errors.NoRespondersError:
+            raise Unreachable(
+                "no runner answers previews: start one (`idsync serve runner`)"
+            ) from None
+        except nats.errors.TimeoutError:
+            self.raise_refusal()
+            raise Unreachable(
+                f"no runner planned the preview within {PREVIEW_WAIT:.0f} s"
+            ) from None
+        reply = preview_reply_decoder.decode(answer.data)
+        if not reply.ok:
+            raise BadInput(reply.error or "the preview was refused")
+        return reply
+
     async def request_run(
         self, job_id: str, keys: list[str] | None = None, changed_only: bool = False
     ) -> str:
@@ -211,7 +237,7 @@ class Session:
             raise Unreachable("the workflow service did not answer within 10 s") from None
         reply: CommandReply = reply_decoder.decode(answer.data)
         if not reply.ok:
-            refused = Transient if reply.retry else BadInput
+            refused = Transient if reply.retry else Denied if reply.denied else BadInput
             raise refused(reply.error or f"the {verb} command was refused")
         return reply
 

@@ -20,7 +20,7 @@ from nats.js.kv import KeyValue
 from core import roles as rules
 from core.checks.policy import holder_problems
 from schemas.jobs import Job
-from schemas.roles import DIRECTORY, HeldRole, RoleEntry, entry_decoder
+from schemas.roles import DIRECTORY, HeldRole, Role, RoleEntry, entry_decoder
 
 from .jetstream import ROLES_BUCKET, not_set_up
 from .reading import bucket_keys
@@ -131,3 +131,14 @@ async def authority(js: JetStreamContext, home: Path) -> Authority:
     known = Authority(entries=found, users=load_users(home))
     known.directory = {g: members.get(g, []) for g in known.directory_grantees()}
     return known
+
+
+def role_view(role: Role, entry: RoleEntry | None) -> dict[str, object]:
+    """A role as `idsync role show --json` and the portal show it: its definition, whether
+    it ships with idsync, who holds it, who changed it last and when."""
+    shown: dict[str, object] = msgspec.to_builtins(role)
+    shown["builtin"] = role.id in rules.BUILTIN
+    shown["granted_to"] = list(entry.grantees) if entry else []
+    shown["changed_by"] = entry.changed_by if entry else ""
+    shown["changed_at"] = entry.changed_at.isoformat() if entry and entry.changed_at else None
+    return shown

@@ -11,7 +11,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from core.errors import BadInput, IdsyncError, NotFound, Refused, Transient, Unreachable
+from core.errors import BadInput, Denied, IdsyncError, NotFound, Refused, Transient, Unreachable
 
 if TYPE_CHECKING:
     from .portal import Portal
@@ -76,7 +76,7 @@ Asker = Annotated[Person, Depends(signed_in)]
 def status_of(error: IdsyncError) -> int:
     if isinstance(error, NotFound):
         return 404
-    if isinstance(error, Refused):
+    if isinstance(error, Refused | Denied):
         return 403
     if isinstance(error, BadInput):
         return 400

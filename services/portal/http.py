@@ -16,16 +16,19 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.errors import IdsyncError
 
-from . import api, live, pages, signing
+from . import api, api_catalogue, api_preview, api_roles, live, pages, pages_catalogue, signing
 from .guard import on_idsync_error, on_invalid
 from .headers import SecurityHeaders
 from .portal import Portal
 
 STATIC = Path(__file__).parent / "static"
 ERRORS = {
-    "400": "bad input, or a command the services refused: the reason",
+    "400": "bad input, or a command the services refused for what it says: the reason",
     "401": "not signed in",
-    "403": "a wrong token, or a missing or wrong CSRF token",
+    "403": (
+        "a wrong token, a missing or wrong CSRF token, or a command the services refused "
+        "because you may not do it (a role's permission, a job's owners): the reason"
+    ),
     "404": "not found",
     "503": "the services do not answer",
 }
@@ -60,8 +63,12 @@ def application(portal: Portal | None = None) -> FastAPI:
     app.add_exception_handler(StarletteHTTPException, pages.on_page_error)
     app.include_router(signing.router, tags=["sign-in"])
     app.include_router(api.router, tags=["api"])
+    app.include_router(api_catalogue.router, tags=["api"])
+    app.include_router(api_roles.router, tags=["api"])
+    app.include_router(api_preview.router, tags=["api"])
     app.include_router(live.router, tags=["api"])
     app.include_router(pages.router, include_in_schema=False)
+    app.include_router(pages_catalogue.router, include_in_schema=False)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     def openapi() -> dict[str, Any]:

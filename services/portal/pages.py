@@ -23,6 +23,8 @@ from core.run_texts import duration
 from core.runs import fold
 from schemas.connections import Connection
 from schemas.history import HistoryQuery
+from schemas.ids import utcnow
+from schemas.previews import PreviewReply, PreviewRequest
 from schemas.subjects import RUN_EVENTS
 from services.common.approvals import WAITING, may_answer, waiting
 from services.common.exporting import job_text
@@ -30,6 +32,7 @@ from services.common.history_client import Review, all_changes, review, why_of
 from services.common.runs import Runs
 
 from . import wizard
+from .dashboard import summaries
 from .guard import COOKIE, Person, check_csrf, portal_of, who
 from .signing import set_cookie, sign_in
 from .views import job_view, runs_view
@@ -102,12 +105,15 @@ async def dashboard(request: Request) -> Response:
     portal = portal_of(request)
     events = await portal.session(person.principal).journal(RUN_EVENTS)
     runs = runs_view(events, 200)
-    last = {run.job_id: run for run in fold(events)}
-    jobs = [job_view(job, last.get(job.id)) for job in await portal.bus.store.jobs()]
+    stories = fold(events)
+    last = {run.job_id: run for run in stories}
+    stored = await portal.bus.store.jobs()
+    jobs = [job_view(job, last.get(job.id)) for job in stored]
     jobs.sort(key=lambda j: (j["types"][:1], j["id"]))
     going = [run for run in runs if not run["ended"]]
     ended = [run for run in runs if run["ended"]][:20]
-    return _page(request, "dashboard.html", person, jobs=jobs, going=going, ended=ended)
+    more = await summaries(portal.bus, stored, stories, utcnow())
+    return _page(request, "dashboard.html", person, jobs=jobs, going=going, ended=ended, **more)
 
 
 @router.post("/jobs/{job_id}/run")
@@ -136,6 +142,8 @@ def _wizard(
     editing: str = "",
     toml: str = "",
     error: str = "",
+    planned: PreviewReply | None = None,
+    plan_error: str = "",
 ) -> Response:
     places = {c: wizard.place_field(connections, c) or "" for c in connections}
     return _page(
@@ -150,6 +158,8 @@ def _wizard(
         editing=editing,
         toml=toml,
         error=error,
+        planned=planned,
+        plan_error=plan_error,
     )
 
 
@@ -186,7 +196,23 @@ async def wizard_form(request: Request) -> Response:
             return _back("/", note=f"job {job.id} {done}")
     except IdsyncError as problem:
         return _wizard(request, person, connections, fields, editing=editing, error=str(problem))
-    return _wizard(request, person, connections, fields, editing=editing, toml=toml)
+    planned, plan_error = None, ""
+    try:  # a runner plans it: the portal reads no data source
+        session = portal_of(request).session(person.principal)
+        asked = PreviewRequest(job=job, limit=PREVIEW_ROWS, scope=True)
+        planned = await session.preview(asked)
+    except IdsyncError as problem:
+        plan_error = f"not planned: {problem}"
+    return _wizard(
+        request,
+        person,
+        connections,
+        fields,
+        editing=editing,
+        toml=toml,
+        planned=planned,
+        plan_error=plan_error,
+    )
 
 
 @router.get("/approvals")
@@ -217,6 +243,8 @@ async def decide_form(request: Request, run_id: str, verb: str) -> Response:
     return _back(back, note=f"run {run_id} {done}")
 
 
+PREVIEW_ROWS = 10
+"""The first changes the wizard's preview shows."""
 SHOWN = 2000
 """Change rows a run's page shows at most (the CSV has them all)."""
 

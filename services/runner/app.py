@@ -9,10 +9,13 @@ approvals and batches instead, which central runners hand over (sites.py).
 
 from __future__ import annotations
 
-from faststream.nats import NatsBroker
+import msgspec
+from faststream.nats import NatsBroker, NatsMessage
 
 from schemas.event_ids import planning_dead_id, planning_failed_id
 from schemas.events import Event, RunApproved, RunBatchDropped, RunDeadLetter, RunDeliveryFailed
+from schemas.previews import PreviewReply
+from schemas.subjects import ALL_PREVIEWS
 from schemas.work import WorkBatch, decode_batch
 from services.common import pushed
 from services.common.bus import Bus
@@ -26,11 +29,15 @@ from services.common.logging import get_logger
 from .dropped import count_dropped
 from .health import Work, heartbeat
 from .plans import recall
+from .previews import answer_preview
 from .run import Planner
 from .sites import job_site
 from .work import apply_batch, give_up, retrying
 
 log = get_logger("idsync.runner")
+PREVIEWS_QUEUE = "runner-previews"
+"""One runner answers each preview."""
+_reply_encoder = msgspec.json.Encoder()
 
 
 def decode_work(data: bytes) -> WorkBatch:
@@ -93,6 +100,15 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
     async def on_dropped(event: Event, attempt: int) -> None:
         if isinstance(event, RunBatchDropped):
             await count_dropped(bus, event)
+
+    if not settings.site:  # a site's runners reach their site's data only
+
+        @broker.subscriber(ALL_PREVIEWS, queue=PREVIEWS_QUEUE, title="runner: previews")
+        async def on_preview(msg: NatsMessage) -> bytes:
+            principal = msg.raw_message.subject.split(".")[2]
+            with work.doing(f"previewing for {principal}"):
+                reply: PreviewReply = await answer_preview(bus, principal, msg.body)
+            return _reply_encoder.encode(reply)
 
     # A central runner takes every approval (and hands a site's to its queue); a site's
     # runner, its site's approvals and batches only.

@@ -168,7 +168,7 @@ def _answer(broker: NatsBroker, bus: Bus, verb: str, handler: Handler) -> None:
             refused = await guard.refusal(bus, verb, principal, msg.body)
             if refused is not None:
                 log.warning("command refused", verb=verb, by=principal, why=refused)
-                return encode(CommandReply(ok=False, error=refused))
+                return encode(CommandReply(ok=False, error=refused, denied=True))
             reply = await handler(bus, principal, msg.body)
         except StoreFull as error:
             reply = CommandReply(ok=False, error=str(error), retry=True)

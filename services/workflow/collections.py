@@ -73,7 +73,7 @@ async def apply_collection(bus: Bus, principal: str, body: bytes) -> CommandRepl
         return CommandReply(ok=False, error=f"not a collection: {error}")
     stored = await bus.store.find_collection(collection.id)
     if (problem := _owned(principal, stored, "change")) is not None:
-        return CommandReply(ok=False, error=problem)
+        return CommandReply(ok=False, error=problem, denied=True)
     try:
         check_collection(collection, {job.id for job in await bus.store.jobs()})
     except BadInput as error:
@@ -92,7 +92,7 @@ async def delete_collection(bus: Bus, principal: str, body: bytes) -> CommandRep
     if stored is None:
         return CommandReply(ok=False, error=f"no collection {command.collection_id!r}")
     if (problem := _owned(principal, stored, "delete")) is not None:
-        return CommandReply(ok=False, error=problem)
+        return CommandReply(ok=False, error=problem, denied=True)
     await bus.store.delete_collection(stored.id)
     await forget_schedules(bus.broker.connection, stored.id, "collection")
     return CommandReply(ok=True, note="deleted")

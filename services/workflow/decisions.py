@@ -63,7 +63,7 @@ async def decide_waiting_run(bus: Bus, principal: str, verb: str, body: bytes) -
     refused = gate.refusal(verb, principal, state.requested_by, job, load_users(bus.settings.home))
     if refused is not None:
         log.warning("decision refused", run_id=run_id, by=principal, why=refused)
-        return CommandReply(ok=False, error=refused)
+        return CommandReply(ok=False, error=refused, denied=True)
     plan_hash = state.plan_hash or None
     if not await _leave_waiting(bus, run_id, plan_hash, verb):
         return CommandReply(ok=False, error=f"run {run_id} was answered by someone else meanwhile")

@@ -42,7 +42,7 @@ async def apply_job(bus: Bus, principal: str, body: bytes) -> CommandReply:
         return CommandReply(ok=False, error=f"not a job: {error}")
     stored = await bus.store.find_job(job.id)
     if (problem := job_change_problem(principal, stored, "change")) is not None:
-        return CommandReply(ok=False, error=problem)
+        return CommandReply(ok=False, error=problem, denied=True)
     connections = {c.id: c for c in await bus.store.connections()}
     try:
         check_job(job, connections, FACTS, hooks_problem=hooks_problem(job))
@@ -66,7 +66,7 @@ async def delete_job(bus: Bus, principal: str, body: bytes) -> CommandReply:
             ok=False, error=f"no job {command.job_id!r}: `idsync job list` shows the jobs there are"
         )
     if (problem := job_change_problem(principal, stored, "delete")) is not None:
-        return CommandReply(ok=False, error=problem)
+        return CommandReply(ok=False, error=problem, denied=True)
     await bus.store.delete_job(command.job_id)
     await forget_schedules(bus.broker.connection, command.job_id)
     if command.forget_history:

@@ -17,6 +17,17 @@ log = get_logger("idsync.workflow")
 _decoder = msgspec.json.Decoder(Template)
 
 
+def _refused(
+    principal: str, template_id: str, stored: Template | None, verb: str
+) -> CommandReply | None:
+    """Why the template may not be changed (deleted): one idsync ships is nobody's to
+    change (what the command says), another's is denied to all but its owners."""
+    refused = _refusal(principal, template_id, stored, verb)
+    if refused is None:
+        return None
+    return CommandReply(ok=False, error=refused, denied=builtin(template_id) is None)
+
+
 def _refusal(principal: str, template_id: str, stored: Template | None, verb: str) -> str | None:
     if builtin(template_id) is not None:
         return (
@@ -37,8 +48,8 @@ async def apply_template(bus: Bus, principal: str, body: bytes) -> CommandReply:
     if not is_slug(template.id):
         return CommandReply(ok=False, error=f"{template.id!r} is not a valid template id")
     stored = await bus.store.find_template(template.id)
-    if (refused := _refusal(principal, template.id, stored, "change")) is not None:
-        return CommandReply(ok=False, error=refused)
+    if (refused := _refused(principal, template.id, stored, "change")) is not None:
+        return refused
     await bus.store.put_template(msgspec.structs.replace(template, builtin=False))
     log.info("template saved", template=template.id, by=principal)
     return CommandReply(ok=True, note="updated" if stored is not None else "applied")
@@ -50,8 +61,8 @@ async def delete_template(bus: Bus, principal: str, body: bytes) -> CommandReply
     except (msgspec.DecodeError, msgspec.ValidationError) as error:
         return CommandReply(ok=False, error=f"not a template-delete command: {error}")
     stored = await bus.store.find_template(command.template_id)
-    if (refused := _refusal(principal, command.template_id, stored, "delete")) is not None:
-        return CommandReply(ok=False, error=refused)
+    if (refused := _refused(principal, command.template_id, stored, "delete")) is not None:
+        return refused
     if stored is None:
         return CommandReply(ok=False, error=f"no template {command.template_id!r}")
     await bus.store.delete_template(command.template_id)

@@ -85,10 +85,10 @@ async def test_a_run_asked_for_approved_by_another_and_reviewed(
             mine = (await alice.get("/api/approvals")).json()
             assert mine == [], "nobody approves their own request"
             own = await alice.send("POST", f"/api/runs/{run_id}/approve", json={"reason": "me"})
-            assert own.status_code == 400 and "alice" in own.json()["detail"]
+            assert own.status_code == 403 and "alice" in own.json()["detail"]
             async with signed_in(secure, "dave") as dave:
                 refused = await dave.send("POST", f"/api/runs/{run_id}/approve", json={})
-                assert refused.status_code == 400, refused.text
+                assert refused.status_code == 403, refused.text
             listed = (await bob.get("/api/approvals")).json()
             assert [entry["run_id"] for entry in listed] == [run_id]
 
@@ -140,7 +140,7 @@ async def test_bad_input_is_refused_with_its_place_and_nothing_stored(
             assert other.status_code == 400 and "not 'elsewhere'" in other.json()["detail"]
             retitled = {**job, "title": "dave was here"}
             refused = await dave.send("PUT", f"/api/jobs/{JOB_ID}", json=retitled)
-            assert refused.status_code == 400 and "owned by alice" in refused.json()["detail"]
+            assert refused.status_code == 403 and "owned by alice" in refused.json()["detail"]
             assert (await alice.get(f"/api/jobs/{JOB_ID}")).json() == job, "nothing stored"
             missing = await alice.get("/api/jobs/nothing-here")
             assert missing.status_code == 404
@@ -214,7 +214,7 @@ async def test_a_plan_over_the_safety_limits_is_shown_then_denied_and_a_job_dele
 
             async with signed_in(secure, "dave") as dave:
                 refused = await dave.send("DELETE", f"/api/jobs/{JOB_ID}")
-                assert refused.status_code == 400 and "owned by alice" in refused.text
+                assert refused.status_code == 403 and "owned by alice" in refused.text
             assert (await alice.get(f"/api/jobs/{JOB_ID}")).status_code == 200
             deleted = await alice.send("DELETE", f"/api/jobs/{JOB_ID}")
             assert deleted.status_code == 200 and deleted.json()["done"] == "deleted"

@@ -211,6 +211,8 @@ async def test_a_job_made_in_the_wizard_runs_and_another_may_not_change_it(
         await toml.wait_for()
         text = await toml.inner_text()
         assert 'id = "people-copy"' in text and 'from = "first_name"' in text
+        plan = await alice.locator("#plan").inner_text()  # planned by a runner
+        assert "40 to create" in plan and "0 to delete" in plan, plan
         await shot(alice, "11-wizard-preview")
         await alice.get_by_role("button", name="Save").click()
         await alice.get_by_role("status").wait_for()
@@ -221,6 +223,14 @@ async def test_a_job_made_in_the_wizard_runs_and_another_may_not_change_it(
         await outcome.wait_for(timeout=60_000)
         assert "finished" in await outcome.inner_text()
         assert re.search(r"\b40\b", await outcome.inner_text()), "40 written"
+        await alice.goto("/")
+        assert "user" in await alice.locator("#by-type").inner_text()
+        assert "40 change(s)" in await alice.locator("#activity").inner_text()
+        await shot(alice, "13-dashboard-summaries")
+        for path in ("templates", "collections", "schedules", "roles"):
+            await alice.get_by_role("link", name=path.capitalize()).click()
+            await alice.get_by_role("heading", level=1).wait_for()
+            await shot(alice, f"14-{path}")  # axe-core's rules hold on each
 
         dave = await sign_in(browser, secure, "dave", problems)
         await dave.goto("/jobs/people-copy/edit")

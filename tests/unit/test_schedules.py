@@ -12,8 +12,8 @@ import pytest
 
 from core.errors import BadInput
 from core.schedules import describe, due, fingerprint, fires_after, named, next_fire, problems
+from core.upcoming import next_run, schedule_text
 from schemas.jobs import Endpoint, FieldMap, Job, ObjectMapping, Schedule
-from services.cli.schedules import next_run, schedule_text
 
 NONE = "expected exactly one of every, once, daily, weekly, monthly, cron, got"
 NOW = datetime(2026, 3, 9, 10, 17, 42, tzinfo=UTC)

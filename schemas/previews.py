@@ -1,0 +1,53 @@
+"""A preview planned by a runner: the portal opens no data source, so it asks a runner
+(idsync.preview.<principal>, request/reply) to plan a job as `idsync job preview` does,
+and answers with the plan's counts, its first changes and its hash — the hash a run of
+the job planned on the same data would have."""
+
+from __future__ import annotations
+
+import msgspec
+
+from .jobs import Job
+from .plan import Change, PlanCounts
+
+
+class PreviewRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    job_id: str = ""
+    """A saved job, planned as stored…"""
+    job: Job | None = None
+    """…or a definition not yet saved (checked as `idsync job apply` checks it first)."""
+    limit: int = 20
+    """How many of the plan's first changes the answer carries."""
+    scope: bool = False
+    """Also plan the saved job of the same id and say which objects the definition
+    given brings into scope and which leave it (ScopeChange)."""
+
+
+class ScopeChange(msgspec.Struct, frozen=True, kw_only=True):
+    """What a changed definition changes in scope, from the two plans' keys: objects the
+    new plan writes (creates, updates, enables) that the saved one does not come into
+    scope; objects it deletes, disables or moves that the saved one does not leave it."""
+
+    entering: int = 0
+    leaving: int = 0
+    entering_sample: list[str] = msgspec.field(default_factory=list)
+    leaving_sample: list[str] = msgspec.field(default_factory=list)
+
+
+class PreviewReply(msgspec.Struct, frozen=True, kw_only=True):
+    ok: bool
+    error: str | None = None
+    job_id: str = ""
+    plan_hash: str = ""
+    counts: PlanCounts = msgspec.field(default_factory=PlanCounts)
+    changes: list[Change] = msgspec.field(default_factory=list)
+    """The plan's first `limit` changes, in order."""
+    source_records: int = 0
+    destination_records: int = 0
+    warnings: list[str] = msgspec.field(default_factory=list)
+    scope: ScopeChange | None = None
+    """Asked for and a saved job to compare with: what the definition changes in scope."""
+
+
+preview_request_decoder = msgspec.json.Decoder(PreviewRequest)
+preview_reply_decoder = msgspec.json.Decoder(PreviewReply)

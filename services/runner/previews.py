@@ -1,0 +1,76 @@
+"""Previews asked of the runners (idsync.preview.<principal>, one runner of the queue
+group answers): the job — saved, or a definition not yet saved, checked first as `idsync
+job apply` checks it — planned by `plan_run` from the run's own inputs, as `idsync job
+preview` plans it, so the hash is the one a run on the same data would have. Nothing is
+written. The portal sends these once the workflow allowed the person a preview; people
+cannot publish here themselves."""
+
+from __future__ import annotations
+
+from itertools import islice
+
+import msgspec
+
+from core.checks.job import check_job
+from core.errors import IdsyncError
+from core.scope_change import scope_change
+from schemas.jobs import Job
+from schemas.previews import PreviewReply, PreviewRequest, preview_request_decoder
+from services.common.bus import Bus
+from services.common.hooks import hooks_problem
+from services.common.logging import get_logger
+from services.common.watermarks import Memory
+from services.providers import FACTS
+
+from .planning import Asked, PlannedRun, plan_run
+
+log = get_logger("idsync.runner")
+MOST_CHANGES = 1000
+"""The most changes an answer carries, whatever was asked (a NATS message is small)."""
+
+
+async def answer_preview(bus: Bus, principal: str, body: bytes) -> PreviewReply:
+    try:
+        request = preview_request_decoder.decode(body)
+    except (msgspec.DecodeError, msgspec.ValidationError) as error:
+        return PreviewReply(ok=False, error=f"not a preview request: {error}")
+    try:
+        return await _preview(bus, principal, request)
+    except IdsyncError as error:
+        return PreviewReply(ok=False, error=str(error))
+    except Exception as error:  # a source that fails to read: say so, stay up
+        log.warning("preview failed", by=principal, error=str(error))
+        return PreviewReply(ok=False, error=f"{type(error).__name__}: {error}")
+
+
+async def _preview(bus: Bus, principal: str, request: PreviewRequest) -> PreviewReply:
+    saved = await bus.store.find_job(request.job.id if request.job else request.job_id)
+    job: Job | None = request.job or saved
+    if job is None:
+        return PreviewReply(ok=False, error=f"no job {request.job_id!r}")
+    if request.job is not None:
+        connections = {c.id: c for c in await bus.store.connections()}
+        check_job(job, connections, FACTS, hooks_problem=hooks_problem(job))
+    planned = await _plan(bus, job)
+    limit = max(0, min(request.limit, MOST_CHANGES))
+    scope = None
+    if request.scope and saved is not None:
+        before = await _plan(bus, saved)
+        scope = scope_change(before.plan.changes, planned.plan.changes, limit)
+    log.info("previewed", job_id=job.id, by=principal, plan_hash=planned.plan.hash)
+    return PreviewReply(
+        ok=True,
+        job_id=job.id,
+        plan_hash=planned.plan.hash,
+        counts=planned.plan.counts,
+        changes=list(islice(planned.plan.changes, limit)),
+        source_records=planned.source_records,
+        destination_records=planned.destination_records,
+        warnings=planned.plan.warnings,
+        scope=scope,
+    )
+
+
+async def _plan(bus: Bus, job: Job) -> PlannedRun:
+    """As `idsync job preview` plans: the job's watermark and absences, now."""
+    return await plan_run(bus.store, Memory(bus.js), job, Asked())
