@@ -44,8 +44,9 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
         port = settings.portal_port if settings.portal_port is not None else 0
         listener = socket.create_server((settings.portal_host, port))
         host, bound = listener.getsockname()[:2]
+        portal = Portal(bus)
         config = uvicorn.Config(
-            application(Portal(bus)), log_level="warning", access_log=False, lifespan="off"
+            application(portal), log_level="warning", access_log=False, lifespan="off"
         )
         server = _Server(config)
         url = f"http://{host}:{bound}"
@@ -62,5 +63,6 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
             raise
         finally:
             listener.close()
+            await portal.catalogue.stop()
 
     return [serve]

@@ -20,10 +20,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.errors import IdsyncError, NotFound
 from core.run_texts import duration
-from core.runs import fold
 from schemas.connections import Connection
 from schemas.history import HistoryQuery
-from schemas.subjects import RUN_EVENTS
 from services.common.approvals import WAITING, may_answer, waiting
 from services.common.exporting import job_text
 from services.common.history_client import Review, all_changes, review, why_of
@@ -31,8 +29,9 @@ from services.common.runs import Runs
 
 from . import wizard
 from .guard import COOKIE, Person, check_csrf, portal_of, who
+from .listing import journal_story, last_runs, newer, recent_runs
 from .signing import set_cookie, sign_in
-from .views import job_view, runs_view
+from .views import brief, job_view
 
 router = APIRouter()
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -100,11 +99,13 @@ async def signout_form(request: Request) -> Response:
 async def dashboard(request: Request) -> Response:
     person = await _person(request)
     portal = portal_of(request)
-    events = await portal.session(person.principal).journal(RUN_EVENTS)
-    runs = runs_view(events, 200)
-    last = {run.job_id: run for run in fold(events)}
-    jobs = [job_view(job, last.get(job.id)) for job in await portal.bus.store.jobs()]
+    session = portal.session(person.principal)
+    defined = await portal.catalogue.jobs()
+    stories, steps = await recent_runs(session, RECENT)
+    last = newer(await last_runs(session, {job.id for job in defined}), stories)
+    jobs = [job_view(job, last.get(job.id)) for job in defined]
     jobs.sort(key=lambda j: (j["types"][:1], j["id"]))
+    runs = [brief(story, steps) for story in stories]
     going = [run for run in runs if not run["ended"]]
     ended = [run for run in runs if run["ended"]][:20]
     return _page(request, "dashboard.html", person, jobs=jobs, going=going, ended=ended)
@@ -123,8 +124,7 @@ async def run_job(request: Request, job_id: str) -> Response:
 
 
 async def _connections(request: Request) -> dict[str, Connection]:
-    found = await portal_of(request).bus.store.connections()
-    return {c.id: c for c in sorted(found, key=lambda c: c.id)}
+    return {c.id: c for c in await portal_of(request).catalogue.connections()}
 
 
 def _wizard(
@@ -217,6 +217,9 @@ async def decide_form(request: Request, run_id: str, verb: str) -> Response:
     return _back(back, note=f"run {run_id} {done}")
 
 
+RECENT = 200
+"""Runs the dashboard lists (those going, then the last 20 ended)."""
+
 SHOWN = 2000
 """Change rows a run's page shows at most (the CSV has them all)."""
 
@@ -230,10 +233,12 @@ async def run_page(request: Request, run_id: str, q: str = "") -> Response:
         found = await review(session, run_id)
     except NotFound:
         found = None  # not recorded yet: the journal tells where it stands
-    stories = [r for r in fold(await session.journal()) if r.run_id == run_id]
-    if found is None and not stories:
+    live = None
+    if found is None or found.run.ended_at is None:  # the journal says where it stands
+        job_id = found.run.job_id if found is not None else ""
+        live = await journal_story(session, run_id, job_id)
+    if found is None and live is None:
         raise HTTPException(404, f"no run {run_id!r}")
-    live = stories[0] if stories else None
     recorded = found is not None and (live is None or live.ended_at is not None)
     story = found.run if found is not None and recorded else live
     assert story is not None

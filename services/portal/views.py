@@ -10,7 +10,7 @@ import nats.js.errors
 
 from core.errors import NotFound
 from core.history import batch_rows, secrets_of
-from core.runs import RunStory, fold
+from core.runs import RunStory
 from schemas.connections import Connection
 from schemas.events import Event, RunBatchApplied, RunPlanned, is_end
 from schemas.jobs import Job
@@ -71,12 +71,6 @@ def progress(events: Iterable[Event]) -> dict[str, tuple[int, int]]:
         elif is_end(event) and total:
             found[event.run_id] = (total, total)
     return found
-
-
-def runs_view(events: list[Event], limit: int) -> list[dict[str, Any]]:
-    """The last `limit` runs, newest first."""
-    steps = progress(events)
-    return [brief(run, steps) for run in reversed(fold(events)[-limit:])]
 
 
 def plan_rows(plan: StoredPlan, job: Job | None, key: str | None = None) -> list[dict[str, str]]:
