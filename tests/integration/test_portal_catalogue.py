@@ -1,0 +1,61 @@
+"""The portal reads the jobs and connections once and then follows their buckets: a job
+added, changed or deleted — by the portal, by the command line, anywhere — is on the very
+next page, with no read of the whole bucket per request."""
+
+from __future__ import annotations
+
+import msgspec
+import pytest
+
+from services.common.definitions import load_connections, load_job
+from services.common.settings import Settings
+
+from .conftest import JOB_ID, Files
+from .portal import portal_running, signed_in
+from .secured import Running, person
+
+
+@pytest.fixture
+def secure(secure: Settings) -> Settings:
+    """The secured server's settings, with the portal on a free port."""
+    return msgspec.structs.replace(secure, portal_port=0)
+
+
+async def test_a_job_added_changed_or_deleted_is_on_the_next_page(
+    files: Files, secure: Settings, secured_services: Running
+) -> None:
+    files.write(count=3, owners=["alice"], extra='owners = ["alice"]\n')
+    job = load_job(files.job)
+    async with portal_running(secured_services), signed_in(secure, "alice") as alice:
+        assert (await alice.get("/api/jobs")).json() == []  # read once: the watch starts
+        assert (await alice.get("/api/connections")).json() == []
+        async with person(secure, "alice") as cli:  # applied elsewhere: the command line
+            await cli.apply_connections(load_connections(files.connections))
+            await cli.apply_job(job)
+        listed = (await alice.get("/api/jobs")).json()
+        assert [(j["id"], j["title"]) for j in listed] == [(JOB_ID, job.display_title)]
+        assert sorted(c["id"] for c in (await alice.get("/api/connections")).json()) == [
+            "db",
+            "hr",
+        ]
+        assert JOB_ID in (await alice.get("/")).text
+
+        renamed = msgspec.structs.replace(job, title="Renamed people job")
+        body = msgspec.json.encode(renamed)
+        put = await alice.send("PUT", f"/api/jobs/{JOB_ID}", content=body)
+        assert put.status_code == 200, put.text
+        assert [j["title"] for j in (await alice.get("/api/jobs")).json()] == ["Renamed people job"]
+        assert "Renamed people job" in (await alice.get("/")).text
+
+        copy = msgspec.structs.replace(job, id="people-copy", title="A copy")
+        async with person(secure, "alice") as cli:
+            await cli.apply_job(copy)
+        assert [j["id"] for j in (await alice.get("/api/jobs")).json()] == [JOB_ID, "people-copy"]
+
+        deleted = await alice.send("DELETE", f"/api/jobs/{JOB_ID}")
+        assert deleted.status_code == 200, deleted.text
+        assert [j["id"] for j in (await alice.get("/api/jobs")).json()] == ["people-copy"]
+        page = (await alice.get("/")).text
+        assert "people-copy" in page and f"/jobs/{JOB_ID}/edit" not in page
+        wizard = (await alice.get("/jobs/new")).text
+        assert 'value="hr"' in wizard and 'value="db"' in wizard
