@@ -5,6 +5,7 @@ history.view-own (naming the job), nothing without either once roles are in forc
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import msgspec
 
@@ -14,6 +15,10 @@ from schemas.history import HistoryQuery, HistoryReply
 from services.common.definitions import load_connections
 from services.common.history_client import recorded_runs
 from services.common.settings import Settings
+from services.recorder.answers import answer
+from services.recorder.database import open_database, open_history
+from tests.postgresql_server import Server
+from tests.unit.test_history_run_list import QUERIES, record_runs
 
 from .conftest import JOB_ID, Files
 from .journal import wait_for_event
@@ -94,3 +99,21 @@ async def test_runs_are_listed_by_the_recorder_to_who_may_see_them(
     )
     assert run_ids(paged) == [third, second] and paged.next_offset == 2
     assert [s.run_id for s in by_client] == [third]
+
+
+async def test_postgresql_lists_the_runs_as_sqlite_does(
+    pg_database: Server, tmp_path: Path
+) -> None:
+    found: dict[str, list[bytes]] = {}
+    for name, opening in (
+        ("sqlite", open_database(tmp_path / "history.sqlite", write=True)),
+        ("postgresql", open_history(tmp_path, pg_database.dsn(), None, write=True)),
+    ):
+        db = await opening
+        try:
+            await record_runs(db)
+            found[name] = [msgspec.json.encode(await answer(db, query)) for query in QUERIES]
+        finally:
+            await db.close()
+    assert found["postgresql"] == found["sqlite"]
+    assert all(b'"stories":[' in reply for reply in found["sqlite"][:2])

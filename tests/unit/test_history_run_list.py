@@ -15,7 +15,7 @@ from schemas.events import Event, RunFailed, RunFinished, RunRequested
 from schemas.history import HistoryQuery
 from schemas.plan import RunStats
 from services.recorder.answers import answer
-from services.recorder.database import open_database
+from services.recorder.database import Database, open_database
 from services.recorder.project import Recorder
 from services.recorder.run_list import runs_sql
 
@@ -61,19 +61,36 @@ async def asked(path: Path, query: HistoryQuery) -> tuple[list[str], int | None]
     return [s.run_id for s in stories], reply.next_offset
 
 
+async def record_runs(db: Database) -> None:
+    """RUNS recorded as the recorder records their events."""
+    recorder = Recorder(None, db)
+    seq = 0
+    for n, (run_id, job_id, outcome) in enumerate(RUNS):
+        for event in events(n, run_id, job_id, outcome):
+            seq += 1
+            await recorder.record(event, seq)
+
+
 async def recorded(tmp_path: Path) -> Path:
     path = tmp_path / "history.sqlite"
     db = await open_database(path, write=True)
     try:
-        recorder = Recorder(None, db)
-        seq = 0
-        for n, (run_id, job_id, outcome) in enumerate(RUNS):
-            for event in events(n, run_id, job_id, outcome):
-                seq += 1
-                await recorder.record(event, seq)
+        await record_runs(db)
     finally:
         await db.close()
     return path
+
+
+QUERIES = [
+    HistoryQuery(what="runs"),
+    HistoryQuery(what="runs", job_id="hr", state="finished"),
+    HistoryQuery(what="runs", state="failed", limit=1),
+    HistoryQuery(what="runs", limit=2, offset=2),
+    HistoryQuery(what="runs", latest=True),
+    HistoryQuery(what="runs", latest=True, state="finished"),
+    HistoryQuery(what="runs", latest=True, job_id="crm"),
+]
+"""Questions asked of both databases (tests/integration/test_history_run_list.py)."""
 
 
 async def test_runs_come_newest_first_by_job_and_state_and_in_pages(tmp_path: Path) -> None:
