@@ -170,7 +170,13 @@ async def run_plan(request: Request, run_id: str, person: Asker) -> Response:
         raise NotFound(f"run {run_id} has no plan yet ({story['state']})")
     plan = await stored_plan(portal.bus, run_id)
     job = await portal.bus.store.find_job(plan.job_id)
-    return reply({"run_id": run_id, "plan_hash": plan.plan_hash, "rows": plan_rows(plan, job)})
+    return reply(
+        {
+            "run_id": run_id,
+            "plan_hash": plan.plan_hash,
+            "rows": await plan_rows(portal.bus, plan, job),
+        }
+    )
 
 
 @router.post("/runs/{run_id}/{verb}", summary="Approve, deny or cancel a run")

@@ -68,7 +68,7 @@ async def provision(
     steps += _planning(story)
     if story.plan_hash and not isinstance(events[-1], RunAwaitingApproval):
         plan = await stored_plan(portal.bus, run_id)
-        changes = plan_rows(plan, job, key)
+        changes = await plan_rows(portal.bus, plan, job, key)
         action = changes[0]["action"] if changes else "none"
         words = f"{action}: {len(changes)} field(s)" if changes else "nothing to change"
         steps.append(_step("planned change", action, words, changes=changes))

@@ -16,7 +16,7 @@ from schemas.events import Event, RunBatchApplied, RunPlanned, is_end
 from schemas.jobs import Job
 from schemas.work import StoredPlan
 from services.common.bus import Bus
-from services.common.stored_plans import load_plan
+from services.common.stored_plans import changes_of, load_plan
 
 SECRET_FIELDS = frozenset({"password", "secret", "certificate", "client_secret", "token"})
 """Connection fields that say where a secret is: shown as "set", never their value."""
@@ -73,11 +73,14 @@ def progress(events: Iterable[Event]) -> dict[str, tuple[int, int]]:
     return found
 
 
-def plan_rows(plan: StoredPlan, job: Job | None, key: str | None = None) -> list[dict[str, str]]:
+async def plan_rows(
+    bus: Bus, plan: StoredPlan, job: Job | None, key: str | None = None
+) -> list[dict[str, str]]:
     """The planned changes as rows (one per field; secrets shown only as set, as the
-    history keeps them), or only those of `key`."""
+    history keeps them), or only those of `key` — from the plan, or its batches kept
+    apart (services/common/stored_plans.py)."""
     secrets = secrets_of(job)
-    changes = [change for phase in plan.phases for batch in phase for change in batch]
+    changes = [change async for change in changes_of(bus, plan)]
     wanted = key.casefold() if key is not None else None
     found = [
         {
