@@ -44,26 +44,38 @@ class Followed(Generic[T]):
         self._task: asyncio.Task[None] | None = None
         self._watcher: KeyValue.KeyWatcher | None = None
         self._starting = asyncio.Lock()
+        self._start_revision = 0
 
     async def values(self) -> list[T]:
         """Every value, as the bucket holds it now."""
         await self._start()
+        last = await self._last_revision()
+        if not await self._reached(last):
+            # A watch that stalled (a consumer lost with its server): read the bucket anew.
+            log.warning("bucket watch behind: started again", bucket=self.bucket)
+            await self.stop()
+            await self._start()
+            if not await self._reached(last):
+                raise Unreachable(
+                    f"bucket {self.bucket}: its changes did not arrive within {CATCH_UP:g} s"
+                )
+        return list(self.items.values())
+
+    async def _last_revision(self) -> int:
         try:
             info = await self.js.stream_info(f"KV_{self.bucket}")
         except nats.js.errors.NotFoundError:
             raise not_set_up(f"bucket {self.bucket}") from None
-        last = info.state.last_seq
+        return int(info.state.last_seq)
+
+    async def _reached(self, last: int) -> bool:
         async with self._moved:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(
                     self._moved.wait_for(lambda: self.revision >= last or self._task is None),
                     CATCH_UP,
                 )
-            if self.revision < last:
-                raise Unreachable(
-                    f"bucket {self.bucket}: its changes did not arrive within {CATCH_UP:g} s"
-                )
-        return list(self.items.values())
+            return self.revision >= last
 
     async def _start(self) -> None:
         async with self._starting:
@@ -74,14 +86,20 @@ class Followed(Generic[T]):
             except nats.js.errors.BucketNotFoundError:
                 raise not_set_up(f"bucket {self.bucket}") from None
             self.items, self.revision = {}, 0
+            # Once the watch has given the values there are (its first None), it has
+            # given all up to this revision, even one whose message is gone since.
+            self._start_revision = await self._last_revision()
             self._watcher = await kv.watchall()
             self._task = asyncio.create_task(self._follow(self._watcher))
 
     async def _follow(self, watcher: KeyValue.KeyWatcher) -> None:
         try:
             async for entry in watcher:
-                if entry is None:
-                    continue  # the bucket was empty, or the first values are all in
+                if entry is None:  # the bucket was empty, or the first values are all in
+                    async with self._moved:
+                        self.revision = max(self.revision, self._start_revision)
+                        self._moved.notify_all()
+                    continue
                 if entry.operation in (KV_DEL, KV_PURGE) or entry.value is None:
                     self.items.pop(entry.key, None)
                 else:
@@ -102,6 +120,7 @@ class Followed(Generic[T]):
 
     async def stop(self) -> None:
         task, watcher = self._task, self._watcher
+        self._task = None
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -8,11 +8,12 @@ import msgspec
 import pytest
 
 from services.common.definitions import load_connections, load_job
+from services.common.jetstream import JOBS_BUCKET
 from services.common.settings import Settings
 
 from .conftest import JOB_ID, Files
 from .portal import portal_running, signed_in
-from .secured import Running, person
+from .secured import Running, person, raw_client
 
 
 @pytest.fixture
@@ -59,3 +60,26 @@ async def test_a_job_added_changed_or_deleted_is_on_the_next_page(
         assert "people-copy" in page and f"/jobs/{JOB_ID}/edit" not in page
         wizard = (await alice.get("/jobs/new")).text
         assert 'value="hr"' in wizard and 'value="db"' in wizard
+
+
+async def test_a_watch_lost_on_the_server_is_started_again_and_misses_nothing(
+    files: Files, secure: Settings, secured_services: Running
+) -> None:
+    files.write(count=3, owners=["alice"], extra='owners = ["alice"]\n')
+    job = load_job(files.job)
+    async with portal_running(secured_services), signed_in(secure, "alice") as alice:
+        assert (await alice.get("/api/jobs")).json() == []
+        nc, _ = await raw_client(secure, "workflow")  # may manage consumers
+        try:
+            js = nc.jetstream()
+            stream = f"KV_{JOBS_BUCKET}"
+            watches = [c.name for c in await js.consumers_info(stream)]
+            assert watches, "the portal follows the jobs bucket with a consumer"
+            for name in watches:
+                await js.delete_consumer(stream, name)
+        finally:
+            await nc.close()
+        async with person(secure, "alice") as cli:
+            await cli.apply_connections(load_connections(files.connections))
+            await cli.apply_job(job)
+        assert [j["id"] for j in (await alice.get("/api/jobs")).json()] == [JOB_ID]
