@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from core.errors import IdsyncError, NotFound
+from core.errors import IdsyncError, NotFound, Unreachable
 from core.run_texts import duration
 from schemas.connections import Connection
 from schemas.history import HistoryQuery
@@ -231,8 +231,8 @@ async def run_page(request: Request, run_id: str, q: str = "") -> Response:
     found: Review | None = None
     try:
         found = await review(session, run_id)
-    except NotFound:
-        found = None  # not recorded yet: the journal tells where it stands
+    except (NotFound, Unreachable):
+        found = None  # not recorded (yet), or no recorder: the journal tells where it stands
     live = None
     if found is None or found.run.ended_at is None:  # the journal says where it stands
         job_id = found.run.job_id if found is not None else ""

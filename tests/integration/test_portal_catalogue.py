@@ -1,17 +1,20 @@
 """The portal reads the jobs and connections once and then follows their buckets: a job
 added, changed or deleted — by the portal, by the command line, anywhere — is on the very
-next page, with no read of the whole bucket per request."""
+next page, with no read of the whole bucket per request. Its runs come from the recorder,
+and from the journal when no recorder answers."""
 
 from __future__ import annotations
 
 import msgspec
 import pytest
 
+from schemas.events import is_end
 from services.common.definitions import load_connections, load_job
 from services.common.jetstream import JOBS_BUCKET
 from services.common.settings import Settings
 
 from .conftest import JOB_ID, Files
+from .journal import wait_for_event
 from .portal import portal_running, signed_in
 from .secured import Running, person, raw_client
 
@@ -83,3 +86,26 @@ async def test_a_watch_lost_on_the_server_is_started_again_and_misses_nothing(
             await cli.apply_connections(load_connections(files.connections))
             await cli.apply_job(job)
         assert [j["id"] for j in (await alice.get("/api/jobs")).json()] == [JOB_ID]
+
+
+async def test_without_a_recorder_the_runs_come_from_the_journal(
+    files: Files, secure: Settings, secured_services: Running
+) -> None:
+    files.write(count=3, owners=["alice"], extra='owners = ["alice"]\n')
+    async with secured_services("scheduler", "workflow", "runner", "portal"):
+        async with person(secure, "alice") as cli:
+            await cli.apply_connections(load_connections(files.connections))
+            await cli.apply_job(load_job(files.job))
+            run_id = await cli.request_run(JOB_ID)
+            await wait_for_event(cli, lambda e: e.run_id == run_id and is_end(e))
+        async with signed_in(secure, "alice") as alice:
+            listed = (await alice.get("/api/runs")).json()
+            story = (await alice.get(f"/api/runs/{run_id}")).json()
+            jobs = (await alice.get("/api/jobs")).json()
+            dashboard = (await alice.get("/")).text
+            page = await alice.get(f"/runs/{run_id}")
+    assert [(r["run_id"], r["state"]) for r in listed] == [(run_id, "finished")]
+    assert story["state"] == "finished" and story["stats"]["created"] == 3
+    assert jobs[0]["last_run"]["run_id"] == run_id
+    assert f'href="/runs/{run_id}"' in dashboard
+    assert page.status_code == 200 and "finished" in page.text
