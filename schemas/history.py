@@ -74,7 +74,9 @@ class HistoryQuery(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     what: Asked
     """run: one run's story; errors, events, changes, logs: one run's, paged (logs: the
     lines the services logged about it, in the order they were logged); object: every
-    change of one object (by key), newest first; runs: the runs recorded, newest first;
+    change of one object (by key), newest first; runs: the runs recorded, newest first (by
+    when they were asked for; of `job_id` and in `state` when given; `latest`: each job's
+    last run only), their stories in `stories`;
     why: the change that last wrote `field` of `key` by `job_id`, with the job's version
     its run was planned with; versions: every recorded version of `job_id`, newest first;
     roles: every change of a role (`role.changed`, of the role `job_id` when given), oldest
@@ -85,6 +87,10 @@ class HistoryQuery(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     field: str = ""
     since: str = ""
     """ISO 8601: only what happened at or after it."""
+    state: str = ""
+    """runs: only those in this state (as core/runs.py words it: finished, failed…)."""
+    latest: bool = False
+    """runs: only the last run of each job."""
     offset: int = 0
     limit: int = 1000
 
@@ -95,6 +101,8 @@ class HistoryReply(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True
     story: msgspec.Raw = msgspec.field(default_factory=lambda: msgspec.Raw(b"null"))
     """The run as core/runs.py folds it (RunStory, without its errors: ask for those);
     JSON null when the question was not about one run."""
+    stories: list[msgspec.Raw] = msgspec.field(default_factory=list)
+    """runs: each run's story as `story` holds one, newest first."""
     errors: list[RecordError] = msgspec.field(default_factory=list)
     events: list[Event] = msgspec.field(default_factory=list)
     changes: list[ChangeRow] = msgspec.field(default_factory=list)

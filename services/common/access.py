@@ -250,9 +250,14 @@ def service(name: str) -> Permissions:
         ],
         # The portal asks in the name of the person signed in to it (or the system whose
         # token it checked): every principal's commands and history queries; it reads
-        # stored plans (a run's planned changes) as the notifier does.
+        # stored plans (a run's planned changes) as the notifier does, and watches the
+        # jobs and connections buckets (read once, then followed: services/portal/followed.py).
         # Previews it asks of the runners once the workflow allowed them (people may not).
-        "portal": [command_subject("*", "*"), ALL_PREVIEWS, *_ordered_reads(_OBJECTS)],
+        "portal": [
+            command_subject("*", "*"),
+            ALL_PREVIEWS,
+            *_ordered_reads(_OBJECTS, f"KV_{JOBS_BUCKET}", f"KV_{CONNECTIONS_BUCKET}"),
+        ],
     }
     subscribe = ["_INBOX.>"]
     if name == "workflow":

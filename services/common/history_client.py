@@ -183,3 +183,29 @@ async def why_of(session: Session, job_id: str, key: str, field: str) -> Why:
         planned_at=reply.planned_at,
         source=field_map(job, row.object_type, field) if job is not None else None,
     )
+
+
+_story = msgspec.json.Decoder(RunStory)
+
+
+async def recorded_runs(
+    session: Session,
+    *,
+    job_id: str = "",
+    state: str = "",
+    latest: bool = False,
+    since: str = "",
+    limit: int = 50,
+) -> list[RunStory]:
+    """The runs the recorder keeps, newest first (at most `limit`; of `job_id`, in
+    `state`, asked for `since` then, or each job's last run when asked) — from its
+    indexes, not the journal. Unreachable without a recorder; NotFound with its refusal."""
+    query = HistoryQuery(
+        what="runs", job_id=job_id, state=state, latest=latest, since=since, limit=limit
+    )
+    found: list[RunStory] = []
+    async for reply in pages(session, query):
+        found += [_story.decode(story) for story in reply.stories]
+        if len(found) >= limit:
+            break
+    return found[:limit]

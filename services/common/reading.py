@@ -102,6 +102,25 @@ async def journal_events(
     return events
 
 
+async def journal_tail(nc: Client, subject: str, count: int) -> list[Event]:
+    """The events on `subject` among the journal's last `count` messages, oldest first."""
+    js = nc.jetstream()
+    try:
+        info = await js.stream_info(JOURNAL)
+    except nats.js.errors.NotFoundError:
+        raise not_set_up(f"stream {JOURNAL}") from None
+    if info.state.messages == 0:
+        return []
+    start = max(info.state.first_seq, info.state.last_seq - count + 1)
+    events: list[Event] = []
+    async for msg in read_stream(nc, JOURNAL, subject, start=start, batch=count):
+        try:
+            events.append(decode_event(msg.data))
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            continue  # a newer tag this version does not know
+    return events
+
+
 async def run_events(nc: Client, job_id: str, run_id: str) -> list[Event]:
     """One run's events in journal order, up to the journal's end as it is now: its
     job's events from shortly before the time in the run's id (a job that runs every

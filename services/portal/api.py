@@ -13,20 +13,21 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from core.errors import BadInput, NotFound
-from core.runs import fold
 from schemas.history import HistoryQuery
 from schemas.ids import is_slug
 from schemas.jobs import Job
-from schemas.subjects import RUN_EVENTS, job_events
 from services.common.approvals import WAITING, may_answer, waiting
 from services.common.history_client import all_changes, csv_text, review, why_of
 from services.common.runs import Runs
 
 from .guard import Asker, portal_of
+from .listing import last_runs, newer, recent_runs, run_story
 from .provision import provision
-from .views import connection_view, job_view, plan_rows, runs_view, stored_changes
+from .views import brief, connection_view, job_view, plan_rows, stored_plan
 
 router = APIRouter(prefix="/api")
+RECENT = 200
+"""The recent runs whose freshest state a job's last run is taken from."""
 _json = msgspec.json.Encoder()
 
 
@@ -58,8 +59,8 @@ async def me(person: Asker) -> Response:
 
 @router.get("/connections", summary="Connections (where secrets are: never what they are)")
 async def connections(request: Request, person: Asker) -> Response:
-    found = await portal_of(request).bus.store.connections()
-    return reply([connection_view(c) for c in sorted(found, key=lambda c: c.id)])
+    found = await portal_of(request).catalogue.connections()
+    return reply([connection_view(c) for c in found])
 
 
 @router.get("/connections/{connection_id}", summary="One connection")
@@ -71,9 +72,11 @@ async def connection(request: Request, connection_id: str, person: Asker) -> Res
 @router.get("/jobs", summary="Jobs, each with its last run")
 async def jobs(request: Request, person: Asker) -> Response:
     portal = portal_of(request)
-    jobs = await portal.bus.store.jobs()
-    last = {run.job_id: run for run in fold(await portal.session(person.principal).journal())}
-    return reply([job_view(job, last.get(job.id)) for job in sorted(jobs, key=lambda j: j.id)])
+    session = portal.session(person.principal)
+    jobs = await portal.catalogue.jobs()
+    stories, _ = await recent_runs(session, RECENT)
+    last = newer(await last_runs(session, {job.id for job in jobs}), stories)
+    return reply([job_view(job, last.get(job.id)) for job in jobs])
 
 
 @router.get("/jobs/{job_id}", summary="One job's definition")
@@ -129,9 +132,11 @@ async def runs(
     job: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> Response:
+    if job is not None and not is_slug(job):
+        raise BadInput(f"job {job!r} is not a job id")
     session = portal_of(request).session(person.principal)
-    events = await session.journal(job_events(job) if job else RUN_EVENTS)
-    return reply(runs_view(events, limit))
+    stories, steps = await recent_runs(session, limit, job_id=job or "")
+    return reply([brief(story, steps) for story in stories])
 
 
 @router.post("/runs", summary="Ask for a run", status_code=202)
@@ -143,10 +148,10 @@ async def request_run(request: Request, body: RunRequest, person: Asker) -> Resp
 
 async def _story(request: Request, principal: str, run_id: str) -> dict[str, Any]:
     session = portal_of(request).session(principal)
-    found = [r for r in fold(await session.journal()) if r.run_id == run_id]
-    if not found:
+    found = await run_story(session, run_id)
+    if found is None:
         raise NotFound(f"no run {run_id!r} in the journal")
-    shown: dict[str, Any] = msgspec.to_builtins(found[0])
+    shown: dict[str, Any] = msgspec.to_builtins(found)
     return shown
 
 
@@ -163,10 +168,14 @@ async def run_plan(request: Request, run_id: str, person: Asker) -> Response:
     story = await _story(request, person.principal, run_id)
     if not story.get("plan_hash"):
         raise NotFound(f"run {run_id} has no plan yet ({story['state']})")
-    plan, changes = await stored_changes(portal.bus, run_id)
+    plan = await stored_plan(portal.bus, run_id)
     job = await portal.bus.store.find_job(plan.job_id)
     return reply(
-        {"run_id": run_id, "plan_hash": plan.plan_hash, "rows": plan_rows(plan, changes, job)}
+        {
+            "run_id": run_id,
+            "plan_hash": plan.plan_hash,
+            "rows": await plan_rows(portal.bus, plan, job),
+        }
     )
 
 

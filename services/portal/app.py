@@ -43,9 +43,15 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
     async def serve() -> None:
         port = settings.portal_port if settings.portal_port is not None else 0
         listener = socket.create_server((settings.portal_host, port))
+        # Answers go out as they are written: without it a page's body waits ~40 ms for
+        # the browser's delayed acknowledgement of its headers (Nagle's algorithm). Set on
+        # the listener, each accepted connection has it (asyncio sets it only on sockets
+        # made with IPPROTO_TCP, which create_server's are not).
+        listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         host, bound = listener.getsockname()[:2]
+        portal = Portal(bus)
         config = uvicorn.Config(
-            application(Portal(bus)), log_level="warning", access_log=False, lifespan="off"
+            application(portal), log_level="warning", access_log=False, lifespan="off"
         )
         server = _Server(config)
         url = f"http://{host}:{bound}"
@@ -62,5 +68,6 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
             raise
         finally:
             listener.close()
+            await portal.catalogue.stop()
 
     return [serve]

@@ -24,9 +24,10 @@ OUTCOMES = ("finished", "finished with errors", "failed")
 
 
 async def summaries(
-    bus: Bus, jobs: list[Job], stories: list[RunStory], now: datetime
+    bus: Bus, jobs: list[Job], last: dict[str, RunStory], month: list[RunStory], now: datetime
 ) -> dict[str, Any]:
-    last = {story.job_id: story for story in stories}
+    """The dashboard's summaries: jobs by type (with `last`, each job's last run),
+    scheduled and pinned ones, and the chart of the runs of the last DAYS (`month`)."""
     collections = await bus.store.collections()
     scheduled = [("job", job) for job in jobs] + [("collection", c) for c in collections]
     upcoming = []
@@ -44,7 +45,7 @@ async def summaries(
         "by_type": by_type(jobs, last),
         "upcoming": upcoming[:NEXT],
         "pinned": [{"kind": k, "id": i, "title": t} for k, i, t in sorted(pinned)],
-        "chart": chart(daily(stories, now.date(), DAYS)),
+        "chart": chart(daily(month, now.date(), DAYS)),
     }
 
 

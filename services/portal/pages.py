@@ -8,6 +8,7 @@ API sends, in the person's name.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote
@@ -18,24 +19,23 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from core.errors import IdsyncError, NotFound
+from core.errors import IdsyncError, NotFound, Unreachable
 from core.run_texts import duration
-from core.runs import fold
 from schemas.connections import Connection
 from schemas.history import HistoryQuery
 from schemas.ids import utcnow
 from schemas.previews import PreviewReply, PreviewRequest
-from schemas.subjects import RUN_EVENTS
 from services.common.approvals import WAITING, may_answer, waiting
 from services.common.exporting import job_text
 from services.common.history_client import Review, all_changes, review, why_of
 from services.common.runs import Runs
 
 from . import wizard
-from .dashboard import summaries
+from .dashboard import DAYS, summaries
 from .guard import COOKIE, Person, check_csrf, portal_of, who
+from .listing import journal_story, last_runs, newer, recent_runs, runs_since
 from .signing import set_cookie, sign_in
-from .views import job_view, runs_view
+from .views import brief, job_view
 
 router = APIRouter()
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -103,16 +103,18 @@ async def signout_form(request: Request) -> Response:
 async def dashboard(request: Request) -> Response:
     person = await _person(request)
     portal = portal_of(request)
-    events = await portal.session(person.principal).journal(RUN_EVENTS)
-    runs = runs_view(events, 200)
-    stories = fold(events)
-    last = {run.job_id: run for run in stories}
-    stored = await portal.bus.store.jobs()
-    jobs = [job_view(job, last.get(job.id)) for job in stored]
+    session = portal.session(person.principal)
+    defined = await portal.catalogue.jobs()
+    stories, steps = await recent_runs(session, RECENT)
+    last = newer(await last_runs(session, {job.id for job in defined}), stories)
+    jobs = [job_view(job, last.get(job.id)) for job in defined]
     jobs.sort(key=lambda j: (j["types"][:1], j["id"]))
+    runs = [brief(story, steps) for story in stories]
     going = [run for run in runs if not run["ended"]]
     ended = [run for run in runs if run["ended"]][:20]
-    more = await summaries(portal.bus, stored, stories, utcnow())
+    now = utcnow()
+    month = await runs_since(session, now - timedelta(days=DAYS), stories)
+    more = await summaries(portal.bus, defined, last, month, now)
     return _page(request, "dashboard.html", person, jobs=jobs, going=going, ended=ended, **more)
 
 
@@ -129,8 +131,7 @@ async def run_job(request: Request, job_id: str) -> Response:
 
 
 async def _connections(request: Request) -> dict[str, Connection]:
-    found = await portal_of(request).bus.store.connections()
-    return {c.id: c for c in sorted(found, key=lambda c: c.id)}
+    return {c.id: c for c in await portal_of(request).catalogue.connections()}
 
 
 def _wizard(
@@ -245,6 +246,10 @@ async def decide_form(request: Request, run_id: str, verb: str) -> Response:
 
 PREVIEW_ROWS = 10
 """The first changes the wizard's preview shows."""
+
+RECENT = 200
+"""Runs the dashboard lists (those going, then the last 20 ended)."""
+
 SHOWN = 2000
 """Change rows a run's page shows at most (the CSV has them all)."""
 
@@ -256,12 +261,14 @@ async def run_page(request: Request, run_id: str, q: str = "") -> Response:
     found: Review | None = None
     try:
         found = await review(session, run_id)
-    except NotFound:
-        found = None  # not recorded yet: the journal tells where it stands
-    stories = [r for r in fold(await session.journal()) if r.run_id == run_id]
-    if found is None and not stories:
+    except (NotFound, Unreachable):
+        found = None  # not recorded (yet), or no recorder: the journal tells where it stands
+    live = None
+    if found is None or found.run.ended_at is None:  # the journal says where it stands
+        job_id = found.run.job_id if found is not None else ""
+        live = await journal_story(session, run_id, job_id)
+    if found is None and live is None:
         raise HTTPException(404, f"no run {run_id!r}")
-    live = stories[0] if stories else None
     recorded = found is not None and (live is None or live.ended_at is not None)
     story = found.run if found is not None and recorded else live
     assert story is not None

@@ -11,6 +11,7 @@ from services.common.bus import Bus
 from services.common.client import Session
 from services.common.tokens import Tokens
 
+from .followed import Catalogue
 from .signin import Accounts, Clock, Sessions, Throttle
 
 
@@ -22,6 +23,8 @@ class Portal:
         self.sessions = Sessions(self.settings.portal_session_minutes, clock)
         self.throttle = Throttle(clock)
         self.accounts = Accounts(self.settings, bus.store, self.tokens)
+        self.catalogue = Catalogue(bus.js)
+        """The jobs and connections, read once and followed (each request reads memory)."""
 
     def session(self, principal: str) -> Session:
         """A client as `principal`: commands go out on `idsync.cmd.<principal>.<verb>`,

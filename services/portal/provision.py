@@ -19,7 +19,7 @@ from schemas.events import (
 )
 from schemas.subjects import job_events
 
-from .views import plan_rows, stored_changes
+from .views import plan_rows, stored_plan
 
 if TYPE_CHECKING:
     from .portal import Portal
@@ -67,8 +67,8 @@ async def provision(
     story = runs[0] if runs else RunStory(run_id=run_id, job_id=job_id)
     steps += _planning(story)
     if story.plan_hash and not isinstance(events[-1], RunAwaitingApproval):
-        plan, planned = await stored_changes(portal.bus, run_id)
-        changes = plan_rows(plan, planned, job, key)
+        plan = await stored_plan(portal.bus, run_id)
+        changes = await plan_rows(portal.bus, plan, job, key)
         action = changes[0]["action"] if changes else "none"
         words = f"{action}: {len(changes)} field(s)" if changes else "nothing to change"
         steps.append(_step("planned change", action, words, changes=changes))

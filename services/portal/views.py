@@ -10,11 +10,10 @@ import nats.js.errors
 
 from core.errors import NotFound
 from core.history import batch_rows, secrets_of
-from core.runs import RunStory, fold
+from core.runs import RunStory
 from schemas.connections import Connection
 from schemas.events import Event, RunBatchApplied, RunPlanned, is_end
 from schemas.jobs import Job
-from schemas.plan import Change
 from schemas.work import StoredPlan
 from services.common.bus import Bus
 from services.common.stored_plans import changes_of, load_plan
@@ -74,18 +73,14 @@ def progress(events: Iterable[Event]) -> dict[str, tuple[int, int]]:
     return found
 
 
-def runs_view(events: list[Event], limit: int) -> list[dict[str, Any]]:
-    """The last `limit` runs, newest first."""
-    steps = progress(events)
-    return [brief(run, steps) for run in reversed(fold(events)[-limit:])]
-
-
-def plan_rows(
-    plan: StoredPlan, changes: list[Change], job: Job | None, key: str | None = None
+async def plan_rows(
+    bus: Bus, plan: StoredPlan, job: Job | None, key: str | None = None
 ) -> list[dict[str, str]]:
-    """The plan's changes as rows (one per field; secrets shown only as set, as the
-    history keeps them), or only those of `key`."""
+    """The planned changes as rows (one per field; secrets shown only as set, as the
+    history keeps them), or only those of `key` — from the plan, or its batches kept
+    apart (services/common/stored_plans.py)."""
     secrets = secrets_of(job)
+    changes = [change async for change in changes_of(bus, plan)]
     wanted = key.casefold() if key is not None else None
     found = [
         {
@@ -101,12 +96,6 @@ def plan_rows(
         if wanted is None or row.key.casefold() == wanted
     ]
     return found
-
-
-async def stored_changes(bus: Bus, run_id: str) -> tuple[StoredPlan, list[Change]]:
-    """The run's stored plan and every change of it, in order (read batch by batch)."""
-    plan = await stored_plan(bus, run_id)
-    return plan, [change async for change in changes_of(bus, plan)]
 
 
 async def stored_plan(bus: Bus, run_id: str) -> StoredPlan:

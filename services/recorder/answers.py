@@ -19,6 +19,7 @@ from .database import Database
 from .logs import COLUMNS as LOG_COLUMNS
 from .logs import log_line
 from .project import CHANGE_COLUMNS, change_row
+from .run_list import recent_runs
 from .versions import planned_at, version_at, versions_of
 
 PAGE_BYTES = 512 * 1024
@@ -32,6 +33,9 @@ async def answer(db: Database, query: HistoryQuery) -> HistoryReply:
         return HistoryReply(versions=await versions_of(db, query.job_id))
     if query.what == "why":
         return await why(db, query)
+    if query.what == "runs":
+        stories, next_runs = _cut(await recent_runs(db, query, limit), limit, query.offset)
+        return HistoryReply(stories=stories, next_offset=next_runs)
     if query.what == "roles":
         of_role = " AND job_id = ?" if query.job_id else ""
         rows = await _page(

@@ -66,6 +66,10 @@ CREATE TABLE IF NOT EXISTS runs (
     story BLOB NOT NULL             -- core/runs.py's RunStory as JSON, without its errors
 );
 CREATE INDEX IF NOT EXISTS runs_of_job ON runs (job_id, requested_at);
+-- The runs listed newest first (`runs` queries: the portal's dashboard), of all jobs or of
+-- those in one state.
+CREATE INDEX IF NOT EXISTS runs_by_time ON runs (requested_at);
+CREATE INDEX IF NOT EXISTS runs_of_state ON runs (state, requested_at);
 CREATE TABLE IF NOT EXISTS record_errors (
     run_id TEXT NOT NULL,
     n INTEGER NOT NULL,
