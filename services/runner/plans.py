@@ -42,7 +42,7 @@ log = structlog.get_logger("idsync.runner")
 
 MAX_BATCH_BYTES = 512 * 1024  # well under the server's 1 MiB message limit
 KEPT_CHANGES = 100_000
-KEPT_BYTES = 64 * 1024 * 1024
+KEPT_BYTES = 32 * 1024 * 1024
 """The first phase's encoded batches kept between storing a plan and queueing it, at most
 (a larger phase is cut again from the plan, as it goes on the work queue)."""
 IN_FLIGHT = 8
@@ -214,9 +214,11 @@ async def store_plan(
             if batch is not None and offered < KEPT_CHANGES:
                 offered += len(batch.changes)
                 _keep(batch)
-            if phase == 0 and kept_bytes + len(data) <= KEPT_BYTES:
-                batched.first_phase[number] = data
+            if phase == 0 and kept_bytes >= 0:
                 kept_bytes += len(data)
+                batched.first_phase[number] = data
+                if kept_bytes > KEPT_BYTES:  # too large to hold: let it go at once
+                    batched.first_phase, kept_bytes = {}, -1
             if phase == len(sizes):
                 sizes.append(0)
             sizes[phase] += 1
