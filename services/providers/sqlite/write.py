@@ -49,9 +49,9 @@ class SqliteWriting(SqliteTable):
             await self._load_schema()
             await self._ensure_table(db, changes, rows)
             if rows is not None and await self._rows(db, rows):
-                outcomes = [Outcome()] * len(changes)
-            else:
-                outcomes = await self._apply_all(db, changes)
+                await db.execute("COMMIT")
+                return [Outcome()] * len(changes)
+            outcomes = await self._apply_all(db, changes)
             await db.execute("COMMIT")
             return outcomes
         except BaseException as e:
@@ -101,8 +101,10 @@ class SqliteWriting(SqliteTable):
         """Plain creates of one shape in one `executemany`, where a unique index over the
         key makes them create-if-absent (a batch applied again writes nothing twice) and
         the key compares as written (no numeric column converts it). False when that does
-        not hold, or SQLite refused a row: then the general path applies the batch, and
-        finds which change was refused."""
+        not hold, or SQLite refused a row: then the transaction has begun again, as it
+        was, and the general path applies the batch and finds which change was refused.
+        (No savepoint around the rows: two round trips to SQLite's thread fewer for every
+        batch, a transaction begun twice for a batch with a refused row.)"""
         if frozenset(rows.where) not in self._unique or self._probe.numeric(rows.where):
             return False
         sql, key_first = self._statements.shaped(
@@ -114,17 +116,17 @@ class SqliteWriting(SqliteTable):
                 (*[key[i] for i in key_first], *values)
                 for key, values in zip(rows.keys, rows.values, strict=True)
             ]
-        await db.execute("SAVEPOINT idsync_bulk")
         try:
             await db.executemany(sql, params)
-            await db.execute("RELEASE idsync_bulk")
             return True
         except sqlite3.Error as e:
             if busy(e):
                 raise
-            await db.execute("ROLLBACK TO idsync_bulk")
-            await db.execute("RELEASE idsync_bulk")
-            return False
+        await db.execute("ROLLBACK")
+        await db.execute("BEGIN IMMEDIATE")
+        await self._load_schema()
+        await self._ensure_table(db, [], rows)  # undone with the rest, if it made the table
+        return False
 
     async def _apply_all(self, db: aiosqlite.Connection, changes: list[Change]) -> list[Outcome]:
         outcomes = [Outcome()] * len(changes)
