@@ -10,13 +10,19 @@ Kept as long as the journal keeps the run's events (the bucket's age limit).
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import AsyncIterator
+
+from nats.js import JetStreamContext
+from nats.js.object_store import ObjectStore
 
 from schemas.plan import Change
 from schemas.work import StoredPlan, WorkBatch, decode_batch, decode_plan, encode
 
 from .bus import Bus
 from .jetstream import PLANS_BUCKET
+
+_stores: weakref.WeakKeyDictionary[JetStreamContext, ObjectStore] = weakref.WeakKeyDictionary()
 
 # The plans of runs in progress, so a runner reads each plan once, not once per phase.
 _cache: dict[str, StoredPlan] = {}
@@ -30,8 +36,16 @@ def batch_name(run_id: str, number: int) -> str:
 async def save_batch(bus: Bus, run_id: str, number: int, data: bytes) -> None:
     """Keep one batch of a plan kept apart, encoded as it goes on the work queue (before
     the plan itself: `save_plan`)."""
-    store = await bus.js.object_store(PLANS_BUCKET)
-    await store.put(batch_name(run_id, number), data)
+    await (await _plans(bus)).put(batch_name(run_id, number), data)
+
+
+async def _plans(bus: Bus) -> ObjectStore:
+    """The plans' object store, looked up once per connection (each lookup asks the
+    server for the bucket's stream: a round trip per batch saved, before)."""
+    store = _stores.get(bus.js)
+    if store is None:
+        store = _stores[bus.js] = await bus.js.object_store(PLANS_BUCKET)
+    return store
 
 
 async def save_plan(bus: Bus, plan: StoredPlan) -> None:

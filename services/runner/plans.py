@@ -12,7 +12,9 @@ applied, redelivered (and then decoded) if this process dies first.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator, Sequence
+import asyncio
+from collections.abc import Collection, Coroutine, Iterable, Iterator, Sequence
+from typing import Any
 
 import msgspec
 import structlog
@@ -40,6 +42,12 @@ log = structlog.get_logger("idsync.runner")
 
 MAX_BATCH_BYTES = 512 * 1024  # well under the server's 1 MiB message limit
 KEPT_CHANGES = 100_000
+KEPT_BYTES = 32 * 1024 * 1024
+"""The first phase's encoded batches kept between storing a plan and queueing it, at most
+(a larger phase is cut again from the plan, as it goes on the work queue)."""
+IN_FLIGHT = 8
+"""Batches saved in the object store, or put on the work queue, at the same time: each
+waits for the server's acknowledgement, so one at a time leaves both sides idle."""
 """Changes of the batches built here kept for `recall` at most (those other runners take
 are never pulled here: the oldest go first)."""
 _published: dict[str, WorkBatch] = {}
@@ -58,6 +66,9 @@ class Batched:
     def __init__(self, changes: Sequence[Change], batch_size: int) -> None:
         self.changes = changes
         self.batch_size = batch_size
+        self.first_phase: dict[int, bytes] = {}
+        """The first phase's messages as `store_plan` encoded them (by number, up to
+        KEPT_BYTES): put on the work queue from here, not cut and encoded again."""
 
     def __iter__(self) -> Iterator[tuple[int, int, list[Change]]]:
         if isinstance(self.changes, SpilledPlan):
@@ -187,26 +198,70 @@ async def store_plan(
     site: str = "",
 ) -> StoredPlan:
     """Keep each batch, then the plan (how many batches each phase has; the job's site,
-    whose runners apply them)."""
+    whose runners apply them). The plan is saved once every batch is: a plan found
+    stored has all its batches."""
     sizes: list[int] = []
     offered = 0
-    for number, (phase, data, batch) in enumerate(
-        batched.encoded(run_id, job_id, plan_hash, shared, site), start=1
-    ):
-        await save_batch(bus, run_id, number, data)
-        # This plan's first batches, those pulled first (a plan read from disk: none,
-        # decoding them here would cost what recalling them saves).
-        if batch is not None and offered < KEPT_CHANGES:
-            offered += len(batch.changes)
-            _keep(batch)
-        if phase == len(sizes):
-            sizes.append(0)
-        sizes[phase] += 1
+    kept_bytes = 0
+    batched.first_phase = {}
+    async with InFlight(IN_FLIGHT) as saving:
+        for number, (phase, data, batch) in enumerate(
+            batched.encoded(run_id, job_id, plan_hash, shared, site), start=1
+        ):
+            await saving.start(save_batch(bus, run_id, number, data))
+            # This plan's first batches, those pulled first (a plan read from disk: none,
+            # decoding them here would cost what recalling them saves).
+            if batch is not None and offered < KEPT_CHANGES:
+                offered += len(batch.changes)
+                _keep(batch)
+            if phase == 0 and kept_bytes >= 0:
+                kept_bytes += len(data)
+                batched.first_phase[number] = data
+                if kept_bytes > KEPT_BYTES:  # too large to hold: let it go at once
+                    batched.first_phase, kept_bytes = {}, -1
+            if phase == len(sizes):
+                sizes.append(0)
+            sizes[phase] += 1
+    if len(batched.first_phase) < (sizes[0] if sizes else 0):
+        batched.first_phase = {}  # not all of it: cut again when it goes on the work queue
     stored = StoredPlan(
         run_id=run_id, job_id=job_id, plan_hash=plan_hash, phases=[], batches=sizes, site=site
     )
     await save_plan(bus, stored)
     return stored
+
+
+class InFlight:
+    """Awaitables run side by side, at most `limit` at once; leaving the block waits for
+    all of them and raises the first error (after every one has ended)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.error: BaseException | None = None
+
+    async def __aenter__(self) -> InFlight:
+        return self
+
+    async def start(self, work: Coroutine[Any, Any, None]) -> None:
+        while len(self.tasks) >= self.limit:
+            await self._settle(asyncio.FIRST_COMPLETED)
+        if self.error is not None:
+            work.close()
+            raise self.error
+        self.tasks.add(asyncio.ensure_future(work))
+
+    async def _settle(self, when: str) -> None:
+        done, self.tasks = await asyncio.wait(self.tasks, return_when=when)
+        for task in done:
+            if (error := task.exception()) is not None and self.error is None:
+                self.error = error
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self.tasks:
+            await self._settle(asyncio.ALL_COMPLETED)
+        if self.error is not None and exc[0] is None:
+            raise self.error
 
 
 def next_phase(state: RunState) -> int | None:
@@ -235,13 +290,23 @@ async def publish_phase(
     if made is not None:
         batched, shared = made
         wanted = set(numbers)
-        encoded = batched.encoded(plan.run_id, plan.job_id, plan.plan_hash, shared, plan.site)
-        for number, (at, data, _) in enumerate(encoded, start=1):
-            if at > phase:
-                break
-            if number in wanted:
-                msg_id = work_id(plan.run_id, plan.plan_hash, number)
-                await bus.publish_work_data(data, plan.job_id, msg_id, plan.site)
+        if phase == 0 and wanted <= batched.first_phase.keys():
+            ready = batched.first_phase
+            encoded: Iterable[tuple[int, bytes, object]] = (
+                (0, ready[number], None) for number in sorted(ready)
+            )
+        else:
+            encoded = batched.encoded(plan.run_id, plan.job_id, plan.plan_hash, shared, plan.site)
+        async with InFlight(IN_FLIGHT) as queueing:
+            for number, (at, data, _) in enumerate(encoded, start=1):
+                if at > phase:
+                    break
+                if number in wanted:
+                    msg_id = work_id(plan.run_id, plan.plan_hash, number)
+                    await queueing.start(
+                        bus.publish_work_data(data, plan.job_id, msg_id, plan.site)
+                    )
+        batched.first_phase = {}
     elif plan.apart:
         for number in numbers:
             msg_id = work_id(plan.run_id, plan.plan_hash, number)

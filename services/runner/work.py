@@ -11,6 +11,7 @@ one whose update completes the last phase publishes `run.finished`.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 
 import structlog
@@ -61,7 +62,10 @@ log = structlog.get_logger("idsync.runner")
 
 
 async def apply_batch(batch: WorkBatch, attempt: int, bus: Bus, runner_id: str) -> None:
-    state = await bus.runs.get(batch.run_id)
+    # The run's state and its job in one round trip: both are read for every batch.
+    state, found = await asyncio.gather(
+        bus.runs.get(batch.run_id), bus.store.find_job(batch.job_id)
+    )
     if state is None or state.ended or state.plan_hash != batch.plan_hash:
         log.info(
             "batch of a plan no longer in force: dropped",
@@ -70,7 +74,7 @@ async def apply_batch(batch: WorkBatch, attempt: int, bus: Bus, runner_id: str) 
         )
         return
     if batch.number not in state.done:
-        job = await bus.store.job(batch.job_id)
+        job = found or await bus.store.job(batch.job_id)  # none: the job's error, as ever
         if await timed_out(bus, job, batch.run_id, state):
             return
         try:

@@ -18,6 +18,7 @@ from schemas.values import Binary, Record
 from services.common.settings import DEFAULT_SQLITE_BUSY_TIMEOUT, sqlite_busy_timeout
 from services.providers import open_provider
 from services.providers.base import Layout, Provider
+from services.providers.sqlite.rows import creates_as_rows
 
 LAYOUT = Layout(keys=("id",), fields=("id", "name"))
 Open = Callable[..., Awaitable[Provider]]
@@ -317,3 +318,64 @@ async def test_bulk_creates_are_close_to_plain_executemany(tmp_path: Path, side:
 
     assert all(o.error is None for o in outcomes)
     assert elapsed < 8 * baseline + 0.05, f"{elapsed:.3f}s vs executemany {baseline:.3f}s"
+
+
+async def test_plain_creates_of_one_shape_refused_in_part_still_fail_alone(
+    db_path: Path, side: Open
+) -> None:
+    """A batch of creates all alike goes in as rows; a row SQLite refuses sends the batch
+    the change-by-change way, where that change alone fails."""
+    sql(db_path, "CREATE TABLE people (id TEXT PRIMARY KEY, name TEXT CHECK (name <> 'bad'));")
+    destination = await side()
+
+    outcomes = await destination.apply(
+        [create("u1", name="Ann"), create("u2", name="bad"), create("u3", name="Cy")]
+    )
+
+    errors = [o.error for o in outcomes]
+    assert errors[0] is None and errors[2] is None
+    assert errors[1] is not None and "CHECK constraint failed" in errors[1]
+    assert rows(db_path) == [("u1", "Ann"), ("u3", "Cy")]
+
+
+async def test_plain_creates_applied_again_write_nothing_twice(db_path: Path, side: Open) -> None:
+    layout = Layout(keys=("id",), fields=("id", "name", "groups"), multi_valued={"groups": "|"})
+    batch = [create(f"u{i}", name=f"N{i}", groups=["a", "b"]) for i in range(50)]
+    destination = await side(layout)
+
+    first = await destination.apply(batch)
+    again = await destination.apply(batch)  # a batch delivered again
+
+    assert [o.error for o in first + again] == [None] * 100
+    assert rows(db_path, "SELECT count(*), count(DISTINCT id) FROM people") == [(50, 50)]
+    assert rows(db_path, "SELECT name, groups FROM people WHERE id = 'u7'") == [("N7", "a|b")]
+
+
+async def test_a_key_twice_in_a_batch_of_creates_applies_in_order(
+    db_path: Path, side: Open
+) -> None:
+    destination = await side()
+
+    outcomes = await destination.apply(
+        [create("u1", name="A"), create("u2", name="B"), create("u1", name="A2")]
+    )
+
+    assert [o.error for o in outcomes] == [None] * 3
+    assert rows(db_path) == [("u1", "A2"), ("u2", "B")]
+
+
+def test_only_creates_of_one_shape_on_distinct_keys_are_rows() -> None:
+    keys = ("id",)
+    plain = [create("u1", name="A"), create("u2", name="B", groups=["x", "y"])]
+    assert creates_as_rows(plain, keys, {}) is None  # two shapes
+    alike = [create("u1", name="A", groups=["x"]), create("u2", name="", groups=["x", "y"])]
+    made = creates_as_rows(alike, keys, {"groups": ";"})
+    assert made is not None
+    assert made.where == keys and made.names == ("id", "name", "groups")
+    assert made.keys == [("u1",), ("u2",)]
+    assert made.values == [("u1", "A", "x"), ("u2", None, "x;y")]
+    update = Change(action="update", key="u1", match={"id": "u1"}, set={"id": "u1", "name": "A"})
+    assert creates_as_rows([alike[0], update], keys, {}) is None
+    assert creates_as_rows([alike[0], alike[0]], keys, {}) is None  # a key twice
+    assert creates_as_rows([create("", name="A")], keys, {}) is None  # an empty key
+    assert creates_as_rows([create("u1", name="A")], (), {}) is None  # no key fields

@@ -14,6 +14,7 @@ from schemas.plan import Change
 from schemas.values import Value
 
 from ..base import Layout, Outcome
+from ..cells import LIST_JOINER
 from .values import TypedColumn, reads_as_given
 
 Shape = tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...], frozenset[str]]
@@ -76,6 +77,13 @@ class Batcher(Generic[C]):
         """The columns whose parameter and value read back are a text value itself."""
         return frozenset(n for n, c in self.columns.items() if reads_as_given(c))
 
+    @cached_property
+    def _joiners(self) -> dict[str, str]:
+        """The delimiter a list goes into each such column with (its empty items left
+        out): what `param_of` makes of it, without its checks — the hot path of a batch."""
+        multi = self.layout.multi_valued
+        return {n: multi.get(n) or LIST_JOINER for n in self._given}
+
     def groups(self, changes: list[Change], outcomes: list[Outcome]) -> list[list[Op]]:
         """The batch's groups of alike changes, in the order they are applied; a change
         that cannot be applied gets its error in `outcomes` instead."""
@@ -95,7 +103,12 @@ class Batcher(Generic[C]):
         where = self.layout.keys or tuple(change.match)
         if not where:
             return "the change has no key"
-        columns, multi, given = self.columns, self.layout.multi_valued, self._given
+        columns, multi, given, joiners = (
+            self.columns,
+            self.layout.multi_valued,
+            self._given,
+            self._joiners,
+        )
         param_of, match = self.param_of, change.match
         key_params = [
             None
@@ -109,19 +122,27 @@ class Batcher(Generic[C]):
             missing = [f for f, p in zip(where, key_params, strict=True) if p is None]
             return f"no value for key field {missing[0]!r}"
         key = tuple(
-            value
-            if f in given and type(value := match[f]) is str
-            else str(self.canonical_value(columns[f], match[f], None))
-            for f in where
+            [
+                value
+                if f in given and type(value := match[f]) is str
+                else str(self.canonical_value(columns[f], match[f], None))
+                for f in where
+            ]
         )
         names = tuple(change.set)
         values = [
             (v or None)
             if n in given and type(v) is str and n not in multi
+            else (joiners[n].join([item for item in v if item]) or None)
+            if type(v) is list and n in joiners
             else param_of(columns[n], v, multi.get(n))
             for n, v in change.set.items()
         ]
-        cleared = tuple(n for n in change.clear if n in columns and n not in change.set)
+        cleared = (
+            tuple([n for n in change.clear if n in columns and n not in change.set])
+            if change.clear
+            else ()
+        )
         keep = frozenset(change.create_only) & frozenset(names) if change.create_only else _NONE
         shape = (action, where, names, cleared, keep)
         return Op(index, change, where, key, key_params, names, values, cleared, shape)

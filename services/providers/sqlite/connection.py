@@ -122,21 +122,26 @@ class SqliteTable:
         return self._db
 
     async def _load_schema(self) -> None:
+        """The table's columns and unique indexes, in one query (a batch reads them again
+        once it holds the write lock: one round trip to SQLite's thread, not six)."""
         assert self._db is not None
-        sql = "SELECT name, type FROM pragma_table_info(?)"
-        async with self._db.execute(sql, (self._table,)) as cur:
-            rows = await cur.fetchall()
-        self._columns = {str(name): affinity(str(t)) for name, t in rows}
-        self._probe.reset(self._columns)
         sql = (
-            "SELECT il.name, ii.name FROM pragma_index_list(?) AS il "
+            "SELECT 0, name, type FROM pragma_table_info(?1) UNION ALL "
+            "SELECT 1, il.name, ii.name FROM pragma_index_list(?1) AS il "
             'JOIN pragma_index_info(il.name) AS ii WHERE il."unique" = 1'
         )
-        async with self._db.execute(sql, (self._table,)) as cur:
-            indexed: dict[str, set[str]] = {}
-            for index, column in await cur.fetchall():
-                indexed.setdefault(str(index), set()).add(str(column))
-        self._unique = [frozenset(columns) for columns in indexed.values()]
+        rows = await self._db.execute_fetchall(sql, (self._table,))
+        columns: dict[str, str] = {}
+        indexed: dict[str, set[str]] = {}
+        for index_row, name, detail in rows:
+            if index_row:
+                indexed.setdefault(str(name), set()).add(str(detail))
+            else:
+                columns[str(name)] = affinity(str(detail))
+        if columns != self._columns:
+            self._probe.reset(columns)
+        self._columns = columns
+        self._unique = [frozenset(names) for names in indexed.values()]
 
     def _error(self, e: sqlite3.Error, doing: str) -> IdsyncError:
         if busy(e):

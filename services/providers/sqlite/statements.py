@@ -59,11 +59,7 @@ class Statements:
     def sql(self, op: Op, verb: str) -> tuple[str, tuple[Param, ...]]:
         """The statement (built once per shape) and its parameters."""
         keep = tuple(op.change.create_only) if verb == "upsert" else ()
-        shape = (verb, op.where, op.names, keep)
-        built = self._built.get(shape)
-        if built is None:
-            built = self._built[shape] = self._build(*shape)
-        sql, key_first = built
+        sql, key_first = self.shaped((verb, op.where, op.names, keep))
         if verb in ("insert", "upsert"):
             if not key_first:  # a create's values hold its key fields, usually
                 return sql, op.values
@@ -71,6 +67,14 @@ class Statements:
         if verb == "update":  # the values twice: to set, and to skip rows that have them
             return sql, (*op.values, *op.key_params, *op.values)
         return sql, op.key_params
+
+    def shaped(self, shape: Shape) -> tuple[str, tuple[int, ...]]:
+        """The statement of one shape, built once; for an insert, the key fields it adds
+        before the values."""
+        built = self._built.get(shape)
+        if built is None:
+            built = self._built[shape] = self._build(*shape)
+        return built
 
     def _build(
         self, verb: str, where: tuple[str, ...], names: tuple[str, ...], keep: tuple[str, ...] = ()
