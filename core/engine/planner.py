@@ -36,6 +36,10 @@ class Planner:
             field.to: field.policy for field in mapping.fields if field.policy != "force"
         }
         self.multi_valued = frozenset(field.to for field in mapping.fields if field.delimiter)
+        # Fields without a policy are unchanged when equal on both sides: compared at
+        # once (in C), the per-field loop left for records that differ and for policies.
+        self.plain = tuple(field for field in self.compared if field not in self.policies)
+        self.with_policy = tuple(field for field in self.compared if field in self.policies)
         self.counts = PlanCounts()
         self.warnings: list[str] = []
         self.warning_count = 0
@@ -151,7 +155,13 @@ class Planner:
         before: Record = {}
         policies = self.policies
         new_of, old_of = record.get, existing.get
-        for field in self.compared:
+        compared = self.compared
+        if list(map(new_of, self.plain)) == list(map(old_of, self.plain)):
+            if not self.with_policy:
+                self.counts.unchanged += 1
+                return
+            compared = self.with_policy  # the others are equal: skipped below anyway
+        for field in compared:
             # `present` called only where it changes something: not on non-empty text,
             # nor on equal values of a field without a policy (present(x) == present(x)).
             new, old = new_of(field), old_of(field)
