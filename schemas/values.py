@@ -79,7 +79,9 @@ def records_from_rows(
     built a batch at a time: the non-empty cells by `compress` (in C), then the
     multi-valued ones split. A row must have as many cells as there are names."""
     multi = [(name, d) for name, d in zip(names, delimiters, strict=True) if d is not None]
-    records: list[Record] = [dict(compress(zip(names, row), row)) for row in rows]
+    # compress keeps the non-empty cells: text, never None
+    pairs = (compress(zip(names, row, strict=True), row) for row in rows)
+    records = cast(list[Record], [dict(kept) for kept in pairs])
     for name, delimiter in multi:
         for record in records:
             cell = cast(str | None, record.get(name))  # a cell's text, not split yet

@@ -27,9 +27,9 @@ async def plan_in_memory(
     reading: Reading,
     marks: dict[str, str | None],
 ) -> Planned:
-    """Each type's source and destination read whole (both at once: together.py) — or, for a run scoped to some keys,
-    only their records where a side can look them up (scoped.py) —, the run's scope kept,
-    then one plan of them all."""
+    """Each type's source and destination read whole — or, for a run scoped to some keys,
+    only their records where a side can look them up (scoped.py) —, both sides at once
+    (together.py), the run's scope kept, then one plan of them all."""
     types: list[ObjectType] = []
     mappers = []
     read = found = 0
