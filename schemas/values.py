@@ -8,6 +8,8 @@ so two records compare equal exactly when they hold the same values.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from itertools import compress
+from typing import cast
 
 import msgspec
 
@@ -68,6 +70,31 @@ def record_from_cells(
         elif items := [item for item in cell.split(delimiter) if item]:
             record[name] = items
     return record
+
+
+def records_from_rows(
+    names: Sequence[str], rows: Iterable[Sequence[str | None]], delimiters: Sequence[str | None]
+) -> list[Record]:
+    """`record_from_cells` of each row, the same records (their fields in the same order)
+    built a batch at a time: the non-empty cells by `compress` (in C), then the
+    multi-valued ones split. A row must have as many cells as there are names."""
+    multi = [(name, d) for name, d in zip(names, delimiters, strict=True) if d is not None]
+    # compress keeps the non-empty cells: text, never None
+    pairs = (compress(zip(names, row, strict=True), row) for row in rows)
+    records = cast(list[Record], [dict(kept) for kept in pairs])
+    for name, delimiter in multi:
+        for record in records:
+            cell = cast(str | None, record.get(name))  # a cell's text, not split yet
+            if cell is None:
+                continue
+            items = cell.split(delimiter)
+            if "" in items:
+                items = [item for item in items if item]
+                if not items:
+                    del record[name]
+                    continue
+            record[name] = items
+    return records
 
 
 def split_text(text: str, delimiter: str | None) -> Value:

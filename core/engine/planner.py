@@ -28,6 +28,8 @@ class Planner:
     def __init__(self, mapping: ObjectMapping, managed: Sequence[str]) -> None:
         self.mapping = mapping
         self.keys = tuple(mapping.keys)
+        self.single = self.keys[0] if len(self.keys) == 1 and not mapping.case_insensitive else None
+        """The one key field, when keys compare with case: `key_of`'s quick way."""
         create_only = {field.to for field in mapping.fields if field.create_only}
         self.written = tuple(dict.fromkeys([*self.keys, *managed]))
         self.compared = tuple(field for field in dict.fromkeys(managed) if field not in create_only)
@@ -36,6 +38,10 @@ class Planner:
             field.to: field.policy for field in mapping.fields if field.policy != "force"
         }
         self.multi_valued = frozenset(field.to for field in mapping.fields if field.delimiter)
+        # Fields without a policy are unchanged when equal on both sides: compared at
+        # once (in C), the per-field loop left for records that differ and for policies.
+        self.plain = tuple(field for field in self.compared if field not in self.policies)
+        self.with_policy = tuple(field for field in self.compared if field in self.policies)
         self.counts = PlanCounts()
         self.warnings: list[str] = []
         self.warning_count = 0
@@ -50,6 +56,10 @@ class Planner:
         """Source records whose key is there but cannot be read (several values, binary)."""
 
     def key_of(self, record: Record, side: str) -> str | None:
+        if self.single is not None:  # one key compared with case: ASCII text is its key
+            value = record.get(self.single)
+            if value.__class__ is str and value.isascii() and (part := value.strip()):
+                return part
         key = match_key(record, self.keys, self.mapping.case_insensitive)
         if key is None:
             self.counts.skipped += 1
@@ -151,7 +161,13 @@ class Planner:
         before: Record = {}
         policies = self.policies
         new_of, old_of = record.get, existing.get
-        for field in self.compared:
+        compared = self.compared
+        if list(map(new_of, self.plain)) == list(map(old_of, self.plain)):
+            if not self.with_policy:
+                self.counts.unchanged += 1
+                return
+            compared = self.with_policy  # the others are equal: skipped below anyway
+        for field in compared:
             # `present` called only where it changes something: not on non-empty text,
             # nor on equal values of a field without a policy (present(x) == present(x)).
             new, old = new_of(field), old_of(field)

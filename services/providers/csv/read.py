@@ -6,7 +6,7 @@ import itertools
 from collections.abc import Iterator
 
 from core.errors import BadInput
-from schemas.values import Record, record_from_cells
+from schemas.values import Record, records_from_rows
 
 from ..base import Layout
 from .connection import CsvFile, Row
@@ -39,12 +39,12 @@ def take(
     """The next `n` rows (fewer at the end of the file) as records."""
     delimiters = [layout.multi_valued.get(name) for name in names]
     width = len(names)
-    batch: list[Record] = []
+    cells: list[list[str]] = []
     for line, row in itertools.islice(rows, n):
         if len(row) != width:
             check_width(file, line, row, names)
-        batch.append(record_from_cells(names, row, delimiters))
-    return batch
+        cells.append(row)
+    return records_from_rows(names, cells, delimiters)
 
 
 def check_width(file: CsvFile, line: int, row: list[str], names: list[str]) -> None:

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from typing import Any
 
 from core.errors import BadInput
-from schemas.values import Record, Value, normalize, record_from_cells
+from schemas.values import Record, Value, normalize, records_from_rows
 
 from ..changes import FieldChanges, HighestRead, filtered, needs_field
 from .table import Col, Conn, SqlTable
@@ -95,7 +95,7 @@ class SqlReading(SqlTable[Conn, Col]):
             for row in rows:
                 self._highest.see(row[mark])
         if value_of is None:
-            return [record_from_cells(names, row, delimiters) for row in rows]
+            return records_from_rows(names, rows, delimiters)
         shapes = list(zip(names, value_of, delimiters, strict=True))
         return [
             normalize(

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
+from itertools import chain
 
-from schemas.values import Record, normalize, record_from_cells
+from schemas.values import Record, normalize, record_from_cells, records_from_rows
 
 from ..changes import FieldChanges, filtered, needs_field
 from .connection import SqliteTable
@@ -13,6 +14,8 @@ from .values import param_of, quote, value_of
 
 KEYS_PER_QUERY = 500
 """Values looked up per query (SQLite allows at least 999 parameters)."""
+_TEXT = {str, type(None)}
+"""The types of a batch's cells that read as they are: text, and NULL (no value)."""
 
 
 class SqliteReading(SqliteTable):
@@ -48,6 +51,9 @@ class SqliteReading(SqliteTable):
                 names = [d[0] for d in cur.description]
                 delimiters = [self._layout.multi_valued.get(name) for name in names]
                 while rows := await cur.fetchmany(batch_size):
+                    if set(map(type, chain.from_iterable(rows))) <= _TEXT:
+                        yield records_from_rows(names, rows, delimiters)
+                        continue
                     yield [
                         record_from_cells(names, row, delimiters)
                         if all(type(cell) is str or cell is None for cell in row)

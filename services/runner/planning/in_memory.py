@@ -16,6 +16,7 @@ from .reading import Reading
 from .scoped import read_destination, read_source
 from .sides import Pair
 from .source import Planned, only_keys, wanted
+from .together import both
 
 
 async def plan_in_memory(
@@ -27,15 +28,17 @@ async def plan_in_memory(
     marks: dict[str, str | None],
 ) -> Planned:
     """Each type's source and destination read whole — or, for a run scoped to some keys,
-    only their records where a side can look them up (scoped.py) —, the run's scope kept,
-    then one plan of them all."""
+    only their records where a side can look them up (scoped.py) —, both sides at once
+    (together.py), the run's scope kept, then one plan of them all."""
     types: list[ObjectType] = []
     mappers = []
     read = found = 0
     for at, (mapping, (source, target)) in enumerate(zip(job.objects, pairs, strict=True)):
         pair = (source, target)
-        mapper, mapped = await read_source(job, at, pair, keys, context, reading, marks)
-        everything = await read_destination(job, mapping, target, keys)
+        (mapper, mapped), everything = await both(
+            read_source(job, at, pair, keys, context, reading, marks),
+            read_destination(job, mapping, target, keys),
+        )
         read += len(mapped) + len(mapper.errors)
         found += len(everything)
         scoped = everything

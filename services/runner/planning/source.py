@@ -88,7 +88,8 @@ class SourceMapper:
         """Records read that the source's `where` leaves out of the job's scope."""
         self.errors: list[RecordError] = []
         self.fields: dict[str, None] = {}
-        """Every source field seen, in first-seen order (a job copying every field)."""
+        """Every source field seen, in first-seen order, for a job copying every field
+        (one that maps its fields writes those: `managed_fields`)."""
         self.held: set[str] = set()
         """Match keys of the records that failed: their objects are not absent."""
         self.keyless_failures = 0
@@ -98,8 +99,10 @@ class SourceMapper:
         mapped: list[Record] = []
         compiled, canonical, mapping = self.compiled, self.canonical, self.mapping
         where, leaving = self.where, self.leaving
+        if not mapping.fields:  # a job copying every field writes those it has seen
+            for record in batch:
+                self.fields.update(dict.fromkeys(record))
         for record in batch:
-            self.fields.update(dict.fromkeys(record))
             if where is not None and not where(None, record):
                 self.outside += 1  # its object, if any, is absent from the job's scope
                 continue
