@@ -9,56 +9,28 @@ IDSYNC_HOME/scim.url.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import socket
-from collections.abc import Iterator
-
-import uvicorn
 from faststream.nats import NatsBroker
 
 from services.common.bus import Bus
 from services.common.host import Background
-from services.common.logging import get_logger
+from services.common.http_serving import serve_http
 
 from .http import Endpoint
 
 URL_FILE = "scim.url"
-log = get_logger("idsync.scim_endpoint")
-
-
-class _Server(uvicorn.Server):
-    """uvicorn without its signal handlers: the host stops the service."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
 
 
 def register(broker: NatsBroker, bus: Bus) -> list[Background]:
     settings = bus.settings
 
     async def serve() -> None:
-        port = settings.scim_port if settings.scim_port is not None else 0
-        listener = socket.create_server((settings.scim_host, port))
-        host, bound = listener.getsockname()[:2]
-        config = uvicorn.Config(
-            Endpoint(bus).app(), log_level="warning", access_log=False, lifespan="off"
+        await serve_http(
+            Endpoint(bus).app(),
+            settings.scim_host,
+            settings.scim_port,
+            settings.home / URL_FILE,
+            "SCIM endpoint",
+            "/scim/<job>/v2",
         )
-        server = _Server(config)
-        url = f"http://{host}:{bound}"
-        settings.home.mkdir(parents=True, exist_ok=True)
-        (settings.home / URL_FILE).write_text(url + "\n")
-        log.info("SCIM endpoint listening", url=f"{url}/scim/<job>/v2")
-        task = asyncio.create_task(server.serve(sockets=[listener]))
-        try:
-            await asyncio.shield(task)
-        except asyncio.CancelledError:
-            server.should_exit = True
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(task, 5)
-            raise
-        finally:
-            listener.close()
 
     return [serve]
