@@ -25,40 +25,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for bench.*
 
+from bench.csv_to_sqlite import CONNECTIONS, JOB, peak_rss_mib
 from bench.ldap import define, timed_run
 from services.common.embedded import EmbeddedNats
 from services.common.people import people, write_csv
 from services.common.settings import Settings
-
-JOB = """\
-id = "first"
-source = { connection = "files", file = "people.csv" }
-destination = { connection = "db", table = "people" }
-batch_size = 5000
-[[objects]]
-keys = ["employee_id"]
-fields = [
-  { to = "employee_id" }, { to = "given_name", from = "first_name" },
-  { to = "surname", from = "last_name" }, { to = "mail", from = "email" },
-  { to = "department" }, { to = "title" }, { to = "groups", delimiter = "|" },
-]
-"""
-CONNECTIONS = """\
-[files]
-provider = "csv"
-directory = "."
-delimiter = ";"
-[db]
-provider = "sqlite"
-path = "idsync.db"
-"""
-
-
-def peak_rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def serve(env: dict[str, str], service: str) -> subprocess.Popen[bytes]:
@@ -86,9 +57,9 @@ async def first_run(count: int) -> tuple[float, float]:
             "IDSYNC_WORK_MAX_BYTES": str(4 << 30),
         }
         processes = [serve(env, "workflow"), serve(env, "runner")]
-        await define(settings, folder, {"first": JOB})
+        await define(settings, folder, {"bench": JOB})
         await asyncio.sleep(1.0)  # the services' start-up is not counted
-        seconds, end = await timed_run(settings, "first")
+        seconds, end = await timed_run(settings, "bench")
         peak = peak_rss_mib(processes[1].pid)
     finally:
         for process in processes:

@@ -27,6 +27,7 @@ import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.*, bench.*
 
+from bench.csv_to_sqlite import peak_rss_mib
 from bench.ldap import define, timed_run
 from services.common.embedded import EmbeddedNats
 from services.common.people import FIELDS, people
@@ -64,13 +65,6 @@ async def fill(server: Server, count: int) -> None:
             await conn.execute(f"VACUUM ANALYZE {table}")
     finally:
         await conn.close()
-
-
-def peak_rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def serve(env: dict[str, str], service: str) -> subprocess.Popen[bytes]:
