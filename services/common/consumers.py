@@ -23,6 +23,7 @@ from . import metrics
 from .bus import Bus
 from .jetstream import ConsumerSpec
 from .logging import get_logger
+from .loops import idle
 from .run_logs import SERVICE
 
 log = get_logger("idsync.consumers")
@@ -106,7 +107,7 @@ async def keep_alive(bus: Bus, interval: float) -> None:
     tell `bus.health` whether JetStream answers (a cluster without quorum does not)."""
     silent_since: dict[str, float] = {}
     while True:
-        await asyncio.sleep(interval)
+        await idle(interval)
         try:
             await bus.js.account_info()  # JetStream answers at all (a cluster's quorum)
         except Exception as error:  # the server is away, or JetStream: nothing to judge

@@ -32,6 +32,7 @@ from schemas.subjects import log_subject
 
 from .jetstream import LOGS
 from .logging import get_logger
+from .loops import idle
 
 CAPACITY = 10_000
 """Lines a process holds before it drops its oldest."""
@@ -140,7 +141,7 @@ async def ship(js: Any, logs: RunLogs = RUN_LOGS, every: float = EVERY) -> None:
     failing = False
     try:
         while True:
-            await asyncio.sleep(every)
+            await idle(every)
             failing = await _publish(js, logs, failing)
     finally:  # the last lines of a stopping service
         with contextlib.suppress(TimeoutError, asyncio.CancelledError):

@@ -27,6 +27,7 @@ from services.common.consumers import subscribe_durable
 from services.common.delivery import deliberately
 from services.common.host import Background
 from services.common.jetstream import RECORDER, RECORDER_LOGS, RECORDER_ROLES
+from services.common.loops import idle
 
 from .allowed import history_refusal
 from .answers import answer
@@ -154,7 +155,7 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
                 log.error("history not pruned: its archive cannot be written", error=str(error))
             except DatabaseError as error:
                 log.warning("history not pruned", error=str(error))
-            await asyncio.sleep(PRUNE_EVERY)
+            await idle(PRUNE_EVERY)
 
     async def watch_jobs() -> None:
         """Every POLL seconds, the job definitions applied since the last look."""
@@ -163,7 +164,7 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
                 await (await writer()).versions.catch_up()
             except (IdsyncError, nats.errors.Error, DatabaseError) as error:
                 log.warning("job versions not read", error=str(error))
-            await asyncio.sleep(POLL)
+            await idle(POLL)
 
     async def close_at_stop() -> None:
         # aiosqlite's threads keep a process alive: the databases close when the host stops,

@@ -18,6 +18,7 @@ import msgspec
 from schemas.ids import utcnow
 from services.common.jetstream import RUNNERS_BUCKET
 from services.common.logging import get_logger
+from services.common.loops import idle
 from services.common.runners import RunnerInfo, runner_key
 
 if TYPE_CHECKING:  # the command line lists these without loading FastStream
@@ -67,7 +68,7 @@ async def heartbeat(bus: Bus, work: Work) -> None:
                 await kv.put(key, _encoder.encode(info))
             except Exception as error:  # the server is away: try again at the next beat
                 log.warning("heartbeat not recorded", error=str(error))
-            await asyncio.sleep(settings.heartbeat_interval)
+            await idle(settings.heartbeat_interval)
     finally:  # a clean stop says goodbye
         try:
             await asyncio.shield(kv.delete(key))

@@ -7,7 +7,6 @@ schedules bucket: two schedulers running at once ask for each run once.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 
@@ -17,6 +16,7 @@ from schemas.ids import utcnow
 from services.common.bus import Bus
 from services.common.host import Background
 from services.common.logging import get_logger
+from services.common.loops import idle
 
 from .firing import Firing
 
@@ -31,6 +31,6 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
                 await firing.tick(utcnow())
             except Exception as error:  # a passing NATS error must not stop the schedules
                 log.warning("scheduler tick failed", error=str(error))
-            await asyncio.sleep(bus.settings.scheduler_tick)
+            await idle(bus.settings.scheduler_tick)
 
     return [loop]

@@ -11,7 +11,6 @@ again and deleting a stream's messages are the workflow's alone.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
@@ -41,6 +40,7 @@ from services.common.delivery import deliberately
 from services.common.host import Background
 from services.common.jetstream import COLLECTIONS, STEPS, WAITS, WORKFLOW
 from services.common.logging import get_logger
+from services.common.loops import idle
 from services.common.runs import RunState
 from services.common.users import Users
 from services.common.users import load as load_users
@@ -123,7 +123,7 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
     async def send_bursts() -> None:
         tick = min(0.2, bus.settings.merge_window / 4)
         while True:
-            await asyncio.sleep(tick)
+            await idle(tick)
             for burst in bursts.due(utcnow()):
                 request = RunRequested(
                     run_id=burst.run_id,
@@ -145,7 +145,7 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
     async def expire() -> None:
         expiry = Expiry(bus)
         while True:
-            await asyncio.sleep(bus.settings.approval_check)
+            await idle(bus.settings.approval_check)
             try:
                 await expiry.expire_due()
             except Exception as error:  # a passing NATS error: check again next time

@@ -4,11 +4,10 @@ no runner is."""
 
 from __future__ import annotations
 
-import asyncio
-
 from schemas.ids import utcnow
 from services.common import metrics
 from services.common.bus import Bus
+from services.common.loops import idle
 from services.common.runners import runners
 
 
@@ -24,4 +23,4 @@ async def count_runners(bus: Bus) -> None:
             silent = sum(1 for runner in found if runner.silent_for(now))
             metrics.RUNNERS_ALIVE.set(len(found) - silent)
             metrics.RUNNERS_SILENT.set(silent)
-        await asyncio.sleep(bus.settings.heartbeat_interval)
+        await idle(bus.settings.heartbeat_interval)
