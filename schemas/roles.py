@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Literal, get_args
 
 import msgspec
 
@@ -21,19 +21,8 @@ Permission = Literal[
     "history.view-own",
     "users.manage",
 ]
-PERMISSIONS: tuple[Permission, ...] = (
-    "connections.manage",
-    "jobs.create",
-    "jobs.edit-own",
-    "jobs.edit-any",
-    "jobs.run-own",
-    "jobs.run-any",
-    "jobs.preview",
-    "runs.approve",
-    "history.view-all",
-    "history.view-own",
-    "users.manage",
-)
+PERMISSIONS: tuple[Permission, ...] = get_args(Permission)
+"""Every permission, in the order `idsync role list` shows them."""
 DestinationAction = Literal["create", "update", "delete", "disable", "move"]
 GROUP = "group:"
 """A grantee `group:NAME`: every person `idsync user add --group NAME` put in it."""

@@ -14,7 +14,7 @@ import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any, TypeVar, get_args
 
 import msgspec
 import msgspec.inspect as mi
@@ -37,6 +37,7 @@ _JOB_INFO = mi.type_info(Job)
 _COLLECTION_INFO = mi.type_info(Collection)
 _TEMPLATE_INFO = mi.type_info(Template)
 _ROLE_INFO = mi.type_info(Role)
+T = TypeVar("T")
 
 _ABSENT = object()
 # Types in words (singular, plural), for people who never heard of `str` or `array`.
@@ -111,59 +112,45 @@ def connections_from(
 def load_job(path: Path) -> Job:
     """The one job a file defines, decoded strictly (unknown fields are refused): TOML, or
     JSON (a .json file, as `idsync job show --json` prints it)."""
-    name, data = str(path), _read_document(path)
-    if not isinstance(data, dict):
-        raise BadInput(f"{name}: expected one job (a table), got {show(data)}")
-    try:
-        job = msgspec.convert(data, Job)
-    except msgspec.ValidationError as e:
-        raise BadInput(f"{name}: {_translate(e, data, _JOB_INFO, '$')}") from None
+    job = _load_one(path, Job, "job", _JOB_INFO)
     if not is_slug(job.id):
-        raise BadInput(f"{name}: $.id: expected {SLUG}, got {show(job.id)}")
+        raise BadInput(f"{path}: $.id: expected {SLUG}, got {show(job.id)}")
     return job
 
 
 def load_collection(path: Path) -> Collection:
     """The one collection a file defines (TOML, or JSON as `collection show --json`
     prints it), decoded strictly."""
-    name, data = str(path), _read_document(path)
-    if not isinstance(data, dict):
-        raise BadInput(f"{name}: expected one collection (a table), got {show(data)}")
-    try:
-        collection = msgspec.convert(data, Collection)
-    except msgspec.ValidationError as e:
-        raise BadInput(f"{name}: {_translate(e, data, _COLLECTION_INFO, '$')}") from None
-    return collection
+    return _load_one(path, Collection, "collection", _COLLECTION_INFO)
 
 
 def load_template(path: Path) -> Template:
     """The one template a file defines (TOML as `idsync template show` prints it, or JSON
     as `--json` does), decoded strictly."""
-    name, data = str(path), _read_document(path)
-    if not isinstance(data, dict):
-        raise BadInput(f"{name}: expected one template (a table), got {show(data)}")
-    try:
-        template = msgspec.convert(data, Template)
-    except msgspec.ValidationError as e:
-        raise BadInput(f"{name}: {_translate(e, data, _TEMPLATE_INFO, '$')}") from None
+    template = _load_one(path, Template, "template", _TEMPLATE_INFO)
     if template.builtin:
-        raise BadInput(f"{name}: a shipped template cannot be imported; save your own instead")
+        raise BadInput(f"{path}: a shipped template cannot be imported; save your own instead")
     return template
 
 
 def load_role(path: Path) -> Role:
     """The one role a file defines (TOML, or JSON as `idsync role show --json` prints
     its definition), decoded strictly."""
-    name, data = str(path), _read_document(path)
-    if not isinstance(data, dict):
-        raise BadInput(f"{name}: expected one role (a table), got {show(data)}")
-    try:
-        role = msgspec.convert(data, Role)
-    except msgspec.ValidationError as e:
-        raise BadInput(f"{name}: {_translate(e, data, _ROLE_INFO, '$')}") from None
+    role = _load_one(path, Role, "role", _ROLE_INFO)
     if not is_slug(role.id):
-        raise BadInput(f"{name}: $.id: expected {SLUG}, got {show(role.id)}")
+        raise BadInput(f"{path}: $.id: expected {SLUG}, got {show(role.id)}")
     return role
+
+
+def _load_one(path: Path, kind: type[T], what: str, info: mi.Type) -> T:
+    """The one `what` a definition file holds, decoded strictly into `kind`."""
+    data = _read_document(path)
+    if not isinstance(data, dict):
+        raise BadInput(f"{path}: expected one {what} (a table), got {show(data)}")
+    try:
+        return msgspec.convert(data, kind)
+    except msgspec.ValidationError as e:
+        raise BadInput(f"{path}: {_translate(e, data, info, '$')}") from None
 
 
 def _read_document(path: Path) -> Any:

@@ -21,6 +21,7 @@ import nats.js.errors
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
+from nats.js.api import StreamState
 
 from core.errors import Unreachable
 from schemas.events import Event, decode_event
@@ -85,39 +86,35 @@ async def journal_events(
     """Every event in the journal on `subject` (stored at `since` or later, when given),
     oldest first. A journal that does not exist is not an empty one: the services have
     not started there."""
-    js = nc.jetstream()
-    try:
-        info = await js.stream_info(JOURNAL)
-    except nats.js.errors.NotFoundError:
-        raise not_set_up(f"stream {JOURNAL}") from None
-    if info.state.messages == 0:
+    state = await _journal_state(nc)
+    if state.messages == 0:
         return []
-    events: list[Event] = []
-    found = read_stream(nc, JOURNAL, subject, start=info.state.first_seq, since=since)
-    async for msg in found:
-        try:
-            events.append(decode_event(msg.data))
-        except (msgspec.DecodeError, msgspec.ValidationError):
-            continue  # not ours to read: a newer tag this version does not know
-    return events
+    return await _events(read_stream(nc, JOURNAL, subject, start=state.first_seq, since=since))
 
 
 async def journal_tail(nc: Client, subject: str, count: int) -> list[Event]:
     """The events on `subject` among the journal's last `count` messages, oldest first."""
-    js = nc.jetstream()
+    state = await _journal_state(nc)
+    if state.messages == 0:
+        return []
+    start = max(state.first_seq, state.last_seq - count + 1)
+    return await _events(read_stream(nc, JOURNAL, subject, start=start, batch=count))
+
+
+async def _journal_state(nc: Client) -> StreamState:
     try:
-        info = await js.stream_info(JOURNAL)
+        return (await nc.jetstream().stream_info(JOURNAL)).state
     except nats.js.errors.NotFoundError:
         raise not_set_up(f"stream {JOURNAL}") from None
-    if info.state.messages == 0:
-        return []
-    start = max(info.state.first_seq, info.state.last_seq - count + 1)
+
+
+async def _events(messages: AsyncIterator[Msg]) -> list[Event]:
     events: list[Event] = []
-    async for msg in read_stream(nc, JOURNAL, subject, start=start, batch=count):
+    async for msg in messages:
         try:
             events.append(decode_event(msg.data))
         except (msgspec.DecodeError, msgspec.ValidationError):
-            continue  # a newer tag this version does not know
+            continue  # not ours to read: a newer tag this version does not know
     return events
 
 
