@@ -6,8 +6,8 @@
 - `GET /readyz`: readiness — 200 once every service of the process is connected to NATS
   with its consumers bound, 503 with what is missing otherwise.
 
-Starlette's routes served by uvicorn inside the services' own event loop (as the SCIM
-endpoint is). Port 0: any free port, written to IDSYNC_HOME/metrics.url, where
+Starlette's routes served inside the services' own event loop (http_serving.py, as the
+SCIM endpoint and the portal are). Port 0: any free port, written to IDSYNC_HOME/metrics.url, where
 `idsync doctor` looks for it.
 """
 
@@ -16,9 +16,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
-import uvicorn
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -28,10 +27,10 @@ from starlette.routing import Route
 from core.errors import BadInput
 
 from . import metrics
+from .http_serving import serving
 from .logging import get_logger
 from .settings import METRICS_URL_FILE, Settings
 
-STOP_WAIT = 5.0
 log = get_logger("idsync.health")
 
 Readiness = Callable[[], list[str]]
@@ -61,14 +60,6 @@ def app(readiness: Readiness) -> Starlette:
     )
 
 
-class _Server(uvicorn.Server):
-    """uvicorn without its signal handlers: the host stops the process."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
 def listen(settings: Settings) -> socket.socket:
     """The metrics port, bound now: one in use stops the process at its start, saying so."""
     port = settings.metrics_port or 0
@@ -86,23 +77,15 @@ async def serve(
     settings: Settings, listener: socket.socket, readiness: Readiness, stop: asyncio.Event
 ) -> None:
     """Serve the operators' endpoints on `listener` until `stop` is set."""
-    host, bound = listener.getsockname()[:2]
-    url = f"http://{host}:{bound}"
     written = settings.home / METRICS_URL_FILE
-    if settings.metrics_port == 0:
-        settings.home.mkdir(parents=True, exist_ok=True)
-        written.write_text(url + "\n")
-    config = uvicorn.Config(app(readiness), log_level="warning", access_log=False, lifespan="off")
-    server = _Server(config)
-    log.info("metrics and health served", url=url)
-    task = asyncio.create_task(server.serve(sockets=[listener]))
-    try:
-        await stop.wait()
-    finally:
-        server.should_exit = True
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(task, STOP_WAIT)
-        listener.close()
-        with contextlib.suppress(OSError):  # gone: `idsync doctor` asks it no more
-            if settings.metrics_port == 0 and written.read_text().strip() == url:
-                written.unlink()
+    async with serving(app(readiness), listener) as url:
+        if settings.metrics_port == 0:
+            settings.home.mkdir(parents=True, exist_ok=True)
+            written.write_text(url + "\n")
+        log.info("metrics and health served", url=url)
+        try:
+            await stop.wait()
+        finally:
+            with contextlib.suppress(OSError):  # gone: `idsync doctor` asks it no more
+                if settings.metrics_port == 0 and written.read_text().strip() == url:
+                    written.unlink()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import uvicorn
@@ -16,6 +16,8 @@ from starlette.types import ASGIApp
 from .logging import get_logger
 
 log = get_logger("idsync.http")
+STOP_WAIT = 5.0
+"""Seconds a stopping server is given to finish the requests under way."""
 
 
 class _Server(uvicorn.Server):
@@ -26,10 +28,26 @@ class _Server(uvicorn.Server):
         yield
 
 
-def _write_url(url_file: Path, url: str) -> None:
-    """Where commands and tests find the service (a few bytes, written once at the start)."""
-    url_file.parent.mkdir(parents=True, exist_ok=True)
-    url_file.write_text(url + "\n")
+@contextlib.asynccontextmanager
+async def serving(app: ASGIApp, listener: socket.socket) -> AsyncIterator[str]:
+    """uvicorn serves `app` on `listener` while the block runs; its URL is given. At the
+    block's end (or cancellation) the server is told to finish and given five seconds."""
+    # Answers go out as they are written: without it a body waits ~40 ms for the client's
+    # delayed acknowledgement of its headers (Nagle's algorithm). Set on the listener,
+    # each accepted connection has it (asyncio sets it only on sockets made with
+    # IPPROTO_TCP, which create_server's are not).
+    listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    host, port = listener.getsockname()[:2]
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+    server = _Server(config)
+    task = asyncio.create_task(server.serve(sockets=[listener]))
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.should_exit = True
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(task, STOP_WAIT)
+        listener.close()
 
 
 async def serve_http(
@@ -37,25 +55,13 @@ async def serve_http(
 ) -> None:
     """Serve `app` on `host`:`port` (a free port when None or 0) until cancelled; its URL
     in `url_file`; `what` is listening at the URL followed by `shown` (log line)."""
-    listener = socket.create_server((host, port or 0))
-    # Answers go out as they are written: without it a body waits ~40 ms for the client's
-    # delayed acknowledgement of its headers (Nagle's algorithm). Set on the listener,
-    # each accepted connection has it (asyncio sets it only on sockets made with
-    # IPPROTO_TCP, which create_server's are not).
-    listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    bound_host, bound = listener.getsockname()[:2]
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
-    server = _Server(config)
-    url = f"http://{bound_host}:{bound}"
-    _write_url(url_file, url)
-    log.info(f"{what} listening", url=url + shown)
-    task = asyncio.create_task(server.serve(sockets=[listener]))
-    try:
-        await asyncio.shield(task)
-    except asyncio.CancelledError:
-        server.should_exit = True
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(task, 5)
-        raise
-    finally:
-        listener.close()
+    async with serving(app, socket.create_server((host, port or 0))) as url:
+        _write_url(url_file, url)
+        log.info(f"{what} listening", url=url + shown)
+        await asyncio.Event().wait()
+
+
+def _write_url(url_file: Path, url: str) -> None:
+    """Where commands and tests find the service (a few bytes, written once at the start)."""
+    url_file.parent.mkdir(parents=True, exist_ok=True)
+    url_file.write_text(url + "\n")
