@@ -31,17 +31,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from bench.csv_to_sqlite import CONNECTIONS, JOB, line
-from core.checks.job import check_job
+from bench.csv_to_sqlite import CONNECTIONS, JOB, line, put_job
 from schemas.events import RunFinished
 from services.cli.client import connect
 from services.cli.watch import follow_run
-from services.common.definitions import load_connections, load_job
 from services.common.embedded import EmbeddedNats
-from services.common.jetstream import WORK, wait_for_infrastructure
+from services.common.jetstream import WORK
 from services.common.people import people, write_csv
 from services.common.settings import Settings
-from services.providers import FACTS
 from tests.nats_cluster import NatsCluster
 
 
@@ -61,13 +58,7 @@ async def services(folder: Path, url: str, replicas: int) -> AsyncIterator[Setti
         stderr=subprocess.DEVNULL,
     )
     try:
-        async with connect(settings) as session:
-            await wait_for_infrastructure(session.js)  # the services create it
-            for connection in load_connections(folder / "connections.toml"):
-                await session.store.put_connection(connection)
-            job = load_job(folder / "job.toml")
-            check_job(job, {c.id: c for c in await session.store.connections()}, FACTS)
-            await session.store.put_job(job)
+        await put_job(settings, folder)
         await asyncio.sleep(1.0)  # the services' start-up is not counted
         yield settings
     finally:

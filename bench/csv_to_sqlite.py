@@ -190,13 +190,7 @@ async def main(count: int) -> None:
         stderr=subprocess.DEVNULL,
     )
     try:
-        async with connect(settings) as session:
-            await wait_for_infrastructure(session.js)  # the services create it
-            for connection in load_connections(folder / "connections.toml"):
-                await session.store.put_connection(connection)
-            job = load_job(folder / "job.toml")
-            check_job(job, {c.id: c for c in await session.store.connections()}, FACTS)
-            await session.store.put_job(job)
+        await put_job(settings, folder)
         await asyncio.sleep(1.0)  # the services' start-up is not counted
         first_seconds, first = await timed_run(settings)
         rerun_seconds, rerun_cpu, rerun = await measured_run(settings, services.pid)
