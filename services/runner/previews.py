@@ -51,11 +51,12 @@ async def _preview(bus: Bus, principal: str, request: PreviewRequest) -> Preview
     if request.job is not None:
         connections = {c.id: c for c in await bus.store.connections()}
         check_job(job, connections, FACTS, hooks_problem=hooks_problem(job))
-    planned = await _plan(bus, job)
+    asked = Asked(keys=request.keys, changed_only=request.changed_only)
+    planned = await _plan(bus, job, asked)
     limit = max(0, min(request.limit, MOST_CHANGES))
     scope = None
     if request.scope and saved is not None:
-        before = await _plan(bus, saved)
+        before = await _plan(bus, saved, asked)
         scope = scope_change(before.plan.changes, planned.plan.changes, limit)
     log.info("previewed", job_id=job.id, by=principal, plan_hash=planned.plan.hash)
     return PreviewReply(
@@ -71,6 +72,7 @@ async def _preview(bus: Bus, principal: str, request: PreviewRequest) -> Preview
     )
 
 
-async def _plan(bus: Bus, job: Job) -> PlannedRun:
-    """As `idsync job preview` plans: the job's watermark and absences, now."""
-    return await plan_run(bus.store, Memory(bus.js), job, Asked())
+async def _plan(bus: Bus, job: Job, asked: Asked) -> PlannedRun:
+    """As `idsync job preview` plans: the job's watermark and absences, now; scoped to
+    keys, or to what changed, as asked."""
+    return await plan_run(bus.store, Memory(bus.js), job, asked)
