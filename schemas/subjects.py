@@ -24,9 +24,11 @@ COLLECTION_EVENTS = f"{PREFIX}.collection.>"
 """Collection runs: asked for, each job's step started and ended, the end."""
 ROLE_EVENTS = f"{PREFIX}.role.>"
 """Roles defined, removed, granted and revoked (role.changed)."""
+JOB_EVENTS = f"{PREFIX}.job.>"
+"""About jobs themselves: one deleted with its history (job.history-forgotten)."""
 JOURNAL_SUBJECTS = [
     RUN_EVENTS,
-    f"{PREFIX}.job.>",
+    JOB_EVENTS,
     SCHEDULE_EVENTS,
     COLLECTION_EVENTS,
     ROLE_EVENTS,
@@ -56,6 +58,11 @@ def job_events(job_id: str) -> str:
     idsync.*.*.<job>, which would also match commands of a verb spelled like the job:
     people may subscribe to the journal's families only."""
     return f"{PREFIX}.run.*.{job_id}"
+
+
+def job_logs(job_id: str) -> str:
+    """Every log line of one job's runs: idsync.log.<job>.*."""
+    return f"{PREFIX}.log.{job_id}.*"
 
 
 def schedule_events(job_id: str) -> str:

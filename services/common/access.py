@@ -43,6 +43,7 @@ import msgspec
 from schemas.events import (
     CollectionRequested,
     Event,
+    JobHistoryForgotten,
     RunAwaitingApproval,
     RunBatchApplied,
     RunCancelled,
@@ -199,6 +200,7 @@ def service(name: str) -> Permissions:
             RUN_EVENTS,
             COLLECTION_EVENTS,
             ROLE_EVENTS,  # every change of a role, who made it
+            *_events(JobHistoryForgotten),  # a job deleted with its history
             ALL_WORK,
             ALL_SITES,
         ],
