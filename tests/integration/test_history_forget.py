@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import msgspec
+import pytest
 
 from core.runs import RunStory
 from schemas.events import Event, JobHistoryForgotten, RunFinished, RunRequested
@@ -30,11 +31,11 @@ from services.common.jetstream import (
     ensure_infrastructure,
 )
 from services.common.settings import Settings
-from services.recorder.database import open_history, path_in
+from services.recorder.database import Database, open_history, path_in
 from services.recorder.project import Recorder
 
 from .conftest import JOB_ID, Files, RunServices, apply_files
-from .history import changes_of, recorded, tables, tables_in, three_runs
+from .history import changes_of, recorded, tables, three_runs
 from .test_cli import idsync
 
 OTHER = "hr-kept"
@@ -151,11 +152,20 @@ async def test_a_job_deleted_with_its_history_is_forgotten_by_the_recorder_and_r
     assert tables(settings, TABLES) == live
 
 
-async def test_forgetting_delivered_again_or_late_changes_nothing_more(tmp_path: Path) -> None:
+async def snapshot(db: Database) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of the history's tables, sorted."""
+    return {t: sorted(tuple(r) for r in await db.fetchall(f"SELECT * FROM {t}")) for t in TABLES}
+
+
+@pytest.mark.parametrize("where", ["sqlite", "postgresql"])
+async def test_forgetting_delivered_again_or_late_changes_nothing_more(
+    tmp_path: Path, request: pytest.FixtureRequest, where: str
+) -> None:
     """The recorder's run events and its jobs' events are two consumers: a forgetting
     recorded before an older event of the job reaches it, or recorded twice, gives the
-    tables of the journal's order."""
-    db = await open_history(tmp_path, None, None, write=True)
+    tables of the journal's order — in SQLite and in PostgreSQL."""
+    url = request.getfixturevalue("pg_database").dsn() if where == "postgresql" else None
+    db = await open_history(tmp_path, url, None, write=True)
     try:
         recorder = Recorder(None, db)
         old = RunRequested(run_id="r1", job_id=JOB_ID, requested_by="ada")
@@ -165,14 +175,15 @@ async def test_forgetting_delivered_again_or_late_changes_nothing_more(tmp_path:
         in_order: list[tuple[Event, int]] = [(old, 1), (other, 2), (forget, 3), (newer, 4)]
         for event, seq in in_order:
             await recorder.record(event, seq)
-        expected = tables_in(path_in(tmp_path), TABLES)
+        expected = await snapshot(db)
         assert [r[0] for r in expected["runs"]] == ["r2", "r3"]
+        assert [r[0] for r in expected["events"] if r[2] == "r1"] == []
         again: list[tuple[Event, int]] = [(forget, 3), (old, 1), (newer, 4), (forget, 3)]
         for event, seq in again:  # delivered again, and late
             await recorder.record(event, seq)
-        assert tables_in(path_in(tmp_path), TABLES) == expected
+        assert await snapshot(db) == expected
         fresh = Recorder(None, db)  # a recorder started again remembers the forgetting
         await fresh.record(old, 1)
-        assert tables_in(path_in(tmp_path), TABLES) == expected
+        assert await snapshot(db) == expected
     finally:
         await db.close()
