@@ -51,6 +51,8 @@ class PreviewReply(msgspec.Struct, frozen=True, kw_only=True):
     warnings: list[str] = msgspec.field(default_factory=list)
     scope: ScopeChange | None = None
     """Asked for and a saved job to compare with: what the definition changes in scope."""
+    runner: str = ""
+    """The runner that planned it: for a job that lives in a site, one of that site's."""
 
 
 preview_request_decoder = msgspec.json.Decoder(PreviewRequest)

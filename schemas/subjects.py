@@ -8,6 +8,7 @@ Logs:     idsync.log.<job_id>.<run_id>     a run's log lines, in batches
 Sites:    idsync.site.<site>.plan.<job_id> approvals of a site's jobs, for its runners
           idsync.site.<site>.work.<job_id> change batches of a site's jobs
 Previews: idsync.preview.<principal>      request/reply, a runner plans (the portal asks)
+          idsync.preview.<principal>.<site> a site's job's, handed to that site's runners
 """
 
 from __future__ import annotations
@@ -89,6 +90,12 @@ def work_subject(job_id: str, site: str = "") -> str:
     if site:
         return f"{PREFIX}.site.{site}.work.{job_id}"
     return f"{PREFIX}.work.{job_id}"
+
+
+def site_preview_subject(site: str, principal: str = "*") -> str:
+    """A preview of a site's job, handed by a central runner to that site's runners
+    (request/reply, in no stream; "*": every principal's)."""
+    return f"{PREFIX}.preview.{principal}.{site}"
 
 
 def site_plan_subject(site: str, job_id: str = "*") -> str:

@@ -19,6 +19,7 @@ import nats.js.errors
 import pytest
 
 from core.checks.job import check_job
+from core.errors import BadInput
 from core.runs import fold
 from schemas.events import (
     RunBatchApplied,
@@ -28,6 +29,7 @@ from schemas.events import (
     RunWaitingForSite,
     is_end,
 )
+from schemas.previews import PreviewRequest
 from schemas.subjects import site_plan_subject, work_subject
 from services.cli.client import Session, connect
 from services.cli.main import build_parser
@@ -250,3 +252,29 @@ async def test_a_site_without_runners_leaves_every_object_type_waiting(
         branch = twins.destination("branch")
         assert set(branch["users"]["objects"]) == {"p1", "p2", "p3", "p4"}
         assert set(branch["groups"]["objects"]) == {"g1"}
+
+
+async def test_a_preview_of_a_sites_job_is_planned_by_the_sites_runner_as_its_run(
+    twins: Twins, hub_settings: Settings, site: Site, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The portal's previews (idsync.preview.<principal>, a central runner answers): a
+    job that lives in a site is planned by one of that site's runners, to the plan its
+    run then applies; with none running, the preview says so."""
+    session = twins.session
+    async with hosted(hub_settings, "workflow", "runner"):
+        await twins.apply()
+        twins.write([person(n) for n in range(1, 5)], {"g1": ["p1", "p2"]})
+        with pytest.raises(BadInput, match=f"no runner of that site.*IDSYNC_SITE={SITE}"):
+            await session.preview(PreviewRequest(job_id="branch"))
+        central = await session.preview(PreviewRequest(job_id="central"))
+        assert central.ok and central.runner == "central-runner", central
+        async with hosted(in_site(hub_settings, site), "runner"):
+            for keys in (None, ["p2"]):
+                shown = await session.preview(PreviewRequest(job_id="branch", keys=keys))
+                assert shown.ok and shown.runner == "branch-runner", shown
+                assert shown.plan_hash == await twins.preview(capsys, "branch", keys)
+                end = await twins.run(capsys, "branch", keys)
+                assert end.plan_hash == shown.plan_hash
+                job = await session.store.job("branch")
+                unsaved = await session.preview(PreviewRequest(job=job, keys=keys))
+                assert unsaved.runner == "branch-runner" and unsaved.ok, unsaved
