@@ -14,8 +14,9 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from core.errors import NotFound
 from core.runs import RunStory
-from schemas.events import Event, JobHistoryForgotten, RunFinished, RunRequested
+from schemas.events import Event, JobHistoryForgotten, RunFailed, RunFinished, RunRequested
 from schemas.history import HistoryQuery
 from schemas.logs import LogBatch, LogLine, encode
 from schemas.subjects import log_subject
@@ -36,7 +37,9 @@ from services.recorder.project import Recorder
 
 from .conftest import JOB_ID, Files, RunServices, apply_files
 from .history import changes_of, recorded, tables, three_runs
+from .secured import Running, apply_as, person
 from .test_cli import idsync
+from .test_cli_secured import idsync as as_person
 
 OTHER = "hr-kept"
 TABLES = ("events", "runs", "record_errors", "batches", "changes")
@@ -163,27 +166,73 @@ async def test_forgetting_delivered_again_or_late_changes_nothing_more(
 ) -> None:
     """The recorder's run events and its jobs' events are two consumers: a forgetting
     recorded before an older event of the job reaches it, or recorded twice, gives the
-    tables of the journal's order — in SQLite and in PostgreSQL."""
+    tables of the journal's order, which are those of a replay of the journal as the
+    purge left it (a run still going when its job was deleted told from its later
+    events alone) — in SQLite and in PostgreSQL."""
     url = request.getfixturevalue("pg_database").dsn() if where == "postgresql" else None
     db = await open_history(tmp_path, url, None, write=True)
     try:
-        recorder = Recorder(None, db)
         old = RunRequested(run_id="r1", job_id=JOB_ID, requested_by="ada")
         other = RunRequested(run_id="r2", job_id=OTHER, requested_by="ada")
-        forget = JobHistoryForgotten(run_id="", job_id=JOB_ID, by="ada", runs=1)
+        going = RunRequested(run_id="r4", job_id=JOB_ID, requested_by="ada")
+        forget = JobHistoryForgotten(run_id="", job_id=JOB_ID, by="ada", runs=2)
         newer = RunRequested(run_id="r3", job_id=JOB_ID, requested_by="ada")
-        in_order: list[tuple[Event, int]] = [(old, 1), (other, 2), (forget, 3), (newer, 4)]
-        for event, seq in in_order:
+        gone = RunFailed(run_id="r4", job_id=JOB_ID, reason="the job is gone")
+        live: list[tuple[Event, int]] = [
+            (old, 1),
+            (other, 2),
+            (going, 3),
+            (forget, 4),
+            (newer, 5),
+            (gone, 6),
+        ]
+        recorder = Recorder(None, db)
+        for event, seq in live:
             await recorder.record(event, seq)
         expected = await snapshot(db)
-        assert [r[0] for r in expected["runs"]] == ["r2", "r3"]
-        assert [r[0] for r in expected["events"] if r[2] == "r1"] == []
-        again: list[tuple[Event, int]] = [(forget, 3), (old, 1), (newer, 4), (forget, 3)]
+        assert [r[0] for r in expected["runs"]] == ["r2", "r3", "r4"]
+        assert {r[2] for r in expected["events"]} == {"", "r2", "r3", "r4"}
+        told = {r[0]: r[2] for r in expected["runs"]}
+        assert told["r4"] == "failed", "r4 told from its events after the forgetting"
+
+        again: list[tuple[Event, int]] = [(forget, 4), (old, 1), (newer, 5), (forget, 4)]
         for event, seq in again:  # delivered again, and late
             await recorder.record(event, seq)
         assert await snapshot(db) == expected
         fresh = Recorder(None, db)  # a recorder started again remembers the forgetting
-        await fresh.record(old, 1)
+        await fresh.record(going, 3)
+        assert await snapshot(db) == expected
+
+        # A replay from the journal's start: what the purge left of the journal, in order.
+        async with db.transaction():
+            for table in TABLES:
+                await db.execute(f"DELETE FROM {table}")
+        replaying = Recorder(None, db)
+        for event, seq in live:
+            if event.job_id != JOB_ID or seq > 3:
+                await replaying.record(event, seq)
         assert await snapshot(db) == expected
     finally:
         await db.close()
+
+
+async def test_under_users_a_job_deleted_with_its_history_is_forgotten_by_the_recorder(
+    files: Files, secure: Settings, secured_services: Running
+) -> None:
+    """With users and permissions: the workflow says the job's history is forgotten and
+    the recorder forgets it (secured_services fails on any refusal the server logs)."""
+    files.write(count=5, owners=["alice"])
+    async with secured_services(), person(secure, "alice") as alice:
+        await apply_as(alice, files)
+        run_id, end = await follow_run(alice, JOB_ID, None)
+        assert isinstance(end, RunFinished) and end.stats.created == 5, end
+        await recorded(alice, run_id)
+        assert await listed(alice, JOB_ID) == [run_id]
+        deleted = await as_person(secure, "alice", "job", "delete", JOB_ID, "--forget-history")
+        assert deleted.returncode == 0 and "history of 1 runs" in deleted.stdout, deleted.stderr
+        deadline = time.monotonic() + 60
+        while await listed(alice, JOB_ID):
+            assert time.monotonic() < deadline, "the recorder still lists the job's runs"
+            await asyncio.sleep(0.2)
+        with pytest.raises(NotFound):
+            await ask(alice, HistoryQuery(what="run", run_id=run_id))
