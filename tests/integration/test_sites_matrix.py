@@ -12,9 +12,12 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
+from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import nats.js.errors
 import pytest
 
@@ -35,8 +38,9 @@ from services.cli.client import Session, connect
 from services.cli.main import build_parser
 from services.cli.watch import follow_run
 from services.common.definitions import load_connections, load_job
-from services.common.jetstream import WORK
+from services.common.jetstream import ABSENT_BUCKET, WATERMARKS_BUCKET, WORK
 from services.common.settings import Settings
+from services.common.watermarks import Absence, absence_key
 from services.providers import FACTS
 from tests.nats_sites import Site
 
@@ -46,6 +50,7 @@ from .test_sites import SITE, hosted, hub_settings, in_site
 __all__ = ["hub_settings"]  # the fixture, used here
 
 CENTRAL, BRANCH = "dir-central", "dir-branch"
+OLD, NEW = "2026-01-01T00:00:00Z", "2026-06-01T00:00:00Z"
 
 
 def job_toml(job_id: str, destination: str) -> str:
@@ -85,15 +90,40 @@ fields = [
 """
 
 
-def connections_toml(folder: Path) -> str:
+def lean_incremental_toml(job_id: str, destination: str) -> str:
+    """Users only, read by what changed (a watermark), disabled when absent and deleted
+    30 days later (absences recorded): the destination cheap to read twice, so plans take
+    the low-memory path. The site's runner keeps the watermark and the absences."""
+    return f"""\
+id = "{job_id}"
+source = {{ connection = "hr", file = "people.csv" }}
+destination = {{ connection = "{destination}" }}
+safety = {{ max_percent = 100 }}
+changes = {{ field = "at" }}
+batch_size = 2
+
+[[objects]]
+type = "user"
+keys = ["id"]
+on_destination_only = "disable"
+delete_after = "30d"
+restore = true
+fields = [{{ to = "id" }}, {{ to = "name" }}, {{ to = "dept" }}]
+"""
+
+
+def connections_toml(folder: Path, rereadable: bool) -> str:
+    cheap = str(rereadable).lower()  # the low-memory planner, for large plans
     actions = '["create", "update", "delete", "disable", "enable", "move"]'
     plugin = 'provider = "plugin"\nfactory = "tests.plugins.lifecycle:LifecycleProvider"\n'
     return (
         '[hr]\nprovider = "csv"\ndirectory = "data"\ndelimiter = ","\n\n'
         f"[{CENTRAL}]\n{plugin}"
-        f'options = {{ path = "{folder / "central.json"}" }}\nactions = {actions}\n\n'
+        f'options = {{ path = "{folder / "central.json"}", rereadable = {cheap} }}\n'
+        f"actions = {actions}\n\n"
         f'[{BRANCH}]\n{plugin}site = "{SITE}"\n'
-        f'options = {{ path = "{folder / "branch.json"}" }}\nactions = {actions}\n'
+        f'options = {{ path = "{folder / "branch.json"}", rereadable = {cheap} }}\n'
+        f"actions = {actions}\n"
     )
 
 
@@ -115,15 +145,17 @@ class Twins:
         self.folder, self.session, self.settings = folder, session, settings
         (folder / "data").mkdir(parents=True)
 
-    async def apply(self) -> None:
+    async def apply(
+        self, toml: Callable[[str, str], str] = job_toml, *, rereadable: bool = False
+    ) -> None:
         connections = self.folder / "connections.toml"
-        connections.write_text(connections_toml(self.folder))
+        connections.write_text(connections_toml(self.folder, rereadable))
         for connection in load_connections(connections):
             await self.session.store.put_connection(connection)
         stored = {c.id: c for c in await self.session.store.connections()}
         for job_id, destination in (("central", CENTRAL), ("branch", BRANCH)):
             path = self.folder / f"{job_id}.toml"
-            path.write_text(job_toml(job_id, destination))
+            path.write_text(toml(job_id, destination))
             job = load_job(path)
             check_job(job, stored, FACTS)
             await self.session.store.put_job(job)
@@ -142,10 +174,15 @@ class Twins:
         }
 
     async def preview(
-        self, capsys: pytest.CaptureFixture[str], job_id: str, keys: list[str] | None
+        self,
+        capsys: pytest.CaptureFixture[str],
+        job_id: str,
+        keys: list[str] | None,
+        changed_only: bool = False,
     ) -> str:
-        """`idsync job preview JOB --json [--key K …]`: its plan hash."""
+        """`idsync job preview JOB --json [--key K …] [--changed-only]`: its plan hash."""
         options = [o for key in keys or [] for o in ("--key", key)]
+        options += ["--changed-only"] if changed_only else []
         args = build_parser().parse_args(["job", "preview", job_id, "--json", *options])
         args.settings = self.settings
         capsys.readouterr()
@@ -155,11 +192,15 @@ class Twins:
         return str(shown["plan_hash"])
 
     async def run(
-        self, capsys: pytest.CaptureFixture[str], job_id: str, keys: list[str] | None = None
+        self,
+        capsys: pytest.CaptureFixture[str],
+        job_id: str,
+        keys: list[str] | None = None,
+        changed_only: bool = False,
     ) -> RunFinished:
         """Preview, then run: the run applies the plan previewed, by the right runners."""
-        previewed = await self.preview(capsys, job_id, keys)
-        run_id, end = await follow_run(self.session, job_id, keys)
+        previewed = await self.preview(capsys, job_id, keys, changed_only)
+        run_id, end = await follow_run(self.session, job_id, keys, changed_only=changed_only)
         assert isinstance(end, RunFinished), end
         assert end.plan_hash == previewed, "the preview planned another plan"
         events = await events_of_run(self.session, run_id)
@@ -172,10 +213,13 @@ class Twins:
         return end
 
     async def both(
-        self, capsys: pytest.CaptureFixture[str], keys: list[str] | None = None
+        self,
+        capsys: pytest.CaptureFixture[str],
+        keys: list[str] | None = None,
+        changed_only: bool = False,
     ) -> tuple[RunFinished, RunFinished]:
-        central = await self.run(capsys, "central", keys)
-        branch = await self.run(capsys, "branch", keys)
+        central = await self.run(capsys, "central", keys, changed_only)
+        branch = await self.run(capsys, "branch", keys, changed_only)
         assert branch.stats == central.stats, "the site's run did what the central one did"
         assert self.destination("branch") == self.destination("central")
         return central, branch
@@ -278,3 +322,39 @@ async def test_a_preview_of_a_sites_job_is_planned_by_the_sites_runner_as_its_ru
                 job = await session.store.job("branch")
                 unsaved = await session.preview(PreviewRequest(job=job, keys=keys))
                 assert unsaved.runner == "branch-runner" and unsaved.ok, unsaved
+
+
+async def test_incremental_runs_on_the_low_memory_path_in_a_site_keep_their_lifecycle(
+    twins: Twins, hub_settings: Settings, site: Site, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The site's runner keeps the job's watermark and absences (through the hub's
+    domain) as a central runner does: runs by what changed, a leaver disabled, then
+    deleted once 30 days have passed — the same destination as the central job's."""
+    async with (
+        hosted(hub_settings, "workflow", "runner"),
+        hosted(in_site(hub_settings, site), "runner"),
+    ):
+        await twins.apply(lean_incremental_toml, rereadable=True)
+        rows = [{**person(n), "at": OLD} for n in range(1, 6)]
+        twins.write(rows, {"g1": []})
+        first, _ = await twins.both(capsys)
+        assert first.stats.created == 5, first.stats
+        watermarks = await twins.session.js.key_value(WATERMARKS_BUCKET)
+        assert (await watermarks.get("branch")).value, "the site's runner kept the watermark"
+
+        rows[0] = {**person(1, "IT"), "at": NEW}
+        twins.write([*rows[:3], {**person(6), "at": NEW}], {"g1": []})  # p4, p5 leave
+        changed, _ = await twins.both(capsys, changed_only=True)
+        assert (changed.stats.created, changed.stats.updated, changed.stats.disabled) == (1, 1, 0)
+        full, _ = await twins.both(capsys)
+        assert full.stats.disabled == 2, full.stats
+        absent = await twins.session.js.key_value(ABSENT_BUCKET)
+        for job_id in ("central", "branch"):
+            name = absence_key(job_id, "user", "p4")
+            entry = await absent.get(name)
+            assert entry.value is not None, f"{job_id}: the absence is kept"
+            since = msgspec.json.decode(entry.value, type=Absence)
+            moved = Absence(key=since.key, since=since.since - timedelta(days=30))
+            await absent.put(name, msgspec.json.encode(moved))
+        gone, _ = await twins.both(capsys)
+        assert gone.stats.deleted == 1 and "p4" not in twins.destination("branch")[""]["objects"]
