@@ -85,9 +85,11 @@ class Recorder:
         """Forget the job's runs before the event (forget.py); the runs with events after
         it are told again from those."""
         self._events.clear()  # read again from what is committed
+        forgotten = await self._forgotten_at()
+        before = forgotten.get(event.job_id, 0)
         async with self.db.transaction():
             await self._keep(event, seq, stored)
-            for run_id in await forget(self.db, event.job_id, seq):
+            for run_id in await forget(self.db, event.job_id, seq, before):
                 found = await self.db.fetchall(
                     "SELECT body FROM events WHERE run_id = ? ORDER BY seq", (run_id,)
                 )
@@ -98,8 +100,7 @@ class Recorder:
                 for later in events:
                     if isinstance(later, RunBatchApplied | RunBatchDropped):
                         await self._batch(run_id, later.batch, events)
-        forgotten = await self._forgotten_at()
-        forgotten[event.job_id] = max(seq, forgotten.get(event.job_id, 0))
+        forgotten[event.job_id] = max(seq, before)
         log.info("history of a deleted job forgotten", job_id=event.job_id, by=event.by)
 
     async def _forgotten_at(self) -> dict[str, int]:
