@@ -308,6 +308,18 @@ class RoleChanged(_Event, frozen=True, tag="role.changed"):
     """The role as defined (defined only)."""
 
 
+class JobHistoryForgotten(_Event, frozen=True, tag="job.history-forgotten"):
+    """A job deleted with its history (`idsync job delete --forget-history`): its events
+    before this one were purged from the journal, and whoever keeps its history (the
+    recorder) forgets its runs too. On idsync.job.history-forgotten.<job> (`run_id` is
+    empty); published once the purge is done, so every event of the job's runs that the
+    journal still holds comes after it."""
+
+    by: str
+    runs: int = 0
+    """How many runs the journal held of the job."""
+
+
 Event = (
     RunRequested
     | RunApproved
@@ -334,6 +346,7 @@ Event = (
     | CollectionStepEnded
     | CollectionEnded
     | RoleChanged
+    | JobHistoryForgotten
 )
 
 END_STATES: tuple[type[_Event], ...] = (RunFinished, RunFailed, RunCancelled, RunDenied, RunExpired)

@@ -18,6 +18,10 @@ class PreviewRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     """…or a definition not yet saved (checked as `idsync job apply` checks it first)."""
     limit: int = 20
     """How many of the plan's first changes the answer carries."""
+    keys: list[str] | None = None
+    """Only these objects (by key value), as a run asked for them plans (`--key`)."""
+    changed_only: bool = False
+    """Only the source records changed since the job's last run (`--changed-only`)."""
     scope: bool = False
     """Also plan the saved job of the same id and say which objects the definition
     given brings into scope and which leave it (ScopeChange)."""
@@ -47,6 +51,8 @@ class PreviewReply(msgspec.Struct, frozen=True, kw_only=True):
     warnings: list[str] = msgspec.field(default_factory=list)
     scope: ScopeChange | None = None
     """Asked for and a saved job to compare with: what the definition changes in scope."""
+    runner: str = ""
+    """The runner that planned it: for a job that lives in a site, one of that site's."""
 
 
 preview_request_decoder = msgspec.json.Decoder(PreviewRequest)

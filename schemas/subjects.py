@@ -8,6 +8,7 @@ Logs:     idsync.log.<job_id>.<run_id>     a run's log lines, in batches
 Sites:    idsync.site.<site>.plan.<job_id> approvals of a site's jobs, for its runners
           idsync.site.<site>.work.<job_id> change batches of a site's jobs
 Previews: idsync.preview.<principal>      request/reply, a runner plans (the portal asks)
+          idsync.preview.<principal>.<site> a site's job's, handed to that site's runners
 """
 
 from __future__ import annotations
@@ -24,9 +25,11 @@ COLLECTION_EVENTS = f"{PREFIX}.collection.>"
 """Collection runs: asked for, each job's step started and ended, the end."""
 ROLE_EVENTS = f"{PREFIX}.role.>"
 """Roles defined, removed, granted and revoked (role.changed)."""
+JOB_EVENTS = f"{PREFIX}.job.>"
+"""About jobs themselves: one deleted with its history (job.history-forgotten)."""
 JOURNAL_SUBJECTS = [
     RUN_EVENTS,
-    f"{PREFIX}.job.>",
+    JOB_EVENTS,
     SCHEDULE_EVENTS,
     COLLECTION_EVENTS,
     ROLE_EVENTS,
@@ -58,6 +61,11 @@ def job_events(job_id: str) -> str:
     return f"{PREFIX}.run.*.{job_id}"
 
 
+def job_logs(job_id: str) -> str:
+    """Every log line of one job's runs: idsync.log.<job>.*."""
+    return f"{PREFIX}.log.{job_id}.*"
+
+
 def schedule_events(job_id: str) -> str:
     """What the scheduler said about one job's schedules: idsync.schedule.*.<job>."""
     return f"{PREFIX}.schedule.*.{job_id}"
@@ -82,6 +90,12 @@ def work_subject(job_id: str, site: str = "") -> str:
     if site:
         return f"{PREFIX}.site.{site}.work.{job_id}"
     return f"{PREFIX}.work.{job_id}"
+
+
+def site_preview_subject(site: str, principal: str = "*") -> str:
+    """A preview of a site's job, handed by a central runner to that site's runners
+    (request/reply, in no stream; "*": every principal's)."""
+    return f"{PREFIX}.preview.{principal}.{site}"
 
 
 def site_plan_subject(site: str, job_id: str = "*") -> str:

@@ -17,6 +17,7 @@ from schemas.events import (
     CollectionStepEnded,
     CollectionStepStarted,
     Event,
+    JobHistoryForgotten,
     RoleChanged,
     RunBatchApplied,
     RunBatchDropped,
@@ -92,6 +93,8 @@ def event_line(event: Event) -> str:
             detail = f"{outcome}: " + ", ".join(f"{s.job} {s.outcome}" for s in steps)
         case RoleChanged(change=change, by=by, grantee=grantee):
             detail = f"{change} by {by}" + (f": {grantee}" if grantee else "")
+        case JobHistoryForgotten(by=by, runs=runs):
+            detail = f"deleted by {by} with the history of {runs} runs"
     when = event.at.strftime("%H:%M:%S")
     return f"{when}  {tag_of(event):<22} {event.job_id}  {event.run_id}  {detail}".rstrip()
 

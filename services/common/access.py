@@ -43,6 +43,7 @@ import msgspec
 from schemas.events import (
     CollectionRequested,
     Event,
+    JobHistoryForgotten,
     RunAwaitingApproval,
     RunBatchApplied,
     RunCancelled,
@@ -72,6 +73,7 @@ from schemas.subjects import (
     command_subject,
     commands_of,
     events_of,
+    site_preview_subject,
 )
 
 from .jetstream import (
@@ -199,6 +201,7 @@ def service(name: str) -> Permissions:
             RUN_EVENTS,
             COLLECTION_EVENTS,
             ROLE_EVENTS,  # every change of a role, who made it
+            *_events(JobHistoryForgotten),  # a job deleted with its history
             ALL_WORK,
             ALL_SITES,
         ],
@@ -223,6 +226,7 @@ def service(name: str) -> Permissions:
             ),
             ALL_WORK,
             ALL_SITES,  # the approvals and batches of sites' jobs
+            site_preview_subject("*", "*"),  # a site's job's preview, handed to its runners
             f"$KV.{RUNS_BUCKET}.>",
             f"$KV.{RUNNERS_BUCKET}.>",
             f"$KV.{WATERMARKS_BUCKET}.>",  # incremental runs: where the next one reads from
@@ -267,6 +271,7 @@ def service(name: str) -> Permissions:
         subscribe.append(command_subject("*", "history"))  # everyone's history queries
     if name == "runner":
         subscribe.append(ALL_PREVIEWS)  # the portal's previews, planned as `job preview`
+        subscribe.append(site_preview_subject("*", "*"))  # a site's runners: its jobs'
     if name in {"scim_endpoint", "portal"}:
         # A push answered once its run has ended, and the portal's live pages, follow
         # runs' events as people do.

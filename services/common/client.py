@@ -108,7 +108,8 @@ class Session:
             raise NotFound(f"no job {job_id!r}: `idsync job list` shows the jobs there are")
         await forget_schedules(self.nc, job_id)
         if forget_history:
-            return f"deleted with the history of {await forget(self.nc, job_id)} runs"
+            runs = await forget(self.nc, job_id, self.settings.principal)
+            return f"deleted with the history of {runs} runs"
         return "deleted"
 
     async def apply_collection(self, collection: Collection) -> bool:

@@ -42,6 +42,7 @@ from schemas.events import (
 from schemas.subjects import (
     ALL_LOGS,
     ALL_WORK,
+    JOB_EVENTS,
     JOURNAL_SUBJECTS,
     LOG_SUBJECTS,
     ROLE_EVENTS,
@@ -151,6 +152,11 @@ RECORDER = ConsumerSpec(
 RECORDER_ROLES = ConsumerSpec(
     "recorder-roles", JOURNAL, ROLE_EVENTS, max_ack_pending=1, deliver=DeliverPolicy.ALL
 )
+# Jobs deleted with their history: the recorder forgets their runs (in journal order
+# with the runs' own events: services/recorder/forget.py).
+RECORDER_JOBS = ConsumerSpec(
+    "recorder-jobs", JOURNAL, JOB_EVENTS, max_ack_pending=1, deliver=DeliverPolicy.ALL
+)
 # Collections: the workflow starts each collection run asked for, and moves one on when
 # the run of its current job ends (it reads every run event, and keeps the ends of steps).
 COLLECTIONS = ConsumerSpec(
@@ -178,6 +184,7 @@ CONSUMERS = (
     RECORDER,
     RECORDER_LOGS,
     RECORDER_ROLES,
+    RECORDER_JOBS,
 )
 
 

@@ -26,7 +26,7 @@ from services.common.bus import Bus
 from services.common.consumers import subscribe_durable
 from services.common.delivery import deliberately
 from services.common.host import Background
-from services.common.jetstream import RECORDER, RECORDER_LOGS, RECORDER_ROLES
+from services.common.jetstream import RECORDER, RECORDER_JOBS, RECORDER_LOGS, RECORDER_ROLES
 from services.common.loops import idle
 
 from .allowed import history_refusal
@@ -84,6 +84,8 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
 
     subscribe_durable(bus, RECORDER, on_event, batch_size=1, title="history")
     subscribe_durable(bus, RECORDER_ROLES, on_event, batch_size=1, title="role changes")
+    # A job deleted with its history: its runs forgotten (forget.py).
+    subscribe_durable(bus, RECORDER_JOBS, on_event, batch_size=1, title="jobs forgotten")
 
     async def on_logs(msg: NatsMessage) -> None:
         # No run bound here: what this logs is no run's line (nor sent again as one).

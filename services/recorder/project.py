@@ -21,6 +21,7 @@ from core.history import Secrets, batch_rows, secrets_of
 from core.runs import RunStory, fold
 from schemas.events import (
     Event,
+    JobHistoryForgotten,
     RoleChanged,
     RunBatchApplied,
     RunBatchDropped,
@@ -39,6 +40,7 @@ from services.common.logging import get_logger
 from services.common.stored_plans import batch_of, load_plan
 
 from .database import Database, stamp, upsert
+from .forget import forget, forgotten_at
 from .versions import Versions, planned_at, version_at
 
 log = get_logger("idsync.recorder")
@@ -62,6 +64,8 @@ class Recorder:
         needs, without reading and decoding them all again for each event."""
         self._plan: StoredPlan | None = None
         """The stored plan last read: a run's batches all come from it."""
+        self._forgotten: dict[str, int] | None = None
+        """Per job, the journal sequence its history was last forgotten at (forget.py)."""
 
     async def record(self, event: Event, seq: int, stored: datetime | None = None) -> None:
         """`stored`: when the server stored the event (its own time when not given)."""
@@ -72,9 +76,41 @@ class Recorder:
                 await self._keep(event, seq, stamp(stored or event.at))
             return
         async with self.lock:
-            await self._record(event, seq, stamp(stored or event.at))
+            if isinstance(event, JobHistoryForgotten):
+                await self._forget(event, seq, stamp(stored or event.at))
+            else:
+                await self._record(event, seq, stamp(stored or event.at))
+
+    async def _forget(self, event: JobHistoryForgotten, seq: int, stored: str) -> None:
+        """Forget the job's runs before the event (forget.py); the runs with events after
+        it are told again from those."""
+        self._events.clear()  # read again from what is committed
+        forgotten = await self._forgotten_at()
+        before = forgotten.get(event.job_id, 0)
+        async with self.db.transaction():
+            await self._keep(event, seq, stored)
+            for run_id in await forget(self.db, event.job_id, seq, before):
+                found = await self.db.fetchall(
+                    "SELECT body FROM events WHERE run_id = ? ORDER BY seq", (run_id,)
+                )
+                events = [decode_event(body) for (body,) in found]
+                if not events:
+                    continue
+                await self._tell(fold(events)[0])
+                for later in events:
+                    if isinstance(later, RunBatchApplied | RunBatchDropped):
+                        await self._batch(run_id, later.batch, events)
+        forgotten[event.job_id] = max(seq, before)
+        log.info("history of a deleted job forgotten", job_id=event.job_id, by=event.by)
+
+    async def _forgotten_at(self) -> dict[str, int]:
+        if self._forgotten is None:
+            self._forgotten = await forgotten_at(self.db)
+        return self._forgotten
 
     async def _record(self, event: Event, seq: int, stored: str) -> None:
+        if seq < (await self._forgotten_at()).get(event.job_id, 0):
+            return  # its job's history was forgotten after it (it reached us late)
         try:
             async with self.db.transaction():
                 kept = await self._keep(event, seq, stored)

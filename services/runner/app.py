@@ -15,7 +15,7 @@ from faststream.nats import NatsBroker, NatsMessage
 from schemas.event_ids import planning_dead_id, planning_failed_id
 from schemas.events import Event, RunApproved, RunBatchDropped, RunDeadLetter, RunDeliveryFailed
 from schemas.previews import PreviewReply
-from schemas.subjects import ALL_PREVIEWS
+from schemas.subjects import ALL_PREVIEWS, site_preview_subject
 from schemas.work import WorkBatch, decode_batch
 from services.common import pushed
 from services.common.bus import Bus
@@ -101,19 +101,23 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
         if isinstance(event, RunBatchDropped):
             await count_dropped(bus, event)
 
-    if not settings.site:  # a site's runners reach their site's data only
+    where = f" of site {settings.site}" if settings.site else ""
+    # Central runners answer the portal's previews, and hand a site's job's to the site's
+    # runners (previews.py), which reach their site's data only.
+    previews, queue = ALL_PREVIEWS, PREVIEWS_QUEUE
+    if settings.site:
+        previews, queue = site_preview_subject(settings.site), f"{PREVIEWS_QUEUE}-{settings.site}"
 
-        @broker.subscriber(ALL_PREVIEWS, queue=PREVIEWS_QUEUE, title="runner: previews")
-        async def on_preview(msg: NatsMessage) -> bytes:
-            principal = msg.raw_message.subject.split(".")[2]
-            with work.doing(f"previewing for {principal}"):
-                reply: PreviewReply = await answer_preview(bus, principal, msg.body)
-            return _reply_encoder.encode(reply)
+    @broker.subscriber(previews, queue=queue, title=f"runner: previews{where}")
+    async def on_preview(msg: NatsMessage) -> bytes:
+        principal = msg.raw_message.subject.split(".")[2]
+        with work.doing(f"previewing for {principal}"):
+            reply: PreviewReply = await answer_preview(bus, principal, msg.body)
+        return _reply_encoder.encode(reply)
 
     # A central runner takes every approval (and hands a site's to its queue); a site's
     # runner, its site's approvals and batches only.
     approvals, batches = site_consumers(settings.site) if settings.site else (RUNNER, WORKER)
-    where = f" of site {settings.site}" if settings.site else ""
     # One plan at a time: plans are large.
     subscribe_durable(
         bus,

@@ -70,7 +70,7 @@ async def delete_job(bus: Bus, principal: str, body: bytes) -> CommandReply:
     await bus.store.delete_job(command.job_id)
     await forget_schedules(bus.broker.connection, command.job_id)
     if command.forget_history:
-        runs = await forget_history(bus.broker.connection, command.job_id)
+        runs = await forget_history(bus.broker.connection, command.job_id, principal)
         log.info("job deleted with its history", job_id=command.job_id, runs=runs, by=principal)
         return CommandReply(ok=True, note=f"deleted with the history of {runs} runs")
     log.info("job deleted", job_id=command.job_id, by=principal)
