@@ -74,7 +74,9 @@ def test_up_serves_every_command_through_its_url_file(tmp_path: Path) -> None:
             line = tail.stdout.readline()
             assert line, f"the tail stopped before the run's end: {events}"
             events.append(json.loads(line))
-        tail.send_signal(signal.SIGINT)
+        # Stopped by SIGTERM: a SIGINT is ignored by a program started with SIGINT
+        # ignored, as pytest is when a shell runs it in the background.
+        tail.terminate()
         tail.communicate(timeout=20)
         assert events[0]["type"] == "run.requested"
         assert all(event["job_id"] == "hr-to-db" for event in events)
