@@ -159,6 +159,7 @@ async def started(
     if task.done():
         task.result()  # its error
         raise AssertionError("the services stopped before they were ready")
+    task.cancel()  # not left running into the next test
     raise AssertionError(f"the services were not ready within {timeout}s")
 
 
