@@ -75,7 +75,7 @@ class Server:
     def leaf_links(self) -> int:
         """Leaf nodes connected to this server now (its monitoring port says)."""
         url = f"http://127.0.0.1:{self.monitor_port}/leafz"
-        with urllib.request.urlopen(url, timeout=1) as answer:  # loopback only
+        with urllib.request.urlopen(url, timeout=10) as answer:  # loopback only
             return int(json.load(answer).get("leafnodes", 0))
 
     def stop(self) -> None:

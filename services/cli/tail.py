@@ -7,6 +7,7 @@ import asyncio
 import sys
 
 from schemas.subjects import JOURNAL_SUBJECTS, job_events, schedule_events
+from services.common.loops import stop_if_asked
 
 from .client import connect
 from .output import event_line
@@ -25,11 +26,13 @@ async def tail(args: argparse.Namespace) -> int:
         connect(args.settings, patient=True) as session,
         session.follow(*subjects) as queue,
     ):
-        if not args.json:
-            print(f"following {', '.join(subjects)} (Ctrl-C to stop)", file=sys.stderr)
+        # Said once the server has the subscriptions (with --json too: JSON goes to
+        # stdout), so that whoever starts a run after this line misses none of its events.
+        print(f"following {', '.join(subjects)} (Ctrl-C to stop)", file=sys.stderr, flush=True)
         connected = True
         try:
             while True:
+                stop_if_asked()  # a Ctrl-C that came with an event
                 try:
                     event = await asyncio.wait_for(queue.get(), TICK)
                 except TimeoutError:

@@ -25,6 +25,7 @@ from schemas.events import (
     tag_of,
 )
 from schemas.subjects import job_events
+from services.common.loops import stop_if_asked
 
 from .client import Session
 from .output import Progress, print_json, stats_line
@@ -49,6 +50,7 @@ async def follow_run(
         looked = time.monotonic()
         away_since: float | None = None
         while True:
+            stop_if_asked()  # a Ctrl-C that came with an event
             try:
                 event = await asyncio.wait_for(queue.get(), TICK)
             except TimeoutError:

@@ -14,7 +14,14 @@ import asyncio
 
 async def idle(seconds: float) -> None:
     """Sleep `seconds` — or, if this task has been asked to stop, stop it now."""
+    stop_if_asked()
+    await asyncio.sleep(seconds)
+
+
+def stop_if_asked() -> None:
+    """If this task has been asked to stop, stop it now: for a loop that waits on a
+    queue with `asyncio.wait_for` (an event that comes as Ctrl-C does takes the place of
+    the cancellation), before it waits again."""
     task = asyncio.current_task()
     if task is not None and task.cancelling() > 0:
         raise asyncio.CancelledError
-    await asyncio.sleep(seconds)

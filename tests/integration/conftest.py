@@ -139,6 +139,30 @@ def env_for(settings: Settings, **extra: str) -> dict[str, str]:
 
 IDSYNC = [sys.executable, "-m", "services.cli.main"]
 
+STARTING = 60.0
+"""Seconds services get to start (connect, find or make their streams): seconds on an
+idle machine, more on a loaded one."""
+
+
+async def started(
+    task: asyncio.Task[None], ready: asyncio.Event, timeout: float = STARTING
+) -> None:
+    """Until `ready` is set by the services `task` runs. A task that ends first (it could
+    not start) raises its own error at once, rather than a timeout that hides it."""
+    waiting = asyncio.create_task(ready.wait())
+    try:
+        await asyncio.wait({task, waiting}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiting.cancel()
+    if ready.is_set():
+        return
+    if task.done():
+        task.result()  # its error
+        raise AssertionError("the services stopped before they were ready")
+    task.cancel()  # not left running into the next test
+    raise AssertionError(f"the services were not ready within {timeout}s")
+
+
 RunServices = Callable[..., AbstractAsyncContextManager[None]]
 
 
@@ -152,7 +176,7 @@ def services(settings: Settings) -> RunServices:
         task = asyncio.create_task(
             run_services(names or SERVICES, settings, settings.nats_url or "", stop, ready)
         )
-        await asyncio.wait_for(ready.wait(), 20)
+        await started(task, ready)
         try:
             yield
         finally:

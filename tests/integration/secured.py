@@ -24,7 +24,7 @@ from services.common.host import run_services
 from services.common.service_names import SERVICES
 from services.common.settings import Settings
 
-from .conftest import Files
+from .conftest import Files, started
 
 APPROVAL = """\
 owners = ["alice"]
@@ -85,7 +85,7 @@ def secured_services(secure: Settings) -> Running:
         task = asyncio.create_task(
             run_services(names or SERVICES, secure, secure.nats_url or "", stop, ready)
         )
-        await asyncio.wait_for(ready.wait(), 20)
+        await started(task, ready)
         try:
             yield
         finally:

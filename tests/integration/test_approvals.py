@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from datetime import timedelta
 
 import pytest
@@ -156,7 +157,8 @@ async def test_a_scheduled_run_needs_no_approval_when_only_manual_runs_do(
 async def wait_for_listed(session: Session, run_id: str, everyone: bool = False) -> Waiting:
     """The run's entry in the approvals list, once the workflow has recorded it."""
     me = session.settings.principal
-    for _ in range(100):
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
         for entry in await waiting(session.js):
             if entry.run_id == run_id and (everyone or me in entry.approvers):
                 return entry

@@ -30,7 +30,7 @@ from services.common.jetstream import JOURNAL, WORK, WORKER
 from services.common.settings import Settings
 from tests.nats_cluster import NatsCluster, Node, cluster_log
 
-from .conftest import JOB_ID, Files, apply_files
+from .conftest import JOB_ID, Files, apply_files, started
 from .journal import events_of_run, wait_for_event
 from .test_delivery import locked
 from .test_scale_out import counted_destination, expected_rows, rows, writes_per_key
@@ -64,7 +64,7 @@ async def hosted(settings: Settings, *names: str) -> AsyncIterator[ServiceHost]:
     task = asyncio.create_task(host.run(stop, ready))
     # Ready once every stream and bucket has its three copies: a cluster just started (or
     # just back) elects their leaders first, which on a busy machine takes its time.
-    await asyncio.wait_for(ready.wait(), 120)
+    await started(task, ready, 120)
     try:
         yield host
     finally:

@@ -15,6 +15,7 @@ import pytest
 from schemas.events import (
     RunApproved,
     RunBatchApplied,
+    RunDeliveryFailed,
     RunFailed,
     RunFinished,
     RunPlanned,
@@ -27,7 +28,7 @@ from services.common.host import ServiceHost
 from services.common.jetstream import WORKER
 from services.common.settings import Settings
 
-from .conftest import JOB_ID, Files, RunServices, apply_files
+from .conftest import JOB_ID, Files, RunServices, apply_files, started
 from .journal import events_of_run, wait_for_event
 from .processes import runner_process
 from .test_flow import table
@@ -109,7 +110,9 @@ async def test_a_passing_error_is_retried_after_a_delay_not_terminated(
             planned = await wait_for_event(
                 session, lambda e: isinstance(e, RunPlanned) and e.run_id == run_id
             )
-            await asyncio.sleep(settings.retry_delay * 3)  # a failed attempt or two
+            await wait_for_event(  # a failed attempt: the lock can go
+                session, lambda e: isinstance(e, RunDeliveryFailed) and e.run_id == run_id
+            )
         end = await wait_for_event(session, lambda e: is_end(e) and e.run_id == run_id)
     assert isinstance(end, RunFinished) and end.stats.created == 30
     events = await events_of_run(session, run_id)
@@ -149,7 +152,7 @@ async def test_a_stale_pull_answer_does_not_hold_the_next_batch_for_seconds(
     stop, ready = asyncio.Event(), asyncio.Event()
     host = ServiceHost(["workflow", "runner"], settings, settings.nats_url or "")
     task = asyncio.create_task(host.run(stop, ready))
-    await asyncio.wait_for(ready.wait(), 20)
+    await started(task, ready)
     try:
         await asyncio.sleep(0.2)  # every puller is waiting on its fetch
         for subscriber, spec in host.bus.watched:
@@ -166,4 +169,6 @@ async def test_a_stale_pull_answer_does_not_hold_the_next_batch_for_seconds(
     finally:
         stop.set()
         await asyncio.wait_for(task, 30)
-    assert max(waits) < 1.0, f"batches applied {waits} s after their plan"
+    # A pull request left behind holds a batch until it expires, about 5 s: well above
+    # what a loaded machine takes between a plan and its batch.
+    assert max(waits) < 2.5, f"batches applied {waits} s after their plan"

@@ -30,7 +30,7 @@ from services.recorder.versions import planned_at, version_at
 from tests.postgresql_server import Server
 from tests.unit.test_history_retention import NOW, RUNS, SHORT, add_run, runs_in
 
-from .conftest import JOB_ID, Files, RunServices, apply_files
+from .conftest import JOB_ID, Files, RunServices, apply_files, started
 from .history import TABLES, recorded, tables, three_runs
 
 COMPARED = (*TABLES, "job_versions")
@@ -43,7 +43,7 @@ async def recorder(settings: Settings) -> AsyncIterator[None]:
     task = asyncio.create_task(
         run_services(["recorder"], settings, settings.nats_url or "", stop, ready)
     )
-    await asyncio.wait_for(ready.wait(), 20)
+    await started(task, ready)
     try:
         yield
     finally:

@@ -5,6 +5,7 @@ history.view-own (naming the job), nothing without either once roles are in forc
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import msgspec
@@ -54,12 +55,14 @@ async def test_runs_are_listed_by_the_recorder_to_who_may_see_them(
         second = await run_once(secure, "alice", OTHER)
         third = await run_once(secure, "dave", JOB_ID)
         every = HistoryQuery(what="runs")
-        for _ in range(100):  # the recorder follows the journal: it has the runs shortly
+        deadline = time.monotonic() + 60
+        while True:  # the recorder follows the journal: it has the runs shortly
             found = await history_answer(secure, "alice", every)
             if found.ok and len(found.stories) == 3:
                 stories = [msgspec.json.decode(s, type=RunStory) for s in found.stories]
                 if all(s.ended_at is not None for s in stories):
                     break
+            assert time.monotonic() < deadline, f"the recorder has not the three runs: {found}"
             await asyncio.sleep(0.1)
         answers = {
             (who, job, latest): await history_answer(

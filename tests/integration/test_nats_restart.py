@@ -22,7 +22,7 @@ from services.common.jetstream import WORK, WORKER
 from services.common.service_names import SERVICES
 from services.common.settings import Settings
 
-from .conftest import IDSYNC, JOB_ID, Files, apply_files, env_for
+from .conftest import IDSYNC, JOB_ID, Files, apply_files, env_for, started
 from .journal import wait_for_event
 from .test_delivery import locked
 from .test_flow import table
@@ -36,7 +36,7 @@ async def test_a_restarted_server_lets_the_run_complete_and_every_consumer_resum
     stop, ready = asyncio.Event(), asyncio.Event()
     url = nats_server.url
     services = asyncio.create_task(run_services(SERVICES, settings, url, stop, ready))
-    await asyncio.wait_for(ready.wait(), 20)
+    await started(services, ready)
     try:
         # The apply waits on the lock while the server goes away; then it writes the batch
         # with nobody to tell.
@@ -71,7 +71,7 @@ async def test_a_silent_work_subscription_is_restarted(
     stop, ready = asyncio.Event(), asyncio.Event()
     host = ServiceHost(SERVICES, quick, settings.nats_url or "")
     task = asyncio.create_task(host.run(stop, ready))
-    await asyncio.wait_for(ready.wait(), 20)
+    await started(task, ready)
     try:
         # Silence this process's work subscriptions the way lost pull requests would.
         for subscriber, spec in host.bus.watched:
@@ -93,7 +93,7 @@ async def all_services(settings: Settings) -> AsyncIterator[None]:
     task = asyncio.create_task(
         run_services(SERVICES, settings, settings.nats_url or "", stop, ready)
     )
-    await asyncio.wait_for(ready.wait(), 20)
+    await started(task, ready)
     try:
         yield
     finally:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import stat
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -54,7 +55,8 @@ def settings(settings: Settings, mailbox: Mailbox) -> Settings:
 
 
 async def public_key(session: Session) -> bytes:
-    for _ in range(200):
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
         if (key := await notifier_public_key(session.js)) is not None:
             return key
         await asyncio.sleep(0.05)

@@ -7,10 +7,14 @@ import asyncio
 import io
 import json
 import signal
+import time
 from collections.abc import Iterator
+from typing import Any
 
 import msgspec
 import pytest
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace import Span, SpanProcessor, TracerProvider
 
 from schemas.events import (
     RunBatchApplied,
@@ -22,12 +26,13 @@ from schemas.events import (
     is_end,
 )
 from services.cli.client import Session
+from services.common import tracing
 from services.common.deadletters import dead_letters
 from services.common.host import run_services
 from services.common.settings import Settings
 
 from ..log_capture import logged
-from .conftest import JOB_ID, Files, RunServices, apply_files
+from .conftest import JOB_ID, Files, RunServices, apply_files, started
 from .journal import wait_for_event
 from .processes import runner_process
 from .test_cli import idsync
@@ -166,7 +171,7 @@ async def test_a_full_work_queue_fails_the_run_with_the_reason(
     services = asyncio.create_task(
         run_services(["workflow", "runner"], small, settings.nats_url or "", stop, ready)
     )
-    await asyncio.wait_for(ready.wait(), 20)
+    await started(services, ready)
     try:
         with locked(files.db):  # nothing is applied: the batches stay in the queue
             run_id = await session.request_run(JOB_ID)
@@ -180,12 +185,36 @@ async def test_a_full_work_queue_fails_the_run_with_the_reason(
     assert any(isinstance(e, RunPlanned) for e in events), "every event before it is kept"
 
 
+class Applying(SpanProcessor):
+    """Counts the batches a runner in this process has begun to write: its `batch` span
+    opens once the run's state let it start, right before the provider writes."""
+
+    def __init__(self) -> None:
+        self.begun = 0
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        if span.name == "batch":
+            self.begun += 1
+
+
+@pytest.fixture
+def applying() -> Iterator[Applying]:
+    seen = Applying()
+    provider = TracerProvider()
+    provider.add_span_processor(seen)
+    tracing.install(provider)
+    yield seen
+    tracing.uninstall()
+
+
 async def test_after_a_cancel_is_acknowledged_no_new_batch_starts(
     files: Files,
     session: Session,
     settings: Settings,
     monkeypatch: pytest.MonkeyPatch,
+    applying: Applying,
 ) -> None:
+    monkeypatch.setenv("IDSYNC_SQLITE_BUSY_TIMEOUT", "60")  # batch 1 waits out the cancel
     files.write(count=100, batch_size=10)
     files.db.parent.mkdir(parents=True, exist_ok=True)
     await apply_files(session, files)
@@ -194,14 +223,14 @@ async def test_after_a_cancel_is_acknowledged_no_new_batch_starts(
     services = asyncio.create_task(
         run_services(["workflow", "runner"], one_at_a_time, settings.nats_url or "", stop, ready)
     )
-    await asyncio.wait_for(ready.wait(), 20)
+    await started(services, ready)
     try:
         with locked(files.db):  # batch 1 is being applied, waiting on the lock
             run_id = await session.request_run(JOB_ID)
-            await wait_for_event(
-                session, lambda e: isinstance(e, RunPlanned) and e.run_id == run_id
-            )
-            await asyncio.sleep(0.3)
+            deadline = time.monotonic() + 30
+            while applying.begun < 1:
+                assert time.monotonic() < deadline, "the runner never began batch 1"
+                await asyncio.sleep(0.05)
             cancelled = await idsync(settings, "run", "cancel", run_id, "--reason", "wrong file")
             assert cancelled.returncode == 0, cancelled.stderr
         end = await wait_for_event(session, lambda e: is_end(e) and e.run_id == run_id)
@@ -247,10 +276,8 @@ async def test_a_runner_stopped_without_a_goodbye_is_reported_and_its_work_redel
                 await wait_for_event(
                     session, lambda e: isinstance(e, RunPlanned) and e.run_id == run_id
                 )
-                await asyncio.sleep(0.5)
-                listed = json.loads((await idsync(settings, "runner", "list", "--json")).stdout)
+                listed = await working_on(settings, "batch 1")
                 assert [r["runner_id"] for r in listed] == ["frozen"]
-                assert any("batch 1" in w for w in listed[0]["working"])
                 frozen.send_signal(signal.SIGSTOP)  # no goodbye, no more heartbeats
                 await asyncio.sleep(1.5)
             silent = json.loads((await idsync(settings, "runner", "list", "--json")).stdout)
@@ -264,6 +291,17 @@ async def test_a_runner_stopped_without_a_goodbye_is_reported_and_its_work_redel
     applied = [e for e in await session.journal() if isinstance(e, RunBatchApplied)]
     assert {e.runner for e in applied} == {"rescuer"}, "the frozen runner's batch went back"
     assert len(table(files.db)) == 40
+
+
+async def working_on(settings: Settings, what: str, timeout: float = 30) -> list[Any]:
+    """`idsync runner list --json`, once a runner's heartbeat says it works on `what`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        listed: list[Any] = json.loads((await idsync(settings, "runner", "list", "--json")).stdout)
+        if any(what in w for r in listed for w in r["working"]):
+            return listed
+        assert time.monotonic() < deadline, f"no runner said it works on {what}: {listed}"
+        await asyncio.sleep(0.1)
 
 
 async def test_no_dead_letters_is_said_plainly(settings: Settings, session: Session) -> None:

@@ -106,7 +106,7 @@ async def test_the_events_of_a_job_arrive_as_server_sent_events(
                                 return
 
             listening = asyncio.create_task(listen())
-            await asyncio.wait_for(following.wait(), 10)
+            await asyncio.wait_for(following.wait(), 30)
             asked = await alice.send("POST", "/api/runs", json={"job": JOB_ID})
             run_id = asked.json()["run_id"]
             await asyncio.wait_for(listening, 60)

@@ -24,9 +24,9 @@ def test_up_starts_the_portal_when_a_port_is_set(tmp_path: Path) -> None:
     up = subprocess.Popen([*IDSYNC, "up"], env=env, stdout=subprocess.DEVNULL, stderr=log.open("w"))
     try:
         url_file = home / "portal.url"
-        for _ in range(400):
-            if url_file.exists() and (home / "nats.url").exists():
-                break
+        deadline = time.monotonic() + 60
+        while not (url_file.exists() and (home / "nats.url").exists()):
+            assert time.monotonic() < deadline, log.read_text()
             time.sleep(0.05)
         url = url_file.read_text().strip()
         assert url.startswith("http://127.0.0.1:")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
@@ -35,6 +36,7 @@ from services.common.host import run_services
 from services.common.service_names import SERVICES
 from services.common.settings import Settings
 
+from .conftest import started
 from .ldap_helpers import define
 from .secured import Running, person
 
@@ -81,11 +83,11 @@ async def endpoint(settings: Settings) -> AsyncIterator[str]:
     stop, ready = asyncio.Event(), asyncio.Event()
     names = (*SERVICES, "scim_endpoint")
     task = asyncio.create_task(run_services(names, settings, settings.nats_url or "", stop, ready))
-    await asyncio.wait_for(ready.wait(), 20)
+    await started(task, ready)
     try:
-        for _ in range(100):
-            if (settings.home / "scim.url").is_file():
-                break
+        deadline = time.monotonic() + 30
+        while not (settings.home / "scim.url").is_file():
+            assert time.monotonic() < deadline, "the SCIM endpoint wrote no scim.url"
             await asyncio.sleep(0.05)
         yield (settings.home / "scim.url").read_text().strip()
     finally:

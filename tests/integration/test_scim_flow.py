@@ -4,12 +4,12 @@ of 429s, and a service without PATCH."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import csv
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -30,6 +30,7 @@ from services.common.people import people, write_csv
 from services.common.reading import run_events
 from services.providers import check_reachable, open_provider
 from services.providers.base import Layout
+from services.providers.scim import connection as scim_connection
 from tests.scim_server import TOKEN, ScimServer, ThrottlingProxy, client, resources
 
 from .conftest import RunServices
@@ -408,20 +409,37 @@ class TokenServer:
         self.server.server_close()
 
 
+class StoppedClock:
+    """The `time` module as the SCIM connection sees it, its monotonic clock moved by
+    the test alone: a token's second of validity lasts however slow the machine is."""
+
+    def __init__(self) -> None:
+        self.now = time.monotonic()
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+
 async def test_oauth_client_credentials_give_the_bearer_token_until_it_expires(
     scim_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seed(scim_url, 2)
     tokens = TokenServer()
     monkeypatch.setenv("IDSYNC_TEST_SCIM_SECRET", "s3cret")
+    clock = StoppedClock()
+    monkeypatch.setattr(scim_connection, "time", clock)
     try:
         secret = SecretRef(env="IDSYNC_TEST_SCIM_SECRET")
         oauth = ScimOAuth(token_url=tokens.url, client_id="idsync", client_secret=secret)
         said = await check_reachable(ScimConnection(id="s", url=scim_url, oauth=oauth))
         assert said.startswith(f"{scim_url}: 2 User") and tokens.asked == 1
+        clock.now += 0.9
         await check_reachable(ScimConnection(id="s", url=scim_url, oauth=oauth))
         assert tokens.asked == 1  # kept while it is valid (31 s, less a 30 s margin)
-        await asyncio.sleep(1.1)
+        clock.now += 0.2
         await check_reachable(ScimConnection(id="s", url=scim_url, oauth=oauth))
         assert tokens.asked == 2
         monkeypatch.setenv("IDSYNC_TEST_SCIM_SECRET", "wrong")

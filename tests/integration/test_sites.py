@@ -34,7 +34,7 @@ from services.common.service_names import SERVICES
 from services.common.settings import Settings
 from tests.nats_sites import DOMAIN, Site
 
-from .conftest import CONNECTIONS, JOB_ID, Files, apply_files
+from .conftest import CONNECTIONS, JOB_ID, Files, apply_files, started
 from .history import recorded
 from .journal import events_of_run, wait_for_event
 from .secured import Running, person
@@ -76,7 +76,7 @@ async def hosted(settings: Settings, *names: str) -> AsyncIterator[ServiceHost]:
     stop, ready = asyncio.Event(), asyncio.Event()
     host = ServiceHost(names, settings, settings.nats_url or "")
     task = asyncio.create_task(host.run(stop, ready))
-    await asyncio.wait_for(ready.wait(), 60)
+    await started(task, ready)
     try:
         yield host
     finally:
@@ -205,7 +205,7 @@ async def test_under_users_the_workflow_makes_a_sites_queues_and_its_runner_uses
             run_services(["runner"], in_branch, secure.nats_url or "", stop, ready)
         )
         try:
-            await asyncio.wait_for(ready.wait(), 30)
+            await started(task, ready)
             end = await wait_for_event(alice, lambda e: is_end(e) and e.run_id == run_id, 60)
             events = await events_of_run(alice, run_id)
         finally:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -23,7 +24,7 @@ from services.common.embedded import EmbeddedNats
 from services.common.host import run_services
 from services.common.settings import Settings
 
-from .conftest import JOB_ID, Files, RunServices, apply_files
+from .conftest import JOB_ID, Files, RunServices, apply_files, started
 from .test_flow import run_job
 
 
@@ -46,9 +47,14 @@ async def test_a_run_is_one_trace_across_the_services(
 ) -> None:
     files.write(count=120, batch_size=50)
     await apply_files(session, files)
+    handled = f"idsync.run.finished.{JOB_ID} process"
     async with services():
         end = await run_job(session)
-        await asyncio.sleep(0.5)  # the recorder and the notifier handle run.finished too
+        # The recorder, the notifier and the workflow's steps handle run.finished too.
+        deadline = time.monotonic() + 30
+        while len(named(spans.get_finished_spans(), handled)) < 3:
+            assert time.monotonic() < deadline, "run.finished was not handled three times"
+            await asyncio.sleep(0.05)
     found = spans.get_finished_spans()
     plan, batches, calls = (
         named(found, "plan"),
@@ -86,7 +92,7 @@ async def test_a_run_is_one_trace_across_the_services(
     for subject in (f"idsync.run.approved.{JOB_ID}", f"idsync.work.{JOB_ID}"):
         assert f"{subject} process" in names, subject
     # run.finished handled by the recorder, the notifier and the workflow's steps.
-    assert len(named(found, f"idsync.run.finished.{JOB_ID} process")) >= 3
+    assert len(named(found, handled)) >= 3
     # The trace starts where the run was asked for: the command the workflow received
     # (the command line sends no trace context: FastStream opens the trace there).
     (root,) = [span for span in found if span.context.trace_id == trace and span.parent is None]
@@ -138,7 +144,7 @@ async def test_traces_go_to_the_otlp_endpoint_named(
     task = asyncio.create_task(
         run_services(("workflow", "runner"), traced, nats_server.url, stop, ready)
     )
-    await asyncio.wait_for(ready.wait(), 20)
+    await started(task, ready)
     try:
         end = await run_job(session)
     finally:

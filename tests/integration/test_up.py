@@ -37,9 +37,10 @@ def test_up_serves_every_command_through_its_url_file(tmp_path: Path) -> None:
     tail = None
     try:
         url_file = home / "nats.url"
-        for _ in range(200):
-            if url_file.exists():
-                break
+        deadline = time.monotonic() + 60
+        while not url_file.exists():
+            assert up.poll() is None, (tmp_path / "up.log").read_text()
+            assert time.monotonic() < deadline, "no URL file within 60 s"
             time.sleep(0.05)
         assert url_file.read_text().startswith("nats://127.0.0.1:")
         second = idsync(home, "up")
@@ -58,18 +59,27 @@ def test_up_serves_every_command_through_its_url_file(tmp_path: Path) -> None:
             [*IDSYNC, "tail", "--json"],
             env=plain_env(home),
             stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
             text=True,
         )
-        time.sleep(1.0)  # the tail subscribes before the run starts
+        assert tail.stderr is not None and tail.stdout is not None
+        # Said once the server has its subscriptions: the run's first event comes after.
+        assert tail.stderr.readline().startswith("following ")
         run = idsync(home, "job", "run", "hr-to-db", "--wait")
         assert run.returncode == 0, run.stderr
         assert "12 created" in run.stdout
-        tail.send_signal(signal.SIGINT)
-        lines = tail.communicate(timeout=20)[0].splitlines()
-        kinds = [json.loads(line)["type"] for line in lines]
-        assert kinds[0] == "run.requested" and kinds[-1] == "run.finished"
-        assert all(json.loads(line)["job_id"] == "hr-to-db" for line in lines)
+        # Up to the run's end, which the tail may print after --wait has returned.
+        events: list[dict[str, str]] = []
+        while not events or events[-1]["type"] != "run.finished":
+            line = tail.stdout.readline()
+            assert line, f"the tail stopped before the run's end: {events}"
+            events.append(json.loads(line))
+        # Stopped by SIGTERM: a SIGINT is ignored by a program started with SIGINT
+        # ignored, as pytest is when a shell runs it in the background.
+        tail.terminate()
+        tail.communicate(timeout=20)
+        assert events[0]["type"] == "run.requested"
+        assert all(event["job_id"] == "hr-to-db" for event in events)
     finally:
         if tail is not None and tail.poll() is None:
             tail.kill()
