@@ -98,7 +98,7 @@ def _group(file: ExcelFile, layout: Layout, mode: str, mark: RowMark) -> _Group:
 
 def _write_all(file: ExcelFile, layout: Layout, mode: str, batches: list[_Pending]) -> None:
     """One write of the batches' changes, in order; each batch learns its errors."""
-    from . import inplace, replace
+    from . import inplace, replace, staging
 
     merged: list[Prepared] = []
     owner: list[tuple[_Pending, int]] = []
@@ -109,6 +109,7 @@ def _write_all(file: ExcelFile, layout: Layout, mode: str, batches: list[_Pendin
     write = replace.rewrite if mode == "replace" else inplace.update
     try:
         with locked(file.path.parent):
+            staging.fold(file.path)  # batches staged before these, written first
             errors = write(file, layout, merged)
         for at, error in errors.items():
             batch, place = owner[at]
