@@ -159,7 +159,7 @@ def _writes(staged: Iterable[Staged]) -> Iterator[tuple[Target, list[Prepared]]]
     one does — a key deleted and then created again (one by one, its row moves to the end),
     or another target on the same sheet in between."""
     segments: list[_Segment] = []
-    for batch in staged:
+    for number, batch in enumerate(staged):
         same = next((s for s in reversed(segments) if s.target == batch.target), None)
         if same is not None:
             after = segments[segments.index(same) + 1 :]
@@ -170,7 +170,7 @@ def _writes(staged: Iterable[Staged]) -> Iterator[tuple[Target, list[Prepared]]]
             same = _Segment(batch.target)
             segments.append(same)
         for change in batch.changes:
-            same.changes.append(Prepared(len(same.changes), *_fields(change)))
+            same.changes.append(Prepared(len(same.changes), *_fields(change), batch=number))
             if change.action == "delete":
                 same.deleted.add(change.key)
     for segment in segments:

@@ -102,10 +102,10 @@ def _write_all(file: ExcelFile, layout: Layout, mode: str, batches: list[_Pendin
 
     merged: list[Prepared] = []
     owner: list[tuple[_Pending, int]] = []
-    for batch in batches:
+    for number, batch in enumerate(batches):
         for change in batch.changes:
             owner.append((batch, change.at))
-            merged.append(dataclasses.replace(change, at=len(merged)))
+            merged.append(dataclasses.replace(change, at=len(merged), batch=number))
     write = replace.rewrite if mode == "replace" else inplace.update
     try:
         with locked(file.path.parent):
