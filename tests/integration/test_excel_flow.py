@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import shutil
+import signal
 import sqlite3
 import subprocess
 from datetime import datetime
@@ -18,7 +19,7 @@ import openpyxl
 import pytest
 from openpyxl.styles import Font
 
-from schemas.events import RunFinished
+from schemas.events import RunFinished, is_end
 from services.cli.client import Session
 from services.cli.watch import follow_run
 from services.common.people import FIELDS, people, write_csv
@@ -27,7 +28,9 @@ from tests.excel_files import read_file
 from tests.ldap_server import ADMIN_PASSWORD, Slapd
 
 from .conftest import IDSYNC, RunServices, env_for
+from .journal import wait_for_event
 from .ldap_helpers import define, entries
+from .processes import runner_process
 
 Person = dict[str, str]
 
@@ -211,6 +214,44 @@ async def test_a_table_into_a_workbook_then_nothing_then_only_what_changed(
     assert written["N1"] == ["Nia", "Sales", "staff", None]
     kept: Any = openpyxl.load_workbook(out)
     assert kept.sheetnames == ["Notes", "People"] and kept["Notes"]["A1"].value == "kept"
+
+
+@pytest.mark.parametrize("mode", ["replace", "update"])
+async def test_a_runner_killed_between_batches_leaves_the_workbook_whole_until_the_run_ends(
+    tmp_path: Path, session: Session, services: RunServices, settings: Settings, mode: str
+) -> None:
+    """The batches a runner acknowledged are staged beside the workbook, which changes only
+    when the run ends: killed after the third, the workbook is as it was; the runner that
+    takes over ends the run, and every row is written once."""
+    folder = tmp_path / "job"
+    rows = people(200)
+    job = await define(session, folder, connections(folder), SQLITE_TO_EXCEL.format(mode=mode))
+    db, out = folder / "data" / "directory.db", folder / "data" / "out.xlsx"
+    seed_table(db, rows)
+    notes: Any = openpyxl.Workbook()
+    notes.active.title = "Notes"
+    notes.active["A1"] = "kept"
+    notes.save(out)
+    before = out.read_bytes()
+    async with services("workflow"):
+        with runner_process(settings, "doomed", IDSYNC_FAILPOINTS="after-record:3") as doomed:
+            run_id = await session.request_run(job)
+            assert await asyncio.to_thread(doomed.wait, 60) == -signal.SIGKILL
+        assert out.read_bytes() == before
+        assert len(list((out.parent / ".out.xlsx.staged").glob("*.json"))) >= 3
+        with runner_process(settings, "survivor"):
+            end = await wait_for_event(session, lambda e: is_end(e) and e.run_id == run_id, 120)
+    assert isinstance(end, RunFinished), end
+    assert (end.stats.created, end.stats.failed) == (200, 0)
+    written = sheet_rows(out)
+    assert sorted(written) == sorted(r["employee_id"] for r in rows)
+    assert written[rows[3]["employee_id"]] == [
+        rows[3]["first_name"],
+        rows[3]["department"],
+        rows[3]["groups"],
+        "=1+1",
+    ]
+    assert sorted(p.name for p in out.parent.iterdir()) == ["directory.db", "out.xlsx"]
 
 
 EXCEL_TO_LDAP = """\
