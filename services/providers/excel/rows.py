@@ -10,7 +10,8 @@ twice leaves the sheet as once.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+
+import msgspec
 
 from schemas.jobs import RowMark
 from schemas.plan import Change
@@ -25,9 +26,8 @@ Key = tuple[str, ...]
 ACTIONS = ("create", "update", "delete", "disable", "enable")
 
 
-@dataclass(frozen=True)
-class Prepared:
-    """One change, its values as cell texts."""
+class Prepared(msgspec.Struct, frozen=True, array_like=True):
+    """One change, its values as cell texts (as staged, too: staging.py)."""
 
     at: int
     """Its place in the batch."""

@@ -170,15 +170,12 @@ def _writes(staged: Iterable[Staged]) -> Iterator[tuple[Target, list[Prepared]]]
             same = _Segment(batch.target)
             segments.append(same)
         for change in batch.changes:
-            same.changes.append(Prepared(len(same.changes), *_fields(change), batch=number))
+            at = len(same.changes)
+            same.changes.append(msgspec.structs.replace(change, at=at, batch=number))
             if change.action == "delete":
                 same.deleted.add(change.key)
     for segment in segments:
         yield segment.target, segment.changes
-
-
-def _fields(change: Prepared) -> tuple[str, Key, dict[str, str], dict[str, str]]:
-    return change.action, change.key, change.match, change.values
 
 
 def _overlap(a: Target, b: Target) -> bool:
