@@ -22,7 +22,7 @@ from core.checks.intervals import parse_interval
 from core.engine.context import MappingContext
 from core.engine.mapping import compile_mapping
 from core.engine.passwords import PasswordSpec
-from core.errors import PERMANENT
+from core.errors import PERMANENT, NotFound
 from schemas.event_ids import (
     batch_applied_id,
     batch_dead_id,
@@ -266,13 +266,18 @@ async def give_up(bus: Bus, batch: WorkBatch, error: BaseException) -> None:
     await bus.runs.change(batch.run_id, dead)
 
 
-async def finish_writes(bus: Bus, job: Job) -> None:
-    """A run that ended before its last batch: what its batches staged is written now (a
-    failure only said: whatever reads or writes the destination next writes them)."""
+async def finish_writes(bus: Bus, job: Job, *, quietly: bool = True) -> None:
+    """Have the destination write what the run's batches staged (`quietly`, for a run that
+    ended before its last batch: a failure is only said, and whatever reads or writes the
+    destination next writes them)."""
     try:
         connection = await bus.store.connection(job.destination.connection)
         await finish_by_type(job, connection)
+    except NotFound as error:  # the connection deleted meanwhile: nothing to write through
+        log.warning("staged changes not written yet", error=str(error))
     except Exception as error:
+        if not quietly:
+            raise
         log.warning("staged changes not written yet", error=str(error) or repr(error))
 
 
@@ -292,8 +297,7 @@ async def _advance(bus: Bus, batch: WorkBatch, state: RunState, runner_id: str =
     # The staged batches written first: the run is finished when its changes are in place.
     # A crash after comes back here (the batch delivered again) and writes nothing twice.
     try:
-        connection = await bus.store.connection(job.destination.connection)
-        await finish_by_type(job, connection)
+        await finish_writes(bus, job, quietly=False)
     except PERMANENT as error:
         reason = f"the run's changes could not be written at its end: {error}"
         log.error("run failed", reason=reason)

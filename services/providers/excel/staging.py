@@ -101,8 +101,8 @@ def stage(
             rows = known.rows(journal, file, target, keys)
             errors, applied, after = rows.settled(prepared)
             if after.total > max(rows.total, MAX_ROWS):
-                shown = file.sheet or "the sheet"
-                raise WriteFailed(f"{file.where()}: {shown} has Excel's {MAX_ROWS:,} rows: full")
+                where = file.where(file.sheet) if file.sheet else file.where()
+                raise WriteFailed(f"{where}: the sheet has Excel's {MAX_ROWS:,} rows: full")
             name = journal.add(Staged(target, applied, errors), digest)
             known.sheets[_sheet_of(target)] = after
             known.seen.append(name)
@@ -135,6 +135,8 @@ def fold(path: Path) -> None:
         journal.tidy()
         return
     for target, changes in _writes(journal.load(name) for name in names):
+        if not changes:  # its batches' changes all failed when staged
+            continue
         file = ExcelFile.at(path, target.sheet, target.header_row)
         write = replace.rewrite if target.mode == "replace" else inplace.update
         errors = write(file, target.layout, changes)
