@@ -11,8 +11,9 @@ sheet's dimension), then times, on the same machine in the same run:
   first run     the idsync run into SQLite (request → finished, through NATS and the
                 services): every record read, planned, batched and written
   back          the SQLite table into a new workbook (mode replace, batch_size 100,000:
-                batches are cut at 512 KiB), next to openpyxl's write-only workbook of
-                the same rows
+                batches are cut at 512 KiB; each is staged beside the workbook and the
+                workbook written once, at the run's end), next to openpyxl's write-only
+                workbook of the same rows, and the services' peak memory after it
 and the peak memory (VmHWM) of the services' process on a first run of the workbook and
 of one a tenth its size, each in fresh services, and of the provider's read alone, in a
 process of its own, at both sizes. `make bench` runs it with 10,000 rows.
@@ -218,6 +219,8 @@ class Runs:
     back: float | None = None
     """Seconds of the table's first run into a new workbook (mode replace)."""
     back_batches: int = 0
+    back_peak: float = 0.0
+    """The services' peak memory (MiB) after the run into the workbook."""
 
 
 async def first_run(folder: Path, *, back: bool = False) -> Runs:
@@ -239,16 +242,17 @@ async def first_run(folder: Path, *, back: bool = False) -> Runs:
         await asyncio.sleep(1.0)  # the services' start-up is not counted
         seconds, end, _ = await timed_run(settings, "bench")
         peak = peak_rss_mib(services.pid)
-        written, batches = None, 0
+        written, batches, back_peak = None, 0, 0.0
         if back:
             written, wrote, batches = await timed_run(settings, "back")
             assert wrote.stats.created == end.stats.created, wrote.stats
+            back_peak = peak_rss_mib(services.pid)
     finally:
         if services is not None:
             services.send_signal(signal.SIGTERM)
             services.wait(30)
         nats.stop()
-    return Runs(seconds, end, peak, written, batches)
+    return Runs(seconds, end, peak, written, batches, back_peak)
 
 
 async def main(count: int) -> None:
@@ -286,6 +290,7 @@ async def main(count: int) -> None:
     assert back is not None
     line("idsync first run into the workbook", back, count)
     print(f"{'':46}= {back / writing:.2f}x openpyxl")
+    print(f"  the services' peak memory after it: {runs[count].back_peak:.0f} MiB")
     print("peak memory (VmHWM):")
     for n in (small, count):
         services, alone = runs[n].peak, reads[n]

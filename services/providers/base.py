@@ -15,7 +15,8 @@ not raised, and the other changes of the batch are still applied.
 
 Optional: `rereadable = True` says reading this side again is cheap (a file, a local
 table), so large plans read the destination twice instead of holding it (planning/low_memory.py);
-`ChangeReader` below is what incremental runs need of a source; `KeyReader` lets a run
+`ChangeReader` below is what incremental runs need of a source; `Staging` lets a
+destination write a run's batches together; `KeyReader` lets a run
 scoped to some keys read only their records. `source_fields()`
 (after `open`) names every field a source's records can have, where the source knows
 them (a header, a table's columns): a job mapping a field not among them fails before
@@ -125,6 +126,21 @@ class ChangeReader(Protocol):
         """Once `read_changed` has been read to the end: where the next run starts from
         (None: nothing was seen, keep the one there was)."""
         ...
+
+
+@runtime_checkable
+class Staging(Protocol):
+    """Optional: a destination that every write rewrites whole (a workbook) stages a run's
+    batches instead of applying each one, and writes them together when the run ends.
+
+    `stage` keeps the batch durably before it returns (so it may be acknowledged) and
+    gives the outcomes `apply` would give; staging a batch again changes nothing twice.
+    `finish` writes every batch staged (the runner calls it when a run ends, however it
+    ends). Reading the side, or applying to it directly, writes what is staged first."""
+
+    async def stage(self, changes: list[Change]) -> list[Outcome]: ...
+
+    async def finish(self) -> None: ...
 
 
 @runtime_checkable

@@ -6,7 +6,9 @@ once, by compare-and-set, with its statistics. So a batch delivered again — it
 died after writing, before acknowledging — changes nothing twice and counts once. The
 statistics count records, each once (outcomes.py).
 The runner whose update completes a phase puts the next phase on the work queue; the
-one whose update completes the last phase publishes `run.finished`.
+one whose update completes the last phase publishes `run.finished`, once destinations
+that stage a run's batches (a workbook: providers/base.Staging) have written them; a run
+that ends otherwise has them written too (`finish_writes`).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from core.checks.intervals import parse_interval
 from core.engine.context import MappingContext
 from core.engine.mapping import compile_mapping
 from core.engine.passwords import PasswordSpec
-from core.errors import PERMANENT
+from core.errors import PERMANENT, NotFound
 from schemas.event_ids import (
     batch_applied_id,
     batch_dead_id,
@@ -53,7 +55,7 @@ from .absences import advance_watermark, remember
 from .hooks import hooks_of, shutdown
 from .outcomes import Ledger, count_batch, record_errors
 from .passwords import passwords_of, sealed_passwords, with_passwords
-from .planning.sides import apply_by_type
+from .planning.sides import apply_by_type, finish_by_type
 from .plans import publish_phase
 from .reasons import publish_rest
 from .run import seconds_since
@@ -72,10 +74,13 @@ async def apply_batch(batch: WorkBatch, attempt: int, bus: Bus, runner_id: str) 
             batch=batch.number,
             state=state.state if state else None,
         )
+        if state is not None and state.ended and found is not None:
+            await finish_writes(bus, found)
         return
     if batch.number not in state.done:
         job = found or await bus.store.job(batch.job_id)  # none: the job's error, as ever
         if await timed_out(bus, job, batch.run_id, state):
+            await finish_writes(bus, job)
             return
         try:
             with (
@@ -94,6 +99,7 @@ async def apply_batch(batch: WorkBatch, attempt: int, bus: Bus, runner_id: str) 
             reason = f"batch {batch.number} of {sum(state.phases)} not applied: {error}"
             log.error("run failed", reason=reason)
             await fail_run(bus, batch.run_id, batch.job_id, reason)
+            await finish_writes(bus, job)
             return
         failpoint("after-write")
         metrics.applied(batch.job_id, batch.changes, errors)
@@ -260,17 +266,45 @@ async def give_up(bus: Bus, batch: WorkBatch, error: BaseException) -> None:
     await bus.runs.change(batch.run_id, dead)
 
 
+async def finish_writes(bus: Bus, job: Job, *, quietly: bool = True) -> None:
+    """Have the destination write what the run's batches staged (`quietly`, for a run that
+    ended before its last batch: a failure is only said, and whatever reads or writes the
+    destination next writes them)."""
+    try:
+        connection = await bus.store.connection(job.destination.connection)
+        await finish_by_type(job, connection)
+    except NotFound as error:  # the connection deleted meanwhile: nothing to write through
+        log.warning("staged changes not written yet", error=str(error))
+    except Exception as error:
+        if not quietly:
+            raise
+        log.warning("staged changes not written yet", error=str(error) or repr(error))
+
+
 async def _advance(bus: Bus, batch: WorkBatch, state: RunState, runner_id: str = "") -> None:
     """Start the next phase, or end the run, when this batch's phase is complete."""
-    if state.ended or not state.phase_done(batch.phase):
+    if state.ended:
+        if (job := await bus.store.find_job(batch.job_id)) is not None:
+            await finish_writes(bus, job)
+        return
+    if not state.phase_done(batch.phase):
         return
     if not state.all_done:
         await publish_phase(bus, await load_plan(bus, batch.run_id), state)
         return
     totals = state.applied.add(state.planned)
+    job = await bus.store.job(batch.job_id)
+    # The staged batches written first: the run is finished when its changes are in place.
+    # A crash after comes back here (the batch delivered again) and writes nothing twice.
+    try:
+        await finish_writes(bus, job, quietly=False)
+    except PERMANENT as error:
+        reason = f"the run's changes could not be written at its end: {error}"
+        log.error("run failed", reason=reason)
+        await fail_run(bus, batch.run_id, batch.job_id, reason)
+        return
     # Before run.finished, so that a run asked for once this one is seen to end reads from
     # the new watermark; a crash in between comes back here and writes the same again.
-    job = await bus.store.job(batch.job_id)
     await advance_watermark(Memory(bus.js), job, batch.run_id, state, totals)
     # Published before the state says so: if this runner dies in between, the batch comes
     # back and this runs again; the event's id makes the second publish a duplicate.

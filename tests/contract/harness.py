@@ -14,6 +14,7 @@ import re
 import sqlite3
 import sys
 import types
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import ClassVar, Generic, Literal, TypeVar
 
@@ -35,7 +36,7 @@ from schemas.jobs import Endpoint
 from schemas.plan import Action, Change
 from schemas.values import Record, Value, as_text
 from services.providers import open_provider
-from services.providers.base import Layout, Provider
+from services.providers.base import Layout, Outcome, Provider, Staging
 from tests.ad_server import ADMIN, URL, Samba
 from tests.ad_server import ADMIN_PASSWORD as AD_PASSWORD
 from tests.contract.renamed import Renamed
@@ -157,6 +158,51 @@ class ExcelReplaceHarness(ExcelHarness):
 
     name = "excel-replace"
     mode = "replace"
+
+
+class StagedExcel:
+    """The Excel provider as the runner drives it: each batch staged beside the workbook
+    (`stage`), then written by the end of the run (`finish`)."""
+
+    def __init__(self, provider: Provider) -> None:
+        assert isinstance(provider, Staging)
+        self.provider = provider
+        self.staging: Staging = provider
+
+    async def open(self, *, write: bool) -> None:
+        await self.provider.open(write=write)
+
+    def read(self, batch_size: int) -> AsyncIterator[list[Record]]:
+        return self.provider.read(batch_size)
+
+    def canonical(self, record: Record) -> Record:
+        return self.provider.canonical(record)
+
+    async def apply(self, changes: list[Change]) -> list[Outcome]:
+        outcomes = await self.staging.stage(changes)
+        await self.staging.finish()
+        return outcomes
+
+    async def close(self) -> None:
+        await self.provider.close()
+
+
+class ExcelStagedHarness(ExcelHarness):
+    """The sheet written in place, each batch staged and written at the run's end."""
+
+    name = "excel-staged"
+
+    def make(self, layout: Layout) -> Provider:
+        return StagedExcel(super().make(layout))
+
+
+class ExcelReplaceStagedHarness(ExcelReplaceHarness):
+    """The sheet written anew, each batch staged and written at the run's end."""
+
+    name = "excel-replace-staged"
+
+    def make(self, layout: Layout) -> Provider:
+        return StagedExcel(super().make(layout))
 
 
 class SqliteHarness(ProviderHarness):
@@ -509,6 +555,8 @@ HARNESSES: list[type[ProviderHarness]] = [
     CsvHarness,
     ExcelHarness,
     ExcelReplaceHarness,
+    ExcelStagedHarness,
+    ExcelReplaceStagedHarness,
     SqliteHarness,
     PostgresqlHarness,
     MysqlHarness,

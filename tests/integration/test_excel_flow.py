@@ -8,26 +8,33 @@ from __future__ import annotations
 import asyncio
 import csv
 import shutil
+import signal
 import sqlite3
 import subprocess
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import openpyxl
 import pytest
 from openpyxl.styles import Font
 
-from schemas.events import RunFinished
+from schemas.events import RunBatchApplied, RunCancelled, RunFinished, RunPlanned, is_end
 from services.cli.client import Session
 from services.cli.watch import follow_run
+from services.common.host import run_services
 from services.common.people import FIELDS, people, write_csv
 from services.common.settings import Settings
+from services.providers.file_lock import locked
 from tests.excel_files import read_file
 from tests.ldap_server import ADMIN_PASSWORD, Slapd
 
 from .conftest import IDSYNC, RunServices, env_for
+from .journal import wait_for_event
 from .ldap_helpers import define, entries
+from .processes import runner_process
+from .test_cli import idsync
 
 Person = dict[str, str]
 
@@ -211,6 +218,87 @@ async def test_a_table_into_a_workbook_then_nothing_then_only_what_changed(
     assert written["N1"] == ["Nia", "Sales", "staff", None]
     kept: Any = openpyxl.load_workbook(out)
     assert kept.sheetnames == ["Notes", "People"] and kept["Notes"]["A1"].value == "kept"
+
+
+@pytest.mark.parametrize("mode", ["replace", "update"])
+async def test_a_runner_killed_between_batches_leaves_the_workbook_whole_until_the_run_ends(
+    tmp_path: Path, session: Session, services: RunServices, settings: Settings, mode: str
+) -> None:
+    """The batches a runner acknowledged are staged beside the workbook, which changes only
+    when the run ends: killed after the third, the workbook is as it was; the runner that
+    takes over ends the run, and every row is written once."""
+    folder = tmp_path / "job"
+    rows = people(200)
+    job = await define(session, folder, connections(folder), SQLITE_TO_EXCEL.format(mode=mode))
+    db, out = folder / "data" / "directory.db", folder / "data" / "out.xlsx"
+    seed_table(db, rows)
+    notes: Any = openpyxl.Workbook()
+    notes.active.title = "Notes"
+    notes.active["A1"] = "kept"
+    notes.save(out)
+    before = out.read_bytes()
+    async with services("workflow"):
+        with runner_process(settings, "doomed", IDSYNC_FAILPOINTS="after-record:3") as doomed:
+            run_id = await session.request_run(job)
+            assert await asyncio.to_thread(doomed.wait, 60) == -signal.SIGKILL
+        assert out.read_bytes() == before
+        assert len(list((out.parent / ".out.xlsx.staged").glob("*.json"))) >= 3
+        with runner_process(settings, "survivor"):
+            end = await wait_for_event(session, lambda e: is_end(e) and e.run_id == run_id, 120)
+    assert isinstance(end, RunFinished), end
+    assert (end.stats.created, end.stats.failed) == (200, 0)
+    written = sheet_rows(out)
+    assert sorted(written) == sorted(r["employee_id"] for r in rows)
+    assert written[rows[3]["employee_id"]] == [
+        rows[3]["first_name"],
+        rows[3]["department"],
+        rows[3]["groups"],
+        "=1+1",
+    ]
+    assert sorted(p.name for p in out.parent.iterdir()) == ["directory.db", "out.xlsx"]
+
+
+async def test_a_cancelled_run_writes_the_batches_it_acknowledged(
+    tmp_path: Path, session: Session, settings: Settings
+) -> None:
+    """Cancelled while its first batch waits for the workbook's folder, the run ends with
+    that batch written (it was acknowledged) and nothing else, nothing left staged."""
+    folder = tmp_path / "job"
+    rows = people(200)
+    job = await define(session, folder, connections(folder), SQLITE_TO_EXCEL.format(mode="update"))
+    db, out = folder / "data" / "directory.db", folder / "data" / "out.xlsx"
+    seed_table(db, rows)
+    one_at_a_time = msgspec.structs.replace(settings, runner_concurrency=1)
+    stop, ready = asyncio.Event(), asyncio.Event()
+    services = asyncio.create_task(
+        run_services(["workflow", "runner"], one_at_a_time, settings.nats_url or "", stop, ready)
+    )
+    await asyncio.wait_for(ready.wait(), 20)
+    try:
+        with locked(out.parent):  # batch 1 waits to be staged
+            run_id = await session.request_run(job)
+            await wait_for_event(
+                session, lambda e: isinstance(e, RunPlanned) and e.run_id == run_id
+            )
+            await asyncio.sleep(0.3)
+            cancelled = await idsync(settings, "run", "cancel", run_id, "--reason", "wrong table")
+            assert cancelled.returncode == 0, cancelled.stderr
+        end = await wait_for_event(session, lambda e: is_end(e) and e.run_id == run_id)
+        await wait_for_event(
+            session, lambda e: isinstance(e, RunBatchApplied) and e.run_id == run_id
+        )
+        for _ in range(200):  # the runner writes what was staged once it sees the end
+            if out.exists() and not (out.parent / ".out.xlsx.staged").exists():
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        stop.set()
+        await services
+    assert isinstance(end, RunCancelled)
+    applied = [e for e in await session.journal() if isinstance(e, RunBatchApplied)]
+    assert [e.batch for e in applied if e.run_id == run_id] == [1]
+    assert sorted(sheet_rows(out)) == sorted(r["employee_id"] for r in rows[:40])
+    assert sorted(p.name for p in out.parent.iterdir()) == ["directory.db", "out.xlsx"]
 
 
 EXCEL_TO_LDAP = """\

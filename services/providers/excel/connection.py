@@ -56,6 +56,13 @@ class ExcelFile:
         if self.header_row < 1:
             raise BadInput(f"excel: header_row must be 1 or more, not {self.header_row}")
 
+    @classmethod
+    def at(cls, path: Path, sheet: str | None, header_row: int) -> ExcelFile:
+        """The workbook at `path` (a staged batch's, staging.py)."""
+        found = cls.__new__(cls)
+        found.path, found.sheet, found.header_row = path, sheet, header_row
+        return found
+
     def where(self, sheet: str | None = None, cell: str | None = None) -> str:
         """How errors name the place: the file, the sheet, the cell."""
         text = str(self.path)

@@ -18,7 +18,7 @@ from core.errors import BadInput, WriteFailed
 from ..base import Layout
 from .connection import ExcelFile, check_sizes, guarded, sniff
 from .read import Header, resolve_header
-from .rows import Cells, Key, Prepared, by_key, fields_of, settle
+from .rows import Cells, Key, Prepared, by_batch, by_key, fields_of, settle
 from .values import text_of, typed_like, unescape
 from .write import Errors, save_atomically, set_text
 
@@ -32,17 +32,18 @@ def update(file: ExcelFile, layout: Layout, changes: list[Prepared]) -> Errors:
     table = Table(file, book, layout, changes)
     errors: Errors = {}
     for key, group in by_key(changes).items():
-        rows = table.find(key)
-        if rows:
-            settled = [settle(table.cells(row), group) for row in rows]
-            for row, (final, _) in zip(rows, settled, strict=True):
-                table.put(row, final)
-            found = settled[0][1]
-        else:
-            final, found = settle(None, group)
-            if final is not None:
-                table.append(final)
-        errors.update((c.at, e) for c, e in zip(group, found, strict=True) if e is not None)
+        for part in by_batch(group):
+            rows = table.find(key)
+            if rows:
+                settled = [settle(table.cells(row), part) for row in rows]
+                for row, (final, _) in zip(rows, settled, strict=True):
+                    table.put(row, final)
+                found = settled[0][1]
+            else:
+                final, found = settle(None, part)
+                if final is not None:
+                    table.append(final)
+            errors.update((c.at, e) for c, e in zip(part, found, strict=True) if e is not None)
     if table.changed:
         table.finish()
         save_atomically(file.path, book.save)

@@ -3,7 +3,8 @@
 Reading streams: the sheet's XML is parsed in the worker thread a batch of rows at a
 time (parts.py, read.py), so a long sheet is never held in memory. Writing applies a
 whole batch to the sheet, in place or anew (`mode`), and renames the new workbook over
-the old one (write.py).
+the old one (write.py); a run's batches are staged beside the workbook and written
+together when the run ends (`stage`, `finish`: staging.py).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from ..base import Layout, Outcome
 from ..cells import canonical_cells
 from ..changes import FieldChanges, filtered, needs_field
 from ..writable import cannot_create_in
-from . import write
+from . import staging, write
 from .connection import WRITABLE, Book, ExcelFile, Sheet, open_book
 from .read import SheetReader
 
@@ -110,6 +111,9 @@ class ExcelProvider:
 
     async def read(self, batch_size: int) -> AsyncIterator[list[Record]]:
         path = self._file.path
+        if await asyncio.to_thread(staging.pending, path):  # read what they leave
+            await self.close()
+            await asyncio.to_thread(staging.finish, path)
         book, self._opened = self._opened, None
         if book is None and not path.exists():
             if self._write:
@@ -152,6 +156,20 @@ class ExcelProvider:
         return await asyncio.to_thread(
             write.apply, self._file, self._layout, self._mode, self._mark, changes
         )
+
+    async def stage(self, changes: list[Change]) -> list[Outcome]:
+        """Stage the batch beside the workbook, durably, for `finish` to write."""
+        if not changes:
+            return []
+        await self.close()
+        return await asyncio.to_thread(
+            staging.stage, self._file, self._layout, self._mode, self._mark, changes
+        )
+
+    async def finish(self) -> None:
+        """Write the staged batches into the workbook, in one rewrite."""
+        await self.close()
+        await asyncio.to_thread(staging.finish, self._file.path)
 
     async def close(self) -> None:
         if self._opened is not None:

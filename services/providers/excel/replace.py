@@ -20,7 +20,7 @@ from ..base import Layout
 from .connection import Book, ExcelFile, Sheet, guarded, open_book
 from .inplace import MAX_ROWS
 from .read import Header, SheetReader
-from .rows import Cells, Key, Prepared, by_key, fields_of, fields_set, settle
+from .rows import Cells, Key, Prepared, by_batch, by_key, fields_of, fields_set, settle
 from .values import escape, text_of, typed_like
 from .write import Errors, looks_typed, save_atomically
 
@@ -120,13 +120,18 @@ class Target:
             if group is None:
                 yield raw
                 continue
-            texts = {name: text_of(value) for name, value in raw.items()}
-            final, errors = settle(texts, group)
+            row: dict[str, object] | None = raw
+            errors: list[str | None] = []
+            for part in by_batch(group):
+                texts = None if row is None else {n: text_of(v) for n, v in row.items()}
+                final, found = settle(texts, part)
+                errors += found
+                row = None if final is None else _typed(final, row if row is not None else {})
             if key not in seen:
                 seen.add(key)
                 self._note(group, errors)
-            if final is not None:
-                yield _typed(final, raw)
+            if row is not None:
+                yield row
         for key, group in self.groups.items():
             if key not in seen:
                 final, errors = settle(None, group)

@@ -10,7 +10,8 @@ twice leaves the sheet as once.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+
+import msgspec
 
 from schemas.jobs import RowMark
 from schemas.plan import Change
@@ -25,9 +26,8 @@ Key = tuple[str, ...]
 ACTIONS = ("create", "update", "delete", "disable", "enable")
 
 
-@dataclass(frozen=True)
-class Prepared:
-    """One change, its values as cell texts."""
+class Prepared(msgspec.Struct, frozen=True, array_like=True):
+    """One change, its values as cell texts (as staged, too: staging.py)."""
 
     at: int
     """Its place in the batch."""
@@ -35,6 +35,8 @@ class Prepared:
     key: Key
     match: Cells
     values: Cells
+    batch: int = 0
+    """The batch it came in, where several are written at once (write.py, staging.py)."""
 
 
 def prepare(layout: Layout, mark: RowMark, at: int, change: Change) -> Prepared | str:
@@ -64,6 +66,19 @@ def by_key(changes: Iterable[Prepared]) -> dict[Key, list[Prepared]]:
     for change in changes:
         grouped.setdefault(change.key, []).append(change)
     return grouped
+
+
+def by_batch(group: Sequence[Prepared]) -> list[Sequence[Prepared]]:
+    """A key's changes, in order, cut where the batch they came in changes: several batches
+    written at once are settled one after the other, as writing each would (a cell's type
+    is decided by what the batch before left in it)."""
+    parts: list[Sequence[Prepared]] = []
+    start = 0
+    for at in range(1, len(group) + 1):
+        if at == len(group) or group[at].batch != group[start].batch:
+            parts.append(group[start:at])
+            start = at
+    return parts
 
 
 def settle(row: Cells | None, changes: Sequence[Prepared]) -> tuple[Cells | None, list[str | None]]:

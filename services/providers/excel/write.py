@@ -7,7 +7,6 @@ together, in the order they came: one rewrite of the workbook for all of them.""
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import threading
 import uuid
@@ -16,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from openpyxl.cell.cell import ERROR_CODES
 
 from core.errors import WriteFailed
@@ -98,17 +98,18 @@ def _group(file: ExcelFile, layout: Layout, mode: str, mark: RowMark) -> _Group:
 
 def _write_all(file: ExcelFile, layout: Layout, mode: str, batches: list[_Pending]) -> None:
     """One write of the batches' changes, in order; each batch learns its errors."""
-    from . import inplace, replace
+    from . import inplace, replace, staging
 
     merged: list[Prepared] = []
     owner: list[tuple[_Pending, int]] = []
-    for batch in batches:
+    for number, batch in enumerate(batches):
         for change in batch.changes:
             owner.append((batch, change.at))
-            merged.append(dataclasses.replace(change, at=len(merged)))
+            merged.append(msgspec.structs.replace(change, at=len(merged), batch=number))
     write = replace.rewrite if mode == "replace" else inplace.update
     try:
         with locked(file.path.parent):
+            staging.fold(file.path)  # batches staged before these, written first
             errors = write(file, layout, merged)
         for at, error in errors.items():
             batch, place = owner[at]

@@ -4,7 +4,8 @@ Each [[objects]] entry reads its own records: the job's endpoints with the entry
 `source` and `destination` scope put over them (a file, a filter, object classes). All
 types are planned together (engine/objects.py) so that references resolve against the
 planned state of every type, and a batch is applied by a provider opened for each type
-it holds (`apply_by_type`).
+it holds (`apply_by_type`), or staged where the destination writes a run's batches
+together when the run ends (`finish_by_type`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
+
+import msgspec
 
 from core.checks.objects import endpoint_of
 from core.engine import (
@@ -27,7 +30,7 @@ from schemas.plan import Change
 from services.common import tracing
 from services.common.store import Store
 from services.providers import open_provider
-from services.providers.base import Layout, Outcome, Provider
+from services.providers.base import Layout, Outcome, Provider, Staging
 
 READ_BATCH = 5_000
 """Records asked of a provider at a time, on either side."""
@@ -143,9 +146,29 @@ async def apply_by_type(job: Job, connection: Connection, changes: list[Change])
                 changes=len(at),
             ):
                 await target.open(write=True)
-                applied = await target.apply([changes[i] for i in at])
+                mine = [changes[i] for i in at]
+                if isinstance(target, Staging):  # written when the run ends
+                    applied = await target.stage(mine)
+                else:
+                    applied = await target.apply(mine)
             for i, outcome in zip(at, applied, strict=True):
                 outcomes[i] = outcome
         finally:
             await target.close()
     return [outcome or Outcome(error="not applied") for outcome in outcomes]
+
+
+async def finish_by_type(job: Job, connection: Connection) -> None:
+    """The run has ended: destinations that staged its batches (`Staging`: a workbook)
+    write them now, each type's endpoint once."""
+    done: set[bytes] = set()
+    for mapping in job.objects:
+        endpoint = endpoint_of(job.destination, mapping.destination)
+        target = open_provider(connection, endpoint, destination_layout(mapping))
+        if not isinstance(target, Staging) or (seen := msgspec.json.encode(endpoint)) in done:
+            continue
+        done.add(seen)
+        try:
+            await target.finish()
+        finally:
+            await target.close()
