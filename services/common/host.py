@@ -124,6 +124,10 @@ class ServiceHost:
                 await asyncio.wait_for(broker.stop(), STOP_WAIT)
             except TimeoutError:
                 log.warning("the broker did not stop in time; leaving anyway", after=STOP_WAIT)
+            if "runner" in self.names:  # its batches done: the SQL databases' connections
+                from services.providers.sql.pools import close_pools
+
+                await close_pools()
             log.info("services stopped", services=self.names)
 
     def missing(self) -> list[str]:

@@ -5,8 +5,10 @@ and which of its server's errors may pass."""
 
 from __future__ import annotations
 
+import contextlib
 import difflib
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any, ClassVar, Generic, TypeVar
 
 from core.errors import BadInput, IdsyncError, Transient, WriteFailed
@@ -56,7 +58,9 @@ class SqlTable(Generic[Conn, Col]):
         self._query = endpoint.query if not endpoint.table else None
         self._name = endpoint.table or ""
         self._schema, self._table = split_table(self._name)
-        self._conn: Any = None
+        self._opened = False
+        """`open` looked at the table (connections are taken from the pool for each
+        piece of work, not held in between)."""
         self._columns: dict[str, Col] = {}  # empty while there is no table
         self._unique: list[frozenset[str]] = []  # the column sets of unique indexes
         self._fields: list[str] = []  # a query's columns
@@ -106,11 +110,28 @@ class SqlTable(Generic[Conn, Col]):
             return BadInput(text)
         return WriteFailed(text)
 
-    async def hang_up(self, conn: Any) -> None:
-        """Close one of the driver's connections."""
+    async def acquire(self) -> tuple[Any, Any]:
+        """(the pool, one of its connections), the pool made on first use."""
         raise NotImplementedError
 
+    async def give_back(self, held: tuple[Any, Any], discard: bool) -> None:
+        """A connection back to its pool; closed instead when `discard`."""
+        raise NotImplementedError
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[Any]:
+        """One of the pool's connections for one piece of work (a look at the catalogue,
+        a batch, a read): given back after it; closed when the work failed — a
+        connection the server dropped, a transaction or a streamed read left open is
+        never given to the next batch."""
+        held = await self.acquire()
+        try:
+            yield held[1]
+        except BaseException:
+            with contextlib.suppress(Exception):  # the work's failure is the one told
+                await self.give_back(held, True)
+            raise
+        await self.give_back(held, False)
+
     async def close(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            await self.hang_up(conn)
+        self._opened = False
