@@ -1,10 +1,11 @@
 """The SQL providers' connection pools against the real servers the suite starts
 (tests/postgresql_server.py, tests/mysql_server.py): batches, each on a provider opened
 for it as a runner opens it, share a few connections the server sees stay open, never
-more than `pool_size`, none left once the pools are closed; a password rotated in its
-secret file is used by the next batch, the old pool's connection closed; and a server
-gone in the middle of a run (every connection broken, new ones refused, then back) still
-ends with every row written once."""
+more than `pool_size`, none left once the pools are closed; a read under way never keeps
+a batch from the pool's last connection; a password rotated in its secret file is used
+by the next batch, the old pool's connection closed; and a server gone in the middle of
+a run (every connection broken, new ones refused, then back) still ends with every row
+written once."""
 
 from __future__ import annotations
 
@@ -12,9 +13,9 @@ import asyncio
 import dataclasses
 import os
 import time
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import asyncmy
 import asyncpg
@@ -27,6 +28,7 @@ from schemas.events import RunBatchApplied, RunDeliveryFailed, RunFailed, RunFin
 from schemas.jobs import Endpoint
 from schemas.plan import Change
 from schemas.subjects import job_events
+from schemas.values import Record
 from services.cli.client import Session
 from services.providers.base import Layout
 from services.providers.sql.pools import close_pools
@@ -153,6 +155,30 @@ async def test_batches_share_the_pools_connections_and_none_is_left_once_closed(
         assert 1 <= len(await db.backends()) <= 2  # kept open for the next batch
     finally:
         await close_pools()  # as the runner's stop does
+    assert await db.backends_once(lambda seen: not seen) == set()
+
+
+async def test_a_read_under_way_never_keeps_a_batch_from_its_connection(
+    db: Db, tmp_path: Path
+) -> None:
+    """One connection in the pool: a read of the table, half done (as a planner reads
+    both sides of a job on one database at once), and a batch written meanwhile."""
+    connection = sized(sql_connection(db.provider, db.server, tmp_path, "db"), pool_size=1)
+    try:
+        await apply(connection, batch(0, 30))
+        side = await opened(connection, Endpoint(connection="db", table="people"), LAYOUT)
+        reading = cast("AsyncGenerator[list[Record], None]", side.read(10))
+        try:
+            first = await anext(reading)
+            # Not waiting for the read (a minute: the time it would have before failing).
+            await asyncio.wait_for(apply(connection, batch(30, 10)), 60)
+            rest = [record async for part in reading for record in part]
+        finally:
+            await reading.aclose()  # its connection back, whatever happened
+            await side.close()
+        assert len(first) + len(rest) == 30 and db.rows() == (40, 40)
+    finally:
+        await close_pools()
     assert await db.backends_once(lambda seen: not seen) == set()
 
 

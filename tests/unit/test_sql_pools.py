@@ -109,3 +109,13 @@ def test_pool_size_defaults_to_four_and_is_checked(provider: str) -> None:
         assert isinstance(sized, PostgresqlConnection | MysqlConnection)
         expected = [] if fine else [("pool_size", f"expected 1 to 32 connections, got {size}")]
         assert check_server(sized, "tls", "disable") == expected
+
+
+async def test_reads_never_take_the_last_connection() -> None:
+    made = Made()
+    pool = await made.pools.get(pg(), "pw")
+    assert not made.pools.lend_to_read(pool, 1)  # one connection: the batches'
+    assert [made.pools.lend_to_read(pool, 4) for _ in range(4)] == [True, True, True, False]
+    made.pools.read_done(pool)
+    assert made.pools.lend_to_read(pool, 4) and not made.pools.lend_to_read(pool, 4)
+    await made.pools.close_all()

@@ -17,7 +17,7 @@ from schemas.jobs import Endpoint
 
 from ..base import Layout
 from ..sql.pools import Definition, Pools
-from ..sql.table import SqlTable, close_names, password_of
+from ..sql.table import Lent, SqlTable, close_names, password_of
 from .values import Column, quote
 
 _COLUMNS = """
@@ -126,19 +126,35 @@ POOLS: Pools[Any] = Pools(_make_pool, _close_pool)
 """The pools of this process, one per event loop and connection definition."""
 
 
-async def acquire(connection: MysqlConnection) -> tuple[Any, Any]:
+async def acquire(connection: MysqlConnection, read: bool = False) -> Lent:
     """One of the pool's connections (its pool made on first use, a connection made when
     none is free and the pool holds fewer than `pool_size`); waits for one while all are
-    in use."""
+    in use. A `read` the pool may not lend one to (pools.py) gets one of its own."""
     password = password_of(f"mysql connection {connection.id!r}", connection)
     pool = await POOLS.get(connection, password)
+    if read and not POOLS.lend_to_read(pool, connection.pool_size):
+        return Lent(None, await connect(connection), read)
     try:
         conn = await pool.acquire()
     except Exception as e:
+        if read:
+            POOLS.read_done(pool)
         if (error := _failed(connection, e)) is not None:
             raise error from e
         raise
-    return pool, conn
+    return Lent(pool, conn, read)
+
+
+def give_back(lent: Lent, discard: bool) -> None:
+    """A connection back to its pool, or closed: when `discard`, or a read's own."""
+    if lent.pool is None:
+        lent.conn.close()
+        return
+    if lent.read:
+        POOLS.read_done(lent.pool)
+    if discard:
+        lent.conn.close()  # the pool makes another when one is next asked for
+    lent.pool.release(lent.conn)
 
 
 async def fetch(conn: Any, sql: str, args: object = None) -> list[tuple[Any, ...]]:
@@ -238,14 +254,11 @@ class MysqlTable(SqlTable[MysqlConnection, Column]):
     def told(self, e: BaseException) -> str:
         return str(e.args[-1]) if e.args else str(e)
 
-    async def acquire(self) -> tuple[Any, Any]:
-        return await acquire(self._connection)
+    async def acquire(self, read: bool) -> Lent:
+        return await acquire(self._connection, read)
 
-    async def give_back(self, held: tuple[Any, Any], discard: bool) -> None:
-        pool, conn = held
-        if discard:
-            conn.close()  # the pool makes another when one is next asked for
-        pool.release(conn)
+    async def give_back(self, lent: Lent, discard: bool) -> None:
+        give_back(lent, discard)
 
     async def close(self) -> None:
         self._staged = []

@@ -1,6 +1,7 @@
 """Reading a MySQL table or a job's SELECT: an unbuffered (server-side streamed) cursor in
 a read-only transaction with a consistent snapshot, fetched in batches, so a large table
-is never held whole; on a connection of its own from the pool, so writing the same side
+is never held whole; on a connection of its own — the pool's while it has one to spare
+for batches (sql/pools.py), else one logged in for the read —, so writing the same side
 while a read is under way does not wait for it."""
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ class MysqlReading(MysqlTable, SqlReading[MysqlConnection, Column]):
         try:
             # Left unfinished (a reader that stopped early), the connection still holds
             # the streamed result: it is closed then, not given back (table.py).
-            async with self.connection() as conn:
+            async with self.connection(read=True) as conn:
                 await execute(conn, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
                 cursor = conn.cursor(SSCursor)
                 await cursor.execute(sql, args or None)

@@ -16,7 +16,7 @@ from schemas.jobs import Endpoint
 
 from ..base import Layout
 from ..sql.pools import Definition, Pools
-from ..sql.table import SqlTable, close_names, password_of
+from ..sql.table import Lent, SqlTable, close_names, password_of
 from ..sql.values import compact_json
 from .values import Column, quote
 
@@ -142,19 +142,36 @@ POOLS: Pools[asyncpg.Pool] = Pools(_make_pool, _close_pool)
 """The pools of this process, one per event loop and connection definition."""
 
 
-async def acquire(connection: PostgresqlConnection) -> tuple[asyncpg.Pool, Pooled]:
+async def acquire(connection: PostgresqlConnection, read: bool = False) -> Lent:
     """One of the pool's connections (its pool made on first use, a connection made when
     none is free and the pool holds fewer than `pool_size`); waits for one while all are
-    in use."""
+    in use. A `read` the pool may not lend one to (pools.py) gets one of its own."""
     password = password_of(f"postgresql connection {connection.id!r}", connection)
     pool = await POOLS.get(connection, password)
+    if read and not POOLS.lend_to_read(pool, connection.pool_size):
+        return Lent(None, await connect(connection), read)
     try:
         conn = await pool.acquire()
     except Exception as e:
+        if read:
+            POOLS.read_done(pool)
         if (error := _failed(connection, e)) is not None:
             raise error from e
         raise
-    return pool, conn
+    return Lent(pool, conn, read)
+
+
+async def give_back(lent: Lent, discard: bool) -> None:
+    """A connection back to its pool, or closed: when `discard`, or a read's own."""
+    conn: Pooled = lent.conn
+    if lent.pool is None:
+        await conn.close()
+        return
+    if lent.read:
+        POOLS.read_done(lent.pool)
+    if discard:
+        conn.terminate()  # the pool makes another when one is next asked for
+    await lent.pool.release(conn)
 
 
 def transient(e: BaseException) -> bool:
@@ -237,11 +254,8 @@ class PostgresqlTable(SqlTable[PostgresqlConnection, Column]):
     def denied(self, e: BaseException) -> bool:
         return str(getattr(e, "sqlstate", "") or "") == "42501"  # insufficient_privilege
 
-    async def acquire(self) -> tuple[asyncpg.Pool, Pooled]:
-        return await acquire(self._connection)
+    async def acquire(self, read: bool) -> Lent:
+        return await acquire(self._connection, read)
 
-    async def give_back(self, held: tuple[asyncpg.Pool, Pooled], discard: bool) -> None:
-        pool, conn = held
-        if discard:
-            conn.terminate()  # the pool makes another when one is next asked for
-        await pool.release(conn)
+    async def give_back(self, lent: Lent, discard: bool) -> None:
+        await give_back(lent, discard)

@@ -1,6 +1,7 @@
 """Reading a PostgreSQL table or a job's SELECT: a server-side cursor in a read-only
 transaction, fetched in batches, so a large table is never held whole; on a connection
-of its own from the pool, so writing the same side while a read is under way does not
+of its own — the pool's while it has one to spare for batches (sql/pools.py), else one
+logged in for the read —, so writing the same side while a read is under way does not
 wait for it."""
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ class PostgresqlReading(PostgresqlTable, SqlReading[PostgresqlConnection, Column
             sql, args = f"{sql} WHERE {quote(column)}::text = ANY($1::text[])", [list(values)]
         try:
             async with (
-                self.connection() as conn,
+                self.connection(read=True) as conn,
                 conn.transaction(readonly=True, isolation="repeatable_read"),
             ):
                 statement = await conn.prepare(sql)

@@ -7,9 +7,11 @@ made with — the definition as stored and the password its reference gives now 
 definition changed by `connection apply` (another host, a rotated secret) gets a new pool
 on its next use, and the old one is closed once its connections come back. Pools belong
 to the event loop that made them: a loop that has ended leaves its pools behind (dropped,
-not reused). `close_pools` closes this loop's pools; the services' host calls it when they
-stop. The drivers are not imported here: each provider's connection.py makes and closes
-its pools (`Pools`).
+not reused). Batches and looks at the catalogue wait for a connection when all are in
+use; a read takes one only while another stays for them (`lend_to_read`). `close_pools`
+closes this loop's pools; the runner's stop calls it once its batches are done. The
+drivers are not imported here: each provider's connection.py makes and closes its pools
+(`Pools`).
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ class Pools(Generic[P]):
         self._close = close
         self._loops: dict[asyncio.AbstractEventLoop, dict[str, _Held[P]]] = {}
         self._closing: set[asyncio.Task[None]] = set()
+        self._reads: dict[int, int] = {}  # id(pool) → its connections lent to reads
         _ALL.append(self)
 
     async def get(self, connection: Definition, password: str | None) -> P:
@@ -74,6 +77,24 @@ class Pools(Generic[P]):
             if held.get(connection.id) is entry:
                 del held[connection.id]  # the next batch tries again
             raise
+
+    def lend_to_read(self, pool: P, size: int) -> bool:
+        """Whether a read may take one of the pool's `size` connections: never the last
+        one. A read holds its connection for as long as its reader takes, and a planner
+        reads both sides at once and looks at the catalogue meanwhile: were reads to take
+        every connection, a read waiting for one would wait for itself. A read refused
+        here makes a connection of its own."""
+        lent = self._reads.get(id(pool), 0)
+        if lent + 1 >= size:
+            return False
+        self._reads[id(pool)] = lent + 1
+        return True
+
+    def read_done(self, pool: P) -> None:
+        """A read's connection is back."""
+        left = self._reads.pop(id(pool), 1) - 1
+        if left:
+            self._reads[id(pool)] = left
 
     def count(self) -> int:
         """Pools open on this loop."""

@@ -9,6 +9,7 @@ import contextlib
 import difflib
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
 from core.errors import BadInput, IdsyncError, Transient, WriteFailed
@@ -21,6 +22,19 @@ from ..changes import FieldChanges, HighestRead
 from .values import TypedColumn
 
 Col = TypeVar("Col", bound=TypedColumn)
+
+
+@dataclass(frozen=True)
+class Lent:
+    """A connection lent for one piece of work."""
+
+    pool: Any
+    """Its pool; None for a read's connection of its own."""
+    conn: Any
+    read: bool = False
+    """Lent to a read (pools.py counts them)."""
+
+
 Conn = TypeVar("Conn", PostgresqlConnection, MysqlConnection)
 
 
@@ -110,28 +124,30 @@ class SqlTable(Generic[Conn, Col]):
             return BadInput(text)
         return WriteFailed(text)
 
-    async def acquire(self) -> tuple[Any, Any]:
-        """(the pool, one of its connections), the pool made on first use."""
+    async def acquire(self, read: bool) -> Lent:
+        """One of the pool's connections, the pool made on first use; for a `read`, a
+        connection of its own when the pool may not lend one (pools.py)."""
         raise NotImplementedError
 
-    async def give_back(self, held: tuple[Any, Any], discard: bool) -> None:
-        """A connection back to its pool; closed instead when `discard`."""
+    async def give_back(self, lent: Lent, discard: bool) -> None:
+        """A connection back to its pool; closed instead when `discard`, or when it is a
+        read's own."""
         raise NotImplementedError
 
     @asynccontextmanager
-    async def connection(self) -> AsyncIterator[Any]:
+    async def connection(self, *, read: bool = False) -> AsyncIterator[Any]:
         """One of the pool's connections for one piece of work (a look at the catalogue,
-        a batch, a read): given back after it; closed when the work failed — a
+        a batch, a `read`): given back after it; closed when the work failed — a
         connection the server dropped, a transaction or a streamed read left open is
         never given to the next batch."""
-        held = await self.acquire()
+        lent = await self.acquire(read)
         try:
-            yield held[1]
+            yield lent.conn
         except BaseException:
             with contextlib.suppress(Exception):  # the work's failure is the one told
-                await self.give_back(held, True)
+                await self.give_back(lent, True)
             raise
-        await self.give_back(held, False)
+        await self.give_back(lent, False)
 
     async def close(self) -> None:
         self._opened = False
