@@ -165,7 +165,10 @@ async def give_back(lent: Lent, discard: bool) -> None:
     """A connection back to its pool, or closed: when `discard`, or a read's own."""
     conn: Pooled = lent.conn
     if lent.pool is None:
-        await conn.close()
+        if discard:
+            conn.terminate()  # as a pooled one: no goodbye to a server that may be gone
+        else:
+            await conn.close()
         return
     if lent.read:
         POOLS.read_done(lent.pool)
