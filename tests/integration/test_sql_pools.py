@@ -1,11 +1,11 @@
 """The SQL providers' connection pools against the real servers the suite starts
 (tests/postgresql_server.py, tests/mysql_server.py): batches, each on a provider opened
 for it as a runner opens it, share a few connections the server sees stay open, never
-more than `pool_size`, none left once the pools are closed; a read under way never keeps
-a batch from the pool's last connection; a password rotated in its secret file is used
-by the next batch, the old pool's connection closed; and a server gone in the middle of
-a run (every connection broken, new ones refused, then back) still ends with every row
-written once."""
+more than `pool_size`, none left once the pools are closed or their event loop ends; a
+read under way never keeps a batch from the pool's last connection; a password rotated
+in its secret file is used by the next batch, the old pool's connection closed; and a
+server gone in the middle of a run (every connection broken, new ones refused, then
+back) still ends with every row written once."""
 
 from __future__ import annotations
 
@@ -156,6 +156,14 @@ async def test_batches_share_the_pools_connections_and_none_is_left_once_closed(
     finally:
         await close_pools()  # as the runner's stop does
     assert await db.backends_once(lambda seen: not seen) == set()
+
+
+def test_an_event_loop_that_ends_leaves_no_connection_open(db: Db, tmp_path: Path) -> None:
+    """A process (a command, a test) whose loop ends without closing its pools."""
+    connection = sql_connection(db.provider, db.server, tmp_path, "db")
+    asyncio.run(apply(connection, batch(0, 10)))
+    assert asyncio.run(db.backends_once(lambda seen: not seen)) == set()
+    assert db.rows() == (10, 10)
 
 
 async def test_a_read_under_way_never_keeps_a_batch_from_its_connection(

@@ -28,7 +28,7 @@ class Made:
     def __init__(self, fail: int = 0) -> None:
         self.made: list[Pool] = []
         self.fail = fail
-        self.pools: Pools[Pool] = Pools(self.make, self.close)
+        self.pools: Pools[Pool] = Pools(self.make, self.close, self.close)
 
     async def make(self, connection: Definition, password: str | None) -> Pool:
         await asyncio.sleep(0)  # others ask meanwhile
@@ -83,9 +83,10 @@ async def test_a_pool_that_could_not_be_made_is_tried_again_by_the_next_batch() 
     await made.pools.close_all()
 
 
-def test_a_pool_is_never_used_by_another_event_loop() -> None:
+def test_a_pool_is_never_used_by_another_event_loop_and_closes_with_its_own() -> None:
     made = Made()
-    one = asyncio.run(made.pools.get(pg(), "pw"))  # that loop ends without closing it
+    one = asyncio.run(made.pools.get(pg(), "pw"))  # the loop ends, the pool not closed
+    assert one.closed  # but the loop's end closed it
     two = asyncio.run(made.pools.get(pg(), "pw"))
     assert one is not two and len(made.made) == 2
 

@@ -122,7 +122,12 @@ async def _close_pool(pool: Any) -> None:
     await pool.wait_closed()
 
 
-POOLS: Pools[Any] = Pools(_make_pool, _close_pool)
+async def _terminate_pool(pool: Any) -> None:
+    pool.terminate()  # the connections in use
+    await pool.clear()  # the idle ones
+
+
+POOLS: Pools[Any] = Pools(_make_pool, _close_pool, _terminate_pool)
 """The pools of this process, one per event loop and connection definition."""
 
 

@@ -138,7 +138,11 @@ async def _close_pool(pool: asyncpg.Pool) -> None:
     await pool.close()
 
 
-POOLS: Pools[asyncpg.Pool] = Pools(_make_pool, _close_pool)
+async def _terminate_pool(pool: asyncpg.Pool) -> None:
+    pool.terminate()
+
+
+POOLS: Pools[asyncpg.Pool] = Pools(_make_pool, _close_pool, _terminate_pool)
 """The pools of this process, one per event loop and connection definition."""
 
 

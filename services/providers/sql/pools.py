@@ -4,14 +4,13 @@ read made there, so a batch no longer logs in anew.
 
 A pool is found by the connection's id and checked against a fingerprint of what it was
 made with — the definition as stored and the password its reference gives now — so a
-definition changed by `connection apply` (another host, a rotated secret) gets a new pool
-on its next use, and the old one is closed once its connections come back. Pools belong
-to the event loop that made them: a loop that has ended leaves its pools behind (dropped,
-not reused). Batches and looks at the catalogue wait for a connection when all are in
-use; a read takes one only while another stays for them (`lend_to_read`). `close_pools`
-closes this loop's pools; the runner's stop calls it once its batches are done. The
-drivers are not imported here: each provider's connection.py makes and closes its pools
-(`Pools`).
+definition changed by `connection apply` (another host, a rotated secret) gets a new
+pool on its next use, and the old one is closed once its connections come back. Pools
+belong to the event loop that made them, and a loop that ends closes those it left open.
+Batches and looks at the catalogue wait for a connection when all are in use; a read
+takes one only while another stays for them (`lend_to_read`). `close_pools` closes this
+loop's pools; the runner's stop calls it once its batches are done. The drivers are not
+imported here: each provider's connection.py makes and closes its pools (`Pools`).
 """
 
 from __future__ import annotations
@@ -19,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -52,10 +51,13 @@ class Pools(Generic[P]):
         self,
         make: Callable[[Definition, str | None], Awaitable[P]],
         close: Callable[[P], Awaitable[None]],
+        terminate: Callable[[P], Awaitable[None]],
     ) -> None:
         self._make = make
         self._close = close
+        self._terminate = terminate
         self._loops: dict[asyncio.AbstractEventLoop, dict[str, _Held[P]]] = {}
+        self._ends: dict[asyncio.AbstractEventLoop, AsyncGenerator[None, None]] = {}
         self._closing: set[asyncio.Task[None]] = set()
         self._reads: dict[int, int] = {}  # id(pool) → its connections lent to reads
         _ALL.append(self)
@@ -63,7 +65,7 @@ class Pools(Generic[P]):
     async def get(self, connection: Definition, password: str | None) -> P:
         """The pool of this definition, made on first use; a pool made with another
         definition of the same connection, or another password, is closed."""
-        held = self._held()
+        held = await self._held()
         key = fingerprint(connection, password)
         entry = held.get(connection.id)
         if entry is None or entry.key != key:
@@ -107,11 +109,29 @@ class Pools(Generic[P]):
         if self._closing:
             await asyncio.gather(*self._closing, return_exceptions=True)
 
-    def _held(self) -> dict[str, _Held[P]]:
+    async def _held(self) -> dict[str, _Held[P]]:
         loop = asyncio.get_running_loop()
         for other in [other for other in self._loops if other.is_closed()]:
-            del self._loops[other]  # its connections went with it
-        return self._loops.setdefault(loop, {})
+            del self._loops[other]
+            self._ends.pop(other, None)
+        if loop not in self._loops:
+            self._loops[loop] = {}
+            end = self._ends[loop] = self._loop_end(loop)
+            await anext(end)
+        return self._loops[loop]
+
+    async def _loop_end(self, loop: asyncio.AbstractEventLoop) -> AsyncGenerator[None, None]:
+        """Lives as long as the loop: asyncio ends it as the loop ends (asyncio.run, a
+        test's loop) by closing its async generators, and the pools the loop left open
+        are closed then, their connections at once: nothing is left for a loop that
+        will never run again, nor kept alive past it."""
+        try:
+            yield
+        finally:
+            for entry in self._loops.pop(loop, {}).values():
+                if entry.made.done() and not entry.made.cancelled() and not entry.made.exception():
+                    with contextlib.suppress(Exception):
+                        await self._terminate(entry.made.result())
 
     def _retire(self, entry: _Held[P]) -> None:
         """Close a pool no batch will ask for again, in the background."""
