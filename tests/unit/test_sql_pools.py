@@ -6,6 +6,7 @@ the definition or the password changes (the old one closed), none kept past
 from __future__ import annotations
 
 import asyncio
+import gc
 
 import msgspec
 import pytest
@@ -119,4 +120,16 @@ async def test_reads_never_take_the_last_connection() -> None:
     assert [made.pools.lend_to_read(pool, 4) for _ in range(4)] == [True, True, True, False]
     made.pools.read_done(pool)
     assert made.pools.lend_to_read(pool, 4) and not made.pools.lend_to_read(pool, 4)
+    await made.pools.close_all()
+
+
+async def test_pools_made_again_after_a_stop_are_not_closed_by_the_first_ones_end() -> None:
+    made = Made()
+    await made.pools.get(pg(), "pw")
+    await made.pools.close_all()
+    again = await made.pools.get(pg(), "pw")
+    gc.collect()  # the first pools' watcher, dropped: asyncio closes it
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert not again.closed and await made.pools.get(pg(), "pw") is again
     await made.pools.close_all()

@@ -104,7 +104,10 @@ class Pools(Generic[P]):
 
     async def close_all(self) -> None:
         """Close this loop's pools (each waits for the connections in use to come back)."""
-        for entry in self._loops.pop(asyncio.get_running_loop(), {}).values():
+        held = self._loops.pop(asyncio.get_running_loop(), {})
+        entries = list(held.values())
+        held.clear()  # none left for the loop's end to close
+        for entry in entries:
             self._retire(entry)
         if self._closing:
             await asyncio.gather(*self._closing, return_exceptions=True)
@@ -114,13 +117,15 @@ class Pools(Generic[P]):
         for other in [other for other in self._loops if other.is_closed()]:
             del self._loops[other]
             self._ends.pop(other, None)
-        if loop not in self._loops:
-            self._loops[loop] = {}
-            end = self._ends[loop] = self._loop_end(loop)
+        if (held := self._loops.get(loop)) is None:
+            held = self._loops[loop] = {}
+            end = self._ends[loop] = self._loop_end(loop, held)
             await anext(end)
-        return self._loops[loop]
+        return held
 
-    async def _loop_end(self, loop: asyncio.AbstractEventLoop) -> AsyncGenerator[None, None]:
+    async def _loop_end(
+        self, loop: asyncio.AbstractEventLoop, held: dict[str, _Held[P]]
+    ) -> AsyncGenerator[None, None]:
         """Lives as long as the loop: asyncio ends it as the loop ends (asyncio.run, a
         test's loop) by closing its async generators, and the pools the loop left open
         are closed then, their connections at once: nothing is left for a loop that
@@ -128,7 +133,11 @@ class Pools(Generic[P]):
         try:
             yield
         finally:
-            for entry in self._loops.pop(loop, {}).values():
+            if self._loops.get(loop) is held:
+                del self._loops[loop]
+            entries = list(held.values())
+            held.clear()
+            for entry in entries:
                 if entry.made.done() and not entry.made.cancelled() and not entry.made.exception():
                     with contextlib.suppress(Exception):
                         await self._terminate(entry.made.result())
