@@ -30,6 +30,7 @@ from services.common.people import write_csv
 from services.common.settings import Settings
 from services.providers import open_provider
 from services.providers.base import Layout
+from services.providers.sql.pools import close_pools
 from services.runner.plans import MAX_BATCH_BYTES
 from tests.sql_servers import Login, SqlProvider, connection_toml, sql_connection
 
@@ -174,9 +175,10 @@ async def provider_write(
     connection: PostgresqlConnection | MysqlConnection, rows: list[dict[str, str]]
 ) -> float:
     """The provider alone applying the first run's creates into the (empty) table, in
-    batches as the work queue holds them, each opened as a runner opens it and as many at
-    once as a runner applies (IDSYNC_RUNNER_CONCURRENCY's default): the write itself,
-    without planning, the journal or the queue."""
+    batches as the work queue holds them, each opened as a runner opens it (on the
+    connection pool's connections, made on first use) and as many at once as a runner
+    applies (IDSYNC_RUNNER_CONCURRENCY's default): the write itself, without planning,
+    the journal or the queue."""
     layout = Layout(keys=("employee_id",), fields=COLUMNS, multi_valued={"groups": "|"})
     endpoint = Endpoint(connection=connection.id, table="people")
     batches = split_batches(creates(rows), 5000, MAX_BATCH_BYTES)
@@ -200,6 +202,7 @@ async def provider_write(
         return time.perf_counter() - started
     finally:
         gc.set_threshold(*before)
+        await close_pools()  # as a runner's stop does
 
 
 async def alone_and_runs(

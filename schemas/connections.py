@@ -117,6 +117,9 @@ class PostgresqlConnection(_Connection, tag="postgresql", frozen=True):
     ca_file: str | None = None
     """PEM file of the certificate authorities to trust (verify-ca, verify-full)."""
     timeouts: PostgresqlTimeouts = msgspec.field(default_factory=PostgresqlTimeouts)
+    pool_size: int = 4
+    """Connections a runner keeps open to the database, shared by the batches it writes
+    (up to four at once) and the reads it makes; opened as they are needed."""
 
 
 class MysqlTimeouts(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -144,6 +147,9 @@ class MysqlConnection(_Connection, tag="mysql", frozen=True):
     ca_file: str | None = None
     """PEM file of the certificate authorities to trust (verify-ca, verify-full)."""
     timeouts: MysqlTimeouts = msgspec.field(default_factory=MysqlTimeouts)
+    pool_size: int = 4
+    """Connections a runner keeps open to the database, shared by the batches it writes
+    (up to four at once) and the reads it makes; opened as they are needed."""
 
 
 class EntraLimits(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

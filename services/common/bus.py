@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ssl
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import nats.js.errors
@@ -102,6 +102,9 @@ class Bus:
         self._runs: Runs | None = None
         self.watched: list[tuple[Any, ConsumerSpec]] = []
         """The durable subscriptions of this process, for the liveness check."""
+        self.at_stop: list[Callable[[], Awaitable[None]]] = []
+        """What a service closes when it stops, once the broker has (no handler still
+        running): the runner's database pools."""
 
     @property
     def js(self) -> JetStreamContext:

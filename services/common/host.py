@@ -124,6 +124,11 @@ class ServiceHost:
                 await asyncio.wait_for(broker.stop(), STOP_WAIT)
             except TimeoutError:
                 log.warning("the broker did not stop in time; leaving anyway", after=STOP_WAIT)
+            for close in self.bus.at_stop:  # no handler runs any more
+                try:
+                    await close()
+                except Exception as e:
+                    log.warning("could not close at stop", error=str(e) or type(e).__name__)
             log.info("services stopped", services=self.names)
 
     def missing(self) -> list[str]:

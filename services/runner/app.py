@@ -25,6 +25,7 @@ from services.common.delivery import Failure, consume, deliberately
 from services.common.host import Background
 from services.common.jetstream import DROPS, RUNNER, WORKER, site_consumers
 from services.common.logging import get_logger
+from services.providers.sql.pools import close_pools
 
 from .dropped import count_dropped
 from .health import Work, heartbeat
@@ -51,6 +52,7 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
     pushed.bind(lambda: bus.broker.connection)  # a scim-inbound source reads the bucket
 
     work = Work()
+    bus.at_stop.append(close_pools)  # the SQL databases' connections, batches done
 
     async def plan(event: Event, attempt: int) -> None:
         if not isinstance(event, RunApproved):

@@ -11,12 +11,13 @@ from typing import Any
 import asyncmy
 from asyncmy.errors import MySQLError
 
-from core.errors import BadInput, Unreachable, WriteFailed
+from core.errors import BadInput, IdsyncError, Unreachable, WriteFailed
 from schemas.connections import MysqlConnection
 from schemas.jobs import Endpoint
 
 from ..base import Layout
-from ..sql.table import SqlTable, close_names, password_of
+from ..sql.pools import Definition, Pools
+from ..sql.table import Lent, SqlTable, close_names, password_of
 from .values import Column, quote
 
 _COLUMNS = """
@@ -61,40 +62,104 @@ def _ssl(connection: MysqlConnection) -> ssl.SSLContext | None:
     return context
 
 
-async def connect(connection: MysqlConnection) -> Any:
-    """A logged-in connection whose session speaks UTC and refuses values its columns cannot
-    hold instead of bending them (strict mode)."""
-    where = f"mysql connection {connection.id!r}"
-    password = password_of(where, connection) or ""
+def _options(connection: MysqlConnection, password: str | None) -> dict[str, Any]:
+    """What asyncmy logs in with: a session that speaks UTC and refuses values its columns
+    cannot hold instead of bending them (strict mode)."""
     socket = connection.host if connection.host.startswith("/") else None
-    target = socket or f"{connection.host}:{connection.port}"
-    target = f"{target}/{connection.database}"
+    return {
+        "host": None if socket else connection.host,
+        "unix_socket": socket,
+        "port": connection.port,
+        "user": connection.user,
+        "password": password or "",
+        "database": connection.database,
+        "ssl": _ssl(connection),
+        "connect_timeout": connection.timeouts.connect,
+        "read_timeout": connection.timeouts.statement,
+        "charset": "utf8mb4",
+        "autocommit": True,
+        "program_name": "idsync",
+        "init_command": (
+            "SET time_zone = '+00:00', sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_IN_DATE,"
+            "ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'"
+        ),
+    }
+
+
+def _failed(connection: MysqlConnection, e: BaseException) -> IdsyncError | None:
+    """Why logging in failed, as the product says it (None: not a login's failure)."""
+    where = f"mysql connection {connection.id!r}"
+    socket = connection.host if connection.host.startswith("/") else None
+    target = f"{socket or f'{connection.host}:{connection.port}'}/{connection.database}"
+    if isinstance(e, MySQLError) and errno(e) in _REFUSED:
+        return BadInput(f"{where}: {target} refused {connection.user!r}: {e.args[-1]}")
+    if isinstance(e, MySQLError | OSError | TimeoutError):
+        return Unreachable(f"{where}: cannot connect to {target}: {e}")
+    return None
+
+
+async def connect(connection: MysqlConnection) -> Any:
+    """A logged-in connection of its own, outside the pool (`reach`: a login tested anew)."""
+    password = password_of(f"mysql connection {connection.id!r}", connection)
     try:
-        conn = await asyncmy.connect(
-            host=None if socket else connection.host,
-            unix_socket=socket,
-            port=connection.port,
-            user=connection.user,
-            password=password,
-            database=connection.database,
-            ssl=_ssl(connection),
-            connect_timeout=connection.timeouts.connect,
-            read_timeout=connection.timeouts.statement,
-            charset="utf8mb4",
-            autocommit=True,
-            program_name="idsync",
-            init_command=(
-                "SET time_zone = '+00:00', sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_IN_DATE,"
-                "ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'"
-            ),
-        )
-    except MySQLError as e:
-        if errno(e) in _REFUSED:
-            raise BadInput(f"{where}: {target} refused {connection.user!r}: {e.args[-1]}") from e
-        raise Unreachable(f"{where}: cannot connect to {target}: {e}") from e
-    except (OSError, TimeoutError) as e:
-        raise Unreachable(f"{where}: cannot connect to {target}: {e}") from e
-    return conn
+        return await asyncmy.connect(**_options(connection, password))
+    except Exception as e:
+        if (error := _failed(connection, e)) is not None:
+            raise error from e
+        raise
+
+
+async def _make_pool(connection: Definition, password: str | None) -> Any:
+    assert isinstance(connection, MysqlConnection)
+    # No connection is made before one is asked for; one idle for an hour is made anew.
+    return await asyncmy.create_pool(
+        minsize=0, maxsize=connection.pool_size, **_options(connection, password)
+    )
+
+
+async def _close_pool(pool: Any) -> None:
+    pool.close()
+    await pool.wait_closed()
+
+
+async def _terminate_pool(pool: Any) -> None:
+    pool.terminate()  # the connections in use
+    await pool.clear()  # the idle ones
+
+
+POOLS: Pools[Any] = Pools(_make_pool, _close_pool, _terminate_pool)
+"""The pools of this process, one per event loop and connection definition."""
+
+
+async def acquire(connection: MysqlConnection, read: bool = False) -> Lent:
+    """One of the pool's connections (its pool made on first use, a connection made when
+    none is free and the pool holds fewer than `pool_size`); waits for one while all are
+    in use. A `read` the pool may not lend one to (pools.py) gets one of its own."""
+    password = password_of(f"mysql connection {connection.id!r}", connection)
+    pool = await POOLS.get(connection, password)
+    if read and not POOLS.lend_to_read(pool, connection.pool_size):
+        return Lent(None, await connect(connection), read)
+    try:
+        conn = await pool.acquire()
+    except Exception as e:
+        if read:
+            POOLS.read_done(pool)
+        if (error := _failed(connection, e)) is not None:
+            raise error from e
+        raise
+    return Lent(pool, conn, read)
+
+
+def give_back(lent: Lent, discard: bool) -> None:
+    """A connection back to its pool, or closed: when `discard`, or a read's own."""
+    if lent.pool is None:
+        lent.conn.close()
+        return
+    if lent.read:
+        POOLS.read_done(lent.pool)
+    if discard:
+        lent.conn.close()  # the pool makes another when one is next asked for
+    lent.pool.release(lent.conn)
 
 
 async def fetch(conn: Any, sql: str, args: object = None) -> list[tuple[Any, ...]]:
@@ -130,33 +195,34 @@ class MysqlTable(SqlTable[MysqlConnection, Column]):
         await self.close()
         self._write = write
         self._refuse_query_writes(write)
-        self._conn = await connect(self._connection)
         try:
-            if self._query is not None:
-                async with self._conn.cursor() as cursor:  # describes it, reads no row
-                    await cursor.execute(f"SELECT * FROM ({self._query}) AS q LIMIT 0")
-                    self._fields = [str(d[0]) for d in cursor.description or ()]
-                return
-            await self.load_columns(self._conn)
-            self._known = bool(self._columns)
-            if not self._columns and not write:
-                raise BadInput(f"{self._where} not found{await self._close_tables()}")
-            if write and self._columns:
-                from .grants import missing_privileges
-
-                missing = await missing_privileges(self._conn, self._database, self._table)
-                if missing:
-                    raise WriteFailed(
-                        f"{self._where}: {self._connection.user!r} may not "
-                        f"{', '.join(missing)} there; GRANT {', '.join(missing)} ON {self._q} "
-                        f"TO {quote(self._connection.user)}"
-                    )
+            async with self.connection() as conn:
+                await self._look(conn, write)
         except MySQLError as e:
-            await self.close()
             raise self.error(e, "read" if not write else "open") from e
-        except BaseException:
-            await self.close()
-            raise
+        self._opened = True
+
+    async def _look(self, conn: Any, write: bool) -> None:
+        """The query's columns, or the table's and whether the login may write it."""
+        if self._query is not None:
+            async with conn.cursor() as cursor:  # describes it, reads no row
+                await cursor.execute(f"SELECT * FROM ({self._query}) AS q LIMIT 0")
+                self._fields = [str(d[0]) for d in cursor.description or ()]
+            return
+        await self.load_columns(conn)
+        self._known = bool(self._columns)
+        if not self._columns and not write:
+            raise BadInput(f"{self._where} not found{await self._close_tables(conn)}")
+        if write and self._columns:
+            from .grants import missing_privileges
+
+            missing = await missing_privileges(conn, self._database, self._table)
+            if missing:
+                raise WriteFailed(
+                    f"{self._where}: {self._connection.user!r} may not "
+                    f"{', '.join(missing)} there; GRANT {', '.join(missing)} ON {self._q} "
+                    f"TO {quote(self._connection.user)}"
+                )
 
     async def load_columns(self, conn: Any) -> None:
         rows = await fetch(conn, _COLUMNS, (self._database, self._table))
@@ -179,9 +245,9 @@ class MysqlTable(SqlTable[MysqlConnection, Column]):
             indexes.setdefault(str(index), set()).add(str(column))
         self._unique = [frozenset(columns) for columns in indexes.values()]
 
-    async def _close_tables(self) -> str:
+    async def _close_tables(self, conn: Any) -> str:
         """ "; did you mean …" with the tables whose names are close to the one asked for."""
-        names = [str(row[0]) for row in await fetch(self._conn, _TABLES)]
+        names = [str(row[0]) for row in await fetch(conn, _TABLES)]
         return close_names(f"{self._database}.{self._table}", names)
 
     def transient(self, e: BaseException) -> bool:
@@ -193,8 +259,11 @@ class MysqlTable(SqlTable[MysqlConnection, Column]):
     def told(self, e: BaseException) -> str:
         return str(e.args[-1]) if e.args else str(e)
 
-    async def hang_up(self, conn: Any) -> None:
-        conn.close()
+    async def acquire(self, read: bool) -> Lent:
+        return await acquire(self._connection, read)
+
+    async def give_back(self, lent: Lent, discard: bool) -> None:
+        give_back(lent, discard)
 
     async def close(self) -> None:
         self._staged = []

@@ -1,7 +1,8 @@
 """Reading a MySQL table or a job's SELECT: an unbuffered (server-side streamed) cursor in
 a read-only transaction with a consistent snapshot, fetched in batches, so a large table
-is never held whole; on a connection of its own, so writing the same side while a read
-is under way does not wait for it."""
+is never held whole; on a connection of its own — the pool's while it has one to spare
+for batches (sql/pools.py), else one logged in for the read —, so writing the same side
+while a read is under way does not wait for it."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from schemas.connections import MysqlConnection
 from schemas.values import Record, Value
 
 from ..sql.reading import SqlReading
-from .connection import MysqlTable, connect, execute, fetch
+from .connection import MysqlTable, execute, fetch
 from .values import (
     Column,
     Param,
@@ -69,39 +70,42 @@ class MysqlReading(MysqlTable, SqlReading[MysqlConnection, Column]):
             field, values = lookup
             marks = ", ".join(["%s"] * len(values))
             sql, args = f"{sql} WHERE {quote(field)} IN ({marks})", tuple(values)
-        conn = await connect(self._connection)
         try:
-            await execute(conn, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
-            cursor = conn.cursor(SSCursor)
-            await cursor.execute(sql, args or None)
-            names = [str(d[0]) for d in cursor.description]
-            columns = [self._columns.get(name) if self._query is None else None for name in names]
-            kinds = [
-                column.kind if column is not None else field_kind(int(d[1]), int(d[3] or 0))
-                for column, d in zip(columns, cursor.description, strict=True)
-            ]
-            as_text = all(column is not None and column.reads_str for column in columns)
-            readers = None if as_text else [partial(_read, kind) for kind in kinds]
-            mark = names.index(changed[0]) if changed is not None else None
-            while rows := await cursor.fetchmany(batch_size):
-                yield self._records(names, rows, readers, mark)
-            await cursor.close()
-            await execute(conn, "COMMIT")
+            # Left unfinished (a reader that stopped early), the connection still holds
+            # the streamed result: it is closed then, not given back (table.py).
+            async with self.connection(read=True) as conn:
+                await execute(conn, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
+                cursor = conn.cursor(SSCursor)
+                await cursor.execute(sql, args or None)
+                names = [str(d[0]) for d in cursor.description]
+                columns = [
+                    self._columns.get(name) if self._query is None else None for name in names
+                ]
+                kinds = [
+                    column.kind if column is not None else field_kind(int(d[1]), int(d[3] or 0))
+                    for column, d in zip(columns, cursor.description, strict=True)
+                ]
+                as_text = all(column is not None and column.reads_str for column in columns)
+                readers = None if as_text else [partial(_read, kind) for kind in kinds]
+                mark = names.index(changed[0]) if changed is not None else None
+                while rows := await cursor.fetchmany(batch_size):
+                    yield self._records(names, rows, readers, mark)
+                await cursor.close()
+                await execute(conn, "COMMIT")
         except (MySQLError, OSError) as e:
             raise self.error(e, "read") from e
-        finally:
-            conn.close()
 
     async def size_hint(self) -> int:
         """About how many rows the table holds (the planner's statistics; 0 when unknown)."""
-        if self._conn is None or self._query is not None or not self._columns:
+        if not self._opened or self._query is not None or not self._columns:
             return 0
-        rows = await fetch(
-            self._conn,
-            "SELECT TABLE_ROWS FROM information_schema.TABLES "
-            "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s",
-            (self._database, self._table),
-        )
+        async with self.connection() as conn:
+            rows = await fetch(
+                conn,
+                "SELECT TABLE_ROWS FROM information_schema.TABLES "
+                "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s",
+                (self._database, self._table),
+            )
         return int(rows[0][0] or 0) if rows else 0
 
     def canonical_value(self, column: Column | None, value: Value, delimiter: str | None) -> Value:

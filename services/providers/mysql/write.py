@@ -24,7 +24,7 @@ from schemas.plan import Change
 from ..base import Outcome
 from ..sql.batches import Batcher, Op, Shape
 from ..sql.writing import SqlWriting
-from .connection import MysqlTable, connect, errno, execute, fetch, transient
+from .connection import MysqlTable, errno, execute, fetch, transient
 from .statements import Statements
 from .values import Column, canonical_value, param_of, quote
 
@@ -43,37 +43,39 @@ class MysqlWriting(MysqlTable, SqlWriting[MysqlConnection, Column, Statements]):
             return []
         self._write = True
         try:
-            conn = self._conn or await self._reconnect()
-            await self._table_ready(conn, changes)  # DDL: before the transaction
-            outcomes = [Outcome()] * len(changes)
-            groups = self._groups(changes, outcomes)
-            try:
-                # Staging tables too: DDL inside the transaction would leave it unable to
-                # roll a group back cleanly.
-                await self._stage(conn, groups)
-                # READ COMMITTED: the create-if-absent's look at the table takes no gap
-                # locks, so batches written at once by several runners do not deadlock
-                # (the unique index still refuses a key another batch has just added).
-                await execute(conn, "SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
-                await execute(conn, "START TRANSACTION")
-                try:
-                    for sql, ops in groups:
-                        await self._group(conn, sql, ops, outcomes)
-                    await execute(conn, "COMMIT")
-                except BaseException:
-                    await execute(conn, "ROLLBACK")
-                    raise
-            finally:
-                await self._unstage(conn)
-            return outcomes
+            # A failed batch's connection is closed, not given back (table.py).
+            async with self.connection() as conn:
+                return await self._apply(conn, changes)
         except IdsyncError:
             self._known = False
             raise
         except (MySQLError, OSError, TimeoutError) as e:
             self._known = False
-            if transient(e):
-                await self.close()  # the next batch connects anew
             raise self.error(e, "write to") from e
+
+    async def _apply(self, conn: Any, changes: list[Change]) -> list[Outcome]:
+        await self._table_ready(conn, changes)  # DDL: before the transaction
+        outcomes = [Outcome()] * len(changes)
+        groups = self._groups(changes, outcomes)
+        try:
+            # Staging tables too: DDL inside the transaction would leave it unable to
+            # roll a group back cleanly.
+            await self._stage(conn, groups)
+            # READ COMMITTED: the create-if-absent's look at the table takes no gap
+            # locks, so batches written at once by several runners do not deadlock
+            # (the unique index still refuses a key another batch has just added).
+            await execute(conn, "SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+            await execute(conn, "START TRANSACTION")
+            try:
+                for sql, ops in groups:
+                    await self._group(conn, sql, ops, outcomes)
+                await execute(conn, "COMMIT")
+            except BaseException:
+                await execute(conn, "ROLLBACK")
+                raise
+        finally:
+            await self._unstage(conn)
+        return outcomes
 
     async def _stage(self, conn: Any, groups: list[tuple[Statements, list[Op]]]) -> None:
         """One staging table per shape of change in the batch."""
@@ -83,17 +85,14 @@ class MysqlWriting(MysqlTable, SqlWriting[MysqlConnection, Column, Statements]):
             self._staged.append(stage)
 
     async def _unstage(self, conn: Any) -> None:
-        """Drop the batch's staging tables (a connection that cannot is dropped)."""
+        """Drop the batch's staging tables (a connection that cannot is closed: the pool
+        does not give it to another batch)."""
         staged, self._staged = self._staged, []
         try:
             for stage in staged:
                 await execute(conn, f"DROP TEMPORARY TABLE IF EXISTS {stage}")
         except (MySQLError, OSError, TimeoutError):
-            await self.close()
-
-    async def _reconnect(self) -> Any:
-        self._conn = await connect(self._connection)
-        return self._conn
+            conn.close()
 
     async def make_columns(self, conn: Any, wanted: list[str], missing: list[str]) -> None:
         """Create the table (InnoDB, utf8mb4 compared byte for byte, varchar keys with a

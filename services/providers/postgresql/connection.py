@@ -5,18 +5,23 @@ the server's errors are told. read.py and write.py build on it."""
 from __future__ import annotations
 
 import ssl
-from typing import Literal
+from typing import Any, Literal, TypeAlias
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
-from core.errors import BadInput, Unreachable, WriteFailed
+from core.errors import BadInput, IdsyncError, Unreachable, WriteFailed
 from schemas.connections import PostgresqlConnection
 from schemas.jobs import Endpoint
 
 from ..base import Layout
-from ..sql.table import SqlTable, close_names, password_of
+from ..sql.pools import Definition, Pools
+from ..sql.table import Lent, SqlTable, close_names, password_of
 from ..sql.values import compact_json
 from .values import Column, quote
+
+Pooled: TypeAlias = "PoolConnectionProxy[asyncpg.Record]"
+"""One of a pool's connections, lent."""
 
 _COLUMNS = """
 SELECT a.attname, coalesce(e.typname, t.typname), format_type(a.atttypid, a.atttypmod),
@@ -57,39 +62,123 @@ def _ssl(
     return False if mode == "disable" else mode
 
 
-async def connect(connection: PostgresqlConnection) -> asyncpg.Connection:
-    """A logged-in connection whose session speaks UTC (timestamps without a zone are UTC)."""
-    where = f"postgresql connection {connection.id!r}"
-    password = password_of(where, connection)
-    target = f"{connection.host}:{connection.port}/{connection.database}"
-    try:
-        conn = await asyncpg.connect(
-            host=connection.host,
-            port=connection.port,
-            user=connection.user,
-            password=password,
-            database=connection.database,
-            ssl=_ssl(connection),
-            timeout=connection.timeouts.connect,
-            command_timeout=connection.timeouts.statement,
-            # Nothing is prepared twice: each batch's staging table is a new one, and a
-            # connection pooler in front of the server keeps no statements either.
-            statement_cache_size=0,
-            server_settings={"TimeZone": "UTC", "application_name": "idsync"},
-        )
-    except (
-        asyncpg.InvalidPasswordError,
-        asyncpg.InvalidAuthorizationSpecificationError,
-        asyncpg.InvalidCatalogNameError,
-    ) as e:
-        raise BadInput(f"{where}: {target} refused {connection.user!r}: {e}") from e
-    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
-        raise Unreachable(f"{where}: cannot connect to {target}: {e}") from e
+_connect: Any = asyncpg.connect
+_create_pool: Any = asyncpg.create_pool  # the options as one mapping (`_options`)
+
+
+def _options(connection: PostgresqlConnection, password: str | None) -> dict[str, Any]:
+    """What asyncpg logs in with: a session that speaks UTC (timestamps without a zone
+    are UTC)."""
+    return {
+        "host": connection.host,
+        "port": connection.port,
+        "user": connection.user,
+        "password": password,
+        "database": connection.database,
+        "ssl": _ssl(connection),
+        "timeout": connection.timeouts.connect,
+        "command_timeout": connection.timeouts.statement,
+        # Nothing is prepared twice: each batch's staging table is a new one, and a
+        # connection pooler in front of the server keeps no statements either.
+        "statement_cache_size": 0,
+        "server_settings": {"TimeZone": "UTC", "application_name": "idsync"},
+    }
+
+
+async def _codecs(conn: asyncpg.Connection) -> None:
+    """json and jsonb as text, compact with sorted keys."""
     for name in ("json", "jsonb"):
         await conn.set_type_codec(
             name, schema="pg_catalog", encoder=str, decoder=compact_json, format="text"
         )
+
+
+def _failed(connection: PostgresqlConnection, e: BaseException) -> IdsyncError | None:
+    """Why logging in failed, as the product says it (None: not a login's failure)."""
+    where = f"postgresql connection {connection.id!r}"
+    target = f"{connection.host}:{connection.port}/{connection.database}"
+    if isinstance(
+        e,
+        asyncpg.InvalidPasswordError
+        | asyncpg.InvalidAuthorizationSpecificationError
+        | asyncpg.InvalidCatalogNameError,
+    ):
+        return BadInput(f"{where}: {target} refused {connection.user!r}: {e}")
+    if isinstance(e, OSError | TimeoutError | asyncpg.PostgresError | asyncpg.InterfaceError):
+        return Unreachable(f"{where}: cannot connect to {target}: {e}")
+    return None
+
+
+async def connect(connection: PostgresqlConnection) -> asyncpg.Connection:
+    """A logged-in connection of its own, outside the pool (`reach`: a login tested anew)."""
+    password = password_of(f"postgresql connection {connection.id!r}", connection)
+    try:
+        conn: asyncpg.Connection = await _connect(**_options(connection, password))
+    except Exception as e:
+        if (error := _failed(connection, e)) is not None:
+            raise error from e
+        raise
+    await _codecs(conn)
     return conn
+
+
+async def _make_pool(connection: Definition, password: str | None) -> asyncpg.Pool:
+    assert isinstance(connection, PostgresqlConnection)
+    # No connection is made before one is asked for; an idle one closes after 5 minutes.
+    pool: asyncpg.Pool = await _create_pool(
+        min_size=0,
+        max_size=connection.pool_size,
+        init=_codecs,
+        **_options(connection, password),
+    )
+    return pool
+
+
+async def _close_pool(pool: asyncpg.Pool) -> None:
+    await pool.close()
+
+
+async def _terminate_pool(pool: asyncpg.Pool) -> None:
+    pool.terminate()
+
+
+POOLS: Pools[asyncpg.Pool] = Pools(_make_pool, _close_pool, _terminate_pool)
+"""The pools of this process, one per event loop and connection definition."""
+
+
+async def acquire(connection: PostgresqlConnection, read: bool = False) -> Lent:
+    """One of the pool's connections (its pool made on first use, a connection made when
+    none is free and the pool holds fewer than `pool_size`); waits for one while all are
+    in use. A `read` the pool may not lend one to (pools.py) gets one of its own."""
+    password = password_of(f"postgresql connection {connection.id!r}", connection)
+    pool = await POOLS.get(connection, password)
+    if read and not POOLS.lend_to_read(pool, connection.pool_size):
+        return Lent(None, await connect(connection), read)
+    try:
+        conn = await pool.acquire()
+    except Exception as e:
+        if read:
+            POOLS.read_done(pool)
+        if (error := _failed(connection, e)) is not None:
+            raise error from e
+        raise
+    return Lent(pool, conn, read)
+
+
+async def give_back(lent: Lent, discard: bool) -> None:
+    """A connection back to its pool, or closed: when `discard`, or a read's own."""
+    conn: Pooled = lent.conn
+    if lent.pool is None:
+        if discard:
+            conn.terminate()  # as a pooled one: no goodbye to a server that may be gone
+        else:
+            await conn.close()
+        return
+    if lent.read:
+        POOLS.read_done(lent.pool)
+    if discard:
+        conn.terminate()  # the pool makes another when one is next asked for
+    await lent.pool.release(conn)
 
 
 def transient(e: BaseException) -> bool:
@@ -115,24 +204,25 @@ class PostgresqlTable(SqlTable[PostgresqlConnection, Column]):
         await self.close()
         self._write = write
         self._refuse_query_writes(write)
-        self._conn = await connect(self._connection)
         try:
-            if self._query is not None:
-                statement = await self._conn.prepare(self._query)
-                self._fields = [attribute.name for attribute in statement.get_attributes()]
-                return
-            await self.load_columns(self._conn)
-            self._known = bool(self._columns)
-            if not self._columns and not write:
-                raise BadInput(f"{self._where} not found{await self._close_tables()}")
-            if write and self._columns:
-                await self._check_privileges(self._conn)
+            async with self.connection() as conn:
+                await self._look(conn, write)
         except asyncpg.PostgresError as e:
-            await self.close()
             raise self.error(e, "read" if not write else "open") from e
-        except BaseException:
-            await self.close()
-            raise
+        self._opened = True
+
+    async def _look(self, conn: asyncpg.Connection, write: bool) -> None:
+        """The query's columns, or the table's and whether the login may write it."""
+        if self._query is not None:
+            statement = await conn.prepare(self._query)
+            self._fields = [attribute.name for attribute in statement.get_attributes()]
+            return
+        await self.load_columns(conn)
+        self._known = bool(self._columns)
+        if not self._columns and not write:
+            raise BadInput(f"{self._where} not found{await self._close_tables(conn)}")
+        if write and self._columns:
+            await self._check_privileges(conn)
 
     async def _check_privileges(self, conn: asyncpg.Connection) -> None:
         sql = "SELECT p FROM unnest($2::text[]) AS p WHERE NOT has_table_privilege($1::regclass, p)"
@@ -160,10 +250,9 @@ class PostgresqlTable(SqlTable[PostgresqlConnection, Column]):
         indexes = await conn.fetch(_UNIQUE, oid) if oid is not None else []
         self._unique = [frozenset(row[0]) for row in indexes]
 
-    async def _close_tables(self) -> str:
+    async def _close_tables(self, conn: asyncpg.Connection) -> str:
         """ "; did you mean …" with the tables whose names are close to the one asked for."""
-        assert self._conn is not None
-        names = [str(row[0]) for row in await self._conn.fetch(_TABLES)]
+        names = [str(row[0]) for row in await conn.fetch(_TABLES)]
         return close_names(self._name if self._schema else f"public.{self._table}", names)
 
     def transient(self, e: BaseException) -> bool:
@@ -172,5 +261,8 @@ class PostgresqlTable(SqlTable[PostgresqlConnection, Column]):
     def denied(self, e: BaseException) -> bool:
         return str(getattr(e, "sqlstate", "") or "") == "42501"  # insufficient_privilege
 
-    async def hang_up(self, conn: asyncpg.Connection) -> None:
-        await conn.close()
+    async def acquire(self, read: bool) -> Lent:
+        return await acquire(self._connection, read)
+
+    async def give_back(self, lent: Lent, discard: bool) -> None:
+        await give_back(lent, discard)

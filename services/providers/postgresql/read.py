@@ -1,6 +1,8 @@
 """Reading a PostgreSQL table or a job's SELECT: a server-side cursor in a read-only
 transaction, fetched in batches, so a large table is never held whole; on a connection
-of its own, so writing the same side while a read is under way does not wait for it."""
+of its own — the pool's while it has one to spare for batches (sql/pools.py), else one
+logged in for the read —, so writing the same side while a read is under way does not
+wait for it."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from schemas.connections import PostgresqlConnection
 from schemas.values import Record, Value
 
 from ..sql.reading import SqlReading
-from .connection import PostgresqlTable, connect
+from .connection import PostgresqlTable
 from .values import Column, canonical_value, changed_since, quote, reads_str, text_of, value_of
 
 
@@ -52,9 +54,11 @@ class PostgresqlReading(PostgresqlTable, SqlReading[PostgresqlConnection, Column
         if lookup is not None:
             column, values = lookup
             sql, args = f"{sql} WHERE {quote(column)}::text = ANY($1::text[])", [list(values)]
-        conn = await connect(self._connection)
         try:
-            async with conn.transaction(readonly=True, isolation="repeatable_read"):
+            async with (
+                self.connection(read=True) as conn,
+                conn.transaction(readonly=True, isolation="repeatable_read"),
+            ):
                 statement = await conn.prepare(sql)
                 attributes = statement.get_attributes()
                 names = [attribute.name for attribute in attributes]
@@ -66,18 +70,17 @@ class PostgresqlReading(PostgresqlTable, SqlReading[PostgresqlConnection, Column
                     yield self._records(names, rows, readers, mark)
         except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as e:
             raise self.error(e, "read") from e
-        finally:
-            await conn.close()
 
     async def size_hint(self) -> int:
         """About how many rows the table holds (the planner's statistics; 0 when unknown)."""
-        if self._conn is None or self._query is not None or not self._columns:
+        if not self._opened or self._query is not None or not self._columns:
             return 0
         sql = (
             "SELECT greatest(reltuples, 0)::bigint FROM pg_catalog.pg_class "
             "WHERE oid = $1::regclass"
         )
-        return int(await self._conn.fetchval(sql, self._q) or 0)
+        async with self.connection() as conn:
+            return int(await conn.fetchval(sql, self._q) or 0)
 
     def canonical_value(self, column: Column | None, value: Value, delimiter: str | None) -> Value:
         return canonical_value(column, value, delimiter)

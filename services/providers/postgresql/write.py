@@ -19,7 +19,7 @@ from schemas.plan import Change
 from ..base import Outcome
 from ..sql.batches import Batcher, Op
 from ..sql.writing import SqlWriting
-from .connection import PostgresqlTable, connect, transient
+from .connection import PostgresqlTable, transient
 from .statements import STAGING, Statements
 from .values import Column, canonical_value, param_of, quote
 
@@ -37,8 +37,8 @@ class PostgresqlWriting(PostgresqlTable, SqlWriting[PostgresqlConnection, Column
             return []
         self._write = True
         try:
-            conn = self._conn or await self._reconnect()
-            async with conn.transaction():
+            # A failed batch's connection is closed, not given back (table.py).
+            async with self.connection() as conn, conn.transaction():
                 await self._table_ready(conn, changes)
                 return await self._apply_all(conn, changes)
         except IdsyncError:
@@ -46,14 +46,7 @@ class PostgresqlWriting(PostgresqlTable, SqlWriting[PostgresqlConnection, Column
             raise
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as e:
             self._known = False
-            if transient(e):
-                await self.close()  # the next batch connects anew
             raise self.error(e, "write to") from e
-
-    async def _reconnect(self) -> asyncpg.Connection:
-        conn = await connect(self._connection)
-        self._conn = conn
-        return conn
 
     async def make_columns(
         self, conn: asyncpg.Connection, wanted: list[str], missing: list[str]

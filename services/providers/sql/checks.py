@@ -13,7 +13,8 @@ from schemas.jobs import Endpoint
 def check_server(
     connection: PostgresqlConnection | MysqlConnection, tls_field: str, tls: str
 ) -> list[Problem]:
-    """The port, the TLS mode a ca_file needs (`tls_field` = `tls`), the timeouts."""
+    """The port, the TLS mode a ca_file needs (`tls_field` = `tls`), the timeouts, the
+    pool's size."""
     problems: list[Problem] = []
     if not 0 < connection.port < 65536:
         problems.append(("port", f"expected a port from 1 to 65535, got {connection.port}"))
@@ -25,6 +26,9 @@ def check_server(
     for name in ("connect", "statement"):
         if (seconds := getattr(connection.timeouts, name)) <= 0:
             problems.append((f"timeouts.{name}", f"expected seconds above 0, got {seconds}"))
+    if not 1 <= connection.pool_size <= 32:
+        text = f"expected 1 to 32 connections, got {connection.pool_size}"
+        problems.append(("pool_size", text))
     return problems
 
 

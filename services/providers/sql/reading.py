@@ -46,8 +46,9 @@ class SqlReading(SqlTable[Conn, Col]):
 
     async def _refresh(self) -> None:
         """A destination created since `open` (by this provider's first write)."""
-        if self._conn is not None:
-            await self.load_columns(self._conn)
+        if self._opened:
+            async with self.connection() as conn:
+                await self.load_columns(conn)
 
     async def load_columns(self, conn: Any) -> None:
         raise NotImplementedError

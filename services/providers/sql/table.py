@@ -5,8 +5,11 @@ and which of its server's errors may pass."""
 
 from __future__ import annotations
 
+import contextlib
 import difflib
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
 from core.errors import BadInput, IdsyncError, Transient, WriteFailed
@@ -19,6 +22,19 @@ from ..changes import FieldChanges, HighestRead
 from .values import TypedColumn
 
 Col = TypeVar("Col", bound=TypedColumn)
+
+
+@dataclass(frozen=True)
+class Lent:
+    """A connection lent for one piece of work."""
+
+    pool: Any
+    """Its pool; None for a read's connection of its own."""
+    conn: Any
+    read: bool = False
+    """Lent to a read (pools.py counts them)."""
+
+
 Conn = TypeVar("Conn", PostgresqlConnection, MysqlConnection)
 
 
@@ -56,7 +72,9 @@ class SqlTable(Generic[Conn, Col]):
         self._query = endpoint.query if not endpoint.table else None
         self._name = endpoint.table or ""
         self._schema, self._table = split_table(self._name)
-        self._conn: Any = None
+        self._opened = False
+        """`open` looked at the table (connections are taken from the pool for each
+        piece of work, not held in between)."""
         self._columns: dict[str, Col] = {}  # empty while there is no table
         self._unique: list[frozenset[str]] = []  # the column sets of unique indexes
         self._fields: list[str] = []  # a query's columns
@@ -106,11 +124,30 @@ class SqlTable(Generic[Conn, Col]):
             return BadInput(text)
         return WriteFailed(text)
 
-    async def hang_up(self, conn: Any) -> None:
-        """Close one of the driver's connections."""
+    async def acquire(self, read: bool) -> Lent:
+        """One of the pool's connections, the pool made on first use; for a `read`, a
+        connection of its own when the pool may not lend one (pools.py)."""
         raise NotImplementedError
 
+    async def give_back(self, lent: Lent, discard: bool) -> None:
+        """A connection back to its pool; closed instead when `discard`, or when it is a
+        read's own."""
+        raise NotImplementedError
+
+    @asynccontextmanager
+    async def connection(self, *, read: bool = False) -> AsyncIterator[Any]:
+        """One of the pool's connections for one piece of work (a look at the catalogue,
+        a batch, a `read`): given back after it; closed when the work failed — a
+        connection the server dropped, a transaction or a streamed read left open is
+        never given to the next batch."""
+        lent = await self.acquire(read)
+        try:
+            yield lent.conn
+        except BaseException:
+            with contextlib.suppress(Exception):  # the work's failure is the one told
+                await self.give_back(lent, True)
+            raise
+        await self.give_back(lent, False)
+
     async def close(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            await self.hang_up(conn)
+        self._opened = False
