@@ -63,6 +63,8 @@ class RunStory(msgspec.Struct, kw_only=True):
     incremental: bool = False
     """Only source records changed since `since` were read; absence was not acted on."""
     since: str | None = None
+    full_because: str = ""
+    """Asked for incremental, a full run after all: why its source read every record."""
     stats: RunStats = msgspec.field(default_factory=RunStats)
     seconds: float | None = None
     """How long the run took, as the runner measured it."""
@@ -156,6 +158,7 @@ def _apply(run: RunStory, event: Event) -> None:
             run.source_records = event.source_records
             run.destination_records = event.destination_records
             run.incremental, run.since = event.incremental, event.since
+            run.full_because = event.full_because or ""
         case RunAwaitingApproval(plan_hash=plan_hash, counts=counts, reason=reason):
             run.state, run.reason = "awaiting approval", reason
             run.plan_hash, run.planned = plan_hash or run.plan_hash, counts or run.planned

@@ -93,6 +93,10 @@ class RunPlanned(_Event, tag="run.planned", frozen=True):
     neither acted on nor counted."""
     since: str | None = None
     """The watermark an incremental run read from (None: none was kept yet, all was read)."""
+    full_because: str | None = None
+    """A run asked for incremental that is a full run after all: why its source read every
+    record instead of the changes (its change feed could not be used, e.g. "the delta link
+    had expired"); absence was acted on as in any full run."""
 
 
 class RunBatchApplied(_Event, tag="run.batch-applied", frozen=True):

@@ -63,6 +63,8 @@ async def run_show(args: argparse.Namespace) -> int:
     if run.incremental:
         since = f"since {run.since}" if run.since else "no watermark yet: every record"
         print(f"  incremental: changed records only ({since}); absent objects left alone")
+    if run.full_because:
+        print(f"  full run: {run.full_because}; absent objects acted on as in any full run")
     if run.ended_at is not None:
         print(f"  {stats_line(run.stats)}")
     if run.reason:

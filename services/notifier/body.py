@@ -33,6 +33,8 @@ def facts(title: str, run: RunStory, event: Event) -> list[tuple[str, str]]:
         lines.append(("Duration", duration(run.duration)))
     if run.attempts > 1:
         lines.append(("Attempts", str(run.attempts)))
+    if run.full_because:
+        lines.append(("Full run", f"{run.full_because}: every record was read"))
     if run.staged:
         lines.append(("Staging", "the job is in staging: nothing was written"))
     return lines

@@ -15,7 +15,8 @@ not raised, and the other changes of the batch are still applied.
 
 Optional: `rereadable = True` says reading this side again is cheap (a file, a local
 table), so large plans read the destination twice instead of holding it (planning/low_memory.py);
-`ChangeReader` below is what incremental runs need of a source; `Staging` lets a
+`ChangeReader` below is what incremental runs need of a source (`FallsBack`, what one
+whose change feed can be lost tells of it); `Staging` lets a
 destination write a run's batches together; `KeyReader` lets a run
 scoped to some keys read only their records. `source_fields()`
 (after `open`) names every field a source's records can have, where the source knows
@@ -125,6 +126,24 @@ class ChangeReader(Protocol):
     def watermark(self) -> str | None:
         """Once `read_changed` has been read to the end: where the next run starts from
         (None: nothing was seen, keep the one there was)."""
+        ...
+
+
+@runtime_checkable
+class FallsBack(Protocol):
+    """Optional, beside `ChangeReader`: a source whose change feed can be lost — a Graph
+    delta link expires after 7 days, an LDAP changelog is trimmed, a SQL watermark's
+    column is dropped — reads every record instead of the changes, and says so here. The
+    runner then makes the run a full run: every record was read, so objects missing from
+    the source are acted on as in any full run, and the run's story says why.
+
+    Say it only once every record was read to the end: a read that fails part-way raises
+    (the run fails), and a failure must never look like absence."""
+
+    def fell_back(self) -> str | None:
+        """Once `read_changed` was given a watermark and read to the end: why it read every
+        record instead of the changes since (a few words: "the delta link had expired");
+        None when it read only the changes, or was given no watermark."""
         ...
 
 

@@ -196,6 +196,7 @@ class Planner:
                 errors_total=len(errors),
                 incremental=planned.incremental,
                 since=planned.since,
+                full_because=planned.full_because,
             )
         )
 

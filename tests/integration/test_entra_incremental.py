@@ -1,19 +1,23 @@
 """Entra → SQLite by delta query, through every service: after a full run, an incremental
 run follows Graph's delta link and sees exactly a change, a deletion (the deleted user's
 last state, from deleted items, which the job's leavers delete) and a new user — all in
-the side's $filter; a link Graph no longer knows makes a full read, and the run says so."""
+the side's $filter; a link Graph no longer knows makes the run a full run, which deletes
+a user deleted meanwhile, and the run says so."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import subprocess
 from pathlib import Path
 
 from schemas.events import RunFinished, RunPlanned
 from services.cli.client import Session
 from services.cli.watch import follow_run
+from services.common.settings import Settings
 from tests.graph_server import Tenant
 
-from .conftest import RunServices
+from .conftest import IDSYNC, RunServices, env_for
 from .entra_helpers import connection_toml, user
 from .journal import events_of_run
 from .ldap_helpers import define
@@ -41,13 +45,28 @@ def table(folder: Path) -> dict[str, tuple[str, str]]:
     return {key: (name, upn) for key, name, upn in rows}
 
 
+async def idsync(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    return await asyncio.to_thread(
+        subprocess.run,
+        [*IDSYNC, *args],
+        env=env_for(settings),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 async def planned_of(session: Session, run_id: str) -> RunPlanned:
     [planned] = [e for e in await events_of_run(session, run_id) if isinstance(e, RunPlanned)]
     return planned
 
 
 async def test_delta_runs_see_a_change_a_deletion_and_a_newcomer_and_nothing_else(
-    graph_tenant: Tenant, tmp_path: Path, session: Session, services: RunServices
+    graph_tenant: Tenant,
+    tmp_path: Path,
+    session: Session,
+    services: RunServices,
+    settings: Settings,
 ) -> None:
     ids = {}
     for i in range(10):
@@ -84,11 +103,22 @@ async def test_delta_runs_see_a_change_a_deletion_and_a_newcomer_and_nothing_els
         assert isinstance(nothing, RunFinished) and nothing.stats.written == 0
         assert nothing.stats.read == 0
 
-        graph_tenant.admin("POST", "expire-delta")  # links older than Graph keeps them
+        # Links older than Graph keeps them; meanwhile a user is deleted, and only a full
+        # read can see it: the incremental run asked for is a full run, and says so.
+        graph_tenant.admin("POST", "expire-delta")
+        graph_tenant.graph("DELETE", f"users/{ids['E4']}")
         run_id, again = await follow_run(session, job, None, changed_only=True)
-        assert isinstance(again, RunFinished) and again.stats.written == 0, again
+        assert isinstance(again, RunFinished), again
+        assert (again.stats.deleted, again.stats.written) == (1, 1), again.stats
+        assert "E4" not in table(folder) and len(table(folder)) == 7
         planned = await planned_of(session, run_id)
-        assert planned.source_records == 8  # everything in scope was read again
+        assert planned.source_records == 7  # everything in scope was read again
+        assert not planned.incremental and planned.since is None
+        assert planned.full_because and "the delta link had expired" in planned.full_because
+        shown = await idsync(settings, "run", "show", run_id)
+        assert shown.returncode == 0, shown.stderr
+        assert "full run: the delta link had expired" in shown.stdout
+        assert "incremental:" not in shown.stdout
 
         graph_tenant.graph("PATCH", f"users/{ids['E3']}", {"displayName": "After the resync"})
         _, after = await follow_run(session, job, None, changed_only=True)

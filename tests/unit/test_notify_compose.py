@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from email.headerregistry import Address
 
+import msgspec
 import pytest
 
 from core.checks.addresses import address_problem
@@ -180,6 +181,24 @@ def test_the_mail_lists_the_plans_and_the_batches_errors_in_both_parts() -> None
     assert "map E3: no &lt;dept&gt;" in html and "<dept>" not in html
     assert msg["Message-ID"] == f"<{end.id}.plain@example.org>"
     assert msg["Message-ID"] == message_id(end, mailing, SENDER)  # the same at each delivery
+
+
+def test_the_mail_of_an_incremental_run_made_full_says_why() -> None:
+    the_job = job(Notification(recipients=["ops@example.org"], trigger="always"))
+    requested, planned, *rest = events()
+    assert isinstance(planned, RunPlanned)
+    why = "the delta link had expired (Graph keeps them 7 days) or was refused"
+    fell_back = msgspec.structs.replace(planned, full_because=why)
+    story = [requested, fell_back, *rest]
+    end = story[-1]
+    (mailing,) = mailings(the_job, end)
+    msg = compose(the_job, end, digest(story, end), mailing, SENDER)
+    text = msg.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    html = msg.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    assert f"Full run: {why}: every record was read" in text
+    assert "Full run" in html and "the delta link had expired" in html
+    plain = compose(the_job, end, digest(events(), end), mailing, SENDER)
+    assert "Full run" not in plain.get_body(("plain",)).get_content()  # type: ignore[union-attr]
 
 
 def test_a_digest_tells_the_run_as_it_stood_at_the_event() -> None:

@@ -91,7 +91,7 @@ def lean(source: list[Record], destination: list[Record], absent: bool) -> Plan:
             Destination(destination),  # type: ignore[arg-type]
             batches(source),
             mapper(),
-            act_on_absence=absent,
+            act_on_absence=lambda: absent,
             lifecycle=None,
         )
     )

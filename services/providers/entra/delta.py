@@ -9,7 +9,8 @@ a request — and what was removed, whose last state is read from deleted items 
 `deletedDateTime`, which a job's `leavers` can test); one deleted for good is gone
 without a trace and left out. A link Graph no longer knows (410 Gone, or
 syncStateNotFound: links live 7 days) or one made for other properties or another scope
-means a full read, said in the log.
+means a full read, said in the log and to the runner (`fell_back`, providers/base.py
+`FallsBack`): once every object was read, the run becomes a full run.
 
 The watermark is "<digest of what is read> <delta link>"."""
 
@@ -41,6 +42,8 @@ class Delta:
     def __init__(self, graph: Graph, reader: Reader, kind: str, query: str | None) -> None:
         self.graph, self.reader, self.kind, self.query = graph, reader, kind, query
         self.mark: str | None = None
+        self.fell_back: str | None = None
+        """Once read to the end: why every object was read instead of the changes."""
         tracked = [
             *reader.select,
             *([MANAGER] if reader.manager else []),
@@ -59,23 +62,20 @@ class Delta:
                 f"instead of {field!r}"
             )
         link = None
+        why: str | None = None
         if since:
             digest, _, rest = since.partition(" ")
             if digest == self.digest and rest:
                 link = rest
             else:
-                log.warning(
-                    "entra: the last delta link was made for other properties or another scope: "
-                    "reading everything"
-                )
+                why = "the last delta link was made for other properties or another scope"
+                log.warning(f"entra: {why}: reading everything")
         if link is not None:
             try:
                 changed, removed, latest = await self._follow(link)
             except Expired:
-                log.warning(
-                    "entra: the delta link has expired (Graph keeps them 7 days) or was "
-                    "refused: this run reads every object, as a full run does"
-                )
+                why = "the delta link had expired (Graph keeps them 7 days) or was refused"
+                log.warning(f"entra: {why}: this run reads every object, as a full run")
             else:
                 records = await self.reader.by_ids(changed) if changed else []
                 records += await self._deleted(removed)
@@ -87,6 +87,7 @@ class Delta:
         async for batch in self.reader.records(batch_size):
             yield batch
         self.mark = f"{self.digest} {latest}"
+        self.fell_back = why  # only now: a read that failed part-way said nothing
 
     def _start(self, **extra: str) -> str:
         return url(

@@ -69,6 +69,9 @@ class EntraProvider:
     def watermark(self) -> str | None:
         return self._delta.mark if self._delta is not None else None
 
+    def fell_back(self) -> str | None:
+        return self._delta.fell_back if self._delta is not None else None
+
     def canonical(self, record: Record) -> Record:
         return canonical(record)
 

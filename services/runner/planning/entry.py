@@ -25,9 +25,9 @@ from services.common.watermarks import Memory
 
 from .in_memory import plan_in_memory
 from .low_memory import lean_enough, plan_low_memory
-from .reading import Reading, job_watermark, reading
+from .reading import Learned, Reading, job_watermark, reading
 from .sides import Sides, open_sides, several
-from .source import check_source_fields
+from .source import Planned, check_source_fields
 
 log = structlog.get_logger("idsync.runner")
 
@@ -42,6 +42,9 @@ class PlannedRun:
     failed (or skipped, by a script), their objects left as they are."""
     incremental: bool = False
     """Only changed source records were read; nothing was done about absence."""
+    full_because: str | None = None
+    """Asked for incremental, a full run after all: why its source read every record
+    (its change feed could not be used); absence was acted on as in any full run."""
     watermark: str | None = None
     """Where the next incremental run reads from, once this one has finished."""
     since: str | None = None
@@ -93,12 +96,16 @@ async def plan_job(
     for at, (mapping, (source, _)) in enumerate(zip(job.objects, pairs, strict=True)):
         where = endpoint_of(job.source, mapping.source).where
         check_source_fields(mapping, source, f"$.objects[{at}]", where)
-    marks: dict[str, str | None] = {}
+    learned = Learned()
     with collector_paused():  # records by the hundred thousand, none in a cycle
         if not several(job) and await lean_enough(job.objects[0], sides, keys):
-            planned = await plan_low_memory(job, sides, context, reading, marks)
+            planned = await plan_low_memory(job, sides, context, reading, learned)
         else:
-            planned = await plan_in_memory(job, pairs, keys, context, reading, marks)
+            planned = await plan_in_memory(job, pairs, keys, context, reading, learned)
+    full_because = learned.full_because(job, reading)
+    incremental = reading.incremental and full_because is None
+    if full_because is not None:
+        planned = fell_back(planned, full_because, keys is None)
     # Each kind once (a renamed field makes every record one), and at the level of the
     # runner's story: `job preview` prints them to its user.
     for warning in grouped_warnings(planned.plan.warnings):
@@ -111,10 +118,24 @@ async def plan_job(
         planned.read,
         planned.found,
         planned.errors,
-        incremental=reading.incremental,
-        watermark=job_watermark(job, marks) if job.changes is not None else None,
-        since=reading.since if reading.incremental else None,
+        incremental=incremental,
+        full_because=full_because,
+        watermark=job_watermark(job, learned.marks) if job.changes is not None else None,
+        since=reading.since if incremental else None,
     )
+
+
+def fell_back(planned: Planned, why: str, whole: bool) -> Planned:
+    """The plan of an incremental run made a full one, its first warning saying so (the
+    warnings are not in the plan's hash: a preview says it too, with the same hash)."""
+    acted = (
+        "every record was read, and objects missing from the source are acted on as in any full run"
+        if whole
+        else "every record was read (a run scoped to some keys leaves absence alone)"
+    )
+    note = f"full run: {why}: {acted}"
+    warned = msgspec.structs.replace(planned.plan, warnings=[note, *planned.plan.warnings])
+    return Planned(warned, planned.read, planned.found, planned.errors)
 
 
 def covering(plan_hash: str, connections: Sequence[Connection]) -> str:

@@ -12,7 +12,7 @@ from core.engine.objects import ObjectType, plan_objects
 from core.engine.planned_state import Identify
 from schemas.jobs import Job
 
-from .reading import Reading
+from .reading import Learned, Reading
 from .scoped import read_destination, read_source
 from .sides import Pair
 from .source import Planned, only_keys, wanted
@@ -25,7 +25,7 @@ async def plan_in_memory(
     keys: list[str] | None,
     context: MappingContext,
     reading: Reading,
-    marks: dict[str, str | None],
+    learned: Learned,
 ) -> Planned:
     """Each type's source and destination read whole — or, for a run scoped to some keys,
     only their records where a side can look them up (scoped.py) —, both sides at once
@@ -36,7 +36,7 @@ async def plan_in_memory(
     for at, (mapping, (source, target)) in enumerate(zip(job.objects, pairs, strict=True)):
         pair = (source, target)
         (mapper, mapped), everything = await both(
-            read_source(job, at, pair, keys, context, reading, marks),
+            read_source(job, at, pair, keys, context, reading, learned),
             read_destination(job, mapping, target, keys),
         )
         read += len(mapped) + len(mapper.errors)
@@ -63,7 +63,8 @@ async def plan_in_memory(
             )
         )
         mappers.append(mapper)
-    act_on_absence = keys is None and not reading.incremental
+    incremental = reading.incremental and learned.full_because(job, reading) is None
+    act_on_absence = keys is None and not incremental
     the_plan, unresolved = await asyncio.to_thread(
         lambda: plan_objects(types, act_on_absence=act_on_absence)
     )

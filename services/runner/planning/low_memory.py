@@ -10,7 +10,7 @@ plan needs (updates, destination-only objects, duplicates). Same plan, same hash
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from core.engine import managed_fields, plan
 from core.engine.context import MappingContext
@@ -23,7 +23,7 @@ from schemas.values import Record
 from services.common import tracing
 from services.providers.base import Provider
 
-from .reading import Reading
+from .reading import Learned, Reading
 from .sides import READ_BATCH, Sides
 from .source import Planned, SourceMapper, mapper_of, source_batches
 from .spill import Spill, merged_counts, settle
@@ -56,7 +56,7 @@ async def plan_low_memory(
     sides: Sides,
     context: MappingContext,
     reading: Reading,
-    marks: dict[str, str | None],
+    learned: Learned,
 ) -> Planned:
     """The plan of a job of one large type (see `lean_enough`)."""
     mapping = job.objects[0]
@@ -64,9 +64,12 @@ async def plan_low_memory(
     the_plan, read, found = await plan_lean(
         mapping,
         sides.destination,
-        source_batches(job, sides.source, reading, mapping.type, marks),
+        source_batches(job, sides.source, reading, mapping.type, learned),
         mapper,
-        act_on_absence=not reading.incremental,
+        # asked once the source is read: an incremental run may be a full one after all
+        act_on_absence=lambda: (
+            not reading.incremental or learned.full_because(job, reading) is not None
+        ),
         lifecycle=reading.lifecycles.get(mapping.type),
     )
     return Planned.of(the_plan, read, found, list(mapper.errors), [mapper])
@@ -78,10 +81,11 @@ async def plan_lean(
     source: AsyncIterator[list[Record]],
     mapper: SourceMapper,
     *,
-    act_on_absence: bool,
+    act_on_absence: Callable[[], bool],
     lifecycle: Lifecycle | None,
 ) -> tuple[Plan, int, int]:
-    """The plan, the source records read and the destination records read."""
+    """The plan, the source records read and the destination records read.
+    `act_on_absence` is asked once the source has been read to the end."""
     managed = managed_fields(mapping, ())
     index = DigestIndex(mapping, managed, lifecycle.absent_since if lifecycle else ())
     destination_count = 0
@@ -104,13 +108,13 @@ async def plan_lean(
                 spill.add(key, record)
             elif index.keep_source(record):
                 kept.append(record)
-    act_on_absence = act_on_absence and not mapper.keyless_failures
+    absence = act_on_absence() and not mapper.keyless_failures
     needed: list[Record] = []
     again = tracing.reads(
         destination.read(READ_BATCH), side="destination", object_type=mapping.type
     )
     async for batch in again:
-        needed.extend(r for r in batch if index.destination_needed(r, absent=act_on_absence))
+        needed.extend(r for r in batch if index.destination_needed(r, absent=absence))
     spilled = spill.records if spill is not None else 0
     the_plan = await asyncio.to_thread(
         plan,
@@ -118,7 +122,7 @@ async def plan_lean(
         needed,
         mapping,
         managed,
-        act_on_absence=act_on_absence,
+        act_on_absence=absence,
         lifecycle=lifecycle,
         held=frozenset(mapper.held),
         keyed_elsewhere=index.unchanged + spilled,

@@ -2,7 +2,9 @@
 
 A job with `changes` runs incrementally when asked (`idsync job run JOB --changed-only`)
 and, with `changes.full_every`, on its schedule between full runs. An incremental run
-never acts on absence: it cannot see who is absent. Its watermark and the absences of
+never acts on absence: it cannot see who is absent — unless its source could not use its
+watermark and read every record instead (a Graph delta link expired): then it is a full
+run after all (`Learned.full_because`). Its watermark and the absences of
 the lifecycle are read here, before planning; they are written when runs finish
 (work.py) and when batches are applied (absences.py).
 """
@@ -43,6 +45,26 @@ class Reading:
 
 
 _marks = msgspec.json.Decoder(dict[str, str | None])
+
+
+@dataclass
+class Learned:
+    """What reading the sources taught the run, filled as each type's source is read to
+    the end: the watermarks the next incremental run reads from, and why a source read
+    every record when asked for its changes (providers/base.py, `FallsBack`)."""
+
+    marks: dict[str, str | None] = field(default_factory=dict)
+    fell_back: dict[str, str] = field(default_factory=dict)
+
+    def full_because(self, job: Job, reading: Reading) -> str | None:
+        """Why this incremental run is a full run after all: the source of every object
+        type read every record to the end, so absence is seen as in any full run. One
+        type read by its changes keeps the run incremental (absence is one decision)."""
+        if not reading.incremental or not self.fell_back:
+            return None
+        if any(mapping.type not in self.fell_back for mapping in job.objects):
+            return None
+        return "; ".join(dict.fromkeys(self.fell_back[m.type] for m in job.objects))
 
 
 def job_watermark(job: Job, marks: dict[str, str | None]) -> str | None:

@@ -27,7 +27,7 @@ from schemas.values import Record
 from services.common import tracing
 from services.providers.base import KeyReader, Provider
 
-from .reading import Reading
+from .reading import Learned, Reading
 from .sides import READ_BATCH, Pair, has_references
 from .source import SourceMapper, mapper_of, source_batches
 
@@ -67,7 +67,7 @@ async def read_source(
     keys: list[str] | None,
     context: MappingContext,
     reading: Reading,
-    marks: dict[str, str | None],
+    learned: Learned,
 ) -> tuple[SourceMapper, list[Record]]:
     """The `at`-th type's source records, mapped, and their mapper: those of `keys` alone
     where the source can look them up and finds each one, cleanly mapped; else all."""
@@ -84,7 +84,7 @@ async def read_source(
         if clean and {key_of(record) for record in mapped} >= set(wanted):
             return mapper, mapped
     mapper = mapper_of(job, at, target, context)
-    batches = source_batches(job, source, reading, mapping.type, marks)
+    batches = source_batches(job, source, reading, mapping.type, learned)
     return mapper, [record async for batch in batches for record in mapper.map(batch)]
 
 

@@ -31,9 +31,9 @@ from schemas.jobs import Job, ObjectMapping
 from schemas.plan import RecordError
 from schemas.values import Record
 from services.common import tracing
-from services.providers.base import ChangeReader, Provider
+from services.providers.base import ChangeReader, FallsBack, Provider
 
-from .reading import Reading
+from .reading import Learned, Reading
 from .sides import READ_BATCH
 
 
@@ -169,11 +169,12 @@ def check_source_fields(
 
 
 async def source_batches(
-    job: Job, source: Provider, reading: Reading, kind: str, marks: dict[str, str | None]
+    job: Job, source: Provider, reading: Reading, kind: str, learned: Learned
 ) -> AsyncIterator[list[Record]]:
     """The source's records: only the changed ones for an incremental run. A full run of
     a job with `changes` reads them through the change reader too, to learn the watermark
-    (put in `marks` under the object type once every record is read)."""
+    (put in `learned` under the object type once every record is read, with why the
+    source read every record of an incremental run, when it says so)."""
     if job.changes is None:
         async for batch in tracing.reads(source.read(READ_BATCH), side="source", object_type=kind):
             yield batch
@@ -187,7 +188,10 @@ async def source_batches(
     changed = source.read_changed(READ_BATCH, since, job.changes.field)
     async for batch in tracing.reads(changed, side="source", object_type=kind, changed_only=1):
         yield batch
-    marks[kind] = source.watermark()
+    learned.marks[kind] = source.watermark()
+    why = source.fell_back() if since is not None and isinstance(source, FallsBack) else None
+    if why:
+        learned.fell_back[kind] = why
 
 
 def wanted(key: str, mapping: ObjectMapping, keys: list[str]) -> bool:
