@@ -250,6 +250,10 @@ class ScimConnection(_Connection, tag="scim", frozen=True):
     max_wait: float = 120.0
     """Seconds one request may wait on a service that says to slow down (429 or 503 with
     Retry-After); past it the batch is retried later."""
+    requests_per_second: float | None = None
+    """The most requests a second, on average, this process sends the service (reads,
+    writes, a /Bulk each count one; a second's worth may go at once): keep under the
+    service's documented rate limit instead of meeting its 429s. None: no ceiling."""
 
 
 class ScimInboundConnection(_Connection, tag="scim-inbound", frozen=True):

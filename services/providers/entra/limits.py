@@ -3,42 +3,21 @@ writes and for every request, paused for everyone when Graph says to wait (429 w
 Retry-After), and the back-off of a request that must be tried again.
 
 Graph counts each request of a $batch on its own (learn.microsoft.com/graph/throttling),
-so a $batch of 20 writes takes 20 writes' room. The pace lets a second's worth go at once
-and no more, so the average stays under the ceiling."""
+so a $batch of 20 writes takes 20 writes' room. The pace (providers/pacing.py) lets a
+second's worth go at once and no more, so the average stays under the ceiling."""
 
 from __future__ import annotations
 
 import asyncio
 import random
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from schemas.connections import EntraConnection
 
-SLACK = 1.0
-"""Seconds of the pace that may be used at once after a quiet spell."""
+from ..pacing import Pace
+
 BACKOFF_FIRST = 1.0
 BACKOFF_MOST = 60.0
-
-
-@dataclass
-class Pace:
-    """At most `rate` a second on average, a second's worth at once (virtual scheduling:
-    no lock, so it serves any event loop; the check and the booking never await)."""
-
-    rate: float
-    due: float = field(default_factory=time.monotonic)  # when the next unit is due
-    paused_until: float = 0.0
-
-    def book(self, units: int) -> float:
-        """Books `units` now; the seconds to wait before sending them."""
-        now = time.monotonic()
-        start = max(now, self.due - SLACK, self.paused_until)
-        self.due = max(self.due, start) + units / self.rate
-        return start - now
-
-    def pause(self, seconds: float) -> None:
-        self.paused_until = max(self.paused_until, time.monotonic() + seconds)
 
 
 @dataclass

@@ -32,6 +32,11 @@ def check_connection(conn: Connection) -> list[Problem]:
     for name in ("timeout", "max_wait"):
         if getattr(conn, name) <= 0:
             problems.append((name, f"expected seconds over 0, got {getattr(conn, name)}"))
+    rate = conn.requests_per_second
+    if rate is not None and not 0 < rate <= 100_000:
+        problems.append(
+            ("requests_per_second", f"expected a number over 0 (up to 100000), got {rate}")
+        )
     return problems
 
 

@@ -6,6 +6,9 @@ httpx: an async client with connection pooling and keep-alive, per-request timeo
 TLS settings in one place (a CA file, or no verification for tests), and the request
 and response objects the tests' own tools (scim2-client) use too.
 
+With `requests_per_second`, every request (one try of it) first takes its turn in a
+process-wide pace per connection (providers/pacing.py, the one Entra's limits use), so
+the service sees no more than that on average; a 429 pauses that pace for every request.
 A 429 (or a 503) is waited out as its Retry-After says — seconds or an HTTP date; one
 second, doubling, without it — for at most `max_wait` seconds per request; past that the
 request is `Transient` and the runner retries the batch later. A refused token is
@@ -30,6 +33,7 @@ from core.errors import BadInput, Transient, Unreachable
 from schemas.connections import ScimConnection, ScimOAuth
 from services.common.secrets import resolve_secret
 
+from ..pacing import Pace, shared_pace
 from .messages import error_text
 
 MEDIA = "application/scim+json"
@@ -68,6 +72,11 @@ class Session:
         """Seconds spent waiting for the service's Retry-After (reported, and in tests)."""
         self.slowed = 0
         """Answers that said to slow down."""
+        self.pace: Pace | None = None
+        """The ceiling on requests a second, when the connection sets one."""
+        if connection.requests_per_second is not None:
+            key = ("scim", connection.id, self.base)
+            self.pace = shared_pace(key, connection.requests_per_second)
 
     async def close(self) -> None:
         await self.client.aclose()
@@ -134,6 +143,8 @@ class Session:
                 sent["Authorization"] = authorization
             if content is not None:
                 sent["Content-Type"] = MEDIA
+            if self.pace is not None:
+                await self.pace.take()
             try:
                 answer = await self.client.request(
                     method, url, params=params, content=content, headers=sent
@@ -158,6 +169,8 @@ class Session:
                         f"scim: {self.base} asks to wait {pause:.0f} s more after {waited:.0f} s "
                         f"(max_wait {self.connection.max_wait:.0f} s); the batch will be retried"
                     )
+                if self.pace is not None:
+                    self.pace.pause(pause)  # every request of this service waits too
                 await asyncio.sleep(pause)
                 waited += pause
                 self.waited += pause
