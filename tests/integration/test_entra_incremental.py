@@ -7,6 +7,7 @@ a user deleted meanwhile, and the run says so."""
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import subprocess
 from pathlib import Path
@@ -107,6 +108,10 @@ async def test_delta_runs_see_a_change_a_deletion_and_a_newcomer_and_nothing_els
         # read can see it: the incremental run asked for is a full run, and says so.
         graph_tenant.admin("POST", "expire-delta")
         graph_tenant.graph("DELETE", f"users/{ids['E4']}")
+        preview = await idsync(settings, "job", "preview", job, "--changed-only", "--json")
+        assert preview.returncode == 0, preview.stderr
+        previewed = json.loads(preview.stdout)
+        assert previewed["warnings"][0].startswith("full run: the delta link had expired")
         run_id, again = await follow_run(session, job, None, changed_only=True)
         assert isinstance(again, RunFinished), again
         assert (again.stats.deleted, again.stats.written) == (1, 1), again.stats
@@ -114,6 +119,7 @@ async def test_delta_runs_see_a_change_a_deletion_and_a_newcomer_and_nothing_els
         planned = await planned_of(session, run_id)
         assert planned.source_records == 7  # everything in scope was read again
         assert not planned.incremental and planned.since is None
+        assert planned.plan_hash == previewed["plan_hash"]  # the preview planned this run
         assert planned.full_because and "the delta link had expired" in planned.full_because
         shown = await idsync(settings, "run", "show", run_id)
         assert shown.returncode == 0, shown.stderr
