@@ -122,8 +122,10 @@ async def test_a_full_read_that_fails_part_way_plans_nothing(rereadable: bool) -
 
 async def test_a_run_scoped_to_keys_reads_everything_but_leaves_absence_alone() -> None:
     planned = await plan_job(JOB, sides(False), keys=["a"], reading=Reading(True, "lost"))
-    assert planned.full_because == LOST and planned.plan.counts.delete == 0
-    assert "a run scoped to some keys leaves absence alone" in planned.plan.warnings[0]
+    assert planned.full_because is None and planned.plan.counts.delete == 0
+    assert planned.plan.warnings[0] == (
+        f"{LOST}: every record was read (a run scoped to some keys leaves absence alone)"
+    )
 
 
 async def test_one_type_read_by_its_changes_keeps_the_run_incremental() -> None:
@@ -144,3 +146,7 @@ async def test_one_type_read_by_its_changes_keeps_the_run_incremental() -> None:
     planned = await plan_job(job, both, reading=Reading(True, since))
     assert planned.incremental and planned.full_because is None
     assert planned.plan.counts.delete == 0
+    assert planned.plan.warnings[0] == (
+        f"every record of user ({LOST}) was read, but only the changes of group: the run "
+        "stays incremental and leaves absence alone"
+    )

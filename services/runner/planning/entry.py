@@ -102,10 +102,12 @@ async def plan_job(
             planned = await plan_low_memory(job, sides, context, reading, learned)
         else:
             planned = await plan_in_memory(job, pairs, keys, context, reading, learned)
-    full_because = learned.full_because(job, reading)
+    why = learned.full_because(job, reading)
+    full_because = why if keys is None else None  # a run scoped to keys sees no absence
     incremental = reading.incremental and full_because is None
-    if full_because is not None:
-        planned = fell_back(planned, full_because, keys is None)
+    if (note := fell_back_note(job, learned, reading, why, keys)) is not None:
+        warned = msgspec.structs.replace(planned.plan, warnings=[note, *planned.plan.warnings])
+        planned = Planned(warned, planned.read, planned.found, planned.errors)
     # Each kind once (a renamed field makes every record one), and at the level of the
     # runner's story: `job preview` prints them to its user.
     for warning in grouped_warnings(planned.plan.warnings):
@@ -125,17 +127,26 @@ async def plan_job(
     )
 
 
-def fell_back(planned: Planned, why: str, whole: bool) -> Planned:
-    """The plan of an incremental run made a full one, its first warning saying so (the
+def fell_back_note(
+    job: Job, learned: Learned, reading: Reading, why: str | None, keys: list[str] | None
+) -> str | None:
+    """The plan's first warning when a source read every record of an incremental run (the
     warnings are not in the plan's hash: a preview says it too, with the same hash)."""
-    acted = (
-        "every record was read, and objects missing from the source are acted on as in any full run"
-        if whole
-        else "every record was read (a run scoped to some keys leaves absence alone)"
+    if not reading.incremental or not learned.fell_back:
+        return None
+    if why is not None and keys is None:
+        return (
+            f"full run: {why}: every record was read, and objects missing from the source "
+            "are acted on as in any full run"
+        )
+    if why is not None:
+        return f"{why}: every record was read (a run scoped to some keys leaves absence alone)"
+    read_all = ", ".join(f"{kind} ({text})" for kind, text in learned.fell_back.items())
+    others = ", ".join(m.type for m in job.objects if m.type not in learned.fell_back)
+    return (
+        f"every record of {read_all} was read, but only the changes of {others}: the run "
+        "stays incremental and leaves absence alone"
     )
-    note = f"full run: {why}: {acted}"
-    warned = msgspec.structs.replace(planned.plan, warnings=[note, *planned.plan.warnings])
-    return Planned(warned, planned.read, planned.found, planned.errors)
 
 
 def covering(plan_hash: str, connections: Sequence[Connection]) -> str:
