@@ -3,8 +3,10 @@
 Its ports are fixed (389, 636), so one runs per machine: the first test session that
 needs it provisions a fresh domain (about 3 s) under a temporary folder and starts it;
 sessions running meanwhile (another pytest, a benchmark) use the same one; the last to
-leave stops it, by its pid. A file lock orders all of this. Each test works in its own
-OU, named so that no two sessions meet.
+leave stops it, by its pid. A file lock orders all of this. A DC whose process lives (its
+pid file names a samba process) but is slow to accept, busy with another session's work,
+is waited for up to a minute, never started twice. Each test works in its own OU, named
+so that no two sessions meet.
 
 As pytest fixtures (listed in tests/conftest.py): `samba` (the server, per session) and
 `ad_base` (a fresh `OU=t-…` below the domain, per test).
