@@ -52,7 +52,8 @@ class Node:
         self.directory = directory
         self.routes: list[int] = []
         self.process: subprocess.Popen[bytes] | None = None
-        self.pick_ports()
+        self.client_port = self.cluster_port = self.monitor_port = 0
+        """Picked as the cluster starts."""
 
     def pick_ports(self) -> None:
         self.client_port = ports.free_port()
