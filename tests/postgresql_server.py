@@ -117,7 +117,7 @@ class Cluster:
         pg_ctl = str(binaries / "pg_ctl")
         # -w: pg_ctl waits for this server's own postmaster.pid to say it is ready, and
         # fails when the postmaster exits first (it does when its port is taken).
-        command = [pg_ctl, "-D", str(self.data), "-l", str(log), "-w", "-t", "30", "-o", options]
+        command = [pg_ctl, "-D", str(self.data), "-l", str(log), "-w", "-o", options]
         started = subprocess.run([*self._as, *command, "start"], capture_output=True, timeout=120)
         self.pid = self._postmaster()
         if started.returncode:
