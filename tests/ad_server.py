@@ -3,8 +3,10 @@
 Its ports are fixed (389, 636), so one runs per machine: the first test session that
 needs it provisions a fresh domain (about 3 s) under a temporary folder and starts it;
 sessions running meanwhile (another pytest, a benchmark) use the same one; the last to
-leave stops it, by its pid. A file lock orders all of this. Each test works in its own
-OU, named so that no two sessions meet.
+leave stops it, by its pid. A file lock orders all of this. A DC whose process lives (its
+pid file names a samba process) but is slow to accept, busy with another session's work,
+is waited for up to a minute, never started twice. Each test works in its own OU, named
+so that no two sessions meet.
 
 As pytest fixtures (listed in tests/conftest.py): `samba` (the server, per session) and
 `ad_base` (a fresh `OU=t-…` below the domain, per test).
@@ -54,10 +56,18 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _answers(port: int = 636) -> bool:
-    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+def _answers(port: int = 636, timeout: float = 0.2) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout):
         return True
     return False
+
+
+def _is_samba(pid: int) -> bool:
+    """Whether `pid` is a samba process (not another that took a dead DC's pid)."""
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip() == "samba"
+    except OSError:
+        return False
 
 
 class Samba:
@@ -81,13 +91,30 @@ class Samba:
         if not path.exists():
             return None
         pid = int(path.read_text() or 0)
-        return pid if pid and _alive(pid) else None
+        return pid if pid and _alive(pid) and _is_samba(pid) else None
 
     def acquire(self) -> None:
         with self._locked():
-            if self._pid() is None or not _answers():
+            if self._pid() is None:
+                self._start()
+            elif not self._answers_in(60.0):
+                # Its process lives but it has not answered for a minute: not merely busy
+                # with another session's work. Stopped by its pid, and a fresh one made.
+                self._stop()
                 self._start()
             self.me.touch()
+
+    def _answers_in(self, timeout: float) -> bool:
+        """Whether the running DC answers within `timeout`: a DC busy with another
+        session's work (one process serves every request) may be slow to accept."""
+        deadline = time.monotonic() + timeout
+        while self._pid() is not None:
+            if _answers(636, timeout=5.0):
+                return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.5)
+        return False
 
     def release(self) -> None:
         with self._locked():

@@ -15,7 +15,8 @@ from services.common.embedded import EmbeddedNats
 # `scim_server`/`scim_url`: a real SCIM server (scim2-server) and a tenant per test;
 # `graph`/`graph_tenant`: the tests' Microsoft Graph and a tenant per test;
 # `secure`/`secured_services`: NATS with the users and permissions `idsync up` writes;
-# `browser`: Debian's Chromium driven by Playwright (the portal's pages).
+# `browser`: Debian's Chromium driven by Playwright (the portal's pages);
+# `taken`: a port held by the test and handed out as the next one picked (tests/ports.py).
 pytest_plugins = [
     "tests.ldap_server",
     "tests.ad_server",
@@ -27,6 +28,7 @@ pytest_plugins = [
     "tests.integration.browser",
     "tests.nats_cluster",
     "tests.nats_sites",
+    "tests.ports_taken",
 ]
 
 

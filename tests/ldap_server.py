@@ -18,14 +18,18 @@ import itertools
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import ldap3
 import pytest
+from ldap3.core.exceptions import LDAPException
+
+from tests import ports
+from tests.ports import NotStarted, start_on_free_ports
 
 SUFFIX = "dc=example,dc=org"
 OTHER_SUFFIX = "dc=example,dc=com"
@@ -62,9 +66,7 @@ def ssha(password: str) -> str:
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return ports.free_port()
 
 
 class Slapd:
@@ -117,32 +119,44 @@ class Slapd:
             raise RuntimeError("slapd is not installed: apt-get install slapd ldap-utils")
         self.folder.mkdir(parents=True, exist_ok=True)
         (self.folder / "idsync-test.schema").write_text(TEST_SCHEMA)
+        start_on_free_ports(lambda: self._start_once(binary, timeout))
+        self._seed()
+
+    def _start_once(self, binary: str, timeout: float) -> None:
+        self.port = ports.free_port()
         conf = self.folder / "slapd.conf"
         conf.write_text(self.config())
         pidfile = self.folder / "slapd.pid"
         pidfile.unlink(missing_ok=True)
-        self.port = free_port()
-        # slapd forks into the background; its pid file says which process to stop.
-        subprocess.run(
-            [binary, "-f", str(conf), "-h", f"{self.url}/"],
-            check=True,
-            capture_output=True,
-            timeout=timeout,
+        # slapd forks into the background once it listens; its pid file says which
+        # process to stop. It exits at once, saying nothing, when it cannot bind.
+        started = subprocess.run(
+            [binary, "-f", str(conf), "-h", f"{self.url}/"], capture_output=True, timeout=timeout
         )
+        if started.returncode:
+            said = (started.stdout + started.stderr).decode(errors="replace")[-3000:]
+            raise NotStarted(f"slapd on port {self.port} exited ({started.returncode})", said)
         deadline = time.monotonic() + timeout
+        text = ""
         while time.monotonic() < deadline:
-            if pidfile.exists() and pidfile.read_text().strip() and self._answers():
-                self.pid = int(pidfile.read_text())
-                self._seed()
+            text = pidfile.read_text().strip() if pidfile.exists() else ""
+            if text and self._answers():
+                self.pid = int(text)
                 return
             time.sleep(0.02)
-        raise RuntimeError(f"slapd did not start within {timeout}s; see {conf}")
+        if text:
+            self.pid = int(text)
+        self.stop()
+        raise NotStarted(f"slapd on port {self.port} did not answer within {timeout}s", "")
 
     def _answers(self) -> bool:
+        """Whether our slapd answers: a bind as its administrator (another server that
+        took the port first would not know the password)."""
+        server = ldap3.Server(self.url, connect_timeout=1)
         try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+            with ldap3.Connection(server, ADMIN_DN, ADMIN_PASSWORD, auto_bind=True):
                 return True
-        except OSError:
+        except LDAPException:
             return False
 
     def _seed(self) -> None:

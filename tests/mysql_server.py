@@ -23,7 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.ldap_server import free_port
+from tests import ports
+from tests.ports import NotStarted, log_tail, start_on_free_ports
 from tests.sql_servers import client_output, given, own_database, session_server
 
 USER = "idsync"
@@ -78,8 +79,19 @@ class Instance:
             capture_output=True,
             timeout=120,
         )
-        port = free_port()
+        server = start_on_free_ports(lambda: self._start_once(binary, common))
+        root = ["mariadb", "--no-defaults", f"--socket={self.socket}", "-u", "root"]
+        grant = (
+            f"CREATE USER '{USER}'@'%' IDENTIFIED BY '{PASSWORD}';"
+            f"GRANT ALL ON *.* TO '{USER}'@'%' WITH GRANT OPTION;"
+        )
+        subprocess.run([*root, "-e", grant], check=True, capture_output=True)
+        return server
+
+    def _start_once(self, binary: str, common: list[str]) -> Server:
+        port = ports.free_port()
         log = self.folder / "server.log"
+        log.unlink(missing_ok=True)
         options = [
             f"--socket={self.socket}",
             f"--port={port}",
@@ -98,17 +110,15 @@ class Instance:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
+        # Ready when this server answers on its own socket (in our folder): it binds its
+        # TCP port before it serves the socket, and exits when that port is taken.
         root = ["mariadb", "--no-defaults", f"--socket={self.socket}", "-u", "root"]
         deadline = time.monotonic() + 60
         while subprocess.run([*root, "-e", "SELECT 1"], capture_output=True).returncode:
             if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"mariadbd did not start: {log.read_text()[-2000:]}")
+                self.stop()
+                raise NotStarted(f"mariadbd on port {port} did not start", log_tail(log))
             time.sleep(0.1)
-        grant = (
-            f"CREATE USER '{USER}'@'%' IDENTIFIED BY '{PASSWORD}';"
-            f"GRANT ALL ON *.* TO '{USER}'@'%' WITH GRANT OPTION;"
-        )
-        subprocess.run([*root, "-e", grant], check=True, capture_output=True)
         return Server("127.0.0.1", port, USER, PASSWORD)
 
     def stop(self, timeout: float = 30.0) -> None:

@@ -8,9 +8,10 @@ pulled cable would) and restarted on the same ports and store, so it catches up.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import shutil
 import signal
-import socket
 import subprocess
 import time
 import urllib.request
@@ -25,16 +26,22 @@ import pytest
 from nats.js import JetStreamContext
 
 from services.common.embedded import nats_server_binary
+from tests import ports
+from tests.ports import NotStarted, log_tail, start_on_free_ports
 
 CLUSTER_NAME = "idsync-test"
 T = TypeVar("T")
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+def serves_on(monitor_port: int, client_port: int) -> bool:
+    """Whether the nats-server monitored on `monitor_port` is the one taking clients on
+    `client_port` (not some other server that took the monitoring port first)."""
+    url = f"http://127.0.0.1:{monitor_port}/varz"
+    try:
+        with urllib.request.urlopen(url, timeout=2) as answer:  # loopback only
+            return bool(json.load(answer).get("port") == client_port)
+    except (OSError, ValueError):
+        return False
 
 
 class Node:
@@ -45,12 +52,13 @@ class Node:
         self.directory = directory
         self.routes: list[int] = []
         self.process: subprocess.Popen[bytes] | None = None
-        self.pick_ports()
+        self.client_port = self.cluster_port = self.monitor_port = 0
+        """Picked as the cluster starts."""
 
     def pick_ports(self) -> None:
-        self.client_port = free_port()
-        self.cluster_port = free_port()
-        self.monitor_port = free_port()
+        self.client_port = ports.free_port()
+        self.cluster_port = ports.free_port()
+        self.monitor_port = ports.free_port()
 
     @property
     def url(self) -> str:
@@ -105,7 +113,7 @@ class Node:
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
                 raise AssertionError(f"{self.name} exited; see {self.directory / 'nats.log'}")
-            if self.healthy(what):
+            if self.healthy(what) and serves_on(self.monitor_port, self.client_port):
                 return
             time.sleep(0.05)
         raise AssertionError(f"{self.name} not healthy within {timeout}s ({what})")
@@ -148,26 +156,27 @@ class NatsCluster:
     def node(self, name: str) -> Node:
         return next(node for node in self.nodes if node.name == name)
 
-    def start(self, attempts: int = 3) -> NatsCluster:
+    def start(self, attempts: int = ports.ATTEMPTS) -> NatsCluster:
         """Start every node; again on other ports if one of those picked was taken
         meanwhile by another program (the ports are free when picked, not reserved)."""
-        for attempt in range(attempts):
-            try:
-                for node in self.nodes:
-                    node.launch()
-                for node in self.nodes:
-                    node.wait_healthy()
-                # JetStream's meta group has a leader: streams can be made.
-                for node in self.nodes:
-                    node.wait_healthy(what="")
-                return self
-            except AssertionError:
-                self.stop()
-                if attempt == attempts - 1:
-                    raise
-                for node in self.nodes:
-                    node.pick_ports()
-                self._route()
+        return start_on_free_ports(self._start_once, attempts)
+
+    def _start_once(self) -> NatsCluster:
+        for node in self.nodes:
+            node.pick_ports()
+            shutil.rmtree(node.directory, ignore_errors=True)  # a failed start's store
+        self._route()
+        try:
+            for node in self.nodes:
+                node.launch()
+            for node in self.nodes:
+                node.wait_healthy()
+            # JetStream's meta group has a leader: streams can be made.
+            for node in self.nodes:
+                node.wait_healthy(what="")
+        except AssertionError as failure:
+            self.stop()
+            raise NotStarted(str(failure), cluster_log(self)) from failure
         return self
 
     def restart(self, node: Node) -> None:
@@ -259,7 +268,7 @@ async def _replica_state(js: JetStreamContext, stream: str, name: str) -> bool:
 def cluster_log(cluster: NatsCluster) -> str:
     """Every node's log, for a failing test's message."""
     return "\n".join(
-        f"--- {node.name}\n{(node.directory / 'nats.log').read_text()[-4000:]}"
+        f"--- {node.name}\n{log_tail(node.directory / 'nats.log', 4000)}"
         for node in cluster.nodes
         if (node.directory / "nats.log").exists()
     )

@@ -27,7 +27,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.ldap_server import free_port
+from tests import ports
+from tests.ports import NotStarted, log_tail, start_on_free_ports
 from tests.sql_servers import client_output, given, own_database, session_server
 
 USER = "idsync"
@@ -103,16 +104,34 @@ class Cluster:
             "--locale=C",
             "--no-sync",
         )
-        self.port = free_port()
+        return start_on_free_ports(lambda: self._start_once(binaries))
+
+    def _start_once(self, binaries: Path) -> Server:
+        self.port = ports.free_port()
         options = (
             f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.folder} "
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         )
         log = self.folder / "server.log"
+        log.unlink(missing_ok=True)
         pg_ctl = str(binaries / "pg_ctl")
-        self._run(pg_ctl, "-D", str(self.data), "-l", str(log), "-w", "-o", options, "start")
-        self.pid = int((self.data / "postmaster.pid").read_text().split()[0])
+        # -w: pg_ctl waits for this server's own postmaster.pid to say it is ready, and
+        # fails when the postmaster exits first (it does when its port is taken).
+        command = [pg_ctl, "-D", str(self.data), "-l", str(log), "-w", "-o", options]
+        started = subprocess.run([*self._as, *command, "start"], capture_output=True, timeout=120)
+        self.pid = self._postmaster()
+        if started.returncode:
+            self.stop()
+            said = started.stdout.decode(errors="replace") + started.stderr.decode(errors="replace")
+            raise NotStarted(f"postgres on port {self.port} did not start", log_tail(log) + said)
         return Server("127.0.0.1", self.port, USER, PASSWORD)
+
+    def _postmaster(self) -> int | None:
+        """The running postmaster's pid, from its postmaster.pid."""
+        try:
+            return int((self.data / "postmaster.pid").read_text().split()[0])
+        except (OSError, IndexError, ValueError):
+            return None
 
     def stop(self, timeout: float = 20.0) -> None:
         if self.pid is None:

@@ -18,7 +18,6 @@ import itertools
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,9 @@ from typing import Any
 
 import httpx
 import pytest
+
+from tests import ports
+from tests.ports import NotStarted, address_in_use, log_tail, start_on_free_ports
 
 TOKEN = "scim-test-token"
 TENANTS = 600
@@ -45,13 +47,6 @@ NO_PATCH = {
     "etag": {"supported": True},
 }
 """A service without PATCH (nor bulk): updates are full PUTs."""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 class ScimServer:
@@ -75,7 +70,10 @@ class ScimServer:
 
     def start(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        self.port = free_port()
+        start_on_free_ports(self._start_once)
+
+    def _start_once(self) -> None:
+        self.port = ports.free_port()
         args = [str(BINARY), "--hostname", "127.0.0.1", "--port", str(self.port)]
         args += ["--bearer-token", TOKEN]
         for n in range(1, TENANTS + 1):
@@ -84,24 +82,36 @@ class ScimServer:
             path = self.folder / "service-provider-config.json"
             path.write_text(json.dumps(self.config))
             args += ["--service-provider-config", str(path)]
-        log = (self.folder / "scim2-server.log").open("wb")
-        self.process = subprocess.Popen(
-            args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
-        )
+        log_path = self.folder / "scim2-server.log"
+        with log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
+            )
         deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                answer = httpx.get(f"{self.root}/t1/v2/ServiceProviderConfig", timeout=1)
-                if answer.status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            if self.process.poll() is not None:
+        while time.monotonic() < deadline and self.process.poll() is None:
+            if self._ours():
+                return
+            if address_in_use(log_tail(log_path)):
                 break
             time.sleep(0.05)
         self.stop()
-        text = (self.folder / "scim2-server.log").read_text(errors="replace")
-        raise RuntimeError(f"scim2-server did not start:\n{text}")
+        raise NotStarted(f"scim2-server on port {self.port} did not start", log_tail(log_path))
+
+    def _ours(self) -> bool:
+        """Whether the server on the port is ours: its last tenant answers our token and
+        refuses another, and it describes the service we configured."""
+        base = f"{self.root}/t{TENANTS}/v2"
+        try:
+            with httpx.Client(base_url=base, timeout=1) as http:
+                ours = http.get("/Users", headers={"Authorization": f"Bearer {TOKEN}"})
+                other = http.get("/Users", headers={"Authorization": "Bearer not-ours"})
+                described = http.get("/ServiceProviderConfig")
+            if (ours.status_code, other.status_code, described.status_code) != (200, 401, 200):
+                return False
+            patch = described.json().get("patch", {}).get("supported")
+        except (httpx.HTTPError, ValueError):
+            return False
+        return self.config is None or patch == self.config["patch"]["supported"]
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

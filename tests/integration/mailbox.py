@@ -7,7 +7,8 @@ them back the way a mail program would.
 from __future__ import annotations
 
 import asyncio
-import socket
+import contextlib
+import errno
 import time
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -17,6 +18,8 @@ import msgspec
 import pytest
 
 from services.common.settings import Settings
+from tests import ports
+from tests.ports import NotStarted, start_on_free_ports
 
 aiosmtpd_controller = pytest.importorskip(
     "aiosmtpd.controller", reason="pip install aiosmtpd (the dev extras) for the mail tests"
@@ -48,16 +51,19 @@ class Received(msgspec.Struct, kw_only=True):
 
 
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    return ports.free_port()
 
 
 class Mailbox:
-    """An SMTP server that can be started and stopped again on the same port."""
+    """An SMTP server that can be started and stopped again on the same port.
+
+    Given no port, it picks one, and its first `start` moves to another if that one was
+    taken meanwhile: read `port` after it. Given a port (one already handed out), it
+    serves there or fails."""
 
     def __init__(self, port: int | None = None) -> None:
-        self.port = port or free_port()
+        self.pinned = port is not None
+        self.port = port or ports.free_port()
         self.received: list[Received] = []
         self._controller: Any = None
 
@@ -72,10 +78,34 @@ class Mailbox:
         return "250 Message accepted"
 
     def start(self) -> None:
-        self._controller = aiosmtpd_controller.Controller(
-            self, hostname="127.0.0.1", port=self.port
-        )
-        self._controller.start()
+        if self.pinned:
+            self._listen()
+            return
+        attempts = iter(range(ports.ATTEMPTS))
+
+        def once() -> None:
+            if next(attempts):  # not the first: the port picked before is taken
+                self.port = ports.free_port()
+            try:
+                self._listen()
+            except OSError as error:
+                if error.errno != errno.EADDRINUSE:
+                    raise
+                raise NotStarted(f"port {self.port}: {error}", "") from error
+
+        start_on_free_ports(once)
+        self.pinned = True  # a test may stop it and start it again: on the same port
+
+    def _listen(self) -> None:
+        controller = aiosmtpd_controller.Controller(self, hostname="127.0.0.1", port=self.port)
+        try:
+            controller.start()
+        except BaseException:
+            controller.stop(no_assert=True)  # its thread ended: nothing listens
+            with contextlib.suppress(RuntimeError):
+                controller.loop.close()
+            raise
+        self._controller = controller
 
     def stop(self) -> None:
         if self._controller is not None:

@@ -19,7 +19,7 @@ from services.common.settings import Settings
 
 from .conftest import JOB_ID, Files, RunServices, apply_files
 from .journal import wait_for_event
-from .mailbox import Mailbox, RefusingServer
+from .mailbox import Mailbox, RefusingServer, free_port
 from .test_notify import notifier_done
 
 NOTIFY = 'notify = [{ recipients = ["ops@example.org"], trigger = "always", attach = "csv" }]'
@@ -27,7 +27,8 @@ NOTIFY = 'notify = [{ recipients = ["ops@example.org"], trigger = "always", atta
 
 @pytest.fixture
 def mailbox() -> Iterator[Mailbox]:
-    box = Mailbox()  # not started: each test says when the server is up
+    # Not started: each test says when the server is up, on the port the settings name.
+    box = Mailbox(free_port())
     yield box
     box.stop()
 
