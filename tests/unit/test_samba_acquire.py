@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +23,11 @@ def running_dc(tmp_path: Path) -> Iterator[int]:
     binary = tmp_path / "samba"
     shutil.copy(shutil.which("sleep") or "/bin/sleep", binary)
     process = subprocess.Popen([str(binary), "600"])
+    comm = Path(f"/proc/{process.pid}/comm")
+    deadline = time.monotonic() + 10
+    while comm.read_text().strip() != "samba":  # Popen may return before the child's exec
+        assert time.monotonic() < deadline, "the stand-in never became samba"
+        time.sleep(0.01)
     yield process.pid
     process.kill()
     process.wait()
