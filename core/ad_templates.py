@@ -18,6 +18,8 @@ _PROXY = (
     '{ to = "proxyAddresses", from = "mail", transform = { format = "SMTP:{mail}" }, '
     'delimiter = "|" }'
 )
+_STATUS = 'status_field = "status", leaver_status = "left"'
+_LEAVER = '{ field = "${status_field}", equals = "${leaver_status}", ignore_case = true }'
 _MOVE_TO = (
     "\"move_to: an OU inside the destination's container, so that a returning account is "
     'found there"'
@@ -54,10 +56,11 @@ fields = [{{ to = "sAMAccountName", from = "${{source_key}}" }}]
 [[templates]]
 id = "ad-move-and-disable-objects"
 title = "Move and disable objects in AD"
-description = """Accounts of the destination's scope that the source no longer lists are
-disabled and moved to ${{move_to}} (userAccountControl's other bits kept); one listed again
-is enabled and moved back to ${{container}}."""
-parameters = {{ move_to = "", container = "", source_key = "sAMAccountName" }}
+description = """Accounts of the destination's scope that the source no longer lists, or
+whose ${{status_field}} says ${{leaver_status}} (any case), are disabled and moved to
+${{move_to}} (userAccountControl's other bits kept); one listed again, or no longer marked
+as a leaver, is enabled and moved back to ${{container}}."""
+parameters = {{ move_to = "", container = "", source_key = "sAMAccountName", {_STATUS} }}
 notes = {_MOVE_TO}
 
 [templates.job]
@@ -77,6 +80,7 @@ container = "${{container}}"
 restore = true
 destination = {_USERS}
 fields = [{{ to = "sAMAccountName", from = "${{source_key}}" }}]
+leavers = {{ action = "disable", when = {_LEAVER} }}
 
 [[templates]]
 id = "ad-sync-gal"

@@ -78,11 +78,12 @@ def found(samba: Samba, base: str, flt: str, by: str = "sAMAccountName") -> dict
         }
 
 
-def staff(folder: Path, logins: list[str]) -> None:
+def staff(folder: Path, logins: list[str], left: tuple[str, ...] = ()) -> None:
+    """The HR export: each login listed, with its status ("left" for those in `left`)."""
     with (folder / "data" / "staff.csv").open("w", newline="") as out:
         writer = csv.writer(out)
-        writer.writerow(["sAMAccountName"])
-        writer.writerows([login] for login in logins)
+        writer.writerow(["sAMAccountName", "status"])
+        writer.writerows([login, "Left" if login in left else "active"] for login in logins)
 
 
 async def moving(
@@ -150,12 +151,23 @@ async def test_move_and_disable_objects_disables_and_moves_then_restores(
         assert left["dn"] == f"CN={logins[2]},{gone}"
         assert left["userAccountControl"] & DISABLED
         assert (await run(session, "leavers")).stats.written == 0
+        staff(folder, logins[:2], left=(logins[1],))  # still listed, but marked as gone
+        marked = await run(session, "leavers")
+        assert (marked.stats.disabled, marked.stats.failed) == (1, 0)
+        now = found(samba, dest, "(objectClass=user)")
+        assert now[logins[1]]["dn"] == f"CN={logins[1]},{gone}"
+        assert now[logins[1]]["userAccountControl"] & DISABLED
+        assert now[logins[0]]["dn"] == f"CN={logins[0]},{dest}"
+        assert not now[logins[0]]["userAccountControl"] & DISABLED
+        assert (await run(session, "leavers")).stats.written == 0
+        staff(folder, logins[:2])  # no longer marked: back, as one listed again is
+        assert (await run(session, "leavers")).stats.failed == 0
         staff(folder, logins)
-        back = await run(session, "leavers")
-        assert back.stats.failed == 0
-    returned = found(samba, dest, "(objectClass=user)")[logins[2]]
-    assert returned["dn"] == f"CN={logins[2]},{dest}"
-    assert not returned["userAccountControl"] & DISABLED
+        assert (await run(session, "leavers")).stats.failed == 0
+    for login in logins:
+        returned = found(samba, dest, "(objectClass=user)")[login]
+        assert returned["dn"] == f"CN={login},{dest}"
+        assert not returned["userAccountControl"] & DISABLED
 
 
 async def test_sync_gal_makes_mail_contacts_of_the_source_users(
