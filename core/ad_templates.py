@@ -13,6 +13,11 @@ import msgspec
 from schemas.templates import Template
 
 _PEOPLE = "(&(objectCategory=person)(objectClass=user)(mail=*))"
+_MAIL_GROUPS = "(&(objectCategory=group)(mail=*))"
+GROUP_NOTE = "Mail-enabled group"
+"""The notes (`info`) of a contact made for a group: what tells it from a user's."""
+_USER_CONTACTS = f"(&(objectClass=contact)(!(info={GROUP_NOTE})))"
+_GROUP_CONTACTS = f"(&(objectClass=contact)(info={GROUP_NOTE}))"
 _USERS = '{ object_classes = ["user"], query = "(&(objectCategory=person)(objectClass=user))" }'
 _PROXY = (
     '{ to = "proxyAddresses", from = "mail", transform = { format = "SMTP:{mail}" }, '
@@ -85,9 +90,9 @@ leavers = {{ action = "disable", when = {_LEAVER} }}
 [[templates]]
 id = "ad-sync-gal"
 title = "Sync GAL in AD"
-description = """The mail-enabled users of a source domain (another forest) become mail
-contacts in the destination, so its address list shows them: created, kept up to date,
-and deleted when the user goes."""
+description = """The mail-enabled users and groups of a source domain (another forest)
+become mail contacts in the destination, so its address list shows them: created, kept up
+to date, and deleted when the user or group goes."""
 notes = """with the Exchange schema in the destination, add targetAddress (format "SMTP:{{mail}}"),
 mailNickname (from sAMAccountName) and, to hide some, msExchHideFromAddressLists"""
 
@@ -102,7 +107,7 @@ keys = ["mail"]
 case_insensitive = true
 on_destination_only = "delete"
 source = {{ query = "{_PEOPLE}" }}
-destination = {{ object_classes = ["contact"] }}
+destination = {{ object_classes = ["contact"], query = "{_USER_CONTACTS}" }}
 fields = [
   {{ to = "mail" }},
   {{ to = "cn", from = "displayName" }},
@@ -114,6 +119,21 @@ fields = [
   {{ to = "title" }},
   {{ to = "telephoneNumber" }},
   {_PROXY},
+]
+
+[[templates.job.objects]]
+type = "group-contact"
+keys = ["mail"]
+case_insensitive = true
+on_destination_only = "delete"
+source = {{ query = "{_MAIL_GROUPS}" }}
+destination = {{ object_classes = ["contact"], query = "{_GROUP_CONTACTS}" }}
+fields = [
+  {{ to = "mail" }},
+  {{ to = "cn", from = "displayName", transform = {{ default = ["cn"] }} }},
+  {{ to = "displayName", transform = {{ default = ["cn"] }} }},
+  {_PROXY},
+  {{ to = "info", transform = {{ static = "{GROUP_NOTE}" }} }},
 ]
 
 [[templates]]

@@ -68,6 +68,14 @@ def add_user(
             assert conn.modify(dn, {"userAccountControl": [(ldap3.MODIFY_REPLACE, [512])]})
 
 
+def add_group(samba: Samba, dn: str, login: str, mail: str | None = None) -> None:
+    attributes: dict[str, Any] = {"sAMAccountName": login}
+    if mail:
+        attributes["mail"] = mail
+    with samba.connection() as conn:
+        assert conn.add(dn, ["top", "group"], attributes), conn.result
+
+
 def found(samba: Samba, base: str, flt: str, by: str = "sAMAccountName") -> dict[str, Any]:
     with samba.connection() as conn:
         conn.search(base, flt, attributes=["*", "userAccountControl", "objectSid"])
@@ -208,6 +216,72 @@ async def test_sync_gal_makes_mail_contacts_of_the_source_users(
         gone = await run(session, "gal")
         assert (gone.stats.deleted, gone.stats.failed) == (1, 0)
     assert "cy@forest.example" not in found(samba, gal, "(objectClass=contact)", by="mail")
+
+
+async def test_sync_gal_makes_mail_contacts_of_the_source_groups_beside_its_users(
+    samba: Samba,
+    ad_base: str,
+    tmp_path: Path,
+    settings: Settings,
+    session: Session,
+    services: RunServices,
+) -> None:
+    source, gal = f"OU=Forest,{ad_base}", f"OU=GAL,{ad_base}"
+    samba.add_ou(source)
+    samba.add_ou(gal)
+    user, sales, board = sam("galg-ann"), sam("galg-sales"), sam("galg-board")
+    add_user(samba, f"CN={user},{source}", user, "ann@forest.example")
+    add_group(samba, f"CN={sales},{source}", sales, "sales@forest.example")
+    add_group(samba, f"CN={board},{source}", board, "board@forest.example")
+    add_group(samba, f"CN={sam('galg-nomail')},{source}", sam("galg-nomail"))  # no mail
+    await connections(session, tmp_path / "job")
+    await use(
+        settings,
+        "ad-sync-gal",
+        "gal",
+        "--source", "corp", "--source-set", f"container={source}",
+        "--destination", "corp", "--destination-set", f"container={gal}",
+    )  # fmt: skip
+
+    def contacts() -> dict[str, Any]:
+        return found(samba, gal, "(objectClass=contact)", by="mail")
+
+    async with services():
+        first = await run(session, "gal")
+        assert (first.stats.created, first.stats.failed) == (3, 0)
+        made = contacts()
+        assert sorted(made) == [f"{n}@forest.example" for n in ("ann", "board", "sales")]
+        group = made["sales@forest.example"]
+        assert group["dn"] == f"CN={sales},{gal}"  # a group without a displayName: its cn
+        assert group["displayName"] == sales and group["info"] == "Mail-enabled group"
+        assert group["proxyAddresses"] == ["SMTP:sales@forest.example"]
+        assert "info" not in made["ann@forest.example"] or not made["ann@forest.example"]["info"]
+        assert (await run(session, "gal")).stats.written == 0  # neither type sees the other's
+
+        with samba.connection() as conn:
+            assert conn.modify(
+                f"CN={sales},{source}", {"displayName": [(ldap3.MODIFY_REPLACE, ["Sales Team"])]}
+            )
+            assert conn.modify(
+                f"CN={user},{source}", {"title": [(ldap3.MODIFY_REPLACE, ["Engineer"])]}
+            )
+        changed = await run(session, "gal")
+        assert (changed.stats.updated, changed.stats.failed) == (2, 0)
+        now = contacts()
+        assert now["sales@forest.example"]["displayName"] == "Sales Team"
+        assert now["ann@forest.example"]["title"] == "Engineer"
+
+        with samba.connection() as conn:
+            assert conn.delete(f"CN={board},{source}")
+        gone = await run(session, "gal")
+        assert (gone.stats.deleted, gone.stats.failed) == (1, 0)
+        assert sorted(contacts()) == ["ann@forest.example", "sales@forest.example"]
+        with samba.connection() as conn:
+            assert conn.delete(f"CN={user},{source}")
+        gone = await run(session, "gal")
+        assert (gone.stats.deleted, gone.stats.failed) == (1, 0)
+        assert (await run(session, "gal")).stats.written == 0
+    assert sorted(contacts()) == ["sales@forest.example"]
 
 
 async def test_linked_mailbox_creation_makes_disabled_accounts_holding_their_masters_sid(
