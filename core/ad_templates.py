@@ -34,10 +34,11 @@ _TEMPLATES = f'''
 [[templates]]
 id = "ad-move-objects"
 title = "Move objects in AD"
-description = """Accounts of the destination's scope that the source no longer lists are
-moved to ${{move_to}}; one listed again is moved back to ${{container}}. Nothing is created,
-changed or disabled."""
-parameters = {{ move_to = "", container = "", source_key = "sAMAccountName" }}
+description = """Accounts the source lists are moved to the OU their ${{ou_field}} names
+(when it names one); accounts of the destination's scope that the source no longer lists
+are moved to ${{move_to}}, and one listed again is moved back (to its OU, else to
+${{container}}). Nothing is created, changed or disabled."""
+parameters = {{ move_to = "", container = "", source_key = "sAMAccountName", ou_field = "ou" }}
 notes = {_MOVE_TO}
 
 [templates.job]
@@ -50,13 +51,14 @@ type = "user"
 keys = ["sAMAccountName"]
 case_insensitive = true
 on_source_only = "skip"
-on_both = "skip"
+on_both = "update"
 on_destination_only = "move"
+container_from = "${{ou_field}}"
 move_to = "${{move_to}}"
 container = "${{container}}"
 restore = true
 destination = {_USERS}
-fields = [{{ to = "sAMAccountName", from = "${{source_key}}" }}]
+fields = [{{ to = "sAMAccountName", from = "${{source_key}}", create_only = true }}]
 
 [[templates]]
 id = "ad-move-and-disable-objects"

@@ -86,12 +86,18 @@ def found(samba: Samba, base: str, flt: str, by: str = "sAMAccountName") -> dict
         }
 
 
-def staff(folder: Path, logins: list[str], left: tuple[str, ...] = ()) -> None:
-    """The HR export: each login listed, with its status ("left" for those in `left`)."""
+def staff(
+    folder: Path, logins: list[str], left: tuple[str, ...] = (), ous: dict[str, str] | None = None
+) -> None:
+    """The HR export: each login listed, with its status ("left" for those in `left`) and
+    its OU (from `ous`, else none)."""
     with (folder / "data" / "staff.csv").open("w", newline="") as out:
         writer = csv.writer(out)
-        writer.writerow(["sAMAccountName", "status"])
-        writer.writerows([login, "Left" if login in left else "active"] for login in logins)
+        writer.writerow(["sAMAccountName", "status", "ou"])
+        writer.writerows(
+            [login, "Left" if login in left else "active", (ous or {}).get(login, "")]
+            for login in logins
+        )
 
 
 async def moving(
@@ -138,7 +144,24 @@ async def test_move_objects_moves_the_absent_and_back(
         staff(folder, logins)
         back = await run(session, "leavers")
         assert back.stats.failed == 0
-    assert found(samba, dest, "(objectClass=user)")[logins[2]]["dn"] == f"CN={logins[2]},{dest}"
+        assert found(samba, dest, "(objectClass=user)")[logins[2]]["dn"] == f"CN={logins[2]},{dest}"
+
+        # The OU the source names: an account listed there is moved to it.
+        sales = f"OU=Sales,{dest}"
+        samba.add_ou(sales)
+        staff(folder, logins, ous={logins[0]: sales})
+        moved = await run(session, "leavers")
+        assert (moved.stats.moved, moved.stats.updated, moved.stats.failed) == (1, 0, 0)
+        now = found(samba, dest, "(objectClass=user)")
+        assert now[logins[0]]["dn"] == f"CN={logins[0]},{sales}"
+        assert not now[logins[0]]["userAccountControl"] & DISABLED  # moved, nothing else
+        assert all(now[login]["dn"] == f"CN={login},{dest}" for login in logins[1:])
+        # The same OU spelled another way, or no OU named: it stays where it is.
+        staff(folder, logins, ous={logins[0]: sales.lower().replace(",", " , ")})
+        assert (await run(session, "leavers")).stats.written == 0
+        staff(folder, logins)
+        assert (await run(session, "leavers")).stats.written == 0
+    assert found(samba, dest, "(objectClass=user)")[logins[0]]["dn"] == f"CN={logins[0]},{sales}"
 
 
 async def test_move_and_disable_objects_disables_and_moves_then_restores(
