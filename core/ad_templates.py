@@ -143,13 +143,14 @@ id = "ad-linked-mailbox"
 title = "Linked mailbox creation in AD"
 description = """For each mail-enabled user of the account forest (the source), a disabled
 user in the resource forest (the destination) that its linked mailbox belongs to: no
-password, never enabled, holding its master account's SID in ${{master_sid_attribute}},
-its names and addresses kept up to date. Its login is ${{login}} (the master's own by
+password, never enabled, holding its master account's SID in ${{master_sid_attribute}}
+(as text) and, where the destination's schema has Exchange's msExchMasterAccountSid, in
+it (binary), its names and addresses kept up to date. Its login is ${{login}} (the master's own by
 default; a format of the source's fields, such as "r-{{sAMAccountName}}")."""
 parameters = {{ master_sid_attribute = "info", login = "{{sAMAccountName}}" }}
 notes = """Exchange links the mailbox through msExchMasterAccountSid (binary, Exchange
-schema): run Set-Mailbox -LinkedMasterAccount with the SID kept here, or set
-master_sid_attribute to an attribute your Exchange scripts read"""
+schema), written where the destination's schema has it; without that schema, run
+Set-Mailbox -LinkedMasterAccount with the SID kept in master_sid_attribute"""
 
 [templates.job]
 id = "ad-linked-mailbox"
@@ -174,6 +175,7 @@ fields = [
   {{ to = "mail" }},
   {_PROXY},
   {{ to = "${{master_sid_attribute}}", from = "objectSid", create_only = true }},
+  {{ to = "msExchMasterAccountSid", from = "objectSid", create_only = true }},
 ]
 '''
 
