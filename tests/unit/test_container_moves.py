@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from msgspec.structs import replace
 
+from core.checks.job import check_job
 from core.checks.policy import asked_actions
 from core.engine import plan
 from core.engine.containers import CONTAINER_FIELD, canonical_dn, same_container
@@ -21,9 +22,18 @@ from core.engine.lifecycle import Lifecycle
 from core.engine.objects import ObjectType, plan_objects
 from core.engine.plan import Plan
 from core.errors import BadInput
+from schemas.connections import (
+    Connection,
+    CsvConnection,
+    LdapConnection,
+    SecretRef,
+    SqliteConnection,
+)
 from schemas.jobs import Endpoint, FieldMap, Job, ObjectMapping, Resolve
 from schemas.values import Record
+from services.providers import FACTS
 
+SECRET = SecretRef(env="LDAP_PASSWORD")
 SALES = "ou=Sales,dc=example,dc=org"
 IT = "ou=IT,dc=example,dc=org"
 MAPPING = ObjectMapping(
@@ -165,13 +175,25 @@ def test_several_types_and_references_keep_the_moves() -> None:
 
 
 def test_following_containers_asks_the_destination_to_move() -> None:
+    named = [FieldMap(to="cn"), FieldMap(to="sn")]
     job = Job(
         id="j",
-        source=Endpoint(connection="hr"),
-        destination=Endpoint(connection="dir"),
-        objects=[MAPPING],
+        source=Endpoint(connection="hr", file="people.csv"),
+        destination=Endpoint(connection="dir", container="dc=example,dc=org"),
+        objects=[replace(MAPPING, fields=[*MAPPING.fields, *named])],
     )
     assert ("move", "user", "$.objects[0].container_from") in asked_actions(job)
+    connections: dict[str, Connection] = {
+        "hr": CsvConnection(id="hr", directory="/srv/hr"),
+        "dir": LdapConnection(
+            id="dir", urls=["ldaps://ldap.example.org"], bind_dn="cn=idsync", password=SECRET
+        ),
+        "db": SqliteConnection(id="db", path="/srv/people.db"),
+    }
+    check_job(job, connections, FACTS)  # a directory can move
+    into_a_table = replace(job, destination=Endpoint(connection="db", table="people"))
+    with pytest.raises(BadInput, match=r"container_from: destination db \(sqlite\) cannot move"):
+        check_job(into_a_table, connections, FACTS)
 
 
 def lean(source_records: list[Record], destination: list[Record], absent: bool) -> Plan:
