@@ -246,7 +246,8 @@ class AdProvider(LdapProvider):
 
     def _step(self, index: int, change: Change) -> Step:
         extra = Extra()
-        if change.action in ("create", "update"):  # Exchange's link: where the schema has it
+        named = [*change.set, *change.clear] if change.action in ("create", "update") else []
+        if any(name.lower() in SCHEMA_OPTIONAL for name in named):  # where the schema has it
             present = self._schema_has
             clear = [n for n in change.clear if n.lower() not in SCHEMA_OPTIONAL - present]
             change = msgspec.structs.replace(
