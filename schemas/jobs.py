@@ -173,7 +173,9 @@ class ObjectMapping(_Strict, frozen=True):
     container: str | None = None
     """Directories: where new objects are created (a fixed container)."""
     container_from: str | None = None
-    """Directories: the source field holding the container of each new object."""
+    """Directories: the source field holding the container of each object: where a new
+    one is created, and (with on_both = "update") where one the destination holds
+    elsewhere is moved (DNs compared ignoring case, spaces and escaping)."""
     move_to: str | None = None
     """With on_destination_only = "move": the container objects are moved to."""
     source: ObjectScope | None = None

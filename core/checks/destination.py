@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
+from core.engine.containers import follows_container
 from core.words import got
 from schemas.jobs import Job
 
@@ -26,6 +27,13 @@ def check_actions(bad: Report, job: Job, provider: str, can: Collection[str]) ->
                 choose = " or ".join([*(a for a in options if a in can), "skip"])
                 text = f"destination {job.destination.connection} ({provider}) cannot {action}"
                 bad(f"$.objects[{i}].{setting}", f"{text}; choose {choose}")
+        if follows_container(obj) and "move" not in can:
+            text = f"destination {job.destination.connection} ({provider}) cannot move"
+            bad(
+                f"$.objects[{i}].container_from",
+                f"{text} its objects to the container their source record names (with "
+                'on_both = "update"); leave container_from out',
+            )
         moving = obj.on_destination_only == "move" and "move" in can
         if moving and not (obj.move_to or "").strip():
             where = 'the container on_destination_only = "move" moves objects to'

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from fnmatch import fnmatchcase
 
+from core.engine.containers import follows_container
 from schemas.jobs import Job
 from schemas.roles import DestinationAction, HeldRole, Policy, RoleEntry
 
@@ -37,6 +38,8 @@ def asked_actions(job: Job) -> list[tuple[DestinationAction, str, str]]:
             found.append(("create", mapping.type, f"{where}.on_source_only"))
         if mapping.on_both == "update":
             found.append(("update", mapping.type, f"{where}.on_both"))
+        if follows_container(mapping):
+            found.append(("move", mapping.type, f"{where}.container_from"))
         if mapping.on_destination_only != "skip":
             found.append(
                 (mapping.on_destination_only, mapping.type, f"{where}.on_destination_only")

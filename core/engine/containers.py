@@ -9,11 +9,22 @@ which is never a destination field and is never written or compared.
 
 from __future__ import annotations
 
+import re
+import unicodedata
+
 from schemas.jobs import ObjectMapping
 from schemas.values import Record
 
 CONTAINER_FIELD = "@container"
-"""The mapped record's container for a create ("@" starts no LDAP attribute or SQL column)."""
+"""The mapped record's container for a create ("@" starts no LDAP attribute or SQL column).
+A destination that says where each object is (a directory told `Layout.containers`) puts
+the container of each record it reads under the same name: the planner compares the two
+to move an object whose source now names another container (planner.py)."""
+
+_HEX = frozenset("0123456789abcdefABCDEF")
+_SPACES = re.compile(r"\s+")
+_ESCAPED = str.maketrans({c: f"\\{ord(c):02x}" for c in '\\,;+="<>#'})
+"""How a canonical DN writes the characters that would be read as its own syntax."""
 
 
 def with_container(mapped: Record, source: Record, mapping: ObjectMapping) -> Record:
@@ -27,6 +38,13 @@ def with_container(mapped: Record, source: Record, mapping: ObjectMapping) -> Re
     if not isinstance(value, str) or not value.strip():
         return mapped  # planned without one: the planner warns, naming the record
     return {**mapped, CONTAINER_FIELD: value}
+
+
+def follows_container(mapping: ObjectMapping) -> bool:
+    """Whether objects the source and destination both hold are kept in the container
+    their source record names: `container_from` with `on_both = "update"` (planner.py
+    moves one whose container differs; the destination is asked where each object is)."""
+    return mapping.container_from is not None and mapping.on_both == "update"
 
 
 def container_of(record: Record, mapping: ObjectMapping) -> str | None:
@@ -59,3 +77,87 @@ def dn_depth(text: str | None) -> int:
         elif char == ",":
             depth += 1
     return depth
+
+
+def canonical_dn(text: str) -> str | None:
+    """A DN in one spelling, for comparing two DNs of a directory (RFC 4514): attribute
+    types and values in lower case, the spaces around `=`, `,` and `+` and the runs of
+    spaces inside a value made one, escapes (`\\,` or `\\2C`) read as the characters they
+    stand for, and a multi-valued RDN's parts in order. None: not a DN."""
+    try:
+        rdns = _rdns(text)
+    except ValueError:
+        return None
+    if not rdns:
+        return None
+    return ",".join("+".join(sorted(rdn)) for rdn in rdns)
+
+
+def same_container(one: str, other: str) -> bool:
+    """Whether two containers name the same place: equal DNs (`canonical_dn`), or equal
+    texts, spaces and case aside, where neither is a DN."""
+    return container_form(one) == container_form(other)
+
+
+def container_form(text: str) -> str:
+    """A container in the one spelling `same_container` compares: its canonical DN, or
+    (marked so that it never equals one) its text folded, when it is no DN."""
+    return canonical_dn(text) or "\x00" + _folded(text)
+
+
+def _folded(text: str) -> str:
+    return _SPACES.sub(" ", unicodedata.normalize("NFC", text)).strip().casefold()
+
+
+def _rdns(text: str) -> list[list[str]]:
+    """The RDNs of a DN, each a list of `type=value` in canonical form; ValueError when
+    `text` is not a DN."""
+    rdns: list[list[str]] = []
+    parts: list[str] = []
+    raw: list[bytes] = []
+    kind: str | None = None
+    i, n = 0, len(text)
+
+    def close_value() -> None:
+        nonlocal kind
+        if kind is None:
+            raise ValueError("an attribute value without its type")
+        value = b"".join(raw).decode("utf-8")  # UnicodeDecodeError is a ValueError
+        parts.append(f"{kind}={_folded(value).translate(_ESCAPED)}")
+        raw.clear()
+        kind = None
+
+    while i < n:
+        if kind is None:  # the attribute type, up to "="
+            equals = text.find("=", i)
+            if equals < 0:
+                raise ValueError("no '='")
+            kind = text[i:equals].strip().lower()
+            if not kind or not (kind.replace("-", "").replace(".", "").isalnum()):
+                raise ValueError("not an attribute type")
+            i = equals + 1
+            continue
+        char = text[i]
+        if char == "\\":
+            pair = text[i + 1 : i + 3]
+            if len(pair) == 2 and pair[0] in _HEX and pair[1] in _HEX:  # \\2C: one octet
+                raw.append(bytes.fromhex(pair))
+                i += 3
+                continue
+            if i + 1 >= n:
+                raise ValueError("a lone '\\' at the end")
+            raw.append(text[i + 1].encode("utf-8"))
+            i += 2
+            continue
+        if char in ",;+":
+            close_value()
+            if char != "+":
+                rdns.append(parts[:])
+                parts.clear()
+            i += 1
+            continue
+        raw.append(char.encode("utf-8"))
+        i += 1
+    close_value()
+    rdns.append(parts)
+    return rdns

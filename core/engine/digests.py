@@ -21,6 +21,7 @@ import msgspec
 from schemas.jobs import ObjectMapping
 from schemas.values import Record
 
+from .containers import CONTAINER_FIELD, container_form, follows_container
 from .keys import DuplicateKey, display_key, match_key
 from .lifecycle import LEAVER_FIELD
 from .mapping import present
@@ -50,6 +51,8 @@ class DigestIndex:
         so `plan()` needs them even unchanged."""
         self.case_insensitive = mapping.case_insensitive
         self.compared = compared_fields(mapping, managed)
+        self.containers = follows_container(mapping)
+        """The container is compared too (containers.py): the planner may move the object."""
         self.digests: dict[str, int] = {}
         self.wanted: set[str] = set()
         """Destination keys whose records `plan()` needs: updates, duplicates, absent."""
@@ -62,9 +65,12 @@ class DigestIndex:
 
     def digest(self, record: Record) -> int:
         # Text first: `present` for it is `v or None`, and this runs for every record.
-        values = [
+        values: list[object] = [
             (v or None) if type(v) is str else present(v) for v in map(record.get, self.compared)
         ]
+        if self.containers:  # an object in another container than its record names moves
+            where = record.get(CONTAINER_FIELD)
+            values.append(container_form(where) if isinstance(where, str) else None)
         raw = hashlib.blake2b(_encoder.encode(values), digest_size=8).digest()
         return int.from_bytes(raw, "big") & 0x7FFF_FFFF_FFFF_FFFF  # never a marker
 

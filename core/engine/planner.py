@@ -11,7 +11,7 @@ from schemas.jobs import ObjectMapping, Policy
 from schemas.plan import Action, Change, PlanCounts
 from schemas.values import Record
 
-from .containers import container_of
+from .containers import CONTAINER_FIELD, container_of, follows_container, same_container
 from .keys import KEY_SEPARATOR, DuplicateKey, display_key, match_key, shown
 from .lifecycle import LEAVER_FIELD, Lifecycle, leaver_container, on_absence, on_return
 from .mapping import present
@@ -38,6 +38,8 @@ class Planner:
             field.to: field.policy for field in mapping.fields if field.policy != "force"
         }
         self.multi_valued = frozenset(field.to for field in mapping.fields if field.delimiter)
+        self.follows_container = follows_container(mapping)
+        """Objects on both sides go to the container their source record names."""
         # Fields without a policy are unchanged when equal on both sides: compared at
         # once (in C), the per-field loop left for records that differ and for policies.
         self.plain = tuple(field for field in self.compared if field not in self.policies)
@@ -150,12 +152,15 @@ class Planner:
         self.add(key, "create", record, values=values, container=container)
 
     def on_both(self, key: str, record: Record, existing: Record) -> None:
-        for back in on_return(self.mapping, self.lifecycle, key):
+        backs = on_return(self.mapping, self.lifecycle, key)
+        for back in backs:
             moved_to = container_of(record, self.mapping) if back == "move" else None
             self.add(key, back, existing, container=moved_to)
         if self.mapping.on_both != "update":
             self.counts.skipped += 1
             return
+        if self.follows_container and "move" not in backs:
+            self.follow_container(key, record, existing)
         values: Record = {}
         clear: list[str] = []
         before: Record = {}
@@ -190,6 +195,14 @@ class Planner:
             self.counts.unchanged += 1
             return
         self.add(key, "update", existing, values=values, clear=sorted(clear), before=before)
+
+    def follow_container(self, key: str, record: Record, existing: Record) -> None:
+        """An object whose source record names (`container_from`) another container than
+        the one the destination says it is in is moved there. Nothing is known, so nothing
+        moves, where either side says no container."""
+        wanted, now = record.get(CONTAINER_FIELD), existing.get(CONTAINER_FIELD)
+        if isinstance(wanted, str) and isinstance(now, str) and not same_container(wanted, now):
+            self.add(key, "move", existing, container=wanted)
 
     def on_destination_only(self, key: str, record: Record) -> None:
         action = on_absence(self.mapping, self.lifecycle, key)

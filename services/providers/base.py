@@ -63,6 +63,10 @@ class Layout(msgspec.Struct, frozen=True, kw_only=True):
     identifiers: bool = False
     """Each record read carries its identifier under "@id" where the provider has one
     besides the key (an LDAP DN): what references resolve to."""
+    containers: bool = False
+    """Directories: each record read carries the container it is in (its parent DN)
+    under "@container" (engine/containers.py), for the planner to move an object whose
+    source now names another container."""
     reads: tuple[str, ...] = ()
     """Sources: the fields the job's mapping and filters read (keys, `from` fields, the
     fields transformations, `where` and `leavers` name); empty when the job copies every

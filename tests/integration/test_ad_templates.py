@@ -68,6 +68,14 @@ def add_user(
             assert conn.modify(dn, {"userAccountControl": [(ldap3.MODIFY_REPLACE, [512])]})
 
 
+def add_group(samba: Samba, dn: str, login: str, mail: str | None = None) -> None:
+    attributes: dict[str, Any] = {"sAMAccountName": login}
+    if mail:
+        attributes["mail"] = mail
+    with samba.connection() as conn:
+        assert conn.add(dn, ["top", "group"], attributes), conn.result
+
+
 def found(samba: Samba, base: str, flt: str, by: str = "sAMAccountName") -> dict[str, Any]:
     with samba.connection() as conn:
         conn.search(base, flt, attributes=["*", "userAccountControl", "objectSid"])
@@ -78,11 +86,18 @@ def found(samba: Samba, base: str, flt: str, by: str = "sAMAccountName") -> dict
         }
 
 
-def staff(folder: Path, logins: list[str]) -> None:
+def staff(
+    folder: Path, logins: list[str], left: tuple[str, ...] = (), ous: dict[str, str] | None = None
+) -> None:
+    """The HR export: each login listed, with its status ("left" for those in `left`) and
+    its OU (from `ous`, else none)."""
     with (folder / "data" / "staff.csv").open("w", newline="") as out:
         writer = csv.writer(out)
-        writer.writerow(["sAMAccountName"])
-        writer.writerows([login] for login in logins)
+        writer.writerow(["sAMAccountName", "status", "ou"])
+        writer.writerows(
+            [login, "Left" if login in left else "active", (ous or {}).get(login, "")]
+            for login in logins
+        )
 
 
 async def moving(
@@ -129,7 +144,24 @@ async def test_move_objects_moves_the_absent_and_back(
         staff(folder, logins)
         back = await run(session, "leavers")
         assert back.stats.failed == 0
-    assert found(samba, dest, "(objectClass=user)")[logins[2]]["dn"] == f"CN={logins[2]},{dest}"
+        assert found(samba, dest, "(objectClass=user)")[logins[2]]["dn"] == f"CN={logins[2]},{dest}"
+
+        # The OU the source names: an account listed there is moved to it.
+        sales = f"OU=Sales,{dest}"
+        samba.add_ou(sales)
+        staff(folder, logins, ous={logins[0]: sales})
+        moved = await run(session, "leavers")
+        assert (moved.stats.moved, moved.stats.updated, moved.stats.failed) == (1, 0, 0)
+        now = found(samba, dest, "(objectClass=user)")
+        assert now[logins[0]]["dn"] == f"CN={logins[0]},{sales}"
+        assert not now[logins[0]]["userAccountControl"] & DISABLED  # moved, nothing else
+        assert all(now[login]["dn"] == f"CN={login},{dest}" for login in logins[1:])
+        # The same OU spelled another way, or no OU named: it stays where it is.
+        staff(folder, logins, ous={logins[0]: sales.lower().replace(",", " , ")})
+        assert (await run(session, "leavers")).stats.written == 0
+        staff(folder, logins)
+        assert (await run(session, "leavers")).stats.written == 0
+    assert found(samba, dest, "(objectClass=user)")[logins[0]]["dn"] == f"CN={logins[0]},{sales}"
 
 
 async def test_move_and_disable_objects_disables_and_moves_then_restores(
@@ -150,12 +182,23 @@ async def test_move_and_disable_objects_disables_and_moves_then_restores(
         assert left["dn"] == f"CN={logins[2]},{gone}"
         assert left["userAccountControl"] & DISABLED
         assert (await run(session, "leavers")).stats.written == 0
+        staff(folder, logins[:2], left=(logins[1],))  # still listed, but marked as gone
+        marked = await run(session, "leavers")
+        assert (marked.stats.disabled, marked.stats.failed) == (1, 0)
+        now = found(samba, dest, "(objectClass=user)")
+        assert now[logins[1]]["dn"] == f"CN={logins[1]},{gone}"
+        assert now[logins[1]]["userAccountControl"] & DISABLED
+        assert now[logins[0]]["dn"] == f"CN={logins[0]},{dest}"
+        assert not now[logins[0]]["userAccountControl"] & DISABLED
+        assert (await run(session, "leavers")).stats.written == 0
+        staff(folder, logins[:2])  # no longer marked: back, as one listed again is
+        assert (await run(session, "leavers")).stats.failed == 0
         staff(folder, logins)
-        back = await run(session, "leavers")
-        assert back.stats.failed == 0
-    returned = found(samba, dest, "(objectClass=user)")[logins[2]]
-    assert returned["dn"] == f"CN={logins[2]},{dest}"
-    assert not returned["userAccountControl"] & DISABLED
+        assert (await run(session, "leavers")).stats.failed == 0
+    for login in logins:
+        returned = found(samba, dest, "(objectClass=user)")[login]
+        assert returned["dn"] == f"CN={login},{dest}"
+        assert not returned["userAccountControl"] & DISABLED
 
 
 async def test_sync_gal_makes_mail_contacts_of_the_source_users(
@@ -198,6 +241,72 @@ async def test_sync_gal_makes_mail_contacts_of_the_source_users(
     assert "cy@forest.example" not in found(samba, gal, "(objectClass=contact)", by="mail")
 
 
+async def test_sync_gal_makes_mail_contacts_of_the_source_groups_beside_its_users(
+    samba: Samba,
+    ad_base: str,
+    tmp_path: Path,
+    settings: Settings,
+    session: Session,
+    services: RunServices,
+) -> None:
+    source, gal = f"OU=Forest,{ad_base}", f"OU=GAL,{ad_base}"
+    samba.add_ou(source)
+    samba.add_ou(gal)
+    user, sales, board = sam("galg-ann"), sam("galg-sales"), sam("galg-board")
+    add_user(samba, f"CN={user},{source}", user, "ann@forest.example")
+    add_group(samba, f"CN={sales},{source}", sales, "sales@forest.example")
+    add_group(samba, f"CN={board},{source}", board, "board@forest.example")
+    add_group(samba, f"CN={sam('galg-nomail')},{source}", sam("galg-nomail"))  # no mail
+    await connections(session, tmp_path / "job")
+    await use(
+        settings,
+        "ad-sync-gal",
+        "gal",
+        "--source", "corp", "--source-set", f"container={source}",
+        "--destination", "corp", "--destination-set", f"container={gal}",
+    )  # fmt: skip
+
+    def contacts() -> dict[str, Any]:
+        return found(samba, gal, "(objectClass=contact)", by="mail")
+
+    async with services():
+        first = await run(session, "gal")
+        assert (first.stats.created, first.stats.failed) == (3, 0)
+        made = contacts()
+        assert sorted(made) == [f"{n}@forest.example" for n in ("ann", "board", "sales")]
+        group = made["sales@forest.example"]
+        assert group["dn"] == f"CN={sales},{gal}"  # a group without a displayName: its cn
+        assert group["displayName"] == sales and group["info"] == "Mail-enabled group"
+        assert group["proxyAddresses"] == ["SMTP:sales@forest.example"]
+        assert "info" not in made["ann@forest.example"] or not made["ann@forest.example"]["info"]
+        assert (await run(session, "gal")).stats.written == 0  # neither type sees the other's
+
+        with samba.connection() as conn:
+            assert conn.modify(
+                f"CN={sales},{source}", {"displayName": [(ldap3.MODIFY_REPLACE, ["Sales Team"])]}
+            )
+            assert conn.modify(
+                f"CN={user},{source}", {"title": [(ldap3.MODIFY_REPLACE, ["Engineer"])]}
+            )
+        changed = await run(session, "gal")
+        assert (changed.stats.updated, changed.stats.failed) == (2, 0)
+        now = contacts()
+        assert now["sales@forest.example"]["displayName"] == "Sales Team"
+        assert now["ann@forest.example"]["title"] == "Engineer"
+
+        with samba.connection() as conn:
+            assert conn.delete(f"CN={board},{source}")
+        gone = await run(session, "gal")
+        assert (gone.stats.deleted, gone.stats.failed) == (1, 0)
+        assert sorted(contacts()) == ["ann@forest.example", "sales@forest.example"]
+        with samba.connection() as conn:
+            assert conn.delete(f"CN={user},{source}")
+        gone = await run(session, "gal")
+        assert (gone.stats.deleted, gone.stats.failed) == (1, 0)
+        assert (await run(session, "gal")).stats.written == 0
+    assert sorted(contacts()) == ["sales@forest.example"]
+
+
 async def test_linked_mailbox_creation_makes_disabled_accounts_holding_their_masters_sid(
     samba: Samba,
     ad_base: str,
@@ -233,5 +342,7 @@ async def test_linked_mailbox_creation_makes_disabled_accounts_holding_their_mas
         linked = made[f"r{login}"]
         assert linked["userAccountControl"] & DISABLED  # never enabled: no password given
         assert linked["info"] == str(source[login]["objectSid"])
+        # Samba has no Exchange schema: the binary link is left out, and nothing failed.
+        assert "msExchMasterAccountSid" not in linked
         assert linked["mail"] == mail and linked["proxyAddresses"] == [f"SMTP:{mail}"]
         assert linked["dn"] == f"CN={source[login]['displayName']},{resources}"

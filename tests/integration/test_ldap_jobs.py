@@ -3,9 +3,11 @@ CSV → LDAP (create, no change, update, delete), LDAP → SQLite, LDAP → LDAP
 
 from __future__ import annotations
 
+import csv
 import sqlite3
 from pathlib import Path
 
+from core.engine.containers import canonical_dn
 from schemas.events import RunFinished
 from schemas.values import Binary
 from services.cli.client import Session
@@ -16,6 +18,7 @@ from tests.ldap_server import ADMIN_PASSWORD, OTHER_SUFFIX, Slapd
 from .conftest import RunServices
 from .ldap_helpers import USER, admin, connection, create, define, entries, provider
 
+PERSON = "inetOrgPerson"
 FIELDS = """fields = [
   { to = "uid", from = "employee_id" },
   { to = "givenName", from = "first_name" },
@@ -255,3 +258,60 @@ restore = true
         back = await run(session, job)
     assert (back.stats.moved, back.stats.failed) == (1, 0)
     assert f"uid={leaver},{ldap_base}" in entries(slapd, ldap_base)
+
+
+async def test_an_entry_is_moved_to_the_container_its_record_now_names(
+    slapd: Slapd, ldap_base: str, tmp_path: Path, session: Session, services: RunServices
+) -> None:
+    """`container_from`: entries are created in the container their record names and
+    moved when it names another; the same container spelled another way moves nothing."""
+    folder = tmp_path / "job"
+    sales, it = f"ou=sales,{ldap_base}", f"ou=it,{ldap_base}"
+    with admin(slapd) as conn:
+        for ou in (sales, it):
+            assert conn.add(ou, ["organizationalUnit"], {"ou": ou.split(",")[0][3:]})
+    rows = people(3)
+    for row in rows:
+        row["email"] = f"{row['employee_id'].lower()}@example.org"
+        row["ou"] = sales
+    job = await apply(
+        session,
+        folder,
+        slapd,
+        f"""id = "hr-to-dir"
+source = {{ connection = "hr", file = "people.csv" }}
+destination = {{ connection = "dir", container = "{ldap_base}", object_classes = ["{PERSON}"] }}
+[[objects]]
+keys = ["uid"]
+container_from = "ou"
+{FIELDS}
+""",
+    )
+    first, second, third = (row["employee_id"] for row in rows)
+
+    def write(rows: list[dict[str, str]]) -> None:
+        with (folder / "data" / "people.csv").open("w", newline="", encoding="utf-8") as out:
+            writer = csv.DictWriter(out, fieldnames=list(rows[0]), delimiter=";")
+            writer.writeheader()
+            writer.writerows(rows)
+
+    write(rows)
+    async with services():
+        assert (await run(session, job)).stats.created == 3
+        assert {f"uid={uid},{sales}" for uid in (first, second, third)} <= set(
+            entries(slapd, ldap_base)
+        )
+        rows[0]["ou"] = it.replace("ou=it", "OU=IT ").upper()  # elsewhere, in capitals
+        rows[1]["ou"] = sales.replace(",", " , ").upper()  # where it is, spelled otherwise
+        rows[2]["title"] = "Head of Sales"  # updated where it is
+        write(rows)
+        before = stamps(slapd, ldap_base)
+        moved = await run(session, job)
+        assert (moved.stats.moved, moved.stats.updated, moved.stats.failed) == (1, 1, 0)
+        found = {canonical_dn(dn): entry for dn, entry in entries(slapd, ldap_base).items()}
+        assert canonical_dn(f"uid={first},{it}") in found
+        assert canonical_dn(f"uid={first},{sales}") not in found
+        assert stamps(slapd, ldap_base)[f"uid={second},{sales}"] == before[f"uid={second},{sales}"]
+        assert found[canonical_dn(f"uid={third},{sales}")]["title"] == [b"Head of Sales"]
+        again = await run(session, job)
+    assert again.stats.written == 0, again.stats

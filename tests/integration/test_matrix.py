@@ -2,6 +2,9 @@
 preview plans exactly what the run applies (the same hash), a record that fails holds
 its object, and the deprovisioning lifecycle works in every shape.
 
+Objects also follow the container their source record names (`container_from`), moved
+when it changes, in every shape.
+
 Shapes: one object type; several types (users and groups); `resolve` fields (managers);
 the low-memory planner (a destination cheap to read twice), also with its creates kept on
 disk while planned (`spilled`); runs scoped to keys; and incremental runs. Actions:
@@ -56,6 +59,7 @@ def person(
         "manager": manager,
         "at": at,
         "status": status,
+        "ou": "ou=A",
     }
 
 
@@ -70,7 +74,7 @@ LEAVERS = (
 )
 
 
-def job_toml(shape: str, absence: str, leavers: str = "") -> str:
+def job_toml(shape: str, absence: str, leavers: str = "", placing: str = "") -> str:
     lasting = 'delete_after = "30d"\nrestore = true\n' if absence != "delete" or leavers else ""
     moving = 'move_to = "ou=gone"\n' if absence == "move" else ""
     several = shape == "several-types"
@@ -84,7 +88,7 @@ def job_toml(shape: str, absence: str, leavers: str = "") -> str:
 type = "user"
 keys = ["id"]
 on_destination_only = "{absence}"
-{lasting}{moving}{leavers}{'source = { file = "people.csv" }' if several else ""}
+{lasting}{moving}{leavers}{placing}{'source = { file = "people.csv" }' if several else ""}
 {'destination = { query = "users" }' if several else ""}
 fields = [
   {{ to = "id" }},
@@ -122,7 +126,7 @@ class Scenario:
         self.data = folder / "data"
         self.data.mkdir(parents=True)
 
-    async def apply(self, absence: str, leavers: str = "") -> None:
+    async def apply(self, absence: str, leavers: str = "", placing: str = "") -> None:
         rereadable = str(self.shape in ("lean", "spilled")).lower()
         options = f'{{ path = "{self.stored}", rereadable = {rereadable} }}'
         connections = self.folder / "connections.toml"
@@ -132,7 +136,7 @@ class Scenario:
             f"options = {options}\n"
             'actions = ["create", "update", "delete", "disable", "enable", "move"]\n'
         )
-        (self.folder / "job.toml").write_text(job_toml(self.shape, absence, leavers))
+        (self.folder / "job.toml").write_text(job_toml(self.shape, absence, leavers, placing))
         for connection in load_connections(connections):
             await self.session.store.put_connection(connection)
         job = load_job(self.folder / "job.toml")
@@ -343,3 +347,38 @@ async def test_leavers_by_status_are_disabled_once_and_restored_in_every_shape(
         scenario.write(status("2026-07-01T00:00:00Z", p2="Active"))
         back = await scenario.run(capsys, keys, changed_only=changed_only)
         assert back.stats.enabled == 1 and scenario.users()["disabled"] == ["p5"]
+
+
+PLACED = 'container_from = "ou"\n'
+
+
+@pytest.mark.parametrize("scenario", LEAVER_SHAPES, indirect=True)
+async def test_objects_follow_the_container_their_source_names_in_every_shape(
+    scenario: Scenario, services: RunServices, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A record naming another container moves its object there; the same container
+    spelled another way moves nothing; a record that fails never gets its object moved."""
+    await scenario.apply("delete", placing=PLACED)  # nobody leaves
+    keys = ["p2", "p3", "p4"] if scenario.shape == "key-scoped" else None
+    changed_only = scenario.shape == "incremental"
+    async with services():
+        scenario.write(people(1, 2, 3, 4))
+        first = await scenario.run(capsys)
+        assert first.stats.created == 4 + (2 if scenario.shape == "several-types" else 0)
+        assert scenario.users()["containers"] == dict.fromkeys(["p1", "p2", "p3", "p4"], "ou=A")
+        applied = len(scenario.users()["log"])
+
+        rows = people(1, 2, 3, 4)
+        rows[1].update(ou="OU=B", at=NEW)  # p2 goes to another container
+        rows[2].update(ou="ou=B", dept="Legal", at=NEW)  # p3 too, but its record fails
+        rows[3].update(ou=" OU=a ", at=NEW)  # p4: its container, spelled another way
+        scenario.write(rows)
+        moved = await scenario.run(capsys, keys, changed_only=changed_only)
+        assert (moved.stats.moved, moved.stats.failed, moved.stats.written) == (1, 1, 1)
+        users = scenario.users()
+        assert users["containers"]["p2"] == "OU=B"
+        assert users["containers"]["p3"] == "ou=A", "a record that failed had its object moved"
+        assert [entry for entry in users["log"][applied:]] == [["move", "p2"]]
+
+        again = await scenario.run(capsys, keys, changed_only=changed_only)
+        assert again.stats.written == 0, again.stats

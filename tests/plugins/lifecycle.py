@@ -4,6 +4,8 @@ and a log of every change applied in a JSON file (options.path), for the lifecyc
 Each object type's endpoint `query` names its own namespace in the file (users and groups
 of one job do not mix); `options.rereadable = true` makes it a side that is cheap to
 read twice, so large plans take the low-memory path (services/runner/planning/low_memory.py).
+Told to (`Layout.containers`), it says where each object is under "@container": where it
+was created or moved to, else `DEFAULT_CONTAINER`.
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ from schemas.plan import Change
 from schemas.values import Record
 from services.providers.base import Layout, Outcome
 
+DEFAULT_CONTAINER = "ou=default"
+"""Where an object created or moved back without a container is."""
+
 
 def empty() -> dict[str, Any]:
     return {"objects": {}, "disabled": [], "containers": {}, "log": []}
@@ -30,6 +35,7 @@ class LifecycleProvider:
         self.keys = layout.keys
         self.space = endpoint.query or ""
         self.rereadable = bool(connection.options.get("rereadable", False))
+        self.containers = layout.containers
 
     def _load(self) -> dict[str, Any]:
         if self.path.exists():
@@ -45,7 +51,14 @@ class LifecycleProvider:
         return None
 
     async def read(self, batch_size: int) -> AsyncIterator[list[Record]]:
-        records = list(self._space(self._load())["objects"].values())
+        space = self._space(self._load())
+        records = list(space["objects"].values())
+        if self.containers:
+            where = space["containers"]
+            records = [
+                {**record, "@container": where.get(key, DEFAULT_CONTAINER)}
+                for key, record in space["objects"].items()
+            ]
         for start in range(0, len(records), batch_size):
             yield records[start : start + batch_size]
 
@@ -66,7 +79,7 @@ class LifecycleProvider:
                 disabled.add(key)
             elif change.action == "enable":
                 disabled.discard(key)
-            if change.action in ("move", "disable") and change.container:
+            if change.action in ("create", "move", "disable") and change.container:
                 space["containers"][key] = change.container
             elif change.action == "move":
                 space["containers"].pop(key, None)  # back where new objects go

@@ -26,6 +26,7 @@ from core.engine import (
     with_container,
 )
 from core.engine.batching import change_size
+from core.engine.containers import CONTAINER_FIELD, same_container
 from core.engine.mapping import present
 from core.engine.transforms import RecordFailed
 from schemas.jobs import FieldMap, ObjectMapping, Policy
@@ -45,6 +46,13 @@ KEY_VALUES = [
 ]
 FIELDS = ("mail", "groups", "note", "password")
 CONTAINERS = [None, "ou=People,dc=example,dc=org", "ou=Sales\\, Paris,dc=example,dc=org"]
+PLACES = [
+    *CONTAINERS[1:],
+    "OU=people , DC=Example,DC=org",
+    "ou=Sales\\2C  Paris,dc=example,dc=org",
+    "ou=Former,dc=example,dc=org",
+]
+"""Where a destination says an object is: the containers in other spellings, and another."""
 POLICIES: list[Policy] = ["force", "keep", "merge"]
 policies = st.sampled_from(POLICIES)
 Job = tuple[ObjectMapping, list[Record], list[Record], bool]
@@ -128,8 +136,14 @@ def any_jobs(draw: st.DrawFn) -> Job:
     source = unique_keys(source, mapping)
     if all(match_key(r, mapping.keys, mapping.case_insensitive) is None for r in source):
         source = []  # a source none of whose records has a key is refused (test_plan.py)
-    destination = draw(st.lists(records, max_size=8))
+    destination = [placed(draw, record) for record in draw(st.lists(records, max_size=8))]
     return mapping, source, destination, draw(st.booleans())
+
+
+def placed(draw: st.DrawFn, record: Record) -> Record:
+    """A destination record, saying (or not) the container its object is in."""
+    where = draw(st.sampled_from([None, *PLACES]))
+    return record if where is None else {**record, CONTAINER_FIELD: where}
 
 
 @st.composite
@@ -146,9 +160,10 @@ def policy_jobs(draw: st.DrawFn) -> Job:
         case_insensitive=draw(st.booleans()),
         on_destination_only=draw(st.sampled_from(["delete", "disable", "move", "skip"])),
         move_to=draw(st.sampled_from(CONTAINERS)),
+        container_from=draw(st.sampled_from([None, "ou"])),
     )
     names = st.lists(st.sampled_from(["a", "b", "c", "d"]), unique=True, max_size=4)
-    destination = [{**draw(records), "uid": uid} for uid in draw(names)]
+    destination = [placed(draw, {**draw(records), "uid": uid}) for uid in draw(names)]
     source = mapped([{**draw(records), "uid": uid} for uid in draw(names)], mapping)
     return mapping, source, destination, draw(st.booleans())
 
@@ -263,8 +278,16 @@ def test_creates_and_moves_carry_their_container(
 ) -> None:
     mapping, source, destination, act = job
     result = plan(source, destination, mapping, managed_of(mapping), act_on_absence=act)
+    listed = {match_key(r, ["uid"], mapping.case_insensitive): r for r in source}
+    found = {match_key(r, ["uid"], mapping.case_insensitive): r for r in destination}
     for change in result.changes:
-        if change.action in ("move", "disable"):  # disable with move_to: disable-and-move
+        key = match_key(change.match, ["uid"], mapping.case_insensitive)
+        if change.action == "move" and key in listed:  # where its source record says
+            assert mapping.container_from is not None and mapping.on_both == "update"
+            wanted, now = listed[key][CONTAINER_FIELD], found[key][CONTAINER_FIELD]
+            assert isinstance(wanted, str) and isinstance(now, str)
+            assert change.container == wanted and not same_container(wanted, now)
+        elif change.action in ("move", "disable"):  # disable with move_to: disable-and-move
             assert change.container == mapping.move_to
         elif change.action != "create":
             assert change.container is None

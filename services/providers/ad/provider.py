@@ -42,6 +42,7 @@ from .values import (
     EVERY_ENTRY,
     GUID,
     PASSWORD_FIELD,
+    SCHEMA_OPTIONAL,
     SID,
     canonical_id,
     dn_spelling,
@@ -50,8 +51,10 @@ from .values import (
     merge_ranges,
     number,
     ranged,
+    schema_has,
     shape_read,
     unfinished,
+    with_schema,
 )
 from .write import AdPipeline, Extra
 
@@ -112,6 +115,13 @@ class AdProvider(LdapProvider):
         self._extras: dict[int, Extra] = {}
         self._side: Session | None = None  # small base searches, apart from paged reads
         self._mark: str | None = None
+        self._schema_has: frozenset[str] = frozenset()
+        """The SCHEMA_OPTIONAL attributes this directory's schema has (lower case)."""
+
+    async def open(self, *, write: bool) -> None:
+        await super().open(write=write)
+        schema = self._sessions[0].conn.server.schema
+        self._schema_has = schema_has(schema.attribute_types if schema is not None else None)
 
     # Reading.
 
@@ -236,6 +246,13 @@ class AdProvider(LdapProvider):
 
     def _step(self, index: int, change: Change) -> Step:
         extra = Extra()
+        named = [*change.set, *change.clear] if change.action in ("create", "update") else []
+        if any(name.lower() in SCHEMA_OPTIONAL for name in named):  # where the schema has it
+            present = self._schema_has
+            clear = [n for n in change.clear if n.lower() not in SCHEMA_OPTIONAL - present]
+            change = msgspec.structs.replace(
+                change, set=with_schema(change.set, present), clear=clear
+            )
         if change.action == "create":
             values = dict(change.set)
             for name in [n for n in values if n.lower() in (PASSWORD_FIELD, GUID, SID)]:

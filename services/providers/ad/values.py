@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 import uuid
+from collections.abc import Mapping
 
 from schemas.values import Binary, Record, Value
 
@@ -58,12 +59,66 @@ def sid_text(data: bytes) -> str:
     return "-".join(["S", str(data[0]), str(authority), *map(str, subs)])
 
 
+def sid_bytes(text: str) -> bytes | None:
+    """A SID written "S-1-5-21-…" in its binary form, as `sid_text` reads it: revision,
+    the count of sub-authorities, the 48-bit authority (big-endian), each 32-bit
+    sub-authority (little-endian); an authority of 2^32 or more may be written in hex
+    ("0x…", as Windows writes it). None when the text is no SID."""
+    parts = text.strip().upper().split("-")
+    if len(parts) >= 3 and parts[2].startswith("0X") and _hex(parts[2][2:]):
+        parts[2] = str(int(parts[2][2:], 16))
+    if len(parts) < 3 or parts[0] != "S" or not all(p.isdigit() for p in parts[1:]):
+        return None
+    revision, authority, subs = int(parts[1]), int(parts[2]), [int(p) for p in parts[3:]]
+    if revision != 1 or authority >= 1 << 48 or len(subs) > 15 or any(s >= 1 << 32 for s in subs):
+        return None
+    head = bytes([revision, len(subs)]) + authority.to_bytes(6, "big")
+    return head + b"".join(sub.to_bytes(4, "little") for sub in subs)
+
+
+def _hex(text: str) -> bool:
+    return bool(text) and all(c in "0123456789ABCDEF" for c in text)
+
+
+MASTER_SID = "msexchmasteraccountsid"
+"""Exchange's link from a linked mailbox's account to its master account: a binary SID."""
+SID_VALUED = frozenset({SID, MASTER_SID})
+"""Attributes holding a SID: read as text, written from it."""
+SCHEMA_OPTIONAL = frozenset({MASTER_SID})
+"""Attributes of Exchange's schema a job may map whatever the domain: written where the
+directory's schema has them, left out where it does not (a domain without Exchange)."""
+
+
+def schema_has(attribute_types: Mapping[str, object] | None) -> frozenset[str]:
+    """The SCHEMA_OPTIONAL attributes (lower case) among a schema's attribute types (the
+    server's subschema, by name, names compared ignoring case as LDAP does)."""
+    if not attribute_types:
+        return frozenset()
+    names = {str(name).lower() for name in attribute_types}
+    return frozenset(name for name in SCHEMA_OPTIONAL if name in names)
+
+
+def with_schema(values: Record, present: frozenset[str]) -> Record:
+    """A change's values as this directory takes them: a SCHEMA_OPTIONAL attribute left
+    out unless `present` (lower-case names the schema has) names it, and a SID-valued
+    one given as text ("S-1-5-21-…") as its binary SID."""
+    out: Record = {}
+    for name, value in values.items():
+        low = name.lower()
+        if low in SCHEMA_OPTIONAL and low not in present:
+            continue
+        if low == MASTER_SID and isinstance(value, str) and (raw := sid_bytes(value)):
+            value = Binary(raw)
+        out[name] = value
+    return out
+
+
 def shape_read(record: Record) -> None:
-    """A read record as records compare, in place: objectGUID and objectSid as their
-    text, DN lists sorted (AD keeps no order of members)."""
+    """A read record as records compare, in place: objectGUID and objectSid (and
+    msExchMasterAccountSid) as their text, DN lists sorted (AD keeps no order of members)."""
     for name, value in record.items():
         low = name.lower()
-        if isinstance(value, Binary) and low in (GUID, SID):
+        if isinstance(value, Binary) and low in (GUID, *SID_VALUED):
             record[name] = guid_text(value.data) if low == GUID else sid_text(value.data)
         elif isinstance(value, list) and low in DN_VALUED:
             record[name] = sorted(value)

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 
 from ldap3.core.results import RESULT_CODES
 
+from core.engine.containers import CONTAINER_FIELD
 from core.engine.planned_state import ID_FIELD
 from core.errors import BadInput, Transient
 from schemas.connections import LdapConnection
@@ -22,7 +23,7 @@ from ..base import Layout
 from ..changes import FieldChanges, filtered
 from . import ber as w
 from .connection import Session, binary_attributes, connect
-from .dn import class_filter, compile_filter, escape_filter_value
+from .dn import class_filter, compile_filter, escape_filter_value, split_rdn
 from .steps import Key
 from .values import DN_FIELD, RawEntry, Values
 from .wire import Disconnected
@@ -171,12 +172,14 @@ class LdapReading:
         assert self._values is not None
         entries, after = self._search(filter_ber, attributes, cookie)
         record, dns, keys, hidden = self._entry, self._dns, self._keys, self._hidden
-        ids = self._layout.identifiers
+        ids, where = self._layout.identifiers, self._layout.containers
         records: list[Record] = []
         for raw in entries:
             found = record(raw)
             if ids:
                 found[ID_FIELD] = raw[0].decode("utf-8", "replace")
+            if where:
+                found[CONTAINER_FIELD] = split_rdn(raw[0].decode("utf-8", "replace"))[1]
             if keys and (key := key_of(found, keys)) is not None:
                 dns[key] = None if key in dns else raw[0].decode("utf-8", "replace")
             if not hidden or raw[0] not in hidden:

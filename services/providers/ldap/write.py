@@ -14,6 +14,7 @@ from collections import deque
 
 from ldap3.core.results import RESULT_CODES
 
+from core.engine.containers import same_container
 from schemas.values import Value
 
 from ..base import Outcome
@@ -206,7 +207,7 @@ class Pipeline:
             self.done(step, "no container to move the entry to; set the job's move_to")
             return None
         naming, parent = split_rdn(dn)
-        if parent.lower() == container.lower():
+        if same_container(parent, container):
             self.done(step)  # already there
             return None
         step.stage, step.dn = "move", f"{naming},{container}"

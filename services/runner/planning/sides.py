@@ -23,6 +23,7 @@ from core.engine import (
     source_multi_valued,
 )
 from core.engine.conditions import fields_tested
+from core.engine.containers import follows_container
 from core.engine.source_fields import fields_read
 from schemas.connections import Connection
 from schemas.jobs import Job, ObjectMapping
@@ -87,12 +88,14 @@ def source_layout(mapping: ObjectMapping, where: dict[str, Any] | None = None) -
 
 def destination_layout(mapping: ObjectMapping, *, identifiers: bool = False) -> Layout:
     """What the destination's provider is told of one type's fields; with `identifiers`
-    every record read carries its identifier (a DN) for references to resolve to."""
+    every record read carries its identifier (a DN) for references to resolve to; where
+    objects follow the container their source names, each its container."""
     return Layout(
         keys=tuple(mapping.keys),
         fields=tuple(f.to for f in mapping.fields),
         multi_valued=destination_multi_valued(mapping),
         identifiers=identifiers,
+        containers=follows_container(mapping),
     )
 
 
