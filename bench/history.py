@@ -90,8 +90,9 @@ def fill(path: Path, rows: int) -> list[str]:
             run_id = f"20260101T{run // 60:02d}{run % 60:02d}00Z-fill{run:02d}"
             at = f"2026-01-01T{run // 60:02d}:{run % 60:02d}:00+00:00"
             db.executemany(
-                "INSERT INTO changes VALUES (?, 1, ?, 'fill', 'user', ?, 'update', ?, 'a', 'b', "
-                "'', 0, 'applied', '', ?)",
+                "INSERT INTO changes (run_id, batch, n, job_id, object_type, key, action, field, "
+                "old, new, container, secret, outcome, error, at) VALUES "
+                "(?, 1, ?, 'fill', 'user', ?, 'update', ?, 'a', 'b', '', 0, 'applied', '', ?)",
                 (
                     (run_id, n * FIELDS_PER_CHANGE + f, key, f"field{f}", at)
                     for n, key in enumerate(keys)
