@@ -52,12 +52,22 @@ class Origins:
         self.reads = tuple(dict.fromkeys(name for names in traced.values() for name in names))
         self.keys = tuple(mapping.keys)
         self.case_insensitive = mapping.case_insensitive
-        self.by_key: dict[str, Record] = {}
+        self.by_key: dict[str, tuple[Value | None, ...]] = {}
+        """The source values of `reads`, in order, by the mapped record's match key."""
+        self.single = self.keys[0] if len(self.keys) == 1 and not self.case_insensitive else None
+        """The one key field compared with case: ASCII text is its own key (the planner's
+        quick way, planner.py)."""
 
     def keep(self, mapped: Record, source: Mapping[str, Value]) -> None:
-        key = match_key(mapped, self.keys, self.case_insensitive)
+        key: str | None = None
+        if self.single is not None:
+            value = mapped.get(self.single)
+            if isinstance(value, str) and value.isascii():
+                key = value.strip() or None
+        if key is None:
+            key = match_key(mapped, self.keys, self.case_insensitive)
         if key is not None:
-            self.by_key[key] = {name: source.get(name, "") for name in self.reads}
+            self.by_key[key] = tuple(map(source.get, self.reads))
 
     def of(self, change: Change) -> dict[str, str]:
         """Changed field → the source values it was computed from, as text
@@ -67,9 +77,10 @@ class Origins:
         written = {*change.set, *change.clear, *change.add, *change.remove}
         if not written.intersection(self.traced):
             return {}
-        held = self.by_key.get(match_key(change.match, self.keys, self.case_insensitive) or "")
-        if held is None:
+        values = self.by_key.get(match_key(change.match, self.keys, self.case_insensitive) or "")
+        if values is None:
             return {}
+        held = dict(zip(self.reads, values, strict=True))
         return {
             to: "; ".join(f"{name}={shown(held.get(name))}" for name in names)
             for to, names in self.traced.items()
@@ -84,7 +95,7 @@ def origins_of(mapping: ObjectMapping) -> Origins | None:
 
 
 def shown(value: object) -> str:
-    """A source value as JSON text: quoted, a list as a list."""
+    """A source value as JSON text: quoted, a list as a list, none as null."""
     if isinstance(value, Binary):
         return f"(binary, {len(value.data)} bytes)"
     if isinstance(value, str) and len(value) > MAX_SHOWN:
