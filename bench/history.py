@@ -25,7 +25,8 @@ recorder is stopped; after that run it is started again and catches up (not time
 before the next run with it, so each run with the recorder has it idle and caught up
 at its start and busy recording during it. Compared: the medians of the run's time
 (request → finished) and of the CPU time the workflow and runner spent on it; and how
-long after the run finished the recorder held all of it.
+long after the run finished the recorder held all of it. `--recorder-nice 10` runs the
+recorder at a lower scheduling priority (as `nice -n 10`, or systemd's `Nice=10`).
 """
 
 from __future__ import annotations
@@ -64,9 +65,11 @@ FIELDS = 7
 """Fields the bench's job writes per created person: one history row each."""
 
 
-def serve(env: dict[str, str], *names: str) -> subprocess.Popen[bytes]:
+def serve(env: dict[str, str], *names: str, nice: int = 0) -> subprocess.Popen[bytes]:
+    """`idsync serve NAMES` in a process of its own (`nice`: its scheduling priority)."""
+    niced = ["nice", "-n", str(nice)] if nice else []
     return subprocess.Popen(
-        [sys.executable, "-m", "services.cli.main", "serve", *names],
+        [*niced, sys.executable, "-m", "services.cli.main", "serve", *names],
         env=env,
         stderr=subprocess.DEVNULL,
     )
@@ -227,7 +230,7 @@ def history_rows(path: Path) -> int:
         return int(db.execute("SELECT count(*) FROM changes").fetchone()[0])
 
 
-async def alongside(count: int, rounds: int) -> None:
+async def alongside(count: int, rounds: int, nice: int = 0) -> None:
     """The same first run with the recorder running and without it, alternated."""
     folder = Path(tempfile.mkdtemp(prefix="idsync-bench-history-alongside-"))
     write_csv(folder / "people.csv", people(count))
@@ -256,7 +259,7 @@ async def alongside(count: int, rounds: int) -> None:
             order = ("without", "with") if round_ % 2 == 0 else ("with", "without")
             for side in order:
                 if side == "with" and recorder is None:
-                    recorder = serve(env, "recorder")
+                    recorder = serve(env, "recorder", nice=nice)
                     await asyncio.sleep(2.0)  # its start-up, not counted
                 if side == "without" and recorder is not None:
                     recorder.send_signal(signal.SIGTERM)
@@ -268,7 +271,7 @@ async def alongside(count: int, rounds: int) -> None:
                 wall, cpu, end = await measured_run(settings, services.pid)
                 assert end.stats.created == count, end.stats
                 if recorder is None:  # it records this run afterwards, before the next
-                    recorder = serve(env, "recorder")
+                    recorder = serve(env, "recorder", nice=nice)
                     await caught_up(settings, end.run_id, count)
                     recorder_cpu, lag = 0.0, 0.0
                 else:
@@ -293,7 +296,10 @@ async def alongside(count: int, rounds: int) -> None:
                 process.send_signal(signal.SIGTERM)
                 process.wait(30)
         server.stop()
-    print(f"people: {count:,}   rounds: {rounds}   ({count * FIELDS:,} field rows a run)")
+    print(
+        f"people: {count:,}   rounds: {rounds}   ({count * FIELDS:,} field rows a run)"
+        + (f"   the recorder at nice {nice}" if nice else "")
+    )
     print(f"machine: {os.cpu_count()} CPUs; medians, with the recorder running / without:")
     for measure, label in (("wall", "request → finished"), ("cpu", "workflow+runner CPU")):
         without = statistics.median(figures["without"][measure])
@@ -322,8 +328,11 @@ if __name__ == "__main__":
         metavar="ROUNDS",
         help="measure instead the run with the recorder running and without, ROUNDS each",
     )
+    parser.add_argument(
+        "--recorder-nice", type=int, default=0, help="--alongside: the recorder's nice value"
+    )
     args = parser.parse_args()
     if args.alongside:
-        asyncio.run(alongside(args.people, args.alongside))
+        asyncio.run(alongside(args.people, args.alongside, args.recorder_nice))
     else:
         asyncio.run(main(args.people, args.rows))
