@@ -66,7 +66,14 @@ async def test_ldap_rows_name_their_entries_by_dn_in_sqlite_and_postgresql(
         assert set(dn.values()) <= set(entries(slapd, ldap_base))
         changed["department"] = "Legal"
         write_csv(source, [r for r in rows if r is not gone])
-        updated = (await run(session, job)).run_id
+        preview = await idsync(settings, "job", "preview", job, "--json")
+        assert preview.returncode == 0, preview.stderr
+        out = preview.stdout
+        previewed = json.loads(out[out.index("{") :])["plan_hash"]
+        finished = await run(session, job)
+        updated = finished.run_id
+        # The plan holds the DNs and the source values: the preview's is the run's.
+        assert finished.plan_hash == previewed
         for run_id in (created, updated):
             await recorded(session, run_id)
         first = await changes_of(session, created)
