@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 import msgspec
 
-from schemas.jobs import ObjectMapping
+from schemas.jobs import FieldMap, ObjectMapping
 from schemas.plan import Change
 from schemas.values import Binary, Record, Value
 
@@ -24,6 +24,12 @@ from .history import named_secret
 
 MAX_SHOWN = 200
 """Characters of one source value kept (a long one is cut, and says so)."""
+
+
+def fields_of(field: FieldMap) -> tuple[str, ...]:
+    """The source fields one field map reads (none: a value made afresh, a password)."""
+    alone = ObjectMapping(keys=[field.to], fields=[field])
+    return tuple(fields_read(alone, ""))
 
 
 def traced_fields(mapping: ObjectMapping) -> dict[str, tuple[str, ...]]:

@@ -12,6 +12,7 @@ import msgspec
 
 from core.checks.intervals import parse_interval
 from core.errors import BadInput
+from core.origins import fields_of
 from schemas.history import ChangeRow, HistoryQuery
 from services.common.history_client import Why, all_changes, ask, cells, csv_text, why_of
 
@@ -110,7 +111,9 @@ async def why(args: argparse.Namespace, job_id: str, key: str, field: str) -> in
     if source is None:
         print(f"  {told} maps no field {field}")
         return 0
-    print(f"  from source field {source.source} (policy {source.policy})")
+    read = fields_of(source)
+    named = f"field {read[0]}" if len(read) == 1 else f"fields {', '.join(read)}"
+    print(f"  from source {named if read else 'fields: none'} (policy {source.policy})")
     if source.transform is not None:
         print(f"  transformed by {msgspec.json.encode(source.transform).decode()}")
     print(f"  {_held(answer)}")

@@ -14,6 +14,7 @@ import nats.errors
 
 from core.engine.report import spreadsheet_safe
 from core.errors import NotFound, Unreachable
+from core.origins import fields_of
 from core.runs import RunStory
 from schemas.events import Event
 from schemas.history import (
@@ -179,6 +180,7 @@ class Why(msgspec.Struct, kw_only=True):
             "job_applied_at": version.applied_at if version else None,
             "current_version": self.current_version or None,
             "source_field": source.source if source else None,
+            "source_fields": list(fields_of(source)) if source else None,
             "source_values": row.source or None,
             "source_known": self.source_known,
             "transform": source.transform if source else None,

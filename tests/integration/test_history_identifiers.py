@@ -110,6 +110,7 @@ async def test_ldap_rows_name_their_entries_by_dn_in_sqlite_and_postgresql(
     assert "from source field department" in why.stdout and '"Legal":"Law"' in why.stdout
     assert 'the source held department="Legal"' in why.stdout
     first_name, last_name = rows[0]["first_name"], rows[0]["last_name"]
+    assert "from source fields first_name, last_name (policy force)" in named.stdout
     assert f'the source held first_name="{first_name}"; last_name="{last_name}"' in named.stdout
     plain = json.loads(copied.stdout)
     assert (plain["source_known"], plain["source_values"], plain["run_id"]) == (
@@ -117,6 +118,7 @@ async def test_ldap_rows_name_their_entries_by_dn_in_sqlite_and_postgresql(
         None,
         created,
     )
+    assert plain["source_fields"] == ["last_name"]
 
     # The same rows projected into PostgreSQL from the journal.
     await afresh(session, settings)
