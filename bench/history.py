@@ -14,6 +14,19 @@ every object) are put straight into its database (its own schema and index), the
 recorder is started again, and the question `idsync history KEY` asks (every change of
 one object, over NATS request/reply, as the command asks) is timed for 21 random
 objects: the median, next to the same SELECT made with sqlite3 in this process.
+
+    .venv/bin/python bench/history.py --alongside 3 [--people 100000]
+
+measures instead whether recording slows the run it records: the same first run (the
+table removed before it, every person created) with the recorder running alongside it
+and without it, alternated (which goes first changes each round), on the same
+services, nats-server and machine in the same session. Before a run without it the
+recorder is stopped; after that run it is started again and catches up (not timed)
+before the next run with it, so each run with the recorder has it idle and caught up
+at its start and busy recording during it. Compared: the medians of the run's time
+(request → finished) and of the CPU time the workflow and runner spent on it; and how
+long after the run finished the recorder held all of it. `--recorder-nice 10` runs the
+recorder at a lower scheduling priority (as `nice -n 10`, or systemd's `Nice=10`).
 """
 
 from __future__ import annotations
@@ -33,7 +46,7 @@ from pathlib import Path
 
 import msgspec
 
-from bench.csv_to_sqlite import CONNECTIONS, JOB, line, timed_run
+from bench.csv_to_sqlite import CONNECTIONS, JOB, cpu_seconds, line, measured_run, timed_run
 from core.checks.job import check_job
 from core.errors import NotFound, Unreachable
 from core.runs import RunStory
@@ -52,9 +65,11 @@ FIELDS = 7
 """Fields the bench's job writes per created person: one history row each."""
 
 
-def serve(env: dict[str, str], *names: str) -> subprocess.Popen[bytes]:
+def serve(env: dict[str, str], *names: str, nice: int = 0) -> subprocess.Popen[bytes]:
+    """`idsync serve NAMES` in a process of its own (`nice`: its scheduling priority)."""
+    niced = ["nice", "-n", str(nice)] if nice else []
     return subprocess.Popen(
-        [sys.executable, "-m", "services.cli.main", "serve", *names],
+        [*niced, sys.executable, "-m", "services.cli.main", "serve", *names],
         env=env,
         stderr=subprocess.DEVNULL,
     )
@@ -90,8 +105,9 @@ def fill(path: Path, rows: int) -> list[str]:
             run_id = f"20260101T{run // 60:02d}{run % 60:02d}00Z-fill{run:02d}"
             at = f"2026-01-01T{run // 60:02d}:{run % 60:02d}:00+00:00"
             db.executemany(
-                "INSERT INTO changes VALUES (?, 1, ?, 'fill', 'user', ?, 'update', ?, 'a', 'b', "
-                "'', 0, 'applied', '', ?)",
+                "INSERT INTO changes (run_id, batch, n, job_id, object_type, key, action, field, "
+                "old, new, container, secret, outcome, error, at) VALUES "
+                "(?, 1, ?, 'fill', 'user', ?, 'update', ?, 'a', 'b', '', 0, 'applied', '', ?)",
                 (
                     (run_id, n * FIELDS_PER_CHANGE + f, key, f"field{f}", at)
                     for n, key in enumerate(keys)
@@ -197,11 +213,126 @@ async def main(count: int, rows: int) -> None:
     )
 
 
+async def caught_up(settings: Settings, run_id: str, count: int) -> float:
+    """Seconds until the recorder holds the whole run (its events and rows)."""
+    async with connect(settings) as session:
+        events = len([e for e in await session.journal() if e.run_id == run_id])
+    started = time.perf_counter()
+    await recorded(settings, run_id, events, count * FIELDS)
+    return time.perf_counter() - started
+
+
+def history_rows(path: Path) -> int:
+    """The change rows the history holds (0: no database yet)."""
+    if not path.is_file():
+        return 0
+    with sqlite3.connect(path) as db:
+        return int(db.execute("SELECT count(*) FROM changes").fetchone()[0])
+
+
+async def alongside(count: int, rounds: int, nice: int = 0) -> None:
+    """The same first run with the recorder running and without it, alternated."""
+    folder = Path(tempfile.mkdtemp(prefix="idsync-bench-history-alongside-"))
+    write_csv(folder / "people.csv", people(count))
+    (folder / "connections.toml").write_text(CONNECTIONS)
+    (folder / "job.toml").write_text(JOB)
+    server = EmbeddedNats(folder / "nats")
+    url = server.start()
+    settings = Settings(home=folder / "home", nats_url=url, principal="bench")
+    env = {**os.environ, "IDSYNC_NATS_URL": url, "IDSYNC_HOME": str(settings.home)}
+    services = serve(env, "workflow", "runner")
+    recorder: subprocess.Popen[bytes] | None = None
+    # side → measure → one figure per round
+    figures: dict[str, dict[str, list[float]]] = {
+        side: {"wall": [], "cpu": [], "recorder cpu": [], "lag": []} for side in ("with", "without")
+    }
+    try:
+        async with connect(settings) as session:
+            await wait_for_infrastructure(session.js)
+            for connection in load_connections(folder / "connections.toml"):
+                await session.store.put_connection(connection)
+            job = load_job(folder / "job.toml")
+            check_job(job, {c.id: c for c in await session.store.connections()}, FACTS)
+            await session.store.put_job(job)
+        await asyncio.sleep(1.0)  # start-up is not counted
+        for round_ in range(rounds):
+            order = ("without", "with") if round_ % 2 == 0 else ("with", "without")
+            for side in order:
+                if side == "with" and recorder is None:
+                    recorder = serve(env, "recorder", nice=nice)
+                    await asyncio.sleep(2.0)  # its start-up, not counted
+                if side == "without" and recorder is not None:
+                    recorder.send_signal(signal.SIGTERM)
+                    recorder.wait(30)
+                    recorder = None
+                (folder / "idsync.db").unlink(missing_ok=True)
+                held = history_rows(path_in(settings.home))
+                before = cpu_seconds(recorder.pid) if recorder is not None else 0.0
+                wall, cpu, end = await measured_run(settings, services.pid)
+                assert end.stats.created == count, end.stats
+                if recorder is None:  # it records this run afterwards, before the next
+                    recorder = serve(env, "recorder", nice=nice)
+                    await caught_up(settings, end.run_id, count)
+                    recorder_cpu, lag = 0.0, 0.0
+                else:
+                    recorder_cpu = cpu_seconds(recorder.pid) - before
+                    lag = await caught_up(settings, end.run_id, count)
+                for measure, value in (
+                    ("wall", wall),
+                    ("cpu", cpu),
+                    ("recorder cpu", recorder_cpu),
+                    ("lag", lag),
+                ):
+                    figures[side][measure].append(value)
+                print(
+                    f"round {round_ + 1} {side:>7} the recorder: {wall:6.2f} s, services' CPU "
+                    f"{cpu:6.2f} s, recorder's CPU during the run {recorder_cpu:5.2f} s, "
+                    f"recorder done {lag:5.2f} s after the run; history {held:,} rows before",
+                    flush=True,
+                )
+    finally:
+        for process in (recorder, services):
+            if process is not None:
+                process.send_signal(signal.SIGTERM)
+                process.wait(30)
+        server.stop()
+    print(
+        f"people: {count:,}   rounds: {rounds}   ({count * FIELDS:,} field rows a run)"
+        + (f"   the recorder at nice {nice}" if nice else "")
+    )
+    print(f"machine: {os.cpu_count()} CPUs; medians, with the recorder running / without:")
+    for measure, label in (("wall", "request → finished"), ("cpu", "workflow+runner CPU")):
+        without = statistics.median(figures["without"][measure])
+        with_ = statistics.median(figures["with"][measure])
+        ratio = with_ / without
+        print(
+            f"  {label + ':':22} without {without:6.2f} s   with {with_:6.2f} s   "
+            f"= {ratio:.3f}x ({(ratio - 1) * 100:+.1f}%)"
+        )
+    print(
+        f"  the recorder's CPU during the run (median): "
+        f"{statistics.median(figures['with']['recorder cpu']):.2f} s; it held the whole run "
+        f"{statistics.median(figures['with']['lag']):.2f} s after the run finished (median)"
+    )
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--people", type=int, default=100_000, help="how many (default 100,000)")
     parser.add_argument(
         "--rows", type=int, default=10_000_000, help="change rows asked in (default 10,000,000)"
     )
+    parser.add_argument(
+        "--alongside",
+        type=int,
+        metavar="ROUNDS",
+        help="measure instead the run with the recorder running and without, ROUNDS each",
+    )
+    parser.add_argument(
+        "--recorder-nice", type=int, default=0, help="--alongside: the recorder's nice value"
+    )
     args = parser.parse_args()
-    asyncio.run(main(args.people, args.rows))
+    if args.alongside:
+        asyncio.run(alongside(args.people, args.alongside, args.recorder_nice))
+    else:
+        asyncio.run(main(args.people, args.rows))

@@ -15,6 +15,14 @@ from collections.abc import Iterable, Sequence
 
 import msgspec
 
+from schemas.connections import (
+    Connection,
+    CsvConnection,
+    ExcelConnection,
+    MysqlConnection,
+    PostgresqlConnection,
+    SqliteConnection,
+)
 from schemas.history import SECRET_SHOWN, ChangeRow, Outcome
 from schemas.jobs import Job
 from schemas.plan import Change, RecordError
@@ -96,10 +104,14 @@ def batch_rows(
     errors: Iterable[RecordError] = (),
     outcome: Outcome = "applied",
     at: str = "",
+    by_key: bool = False,
 ) -> list[ChangeRow]:
     """The rows of one batch's changes, in plan order, numbered from 0. A change whose
     record failed in this batch (its key, and its type when the error names one) is
-    "failed" with the reason; `outcome` is what the others had."""
+    "failed" with the reason; `outcome` is what the others had. Each row names the
+    object as the destination does: the identifier the plan gives it (a DN), else, for
+    a destination that finds its objects `by_key` (a table, a file), its key fields
+    and values."""
     failed: dict[tuple[str, str], str] = {}
     for error in errors:
         if error.skipped:
@@ -110,6 +122,7 @@ def batch_rows(
         why = failed.get((change.object_type, change.key)) or failed.get(("", change.key))
         status: Outcome = "failed" if why is not None else outcome
         made = secrets.generated.get(change.object_type, ()) if change.action == "create" else ()
+        identifier = change.identifier or (keyed(change) if by_key else "")
         for row in [*rows([change]), *_generated(change, made)]:
             secret = bool(row.field) and secrets.hides(row.object_type, _base(row.field))
             found.append(
@@ -121,11 +134,13 @@ def batch_rows(
                     object_type=row.object_type,
                     key=row.key,
                     action=row.action,
+                    identifier=identifier,
                     field=row.field,
                     # A secret keeps only whether it had a value: never the value.
                     old=_hidden(row.old_value) if secret else row.old_value,
                     new=_hidden(row.new_value) if secret or row.field in made else row.new_value,
                     container=row.container,
+                    source="" if secret else change.sources.get(_base(row.field), ""),
                     secret=secret or row.field in made,
                     outcome=status,
                     error=why or "",
@@ -133,6 +148,26 @@ def batch_rows(
                 )
             )
     return found
+
+
+KEYED = (CsvConnection, ExcelConnection, SqliteConnection, PostgresqlConnection, MysqlConnection)
+"""Destinations whose objects are rows found by their key fields alone (tables, files)."""
+
+
+def found_by_key(connection: Connection) -> bool:
+    """Whether the destination's rows have no identifier but their key fields."""
+    return isinstance(connection, KEYED)
+
+
+def keyed(change: Change) -> str:
+    """The key fields and values that find a change's row: `employee_id=E001`."""
+    return ", ".join(f"{name}={_text(value)}" for name, value in change.match.items())
+
+
+def _text(value: object) -> str:
+    if isinstance(value, list):
+        return "; ".join(map(str, value))
+    return "" if value is None else str(value)
 
 
 def _hidden(value: str) -> str:

@@ -34,10 +34,19 @@ class ChangeRow(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     object_type: str
     key: str
     action: str
+    identifier: str = ""
+    """The object's identifier at the destination: its DN in a directory, the key fields
+    and values that find its row in a table or a file (`employee_id=E001`); empty when
+    the destination's own identifier of it is not known (a new object of a service that
+    gives it one)."""
     field: str = ""
     old: str = ""
     new: str = ""
     container: str = ""
+    source: str = ""
+    """The source values a transformation (or a reference) computed the new value from,
+    as the run's plan kept them (`department="Legal"`); empty for a plain copy (the
+    source held the new value), a secret, or a run that kept none."""
     secret: bool = False
     """A password or another secret: `old` and `new` say "(set)" or nothing, never a value."""
     outcome: Outcome = "applied"

@@ -41,6 +41,14 @@ class Change(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=F
     follow_up: bool = False
     """The second change of an object this plan already counts (its create or update):
     applied in a later phase, not counted again."""
+    identifier: str = ""
+    """The object's identifier at the destination where it has one besides its key (an
+    LDAP DN): the one it was read with, or the one a create gives it. For the history;
+    never used to find the object. Empty: none (the key is the identifier)."""
+    sources: dict[str, str] = msgspec.field(default_factory=dict)
+    """For the history: each written field whose value a transformation (or a reference)
+    computed → the source values it was computed from (`department="Legal"`). A plain
+    copy has none (its source held the value written), nor has a secret."""
 
 
 class RecordError(msgspec.Struct, frozen=True, kw_only=True):

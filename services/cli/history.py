@@ -12,8 +12,9 @@ import msgspec
 
 from core.checks.intervals import parse_interval
 from core.errors import BadInput
+from core.origins import fields_of
 from schemas.history import ChangeRow, HistoryQuery
-from services.common.history_client import all_changes, ask, cells, csv_text, why_of
+from services.common.history_client import Why, all_changes, ask, cells, csv_text, why_of
 
 from .client import connect
 from .output import print_json, print_table
@@ -66,10 +67,13 @@ async def history(args: argparse.Namespace) -> int:
         return 0
     print_table(
         [
-            (c[0], c[1], c[2], c[5], c[6], c[7], c[8], c[9] + (f": {c[10]}" if c[10] else ""))
+            (
+                *(c[0], c[1], c[2], c[5], c[11] or "-", c[6], c[7], c[8]),
+                c[9] + (f": {c[10]}" if c[10] else ""),
+            )
             for c in map(cells, rows)
         ],
-        ("AT", "RUN", "JOB", "ACTION", "FIELD", "OLD", "NEW", "OUTCOME"),
+        ("AT", "RUN", "JOB", "ACTION", "IDENTIFIER", "FIELD", "OLD", "NEW", "OUTCOME"),
     )
     return 0
 
@@ -107,10 +111,25 @@ async def why(args: argparse.Namespace, job_id: str, key: str, field: str) -> in
     if source is None:
         print(f"  {told} maps no field {field}")
         return 0
-    print(f"  from source field {source.source} (policy {source.policy})")
+    read = fields_of(source)
+    named = f"field {read[0]}" if len(read) == 1 else f"fields {', '.join(read)}"
+    print(f"  from source {named if read else 'fields: none'} (policy {source.policy})")
     if source.transform is not None:
         print(f"  transformed by {msgspec.json.encode(source.transform).decode()}")
+    print(f"  {_held(answer)}")
     return 0
+
+
+def _held(answer: Why) -> str:
+    """What the source held, as far as the run kept it."""
+    known = answer.source_known
+    if known == "kept":
+        return f"the source held {answer.row.source} (as the run read it)"
+    if known == "copied":
+        return "the source held the value written (copied as it is)"
+    if known == "secret":
+        return "a secret: neither it nor its source values are kept"
+    return "the source's value is not known: the run kept none for this field"
 
 
 async def versions(args: argparse.Namespace, job_id: str) -> int:

@@ -104,8 +104,9 @@ def log_text(line: LogLine) -> str:
     return f"{when} {line.level:<7} {who} {line.event}" + (f" {pairs}" if pairs else "")
 
 
-REVIEW_COLUMNS = (*COLUMNS, "outcome", "error", "applied_at", "batch")
-"""A preview export's columns, then what the run did with each row."""
+REVIEW_COLUMNS = (*COLUMNS, "outcome", "error", "applied_at", "batch", "identifier")
+"""A preview export's columns, then what the run did with each row, and the object's
+identifier at the destination (a DN, a row's key fields and values)."""
 
 
 def _export_target(export: str | None, run_id: str) -> tuple[Path, str] | None:
@@ -122,7 +123,7 @@ def _export_target(export: str | None, run_id: str) -> tuple[Path, str] | None:
 def _cells(row: ChangeRow) -> tuple[str, ...]:
     return (
         *(row.object_type, row.key, row.action, row.container, row.field, row.old, row.new),
-        *(row.outcome, row.error, row.at, str(row.batch)),
+        *(row.outcome, row.error, row.at, str(row.batch), row.identifier),
     )
 
 

@@ -14,6 +14,7 @@ import nats.errors
 
 from core.engine.report import spreadsheet_safe
 from core.errors import NotFound, Unreachable
+from core.origins import fields_of
 from core.runs import RunStory
 from schemas.events import Event
 from schemas.history import (
@@ -34,7 +35,7 @@ from .client import Session
 VERB = "history"
 ROW_COLUMNS = (
     *("at", "run_id", "job_id", "object_type", "key", "action"),
-    *("field", "old", "new", "outcome", "error"),
+    *("field", "old", "new", "outcome", "error", "identifier"),
 )
 
 
@@ -118,6 +119,7 @@ def cells(row: ChangeRow) -> tuple[str, ...]:
         row.new,
         row.outcome,
         row.error,
+        row.identifier,
     )
 
 
@@ -150,6 +152,20 @@ class Why(msgspec.Struct, kw_only=True):
     planned_at: str
     source: FieldMap | None
 
+    @property
+    def source_known(self) -> str:
+        """What is known of the source value: "kept" (the run's plan kept it, in
+        `row.source`), "copied" (a plain copy: the source held the value written),
+        "secret", or "unknown" (a run that kept none, or no field map)."""
+        row, source = self.row, self.source
+        if row.secret:
+            return "secret"
+        if row.source:
+            return "kept"
+        if source is not None and source.transform is None and source.resolve is None:
+            return "copied"
+        return "unknown"
+
     def summary(self) -> dict[str, Any]:
         row, version, source = self.row, self.version, self.source
         return {
@@ -164,6 +180,9 @@ class Why(msgspec.Struct, kw_only=True):
             "job_applied_at": version.applied_at if version else None,
             "current_version": self.current_version or None,
             "source_field": source.source if source else None,
+            "source_fields": list(fields_of(source)) if source else None,
+            "source_values": row.source or None,
+            "source_known": self.source_known,
             "transform": source.transform if source else None,
             "policy": source.policy if source else None,
         }

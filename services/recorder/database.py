@@ -106,6 +106,8 @@ CREATE TABLE IF NOT EXISTS changes (
     outcome TEXT NOT NULL,          -- applied | failed | dropped
     error TEXT NOT NULL,
     at TEXT NOT NULL,
+    identifier TEXT NOT NULL DEFAULT '', -- at the destination: a DN, a row's key (field=value)
+    source TEXT NOT NULL DEFAULT '',     -- the source values a transformation made `new` from
     PRIMARY KEY (run_id, batch, n)
 );
 -- One index besides the key: every question about an object names it (`history KEY`,
@@ -140,7 +142,11 @@ CREATE TABLE IF NOT EXISTS progress (
     value INTEGER NOT NULL
 );
 """
-ADDED_COLUMNS = (("events", "stored", "TEXT NOT NULL DEFAULT ''"),)
+ADDED_COLUMNS = (
+    ("events", "stored", "TEXT NOT NULL DEFAULT ''"),
+    ("changes", "identifier", "TEXT NOT NULL DEFAULT ''"),
+    ("changes", "source", "TEXT NOT NULL DEFAULT ''"),
+)
 """Columns added since the first release of the database: added to an older one."""
 _TYPES = {
     "INTEGER": "BIGINT",  # journal sequences and revisions outgrow 32 bits

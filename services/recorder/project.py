@@ -17,7 +17,8 @@ from typing import Any
 import msgspec
 import nats.js.errors
 
-from core.history import Secrets, batch_rows, secrets_of
+from core.errors import NotFound
+from core.history import Secrets, batch_rows, found_by_key, secrets_of
 from core.runs import RunStory, fold
 from schemas.events import (
     Event,
@@ -33,6 +34,7 @@ from schemas.events import (
     tag_of,
 )
 from schemas.history import ChangeRow, Outcome
+from schemas.jobs import Job
 from schemas.plan import Change, RecordError
 from schemas.work import StoredPlan
 from services.common.bus import Bus
@@ -58,7 +60,7 @@ class Recorder:
         self.lock = asyncio.Lock()
         """One transaction at a time on the one writing connection."""
         self.versions = Versions(bus, db, self.lock)
-        self._secrets: dict[tuple[str, int], Secrets] = {}
+        self._secrets: dict[tuple[str, int], tuple[Secrets, bool]] = {}
         self._events: dict[str, list[tuple[int, Event]]] = {}
         """The latest runs' events in journal order (sequence, event): what the fold
         needs, without reading and decoding them all again for each event."""
@@ -222,15 +224,17 @@ class Recorder:
             outcome = "applied"
         changes, note = await self._changes(done.run_id, done.plan_hash, batch)
         job_id, at = done.job_id, done.at.isoformat()
+        secrets, by_key = await self._job_facts(job_id, run_id)
         rows = batch_rows(
             run_id,
             job_id,
             batch,
             changes,
-            await self._secrets_of(job_id, run_id),
+            secrets,
             errors=errors,
             outcome=outcome,
             at=at,
+            by_key=by_key,
         )
         await self.db.execute(
             INSERT_BATCH,
@@ -256,23 +260,36 @@ class Recorder:
         found = await batch_of(self.bus, plan, batch)
         return (found.changes if found is not None else []), ""
 
-    async def _secrets_of(self, job_id: str, run_id: str) -> Secrets:
+    async def _job_facts(self, job_id: str, run_id: str) -> tuple[Secrets, bool]:
         """The secret fields of the job's version the run was planned with, and of the
-        job as it is now: a field that was ever a password is never shown."""
+        job as it is now: a field that was ever a password is never shown. And whether
+        its destination finds objects by their keys (a table, a file)."""
         version = await version_at(self.db, job_id, await planned_at(self.db, run_id))
         cached = (job_id, version.revision if version is not None else 0)
         if cached not in self._secrets:
             job = await self.bus.store.find_job(job_id) if self.bus is not None else None
             while len(self._secrets) >= KEPT_SECRETS:
                 self._secrets.pop(next(iter(self._secrets)))
-            then = secrets_of(version.job if version is not None else None)
-            self._secrets[cached] = secrets_of(job).merged(then)
+            then = version.job if version is not None else None
+            secrets = secrets_of(job).merged(secrets_of(then))
+            self._secrets[cached] = (secrets, await self._by_key(then or job))
         return self._secrets[cached]
+
+    async def _by_key(self, job: Job | None) -> bool:
+        """Whether the job's destination finds its objects by their keys alone (a table,
+        a file): their key is their identifier. False when it cannot be told."""
+        if job is None or self.bus is None:
+            return False
+        try:
+            connection = await self.bus.store.connection(job.destination.connection)
+        except NotFound:
+            return False
+        return found_by_key(connection)
 
 
 CHANGE_COLUMNS = (
     "run_id, batch, n, job_id, object_type, key, action, field, old, new, container, "
-    "secret, outcome, error, at"
+    "secret, outcome, error, at, identifier, source"
 )
 INSERT_CHANGE = upsert("changes", CHANGE_COLUMNS, "run_id, batch, n")
 INSERT_EVENT = upsert("events", "id, seq, run_id, job_id, type, at, body, stored", "id")
@@ -304,6 +321,8 @@ def change_values(row: ChangeRow) -> tuple[Any, ...]:
         row.outcome,
         row.error,
         row.at,
+        row.identifier,
+        row.source,
     )
 
 

@@ -136,7 +136,14 @@ async def test_postgresql_holds_the_tables_and_answers_of_sqlite_and_a_replay_th
 OLD_EVENTS = """CREATE TABLE events (id TEXT PRIMARY KEY, seq BIGINT NOT NULL,
 run_id TEXT NOT NULL, job_id TEXT NOT NULL, type TEXT NOT NULL, at TEXT NOT NULL,
 body BYTEA NOT NULL);
-INSERT INTO events VALUES ('e1', 1, 'r', 'j', 'run.started', 'T1', '\\x00');"""
+INSERT INTO events VALUES ('e1', 1, 'r', 'j', 'run.started', 'T1', '\\x00');
+CREATE TABLE changes (run_id TEXT NOT NULL, batch BIGINT NOT NULL, n BIGINT NOT NULL,
+job_id TEXT NOT NULL, object_type TEXT NOT NULL, key TEXT NOT NULL, action TEXT NOT NULL,
+field TEXT NOT NULL, old TEXT NOT NULL, new TEXT NOT NULL, container TEXT NOT NULL,
+secret BIGINT NOT NULL, outcome TEXT NOT NULL, error TEXT NOT NULL, at TEXT NOT NULL,
+PRIMARY KEY (run_id, batch, n));
+INSERT INTO changes VALUES ('r', 1, 0, 'j', 'user', 'E1', 'update', 'mail', 'a', 'b', '',
+0, 'applied', '', 'T2');"""
 
 
 async def test_an_older_postgresql_database_gains_the_columns_added_since(
@@ -147,6 +154,7 @@ async def test_an_older_postgresql_database_gains_the_columns_added_since(
     try:
         assert isinstance(db, Postgresql) and pg_database.password not in db.where
         assert await db.fetchall("SELECT id, stored FROM events") == [("e1", "")]
+        assert await db.fetchall("SELECT key, identifier FROM changes") == [("E1", "")]
         assert await planned_at(db, "r") == "T1"
         # Sequences past 32 bits, and the version in force by the time as text.
         await db.execute(

@@ -25,6 +25,11 @@ from services.recorder.versions import planned_at, version_at
 OLD_EVENTS = """CREATE TABLE events (id TEXT PRIMARY KEY, seq INTEGER NOT NULL,
 run_id TEXT NOT NULL, job_id TEXT NOT NULL, type TEXT NOT NULL, at TEXT NOT NULL,
 body BLOB NOT NULL)"""
+OLD_CHANGES = """CREATE TABLE changes (run_id TEXT NOT NULL, batch INTEGER NOT NULL,
+n INTEGER NOT NULL, job_id TEXT NOT NULL, object_type TEXT NOT NULL, key TEXT NOT NULL,
+action TEXT NOT NULL, field TEXT NOT NULL, old TEXT NOT NULL, new TEXT NOT NULL,
+container TEXT NOT NULL, secret INTEGER NOT NULL, outcome TEXT NOT NULL, error TEXT NOT NULL,
+at TEXT NOT NULL, PRIMARY KEY (run_id, batch, n))"""
 
 
 async def test_an_older_database_gains_the_columns_added_since(tmp_path: Path) -> None:
@@ -32,9 +37,15 @@ async def test_an_older_database_gains_the_columns_added_since(tmp_path: Path) -
     with sqlite3.connect(path) as old:
         old.execute(OLD_EVENTS)
         old.execute("INSERT INTO events VALUES ('e1', 1, 'r', 'j', 'run.started', 'T1', x'00')")
+        old.execute(OLD_CHANGES)
+        old.execute(
+            "INSERT INTO changes VALUES ('r', 1, 0, 'j', 'user', 'E1', 'update', 'mail', "
+            "'a', 'b', '', 0, 'applied', '', 'T2')"
+        )
     db = await open_database(path, write=True)
     try:
         assert await db.fetchall("SELECT id, stored FROM events") == [("e1", "")]
+        assert await db.fetchall("SELECT key, identifier FROM changes") == [("E1", "")]
         assert await planned_at(db, "r") == "T1", "an event without the server's time: its own"
     finally:
         await db.close()

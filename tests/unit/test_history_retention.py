@@ -53,8 +53,9 @@ async def add_run(db: Database, run_id: str, job_id: str, days: int) -> None:
     await db.execute("INSERT INTO batches VALUES (?, 1, 'h', 'applied', ?, 2, '')", (run_id, ended))
     for n, field in enumerate(("mail", "department")):
         await db.execute(
-            "INSERT INTO changes VALUES (?, 1, ?, ?, 'user', 'E2', 'update', ?, 'a', 'b', '', 0, "
-            "'applied', '', ?)",
+            "INSERT INTO changes (run_id, batch, n, job_id, object_type, key, action, field, "
+            "old, new, container, secret, outcome, error, at) "
+            "VALUES (?, 1, ?, ?, 'user', 'E2', 'update', ?, 'a', 'b', '', 0, 'applied', '', ?)",
             (run_id, n, job_id, field, ended),
         )
     await db.execute(

@@ -114,3 +114,14 @@ def test_a_field_secret_in_either_version_of_a_job_stays_secret() -> None:
     assert both.hides("user", "initial") and both.hides("user", "legacy")
     assert not both.hides("user", "mail")
     assert both.generated == {"user": ("initial",)}
+
+
+def test_a_row_names_its_object_by_the_plan_s_identifier_or_its_key_fields() -> None:
+    dn = "uid=jdoe,ou=people,dc=example,dc=org"
+    named = Change(action="update", key="jdoe", match={"uid": "jdoe"}, set={"sn": "Doe"})
+    named = msgspec.structs.replace(named, identifier=dn)
+    row = Change(action="delete", key="7 / b", match={"id": "7", "site": "b"})
+    rows = batch_rows("r", "j", 1, [named, row], Secrets())
+    assert [r.identifier for r in rows] == [dn, ""]
+    keyed = batch_rows("r", "j", 1, [named, row], Secrets(), by_key=True)
+    assert [r.identifier for r in keyed] == [dn, "id=7, site=b"]

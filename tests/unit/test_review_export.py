@@ -36,6 +36,7 @@ def test_a_reviews_workbook_has_the_previews_columns_then_the_runs_own(tmp_path:
             object_type="user",
             key="E1",
             action="update",
+            identifier="uid=E1,ou=people,dc=example,dc=org",
             field="department",
             old="Research",
             new="=HYPERLINK(1)",
@@ -61,7 +62,7 @@ def test_a_reviews_workbook_has_the_previews_columns_then_the_runs_own(tmp_path:
     write_review(review, path, "xlsx")
     book = load_workbook(path, read_only=True)
     header, *cells = list(book["changes"].iter_rows(values_only=True))
-    assert header == (*COLUMNS, "outcome", "error", "applied_at", "batch")
+    assert header == (*COLUMNS, "outcome", "error", "applied_at", "batch", "identifier")
     assert cells[0][:7] == (
         "user",
         "E1",
@@ -72,5 +73,6 @@ def test_a_reviews_workbook_has_the_previews_columns_then_the_runs_own(tmp_path:
         "'=HYPERLINK(1)",
     )
     assert cells[1][7:9] == ("failed", "refused")
+    assert [row[11] for row in cells] == ["uid=E1,ou=people,dc=example,dc=org", None]
     summary = {r[0]: r[1] for r in book["summary"].iter_rows(values_only=True)}
     assert summary["run"] == "r1" and summary["updated"] == 1 and summary["fields written"] == 2

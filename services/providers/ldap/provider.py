@@ -82,6 +82,15 @@ class LdapProvider(LdapReading):
         """The DN a create gives its entry: what references to it resolve to."""
         return new_dn(change, self._step(0, change).target)
 
+    def object_id(self, change: Change) -> str | None:
+        """The DN of the change's entry, for the history: as the read found it (the
+        key→DN map), or the one a create gives it; None when neither is known."""
+        step = self._step(0, change)
+        found = self._dns.get(step.key) if step.key else None
+        if found is None and change.action == "create":
+            return new_dn(change, step.target)
+        return found
+
     async def _ensure_pool(self) -> None:
         while len(self._sessions) < self._connection.pool_size:
             self._sessions.append(await asyncio.to_thread(connect, self._connection))

@@ -9,9 +9,13 @@ from collections.abc import Sequence
 from core.engine import managed_fields
 from core.engine.context import MappingContext
 from core.engine.objects import ObjectType, plan_objects
+from core.engine.plan import Plan
 from core.engine.planned_state import Identify
+from core.origins import Origins
 from schemas.jobs import Job
+from schemas.plan import RecordError
 
+from .annotated import ObjectId, annotated, object_ids
 from .reading import Learned, Reading
 from .scoped import read_destination, read_source
 from .sides import Pair
@@ -65,8 +69,19 @@ async def plan_in_memory(
         mappers.append(mapper)
     incremental = reading.incremental and learned.full_because(job, reading) is None
     act_on_absence = keys is None and not incremental
+    named = object_ids(job, pairs)
+    origins = {m.type: mapper.origins for m, mapper in zip(job.objects, mappers, strict=True)}
     the_plan, unresolved = await asyncio.to_thread(
-        lambda: plan_objects(types, act_on_absence=act_on_absence)
+        lambda: _annotated(plan_objects(types, act_on_absence=act_on_absence), named, origins)
     )
     errors = [error for mapper in mappers for error in mapper.errors] + unresolved
     return Planned.of(the_plan, read, found, errors, mappers)
+
+
+def _annotated(
+    planned: tuple[Plan, list[RecordError]],
+    named: dict[str, ObjectId],
+    origins: dict[str, Origins | None],
+) -> tuple[Plan, list[RecordError]]:
+    """The plan with what the history keeps of it (annotated.py)."""
+    return annotated(planned[0], named, origins), planned[1]

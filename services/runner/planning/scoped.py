@@ -76,14 +76,14 @@ async def read_source(
     field = source_lookup(job, mapping, source) if keys is not None else None
     if field is not None and isinstance(source, KeyReader):
         wanted = asked(mapping, keys or [])
-        mapper = mapper_of(job, at, target, context)
+        mapper = mapper_of(job, at, target, context, traced=True)
         batches = source.read_keys(field, wanted, READ_BATCH)
         mapped = [record async for batch in batches for record in mapper.map(batch)]
         key_of = scope_key(mapping)
         clean = not mapper.errors and not mapper.outside
         if clean and {key_of(record) for record in mapped} >= set(wanted):
             return mapper, mapped
-    mapper = mapper_of(job, at, target, context)
+    mapper = mapper_of(job, at, target, context, traced=True)
     batches = source_batches(job, source, reading, mapping.type, learned)
     return mapper, [record async for batch in batches for record in mapper.map(batch)]
 

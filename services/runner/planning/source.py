@@ -27,6 +27,7 @@ from core.engine.scripts import RecordSkipped
 from core.engine.source_fields import fields_read
 from core.engine.transforms import RecordFailed
 from core.errors import BadInput
+from core.origins import Origins, origins_of
 from schemas.jobs import Job, ObjectMapping
 from schemas.plan import RecordError
 from schemas.values import Record
@@ -61,12 +62,18 @@ class Planned:
         return cls(warned, read, found, errors)
 
 
-def mapper_of(job: Job, at: int, target: Provider, context: MappingContext) -> SourceMapper:
-    """The mapper of the job's `at`-th object type, shaping records for `target`."""
+def mapper_of(
+    job: Job, at: int, target: Provider, context: MappingContext, *, traced: bool = False
+) -> SourceMapper:
+    """The mapper of the job's `at`-th object type, shaping records for `target`;
+    `traced`: keeping the source values of fields a transformation computes (origins)."""
     mapping = job.objects[at]
     compiled = compile_mapping(mapping, context, f"$.objects[{at}]")
     where = endpoint_of(job.source, mapping.source).where
-    return SourceMapper(compiled, target.canonical, mapping, where)
+    mapper = SourceMapper(compiled, target.canonical, mapping, where)
+    if traced:
+        mapper.origins = origins_of(mapping)
+    return mapper
 
 
 class SourceMapper:
@@ -94,11 +101,13 @@ class SourceMapper:
         """Match keys of the records that failed: their objects are not absent."""
         self.keyless_failures = 0
         """Records that failed and whose key could not be mapped either."""
+        self.origins: Origins | None = None
+        """When kept: the source values the plan's transformed fields are computed from."""
 
     def map(self, batch: list[Record]) -> list[Record]:
         mapped: list[Record] = []
         compiled, canonical, mapping = self.compiled, self.canonical, self.mapping
-        where, leaving = self.where, self.leaving
+        where, leaving, origins = self.where, self.leaving, self.origins
         if not mapping.fields:  # a job copying every field writes those it has seen
             for record in batch:
                 self.fields.update(dict.fromkeys(record))
@@ -116,6 +125,8 @@ class SourceMapper:
             shaped = with_container(shaped, record, mapping)
             if leaving is not None and leaving(None, record):
                 shaped[LEAVER_FIELD] = "yes"  # its object goes (lifecycle.py)
+            if origins is not None:
+                origins.keep(shaped, record)
             mapped.append(shaped)
         return mapped
 
