@@ -6,6 +6,7 @@ import asyncio
 import gc
 import importlib
 from collections.abc import Callable, Coroutine, Sequence
+from functools import partial
 from typing import Any, Protocol
 
 from faststream.nats import NatsBroker
@@ -18,6 +19,7 @@ from .credentials import Credentials, tls_context
 from .jetstream import (
     ensure_infrastructure,
     ensure_site,
+    patiently,
     wait_for_infrastructure,
     wait_for_site,
 )
@@ -85,19 +87,20 @@ class ServiceHost:
         await broker.connect()
         self.bus.health.connected(server_of(broker))
         try:
+            js, settings = self.bus.js, self.settings
             if self.steward:
-                await ensure_infrastructure(self.bus.js, self.settings)
+                await patiently(partial(ensure_infrastructure, js, settings), "the set-up")
             else:
-                await wait_for_infrastructure(self.bus.js)
+                await wait_for_infrastructure(js)
             if self.steward:
-                for site in sorted({c.site for c in await self.bus.store.connections()} - {""}):
-                    await ensure_site(self.bus.js, self.settings, site)
-            site = self.settings.site
+                for named in sorted({c.site for c in await self.bus.store.connections()} - {""}):
+                    await patiently(partial(ensure_site, js, settings, named), f"site {named}")
+            site = settings.site
             if site and "runner" in self.names:
                 if self.anonymous:
-                    await ensure_site(self.bus.js, self.settings, site)
+                    await patiently(partial(ensure_site, js, settings, site), f"site {site}")
                 else:
-                    await wait_for_site(self.bus.js, site)
+                    await wait_for_site(js, site)
             await broker.start()
             for subscriber, _ in self.bus.watched:
                 pace(subscriber)

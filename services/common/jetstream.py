@@ -15,7 +15,9 @@ runs' log lines, which drop their oldest: logging never stops a run.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
+import nats.errors
 import nats.js.errors
 from nats.js import JetStreamContext
 from nats.js.api import (
@@ -298,6 +300,35 @@ def stream_configs(settings: Settings) -> list[StreamConfig]:
             duplicate_window=120.0,
         ),
     ]
+
+
+PATIENCE = 60.0
+"""Seconds a service starting gives JetStream to answer its set-up (a cluster just
+formed is still electing its streams' leaders, and may time requests out meanwhile)."""
+
+
+async def patiently(
+    step: Callable[[], Awaitable[None]],
+    what: str,
+    patience: float = PATIENCE,
+    pause: float = 1.0,
+) -> None:
+    """Run `step` — idempotent set-up — again, `pause` seconds apart, while JetStream does not
+    answer in time or says it is not available yet; after `patience` seconds, its error."""
+    deadline = asyncio.get_running_loop().time() + patience
+    while True:
+        try:
+            await step()
+            return
+        except (nats.errors.TimeoutError, nats.js.errors.ServiceUnavailableError) as error:
+            if asyncio.get_running_loop().time() >= deadline:
+                raise
+            log.warning(
+                f"JetStream did not answer {what} in time (a cluster electing its leaders?); "
+                "trying again",
+                error=str(error) or type(error).__name__,
+            )
+            await asyncio.sleep(pause)
 
 
 async def ensure_infrastructure(js: JetStreamContext, settings: Settings) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -298,6 +299,20 @@ async def test_a_site_without_runners_leaves_every_object_type_waiting(
         assert set(branch["groups"]["objects"]) == {"g1"}
 
 
+async def heard_across_the_leaf(session: Session, timeout: float = 30.0) -> None:
+    """Until the hub knows the site runner answers previews: it is ready once the leaf has
+    its subscriptions, and the leaf tells the hub of them a moment later."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            await session.preview(PreviewRequest(job_id="branch"))
+            return
+        except BadInput as refused:
+            assert "no runner of that site" in str(refused), refused
+            assert time.monotonic() < deadline, f"the hub never heard the site's runner: {refused}"
+            await asyncio.sleep(0.1)
+
+
 async def test_a_preview_of_a_sites_job_is_planned_by_the_sites_runner_as_its_run(
     twins: Twins, hub_settings: Settings, site: Site, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -313,6 +328,7 @@ async def test_a_preview_of_a_sites_job_is_planned_by_the_sites_runner_as_its_ru
         central = await session.preview(PreviewRequest(job_id="central"))
         assert central.ok and central.runner == "central-runner", central
         async with hosted(in_site(hub_settings, site), "runner"):
+            await heard_across_the_leaf(session)
             for keys in (None, ["p2"]):
                 shown = await session.preview(PreviewRequest(job_id="branch", keys=keys))
                 assert shown.ok and shown.runner == "branch-runner", shown
