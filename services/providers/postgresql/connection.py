@@ -5,6 +5,7 @@ the server's errors are told. read.py and write.py build on it."""
 from __future__ import annotations
 
 import ssl
+from functools import partial
 from typing import Any, Literal, TypeAlias
 
 import asyncpg
@@ -151,18 +152,9 @@ async def acquire(connection: PostgresqlConnection, read: bool = False) -> Lent:
     none is free and the pool holds fewer than `pool_size`); waits for one while all are
     in use. A `read` the pool may not lend one to (pools.py) gets one of its own."""
     password = password_of(f"postgresql connection {connection.id!r}", connection)
-    pool = await POOLS.get(connection, password)
-    if read and not POOLS.lend_to_read(pool, connection.pool_size):
-        return Lent(None, await connect(connection), read)
-    try:
-        conn = await pool.acquire()
-    except Exception as e:
-        if read:
-            POOLS.read_done(pool)
-        if (error := _failed(connection, e)) is not None:
-            raise error from e
-        raise
-    return Lent(pool, conn, read)
+    return await POOLS.lend(
+        connection, password, read, partial(connect, connection), partial(_failed, connection)
+    )
 
 
 async def give_back(lent: Lent, discard: bool) -> None:

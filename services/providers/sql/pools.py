@@ -20,11 +20,13 @@ import contextlib
 import hashlib
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 import msgspec
 
 from schemas.connections import MysqlConnection, PostgresqlConnection
+
+from .table import Lent
 
 P = TypeVar("P")
 Definition = PostgresqlConnection | MysqlConnection
@@ -79,6 +81,31 @@ class Pools(Generic[P]):
             if held.get(connection.id) is entry:
                 del held[connection.id]  # the next batch tries again
             raise
+
+    async def lend(
+        self,
+        connection: Definition,
+        password: str | None,
+        read: bool,
+        own: Callable[[], Awaitable[Any]],
+        failed: Callable[[BaseException], Exception | None],
+    ) -> Lent:
+        """One of the pool's connections (its pool made on first use, a connection made
+        when none is free and the pool holds fewer than `pool_size`); waits for one while
+        all are in use. A `read` the pool may not lend one to (`lend_to_read`) gets one of
+        its own, made by `own`. `failed` words a driver's error (None: raised as it is)."""
+        pool = await self.get(connection, password)
+        if read and not self.lend_to_read(pool, connection.pool_size):
+            return Lent(None, await own(), read)
+        try:
+            conn = await cast(Any, pool).acquire()
+        except Exception as e:
+            if read:
+                self.read_done(pool)
+            if (error := failed(e)) is not None:
+                raise error from e
+            raise
+        return Lent(pool, conn, read)
 
     def lend_to_read(self, pool: P, size: int) -> bool:
         """Whether a read may take one of the pool's `size` connections: never the last
