@@ -16,7 +16,7 @@ import msgspec
 from schemas.jobs import RowMark
 from schemas.plan import Change
 
-from ..base import Layout
+from ..base import Layout, Outcome
 from ..cells import cell
 from .values import MAX_TEXT, escape
 
@@ -37,6 +37,21 @@ class Prepared(msgspec.Struct, frozen=True, array_like=True):
     values: Cells
     batch: int = 0
     """The batch it came in, where several are written at once (write.py, staging.py)."""
+
+
+def prepare_all(
+    layout: Layout, mark: RowMark, changes: list[Change]
+) -> tuple[list[Outcome], list[Prepared]]:
+    """A batch's outcomes so far (the refused changes' errors) and the changes to write."""
+    outcomes = [Outcome()] * len(changes)
+    prepared: list[Prepared] = []
+    for at, change in enumerate(changes):
+        found = prepare(layout, mark, at, change)
+        if isinstance(found, str):
+            outcomes[at] = Outcome(error=found)
+        else:
+            prepared.append(found)
+    return outcomes, prepared
 
 
 def prepare(layout: Layout, mark: RowMark, at: int, change: Change) -> Prepared | str:

@@ -45,7 +45,7 @@ from . import inplace, replace
 from .connection import ExcelFile, open_book
 from .inplace import MAX_ROWS
 from .read import SheetReader
-from .rows import Key, Prepared, by_key, prepare, settle
+from .rows import Key, Prepared, by_key, prepare_all, settle
 from .values import text_of
 
 log = structlog.get_logger("idsync.excel")
@@ -77,14 +77,7 @@ def stage(
     file: ExcelFile, layout: Layout, mode: str, mark: RowMark, changes: list[Change]
 ) -> list[Outcome]:
     """Stage a batch (blocking: call from a thread); one outcome per change."""
-    outcomes = [Outcome()] * len(changes)
-    prepared: list[Prepared] = []
-    for at, change in enumerate(changes):
-        found = prepare(layout, mark, at, change)
-        if isinstance(found, str):
-            outcomes[at] = Outcome(error=found)
-        else:
-            prepared.append(found)
+    outcomes, prepared = prepare_all(layout, mark, changes)
     if not prepared:
         return outcomes
     target = Target(file.sheet, file.header_row, mode, layout)

@@ -25,7 +25,7 @@ from schemas.plan import Change
 from ..base import Layout, Outcome
 from ..file_lock import locked
 from .connection import ExcelFile
-from .rows import Prepared, prepare
+from .rows import Prepared, prepare_all
 from .values import escape
 
 Errors = dict[int, str]
@@ -36,14 +36,7 @@ def apply(
     file: ExcelFile, layout: Layout, mode: str, mark: RowMark, changes: list[Change]
 ) -> list[Outcome]:
     """Apply the changes (blocking: call from a thread); one outcome per change."""
-    outcomes = [Outcome()] * len(changes)
-    prepared: list[Prepared] = []
-    for at, change in enumerate(changes):
-        found = prepare(layout, mark, at, change)
-        if isinstance(found, str):
-            outcomes[at] = Outcome(error=found)
-        else:
-            prepared.append(found)
+    outcomes, prepared = prepare_all(layout, mark, changes)
     if not prepared:
         return outcomes
     mine = _Pending(prepared)
