@@ -314,14 +314,15 @@ async def patiently(
     pause: float = 1.0,
 ) -> None:
     """Run `step` — idempotent set-up — again, `pause` seconds apart, while JetStream does not
-    answer in time or says it is not available yet; after `patience` seconds, its error."""
+    answer in time, says it is not available yet, or a cluster's servers are not all known
+    to its leader yet; after `patience` seconds, its error."""
     deadline = asyncio.get_running_loop().time() + patience
     while True:
         try:
             await step()
             return
-        except (nats.errors.TimeoutError, nats.js.errors.ServiceUnavailableError) as error:
-            if asyncio.get_running_loop().time() >= deadline:
+        except (nats.errors.TimeoutError, nats.js.errors.APIError) as error:
+            if not _passing(error) or asyncio.get_running_loop().time() >= deadline:
                 raise
             log.warning(
                 f"JetStream did not answer {what} in time (a cluster electing its leaders?); "
@@ -329,6 +330,19 @@ async def patiently(
                 error=str(error) or type(error).__name__,
             )
             await asyncio.sleep(pause)
+
+
+NO_PEERS_YET = 10005
+"""JetStream's "no suitable peers for placement": a cluster whose servers have not all
+told its leader they are up asked for replicated storage."""
+
+
+def _passing(error: Exception) -> bool:
+    """A JetStream set-up error that a moment can cure: no answer in time, JetStream not
+    available yet, or not all of a cluster's servers known yet."""
+    if isinstance(error, nats.errors.TimeoutError | nats.js.errors.ServiceUnavailableError):
+        return True
+    return isinstance(error, nats.js.errors.APIError) and error.err_code == NO_PEERS_YET
 
 
 async def ensure_infrastructure(js: JetStreamContext, settings: Settings) -> None:

@@ -22,11 +22,14 @@ class Flaky:
 
 
 async def test_timeouts_and_unavailable_answers_are_waited_out() -> None:
-    step = Flaky([nats.errors.TimeoutError(), nats.js.errors.ServiceUnavailableError()])
+    no_peers = nats.js.errors.BadRequestError(
+        code=400, err_code=10005, description="no suitable peers for placement, peer offline"
+    )
+    step = Flaky([nats.errors.TimeoutError(), nats.js.errors.ServiceUnavailableError(), no_peers])
 
     await patiently(step, "the set-up", patience=10.0, pause=0.0)
 
-    assert step.calls == 3
+    assert step.calls == 4
 
 
 async def test_after_its_patience_the_error_is_jetstreams() -> None:
@@ -39,7 +42,7 @@ async def test_after_its_patience_the_error_is_jetstreams() -> None:
 
 
 async def test_other_errors_are_not_retried() -> None:
-    step = Flaky([nats.js.errors.BadRequestError()])
+    step = Flaky([nats.js.errors.BadRequestError(code=400, err_code=10058)])
 
     with pytest.raises(nats.js.errors.BadRequestError):
         await patiently(step, "the set-up", patience=10.0, pause=0.0)
