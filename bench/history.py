@@ -46,19 +46,23 @@ from pathlib import Path
 
 import msgspec
 
-from bench.csv_to_sqlite import CONNECTIONS, JOB, cpu_seconds, line, measured_run, timed_run
-from core.checks.job import check_job
+from bench.csv_to_sqlite import (
+    CONNECTIONS,
+    JOB,
+    cpu_seconds,
+    line,
+    measured_run,
+    put_job,
+    timed_run,
+)
 from core.errors import NotFound, Unreachable
 from core.runs import RunStory
 from schemas.history import HistoryQuery
 from services.cli.client import connect
-from services.common.definitions import load_connections, load_job
 from services.common.embedded import EmbeddedNats
 from services.common.history_client import ask
-from services.common.jetstream import wait_for_infrastructure
 from services.common.people import people, write_csv
 from services.common.settings import Settings
-from services.providers import FACTS
 from services.recorder.database import SCHEMA, path_in
 
 FIELDS = 7
@@ -151,25 +155,30 @@ async def asked(settings: Settings, keys: list[str]) -> tuple[float, int]:
     return statistics.median(times), found
 
 
-async def main(count: int, rows: int) -> None:
-    folder = Path(tempfile.mkdtemp(prefix="idsync-bench-history-"))
+def prepared(count: int, prefix: str) -> tuple[Path, EmbeddedNats, Settings, dict[str, str]]:
+    """A folder with the CSV → SQLite bench's files for `count` people, a server started,
+    the settings and the environment the services take."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
     write_csv(folder / "people.csv", people(count))
     (folder / "connections.toml").write_text(CONNECTIONS)
     (folder / "job.toml").write_text(JOB)
     server = EmbeddedNats(folder / "nats")
     url = server.start()
     settings = Settings(home=folder / "home", nats_url=url, principal="bench")
-    env = {**os.environ, "IDSYNC_NATS_URL": url, "IDSYNC_HOME": str(settings.home)}
+    return (
+        folder,
+        server,
+        settings,
+        {**os.environ, "IDSYNC_NATS_URL": url, "IDSYNC_HOME": str(settings.home)},
+    )
+
+
+async def main(count: int, rows: int) -> None:
+    folder, server, settings, env = prepared(count, "idsync-bench-history-")
     services = serve(env, "workflow", "runner")
     recorder: subprocess.Popen[bytes] | None = None
     try:
-        async with connect(settings) as session:
-            await wait_for_infrastructure(session.js)
-            for connection in load_connections(folder / "connections.toml"):
-                await session.store.put_connection(connection)
-            job = load_job(folder / "job.toml")
-            check_job(job, {c.id: c for c in await session.store.connections()}, FACTS)
-            await session.store.put_job(job)
+        await put_job(settings, folder)
         await asyncio.sleep(1.0)  # start-up is not counted
         run_seconds, end = await timed_run(settings)
         async with connect(settings) as session:
@@ -232,14 +241,7 @@ def history_rows(path: Path) -> int:
 
 async def alongside(count: int, rounds: int, nice: int = 0) -> None:
     """The same first run with the recorder running and without it, alternated."""
-    folder = Path(tempfile.mkdtemp(prefix="idsync-bench-history-alongside-"))
-    write_csv(folder / "people.csv", people(count))
-    (folder / "connections.toml").write_text(CONNECTIONS)
-    (folder / "job.toml").write_text(JOB)
-    server = EmbeddedNats(folder / "nats")
-    url = server.start()
-    settings = Settings(home=folder / "home", nats_url=url, principal="bench")
-    env = {**os.environ, "IDSYNC_NATS_URL": url, "IDSYNC_HOME": str(settings.home)}
+    folder, server, settings, env = prepared(count, "idsync-bench-history-alongside-")
     services = serve(env, "workflow", "runner")
     recorder: subprocess.Popen[bytes] | None = None
     # side → measure → one figure per round
@@ -247,13 +249,7 @@ async def alongside(count: int, rounds: int, nice: int = 0) -> None:
         side: {"wall": [], "cpu": [], "recorder cpu": [], "lag": []} for side in ("with", "without")
     }
     try:
-        async with connect(settings) as session:
-            await wait_for_infrastructure(session.js)
-            for connection in load_connections(folder / "connections.toml"):
-                await session.store.put_connection(connection)
-            job = load_job(folder / "job.toml")
-            check_job(job, {c.id: c for c in await session.store.connections()}, FACTS)
-            await session.store.put_job(job)
+        await put_job(settings, folder)
         await asyncio.sleep(1.0)  # start-up is not counted
         for round_ in range(rounds):
             order = ("without", "with") if round_ % 2 == 0 else ("with", "without")
