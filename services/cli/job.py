@@ -18,8 +18,9 @@ from schemas.ids import utcnow
 from schemas.jobs import Job
 
 from .client import Session, connect
+from .ends import EXIT_OK, EXIT_WAITING, waits_text
 from .output import print_json, print_table
-from .watch import EXIT_OK, EXIT_WAITING, wait_for_run
+from .watch import wait_for_run
 
 
 async def job_apply(args: argparse.Namespace) -> int:
@@ -164,7 +165,7 @@ async def job_run(args: argparse.Namespace) -> int:
             else:
                 print(run_id)
                 if waits_for is not None:
-                    print(_waits(str(run_id), args.id, waits_for), file=sys.stderr)
+                    print(waits_text(str(run_id), args.id, waits_for), file=sys.stderr)
             return EXIT_OK if waits_for is None else EXIT_WAITING
         return await wait_for_run(
             session, args.id, args.key, as_json=args.json, changed_only=args.changed_only
@@ -224,13 +225,3 @@ async def job_preview(args: argparse.Namespace) -> int:
         return 0
     print(shown, end="")
     return 0
-
-
-def _waits(run_id: str, job_id: str, approvers: list[str]) -> str:
-    """What `job run` says of a run that waits for its job's approvers."""
-    who = ", ".join(approvers) or "nobody: none of its approvers is a known user"
-    return (
-        f"run {run_id} waits for approval: job {job_id} needs the approval of {who}\n"
-        f"  an approver sees it in `idsync run approvals` and runs "
-        f"`idsync run approve {run_id}`; `idsync run deny {run_id}` withdraws it"
-    )

@@ -76,6 +76,7 @@ from schemas.subjects import (
     site_preview_subject,
 )
 
+from .credentials import inbox_prefix as inbox_prefix  # where a person reads replies
 from .jetstream import (
     ABSENT_BUCKET,
     APPROVALS_BUCKET,
@@ -173,10 +174,6 @@ def person(principal: str) -> Permissions:
         # Replies come to the person's own inbox prefix: nobody reads another's answers.
         subscribe=[f"{inbox_prefix(principal)}.>", *JOURNAL_SUBJECTS],
     )
-
-
-def inbox_prefix(principal: str) -> str:
-    return f"_INBOX_{principal}"
 
 
 _SERVICE_BASE = [

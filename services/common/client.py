@@ -16,15 +16,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
-from core.errors import (
-    BadInput,
-    Denied,
-    IdsyncError,
-    NotFound,
-    Refused,
-    Transient,
-    Unreachable,
-)
+from core.errors import BadInput, IdsyncError, NotFound, Refused, Unreachable
 from schemas.collections import Collection
 from schemas.commands import (
     CollectionCommand,
@@ -34,7 +26,6 @@ from schemas.commands import (
     RunCommand,
     TemplateDeleteCommand,
     encode,
-    reply_decoder,
 )
 from schemas.connections import Connection
 from schemas.events import Event, decode_event
@@ -43,8 +34,9 @@ from schemas.previews import PreviewReply, PreviewRequest, preview_reply_decoder
 from schemas.subjects import RUN_EVENTS, command_subject, preview_subject
 from schemas.templates import Template
 
-from . import access, credentials
-from .credentials import Credentials
+from . import credentials
+from .asking import ANSWER_WAIT, no_answer_in_time, nobody_answers, refusal, reply_to, run_reply
+from .credentials import Credentials, inbox_prefix
 from .reading import journal_events
 from .settings import Settings, server_list
 from .store import Store
@@ -205,10 +197,7 @@ class Session:
         """Ask the workflow service to run a job; its reply names the run and whom the
         run waits for, if anyone."""
         command = RunCommand(job_id=job_id, keys=keys, changed_only=changed_only)
-        reply = await self._ask("run", encode(command))
-        if reply.run_id is None:
-            raise BadInput(reply.error or "the run command named no run")
-        return reply
+        return run_reply(await self._ask("run", encode(command)))
 
     async def decide(self, verb: str, run_id: str, reason: str = "") -> str:
         """Approve or deny (`verb`) a run that waits for approval."""
@@ -227,30 +216,19 @@ class Session:
     async def _ask(self, verb: str, payload: bytes) -> CommandReply:
         subject = command_subject(self.settings.principal, verb)
         try:
-            answer = await self.nc.request(subject, payload, timeout=10)
+            answer = await self.nc.request(subject, payload, timeout=ANSWER_WAIT)
         except nats.errors.NoRespondersError:
-            raise Unreachable(
-                f"no workflow service answers {verb} commands: start the services with "
-                "`idsync up` (or `idsync serve workflow`)"
-            ) from None
+            raise nobody_answers(verb) from None
         except nats.errors.TimeoutError:
             self.raise_refusal()
-            raise Unreachable("the workflow service did not answer within 10 s") from None
-        reply: CommandReply = reply_decoder.decode(answer.data)
-        if not reply.ok:
-            refused = Transient if reply.retry else Denied if reply.denied else BadInput
-            raise refused(reply.error or f"the {verb} command was refused")
-        return reply
+            raise no_answer_in_time() from None
+        return reply_to(verb, answer.data)
 
     def raise_refusal(self) -> None:
         """If the server refused something this connection did, say so (the request
         itself only times out): a permission error names the user and the subject."""
-        if self.refusals:
-            raise Refused(
-                f"the NATS server refused it: {self.refusals[-1]} "
-                f"(user {self.user or 'anonymous'}; "
-                "`idsync user list` shows who may do what)"
-            )
+        if (refused := refusal(self.refusals, self.user)) is not None:
+            raise refused
 
     async def journal(self, subject: str = RUN_EVENTS) -> list[Event]:
         """Every event in the journal on `subject`, oldest first: batched direct gets,
@@ -306,7 +284,7 @@ async def open_connection(
         who = {
             "user": credentials.user,
             "password": credentials.password,
-            "inbox_prefix": access.inbox_prefix(credentials.user),
+            "inbox_prefix": inbox_prefix(credentials.user),
         }
     pings: dict[str, int] = {"ping_interval": 5, "max_outstanding_pings": 2} if patient else {}
     try:

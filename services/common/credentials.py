@@ -16,15 +16,17 @@ may enter (0700): a password in clear lives nowhere else.
 from __future__ import annotations
 
 import os
-import secrets
-import ssl
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import msgspec
 
 from core.errors import BadInput
 
 from .settings import Settings
+
+if TYPE_CHECKING:
+    import ssl
 
 CREDENTIALS_DIR = "credentials"
 
@@ -41,7 +43,15 @@ _decoder = msgspec.json.Decoder(Credentials)
 
 
 def new_password() -> str:
+    import secrets
+
     return secrets.token_urlsafe(24)
+
+
+def inbox_prefix(user: str) -> str:
+    """Where a person's replies come: an inbox of their own, the only one they may read
+    (access.py)."""
+    return f"_INBOX_{user}"
 
 
 def service_file(home: Path, service: str) -> Path:
@@ -110,5 +120,7 @@ def tls_context(settings: Settings) -> ssl.SSLContext | None:
     CAs do not vouch for; None leaves nats-py's default (tls:// URLs use the system's)."""
     if settings.nats_ca_file is None:
         return None
+    import ssl
+
     context = ssl.create_default_context(cafile=str(settings.nats_ca_file))
     return context

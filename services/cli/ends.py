@@ -1,0 +1,129 @@
+"""How a followed run ends, in words and exit codes: for `idsync job run --wait`
+whichever NATS client follows it (watch.py, job_quick.py), and for the demo."""
+
+from __future__ import annotations
+
+import sys
+
+from core.errors import Unreachable
+from core.run_texts import duration
+from core.runs import attempt_line
+from schemas.events import (
+    Event,
+    RunAwaitingApproval,
+    RunBatchApplied,
+    RunDeadLetter,
+    RunDeliveryFailed,
+    RunFailed,
+    RunFinished,
+    RunPlanned,
+    is_end,
+    tag_of,
+)
+
+from .output import Progress, print_json, stats_line
+
+EXIT_OK, EXIT_RUN_FAILED, EXIT_WITH_ERRORS, EXIT_WAITING = 0, 4, 5, 7
+QUIET_CHECK = 5.0  # seconds without an event before the journal is asked
+TICK = 0.5  # seconds between looks at the connection while no event comes
+
+
+def stops(event: Event) -> bool:
+    """Where following a run ends: its end, or a wait for someone (an approval, or a
+    dead letter to retry or drop)."""
+    return is_end(event) or isinstance(event, RunAwaitingApproval | RunDeadLetter)
+
+
+def exit_code(event: Event) -> int:
+    if isinstance(event, RunFinished):
+        return EXIT_WITH_ERRORS if event.with_errors else EXIT_OK
+    if isinstance(event, RunAwaitingApproval | RunDeadLetter):
+        return EXIT_WAITING
+    return EXIT_RUN_FAILED
+
+
+def lost(run_id: str, waited: float, wait_reconnect: float) -> Unreachable:
+    return Unreachable(
+        f"lost the NATS server while following run {run_id} (waited {waited:.0f}s for it to "
+        f"come back; IDSYNC_WAIT_RECONNECT={wait_reconnect:g}). The run goes "
+        f"on without this command: `idsync run show {run_id}` says how it ended once the "
+        "server answers again"
+    )
+
+
+def describe_end(run_id: str, event: Event) -> str:
+    match event:
+        case RunFinished(stats=stats, seconds=seconds, with_errors=with_errors, staged=staged):
+            state = "finished with errors" if with_errors else "finished"
+            state += " (staging: nothing written)" if staged else ""
+            return f"run {run_id} {state} in {duration(seconds)}\n  {stats_line(stats)}"
+        case RunFailed(reason=reason):
+            return f"run {run_id} failed: {reason}"
+        case RunAwaitingApproval(reason=reason, plan_hash=None):
+            return (
+                f"run {run_id} waits for approval: {reason}\n"
+                f"  an approver sees it in `idsync run approvals` and runs "
+                f"`idsync run approve {run_id}`; `idsync run deny {run_id}` ends it"
+            )
+        case RunAwaitingApproval(reason=reason):
+            return (
+                f"run {run_id} wrote nothing and waits for approval: {reason}\n"
+                f"  `idsync job preview {event.job_id}` shows the plan; "
+                f"`idsync run approve {run_id}` applies it, `idsync run deny {run_id}` ends it"
+            )
+        case RunDeadLetter(stage=stage, batch=batch, error=error):
+            what = f"batch {batch}" if stage == "batch" else "its planning"
+            return (
+                f"run {run_id} waits: {what} failed its last delivery: {error}\n"
+                "  `idsync deadletter list` shows it; `idsync deadletter retry SEQ` tries it "
+                "again, `idsync deadletter drop SEQ` gives it up"
+            )
+        case _:
+            return f"run {run_id} {tag_of(event).removeprefix('run.')}"
+
+
+def waits_text(run_id: str, job_id: str, approvers: list[str]) -> str:
+    """What `job run` says of a run that waits for its job's approvers."""
+    who = ", ".join(approvers) or "nobody: none of its approvers is a known user"
+    return (
+        f"run {run_id} waits for approval: job {job_id} needs the approval of {who}\n"
+        f"  an approver sees it in `idsync run approvals` and runs "
+        f"`idsync run approve {run_id}`; `idsync run deny {run_id}` withdraws it"
+    )
+
+
+class Followed:
+    """A run followed through its events, each taken once (the journal and a
+    subscription may both bring it): the progress bar moves, and `take` says whether
+    the event is where following ends."""
+
+    def __init__(self, run_id: str, progress: Progress | None) -> None:
+        self.run_id = run_id
+        self.progress = progress
+        self.seen: set[str] = set()
+
+    def take(self, event: Event) -> bool:
+        if event.run_id != self.run_id or event.id in self.seen:
+            return False
+        self.seen.add(event.id)
+        if self.progress is not None:
+            match event:
+                case RunPlanned(counts=counts):
+                    self.progress.start(counts.changes)
+                case RunBatchApplied(changes=changes):
+                    self.progress.advance(changes)
+                case RunDeliveryFailed():
+                    self.progress.note(attempt_line(event))
+        return stops(event)
+
+
+def print_end(run_id: str, end: Event, *, as_json: bool, progress: Progress | None) -> int:
+    """What `job run --wait` prints once the run ends; its exit code."""
+    if progress is not None:
+        progress.close()
+    if as_json:
+        print_json({"run_id": run_id, "end": end})
+    else:
+        out = sys.stdout if exit_code(end) == EXIT_OK else sys.stderr
+        print(describe_end(run_id, end), file=out)
+    return exit_code(end)
