@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from services.cli.main import Handler, build_parser
+from services.cli.main import NOUNS, Handler, build_parser
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -92,3 +92,17 @@ def test_every_command_names_a_handler_that_exists() -> None:
         handler = command.get_default("handler")
         assert isinstance(handler, Handler), command.prog
         assert callable(handler.resolve()), f"{command.prog}: {handler.reference}"
+
+
+def test_a_noun_alone_parses_and_helps_as_the_whole_tree_does() -> None:
+    """`idsync job run …` builds the job noun's parsers only (main.py `build_parser`):
+    each of its commands reads and explains its arguments as in the whole tree."""
+    whole = {c.prog: c for c in commands(build_parser())}
+    for noun in NOUNS:
+        alone = list(commands(build_parser(noun)))
+        assert alone and all(c.prog.split()[1] == noun for c in alone)
+        for command in alone:
+            assert command.format_help() == whole[command.prog].format_help(), command.prog
+            assert command.get_default("handler").reference == (
+                whole[command.prog].get_default("handler").reference
+            )
