@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
+import os
 import re
-import secrets
 from datetime import UTC, datetime
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -15,6 +14,12 @@ def is_slug(text: str) -> bool:
     return bool(SLUG.match(text))
 
 
+def _token(size: int) -> str:
+    """`size` random bytes in hex: secrets.token_hex, without importing `secrets` (and
+    `hashlib`, `random`) in every process that reads an event (`idsync job run`)."""
+    return os.urandom(size).hex()
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -22,7 +27,7 @@ def utcnow() -> datetime:
 def new_run_id(now: datetime | None = None) -> str:
     """A run id that sorts by time: 20261121T204800Z-3f9a1c."""
     now = now or utcnow()
-    return f"{now.strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(3)}"
+    return f"{now.strftime('%Y%m%dT%H%M%SZ')}-{_token(3)}"
 
 
 def scheduled_run_id(job_id: str, fire_at: datetime) -> str:
@@ -31,7 +36,7 @@ def scheduled_run_id(job_id: str, fire_at: datetime) -> str:
 
 
 def new_event_id() -> str:
-    return secrets.token_hex(12)
+    return _token(12)
 
 
 _STEP = re.compile(r"^(\d{8}T\d{6}Z-c[0-9a-f]{6})-(\d+)$")
@@ -40,12 +45,14 @@ _STEP = re.compile(r"^(\d{8}T\d{6}Z-c[0-9a-f]{6})-(\d+)$")
 def new_collection_run_id(now: datetime | None = None) -> str:
     """A collection run's id: 20261121T204800Z-c3f9a1c."""
     now = now or utcnow()
-    return f"{now.strftime('%Y%m%dT%H%M%SZ')}-c{secrets.token_hex(3)}"
+    return f"{now.strftime('%Y%m%dT%H%M%SZ')}-c{_token(3)}"
 
 
 def scheduled_collection_run_id(collection_id: str, fire_at: datetime) -> str:
     """A scheduled collection run's id, from the fire time (two schedulers agree on it):
     the collection id's digest keeps it in the form `step_of` reads."""
+    import hashlib
+
     digest = hashlib.sha256(collection_id.encode()).hexdigest()[:6]
     return f"{fire_at.strftime('%Y%m%dT%H%M%SZ')}-c{digest}"
 
