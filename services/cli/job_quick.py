@@ -74,8 +74,9 @@ def job_run_quick(args: argparse.Namespace) -> int | None:
         if client.refusals:  # nats-py says it, as it says it
             return None
         command = RunCommand(job_id=args.id, keys=args.key, changed_only=args.changed_only)
-        client.publish(command_subject(principal, "run"), encode(command), f"{client.inbox}.1")
-        reply, early = _reply(client, replies, events, who.user if who else None)
+        subject = command_subject(principal, "run")
+        user = who.user if who is not None else None  # None: anonymous, as refusals say
+        reply, early = _ask(client, subject, encode(command), replies, events, user)
         run_id = str(reply.run_id)
         if not args.wait:
             return _asked(args, reply)
@@ -110,13 +111,18 @@ def _resume(args: argparse.Namespace, followed: Followed, away_since: float | No
     return print_end(followed.run_id, end, as_json=args.json, progress=followed.progress)
 
 
-def _reply(
-    client: QuickNats, replies: int, events: int, user: str | None
+def _ask(
+    client: QuickNats, subject: str, command: bytes, replies: int, events: int, user: str | None
 ) -> tuple[CommandReply, list[Event]]:
     """The workflow's reply to the run command (or the error it says), and the job's
-    events that came before it."""
+    events that came before it. A connection lost meanwhile is a command unanswered:
+    asking again could run the job twice."""
     early: list[Event] = []
     deadline = time.monotonic() + ANSWER_WAIT
+    try:
+        client.publish(subject, command, f"{client.inbox}.1")
+    except Lost:
+        deadline = 0.0
     while (remaining := deadline - time.monotonic()) > 0:
         try:
             message = client.next(remaining)

@@ -113,6 +113,7 @@ class QuickNats:
             sock = socket.create_connection(where, timeout)
         except OSError:
             return None
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as asyncio's transports
         client = cls(sock)
         try:
             deadline = time.monotonic() + timeout

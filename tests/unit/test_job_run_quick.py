@@ -9,10 +9,12 @@ real server and services: tests/integration/test_quick_nats.py and test_cli.py."
 
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -188,3 +190,23 @@ def test_the_quick_client_takes_plain_nats_urls_only(
     url: str, where: tuple[str, int] | None
 ) -> None:
     assert address(url) == where
+
+
+def test_ctrl_c_while_following_exits_130_without_a_traceback() -> None:
+    stand_in = StandIn(CommandReply(ok=True, run_id=RUN), [])  # the run never ends
+    env = {"IDSYNC_NATS_URL": stand_in.url, "IDSYNC_PRINCIPAL": "tester", "PATH": "/usr/bin:/bin"}
+    following = subprocess.Popen(
+        [sys.executable, "-m", "services.cli.main", "job", "run", "quick", "--wait"],
+        cwd=ROOT,
+        env={**env, "PYTHONPATH": str(ROOT), "IDSYNC_HOME": str(ROOT / "no-such-home")},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while "PUB" not in stand_in.seen and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)  # the reply read: following
+    following.send_signal(signal.SIGINT)
+    out, err = following.communicate(timeout=30)
+    assert (following.returncode, out, err) == (130, "", "")
