@@ -31,7 +31,7 @@ from .ends import (
 )
 from .output import Progress
 
-__all__ = [  # what the demo and the tests took from here before ends.py
+__all__ = [  # ends.py's too: the demo and the tests take them from here
     "EXIT_OK",
     "EXIT_RUN_FAILED",
     "EXIT_WAITING",
