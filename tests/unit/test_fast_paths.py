@@ -1,11 +1,13 @@
 """The quick ways of reading and comparing records give exactly what the plain ways give.
 
-Rows become records a batch at a time (`records_from_rows`), an update compares the
+Rows become records a batch at a time (`records_from_rows`), a job that copies its fields
+maps a record holding text in one pass (mapping.py `_shape_copies`), an update compares the
 fields without a policy in one step before looking field by field, and a large plan's
 plain creates are encoded without the planner's copies (spill.py `quick_creates`): for
 any rows and any job, the records (their fields in the same order), the plans (changes,
 counts, hash, warnings) and the creates (their place in the plan and their bytes) are
-those of the per-cell, per-field and planner's ways.
+those of the per-cell, per-field and planner's ways; so are the mapped records (their
+fields in the same order) or the field that fails them.
 """
 
 from __future__ import annotations
@@ -18,8 +20,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.engine import managed_fields, match_key, plan
+from core.engine.context import MappingContext
+from core.engine.mapping import _shape, _shape_copies, compile_mapping
 from core.engine.plan import encoded_for_hash
 from core.engine.planner import Planner
+from core.engine.transforms import RecordFailed
 from schemas.jobs import FieldMap, ObjectMapping
 from schemas.values import Binary, Record, Value, record_from_cells, records_from_rows
 from services.runner.planning.spill import order_of, quick_creates
@@ -168,3 +173,68 @@ def test_the_quick_creates_serve_the_usual_records() -> None:
     assert quick("a", {"uid": "a", "groups": ["x", ""]}) is None  # the planner drops ""
     assert quick("a", {"uid": "a", "mail": "m"}) is None  # a field the job does not write
     assert quick("uid=a", {"uid": "uid=a"}) is None  # a DN's depth orders it
+
+
+mapped_values: st.SearchStrategy[Value | None] = st.one_of(
+    st.none(),
+    st.sampled_from(["", "x", "é", "a|b", "|", "a||b", "\x07", "a\tb", "\u00a0", " "]),
+    st.lists(st.sampled_from(["", "x", "y|z", "\x07", " "]), max_size=3),
+    st.builds(Binary, st.sampled_from([b"", b"\x00"])),
+)
+copying_fields = st.lists(
+    st.builds(
+        FieldMap,
+        to=st.sampled_from(["uid", "mail", "groups", "note"]),
+        from_=st.sampled_from([None, "login", "Note"]),
+        delimiter=st.sampled_from([None, None, "|", "||"]),
+        if_several=st.sampled_from(["fail", "first"]),
+    ),
+    min_size=1,
+    max_size=5,
+)
+source_fields = st.sampled_from(["uid", "mail", "groups", "note", "login", "Note"])
+source_records = st.one_of(
+    st.dictionaries(source_fields, mapped_values),  # anything
+    st.dictionaries(  # what sources mostly hold
+        source_fields,
+        st.one_of(
+            st.sampled_from(["x", "é", "a|b", "a||b"]),
+            st.lists(st.sampled_from(["x", "y", "a|b"]), min_size=1, max_size=3),
+        ),
+    ),
+)
+CHECKING = MappingContext.checking("j")
+
+
+def mapped(record: Record, mapping: ObjectMapping, *, field_by_field: bool) -> Record | str:
+    """The record `CompiledMapping.map` gives (or `_shape`), or why it fails."""
+    compiled = compile_mapping(mapping, CHECKING)
+    try:
+        if field_by_field:
+            return _shape(record, compiled._fields)
+        return compiled.map(record)
+    except RecordFailed as error:
+        return f"{type(error).__name__}: {error}"
+
+
+@settings(max_examples=500)
+@given(copying_fields, source_records)
+def test_a_record_of_a_job_copying_its_fields_maps_as_field_by_field(
+    fields: list[FieldMap], record: Record
+) -> None:
+    mapping = ObjectMapping(keys=["uid"], fields=fields)
+    quick = mapped(record, mapping, field_by_field=False)
+    slow = mapped(record, mapping, field_by_field=True)
+    assert quick == slow
+    if isinstance(quick, dict) and isinstance(slow, dict):
+        assert list(quick) == list(slow)
+
+
+def test_the_usual_records_are_copied_the_quick_way() -> None:
+    """The test above compares something: text and lists of text take the quick way."""
+    fields = [FieldMap(to="uid"), FieldMap(to="mail"), FieldMap(to="groups", delimiter="|")]
+    compiled = compile_mapping(ObjectMapping(keys=["uid"], fields=fields), CHECKING)
+    assert compiled._copies is not None
+    record: Record = {"uid": "a", "groups": ["x", "y"]}
+    assert _shape_copies(record, compiled._copies) == {"uid": "a", "groups": ["x", "y"]}
+    assert _shape_copies({"uid": "a", "mail": "\x07"}, compiled._copies) == {}

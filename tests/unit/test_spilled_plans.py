@@ -254,3 +254,19 @@ def test_records_shared_by_batches_are_found_in_a_plan_on_disk(monkeypatch: Any)
     held = InBatches([changes for _, _, changes in plans.Batched(list(got.changes), 3)])
     assert shared_records(on_disk, errors) == shared_records(held, errors)
     assert shared_records(on_disk, errors)[0], "u3 and u7 are shared records"
+
+
+def test_a_run_goes_to_disk_only_when_more_creates_follow(monkeypatch: Any) -> None:
+    """A plan of RUN_SIZE creates is merged from memory; one more sends those to disk."""
+    monkeypatch.setattr(spill, "RUN_SIZE", 3)
+    for count, runs in ((3, 0), (4, 1), (7, 2)):
+        source: list[Record] = [{"uid": f"u{n}", "mail": "m"} for n in range(count)]
+        held = spill.Spill(PLAIN, ("uid", "mail", "groups"))
+        for record in mapper(PLAIN).map(source):
+            held.add(str(record["uid"]), record)
+        assert len(held._runs) == runs
+        changes, _ = spill.settle(held, [], PLAIN, set())
+        assert [change.key for change in changes] == [f"u{n}" for n in range(count)]
+        assert held.counts.create == held.entries == count
+    got = lean([{"uid": f"u{n}", "mail": "m"} for n in range(3)], [], True, PLAIN)
+    assert got == expected([{"uid": f"u{n}", "mail": "m"} for n in range(3)], [], True, PLAIN)

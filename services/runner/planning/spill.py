@@ -35,7 +35,7 @@ from schemas.values import Binary, Record
 
 RUN_SIZE = 100_000
 """Creates sorted in memory before they go to disk together (some 30 MB of them, encoded):
-a plan of fewer is merged from memory."""
+a plan of no more is merged from memory."""
 READ_AHEAD = 1 << 20
 """Bytes read at once from each run while merging."""
 CHUNK = 1_000
@@ -119,6 +119,8 @@ class Spill:
     def add(self, key: str, record: Record) -> None:
         """Plan the create of a source record whose key the destination does not hold."""
         self.records += 1
+        if len(self._buffer) >= RUN_SIZE:  # full, and more to come: to disk
+            self._write_run()
         quick = self._quick
         if quick is not None and (entry := quick(key, record)) is not None:
             self._buffer.append(entry)
@@ -132,8 +134,6 @@ class Spill:
                 self._keys.append(match)
             planner.ranked.clear()
         self.entries = len(self._buffer) + self._written
-        if len(self._buffer) >= RUN_SIZE:
-            self._write_run()
 
     @property
     def counts(self) -> PlanCounts:
