@@ -108,7 +108,7 @@ class CompiledMapping:
     a password); the runner makes them when it applies a create.
     """
 
-    __slots__ = ("_fields", "_key_fields", "_key_sources", "generated", "mapping")
+    __slots__ = ("_copies", "_fields", "_key_fields", "_key_sources", "generated", "mapping")
 
     def __init__(self, mapping: ObjectMapping, context: MappingContext, path: str) -> None:
         problems: list[str] = []
@@ -128,6 +128,10 @@ class CompiledMapping:
         if problems:
             raise BadInput("\n".join(problems))
         self._fields = tuple(fields)
+        self._copies = None
+        """(to, source, delimiter) of each field, when no field transforms its value."""
+        if all(step is None for _, _, _, step, _ in fields):
+            self._copies = tuple((to, source, delimiter) for to, source, delimiter, _, _ in fields)
         self._key_fields = tuple(field for field in fields if field[0] in mapping.keys)
         sources = {field.to: field.source for field in mapping.fields}
         self._key_sources = [sources.get(key, key) for key in mapping.keys]
@@ -139,6 +143,8 @@ class CompiledMapping:
         raises `RecordFailed` naming the field."""
         if not self.mapping.fields:
             return _copied(record)
+        if self._copies is not None:
+            return _shape_copies(record, self._copies) or _shape(record, self._fields)
         return _shape(record, self._fields)
 
     def map_keys(self, record: Record) -> Record:
@@ -203,6 +209,33 @@ def _shape(record: Record, fields: tuple[_Field, ...]) -> Record:
             shaped[to] = value
     except RecordFailed as error:  # named after the field; a skip stays a skip
         raise type(error)(error.problem, to) from None
+    return shaped
+
+
+def _shape_copies(record: Record, copies: tuple[tuple[str, str, str | None], ...]) -> Record:
+    """`_shape` of a record whose fields are copied as they are, when each holds printable
+    text or nothing, or (a multi-valued field) a list of printable texts; else an empty
+    record, for `_shape` to look at each value (and to name the field that fails)."""
+    shaped: Record = {}
+    get = record.get
+    for to, source, delimiter in copies:
+        value = get(source)
+        if value.__class__ is str and delimiter is None:
+            if value:
+                if not value.isprintable():
+                    return {}
+                shaped[to] = value
+        elif value is None:
+            continue
+        elif value.__class__ is list and delimiter is not None and value and "" not in value:
+            try:
+                if not "".join(value).isprintable():
+                    return {}
+            except TypeError:  # not text
+                return {}
+            shaped[to] = value.copy()  # nothing shared
+        else:
+            return {}
     return shaped
 
 

@@ -9,6 +9,7 @@ planner.py, keys in keys.py.
 
 from __future__ import annotations
 
+import collections
 import hashlib
 from collections.abc import Collection, Iterable, Sequence
 
@@ -25,6 +26,8 @@ from .planner import Planner
 from .unique import Taken
 
 _hash_encoder = msgspec.msgpack.Encoder(order="deterministic")
+HASH_ENCODER = _hash_encoder
+"""The encoder of `plan_hash` and `encoded_for_hash`, for loops that call it directly."""
 
 
 class Plan(msgspec.Struct, frozen=True, kw_only=True):
@@ -63,6 +66,10 @@ class PlanHash:
 
     def update(self, encoded_change: bytes) -> None:
         self._digest.update(encoded_change)
+
+    def update_all(self, encoded_changes: Iterable[bytes]) -> None:
+        """`update` with each change in turn."""
+        collections.deque(map(self._digest.update, encoded_changes), maxlen=0)
 
     def hexdigest(self) -> str:
         return self._digest.hexdigest()

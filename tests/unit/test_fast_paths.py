@@ -1,9 +1,13 @@
 """The quick ways of reading and comparing records give exactly what the plain ways give.
 
-Rows become records a batch at a time (`records_from_rows`), and an update compares the
-fields without a policy in one step before looking field by field: for any rows and any
-job, the records (their fields in the same order) and the plans (changes, counts, hash,
-warnings) are those of the per-cell and per-field ways.
+Rows become records a batch at a time (`records_from_rows`), a job that copies its fields
+maps a record holding text in one pass (mapping.py `_shape_copies`), an update compares the
+fields without a policy in one step before looking field by field, and a large plan's
+plain creates are encoded without the planner's copies (spill.py `quick_creates`): for
+any rows and any job, the records (their fields in the same order), the plans (changes,
+counts, hash, warnings) and the creates (their place in the plan and their bytes) are
+those of the per-cell, per-field and planner's ways; so are the mapped records (their
+fields in the same order) or the field that fails them.
 """
 
 from __future__ import annotations
@@ -12,13 +16,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from unittest import mock
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.engine import managed_fields, plan
+from core.engine import managed_fields, match_key, plan
+from core.engine.context import MappingContext
+from core.engine.mapping import _shape, _shape_copies, compile_mapping
+from core.engine.plan import encoded_for_hash
 from core.engine.planner import Planner
-from schemas.jobs import ObjectMapping
-from schemas.values import Record, record_from_cells, records_from_rows
+from core.engine.transforms import RecordFailed
+from schemas.jobs import FieldMap, ObjectMapping
+from schemas.values import Binary, Record, Value, record_from_cells, records_from_rows
+from services.runner.planning.spill import order_of, quick_creates
 from tests.unit.test_plan_properties import FIELDS, jobs
 
 NAMES = ["employee_id", "mail", "groups", "number", "Note"]
@@ -80,3 +89,152 @@ def test_the_field_by_field_planner_is_the_one_compared() -> None:
     assert planner.single is None
     updated = plan([{"uid": "a", "mail": "new"}], [{"uid": "a", "mail": "old"}], mapping, ["mail"])
     assert [c.set for c in updated.changes] == [{"mail": "new"}]
+
+
+odd_texts = st.sampled_from(
+    ["", "x", "X", " x ", "é", "a=b", "uid=a,ou=x", "a\x00b", "a\x01", "a / b", "\x02"]
+)
+odd_values: st.SearchStrategy[Value] = st.one_of(
+    odd_texts,
+    st.lists(odd_texts, max_size=3),
+    st.builds(Binary, st.sampled_from([b"", b"\x00", b"\xff"])),
+)
+usual_texts = st.sampled_from(["x", "X", " x ", "é", "a / b", "a=b"])
+creates = st.one_of(
+    st.fixed_dictionaries(  # anything
+        {"uid": st.one_of(odd_texts, odd_texts, st.lists(odd_texts, max_size=2)), "ou": odd_texts},
+        optional={
+            "mail": odd_values,
+            "groups": odd_values,
+            "extra": odd_values,
+            "@container": odd_texts,
+        },
+    ),
+    st.fixed_dictionaries(  # what a plain job maps, mostly
+        {"uid": usual_texts},
+        optional={
+            "ou": usual_texts,
+            "mail": st.one_of(usual_texts, odd_values),
+            "groups": st.lists(usual_texts, min_size=1, max_size=3),
+        },
+    ),
+)
+quick_mappings = st.builds(
+    lambda keys, case, kind, container, skip, written: ObjectMapping(
+        keys=keys,
+        case_insensitive=case,
+        type=kind,
+        container=container,
+        on_source_only="skip" if skip else "create",
+        fields=[FieldMap(to=field) for field in written],
+    ),
+    st.sampled_from([["uid"], ["ou", "uid"]]),
+    st.booleans(),
+    st.sampled_from(["user", "container", "a\x00b"]),
+    st.sampled_from([None, "ou=People,dc=example,dc=org"]),
+    st.booleans(),
+    st.one_of(
+        st.just(["uid", "ou", "mail", "groups"]),
+        st.lists(st.sampled_from(["uid", "ou", "mail", "groups"]), unique=True),
+    ),
+)
+
+
+@settings(max_examples=300)
+@given(quick_mappings, st.lists(creates, max_size=6))
+def test_a_create_planned_the_quick_way_is_the_planners(
+    mapping: ObjectMapping, records: list[Record]
+) -> None:
+    managed = managed_fields(mapping, ())
+    quick = quick_creates(Planner(mapping, managed))
+    if quick is None:  # it serves mappings that create, of a type whose name it can place
+        assert mapping.on_source_only == "skip" or "\x00" in mapping.type
+        return
+    for record in records:
+        key = match_key(record, mapping.keys, mapping.case_insensitive)
+        if key is None:
+            continue  # never handed to a spill
+        planner = Planner(mapping, managed)
+        planner.on_source_only(key, record)
+        assert planner.counts.create == len(planner.ranked) == 1
+        ranked, match, change = planner.ranked[0]
+        entry = quick(key, dict(record))
+        if entry is not None:
+            assert entry == (order_of(ranked, match), encoded_for_hash(change))
+
+
+def test_the_quick_creates_serve_the_usual_records() -> None:
+    """The test above compares something: records of a plain job take the quick way, and
+    those it leaves to the planner are the unusual ones."""
+    mapping = ObjectMapping(keys=["uid"], fields=[FieldMap(to="uid"), FieldMap(to="groups")])
+    quick = quick_creates(Planner(mapping, ("uid", "groups")))
+    assert quick is not None
+    assert quick("a", {"uid": "a", "groups": ["x", "y"]}) is not None
+    assert quick("a", {"uid": "a", "groups": ["x", ""]}) is None  # the planner drops ""
+    assert quick("a", {"uid": "a", "mail": "m"}) is None  # a field the job does not write
+    assert quick("uid=a", {"uid": "uid=a"}) is None  # a DN's depth orders it
+
+
+mapped_values: st.SearchStrategy[Value | None] = st.one_of(
+    st.none(),
+    st.sampled_from(["", "x", "é", "a|b", "|", "a||b", "\x07", "a\tb", "\u00a0", " "]),
+    st.lists(st.sampled_from(["", "x", "y|z", "\x07", " "]), max_size=3),
+    st.builds(Binary, st.sampled_from([b"", b"\x00"])),
+)
+copying_fields = st.lists(
+    st.builds(
+        FieldMap,
+        to=st.sampled_from(["uid", "mail", "groups", "note"]),
+        from_=st.sampled_from([None, "login", "Note"]),
+        delimiter=st.sampled_from([None, None, "|", "||"]),
+        if_several=st.sampled_from(["fail", "first"]),
+    ),
+    min_size=1,
+    max_size=5,
+)
+source_fields = st.sampled_from(["uid", "mail", "groups", "note", "login", "Note"])
+source_records = st.one_of(
+    st.dictionaries(source_fields, mapped_values),  # anything
+    st.dictionaries(  # what sources mostly hold
+        source_fields,
+        st.one_of(
+            st.sampled_from(["x", "é", "a|b", "a||b"]),
+            st.lists(st.sampled_from(["x", "y", "a|b"]), min_size=1, max_size=3),
+        ),
+    ),
+)
+CHECKING = MappingContext.checking("j")
+
+
+def mapped(record: Record, mapping: ObjectMapping, *, field_by_field: bool) -> Record | str:
+    """The record `CompiledMapping.map` gives (or `_shape`), or why it fails."""
+    compiled = compile_mapping(mapping, CHECKING)
+    try:
+        if field_by_field:
+            return _shape(record, compiled._fields)
+        return compiled.map(record)
+    except RecordFailed as error:
+        return f"{type(error).__name__}: {error}"
+
+
+@settings(max_examples=500)
+@given(copying_fields, source_records)
+def test_a_record_of_a_job_copying_its_fields_maps_as_field_by_field(
+    fields: list[FieldMap], record: Record
+) -> None:
+    mapping = ObjectMapping(keys=["uid"], fields=fields)
+    quick = mapped(record, mapping, field_by_field=False)
+    slow = mapped(record, mapping, field_by_field=True)
+    assert quick == slow
+    if isinstance(quick, dict) and isinstance(slow, dict):
+        assert list(quick) == list(slow)
+
+
+def test_the_usual_records_are_copied_the_quick_way() -> None:
+    """The test above compares something: text and lists of text take the quick way."""
+    fields = [FieldMap(to="uid"), FieldMap(to="mail"), FieldMap(to="groups", delimiter="|")]
+    compiled = compile_mapping(ObjectMapping(keys=["uid"], fields=fields), CHECKING)
+    assert compiled._copies is not None
+    record: Record = {"uid": "a", "groups": ["x", "y"]}
+    assert _shape_copies(record, compiled._copies) == {"uid": "a", "groups": ["x", "y"]}
+    assert _shape_copies({"uid": "a", "mail": "\x07"}, compiled._copies) == {}

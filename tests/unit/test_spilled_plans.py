@@ -47,7 +47,6 @@ MAPPING = msgspec.convert(
     },
     ObjectMapping,
 )
-MANAGED = ("uid", "mail", "phone", "groups")
 CONTEXT = MappingContext(job_id="j", run_id="r", now=datetime(2026, 12, 6, tzinfo=UTC))
 
 
@@ -75,8 +74,19 @@ class Destination:
             yield [dict(r) for r in self.records[at : at + 2]]
 
 
-def mapper() -> SourceMapper:
-    return SourceMapper(compile_mapping(MAPPING, CONTEXT), lambda record: record, MAPPING)
+PLAIN = msgspec.convert(
+    {
+        "keys": ["uid"],
+        "on_destination_only": "delete",
+        "fields": [{"to": "uid"}, {"to": "mail"}, {"to": "groups", "delimiter": ";"}],
+    },
+    ObjectMapping,
+)
+"""A job whose creates take the quick way (spill.py `quick_creates`)."""
+
+
+def mapper(mapping: ObjectMapping = MAPPING) -> SourceMapper:
+    return SourceMapper(compile_mapping(mapping, CONTEXT), lambda record: record, mapping)
 
 
 async def batches(records: list[Record]) -> AsyncIterator[list[Record]]:
@@ -84,13 +94,15 @@ async def batches(records: list[Record]) -> AsyncIterator[list[Record]]:
         yield [dict(r) for r in records[at : at + 3]]
 
 
-def lean(source: list[Record], destination: list[Record], absent: bool) -> Plan:
+def lean(
+    source: list[Record], destination: list[Record], absent: bool, mapping: ObjectMapping = MAPPING
+) -> Plan:
     found = asyncio.run(
         plan_lean(
-            MAPPING,
+            mapping,
             Destination(destination),  # type: ignore[arg-type]
             batches(source),
-            mapper(),
+            mapper(mapping),
             act_on_absence=lambda: absent,
             lifecycle=None,
         )
@@ -98,9 +110,12 @@ def lean(source: list[Record], destination: list[Record], absent: bool) -> Plan:
     return found[0]
 
 
-def expected(source: list[Record], destination: list[Record], absent: bool) -> Plan:
-    mapped = mapper().map([dict(r) for r in source])
-    return plan(mapped, destination, MAPPING, MANAGED, act_on_absence=absent)
+def expected(
+    source: list[Record], destination: list[Record], absent: bool, mapping: ObjectMapping = MAPPING
+) -> Plan:
+    mapped = mapper(mapping).map([dict(r) for r in source])
+    managed = tuple(field.to for field in mapping.fields)
+    return plan(mapped, destination, mapping, managed, act_on_absence=absent)
 
 
 values = st.sampled_from(["", "a", "b", " a"])
@@ -133,19 +148,24 @@ destinations = st.builds(
     st.lists(destinations, max_size=6),
     st.booleans(),
     st.sampled_from([1, 2, 50_000]),
+    st.sampled_from([MAPPING, PLAIN]),
 )
 def test_a_plan_with_spilled_creates_is_the_plan(
-    source: list[Record], destination: list[Record], absent: bool, run_size: int
+    source: list[Record],
+    destination: list[Record],
+    absent: bool,
+    run_size: int,
+    mapping: ObjectMapping,
 ) -> None:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(spill, "RUN_SIZE", run_size)  # 1, 2: every create goes to disk
         try:
-            wanted = expected(source, destination, absent)
+            wanted = expected(source, destination, absent, mapping)
         except BadInput as refused:  # a key twice, or no key at all: refused the same way
             with pytest.raises(type(refused)):
-                lean(source, destination, absent)
+                lean(source, destination, absent, mapping)
             return
-        got = lean(source, destination, absent)
+        got = lean(source, destination, absent, mapping)
     assert got.hash == wanted.hash
     assert list(got.changes) == list(wanted.changes)
     assert len(got.changes) == len(wanted.changes)
@@ -234,3 +254,19 @@ def test_records_shared_by_batches_are_found_in_a_plan_on_disk(monkeypatch: Any)
     held = InBatches([changes for _, _, changes in plans.Batched(list(got.changes), 3)])
     assert shared_records(on_disk, errors) == shared_records(held, errors)
     assert shared_records(on_disk, errors)[0], "u3 and u7 are shared records"
+
+
+def test_a_run_goes_to_disk_only_when_more_creates_follow(monkeypatch: Any) -> None:
+    """A plan of RUN_SIZE creates is merged from memory; one more sends those to disk."""
+    monkeypatch.setattr(spill, "RUN_SIZE", 3)
+    for count, runs in ((3, 0), (4, 1), (7, 2)):
+        source: list[Record] = [{"uid": f"u{n}", "mail": "m"} for n in range(count)]
+        held = spill.Spill(PLAIN, ("uid", "mail", "groups"))
+        for record in mapper(PLAIN).map(source):
+            held.add(str(record["uid"]), record)
+        assert len(held._runs) == runs
+        changes, _ = spill.settle(held, [], PLAIN, set())
+        assert [change.key for change in changes] == [f"u{n}" for n in range(count)]
+        assert held.counts.create == held.entries == count
+    got = lean([{"uid": f"u{n}", "mail": "m"} for n in range(3)], [], True, PLAIN)
+    assert got == expected([{"uid": f"u{n}", "mail": "m"} for n in range(3)], [], True, PLAIN)

@@ -97,6 +97,7 @@ class SqliteReading(SqliteTable):
             delimiter = multi.get(name)
             if not isinstance(value, list) or delimiter is None or not value:
                 return False
-            if any(not item or delimiter in item for item in value):
-                return False
+            for item in value:
+                if not item or delimiter in item:
+                    return False
         return True

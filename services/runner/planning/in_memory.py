@@ -71,9 +71,16 @@ async def plan_in_memory(
     act_on_absence = keys is None and not incremental
     named = object_ids(job, pairs)
     origins = {m.type: mapper.origins for m, mapper in zip(job.objects, mappers, strict=True)}
-    the_plan, unresolved = await asyncio.to_thread(
-        lambda: _annotated(plan_objects(types, act_on_absence=act_on_absence), named, origins)
-    )
+
+    def planned() -> tuple[Plan, list[RecordError]]:
+        try:
+            return _annotated(plan_objects(types, act_on_absence=act_on_absence), named, origins)
+        finally:
+            # The records go with the plan made, not whenever the worker thread lets go of
+            # this call: the collector, resumed as planning ends, would scan them all.
+            types.clear()
+
+    the_plan, unresolved = await asyncio.to_thread(planned)
     errors = [error for mapper in mappers for error in mapper.errors] + unresolved
     return Planned.of(the_plan, read, found, errors, mappers)
 

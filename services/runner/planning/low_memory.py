@@ -150,7 +150,7 @@ def _with_spilled(
     changes, plan_hash = settle(spill, the_plan.changes, mapping, new_in_memory)
     return Plan(
         changes=changes,
-        counts=merged_counts(the_plan.counts, spill.planner.counts),
+        counts=merged_counts(the_plan.counts, spill.counts),
         hash=plan_hash,
         warnings=[*the_plan.warnings, *spill.warnings()],
         returned=the_plan.returned,

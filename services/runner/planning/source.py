@@ -111,6 +111,14 @@ class SourceMapper:
         if not mapping.fields:  # a job copying every field writes those it has seen
             for record in batch:
                 self.fields.update(dict.fromkeys(record))
+        if where is None and leaving is None and origins is None and mapping.container_from is None:
+            shape = compiled.map  # each record mapped, nothing else: the usual job
+            for record in batch:
+                try:
+                    mapped.append(canonical(shape(record)))
+                except RecordFailed as error:
+                    self._failed(record, error)
+            return mapped
         for record in batch:
             if where is not None and not where(None, record):
                 self.outside += 1  # its object, if any, is absent from the job's scope

@@ -16,36 +16,42 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import operator
 import os
 import struct
 import tempfile
-from collections.abc import Collection, Iterable, Iterator, Sequence
-from typing import IO, overload
+from collections.abc import Callable, Collection, Iterator, Sequence
+from typing import IO, TypeVar, cast, overload
 
 import msgspec
 
-from core.engine.keys import DuplicateKey, match_key
+from core.engine.keys import DuplicateKey, display_key, match_key
 from core.engine.phases import rank
-from core.engine.plan import PlanHash, encoded_for_hash
+from core.engine.plan import HASH_ENCODER, PlanHash, encoded_for_hash
 from core.engine.planner import Planner
 from schemas.jobs import ObjectMapping
 from schemas.plan import Change, PlanCounts
-from schemas.values import Record
+from schemas.values import Binary, Record
 
 RUN_SIZE = 100_000
 """Creates sorted in memory before they go to disk together (some 30 MB of them, encoded):
-a plan of fewer is merged from memory."""
+a plan of no more is merged from memory."""
 READ_AHEAD = 1 << 20
 """Bytes read at once from each run while merging."""
+CHUNK = 1_000
+"""Entries (or keys) encoded together on disk: one msgpack array each, written and read
+back in one call rather than one per change."""
 
 Entry = tuple[str, bytes]
 """A change's place in its plan (`order`) and the change as the hash encodes it."""
 
 _frame = struct.Struct("<I")
 _entry_encoder = msgspec.msgpack.Encoder()
-_entry_decoder = msgspec.msgpack.Decoder(tuple[str, bytes])
+_entries_decoder = msgspec.msgpack.Decoder(list[tuple[str, bytes]])
+_keys_decoder = msgspec.msgpack.Decoder(list[str])
 _change_decoder = msgspec.msgpack.Decoder(Change)
 _DEPTH = 50_000
+T = TypeVar("T")
 _ESCAPES = str.maketrans({"\x00": "\x01\x01", "\x01": "\x01\x02"})
 
 
@@ -99,33 +105,59 @@ class Spill:
         is deleted when closed or let go."""
         self._runs: list[tuple[tuple[int, int], tuple[int, int]]] = []
         """Each run: where its entries are in the file, and where its sorted keys are."""
-        self._buffer: list[Entry] = []
         self._size = 0
+        """Bytes written to the file."""
+        self._written = 0
+        """Changes in the runs on disk."""
+        self._buffer: list[Entry] = []
+        self._keys: list[str] = []
+        """The match key of each change in the buffer (to find one twice)."""
+        self._quick = quick_creates(self.planner)
+        self._created = 0
+        """Creates planned the quick way (`quick_creates`), not in the planner's counts."""
 
     def add(self, key: str, record: Record) -> None:
         """Plan the create of a source record whose key the destination does not hold."""
         self.records += 1
-        planner = self.planner
-        planner.on_source_only(key, record)
-        for ranked, match, change in planner.ranked:
-            self._buffer.append((order_of(ranked, match), encoded_for_hash(change)))
-            self.entries += 1
-        planner.ranked.clear()
-        if len(self._buffer) >= RUN_SIZE:
+        if len(self._buffer) >= RUN_SIZE:  # full, and more to come: to disk
             self._write_run()
+        quick = self._quick
+        if quick is not None and (entry := quick(key, record)) is not None:
+            self._buffer.append(entry)
+            self._keys.append(key)
+            self._created += 1
+        else:
+            planner = self.planner
+            planner.on_source_only(key, record)
+            for ranked, match, change in planner.ranked:
+                self._buffer.append((order_of(ranked, match), encoded_for_hash(change)))
+                self._keys.append(match)
+            planner.ranked.clear()
+        self.entries = len(self._buffer) + self._written
+
+    @property
+    def counts(self) -> PlanCounts:
+        """The counts of the changes planned (and of the records skipped)."""
+        counts = self.planner.counts
+        return msgspec.structs.replace(counts, create=counts.create + self._created)
 
     def _write_run(self) -> None:
         """The buffer sorted in plan order, then its match keys sorted (to find one twice:
         in plan order, keys alike but for case or spaces need not be next to each other)."""
         self._buffer.sort()
-        entries = self._chunk(_entry_encoder.encode(entry) for entry in self._buffer)
-        keys = self._chunk(sorted(key_of_order(place).encode() for place, _ in self._buffer))
+        self._keys.sort()
+        entries = self._chunk(self._buffer)
+        keys = self._chunk(self._keys)
         self._runs.append((entries, keys))
-        self._buffer = []
+        self._written += len(self._buffer)
+        self._buffer, self._keys = [], []
 
-    def _chunk(self, items: Iterable[bytes]) -> tuple[int, int]:
+    def _chunk(self, items: Sequence[Entry] | Sequence[str]) -> tuple[int, int]:
+        """`items` written at the end of the file, CHUNK at a time (each framed by its size):
+        where they are."""
         frames = []
-        for data in items:
+        for at in range(0, len(items), CHUNK):
+            data = _entry_encoder.encode(items[at : at + CHUNK])
             frames.append(_frame.pack(len(data)))
             frames.append(data)
         chunk = b"".join(frames)
@@ -142,18 +174,25 @@ class Spill:
         """Each run in plan order; those still in memory as one more run."""
         self._buffer.sort()
         runs: list[Iterator[Entry]] = [
-            map(_entry_decoder.decode, self._frames(*entries)) for entries, _ in self._runs
+            self._read(_entries_decoder, *entries) for entries, _ in self._runs
         ]
         if self._buffer:
             runs.append(iter(self._buffer))
         return runs
 
-    def sorted_keys(self) -> Iterator[bytes]:
-        """Every spilled match key (UTF-8), in order."""
-        runs = [self._frames(*keys) for _, keys in self._runs]
-        if self._buffer:
-            runs.append(iter(sorted(key_of_order(place).encode() for place, _ in self._buffer)))
-        return heapq.merge(*runs)
+    def sorted_keys(self) -> Iterator[str]:
+        """Every spilled match key, in order."""
+        runs = [self._read(_keys_decoder, *keys) for _, keys in self._runs]
+        if self._keys:
+            self._keys.sort()
+            runs.append(iter(self._keys))
+        return runs[0] if len(runs) == 1 else heapq.merge(*runs)
+
+    def _read(
+        self, decoder: msgspec.msgpack.Decoder[list[T]], start: int, size: int
+    ) -> Iterator[T]:
+        """The items `_chunk` wrote there, decoded a chunk at a time."""
+        return itertools.chain.from_iterable(map(decoder.decode, self._frames(start, size)))
 
     def _frames(self, start: int, size: int) -> Iterator[bytes]:
         assert self._file is not None  # a run was written to it
@@ -180,6 +219,67 @@ class Spill:
         return [*planner.warnings, *([f"... and {more} more warnings"] if more > 0 else [])]
 
 
+def quick_creates(planner: Planner) -> Callable[[str, Record], Entry | None] | None:
+    """The quick way to plan a create, for the planner's mapping when it has one: the
+    entry (`order`, `encoded_for_hash`) of the very change `Planner.on_source_only` plans,
+    made without the planner's copies — or None for a record it does not serve, which
+    the planner then plans. It serves a record whose every field is written and holds a
+    value the planner writes as it is (non-empty text, a list of non-empty items, binary
+    data), with a key that is not a DN and holds no NUL nor \\x01; a mapping that creates,
+    in a fixed container (not one each source record names)."""
+    mapping = planner.mapping
+    object_type, container = mapping.type, mapping.container
+    if (
+        mapping.on_source_only != "create"
+        or mapping.container_from is not None
+        or "\x00" in object_type
+        or "\x01" in object_type
+    ):
+        return None
+    probe = Change(action="create", key="", match={}, object_type=object_type, container=container)
+    phase, action, _, _, _ = rank(probe)
+    prefix = f"{phase:03d}{action:03d}{_DEPTH:05d}{object_type}\x00"
+    written = frozenset(planner.written)
+    keys = planner.keys
+    single = keys[0] if len(keys) == 1 else None
+    encode = HASH_ENCODER.encode
+
+    def create(key: str, record: Record) -> Entry | None:
+        if not record.keys() <= written:
+            return None
+        for value in record.values():
+            if value.__class__ is str:
+                if not value:
+                    return None
+            elif value.__class__ is list:
+                if not value or not all(value):
+                    return None
+            elif value.__class__ is not Binary or not value.data:
+                return None
+        if single is not None:
+            shown = cast(str, record[single])  # text: its match key was read
+            match: Record = {single: shown}
+        else:
+            shown = display_key(record, keys)
+            match = {field: record[field] for field in keys}
+        if "=" in shown:
+            return None  # perhaps a DN, whose depth orders it (phases.rank)
+        place = f"{prefix}{shown}\x00{key}"
+        if "\x01" in place or place.count("\x00") != 2:
+            return None  # escaped by `order_of`
+        change = Change(
+            action="create",
+            key=shown,
+            match=match,
+            set=record,
+            object_type=object_type,
+            container=container,
+        )
+        return place, encode(change)
+
+    return create
+
+
 class SpilledPlan(Sequence[Change]):
     """The changes of a plan: those planned in memory merged with the spilled creates, in
     the plan's order, decoded as they are read (a sequence read front to back)."""
@@ -200,8 +300,7 @@ class SpilledPlan(Sequence[Change]):
 
     def encoded(self) -> Iterator[bytes]:
         """Each change as the plan's hash encodes it, in order."""
-        for _, data in self.entries():
-            yield data
+        return map(_data_of, self.entries())
 
     def entries(self) -> Iterator[Entry]:
         """Each change's place and encoding, in order."""
@@ -211,7 +310,10 @@ class SpilledPlan(Sequence[Change]):
                 key = match_key(change.match, self._keys, self._case_insensitive) or ""
                 yield order(change, key), encoded_for_hash(change)
 
-        return heapq.merge(planned(), *self._spill.sorted_runs())
+        runs = self._spill.sorted_runs()
+        if not self._planned and len(runs) == 1:
+            return runs[0]  # nothing to merge: the creates alone, read as they are
+        return heapq.merge(planned(), *runs)
 
     def __iter__(self) -> Iterator[Change]:
         for data in self.encoded():
@@ -246,16 +348,23 @@ def settle(
     read once through too: a key two spilled creates share, or one with a source record
     planned in memory whose key the destination does not hold either (`new_in_memory`: a
     leaver's, say) refuses the plan, as `plan()` refuses it."""
-    last = b""
-    for key in spill.sorted_keys():
-        if key == last or key.decode() in new_in_memory:
-            raise _duplicate(spill, key.decode())
-        last = key
+    keys, following = itertools.tee(spill.sorted_keys())
+    next(following, None)
+    if any(map(operator.eq, keys, following)) or (
+        new_in_memory and not frozenset(new_in_memory).isdisjoint(spill.sorted_keys())
+    ):
+        last = ""
+        for key in spill.sorted_keys():  # which key: read them again, one by one
+            if key == last or key in new_in_memory:
+                raise _duplicate(spill, key)
+            last = key
     merged = SpilledPlan(spill, planned, mapping, len(planned) + spill.entries)
     digest = PlanHash(len(merged))
-    for data in merged.encoded():
-        digest.update(data)
+    digest.update_all(merged.encoded())
     return merged, digest.hexdigest()
+
+
+_data_of = operator.itemgetter(1)
 
 
 def _duplicate(spill: Spill, key: str) -> DuplicateKey:
