@@ -8,7 +8,9 @@ import asyncio
 import sqlite3
 import urllib.parse
 import weakref
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar, cast
 
 import aiosqlite
 
@@ -42,6 +44,16 @@ def _code(e: sqlite3.Error) -> int:
 
 def busy(e: sqlite3.Error) -> bool:
     return _code(e) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
+T = TypeVar("T")
+
+
+async def in_thread(db: aiosqlite.Connection, work: Callable[[sqlite3.Connection], T]) -> T:
+    """`work` done on the connection in its own thread, in one round trip: a batch's steps
+    each awaited apart wait for the event loop in between, holding the writer meanwhile."""
+    run = cast(Callable[..., Awaitable[T]], db._execute)  # aiosqlite's queue to its thread
+    return await run(work, db._conn)
 
 
 _REFUSED = (sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PERM)
@@ -123,14 +135,18 @@ class SqliteTable:
 
     async def _load_schema(self) -> None:
         """The table's columns and unique indexes, in one query (a batch reads them again
-        once it holds the write lock: one round trip to SQLite's thread, not six)."""
+        once it holds the write lock, in the same round trip as the rest: write.py)."""
         assert self._db is not None
+        await in_thread(self._db, self._schema_in)
+
+    def _schema_in(self, conn: sqlite3.Connection) -> None:
+        """`_load_schema` in the connection's thread."""
         sql = (
             "SELECT 0, name, type FROM pragma_table_info(?1) UNION ALL "
             "SELECT 1, il.name, ii.name FROM pragma_index_list(?1) AS il "
             'JOIN pragma_index_info(il.name) AS ii WHERE il."unique" = 1'
         )
-        rows = await self._db.execute_fetchall(sql, (self._table,))
+        rows = conn.execute(sql, (self._table,)).fetchall()
         columns: dict[str, str] = {}
         indexed: dict[str, set[str]] = {}
         for index_row, name, detail in rows:
