@@ -21,6 +21,8 @@ from services.common.settings import sqlite_busy_timeout
 
 from ..base import Layout
 from ..changes import FieldChanges
+from . import kept
+from .kept import FileId
 from .reach import unwritable
 from .statements import Statements
 from .values import Probe, affinity, quote
@@ -96,15 +98,22 @@ class SqliteTable:
         self._write = False
         self._wal = False
         self._statements = Statements(self._q)
+        self._kept_as = self._path.absolute()
+        self._file: FileId | None = None
+        """The file the connection was opened on, when it may be kept after (kept.py)."""
+        self._keep = False
+        """Kept when closed: it has written a batch, and nothing since (no read, whose
+        cursor might be left open; no error)."""
 
     async def open(self, *, write: bool) -> None:
         await self.close()
         self._write = write
-        if not await asyncio.to_thread(self._check_path, write):
+        file = await asyncio.to_thread(self._check_path, write)
+        if file is None:
             if not write:
                 raise BadInput(f"sqlite: database {self._path} not found; check `path`")
             return  # a new destination: the file is created by the first apply
-        await self._connect(create=False)
+        await self._connect(create=False, file=file)
         if not self._columns and not write:
             raise BadInput(f"sqlite: {self._path} has no table {self._table!r}")
 
@@ -112,23 +121,45 @@ class SqliteTable:
         """The table's columns (after `open`); None for a table not there yet."""
         return list(self._columns) or None
 
-    def _check_path(self, write: bool) -> bool:
-        """Whether the file exists; with `write`, WriteFailed when it could not be written."""
+    def _check_path(self, write: bool) -> FileId | None:
+        """The file's identity, None when there is none; with `write`, WriteFailed when it
+        could not be written."""
         if write and (why := unwritable(self._path)) is not None:
             raise WriteFailed(f"sqlite: {why}")
         if self._path.is_dir():
             raise BadInput(f"sqlite: {self._path} is a folder, not a file")
-        return self._path.exists()
+        try:
+            found = self._path.stat()
+        except FileNotFoundError:
+            return None
+        return found.st_dev, found.st_ino
 
-    async def _connect(self, *, create: bool) -> aiosqlite.Connection:
+    async def _connect(self, *, create: bool, file: FileId | None = None) -> aiosqlite.Connection:
+        """Connected to the database; a writer of a file known to be there (`file`: it,
+        as found before connecting) is lent a connection kept from an earlier write."""
+        self._file = file if self._write else None
+        if self._file is not None and (db := kept.lend(self._kept_as, self._file, self._timeout)):
+            self._db = db
+            try:
+                await self._load_schema()
+            except (sqlite3.Error, ValueError):  # not usable after all: a new one
+                self._file, self._db = None, None
+                await db.close()
+            else:
+                return db
         quoted = urllib.parse.quote(str(self._path.absolute()))
         uri = f"file:{quoted}?mode={'rwc' if create else 'rw'}"
         try:
-            self._db = await aiosqlite.connect(
+            connecting = aiosqlite.connect(
                 uri, uri=True, timeout=self._timeout, isolation_level=None
             )
+            # A kept connection's thread does not hold the process open at exit: its
+            # writes are committed, and SQLite recovers its log on the next open.
+            connecting._thread.daemon = True
+            self._db = await connecting
             await self._load_schema()
         except sqlite3.Error as e:
+            self._file = None
             await self.close()
             raise self._error(e, "open") from e
         return self._db
@@ -175,5 +206,14 @@ class SqliteTable:
     async def close(self) -> None:
         db, self._db = self._db, None
         self._wal = False
-        if db is not None:
-            await db.close()
+        if db is None:
+            return
+        file, self._file = self._file, None
+        keep, self._keep = self._keep, False
+        if (
+            keep
+            and file is not None
+            and await kept.give_back(self._kept_as, file, self._timeout, db)
+        ):
+            return
+        await db.close()

@@ -41,14 +41,17 @@ class SqliteWriting(SqliteTable):
 
     async def _apply_locked(self, changes: list[Change], rows: Rows | None) -> list[Outcome]:
         self._write = True
+        self._keep = False
         try:
             db = self._db or await self._connect(create=True)
             # Begun, the table made or widened and a batch of rows written and committed,
             # all in one round trip to SQLite's thread: the writer is held that long only.
             if await in_thread(db, partial(self._begin, changes, rows)):
+                self._keep = True
                 return [Outcome()] * len(changes)
             outcomes = await self._apply_all(db, changes)
             await db.execute("COMMIT")
+            self._keep = True
             return outcomes
         except BaseException as e:
             await self._rollback()
@@ -334,12 +337,6 @@ class SqliteWriting(SqliteTable):
             await db.execute("ROLLBACK TO idsync_one")
             await db.execute("RELEASE idsync_one")
             return Outcome(error=f"{action} {op.change.key!r} rejected by sqlite: {e}")
-
-    async def close(self) -> None:
-        db, self._db = self._db, None
-        self._wal = False
-        if db is not None:
-            await db.close()
 
 
 def _flat(rows: Iterable[Sequence[Param]]) -> list[Param]:
