@@ -45,7 +45,6 @@ class _Kept:
 class _Loop:
     kept: dict[Path, list[_Kept]]
     end: AsyncGenerator[None, None]
-    closing: set[asyncio.Task[None]]
 
 
 _loops: dict[asyncio.AbstractEventLoop, _Loop] = {}
@@ -62,7 +61,7 @@ def lend(path: Path, file: FileId, timeout: float) -> aiosqlite.Connection | Non
             entry.timer.cancel()
         if entry.file == file and entry.timeout == timeout:
             return entry.db
-        _close(here, entry.db)  # another file by that name now
+        _close(entry.db)  # another file by that name now
     return None
 
 
@@ -92,25 +91,30 @@ async def close_kept() -> None:
     for db in _take_all(here):
         with contextlib.suppress(Exception):
             await db.close()
-    if here.closing:
-        await asyncio.gather(*here.closing, return_exceptions=True)
 
 
 def _expire(here: _Loop, path: Path, entry: _Kept) -> None:
     kept = here.kept.get(path, [])
     if entry in kept:
         kept.remove(entry)
-        _close(here, entry.db)
+        _close(entry.db)
 
 
-def _close(here: _Loop, db: aiosqlite.Connection) -> None:
-    async def close() -> None:
-        with contextlib.suppress(Exception):
-            await db.close()
+def _close(db: aiosqlite.Connection) -> None:
+    """Close `db` in its own thread, as aiosqlite's `stop` does but with no future: nothing
+    waits for it, so nothing is handed back to an event loop that may have ended by then
+    (a task awaiting the close would be cancelled with the loop's others)."""
+    from aiosqlite.core import _STOP_RUNNING_SENTINEL  # what ends the thread
 
-    task = asyncio.get_running_loop().create_task(close())
-    here.closing.add(task)
-    task.add_done_callback(here.closing.discard)
+    db._running = False
+
+    def close_and_stop() -> object:
+        if db._connection is not None:
+            db._connection.close()
+            db._connection = None
+        return _STOP_RUNNING_SENTINEL
+
+    db._tx.put_nowait((None, close_and_stop))
 
 
 def _take_all(here: _Loop) -> list[aiosqlite.Connection]:
@@ -127,7 +131,7 @@ async def _here() -> _Loop:
     for other in [other for other in _loops if other.is_closed()]:
         del _loops[other]
     if (here := _loops.get(loop)) is None:
-        here = _loops[loop] = _Loop({}, _loop_end(loop), set())
+        here = _loops[loop] = _Loop({}, _loop_end(loop))
         await anext(here.end)
     return here
 
@@ -141,5 +145,4 @@ async def _loop_end(loop: asyncio.AbstractEventLoop) -> AsyncGenerator[None, Non
         here = _loops.pop(loop, None)
         if here is not None:
             for db in _take_all(here):
-                with contextlib.suppress(Exception):
-                    await db.close()
+                _close(db)
