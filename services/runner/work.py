@@ -155,7 +155,9 @@ async def _write(
     generated = {obj.type: compile_mapping(obj, checking).generated for obj in job.objects}
     hooks = hooks_of(job, batch.run_id, runner_id)
     vetoed = hooks.before(batch.changes) if hooks else {}
-    allowed = [change for i, change in enumerate(batch.changes) if i not in vetoed]
+    allowed = batch.changes
+    if vetoed:
+        allowed = [change for i, change in enumerate(batch.changes) if i not in vetoed]
     refused: dict[int, str] = {}
     if any(generated.values()):
         ready, refused = with_passwords(allowed, generated, passwords_of(batch.run_id))
