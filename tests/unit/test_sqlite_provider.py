@@ -19,6 +19,7 @@ from services.common.settings import DEFAULT_SQLITE_BUSY_TIMEOUT, sqlite_busy_ti
 from services.providers import open_provider
 from services.providers.base import Layout, Provider
 from services.providers.sqlite import kept
+from services.providers.sqlite import write as sqlite_write
 from services.providers.sqlite.kept import close_kept
 from services.providers.sqlite.rows import creates_as_rows
 
@@ -413,3 +414,16 @@ async def test_kept_connections_are_closed_when_idle_and_hold_no_transaction(
     # Closed: the last connection checkpointed the log and removed it.
     assert sorted(p.name for p in db_path.parent.iterdir()) == ["people.db"]
     assert rows(db_path) == [("u1", "A")]
+
+
+async def test_plain_creates_go_in_many_rows_a_statement_as_many_as_it_binds(
+    db_path: Path, side: Open, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_write, "_BOUND", 7)  # three rows of two fields a statement
+    layout = Layout(keys=("id",), fields=("id", "name"))
+    batch = [create(f"u{i:02}", name=f"N{i}") for i in range(10)]
+    destination = await side(layout)
+
+    assert [o.error for o in await destination.apply(batch)] == [None] * 10
+    assert [o.error for o in await destination.apply(batch)] == [None] * 10  # again
+    assert rows(db_path) == [(f"u{i:02}", f"N{i}") for i in range(10)]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from functools import partial
+from itertools import chain
 
 import aiosqlite
 
@@ -21,6 +22,8 @@ from .statements import Op
 from .values import Key, Param, key_part, param_of, quote
 
 _CHUNK = 500  # bound parameters per existence query, far below SQLite's limit
+_BOUND = 32_766
+"""Parameters a statement of rows binds at most (SQLite's default limit since 3.32)."""
 _WRITABLE = frozenset({"create", "update", "delete"})
 
 
@@ -120,17 +123,23 @@ class SqliteWriting(SqliteTable):
         refused row, none for the others.) In SQLite's thread."""
         if frozenset(rows.where) not in self._unique or self._probe.numeric(rows.where):
             return False
-        sql, key_first = self._statements.shaped(
-            ("upsert", rows.where, rows.names, rows.create_only)
-        )
+        shape = ("upsert", rows.where, rows.names, rows.create_only)
+        _, key_first = self._statements.shaped(shape)
         params: list[tuple[Param, ...]] = rows.values
         if key_first:
             params = [
                 (*[key[i] for i in key_first], *values)
                 for key, values in zip(rows.keys, rows.values, strict=True)
             ]
+        # Many rows a statement, as many as SQLite binds at once (`rows`): one step each.
+        width = len(key_first) + len(rows.names)
+        most = max(1, min(conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER), _BOUND) // width)
         try:
-            conn.executemany(sql, params)
+            for at in range(0, len(params), most):
+                some = params[at : at + most]
+                conn.execute(
+                    self._statements.rows(shape, len(some)), list(chain.from_iterable(some))
+                )
             return True
         except sqlite3.Error as e:
             if busy(e):
