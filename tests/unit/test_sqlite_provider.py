@@ -419,11 +419,11 @@ async def test_kept_connections_are_closed_when_idle_and_hold_no_transaction(
 async def test_plain_creates_go_in_many_rows_a_statement_as_many_as_it_binds(
     db_path: Path, side: Open, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sqlite_write, "_BOUND", 7)  # three rows of two fields a statement
+    monkeypatch.setattr(sqlite_write, "_BOUND", 9)  # four rows of two fields a statement
     layout = Layout(keys=("id",), fields=("id", "name"))
-    batch = [create(f"u{i:02}", name=f"N{i}") for i in range(10)]
+    batch = [create(f"u{i:02}", name=f"N{i}") for i in range(11)]  # 4 + 4 + 2 + 1
     destination = await side(layout)
 
-    assert [o.error for o in await destination.apply(batch)] == [None] * 10
-    assert [o.error for o in await destination.apply(batch)] == [None] * 10  # again
-    assert rows(db_path) == [(f"u{i:02}", f"N{i}") for i in range(10)]
+    assert [o.error for o in await destination.apply(batch)] == [None] * 11
+    assert [o.error for o in await destination.apply(batch)] == [None] * 11  # again
+    assert rows(db_path) == [(f"u{i:02}", f"N{i}") for i in range(11)]

@@ -55,6 +55,7 @@ class Statements:
         self._q = table
         """The table's quoted name."""
         self._built: dict[Shape, tuple[str, tuple[int, ...]]] = {}
+        self._many: dict[tuple[Shape, int], str] = {}
 
     def sql(self, op: Op, verb: str) -> tuple[str, tuple[Param, ...]]:
         """The statement (built once per shape) and its parameters."""
@@ -80,7 +81,10 @@ class Statements:
         """The insert or upsert of one shape for `count` rows in one statement (its
         parameters each row's in turn): SQLite steps through it once, where `executemany`
         steps once a row, taking Python's lock back for each."""
-        return self._build(*shape, rows=count)[0]
+        built = self._many.get((shape, count))
+        if built is None:
+            built = self._many[shape, count] = self._build(*shape, rows=count)[0]
+        return built
 
     def _build(
         self,

@@ -24,6 +24,8 @@ from .values import Key, Param, key_part, param_of, quote
 _CHUNK = 500  # bound parameters per existence query, far below SQLite's limit
 _BOUND = 32_766
 """Parameters a statement of rows binds at most (SQLite's default limit since 3.32)."""
+_ROWS = 512
+"""Rows a statement of rows holds at most (a power of two)."""
 _WRITABLE = frozenset({"create", "update", "delete"})
 
 
@@ -131,15 +133,20 @@ class SqliteWriting(SqliteTable):
                 (*[key[i] for i in key_first], *values)
                 for key, values in zip(rows.keys, rows.values, strict=True)
             ]
-        # Many rows a statement, as many as SQLite binds at once (`rows`): one step each.
+        # Many rows a statement (`rows`): one step each, where `executemany` steps once a
+        # row. Runs of _ROWS, the rest in runs of halving powers of two: a few statements
+        # of each shape, prepared once and kept in the connection's cache.
         width = len(key_first) + len(rows.names)
-        most = max(1, min(conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER), _BOUND) // width)
+        bound = min(conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER), _BOUND) // width
+        size = 1 << (max(1, min(bound, _ROWS)).bit_length() - 1)
         try:
-            for at in range(0, len(params), most):
-                some = params[at : at + most]
-                conn.execute(
-                    self._statements.rows(shape, len(some)), list(chain.from_iterable(some))
-                )
+            at = 0
+            while at < len(params):
+                while size > len(params) - at:
+                    size //= 2
+                some = params[at : at + size]
+                conn.execute(self._statements.rows(shape, size), list(chain.from_iterable(some)))
+                at += size
             return True
         except sqlite3.Error as e:
             if busy(e):
