@@ -28,7 +28,7 @@ async def remember(
 ) -> None:
     """Record the absences that the applied changes started or ended (`errors[i]` is None
     for a change that was applied)."""
-    if at is None:
+    if at is None or not any(has_lifecycle(mapping) for mapping in job.objects):
         return
     by_type = {mapping.type: mapping for mapping in job.objects}
     for change, error in zip(changes, errors, strict=True):

@@ -26,6 +26,7 @@ from services.common.host import Background
 from services.common.jetstream import DROPS, RUNNER, WORKER, site_consumers
 from services.common.logging import get_logger
 from services.providers.sql.pools import close_pools
+from services.providers.sqlite.kept import close_kept
 
 from .dropped import count_dropped
 from .health import Work, heartbeat
@@ -53,6 +54,7 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
 
     work = Work()
     bus.at_stop.append(close_pools)  # the SQL databases' connections, batches done
+    bus.at_stop.append(close_kept)  # SQLite files kept open between batches
 
     async def plan(event: Event, attempt: int) -> None:
         if not isinstance(event, RunApproved):

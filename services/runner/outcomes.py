@@ -23,7 +23,9 @@ the change that counts it.
 from __future__ import annotations
 
 import zlib
+from collections import Counter
 from collections.abc import Collection, Iterable, Iterator, Sequence
+from operator import attrgetter
 from typing import Protocol
 
 from schemas.plan import APPLIED_STAT, Action, Change, PlanCounts, RecordError, RunStats
@@ -169,6 +171,10 @@ def shared_records(
     return shared, ledger.encode()
 
 
+_action = attrgetter("action")
+_follow_up = attrgetter("follow_up")
+
+
 def count_batch(
     batch: WorkBatch, errors: Sequence[str | None], ledger: Ledger, done: Collection[int]
 ) -> RunStats:
@@ -176,6 +182,15 @@ def count_batch(
     change, why it failed or None), marking in `ledger` the shared records that failed.
     `done`: the batches counted before this one."""
     counts = dict.fromkeys(APPLIED_STAT.values(), 0)
+    if not batch.shared and errors.count(None) == len(errors):
+        # Every change applied, each its record's only one (a first run's batch): counted
+        # by action, follow-ups apart, without a look at each change.
+        changes = batch.changes
+        if any(map(_follow_up, changes)):
+            changes = [change for change in changes if not change.follow_up]
+        for action, count in Counter(map(_action, changes)).items():
+            counts[APPLIED_STAT[action]] += count
+        return RunStats(**counts)
     failed = 0
     shared = {entry.at: entry for entry in batch.shared}
     counted_here: set[int] = set()
@@ -200,6 +215,8 @@ def count_batch(
 
 def record_errors(batch: WorkBatch, errors: Sequence[str | None]) -> list[RecordError]:
     """The reasons of the batch's failed changes."""
+    if errors.count(None) == len(errors):
+        return []
     return [
         RecordError(
             key=change.key, action=change.action, message=error, object_type=change.object_type

@@ -155,15 +155,27 @@ async def _write(
     generated = {obj.type: compile_mapping(obj, checking).generated for obj in job.objects}
     hooks = hooks_of(job, batch.run_id, runner_id)
     vetoed = hooks.before(batch.changes) if hooks else {}
-    allowed = [change for i, change in enumerate(batch.changes) if i not in vetoed]
-    ready, refused = with_passwords(allowed, generated, passwords_of(batch.run_id))
-    applied = iter(await apply_by_type(job, connection, ready))  # a provider per object type
-    done = iter(
-        [Outcome(error=refused[i]) if i in refused else next(applied) for i in range(len(allowed))]
-    )
-    outcomes = [
-        Outcome(error=vetoed[i]) if i in vetoed else next(done) for i in range(len(batch.changes))
-    ]
+    allowed = batch.changes
+    if vetoed:
+        allowed = [change for i, change in enumerate(batch.changes) if i not in vetoed]
+    refused: dict[int, str] = {}
+    if any(generated.values()):
+        ready, refused = with_passwords(allowed, generated, passwords_of(batch.run_id))
+    else:  # no field is generated: each change as planned
+        ready = allowed
+    outcomes = await apply_by_type(job, connection, ready)  # a provider per object type
+    if refused or vetoed:  # the outcomes of those not applied put in their places
+        applied = iter(outcomes)
+        done = iter(
+            [
+                Outcome(error=refused[i]) if i in refused else next(applied)
+                for i in range(len(allowed))
+            ]
+        )
+        outcomes = [
+            Outcome(error=vetoed[i]) if i in vetoed else next(done)
+            for i in range(len(batch.changes))
+        ]
     errors = [o.error for o in outcomes]
     if hooks:
         hooks.after(batch.changes, errors)

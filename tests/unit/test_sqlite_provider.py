@@ -18,6 +18,9 @@ from schemas.values import Binary, Record
 from services.common.settings import DEFAULT_SQLITE_BUSY_TIMEOUT, sqlite_busy_timeout
 from services.providers import open_provider
 from services.providers.base import Layout, Provider
+from services.providers.sqlite import kept
+from services.providers.sqlite import write as sqlite_write
+from services.providers.sqlite.kept import close_kept
 from services.providers.sqlite.rows import creates_as_rows
 
 LAYOUT = Layout(keys=("id",), fields=("id", "name"))
@@ -372,3 +375,55 @@ def test_only_creates_of_one_shape_on_distinct_keys_are_rows() -> None:
     assert creates_as_rows([alike[0], alike[0]], keys, {}) is None  # a key twice
     assert creates_as_rows([create("", name="A")], keys, {}) is None  # an empty key
     assert creates_as_rows([create("u1", name="A")], (), {}) is None  # no key fields
+
+
+async def test_a_writer_lends_its_connection_to_the_next_batch_of_the_same_file(
+    db_path: Path, side: Open
+) -> None:
+    first = await side()
+    await first.apply([create("u1", name="A")])
+    await first.close()  # kept: it wrote a batch
+    second = await side()
+    assert [o.error for o in await second.apply([create("u2", name="B")])] == [None]
+    await second.close()
+    assert rows(db_path) == [("u1", "A"), ("u2", "B")]
+
+    # The file removed (and made again by another program): a connection of its own.
+    for path in db_path.parent.glob("people.db*"):
+        path.unlink()
+    sql(db_path, "CREATE TABLE people (id TEXT, name TEXT);")
+    third = await side()
+    assert [o.error for o in await third.apply([create("u3", name="C")])] == [None]
+    await third.close()
+    assert rows(db_path) == [("u3", "C")]
+    await close_kept()
+
+
+async def test_kept_connections_are_closed_when_idle_and_hold_no_transaction(
+    db_path: Path, side: Open, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(kept, "IDLE", 0.05)
+    destination = await side()
+    await destination.apply([create("u1", name="A")])
+    await destination.close()
+    other = sqlite3.connect(db_path, isolation_level=None, timeout=0)
+    other.execute("BEGIN EXCLUSIVE")  # nothing kept holds a lock
+    other.execute("ROLLBACK")
+    other.close()
+    await asyncio.sleep(0.3)
+    # Closed: the last connection checkpointed the log and removed it.
+    assert sorted(p.name for p in db_path.parent.iterdir()) == ["people.db"]
+    assert rows(db_path) == [("u1", "A")]
+
+
+async def test_plain_creates_go_in_many_rows_a_statement_as_many_as_it_binds(
+    db_path: Path, side: Open, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_write, "_BOUND", 9)  # four rows of two fields a statement
+    layout = Layout(keys=("id",), fields=("id", "name"))
+    batch = [create(f"u{i:02}", name=f"N{i}") for i in range(11)]  # 4 + 4 + 2 + 1
+    destination = await side(layout)
+
+    assert [o.error for o in await destination.apply(batch)] == [None] * 11
+    assert [o.error for o in await destination.apply(batch)] == [None] * 11  # again
+    assert rows(db_path) == [(f"u{i:02}", f"N{i}") for i in range(11)]

@@ -8,7 +8,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Generic, TypeVar
+from itertools import chain, repeat
+from operator import attrgetter, itemgetter
+from typing import Generic, TypeVar, cast
 
 from schemas.plan import Change
 from schemas.values import Value
@@ -24,6 +26,11 @@ C = TypeVar("C", bound=TypedColumn)
 
 
 _NONE: frozenset[str] = frozenset()
+_action = attrgetter("action")
+_clear = attrgetter("clear")
+_only = attrgetter("create_only")
+_set = attrgetter("set")
+_match = attrgetter("match")
 
 
 @dataclass(slots=True)
@@ -35,15 +42,19 @@ class Op:
     where: tuple[str, ...]
     key: tuple[str, ...]
     """The key as the table compares it ("042" in an integer column is "42")."""
-    key_params: list[object]
+    row: tuple[object, ...]
+    """As staged: the index, the key's parameters, then the values set (`names`)."""
     names: tuple[str, ...]
-    values: list[object]
     cleared: tuple[str, ...]
     shape: Shape
 
     @property
-    def row(self) -> tuple[object, ...]:
-        return (self.index, *self.key_params, *self.values)
+    def key_params(self) -> tuple[object, ...]:
+        return self.row[1 : 1 + len(self.where)]
+
+    @property
+    def values(self) -> tuple[object, ...]:
+        return self.row[1 + len(self.where) :]
 
 
 def wanted_columns(layout: Layout, changes: list[Change]) -> list[str]:
@@ -87,6 +98,8 @@ class Batcher(Generic[C]):
     def groups(self, changes: list[Change], outcomes: list[Outcome]) -> list[list[Op]]:
         """The batch's groups of alike changes, in the order they are applied; a change
         that cannot be applied gets its error in `outcomes` instead."""
+        if (creates := self._creates(changes)) is not None:
+            return [creates]
         groups: list[list[Op]] = []
         for segment in self._segments(changes, outcomes):
             shapes: dict[Shape, list[Op]] = {}
@@ -145,7 +158,82 @@ class Batcher(Generic[C]):
         )
         keep = frozenset(change.create_only) & frozenset(names) if change.create_only else _NONE
         shape = (action, where, names, cleared, keep)
-        return Op(index, change, where, key, key_params, names, values, cleared, shape)
+        return Op(index, change, where, key, (index, *key_params, *values), names, cleared, shape)
+
+    def _creates(self, changes: list[Change]) -> list[Op] | None:
+        """A first run's batch — plain creates of one shape on distinct keys of text
+        columns — as one group, prepared a field at a time: each field's values taken from
+        every change by `map` (in C), converted as `_prepare` converts them, and zipped
+        into the rows staged. None for any other batch (`_prepare` takes each change)."""
+        where = self.layout.keys
+        if not changes or not where or set(map(_action, changes)) != {"create"}:
+            return None
+        first = changes[0]
+        names = tuple(first.set)
+        keep = first.create_only
+        if any(map(_clear, changes)) or (
+            any(c.create_only != keep for c in changes) if keep else any(map(_only, changes))
+        ):
+            return None
+        sets = list(map(_set, changes))
+        matches = list(map(_match, changes))
+        if set(map(len, sets)) != {len(names)} or set(map(len, matches)) != {len(where)}:
+            return None
+        given, multi = self._given, self.layout.multi_valued
+        try:  # a field another change of the batch does not have: KeyError
+            keys: list[list[object]] = []
+            for f in where:
+                column = list(map(itemgetter(f), matches))
+                if f not in given or f in multi or set(map(type, column)) != {str}:
+                    return None
+                if "" in column:
+                    return None  # an empty key: its own error
+                keys.append(column)
+            values = [self._column(n, list(map(itemgetter(n), sets))) for n in names]
+        except KeyError:
+            return None
+        key_rows = cast(list[tuple[str, ...]], list(zip(*keys, strict=True)))
+        if len(set(key_rows)) != len(key_rows):
+            return None  # a key twice: applied in order
+        count = len(changes)
+        rows = list(zip(range(count), *keys, *values, strict=True))
+        kept = frozenset(keep) & frozenset(names) if keep else _NONE
+        shape: Shape = ("create", where, names, (), kept)
+        return list(
+            map(
+                Op,
+                range(count),
+                changes,
+                repeat(where),
+                key_rows,
+                rows,
+                repeat(names),
+                repeat(()),
+                repeat(shape),
+            )
+        )
+
+    def _column(self, name: str, values: list[Value]) -> list[object]:
+        """One field's values of every change, as `_prepare` converts each."""
+        kinds = set(map(type, values))
+        if name in self._given and name not in self.layout.multi_valued and kinds == {str}:
+            return [v or None for v in values] if "" in values else list(values)
+        joiner = self._joiners.get(name)
+        if joiner is not None and kinds == {list}:
+            lists = cast(list[list[str]], values)
+            if "" in chain.from_iterable(lists):
+                lists = [[item for item in items if item] for items in lists]
+            joined = list(map(joiner.join, lists))
+            return [v or None for v in joined] if "" in joined else list(joined)
+        column, delimiter = self.columns[name], self.layout.multi_valued.get(name)
+        return [
+            (v or None)
+            if name in self._given and type(v) is str and name not in self.layout.multi_valued
+            else (self._joiners[name].join([item for item in v if item]) or None)
+            if type(v) is list and name in self._joiners
+            else self.param_of(column, v, delimiter)
+            for v in values
+        ]
 
     def _rekeys(self, op: Op) -> bool:
         """An update that gives the object another key: it goes alone, in order."""

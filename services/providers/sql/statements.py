@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 
 from .batches import Op, Shape
+
+_row = attrgetter("row")
 
 
 @dataclass(frozen=True)
@@ -79,8 +81,7 @@ class SetStatements:
             return None
         if len(places) == 1:
             return [(op.row[places[0]],) for op in ops]
-        pick = itemgetter(*places)
-        return [pick(op.row) for op in ops]
+        return list(map(itemgetter(*places), map(_row, ops)))
 
     def insert(self) -> str:
         """Create-if-absent: the rows whose key is not there yet."""

@@ -8,7 +8,9 @@ import asyncio
 import sqlite3
 import urllib.parse
 import weakref
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar, cast
 
 import aiosqlite
 
@@ -19,6 +21,8 @@ from services.common.settings import sqlite_busy_timeout
 
 from ..base import Layout
 from ..changes import FieldChanges
+from . import kept
+from .kept import FileId
 from .reach import unwritable
 from .statements import Statements
 from .values import Probe, affinity, quote
@@ -42,6 +46,16 @@ def _code(e: sqlite3.Error) -> int:
 
 def busy(e: sqlite3.Error) -> bool:
     return _code(e) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
+T = TypeVar("T")
+
+
+async def in_thread(db: aiosqlite.Connection, work: Callable[[sqlite3.Connection], T]) -> T:
+    """`work` done on the connection in its own thread, in one round trip: a batch's steps
+    each awaited apart wait for the event loop in between, holding the writer meanwhile."""
+    run = cast(Callable[..., Awaitable[T]], db._execute)  # aiosqlite's queue to its thread
+    return await run(work, db._conn)
 
 
 _REFUSED = (sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PERM)
@@ -84,15 +98,22 @@ class SqliteTable:
         self._write = False
         self._wal = False
         self._statements = Statements(self._q)
+        self._kept_as = self._path.absolute()
+        self._file: FileId | None = None
+        """The file the connection was opened on, when it may be kept after (kept.py)."""
+        self._keep = False
+        """Kept when closed: it has written a batch, and nothing since (no read, whose
+        cursor might be left open; no error)."""
 
     async def open(self, *, write: bool) -> None:
         await self.close()
         self._write = write
-        if not await asyncio.to_thread(self._check_path, write):
+        file = await asyncio.to_thread(self._check_path, write)
+        if file is None:
             if not write:
                 raise BadInput(f"sqlite: database {self._path} not found; check `path`")
             return  # a new destination: the file is created by the first apply
-        await self._connect(create=False)
+        await self._connect(create=False, file=file)
         if not self._columns and not write:
             raise BadInput(f"sqlite: {self._path} has no table {self._table!r}")
 
@@ -100,37 +121,63 @@ class SqliteTable:
         """The table's columns (after `open`); None for a table not there yet."""
         return list(self._columns) or None
 
-    def _check_path(self, write: bool) -> bool:
-        """Whether the file exists; with `write`, WriteFailed when it could not be written."""
+    def _check_path(self, write: bool) -> FileId | None:
+        """The file's identity, None when there is none; with `write`, WriteFailed when it
+        could not be written."""
         if write and (why := unwritable(self._path)) is not None:
             raise WriteFailed(f"sqlite: {why}")
         if self._path.is_dir():
             raise BadInput(f"sqlite: {self._path} is a folder, not a file")
-        return self._path.exists()
+        try:
+            found = self._path.stat()
+        except FileNotFoundError:
+            return None
+        return found.st_dev, found.st_ino
 
-    async def _connect(self, *, create: bool) -> aiosqlite.Connection:
+    async def _connect(self, *, create: bool, file: FileId | None = None) -> aiosqlite.Connection:
+        """Connected to the database; a writer of a file known to be there (`file`: it,
+        as found before connecting) is lent a connection kept from an earlier write."""
+        self._file = file if self._write else None
+        if self._file is not None and (db := kept.lend(self._kept_as, self._file, self._timeout)):
+            self._db = db
+            try:
+                await self._load_schema()
+            except (sqlite3.Error, ValueError):  # not usable after all: a new one
+                self._file, self._db = None, None
+                await db.close()
+            else:
+                return db
         quoted = urllib.parse.quote(str(self._path.absolute()))
         uri = f"file:{quoted}?mode={'rwc' if create else 'rw'}"
         try:
-            self._db = await aiosqlite.connect(
+            connecting = aiosqlite.connect(
                 uri, uri=True, timeout=self._timeout, isolation_level=None
             )
+            # A kept connection's thread does not hold the process open at exit: its
+            # writes are committed, and SQLite recovers its log on the next open.
+            connecting._thread.daemon = True
+            self._db = await connecting
             await self._load_schema()
         except sqlite3.Error as e:
+            self._file = None
             await self.close()
             raise self._error(e, "open") from e
         return self._db
 
     async def _load_schema(self) -> None:
         """The table's columns and unique indexes, in one query (a batch reads them again
-        once it holds the write lock: one round trip to SQLite's thread, not six)."""
+        once it holds the write lock, in the same round trip as the rest: write.py)."""
         assert self._db is not None
+        await in_thread(self._db, self._schema_in)
+
+    def _schema_in(self, conn: sqlite3.Connection) -> None:
+        """`_load_schema` in the connection's thread."""
         sql = (
             "SELECT 0, name, type FROM pragma_table_info(?1) UNION ALL "
             "SELECT 1, il.name, ii.name FROM pragma_index_list(?1) AS il "
             'JOIN pragma_index_info(il.name) AS ii WHERE il."unique" = 1'
         )
-        rows = await self._db.execute_fetchall(sql, (self._table,))
+        rows = conn.execute(sql, (self._table,)).fetchall()
         columns: dict[str, str] = {}
         indexed: dict[str, set[str]] = {}
         for index_row, name, detail in rows:
@@ -159,5 +206,14 @@ class SqliteTable:
     async def close(self) -> None:
         db, self._db = self._db, None
         self._wal = False
-        if db is not None:
-            await db.close()
+        if db is None:
+            return
+        file, self._file = self._file, None
+        keep, self._keep = self._keep, False
+        if (
+            keep
+            and file is not None
+            and await kept.give_back(self._kept_as, file, self._timeout, db)
+        ):
+            return
+        await db.close()

@@ -46,6 +46,7 @@ class SqliteReading(SqliteTable):
     ) -> AsyncIterator[list[Record]]:
         if self._db is None or not self._columns:
             return  # a destination that does not exist yet
+        self._keep = False  # a reader left unfinished holds its cursor: not kept after
         try:
             async with self._db.execute(sql, params) as cur:
                 names = [d[0] for d in cur.description]

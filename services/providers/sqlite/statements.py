@@ -55,6 +55,7 @@ class Statements:
         self._q = table
         """The table's quoted name."""
         self._built: dict[Shape, tuple[str, tuple[int, ...]]] = {}
+        self._many: dict[tuple[Shape, int], str] = {}
 
     def sql(self, op: Op, verb: str) -> tuple[str, tuple[Param, ...]]:
         """The statement (built once per shape) and its parameters."""
@@ -76,16 +77,30 @@ class Statements:
             built = self._built[shape] = self._build(*shape)
         return built
 
+    def rows(self, shape: Shape, count: int) -> str:
+        """The insert or upsert of one shape for `count` rows in one statement (its
+        parameters each row's in turn): SQLite steps through it once, where `executemany`
+        steps once a row, taking Python's lock back for each."""
+        built = self._many.get((shape, count))
+        if built is None:
+            built = self._many[shape, count] = self._build(*shape, rows=count)[0]
+        return built
+
     def _build(
-        self, verb: str, where: tuple[str, ...], names: tuple[str, ...], keep: tuple[str, ...] = ()
+        self,
+        verb: str,
+        where: tuple[str, ...],
+        names: tuple[str, ...],
+        keep: tuple[str, ...] = (),
+        rows: int = 1,
     ) -> tuple[str, tuple[int, ...]]:
         """SQL for one shape of change; for an insert, also the key fields it must add."""
         condition = " AND ".join(f"{quote(f)} = ?" for f in where)
         if verb in ("insert", "upsert"):
             key_first = tuple(i for i, f in enumerate(where) if f not in names)
             columns = [where[i] for i in key_first] + list(names)
-            marks = ", ".join("?" * len(columns))
-            sql = f"INSERT INTO {self._q} ({', '.join(map(quote, columns))}) VALUES ({marks})"
+            marks = ", ".join([f"({', '.join('?' * len(columns))})"] * rows)
+            sql = f"INSERT INTO {self._q} ({', '.join(map(quote, columns))}) VALUES {marks}"
             if verb == "upsert":
                 target = ", ".join(map(quote, where))
                 others = [n for n in names if n not in where and n not in keep]

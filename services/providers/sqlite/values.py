@@ -73,15 +73,23 @@ class Probe:
     how a text value would be stored, so canonical() cannot disagree with a real write."""
 
     def __init__(self) -> None:
-        self._db = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+        self._made: sqlite3.Connection | None = None
         self._lock = threading.Lock()
         self.slots: dict[str, str] = {}
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        """Made on first use: a table of text columns never needs it."""
+        if self._made is None:
+            self._made = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+        return self._made
 
     def reset(self, affinities: dict[str, str]) -> None:
         numeric = [n for n, a in affinities.items() if a in ("INTEGER", "REAL", "NUMERIC")]
         with self._lock:
             self.slots = {n: f"c{i}" for i, n in enumerate(numeric)}
-            self._db.execute("DROP TABLE IF EXISTS probe")
+            if self._made is not None:
+                self._made.execute("DROP TABLE IF EXISTS probe")
             if numeric:
                 cols = ", ".join(f"{self.slots[n]} {affinities[n]}" for n in numeric)
                 self._db.execute(f"CREATE TABLE probe ({cols})")

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
+from functools import partial
+from itertools import chain
 
 import aiosqlite
 
@@ -14,12 +16,16 @@ from schemas.plan import Change
 from services.common.collector import collector_paused
 
 from ..base import Outcome
-from .connection import SqliteTable, busy, writer
+from .connection import SqliteTable, busy, in_thread, writer
 from .rows import Rows, creates_as_rows
 from .statements import Op
 from .values import Key, Param, key_part, param_of, quote
 
 _CHUNK = 500  # bound parameters per existence query, far below SQLite's limit
+_BOUND = 32_766
+"""Parameters a statement of rows binds at most (SQLite's default limit since 3.32)."""
+_ROWS = 512
+"""Rows a statement of rows holds at most (a power of two)."""
 _WRITABLE = frozenset({"create", "update", "delete"})
 
 
@@ -40,25 +46,38 @@ class SqliteWriting(SqliteTable):
 
     async def _apply_locked(self, changes: list[Change], rows: Rows | None) -> list[Outcome]:
         self._write = True
+        self._keep = False
         try:
             db = self._db or await self._connect(create=True)
-            if not self._wal:
-                await db.execute("PRAGMA journal_mode=WAL")
-                self._wal = True
-            await db.execute("BEGIN IMMEDIATE")
-            await self._load_schema()
-            await self._ensure_table(db, changes, rows)
-            if rows is not None and await self._rows(db, rows):
-                await db.execute("COMMIT")
+            # Begun, the table made or widened and a batch of rows written and committed,
+            # all in one round trip to SQLite's thread: the writer is held that long only.
+            if await in_thread(db, partial(self._begin, changes, rows)):
+                self._keep = True
                 return [Outcome()] * len(changes)
             outcomes = await self._apply_all(db, changes)
             await db.execute("COMMIT")
+            self._keep = True
             return outcomes
         except BaseException as e:
             await self._rollback()
             if isinstance(e, sqlite3.Error):
                 raise self._error(e, "write to") from e
             raise
+
+    def _begin(self, changes: list[Change], rows: Rows | None, conn: sqlite3.Connection) -> bool:
+        """In SQLite's thread: the batch's transaction begun and its table ready; a batch
+        of `rows` written and committed too (True). False: the transaction is open for the
+        general path."""
+        if not self._wal:
+            conn.execute("PRAGMA journal_mode=WAL")
+            self._wal = True
+        conn.execute("BEGIN IMMEDIATE")
+        self._schema_in(conn)
+        self._table_in(conn, changes, rows)
+        if rows is not None and self._rows(conn, rows):
+            conn.execute("COMMIT")
+            return True
+        return False
 
     async def _rollback(self) -> None:
         if self._db is None:
@@ -70,10 +89,9 @@ class SqliteWriting(SqliteTable):
         except (sqlite3.Error, ValueError):
             pass  # the connection is gone; the next apply reconnects
 
-    async def _ensure_table(
-        self, db: aiosqlite.Connection, changes: list[Change], rows: Rows | None
-    ) -> None:
-        """Create the table (TEXT columns, UNIQUE index over the keys) or add missing columns."""
+    def _table_in(self, conn: sqlite3.Connection, changes: list[Change], rows: Rows | None) -> None:
+        """Create the table (TEXT columns, UNIQUE index over the keys) or add missing columns
+        (in SQLite's thread)."""
         wanted = dict.fromkeys([*self._layout.fields, *self._layout.keys])
         known = wanted.keys()
         if rows is not None:  # one shape: its fields are every change's
@@ -86,46 +104,57 @@ class SqliteWriting(SqliteTable):
                 wanted.setdefault(name)
         if not self._columns:
             cols = ", ".join(f"{quote(name)} TEXT" for name in wanted)
-            await db.execute(f"CREATE TABLE {self._q} ({cols})")
+            conn.execute(f"CREATE TABLE {self._q} ({cols})")
             if self._layout.keys:
                 index = quote(f"{self._table}_idsync_key")
                 keys = ", ".join(map(quote, self._layout.keys))
-                await db.execute(f"CREATE UNIQUE INDEX IF NOT EXISTS {index} ON {self._q} ({keys})")
+                conn.execute(f"CREATE UNIQUE INDEX IF NOT EXISTS {index} ON {self._q} ({keys})")
         else:
             for name in (n for n in wanted if n not in self._columns):
-                await db.execute(f"ALTER TABLE {self._q} ADD COLUMN {quote(name)} TEXT")
+                conn.execute(f"ALTER TABLE {self._q} ADD COLUMN {quote(name)} TEXT")
         if not self._columns or any(n not in self._columns for n in wanted):
-            await self._load_schema()
+            self._schema_in(conn)
 
-    async def _rows(self, db: aiosqlite.Connection, rows: Rows) -> bool:
+    def _rows(self, conn: sqlite3.Connection, rows: Rows) -> bool:
         """Plain creates of one shape in one `executemany`, where a unique index over the
         key makes them create-if-absent (a batch applied again writes nothing twice) and
         the key compares as written (no numeric column converts it). False when that does
         not hold, or SQLite refused a row: then the transaction has begun again, as it
         was, and the general path applies the batch and finds which change was refused.
-        (No savepoint around the rows: two round trips to SQLite's thread fewer for every
-        batch, a transaction begun twice for a batch with a refused row.)"""
+        (No savepoint around the rows: a transaction begun twice for a batch with a
+        refused row, none for the others.) In SQLite's thread."""
         if frozenset(rows.where) not in self._unique or self._probe.numeric(rows.where):
             return False
-        sql, key_first = self._statements.shaped(
-            ("upsert", rows.where, rows.names, rows.create_only)
-        )
+        shape = ("upsert", rows.where, rows.names, rows.create_only)
+        _, key_first = self._statements.shaped(shape)
         params: list[tuple[Param, ...]] = rows.values
         if key_first:
             params = [
                 (*[key[i] for i in key_first], *values)
                 for key, values in zip(rows.keys, rows.values, strict=True)
             ]
+        # Many rows a statement (`rows`): one step each, where `executemany` steps once a
+        # row. Runs of _ROWS, the rest in runs of halving powers of two: a few statements
+        # of each shape, prepared once and kept in the connection's cache.
+        width = len(key_first) + len(rows.names)
+        bound = min(conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER), _BOUND) // width
+        size = 1 << (max(1, min(bound, _ROWS)).bit_length() - 1)
         try:
-            await db.executemany(sql, params)
+            at = 0
+            while at < len(params):
+                while size > len(params) - at:
+                    size //= 2
+                some = params[at : at + size]
+                conn.execute(self._statements.rows(shape, size), list(chain.from_iterable(some)))
+                at += size
             return True
         except sqlite3.Error as e:
             if busy(e):
                 raise
-        await db.execute("ROLLBACK")
-        await db.execute("BEGIN IMMEDIATE")
-        await self._load_schema()
-        await self._ensure_table(db, [], rows)  # undone with the rest, if it made the table
+        conn.execute("ROLLBACK")
+        conn.execute("BEGIN IMMEDIATE")
+        self._schema_in(conn)
+        self._table_in(conn, [], rows)  # undone with the rest, if it made the table
         return False
 
     async def _apply_all(self, db: aiosqlite.Connection, changes: list[Change]) -> list[Outcome]:
@@ -324,12 +353,6 @@ class SqliteWriting(SqliteTable):
             await db.execute("ROLLBACK TO idsync_one")
             await db.execute("RELEASE idsync_one")
             return Outcome(error=f"{action} {op.change.key!r} rejected by sqlite: {e}")
-
-    async def close(self) -> None:
-        db, self._db = self._db, None
-        self._wal = False
-        if db is not None:
-            await db.close()
 
 
 def _flat(rows: Iterable[Sequence[Param]]) -> list[Param]:
