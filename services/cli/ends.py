@@ -4,6 +4,7 @@ whichever NATS client follows it (watch.py, job_quick.py), and for the demo."""
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 from core.errors import Unreachable
 from core.run_texts import duration
@@ -22,6 +23,9 @@ from schemas.events import (
 )
 
 from .output import Progress, print_json, stats_line
+
+if TYPE_CHECKING:
+    from schemas.commands import CommandReply
 
 EXIT_OK, EXIT_RUN_FAILED, EXIT_WITH_ERRORS, EXIT_WAITING = 0, 4, 5, 7
 QUIET_CHECK = 5.0  # seconds without an event before the journal is asked
@@ -80,6 +84,18 @@ def describe_end(run_id: str, event: Event) -> str:
             )
         case _:
             return f"run {run_id} {tag_of(event).removeprefix('run.')}"
+
+
+def print_asked(job_id: str, reply: CommandReply, *, as_json: bool) -> int:
+    """`job run` without --wait: the run's id, and whom it waits for."""
+    run_id, waits_for = reply.run_id, reply.waits_for
+    if as_json:
+        print_json({"run_id": run_id, "waits_for": waits_for})
+    else:
+        print(run_id)
+        if waits_for is not None:
+            print(waits_text(str(run_id), job_id, waits_for), file=sys.stderr)
+    return EXIT_OK if waits_for is None else EXIT_WAITING
 
 
 def waits_text(run_id: str, job_id: str, approvers: list[str]) -> str:

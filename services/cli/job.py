@@ -6,7 +6,6 @@ them: `job list`, `show`, `run` and `delete` start without them."""
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import msgspec
@@ -18,7 +17,7 @@ from schemas.ids import utcnow
 from schemas.jobs import Job
 
 from .client import Session, connect
-from .ends import EXIT_OK, EXIT_WAITING, waits_text
+from .ends import print_asked
 from .output import print_json, print_table
 from .watch import wait_for_run
 
@@ -159,14 +158,7 @@ async def job_run(args: argparse.Namespace) -> int:
     async with connect(args.settings, patient=args.wait) as session:
         if not args.wait:
             reply = await session.ask_run(args.id, args.key, args.changed_only)
-            run_id, waits_for = reply.run_id, reply.waits_for
-            if args.json:
-                print_json({"run_id": run_id, "waits_for": waits_for})
-            else:
-                print(run_id)
-                if waits_for is not None:
-                    print(waits_text(str(run_id), args.id, waits_for), file=sys.stderr)
-            return EXIT_OK if waits_for is None else EXIT_WAITING
+            return print_asked(args.id, reply, as_json=args.json)
         return await wait_for_run(
             session, args.id, args.key, as_json=args.json, changed_only=args.changed_only
         )

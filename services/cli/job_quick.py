@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 from contextlib import suppress
 
@@ -37,8 +36,8 @@ from services.common.asking import (
 from services.common.quick_nats import NO_RESPONDERS, Lost, QuickNats
 from services.common.settings import server_list
 
-from .ends import EXIT_OK, EXIT_WAITING, QUIET_CHECK, TICK, Followed, print_end, waits_text
-from .output import Progress, print_json
+from .ends import QUIET_CHECK, TICK, Followed, print_asked, print_end
+from .output import Progress
 
 CONNECT_WAIT = 3.0
 """Seconds to connect, as services/common/client.py `open_connection` allows."""
@@ -79,7 +78,7 @@ def job_run_quick(args: argparse.Namespace) -> int | None:
         reply, early = _ask(client, subject, encode(command), replies, events, user)
         run_id = str(reply.run_id)
         if not args.wait:
-            return _asked(args, reply)
+            return print_asked(args.id, reply, as_json=args.json)
         progress = None if args.json else Progress()
         followed = Followed(run_id, progress)
         for event in early:
@@ -139,18 +138,6 @@ def _ask(
     if (refused := refusal(client.refusals, user)) is not None:
         raise refused
     raise no_answer_in_time()
-
-
-def _asked(args: argparse.Namespace, reply: CommandReply) -> int:
-    """`job run` without --wait: the run's id, and whom it waits for."""
-    run_id, waits_for = reply.run_id, reply.waits_for
-    if args.json:
-        print_json({"run_id": run_id, "waits_for": waits_for})
-    else:
-        print(run_id)
-        if waits_for is not None:
-            print(waits_text(str(run_id), args.id, waits_for), file=sys.stderr)
-    return EXIT_OK if waits_for is None else EXIT_WAITING
 
 
 def _event(data: bytes) -> Event | None:
