@@ -21,11 +21,11 @@ class Change(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=F
     """Destination key fields and values that find the object."""
     set: Record = msgspec.field(default_factory=dict)
     """Fields written: every mapped field on create, the changed ones on update."""
-    clear: list[str] = msgspec.field(default_factory=list)
+    clear: tuple[str, ...] = ()
     """Fields emptied by an update."""
     before: Record = msgspec.field(default_factory=dict)
     """The destination's values of the changed fields before the write."""
-    create_only: list[str] = msgspec.field(default_factory=list)
+    create_only: tuple[str, ...] = ()
     """Fields of a create written only when the object is new (e.g. a generated password):
     a create applied again to an object that exists leaves them as they are."""
     object_type: str = "user"

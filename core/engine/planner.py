@@ -194,7 +194,7 @@ class Planner:
         if not values and not clear:
             self.counts.unchanged += 1
             return
-        self.add(key, "update", existing, values=values, clear=sorted(clear), before=before)
+        self.add(key, "update", existing, values=values, clear=tuple(sorted(clear)), before=before)
 
     def follow_container(self, key: str, record: Record, existing: Record) -> None:
         """An object whose source record names (`container_from`) another container than
@@ -244,7 +244,7 @@ class Planner:
         found_by: Record,
         *,
         values: Record | None = None,
-        clear: list[str] | None = None,
+        clear: tuple[str, ...] = (),
         before: Record | None = None,
         container: str | None = None,
         follow_up: bool = False,
@@ -256,7 +256,7 @@ class Planner:
             key=display_key(found_by, self.keys),
             match={field: found_by[field] for field in self.keys},
             set=values or {},
-            clear=clear or [],
+            clear=clear,
             before=before or {},
             object_type=self.mapping.type,
             container=container,

@@ -242,7 +242,7 @@ def _update(
         key=display_key(existing, keys),
         match={k: existing[k] for k in keys},
         set=values,
-        clear=clear,
+        clear=tuple(clear),
         add=add,
         remove=remove,
         before=before,
@@ -275,7 +275,7 @@ def whole(change: Change, base: Record) -> Change:
             values[name] = kept
         else:
             clear.append(name)
-    return msgspec.structs.replace(change, set=values, clear=clear, add={}, remove={})
+    return msgspec.structs.replace(change, set=values, clear=tuple(clear), add={}, remove={})
 
 
 def chunks(change: Change) -> list[Change]:
@@ -296,7 +296,7 @@ def chunks(change: Change) -> list[Change]:
         else:
             parts.append(
                 msgspec.structs.replace(
-                    change, set={}, clear=[], before={}, add=add, remove=remove, follow_up=True
+                    change, set={}, clear=(), before={}, add=add, remove=remove, follow_up=True
                 )
             )
     return parts

@@ -53,7 +53,7 @@ def with_passwords(
         # create_only: applied again (a redelivered batch), the first password stays.
         ready.append(
             msgspec.structs.replace(
-                change, set={**change.set, **made}, create_only=[*change.create_only, *made]
+                change, set={**change.set, **made}, create_only=(*change.create_only, *made)
             )
         )
     return ready, failed

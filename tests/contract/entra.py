@@ -46,7 +46,7 @@ class _Users(Renamed):
                     change,
                     match=match,
                     set=values,
-                    clear=[self.out.get(name, name) for name in change.clear],
+                    clear=tuple(self.out.get(name, name) for name in change.clear),
                 )
             )
         return await self.provider.apply(renamed)

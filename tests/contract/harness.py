@@ -580,7 +580,7 @@ def create(key: str, **fields: Value) -> Change:
 
 
 def update(key: str, clear: tuple[str, ...] = (), **fields: Value) -> Change:
-    return Change(action="update", key=key, match={"id": key}, set=dict(fields), clear=list(clear))
+    return Change(action="update", key=key, match={"id": key}, set=dict(fields), clear=tuple(clear))
 
 
 def delete(key: str) -> Change:

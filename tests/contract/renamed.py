@@ -72,7 +72,7 @@ class Renamed:
                 change,
                 match=self._theirs(change.match),
                 set=self._theirs(change.set),
-                clear=[self.out.get(name, name) for name in change.clear],
+                clear=tuple(self.out.get(name, name) for name in change.clear),
                 object_type="contact",
             )
             for change in changes

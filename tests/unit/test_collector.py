@@ -58,3 +58,23 @@ async def test_planning_lets_go_of_its_records_before_the_collector_resumes() ->
         held = gc.get_count()[0]  # objects made while paused and not freed since
     assert planned.plan.counts.unchanged == 20_000
     assert held < 5_000
+
+
+def test_a_decoded_batch_of_creates_gives_the_collector_nothing_to_scan() -> None:
+    """A batch's changes hold text only: once decoded, none of their containers is one the
+    cycle collector tracks, so thousands of batches add nothing to its scans."""
+    from schemas.plan import Change
+    from schemas.work import WorkBatch, decode_batch, encode
+
+    creates = [
+        Change(action="create", key=f"e{n}", match={"id": f"e{n}"}, set={"id": f"e{n}", "cn": "A"})
+        for n in range(50)
+    ]
+    batch = WorkBatch(run_id="r", job_id="j", plan_hash="h", phase=0, number=1, changes=creates)
+    decoded = decode_batch(encode(batch))
+    assert decoded == batch
+    fields = [
+        getattr(change, name) for change in decoded.changes for name in change.__struct_fields__
+    ]
+    tracked = [value for value in fields if gc.is_tracked(value)]
+    assert tracked == []

@@ -21,7 +21,7 @@ def create(password: str, mail: str) -> Change:
         key="u1",
         match={"id": "u1"},
         set={"id": "u1", "mail": mail, "password": password},
-        create_only=["password"],
+        create_only=("password",),
     )
 
 

@@ -38,7 +38,7 @@ def test_every_field_of_every_change_is_a_row_with_its_old_and_new_value() -> No
             key="2",
             match={"id": "2"},
             set={"mail": "new@x"},
-            clear=["phone"],
+            clear=("phone",),
             before={"mail": "old@x", "phone": "123"},
         ),
         Change(action="delete", key="3", match={"id": "3"}),

@@ -68,7 +68,7 @@ CASES = [
                          before={"mail": "old@example.org"})],
          counts=C(update=1)),
     case("both-update-clear", [{"uid": "alice"}], [ALICE],
-         changes=[change("update", "alice", clear=["mail"], before={"mail": "a@example.org"})],
+         changes=[change("update", "alice", clear=("mail",), before={"mail": "a@example.org"})],
          counts=C(update=1)),
     case("both-update-set-where-destination-has-none",
          [{"uid": "alice", "groups": ["a", "b"]}], [{"uid": "alice"}],
@@ -288,7 +288,7 @@ APPLY_CASES = [
     ),
     pytest.param(
         [{"uid": "alice", "mail": "m", "cn": "A"}],
-        [change("update", "alice", set={"cn": "B"}, clear=["mail"])],
+        [change("update", "alice", set={"cn": "B"}, clear=("mail",))],
         [{"uid": "alice", "cn": "B"}],
         id="update-sets-and-clears",
     ),

@@ -48,7 +48,7 @@ POLICY_CASES: list[tuple[str, Policy, str | None, Value | None, Value | None, Ch
     ("force-overwrites", "force", None, "new", "old",
      update({"f": "new"}, {"f": "old"})),
     ("force-clears", "force", None, None, "old",
-     Change(action="update", key="alice", match={"uid": "alice"}, clear=["f"],
+     Change(action="update", key="alice", match={"uid": "alice"}, clear=("f",),
             before={"f": "old"})),
     ("force-fills", "force", None, "new", None, update({"f": "new"})),
     ("force-replaces-list", "force", ";", ["b", "c"], ["a", "b"],

@@ -56,7 +56,7 @@ def test_updates_show_old_and_new_values_and_what_is_cleared() -> None:
     update = change(
         "update",
         set={"department": "Legal", "mail": "ada@new.org"},
-        clear=["surname"],
+        clear=("surname",),
         before={"department": "Research", "surname": "Lovelace"},
     )
     assert change_line(update, ORDER) == (
@@ -65,7 +65,7 @@ def test_updates_show_old_and_new_values_and_what_is_cleared() -> None:
 
 
 def test_a_reference_cleared_alone_shows_its_old_value() -> None:
-    cleared = change("update", clear=["manager"], before={"manager": "E7"}, phase="references")
+    cleared = change("update", clear=("manager",), before={"manager": "E7"}, phase="references")
     assert change_line(cleared, ORDER) == "update  E1  manager: E7 → ∅"
 
 

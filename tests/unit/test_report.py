@@ -29,7 +29,7 @@ CHANGES = [
         key="bob",
         match={"uid": "bob"},
         set={"mail": "new@x"},
-        clear=["phone"],
+        clear=("phone",),
         before={"mail": "old@x", "phone": "123"},
     ),
     Change(action="move", key="carl", match={"uid": "carl"}, container="ou=Former,dc=x"),

@@ -133,7 +133,7 @@ def update(**parts: Any) -> Change:
 def test_an_update_patches_only_what_it_changes() -> None:
     change = update(
         set={"title": "Boss", WORK: "new@example.com", f"{ENTERPRISE}:department": "Sales"},
-        clear=["name.givenName"],
+        clear=("name.givenName",),
     )
     ops = patch_operations(edits_of(change, FIELDS, typed), USER)
     assert ops == [
@@ -148,9 +148,9 @@ def test_a_missing_typed_item_is_added_and_a_cleared_one_removed() -> None:
     home_only = {**USER, "emails": [{"value": "babs@jensen.org", "type": "home"}]}
     added = patch_operations(edits_of(update(set={WORK: "w@x"}), FIELDS, typed), home_only)
     assert added == [{"op": "add", "path": "emails", "value": [{"type": "work", "value": "w@x"}]}]
-    cleared = patch_operations(edits_of(update(clear=[WORK]), FIELDS, typed), USER)
+    cleared = patch_operations(edits_of(update(clear=(WORK,)), FIELDS, typed), USER)
     assert cleared == [{"op": "remove", "path": 'emails[type eq "work"]'}]
-    assert patch_operations(edits_of(update(clear=[WORK]), FIELDS, typed), home_only) == []
+    assert patch_operations(edits_of(update(clear=(WORK,)), FIELDS, typed), home_only) == []
 
 
 def test_members_change_by_values_added_and_removed() -> None:
@@ -164,7 +164,10 @@ def test_members_change_by_values_added_and_removed() -> None:
 def test_a_full_put_makes_the_same_edits_to_the_resource_read() -> None:
     change = update(
         set={"title": "Boss", WORK: "new@example.com"},
-        clear=["name.givenName", f"{ENTERPRISE}:department"],
+        clear=(
+            "name.givenName",
+            f"{ENTERPRISE}:department",
+        ),
     )
     after = apply_edits(USER, edits_of(change, FIELDS, typed))
     assert after["title"] == "Boss"

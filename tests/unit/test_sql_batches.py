@@ -69,7 +69,7 @@ BATCHES = {
     "text in a list field": [create("u1", groups="a|b"), create("u2", groups="c")],
     "create only": [
         Change(
-            action="create", key=k, match={"id": k}, set={"id": k, "name": k}, create_only=["name"]
+            action="create", key=k, match={"id": k}, set={"id": k, "name": k}, create_only=("name",)
         )
         for k in ("u1", "u2")
     ],
@@ -100,7 +100,7 @@ def test_plain_creates_a_field_at_a_time_are_as_one_by_one(name: str) -> None:
             create("u1", name="A"),
             Change(action="update", key="u2", match={"id": "u2"}, set={"name": "B"}),
         ],
-        [Change(action="create", key="u1", match={"id": "u1"}, set={"name": "A"}, clear=["age"])],
+        [Change(action="create", key="u1", match={"id": "u1"}, set={"name": "A"}, clear=("age",))],
         [Change(action="create", key="u1", match={"id": ["u1"]}, set={"name": "A"})],
     ],
 )

@@ -249,7 +249,7 @@ class AdProvider(LdapProvider):
         named = [*change.set, *change.clear] if change.action in ("create", "update") else []
         if any(name.lower() in SCHEMA_OPTIONAL for name in named):  # where the schema has it
             present = self._schema_has
-            clear = [n for n in change.clear if n.lower() not in SCHEMA_OPTIONAL - present]
+            clear = tuple(n for n in change.clear if n.lower() not in SCHEMA_OPTIONAL - present)
             change = msgspec.structs.replace(
                 change, set=with_schema(change.set, present), clear=clear
             )
