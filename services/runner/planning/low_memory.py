@@ -110,11 +110,12 @@ async def plan_lean(
                 kept.append(record)
     absence = act_on_absence() and not mapper.keyless_failures
     needed: list[Record] = []
-    again = tracing.reads(
-        destination.read(READ_BATCH), side="destination", object_type=mapping.type
-    )
-    async for batch in again:
-        needed.extend(r for r in batch if index.destination_needed(r, absent=absence))
+    if index.any_needed(absent=absence):  # else nothing to read again (a no-change re-run)
+        again = tracing.reads(
+            destination.read(READ_BATCH), side="destination", object_type=mapping.type
+        )
+        async for batch in again:
+            needed.extend(r for r in batch if index.destination_needed(r, absent=absence))
     spilled = spill.records if spill is not None else 0
     the_plan = await asyncio.to_thread(
         plan,
