@@ -287,7 +287,9 @@ def test_a_run_goes_to_disk_only_when_more_creates_follow(monkeypatch: Any) -> N
 def test_the_destination_is_read_again_only_when_the_plan_needs_some_of_it(
     change: str, reads: int
 ) -> None:
-    people = [{"uid": f"u{n}", "mail": f"u{n}@example.org", "groups": ["x"]} for n in range(9)]
+    people: list[Record] = [
+        {"uid": f"u{n}", "mail": f"u{n}@example.org", "groups": ["x"]} for n in range(9)
+    ]
     source: list[Record] = [{**p, "groups": "x"} for p in people]
     destination: list[Record] = [dict(p) for p in people]
     if change == "a mail":
