@@ -4,7 +4,8 @@ Used when the destination can be read again cheaply (files and tables say so wit
 `rereadable = True`) and the job maps its fields: the first read keeps a digest per
 key (engine/digests.py), the source is streamed against it and unchanged records are
 dropped on the spot, and the second read takes only the destination records the exact
-plan needs (updates, destination-only objects, duplicates). Same plan, same hash.
+plan needs (updates, destination-only objects, duplicates) — skipped when there are none,
+as in a re-run that finds nothing changed. Same plan, same hash.
 """
 
 from __future__ import annotations
