@@ -113,6 +113,15 @@ class DigestIndex:
         self.wanted.add(key)
         return True
 
+    def any_needed(self, *, absent: bool) -> bool:
+        """Whether a second pass can find a record `plan()` needs (`destination_needed`):
+        a key it wants, a record without a usable key, or — for a run that acts on
+        absence — a key no source record matched. False for a re-run in which every
+        destination record had its unchanged source record: no second read."""
+        if self.wanted or self.odd_destination:
+            return True
+        return absent and any(digest >= 0 for digest in self.digests.values())
+
     def destination_needed(self, record: Record, *, absent: bool) -> bool:
         """Second pass: whether `plan()` needs this destination record (`absent`: also
         those no source record matched, for a run that acts on absence)."""

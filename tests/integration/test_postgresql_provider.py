@@ -11,11 +11,13 @@ import pytest
 from core.checks.connections import check_connections
 from core.errors import BadInput, WriteFailed
 from schemas.connections import MysqlConnection, PostgresqlConnection
-from schemas.jobs import Endpoint
+from schemas.jobs import Endpoint, FieldMap, ObjectMapping
 from schemas.plan import Change
 from schemas.values import Binary, Record
 from services.providers import FACTS, check_reachable, open_provider
 from services.providers.base import ChangeReader, Layout, Provider
+from services.runner.planning.low_memory import READ_TWICE, lean_enough
+from services.runner.planning.sides import Sides
 from tests.postgresql_server import Server
 from tests.sql_servers import opened as opened_side
 from tests.sql_servers import password_file, read_all, sql_connection
@@ -214,3 +216,56 @@ async def test_changed_rows_are_chosen_by_the_column_and_a_foreign_watermark_rea
             await ids(None, "photo")
     finally:
         await provider.close()
+
+
+async def test_the_size_hint_knows_a_table_just_filled_before_its_statistics_do(
+    pg_database: Server, tmp_path: Path
+) -> None:
+    """A first run fills a table that was analysed empty; the re-run right after it must
+    not take it for empty (it would plan it as a large one, reading it twice)."""
+    pg_database.psql(
+        "CREATE TABLE people (id integer PRIMARY KEY, mail text);\n"
+        "CREATE VIEW people_view AS SELECT * FROM people;\n"
+        "VACUUM ANALYZE people;\n"
+        "INSERT INTO people SELECT i, 'p' || i || '@example.org' "
+        "FROM generate_series(1, 3000) AS i;"
+    )
+    table = await opened(pg_database, tmp_path, Endpoint(connection="pg", table="people"))
+    view = await opened(pg_database, tmp_path, Endpoint(connection="pg", table="people_view"))
+    try:
+        stats = pg_database.psql("SELECT reltuples FROM pg_class WHERE relname = 'people'")
+        assert float(stats.strip()) <= 0  # what the statistics say until autovacuum
+        assert await table.size_hint() == 3000  # type: ignore[attr-defined]
+        pg_database.psql("INSERT INTO people VALUES (3001, 'last@example.org'); ANALYZE people")
+        # Analysed: the statistics' density times the table's pages, about the rows.
+        assert 2700 <= await table.size_hint() <= 3300  # type: ignore[attr-defined]
+        assert await view.size_hint() >= 0  # type: ignore[attr-defined]
+    finally:
+        await table.close()
+        await view.close()
+
+
+async def test_a_re_run_right_after_a_first_run_plans_in_memory(
+    pg_database: Server, tmp_path: Path
+) -> None:
+    """A table a first run just filled (analysed empty before it, autovacuum not yet by),
+    next to a source as large: the re-run reads it once, in memory, instead of planning
+    it as a large table read twice."""
+    rows = READ_TWICE + 10_000
+    fill = f"SELECT i, 'p' || i || '@example.org' FROM generate_series(1, {rows}) AS i"
+    pg_database.psql(
+        "CREATE TABLE hr (id integer PRIMARY KEY, mail text);"
+        "CREATE TABLE people (id integer PRIMARY KEY, mail text);"
+        f"INSERT INTO hr {fill}; ANALYZE hr; ANALYZE people;"
+        f"INSERT INTO people {fill};"
+    )
+    source = await opened(pg_database, tmp_path, Endpoint(connection="pg", table="hr"))
+    people = await opened(pg_database, tmp_path, Endpoint(connection="pg", table="people"))
+    mapping = ObjectMapping(keys=["id"], fields=[FieldMap(to="id"), FieldMap(to="mail")])
+    try:
+        assert not await lean_enough(mapping, Sides(source, people), None)
+        pg_database.psql("TRUNCATE people")  # a first run's destination: empty
+        assert await lean_enough(mapping, Sides(source, people), None)
+    finally:
+        await source.close()
+        await people.close()

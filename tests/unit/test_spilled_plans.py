@@ -69,7 +69,10 @@ class Destination:
     def __init__(self, records: list[Record]) -> None:
         self.records = records
 
+    reads = 0
+
     async def read(self, batch_size: int) -> AsyncIterator[list[Record]]:
+        self.reads += 1
         for at in range(0, len(self.records), 2):
             yield [dict(r) for r in self.records[at : at + 2]]
 
@@ -270,3 +273,43 @@ def test_a_run_goes_to_disk_only_when_more_creates_follow(monkeypatch: Any) -> N
         assert held.counts.create == held.entries == count
     got = lean([{"uid": f"u{n}", "mail": "m"} for n in range(3)], [], True, PLAIN)
     assert got == expected([{"uid": f"u{n}", "mail": "m"} for n in range(3)], [], True, PLAIN)
+
+
+@pytest.mark.parametrize(
+    ("change", "reads"),
+    [
+        ("nothing", 1),  # every record unchanged: nothing for plan() to read again
+        ("a mail", 2),  # an update: plan() needs the destination's record
+        ("one gone", 2),  # a destination record no source record matched: absent
+        ("a keyless row", 2),  # a destination record without a key: reported
+    ],
+)
+def test_the_destination_is_read_again_only_when_the_plan_needs_some_of_it(
+    change: str, reads: int
+) -> None:
+    people: list[Record] = [
+        {"uid": f"u{n}", "mail": f"u{n}@example.org", "groups": ["x"]} for n in range(9)
+    ]
+    source: list[Record] = [{**p, "groups": "x"} for p in people]
+    destination: list[Record] = [dict(p) for p in people]
+    if change == "a mail":
+        source[4]["mail"] = "moved@example.org"
+    elif change == "one gone":
+        source.pop(4)
+    elif change == "a keyless row":
+        destination.append({"mail": "nobody@example.org"})
+    read = Destination(destination)
+    got = asyncio.run(
+        plan_lean(
+            MAPPING,
+            read,  # type: ignore[arg-type]
+            batches(source),
+            mapper(),
+            act_on_absence=lambda: True,
+            lifecycle=None,
+        )
+    )[0]
+    wanted = expected(source, destination, True)
+    assert read.reads == reads
+    assert (got.hash, got.counts) == (wanted.hash, wanted.counts)
+    assert list(got.changes) == list(wanted.changes)

@@ -17,6 +17,16 @@ from ..sql.reading import SqlReading
 from .connection import PostgresqlTable
 from .values import Column, canonical_value, changed_since, quote, reads_str, text_of, value_of
 
+COUNTED_UP_TO = 1_000_000
+"""Rows a size hint counts at most when the statistics do not know (beyond every size
+the planning chooses by)."""
+_STATISTICS = """
+SELECT c.reltuples, c.relpages, c.relkind::text,
+       CASE WHEN c.relkind IN ('r', 'm')
+            THEN pg_relation_size(c.oid) / current_setting('block_size')::int END
+FROM pg_catalog.pg_class c WHERE c.oid = $1::regclass
+"""
+
 
 class PostgresqlReading(PostgresqlTable, SqlReading[PostgresqlConnection, Column]):
     """The reading half of the provider."""
@@ -72,15 +82,24 @@ class PostgresqlReading(PostgresqlTable, SqlReading[PostgresqlConnection, Column
             raise self.error(e, "read") from e
 
     async def size_hint(self) -> int:
-        """About how many rows the table holds (the planner's statistics; 0 when unknown)."""
+        """About how many rows the table holds: the statistics' rows per page times the
+        pages it has now (as PostgreSQL's own planner estimates it); counted, up to
+        COUNTED_UP_TO, while the statistics know nothing of its rows — a table never
+        analysed, or last analysed empty, as one just filled by a first run is until
+        autovacuum comes by (a view: its statistics, 0 when unknown)."""
         if not self._opened or self._query is not None or not self._columns:
             return 0
-        sql = (
-            "SELECT greatest(reltuples, 0)::bigint FROM pg_catalog.pg_class "
-            "WHERE oid = $1::regclass"
-        )
         async with self.connection() as conn:
-            return int(await conn.fetchval(sql, self._q) or 0)
+            row = await conn.fetchrow(_STATISTICS, self._q)
+            if row is None:
+                return 0
+            tuples, pages, kind, now = row
+            if tuples > 0 and pages > 0 and now is not None:
+                return int(tuples / pages * now)
+            if kind not in ("r", "m", "p"):
+                return max(int(tuples), 0)
+            counted = f"SELECT count(*) FROM (SELECT FROM {self._q} LIMIT {COUNTED_UP_TO}) AS s"
+            return int(await conn.fetchval(counted) or 0)
 
     def canonical_value(self, column: Column | None, value: Value, delimiter: str | None) -> Value:
         return canonical_value(column, value, delimiter)

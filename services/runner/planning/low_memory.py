@@ -4,7 +4,8 @@ Used when the destination can be read again cheaply (files and tables say so wit
 `rereadable = True`) and the job maps its fields: the first read keeps a digest per
 key (engine/digests.py), the source is streamed against it and unchanged records are
 dropped on the spot, and the second read takes only the destination records the exact
-plan needs (updates, destination-only objects, duplicates). Same plan, same hash.
+plan needs (updates, destination-only objects, duplicates) — skipped when there are none,
+as in a re-run that finds nothing changed. Same plan, same hash.
 """
 
 from __future__ import annotations
@@ -110,11 +111,12 @@ async def plan_lean(
                 kept.append(record)
     absence = act_on_absence() and not mapper.keyless_failures
     needed: list[Record] = []
-    again = tracing.reads(
-        destination.read(READ_BATCH), side="destination", object_type=mapping.type
-    )
-    async for batch in again:
-        needed.extend(r for r in batch if index.destination_needed(r, absent=absence))
+    if index.any_needed(absent=absence):  # else nothing to read again (a no-change re-run)
+        again = tracing.reads(
+            destination.read(READ_BATCH), side="destination", object_type=mapping.type
+        )
+        async for batch in again:
+            needed.extend(r for r in batch if index.destination_needed(r, absent=absence))
     spilled = spill.records if spill is not None else 0
     the_plan = await asyncio.to_thread(
         plan,
