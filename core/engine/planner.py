@@ -5,6 +5,9 @@ leaving."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from itertools import repeat
+from operator import contains
+from typing import cast
 
 from core.errors import BadInput
 from schemas.jobs import ObjectMapping, Policy
@@ -76,8 +79,33 @@ class Planner:
             self.warn(f"{side} record skipped, {problem}: {shown(record)}")
         return key
 
+    def quick_keys(self, records: Iterable[Record]) -> list[str] | None:
+        """Every record's key at once, where `key_of`'s quick way reads each one (one key
+        compared with case, ASCII text around something other than spaces); else None,
+        for `key_of` to read them one by one (and warn of those it skips)."""
+        if self.single is None or not isinstance(records, list):
+            return None
+        found = list(map(dict.get, records, repeat(self.single)))
+        if set(map(type, found)) != {str}:
+            return None
+        values = cast(list[str], found)
+        if not all(map(str.isascii, values)):
+            return None
+        keys = list(map(str.strip, values))
+        return keys if all(keys) else None
+
     def index_source(self, records: Iterable[Record]) -> dict[str, Record]:
-        wanted: dict[str, Record] = {}
+        keys = self.quick_keys(records)
+        wanted: dict[str, Record]
+        if (
+            keys is not None
+            and not self.leaving
+            and not any(map(contains, cast(list[Record], records), repeat(LEAVER_FIELD)))
+            and len(wanted := dict(zip(keys, cast(list[Record], records), strict=True)))
+            == len(keys)
+        ):
+            return wanted  # no key twice, no leaver: what the loop below gives
+        wanted = {}
         for record in records:
             key = self.key_of(record, "source")
             if key is None:
@@ -92,7 +120,12 @@ class Planner:
 
     def index_destination(self, records: Iterable[Record]) -> tuple[dict[str, Record], set[str]]:
         """Destination records by key, and the keys that more than one record holds."""
-        found: dict[str, Record] = {}
+        keys = self.quick_keys(records)
+        if keys is not None:
+            found = dict(zip(keys, cast(list[Record], records), strict=True))
+            if len(found) == len(keys):
+                return found, set()  # no key twice: what the loop below gives
+        found = {}
         first_of: dict[str, Record] = {}
         for record in records:
             key = self.key_of(record, "destination")
@@ -167,7 +200,8 @@ class Planner:
         policies = self.policies
         new_of, old_of = record.get, existing.get
         compared = self.compared
-        if list(map(new_of, self.plain)) == list(map(old_of, self.plain)):
+        # Equal records (the usual re-run) have equal fields: nothing to look up.
+        if record == existing or list(map(new_of, self.plain)) == list(map(old_of, self.plain)):
             if not self.with_policy:
                 self.counts.unchanged += 1
                 return
