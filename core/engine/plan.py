@@ -125,11 +125,21 @@ def plan(
         destination = taken.noting(destination)
     wanted = planner.index_source(source)
     found, ambiguous = planner.index_destination(destination)
+    # A record equal to its object's is unchanged where `on_both` could do nothing else
+    # with it: updates, no policy, no container followed, no object coming back.
+    equal_is_unchanged = (
+        mapping.on_both == "update"
+        and not planner.with_policy
+        and not planner.follows_container
+        and (lifecycle is None or not mapping.restore or not lifecycle.absent_since)
+    )
     for key, record in wanted.items():
         if key in ambiguous:
             planner.counts.skipped += 1
         elif (existing := found.get(key)) is None:
             planner.on_source_only(key, record)
+        elif equal_is_unchanged and record == existing:
+            planner.counts.unchanged += 1
         else:
             planner.on_both(key, record, existing)
     for key, record in planner.leaving.items():  # seen, so acted on in every kind of run
@@ -141,7 +151,11 @@ def plan(
             planner.on_leaver(key, existing)
     if act_on_absence:
         gone = planner.leaving.keys() | held
-        absent = [(k, r) for k, r in found.items() if k not in wanted and k not in gone]
+        absent = (
+            []  # every object found is in the source (a re-run): none to look at
+            if found.keys() <= wanted.keys()
+            else [(k, r) for k, r in found.items() if k not in wanted and k not in gone]
+        )
         if absent and mapping.on_destination_only != "skip":
             planner.blind_to_absence(len(absent), bool(wanted or keyed_elsewhere))
         if planner.unreadable:
