@@ -125,14 +125,7 @@ def plan(
         destination = taken.noting(destination)
     wanted = planner.index_source(source)
     found, ambiguous = planner.index_destination(destination)
-    # A record equal to its object's is unchanged where `on_both` could do nothing else
-    # with it: updates, no policy, no container followed, no object coming back.
-    equal_is_unchanged = (
-        mapping.on_both == "update"
-        and not planner.with_policy
-        and not planner.follows_container
-        and (lifecycle is None or not mapping.restore or not lifecycle.absent_since)
-    )
+    equal_is_unchanged = planner.equal_is_unchanged()
     for key, record in wanted.items():
         if key in ambiguous:
             planner.counts.skipped += 1
@@ -151,11 +144,7 @@ def plan(
             planner.on_leaver(key, existing)
     if act_on_absence:
         gone = planner.leaving.keys() | held
-        absent = (
-            []  # every object found is in the source (a re-run): none to look at
-            if found.keys() <= wanted.keys()
-            else [(k, r) for k, r in found.items() if k not in wanted and k not in gone]
-        )
+        absent = planner.absent(found, wanted, gone)
         if absent and mapping.on_destination_only != "skip":
             planner.blind_to_absence(len(absent), bool(wanted or keyed_elsewhere))
         if planner.unreadable:

@@ -4,7 +4,7 @@ leaving."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Sequence, Set
 from itertools import repeat
 from operator import contains
 from typing import cast
@@ -160,6 +160,28 @@ class Planner:
                 f"values, or binary): the {absent} destination objects missing from the "
                 "source are left alone in this run"
             )
+
+    def equal_is_unchanged(self) -> bool:
+        """Whether a source record equal to its object's is unchanged, as `on_both` would
+        find it: updates, no field with a policy, no container followed, no object
+        coming back (after a disable or a move for absence)."""
+        lifecycle = self.lifecycle
+        return (
+            self.mapping.on_both == "update"
+            and not self.with_policy
+            and not self.follows_container
+            and (lifecycle is None or not self.mapping.restore or not lifecycle.absent_since)
+        )
+
+    def absent(
+        self, found: dict[str, Record], wanted: dict[str, Record], gone: Set[str]
+    ) -> list[tuple[str, Record]]:
+        """The objects found that the source does not have (nor a leaver, nor a record
+        that failed: `gone`), in the order found; at once none where the source has them
+        all (a re-run)."""
+        if found.keys() <= wanted.keys():
+            return []
+        return [(k, r) for k, r in found.items() if k not in wanted and k not in gone]
 
     def on_source_only(self, key: str, record: Record) -> None:
         if self.mapping.on_source_only != "create":

@@ -276,22 +276,37 @@ def test_full_rows_take_the_quick_way() -> None:
     assert records == [{"id": "1", "groups": ["a", "b"]}, {"id": "2", "groups": ["c"]}]
 
 
+def every_absent(
+    planner: Planner, found: dict[str, Record], wanted: dict[str, Record], gone: set[str]
+) -> list[tuple[str, Record]]:
+    return [(k, r) for k, r in found.items() if k not in wanted and k not in gone]
+
+
 @contextmanager
 def indexed_one_by_one() -> Iterator[None]:
-    """Planners that index every record through `key_of` and compare every field in
-    turn, as before the quick ways (`equal_is_unchanged` off with them: every compared
-    field has a policy to look at)."""
+    """Planners that index every record through `key_of`, give every record found on
+    both sides to `on_both`, compare every field in turn and look at every object found
+    for absent ones, as before the quick ways."""
     with (
         compared_field_by_field(),
         mock.patch.object(Planner, "quick_keys", lambda planner, records: None),
+        mock.patch.object(Planner, "equal_is_unchanged", lambda planner: False),
+        mock.patch.object(Planner, "absent", every_absent),
     ):
         yield
 
 
-@settings(max_examples=400)
-@given(jobs, st.lists(st.sampled_from(KEY_VALUES), max_size=3), st.booleans(), st.booleans())
+@settings(max_examples=500)
+@given(
+    jobs,
+    st.lists(st.booleans(), max_size=8),
+    st.lists(st.sampled_from(KEY_VALUES), max_size=2),
+    st.booleans(),
+    st.booleans(),
+)
 def test_records_indexed_at_once_plan_as_one_by_one(
     job: tuple[ObjectMapping, list[Record], list[Record], bool],
+    back: list[bool],
     absent: list[str],
     restore: bool,
     again: bool,
@@ -300,16 +315,17 @@ def test_records_indexed_at_once_plan_as_one_by_one(
     absent object looked for where every object found is in the source: the plan of the
     planner that looks at each record, for any records — a re-run's (`again`: the
     destination the source's own records, and a few others) or not —, with objects coming
-    back (disabled or moved for absence before) or not."""
+    back (`back`: disabled or moved for absence before) or not."""
     mapping, source, destination, act = job
     mapping = msgspec.structs.replace(mapping, restore=restore)
     if again:
         destination = [*copy.deepcopy(source), *destination[:2]]
     managed = managed_fields(mapping, ["uid", "ou", *FIELDS])
     now = datetime(2026, 1, 1, tzinfo=UTC)
-    keys = [match_key({"uid": k}, ["uid"], mapping.case_insensitive) for k in absent]
+    returning = [r.get("uid") for r, came in zip(source, back, strict=False) if came]
+    keys = [match_key({"uid": k}, ["uid"], mapping.case_insensitive) for k in returning + absent]
     since = {key: now for key in keys if key is not None}
-    lifecycle = Lifecycle(absent_since=since, now=now) if absent else None
+    lifecycle = Lifecycle(absent_since=since, now=now) if back or absent else None
     copies = copy.deepcopy((source, destination))
     quick = plan(source, destination, mapping, managed, act_on_absence=act, lifecycle=lifecycle)
     with indexed_one_by_one():
