@@ -322,8 +322,9 @@ def test_records_indexed_at_once_plan_as_one_by_one(
         destination = [*copy.deepcopy(source), *destination[:2]]
     managed = managed_fields(mapping, ["uid", "ou", *FIELDS])
     now = datetime(2026, 1, 1, tzinfo=UTC)
-    returning = [r.get("uid") for r, came in zip(source, back, strict=False) if came]
-    keys = [match_key({"uid": k}, ["uid"], mapping.case_insensitive) for k in returning + absent]
+    returning = [r for r, came in zip(source, back, strict=False) if came]
+    others: list[Record] = [{"uid": k} for k in absent]
+    keys = [match_key(r, ["uid"], mapping.case_insensitive) for r in returning + others]
     since = {key: now for key in keys if key is not None}
     lifecycle = Lifecycle(absent_since=since, now=now) if back or absent else None
     copies = copy.deepcopy((source, destination))
