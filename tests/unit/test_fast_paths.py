@@ -347,3 +347,29 @@ def test_a_re_run_takes_the_quick_ways() -> None:
     planner = Planner(mapping, ["uid", "mail"])
     assert planner.quick_keys(records) == [f"u{i}" for i in range(5)]
     assert planner.quick_keys([{"uid": " José "}]) is None  # not ASCII: one by one
+
+
+def test_an_object_back_in_the_source_is_restored_though_its_record_is_unchanged() -> None:
+    """An equal record is not simply unchanged when its object comes back: it is enabled,
+    the quick way as the one-by-one way."""
+    mapping = ObjectMapping(keys=["uid"], on_destination_only="disable", restore=True)
+    records: list[Record] = [{"uid": "a", "mail": "x"}, {"uid": "b", "mail": "y"}]
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    lifecycle = Lifecycle(absent_since={"a": now}, now=now)
+    quick = plan(records, copy.deepcopy(records), mapping, ["mail"], lifecycle=lifecycle)
+    with indexed_one_by_one():
+        slow = plan(records, copy.deepcopy(records), mapping, ["mail"], lifecycle=lifecycle)
+    assert [(c.action, c.key) for c in quick.changes] == [("enable", "a")]
+    assert quick == slow and quick.hash == slow.hash
+
+
+def test_keys_read_at_once_lose_their_spaces_as_one_by_one() -> None:
+    """ " a " in the source is the object "a" of the destination, read at once or not."""
+    mapping = ObjectMapping(keys=["uid"], fields=[FieldMap(to="uid"), FieldMap(to="mail")])
+    source: list[Record] = [{"uid": " a ", "mail": "x"}, {"uid": "b ", "mail": "y"}]
+    destination: list[Record] = [{"uid": "a", "mail": "x"}, {"uid": " b", "mail": "z"}]
+    quick = plan(source, destination, mapping, ["uid", "mail"])
+    with indexed_one_by_one():
+        slow = plan(source, destination, mapping, ["uid", "mail"])
+    assert [c.action for c in quick.changes] == ["update", "update"]  # no create, no delete
+    assert quick == slow and quick.hash == slow.hash
