@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import itertools
 from collections.abc import Iterator
@@ -62,8 +63,7 @@ def again(file: CsvFile, names: list[str], error: Exception | None) -> BadInput:
     """The error of a batch that could not be read in one go, as reading the file row by
     row from its start meets it: the line to fix named. (Should the file have changed
     since, and read well now: the error met, without its line.)"""
-    with file.open_text() as f:
-        rows = file.rows(f)
+    with file.open_text() as f, contextlib.closing(file.rows(f)) as rows:
         next(rows, None)  # the header
         for line, row in rows:
             if len(row) != len(names):
