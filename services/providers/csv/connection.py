@@ -7,7 +7,7 @@ from __future__ import annotations
 import codecs
 import csv
 import itertools
-from collections.abc import Iterator
+from collections.abc import Generator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
@@ -53,11 +53,11 @@ class CsvFile:
         """The file's parser: rows as lists of fields (`rows` numbers them)."""
         return csv.reader(f, delimiter=self.delimiter, quotechar=self.quote, strict=True)
 
-    def rows(self, f: IO[str]) -> Iterator[Row]:
+    def rows(self, f: IO[str]) -> Generator[Row, None, None]:
         """(first line, fields) of every non-blank row; parse errors as BadInput with the line."""
         return self.numbered(self.reader(f))
 
-    def numbered(self, reader: Reader) -> Iterator[Row]:
+    def numbered(self, reader: Reader) -> Generator[Row, None, None]:
         """`rows` of a parser, from where it is."""
         while True:
             line = reader.line_num + 1
