@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Sequence
-from itertools import compress, repeat
+from itertools import chain, compress, repeat
 from operator import contains, itemgetter, setitem
 from typing import cast
 
@@ -81,7 +81,7 @@ def records_from_rows(
     built a batch at a time: the non-empty cells by `compress` (in C), then the
     multi-valued ones split. A row must have as many cells as there are names."""
     rows = rows if isinstance(rows, list) else list(rows)
-    if all(map(all, rows)) and all(map(len(names).__eq__, map(len, rows))):
+    if all(chain.from_iterable(rows)) and set(map(len, rows)) <= {len(names)}:
         return _full_rows(names, rows, delimiters)
     multi = [(name, d) for name, d in zip(names, delimiters, strict=True) if d is not None]
     # compress keeps the non-empty cells: text, never None

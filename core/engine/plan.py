@@ -125,14 +125,11 @@ def plan(
         destination = taken.noting(destination)
     wanted = planner.index_source(source)
     found, ambiguous = planner.index_destination(destination)
-    equal_is_unchanged = planner.equal_is_unchanged()
-    for key, record in wanted.items():
+    for key, record in planner.unequal(wanted, found):
         if key in ambiguous:
             planner.counts.skipped += 1
         elif (existing := found.get(key)) is None:
             planner.on_source_only(key, record)
-        elif equal_is_unchanged and record == existing:
-            planner.counts.unchanged += 1
         else:
             planner.on_both(key, record, existing)
     for key, record in planner.leaving.items():  # seen, so acted on in every kind of run
