@@ -7,8 +7,10 @@ so two records compare equal exactly when they hold the same values.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Sequence
-from itertools import compress
+from itertools import chain, compress, repeat
+from operator import contains, itemgetter, setitem
 from typing import cast
 
 import msgspec
@@ -78,6 +80,9 @@ def records_from_rows(
     """`record_from_cells` of each row, the same records (their fields in the same order)
     built a batch at a time: the non-empty cells by `compress` (in C), then the
     multi-valued ones split. A row must have as many cells as there are names."""
+    rows = rows if isinstance(rows, list) else list(rows)
+    if all(chain.from_iterable(rows)) and set(map(len, rows)) <= {len(names)}:
+        return _full_rows(names, rows, delimiters)
     multi = [(name, d) for name, d in zip(names, delimiters, strict=True) if d is not None]
     # compress keeps the non-empty cells: text, never None
     pairs = (compress(zip(names, row, strict=True), row) for row in rows)
@@ -94,6 +99,33 @@ def records_from_rows(
                     del record[name]
                     continue
             record[name] = items
+    return records
+
+
+def _full_rows(
+    names: Sequence[str], rows: list[Sequence[str | None]], delimiters: Sequence[str | None]
+) -> list[Record]:
+    """`records_from_rows` of rows whose every cell is non-empty text (the usual batch):
+    each row zipped with the names (in C), each multi-valued column split a column at a
+    time; a column with an empty item (a delimiter doubled, first or last) goes the
+    usual way, item by item."""
+    records = cast(list[Record], list(map(dict, map(zip, repeat(names), rows))))
+    for at, (name, delimiter) in enumerate(zip(names, delimiters, strict=True)):
+        if delimiter is None:
+            continue
+        cells = cast(list[str], list(map(itemgetter(at), rows)))
+        split = list(map(str.split, cells, repeat(delimiter)))
+        if any(map(contains, split, repeat(""))):
+            for record, items in zip(records, split, strict=True):
+                if "" in items:
+                    if kept := [item for item in items if item]:
+                        record[name] = kept
+                    else:
+                        del record[name]
+                else:
+                    record[name] = items
+        else:
+            deque(map(setitem, records, repeat(name), split), maxlen=0)
     return records
 
 

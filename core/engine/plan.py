@@ -125,7 +125,7 @@ def plan(
         destination = taken.noting(destination)
     wanted = planner.index_source(source)
     found, ambiguous = planner.index_destination(destination)
-    for key, record in wanted.items():
+    for key, record in planner.unequal(wanted, found):
         if key in ambiguous:
             planner.counts.skipped += 1
         elif (existing := found.get(key)) is None:
@@ -141,7 +141,7 @@ def plan(
             planner.on_leaver(key, existing)
     if act_on_absence:
         gone = planner.leaving.keys() | held
-        absent = [(k, r) for k, r in found.items() if k not in wanted and k not in gone]
+        absent = planner.absent(found, wanted, gone)
         if absent and mapping.on_destination_only != "skip":
             planner.blind_to_absence(len(absent), bool(wanted or keyed_elsewhere))
         if planner.unreadable:

@@ -4,7 +4,10 @@ leaving."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Sequence, Set
+from itertools import compress, repeat
+from operator import contains, eq, not_
+from typing import cast
 
 from core.errors import BadInput
 from schemas.jobs import ObjectMapping, Policy
@@ -76,8 +79,33 @@ class Planner:
             self.warn(f"{side} record skipped, {problem}: {shown(record)}")
         return key
 
+    def quick_keys(self, records: Iterable[Record]) -> list[str] | None:
+        """Every record's key at once, where `key_of`'s quick way reads each one (one key
+        compared with case, ASCII text around something other than spaces); else None,
+        for `key_of` to read them one by one (and warn of those it skips)."""
+        if self.single is None or not isinstance(records, list):
+            return None
+        found = list(map(dict.get, records, repeat(self.single)))
+        if set(map(type, found)) != {str}:
+            return None
+        values = cast(list[str], found)
+        if not all(map(str.isascii, values)):
+            return None
+        keys = list(map(str.strip, values))
+        return keys if all(keys) else None
+
     def index_source(self, records: Iterable[Record]) -> dict[str, Record]:
-        wanted: dict[str, Record] = {}
+        keys = self.quick_keys(records)
+        wanted: dict[str, Record]
+        if (
+            keys is not None
+            and not self.leaving
+            and not any(map(contains, cast(list[Record], records), repeat(LEAVER_FIELD)))
+            and len(wanted := dict(zip(keys, cast(list[Record], records), strict=True)))
+            == len(keys)
+        ):
+            return wanted  # no key twice, no leaver: what the loop below gives
+        wanted = {}
         for record in records:
             key = self.key_of(record, "source")
             if key is None:
@@ -92,7 +120,12 @@ class Planner:
 
     def index_destination(self, records: Iterable[Record]) -> tuple[dict[str, Record], set[str]]:
         """Destination records by key, and the keys that more than one record holds."""
-        found: dict[str, Record] = {}
+        keys = self.quick_keys(records)
+        if keys is not None:
+            found = dict(zip(keys, cast(list[Record], records), strict=True))
+            if len(found) == len(keys):
+                return found, set()  # no key twice: what the loop below gives
+        found = {}
         first_of: dict[str, Record] = {}
         for record in records:
             key = self.key_of(record, "destination")
@@ -127,6 +160,40 @@ class Planner:
                 f"values, or binary): the {absent} destination objects missing from the "
                 "source are left alone in this run"
             )
+
+    def equal_is_unchanged(self) -> bool:
+        """Whether a source record equal to its object's is unchanged, as `on_both` would
+        find it: updates, no field with a policy, no container followed, no object
+        coming back (after a disable or a move for absence)."""
+        lifecycle = self.lifecycle
+        return (
+            self.mapping.on_both == "update"
+            and not self.with_policy
+            and not self.follows_container
+            and (lifecycle is None or not self.mapping.restore or not lifecycle.absent_since)
+        )
+
+    def unequal(
+        self, wanted: dict[str, Record], found: dict[str, Record]
+    ) -> Iterable[tuple[str, Record]]:
+        """The source's records (by key) to look at one by one: where a record equal to its
+        object's is unchanged (`equal_is_unchanged`), those that are not — the equal ones
+        counted unchanged here, at once (in C) —; else all of them. In the source's order."""
+        if not self.equal_is_unchanged():
+            return wanted.items()
+        same = list(map(eq, wanted.values(), map(found.get, wanted)))
+        self.counts.unchanged += sum(same)
+        return compress(wanted.items(), map(not_, same))
+
+    def absent(
+        self, found: dict[str, Record], wanted: dict[str, Record], gone: Set[str]
+    ) -> list[tuple[str, Record]]:
+        """The objects found that the source does not have (nor a leaver, nor a record
+        that failed: `gone`), in the order found; at once none where the source has them
+        all (a re-run)."""
+        if found.keys() <= wanted.keys():
+            return []
+        return [(k, r) for k, r in found.items() if k not in wanted and k not in gone]
 
     def on_source_only(self, key: str, record: Record) -> None:
         if self.mapping.on_source_only != "create":
@@ -167,7 +234,8 @@ class Planner:
         policies = self.policies
         new_of, old_of = record.get, existing.get
         compared = self.compared
-        if list(map(new_of, self.plain)) == list(map(old_of, self.plain)):
+        # Equal records (the usual re-run) have equal fields: nothing to look up.
+        if record == existing or list(map(new_of, self.plain)) == list(map(old_of, self.plain)):
             if not self.with_policy:
                 self.counts.unchanged += 1
                 return

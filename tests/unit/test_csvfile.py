@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
+import tempfile
 from pathlib import Path
 
 import openpyxl
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from core.errors import BadInput, WriteFailed
 from schemas.connections import CsvConnection
 from schemas.jobs import Endpoint
 from schemas.plan import Change
-from schemas.values import Record
+from schemas.values import Record, record_from_cells
 from services.providers import FACTS, open_provider
 from services.providers.base import Layout
+from services.providers.csv.connection import CsvFile
 from services.providers.csv.provider import CsvProvider
+from services.providers.csv.read import check_width, header, take
 
 LAYOUT = Layout(keys=("id",), fields=("id", "name"), multi_valued={"groups": "|"})
 
@@ -314,3 +320,61 @@ async def test_a_workbook_saved_as_csv_says_it_is_a_workbook(tmp_path: Path) -> 
     book.save(tmp_path / "people.csv")
     with pytest.raises(BadInput, match=r'people\.csv: an Excel workbook.*provider = "excel"'):
         await read(await source(tmp_path, (tmp_path / "people.csv").read_bytes()))
+
+
+def row_by_row(file: CsvFile, n: int, layout: Layout) -> list[list[Record]] | str:
+    """The batches of `n` records a CSV file gives read row by row, as before the rows
+    were parsed a batch at a time (or the error met)."""
+    try:
+        with file.open_text() as f:
+            rows = file.rows(f)
+            names = header(file, rows, source=True) or []
+            delimiters = [layout.multi_valued.get(name) for name in names]
+            batches: list[list[Record]] = []
+            while True:
+                cells = []
+                for line, row in itertools.islice(rows, n):
+                    check_width(file, line, row, names)
+                    cells.append(row)
+                if not cells:
+                    return batches
+                batches.append([record_from_cells(names, row, delimiters) for row in cells])
+    except BadInput as error:
+        return str(error)
+
+
+def batch_by_batch(file: CsvFile, n: int, layout: Layout) -> list[list[Record]] | str:
+    """The batches `take` gives (or the error met)."""
+    try:
+        with file.open_text() as f:
+            reader = file.reader(f)
+            names = header(file, file.numbered(reader), source=True) or []
+            batches: list[list[Record]] = []
+            while batch := take(file, reader, names, n, layout):
+                batches.append(batch)
+            return batches
+    except BadInput as error:
+        return str(error)
+
+
+csv_lines = st.one_of(
+    st.sampled_from(["1,Ann,a|b", "2,,", ",Bo,|c|", '3,"Cy\nLee",x', "", "", "4,Di", "5,Ed,f,g"]),
+    st.sampled_from(['6,"Fay', '7,Gus"s,h', "8,Zo\udceb,i", "9,\x00,j"]),
+    st.builds(",".join, st.lists(st.text(alphabet="ab|", max_size=3), min_size=3, max_size=3)),
+)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(csv_lines, max_size=14), st.integers(min_value=1, max_value=5), st.booleans())
+def test_rows_parsed_a_batch_at_a_time_are_those_parsed_row_by_row(
+    lines: list[str], n: int, crlf: bool
+) -> None:
+    """For any file — blank lines, values over two lines, rows of another width, an
+    unclosed quote, undecodable bytes —, the same batches of records, or the same error
+    naming the same line."""
+    text = ("\r\n" if crlf else "\n").join(["id,name,groups", *lines]) + "\n"
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / "people.csv").write_bytes(text.encode("utf-8", "surrogateescape"))
+        file = CsvFile(CsvConnection(directory=folder), Endpoint(connection="f", file="people.csv"))
+        layout = Layout(multi_valued={"groups": "|"})
+        assert batch_by_batch(file, n, layout) == row_by_row(file, n, layout)

@@ -12,23 +12,28 @@ fields in the same order) or the field that fails them.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from unittest import mock
 
+import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.engine import managed_fields, match_key, plan
 from core.engine.context import MappingContext
+from core.engine.lifecycle import Lifecycle
 from core.engine.mapping import _shape, _shape_copies, compile_mapping
 from core.engine.plan import encoded_for_hash
 from core.engine.planner import Planner
 from core.engine.transforms import RecordFailed
+from schemas import values
 from schemas.jobs import FieldMap, ObjectMapping
 from schemas.values import Binary, Record, Value, record_from_cells, records_from_rows
 from services.runner.planning.spill import order_of, quick_creates
-from tests.unit.test_plan_properties import FIELDS, jobs
+from tests.unit.test_plan_properties import FIELDS, KEY_VALUES, jobs
 
 NAMES = ["employee_id", "mail", "groups", "number", "Note"]
 cells = st.one_of(
@@ -238,3 +243,133 @@ def test_the_usual_records_are_copied_the_quick_way() -> None:
     record: Record = {"uid": "a", "groups": ["x", "y"]}
     assert _shape_copies(record, compiled._copies) == {"uid": "a", "groups": ["x", "y"]}
     assert _shape_copies({"uid": "a", "mail": "\x07"}, compiled._copies) == {}
+
+
+full_cells = st.one_of(
+    st.sampled_from(["x", "X", " x ", "42", "a|b", "|", "||", "a||b", "|a|", ";", "a;b"]),
+    st.text(alphabet="ab|;é ", min_size=1, max_size=6),
+)
+full_rows = st.lists(st.lists(full_cells, min_size=len(NAMES), max_size=len(NAMES)), max_size=12)
+
+
+@given(full_rows, delimiters, st.lists(st.integers(min_value=0, max_value=11), max_size=2))
+def test_full_rows_read_a_batch_at_a_time_are_the_records_read_cell_by_cell(
+    drawn: list[list[str | None]], split: list[str | None], emptied: list[int]
+) -> None:
+    """Rows whose every cell holds text take a quicker way (`_full_rows`): the same
+    records, delimiters doubled, first or last included; a batch with one empty cell or
+    None goes the usual way, with the same records again."""
+    for at in emptied:  # a batch of full rows but one
+        if at < len(drawn):
+            drawn[at][at % len(NAMES)] = "" if at % 2 else None
+    one_by_one = [record_from_cells(NAMES, row, split) for row in drawn]
+    batched = records_from_rows(NAMES, drawn, split)
+    assert batched == one_by_one
+    assert [list(record) for record in batched] == [list(record) for record in one_by_one]
+
+
+def test_full_rows_take_the_quick_way() -> None:
+    """The test above compares something: a batch of full rows is built by `_full_rows`."""
+    with mock.patch("schemas.values._full_rows", wraps=values._full_rows) as quick:
+        records = records_from_rows(["id", "groups"], [["1", "a|b"], ["2", "|c"]], [None, "|"])
+    assert quick.call_count == 1
+    assert records == [{"id": "1", "groups": ["a", "b"]}, {"id": "2", "groups": ["c"]}]
+
+
+def every_absent(
+    planner: Planner, found: dict[str, Record], wanted: dict[str, Record], gone: set[str]
+) -> list[tuple[str, Record]]:
+    return [(k, r) for k, r in found.items() if k not in wanted and k not in gone]
+
+
+@contextmanager
+def indexed_one_by_one() -> Iterator[None]:
+    """Planners that index every record through `key_of`, give every record found on
+    both sides to `on_both`, compare every field in turn and look at every object found
+    for absent ones, as before the quick ways."""
+    with (
+        compared_field_by_field(),
+        mock.patch.object(Planner, "quick_keys", lambda planner, records: None),
+        mock.patch.object(Planner, "equal_is_unchanged", lambda planner: False),
+        mock.patch.object(Planner, "absent", every_absent),
+    ):
+        yield
+
+
+@settings(max_examples=500)
+@given(
+    jobs,
+    st.lists(st.booleans(), max_size=8),
+    st.lists(st.sampled_from(KEY_VALUES), max_size=2),
+    st.booleans(),
+    st.booleans(),
+)
+def test_records_indexed_at_once_plan_as_one_by_one(
+    job: tuple[ObjectMapping, list[Record], list[Record], bool],
+    back: list[bool],
+    absent: list[str],
+    restore: bool,
+    again: bool,
+) -> None:
+    """Keys read a batch at a time, equal records counted unchanged at once and no
+    absent object looked for where every object found is in the source: the plan of the
+    planner that looks at each record, for any records — a re-run's (`again`: the
+    destination the source's own records, and a few others) or not —, with objects coming
+    back (`back`: disabled or moved for absence before) or not."""
+    mapping, source, destination, act = job
+    mapping = msgspec.structs.replace(mapping, restore=restore)
+    if again:
+        destination = [*copy.deepcopy(source), *destination[:2]]
+    managed = managed_fields(mapping, ["uid", "ou", *FIELDS])
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    returning = [r for r, came in zip(source, back, strict=False) if came]
+    others: list[Record] = [{"uid": k} for k in absent]
+    keys = [match_key(r, ["uid"], mapping.case_insensitive) for r in returning + others]
+    since = {key: now for key in keys if key is not None}
+    lifecycle = Lifecycle(absent_since=since, now=now) if back or absent else None
+    copies = copy.deepcopy((source, destination))
+    quick = plan(source, destination, mapping, managed, act_on_absence=act, lifecycle=lifecycle)
+    with indexed_one_by_one():
+        slow = plan(*copies, mapping, managed, act_on_absence=act, lifecycle=lifecycle)
+    assert quick == slow
+    assert quick.hash == slow.hash
+
+
+def test_a_re_run_takes_the_quick_ways() -> None:
+    """The test above compares something: a re-run's records are indexed at once and
+    counted unchanged without `on_both`."""
+    mapping = ObjectMapping(keys=["uid"], fields=[FieldMap(to="uid"), FieldMap(to="mail")])
+    records: list[Record] = [{"uid": f"u{i}", "mail": f"m{i}"} for i in range(5)]
+    with mock.patch.object(Planner, "on_both") as both:
+        unchanged = plan(records, copy.deepcopy(records), mapping, ["uid", "mail"])
+    assert both.call_count == 0
+    assert unchanged.counts.unchanged == 5 and not unchanged.changes
+    planner = Planner(mapping, ["uid", "mail"])
+    assert planner.quick_keys(records) == [f"u{i}" for i in range(5)]
+    assert planner.quick_keys([{"uid": " José "}]) is None  # not ASCII: one by one
+
+
+def test_an_object_back_in_the_source_is_restored_though_its_record_is_unchanged() -> None:
+    """An equal record is not simply unchanged when its object comes back: it is enabled,
+    the quick way as the one-by-one way."""
+    mapping = ObjectMapping(keys=["uid"], on_destination_only="disable", restore=True)
+    records: list[Record] = [{"uid": "a", "mail": "x"}, {"uid": "b", "mail": "y"}]
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    lifecycle = Lifecycle(absent_since={"a": now}, now=now)
+    quick = plan(records, copy.deepcopy(records), mapping, ["mail"], lifecycle=lifecycle)
+    with indexed_one_by_one():
+        slow = plan(records, copy.deepcopy(records), mapping, ["mail"], lifecycle=lifecycle)
+    assert [(c.action, c.key) for c in quick.changes] == [("enable", "a")]
+    assert quick == slow and quick.hash == slow.hash
+
+
+def test_keys_read_at_once_lose_their_spaces_as_one_by_one() -> None:
+    """ " a " in the source is the object "a" of the destination, read at once or not."""
+    mapping = ObjectMapping(keys=["uid"], fields=[FieldMap(to="uid"), FieldMap(to="mail")])
+    source: list[Record] = [{"uid": " a ", "mail": "x"}, {"uid": "b ", "mail": "y"}]
+    destination: list[Record] = [{"uid": "a", "mail": "x"}, {"uid": " b", "mail": "z"}]
+    quick = plan(source, destination, mapping, ["uid", "mail"])
+    with indexed_one_by_one():
+        slow = plan(source, destination, mapping, ["uid", "mail"])
+    assert [c.action for c in quick.changes] == ["update", "update"]  # no create, no delete
+    assert quick == slow and quick.hash == slow.hash

@@ -7,9 +7,9 @@ from __future__ import annotations
 import codecs
 import csv
 import itertools
-from collections.abc import Iterator
+from collections.abc import Generator
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from core.errors import BadInput
 from schemas.connections import CsvConnection
@@ -17,6 +17,9 @@ from schemas.jobs import Endpoint
 
 from .checks import workbook_problem
 from .quotes import UNCLOSED, unclosed_quote_line
+
+if TYPE_CHECKING:
+    from _csv import Reader  # a file's parser (csv.reader): each row's fields
 
 Row = tuple[int, list[str]]
 """A row as parsed: the line it starts on, its fields."""
@@ -46,9 +49,16 @@ class CsvFile:
     def open_text(self) -> IO[str]:
         return self.path.open(encoding=self.read_encoding, newline="")
 
-    def rows(self, f: IO[str]) -> Iterator[Row]:
+    def reader(self, f: IO[str]) -> Reader:
+        """The file's parser: rows as lists of fields (`rows` numbers them)."""
+        return csv.reader(f, delimiter=self.delimiter, quotechar=self.quote, strict=True)
+
+    def rows(self, f: IO[str]) -> Generator[Row, None, None]:
         """(first line, fields) of every non-blank row; parse errors as BadInput with the line."""
-        reader = csv.reader(f, delimiter=self.delimiter, quotechar=self.quote, strict=True)
+        return self.numbered(self.reader(f))
+
+    def numbered(self, reader: Reader) -> Generator[Row, None, None]:
+        """`rows` of a parser, from where it is."""
         while True:
             line = reader.line_num + 1
             try:

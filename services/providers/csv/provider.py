@@ -79,10 +79,11 @@ class CsvProvider:
         file = self._file
         f = await asyncio.to_thread(file.open_text)
         try:
-            rows = file.rows(f)
+            reader = file.reader(f)
+            rows = file.numbered(reader)
             names = await asyncio.to_thread(header, file, rows, source=not self._write)
             while batch := await asyncio.to_thread(
-                take, file, rows, names or [], batch_size, self._layout
+                take, file, reader, names or [], batch_size, self._layout
             ):
                 yield batch
         finally:

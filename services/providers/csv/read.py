@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
+import csv
 import itertools
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from core.errors import BadInput
 from schemas.values import Record, records_from_rows
 
 from ..base import Layout
 from .connection import CsvFile, Row
+
+if TYPE_CHECKING:
+    from _csv import Reader
 
 
 def header(file: CsvFile, rows: Iterator[Row], *, source: bool) -> list[str] | None:
@@ -33,18 +39,36 @@ def header(file: CsvFile, rows: Iterator[Row], *, source: bool) -> list[str] | N
     return names
 
 
-def take(
-    file: CsvFile, rows: Iterator[Row], names: list[str], n: int, layout: Layout
-) -> list[Record]:
-    """The next `n` rows (fewer at the end of the file) as records."""
+def take(file: CsvFile, reader: Reader, names: list[str], n: int, layout: Layout) -> list[Record]:
+    """The next `n` rows (fewer at the end of the file) as records, blank lines left out.
+    Parsed a batch at a time (in C); a batch that cannot be read (a parse error,
+    undecodable bytes, a row of another width) is read again row by row from the file's
+    start, for the error to name its line as it would row by row (`again`)."""
     delimiters = [layout.multi_valued.get(name) for name in names]
     width = len(names)
-    cells: list[list[str]] = []
-    for line, row in itertools.islice(rows, n):
-        if len(row) != width:
-            check_width(file, line, row, names)
-        cells.append(row)
+    try:
+        cells = list(itertools.islice(reader, n))
+        if not all(cells):  # blank lines are no rows: the batch topped up
+            cells = list(filter(None, cells))
+            while len(cells) < n and (more := list(itertools.islice(reader, n - len(cells)))):
+                cells += filter(None, more)
+    except (csv.Error, UnicodeDecodeError) as error:
+        raise again(file, names, error) from error
+    if any(map(width.__ne__, map(len, cells))):
+        raise again(file, names, None)
     return records_from_rows(names, cells, delimiters)
+
+
+def again(file: CsvFile, names: list[str], error: Exception | None) -> BadInput:
+    """The error of a batch that could not be read in one go, as reading the file row by
+    row from its start meets it: the line to fix named. (Should the file have changed
+    since, and read well now: the error met, without its line.)"""
+    with file.open_text() as f, contextlib.closing(file.rows(f)) as rows:
+        next(rows, None)  # the header
+        for line, row in rows:
+            if len(row) != len(names):
+                check_width(file, line, row, names)
+    return BadInput(f"{file.path}: {error or 'a row has another number of fields'}")
 
 
 def check_width(file: CsvFile, line: int, row: list[str], names: list[str]) -> None:

@@ -18,7 +18,7 @@ spelling ("042" in a number column) — makes that side read whole, as before.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterable, Callable
 
 from core.engine import match_key
 from core.engine.context import MappingContext
@@ -85,7 +85,7 @@ async def read_source(
             return mapper, mapped
     mapper = mapper_of(job, at, target, context, traced=True)
     batches = source_batches(job, source, reading, mapping.type, learned)
-    return mapper, [record async for batch in batches for record in mapper.map(batch)]
+    return mapper, await gathered(mapper.map(batch) async for batch in batches)
 
 
 async def read_destination(
@@ -105,7 +105,7 @@ async def read_destination(
         if {key_of(record) for record in found} >= set(wanted):
             return found
     whole = tracing.reads(target.read(READ_BATCH), side="destination", object_type=mapping.type)
-    return [record async for batch in whole for record in batch]
+    return await gathered(whole)
 
 
 def scope_key(mapping: ObjectMapping) -> Callable[[Record], str | None]:
@@ -119,3 +119,12 @@ def asked(mapping: ObjectMapping, keys: list[str]) -> list[str]:
     compare = scope_key(mapping)
     found = (compare({mapping.keys[0]: key}) for key in keys)
     return list(dict.fromkeys(key for key in found if key is not None))
+
+
+async def gathered(batches: AsyncIterable[list[Record]]) -> list[Record]:
+    """Every batch's records in one list, in order: a batch at a time, not record by
+    record (a hundred thousand steps of an async comprehension)."""
+    records: list[Record] = []
+    async for batch in batches:
+        records += batch
+    return records
