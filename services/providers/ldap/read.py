@@ -96,12 +96,15 @@ class LdapReading:
     def _wanted(self) -> list[str]:
         """The attributes a search asks for: a destination's keys and fields; a source's
         fields the job reads (the DN comes with every entry), so that the server sends,
-        and this side decodes, nothing the job does not map; else every one ("*")."""
+        and this side decodes, nothing the job does not map; every one ("*") when the job
+        copies every field — or may read any (a script), those it names besides."""
         layout = self._layout
         if layout.fields:
             return list(dict.fromkeys([*layout.keys, *layout.fields]))
         if layout.reads:
             names = [n for n in layout.reads if _DESCRIPTION.fullmatch(n) and n.lower() != DN_FIELD]
+            if layout.every_field:
+                names.insert(0, "*")
             return list(dict.fromkeys(names))  # none at all: see `_read`
         return ["*"]
 

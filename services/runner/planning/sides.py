@@ -76,14 +76,19 @@ def several(job: Job) -> bool:
 
 
 def source_layout(mapping: ObjectMapping, where: dict[str, Any] | None = None) -> Layout:
-    """What a source's provider is told: multi-valued fields, and the fields the job reads
-    (none: it copies every field, or a script reads the whole record)."""
+    """What a source's provider is told: multi-valued fields, the fields the job reads
+    (none: it copies every field), and whether it may read others all the same (a script
+    is given the whole record)."""
     reads: dict[str, None] = {}
-    if not reads_every_field(mapping):
+    if mapping.fields:
         reads = dict.fromkeys(
             [*fields_read(mapping, "$"), *(fields_tested(where) if where else [])]
         )
-    return Layout(multi_valued=source_multi_valued(mapping), reads=tuple(reads))
+    return Layout(
+        multi_valued=source_multi_valued(mapping),
+        reads=tuple(reads),
+        every_field=reads_every_field(mapping),
+    )
 
 
 def destination_layout(mapping: ObjectMapping, *, identifiers: bool = False) -> Layout:
