@@ -1,6 +1,6 @@
 """CSV → OpenLDAP (adds) and OpenLDAP → SQLite (reads), next to the command-line tools.
 
-    .venv/bin/python bench/ldap.py [--people 100000]
+    .venv/bin/python bench/ldap.py [--people 100000] [--reads 5]
 
 Starts a throwaway slapd (tests/ldap_server.py: mdb with dbnosync, on a free loopback
 port; needs the Debian packages slapd and ldap-utils), an embedded nats-server and the
@@ -9,6 +9,10 @@ the same data in the same run:
   adds   ldapadd of an LDIF of the people  vs  the idsync run CSV → LDAP (request → finished)
   reads  ldapsearch with paging (1000)     vs  the idsync run LDAP → SQLite, and the
          provider's read alone (the records, in this process)
+With --reads N the reads are timed N times, alternating (each run a first run into a
+table of its own), and their medians and ranges printed, with the median of the rounds'
+ratios and the services' processor time per run: one read of a shared machine says
+little.
 Targets: adds within 1.5x of ldapadd, reads within 3x of ldapsearch.
 """
 
@@ -19,6 +23,7 @@ import asyncio
 import base64
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -178,7 +183,22 @@ async def provider_read(url: str, secret: Path) -> tuple[float, int]:
     return time.perf_counter() - started, count
 
 
-async def main(count: int) -> None:
+def cpu_seconds(pid: int) -> float:
+    """The processor time a process has used so far (user and system), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def spread(values: list[float]) -> str:
+    return f"median {statistics.median(values):.2f} ({min(values):.2f} to {max(values):.2f})"
+
+
+def sqlite_job(n: int) -> str:
+    """The LDAP → SQLite job, the n-th of the repeated reads (a table of its own)."""
+    return TO_SQLITE.replace('"to-sqlite"', f'"to-sqlite-{n}"').replace('"people"', f'"people{n}"')
+
+
+async def main(count: int, rounds: int) -> None:
     folder = Path(tempfile.mkdtemp(prefix="idsync-bench-ldap-"))
     rows = people(count)
     for row in rows:  # mail is ASCII (IA5) in LDAP; the made-up people have accents
@@ -201,14 +221,22 @@ async def main(count: int) -> None:
     env = {**os.environ, "IDSYNC_NATS_URL": url, "IDSYNC_HOME": str(settings.home)}
     services = start_services(env)
     try:
-        await define(settings, folder, {"to-ldap": TO_LDAP, "to-sqlite": TO_SQLITE})
+        jobs = {"to-ldap": TO_LDAP, "to-sqlite": TO_SQLITE}
+        jobs |= {f"to-sqlite-{n}": sqlite_job(n) for n in range(1, rounds)}
+        await define(settings, folder, jobs)
         await asyncio.sleep(1.0)  # the services' start-up is not counted
         ldapadd = tool(["ldapadd", *bind, "-c"], folder / "reference.ldif")
         adds, added = await timed_run(settings, "to-ldap")
         search = ["ldapsearch", *bind, "-LLL", "-E", "pr=1000/noprompt", "-b", IDSYNC_OU]
-        ldapsearch = tool([*search, "(objectClass=inetOrgPerson)"])
-        reads, copied = await timed_run(settings, "to-sqlite")
-        read_alone, read_count = await provider_read(slapd.url, secret)
+        timed: list[tuple[float, float, float, float]] = []  # search, run, its CPU, alone
+        for n in range(rounds):
+            ldapsearch = tool([*search, "(objectClass=inetOrgPerson)"])
+            cpu = cpu_seconds(services.pid)
+            reads, copied = await timed_run(settings, f"to-sqlite-{n}" if n else "to-sqlite")
+            cpu = cpu_seconds(services.pid) - cpu
+            read_alone, read_count = await provider_read(slapd.url, secret)
+            assert copied.stats.created == count and read_count == count, copied.stats
+            timed.append((ldapsearch, reads, cpu, read_alone))
     finally:
         services.send_signal(signal.SIGTERM)
         services.wait(30)
@@ -227,9 +255,20 @@ async def main(count: int) -> None:
     line("ldapsearch, pages of 1000", ldapsearch)
     line("idsync provider read alone", read_alone, ldapsearch)
     line("idsync run LDAP → SQLite (request → finished)", reads, ldapsearch)
+    if rounds > 1:
+        searches, runs, cpus, alone = (list(column) for column in zip(*timed, strict=True))
+        print(f"reads, {rounds} rounds alternated: medians (ranges) in seconds")
+        print(f"  ldapsearch {spread(searches)}, the run {spread(runs)}, alone {spread(alone)}")
+        run_ratios = [run / search for search, run, _, _ in timed]
+        alone_ratios = [one / search for search, _, _, one in timed]
+        print(f"  the run / ldapsearch, per round: {spread(run_ratios)}")
+        print(f"  alone / ldapsearch, per round:   {spread(alone_ratios)}")
+        print(f"  the services' processor time per run: {spread(cpus)}")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--people", type=int, default=100_000)
-    asyncio.run(main(parser.parse_args().people))
+    parser.add_argument("--reads", type=int, default=1, help="times the reads are timed")
+    given = parser.parse_args()
+    asyncio.run(main(given.people, given.reads))

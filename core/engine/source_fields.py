@@ -42,6 +42,30 @@ def fields_read(mapping: ObjectMapping, path: str) -> dict[str, str]:
     return read
 
 
+def reads_every_field(mapping: ObjectMapping) -> bool:
+    """Whether the mapping may read any source field: it copies every field, or a script
+    is given the whole record (a source asked only for `fields_read` would starve it)."""
+    if not mapping.fields:
+        return True
+    for field in mapping.fields:
+        steps = field.transform if isinstance(field.transform, list) else [field.transform]
+        if any(_runs_script(step) for step in steps):
+            return True
+    return False
+
+
+def _runs_script(step: object) -> bool:
+    if not isinstance(step, dict):
+        return False
+    if "script" in step:
+        return True
+    for branch in ("then", "else"):
+        inner = step.get(branch)
+        if any(_runs_script(item) for item in (inner if isinstance(inner, list) else [inner])):
+            return True
+    return False
+
+
 def _reads_value(step: object) -> bool:
     """A `format` whose template has `{}` starts from the field's own value."""
     template = step.get("format") if isinstance(step, dict) else None

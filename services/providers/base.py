@@ -72,6 +72,9 @@ class Layout(msgspec.Struct, frozen=True, kw_only=True):
     fields transformations, `where` and `leavers` name); empty when the job copies every
     field. A source that must name what it fetches (Microsoft Graph's $select) reads
     only these."""
+    every_field: bool = False
+    """Sources: the job may read any field all the same (a script is given the whole
+    record), so a source that asks only for `reads` (LDAP) asks for every field too."""
 
 
 class Provider(Protocol):

@@ -125,6 +125,9 @@ class AdProvider(LdapProvider):
 
     # Reading.
 
+    def _records(self, bodies: list[bytes]) -> tuple[list[Record], list[bytes]]:
+        return self._entries(bodies)  # ranged values, account states: `_entry` below
+
     def _entry(self, raw: RawEntry) -> Record:
         dn, attributes = raw
         attributes, missing = merge_ranges(attributes)

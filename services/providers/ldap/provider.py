@@ -143,8 +143,8 @@ class LdapProvider(LdapReading):
         """One page of a key lookup: the key→DN map learns what it finds."""
         assert self._values is not None
         names = [name.encode() for name in dict.fromkeys([*keys, *self.extra_attributes])]
-        entries, after = self._search(filter_ber, names, cookie)
-        for raw in entries:
-            if (key := key_of(self._entry(raw), keys)) is not None:
-                self._dns[key] = None if key in self._dns else raw[0].decode("utf-8", "replace")
+        bodies, after = self._search(filter_ber, names, cookie)
+        for record, dn in zip(*self._entries(bodies), strict=True):
+            if (key := key_of(record, keys)) is not None:
+                self._dns[key] = None if key in self._dns else dn.decode("utf-8", "replace")
         return after or None

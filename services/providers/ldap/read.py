@@ -32,6 +32,11 @@ KEYS_PER_SEARCH = 100
 """Key values looked up per search."""
 _ATTRIBUTE = re.compile(r"[A-Za-z][A-Za-z0-9-]*")
 """An attribute description without options (RFC 4512): what a filter may name."""
+_DESCRIPTION = re.compile(r"(?:[A-Za-z][A-Za-z0-9-]*|[0-9]+(?:\.[0-9]+)+)(?:;[A-Za-z0-9-]+)*")
+"""An attribute description (RFC 4512, section 2.5): a name or an OID, with options.
+A field the job reads that is none (a CSV-style name) cannot be an attribute of an entry."""
+NO_ATTRIBUTES = "1.1"
+"""Asked for alone: the entries' DNs and no attribute (RFC 4511, section 4.5.1.8)."""
 
 CHANGE_MARKER = "modifyTimestamp"
 """What incremental runs compare when the job names no change field (entryCSN also works)."""
@@ -89,8 +94,19 @@ class LdapReading:
     # Reading.
 
     def _wanted(self) -> list[str]:
+        """The attributes a search asks for: a destination's keys and fields; a source's
+        fields the job reads (the DN comes with every entry), so that the server sends,
+        and this side decodes, nothing the job does not map; every one ("*") when the job
+        copies every field — or may read any (a script), those it names besides."""
         layout = self._layout
-        return list(dict.fromkeys([*layout.keys, *layout.fields])) if layout.fields else ["*"]
+        if layout.fields:
+            return list(dict.fromkeys([*layout.keys, *layout.fields]))
+        if layout.reads:
+            names = [n for n in layout.reads if _DESCRIPTION.fullmatch(n) and n.lower() != DN_FIELD]
+            if layout.every_field:
+                names.insert(0, "*")
+            return list(dict.fromkeys(names))  # none at all: see `_read`
+        return ["*"]
 
     def read(self, batch_size: int) -> AsyncIterator[list[Record]]:
         return self._read(batch_size, self._filter, self._wanted())
@@ -151,7 +167,7 @@ class LdapReading:
     async def _read(
         self, batch_size: int, filter_ber: bytes, wanted: list[str]
     ) -> AsyncIterator[list[Record]]:
-        attributes = [name.encode() for name in wanted]
+        attributes = [name.encode() for name in wanted or [NO_ATTRIBUTES]]
         cookie: bytes | None = b""
         pending: list[Record] = []
         self._dns = {}  # learnt afresh: a re-read must not take its entries for duplicates
@@ -169,22 +185,35 @@ class LdapReading:
         self, filter_ber: bytes, attributes: list[bytes], cookie: bytes
     ) -> tuple[list[Record], bytes | None]:
         """One page of records (the key→DN map learns their DNs) and the next cookie."""
-        assert self._values is not None
-        entries, after = self._search(filter_ber, attributes, cookie)
-        record, dns, keys, hidden = self._entry, self._dns, self._keys, self._hidden
+        bodies, after = self._search(filter_ber, attributes, cookie)
+        found, names = self._records(bodies)
+        dns, keys, hidden = self._dns, self._keys, self._hidden
         ids, where = self._layout.identifiers, self._layout.containers
+        if not (ids or where or keys or hidden):
+            return found, after or None  # a source's read: the records as they are
         records: list[Record] = []
-        for raw in entries:
-            found = record(raw)
+        for record, name in zip(found, names, strict=True):
+            dn = name.decode("utf-8", "replace")
             if ids:
-                found[ID_FIELD] = raw[0].decode("utf-8", "replace")
+                record[ID_FIELD] = dn
             if where:
-                found[CONTAINER_FIELD] = split_rdn(raw[0].decode("utf-8", "replace"))[1]
-            if keys and (key := key_of(found, keys)) is not None:
-                dns[key] = None if key in dns else raw[0].decode("utf-8", "replace")
-            if not hidden or raw[0] not in hidden:
-                records.append(found)
+                record[CONTAINER_FIELD] = split_rdn(dn)[1]
+            if keys and (key := key_of(record, keys)) is not None:
+                dns[key] = None if key in dns else dn
+            if not hidden or name not in hidden:
+                records.append(record)
         return records, after or None
+
+    def _records(self, bodies: list[bytes]) -> tuple[list[Record], list[bytes]]:
+        """A page's entries as records, and their DNs (a subclass that adds to `_entry`
+        decodes them with `_entries` instead)."""
+        assert self._values is not None
+        return self._values.records(bodies)
+
+    def _entries(self, bodies: list[bytes]) -> tuple[list[Record], list[bytes]]:
+        """A page's entries as `_entry` makes them records, and their DNs."""
+        raws = [w.entry(body) for body in bodies]
+        return [self._entry(raw) for raw in raws], [raw[0] for raw in raws]
 
     def _entry(self, raw: RawEntry) -> Record:
         """An entry as a record (a subclass adds what its directory needs)."""
@@ -193,8 +222,9 @@ class LdapReading:
 
     def _search(
         self, filter_ber: bytes, attributes: list[bytes], cookie: bytes
-    ) -> tuple[list[RawEntry], bytes]:
-        """One page of a paged search in the scope: entries and the next cookie (b"": done).
+    ) -> tuple[list[bytes], bytes]:
+        """One page of a paged search in the scope: the entries' SearchResultEntry bodies
+        and the next cookie (b"": done).
 
         The next page is asked for as soon as this one's cookie arrives, before its
         entries are decoded: the server works on it while this thread decodes."""
@@ -218,7 +248,7 @@ class LdapReading:
                     if after:
                         ahead = wire.send(request, w.paged_control(size, after))
                         self._ahead = {(request, after): ahead}
-                    return [w.entry(body) for body in bodies], after
+                    return bodies, after
                 if done.code == w.NO_SUCH_OBJECT and self._write:
                     return [], b""  # a destination whose container does not exist yet: empty
                 raise self._search_error(done, len(bodies))

@@ -24,7 +24,7 @@ from core.engine import (
 )
 from core.engine.conditions import fields_tested
 from core.engine.containers import follows_container
-from core.engine.source_fields import fields_read
+from core.engine.source_fields import fields_read, reads_every_field
 from schemas.connections import Connection
 from schemas.jobs import Job, ObjectMapping
 from schemas.plan import Change
@@ -76,14 +76,19 @@ def several(job: Job) -> bool:
 
 
 def source_layout(mapping: ObjectMapping, where: dict[str, Any] | None = None) -> Layout:
-    """What a source's provider is told: multi-valued fields, and the fields the job reads
-    (none: it copies every field)."""
+    """What a source's provider is told: multi-valued fields, the fields the job reads
+    (none: it copies every field), and whether it may read others all the same (a script
+    is given the whole record)."""
     reads: dict[str, None] = {}
     if mapping.fields:
         reads = dict.fromkeys(
             [*fields_read(mapping, "$"), *(fields_tested(where) if where else [])]
         )
-    return Layout(multi_valued=source_multi_valued(mapping), reads=tuple(reads))
+    return Layout(
+        multi_valued=source_multi_valued(mapping),
+        reads=tuple(reads),
+        every_field=reads_every_field(mapping),
+    )
 
 
 def destination_layout(mapping: ObjectMapping, *, identifiers: bool = False) -> Layout:
