@@ -341,6 +341,11 @@ async def connect(settings: Settings, *, patient: bool = False) -> AsyncIterator
     except nats.errors.TimeoutError:
         session.raise_refusal()
         raise Unreachable("NATS did not answer in time") from None
+    except nats.js.errors.ServiceUnavailableError:
+        raise Unreachable(
+            "NATS's JetStream is not available right now (a cluster without its quorum, or "
+            "electing its streams' leaders after a server came back): try again in a moment"
+        ) from None
     except nats.errors.Error as error:
         raise IdsyncError(f"NATS: {error}") from None
     finally:

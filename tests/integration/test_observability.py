@@ -113,8 +113,10 @@ async def test_a_run_is_counted_and_every_metric_deploy_uses_is_exported(
                 s.value("idsync_runners_alive") == 1
                 and s.value("idsync_phase_duration_seconds_count", phase="apply")
                 > before.value("idsync_phase_duration_seconds_count", phase="apply")
+                # A gauge set each time the consumers are looked at: one look after the run.
                 and ("idsync_consumer_pending_messages", frozenset({("consumer", "runner-work")}))
                 in s.samples
+                and s.value("idsync_consumer_pending_messages", consumer="runner-work") == 0
             ),
         )
         doctor = await asyncio.to_thread(
