@@ -233,14 +233,20 @@ class Sqlite(Database):
         with _sqlite_errors():
             # Autocommit: transactions are opened and committed by transaction().
             db = await aiosqlite.connect(path, timeout=30, isolation_level=None)
-            await db.execute("PRAGMA journal_mode=WAL")
-            await db.execute("PRAGMA synchronous=NORMAL")
-            if write:
-                await db.executescript(SCHEMA)
-                for table, column, kind in ADDED_COLUMNS:
-                    cursor = await db.execute(f"PRAGMA table_info({table})")
-                    if column not in {row[1] for row in await cursor.fetchall()}:
-                        await db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+            try:
+                await db.execute("PRAGMA journal_mode=WAL")
+                await db.execute("PRAGMA synchronous=NORMAL")
+                if write:
+                    await db.executescript(SCHEMA)
+                    for table, column, kind in ADDED_COLUMNS:
+                        cursor = await db.execute(f"PRAGMA table_info({table})")
+                        if column not in {row[1] for row in await cursor.fetchall()}:
+                            await db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+            except BaseException:
+                # Failed, or the service stopped while the tables were made: the connection
+                # (and its thread) goes with it, not left to answer a loop that is gone.
+                await db.close()
+                raise
         return cls(db, path)
 
     async def execute(self, sql: str, values: Sequence[Any] = ()) -> None:

@@ -3,10 +3,13 @@ version is the one applied last before the server stored its last `run.started`.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
+import aiosqlite
 import pytest
 
 from core.errors import BadInput
@@ -156,3 +159,27 @@ async def test_role_changes_are_kept_and_answered_in_journal_order(tmp_path: Pat
         await db.close()
     assert every.events == [defined, granted, other]
     assert of_hr.events == [defined] and of_hr.next_offset == 1
+
+
+async def test_a_recorder_stopped_while_it_makes_the_tables_leaves_no_connection_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stopped while the history's tables are made (a service stopped as it starts), the
+    connection closes with it: its thread ends, nothing answers a loop that is gone."""
+    started = asyncio.Event()
+
+    async def slow_schema(self: aiosqlite.Connection, sql: str) -> None:
+        started.set()
+        await asyncio.Event().wait()  # until cancelled
+
+    before = set(threading.enumerate())
+    monkeypatch.setattr(aiosqlite.Connection, "executescript", slow_schema)
+    opening = asyncio.create_task(open_database(tmp_path / "history.sqlite", write=True))
+    await started.wait()
+    opening.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await opening
+    left = [t for t in set(threading.enumerate()) - before if t.is_alive()]
+    for thread in left:
+        thread.join(timeout=5)
+    assert [t.name for t in left if t.is_alive()] == []
