@@ -46,6 +46,20 @@ async def opened(
     return await opened_side(connection(server, folder), endpoint, LAYOUT, write=write)
 
 
+def reading_login(
+    server: Server, folder: Path, user: str, readable: str, setup: str = ""
+) -> PostgresqlConnection | MysqlConnection:
+    """A connection as `user`, a login (dropped by the test) that may SELECT `readable`
+    alone; `setup` run first."""
+    server.sql(
+        f"{setup}CREATE USER '{user}'@'%' IDENTIFIED BY '{user}-pw';"
+        f"GRANT SELECT ON `{server.database}`.{readable} TO '{user}'@'%';"
+    )
+    login = connection(server, folder, user=user)  # writes the server's password file
+    password_file("mysql", server, folder).write_text(f"{user}-pw\n")
+    return login
+
+
 async def test_typed_columns_read_as_canonical_text_and_a_source_spelling_compares_equal(
     my_database: Server, tmp_path: Path
 ) -> None:
@@ -157,14 +171,13 @@ async def test_a_missing_source_table_names_the_close_ones(
 async def test_a_table_the_login_may_not_write_is_refused_before_planning(
     my_database: Server, tmp_path: Path
 ) -> None:
-    database = my_database.database
-    my_database.sql(
-        "CREATE TABLE people (id varchar(20) PRIMARY KEY);"
-        "CREATE USER 'reader'@'%' IDENTIFIED BY 'reader-pw';"
-        f"GRANT SELECT ON `{database}`.people TO 'reader'@'%';"
+    reader = reading_login(
+        my_database,
+        tmp_path,
+        "reader",
+        "people",
+        "CREATE TABLE people (id varchar(20) PRIMARY KEY);",
     )
-    reader = connection(my_database, tmp_path, user="reader")
-    password_file("mysql", my_database, tmp_path).write_text("reader-pw\n")
     provider = open_provider(reader, Endpoint(connection="my", table="people"), LAYOUT)
     try:
         with pytest.raises(WriteFailed, match="'reader' may not INSERT, UPDATE, DELETE"):
@@ -249,12 +262,7 @@ async def test_the_size_hint_counts_a_table_just_filled_and_a_view(
         await view.close()
     # A login that may read the view alone (EXPLAIN of a view wants SHOW VIEW): it still
     # gets a hint, and the view still reads.
-    my_database.sql(
-        "CREATE USER 'viewer'@'%' IDENTIFIED BY 'viewer-pw';"
-        f"GRANT SELECT ON `{my_database.database}`.people_view TO 'viewer'@'%';"
-    )
-    viewer = connection(my_database, tmp_path, user="viewer")
-    password_file("mysql", my_database, tmp_path).write_text("viewer-pw\n")
+    viewer = reading_login(my_database, tmp_path, "viewer", "people_view")
     seen = open_provider(viewer, Endpoint(connection="my", table="people_view"), LAYOUT)
     try:
         await seen.open(write=False)
