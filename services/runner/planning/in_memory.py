@@ -17,10 +17,9 @@ from schemas.plan import RecordError
 
 from .annotated import ObjectId, annotated, object_ids
 from .reading import Learned, Reading
-from .scoped import read_destination, read_source
+from .scoped import read_sides
 from .sides import Pair
 from .source import Planned, only_keys, wanted
-from .together import both
 
 
 async def plan_in_memory(
@@ -31,17 +30,17 @@ async def plan_in_memory(
     reading: Reading,
     learned: Learned,
 ) -> Planned:
-    """Each type's source and destination read whole — or, for a run scoped to some keys,
-    only their records where a side can look them up (scoped.py) —, both sides at once
-    (together.py), the run's scope kept, then one plan of them all."""
+    """Each type's source and destination read whole, both sides at once (together.py) —
+    or, for a run scoped to some keys, only their records where a side can look them up,
+    and for an incremental run only the changed records' objects (scoped.py) —, the
+    run's scope kept, then one plan of them all."""
     types: list[ObjectType] = []
     mappers = []
     read = found = 0
     for at, (mapping, (source, target)) in enumerate(zip(job.objects, pairs, strict=True)):
         pair = (source, target)
-        (mapper, mapped), everything = await both(
-            read_source(job, at, pair, keys, context, reading, learned),
-            read_destination(job, mapping, target, keys),
+        (mapper, mapped), everything = await read_sides(
+            job, at, pair, keys, context, reading, learned
         )
         read += len(mapped) + len(mapper.errors)
         found += len(everything)

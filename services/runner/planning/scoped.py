@@ -14,6 +14,15 @@ taken only where it cannot change the plan:
   safety limit counts the destination's objects).
 And a key that a lookup does not find — a new object, a value stored in another
 spelling ("042" in a number column) — makes that side read whole, as before.
+
+An incremental run (`--changed-only`) is scoped the same way, to the keys of the records
+that changed: its source is read first, then only their objects are looked up in the
+destination (`read_sides`), when the same rules allow it and, besides, nothing planned
+for them is counted against every object of the destination (a move: a container
+followed, an object moved back on its return — the safety limits weigh moves against
+the destination's size). A source that read every record after all (its change feed
+lost), more than `LOOKUP_AT_MOST` changed records, or one whose key is unusable, make
+the destination read whole, as a full run reads it.
 """
 
 from __future__ import annotations
@@ -21,7 +30,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterable, Callable
 
 from core.engine import match_key
+from core.engine.containers import follows_container
 from core.engine.context import MappingContext
+from core.engine.lifecycle import leaver_container, ways_out
 from schemas.jobs import Job, ObjectMapping
 from schemas.values import Record
 from services.common import tracing
@@ -30,6 +41,11 @@ from services.providers.base import KeyReader, Provider
 from .reading import Learned, Reading
 from .sides import READ_BATCH, Pair, has_references
 from .source import SourceMapper, mapper_of, source_batches
+from .together import both
+
+LOOKUP_AT_MOST = 10_000
+"""Changed records above which an incremental run reads its destination whole: looking
+that many objects up costs about what reading them all does."""
 
 
 def source_lookup(job: Job, mapping: ObjectMapping, source: Provider) -> str | None:
@@ -58,6 +74,51 @@ def destination_lookup(job: Job, mapping: ObjectMapping, target: Provider) -> st
     if not isinstance(target, KeyReader) or not target.reads_keys(key):
         return None
     return key
+
+
+def changes_looked_up(job: Job, mapping: ObjectMapping, target: Provider, reading: Reading) -> bool:
+    """Whether an incremental run may look the changed records' objects up rather than
+    read the destination whole."""
+    if not reading.incremental or follows_container(mapping):
+        return False
+    if mapping.restore and ("move" in ways_out(mapping) or leaver_container(mapping)):
+        return False
+    return destination_lookup(job, mapping, target) is not None
+
+
+async def read_sides(
+    job: Job,
+    at: int,
+    pair: Pair,
+    keys: list[str] | None,
+    context: MappingContext,
+    reading: Reading,
+    learned: Learned,
+) -> tuple[tuple[SourceMapper, list[Record]], list[Record]]:
+    """The `at`-th type's source records, mapped, with their mapper, and its destination
+    records: both read at once; or, for an incremental run that can look objects up, the
+    changed records first, then their objects alone (see above)."""
+    mapping, target = job.objects[at], pair[1]
+    if keys is not None or not changes_looked_up(job, mapping, target, reading):
+        return await both(
+            read_source(job, at, pair, keys, context, reading, learned),
+            read_destination(job, mapping, target, keys),
+        )
+    mapper, mapped = await read_source(job, at, pair, None, context, reading, learned)
+    changed = None if mapping.type in learned.fell_back else changed_keys(mapping, mapped)
+    return (mapper, mapped), await read_destination(job, mapping, target, changed)
+
+
+def changed_keys(mapping: ObjectMapping, mapped: list[Record]) -> list[str] | None:
+    """The keys to look the changed records' objects up by; None: read every object (too
+    many records, or one whose key is unusable)."""
+    if len(mapped) > LOOKUP_AT_MOST:
+        return None
+    key_of = scope_key(mapping)
+    keys = [key_of(record) for record in mapped]
+    if None in keys:
+        return None
+    return list(dict.fromkeys(key for key in keys if key is not None))
 
 
 async def read_source(

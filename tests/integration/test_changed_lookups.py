@@ -1,0 +1,277 @@
+"""Incremental runs look up only the objects of the records that changed — and plan exactly
+what reading the destination whole plans, in every shape and action where they may.
+
+Each case plans the same incremental run twice over real SQLite tables: once as a run
+does, once with the lookups turned off (the destination read whole), and compares the
+plans, their hashes and their failed records; then checks how much of the destination
+was read.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+
+from core.engine.lifecycle import Lifecycle
+from schemas.connections import SqliteConnection
+from schemas.jobs import (
+    Changes,
+    Endpoint,
+    FieldMap,
+    Job,
+    Leavers,
+    ObjectMapping,
+    ObjectScope,
+    Resolve,
+)
+from services.runner.planning import PlannedRun, Sides, plan_job, scoped
+from services.runner.planning.reading import Reading
+from services.runner.planning.sides import open_pair
+
+from .test_scoped_reads import table
+
+PEOPLE = [
+    # emp, name, dept, status, changed (the job's change field)
+    ("e1", "Ada", "Engineering", "active", 1),
+    ("e2", "Grace", "Research", "active", 1),
+    ("e3", "Alan", "Research", "left", 1),
+    ("E4", "Edsger", "Engineering", "active", 1),
+]
+DIRECTORY = [("e1", "Ada", "Engineering"), ("e2", "Grace", "Sales"), ("e3", "Alan", "Research")]
+SINCE = "2"
+NOW = datetime(2026, 6, 1, tzinfo=UTC)
+
+
+def folder_of(tmp_path: Path, changed: set[str]) -> Path:
+    """The source, `changed` people marked changed since the watermark; the destination:
+    three of them, one (e2) in another department."""
+    rows = [(*row[:4], 2 if row[0] in changed else row[4]) for row in PEOPLE]
+    table(tmp_path / "hr.db", "hr", ["emp", "name", "dept", "status", "changed"], rows)
+    table(tmp_path / "dir.db", "people", ["id", "name", "dept"], DIRECTORY)
+    return tmp_path
+
+
+def job(*mappings: ObjectMapping) -> Job:
+    return Job(
+        id="changed",
+        source=Endpoint(connection="hr", table="hr"),
+        destination=Endpoint(connection="dir", table="people"),
+        changes=Changes(field="changed"),
+        objects=list(mappings),
+        safety={"max_percent": 100},
+    )
+
+
+async def plan(folder: Path, the_job: Job, reading: Reading, **patched: Any) -> PlannedRun:
+    """The incremental run planned as a run plans it (`patched`: the sides' attributes)."""
+    source_db = SqliteConnection(id="hr", path=str(folder / "hr.db"))
+    target_db = SqliteConnection(id="dir", path=str(folder / "dir.db"))
+    pairs = [open_pair(source_db, target_db, the_job, at) for at in range(len(the_job.objects))]
+    for source, target in pairs:
+        for name, value in patched.items():
+            setattr(source, name, value)
+        await source.open(write=False)
+        await target.open(write=True)
+    try:
+        [(source, target), *others] = pairs
+        return await plan_job(the_job, Sides(source, target, others), None, reading=reading)
+    finally:
+        for source, target in pairs:
+            await source.close()
+            await target.close()
+
+
+async def both_ways(
+    folder: Path,
+    the_job: Job,
+    monkeypatch: pytest.MonkeyPatch,
+    reading: Reading | None = None,
+    **patched: Any,
+) -> tuple[PlannedRun, PlannedRun]:
+    """The incremental run's plan as a run makes it, and with the destination read whole."""
+    reading = reading or Reading(incremental=True, since=SINCE)
+    looked_up = await plan(folder, the_job, reading, **patched)
+    with monkeypatch.context() as off:
+        off.setattr(scoped, "changes_looked_up", lambda *_: False)
+        whole = await plan(folder, the_job, reading, **patched)
+    assert looked_up.plan.hash == whole.plan.hash
+    assert looked_up.plan.changes == whole.plan.changes
+    assert looked_up.plan.counts == whole.plan.counts
+    assert looked_up.record_errors == whole.record_errors
+    assert whole.destination_records == len(DIRECTORY) * len(the_job.objects)
+    return looked_up, whole
+
+
+KEY_AND_NAME = [FieldMap(to="id", from_="emp"), FieldMap(to="name")]
+DEPT = FieldMap(to="dept")
+USERS = ObjectMapping(keys=["id"], fields=[*KEY_AND_NAME, DEPT])
+LIFECYCLE = {"on_destination_only": "disable", "restore": True, "delete_after": "30d"}
+SHAPES: dict[str, tuple[ObjectMapping, set[str], int, list[str]]] = {
+    # (mapping, the people changed, destination records read, the plan)
+    "an update: only its object looked up": (USERS, {"e2"}, 1, ["update e2"]),
+    "a changed record equal to its object": (USERS, {"e1"}, 1, []),
+    "two changed records": (USERS, {"e1", "e2"}, 2, ["update e2"]),
+    "nothing changed: nothing looked up": (USERS, set(), 0, []),
+    "a create: its object is not found, so the destination is read whole": (
+        USERS,
+        {"E4", "e2"},
+        3,
+        ["create E4", "update e2"],
+    ),
+    "a record that fails its mapping: nothing to look up, nothing done": (
+        ObjectMapping(
+            keys=["id"],
+            fields=[*KEY_AND_NAME, FieldMap(to="dept", transform={"map": {"Sales": "S"}})],
+        ),
+        {"e2"},
+        0,
+        [],
+    ),
+    "keys without case: the destination read whole": (
+        ObjectMapping(keys=["id"], case_insensitive=True, fields=[*KEY_AND_NAME, DEPT]),
+        {"e2"},
+        3,
+        ["update e2"],
+    ),
+    "a unique field: the destination read whole": (
+        ObjectMapping(keys=["id"], fields=[*KEY_AND_NAME, FieldMap(to="dept", unique=True)]),
+        {"e2"},
+        3,
+        ["update e2"],
+    ),
+    "leavers: the destination read whole": (
+        ObjectMapping(
+            keys=["id"],
+            fields=[*KEY_AND_NAME, DEPT],
+            leavers=Leavers(when={"field": "status", "equals": "left"}, action="delete"),
+        ),
+        {"e2", "e3"},
+        3,
+        ["update e2", "delete e3"],
+    ),
+    "a container followed (a move weighs against every object): read whole": (
+        ObjectMapping(keys=["id"], fields=[*KEY_AND_NAME, DEPT], container_from="status"),
+        {"e2"},
+        3,
+        ["update e2"],
+    ),
+}
+
+
+@pytest.mark.parametrize("shape", list(SHAPES))
+async def test_an_incremental_run_plans_what_reading_the_destination_whole_plans(
+    tmp_path: Path, shape: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mapping, changed, found, planned = SHAPES[shape]
+    looked_up, whole = await both_ways(folder_of(tmp_path, changed), job(mapping), monkeypatch)
+    assert sorted(f"{c.action} {c.key}" for c in looked_up.plan.changes) == sorted(planned)
+    assert looked_up.destination_records == found
+    assert looked_up.source_records == whole.source_records == len(changed)
+
+
+def returning(mapping: ObjectMapping) -> Reading:
+    """e2 was disabled (or moved) for absence ten days ago; it is back, changed."""
+    lifecycle = Lifecycle(absent_since={"e2": datetime(2026, 5, 22, tzinfo=UTC)}, now=NOW)
+    return Reading(incremental=True, since=SINCE, lifecycles={mapping.type: lifecycle})
+
+
+async def test_an_object_back_in_the_source_is_enabled_when_only_it_is_looked_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mapping = msgspec.structs.replace(USERS, **LIFECYCLE)
+    folder = folder_of(tmp_path, {"e2"})
+    looked_up, _ = await both_ways(folder, job(mapping), monkeypatch, returning(mapping))
+    assert sorted(f"{c.action} {c.key}" for c in looked_up.plan.changes) == [
+        "enable e2",
+        "update e2",
+    ]
+    assert looked_up.destination_records == 1
+
+
+async def test_an_object_moved_back_on_its_return_has_the_destination_read_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A move counts against every object of the destination (the safety limits)."""
+    mapping = msgspec.structs.replace(USERS, **LIFECYCLE, move_to="ou=gone")
+    folder = folder_of(tmp_path, {"e2"})
+    looked_up, _ = await both_ways(folder, job(mapping), monkeypatch, returning(mapping))
+    assert sorted(f"{c.action} {c.key}" for c in looked_up.plan.changes) == [
+        "enable e2",
+        "move e2",
+        "update e2",
+    ]
+    assert looked_up.destination_records == len(DIRECTORY)
+
+
+async def test_more_changed_records_than_worth_looking_up_have_the_destination_read_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(scoped, "LOOKUP_AT_MOST", 1)
+    folder = folder_of(tmp_path, {"e1", "e2"})
+    looked_up, _ = await both_ways(folder, job(USERS), monkeypatch)
+    assert looked_up.destination_records == len(DIRECTORY)
+
+
+async def test_a_source_that_read_every_record_after_all_has_every_object_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its change feed lost, the run is a full one: absence is acted on, so every object
+    of the destination must be seen (e3, not among the records read, is deleted)."""
+    mapping = msgspec.structs.replace(USERS, on_destination_only="delete")
+    folder = folder_of(tmp_path, {"e1", "e2"})
+    lost = {"fell_back": lambda: "the change feed was lost"}
+    looked_up, _ = await both_ways(folder, job(mapping), monkeypatch, **lost)
+    assert looked_up.full_because == "the change feed was lost"
+    assert sorted(f"{c.action} {c.key}" for c in looked_up.plan.changes) == [
+        "delete e3",
+        "update e2",
+    ]
+    assert looked_up.destination_records == len(DIRECTORY)
+
+
+GROUPS = ObjectMapping(
+    type="group",
+    keys=["id"],
+    fields=[FieldMap(to="id", from_="gid"), FieldMap(to="title")],
+    source=ObjectScope(table="hr_groups"),
+    destination=ObjectScope(table="groups"),
+)
+
+
+async def test_each_type_of_several_looks_up_its_own_changed_objects(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = folder_of(tmp_path, {"e2"})
+    groups = [("g1", "Engineering", 1), ("g2", "Research", 2), ("g3", "Sales", 1)]
+    table(folder / "hr.db", "hr_groups", ["gid", "title", "changed"], groups)
+    directory = [("g1", "Engineering"), ("g2", "R&D"), ("g3", "Sales")]
+    table(folder / "dir.db", "groups", ["id", "title"], directory)
+    # A job of several types keeps a watermark per type.
+    reading = Reading(incremental=True, since='{"group": "2", "user": "2"}')
+    looked_up, _ = await both_ways(folder, job(USERS, GROUPS), monkeypatch, reading)
+    assert sorted(f"{c.action} {c.key}" for c in looked_up.plan.changes) == [
+        "update e2",
+        "update g2",
+    ]
+    assert looked_up.destination_records == 2
+
+
+async def test_a_job_with_references_reads_every_object_it_may_resolve_to(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = folder_of(tmp_path, {"e2"})
+    groups = [(f"g{n}", f"Group {n}", None) for n in (1, 2, 3)]
+    table(folder / "hr.db", "hr_groups", ["gid", "title", "owner", "changed"], [])
+    table(folder / "dir.db", "groups", ["id", "title", "owner"], groups)
+    owned = msgspec.structs.replace(
+        GROUPS,
+        fields=[*GROUPS.fields, FieldMap(to="owner", resolve=Resolve(type="user", by="id"))],
+    )
+    reading = Reading(incremental=True, since='{"group": "2", "user": "2"}')
+    looked_up, _ = await both_ways(folder, job(USERS, owned), monkeypatch, reading)
+    assert [f"{c.action} {c.key}" for c in looked_up.plan.changes] == ["update e2"]
+    assert looked_up.destination_records == len(DIRECTORY) + len(groups)
