@@ -7,7 +7,8 @@ when it changes, in every shape.
 
 Shapes: one object type; several types (users and groups); `resolve` fields (managers);
 the low-memory planner (a destination cheap to read twice), also with its creates kept on
-disk while planned (`spilled`); runs scoped to keys; and incremental runs. Actions:
+disk while planned (`spilled`); runs scoped to keys; and incremental runs (both with a
+destination that can look its objects up by key). Actions:
 create, update, delete, disable, move, and restore (enable or move back), with
 `delete_after`. The destination is tests/plugins/lifecycle.py (it can do all of them);
 days pass by moving recorded absences back, never by sleeping.
@@ -36,6 +37,7 @@ from services.common.settings import Settings
 from services.common.watermarks import Absence, absence_key
 from services.providers import FACTS
 from services.runner.planning import spill
+from tests.plugins.lifecycle import reads_of
 
 from .conftest import RunServices
 
@@ -128,7 +130,8 @@ class Scenario:
 
     async def apply(self, absence: str, leavers: str = "", placing: str = "") -> None:
         rereadable = str(self.shape in ("lean", "spilled")).lower()
-        options = f'{{ path = "{self.stored}", rereadable = {rereadable} }}'
+        lookups = str(self.shape in ("key-scoped", "incremental")).lower()
+        options = f'{{ path = "{self.stored}", rereadable = {rereadable}, lookups = {lookups} }}'
         connections = self.folder / "connections.toml"
         connections.write_text(
             '[hr]\nprovider = "csv"\ndirectory = "data"\ndelimiter = ","\n\n'
@@ -310,6 +313,31 @@ async def test_an_incremental_run_plans_as_previewed_and_holds_what_failed(
         users = scenario.users()
         assert (changed.stats.created, changed.stats.updated, changed.stats.failed) == (1, 1, 1)
         assert untouched(users, "p2", applied) and untouched(users, "p3", applied)
+
+
+@pytest.mark.parametrize("scenario", ["incremental"], indirect=True)
+async def test_an_incremental_run_looks_up_only_its_objects_restores_and_holds_failures(
+    scenario: Scenario, services: RunServices, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await scenario.apply("disable")
+    async with services():
+        scenario.write(people(1, 2, 3, 4))
+        assert (await scenario.run(capsys)).stats.created == 4
+        scenario.write(people(1, 3, 4))  # p2 leaves
+        assert (await scenario.run(capsys)).stats.disabled == 1
+        applied, reads = len(scenario.users()["log"]), len(reads_of(scenario.stored))
+
+        rows = [person(1, "IT", at=NEW), person(2, "HR", "p1", at=NEW)]  # p2 is back
+        rows.append(person(3, "Legal", "p1", at=NEW))  # p3's record fails
+        scenario.write([*rows, person(4, manager="p1")])
+        changed = await scenario.run(capsys, changed_only=True)
+        assert reads_of(scenario.stored)[reads:] == ["keys", "keys"], "preview and run"
+        stats = changed.stats
+        assert (stats.enabled, stats.failed, stats.disabled) == (1, 1, 0), stats
+        users = scenario.users()
+        assert users["disabled"] == [] and users["objects"]["p2"]["dept"] == "H"
+        assert users["objects"]["p1"]["dept"] == "I"
+        assert untouched(users, "p3", applied) and untouched(users, "p4", applied)
 
 
 LEAVER_SHAPES = [*FULL_SHAPES, "key-scoped", "incremental"]

@@ -3,7 +3,11 @@ and a log of every change applied in a JSON file (options.path), for the lifecyc
 
 Each object type's endpoint `query` names its own namespace in the file (users and groups
 of one job do not mix); `options.rereadable = true` makes it a side that is cheap to
-read twice, so large plans take the low-memory path (services/runner/planning/low_memory.py).
+read twice, so large plans take the low-memory path (services/runner/planning/low_memory.py);
+`options.lookups = true` makes it look objects up by their first key (a `KeyReader`), so
+runs scoped to keys and incremental runs read only their objects (planning/scoped.py).
+Each read is noted in a file beside the objects' (`reads_of`): "read" for a whole read,
+"keys" for a lookup.
 Told to (`Layout.containers`), it says where each object is under "@container": where it
 was created or moved to, else `DEFAULT_CONTAINER`.
 """
@@ -11,7 +15,7 @@ was created or moved to, else `DEFAULT_CONTAINER`.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +29,12 @@ DEFAULT_CONTAINER = "ou=default"
 """Where an object created or moved back without a container is."""
 
 
+def reads_of(path: Path) -> list[str]:
+    """The reads of the destination whose objects are in `path`, in order."""
+    reads = path.with_name(path.name + ".reads")
+    return reads.read_text().split() if reads.exists() else []
+
+
 def empty() -> dict[str, Any]:
     return {"objects": {}, "disabled": [], "containers": {}, "log": []}
 
@@ -36,6 +46,7 @@ class LifecycleProvider:
         self.space = endpoint.query or ""
         self.rereadable = bool(connection.options.get("rereadable", False))
         self.containers = layout.containers
+        self.lookups = bool(connection.options.get("lookups", False))
 
     def _load(self) -> dict[str, Any]:
         if self.path.exists():
@@ -50,7 +61,28 @@ class LifecycleProvider:
     async def open(self, *, write: bool) -> None:
         return None
 
+    def _noted(self, read: str) -> None:
+        with self.path.with_name(self.path.name + ".reads").open("a") as reads:
+            reads.write(read + "\n")
+
+    def reads_keys(self, field: str) -> bool:
+        return self.lookups and field == self.keys[0]
+
+    async def read_keys(
+        self, field: str, values: Sequence[str], batch_size: int
+    ) -> AsyncIterator[list[Record]]:
+        self._noted("keys")
+        wanted = set(values)
+        async for batch in self._records(batch_size):
+            if found := [record for record in batch if record.get(field) in wanted]:
+                yield found
+
     async def read(self, batch_size: int) -> AsyncIterator[list[Record]]:
+        self._noted("read")
+        async for batch in self._records(batch_size):
+            yield batch
+
+    async def _records(self, batch_size: int) -> AsyncIterator[list[Record]]:
         space = self._space(self._load())
         records = list(space["objects"].values())
         if self.containers:
