@@ -11,6 +11,8 @@ create: InnoDB, utf8mb4_bin, a varchar key with a unique index, text columns):
   first run     the idsync run that creates every row (request → finished)
   re-run        the same job again, nothing to write: its ratio to the first run
   1% changed    a department changed in 1% of the rows: its ratio to the first run
+  incremental   another 1% changed, read by the job's twin with `changes` and
+                --changed-only (bench/sql_runs.py): its ratio to the first run
 Quick by default (20,000 people); --full: 100,000.
 """
 

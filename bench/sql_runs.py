@@ -1,10 +1,16 @@
-"""What the SQL benches share (bench/postgresql.py, bench/mysql.py): the job, the three
-timed runs through the services, the provider writing the same creates alone (the write
-itself, without the services around it), and the report next to the targets."""
+"""What the SQL benches share (bench/postgresql.py, bench/mysql.py): the job, the timed
+runs through the services, the provider writing the same creates alone (the write
+itself, without the services around it), and the report next to the targets.
+
+The runs: a first run, a re-run with nothing to write, a re-run with 1% changed (every
+row read and planned), and an incremental run (`--changed-only`) of another 1% changed,
+by a twin job whose file has a `modified_at` column (the job's `changes` field): it
+reads the changed rows and looks up their objects alone."""
 
 from __future__ import annotations
 
 import asyncio
+import csv
 import gc
 import io
 import os
@@ -13,6 +19,7 @@ import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench.ldap import define, start_services
@@ -26,7 +33,7 @@ from services.cli.output import Progress
 from services.cli.watch import follow_run
 from services.common.collector import THRESHOLDS
 from services.common.embedded import EmbeddedNats
-from services.common.people import write_csv
+from services.common.people import FIELDS, write_csv
 from services.common.settings import Settings
 from services.providers import open_provider
 from services.providers.base import Layout
@@ -55,6 +62,28 @@ fields = [
 ]
 """
 
+INCREMENTAL = (
+    JOB.replace('id = "bench"', 'id = "bench-changes"')
+    .replace('file = "people.csv"', 'file = "changes.csv"')
+    .replace("[[objects]]", 'changes = { field = "modified_at" }\n[[objects]]')
+)
+"""The job's twin for incremental runs: the same table, from a file with a change field."""
+CHANGED_AT = "2026-02-01T00:00:00Z"
+"""When the incremental run's rows changed: after every other row's `modified_at`."""
+
+
+def write_changes_csv(path: Path, rows: list[dict[str, str]], changed: set[int]) -> None:
+    """The rows with a `modified_at` each: a second apart, a year before `CHANGED_AT`,
+    except the `changed` rows' (their positions)."""
+    start = datetime(2025, 1, 1, tzinfo=UTC)
+    with path.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out, delimiter=";")
+        writer.writerow([*FIELDS, "modified_at"])
+        for at, row in enumerate(rows):
+            moment = start + timedelta(seconds=at)
+            when = CHANGED_AT if at in changed else moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+            writer.writerow([*(row[field] for field in FIELDS), when])
+
 
 class Phases(Progress):
     """When a followed run was planned and when its last batch was applied (monotonic)."""
@@ -82,11 +111,13 @@ class Run:
     """Planned → the last batch applied (queueing, writing, recording each batch)."""
 
 
-async def timed_run(settings: Settings, job: str) -> tuple[Run, RunFinished]:
+async def timed_run(
+    settings: Settings, job: str, changed_only: bool = False
+) -> tuple[Run, RunFinished]:
     phases = Phases()
     async with connect(settings) as session:
         started = time.monotonic()
-        _, end = await follow_run(session, job, None, phases)
+        _, end = await follow_run(session, job, None, phases, changed_only)
     assert isinstance(end, RunFinished), end
     ended = time.monotonic()
     planned = phases.planned or ended
@@ -101,6 +132,8 @@ class Runs:
     """The re-run with nothing to write."""
     some_run: Run
     """The re-run with 1% of the people changed."""
+    changed_run: Run
+    """The incremental run, another 1% changed."""
     changed: int
 
     @property
@@ -115,13 +148,17 @@ class Runs:
     def some(self) -> float:
         return self.some_run.seconds
 
+    @property
+    def incremental(self) -> float:
+        return self.changed_run.seconds
+
 
 async def three_runs(
     folder: Path, db_toml: str, rows: list[dict[str, str]], csv_path: Path
 ) -> Runs:
     """A first run of the CSV into the (empty) table of connection `db` (`db_toml`), a
-    re-run, and one with 1% changed, each checked, through an embedded nats-server and the
-    services as processes."""
+    re-run, one with 1% changed and an incremental one with another 1% changed, each
+    checked, through an embedded nats-server and the services as processes."""
     (folder / "connections.toml").write_text(FILES + db_toml)
     nats = EmbeddedNats(folder / "nats")
     services: subprocess.Popen[bytes] | None = None
@@ -130,15 +167,26 @@ async def three_runs(
         settings = Settings(home=folder / "home", nats_url=url, principal="bench")
         env = {**os.environ, "IDSYNC_NATS_URL": url, "IDSYNC_HOME": str(settings.home)}
         services = start_services(env)
-        await define(settings, folder, {"bench": JOB})
+        await define(settings, folder, {"bench": JOB, "bench-changes": INCREMENTAL})
         await asyncio.sleep(1.0)  # the services' start-up is not counted
         first_seconds, first = await timed_run(settings, "bench")
         rerun_seconds, rerun = await timed_run(settings, "bench")
         changed = len(rows) // 100
-        for row in rows[:: len(rows) // changed][:changed]:
+        step = len(rows) // changed
+        for row in rows[::step][:changed]:
             row["department"] = "Changed"
         write_csv(csv_path, rows)
         some_seconds, some = await timed_run(settings, "bench")
+        # The twin job's full run learns the watermark (nothing to write), then another
+        # 1% changes after it.
+        write_changes_csv(folder / "changes.csv", rows, set())
+        _, learning = await timed_run(settings, "bench-changes")
+        assert learning.stats.written == 0, learning.stats
+        again = set(range(step // 2, len(rows), step)[:changed])
+        for at in again:
+            rows[at]["department"] = "Changed again"
+        write_changes_csv(folder / "changes.csv", rows, again)
+        incremental_seconds, incremental = await timed_run(settings, "bench-changes", True)
     finally:
         if services is not None:
             services.send_signal(signal.SIGTERM)
@@ -147,7 +195,9 @@ async def three_runs(
     assert first.stats.created == len(rows) and first.stats.failed == 0, first.stats
     assert rerun.stats.written == 0, rerun.stats
     assert (some.stats.updated, some.stats.written) == (changed, changed), some.stats
-    return Runs(first_seconds, rerun_seconds, some_seconds, changed)
+    assert (incremental.stats.updated, incremental.stats.written) == (changed, changed)
+    assert incremental.stats.read == changed + 1, incremental.stats  # and the newest row
+    return Runs(first_seconds, rerun_seconds, some_seconds, incremental_seconds, changed)
 
 
 def creates(rows: list[dict[str, str]]) -> list[Change]:
@@ -225,14 +275,24 @@ async def alone_and_runs(
     return alone, await three_runs(folder, db, rows, csv_path)
 
 
-def report(runs: Runs, count: int, reference: str, reference_seconds: float, alone: float) -> None:
-    """The runs next to the bulk load `reference`, and the re-runs next to the first;
-    the provider writing `alone`, and what the services add to it."""
+def report(
+    runs: Runs,
+    count: int,
+    reference: str,
+    reference_seconds: float,
+    alone: float,
+    second: tuple[str, float] | None = None,
+) -> None:
+    """The runs next to the bulk load `reference` (and a `second` one: its name and
+    seconds), and the re-runs next to the first; the provider writing `alone`, and what
+    the services add to it."""
     line("the provider alone, the same creates", alone, count)
     print(f"{'':44}= {alone / reference_seconds:.2f}x {reference}")
     line("idsync first run (all created)", runs.first, count)
     phases(runs.first_run)
     ratio("first run", runs.first / reference_seconds, reference, 2.0)
+    if second is not None:
+        print(f"{'':44}= {runs.first / second[1]:.2f}x {second[0]}")
     print(f"{'':44}  the services around the write: {runs.first - alone:.2f} s")
     line("idsync re-run (nothing to write)", runs.rerun, count)
     phases(runs.rerun_run)
@@ -240,6 +300,9 @@ def report(runs: Runs, count: int, reference: str, reference_seconds: float, alo
     line(f"idsync re-run, 1% changed ({runs.changed:,} updated)", runs.some, count)
     phases(runs.some_run)
     ratio("1% changed", runs.some / runs.first, "the first run", 0.3)
+    line(f"incremental, another 1% ({runs.changed:,} updated)", runs.incremental, count)
+    phases(runs.changed_run)
+    ratio("1% changed", runs.incremental / runs.first, "the first run", 0.3)
 
 
 def phases(run: Run) -> None:

@@ -11,6 +11,7 @@ value in the field is always read: it cannot be shown unchanged.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -18,8 +19,14 @@ from typing import Any
 from core.errors import BadInput
 from schemas.values import Record
 
+_NOT_IN_A_NUMBER = re.compile(r"[^\d\s+\-.eE_]")
+"""A character no finite number's text holds (a timestamp's "T" or ":"): such text is no
+number, found without the exception `Decimal` raises (most change fields are timestamps)."""
+
 
 def _number(text: str) -> Decimal | None:
+    if _NOT_IN_A_NUMBER.search(text):
+        return None
     try:
         number = Decimal(text.strip())
     except InvalidOperation:
@@ -27,12 +34,25 @@ def _number(text: str) -> Decimal | None:
     return number if number.is_finite() else None
 
 
-def compare(a: str, b: str) -> int:
+Value = tuple[str, Decimal | None]
+"""A change value, and the number it is (None: text)."""
+
+
+def _value(text: str) -> Value:
+    return text, _number(text)
+
+
+def _order(a: Value, b: Value) -> int:
     """-1, 0 or 1 as `a` is before, at or after `b` (numbers as numbers, else text)."""
-    x, y = _number(a), _number(b)
+    x, y = a[1], b[1]
     if x is not None and y is not None:
         return (x > y) - (x < y)
-    return (a > b) - (a < b)
+    return (a[0] > b[0]) - (a[0] < b[0])
+
+
+def compare(a: str, b: str) -> int:
+    """-1, 0 or 1 as `a` is before, at or after `b` (numbers as numbers, else text)."""
+    return _order(_value(a), _value(b))
 
 
 class FieldChanges:
@@ -41,22 +61,28 @@ class FieldChanges:
     def __init__(self, field: str, since: str | None) -> None:
         self.field = field
         self.since = since
-        self.highest: str | None = None
+        self._since = None if since is None else _value(since)
+        self._highest: Value | None = None
+
+    @property
+    def highest(self) -> str | None:
+        return None if self._highest is None else self._highest[0]
 
     def wanted(self, record: Record) -> bool:
         value = record.get(self.field)
         if not isinstance(value, str) or not value:
             return True
-        if self.highest is None or compare(value, self.highest) > 0:
-            self.highest = value
-        return self.since is None or compare(value, self.since) >= 0
+        seen = _value(value)
+        if self._highest is None or _order(seen, self._highest) > 0:
+            self._highest = seen
+        return self._since is None or _order(seen, self._since) >= 0
 
     def watermark(self) -> str | None:
         """The highest value seen, never before `since` (a watermark does not go back)."""
-        since, highest = self.since, self.highest
-        if highest is None or (since is not None and compare(highest, since) < 0):
-            return since
-        return highest
+        since, highest = self._since, self._highest
+        if highest is None or (since is not None and _order(highest, since) < 0):
+            return self.since
+        return highest[0]
 
 
 async def filtered(

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from core.checks.incremental import changed_only_refusal
 from core.checks.job import check_job
@@ -47,6 +50,53 @@ NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 )
 def test_change_values_compare_as_numbers_else_as_text(a: str, b: str, order: int) -> None:
     assert compare(a, b) == order
+
+
+def reference_order(a: str, b: str) -> int:
+    """How change values compare, said plainly: numbers when `Decimal` takes both as
+    finite numbers, else text."""
+
+    def number(text: str) -> Decimal | None:
+        try:
+            value = Decimal(text.strip())
+        except InvalidOperation:
+            return None
+        return value if value.is_finite() else None
+
+    x, y = number(a), number(b)
+    if x is not None and y is not None:
+        return (x > y) - (x < y)
+    return (a > b) - (a < b)
+
+
+CHANGE_VALUES = st.lists(
+    st.sampled_from(["0", "7", "٣", "1", "_", ".", "e", "E", "+", "-", " ", "T", ":", "Z", "inf"]),
+    max_size=6,
+).map("".join) | st.sampled_from(["NaN", "Infinity", "1e5", "2026-11-21T10:00:00Z", "1_000"])
+
+
+@given(CHANGE_VALUES, CHANGE_VALUES)
+@example("1_000", "7")  # a number with underscores (Decimal takes them)
+@example("٣", "10")  # a number in other digits
+@example("2026-11-21T10:00:00Z", "9")
+def test_change_values_compare_as_decimal_takes_them(a: str, b: str) -> None:
+    assert compare(a, b) == reference_order(a, b)
+
+
+@given(st.one_of(st.none(), CHANGE_VALUES), st.lists(CHANGE_VALUES, max_size=8))
+def test_what_is_read_and_the_watermark_follow_how_values_compare(
+    since: str | None, values: list[str]
+) -> None:
+    changes = FieldChanges("n", since)
+    kept = [changes.wanted({"n": value}) for value in values]
+    assert kept == [not v or since is None or reference_order(v, since) >= 0 for v in values]
+    highest = None
+    for value in filter(None, values):
+        if highest is None or reference_order(value, highest) > 0:
+            highest = value
+    if highest is None or (since is not None and reference_order(highest, since) < 0):
+        highest = since
+    assert changes.watermark() == highest
 
 
 def test_records_at_or_after_the_watermark_and_those_without_a_value_are_read() -> None:
