@@ -70,7 +70,12 @@ class FieldChanges:
 
     def wanted(self, record: Record) -> bool:
         value = record.get(self.field)
-        if not isinstance(value, str) or not value:
+        return self.wanted_value(value if isinstance(value, str) else None)
+
+    def wanted_value(self, value: str | None) -> bool:
+        """Whether a record whose change field holds `value` is read (None: no single
+        value — always read)."""
+        if not value:
             return True
         seen = _value(value)
         if self._highest is None or _order(seen, self._highest) > 0:

@@ -20,6 +20,7 @@ from schemas.plan import Change
 from schemas.values import Record, record_from_cells
 from services.providers import FACTS, open_provider
 from services.providers.base import Layout
+from services.providers.changes import FieldChanges
 from services.providers.csv.connection import CsvFile
 from services.providers.csv.provider import CsvProvider
 from services.providers.csv.read import check_width, header, take
@@ -350,8 +351,8 @@ def batch_by_batch(file: CsvFile, n: int, layout: Layout) -> list[list[Record]] 
             reader = file.reader(f)
             names = header(file, file.numbered(reader), source=True) or []
             batches: list[list[Record]] = []
-            while batch := take(file, reader, names, n, layout):
-                batches.append(batch)
+            while (taken := take(file, reader, names, n, layout))[0]:
+                batches.append(taken[1])
             return batches
     except BadInput as error:
         return str(error)
@@ -378,3 +379,46 @@ def test_rows_parsed_a_batch_at_a_time_are_those_parsed_row_by_row(
         file = CsvFile(CsvConnection(directory=folder), Endpoint(connection="f", file="people.csv"))
         layout = Layout(multi_valued={"groups": "|"})
         assert batch_by_batch(file, n, layout) == row_by_row(file, n, layout)
+
+
+change_values = st.sampled_from(["", "3", "10", "7", "2026-01-01T00:00:00Z", "a|b", " 9 "])
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(change_values, max_size=12),
+    st.one_of(st.none(), change_values),
+    st.sampled_from(["at", "none", "groups"]),
+    st.integers(min_value=1, max_value=4),
+)
+def test_an_incremental_read_keeps_the_records_a_whole_read_filtered_keeps(
+    values: list[str], since: str | None, field: str, n: int
+) -> None:
+    """Rows tested on their change cell before any record is made: the same records and
+    the same watermark as filtering every record — the field empty, missing from the
+    header, or multi-valued."""
+    lines = [f"{at},Name {at},{value},x|y" for at, value in enumerate(values)]
+    text = "\n".join(["id,name,at,groups", *lines]) + "\n"
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / "people.csv").write_text(text)
+
+        async def both() -> tuple[list[Record], str | None, list[Record], str | None]:
+            provider = CsvProvider(
+                CsvConnection(directory=folder),
+                Endpoint(connection="f", file="people.csv"),
+                Layout(multi_valued={"groups": "|"}),
+            )
+            await provider.open(write=False)
+            changed = [r async for batch in provider.read_changed(n, since, field) for r in batch]
+            changes = FieldChanges(field, since)
+            every = [r async for batch in provider.read(n) for r in batch]
+            return (
+                changed,
+                provider.watermark(),
+                list(filter(changes.wanted, every)),
+                (changes.watermark()),
+            )
+
+        changed, mark, expected, expected_mark = asyncio.run(both())
+        assert changed == expected
+        assert mark == expected_mark

@@ -19,11 +19,11 @@ from schemas.plan import Change
 from schemas.values import Record
 
 from ..base import Layout, Outcome
-from ..changes import FieldChanges, filtered, needs_field
+from ..changes import FieldChanges, needs_field
 from ..writable import cannot_create_in
 from . import write
 from .connection import CsvFile
-from .read import header, take
+from .read import RowFilter, header, take
 from .values import canonical_cells
 
 
@@ -72,6 +72,14 @@ class CsvProvider:
         return self._fields
 
     async def read(self, batch_size: int) -> AsyncIterator[list[Record]]:
+        async for batch in self._read(batch_size, None):
+            yield batch
+
+    async def _read(
+        self, batch_size: int, changes: FieldChanges | None
+    ) -> AsyncIterator[list[Record]]:
+        """The file's records, only the changed ones with `changes` (batches left empty
+        by it dropped)."""
         if not self._path.exists():
             if self._write:
                 return
@@ -82,19 +90,34 @@ class CsvProvider:
             reader = file.reader(f)
             rows = file.numbered(reader)
             names = await asyncio.to_thread(header, file, rows, source=not self._write)
-            while batch := await asyncio.to_thread(
-                take, file, reader, names or [], batch_size, self._layout
-            ):
-                yield batch
+            keep = None if changes is None else self._changed(names or [], changes)
+            while True:
+                more, batch = await asyncio.to_thread(
+                    take, file, reader, names or [], batch_size, self._layout, keep
+                )
+                if not more:
+                    break
+                if batch:
+                    yield batch
         finally:
             f.close()
+
+    def _changed(self, names: list[str], changes: FieldChanges) -> RowFilter:
+        """The rows whose change field `changes` keeps, tested on the cell itself (no
+        record made of the others); a row without that column is kept, as a record
+        without a value is."""
+        field = changes.field
+        if field not in names or field in self._layout.multi_valued:
+            return lambda row: True
+        at = names.index(field)
+        return lambda row: changes.wanted_value(row[at] or None)
 
     def read_changed(
         self, batch_size: int, since: str | None, field: str | None
     ) -> AsyncIterator[list[Record]]:
         """A file has no index: every row is parsed, and only the changed ones kept."""
         self._changes = FieldChanges(needs_field("csv", field), since)
-        return filtered(self.read(batch_size), self._changes)
+        return self._read(batch_size, self._changes)
 
     def watermark(self) -> str | None:
         return self._changes.watermark() if self._changes else None

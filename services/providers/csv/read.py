@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from core.errors import BadInput
@@ -39,11 +39,24 @@ def header(file: CsvFile, rows: Iterator[Row], *, source: bool) -> list[str] | N
     return names
 
 
-def take(file: CsvFile, reader: Reader, names: list[str], n: int, layout: Layout) -> list[Record]:
-    """The next `n` rows (fewer at the end of the file) as records, blank lines left out.
-    Parsed a batch at a time (in C); a batch that cannot be read (a parse error,
-    undecodable bytes, a row of another width) is read again row by row from the file's
-    start, for the error to name its line as it would row by row (`again`)."""
+RowFilter = Callable[[list[str]], bool]
+"""Whether a row's cells are kept (an incremental read's change field tested)."""
+
+
+def take(
+    file: CsvFile,
+    reader: Reader,
+    names: list[str],
+    n: int,
+    layout: Layout,
+    keep: RowFilter | None = None,
+) -> tuple[bool, list[Record]]:
+    """The next `n` rows (fewer at the end of the file) as records, blank lines left out,
+    and whether there were any (False: the end of the file). Parsed a batch at a time
+    (in C); a batch that cannot be read (a parse error, undecodable bytes, a row of
+    another width) is read again row by row from the file's start, for the error to
+    name its line as it would row by row (`again`). Only the rows `keep` keeps become
+    records: a row left out costs no record."""
     delimiters = [layout.multi_valued.get(name) for name in names]
     width = len(names)
     try:
@@ -56,7 +69,8 @@ def take(file: CsvFile, reader: Reader, names: list[str], n: int, layout: Layout
         raise again(file, names, error) from error
     if any(map(width.__ne__, map(len, cells))):
         raise again(file, names, None)
-    return records_from_rows(names, cells, delimiters)
+    kept = cells if keep is None else list(filter(keep, cells))
+    return bool(cells), records_from_rows(names, kept, delimiters)
 
 
 def again(file: CsvFile, names: list[str], error: Exception | None) -> BadInput:
