@@ -2,13 +2,16 @@
 what reading the destination whole plans, in every shape and action where they may.
 
 Each case plans the same incremental run twice over real SQLite tables: once as a run
-does, once with the lookups turned off (the destination read whole), and compares the
-plans, their hashes and their failed records; then checks how much of the destination
-was read.
+does, once with the lookups turned off (the destination read whole, in memory), and
+compares the plans, their hashes and their failed records; then checks how much of the
+destination was read. A job of one type plans so on either path: in memory, and the
+low-memory one that a large destination takes (`lean`), where the changed records are
+read first and planned in memory when their objects can all be looked up.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,8 +30,9 @@ from schemas.jobs import (
     ObjectMapping,
     ObjectScope,
     Resolve,
+    Safety,
 )
-from services.runner.planning import PlannedRun, Sides, plan_job, scoped
+from services.runner.planning import PlannedRun, Sides, low_memory, plan_job, scoped
 from services.runner.planning.reading import Reading
 from services.runner.planning.sides import open_pair
 
@@ -62,7 +66,7 @@ def job(*mappings: ObjectMapping) -> Job:
         destination=Endpoint(connection="dir", table="people"),
         changes=Changes(field="changed"),
         objects=list(mappings),
-        safety={"max_percent": 100},
+        safety=Safety(max_percent=100),
     )
 
 
@@ -85,16 +89,41 @@ async def plan(folder: Path, the_job: Job, reading: Reading, **patched: Any) -> 
             await target.close()
 
 
+planned_lean: list[int] = []
+"""The low-memory plans made by the last `both_ways` (lean), one entry each."""
+
+
+def noted(plan_lean: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    async def planning(*args: Any, **kwargs: Any) -> Any:
+        planned_lean.append(1)
+        return await plan_lean(*args, **kwargs)
+
+    return planning
+
+
+@pytest.fixture(params=[False, True], ids=["in-memory", "lean"])
+def lean(request: pytest.FixtureRequest) -> bool:
+    """Whether the run's plan takes the low-memory path (every destination is large)."""
+    return bool(request.param)
+
+
 async def both_ways(
     folder: Path,
     the_job: Job,
     monkeypatch: pytest.MonkeyPatch,
     reading: Reading | None = None,
+    lean: bool = False,
     **patched: Any,
 ) -> tuple[PlannedRun, PlannedRun]:
-    """The incremental run's plan as a run makes it, and with the destination read whole."""
+    """The incremental run's plan as a run makes it (`lean`: as it makes it for a large
+    destination), and in memory with the destination read whole."""
     reading = reading or Reading(incremental=True, since=SINCE)
-    looked_up = await plan(folder, the_job, reading, **patched)
+    with monkeypatch.context() as large:
+        if lean:
+            large.setattr(low_memory, "LEAN_ABOVE", 0)
+            planned_lean.clear()
+            large.setattr(low_memory, "plan_lean", noted(low_memory.plan_lean))
+        looked_up = await plan(folder, the_job, reading, **patched)
     with monkeypatch.context() as off:
         off.setattr(scoped, "changes_looked_up", lambda *_: False)
         whole = await plan(folder, the_job, reading, **patched)
@@ -164,10 +193,13 @@ SHAPES: dict[str, tuple[ObjectMapping, set[str], int, list[str]]] = {
 
 @pytest.mark.parametrize("shape", list(SHAPES))
 async def test_an_incremental_run_plans_what_reading_the_destination_whole_plans(
-    tmp_path: Path, shape: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, shape: str, monkeypatch: pytest.MonkeyPatch, lean: bool
 ) -> None:
     mapping, changed, found, planned = SHAPES[shape]
-    looked_up, whole = await both_ways(folder_of(tmp_path, changed), job(mapping), monkeypatch)
+    folder = folder_of(tmp_path, changed)
+    looked_up, whole = await both_ways(folder, job(mapping), monkeypatch, lean=lean)
+    if lean:  # the lean plan only where the destination is read whole
+        assert planned_lean == ([1] if found == len(DIRECTORY) else [])
     assert sorted(f"{c.action} {c.key}" for c in looked_up.plan.changes) == sorted(planned)
     assert looked_up.destination_records == found
     assert looked_up.source_records == whole.source_records == len(changed)
@@ -180,11 +212,11 @@ def returning(mapping: ObjectMapping) -> Reading:
 
 
 async def test_an_object_back_in_the_source_is_enabled_when_only_it_is_looked_up(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lean: bool
 ) -> None:
     mapping = msgspec.structs.replace(USERS, **LIFECYCLE)
     folder = folder_of(tmp_path, {"e2"})
-    looked_up, _ = await both_ways(folder, job(mapping), monkeypatch, returning(mapping))
+    looked_up, _ = await both_ways(folder, job(mapping), monkeypatch, returning(mapping), lean)
     assert sorted(f"{c.action} {c.key}" for c in looked_up.plan.changes) == [
         "enable e2",
         "update e2",
@@ -193,12 +225,12 @@ async def test_an_object_back_in_the_source_is_enabled_when_only_it_is_looked_up
 
 
 async def test_an_object_moved_back_on_its_return_has_the_destination_read_whole(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lean: bool
 ) -> None:
     """A move counts against every object of the destination (the safety limits)."""
     mapping = msgspec.structs.replace(USERS, **LIFECYCLE, move_to="ou=gone")
     folder = folder_of(tmp_path, {"e2"})
-    looked_up, _ = await both_ways(folder, job(mapping), monkeypatch, returning(mapping))
+    looked_up, _ = await both_ways(folder, job(mapping), monkeypatch, returning(mapping), lean)
     assert sorted(f"{c.action} {c.key}" for c in looked_up.plan.changes) == [
         "enable e2",
         "move e2",
@@ -208,23 +240,23 @@ async def test_an_object_moved_back_on_its_return_has_the_destination_read_whole
 
 
 async def test_more_changed_records_than_worth_looking_up_have_the_destination_read_whole(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lean: bool
 ) -> None:
     monkeypatch.setattr(scoped, "LOOKUP_AT_MOST", 1)
     folder = folder_of(tmp_path, {"e1", "e2"})
-    looked_up, _ = await both_ways(folder, job(USERS), monkeypatch)
+    looked_up, _ = await both_ways(folder, job(USERS), monkeypatch, lean=lean)
     assert looked_up.destination_records == len(DIRECTORY)
 
 
 async def test_a_source_that_read_every_record_after_all_has_every_object_read(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lean: bool
 ) -> None:
     """Its change feed lost, the run is a full one: absence is acted on, so every object
     of the destination must be seen (e3, not among the records read, is deleted)."""
     mapping = msgspec.structs.replace(USERS, on_destination_only="delete")
     folder = folder_of(tmp_path, {"e1", "e2"})
-    lost = {"fell_back": lambda: "the change feed was lost"}
-    looked_up, _ = await both_ways(folder, job(mapping), monkeypatch, **lost)
+    lost: Callable[[], str] = lambda: "the change feed was lost"  # noqa: E731
+    looked_up, _ = await both_ways(folder, job(mapping), monkeypatch, lean=lean, fell_back=lost)
     assert looked_up.full_because == "the change feed was lost"
     assert sorted(f"{c.action} {c.key}" for c in looked_up.plan.changes) == [
         "delete e3",

@@ -7,8 +7,8 @@ when it changes, in every shape.
 
 Shapes: one object type; several types (users and groups); `resolve` fields (managers);
 the low-memory planner (a destination cheap to read twice), also with its creates kept on
-disk while planned (`spilled`); runs scoped to keys; and incremental runs (both with a
-destination that can look its objects up by key). Actions:
+disk while planned (`spilled`); runs scoped to keys; and incremental runs, also on the
+low-memory path (the last three with a destination that can look its objects up by key). Actions:
 create, update, delete, disable, move, and restore (enable or move back), with
 `delete_after`. The destination is tests/plugins/lifecycle.py (it can do all of them);
 days pass by moving recorded absences back, never by sleeping.
@@ -43,6 +43,7 @@ from .conftest import RunServices
 
 JOB = "matrix"
 FULL_SHAPES = ["one-type", "several-types", "resolve", "lean", "spilled"]
+INCREMENTAL = ["incremental", "incremental-lean"]
 ABSENCE = ["delete", "disable", "move"]
 DEPARTMENTS = '{ map = { Sales = "S", IT = "I", HR = "H" } }'  # no entry: the record fails
 OLD = "2026-01-01T00:00:00Z"
@@ -108,7 +109,7 @@ on_destination_only = "{absence}"
 destination = {{ query = "groups" }}
 fields = [{{ to = "id" }}, {{ to = "title" }}]
 """
-    changes = 'changes = { field = "at" }\n' if shape == "incremental" else ""
+    changes = 'changes = { field = "at" }\n' if shape in INCREMENTAL else ""
     return f"""\
 id = "{JOB}"
 source = {{ connection = "hr", file = "people.csv" }}
@@ -129,8 +130,8 @@ class Scenario:
         self.data.mkdir(parents=True)
 
     async def apply(self, absence: str, leavers: str = "", placing: str = "") -> None:
-        rereadable = str(self.shape in ("lean", "spilled")).lower()
-        lookups = str(self.shape in ("key-scoped", "incremental")).lower()
+        rereadable = str(self.shape in ("lean", "spilled", "incremental-lean")).lower()
+        lookups = str(self.shape in ("key-scoped", *INCREMENTAL)).lower()
         options = f'{{ path = "{self.stored}", rereadable = {rereadable}, lookups = {lookups} }}'
         connections = self.folder / "connections.toml"
         connections.write_text(
@@ -298,7 +299,7 @@ async def test_a_run_scoped_to_keys_plans_as_previewed_and_never_acts_on_absence
         assert untouched(users, "p2", applied) and untouched(users, "p3", applied)
 
 
-@pytest.mark.parametrize("scenario", ["incremental"], indirect=True)
+@pytest.mark.parametrize("scenario", INCREMENTAL, indirect=True)
 async def test_an_incremental_run_plans_as_previewed_and_holds_what_failed(
     scenario: Scenario, services: RunServices, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -315,7 +316,7 @@ async def test_an_incremental_run_plans_as_previewed_and_holds_what_failed(
         assert untouched(users, "p2", applied) and untouched(users, "p3", applied)
 
 
-@pytest.mark.parametrize("scenario", ["incremental"], indirect=True)
+@pytest.mark.parametrize("scenario", INCREMENTAL, indirect=True)
 async def test_an_incremental_run_looks_up_only_its_objects_restores_and_holds_failures(
     scenario: Scenario, services: RunServices, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -340,7 +341,7 @@ async def test_an_incremental_run_looks_up_only_its_objects_restores_and_holds_f
         assert untouched(users, "p3", applied) and untouched(users, "p4", applied)
 
 
-LEAVER_SHAPES = [*FULL_SHAPES, "key-scoped", "incremental"]
+LEAVER_SHAPES = [*FULL_SHAPES, "key-scoped", *INCREMENTAL]
 
 
 @pytest.mark.parametrize("scenario", LEAVER_SHAPES, indirect=True)
@@ -350,7 +351,7 @@ async def test_leavers_by_status_are_disabled_once_and_restored_in_every_shape(
     """HR keeps its leavers, marked `status = Terminated`: absence never happens."""
     await scenario.apply("skip", LEAVERS)
     keys = ["p2", "p5"] if scenario.shape == "key-scoped" else None
-    changed_only = scenario.shape == "incremental"
+    changed_only = scenario.shape in INCREMENTAL
 
     def status(at: str, **statuses: str) -> list[Person]:
         rows = people(1, 2, 3, 4)
@@ -388,7 +389,7 @@ async def test_objects_follow_the_container_their_source_names_in_every_shape(
     spelled another way moves nothing; a record that fails never gets its object moved."""
     await scenario.apply("delete", placing=PLACED)  # nobody leaves
     keys = ["p2", "p3", "p4"] if scenario.shape == "key-scoped" else None
-    changed_only = scenario.shape == "incremental"
+    changed_only = scenario.shape in INCREMENTAL
     async with services():
         scenario.write(people(1, 2, 3, 4))
         first = await scenario.run(capsys)

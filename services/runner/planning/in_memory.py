@@ -14,12 +14,13 @@ from core.engine.planned_state import Identify
 from core.origins import Origins
 from schemas.jobs import Job
 from schemas.plan import RecordError
+from schemas.values import Record
 
 from .annotated import ObjectId, annotated, object_ids
 from .reading import Learned, Reading
 from .scoped import read_sides
 from .sides import Pair
-from .source import Planned, only_keys, wanted
+from .source import Planned, SourceMapper, only_keys, wanted
 
 
 async def plan_in_memory(
@@ -29,19 +30,24 @@ async def plan_in_memory(
     context: MappingContext,
     reading: Reading,
     learned: Learned,
+    given: tuple[tuple[SourceMapper, list[Record]], list[Record]] | None = None,
 ) -> Planned:
     """Each type's source and destination read whole, both sides at once (together.py) —
     or, for a run scoped to some keys, only their records where a side can look them up,
     and for an incremental run only the changed records' objects (scoped.py) —, the
-    run's scope kept, then one plan of them all."""
+    run's scope kept, then one plan of them all. `given`: the first type's sides, read
+    already (its mapper and mapped records, and its destination records)."""
     types: list[ObjectType] = []
     mappers = []
     read = found = 0
     for at, (mapping, (source, target)) in enumerate(zip(job.objects, pairs, strict=True)):
         pair = (source, target)
-        (mapper, mapped), everything = await read_sides(
-            job, at, pair, keys, context, reading, learned
-        )
+        if at == 0 and given is not None:
+            (mapper, mapped), everything = given
+        else:
+            (mapper, mapped), everything = await read_sides(
+                job, at, pair, keys, context, reading, learned
+            )
         read += len(mapped) + len(mapper.errors)
         found += len(everything)
         scoped = everything

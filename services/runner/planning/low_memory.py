@@ -6,6 +6,11 @@ key (engine/digests.py), the source is streamed against it and unchanged records
 dropped on the spot, and the second read takes only the destination records the exact
 plan needs (updates, destination-only objects, duplicates) — skipped when there are none,
 as in a re-run that finds nothing changed. Same plan, same hash.
+
+An incremental run reads its changed records first: when they are few and their
+objects can all be looked up, they are planned in memory with those objects alone
+(scoped.py), the destination never read whole; otherwise they are planned here, as
+they would have been, with the rest of the source.
 """
 
 from __future__ import annotations
@@ -24,7 +29,9 @@ from schemas.values import Record
 from services.common import tracing
 from services.providers.base import Provider
 
+from .in_memory import plan_in_memory
 from .reading import Learned, Reading
+from .scoped import LOOKUP_AT_MOST, changed_objects, changes_looked_up
 from .sides import READ_BATCH, Sides
 from .source import Planned, SourceMapper, mapper_of, source_batches
 from .spill import Spill, merged_counts, settle
@@ -59,13 +66,22 @@ async def plan_low_memory(
     reading: Reading,
     learned: Learned,
 ) -> Planned:
-    """The plan of a job of one large type (see `lean_enough`)."""
+    """The plan of a job of one large type (see `lean_enough`). An incremental run whose
+    few changed records' objects can all be looked up is planned in memory with those
+    alone, as `plan_in_memory` plans it (scoped.py); otherwise the records it read
+    first are planned here with the rest."""
     mapping = job.objects[0]
+    batches = source_batches(job, sides.source, reading, mapping.type, learned)
+    if changes_looked_up(job, mapping, sides.destination, reading):
+        head, rest = await peeked(batches, LOOKUP_AT_MOST)
+        if rest is None and (planned := await changed(job, sides, head, context, reading, learned)):
+            return planned
+        batches = chained(head, rest)
     mapper = mapper_of(job, 0, sides.destination, context)
     the_plan, read, found = await plan_lean(
         mapping,
         sides.destination,
-        source_batches(job, sides.source, reading, mapping.type, learned),
+        batches,
         mapper,
         # asked once the source is read: an incremental run may be a full one after all
         act_on_absence=lambda: (
@@ -74,6 +90,52 @@ async def plan_low_memory(
         lifecycle=reading.lifecycles.get(mapping.type),
     )
     return Planned.of(the_plan, read, found, list(mapper.errors), [mapper])
+
+
+async def peeked(
+    batches: AsyncIterator[list[Record]], at_most: int
+) -> tuple[list[list[Record]], AsyncIterator[list[Record]] | None]:
+    """The first batches, up to more than `at_most` records, and the rest (None: there
+    were no more)."""
+    head: list[list[Record]] = []
+    count = 0
+    async for batch in batches:
+        head.append(batch)
+        count += len(batch)
+        if count > at_most:
+            return head, batches
+    return head, None
+
+
+async def chained(
+    head: list[list[Record]], rest: AsyncIterator[list[Record]] | None
+) -> AsyncIterator[list[Record]]:
+    for batch in head:
+        yield batch
+    if rest is not None:
+        async for batch in rest:
+            yield batch
+
+
+async def changed(
+    job: Job,
+    sides: Sides,
+    head: list[list[Record]],
+    context: MappingContext,
+    reading: Reading,
+    learned: Learned,
+) -> Planned | None:
+    """The plan of an incremental run's changed records (every one read: `head`) with
+    their objects looked up; None when they cannot all be."""
+    mapping, target = job.objects[0], sides.destination
+    mapper = mapper_of(job, 0, target, context, traced=True)
+    mapped = [record for batch in head for record in mapper.map(batch)]
+    found = await changed_objects(job, mapping, target, learned, mapped)
+    if found is None:
+        return None
+    pair = (sides.source, target)
+    given = ((mapper, mapped), found)
+    return await plan_in_memory(job, [pair], None, context, reading, learned, given)
 
 
 async def plan_lean(

@@ -22,7 +22,8 @@ for them is counted against every object of the destination (a move: a container
 followed, an object moved back on its return — the safety limits weigh moves against
 the destination's size). A source that read every record after all (its change feed
 lost), more than `LOOKUP_AT_MOST` changed records, or one whose key is unusable, make
-the destination read whole, as a full run reads it.
+the destination read whole, as a full run reads it (in memory, or for a large one in
+little memory: low_memory.py).
 """
 
 from __future__ import annotations
@@ -105,8 +106,21 @@ async def read_sides(
             read_destination(job, mapping, target, keys),
         )
     mapper, mapped = await read_source(job, at, pair, None, context, reading, learned)
-    changed = None if mapping.type in learned.fell_back else changed_keys(mapping, mapped)
-    return (mapper, mapped), await read_destination(job, mapping, target, changed)
+    found = await changed_objects(job, mapping, target, learned, mapped)
+    if found is None:
+        found = await read_destination(job, mapping, target, None)
+    return (mapper, mapped), found
+
+
+async def changed_objects(
+    job: Job, mapping: ObjectMapping, target: Provider, learned: Learned, mapped: list[Record]
+) -> list[Record] | None:
+    """The objects of an incremental run's changed records (`mapped`), looked up; None
+    when the destination is to be read whole (see above)."""
+    if mapping.type in learned.fell_back:
+        return None
+    keys = changed_keys(mapping, mapped)
+    return None if keys is None else await looked_up(job, mapping, target, keys)
 
 
 def changed_keys(mapping: ObjectMapping, mapped: list[Record]) -> list[str] | None:
@@ -154,19 +168,26 @@ async def read_destination(
 ) -> list[Record]:
     """The type's destination records: those of `keys` alone where the destination can
     look them up and finds each one; else all."""
-    field = destination_lookup(job, mapping, target) if keys is not None else None
-    if field is not None and isinstance(target, KeyReader):
-        wanted = asked(mapping, keys or [])
-        found = [
-            record
-            async for batch in target.read_keys(field, wanted, READ_BATCH)
-            for record in batch
-        ]
-        key_of = scope_key(mapping)
-        if {key_of(record) for record in found} >= set(wanted):
-            return found
+    if keys is not None and (found := await looked_up(job, mapping, target, keys)) is not None:
+        return found
     whole = tracing.reads(target.read(READ_BATCH), side="destination", object_type=mapping.type)
     return await gathered(whole)
+
+
+async def looked_up(
+    job: Job, mapping: ObjectMapping, target: Provider, keys: list[str]
+) -> list[Record] | None:
+    """The destination records of `keys`, where the destination can look them up and
+    finds each one; else None."""
+    field = destination_lookup(job, mapping, target)
+    if field is None or not isinstance(target, KeyReader):
+        return None
+    wanted = asked(mapping, keys)
+    found = [
+        record async for batch in target.read_keys(field, wanted, READ_BATCH) for record in batch
+    ]
+    key_of = scope_key(mapping)
+    return found if {key_of(record) for record in found} >= set(wanted) else None
 
 
 def scope_key(mapping: ObjectMapping) -> Callable[[Record], str | None]:
