@@ -135,10 +135,12 @@ def start_services(env: dict[str, str]) -> subprocess.Popen[bytes]:
     )
 
 
-async def timed_run(settings: Settings, job: str) -> tuple[float, RunFinished]:
+async def timed_run(
+    settings: Settings, job: str, changed_only: bool = False
+) -> tuple[float, RunFinished]:
     async with connect(settings) as session:
         started = time.perf_counter()
-        _, end = await follow_run(session, job, None)
+        _, end = await follow_run(session, job, None, changed_only=changed_only)
     assert isinstance(end, RunFinished), end
     return time.perf_counter() - started, end
 

@@ -1,12 +1,17 @@
 """PostgreSQL → PostgreSQL, a million rows and nothing changed: the runner's peak memory.
 
-    .venv/bin/python bench/postgresql_million.py [--rows 1000000]
+    .venv/bin/python bench/postgresql_million.py [--rows 1000000] [--changed 1000]
 
 Starts a throwaway PostgreSQL server (tests/postgresql_server.py), fills a source table
 `hr` and a destination table `people` with the same made-up people (COPY), then runs the
 job copying one into the other through an embedded nats-server and the services — the
 workflow and the runner each in a process of its own — and prints the run's time and
 the runner process's peak resident memory (VmHWM). Target: under 400 MB.
+
+With --changed N, the job has `changes = { field = "modified_at" }` (a column of the
+source table), and after the full run N rows change and an incremental run
+(`--changed-only`) is timed next to it: it reads the changed rows and looks up their
+objects alone.
 """
 
 from __future__ import annotations
@@ -48,8 +53,12 @@ fields = [
 """
 
 
+CHANGES = 'changes = { field = "modified_at" }\n[[objects]]'
+
+
 async def fill(server: Server, count: int) -> None:
-    """Both tables, with the same rows, by COPY (a unique index on the key of each)."""
+    """Both tables, with the same rows, by COPY (a unique index on the key of each); the
+    source's rows modified a second apart, a year ago."""
     text = io.StringIO()
     writer = csv.writer(text)
     for row in people(count):
@@ -61,8 +70,28 @@ async def fill(server: Server, count: int) -> None:
         for table in ("hr", "people"):
             await conn.execute(f"CREATE TABLE {table} ({columns})")
             await conn.execute(f"CREATE UNIQUE INDEX {table}_key ON {table} (employee_id)")
-            await conn.copy_to_table(table, source=io.BytesIO(data), format="csv")
+            await conn.copy_to_table(table, source=io.BytesIO(data), format="csv", columns=FIELDS)
+        await conn.execute("ALTER TABLE hr ADD COLUMN modified_at timestamptz")
+        await conn.execute(
+            "UPDATE hr SET modified_at = timestamptz '2025-01-01 00:00:00+00' "
+            "+ substr(employee_id, 2)::int * interval '1 second'"
+        )
+        for table in ("hr", "people"):
             await conn.execute(f"VACUUM ANALYZE {table}")
+    finally:
+        await conn.close()
+
+
+async def change(server: Server, count: int, changed: int) -> None:
+    """`changed` rows of the source, evenly spread, get another department, now."""
+    conn = await asyncpg.connect(server.dsn())
+    try:
+        done = await conn.execute(
+            "UPDATE hr SET department = 'Changed', modified_at = now() "
+            "WHERE substr(employee_id, 2)::int % $1 = 0",
+            count // changed,
+        )
+        assert done == f"UPDATE {changed}", done
     finally:
         await conn.close()
 
@@ -75,7 +104,7 @@ def serve(env: dict[str, str], service: str) -> subprocess.Popen[bytes]:
     )
 
 
-async def main(count: int) -> None:
+async def main(count: int, changed: int) -> None:
     folder = Path(tempfile.mkdtemp(prefix="idsync-bench-pg-million-"))
     server_folder = Path(tempfile.mkdtemp(prefix="idsync-bench-pg-million-server-"))
     cluster = Cluster(server_folder)
@@ -90,10 +119,14 @@ async def main(count: int) -> None:
         settings = Settings(home=folder / "home", nats_url=url, principal="bench")
         env = {**os.environ, "IDSYNC_NATS_URL": url, "IDSYNC_HOME": str(settings.home)}
         processes = [serve(env, "workflow"), serve(env, "runner")]
-        await define(settings, folder, {"million": JOB})
+        job = JOB.replace("[[objects]]", CHANGES) if changed else JOB
+        await define(settings, folder, {"million": job})
         await asyncio.sleep(1.0)  # the services' start-up is not counted
         seconds, end = await timed_run(settings, "million")
         peak = peak_rss_mib(processes[1].pid)
+        if changed:
+            await change(server, count, changed)
+            incremental_seconds, incremental = await timed_run(settings, "million", True)
     finally:
         for process in processes:
             process.send_signal(signal.SIGTERM)
@@ -107,9 +140,20 @@ async def main(count: int) -> None:
     print(f"PostgreSQL → PostgreSQL, {count:,} rows, nothing changed")
     print(f"  run (request → finished): {seconds:6.1f} s  {count / seconds:>9,.0f} rows/s")
     print(f"  runner's peak memory:     {peak:6.0f} MiB  (target < 400 MiB: {met})")
+    if changed:
+        stats = incremental.stats
+        assert (stats.updated, stats.written) == (changed, changed), stats
+        print(
+            f"  incremental, {changed:,} changed: {incremental_seconds:6.2f} s  "
+            f"= {incremental_seconds / seconds:.3f}x the full run"
+        )
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
-    asyncio.run(main(parser.parse_args().rows))
+    parser.add_argument(
+        "--changed", type=int, default=0, help="then time an incremental run of N changed"
+    )
+    arguments = parser.parse_args()
+    asyncio.run(main(arguments.rows, arguments.changed))

@@ -28,6 +28,7 @@ little memory: low_memory.py).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterable, Callable
 
 from core.engine import match_key
@@ -98,18 +99,36 @@ async def read_sides(
 ) -> tuple[tuple[SourceMapper, list[Record]], list[Record]]:
     """The `at`-th type's source records, mapped, with their mapper, and its destination
     records: both read at once; or, for an incremental run that can look objects up, the
-    changed records first, then their objects alone (see above)."""
+    changed records first, then their objects alone (see above) — the destination read
+    whole meanwhile as soon as more records changed than are worth looking up."""
     mapping, target = job.objects[at], pair[1]
     if keys is not None or not changes_looked_up(job, mapping, target, reading):
         return await both(
             read_source(job, at, pair, keys, context, reading, learned),
             read_destination(job, mapping, target, keys),
         )
-    mapper, mapped = await read_source(job, at, pair, None, context, reading, learned)
-    found = await changed_objects(job, mapping, target, learned, mapped)
-    if found is None:
-        found = await read_destination(job, mapping, target, None)
-    return (mapper, mapped), found
+    looking: asyncio.Future[list[Record] | None] = asyncio.get_running_loop().create_future()
+
+    async def source_side() -> tuple[SourceMapper, list[Record]]:
+        mapper = mapper_of(job, at, target, context, traced=True)
+        mapped: list[Record] = []
+        async for batch in source_batches(job, pair[0], reading, mapping.type, learned):
+            mapped += mapper.map(batch)
+            if len(mapped) > LOOKUP_AT_MOST and not looking.done():
+                looking.set_result(None)  # too many: the destination read whole, now
+        if not looking.done():
+            looking.set_result(mapped)
+        return mapper, mapped
+
+    async def destination_side() -> list[Record]:
+        changed = await looking
+        if changed is not None:
+            found = await changed_objects(job, mapping, target, learned, changed)
+            if found is not None:
+                return found
+        return await read_destination(job, mapping, target, None)
+
+    return await both(source_side(), destination_side())
 
 
 async def changed_objects(
