@@ -32,11 +32,10 @@ from schemas.jobs import (
     Resolve,
     Safety,
 )
-from services.runner.planning import PlannedRun, Sides, low_memory, plan_job, scoped
+from services.runner.planning import PlannedRun, low_memory, scoped
 from services.runner.planning.reading import Reading
-from services.runner.planning.sides import open_pair
 
-from .test_scoped_reads import table
+from .test_scoped_reads import plan_between, table
 
 PEOPLE = [
     # emp, name, dept, status, changed (the job's change field)
@@ -71,22 +70,10 @@ def job(*mappings: ObjectMapping) -> Job:
 
 
 async def plan(folder: Path, the_job: Job, reading: Reading, **patched: Any) -> PlannedRun:
-    """The incremental run planned as a run plans it (`patched`: the sides' attributes)."""
+    """The incremental run planned as a run plans it (`patched`: the sources' attributes)."""
     source_db = SqliteConnection(id="hr", path=str(folder / "hr.db"))
     target_db = SqliteConnection(id="dir", path=str(folder / "dir.db"))
-    pairs = [open_pair(source_db, target_db, the_job, at) for at in range(len(the_job.objects))]
-    for source, target in pairs:
-        for name, value in patched.items():
-            setattr(source, name, value)
-        await source.open(write=False)
-        await target.open(write=True)
-    try:
-        [(source, target), *others] = pairs
-        return await plan_job(the_job, Sides(source, target, others), None, reading=reading)
-    finally:
-        for source, target in pairs:
-            await source.close()
-            await target.close()
+    return await plan_between(source_db, target_db, the_job, None, reading, **patched)
 
 
 planned_lean: list[int] = []

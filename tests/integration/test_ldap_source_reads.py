@@ -29,11 +29,12 @@ from schemas.jobs import (
 )
 from schemas.values import Binary
 from services.providers.base import Layout
-from services.runner.planning import PlannedRun, Sides, plan_job, sides
+from services.runner.planning import PlannedRun, sides
 from services.runner.planning.reading import Reading
 from tests.ldap_server import OTHER_SUFFIX, Slapd
 
 from .ldap_helpers import USER, connection, create, provider, read_all
+from .test_scoped_reads import plan_between
 
 PHOTO = bytes(range(256)) * 3
 PERSON = ["inetOrgPerson"]
@@ -93,17 +94,7 @@ def job(base: str, copy: str, *objects: ObjectMapping, **fields: Any) -> Job:
 async def plan(
     conn: LdapConnection, the_job: Job, keys: list[str] | None, reading: Reading | None
 ) -> PlannedRun:
-    pairs = [sides.open_pair(conn, conn, the_job, at) for at in range(len(the_job.objects))]
-    for source, target in pairs:
-        await source.open(write=False)
-        await target.open(write=True)
-    try:
-        [(source, target), *others] = pairs
-        return await plan_job(the_job, Sides(source, target, others), keys, reading=reading)
-    finally:
-        for source, target in pairs:
-            await source.close()
-            await target.close()
+    return await plan_between(conn, conn, the_job, keys, reading)
 
 
 def every_attribute(mapping: ObjectMapping, where: dict[str, Any] | None = None) -> Layout:

@@ -19,6 +19,7 @@ import pytest
 from schemas.connections import Connection, SqliteConnection
 from schemas.jobs import Endpoint, FieldMap, Job, Leavers, ObjectMapping, ObjectScope
 from services.runner.planning import PlannedRun, Sides, plan_job, scoped
+from services.runner.planning.reading import Reading
 from services.runner.planning.sides import open_pair
 
 PEOPLE = [
@@ -66,16 +67,24 @@ async def plan(folder: Path, the_job: Job, keys: list[str]) -> PlannedRun:
 
 
 async def plan_between(
-    source_db: Connection, target_db: Connection, the_job: Job, keys: list[str]
+    source_db: Connection,
+    target_db: Connection,
+    the_job: Job,
+    keys: list[str] | None,
+    reading: Reading | None = None,
+    **patched: Any,
 ) -> PlannedRun:
-    """The job planned as a run plans it: each type's pair of sides opened, then closed."""
+    """The job planned as a run plans it: each type's pair of sides opened (`patched`:
+    attributes of the sources set first), then closed."""
     pairs = [open_pair(source_db, target_db, the_job, at) for at in range(len(the_job.objects))]
     for source, target in pairs:
+        for name, value in patched.items():
+            setattr(source, name, value)
         await source.open(write=False)
         await target.open(write=True)
     try:
         [(source, target), *others] = pairs
-        return await plan_job(the_job, Sides(source, target, others), keys)
+        return await plan_job(the_job, Sides(source, target, others), keys, reading=reading)
     finally:
         for source, target in pairs:
             await source.close()
