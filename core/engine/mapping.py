@@ -7,8 +7,10 @@ A mapping with transformations is compiled once per run (`compile_mapping`);
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import cast
+from collections.abc import Callable, Iterable
+from itertools import chain, repeat
+from operator import contains, itemgetter
+from typing import Any, cast
 
 from core.errors import BadInput
 from schemas.jobs import FieldMap, ObjectMapping, TransformSpec
@@ -108,7 +110,16 @@ class CompiledMapping:
     a password); the runner makes them when it applies a create.
     """
 
-    __slots__ = ("_copies", "_fields", "_key_fields", "_key_sources", "generated", "mapping")
+    __slots__ = (
+        "_copies",
+        "_fields",
+        "_key_fields",
+        "_key_sources",
+        "_sources",
+        "_written",
+        "generated",
+        "mapping",
+    )
 
     def __init__(self, mapping: ObjectMapping, context: MappingContext, path: str) -> None:
         problems: list[str] = []
@@ -132,6 +143,13 @@ class CompiledMapping:
         """(to, source, delimiter) of each field, when no field transforms its value."""
         if all(step is None for _, _, _, step, _ in fields):
             self._copies = tuple((to, source, delimiter) for to, source, delimiter, _, _ in fields)
+        written = tuple(to for to, _, _, _, _ in fields)
+        self._written = written if len(set(written)) == len(written) else None
+        """The fields written, each once (`copied`); None where two write the same one."""
+        self._sources: Callable[[Record], Any] | None = None
+        """Each field's source value of a record, at once (a tuple; one field: its value)."""
+        if fields:
+            self._sources = itemgetter(*(source for _, source, _, _, _ in fields))
         self._key_fields = tuple(field for field in fields if field[0] in mapping.keys)
         sources = {field.to: field.source for field in mapping.fields}
         self._key_sources = [sources.get(key, key) for key in mapping.keys]
@@ -146,6 +164,40 @@ class CompiledMapping:
         if self._copies is not None:
             return _shape_copies(record, self._copies) or _shape(record, self._fields)
         return _shape(record, self._fields)
+
+    def copied(self, records: list[Record]) -> tuple[tuple[str, ...], list[list[Value]]] | None:
+        """The batch's records as `map` gives them, as columns — the fields written, and
+        each one's values in the records' order (lists copied: nothing shared) —, read at
+        once (in C) where every record is copied as it is (`_shape_copies`) and holds
+        every field: printable text in a single-valued one, a list of printable texts in
+        a multi-valued one. None otherwise, for `map` to take them one by one (and to fail
+        those it fails). `records_from_columns` makes the records."""
+        copies, sources = self._copies, self._sources
+        if not copies or not records or sources is None or self._written is None:
+            return None
+        try:  # a field missing from a record: one by one
+            values = list(map(sources, records))
+        except KeyError:
+            return None
+        columns = list(zip(*values, strict=True)) if len(copies) > 1 else [tuple(values)]
+        made: list[list[Value]] = []
+        for (_, _, delimiter), column in zip(copies, columns, strict=True):
+            if not all(column):  # an empty value: left out of its record
+                return None
+            if delimiter is None:
+                # text (a subclass of str too: `_shape` keeps it as it is); else one by one
+                if not all_printable(column):
+                    return None
+                made.append(list(column))
+                continue
+            if list(map(type, column)).count(list) != len(column):
+                return None
+            if any(map(contains, column, repeat(""))):
+                return None
+            if not all_printable(chain.from_iterable(column)):
+                return None
+            made.append(list(map(list.copy, column)))
+        return self._written, made
 
     def map_keys(self, record: Record) -> Record:
         """Only the key fields of `record`, mapped as `map` maps them: the object a record
@@ -210,6 +262,22 @@ def _shape(record: Record, fields: tuple[_Field, ...]) -> Record:
     except RecordFailed as error:  # named after the field; a skip stays a skip
         raise type(error)(error.problem, to) from None
     return shaped
+
+
+_PRINTABLE_ASCII = bytes(range(0x20, 0x7F))
+"""The ASCII characters `str.isprintable` passes."""
+
+
+def all_printable(texts: Iterable[Value]) -> bool:
+    """Whether every value is printable text (`str.isprintable`; False for anything
+    else): all of them joined, ASCII looked at a byte at a time."""
+    try:
+        joined = "".join(cast(Iterable[str], texts))
+    except TypeError:  # not text
+        return False
+    if joined.isascii():
+        return not joined.encode("ascii").translate(None, _PRINTABLE_ASCII)
+    return joined.isprintable()
 
 
 def _shape_copies(record: Record, copies: tuple[tuple[str, str, str | None], ...]) -> Record:

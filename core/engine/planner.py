@@ -59,6 +59,9 @@ class Planner:
         """Source records without a key (empty, or unreadable)."""
         self.unreadable = 0
         """Source records whose key is there but cannot be read (several values, binary)."""
+        self.matched: tuple[dict[str, Record], dict[str, Record], int] | None = None
+        """`unequal`'s source and objects by key, and how many of the source's keys it
+        found among the objects."""
 
     def key_of(self, record: Record, side: str) -> str | None:
         if self.single is not None:  # one key compared with case: ASCII text is its key
@@ -86,12 +89,13 @@ class Planner:
         if self.single is None or not isinstance(records, list):
             return None
         found = list(map(dict.get, records, repeat(self.single)))
-        if set(map(type, found)) != {str}:
+        try:  # every value text (a subclass too: `key_of` gives it the same key), at once
+            joined = "".join(cast(list[str], found))
+        except TypeError:  # none, a list or binary somewhere: one by one
             return None
-        values = cast(list[str], found)
-        if not all(map(str.isascii, values)):
+        if not joined.isascii():
             return None
-        keys = list(map(str.strip, values))
+        keys = list(map(str.strip, cast(list[str], found)))
         return keys if all(keys) else None
 
     def index_source(self, records: Iterable[Record]) -> dict[str, Record]:
@@ -181,7 +185,9 @@ class Planner:
         counted unchanged here, at once (in C) —; else all of them. In the source's order."""
         if not self.equal_is_unchanged():
             return wanted.items()
-        same = list(map(eq, wanted.values(), map(found.get, wanted)))
+        existing = list(map(found.get, wanted))
+        self.matched = (wanted, found, len(existing) - existing.count(None))
+        same = list(map(eq, wanted.values(), existing))
         self.counts.unchanged += sum(same)
         return compress(wanted.items(), map(not_, same))
 
@@ -190,8 +196,13 @@ class Planner:
     ) -> list[tuple[str, Record]]:
         """The objects found that the source does not have (nor a leaver, nor a record
         that failed: `gone`), in the order found; at once none where the source has them
-        all (a re-run)."""
-        if found.keys() <= wanted.keys():
+        all (a re-run): where `unequal` found as many of the source's records as there are
+        objects, without looking again."""
+        matched = self.matched
+        if matched is not None and matched[0] is wanted and matched[1] is found:
+            if matched[2] == len(found):
+                return []
+        elif found.keys() <= wanted.keys():
             return []
         return [(k, r) for k, r in found.items() if k not in wanted and k not in gone]
 

@@ -13,9 +13,11 @@ fields in the same order) or the field that fails them.
 from __future__ import annotations
 
 import copy
+import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import Any, Literal, cast
 from unittest import mock
 
 import msgspec
@@ -25,15 +27,30 @@ from hypothesis import strategies as st
 from core.engine import managed_fields, match_key, plan
 from core.engine.context import MappingContext
 from core.engine.lifecycle import Lifecycle
-from core.engine.mapping import _shape, _shape_copies, compile_mapping
-from core.engine.plan import encoded_for_hash
+from core.engine.mapping import _shape, _shape_copies, all_printable, compile_mapping
+from core.engine.plan import Plan, encoded_for_hash
 from core.engine.planner import Planner
 from core.engine.transforms import RecordFailed
+from core.errors import BadInput
 from schemas import values
-from schemas.jobs import FieldMap, ObjectMapping
-from schemas.values import Binary, Record, Value, record_from_cells, records_from_rows
+from schemas.connections import MysqlConnection, PostgresqlConnection
+from schemas.jobs import Endpoint, FieldMap, ObjectMapping
+from schemas.values import (
+    Binary,
+    Record,
+    Value,
+    record_from_cells,
+    records_from_columns,
+    records_from_rows,
+)
+from services.providers.base import Layout
+from services.providers.mysql import values as my_values
+from services.providers.mysql.provider import MysqlProvider
+from services.providers.postgresql import values as pg_values
+from services.providers.postgresql.provider import PostgresqlProvider
+from services.providers.sql.reading import SqlReading
 from services.runner.planning.spill import order_of, quick_creates
-from tests.unit.test_plan_properties import FIELDS, KEY_VALUES, jobs
+from tests.unit.test_plan_properties import FIELDS, JOSE, KEY_VALUES, jobs
 
 NAMES = ["employee_id", "mail", "groups", "number", "Note"]
 cells = st.one_of(
@@ -373,3 +390,218 @@ def test_keys_read_at_once_lose_their_spaces_as_one_by_one() -> None:
         slow = plan(source, destination, mapping, ["uid", "mail"])
     assert [c.action for c in quick.changes] == ["update", "update"]  # no create, no delete
     assert quick == slow and quick.hash == slow.hash
+
+
+usual_texts_read: st.SearchStrategy[Value] = st.sampled_from(["x", "é", "a|b", "a||b", " y "])
+usual_lists_read: st.SearchStrategy[Value] = st.lists(
+    st.sampled_from(["x", "y", "a|b", "é"]), min_size=1, max_size=3
+)
+
+
+@st.composite
+def copied_batches(draw: st.DrawFn) -> tuple[list[FieldMap], list[Record]]:
+    """A job copying its fields and a batch of its source's records: mostly each holding
+    every field the job reads (text, or lists of text), now and then one that does not
+    or holds something else."""
+    fields = draw(copying_fields)
+    listed = {field.source for field in fields if field.delimiter is not None}
+    sources = sorted({field.source for field in fields})
+    batch = []
+    for _ in range(draw(st.integers(min_value=0, max_value=6))):
+        record: Record = {
+            name: draw(usual_lists_read if name in listed else usual_texts_read) for name in sources
+        }
+        if draw(st.integers(min_value=0, max_value=5)) == 0:  # now and then, anything
+            anything = st.dictionaries(source_fields, mapped_values, max_size=2)
+            record.update(cast(Record, draw(anything)))
+        batch.append(record)
+    return fields, batch
+
+
+@settings(max_examples=500)
+@given(copied_batches())
+def test_a_batch_copied_at_once_maps_as_record_by_record(
+    drawn: tuple[list[FieldMap], list[Record]],
+) -> None:
+    """A batch of a job copying its fields is read into columns at once (`copied`) where
+    every record holds every field as `_shape_copies` copies it: the records made of
+    them are those `map` gives one by one (their fields in the same order, and failing
+    none), and share no list with the source; otherwise the batch is left to `map`."""
+    fields, batch = drawn
+    mapping = ObjectMapping(keys=["uid"], fields=fields)
+    compiled = compile_mapping(mapping, CHECKING)
+    originals = copy.deepcopy(batch)
+    columns = compiled.copied(batch)
+    assert batch == originals  # inputs never mutated
+    if columns is None:
+        return
+    at_once = records_from_columns(*columns)
+    one_by_one = [compiled.map(record) for record in batch]
+    assert at_once == one_by_one
+    assert [list(record) for record in at_once] == [list(record) for record in one_by_one]
+    given = [value for record in batch for value in record.values() if isinstance(value, list)]
+    made = [value for record in at_once for value in record.values() if isinstance(value, list)]
+    assert not {id(value) for value in given} & {id(value) for value in made}
+
+
+def test_the_usual_batches_are_copied_at_once() -> None:
+    """The test above compares something: full batches of text and lists of text are
+    copied at once; a batch with a value missing, empty, or not printable is not."""
+    fields = [FieldMap(to="uid"), FieldMap(to="mail", from_="email"), FieldMap(to="groups")]
+    fields[2] = FieldMap(to="groups", delimiter="|")
+    compiled = compile_mapping(ObjectMapping(keys=["uid"], fields=fields), CHECKING)
+    batch: list[Record] = [
+        {"uid": "a", "email": "a@x", "groups": ["g", "h"]},
+        {"email": "b@x", "uid": "b", "groups": ["g"], "other": "o"},
+    ]
+    assert compiled.copied(batch) == (
+        ("uid", "mail", "groups"),
+        [["a", "b"], ["a@x", "b@x"], [["g", "h"], ["g"]]],
+    )
+    assert compiled.copied([*batch, {"uid": "c", "email": "c@x"}]) is None
+    assert compiled.copied([*batch, {"uid": "c", "email": "", "groups": ["g"]}]) is None
+    assert compiled.copied([*batch, {"uid": "c", "email": "\x07", "groups": ["g"]}]) is None
+    assert compiled.copied([*batch, {"uid": "c", "email": "c", "groups": ["g", ""]}]) is None
+
+
+@given(st.lists(st.one_of(odd_values, st.text(max_size=4), st.none()), max_size=6))
+def test_texts_are_printable_at_once_as_one_by_one(texts: list[Value | None]) -> None:
+    one_by_one = all(isinstance(text, str) and text.isprintable() for text in texts)
+    assert all_printable(texts) == one_by_one  # type: ignore[arg-type]
+
+
+def sql_destinations() -> list[SqlReading[Any, Any]]:
+    """A PostgreSQL and a MySQL table (not connected: their columns as the catalogue would
+    list them): text, typed, binary, an array, and two multi-valued text fields."""
+    layout = Layout(keys=("uid",), multi_valued={"groups": "|", "tags": ";", "codes": "|"})
+    endpoint = Endpoint(connection="db", table="people")
+    pg = PostgresqlProvider(PostgresqlConnection(id="db", database="d", user="u"), endpoint, layout)
+    pg._columns = {
+        "uid": pg_values.Column("uid", "text", "text"),
+        "name": pg_values.Column("name", "varchar", "character varying"),
+        "groups": pg_values.Column("groups", "text", "text"),
+        "tags": pg_values.Column("tags", "bpchar", "character(8)"),
+        "age": pg_values.Column("age", "int4", "integer"),
+        "doc": pg_values.Column("doc", "jsonb", "jsonb"),
+        "photo": pg_values.Column("photo", "bytea", "bytea"),
+        "codes": pg_values.Column("codes", "text", "text[]", array=True),
+    }
+    my = MysqlProvider(MysqlConnection(id="db", database="d", user="u"), endpoint, layout)
+    my._columns = {
+        "uid": my_values.Column("uid", "varchar", "varchar(64)"),
+        "name": my_values.Column("name", "text", "text"),
+        "groups": my_values.Column("groups", "text", "text"),
+        "tags": my_values.Column("tags", "char", "char(8)"),
+        "age": my_values.Column("age", "int", "int"),
+        "doc": my_values.Column("doc", "longtext", "longtext", json=True),
+        "photo": my_values.Column("photo", "blob", "blob"),
+        "codes": my_values.Column("codes", "varchar", "varchar(64)"),
+    }
+    return [pg, my]
+
+
+SQL_FIELDS = ["uid", "name", "groups", "tags", "age", "doc", "photo", "codes", "extra"]
+sql_values: st.SearchStrategy[Value] = st.one_of(
+    st.sampled_from(["x", "é", "042", "4.20", '{"b":1, "a":2}', "a|b", "a;b", "", " x "]),
+    st.lists(st.sampled_from(["x", "y", "", "a|b", "a;b", "7", "\x00"]), max_size=3),
+    st.builds(Binary, st.sampled_from([b"", b"\x00", b"x"])),
+)
+
+
+@st.composite
+def sql_columns(draw: st.DrawFn) -> tuple[list[str], list[list[Value]]]:
+    """Columns as a batch mapped at once gives them: some fields, one value a record;
+    mostly text, and lists of text in the multi-valued fields."""
+    names = draw(st.lists(st.sampled_from(SQL_FIELDS), unique=True, max_size=4))
+    count = draw(st.integers(min_value=1, max_value=4))
+    usual: dict[str, st.SearchStrategy[Value]] = {
+        "groups": usual_lists_read,
+        "tags": usual_lists_read,
+        "codes": usual_lists_read,
+    }
+    columns = []
+    for name in names:
+        usual_value = usual.get(name, usual_texts_read)
+        values = st.one_of(usual_value, usual_value, sql_values)
+        columns.append(draw(st.lists(values, min_size=count, max_size=count)))
+    return names, columns
+
+
+@settings(max_examples=500)
+@given(sql_columns())
+def test_records_a_sql_table_gives_back_as_given_are_their_canonical_form(
+    drawn: tuple[list[str], list[list[Value]]],
+) -> None:
+    """Where a table says at once that the records of a batch's columns read back as they
+    are (`as_given`), each one's canonical form, record by record, is the record itself:
+    typed, binary and array columns, and items holding the delimiter, never are."""
+    names, columns = drawn
+    records = records_from_columns(names, columns)
+    for side in sql_destinations():
+        if side.as_given(names, columns):
+            assert [side.canonical(record) for record in records] == records
+
+
+def test_a_sql_table_tells_the_usual_batch_at_once() -> None:
+    """The test above compares something: text in text columns and lists of text in its
+    multi-valued ones are given back as they are; a typed column, an item holding the
+    delimiter, an empty value or a list in a single-valued field are not."""
+    names = ["uid", "name", "groups", "extra"]
+    columns: list[list[Value]] = [["a", "b"], ["A", "B"], [["g", "h"], ["g"]], ["e", "f"]]
+    for side in sql_destinations():
+        assert side.as_given(names, columns)
+        assert not side.as_given(["age"], [["42", "7"]])
+        assert not side.as_given(["groups"], [[["g|h"], ["g"]]])
+        assert not side.as_given(["name"], [["A", ""]])
+        assert not side.as_given(["name"], [["A", ["B"]]])
+        assert not side.as_given(["groups"], [["g", ["h"]]])
+
+
+JOSE_NFC, JOSE_NFD = (unicodedata.normalize(form, JOSE) for form in ("NFC", "NFD"))
+rerun_keys = st.sampled_from(["a", " a", "b", "B", "c ", JOSE_NFC, JOSE_NFD, "é", "e", " "])
+rerun_records: st.SearchStrategy[Record] = st.fixed_dictionaries(
+    {"uid": rerun_keys}, optional={"mail": usual_texts, "note": usual_texts}
+)
+
+
+@st.composite
+def reruns(draw: st.DrawFn) -> tuple[list[Record], list[Record]]:
+    """A source of text keys and the destination a run of it left, but for a few objects
+    gone from it, a few it has that the source has not, and a few changed."""
+    source = draw(st.lists(rerun_records, max_size=8))
+    kept = draw(st.lists(st.booleans(), min_size=len(source), max_size=len(source)))
+    destination = [copy.deepcopy(r) for r, keep in zip(source, kept, strict=True) if keep]
+    destination += draw(st.lists(rerun_records, max_size=3))
+    return source, draw(st.permutations(destination))
+
+
+@settings(max_examples=500)
+@given(reruns(), st.sampled_from(["delete", "skip", "disable"]), st.booleans())
+def test_a_re_run_with_objects_gone_or_new_plans_as_one_by_one(
+    drawn: tuple[list[Record], list[Record]],
+    absence: Literal["delete", "skip", "disable"],
+    act: bool,
+) -> None:
+    """Re-runs whose keys are all text — ASCII or not, with spaces around or not —, with
+    objects the source no longer has or has not made yet: where every record's key is
+    read at once and every object is found in the source without looking again, the
+    plan is the one of the planner looking at each record."""
+    source, destination = drawn
+    mapping = ObjectMapping(
+        keys=["uid"],
+        fields=[FieldMap(to="uid"), FieldMap(to="mail"), FieldMap(to="note")],
+        on_destination_only=absence,
+        delete_after="30d" if absence == "disable" else None,
+    )
+    managed = managed_fields(mapping, ())
+    copies = copy.deepcopy((source, destination))
+    try:
+        quick: Plan | str = plan(source, destination, mapping, managed, act_on_absence=act)
+    except BadInput as error:  # a key twice, every key empty
+        quick = str(error)
+    with indexed_one_by_one():
+        try:
+            slow: Plan | str = plan(*copies, mapping, managed, act_on_absence=act)
+        except BadInput as error:
+            slow = str(error)
+    assert quick == slow

@@ -6,7 +6,9 @@ streams the rows (`_rows`) with its driver's server-side cursor."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from typing import Any
+from itertools import chain, repeat
+from operator import contains
+from typing import Any, cast
 
 from core.errors import BadInput
 from schemas.values import Record, Value, normalize, records_from_rows
@@ -14,6 +16,15 @@ from schemas.values import Record, Value, normalize, records_from_rows
 from ..changes import FieldChanges, HighestRead, filtered, needs_field
 from .table import Col, Conn, SqlTable
 from .values import reads_as_given
+
+
+def _texts(values: Sequence[Value]) -> bool:
+    """Whether every value is text (str, or a subclass: `canonical` gives it back too)."""
+    try:
+        "".join(cast(Sequence[str], values))
+    except TypeError:
+        return False
+    return True
 
 
 class SqlReading(SqlTable[Conn, Col]):
@@ -108,12 +119,44 @@ class SqlReading(SqlTable[Conn, Col]):
             for row in rows
         ]
 
-    def canonical(self, record: Record) -> Record:
-        columns, multi = self._columns, self._layout.multi_valued
+    def _given_names(self) -> frozenset[str]:
+        """The columns that give back the text they were given (text of single values)."""
+        columns = self._columns
         if self._given is None or self._given[0] is not columns:
             given = frozenset(name for name, column in columns.items() if reads_as_given(column))
             self._given = (columns, given)
-        given = self._given[1]
+        return self._given[1]
+
+    def as_given(self, names: Sequence[str], columns: Sequence[Sequence[Value]]) -> bool:
+        """Whether `canonical` gives back as they are the records of these columns (each a
+        field's values, one a record): a field of a column giving back its text (or of
+        no column), non-empty text in a single-valued one, non-empty lists of non-empty
+        texts without the delimiter in a multi-valued one; seen a column at a time (in
+        C)."""
+        columns_of, multi, given = self._columns, self._layout.multi_valued, self._given_names()
+        for name, values in zip(names, columns, strict=True):
+            if (name not in given and name in columns_of) or not all(values):
+                return False
+            delimiter = multi.get(name)
+            if delimiter is None:
+                if not _texts(values):
+                    return False
+                continue
+            if list(map(type, values)).count(list) != len(values):
+                return False
+            items = list(chain.from_iterable(cast(Sequence[list[str]], values)))
+            if not all(items) or not _texts(items):
+                return False
+            if "\x00" in delimiter:
+                if any(map(contains, items, repeat(delimiter))):
+                    return False
+            elif delimiter in "\x00".join(items):  # no item holds it (NUL in none)
+                return False
+        return True
+
+    def canonical(self, record: Record) -> Record:
+        columns, multi = self._columns, self._layout.multi_valued
+        given = self._given_names()
         for name, value in record.items():
             if name not in given and name in columns:
                 break

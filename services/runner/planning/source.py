@@ -30,7 +30,7 @@ from core.errors import BadInput
 from core.origins import Origins, origins_of
 from schemas.jobs import Job, ObjectMapping
 from schemas.plan import RecordError
-from schemas.values import Record
+from schemas.values import Record, Value, records_from_columns
 from services.common import tracing
 from services.providers.base import ChangeReader, FallsBack, Provider
 
@@ -71,6 +71,7 @@ def mapper_of(
     compiled = compile_mapping(mapping, context, f"$.objects[{at}]")
     where = endpoint_of(job.source, mapping.source).where
     mapper = SourceMapper(compiled, target.canonical, mapping, where)
+    mapper.as_given = getattr(target, "as_given", None)
     if traced:
         mapper.origins = origins_of(mapping)
     return mapper
@@ -103,6 +104,9 @@ class SourceMapper:
         """Records that failed and whose key could not be mapped either."""
         self.origins: Origins | None = None
         """When kept: the source values the plan's transformed fields are computed from."""
+        self.as_given: Callable[[Sequence[str], Sequence[Sequence[Value]]], bool] | None = None
+        """Whether the destination gives records back as they are (`canonical` leaves
+        them alone), told of a batch's columns at once; None where it cannot tell."""
 
     def map(self, batch: list[Record]) -> list[Record]:
         mapped: list[Record] = []
@@ -112,6 +116,14 @@ class SourceMapper:
             for record in batch:
                 self.fields.update(dict.fromkeys(record))
         if where is None and leaving is None and origins is None and mapping.container_from is None:
+            if (columns := compiled.copied(batch)) is not None:  # a batch of plain copies
+                at_once = records_from_columns(*columns)
+                if self.as_given is not None and self.as_given(*columns):
+                    return at_once
+                try:
+                    return list(map(canonical, at_once))
+                except RecordFailed:
+                    pass  # record by record, for the one that fails to be told
             shape = compiled.map  # each record mapped, nothing else: the usual job
             for record in batch:
                 try:
