@@ -761,17 +761,9 @@ async def test_many_changed_entries_looked_up_in_several_searches_plan_as_read_w
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     lean: bool,
-    request: pytest.FixtureRequest,
 ) -> None:
-    if not spaced:  # the one stored with a tab is not found: the destination read whole
-        reason = (
-            "looked up in two searches (100 keys each), the updates of the entries the "
-            "first search found (p0000-p0099: 34 of the 50) have no 'identifier' (their "
-            "DN), which the plan read whole gives every update: another hash. The LDAP "
-            "provider's key-to-DN map (`_dns`, read by `object_id`) is emptied at the start "
-            "of each search (`_read`), so only the last search's DNs are known"
-        )
-        request.node.add_marker(pytest.mark.xfail(strict=True, reason=reason))
+    """The entries found by each search of a lookup (100 keys a search) keep their DNs for
+    the plan's identifiers, as a whole read gives them."""
     people, rows = many(MANY)
     if spaced:
         rows[-1] = (f"{rows[-1][0]}\t", rows[-1][1])
@@ -786,3 +778,25 @@ async def test_many_changed_entries_looked_up_in_several_searches_plan_as_read_w
     )
     both.agree()
     assert len(both.actions()) == len(range(0, MANY, 3)) + spaced
+
+
+async def test_an_entry_two_searches_of_a_lookup_find_is_one_object(
+    slapd: Slapd, ldap_module: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lean: bool
+) -> None:
+    """uid ignores case: the search for p0000 (the first hundred keys) and the one for
+    P0000 (the last) both find the entries p0000 and P0000; each is one object, as in a
+    whole read."""
+    people, rows = many(MANY)
+    people.append(("P0000", "Twin", CHANGED))
+    rows.append(("P0000", "Twin"))
+    where = container(slapd, ldap_module, "uid", rows)
+    destination = Endpoint(connection="dir", container=where, object_classes=["inetOrgPerson"])
+    both = await both_ways(
+        source(tmp_path, people),
+        ldap_connection(tmp_path, slapd.url),
+        job(ldap_mapping("uid"), destination),
+        monkeypatch,
+        lean,
+    )
+    both.agree()
+    assert len(both.actions()) == len(range(0, MANY, 3))
