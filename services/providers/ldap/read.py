@@ -9,6 +9,7 @@ import asyncio
 import re
 import unicodedata
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from itertools import compress
 
 from ldap3.core.results import RESULT_CODES
 
@@ -73,6 +74,8 @@ class LdapReading:
         # DNs of entries a read finds but leaves out of its records (a subclass says which:
         # AD's accounts whose create never finished, so that the plan creates them again).
         self._hidden: set[bytes] = set()
+        self._seen: set[bytes] | None = None
+        """The DNs a lookup's searches have given so far (None: no lookup under way)."""
         self._ahead: dict[tuple[bytes, bytes], int] = {}  # (search, cookie) → message id
         self._sessions: list[Session] = []
         self._values: Values | None = None
@@ -122,14 +125,20 @@ class LdapReading:
     ) -> AsyncIterator[list[Record]]:
         """The entries of the scope with one of `values` in `field`, matched by the
         attribute's own equality rule (most ignore case), a hundred values per search."""
-        for at in range(0, len(values), KEYS_PER_SEARCH):
-            some = "".join(
-                f"({field}={escape_filter_value(v)})" for v in values[at : at + KEYS_PER_SEARCH]
-            )
-            query = f"(&{self._query}(|{some}))"
-            filter_ber = compile_filter(query, "ldap: the endpoint's query with the keys asked for")
-            async for batch in self._read(batch_size, filter_ber, self._wanted()):
-                yield batch
+        self._dns, self._hidden = {}, set()  # learnt over all the searches of this lookup
+        self._seen = set()
+        try:
+            for at in range(0, len(values), KEYS_PER_SEARCH):
+                some = "".join(
+                    f"({field}={escape_filter_value(v)})" for v in values[at : at + KEYS_PER_SEARCH]
+                )
+                query = f"(&{self._query}(|{some}))"
+                asked = "ldap: the endpoint's query with the keys asked for"
+                filter_ber = compile_filter(query, asked)
+                async for batch in self._read(batch_size, filter_ber, self._wanted(), fresh=False):
+                    yield batch
+        finally:
+            self._seen = None
 
     def read_changed(
         self, batch_size: int, since: str | None, field: str | None
@@ -165,13 +174,16 @@ class LdapReading:
         return self._changes.watermark() if self._changes else None
 
     async def _read(
-        self, batch_size: int, filter_ber: bytes, wanted: list[str]
+        self, batch_size: int, filter_ber: bytes, wanted: list[str], fresh: bool = True
     ) -> AsyncIterator[list[Record]]:
+        """The entries `filter_ber` finds, their DNs learnt afresh (`fresh`: a re-read must
+        not take its entries for duplicates) or along with those of the searches before."""
         attributes = [name.encode() for name in wanted or [NO_ATTRIBUTES]]
         cookie: bytes | None = b""
         pending: list[Record] = []
-        self._dns = {}  # learnt afresh: a re-read must not take its entries for duplicates
-        self._hidden = set()
+        if fresh:
+            self._dns = {}
+            self._hidden = set()
         while cookie is not None:
             records, cookie = await asyncio.to_thread(self._page, filter_ber, attributes, cookie)
             pending.extend(records)
@@ -187,6 +199,10 @@ class LdapReading:
         """One page of records (the key→DN map learns their DNs) and the next cookie."""
         bodies, after = self._search(filter_ber, attributes, cookie)
         found, names = self._records(bodies)
+        if self._seen is not None:  # a lookup's searches: an entry two of them find, once
+            new = [name not in self._seen for name in names]
+            self._seen.update(names)
+            found, names = list(compress(found, new)), list(compress(names, new))
         dns, keys, hidden = self._dns, self._keys, self._hidden
         ids, where = self._layout.identifiers, self._layout.containers
         if not (ids or where or keys or hidden):

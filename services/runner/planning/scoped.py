@@ -24,6 +24,13 @@ the destination's size). A source that read every record after all (its change f
 lost), more than `LOOKUP_AT_MOST` changed records, or one whose key is unusable, make
 the destination read whole, as a full run reads it (in memory, or for a large one in
 little memory: low_memory.py).
+
+What a lookup cannot see, a run scoped so does not report: a destination's records with
+no usable key, or two holding a key that no asked record has, are warned of only by a
+whole read. And where the destination holds two objects whose keys differ only in the
+spaces around them or their Unicode form (" e2" and "e2"), a whole read finds both and
+skips the record as ambiguous, while a lookup finds the one spelled as asked
+(tests/integration/test_changed_lookups_providers.py marks each such case).
 """
 
 from __future__ import annotations
