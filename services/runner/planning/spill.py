@@ -267,17 +267,22 @@ def quick_creates(planner: Planner) -> Callable[[str, Record], Entry | None] | N
         place = f"{prefix}{shown}\x00{key}"
         if "\x01" in place or place.count("\x00") != 2:
             return None  # escaped by `order_of`
-        change = Change(
-            action="create",
-            key=shown,
-            match=match,
-            set=record,
-            object_type=object_type,
-            container=container,
-        )
-        return place, encode(change)
+        return place, encode(_Create("create", shown, match, record, object_type, container))
 
     return create
+
+
+class _Create(msgspec.Struct, frozen=True, omit_defaults=True, gc=False):
+    """A plain create's fields, as `Change` holds them — the others left at their defaults,
+    which `Change` omits — so encoded as that `Change` is, byte for byte, and made quicker
+    (no empty dicts for the fields it leaves out)."""
+
+    action: str
+    key: str
+    match: Record
+    set: Record = msgspec.field(default_factory=dict)
+    object_type: str = "user"
+    container: str | None = None
 
 
 class SpilledPlan(Sequence[Change]):
