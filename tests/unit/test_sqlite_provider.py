@@ -399,6 +399,16 @@ def test_only_creates_of_one_shape_on_distinct_keys_are_rows() -> None:
     # laid out row after row, as a statement of rows binds them
     assert made.params(made.values, 0, 2) == ["u1", "A", "x", "u2", None, "x;y"]
     assert made.params([*made.keys, *made.values], 1, 1) == ["u2", "u2", None, "x;y"]
+    # the same fields set in another order: the columns of the first's order all the same
+    turned = Change(
+        action="create",
+        key="u3",
+        match={"id": "u3"},
+        set={"groups": ["z"], "name": "C", "id": "u3"},
+    )
+    mixed = creates_as_rows([*alike, turned], keys, {"groups": ";"})
+    assert mixed is not None and mixed.names == ("id", "name", "groups")
+    assert mixed.values == [["u1", "u2", "u3"], ["A", None, "C"], ["x", "x;y", "z"]]
     update = Change(action="update", key="u1", match={"id": "u1"}, set={"id": "u1", "name": "A"})
     assert creates_as_rows([alike[0], update], keys, {}) is None
     assert creates_as_rows([alike[0], alike[0]], keys, {}) is None  # a key twice
