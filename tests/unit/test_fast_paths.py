@@ -1,21 +1,25 @@
 """The quick ways of reading and comparing records give exactly what the plain ways give.
 
 Rows become records a batch at a time (`records_from_rows`), a job that copies its fields
-maps a record holding text in one pass (mapping.py `_shape_copies`), an update compares the
-fields without a policy in one step before looking field by field, and a large plan's
-plain creates are encoded without the planner's copies (spill.py `quick_creates`): for
-any rows and any job, the records (their fields in the same order), the plans (changes,
-counts, hash, warnings) and the creates (their place in the plan and their bytes) are
-those of the per-cell, per-field and planner's ways; so are the mapped records (their
-fields in the same order) or the field that fails them.
-"""
+maps a record holding text in one pass (mapping.py `_shape_copies`), a SQLite destination
+tells at once that it keeps a batch of mapped records as they are (`canonical_as_is`), an
+update compares the fields without a policy in one step before looking field by field,
+and a large plan's plain creates are encoded without the planner's copies (spill.py
+`quick_creates`): for any rows and any job, the records (their fields in the same order),
+the plans (changes, counts, hash, warnings) and the creates (their place in the plan and
+their bytes) are those of the per-cell, per-field and planner's ways; so are the mapped
+records (their fields in the same order) or the field that fails them."""
 
 from __future__ import annotations
 
 import copy
+import functools
+import sqlite3
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from unittest import mock
 
 import msgspec
@@ -30,8 +34,13 @@ from core.engine.plan import encoded_for_hash
 from core.engine.planner import Planner
 from core.engine.transforms import RecordFailed
 from schemas import values
-from schemas.jobs import FieldMap, ObjectMapping
+from schemas.connections import SqliteConnection
+from schemas.jobs import Endpoint, FieldMap, ObjectMapping
 from schemas.values import Binary, Record, Value, record_from_cells, records_from_rows
+from services.providers import open_provider
+from services.providers.base import Layout
+from services.providers.sqlite.read import SqliteReading
+from services.runner.planning.source import SourceMapper
 from services.runner.planning.spill import order_of, quick_creates
 from tests.unit.test_plan_properties import FIELDS, KEY_VALUES, jobs
 
@@ -373,3 +382,97 @@ def test_keys_read_at_once_lose_their_spaces_as_one_by_one() -> None:
         slow = plan(source, destination, mapping, ["uid", "mail"])
     assert [c.action for c in quick.changes] == ["update", "update"]  # no create, no delete
     assert quick == slow and quick.hash == slow.hash
+
+
+@functools.cache
+def sqlite_destination(columns: str) -> SqliteReading:
+    """A SQLite destination whose table has these columns, its schema read as a batch's
+    write reads it (the probe of its numeric columns made); one per shape of table."""
+    path = Path(tempfile.mkdtemp(prefix="idsync-test-")) / "people.db"
+    with sqlite3.connect(path) as db:
+        db.execute(f"CREATE TABLE people ({columns})")
+        layout = Layout(keys=("uid",), multi_valued={"groups": "|", "tags": "||"})
+        provider = open_provider(
+            SqliteConnection(path=str(path)), Endpoint(connection="db", table="people"), layout
+        )
+        assert isinstance(provider, SqliteReading)
+        provider._schema_in(db)
+    db.close()
+    return provider
+
+
+SQLITE_FIELDS = ["uid", "mail", "groups", "tags", "age"]
+sqlite_values: st.SearchStrategy[Value] = st.one_of(
+    st.sampled_from(["", "x", " x ", "42", "042", "a|b", "|", "a||b"]),
+    st.lists(st.sampled_from(["", "x", "y|", "|z", "a|b", "a||b"]), max_size=3),
+    st.builds(Binary, st.sampled_from([b"", b"\x00"])),
+)
+sqlite_records = st.lists(
+    st.dictionaries(st.sampled_from(SQLITE_FIELDS), sqlite_values, max_size=5), max_size=8
+)
+
+
+@settings(max_examples=300)
+@given(sqlite_records, st.booleans())
+def test_a_batch_sqlite_keeps_as_it_is_is_each_record_kept_as_it_is(
+    records: list[Record], numeric: bool
+) -> None:
+    """`canonical_as_is` says of a batch only what `canonical` does of each of its records:
+    given back as it is (numbers stored by a numeric column are not)."""
+    age = "age INTEGER" if numeric else "age TEXT"
+    destination = sqlite_destination(f"uid TEXT, mail TEXT, groups TEXT, tags TEXT, {age}")
+    if destination.canonical_as_is(records):
+        assert all(destination.canonical(record) is record for record in records)
+
+
+def test_the_usual_batch_is_kept_as_it_is() -> None:
+    """The test above compares something: a batch of text and lists of text is kept as it
+    is; one empty text, a list where no delimiter is, an item holding the delimiter, binary
+    data or a numeric column among its fields is not."""
+    destination = sqlite_destination("uid TEXT, mail TEXT, groups TEXT, tags TEXT, age INTEGER")
+    usual: list[Record] = [
+        {"uid": f"u{n}", "mail": f"m{n}@example.org", "groups": ["a", "b"], "tags": ["t|u"]}
+        for n in range(100)
+    ]
+    assert destination.canonical_as_is(usual)
+    odds: list[Record] = [
+        {"uid": "u", "mail": ""},
+        {"uid": "u", "mail": ["m"]},
+        {"uid": "u", "groups": ["a|b"]},
+        {"uid": "u", "tags": ["a||"]},
+        {"uid": "u", "mail": Binary(b"m")},
+        {"uid": "u", "age": "42"},
+    ]
+    for odd in odds:
+        assert not destination.canonical_as_is([*usual, odd])
+
+
+@settings(max_examples=200)
+@given(sqlite_records)
+def test_a_batch_mapped_at_once_is_mapped_as_record_by_record(records: list[Record]) -> None:
+    """The mapper shapes a batch and makes it canonical at once where the destination keeps
+    it as it is: the same records (their fields in the same order) and the same failures
+    as record by record."""
+    mapping = ObjectMapping(
+        keys=["uid"],
+        fields=[
+            FieldMap(to="uid"),
+            FieldMap(to="mail"),
+            FieldMap(to="groups", delimiter="|"),
+            FieldMap(to="tags", delimiter="||"),
+            FieldMap(to="age"),
+        ],
+    )
+    destination = sqlite_destination("uid TEXT, mail TEXT, groups TEXT, tags TEXT, age INTEGER")
+    compiled = compile_mapping(mapping, MappingContext.checking("job"))
+    at_once = SourceMapper(compiled, destination.canonical, mapping)
+    at_once.as_is = destination.canonical_as_is
+    one_by_one = SourceMapper(compiled, destination.canonical, mapping)
+
+    mapped = at_once.map(copy.deepcopy(records))
+    expected = one_by_one.map(copy.deepcopy(records))
+
+    assert mapped == expected
+    assert [list(record) for record in mapped] == [list(record) for record in expected]
+    assert at_once.errors == one_by_one.errors
+    assert at_once.held == one_by_one.held

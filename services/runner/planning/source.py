@@ -71,6 +71,7 @@ def mapper_of(
     compiled = compile_mapping(mapping, context, f"$.objects[{at}]")
     where = endpoint_of(job.source, mapping.source).where
     mapper = SourceMapper(compiled, target.canonical, mapping, where)
+    mapper.as_is = getattr(target, "canonical_as_is", None)
     if traced:
         mapper.origins = origins_of(mapping)
     return mapper
@@ -103,6 +104,9 @@ class SourceMapper:
         """Records that failed and whose key could not be mapped either."""
         self.origins: Origins | None = None
         """When kept: the source values the plan's transformed fields are computed from."""
+        self.as_is: Callable[[list[Record]], bool] | None = None
+        """Where the destination can tell at once that `canonical` gives every record of a
+        batch back as it is (its `canonical_as_is`): a batch mapped is looked at once."""
 
     def map(self, batch: list[Record]) -> list[Record]:
         mapped: list[Record] = []
@@ -113,6 +117,8 @@ class SourceMapper:
                 self.fields.update(dict.fromkeys(record))
         if where is None and leaving is None and origins is None and mapping.container_from is None:
             shape = compiled.map  # each record mapped, nothing else: the usual job
+            if (as_is := self.as_is) is not None:
+                return self._map_as_is(batch, shape, as_is)
             for record in batch:
                 try:
                     mapped.append(canonical(shape(record)))
@@ -136,6 +142,34 @@ class SourceMapper:
             if origins is not None:
                 origins.keep(shaped, record)
             mapped.append(shaped)
+        return mapped
+
+    def _map_as_is(
+        self,
+        batch: list[Record],
+        shape: Callable[[Record], Record],
+        as_is: Callable[[list[Record]], bool],
+    ) -> list[Record]:
+        """`map`'s usual way, the batch shaped first and made canonical at once when the
+        destination keeps every shaped record as it is (else one by one, as ever)."""
+        sources: list[Record] = []
+        shaped: list[Record] = []
+        for record in batch:
+            try:
+                shaped.append(shape(record))
+            except RecordFailed as error:
+                self._failed(record, error)
+                continue
+            sources.append(record)
+        if as_is(shaped):
+            return shaped
+        mapped: list[Record] = []
+        canonical = self.canonical
+        for record, made in zip(sources, shaped, strict=True):
+            try:
+                mapped.append(canonical(made))
+            except RecordFailed as error:
+                self._failed(record, error)
         return mapped
 
     def _failed(self, record: Record, error: RecordFailed) -> None:
