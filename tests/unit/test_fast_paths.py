@@ -36,12 +36,13 @@ from core.engine.transforms import RecordFailed
 from schemas import values
 from schemas.connections import SqliteConnection
 from schemas.jobs import Endpoint, FieldMap, ObjectMapping
+from schemas.plan import PlanCounts
 from schemas.values import Binary, Record, Value, record_from_cells, records_from_rows
 from services.providers import open_provider
 from services.providers.base import Layout
 from services.providers.sqlite.read import SqliteReading
 from services.runner.planning.source import SourceMapper
-from services.runner.planning.spill import order_of, quick_creates
+from services.runner.planning.spill import Spill, order_of, quick_batch, quick_creates
 from tests.unit.test_plan_properties import FIELDS, KEY_VALUES, jobs
 
 NAMES = ["employee_id", "mail", "groups", "number", "Note"]
@@ -476,3 +477,44 @@ def test_a_batch_mapped_at_once_is_mapped_as_record_by_record(records: list[Reco
     assert [list(record) for record in mapped] == [list(record) for record in expected]
     assert at_once.errors == one_by_one.errors
     assert at_once.held == one_by_one.held
+
+
+def spilled(spill: Spill) -> tuple[list[tuple[str, bytes]], list[str], PlanCounts, int, int]:
+    entries = [entry for run in spill.sorted_runs() for entry in run]
+    return entries, list(spill.sorted_keys()), spill.counts, spill.records, spill.entries
+
+
+@settings(max_examples=300)
+@given(quick_mappings, st.lists(creates, max_size=8), st.sampled_from([2, 3, 100_000]))
+def test_creates_spilled_a_batch_at_a_time_are_those_spilled_one_by_one(
+    mapping: ObjectMapping, records: list[Record], run_size: int
+) -> None:
+    """A batch of creates planned at once (`quick_batch`, or each in turn where it does
+    not serve them all) spills the very entries, keys, counts and warnings of the creates
+    spilled one by one, across runs written to disk."""
+    managed = managed_fields(mapping, ())
+    keyed = [
+        (key, record)
+        for record in records
+        if (key := match_key(record, mapping.keys, mapping.case_insensitive)) is not None
+    ]
+    with mock.patch("services.runner.planning.spill.RUN_SIZE", run_size):
+        one_by_one, at_once = Spill(mapping, managed), Spill(mapping, managed)
+        for key, record in keyed:
+            one_by_one.add(key, dict(record))
+        at_once.add_all([key for key, _ in keyed], [dict(record) for _, record in keyed])
+        assert spilled(at_once) == spilled(one_by_one)
+        assert at_once.warnings() == one_by_one.warnings()
+
+
+def test_a_batch_of_the_usual_creates_is_spilled_at_once() -> None:
+    """The test above compares something: the usual records of a plain job are planned a
+    batch at a time."""
+    mapping = ObjectMapping(keys=["uid"], fields=[FieldMap(to="uid"), FieldMap(to="groups")])
+    quick = quick_batch(Planner(mapping, ("uid", "groups")))
+    assert quick is not None
+    records: list[Record] = [{"uid": "a", "groups": ["x", "y"]}, {"uid": "b"}]
+    assert quick(["a", "b"], records) is not None
+    assert quick(["a"], [{"uid": "a", "groups": ["x", ""]}]) is None  # the planner drops ""
+    assert quick(["a"], [{"uid": "a", "mail": "m"}]) is None  # a field the job does not write
+    assert quick(["uid=a"], [{"uid": "uid=a"}]) is None  # a DN's depth orders it

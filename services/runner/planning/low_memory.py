@@ -104,11 +104,16 @@ async def plan_lean(
     source_count = 0
     async for batch in source:
         source_count += len(batch)
+        creates: list[Record] = []
+        keys: list[str] = []
         for record in mapper.map(batch):
             if spill is not None and (key := _plain_create(index, record)) is not None:
-                spill.add(key, record)
+                creates.append(record)  # planned together, below
+                keys.append(key)
             elif index.keep_source(record):
                 kept.append(record)
+        if spill is not None and creates:
+            spill.add_all(keys, creates)
     absence = act_on_absence() and not mapper.keyless_failures
     needed: list[Record] = []
     if index.any_needed(absent=absence):  # else nothing to read again (a no-change re-run)
