@@ -28,7 +28,8 @@ from hypothesis import strategies as st
 
 from core.engine import managed_fields, match_key, plan
 from core.engine.context import MappingContext
-from core.engine.lifecycle import Lifecycle
+from core.engine.digests import DigestIndex
+from core.engine.lifecycle import LEAVER_FIELD, Lifecycle
 from core.engine.mapping import _shape, _shape_copies, compile_mapping
 from core.engine.plan import encoded_for_hash
 from core.engine.planner import Planner
@@ -41,6 +42,7 @@ from schemas.values import Binary, Record, Value, record_from_cells, records_fro
 from services.providers import open_provider
 from services.providers.base import Layout
 from services.providers.sqlite.read import SqliteReading
+from services.runner.planning.low_memory import _plain_create, _plain_keys
 from services.runner.planning.source import SourceMapper
 from services.runner.planning.spill import Spill, order_of, quick_batch, quick_creates
 from tests.unit.test_plan_properties import FIELDS, KEY_VALUES, jobs
@@ -518,3 +520,41 @@ def test_a_batch_of_the_usual_creates_is_spilled_at_once() -> None:
     assert quick(["a"], [{"uid": "a", "groups": ["x", ""]}]) is None  # the planner drops ""
     assert quick(["a"], [{"uid": "a", "mail": "m"}]) is None  # a field the job does not write
     assert quick(["uid=a"], [{"uid": "uid=a"}]) is None  # a DN's depth orders it
+
+
+@settings(max_examples=300)
+@given(
+    quick_mappings,
+    st.lists(creates, max_size=6),
+    st.lists(creates, max_size=3),
+    st.lists(st.sampled_from(["x", "X", "a / b"]), max_size=2),
+    st.booleans(),
+)
+def test_the_keys_of_a_batch_of_plain_creates_read_at_once_are_those_read_one_by_one(
+    mapping: ObjectMapping,
+    records: list[Record],
+    destination: list[Record],
+    returning: list[str],
+    leaver: bool,
+) -> None:
+    """A batch whose records are all plain creates (lean planning, `_plain_keys`) has the
+    keys `_plain_create` finds one by one — against the destination's keys, the objects
+    coming back and a leaver."""
+    index = DigestIndex(mapping, managed_fields(mapping, ()), frozenset(returning))
+    for record in destination:
+        index.add_destination(record)
+    if leaver and records:
+        records[-1] = {**records[-1], LEAVER_FIELD: "yes"}
+    keys = _plain_keys(index, records)
+    if keys is not None:
+        assert keys == [_plain_create(index, record) for record in records]
+
+
+def test_the_usual_batch_of_creates_is_keyed_at_once() -> None:
+    """The test above compares something: a first run's batch is keyed at once."""
+    mapping = ObjectMapping(keys=["uid"], fields=[FieldMap(to="uid"), FieldMap(to="mail")])
+    index = DigestIndex(mapping, ("uid", "mail"))
+    index.add_destination({"uid": "old"})
+    assert _plain_keys(index, [{"uid": "a"}, {"uid": " b "}]) == ["a", "b"]
+    assert _plain_keys(index, [{"uid": "a"}, {"uid": "old"}]) is None  # at the destination
+    assert _plain_keys(index, [{"uid": "a", LEAVER_FIELD: "yes"}]) is None
