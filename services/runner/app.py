@@ -63,7 +63,9 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
             log.info("run handed to its site's runners", site=site, run_id=event.run_id)
             await bus.hand_to_site(event, site)
             return
-        with work.doing(f"planning {event.job_id} run {event.run_id}"):
+        # Paused until the plan is stored and its first batches are out: resumed as planning
+        # ends, the collector would scan the plan held meanwhile (services/common/collector.py).
+        with work.doing(f"planning {event.job_id} run {event.run_id}"), collector_paused():
             await Planner(event, attempt, bus, settings.runner_id).execute()
 
     async def plan_given_up(event: Event, error: BaseException) -> None:
@@ -92,7 +94,13 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
         )
 
     async def apply(batch: WorkBatch, attempt: int) -> None:
-        with work.doing(f"{batch.job_id} run {batch.run_id} batch {batch.number}"):
+        # Paused while the batch is applied: the rows and statements made for it, none in a
+        # cycle, are let go before the collector resumes (once the batches applied side by
+        # side are all done).
+        with (
+            work.doing(f"{batch.job_id} run {batch.run_id} batch {batch.number}"),
+            collector_paused(),
+        ):
             await apply_batch(batch, attempt, bus, settings.runner_id)
 
     async def apply_given_up(batch: WorkBatch, error: BaseException) -> None:

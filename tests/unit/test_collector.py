@@ -4,12 +4,14 @@ and only if it was on before; and planning lets go of its records before it resu
 from __future__ import annotations
 
 import gc
+import weakref
 from collections.abc import Iterator
 
 import pytest
 
 from schemas.jobs import FieldMap, ObjectMapping
 from schemas.values import Record
+from services.common import collector
 from services.common.collector import collector_paused
 from services.runner.planning import plan_job
 from tests.unit.test_compiled_mapping import job, sides
@@ -78,3 +80,32 @@ def test_a_decoded_batch_of_creates_gives_the_collector_nothing_to_scan() -> Non
     ]
     tracked = [value for value in fields if gc.is_tracked(value)]
     assert tracked == []
+
+
+def test_pauses_overlapping_longer_than_the_longest_collect_once_as_one_ends(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Batches applied side by side, one after another, keep the collector paused: past
+    LONGEST, the cycles made meanwhile are collected as one of them ends."""
+    clock = [1000.0]
+    monkeypatch.setattr(collector, "monotonic", lambda: clock[0])
+
+    class Node:
+        me: object = None
+
+    first, second, third = collector_paused(), collector_paused(), collector_paused()
+    first.__enter__()
+    node = Node()
+    node.me = node  # a cycle, let go while paused: only the collector frees it
+    gone = weakref.ref(node)
+    del node
+    second.__enter__()
+    first.__exit__(None, None, None)
+    assert gone() is not None  # within LONGEST: still paused, nothing collected
+    third.__enter__()
+    clock[0] += collector.LONGEST + 1
+    second.__exit__(None, None, None)
+    assert gone() is None
+    assert not gc.isenabled()  # the third goes on paused
+    third.__exit__(None, None, None)
+    assert gc.isenabled()

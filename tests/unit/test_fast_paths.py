@@ -1,22 +1,26 @@
 """The quick ways of reading and comparing records give exactly what the plain ways give.
 
 Rows become records a batch at a time (`records_from_rows`), a job that copies its fields
-maps a record holding text in one pass (mapping.py `_shape_copies`), an update compares the
-fields without a policy in one step before looking field by field, and a large plan's
-plain creates are encoded without the planner's copies (spill.py `quick_creates`): for
-any rows and any job, the records (their fields in the same order), the plans (changes,
-counts, hash, warnings) and the creates (their place in the plan and their bytes) are
-those of the per-cell, per-field and planner's ways; so are the mapped records (their
-fields in the same order) or the field that fails them.
-"""
+maps a record holding text in one pass (mapping.py `_shape_copies`), a SQLite destination
+tells at once that it keeps a batch of mapped records as they are (`canonical_as_is`), an
+update compares the fields without a policy in one step before looking field by field,
+and a large plan's plain creates are encoded without the planner's copies (spill.py
+`quick_creates`): for any rows and any job, the records (their fields in the same order),
+the plans (changes, counts, hash, warnings) and the creates (their place in the plan and
+their bytes) are those of the per-cell, per-field and planner's ways; so are the mapped
+records (their fields in the same order) or the field that fails them."""
 
 from __future__ import annotations
 
 import copy
+import functools
+import sqlite3
+import tempfile
 import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Literal, cast
 from unittest import mock
 
@@ -26,15 +30,17 @@ from hypothesis import strategies as st
 
 from core.engine import managed_fields, match_key, plan
 from core.engine.context import MappingContext
-from core.engine.lifecycle import Lifecycle
+from core.engine.digests import DigestIndex
+from core.engine.lifecycle import LEAVER_FIELD, Lifecycle
 from core.engine.mapping import _shape, _shape_copies, all_printable, compile_mapping
 from core.engine.plan import Plan, encoded_for_hash
 from core.engine.planner import Planner
 from core.engine.transforms import RecordFailed
 from core.errors import BadInput
 from schemas import values
-from schemas.connections import MysqlConnection, PostgresqlConnection
+from schemas.connections import MysqlConnection, PostgresqlConnection, SqliteConnection
 from schemas.jobs import Endpoint, FieldMap, ObjectMapping
+from schemas.plan import PlanCounts
 from schemas.values import (
     Binary,
     Record,
@@ -43,13 +49,17 @@ from schemas.values import (
     records_from_columns,
     records_from_rows,
 )
+from services.providers import open_provider
 from services.providers.base import Layout
 from services.providers.mysql import values as my_values
 from services.providers.mysql.provider import MysqlProvider
 from services.providers.postgresql import values as pg_values
 from services.providers.postgresql.provider import PostgresqlProvider
 from services.providers.sql.reading import SqlReading
-from services.runner.planning.spill import order_of, quick_creates
+from services.providers.sqlite.read import SqliteReading
+from services.runner.planning.low_memory import _plain_create, _plain_keys
+from services.runner.planning.source import SourceMapper
+from services.runner.planning.spill import Spill, order_of, quick_batch, quick_creates
 from tests.unit.test_plan_properties import FIELDS, JOSE, KEY_VALUES, jobs
 
 NAMES = ["employee_id", "mail", "groups", "number", "Note"]
@@ -529,32 +539,38 @@ def sql_columns(draw: st.DrawFn) -> tuple[list[str], list[list[Value]]]:
 
 @settings(max_examples=500)
 @given(sql_columns())
-def test_records_a_sql_table_gives_back_as_given_are_their_canonical_form(
+def test_records_a_sql_table_gives_back_as_they_are_are_their_canonical_form(
     drawn: tuple[list[str], list[list[Value]]],
 ) -> None:
-    """Where a table says at once that the records of a batch's columns read back as they
-    are (`as_given`), each one's canonical form, record by record, is the record itself:
-    typed, binary and array columns, and items holding the delimiter, never are."""
+    """Where a table says at once that the records of a batch read back as they are
+    (`canonical_as_is`), each one's canonical form, record by record, is the record
+    itself: typed, binary and array columns, and items holding the delimiter, never are."""
     names, columns = drawn
     records = records_from_columns(names, columns)
     for side in sql_destinations():
-        if side.as_given(names, columns):
+        if side.canonical_as_is(records):
             assert [side.canonical(record) for record in records] == records
 
 
 def test_a_sql_table_tells_the_usual_batch_at_once() -> None:
     """The test above compares something: text in text columns and lists of text in its
     multi-valued ones are given back as they are; a typed column, an item holding the
-    delimiter, an empty value or a list in a single-valued field are not."""
+    delimiter, an empty value, a list in a single-valued field or a field missing from a
+    record are not."""
     names = ["uid", "name", "groups", "extra"]
     columns: list[list[Value]] = [["a", "b"], ["A", "B"], [["g", "h"], ["g"]], ["e", "f"]]
+
+    def as_is(names: list[str], columns: list[list[Value]]) -> bool:
+        return side.canonical_as_is(records_from_columns(names, columns))
+
     for side in sql_destinations():
-        assert side.as_given(names, columns)
-        assert not side.as_given(["age"], [["42", "7"]])
-        assert not side.as_given(["groups"], [[["g|h"], ["g"]]])
-        assert not side.as_given(["name"], [["A", ""]])
-        assert not side.as_given(["name"], [["A", ["B"]]])
-        assert not side.as_given(["groups"], [["g", ["h"]]])
+        assert as_is(names, columns)
+        assert not as_is(["age"], [["42", "7"]])
+        assert not as_is(["groups"], [[["g|h"], ["g"]]])
+        assert not as_is(["name"], [["A", ""]])
+        assert not as_is(["name"], [["A", ["B"]]])
+        assert not as_is(["groups"], [["g", ["h"]]])
+        assert not side.canonical_as_is([{"name": "A"}, {"uid": "b"}])
 
 
 JOSE_NFC, JOSE_NFD = (unicodedata.normalize(form, JOSE) for form in ("NFC", "NFD"))
@@ -605,3 +621,176 @@ def test_a_re_run_with_objects_gone_or_new_plans_as_one_by_one(
         except BadInput as error:
             slow = str(error)
     assert quick == slow
+
+
+@functools.cache
+def sqlite_destination(columns: str) -> SqliteReading:
+    """A SQLite destination whose table has these columns, its schema read as a batch's
+    write reads it (the probe of its numeric columns made); one per shape of table."""
+    path = Path(tempfile.mkdtemp(prefix="idsync-test-")) / "people.db"
+    with sqlite3.connect(path) as db:
+        db.execute(f"CREATE TABLE people ({columns})")
+        layout = Layout(keys=("uid",), multi_valued={"groups": "|", "tags": "||"})
+        provider = open_provider(
+            SqliteConnection(path=str(path)), Endpoint(connection="db", table="people"), layout
+        )
+        assert isinstance(provider, SqliteReading)
+        provider._schema_in(db)
+    db.close()
+    return provider
+
+
+SQLITE_FIELDS = ["uid", "mail", "groups", "tags", "age"]
+sqlite_values: st.SearchStrategy[Value] = st.one_of(
+    st.sampled_from(["", "x", " x ", "42", "042", "a|b", "|", "a||b"]),
+    st.lists(st.sampled_from(["", "x", "y|", "|z", "a|b", "a||b"]), max_size=3),
+    st.builds(Binary, st.sampled_from([b"", b"\x00"])),
+)
+sqlite_records = st.lists(
+    st.dictionaries(st.sampled_from(SQLITE_FIELDS), sqlite_values, max_size=5), max_size=8
+)
+
+
+@settings(max_examples=300)
+@given(sqlite_records, st.booleans())
+def test_a_batch_sqlite_keeps_as_it_is_is_each_record_kept_as_it_is(
+    records: list[Record], numeric: bool
+) -> None:
+    """`canonical_as_is` says of a batch only what `canonical` does of each of its records:
+    given back as it is (numbers stored by a numeric column are not)."""
+    age = "age INTEGER" if numeric else "age TEXT"
+    destination = sqlite_destination(f"uid TEXT, mail TEXT, groups TEXT, tags TEXT, {age}")
+    if destination.canonical_as_is(records):
+        assert all(destination.canonical(record) is record for record in records)
+
+
+def test_the_usual_batch_is_kept_as_it_is() -> None:
+    """The test above compares something: a batch of text and lists of text is kept as it
+    is; one empty text, a list where no delimiter is, an item holding the delimiter, binary
+    data or a numeric column among its fields is not."""
+    destination = sqlite_destination("uid TEXT, mail TEXT, groups TEXT, tags TEXT, age INTEGER")
+    usual: list[Record] = [
+        {"uid": f"u{n}", "mail": f"m{n}@example.org", "groups": ["a", "b"], "tags": ["t|u"]}
+        for n in range(100)
+    ]
+    assert destination.canonical_as_is(usual)
+    odds: list[Record] = [
+        {"uid": "u", "mail": ""},
+        {"uid": "u", "mail": ["m"]},
+        {"uid": "u", "groups": ["a|b"]},
+        {"uid": "u", "tags": ["a||"]},
+        {"uid": "u", "mail": Binary(b"m")},
+        {"uid": "u", "age": "42"},
+    ]
+    for odd in odds:
+        assert not destination.canonical_as_is([*usual, odd])
+
+
+@settings(max_examples=200)
+@given(sqlite_records)
+def test_a_batch_mapped_at_once_is_mapped_as_record_by_record(records: list[Record]) -> None:
+    """The mapper shapes a batch and makes it canonical at once where the destination keeps
+    it as it is: the same records (their fields in the same order) and the same failures
+    as record by record."""
+    mapping = ObjectMapping(
+        keys=["uid"],
+        fields=[
+            FieldMap(to="uid"),
+            FieldMap(to="mail"),
+            FieldMap(to="groups", delimiter="|"),
+            FieldMap(to="tags", delimiter="||"),
+            FieldMap(to="age"),
+        ],
+    )
+    destination = sqlite_destination("uid TEXT, mail TEXT, groups TEXT, tags TEXT, age INTEGER")
+    compiled = compile_mapping(mapping, MappingContext.checking("job"))
+    at_once = SourceMapper(compiled, destination.canonical, mapping)
+    at_once.as_is = destination.canonical_as_is
+    one_by_one = SourceMapper(compiled, destination.canonical, mapping)
+
+    mapped = at_once.map(copy.deepcopy(records))
+    expected = one_by_one.map(copy.deepcopy(records))
+
+    assert mapped == expected
+    assert [list(record) for record in mapped] == [list(record) for record in expected]
+    assert at_once.errors == one_by_one.errors
+    assert at_once.held == one_by_one.held
+
+
+def spilled(spill: Spill) -> tuple[list[tuple[str, bytes]], list[str], PlanCounts, int, int]:
+    entries = [entry for run in spill.sorted_runs() for entry in run]
+    return entries, list(spill.sorted_keys()), spill.counts, spill.records, spill.entries
+
+
+@settings(max_examples=300)
+@given(quick_mappings, st.lists(creates, max_size=8), st.sampled_from([2, 3, 100_000]))
+def test_creates_spilled_a_batch_at_a_time_are_those_spilled_one_by_one(
+    mapping: ObjectMapping, records: list[Record], run_size: int
+) -> None:
+    """A batch of creates planned at once (`quick_batch`, or each in turn where it does
+    not serve them all) spills the very entries, keys, counts and warnings of the creates
+    spilled one by one, across runs written to disk."""
+    managed = managed_fields(mapping, ())
+    keyed = [
+        (key, record)
+        for record in records
+        if (key := match_key(record, mapping.keys, mapping.case_insensitive)) is not None
+    ]
+    with mock.patch("services.runner.planning.spill.RUN_SIZE", run_size):
+        one_by_one, at_once = Spill(mapping, managed), Spill(mapping, managed)
+        for key, record in keyed:
+            one_by_one.add(key, dict(record))
+        at_once.add_all([key for key, _ in keyed], [dict(record) for _, record in keyed])
+        assert spilled(at_once) == spilled(one_by_one)
+        assert at_once.warnings() == one_by_one.warnings()
+
+
+def test_a_batch_of_the_usual_creates_is_spilled_at_once() -> None:
+    """The test above compares something: the usual records of a plain job are planned a
+    batch at a time."""
+    mapping = ObjectMapping(keys=["uid"], fields=[FieldMap(to="uid"), FieldMap(to="groups")])
+    quick = quick_batch(Planner(mapping, ("uid", "groups")))
+    assert quick is not None
+    records: list[Record] = [{"uid": "a", "groups": ["x", "y"]}, {"uid": "b"}]
+    assert quick(["a", "b"], records) is not None
+    assert quick(["a"], [{"uid": "a", "groups": ["x", ""]}]) is None  # the planner drops ""
+    assert quick(["a"], [{"uid": "a", "mail": "m"}]) is None  # a field the job does not write
+    assert quick(["uid=a"], [{"uid": "uid=a"}]) is None  # a DN's depth orders it
+
+
+@settings(max_examples=300)
+@given(
+    quick_mappings,
+    st.lists(creates, max_size=6),
+    st.lists(creates, max_size=3),
+    st.lists(st.sampled_from(["x", "X", "a / b"]), max_size=2),
+    st.booleans(),
+)
+def test_the_keys_of_a_batch_of_plain_creates_read_at_once_are_those_read_one_by_one(
+    mapping: ObjectMapping,
+    records: list[Record],
+    destination: list[Record],
+    returning: list[str],
+    leaver: bool,
+) -> None:
+    """A batch whose records are all plain creates (lean planning, `_plain_keys`) has the
+    keys `_plain_create` finds one by one — against the destination's keys, the objects
+    coming back and a leaver."""
+    index = DigestIndex(mapping, managed_fields(mapping, ()), frozenset(returning))
+    for record in destination:
+        index.add_destination(record)
+    if leaver and records:
+        records[-1] = {**records[-1], LEAVER_FIELD: "yes"}
+    keys = _plain_keys(index, records)
+    if keys is not None:
+        assert keys == [_plain_create(index, record) for record in records]
+
+
+def test_the_usual_batch_of_creates_is_keyed_at_once() -> None:
+    """The test above compares something: a first run's batch is keyed at once."""
+    mapping = ObjectMapping(keys=["uid"], fields=[FieldMap(to="uid"), FieldMap(to="mail")])
+    index = DigestIndex(mapping, ("uid", "mail"))
+    index.add_destination({"uid": "old"})
+    assert _plain_keys(index, [{"uid": "a"}, {"uid": " b "}]) == ["a", "b"]
+    assert _plain_keys(index, [{"uid": "a"}, {"uid": "old"}]) is None  # at the destination
+    assert _plain_keys(index, [{"uid": "a", LEAVER_FIELD: "yes"}]) is None

@@ -347,6 +347,31 @@ async def test_plain_creates_applied_again_write_nothing_twice(db_path: Path, si
     assert rows(db_path, "SELECT name, groups FROM people WHERE id = 'u7'") == [("N7", "a|b")]
 
 
+async def test_creates_whose_key_is_in_their_match_only_are_written_with_it(
+    db_path: Path, side: Open
+) -> None:
+    """Rows whose key fields the statement adds before the fields set, laid into more
+    statements than one (600 rows: 512, then the rest in smaller runs)."""
+    layout = Layout(keys=("id",), fields=("id", "name", "groups"), multi_valued={"groups": "|"})
+    batch = [
+        Change(
+            action="create",
+            key=f"u{n:03d}",
+            match={"id": f"u{n:03d}"},
+            set={"name": f"N{n}", "groups": ["a", str(n)]},
+        )
+        for n in range(600)
+    ]
+    destination = await side(layout)
+
+    first = await destination.apply(batch)
+    again = await destination.apply(batch)  # delivered again: nothing written twice
+
+    assert [o.error for o in first + again] == [None] * 1200
+    found = rows(db_path, "SELECT id, name, groups FROM people ORDER BY id")
+    assert found == [(f"u{n:03d}", f"N{n}", f"a|{n}") for n in range(600)]
+
+
 async def test_a_key_twice_in_a_batch_of_creates_applies_in_order(
     db_path: Path, side: Open
 ) -> None:
@@ -368,8 +393,22 @@ def test_only_creates_of_one_shape_on_distinct_keys_are_rows() -> None:
     made = creates_as_rows(alike, keys, {"groups": ";"})
     assert made is not None
     assert made.where == keys and made.names == ("id", "name", "groups")
-    assert made.keys == [("u1",), ("u2",)]
-    assert made.values == [("u1", "A", "x"), ("u2", None, "x;y")]
+    assert made.keys == [["u1", "u2"]]
+    assert made.values == [["u1", "u2"], ["A", None], ["x", "x;y"]]
+    assert made.count == 2
+    # laid out row after row, as a statement of rows binds them
+    assert made.params(made.values, 0, 2) == ["u1", "A", "x", "u2", None, "x;y"]
+    assert made.params([*made.keys, *made.values], 1, 1) == ["u2", "u2", None, "x;y"]
+    # the same fields set in another order: the columns of the first's order all the same
+    turned = Change(
+        action="create",
+        key="u3",
+        match={"id": "u3"},
+        set={"groups": ["z"], "name": "C", "id": "u3"},
+    )
+    mixed = creates_as_rows([*alike, turned], keys, {"groups": ";"})
+    assert mixed is not None and mixed.names == ("id", "name", "groups")
+    assert mixed.values == [["u1", "u2", "u3"], ["A", None, "C"], ["x", "x;y", "z"]]
     update = Change(action="update", key="u1", match={"id": "u1"}, set={"id": "u1", "name": "A"})
     assert creates_as_rows([alike[0], update], keys, {}) is None
     assert creates_as_rows([alike[0], alike[0]], keys, {}) is None  # a key twice

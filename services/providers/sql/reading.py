@@ -18,7 +18,7 @@ from .table import Col, Conn, SqlTable
 from .values import reads_as_given
 
 
-def _texts(values: Sequence[Value]) -> bool:
+def _texts(values: Sequence[object]) -> bool:
     """Whether every value is text (str, or a subclass: `canonical` gives it back too)."""
     try:
         "".join(cast(Sequence[str], values))
@@ -127,15 +127,17 @@ class SqlReading(SqlTable[Conn, Col]):
             self._given = (columns, given)
         return self._given[1]
 
-    def as_given(self, names: Sequence[str], columns: Sequence[Sequence[Value]]) -> bool:
-        """Whether `canonical` gives back as they are the records of these columns (each a
-        field's values, one a record): a field of a column giving back its text (or of
-        no column), non-empty text in a single-valued one, non-empty lists of non-empty
-        texts without the delimiter in a multi-valued one; seen a column at a time (in
-        C)."""
+    def canonical_as_is(self, records: list[Record]) -> bool:
+        """Whether `canonical` gives every one of the records back as it is: each field of
+        a column giving back its text (or of no column) and in every record, non-empty
+        text in a single-valued one, non-empty lists of non-empty texts without the
+        delimiter in a multi-valued one; looked at a field at a time (in C)."""
         columns_of, multi, given = self._columns, self._layout.multi_valued, self._given_names()
-        for name, values in zip(names, columns, strict=True):
-            if (name not in given and name in columns_of) or not all(values):
+        for name in set().union(*records):
+            if name not in given and name in columns_of:
+                return False
+            values = list(map(dict.get, records, repeat(name)))
+            if not all(values):  # empty, or missing from a record
                 return False
             delimiter = multi.get(name)
             if delimiter is None:

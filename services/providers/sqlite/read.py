@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
-from itertools import chain
+from itertools import chain, repeat
 
 from schemas.values import Record, normalize, record_from_cells, records_from_rows
 
@@ -87,6 +87,31 @@ class SqliteReading(SqliteTable):
         multi = self._layout.multi_valued
         stored = self._probe.store({name: param_of(multi, name, v) for name, v in record.items()})
         return normalize({name: value_of(multi, name, raw) for name, raw in stored.items()})
+
+    def canonical_as_is(self, records: list[Record]) -> bool:
+        """Whether `canonical` gives every one of the records back as it is: no numeric
+        column among their fields, every value non-empty text — or, in a multi-valued
+        field, a list of non-empty texts none of which holds the delimiter. Looked at a
+        batch at a time, in C; False may also be said of some such batches (two items
+        that make the delimiter when joined), which are then looked at one by one."""
+        values = list(chain.from_iterable(map(dict.values, records)))
+        if not all(values):
+            return False  # empty text, an empty list
+        kinds = list(map(type, values))
+        lists = kinds.count(list)
+        if kinds.count(str) + lists != len(values):
+            return False  # binary, or anything else
+        if self._probe.slots and self._probe.numeric(set().union(*records)):
+            return False
+        for name, delimiter in self._layout.multi_valued.items() if lists else ():
+            found = [v for v in map(dict.get, records, repeat(name)) if v.__class__ is list]
+            lists -= len(found)
+            items = list(chain.from_iterable(found))
+            if not all(items) or set(map(type, items)) - {str}:
+                return False
+            if not delimiter or delimiter in "".join(items):
+                return False
+        return lists == 0  # else a list in a field that is not multi-valued
 
     def _text_only(self, record: Record) -> bool:
         """Whether the record reads back as it is: non-empty text, and non-empty lists only

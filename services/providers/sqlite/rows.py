@@ -1,11 +1,12 @@
-"""A batch of plain creates as rows, ready for one `executemany`.
+"""A batch of plain creates as rows, ready for multi-row INSERTs.
 
 A first run's batches are creates of one shape: the same key fields, the same fields
-set, nothing cleared. Such a batch is bound as rows straight from its changes — no
-per-change `Op`, no statement looked up per change — and goes in with one INSERT … ON
-CONFLICT where a unique index covers the key (write.py decides that). Anything else
-(another action, a key repeated, a field missing, an empty key) is no such batch:
-write.py's general path takes it, change by change."""
+set, nothing cleared. Such a batch is bound straight from its changes — no per-change
+`Op`, no statement looked up per change, no tuple per row: a column of parameters per
+field, laid into each statement's parameters a column at a time (`Rows.params`) — and
+goes in with INSERT … ON CONFLICT where a unique index covers the key (write.py decides
+that). Anything else (another action, a key repeated, a field missing, an empty key) is
+no such batch: write.py's general path takes it, change by change."""
 
 from __future__ import annotations
 
@@ -23,22 +24,35 @@ from .values import Param, param_of
 
 @dataclass(frozen=True, slots=True)
 class Rows:
-    """The batch's shape and each change's parameters: key fields first, then the
-    fields set, in `names`' order."""
+    """The batch's shape and its parameters, a column per field: the key fields'
+    (`where`), then the fields set (`names`); each column holds every change's, in order."""
 
     where: tuple[str, ...]
     names: tuple[str, ...]
     create_only: tuple[str, ...]
-    keys: list[tuple[Param, ...]]
-    values: list[tuple[Param, ...]]
+    keys: list[list[Param]]
+    values: list[list[Param]]
+    count: int
+    """Changes (rows)."""
+
+    def params(self, columns: Sequence[list[Param]], start: int, size: int) -> list[Param]:
+        """The parameters of rows `start` to `start + size`, row after row, of these
+        columns: each column laid in at its place in every row at once (in C)."""
+        width = len(columns)
+        flat: list[Param] = [None] * (width * size)
+        for at, column in enumerate(columns):
+            flat[at::width] = column[start : start + size]
+        return flat
 
 
 def creates_as_rows(
     changes: Sequence[Change], keys: tuple[str, ...], multi: Mapping[str, str]
 ) -> Rows | None:
     """The changes as rows when every one is a create of the same shape on a distinct,
-    non-empty key; else None. Built a column at a time: each field's values taken from
-    every change by `map` (in C), converted where one is not plain text, then zipped."""
+    non-empty key; else None. Built a column at a time, in C: where every change sets its
+    fields in the same order (a plan's creates do), each change's values taken at once
+    and turned into columns; else each field's taken from every change. A column is
+    converted where one of its values is not plain text."""
     if not changes or not keys:
         return None
     first = changes[0]
@@ -56,16 +70,17 @@ def creates_as_rows(
         return None
     try:  # a field another change of the batch does not have: KeyError
         key_columns = [_column(list(map(itemgetter(f), matches)), multi, f) for f in keys]
-        value_columns = [_column(list(map(itemgetter(n), sets)), multi, n) for n in names]
+        if set(map(tuple, sets)) == {names}:  # one order: each change's dict read once
+            taken = map(list, zip(*map(tuple, map(dict.values, sets)), strict=True))
+            value_columns = [_column(c, multi, n) for c, n in zip(taken, names, strict=True)]
+        else:
+            value_columns = [_column(list(map(itemgetter(n), sets)), multi, n) for n in names]
     except KeyError:
         return None
-    key_rows: list[tuple[Param, ...]] = list(zip(*key_columns, strict=True))
-    if len(set(key_rows)) != len(key_rows) or any(None in column for column in key_columns):
+    distinct = set(key_columns[0]) if len(keys) == 1 else set(zip(*key_columns, strict=True))
+    if len(distinct) != len(changes) or any(None in column for column in key_columns):
         return None  # a key twice (applied in order) or empty (its own error): not rows
-    value_rows: list[tuple[Param, ...]] = (
-        list(zip(*value_columns, strict=True)) if names else [()] * len(changes)
-    )
-    return Rows(keys, names, tuple(keep), key_rows, value_rows)
+    return Rows(keys, names, tuple(keep), key_columns, value_columns, len(changes))
 
 
 _action = attrgetter("action")

@@ -8,7 +8,6 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from functools import partial
-from itertools import chain
 
 import aiosqlite
 
@@ -127,25 +126,20 @@ class SqliteWriting(SqliteTable):
             return False
         shape = ("upsert", rows.where, rows.names, rows.create_only)
         _, key_first = self._statements.shaped(shape)
-        params: list[tuple[Param, ...]] = rows.values
-        if key_first:
-            params = [
-                (*[key[i] for i in key_first], *values)
-                for key, values in zip(rows.keys, rows.values, strict=True)
-            ]
+        columns = [*[rows.keys[i] for i in key_first], *rows.values]
         # Many rows a statement (`rows`): one step each, where `executemany` steps once a
         # row. Runs of _ROWS, the rest in runs of halving powers of two: a few statements
         # of each shape, prepared once and kept in the connection's cache.
-        width = len(key_first) + len(rows.names)
+        width = len(columns)
         bound = min(conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER), _BOUND) // width
         size = 1 << (max(1, min(bound, _ROWS)).bit_length() - 1)
         try:
             at = 0
-            while at < len(params):
-                while size > len(params) - at:
+            while at < rows.count:
+                while size > rows.count - at:
                     size //= 2
-                some = params[at : at + size]
-                conn.execute(self._statements.rows(shape, size), list(chain.from_iterable(some)))
+                params = rows.params(columns, at, size)
+                conn.execute(self._statements.rows(shape, size), params)
                 at += size
             return True
         except sqlite3.Error as e:

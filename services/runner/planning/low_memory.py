@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from itertools import repeat
+from operator import contains
+from typing import cast
 
 from core.engine import managed_fields, plan
 from core.engine.context import MappingContext
@@ -166,11 +169,20 @@ async def plan_lean(
     source_count = 0
     async for batch in source:
         source_count += len(batch)
-        for record in mapper.map(batch):
+        mapped = mapper.map(batch)
+        if spill is not None and (keys := _plain_keys(index, mapped)) is not None:
+            spill.add_all(keys, mapped)  # all plain creates: a first run's batch
+            continue
+        creates: list[Record] = []
+        keys = []
+        for record in mapped:
             if spill is not None and (key := _plain_create(index, record)) is not None:
-                spill.add(key, record)
+                creates.append(record)  # planned together, below
+                keys.append(key)
             elif index.keep_source(record):
                 kept.append(record)
+        if spill is not None and creates:
+            spill.add_all(keys, creates)
     absence = act_on_absence() and not mapper.keyless_failures
     needed: list[Record] = []
     if index.any_needed(absent=absence):  # else nothing to read again (a no-change re-run)
@@ -205,6 +217,25 @@ def _plain_create(index: DigestIndex, record: Record) -> str | None:
     if key is None or key in index.digests or key in index.returning:
         return None
     return None if LEAVER_FIELD in record else key
+
+
+def _plain_keys(index: DigestIndex, records: list[Record]) -> list[str] | None:
+    """The keys of the records when every one is a plain create (`_plain_create`), read
+    at once where a key is one field compared with case and ASCII text; else None, for
+    each to be looked at in turn."""
+    if len(index.keys) != 1 or index.case_insensitive:
+        return None
+    found = list(map(dict.get, records, repeat(index.keys[0])))
+    if set(map(type, found)) - {str} or not all(map(str.isascii, cast(list[str], found))):
+        return None
+    keys = list(map(str.strip, cast(list[str], found)))  # ASCII text: already in NFC
+    if not all(keys) or any(map(contains, records, repeat(LEAVER_FIELD))):
+        return None
+    if index.digests and not index.digests.keys().isdisjoint(keys):
+        return None
+    if index.returning and any(map(index.returning.__contains__, keys)):
+        return None
+    return keys
 
 
 def _with_spilled(

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 import msgspec
@@ -136,34 +137,47 @@ async def other_sides(store: Store, job: Job) -> AsyncIterator[list[Pair]]:
 async def apply_by_type(job: Job, connection: Connection, changes: list[Change]) -> list[Outcome]:
     """Apply a batch whose changes may be of several types: each type by a provider opened
     with that type's scope and fields; the outcomes in the batch's order."""
+    kinds = list(dict.fromkeys(map(_object_type, changes)))
+    if len(kinds) == 1:  # the usual batch, of one type: its changes as they are
+        applied = await _apply_type(job, connection, kinds[0], changes)
+        if len(applied) != len(changes):
+            raise ValueError(f"{len(applied)} outcomes of {len(changes)} changes")
+        return applied
     outcomes: list[Outcome | None] = [None] * len(changes)
-    by_type = {obj.type: obj for obj in job.objects}
-    for kind in dict.fromkeys(c.object_type for c in changes):
-        mapping = by_type.get(kind, job.objects[0])
+    for kind in kinds:
         at = [i for i, c in enumerate(changes) if c.object_type == kind]
-        target = open_provider(
-            connection,
-            endpoint_of(job.destination, mapping.destination),
-            destination_layout(mapping),
-        )
-        try:
-            with tracing.span(
-                "provider apply",
-                provider=str(connection.__struct_config__.tag),
-                object_type=kind,
-                changes=len(at),
-            ):
-                await target.open(write=True)
-                mine = [changes[i] for i in at]
-                if isinstance(target, Staging):  # written when the run ends
-                    applied = await target.stage(mine)
-                else:
-                    applied = await target.apply(mine)
-            for i, outcome in zip(at, applied, strict=True):
-                outcomes[i] = outcome
-        finally:
-            await target.close()
+        applied = await _apply_type(job, connection, kind, [changes[i] for i in at])
+        for i, outcome in zip(at, applied, strict=True):
+            outcomes[i] = outcome
     return [outcome or Outcome(error="not applied") for outcome in outcomes]
+
+
+_object_type = attrgetter("object_type")
+
+
+async def _apply_type(
+    job: Job, connection: Connection, kind: str, mine: list[Change]
+) -> list[Outcome]:
+    """The changes of one object type applied (or staged) by a provider opened for it."""
+    mapping = {obj.type: obj for obj in job.objects}.get(kind, job.objects[0])
+    target = open_provider(
+        connection,
+        endpoint_of(job.destination, mapping.destination),
+        destination_layout(mapping),
+    )
+    try:
+        with tracing.span(
+            "provider apply",
+            provider=str(connection.__struct_config__.tag),
+            object_type=kind,
+            changes=len(mine),
+        ):
+            await target.open(write=True)
+            if isinstance(target, Staging):  # written when the run ends
+                return await target.stage(mine)
+            return await target.apply(mine)
+    finally:
+        await target.close()
 
 
 async def finish_by_type(job: Job, connection: Connection) -> None:

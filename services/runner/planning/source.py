@@ -30,7 +30,7 @@ from core.errors import BadInput
 from core.origins import Origins, origins_of
 from schemas.jobs import Job, ObjectMapping
 from schemas.plan import RecordError
-from schemas.values import Record, Value, records_from_columns
+from schemas.values import Record, records_from_columns
 from services.common import tracing
 from services.providers.base import ChangeReader, FallsBack, Provider
 
@@ -71,7 +71,7 @@ def mapper_of(
     compiled = compile_mapping(mapping, context, f"$.objects[{at}]")
     where = endpoint_of(job.source, mapping.source).where
     mapper = SourceMapper(compiled, target.canonical, mapping, where)
-    mapper.as_given = getattr(target, "as_given", None)
+    mapper.as_is = getattr(target, "canonical_as_is", None)
     if traced:
         mapper.origins = origins_of(mapping)
     return mapper
@@ -104,9 +104,10 @@ class SourceMapper:
         """Records that failed and whose key could not be mapped either."""
         self.origins: Origins | None = None
         """When kept: the source values the plan's transformed fields are computed from."""
-        self.as_given: Callable[[Sequence[str], Sequence[Sequence[Value]]], bool] | None = None
-        """Whether the destination gives records back as they are (`canonical` leaves
-        them alone), told of a batch's columns at once; None where it cannot tell."""
+        self.as_is: Callable[[list[Record]], bool] | None = None
+        """Where the destination can tell at once that `canonical` gives every record of a
+        batch back as it is (its `canonical_as_is`: SQLite, PostgreSQL and MySQL tables): a
+        batch mapped is looked at once."""
 
     def map(self, batch: list[Record]) -> list[Record]:
         mapped: list[Record] = []
@@ -118,13 +119,15 @@ class SourceMapper:
         if where is None and leaving is None and origins is None and mapping.container_from is None:
             if (columns := compiled.copied(batch)) is not None:  # a batch of plain copies
                 at_once = records_from_columns(*columns)
-                if self.as_given is not None and self.as_given(*columns):
+                if self.as_is is not None and self.as_is(at_once):
                     return at_once
                 try:
                     return list(map(canonical, at_once))
                 except RecordFailed:
                     pass  # record by record, for the one that fails to be told
             shape = compiled.map  # each record mapped, nothing else: the usual job
+            if (as_is := self.as_is) is not None:
+                return self._map_as_is(batch, shape, as_is)
             for record in batch:
                 try:
                     mapped.append(canonical(shape(record)))
@@ -148,6 +151,34 @@ class SourceMapper:
             if origins is not None:
                 origins.keep(shaped, record)
             mapped.append(shaped)
+        return mapped
+
+    def _map_as_is(
+        self,
+        batch: list[Record],
+        shape: Callable[[Record], Record],
+        as_is: Callable[[list[Record]], bool],
+    ) -> list[Record]:
+        """`map`'s usual way, the batch shaped first and made canonical at once when the
+        destination keeps every shaped record as it is (else one by one, as ever)."""
+        sources: list[Record] = []
+        shaped: list[Record] = []
+        for record in batch:
+            try:
+                shaped.append(shape(record))
+            except RecordFailed as error:
+                self._failed(record, error)
+                continue
+            sources.append(record)
+        if as_is(shaped):
+            return shaped
+        mapped: list[Record] = []
+        canonical = self.canonical
+        for record, made in zip(sources, shaped, strict=True):
+            try:
+                mapped.append(canonical(made))
+            except RecordFailed as error:
+                self._failed(record, error)
         return mapped
 
     def _failed(self, record: Record, error: RecordFailed) -> None:

@@ -21,6 +21,7 @@ import os
 import struct
 import tempfile
 from collections.abc import Callable, Collection, Iterator, Sequence
+from itertools import chain, repeat
 from typing import IO, TypeVar, cast, overload
 
 import msgspec
@@ -113,6 +114,7 @@ class Spill:
         self._keys: list[str] = []
         """The match key of each change in the buffer (to find one twice)."""
         self._quick = quick_creates(self.planner)
+        self._quick_batch = quick_batch(self.planner)
         self._created = 0
         """Creates planned the quick way (`quick_creates`), not in the planner's counts."""
 
@@ -134,6 +136,28 @@ class Spill:
                 self._keys.append(match)
             planner.ranked.clear()
         self.entries = len(self._buffer) + self._written
+
+    def add_all(self, keys: list[str], records: list[Record]) -> None:
+        """`add` of each record (with its key, in turn): those of a batch the quick way
+        serves whole planned at once (`quick_batch`), the others one by one."""
+        done = 0
+        while done < len(records):
+            if len(self._buffer) >= RUN_SIZE:  # full, and more to come: to disk
+                self._write_run()
+            end = done + RUN_SIZE - len(self._buffer)
+            some_keys, some = keys[done:end], records[done:end]
+            quick = self._quick_batch
+            entries = quick(some_keys, some) if quick is not None else None
+            if entries is None:
+                for key, record in zip(some_keys, some, strict=True):
+                    self.add(key, record)
+            else:
+                self.records += len(some)
+                self._buffer += entries
+                self._keys += some_keys
+                self._created += len(some)
+                self.entries = len(self._buffer) + self._written
+            done = end
 
     @property
     def counts(self) -> PlanCounts:
@@ -267,17 +291,78 @@ def quick_creates(planner: Planner) -> Callable[[str, Record], Entry | None] | N
         place = f"{prefix}{shown}\x00{key}"
         if "\x01" in place or place.count("\x00") != 2:
             return None  # escaped by `order_of`
-        change = Change(
-            action="create",
-            key=shown,
-            match=match,
-            set=record,
-            object_type=object_type,
-            container=container,
-        )
-        return place, encode(change)
+        return place, encode(_Create("create", shown, match, record, object_type, container))
 
     return create
+
+
+def quick_batch(
+    planner: Planner,
+) -> Callable[[list[str], list[Record]], list[Entry] | None] | None:
+    """`quick_creates` of a batch at once, looked at in C: the entries of every record
+    (with its match key), or None when the quick way does not serve each one of them —
+    then each is planned in turn. It serves the records `quick_creates` serves, of a
+    mapping with one key field, whose values are text or lists of text."""
+    mapping = planner.mapping
+    if quick_creates(planner) is None or len(planner.keys) != 1:
+        return None
+    object_type, container = mapping.type, mapping.container
+    probe = Change(action="create", key="", match={}, object_type=object_type, container=container)
+    phase, action, _, _, _ = rank(probe)
+    prefix = f"{phase:03d}{action:03d}{_DEPTH:05d}{object_type}\x00"
+    written = frozenset(planner.written)
+    single = planner.keys[0]
+    encode = HASH_ENCODER.encode
+
+    def create_all(keys: list[str], records: list[Record]) -> list[Entry] | None:
+        if not set().union(*records) <= written:
+            return None
+        values = list(chain.from_iterable(map(dict.values, records)))
+        kinds = list(map(type, values))
+        lists = kinds.count(list)
+        if not all(values) or kinds.count(str) + lists != len(values):
+            return None  # empty, binary (planned one by one), or anything else
+        if lists:
+            items = list(chain.from_iterable(v for v in values if v.__class__ is list))
+            if not all(items) or set(map(type, items)) - {str}:
+                return None
+        shown = list(map(dict.get, records, repeat(single)))
+        if set(map(type, shown)) != {str}:
+            return None
+        # "=" (a DN, perhaps), NUL and \x01 (escaped by `order_of`) are single characters:
+        # in the joined texts exactly when in one of them.
+        texts = "".join(cast(list[str], shown))
+        if "=" in texts or "\x00" in texts or "\x01" in texts:
+            return None
+        if "\x00" in (joined := "".join(keys)) or "\x01" in joined:
+            return None
+        places = [f"{prefix}{text}\x00{key}" for text, key in zip(shown, keys, strict=True)]
+        matches = [{single: text} for text in shown]
+        creates = map(
+            _Create,
+            repeat("create"),
+            shown,
+            matches,
+            records,
+            repeat(object_type),
+            repeat(container),
+        )
+        return list(zip(places, map(encode, creates), strict=True))
+
+    return create_all
+
+
+class _Create(msgspec.Struct, frozen=True, omit_defaults=True, gc=False):
+    """A plain create's fields, as `Change` holds them — the others left at their defaults,
+    which `Change` omits — so encoded as that `Change` is, byte for byte, and made quicker
+    (no empty dicts for the fields it leaves out)."""
+
+    action: str
+    key: str
+    match: Record
+    set: Record = msgspec.field(default_factory=dict)
+    object_type: str = "user"
+    container: str | None = None
 
 
 class SpilledPlan(Sequence[Change]):
