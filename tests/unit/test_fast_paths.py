@@ -12,8 +12,10 @@ records (their fields in the same order) or the field that fails them."""
 
 from __future__ import annotations
 
+import atexit
 import copy
 import functools
+import shutil
 import sqlite3
 import tempfile
 import unicodedata
@@ -627,7 +629,9 @@ def test_a_re_run_with_objects_gone_or_new_plans_as_one_by_one(
 def sqlite_destination(columns: str) -> SqliteReading:
     """A SQLite destination whose table has these columns, its schema read as a batch's
     write reads it (the probe of its numeric columns made); one per shape of table."""
-    path = Path(tempfile.mkdtemp(prefix="idsync-test-")) / "people.db"
+    folder = Path(tempfile.mkdtemp(prefix="idsync-test-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)  # kept while the tests run
+    path = folder / "people.db"
     with sqlite3.connect(path) as db:
         db.execute(f"CREATE TABLE people ({columns})")
         layout = Layout(keys=("uid",), multi_valued={"groups": "|", "tags": "||"})
