@@ -32,9 +32,10 @@ from schemas.values import Record
 from services.common import tracing
 from services.providers.base import Provider
 
+from . import scoped
 from .in_memory import plan_in_memory
 from .reading import Learned, Reading
-from .scoped import LOOKUP_AT_MOST, changed_objects, changes_looked_up
+from .scoped import changed_objects, changes_looked_up
 from .sides import READ_BATCH, Sides
 from .source import Planned, SourceMapper, mapper_of, source_batches
 from .spill import Spill, merged_counts, settle
@@ -76,7 +77,7 @@ async def plan_low_memory(
     mapping = job.objects[0]
     batches = source_batches(job, sides.source, reading, mapping.type, learned)
     if changes_looked_up(job, mapping, sides.destination, reading):
-        head, rest = await peeked(batches, LOOKUP_AT_MOST)
+        head, rest = await peeked(batches, scoped.LOOKUP_AT_MOST)
         if rest is None and (planned := await changed(job, sides, head, context, reading, learned)):
             return planned
         batches = chained(head, rest)
