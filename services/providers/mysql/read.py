@@ -15,6 +15,7 @@ from asyncmy.errors import MySQLError
 from schemas.connections import MysqlConnection
 from schemas.values import Record, Value
 
+from ..keyforms import ascii_spaces, asked_only, compared, unsettled
 from ..sql.reading import SqlReading
 from .connection import MysqlTable, execute, fetch
 from .values import (
@@ -29,25 +30,65 @@ from .values import (
 )
 
 KEYS_PER_QUERY = 500
-"""Values looked up per query."""
+"""Values looked up per query in a column that is not text."""
+_EDGES = (*ascii_spaces(), 0x85, 0xA0)
+"""A key's first or last byte that may be a space: ASCII's, and latin1's (in UTF-8 they
+are never a character's first byte)."""
+_TESTED = ("utf8", "utf8mb3", "utf8mb4", "latin1", "ascii")
+"""Character sets whose keys a lookup can test as a run compares them (`_spelled`)."""
+_Statement = tuple[str, tuple[Param, ...], frozenset[str] | None]
+"""A statement, its arguments, and the keys to keep of the records it finds (None: all)."""
 
 
 class MysqlReading(MysqlTable, SqlReading[MysqlConnection, Column]):
     """The reading half of the provider."""
 
     def reads_keys(self, field: str) -> bool:
-        """A table's column (a job's SELECT is read whole)."""
-        return self._query is None and field in self._columns
+        """A table's column (a job's SELECT is read whole), of a character set whose keys
+        can be tested (`read_keys`)."""
+        column = self._columns.get(field) if self._query is None else None
+        if column is None:
+            return False
+        _, has_set, charset = column.declared.partition(" CHARACTER SET ")
+        return not has_set or charset.split(" ")[0] in _TESTED
 
     async def read_keys(
         self, field: str, values: Sequence[str], batch_size: int
     ) -> AsyncIterator[list[Record]]:
-        """The rows whose column holds one of `values` (compared as the column compares:
-        its collation, a number as a number), a few hundred values per query."""
-        for at in range(0, len(values), KEYS_PER_QUERY):
-            some = tuple(values[at : at + KEYS_PER_QUERY])
-            async for batch in self._rows(batch_size, lookup=(field, some)):
-                yield batch
+        """The rows whose column holds one of `values` as a run compares keys
+        (keyforms.py), of each query the records of the keys it asks for. In a column of
+        text, one query (a scan, in the table's order): the rows its collation finds,
+        and any whose text may be spelled otherwise (with a cheap test first); in a
+        column of numbers, dates, …, a few hundred values per query (by its index)."""
+        wanted = sorted(compared(values))
+        column = self._columns[field]
+        spelled = column.kind in ("text", "json")
+        test, test_args = self._spelled(field) if spelled else ("", ())
+        statements: list[_Statement] = []
+        some_in = f"SELECT * FROM {self._q} WHERE {quote(field)} IN "
+        if spelled and wanted:
+            sql = f"{some_in}({', '.join(['%s'] * len(wanted))}) OR {test}"
+            statements.append((sql, (*wanted, *test_args), None))
+        for at in range(0, len(wanted) if not spelled else 0, KEYS_PER_QUERY):
+            some = tuple(wanted[at : at + KEYS_PER_QUERY])
+            sql = f"{some_in}({', '.join(['%s'] * len(some))})"
+            statements.append((sql, some, frozenset(some)))
+        everything = frozenset(wanted)
+        async for batch, keep in self._statements(batch_size, statements):
+            if found := asked_only(batch, field, keep or everything):
+                yield found
+
+    @staticmethod
+    def _spelled(field: str) -> tuple[str, tuple[Param, ...]]:
+        """The test that a row's key may be spelled otherwise than a run compares it: a
+        space at an end, or (a character beyond ASCII) the regular expression."""
+        c = quote(field)
+        edges = ", ".join(["%s"] * len(_EDGES))
+        test = (
+            f"(ASCII({c}) IN ({edges}) OR ASCII(RIGHT({c}, 1)) IN ({edges})"
+            f" OR (LENGTH({c}) <> CHAR_LENGTH({c}) AND CONVERT({c} USING utf8mb4) REGEXP %s))"
+        )
+        return test, (*_EDGES, *_EDGES, unsettled())
 
     async def _rows(
         self,
@@ -55,10 +96,6 @@ class MysqlReading(MysqlTable, SqlReading[MysqlConnection, Column]):
         changed: tuple[str, str | None] | None = None,
         lookup: tuple[str, Sequence[str]] | None = None,
     ) -> AsyncIterator[list[Record]]:
-        if self._query is None and not self._columns:
-            await self._refresh()
-            if not self._columns:
-                return  # a destination that does not exist yet
         sql = self._query if self._query is not None else f"SELECT * FROM {self._q}"
         args: tuple[Param, ...] = ()
         if changed is not None:
@@ -67,30 +104,46 @@ class MysqlReading(MysqlTable, SqlReading[MysqlConnection, Column]):
             if condition is not None:
                 sql, args = f"{sql} WHERE {condition[0]}", (condition[1],)
         if lookup is not None:
-            field, values = lookup
-            marks = ", ".join(["%s"] * len(values))
-            sql, args = f"{sql} WHERE {quote(field)} IN ({marks})", tuple(values)
+            async for batch in self.read_keys(lookup[0], lookup[1], batch_size):
+                yield batch
+            return
+        async for batch, _ in self._statements(batch_size, [(sql, args, None)], changed):
+            yield batch
+
+    async def _statements(
+        self,
+        batch_size: int,
+        statements: Sequence[_Statement],
+        changed: tuple[str, str | None] | None = None,
+    ) -> AsyncIterator[tuple[list[Record], frozenset[str] | None]]:
+        """Each statement's rows, in one read-only transaction (one snapshot), with the
+        keys to keep of them."""
+        if self._query is None and not self._columns:
+            await self._refresh()
+            if not self._columns:
+                return  # a destination that does not exist yet
         try:
             # Left unfinished (a reader that stopped early), the connection still holds
             # the streamed result: it is closed then, not given back (table.py).
             async with self.connection(read=True) as conn:
                 await execute(conn, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
-                cursor = conn.cursor(SSCursor)
-                await cursor.execute(sql, args or None)
-                names = [str(d[0]) for d in cursor.description]
-                columns = [
-                    self._columns.get(name) if self._query is None else None for name in names
-                ]
-                kinds = [
-                    column.kind if column is not None else field_kind(int(d[1]), int(d[3] or 0))
-                    for column, d in zip(columns, cursor.description, strict=True)
-                ]
-                as_text = all(column is not None and column.reads_str for column in columns)
-                readers = None if as_text else [partial(_read, kind) for kind in kinds]
-                mark = names.index(changed[0]) if changed is not None else None
-                while rows := await cursor.fetchmany(batch_size):
-                    yield self._records(names, rows, readers, mark)
-                await cursor.close()
+                for sql, args, keep in statements:
+                    cursor = conn.cursor(SSCursor)
+                    await cursor.execute(sql, args or None)
+                    names = [str(d[0]) for d in cursor.description]
+                    columns = [
+                        self._columns.get(name) if self._query is None else None for name in names
+                    ]
+                    kinds = [
+                        column.kind if column is not None else field_kind(int(d[1]), int(d[3] or 0))
+                        for column, d in zip(columns, cursor.description, strict=True)
+                    ]
+                    as_text = all(column is not None and column.reads_str for column in columns)
+                    readers = None if as_text else [partial(_read, kind) for kind in kinds]
+                    mark = names.index(changed[0]) if changed is not None else None
+                    while rows := await cursor.fetchmany(batch_size):
+                        yield self._records(names, rows, readers, mark), keep
+                    await cursor.close()
                 await execute(conn, "COMMIT")
         except (MySQLError, OSError) as e:
             raise self.error(e, "read") from e

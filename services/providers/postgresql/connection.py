@@ -185,6 +185,8 @@ class PostgresqlTable(SqlTable[PostgresqlConnection, Column]):
     """One job side: a table (read and written) or a SELECT (read only)."""
 
     tag = "postgresql"
+    _utf8 = False
+    """The database's encoding is UTF8 (its text can be tested as a run compares keys)."""
 
     def __init__(
         self, connection: PostgresqlConnection, endpoint: Endpoint, layout: Layout
@@ -227,6 +229,7 @@ class PostgresqlTable(SqlTable[PostgresqlConnection, Column]):
             )
 
     async def load_columns(self, conn: asyncpg.Connection) -> None:
+        self._utf8 = conn.get_settings().server_encoding == "UTF8"
         oid = await conn.fetchval(_TABLE, self._schema, self._table)
         rows = await conn.fetch(_COLUMNS, oid) if oid is not None else []
         self._columns = {

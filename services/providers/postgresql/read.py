@@ -7,12 +7,14 @@ wait for it."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any
 
 import asyncpg
 
 from schemas.connections import PostgresqlConnection
 from schemas.values import Record, Value
 
+from ..keyforms import ascii_spaces, asked_only, compared, unsettled
 from ..sql.reading import SqlReading
 from .connection import PostgresqlTable
 from .values import Column, canonical_value, changed_since, quote, reads_str, text_of, value_of
@@ -20,6 +22,9 @@ from .values import Column, canonical_value, changed_since, quote, reads_str, te
 COUNTED_UP_TO = 1_000_000
 """Rows a size hint counts at most when the statistics do not know (beyond every size
 the planning chooses by)."""
+_SPELLED = ("int", "decimal", "float", "bool", "date", "timestamp", "timestamptz", "time", "uuid")
+"""Kinds of columns whose text a lookup compares as it is: the server writes it, in ASCII
+and without spaces around it."""
 _STATISTICS = """
 SELECT c.reltuples, c.relpages, c.relkind::text,
        CASE WHEN c.relkind IN ('r', 'm')
@@ -32,16 +37,22 @@ class PostgresqlReading(PostgresqlTable, SqlReading[PostgresqlConnection, Column
     """The reading half of the provider."""
 
     def reads_keys(self, field: str) -> bool:
-        """A table's column of single values (a job's SELECT is read whole)."""
+        """A table's column of single values (a job's SELECT is read whole), in a
+        database whose text is UTF8 (`read_keys`)."""
         column = self._columns.get(field)
-        return self._query is None and column is not None and not column.array
+        return self._query is None and column is not None and not column.array and self._utf8
 
     async def read_keys(
         self, field: str, values: Sequence[str], batch_size: int
     ) -> AsyncIterator[list[Record]]:
-        """The rows whose column, as text, is one of `values` (one query: an array)."""
-        async for batch in self._rows(batch_size, lookup=(field, list(values))):
-            yield batch
+        """The rows whose column, as text, is one of `values` as a run compares keys
+        (keyforms.py), in one statement: those spelled so (by the column's index, in a
+        column of numbers, dates, …) and, in a column of text, any whose text may be
+        spelled otherwise, in the same scan (with a cheap test first)."""
+        wanted = compared(values)
+        async for batch in self._rows(batch_size, lookup=(field, sorted(wanted))):
+            if found := asked_only(batch, field, wanted):
+                yield found
 
     async def _rows(
         self,
@@ -55,15 +66,14 @@ class PostgresqlReading(PostgresqlTable, SqlReading[PostgresqlConnection, Column
                 return  # a destination that does not exist yet
         # The job's own SELECT, or every column of a table the catalogue named.
         sql = self._query if self._query is not None else f"SELECT * FROM {self._q}"
-        args: list[str | list[str]] = []
+        args: list[Any] = []
         if changed is not None:
             column, since = changed
             condition = changed_since(self._columns[column], since)
             if condition is not None:
                 sql, args = f"{sql} WHERE {condition}", [str(since)]
         if lookup is not None:
-            column, values = lookup
-            sql, args = f"{sql} WHERE {quote(column)}::text = ANY($1::text[])", [list(values)]
+            sql, args = self._lookup(sql, *lookup)
         try:
             async with (
                 self.connection(read=True) as conn,
@@ -80,6 +90,18 @@ class PostgresqlReading(PostgresqlTable, SqlReading[PostgresqlConnection, Column
                     yield self._records(names, rows, readers, mark)
         except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as e:
             raise self.error(e, "read") from e
+
+    def _lookup(self, sql: str, column: str, values: Sequence[str]) -> tuple[str, list[Any]]:
+        """The statement of a lookup and its arguments (`read_keys`)."""
+        text = f"{quote(column)}::text"
+        exact = f"{sql} WHERE {text} = ANY($1::text[])"
+        if self._columns[column].kind in _SPELLED:
+            return exact, [list(values)]
+        spelled = (
+            f"(ascii({text}) = ANY($2::int4[]) OR ascii(right({text}, 1)) = ANY($2::int4[])"
+            f' OR (octet_length({text}) <> length({text}) AND {text} COLLATE "C" ~ $3))'
+        )
+        return f"{exact} OR {spelled}", [list(values), ascii_spaces(), unsettled()]
 
     async def size_hint(self) -> int:
         """About how many rows the table holds: the statistics' rows per page times the

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from itertools import chain, repeat
@@ -9,11 +10,14 @@ from itertools import chain, repeat
 from schemas.values import Record, normalize, record_from_cells, records_from_rows
 
 from ..changes import FieldChanges, filtered, needs_field
+from ..keyforms import ascii_spaces, asked_only, compared, unsettled_text
 from .connection import SqliteTable
 from .values import param_of, quote, value_of
 
-KEYS_PER_QUERY = 500
-"""Values looked up per query (SQLite allows at least 999 parameters)."""
+UNSETTLED = "idsync_unsettled"
+"""The function a lookup registers on its connection: whether a text is spelled
+otherwise than a run compares it (keyforms.unsettled_text)."""
+_INT64 = range(-(2**63), 2**63)
 _TEXT = {str, type(None)}
 """The types of a batch's cells that read as they are: text, and NULL (no value)."""
 
@@ -31,15 +35,34 @@ class SqliteReading(SqliteTable):
     async def read_keys(
         self, field: str, values: Sequence[str], batch_size: int
     ) -> AsyncIterator[list[Record]]:
-        """The rows whose column holds one of `values` (compared as the column compares:
-        "042" finds 42 in a number column), a few hundred values per query."""
+        """The rows whose column holds one of `values` as a run compares keys
+        (keyforms.py), in one scan, in the table's order: those the column finds as it
+        compares ("042" finds 42 in a number column; 42 is asked as a number too in a
+        column without a type), and every row whose key may be spelled otherwise — a
+        space at an end, then, for a text beyond ASCII, `UNSETTLED`, and in a column
+        without a type a real number —; of them, the records of the keys asked for."""
+        wanted = compared(values)
+        if self._db is None or not self._columns or not wanted:
+            return
+        await self._db.create_function(UNSETTLED, 1, unsettled_text, deterministic=True)
+        c = quote(field)
+        untyped = self._columns.get(field, "BLOB") == "BLOB"
+        asked: list[str | int] = sorted(wanted)
+        if untyped:  # 42 stored as a number reads as "42"
+            asked += [int(v) for v in wanted if v.lstrip("-").isdigit() and str(int(v)) == v]
+            asked = [v for v in asked if not isinstance(v, int) or v in _INT64]
+        edges = ", ".join(map(str, ascii_spaces()))
+        test = (
+            f"(unicode({c}) IN ({edges}) OR unicode(substr({c}, -1)) IN ({edges})"
+            f" OR CASE WHEN length({c}) <> length(CAST({c} AS BLOB))"
+            f" THEN {UNSETTLED}({c}) ELSE 0 END"
+            + (f" OR typeof({c}) = 'real')" if untyped else ")")
+        )
         scope = f"{self._where} AND" if self._where else " WHERE"
-        for at in range(0, len(values), KEYS_PER_QUERY):
-            some = values[at : at + KEYS_PER_QUERY]
-            marks = ", ".join("?" * len(some))
-            sql = f"SELECT * FROM {self._q}{scope} {quote(field)} IN ({marks})"
-            async for batch in self._select(sql, tuple(some), batch_size):
-                yield batch
+        sql = f"SELECT * FROM {self._q}{scope} ({c} IN (SELECT value FROM json_each(?)) OR {test})"
+        async for batch in self._select(sql, (json.dumps(asked),), batch_size):
+            if found := asked_only(batch, field, wanted):
+                yield found
 
     async def _select(
         self, sql: str, params: tuple[str, ...], batch_size: int
