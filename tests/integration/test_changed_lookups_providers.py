@@ -801,3 +801,37 @@ async def test_an_entry_two_searches_of_a_lookup_find_is_one_object(
     )
     both.agree()
     assert len(both.actions()) == len(range(0, MANY, 3))
+
+
+# A run scoped to a key (`idsync job run --key`) looks its object up the same way.
+TWICE: dict[str, tuple[Any, Any]] = {
+    # (the key asked for, as the object holds it; the second object's key)
+    "a space before it": ("e2", " e2"),
+    "a tab after it": ("e2", "e2\t"),
+    "a no-break space around it": ("e2", "\u00a0e2\u00a0"),
+    "decomposed": (NFC, NFD),
+    "decomposed, an ideographic space after it": (NFC, NFD + "\u3000"),
+    "the same number, as text": (42, "42"),
+}
+
+
+@pytest.mark.parametrize("twice", list(TWICE))
+async def test_a_key_scoped_run_finds_the_key_held_twice_in_two_spellings(
+    sql: Sql, twice: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The key's two objects are found by the lookup (the third row is not read): the
+    record is skipped as ambiguous, as when the destination is read whole."""
+    stored, other = TWICE[twice]
+    asked = unicodedata.normalize("NFC", str(stored))
+    table = await sql.table(None, [("e1", "Ada"), (stored, "Old"), (other, "Older")])
+    the_job = job(KEYED, Endpoint(connection="dir", table=table))
+    hr = source(tmp_path, [("e1", "Ada", UNCHANGED), (asked, "Grace", CHANGED)])
+    looked_up = await plan_between(hr, sql.connection(), the_job, [asked])
+    with monkeypatch.context() as whole:
+        whole.setattr(scoped, "destination_lookup", lambda *_: None)
+        read_whole = await plan_between(hr, sql.connection(), the_job, [asked])
+    assert outcome(looked_up) == outcome(read_whole)
+    assert looked_up.plan.warnings == read_whole.plan.warnings
+    assert looked_up.plan.changes == []
+    assert looked_up.plan.counts.skipped == 1
+    assert (looked_up.destination_records, read_whole.destination_records) == (2, 3)
