@@ -177,7 +177,10 @@ class KeyReader(Protocol):
     `read_keys` may give more records than asked for (a directory matching without regard
     to case) or fewer (a value stored in another spelling): the planner keeps only the
     records of the keys asked for, and reads the whole side when a key is not among them
-    (planning/scoped.py)."""
+    (planning/scoped.py). But it must not leave out a record whose key is one asked for
+    as a run compares keys (core.engine.match_key) while giving another of that key: the
+    planner would take the key as held once. SQL tables give exactly the records of the
+    keys asked for, in any spelling (keyforms.py)."""
 
     def reads_keys(self, field: str) -> bool:
         """Whether `read_keys` can look records up by `field` here."""

@@ -385,8 +385,14 @@ SQL_CASES: dict[str, Case] = {
     ),
     "a second object whose key has a tab, a newline or a no-break space around it": Case(
         [("e1", "Ada", CHANGED), ("e2", "Grace", CHANGED), ("e3", "Alan", CHANGED)],
-        [("e1", "Old"), ("\te1", "Older"), ("e2", "Old"), ("e2\n", "Older")]
-        + [("e3", "Old"), ("\u00a0e3\u3000", "Older")],
+        [
+            ("e1", "Old"),
+            ("\te1", "Older"),
+            ("e2", "Old"),
+            ("e2\n", "Older"),
+            ("e3", "Old"),
+            ("\u00a0e3\u3000", "Older"),
+        ],
         [],
     ),
     "a second object whose key is decomposed": Case(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from itertools import chain, repeat
@@ -18,6 +19,8 @@ UNSETTLED = "idsync_unsettled"
 """The function a lookup registers on its connection: whether a text is spelled
 otherwise than a run compares it (keyforms.unsettled_text)."""
 _INT64 = range(-(2**63), 2**63)
+_INTEGER = re.compile(r"-?[1-9][0-9]*|0")
+"""A key as an INTEGER reads (`str`)."""
 _TEXT = {str, type(None)}
 """The types of a batch's cells that read as they are: text, and NULL (no value)."""
 
@@ -49,8 +52,8 @@ class SqliteReading(SqliteTable):
         untyped = self._columns.get(field, "BLOB") == "BLOB"
         asked: list[str | int] = sorted(wanted)
         if untyped:  # 42 stored as a number reads as "42"
-            asked += [int(v) for v in wanted if v.lstrip("-").isdigit() and str(int(v)) == v]
-            asked = [v for v in asked if not isinstance(v, int) or v in _INT64]
+            numbers = (int(v) for v in wanted if _INTEGER.fullmatch(v))
+            asked += [n for n in numbers if n in _INT64]
         edges = ", ".join(map(str, ascii_spaces()))
         test = (
             f"(unicode({c}) IN ({edges}) OR unicode(substr({c}, -1)) IN ({edges})"
