@@ -20,6 +20,7 @@ the ones the run normalises with.
 
 from __future__ import annotations
 
+import asyncio
 import unicodedata
 from collections.abc import Iterable, Sequence
 from functools import cache
@@ -35,12 +36,12 @@ _HANGUL_TRAILS = range(0x11A8, 0x11C3)
 @cache
 def spaces() -> str:
     """Every character `str.strip()` removes from the ends of a key."""
-    return "".join(c for c in map(chr, range(0x110000)) if c.isspace())
+    return "".join(filter(str.isspace, map(chr, range(0x110000))))
 
 
 def ascii_spaces() -> list[int]:
     """The code points of the spaces in ASCII."""
-    return [ord(c) for c in spaces() if c.isascii()]
+    return [point for point in range(0x80) if chr(point).isspace()]
 
 
 @cache
@@ -51,10 +52,12 @@ def _unsettled_points() -> tuple[int, ...]:
     found: set[int] = set(_HANGUL_VOWELS) | set(_HANGUL_TRAILS)
     for point in range(0x80, 0x110000):
         c = chr(point)
-        if unicodedata.combining(c) or unicodedata.normalize("NFC", c) != c:
+        if unicodedata.combining(c):
             found.add(point)
         decomposed = unicodedata.decomposition(c)
-        if decomposed and not decomposed.startswith("<"):
+        if decomposed and not decomposed.startswith("<"):  # NFC changes no other one
+            if unicodedata.normalize("NFC", c) != c:
+                found.add(point)
             parts = [chr(int(part, 16)) for part in decomposed.split()]
             if len(parts) == 2 and unicodedata.normalize("NFC", "".join(parts)) == c:
                 found.add(ord(parts[1]))
@@ -80,9 +83,15 @@ def unsettled() -> str:
     """A regular expression (POSIX, as PostgreSQL's and MariaDB's) that a key matches
     when it starts or ends with a space outside ASCII, or holds a character that may
     make it change in NFC. Keys in ASCII never match it (they are tested by their ends'
-    code points: `ascii_spaces`)."""
+    code points: `ascii_spaces`). Made once, from the Unicode tables (a few tenths of a
+    second: `made_once`)."""
     wide = _bracket(ord(c) for c in spaces() if not c.isascii())
     return f"^[{wide}]|[{wide}]$|[{_bracket(_unsettled_points())}]"
+
+
+async def made_once() -> str:
+    """`unsettled()`, made (the first time) in a thread of its own, not on the loop."""
+    return await asyncio.to_thread(unsettled)
 
 
 def unsettled_text(value: object) -> bool:

@@ -10,6 +10,7 @@ import unicodedata
 import pytest
 
 from core.engine import match_key
+from schemas.values import Record
 from services.providers import keyforms
 
 
@@ -88,7 +89,15 @@ def test_the_regular_expression_holds_no_ascii_but_its_own_syntax() -> None:
 
 def test_a_lookup_keeps_the_records_of_the_keys_asked_for_as_a_run_compares_them() -> None:
     nfd = unicodedata.normalize("NFD", "Zoë")
-    records = [{"id": " e2"}, {"id": "E2"}, {"id": nfd}, {"id": "e3"}, {"id": None}, {"id": ["e2"]}]
+    records: list[Record] = [
+        {"id": " e2"},
+        {"id": "E2"},
+        {"id": nfd},
+        {"id": "e3"},
+        {"id": ""},
+        {"id": ["e2"]},
+        {"name": "e2"},
+    ]
     wanted = keyforms.compared(["e2 ", "Zoë", "", "  "])
     assert wanted == {"e2", "Zoë"}
     kept = keyforms.asked_only(records, "id", wanted)

@@ -15,7 +15,7 @@ from asyncmy.errors import MySQLError
 from schemas.connections import MysqlConnection
 from schemas.values import Record, Value
 
-from ..keyforms import ascii_spaces, asked_only, compared, unsettled
+from ..keyforms import ascii_spaces, asked_only, compared, made_once
 from ..sql.reading import SqlReading
 from .connection import MysqlTable, execute, fetch
 from .values import (
@@ -63,7 +63,7 @@ class MysqlReading(MysqlTable, SqlReading[MysqlConnection, Column]):
         wanted = sorted(compared(values))
         column = self._columns[field]
         spelled = column.kind in ("text", "json")
-        test, test_args = self._spelled(field) if spelled else ("", ())
+        test, test_args = self._spelled(field, await made_once()) if spelled else ("", ())
         statements: list[_Statement] = []
         some_in = f"SELECT * FROM {self._q} WHERE {quote(field)} IN "
         if spelled and wanted:
@@ -79,7 +79,7 @@ class MysqlReading(MysqlTable, SqlReading[MysqlConnection, Column]):
                 yield found
 
     @staticmethod
-    def _spelled(field: str) -> tuple[str, tuple[Param, ...]]:
+    def _spelled(field: str, pattern: str) -> tuple[str, tuple[Param, ...]]:
         """The test that a row's key may be spelled otherwise than a run compares it: a
         space at an end, or (a character beyond ASCII) the regular expression."""
         c = quote(field)
@@ -88,7 +88,7 @@ class MysqlReading(MysqlTable, SqlReading[MysqlConnection, Column]):
             f"(ASCII({c}) IN ({edges}) OR ASCII(RIGHT({c}, 1)) IN ({edges})"
             f" OR (LENGTH({c}) <> CHAR_LENGTH({c}) AND CONVERT({c} USING utf8mb4) REGEXP %s))"
         )
-        return test, (*_EDGES, *_EDGES, unsettled())
+        return test, (*_EDGES, *_EDGES, pattern)
 
     async def _rows(
         self,

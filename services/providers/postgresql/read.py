@@ -14,7 +14,7 @@ import asyncpg
 from schemas.connections import PostgresqlConnection
 from schemas.values import Record, Value
 
-from ..keyforms import ascii_spaces, asked_only, compared, unsettled
+from ..keyforms import ascii_spaces, asked_only, compared, made_once, unsettled
 from ..sql.reading import SqlReading
 from .connection import PostgresqlTable
 from .values import Column, canonical_value, changed_since, quote, reads_str, text_of, value_of
@@ -50,6 +50,7 @@ class PostgresqlReading(PostgresqlTable, SqlReading[PostgresqlConnection, Column
         column of numbers, dates, …) and, in a column of text, any whose text may be
         spelled otherwise, in the same scan (with a cheap test first)."""
         wanted = compared(values)
+        await made_once()
         async for batch in self._rows(batch_size, lookup=(field, sorted(wanted))):
             if found := asked_only(batch, field, wanted):
                 yield found
