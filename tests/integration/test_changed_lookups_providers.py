@@ -27,6 +27,7 @@ import asyncpg
 import msgspec
 import pytest
 
+from core.engine import DuplicateKey
 from core.engine.lifecycle import Lifecycle
 from schemas.connections import Connection, SqliteConnection
 from schemas.jobs import Changes, Endpoint, FieldMap, Job, ObjectMapping, Safety
@@ -883,3 +884,30 @@ async def test_a_mariadb_key_column_in_utf16_is_read_whole(
     the_job = job(KEYED, Endpoint(connection="dir", table=table))
     run = await plan_between(source(tmp_path, E2_CHANGED), sql.connection(), the_job, ["e2"])
     assert (run.plan.changes, run.plan.counts.skipped, run.destination_records) == ([], 1, 3)
+
+
+@pytest.mark.parametrize("twice", ["a space after it", "decomposed"])
+async def test_a_key_scoped_run_finds_a_source_key_held_twice_in_two_spellings(
+    sql: Sql, twice: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A SQL source is looked up as a destination is: two records of one key are found
+    and refused as when the source is read whole."""
+    asked, other = ("e2", "e2 ") if twice == "a space after it" else (NFC, NFD)
+    table = await sql.table(None, [("e1", "Ada"), (asked, "Grace"), (other, "Grace too")])
+    the_job = Job(
+        id="scoped",
+        source=Endpoint(connection="dir", table=table),
+        destination=Endpoint(connection="out", table="people"),
+        objects=[ObjectMapping(keys=["id"], fields=[FieldMap(to="id"), FieldMap(to="name")])],
+    )
+    out = SqliteConnection(id="out", path=str(tmp_path / "out.db"))
+
+    async def refusal() -> str:
+        with pytest.raises(DuplicateKey) as refused:
+            await plan_between(sql.connection(), out, the_job, [asked])
+        return str(refused.value)
+
+    looked_up = await refusal()
+    with monkeypatch.context() as whole:
+        whole.setattr(scoped, "source_lookup", lambda *_: None)
+        assert await refusal() == looked_up

@@ -25,11 +25,12 @@ lost), more than `LOOKUP_AT_MOST` changed records, or one whose key is unusable,
 the destination read whole, as a full run reads it (in memory, or for a large one in
 little memory: low_memory.py).
 
-A lookup finds what a whole read would take as the keys asked for: SQL destinations
-(SQLite, PostgreSQL, MySQL) also find, in the same scan, the rows whose key is spelled
-otherwise — spaces around it, another Unicode form, SQLite's 42 beside '42' — and keep
-the records of the keys asked for as a run compares them (providers/keyforms.py); so a
-key held twice in two spellings (" e2" and "e2") is skipped as ambiguous both ways.
+A lookup finds what a whole read would take as the keys asked for: SQL tables (SQLite,
+PostgreSQL, MySQL; a source or a destination) also find, in the same scan, the rows whose
+key is spelled otherwise — spaces around it, another Unicode form, SQLite's 42 beside
+'42' — and keep the records of the keys asked for as a run compares them
+(providers/keyforms.py); so a key two objects hold in two spellings (" e2" and "e2") is
+skipped as ambiguous both ways, and one two source records hold is refused both ways.
 What a lookup cannot see, a run scoped so does not report: a destination's records with
 no usable key, or two holding a key that no asked record has, are warned of only by a
 whole read (tests/integration/test_changed_lookups_providers.py marks each such case;
