@@ -1,5 +1,5 @@
 """Stored keys that a run takes as a key in another spelling, for the lookups of SQL
-destinations (`KeyReader.read_keys`).
+tables, sources and destinations (`KeyReader.read_keys`).
 
 A run compares keys in Unicode NFC without the spaces around them (core.engine.match_key):
 " e2", "e2\\t" and "e2" are one key, as are a composed "Zoë" and a decomposed one. A
@@ -12,10 +12,10 @@ collation.
 
 The test is cheap on a server: a key in ASCII is looked at by its first and last
 character alone; only one holding other characters goes through a regular expression
-(`unsettled`). It never leaves out a key that NFC would change: a text whose characters
-all have NFC_Quick_Check=Yes and combining class 0 is in NFC (UAX #15, section 9), and
-the characters that have not are taken from this Python's own Unicode tables, which are
-the ones the run normalises with.
+(`unsettled`; SQLite's, through `unsettled_text`, in Python). It never leaves out a key
+that NFC would change: a text whose characters all have NFC_Quick_Check=Yes and
+combining class 0 is in NFC (UAX #15, section 9), and the characters that have not are
+taken from this Python's own Unicode tables, which are the ones the run normalises with.
 """
 
 from __future__ import annotations
