@@ -135,6 +135,14 @@ def records_from_columns(names: Sequence[str], columns: Sequence[Sequence[Value]
     return cast(list[Record], list(map(dict, map(zip, repeat(names), zip(*columns, strict=True)))))
 
 
+def columns_from_records(records: list[Record]) -> tuple[list[str], list[list[Value | None]]]:
+    """The records a field at a time, as `records_from_columns` takes them: the fields any
+    record holds (in the order first met) and each one's values, None where a record lacks
+    the field."""
+    names = list(dict.fromkeys(chain.from_iterable(records)))
+    return names, [list(map(dict.get, records, repeat(name))) for name in names]
+
+
 def split_text(text: str, delimiter: str | None) -> Value:
     """The value one column's text holds: split into a list when the field is multi-valued."""
     if delimiter is None:

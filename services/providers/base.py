@@ -34,7 +34,7 @@ import msgspec
 from schemas.connections import Connection
 from schemas.jobs import Endpoint
 from schemas.plan import Change
-from schemas.values import Record
+from schemas.values import Record, Value
 
 
 class Outcome(msgspec.Struct, frozen=True):
@@ -190,6 +190,21 @@ class KeyReader(Protocol):
         self, field: str, values: Sequence[str], batch_size: int
     ) -> AsyncIterator[list[Record]]:
         """The records whose `field` holds one of `values`, in batches as `read`."""
+        ...
+
+
+@runtime_checkable
+class KeepsAsIs(Protocol):
+    """Optional: a destination that can tell of a whole batch of mapped records at once that
+    `canonical` gives each back as it is (SQLite, PostgreSQL and MySQL tables), so that a
+    batch is not made canonical record by record."""
+
+    def canonical_as_is(
+        self, names: Sequence[str], columns: Sequence[Sequence[Value | None]]
+    ) -> bool:
+        """Whether `canonical` gives every record back as it is, the records given a field
+        at a time: `names[i]`'s values in `columns[i]`, in the records' order, None where a
+        record lacks the field. False may be said of a batch that is kept as it is too."""
         ...
 
 

@@ -127,16 +127,18 @@ class SqlReading(SqlTable[Conn, Col]):
             self._given = (columns, given)
         return self._given[1]
 
-    def canonical_as_is(self, records: list[Record]) -> bool:
-        """Whether `canonical` gives every one of the records back as it is: each field of
-        a column giving back its text (or of no column) and in every record, non-empty
-        text in a single-valued one, non-empty lists of non-empty texts without the
-        delimiter in a multi-valued one; looked at a field at a time (in C)."""
+    def canonical_as_is(
+        self, names: Sequence[str], columns: Sequence[Sequence[Value | None]]
+    ) -> bool:
+        """Whether `canonical` gives every record back as it is, the records given a field
+        at a time (`names[i]`'s values in `columns[i]`, a record's order, None where a
+        record lacks the field): each field of a column giving back its text (or of no
+        column) and in every record, non-empty text in a single-valued one, non-empty lists
+        of non-empty texts without the delimiter in a multi-valued one; looked at in C."""
         columns_of, multi, given = self._columns, self._layout.multi_valued, self._given_names()
-        for name in set().union(*records):
+        for name, values in zip(names, columns, strict=True):
             if name not in given and name in columns_of:
                 return False
-            values = list(map(dict.get, records, repeat(name)))
             if not all(values):  # empty, or missing from a record
                 return False
             delimiter = multi.get(name)

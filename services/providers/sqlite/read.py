@@ -6,9 +6,9 @@ import json
 import re
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
-from itertools import chain, repeat
+from itertools import chain
 
-from schemas.values import Record, normalize, record_from_cells, records_from_rows
+from schemas.values import Record, Value, normalize, record_from_cells, records_from_rows
 
 from ..changes import FieldChanges, filtered, needs_field
 from ..keyforms import ascii_spaces, asked_only, compared, unsettled_text
@@ -114,30 +114,36 @@ class SqliteReading(SqliteTable):
         stored = self._probe.store({name: param_of(multi, name, v) for name, v in record.items()})
         return normalize({name: value_of(multi, name, raw) for name, raw in stored.items()})
 
-    def canonical_as_is(self, records: list[Record]) -> bool:
-        """Whether `canonical` gives every one of the records back as it is: no numeric
-        column among their fields, every value non-empty text — or, in a multi-valued
-        field, a list of non-empty texts none of which holds the delimiter. Looked at a
-        batch at a time, in C; False may also be said of some such batches (two items
-        that make the delimiter when joined), which are then looked at one by one."""
-        values = list(chain.from_iterable(map(dict.values, records)))
-        if not all(values):
-            return False  # empty text, an empty list
-        kinds = list(map(type, values))
-        lists = kinds.count(list)
-        if kinds.count(str) + lists != len(values):
-            return False  # binary, or anything else
-        if self._probe.slots and self._probe.numeric(set().union(*records)):
+    def canonical_as_is(
+        self, names: Sequence[str], columns: Sequence[Sequence[Value | None]]
+    ) -> bool:
+        """Whether `canonical` gives every record back as it is, the records given a field
+        at a time (`names[i]`'s values in `columns[i]`, a record's order, None where a
+        record lacks the field): no numeric column among their fields, every value
+        non-empty text — or, in a multi-valued field, a list of non-empty texts none of
+        which holds the delimiter. Looked at in C; False may also be said of some such
+        batches (two items that make the delimiter when joined), which are then looked at
+        one by one."""
+        if self._probe.slots and self._probe.numeric(names):
             return False
-        for name, delimiter in self._layout.multi_valued.items() if lists else ():
-            found = [v for v in map(dict.get, records, repeat(name)) if v.__class__ is list]
-            lists -= len(found)
-            items = list(chain.from_iterable(found))
+        multi = self._layout.multi_valued
+        for name, values in zip(names, columns, strict=True):
+            if None in values:  # fields some records lack
+                values = [value for value in values if value is not None]
+            if not all(values):
+                return False  # empty text, an empty list
+            kinds = set(map(type, values))
+            if kinds <= {str}:
+                continue
+            delimiter = multi.get(name)
+            if delimiter is None or not kinds <= {str, list}:
+                return False  # binary, anything else, or a list in a single-valued field
+            items = list(chain.from_iterable(v for v in values if v.__class__ is list))
             if not all(items) or set(map(type, items)) - {str}:
                 return False
-            if not delimiter or delimiter in "".join(items):
+            if delimiter in "".join(items):
                 return False
-        return lists == 0  # else a list in a field that is not multi-valued
+        return True
 
     def _text_only(self, record: Record) -> bool:
         """Whether the record reads back as it is: non-empty text, and non-empty lists only

@@ -30,12 +30,15 @@ from core.errors import BadInput
 from core.origins import Origins, origins_of
 from schemas.jobs import Job, ObjectMapping
 from schemas.plan import RecordError
-from schemas.values import Record, records_from_columns
+from schemas.values import Record, Value, columns_from_records, records_from_columns
 from services.common import tracing
-from services.providers.base import ChangeReader, FallsBack, Provider
+from services.providers.base import ChangeReader, FallsBack, KeepsAsIs, Provider
 
 from .reading import Learned, Reading
 from .sides import READ_BATCH
+
+AsIs = Callable[[Sequence[str], Sequence[Sequence[Value | None]]], bool]
+"""A destination's `canonical_as_is` (`KeepsAsIs`)."""
 
 
 @dataclass(frozen=True)
@@ -71,7 +74,7 @@ def mapper_of(
     compiled = compile_mapping(mapping, context, f"$.objects[{at}]")
     where = endpoint_of(job.source, mapping.source).where
     mapper = SourceMapper(compiled, target.canonical, mapping, where)
-    mapper.as_is = getattr(target, "canonical_as_is", None)
+    mapper.as_is = target.canonical_as_is if isinstance(target, KeepsAsIs) else None
     if traced:
         mapper.origins = origins_of(mapping)
     return mapper
@@ -104,7 +107,7 @@ class SourceMapper:
         """Records that failed and whose key could not be mapped either."""
         self.origins: Origins | None = None
         """When kept: the source values the plan's transformed fields are computed from."""
-        self.as_is: Callable[[list[Record]], bool] | None = None
+        self.as_is: AsIs | None = None
         """Where the destination can tell at once that `canonical` gives every record of a
         batch back as it is (its `canonical_as_is`: SQLite, PostgreSQL and MySQL tables): a
         batch mapped is looked at once."""
@@ -119,7 +122,7 @@ class SourceMapper:
         if where is None and leaving is None and origins is None and mapping.container_from is None:
             if (columns := compiled.copied(batch)) is not None:  # a batch of plain copies
                 at_once = records_from_columns(*columns)
-                if self.as_is is not None and self.as_is(at_once):
+                if self.as_is is not None and self.as_is(*columns):
                     return at_once
                 try:
                     return list(map(canonical, at_once))
@@ -157,7 +160,7 @@ class SourceMapper:
         self,
         batch: list[Record],
         shape: Callable[[Record], Record],
-        as_is: Callable[[list[Record]], bool],
+        as_is: AsIs,
     ) -> list[Record]:
         """`map`'s usual way, the batch shaped first and made canonical at once when the
         destination keeps every shaped record as it is (else one by one, as ever)."""
@@ -170,7 +173,7 @@ class SourceMapper:
                 self._failed(record, error)
                 continue
             sources.append(record)
-        if as_is(shaped):
+        if as_is(*columns_from_records(shaped)):
             return shaped
         mapped: list[Record] = []
         canonical = self.canonical
