@@ -31,9 +31,8 @@ def check_object_types(
     """`source`, `destination`: the facts of the job's sides' providers (None: unknown)."""
     objects = job.objects
     if len(objects) > 1:
-        single = [p.tag for p in (source, destination) if p is not None and p.one_object_type]
         if destination is not None and destination.one_object_type:
-            text = f"expected one [[objects]] entry for {single[0]}, got {len(objects)}"
+            text = f"expected one [[objects]] entry for {destination.tag}, got {len(objects)}"
             bad("$.objects", f"{text}: several object types need a directory provider")
         seen: dict[str, int] = {}
         scopes: dict[tuple[str, object], int] = {}

@@ -15,7 +15,7 @@ from .mapping import (
 from .phases import ACTION_ORDER, CONTAINER_TYPE, PHASE_OF, PHASES, phase_of
 from .plan import Plan, plan, plan_hash
 from .policies import resolved
-from .safety import assess, limit
+from .safety import TypeRecords, assess, assess_types, limit
 from .simulate import apply_to
 
 __all__ = [
@@ -26,8 +26,10 @@ __all__ = [
     "PHASE_OF",
     "DuplicateKey",
     "Plan",
+    "TypeRecords",
     "apply_to",
     "assess",
+    "assess_types",
     "change_size",
     "container_of",
     "destination_multi_valued",

@@ -12,15 +12,25 @@ A source that comes back empty while the destination is not also waits (unless t
 says `empty_source = "allow"`): an empty export would otherwise delete everyone. Only
 a run over the job's whole scope is judged so; a run scoped to some keys reads only
 those, and never acts on absence.
+
+A job of several object types is judged a type at a time, each as a job of that type
+alone would be (`assess_types`): its own deletes against its own objects, its own source
+coming back empty. Weighed together, the 100 groups of a job that also holds 10,000
+users could all be deleted within 5% of the whole, and an empty export of groups would
+pass as no empty source while the users' had records.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 
 from schemas.jobs import Safety
-from schemas.plan import PlanCounts
+from schemas.plan import Change, PlanCounts
+
+from .plan import Plan
 
 # The actions that act on absence, in the words a reason uses.
 _LIMITED = (("delete", "deletes"), ("disable", "disables"), ("move", "moves"))
@@ -72,6 +82,52 @@ def assess(
             why = _why(safety, allowed, destination_records)
             reasons.append(f"{planned:,} {word} {verb} the limit of {allowed:,} ({why})")
     return "; ".join(reasons) or None
+
+
+@dataclass(frozen=True)
+class TypeRecords:
+    """One object type's records on each side, as read for a plan."""
+
+    object_type: str
+    source_records: int
+    destination_records: int
+
+
+def assess_types(
+    plan: Plan, types: Sequence[TypeRecords], safety: Safety, *, full_scope: bool
+) -> str | None:
+    """Why this plan must wait for approval, or None: each object type judged alone, as
+    `assess` judges a job of that type (its reasons named by the type when there are
+    several)."""
+    if len(types) == 1:
+        only = types[0]
+        return assess(
+            plan.counts,
+            only.source_records,
+            only.destination_records,
+            safety,
+            full_scope=full_scope,
+        )
+    reasons = []
+    for each in types:
+        counts = _limited(plan.changes, each.object_type)
+        reason = assess(
+            counts, each.source_records, each.destination_records, safety, full_scope=full_scope
+        )
+        if reason is not None:
+            reasons.append(f"{each.object_type}: {reason}")
+    return "; ".join(reasons) or None
+
+
+def _limited(changes: Sequence[Change], object_type: str) -> PlanCounts:
+    """The deletes, disables and moves the changes make of one type's objects (counted as
+    the plan counts them: a follow-up is not another)."""
+    counts = PlanCounts()
+    for change in changes:
+        limited = change.action in ("delete", "disable", "move")
+        if limited and change.object_type == object_type and not change.follow_up:
+            setattr(counts, change.action, getattr(counts, change.action) + 1)
+    return counts
 
 
 def _why(safety: Safety, allowed: int, destination_records: int) -> str:

@@ -17,7 +17,7 @@ from datetime import datetime
 
 import structlog
 
-from core.engine import assess
+from core.engine import assess_types
 from core.errors import PERMANENT, BadInput, StoreFull
 from schemas.event_ids import awaiting_id, finished_id, planned_id, started_id
 from schemas.events import (
@@ -121,10 +121,9 @@ class Planner:
         """Why this plan must wait for approval; None when it may be applied now."""
         if self.approved.plan_hash == planned.plan.hash:
             return None  # this very plan was approved
-        reason = assess(
-            planned.plan.counts,
-            planned.source_records,
-            planned.destination_records,
+        reason = assess_types(
+            planned.plan,
+            planned.types,
             job.safety,
             # An incremental run that finds nothing changed is no empty source.
             full_scope=self.approved.keys is None and not planned.incremental,

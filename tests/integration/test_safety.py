@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import json
 import shutil
 import sqlite3
 
@@ -188,3 +190,98 @@ async def test_a_source_without_the_key_column_fails_the_run_and_deletes_nothing
     assert "$.objects[0].fields[0].to: the source has no field 'employee_id'" in end.reason
     assert "(its fields: employee_number, first_name" in end.reason
     assert count(files) == 30
+
+
+SEVERAL_TYPES = f"""\
+id = "{JOB_ID}"
+source = {{ connection = "hr", file = "people.csv" }}
+destination = {{ connection = "dir" }}
+safety = {{ max_percent = 5 }}
+
+[[objects]]
+type = "user"
+keys = ["employee_id"]
+on_destination_only = "delete"
+destination = {{ query = "users" }}
+fields = [{{ to = "employee_id" }}, {{ to = "department" }}]
+
+[[objects]]
+type = "group"
+keys = ["id"]
+on_destination_only = "delete"
+source = {{ file = "groups.csv" }}
+destination = {{ query = "groups" }}
+fields = [{{ to = "id" }}, {{ to = "title" }}]
+"""
+
+
+class Directory:
+    """A job of people and groups into a directory (tests/plugins/lifecycle.py)."""
+
+    def __init__(self, files: Files, people: int, groups: int) -> None:
+        self.files = files
+        self.stored = files.folder / "directory.json"
+        files.write(count=people)
+        files.job.write_text(SEVERAL_TYPES)
+        files.connections.write_text(
+            '[hr]\nprovider = "csv"\ndirectory = "data"\ndelimiter = ";"\n\n'
+            '[dir]\nprovider = "plugin"\nfactory = "tests.plugins.lifecycle:LifecycleProvider"\n'
+            f'options = {{ path = "{self.stored}" }}\n'
+        )
+        self.write_groups(groups)
+
+    def write_groups(self, groups: int) -> None:
+        with (self.files.folder / "data" / "groups.csv").open("w", newline="") as out:
+            writer = csv.writer(out, delimiter=";")
+            writer.writerow(["id", "title"])
+            writer.writerows([f"g{n}", f"Team {n}"] for n in range(groups))
+
+    def held(self) -> tuple[int, int]:
+        """How many people and groups the directory holds."""
+        stored = json.loads(self.stored.read_text())
+        return len(stored["users"]["objects"]), len(stored["groups"]["objects"])
+
+
+async def test_each_type_of_a_job_is_held_to_its_own_limit(
+    files: Files, session: Session, services: RunServices
+) -> None:
+    """Deleting half the 20 groups of a job that also holds 1,000 people waits, as a job
+    of groups alone would: weighed against every object, 10 deletes were within 5%."""
+    directory = Directory(files, 1_000, 20)
+    await apply_files(session, files)
+    async with services():
+        _, first = await run(session)
+        assert isinstance(first, RunFinished) and first.stats.created == 1_020
+        directory.write_groups(10)
+        run_id, waiting = await run(session)
+        assert isinstance(waiting, RunAwaitingApproval), waiting
+        assert waiting.reason == (
+            "group: 10 deletes exceed the limit of 3 (the job's safety.min_count)"
+        )
+        assert directory.held() == (1_000, 20), "nothing written while waiting"
+        await session.decide("approve", run_id)
+        end = await wait_for_event(session, lambda e: is_end(e) and e.run_id == run_id)
+    assert isinstance(end, RunFinished) and end.stats.deleted == 10
+    assert directory.held() == (1_000, 10)
+
+
+async def test_one_type_whose_source_comes_back_empty_waits(
+    files: Files, session: Session, services: RunServices
+) -> None:
+    """The groups' export comes back with its header only while the people's is whole:
+    the run waits, as a job of groups alone would, rather than delete every group."""
+    directory = Directory(files, 100, 2)
+    await apply_files(session, files)
+    async with services():
+        await run(session)
+        directory.write_groups(0)
+        run_id, waiting = await run(session)
+        assert isinstance(waiting, RunAwaitingApproval), waiting
+        assert waiting.reason == (
+            "group: the source returned no records while the destination holds 2 objects; "
+            "2 deletes exceed the limit of 1 (safety.min_count, at most half of 2 objects)"
+        )
+        await session.decide("deny", run_id, "the groups export failed")
+        end = await wait_for_event(session, lambda e: is_end(e) and e.run_id == run_id)
+    assert isinstance(end, RunDenied)
+    assert directory.held() == (100, 2)

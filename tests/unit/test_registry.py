@@ -105,6 +105,12 @@ def test_the_checks_take_a_providers_facts_as_given() -> None:
     ]
     several = dataclasses.replace(FACTS["sqlite"], one_object_type=False)
     check_job(job, connections, {**FACTS, "sqlite": several})
+    # A file source (one type too) is not what is named: the destination is.
+    from_files = msgspec.structs.replace(job, source=Endpoint(connection="hr", file="p.csv"))
+    connections["hr"] = CsvConnection(id="hr", directory="/srv")
+    with pytest.raises(BadInput) as refused:
+        check_job(from_files, connections, FACTS)
+    assert "expected one [[objects]] entry for sqlite, got 2" in str(refused.value)
 
 
 def test_a_provider_nobody_described_gets_the_basic_facts() -> None:

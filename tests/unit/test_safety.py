@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from core.engine import assess, limit, plan
+from core.engine import Plan, TypeRecords, assess, assess_types, limit, plan
 from schemas.jobs import ObjectMapping, Safety
-from schemas.plan import PlanCounts
+from schemas.plan import Change, PlanCounts
 from schemas.values import Record
 
 FIVE_PERCENT = Safety(max_count=500, max_percent=5.0)
@@ -132,3 +132,46 @@ def test_the_floor_can_be_turned_off_and_max_count_caps_it() -> None:
 )
 def test_limit(safety: Safety, destination: int, expected: int) -> None:
     assert limit(safety, destination) == expected
+
+
+def _deletes(object_type: str, count: int) -> list[Change]:
+    return [
+        Change(action="delete", key=f"{n}", match={"id": f"{n}"}, object_type=object_type)
+        for n in range(count)
+    ]
+
+
+def deleting(changes: list[Change]) -> Plan:
+    """A plan of these deletes (of several types), counted as a plan counts them."""
+    return Plan(changes=changes, counts=PlanCounts(delete=len(changes)), hash="")
+
+
+def test_each_type_is_judged_as_a_job_of_that_type_alone() -> None:
+    """100 of 100 groups deleted beside 10,000 users: within 5% of every object, yet each
+    type is held to its own limit; a type whose source is empty waits though another's
+    is not."""
+    safety = Safety(max_percent=5, max_count=1_000)
+    changes = _deletes("group", 100)
+    the_plan = deleting(changes)
+    types = [TypeRecords("user", 10_000, 10_000), TypeRecords("group", 0, 100)]
+    assert assess(the_plan.counts, 10_000, 10_100, safety, full_scope=True) is None
+    assert assess_types(the_plan, types, safety, full_scope=True) == (
+        "group: the source returned no records while the destination holds 100 objects; "
+        "100 deletes exceed the limit of 5 (5% of 100 objects)"
+    )
+    some = deleting(_deletes("group", 5) + _deletes("user", 500))
+    types = [TypeRecords("user", 9_500, 10_000), TypeRecords("group", 95, 100)]
+    assert assess_types(some, types, safety, full_scope=True) is None
+    more = deleting(_deletes("group", 5) + _deletes("user", 501))
+    assert assess_types(more, types, safety, full_scope=True) == (
+        "user: 501 deletes exceed the limit of 500 (5% of 10,000 objects)"
+    )
+
+
+def test_a_job_of_one_type_is_judged_as_before() -> None:
+    safety = Safety(max_percent=5)
+    the_plan = deleting(_deletes("user", 51))
+    one = [TypeRecords("user", 949, 1_000)]
+    assert assess_types(the_plan, one, safety, full_scope=True) == assess(
+        the_plan.counts, 949, 1_000, safety, full_scope=True
+    )

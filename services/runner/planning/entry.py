@@ -12,6 +12,7 @@ import msgspec
 import structlog
 
 from core.checks.objects import endpoint_of
+from core.engine import TypeRecords
 from core.engine.context import MappingContext
 from core.engine.plan import Plan
 from core.run_texts import grouped_warnings
@@ -49,6 +50,9 @@ class PlannedRun:
     """Where the next incremental run reads from, once this one has finished."""
     since: str | None = None
     """Where an incremental run read from."""
+    types: list[TypeRecords] = field(default_factory=list)
+    """Each object type's records read on each side (the safety limits judge each type
+    alone)."""
 
 
 @dataclass(frozen=True)
@@ -107,7 +111,7 @@ async def plan_job(
     incremental = reading.incremental and full_because is None
     if (note := fell_back_note(job, learned, reading, why, keys)) is not None:
         warned = msgspec.structs.replace(planned.plan, warnings=[note, *planned.plan.warnings])
-        planned = Planned(warned, planned.read, planned.found, planned.errors)
+        planned = Planned(warned, planned.types, planned.errors)
     # Each kind once (a renamed field makes every record one), and at the level of the
     # runner's story: `job preview` prints them to its user.
     for warning in grouped_warnings(planned.plan.warnings):
@@ -120,6 +124,7 @@ async def plan_job(
         planned.read,
         planned.found,
         planned.errors,
+        types=planned.types,
         incremental=incremental,
         full_because=full_because,
         watermark=job_watermark(job, learned.marks) if job.changes is not None else None,

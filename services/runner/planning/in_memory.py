@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from core.engine import managed_fields
+from core.engine import TypeRecords, managed_fields
 from core.engine.context import MappingContext
 from core.engine.objects import ObjectType, plan_objects
 from core.engine.plan import Plan
@@ -39,7 +39,7 @@ async def plan_in_memory(
     already (its mapper and mapped records, and its destination records)."""
     types: list[ObjectType] = []
     mappers = []
-    read = found = 0
+    sizes: list[TypeRecords] = []
     for at, (mapping, (source, target)) in enumerate(zip(job.objects, pairs, strict=True)):
         pair = (source, target)
         if at == 0 and given is not None:
@@ -48,8 +48,7 @@ async def plan_in_memory(
             (mapper, mapped), everything = await read_sides(
                 job, at, pair, keys, context, reading, learned
             )
-        read += len(mapped) + len(mapper.errors)
-        found += len(everything)
+        sizes.append(TypeRecords(mapping.type, len(mapped) + len(mapper.errors), len(everything)))
         scoped = everything
         if keys is not None:
             mapped = only_keys(mapped, mapping, keys)
@@ -87,7 +86,7 @@ async def plan_in_memory(
 
     the_plan, unresolved = await asyncio.to_thread(planned)
     errors = [error for mapper in mappers for error in mapper.errors] + unresolved
-    return Planned.of(the_plan, read, found, errors, mappers)
+    return Planned.of(the_plan, sizes, errors, mappers)
 
 
 def _annotated(

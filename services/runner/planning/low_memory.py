@@ -21,7 +21,7 @@ from itertools import repeat
 from operator import contains
 from typing import cast
 
-from core.engine import managed_fields, plan
+from core.engine import TypeRecords, managed_fields, plan
 from core.engine.context import MappingContext
 from core.engine.digests import DigestIndex
 from core.engine.keys import match_key
@@ -93,7 +93,8 @@ async def plan_low_memory(
         ),
         lifecycle=reading.lifecycles.get(mapping.type),
     )
-    return Planned.of(the_plan, read, found, list(mapper.errors), [mapper])
+    sizes = [TypeRecords(mapping.type, read, found)]
+    return Planned.of(the_plan, sizes, list(mapper.errors), [mapper])
 
 
 async def peeked(

@@ -17,7 +17,7 @@ from typing import Any
 import msgspec
 
 from core.checks.objects import endpoint_of
-from core.engine import match_key, with_container
+from core.engine import TypeRecords, match_key, with_container
 from core.engine.conditions import compile_condition, fields_tested
 from core.engine.context import MappingContext
 from core.engine.lifecycle import LEAVER_FIELD
@@ -47,22 +47,31 @@ class Planned:
     alone, when it was), the records read on each side, and the records that failed."""
 
     plan: Plan
-    read: int
-    found: int
+    types: list[TypeRecords]
+    """Each object type's records read on each side."""
     errors: list[RecordError]
+
+    @property
+    def read(self) -> int:
+        """The source records read, of every type."""
+        return sum(each.source_records for each in self.types)
+
+    @property
+    def found(self) -> int:
+        """The destination records read, of every type."""
+        return sum(each.destination_records for each in self.types)
 
     @classmethod
     def of(
         cls,
         the_plan: Plan,
-        read: int,
-        found: int,
+        types: list[TypeRecords],
         errors: list[RecordError],
         mappers: Sequence[SourceMapper],
     ) -> Planned:
         blind = [w for mapper in mappers if (w := mapper.blind_warning())]
         warned = msgspec.structs.replace(the_plan, warnings=blind + the_plan.warnings)
-        return cls(warned, read, found, errors)
+        return cls(warned, types, errors)
 
 
 def mapper_of(
