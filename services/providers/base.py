@@ -194,6 +194,19 @@ class KeyReader(Protocol):
 
 
 @runtime_checkable
+class FindsEveryKey(Protocol):
+    """Optional besides `KeyReader`: a side that can say its lookups by a field miss
+    nothing, so that a key they do not find is held by no record at all — a new object —
+    and the run creates it without reading the whole side first (planning/scoped.py)."""
+
+    def finds_every_key(self, field: str) -> bool:
+        """Whether `read_keys(field, …)` gives every record a whole read would, of the keys
+        asked for: each record whose `field`, compared as a run compares keys
+        (core.engine.match_key, with case), is one of them, however it is spelled."""
+        ...
+
+
+@runtime_checkable
 class KeepsAsIs(Protocol):
     """Optional: a destination that can tell of a whole batch of mapped records at once that
     `canonical` gives each back as it is (SQLite, PostgreSQL and MySQL tables), so that a

@@ -32,6 +32,7 @@ from schemas.jobs import (
     Resolve,
     Safety,
 )
+from services.providers.sqlite.provider import SqliteProvider
 from services.runner.planning import PlannedRun, low_memory, scoped
 from services.runner.planning.reading import Reading
 
@@ -132,10 +133,10 @@ SHAPES: dict[str, tuple[ObjectMapping, set[str], int, list[str]]] = {
     "a changed record equal to its object": (USERS, {"e1"}, 1, []),
     "two changed records": (USERS, {"e1", "e2"}, 2, ["update e2"]),
     "nothing changed: nothing looked up": (USERS, set(), 0, []),
-    "a create: its object is not found, so the destination is read whole": (
+    "a create: its key found in no object, the others' objects looked up": (
         USERS,
         {"E4", "e2"},
-        3,
+        1,
         ["create E4", "update e2"],
     ),
     "a record that fails its mapping: nothing to look up, nothing done": (
@@ -190,6 +191,23 @@ async def test_an_incremental_run_plans_what_reading_the_destination_whole_plans
     assert sorted(f"{c.action} {c.key}" for c in looked_up.plan.changes) == sorted(planned)
     assert looked_up.destination_records == found
     assert looked_up.source_records == whole.source_records == len(changed)
+
+
+async def test_a_create_reads_whole_a_destination_that_may_miss_a_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lean: bool
+) -> None:
+    """Where a lookup may miss a key stored in another spelling (a directory, a typed
+    column), a key it does not find makes the destination read whole, as a full run."""
+    monkeypatch.setattr(SqliteProvider, "finds_every_key", lambda *_: False)
+    folder = folder_of(tmp_path, {"E4", "e2"})
+    looked_up, _ = await both_ways(folder, job(USERS), monkeypatch, lean=lean)
+    if lean:
+        assert planned_lean == [1]
+    assert sorted(f"{c.action} {c.key}" for c in looked_up.plan.changes) == [
+        "create E4",
+        "update e2",
+    ]
+    assert looked_up.destination_records == len(DIRECTORY)
 
 
 def returning(mapping: ObjectMapping) -> Reading:

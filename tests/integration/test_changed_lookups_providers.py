@@ -928,3 +928,43 @@ async def test_a_key_scoped_run_finds_a_source_key_held_twice_in_two_spellings(
     with monkeypatch.context() as whole:
         whole.setattr(scoped, "source_lookup", lambda *_: None)
         assert await refusal() == looked_up
+
+
+NEW_AMONG_MANY = Case(
+    [("e2", "Grace", CHANGED), ("e98", "New", CHANGED), (" e99", "Newer", CHANGED)],
+    [(f"e{n}", f"Person {n}") for n in range(1, 60)],
+    ["create  e99", "create e98", "update e2"],  # a key is shown as its record spells it
+)
+
+
+async def test_a_new_record_is_created_with_only_the_found_objects_read(
+    sql: Sql, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lean: bool
+) -> None:
+    """A key the lookup does not find is held by no object: the incremental run plans its
+    create as a whole read does, having read only the one object found of 59."""
+    c = NEW_AMONG_MANY
+    table = await sql.table(None, c.rows)
+    the_job = job(c.mapping, Endpoint(connection="dir", table=table))
+    both = await both_ways(source(tmp_path, c.people), sql.connection(), the_job, monkeypatch, lean)
+    both.agree()
+    assert both.actions() == c.actions(sql.kind)
+    assert both.run is not None and both.run.destination_records == 1
+
+
+@pytest.mark.parametrize("key_type", ["integer", "date"])
+async def test_a_typed_key_column_a_lookup_misses_in_is_read_whole(
+    sql: Sql, key_type: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In PostgreSQL and MySQL a typed column compares as its type, whose text a whole read
+    may spell otherwise: a key it misses is not taken as absent, the table is read whole
+    (SQLite asks for every spelling whatever the column's type)."""
+    values = ["7", "8"] if key_type == "integer" else ["2026-01-02", "2026-01-03"]
+    rows = [(values[0], "Ada"), ("9" if key_type == "integer" else "2026-01-09", "Bob")]
+    table = await sql.table(key_type, rows)
+    the_job = job(KEYED, Endpoint(connection="dir", table=table))
+    people = [(values[0], "Ada Changed", CHANGED), (values[1], "New", CHANGED)]
+    both = await both_ways(source(tmp_path, people), sql.connection(), the_job, monkeypatch, False)
+    both.agree()
+    assert both.actions() == [f"create {values[1]}", f"update {values[0]}"]
+    assert both.run is not None
+    assert both.run.destination_records == (1 if sql.kind == "sqlite" else 2)

@@ -126,16 +126,16 @@ SHAPES: dict[str, tuple[ObjectMapping, list[str], tuple[int, int], list[str]]] =
         (2, 2),
         ["update e2"],
     ),
-    "a create: the destination does not have it, so it is read whole": (
+    "a create: no object holds its key, none is read": (
         ObjectMapping(keys=["id"], fields=[*KEY_AND_NAME, DEPT]),
         ["E4"],
-        (1, 3),
+        (1, 0),
         ["create E4"],
     ),
-    "a key found nowhere: both sides read whole": (
+    "a key found nowhere: the source read whole, no object read": (
         ObjectMapping(keys=["id"], fields=[*KEY_AND_NAME, DEPT]),
         ["nobody"],
-        (4, 3),
+        (4, 0),
         [],
     ),
     "a key with spaces around it is asked for as the run compares it": (
@@ -246,20 +246,20 @@ GROUPS = ObjectMapping(
 )
 TYPES: dict[str, tuple[list[str], list[str], tuple[int, int]]] = {
     # (keys asked for, the plan, records read from (source, destination) of both types)
-    "a user's key: the groups find it nowhere and are read whole": (
+    "a user's key: the groups' source finds it nowhere and is read whole": (
         ["e2"],
         ["update e2"],
-        (1 + 3, 1 + 2),
+        (1 + 3, 1 + 0),
     ),
-    "a group's key: the users find it nowhere and are read whole": (
+    "a group's key: the users' source finds it nowhere and is read whole": (
         ["g2"],
         ["update g2"],
-        (4 + 1, 3 + 1),
+        (4 + 1, 0 + 1),
     ),
-    "a new group and a user: the groups' destination read whole": (
+    "a new group and a user: each source read whole, only e1's object read": (
         ["g3", "e1"],
         ["create g3"],
-        (4 + 3, 3 + 2),
+        (4 + 3, 1 + 0),
     ),
 }
 

@@ -52,6 +52,18 @@ class MysqlReading(MysqlTable, SqlReading[MysqlConnection, Column]):
         _, has_set, charset = column.declared.partition(" CHARACTER SET ")
         return not has_set or charset.split(" ")[0] in _TESTED
 
+    def finds_every_key(self, field: str) -> bool:
+        """In a column of text of a character set, where the lookup asks for every key
+        in another spelling too (and the column's collation finds more, never fewer); a
+        typed column compares as its type, which a whole read's text may not."""
+        column = self._columns.get(field)
+        return (
+            self.reads_keys(field)
+            and column is not None
+            and column.kind == "text"
+            and column.reads_str
+        )
+
     async def read_keys(
         self, field: str, values: Sequence[str], batch_size: int
     ) -> AsyncIterator[list[Record]]:

@@ -42,6 +42,13 @@ class PostgresqlReading(PostgresqlTable, SqlReading[PostgresqlConnection, Column
         column = self._columns.get(field)
         return self._query is None and column is not None and not column.array and self._utf8
 
+    def finds_every_key(self, field: str) -> bool:
+        """In a column of plain text (text, varchar), where the lookup asks for every
+        key in another spelling too; a typed column's text (`::text`) may be spelled
+        otherwise than a whole read gives it, so a key it misses is not taken as absent."""
+        column = self._columns.get(field)
+        return self.reads_keys(field) and column is not None and column.plain_text
+
     async def read_keys(
         self, field: str, values: Sequence[str], batch_size: int
     ) -> AsyncIterator[list[Record]]:

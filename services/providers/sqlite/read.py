@@ -35,6 +35,11 @@ class SqliteReading(SqliteTable):
     def reads_keys(self, field: str) -> bool:
         return field in self._columns or not self._columns
 
+    def finds_every_key(self, field: str) -> bool:
+        """Whatever the column's type: `read_keys` asks for the keys as the column
+        compares them and for every row that may hold one in another spelling."""
+        return self.reads_keys(field)
+
     async def read_keys(
         self, field: str, values: Sequence[str], batch_size: int
     ) -> AsyncIterator[list[Record]]:

@@ -13,7 +13,10 @@ taken only where it cannot change the plan:
   type: no references to resolve, no unique values to keep free, no leavers (whose
   safety limit counts the destination's objects).
 And a key that a lookup does not find — a new object, a value stored in another
-spelling ("042" in a number column) — makes that side read whole, as before.
+spelling ("042" in a number column) — makes that side read whole, as before; except in
+a destination whose lookups miss nothing (`FindsEveryKey`: a SQLite table, the text key
+column of a PostgreSQL or MySQL table), where a key not found is held by no object, and
+the record is created with only the found objects read.
 
 An incremental run (`--changed-only`) is scoped the same way, to the keys of the records
 that changed: its source is read first, then only their objects are looked up in the
@@ -49,7 +52,7 @@ from core.engine.lifecycle import leaver_container, ways_out
 from schemas.jobs import Job, ObjectMapping
 from schemas.values import Record
 from services.common import tracing
-from services.providers.base import KeyReader, Provider
+from services.providers.base import FindsEveryKey, KeyReader, Provider
 
 from .reading import Learned, Reading
 from .sides import READ_BATCH, Pair, has_references
@@ -216,6 +219,8 @@ async def looked_up(
     found = [
         record async for batch in target.read_keys(field, wanted, READ_BATCH) for record in batch
     ]
+    if isinstance(target, FindsEveryKey) and target.finds_every_key(field):
+        return found  # a key not found is held by no object: a new one
     key_of = scope_key(mapping)
     return found if {key_of(record) for record in found} >= set(wanted) else None
 
