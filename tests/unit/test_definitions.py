@@ -541,7 +541,7 @@ SEMANTIC_ERRORS = [
     (
         "two-objects",
         {"objects": [OBJ, {**OBJ, "type": "group"}]},
-        "$.objects: expected one [[objects]] entry for csv, got 2: "
+        "$.objects: expected one [[objects]] entry for sqlite, got 2: "
         "several object types need a directory provider",
     ),
     (
