@@ -202,10 +202,11 @@ async def plan_lean(
         act_on_absence=absence,
         lifecycle=lifecycle,
         held=frozenset(mapper.held),
-        keyed_elsewhere=index.unchanged + spilled,
+        keyed_elsewhere=index.unchanged + index.skipped + spilled,
         taken=index.taken,
     )
     the_plan.counts.unchanged += index.unchanged
+    the_plan.counts.skipped += index.skipped
     if spill is not None and spilled:
         the_plan = await asyncio.to_thread(_with_spilled, the_plan, spill, mapping, index.created)
     return the_plan, source_count, destination_count

@@ -1,0 +1,358 @@
+"""The quick ways of planning plan what the plain ways plan, for batches that mix the
+usual records with the unusual ones — an empty field, several values, a number, spaces
+around a value, a value no destination keeps, a key in another case or in decomposed
+Unicode — in every shape of job: one type or several, in memory or in little memory,
+scoped to some keys, incremental.
+
+Each case plans the same job over real SQLite tables twice: as a run plans it, and with
+every quick way turned off (`plain`: each record mapped and made canonical one by one,
+keys read one by one, records compared field by field, creates planned by the planner,
+both sides read whole, in memory), and compares the plans, their hashes and the records
+that failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+import tempfile
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from core.engine import mapping as engine_mapping
+from core.engine.keys import DuplicateKey, match_key
+from core.engine.lifecycle import Lifecycle
+from core.engine.mapping import CompiledMapping
+from core.engine.planner import Planner
+from schemas.connections import SqliteConnection
+from schemas.jobs import Changes, Endpoint, FieldMap, Job, ObjectMapping, ObjectScope, Safety
+from services.providers.sql.reading import SqlReading
+from services.providers.sqlite.read import SqliteReading
+from services.runner.planning import PlannedRun, low_memory, scoped, spill
+
+from .test_scoped_reads import plan_between
+
+NOW = datetime(2026, 6, 1, tzinfo=UTC)
+COLUMNS = ["emp", "name", "dept", "groups", "changed"]
+PEOPLE: list[tuple[Any, ...]] = [
+    # emp, name, dept, groups ("|" between values), changed (the job's change field)
+    ("e1", "Ada", "Eng", "a|b", 1),  # equal to its object
+    ("e2", "Grace", "Research", "a", 2),  # another department
+    ("e3", "Alan", "", "", 2),  # empty fields: cleared
+    ("e5", "Bob", 42, "", 2),  # a number
+    ("e6", " Ada ", "Eng", "", 2),  # spaces around a value
+    ("e7", "Bad\x01", "Eng", "", 2),  # a value no destination keeps: fails, held
+    ("E1", "Upper", "Eng", "", 2),  # a key in another case: another object
+    ("e\u0301", "NFD", "Eng", "", 2),  # the decomposed spelling of "é"
+    ("e9", "New", "Eng", "c|d", 2),  # a create
+    (" e10 ", "Spaced", "Eng", "a||b", 2),  # spaces around the key, an empty item
+]
+DIRECTORY: list[tuple[Any, ...]] = [
+    ("e1", "Ada", "Eng", "a|b"),
+    ("e2", "Grace", "Sales", "a"),
+    ("e3", "Alan", "Research", "x"),
+    ("e5", "Bob", "42", None),
+    ("e6", "Ada", "Eng", None),
+    ("e7", "Good", "Eng", None),
+    ("\u00e9", "NFD", "Ops", None),
+    ("e10", "Spaced", "Eng", "a|b"),
+    ("e20", "Gone", "Eng", None),  # only in the destination
+]
+FIELDS = [
+    FieldMap(to="id", from_="emp"),
+    FieldMap(to="name"),
+    FieldMap(to="dept"),
+    FieldMap(to="groups", delimiter="|"),
+]
+
+
+def table(path: Path, name: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    db = sqlite3.connect(path)
+    with db:
+        db.execute(f"CREATE TABLE {name} ({', '.join(columns)})")
+        marks = ", ".join("?" * len(columns))
+        db.executemany(f"INSERT INTO {name} VALUES ({marks})", rows)
+    db.close()
+
+
+def folder_of(
+    folder: Path,
+    people: Sequence[Sequence[Any]] = PEOPLE,
+    directory: Sequence[Sequence[Any]] = DIRECTORY,
+) -> Path:
+    table(folder / "hr.db", "hr", COLUMNS, people)
+    table(folder / "dir.db", "people", ["id", "name", "dept", "groups"], directory)
+    return folder
+
+
+def job(*mappings: ObjectMapping, changes: bool = False) -> Job:
+    return Job(
+        id="mixes",
+        source=Endpoint(connection="hr", table="hr"),
+        destination=Endpoint(connection="dir", table="people"),
+        changes=Changes(field="changed") if changes else None,
+        objects=list(mappings),
+        safety=Safety(max_percent=100),
+    )
+
+
+USERS = ObjectMapping(keys=["id"], fields=FIELDS, on_destination_only="delete")
+
+
+async def plan(folder: Path, the_job: Job, keys: list[str] | None, reading: Any) -> PlannedRun:
+    source_db = SqliteConnection(id="hr", path=str(folder / "hr.db"))
+    target_db = SqliteConnection(id="dir", path=str(folder / "dir.db"))
+    return await plan_between(source_db, target_db, the_job, keys, reading)
+
+
+@contextlib.contextmanager
+def plain() -> Iterator[None]:
+    """Every quick way off: what planning did before them."""
+    with pytest.MonkeyPatch.context() as off:
+        off.setattr(CompiledMapping, "copied", lambda *_: None)
+        off.setattr(engine_mapping, "_shape_copies", lambda *_: {})
+        off.setattr(SqliteReading, "canonical_as_is", lambda *_: False)
+        off.setattr(SqlReading, "canonical_as_is", lambda *_: False)
+        off.setattr(Planner, "quick_keys", lambda *_: None)
+        off.setattr(Planner, "equal_is_unchanged", lambda *_: False)
+        off.setattr(spill, "quick_creates", lambda *_: None)
+        off.setattr(spill, "quick_batch", lambda *_: None)
+        off.setattr(low_memory, "_plain_keys", lambda *_: None)
+        off.setattr(scoped, "source_lookup", lambda *_: None)
+        off.setattr(scoped, "destination_lookup", lambda *_: None)
+        off.setattr(scoped, "changes_looked_up", lambda *_: False)
+        off.setattr(low_memory, "changes_looked_up", lambda *_: False)
+        off.setattr(low_memory, "LEAN_ABOVE", 10**9)
+        off.setattr(low_memory, "READ_TWICE", -1)
+        yield
+
+
+@contextlib.contextmanager
+def lean_if(lean: bool) -> Iterator[None]:
+    """The low-memory path taken (every destination large) when `lean`."""
+    with pytest.MonkeyPatch.context() as large:
+        if lean:
+            large.setattr(low_memory, "LEAN_ABOVE", -1)
+        yield
+
+
+def outcome(planned: PlannedRun | Exception) -> Any:
+    if isinstance(planned, DuplicateKey):  # refused, naming any key found twice
+        return "DuplicateKey"
+    if isinstance(planned, Exception):
+        return type(planned).__name__, str(planned)
+    the_plan = planned.plan
+    return (
+        the_plan.hash,
+        list(the_plan.changes),
+        the_plan.counts,
+        sorted(the_plan.warnings),
+        planned.record_errors,
+        planned.incremental,
+    )
+
+
+async def attempt(folder: Path, the_job: Job, keys: list[str] | None, reading: Any) -> Any:
+    try:
+        return outcome(await plan(folder, the_job, keys, reading))
+    except Exception as error:  # a refusal must be the same refusal
+        return outcome(error)
+
+
+async def both(
+    folder: Path,
+    the_job: Job,
+    keys: list[str] | None = None,
+    reading: Any = None,
+    lean: bool = False,
+) -> Any:
+    """The plan as a run makes it (`lean`: in little memory) and the plain way's: equal."""
+    with lean_if(lean):
+        quick = await attempt(folder, the_job, keys, reading)
+    with plain():
+        slow = await attempt(folder, the_job, keys, reading)
+    assert quick == slow
+    return quick
+
+
+def actions(found: Any) -> list[str]:
+    return sorted(f"{c.action} {c.key}" for c in found[1])
+
+
+@pytest.fixture(params=[False, True], ids=["in-memory", "lean"])
+def lean(request: pytest.FixtureRequest) -> bool:
+    return bool(request.param)
+
+
+async def test_a_mixed_batch_plans_as_the_plain_way(tmp_path: Path, lean: bool) -> None:
+    found = await both(folder_of(tmp_path), job(USERS), lean=lean)
+    assert actions(found) == [
+        "create E1",
+        "create e9",
+        "delete e20",
+        "update e10",
+        "update e2",
+        "update e3",
+        "update e6",
+        "update é",
+    ]
+    assert [error.key for error in found[4]] == ["e7"]
+
+
+LIFECYCLES = {
+    "disable": {"on_destination_only": "disable", "restore": True, "delete_after": "30d"},
+    "move": {"on_destination_only": "move", "move_to": "ou=gone", "restore": True},
+    "skip": {"on_destination_only": "skip", "on_source_only": "skip"},
+    "update nothing": {"on_both": "skip"},
+}
+
+
+def reading_of(mapping: ObjectMapping, incremental: bool, since: str | None = "2") -> Any:
+    from services.runner.planning.reading import Reading
+
+    absent = {key: datetime(2026, 5, 1, tzinfo=UTC) for key in ("e2", "e20", "e6", "e7")}
+    lifecycle = Lifecycle(absent_since=absent, now=NOW)
+    lifecycles = {mapping.type: lifecycle} if mapping.restore or "able" in str(mapping) else {}
+    return Reading(
+        incremental=incremental, since=since if incremental else None, lifecycles=lifecycles
+    )
+
+
+@pytest.mark.parametrize("way", list(LIFECYCLES))
+@pytest.mark.parametrize("incremental", [False, True], ids=["full", "incremental"])
+async def test_each_action_plans_a_mixed_batch_as_the_plain_way(
+    tmp_path: Path, way: str, incremental: bool, lean: bool
+) -> None:
+    mapping = msgspec.structs.replace(USERS, **LIFECYCLES[way])
+    reading = reading_of(mapping, incremental)
+    await both(folder_of(tmp_path), job(mapping, changes=True), reading=reading, lean=lean)
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [["e2"], ["e7"], ["e1", "E1"], ["\u00e9"], ["e\u0301"], [" e10 "], ["e10"], ["e5"], ["e20"]],
+)
+async def test_a_run_scoped_to_keys_plans_a_mixed_batch_as_the_plain_way(
+    tmp_path: Path, keys: list[str]
+) -> None:
+    await both(folder_of(tmp_path), job(USERS), keys=keys)
+
+
+async def test_a_first_run_of_a_mixed_batch_plans_as_the_plain_way(
+    tmp_path: Path, lean: bool
+) -> None:
+    folder = folder_of(tmp_path, directory=[])
+    found = await both(folder, job(USERS), lean=lean)
+    assert found[2].create == len(PEOPLE) - 1
+
+
+GROUPS = ObjectMapping(
+    type="group",
+    keys=["id"],
+    fields=[
+        FieldMap(to="id", from_="gid"),
+        FieldMap(to="title"),
+        FieldMap(to="members", delimiter="|"),
+    ],
+    source=ObjectScope(table="hr_groups"),
+    destination=ObjectScope(table="groups"),
+    on_destination_only="delete",
+)
+
+
+@pytest.mark.parametrize("incremental", [False, True], ids=["full", "incremental"])
+async def test_several_types_plan_a_mixed_batch_as_the_plain_way(
+    tmp_path: Path, incremental: bool
+) -> None:
+    from services.runner.planning.reading import Reading
+
+    folder = folder_of(tmp_path)
+    rows = [("g1", "One", "e1|e2", 1), ("g2", " Two ", "", 2), ("G1", "Upper", 7, 2)]
+    table(folder / "hr.db", "hr_groups", ["gid", "title", "members", "changed"], rows)
+    table(
+        folder / "dir.db",
+        "groups",
+        ["id", "title", "members"],
+        [("g1", "One", "e1"), ("g9", "X", None)],
+    )
+    since = '{"group": "2", "user": "2"}' if incremental else None
+    reading = Reading(incremental=incremental, since=since)
+    await both(folder, job(USERS, GROUPS, changes=True), reading=reading)
+
+
+@st.composite
+def messy_tables(draw: st.DrawFn) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    keys = st.sampled_from(["e1", "E1", "e2", " e2", "e\u0301", "\u00e9", "", "e3|e4", "4"])
+    values = st.one_of(
+        st.none(),
+        st.sampled_from(
+            ["", "x", " x ", "X", "a|b", "|", "a||b", "42", "042", "\x01", "é", "e\u0301"]
+        ),
+        st.integers(min_value=-2, max_value=50),
+        st.sampled_from([b"\x00\xff", 4.5]),
+    )
+    people = draw(
+        st.lists(
+            st.tuples(keys, values, values, values, st.sampled_from([1, 2, None, "x"])), max_size=8
+        )
+    )
+    directory = draw(st.lists(st.tuples(keys, values, values, values), max_size=8))
+    return people, directory
+
+
+def looked_up_alike(directory: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """The objects with a usable key that no other has, spelled as it compares: the
+    destinations a lookup finds as a whole read does (scoped.py says which it does not)."""
+    keys = [match_key({"id": row[0]}, ["id"], False) for row in directory]
+    return [
+        (key, *row[1:])
+        for key, row in zip(keys, directory, strict=True)
+        if key is not None and keys.count(key) == 1
+    ]
+
+
+SHAPES = {
+    "full, in memory": (False, False, None),
+    "full, lean": (False, True, None),
+    "incremental, in memory": (True, False, None),
+    "incremental, lean": (True, True, None),
+    "scoped to a key": (False, False, ["e1"]),
+    "scoped to a decomposed key": (False, False, ["e\u0301"]),
+}
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    messy_tables(), st.sampled_from(list(SHAPES)), st.sampled_from(["delete", "disable", "skip"])
+)
+def test_any_batch_plans_as_the_plain_way(
+    drawn: tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]], shape: str, absence: str
+) -> None:
+    people, directory = drawn
+    incremental, lean, keys = SHAPES[shape]
+    if incremental or keys:  # what a lookup is known not to see: objects of one key
+        directory = looked_up_alike(directory)
+    mapping = msgspec.structs.replace(USERS, on_destination_only=absence)
+    with tempfile.TemporaryDirectory() as folder:
+        where = folder_of(Path(folder), people, directory)
+        reading = reading_of(mapping, incremental)
+        asyncio.run(both(where, job(mapping, changes=True), keys=keys, reading=reading, lean=lean))
+
+
+async def test_objects_a_job_leaves_alone_are_skipped_in_little_memory_too(
+    tmp_path: Path,
+) -> None:
+    """A job that does not update what it finds (`on_both = "skip"`) skips an object equal
+    to its record as it skips any other: the low-memory planner, which drops equal records
+    before planning, counted it unchanged."""
+    mapping = msgspec.structs.replace(USERS, on_both="skip")
+    found = await both(folder_of(tmp_path), job(mapping), lean=True)
+    assert (found[2].unchanged, found[2].skipped) == (0, 7)
