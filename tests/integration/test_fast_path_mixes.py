@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import csv
 import sqlite3
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -31,9 +32,19 @@ from core.engine import mapping as engine_mapping
 from core.engine.keys import DuplicateKey, match_key
 from core.engine.lifecycle import Lifecycle
 from core.engine.mapping import CompiledMapping
+from core.engine.plan import plan_hash
 from core.engine.planner import Planner
-from schemas.connections import SqliteConnection
-from schemas.jobs import Changes, Endpoint, FieldMap, Job, ObjectMapping, ObjectScope, Safety
+from schemas.connections import Connection, CsvConnection, SqliteConnection
+from schemas.jobs import (
+    Changes,
+    Endpoint,
+    FieldMap,
+    Job,
+    Leavers,
+    ObjectMapping,
+    ObjectScope,
+    Safety,
+)
 from services.providers.sql.reading import SqlReading
 from services.providers.sqlite.read import SqliteReading
 from services.runner.planning import PlannedRun, low_memory, scoped, spill
@@ -108,9 +119,33 @@ USERS = ObjectMapping(keys=["id"], fields=FIELDS, on_destination_only="delete")
 
 
 async def plan(folder: Path, the_job: Job, keys: list[str] | None, reading: Any) -> PlannedRun:
-    source_db = SqliteConnection(id="hr", path=str(folder / "hr.db"))
-    target_db = SqliteConnection(id="dir", path=str(folder / "dir.db"))
+    source_db: Connection = SqliteConnection(id="hr", path=str(folder / "hr.db"))
+    target_db: Connection = SqliteConnection(id="dir", path=str(folder / "dir.db"))
+    if (folder / "hr.csv").exists():  # the same tables as files (`as_files`)
+        source_db = CsvConnection(id="hr", directory=str(folder))
+        source = msgspec.structs.replace(the_job.source, table=None, file="hr.csv")
+        the_job = msgspec.structs.replace(the_job, source=source)
+    if (folder / "people.csv").exists():
+        target_db = CsvConnection(id="dir", directory=str(folder))
+        destination = msgspec.structs.replace(the_job.destination, table=None, file="people.csv")
+        the_job = msgspec.structs.replace(the_job, destination=destination)
     return await plan_between(source_db, target_db, the_job, keys, reading)
+
+
+def as_files(folder: Path, source: bool, destination: bool) -> None:
+    """The source, or the destination, as a CSV file holding the table's values as text."""
+    for wanted, name, kept in ((source, "hr", "hr"), (destination, "dir", "people")):
+        if not wanted:
+            continue
+        db = sqlite3.connect(folder / f"{name}.db")
+        cursor = db.execute(f"SELECT * FROM {kept}")
+        names = [d[0] for d in cursor.description]
+        rows = [["" if v is None else str(v) for v in row] for row in cursor.fetchall()]
+        db.close()
+        with (folder / f"{kept}.csv").open("w", newline="", encoding="utf-8") as out:
+            writer = csv.writer(out)
+            writer.writerow(names)
+            writer.writerows(rows)
 
 
 @contextlib.contextmanager
@@ -179,8 +214,19 @@ async def both(
         quick = await attempt(folder, the_job, keys, reading)
     with plain():
         slow = await attempt(folder, the_job, keys, reading)
+    if lean and not isinstance(quick, str) and len(quick) > 4:
+        # A plan made in little memory keeps no source values of transformed fields
+        # (docs/history.md): compared without them, and its hash with them left out.
+        quick, slow = without_sources(quick), without_sources(slow)
     assert quick == slow
     return quick
+
+
+def without_sources(found: Any) -> Any:
+    if isinstance(found, str) or len(found) < 5:
+        return found
+    changes = [msgspec.structs.replace(c, sources={}) for c in found[1]]
+    return (plan_hash(changes), changes, *found[2:])
 
 
 def actions(found: Any) -> list[str]:
@@ -356,3 +402,91 @@ async def test_objects_a_job_leaves_alone_are_skipped_in_little_memory_too(
     mapping = msgspec.structs.replace(USERS, on_both="skip")
     found = await both(folder_of(tmp_path), job(mapping), lean=True)
     assert (found[2].unchanged, found[2].skipped) == (0, 7)
+
+
+@st.composite
+def mappings(draw: st.DrawFn) -> ObjectMapping:
+    """A job of one type over the tables above, in any of the ways it can be written."""
+    dept: FieldMap = draw(
+        st.sampled_from(
+            [
+                FieldMap(to="dept"),
+                FieldMap(to="dept", create_only=True),
+                FieldMap(to="dept", policy="keep"),
+                FieldMap(to="dept", transform="lower"),
+                FieldMap(to="dept", transform={"map": {"Eng": "Engineering"}}),
+                FieldMap(to="dept", if_several="first"),
+            ]
+        )
+    )
+    groups = draw(
+        st.sampled_from(
+            [
+                FieldMap(to="groups", delimiter="|"),
+                FieldMap(to="groups", delimiter="|", policy="merge"),
+                FieldMap(to="groups"),
+                FieldMap(to="groups", delimiter=";"),
+            ]
+        )
+    )
+    fields = [FieldMap(to="id", from_="emp"), FieldMap(to="name"), dept, groups]
+    leavers = draw(st.sampled_from([None, Leavers(when={"field": "changed", "equals": "x"})]))
+    way = draw(st.sampled_from([{}, *LIFECYCLES.values()]))
+    return ObjectMapping(
+        keys=draw(st.sampled_from([["id"], ["id", "name"]])),
+        case_insensitive=draw(st.booleans()),
+        fields=fields,
+        leavers=leavers,
+        **{"on_destination_only": draw(st.sampled_from(["delete", "disable"])), **way},
+    )
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(messy_tables(), st.sampled_from(list(SHAPES)), mappings())
+def test_any_batch_of_any_job_plans_as_the_plain_way(
+    drawn: tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]], shape: str, mapping: ObjectMapping
+) -> None:
+    people, directory = drawn
+    incremental, lean, keys = SHAPES[shape]
+    if incremental or keys:
+        directory = looked_up_alike(directory)
+    with tempfile.TemporaryDirectory() as folder:
+        where = folder_of(Path(folder), people, directory)
+        reading = reading_of(mapping, incremental)
+        asyncio.run(both(where, job(mapping, changes=True), keys=keys, reading=reading, lean=lean))
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    messy_tables(),
+    st.sampled_from(list(SHAPES)),
+    mappings(),
+    st.sampled_from([(True, False), (False, True), (True, True)]),
+)
+def test_any_batch_of_any_job_between_files_plans_as_the_plain_way(
+    drawn: tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]],
+    shape: str,
+    mapping: ObjectMapping,
+    files: tuple[bool, bool],
+) -> None:
+    people, directory = drawn
+    incremental, lean, keys = SHAPES[shape]
+    if incremental or keys:
+        directory = looked_up_alike(directory)
+    with tempfile.TemporaryDirectory() as folder:
+        where = folder_of(Path(folder), people, directory)
+        as_files(where, *files)
+        reading = reading_of(mapping, incremental)
+        asyncio.run(both(where, job(mapping, changes=True), keys=keys, reading=reading, lean=lean))
+
+
+async def test_a_key_twice_in_the_source_refuses_a_job_that_creates_nothing_in_little_memory(
+    tmp_path: Path,
+) -> None:
+    """Two source records of one key, neither in the destination, of a job that does not
+    create (`on_source_only = "skip"`): the run is refused in little memory as in memory —
+    the low-memory planner skipped both, and planned on."""
+    mapping = msgspec.structs.replace(USERS, on_source_only="skip")
+    people = [*PEOPLE, ("e9", "Again", "Eng", "", 2)]
+    found = await both(folder_of(tmp_path, people), job(mapping), lean=True)
+    assert found == "DuplicateKey"
