@@ -365,6 +365,15 @@ def looked_up_alike(directory: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     ]
 
 
+def spelled_once(people: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """The source records but those whose key another spells otherwise (" e1" and "e1"):
+    a source looked up by key finds one of them (see the test below)."""
+    spellings: dict[str | None, set[Any]] = {}
+    for row in people:
+        spellings.setdefault(match_key({"id": row[0]}, ["id"], False), set()).add(row[0])
+    return [row for row in people if len(spellings[match_key({"id": row[0]}, ["id"], False)]) == 1]
+
+
 SHAPES = {
     "full, in memory": (False, False, None),
     "full, lean": (False, True, None),
@@ -386,6 +395,8 @@ def test_any_batch_plans_as_the_plain_way(
     incremental, lean, keys = SHAPES[shape]
     if incremental or keys:  # what a lookup is known not to see: objects of one key
         directory = looked_up_alike(directory)
+    if keys:
+        people = spelled_once(people)
     mapping = msgspec.structs.replace(USERS, on_destination_only=absence)
     with tempfile.TemporaryDirectory() as folder:
         where = folder_of(Path(folder), people, directory)
@@ -450,6 +461,8 @@ def test_any_batch_of_any_job_plans_as_the_plain_way(
     incremental, lean, keys = SHAPES[shape]
     if incremental or keys:
         directory = looked_up_alike(directory)
+    if keys:
+        people = spelled_once(people)
     with tempfile.TemporaryDirectory() as folder:
         where = folder_of(Path(folder), people, directory)
         reading = reading_of(mapping, incremental)
@@ -473,6 +486,8 @@ def test_any_batch_of_any_job_between_files_plans_as_the_plain_way(
     incremental, lean, keys = SHAPES[shape]
     if incremental or keys:
         directory = looked_up_alike(directory)
+    if keys:
+        people = spelled_once(people)
     with tempfile.TemporaryDirectory() as folder:
         where = folder_of(Path(folder), people, directory)
         as_files(where, *files)
@@ -489,4 +504,22 @@ async def test_a_key_twice_in_the_source_refuses_a_job_that_creates_nothing_in_l
     mapping = msgspec.structs.replace(USERS, on_source_only="skip")
     people = [*PEOPLE, ("e9", "Again", "Eng", "", 2)]
     found = await both(folder_of(tmp_path, people), job(mapping), lean=True)
+    assert found == "DuplicateKey"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a run scoped to a key looks its source record up by the key as it compares "
+    "(stripped, NFC): a second record of that key spelled with spaces around it, or "
+    "decomposed, is not found, so the run plans a create of the one found where reading "
+    "the source whole refuses the run (two source records of one key)",
+)
+@pytest.mark.parametrize(
+    "spellings", [("e9", " e9"), ("\u00e9", "e\u0301")], ids=["spaces", "decomposed"]
+)
+async def test_a_key_twice_in_the_source_refuses_a_run_scoped_to_it(
+    tmp_path: Path, spellings: tuple[str, str]
+) -> None:
+    people = [(spellings[0], "One", "Eng", "", 1), (spellings[1], "Two", "Eng", "", 1)]
+    found = await both(folder_of(tmp_path, people, []), job(USERS), keys=[spellings[1]])
     assert found == "DuplicateKey"
