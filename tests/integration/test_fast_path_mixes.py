@@ -33,6 +33,7 @@ from core.engine.keys import DuplicateKey, match_key
 from core.engine.lifecycle import Lifecycle
 from core.engine.mapping import CompiledMapping
 from core.engine.plan import plan_hash
+from core.engine.safety import assess
 from core.engine.planner import Planner
 from schemas.connections import Connection, CsvConnection, SqliteConnection
 from schemas.jobs import (
@@ -43,6 +44,7 @@ from schemas.jobs import (
     Leavers,
     ObjectMapping,
     ObjectScope,
+    Resolve,
     Safety,
 )
 from services.providers.sql.reading import SqlReading
@@ -354,14 +356,18 @@ def messy_tables(draw: st.DrawFn) -> tuple[list[tuple[Any, ...]], list[tuple[Any
     return people, directory
 
 
-def looked_up_alike(directory: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    """The objects with a usable key that no other has, spelled as it compares: the
-    destinations a lookup finds as a whole read does (scoped.py says which it does not)."""
+def looked_up_alike(
+    directory: list[tuple[Any, ...]], by_name: bool = False
+) -> list[tuple[Any, ...]]:
+    """The objects with a usable key (`by_name`: the name too) that no other has, spelled
+    as it compares: those a lookup finds as a whole read does (scoped.py says which it
+    does not)."""
     keys = [match_key({"id": row[0]}, ["id"], False) for row in directory]
+    named = [match_key({"id": row[0], "name": row[1]}, ["id", "name"], False) for row in directory]
     return [
         (key, *row[1:])
-        for key, row in zip(keys, directory, strict=True)
-        if key is not None and keys.count(key) == 1
+        for key, both, row in zip(keys, named, directory, strict=True)
+        if key is not None and keys.count(key) == 1 and (not by_name or both is not None)
     ]
 
 
@@ -460,7 +466,7 @@ def test_any_batch_of_any_job_plans_as_the_plain_way(
     people, directory = drawn
     incremental, lean, keys = SHAPES[shape]
     if incremental or keys:
-        directory = looked_up_alike(directory)
+        directory = looked_up_alike(directory, "name" in mapping.keys)
     if keys:
         people = spelled_once(people)
     with tempfile.TemporaryDirectory() as folder:
@@ -485,7 +491,7 @@ def test_any_batch_of_any_job_between_files_plans_as_the_plain_way(
     people, directory = drawn
     incremental, lean, keys = SHAPES[shape]
     if incremental or keys:
-        directory = looked_up_alike(directory)
+        directory = looked_up_alike(directory, "name" in mapping.keys)
     if keys:
         people = spelled_once(people)
     with tempfile.TemporaryDirectory() as folder:
@@ -523,3 +529,90 @@ async def test_a_key_twice_in_the_source_refuses_a_run_scoped_to_it(
     people = [(spellings[0], "One", "Eng", "", 1), (spellings[1], "Two", "Eng", "", 1)]
     found = await both(folder_of(tmp_path, people, []), job(USERS), keys=[spellings[1]])
     assert found == "DuplicateKey"
+
+
+@st.composite
+def group_tables(
+    draw: st.DrawFn,
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    keys = st.sampled_from(["g1", "G1", "g2", " g2", "", "g3"])
+    members = st.one_of(
+        st.none(),
+        st.sampled_from(["", "e1", "e1|e2", "E1|e\u0301", " e2 |x", "|", "e9", "nobody"]),
+        st.integers(min_value=0, max_value=3),
+    )
+    titles = st.sampled_from([None, "", "T", " T ", "\x01"])
+    groups = draw(
+        st.lists(st.tuples(keys, titles, members, st.sampled_from([1, 2, None])), max_size=5)
+    )
+    directory = draw(st.lists(st.tuples(keys, titles, members), max_size=5))
+    return groups, directory
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    messy_tables(),
+    group_tables(),
+    st.sampled_from(["full", "incremental", "scoped"]),
+    st.booleans(),
+    st.sampled_from(["delete", "disable", "skip"]),
+)
+def test_several_types_of_any_batch_plan_as_the_plain_way(
+    drawn: tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]],
+    drawn_groups: tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]],
+    shape: str,
+    resolved: bool,
+    absence: str,
+) -> None:
+    from services.runner.planning.reading import Reading
+
+    people, directory = drawn
+    groups, group_directory = drawn_groups
+    keys = ["e1", "g1"] if shape == "scoped" else None
+    if shape != "full":
+        directory, group_directory = looked_up_alike(directory), looked_up_alike(group_directory)
+    if keys:
+        people, groups = spelled_once(people), spelled_once(groups)
+    members = FieldMap(
+        to="members", delimiter="|", resolve=Resolve(type="user", by="id") if resolved else None
+    )
+    owned = msgspec.structs.replace(
+        GROUPS,
+        fields=[*GROUPS.fields[:2], members],
+        on_destination_only=absence,
+    )
+    users = msgspec.structs.replace(USERS, on_destination_only=absence)
+    incremental = shape == "incremental"
+    since = '{"group": "2", "user": "2"}' if incremental else None
+    reading = Reading(incremental=incremental, since=since)
+    with tempfile.TemporaryDirectory() as folder:
+        where = folder_of(Path(folder), people, directory)
+        table(where / "hr.db", "hr_groups", ["gid", "title", "members", "changed"], groups)
+        table(where / "dir.db", "groups", ["id", "title", "members"], group_directory)
+        asyncio.run(both(where, job(users, owned, changes=True), keys=keys, reading=reading))
+
+
+async def test_a_run_scoped_to_a_key_moving_its_object_back_is_judged_by_every_object(
+    tmp_path: Path,
+) -> None:
+    """A run scoped to a key whose object comes back after being moved for absence moves it
+    back: the safety limits weigh that move against every object of the destination, as
+    an incremental run reads them whole for it — looked up alone, the object was the only
+    one counted, and the move waited for approval (none of 1 object may go)."""
+    from services.runner.planning.reading import Reading
+
+    mapping = msgspec.structs.replace(USERS, **LIFECYCLES["move"])
+    lifecycle = Lifecycle(absent_since={"e2": datetime(2026, 5, 1, tzinfo=UTC)}, now=NOW)
+    reading = Reading(lifecycles={mapping.type: lifecycle})
+    folder = folder_of(tmp_path)
+    planned = await plan(folder, job(mapping), ["e2"], reading)
+    assert [f"{c.action} {c.key}" for c in planned.plan.changes] == ["update e2", "move e2"]
+    assert planned.destination_records == len(DIRECTORY)
+    reason = assess(
+        planned.plan.counts,
+        planned.source_records,
+        planned.destination_records,
+        Safety(),
+        full_scope=False,
+    )
+    assert reason is None
