@@ -48,6 +48,8 @@ from schemas.jobs import (
     Resolve,
     Safety,
 )
+from schemas.values import Record
+from services.providers.base import Layout
 from services.providers.sql.reading import SqlReading
 from services.providers.sqlite.read import SqliteReading
 from services.runner.planning import PlannedRun, low_memory, scoped, spill
@@ -745,3 +747,42 @@ async def test_one_type_whose_source_comes_back_empty_waits_for_approval(
             full_scope=True,
         )
         assert reason is not None, f"{len(the_job.objects)} types"
+
+
+change_cells = st.sampled_from(["", " ", "1", "2", " 2", "10", "9.5", "1e1", "x", "2|3", "|"])
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    st.lists(st.tuples(st.sampled_from(["e1", "e2", ""]), change_cells), max_size=8),
+    st.sampled_from([None, "2", "10", "x", " 2"]),
+    st.sampled_from([None, "|"]),
+    st.sampled_from([1, 2, 100]),
+)
+def test_a_file_read_by_its_changes_keeps_the_records_a_whole_read_filtered_keeps(
+    rows: list[tuple[str, str]], since: str | None, delimiter: str | None, batch: int
+) -> None:
+    """A file's changed rows are kept by their cell before any record is made: the very
+    records, and the very watermark, of a whole read filtered record by record."""
+    from services.providers.changes import FieldChanges, filtered
+    from services.providers.csv.provider import CsvProvider
+
+    async def read(folder: Path) -> tuple[list[Record], str | None, list[Record], str | None]:
+        layout = Layout(multi_valued={"changed": delimiter} if delimiter else {})
+        connection = CsvConnection(id="hr", directory=str(folder))
+        provider = CsvProvider(connection, Endpoint(connection="hr", file="hr.csv"), layout)
+        await provider.open(write=False)
+        changed = [r async for b in provider.read_changed(batch, since, "changed") for r in b]
+        mark = provider.watermark()
+        changes = FieldChanges("changed", since)
+        whole = [r async for b in filtered(provider.read(batch), changes) for r in b]
+        return changed, mark, whole, changes.watermark()
+
+    with tempfile.TemporaryDirectory() as folder:
+        with (Path(folder) / "hr.csv").open("w", newline="", encoding="utf-8") as out:
+            writer = csv.writer(out)
+            writer.writerow(["emp", "changed"])
+            writer.writerows(rows)
+        changed, mark, whole, whole_mark = asyncio.run(read(Path(folder)))
+    assert changed == whole
+    assert mark == whole_mark
