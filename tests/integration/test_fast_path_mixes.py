@@ -278,7 +278,7 @@ async def test_a_mixed_batch_plans_as_the_plain_way(tmp_path: Path, lean: bool) 
     assert [error.key for error in found[4]] == ["e7"]
 
 
-LIFECYCLES = {
+LIFECYCLES: dict[str, dict[str, Any]] = {
     "disable": {"on_destination_only": "disable", "restore": True, "delete_after": "30d"},
     "move": {"on_destination_only": "move", "move_to": "ou=gone", "restore": True},
     "skip": {"on_destination_only": "skip", "on_source_only": "skip"},
@@ -471,13 +471,14 @@ def mappings(draw: st.DrawFn) -> ObjectMapping:
     )
     fields = [FieldMap(to="id", from_="emp"), FieldMap(to="name"), dept, groups]
     leavers = draw(st.sampled_from([None, Leavers(when={"field": "changed", "equals": "x"})]))
-    way = draw(st.sampled_from([{}, *LIFECYCLES.values()]))
+    way: dict[str, Any] = draw(st.sampled_from([{}, *LIFECYCLES.values()]))
+    absence: dict[str, Any] = {"on_destination_only": draw(st.sampled_from(["delete", "disable"]))}
     return ObjectMapping(
         keys=draw(st.sampled_from([["id"], ["id", "name"]])),
         case_insensitive=draw(st.booleans()),
         fields=fields,
         leavers=leavers,
-        **{"on_destination_only": draw(st.sampled_from(["delete", "disable"])), **way},
+        **{**absence, **way},
     )
 
 
