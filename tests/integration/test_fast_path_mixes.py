@@ -53,6 +53,7 @@ from services.providers.base import Layout
 from services.providers.sql.reading import SqlReading
 from services.providers.sqlite.read import SqliteReading
 from services.runner.planning import PlannedRun, low_memory, scoped, spill
+from tests.mysql_server import Server as MariaDb
 from tests.postgresql_server import Server as Postgresql
 from tests.sql_servers import sql_connection
 
@@ -809,3 +810,36 @@ async def test_an_object_in_a_fixed_width_column_equal_to_its_record_is_unchange
     target = sql_connection("postgresql", pg_database, tmp_path, "dir")
     planned = await plan(folder, job(USERS), None, None, target)
     assert [f"{c.action} {c.key} {c.set}" for c in planned.plan.changes] == []
+
+
+MY_TABLES = {
+    "text": "id VARCHAR(16), name VARCHAR(16), dept VARCHAR(16), groups_ VARCHAR(64)",
+    "typed": "id VARCHAR(16), name VARCHAR(16), dept INT, groups_ TEXT",
+}
+
+
+@pytest.mark.parametrize("columns", list(MY_TABLES))
+@pytest.mark.parametrize("shape", list(SHAPES))
+async def test_a_mixed_batch_plans_as_the_plain_way_into_mariadb(
+    tmp_path: Path, my_database: MariaDb, columns: str, shape: str
+) -> None:
+    incremental, lean, keys = SHAPES[shape]
+    typed = columns == "typed"
+    rows = []
+    for key, name, dept, groups in DIRECTORY:
+        number = str(dept).isdigit()
+        value = ("NULL" if not number else str(dept)) if typed else f"'{dept}'"
+        group_text = "NULL" if groups is None else f"'{groups}'"
+        rows.append(f"('{key}', '{name}', {value}, {group_text})")
+    create = MY_TABLES[columns].replace("groups_", "`groups`")
+    my_database.sql(
+        f"CREATE TABLE people ({create}) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin; "
+        f"INSERT INTO people VALUES {', '.join(rows)}"
+    )
+    folder = folder_of(tmp_path, directory=[])
+    target = sql_connection("mysql", my_database, tmp_path, "dir")
+    mapping = msgspec.structs.replace(USERS, **LIFECYCLES["disable"])
+    reading = reading_of(mapping, incremental)
+    found = await both(folder, job(mapping, changes=True), keys, reading, lean, target)
+    if not incremental and keys is None:  # the objects were found: updated, not created
+        assert found[2].create == 2 and found[2].update >= 5
