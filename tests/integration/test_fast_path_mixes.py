@@ -888,3 +888,22 @@ async def test_an_object_in_a_fixed_width_mariadb_column_written_once_is_unchang
     target = sql_connection("mysql", my_database, tmp_path, "dir")
     planned = await plan(folder, job(USERS), None, None, target)
     assert [f"{c.action} {c.key} {c.set}" for c in planned.plan.changes] == []
+
+
+async def test_the_keys_of_records_skipped_in_little_memory_go_to_disk_as_creates_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A job that creates nothing keeps no more keys in memory than a run of creates: a
+    key found twice among those gone to disk still refuses the plan."""
+    monkeypatch.setattr(spill, "RUN_SIZE", 2)
+    mapping = msgspec.structs.replace(USERS, on_source_only="skip")
+    people = [*PEOPLE, ("e9", "Again", "Eng", "", 2)]
+    assert await both(folder_of(tmp_path, people, []), job(mapping), lean=True) == "DuplicateKey"
+    found = await both(folder_of(once(tmp_path), directory=[]), job(mapping), lean=True)
+    assert found[2].skipped == len(PEOPLE) - 1
+
+
+def once(tmp_path: Path) -> Path:
+    folder = tmp_path / "once"
+    folder.mkdir()
+    return folder

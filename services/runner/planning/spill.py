@@ -122,7 +122,7 @@ class Spill:
     def add(self, key: str, record: Record) -> None:
         """Plan the create of a source record whose key the destination does not hold."""
         self.records += 1
-        if len(self._buffer) >= RUN_SIZE:  # full, and more to come: to disk
+        if len(self._keys) >= RUN_SIZE:  # full (keys skipped too), and more to come: to disk
             self._write_run()
         quick = self._quick
         if quick is not None and (entry := quick(key, record)) is not None:
