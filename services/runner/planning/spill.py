@@ -145,9 +145,9 @@ class Spill:
         serves whole planned at once (`quick_batch`), the others one by one."""
         done = 0
         while done < len(records):
-            if len(self._buffer) >= RUN_SIZE:  # full, and more to come: to disk
+            if len(self._keys) >= RUN_SIZE:  # full, and more to come: to disk
                 self._write_run()
-            end = done + RUN_SIZE - len(self._buffer)
+            end = done + RUN_SIZE - len(self._keys)
             some_keys, some = keys[done:end], records[done:end]
             quick = self._quick_batch
             entries = quick(some_keys, some) if quick is not None else None
