@@ -58,6 +58,11 @@ class DigestIndex:
         """Destination keys whose records `plan()` needs: updates, duplicates, absent."""
         self.created: set[str] = set()
         self.unchanged = 0
+        """Source records dropped, equal to their objects: counted unchanged by `plan()`."""
+        self.skipped = 0
+        """Those dropped of a job that leaves the objects it finds alone (`on_both =
+        "skip"`): counted skipped by `plan()`, equal or not."""
+        self.updates = mapping.on_both == "update"
         self.odd_destination = False
         """Some destination record had no usable key: `plan()` must see it, to report it."""
         self.taken = Taken(mapping)
@@ -107,7 +112,10 @@ class DigestIndex:
             return True
         if found == self.digest(record):
             self.digests[key] = _DROPPED
-            self.unchanged += 1
+            if self.updates:
+                self.unchanged += 1
+            else:
+                self.skipped += 1
             return False
         self.digests[key] = _KEPT
         self.wanted.add(key)

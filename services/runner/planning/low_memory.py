@@ -152,7 +152,8 @@ async def plan_lean(
     act_on_absence: Callable[[], bool],
     lifecycle: Lifecycle | None,
 ) -> tuple[Plan, int, int]:
-    """The plan, the source records read and the destination records read.
+    """The plan, the source records read (of the job's scope) and the destination records
+    read.
     `act_on_absence` is asked once the source has been read to the end."""
     managed = managed_fields(mapping, ())
     index = DigestIndex(mapping, managed, lifecycle.absent_since if lifecycle else ())
@@ -203,13 +204,16 @@ async def plan_lean(
         act_on_absence=absence,
         lifecycle=lifecycle,
         held=frozenset(mapper.held),
-        keyed_elsewhere=index.unchanged + spilled,
+        keyed_elsewhere=index.unchanged + index.skipped + spilled,
         taken=index.taken,
     )
     the_plan.counts.unchanged += index.unchanged
+    the_plan.counts.skipped += index.skipped
     if spill is not None and spilled:
         the_plan = await asyncio.to_thread(_with_spilled, the_plan, spill, mapping, index.created)
-    return the_plan, source_count, destination_count
+    # The records of the job's scope, as in memory: a source whose `where` left every
+    # record out returned none (the safety check's empty source), not what it held.
+    return the_plan, source_count - mapper.outside, destination_count
 
 
 def _plain_create(index: DigestIndex, record: Record) -> str | None:

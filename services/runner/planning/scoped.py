@@ -10,8 +10,9 @@ taken only where it cannot change the plan:
   maps its fields (a job copying every field learns them from every record);
 - keys compare with case (a lookup is exact where the side is);
 - the destination is looked up only when nothing in the plan needs every object of the
-  type: no references to resolve, no unique values to keep free, no leavers (whose
-  safety limit counts the destination's objects).
+  type: no references to resolve, no unique values to keep free, no leavers, and no
+  moves — a container followed, an object moved back on its return (the safety limits
+  weigh leavers' actions and moves against the destination's size).
 And a key that a lookup does not find — a new object, a value stored in another
 spelling ("042" in a number column) — makes that side read whole, as before; except in
 a destination whose lookups miss nothing (`FindsEveryKey`: a SQLite table, the text key
@@ -20,13 +21,10 @@ the record is created with only the found objects read.
 
 An incremental run (`--changed-only`) is scoped the same way, to the keys of the records
 that changed: its source is read first, then only their objects are looked up in the
-destination (`read_sides`), when the same rules allow it and, besides, nothing planned
-for them is counted against every object of the destination (a move: a container
-followed, an object moved back on its return — the safety limits weigh moves against
-the destination's size). A source that read every record after all (its change feed
-lost), more than `LOOKUP_AT_MOST` changed records, or one whose key is unusable, make
-the destination read whole, as a full run reads it (in memory, or for a large one in
-little memory: low_memory.py).
+destination (`read_sides`), when the same rules allow it. A source that read every
+record after all (its change feed lost), more than `LOOKUP_AT_MOST` changed records,
+or one whose key is unusable, make the destination read whole, as a full run reads it
+(in memory, or for a large one in little memory: low_memory.py).
 
 A lookup finds what a whole read would take as the keys asked for: SQL tables (SQLite,
 PostgreSQL, MySQL; a source or a destination) also find, in the same scan, the rows whose
@@ -84,6 +82,8 @@ def destination_lookup(job: Job, mapping: ObjectMapping, target: Provider) -> st
     """The destination field to look the run's keys up by, or None to read it whole."""
     if mapping.case_insensitive or has_references(job) or mapping.leavers is not None:
         return None
+    if moves(mapping):
+        return None
     if any(field.unique for field in mapping.fields):
         return None
     key = mapping.keys[0]
@@ -95,11 +95,16 @@ def destination_lookup(job: Job, mapping: ObjectMapping, target: Provider) -> st
 def changes_looked_up(job: Job, mapping: ObjectMapping, target: Provider, reading: Reading) -> bool:
     """Whether an incremental run may look the changed records' objects up rather than
     read the destination whole."""
-    if not reading.incremental or follows_container(mapping):
-        return False
-    if mapping.restore and ("move" in ways_out(mapping) or leaver_container(mapping)):
-        return False
-    return destination_lookup(job, mapping, target) is not None
+    return reading.incremental and destination_lookup(job, mapping, target) is not None
+
+
+def moves(mapping: ObjectMapping) -> bool:
+    """Whether the objects found may be moved: a container followed, an object moved back
+    on its return — a move that the safety limits weigh against every object of the
+    destination, so every object must be counted."""
+    if follows_container(mapping):
+        return True
+    return mapping.restore and ("move" in ways_out(mapping) or bool(leaver_container(mapping)))
 
 
 async def read_sides(

@@ -112,7 +112,8 @@ class Spill:
         """Changes in the runs on disk."""
         self._buffer: list[Entry] = []
         self._keys: list[str] = []
-        """The match key of each change in the buffer (to find one twice)."""
+        """The match key of each change in the buffer, and of each record skipped rather
+        than created (to find one twice)."""
         self._quick = quick_creates(self.planner)
         self._quick_batch = quick_batch(self.planner)
         self._created = 0
@@ -121,7 +122,7 @@ class Spill:
     def add(self, key: str, record: Record) -> None:
         """Plan the create of a source record whose key the destination does not hold."""
         self.records += 1
-        if len(self._buffer) >= RUN_SIZE:  # full, and more to come: to disk
+        if len(self._keys) >= RUN_SIZE:  # full (keys skipped too), and more to come: to disk
             self._write_run()
         quick = self._quick
         if quick is not None and (entry := quick(key, record)) is not None:
@@ -134,6 +135,8 @@ class Spill:
             for ranked, match, change in planner.ranked:
                 self._buffer.append((order_of(ranked, match), encoded_for_hash(change)))
                 self._keys.append(match)
+            if not planner.ranked:  # skipped (`on_source_only = "skip"`): its key still
+                self._keys.append(key)  # found twice refuses the plan, as `plan()` does
             planner.ranked.clear()
         self.entries = len(self._buffer) + self._written
 
@@ -142,9 +145,9 @@ class Spill:
         serves whole planned at once (`quick_batch`), the others one by one."""
         done = 0
         while done < len(records):
-            if len(self._buffer) >= RUN_SIZE:  # full, and more to come: to disk
+            if len(self._keys) >= RUN_SIZE:  # full, and more to come: to disk
                 self._write_run()
-            end = done + RUN_SIZE - len(self._buffer)
+            end = done + RUN_SIZE - len(self._keys)
             some_keys, some = keys[done:end], records[done:end]
             quick = self._quick_batch
             entries = quick(some_keys, some) if quick is not None else None
@@ -459,6 +462,8 @@ def _duplicate(spill: Spill, key: str) -> DuplicateKey:
         for place, data in itertools.chain.from_iterable(spill.sorted_runs())
         if key_of_order(place) == key
     ]
+    if not found:  # records skipped, not created: their key alone is known
+        return DuplicateKey(key, {}, {})
     first = {**found[0].match, **found[0].set}
     second = {**found[-1].match, **found[-1].set} if len(found) > 1 else first
     return DuplicateKey(found[0].key, first, second)
