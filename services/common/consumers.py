@@ -43,7 +43,8 @@ class _InLoop(Context):
 
 
 Delivered = Annotated[Message, _InLoop("message")]
-"""The message a durable subscriber is handed (as `NatsMessage`, looked up in the loop)."""
+"""A subscriber's message, as FastStream's `NatsMessage` hands it, looked up in the loop:
+every handler of the services takes its message so."""
 
 
 def subscribe_durable(
