@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 import msgspec
 import nats.errors
-from faststream.nats import NatsBroker, NatsMessage
+from faststream.nats import NatsBroker
 
 from core.errors import IdsyncError
 from schemas.events import Event
@@ -23,7 +23,7 @@ from schemas.history import HistoryReply, encode, query_decoder
 from schemas.logs import batch_decoder
 from schemas.subjects import command_subject
 from services.common.bus import Bus
-from services.common.consumers import subscribe_durable
+from services.common.consumers import Delivered, subscribe_durable
 from services.common.delivery import deliberately
 from services.common.host import Background
 from services.common.jetstream import RECORDER, RECORDER_JOBS, RECORDER_LOGS, RECORDER_ROLES
@@ -72,7 +72,7 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
 
     handler = deliberately(bus, handle)
 
-    async def on_event(msg: NatsMessage) -> None:
+    async def on_event(msg: Delivered) -> None:
         if stopping.is_set():
             await msg.nack()  # the database is closing: recorded at the next start
             return
@@ -87,7 +87,7 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
     # A job deleted with its history: its runs forgotten (forget.py).
     subscribe_durable(bus, RECORDER_JOBS, on_event, batch_size=1, title="jobs forgotten")
 
-    async def on_logs(msg: NatsMessage) -> None:
+    async def on_logs(msg: Delivered) -> None:
         # No run bound here: what this logs is no run's line (nor sent again as one).
         if stopping.is_set():  # the lines services send as they stop: kept at the next start
             await msg.nack()
@@ -111,7 +111,7 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
     subscribe_durable(bus, RECORDER_LOGS, on_logs, batch_size=1, title="runs' log lines")
 
     @broker.subscriber(command_subject("*", VERB), queue=QUEUE, title="history queries")
-    async def on_query(msg: NatsMessage) -> bytes:
+    async def on_query(msg: Delivered) -> bytes:
         try:
             query = query_decoder.decode(msg.body)
         except (msgspec.DecodeError, msgspec.ValidationError) as error:

@@ -10,7 +10,7 @@ approvals and batches instead, which central runners hand over (sites.py).
 from __future__ import annotations
 
 import msgspec
-from faststream.nats import NatsBroker, NatsMessage
+from faststream.nats import NatsBroker
 
 from schemas.event_ids import planning_dead_id, planning_failed_id
 from schemas.events import Event, RunApproved, RunBatchDropped, RunDeadLetter, RunDeliveryFailed
@@ -20,7 +20,7 @@ from schemas.work import WorkBatch, decode_batch
 from services.common import pushed
 from services.common.bus import Bus
 from services.common.collector import collector_paused
-from services.common.consumers import subscribe_durable
+from services.common.consumers import Delivered, subscribe_durable
 from services.common.delivery import Failure, consume, deliberately
 from services.common.host import Background
 from services.common.jetstream import DROPS, RUNNER, WORKER, site_consumers
@@ -121,7 +121,7 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
         previews, queue = site_preview_subject(settings.site), f"{PREVIEWS_QUEUE}-{settings.site}"
 
     @broker.subscriber(previews, queue=queue, title=f"runner: previews{where}")
-    async def on_preview(msg: NatsMessage) -> bytes:
+    async def on_preview(msg: Delivered) -> bytes:
         principal = msg.raw_message.subject.split(".")[2]
         with work.doing(f"previewing for {principal}"):
             reply: PreviewReply = await answer_preview(bus, principal, msg.body)

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 import msgspec
-from faststream.nats import NatsBroker, NatsMessage
+from faststream.nats import NatsBroker
 
 from core.checks.incremental import changed_only_refusal
 from core.errors import StoreFull
@@ -35,7 +35,7 @@ from schemas.jobs import Job
 from schemas.subjects import command_subject
 from services.common.approvals import WAITING
 from services.common.bus import Bus
-from services.common.consumers import subscribe_durable
+from services.common.consumers import Delivered, subscribe_durable
 from services.common.delivery import deliberately
 from services.common.host import Background
 from services.common.jetstream import COLLECTIONS, STEPS, WAITS, WORKFLOW
@@ -156,7 +156,7 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
 
 def _answer(broker: NatsBroker, bus: Bus, verb: str, handler: Handler) -> None:
     @broker.subscriber(command_subject("*", verb), queue=QUEUE, title=f"{verb} commands")
-    async def on_command(msg: NatsMessage) -> bytes:
+    async def on_command(msg: Delivered) -> bytes:
         raw = msg.raw_message
         principal = raw.subject.split(".")[2]
         # A command is a request: its answer goes to the sender's inbox. Anything else on

@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 import signal
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
+import fast_depends.utils
 import pytest
 
 from schemas.events import (
@@ -172,3 +174,25 @@ async def test_a_stale_pull_answer_does_not_hold_the_next_batch_for_seconds(
     # A pull request left behind holds a batch until it expires, about 5 s: well above
     # what a loaded machine takes between a plan and its batch.
     assert max(waits) < 2.5, f"batches applied {waits} s after their plan"
+
+
+async def test_a_run_wakes_no_worker_thread_to_hand_a_message_to_its_handler(
+    files: Files, session: Session, services: RunServices, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """FastDepends runs in a worker thread whatever a handler asks of it that is not a
+    coroutine: FastStream's own lookup of the message was one, for every message. Each
+    handler of the services takes its message from the event loop instead."""
+    sent_to_threads: list[str] = []
+    to_thread = fast_depends.utils.run_in_threadpool
+
+    async def watched(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        sent_to_threads.append(getattr(func, "__qualname__", repr(func)))
+        return await to_thread(func, *args, **kwargs)
+
+    monkeypatch.setattr(fast_depends.utils, "run_in_threadpool", watched)
+    files.write(count=20)
+    await apply_files(session, files)
+    async with services("workflow", "runner"):  # asked by a command, then work and events
+        _, end = await asyncio.wait_for(follow_run(session, JOB_ID, None), 30)
+    assert isinstance(end, RunFinished) and end.stats.created == 20
+    assert sent_to_threads == []

@@ -411,6 +411,8 @@ def test_only_creates_of_one_shape_on_distinct_keys_are_rows() -> None:
     assert mixed.values == [["u1", "u2", "u3"], ["A", None, "C"], ["x", "x;y", "z"]]
     update = Change(action="update", key="u1", match={"id": "u1"}, set={"id": "u1", "name": "A"})
     assert creates_as_rows([alike[0], update], keys, {}) is None
+    # as many fields, not the same ones: not one shape
+    assert creates_as_rows([alike[0], create("u4", name="D", title="T")], keys, {}) is None
     assert creates_as_rows([alike[0], alike[0]], keys, {}) is None  # a key twice
     assert creates_as_rows([create("", name="A")], keys, {}) is None  # an empty key
     assert creates_as_rows([create("u1", name="A")], (), {}) is None  # no key fields
