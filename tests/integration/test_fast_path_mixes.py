@@ -774,13 +774,6 @@ def test_a_file_read_by_its_changes_keeps_the_records_a_whole_read_filtered_keep
     assert mark == whole_mark
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a PostgreSQL char(n) column gives its text back padded with spaces to n "
-    '("Ada   "), but is taken for a column giving back the text it was given '
-    "(postgresql/values.py counts bpchar among the text kinds): an object equal to its "
-    "record is updated on every run",
-)
 async def test_an_object_in_a_fixed_width_column_equal_to_its_record_is_unchanged(
     tmp_path: Path, pg_database: Postgresql
 ) -> None:
@@ -849,13 +842,6 @@ def test_a_run_scoped_to_any_keys_plans_as_the_plain_way(
         asyncio.run(both(where, job(mapping), keys=keys, reading=reading))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a MariaDB CHAR(n) column gives its text back without the spaces that ended it "
-    '(" Ada " reads " Ada"), but is taken for a column giving back the text it was '
-    "given (mysql/values.py counts char among the text kinds): an object written from a "
-    "record whose value ends with a space is updated again on every run",
-)
 async def test_an_object_in_a_fixed_width_mariadb_column_written_once_is_unchanged(
     tmp_path: Path, my_database: MariaDb
 ) -> None:

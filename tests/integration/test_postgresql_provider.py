@@ -26,11 +26,11 @@ TYPED = """
 CREATE TABLE typed (
   id integer PRIMARY KEY, amount numeric(10,2), active boolean, born date,
   seen timestamptz, token uuid, extra jsonb, photo bytea, tags text[], score float8,
-  mail text UNIQUE
+  mail text UNIQUE, code char(6)
 );
 INSERT INTO typed VALUES (7, 12.5, true, '1990-02-03', '2026-01-02 03:04:05+01',
   'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11', '{"b": 1, "a": [true, null]}', '\\x0102',
-  '{staff,vpn}', 0.5, 'ann@example.org');
+  '{staff,vpn}', 0.5, 'ann@example.org', 'AB');
 """
 LAYOUT = Layout(keys=("id",))
 
@@ -66,6 +66,7 @@ async def test_typed_columns_read_as_canonical_text_and_a_source_spelling_compar
         "tags": ["staff", "vpn"],
         "score": "0.5",
         "mail": "ann@example.org",
+        "code": "AB    ",  # char(n): read padded to n
     }
     try:
         assert await read_all(table) == [expected]
@@ -82,6 +83,7 @@ async def test_typed_columns_read_as_canonical_text_and_a_source_spelling_compar
             "tags": ["staff", "vpn"],
             "score": "0.50",
             "mail": "ann@example.org",
+            "code": "AB ",
         }
         assert table.canonical(source) == {**expected, "id": "7"}
         assert table.source_fields() == list(expected)  # type: ignore[attr-defined]

@@ -12,6 +12,7 @@ gives into the same text, so a re-run finds no phantom updates.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -101,6 +102,14 @@ class Column:
         return _KINDS.get(self.data_type, "text")
 
     @property
+    def width(self) -> int | None:
+        """CHAR(n)'s n: its values read back without their trailing spaces."""
+        if self.data_type != "char":
+            return None
+        found = re.match(r"char\((\d+)\)", self.declared)
+        return int(found[1]) if found else None
+
+    @property
     def reads_str(self) -> bool:
         """A text column of a character set: the driver reads it as text, as stored."""
         return self.data_type in _STR_TYPES and not self.json
@@ -188,6 +197,9 @@ def changed_since(column: Column, since: str | None) -> tuple[str, Param] | None
 def canonical_text(column: sql.TypedColumn, text: str) -> str:
     """The text a value reads back as; unchanged when the column would refuse it (the
     write then fails for that record, naming the value)."""
+    if column.width is not None:  # CHAR(n): stored padded, read without trailing spaces
+        kept = text.rstrip(" ")
+        return kept if len(kept) <= column.width else text
     try:
         return text_of(_parse(column.kind, text, column.scale), column.kind)
     except (ValueError, json.JSONDecodeError):

@@ -11,6 +11,7 @@ phantom updates.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -66,6 +67,14 @@ class Column:
     @property
     def kind(self) -> str:
         return _KINDS.get(self.type_name, "text")
+
+    @property
+    def width(self) -> int | None:
+        """char(n)'s n: its values read back padded with spaces to n."""
+        if self.type_name != "bpchar" or self.array:
+            return None
+        found = re.fullmatch(r"character\((\d+)\)", self.declared)
+        return int(found[1]) if found else None
 
     @property
     def plain_text(self) -> bool:
@@ -144,6 +153,9 @@ def changed_since(column: Column, since: str | None) -> str | None:
 def canonical_text(column: sql.TypedColumn, text: str) -> str:
     """The text a value reads back as; unchanged when the column would refuse it (the
     write then fails for that record, naming the value)."""
+    if column.width is not None:  # char(n): its trailing spaces do not count, n are given
+        kept = text.rstrip(" ")
+        return kept.ljust(column.width) if len(kept) <= column.width else text
     try:
         return text_of(_parse(column.kind, text, column.scale))
     except (ValueError, json.JSONDecodeError):

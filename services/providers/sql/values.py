@@ -41,6 +41,13 @@ class TypedColumn(Protocol):
     @property
     def array(self) -> bool: ...
 
+    @property
+    def width(self) -> int | None:
+        """A fixed-width text column's n (char(n)), whose values read back otherwise
+        than given: padded with spaces to n (PostgreSQL), without their trailing spaces
+        (MySQL). None for any other column."""
+        ...
+
 
 def quoted(name: str, mark: str, tag: str) -> str:
     """An SQL identifier for any name: between `mark`s, embedded marks doubled."""
@@ -132,7 +139,7 @@ def change_column(tag: str, column: TypedColumn, ordered: bool) -> None:
 
 def reads_as_given(column: TypedColumn | None) -> bool:
     """A column (or a field with none yet) that gives back the text it was given."""
-    return column is None or (column.kind == "text" and not column.array)
+    return column is None or (column.kind == "text" and not column.array and column.width is None)
 
 
 def canonical_value(
@@ -152,7 +159,7 @@ def canonical_value(
         return [canonical_text(column, item) for item in items if item]
     if isinstance(value, list):
         value = as_text([item for item in value if item], delimiter or LIST_JOINER)
-    if column is not None and column.kind != "text" and value:
+    if column is not None and (column.kind != "text" or column.width is not None) and value:
         value = canonical_text(column, value)
     return split_text(value, delimiter)
 
