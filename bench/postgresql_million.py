@@ -1,6 +1,6 @@
 """PostgreSQL → PostgreSQL, a million rows and nothing changed: the runner's peak memory.
 
-    .venv/bin/python bench/postgresql_million.py [--rows 1000000] [--changed 1000]
+    .venv/bin/python bench/postgresql_million.py [--rows 1000000] [--changed 1000] [--new 100]
 
 Starts a throwaway PostgreSQL server (tests/postgresql_server.py), fills a source table
 `hr` and a destination table `people` with the same made-up people (COPY), then runs the
@@ -11,7 +11,9 @@ the runner process's peak resident memory (VmHWM). Target: under 400 MB.
 With --changed N, the job has `changes = { field = "modified_at" }` (a column of the
 source table), and after the full run N rows change and an incremental run
 (`--changed-only`) is timed next to it: it reads the changed rows and looks up their
-objects alone.
+objects alone. With --new N, N new people join the source afterwards and another
+incremental run is timed: each one's key, looked up, is found in no object, and the
+run creates them without reading the destination whole.
 """
 
 from __future__ import annotations
@@ -96,6 +98,21 @@ async def change(server: Server, count: int, changed: int) -> None:
         await conn.close()
 
 
+async def hire(server: Server, new: int) -> None:
+    """`new` people join the source, now."""
+    conn = await asyncpg.connect(server.dsn())
+    try:
+        done = await conn.execute(
+            "INSERT INTO hr (employee_id, first_name, last_name, email, department, title, "
+            "groups, modified_at) SELECT 'N' || g, 'New', 'Hire', 'new' || g || "
+            "'@example.org', 'Sales', 'Clerk', 'staff', now() FROM generate_series(1, $1) g",
+            new,
+        )
+        assert done == f"INSERT 0 {new}", done
+    finally:
+        await conn.close()
+
+
 def serve(env: dict[str, str], service: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "services.cli.main", "serve", service],
@@ -104,7 +121,7 @@ def serve(env: dict[str, str], service: str) -> subprocess.Popen[bytes]:
     )
 
 
-async def main(count: int, changed: int) -> None:
+async def main(count: int, changed: int, new: int) -> None:
     folder = Path(tempfile.mkdtemp(prefix="idsync-bench-pg-million-"))
     server_folder = Path(tempfile.mkdtemp(prefix="idsync-bench-pg-million-server-"))
     cluster = Cluster(server_folder)
@@ -119,7 +136,7 @@ async def main(count: int, changed: int) -> None:
         settings = Settings(home=folder / "home", nats_url=url, principal="bench")
         env = {**os.environ, "IDSYNC_NATS_URL": url, "IDSYNC_HOME": str(settings.home)}
         processes = [serve(env, "workflow"), serve(env, "runner")]
-        job = JOB.replace("[[objects]]", CHANGES) if changed else JOB
+        job = JOB.replace("[[objects]]", CHANGES) if changed or new else JOB
         await define(settings, folder, {"million": job})
         await asyncio.sleep(1.0)  # the services' start-up is not counted
         seconds, end = await timed_run(settings, "million")
@@ -127,6 +144,11 @@ async def main(count: int, changed: int) -> None:
         if changed:
             await change(server, count, changed)
             incremental_seconds, incremental = await timed_run(settings, "million", True)
+        if new:
+            if not changed:  # the watermark, learnt by an incremental run of nothing
+                await timed_run(settings, "million", True)
+            await hire(server, new)
+            hired_seconds, hired = await timed_run(settings, "million", True)
     finally:
         for process in processes:
             process.send_signal(signal.SIGTERM)
@@ -147,6 +169,12 @@ async def main(count: int, changed: int) -> None:
             f"  incremental, {changed:,} changed: {incremental_seconds:6.2f} s  "
             f"= {incremental_seconds / seconds:.3f}x the full run"
         )
+    if new:
+        assert (hired.stats.created, hired.stats.written) == (new, new), hired.stats
+        print(
+            f"  incremental, {new:,} new:     {hired_seconds:6.2f} s  "
+            f"= {hired_seconds / seconds:.3f}x the full run"
+        )
 
 
 if __name__ == "__main__":
@@ -155,5 +183,8 @@ if __name__ == "__main__":
     parser.add_argument(
         "--changed", type=int, default=0, help="then time an incremental run of N changed"
     )
+    parser.add_argument(
+        "--new", type=int, default=0, help="then time an incremental run of N new people"
+    )
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.rows, arguments.changed))
+    asyncio.run(main(arguments.rows, arguments.changed, arguments.new))
