@@ -350,7 +350,9 @@ async def ensure_infrastructure(js: JetStreamContext, settings: Settings) -> Non
     for config in stream_configs(settings):
         try:
             await js.add_stream(config)
-        except nats.js.errors.BadRequestError:
+        except nats.js.errors.BadRequestError as error:
+            if _passing(error):
+                raise  # not made: no peers yet (`patiently` asks again), not made before
             await js.update_stream(config)
     for bucket in BUCKETS:
         try:

@@ -311,9 +311,9 @@ async def test_sync_gal_makes_mail_contacts_of_the_source_groups_beside_its_user
             "contact: the source returned no records while the destination holds 1 object"
         )
         await session.decide("approve", run_id)
-        gone = await wait_for_event(session, lambda e: is_end(e) and e.run_id == run_id)
-        assert isinstance(gone, RunFinished)
-        assert (gone.stats.deleted, gone.stats.failed) == (1, 0)
+        emptied = await wait_for_event(session, lambda e: is_end(e) and e.run_id == run_id)
+        assert isinstance(emptied, RunFinished)
+        assert (emptied.stats.deleted, emptied.stats.failed) == (1, 0)
     assert sorted(contacts()) == ["sales@forest.example"]
 
 

@@ -18,6 +18,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import msgspec
+import nats
 import nats.errors
 import nats.js.errors
 import pytest
@@ -26,7 +27,13 @@ from core.errors import Unreachable
 from schemas.events import Event, RunFinished, RunPlanned, RunStarted, is_end
 from services.cli.client import connect
 from services.common.host import ServiceHost
-from services.common.jetstream import JOURNAL, WORK, WORKER
+from services.common.jetstream import (
+    JOURNAL,
+    WORK,
+    WORKER,
+    ensure_infrastructure,
+    patiently,
+)
 from services.common.settings import Settings
 from tests.nats_cluster import NatsCluster, Node, cluster_log
 
@@ -265,3 +272,31 @@ async def test_a_whole_cluster_down_is_waited_for_without_spinning_and_resumed(
         await check_clean(settings, files, run_id, people)
         for host in (workflow, runner):
             assert await said_so(host, lambda problem: problem is None) is None
+
+
+async def test_a_service_starting_while_a_node_is_down_waits_for_it_to_place_its_streams(
+    cluster_settings: Settings, nats_cluster: NatsCluster
+) -> None:
+    """Three copies of each stream cannot be placed while a node is down: the refusal
+    ("no suitable peers") is waited out and the streams made once it is back — not taken
+    for a stream that exists already and updated, which JetStream answers "not found"."""
+    down = nats_cluster.node("n3")
+    down.kill()
+    attempts = 0
+    nc = await nats.connect([node.url for node in nats_cluster.nodes if node is not down])
+    try:
+        js = nc.jetstream()
+
+        async def set_up() -> None:
+            nonlocal attempts
+            attempts += 1
+            if attempts == 2:  # refused once: the node comes back
+                await asyncio.to_thread(nats_cluster.restart, down)
+            await ensure_infrastructure(js, cluster_settings)
+
+        await patiently(set_up, "the set-up", pause=0.2)
+        info = await js.stream_info(WORK)
+    finally:
+        await nc.close()
+    assert attempts >= 2
+    assert info.config.num_replicas == 3
