@@ -1,14 +1,39 @@
-"""Features that work alone, tried in combination: char(n) columns holding lists, ..."""
+"""Features that work alone, tried together: a char(n)[] column holding a multi-valued
+field; incremental and key-scoped runs looking keys up in tables keyed by two fields, by
+char(n) columns, by a column of a character set that cannot hold every key asked for."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from schemas.jobs import Endpoint
+import pytest
+
+from schemas.connections import SqliteConnection
+from schemas.jobs import Endpoint, FieldMap, Job, ObjectMapping
 from schemas.values import Record
 from services.providers.base import Layout
+from services.runner.planning import scoped
 from tests.postgresql_server import Server
 from tests.sql_servers import opened, read_all, sql_connection
+
+from .test_changed_lookups_providers import (
+    CHANGED,
+    E2_CHANGED,
+    UNCHANGED,
+    Case,
+    Sql,
+    both_ways,
+    job,
+    lean,
+    my_module,
+    outcome,
+    pg_module,
+    source,
+    sql,
+)
+from .test_scoped_reads import plan_between
+
+__all__ = ["lean", "my_module", "pg_module", "sql"]  # fixtures
 
 
 async def test_a_postgresql_char_n_array_compares_as_it_reads_back(
@@ -27,3 +52,79 @@ async def test_a_postgresql_char_n_array_compares_as_it_reads_back(
         assert table.canonical(record) == stored
     finally:
         await table.close()
+
+
+# Incremental runs into SQL tables planned with lookups and read whole, in shapes the
+# cases of test_changed_lookups_providers.py do not try.
+
+COMPOSITE = ObjectMapping(
+    keys=["id", "name"], fields=[FieldMap(to="id", from_="emp"), FieldMap(to="name")]
+)
+
+CASES: dict[str, Case] = {
+    "a key of two fields: the first found with another second": Case(
+        E2_CHANGED, [("e1", "Ada"), ("e2", "Old")], ["create e2 / Grace"], mapping=COMPOSITE
+    ),
+    "a key of two fields: both found, the first with spaces around it": Case(
+        [("e2", "Grace", CHANGED)],
+        [(" e2", "Grace"), ("e2", "Other")],
+        ["update  e2 / Grace"],
+        mapping=COMPOSITE,
+    ),
+    "a key of two fields: new": Case(
+        [("e9", "New", CHANGED)], [("e1", "Ada")], ["create e9 / New"], mapping=COMPOSITE
+    ),
+    "a new key beyond latin1 in a latin1 column": Case(
+        [("e1", "Ada", UNCHANGED), ("\u0141ukasz", "New", CHANGED), ("e2", "Grace", CHANGED)],
+        [("e1", "Ada"), ("e2", "Old")],
+        ["create \u0141ukasz", "update e2"],
+        key_type={"mariadb": "VARCHAR(64) CHARACTER SET latin1"},
+    ),
+    "a char(n) key column, a new key": Case(
+        [("e1", "Ada", UNCHANGED), ("e9", "New", CHANGED)],
+        [("e1", "Ada")],
+        {"sqlite": ["create e9"], "postgresql": ["create e9      "], "mariadb": ["create e9"]},
+        key_type={"sqlite": "CHAR(8)", "postgresql": "char(8)", "mariadb": "CHAR(8)"},
+    ),
+    "a char(n) key column, the key with spaces around it": Case(
+        [("e1", "Ada", UNCHANGED), (" e2 ", "Grace", CHANGED)],
+        [("e1", "Ada"), (" e2", "Old")],
+        {"sqlite": ["update  e2"], "postgresql": ["update  e2     "], "mariadb": ["update  e2"]},
+        key_type={"sqlite": "CHAR(8)", "postgresql": "char(8)", "mariadb": "CHAR(8)"},
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+async def test_an_incremental_run_plans_with_lookups_what_it_plans_read_whole(
+    sql: Sql, case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lean: bool
+) -> None:
+    c = CASES[case]
+    key_type = (c.key_type or {}).get(sql.kind)
+    table = await sql.table(key_type, c.rows)
+    the_job = job(c.mapping, Endpoint(connection="dir", table=table))
+    both = await both_ways(source(tmp_path, c.people), sql.connection(), the_job, monkeypatch, lean)
+    both.agree()
+    assert both.actions() == sorted(c.actions(sql.kind))
+
+
+async def test_a_key_scoped_run_asking_a_key_beyond_the_columns_character_set(
+    sql: Sql, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A SQL source asked for a key its key column cannot hold (MariaDB: latin1) finds no
+    record of it, as a whole read does, rather than having the run refused."""
+    key_type = "VARCHAR(64) CHARACTER SET latin1" if sql.kind == "mariadb" else None
+    table = await sql.table(key_type, [("e1", "Ada"), ("e2", "Grace")])
+    the_job = Job(
+        id="scoped",
+        source=Endpoint(connection="dir", table=table),
+        destination=Endpoint(connection="out", table="people"),
+        objects=[ObjectMapping(keys=["id"], fields=[FieldMap(to="id"), FieldMap(to="name")])],
+    )
+    out = SqliteConnection(id="out", path=str(tmp_path / "out.db"))
+    keys = ["\u0141ukasz", "e2"]
+    looked_up = outcome(await plan_between(sql.connection(), out, the_job, keys))
+    with monkeypatch.context() as whole:
+        whole.setattr(scoped, "source_lookup", lambda *_: None)
+        assert outcome(await plan_between(sql.connection(), out, the_job, keys)) == looked_up
+    assert [change["key"] for change in looked_up["changes"]] == ["e2"]
