@@ -4,6 +4,7 @@ char(n) columns, by a column of a character set that cannot hold every key asked
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from tests.sql_servers import opened, read_all, sql_connection
 from .test_changed_lookups_providers import (
     CHANGED,
     E2_CHANGED,
+    KEYED,
     UNCHANGED,
     Case,
     Sql,
@@ -128,3 +130,23 @@ async def test_a_key_scoped_run_asking_a_key_beyond_the_columns_character_set(
         whole.setattr(scoped, "source_lookup", lambda *_: None)
         assert outcome(await plan_between(sql.connection(), out, the_job, keys)) == looked_up
     assert [change["key"] for change in looked_up["changes"]] == ["e2"]
+
+
+async def test_a_strict_sqlite_table_of_any_values_plans_with_lookups_as_read_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lean: bool
+) -> None:
+    """A STRICT table's ANY column keeps 42 a number and '42' text (no affinity): a
+    lookup finds both spellings of a key, as a whole read does."""
+    db = sqlite3.connect(tmp_path / "dir.db")
+    with db:
+        db.execute("CREATE TABLE people (id ANY, name TEXT) STRICT")
+        db.executemany(
+            "INSERT INTO people VALUES (?, ?)", [(42, "Old"), (4.5, "Old"), ("e1", "Ada")]
+        )
+    db.close()
+    people = [("42", "Ada", CHANGED), ("4.5", "Bob", CHANGED), ("e1", "Ada", UNCHANGED)]
+    the_job = job(KEYED, Endpoint(connection="dir", table="people"))
+    target = SqliteConnection(id="dir", path=str(tmp_path / "dir.db"))
+    both = await both_ways(source(tmp_path, people), target, the_job, monkeypatch, lean)
+    both.agree()
+    assert both.actions() == ["update 4.5", "update 42"]
