@@ -15,6 +15,7 @@ from schemas.values import Record
 from services.providers.base import Layout
 from services.runner.planning import scoped
 from tests.postgresql_server import Server
+from tests.postgresql_server import Server as Postgresql
 from tests.sql_servers import opened, read_all, sql_connection
 
 from .test_changed_lookups_providers import (
@@ -150,3 +151,22 @@ async def test_a_strict_sqlite_table_of_any_values_plans_with_lookups_as_read_wh
     both = await both_ways(source(tmp_path, people), target, the_job, monkeypatch, lean)
     both.agree()
     assert both.actions() == ["update 4.5", "update 42"]
+
+
+async def test_a_postgresql_key_column_of_a_collation_ignoring_case_and_accents(
+    pg_module: Postgresql, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lean: bool
+) -> None:
+    """A text column of a nondeterministic collation finds more than asked for: its
+    lookups keep the keys asked for as a run compares them, as a whole read does."""
+    pg_module.psql(
+        "CREATE COLLATION IF NOT EXISTS loose "
+        "(provider = icu, locale = 'und-u-ks-level1', deterministic = false)"
+    )
+    sql = Sql("postgresql", tmp_path, pg_module)
+    rows = [("e1", "Ada"), ("E2", "Other"), ("\u00e92", "Accent"), ("e3", "Old")]
+    table = await sql.table('text COLLATE "loose"', rows)
+    people = [("e1", "Ada", UNCHANGED), ("e2", "New", CHANGED), ("e3", "Alan", CHANGED)]
+    the_job = job(KEYED, Endpoint(connection="dir", table=table))
+    both = await both_ways(source(tmp_path, people), sql.connection(), the_job, monkeypatch, lean)
+    both.agree()
+    assert both.actions() == ["create e2", "update e3"]
