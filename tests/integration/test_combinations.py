@@ -83,6 +83,18 @@ CASES: dict[str, Case] = {
         ["create \u0141ukasz", "update e2"],
         key_type={"mariadb": "VARCHAR(64) CHARACTER SET latin1"},
     ),
+    "a new key beyond utf8mb3 in a utf8mb3 column": Case(
+        [("e1", "Ada", UNCHANGED), ("e\U0001f600", "New", CHANGED), ("e2", "Grace", CHANGED)],
+        [("e1", "Ada"), ("e2", "Old")],
+        ["create e\U0001f600", "update e2"],
+        key_type={"mariadb": "VARCHAR(64) CHARACTER SET utf8mb3"},
+    ),
+    "a new key beyond latin1 in a latin1 char(n) column": Case(
+        [("\u0141ukasz", "New", CHANGED), (" e2 ", "Grace", CHANGED)],
+        [("e1", "Ada"), ("e2", "Old")],
+        ["create \u0141ukasz", "update e2"],
+        key_type={"mariadb": "CHAR(8) CHARACTER SET latin1"},
+    ),
     "a char(n) key column, a new key": Case(
         [("e1", "Ada", UNCHANGED), ("e9", "New", CHANGED)],
         [("e1", "Ada")],
