@@ -7,6 +7,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from schemas.connections import SqliteConnection
@@ -14,7 +15,6 @@ from schemas.jobs import Endpoint, FieldMap, Job, ObjectMapping
 from schemas.values import Record
 from services.providers.base import Layout
 from services.runner.planning import scoped
-from tests.postgresql_server import Server
 from tests.postgresql_server import Server as Postgresql
 from tests.sql_servers import opened, read_all, sql_connection
 
@@ -22,8 +22,10 @@ from .test_changed_lookups_providers import (
     CHANGED,
     E2_CHANGED,
     KEYED,
+    SQL_CASES,
     UNCHANGED,
     Case,
+    Outcome,
     Sql,
     both_ways,
     job,
@@ -40,7 +42,7 @@ __all__ = ["lean", "my_module", "pg_module", "sql"]  # fixtures
 
 
 async def test_a_postgresql_char_n_array_compares_as_it_reads_back(
-    pg_database: Server, tmp_path: Path
+    pg_database: Postgresql, tmp_path: Path
 ) -> None:
     pg_database.psql(
         "CREATE TABLE coded (id integer PRIMARY KEY, codes char(4)[]);"
@@ -182,3 +184,38 @@ async def test_a_postgresql_key_column_of_a_collation_ignoring_case_and_accents(
     both = await both_ways(source(tmp_path, people), sql.connection(), the_job, monkeypatch, lean)
     both.agree()
     assert both.actions() == ["create e2", "update e3"]
+
+
+SCOPED_CASES = {
+    name: c
+    for name, c in {**SQL_CASES, **CASES}.items()
+    if "refused" not in name and "key of two fields" not in name
+}
+
+
+@pytest.mark.parametrize("case", list(SCOPED_CASES))
+async def test_a_key_scoped_run_plans_with_lookups_what_it_plans_read_whole(
+    sql: Sql, case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each case as a run scoped to the changed records' keys (both sides looked up, the
+    source a SQLite table), and with both sides read whole."""
+    c = SCOPED_CASES[case]
+    key_type = (c.key_type or {}).get(sql.kind)
+    table = await sql.table(key_type, c.rows)
+    the_job = msgspec.structs.replace(
+        job(c.mapping, Endpoint(connection="dir", table=table)), changes=None
+    )
+    keys = [emp for emp, _, changed in c.people if changed == CHANGED and emp]
+    hr = source(tmp_path, c.people)
+
+    async def planned() -> Outcome:
+        try:
+            return outcome(await plan_between(hr, sql.connection(), the_job, keys))
+        except Exception as e:  # the same refusal both ways is the same outcome
+            return {"refused": f"{type(e).__name__}: {e}"}
+
+    looked_up = await planned()
+    with monkeypatch.context() as whole:
+        whole.setattr(scoped, "source_lookup", lambda *_: None)
+        whole.setattr(scoped, "destination_lookup", lambda *_: None)
+        assert await planned() == looked_up
