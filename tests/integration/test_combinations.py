@@ -12,9 +12,11 @@ import pytest
 
 from schemas.connections import SqliteConnection
 from schemas.jobs import Endpoint, FieldMap, Job, ObjectMapping
+from schemas.plan import Change
 from schemas.values import Record
 from services.providers.base import Layout
 from services.runner.planning import scoped
+from tests.mysql_server import Server as MariaDb
 from tests.postgresql_server import Server as Postgresql
 from tests.sql_servers import opened, read_all, sql_connection
 
@@ -55,6 +57,26 @@ async def test_a_postgresql_char_n_array_compares_as_it_reads_back(
         [stored] = await read_all(table)
         record: Record = {"id": "7", "codes": ["ab", "cd"]}
         assert table.canonical(record) == stored
+        new = table.canonical({"id": "8", "codes": ["ef ", "g"]})
+        create = Change(action="create", key="8", match={"id": "8"}, set=new)
+        assert [outcome.error for outcome in await table.apply([create])] == [None]
+        assert [r for r in await read_all(table) if r["id"] == "8"] == [new]
+    finally:
+        await table.close()
+
+
+async def test_a_multi_valued_field_in_a_mariadb_char_n_column_reads_back_as_written(
+    my_database: MariaDb, tmp_path: Path
+) -> None:
+    my_database.sql("CREATE TABLE coded (id INT PRIMARY KEY, codes CHAR(12))")
+    layout = Layout(keys=("id",), fields=("id", "codes"), multi_valued={"codes": ";"})
+    connection = sql_connection("mysql", my_database, tmp_path, "my")
+    table = await opened(connection, Endpoint(connection="my", table="coded"), layout, write=True)
+    try:
+        new = table.canonical({"id": "8", "codes": ["ef ", " g "]})
+        create = Change(action="create", key="8", match={"id": "8"}, set=new)
+        assert [outcome.error for outcome in await table.apply([create])] == [None]
+        assert await read_all(table) == [new]
     finally:
         await table.close()
 
