@@ -127,6 +127,11 @@ CASES: dict[str, Case] = {
         ["create \u0141ukasz", "update e2"],
         key_type={"mariadb": "CHAR(8) CHARACTER SET latin1"},
     ),
+    "a new key holding a NUL (a value no table keeps: its record fails)": Case(
+        [("e1", "Ada", UNCHANGED), ("e\x009", "New", CHANGED), ("e2", "Grace", CHANGED)],
+        [("e1", "Ada"), ("e2", "Old")],
+        ["update e2"],
+    ),
     "a char(n) key column, a new key": Case(
         [("e1", "Ada", UNCHANGED), ("e9", "New", CHANGED)],
         [("e1", "Ada")],
