@@ -17,6 +17,8 @@ from schemas.plan import Change
 from schemas.values import Record
 from services.providers.base import Layout
 from services.runner.planning import scoped
+from services.runner.planning.reading import Reading
+from services.runner.planning.sides import open_pair
 from tests.mysql_server import Server as MariaDb
 from tests.postgresql_server import Server as Postgresql
 from tests.sql_servers import opened, read_all, sql_connection
@@ -26,6 +28,7 @@ from .test_changed_lookups_providers import (
     CHANGED,
     E2_CHANGED,
     KEYED,
+    SINCE,
     SQL_CASES,
     UNCHANGED,
     Case,
@@ -305,3 +308,55 @@ async def test_a_run_scoped_to_a_blank_key_plans_with_lookups_as_read_whole(
     found = await mixes.both(mixes.folder_of(tmp_path, people), mixes.job(mixes.USERS), [" ", "e2"])
     assert [f"{change.action} {change.key}" for change in found[1]] == ["update e2"]
     assert (found[2].skipped, found[3]) == (0, [])
+
+
+FIXED_WIDTH = {
+    "sqlite": "id CHAR(8), name CHAR(8)",
+    "postgresql": "id char(8), name char(8)",
+    "mariadb": "id CHAR(8), name CHAR(8)",
+}
+
+
+@pytest.mark.parametrize("incremental", [False, True], ids=["full", "incremental"])
+async def test_fixed_width_key_and_field_written_then_planned_again_are_unchanged(
+    sql: Sql, tmp_path: Path, incremental: bool
+) -> None:
+    """Objects created and updated in char(n) columns (the key one of them), from values
+    with spaces around them: the next run, whole or incremental, finds nothing to do."""
+    name = f"fixed_{sql.kind}_{'changed' if incremental else 'all'}"
+    if sql.kind == "sqlite":
+        db = sqlite3.connect(tmp_path / "dir.db")
+        db.execute(f"CREATE TABLE {name} ({FIXED_WIDTH['sqlite']})")
+        db.execute(f"INSERT INTO {name} VALUES ('e1', 'Old')")
+        db.commit()
+        db.close()
+    elif isinstance(sql.server, Postgresql):
+        sql.server.psql(
+            f"CREATE TABLE {name} ({FIXED_WIDTH['postgresql']});"
+            f"INSERT INTO {name} VALUES ('e1', 'Old')"
+        )
+    else:
+        assert sql.server is not None
+        sql.server.sql(
+            f"CREATE TABLE {name} ({FIXED_WIDTH['mariadb']}); "
+            f"INSERT INTO {name} VALUES ('e1', 'Old')"
+        )
+    people = [(" e1 ", " Ada ", CHANGED), ("e2", "Grace  ", CHANGED), ("e3 ", " Alan", CHANGED)]
+    hr = source(tmp_path, people)
+    the_job = job(KEYED, Endpoint(connection="dir", table=name))
+    reading = Reading(incremental=True, since=SINCE) if incremental else None
+    first = await plan_between(hr, sql.connection(), the_job, None, reading)
+    assert sorted(f"{c.action} {c.key.strip()}" for c in first.plan.changes) == [
+        "create e2",
+        "create e3",
+        "update e1",
+    ]
+    pair = open_pair(hr, sql.connection(), the_job, 0)
+    await pair[1].open(write=True)
+    try:
+        outcomes = await pair[1].apply(first.plan.changes)
+    finally:
+        await pair[1].close()
+    assert [outcome.error for outcome in outcomes] == [None, None, None]
+    again = await plan_between(hr, sql.connection(), the_job, None, reading)
+    assert [f"{c.action} {c.key} {c.set}" for c in again.plan.changes] == []
