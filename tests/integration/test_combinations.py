@@ -513,3 +513,44 @@ def test_any_keys_in_a_text_key_column_of_a_server_plan_with_lookups_as_read_who
         patch.setattr(scoped, "source_lookup", lambda *_: None)
         patch.setattr(scoped, "destination_lookup", lambda *_: None)
         assert asyncio.run(planned()) == looked_up
+
+
+@pytest.mark.parametrize("kind", ["postgresql", "mariadb"])
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    st.data(),
+    st.lists(st.sampled_from(TEXT_SPELLINGS), min_size=1, max_size=4),
+    st.lists(st.sampled_from(TEXT_SPELLINGS), min_size=1, max_size=3),
+)
+def test_any_keys_asked_of_a_server_source_plan_with_lookups_as_read_whole(
+    kind: str, request: pytest.FixtureRequest, data: st.DataObject, rows: list[str], keys: list[str]
+) -> None:
+    """A run scoped to keys in every spelling, its source a PostgreSQL or MariaDB table of
+    keys in every spelling: looked up, it plans (or is refused) as read whole."""
+    server = request.getfixturevalue("pg_module" if kind == "postgresql" else "my_module")
+    declared = data.draw(st.sampled_from(TEXT_COLUMNS[kind]))
+    if kind == "mariadb" and "latin1" in declared:
+        rows = [row for row in rows if all(ord(c) < 0x100 for c in row)]
+    if "(8)" in declared:
+        rows = [row for row in rows if len(row) <= 8]
+    with tempfile.TemporaryDirectory() as folder, pytest.MonkeyPatch.context() as patch:
+        where = Path(folder)
+        sql = Sql(kind, where, server)
+        table = asyncio.run(sql.table(declared, [(key, f"P{n}") for n, key in enumerate(rows)]))
+        the_job = Job(
+            id="scoped",
+            source=Endpoint(connection="dir", table=table),
+            destination=Endpoint(connection="out", table="people"),
+            objects=[ObjectMapping(keys=["id"], fields=[FieldMap(to="id"), FieldMap(to="name")])],
+        )
+        out = SqliteConnection(id="out", path=str(where / "out.db"))
+
+        async def planned() -> Outcome:
+            try:
+                return outcome(await plan_between(sql.connection(), out, the_job, keys))
+            except Exception as e:  # the same refusal both ways is the same outcome
+                return {"refused": f"{type(e).__name__}: {e}"}
+
+        looked_up = asyncio.run(planned())
+        patch.setattr(scoped, "source_lookup", lambda *_: None)
+        assert asyncio.run(planned()) == looked_up
