@@ -359,7 +359,7 @@ async def test_fixed_width_key_and_field_written_then_planned_again_are_unchange
     pair = open_pair(hr, sql.connection(), the_job, 0)
     await pair[1].open(write=True)
     try:
-        outcomes = await pair[1].apply(first.plan.changes)
+        outcomes = await pair[1].apply(list(first.plan.changes))
     finally:
         await pair[1].close()
     assert [outcome.error for outcome in outcomes] == [None, None, None]
