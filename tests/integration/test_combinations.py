@@ -1,6 +1,9 @@
-"""Features that work alone, tried together: a char(n)[] column holding a multi-valued
-field; incremental and key-scoped runs looking keys up in tables keyed by two fields, by
-char(n) columns, by a column of a character set that cannot hold every key asked for."""
+"""Features that work alone, tried together: char(n) columns holding keys and lists,
+written and planned again; incremental and key-scoped runs looking keys up in tables keyed
+by two fields, by char(n) columns, by columns of every SQLite type (STRICT's ANY among
+them), of collations ignoring case and accents, of a character set that cannot hold every
+key asked for; a blank key asked for; a key twice in the source refused in little memory
+as in memory."""
 
 from __future__ import annotations
 
