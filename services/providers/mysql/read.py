@@ -40,6 +40,17 @@ _Statement = tuple[str, tuple[Param, ...], frozenset[str] | None]
 """A statement, its arguments, and the keys to keep of the records it finds (None: all)."""
 
 
+def _in_utf8mb4(field: str, declared: str) -> str:
+    """The column as a lookup compares it with the keys asked for: as it is in utf8mb4;
+    converted to it from any other character set, where a key the column's set cannot
+    hold ("Ł" in latin1) would make the server refuse the comparison (an illegal
+    mix of collations) rather than find no row."""
+    _, _, charset = declared.partition(" CHARACTER SET ")
+    if charset.split(" ")[0] == "utf8mb4":
+        return quote(field)
+    return f"CONVERT({quote(field)} USING utf8mb4)"
+
+
 class MysqlReading(MysqlTable, SqlReading[MysqlConnection, Column]):
     """The reading half of the provider."""
 
@@ -79,7 +90,9 @@ class MysqlReading(MysqlTable, SqlReading[MysqlConnection, Column]):
         statements: list[_Statement] = []
         some_in = f"SELECT * FROM {self._q} WHERE {quote(field)} IN "
         if spelled and wanted:
-            sql = f"{some_in}({', '.join(['%s'] * len(wanted))}) OR {test}"
+            compared_as = _in_utf8mb4(field, column.declared)
+            sql = f"SELECT * FROM {self._q} WHERE {compared_as} IN "
+            sql += f"({', '.join(['%s'] * len(wanted))}) OR {test}"
             statements.append((sql, (*wanted, *test_args), None))
         for at in range(0, len(wanted) if not spelled else 0, KEYS_PER_QUERY):
             some = tuple(wanted[at : at + KEYS_PER_QUERY])

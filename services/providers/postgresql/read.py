@@ -56,7 +56,9 @@ class PostgresqlReading(PostgresqlTable, SqlReading[PostgresqlConnection, Column
         (keyforms.py), in one statement: those spelled so (by the column's index, in a
         column of numbers, dates, …) and, in a column of text, any whose text may be
         spelled otherwise, in the same scan (with a cheap test first)."""
-        wanted = compared(values)
+        # No text of PostgreSQL's holds a NUL (nor may a statement's argument): such a
+        # key is held by no row.
+        wanted = frozenset(key for key in compared(values) if "\x00" not in key)
         await made_once()
         async for batch in self._rows(batch_size, lookup=(field, sorted(wanted))):
             if found := asked_only(batch, field, wanted):

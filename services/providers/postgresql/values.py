@@ -70,10 +70,11 @@ class Column:
 
     @property
     def width(self) -> int | None:
-        """char(n)'s n: its values read back padded with spaces to n."""
-        if self.type_name != "bpchar" or self.array:
+        """char(n)'s n: its values read back padded with spaces to n (each item of a
+        char(n)[] too)."""
+        if self.type_name != "bpchar":
             return None
-        found = re.fullmatch(r"character\((\d+)\)", self.declared)
+        found = re.fullmatch(r"character\((\d+)\)(?:\[\])?", self.declared)
         return int(found[1]) if found else None
 
     @property

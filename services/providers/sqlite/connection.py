@@ -178,11 +178,16 @@ class SqliteTable:
             'JOIN pragma_index_info(il.name) AS ii WHERE il."unique" = 1'
         )
         rows = conn.execute(sql, (self._table,)).fetchall()
+        strict = conn.execute(
+            "SELECT 1 FROM pragma_table_list(?1) WHERE type = 'table' AND strict", (self._table,)
+        ).fetchone()
         columns: dict[str, str] = {}
         indexed: dict[str, set[str]] = {}
         for index_row, name, detail in rows:
             if index_row:
                 indexed.setdefault(str(name), set()).add(str(detail))
+            elif strict and str(detail).upper() == "ANY":
+                columns[str(name)] = "BLOB"  # a STRICT table's ANY keeps a value as given
             else:
                 columns[str(name)] = affinity(str(detail))
         if columns != self._columns:

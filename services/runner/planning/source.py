@@ -275,7 +275,9 @@ def wanted(key: str, mapping: ObjectMapping, keys: list[str]) -> bool:
 
 
 def only_keys(records: list[Record], mapping: ObjectMapping, keys: list[str]) -> list[Record]:
-    """The records whose (first) key field holds one of `keys`."""
+    """The records whose (first) key field holds one of `keys` (a blank one is no key:
+    it scopes to no record, as a lookup finds none for it)."""
     field = mapping.keys[:1]
     wanted = {match_key({field[0]: key}, field, mapping.case_insensitive) for key in keys}
+    wanted.discard(None)
     return [r for r in records if match_key(r, field, mapping.case_insensitive) in wanted]
