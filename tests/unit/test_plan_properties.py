@@ -30,6 +30,7 @@ from core.engine.containers import CONTAINER_FIELD, same_container
 from core.engine.mapping import present
 from core.engine.transforms import RecordFailed
 from schemas.jobs import FieldMap, ObjectMapping, Policy
+from schemas.plan import Change
 from schemas.values import Binary, Record, Value
 
 JOSE = "José"
@@ -192,9 +193,20 @@ def test_applying_a_plan_then_planning_again_changes_nothing_more(
     first = plan(source, destination, mapping, managed, act_on_absence=act)
     applied = apply_to(destination, first.changes, mapping.keys, mapping.case_insensitive)
     second = plan(source, applied, mapping, managed, act_on_absence=act)
+
     # Disable and move leave the object in place (apply_to cannot model their effect),
-    # so exactly those are planned again; everything else is done.
-    assert second.changes == [c for c in first.changes if c.action in ("disable", "move")]
+    # so exactly those are planned again; everything else is done. The simulation gives
+    # its records back normalized (" alice " as "alice"), so an object planned again is
+    # the same one as keys compare it, named in that spelling.
+    def again(changes: list[Change]) -> list[tuple[str, str | None, str | None]]:
+        return [
+            (c.action, match_key(c.match, mapping.keys, mapping.case_insensitive), c.container)
+            for c in changes
+        ]
+
+    assert again(list(second.changes)) == again(
+        [c for c in first.changes if c.action in ("disable", "move")]
+    )
 
 
 @given(jobs)
