@@ -170,6 +170,19 @@ async def test_a_missing_source_table_names_the_close_ones(
         await opened(my_database, tmp_path, Endpoint(connection="my", table="peple"))
 
 
+async def test_a_destination_named_in_another_case_than_its_table_is_refused(
+    my_database: Server, tmp_path: Path
+) -> None:
+    """`table = "People"` where the table is `people`: a new table beside it would be
+    made and every object created again; the job is refused, naming the table."""
+    my_database.sql("CREATE TABLE people (id text)")
+    endpoint = Endpoint(connection="my", table="People")
+    with pytest.raises(BadInput, match=r"'People' not found, but 'people' is"):
+        await opened(my_database, tmp_path, endpoint, write=True)
+    new = Endpoint(connection="my", table="staff")  # a table no other is named like
+    await (await opened(my_database, tmp_path, new, write=True)).close()
+
+
 async def test_a_table_the_login_may_not_write_is_refused_before_planning(
     my_database: Server, tmp_path: Path
 ) -> None:

@@ -18,7 +18,7 @@ from schemas.jobs import Endpoint
 
 from ..base import Layout
 from ..sql.pools import Definition, Pools
-from ..sql.table import Lent, SqlTable, close_names, password_of
+from ..sql.table import Lent, SqlTable, close_names, in_another_case, password_of
 from .values import Column, quote
 
 _COLUMNS = """
@@ -35,6 +35,12 @@ _UNIQUE = """
 SELECT INDEX_NAME, COLUMN_NAME FROM information_schema.STATISTICS
 WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s AND NON_UNIQUE = 0
 ORDER BY INDEX_NAME, SEQ_IN_INDEX
+"""
+_OTHER_CASE = """
+SELECT TABLE_NAME FROM information_schema.TABLES
+WHERE TABLE_SCHEMA = %s AND LOWER(TABLE_NAME) = LOWER(%s)
+  AND CAST(TABLE_NAME AS BINARY) <> CAST(%s AS BINARY)
+ORDER BY 1 LIMIT 1
 """
 _TABLES = """
 SELECT CONCAT(TABLE_SCHEMA, '.', TABLE_NAME) FROM information_schema.TABLES
@@ -205,6 +211,10 @@ class MysqlTable(SqlTable[MysqlConnection, Column]):
         self._known = bool(self._columns)
         if not self._columns and not write:
             raise BadInput(f"{self._where} not found{await self._close_tables(conn)}")
+        if not self._columns:  # made by the first write, unless it is named otherwise
+            others = await fetch(conn, _OTHER_CASE, (self._database, self._table, self._table))
+            if others:
+                raise in_another_case(self._where, str(others[0][0]))
         if write and self._columns:
             from .grants import missing_privileges
 

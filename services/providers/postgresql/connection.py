@@ -17,7 +17,7 @@ from schemas.jobs import Endpoint
 
 from ..base import Layout
 from ..sql.pools import Definition, Pools
-from ..sql.table import Lent, SqlTable, close_names, password_of
+from ..sql.table import Lent, SqlTable, close_names, in_another_case, password_of
 from ..sql.values import compact_json
 from .values import Column, quote
 
@@ -43,6 +43,12 @@ SELECT array_agg(a.attname::text) FROM pg_catalog.pg_index i
 JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
 WHERE i.indrelid = $1 AND i.indisunique AND i.indpred IS NULL AND i.indexprs IS NULL
 GROUP BY i.indexrelid
+"""
+_OTHER_CASE = """
+SELECT c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = coalesce($1, current_schema()) AND lower(c.relname) = lower($2)
+  AND c.relname <> $2 AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+ORDER BY 1 LIMIT 1
 """
 _TABLES = """
 SELECT n.nspname || '.' || c.relname FROM pg_catalog.pg_class c
@@ -215,6 +221,10 @@ class PostgresqlTable(SqlTable[PostgresqlConnection, Column]):
         self._known = bool(self._columns)
         if not self._columns and not write:
             raise BadInput(f"{self._where} not found{await self._close_tables(conn)}")
+        if not self._columns:  # made by the first write, unless it is named otherwise
+            other = await conn.fetchval(_OTHER_CASE, self._schema, self._table)
+            if other is not None:
+                raise in_another_case(self._where, str(other))
         if write and self._columns:
             await self._check_privileges(conn)
 

@@ -53,6 +53,16 @@ def password_of(where: str, connection: PostgresqlConnection | MysqlConnection) 
     return resolve_secret(connection.password, f"{where}: password")
 
 
+def in_another_case(where: str, other: str) -> BadInput:
+    """A destination table not found while one whose name differs only in case is: most
+    likely the one meant (PostgreSQL folds names given it unquoted to lower case), which
+    a run would otherwise leave alone, making a new table beside it."""
+    return BadInput(
+        f"{where} not found, but {other!r} is: a table's name counts its case; name that "
+        f"one (table = {other!r}), or a run would make a new table beside it"
+    )
+
+
 def close_names(wanted: str, names: Sequence[str]) -> str:
     """ "; did you mean …" with the names close to the one asked for (case aside)."""
     near = difflib.get_close_matches(wanted.lower(), [n.lower() for n in names], n=3)
