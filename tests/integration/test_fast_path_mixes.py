@@ -57,7 +57,7 @@ from tests.mysql_server import Server as MariaDb
 from tests.postgresql_server import Server as Postgresql
 from tests.sql_servers import sql_connection
 
-from .test_scoped_reads import plan_between
+from .test_scoped_reads import plan_between, table
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 COLUMNS = ["emp", "name", "dept", "groups", "changed"]
@@ -91,15 +91,6 @@ FIELDS = [
     FieldMap(to="dept"),
     FieldMap(to="groups", delimiter="|"),
 ]
-
-
-def table(path: Path, name: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    db = sqlite3.connect(path)
-    with db:
-        db.execute(f"CREATE TABLE {name} ({', '.join(columns)})")
-        marks = ", ".join("?" * len(columns))
-        db.executemany(f"INSERT INTO {name} VALUES ({marks})", rows)
-    db.close()
 
 
 def folder_of(
