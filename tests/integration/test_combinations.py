@@ -48,6 +48,7 @@ from .test_changed_lookups_providers import (
     my_module,
     outcome,
     pg_module,
+    plans_as_read_whole,
     source,
     sql,
 )
@@ -162,13 +163,7 @@ CASES: dict[str, Case] = {
 async def test_an_incremental_run_plans_with_lookups_what_it_plans_read_whole(
     sql: Sql, case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lean: bool
 ) -> None:
-    c = CASES[case]
-    key_type = (c.key_type or {}).get(sql.kind)
-    table = await sql.table(key_type, c.rows)
-    the_job = job(c.mapping, Endpoint(connection="dir", table=table))
-    both = await both_ways(source(tmp_path, c.people), sql.connection(), the_job, monkeypatch, lean)
-    both.agree()
-    assert both.actions() == sorted(c.actions(sql.kind))
+    await plans_as_read_whole(sql, CASES[case], tmp_path, monkeypatch, lean)
 
 
 async def test_a_key_scoped_run_asking_a_key_beyond_the_columns_character_set(

@@ -484,6 +484,17 @@ def mappings(draw: st.DrawFn) -> ObjectMapping:
 def test_any_batch_of_any_job_plans_as_the_plain_way(
     drawn: tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]], shape: str, mapping: ObjectMapping
 ) -> None:
+    planned_both_ways(drawn, shape, mapping)
+
+
+def planned_both_ways(
+    drawn: tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]],
+    shape: str,
+    mapping: ObjectMapping,
+    files: tuple[bool, bool] | None = None,
+) -> None:
+    """The drawn tables planned in `shape` the quick and the plain ways (`files`: the
+    source, the destination as CSV files rather than SQLite tables)."""
     people, directory = drawn
     incremental, lean, keys = SHAPES[shape]
     if incremental or keys:
@@ -492,6 +503,8 @@ def test_any_batch_of_any_job_plans_as_the_plain_way(
         people = spelled_once(people)
     with tempfile.TemporaryDirectory() as folder:
         where = folder_of(Path(folder), people, directory)
+        if files is not None:
+            as_files(where, *files)
         reading = reading_of(mapping, incremental)
         asyncio.run(both(where, job(mapping, changes=True), keys=keys, reading=reading, lean=lean))
 
@@ -509,17 +522,7 @@ def test_any_batch_of_any_job_between_files_plans_as_the_plain_way(
     mapping: ObjectMapping,
     files: tuple[bool, bool],
 ) -> None:
-    people, directory = drawn
-    incremental, lean, keys = SHAPES[shape]
-    if incremental or keys:
-        directory = looked_up_alike(directory, "name" in mapping.keys)
-    if keys:
-        people = spelled_once(people)
-    with tempfile.TemporaryDirectory() as folder:
-        where = folder_of(Path(folder), people, directory)
-        as_files(where, *files)
-        reading = reading_of(mapping, incremental)
-        asyncio.run(both(where, job(mapping, changes=True), keys=keys, reading=reading, lean=lean))
+    planned_both_ways(drawn, shape, mapping, files)
 
 
 async def test_a_key_twice_in_the_source_refuses_a_job_that_creates_nothing_in_little_memory(
