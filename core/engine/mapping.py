@@ -17,6 +17,7 @@ from schemas.jobs import FieldMap, ObjectMapping, TransformSpec
 from schemas.values import Record, Value, is_empty, normalize, split_text
 
 from .context import MappingContext
+from .keys import KEY_SEPARATOR
 from .passwords import PasswordSpec
 from .transforms import (
     RecordFailed,
@@ -209,8 +210,12 @@ class CompiledMapping:
     def key_of(self, record: Record) -> str:
         """The source record's key values as people read them ("" where there is none),
         for reporting a record that could not be mapped."""
-        texts = [", ".join(texts_of(record.get(source))) for source in self._key_sources]
-        return " / ".join(texts)
+        return KEY_SEPARATOR.join(self.key_texts(record))
+
+    def key_texts(self, record: Record) -> list[str]:
+        """The source record's value of each key, as people read it ("" where there is
+        none): `key_of` before the values are joined."""
+        return [", ".join(texts_of(record.get(source))) for source in self._key_sources]
 
 
 _Field = tuple[str, str, str | None, Step | None, bool]

@@ -168,6 +168,30 @@ async def test_a_run_scoped_to_keys_reports_only_its_own_failures() -> None:
     assert [e.key for e in planned.record_errors] == ["u2"]
 
 
+SCOPED = [
+    # (the mapping's keys, the failing record's key fields, the key asked for)
+    (["uid"], {"login": "sales / u2"}, "sales / u2"),  # the separator inside one key
+    (["uid", "cn"], {"login": "a / b", "first_name": "x / y"}, "a / b"),  # in the first of two
+    (["uid"], {"login": " U2 "}, "u2"),  # the key asked for as the mapping makes it
+]
+
+
+@pytest.mark.parametrize(("keys", "fields", "asked"), SCOPED)
+async def test_a_run_scoped_to_a_key_reports_its_failure_as_a_whole_run_does(
+    keys: list[str], fields: Record, asked: str
+) -> None:
+    failing = dict(ADA, birth="?", **fields)
+    source = [failing, dict(ADA, login="u3", birth="?")]
+    mapping = ObjectMapping(keys=keys, fields=FIELDS)
+    existing: list[Record] = [compile_mapping(mapping, CONTEXT).map_keys(failing)]
+    whole = await plan_job(job(mapping), sides(source, existing))
+    scoped = await plan_job(job(mapping), sides(source, existing), keys=[asked])
+    reported = whole.record_errors[0]
+    assert reported.key.startswith(str(fields["login"]))
+    assert scoped.record_errors == [reported]
+    assert scoped.plan.changes == []  # its object held: nothing done to it
+
+
 async def test_the_context_fills_the_variables() -> None:
     mapping = ObjectMapping(
         keys=["uid"],

@@ -114,6 +114,9 @@ class SourceMapper:
         """Match keys of the records that failed: their objects are not absent."""
         self.keyless_failures = 0
         """Records that failed and whose key could not be mapped either."""
+        self.scopes: list[str | None] = []
+        """For each of `errors`, its record's first key as a run scoped to keys compares
+        it (`keep_failures_of`)."""
         self.origins: Origins | None = None
         """When kept: the source values the plan's transformed fields are computed from."""
         self.as_is: AsIs | None = None
@@ -197,16 +200,33 @@ class SourceMapper:
         action = "skip" if isinstance(error, RecordSkipped) else "map"
         shown = self.compiled.key_of(record)
         self.errors.append(RecordError(key=shown, action=action, message=str(error)))
+        first = self.mapping.keys[:1]
         try:
             keys = self.canonical(self.compiled.map_keys(record))
         except RecordFailed:
             self.keyless_failures += 1
+            # Its object unknown: known by its first key as the source holds it.
+            read: Record = {first[0]: self.compiled.key_texts(record)[0]}
+            self.scopes.append(match_key(read, first, self.mapping.case_insensitive))
             return
+        self.scopes.append(match_key(keys, first, self.mapping.case_insensitive))
         key = match_key(keys, self.mapping.keys, self.mapping.case_insensitive)
         if key is not None:
             self.held.add(key)
         elif any(keys.get(field) for field in self.mapping.keys):
             self.keyless_failures += 1  # several values, or binary: any object
+
+    def keep_failures_of(self, keys: list[str]) -> None:
+        """Only the failures of a run scoped to `keys`: the records whose first key, as
+        the mapping makes it, is one of them — as `only_keys` keeps the records mapped.
+        A record whose key itself failed is known by its first key as read."""
+        field = self.mapping.keys[:1]
+        case_insensitive = self.mapping.case_insensitive
+        wanted = {match_key({field[0]: key}, field, case_insensitive) for key in keys}
+        wanted.discard(None)
+        kept = [at for at, scope in enumerate(self.scopes) if scope in wanted]
+        self.errors = [self.errors[at] for at in kept]
+        self.scopes = [self.scopes[at] for at in kept]
 
     def blind_warning(self) -> str | None:
         """Why absence is not acted on, when a failed record's key could not be read."""
@@ -266,12 +286,6 @@ async def source_batches(
     why = source.fell_back() if since is not None and isinstance(source, FallsBack) else None
     if why:
         learned.fell_back[kind] = why
-
-
-def wanted(key: str, mapping: ObjectMapping, keys: list[str]) -> bool:
-    """Whether a record that failed mapping, known by its source key, is in the run's scope."""
-    first = key.split(" / ")[0]
-    return bool(only_keys([{mapping.keys[0]: first}], mapping, keys))
 
 
 def only_keys(records: list[Record], mapping: ObjectMapping, keys: list[str]) -> list[Record]:
