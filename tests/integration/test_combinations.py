@@ -1,15 +1,16 @@
 """Features that work alone, tried together: char(n) columns holding keys and lists,
-written and planned again; incremental and key-scoped runs looking keys up in tables keyed
-by two fields, by char(n) columns, by columns of every SQLite type (STRICT's ANY among
-them), of collations ignoring case and accents, of a character set that cannot hold every
-key asked for; a blank key asked for; a key twice in the source refused in little memory
-as in memory."""
+written and planned again (on a MariaDB server padding them to their width too);
+incremental and key-scoped runs looking keys up in tables keyed by two fields, by char(n)
+columns, by columns of every SQLite type (STRICT's ANY among them), of collations
+ignoring case and accents, of a character set that cannot hold every key asked for; a
+blank key asked for; a key twice in the source refused in little memory as in memory."""
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -363,6 +364,57 @@ async def test_fixed_width_key_and_field_written_then_planned_again_are_unchange
     assert [outcome.error for outcome in outcomes] == [None, None, None]
     again = await plan_between(hr, sql.connection(), the_job, None, reading)
     assert [f"{c.action} {c.key} {c.set}" for c in again.plan.changes] == []
+
+
+@pytest.fixture
+def padding(my_database: MariaDb) -> Iterator[MariaDb]:
+    """The session's MariaDB with PAD_CHAR_TO_FULL_LENGTH in its global sql_mode (a
+    session started now begins with it) for the test's time."""
+    before = my_database.sql("SELECT @@GLOBAL.sql_mode").strip()
+    try:
+        my_database.sql(f"SET GLOBAL sql_mode = '{before},PAD_CHAR_TO_FULL_LENGTH'")
+    except RuntimeError as e:  # a server given by URL, to a login that may not
+        pytest.skip(f"cannot set the server's sql_mode: {e}")
+    try:
+        yield my_database
+    finally:
+        my_database.sql(f"SET GLOBAL sql_mode = '{before}'")
+
+
+async def test_a_mariadb_server_padding_char_n_to_full_length_finds_nothing_to_do_again(
+    padding: MariaDb, tmp_path: Path
+) -> None:
+    """A server whose sql_mode reads CHAR(n) values padded to their width: its objects,
+    written once, are found unchanged by the next run, whole or scoped to a key looked
+    up, and the key asked for is found."""
+    padding.sql(
+        f"CREATE TABLE fixed ({FIXED_WIDTH['mariadb']}); INSERT INTO fixed VALUES ('e1', 'Old')"
+    )
+    assert "PAD_CHAR_TO_FULL_LENGTH" in padding.sql("SELECT @@SESSION.sql_mode")
+    hr = source(tmp_path, [(" e1 ", " Ada ", CHANGED), ("e2", "Grace", CHANGED)])
+    target = sql_connection("mysql", padding, tmp_path, "dir")
+    the_job = job(KEYED, Endpoint(connection="dir", table="fixed"))
+    first = await plan_between(hr, target, the_job, None)
+    assert sorted(f"{c.action} {c.key.strip()}" for c in first.plan.changes) == [
+        "create e2",
+        "update e1",
+    ]
+    pair = open_pair(hr, target, the_job, 0)
+    await pair[1].open(write=True)
+    try:
+        outcomes = await pair[1].apply(list(first.plan.changes))
+        assert [outcome.error for outcome in outcomes] == [None, None]
+        assert await read_all(pair[1]) == [
+            {"id": " e1", "name": " Ada"},
+            {"id": "e2", "name": "Grace"},
+        ]
+    finally:
+        await pair[1].close()
+    for keys in (None, ["e1"], ["e2"]):
+        again = await plan_between(hr, target, the_job, keys)
+        assert [f"{c.action} {c.key} {c.set}" for c in again.plan.changes] == [], keys
+        # Scoped to a key: that key looked up, and found.
+        assert again.destination_records == (2 if keys is None else 1), keys
 
 
 SPELLINGS: list[Any] = [

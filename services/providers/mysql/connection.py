@@ -71,7 +71,9 @@ def _ssl(connection: MysqlConnection) -> ssl.SSLContext | None:
 
 def _options(connection: MysqlConnection, password: str | None) -> dict[str, Any]:
     """What asyncmy logs in with: a session that speaks UTC and refuses values its columns
-    cannot hold instead of bending them (strict mode)."""
+    cannot hold instead of bending them (strict mode). Its sql_mode is set whole, none of
+    the server's kept: a server's PAD_CHAR_TO_FULL_LENGTH would read CHAR(n) values padded
+    to n, where values are compared as read without their trailing spaces (values.py)."""
     socket = connection.host if connection.host.startswith("/") else None
     return {
         "host": None if socket else connection.host,
