@@ -263,36 +263,19 @@ async def test_a_key_scoped_run_plans_with_lookups_what_it_plans_read_whole(
         assert await planned() == looked_up
 
 
+@pytest.mark.parametrize("on_source_only", ["skip", "create"])
 @pytest.mark.parametrize(
-    "on_source_only",
-    [
-        pytest.param(
-            "skip",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="in little memory the records of a job that creates nothing are "
-                'skipped keeping their keys alone (spill.py): the refusal reads "two source '
-                "records have the key 'e9': {} and {}\", in memory it names both records",
-            ),
-        ),
-        pytest.param(
-            "create",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="in little memory the two creates of one key are found in the runs "
-                "on disk in the order of their encoded changes, not as they were read: the "
-                "refusal names the record read second first ('Again' before 'New')",
-            ),
-        ),
-    ],
+    "twice",
+    ["e9", "e1", "e2"],
+    ids=["a new object's", "an unchanged object's", "a changed object's"],
 )
 async def test_a_key_twice_in_the_source_is_refused_in_little_memory_as_in_memory(
-    tmp_path: Path, on_source_only: str
+    tmp_path: Path, on_source_only: str, twice: str
 ) -> None:
-    """The refusal a user reads names the two records of the key, whichever way the plan
-    was made."""
+    """The refusal a user reads names the two records of the key, in the order they were
+    read, whichever way the plan was made."""
     mapping = msgspec.structs.replace(mixes.USERS, on_source_only=on_source_only)
-    folder = mixes.folder_of(tmp_path, [*mixes.PEOPLE, ("e9", "Again", "Eng", "", 2)])
+    folder = mixes.folder_of(tmp_path, [*mixes.PEOPLE, (twice, "Again", "Eng", "", 2)])
 
     async def refusal(lean: bool) -> str:
         with mixes.lean_if(lean), pytest.raises(DuplicateKey) as refused:

@@ -24,9 +24,10 @@ from typing import cast
 from core.engine import TypeRecords, managed_fields, plan
 from core.engine.context import MappingContext
 from core.engine.digests import DigestIndex
-from core.engine.keys import match_key
+from core.engine.keys import DuplicateKey, display_key, match_key
 from core.engine.lifecycle import LEAVER_FIELD, Lifecycle
 from core.engine.plan import Plan
+from core.errors import IdsyncError
 from schemas.jobs import Job, ObjectMapping
 from schemas.values import Record
 from services.common import tracing
@@ -82,19 +83,66 @@ async def plan_low_memory(
             return planned
         batches = chained(head, rest)
     mapper = mapper_of(job, 0, sides.destination, context)
-    the_plan, read, found = await plan_lean(
-        mapping,
-        sides.destination,
-        batches,
-        mapper,
-        # asked once the source is read: an incremental run may be a full one after all
-        act_on_absence=lambda: (
-            not reading.incremental or learned.full_because(job, reading) is not None
-        ),
-        lifecycle=reading.lifecycles.get(mapping.type),
-    )
+    try:
+        the_plan, read, found = await plan_lean(
+            mapping,
+            sides.destination,
+            batches,
+            mapper,
+            # asked once the source is read: an incremental run may be a full one after all
+            act_on_absence=lambda: (
+                not reading.incremental or learned.full_because(job, reading) is not None
+            ),
+            lifecycle=reading.lifecycles.get(mapping.type),
+        )
+    except DuplicateKey as refused:
+        try:
+            as_read = await duplicate_as_read(job, sides, context, reading)
+        except IdsyncError:
+            as_read = None  # the source unreadable now: the refusal as found
+        raise as_read or refused from None
     sizes = [TypeRecords(mapping.type, read, found)]
     return Planned.of(the_plan, sizes, list(mapper.errors), [mapper])
+
+
+async def duplicate_as_read(
+    job: Job, sides: Sides, context: MappingContext, reading: Reading
+) -> DuplicateKey | None:
+    """The refusal of a key two source records share as planning in memory makes it —
+    the first record whose key an earlier one has, both records named —, the source read
+    again to find them where that is cheap (`rereadable`); None where it is not, or where
+    the source no longer holds a key twice. Planned here, too little of the records is
+    kept to name them: a skipped record's key alone, the creates on disk in plan order,
+    a dropped unchanged record's digest (spill.py, engine/digests.py)."""
+    if not getattr(sides.source, "rereadable", False):
+        return None
+    mapping = job.objects[0]
+    keys, case_insensitive = mapping.keys, mapping.case_insensitive
+
+    async def mapped() -> AsyncIterator[Record]:
+        mapper = mapper_of(job, 0, sides.destination, context)
+        batches = source_batches(job, sides.source, reading, mapping.type, Learned())
+        async for batch in batches:
+            for record in mapper.map(batch):
+                yield record
+
+    seen: set[str] = set()  # keys alone: the records are found by reading once more
+    twice: tuple[str, Record] | None = None
+    async for record in mapped():
+        key = match_key(record, keys, case_insensitive)
+        if key is None:
+            continue
+        if key in seen:
+            twice = key, record
+            break
+        seen.add(key)
+    seen.clear()
+    if twice is None:
+        return None
+    async for record in mapped():
+        if match_key(record, keys, case_insensitive) == twice[0]:
+            return DuplicateKey(display_key(twice[1], keys), record, twice[1])
+    return None
 
 
 async def peeked(
