@@ -16,7 +16,8 @@ they would have been, with the rest of the source.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from contextlib import aclosing
 from itertools import repeat
 from operator import contains
 from typing import cast
@@ -76,7 +77,9 @@ async def plan_low_memory(
     alone, as `plan_in_memory` plans it (scoped.py); otherwise the records it read
     first are planned here with the rest."""
     mapping = job.objects[0]
-    batches = source_batches(job, sides.source, reading, mapping.type, learned)
+    batches: AsyncIterator[list[Record]] = source_batches(
+        job, sides.source, reading, mapping.type, learned
+    )
     if changes_looked_up(job, mapping, sides.destination, reading):
         head, rest = await peeked(batches, scoped.LOOKUP_AT_MOST)
         if rest is None and (planned := await changed(job, sides, head, context, reading, learned)):
@@ -119,29 +122,32 @@ async def duplicate_as_read(
     mapping = job.objects[0]
     keys, case_insensitive = mapping.keys, mapping.case_insensitive
 
-    async def mapped() -> AsyncIterator[Record]:
+    async def mapped() -> AsyncGenerator[Record, None]:
         mapper = mapper_of(job, 0, sides.destination, context)
         batches = source_batches(job, sides.source, reading, mapping.type, Learned())
-        async for batch in batches:
-            for record in mapper.map(batch):
-                yield record
+        async with aclosing(batches):  # the read ended as soon as the records are found
+            async for batch in batches:
+                for record in mapper.map(batch):
+                    yield record
 
     seen: set[str] = set()  # keys alone: the records are found by reading once more
     twice: tuple[str, Record] | None = None
-    async for record in mapped():
-        key = match_key(record, keys, case_insensitive)
-        if key is None:
-            continue
-        if key in seen:
-            twice = key, record
-            break
-        seen.add(key)
+    async with aclosing(mapped()) as records:
+        async for record in records:
+            key = match_key(record, keys, case_insensitive)
+            if key is None:
+                continue
+            if key in seen:
+                twice = key, record
+                break
+            seen.add(key)
     seen.clear()
     if twice is None:
         return None
-    async for record in mapped():
-        if match_key(record, keys, case_insensitive) == twice[0]:
-            return DuplicateKey(display_key(twice[1], keys), record, twice[1])
+    async with aclosing(mapped()) as records:
+        async for record in records:
+            if match_key(record, keys, case_insensitive) == twice[0]:
+                return DuplicateKey(display_key(twice[1], keys), record, twice[1])
     return None
 
 

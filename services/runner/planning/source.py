@@ -10,7 +10,7 @@ itself cannot be mapped could be any object: then nothing is done about absence.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -264,7 +264,7 @@ def check_source_fields(
 
 async def source_batches(
     job: Job, source: Provider, reading: Reading, kind: str, learned: Learned
-) -> AsyncIterator[list[Record]]:
+) -> AsyncGenerator[list[Record], None]:
     """The source's records: only the changed ones for an incremental run. A full run of
     a job with `changes` reads them through the change reader too, to learn the watermark
     (put in `learned` under the object type once every record is read, with why the
