@@ -208,7 +208,11 @@ def _update(
     before: Record = {}
     for f in refs:
         assert f.resolve is not None
-        wanted = resolved[f.to].names or ([f.resolve.placeholder] if f.resolve.placeholder else [])
+        # A value that did not resolve (nothing found, or several objects) is a failure,
+        # not a value gone: what the field holds stays, only what resolved is added.
+        failed = bool(resolved[f.to].problems)
+        names = resolved[f.to].names
+        wanted = names or ([f.resolve.placeholder] if f.resolve.placeholder and not failed else [])
         current = existing.get(f.to)
         there = (
             current if isinstance(current, list) else [current] if isinstance(current, str) else []
@@ -216,7 +220,7 @@ def _update(
         if f.policy == "keep" and there:
             continue
         if f.delimiter is None:
-            if _same(wanted[:1], there[:1]):
+            if failed or _same(wanted[:1], there[:1]):
                 continue
             if wanted:
                 values[f.to] = wanted[0]
@@ -226,7 +230,8 @@ def _update(
             have = {_fold(v) for v in there}
             want = {_fold(v) for v in wanted}
             plus = [v for v in dict.fromkeys(wanted) if _fold(v) not in have]
-            minus = [] if f.policy == "merge" else [v for v in there if _fold(v) not in want]
+            keeps = f.policy == "merge" or failed
+            minus = [] if keeps else [v for v in there if _fold(v) not in want]
             if not plus and not minus:
                 continue
             if plus:
