@@ -9,6 +9,8 @@ from typing import Any
 
 import msgspec
 
+from core.errors import Transient
+
 from .connection import Session
 from .messages import ListResponse, ResourceType
 
@@ -21,7 +23,9 @@ async def pages(
     attributes: Sequence[str] | None,
 ) -> AsyncIterator[list[dict[str, Any]]]:
     """Every resource in scope, a page at a time. A service that answers fewer than
-    asked (its own limit) is read on from where its page ended."""
+    asked (its own limit) is read on from where its page ended; one that answers no
+    resources before the total it gives is a failure (`Transient`): the resources not
+    read would be taken for absent."""
     start = 1
     while True:
         params: dict[str, str | int] = {"startIndex": start, "count": count}
@@ -33,6 +37,12 @@ async def pages(
         page = msgspec.json.decode(raw, type=ListResponse)
         if page.resources:
             yield page.resources
+        if not page.resources and start <= page.totalResults:
+            raise Transient(
+                f"scim: GET {kind.endpoint}: the service holds {page.totalResults} "
+                f"resources but answered none from index {start}; reading stopped short "
+                "would take the resources not read for absent"
+            )
         start += len(page.resources)
         if not page.resources or start > page.totalResults:
             return
