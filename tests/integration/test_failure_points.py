@@ -14,12 +14,16 @@ import contextlib
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import msgspec
+import openpyxl
 import pytest
 
-from schemas.connections import SqliteConnection
+from core.errors import BadInput
+from schemas.connections import ExcelConnection, SqliteConnection
 from schemas.jobs import (
+    Changes,
     Endpoint,
     FieldMap,
     Job,
@@ -143,3 +147,115 @@ async def test_values_that_resolve_are_added_beside_one_that_does_not(tmp_path: 
     # (a table's column holds the list: written whole)
     assert (change.key, change.set) == ("g1", {"members": ["u1", "u3", "u2"]})
     assert [(e.key, e.action) for e in planned.record_errors] == [("g1", "resolve")]
+
+
+# A transformation that fails — one record's, a key's, every record's of a type — in
+# each shape of job.
+DEPARTMENTS = {"map": {"Sales": "S", "IT": "I"}}  # no entry: the record fails
+SHAPES = ["in-memory", "lean", "several", "key-scoped", "incremental", "incremental-lean"]
+FAILING = ["one record", "a key", "every record"]
+
+
+def people_and_objects(folder: Path, failing: str) -> None:
+    """Source: e1 (changed), e2 (changed, fails as `failing` says), e3; destination:
+    e1…e3, and e4, absent from the source. Groups: g1 in both, g2 only in the
+    destination."""
+    dept = "Legal" if failing != "a key" else "IT"
+    emp = "x2" if failing == "a key" else "e2"
+    people = [("e1", "IT", "2"), (emp, dept, "2"), ("e3", "Sales", "0")]
+    if failing == "every record":
+        people = [(e, "Legal", at) for e, _, at in people]
+    table(folder / "hr.db", "hr", ["emp", "dept", "at"], people)
+    table(folder / "hr.db", "hr_groups", ["gid", "title", "at"], [("g1", "One", "1")])
+    objects = [("e1", "S"), ("e2", "S"), ("e3", "S"), ("e4", "S")]
+    table(folder / "dir.db", "people", ["id", "dept"], objects)
+    table(folder / "dir.db", "groups", ["id", "title"], [("g1", "One"), ("g2", "Two")])
+
+
+def failing_job(shape: str) -> Job:
+    key = {"map": {"e1": "e1", "e2": "e2", "e3": "e3"}}  # x2 has no entry: its key fails
+    users = ObjectMapping(
+        type="user",
+        keys=["id"],
+        fields=[
+            FieldMap(to="id", from_="emp", transform=key),
+            FieldMap(to="dept", transform=DEPARTMENTS),
+        ],
+        on_destination_only="delete",
+    )
+    groups = ObjectMapping(
+        type="group",
+        keys=["id"],
+        fields=[FieldMap(to="id", from_="gid"), FieldMap(to="title")],
+        source=ObjectScope(table="hr_groups"),
+        destination=ObjectScope(table="groups"),
+        on_destination_only="delete",
+    )
+    return Job(
+        id="failures",
+        source=Endpoint(connection="hr", table="hr"),
+        destination=Endpoint(connection="dir", table="people"),
+        objects=[users, groups] if shape == "several" else [users],
+        changes=Changes(field="at") if shape.startswith("incremental") else None,
+        safety=Safety(max_percent=100),
+    )
+
+
+@pytest.mark.parametrize("failing", FAILING)
+@pytest.mark.parametrize("shape", SHAPES)
+async def test_a_failed_transformation_never_deletes_in_any_shape(
+    tmp_path: Path, shape: str, failing: str
+) -> None:
+    people_and_objects(tmp_path, failing)
+    the_job = failing_job(shape)
+    keys = ["e1", "e2", "e3", "e4"] if shape == "key-scoped" else None
+    reading = Reading(incremental=True, since="1") if shape.startswith("incremental") else Reading()
+    source = SqliteConnection(id="hr", path=str(tmp_path / "hr.db"))
+    target = SqliteConnection(id="dir", path=str(tmp_path / "dir.db"))
+    with lean_if(shape in ("lean", "incremental-lean")):
+        planned = await plan_between(source, target, the_job, keys, reading)
+    deleted = sorted(c.key for c in planned.plan.changes if c.action == "delete")
+    failed = sorted(e.key for e in planned.record_errors)
+    acts_on_absence = shape in ("in-memory", "lean", "several")
+    if failing == "a key":
+        # x2's key fails: it could be any user, so no user is taken for absent (the
+        # groups' absence is their own); a run scoped to keys does not report it
+        assert failed == ([] if shape == "key-scoped" else ["x2"])
+        assert deleted == (["g2"] if shape == "several" else [])
+        if acts_on_absence:
+            assert any("before their key could be read" in w for w in planned.plan.warnings)
+        return
+    expected = {"one record": ["e2"], "every record": ["e1", "e2", "e3"]}[failing]
+    if shape.startswith("incremental") and failing == "every record":
+        expected = ["e1", "e2"]  # e3 did not change: not read
+    assert failed == expected
+    gone = ["e4"] if acts_on_absence else []
+    assert deleted == gone + (["g2"] if shape == "several" else [])
+
+
+async def test_a_key_whose_formula_failed_in_a_workbook_fails_the_run(tmp_path: Path) -> None:
+    # e2's id is a formula that failed (#N/A): read as that text, e2's object would be
+    # deleted and an object "#N/A" created; the run fails naming the cell instead.
+    book: Any = openpyxl.Workbook()
+    book.active.title = "hr"
+    for row in (["emp", "dept"], ["e1", "IT"], ["#N/A", "IT"], ["e3", "IT"]):
+        book.active.append(row)
+    book.save(tmp_path / "hr.xlsx")
+    table(tmp_path / "dir.db", "people", ["id", "dept"], [("e1", "I"), ("e2", "I"), ("e3", "I")])
+    the_job = Job(
+        id="failures",
+        source=Endpoint(connection="hr", file="hr.xlsx", sheet="hr"),
+        destination=Endpoint(connection="dir", table="people"),
+        objects=[
+            ObjectMapping(
+                keys=["id"],
+                fields=[FieldMap(to="id", from_="emp"), FieldMap(to="dept")],
+                on_destination_only="delete",
+            )
+        ],
+        safety=Safety(max_percent=100),
+    )
+    source = ExcelConnection(id="hr", directory=str(tmp_path))
+    target = SqliteConnection(id="dir", path=str(tmp_path / "dir.db"))
+    with pytest.raises(BadInput, match="cell A3: the cell holds the error #N/A"):
+        await plan_between(source, target, the_job, None, Reading())
