@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ import msgspec
 import openpyxl
 import pytest
 
-from core.errors import BadInput
+from core.errors import BadInput, Transient
 from schemas.connections import ExcelConnection, SqliteConnection
 from schemas.jobs import (
     Changes,
@@ -32,6 +32,8 @@ from schemas.jobs import (
     Resolve,
     Safety,
 )
+from schemas.values import Record
+from services.providers.sqlite.read import SqliteReading
 from services.runner.planning import PlannedRun, low_memory
 from services.runner.planning.reading import Reading
 
@@ -158,15 +160,16 @@ FAILING = ["one record", "a key", "every record"]
 
 def people_and_objects(folder: Path, failing: str) -> None:
     """Source: e1 (changed), e2 (changed, fails as `failing` says), e3; destination:
-    e1…e3, and e4, absent from the source. Groups: g1 in both, g2 only in the
-    destination."""
+    e1…e3, and e4, absent from the source. Groups: g1 in both, g3 new, g2 only in
+    the destination."""
     dept = "Legal" if failing != "a key" else "IT"
     emp = "x2" if failing == "a key" else "e2"
     people = [("e1", "IT", "2"), (emp, dept, "2"), ("e3", "Sales", "0")]
     if failing == "every record":
         people = [(e, "Legal", at) for e, _, at in people]
     table(folder / "hr.db", "hr", ["emp", "dept", "at"], people)
-    table(folder / "hr.db", "hr_groups", ["gid", "title", "at"], [("g1", "One", "1")])
+    groups = [("g1", "One", "1"), ("g3", "Three", "1")]
+    table(folder / "hr.db", "hr_groups", ["gid", "title", "at"], groups)
     objects = [("e1", "S"), ("e2", "S"), ("e3", "S"), ("e4", "S")]
     table(folder / "dir.db", "people", ["id", "dept"], objects)
     table(folder / "dir.db", "groups", ["id", "title"], [("g1", "One"), ("g2", "Two")])
@@ -259,3 +262,45 @@ async def test_a_key_whose_formula_failed_in_a_workbook_fails_the_run(tmp_path: 
     target = SqliteConnection(id="dir", path=str(tmp_path / "dir.db"))
     with pytest.raises(BadInput, match="cell A3: the cell holds the error #N/A"):
         await plan_between(source, target, the_job, None, Reading())
+
+
+# A source whose read fails part way (a connection dropped after its first records).
+BREAKING = ["users", "groups"]
+
+
+@contextlib.contextmanager
+def dropped_after_first_record(table_name: str) -> Iterator[None]:
+    """The source table `table_name` (of hr.db) fails after its first record is read."""
+    whole = SqliteReading.read
+
+    async def read(self: SqliteReading, batch_size: int) -> AsyncIterator[list[Record]]:
+        count = 0
+        async for batch in whole(self, batch_size):
+            for record in batch:
+                if self._path.name == "hr.db" and self._table == table_name and count == 1:
+                    raise Transient("sqlite: the connection was lost")
+                count += 1
+                yield [record]
+
+    with pytest.MonkeyPatch.context() as patched:
+        patched.setattr(SqliteReading, "read", read)
+        yield
+
+
+@pytest.mark.parametrize("breaking", BREAKING)
+@pytest.mark.parametrize("shape", SHAPES)
+async def test_a_source_that_fails_part_way_fails_the_plan_in_any_shape(
+    tmp_path: Path, shape: str, breaking: str
+) -> None:
+    if breaking == "groups" and shape != "several":
+        pytest.skip("only a job of several types reads groups")
+    people_and_objects(tmp_path, "none")
+    the_job = failing_job(shape)
+    keys = ["e1", "e2", "e3", "e4"] if shape == "key-scoped" else None
+    reading = Reading(incremental=True, since="1") if shape.startswith("incremental") else Reading()
+    source = SqliteConnection(id="hr", path=str(tmp_path / "hr.db"))
+    target = SqliteConnection(id="dir", path=str(tmp_path / "dir.db"))
+    name = "hr" if breaking == "users" else "hr_groups"
+    lean = lean_if(shape in ("lean", "incremental-lean"))
+    with lean, dropped_after_first_record(name), pytest.raises(Transient, match="was lost"):
+        await plan_between(source, target, the_job, keys, reading)
