@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ import msgspec
 import openpyxl
 import pytest
 
+from core.engine.lifecycle import Lifecycle
 from core.errors import BadInput, Transient
 from schemas.connections import ExcelConnection, SqliteConnection
 from schemas.jobs import (
@@ -304,3 +306,49 @@ async def test_a_source_that_fails_part_way_fails_the_plan_in_any_shape(
     lean = lean_if(shape in ("lean", "incremental-lean"))
     with lean, dropped_after_first_record(name), pytest.raises(Transient, match="was lost"):
         await plan_between(source, target, the_job, keys, reading)
+
+
+@pytest.mark.parametrize("failing", ["one record", "a key"])
+@pytest.mark.parametrize("lean", [False, True], ids=["in-memory", "lean"])
+async def test_an_object_absent_long_enough_is_not_deleted_when_its_record_fails_on_return(
+    tmp_path: Path, lean: bool, failing: str
+) -> None:
+    # e2 was disabled for absence 40 days ago (delete_after 30 days); it is back in the
+    # source, but its record fails: neither deleted nor restored. e4 is absent: disabled
+    # (unless a key failed: then no absence is acted on).
+    people_and_objects(tmp_path, failing)
+    users = msgspec.structs.replace(
+        failing_job("in-memory").objects[0],
+        on_destination_only="disable",
+        delete_after="30d",
+        restore=True,
+    )
+    the_job = msgspec.structs.replace(failing_job("in-memory"), objects=[users])
+    now = datetime(2026, 6, 1, tzinfo=UTC)
+    absent = {"e2": now - timedelta(days=40)}
+    lifecycle = Lifecycle(absent_since=absent, now=now, delete_after=timedelta(days=30))
+    reading = Reading(lifecycles={"user": lifecycle})
+    source = SqliteConnection(id="hr", path=str(tmp_path / "hr.db"))
+    target = SqliteConnection(id="dir", path=str(tmp_path / "dir.db"))
+    with lean_if(lean):
+        planned = await plan_between(source, target, the_job, None, reading)
+    acted = sorted(f"{c.action} {c.key}" for c in planned.plan.changes if c.key in ("e2", "e4"))
+    assert acted == ([] if failing == "a key" else ["disable e4"])
+    assert "e2" not in planned.plan.returned.get("user", [])
+
+
+async def test_a_run_scoped_to_a_key_reports_its_record_that_failed_under_a_transformed_key(
+    tmp_path: Path,
+) -> None:
+    # The key is made from the source's ("E2" → "emp-e2"): asked for emp-e2, whose record
+    # fails, the run says it failed; it does not look like an object with nothing to do.
+    people = [("E1", "IT"), ("E2", "Legal"), ("E3", "Sales")]
+    table(tmp_path / "hr.db", "hr", ["emp", "dept"], people)
+    objects = [("emp-e1", "S"), ("emp-e2", "S"), ("emp-e3", "I")]
+    table(tmp_path / "dir.db", "people", ["id", "dept"], objects)
+    key = FieldMap(to="id", from_="emp", transform=[{"format": "emp-{emp}"}, "lower"])
+    users = ObjectMapping(keys=["id"], fields=[key, FieldMap(to="dept", transform=DEPARTMENTS)])
+    the_job = msgspec.structs.replace(failing_job("in-memory"), objects=[users])
+    planned = await plan(tmp_path, the_job, ["emp-e2", "emp-e3"])
+    assert shown(planned) == ["update emp-e3"]
+    assert [(e.key, e.action) for e in planned.record_errors] == [("E2", "map")]

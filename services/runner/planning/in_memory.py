@@ -20,7 +20,7 @@ from .annotated import ObjectId, annotated, object_ids
 from .reading import Learned, Reading
 from .scoped import read_sides
 from .sides import Pair
-from .source import Planned, SourceMapper, only_keys, wanted
+from .source import Planned, SourceMapper, only_keys
 
 
 async def plan_in_memory(
@@ -53,7 +53,7 @@ async def plan_in_memory(
         if keys is not None:
             mapped = only_keys(mapped, mapping, keys)
             scoped = only_keys(everything, mapping, keys)
-            mapper.errors = [e for e in mapper.errors if wanted(e.key, mapping, keys)]
+            mapper.only_keys(keys)
         # A provider that names its objects (a directory) also adds and removes values.
         identify: Identify | None = getattr(target, "identifier", None)
         types.append(

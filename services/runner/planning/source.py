@@ -112,6 +112,9 @@ class SourceMapper:
         (one that maps its fields writes those: `managed_fields`)."""
         self.held: set[str] = set()
         """Match keys of the records that failed: their objects are not absent."""
+        self.error_keys: list[Record | None] = []
+        """Each error's record's key fields, mapped (None: they could not be), beside
+        `errors`: what a run scoped to keys finds them by."""
         self.keyless_failures = 0
         """Records that failed and whose key could not be mapped either."""
         self.origins: Origins | None = None
@@ -200,13 +203,28 @@ class SourceMapper:
         try:
             keys = self.canonical(self.compiled.map_keys(record))
         except RecordFailed:
+            self.error_keys.append(None)
             self.keyless_failures += 1
             return
+        self.error_keys.append(keys)
         key = match_key(keys, self.mapping.keys, self.mapping.case_insensitive)
         if key is not None:
             self.held.add(key)
         elif any(keys.get(field) for field in self.mapping.keys):
             self.keyless_failures += 1  # several values, or binary: any object
+
+    def only_keys(self, keys: list[str]) -> None:
+        """Keep the errors of the records of a run scoped to `keys`: found by their key as
+        mapped (a transformed key is asked for as the destination holds it), or else as
+        the source holds it."""
+        kept = [
+            (error, mapped)
+            for error, mapped in zip(self.errors, self.error_keys, strict=True)
+            if wanted(error.key, self.mapping, keys)
+            or (mapped is not None and only_keys([mapped], self.mapping, keys))
+        ]
+        self.errors = [error for error, _ in kept]
+        self.error_keys = [mapped for _, mapped in kept]
 
     def blind_warning(self) -> str | None:
         """Why absence is not acted on, when a failed record's key could not be read."""
