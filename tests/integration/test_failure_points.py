@@ -36,7 +36,7 @@ from schemas.jobs import (
 )
 from schemas.values import Record
 from services.providers.sqlite.read import SqliteReading
-from services.runner.planning import PlannedRun, low_memory
+from services.runner.planning import PlannedRun, low_memory, spill
 from services.runner.planning.reading import Reading
 
 from .test_scoped_reads import plan_between, table
@@ -54,6 +54,15 @@ def lean_if(lean: bool) -> Iterator[None]:
     with pytest.MonkeyPatch.context() as large:
         if lean:
             large.setattr(low_memory, "LEAN_ABOVE", -1)
+        yield
+
+
+@contextlib.contextmanager
+def spilled_if(spilled: bool) -> Iterator[None]:
+    """The creates of the low-memory path kept on disk, a run of one at a time."""
+    with pytest.MonkeyPatch.context() as small:
+        if spilled:
+            small.setattr(spill, "RUN_SIZE", 1)
         yield
 
 
@@ -156,17 +165,25 @@ async def test_values_that_resolve_are_added_beside_one_that_does_not(tmp_path: 
 # A transformation that fails — one record's, a key's, every record's of a type — in
 # each shape of job.
 DEPARTMENTS = {"map": {"Sales": "S", "IT": "I"}}  # no entry: the record fails
-SHAPES = ["in-memory", "lean", "several", "key-scoped", "incremental", "incremental-lean"]
+SHAPES = [
+    "in-memory",
+    "lean",
+    "spilled",
+    "several",
+    "key-scoped",
+    "incremental",
+    "incremental-lean",
+]
 FAILING = ["one record", "a key", "every record"]
 
 
 def people_and_objects(folder: Path, failing: str) -> None:
-    """Source: e1 (changed), e2 (changed, fails as `failing` says), e3; destination:
+    """Source: e1 (changed), e2 (changed, fails as `failing` says), e3, e5 (new); destination:
     e1…e3, and e4, absent from the source. Groups: g1 in both, g3 new, g2 only in
     the destination."""
     dept = "Legal" if failing != "a key" else "IT"
     emp = "x2" if failing == "a key" else "e2"
-    people = [("e1", "IT", "2"), (emp, dept, "2"), ("e3", "Sales", "0")]
+    people = [("e1", "IT", "2"), (emp, dept, "2"), ("e3", "Sales", "0"), ("e5", "IT", "2")]
     if failing == "every record":
         people = [(e, "Legal", at) for e, _, at in people]
     table(folder / "hr.db", "hr", ["emp", "dept", "at"], people)
@@ -178,7 +195,7 @@ def people_and_objects(folder: Path, failing: str) -> None:
 
 
 def failing_job(shape: str) -> Job:
-    key = {"map": {"e1": "e1", "e2": "e2", "e3": "e3"}}  # x2 has no entry: its key fails
+    key = {"map": {f"e{n}": f"e{n}" for n in range(1, 6)}}  # x2 has no entry: its key fails
     users = ObjectMapping(
         type="user",
         keys=["id"],
@@ -213,15 +230,15 @@ async def test_a_failed_transformation_never_deletes_in_any_shape(
 ) -> None:
     people_and_objects(tmp_path, failing)
     the_job = failing_job(shape)
-    keys = ["e1", "e2", "e3", "e4"] if shape == "key-scoped" else None
+    keys = ["e1", "e2", "e3", "e4", "e5"] if shape == "key-scoped" else None
     reading = Reading(incremental=True, since="1") if shape.startswith("incremental") else Reading()
     source = SqliteConnection(id="hr", path=str(tmp_path / "hr.db"))
     target = SqliteConnection(id="dir", path=str(tmp_path / "dir.db"))
-    with lean_if(shape in ("lean", "incremental-lean")):
+    with lean_if(shape in ("lean", "spilled", "incremental-lean")), spilled_if(shape == "spilled"):
         planned = await plan_between(source, target, the_job, keys, reading)
     deleted = sorted(c.key for c in planned.plan.changes if c.action == "delete")
     failed = sorted(e.key for e in planned.record_errors)
-    acts_on_absence = shape in ("in-memory", "lean", "several")
+    acts_on_absence = shape in ("in-memory", "lean", "spilled", "several")
     if failing == "a key":
         # x2's key fails: it could be any user, so no user is taken for absent (the
         # groups' absence is their own); a run scoped to keys does not report it
@@ -230,9 +247,9 @@ async def test_a_failed_transformation_never_deletes_in_any_shape(
         if acts_on_absence:
             assert any("before their key could be read" in w for w in planned.plan.warnings)
         return
-    expected = {"one record": ["e2"], "every record": ["e1", "e2", "e3"]}[failing]
+    expected = {"one record": ["e2"], "every record": ["e1", "e2", "e3", "e5"]}[failing]
     if shape.startswith("incremental") and failing == "every record":
-        expected = ["e1", "e2"]  # e3 did not change: not read
+        expected = ["e1", "e2", "e5"]  # e3 did not change: not read
     assert failed == expected
     gone = ["e4"] if acts_on_absence else []
     assert deleted == gone + (["g2"] if shape == "several" else [])
@@ -298,13 +315,14 @@ async def test_a_source_that_fails_part_way_fails_the_plan_in_any_shape(
         pytest.skip("only a job of several types reads groups")
     people_and_objects(tmp_path, "none")
     the_job = failing_job(shape)
-    keys = ["e1", "e2", "e3", "e4"] if shape == "key-scoped" else None
+    keys = ["e1", "e2", "e3", "e4", "e5"] if shape == "key-scoped" else None
     reading = Reading(incremental=True, since="1") if shape.startswith("incremental") else Reading()
     source = SqliteConnection(id="hr", path=str(tmp_path / "hr.db"))
     target = SqliteConnection(id="dir", path=str(tmp_path / "dir.db"))
     name = "hr" if breaking == "users" else "hr_groups"
-    lean = lean_if(shape in ("lean", "incremental-lean"))
-    with lean, dropped_after_first_record(name), pytest.raises(Transient, match="was lost"):
+    lean = lean_if(shape in ("lean", "spilled", "incremental-lean"))
+    broken = dropped_after_first_record(name)
+    with lean, spilled_if(shape == "spilled"), broken, pytest.raises(Transient, match="was lost"):
         await plan_between(source, target, the_job, keys, reading)
 
 
