@@ -54,6 +54,9 @@ class _Resolved:
     before: list[Target] = field(default_factory=list)  # exist before the run
     during: list[Target] = field(default_factory=list)  # created by it
     problems: list[str] = field(default_factory=list)
+    """Values that failed to resolve: the field keeps what it holds."""
+    gone: list[str] = field(default_factory=list)
+    """Values naming objects this run deletes: reported, and let go."""
 
     @property
     def names(self) -> list[str]:
@@ -101,7 +104,7 @@ def plan_references(
         for name, r in resolved.items():
             out.errors += [
                 RecordError(key=shown, action="resolve", message=f"{name}: {p}", object_type=kind)
-                for p in r.problems
+                for p in [*r.problems, *r.gone]
             ]
         empty = [f for f in refs if not resolved[f.to].names and _skips(f)]
         if empty:
@@ -144,7 +147,7 @@ def _resolve(
     for item in items:
         target = table.resolve(item)
         if isinstance(target, str):
-            out.problems.append(target)
+            (out.gone if table.deletes(item) else out.problems).append(target)
         elif target is not None:
             (out.during if target.created else out.before).append(target)
     return out
@@ -209,7 +212,8 @@ def _update(
     for f in refs:
         assert f.resolve is not None
         # A value that did not resolve (nothing found, or several objects) is a failure,
-        # not a value gone: what the field holds stays, only what resolved is added.
+        # not a value gone: what the field holds stays, only what resolved is added. (One
+        # naming an object this run deletes is gone: the field agrees without it.)
         failed = bool(resolved[f.to].problems)
         names = resolved[f.to].names
         wanted = names or ([f.resolve.placeholder] if f.resolve.placeholder and not failed else [])

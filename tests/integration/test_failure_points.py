@@ -162,6 +162,24 @@ async def test_values_that_resolve_are_added_beside_one_that_does_not(tmp_path: 
     assert [(e.key, e.action) for e in planned.record_errors] == [("g1", "resolve")]
 
 
+async def test_a_reference_to_an_object_this_run_deletes_is_let_go(tmp_path: Path) -> None:
+    # u1 left the source (deleted by this run) while u3's manager and g1 still name it:
+    # not a failure, an absence: u3's manager is cleared, u1 leaves g1 (both reported).
+    the_job = referring(tmp_path)
+    with sqlite3.connect(tmp_path / "hr.db") as db:
+        db.execute("DELETE FROM hr WHERE emp = 'u1'")
+    db.close()
+    planned = await plan(tmp_path, the_job)
+    assert shown(planned) == ["delete u1", "update g1", "update u3"]
+    changed = {c.key: c for c in planned.plan.changes if c.phase == "references"}
+    assert changed["u3"].clear == ("boss",)
+    assert changed["g1"].set == {"members": ["u3"]}
+    assert sorted((e.key, e.action) for e in planned.record_errors) == [
+        ("g1", "resolve"),
+        ("u3", "resolve"),
+    ]
+
+
 # A transformation that fails — one record's, a key's, every record's of a type — in
 # each shape of job.
 DEPARTMENTS = {"map": {"Sales": "S", "IT": "I"}}  # no entry: the record fails
