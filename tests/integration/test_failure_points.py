@@ -388,3 +388,27 @@ async def test_a_run_scoped_to_a_key_reports_its_record_that_failed_under_a_tran
     planned = await plan(tmp_path, the_job, ["emp-e2", "emp-e3"])
     assert shown(planned) == ["update emp-e3"]
     assert [(e.key, e.action) for e in planned.record_errors] == [("E2", "map")]
+
+
+@pytest.mark.parametrize("failing", FAILING)
+@pytest.mark.parametrize("incremental", [False, True], ids=["full", "incremental"])
+async def test_little_memory_plans_what_memory_plans_for_each_failure(
+    tmp_path: Path, failing: str, incremental: bool
+) -> None:
+    people_and_objects(tmp_path, failing)
+    the_job = failing_job("incremental" if incremental else "in-memory")
+    reading = Reading(incremental=True, since="1") if incremental else Reading()
+    source = SqliteConnection(id="hr", path=str(tmp_path / "hr.db"))
+    target = SqliteConnection(id="dir", path=str(tmp_path / "dir.db"))
+    found = []
+    for lean, spilled in ((False, False), (True, False), (True, True)):
+        with lean_if(lean), spilled_if(spilled):
+            planned = await plan_between(source, target, the_job, None, reading)
+        the_plan = planned.plan
+        # (a plan made in little memory keeps no source values of transformed fields)
+        changes = [msgspec.structs.replace(c, sources={}) for c in the_plan.changes]
+        found.append(
+            (changes, the_plan.counts, the_plan.warnings, planned.record_errors, planned.types)
+        )
+    assert found[1] == found[0]
+    assert found[2] == found[0]
