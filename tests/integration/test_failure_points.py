@@ -162,6 +162,17 @@ async def test_values_that_resolve_are_added_beside_one_that_does_not(tmp_path: 
     assert [(e.key, e.action) for e in planned.record_errors] == [("g1", "resolve")]
 
 
+async def test_a_run_scoped_to_keys_keeps_a_reference_to_an_object_out_of_its_scope(
+    tmp_path: Path,
+) -> None:
+    # u1's mail changed in the source, but a run scoped to u3 does not update u1: the new
+    # mail names nothing yet, and u3 keeps its manager (reported) rather than lose it.
+    the_job = referring(tmp_path, u1_mail="ada@x")
+    planned = await plan(tmp_path, the_job, ["u3"])
+    assert shown(planned) == []
+    assert [(e.key, e.action) for e in planned.record_errors] == [("u3", "resolve")]
+
+
 async def test_a_reference_to_an_object_this_run_deletes_is_let_go(tmp_path: Path) -> None:
     # u1 left the source (deleted by this run) while u3's manager and g1 still name it:
     # not a failure, an absence: u3's manager is cleared, u1 leaves g1 (both reported).
