@@ -23,7 +23,8 @@ class Service:
 
     def __init__(self, count: int, most: int, empty_at: int | None = None, total: int = 0):
         self.resources = [{"id": f"u{n}"} for n in range(1, count + 1)]
-        self.most, self.empty_at, self.total = most, empty_at, total or count
+        self.most, self.empty_at = most, empty_at
+        self.total = total or count  # below 0: the service leaves totalResults out
 
     async def get_json(self, path: str, params: Mapping[str, str | int] | None = None) -> bytes:
         assert path == "/Users" and params is not None
@@ -31,7 +32,9 @@ class Service:
         found = self.resources[start - 1 : start - 1 + min(count, self.most)]
         if start == self.empty_at:
             found = []
-        answer: dict[str, Any] = {"totalResults": self.total, "startIndex": start}
+        answer: dict[str, Any] = {"startIndex": start}
+        if self.total >= 0:
+            answer["totalResults"] = self.total
         answer["Resources"] = found
         return msgspec.json.encode(answer)
 
@@ -69,3 +72,9 @@ def test_a_total_that_shrinks_while_reading_ends_the_read() -> None:
 
     service.get_json = shrunk  # type: ignore[method-assign]
     assert read(service) == ["u1", "u2", "u3"]
+
+
+def test_a_service_that_gives_no_total_is_read_until_it_answers_none() -> None:
+    # totalResults is required (RFC 7644), yet a service leaving it out must not have
+    # every resource after its first page taken for absent.
+    assert read(Service(7, most=3, total=-1)) == [f"u{n}" for n in range(1, 8)]
