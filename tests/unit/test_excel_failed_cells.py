@@ -1,7 +1,8 @@
 """A source cell holding an error (#N/A, #DIV/0!: its formula failed) fails the read,
 naming the cell: read as its text, a key would stand for no object, and the object it
-stood for would look absent. Typed text that looks like one is text; a destination, and a
-column the job does not read, keep reading an error as its text."""
+stood for would look absent; so does one in a destination's key. Typed text that looks
+like one is text; a column the job does not read, and a destination's other columns,
+read an error as its text."""
 
 from __future__ import annotations
 
@@ -38,13 +39,19 @@ async def test_an_error_in_a_column_the_job_does_not_read_is_read_as_text(
     assert [r["id"] for r in await read(side)] == ["u1"]
 
 
-async def test_a_destination_reads_an_error_as_its_text(tmp_path: Path) -> None:
-    book(tmp_path)
+async def test_a_destination_reads_an_error_as_its_text_but_in_a_key(tmp_path: Path) -> None:
+    book(tmp_path, [["id", "name"], ["u1", "#N/A"]])
     side = provider(tmp_path, LAYOUT)
     await side.open(write=True)
     found = await read(side)
-    assert [r["id"] for r in found] == ["u1", "#N/A"]
-    assert type(found[1]["id"]) is str
+    assert found == [{"id": "u1", "name": "#N/A"}] and type(found[0]["name"]) is str
+    # A key that failed stands for no object the source can name: its row would be
+    # deleted as absent.
+    book(tmp_path)
+    side = provider(tmp_path, LAYOUT)
+    await side.open(write=True)
+    with pytest.raises(BadInput, match=r"cell A3: the cell holds the error #N/A"):
+        await read(side)
 
 
 async def test_text_typed_as_an_error_s_spelling_is_text(tmp_path: Path) -> None:

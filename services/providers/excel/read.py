@@ -182,7 +182,7 @@ class SheetReader:
                     raise self.unnamed(number, column)
                 if type(value) is str:
                     values[at] = value
-                elif type(value) is CellError and self._source and self._reads(names[at]):
+                elif type(value) is CellError and self._failing(names[at]):
                     raise self.failed(number, column, value)
                 else:
                     values[at] = text_of(value)
@@ -191,14 +191,17 @@ class SheetReader:
                 batch.append(record)
         return batch
 
-    def _reads(self, name: str) -> bool:
-        """Whether the job reads the field (every one, when it copies every field)."""
+    def _failing(self, name: str) -> bool:
+        """Whether an error in the field fails the read: in a source, a field the job
+        reads (every one, when it copies every field); in a destination, a key."""
+        if not self._source:
+            return name in self._layout.keys
         reads = self._layout.reads
         return not reads or name in reads
 
     def failed(self, row: int, column: int, value: str) -> BadInput:
-        """The error for a source's cell holding an error: read as text, it would be a
-        value (a key) the source does not have, and the object it stands for absent."""
+        """The error for a cell holding an error where it cannot be read as text: a key
+        so read would stand for no object, and the one its row stands for look absent."""
         return BadInput(
             f"{self.where}, cell {letters(column)}{row}: the cell holds the error {value} "
             "(its formula failed); correct it in the workbook: a value that failed is "
