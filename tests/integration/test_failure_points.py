@@ -423,3 +423,27 @@ async def test_little_memory_plans_what_memory_plans_for_each_failure(
         )
     assert found[1] == found[0]
     assert found[2] == found[0]
+
+
+@pytest.mark.parametrize("lean", [False, True], ids=["in-memory", "lean"])
+async def test_a_source_filter_that_cannot_test_a_value_fails_its_record(
+    tmp_path: Path, lean: bool
+) -> None:
+    # e2's department is binary data: the filter has no text to test, so e2 is neither
+    # in the job's scope nor out of it — its record fails, its object stays.
+    table(tmp_path / "hr.db", "hr", ["emp", "dept"], [("e1", "IT"), ("e2", b"IT"), ("e3", "IT")])
+    table(tmp_path / "dir.db", "people", ["id"], [("e1",), ("e2",), ("e3",), ("e4",)])
+    users = ObjectMapping(keys=["id"], fields=[FieldMap(to="id", from_="emp")])
+    the_job = Job(
+        id="failures",
+        source=Endpoint(connection="hr", table="hr", where={"field": "dept", "equals": "IT"}),
+        destination=Endpoint(connection="dir", table="people"),
+        objects=[msgspec.structs.replace(users, on_destination_only="delete")],
+        safety=Safety(max_percent=100),
+    )
+    with lean_if(lean):
+        planned = await plan(tmp_path, the_job)
+    assert shown(planned) == ["delete e4"]
+    assert [(e.key, e.message) for e in planned.record_errors] == [
+        ("e2", "dept: binary data, which `where` and `leavers.when` cannot test")
+    ]
