@@ -21,6 +21,7 @@ import msgspec
 import openpyxl
 import pytest
 
+from core.engine.keys import DuplicateKey
 from core.engine.lifecycle import Lifecycle
 from core.errors import BadInput, Transient
 from schemas.connections import ExcelConnection, SqliteConnection
@@ -447,3 +448,25 @@ async def test_a_source_filter_that_cannot_test_a_value_fails_its_record(
     assert [(e.key, e.message) for e in planned.record_errors] == [
         ("e2", "dept: binary data, which `where` and `leavers.when` cannot test")
     ]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a key twice in the source is refused (DuplicateKey) when both records map, but "
+    "when one of them fails its transformation the other is planned (e2 updated from a "
+    "record the source holds twice): the failure hides the duplicate",
+)
+@pytest.mark.parametrize("lean", [False, True], ids=["in-memory", "lean"])
+async def test_a_key_twice_in_the_source_is_refused_when_one_of_its_records_fails(
+    tmp_path: Path, lean: bool
+) -> None:
+    people = [("e1", "IT"), ("e2", "IT"), ("e2", "Legal")]
+    table(tmp_path / "hr.db", "hr", ["emp", "dept"], people)
+    table(tmp_path / "dir.db", "people", ["id", "dept"], [("e1", "S"), ("e2", "S")])
+    users = ObjectMapping(
+        keys=["id"],
+        fields=[FieldMap(to="id", from_="emp"), FieldMap(to="dept", transform=DEPARTMENTS)],
+    )
+    the_job = msgspec.structs.replace(failing_job("in-memory"), objects=[users])
+    with lean_if(lean), pytest.raises(DuplicateKey):
+        await plan(tmp_path, the_job)
