@@ -41,6 +41,14 @@ class Lookup:
     by: str
     case_insensitive: bool
     found: dict[str, Target | None] = field(default_factory=dict)
+    deleted: set[str] = field(default_factory=set)
+    """The `by` values of objects this run deletes: a value naming one names an object
+    leaving, not one that could not be found."""
+
+    def deletes(self, value: str) -> bool:
+        """Whether `value` names nothing because this run deletes what it named."""
+        key = match_key({self.by: value}, (self.by,), self.case_insensitive)
+        return key is not None and key not in self.found and key in self.deleted
 
     def resolve(self, value: str) -> Target | str:
         """The object `value` names, or the reason there is none (a text)."""
@@ -74,6 +82,8 @@ def lookup(
     for record in destination:
         change = by_key.pop(match_key(record, keys, folded), None)
         if change is not None and change.action == "delete":
+            if (gone := match_key(record, (by,), result.case_insensitive)) is not None:
+                result.deleted.add(gone)
             continue
         planned = dict(record)
         if change is not None and change.action in ("create", "update"):

@@ -54,6 +54,9 @@ class _Resolved:
     before: list[Target] = field(default_factory=list)  # exist before the run
     during: list[Target] = field(default_factory=list)  # created by it
     problems: list[str] = field(default_factory=list)
+    """Values that failed to resolve: the field keeps what it holds."""
+    gone: list[str] = field(default_factory=list)
+    """Values naming objects this run deletes: reported, and let go."""
 
     @property
     def names(self) -> list[str]:
@@ -101,7 +104,7 @@ def plan_references(
         for name, r in resolved.items():
             out.errors += [
                 RecordError(key=shown, action="resolve", message=f"{name}: {p}", object_type=kind)
-                for p in r.problems
+                for p in [*r.problems, *r.gone]
             ]
         empty = [f for f in refs if not resolved[f.to].names and _skips(f)]
         if empty:
@@ -144,7 +147,7 @@ def _resolve(
     for item in items:
         target = table.resolve(item)
         if isinstance(target, str):
-            out.problems.append(target)
+            (out.gone if table.deletes(item) else out.problems).append(target)
         elif target is not None:
             (out.during if target.created else out.before).append(target)
     return out
@@ -208,7 +211,12 @@ def _update(
     before: Record = {}
     for f in refs:
         assert f.resolve is not None
-        wanted = resolved[f.to].names or ([f.resolve.placeholder] if f.resolve.placeholder else [])
+        # A value that did not resolve (nothing found, or several objects) is a failure,
+        # not a value gone: what the field holds stays, only what resolved is added. (One
+        # naming an object this run deletes is gone: the field agrees without it.)
+        failed = bool(resolved[f.to].problems)
+        names = resolved[f.to].names
+        wanted = names or ([f.resolve.placeholder] if f.resolve.placeholder and not failed else [])
         current = existing.get(f.to)
         there = (
             current if isinstance(current, list) else [current] if isinstance(current, str) else []
@@ -216,7 +224,7 @@ def _update(
         if f.policy == "keep" and there:
             continue
         if f.delimiter is None:
-            if _same(wanted[:1], there[:1]):
+            if failed or _same(wanted[:1], there[:1]):
                 continue
             if wanted:
                 values[f.to] = wanted[0]
@@ -226,7 +234,8 @@ def _update(
             have = {_fold(v) for v in there}
             want = {_fold(v) for v in wanted}
             plus = [v for v in dict.fromkeys(wanted) if _fold(v) not in have]
-            minus = [] if f.policy == "merge" else [v for v in there if _fold(v) not in want]
+            keeps = f.policy == "merge" or failed
+            minus = [] if keeps else [v for v in there if _fold(v) not in want]
             if not plus and not minus:
                 continue
             if plus:

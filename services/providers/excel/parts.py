@@ -34,6 +34,11 @@ class NoSavedValue(Exception):
         self.formula = formula
 
 
+class CellError(str):
+    """The error a cell holds (`#N/A`, `#DIV/0!`: a formula that failed), as its text,
+    told apart from the same text typed in a cell."""
+
+
 class Damaged(Exception):
     """A part that is not what a workbook holds there."""
 
@@ -240,7 +245,9 @@ class SheetRows:
         except (ValueError, IndexError, OverflowError) as e:
             what = _KINDS.get(kind, kind)
             raise Damaged(f"cell {self._coordinate()}: {raw!r} is no {what}") from e
-        return unescape(raw)  # "str" (a formula's text), "e" (an error such as #N/A)
+        if kind == "e":  # an error such as #N/A
+            return CellError(unescape(raw))
+        return unescape(raw)  # "str" (a formula's text)
 
 
 _KINDS = {"s": "shared string", "n": "number", "b": "boolean", "d": "date"}

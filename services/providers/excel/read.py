@@ -18,7 +18,7 @@ from schemas.values import Record, record_from_cells
 
 from ..base import Layout
 from .connection import Book, ExcelFile, Sheet
-from .parts import NoSavedValue, Row, letters, merged_ranges
+from .parts import CellError, NoSavedValue, Row, letters, merged_ranges
 from .values import text_of
 
 
@@ -110,6 +110,7 @@ class SheetReader:
             book.rows(sheet, strict_from=file.header_row)
         )
         self._layout = layout
+        self._source = source
         row = file.header_row
         above: dict[int, dict[int, object]] = {}
         first: Row | None = None
@@ -179,11 +180,33 @@ class SheetReader:
                 at = columns.get(column)
                 if at is None:
                     raise self.unnamed(number, column)
-                values[at] = value if type(value) is str else text_of(value)
+                if type(value) is str:
+                    values[at] = value
+                elif type(value) is CellError and self._failing(names[at]):
+                    raise self.failed(number, column, value)
+                else:
+                    values[at] = text_of(value)
             record = record_from_cells(names, values, delimiters)
             if record:
                 batch.append(record)
         return batch
+
+    def _failing(self, name: str) -> bool:
+        """Whether an error in the field fails the read: in a source, a field the job
+        reads (every one, when it copies every field); in a destination, a key."""
+        if not self._source:
+            return name in self._layout.keys
+        reads = self._layout.reads
+        return not reads or name in reads
+
+    def failed(self, row: int, column: int, value: str) -> BadInput:
+        """The error for a cell holding an error where it cannot be read as text: a key
+        so read would stand for no object, and the one its row stands for look absent."""
+        return BadInput(
+            f"{self.where}, cell {letters(column)}{row}: the cell holds the error {value} "
+            "(its formula failed); correct it in the workbook: a value that failed is "
+            "not read as text (a key read so would leave its object looking absent)"
+        )
 
     def unnamed(self, row: int, column: int) -> BadInput:
         """The error for a value in a column the header does not name."""

@@ -58,7 +58,7 @@ def number_text(number: int | float) -> str:
 def text_of(value: object) -> str:
     """A cell's value, as openpyxl or the sheet reader gives it, as canonical text."""
     if isinstance(value, str):
-        return value
+        return str(value)  # an error's text (parts.CellError) as plain text
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):

@@ -19,7 +19,8 @@ ENTERPRISE_USER = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 
 
 class ListResponse(msgspec.Struct, kw_only=True, rename={"resources": "Resources"}):
-    totalResults: int = 0
+    totalResults: int | None = None
+    """Required (RFC 7644), yet left out by some services: None then."""
     startIndex: int = 1
     itemsPerPage: int | None = None
     resources: list[dict[str, Any]] = msgspec.field(default_factory=list)

@@ -25,7 +25,7 @@ async def reach(connection: ScimConnection, writers: Sequence[str]) -> str:
             total = msgspec.json.decode(raw, type=ListResponse).totalResults
             extensions = [_short(e.schema) for e in kind.schemaExtensions]
             more = f" (+{', '.join(extensions)})" if extensions else ""
-            counts.append(f"{total} {kind.name}{more}")
+            counts.append(f"{'?' if total is None else total} {kind.name}{more}")
     finally:
         await session.close()
     return f"{session.base}: {', '.join(counts)}; {supports(service.config, service.served)}"

@@ -9,6 +9,8 @@ from typing import Any
 
 import msgspec
 
+from core.errors import Transient
+
 from .connection import Session
 from .messages import ListResponse, ResourceType
 
@@ -21,7 +23,9 @@ async def pages(
     attributes: Sequence[str] | None,
 ) -> AsyncIterator[list[dict[str, Any]]]:
     """Every resource in scope, a page at a time. A service that answers fewer than
-    asked (its own limit) is read on from where its page ended."""
+    asked (its own limit) is read on from where its page ended, to the total it gives
+    (without one: to a page with none); one that answers no resources before that total
+    is a failure (`Transient`): the resources not read would be taken for absent."""
     start = 1
     while True:
         params: dict[str, str | int] = {"startIndex": start, "count": count}
@@ -31,8 +35,16 @@ async def pages(
             params["attributes"] = ",".join(attributes)
         raw = await session.get_json(kind.endpoint, params)
         page = msgspec.json.decode(raw, type=ListResponse)
-        if page.resources:
-            yield page.resources
+        total = page.totalResults  # None: not given, read until a page has none
+        if not page.resources:
+            if total is not None and start <= total:
+                raise Transient(
+                    f"scim: GET {kind.endpoint}: the service holds {total} resources but "
+                    f"answered none from index {start}; reading stopped short would take "
+                    "the resources not read for absent"
+                )
+            return
+        yield page.resources
         start += len(page.resources)
-        if not page.resources or start > page.totalResults:
+        if total is not None and start > total:
             return

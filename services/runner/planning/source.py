@@ -30,7 +30,13 @@ from core.errors import BadInput
 from core.origins import Origins, origins_of
 from schemas.jobs import Job, ObjectMapping
 from schemas.plan import RecordError
-from schemas.values import Record, Value, columns_from_records, records_from_columns
+from schemas.values import (
+    Binary,
+    Record,
+    Value,
+    columns_from_records,
+    records_from_columns,
+)
 from services.common import tracing
 from services.providers.base import ChangeReader, FallsBack, KeepsAsIs, Provider
 
@@ -104,6 +110,9 @@ class SourceMapper:
         self.where = compile_condition(where, "$.source.where", "where") if where else None
         when = mapping.leavers.when if mapping.leavers else None
         self.leaving = compile_condition(when, "$.leavers.when", "when") if when else None
+        self.tested = tuple(dict.fromkeys([*fields_tested(where), *fields_tested(when)]))
+        """The fields `where` and `leavers.when` test: binary data in one fails its record
+        (no text to test: out of scope, its object would look absent)."""
         self.outside = 0
         """Records read that the source's `where` leaves out of the job's scope."""
         self.errors: list[RecordError] = []
@@ -149,7 +158,12 @@ class SourceMapper:
                 except RecordFailed as error:
                     self._failed(record, error)
             return mapped
+        tested = self.tested
         for record in batch:
+            if tested and (field := _binary(record, tested)) is not None:
+                problem = "binary data, which `where` and `leavers.when` cannot test"
+                self._failed(record, RecordFailed(problem, field))
+                continue
             if where is not None and not where(None, record):
                 self.outside += 1  # its object, if any, is absent from the job's scope
                 continue
@@ -236,6 +250,11 @@ class SourceMapper:
             f"{self.keyless_failures} source records failed before their key could be read: "
             "nothing is done about destination objects missing from the source in this run"
         )
+
+
+def _binary(record: Record, fields: Sequence[str]) -> str | None:
+    """The first of `fields` holding binary data in `record`, if any."""
+    return next((name for name in fields if isinstance(record.get(name), Binary)), None)
 
 
 def check_source_fields(

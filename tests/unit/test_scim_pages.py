@@ -1,0 +1,80 @@
+"""Reading a SCIM resource type page by page: every resource, or a failure — never a
+read that stops short and leaves the resources after it looking absent."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
+import msgspec
+import pytest
+
+from core.errors import Transient
+from services.providers.scim.messages import ResourceType
+from services.providers.scim.read import pages
+
+USERS = ResourceType(name="User", endpoint="/Users", schema="urn:x")
+
+
+class Service:
+    """Answers `GET /Users` from its resources, at most `most` a page; `empty_at`: the
+    startIndex at which it answers a page with no resources (yet the same total)."""
+
+    def __init__(self, count: int, most: int, empty_at: int | None = None, total: int = 0):
+        self.resources = [{"id": f"u{n}"} for n in range(1, count + 1)]
+        self.most, self.empty_at = most, empty_at
+        self.total = total or count  # below 0: the service leaves totalResults out
+
+    async def get_json(self, path: str, params: Mapping[str, str | int] | None = None) -> bytes:
+        assert path == "/Users" and params is not None
+        start, count = int(params["startIndex"]), int(params["count"])
+        found = self.resources[start - 1 : start - 1 + min(count, self.most)]
+        if start == self.empty_at:
+            found = []
+        answer: dict[str, Any] = {"startIndex": start}
+        if self.total >= 0:
+            answer["totalResults"] = self.total
+        answer["Resources"] = found
+        return msgspec.json.encode(answer)
+
+
+def read(service: Service, count: int = 10) -> list[str]:
+    async def every() -> list[str]:
+        found: list[str] = []
+        async for page in pages(service, USERS, count, None, None):  # type: ignore[arg-type]
+            found += [resource["id"] for resource in page]
+        return found
+
+    return asyncio.run(every())
+
+
+def test_a_service_answering_fewer_than_asked_is_read_on_to_the_end() -> None:
+    assert read(Service(7, most=3)) == [f"u{n}" for n in range(1, 8)]
+
+
+def test_an_empty_page_before_the_total_fails_the_read() -> None:
+    # The service says it holds 7 and gives none from the 4th: the 4 unread would be
+    # taken for absent.
+    with pytest.raises(Transient, match=r"7 resources.*none from index 4"):
+        read(Service(7, most=3, empty_at=4))
+
+
+def test_a_total_that_shrinks_while_reading_ends_the_read() -> None:
+    # Resources deleted while paging: the page past the new total is empty, and says so.
+    service = Service(7, most=3, empty_at=4, total=7)
+
+    async def shrunk(path: str, params: Mapping[str, str | int] | None = None) -> bytes:
+        assert params is not None
+        if int(params["startIndex"]) == 4:
+            return msgspec.json.encode({"totalResults": 3, "Resources": []})
+        return await Service.get_json(service, path, params)
+
+    service.get_json = shrunk  # type: ignore[method-assign]
+    assert read(service) == ["u1", "u2", "u3"]
+
+
+def test_a_service_that_gives_no_total_is_read_until_it_answers_none() -> None:
+    # totalResults is required (RFC 7644), yet a service leaving it out must not have
+    # every resource after its first page taken for absent.
+    assert read(Service(7, most=3, total=-1)) == [f"u{n}" for n in range(1, 8)]
