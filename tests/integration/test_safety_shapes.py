@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +19,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.engine import assess_types
-from schemas.jobs import Job, ObjectMapping, Safety
+from core.engine.lifecycle import Lifecycle
+from schemas.jobs import Job, Leavers, ObjectMapping, Safety
 from services.runner.planning import PlannedRun
+from services.runner.planning.reading import Reading
 
 from .test_fast_path_mixes import (
+    GROUPS,
+    NOW,
     SHAPES,
+    USERS,
     folder_of,
+    group_tables,
     job,
     lean_if,
     looked_up_alike,
@@ -34,6 +41,7 @@ from .test_fast_path_mixes import (
     reading_of,
     spelled_once,
 )
+from .test_scoped_reads import table
 
 TIGHT = [
     Safety(max_percent=10, min_count=0),
@@ -87,4 +95,56 @@ def test_a_plan_waits_for_approval_however_it_was_planned(
         the_job = msgspec.structs.replace(job(mapping, changes=True), safety=safety)
         reading = reading_of(mapping, incremental)
         quick, slow = asyncio.run(judged_both_ways(where, the_job, keys, reading, lean))
+    assert quick == slow
+
+
+WAYS_OUT: dict[str, dict[str, Any]] = {
+    "delete": {"on_destination_only": "delete"},
+    "disable": {"on_destination_only": "disable", "restore": True, "delete_after": "30d"},
+    "move": {"on_destination_only": "move", "move_to": "ou=gone", "restore": True},
+    "leavers": {
+        "on_destination_only": "skip",
+        "leavers": Leavers(when={"field": "changed", "equals": 1}, action="move", move_to="x"),
+    },
+    "skip": {"on_destination_only": "skip"},
+}
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    messy_tables(),
+    group_tables(),
+    st.sampled_from(["full", "incremental", "scoped"]),
+    st.sampled_from(list(WAYS_OUT)),
+    st.sampled_from(list(WAYS_OUT)),
+    st.sampled_from(TIGHT),
+)
+def test_a_plan_of_several_types_waits_for_approval_however_it_was_planned(
+    drawn: tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]],
+    drawn_groups: tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]],
+    shape: str,
+    users_way: str,
+    groups_way: str,
+    safety: Safety,
+) -> None:
+    people, directory = drawn
+    groups, group_directory = drawn_groups
+    keys = ["e1", "g1"] if shape == "scoped" else None
+    if shape != "full":
+        directory, group_directory = looked_up_alike(directory), looked_up_alike(group_directory)
+    if keys:
+        people, groups = spelled_once(people), spelled_once(groups)
+    users = msgspec.structs.replace(USERS, **WAYS_OUT[users_way])
+    owned = msgspec.structs.replace(GROUPS, **WAYS_OUT[groups_way])
+    incremental = shape == "incremental"
+    since = '{"group": "2", "user": "2"}' if incremental else None
+    absent = {key: datetime(2026, 5, 1, tzinfo=UTC) for key in ("e2", "e20", "g1", "g2")}
+    lifecycles = {kind: Lifecycle(absent_since=absent, now=NOW) for kind in ("user", "group")}
+    reading = Reading(incremental=incremental, since=since, lifecycles=lifecycles)
+    the_job = msgspec.structs.replace(job(users, owned, changes=True), safety=safety)
+    with tempfile.TemporaryDirectory() as folder:
+        where = folder_of(Path(folder), people, directory)
+        table(where / "hr.db", "hr_groups", ["gid", "title", "members", "changed"], groups)
+        table(where / "dir.db", "groups", ["id", "title", "members"], group_directory)
+        quick, slow = asyncio.run(judged_both_ways(where, the_job, keys, reading, False))
     assert quick == slow
