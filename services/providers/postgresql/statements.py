@@ -1,6 +1,7 @@
 """The SQL a group of alike changes becomes on PostgreSQL (sql/statements.py): its rows are
 copied into a staging table (`idsync_in`, text columns) and each staged value is cast to
-its column's declared type in the set-based statements.
+its column's declared type in the set-based statements (a text type of a bounded length
+without its bound: the column refuses a longer value, which a cast would cut).
 
 Every name here is a column the catalogue listed (or the job's field, for a column the
 first write adds), quoted; every value travels in the COPY, never in the SQL text.
@@ -33,7 +34,7 @@ class Statements(SetStatements):
         return cls(target, shape, STAGING, quote, columns, unique_key)
 
     def value(self, name: str, slot: str) -> str:
-        return f"CAST(s.{slot} AS {self.columns[name].declared})"
+        return f"CAST(s.{slot} AS {self.columns[name].cast})"
 
     def staging(self) -> str:
         _, where, names, _, _ = self.shape

@@ -78,6 +78,26 @@ class Column:
         return int(found[1]) if found else None
 
     @property
+    def length(self) -> int | None:
+        """varchar(n)'s n: a longer value is refused, but one longer by spaces alone, which
+        go (each item of a varchar(n)[] too)."""
+        if self.type_name != "varchar":
+            return None
+        found = re.fullmatch(r"character varying\((\d+)\)(?:\[\])?", self.declared)
+        return int(found[1]) if found else None
+
+    @property
+    def cast(self) -> str:
+        """What a staged value is cast to before it is compared with the column's or goes
+        into it: the declared type, but a text type of a bounded length without its bound
+        (varchar, bpchar) — cast to varchar(n) or char(n), a longer value is cut to n
+        without a word (the key of another object, a value lost), where the column itself
+        refuses it."""
+        if self.type_name in ("varchar", "bpchar"):
+            return self.type_name + ("[]" if self.array else "")
+        return self.declared
+
+    @property
     def plain_text(self) -> bool:
         """A text column (text, varchar) of single values: a value goes in as it is."""
         return self.type_name in ("text", "varchar") and not self.array
@@ -157,6 +177,8 @@ def canonical_text(column: sql.TypedColumn, text: str) -> str:
     if column.width is not None:  # char(n): its trailing spaces do not count, n are given
         kept = text.rstrip(" ")
         return kept.ljust(column.width) if len(kept) <= column.width else text
+    if column.length is not None:  # varchar(n)[]'s items: spaces past n dropped
+        return sql.cut(text, column.length)
     try:
         return text_of(_parse(column.kind, text, column.scale))
     except (ValueError, json.JSONDecodeError):
