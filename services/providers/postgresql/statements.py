@@ -36,6 +36,20 @@ class Statements(SetStatements):
     def value(self, name: str, slot: str) -> str:
         return f"CAST(s.{slot} AS {self.columns[name].cast})"
 
+    def match(self) -> str:
+        """The staged row's key equals the target row's — as the same text, in a key
+        column whose equal values need not be (citext, a nondeterministic collation): a
+        create of "e2" must not find the row "E2" (the column's own test comes first,
+        for its index)."""
+        found = super().match()
+        for j, name in enumerate(self.shape[1]):
+            if not self.columns[name].exact:
+                same = 'COLLATE "C"'
+                found += (
+                    f" AND t.{quote(name)}::text {same} = {self.value(name, f'k{j}')}::text {same}"
+                )
+        return found
+
     def staging(self) -> str:
         _, where, names, _, _ = self.shape
         slots = [f"k{j} {self.columns[n].staging}" for j, n in enumerate(where)]

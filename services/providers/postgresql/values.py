@@ -63,6 +63,9 @@ class Column:
     array: bool = False
     scale: int | None = None
     """numeric(p,s): the digits after the point every value gets."""
+    deterministic: bool = True
+    """Its collation's: false for a nondeterministic one (ICU's without case), whose
+    equal texts need not be the same text."""
 
     @property
     def kind(self) -> str:
@@ -96,6 +99,13 @@ class Column:
         if self.type_name in ("varchar", "bpchar"):
             return self.type_name + ("[]" if self.array else "")
         return self.declared
+
+    @property
+    def exact(self) -> bool:
+        """Whether two values it holds are equal only when they are the same text, as a
+        run compares keys with case: not citext, nor a column of a nondeterministic
+        collation ("E2" = "e2")."""
+        return self.deterministic and self.type_name != "citext"
 
     @property
     def plain_text(self) -> bool:
