@@ -44,15 +44,6 @@ WITHOUT_CASE = {
 async def test_a_create_never_lands_on_an_object_whose_key_differs_in_case(
     sql: Sql, tmp_path: Path, unique: bool, request: pytest.FixtureRequest
 ) -> None:
-    if sql.kind == "sqlite" and unique:
-        request.node.add_marker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="the create of 'e2' is written as an upsert (ON CONFLICT on the "
-                "unique key, which compares without case): it gives the object 'E2' the "
-                "name 'Grace', reported done",
-            )
-        )
     name = f"cased_{sql.kind}_{int(unique)}"
     if isinstance(sql.server, Postgresql):
         sql.server.psql(
@@ -83,15 +74,6 @@ async def test_an_update_and_a_delete_touch_their_own_object_alone(
     """Two objects whose keys differ in case ("E2" and "e2", no unique index): the job
     updates the one and deletes the other, and the column's comparison takes neither for
     the other."""
-    if sql.kind == "sqlite":
-        request.node.add_marker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="SQLite matches a change's row by `key = ?` in the column's NOCASE "
-                "collation: the delete of 'e2' deletes 'E2' too, and the update of 'E2' "
-                "gives both rows its name",
-            )
-        )
     name = f"twins_{sql.kind}"
     if isinstance(sql.server, Postgresql):
         sql.server.psql(
@@ -117,3 +99,26 @@ async def test_an_update_and_a_delete_touch_their_own_object_alone(
         await pair[1].close()
     assert [outcome.error for outcome in outcomes] == [None, None]
     assert stored == [("E2", "New")]
+
+
+@pytest.mark.parametrize("unique", [False, True], ids=["no index", "a unique key"])
+async def test_a_create_in_a_citext_key_column_never_lands_on_its_key_in_another_case(
+    pg_module: Postgresql, tmp_path: Path, unique: bool
+) -> None:
+    sql = Sql("postgresql", tmp_path, pg_module)
+    pg_module.psql("CREATE EXTENSION IF NOT EXISTS citext")
+    name = f"cased_citext_{int(unique)}"
+    key = " PRIMARY KEY" if unique else ""
+    create(sql, tmp_path, name, f"id citext{key}, name text", "('E2', 'Old')")
+    hr = source(tmp_path, [("e2", "Grace", CHANGED)])
+    the_job = job(KEYED, Endpoint(connection="dir", table=name))
+    planned = await plan_between(hr, sql.connection(), the_job, None)
+    pair = open_pair(hr, sql.connection(), the_job, 0)
+    await pair[1].open(write=True)
+    try:
+        [done] = await pair[1].apply(list(planned.plan.changes))
+        stored = sorted((r["id"], r["name"]) for r in await read_all(pair[1]))
+    finally:
+        await pair[1].close()
+    assert (done.error is not None) == unique
+    assert stored == ([("E2", "Old")] if unique else [("E2", "Old"), ("e2", "Grace")])
