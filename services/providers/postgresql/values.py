@@ -66,6 +66,9 @@ class Column:
     deterministic: bool = True
     """Its collation's: false for a nondeterministic one (ICU's without case), whose
     equal texts need not be the same text."""
+    base: str | None = None
+    """A domain's type, without its bound ("character varying" of a domain over
+    varchar(4)); None for a column of any other type."""
 
     @property
     def kind(self) -> str:
@@ -95,9 +98,11 @@ class Column:
         into it: the declared type, but a text type of a bounded length without its bound
         (varchar, bpchar) — cast to varchar(n) or char(n), a longer value is cut to n
         without a word (the key of another object, a value lost), where the column itself
-        refuses it."""
+        refuses it (a domain: its type's, the column checks the domain)."""
         if self.type_name in ("varchar", "bpchar"):
             return self.type_name + ("[]" if self.array else "")
+        if self.base is not None:  # a domain: its constraints are the column's own too
+            return self.base
         return self.declared
 
     @property
