@@ -8,6 +8,7 @@ as a job of each type alone; the reasons to wait must be the same, type by type.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
@@ -15,7 +16,7 @@ import pytest
 
 from core.engine import assess_types
 from core.engine.lifecycle import Lifecycle
-from schemas.jobs import Endpoint, FieldMap, Job, Leavers, ObjectMapping, Safety
+from schemas.jobs import Changes, Endpoint, FieldMap, Job, Leavers, ObjectMapping, Safety
 from schemas.values import Record
 from services.providers.base import Provider
 from services.runner.planning import Sides, plan_job
@@ -191,3 +192,60 @@ async def test_one_type_whose_source_comes_back_empty_waits_whatever_its_place(
     )
     each = {kind: (await reason_of([kind], way, {}, empty=empty))[0] for kind in order}
     assert together == alone(each)
+
+
+class FellBack(Side):
+    """A source read by its changes whose feed was lost: it reads every record, and says
+    so (a Graph delta link that expired); or, `lost` false, only its changes (none)."""
+
+    def __init__(self, records: list[Record], lost: bool) -> None:
+        super().__init__(records)
+        self.lost = lost
+
+    async def read_changed(
+        self, batch_size: int, since: str | None, field: str | None
+    ) -> AsyncIterator[list[Record]]:
+        yield self.records if self.lost or since is None else []
+
+    def watermark(self) -> str | None:
+        return "2"
+
+    def fell_back(self) -> str | None:
+        return "the delta link had expired" if self.lost else None
+
+
+@pytest.mark.parametrize("lost", [("user", "group"), ("group",)], ids=["both", "groups only"])
+async def test_an_empty_source_of_an_incremental_run_read_whole_waits(
+    lost: tuple[str, ...],
+) -> None:
+    """The groups' feed lost, their source read whole comes back empty: where every type's
+    source was read whole the run is a full one, and it waits as a full run does; where
+    the people's changes alone were read, it stays incremental and acts on no absence."""
+    kinds = ["user", "group"]
+    pairs = []
+    for kind in kinds:
+        objects = records(kind, PEOPLE if kind == "user" else GROUPS)
+        found = [] if kind == "group" else [dict(r) for r in objects]
+        pairs.append((cast(Provider, FellBack(found, kind in lost)), side(objects)))
+    job = Job(
+        id="judged",
+        source=Endpoint(connection="hr"),
+        destination=Endpoint(connection="dir"),
+        changes=Changes(field="modified"),
+        objects=[mapping(kind, WAYS["deleted"]) for kind in kinds],
+        safety=SAFETY,
+    )
+    reading = Reading(incremental=True, since='{"group": "1", "user": "1"}')
+    sides = Sides(pairs[0][0], pairs[0][1], pairs[1:])
+    planned = await plan_job(job, sides, reading=reading)
+    reason = assess_types(planned.plan, planned.types, SAFETY, full_scope=not planned.incremental)
+    deletes = [c.key for c in planned.plan.changes if c.action == "delete"]
+    if len(lost) == 2:
+        assert planned.full_because == "the delta link had expired"
+        assert len(deletes) == GROUPS
+        assert reason == (
+            "group: the source returned no records while the destination holds 20 objects; "
+            "20 deletes exceed the limit of 3 (the job's safety.min_count)"
+        )
+    else:
+        assert planned.incremental and deletes == [] and reason is None
