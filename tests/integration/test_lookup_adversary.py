@@ -40,18 +40,20 @@ WITHOUT_CASE = {
 }
 
 
+@pytest.mark.parametrize("there", ["E2", "\u00e92"], ids=["in another case", "accented"])
 @pytest.mark.parametrize("unique", [False, True], ids=["no index", "a unique key"])
 async def test_a_create_never_lands_on_an_object_whose_key_differs_in_case(
-    sql: Sql, tmp_path: Path, unique: bool, request: pytest.FixtureRequest
+    sql: Sql, tmp_path: Path, unique: bool, there: str
 ) -> None:
-    name = f"cased_{sql.kind}_{int(unique)}"
+    """MariaDB's utf8mb4_general_ci ignores accents too: "é2" is "e2" to it."""
+    name = f"cased_{sql.kind}_{int(unique)}_{len(there.encode())}"
     if isinstance(sql.server, Postgresql):
         sql.server.psql(
             "CREATE COLLATION IF NOT EXISTS without_case "
             "(provider = icu, locale = 'und-u-ks-level2', deterministic = false)"
         )
     columns = WITHOUT_CASE[sql.kind].format(key=" PRIMARY KEY" if unique else "")
-    create(sql, tmp_path, name, columns, "('E2', 'Old')")
+    create(sql, tmp_path, name, columns, f"('{there}', 'Old')")
     hr = source(tmp_path, [("e2", "Grace", CHANGED)])
     the_job = job(KEYED, Endpoint(connection="dir", table=name))
     planned = await plan_between(hr, sql.connection(), the_job, None)
@@ -64,7 +66,7 @@ async def test_a_create_never_lands_on_an_object_whose_key_differs_in_case(
     finally:
         await pair[1].close()
     # Refused (a unique key that holds the key without case), or made beside it.
-    expected = [("E2", "Old")] if done.error else [("E2", "Old"), ("e2", "Grace")]
+    expected = [(there, "Old")] if done.error else sorted([(there, "Old"), ("e2", "Grace")])
     assert stored == expected
 
 
