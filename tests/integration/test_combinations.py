@@ -564,6 +564,8 @@ def test_any_keys_asked_of_a_server_source_plan_with_lookups_as_read_whole(
     keys in every spelling: looked up, it plans (or is refused) as read whole."""
     server = request.getfixturevalue("pg_module" if kind == "postgresql" else "my_module")
     declared = data.draw(st.sampled_from(TEXT_COLUMNS[kind]))
+    if declared == "citext":  # whichever test of the module draws it first
+        server.psql("CREATE EXTENSION IF NOT EXISTS citext")
     if kind == "mariadb" and "latin1" in declared:
         rows = [row for row in rows if all(ord(c) < 0x100 for c in row)]
     if "(8)" in declared:

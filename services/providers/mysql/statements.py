@@ -37,6 +37,17 @@ class Statements(SetStatements):
         """`number`: which staging table of the batch this shape's is."""
         return cls(target, shape, f"{STAGING}{number}", quote, columns, unique)
 
+    def match(self) -> str:
+        """The staged row's key equals the target row's — as the same bytes, for a text
+        key: a column's collation may take "E2" for "e2" (most defaults ignore case,
+        some accents), where a create of "e2" must not find the row "E2" (the column's
+        own test comes first, for its index)."""
+        found = super().match()
+        for j, name in enumerate(self.shape[1]):
+            if self.columns[name].reads_str:
+                found += f" AND CAST(t.{quote(name)} AS BINARY) = CAST(s.k{j} AS BINARY)"
+        return found
+
     def straight(self) -> str | None:
         """Creates as multi-row INSERTs straight into the table, where the unique index
         over the key refuses a row there already (`places` their values); None where

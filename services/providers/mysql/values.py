@@ -110,6 +110,15 @@ class Column:
         return int(found[1]) if found else None
 
     @property
+    def length(self) -> int | None:
+        """VARCHAR(n)'s n: a longer value is refused, but one longer by spaces alone, which
+        go."""
+        if self.data_type != "varchar":
+            return None
+        found = re.match(r"varchar\((\d+)\)", self.declared)
+        return int(found[1]) if found else None
+
+    @property
     def reads_str(self) -> bool:
         """A text column of a character set: the driver reads it as text, as stored."""
         return self.data_type in _STR_TYPES and not self.json

@@ -1,6 +1,7 @@
 """The SQL a group of alike changes becomes on PostgreSQL (sql/statements.py): its rows are
 copied into a staging table (`idsync_in`, text columns) and each staged value is cast to
-its column's declared type in the set-based statements.
+its column's declared type in the set-based statements (a text type of a bounded length
+without its bound: the column refuses a longer value, which a cast would cut).
 
 Every name here is a column the catalogue listed (or the job's field, for a column the
 first write adds), quoted; every value travels in the COPY, never in the SQL text.
@@ -33,7 +34,21 @@ class Statements(SetStatements):
         return cls(target, shape, STAGING, quote, columns, unique_key)
 
     def value(self, name: str, slot: str) -> str:
-        return f"CAST(s.{slot} AS {self.columns[name].declared})"
+        return f"CAST(s.{slot} AS {self.columns[name].cast})"
+
+    def match(self) -> str:
+        """The staged row's key equals the target row's — as the same text, in a key
+        column whose equal values need not be (citext, a nondeterministic collation): a
+        create of "e2" must not find the row "E2" (the column's own test comes first,
+        for its index)."""
+        found = super().match()
+        for j, name in enumerate(self.shape[1]):
+            if not self.columns[name].exact:
+                same = 'COLLATE "C"'
+                found += (
+                    f" AND t.{quote(name)}::text {same} = {self.value(name, f'k{j}')}::text {same}"
+                )
+        return found
 
     def staging(self) -> str:
         _, where, names, _, _ = self.shape

@@ -63,6 +63,12 @@ class Column:
     array: bool = False
     scale: int | None = None
     """numeric(p,s): the digits after the point every value gets."""
+    deterministic: bool = True
+    """Its collation's: false for a nondeterministic one (ICU's without case), whose
+    equal texts need not be the same text."""
+    base: str | None = None
+    """A domain's type, without its bound ("character varying" of a domain over
+    varchar(4)); None for a column of any other type."""
 
     @property
     def kind(self) -> str:
@@ -76,6 +82,35 @@ class Column:
             return None
         found = re.fullmatch(r"character\((\d+)\)(?:\[\])?", self.declared)
         return int(found[1]) if found else None
+
+    @property
+    def length(self) -> int | None:
+        """varchar(n)'s n: a longer value is refused, but one longer by spaces alone, which
+        go (each item of a varchar(n)[] too)."""
+        if self.type_name != "varchar":
+            return None
+        found = re.fullmatch(r"character varying\((\d+)\)(?:\[\])?", self.declared)
+        return int(found[1]) if found else None
+
+    @property
+    def cast(self) -> str:
+        """What a staged value is cast to before it is compared with the column's or goes
+        into it: the declared type, but a text type of a bounded length without its bound
+        (varchar, bpchar) — cast to varchar(n) or char(n), a longer value is cut to n
+        without a word (the key of another object, a value lost), where the column itself
+        refuses it (a domain: its type's, the column checks the domain)."""
+        if self.type_name in ("varchar", "bpchar"):
+            return self.type_name + ("[]" if self.array else "")
+        if self.base is not None:  # a domain: its constraints are the column's own too
+            return self.base
+        return self.declared
+
+    @property
+    def exact(self) -> bool:
+        """Whether two values it holds are equal only when they are the same text, as a
+        run compares keys with case: not citext, nor a column of a nondeterministic
+        collation ("E2" = "e2")."""
+        return self.deterministic and self.type_name != "citext"
 
     @property
     def plain_text(self) -> bool:
@@ -157,6 +192,8 @@ def canonical_text(column: sql.TypedColumn, text: str) -> str:
     if column.width is not None:  # char(n): its trailing spaces do not count, n are given
         kept = text.rstrip(" ")
         return kept.ljust(column.width) if len(kept) <= column.width else text
+    if column.length is not None:  # varchar(n)[]'s items: spaces past n dropped
+        return sql.cut(text, column.length)
     try:
         return text_of(_parse(column.kind, text, column.scale))
     except (ValueError, json.JSONDecodeError):

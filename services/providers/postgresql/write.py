@@ -73,7 +73,11 @@ class PostgresqlWriting(PostgresqlTable, SqlWriting[PostgresqlConnection, Column
         batcher = Batcher("postgresql", self._layout, self._columns, param_of, canonical_value)
         for ops in batcher.groups(changes, outcomes):
             shape = ops[0].shape
-            unique = frozenset(shape[1]) in self._unique
+            # A unique index of a key that compares without case would take a create of
+            # "e2" for the row "E2" (ON CONFLICT): such a key is matched as the same text,
+            # and a create the index refuses fails.
+            exact = all(self._columns[name].exact for name in shape[1] if name in self._columns)
+            unique = frozenset(shape[1]) in self._unique and exact
             sql = Statements.of(self._q, self._columns, shape, unique)
             await self._group(conn, sql, ops, outcomes)
         return outcomes

@@ -15,7 +15,7 @@ from schemas.values import Record, Value, normalize, records_from_rows
 
 from ..changes import FieldChanges, HighestRead, filtered, needs_field
 from .table import Col, Conn, SqlTable
-from .values import reads_as_given
+from .values import fits, reads_as_given
 
 
 def _texts(values: Sequence[object]) -> bool:
@@ -30,7 +30,7 @@ def _texts(values: Sequence[object]) -> bool:
 class SqlReading(SqlTable[Conn, Col]):
     """The reading half of an SQL provider."""
 
-    _given: tuple[dict[str, Col], frozenset[str]] | None = None
+    _given: tuple[dict[str, Col], frozenset[str], frozenset[str]] | None = None
 
     def _rows(
         self,
@@ -120,12 +120,20 @@ class SqlReading(SqlTable[Conn, Col]):
         ]
 
     def _given_names(self) -> frozenset[str]:
-        """The columns that give back the text they were given (text of single values)."""
+        """The columns that give back the text they were given (text of single values) —
+        of a bounded one (varchar(n)), a text within its bound (`_bounded_names`)."""
         columns = self._columns
         if self._given is None or self._given[0] is not columns:
             given = frozenset(name for name, column in columns.items() if reads_as_given(column))
-            self._given = (columns, given)
+            bounded = frozenset(name for name in given if columns[name].length is not None)
+            self._given = (columns, given, bounded)
         return self._given[1]
+
+    def _bounded_names(self) -> frozenset[str]:
+        """The columns among `_given_names` of a bounded length."""
+        self._given_names()
+        assert self._given is not None
+        return self._given[2]
 
     def canonical_as_is(
         self, names: Sequence[str], columns: Sequence[Sequence[Value | None]]
@@ -136,6 +144,7 @@ class SqlReading(SqlTable[Conn, Col]):
         column) and in every record, non-empty text in a single-valued one, non-empty lists
         of non-empty texts without the delimiter in a multi-valued one; looked at in C."""
         columns_of, multi, given = self._columns, self._layout.multi_valued, self._given_names()
+        bounded = self._bounded_names()
         for name, values in zip(names, columns, strict=True):
             if name not in given and name in columns_of:
                 return False
@@ -145,10 +154,13 @@ class SqlReading(SqlTable[Conn, Col]):
             if delimiter is None:
                 if not _texts(values):
                     return False
+                if name in bounded and not fits(columns_of[name], cast(Sequence[str], values)):
+                    return False
                 continue
             if list(map(type, values)).count(list) != len(values):
                 return False
-            items = list(chain.from_iterable(cast(Sequence[list[str]], values)))
+            lists = cast(Sequence[list[str]], values)
+            items = list(chain.from_iterable(lists))
             if not all(items) or not _texts(items):
                 return False
             if "\x00" in delimiter:
@@ -156,16 +168,20 @@ class SqlReading(SqlTable[Conn, Col]):
                     return False
             elif delimiter in "\x00".join(items):  # no item holds it (NUL in none)
                 return False
+            if name in bounded and not fits(columns_of[name], list(map(delimiter.join, lists))):
+                return False  # joined, longer than the column's bound
         return True
 
     def canonical(self, record: Record) -> Record:
         columns, multi = self._columns, self._layout.multi_valued
-        given = self._given_names()
+        given, bounded = self._given_names(), self._bounded_names()
         for name, value in record.items():
             if name not in given and name in columns:
                 break
             if type(value) is str:
                 if value and name not in multi:
+                    if bounded and name in bounded and not fits(columns[name], [value]):
+                        break
                     continue
                 break
             delimiter = multi.get(name)
@@ -174,6 +190,7 @@ class SqlReading(SqlTable[Conn, Col]):
                 or type(value) is not list
                 or not value
                 or not all(item and delimiter not in item for item in value)
+                or (name in bounded and not fits(columns[name], [delimiter.join(value)]))
             ):
                 break
         else:

@@ -9,7 +9,7 @@ Each provider's Column says its `kind`: "int", "decimal", "float", "bool", "date
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
 from typing import Protocol
@@ -46,6 +46,12 @@ class TypedColumn(Protocol):
         """A fixed-width text column's n (char(n)), whose values read back otherwise
         than given: padded with spaces to n (PostgreSQL), without their trailing spaces
         (MySQL). None for any other column."""
+        ...
+
+    @property
+    def length(self) -> int | None:
+        """A text column's bound (varchar(n)): a value longer than n by spaces alone is
+        kept without them (cut to n), a longer one refused. None for any other column."""
         ...
 
 
@@ -142,6 +148,21 @@ def reads_as_given(column: TypedColumn | None) -> bool:
     return column is None or (column.kind == "text" and not column.array and column.width is None)
 
 
+def cut(text: str, length: int) -> str:
+    """A text as a column of that bound keeps it: the spaces past `length` dropped;
+    unchanged when more than spaces go past it (the column refuses it: the write fails,
+    naming the value)."""
+    if len(text) > length and not text[length:].strip(" "):
+        return text[:length]
+    return text
+
+
+def fits(column: TypedColumn | None, values: Sequence[str]) -> bool:
+    """Whether texts are each within the column's bound (or it has none)."""
+    length = column.length if column is not None else None
+    return length is None or not values or max(map(len, values)) <= length
+
+
 def canonical_value(
     column: TypedColumn | None,
     value: Value,
@@ -159,8 +180,11 @@ def canonical_value(
         return [canonical_text(column, item) for item in items if item]
     if isinstance(value, list):
         value = as_text([item for item in value if item], delimiter or LIST_JOINER)
-    if column is not None and (column.kind != "text" or column.width is not None) and value:
-        value = canonical_text(column, value)
+    if column is not None and value:
+        if column.kind != "text" or column.width is not None:
+            value = canonical_text(column, value)
+        elif column.length is not None:
+            value = cut(value, column.length)
     return split_text(value, delimiter)
 
 

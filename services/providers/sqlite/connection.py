@@ -92,7 +92,7 @@ class SqliteTable:
         self._timeout = sqlite_busy_timeout() if timeout is None else timeout
         self._db: aiosqlite.Connection | None = None
         self._columns: dict[str, str] = {}  # column -> affinity; empty while there is no table
-        self._unique: list[frozenset[str]] = []  # the column sets of unique indexes
+        self._unique: list[frozenset[str]] = []  # the column sets of unique indexes (BINARY)
         self._probe = Probe()
         self._changes: FieldChanges | None = None
         self._write = False
@@ -173,9 +173,9 @@ class SqliteTable:
     def _schema_in(self, conn: sqlite3.Connection) -> None:
         """`_load_schema` in the connection's thread."""
         sql = (
-            "SELECT 0, name, type FROM pragma_table_info(?1) UNION ALL "
-            "SELECT 1, il.name, ii.name FROM pragma_index_list(?1) AS il "
-            'JOIN pragma_index_info(il.name) AS ii WHERE il."unique" = 1'
+            "SELECT 0, name, type, NULL FROM pragma_table_info(?1) UNION ALL "
+            "SELECT 1, il.name, ii.name, ii.coll FROM pragma_index_list(?1) AS il "
+            'JOIN pragma_index_xinfo(il.name) AS ii WHERE il."unique" = 1 AND ii.key = 1'
         )
         rows = conn.execute(sql, (self._table,)).fetchall()
         strict = conn.execute(
@@ -183,9 +183,12 @@ class SqliteTable:
         ).fetchone()
         columns: dict[str, str] = {}
         indexed: dict[str, set[str]] = {}
-        for index_row, name, detail in rows:
+        other_case: set[str] = set()
+        for index_row, name, detail, collation in rows:
             if index_row:
                 indexed.setdefault(str(name), set()).add(str(detail))
+                if str(collation).upper() != "BINARY":
+                    other_case.add(str(name))  # "E2" a conflict of "e2": no upsert by it
             elif strict and str(detail).upper() == "ANY":
                 columns[str(name)] = "BLOB"  # a STRICT table's ANY keeps a value as given
             else:
@@ -193,7 +196,7 @@ class SqliteTable:
         if columns != self._columns:
             self._probe.reset(columns)
         self._columns = columns
-        self._unique = [frozenset(names) for names in indexed.values()]
+        self._unique = [frozenset(names) for i, names in indexed.items() if i not in other_case]
 
     def _error(self, e: sqlite3.Error, doing: str) -> IdsyncError:
         if busy(e):

@@ -95,7 +95,9 @@ class Statements:
         rows: int = 1,
     ) -> tuple[str, tuple[int, ...]]:
         """SQL for one shape of change; for an insert, also the key fields it must add."""
-        condition = " AND ".join(f"{quote(f)} = ?" for f in where)
+        # Bytes for bytes (BINARY, as the run compares keys with case): a key column of
+        # another collation (NOCASE) would take the row "E2" for the change of "e2".
+        condition = " AND ".join(f"{quote(f)} = ? COLLATE BINARY" for f in where)
         if verb in ("insert", "upsert"):
             key_first = tuple(i for i, f in enumerate(where) if f not in names)
             columns = [where[i] for i in key_first] + list(names)

@@ -307,11 +307,12 @@ class SqliteWriting(SqliteTable):
         found: set[Key] = set()
         for where, group in by_where.items():
             cols = ", ".join(map(quote, where))
+            exact = ", ".join(f"{quote(f)} COLLATE BINARY" for f in where)  # "E2" is not "e2"
             size = max(1, _CHUNK // len(where))
             for start in range(0, len(group), size):
                 chunk = group[start : start + size]
                 marks = ", ".join([f"({', '.join('?' * len(where))})"] * len(chunk))
-                sql = f"SELECT {cols} FROM {self._q} WHERE ({cols}) IN (VALUES {marks})"
+                sql = f"SELECT {cols} FROM {self._q} WHERE ({exact}) IN (VALUES {marks})"
                 async with db.execute(sql, _flat(op.key_params for op in chunk)) as cur:
                     for row in await cur.fetchall():
                         found.add((where, tuple([key_part(v) for v in row])))
