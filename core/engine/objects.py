@@ -19,7 +19,7 @@ from schemas.values import Record
 from .lifecycle import Lifecycle
 from .phases import rank
 from .plan import Plan, plan, plan_hash
-from .planned_state import Identify, Lookup, lookup
+from .planned_state import Identify, Lookup, Rename, lookup
 from .references import plan_references, reference_fields
 from .unique import taken_in
 
@@ -50,6 +50,9 @@ class ObjectType:
     blind: bool = False
     """A source record failed before its key could be read: it could be any object, so
     nothing is done about absence."""
+    rename: Rename | None = None
+    """The identifier an object has after its move or update (planned_state.py); None:
+    a move is named by `identify`, an update keeps the identifier."""
 
     def plan(self, managed: Sequence[str], act_on_absence: bool) -> Plan:
         return plan(
@@ -88,7 +91,12 @@ def plan_objects(
                     target.everything if target.everything is not None else target.destination
                 )
                 lookups[wanted] = lookup(
-                    target.mapping, f.resolve.by, everything, its_plan.changes, target.identify
+                    target.mapping,
+                    f.resolve.by,
+                    everything,
+                    its_plan.changes,
+                    target.identify,
+                    target.rename,
                 )
     changes: list[Change] = []
     errors: list[RecordError] = []

@@ -272,3 +272,28 @@ def test_an_object_the_run_moves_is_named_where_it_goes() -> None:
     planned, errors = plan_objects(types)
     assert errors == []
     assert only(planned.changes, "ada", "objects").set["manager"] == "uid=gone,ou=Former"
+
+
+def test_an_object_renamed_and_moved_is_named_as_both_changes_leave_it() -> None:
+    """An update of what names an object (an LDAP entry's naming attribute) renames it,
+    and a move moves it: a member is named as both leave it, in whichever order."""
+    following = ObjectMapping(
+        type="user", keys=["uid"], container_from="ou", fields=USERS.fields, on_both="update"
+    )
+
+    def rename(change: Change, name: str) -> str | None:
+        rdn, _, parent = name.partition(",")
+        if change.action == "move":
+            return f"{rdn},{change.container}"
+        cn = change.set.get("cn")
+        return f"cn={cn},{parent}" if isinstance(cn, str) else None
+
+    existing = {**user("ada", "E2", existing=True), "@container": "ou=People,dc=example,dc=org"}
+    existing[ID_FIELD] = "cn=Ada,ou=People,dc=example,dc=org"
+    source = {**user("ada", "E2"), "cn": "Ada L", "@container": "ou=Staff,dc=example,dc=org"}
+    users = ObjectType(following, [source], [existing], USERS_MANAGED, identify, rename=rename)
+    team = group_type(groups(), [{"cn": "team", "member": "ada"}], [])
+    planned, errors = plan_objects([users, team])
+    assert errors == []
+    [created] = [c for c in planned.changes if c.object_type == "group"]
+    assert members(created.set["member"]) == ["cn=Ada L,ou=Staff,dc=example,dc=org"]

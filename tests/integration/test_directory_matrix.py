@@ -1,0 +1,240 @@
+"""Jobs on a real slapd in every shape — a whole run, a run scoped to keys, an incremental
+run — by the actions a directory sees: create, update, move between OUs (the container a
+record names), rename, and a leaver moved away then back. Each shape must leave the
+directory as a whole run on the same data does, and its preview must plan what it runs.
+
+Users and groups share their OUs; groups name their members by DN (`resolve`), so a
+member moved or renamed must be named anew in its groups."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core.engine.containers import canonical_dn
+from schemas.events import RunFinished
+from services.cli.client import Session
+from services.cli.main import build_parser
+from services.cli.watch import follow_run
+from services.common.settings import Settings
+from tests.ldap_server import Slapd
+
+from .conftest import RunServices
+from .ldap_helpers import add_ou, define, entries
+from .test_ldap_jobs import connections_toml
+
+JOB = "dir-matrix"
+OLD = "2026-01-01T00:00:00Z"
+NEW = "2026-06-01T00:00:00Z"
+Row = dict[str, str]
+
+
+def job_toml(base: str, rdn: str = "uid") -> str:
+    member = f'resolve = {{ type = "user", by = "uid", placeholder = "cn=nobody,{base}" }}'
+    return f"""id = "{JOB}"
+source = {{ connection = "hr", file = "people.csv" }}
+destination = {{ connection = "dir", container = "{base}" }}
+safety = {{ max_percent = 100 }}
+changes = {{ field = "at" }}
+
+[[objects]]
+type = "user"
+keys = ["uid"]
+container_from = "ou"
+on_destination_only = "move"
+move_to = "ou=gone,{base}"
+delete_after = "30d"
+restore = true
+destination = {{ object_classes = ["inetOrgPerson"], rdn_attribute = "{rdn}" }}
+fields = [
+  {{ to = "uid", from = "id" }},
+  {{ to = "cn", from = "name" }},
+  {{ to = "sn", from = "name" }},
+]
+
+[[objects]]
+type = "group"
+keys = ["cn"]
+container_from = "ou"
+on_destination_only = "delete"
+source = {{ file = "groups.csv" }}
+destination = {{ object_classes = ["groupOfNames"] }}
+fields = [
+  {{ to = "cn", from = "group" }},
+  {{ to = "member", from = "members", delimiter = "|", {member} }},
+]
+"""
+
+
+class Directory:
+    """One job on a fresh OU of the test slapd: its files, runs, previews and entries."""
+
+    def __init__(
+        self, slapd: Slapd, base: str, folder: Path, session: Session, settings: Settings
+    ) -> None:
+        self.slapd, self.base, self.folder = slapd, base, folder
+        self.session, self.settings = session, settings
+        for ou in ("a", "b", "gone"):
+            add_ou(slapd, f"ou={ou},{base}")
+
+    def ou(self, name: str) -> str:
+        return f"ou={name},{self.base}"
+
+    async def define(self, rdn: str = "uid") -> None:
+        await define(
+            self.session,
+            self.folder,
+            connections_toml(self.folder, self.slapd),
+            job_toml(self.base, rdn),
+        )
+
+    def write(self, people: list[Row], groups: list[Row]) -> None:
+        data = self.folder / "data"
+        for name, rows, header in (
+            ("people.csv", people, ["id", "name", "ou", "at"]),
+            ("groups.csv", groups, ["group", "members", "ou", "at"]),
+        ):
+            with (data / name).open("w", newline="", encoding="utf-8") as out:
+                writer = csv.DictWriter(out, fieldnames=header, delimiter=";")
+                writer.writeheader()
+                writer.writerows(rows)
+
+    async def preview(self, capsys: pytest.CaptureFixture[str], *options: str) -> dict[str, Any]:
+        args: argparse.Namespace = build_parser().parse_args(
+            ["job", "preview", JOB, "--json", *options]
+        )
+        args.settings = self.settings
+        capsys.readouterr()
+        assert await args.handler(args) == 0
+        lines = capsys.readouterr().out.splitlines()
+        shown: dict[str, Any] = json.loads("\n".join(lines[lines.index("{") :]))
+        return shown
+
+    async def run(
+        self,
+        capsys: pytest.CaptureFixture[str],
+        keys: list[str] | None = None,
+        changed: bool = False,
+    ) -> RunFinished:
+        """Preview, then run the same way: the same plan, the same hash."""
+        options = [o for key in keys or [] for o in ("--key", key)]
+        options += ["--changed-only"] if changed else []
+        previewed = await self.preview(capsys, *options)
+        _, end = await follow_run(self.session, JOB, keys, changed_only=changed)
+        assert isinstance(end, RunFinished), end
+        assert end.plan_hash == previewed["plan_hash"], "the preview planned another plan"
+        return end
+
+    def state(self) -> dict[str, Any]:
+        """Canonical DN → the attributes a user checks (cn, member), of everything below."""
+        found = entries(
+            self.slapd, self.base, "(|(objectClass=inetOrgPerson)(objectClass=groupOfNames))"
+        )
+        out: dict[str, Any] = {}
+        for dn, attrs in found.items():
+            members = sorted(cdn(v.decode()) for v in attrs.get("member", []))
+            out[cdn(dn)] = {
+                "cn": sorted(v.decode() for v in attrs["cn"]),
+                "member": members,
+            }
+        return out
+
+
+def cdn(text: str) -> str:
+    """A DN in the one spelling `canonical_dn` gives it."""
+    found = canonical_dn(text)
+    assert found is not None, text
+    return found
+
+
+def user(n: int, ou: str, name: str = "", at: str = OLD) -> Row:
+    return {"id": f"p{n}", "name": name or f"Person {n}", "ou": ou, "at": at}
+
+
+def group(name: str, ou: str, *members: int, at: str = OLD) -> Row:
+    return {"group": name, "members": "|".join(f"p{m}" for m in members), "ou": ou, "at": at}
+
+
+@pytest.fixture
+def directory(
+    slapd: Slapd, ldap_base: str, tmp_path: Path, session: Session, settings: Settings
+) -> Directory:
+    return Directory(slapd, ldap_base, tmp_path / "job", session, settings)
+
+
+KEY_SCOPED_GROUPS = pytest.mark.xfail(
+    strict=True,
+    reason="a run scoped to a user's key moves or renames the user's entry but plans only "
+    "that key: the groups naming the user (other keys, another type) keep its old DN, "
+    "which names no entry any more; a whole or incremental run on the same data renames "
+    "the member too",
+)
+SHAPES = ["whole", pytest.param("key", marks=KEY_SCOPED_GROUPS), "incremental"]
+
+
+async def run_shape(
+    d: Directory, capsys: pytest.CaptureFixture[str], shape: str, keys: list[str]
+) -> RunFinished:
+    if shape == "key":
+        return await d.run(capsys, keys=keys)
+    if shape == "incremental":
+        return await d.run(capsys, changed=True)
+    return await d.run(capsys)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+async def test_a_moved_member_is_named_anew_in_its_group(
+    directory: Directory, services: RunServices, capsys: pytest.CaptureFixture[str], shape: str
+) -> None:
+    d = directory
+    await d.define()
+    a, b = d.ou("a"), d.ou("b")
+    d.write([user(1, a), user(2, a)], [group("team", a, 1, 2)])
+    async with services():
+        first = await d.run(capsys)
+        assert (first.stats.created, first.stats.failed) == (3, 0), first.stats
+        assert d.state()[cdn(f"cn=team,{a}")]["member"] == sorted(
+            [cdn(f"uid=p1,{a}"), cdn(f"uid=p2,{a}")]
+        )
+        d.write([user(1, a), user(2, b, at=NEW)], [group("team", a, 1, 2)])
+        moved = await run_shape(d, capsys, shape, ["p2"])
+        assert moved.stats.moved == 1, moved.stats
+        state = d.state()
+        assert cdn(f"uid=p2,{b}") in state
+        assert state[cdn(f"cn=team,{a}")]["member"] == sorted(
+            [cdn(f"uid=p1,{a}"), cdn(f"uid=p2,{b}")]
+        ), "the group names its moved member where it is now"
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+async def test_a_renamed_member_is_named_anew_in_its_group(
+    directory: Directory, services: RunServices, capsys: pytest.CaptureFixture[str], shape: str
+) -> None:
+    """Users named by their cn: a new name renames the entry; with a move, both."""
+    d = directory
+    await d.define(rdn="cn")
+    a, b = d.ou("a"), d.ou("b")
+    d.write([user(1, a), user(2, a), user(3, a)], [group("team", a, 1, 2, 3)])
+    async with services():
+        first = await d.run(capsys)
+        assert (first.stats.created, first.stats.failed) == (4, 0), first.stats
+        d.write(
+            [user(1, a), user(2, a, "Ada, Lovelace", at=NEW), user(3, b, "#Bo + Co ", at=NEW)],
+            [group("team", a, 1, 2, 3)],
+        )
+        changed = await run_shape(d, capsys, shape, ["p2", "p3"])
+        assert changed.stats.failed == 0, changed.stats
+        state = d.state()
+        p2, p3 = cdn(f"cn=Ada\\, Lovelace,{a}"), cdn(f"cn=\\#Bo \\+ Co\\ ,{b}")
+        assert p2 in state and p3 in state, sorted(state)
+        assert state[cdn(f"cn=team,{a}")]["member"] == sorted([cdn(f"cn=Person 1,{a}"), p2, p3]), (
+            "the group names its renamed members as they are now",
+            state,
+        )
+        again = await d.run(capsys)
+        assert again.stats.written == 0, again.stats
