@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ from services.common.settings import Settings
 from tests.ldap_server import Slapd
 
 from .conftest import RunServices
-from .ldap_helpers import add_ou, define, entries
+from .ldap_helpers import USER, add_ou, connection, create, define, entries, provider
 from .test_ldap_jobs import connections_toml
 
 JOB = "dir-matrix"
@@ -238,3 +239,126 @@ async def test_a_renamed_member_is_named_anew_in_its_group(
         )
         again = await d.run(capsys)
         assert again.stats.written == 0, again.stats
+
+
+@pytest.mark.parametrize("shape", SHAPES_RETURN := ["whole", "key", "incremental"])
+async def test_a_leaver_moved_away_returns_to_the_container_its_record_names(
+    directory: Directory, services: RunServices, capsys: pytest.CaptureFixture[str], shape: str
+) -> None:
+    d = directory
+    await d.define()
+    a, b, gone = d.ou("a"), d.ou("b"), d.ou("gone")
+    d.write([user(1, a), user(2, a)], [group("team", a, 1, 2)])
+    async with services():
+        assert (await d.run(capsys)).stats.created == 3
+        d.write([user(1, a)], [group("team", a, 1, at=NEW)])  # p2 leaves
+        left = await d.run(capsys)
+        assert (left.stats.moved, left.stats.updated) == (1, 1), left.stats
+        state = d.state()
+        assert cdn(f"uid=p2,{gone}") in state
+        assert state[cdn(f"cn=team,{a}")]["member"] == [cdn(f"uid=p1,{a}")]
+
+        # p2 comes back, in another OU, and into the group again
+        d.write([user(1, a), user(2, b, at=NEW)], [group("team", a, 1, 2, at=NEW)])
+        back = await run_shape(d, capsys, shape, ["p2", "team"])
+        assert (back.stats.moved, back.stats.failed) == (1, 0), back.stats
+        state = d.state()
+        assert cdn(f"uid=p2,{b}") in state and cdn(f"uid=p2,{gone}") not in state
+        assert state[cdn(f"cn=team,{a}")]["member"] == sorted(
+            [cdn(f"uid=p1,{a}"), cdn(f"uid=p2,{b}")]
+        )
+        again = await d.run(capsys)
+        assert again.stats.written == 0, again.stats
+
+
+SPECIAL = ["a,b", "c+d", 'e"f', "g\\h", "#i", "j;k", "l<m>", "n=o", "Café", "P Q"]
+
+
+def plain_job(base: str) -> str:
+    return f"""id = "{JOB}"
+source = {{ connection = "hr", file = "people.csv" }}
+destination = {{ connection = "dir", container = "{base}" }}
+safety = {{ max_percent = 100 }}
+
+[[objects]]
+type = "user"
+keys = ["uid"]
+on_destination_only = "delete"
+destination = {{ object_classes = ["inetOrgPerson"] }}
+fields = [
+  {{ to = "uid", from = "id" }},
+  {{ to = "cn", from = "name" }},
+  {{ to = "sn", from = "name" }},
+]
+"""
+
+
+@pytest.mark.parametrize("shape", ["whole", "key"])
+async def test_keys_with_dn_special_characters_are_found_in_every_shape(
+    directory: Directory, services: RunServices, capsys: pytest.CaptureFixture[str], shape: str
+) -> None:
+    """Keys that must be escaped in a DN (and one in another Unicode form in the source
+    than in the directory): created once, then found and updated in place."""
+    d = directory
+    await define(d.session, d.folder, connections_toml(d.folder, d.slapd), plain_job(d.base))
+    rows = [{"id": k, "name": f"N {k}", "ou": "", "at": OLD} for k in SPECIAL]
+    d.write(rows, [])
+    async with services():
+        first = await d.run(capsys)
+        assert (first.stats.created, first.stats.failed) == (len(SPECIAL), 0), first.stats
+        created = d.state()
+        assert len(created) == len(SPECIAL)
+        renamed = [{**r, "name": f"M {r['id']}"} for r in rows]
+        renamed[SPECIAL.index("Café")]["id"] = unicodedata.normalize("NFD", "Café")
+        d.write(renamed, [])
+        second = await run_shape(d, capsys, shape, [r["id"] for r in renamed])
+        assert (second.stats.updated, second.stats.created, second.stats.failed) == (
+            len(SPECIAL),
+            0,
+            0,
+        ), second.stats
+        state = d.state()
+        assert set(state) == set(created)
+        assert sorted(v["cn"][0] for v in state.values()) == sorted(f"M {k}" for k in SPECIAL)
+
+
+async def test_a_new_user_named_as_another_one_takes_nothing_of_it(
+    directory: Directory, services: RunServices, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Users named by their cn: a new user with the cn of one there (another key) cannot
+    have its DN; it fails, and the entry there keeps its key and values."""
+    d = directory
+    await d.define(rdn="cn")
+    a = d.ou("a")
+    d.write([user(1, a, "John Smith")], [])
+    async with services():
+        assert (await d.run(capsys)).stats.created == 1
+        d.write([user(1, a, "John Smith"), user(2, a, "John Smith")], [])
+        second = await d.run(capsys)
+        found = entries(d.slapd, d.base)
+        assert (second.stats.created, second.stats.failed) == (0, 1), (second.stats, found)
+        assert [e["uid"] for e in found.values()] == [[b"p1"]], found
+
+
+async def test_a_create_sent_again_sets_its_values_and_takes_no_one_elses_entry(
+    slapd: Slapd, ldap_base: str, tmp_path: Path
+) -> None:
+    """Entries named by cn, keyed by uid. A create whose entry is there already (sent
+    again after a broken connection) sets its values; one whose DN another key holds
+    fails and leaves that entry as it is."""
+    conn = connection(tmp_path, slapd.url)
+    side = await provider(conn, ldap_base, USER, rdn_attribute="cn")
+    try:
+        assert [o.error for o in await side.apply([create("p1", cn="Ann", sn="A")])] == [None]
+    finally:
+        await side.close()
+    fresh = await provider(conn, ldap_base, USER, rdn_attribute="cn")  # knows no DN yet
+    try:
+        again, other = await fresh.apply(
+            [create("p1", cn="Ann", sn="B"), create("p2", cn="ANN", sn="C")]
+        )
+    finally:
+        await fresh.close()
+    assert again.error is None
+    assert other.error is not None and "another entry already has this DN" in other.error
+    assert [(e["uid"], e["sn"]) for e in entries(slapd, ldap_base).values()] == [([b"p1"], [b"B"])]
