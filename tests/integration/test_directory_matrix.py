@@ -35,7 +35,7 @@ NEW = "2026-06-01T00:00:00Z"
 Row = dict[str, str]
 
 
-def job_toml(base: str, rdn: str = "uid") -> str:
+def job_toml(base: str, rdn: str = "uid", leavers: str = "") -> str:
     member = f'resolve = {{ type = "user", by = "uid", placeholder = "cn=nobody,{base}" }}'
     return f"""id = "{JOB}"
 source = {{ connection = "hr", file = "people.csv" }}
@@ -51,6 +51,7 @@ on_destination_only = "move"
 move_to = "ou=gone,{base}"
 delete_after = "30d"
 restore = true
+{leavers}
 destination = {{ object_classes = ["inetOrgPerson"], rdn_attribute = "{rdn}" }}
 fields = [
   {{ to = "uid", from = "id" }},
@@ -86,18 +87,18 @@ class Directory:
     def ou(self, name: str) -> str:
         return f"ou={name},{self.base}"
 
-    async def define(self, rdn: str = "uid") -> None:
+    async def define(self, rdn: str = "uid", leavers: str = "") -> None:
         await define(
             self.session,
             self.folder,
             connections_toml(self.folder, self.slapd),
-            job_toml(self.base, rdn),
+            job_toml(self.base, rdn, leavers),
         )
 
     def write(self, people: list[Row], groups: list[Row]) -> None:
         data = self.folder / "data"
         for name, rows, header in (
-            ("people.csv", people, ["id", "name", "ou", "at"]),
+            ("people.csv", people, ["id", "name", "ou", "at", "status"]),
             ("groups.csv", groups, ["group", "members", "ou", "at"]),
         ):
             with (data / name).open("w", newline="", encoding="utf-8") as out:
@@ -362,3 +363,33 @@ async def test_a_create_sent_again_sets_its_values_and_takes_no_one_elses_entry(
     assert again.error is None
     assert other.error is not None and "another entry already has this DN" in other.error
     assert [(e["uid"], e["sn"]) for e in entries(slapd, ldap_base).values()] == [([b"p1"], [b"B"])]
+
+
+LEAVERS = 'leavers = { when = { field = "status", equals = "Terminated" }, action = "move" }'
+
+
+@pytest.mark.parametrize("shape", ["whole", "key", "incremental"])
+async def test_a_leaver_the_record_says_has_left_is_moved_away_and_back_in_every_shape(
+    directory: Directory, services: RunServices, capsys: pytest.CaptureFixture[str], shape: str
+) -> None:
+    d = directory
+    await d.define(leavers=LEAVERS)
+    a, b, gone = d.ou("a"), d.ou("b"), d.ou("gone")
+    d.write([user(1, a), user(2, a)], [group("team", a, 1)])
+    async with services():
+        assert (await d.run(capsys)).stats.created == 3
+        d.write([user(1, a), {**user(2, a, at=NEW), "status": "Terminated"}], [group("team", a, 1)])
+        left = await run_shape(d, capsys, shape, ["p2"])
+        assert (left.stats.moved, left.stats.failed) == (1, 0), left.stats
+        assert cdn(f"uid=p2,{gone}") in d.state()
+
+        d.write(
+            [user(1, a), {**user(2, b, at=NEW.replace("06", "07")), "status": "Active"}],
+            [group("team", a, 1)],
+        )
+        back = await run_shape(d, capsys, shape, ["p2"])
+        assert (back.stats.moved, back.stats.failed) == (1, 0), back.stats
+        state = d.state()
+        assert cdn(f"uid=p2,{b}") in state and cdn(f"uid=p2,{gone}") not in state
+        again = await d.run(capsys)
+        assert again.stats.written == 0, again.stats
