@@ -46,6 +46,9 @@ class Lookup:
     by: str
     case_insensitive: bool
     found: dict[str, Target | None] = field(default_factory=dict)
+    renamed: dict[str, str] = field(default_factory=dict)
+    """Identifier an existing object was read with → the one this run gives it (a move,
+    a rename): what references to it outside a run's scope must follow."""
 
     def resolve(self, value: str) -> Target | str:
         """The object `value` names, or the reason there is none (a text)."""
@@ -99,6 +102,8 @@ def lookup(
                     name = rename(change, name) or name
             elif change.action == "move" and identify is not None:
                 name = identify(change) or name  # named where the moves phase puts it
+        if isinstance(known, str) and name != known:
+            result.renamed[known] = name
         _add(result, planned, Target(name, False))
     for change in (c for its in by_key.values() for c in its):
         if change.action == "create":

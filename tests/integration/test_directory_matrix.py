@@ -169,14 +169,7 @@ def directory(
     return Directory(slapd, ldap_base, tmp_path / "job", session, settings)
 
 
-KEY_SCOPED_GROUPS = pytest.mark.xfail(
-    strict=True,
-    reason="a run scoped to a user's key moves or renames the user's entry but plans only "
-    "that key: the groups naming the user (other keys, another type) keep its old DN, "
-    "which names no entry any more; a whole or incremental run on the same data renames "
-    "the member too",
-)
-SHAPES = ["whole", pytest.param("key", marks=KEY_SCOPED_GROUPS), "incremental"]
+SHAPES = ["whole", "key", "incremental"]
 
 
 async def run_shape(
@@ -242,7 +235,7 @@ async def test_a_renamed_member_is_named_anew_in_its_group(
         assert again.stats.written == 0, again.stats
 
 
-@pytest.mark.parametrize("shape", SHAPES_RETURN := ["whole", "key", "incremental"])
+@pytest.mark.parametrize("shape", SHAPES)
 async def test_a_leaver_moved_away_returns_to_the_container_its_record_names(
     directory: Directory, services: RunServices, capsys: pytest.CaptureFixture[str], shape: str
 ) -> None:
@@ -368,7 +361,7 @@ async def test_a_create_sent_again_sets_its_values_and_takes_no_one_elses_entry(
 LEAVERS = 'leavers = { when = { field = "status", equals = "Terminated" }, action = "move" }'
 
 
-@pytest.mark.parametrize("shape", ["whole", "key", "incremental"])
+@pytest.mark.parametrize("shape", SHAPES)
 async def test_a_leaver_the_record_says_has_left_is_moved_away_and_back_in_every_shape(
     directory: Directory, services: RunServices, capsys: pytest.CaptureFixture[str], shape: str
 ) -> None:

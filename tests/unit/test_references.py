@@ -297,3 +297,29 @@ def test_an_object_renamed_and_moved_is_named_as_both_changes_leave_it() -> None
     assert errors == []
     [created] = [c for c in planned.changes if c.object_type == "group"]
     assert members(created.set["member"]) == ["cn=Ada L,ou=Staff,dc=example,dc=org"]
+
+
+def test_a_run_scoped_to_keys_renames_the_member_in_groups_outside_its_scope() -> None:
+    """A run scoped to a user's key that moves the user: the groups naming the user (not
+    in the run's scope) name it where it goes, their other members left alone — what a
+    whole run on the same data does. A whole run has every group in its source."""
+    following = ObjectMapping(
+        type="user", keys=["uid"], container_from="ou", fields=USERS.fields, on_both="update"
+    )
+
+    def rename(change: Change, name: str) -> str | None:
+        return f"{name.partition(',')[0]},{change.container}" if change.action == "move" else None
+
+    there = {**user("ada", "E2", existing=True), "@container": "ou=People,dc=example,dc=org"}
+    source = {**user("ada", "E2"), "@container": "ou=Staff,dc=example,dc=org"}
+    team: Record = {"cn": "team", "member": [dn("bob"), dn("ada").upper()]}
+    users = ObjectType(following, [source], [there], USERS_MANAGED, identify, rename=rename)
+    groups_type = ObjectType(groups(), [], [], ["cn", "member"], everything=[team])
+    planned, errors = plan_objects([users, groups_type], act_on_absence=False, scoped=True)
+    assert errors == []
+    [follow] = [c for c in planned.changes if c.object_type == "group"]
+    assert (follow.key, follow.phase, follow.set) == ("team", "references", {})
+    assert follow.remove == {"member": [dn("ada").upper()]}
+    assert follow.add == {"member": ["uid=ada,ou=Staff,dc=example,dc=org"]}
+    whole, _ = plan_objects([users, groups_type], act_on_absence=False)
+    assert [c for c in whole.changes if c.object_type == "group"] == []

@@ -80,7 +80,11 @@ async def plan_in_memory(
 
     def planned() -> tuple[Plan, list[RecordError]]:
         try:
-            return _annotated(plan_objects(types, act_on_absence=act_on_absence), named, origins)
+            return _annotated(
+                plan_objects(types, act_on_absence=act_on_absence, scoped=keys is not None),
+                named,
+                origins,
+            )
         finally:
             # The records go with the plan made, not whenever the worker thread lets go of
             # this call: the collector, resumed as planning ends, would scan them all.
