@@ -268,7 +268,7 @@ async def test_a_leaver_moved_away_returns_to_the_container_its_record_names(
 SPECIAL = ["a,b", "c+d", 'e"f', "g\\h", "#i", "j;k", "l<m>", "n=o", "Café", "P Q"]
 
 
-def plain_job(base: str) -> str:
+def plain_job(base: str, folded: bool = False) -> str:
     return f"""id = "{JOB}"
 source = {{ connection = "hr", file = "people.csv" }}
 destination = {{ connection = "dir", container = "{base}" }}
@@ -277,6 +277,7 @@ safety = {{ max_percent = 100 }}
 [[objects]]
 type = "user"
 keys = ["uid"]
+case_insensitive = {str(folded).lower()}
 on_destination_only = "delete"
 destination = {{ object_classes = ["inetOrgPerson"] }}
 fields = [
@@ -386,3 +387,40 @@ async def test_a_leaver_the_record_says_has_left_is_moved_away_and_back_in_every
         assert cdn(f"uid=p2,{b}") in state and cdn(f"uid=p2,{gone}") not in state
         again = await d.run(capsys)
         assert again.stats.written == 0, again.stats
+
+
+CASE_SENSITIVE_JOB = pytest.mark.xfail(
+    strict=True,
+    reason="with case_insensitive = false (the default) on a uid the directory matches "
+    "ignoring case, a whole run plans a create of 'ann' and a delete of 'Ann': the create "
+    "finds the entry uid=Ann (entryAlreadyExists, the same key but for case) and sets its "
+    "values, then the delete removes that very entry: the person in the source is gone "
+    "until the next run creates it again. With case_insensitive = true it is updated",
+)
+
+
+@pytest.mark.parametrize("folded", [pytest.param(False, marks=CASE_SENSITIVE_JOB), True])
+@pytest.mark.parametrize("shape", ["whole", "key"])
+async def test_a_key_whose_case_changes_in_the_source_keeps_its_entry(
+    directory: Directory,
+    services: RunServices,
+    capsys: pytest.CaptureFixture[str],
+    shape: str,
+    folded: bool,
+) -> None:
+    """uid ignores case in the directory: "Ann" and "ann" name one entry, which a
+    run must neither lose nor count twice."""
+    d = directory
+    await define(
+        d.session, d.folder, connections_toml(d.folder, d.slapd), plain_job(d.base, folded)
+    )
+    d.write([{"id": "Ann", "name": "Ann", "ou": "", "at": OLD}], [])
+    async with services():
+        assert (await d.run(capsys)).stats.created == 1
+        d.write([{"id": "ann", "name": "Ann L", "ou": "", "at": OLD}], [])
+        changed = await run_shape(d, capsys, shape, ["ann"])
+        found = entries(d.slapd, d.base)
+        assert [e["cn"] for e in found.values()] == [[b"Ann L"]], (changed.stats, found)
+        again = await d.run(capsys)
+        found = entries(d.slapd, d.base)
+        assert [e["cn"] for e in found.values()] == [[b"Ann L"]], (again.stats, found)
