@@ -32,6 +32,7 @@ from .test_ldap_jobs import connections_toml
 JOB = "dir-matrix"
 OLD = "2026-01-01T00:00:00Z"
 NEW = "2026-06-01T00:00:00Z"
+NEWER = "2026-07-01T00:00:00Z"
 Row = dict[str, str]
 
 
@@ -204,6 +205,15 @@ async def test_a_moved_member_is_named_anew_in_its_group(
         assert state[cdn(f"cn=team,{a}")]["member"] == sorted(
             [cdn(f"uid=p1,{a}"), cdn(f"uid=p2,{b}")]
         ), "the group names its moved member where it is now"
+
+        d.write([user(1, a), user(2, a, at=NEWER)], [group("team", a, 1, 2)])  # and back
+        back = await run_shape(d, capsys, shape, ["p2"])
+        assert (back.stats.moved, back.stats.failed) == (1, 0), back.stats
+        assert d.state()[cdn(f"cn=team,{a}")]["member"] == sorted(
+            [cdn(f"uid=p1,{a}"), cdn(f"uid=p2,{a}")]
+        )
+        again = await d.run(capsys)
+        assert again.stats.written == 0, again.stats
 
 
 @pytest.mark.parametrize("shape", SHAPES)
@@ -378,7 +388,7 @@ async def test_a_leaver_the_record_says_has_left_is_moved_away_and_back_in_every
         assert cdn(f"uid=p2,{gone}") in d.state()
 
         d.write(
-            [user(1, a), {**user(2, b, at=NEW.replace("06", "07")), "status": "Active"}],
+            [user(1, a), {**user(2, b, at=NEWER), "status": "Active"}],
             [group("team", a, 1)],
         )
         back = await run_shape(d, capsys, shape, ["p2"])
