@@ -90,7 +90,7 @@ class Pipeline:
     def found(self, step: Step, entry: tuple[bytes, list[tuple[bytes, list[bytes]]]]) -> None:
         """An entry a step's search found (a subclass that searches keeps it too); the
         search's result comes to `answered` after its entries."""
-        if step.stage == "named":
+        if step.stage == "taken":
             self.named[step.index] = {name.lower(): values for name, values in entry[1]}
 
     def first(self, step: Step) -> bytes | None:
@@ -225,7 +225,7 @@ class Pipeline:
             if code == w.SUCCESS:
                 self.remember(step.key, step.dn)
             elif code == w.ALREADY_EXISTS:  # whose? its key and classes are asked for
-                step.stage = "named"
+                step.stage = "taken"
                 names = [*step.change.match, "objectClass"]
                 attributes = [name.encode() for name in names]
                 return w.search_request(step.dn.encode(), w.SCOPE_BASE, _EVERY_ENTRY, attributes)
@@ -237,7 +237,7 @@ class Pipeline:
                 )
                 return None
             return self._finish(step, r, "create")
-        if step.stage == "named":
+        if step.stage == "taken":
             return self._after_taken(step, r)
         if step.stage == "rename":
             if code != w.SUCCESS:
