@@ -323,3 +323,32 @@ def test_a_run_scoped_to_keys_renames_the_member_in_groups_outside_its_scope() -
     assert follow.add == {"member": ["uid=ada,ou=Staff,dc=example,dc=org"]}
     whole, _ = plan_objects([users, groups_type], act_on_absence=False)
     assert [c for c in whole.changes if c.object_type == "group"] == []
+
+
+def test_a_run_scoped_to_a_managers_key_renames_the_manager_of_the_people_outside() -> None:
+    following = ObjectMapping(
+        type="user", keys=["uid"], container_from="ou", fields=USERS.fields, on_both="update"
+    )
+
+    def rename(change: Change, name: str) -> str | None:
+        return f"{name.partition(',')[0]},{change.container}" if change.action == "move" else None
+
+    boss = {**user("ada", "E2", existing=True), "@container": "ou=People,dc=example,dc=org"}
+    staff = user("bob", "E3", dn("ada"), existing=True)
+    source = {**user("ada", "E2"), "@container": "ou=Staff,dc=example,dc=org"}
+    users = ObjectType(
+        following,
+        [source],
+        [boss],
+        USERS_MANAGED,
+        identify,
+        everything=[boss, staff],
+        rename=rename,
+    )
+    planned, errors = plan_objects([users], act_on_absence=False, scoped=True)
+    assert errors == []
+    [follow] = [c for c in planned.changes if c.key == "bob"]
+    assert (follow.phase, follow.set) == (
+        "references",
+        {"manager": "uid=ada,ou=Staff,dc=example,dc=org"},
+    )
