@@ -19,8 +19,8 @@ from schemas.values import Record
 from .lifecycle import Lifecycle
 from .phases import rank
 from .plan import Plan, plan, plan_hash
-from .planned_state import Identify, Lookup, lookup
-from .references import plan_references, reference_fields
+from .planned_state import Identify, Lookup, Rename, lookup
+from .references import follow_renames, plan_references, reference_fields
 from .unique import taken_in
 
 _order = msgspec.msgpack.Encoder(order="deterministic")
@@ -50,6 +50,9 @@ class ObjectType:
     blind: bool = False
     """A source record failed before its key could be read: it could be any object, so
     nothing is done about absence."""
+    rename: Rename | None = None
+    """The identifier an object has after its move or update (planned_state.py); None:
+    a move is named by `identify`, an update keeps the identifier."""
 
     def plan(self, managed: Sequence[str], act_on_absence: bool) -> Plan:
         return plan(
@@ -66,9 +69,11 @@ class ObjectType:
 
 
 def plan_objects(
-    types: Sequence[ObjectType], *, act_on_absence: bool = True
+    types: Sequence[ObjectType], *, act_on_absence: bool = True, scoped: bool = False
 ) -> tuple[Plan, list[RecordError]]:
-    """The plan of every type, and the records whose references could not be resolved."""
+    """The plan of every type, and the records whose references could not be resolved.
+    `scoped`: a run scoped to some keys, whose moves and renames the references of the
+    objects outside its scope follow (references.py `follow_renames`)."""
     with_refs = [t for t in types if reference_fields(t.mapping)]
     if len(types) == 1 and not with_refs:
         return types[0].plan(types[0].managed, act_on_absence), []
@@ -88,7 +93,12 @@ def plan_objects(
                     target.everything if target.everything is not None else target.destination
                 )
                 lookups[wanted] = lookup(
-                    target.mapping, f.resolve.by, everything, its_plan.changes, target.identify
+                    target.mapping,
+                    f.resolve.by,
+                    everything,
+                    its_plan.changes,
+                    target.identify,
+                    target.rename,
                 )
     changes: list[Change] = []
     errors: list[RecordError] = []
@@ -107,6 +117,8 @@ def plan_objects(
         everything = t.everything if t.everything is not None else t.destination
         out = plan_references(t.mapping, t.source, everything, p.changes, lookups, edits=t.edits)
         changes += out.changes + out.references
+        if scoped:
+            changes += follow_renames(t.mapping, t.source, everything, lookups, edits=t.edits)
         errors += out.errors
         counts.unchanged -= out.new_updates + out.were_unchanged
         counts.skipped += out.skipped

@@ -23,6 +23,11 @@ Identify = Callable[[Change], str | None]
 """The identifier a create will give its object (an LDAP DN), None when the provider has
 none but the key."""
 
+Rename = Callable[[Change, str], str | None]
+"""The identifier an object known as the given one has once a move or an update of it is
+applied (an LDAP entry moved to another container, or renamed by a new value of its
+naming attribute); None: it keeps the one it has."""
+
 
 @dataclass(frozen=True)
 class Target:
@@ -44,6 +49,9 @@ class Lookup:
     deleted: set[str] = field(default_factory=set)
     """The `by` values of objects this run deletes: a value naming one names an object
     leaving, not one that could not be found."""
+    renamed: dict[str, str] = field(default_factory=dict)
+    """Identifier an existing object was read with → the one this run gives it (a move,
+    a rename): what references to it outside a run's scope must follow."""
 
     def deletes(self, value: str) -> bool:
         """Whether `value` names nothing because this run deletes what it named."""
@@ -69,33 +77,45 @@ def lookup(
     destination: Iterable[Record],
     changes: Sequence[Change],
     identify: Identify | None,
+    rename: Rename | None = None,
 ) -> Lookup:
     """The objects of `mapping`'s type after `changes` (its objects-phase plan), by `by`.
 
     Existing objects keep the identifier they were read with (`ID_FIELD`, else their key
     as shown); updates may change their `by` value; deleted ones are gone; created and
-    moved ones are named as the provider will name them (`identify`).
+    moved ones are named as the provider will name them (`identify`); so are renamed ones
+    (`rename`: an object moved, or updated in what names it, keeps no identifier it had,
+    and one object may be both — each of its changes names it in turn).
     """
     keys, folded = mapping.keys, mapping.case_insensitive
-    by_key = {match_key(change.match, keys, folded): change for change in changes}
+    by_key: dict[object, list[Change]] = {}
+    for change in changes:
+        by_key.setdefault(match_key(change.match, keys, folded), []).append(change)
     result = Lookup(mapping.type, by, folded if by in keys else False)
     for record in destination:
-        change = by_key.pop(match_key(record, keys, folded), None)
-        if change is not None and change.action == "delete":
+        its = by_key.pop(match_key(record, keys, folded), [])
+        if any(change.action == "delete" for change in its):
             if (gone := match_key(record, (by,), result.case_insensitive)) is not None:
                 result.deleted.add(gone)
             continue
         planned = dict(record)
-        if change is not None and change.action in ("create", "update"):
-            planned.update(change.set)
-            for cleared in change.clear:
-                planned.pop(cleared, None)
+        for change in its:
+            if change.action in ("create", "update"):
+                planned.update(change.set)
+                for cleared in change.clear:
+                    planned.pop(cleared, None)
         known = planned.get(ID_FIELD)
         name = known if isinstance(known, str) else display_key(record, keys)
-        if change is not None and change.action == "move" and identify is not None:
-            name = identify(change) or name  # named where the moves phase puts it
+        for change in its:
+            if rename is not None and isinstance(known, str):
+                if change.action in ("move", "update"):
+                    name = rename(change, name) or name
+            elif change.action == "move" and identify is not None:
+                name = identify(change) or name  # named where the moves phase puts it
+        if isinstance(known, str) and name != known:
+            result.renamed[known] = name
         _add(result, planned, Target(name, False))
-    for change in by_key.values():
+    for change in (c for its in by_key.values() for c in its):
         if change.action == "create":
             given = identify(change) if identify is not None else None
             planned = {**change.match, **change.set}

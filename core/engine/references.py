@@ -132,6 +132,69 @@ def plan_references(
     return out
 
 
+def follow_renames(
+    mapping: ObjectMapping,
+    source: Sequence[Record],
+    destination: Sequence[Record],
+    lookups: dict[tuple[str, str], Lookup],
+    *,
+    edits: bool = True,
+) -> list[Change]:
+    """For a run scoped to some keys: the objects outside its scope (no record of theirs
+    in `source`) whose references name an object the run moves or renames, made to name
+    it as it will be — as a whole run on the same data does, whose records of them
+    resolve to the new name. Nothing else of theirs changes."""
+    refs = reference_fields(mapping)
+    keys, folded = mapping.keys, mapping.case_insensitive
+    inside = {match_key(record, keys, folded) for record in source}
+    out: list[Change] = []
+    for record in destination:
+        key = match_key(record, keys, folded)
+        if key is None or key in inside:
+            continue
+        values: Record = {}
+        add: dict[str, list[str]] = {}
+        remove: dict[str, list[str]] = {}
+        for f in refs:
+            assert f.resolve is not None
+            table = lookups[(f.resolve.type, f.resolve.by)].renamed
+            renamed = {_fold(old): new for old, new in table.items()}
+            current = record.get(f.to)
+            there = (
+                current
+                if isinstance(current, list)
+                else [current]
+                if isinstance(current, str)
+                else []
+            )
+            moved = [(v, renamed[_fold(v)]) for v in there if _fold(v) in renamed]
+            if not moved:
+                continue
+            if f.delimiter is None:
+                values[f.to] = moved[0][1]
+            elif edits:
+                remove[f.to] = [old for old, _ in moved]
+                add[f.to] = [new for _, new in moved]
+            else:
+                news = dict(moved)
+                values[f.to] = [news.get(v, v) for v in there]
+        if values or add or remove:
+            out.append(
+                Change(
+                    action="update",
+                    key=display_key(record, keys),
+                    match={k: record[k] for k in keys},
+                    set=values,
+                    add=add,
+                    remove=remove,
+                    before={f.to: record[f.to] for f in refs if f.to in record},
+                    object_type=mapping.type,
+                    phase="references",
+                )
+            )
+    return out
+
+
 def _skips(fmap: FieldMap) -> bool:
     assert fmap.resolve is not None
     return fmap.resolve.if_none == "skip" and fmap.resolve.placeholder is None

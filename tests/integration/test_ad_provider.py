@@ -20,8 +20,9 @@ from schemas.plan import Change
 from schemas.values import Value
 from services.providers import open_provider
 from services.providers.ad.provider import AdProvider
-from services.providers.ad.values import holds_key, merge_ranges, unfinished
+from services.providers.ad.values import merge_ranges, unfinished
 from services.providers.base import Layout, Provider
+from services.providers.ldap.values import holds_key
 from tests.ad_server import ADMIN, ADMIN_PASSWORD, SESSION, URL, Samba, sam
 from tests.cut_proxy import CutProxy
 

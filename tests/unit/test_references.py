@@ -272,3 +272,83 @@ def test_an_object_the_run_moves_is_named_where_it_goes() -> None:
     planned, errors = plan_objects(types)
     assert errors == []
     assert only(planned.changes, "ada", "objects").set["manager"] == "uid=gone,ou=Former"
+
+
+def test_an_object_renamed_and_moved_is_named_as_both_changes_leave_it() -> None:
+    """An update of what names an object (an LDAP entry's naming attribute) renames it,
+    and a move moves it: a member is named as both leave it, in whichever order."""
+    following = ObjectMapping(
+        type="user", keys=["uid"], container_from="ou", fields=USERS.fields, on_both="update"
+    )
+
+    def rename(change: Change, name: str) -> str | None:
+        rdn, _, parent = name.partition(",")
+        if change.action == "move":
+            return f"{rdn},{change.container}"
+        cn = change.set.get("cn")
+        return f"cn={cn},{parent}" if isinstance(cn, str) else None
+
+    existing = {**user("ada", "E2", existing=True), "@container": "ou=People,dc=example,dc=org"}
+    existing[ID_FIELD] = "cn=Ada,ou=People,dc=example,dc=org"
+    source = {**user("ada", "E2"), "cn": "Ada L", "@container": "ou=Staff,dc=example,dc=org"}
+    users = ObjectType(following, [source], [existing], USERS_MANAGED, identify, rename=rename)
+    team = group_type(groups(), [{"cn": "team", "member": "ada"}], [])
+    planned, errors = plan_objects([users, team])
+    assert errors == []
+    [created] = [c for c in planned.changes if c.object_type == "group"]
+    assert members(created.set["member"]) == ["cn=Ada L,ou=Staff,dc=example,dc=org"]
+
+
+def test_a_run_scoped_to_keys_renames_the_member_in_groups_outside_its_scope() -> None:
+    """A run scoped to a user's key that moves the user: the groups naming the user (not
+    in the run's scope) name it where it goes, their other members left alone — what a
+    whole run on the same data does. A whole run has every group in its source."""
+    following = ObjectMapping(
+        type="user", keys=["uid"], container_from="ou", fields=USERS.fields, on_both="update"
+    )
+
+    def rename(change: Change, name: str) -> str | None:
+        return f"{name.partition(',')[0]},{change.container}" if change.action == "move" else None
+
+    there = {**user("ada", "E2", existing=True), "@container": "ou=People,dc=example,dc=org"}
+    source = {**user("ada", "E2"), "@container": "ou=Staff,dc=example,dc=org"}
+    team: Record = {"cn": "team", "member": [dn("bob"), dn("ada").upper()]}
+    users = ObjectType(following, [source], [there], USERS_MANAGED, identify, rename=rename)
+    groups_type = ObjectType(groups(), [], [], ["cn", "member"], everything=[team])
+    planned, errors = plan_objects([users, groups_type], act_on_absence=False, scoped=True)
+    assert errors == []
+    [follow] = [c for c in planned.changes if c.object_type == "group"]
+    assert (follow.key, follow.phase, follow.set) == ("team", "references", {})
+    assert follow.remove == {"member": [dn("ada").upper()]}
+    assert follow.add == {"member": ["uid=ada,ou=Staff,dc=example,dc=org"]}
+    whole, _ = plan_objects([users, groups_type], act_on_absence=False)
+    assert [c for c in whole.changes if c.object_type == "group"] == []
+
+
+def test_a_run_scoped_to_a_managers_key_renames_the_manager_of_the_people_outside() -> None:
+    following = ObjectMapping(
+        type="user", keys=["uid"], container_from="ou", fields=USERS.fields, on_both="update"
+    )
+
+    def rename(change: Change, name: str) -> str | None:
+        return f"{name.partition(',')[0]},{change.container}" if change.action == "move" else None
+
+    boss = {**user("ada", "E2", existing=True), "@container": "ou=People,dc=example,dc=org"}
+    staff = user("bob", "E3", dn("ada"), existing=True)
+    source = {**user("ada", "E2"), "@container": "ou=Staff,dc=example,dc=org"}
+    users = ObjectType(
+        following,
+        [source],
+        [boss],
+        USERS_MANAGED,
+        identify,
+        everything=[boss, staff],
+        rename=rename,
+    )
+    planned, errors = plan_objects([users], act_on_absence=False, scoped=True)
+    assert errors == []
+    [follow] = [c for c in planned.changes if c.key == "bob"]
+    assert (follow.phase, follow.set) == (
+        "references",
+        {"manager": "uid=ada,ou=Staff,dc=example,dc=org"},
+    )

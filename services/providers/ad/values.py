@@ -10,7 +10,6 @@ kept as the directory has them. groupType may be written as words.
 from __future__ import annotations
 
 import re
-import unicodedata
 import uuid
 from collections.abc import Mapping
 
@@ -192,22 +191,6 @@ def number(values: list[bytes] | None) -> int | None:
     if not values or not values[0].lstrip(b"-").isdigit():
         return None
     return int(values[0])
-
-
-def holds_key(match: Record, attributes: dict[bytes, list[bytes]]) -> bool:
-    """Whether an entry (lower-case attribute name → values) has the change's key values,
-    compared as AD compares them: case and Unicode form ignored, surrounding spaces too."""
-
-    def same(text: str) -> str:
-        return unicodedata.normalize("NFC", text.strip().casefold())
-
-    for name, value in match.items():
-        found = attributes.get(name.lower().encode(), [])
-        if not isinstance(value, str) or len(found) != 1:
-            return False
-        if same(found[0].decode("utf-8", "replace")) != same(value):
-            return False
-    return bool(match)
 
 
 def password_value(password: str) -> bytes:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from ..base import Outcome
 from ..ldap import ber as w
 from ..ldap.steps import Key, Step
+from ..ldap.values import holds_key
 from ..ldap.wire import Wire
 from ..ldap.write import Pipeline
 from .values import (
@@ -34,7 +35,6 @@ from .values import (
     disabled,
     enabled,
     explain,
-    holds_key,
     number,
     password_value,
     unfinished,

@@ -23,7 +23,7 @@ from schemas.plan import Change
 from ..base import Outcome
 from .classes import DEFAULT_CLASSES
 from .connection import connect
-from .dn import compile_filter, key_filter
+from .dn import compile_filter, key_filter, rdn, split_rdn
 from .read import LdapReading, key_of
 from .steps import Step, Target, new_dn
 from .wire import Disconnected, Wire
@@ -81,6 +81,22 @@ class LdapProvider(LdapReading):
     def identifier(self, change: Change) -> str | None:
         """The DN a create gives its entry: what references to it resolve to."""
         return new_dn(change, self._step(0, change).target)
+
+    def renamed(self, change: Change, dn: str) -> str | None:
+        """The DN the entry named `dn` has once `change` is applied: a move keeps its RDN
+        under the new container; an update with a new value of the naming attribute
+        renames it where it is (write.py does both so); None: it keeps `dn`."""
+        naming, parent = split_rdn(dn)
+        if change.action == "move":
+            container = self._step(0, change).target.container
+            return f"{naming},{container}" if container else None
+        if change.action != "update":
+            return None
+        attribute = naming.partition("=")[0]
+        new = next((v for k, v in change.set.items() if k.lower() == attribute.lower()), None)
+        if not isinstance(new, str) or rdn(attribute, new).lower() == naming.lower():
+            return None
+        return f"{rdn(attribute, new)},{parent}"
 
     def object_id(self, change: Change) -> str | None:
         """The DN of the change's entry, for the history: as the read found it (the

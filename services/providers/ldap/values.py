@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import unicodedata
 from collections.abc import Iterable, Mapping
 
 from schemas.values import Binary, Record, Value, normalize
@@ -218,3 +219,20 @@ def attribute_values(values: Mapping[str, Value]) -> list[tuple[bytes, list[byte
         if encoded:
             out.append((name.encode("utf-8"), encoded))
     return out
+
+
+def holds_key(match: Record, attributes: dict[bytes, list[bytes]]) -> bool:
+    """Whether an entry (lower-case attribute name → values) has the change's key values,
+    compared as directories compare names (AD always, most LDAP attributes): case
+    and Unicode form ignored, surrounding spaces too."""
+
+    def same(text: str) -> str:
+        return unicodedata.normalize("NFC", text.strip().casefold())
+
+    for name, value in match.items():
+        found = attributes.get(name.lower().encode(), [])
+        if not isinstance(value, str) or len(found) != 1:
+            return False
+        if same(found[0].decode("utf-8", "replace")) != same(value):
+            return False
+    return bool(match)

@@ -19,12 +19,13 @@ from schemas.values import Value
 
 from ..base import Outcome
 from . import ber as w
-from .dn import rdn, split_rdn
+from .dn import compile_filter, rdn, split_rdn
 from .steps import Key, Step, naming_value
-from .values import DN_FIELD, attribute_values, octets
+from .values import DN_FIELD, attribute_values, holds_key, octets
 from .wire import Wire
 
 WINDOW = 48  # measured: more in flight no longer speeds up a local slapd
+_EVERY_ENTRY = compile_filter("(objectClass=*)", "ldap")
 
 
 def _describe(r: w.Result) -> str:
@@ -41,6 +42,8 @@ class Pipeline:
         self.wire = wire
         self.dns = dns
         self.outcomes: dict[int, Outcome] = {}
+        self.named: dict[int, dict[bytes, list[bytes]]] = {}
+        """Step index → the entry that has the DN its create gave (lower-case names)."""
 
     def run(self, steps: list[Step]) -> None:
         """Apply the steps; on `Disconnected` the unconfirmed ones are those without an
@@ -85,8 +88,10 @@ class Pipeline:
         self.outcomes[step.index] = Outcome(error=error)
 
     def found(self, step: Step, entry: tuple[bytes, list[tuple[bytes, list[bytes]]]]) -> None:
-        """An entry a step's search found (a subclass that searches keeps it); the search's
-        result comes to `answered` after its entries."""
+        """An entry a step's search found (a subclass that searches keeps it too); the
+        search's result comes to `answered` after its entries."""
+        if step.stage == "taken":
+            self.named[step.index] = {name.lower(): values for name, values in entry[1]}
 
     def first(self, step: Step) -> bytes | None:
         """The first request of a change, or None when its outcome is already known."""
@@ -219,8 +224,11 @@ class Pipeline:
         if step.stage == "add":
             if code == w.SUCCESS:
                 self.remember(step.key, step.dn)
-            elif code == w.ALREADY_EXISTS:  # create-if-absent: set the values instead
-                return self.add_over(step)
+            elif code == w.ALREADY_EXISTS:  # whose? its key and classes are asked for
+                step.stage = "taken"
+                names = [*step.change.match, "objectClass"]
+                attributes = [name.encode() for name in names]
+                return w.search_request(step.dn.encode(), w.SCOPE_BASE, _EVERY_ENTRY, attributes)
             elif code == w.NO_SUCH_OBJECT:
                 self.done(
                     step,
@@ -229,6 +237,8 @@ class Pipeline:
                 )
                 return None
             return self._finish(step, r, "create")
+        if step.stage == "taken":
+            return self._after_taken(step, r)
         if step.stage == "rename":
             if code != w.SUCCESS:
                 return self._finish(step, r, "rename")
@@ -258,6 +268,26 @@ class Pipeline:
             self.done(step, f"no entry {step.dn} to {change.action} (removed meanwhile)")
             return None
         return self._finish(step, r, change.action)
+
+    def _after_taken(self, step: Step, r: w.Result) -> bytes | None:
+        """The entry that has the DN a create gave: the change's own object (a create sent
+        again) has its values set — create-if-absent —; another object's (the naming
+        attribute is not the key: two people named alike) is the create's error, and that
+        entry is left as it is."""
+        named = self.named.pop(step.index, {})
+        classes = {c.lower() for c in named.get(b"objectclass", [])}
+        sent = {**step.change.match, **step.change.set}.get("objectClass")
+        kind = {c.lower() for c in octets(sent or list(step.target.object_classes))}
+        if r.code != w.SUCCESS or not kind <= classes or not holds_key(step.change.match, named):
+            naming = split_rdn(step.dn)[0].partition("=")[0]
+            self.done(
+                step,
+                f"create {step.dn}: another entry already has this DN (not the key "
+                f"{step.change.key!r}); give this one another {naming}",
+            )
+            return None
+        self.remember(step.key, step.dn)
+        return self.add_over(step)
 
     def remember(self, key: Key, dn: str | None) -> None:
         if dn is None:

@@ -10,7 +10,7 @@ from core.engine import TypeRecords, managed_fields
 from core.engine.context import MappingContext
 from core.engine.objects import ObjectType, plan_objects
 from core.engine.plan import Plan
-from core.engine.planned_state import Identify
+from core.engine.planned_state import Identify, Rename
 from core.origins import Origins
 from schemas.jobs import Job
 from schemas.plan import RecordError
@@ -56,6 +56,7 @@ async def plan_in_memory(
             mapper.keep_failures_of(keys)
         # A provider that names its objects (a directory) also adds and removes values.
         identify: Identify | None = getattr(target, "identifier", None)
+        rename: Rename | None = getattr(target, "renamed", None)
         types.append(
             ObjectType(
                 mapping,
@@ -68,6 +69,7 @@ async def plan_in_memory(
                 lifecycle=reading.lifecycles.get(mapping.type),
                 held=frozenset(mapper.held),
                 blind=mapper.keyless_failures > 0,
+                rename=rename,
             )
         )
         mappers.append(mapper)
@@ -78,7 +80,11 @@ async def plan_in_memory(
 
     def planned() -> tuple[Plan, list[RecordError]]:
         try:
-            return _annotated(plan_objects(types, act_on_absence=act_on_absence), named, origins)
+            return _annotated(
+                plan_objects(types, act_on_absence=act_on_absence, scoped=keys is not None),
+                named,
+                origins,
+            )
         finally:
             # The records go with the plan made, not whenever the worker thread lets go of
             # this call: the collector, resumed as planning ends, would scan them all.
