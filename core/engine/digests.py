@@ -31,6 +31,8 @@ _encoder = msgspec.msgpack.Encoder()
 # Replace the digest of a destination key once a source record matched it.
 _KEPT = -1  # the source record differs: plan() gets both
 _DROPPED = -2  # the source record was unchanged and dropped
+DROPPED = _DROPPED
+"""The digest of a destination key whose unchanged source record was dropped."""
 
 
 def compared_fields(mapping: ObjectMapping, managed: Sequence[str]) -> tuple[str, ...]:

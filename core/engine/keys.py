@@ -4,7 +4,7 @@ the key as people read it."""
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import msgspec
 
@@ -41,11 +41,62 @@ def _key_part(value: object, case_insensitive: bool) -> str | None:
     part = value.strip()
     if not part:
         return None
-    if case_insensitive:
-        # casefold can produce decomposed text (e.g. "İ"), so compose again.
-        part = part.casefold()
-        return part if part.isascii() else unicodedata.normalize("NFC", part)
-    return part
+    return _folded(part) if case_insensitive else part
+
+
+def _folded(part: str) -> str:
+    # casefold can produce decomposed text (e.g. "İ"), so compose again.
+    part = part.casefold()
+    return part if part.isascii() else unicodedata.normalize("NFC", part)
+
+
+def _parts(key: str, fields: int) -> list[str]:
+    """The values a match key of `fields` key fields (compared with case) is made of."""
+    if fields == 1:
+        return [key]
+    parts, at = [], 0
+    while at < len(key):
+        colon = key.index(":", at)
+        end = colon + 1 + int(key[at:colon])
+        parts.append(key[colon + 1 : end])
+        at = end
+    return parts
+
+
+def folded_key(key: str, fields: int) -> str:
+    """The match key a job comparing without case gives the record whose match key,
+    compared with case, is `key` (of `fields` key fields)."""
+    if fields == 1:
+        return _folded(key)
+    return "".join([f"{len(part)}:{part}" for part in map(_folded, _parts(key, fields))])
+
+
+def key_shown(key: str, fields: int) -> str:
+    """A match key compared with case, as people read it: "alice" or "sales / alice"."""
+    return KEY_SEPARATOR.join(_parts(key, fields))
+
+
+def other_cases(
+    absent: Iterable[str],
+    source: Iterable[str],
+    fields: int,
+    known: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """Each of the `absent` match keys (compared with case) that equals without case a
+    `source` key (or one of those `known` already, absent key → source key) → the least
+    such source key: objects a job comparing with case finds absent, while a destination
+    comparing without case may hold them as the source's."""
+    by_fold: dict[str, list[str]] = {}
+    for key in absent:
+        by_fold.setdefault(folded_key(key, fields), []).append(key)
+    found = dict(known or {})
+    if not by_fold:
+        return found
+    for key in source:
+        for theirs in by_fold.get(folded_key(key, fields), ()):
+            if theirs != key and ((least := found.get(theirs)) is None or key < least):
+                found[theirs] = key
+    return found
 
 
 def display_key(record: Record, keys: Sequence[str]) -> str:

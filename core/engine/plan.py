@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import collections
 import hashlib
-from collections.abc import Collection, Iterable, Sequence
+import itertools
+from collections.abc import Collection, Iterable, Mapping, Sequence
 
 import msgspec
 
@@ -21,6 +22,7 @@ from schemas.plan import Change, PlanCounts
 from schemas.values import Record
 
 from .batching import split_batches
+from .keys import key_shown, other_cases
 from .lifecycle import Lifecycle, returned
 from .planner import Planner
 from .unique import Taken
@@ -95,6 +97,7 @@ def plan(
     held: Collection[str] = (),
     keyed_elsewhere: int = 0,
     taken: Taken | None = None,
+    other_case: Mapping[str, str] | None = None,
 ) -> Plan:
     """The changes that make `destination` agree with `source` (already mapped).
 
@@ -115,6 +118,13 @@ def plan(
     whose records has a key, while destination objects would look absent, is refused (a
     renamed key column must not empty the destination; `keyed_elsewhere` counts keyed
     source records a caller already dropped as unchanged, the low-memory planner).
+
+    A job comparing keys with case leaves alone (skipped, with a warning) an object found
+    absent whose key the source holds in another case: a destination comparing without
+    case (LDAP's uid, a SQL column's collation, AD) holds the source's record in it, so
+    the create lands on it and a delete would take it away. `other_case` adds the
+    absent keys → source keys of such source records a caller did not pass (the
+    low-memory planner's unchanged ones and spilled creates: `keys.other_cases`).
     """
     if not mapping.keys:
         raise BadInput(f"the {mapping.type!r} mapping needs at least one key field")
@@ -147,8 +157,12 @@ def plan(
         if planner.unreadable:
             planner.counts.skipped += len(absent)
         else:
+            cased = _other_cases(planner, absent, wanted, held, other_case)
             for key, record in absent:
-                planner.on_destination_only(key, record)
+                if (theirs := cased.get(key)) is not None:
+                    planner.in_other_case(record, key_shown(theirs, len(mapping.keys)))
+                else:
+                    planner.on_destination_only(key, record)
         planner.counts.skipped += sum(1 for key in ambiguous if key not in wanted)
     if keys_back := returned(wanted, lifecycle):
         planner.returned = {mapping.type: keys_back}
@@ -163,3 +177,19 @@ def plan(
         warnings=planner.warnings,
         returned=planner.returned,
     )
+
+
+def _other_cases(
+    planner: Planner,
+    absent: list[tuple[str, Record]],
+    wanted: Mapping[str, Record],
+    held: Collection[str],
+    known: Mapping[str, str] | None,
+) -> dict[str, str]:
+    """The absent objects' keys the source holds in another case → the source's key
+    (`plan`); none where keys compare without case, or absence is not acted on."""
+    mapping = planner.mapping
+    if not absent or mapping.case_insensitive or mapping.on_destination_only == "skip":
+        return {}
+    source = itertools.chain(wanted, planner.leaving, held)
+    return other_cases((key for key, _ in absent), source, len(mapping.keys), known)

@@ -294,6 +294,17 @@ class Planner:
             moved_to = self.mapping.move_to if action in ("move", "disable") else None
             self.add(key, action, record, container=moved_to)
 
+    def in_other_case(self, record: Record, theirs: str) -> None:
+        """An object found absent whose key the source holds in another case (`theirs`,
+        as shown): left alone — the destination may compare keys without case, and hold
+        the source's record in it."""
+        self.counts.skipped += 1
+        self.warn(
+            f"destination object {display_key(record, self.keys)!r} left alone: the source "
+            f"holds its key in another case ({theirs!r}); set case_insensitive = true if "
+            "the destination compares keys without case"
+        )
+
     def on_leaver(self, key: str, existing: Record) -> None:
         """A leaver's object: its action now (once: the lifecycle remembers), deleted after
         `delete_after`; its other fields are left as they are."""

@@ -399,17 +399,7 @@ async def test_a_leaver_the_record_says_has_left_is_moved_away_and_back_in_every
         assert again.stats.written == 0, again.stats
 
 
-CASE_SENSITIVE_JOB = pytest.mark.xfail(
-    strict=True,
-    reason="with case_insensitive = false (the default) on a uid the directory matches "
-    "ignoring case, a whole run plans a create of 'ann' and a delete of 'Ann': the create "
-    "finds the entry uid=Ann (entryAlreadyExists, the same key but for case) and sets its "
-    "values, then the delete removes that very entry: the person in the source is gone "
-    "until the next run creates it again. With case_insensitive = true it is updated",
-)
-
-
-@pytest.mark.parametrize("folded", [pytest.param(False, marks=CASE_SENSITIVE_JOB), True])
+@pytest.mark.parametrize("folded", [False, True])
 @pytest.mark.parametrize("shape", ["whole", "key"])
 async def test_a_key_whose_case_changes_in_the_source_keeps_its_entry(
     directory: Directory,

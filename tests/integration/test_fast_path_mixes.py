@@ -19,7 +19,7 @@ import csv
 import sqlite3
 import tempfile
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,7 @@ from services.providers.base import Layout
 from services.providers.sql.reading import SqlReading
 from services.providers.sqlite.read import SqliteReading
 from services.runner.planning import PlannedRun, low_memory, scoped, spill
+from services.runner.planning.reading import Reading
 from tests.mysql_server import Server as MariaDb
 from tests.postgresql_server import Server as Postgresql
 from tests.sql_servers import sql_connection
@@ -428,6 +429,51 @@ def test_any_batch_plans_as_the_plain_way(
         where = folder_of(Path(folder), people, directory)
         reading = reading_of(mapping, incremental)
         asyncio.run(both(where, job(mapping, changes=True), keys=keys, reading=reading, lean=lean))
+
+
+OTHER_CASE_PEOPLE: list[tuple[Any, ...]] = [
+    ("ann", "Ann L", "Eng", "", 1),  # a create; the directory holds "Ann"
+    ("bob", "Bob", "Eng", "", 1),  # equal to its object; the directory holds "Bob" too
+    ("cy", "Cy L", "Eng", "", 1),  # an update; the directory holds "CY" too
+    ("dan", "Dan", "Eng", "", 1),  # a create
+]
+OTHER_CASE_DIRECTORY: list[tuple[Any, ...]] = [
+    ("Ann", "Ann", "Eng", None),
+    ("bob", "Bob", "Eng", None),
+    ("Bob", "Bob", "Eng", None),
+    ("cy", "Cy", "Eng", None),
+    ("CY", "Cy", "Eng", None),
+    ("zed", "Zed", "Eng", None),  # only in the destination
+]
+
+
+@pytest.mark.parametrize("absence", ["delete", "disable"])
+async def test_an_object_whose_key_the_source_holds_in_another_case_is_left_alone(
+    tmp_path: Path, absence: str, lean: bool
+) -> None:
+    """A job comparing keys with case finds "Ann" absent while the source holds "ann": a
+    destination comparing without case holds them as one, so "Ann" is neither deleted nor
+    disabled — whether the source's record is a create (spilled to disk in little
+    memory), unchanged (dropped at once) or an update — and the plan is the same in every
+    shape. "Bob", disabled long ago, is not deleted now either."""
+    mapping = msgspec.structs.replace(
+        USERS, on_destination_only=absence, restore=True, delete_after="30d"
+    )
+    since = datetime(2026, 1, 1, tzinfo=UTC)
+    absent = {"Bob": since, "zed": since} if absence == "disable" else {}
+    lifecycle = Lifecycle(absent_since=absent, now=NOW, delete_after=timedelta(days=30))
+    reading = Reading(lifecycles={mapping.type: lifecycle})
+    folder = folder_of(tmp_path, OTHER_CASE_PEOPLE, OTHER_CASE_DIRECTORY)
+    found = await both(folder, job(mapping), reading=reading, lean=lean)
+    away = "delete zed" if absence == "delete" or "zed" in absent else f"{absence} zed"
+    assert actions(found) == ["create ann", "create dan", away, "update cy"]
+    assert (found[2].unchanged, found[2].skipped) == (1, 3)
+    assert sorted(found[3]) == [
+        f"destination object {theirs!r} left alone: the source holds its key in another "
+        f"case ({ours!r}); set case_insensitive = true if the destination compares keys "
+        "without case"
+        for theirs, ours in (("Ann", "ann"), ("Bob", "bob"), ("CY", "cy"))
+    ]
 
 
 async def test_objects_a_job_leaves_alone_are_skipped_in_little_memory_too(

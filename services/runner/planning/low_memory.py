@@ -18,14 +18,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import aclosing
-from itertools import repeat
+from itertools import chain, repeat
 from operator import contains
 from typing import cast
 
 from core.engine import TypeRecords, managed_fields, plan
 from core.engine.context import MappingContext
-from core.engine.digests import DigestIndex
-from core.engine.keys import DuplicateKey, display_key, match_key
+from core.engine.digests import DROPPED, DigestIndex
+from core.engine.keys import DuplicateKey, display_key, match_key, other_cases
 from core.engine.lifecycle import LEAVER_FIELD, Lifecycle
 from core.engine.plan import Plan
 from core.errors import IdsyncError
@@ -249,6 +249,9 @@ async def plan_lean(
         async for batch in again:
             needed.extend(r for r in batch if index.destination_needed(r, absent=absence))
     spilled = spill.records if spill is not None else 0
+    other_case = None
+    if absence and not mapping.case_insensitive and mapping.on_destination_only != "skip":
+        other_case = await asyncio.to_thread(_other_cases, index, spill)
     the_plan = await asyncio.to_thread(
         plan,
         kept,
@@ -260,6 +263,7 @@ async def plan_lean(
         held=frozenset(mapper.held),
         keyed_elsewhere=index.unchanged + index.skipped + spilled,
         taken=index.taken,
+        other_case=other_case,
     )
     the_plan.counts.unchanged += index.unchanged
     the_plan.counts.skipped += index.skipped
@@ -268,6 +272,19 @@ async def plan_lean(
     # The records of the job's scope, as in memory: a source whose `where` left every
     # record out returned none (the safety check's empty source), not what it held.
     return the_plan, source_count - mapper.outside, destination_count
+
+
+def _other_cases(index: DigestIndex, spill: Spill | None) -> dict[str, str]:
+    """The keys of the objects no source record matched that a source record `plan()`
+    is not given holds in another case (an unchanged one dropped, a spilled create) →
+    that record's key (engine/keys.py `other_cases`): `plan()` leaves them alone, as it
+    does those of the records it is given."""
+    unmatched = [key for key, digest in index.digests.items() if digest >= 0]
+    if not unmatched:
+        return {}
+    dropped = (key for key, digest in index.digests.items() if digest == DROPPED)
+    spilled = spill.sorted_keys() if spill is not None and spill.records else ()
+    return other_cases(unmatched, chain(dropped, spilled), len(index.keys))
 
 
 def _plain_create(index: DigestIndex, record: Record) -> str | None:
