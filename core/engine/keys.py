@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
+from itertools import compress
+from operator import not_, or_
 
 import msgspec
 
@@ -92,6 +94,13 @@ def other_cases(
     found = dict(known or {})
     if not by_fold:
         return found
+    if fields == 1:  # only the few keys that may fold alike looked at, picked out in C
+        keys = list(source)
+        # A key whose casefold is not among theirs still may fold alike once composed
+        # (text not ASCII): looked at too.
+        ours = by_fold.keys() | {key.casefold() for key in by_fold}
+        alike = map(ours.__contains__, map(str.casefold, keys))
+        source = compress(keys, map(or_, alike, map(not_, map(str.isascii, keys))))
     for key in source:
         for theirs in by_fold.get(folded_key(key, fields), ()):
             if theirs != key and ((least := found.get(theirs)) is None or key < least):
