@@ -53,6 +53,43 @@ async def test_both_plannings_make_the_same_changes(
     assert "E-new" in stored
 
 
+@pytest.mark.parametrize(
+    ("lean_above", "run_size"),
+    [(0, 50_000), (0, 7), (10**9, 7)],
+    ids=["digests", "digests-creates-on-disk", "records"],
+)
+async def test_an_object_whose_key_the_source_holds_in_another_case_is_never_deleted(
+    lean_above: int,
+    run_size: int,
+    files: Files,
+    session: Session,
+    services: RunServices,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A key whose case changes in the source ("E000004" now "e000004"): the job compares
+    keys with case, so "e000004" is created, and "E000004" — which a destination comparing
+    without case would hold as "e000004" — is left alone rather than deleted, in every
+    way of planning."""
+    monkeypatch.setattr(lean, "LEAN_ABOVE", lean_above)
+    monkeypatch.setattr(spill, "RUN_SIZE", run_size)
+    rows = files.write(count=20)
+    await apply_files(session, files)
+    async with services():
+        _, first = await follow_run(session, JOB_ID, None)
+        assert isinstance(first, RunFinished) and first.stats.created == 20
+        was = rows[4]["employee_id"]
+        rows[4]["employee_id"] = was.lower()
+        gone = rows.pop(9)
+        write_csv(files.csv, rows)
+        _, end = await follow_run(session, JOB_ID, None)
+    assert isinstance(end, RunFinished)
+    assert (end.stats.created, end.stats.deleted) == (1, 1), end.stats
+    assert (end.stats.unchanged, end.stats.skipped) == (18, 1), end.stats
+    stored = table(files.db)
+    assert was in stored and was.lower() in stored
+    assert gone["employee_id"] not in stored
+
+
 async def test_a_plan_on_disk_waits_for_approval_and_applies_as_approved(
     files: Files, session: Session, services: RunServices, monkeypatch: pytest.MonkeyPatch
 ) -> None:
