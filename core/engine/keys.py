@@ -99,8 +99,10 @@ def other_cases(
         # A key whose casefold is not among theirs still may fold alike once composed
         # (text not ASCII): looked at too.
         ours = by_fold.keys() | {key.casefold() for key in by_fold}
-        alike = map(ours.__contains__, map(str.casefold, keys))
-        source = compress(keys, map(or_, alike, map(not_, map(str.isascii, keys))))
+        alike: Iterable[bool] = map(ours.__contains__, map(str.casefold, keys))
+        if not "".join(keys).isascii():
+            alike = map(or_, alike, map(not_, map(str.isascii, keys)))
+        source = compress(keys, alike)
     for key in source:
         for theirs in by_fold.get(folded_key(key, fields), ()):
             if theirs != key and ((least := found.get(theirs)) is None or key < least):
