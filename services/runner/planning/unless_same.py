@@ -179,7 +179,10 @@ def compare(
     if len(set(keys)) != len(keys) or not plain_keys(keys):
         return None
     separators = len(names) - 1  # more: a US in a value, its text could be another's
-    made = [t if t is not NEVER and cast(str, t).count(US) == separators else NEVER for t in made]
+    if NEVER in made or set(map(str.count, cast(list[str], made), repeat(US))) - {separators}:
+        made = [
+            t if t is not NEVER and cast(str, t).count(US) == separators else NEVER for t in made
+        ]
     same = list(map(eq, made, map(stored.get, cast(list[str], keys))))
     differ = list(map(not_, same))
     kept: list[Record] = []
