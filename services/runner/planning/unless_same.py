@@ -22,7 +22,7 @@ or in another Unicode form) is the one a whole read gives.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from itertools import compress, filterfalse, repeat
 from operator import eq, not_
 from typing import cast
@@ -32,9 +32,11 @@ from core.engine.containers import follows_container
 from core.engine.context import MappingContext
 from schemas.jobs import Job, ObjectMapping
 from schemas.values import Record, Value, records_from_columns
+from services.common import tracing
 from services.providers.base import ComparesRows, Provider
 
 from .reading import Learned, Reading
+from .scoped import gathered
 from .sides import READ_BATCH, Pair, several
 from .source import SourceMapper, mapper_of, source_batches
 from .together import both
@@ -122,9 +124,11 @@ async def read_unless_same(
         parts.clear()
         return list(filterfalse(set(equal_keys).__contains__, cast(list[str], row_keys)))
 
-    mapper, rows = await both(
-        source_side(), target.read_unless_same(mapping.keys[0], choose, READ_BATCH)
-    )
+    async def destination_side() -> AsyncIterator[list[Record]]:
+        yield await target.read_unless_same(mapping.keys[0], choose, READ_BATCH)
+
+    traced = tracing.reads(destination_side(), side="destination", object_type=mapping.type)
+    mapper, rows = await both(source_side(), gathered(traced))
     if compared is None:
         return (mapper, made(parts)), rows, 0
     return (mapper, compared[0]), rows, compared[1]
