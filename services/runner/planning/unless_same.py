@@ -192,10 +192,11 @@ def compare(
     kept: list[Record] = []
     at = 0
     for part in parts:
-        if isinstance(part, tuple):
+        if isinstance(part, tuple):  # the few records that differ, made a field at a time
             count = len(part[1][0]) if part[1] else 0
-            these = differ[at : at + count]
-            kept += records_from_columns(part[0], [list(compress(c, these)) for c in part[1]])
+            if rows := list(compress(range(count), differ[at : at + count])):
+                columns = [list(map(column.__getitem__, rows)) for column in part[1]]
+                kept += records_from_columns(part[0], columns)
         else:
             count = len(part)
             kept += compress(part, differ[at : at + count])
