@@ -12,11 +12,12 @@ Taken only where the plan cannot tell: one object type, no references, the whole
 (not scoped to keys, not incremental), one key compared with case, updates on, no field
 with a policy or unique, no container followed, no absence remembered (nothing coming
 back); a table of text columns only, the same as the job's fields. And only where every
-key is plain on both sides — ASCII text without spaces around it, each held once — and
-every mapped record holds every field as non-empty text (a multi-valued one: non-empty
-items without the delimiter), no text holding US. Otherwise the table is read whole, in
-the same snapshot: every warning (a duplicate, an empty key, a key spelled with spaces
-or in another Unicode form) is the one a whole read gives.
+key is plain on both sides — ASCII text without spaces around it, each held once —:
+otherwise every row is read whole, in the same snapshot, so every warning (a duplicate,
+an empty key, a key spelled with spaces or in another Unicode form) is the one a whole
+read gives. A record that does not hold every field as non-empty text (a multi-valued
+one: non-empty items without the delimiter), or holds US in a value, is never taken for
+its row's: that row is read whole.
 """
 
 from __future__ import annotations
