@@ -84,6 +84,8 @@ EQUAL = ("Ada", "Eng", "a|b")
 # A key held twice in the same spelling, the record equal to both rows.
 @example([("e1", *EQUAL), ("e1", *EQUAL)], ["same", "gone", *SAME[2:]], [], False, "delete")
 # A key twice in the source, both records equal to its row: refused as the plain way is.
+# And twice in both, in the same order: refused the same.
+@example([("e1", *EQUAL), ("e1", *EQUAL)], SAME, [], True, "delete")
 @example([("e1", *EQUAL)], SAME, [("e1", *EQUAL)], False, "delete")
 # A key in another Unicode form beside its NFC spelling; a key in another case.
 @example([("\u00e9", *EQUAL), ("e\u0301", *EQUAL)], SAME, [], True, "delete")

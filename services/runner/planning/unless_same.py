@@ -156,9 +156,6 @@ def compare(
     missing, empty or not text is not its row's. None where a key is not plain on either
     side (see above): every row is then read whole."""
     key = mapping.keys[0]
-    stored = dict(zip(row_keys, texts, strict=True))
-    if len(stored) != len(row_keys) or not plain_keys(row_keys):
-        return None  # a key held twice, or spelled so that it may be
     multi = destination_multi_valued(mapping)
     if key in multi or not all(multi.values()):
         return None
@@ -181,14 +178,23 @@ def compare(
             source_keys += map(dict.get, part, repeat(key))
             made += (row_text(record, names, multi) for record in part)
     keys = cast(list[str | None], source_keys)
-    if len(set(keys)) != len(keys) or not plain_keys(keys):
-        return None
+    if keys == row_keys:  # the rows in the records' order (a table the job filled): by place
+        if len(set(keys)) != len(keys) or not plain_keys(keys):
+            return None  # a key held twice, or spelled so that it may be
+        against = texts
+    else:
+        stored = dict(zip(row_keys, texts, strict=True))
+        if len(stored) != len(row_keys) or not plain_keys(row_keys):
+            return None
+        if len(set(keys)) != len(keys) or not plain_keys(keys):
+            return None
+        against = list(map(stored.get, cast(list[str], keys)))
     separators = len(names) - 1  # more: a US in a value, its text could be another's
     if NEVER in made or set(map(str.count, cast(list[str], made), repeat(US))) - {separators}:
         made = [
             t if t is not NEVER and cast(str, t).count(US) == separators else NEVER for t in made
         ]
-    same = list(map(eq, made, map(stored.get, cast(list[str], keys))))
+    same = list(map(eq, made, against))
     differ = list(map(not_, same))
     kept: list[Record] = []
     at = 0
