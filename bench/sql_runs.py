@@ -105,6 +105,9 @@ class Phases(Progress):
 class Run:
     seconds: float
     """Request → finished."""
+    cpu: float
+    """The services' processor time over the run (user and system, from /proc): steadier
+    than `seconds` on a machine shared with other work."""
     planning: float
     """Request → planned (reading both sides, mapping, planning, storing the plan)."""
     applying: float
@@ -112,16 +115,19 @@ class Run:
 
 
 async def timed_run(
-    settings: Settings, job: str, changed_only: bool = False
+    settings: Settings, job: str, pid: int, changed_only: bool = False
 ) -> tuple[Run, RunFinished]:
+    """The job run through the services (process `pid`), followed to its end."""
     phases = Phases()
     async with connect(settings) as session:
+        cpu = processor_time(pid)
         started = time.monotonic()
         _, end = await follow_run(session, job, None, phases, changed_only)
     assert isinstance(end, RunFinished), end
     ended = time.monotonic()
+    used = processor_time(pid) - cpu
     planned = phases.planned or ended
-    return Run(ended - started, planned - started, phases.applied - planned), end
+    return Run(ended - started, used, planned - started, phases.applied - planned), end
 
 
 @dataclass(frozen=True)
@@ -169,24 +175,26 @@ async def three_runs(
         services = start_services(env)
         await define(settings, folder, {"bench": JOB, "bench-changes": INCREMENTAL})
         await asyncio.sleep(1.0)  # the services' start-up is not counted
-        first_seconds, first = await timed_run(settings, "bench")
-        rerun_seconds, rerun = await timed_run(settings, "bench")
+        first_seconds, first = await timed_run(settings, "bench", services.pid)
+        rerun_seconds, rerun = await timed_run(settings, "bench", services.pid)
         changed = len(rows) // 100
         step = len(rows) // changed
         for row in rows[::step][:changed]:
             row["department"] = "Changed"
         write_csv(csv_path, rows)
-        some_seconds, some = await timed_run(settings, "bench")
+        some_seconds, some = await timed_run(settings, "bench", services.pid)
         # The twin job's full run learns the watermark (nothing to write), then another
         # 1% changes after it.
         write_changes_csv(folder / "changes.csv", rows, set())
-        _, learning = await timed_run(settings, "bench-changes")
+        _, learning = await timed_run(settings, "bench-changes", services.pid)
         assert learning.stats.written == 0, learning.stats
         again = set(range(step // 2, len(rows), step)[:changed])
         for at in again:
             rows[at]["department"] = "Changed again"
         write_changes_csv(folder / "changes.csv", rows, again)
-        incremental_seconds, incremental = await timed_run(settings, "bench-changes", True)
+        incremental_seconds, incremental = await timed_run(
+            settings, "bench-changes", services.pid, True
+        )
     finally:
         if services is not None:
             services.send_signal(signal.SIGTERM)
@@ -295,22 +303,32 @@ def report(
         print(f"{'':44}= {runs.first / second[1]:.2f}x {second[0]}")
     print(f"{'':44}  the services around the write: {runs.first - alone:.2f} s")
     line("idsync re-run (nothing to write)", runs.rerun, count)
-    phases(runs.rerun_run)
+    phases(runs.rerun_run, runs.first_run)
     ratio("re-run", runs.rerun / runs.first, "the first run", 0.5)
     line(f"idsync re-run, 1% changed ({runs.changed:,} updated)", runs.some, count)
-    phases(runs.some_run)
+    phases(runs.some_run, runs.first_run)
     ratio("1% changed", runs.some / runs.first, "the first run", 0.3)
     line(f"incremental, another 1% ({runs.changed:,} updated)", runs.incremental, count)
-    phases(runs.changed_run)
+    phases(runs.changed_run, runs.first_run)
     ratio("1% changed", runs.incremental / runs.first, "the first run", 0.3)
 
 
-def phases(run: Run) -> None:
+def phases(run: Run, first: Run | None = None) -> None:
+    """When the run was planned and applied, and the services' processor time (next to
+    the `first` run's)."""
     rest = run.seconds - run.planning - run.applying
     print(
         f"{'':44}  request → planned {run.planning:.2f} s, batches applied in "
         f"{run.applying:.2f} s, finishing {rest:.2f} s"
     )
+    against = f" = {run.cpu / first.cpu:.2f}x the first run's" if first and first.cpu else ""
+    print(f"{'':44}  the services' CPU time: {run.cpu:.2f} s{against}")
+
+
+def processor_time(pid: int) -> float:
+    """The processor time a process has used so far (user and system), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def line(what: str, seconds: float, count: int) -> None:

@@ -26,7 +26,7 @@ anything is planned, instead of reading every record without it.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Protocol, runtime_checkable
 
 import msgspec
@@ -203,6 +203,30 @@ class FindsEveryKey(Protocol):
         """Whether `read_keys(field, …)` gives every record a whole read would, of the keys
         asked for: each record whose `field`, compared as a run compares keys
         (core.engine.match_key, with case), is one of them, however it is spelled."""
+        ...
+
+
+@runtime_checkable
+class ComparesRows(Protocol):
+    """Optional: a table that can give every row's key and its text in one piece, for a
+    re-run to read whole only the rows that differ from their source records
+    (planning/unless_same.py)."""
+
+    def row_columns(self, key: str) -> list[str] | None:
+        """The columns a row's text joins (every column of the table, in its order), where
+        `read_unless_same` can be used with `key`; else None."""
+        ...
+
+    async def read_unless_same(
+        self,
+        key: str,
+        choose: Callable[[list[str | None], list[str | None]], Awaitable[list[str] | None]],
+        batch_size: int,
+    ) -> list[Record]:
+        """In one snapshot: every row's `key` and text (its cells joined by US, \\x1f, in
+        `row_columns`' order; None where a cell is NULL) given to `choose`, which says the
+        keys of the rows to read whole (None: every row); then those rows, as `read`
+        gives them, in the table's order."""
         ...
 
 

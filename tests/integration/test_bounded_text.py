@@ -12,9 +12,7 @@ import pytest
 
 from schemas.jobs import Endpoint
 from services.runner.planning.reading import Reading
-from services.runner.planning.sides import open_pair
 from tests.postgresql_server import Server as Postgresql
-from tests.sql_servers import read_all
 
 from .test_changed_lookups_providers import (
     CHANGED,
@@ -27,7 +25,7 @@ from .test_changed_lookups_providers import (
     source,
     sql,
 )
-from .test_scoped_reads import plan_between
+from .test_scoped_reads import applied, plan_between
 
 __all__ = ["my_module", "pg_module", "sql"]  # fixtures
 
@@ -70,12 +68,7 @@ async def test_values_longer_than_a_bounded_column_by_spaces_are_unchanged_once_
         "create e3",
         "update e1",
     ]
-    pair = open_pair(hr, sql.connection(), the_job, 0)
-    await pair[1].open(write=True)
-    try:
-        outcomes = await pair[1].apply(list(first.plan.changes))
-    finally:
-        await pair[1].close()
+    outcomes, _ = await applied(hr, sql.connection(), the_job, first.plan.changes)
     assert [outcome.error for outcome in outcomes] == [None, None, None]
     again = await plan_between(hr, sql.connection(), the_job, None, reading)
     assert [f"{c.action} {c.key} {c.set}" for c in again.plan.changes] == []
@@ -101,17 +94,10 @@ async def test_a_key_longer_than_its_column_is_refused_not_cut_onto_another_obje
         "create e1-with-a-long-key",
         "update e1",
     ]
-    pair = open_pair(hr, sql.connection(), the_job, 0)
-    await pair[1].open(write=True)
-    try:
-        outcomes = await pair[1].apply(list(first.plan.changes))
-        done = zip(first.plan.changes, outcomes, strict=True)
-        failed = sorted(change.key.strip() for change, outcome in done if outcome.error)
-        stored = sorted(
-            (str(r["id"]).strip(), str(r["name"]).strip()) for r in await read_all(pair[1])
-        )
-    finally:
-        await pair[1].close()
+    outcomes, held = await applied(hr, sql.connection(), the_job, first.plan.changes)
+    done = zip(first.plan.changes, outcomes, strict=True)
+    failed = sorted(change.key.strip() for change, outcome in done if outcome.error)
+    stored = sorted((str(r["id"]).strip(), str(r["name"]).strip()) for r in held)
     if sql.kind == "sqlite":  # no length: both stored as they are
         assert failed == []
         return
@@ -132,14 +118,9 @@ async def test_a_value_longer_than_a_domain_over_a_bounded_text_is_refused(
     hr = source(tmp_path, people)
     the_job = job(KEYED, Endpoint(connection="dir", table="domained"))
     planned = await plan_between(hr, sql.connection(), the_job, None)
-    pair = open_pair(hr, sql.connection(), the_job, 0)
-    await pair[1].open(write=True)
-    try:
-        outcomes = await pair[1].apply(list(planned.plan.changes))
-        stored = sorted((r["id"], r["name"]) for r in await read_all(pair[1]))
-        done = zip(planned.plan.changes, outcomes, strict=True)
-        failed = sorted(change.key for change, outcome in done if outcome.error)
-    finally:
-        await pair[1].close()
+    outcomes, held = await applied(hr, sql.connection(), the_job, planned.plan.changes)
+    stored = sorted((r["id"], r["name"]) for r in held)
+    done = zip(planned.plan.changes, outcomes, strict=True)
+    failed = sorted(change.key for change, outcome in done if outcome.error)
     assert failed == ["e1", "e2"]
     assert stored == [("e1", "Old"), ("e3", "Ok")]

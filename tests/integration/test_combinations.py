@@ -27,7 +27,6 @@ from schemas.values import Record
 from services.providers.base import Layout
 from services.runner.planning import scoped
 from services.runner.planning.reading import Reading
-from services.runner.planning.sides import open_pair
 from tests.mysql_server import Server as MariaDb
 from tests.postgresql_server import Server as Postgresql
 from tests.sql_servers import opened, read_all, sql_connection
@@ -53,7 +52,7 @@ from .test_changed_lookups_providers import (
     source,
     sql,
 )
-from .test_scoped_reads import plan_between
+from .test_scoped_reads import applied, plan_between
 
 __all__ = ["lean", "my_module", "pg_module", "sql"]  # fixtures
 
@@ -338,12 +337,7 @@ async def test_fixed_width_key_and_field_written_then_planned_again_are_unchange
         "create e3",
         "update e1",
     ]
-    pair = open_pair(hr, sql.connection(), the_job, 0)
-    await pair[1].open(write=True)
-    try:
-        outcomes = await pair[1].apply(list(first.plan.changes))
-    finally:
-        await pair[1].close()
+    outcomes, _ = await applied(hr, sql.connection(), the_job, first.plan.changes)
     assert [outcome.error for outcome in outcomes] == [None, None, None]
     again = await plan_between(hr, sql.connection(), the_job, None, reading)
     assert [f"{c.action} {c.key} {c.set}" for c in again.plan.changes] == []
@@ -382,17 +376,9 @@ async def test_a_mariadb_server_padding_char_n_to_full_length_finds_nothing_to_d
         "create e2",
         "update e1",
     ]
-    pair = open_pair(hr, target, the_job, 0)
-    await pair[1].open(write=True)
-    try:
-        outcomes = await pair[1].apply(list(first.plan.changes))
-        assert [outcome.error for outcome in outcomes] == [None, None]
-        assert await read_all(pair[1]) == [
-            {"id": " e1", "name": " Ada"},
-            {"id": "e2", "name": "Grace"},
-        ]
-    finally:
-        await pair[1].close()
+    outcomes, held = await applied(hr, target, the_job, first.plan.changes)
+    assert [outcome.error for outcome in outcomes] == [None, None]
+    assert held == [{"id": " e1", "name": " Ada"}, {"id": "e2", "name": "Grace"}]
     for keys in (None, ["e1"], ["e2"]):
         again = await plan_between(hr, target, the_job, keys)
         assert [f"{c.action} {c.key} {c.set}" for c in again.plan.changes] == [], keys

@@ -37,9 +37,10 @@ from schemas.jobs import (
 )
 from schemas.values import Record
 from services.providers.sqlite.read import SqliteReading
-from services.runner.planning import PlannedRun, low_memory, spill
+from services.runner.planning import PlannedRun, spill
 from services.runner.planning.reading import Reading
 
+from .test_fast_path_mixes import lean_if
 from .test_scoped_reads import plan_between, table
 
 
@@ -47,15 +48,6 @@ async def plan(folder: Path, the_job: Job, keys: list[str] | None = None) -> Pla
     source = SqliteConnection(id="hr", path=str(folder / "hr.db"))
     target = SqliteConnection(id="dir", path=str(folder / "dir.db"))
     return await plan_between(source, target, the_job, keys, Reading())
-
-
-@contextlib.contextmanager
-def lean_if(lean: bool) -> Iterator[None]:
-    """The low-memory path taken (every destination large) when `lean`."""
-    with pytest.MonkeyPatch.context() as large:
-        if lean:
-            large.setattr(low_memory, "LEAN_ABOVE", -1)
-        yield
 
 
 @contextlib.contextmanager

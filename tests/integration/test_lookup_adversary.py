@@ -14,9 +14,7 @@ import msgspec
 import pytest
 
 from schemas.jobs import Endpoint
-from services.runner.planning.sides import open_pair
 from tests.postgresql_server import Server as Postgresql
-from tests.sql_servers import read_all
 
 from .test_bounded_text import create
 from .test_changed_lookups_providers import (
@@ -29,7 +27,7 @@ from .test_changed_lookups_providers import (
     source,
     sql,
 )
-from .test_scoped_reads import plan_between
+from .test_scoped_reads import applied, plan_between
 
 __all__ = ["my_module", "pg_module", "sql"]  # fixtures
 
@@ -58,13 +56,8 @@ async def test_a_create_never_lands_on_an_object_whose_key_differs_in_case(
     the_job = job(KEYED, Endpoint(connection="dir", table=name))
     planned = await plan_between(hr, sql.connection(), the_job, None)
     assert [f"{c.action} {c.key}" for c in planned.plan.changes] == ["create e2"]
-    pair = open_pair(hr, sql.connection(), the_job, 0)
-    await pair[1].open(write=True)
-    try:
-        [done] = await pair[1].apply(list(planned.plan.changes))
-        stored = sorted((r["id"], r["name"]) for r in await read_all(pair[1]))
-    finally:
-        await pair[1].close()
+    [done], held = await applied(hr, sql.connection(), the_job, planned.plan.changes)
+    stored = sorted((r["id"], r["name"]) for r in held)
     # Refused (a unique key that holds the key without case), or made beside it.
     expected = [(there, "Old")] if done.error else sorted([(there, "Old"), ("e2", "Grace")])
     assert stored == expected
@@ -94,18 +87,14 @@ async def test_an_update_and_a_delete_touch_their_own_object_alone(
     assert f"{update.action} {update.key}" == "update E2"
     assert planned.plan.counts.skipped == 1
     assert [w for w in planned.plan.warnings if "'e2' left alone" in w], planned.plan.warnings
-    pair = open_pair(hr, sql.connection(), the_job, 0)
-    await pair[1].open(write=True)
-    try:
-        outcomes = await pair[1].apply([update])
-        left = sorted((r["id"], r["name"]) for r in await read_all(pair[1]))
-        delete = msgspec.structs.replace(
-            update, action="delete", key="e2", match={"id": "e2"}, set={}, before={}
-        )
-        outcomes += await pair[1].apply([delete])
-        stored = sorted((r["id"], r["name"]) for r in await read_all(pair[1]))
-    finally:
-        await pair[1].close()
+    done, held = await applied(hr, sql.connection(), the_job, [update])
+    left = sorted((r["id"], r["name"]) for r in held)
+    delete = msgspec.structs.replace(
+        update, action="delete", key="e2", match={"id": "e2"}, set={}, before={}
+    )
+    outcomes, held = await applied(hr, sql.connection(), the_job, [delete])
+    outcomes = done + outcomes
+    stored = sorted((r["id"], r["name"]) for r in held)
     assert [outcome.error for outcome in outcomes] == [None, None]
     assert left == [("E2", "New"), ("e2", "Older")]
     assert stored == [("E2", "New")]
@@ -123,12 +112,7 @@ async def test_a_create_in_a_citext_key_column_never_lands_on_its_key_in_another
     hr = source(tmp_path, [("e2", "Grace", CHANGED)])
     the_job = job(KEYED, Endpoint(connection="dir", table=name))
     planned = await plan_between(hr, sql.connection(), the_job, None)
-    pair = open_pair(hr, sql.connection(), the_job, 0)
-    await pair[1].open(write=True)
-    try:
-        [done] = await pair[1].apply(list(planned.plan.changes))
-        stored = sorted((r["id"], r["name"]) for r in await read_all(pair[1]))
-    finally:
-        await pair[1].close()
+    [done], held = await applied(hr, sql.connection(), the_job, planned.plan.changes)
+    stored = sorted((r["id"], r["name"]) for r in held)
     assert (done.error is not None) == unique
     assert stored == ([("E2", "Old")] if unique else [("E2", "Old"), ("e2", "Grace")])

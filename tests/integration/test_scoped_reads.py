@@ -18,9 +18,13 @@ import pytest
 
 from schemas.connections import Connection, SqliteConnection
 from schemas.jobs import Endpoint, FieldMap, Job, Leavers, ObjectMapping, ObjectScope
+from schemas.plan import Change
+from schemas.values import Record
+from services.providers.base import Outcome
 from services.runner.planning import PlannedRun, Sides, plan_job, scoped
 from services.runner.planning.reading import Reading
 from services.runner.planning.sides import open_pair
+from tests.sql_servers import read_all
 
 PEOPLE = [
     ("e1", "Ada", "Engineering", "active"),
@@ -89,6 +93,20 @@ async def plan_between(
         for source, target in pairs:
             await source.close()
             await target.close()
+
+
+async def applied(
+    source_db: Connection, target_db: Connection, the_job: Job, changes: Sequence[Change]
+) -> tuple[list[Outcome], list[Record]]:
+    """The changes applied to the job's (first type's) destination, with every record
+    it holds then."""
+    target = open_pair(source_db, target_db, the_job, 0)[1]
+    await target.open(write=True)
+    try:
+        outcomes = await target.apply(list(changes))
+        return outcomes, await read_all(target)
+    finally:
+        await target.close()
 
 
 async def both_ways(

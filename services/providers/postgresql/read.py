@@ -6,8 +6,9 @@ wait for it."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from operator import itemgetter
+from typing import Any, cast
 
 import asyncpg
 
@@ -16,6 +17,7 @@ from schemas.values import Record, Value
 
 from ..keyforms import ascii_spaces, asked_only, compared, made_once, unsettled
 from ..sql.reading import SqlReading
+from ..sql.values import reads_as_given
 from .connection import PostgresqlTable
 from .values import Column, canonical_value, changed_since, quote, reads_str, text_of, value_of
 
@@ -63,6 +65,65 @@ class PostgresqlReading(PostgresqlTable, SqlReading[PostgresqlConnection, Column
         async for batch in self._rows(batch_size, lookup=(field, sorted(wanted))):
             if found := asked_only(batch, field, wanted):
                 yield found
+
+    def row_columns(self, key: str) -> list[str] | None:
+        """Every column of a table (not a job's SELECT) in a UTF8 database, when each is
+        text that gives back what it was given (`reads_as_given`), `key` one of them."""
+        columns = self._columns
+        if self._query is not None or not self._utf8 or key not in columns:
+            return None
+        if not all(map(reads_as_given, columns.values())):
+            return None
+        return list(columns)
+
+    async def read_unless_same(
+        self,
+        key: str,
+        choose: Callable[[list[str | None], list[str | None]], Awaitable[list[str] | None]],
+        batch_size: int,
+    ) -> list[Record]:
+        """Every row's key and text by a server-side cursor (as a whole read, so in the
+        same order), then the rows `choose` asks for whole, in the same read-only
+        snapshot; `row_columns(key)` must have given the columns."""
+        names = self.row_columns(key)
+        assert names is not None
+        text = " || chr(31) || ".join(map(quote, names))
+        sql = f"SELECT {quote(key)}, {text} FROM {self._q}"
+        records: list[Record] = []
+        try:
+            async with (
+                self.connection(read=True) as conn,
+                conn.transaction(readonly=True, isolation="repeatable_read"),
+            ):
+                keys: list[str | None] = []
+                texts: list[str | None] = []
+                cursor = await (await conn.prepare(sql)).cursor()
+                while rows := await cursor.fetch(batch_size):
+                    keys += map(itemgetter(0), rows)
+                    texts += map(itemgetter(1), rows)
+                wanted = await choose(keys, texts)
+                if wanted is None:
+                    statement = await conn.prepare(f"SELECT * FROM {self._q}")
+                    args: list[Any] = []
+                elif not wanted:
+                    return []
+                else:
+                    exact = f'{quote(key)} COLLATE "C" = ANY($1::text[])'  # no other spelling
+                    lookup = f"SELECT * FROM {self._q} WHERE {exact}"
+                    statement, args = await conn.prepare(lookup), [wanted]
+                attributes = statement.get_attributes()
+                found = [attribute.name for attribute in attributes]
+                as_text = all(reads_str(a.type.name, a.type.kind == "array") for a in attributes)
+                readers = None if as_text else [value_of] * len(found)
+                cursor = await statement.cursor(*args)
+                while rows := await cursor.fetch(batch_size):
+                    records += self._records(found, rows, readers, None)
+        except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as e:
+            raise self.error(e, "read") from e
+        if wanted is not None:  # in the order of the table, as a whole read gives them
+            at = dict(zip(keys, range(len(keys)), strict=True))
+            records.sort(key=lambda record: at[cast(str, record[key])])
+        return records
 
     async def _rows(
         self,

@@ -21,6 +21,7 @@ from .reading import Learned, Reading
 from .scoped import read_sides
 from .sides import Pair
 from .source import Planned, SourceMapper, only_keys
+from .unless_same import read_unless_same
 
 
 async def plan_in_memory(
@@ -40,15 +41,21 @@ async def plan_in_memory(
     types: list[ObjectType] = []
     mappers = []
     sizes: list[TypeRecords] = []
+    unchanged = 0
     for at, (mapping, (source, target)) in enumerate(zip(job.objects, pairs, strict=True)):
         pair = (source, target)
+        equal = 0  # records equal to their objects, left unread (unless_same.py)
         if at == 0 and given is not None:
             (mapper, mapped), everything = given
+        elif read := await read_unless_same(job, at, pair, keys, context, reading, learned):
+            (mapper, mapped), everything, equal = read
         else:
             (mapper, mapped), everything = await read_sides(
                 job, at, pair, keys, context, reading, learned
             )
-        sizes.append(TypeRecords(mapping.type, len(mapped) + len(mapper.errors), len(everything)))
+        unchanged += equal
+        read_count = len(mapped) + equal + len(mapper.errors)
+        sizes.append(TypeRecords(mapping.type, read_count, len(everything) + equal))
         scoped = everything
         if keys is not None:
             mapped = only_keys(mapped, mapping, keys)
@@ -80,11 +87,11 @@ async def plan_in_memory(
 
     def planned() -> tuple[Plan, list[RecordError]]:
         try:
-            return _annotated(
-                plan_objects(types, act_on_absence=act_on_absence, scoped=keys is not None),
-                named,
-                origins,
+            the_plan, errors = plan_objects(
+                types, act_on_absence=act_on_absence, scoped=keys is not None
             )
+            the_plan.counts.unchanged += unchanged
+            return _annotated((the_plan, errors), named, origins)
         finally:
             # The records go with the plan made, not whenever the worker thread lets go of
             # this call: the collector, resumed as planning ends, would scan them all.

@@ -128,6 +128,10 @@ class SourceMapper:
         it (`keep_failures_of`)."""
         self.origins: Origins | None = None
         """When kept: the source values the plan's transformed fields are computed from."""
+        self.unmade: list[tuple[tuple[str, ...], list[list[Value]]]] | None = None
+        """When a list: a batch mapped at once and kept as it is goes there as its columns
+        (`CompiledMapping.copied`'s), its records not made (`map` gives none of it), for
+        a re-run to compare them with the table's rows first (unless_same.py)."""
         self.as_is: AsIs | None = None
         """Where the destination can tell at once that `canonical` gives every record of a
         batch back as it is (its `canonical_as_is`: SQLite, PostgreSQL and MySQL tables): a
@@ -142,8 +146,12 @@ class SourceMapper:
                 self.fields.update(dict.fromkeys(record))
         if where is None and leaving is None and origins is None and mapping.container_from is None:
             if (columns := compiled.copied(batch)) is not None:  # a batch of plain copies
+                kept = self.as_is is not None and self.as_is(*columns)
+                if kept and self.unmade is not None:
+                    self.unmade.append(columns)
+                    return []
                 at_once = records_from_columns(*columns)
-                if self.as_is is not None and self.as_is(*columns):
+                if kept:
                     return at_once
                 try:
                     return list(map(canonical, at_once))
