@@ -6,6 +6,7 @@ that wrote them finds nothing to do, rather than update them again every run."""
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -52,14 +53,28 @@ def create(sql: Sql, folder: Path, name: str, columns: str, rows: str = "('e1', 
 async def test_values_longer_than_a_bounded_column_by_spaces_are_unchanged_once_written(
     sql: Sql, tmp_path: Path, incremental: bool
 ) -> None:
-    name = f"bounded_{sql.kind}_{'changed' if incremental else 'all'}"
-    create(sql, tmp_path, name, BOUNDED)
     people = [
         ("e1", "Ada      ", CHANGED),  # updated: its name cut to "Ada "
         ("e2      ", "Bob", CHANGED),  # created: its key cut to "e2  "
         ("e3", "Alan    ", CHANGED),  # created: its name cut to "Alan"
     ]
-    hr = source(tmp_path, people)
+    name = f"bounded_{sql.kind}_{'changed' if incremental else 'all'}"
+    await written_then_unchanged(sql, tmp_path, name, BOUNDED, people, incremental)
+
+
+async def written_then_unchanged(
+    sql: Sql,
+    folder: Path,
+    name: str,
+    columns: str,
+    people: Sequence[tuple[str | None, str, int]],
+    incremental: bool,
+) -> None:
+    """A table `name` of `columns` holding e1, the source `people` (e1, e2, e3) planned
+    into it, whole or incrementally: e1 updated, e2 and e3 created, each written without
+    an error; then planned again, nothing to do."""
+    create(sql, folder, name, columns)
+    hr = source(folder, people)
     the_job = job(KEYED, Endpoint(connection="dir", table=name))
     reading = Reading(incremental=True, since=SINCE) if incremental else None
     first = await plan_between(hr, sql.connection(), the_job, None, reading)

@@ -26,17 +26,16 @@ from schemas.plan import Change
 from schemas.values import Record
 from services.providers.base import Layout
 from services.runner.planning import scoped
-from services.runner.planning.reading import Reading
 from tests.mysql_server import Server as MariaDb
 from tests.postgresql_server import Server as Postgresql
 from tests.sql_servers import opened, read_all, sql_connection
 
 from . import test_fast_path_mixes as mixes
+from .test_bounded_text import written_then_unchanged
 from .test_changed_lookups_providers import (
     CHANGED,
     E2_CHANGED,
     KEYED,
-    SINCE,
     SQL_CASES,
     UNCHANGED,
     Case,
@@ -310,37 +309,9 @@ async def test_fixed_width_key_and_field_written_then_planned_again_are_unchange
     """Objects created and updated in char(n) columns (the key one of them), from values
     with spaces around them: the next run, whole or incremental, finds nothing to do."""
     name = f"fixed_{sql.kind}_{'changed' if incremental else 'all'}"
-    if sql.kind == "sqlite":
-        db = sqlite3.connect(tmp_path / "dir.db")
-        db.execute(f"CREATE TABLE {name} ({FIXED_WIDTH['sqlite']})")
-        db.execute(f"INSERT INTO {name} VALUES ('e1', 'Old')")
-        db.commit()
-        db.close()
-    elif isinstance(sql.server, Postgresql):
-        sql.server.psql(
-            f"CREATE TABLE {name} ({FIXED_WIDTH['postgresql']});"
-            f"INSERT INTO {name} VALUES ('e1', 'Old')"
-        )
-    else:
-        assert sql.server is not None
-        sql.server.sql(
-            f"CREATE TABLE {name} ({FIXED_WIDTH['mariadb']}); "
-            f"INSERT INTO {name} VALUES ('e1', 'Old')"
-        )
     people = [(" e1 ", " Ada ", CHANGED), ("e2", "Grace  ", CHANGED), ("e3 ", " Alan", CHANGED)]
-    hr = source(tmp_path, people)
-    the_job = job(KEYED, Endpoint(connection="dir", table=name))
-    reading = Reading(incremental=True, since=SINCE) if incremental else None
-    first = await plan_between(hr, sql.connection(), the_job, None, reading)
-    assert sorted(f"{c.action} {c.key.strip()}" for c in first.plan.changes) == [
-        "create e2",
-        "create e3",
-        "update e1",
-    ]
-    outcomes, _ = await applied(hr, sql.connection(), the_job, first.plan.changes)
-    assert [outcome.error for outcome in outcomes] == [None, None, None]
-    again = await plan_between(hr, sql.connection(), the_job, None, reading)
-    assert [f"{c.action} {c.key} {c.set}" for c in again.plan.changes] == []
+    columns = FIXED_WIDTH[sql.kind]
+    await written_then_unchanged(sql, tmp_path, name, columns, people, incremental)
 
 
 @pytest.fixture
