@@ -7,17 +7,31 @@ it. Values compare as numbers when both are whole or decimal numbers ("9" < "10"
 otherwise as text, code point by code point — so timestamps compare correctly only in
 one format and one zone (ISO 8601 in UTC: "2026-11-21T10:00:00Z"). A record with no
 value in the field is always read: it cannot be shown unchanged.
+
+A value that is not of the field's kind — neither a number nor a timestamp (ISO 8601,
+or LDAP generalized time: "N/A", "2026-13-45", "yesterday"), or a number where the
+values are timestamps, or the other way round — would compare as text above every
+timestamp and hide every later change. Such a value is never the watermark: its record
+is read as changed and a warning names it. The field's kind is the watermark's; with no
+watermark (a full run), the kind most of the values are. A watermark stored that is of
+neither kind (kept before values were checked) is ignored with a warning: every record
+is read, as a full run (`fell_back`).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Callable
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Literal
+
+import structlog
 
 from core.errors import BadInput
 from schemas.values import Record
+
+log = structlog.get_logger("idsync.changes")
 
 _NOT_IN_A_NUMBER = re.compile(r"[^\d\s+\-.eE_]")
 """A character no finite number's text holds (a timestamp's "T" or ":"): such text is no
@@ -55,39 +69,158 @@ def compare(a: str, b: str) -> int:
     return _order(_value(a), _value(b))
 
 
-class FieldChanges:
-    """Filters records by their change field and keeps the highest value seen."""
+Kind = Literal["number", "timestamp"]
 
-    def __init__(self, field: str, since: str | None) -> None:
+_GENERALIZED_TIME = re.compile(r"\d{10}(?:\d\d){0,2}(?:[.,]\d+)?(?:Z|[+-]\d{4})")
+"""LDAP generalized time ("20261121100000Z", "20261121100000.0Z")."""
+
+
+def _timestamp(text: str) -> bool:
+    if _GENERALIZED_TIME.fullmatch(text):
+        return True
+    if len(text) < 10 or not text[:4].isascii() or not text[:4].isdigit():
+        return False  # fromisoformat also takes "20261121": a number, not a date
+    try:
+        datetime.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _kind(value: Value) -> Kind | None:
+    if value[1] is not None:
+        return "number"
+    return "timestamp" if _timestamp(value[0]) else None
+
+
+def kind_of(text: str) -> Kind | None:
+    """ "number", "timestamp" (ISO 8601 or LDAP generalized time), or None: a value that
+    cannot say when its record changed ("N/A", "2026-13-45", "yesterday")."""
+    return _kind(_value(text))
+
+
+_WARNED = 20
+"""The malformed values warned of one by one; past them, a count at the end."""
+
+
+class FieldChanges:
+    """Filters records by their change field and keeps the highest value seen, of the
+    field's kind only (`checked`; False: every value compared, as an LDAP server does)."""
+
+    def __init__(self, field: str, since: str | None, *, checked: bool = True) -> None:
         self.field = field
+        self.checked = checked
+        self.warnings: list[str] = []
+        """The values not used as the watermark, and a stored watermark ignored."""
+        self._stale: str | None = None
+        self._kind: Kind | None = None
+        if since is not None and checked:
+            self._kind = kind_of(since)
+            if self._kind is None:
+                self._stale = (
+                    f"the stored watermark {since!r} of changes field {field!r} is neither "
+                    "a timestamp nor a number: ignored, every record read"
+                )
+                self._warn(self._stale)
+                since = None
         self.since = since
         self._since = None if since is None else _value(since)
-        self._highest: Value | None = None
+        self._highest: dict[Kind | None, Value] = {}
+        self._counts: dict[Kind, int] = {}
+        self._odd: list[tuple[str, str | None, Kind | None]] = []
+        """With no watermark: the values of either kind, and their records (a few)."""
+        self._skipped = 0
 
     @property
     def highest(self) -> str | None:
-        return None if self._highest is None else self._highest[0]
+        value = self._top()
+        return None if value is None else value[0]
 
     def wanted(self, record: Record) -> bool:
         value = record.get(self.field)
-        return self.wanted_value(value if isinstance(value, str) else None)
+        return self.wanted_value(value if isinstance(value, str) else None, record)
 
-    def wanted_value(self, value: str | None) -> bool:
+    def wanted_value(self, value: str | None, record: Record | list[str] | None = None) -> bool:
         """Whether a record whose change field holds `value` is read (None: no single
-        value — always read)."""
+        value — always read; one not of the field's kind too). `record` (or a row, its
+        first cell) names it in a warning."""
         if not value:
             return True
         seen = _value(value)
-        if self._highest is None or _order(seen, self._highest) > 0:
-            self._highest = seen
+        if not self.checked:
+            top = self._highest.get(None)
+            if top is None or _order(seen, top) > 0:
+                self._highest[None] = seen
+            return self._since is None or _order(seen, self._since) >= 0
+        kind = _kind(seen)
+        if kind is None or (self._kind is not None and kind != self._kind):
+            self._note(value, _name(record), f"is not a {self._kind or 'timestamp or a number'}")
+            return True
+        if self._kind is None:
+            self._counts[kind] = self._counts.get(kind, 0) + 1
+            if len(self._odd) < 2 * _WARNED:
+                self._odd.append((value, _name(record), kind))
+        top = self._highest.get(kind)
+        if top is None or _order(seen, top) > 0:
+            self._highest[kind] = seen
         return self._since is None or _order(seen, self._since) >= 0
 
+    def _note(self, value: str, name: str | None, what: str) -> None:
+        if len(self.warnings) >= _WARNED:
+            self._skipped += 1
+            return
+        of = f" of record {name}" if name else ""
+        self._warn(
+            f"changes value {value!r}{of} {what}: read as changed, not used as the watermark"
+        )
+
+    def _warn(self, message: str) -> None:
+        self.warnings.append(message)
+        log.warning(message, field=self.field)
+
+    def _top(self) -> Value | None:
+        """The highest value of the field's kind: with no watermark, the kind most values
+        are (the first seen on a tie); the others warned of here, once."""
+        if not self.checked:
+            return self._highest.get(None)
+        if self._kind is None and self._counts:
+            kinds = sorted(self._counts, key=lambda k: -self._counts[k])  # stable: first seen
+            self._kind = kinds[0]
+            for value, name, kind in self._odd:
+                if kind != self._kind:
+                    self._note(value, name, f"is not a {self._kind}")
+            others = sum(n for k, n in self._counts.items() if k != self._kind)
+            self._skipped += max(0, others - sum(k != self._kind for _, _, k in self._odd))
+            self._odd = []
+        return self._highest.get(self._kind)
+
+    def fell_back(self) -> str | None:
+        """Why every record was read: the stored watermark was of neither kind."""
+        return self._stale
+
     def watermark(self) -> str | None:
-        """The highest value seen, never before `since` (a watermark does not go back)."""
-        since, highest = self._since, self._highest
+        """The highest value seen of the field's kind, never before `since` (a watermark
+        does not go back)."""
+        since, highest = self._since, self._top()
+        if self._skipped:
+            self._warn(
+                f"{self._skipped} more values of changes field {self.field!r} not of its kind: "
+                "read as changed, not used as the watermark"
+            )
+            self._skipped = 0
         if highest is None or (since is not None and _order(highest, since) < 0):
             return self.since
         return highest[0]
+
+
+def _name(record: Record | list[str] | None) -> str | None:
+    """A record named by its first field's value (an id, most often)."""
+    if isinstance(record, list):
+        return repr(record[0]) if record and record[0] else None
+    if record:
+        first = next(iter(record.values()))
+        return repr(first) if isinstance(first, str) and first else None
+    return None
 
 
 async def filtered(

@@ -11,6 +11,7 @@ read first and planned in memory when their objects can all be looked up.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -312,3 +313,38 @@ async def test_a_job_with_references_reads_every_object_it_may_resolve_to(
     looked_up, _ = await both_ways(folder, job(USERS, owned), monkeypatch, reading)
     assert [f"{c.action} {c.key}" for c in looked_up.plan.changes] == ["update e2"]
     assert looked_up.destination_records == len(DIRECTORY) + len(groups)
+
+
+@pytest.mark.parametrize("odd", ["N/A", "yesterday", "2026-13-45", "99"])
+async def test_a_sqlite_change_value_not_a_timestamp_never_hides_later_changes(
+    tmp_path: Path, odd: str
+) -> None:
+    stamps = ["2026-11-01T10:00:00Z", "2026-11-01T11:00:00Z", odd, "2026-11-01T12:00:00Z"]
+    table(
+        tmp_path / "hr.db",
+        "hr",
+        ["emp", "name", "dept", "status", "changed"],
+        [(*row[:4], stamp) for row, stamp in zip(PEOPLE, stamps, strict=True)],
+    )
+    table(tmp_path / "dir.db", "people", ["id", "name", "dept"], DIRECTORY)
+    the_job = job(USERS)
+    full = await plan(tmp_path, the_job, Reading(incremental=False, since=None))
+    assert full.watermark == "2026-11-01T12:00:00Z"
+
+    with sqlite3.connect(tmp_path / "hr.db") as db:
+        db.execute(
+            "UPDATE hr SET dept = 'Moved', changed = '2026-11-02T09:00:00Z' WHERE emp = 'e2'"
+        )
+    later = await plan(tmp_path, the_job, Reading(incremental=True, since=full.watermark))
+    assert later.incremental and later.source_records == 3, "e2, the odd value, E4 at the mark"
+    assert later.watermark == "2026-11-02T09:00:00Z"
+    assert "e2" in {change.key for change in later.plan.changes}
+
+
+async def test_a_stored_watermark_not_a_timestamp_reads_every_record_as_a_full_run(
+    tmp_path: Path,
+) -> None:
+    folder = folder_of(tmp_path, {"e2"})
+    planned = await plan(folder, job(USERS), Reading(incremental=True, since="N/A"))
+    assert not planned.incremental and planned.source_records == len(PEOPLE)
+    assert planned.full_because is not None and "'N/A'" in planned.full_because

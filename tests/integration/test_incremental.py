@@ -126,3 +126,30 @@ async def test_changed_only_on_a_job_without_changes_is_refused_saying_what_to_a
             await session.request_run(JOB_ID, changed_only=True)
     assert await session.journal() == [], "refused when asked: no run at all"
     assert not files.db.exists()
+
+
+async def test_a_change_after_a_malformed_change_value_is_still_read_next_time(
+    files: Files, session: Session, services: RunServices
+) -> None:
+    files.write(count=1)
+    rows = stamped(10)
+    rows[2]["modified_at"] = "N/A"  # compared as text, above every timestamp
+    write(files.csv, rows)
+    files.job.write_text(job_toml(extra=CHANGES))
+    await apply_files(session, files)
+    memory = Memory(session.js)
+    async with services():
+        _, first = await run(session)
+        assert isinstance(first, RunFinished) and first.stats.created == 10
+        mark = await memory.watermark(JOB_ID)
+        assert mark is not None and mark.value == "2026-11-01T00:09:00Z"
+
+        rows[5].update(department="Moved", modified_at="2026-11-02T08:00:00Z")
+        write(files.csv, rows)
+        run_id, second = await run(session, changed_only=True)
+        assert isinstance(second, RunFinished), second
+        plan = await planned(session, run_id)
+        assert plan.incremental and plan.source_records == 3, "the change, N/A, the row at the mark"
+        assert departments(files)[rows[5]["employee_id"]] == "Moved"
+        mark = await memory.watermark(JOB_ID)
+        assert mark is not None and mark.value == "2026-11-02T08:00:00Z"

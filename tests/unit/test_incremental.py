@@ -28,7 +28,7 @@ from schemas.values import Record
 from services.common.watermarks import Watermark
 from services.providers import FACTS
 from services.providers.base import ChangeReader, Layout
-from services.providers.changes import FieldChanges, compare
+from services.providers.changes import FieldChanges, compare, kind_of
 from services.providers.csv.provider import CsvProvider
 from services.providers.sqlite.provider import SqliteProvider
 from services.runner.planning.reading import choose
@@ -89,14 +89,74 @@ def test_what_is_read_and_the_watermark_follow_how_values_compare(
 ) -> None:
     changes = FieldChanges("n", since)
     kept = [changes.wanted({"n": value}) for value in values]
-    assert kept == [not v or since is None or reference_order(v, since) >= 0 for v in values]
+    if since is not None and kind_of(since) is None:
+        since = None  # a stored watermark of neither kind: ignored, every record read
+    kinds = [kind_of(v) for v in values if v and kind_of(v)]
+    kind = kind_of(since) if since else max(kinds, key=kinds.count) if kinds else None
+    assert kept == [
+        not v or kind_of(v) != kind or since is None or reference_order(v, since) >= 0
+        for v in values
+    ]
     highest = None
-    for value in filter(None, values):
+    for value in [v for v in values if v and kind is not None and kind_of(v) == kind]:
         if highest is None or reference_order(value, highest) > 0:
             highest = value
     if highest is None or (since is not None and reference_order(highest, since) < 0):
         highest = since
     assert changes.watermark() == highest
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("2026-11-21T10:00:00Z", "timestamp"),
+        ("2026-11-21 10:00:00+01:00", "timestamp"),
+        ("2026-11-21", "timestamp"),
+        ("20261121100000Z", "timestamp"),  # LDAP generalized time
+        ("20261121100000.0Z", "timestamp"),
+        ("42", "number"),
+        ("20261121", "number"),  # digits alone: a counter
+        ("1.5", "number"),
+        ("N/A", None),
+        ("2026-13-45", None),
+        ("2026-02-30T10:00:00Z", None),
+        ("yesterday", None),
+        ("NaN", None),
+    ],
+)
+def test_a_change_value_is_a_number_a_timestamp_or_neither(text: str, kind: str | None) -> None:
+    assert kind_of(text) == kind
+
+
+STAMPS = ["2026-11-20T10:00:00Z", "2026-11-21T10:00:00Z"]
+
+
+@pytest.mark.parametrize("odd", ["N/A", "2026-13-45", "yesterday", "99"])
+def test_a_value_not_of_the_fields_kind_is_read_and_never_the_watermark(odd: str) -> None:
+    full = FieldChanges("modified_at", None)
+    for key, value in [("e1", STAMPS[0]), ("e7", odd), ("e2", STAMPS[1])]:
+        assert full.wanted({"id": key, "modified_at": value})
+    assert full.watermark() == STAMPS[1]
+    kind = "a timestamp" if odd == "99" else "a timestamp or a number"
+    assert full.warnings == [
+        f"changes value {odd!r} of record 'e7' is not {kind}: read as changed, "
+        "not used as the watermark"
+    ]
+    later = FieldChanges("modified_at", STAMPS[1])
+    kept = [later.wanted({"id": "e7", "modified_at": v}) for v in (odd, STAMPS[0], STAMPS[1])]
+    assert kept == [True, False, True]
+    assert later.watermark() == STAMPS[1]
+    assert later.fell_back() is None
+
+
+def test_a_stored_watermark_of_neither_kind_is_ignored_and_every_record_read() -> None:
+    changes = FieldChanges("modified_at", "N/A")
+    assert all(changes.wanted({"modified_at": v}) for v in STAMPS)
+    assert changes.watermark() == STAMPS[1]
+    assert changes.fell_back() == (
+        "the stored watermark 'N/A' of changes field 'modified_at' is neither a timestamp "
+        "nor a number: ignored, every record read"
+    )
 
 
 def test_records_at_or_after_the_watermark_and_those_without_a_value_are_read() -> None:

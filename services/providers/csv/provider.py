@@ -110,7 +110,7 @@ class CsvProvider:
         if field not in names or field in self._layout.multi_valued:
             return lambda row: True
         at = names.index(field)
-        return lambda row: changes.wanted_value(row[at] or None)
+        return lambda row: changes.wanted_value(row[at] or None, row)
 
     def read_changed(
         self, batch_size: int, since: str | None, field: str | None
@@ -121,6 +121,9 @@ class CsvProvider:
 
     def watermark(self) -> str | None:
         return self._changes.watermark() if self._changes else None
+
+    def fell_back(self) -> str | None:
+        return self._changes.fell_back() if self._changes else None
 
     def canonical(self, record: Record) -> Record:
         return canonical_cells(self._layout, record)

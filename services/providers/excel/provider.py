@@ -146,6 +146,9 @@ class ExcelProvider:
     def watermark(self) -> str | None:
         return self._changes.watermark() if self._changes else None
 
+    def fell_back(self) -> str | None:
+        return self._changes.fell_back() if self._changes else None
+
     def canonical(self, record: Record) -> Record:
         return canonical_cells(self._layout, record)
 

@@ -148,7 +148,7 @@ class LdapReading:
         name = field or CHANGE_MARKER
         assert self._values is not None, "open() first"
         self._values.spelling[name.lower()] = name
-        self._changes = FieldChanges(name, since)
+        self._changes = FieldChanges(name, since, checked=False)  # the server compared
         query = self._query
         if since is not None:
             query = f"(&{query}({name}>={escape_filter_value(since)}))"

@@ -90,6 +90,9 @@ class SqlReading(SqlTable[Conn, Col]):
             return self._highest.watermark()
         return self._changes.watermark() if self._changes else None
 
+    def fell_back(self) -> str | None:
+        return self._changes.fell_back() if self._changes else None
+
     def _records(
         self,
         names: Sequence[str],

@@ -106,6 +106,9 @@ class SqliteReading(SqliteTable):
     def watermark(self) -> str | None:
         return self._changes.watermark() if self._changes else None
 
+    def fell_back(self) -> str | None:
+        return self._changes.fell_back() if self._changes else None
+
     def _record(self, names: list[str], row: Sequence[object]) -> Record:
         multi = self._layout.multi_valued
         return normalize(
