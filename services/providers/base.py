@@ -155,6 +155,18 @@ class FallsBack(Protocol):
 
 
 @runtime_checkable
+class WarnsOfChanges(Protocol):
+    """Optional, beside `ChangeReader`: a source that checks its change field's values
+    (`changes.FieldChanges`) says which it read as changed without using them as the
+    watermark, and a stored watermark it ignored; the plan's warnings carry them."""
+
+    def change_warnings(self) -> list[str]:
+        """Once `read_changed` has been read to the end (and `watermark` asked): the
+        warnings of that read."""
+        ...
+
+
+@runtime_checkable
 class Staging(Protocol):
     """Optional: a destination that every write rewrites whole (a workbook) stages a run's
     batches instead of applying each one, and writes them together when the run ends.

@@ -338,6 +338,10 @@ async def test_a_sqlite_change_value_not_a_timestamp_never_hides_later_changes(
     later = await plan(tmp_path, the_job, Reading(incremental=True, since=full.watermark))
     assert later.incremental and later.source_records == 3, "e2, the odd value, E4 at the mark"
     assert later.watermark == "2026-11-02T09:00:00Z"
+    assert (
+        f"changes value {odd!r} of record 'e3' is not a timestamp: read as changed, "
+        "not used as the watermark"
+    ) in later.plan.warnings
     assert "e2" in {change.key for change in later.plan.changes}
 
 

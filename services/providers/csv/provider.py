@@ -125,6 +125,9 @@ class CsvProvider:
     def fell_back(self) -> str | None:
         return self._changes.fell_back() if self._changes else None
 
+    def change_warnings(self) -> list[str]:
+        return self._changes.warnings if self._changes else []
+
     def canonical(self, record: Record) -> Record:
         return canonical_cells(self._layout, record)
 

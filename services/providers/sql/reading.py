@@ -93,6 +93,9 @@ class SqlReading(SqlTable[Conn, Col]):
     def fell_back(self) -> str | None:
         return self._changes.fell_back() if self._changes else None
 
+    def change_warnings(self) -> list[str]:
+        return self._changes.warnings if self._changes else []
+
     def _records(
         self,
         names: Sequence[str],

@@ -109,6 +109,9 @@ class SqliteReading(SqliteTable):
     def fell_back(self) -> str | None:
         return self._changes.fell_back() if self._changes else None
 
+    def change_warnings(self) -> list[str]:
+        return self._changes.warnings if self._changes else []
+
     def _record(self, names: list[str], row: Sequence[object]) -> Record:
         multi = self._layout.multi_valued
         return normalize(

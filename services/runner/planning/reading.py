@@ -55,6 +55,8 @@ class Learned:
 
     marks: dict[str, str | None] = field(default_factory=dict)
     fell_back: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    """Change values read as changed but not used as the watermark (`WarnsOfChanges`)."""
 
     def full_because(self, job: Job, reading: Reading) -> str | None:
         """Why this incremental run is a full run after all: the source of every object

@@ -38,7 +38,7 @@ from schemas.values import (
     records_from_columns,
 )
 from services.common import tracing
-from services.providers.base import ChangeReader, FallsBack, KeepsAsIs, Provider
+from services.providers.base import ChangeReader, FallsBack, KeepsAsIs, Provider, WarnsOfChanges
 
 from .reading import Learned, Reading
 from .sides import READ_BATCH
@@ -310,6 +310,8 @@ async def source_batches(
     async for batch in tracing.reads(changed, side="source", object_type=kind, changed_only=1):
         yield batch
     learned.marks[kind] = source.watermark()
+    if isinstance(source, WarnsOfChanges):
+        learned.warnings.extend(source.change_warnings())
     why = source.fell_back() if since is not None and isinstance(source, FallsBack) else None
     if why:
         learned.fell_back[kind] = why
