@@ -76,15 +76,13 @@ _GENERALIZED_TIME = re.compile(r"\d{10}(?:\d\d){0,2}(?:[.,]\d+)?(?:Z|[+-]\d{4})"
 
 
 def _timestamp(text: str) -> bool:
-    if _GENERALIZED_TIME.fullmatch(text):
-        return True
-    if len(text) < 10 or not text[:4].isascii() or not text[:4].isdigit():
-        return False  # fromisoformat also takes "20261121": a number, not a date
+    if text[4:5] != "-":  # fromisoformat also takes "20261121T10": LDAP's, or no date
+        return _GENERALIZED_TIME.fullmatch(text) is not None
     try:
         datetime.fromisoformat(text)
     except ValueError:
         return False
-    return True
+    return text[:4].isascii() and text[:4].isdigit()
 
 
 def _kind(value: Value) -> Kind | None:
