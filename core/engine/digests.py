@@ -33,6 +33,8 @@ _KEPT = -1  # the source record differs: plan() gets both
 _DROPPED = -2  # the source record was unchanged and dropped
 DROPPED = _DROPPED
 """The digest of a destination key whose unchanged source record was dropped."""
+KEPT = _KEPT
+"""The digest of a destination key whose source record `plan()` gets."""
 
 
 def compared_fields(mapping: ObjectMapping, managed: Sequence[str]) -> tuple[str, ...]:

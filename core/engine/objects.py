@@ -7,7 +7,7 @@ moves, disables and deletes (phases.py), whatever the order of the [[objects]] e
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 import msgspec
@@ -16,6 +16,7 @@ from schemas.jobs import ObjectMapping
 from schemas.plan import Change, PlanCounts, RecordError
 from schemas.values import Record
 
+from .keys import Failed
 from .lifecycle import Lifecycle
 from .phases import rank
 from .plan import Plan, plan, plan_hash
@@ -44,9 +45,10 @@ class ObjectType:
     multi-valued reference is written whole."""
     lifecycle: Lifecycle | None = None
     """When its objects were found absent, and the run's clock (lifecycle.py)."""
-    held: frozenset[str] = frozenset()
-    """Match keys of source records that failed before planning: their objects are left
-    as they are, never taken for absent."""
+    held: Mapping[str, Failed] | Collection[str] = frozenset()
+    """Match keys of source records that failed before planning (→ the record as read):
+    their objects are left as they are, never taken for absent; one a record mapped has
+    too is a key the source holds twice (`plan`)."""
     blind: bool = False
     """A source record failed before its key could be read: it could be any object, so
     nothing is done about absence."""

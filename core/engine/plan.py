@@ -12,7 +12,7 @@ from __future__ import annotations
 import collections
 import hashlib
 import itertools
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Container, Iterable, Mapping, Sequence
 
 import msgspec
 
@@ -22,7 +22,7 @@ from schemas.plan import Change, PlanCounts
 from schemas.values import Record
 
 from .batching import split_batches
-from .keys import key_shown, other_cases
+from .keys import Failed, held_twice, key_shown, other_cases
 from .lifecycle import Lifecycle, returned
 from .planner import Planner
 from .unique import Taken
@@ -94,7 +94,7 @@ def plan(
     *,
     act_on_absence: bool = True,
     lifecycle: Lifecycle | None = None,
-    held: Collection[str] = (),
+    held: Mapping[str, Failed] | Collection[str] = (),
     keyed_elsewhere: int = 0,
     taken: Taken | None = None,
     other_case: Mapping[str, str] | None = None,
@@ -113,11 +113,14 @@ def plan(
 
     A failure never looks like absence: `held` are the match keys of source records that
     failed before planning (a transformation, a script's skip): their objects are left
-    as they are. A source record whose key cannot be read (several values, binary) could
-    be any object, so with one nothing is done about absence at all; a source none of
-    whose records has a key, while destination objects would look absent, is refused (a
-    renamed key column must not empty the destination; `keyed_elsewhere` counts keyed
-    source records a caller already dropped as unchanged, the low-memory planner).
+    as they are — unless a record mapped has one of those keys too: the source holds it
+    twice, refused as two mapped records sharing a key are (`DuplicateKey`, naming the
+    failed record as read when `held` maps its key to it). A source record whose key
+    cannot be read (several values, binary) could be any object, so with one nothing is
+    done about absence at all; a source none of whose records has a key, while
+    destination objects would look absent, is refused (a renamed key column must not
+    empty the destination; `keyed_elsewhere` counts keyed source records a caller
+    already dropped as unchanged, the low-memory planner).
 
     A job comparing keys with case leaves alone (skipped, with a warning) an object found
     absent whose key the source holds in another case: a destination comparing without
@@ -134,6 +137,10 @@ def plan(
         taken = Taken(mapping)
         destination = taken.noting(destination)
     wanted = planner.index_source(source)
+    if held and (twice := twice_held(held, wanted, planner.leaving)):
+        record = wanted.get(twice) or planner.leaving[twice]
+        failed = held.get(twice) if isinstance(held, Mapping) else None
+        raise held_twice(twice, record, mapping.keys, failed)
     found, ambiguous = planner.index_destination(destination)
     for key, record in planner.unequal(wanted, found):
         if key in ambiguous:
@@ -177,6 +184,12 @@ def plan(
         warnings=planner.warnings,
         returned=planner.returned,
     )
+
+
+def twice_held(held: Collection[str], *mapped: Container[str]) -> str | None:
+    """The least of the `held` match keys (of records that failed) that a record mapped
+    has too (one of `mapped`'s): the source holds it twice."""
+    return min((key for key in held if any(key in keys for keys in mapped)), default=None)
 
 
 def _other_cases(

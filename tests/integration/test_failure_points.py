@@ -441,23 +441,35 @@ async def test_a_source_filter_that_cannot_test_a_value_fails_its_record(
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a key twice in the source is refused (DuplicateKey) when both records map, but "
-    "when one of them fails its transformation the other is planned (e2 updated from a "
-    "record the source holds twice): the failure hides the duplicate",
-)
-@pytest.mark.parametrize("lean", [False, True], ids=["in-memory", "lean"])
+@pytest.mark.parametrize("failing_first", [False, True], ids=["mapped-first", "failed-first"])
+@pytest.mark.parametrize("twin", ["changed", "unchanged", "new"])
+@pytest.mark.parametrize("shape", SHAPES)
 async def test_a_key_twice_in_the_source_is_refused_when_one_of_its_records_fails(
-    tmp_path: Path, lean: bool
+    tmp_path: Path, shape: str, twin: str, failing_first: bool
 ) -> None:
-    people = [("e1", "IT"), ("e2", "IT"), ("e2", "Legal")]
-    table(tmp_path / "hr.db", "hr", ["emp", "dept"], people)
-    table(tmp_path / "dir.db", "people", ["id", "dept"], [("e1", "S"), ("e2", "S")])
-    users = ObjectMapping(
-        keys=["id"],
-        fields=[FieldMap(to="id", from_="emp"), FieldMap(to="dept", transform=DEPARTMENTS)],
+    # e2 is twice in the source, one of its records failing (Legal has no department):
+    # refused as when both map, in every shape — its object is not planned from the
+    # other record, whether that one changes it, leaves it as it is, or creates it.
+    mapped, failing = ("e2", "IT", "2"), ("e2", "Legal", "2")
+    twice = [failing, mapped] if failing_first else [mapped, failing]
+    people = [("e1", "IT", "2"), *twice, ("e3", "Sales", "0")]
+    table(tmp_path / "hr.db", "hr", ["emp", "dept", "at"], people)
+    objects = [("e1", "S"), ("e3", "S"), ("e4", "S")]
+    objects += {"changed": [("e2", "S")], "unchanged": [("e2", "I")], "new": []}[twin]
+    table(tmp_path / "dir.db", "people", ["id", "dept"], objects)
+    table(tmp_path / "hr.db", "hr_groups", ["gid", "title", "at"], [("g1", "One", "1")])
+    table(tmp_path / "dir.db", "groups", ["id", "title"], [("g1", "One")])
+    the_job = failing_job(shape)
+    keys = ["e1", "e2", "e3"] if shape == "key-scoped" else None
+    reading = Reading(incremental=True, since="1") if shape.startswith("incremental") else Reading()
+    source = SqliteConnection(id="hr", path=str(tmp_path / "hr.db"))
+    target = SqliteConnection(id="dir", path=str(tmp_path / "dir.db"))
+    lean = lean_if(shape in ("lean", "spilled", "incremental-lean"))
+    with lean, spilled_if(shape == "spilled"), pytest.raises(DuplicateKey) as refused:
+        await plan_between(source, target, the_job, keys, reading)
+    assert str(refused.value) == (
+        """two source records have the key 'e2': {"dept":"I","id":"e2"} and """
+        """{"at":"2","dept":"Legal","emp":"e2"} (which failed: dept: map has no entry for """
+        """"Legal" (add it, or a default, or keep_unmapped = true)); make the key unique in """
+        "the source (or choose other key fields)"
     )
-    the_job = msgspec.structs.replace(failing_job("in-memory"), objects=[users])
-    with lean_if(lean), pytest.raises(DuplicateKey):
-        await plan(tmp_path, the_job)

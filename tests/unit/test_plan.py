@@ -10,6 +10,7 @@ import msgspec
 import pytest
 
 from core.engine import DuplicateKey, apply_to, match_key, plan
+from core.engine.keys import Failed
 from core.errors import BadInput
 from schemas.jobs import FieldMap, ObjectMapping
 from schemas.plan import Action, Change, PlanCounts
@@ -363,6 +364,20 @@ def test_a_source_record_whose_key_cannot_be_read_leaves_every_absent_object_alo
     assert [c.action for c in result.changes] == []
     assert result.counts.skipped == 2  # the unreadable record, and alice left alone
     assert "the 1 destination objects missing from the source are left alone" in result.warnings[1]
+
+
+def test_a_key_held_by_a_failed_record_and_by_one_mapped_is_refused() -> None:
+    # The object would be both left as it is (its record failed) and updated from the
+    # other record: the source holds the key twice.
+    failed = Failed({"login": "alice", "dept": "?"}, "dept: no entry", {"uid": "alice"})
+    held = {"alice": failed}
+    with pytest.raises(DuplicateKey) as refused:
+        plan([{"uid": "alice", "cn": "Alice"}], [ALICE], job(), MANAGED, held=held)
+    assert str(refused.value) == (
+        """two source records have the key 'alice': {"cn":"Alice","uid":"alice"} and """
+        """{"dept":"?","login":"alice"} (which failed: dept: no entry); make the key unique """
+        "in the source (or choose other key fields)"
+    )
 
 
 def test_held_objects_are_never_taken_for_absent() -> None:

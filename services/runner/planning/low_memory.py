@@ -16,7 +16,7 @@ they would have been, with the rest of the source.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from contextlib import aclosing
 from itertools import chain, repeat
 from operator import contains
@@ -24,8 +24,15 @@ from typing import cast
 
 from core.engine import TypeRecords, managed_fields, plan
 from core.engine.context import MappingContext
-from core.engine.digests import DROPPED, DigestIndex
-from core.engine.keys import DuplicateKey, display_key, match_key, other_cases
+from core.engine.digests import DROPPED, KEPT, DigestIndex
+from core.engine.keys import (
+    DuplicateKey,
+    Failed,
+    display_key,
+    held_twice,
+    match_key,
+    other_cases,
+)
 from core.engine.lifecycle import LEAVER_FIELD, Lifecycle
 from core.engine.plan import Plan
 from core.errors import IdsyncError
@@ -40,7 +47,7 @@ from .reading import Learned, Reading
 from .scoped import changed_objects, changes_looked_up
 from .sides import READ_BATCH, Sides
 from .source import Planned, SourceMapper, mapper_of, source_batches
-from .spill import Spill, merged_counts, settle
+from .spill import Spill, merged_counts, settle, spilled_record
 
 LEAN_ABOVE = 250_000
 """Destination records above which planning keeps digests instead of records: reading the
@@ -100,7 +107,7 @@ async def plan_low_memory(
         )
     except DuplicateKey as refused:
         try:
-            as_read = await duplicate_as_read(job, sides, context, reading)
+            as_read = await duplicate_as_read(job, sides, context, reading, refused)
         except IdsyncError:
             as_read = None  # the source unreadable now: the refusal as found
         raise as_read or refused from None
@@ -109,14 +116,16 @@ async def plan_low_memory(
 
 
 async def duplicate_as_read(
-    job: Job, sides: Sides, context: MappingContext, reading: Reading
+    job: Job, sides: Sides, context: MappingContext, reading: Reading, refused: DuplicateKey
 ) -> DuplicateKey | None:
     """The refusal of a key two source records share as planning in memory makes it —
-    the first record whose key an earlier one has, both records named —, the source read
-    again to find them where that is cheap (`rereadable`); None where it is not, or where
-    the source no longer holds a key twice. Planned here, too little of the records is
-    kept to name them: a skipped record's key alone, the creates on disk in plan order,
-    a dropped unchanged record's digest (spill.py, engine/digests.py)."""
+    the first record whose key an earlier one has, both records named; else, `refused`
+    being of a key a record mapped shares with one that failed, that record mapped
+    named —, the source read again to find them where that is cheap (`rereadable`); None
+    where it is not, or where the source no longer holds a key twice. Planned here, too
+    little of the records is kept to name them: a skipped record's key alone, the creates
+    on disk in plan order, a dropped unchanged record's digest (spill.py,
+    engine/digests.py)."""
     if not getattr(sides.source, "rereadable", False):
         return None
     mapping = job.objects[0]
@@ -142,13 +151,21 @@ async def duplicate_as_read(
                 break
             seen.add(key)
     seen.clear()
-    if twice is None:
+
+    async def first_with(key: str) -> Record | None:
+        async with aclosing(mapped()) as records:
+            async for record in records:
+                if match_key(record, keys, case_insensitive) == key:
+                    return record
         return None
-    async with aclosing(mapped()) as records:
-        async for record in records:
-            if match_key(record, keys, case_insensitive) == twice[0]:
-                return DuplicateKey(display_key(twice[1], keys), record, twice[1])
-    return None
+
+    if twice is not None:
+        first = await first_with(twice[0])
+        return None if first is None else DuplicateKey(display_key(twice[1], keys), first, twice[1])
+    if refused.match is None or (first := await first_with(refused.match)) is None:
+        return None
+    shown = display_key(first, keys)
+    return DuplicateKey(shown, first, refused.second, refused.failed, refused.match)
 
 
 async def peeked(
@@ -249,6 +266,8 @@ async def plan_lean(
         async for batch in again:
             needed.extend(r for r in batch if index.destination_needed(r, absent=absence))
     spilled = spill.records if spill is not None else 0
+    if mapper.held:
+        _refuse_held_twice(mapper.held, index, kept, spill)
     other_case = None
     if absence and not mapping.case_insensitive and mapping.on_destination_only != "skip":
         other_case = await asyncio.to_thread(_other_cases, index, spill)
@@ -260,7 +279,7 @@ async def plan_lean(
         managed,
         act_on_absence=absence,
         lifecycle=lifecycle,
-        held=frozenset(mapper.held),
+        held=mapper.held,
         keyed_elsewhere=index.unchanged + index.skipped + spilled,
         taken=index.taken,
         other_case=other_case,
@@ -272,6 +291,29 @@ async def plan_lean(
     # The records of the job's scope, as in memory: a source whose `where` left every
     # record out returned none (the safety check's empty source), not what it held.
     return the_plan, source_count - mapper.outside, destination_count
+
+
+def _refuse_held_twice(
+    held: Mapping[str, Failed], index: DigestIndex, kept: list[Record], spill: Spill | None
+) -> None:
+    """Refuse, as `plan()` does, the least key a record that failed and one mapped share
+    — the mapped one planned in memory (`kept`), dropped unchanged or spilled —: the
+    record mapped named as far as it is kept (a dropped one by its key alone)."""
+    mapped = [key for key in held if index.digests.get(key) in (DROPPED, KEPT)]
+    mapped += filter(index.created.__contains__, held)
+    if spill is not None and spill.records:
+        mapped += filter(held.__contains__, spill.sorted_keys())
+    if not mapped:
+        return
+    twice = min(mapped)
+    keys, case_insensitive = index.keys, index.case_insensitive
+    found = (r for r in kept if match_key(r, keys, case_insensitive) == twice)
+    record = next(found, None)
+    if record is None and spill is not None:
+        record = spilled_record(spill, twice)
+    if record is None:  # dropped, unchanged: its key alone is known
+        record = {field: held[twice].keys[field] for field in keys}
+    raise held_twice(twice, record, keys, held[twice])
 
 
 def _other_cases(index: DigestIndex, spill: Spill | None) -> dict[str, str]:

@@ -20,6 +20,7 @@ from core.checks.objects import endpoint_of
 from core.engine import TypeRecords, match_key, with_container
 from core.engine.conditions import compile_condition, fields_tested
 from core.engine.context import MappingContext
+from core.engine.keys import Failed
 from core.engine.lifecycle import LEAVER_FIELD
 from core.engine.mapping import CompiledMapping, compile_mapping
 from core.engine.plan import Plan
@@ -119,8 +120,10 @@ class SourceMapper:
         self.fields: dict[str, None] = {}
         """Every source field seen, in first-seen order, for a job copying every field
         (one that maps its fields writes those: `managed_fields`)."""
-        self.held: set[str] = set()
-        """Match keys of the records that failed: their objects are not absent."""
+        self.held: dict[str, Failed] = {}
+        """Match keys of the records that failed → the first of them, as read, and why:
+        their objects are not absent, and a record mapped with one of those keys is one
+        the source holds twice (refused as `DuplicateKey`)."""
         self.keyless_failures = 0
         """Records that failed and whose key could not be mapped either."""
         self.scopes: list[str | None] = []
@@ -234,7 +237,7 @@ class SourceMapper:
         self.scopes.append(match_key(keys, first, self.mapping.case_insensitive))
         key = match_key(keys, self.mapping.keys, self.mapping.case_insensitive)
         if key is not None:
-            self.held.add(key)
+            self.held.setdefault(key, Failed(record, str(error), keys))
         elif any(keys.get(field) for field in self.mapping.keys):
             self.keyless_failures += 1  # several values, or binary: any object
 

@@ -469,6 +469,16 @@ def _duplicate(spill: Spill, key: str) -> DuplicateKey:
     return DuplicateKey(found[0].key, first, second)
 
 
+def spilled_record(spill: Spill, key: str) -> Record | None:
+    """The record of the create spilled with the match key `key`, as planned; None when
+    none was."""
+    for place, data in itertools.chain.from_iterable(spill.sorted_runs()):
+        if key_of_order(place) == key:
+            change = _change_decoder.decode(data)
+            return {**change.match, **change.set}
+    return None
+
+
 def merged_counts(planned: PlanCounts, spilled: PlanCounts) -> PlanCounts:
     """The counts of the changes planned in memory and of the spilled ones."""
     totals = msgspec.structs.asdict(planned)
