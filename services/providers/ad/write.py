@@ -66,7 +66,7 @@ def _value_as_wanted(r: w.Result) -> bool:
     """A link value refused because it is already there (an add) or not there, or names
     no object (a remove): the attribute is as the change wants it."""
     if r.code in (w.VALUE_EXISTS, w.ALREADY_EXISTS, w.UNWILLING):
-        return "for target GUID" in r.message or r.message.startswith("00002035")
+        return "for target GUID" in r.message or "Unable to find GUID for DN" in r.message
     return r.code == w.NO_SUCH_ATTRIBUTE
 
 
