@@ -1,9 +1,10 @@
 """Phases: the order in which a plan's changes are applied (ARCHITECTURE.md).
 
 Containers first (so new objects have somewhere to go), then objects (creates before
-updates), references (fields naming other objects, once those exist), moves, disables
-and deletes. Batches of one phase may run in parallel and the next phase starts when
-the previous one is done, so a batch never holds two phases.
+updates), moves, references (fields naming other objects, once those exist where their
+names say: a directory such as Active Directory refuses a member DN that names no
+entry yet), disables and deletes. Batches of one phase may run in parallel and the
+next phase starts when the previous one is done, so a batch never holds two phases.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from .containers import dn_depth
 PHASES: tuple[str, ...] = (
     "containers",
     "objects",
-    "references",  # fields naming other objects (references.py): every object exists by now
     "moves",
+    "references",  # fields naming other objects (references.py): every object exists by now,
+    # under the name the run gives it (created, renamed, moved)
     "disables",
     "deletes",
 )

@@ -36,6 +36,8 @@ class Target:
     identifier: str
     created: bool
     """Created by this run: it exists only from the objects phase on."""
+    moved: bool = False
+    """Moved by this run: it has this identifier only from the moves phase on."""
 
 
 @dataclass
@@ -106,6 +108,7 @@ def lookup(
                     planned.pop(cleared, None)
         known = planned.get(ID_FIELD)
         name = known if isinstance(known, str) else display_key(record, keys)
+        moves = any(change.action == "move" for change in its)
         for change in its:
             if rename is not None and isinstance(known, str):
                 if change.action in ("move", "update"):
@@ -114,7 +117,7 @@ def lookup(
                 name = identify(change) or name  # named where the moves phase puts it
         if isinstance(known, str) and name != known:
             result.renamed[known] = name
-        _add(result, planned, Target(name, False))
+        _add(result, planned, Target(name, False, moved=moves))
     for change in (c for its in by_key.values() for c in its):
         if change.action == "create":
             given = identify(change) if identify is not None else None

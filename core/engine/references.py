@@ -2,11 +2,13 @@
 
 Each value is resolved against the planned state (planned_state.py) to the named
 object's identifier. What an object can be written with at once — values naming
-objects that exist before the run — goes into its create; the rest is written in the
-references phase, once every object exists. Multi-valued fields change by adding and
-removing values, never by rewriting the list, so one member more in a group of
-50,000 is one value sent. A value that names nothing is that record's error (members
-are matched, never created); the rest of the record applies. Pure.
+objects that exist before the run, where they are — goes into its create; the rest is
+written in the references phase, once every object exists under its new name (after
+creates, renames and moves: Active Directory refuses a member DN naming no entry).
+Multi-valued fields change by adding and removing values, never by rewriting the list,
+so one member more in a group of 50,000 is one value sent. A value that names nothing
+is that record's error (members are matched, never created); the rest of the record
+applies. Pure.
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ class Outcome:
 @dataclass
 class _Resolved:
     before: list[Target] = field(default_factory=list)  # exist before the run
-    during: list[Target] = field(default_factory=list)  # created by it
+    during: list[Target] = field(default_factory=list)  # created or moved by it
     problems: list[str] = field(default_factory=list)
     """Values that failed to resolve: the field keeps what it holds."""
     gone: list[str] = field(default_factory=list)
@@ -212,7 +214,8 @@ def _resolve(
         if isinstance(target, str):
             (out.gone if table.deletes(item) else out.problems).append(target)
         elif target is not None:
-            (out.during if target.created else out.before).append(target)
+            # Named so only from a later phase on: written in the references phase.
+            (out.during if target.created or target.moved else out.before).append(target)
     return out
 
 

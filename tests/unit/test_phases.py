@@ -159,7 +159,7 @@ def test_containers_are_a_phase_of_their_own() -> None:
 
 
 def test_phases_follow_the_architecture() -> None:
-    assert PHASES == ("containers", "objects", "references", "moves", "disables", "deletes")
+    assert PHASES == ("containers", "objects", "moves", "references", "disables", "deletes")
     mapping = ObjectMapping(keys=["uid"], on_destination_only="delete")
     result = plan(
         [{"uid": "b"}, {"uid": "c", "x": "1"}], [{"uid": "a"}, {"uid": "c"}], mapping, ("uid", "x")

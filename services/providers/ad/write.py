@@ -16,6 +16,13 @@
   and the enable) and is reported created; an account still as the add left it
   counts as just added (a refused password removes it). Any other entry belongs to
   someone else: an error naming the object, and that entry is left alone.
+- values added to or removed from a DN-valued attribute (a group's members): Samba
+  keeps such a value as a link to its object and does not apply permissive modify to
+  it, refusing a member already there or one not there (or naming no object). On such
+  a refusal each value goes on its own, the value already as wanted being no error:
+  so a batch delivered again applies, and so does a member moved or renamed by the
+  same run (the directory follows the object; the references phase, after the moves,
+  then finds its new DN already there and its old one gone).
 - AD's refusals are translated into sentences (values.explain).
 """
 
@@ -55,7 +62,17 @@ class Extra:
     named: dict[bytes, list[bytes]] | None = None  # that entry (lower-case names)
 
 
+def _value_as_wanted(r: w.Result) -> bool:
+    """A link value refused because it is already there (an add) or not there, or names
+    no object (a remove): the attribute is as the change wants it."""
+    if r.code in (w.VALUE_EXISTS, w.ALREADY_EXISTS, w.UNWILLING):
+        return "for target GUID" in r.message or "Unable to find GUID for DN" in r.message
+    return r.code == w.NO_SUCH_ATTRIBUTE
+
+
 class AdPipeline(Pipeline):
+    adds_one_by_one = True
+
     def __init__(
         self,
         wire: Wire,
@@ -116,6 +133,10 @@ class AdPipeline(Pipeline):
             return self._after_named(step, extra, r)
         if stage == "add" and ok:
             extra.added = True
+        if stage == "modify" and (step.change.add or step.change.remove) and _value_as_wanted(r):
+            return self._one_by_one(step)
+        if stage == "one-by-one" and _value_as_wanted(r):
+            r = w.Result(w.SUCCESS, r.matched, r.message)
         follow = super().answered(step, r)
         if follow is None and step.change.action == "create":
             return self._after_create(step)

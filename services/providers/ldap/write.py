@@ -157,7 +157,12 @@ class Pipeline:
         return w.modify_request(dn.encode(), mods)
 
     def _mods(
-        self, step: Step, values: dict[str, Value], clear: list[str], removing: bool = True
+        self,
+        step: Step,
+        values: dict[str, Value],
+        clear: list[str],
+        removing: bool = True,
+        adding: bool = True,
     ) -> list[tuple[int, bytes, list[bytes]]]:
         naming = split_rdn(step.dn)[0].partition("=")[0].lower()
         if step.change.action == "create":  # the entry is named by these: leave them be
@@ -171,11 +176,18 @@ class Pipeline:
         ]
         # Values added and removed (group members): a large group is never sent whole.
         change = step.change
-        edits = [(w.MOD_ADD, change.add), (w.MOD_DELETE, change.remove if removing else {})]
+        edits = [
+            (w.MOD_ADD, change.add if adding else {}),
+            (w.MOD_DELETE, change.remove if removing else {}),
+        ]
         mods += [(op, n.encode(), octets(v)) for op, named in edits for n, v in named.items() if v]
         if change.add or change.remove:
             step.controls = w.permissive_control()
         return mods
+
+    adds_one_by_one = False
+    """Whether values to add go one by one too (a server whose permissive modify does
+    not cover them); else they stay with the rest of the change."""
 
     def _one_by_one(self, step: Step) -> bytes:
         """slapd's permissive modify covers added values, not removed ones: a value to
@@ -183,8 +195,11 @@ class Pipeline:
         Then the rest of the change goes without the removals, and each value is removed
         on its own, one already gone being no error."""
         change, dn = step.change, step.dn.encode()
-        rest = self._mods(step, dict(change.set), list(change.clear), removing=False)
+        adding = not self.adds_one_by_one
+        rest = self._mods(step, dict(change.set), list(change.clear), False, adding)
         ops = [w.modify_request(dn, rest)] if rest else []
+        for name, values in change.add.items() if not adding else ():
+            ops += [w.modify_request(dn, [(w.MOD_ADD, name.encode(), [v])]) for v in octets(values)]
         for name, values in change.remove.items():
             ops += [
                 w.modify_request(dn, [(w.MOD_DELETE, name.encode(), [v])]) for v in octets(values)
