@@ -17,22 +17,23 @@ from .conftest import JOB_ID, Files, RunServices, apply_files
 from .journal import wait_for_event
 from .test_flow import table
 
+WAYS = {"digests": (0, 50_000), "digests-creates-on-disk": (0, 7), "records": (10**9, 7)}
+"""Each way of planning: the size above which a destination is planned from digests, and
+how many creates a run on disk holds."""
 
-@pytest.mark.parametrize(
-    ("lean_above", "run_size"),
-    [(0, 50_000), (0, 7), (10**9, 7)],
-    ids=["digests", "digests-creates-on-disk", "records"],
-)
-async def test_both_plannings_make_the_same_changes(
-    lean_above: int,
-    run_size: int,
-    files: Files,
-    session: Session,
-    services: RunServices,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+
+@pytest.fixture(params=list(WAYS))
+def planning(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The test's run planned in each way (WAYS)."""
+    lean_above, run_size = WAYS[request.param]
     monkeypatch.setattr(lean, "LEAN_ABOVE", lean_above)
     monkeypatch.setattr(spill, "RUN_SIZE", run_size)
+    return str(request.param)
+
+
+async def test_both_plannings_make_the_same_changes(
+    planning: str, files: Files, session: Session, services: RunServices
+) -> None:
     rows = files.write(count=60)
     await apply_files(session, files)
     async with services():
@@ -53,25 +54,13 @@ async def test_both_plannings_make_the_same_changes(
     assert "E-new" in stored
 
 
-@pytest.mark.parametrize(
-    ("lean_above", "run_size"),
-    [(0, 50_000), (0, 7), (10**9, 7)],
-    ids=["digests", "digests-creates-on-disk", "records"],
-)
 async def test_an_object_whose_key_the_source_holds_in_another_case_is_never_deleted(
-    lean_above: int,
-    run_size: int,
-    files: Files,
-    session: Session,
-    services: RunServices,
-    monkeypatch: pytest.MonkeyPatch,
+    planning: str, files: Files, session: Session, services: RunServices
 ) -> None:
     """A key whose case changes in the source ("E000004" now "e000004"): the job compares
     keys with case, so "e000004" is created, and "E000004" — which a destination comparing
     without case would hold as "e000004" — is left alone rather than deleted, in every
     way of planning."""
-    monkeypatch.setattr(lean, "LEAN_ABOVE", lean_above)
-    monkeypatch.setattr(spill, "RUN_SIZE", run_size)
     rows = files.write(count=20)
     await apply_files(session, files)
     async with services():
