@@ -4,7 +4,7 @@ the key as people read it."""
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import compress
 from operator import not_, or_
 from typing import NamedTuple
@@ -111,6 +111,41 @@ def other_cases(
     return found
 
 
+def case_clash(source: Iterable[str], fields: int) -> tuple[str, str] | None:
+    """Two of the `source` match keys (compared with case, of `fields` key fields) that
+    are equal without case — the least two of the least such fold —, else None: records
+    a job comparing with case tells apart, while a destination comparing without case
+    holds them as one object."""
+    keys = source if isinstance(source, set) else set(source)
+    ascii_only = fields == 1 and "".join(keys).isascii()
+    if ascii_only and len(set(map(str.casefold, keys))) == len(keys):  # at once, in C
+        return None
+    by_fold: dict[str, list[str]] = {}
+    for key in keys:
+        by_fold.setdefault(folded_key(key, fields), []).append(key)
+    clashing = [sorted(alike)[:2] for alike in by_fold.values() if len(alike) > 1]
+    if not clashing:
+        return None
+    first, second = min(clashing)
+    return first, second
+
+
+def key_record(key: str, keys: Sequence[str]) -> Record:
+    """The key fields of a match key compared with case: what is known of a record
+    whose key alone was kept."""
+    return dict(zip(keys, _parts(key, len(keys)), strict=True))
+
+
+def in_two_cases(
+    pair: tuple[str, str], keys: Sequence[str], record_of: Callable[[str], Record | None]
+) -> DuplicateKey:
+    """The refusal of two source records whose match keys (`pair`, from `case_clash`)
+    differ only in case, for a destination comparing keys without case: each named
+    as `record_of` finds it, else by its key alone."""
+    first, second = (record_of(key) or key_record(key, keys) for key in pair)
+    return DuplicateKey(display_key(first, keys), first, second, cases=True)
+
+
 def display_key(record: Record, keys: Sequence[str]) -> str:
     """The key values as people read them: "alice" or "sales / alice"."""
     if len(keys) == 1:
@@ -131,7 +166,8 @@ class Failed(NamedTuple):
 class DuplicateKey(BadInput):
     """Two source records share a key: the plan cannot know which one is meant — even
     when one of them failed (`failed`: why the second did), for its object is then
-    both held as it is and planned from the other."""
+    both held as it is and planned from the other. `cases`: their keys differ only in
+    case, and the destination compares keys without case (`in_two_cases`)."""
 
     def __init__(
         self,
@@ -140,10 +176,21 @@ class DuplicateKey(BadInput):
         second: Record,
         failed: str | None = None,
         match: str | None = None,
+        *,
+        cases: bool = False,
     ) -> None:
         self.key, self.first, self.second, self.failed = key, first, second, failed
         self.match = match
         """With `failed`: the match key the records share."""
+        self.cases = cases
+        if cases:
+            super().__init__(
+                f"two source records have the key {key!r} in two cases: {shown(first)} and "
+                f"{shown(second)}; the destination compares keys without case and would "
+                "hold both as one object: make the keys unique in the source whatever "
+                "their case, or set case_insensitive = true"
+            )
+            return
         which = f" (which failed: {failed})" if failed is not None else ""
         super().__init__(
             f"two source records have the key {key!r}: {shown(first)} and {shown(second)}"

@@ -55,6 +55,9 @@ class ObjectType:
     rename: Rename | None = None
     """The identifier an object has after its move or update (planned_state.py); None:
     a move is named by `identify`, an update keeps the identifier."""
+    keys_fold: bool | None = None
+    """The destination compares keys without case (True), with case (False), or it is
+    not known (`plan`)."""
 
     def plan(self, managed: Sequence[str], act_on_absence: bool) -> Plan:
         return plan(
@@ -67,6 +70,7 @@ class ObjectType:
             held=self.held,
             # unique values are free among every object's, not only the run's scope's
             taken=taken_in(self.mapping, self.everything or self.destination),
+            keys_fold=self.keys_fold,
         )
 
 

@@ -22,7 +22,7 @@ from schemas.plan import Change, PlanCounts
 from schemas.values import Record
 
 from .batching import split_batches
-from .keys import Failed, held_twice, key_shown, other_cases
+from .keys import Failed, case_clash, held_twice, in_two_cases, key_shown, other_cases
 from .lifecycle import Lifecycle, returned
 from .planner import Planner
 from .unique import Taken
@@ -98,6 +98,7 @@ def plan(
     keyed_elsewhere: int = 0,
     taken: Taken | None = None,
     other_case: Mapping[str, str] | None = None,
+    keys_fold: bool | None = None,
 ) -> Plan:
     """The changes that make `destination` agree with `source` (already mapped).
 
@@ -122,11 +123,18 @@ def plan(
     empty the destination; `keyed_elsewhere` counts keyed source records a caller
     already dropped as unchanged, the low-memory planner).
 
-    A job comparing keys with case leaves alone (skipped, with a warning) an object found
-    absent whose key the source holds in another case: a destination comparing without
-    case (LDAP's uid, a SQL column's collation, AD) holds the source's record in it, so
-    the create lands on it and a delete would take it away. `other_case` adds the
-    absent keys → source keys of such source records a caller did not pass (the
+    `keys_fold`: whether the destination compares keys without case (LDAP's uid, AD, a
+    SQL column's collation), False where it compares them with case (a file), None
+    where that is not known. A job comparing keys with case, where they fold, refuses
+    two source records whose keys differ only in case as it refuses two sharing one
+    (`DuplicateKey`): the destination holds both as one object, each run writing both
+    into it; a run that cannot see every source record (`act_on_absence=False`) leaves
+    out (skipped, with a warning) a create whose key an object holds in another case,
+    for it cannot tell whether the source holds that one too. Unless they are known not
+    to fold, it leaves alone (skipped, with a warning) an object found absent whose key
+    the source holds in another case: the destination may hold the source's record in
+    it, so the create lands on it and a delete would take it away. `other_case` adds
+    the absent keys → source keys of such source records a caller did not pass (the
     low-memory planner's unchanged ones and spilled creates: `keys.other_cases`).
     """
     if not mapping.keys:
@@ -141,12 +149,20 @@ def plan(
         record = wanted.get(twice) or planner.leaving[twice]
         failed = held.get(twice) if isinstance(held, Mapping) else None
         raise held_twice(twice, record, mapping.keys, failed)
+    if keys_fold and not mapping.case_insensitive:
+        refuse_two_cases(mapping, wanted, planner.leaving, held)
     found, ambiguous = planner.index_destination(destination)
+    taken_in_case: Mapping[str, str] = {}
+    if keys_fold and not act_on_absence and not mapping.case_insensitive:
+        taken_in_case = _held_in_other_case(wanted, found, len(mapping.keys))
     for key, record in planner.unequal(wanted, found):
         if key in ambiguous:
             planner.counts.skipped += 1
         elif (existing := found.get(key)) is None:
-            planner.on_source_only(key, record)
+            if (theirs := taken_in_case.get(key)) is not None:
+                planner.held_in_other_case(record, key_shown(theirs, len(mapping.keys)))
+            else:
+                planner.on_source_only(key, record)
         else:
             planner.on_both(key, record, existing)
     for key, record in planner.leaving.items():  # seen, so acted on in every kind of run
@@ -164,10 +180,14 @@ def plan(
         if planner.unreadable:
             planner.counts.skipped += len(absent)
         else:
-            cased = _other_cases(planner, absent, wanted, held, other_case)
+            cased = (
+                {}
+                if keys_fold is False
+                else _other_cases(planner, absent, wanted, held, other_case)
+            )
             for key, record in absent:
                 if (theirs := cased.get(key)) is not None:
-                    planner.in_other_case(record, key_shown(theirs, len(mapping.keys)))
+                    planner.in_other_case(record, key_shown(theirs, len(mapping.keys)), keys_fold)
                 else:
                     planner.on_destination_only(key, record)
         planner.counts.skipped += sum(1 for key in ambiguous if key not in wanted)
@@ -190,6 +210,42 @@ def twice_held(held: Collection[str], *mapped: Container[str]) -> str | None:
     """The least of the `held` match keys (of records that failed) that a record mapped
     has too (one of `mapped`'s): the source holds it twice."""
     return min((key for key in held if any(key in keys for keys in mapped)), default=None)
+
+
+def refuse_two_cases(
+    mapping: ObjectMapping,
+    wanted: Mapping[str, Record],
+    leaving: Mapping[str, Record],
+    held: Mapping[str, Failed] | Collection[str] = (),
+    elsewhere: Iterable[str] = (),
+) -> None:
+    """Refuse (`DuplicateKey`) the least two source records whose match keys (compared
+    with case) differ only in case: records mapped (`wanted`, `leaving`), failed
+    (`held`) or whose keys alone a caller kept (`elsewhere`) — for a destination that
+    compares keys without case holds them as one object."""
+    keys = {*wanted, *leaving, *held, *elsewhere}
+    if (pair := case_clash(keys, len(mapping.keys))) is None:
+        return
+
+    def record_of(key: str) -> Record | None:
+        if (record := wanted.get(key) or leaving.get(key)) is not None:
+            return record
+        return held[key].record if isinstance(held, Mapping) and key in held else None
+
+    raise in_two_cases(pair, mapping.keys, record_of)
+
+
+def _held_in_other_case(
+    wanted: Mapping[str, Record], found: Mapping[str, Record], fields: int
+) -> dict[str, str]:
+    """The keys of source records no object has that an object has in another case →
+    the least such object's key (`plan`, for a destination comparing keys without case)."""
+    objects = found.keys() - wanted.keys()
+    creates = [key for key in wanted if key not in found]
+    return {
+        ours: theirs
+        for theirs, ours in sorted(other_cases(objects, creates, fields).items(), reverse=True)
+    }
 
 
 def _other_cases(

@@ -294,15 +294,32 @@ class Planner:
             moved_to = self.mapping.move_to if action in ("move", "disable") else None
             self.add(key, action, record, container=moved_to)
 
-    def in_other_case(self, record: Record, theirs: str) -> None:
+    def in_other_case(self, record: Record, theirs: str, keys_fold: bool | None) -> None:
         """An object found absent whose key the source holds in another case (`theirs`,
-        as shown): left alone — the destination may compare keys without case, and hold
-        the source's record in it."""
+        as shown): left alone — the destination compares keys without case (`keys_fold`)
+        or may, and hold the source's record in it."""
         self.counts.skipped += 1
+        advice = (
+            "the destination compares keys without case: set case_insensitive = true"
+            if keys_fold
+            else "set case_insensitive = true if the destination compares keys without case"
+        )
         self.warn(
             f"destination object {display_key(record, self.keys)!r} left alone: the source "
-            f"holds its key in another case ({theirs!r}); set case_insensitive = true if "
-            "the destination compares keys without case"
+            f"holds its key in another case ({theirs!r}); {advice}"
+        )
+
+    def held_in_other_case(self, record: Record, theirs: str) -> None:
+        """A source record without an object, whose key an object holds in another case
+        (`theirs`, as shown), in a run that cannot see every source record: left out —
+        the destination compares keys without case, so a create would land on that
+        object, which another source record may hold."""
+        self.counts.skipped += 1
+        self.warn(
+            f"source record {display_key(record, self.keys)!r} left out: the destination "
+            f"holds its key in another case ({theirs!r}) and compares keys without case; "
+            "a run of the whole source decides (set case_insensitive = true if they are "
+            "one object)"
         )
 
     def on_leaver(self, key: str, existing: Record) -> None:

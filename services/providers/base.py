@@ -15,6 +15,10 @@ not raised, and the other changes of the batch are still applied.
 
 Optional: `rereadable = True` says reading this side again is cheap (a file, a local
 table), so large plans read the destination twice instead of holding it (planning/low_memory.py);
+`keys_fold = True` says the destination compares key values without case (a directory:
+"Ann" and "ann" are one object), `False` that it compares them with case (a file), and
+its absence that it is not known (planning/: a job comparing keys with case refuses
+source keys that differ only in case where they fold, core/engine/plan.py);
 `ChangeReader` below is what incremental runs need of a source (`FallsBack`, what one
 whose change feed can be lost tells of it); `Staging` lets a
 destination write a run's batches together; `KeyReader` lets a run

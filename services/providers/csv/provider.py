@@ -32,6 +32,8 @@ class CsvProvider:
 
     rereadable = True
     """Reading the file again is cheap: large plans read it twice (planning/low_memory.py)."""
+    keys_fold = False
+    """Keys compare with case: "Ann" and "ann" are two rows (base.py)."""
 
     async def size_hint(self) -> int:
         """About how many records the file holds (its size at ~100 bytes a row)."""

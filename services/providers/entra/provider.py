@@ -24,6 +24,9 @@ from .write import Writer
 
 
 class EntraProvider:
+    keys_fold = True
+    """Keys (userPrincipalName, mail, displayName) compare without case (base.py)."""
+
     def __init__(self, connection: EntraConnection, endpoint: Endpoint, layout: Layout) -> None:
         self._connection = connection
         self._layout = layout

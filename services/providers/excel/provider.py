@@ -35,6 +35,8 @@ class ExcelProvider:
 
     rereadable = True
     """Reading the sheet again is cheap: large plans read it twice (planning/low_memory.py)."""
+    keys_fold = False
+    """Keys compare with case: "Ann" and "ann" are two rows (base.py)."""
 
     def __init__(self, connection: ExcelConnection, endpoint: Endpoint, layout: Layout) -> None:
         self._file = ExcelFile(connection, endpoint)

@@ -44,6 +44,13 @@ class ScimProvider:
         names = dict.fromkeys([*layout.keys, *layout.fields])
         self._paths = {name: Path.parse(name) for name in names}
 
+    @property
+    def keys_fold(self) -> bool | None:
+        """userName compares without case (RFC 7643: not caseExact), so "Ann" and "ann"
+        are one user (base.py); other keys: not known."""
+        keys = self._layout.keys
+        return True if keys and all(key.casefold() == "username" for key in keys) else None
+
     async def open(self, *, write: bool) -> None:
         self._session = Session(self._connection)
         self._service = await discover(self._session)

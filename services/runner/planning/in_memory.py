@@ -57,9 +57,14 @@ async def plan_in_memory(
         read_count = len(mapped) + equal + len(mapper.errors)
         sizes.append(TypeRecords(mapping.type, read_count, len(everything) + equal))
         scoped = everything
+        keys_fold: bool | None = getattr(target, "keys_fold", None)
         if keys is not None:
-            mapped = only_keys(mapped, mapping, keys)
-            scoped = only_keys(everything, mapping, keys)
+            # Where the destination compares keys without case, a run scoped to some keys
+            # sees their records and objects in any case: the plan refuses two records
+            # that would be one object, as a whole run does.
+            fold = bool(keys_fold)
+            mapped = only_keys(mapped, mapping, keys, fold=fold)
+            scoped = only_keys(everything, mapping, keys, fold=fold)
             mapper.keep_failures_of(keys)
         # A provider that names its objects (a directory) also adds and removes values.
         identify: Identify | None = getattr(target, "identifier", None)
@@ -77,6 +82,7 @@ async def plan_in_memory(
                 held=dict(mapper.held),
                 blind=mapper.keyless_failures > 0,
                 rename=rename,
+                keys_fold=keys_fold,
             )
         )
         mappers.append(mapper)

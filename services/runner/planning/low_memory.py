@@ -34,7 +34,7 @@ from core.engine.keys import (
     other_cases,
 )
 from core.engine.lifecycle import LEAVER_FIELD, Lifecycle
-from core.engine.plan import Plan
+from core.engine.plan import Plan, refuse_two_cases
 from core.errors import IdsyncError
 from schemas.jobs import Job, ObjectMapping
 from schemas.values import Record
@@ -268,6 +268,9 @@ async def plan_lean(
     spilled = spill.records if spill is not None else 0
     if mapper.held:
         _refuse_held_twice(mapper.held, index, kept, spill)
+    keys_fold: bool | None = getattr(destination, "keys_fold", None)
+    if keys_fold and not mapping.case_insensitive:
+        _refuse_two_cases(mapping, mapper.held, index, kept, spill)
     other_case = None
     if absence and not mapping.case_insensitive and mapping.on_destination_only != "skip":
         other_case = await asyncio.to_thread(_other_cases, index, spill)
@@ -283,6 +286,7 @@ async def plan_lean(
         keyed_elsewhere=index.unchanged + index.skipped + spilled,
         taken=index.taken,
         other_case=other_case,
+        keys_fold=keys_fold,
     )
     the_plan.counts.unchanged += index.unchanged
     the_plan.counts.skipped += index.skipped
@@ -314,6 +318,32 @@ def _refuse_held_twice(
     if record is None:  # dropped, unchanged: its key alone is known
         record = {field: held[twice].keys[field] for field in keys}
     raise held_twice(twice, record, keys, held[twice])
+
+
+def _refuse_two_cases(
+    mapping: ObjectMapping,
+    held: Mapping[str, Failed],
+    index: DigestIndex,
+    kept: list[Record],
+    spill: Spill | None,
+) -> None:
+    """Refuse, as `plan()` does, the least two source records whose keys differ only in
+    case — mapped (kept, dropped unchanged or spilled) or failed —, for a destination
+    comparing keys without case: named as far as they are kept."""
+    keys = mapping.keys
+    by_key = {match_key(r, keys, False): r for r in kept if LEAVER_FIELD not in r}
+    leaving = {match_key(r, keys, False): r for r in kept if LEAVER_FIELD in r}
+    mapped = [key for key, digest in index.digests.items() if digest in (DROPPED, KEPT)]
+    mapped += index.created
+    if spill is not None and spill.records:
+        mapped += spill.sorted_keys()
+    refuse_two_cases(
+        mapping,
+        {k: r for k, r in by_key.items() if k is not None},
+        {k: r for k, r in leaving.items() if k is not None},
+        held,
+        mapped,
+    )
 
 
 def _other_cases(index: DigestIndex, spill: Spill | None) -> dict[str, str]:

@@ -186,7 +186,10 @@ async def read_source(
     where the source can look them up and finds each one, cleanly mapped; else all."""
     mapping = job.objects[at]
     source, target = pair
-    field = source_lookup(job, mapping, source) if keys is not None else None
+    # A lookup finds keys in their case alone: where the destination compares them
+    # without case, the scope holds every case of them (in_memory.py), read whole.
+    folds = getattr(target, "keys_fold", None) is True
+    field = source_lookup(job, mapping, source) if keys is not None and not folds else None
     if field is not None and isinstance(source, KeyReader):
         wanted = asked(mapping, keys or [])
         mapper = mapper_of(job, at, target, context, traced=True)

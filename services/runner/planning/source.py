@@ -320,10 +320,13 @@ async def source_batches(
         learned.fell_back[kind] = why
 
 
-def only_keys(records: list[Record], mapping: ObjectMapping, keys: list[str]) -> list[Record]:
+def only_keys(
+    records: list[Record], mapping: ObjectMapping, keys: list[str], *, fold: bool = False
+) -> list[Record]:
     """The records whose (first) key field holds one of `keys` (a blank one is no key:
-    it scopes to no record, as a lookup finds none for it)."""
-    field = mapping.keys[:1]
-    wanted = {match_key({field[0]: key}, field, mapping.case_insensitive) for key in keys}
+    it scopes to no record, as a lookup finds none for it); `fold`: in any case, as a
+    destination comparing keys without case finds them."""
+    field, folded = mapping.keys[:1], mapping.case_insensitive or fold
+    wanted = {match_key({field[0]: key}, field, folded) for key in keys}
     wanted.discard(None)
-    return [r for r in records if match_key(r, field, mapping.case_insensitive) in wanted]
+    return [r for r in records if match_key(r, field, folded) in wanted]
