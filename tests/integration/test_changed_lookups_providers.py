@@ -603,9 +603,11 @@ LDAP_CASES: dict[str, tuple[str, Case, str | None]] = {
         Case(E2_CHANGED, [("e1", "Ada"), ("e2\t", "Old")], ["update e2\t"]),
         None,
     ),
+    # uid compares without case: a create would land on E2's entry, which an unchanged
+    # source record may hold; an incremental run leaves it out (a full run decides).
     "uid: its key stored in another case (keys compared with case)": (
         "uid",
-        Case(E2_CHANGED, [("e1", "Ada"), ("E2", "Old")], ["create e2"]),
+        Case(E2_CHANGED, [("e1", "Ada"), ("E2", "Old")], []),
         None,
     ),
     "uid: two objects whose keys differ only in case": (

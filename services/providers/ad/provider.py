@@ -88,6 +88,12 @@ class AdProvider(LdapProvider):
     extra_attributes = ACCOUNT_STATE
     lookup_creates = True
 
+    @property
+    def keys_fold(self) -> bool | None:
+        """Active Directory compares text values without case (base.py): "Ann" and
+        "ann" are one account, whatever its schema publishes."""
+        return True
+
     def __init__(
         self, connection: ActiveDirectoryConnection, endpoint: Endpoint, layout: Layout
     ) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import math
 import ssl
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import ldap3
@@ -162,3 +163,44 @@ def binary_attributes(conn: ldap3.Connection) -> frozenset[str]:
         if syntax(str(key)) in BINARY_SYNTAXES:
             binary.update(str(alias).lower() for alias in (info.name or [key]))
     return frozenset(binary)
+
+
+# Equality rules that compare text without case (RFC 4517), by lower-case name and OID.
+_WITHOUT_CASE = frozenset(
+    {
+        "caseignorematch",
+        "caseignoreia5match",
+        "caseignorelistmatch",
+        "2.5.13.2",
+        "1.3.6.1.4.1.1466.109.114.2",
+        "2.5.13.11",
+    }
+)
+
+
+def keys_fold(conn: ldap3.Connection, keys: Sequence[str]) -> bool | None:
+    """Whether the key attributes compare values without case, per the equality rules of
+    the schema the server published (inherited from a superior type): True when every
+    one does (uid, cn, mail), False when none does (an attribute with caseExactMatch),
+    None when some do, or the schema does not say."""
+    schema = conn.server.schema
+    if schema is None or not schema.attribute_types or not keys:
+        return None
+    types = schema.attribute_types
+
+    def equality(name: str, seen: frozenset[str] = frozenset()) -> str | None:
+        info = types.get(name)
+        if info is None or name in seen:
+            return None
+        if info.equality:
+            return str(info.equality[0]).lower()
+        for parent in info.superior or ():
+            if (found := equality(str(parent), seen | {name})) is not None:
+                return found
+        return None
+
+    rules = [equality(key) for key in keys]
+    if None in rules:
+        return None
+    folding = [rule in _WITHOUT_CASE for rule in rules]
+    return True if all(folding) else False if not any(folding) else None

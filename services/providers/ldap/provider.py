@@ -37,9 +37,6 @@ class LdapProvider(LdapReading):
     default_classes = DEFAULT_CLASSES
     extra_attributes: tuple[str, ...] = ()
     """Attributes every key lookup asks for besides the keys (what a subclass acts on)."""
-    keys_fold = True
-    """Key attributes compare without case (base.py): most naming attributes match with
-    caseIgnoreMatch (uid, cn, sAMAccountName, mail), so "Ann" and "ann" name one entry."""
     lookup_creates = False
     """Whether creates look for their key first: needed where the DN is not made of the
     key, so that an existing entry with the key is found and another one's name is not."""

@@ -23,7 +23,7 @@ from schemas.values import Record, Value
 from ..base import Layout
 from ..changes import FieldChanges, filtered
 from . import ber as w
-from .connection import Session, binary_attributes, connect
+from .connection import Session, binary_attributes, connect, keys_fold
 from .dn import class_filter, compile_filter, escape_filter_value, split_rdn
 from .steps import Key
 from .values import DN_FIELD, RawEntry, Values
@@ -81,6 +81,13 @@ class LdapReading:
         self._values: Values | None = None
         self._changes: FieldChanges | None = None
         self._write = False
+        self._keys_fold: bool | None = None
+
+    @property
+    def keys_fold(self) -> bool | None:
+        """Whether the key attributes compare values without case (base.py), as the
+        server's schema says once opened: uid, cn, mail and most naming attributes do."""
+        return self._keys_fold
 
     async def open(self, *, write: bool) -> None:
         self._write = write
@@ -93,6 +100,7 @@ class LdapReading:
             spellings=[*layout.keys, *layout.fields, *layout.multi_valued],
             with_dn=not write,
         )
+        self._keys_fold = keys_fold(session.conn, layout.keys)
 
     # Reading.
 
