@@ -84,10 +84,14 @@ def sides(source: Records, destination: Directory, *others: tuple[Records, Direc
     return Sides(cast(Provider, source), cast(Provider, destination), pairs)
 
 
+@pytest.mark.parametrize("existing", [[UPPER], []], ids=["one-entry", "none"])
 @pytest.mark.parametrize("rereadable", [False, True], ids=["in-memory", "low-memory"])
-async def test_a_job_of_one_type_refuses_records_alike_but_for_case(rereadable: bool) -> None:
-    # In little memory the entry's own record is dropped unchanged, the other a create.
-    both = sides(Records([UPPER, LOWER]), Directory([UPPER], rereadable))
+async def test_a_job_of_one_type_refuses_records_alike_but_for_case(
+    rereadable: bool, existing: list[Record]
+) -> None:
+    # In little memory the entry's own record is dropped unchanged and the other one
+    # a create on disk, or both are creates on disk.
+    both = sides(Records([UPPER, LOWER]), Directory(existing, rereadable))
     with pytest.raises(DuplicateKey) as refused:
         await plan_job(job(USERS), both)
     assert "'R.Ouazana' in two cases" in str(refused.value)
