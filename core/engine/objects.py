@@ -59,7 +59,7 @@ class ObjectType:
     """The destination compares keys without case (True), with case (False), or it is
     not known (`plan`)."""
 
-    def plan(self, managed: Sequence[str], act_on_absence: bool) -> Plan:
+    def plan(self, managed: Sequence[str], act_on_absence: bool, every_case: bool = False) -> Plan:
         return plan(
             self.source,
             self.destination,
@@ -71,6 +71,7 @@ class ObjectType:
             # unique values are free among every object's, not only the run's scope's
             taken=taken_in(self.mapping, self.everything or self.destination),
             keys_fold=self.keys_fold,
+            every_case=every_case,
         )
 
 
@@ -79,14 +80,17 @@ def plan_objects(
 ) -> tuple[Plan, list[RecordError]]:
     """The plan of every type, and the records whose references could not be resolved.
     `scoped`: a run scoped to some keys, whose moves and renames the references of the
-    objects outside its scope follow (references.py `follow_renames`)."""
+    objects outside its scope follow (references.py `follow_renames`), and whose records
+    are every source record of those keys, in any case where the destination compares
+    keys without case (`plan`'s `every_case`)."""
     with_refs = [t for t in types if reference_fields(t.mapping)]
     if len(types) == 1 and not with_refs:
-        return types[0].plan(types[0].managed, act_on_absence), []
+        return types[0].plan(types[0].managed, act_on_absence, scoped), []
     plans = []
     for t in types:
         refs = {f.to for f in reference_fields(t.mapping)}
-        plans.append(t.plan([name for name in t.managed if name not in refs], act_on_absence))
+        managed = [name for name in t.managed if name not in refs]
+        plans.append(t.plan(managed, act_on_absence, scoped))
     by_type = {t.mapping.type: (t, p) for t, p in zip(types, plans, strict=True)}
     lookups: dict[tuple[str, str], Lookup] = {}
     for t in with_refs:

@@ -99,6 +99,7 @@ def plan(
     taken: Taken | None = None,
     other_case: Mapping[str, str] | None = None,
     keys_fold: bool | None = None,
+    every_case: bool = False,
 ) -> Plan:
     """The changes that make `destination` agree with `source` (already mapped).
 
@@ -130,12 +131,14 @@ def plan(
     (`DuplicateKey`): the destination holds both as one object, each run writing both
     into it; a run that cannot see every source record (`act_on_absence=False`) leaves
     out (skipped, with a warning) a create whose key an object holds in another case,
-    for it cannot tell whether the source holds that one too. Unless they are known not
-    to fold, it leaves alone (skipped, with a warning) an object found absent whose key
-    the source holds in another case: the destination may hold the source's record in
-    it, so the create lands on it and a delete would take it away. `other_case` adds
-    the absent keys → source keys of such source records a caller did not pass (the
-    low-memory planner's unchanged ones and spilled creates: `keys.other_cases`).
+    for it cannot tell whether the source holds that one too — unless `every_case`: the
+    source records given are all those of their keys in any case (a run scoped to
+    keys). Unless they are known not to fold, it leaves alone (skipped, with a warning)
+    an object found absent whose key the source holds in another case: the destination
+    may hold the source's record in it, so the create lands on it and a delete would
+    take it away. `other_case` adds the absent keys → source keys of such source
+    records a caller did not pass (the low-memory planner's unchanged ones and spilled
+    creates: `keys.other_cases`).
     """
     if not mapping.keys:
         raise BadInput(f"the {mapping.type!r} mapping needs at least one key field")
@@ -153,7 +156,7 @@ def plan(
         refuse_two_cases(mapping, wanted, planner.leaving, held)
     found, ambiguous = planner.index_destination(destination)
     taken_in_case: Mapping[str, str] = {}
-    if keys_fold and not act_on_absence and not mapping.case_insensitive:
+    if keys_fold and not (act_on_absence or every_case or mapping.case_insensitive):
         taken_in_case = _held_in_other_case(wanted, found, len(mapping.keys))
     for key, record in planner.unequal(wanted, found):
         if key in ambiguous:
