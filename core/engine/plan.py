@@ -153,7 +153,7 @@ def plan(
         failed = held.get(twice) if isinstance(held, Mapping) else None
         raise held_twice(twice, record, mapping.keys, failed)
     if keys_fold and not mapping.case_insensitive:
-        refuse_two_cases(mapping, wanted, planner.leaving, held)
+        _refuse_two_cases(mapping, wanted, planner.leaving, held)
     found, ambiguous = planner.index_destination(destination)
     taken_in_case: Mapping[str, str] = {}
     if keys_fold and not (act_on_absence or every_case or mapping.case_insensitive):
@@ -215,18 +215,16 @@ def twice_held(held: Collection[str], *mapped: Container[str]) -> str | None:
     return min((key for key in held if any(key in keys for keys in mapped)), default=None)
 
 
-def refuse_two_cases(
+def _refuse_two_cases(
     mapping: ObjectMapping,
     wanted: Mapping[str, Record],
     leaving: Mapping[str, Record],
     held: Mapping[str, Failed] | Collection[str] = (),
-    elsewhere: Iterable[str] = (),
 ) -> None:
     """Refuse (`DuplicateKey`) the least two source records whose match keys (compared
-    with case) differ only in case: records mapped (`wanted`, `leaving`), failed
-    (`held`) or whose keys alone a caller kept (`elsewhere`) — for a destination that
-    compares keys without case holds them as one object."""
-    keys = {*wanted, *leaving, *held, *elsewhere}
+    with case) differ only in case, mapped (`wanted`, `leaving`) or failed (`held`):
+    a destination that compares keys without case holds them as one object."""
+    keys = {*wanted, *leaving, *held}
     if (pair := case_clash(keys, len(mapping.keys))) is None:
         return
 

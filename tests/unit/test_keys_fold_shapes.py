@@ -95,6 +95,7 @@ async def test_a_job_of_one_type_refuses_records_alike_but_for_case(
     with pytest.raises(DuplicateKey) as refused:
         await plan_job(job(USERS), both)
     assert "'R.Ouazana' in two cases" in str(refused.value)
+    assert "Rachel Ouazana" in str(refused.value)  # the create, named in full
     assert "set case_insensitive = true" in str(refused.value)
 
 

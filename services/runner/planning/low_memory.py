@@ -28,13 +28,15 @@ from core.engine.digests import DROPPED, KEPT, DigestIndex
 from core.engine.keys import (
     DuplicateKey,
     Failed,
+    case_clash,
     display_key,
     held_twice,
+    in_two_cases,
     match_key,
     other_cases,
 )
 from core.engine.lifecycle import LEAVER_FIELD, Lifecycle
-from core.engine.plan import Plan, refuse_two_cases
+from core.engine.plan import Plan
 from core.errors import IdsyncError
 from schemas.jobs import Job, ObjectMapping
 from schemas.values import Record
@@ -329,21 +331,26 @@ def _refuse_two_cases(
 ) -> None:
     """Refuse, as `plan()` does, the least two source records whose keys differ only in
     case — mapped (kept, dropped unchanged or spilled) or failed —, for a destination
-    comparing keys without case: named as far as they are kept."""
+    comparing keys without case: named as far as they are kept (a dropped one by its
+    key alone)."""
     keys = mapping.keys
-    by_key = {match_key(r, keys, False): r for r in kept if LEAVER_FIELD not in r}
-    leaving = {match_key(r, keys, False): r for r in kept if LEAVER_FIELD in r}
+    in_memory = {match_key(r, keys, False): r for r in kept}
     mapped = [key for key, digest in index.digests.items() if digest in (DROPPED, KEPT)]
     mapped += index.created
     if spill is not None and spill.records:
         mapped += spill.sorted_keys()
-    refuse_two_cases(
-        mapping,
-        {k: r for k, r in by_key.items() if k is not None},
-        {k: r for k, r in leaving.items() if k is not None},
-        held,
-        mapped,
-    )
+    found = {key for key in in_memory if key is not None}.union(mapped, held)
+    if (pair := case_clash(found, len(keys))) is None:
+        return
+
+    def record_of(key: str) -> Record | None:
+        if (record := in_memory.get(key)) is not None:
+            return record
+        if key in held:
+            return held[key].record
+        return spilled_record(spill, key) if spill is not None else None
+
+    raise in_two_cases(pair, keys, record_of)
 
 
 def _other_cases(index: DigestIndex, spill: Spill | None) -> dict[str, str]:
