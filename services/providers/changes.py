@@ -1,6 +1,7 @@
-"""Finding changed records by a field (CSV, SQLite, a SQL query, plugins): the
-change-reader helpers. A PostgreSQL or MySQL table lets its server pick the rows and
-keeps only the highest value read (`HighestRead`).
+"""Finding changed records by a field (CSV, SQLite, a SQL query or text column,
+plugins): the change-reader helpers. A PostgreSQL or MySQL table's date-time or number
+column lets its server pick the rows and keeps only the highest value read
+(`HighestRead`).
 
 A record has changed since a watermark when its change field holds a value at or after
 it. Values compare as numbers when both are whole or decimal numbers ("9" < "10"), and

@@ -24,6 +24,7 @@ from .values import (
     canonical_value,
     changed_since,
     field_kind,
+    orders_changes,
     quote,
     text_of,
     value_of,
@@ -200,6 +201,9 @@ class MysqlReading(MysqlTable, SqlReading[MysqlConnection, Column]):
 
     def canonical_value(self, column: Column | None, value: Value, delimiter: str | None) -> Value:
         return canonical_value(column, value, delimiter)
+
+    def orders_changes(self, column: Column) -> bool:
+        return orders_changes(column)
 
     def highest_text(self, column: Column) -> Callable[[object], str]:
         return partial(text_of, kind=column.kind)
