@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from contextlib import aclosing
-from itertools import chain, repeat
+from itertools import repeat
 from operator import contains
 from typing import cast
 
@@ -31,7 +31,6 @@ from core.engine.keys import (
     display_key,
     held_twice,
     match_key,
-    other_cases,
 )
 from core.engine.lifecycle import LEAVER_FIELD, Lifecycle
 from core.engine.plan import Plan
@@ -317,16 +316,8 @@ def _refuse_held_twice(
 
 
 def _other_cases(index: DigestIndex, spill: Spill | None) -> dict[str, str]:
-    """The keys of the objects no source record matched that a source record `plan()`
-    is not given holds in another case (an unchanged one dropped, a spilled create) →
-    that record's key (engine/keys.py `other_cases`): `plan()` leaves them alone, as it
-    does those of the records it is given."""
-    unmatched = [key for key, digest in index.digests.items() if digest >= 0]
-    if not unmatched:
-        return {}
-    dropped = (key for key, digest in index.digests.items() if digest == DROPPED)
-    spilled = spill.sorted_keys() if spill is not None and spill.records else ()
-    return other_cases(unmatched, chain(dropped, spilled), len(index.keys))
+    """`DigestIndex.other_cases`, the spilled creates' keys among the source's."""
+    return index.other_cases(spill.sorted_keys() if spill is not None and spill.records else ())
 
 
 def _plain_create(index: DigestIndex, record: Record) -> str | None:
