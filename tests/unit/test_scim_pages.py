@@ -60,8 +60,9 @@ def test_an_empty_page_before_the_total_fails_the_read() -> None:
         read(Service(7, most=3, empty_at=4))
 
 
-def test_a_total_that_shrinks_while_reading_ends_the_read() -> None:
-    # Resources deleted while paging: the page past the new total is empty, and says so.
+def test_a_total_that_shrinks_while_reading_fails_the_read() -> None:
+    # Resources deleted while paging: the page past the new total is empty. The read
+    # cannot tell whether they were deleted ahead of it or behind it (see below).
     service = Service(7, most=3, empty_at=4, total=7)
 
     async def shrunk(path: str, params: Mapping[str, str | int] | None = None) -> bytes:
@@ -71,7 +72,26 @@ def test_a_total_that_shrinks_while_reading_ends_the_read() -> None:
         return await Service.get_json(service, path, params)
 
     service.get_json = shrunk  # type: ignore[method-assign]
-    assert read(service) == ["u1", "u2", "u3"]
+    with pytest.raises(Transient, match=r"from 7 to 3 resources while it was read"):
+        read(service)
+
+
+def test_a_resource_deleted_behind_the_read_does_not_hide_the_one_after_it() -> None:
+    # u1 is deleted once the first page (u1 to u3) is read: u4 moves to index 3, and the
+    # page from index 4 starts at u5. Ending there would take u4 for absent.
+    service = Service(7, most=3)
+    answer = Service.get_json
+
+    async def deleting(path: str, params: Mapping[str, str | int] | None = None) -> bytes:
+        assert params is not None
+        if int(params["startIndex"]) == 4 and service.resources[0]["id"] == "u1":
+            del service.resources[0]
+            service.total -= 1
+        return await answer(service, path, params)
+
+    service.get_json = deleting  # type: ignore[method-assign]
+    with pytest.raises(Transient, match=r"from 7 to 6 resources while it was read"):
+        read(service)
 
 
 def test_a_service_that_gives_no_total_is_read_until_it_answers_none() -> None:

@@ -25,8 +25,11 @@ async def pages(
     """Every resource in scope, a page at a time. A service that answers fewer than
     asked (its own limit) is read on from where its page ended, to the total it gives
     (without one: to a page with none); one that answers no resources before that total
-    is a failure (`Transient`): the resources not read would be taken for absent."""
+    is a failure (`Transient`): the resources not read would be taken for absent. So is
+    a total that falls while the pages are read: a resource deleted behind the read
+    moves those after it back a place, and the next page starts past one of them."""
     start = 1
+    first: int | None = None  # the total the first page gave
     while True:
         params: dict[str, str | int] = {"startIndex": start, "count": count}
         if query:
@@ -36,6 +39,15 @@ async def pages(
         raw = await session.get_json(kind.endpoint, params)
         page = msgspec.json.decode(raw, type=ListResponse)
         total = page.totalResults  # None: not given, read until a page has none
+        if first is None:
+            first = total
+        elif total is not None and first is not None and total < first:
+            raise Transient(
+                f"scim: GET {kind.endpoint}: the service went from {first} to {total} "
+                "resources while it was read; resources deleted behind the read would "
+                "make it skip others, which would be taken for absent (the read is tried "
+                "again later)"
+            )
         if not page.resources:
             if total is not None and start <= total:
                 raise Transient(
