@@ -1,0 +1,76 @@
+"""A PostgreSQL or MariaDB read whose connection the server ends mid-cursor (killed by
+an administrator, a restart) fails the read: the rows not fetched are never taken for
+absent."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from core.errors import IdsyncError
+from schemas.jobs import Endpoint
+from services.providers.base import Layout
+from tests.mysql_server import Server as MysqlServer
+from tests.postgresql_server import Server as PostgresqlServer
+from tests.sql_servers import opened, sql_connection
+
+ROWS = 300_000
+"""More rows than the sockets' buffers hold: the server is still sending when it is cut."""
+LAYOUT = Layout(keys=("id",), fields=("id", "dept"))
+
+
+@pytest.mark.parametrize("what", ["query", "connection"])
+async def test_a_mariadb_read_killed_mid_cursor_fails(
+    my_database: MysqlServer, tmp_path: Path, what: str
+) -> None:
+    my_database.sql(
+        "CREATE TABLE hr (id varchar(10) PRIMARY KEY, dept varchar(60));"
+        "INSERT INTO hr SELECT concat('e', seq), 'Sales department of the company' "
+        f"FROM seq_1_to_{ROWS};"
+    )
+    conn = sql_connection("mysql", my_database, tmp_path, "my")
+    source = await opened(conn, Endpoint(connection="my", table="hr"), LAYOUT)
+    read = 0
+    try:
+        with pytest.raises(IdsyncError) as raised:
+            async for batch in source.read(100):
+                if read == 0:
+                    ids = my_database.sql(
+                        "SELECT id FROM information_schema.processlist "
+                        "WHERE db = database() AND id <> connection_id()"
+                    ).split()
+                    assert ids
+                    for pid in ids:
+                        my_database.sql(f"KILL {'QUERY ' if what == 'query' else ''}{pid}")
+                read += len(batch)
+    finally:
+        await source.close()
+    assert read < ROWS, raised.value
+
+
+async def test_a_postgresql_read_whose_backend_is_terminated_mid_cursor_fails(
+    pg_database: PostgresqlServer, tmp_path: Path
+) -> None:
+    pg_database.psql(
+        "CREATE TABLE hr (id text PRIMARY KEY, dept text);"
+        "INSERT INTO hr SELECT 'e' || n, 'Sales department of the company' "
+        f"FROM generate_series(1, {ROWS}) AS n;"
+    )
+    conn = sql_connection("postgresql", pg_database, tmp_path, "pg")
+    source = await opened(conn, Endpoint(connection="pg", table="hr"), LAYOUT)
+    read = 0
+    try:
+        with pytest.raises(IdsyncError):
+            async for batch in source.read(100):
+                if read == 0:
+                    await asyncio.to_thread(
+                        pg_database.psql,
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE query LIKE 'SELECT * FROM%hr%' AND pid <> pg_backend_pid()",
+                    )
+                read += len(batch)
+    finally:
+        await source.close()
+    assert read < ROWS
