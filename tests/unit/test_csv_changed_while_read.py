@@ -45,3 +45,21 @@ async def test_a_file_written_in_place_while_it_is_read_fails_the_read(
                     f.write(written)
             read += len(batch)
     assert read < ROWS
+
+
+async def test_a_file_replaced_with_other_columns_after_it_was_opened_fails_the_read(
+    tmp_path: Path,
+) -> None:
+    # The run checked the job's fields against the header it opened; the file put in its
+    # place names other columns, and its records would lack `dept`: every value cleared.
+    path = tmp_path / "hr.csv"
+    path.write_text(rows(3))
+    layout = Layout(keys=("id",), fields=("id", "dept"))
+    connection = CsvConnection(id="hr", directory=str(tmp_path))
+    source = CsvProvider(connection, Endpoint(connection="hr", file="hr.csv"), layout)
+    await source.open(write=False)
+    assert source.source_fields() == ["id", "dept"]
+    (tmp_path / "new.csv").write_text("id,department\ne00000,Sales\n")
+    (tmp_path / "new.csv").replace(path)
+    with pytest.raises(Transient, match=r"hr.csv: the header changed since the file was opened"):
+        [batch async for batch in source.read(100)]

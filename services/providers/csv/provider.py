@@ -101,6 +101,12 @@ class CsvProvider:
             reader = file.reader(f)
             rows = file.numbered(reader)
             names = await asyncio.to_thread(header, file, rows, source=not self._write)
+            if not self._write and self._fields is not None and names != self._fields:
+                raise Transient(
+                    f"{self._path}: the header changed since the file was opened (it named "
+                    f"{', '.join(self._fields)}; now {', '.join(names or [])}): the file "
+                    "was replaced while the run began; it is tried again"
+                )
             keep = None if changes is None else self._changed(names or [], changes)
             while True:
                 more, batch = await asyncio.to_thread(
