@@ -98,3 +98,29 @@ def test_a_service_that_gives_no_total_is_read_until_it_answers_none() -> None:
     # totalResults is required (RFC 7644), yet a service leaving it out must not have
     # every resource after its first page taken for absent.
     assert read(Service(7, most=3, total=-1)) == [f"u{n}" for n in range(1, 8)]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"{}",
+        b'{"schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"], "status": "503"}',
+        b"<html>Service Unavailable</html>",
+        b"",
+    ],
+    ids=["empty object", "an error", "a gateway page", "no body"],
+)
+def test_an_answer_that_is_no_list_response_fails_the_read(answer: bytes) -> None:
+    # Served with 200 by a gateway (or a service wording an error so): taken for a page
+    # with no resources, it would end the read, every resource after it taken for absent.
+    service = Service(7, most=3)
+
+    async def broken(path: str, params: Mapping[str, str | int] | None = None) -> bytes:
+        assert params is not None
+        if int(params["startIndex"]) == 4:
+            return answer
+        return await Service.get_json(service, path, params)
+
+    service.get_json = broken  # type: ignore[method-assign]
+    with pytest.raises(Transient, match=r"GET /Users: the answer from index 4 is no list"):
+        read(service)

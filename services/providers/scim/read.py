@@ -15,6 +15,31 @@ from .connection import Session
 from .messages import ListResponse, ResourceType
 
 
+class _Listed(msgspec.Struct, kw_only=True, rename={"resources": "Resources"}):
+    """What tells a ListResponse from another answer: its total or its resources."""
+
+    totalResults: int | None = None
+    resources: list[dict[str, Any]] | None = None
+
+
+def listed(raw: bytes, kind: ResourceType, start: int) -> ListResponse:
+    """The ListResponse of a GET; an answer that is none (a gateway's page served with
+    200, an empty body, an error worded as a success) is a failure (`Transient`): taken
+    for a page with no resources, it would end the read."""
+    try:
+        page = msgspec.json.decode(raw, type=_Listed)
+    except msgspec.DecodeError:
+        page = _Listed()
+    if page.totalResults is None and page.resources is None:
+        shown = raw[:120].decode("utf-8", "replace") or "no body"
+        raise Transient(
+            f"scim: GET {kind.endpoint}: the answer from index {start} is no list of "
+            f"resources ({shown}); reading stopped there would take the resources not "
+            "read for absent"
+        )
+    return ListResponse(totalResults=page.totalResults, resources=page.resources or [])
+
+
 async def pages(
     session: Session,
     kind: ResourceType,
@@ -36,8 +61,7 @@ async def pages(
             params["filter"] = query
         if attributes:
             params["attributes"] = ",".join(attributes)
-        raw = await session.get_json(kind.endpoint, params)
-        page = msgspec.json.decode(raw, type=ListResponse)
+        page = listed(await session.get_json(kind.endpoint, params), kind, start)
         total = page.totalResults  # None: not given, read until a page has none
         if first is None:
             first = total
