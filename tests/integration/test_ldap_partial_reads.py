@@ -1,6 +1,7 @@
-"""An LDAP search that meets a referral (a part of the tree another server holds) fails
-the read, naming the referral: skipping it would take every entry under it for absent,
-and a run would delete or disable them."""
+"""An LDAP read that cannot see all of its scope fails: a search that meets a referral
+(a part of the tree another server holds), naming the referral — skipping it would take
+every entry under it for absent, and a run would delete or disable them —, and a server
+that goes away mid-read."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from core.errors import BadInput
+from core.errors import BadInput, Transient
 from tests.ldap_server import Slapd
 
-from .ldap_helpers import USER, admin, connection, create, provider, read_all
+from .ldap_helpers import USER, CuttableProxy, admin, connection, create, provider, read_all
 
 ELSEWHERE = "ldap://ldap.elsewhere.example"
 
@@ -53,3 +54,24 @@ async def test_a_lookup_by_key_that_meets_a_referral_fails(
     with pytest.raises(BadInput, match=f"referral to {url}"):
         async for _ in side.read_keys("uid", ["u1", "c1"], 100):  # type: ignore[attr-defined]
             pass
+
+
+@pytest.mark.parametrize("write", [False, True], ids=["source", "destination"])
+async def test_a_server_that_goes_away_mid_read_fails_the_read(
+    slapd: Slapd, ldap_base: str, tmp_path: Path, write: bool
+) -> None:
+    writer = await provider(connection(tmp_path, slapd.url), ldap_base, USER)
+    await writer.apply([create(f"u{i:02d}", cn="C", sn="S") for i in range(40)])
+    proxy = CuttableProxy(slapd.port)
+    try:
+        conn = connection(tmp_path, proxy.url, page_size=5)
+        side = await provider(conn, ldap_base, USER, write=write)
+        read = 0
+        with pytest.raises(Transient, match=r"while searching"):
+            async for batch in side.read(5):
+                if read == 0:
+                    proxy.close()
+                read += len(batch)
+        assert read < 40
+    finally:
+        proxy.close()
