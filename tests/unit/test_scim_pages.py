@@ -124,3 +124,12 @@ def test_an_answer_that_is_no_list_response_fails_the_read(answer: bytes) -> Non
     service.get_json = broken  # type: ignore[method-assign]
     with pytest.raises(Transient, match=r"GET /Users: the answer from index 4 is no list"):
         read(service)
+
+
+def test_a_full_last_page_is_followed_by_one_more_question() -> None:
+    # A service whose totalResults counts its page alone (3, every time): ending where
+    # that total says would take every resource after the first page for absent. A full
+    # page is followed by one more question; the read ends at a page that is not full.
+    assert read(Service(7, most=3, total=3), count=3) == [f"u{n}" for n in range(1, 8)]
+    # A true total of full pages: the question after them finds none, and the read ends.
+    assert read(Service(6, most=3), count=3) == [f"u{n}" for n in range(1, 7)]

@@ -52,7 +52,9 @@ async def pages(
     (without one: to a page with none); one that answers no resources before that total
     is a failure (`Transient`): the resources not read would be taken for absent. So is
     a total that falls while the pages are read: a resource deleted behind the read
-    moves those after it back a place, and the next page starts past one of them."""
+    moves those after it back a place, and the next page starts past one of them.
+    A page as full as asked is followed by one more question, whatever the total: a
+    service whose total counts its page alone would end the read after its first."""
     start = 1
     first: int | None = None  # the total the first page gave
     while True:
@@ -82,5 +84,6 @@ async def pages(
             return
         yield page.resources
         start += len(page.resources)
-        if total is not None and start > total:
+        full = len(page.resources) >= count  # more may follow whatever the total says
+        if total is not None and start > total and not full:
             return
