@@ -133,3 +133,18 @@ def test_a_full_last_page_is_followed_by_one_more_question() -> None:
     assert read(Service(7, most=3, total=3), count=3) == [f"u{n}" for n in range(1, 8)]
     # A true total of full pages: the question after them finds none, and the read ends.
     assert read(Service(6, most=3), count=3) == [f"u{n}" for n in range(1, 7)]
+
+
+def test_a_total_that_counts_each_page_alone_is_not_taken_for_a_shrinking_one() -> None:
+    # totalResults 3, 3, then 1: the resources from index 4 already show that it counts
+    # something else than the service's resources; the read goes on to a page with none.
+    service = Service(7, most=3)
+    answer = Service.get_json
+
+    async def counting_pages(path: str, params: Mapping[str, str | int] | None = None) -> bytes:
+        page = msgspec.json.decode(await answer(service, path, params))
+        page["totalResults"] = len(page["Resources"])
+        return msgspec.json.encode(page)
+
+    service.get_json = counting_pages  # type: ignore[method-assign]
+    assert read(service, count=3) == [f"u{n}" for n in range(1, 8)]

@@ -54,9 +54,11 @@ async def pages(
     a total that falls while the pages are read: a resource deleted behind the read
     moves those after it back a place, and the next page starts past one of them.
     A page as full as asked is followed by one more question, whatever the total: a
-    service whose total counts its page alone would end the read after its first."""
+    service whose total counts its page alone would end the read after its first (the
+    resources it gives past that total show it, and its totals are set aside)."""
     start = 1
     first: int | None = None  # the total the first page gave
+    page_counts = False  # the service's totals are of its pages, not of its resources
     while True:
         params: dict[str, str | int] = {"startIndex": start, "count": count}
         if query:
@@ -64,7 +66,10 @@ async def pages(
         if attributes:
             params["attributes"] = ",".join(attributes)
         page = listed(await session.get_json(kind.endpoint, params), kind, start)
-        total = page.totalResults  # None: not given, read until a page has none
+        total = None if page_counts else page.totalResults  # None: read to a page of none
+        if total is not None and page.resources and start > total:
+            page_counts = True  # resources past the total: it counts something else
+            total = None
         if first is None:
             first = total
         elif total is not None and first is not None and total < first:
