@@ -69,11 +69,17 @@ def _ssl(connection: MysqlConnection) -> ssl.SSLContext | None:
     return context
 
 
+_ALL_ROWS = 18446744073709551615
+"""sql_select_limit's highest value: no cap on the rows a SELECT returns."""
+
+
 def _options(connection: MysqlConnection, password: str | None) -> dict[str, Any]:
     """What asyncmy logs in with: a session that speaks UTC and refuses values its columns
     cannot hold instead of bending them (strict mode). Its sql_mode is set whole, none of
     the server's kept: a server's PAD_CHAR_TO_FULL_LENGTH would read CHAR(n) values padded
-    to n, where values are compared as read without their trailing spaces (values.py)."""
+    to n, where values are compared as read without their trailing spaces (values.py).
+    Its sql_select_limit is lifted: a server's cap cuts every SELECT short without an
+    error, and the rows not returned would be taken for absent."""
     socket = connection.host if connection.host.startswith("/") else None
     return {
         "host": None if socket else connection.host,
@@ -90,7 +96,7 @@ def _options(connection: MysqlConnection, password: str | None) -> dict[str, Any
         "program_name": "idsync",
         "init_command": (
             "SET time_zone = '+00:00', sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_IN_DATE,"
-            "ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'"
+            f"ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION', sql_select_limit = {_ALL_ROWS}"
         ),
     }
 

@@ -1,6 +1,7 @@
-"""A PostgreSQL or MariaDB read whose connection the server ends mid-cursor (killed by
-an administrator, a restart) fails the read: the rows not fetched are never taken for
-absent."""
+"""A PostgreSQL or MariaDB read is every row or a failure: one whose connection the server
+ends mid-cursor (killed by an administrator, a restart) fails, and a server's own cap on
+the rows a SELECT returns (MariaDB's sql_select_limit) does not cut it short — the rows
+not fetched are never taken for absent."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from schemas.jobs import Endpoint
 from services.providers.base import Layout
 from tests.mysql_server import Server as MysqlServer
 from tests.postgresql_server import Server as PostgresqlServer
-from tests.sql_servers import opened, sql_connection
+from tests.sql_servers import opened, read_all, sql_connection
 
 ROWS = 300_000
 """More rows than the sockets' buffers hold: the server is still sending when it is cut."""
@@ -74,3 +75,24 @@ async def test_a_postgresql_read_whose_backend_is_terminated_mid_cursor_fails(
     finally:
         await source.close()
     assert read < ROWS
+
+
+async def test_a_mariadb_server_capping_its_selects_still_gives_every_row(
+    my_database: MysqlServer, tmp_path: Path
+) -> None:
+    # sql_select_limit cuts a SELECT short without an error or a warning: left to the
+    # server's setting, 15 of these rows would be taken for absent.
+    my_database.sql(
+        "CREATE TABLE hr (id varchar(10) PRIMARY KEY, dept varchar(60));"
+        "INSERT INTO hr SELECT concat('e', seq), 'Sales' FROM seq_1_to_20;"
+    )
+    conn = sql_connection("mysql", my_database, tmp_path, "my")
+    my_database.sql("SET GLOBAL sql_select_limit = 5")
+    try:
+        source = await opened(conn, Endpoint(connection="my", table="hr"), LAYOUT)
+        try:
+            assert len(await read_all(source)) == 20
+        finally:
+            await source.close()
+    finally:
+        my_database.sql("SET GLOBAL sql_select_limit = DEFAULT")
