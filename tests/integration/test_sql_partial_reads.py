@@ -1,7 +1,8 @@
 """A PostgreSQL or MariaDB read is every row or a failure: one whose connection the server
-ends mid-cursor (killed by an administrator, a restart) fails, and a server's own cap on
-the rows a SELECT returns (MariaDB's sql_select_limit) does not cut it short — the rows
-not fetched are never taken for absent."""
+ends mid-cursor (killed by an administrator, a restart) fails, and a server's own caps
+(MariaDB's sql_select_limit on the rows a SELECT returns, group_concat_max_len on a
+GROUP_CONCAT's text) do not cut it short — the rows or values not read are never taken
+for absent."""
 
 from __future__ import annotations
 
@@ -96,3 +97,31 @@ async def test_a_mariadb_server_capping_its_selects_still_gives_every_row(
             await source.close()
     finally:
         my_database.sql("SET GLOBAL sql_select_limit = DEFAULT")
+
+
+async def test_a_mariadb_server_capping_group_concat_still_gives_every_value(
+    my_database: MysqlServer, tmp_path: Path
+) -> None:
+    # A job's SELECT joining a group's members with GROUP_CONCAT: a server's
+    # group_concat_max_len (MySQL's own default is 1024 bytes) cuts the text with a
+    # warning alone, and the members cut off would be removed from the group.
+    my_database.sql(
+        "CREATE TABLE member_of (grp varchar(10), member varchar(20));"
+        "INSERT INTO member_of SELECT 'staff', concat('member-', seq) FROM seq_1_to_200;"
+    )
+    conn = sql_connection("mysql", my_database, tmp_path, "my")
+    query = (
+        "SELECT grp, GROUP_CONCAT(member ORDER BY member SEPARATOR '|') AS members "
+        "FROM member_of GROUP BY grp"
+    )
+    layout = Layout(keys=("grp",), fields=("grp", "members"), multi_valued={"members": "|"})
+    my_database.sql("SET GLOBAL group_concat_max_len = 1024")
+    try:
+        source = await opened(conn, Endpoint(connection="my", query=query), layout)
+        try:
+            (group,) = await read_all(source)
+        finally:
+            await source.close()
+    finally:
+        my_database.sql("SET GLOBAL group_concat_max_len = DEFAULT")
+    assert isinstance(group["members"], list) and len(group["members"]) == 200
