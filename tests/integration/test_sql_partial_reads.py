@@ -13,7 +13,7 @@ import pytest
 
 from core.errors import IdsyncError
 from schemas.jobs import Endpoint
-from services.providers.base import Layout
+from services.providers.base import ChangeReader, Layout
 from tests.mysql_server import Server as MysqlServer
 from tests.postgresql_server import Server as PostgresqlServer
 from tests.sql_servers import opened, read_all, sql_connection
@@ -52,8 +52,9 @@ async def test_a_mariadb_read_killed_mid_cursor_fails(
     assert read < ROWS, raised.value
 
 
+@pytest.mark.parametrize("incremental", [False, True], ids=["full", "changed-only"])
 async def test_a_postgresql_read_whose_backend_is_terminated_mid_cursor_fails(
-    pg_database: PostgresqlServer, tmp_path: Path
+    pg_database: PostgresqlServer, tmp_path: Path, incremental: bool
 ) -> None:
     pg_database.psql(
         "CREATE TABLE hr (id text PRIMARY KEY, dept text);"
@@ -62,15 +63,17 @@ async def test_a_postgresql_read_whose_backend_is_terminated_mid_cursor_fails(
     )
     conn = sql_connection("postgresql", pg_database, tmp_path, "pg")
     source = await opened(conn, Endpoint(connection="pg", table="hr"), LAYOUT)
+    assert isinstance(source, ChangeReader)
+    batches = source.read_changed(100, "e0", "id") if incremental else source.read(100)
     read = 0
     try:
         with pytest.raises(IdsyncError):
-            async for batch in source.read(100):
+            async for batch in batches:
                 if read == 0:
                     await asyncio.to_thread(
                         pg_database.psql,
                         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                        "WHERE query LIKE 'SELECT * FROM%hr%' AND pid <> pg_backend_pid()",
+                        "WHERE query LIKE 'SELECT%hr%' AND pid <> pg_backend_pid()",
                     )
                 read += len(batch)
     finally:
