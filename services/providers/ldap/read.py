@@ -292,8 +292,9 @@ class LdapReading:
         return BadInput(
             f"ldap: the search of {self._base} met a referral to {shown}{more}: that part "
             "of the tree is held by another server, which idsync does not follow, and its "
-            "entries would be taken for absent; set the endpoint's container (or query) to "
-            "leave it out, or make a job of its own on that server"
+            "entries would be taken for absent; set the endpoint's container (a query "
+            "cannot leave a referral out) to a part of the tree without it, or read that "
+            "part with a job on its own server"
         )
 
     def _search_error(self, done: w.Result, count: int) -> Exception:
