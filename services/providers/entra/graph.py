@@ -276,7 +276,7 @@ class Graph:
                 )
         now = time.monotonic()
         for rid, (unit, i) in where.items():
-            answer = answers.get(rid) or whole
+            answer = answers.get(rid) or (_LEFT_OUT if whole.ok else whole)
             unit.tries[i] += 1
             blocked = answer.status == 424 and unit.step.chained
             if (answer.status in RETRIED or blocked) and unit.tries[i] < self.attempts:
@@ -303,6 +303,12 @@ class Graph:
         """The $batch itself, tried again when the whole of it is throttled or fails in
         transit (its requests' own statuses are read by the caller)."""
         return await self.send("POST", "/$batch", {"requests": requests}, writes=0, requests=0)
+
+
+_LEFT_OUT = Answer(
+    503, {"error": {"code": "", "message": "Graph's $batch answer held no response to it"}}
+)
+"""The answer to a request a $batch's answer leaves out: sent again (then a failure)."""
 
 
 def _pack(ready: list[_Unit], concurrency: int) -> list[list[tuple[_Unit, list[int]]]]:
