@@ -246,7 +246,11 @@ def _job(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "for the approval of its job's approvers says whose, and exits 7.",
     )
     p.add_argument("id")
-    p.add_argument("--wait", action="store_true", help="follow the run to its end")
+    p.add_argument(
+        "--wait",
+        action="store_true",
+        help="follow the run to its end: its statistics, and the first failed records and why",
+    )
     p.add_argument(
         "--key",
         action="append",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 
 from core.errors import NotFound
-from core.run_texts import counts_line
+from core.run_texts import counts_line, error_line
 from core.runs import RunStory, fold
 from schemas.ids import utcnow
 from schemas.subjects import RUN_EVENTS, job_events
@@ -74,7 +74,7 @@ async def run_show(args: argparse.Namespace) -> int:
         cut = f", the first {len(shown)} below (--errors N)" if len(shown) < len(run.errors) else ""
         print(f"  record errors: {len(run.errors)}{cut}")
     for error in shown:
-        print(f"  error: {error.action} {error.key}: {error.message}")
+        print(f"  {error_line(error)}")
     for attempt in run.failed_attempts[-10:]:
         print(f"  {attempt}")
     for failure in run.mail_failures:
