@@ -20,6 +20,8 @@ from services.common.store import Store
 from services.runner.planning import PlannedRun, open_sides
 from services.runner.planning.sides import READ_BATCH
 
+from .output import one_line
+
 MAIN_FIELDS = 3
 """Fields besides the key that name an object on its line (the rest: --json, --export)."""
 VALUES_SHOWN = 5
@@ -153,5 +155,5 @@ async def preview_text(
     lines += [f"warning: {warning}" for warning in grouped_warnings(plan.warnings)]
     # Records whose mapping or references failed: not planned, their objects held.
     lines += [f"failed  {failed.key}: {failed.message}" for failed in planned.record_errors[:limit]]
-    head, *rest = lines
+    head, *rest = map(one_line, lines)
     return "".join(f"{line}\n" for line in [head, *(f"  {line}" for line in rest)])
