@@ -116,9 +116,15 @@ def print_asked(job_id: str, reply: CommandReply, *, as_json: bool) -> int:
 
 def waits_text(run_id: str, job_id: str, approvers: list[str]) -> str:
     """What `job run` says of a run that waits for its job's approvers."""
-    who = ", ".join(approvers) or "nobody: none of its approvers is a known user"
+    if not approvers:
+        return (
+            f"run {run_id} waits for approval: job {job_id} needs the approval of an "
+            "approver other than you, and it lists none that is a known user: add one to "
+            f"its approval.approvers, or withdraw the run with `idsync run deny {run_id}`"
+        )
     return (
-        f"run {run_id} waits for approval: job {job_id} needs the approval of {who}\n"
+        f"run {run_id} waits for approval: job {job_id} needs the approval of "
+        f"{', '.join(approvers)}\n"
         f"  an approver sees it in `idsync run approvals` and runs "
         f"`idsync run approve {run_id}`; `idsync run deny {run_id}` withdraws it"
     )
