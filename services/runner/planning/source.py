@@ -345,6 +345,22 @@ async def source_batches(
         learned.fell_back[kind] = why
 
 
+def unknown_keys(
+    keys: list[str],
+    mapping: ObjectMapping,
+    mapped: list[Record],
+    scoped: list[Record],
+    errors: list[RecordError],
+) -> list[str]:
+    """Those of `keys` (asked for, as a run scoped to them is) that neither a record
+    mapped, nor an object, nor a record that failed holds in its first key field."""
+    field = mapping.keys[:1]
+    ci = mapping.case_insensitive
+    held = {match_key(r, field, ci) for r in (*mapped, *scoped)}
+    held |= {match_key({field[0]: error.key}, field, ci) for error in errors}
+    return [key for key in keys if match_key({field[0]: key}, field, ci) not in held]
+
+
 def only_keys(records: list[Record], mapping: ObjectMapping, keys: list[str]) -> list[Record]:
     """The records whose (first) key field holds one of `keys` (a blank one is no key:
     it scopes to no record, as a lookup finds none for it)."""
