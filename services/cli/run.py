@@ -58,6 +58,8 @@ async def run_show(args: argparse.Namespace) -> int:
     )
     if run.approved_by:
         print(f"  approved by {run.approved_by}")
+    if run.waited:
+        print(f"  waited for approval: {run.waited}")
     if run.planned is not None:
         print(f"  plan {run.plan_hash[:12]}: {counts_line(run.planned)}")
     if run.incremental:
