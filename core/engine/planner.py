@@ -275,6 +275,8 @@ class Planner:
             self.counts.unchanged += not backs
             return
         self.add(key, "update", existing, values=values, clear=tuple(sorted(clear)), before=before)
+        if backs:  # counted as restored, once, as the run counts it (runner/outcomes.py)
+            self.counts.update -= 1
 
     def follow_container(self, key: str, record: Record, existing: Record) -> None:
         """An object whose source record names (`container_from`) another container than

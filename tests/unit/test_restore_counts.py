@@ -42,3 +42,19 @@ def test_enabled_again_with_nothing_else_to_change_is_not_also_unchanged() -> No
 def test_restored_while_updates_are_skipped_is_not_also_skipped() -> None:
     enabled = counts(on_destination_only="disable", on_both="skip")
     assert (enabled.enable, enabled.skipped) == (1, 1), "bob enabled, alice skipped"
+
+
+def test_restored_and_updated_counts_as_restored_alone() -> None:
+    changed = {**BOB, "mail": "robert@example.org"}
+    mapping = ObjectMapping(
+        keys=["uid"],
+        fields=[FieldMap(to="uid"), FieldMap(to="mail")],
+        restore=True,
+        on_destination_only="disable",
+    )
+    the_plan = plan([ALICE, changed], [ALICE, BOB], mapping, ("uid", "mail"), lifecycle=BACK)
+    assert [(c.action, c.key) for c in the_plan.changes] == [("update", "bob"), ("enable", "bob")]
+    counts = the_plan.counts
+    assert (counts.enable, counts.update, counts.unchanged) == (1, 0, 1), (
+        "bob is enabled (and updated): one object, counted once as the run counts it"
+    )
