@@ -7,7 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.engine import plan
-from core.engine.digests import DigestIndex
+from core.engine.digests import DROPPED, DigestIndex
+from core.engine.keys import other_cases
 from core.engine.plan import Plan
 from core.errors import BadInput
 from schemas.jobs import FieldMap, ObjectMapping
@@ -33,6 +34,11 @@ def lean(source: list[Record], destination: list[Record], absent: bool = True) -
         index.add_destination(record)
     kept = [record for record in source if index.keep_source(record)]
     needed = [r for r in destination if index.destination_needed(r, absent=absent)]
+    # As the low-memory planner tells plan() (low_memory.py `_other_cases`): the objects
+    # no record matched whose key a dropped (unchanged) source record holds in another case.
+    unmatched = [key for key, digest in index.digests.items() if digest >= 0]
+    dropped = [key for key, digest in index.digests.items() if digest == DROPPED]
+    other_case = other_cases(unmatched, dropped, len(index.keys)) if absent else None
     the_plan = plan(
         kept,
         needed,
@@ -41,6 +47,7 @@ def lean(source: list[Record], destination: list[Record], absent: bool = True) -
         act_on_absence=absent,
         taken=index.taken,
         keyed_elsewhere=index.unchanged,
+        other_case=other_case,
     )
     the_plan.counts.unchanged += index.unchanged
     return the_plan
