@@ -125,7 +125,10 @@ class Progress:
         self.draw()
 
     def advance(self, amount: int) -> None:
+        # The plan counts objects; a batch, changes — an object restored and updated, or
+        # created and then disabled, has two: the bar never passes its end.
         self.done += amount
+        self.total = max(self.total, self.done)
         self.draw()
 
     def note(self, text: str) -> None:
