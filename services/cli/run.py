@@ -141,14 +141,15 @@ async def run_approvals(args: argparse.Namespace) -> int:
     for entry in found:
         left = max((entry.expires_at - now).total_seconds() / 3600, 0)
         print(f"run {entry.run_id} of job {entry.job_id} ({entry.trigger})")
-        print(f"  asked for by {entry.requested_by or '-'}: {entry.reason}")
+        print(f"  asked for by {entry.requested_by or '-'}")
+        print(f"  waits: {entry.reason}")
         if entry.keys is not None:
             print(f"  only the objects {', '.join(entry.keys)}")
         if entry.counts is not None and entry.plan_hash:
             c = entry.counts
             print(
                 f"  plan {entry.plan_hash[:12]}: {c.create} create, {c.update} update, "
-                f"{c.delete} delete, {c.disable} disable, {c.move} move"
+                f"{c.delete} delete, {c.disable} disable, {c.move} move, {c.enable} enable"
             )
         who = ", ".join(entry.approvers) or "anyone"
         print(f"  approvers: {who}; expires in {left:.1f} h ({entry.expires_at:%Y-%m-%d %H:%M})")
