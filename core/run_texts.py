@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from schemas.plan import PlanCounts, RunStats
+from schemas.plan import PlanCounts, RecordError, RunStats
 
 STAT_NAMES = (
     "read",
@@ -30,6 +30,11 @@ COUNT_NAMES = ("create", "update", "delete", "disable", "move", "enable", "uncha
 def counts_line(counts: PlanCounts) -> str:
     """ "1 create, 2 update, 0 delete, …" — every count of a plan, none left out."""
     return ", ".join(f"{getattr(counts, name)} {name}" for name in COUNT_NAMES)
+
+
+def error_line(error: RecordError) -> str:
+    """ "error: update ann: …" — one record error, as `idsync run show` lists them."""
+    return f"error: {error.action} {error.key}: {error.message}"
 
 
 def stats_line(stats: RunStats) -> str:

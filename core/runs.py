@@ -70,6 +70,8 @@ class RunStory(msgspec.Struct, kw_only=True):
     """How long the run took, as the runner measured it."""
     ended_at: datetime | None = None
     reason: str = ""
+    waited: str = ""
+    """Why the run waited for approval before it was approved (its `reason` then)."""
     staged: bool = False
     """The job is in staging: the run planned and wrote nothing."""
     errors: list[RecordError] = msgspec.field(default_factory=list)
@@ -141,6 +143,8 @@ def _apply(run: RunStory, event: Event) -> None:
         case RunRequested(requested_by=who, trigger=trigger):
             run.requested_by, run.trigger, run.requested_at = who, trigger, event.at
         case RunApproved(approved_by=who, requested_by=requested_by):
+            if run.state == "awaiting approval":  # it waited: why is no reason any more
+                run.waited, run.reason = run.reason, ""
             run.approved_by, run.state = who, "approved"
             if who and who not in run.approvals:
                 run.approvals.append(who)

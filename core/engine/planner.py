@@ -234,8 +234,9 @@ class Planner:
         for back in backs:
             moved_to = container_of(record, self.mapping) if back == "move" else None
             self.add(key, back, existing, container=moved_to)
+        # A restored object counts once, as restored: never also unchanged or skipped.
         if self.mapping.on_both != "update":
-            self.counts.skipped += 1
+            self.counts.skipped += not backs
             return
         if self.follows_container and "move" not in backs:
             self.follow_container(key, record, existing)
@@ -248,7 +249,7 @@ class Planner:
         # Equal records (the usual re-run) have equal fields: nothing to look up.
         if record == existing or list(map(new_of, self.plain)) == list(map(old_of, self.plain)):
             if not self.with_policy:
-                self.counts.unchanged += 1
+                self.counts.unchanged += not backs
                 return
             compared = self.with_policy  # the others are equal: skipped below anyway
         for field in compared:
@@ -271,9 +272,11 @@ class Planner:
                 if old is not None:
                     before[field] = old
         if not values and not clear:
-            self.counts.unchanged += 1
+            self.counts.unchanged += not backs
             return
         self.add(key, "update", existing, values=values, clear=tuple(sorted(clear)), before=before)
+        if backs:  # counted as restored, once, as the run counts it (runner/outcomes.py)
+            self.counts.update -= 1
 
     def follow_container(self, key: str, record: Record, existing: Record) -> None:
         """An object whose source record names (`container_from`) another container than

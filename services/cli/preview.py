@@ -20,6 +20,8 @@ from services.common.store import Store
 from services.runner.planning import PlannedRun, open_sides
 from services.runner.planning.sides import READ_BATCH
 
+from .output import one_line
+
 MAIN_FIELDS = 3
 """Fields besides the key that name an object on its line (the rest: --json, --export)."""
 VALUES_SHOWN = 5
@@ -131,21 +133,27 @@ def change_lines(
     ]
 
 
-async def preview_text(store: Store, job: Job, planned: PlannedRun, limit: int) -> str:
-    """What `idsync job preview` prints: the counts, the first `limit` changes, the
-    warnings (each kind once) and the records that failed."""
+async def preview_text(
+    store: Store, job: Job, planned: PlannedRun, limit: int, keys: list[str] | None = None
+) -> str:
+    """What `idsync job preview` prints: the counts, whether a run of the plan would wait
+    for approval, the first `limit` changes, the warnings (each kind once) and the
+    records that failed (`keys`: the preview is scoped to them, as a run would be)."""
     plan = planned.plan
     shown = plan.changes[:limit]
+    over = None if job.staging else planned.over_limits(job, keys)
     lines = [
         f"{job.id}: {planned.source_records} source records, "
         f"{planned.destination_records} in the destination",
         counts_line(plan.counts, plan.hash),
         *change_lines(job, shown, await absent_objects(store, job, shown)),
     ]
+    if over is not None:
+        lines.insert(2, f"over the safety limits, a run of this plan waits for approval: {over}")
     if (hidden := len(plan.changes) - limit) > 0:
         lines.append(f"… and {hidden} more (--limit N shows more, --json shows all)")
     lines += [f"warning: {warning}" for warning in grouped_warnings(plan.warnings)]
     # Records whose mapping or references failed: not planned, their objects held.
     lines += [f"failed  {failed.key}: {failed.message}" for failed in planned.record_errors[:limit]]
-    head, *rest = lines
+    head, *rest = map(one_line, lines)
     return "".join(f"{line}\n" for line in [head, *(f"  {line}" for line in rest)])

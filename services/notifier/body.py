@@ -29,6 +29,8 @@ def facts(title: str, run: RunStory, event: Event) -> list[tuple[str, str]]:
         lines.append(("Requested by", f"{asked} at {_when(run.requested_at)}"))
     if run.approvals:
         lines.append(("Approved by", ", ".join(run.approvals)))
+    if run.waited:
+        lines.append(("Waited for approval", run.waited))
     if not isinstance(event, RunAwaitingApproval) and run.duration is not None:
         lines.append(("Duration", duration(run.duration)))
     if run.attempts > 1:

@@ -17,7 +17,6 @@ from datetime import datetime
 
 import structlog
 
-from core.engine import assess_types
 from core.errors import PERMANENT, BadInput, StoreFull
 from schemas.event_ids import awaiting_id, finished_id, planned_id, started_id
 from schemas.events import (
@@ -121,13 +120,7 @@ class Planner:
         """Why this plan must wait for approval; None when it may be applied now."""
         if self.approved.plan_hash == planned.plan.hash:
             return None  # this very plan was approved
-        reason = assess_types(
-            planned.plan,
-            planned.types,
-            job.safety,
-            # An incremental run that finds nothing changed is no empty source.
-            full_scope=self.approved.keys is None and not planned.incremental,
-        )
+        reason = planned.over_limits(job, self.approved.keys)
         if reason is not None and self.approved.plan_hash is not None:
             reason += "; the data or the connections changed since the plan was approved"
         return reason

@@ -20,7 +20,7 @@ from .annotated import ObjectId, annotated, object_ids
 from .reading import Learned, Reading
 from .scoped import read_sides
 from .sides import Pair
-from .source import Planned, SourceMapper, only_keys
+from .source import Planned, SourceMapper, only_keys, unknown_keys
 from .unless_same import read_unless_same
 
 
@@ -42,6 +42,7 @@ async def plan_in_memory(
     mappers = []
     sizes: list[TypeRecords] = []
     unchanged = 0
+    unknown = list(keys or ())  # keys no record of any type has (yet)
     for at, (mapping, (source, target)) in enumerate(zip(job.objects, pairs, strict=True)):
         pair = (source, target)
         equal = 0  # records equal to their objects, left unread (unless_same.py)
@@ -61,6 +62,7 @@ async def plan_in_memory(
             mapped = only_keys(mapped, mapping, keys)
             scoped = only_keys(everything, mapping, keys)
             mapper.keep_failures_of(keys)
+            unknown = unknown_keys(unknown, mapping, mapped, scoped, mapper.errors)
         # A provider that names its objects (a directory) also adds and removes values.
         identify: Identify | None = getattr(target, "identifier", None)
         rename: Rename | None = getattr(target, "renamed", None)
@@ -91,6 +93,11 @@ async def plan_in_memory(
                 types, act_on_absence=act_on_absence, scoped=keys is not None
             )
             the_plan.counts.unchanged += unchanged
+            the_plan.warnings.extend(
+                f"no source record and no destination object has the key {key!r}: nothing "
+                "is done for it"
+                for key in unknown
+            )
             return _annotated((the_plan, errors), named, origins)
         finally:
             # The records go with the plan made, not whenever the worker thread lets go of

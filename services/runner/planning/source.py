@@ -282,14 +282,39 @@ def check_source_fields(
     for name in fields_tested(where):
         read.setdefault(name, "$.source.where")
     present = set(known)
+    by_case = {name.casefold(): name for name in known}
     problems = [
-        f"{at}: the source has no field {name!r}"
+        f"{at}: the source has no field {name!r}" + _other_case(name, by_case)
         for name, at in read.items()
         if name not in present
     ]
     if problems:
         fields = ", ".join(known) or "none"
-        raise BadInput("; ".join(problems) + f" (its fields: {fields})")
+        raise BadInput("; ".join(problems) + f" (its fields: {fields})" + _one_field(known))
+
+
+def _other_case(name: str, by_case: dict[str, str]) -> str:
+    """A hint when the source holds the name in another case (field names compare with it)."""
+    found = by_case.get(name.casefold())
+    return f" (it has {found!r}: names compare with case)" if found is not None else ""
+
+
+_DELIMITERS = {";": '";"', ",": '","', "\t": '"\\t"', "|": '"|"'}
+"""Delimiters a header read as one field may hold, each as TOML spells it."""
+
+
+def _one_field(known: Sequence[str]) -> str:
+    """A hint when the header read as one field holding a delimiter: the file's
+    delimiter is not the one the connection (or the job's source) says."""
+    if len(known) != 1:
+        return ""
+    spelled = next((toml for char, toml in _DELIMITERS.items() if char in known[0]), None)
+    if spelled is None:
+        return ""
+    return (
+        f"; the header reads as one field holding {spelled}: if that is the file's "
+        f"delimiter, set delimiter = {spelled} on the connection or on the job's source"
+    )
 
 
 async def source_batches(
@@ -318,6 +343,22 @@ async def source_batches(
     why = source.fell_back() if since is not None and isinstance(source, FallsBack) else None
     if why:
         learned.fell_back[kind] = why
+
+
+def unknown_keys(
+    keys: list[str],
+    mapping: ObjectMapping,
+    mapped: list[Record],
+    scoped: list[Record],
+    errors: list[RecordError],
+) -> list[str]:
+    """Those of `keys` (asked for, as a run scoped to them is) that neither a record
+    mapped, nor an object, nor a record that failed holds in its first key field."""
+    field = mapping.keys[:1]
+    ci = mapping.case_insensitive
+    held = {match_key(r, field, ci) for r in (*mapped, *scoped)}
+    held |= {match_key({field[0]: error.key}, field, ci) for error in errors}
+    return [key for key in keys if match_key({field[0]: key}, field, ci) not in held]
 
 
 def only_keys(records: list[Record], mapping: ObjectMapping, keys: list[str]) -> list[Record]:
