@@ -7,7 +7,7 @@ moves, disables and deletes (phases.py), whatever the order of the [[objects]] e
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import msgspec
@@ -16,7 +16,7 @@ from schemas.jobs import ObjectMapping
 from schemas.plan import Change, PlanCounts, RecordError
 from schemas.values import Record
 
-from .keys import Failed
+from .failures import Failure
 from .lifecycle import Lifecycle
 from .phases import rank
 from .plan import Plan, plan, plan_hash
@@ -45,10 +45,10 @@ class ObjectType:
     multi-valued reference is written whole."""
     lifecycle: Lifecycle | None = None
     """When its objects were found absent, and the run's clock (lifecycle.py)."""
-    held: Mapping[str, Failed] | Collection[str] = frozenset()
-    """Match keys of source records that failed before planning (→ the record as read):
-    their objects are left as they are, never taken for absent; one a record mapped has
-    too is a key the source holds twice (`plan`)."""
+    failed: Sequence[Failure] = ()
+    """Source records that failed before planning: their objects are left as they are,
+    never taken for absent; a key one holds that another record has too is a key the
+    source holds twice (`plan`)."""
     blind: bool = False
     """A source record failed before its key could be read: it could be any object, so
     nothing is done about absence."""
@@ -64,7 +64,7 @@ class ObjectType:
             managed,
             act_on_absence=act_on_absence and not self.blind,
             lifecycle=self.lifecycle,
-            held=self.held,
+            failed=self.failed,
             # unique values are free among every object's, not only the run's scope's
             taken=taken_in(self.mapping, self.everything or self.destination),
         )

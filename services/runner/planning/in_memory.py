@@ -74,7 +74,7 @@ async def plan_in_memory(
                 everything,
                 identify is not None,
                 lifecycle=reading.lifecycles.get(mapping.type),
-                held=dict(mapper.held),
+                failed=list(mapper.failures),
                 blind=mapper.keyless_failures > 0,
                 rename=rename,
             )
