@@ -67,7 +67,11 @@ class Held:
     def twice(self, *mapped: Container[str]) -> str | None:
         """The least held key that the source holds twice: a record mapped has it too
         (one of `mapped`'s keys), or a second record failed with it."""
-        return min((k for k in self.first if any(k in keys for keys in mapped)), default=None)
+        again = self.again
+        return min(
+            (k for k in self.first if k in again or any(k in keys for keys in mapped)),
+            default=None,
+        )
 
     def refusal(self, key: str, mapped: Record | None, keys: Sequence[str]) -> DuplicateKey:
         """The refusal of the held `key` (`twice`): the record `mapped` with it named as

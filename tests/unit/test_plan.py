@@ -385,6 +385,23 @@ def test_a_key_held_by_a_failed_record_and_by_one_mapped_is_refused() -> None:
     )
 
 
+def test_a_key_held_by_two_failed_records_is_refused_naming_both() -> None:
+    # Both records of alice failed: the source still holds her key twice, refused as
+    # when either maps — the object is neither planned nor taken for absent.
+    failed = [
+        failure({"login": "alice", "dept": "?"}, "dept: no entry", "alice"),
+        failure({"login": "bob"}, "dept: no entry", "bob"),
+        failure({"login": "alice", "dept": "!"}, "dept: no such entry", "alice"),
+    ]
+    with pytest.raises(DuplicateKey) as refused:
+        plan([], [ALICE], job(on_destination_only="delete"), MANAGED, failed=failed)
+    assert str(refused.value) == (
+        """two source records have the key 'alice': {"dept":"?","login":"alice"} (which """
+        """failed: dept: no entry) and {"dept":"!","login":"alice"} (which failed: dept: no """
+        "such entry); make the key unique in the source (or choose other key fields)"
+    )
+
+
 def test_held_objects_are_never_taken_for_absent() -> None:
     mapping = job(on_destination_only="delete")
     failed = [failure({"login": "alice"}, "dept: no entry", "alice")]
