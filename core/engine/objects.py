@@ -55,6 +55,10 @@ class ObjectType:
     rename: Rename | None = None
     """The identifier an object has after its move or update (planned_state.py); None:
     a move is named by `identify`, an update keeps the identifier."""
+    outside: Sequence[Record] = ()
+    """For a run scoped to some keys: the type's source records out of its scope, mapped
+    (those of keys no record that failed holds): their objects get the references to
+    objects the run creates that a whole run would write (`follow_renames`)."""
 
     def plan(self, managed: Sequence[str], act_on_absence: bool) -> Plan:
         return plan(
@@ -75,7 +79,8 @@ def plan_objects(
 ) -> tuple[Plan, list[RecordError]]:
     """The plan of every type, and the records whose references could not be resolved.
     `scoped`: a run scoped to some keys, whose moves and renames the references of the
-    objects outside its scope follow (references.py `follow_renames`)."""
+    objects outside its scope follow, and whose creates they name where their source
+    records do (references.py `follow_renames`)."""
     with_refs = [t for t in types if reference_fields(t.mapping)]
     if len(types) == 1 and not with_refs:
         return types[0].plan(types[0].managed, act_on_absence), []
@@ -120,7 +125,9 @@ def plan_objects(
         out = plan_references(t.mapping, t.source, everything, p.changes, lookups, edits=t.edits)
         changes += out.changes + out.references
         if scoped:
-            changes += follow_renames(t.mapping, t.source, everything, lookups, edits=t.edits)
+            changes += follow_renames(
+                t.mapping, t.source, everything, lookups, edits=t.edits, outside=t.outside
+            )
         errors += out.errors
         counts.unchanged -= out.new_updates + out.were_unchanged
         counts.skipped += out.skipped

@@ -326,3 +326,19 @@ def only_keys(records: list[Record], mapping: ObjectMapping, keys: list[str]) ->
     wanted = {match_key({field[0]: key}, field, mapping.case_insensitive) for key in keys}
     wanted.discard(None)
     return [r for r in records if match_key(r, field, mapping.case_insensitive) in wanted]
+
+
+def out_of_scope(
+    records: list[Record], mapping: ObjectMapping, keys: list[str], failures: Sequence[Failure]
+) -> list[Record]:
+    """The records a run scoped to `keys` leaves out (`only_keys` keeps the others),
+    but for those of a key a record that failed holds (a key the source holds twice)."""
+    field = mapping.keys[:1]
+    wanted = {match_key({field[0]: key}, field, mapping.case_insensitive) for key in keys}
+    held = {failure.held for failure in failures}
+    return [
+        r
+        for r in records
+        if match_key(r, field, mapping.case_insensitive) not in wanted
+        and match_key(r, mapping.keys, mapping.case_insensitive) not in held
+    ]
