@@ -116,7 +116,8 @@ async def duplicate_as_read(
     the first record whose key an earlier one has, both records named; else, `refused`
     being of a key a record mapped shares with one that failed, that record mapped
     named —, the source read again to find them where that is cheap (`rereadable`); None
-    where it is not, or where the source no longer holds a key twice. Planned here, too
+    where it is not, where the source no longer holds a key twice, or where `refused`
+    names two records that failed (both kept as read). Planned here, too
     little of the records is kept to name them: a skipped record's key alone, the creates
     on disk in plan order, a dropped unchanged record's digest (spill.py,
     engine/digests.py)."""
@@ -156,6 +157,8 @@ async def duplicate_as_read(
     if twice is not None:
         first = await first_with(twice[0])
         return None if first is None else DuplicateKey(display_key(twice[1], keys), first, twice[1])
+    if refused.first_failed is not None:  # two records that failed, named as read
+        return None
     if refused.match is None or (first := await first_with(refused.match)) is None:
         return None
     shown = display_key(first, keys)
