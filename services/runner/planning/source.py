@@ -246,10 +246,7 @@ class SourceMapper:
         """Only the failures of a run scoped to `keys`: the records whose first key, as
         the mapping makes it, is one of them — as `only_keys` keeps the records mapped.
         A record whose key itself failed is known by its first key as read."""
-        field = self.mapping.keys[:1]
-        case_insensitive = self.mapping.case_insensitive
-        wanted = {match_key({field[0]: key}, field, case_insensitive) for key in keys}
-        wanted.discard(None)
+        wanted = scope_of(self.mapping, keys)
         self.failures = [failure for failure in self.failures if failure.scope in wanted]
 
     def blind_warning(self) -> str | None:
@@ -322,10 +319,17 @@ async def source_batches(
 def only_keys(records: list[Record], mapping: ObjectMapping, keys: list[str]) -> list[Record]:
     """The records whose (first) key field holds one of `keys` (a blank one is no key:
     it scopes to no record, as a lookup finds none for it)."""
+    field, wanted = mapping.keys[:1], scope_of(mapping, keys)
+    return [r for r in records if match_key(r, field, mapping.case_insensitive) in wanted]
+
+
+def scope_of(mapping: ObjectMapping, keys: list[str]) -> set[str | None]:
+    """The keys a run scoped to `keys` asks for, as it compares records' first keys with
+    them (a blank one is no key)."""
     field = mapping.keys[:1]
     wanted = {match_key({field[0]: key}, field, mapping.case_insensitive) for key in keys}
     wanted.discard(None)
-    return [r for r in records if match_key(r, field, mapping.case_insensitive) in wanted]
+    return wanted
 
 
 def out_of_scope(
@@ -333,8 +337,7 @@ def out_of_scope(
 ) -> list[Record]:
     """The records a run scoped to `keys` leaves out (`only_keys` keeps the others),
     but for those of a key a record that failed holds (a key the source holds twice)."""
-    field = mapping.keys[:1]
-    wanted = {match_key({field[0]: key}, field, mapping.case_insensitive) for key in keys}
+    field, wanted = mapping.keys[:1], scope_of(mapping, keys)
     held = {failure.held for failure in failures}
     return [
         r
