@@ -7,7 +7,7 @@ moves, disables and deletes (phases.py), whatever the order of the [[objects]] e
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import msgspec
@@ -16,7 +16,7 @@ from schemas.jobs import ObjectMapping
 from schemas.plan import Change, PlanCounts, RecordError
 from schemas.values import Record
 
-from .keys import Failed
+from .failures import Failure
 from .lifecycle import Lifecycle
 from .phases import rank
 from .plan import Plan, plan, plan_hash
@@ -45,16 +45,20 @@ class ObjectType:
     multi-valued reference is written whole."""
     lifecycle: Lifecycle | None = None
     """When its objects were found absent, and the run's clock (lifecycle.py)."""
-    held: Mapping[str, Failed] | Collection[str] = frozenset()
-    """Match keys of source records that failed before planning (→ the record as read):
-    their objects are left as they are, never taken for absent; one a record mapped has
-    too is a key the source holds twice (`plan`)."""
+    failed: Sequence[Failure] = ()
+    """Source records that failed before planning: their objects are left as they are,
+    never taken for absent; a key one holds that another record has too is a key the
+    source holds twice (`plan`)."""
     blind: bool = False
     """A source record failed before its key could be read: it could be any object, so
     nothing is done about absence."""
     rename: Rename | None = None
     """The identifier an object has after its move or update (planned_state.py); None:
     a move is named by `identify`, an update keeps the identifier."""
+    outside: Sequence[Record] = ()
+    """For a run scoped to some keys: the type's source records out of its scope, mapped
+    (those of keys no record that failed holds): their objects get the references to
+    objects the run creates that a whole run would write (`follow_renames`)."""
 
     def plan(self, managed: Sequence[str], act_on_absence: bool) -> Plan:
         return plan(
@@ -64,7 +68,7 @@ class ObjectType:
             managed,
             act_on_absence=act_on_absence and not self.blind,
             lifecycle=self.lifecycle,
-            held=self.held,
+            failed=self.failed,
             # unique values are free among every object's, not only the run's scope's
             taken=taken_in(self.mapping, self.everything or self.destination),
         )
@@ -75,7 +79,8 @@ def plan_objects(
 ) -> tuple[Plan, list[RecordError]]:
     """The plan of every type, and the records whose references could not be resolved.
     `scoped`: a run scoped to some keys, whose moves and renames the references of the
-    objects outside its scope follow (references.py `follow_renames`)."""
+    objects outside its scope follow, and whose creates they name where their source
+    records do (references.py `follow_renames`)."""
     with_refs = [t for t in types if reference_fields(t.mapping)]
     if len(types) == 1 and not with_refs:
         return types[0].plan(types[0].managed, act_on_absence), []
@@ -120,7 +125,9 @@ def plan_objects(
         out = plan_references(t.mapping, t.source, everything, p.changes, lookups, edits=t.edits)
         changes += out.changes + out.references
         if scoped:
-            changes += follow_renames(t.mapping, t.source, everything, lookups, edits=t.edits)
+            changes += follow_renames(
+                t.mapping, t.source, everything, lookups, edits=t.edits, outside=t.outside
+            )
         errors += out.errors
         counts.unchanged -= out.new_updates + out.were_unchanged
         counts.skipped += out.skipped

@@ -141,19 +141,25 @@ def follow_renames(
     lookups: dict[tuple[str, str], Lookup],
     *,
     edits: bool = True,
+    outside: Sequence[Record] = (),
 ) -> list[Change]:
     """For a run scoped to some keys: the objects outside its scope (no record of theirs
     in `source`) whose references name an object the run moves or renames, made to name
-    it as it will be — as a whole run on the same data does, whose records of them
-    resolve to the new name. Nothing else of theirs changes."""
+    it as it will be — and, for those whose source records (`outside`: the records out
+    of the run's scope) name an object the run creates, made to name it too — as a whole
+    run on the same data does, whose records of them resolve so. Nothing else of theirs
+    changes: values naming objects the run neither creates nor renames are a whole
+    run's to write."""
     refs = reference_fields(mapping)
     keys, folded = mapping.keys, mapping.case_insensitive
     inside = {match_key(record, keys, folded) for record in source}
+    wanted = _outside(mapping, outside) if mapping.on_both == "update" else {}
     out: list[Change] = []
     for record in destination:
         key = match_key(record, keys, folded)
         if key is None or key in inside:
             continue
+        theirs = wanted.get(key)
         values: Record = {}
         add: dict[str, list[str]] = {}
         remove: dict[str, list[str]] = {}
@@ -170,31 +176,76 @@ def follow_renames(
                 else []
             )
             moved = [(v, renamed[_fold(v)]) for v in there if _fold(v) in renamed]
-            if not moved:
+            made = _created(theirs, f, lookups, there) if theirs is not None else []
+            if not moved and not made:
                 continue
             if f.delimiter is None:
-                values[f.to] = moved[0][1]
+                values[f.to] = moved[0][1] if moved else made[0]
             elif edits:
-                remove[f.to] = [old for old, _ in moved]
-                add[f.to] = [new for _, new in moved]
+                if moved:
+                    remove[f.to] = [old for old, _ in moved]
+                named = {_fold(new) for _, new in moved}
+                plus = [new for _, new in moved] + [v for v in made if _fold(v) not in named]
+                add[f.to] = plus
             else:
                 news = dict(moved)
-                values[f.to] = [news.get(v, v) for v in there]
+                kept = [news.get(v, v) for v in there]
+                have = {_fold(v) for v in kept}
+                values[f.to] = kept + [v for v in made if _fold(v) not in have]
         if values or add or remove:
-            out.append(
-                Change(
-                    action="update",
-                    key=display_key(record, keys),
-                    match={k: record[k] for k in keys},
-                    set=values,
-                    add=add,
-                    remove=remove,
-                    before={f.to: record[f.to] for f in refs if f.to in record},
-                    object_type=mapping.type,
-                    phase="references",
-                )
+            change = Change(
+                action="update",
+                key=display_key(record, keys),
+                match={k: record[k] for k in keys},
+                set=values,
+                add=add,
+                remove=remove,
+                before={f.to: record[f.to] for f in refs if f.to in record},
+                object_type=mapping.type,
+                phase="references",
             )
+            out += chunks(change) if edits else [change]
     return out
+
+
+def _outside(mapping: ObjectMapping, records: Sequence[Record]) -> dict[str, Record]:
+    """The records out of a scoped run's scope by key: those a whole run would resolve
+    the references of (not leavers; a key held once)."""
+    keys, folded = mapping.keys, mapping.case_insensitive
+    found: dict[str, Record] = {}
+    twice: set[str] = set()
+    for record in records:
+        key = match_key(record, keys, folded)
+        if key is None or LEAVER_FIELD in record:
+            continue
+        if key in found:
+            twice.add(key)
+        found[key] = record
+    for key in twice:
+        del found[key]
+    return found
+
+
+def _created(
+    record: Record, fmap: FieldMap, lookups: dict[tuple[str, str], Lookup], there: list[str]
+) -> list[str]:
+    """The values of `fmap` in an out-of-scope object's source `record` that name objects
+    the run creates, which a whole run would write and the object does not hold — as
+    `_update` writes them (a `keep` field that holds a value is left alone)."""
+    if fmap.policy == "keep" and there:
+        return []
+    resolved = _resolve(record.get(fmap.to), fmap, lookups)
+    made = [t.identifier for t in resolved.during if t.created]
+    if not made:
+        return []
+    if fmap.delimiter is None:
+        # a single value: the one a whole run writes, when that names a new object
+        first = resolved.names[:1]
+        if resolved.problems or first != made[:1] or _same(first, there[:1]):
+            return []
+        return first
+    have = {_fold(v) for v in there}
+    return [v for v in dict.fromkeys(made) if _fold(v) not in have]
 
 
 def _skips(fmap: FieldMap) -> bool:

@@ -18,6 +18,7 @@ from core.checks.policy import asked_actions
 from core.engine import plan
 from core.engine.containers import CONTAINER_FIELD, canonical_dn, same_container
 from core.engine.digests import DigestIndex
+from core.engine.failures import Failure
 from core.engine.lifecycle import Lifecycle
 from core.engine.objects import ObjectType, plan_objects
 from core.engine.plan import Plan
@@ -30,6 +31,7 @@ from schemas.connections import (
     SqliteConnection,
 )
 from schemas.jobs import Endpoint, FieldMap, Job, ObjectMapping, Resolve
+from schemas.plan import RecordError
 from schemas.values import Record
 from services.providers import FACTS
 
@@ -136,7 +138,15 @@ def test_a_record_that_failed_never_gets_its_object_moved() -> None:
         [found("ann", SALES), found("bob", IT)],
         mapping,
         MANAGED,
-        held=frozenset({"ann"}),
+        failed=[
+            Failure(
+                {"uid": "ann"},
+                RecordError(key="ann", action="map", message="?"),
+                {"uid": "ann"},
+                "ann",
+                "ann",
+            )
+        ],
     )
     assert the_plan.changes == [] and the_plan.counts.unchanged == 1
 

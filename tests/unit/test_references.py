@@ -357,3 +357,35 @@ def test_a_run_scoped_to_a_managers_key_renames_the_manager_of_the_people_outsid
         "references",
         {"manager": "uid=ada,ou=Staff,dc=example,dc=org"},
     )
+
+
+@pytest.mark.parametrize("policy", ["force", "merge", "keep"])
+def test_a_run_scoped_to_a_new_users_key_adds_it_to_the_groups_outside_its_scope(
+    policy: str,
+) -> None:
+    """The groups outside the scope whose source records name the new user get it as a
+    member, as a whole run would write it — their other members left to a whole run; a
+    `keep` field holding values is left alone, as a whole run leaves it."""
+    bob = user("bob", "E3", existing=True)
+    team: Record = {"cn": "team", "member": [dn("carl")]}
+    wanted: Record = {"cn": "team", "member": ["ada", "bob", "carl"]}
+    users = ObjectType(USERS, [user("ada", "E2")], [], USERS_MANAGED, identify, everything=[bob])
+    mapping = msgspec.structs.replace(
+        groups(),
+        fields=[FieldMap(to="cn"), msgspec.structs.replace(groups().fields[1], policy=policy)],
+    )
+    groups_type = ObjectType(mapping, [], [], ["cn", "member"], everything=[team], outside=[wanted])
+    planned, errors = plan_objects([users, groups_type], act_on_absence=False, scoped=True)
+    assert errors == []
+    added = [c for c in planned.changes if c.object_type == "group"]
+    if policy == "keep":
+        assert added == []
+        return
+    [follow] = added
+    assert (follow.key, follow.phase, follow.add, follow.remove) == (
+        "team",
+        "references",
+        {"member": [dn("ada")]},
+        {},
+    )
+    assert planned.counts.update == 1 and planned.counts.create == 1

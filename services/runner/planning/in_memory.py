@@ -11,6 +11,7 @@ from core.engine.context import MappingContext
 from core.engine.objects import ObjectType, plan_objects
 from core.engine.plan import Plan
 from core.engine.planned_state import Identify, Rename
+from core.engine.references import reference_fields
 from core.origins import Origins
 from schemas.jobs import Job
 from schemas.plan import RecordError
@@ -20,7 +21,7 @@ from .annotated import ObjectId, annotated, object_ids
 from .reading import Learned, Reading
 from .scoped import read_sides
 from .sides import Pair
-from .source import Planned, SourceMapper, only_keys, unknown_keys
+from .source import Planned, SourceMapper, only_keys, out_of_scope, unknown_keys
 from .unless_same import read_unless_same
 
 
@@ -58,7 +59,10 @@ async def plan_in_memory(
         read_count = len(mapped) + equal + len(mapper.errors)
         sizes.append(TypeRecords(mapping.type, read_count, len(everything) + equal))
         scoped = everything
+        outside: list[Record] = []
         if keys is not None:
+            if reference_fields(mapping):  # they may name an object the run creates
+                outside = out_of_scope(mapped, mapping, keys, mapper.failures)
             mapped = only_keys(mapped, mapping, keys)
             scoped = only_keys(everything, mapping, keys)
             mapper.keep_failures_of(keys)
@@ -76,9 +80,10 @@ async def plan_in_memory(
                 everything,
                 identify is not None,
                 lifecycle=reading.lifecycles.get(mapping.type),
-                held=dict(mapper.held),
+                failed=list(mapper.failures),
                 blind=mapper.keyless_failures > 0,
                 rename=rename,
+                outside=outside,
             )
         )
         mappers.append(mapper)

@@ -20,7 +20,7 @@ from core.checks.objects import endpoint_of
 from core.engine import TypeRecords, match_key, with_container
 from core.engine.conditions import compile_condition, fields_tested
 from core.engine.context import MappingContext
-from core.engine.keys import Failed
+from core.engine.failures import Failure
 from core.engine.lifecycle import LEAVER_FIELD
 from core.engine.mapping import CompiledMapping, compile_mapping
 from core.engine.plan import Plan
@@ -116,19 +116,15 @@ class SourceMapper:
         (no text to test: out of scope, its object would look absent)."""
         self.outside = 0
         """Records read that the source's `where` leaves out of the job's scope."""
-        self.errors: list[RecordError] = []
+        self.failures: list[Failure] = []
+        """The records that failed, in the order read: each one's error, and the object
+        it holds (its object is not absent; a key one holds that another source record
+        has too is a key the source holds twice, refused as `DuplicateKey`)."""
         self.fields: dict[str, None] = {}
         """Every source field seen, in first-seen order, for a job copying every field
         (one that maps its fields writes those: `managed_fields`)."""
-        self.held: dict[str, Failed] = {}
-        """Match keys of the records that failed → the first of them, as read, and why:
-        their objects are not absent, and a record mapped with one of those keys is one
-        the source holds twice (refused as `DuplicateKey`)."""
         self.keyless_failures = 0
         """Records that failed and whose key could not be mapped either."""
-        self.scopes: list[str | None] = []
-        """For each of `errors`, its record's first key as a run scoped to keys compares
-        it (`keep_failures_of`)."""
         self.origins: Origins | None = None
         """When kept: the source values the plan's transformed fields are computed from."""
         self.unmade: list[tuple[tuple[str, ...], list[list[Value]]]] | None = None
@@ -221,37 +217,37 @@ class SourceMapper:
                 self._failed(record, error)
         return mapped
 
+    @property
+    def errors(self) -> list[RecordError]:
+        """The errors of the records that failed, in the order read."""
+        return [failure.error for failure in self.failures]
+
     def _failed(self, record: Record, error: RecordFailed) -> None:
         action = "skip" if isinstance(error, RecordSkipped) else "map"
-        shown = self.compiled.key_of(record)
-        self.errors.append(RecordError(key=shown, action=action, message=str(error)))
-        first = self.mapping.keys[:1]
+        reported = RecordError(key=self.compiled.key_of(record), action=action, message=str(error))
+        keys_of, case_insensitive = self.mapping.keys, self.mapping.case_insensitive
+        first = keys_of[:1]
         try:
             keys = self.canonical(self.compiled.map_keys(record))
         except RecordFailed:
             self.keyless_failures += 1
             # Its object unknown: known by its first key as the source holds it.
             read: Record = {first[0]: self.compiled.key_texts(record)[0]}
-            self.scopes.append(match_key(read, first, self.mapping.case_insensitive))
+            scope = match_key(read, first, case_insensitive)
+            self.failures.append(Failure(record, reported, None, None, scope))
             return
-        self.scopes.append(match_key(keys, first, self.mapping.case_insensitive))
-        key = match_key(keys, self.mapping.keys, self.mapping.case_insensitive)
-        if key is not None:
-            self.held.setdefault(key, Failed(record, str(error), keys))
-        elif any(keys.get(field) for field in self.mapping.keys):
+        key = match_key(keys, keys_of, case_insensitive)
+        if key is None and any(keys.get(field) for field in keys_of):
             self.keyless_failures += 1  # several values, or binary: any object
+        scope = match_key(keys, first, case_insensitive)
+        self.failures.append(Failure(record, reported, keys, key, scope))
 
     def keep_failures_of(self, keys: list[str]) -> None:
         """Only the failures of a run scoped to `keys`: the records whose first key, as
         the mapping makes it, is one of them — as `only_keys` keeps the records mapped.
         A record whose key itself failed is known by its first key as read."""
-        field = self.mapping.keys[:1]
-        case_insensitive = self.mapping.case_insensitive
-        wanted = {match_key({field[0]: key}, field, case_insensitive) for key in keys}
-        wanted.discard(None)
-        kept = [at for at, scope in enumerate(self.scopes) if scope in wanted]
-        self.errors = [self.errors[at] for at in kept]
-        self.scopes = [self.scopes[at] for at in kept]
+        wanted = scope_of(self.mapping, keys)
+        self.failures = [failure for failure in self.failures if failure.scope in wanted]
 
     def blind_warning(self) -> str | None:
         """Why absence is not acted on, when a failed record's key could not be read."""
@@ -364,7 +360,29 @@ def unknown_keys(
 def only_keys(records: list[Record], mapping: ObjectMapping, keys: list[str]) -> list[Record]:
     """The records whose (first) key field holds one of `keys` (a blank one is no key:
     it scopes to no record, as a lookup finds none for it)."""
+    field, wanted = mapping.keys[:1], scope_of(mapping, keys)
+    return [r for r in records if match_key(r, field, mapping.case_insensitive) in wanted]
+
+
+def scope_of(mapping: ObjectMapping, keys: list[str]) -> set[str | None]:
+    """The keys a run scoped to `keys` asks for, as it compares records' first keys with
+    them (a blank one is no key)."""
     field = mapping.keys[:1]
     wanted = {match_key({field[0]: key}, field, mapping.case_insensitive) for key in keys}
     wanted.discard(None)
-    return [r for r in records if match_key(r, field, mapping.case_insensitive) in wanted]
+    return wanted
+
+
+def out_of_scope(
+    records: list[Record], mapping: ObjectMapping, keys: list[str], failures: Sequence[Failure]
+) -> list[Record]:
+    """The records a run scoped to `keys` leaves out (`only_keys` keeps the others),
+    but for those of a key a record that failed holds (a key the source holds twice)."""
+    field, wanted = mapping.keys[:1], scope_of(mapping, keys)
+    held = {failure.held for failure in failures}
+    return [
+        r
+        for r in records
+        if match_key(r, field, mapping.case_insensitive) not in wanted
+        and match_key(r, mapping.keys, mapping.case_insensitive) not in held
+    ]
