@@ -74,8 +74,9 @@ def plan_objects(
     types: Sequence[ObjectType], *, act_on_absence: bool = True, scoped: bool = False
 ) -> tuple[Plan, list[RecordError]]:
     """The plan of every type, and the records whose references could not be resolved.
-    `scoped`: a run scoped to some keys, whose moves and renames the references of the
-    objects outside its scope follow (references.py `follow_renames`)."""
+    `scoped`: a run that reads some records only (scoped to keys, or incremental), whose
+    moves and renames the references of the objects outside its scope follow
+    (references.py `follow_renames`)."""
     with_refs = [t for t in types if reference_fields(t.mapping)]
     if len(types) == 1 and not with_refs:
         return types[0].plan(types[0].managed, act_on_absence), []
