@@ -54,6 +54,9 @@ class Lookup:
     renamed: dict[str, str] = field(default_factory=dict)
     """Identifier an existing object was read with → the one this run gives it (a move,
     a rename): what references to it outside a run's scope must follow."""
+    removed: set[str] = field(default_factory=set)
+    """Identifiers of the objects this run deletes: what references to them outside a
+    run's scope must let go."""
 
     def deletes(self, value: str) -> bool:
         """Whether `value` names nothing because this run deletes what it named."""
@@ -99,6 +102,8 @@ def lookup(
         if any(change.action == "delete" for change in its):
             if (gone := match_key(record, (by,), result.case_insensitive)) is not None:
                 result.deleted.add(gone)
+            known = record.get(ID_FIELD)
+            result.removed.add(known if isinstance(known, str) else display_key(record, keys))
             continue
         planned = dict(record)
         for change in its:

@@ -142,10 +142,13 @@ def follow_renames(
     *,
     edits: bool = True,
 ) -> list[Change]:
-    """For a run scoped to some keys: the objects outside its scope (no record of theirs
-    in `source`) whose references name an object the run moves or renames, made to name
-    it as it will be — as a whole run on the same data does, whose records of them
-    resolve to the new name. Nothing else of theirs changes."""
+    """For a run that reads some records only (scoped to keys, incremental): the objects
+    outside its scope (no record of theirs in `source`) whose references name an object
+    the run moves, renames or deletes, made to name it as it will be — or no more, the
+    placeholder written where nothing else is left — as a whole run on the same data
+    does, whose records of them resolve to the new name, or to an object leaving. The
+    fields' policies apply as there (`keep` holds what it has, `merge` removes nothing);
+    nothing else of theirs changes."""
     refs = reference_fields(mapping)
     keys, folded = mapping.keys, mapping.case_insensitive
     inside = {match_key(record, keys, folded) for record in source}
@@ -155,12 +158,14 @@ def follow_renames(
         if key is None or key in inside:
             continue
         values: Record = {}
+        clear: list[str] = []
         add: dict[str, list[str]] = {}
         remove: dict[str, list[str]] = {}
         for f in refs:
             assert f.resolve is not None
-            table = lookups[(f.resolve.type, f.resolve.by)].renamed
-            renamed = {_fold(old): new for old, new in table.items()}
+            table = lookups[(f.resolve.type, f.resolve.by)]
+            renamed = {_fold(old): new for old, new in table.renamed.items()}
+            removed = {_fold(name) for name in table.removed}
             current = record.get(f.to)
             there = (
                 current
@@ -169,24 +174,42 @@ def follow_renames(
                 if isinstance(current, str)
                 else []
             )
-            moved = [(v, renamed[_fold(v)]) for v in there if _fold(v) in renamed]
-            if not moved:
+            if not there or f.policy == "keep":
                 continue
+            news = {v: renamed[_fold(v)] for v in there if _fold(v) in renamed}
+            gone = [v for v in there if _fold(v) in removed]
+            if f.policy == "merge":  # what it holds stays: only new names are added
+                gone = []
+            if not news and not gone:
+                continue
+            kept = [news.get(v, v) for v in there if v not in gone]
+            placeholder = f.resolve.placeholder
+            if not kept and placeholder is not None:
+                kept = [placeholder]
             if f.delimiter is None:
-                values[f.to] = moved[0][1]
+                if kept:
+                    values[f.to] = kept[0]
+                else:
+                    clear.append(f.to)
             elif edits:
-                remove[f.to] = [old for old, _ in moved]
-                add[f.to] = [new for _, new in moved]
+                plus = [v for v in kept if v not in there]
+                minus = [v for v in there if v not in kept and f.policy != "merge"]
+                if plus:
+                    add[f.to] = plus
+                if minus:
+                    remove[f.to] = minus
+            elif kept:
+                values[f.to] = kept
             else:
-                news = dict(moved)
-                values[f.to] = [news.get(v, v) for v in there]
-        if values or add or remove:
+                clear.append(f.to)
+        if values or clear or add or remove:
             out.append(
                 Change(
                     action="update",
                     key=display_key(record, keys),
                     match={k: record[k] for k in keys},
                     set=values,
+                    clear=tuple(clear),
                     add=add,
                     remove=remove,
                     before={f.to: record[f.to] for f in refs if f.to in record},

@@ -7,10 +7,11 @@ from collections.abc import Sequence
 import msgspec
 import pytest
 
+from core.engine.lifecycle import LEAVER_FIELD
 from core.engine.objects import ObjectType, plan_objects
 from core.engine.phases import phase_of
 from core.engine.planned_state import ID_FIELD
-from schemas.jobs import FieldMap, ObjectMapping, Resolve
+from schemas.jobs import FieldMap, Leavers, ObjectMapping, Resolve
 from schemas.plan import Change
 from schemas.values import Record, Value
 
@@ -357,3 +358,28 @@ def test_a_run_scoped_to_a_managers_key_renames_the_manager_of_the_people_outsid
         "references",
         {"manager": "uid=ada,ou=Staff,dc=example,dc=org"},
     )
+
+
+def test_a_run_scoped_to_a_leavers_key_clears_the_manager_of_the_people_outside() -> None:
+    """A whole run deleting a manager clears the manager of those the manager had (a value
+    naming an object the run deletes is let go); a run scoped to the manager's key too."""
+    leaving = msgspec.structs.replace(
+        USERS, leavers=Leavers(when={"field": "cn", "equals": "Ada"}, action="delete")
+    )
+    boss = user("ada", "E2", existing=True)
+    staff = user("bob", "E3", dn("ada"), existing=True)
+    left: Record = {**user("ada", "E2"), LEAVER_FIELD: "yes"}
+    users = ObjectType(leaving, [left], [boss], USERS_MANAGED, identify, everything=[boss, staff])
+    planned, errors = plan_objects([users], act_on_absence=False, scoped=True)
+    assert errors == []
+    assert [(c.key, c.action) for c in planned.changes if c.action == "delete"] == [
+        ("ada", "delete")
+    ]
+    [follow] = [c for c in planned.changes if c.key == "bob"]
+    assert (follow.phase, follow.set, follow.clear) == ("references", {}, ("manager",))
+    whole = ObjectType(
+        leaving, [left, user("bob", "E3", "E2")], [boss, staff], USERS_MANAGED, identify
+    )
+    planned, _ = plan_objects([whole], act_on_absence=False)
+    [same] = [c for c in planned.changes if c.key == "bob"]
+    assert (same.phase, same.set, same.clear) == ("references", {}, ("manager",))

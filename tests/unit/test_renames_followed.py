@@ -8,7 +8,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import cast
 
-from schemas.jobs import Changes, Endpoint, FieldMap, Job, ObjectMapping, Resolve
+import msgspec
+import pytest
+
+from schemas.jobs import Changes, Endpoint, FieldMap, Job, Leavers, ObjectMapping, Resolve
 from schemas.plan import Change
 from schemas.values import Record
 from services.providers.base import Provider
@@ -84,9 +87,11 @@ def sides() -> Sides:
     return Sides(*users_side, [groups_side])
 
 
-def group_changes(
-    changes: list[Change],
-) -> list[tuple[str, dict[str, list[str]], dict[str, list[str]]]]:
+Edits = tuple[str, dict[str, list[str]], dict[str, list[str]]]
+"""A group's change: its key, the values it adds and those it removes."""
+
+
+def group_changes(changes: list[Change]) -> list[Edits]:
     return [(c.key, c.add, c.remove) for c in changes if c.object_type == "group"]
 
 
@@ -100,3 +105,52 @@ async def test_an_incremental_run_renames_the_member_in_groups_that_did_not_chan
     assert changed.incremental
     assert [c.key for c in changed.plan.changes if c.object_type == "user"] == ["ada"]
     assert group_changes(list(changed.plan.changes)) == expected
+
+
+LEAVING = msgspec.structs.replace(
+    USERS,
+    fields=[*USERS.fields, FieldMap(to="status")],
+    leavers=Leavers(when={"field": "status", "equals": "left"}, action="delete"),
+)
+LEAVERS_JOB = msgspec.structs.replace(JOB, objects=[LEAVING, GROUPS])
+
+
+def leaving_sides() -> Sides:
+    """Ada has left since watermark 1 (her record says so); Bob and the team did not
+    change, the team still names Ada."""
+    people: list[Record] = [
+        {"uid": "ada", "cn": "Ada", "status": "left", "modified": "2"},
+        {"uid": "bob", "cn": "Bob", "status": "here", "modified": "1"},
+    ]
+    team: list[Record] = [{"cn": "team", "member": "ada|bob", "modified": "1"}]
+    entries: list[Record] = [
+        {"uid": uid, "cn": cn, "status": "here", "@id": f"cn={cn},{PEOPLE}"}
+        for uid, cn in [("ada", "Ada"), ("bob", "Bob")]
+    ]
+    groups: list[Record] = [
+        {"cn": "team", "member": [f"cn=Ada,{PEOPLE}", f"cn=Bob,{PEOPLE}"], "@id": "cn=team"}
+    ]
+    users_side = (cast(Provider, Changed(people)), cast(Provider, Directory(entries)))
+    groups_side = (cast(Provider, Changed(team)), cast(Provider, Directory(groups)))
+    return Sides(*users_side, [groups_side])
+
+
+@pytest.mark.parametrize("shape", ["scoped to her key", "incremental"])
+async def test_a_leaver_deleted_leaves_no_member_in_groups_the_run_did_not_read(
+    shape: str,
+) -> None:
+    """A whole run deletes Ada's entry and removes her from the team (a value naming an
+    object the run deletes is let go); a run that reads Ada's record alone does both too,
+    rather than leave the team naming an entry that is no more."""
+    whole = await plan_job(LEAVERS_JOB, leaving_sides())
+    expected: list[Edits] = [("team", {}, {"member": [f"cn=Ada,{PEOPLE}"]})]
+    assert group_changes(list(whole.plan.changes)) == expected
+    if shape == "incremental":
+        reading = Reading(incremental=True, since='{"user": "1", "group": "1"}')
+        partial = await plan_job(LEAVERS_JOB, leaving_sides(), reading=reading)
+    else:
+        partial = await plan_job(LEAVERS_JOB, leaving_sides(), keys=["ada"])
+    assert [(c.key, c.action) for c in partial.plan.changes if c.object_type == "user"] == [
+        ("ada", "delete")
+    ]
+    assert group_changes(list(partial.plan.changes)) == expected
