@@ -114,21 +114,35 @@ def lookup(
         known = planned.get(ID_FIELD)
         name = known if isinstance(known, str) else display_key(record, keys)
         moves = any(change.action == "move" for change in its)
-        for change in its:
-            if rename is not None and isinstance(known, str):
-                if change.action in ("move", "update"):
-                    name = rename(change, name) or name
-            elif change.action == "move" and identify is not None:
-                name = identify(change) or name  # named where the moves phase puts it
+        name = _named(name, its, identify, rename if isinstance(known, str) else None)
         if isinstance(known, str) and name != known:
             result.renamed[known] = name
         _add(result, planned, Target(name, False, moved=moves))
-    for change in (c for its in by_key.values() for c in its):
-        if change.action == "create":
-            given = identify(change) if identify is not None else None
-            planned = {**change.match, **change.set}
-            _add(result, planned, Target(given or display_key(change.match, keys), True))
+    for its in by_key.values():
+        create = next((change for change in its if change.action == "create"), None)
+        if create is None:
+            continue
+        given = identify(create) if identify is not None else None
+        # A new leaver may be moved at once (where leavers go): named where it goes.
+        renames = rename if given is not None else None
+        name = _named(given or display_key(create.match, keys), its, identify, renames)
+        _add(result, {**create.match, **create.set}, Target(name, True))
     return result
+
+
+def _named(
+    name: str, its: Sequence[Change], identify: Identify | None, rename: Rename | None
+) -> str:
+    """The identifier of the object known as `name` once its changes (`its`, in the
+    plan's order; a create names it already) are applied: each move or update renames it
+    in turn (`rename`), else a move names it where the moves phase puts it (`identify`)."""
+    for change in its:
+        if rename is not None:
+            if change.action in ("move", "update"):
+                name = rename(change, name) or name
+        elif change.action == "move" and identify is not None:
+            name = identify(change) or name
+    return name
 
 
 def _add(into: Lookup, record: Record, target: Target) -> None:

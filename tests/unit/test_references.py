@@ -383,3 +383,32 @@ def test_a_run_scoped_to_a_leavers_key_clears_the_manager_of_the_people_outside(
     planned, _ = plan_objects([whole], act_on_absence=False)
     [same] = [c for c in planned.changes if c.key == "bob"]
     assert (same.phase, same.set, same.clear) == ("references", {}, ("manager",))
+
+
+def test_a_leaver_created_and_moved_at_once_is_named_where_it_goes() -> None:
+    """A new leaver's object is created, then moved where leavers go (`new = "create"`,
+    action `move`): a group naming it names it there, once the moves phase is done."""
+    leaving = ObjectMapping(
+        type="user",
+        keys=["uid"],
+        fields=USERS.fields,
+        leavers=Leavers(
+            when={"field": "cn", "equals": "Ada"}, action="move", move_to="ou=Former", new="create"
+        ),
+    )
+
+    def rename(change: Change, name: str) -> str | None:
+        return f"{name.partition(',')[0]},{change.container}" if change.action == "move" else None
+
+    left: Record = {**user("ada", "E2"), LEAVER_FIELD: "yes"}
+    users = ObjectType(leaving, [left], [], USERS_MANAGED, identify, rename=rename)
+    team = group_type(groups(), [{"cn": "team", "member": "ada"}], [])
+    planned, errors = plan_objects([users, team])
+    assert errors == []
+    assert [(c.action, c.container) for c in planned.changes if c.object_type == "user"] == [
+        ("create", None),
+        ("move", "ou=Former"),
+    ]
+    [added] = [c for c in planned.changes if c.object_type == "group" and c.add]
+    assert phase_of(added) == "references"
+    assert members(added.add["member"]) == ["uid=ada,ou=Former"]
