@@ -37,7 +37,8 @@ class Target:
     created: bool
     """Created by this run: it exists only from the objects phase on."""
     moved: bool = False
-    """Moved by this run: it has this identifier only from the moves phase on."""
+    """Moved or renamed by this run: it has this identifier only once the objects phase
+    (a rename is an update) and the moves phase are done."""
 
 
 @dataclass
@@ -115,9 +116,10 @@ def lookup(
         name = known if isinstance(known, str) else display_key(record, keys)
         moves = any(change.action == "move" for change in its)
         name = _named(name, its, identify, rename if isinstance(known, str) else None)
-        if isinstance(known, str) and name != known:
-            result.renamed[known] = name
-        _add(result, planned, Target(name, False, moved=moves))
+        renamed = isinstance(known, str) and name != known
+        if renamed:
+            result.renamed[str(known)] = name
+        _add(result, planned, Target(name, False, moved=moves or renamed))
     for its in by_key.values():
         create = next((change for change in its if change.action == "create"), None)
         if create is None:

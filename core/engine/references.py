@@ -54,7 +54,7 @@ class Outcome:
 @dataclass
 class _Resolved:
     before: list[Target] = field(default_factory=list)  # exist before the run
-    during: list[Target] = field(default_factory=list)  # created or moved by it
+    during: list[Target] = field(default_factory=list)  # created, moved or renamed by it
     problems: list[str] = field(default_factory=list)
     """Values that failed to resolve: the field keeps what it holds."""
     gone: list[str] = field(default_factory=list)

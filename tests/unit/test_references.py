@@ -412,3 +412,32 @@ def test_a_leaver_created_and_moved_at_once_is_named_where_it_goes() -> None:
     [added] = [c for c in planned.changes if c.object_type == "group" and c.add]
     assert phase_of(added) == "references"
     assert members(added.add["member"]) == ["uid=ada,ou=Former"]
+
+
+def test_a_new_group_names_a_member_the_run_renames_once_renamed() -> None:
+    """An update of what names an existing entry renames it in the objects phase, beside
+    the creates: a new group names it by its new name only in the references phase, once
+    the rename is done (a directory such as AD refuses a DN naming no entry yet)."""
+
+    def rename(change: Change, name: str) -> str | None:
+        cn = change.set.get("cn")
+        if change.action != "update" or not isinstance(cn, str):
+            return None
+        return f"cn={cn},{name.partition(',')[2]}"
+
+    there = {**user("ada", "E2", existing=True), ID_FIELD: "cn=Ada,ou=People,dc=example,dc=org"}
+    users = ObjectType(
+        USERS,
+        [{**user("ada", "E2"), "cn": "Ada L"}],
+        [there],
+        USERS_MANAGED,
+        identify,
+        rename=rename,
+    )
+    team = group_type(groups(), [{"cn": "team", "member": "ada"}], [])
+    planned, errors = plan_objects([users, team])
+    assert errors == []
+    [created, added] = [c for c in planned.changes if c.object_type == "group"]
+    assert created.action == "create" and "member" not in created.set
+    assert phase_of(added) == "references"
+    assert members(added.add["member"]) == ["cn=Ada L,ou=People,dc=example,dc=org"]
