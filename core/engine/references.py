@@ -148,8 +148,11 @@ def follow_renames(
     placeholder written where nothing else is left — as a whole run on the same data
     does, whose records of them resolve to the new name, or to an object leaving. The
     fields' policies apply as there (`keep` holds what it has, `merge` removes nothing);
-    nothing else of theirs changes."""
+    nothing else of theirs changes; nor anything where the job never updates them
+    (`on_both = "skip"`)."""
     refs = reference_fields(mapping)
+    if mapping.on_both != "update":
+        return []
     keys, folded = mapping.keys, mapping.case_insensitive
     inside = {match_key(record, keys, folded) for record in source}
     out: list[Change] = []

@@ -441,3 +441,28 @@ def test_a_new_group_names_a_member_the_run_renames_once_renamed() -> None:
     assert created.action == "create" and "member" not in created.set
     assert phase_of(added) == "references"
     assert members(added.add["member"]) == ["cn=Ada L,ou=People,dc=example,dc=org"]
+
+
+def test_a_run_scoped_to_keys_leaves_alone_the_groups_a_job_does_not_update() -> None:
+    """Groups the job never updates (`on_both = "skip"`): a whole run leaves their members
+    as they are, so a run scoped to a member's key that moves the member does too."""
+    following = ObjectMapping(
+        type="user", keys=["uid"], container_from="ou", fields=USERS.fields, on_both="update"
+    )
+
+    def rename(change: Change, name: str) -> str | None:
+        return f"{name.partition(',')[0]},{change.container}" if change.action == "move" else None
+
+    there = {**user("ada", "E2", existing=True), "@container": "ou=People,dc=example,dc=org"}
+    source = {**user("ada", "E2"), "@container": "ou=Staff,dc=example,dc=org"}
+    team: Record = {"cn": "team", "member": [dn("ada")]}
+    users = ObjectType(following, [source], [there], USERS_MANAGED, identify, rename=rename)
+    kept = msgspec.structs.replace(groups(), on_both="skip")
+    whole, _ = plan_objects(
+        [users, ObjectType(kept, [{"cn": "team", "member": "ada"}], [team], ["cn", "member"])],
+        act_on_absence=False,
+    )
+    assert [c for c in whole.changes if c.object_type == "group"] == []
+    outside = ObjectType(kept, [], [], ["cn", "member"], everything=[team])
+    planned, _ = plan_objects([users, outside], act_on_absence=False, scoped=True)
+    assert [c for c in planned.changes if c.object_type == "group"] == []
