@@ -424,3 +424,36 @@ async def test_a_key_whose_case_changes_in_the_source_keeps_its_entry(
         again = await d.run(capsys)
         found = entries(d.slapd, d.base)
         assert [e["cn"] for e in found.values()] == [[b"Ann L"]], (again.stats, found)
+
+
+LEAVERS_DELETED = (
+    'leavers = { when = { field = "status", equals = "Terminated" }, action = "delete" }'
+)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+async def test_a_group_the_run_does_not_read_follows_its_members_renamed_and_deleted(
+    directory: Directory, services: RunServices, capsys: pytest.CaptureFixture[str], shape: str
+) -> None:
+    """The group's record is older than the watermark: an incremental run does not read
+    it, nor does a run scoped to its members' keys. One member renamed, one deleted (a
+    leaver): the group names the one anew and lets the other go, as a whole run does."""
+    d = directory
+    await d.define(rdn="cn", leavers=LEAVERS_DELETED)
+    a = d.ou("a")
+    # The watermarks (each type's own): NEW.
+    team, others = group("team", a, 1, 2, 3), group("others", a, 1, at=NEW)
+    d.write([user(1, a, at=NEW), user(2, a), user(3, a)], [team, others])
+    async with services():
+        first = await d.run(capsys)
+        assert (first.stats.created, first.stats.failed) == (5, 0), first.stats
+        left = {**user(3, a, at=NEWER), "status": "Terminated"}
+        d.write([user(1, a, at=NEW), user(2, a, "Ada", at=NEWER), left], [team, others])
+        changed = await run_shape(d, capsys, shape, ["p2", "p3"])
+        assert changed.stats.deleted == 1, changed.stats
+        state = d.state()
+        assert state[cdn(f"cn=team,{a}")]["member"] == sorted(
+            [cdn(f"cn=Person 1,{a}"), cdn(f"cn=Ada,{a}")]
+        ), ("the group names its members as they are now", state)
+        again = await d.run(capsys)
+        assert again.stats.written == 0, again.stats
