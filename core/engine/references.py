@@ -180,31 +180,36 @@ def follow_renames(
             if not there or f.policy == "keep":
                 continue
             news = {v: renamed[_fold(v)] for v in there if _fold(v) in renamed}
-            gone = [v for v in there if _fold(v) in removed]
-            if f.policy == "merge":  # what it holds stays: only new names are added
-                gone = []
+            gone = {v for v in there if _fold(v) in removed}
             if not news and not gone:
                 continue
-            kept = [news.get(v, v) for v in there if v not in gone]
+            # The values its record resolves to in a whole run: what it holds, named anew,
+            # without the objects deleted; the field then changes as `_update` changes it.
+            names = [news.get(v, v) for v in there if v not in gone]
             placeholder = f.resolve.placeholder
-            if not kept and placeholder is not None:
-                kept = [placeholder]
+            wanted = names or ([placeholder] if placeholder is not None else [])
             if f.delimiter is None:
-                if kept:
-                    values[f.to] = kept[0]
+                if wanted:
+                    values[f.to] = wanted[0]
                 else:
                     clear.append(f.to)
-            elif edits:
-                plus = [v for v in kept if v not in there]
-                minus = [v for v in there if v not in kept and f.policy != "merge"]
-                if plus:
-                    add[f.to] = plus
-                if minus:
-                    remove[f.to] = minus
-            elif kept:
-                values[f.to] = kept
-            else:
-                clear.append(f.to)
+                continue
+            have, want = {_fold(v) for v in there}, {_fold(v) for v in wanted}
+            plus = [v for v in dict.fromkeys(wanted) if _fold(v) not in have]
+            minus = [] if f.policy == "merge" else [v for v in there if _fold(v) not in want]
+            if not plus and not minus:
+                continue
+            if not edits:
+                kept = [v for v in there if v not in minus] + plus
+                if kept:
+                    values[f.to] = kept
+                else:
+                    clear.append(f.to)
+                continue
+            if plus:
+                add[f.to] = plus
+            if minus:
+                remove[f.to] = minus
         if values or clear or add or remove:
             out.append(
                 Change(
