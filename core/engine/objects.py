@@ -121,7 +121,9 @@ def plan_objects(
         out = plan_references(t.mapping, t.source, everything, p.changes, lookups, edits=t.edits)
         changes += out.changes + out.references
         if scoped:
-            changes += follow_renames(t.mapping, t.source, everything, lookups, edits=t.edits)
+            changes += follow_renames(
+                t.mapping, t.source, everything, lookups, edits=t.edits, held=t.held
+            )
         errors += out.errors
         counts.unchanged -= out.new_updates + out.were_unchanged
         counts.skipped += out.skipped

@@ -13,7 +13,7 @@ applies. Pure.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
 import msgspec
@@ -141,9 +141,11 @@ def follow_renames(
     lookups: dict[tuple[str, str], Lookup],
     *,
     edits: bool = True,
+    held: Collection[str] = (),
 ) -> list[Change]:
     """For a run that reads some records only (scoped to keys, incremental): the objects
-    outside its scope (no record of theirs in `source`) whose references name an object
+    outside its scope (no record of theirs in `source`, nor one that failed: `held`, match
+    keys, as a whole run holds them) whose references name an object
     the run moves, renames or deletes, made to name it as it will be — or no more, the
     placeholder written where nothing else is left — as a whole run on the same data
     does, whose records of them resolve to the new name, or to an object leaving. The
@@ -154,7 +156,7 @@ def follow_renames(
     if mapping.on_both != "update":
         return []
     keys, folded = mapping.keys, mapping.case_insensitive
-    inside = {match_key(record, keys, folded) for record in source}
+    inside = {match_key(record, keys, folded) for record in source} | set(held)
     out: list[Change] = []
     for record in destination:
         key = match_key(record, keys, folded)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import msgspec
 import pytest
 
+from core.engine.keys import Failed
 from core.engine.lifecycle import LEAVER_FIELD
 from core.engine.objects import ObjectType, plan_objects
 from core.engine.phases import phase_of
@@ -465,4 +466,28 @@ def test_a_run_scoped_to_keys_leaves_alone_the_groups_a_job_does_not_update() ->
     assert [c for c in whole.changes if c.object_type == "group"] == []
     outside = ObjectType(kept, [], [], ["cn", "member"], everything=[team])
     planned, _ = plan_objects([users, outside], act_on_absence=False, scoped=True)
+    assert [c for c in planned.changes if c.object_type == "group"] == []
+
+
+def test_a_group_whose_record_failed_is_left_alone_by_a_run_that_did_not_read_it_whole() -> None:
+    """An incremental run reads the team's changed record, which fails to map: the team
+    is held as it is — as a whole run holds it —, its member not renamed either."""
+    following = ObjectMapping(
+        type="user", keys=["uid"], container_from="ou", fields=USERS.fields, on_both="update"
+    )
+
+    def rename(change: Change, name: str) -> str | None:
+        return f"{name.partition(',')[0]},{change.container}" if change.action == "move" else None
+
+    there = {**user("ada", "E2", existing=True), "@container": "ou=People,dc=example,dc=org"}
+    source = {**user("ada", "E2"), "@container": "ou=Staff,dc=example,dc=org"}
+    team: Record = {"cn": "team", "member": [dn("ada")]}
+    users = ObjectType(following, [source], [there], USERS_MANAGED, identify, rename=rename)
+    failed = Failed({"group": "team"}, "title: no such value", {"cn": "team"})
+    held = ObjectType(
+        groups(), [], [team], ["cn", "member"], everything=[team], held={"team": failed}
+    )
+    whole, _ = plan_objects([users, held], act_on_absence=False)
+    assert [c for c in whole.changes if c.object_type == "group"] == []
+    planned, _ = plan_objects([users, held], act_on_absence=False, scoped=True)
     assert [c for c in planned.changes if c.object_type == "group"] == []
