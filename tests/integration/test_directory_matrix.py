@@ -457,3 +457,28 @@ async def test_a_group_the_run_does_not_read_follows_its_members_renamed_and_del
         ), ("the group names its members as they are now", state)
         again = await d.run(capsys)
         assert again.stats.written == 0, again.stats
+
+
+@pytest.mark.parametrize("shape", ["whole", "incremental"])
+async def test_a_new_leaver_created_and_moved_away_is_named_there_in_its_group(
+    directory: Directory, services: RunServices, capsys: pytest.CaptureFixture[str], shape: str
+) -> None:
+    """A leaver with no entry yet is created, then moved where leavers go (`new =
+    "create"`): the group that names it names it there."""
+    d = directory
+    await d.define(leavers=LEAVERS[:-1] + ', new = "create" }')
+    a, gone = d.ou("a"), d.ou("gone")
+    d.write([user(1, a)], [group("team", a, 1)])
+    async with services():
+        assert (await d.run(capsys)).stats.created == 2
+        left = {**user(2, a, at=NEW), "status": "Terminated"}
+        d.write([user(1, a), left], [group("team", a, 1, 2, at=NEW)])
+        changed = await run_shape(d, capsys, shape, [])
+        assert (changed.stats.created, changed.stats.failed) == (1, 0), changed.stats
+        state = d.state()
+        assert cdn(f"uid=p2,{gone}") in state, sorted(state)
+        assert state[cdn(f"cn=team,{a}")]["member"] == sorted(
+            [cdn(f"uid=p1,{a}"), cdn(f"uid=p2,{gone}")]
+        ), ("the group names the leaver where it is", state)
+        again = await d.run(capsys)
+        assert again.stats.written == 0, again.stats
