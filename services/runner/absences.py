@@ -40,8 +40,9 @@ async def remember(
         key = match_key(change.match, mapping.keys, mapping.case_insensitive)
         if key is None:
             continue
-        # A move for absence (or leaving) goes to `move_to`; a move back anywhere else.
-        away = {mapping.move_to, leaver_container(mapping)}
+        # A move for absence (or leaving) goes to `move_to`; a move back anywhere else —
+        # where new objects go too (no container: the destination's own).
+        away = {mapping.move_to, leaver_container(mapping)} - {None}
         starts = change.action in ways_out(mapping) and (
             change.action != "move" or change.container in away
         )
