@@ -76,3 +76,23 @@ async def test_an_object_moved_back_where_new_ones_go_is_no_longer_absent(way: s
     changes = list(back.changes)
     await remember(cast(Memory, kept), job, changes, [None] * len(changes), NOW)
     assert kept.absent == {}
+
+
+async def test_an_object_deleted_for_absence_leaves_no_absence_behind() -> None:
+    """Absent objects deleted at once, leavers disabled: a delete ends the object, and
+    keeps no absence — else the same key back later (created anew) and then leaving
+    would be deleted at once, never disabled first."""
+    kind = mapping(on_destination_only="delete", leavers=Leavers(when=LEFT), delete_after="30d")
+    job = Job(
+        id="people",
+        source=Endpoint(connection="hr"),
+        destination=Endpoint(connection="dir"),
+        objects=[kind],
+    )
+    lifecycle = Lifecycle(absent_since={}, now=NOW, delete_after=timedelta(days=30))
+    gone = plan([], [{"uid": "ada", "status": "here"}], kind, ["status"], lifecycle=lifecycle)
+    assert [(c.key, c.action) for c in gone.changes] == [("ada", "delete")]
+    kept = Kept({})
+    changes = list(gone.changes)
+    await remember(cast(Memory, kept), job, changes, [None] * len(changes), NOW)
+    assert kept.absent == {}
