@@ -150,14 +150,19 @@ def applied(
 
 
 @settings(max_examples=300, deadline=None)
-@given(cases())
+@given(cases(), st.booleans())
 def test_a_scoped_run_leaves_the_groups_it_does_not_read_as_a_whole_run_does(
     case: tuple[ObjectMapping, ObjectMapping, list[Record], list[Record], list[Record], list[str]],
+    edits: bool,
 ) -> None:
+    """`edits`: groups whose members change by values added and removed (a directory),
+    else written whole (a list in one column)."""
     users, teams_mapping, there, source, teams, scope = case
     managed = ["cn", "member"]
     whole_users = ObjectType(users, source, there, USERS_MANAGED, identify, rename=rename)
-    whole_groups = ObjectType(teams_mapping, group_records(teams, there), teams, managed, identify)
+    whole_groups = ObjectType(
+        teams_mapping, group_records(teams, there), teams, managed, identify, edits=edits
+    )
     whole, _ = plan_objects([whole_users, whole_groups], act_on_absence=False)
 
     inside = [r for r in source if r["uid"] in scope]
@@ -165,7 +170,7 @@ def test_a_scoped_run_leaves_the_groups_it_does_not_read_as_a_whole_run_does(
     scoped_users = ObjectType(
         users, inside, found, USERS_MANAGED, identify, everything=there, rename=rename
     )
-    outside = ObjectType(teams_mapping, [], [], managed, identify, everything=teams)
+    outside = ObjectType(teams_mapping, [], [], managed, identify, everything=teams, edits=edits)
     scoped, _ = plan_objects([scoped_users, outside], act_on_absence=False, scoped=True)
 
     assert [c for c in scoped.changes if c.key in scope] == [
