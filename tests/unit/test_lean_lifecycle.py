@@ -97,7 +97,7 @@ def whole(
     return plan(records, destination, kind, managed, lifecycle=lifecycle, held=mapped.held)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(
     st.lists(sources, max_size=10),
     st.lists(destinations, max_size=8, unique_by=lambda r: r["uid"]),
