@@ -213,20 +213,19 @@ def follow_renames(
             if minus:
                 remove[f.to] = minus
         if values or clear or add or remove:
-            out.append(
-                Change(
-                    action="update",
-                    key=display_key(record, keys),
-                    match={k: record[k] for k in keys},
-                    set=values,
-                    clear=tuple(clear),
-                    add=add,
-                    remove=remove,
-                    before={f.to: record[f.to] for f in refs if f.to in record},
-                    object_type=mapping.type,
-                    phase="references",
-                )
+            follow = Change(
+                action="update",
+                key=display_key(record, keys),
+                match={k: record[k] for k in keys},
+                set=values,
+                clear=tuple(clear),
+                add=add,
+                remove=remove,
+                before={f.to: record[f.to] for f in refs if f.to in record},
+                object_type=mapping.type,
+                phase="references",
             )
+            out += chunks(follow)  # a large group's members follow in parts
     return out
 
 

@@ -491,3 +491,33 @@ def test_a_group_whose_record_failed_is_left_alone_by_a_run_that_did_not_read_it
     assert [c for c in whole.changes if c.object_type == "group"] == []
     planned, _ = plan_objects([users, held], act_on_absence=False, scoped=True)
     assert [c for c in planned.changes if c.object_type == "group"] == []
+
+
+def test_a_large_group_outside_a_partial_run_follows_its_members_in_parts_that_fit_a_batch() -> (
+    None
+):
+    """An incremental run moving 1,500 people (a reorganisation) renames 1,500 members of
+    a group it does not read: 3,000 values removed and added, in changes of at most
+    2,000 values each, the group counted once."""
+    following = ObjectMapping(
+        type="user", keys=["uid"], container_from="ou", fields=USERS.fields, on_both="update"
+    )
+
+    def rename(change: Change, name: str) -> str | None:
+        return f"{name.partition(',')[0]},{change.container}" if change.action == "move" else None
+
+    people = [f"p{n}" for n in range(1_500)]
+    there = [
+        {**user(uid, uid, existing=True), "@container": "ou=People,dc=example,dc=org"}
+        for uid in people
+    ]
+    moved = [{**user(uid, uid), "@container": "ou=Staff,dc=example,dc=org"} for uid in people]
+    everyone: Record = {"cn": "everyone", "member": [dn(uid) for uid in people]}
+    users = ObjectType(following, moved, there, USERS_MANAGED, identify, rename=rename)
+    outside = ObjectType(groups(), [], [], ["cn", "member"], everything=[everyone])
+    planned, _ = plan_objects([users, outside], act_on_absence=False, scoped=True)
+    parts = [c for c in planned.changes if c.object_type == "group"]
+    sizes = [sum(map(len, (*c.add.values(), *c.remove.values()))) for c in parts]
+    assert sizes == [2_000, 1_000]
+    assert [c.follow_up for c in parts] == [False, True]
+    assert planned.counts.update == 1
