@@ -153,12 +153,22 @@ def follow_renames(
     nothing else of theirs changes; nor anything where the job never updates them
     (`on_both = "skip"`)."""
     refs = reference_fields(mapping)
-    if mapping.on_both != "update":
+    # Per field, the names the run changes (folded): old → new, and those it removes.
+    followed: dict[str, tuple[dict[str, str], set[str]]] = {}
+    for f in refs:
+        assert f.resolve is not None
+        table = lookups[(f.resolve.type, f.resolve.by)]
+        if table.renamed or table.removed:
+            renamed = {_fold(old): new for old, new in table.renamed.items()}
+            followed[f.to] = (renamed, {_fold(name) for name in table.removed})
+    if mapping.on_both != "update" or not followed:
         return []
     keys, folded = mapping.keys, mapping.case_insensitive
     inside = {match_key(record, keys, folded) for record in source} | set(held)
     out: list[Change] = []
     for record in destination:
+        if not any(f.to in record for f in refs):
+            continue
         key = match_key(record, keys, folded)
         if key is None or key in inside:
             continue
@@ -168,9 +178,9 @@ def follow_renames(
         remove: dict[str, list[str]] = {}
         for f in refs:
             assert f.resolve is not None
-            table = lookups[(f.resolve.type, f.resolve.by)]
-            renamed = {_fold(old): new for old, new in table.renamed.items()}
-            removed = {_fold(name) for name in table.removed}
+            if f.to not in followed:
+                continue
+            renamed, removed = followed[f.to]
             current = record.get(f.to)
             there = (
                 current
