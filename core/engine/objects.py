@@ -75,7 +75,7 @@ def plan_objects(
 ) -> tuple[Plan, list[RecordError]]:
     """The plan of every type, and the records whose references could not be resolved.
     `scoped`: a run that reads some records only (scoped to keys, or incremental), whose
-    moves and renames the references of the objects outside its scope follow
+    moves, renames and deletes the references of the objects outside its scope follow
     (references.py `follow_renames`)."""
     with_refs = [t for t in types if reference_fields(t.mapping)]
     if len(types) == 1 and not with_refs:
