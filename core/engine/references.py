@@ -49,6 +49,8 @@ class Outcome:
     """Objects unchanged but for their references: now counted as updated."""
     were_unchanged: int = 0
     """Skipped objects that the objects phase had counted unchanged."""
+    dropped: set[str | None] = field(default_factory=set)
+    """Match keys of the objects skipped so: their changes are not in `changes`."""
 
 
 @dataclass
@@ -131,6 +133,7 @@ def plan_references(
                 out.references += chunks(update) if edits else [whole(update, existing)]
                 out.new_updates += 0 if update.follow_up else 1
     out.changes = [c for k, own in planned.items() if k not in dropped for c in own]
+    out.dropped = dropped
     return out
 
 

@@ -521,3 +521,36 @@ def test_a_large_group_outside_a_partial_run_follows_its_members_in_parts_that_f
     assert sizes == [2_000, 1_000]
     assert [c.follow_up for c in parts] == [False, True]
     assert planned.counts.update == 1
+
+
+def test_a_person_skipped_for_a_manager_that_resolves_to_nothing_is_not_named_anew() -> None:
+    """Managers resolved with `if_none = "skip"`: Ada's manager names nobody, so Ada is
+    left alone — neither renamed nor created. Her group keeps naming her as she is, and a
+    new group names no one the run does not create."""
+    skipping = FieldMap(
+        to="manager", resolve=Resolve(type="user", by="employeeNumber", if_none="skip")
+    )
+    people = msgspec.structs.replace(USERS, fields=[*USERS.fields[:3], skipping])
+
+    def rename(change: Change, name: str) -> str | None:
+        cn = change.set.get("cn")
+        if change.action != "update" or not isinstance(cn, str):
+            return None
+        return f"cn={cn},{name.partition(',')[2]}"
+
+    there = {**user("ada", "E2", existing=True), ID_FIELD: "cn=Ada,ou=People,dc=example,dc=org"}
+    ada = {**user("ada", "E2", "E99"), "cn": "Ada L"}  # no E99: skipped
+    eve = user("eve", "E5", "E99")  # new, skipped
+    users = ObjectType(people, [ada, eve], [there], USERS_MANAGED, identify, rename=rename)
+    team: Record = {"cn": "team", "member": ["cn=Ada,ou=People,dc=example,dc=org"]}
+    teams = group_type(
+        groups(), [{"cn": "team", "member": "ada"}, {"cn": "new", "member": ["eve", "ada"]}], [team]
+    )
+    planned, errors = plan_objects([users, teams])
+    assert [c for c in planned.changes if c.object_type == "user"] == []
+    assert [c.key for c in planned.changes if c.key == "team"] == []
+    [new] = [c for c in planned.changes if c.key == "new"]
+    assert (new.action, new.set["member"]) == ("create", ["cn=Ada,ou=People,dc=example,dc=org"])
+    assert ("new", "member: no user with uid 'eve' in the destination or this run") in [
+        (e.key, e.message) for e in errors
+    ]
