@@ -482,3 +482,40 @@ async def test_a_new_leaver_created_and_moved_away_is_named_there_in_its_group(
         ), ("the group names the leaver where it is", state)
         again = await d.run(capsys)
         assert again.stats.written == 0, again.stats
+
+
+def leavers_job(base: str) -> str:
+    """Leavers moved away, and moved back when they return: to where new entries go (the
+    job's container), the job naming no container of its own."""
+    leavers = (
+        'leavers = { when = { field = "status", equals = "Terminated" }, action = "move", '
+        f'move_to = "ou=gone,{base}" }}'
+    )
+    return plain_job(base).replace(
+        'on_destination_only = "delete"', f'on_destination_only = "skip"\nrestore = true\n{leavers}'
+    )
+
+
+@pytest.mark.parametrize("shape", ["whole", "key"])
+async def test_a_leaver_back_where_new_entries_go_is_moved_back_once(
+    directory: Directory, services: RunServices, capsys: pytest.CaptureFixture[str], shape: str
+) -> None:
+    """Back, the entry is moved where new ones go, and is no longer absent: the next run
+    moves it no more (nor would its next absence delete it at once)."""
+    d = directory
+    await define(d.session, d.folder, connections_toml(d.folder, d.slapd), leavers_job(d.base))
+    gone = d.ou("gone")
+    active = {"id": "p1", "name": "Person 1", "ou": "", "at": OLD, "status": "Active"}
+    d.write([active], [])
+    async with services():
+        assert (await d.run(capsys)).stats.created == 1
+        d.write([{**active, "status": "Terminated"}], [])
+        left = await d.run(capsys)
+        assert left.stats.moved == 1, left.stats
+        assert cdn(f"uid=p1,{gone}") in d.state()
+        d.write([{**active, "at": NEW}], [])
+        back = await run_shape(d, capsys, shape, ["p1"])
+        assert (back.stats.moved, back.stats.failed) == (1, 0), back.stats
+        assert cdn(f"uid=p1,{d.base}") in d.state()
+        again = await d.run(capsys)
+        assert again.stats.written == 0, ("back once, and no longer absent", again.stats)
