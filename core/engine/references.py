@@ -114,7 +114,7 @@ def plan_references(
         if empty:
             dropped.add(key)
             out.skipped += 1
-            out.were_unchanged += change is None
+            out.were_unchanged += not own  # one with a change of its own was counted so
             text = f'{empty[0].to}: no value resolves; the object is skipped (if_none = "skip")'
             skip = RecordError(
                 key=shown, action="resolve", message=text, object_type=kind, skipped=True
@@ -128,7 +128,7 @@ def plan_references(
             if follow is not None:
                 out.references += chunks(follow) if edits else [whole(follow, created.set)]
         elif existing:
-            update = _update(change, existing, refs, resolved, mapping.type, keys)
+            update = _update(bool(own), existing, refs, resolved, mapping.type, keys)
             if update is not None:
                 out.references += chunks(update) if edits else [whole(update, existing)]
                 out.new_updates += 0 if update.follow_up else 1
@@ -307,14 +307,15 @@ def _create(
 
 
 def _update(
-    change: Change | None,
+    follows: bool,
     existing: Record,
     refs: list[FieldMap],
     resolved: dict[str, _Resolved],
     object_type: str,
     keys: Sequence[str],
 ) -> Change | None:
-    """What makes an existing object's references agree: values added and removed."""
+    """What makes an existing object's references agree: values added and removed;
+    `follows` a change of the object's own (an update, a restore), counted with it."""
     values: Record = {}
     clear: list[str] = []
     add: dict[str, list[str]] = {}
@@ -368,7 +369,7 @@ def _update(
         before=before,
         object_type=object_type,
         phase="references",
-        follow_up=change is not None and change.action == "update",
+        follow_up=follows,
     )
 
 
