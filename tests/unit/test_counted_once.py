@@ -6,6 +6,7 @@ unchanged or skipped."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 import pytest
 
@@ -14,6 +15,7 @@ from core.engine.objects import ObjectType, plan_objects
 from core.engine.plan import plan
 from schemas.jobs import FieldMap, ObjectMapping, Resolve
 from schemas.plan import PlanCounts
+from schemas.values import Record
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 FIELDS = [FieldMap(to="uid"), FieldMap(to="cn")]
@@ -31,7 +33,9 @@ def records(counts: PlanCounts) -> int:
     [{"on_destination_only": "disable"}, {"on_destination_only": "move", "move_to": "ou=gone"}],
     ids=["enabled", "moved back"],
 )
-def test_an_object_restored_as_it_was_counts_once(way: dict[str, str], on_both: str) -> None:
+def test_an_object_restored_as_it_was_counts_once(
+    way: dict[str, str], on_both: Literal["update", "skip"]
+) -> None:
     kind = ObjectMapping(
         type="user",
         keys=["uid"],
@@ -40,7 +44,7 @@ def test_an_object_restored_as_it_was_counts_once(way: dict[str, str], on_both: 
         on_both=on_both,
         **way,  # type: ignore[arg-type]
     )
-    ada = {"uid": "ada", "cn": "Ada"}
+    ada: Record = {"uid": "ada", "cn": "Ada"}
     planned = plan([ada], [dict(ada)], kind, ["cn"], lifecycle=BACK)
     assert len(planned.changes) == 1
     assert (planned.counts.unchanged, planned.counts.skipped) == (0, 0)
@@ -64,8 +68,11 @@ def test_an_object_restored_whose_manager_changes_counts_once() -> None:
         restore=True,
         on_destination_only="disable",
     )
-    there = [{"uid": "ada", "cn": "Ada"}, {"uid": "bob", "cn": "Bob"}]
-    source = [{"uid": "ada", "cn": "Ada", "manager": "bob"}, {"uid": "bob", "cn": "Bob"}]
+    there: list[Record] = [{"uid": "ada", "cn": "Ada"}, {"uid": "bob", "cn": "Bob"}]
+    source: list[Record] = [
+        {"uid": "ada", "cn": "Ada", "manager": "bob"},
+        {"uid": "bob", "cn": "Bob"},
+    ]
     users = ObjectType(kind, source, there, ["cn", "manager"], lifecycle=BACK)
     planned, errors = plan_objects([users])
     assert errors == []
