@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from core.engine import plan
 from core.engine.lifecycle import Lifecycle
+from core.engine.objects import ObjectType, plan_objects
 from schemas.jobs import FieldMap, ObjectMapping
 from schemas.plan import PlanCounts
 from schemas.values import Record
@@ -57,4 +58,22 @@ def test_restored_and_updated_counts_as_restored_alone() -> None:
     counts = the_plan.counts
     assert (counts.enable, counts.update, counts.unchanged) == (1, 0, 1), (
         "bob is enabled (and updated): one object, counted once as the run counts it"
+    )
+
+
+def test_restored_and_updated_counts_alike_in_a_job_of_two_types() -> None:
+    changed = {**BOB, "mail": "robert@example.org"}
+    mapping = ObjectMapping(
+        keys=["uid"],
+        fields=[FieldMap(to="uid"), FieldMap(to="mail")],
+        restore=True,
+        on_destination_only="disable",
+    )
+    groups = ObjectMapping(type="group", keys=["cn"], fields=[FieldMap(to="cn")])
+    users = ObjectType(mapping, [ALICE, changed], [ALICE, BOB], ("uid", "mail"), lifecycle=BACK)
+    team: Record = {"cn": "team"}
+    both, _ = plan_objects([users, ObjectType(groups, [team], [team], ("cn",))])
+    counts = both.counts
+    assert (counts.enable, counts.update, counts.unchanged) == (1, 0, 2), (
+        "bob enabled (and updated) once; alice and the team unchanged"
     )

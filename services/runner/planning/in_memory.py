@@ -94,8 +94,11 @@ async def plan_in_memory(
 
     def planned() -> tuple[Plan, list[RecordError]]:
         try:
+            # A run that reads some records only (scoped to keys, or incremental): the
+            # references of the objects it did not read follow its moves, renames and
+            # deletes.
             the_plan, errors = plan_objects(
-                types, act_on_absence=act_on_absence, scoped=keys is not None
+                types, act_on_absence=act_on_absence, scoped=keys is not None or incremental
             )
             the_plan.counts.unchanged += unchanged
             the_plan.warnings.extend(
