@@ -5,7 +5,12 @@ background is not silent about the records it skipped."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from email.headerregistry import Address
+from types import SimpleNamespace
+from typing import cast
 
 import msgspec
 import pytest
@@ -15,6 +20,8 @@ from core.runs import fold, story_at
 from schemas.events import RunFinished, RunPlanned, RunRequested, decode_event, encode_event
 from schemas.jobs import Endpoint, Job, Notification, ObjectMapping
 from schemas.plan import PlanCounts, RunStats
+from services.cli import watch
+from services.cli.client import Session
 from services.cli.ends import Followed, print_end
 from services.notifier.compose import compose
 from services.notifier.triggers import mailings
@@ -117,3 +124,36 @@ def test_the_mail_says_the_warnings_in_both_parts() -> None:
     assert f"Warnings (2):\n  {EMPTY_KEY} (and 1 more like it)\n  {WATERMARK}\n" in text
     assert "<h3>Warnings (2)</h3>" in html
     assert "changes value &#x27;N/A&#x27; of record 7" in html
+
+
+class MissedEverything:
+    """A session whose subscription brought none of the run's events: the journal has
+    them all (a core subscription can miss events)."""
+
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[object] = asyncio.Queue()
+        self.nc = SimpleNamespace(is_connected=True, is_closed=False)
+        self.settings = SimpleNamespace(wait_reconnect=60.0)
+
+    @asynccontextmanager
+    async def follow(self, *subjects: str) -> AsyncIterator[asyncio.Queue[object]]:
+        yield self.queue
+
+    async def request_run(self, *args: object) -> str:
+        return RUN
+
+    async def journal(self, subject: str) -> list[object]:
+        return list(story())
+
+
+async def test_warnings_missed_by_the_subscription_are_read_from_the_journal(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(watch, "QUIET_CHECK", 0.0)  # the journal asked at once
+    monkeypatch.setattr(watch, "TICK", 0.01)
+    session = cast(Session, MissedEverything())
+    assert await watch.wait_for_run(session, JOB, None, as_json=False) == 0
+    assert capsys.readouterr().out.splitlines()[2:] == [
+        f"  warning: {EMPTY_KEY} (and 1 more like it)",
+        f"  warning: {WATERMARK}",
+    ]
