@@ -65,6 +65,10 @@ class RunStory(msgspec.Struct, kw_only=True):
     since: str | None = None
     full_because: str = ""
     """Asked for incremental, a full run after all: why its source read every record."""
+    warnings: list[str] = msgspec.field(default_factory=list)
+    """The plan's warnings, the first ones as `idsync job preview` says them."""
+    warnings_total: int = 0
+    """How many warnings the plan had in all (core/run_texts.py `warning_lines`)."""
     stats: RunStats = msgspec.field(default_factory=RunStats)
     seconds: float | None = None
     """How long the run took, as the runner measured it."""
@@ -163,6 +167,8 @@ def _apply(run: RunStory, event: Event) -> None:
             run.destination_records = event.destination_records
             run.incremental, run.since = event.incremental, event.since
             run.full_because = event.full_because or ""
+            run.warnings = list(event.warnings)
+            run.warnings_total = max(event.warnings_total, len(event.warnings))
         case RunAwaitingApproval(plan_hash=plan_hash, counts=counts, reason=reason):
             run.state, run.reason = "awaiting approval", reason
             run.plan_hash, run.planned = plan_hash or run.plan_hash, counts or run.planned

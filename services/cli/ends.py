@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from core.errors import Unreachable
 from core.record_errors import RunErrors
-from core.run_texts import duration, error_line
+from core.run_texts import duration, error_line, warning_lines
 from core.runs import attempt_line
 from schemas.events import (
     Event,
@@ -140,12 +140,15 @@ class Followed:
         self.progress = progress
         self.seen: set[str] = set()
         self.errors = RunErrors()
+        self.warnings: list[str] = []
+        """The plan's warnings, as its `run.planned` event keeps them (warning_lines)."""
 
     def take(self, event: Event) -> bool:
         if event.run_id != self.run_id or event.id in self.seen:
             return False
         self.seen.add(event.id)
         self.errors.apply(event)
+        self.learn(event)
         if self.progress is not None:
             match event:
                 case RunPlanned(counts=counts):
@@ -156,14 +159,23 @@ class Followed:
                     self.progress.note(attempt_line(event))
         return stops(event)
 
+    def learn(self, event: Event) -> None:
+        """What the run's story keeps for its end: the plan's warnings (a re-plan's
+        replace those of the plan before it)."""
+        if isinstance(event, RunPlanned) and event.run_id == self.run_id:
+            self.warnings = warning_lines(event.warnings, event.warnings_total)
+
 
 def print_end(run_id: str, end: Event, *, as_json: bool, followed: Followed) -> int:
-    """What `job run --wait` prints once the run ends; its exit code."""
+    """What `job run --wait` prints once the run ends, the plan's warnings last (as
+    `job preview` says them); its exit code."""
     if followed.progress is not None:
         followed.progress.close()
     if as_json:
-        print_json({"run_id": run_id, "end": end})
+        print_json({"run_id": run_id, "end": end, "warnings": followed.warnings})
     else:
         out = sys.stdout if exit_code(end) == EXIT_OK else sys.stderr
         print(describe_end(run_id, end, followed.errors.all), file=out)
+        for warning in followed.warnings:
+            print(f"  warning: {warning}", file=out)
     return exit_code(end)

@@ -48,13 +48,22 @@ def one_line(text: str) -> str:
     return text.translate(_LINE_BREAKS)
 
 
+def shown_value(text: str) -> str:
+    """A value as a table or a plan shows it: on one line (`one_line`), and in double
+    quotes when spaces at its start or end matter — `" 1010 "`, not a `1010` that looks
+    like the value without them (a value of spaces alone is quoted too). Exports keep
+    values as they are."""
+    text = one_line(text)
+    return f'"{text}"' if text != text.strip() else text
+
+
 def print_table(
     rows: Sequence[Sequence[str]], header: Sequence[str], out: TextIO | None = None
 ) -> None:
     out = out or sys.stdout
     if not rows:
         return
-    rows = [[one_line(str(cell)) for cell in row] for row in rows]
+    rows = [[shown_value(str(cell)) for cell in row] for row in rows]
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
         out.write(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 
 from core.errors import NotFound
-from core.run_texts import counts_line, error_line
+from core.run_texts import counts_line, error_line, warning_lines
 from core.runs import RunStory, fold
 from schemas.ids import utcnow
 from schemas.subjects import RUN_EVENTS, job_events
@@ -67,6 +67,8 @@ async def run_show(args: argparse.Namespace) -> int:
         print(f"  incremental: changed records only ({since}); absent objects left alone")
     if run.full_because:
         print(f"  full run: {run.full_because}; absent objects acted on as in any full run")
+    for warning in warning_lines(run.warnings, run.warnings_total):
+        print(f"  warning: {warning}")
     if run.ended_at is not None:
         print(f"  {stats_line(run.stats)}")
     if run.reason:

@@ -127,17 +127,21 @@ async def _follow(
                 continue
             away_since, looked = None, now
             with suppress(nats.errors.Error, TimeoutError):  # gone again: wait again
-                if (ended := await _ended_in_journal(session, job_id, run_id)) is not None:
+                if (ended := await _ended_in_journal(session, job_id, followed)) is not None:
                     return ended
             continue
         if followed.take(event):
             return event
 
 
-async def _ended_in_journal(session: Session, job_id: str, run_id: str) -> Event | None:
-    """The run's end state if the journal has it (a core subscription can miss events)."""
-    for event in reversed(await session.journal(job_events(job_id))):
-        if event.run_id == run_id and stops(event):
+async def _ended_in_journal(session: Session, job_id: str, followed: Followed) -> Event | None:
+    """The run's end state if the journal has it (a core subscription can miss events);
+    the plan's warnings are taken from it too."""
+    journal = await session.journal(job_events(job_id))
+    for event in journal:
+        followed.learn(event)
+    for event in reversed(journal):
+        if event.run_id == followed.run_id and stops(event):
             return event
     return None
 

@@ -18,6 +18,7 @@ from datetime import datetime
 import structlog
 
 from core.errors import PERMANENT, BadInput, StoreFull
+from core.run_texts import kept_warnings
 from schemas.event_ids import awaiting_id, finished_id, planned_id, started_id
 from schemas.events import (
     RunApproved,
@@ -174,6 +175,7 @@ class Planner:
         the_plan = planned.plan
         errors = planned.record_errors
         first = await publish_rest(self.bus, self.run_id, self.job_id, the_plan.hash, None, errors)
+        warnings, warnings_total = kept_warnings(the_plan.warnings)
         await self.bus.publish(
             RunPlanned(
                 run_id=self.run_id,
@@ -189,6 +191,8 @@ class Planner:
                 incremental=planned.incremental,
                 since=planned.since,
                 full_because=planned.full_because,
+                warnings=warnings,
+                warnings_total=warnings_total,
             )
         )
 
