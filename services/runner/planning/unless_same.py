@@ -24,6 +24,7 @@ another case: planned with its row, the plan leaves that other row alone (engine
 from __future__ import annotations
 
 import asyncio
+import re
 from collections import Counter
 from collections.abc import AsyncIterator, Mapping, Sequence
 from itertools import compress, filterfalse, repeat
@@ -125,6 +126,9 @@ async def read_unless_same(
         kept, equal_keys = same
         compared = kept, len(equal_keys)
         parts.clear()
+        if len(equal_keys) == len(row_keys):  # every row (each key once) equal to its record
+            return []
+        # In the table's order, as `read_unless_same` wants them.
         return list(filterfalse(set(equal_keys).__contains__, cast(list[str], row_keys)))
 
     async def destination_side() -> AsyncIterator[list[Record]]:
@@ -221,6 +225,9 @@ def cased_twins(row_keys: Sequence[str | None]) -> set[str]:
     casefold is their lowercase): an equal record's row is planned with it, so that the
     plan knows the source holds the key its twin's object has in another case, and leaves
     that object alone (engine/plan.py), as a whole read does."""
+    joined = "".join(cast(list[str], row_keys))
+    if joined.upper() == joined or joined.lower() == joined:
+        return set()  # no key with both cases' letters: lowering makes no two keys one
     lowered = list(map(str.lower, cast(list[str], row_keys)))
     if len(set(lowered)) == len(lowered):
         return set()
@@ -254,21 +261,18 @@ def row_text(record: Record, names: Sequence[str], multi: Mapping[str, str]) -> 
     return US.join(cells)
 
 
-def texts_only(values: Sequence[object]) -> bool:
-    """Whether every value is text (a subclass too: it compares as its text)."""
-    try:
-        "".join(cast(Sequence[str], values))
-    except TypeError:
-        return False
-    return True
+SPACE = re.compile(r"\s")
+"""A space of any kind (what `str.strip` strips)."""
 
 
 def plain_keys(keys: Sequence[str | None]) -> bool:
     """Whether every key is ASCII text without spaces around it: the planner takes each
     as it is, and none is another's spelling."""
-    if None in keys:
+    try:
+        joined = "".join(cast(Sequence[str], keys))  # text only (a subclass too)
+    except TypeError:
+        return False
+    if not joined.isascii() or not all(keys):
         return False
     texts = cast(list[str], keys)
-    if not texts_only(texts) or not "".join(texts).isascii():
-        return False
-    return all(texts) and list(map(str.strip, texts)) == texts
+    return SPACE.search(joined) is None or list(map(str.strip, texts)) == texts
