@@ -1,6 +1,6 @@
 """A re-run's table read whole only where it differs from the source.
 
-A re-run of a job into a table of text (`ComparesRows`: PostgreSQL) reads and maps the
+A re-run of a job into a table of text (`ComparesRows`: PostgreSQL, MySQL) reads and maps the
 source as always, while the table gives each row's key and its cells joined in one text
 (by US, \\x1f). Each mapped record is put in the same text; a record whose row has the
 same text is its object as a whole read would give it (the same fields, the same values,
