@@ -18,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from services.providers.mysql import read as mysql_read
 from services.runner.planning import unless_same
 from tests.mysql_server import Server
 from tests.sql_servers import sql_connection
@@ -160,14 +161,21 @@ ROWS: list[tuple[str | None, ...]] = [
 ]
 
 
+@pytest.mark.parametrize("looked_up", [10_000, 1], ids=["by-key", "read-whole"])
 @pytest.mark.parametrize("table", list(TABLES))
 async def test_equal_rows_are_counted_unchanged_without_being_read_whole(
-    tmp_path: Path, my_database: Server, monkeypatch: pytest.MonkeyPatch, table: str
+    tmp_path: Path,
+    my_database: Server,
+    monkeypatch: pytest.MonkeyPatch,
+    table: str,
+    looked_up: int,
 ) -> None:
     """The row equal to a record is not read whole; the others are — a field empty (NULL
     in the table), a changed one, one gone, one whose value has a trailing space the
-    source's has not (equal to it by the collation, not by its text) —, and the plan is
+    source's has not (equal to it by the collation, not by its text) —, by their keys or,
+    more of them than a lookup takes, by a whole read keeping them alone; and the plan is
     the plain way's."""
+    monkeypatch.setattr(mysql_read, "LOOKED_UP", looked_up)
     await fill(my_database, TABLES[table], ROWS)
     people = [
         ("e1", "Ada", "Eng", "a|b", 1),
