@@ -25,9 +25,9 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import AsyncIterator, Mapping, Sequence
-from itertools import compress, filterfalse, repeat
+from itertools import compress, repeat
 from operator import eq, not_
 from typing import cast
 
@@ -123,13 +123,10 @@ async def read_unless_same(
         same = compare(mapping, names, parts, row_keys, texts)
         if same is None:
             return None
-        kept, equal_keys = same
+        kept, equal_keys, unequal = same
         compared = kept, len(equal_keys)
         parts.clear()
-        if len(equal_keys) == len(row_keys):  # every row (each key once) equal to its record
-            return []
-        # In the table's order, as `read_unless_same` wants them.
-        return list(filterfalse(set(equal_keys).__contains__, cast(list[str], row_keys)))
+        return unequal
 
     async def destination_side() -> AsyncIterator[list[Record]]:
         yield await target.read_unless_same(mapping.keys[0], choose, READ_BATCH)
@@ -155,11 +152,12 @@ def compare(
     parts: Sequence[list[Record] | Columns],
     row_keys: list[str | None],
     texts: list[str | None],
-) -> tuple[list[Record], list[str]] | None:
+) -> tuple[list[Record], list[str], list[str]] | None:
     """The mapped records (`parts`: records, or batches the mapper left as columns) but
     those whose row (by key) has the text the record would be stored as — each then the
-    row as a whole read gives it —, and those records' keys. A record with a field
-    missing, empty or not text is not its row's. None where a key is not plain on either
+    row as a whole read gives it —, those records' keys, and the keys of the other rows,
+    to be read whole (in the table's order). A record with a field missing, empty or not
+    text is not its row's. None where a key is not plain on either
     side (see above): every row is then read whole."""
     key = mapping.keys[0]
     multi = destination_multi_valued(mapping)
@@ -184,6 +182,7 @@ def compare(
             source_keys += map(dict.get, part, repeat(key))
             made += (row_text(record, names, multi) for record in part)
     keys = cast(list[str | None], source_keys)
+    stored: dict[str | None, str | None] | None = None
     if keys == row_keys:  # the rows in the records' order (a table the job filled): by place
         if len(set(keys)) != len(keys) or not plain_keys(keys):
             return None  # a key held twice, or spelled so that it may be
@@ -217,7 +216,11 @@ def compare(
             count = len(part)
             kept += compress(part, differ[at : at + count])
         at += count
-    return kept, cast(list[str], list(compress(keys, same)))
+    equal = cast(list[str], list(compress(keys, same)))
+    if stored is None:  # by place: the rows of the records that differ
+        return kept, equal, cast(list[str], list(compress(row_keys, differ)))
+    deque(map(stored.pop, equal), maxlen=0)  # the rest, in the table's order
+    return kept, equal, cast(list[str], list(stored))
 
 
 def cased_twins(row_keys: Sequence[str | None]) -> set[str]:
