@@ -130,7 +130,7 @@ class PostgresqlReading(PostgresqlTable, SqlReading[PostgresqlConnection, Column
         except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as e:
             raise self.error(e, "read") from e
         if wanted is not None:  # in the order of the table, as a whole read gives them
-            at = dict(zip(keys, range(len(keys)), strict=True))
+            at = dict(zip(wanted, range(len(wanted)), strict=True))
             records.sort(key=lambda record: at[cast(str, record[key])])
         return records
 
