@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from schemas.plan import PlanCounts, RunStats
+from schemas.plan import PlanCounts, RecordError, RunStats
 
 STAT_NAMES = (
     "read",
@@ -30,6 +30,11 @@ COUNT_NAMES = ("create", "update", "delete", "disable", "move", "enable", "uncha
 def counts_line(counts: PlanCounts) -> str:
     """ "1 create, 2 update, 0 delete, …" — every count of a plan, none left out."""
     return ", ".join(f"{getattr(counts, name)} {name}" for name in COUNT_NAMES)
+
+
+def error_line(error: RecordError) -> str:
+    """ "error: update ann: …" — one record error, as `idsync run show` lists them."""
+    return f"error: {error.action} {error.key}: {error.message}"
 
 
 def stats_line(stats: RunStats) -> str:
@@ -65,3 +70,32 @@ def grouped_warnings(warnings: Iterable[str]) -> list[str]:
         more = f" (and {len(same) - 1} more like it)" if len(same) > 1 else ""
         lines.append(same[0] + more)
     return lines
+
+
+WARNINGS_KEPT = 20
+"""A run's plan warnings its `run.planned` event keeps (grouped): the first ones, and how
+many in all."""
+WARNING_LENGTH = 1000
+"""Characters of one warning a run keeps: a record shown in a warning may be long."""
+
+
+def kept_warnings(warnings: Iterable[str]) -> tuple[list[str], int]:
+    """The plan's warnings a run keeps with its story: the first `WARNINGS_KEPT` of them
+    grouped as `job preview` says them, each cut to `WARNING_LENGTH` characters, and how
+    many grouped warnings there are in all."""
+    grouped = grouped_warnings(warnings)
+    kept = [_cut(warning) for warning in grouped[:WARNINGS_KEPT]]
+    return kept, len(grouped)
+
+
+def warning_lines(warnings: list[str], total: int) -> list[str]:
+    """A run's plan warnings as the command line and the mails say them, one a line: the
+    ones kept, then how many more the plan had (`idsync job preview` shows a plan's all)."""
+    more = total - len(warnings)
+    return [*warnings, *([f"... and {more} more warnings"] if more > 0 else [])]
+
+
+def _cut(warning: str) -> str:
+    if len(warning) <= WARNING_LENGTH:
+        return warning
+    return warning[: WARNING_LENGTH - 1] + "…"

@@ -65,11 +65,17 @@ class RunStory(msgspec.Struct, kw_only=True):
     since: str | None = None
     full_because: str = ""
     """Asked for incremental, a full run after all: why its source read every record."""
+    warnings: list[str] = msgspec.field(default_factory=list)
+    """The plan's warnings, the first ones as `idsync job preview` says them."""
+    warnings_total: int = 0
+    """How many warnings the plan had in all (core/run_texts.py `warning_lines`)."""
     stats: RunStats = msgspec.field(default_factory=RunStats)
     seconds: float | None = None
     """How long the run took, as the runner measured it."""
     ended_at: datetime | None = None
     reason: str = ""
+    waited: str = ""
+    """Why the run waited for approval before it was approved (its `reason` then)."""
     staged: bool = False
     """The job is in staging: the run planned and wrote nothing."""
     errors: list[RecordError] = msgspec.field(default_factory=list)
@@ -141,6 +147,8 @@ def _apply(run: RunStory, event: Event) -> None:
         case RunRequested(requested_by=who, trigger=trigger):
             run.requested_by, run.trigger, run.requested_at = who, trigger, event.at
         case RunApproved(approved_by=who, requested_by=requested_by):
+            if run.state == "awaiting approval":  # it waited: why is no reason any more
+                run.waited, run.reason = run.reason, ""
             run.approved_by, run.state = who, "approved"
             if who and who not in run.approvals:
                 run.approvals.append(who)
@@ -159,6 +167,8 @@ def _apply(run: RunStory, event: Event) -> None:
             run.destination_records = event.destination_records
             run.incremental, run.since = event.incremental, event.since
             run.full_because = event.full_because or ""
+            run.warnings = list(event.warnings)
+            run.warnings_total = max(event.warnings_total, len(event.warnings))
         case RunAwaitingApproval(plan_hash=plan_hash, counts=counts, reason=reason):
             run.state, run.reason = "awaiting approval", reason
             run.plan_hash, run.planned = plan_hash or run.plan_hash, counts or run.planned

@@ -97,6 +97,12 @@ class RunPlanned(_Event, tag="run.planned", frozen=True):
     """A run asked for incremental that is a full run after all: why its source read every
     record instead of the changes (its change feed could not be used, e.g. "the delta link
     had expired"); absence was acted on as in any full run."""
+    warnings: list[str] = msgspec.field(default_factory=list)
+    """The plan's warnings as `idsync job preview` says them (those about single records
+    once per kind, core/run_texts.py `grouped_warnings`): the first ones."""
+    warnings_total: int = 0
+    """How many warnings the plan has in all, as grouped (0 from runners older than this
+    field): more than `warnings` holds when the plan has many."""
 
 
 class RunBatchApplied(_Event, tag="run.batch-applied", frozen=True):

@@ -14,7 +14,8 @@ Pure: the caller does the reading (services/runner/planning/low_memory.py).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
+from itertools import chain
 
 import msgspec
 
@@ -22,7 +23,7 @@ from schemas.jobs import ObjectMapping
 from schemas.values import Record
 
 from .containers import CONTAINER_FIELD, container_form, follows_container
-from .keys import DuplicateKey, display_key, match_key
+from .keys import DuplicateKey, display_key, match_key, other_cases
 from .lifecycle import LEAVER_FIELD
 from .mapping import present
 from .unique import Taken
@@ -141,3 +142,14 @@ class DigestIndex:
         if key is None:
             return True
         return key in self.wanted or (absent and self.digests.get(key, _KEPT) >= 0)
+
+    def other_cases(self, spilled: Iterable[str] = ()) -> dict[str, str]:
+        """The keys of the objects no source record matched that a source record `plan()`
+        is not given holds in another case (an unchanged one dropped, or one of the
+        `spilled` creates' keys) → that record's key (keys.py `other_cases`): `plan()`
+        leaves them alone, as it does those of the records it is given."""
+        unmatched = [key for key, digest in self.digests.items() if digest >= 0]
+        if not unmatched:
+            return {}
+        dropped = (key for key, digest in self.digests.items() if digest == DROPPED)
+        return other_cases(unmatched, chain(dropped, spilled), len(self.keys))

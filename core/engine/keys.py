@@ -7,7 +7,6 @@ import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import compress
 from operator import not_, or_
-from typing import NamedTuple
 
 import msgspec
 
@@ -153,21 +152,13 @@ def display_key(record: Record, keys: Sequence[str]) -> str:
     return KEY_SEPARATOR.join([str(record.get(field, "")) for field in keys])
 
 
-class Failed(NamedTuple):
-    """A source record that failed before planning (a transformation, a script's skip),
-    as the source holds it, and why."""
-
-    record: Record
-    why: str
-    keys: Record
-    """Its key fields as mapped."""
-
-
 class DuplicateKey(BadInput):
     """Two source records share a key: the plan cannot know which one is meant — even
-    when one of them failed (`failed`: why the second did), for its object is then
-    both held as it is and planned from the other. `cases`: their keys differ only in
-    case, and the destination compares keys without case (`in_two_cases`)."""
+    when one of them failed (`failed`: why the second did), or both did (`first_failed`:
+    why the first did too), for its object is then both held as it is and planned from
+    the other, or held by two records the source may mean either of. `cases`: their
+    keys differ only in case, and the destination compares keys without case
+    (`in_two_cases`)."""
 
     def __init__(
         self,
@@ -176,12 +167,14 @@ class DuplicateKey(BadInput):
         second: Record,
         failed: str | None = None,
         match: str | None = None,
+        first_failed: str | None = None,
         *,
         cases: bool = False,
     ) -> None:
         self.key, self.first, self.second, self.failed = key, first, second, failed
         self.match = match
         """With `failed`: the match key the records share."""
+        self.first_failed = first_failed
         self.cases = cases
         if cases:
             super().__init__(
@@ -191,22 +184,13 @@ class DuplicateKey(BadInput):
                 "their case, or set case_insensitive = true"
             )
             return
+        before = f" (which failed: {first_failed})" if first_failed is not None else ""
         which = f" (which failed: {failed})" if failed is not None else ""
         super().__init__(
-            f"two source records have the key {key!r}: {shown(first)} and {shown(second)}"
-            f"{which}; make the key unique in the source (or choose other key fields)"
+            f"two source records have the key {key!r}: {shown(first)}{before} and "
+            f"{shown(second)}{which}; make the key unique in the source (or choose other "
+            "key fields)"
         )
-
-
-def held_twice(
-    match: str, mapped: Record, keys: Sequence[str], failed: Failed | None
-) -> DuplicateKey:
-    """The refusal of the match key `match` that a record mapped (`mapped`) and one that
-    failed share: the mapped one named as the plan has it, the failed one as read."""
-    shown = display_key(mapped, keys)
-    if failed is None:  # only the key of the failed record is known
-        return DuplicateKey(shown, mapped, {}, "before planning", match)
-    return DuplicateKey(shown, mapped, failed.record, failed.why, match)
 
 
 def shown(record: Record) -> str:

@@ -16,12 +16,14 @@ from schemas.jobs import ObjectMapping
 from schemas.plan import Change, PlanCounts, RecordError
 from schemas.values import Record
 
-from .keys import Failed
+from .counting import count_changes
+from .failures import Failure
+from .keys import match_key
 from .lifecycle import Lifecycle
 from .phases import rank
 from .plan import Plan, plan, plan_hash
 from .planned_state import Identify, Lookup, Rename, lookup
-from .references import follow_renames, plan_references, reference_fields
+from .references import Outcome, follow_renames, plan_references, reference_fields
 from .unique import taken_in
 
 _order = msgspec.msgpack.Encoder(order="deterministic")
@@ -45,10 +47,10 @@ class ObjectType:
     multi-valued reference is written whole."""
     lifecycle: Lifecycle | None = None
     """When its objects were found absent, and the run's clock (lifecycle.py)."""
-    held: Mapping[str, Failed] | Collection[str] = frozenset()
-    """Match keys of source records that failed before planning (→ the record as read):
-    their objects are left as they are, never taken for absent; one a record mapped has
-    too is a key the source holds twice (`plan`)."""
+    failed: Sequence[Failure] = ()
+    """Source records that failed before planning: their objects are left as they are,
+    never taken for absent; a key one holds that another record has too is a key the
+    source holds twice (`plan`)."""
     blind: bool = False
     """A source record failed before its key could be read: it could be any object, so
     nothing is done about absence."""
@@ -58,6 +60,10 @@ class ObjectType:
     keys_fold: bool | None = None
     """The destination compares keys without case (True), with case (False), or it is
     not known (`plan`)."""
+    outside: Sequence[Record] = ()
+    """For a run scoped to some keys: the type's source records out of its scope, mapped
+    (those of keys no record that failed holds): their objects get the references to
+    objects the run creates that a whole run would write (`follow_renames`)."""
 
     def plan(self, managed: Sequence[str], act_on_absence: bool, every_case: bool = False) -> Plan:
         return plan(
@@ -67,7 +73,7 @@ class ObjectType:
             managed,
             act_on_absence=act_on_absence and not self.blind,
             lifecycle=self.lifecycle,
-            held=self.held,
+            failed=self.failed,
             # unique values are free among every object's, not only the run's scope's
             taken=taken_in(self.mapping, self.everything or self.destination),
             keys_fold=self.keys_fold,
@@ -76,40 +82,46 @@ class ObjectType:
 
 
 def plan_objects(
-    types: Sequence[ObjectType], *, act_on_absence: bool = True, scoped: bool = False
+    types: Sequence[ObjectType],
+    *,
+    act_on_absence: bool = True,
+    scoped: bool = False,
+    every_case: bool = False,
 ) -> tuple[Plan, list[RecordError]]:
     """The plan of every type, and the records whose references could not be resolved.
-    `scoped`: a run scoped to some keys, whose moves and renames the references of the
-    objects outside its scope follow (references.py `follow_renames`), and whose records
-    are every source record of those keys, in any case where the destination compares
-    keys without case (`plan`'s `every_case`)."""
+    `scoped`: a run that reads some records only (scoped to keys, or incremental), whose
+    moves, renames and deletes the references of the objects outside its scope follow,
+    and whose creates they name where their source records do (references.py
+    `follow_renames`). `every_case`: its records are every source record of their keys,
+    in any case where the destination compares keys without case (a run scoped to
+    keys: `plan`'s `every_case`)."""
     with_refs = [t for t in types if reference_fields(t.mapping)]
     if len(types) == 1 and not with_refs:
-        return types[0].plan(types[0].managed, act_on_absence, scoped), []
+        return types[0].plan(types[0].managed, act_on_absence, every_case), []
     plans = []
     for t in types:
         refs = {f.to for f in reference_fields(t.mapping)}
         managed = [name for name in t.managed if name not in refs]
-        plans.append(t.plan(managed, act_on_absence, scoped))
+        plans.append(t.plan(managed, act_on_absence, every_case))
     by_type = {t.mapping.type: (t, p) for t, p in zip(types, plans, strict=True)}
-    lookups: dict[tuple[str, str], Lookup] = {}
-    for t in with_refs:
-        for f in reference_fields(t.mapping):
-            assert f.resolve is not None
-            wanted = (f.resolve.type, f.resolve.by)
-            if wanted not in lookups:
-                target, its_plan = by_type[f.resolve.type]
-                everything = (
-                    target.everything if target.everything is not None else target.destination
+    # Objects left alone because a reference resolves to nothing (`if_none = "skip"`) are
+    # neither created nor renamed: the planned state is made again without their changes,
+    # until no more are left alone (each time, only more can be).
+    dropped: dict[str, set[str | None]] = {t.mapping.type: set() for t in types}
+    while True:
+        lookups = _lookups(with_refs, by_type, dropped)
+        outcomes: dict[str, Outcome] = {}
+        for t, p in zip(types, plans, strict=True):
+            if reference_fields(t.mapping):
+                everything = t.everything if t.everything is not None else t.destination
+                outcomes[t.mapping.type] = plan_references(
+                    t.mapping, t.source, everything, p.changes, lookups, edits=t.edits
                 )
-                lookups[wanted] = lookup(
-                    target.mapping,
-                    f.resolve.by,
-                    everything,
-                    its_plan.changes,
-                    target.identify,
-                    target.rename,
-                )
+        more = {kind: out.dropped - dropped[kind] for kind, out in outcomes.items()}
+        if not any(more.values()):
+            break
+        for kind, keys in more.items():
+            dropped[kind] |= keys
     changes: list[Change] = []
     errors: list[RecordError] = []
     counts = PlanCounts()
@@ -125,18 +137,50 @@ def plan_objects(
             changes += p.changes
             continue
         everything = t.everything if t.everything is not None else t.destination
-        out = plan_references(t.mapping, t.source, everything, p.changes, lookups, edits=t.edits)
+        out = outcomes[t.mapping.type]
         changes += out.changes + out.references
         if scoped:
-            changes += follow_renames(t.mapping, t.source, everything, lookups, edits=t.edits)
+            changes += follow_renames(
+                t.mapping,
+                t.source,
+                everything,
+                lookups,
+                edits=t.edits,
+                held=[f.held for f in t.failed if f.held is not None],
+                outside=t.outside,
+            )
         errors += out.errors
         counts.unchanged -= out.new_updates + out.were_unchanged
         counts.skipped += out.skipped
-    for change in changes:
-        if not change.follow_up:
-            setattr(counts, change.action, getattr(counts, change.action) + 1)
+    count_changes(counts, changes)
     changes.sort(key=lambda c: (rank(c), _order.encode(c.match)))
     hashed = plan_hash(changes)
     return Plan(
         changes=changes, counts=counts, hash=hashed, warnings=warnings, returned=returned
     ), errors
+
+
+def _lookups(
+    with_refs: Sequence[ObjectType],
+    by_type: Mapping[str, tuple[ObjectType, Plan]],
+    dropped: Mapping[str, Collection[str | None]],
+) -> dict[tuple[str, str], Lookup]:
+    """The planned state of each (type, field) a reference looks values up by: the type's
+    objects after its plan, but for the changes of the objects left alone (`dropped`)."""
+    lookups: dict[tuple[str, str], Lookup] = {}
+    for t in with_refs:
+        for f in reference_fields(t.mapping):
+            assert f.resolve is not None
+            wanted = (f.resolve.type, f.resolve.by)
+            if wanted in lookups:
+                continue
+            target, its_plan = by_type[f.resolve.type]
+            kept: Sequence[Change] = its_plan.changes
+            if left := dropped[f.resolve.type]:
+                keys, folded = target.mapping.keys, target.mapping.case_insensitive
+                kept = [c for c in kept if match_key(c.match, keys, folded) not in left]
+            everything = target.everything if target.everything is not None else target.destination
+            lookups[wanted] = lookup(
+                target.mapping, f.resolve.by, everything, kept, target.identify, target.rename
+            )
+    return lookups

@@ -12,7 +12,7 @@ from __future__ import annotations
 import collections
 import hashlib
 import itertools
-from collections.abc import Collection, Container, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import msgspec
 
@@ -22,7 +22,8 @@ from schemas.plan import Change, PlanCounts
 from schemas.values import Record
 
 from .batching import split_batches
-from .keys import Failed, case_clash, held_twice, in_two_cases, key_shown, other_cases
+from .failures import Failure, Held
+from .keys import case_clash, in_two_cases, key_shown, other_cases
 from .lifecycle import Lifecycle, returned
 from .planner import Planner
 from .unique import Taken
@@ -94,7 +95,7 @@ def plan(
     *,
     act_on_absence: bool = True,
     lifecycle: Lifecycle | None = None,
-    held: Mapping[str, Failed] | Collection[str] = (),
+    failed: Sequence[Failure] = (),
     keyed_elsewhere: int = 0,
     taken: Taken | None = None,
     other_case: Mapping[str, str] | None = None,
@@ -113,11 +114,11 @@ def plan(
     of a create gets a value free among `taken` (by default, those of `destination`) and
     the creates before it (unique.py).
 
-    A failure never looks like absence: `held` are the match keys of source records that
-    failed before planning (a transformation, a script's skip): their objects are left
-    as they are — unless a record mapped has one of those keys too: the source holds it
-    twice, refused as two mapped records sharing a key are (`DuplicateKey`, naming the
-    failed record as read when `held` maps its key to it). A source record whose key
+    A failure never looks like absence: `failed` are the source records that failed
+    before planning (a transformation, a script's skip): their objects are left as they
+    are — unless a record mapped has one of their keys too: the source holds it twice,
+    refused as two mapped records sharing a key are (`DuplicateKey`, naming the failed
+    record as read; failures.py). A source record whose key
     cannot be read (several values, binary) could be any object, so with one nothing is
     done about absence at all; a source none of whose records has a key, while
     destination objects would look absent, is refused (a renamed key column must not
@@ -148,10 +149,10 @@ def plan(
         taken = Taken(mapping)
         destination = taken.noting(destination)
     wanted = planner.index_source(source)
-    if held and (twice := twice_held(held, wanted, planner.leaving)):
-        record = wanted.get(twice) or planner.leaving[twice]
-        failed = held.get(twice) if isinstance(held, Mapping) else None
-        raise held_twice(twice, record, mapping.keys, failed)
+    held = Held(failed)
+    if held and (twice := held.twice(wanted, planner.leaving)) is not None:
+        record = wanted.get(twice) or planner.leaving.get(twice)
+        raise held.refusal(twice, record, mapping.keys)
     if keys_fold and not mapping.case_insensitive:
         _refuse_two_cases(mapping, wanted, planner.leaving, held)
     found, ambiguous = planner.index_destination(destination)
@@ -176,7 +177,7 @@ def plan(
         else:
             planner.on_leaver(key, existing)
     if act_on_absence:
-        gone = planner.leaving.keys() | held
+        gone = planner.leaving.keys() | held.first.keys()
         absent = planner.absent(found, wanted, gone)
         if absent and mapping.on_destination_only != "skip":
             planner.blind_to_absence(len(absent), bool(wanted or keyed_elsewhere))
@@ -209,17 +210,11 @@ def plan(
     )
 
 
-def twice_held(held: Collection[str], *mapped: Container[str]) -> str | None:
-    """The least of the `held` match keys (of records that failed) that a record mapped
-    has too (one of `mapped`'s): the source holds it twice."""
-    return min((key for key in held if any(key in keys for keys in mapped)), default=None)
-
-
 def _refuse_two_cases(
     mapping: ObjectMapping,
     wanted: Mapping[str, Record],
     leaving: Mapping[str, Record],
-    held: Mapping[str, Failed] | Collection[str] = (),
+    held: Held,
 ) -> None:
     """Refuse (`DuplicateKey`) the least two source records whose match keys (compared
     with case) differ only in case, mapped (`wanted`, `leaving`) or failed (`held`):
@@ -231,7 +226,7 @@ def _refuse_two_cases(
     def record_of(key: str) -> Record | None:
         if (record := wanted.get(key) or leaving.get(key)) is not None:
             return record
-        return held[key].record if isinstance(held, Mapping) and key in held else None
+        return held.first[key].record if key in held else None
 
     raise in_two_cases(pair, mapping.keys, record_of)
 
@@ -253,7 +248,7 @@ def _other_cases(
     planner: Planner,
     absent: list[tuple[str, Record]],
     wanted: Mapping[str, Record],
-    held: Collection[str],
+    held: Held,
     known: Mapping[str, str] | None,
 ) -> dict[str, str]:
     """The absent objects' keys the source holds in another case → the source's key

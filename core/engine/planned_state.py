@@ -37,7 +37,8 @@ class Target:
     created: bool
     """Created by this run: it exists only from the objects phase on."""
     moved: bool = False
-    """Moved by this run: it has this identifier only from the moves phase on."""
+    """Moved or renamed by this run: it has this identifier only once the objects phase
+    (a rename is an update) and the moves phase are done."""
 
 
 @dataclass
@@ -54,6 +55,9 @@ class Lookup:
     renamed: dict[str, str] = field(default_factory=dict)
     """Identifier an existing object was read with → the one this run gives it (a move,
     a rename): what references to it outside a run's scope must follow."""
+    removed: set[str] = field(default_factory=set)
+    """Identifiers of the objects this run deletes: what references to them outside a
+    run's scope must let go."""
 
     def deletes(self, value: str) -> bool:
         """Whether `value` names nothing because this run deletes what it named."""
@@ -99,6 +103,8 @@ def lookup(
         if any(change.action == "delete" for change in its):
             if (gone := match_key(record, (by,), result.case_insensitive)) is not None:
                 result.deleted.add(gone)
+            known = record.get(ID_FIELD)
+            result.removed.add(known if isinstance(known, str) else display_key(record, keys))
             continue
         planned = dict(record)
         for change in its:
@@ -109,21 +115,36 @@ def lookup(
         known = planned.get(ID_FIELD)
         name = known if isinstance(known, str) else display_key(record, keys)
         moves = any(change.action == "move" for change in its)
-        for change in its:
-            if rename is not None and isinstance(known, str):
-                if change.action in ("move", "update"):
-                    name = rename(change, name) or name
-            elif change.action == "move" and identify is not None:
-                name = identify(change) or name  # named where the moves phase puts it
-        if isinstance(known, str) and name != known:
-            result.renamed[known] = name
-        _add(result, planned, Target(name, False, moved=moves))
-    for change in (c for its in by_key.values() for c in its):
-        if change.action == "create":
-            given = identify(change) if identify is not None else None
-            planned = {**change.match, **change.set}
-            _add(result, planned, Target(given or display_key(change.match, keys), True))
+        name = _named(name, its, identify, rename if isinstance(known, str) else None)
+        renamed = isinstance(known, str) and name != known
+        if renamed:
+            result.renamed[str(known)] = name
+        _add(result, planned, Target(name, False, moved=moves or renamed))
+    for its in by_key.values():
+        create = next((change for change in its if change.action == "create"), None)
+        if create is None:
+            continue
+        given = identify(create) if identify is not None else None
+        # A new leaver may be moved at once (where leavers go): named where it goes.
+        renames = rename if given is not None else None
+        name = _named(given or display_key(create.match, keys), its, identify, renames)
+        _add(result, {**create.match, **create.set}, Target(name, True))
     return result
+
+
+def _named(
+    name: str, its: Sequence[Change], identify: Identify | None, rename: Rename | None
+) -> str:
+    """The identifier of the object known as `name` once its changes (`its`, in the
+    plan's order; a create names it already) are applied: each move or update renames it
+    in turn (`rename`), else a move names it where the moves phase puts it (`identify`)."""
+    for change in its:
+        if rename is not None:
+            if change.action in ("move", "update"):
+                name = rename(change, name) or name
+        elif change.action == "move" and identify is not None:
+            name = identify(change) or name
+    return name
 
 
 def _add(into: Lookup, record: Record, target: Target) -> None:

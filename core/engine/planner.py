@@ -15,6 +15,7 @@ from schemas.plan import Action, Change, PlanCounts
 from schemas.values import Record
 
 from .containers import CONTAINER_FIELD, container_of, follows_container, same_container
+from .counting import count_once
 from .keys import KEY_SEPARATOR, DuplicateKey, display_key, match_key, shown
 from .lifecycle import LEAVER_FIELD, Lifecycle, leaver_container, on_absence, on_return
 from .mapping import present
@@ -230,15 +231,24 @@ class Planner:
         self.add(key, "create", record, values=values, container=container)
 
     def on_both(self, key: str, record: Record, existing: Record) -> None:
+        start = len(self.ranked)
+        self._on_both(key, record, existing)
+        if len(self.ranked) - start > 1:  # restored or moved, and updated
+            count_once(self.counts, [c.action for _, _, c in self.ranked[start:]])
+
+    def _on_both(self, key: str, record: Record, existing: Record) -> None:
         backs = on_return(self.mapping, self.lifecycle, key)
         for back in backs:
             moved_to = container_of(record, self.mapping) if back == "move" else None
             self.add(key, back, existing, container=moved_to)
+        # A record counts once: restored or moved, it is neither skipped nor unchanged too.
         if self.mapping.on_both != "update":
-            self.counts.skipped += 1
+            self.counts.skipped += 0 if backs else 1
             return
+        moved = False
         if self.follows_container and "move" not in backs:
-            self.follow_container(key, record, existing)
+            moved = self.follow_container(key, record, existing)
+        untouched = 0 if backs or moved else 1
         values: Record = {}
         clear: list[str] = []
         before: Record = {}
@@ -248,7 +258,7 @@ class Planner:
         # Equal records (the usual re-run) have equal fields: nothing to look up.
         if record == existing or list(map(new_of, self.plain)) == list(map(old_of, self.plain)):
             if not self.with_policy:
-                self.counts.unchanged += 1
+                self.counts.unchanged += untouched
                 return
             compared = self.with_policy  # the others are equal: skipped below anyway
         for field in compared:
@@ -271,17 +281,19 @@ class Planner:
                 if old is not None:
                     before[field] = old
         if not values and not clear:
-            self.counts.unchanged += 1
+            self.counts.unchanged += untouched
             return
         self.add(key, "update", existing, values=values, clear=tuple(sorted(clear)), before=before)
 
-    def follow_container(self, key: str, record: Record, existing: Record) -> None:
+    def follow_container(self, key: str, record: Record, existing: Record) -> bool:
         """An object whose source record names (`container_from`) another container than
-        the one the destination says it is in is moved there. Nothing is known, so nothing
-        moves, where either side says no container."""
+        the one the destination says it is in is moved there (True). Nothing is known, so
+        nothing moves, where either side says no container."""
         wanted, now = record.get(CONTAINER_FIELD), existing.get(CONTAINER_FIELD)
         if isinstance(wanted, str) and isinstance(now, str) and not same_container(wanted, now):
             self.add(key, "move", existing, container=wanted)
+            return True
+        return False
 
     def on_destination_only(self, key: str, record: Record) -> None:
         action = on_absence(self.mapping, self.lifecycle, key)

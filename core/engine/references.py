@@ -13,7 +13,7 @@ applies. Pure.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
 import msgspec
@@ -49,12 +49,14 @@ class Outcome:
     """Objects unchanged but for their references: now counted as updated."""
     were_unchanged: int = 0
     """Skipped objects that the objects phase had counted unchanged."""
+    dropped: set[str | None] = field(default_factory=set)
+    """Match keys of the objects skipped so: their changes are not in `changes`."""
 
 
 @dataclass
 class _Resolved:
     before: list[Target] = field(default_factory=list)  # exist before the run
-    during: list[Target] = field(default_factory=list)  # created or moved by it
+    during: list[Target] = field(default_factory=list)  # created, moved or renamed by it
     problems: list[str] = field(default_factory=list)
     """Values that failed to resolve: the field keeps what it holds."""
     gone: list[str] = field(default_factory=list)
@@ -112,7 +114,7 @@ def plan_references(
         if empty:
             dropped.add(key)
             out.skipped += 1
-            out.were_unchanged += change is None
+            out.were_unchanged += not own  # one with a change of its own was counted so
             text = f'{empty[0].to}: no value resolves; the object is skipped (if_none = "skip")'
             skip = RecordError(
                 key=shown, action="resolve", message=text, object_type=kind, skipped=True
@@ -126,11 +128,12 @@ def plan_references(
             if follow is not None:
                 out.references += chunks(follow) if edits else [whole(follow, created.set)]
         elif existing:
-            update = _update(change, existing, refs, resolved, mapping.type, keys)
+            update = _update(bool(own), existing, refs, resolved, mapping.type, keys)
             if update is not None:
                 out.references += chunks(update) if edits else [whole(update, existing)]
                 out.new_updates += 0 if update.follow_up else 1
     out.changes = [c for k, own in planned.items() if k not in dropped for c in own]
+    out.dropped = dropped
     return out
 
 
@@ -141,26 +144,50 @@ def follow_renames(
     lookups: dict[tuple[str, str], Lookup],
     *,
     edits: bool = True,
+    held: Collection[str] = (),
+    outside: Sequence[Record] = (),
 ) -> list[Change]:
-    """For a run scoped to some keys: the objects outside its scope (no record of theirs
-    in `source`) whose references name an object the run moves or renames, made to name
-    it as it will be — as a whole run on the same data does, whose records of them
-    resolve to the new name. Nothing else of theirs changes."""
+    """For a run that reads some records only (scoped to keys, incremental): the objects
+    outside its scope (no record of theirs in `source`, nor one that failed: `held`, match
+    keys, as a whole run holds them) whose references name an object the run moves,
+    renames or deletes, made to name it as it will be — or no more, the placeholder
+    written where nothing else is left — and, for those whose source records (`outside`:
+    the records out of a scoped run's scope) name an object the run creates, made to name
+    it too: as a whole run on the same data does, whose records of them resolve to the
+    new name, to an object leaving, or to the new object. The fields' policies apply as
+    there (`keep` holds what it has, `merge` removes nothing); nothing else of theirs
+    changes; nor anything where the job never updates them (`on_both = "skip"`)."""
+    if mapping.on_both != "update":
+        return []
     refs = reference_fields(mapping)
+    # Per field, the names the run changes (folded): old → new, and those it removes.
+    followed: dict[str, tuple[dict[str, str], set[str]]] = {}
+    for f in refs:
+        assert f.resolve is not None
+        table = lookups[(f.resolve.type, f.resolve.by)]
+        if table.renamed or table.removed:
+            renamed = {_fold(old): new for old, new in table.renamed.items()}
+            followed[f.to] = (renamed, {_fold(name) for name in table.removed})
+    wanted_of = _outside(mapping, outside)
+    if not followed and not wanted_of:
+        return []
     keys, folded = mapping.keys, mapping.case_insensitive
-    inside = {match_key(record, keys, folded) for record in source}
+    inside = {match_key(record, keys, folded) for record in source} | set(held)
     out: list[Change] = []
     for record in destination:
         key = match_key(record, keys, folded)
         if key is None or key in inside:
             continue
+        theirs = wanted_of.get(key)
+        if theirs is None and not any(f.to in record for f in refs):
+            continue
         values: Record = {}
+        clear: list[str] = []
         add: dict[str, list[str]] = {}
         remove: dict[str, list[str]] = {}
         for f in refs:
             assert f.resolve is not None
-            table = lookups[(f.resolve.type, f.resolve.by)].renamed
-            renamed = {_fold(old): new for old, new in table.items()}
+            renamed, removed = followed.get(f.to, ({}, set()))
             current = record.get(f.to)
             there = (
                 current
@@ -169,32 +196,100 @@ def follow_renames(
                 if isinstance(current, str)
                 else []
             )
-            moved = [(v, renamed[_fold(v)]) for v in there if _fold(v) in renamed]
-            if not moved:
+            made = _created(theirs, f, lookups, there) if theirs is not None else []
+            news: dict[str, str] = {}
+            gone: set[str] = set()
+            if there and f.policy != "keep":
+                news = {v: renamed[_fold(v)] for v in there if _fold(v) in renamed}
+                gone = {v for v in there if _fold(v) in removed}
+            if not news and not gone and not made:
                 continue
+            # The values its record resolves to in a whole run: what it holds, named anew,
+            # without the objects deleted, with the objects created that it names; the
+            # field then changes as `_update` changes it.
+            names = [news.get(v, v) for v in there if v not in gone]
+            named = {_fold(v) for v in names}
+            names += [v for v in made if _fold(v) not in named]
+            placeholder = f.resolve.placeholder
+            wanted = names or ([placeholder] if placeholder is not None else [])
             if f.delimiter is None:
-                values[f.to] = moved[0][1]
-            elif edits:
-                remove[f.to] = [old for old, _ in moved]
-                add[f.to] = [new for _, new in moved]
-            else:
-                news = dict(moved)
-                values[f.to] = [news.get(v, v) for v in there]
-        if values or add or remove:
-            out.append(
-                Change(
-                    action="update",
-                    key=display_key(record, keys),
-                    match={k: record[k] for k in keys},
-                    set=values,
-                    add=add,
-                    remove=remove,
-                    before={f.to: record[f.to] for f in refs if f.to in record},
-                    object_type=mapping.type,
-                    phase="references",
-                )
+                first = made[:1] or wanted[:1]
+                if first:
+                    values[f.to] = first[0]
+                else:
+                    clear.append(f.to)
+                continue
+            have, want = {_fold(v) for v in there}, {_fold(v) for v in wanted}
+            plus = [v for v in dict.fromkeys(wanted) if _fold(v) not in have]
+            minus = [] if f.policy == "merge" else [v for v in there if _fold(v) not in want]
+            if not plus and not minus:
+                continue
+            if not edits:
+                kept = [v for v in there if v not in minus] + plus
+                if kept:
+                    values[f.to] = kept
+                else:
+                    clear.append(f.to)
+                continue
+            if plus:
+                add[f.to] = plus
+            if minus:
+                remove[f.to] = minus
+        if values or clear or add or remove:
+            follow = Change(
+                action="update",
+                key=display_key(record, keys),
+                match={k: record[k] for k in keys},
+                set=values,
+                clear=tuple(clear),
+                add=add,
+                remove=remove,
+                before={f.to: record[f.to] for f in refs if f.to in record},
+                object_type=mapping.type,
+                phase="references",
             )
+            out += chunks(follow)  # a large group's members follow in parts
     return out
+
+
+def _outside(mapping: ObjectMapping, records: Sequence[Record]) -> dict[str, Record]:
+    """The records out of a scoped run's scope by key: those a whole run would resolve
+    the references of (not leavers; a key held once)."""
+    keys, folded = mapping.keys, mapping.case_insensitive
+    found: dict[str, Record] = {}
+    twice: set[str] = set()
+    for record in records:
+        key = match_key(record, keys, folded)
+        if key is None or LEAVER_FIELD in record:
+            continue
+        if key in found:
+            twice.add(key)
+        found[key] = record
+    for key in twice:
+        del found[key]
+    return found
+
+
+def _created(
+    record: Record, fmap: FieldMap, lookups: dict[tuple[str, str], Lookup], there: list[str]
+) -> list[str]:
+    """The values of `fmap` in an out-of-scope object's source `record` that name objects
+    the run creates, which a whole run would write and the object does not hold — as
+    `_update` writes them (a `keep` field that holds a value is left alone)."""
+    if fmap.policy == "keep" and there:
+        return []
+    resolved = _resolve(record.get(fmap.to), fmap, lookups)
+    made = [t.identifier for t in resolved.during if t.created]
+    if not made:
+        return []
+    if fmap.delimiter is None:
+        # a single value: the one a whole run writes, when that names a new object
+        first = resolved.names[:1]
+        if resolved.problems or first != made[:1] or _same(first, there[:1]):
+            return []
+        return first
+    have = {_fold(v) for v in there}
+    return [v for v in dict.fromkeys(made) if _fold(v) not in have]
 
 
 def _skips(fmap: FieldMap) -> bool:
@@ -262,14 +357,15 @@ def _create(
 
 
 def _update(
-    change: Change | None,
+    follows: bool,
     existing: Record,
     refs: list[FieldMap],
     resolved: dict[str, _Resolved],
     object_type: str,
     keys: Sequence[str],
 ) -> Change | None:
-    """What makes an existing object's references agree: values added and removed."""
+    """What makes an existing object's references agree: values added and removed;
+    `follows` a change of the object's own (an update, a restore), counted with it."""
     values: Record = {}
     clear: list[str] = []
     add: dict[str, list[str]] = {}
@@ -323,7 +419,7 @@ def _update(
         before=before,
         object_type=object_type,
         phase="references",
-        follow_up=change is not None and change.action == "update",
+        follow_up=follows,
     )
 
 

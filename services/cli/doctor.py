@@ -7,12 +7,20 @@ import argparse
 import httpx
 import msgspec
 import nats.js.errors
-from nats.js.api import DiscardPolicy
+from nats.js.api import DiscardPolicy, StreamConfig
 
 from core.errors import IdsyncError, Unreachable
 from schemas.ids import utcnow
 from schemas.subjects import command_subject
-from services.common.jetstream import BUCKETS, CONSUMERS, PLANS_BUCKET, stream_configs
+from services.common.jetstream import (
+    BUCKETS,
+    CONSUMERS,
+    DEADLETTERS,
+    JOURNAL,
+    PLANS_BUCKET,
+    WORK,
+    stream_configs,
+)
 from services.common.runners import runners
 from services.common.settings import METRICS_URL_FILE, Settings
 from services.providers import check_reachable
@@ -54,6 +62,46 @@ async def doctor(args: argparse.Namespace) -> int:
     return 0 if all(f.ok for f in findings) else EXIT_PROBLEMS
 
 
+# What to raise when a stream fills up: its size limit's setting.
+_SIZE_SETTING = {
+    JOURNAL: "IDSYNC_JOURNAL_MAX_BYTES or shorten IDSYNC_JOURNAL_MAX_AGE_DAYS",
+    WORK: "IDSYNC_WORK_MAX_BYTES",
+    DEADLETTERS: "IDSYNC_JOURNAL_MAX_BYTES, or retry or drop the dead letters",
+}
+
+
+def stream_findings(
+    config: StreamConfig, found_as: StreamConfig, messages: int, used: int
+) -> list[Finding]:
+    """What a stream as the server has it (`found_as`) says next to how the services
+    make it (`config`): a discard policy other than theirs, and how full it is — a
+    problem only for a stream that refuses messages when full (the runs' log lines drop
+    their oldest instead)."""
+    name = str(config.name)
+    found: list[Finding] = []
+    if found_as.discard != config.discard:
+        want, have = ("new", "old") if config.discard == DiscardPolicy.NEW else ("old", "new")
+        found.append(
+            Finding(
+                False,
+                f"stream {name}",
+                f"discard={have} when full, the services set discard={want}: start a service",
+            )
+        )
+    limit = found_as.max_bytes or 0
+    share = used / limit if limit > 0 else 0.0
+    detail = f"{messages:,} messages, {used:,} bytes" + (
+        f" of {limit:,} ({share:.0%})" if limit > 0 else ""
+    )
+    refuses = config.discard == DiscardPolicy.NEW
+    if share >= FULL and refuses:
+        detail += f" — nearly full: raise {_SIZE_SETTING.get(name, 'its size limit')}"
+    elif share >= FULL:
+        detail += " — its oldest messages go as new ones come"
+    found.append(Finding(share < FULL or not refuses, f"stream {name}", detail))
+    return found
+
+
 async def _streams(session: Session) -> list[Finding]:
     found: list[Finding] = []
     for config in stream_configs(session.settings):
@@ -70,24 +118,7 @@ async def _streams(session: Session) -> list[Finding]:
                 )
             )
             continue
-        if info.config.discard != DiscardPolicy.NEW:
-            found.append(
-                Finding(
-                    False,
-                    f"stream {name}",
-                    "drops its oldest messages when "
-                    "full (discard=old); start a service to set discard=new",
-                )
-            )
-        limit = info.config.max_bytes or 0
-        used = info.state.bytes
-        share = used / limit if limit > 0 else 0.0
-        detail = f"{info.state.messages:,} messages, {used:,} bytes" + (
-            f" of {limit:,} ({share:.0%})" if limit > 0 else ""
-        )
-        if share >= FULL:
-            detail += " — nearly full: raise IDSYNC_JOURNAL_MAX_BYTES or shorten the age limit"
-        found.append(Finding(share < FULL, f"stream {name}", detail))
+        found += stream_findings(config, info.config, info.state.messages, info.state.bytes)
     return found
 
 

@@ -190,7 +190,11 @@ async def job_preview(args: argparse.Namespace) -> int:
         asked = Asked(keys=args.key, changed_only=args.changed_only)
         pushed.bind(lambda: session.nc)  # a scim-inbound source reads the bucket
         planned = await plan_run(session.store, Memory(session.js), job, asked)
-        shown = "" if args.json else await preview_text(session.store, job, planned, args.limit)
+        shown = (
+            ""
+            if args.json
+            else await preview_text(session.store, job, planned, args.limit, args.key)
+        )
     if export is not None:
         the_report = report(
             job.id,
@@ -212,6 +216,7 @@ async def job_preview(args: argparse.Namespace) -> int:
                 "changes": list(planned.plan.changes),  # a large plan: read from disk
                 "warnings": planned.plan.warnings,
                 "record_errors": planned.record_errors,
+                "over_limits": None if job.staging else planned.over_limits(job, args.key),
             }
         )
         return 0

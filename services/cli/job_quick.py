@@ -83,7 +83,7 @@ def job_run_quick(args: argparse.Namespace) -> int | None:
         followed = Followed(run_id, progress)
         for event in early:
             if followed.take(event):
-                return print_end(run_id, event, as_json=args.json, progress=progress)
+                return print_end(run_id, event, as_json=args.json, followed=followed)
         looked = time.monotonic()
         away_since: float | None = None
         while True:
@@ -98,7 +98,7 @@ def job_run_quick(args: argparse.Namespace) -> int | None:
                 continue
             news = _event(message.data) if message.sid == events else None
             if news is not None and followed.take(news):
-                return print_end(run_id, news, as_json=args.json, progress=progress)
+                return print_end(run_id, news, as_json=args.json, followed=followed)
     return _resume(args, followed, away_since)
 
 
@@ -107,7 +107,7 @@ def _resume(args: argparse.Namespace, followed: Followed, away_since: float | No
     from .watch import resume
 
     end = run_in_loop(args.noun, lambda: resume(args.settings, args.id, followed, away_since))
-    return print_end(followed.run_id, end, as_json=args.json, progress=followed.progress)
+    return print_end(followed.run_id, end, as_json=args.json, followed=followed)
 
 
 def _ask(

@@ -109,6 +109,18 @@ examples:
 """
 
 
+PREVIEW_EXAMPLES = """\
+examples:
+  idsync job preview hr-to-sqlite                    the counts, then the first 20 changes
+  idsync job preview hr-to-sqlite --sample 5         five source records, each mapped field
+  idsync job preview hr-to-sqlite --key 1042         the plan for one object (repeatable)
+  idsync job preview hr-to-sqlite --export plan.xlsx every change, one row per field
+
+The plan is the one a run would apply now (same hash); a plan over the job's safety
+limits says so, since its run writes nothing until it is approved. Records a
+transformation cannot handle are listed as failed; warnings say what was left alone.
+"""
+
 CONNECTION_ADD_EXAMPLES = """\
 examples:
   idsync connection add hr-files --provider csv --set directory=data --set "delimiter=;"
@@ -242,11 +254,16 @@ def _job(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "services.cli.job:job_run",
         "request a run now; prints the run id",
         quick="services.cli.job_quick:job_run_quick",
-        epilog="With --wait: a progress bar, then the run's statistics. A run that waits "
-        "for the approval of its job's approvers says whose, and exits 7.",
+        epilog="With --wait: a progress bar, then the run's statistics and its first failed "
+        "records (exit 5 when some failed). A run that waits for the approval of its job's "
+        "approvers, or whose plan is over the job's safety limits, says so and exits 7.",
     )
-    p.add_argument("id")
-    p.add_argument("--wait", action="store_true", help="follow the run to its end")
+    p.add_argument("id", help="the job's id (`idsync job list`)")
+    p.add_argument(
+        "--wait",
+        action="store_true",
+        help="follow the run to its end: its statistics, and the first failed records and why",
+    )
     p.add_argument(
         "--key",
         action="append",
@@ -276,9 +293,16 @@ def _job(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "preview",
         "services.cli.job:job_preview",
         "compute the whole plan and show it; writes nothing",
+        epilog=PREVIEW_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("id")
-    p.add_argument("--key", action="append", metavar="VALUE", help="only these objects")
+    p.add_argument("id", help="the job's id (`idsync job list`)")
+    p.add_argument(
+        "--key",
+        action="append",
+        metavar="VALUE",
+        help="only the object with this key value (repeatable), as `job run --key` plans it",
+    )
     p.add_argument(
         "--changed-only",
         action="store_true",

@@ -39,12 +39,31 @@ def print_json(value: Any, out: TextIO | None = None) -> None:
     out.write(msgspec.json.format(_json.encode(value), indent=2).decode() + "\n")
 
 
+_LINE_BREAKS = str.maketrans({"\n": "\\n", "\r": "\\r", "\t": "\\t"})
+
+
+def one_line(text: str) -> str:
+    """A value shown on one line of a table or a plan: a line break (or a tab) inside it
+    spelled `\\n` (`\\r`, `\\t`), so that it does not read as the next row."""
+    return text.translate(_LINE_BREAKS)
+
+
+def shown_value(text: str) -> str:
+    """A value as a table or a plan shows it: on one line (`one_line`), and in double
+    quotes when spaces at its start or end matter — `" 1010 "`, not a `1010` that looks
+    like the value without them (a value of spaces alone is quoted too). Exports keep
+    values as they are."""
+    text = one_line(text)
+    return f'"{text}"' if text != text.strip() else text
+
+
 def print_table(
     rows: Sequence[Sequence[str]], header: Sequence[str], out: TextIO | None = None
 ) -> None:
     out = out or sys.stdout
     if not rows:
         return
+    rows = [[shown_value(str(cell)) for cell in row] for row in rows]
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
         out.write(
@@ -115,7 +134,10 @@ class Progress:
         self.draw()
 
     def advance(self, amount: int) -> None:
+        # The plan counts objects; a batch, changes — an object restored and updated, or
+        # created and then disabled, has two: the bar never passes its end.
         self.done += amount
+        self.total = max(self.total, self.done)
         self.draw()
 
     def note(self, text: str) -> None:

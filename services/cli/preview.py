@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from core.engine.report import text
+from core.engine.report import LIST_SEPARATOR, text
 from core.run_texts import grouped_warnings
 from schemas.jobs import Job
 from schemas.plan import Change, PlanCounts
@@ -19,6 +19,8 @@ from schemas.values import Record, Value
 from services.common.store import Store
 from services.runner.planning import PlannedRun, open_sides
 from services.runner.planning.sides import READ_BATCH
+
+from .output import one_line, shown_value
 
 MAIN_FIELDS = 3
 """Fields besides the key that name an object on its line (the rest: --json, --export)."""
@@ -48,14 +50,14 @@ def change_line(change: Change, order: Sequence[str] = (), found: Record | None 
         detail = _edits(change)
     if change.container and change.action in ("create", "move"):
         detail += f" → {change.container}" if detail else f"→ {change.container}"
-    return f"{change.action:<7} {change.key}  {detail}".rstrip()
+    return f"{change.action:<7} {shown_value(change.key)}  {detail}".rstrip()
 
 
 def _main(record: Record, order: Sequence[str], match: Record) -> str:
     """The record's first MAIN_FIELDS fields besides its key, in the job's order."""
     names = [*dict.fromkeys([*order, *sorted(record)])]
     shown = [n for n in names if n in record and n not in match and not n.startswith("@")]
-    parts = [f"{name}={text(record[name])}" for name in shown[:MAIN_FIELDS]]
+    parts = [f"{name}={_shown(record[name])}" for name in shown[:MAIN_FIELDS]]
     if len(shown) > MAIN_FIELDS:
         parts.append(f"… (+{len(shown) - MAIN_FIELDS} fields)")
     return ", ".join(parts)
@@ -65,7 +67,7 @@ def _edits(change: Change) -> str:
     """What an update does to each field: set, cleared, values added and removed."""
     before = change.before
     parts = [
-        f"{name}: {_old(before.get(name))} → {text(value)}" for name, value in change.set.items()
+        f"{name}: {_old(before.get(name))} → {_shown(value)}" for name, value in change.set.items()
     ]
     parts += [f"{name}: {_old(before.get(name))} → {NONE}" for name in change.clear]
     parts += [f"{name} added: {_listed(values)}" for name, values in change.add.items()]
@@ -74,12 +76,20 @@ def _edits(change: Change) -> str:
 
 
 def _old(value: Value | None) -> str:
-    return text(value) if value is not None else NONE
+    return _shown(value) if value is not None else NONE
 
 
 def _listed(values: list[str]) -> str:
     more = len(values) - VALUES_SHOWN
-    return text(values[:VALUES_SHOWN]) + (f" … (+{more})" if more > 0 else "")
+    return _shown(values[:VALUES_SHOWN]) + (f" … (+{more})" if more > 0 else "")
+
+
+def _shown(value: Value) -> str:
+    """A value as a plan's line shows it: each text as `shown_value` shows it (spaces at
+    its ends seen), a list's items joined as in the change report."""
+    if isinstance(value, list):
+        return LIST_SEPARATOR.join(map(shown_value, value))
+    return shown_value(text(value))
 
 
 def field_order(job: Job) -> dict[str, list[str]]:
@@ -131,21 +141,30 @@ def change_lines(
     ]
 
 
-async def preview_text(store: Store, job: Job, planned: PlannedRun, limit: int) -> str:
-    """What `idsync job preview` prints: the counts, the first `limit` changes, the
-    warnings (each kind once) and the records that failed."""
+async def preview_text(
+    store: Store, job: Job, planned: PlannedRun, limit: int, keys: list[str] | None = None
+) -> str:
+    """What `idsync job preview` prints: the counts, whether a run of the plan would wait
+    for approval, the first `limit` changes, the warnings (each kind once) and the
+    records that failed (`keys`: the preview is scoped to them, as a run would be)."""
     plan = planned.plan
     shown = plan.changes[:limit]
+    over = None if job.staging else planned.over_limits(job, keys)
     lines = [
         f"{job.id}: {planned.source_records} source records, "
         f"{planned.destination_records} in the destination",
         counts_line(plan.counts, plan.hash),
         *change_lines(job, shown, await absent_objects(store, job, shown)),
     ]
+    if over is not None:
+        lines.insert(2, f"over the safety limits, a run of this plan waits for approval: {over}")
     if (hidden := len(plan.changes) - limit) > 0:
         lines.append(f"… and {hidden} more (--limit N shows more, --json shows all)")
     lines += [f"warning: {warning}" for warning in grouped_warnings(plan.warnings)]
     # Records whose mapping or references failed: not planned, their objects held.
-    lines += [f"failed  {failed.key}: {failed.message}" for failed in planned.record_errors[:limit]]
-    head, *rest = lines
+    lines += [
+        f"failed  {shown_value(failed.key)}: {failed.message}"
+        for failed in planned.record_errors[:limit]
+    ]
+    head, *rest = map(one_line, lines)
     return "".join(f"{line}\n" for line in [head, *(f"  {line}" for line in rest)])

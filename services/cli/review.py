@@ -21,7 +21,7 @@ from services.common.history_client import Review, cells, review
 from .client import connect
 from .export import export_format
 from .history import write_csv
-from .output import event_line, print_json, print_table, stats_line
+from .output import event_line, print_json, print_table, shown_value, stats_line
 
 
 async def review_of(args: argparse.Namespace) -> Review:
@@ -69,7 +69,7 @@ def _print(review: Review, limit: int, logs: int) -> None:
     print(f"record errors: {len(review.errors)}")
     for error in review.errors:
         kind = f" ({error.object_type})" if error.object_type else ""
-        print(f"  {error.action} {error.key}{kind}: {error.message}")
+        print(f"  {error.action} {shown_value(error.key)}{kind}: {error.message}")
     shown = review.changes[: max(limit, 0)]
     more = (
         f", the first {len(shown)} below (--limit N, --export csv)"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 
 from core.errors import NotFound
-from core.run_texts import counts_line
+from core.run_texts import counts_line, error_line, warning_lines
 from core.runs import RunStory, fold
 from schemas.ids import utcnow
 from schemas.subjects import RUN_EVENTS, job_events
@@ -58,6 +58,8 @@ async def run_show(args: argparse.Namespace) -> int:
     )
     if run.approved_by:
         print(f"  approved by {run.approved_by}")
+    if run.waited:
+        print(f"  waited for approval: {run.waited}")
     if run.planned is not None:
         print(f"  plan {run.plan_hash[:12]}: {counts_line(run.planned)}")
     if run.incremental:
@@ -65,6 +67,8 @@ async def run_show(args: argparse.Namespace) -> int:
         print(f"  incremental: changed records only ({since}); absent objects left alone")
     if run.full_because:
         print(f"  full run: {run.full_because}; absent objects acted on as in any full run")
+    for warning in warning_lines(run.warnings, run.warnings_total):
+        print(f"  warning: {warning}")
     if run.ended_at is not None:
         print(f"  {stats_line(run.stats)}")
     if run.reason:
@@ -74,7 +78,7 @@ async def run_show(args: argparse.Namespace) -> int:
         cut = f", the first {len(shown)} below (--errors N)" if len(shown) < len(run.errors) else ""
         print(f"  record errors: {len(run.errors)}{cut}")
     for error in shown:
-        print(f"  error: {error.action} {error.key}: {error.message}")
+        print(f"  {error_line(error)}")
     for attempt in run.failed_attempts[-10:]:
         print(f"  {attempt}")
     for failure in run.mail_failures:
@@ -139,14 +143,15 @@ async def run_approvals(args: argparse.Namespace) -> int:
     for entry in found:
         left = max((entry.expires_at - now).total_seconds() / 3600, 0)
         print(f"run {entry.run_id} of job {entry.job_id} ({entry.trigger})")
-        print(f"  asked for by {entry.requested_by or '-'}: {entry.reason}")
+        print(f"  asked for by {entry.requested_by or '-'}")
+        print(f"  waits: {entry.reason}")
         if entry.keys is not None:
             print(f"  only the objects {', '.join(entry.keys)}")
         if entry.counts is not None and entry.plan_hash:
             c = entry.counts
             print(
                 f"  plan {entry.plan_hash[:12]}: {c.create} create, {c.update} update, "
-                f"{c.delete} delete, {c.disable} disable, {c.move} move"
+                f"{c.delete} delete, {c.disable} disable, {c.move} move, {c.enable} enable"
             )
         who = ", ".join(entry.approvers) or "anyone"
         print(f"  approvers: {who}; expires in {left:.1f} h ({entry.expires_at:%Y-%m-%d %H:%M})")

@@ -13,7 +13,7 @@ from services.providers.base import Provider
 from services.runner.planning import default_context, open_sides
 
 from .client import connect
-from .output import print_json
+from .output import print_json, shown_value
 
 
 async def preview_samples(args: argparse.Namespace) -> int:
@@ -65,7 +65,7 @@ def print_sample(number: int, one: Sample) -> None:
 
 def _text(value: Value) -> str:
     if isinstance(value, list):
-        return "[" + ", ".join(value) + "]"
+        return "[" + ", ".join(map(shown_value, value)) + "]"
     if isinstance(value, Binary):
         return f"({len(value.data)} bytes)"
-    return value
+    return shown_value(value)

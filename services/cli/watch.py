@@ -56,9 +56,22 @@ async def follow_run(
     """Request a run of the job and follow its events to its end state. A server that
     goes away is waited for (IDSYNC_WAIT_RECONNECT seconds, on a patient session); once
     it is back, the journal says what happened meanwhile."""
+    followed, end = await _follow_new(session, job_id, keys, progress, changed_only)
+    return followed.run_id, end
+
+
+async def _follow_new(
+    session: Session,
+    job_id: str,
+    keys: list[str] | None,
+    progress: Progress | None,
+    changed_only: bool,
+) -> tuple[Followed, Event]:
+    """`follow_run`, with what following gathered (the record errors) beside the end."""
     async with session.follow(job_events(job_id)) as queue:
         run_id = await session.request_run(job_id, keys, changed_only)
-        return run_id, await _follow(session, queue, job_id, Followed(run_id, progress))
+        followed = Followed(run_id, progress)
+        return followed, await _follow(session, queue, job_id, followed)
 
 
 async def follow_requested(session: Session, job_id: str, followed: Followed) -> Event:
@@ -114,17 +127,21 @@ async def _follow(
                 continue
             away_since, looked = None, now
             with suppress(nats.errors.Error, TimeoutError):  # gone again: wait again
-                if (ended := await _ended_in_journal(session, job_id, run_id)) is not None:
+                if (ended := await _ended_in_journal(session, job_id, followed)) is not None:
                     return ended
             continue
         if followed.take(event):
             return event
 
 
-async def _ended_in_journal(session: Session, job_id: str, run_id: str) -> Event | None:
-    """The run's end state if the journal has it (a core subscription can miss events)."""
-    for event in reversed(await session.journal(job_events(job_id))):
-        if event.run_id == run_id and stops(event):
+async def _ended_in_journal(session: Session, job_id: str, followed: Followed) -> Event | None:
+    """The run's end state if the journal has it (a core subscription can miss events);
+    the plan's warnings are taken from it too."""
+    journal = await session.journal(job_events(job_id))
+    for event in journal:
+        followed.learn(event)
+    for event in reversed(journal):
+        if event.run_id == followed.run_id and stops(event):
             return event
     return None
 
@@ -138,5 +155,5 @@ async def wait_for_run(
     changed_only: bool = False,
 ) -> int:
     progress = None if as_json else Progress()
-    run_id, end = await follow_run(session, job_id, keys, progress, changed_only)
-    return print_end(run_id, end, as_json=as_json, progress=progress)
+    followed, end = await _follow_new(session, job_id, keys, progress, changed_only)
+    return print_end(followed.run_id, end, as_json=as_json, followed=followed)

@@ -11,7 +11,7 @@ import html
 from collections.abc import Iterator
 from datetime import datetime
 
-from core.run_texts import COUNT_NAMES, STAT_NAMES, duration
+from core.run_texts import COUNT_NAMES, STAT_NAMES, duration, warning_lines
 from core.runs import RunStory
 from schemas.events import Event, RunAwaitingApproval
 from schemas.plan import PlanCounts, RecordError, RunStats
@@ -29,6 +29,8 @@ def facts(title: str, run: RunStory, event: Event) -> list[tuple[str, str]]:
         lines.append(("Requested by", f"{asked} at {_when(run.requested_at)}"))
     if run.approvals:
         lines.append(("Approved by", ", ".join(run.approvals)))
+    if run.waited:
+        lines.append(("Waited for approval", run.waited))
     if not isinstance(event, RunAwaitingApproval) and run.duration is not None:
         lines.append(("Duration", duration(run.duration)))
     if run.attempts > 1:
@@ -74,6 +76,9 @@ def text(title: str, run: RunStory, event: Event, notes: list[str]) -> str:
     if run.errors:
         lines += ["", f"Errors ({len(run.errors)}):"]
         lines += [f"  {line}" for line in error_lines(run.errors)]
+    if run.warnings:
+        lines += ["", f"Warnings ({run.warnings_total}):"]
+        lines += [f"  {line}" for line in warning_lines(run.warnings, run.warnings_total)]
     if notes:
         lines += ["", *notes]
     lines += ["", "Next:" if isinstance(event, RunAwaitingApproval) else "More:"]
@@ -100,6 +105,10 @@ def html_part(title: str, run: RunStory, event: Event, notes: list[str]) -> str:
     if run.errors:
         items = "".join(f"<li>{e(line)}</li>" for line in error_lines(run.errors))
         parts.append(f"<h3>Errors ({len(run.errors)})</h3><ul>{items}</ul>")
+    if run.warnings:
+        told = warning_lines(run.warnings, run.warnings_total)
+        items = "".join(f"<li>{e(line)}</li>" for line in told)
+        parts.append(f"<h3>Warnings ({run.warnings_total})</h3><ul>{items}</ul>")
     parts += [f"<p>{e(note)}</p>" for note in notes]
     steps = "".join(f"<li><code>{e(step)}</code></li>" for step in next_steps(run, event))
     parts.append(f"<ul>{steps}</ul>")

@@ -241,8 +241,8 @@ class ComparesRows(Protocol):
     ) -> list[Record]:
         """In one snapshot: every row's `key` and text (its cells joined by US, \\x1f, in
         `row_columns`' order; None where a cell is NULL) given to `choose`, which says the
-        keys of the rows to read whole (None: every row); then those rows, as `read`
-        gives them, in the table's order."""
+        keys of the rows to read whole, in the order they were given (None: every row);
+        then those rows, as `read` gives them, in the table's order."""
         ...
 
 

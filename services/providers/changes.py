@@ -1,12 +1,15 @@
-"""Finding changed records by a field (CSV, SQLite, a SQL query, plugins): the
-change-reader helpers. A PostgreSQL or MySQL table lets its server pick the rows and
-keeps only the highest value read (`HighestRead`).
+"""Finding changed records by a field (CSV, SQLite, a SQL query or text column,
+plugins): the change-reader helpers. A PostgreSQL or MySQL table's date-time or number
+column lets its server pick the rows and keeps only the highest value read
+(`HighestRead`).
 
 A record has changed since a watermark when its change field holds a value at or after
-it. Values compare as numbers when both are whole or decimal numbers ("9" < "10"), and
-otherwise as text, code point by code point — so timestamps compare correctly only in
-one format and one zone (ISO 8601 in UTC: "2026-11-21T10:00:00Z"). A record with no
-value in the field is always read: it cannot be shown unchanged.
+it. Values compare as numbers when both are whole or decimal numbers ("9" < "10"), as
+the moments they say when both are timestamps (ISO 8601 or LDAP generalized time, in any
+zone and precision: "2026-11-21T10:00:00.25Z" is after "2026-11-21T10:00:00Z", and
+"2026-10-25T01:15:00+01:00" after "2026-10-25T01:30:00+02:00"; one without a zone is
+taken as UTC), and otherwise as text. A record with no value in the field is always
+read: it cannot be shown unchanged.
 
 A value that is not of the field's kind — neither a number nor a timestamp (ISO 8601,
 or LDAP generalized time: "N/A", "2026-13-45", "yesterday"), or a number where the
@@ -22,7 +25,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
@@ -48,47 +51,79 @@ def _number(text: str) -> Decimal | None:
     return number if number.is_finite() else None
 
 
-Value = tuple[str, Decimal | None]
-"""A change value, and the number it is (None: text)."""
+_GENERALIZED_TIME = re.compile(
+    r"(\d{4})(\d\d)(\d\d)(\d\d)(\d\d)?(\d\d)?(?:[.,](\d+))?(Z|[+-]\d{4})"
+)
+"""LDAP generalized time ("20261121100000Z", "20261121100000.0Z", "2026112110+0100")."""
+
+
+def _generalized(text: str) -> datetime | None:
+    found = _GENERALIZED_TIME.fullmatch(text)
+    if found is None:
+        return None
+    year, month, day, hour, minute, second, fraction, zone = found.groups()
+    try:
+        moment = datetime(int(year), int(month), int(day), int(hour), int(minute or 0))
+        moment += timedelta(seconds=int(second or 0))  # a leap second's 60 is the next
+    except ValueError:
+        return None
+    if fraction:  # of the last unit given
+        unit = 1 if second else 60 if minute else 3600
+        moment += timedelta(seconds=unit * float(f"0.{fraction}"))
+    if zone != "Z":
+        sign = 1 if zone[0] == "+" else -1
+        moment -= sign * timedelta(hours=int(zone[1:3]), minutes=int(zone[3:5]))
+    return moment.replace(tzinfo=UTC)
+
+
+def _moment(text: str) -> datetime | None:
+    """The moment a timestamp says, in UTC (one without a zone taken as UTC); None for text
+    that is no timestamp."""
+    if text[4:5] != "-":  # fromisoformat also takes "20261121T10": LDAP's, or no date
+        return _generalized(text)
+    if not (text[:4].isascii() and text[:4].isdigit()):
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+Value = tuple[str, Decimal | datetime | None]
+"""A change value, and the number or the moment it is (None: text)."""
 
 
 def _value(text: str) -> Value:
-    return text, _number(text)
+    number = _number(text)
+    return text, number if number is not None else _moment(text)
 
 
 def _order(a: Value, b: Value) -> int:
-    """-1, 0 or 1 as `a` is before, at or after `b` (numbers as numbers, else text)."""
+    """-1, 0 or 1 as `a` is before, at or after `b`: numbers as numbers, timestamps as the
+    moments they say (whatever their zone or precision), else as text."""
     x, y = a[1], b[1]
-    if x is not None and y is not None:
+    if isinstance(x, Decimal) and isinstance(y, Decimal):
+        return (x > y) - (x < y)
+    if isinstance(x, datetime) and isinstance(y, datetime):
         return (x > y) - (x < y)
     return (a[0] > b[0]) - (a[0] < b[0])
 
 
 def compare(a: str, b: str) -> int:
-    """-1, 0 or 1 as `a` is before, at or after `b` (numbers as numbers, else text)."""
+    """-1, 0 or 1 as `a` is before, at or after `b`: numbers as numbers, timestamps as the
+    moments they say, else as text."""
     return _order(_value(a), _value(b))
 
 
 Kind = Literal["number", "timestamp"]
 
-_GENERALIZED_TIME = re.compile(r"\d{10}(?:\d\d){0,2}(?:[.,]\d+)?(?:Z|[+-]\d{4})")
-"""LDAP generalized time ("20261121100000Z", "20261121100000.0Z")."""
-
-
-def _timestamp(text: str) -> bool:
-    if text[4:5] != "-":  # fromisoformat also takes "20261121T10": LDAP's, or no date
-        return _GENERALIZED_TIME.fullmatch(text) is not None
-    try:
-        datetime.fromisoformat(text)
-    except ValueError:
-        return False
-    return text[:4].isascii() and text[:4].isdigit()
-
 
 def _kind(value: Value) -> Kind | None:
-    if value[1] is not None:
-        return "number"
-    return "timestamp" if _timestamp(value[0]) else None
+    moment = value[1]
+    if moment is None:
+        return None
+    return "timestamp" if isinstance(moment, datetime) else "number"
 
 
 def kind_of(text: str) -> Kind | None:

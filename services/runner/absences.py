@@ -14,7 +14,7 @@ from datetime import datetime
 import structlog
 
 from core.engine import match_key
-from core.engine.lifecycle import has_lifecycle, leaver_container, ways_out
+from core.engine.lifecycle import LIFECYCLE_ACTIONS, has_lifecycle, leaver_container, ways_out
 from schemas.jobs import Job
 from schemas.plan import Change, RunStats
 from services.common.runs import RunState
@@ -40,11 +40,12 @@ async def remember(
         key = match_key(change.match, mapping.keys, mapping.case_insensitive)
         if key is None:
             continue
-        # A move for absence (or leaving) goes to `move_to`; a move back anywhere else.
-        away = {mapping.move_to, leaver_container(mapping)}
-        starts = change.action in ways_out(mapping) and (
-            change.action != "move" or change.container in away
-        )
+        # A move for absence (or leaving) goes to `move_to`; a move back anywhere else —
+        # where new objects go too (no container: the destination's own).
+        away = {mapping.move_to, leaver_container(mapping)} - {None}
+        # A delete ends the object, and its absence with it.
+        starts = change.action in LIFECYCLE_ACTIONS and change.action in ways_out(mapping)
+        starts = starts and (change.action != "move" or change.container in away)
         if starts:
             await memory.mark_absent(job.id, mapping.type, key, change.key, at)
         else:

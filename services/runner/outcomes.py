@@ -28,7 +28,8 @@ from collections.abc import Collection, Iterable, Iterator, Sequence
 from operator import attrgetter
 from typing import Protocol
 
-from schemas.plan import APPLIED_STAT, Action, Change, PlanCounts, RecordError, RunStats
+from core.engine.counting import counts_as as first_of
+from schemas.plan import APPLIED_STAT, Change, PlanCounts, RecordError, RunStats
 from schemas.work import Shared, WorkBatch
 
 Identity = tuple[str, str]
@@ -36,8 +37,6 @@ Identity = tuple[str, str]
 
 # Actions that can follow an update of the same object as a change of its own (a restore).
 _RESTORES = frozenset({"enable", "move"})
-# What a record with several changes of its own counts as: the first of these it has.
-_FIRST: tuple[Action, ...] = ("create", "enable", "move", "update", "disable", "delete")
 
 
 def identity(item: Change | RecordError) -> Identity:
@@ -155,7 +154,7 @@ def shared_records(
         own = [place for place in places if not place[2].follow_up] or places
         counting = own[0]
         actions = {place[2].action for place in own}
-        counts_as = next(action for action in _FIRST if action in actions)
+        counts_as = first_of(actions)
         for number, at, _ in places:
             entry = Shared(
                 at=at,

@@ -17,8 +17,8 @@ from datetime import datetime
 
 import structlog
 
-from core.engine import assess_types
 from core.errors import PERMANENT, BadInput, StoreFull
+from core.run_texts import kept_warnings
 from schemas.event_ids import awaiting_id, finished_id, planned_id, started_id
 from schemas.events import (
     RunApproved,
@@ -121,13 +121,7 @@ class Planner:
         """Why this plan must wait for approval; None when it may be applied now."""
         if self.approved.plan_hash == planned.plan.hash:
             return None  # this very plan was approved
-        reason = assess_types(
-            planned.plan,
-            planned.types,
-            job.safety,
-            # An incremental run that finds nothing changed is no empty source.
-            full_scope=self.approved.keys is None and not planned.incremental,
-        )
+        reason = planned.over_limits(job, self.approved.keys)
         if reason is not None and self.approved.plan_hash is not None:
             reason += "; the data or the connections changed since the plan was approved"
         return reason
@@ -181,6 +175,7 @@ class Planner:
         the_plan = planned.plan
         errors = planned.record_errors
         first = await publish_rest(self.bus, self.run_id, self.job_id, the_plan.hash, None, errors)
+        warnings, warnings_total = kept_warnings(the_plan.warnings)
         await self.bus.publish(
             RunPlanned(
                 run_id=self.run_id,
@@ -196,6 +191,8 @@ class Planner:
                 incremental=planned.incremental,
                 since=planned.since,
                 full_because=planned.full_because,
+                warnings=warnings,
+                warnings_total=warnings_total,
             )
         )
 

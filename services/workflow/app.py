@@ -201,7 +201,8 @@ async def accept_run_command(
     person = known.people.get(principal)
     if bursts is not None and person is not None and person.system:
         run_id = bursts.add(job.id, principal, command.keys, utcnow(), command.changed_only)
-        return CommandReply(ok=True, run_id=run_id, waits_for=_waits_for(job, known, "external"))
+        waits_for = _waits_for(job, known, "external", principal)
+        return CommandReply(ok=True, run_id=run_id, waits_for=waits_for)
     run_id = new_run_id()
     await bus.publish(
         RunRequested(
@@ -214,13 +215,17 @@ async def accept_run_command(
         )
     )
     log.info("run requested", job_id=job.id, run_id=run_id, by=principal)
-    return CommandReply(ok=True, run_id=run_id, waits_for=_waits_for(job, known, "manual"))
+    return CommandReply(
+        ok=True, run_id=run_id, waits_for=_waits_for(job, known, "manual", principal)
+    )
 
 
-def _waits_for(job: Job, known: Users, trigger: Trigger) -> list[str] | None:
+def _waits_for(job: Job, known: Users, trigger: Trigger, requester: str) -> list[str] | None:
     """Whom a request will wait for (`gate_request` makes it wait): said in the reply,
-    so that the command tells its requester at once."""
-    return gate.approvers(job, known) if gate.needs_approval(job, trigger) else None
+    so that the command tells its requester at once — never the requester themselves."""
+    if not gate.needs_approval(job, trigger):
+        return None
+    return gate.approvers_of(job, known, requester)
 
 
 async def gate_request(bus: Bus, request: RunRequested) -> None:
@@ -252,7 +257,10 @@ async def gate_request(bus: Bus, request: RunRequested) -> None:
         return state if current is None else None  # delivered again: it waits already
 
     await bus.runs.change(request.run_id, waits)
-    who = ", ".join(approvers) or "nobody (no approver is a known user)"
+    others = gate.approvers_of(job, load_users(bus.settings.home), request.requested_by)
+    who = ", ".join(others) or (
+        f"an approver other than {request.requested_by}, and it lists none that is a known user"
+    )
     await bus.publish(
         RunAwaitingApproval(
             run_id=request.run_id,

@@ -35,6 +35,12 @@ def approvers(job: Job | None, users: Users) -> list[str]:
     return found
 
 
+def approvers_of(job: Job | None, users: Users, requester: str) -> list[str]:
+    """The principals who may approve a run `requester` asked for: the job's approvers
+    but the requester, who never approves their own request."""
+    return [name for name in approvers(job, users) if not same(name, requester)]
+
+
 def refusal(verb: str, principal: str, requester: str, job: Job | None, users: Users) -> str | None:
     """Why `principal` may not approve or deny this run; None when they may.
 
@@ -47,9 +53,16 @@ def refusal(verb: str, principal: str, requester: str, job: Job | None, users: U
     if verb == "deny" and is_requester:
         return None
     if verb == "approve" and is_requester:
+        others = approvers_of(job, users, requester)
+        if not others:
+            return (
+                f"{principal} asked for this run and cannot approve it, and job {job.id} "
+                "has no other approver: add one to its approval.approvers (the run waits "
+                f"until it expires), or withdraw it with `idsync run deny`"
+            )
         return (
             f"{principal} asked for this run and cannot approve it: one of the job's "
-            f"approvers ({', '.join(allowed) or 'none listed'}) must"
+            f"other approvers ({', '.join(others)}) must"
         )
     if not any(same(principal, a) for a in allowed):
         listed = ", ".join(job.approval.approvers)

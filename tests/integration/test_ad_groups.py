@@ -159,18 +159,18 @@ async def test_members_moved_or_renamed_in_the_run_that_lists_them(
         assert members() == [sam("v0")]
 
         # Whole run: v0 (a member) moves, v1 moves and joins, v2 is renamed and joins; a
-        # new group lists v1.
+        # new group lists v1 and v2 (named once moved and renamed: after the objects phase).
         users[0]["ou"] = it
         users[1]["ou"] = it
         users[2]["name"] = "Mover Two Renamed"
         team["members"] = "|".join(sam(f"v{i}") for i in (0, 1, 2))
-        new = {**team, "group": "Newcomers", "members": sam("v1")}
+        new = {**team, "group": "Newcomers", "members": f"{sam('v1')}|{sam('v2')}"}
         write(folder / "data" / "people.csv", users)
         write(folder / "data" / "groups.csv", [team, new])
         whole = await run(session, job)
         assert (whole.stats.moved, whole.stats.created, whole.stats.failed) == (2, 1, 0)
         assert members() == sorted(sam(f"v{i}") for i in (0, 1, 2))
-        assert members("Newcomers") == [sam("v1")]
+        assert members("Newcomers") == [sam("v1"), sam("v2")]
         assert dn_of(sam("v1")) == f"cn=mover 1,{it}".lower()
         assert dn_of(sam("v2")) == f"cn=mover two renamed,{sales}".lower()
         assert (await run(session, job)).stats.written == 0
@@ -195,4 +195,6 @@ async def test_members_moved_or_renamed_in_the_run_that_lists_them(
         assert (changed.stats.moved, changed.stats.failed) == (2, 0), changed.stats
         assert dn_of(sam("v2")) == f"cn=mover two again,{it}".lower()
         assert members() == sorted(sam(f"v{i}") for i in range(4))
+        # Newcomers did not change: not read, it follows v2 all the same.
+        assert members("Newcomers") == [sam("v1"), sam("v2")]
         assert (await run(session, job)).stats.written == 0

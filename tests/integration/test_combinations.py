@@ -288,11 +288,14 @@ async def test_a_run_scoped_to_a_blank_key_plans_with_lookups_as_read_whole(
 ) -> None:
     """A blank key asked for is no key: it scopes the run to no record, whether the sides
     are looked up or read whole (read whole, the records without a key were taken as
-    its records, counted skipped and warned of)."""
+    its records, counted skipped and warned of); the plan says no side holds it."""
     people = [*mixes.PEOPLE, ("", "Nobody", "Eng", "", 2), ("  ", "Blank", "Eng", "", 2)]
     found = await mixes.both(mixes.folder_of(tmp_path, people), mixes.job(mixes.USERS), [" ", "e2"])
     assert [f"{change.action} {change.key}" for change in found[1]] == ["update e2"]
-    assert (found[2].skipped, found[3]) == (0, [])
+    assert (found[2].skipped, found[3]) == (
+        0,
+        ["no source record and no destination object has the key ' ': nothing is done for it"],
+    )
 
 
 FIXED_WIDTH = {

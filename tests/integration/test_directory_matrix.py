@@ -217,6 +217,31 @@ async def test_a_moved_member_is_named_anew_in_its_group(
 
 
 @pytest.mark.parametrize("shape", SHAPES)
+async def test_a_new_member_is_added_to_its_group_in_every_shape(
+    directory: Directory, services: RunServices, capsys: pytest.CaptureFixture[str], shape: str
+) -> None:
+    """A new user the source puts in an existing group: a run scoped to the user's key
+    (the group out of its scope) adds it to the group as a whole run does."""
+    d = directory
+    await d.define()
+    a = d.ou("a")
+    d.write([user(1, a)], [group("team", a, 1)])
+    async with services():
+        first = await d.run(capsys)
+        assert (first.stats.created, first.stats.failed) == (2, 0), first.stats
+        d.write([user(1, a), user(3, a, at=NEW)], [group("team", a, 1, 3, at=NEW)])
+        added = await run_shape(d, capsys, shape, ["p3"])
+        assert (added.stats.created, added.stats.updated, added.stats.failed) == (1, 1, 0), (
+            added.stats
+        )
+        assert d.state()[cdn(f"cn=team,{a}")]["member"] == sorted(
+            [cdn(f"uid=p1,{a}"), cdn(f"uid=p3,{a}")]
+        ), "the new user is in its group"
+        again = await d.run(capsys)
+        assert again.stats.written == 0, again.stats
+
+
+@pytest.mark.parametrize("shape", SHAPES)
 async def test_a_renamed_member_is_named_anew_in_its_group(
     directory: Directory, services: RunServices, capsys: pytest.CaptureFixture[str], shape: str
 ) -> None:
@@ -424,3 +449,98 @@ async def test_a_key_whose_case_changes_in_the_source_keeps_its_entry(
         again = await d.run(capsys)
         found = entries(d.slapd, d.base)
         assert [e["cn"] for e in found.values()] == [[b"Ann L"]], (again.stats, found)
+
+
+LEAVERS_DELETED = (
+    'leavers = { when = { field = "status", equals = "Terminated" }, action = "delete" }'
+)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+async def test_a_group_the_run_does_not_read_follows_its_members_renamed_and_deleted(
+    directory: Directory, services: RunServices, capsys: pytest.CaptureFixture[str], shape: str
+) -> None:
+    """The group's record is older than the watermark: an incremental run does not read
+    it, nor does a run scoped to its members' keys. One member renamed, one deleted (a
+    leaver): the group names the one anew and lets the other go, as a whole run does."""
+    d = directory
+    await d.define(rdn="cn", leavers=LEAVERS_DELETED)
+    a = d.ou("a")
+    # The watermarks (each type's own): NEW.
+    team, others = group("team", a, 1, 2, 3), group("others", a, 1, at=NEW)
+    d.write([user(1, a, at=NEW), user(2, a), user(3, a)], [team, others])
+    async with services():
+        first = await d.run(capsys)
+        assert (first.stats.created, first.stats.failed) == (5, 0), first.stats
+        left = {**user(3, a, at=NEWER), "status": "Terminated"}
+        d.write([user(1, a, at=NEW), user(2, a, "Ada", at=NEWER), left], [team, others])
+        changed = await run_shape(d, capsys, shape, ["p2", "p3"])
+        assert changed.stats.deleted == 1, changed.stats
+        state = d.state()
+        assert state[cdn(f"cn=team,{a}")]["member"] == sorted(
+            [cdn(f"cn=Person 1,{a}"), cdn(f"cn=Ada,{a}")]
+        ), ("the group names its members as they are now", state)
+        again = await d.run(capsys)
+        assert again.stats.written == 0, again.stats
+
+
+@pytest.mark.parametrize("shape", ["whole", "incremental"])
+async def test_a_new_leaver_created_and_moved_away_is_named_there_in_its_group(
+    directory: Directory, services: RunServices, capsys: pytest.CaptureFixture[str], shape: str
+) -> None:
+    """A leaver with no entry yet is created, then moved where leavers go (`new =
+    "create"`): the group that names it names it there."""
+    d = directory
+    await d.define(leavers=LEAVERS[:-1] + ', new = "create" }')
+    a, gone = d.ou("a"), d.ou("gone")
+    d.write([user(1, a)], [group("team", a, 1)])
+    async with services():
+        assert (await d.run(capsys)).stats.created == 2
+        left = {**user(2, a, at=NEW), "status": "Terminated"}
+        d.write([user(1, a), left], [group("team", a, 1, 2, at=NEW)])
+        changed = await run_shape(d, capsys, shape, [])
+        assert (changed.stats.created, changed.stats.failed) == (1, 0), changed.stats
+        state = d.state()
+        assert cdn(f"uid=p2,{gone}") in state, sorted(state)
+        assert state[cdn(f"cn=team,{a}")]["member"] == sorted(
+            [cdn(f"uid=p1,{a}"), cdn(f"uid=p2,{gone}")]
+        ), ("the group names the leaver where it is", state)
+        again = await d.run(capsys)
+        assert again.stats.written == 0, again.stats
+
+
+def leavers_job(base: str) -> str:
+    """Leavers moved away, and moved back when they return: to where new entries go (the
+    job's container), the job naming no container of its own."""
+    leavers = (
+        'leavers = { when = { field = "status", equals = "Terminated" }, action = "move", '
+        f'move_to = "ou=gone,{base}" }}'
+    )
+    return plain_job(base).replace(
+        'on_destination_only = "delete"', f'on_destination_only = "skip"\nrestore = true\n{leavers}'
+    )
+
+
+@pytest.mark.parametrize("shape", ["whole", "key"])
+async def test_a_leaver_back_where_new_entries_go_is_moved_back_once(
+    directory: Directory, services: RunServices, capsys: pytest.CaptureFixture[str], shape: str
+) -> None:
+    """Back, the entry is moved where new ones go, and is no longer absent: the next run
+    moves it no more (nor would its next absence delete it at once)."""
+    d = directory
+    await define(d.session, d.folder, connections_toml(d.folder, d.slapd), leavers_job(d.base))
+    gone = d.ou("gone")
+    active = {"id": "p1", "name": "Person 1", "ou": "", "at": OLD, "status": "Active"}
+    d.write([active], [])
+    async with services():
+        assert (await d.run(capsys)).stats.created == 1
+        d.write([{**active, "status": "Terminated"}], [])
+        left = await d.run(capsys)
+        assert left.stats.moved == 1, left.stats
+        assert cdn(f"uid=p1,{gone}") in d.state()
+        d.write([{**active, "at": NEW}], [])
+        back = await run_shape(d, capsys, shape, ["p1"])
+        assert (back.stats.moved, back.stats.failed) == (1, 0), back.stats
+        assert cdn(f"uid=p1,{d.base}") in d.state()
+        again = await d.run(capsys)
+        assert again.stats.written == 0, ("back once, and no longer absent", again.stats)

@@ -35,7 +35,7 @@ from schemas.jobs import (
     Resolve,
     Safety,
 )
-from schemas.values import Record
+from schemas.values import Binary, Record
 from services.providers.sqlite.read import SqliteReading
 from services.runner.planning import PlannedRun, spill
 from services.runner.planning.reading import Reading
@@ -473,3 +473,61 @@ async def test_a_key_twice_in_the_source_is_refused_when_one_of_its_records_fail
         """"Legal" (add it, or a default, or keep_unmapped = true)); make the key unique in """
         "the source (or choose other key fields)"
     )
+
+
+NO_ENTRY = 'map has no entry for "{}" (add it, or a default, or keep_unmapped = true)'
+UNTESTABLE = "binary data, which `where` and `leavers.when` cannot test"
+
+
+@pytest.mark.parametrize("how", ["transformation", "where"])
+@pytest.mark.parametrize("twin", ["existing", "new"])
+@pytest.mark.parametrize("shape", SHAPES)
+async def test_a_key_twice_in_the_source_is_refused_when_both_its_records_fail(
+    tmp_path: Path, shape: str, twin: str, how: str
+) -> None:
+    # e2 is twice in the source and both its records fail (no department for either, or
+    # a department `where` cannot test): refused as when one or both map, in every
+    # shape — naming both records as read, with why each failed — so the object is
+    # neither planned nor taken for absent, and the source is to be mended.
+    first: tuple[Any, ...] = ("e2", "Legal" if how == "transformation" else b"IT", "2")
+    second: tuple[Any, ...] = ("e2", "Admin" if how == "transformation" else b"Sales", "2")
+    people = [("e1", "IT", "2"), first, ("e3", "Sales", "0"), second]
+    table(tmp_path / "hr.db", "hr", ["emp", "dept", "at"], people)
+    objects = [("e1", "S"), ("e3", "S"), ("e4", "S")] + (
+        [("e2", "S")] if twin == "existing" else []
+    )
+    table(tmp_path / "dir.db", "people", ["id", "dept"], objects)
+    groups = ["gid", "title", "at", "dept"]  # (the job's `where` tests groups' dept too)
+    table(tmp_path / "hr.db", "hr_groups", groups, [("g1", "One", "1", "IT")])
+    table(tmp_path / "dir.db", "groups", ["id", "title"], [("g1", "One")])
+    the_job = failing_job(shape)
+    if how == "where":  # every record in scope, but for one `where` cannot test
+        kept = Endpoint(
+            connection="hr", table="hr", where={"not": {"field": "dept", "equals": "-"}}
+        )
+        the_job = msgspec.structs.replace(the_job, source=kept)
+    keys = ["e1", "e2", "e3"] if shape == "key-scoped" else None
+    reading = Reading(incremental=True, since="1") if shape.startswith("incremental") else Reading()
+    source = SqliteConnection(id="hr", path=str(tmp_path / "hr.db"))
+    target = SqliteConnection(id="dir", path=str(tmp_path / "dir.db"))
+    lean = lean_if(shape in ("lean", "spilled", "incremental-lean"))
+    with lean, spilled_if(shape == "spilled"), pytest.raises(DuplicateKey) as refused:
+        await plan_between(source, target, the_job, keys, reading)
+    assert refused.value.key == "e2"
+    named = [refused.value.first["dept"], refused.value.second["dept"]]
+    assert named == [
+        value if isinstance(value, str) else Binary(value) for value in (first[1], second[1])
+    ]
+    if how == "transformation":
+        assert str(refused.value) == (
+            """two source records have the key 'e2': {"at":"2","dept":"Legal","emp":"e2"} """
+            f"(which failed: dept: {NO_ENTRY.format('Legal')}) and "
+            """{"at":"2","dept":"Admin","emp":"e2"} """
+            f"(which failed: dept: {NO_ENTRY.format('Admin')}); make the key unique in the "
+            "source (or choose other key fields)"
+        )
+    else:
+        assert (refused.value.first_failed, refused.value.failed) == (
+            f"dept: {UNTESTABLE}",
+            f"dept: {UNTESTABLE}",
+        )

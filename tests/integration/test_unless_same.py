@@ -198,7 +198,36 @@ def test_a_record_whose_text_is_its_row_s_but_not_its_fields_is_read_whole(
     groups = record["groups"] if isinstance(record["groups"], str) else "|".join(record["groups"])
     text = "\x1f".join(["e1", *stored, groups])
     found = unless_same.compare(USERS, NAMES, [[record]], ["e1"], [text])
-    assert found == ([record], [])
+    assert found == ([record], [], ["e1"])
     plain_row: Record = {"id": "e1", "name": "x", "dept": "Eng", "groups": ["a", "b"]}
     its_text = "e1\x1fx\x1fEng\x1fa|b"
-    assert unless_same.compare(USERS, NAMES, [[plain_row]], ["e1"], [its_text]) == ([], ["e1"])
+    found = unless_same.compare(USERS, NAMES, [[plain_row]], ["e1"], [its_text])
+    assert found == ([], ["e1"], [])
+
+
+@pytest.mark.parametrize("by_place", [True, False], ids=["by-place", "by-key"])
+def test_the_rows_to_read_whole_are_those_that_differ_in_the_table_s_order(
+    by_place: bool,
+) -> None:
+    """The rows a re-run reads whole — a changed one, one no record has, one twin of
+    another row's key but for case — are asked for in the table's order, whether the
+    rows stand in the records' order or not."""
+    records: list[Record] = [
+        {"id": key, "name": "x", "dept": "Eng", "groups": ["a", "b"]} for key in ("e1", "e2", "e3")
+    ]
+
+    def text(key: str, dept: str = "Eng") -> str:
+        return f"{key}\x1fx\x1f{dept}\x1fa|b"
+
+    if by_place:
+        row_keys: list[str | None] = ["e1", "e2", "e3"]
+        texts: list[str | None] = [text("e1"), text("e2", "Ops"), text("e3")]
+        wanted = ["e2"]
+    else:
+        row_keys = ["e9", "e3", "E1", "e2", "e1"]
+        texts = [text("e9"), text("e3"), text("E1"), text("e2", "Ops"), text("e1")]
+        wanted = ["e9", "E1", "e2", "e1"]
+    found = unless_same.compare(USERS, NAMES, [records], row_keys, texts)
+    assert found is not None
+    assert found[2] == wanted
+    assert set(found[1]) == set(row_keys) - set(wanted)

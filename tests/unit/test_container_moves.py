@@ -18,6 +18,7 @@ from core.checks.policy import asked_actions
 from core.engine import plan
 from core.engine.containers import CONTAINER_FIELD, canonical_dn, same_container
 from core.engine.digests import DigestIndex
+from core.engine.failures import Failure
 from core.engine.lifecycle import Lifecycle
 from core.engine.objects import ObjectType, plan_objects
 from core.engine.plan import Plan
@@ -30,6 +31,7 @@ from schemas.connections import (
     SqliteConnection,
 )
 from schemas.jobs import Endpoint, FieldMap, Job, ObjectMapping, Resolve
+from schemas.plan import RecordError
 from schemas.values import Record
 from services.providers import FACTS
 
@@ -101,7 +103,7 @@ def test_an_object_the_destination_has_elsewhere_is_moved_where_its_record_says(
         MANAGED,
     )
     assert moves(the_plan) == {"ann": IT}
-    assert (the_plan.counts.move, the_plan.counts.unchanged) == (1, 3)
+    assert (the_plan.counts.move, the_plan.counts.unchanged) == (1, 2)  # each record once
 
 
 def test_a_move_comes_with_the_update_of_the_same_object() -> None:
@@ -136,7 +138,15 @@ def test_a_record_that_failed_never_gets_its_object_moved() -> None:
         [found("ann", SALES), found("bob", IT)],
         mapping,
         MANAGED,
-        held=frozenset({"ann"}),
+        failed=[
+            Failure(
+                {"uid": "ann"},
+                RecordError(key="ann", action="map", message="?"),
+                {"uid": "ann"},
+                "ann",
+                "ann",
+            )
+        ],
     )
     assert the_plan.changes == [] and the_plan.counts.unchanged == 1
 

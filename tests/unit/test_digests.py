@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from core.engine import plan
@@ -41,11 +41,13 @@ def lean(source: list[Record], destination: list[Record], absent: bool = True) -
         act_on_absence=absent,
         taken=index.taken,
         keyed_elsewhere=index.unchanged,
+        other_case=index.other_cases() if absent else None,
     )
     the_plan.counts.unchanged += index.unchanged
     return the_plan
 
 
+UNCHANGED: Record = {"uid": "u1", "mail": "", "phone": "", "groups": [], "badge": ""}
 values = st.sampled_from(["", "a", "b", " a"])
 records = st.builds(
     lambda uid, mail, phone, groups, badge: {
@@ -65,6 +67,7 @@ records = st.builds(
 
 @settings(max_examples=400, deadline=None)
 @given(st.lists(records, max_size=6), st.lists(records, max_size=6), st.booleans())
+@example([UNCHANGED], [UNCHANGED, {**UNCHANGED, "uid": "U1"}], True)  # U1: u1 in another case
 def test_the_lean_plan_is_the_plan(
     source: list[Record], destination: list[Record], absent: bool
 ) -> None:

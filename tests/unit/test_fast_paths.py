@@ -722,7 +722,7 @@ def test_a_batch_mapped_at_once_is_mapped_as_record_by_record(records: list[Reco
     assert mapped == expected
     assert [list(record) for record in mapped] == [list(record) for record in expected]
     assert at_once.errors == one_by_one.errors
-    assert at_once.held == one_by_one.held
+    assert at_once.failures == one_by_one.failures
 
 
 def spilled(spill: Spill) -> tuple[list[tuple[str, bytes]], list[str], PlanCounts, int, int]:

@@ -34,6 +34,7 @@ from services.providers.sqlite.provider import SqliteProvider
 from services.runner.planning.reading import choose
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+LDAP = "%Y%m%d%H%M%S%z"
 
 
 @pytest.mark.parametrize(
@@ -42,7 +43,14 @@ NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
         ("9", "10", -1),  # numbers as numbers, not as text
         ("10.5", "10.25", 1),
         ("007", "7", 0),
-        ("2026-11-21T10:00:00Z", "2026-11-21T09:59:59Z", 1),  # ISO 8601 in UTC as text
+        ("2026-11-21T10:00:00Z", "2026-11-21T09:59:59Z", 1),
+        ("2026-11-21T10:00:00.25Z", "2026-11-21T10:00:00Z", 1),  # as text: "." < "Z"
+        ("2026-10-25T01:15:00+01:00", "2026-10-25T01:30:00+02:00", 1),  # summer time ends
+        ("2026-11-21T11:00:00+01:00", "2026-11-21T10:00:00Z", 0),  # one moment
+        ("2026-11-21T10:00:00", "2026-11-21T10:00:00Z", 0),  # no zone: UTC
+        ("20261121103000Z", "2026-11-21T10:00:00Z", 1),  # LDAP's and ISO's
+        ("2026112111+0100", "20261121100000Z", 0),
+        ("20261121100000.5Z", "20261121100000Z", 1),
         ("20261121100000Z", "20261121100000Z", 0),  # LDAP generalized time
         ("b", "a", 1),
         ("10", "9a", -1),  # one is not a number: as text
@@ -54,7 +62,7 @@ def test_change_values_compare_as_numbers_else_as_text(a: str, b: str, order: in
 
 def reference_order(a: str, b: str) -> int:
     """How change values compare, said plainly: numbers when `Decimal` takes both as
-    finite numbers, else text."""
+    finite numbers, moments when both are timestamps, else text."""
 
     def number(text: str) -> Decimal | None:
         try:
@@ -63,16 +71,40 @@ def reference_order(a: str, b: str) -> int:
             return None
         return value if value.is_finite() else None
 
+    def moment(text: str) -> datetime | None:
+        iso = text[4:5] == "-" and text[:4].isdigit()  # else fromisoformat takes LDAP's wrong
+        try:
+            at = datetime.fromisoformat(text) if iso else datetime.strptime(text, LDAP)
+        except ValueError:
+            return None
+        return at if at.tzinfo else at.replace(tzinfo=UTC)
+
     x, y = number(a), number(b)
     if x is not None and y is not None:
         return (x > y) - (x < y)
+    s, t = moment(a), moment(b)
+    if s is not None and t is not None:
+        return (s > t) - (s < t)
     return (a > b) - (a < b)
 
 
 CHANGE_VALUES = st.lists(
     st.sampled_from(["0", "7", "٣", "1", "_", ".", "e", "E", "+", "-", " ", "T", ":", "Z", "inf"]),
     max_size=6,
-).map("".join) | st.sampled_from(["NaN", "Infinity", "1e5", "2026-11-21T10:00:00Z", "1_000"])
+).map("".join) | st.sampled_from(
+    [
+        "NaN",
+        "Infinity",
+        "1e5",
+        "1_000",
+        "2026-11-21T10:00:00Z",
+        "2026-11-21T10:00:00.25Z",
+        "2026-11-21T11:00:00+01:00",
+        "2026-11-21T10:00:00",
+        "20261121100000Z",
+        "20261121103000Z",
+    ]
+)
 
 
 @given(CHANGE_VALUES, CHANGE_VALUES)

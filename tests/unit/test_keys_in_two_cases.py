@@ -9,9 +9,11 @@ from __future__ import annotations
 import pytest
 
 from core.engine import DuplicateKey, plan
-from core.engine.keys import Failed, case_clash, match_key
+from core.engine.failures import Failure
+from core.engine.keys import case_clash, match_key
 from core.engine.objects import ObjectType, plan_objects
 from schemas.jobs import FieldMap, ObjectMapping
+from schemas.plan import RecordError
 from schemas.values import Record
 
 MAPPING = ObjectMapping(
@@ -52,9 +54,10 @@ def test_where_keys_compare_with_case_the_records_are_two_objects() -> None:
 def test_a_record_that_failed_and_one_mapped_alike_but_for_case_are_refused() -> None:
     key = match_key(LOWER, ["uid"], False)
     assert key is not None
-    held = {key: Failed({"login": "r.ouazana"}, "bad date", {"uid": "r.ouazana"})}
+    error = RecordError(key="r.ouazana", action="map", message="bad date")
+    failed = Failure({"login": "r.ouazana"}, error, {"uid": "r.ouazana"}, key, key)
     with pytest.raises(DuplicateKey) as refused:
-        plan([UPPER], [UPPER], MAPPING, MANAGED, held=held, keys_fold=True)
+        plan([UPPER], [UPPER], MAPPING, MANAGED, failed=[failed], keys_fold=True)
     assert '"login":"r.ouazana"' in str(refused.value)
 
 

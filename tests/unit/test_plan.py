@@ -10,10 +10,10 @@ import msgspec
 import pytest
 
 from core.engine import DuplicateKey, apply_to, match_key, plan
-from core.engine.keys import Failed
+from core.engine.failures import Failure
 from core.errors import BadInput
 from schemas.jobs import FieldMap, ObjectMapping
-from schemas.plan import Action, Change, PlanCounts
+from schemas.plan import Action, Change, PlanCounts, RecordError
 from schemas.values import Binary, Record
 
 NFC = unicodedata.normalize("NFC", "José")
@@ -366,13 +366,18 @@ def test_a_source_record_whose_key_cannot_be_read_leaves_every_absent_object_alo
     assert "the 1 destination objects missing from the source are left alone" in result.warnings[1]
 
 
+def failure(record: Record, why: str, uid: str) -> Failure:
+    """A source record that failed, whose key mapped to `uid`."""
+    error = RecordError(key=uid, action="map", message=why)
+    return Failure(record, error, {"uid": uid}, uid, uid)
+
+
 def test_a_key_held_by_a_failed_record_and_by_one_mapped_is_refused() -> None:
     # The object would be both left as it is (its record failed) and updated from the
     # other record: the source holds the key twice.
-    failed = Failed({"login": "alice", "dept": "?"}, "dept: no entry", {"uid": "alice"})
-    held = {"alice": failed}
+    failed = [failure({"login": "alice", "dept": "?"}, "dept: no entry", "alice")]
     with pytest.raises(DuplicateKey) as refused:
-        plan([{"uid": "alice", "cn": "Alice"}], [ALICE], job(), MANAGED, held=held)
+        plan([{"uid": "alice", "cn": "Alice"}], [ALICE], job(), MANAGED, failed=failed)
     assert str(refused.value) == (
         """two source records have the key 'alice': {"cn":"Alice","uid":"alice"} and """
         """{"dept":"?","login":"alice"} (which failed: dept: no entry); make the key unique """
@@ -380,7 +385,25 @@ def test_a_key_held_by_a_failed_record_and_by_one_mapped_is_refused() -> None:
     )
 
 
+def test_a_key_held_by_two_failed_records_is_refused_naming_both() -> None:
+    # Both records of alice failed: the source still holds her key twice, refused as
+    # when either maps — the object is neither planned nor taken for absent.
+    failed = [
+        failure({"login": "alice", "dept": "?"}, "dept: no entry", "alice"),
+        failure({"login": "bob"}, "dept: no entry", "bob"),
+        failure({"login": "alice", "dept": "!"}, "dept: no such entry", "alice"),
+    ]
+    with pytest.raises(DuplicateKey) as refused:
+        plan([], [ALICE], job(on_destination_only="delete"), MANAGED, failed=failed)
+    assert str(refused.value) == (
+        """two source records have the key 'alice': {"dept":"?","login":"alice"} (which """
+        """failed: dept: no entry) and {"dept":"!","login":"alice"} (which failed: dept: no """
+        "such entry); make the key unique in the source (or choose other key fields)"
+    )
+
+
 def test_held_objects_are_never_taken_for_absent() -> None:
     mapping = job(on_destination_only="delete")
-    result = plan([], [ALICE, {"uid": "bob"}], mapping, MANAGED, held={"alice"})
+    failed = [failure({"login": "alice"}, "dept: no entry", "alice")]
+    result = plan([], [ALICE, {"uid": "bob"}], mapping, MANAGED, failed=failed)
     assert [(c.action, c.key) for c in result.changes] == [("delete", "bob")]

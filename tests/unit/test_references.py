@@ -7,11 +7,13 @@ from collections.abc import Sequence
 import msgspec
 import pytest
 
+from core.engine.failures import Failure
+from core.engine.lifecycle import LEAVER_FIELD
 from core.engine.objects import ObjectType, plan_objects
 from core.engine.phases import phase_of
 from core.engine.planned_state import ID_FIELD
-from schemas.jobs import FieldMap, ObjectMapping, Resolve
-from schemas.plan import Change
+from schemas.jobs import FieldMap, Leavers, ObjectMapping, Resolve
+from schemas.plan import Change, RecordError
 from schemas.values import Record, Value
 
 MANAGER = FieldMap(to="manager", resolve=Resolve(type="user", by="employeeNumber"))
@@ -357,3 +359,229 @@ def test_a_run_scoped_to_a_managers_key_renames_the_manager_of_the_people_outsid
         "references",
         {"manager": "uid=ada,ou=Staff,dc=example,dc=org"},
     )
+
+
+@pytest.mark.parametrize("policy", ["force", "merge", "keep"])
+def test_a_run_scoped_to_a_new_users_key_adds_it_to_the_groups_outside_its_scope(
+    policy: str,
+) -> None:
+    """The groups outside the scope whose source records name the new user get it as a
+    member, as a whole run would write it — their other members left to a whole run; a
+    `keep` field holding values is left alone, as a whole run leaves it."""
+    bob = user("bob", "E3", existing=True)
+    team: Record = {"cn": "team", "member": [dn("carl")]}
+    wanted: Record = {"cn": "team", "member": ["ada", "bob", "carl"]}
+    users = ObjectType(USERS, [user("ada", "E2")], [], USERS_MANAGED, identify, everything=[bob])
+    mapping = msgspec.structs.replace(
+        groups(),
+        fields=[FieldMap(to="cn"), msgspec.structs.replace(groups().fields[1], policy=policy)],
+    )
+    groups_type = ObjectType(mapping, [], [], ["cn", "member"], everything=[team], outside=[wanted])
+    planned, errors = plan_objects([users, groups_type], act_on_absence=False, scoped=True)
+    assert errors == []
+    added = [c for c in planned.changes if c.object_type == "group"]
+    if policy == "keep":
+        assert added == []
+        return
+    [follow] = added
+    assert (follow.key, follow.phase, follow.add, follow.remove) == (
+        "team",
+        "references",
+        {"member": [dn("ada")]},
+        {},
+    )
+    assert planned.counts.update == 1 and planned.counts.create == 1
+
+
+def test_a_run_scoped_to_a_leavers_key_clears_the_manager_of_the_people_outside() -> None:
+    """A whole run deleting a manager clears the manager of those the manager had (a value
+    naming an object the run deletes is let go); a run scoped to the manager's key too."""
+    leaving = msgspec.structs.replace(
+        USERS, leavers=Leavers(when={"field": "cn", "equals": "Ada"}, action="delete")
+    )
+    boss = user("ada", "E2", existing=True)
+    staff = user("bob", "E3", dn("ada"), existing=True)
+    left: Record = {**user("ada", "E2"), LEAVER_FIELD: "yes"}
+    users = ObjectType(leaving, [left], [boss], USERS_MANAGED, identify, everything=[boss, staff])
+    planned, errors = plan_objects([users], act_on_absence=False, scoped=True)
+    assert errors == []
+    assert [(c.key, c.action) for c in planned.changes if c.action == "delete"] == [
+        ("ada", "delete")
+    ]
+    [follow] = [c for c in planned.changes if c.key == "bob"]
+    assert (follow.phase, follow.set, follow.clear) == ("references", {}, ("manager",))
+    whole = ObjectType(
+        leaving, [left, user("bob", "E3", "E2")], [boss, staff], USERS_MANAGED, identify
+    )
+    planned, _ = plan_objects([whole], act_on_absence=False)
+    [same] = [c for c in planned.changes if c.key == "bob"]
+    assert (same.phase, same.set, same.clear) == ("references", {}, ("manager",))
+
+
+def test_a_leaver_created_and_moved_at_once_is_named_where_it_goes() -> None:
+    """A new leaver's object is created, then moved where leavers go (`new = "create"`,
+    action `move`): a group naming it names it there, once the moves phase is done."""
+    leaving = ObjectMapping(
+        type="user",
+        keys=["uid"],
+        fields=USERS.fields,
+        leavers=Leavers(
+            when={"field": "cn", "equals": "Ada"}, action="move", move_to="ou=Former", new="create"
+        ),
+    )
+
+    def rename(change: Change, name: str) -> str | None:
+        return f"{name.partition(',')[0]},{change.container}" if change.action == "move" else None
+
+    left: Record = {**user("ada", "E2"), LEAVER_FIELD: "yes"}
+    users = ObjectType(leaving, [left], [], USERS_MANAGED, identify, rename=rename)
+    team = group_type(groups(), [{"cn": "team", "member": "ada"}], [])
+    planned, errors = plan_objects([users, team])
+    assert errors == []
+    assert [(c.action, c.container) for c in planned.changes if c.object_type == "user"] == [
+        ("create", None),
+        ("move", "ou=Former"),
+    ]
+    [added] = [c for c in planned.changes if c.object_type == "group" and c.add]
+    assert phase_of(added) == "references"
+    assert members(added.add["member"]) == ["uid=ada,ou=Former"]
+
+
+def test_a_new_group_names_a_member_the_run_renames_once_renamed() -> None:
+    """An update of what names an existing entry renames it in the objects phase, beside
+    the creates: a new group names it by its new name only in the references phase, once
+    the rename is done (a directory such as AD refuses a DN naming no entry yet)."""
+
+    def rename(change: Change, name: str) -> str | None:
+        cn = change.set.get("cn")
+        if change.action != "update" or not isinstance(cn, str):
+            return None
+        return f"cn={cn},{name.partition(',')[2]}"
+
+    there = {**user("ada", "E2", existing=True), ID_FIELD: "cn=Ada,ou=People,dc=example,dc=org"}
+    users = ObjectType(
+        USERS,
+        [{**user("ada", "E2"), "cn": "Ada L"}],
+        [there],
+        USERS_MANAGED,
+        identify,
+        rename=rename,
+    )
+    team = group_type(groups(), [{"cn": "team", "member": "ada"}], [])
+    planned, errors = plan_objects([users, team])
+    assert errors == []
+    [created, added] = [c for c in planned.changes if c.object_type == "group"]
+    assert created.action == "create" and "member" not in created.set
+    assert phase_of(added) == "references"
+    assert members(added.add["member"]) == ["cn=Ada L,ou=People,dc=example,dc=org"]
+
+
+def test_a_run_scoped_to_keys_leaves_alone_the_groups_a_job_does_not_update() -> None:
+    """Groups the job never updates (`on_both = "skip"`): a whole run leaves their members
+    as they are, so a run scoped to a member's key that moves the member does too."""
+    following = ObjectMapping(
+        type="user", keys=["uid"], container_from="ou", fields=USERS.fields, on_both="update"
+    )
+
+    def rename(change: Change, name: str) -> str | None:
+        return f"{name.partition(',')[0]},{change.container}" if change.action == "move" else None
+
+    there = {**user("ada", "E2", existing=True), "@container": "ou=People,dc=example,dc=org"}
+    source = {**user("ada", "E2"), "@container": "ou=Staff,dc=example,dc=org"}
+    team: Record = {"cn": "team", "member": [dn("ada")]}
+    users = ObjectType(following, [source], [there], USERS_MANAGED, identify, rename=rename)
+    kept = msgspec.structs.replace(groups(), on_both="skip")
+    whole, _ = plan_objects(
+        [users, ObjectType(kept, [{"cn": "team", "member": "ada"}], [team], ["cn", "member"])],
+        act_on_absence=False,
+    )
+    assert [c for c in whole.changes if c.object_type == "group"] == []
+    outside = ObjectType(kept, [], [], ["cn", "member"], everything=[team])
+    planned, _ = plan_objects([users, outside], act_on_absence=False, scoped=True)
+    assert [c for c in planned.changes if c.object_type == "group"] == []
+
+
+def test_a_group_whose_record_failed_is_left_alone_by_a_run_that_did_not_read_it_whole() -> None:
+    """An incremental run reads the team's changed record, which fails to map: the team
+    is held as it is — as a whole run holds it —, its member not renamed either."""
+    following = ObjectMapping(
+        type="user", keys=["uid"], container_from="ou", fields=USERS.fields, on_both="update"
+    )
+
+    def rename(change: Change, name: str) -> str | None:
+        return f"{name.partition(',')[0]},{change.container}" if change.action == "move" else None
+
+    there = {**user("ada", "E2", existing=True), "@container": "ou=People,dc=example,dc=org"}
+    source = {**user("ada", "E2"), "@container": "ou=Staff,dc=example,dc=org"}
+    team: Record = {"cn": "team", "member": [dn("ada")]}
+    users = ObjectType(following, [source], [there], USERS_MANAGED, identify, rename=rename)
+    error = RecordError(key="team", action="map", message="title: no such value")
+    failed = Failure({"group": "team"}, error, {"cn": "team"}, "team", "team")
+    held = ObjectType(groups(), [], [team], ["cn", "member"], everything=[team], failed=[failed])
+    whole, _ = plan_objects([users, held], act_on_absence=False)
+    assert [c for c in whole.changes if c.object_type == "group"] == []
+    planned, _ = plan_objects([users, held], act_on_absence=False, scoped=True)
+    assert [c for c in planned.changes if c.object_type == "group"] == []
+
+
+def test_a_large_group_outside_a_partial_run_follows_its_members_in_parts_that_fit_a_batch() -> (
+    None
+):
+    """An incremental run moving 1,500 people (a reorganisation) renames 1,500 members of
+    a group it does not read: 3,000 values removed and added, in changes of at most
+    2,000 values each, the group counted once."""
+    following = ObjectMapping(
+        type="user", keys=["uid"], container_from="ou", fields=USERS.fields, on_both="update"
+    )
+
+    def rename(change: Change, name: str) -> str | None:
+        return f"{name.partition(',')[0]},{change.container}" if change.action == "move" else None
+
+    people = [f"p{n}" for n in range(1_500)]
+    there = [
+        {**user(uid, uid, existing=True), "@container": "ou=People,dc=example,dc=org"}
+        for uid in people
+    ]
+    moved = [{**user(uid, uid), "@container": "ou=Staff,dc=example,dc=org"} for uid in people]
+    everyone: Record = {"cn": "everyone", "member": [dn(uid) for uid in people]}
+    users = ObjectType(following, moved, there, USERS_MANAGED, identify, rename=rename)
+    outside = ObjectType(groups(), [], [], ["cn", "member"], everything=[everyone])
+    planned, _ = plan_objects([users, outside], act_on_absence=False, scoped=True)
+    parts = [c for c in planned.changes if c.object_type == "group"]
+    sizes = [sum(map(len, (*c.add.values(), *c.remove.values()))) for c in parts]
+    assert sizes == [2_000, 1_000]
+    assert [c.follow_up for c in parts] == [False, True]
+    assert planned.counts.update == 1
+
+
+def test_a_person_skipped_for_a_manager_that_resolves_to_nothing_is_not_named_anew() -> None:
+    """Managers resolved with `if_none = "skip"`: Ada's manager names nobody, so Ada is
+    left alone — neither renamed nor created. Her group keeps naming her as she is, and a
+    new group names no one the run does not create."""
+    skipping = FieldMap(
+        to="manager", resolve=Resolve(type="user", by="employeeNumber", if_none="skip")
+    )
+    people = msgspec.structs.replace(USERS, fields=[*USERS.fields[:3], skipping])
+
+    def rename(change: Change, name: str) -> str | None:
+        cn = change.set.get("cn")
+        if change.action != "update" or not isinstance(cn, str):
+            return None
+        return f"cn={cn},{name.partition(',')[2]}"
+
+    there = {**user("ada", "E2", existing=True), ID_FIELD: "cn=Ada,ou=People,dc=example,dc=org"}
+    ada = {**user("ada", "E2", "E99"), "cn": "Ada L"}  # no E99: skipped
+    eve = user("eve", "E5", "E99")  # new, skipped
+    users = ObjectType(people, [ada, eve], [there], USERS_MANAGED, identify, rename=rename)
+    team: Record = {"cn": "team", "member": ["cn=Ada,ou=People,dc=example,dc=org"]}
+    teams = group_type(
+        groups(), [{"cn": "team", "member": "ada"}, {"cn": "new", "member": ["eve", "ada"]}], [team]
+    )
+    planned, errors = plan_objects([users, teams])
+    assert [c for c in planned.changes if c.object_type == "user"] == []
+    assert [c.key for c in planned.changes if c.key == "team"] == []
+    [new] = [c for c in planned.changes if c.key == "new"]
+    assert (new.action, new.set["member"]) == ("create", ["cn=Ada,ou=People,dc=example,dc=org"])
+    assert ("new", "member: no user with uid 'eve' in the destination or this run") in [
+        (e.key, e.message) for e in errors
+    ]

@@ -468,3 +468,37 @@ async def test_plain_creates_go_in_many_rows_a_statement_as_many_as_it_binds(
     assert [o.error for o in await destination.apply(batch)] == [None] * 11
     assert [o.error for o in await destination.apply(batch)] == [None] * 11  # again
     assert rows(db_path) == [(f"u{i:02}", f"N{i}") for i in range(11)]
+
+
+@pytest.mark.parametrize(
+    ("table", "change", "named"),
+    [
+        (
+            "CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT)",
+            create("abc", name="Ann"),
+            "create 'abc' rejected by sqlite: datatype mismatch: id 'abc' is not an integer",
+        ),
+        (
+            "CREATE TABLE people (id TEXT UNIQUE, age INTEGER, score REAL) STRICT",
+            create("u1", age="12", score="high"),
+            "create 'u1' rejected by sqlite: cannot store TEXT value in REAL column "
+            "people.score: score 'high' is not a number",
+        ),
+        (
+            "CREATE TABLE people (id TEXT UNIQUE, age INTEGER) STRICT",
+            create("u1", age="1.5"),
+            "create 'u1' rejected by sqlite: cannot store REAL value in INTEGER column "
+            "people.age: age '1.5' is not an integer",
+        ),
+    ],
+)
+async def test_a_value_refused_for_its_type_is_named_with_its_field(
+    db_path: Path, side: Open, table: str, change: Change, named: str
+) -> None:
+    sql(db_path, table)
+    destination = await side(Layout(keys=("id",), fields=("id", "name", "age", "score")))
+
+    good, bad = await destination.apply([create("7"), change])
+
+    assert good.error is None
+    assert bad.error == named

@@ -87,6 +87,10 @@ class AdProvider(LdapProvider):
     default_classes = AD_CLASSES
     extra_attributes = ACCOUNT_STATE
     lookup_creates = True
+    skips_references = True
+    """A search from a domain's root meets references to its application partitions
+    (DomainDnsZones, ForestDnsZones), its configuration and its child domains: none holds
+    this domain's accounts (AD has no referral objects of an administrator's own)."""
 
     @property
     def keys_fold(self) -> bool | None:

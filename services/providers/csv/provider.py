@@ -10,9 +10,11 @@ batch in memory and replaces the file atomically, so a crash never leaves half a
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
+from typing import IO
 
-from core.errors import BadInput, WriteFailed
+from core.errors import BadInput, Transient, WriteFailed
 from schemas.connections import CsvConnection
 from schemas.jobs import Endpoint
 from schemas.plan import Change
@@ -25,6 +27,14 @@ from . import write
 from .connection import CsvFile
 from .read import RowFilter, header, take
 from .values import canonical_cells
+
+
+def _version(f: IO[str]) -> tuple[int, int]:
+    """The size and modification time of the open file: another program writing it in
+    place (an export rewriting it) changes them; one that replaces it (a rename) leaves
+    the file this read has open as it was."""
+    found = os.fstat(f.fileno())
+    return found.st_size, found.st_mtime_ns
 
 
 class CsvProvider:
@@ -89,9 +99,16 @@ class CsvProvider:
         file = self._file
         f = await asyncio.to_thread(file.open_text)
         try:
+            before = _version(f)
             reader = file.reader(f)
             rows = file.numbered(reader)
             names = await asyncio.to_thread(header, file, rows, source=not self._write)
+            if not self._write and self._fields is not None and names != self._fields:
+                raise Transient(
+                    f"{self._path}: the header changed since the file was opened (it named "
+                    f"{', '.join(self._fields)}; now {', '.join(names or [])}): the file "
+                    "was replaced while the run began; it is tried again"
+                )
             keep = None if changes is None else self._changed(names or [], changes)
             while True:
                 more, batch = await asyncio.to_thread(
@@ -101,6 +118,12 @@ class CsvProvider:
                     break
                 if batch:
                     yield batch
+            if _version(f) != before:
+                raise Transient(
+                    f"{self._path}: the file changed while it was read (written in place by "
+                    "another program); the rows read may be part of it only, and the others "
+                    "would be taken for absent: the run is tried again"
+                )
         finally:
             f.close()
 

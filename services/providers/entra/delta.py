@@ -25,6 +25,7 @@ import structlog
 from core.errors import BadInput
 from schemas.values import Record
 
+from .errors import why
 from .graph import Call, Graph, GraphRefused, Program, Step, url
 from .lookup import unmangled
 from .read import Reader
@@ -134,9 +135,12 @@ class Delta:
     async def _deleted(self, ids: list[str]) -> list[Record]:
         """The last state of removed objects that deleted items still hold."""
         found: list[dict[str, Any]] = []
+        failures: list[str] = []
         select = ",".join(dict.fromkeys([*self.reader.select, "deletedDateTime"]))
-        programs: list[Program] = [self._one(i, select, found) for i in ids]
+        programs: list[Program] = [self._one(i, select, found, failures) for i in ids]
         await self.graph.execute(programs)
+        if failures:  # not known to be gone for good: leaving it out would lose the removal
+            raise BadInput(f"entra: {failures[0]}")
         fields = [*self.reader.fields]
         out: list[Record] = []
         for obj in found:
@@ -151,10 +155,20 @@ class Delta:
             )
         return out
 
-    def _one(self, obj_id: str, select: str, into: list[dict[str, Any]]) -> Program:
+    def _one(
+        self, obj_id: str, select: str, into: list[dict[str, Any]], failures: list[str]
+    ) -> Program:
+        """The last state of one removed object; a 404 (deleted for good) leaves it out,
+        any other refusal is a failure of the read."""
         answers = yield Step(
             [Call("GET", url(f"/directory/deletedItems/{obj_id}", **{"$select": select}))]
         )
-        if answers[0].ok and isinstance(answers[0].body, dict):
-            into.append(answers[0].body)
+        answer = answers[0]
+        if answer.ok and isinstance(answer.body, dict):
+            into.append(answer.body)
+        elif answer.status != 404:
+            failures.append(
+                f"reading the last state of removed {self.kind} {obj_id} from deleted items: "
+                f"{why(answer, self.kind, writing=False)}"
+            )
         return None

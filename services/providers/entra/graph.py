@@ -190,7 +190,12 @@ class Graph:
         """Every page of a collection, by @odata.nextLink."""
         next_url: str | None = path
         while next_url is not None:
-            page = await self.get(next_url, headers)
+            answer = await self.send("GET", next_url, headers=headers)
+            if not answer.ok:
+                raise GraphRefused(answer, next_url)
+            page = listing(answer)
+            if page is None:
+                raise BadInput(f"entra: GET {next_url.split('?')[0]}: {not_a_page(answer)}")
             yield page
             found = page.get("@odata.nextLink")
             next_url = str(found) if found else None
@@ -271,7 +276,7 @@ class Graph:
                 )
         now = time.monotonic()
         for rid, (unit, i) in where.items():
-            answer = answers.get(rid) or whole
+            answer = answers.get(rid) or (_LEFT_OUT if whole.ok else whole)
             unit.tries[i] += 1
             blocked = answer.status == 424 and unit.step.chained
             if (answer.status in RETRIED or blocked) and unit.tries[i] < self.attempts:
@@ -300,6 +305,12 @@ class Graph:
         return await self.send("POST", "/$batch", {"requests": requests}, writes=0, requests=0)
 
 
+_LEFT_OUT = Answer(
+    503, {"error": {"code": "", "message": "Graph's $batch answer held no response to it"}}
+)
+"""The answer to a request a $batch's answer leaves out: sent again (then a failure)."""
+
+
 def _pack(ready: list[_Unit], concurrency: int) -> list[list[tuple[_Unit, list[int]]]]:
     """Up to `concurrency` $batch requests of at most 20 calls from the ready units: a
     chained unit's pending calls stay in one $batch (they depend on each other)."""
@@ -324,6 +335,23 @@ def _pack(ready: list[_Unit], concurrency: int) -> list[list[tuple[_Unit, list[i
             batches[spot].append((unit, piece))
             sizes[spot] += len(piece)
     return batches
+
+
+def listing(answer: Answer) -> dict[str, Any] | None:
+    """A page of a collection (its objects in `value`); None for an answer that is none
+    (a gateway's page served with 200, an empty body): taken for a page without objects,
+    it would end the read, the objects not read taken for absent."""
+    body = answer.body
+    if isinstance(body, dict) and isinstance(body.get("value"), list):
+        return body
+    return None
+
+
+def not_a_page(answer: Answer) -> str:
+    return (
+        f"Graph's answer is no page of objects {answer.said}; the read stops here rather "
+        "than take the objects not read for absent"
+    )
 
 
 class GraphRefused(BadInput):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import Answer, why
-from .graph import Call, Graph, Program, Step, url
+from .graph import Call, Graph, Program, Step, listing, not_a_page, url
 from .values import COLLECTION, quoted
 
 IN_VALUES = 15
@@ -112,8 +112,11 @@ class Lookup:
             if not answer.ok:
                 failures.append(f"looking {self.kind}s up: {why(answer, self.kind, writing=False)}")
                 return None
-            body = answer.body if isinstance(answer.body, dict) else {}
-            for obj in body.get("value") or []:
+            body = listing(answer)
+            if body is None:
+                failures.append(f"looking {self.kind}s up: {not_a_page(answer)}")
+                return None
+            for obj in body["value"]:
                 shown = unmangled(obj) if restore else obj
                 key = key_of(shown, names)
                 if key is not None:

@@ -14,7 +14,7 @@ from core.errors import BadInput
 from schemas.values import Record
 
 from .errors import why
-from .graph import Call, Graph, Program, Step, url
+from .graph import Call, Graph, Program, Step, listing, not_a_page, url
 from .lookup import IN_VALUES
 from .values import COLLECTION, GROUP, MANAGER, MEMBERS, USER, quoted, record_of, selected
 
@@ -110,8 +110,13 @@ class Reader:
                     f"{why(answers[0], GROUP, writing=False)}"
                 )
                 return None
-            body = answers[0].body or {}
-            for member in body.get("value") or []:
+            body = listing(answers[0])
+            if body is None:
+                failures.append(
+                    f"reading the members of group {group_id}: {not_a_page(answers[0])}"
+                )
+                return None
+            for member in body["value"]:
                 is_user = str(member.get("@odata.type", "")).endswith(".user")
                 value = _value(member, self.member_key) if is_user else None
                 into.append(value or str(member.get("id")))
@@ -152,8 +157,11 @@ class Reader:
                     f"reading {self.kind}s: {why(answers[0], self.kind, writing=False)}"
                 )
                 return None
-            body = answers[0].body or {}
-            into += body.get("value") or []
+            body = listing(answers[0])
+            if body is None:
+                failures.append(f"reading {self.kind}s: {not_a_page(answers[0])}")
+                return None
+            into += body["value"]
             next_link = body.get("@odata.nextLink")
             link = self.graph.relative(str(next_link)) if next_link else None
         return None

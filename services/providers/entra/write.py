@@ -25,7 +25,7 @@ from schemas.values import Record
 
 from ..base import Layout, Outcome
 from .errors import Answer, why
-from .graph import Call, Graph, Program, Step, url
+from .graph import Call, Graph, Program, Step, listing, not_a_page, url
 from .lookup import Found, Key, Lookup, fold
 from .values import (
     COLLECTION,
@@ -360,8 +360,10 @@ class Writer:
             answers = yield Step([Call("GET", link)])
             if not answers[0].ok:
                 return f"{doing}: reading its members: {why(answers[0], self.kind, writing=False)}"
-            body = answers[0].body or {}
-            found += [str(m["id"]) for m in body.get("value") or []]
+            body = listing(answers[0])
+            if body is None:
+                return f"{doing}: reading its members: {not_a_page(answers[0])}"
+            found += [str(m["id"]) for m in body["value"]]
             next_link = body.get("@odata.nextLink")
             link = self.graph.relative(str(next_link)) if next_link else None
         return found

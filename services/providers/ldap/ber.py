@@ -204,6 +204,17 @@ def entry(body: bytes) -> tuple[bytes, list[tuple[bytes, list[bytes]]]]:
     return dn, attributes
 
 
+def references(body: bytes) -> list[bytes]:
+    """A SearchResultReference's URLs (RFC 4511, section 4.5.3)."""
+    urls: list[bytes] = []
+    i = 0
+    while i < len(body):
+        _, n, i = element_at(body, i)
+        urls.append(body[i : i + n])
+        i += n
+    return urls
+
+
 def paged_cookie(controls: bytes) -> bytes:
     """The paged-results cookie among a SearchResultDone's controls; b"" when none."""
     if not controls:

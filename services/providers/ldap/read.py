@@ -57,6 +57,11 @@ def key_of(record: Mapping[str, Value], keys: Iterable[str]) -> Key | None:
 class LdapReading:
     """One side of a job on a directory: its connections, its scope, and reading it."""
 
+    skips_references = False
+    """Whether a search's continuation references (parts of the tree another server
+    holds) are passed over; otherwise they fail the read, since the entries there would
+    be taken for absent."""
+
     def __init__(self, connection: LdapConnection, endpoint: Endpoint, layout: Layout) -> None:
         if not endpoint.container:
             raise BadInput("ldap: the endpoint needs `container`, the base DN of its scope")
@@ -260,13 +265,20 @@ class LdapReading:
             if mid is None:
                 mid = wire.send(request, w.paged_control(size, cookie))
             bodies: list[bytes] = []
+            elsewhere: list[bytes] = []  # continuation references: not followed
             for message in wire.receive():
-                if message.id != mid or message.op == w.REFERENCE:
-                    continue  # continuation references point outside this server: not followed
+                if message.id != mid:
+                    continue
                 if message.op == w.ENTRY:
                     bodies.append(message.body)
                     continue
+                if message.op == w.REFERENCE:
+                    if not self.skips_references:
+                        elsewhere += w.references(message.body)
+                    continue
                 done = w.result(message.body)
+                if done.code == w.SUCCESS and elsewhere:
+                    raise self._referred(elsewhere)
                 if done.code == w.SUCCESS:
                     after = w.paged_cookie(message.controls)
                     if after:
@@ -281,6 +293,17 @@ class LdapReading:
                 f"ldap: {self._sessions[0].url}: {e} while searching {self._base}"
             ) from e
         raise AssertionError("unreachable: receive() never ends by itself")
+
+    def _referred(self, urls: list[bytes]) -> BadInput:
+        shown = ", ".join(url.decode("utf-8", "replace") for url in urls[:3])
+        more = f" (and {len(urls) - 3} more)" if len(urls) > 3 else ""
+        return BadInput(
+            f"ldap: the search of {self._base} met a referral to {shown}{more}: that part "
+            "of the tree is held by another server, which idsync does not follow, and its "
+            "entries would be taken for absent; set the endpoint's container (a query "
+            "cannot leave a referral out) to a part of the tree without it, or read that "
+            "part with a job on its own server"
+        )
 
     def _search_error(self, done: w.Result, count: int) -> Exception:
         base, name = self._base, RESULT_CODES.get(done.code, str(done.code))

@@ -69,11 +69,21 @@ def _ssl(connection: MysqlConnection) -> ssl.SSLContext | None:
     return context
 
 
+_ALL_ROWS = 18446744073709551615
+"""sql_select_limit's highest value: no cap on the rows a SELECT returns."""
+_LONGEST_CONCAT = 4294967295
+"""group_concat_max_len's highest value on every server: a job's SELECT joining values
+with GROUP_CONCAT gets them all (within max_allowed_packet), not the first 1024 bytes."""
+
+
 def _options(connection: MysqlConnection, password: str | None) -> dict[str, Any]:
     """What asyncmy logs in with: a session that speaks UTC and refuses values its columns
     cannot hold instead of bending them (strict mode). Its sql_mode is set whole, none of
     the server's kept: a server's PAD_CHAR_TO_FULL_LENGTH would read CHAR(n) values padded
-    to n, where values are compared as read without their trailing spaces (values.py)."""
+    to n, where values are compared as read without their trailing spaces (values.py).
+    Its sql_select_limit and group_concat_max_len are lifted: a server's caps cut a
+    SELECT short, or a GROUP_CONCAT's text, without an error, and the rows or values not
+    returned would be taken for absent."""
     socket = connection.host if connection.host.startswith("/") else None
     return {
         "host": None if socket else connection.host,
@@ -90,7 +100,8 @@ def _options(connection: MysqlConnection, password: str | None) -> dict[str, Any
         "program_name": "idsync",
         "init_command": (
             "SET time_zone = '+00:00', sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_IN_DATE,"
-            "ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'"
+            "ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION', "
+            f"sql_select_limit = {_ALL_ROWS}, group_concat_max_len = {_LONGEST_CONCAT}"
         ),
     }
 

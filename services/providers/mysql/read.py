@@ -6,8 +6,10 @@ while a read is under way does not wait for it."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from functools import partial
+from operator import itemgetter
+from typing import Any, cast
 
 from asyncmy.cursors import SSCursor
 from asyncmy.errors import MySQLError
@@ -17,6 +19,7 @@ from schemas.values import Record, Value
 
 from ..keyforms import ascii_spaces, asked_only, compared, made_once
 from ..sql.reading import SqlReading
+from ..sql.values import reads_as_given
 from .connection import MysqlTable, execute, fetch
 from .values import (
     Column,
@@ -24,6 +27,7 @@ from .values import (
     canonical_value,
     changed_since,
     field_kind,
+    orders_changes,
     quote,
     text_of,
     value_of,
@@ -31,6 +35,10 @@ from .values import (
 
 KEYS_PER_QUERY = 500
 """Values looked up per query in a column that is not text."""
+LOOKED_UP = 10_000
+"""Rows a re-run reads whole by their keys at most (`read_unless_same`); more, and the
+table is read whole in the same snapshot, the others left out (a statement of fewer
+arguments)."""
 _EDGES = (*ascii_spaces(), 0x85, 0xA0)
 """A key's first or last byte that may be a space: ASCII's, and latin1's (in UTF-8 they
 are never a character's first byte)."""
@@ -103,6 +111,67 @@ class MysqlReading(MysqlTable, SqlReading[MysqlConnection, Column]):
             if found := asked_only(batch, field, keep or everything):
                 yield found
 
+    def row_columns(self, key: str) -> list[str] | None:
+        """Every column of a table (not a job's SELECT), when each is text of a character
+        set that gives back what it was given (`reads_as_given`: not CHAR(n), not JSON),
+        `key` one of them."""
+        columns = self._columns
+        if self._query is not None or key not in columns:
+            return None
+        if not all(reads_as_given(c) and c.reads_str for c in columns.values()):
+            return None
+        return list(columns)
+
+    async def read_unless_same(
+        self,
+        key: str,
+        choose: Callable[[list[str | None], list[str | None]], Awaitable[list[str] | None]],
+        batch_size: int,
+    ) -> list[Record]:
+        """Every row's key and text (each cell in utf8mb4, as the connection reads it;
+        joined by CONCAT, so NULL where a cell is) by a streamed cursor, then the rows
+        `choose` asks for whole — their keys compared byte for byte, no collation nor
+        padding —, in the same read-only snapshot; `row_columns(key)` must have given the
+        columns."""
+        names = self.row_columns(key)
+        assert names is not None
+        cells = ", CHAR(31 USING utf8mb4), ".join(map(_as_read, names))
+        sql = f"SELECT {_as_read(key)}, CONCAT({cells}) FROM {self._q}"
+        keys: list[str | None] = []
+        texts: list[str | None] = []
+        records: list[Record] = []
+        try:
+            async with self.connection(read=True) as conn:
+                await execute(conn, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
+                cursor = conn.cursor(SSCursor)
+                await cursor.execute(sql)
+                while rows := await cursor.fetchmany(batch_size):
+                    keys += map(itemgetter(0), rows)
+                    texts += map(itemgetter(1), rows)
+                await cursor.close()
+                wanted = await choose(keys, texts)
+                statements: list[_Statement] = []
+                if wanted is None or len(wanted) > LOOKED_UP:
+                    statements.append((f"SELECT * FROM {self._q}", (), None))
+                elif wanted:
+                    exact = f"CAST({_as_read(key)} AS BINARY)"
+                    some = ", ".join(["CAST(%s AS BINARY)"] * len(wanted))
+                    lookup = f"SELECT * FROM {self._q} WHERE {exact} IN ({some})"
+                    statements.append((lookup, tuple(wanted), None))
+                async for batch, _ in self._fetched(conn, batch_size, statements):
+                    records += batch
+                if wanted is not None and len(wanted) > LOOKED_UP:  # read whole: in order
+                    keep = frozenset(wanted)
+                    records = [record for record in records if record.get(key) in keep]
+                    wanted = None
+                await execute(conn, "COMMIT")
+        except (MySQLError, OSError) as e:
+            raise self.error(e, "read") from e
+        if wanted:  # in the order of the table, as a whole read gives them
+            at = dict(zip(wanted, range(len(wanted)), strict=True))
+            records.sort(key=lambda record: at[cast(str, record[key])])
+        return records
+
     @staticmethod
     def _spelled(field: str, pattern: str) -> tuple[str, tuple[Param, ...]]:
         """The test that a row's key may be spelled otherwise than a run compares it: a
@@ -152,26 +221,36 @@ class MysqlReading(MysqlTable, SqlReading[MysqlConnection, Column]):
             # the streamed result: it is closed then, not given back (table.py).
             async with self.connection(read=True) as conn:
                 await execute(conn, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
-                for sql, args, keep in statements:
-                    cursor = conn.cursor(SSCursor)
-                    await cursor.execute(sql, args or None)
-                    names = [str(d[0]) for d in cursor.description]
-                    columns = [
-                        self._columns.get(name) if self._query is None else None for name in names
-                    ]
-                    kinds = [
-                        column.kind if column is not None else field_kind(int(d[1]), int(d[3] or 0))
-                        for column, d in zip(columns, cursor.description, strict=True)
-                    ]
-                    as_text = all(column is not None and column.reads_str for column in columns)
-                    readers = None if as_text else [partial(_read, kind) for kind in kinds]
-                    mark = names.index(changed[0]) if changed is not None else None
-                    while rows := await cursor.fetchmany(batch_size):
-                        yield self._records(names, rows, readers, mark), keep
-                    await cursor.close()
+                async for found in self._fetched(conn, batch_size, statements, changed):
+                    yield found
                 await execute(conn, "COMMIT")
         except (MySQLError, OSError) as e:
             raise self.error(e, "read") from e
+
+    async def _fetched(
+        self,
+        conn: Any,
+        batch_size: int,
+        statements: Sequence[_Statement],
+        changed: tuple[str, str | None] | None = None,
+    ) -> AsyncIterator[tuple[list[Record], frozenset[str] | None]]:
+        """Each statement's rows as records on `conn` (in its transaction), with the keys
+        to keep of them."""
+        for sql, args, keep in statements:
+            cursor = conn.cursor(SSCursor)
+            await cursor.execute(sql, args or None)
+            names = [str(d[0]) for d in cursor.description]
+            columns = [self._columns.get(name) if self._query is None else None for name in names]
+            kinds = [
+                column.kind if column is not None else field_kind(int(d[1]), int(d[3] or 0))
+                for column, d in zip(columns, cursor.description, strict=True)
+            ]
+            as_text = all(column is not None and column.reads_str for column in columns)
+            readers = None if as_text else [partial(_read, kind) for kind in kinds]
+            mark = names.index(changed[0]) if changed is not None else None
+            while rows := await cursor.fetchmany(batch_size):
+                yield self._records(names, rows, readers, mark), keep
+            await cursor.close()
 
     async def size_hint(self) -> int:
         """About how many rows the table holds: the storage engine's own count as EXPLAIN
@@ -201,8 +280,16 @@ class MysqlReading(MysqlTable, SqlReading[MysqlConnection, Column]):
     def canonical_value(self, column: Column | None, value: Value, delimiter: str | None) -> Value:
         return canonical_value(column, value, delimiter)
 
+    def orders_changes(self, column: Column) -> bool:
+        return orders_changes(column)
+
     def highest_text(self, column: Column) -> Callable[[object], str]:
         return partial(text_of, kind=column.kind)
+
+
+def _as_read(name: str) -> str:
+    """A column of text in utf8mb4, as the connection reads it (whatever its own set)."""
+    return f"CONVERT({quote(name)} USING utf8mb4)"
 
 
 def _read(kind: str, raw: object, delimiter: str | None) -> Value | None:

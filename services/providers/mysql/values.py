@@ -185,22 +185,28 @@ def _parse(kind: str, text: str, scale: int | None) -> Param:
 _ORDERED_KINDS = ("int", "decimal", "float", "date", "datetime", "timestamp", "time")
 
 
+def orders_changes(column: Column) -> bool:
+    """Whether the server orders a change column's values: a date-time or number column.
+    A text column's are compared in the runner by their kind, as a CSV's are (changes.py):
+    text compared as text would take "9" for later than "10" and "N/A" for later than any
+    timestamp. BadInput for a column that cannot order changes."""
+    text = column.kind == "text"
+    sql.change_column("mysql", column, text or column.kind in _ORDERED_KINDS)
+    return not text
+
+
 def changed_since(column: Column, since: str | None) -> tuple[str, Param] | None:
-    """The condition of a read since a watermark on `column`, and its parameter: text
-    compared by code point (utf8mb4_bin), other types as themselves; a row without a
+    """The condition of a read since a watermark on a column the server orders
+    (`orders_changes`), and its parameter, compared as the column's type; a row without a
     value is always read. None reads every row: no watermark, or one the column cannot
-    hold (another field's). BadInput for a column that cannot order changes."""
-    sql.change_column("mysql", column, column.kind == "text" or column.kind in _ORDERED_KINDS)
+    hold (another field's)."""
     if since is None:
         return None
-    name = quote(column.name)
-    if column.kind == "text":
-        return f"CONVERT({name} USING utf8mb4) COLLATE utf8mb4_bin >= %s OR {name} IS NULL", since
     try:
         value = _parse(column.kind, since, column.scale)
     except ValueError:
         return None
-    return f"{name} >= %s OR {name} IS NULL", value
+    return f"{quote(column.name)} >= %s OR {quote(column.name)} IS NULL", value
 
 
 def canonical_text(column: sql.TypedColumn, text: str) -> str:

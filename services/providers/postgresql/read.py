@@ -19,7 +19,16 @@ from ..keyforms import ascii_spaces, asked_only, compared, made_once, unsettled
 from ..sql.reading import SqlReading
 from ..sql.values import reads_as_given
 from .connection import PostgresqlTable
-from .values import Column, canonical_value, changed_since, quote, reads_str, text_of, value_of
+from .values import (
+    Column,
+    canonical_value,
+    changed_since,
+    orders_changes,
+    quote,
+    reads_str,
+    text_of,
+    value_of,
+)
 
 COUNTED_UP_TO = 1_000_000
 """Rows a size hint counts at most when the statistics do not know (beyond every size
@@ -121,7 +130,7 @@ class PostgresqlReading(PostgresqlTable, SqlReading[PostgresqlConnection, Column
         except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as e:
             raise self.error(e, "read") from e
         if wanted is not None:  # in the order of the table, as a whole read gives them
-            at = dict(zip(keys, range(len(keys)), strict=True))
+            at = dict(zip(wanted, range(len(wanted)), strict=True))
             records.sort(key=lambda record: at[cast(str, record[key])])
         return records
 
@@ -196,6 +205,9 @@ class PostgresqlReading(PostgresqlTable, SqlReading[PostgresqlConnection, Column
 
     def canonical_value(self, column: Column | None, value: Value, delimiter: str | None) -> Value:
         return canonical_value(column, value, delimiter)
+
+    def orders_changes(self, column: Column) -> bool:
+        return orders_changes(column)
 
     def highest_text(self, column: Column) -> Callable[[object], str]:
         return text_of

@@ -167,22 +167,28 @@ def _parse(kind: str, text: str, scale: int | None) -> object:
     return sql.parse_plain(kind, t, scale)
 
 
-def changed_since(column: Column, since: str | None) -> str | None:
-    """The condition of a read since a watermark on `column` ($1 the watermark as text):
-    text compared by code point (COLLATE "C"), other types as themselves; a row without
-    a value is always read. None reads every row: no watermark, or one the column cannot
-    hold (another field's). BadInput for a column that cannot order changes."""
+def orders_changes(column: Column) -> bool:
+    """Whether the server orders a change column's values: a date-time or number column.
+    A text column's are compared in the runner by their kind, as a CSV's are (changes.py):
+    text compared as text would take "9" for later than "10" and "N/A" for later than any
+    timestamp. BadInput for a column that cannot order changes."""
     text = column.type_name in _TEXT_TYPES and not column.array
     sql.change_column("postgresql", column, text or column.kind in _ORDERED_KINDS)
+    return not text
+
+
+def changed_since(column: Column, since: str | None) -> str | None:
+    """The condition of a read since a watermark on a column the server orders
+    (`orders_changes`; $1 the watermark as text), compared as the column's type; a row
+    without a value is always read. None reads every row: no watermark, or one the column
+    cannot hold (another field's)."""
     if since is None:
         return None
-    name = quote(column.name)
-    if text:
-        return f'{name} COLLATE "C" >= $1::text OR {name} IS NULL'
     try:
         _parse(column.kind, since, column.scale)
     except ValueError:
         return None
+    name = quote(column.name)
     return f"{name} >= CAST($1::text AS {column.declared}) OR {name} IS NULL"
 
 

@@ -14,7 +14,8 @@ import msgspec
 from core.scim.paths import Path, literal, to_text, value_at
 
 from .connection import Session
-from .messages import ListResponse, ResourceType
+from .messages import ResourceType
+from .read import listed
 
 KEYS_PER_SEARCH = 40
 Key = tuple[str, ...]
@@ -83,8 +84,7 @@ async def find(
         text = filters[0] if len(filters) == 1 else " or ".join(f"({f})" for f in filters)
         params: dict[str, str | int] = {"filter": text, "startIndex": 1, "count": 2 * len(chunk)}
         params.update(params_attributes)
-        raw = await session.get_json(kind.endpoint, params)
-        page = msgspec.json.decode(raw, type=ListResponse)
+        page = listed(await session.get_json(kind.endpoint, params), kind, 1)
         exact: dict[Key, list[dict[str, Any]]] = {}
         folded: dict[Key, list[dict[str, Any]]] = {}
         for resource in page.resources:

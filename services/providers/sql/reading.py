@@ -1,5 +1,6 @@
 """Reading a table or a job's SELECT, as both SQL providers do it: a whole read, the rows
-changed since a watermark (chosen by the server on a table, filtered here on a SELECT),
+changed since a watermark (chosen by the server by a date-time or number column, filtered
+here by a text column or on a SELECT),
 and a source's record put in the spelling the table gives back. Each provider's read.py
 streams the rows (`_rows`) with its driver's server-side cursor."""
 
@@ -47,6 +48,12 @@ class SqlReading(SqlTable[Conn, Col]):
         """A record value as this column would give it back."""
         raise NotImplementedError
 
+    def orders_changes(self, column: Col) -> bool:
+        """Whether the server orders a change column's values (a date-time or number
+        column; text is compared here, by its kind). BadInput for a column that cannot
+        order changes."""
+        raise NotImplementedError
+
     def highest_text(self, column: Col) -> Callable[[object], str]:
         """The canonical text of a change column's value as the driver decoded it."""
         raise NotImplementedError
@@ -67,23 +74,25 @@ class SqlReading(SqlTable[Conn, Col]):
     def read_changed(
         self, batch_size: int, since: str | None, field: str | None
     ) -> AsyncIterator[list[Record]]:
-        """A table's changed rows are chosen by the server (WHERE the column >= the
-        watermark, compared in the column's type), the watermark being the highest value
-        read; a job's SELECT is filtered here as CSV and SQLite are (changes.py), on the
-        canonical text."""
+        """A table's changed rows are chosen by the server by a date-time or number column
+        (WHERE the column >= the watermark, compared in the column's type), the watermark
+        being the highest value read. By a text column, or on a job's SELECT, the rows are
+        filtered here as CSV and SQLite are (changes.py), each value by its kind: a text
+        "N/A" never becomes the watermark that would hide every later change."""
         field = needs_field(self.tag, field)
         self._changes = self._highest = None
-        if self._query is not None:
-            self._changes = FieldChanges(field, since)
-            return filtered(self.read(batch_size), self._changes)
-        column = self._columns.get(field)
-        if column is None:
-            raise BadInput(
-                f"{self._where}: the job's changes.field {field!r} is not a column of the "
-                f"table{self.close_columns(field)}"
-            )
-        self._highest = HighestRead(since, self.highest_text(column))
-        return self._rows(batch_size, (field, since))
+        if self._query is None:
+            column = self._columns.get(field)
+            if column is None:
+                raise BadInput(
+                    f"{self._where}: the job's changes.field {field!r} is not a column of the "
+                    f"table{self.close_columns(field)}"
+                )
+            if self.orders_changes(column):
+                self._highest = HighestRead(since, self.highest_text(column))
+                return self._rows(batch_size, (field, since))
+        self._changes = FieldChanges(field, since)
+        return filtered(self.read(batch_size), self._changes)
 
     def watermark(self) -> str | None:
         if self._highest is not None:

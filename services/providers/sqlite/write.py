@@ -5,6 +5,7 @@ fast as plain inserts."""
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from functools import partial
@@ -26,6 +27,13 @@ _BOUND = 32_766
 _ROWS = 512
 """Rows a statement of rows holds at most (a power of two)."""
 _WRITABLE = frozenset({"create", "update", "delete"})
+_MISMATCH = re.compile(r"^datatype mismatch|^cannot store \w+ value in \w+ column")
+"""SQLite refusing a value for its type: a rowid's, or a STRICT table's column's."""
+_NUMBERS: dict[str, tuple[type | tuple[type, ...], str]] = {
+    "INTEGER": (int, "an integer"),
+    "REAL": ((int, float), "a number"),
+}
+"""What a numeric column of these affinities stores a value it accepts as."""
 
 
 class SqliteWriting(SqliteTable):
@@ -347,7 +355,24 @@ class SqliteWriting(SqliteTable):
                 raise
             await db.execute("ROLLBACK TO idsync_one")
             await db.execute("RELEASE idsync_one")
-            return Outcome(error=f"{action} {op.change.key!r} rejected by sqlite: {e}")
+            why = self._mismatched(op) if _MISMATCH.search(str(e)) else ""
+            return Outcome(error=f"{action} {op.change.key!r} rejected by sqlite: {e}{why}")
+
+    def _mismatched(self, op: Op) -> str:
+        """Which of the change's values SQLite refused for their type, and why: ": id 'abc'
+        is not an integer". Only a column of the table's INTEGER PRIMARY KEY or of a STRICT
+        table refuses a value, and only one its type affinity cannot convert — as the
+        probe (the table's affinities, in memory) converts it; "" when none is found."""
+        params = dict(zip((*op.where, *op.names), (*op.key_params, *op.values), strict=True))
+        stored = self._probe.store(params)
+        wrong = []
+        for name, value in params.items():
+            wanted = _NUMBERS.get(self._columns.get(name, ""))
+            if value is None or wanted is None or isinstance(stored[name], wanted[0]):
+                continue
+            shown = "a binary value" if isinstance(value, bytes) else repr(value)
+            wrong.append(f"{name} {shown} is not {wanted[1]}")
+        return f": {', '.join(wrong)}" if wrong else ""
 
 
 def _flat(rows: Iterable[Sequence[Param]]) -> list[Param]:

@@ -12,7 +12,7 @@ import msgspec
 import structlog
 
 from core.checks.objects import endpoint_of
-from core.engine import TypeRecords
+from core.engine import TypeRecords, assess_types
 from core.engine.context import MappingContext
 from core.engine.plan import Plan
 from core.run_texts import grouped_warnings
@@ -53,6 +53,13 @@ class PlannedRun:
     types: list[TypeRecords] = field(default_factory=list)
     """Each object type's records read on each side (the safety limits judge each type
     alone)."""
+
+    def over_limits(self, job: Job, keys: list[str] | None) -> str | None:
+        """Why a run of this plan waits for approval under the job's safety limits, or
+        None (`keys`: the run is scoped to them, and judged on what it acts on alone)."""
+        # An incremental run that finds nothing changed is no empty source.
+        full_scope = keys is None and not self.incremental
+        return assess_types(self.plan, self.types, job.safety, full_scope=full_scope)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from core.engine.context import MappingContext
 from core.engine.objects import ObjectType, plan_objects
 from core.engine.plan import Plan
 from core.engine.planned_state import Identify, Rename
+from core.engine.references import reference_fields
 from core.origins import Origins
 from schemas.jobs import Job
 from schemas.plan import RecordError
@@ -20,7 +21,7 @@ from .annotated import ObjectId, annotated, object_ids
 from .reading import Learned, Reading
 from .scoped import read_sides
 from .sides import Pair
-from .source import Planned, SourceMapper, only_keys
+from .source import Planned, SourceMapper, only_keys, out_of_scope, unknown_keys
 from .unless_same import read_unless_same
 
 
@@ -42,6 +43,7 @@ async def plan_in_memory(
     mappers = []
     sizes: list[TypeRecords] = []
     unchanged = 0
+    unknown = list(keys or ())  # keys no record of any type has (yet)
     for at, (mapping, (source, target)) in enumerate(zip(job.objects, pairs, strict=True)):
         pair = (source, target)
         equal = 0  # records equal to their objects, left unread (unless_same.py)
@@ -58,14 +60,18 @@ async def plan_in_memory(
         sizes.append(TypeRecords(mapping.type, read_count, len(everything) + equal))
         scoped = everything
         keys_fold: bool | None = getattr(target, "keys_fold", None)
+        outside: list[Record] = []
         if keys is not None:
             # Where the destination compares keys without case, a run scoped to some keys
             # sees their records and objects in any case: the plan refuses two records
             # that would be one object, as a whole run does.
             fold = bool(keys_fold)
+            if reference_fields(mapping):  # they may name an object the run creates
+                outside = out_of_scope(mapped, mapping, keys, mapper.failures, fold=fold)
             mapped = only_keys(mapped, mapping, keys, fold=fold)
             scoped = only_keys(everything, mapping, keys, fold=fold)
-            mapper.keep_failures_of(keys)
+            mapper.keep_failures_of(keys, fold=fold)
+            unknown = unknown_keys(unknown, mapping, mapped, scoped, mapper.errors, fold=fold)
         # A provider that names its objects (a directory) also adds and removes values.
         identify: Identify | None = getattr(target, "identifier", None)
         rename: Rename | None = getattr(target, "renamed", None)
@@ -79,10 +85,11 @@ async def plan_in_memory(
                 everything,
                 identify is not None,
                 lifecycle=reading.lifecycles.get(mapping.type),
-                held=dict(mapper.held),
+                failed=list(mapper.failures),
                 blind=mapper.keyless_failures > 0,
                 rename=rename,
                 keys_fold=keys_fold,
+                outside=outside,
             )
         )
         mappers.append(mapper)
@@ -93,10 +100,21 @@ async def plan_in_memory(
 
     def planned() -> tuple[Plan, list[RecordError]]:
         try:
+            # A run that reads some records only (scoped to keys, or incremental): the
+            # references of the objects it did not read follow its moves, renames and
+            # deletes. One scoped to keys holds every case of them (`every_case`).
             the_plan, errors = plan_objects(
-                types, act_on_absence=act_on_absence, scoped=keys is not None
+                types,
+                act_on_absence=act_on_absence,
+                scoped=keys is not None or incremental,
+                every_case=keys is not None,
             )
             the_plan.counts.unchanged += unchanged
+            the_plan.warnings.extend(
+                f"no source record and no destination object has the key {key!r}: nothing "
+                "is done for it"
+                for key in unknown
+            )
             return _annotated((the_plan, errors), named, origins)
         finally:
             # The records go with the plan made, not whenever the worker thread lets go of

@@ -16,25 +16,17 @@ they would have been, with the rest of the source.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import aclosing
-from itertools import chain, repeat
+from itertools import repeat
 from operator import contains
 from typing import cast
 
 from core.engine import TypeRecords, managed_fields, plan
 from core.engine.context import MappingContext
 from core.engine.digests import DROPPED, KEPT, DigestIndex
-from core.engine.keys import (
-    DuplicateKey,
-    Failed,
-    case_clash,
-    display_key,
-    held_twice,
-    in_two_cases,
-    match_key,
-    other_cases,
-)
+from core.engine.failures import Held
+from core.engine.keys import DuplicateKey, case_clash, display_key, in_two_cases, match_key
 from core.engine.lifecycle import LEAVER_FIELD, Lifecycle
 from core.engine.plan import Plan
 from core.errors import IdsyncError
@@ -124,7 +116,8 @@ async def duplicate_as_read(
     the first record whose key an earlier one has, both records named; else, `refused`
     being of a key a record mapped shares with one that failed, that record mapped
     named —, the source read again to find them where that is cheap (`rereadable`); None
-    where it is not, or where the source no longer holds a key twice. Planned here, too
+    where it is not, where the source no longer holds a key twice, or where `refused`
+    names two records that failed (both kept as read). Planned here, too
     little of the records is kept to name them: a skipped record's key alone, the creates
     on disk in plan order, a dropped unchanged record's digest (spill.py,
     engine/digests.py)."""
@@ -164,6 +157,8 @@ async def duplicate_as_read(
     if twice is not None:
         first = await first_with(twice[0])
         return None if first is None else DuplicateKey(display_key(twice[1], keys), first, twice[1])
+    if refused.first_failed is not None:  # two records that failed, named as read
+        return None
     if refused.match is None or (first := await first_with(refused.match)) is None:
         return None
     shown = display_key(first, keys)
@@ -268,13 +263,17 @@ async def plan_lean(
         async for batch in again:
             needed.extend(r for r in batch if index.destination_needed(r, absent=absence))
     spilled = spill.records if spill is not None else 0
-    if mapper.held:
-        _refuse_held_twice(mapper.held, index, kept, spill)
+    held = Held(mapper.failures)
+    if held:
+        _refuse_held_twice(held, index, kept, spill)
     keys_fold: bool | None = getattr(destination, "keys_fold", None)
     if keys_fold and not mapping.case_insensitive:
-        _refuse_two_cases(mapping, mapper.held, index, kept, spill)
+        _refuse_two_cases(mapping, held, index, kept, spill)
     other_case = None
-    if absence and not mapping.case_insensitive and mapping.on_destination_only != "skip":
+    # Where keys compare with case (`keys_fold` False), an object absent in another case
+    # is acted on as absent (plan()): no need to look for it.
+    casing = keys_fold is not False and not mapping.case_insensitive
+    if absence and casing and mapping.on_destination_only != "skip":
         other_case = await asyncio.to_thread(_other_cases, index, spill)
     the_plan = await asyncio.to_thread(
         plan,
@@ -284,7 +283,7 @@ async def plan_lean(
         managed,
         act_on_absence=absence,
         lifecycle=lifecycle,
-        held=mapper.held,
+        failed=mapper.failures,
         keyed_elsewhere=index.unchanged + index.skipped + spilled,
         taken=index.taken,
         other_case=other_case,
@@ -300,31 +299,34 @@ async def plan_lean(
 
 
 def _refuse_held_twice(
-    held: Mapping[str, Failed], index: DigestIndex, kept: list[Record], spill: Spill | None
+    held: Held, index: DigestIndex, kept: list[Record], spill: Spill | None
 ) -> None:
-    """Refuse, as `plan()` does, the least key a record that failed and one mapped share
-    — the mapped one planned in memory (`kept`), dropped unchanged or spilled —: the
-    record mapped named as far as it is kept (a dropped one by its key alone)."""
-    mapped = [key for key in held if index.digests.get(key) in (DROPPED, KEPT)]
-    mapped += filter(index.created.__contains__, held)
+    """Refuse, as `plan()` does, the least key a record that failed shares with another:
+    one mapped — planned in memory (`kept`), dropped unchanged or spilled —, named as
+    far as it is kept (a dropped one by its key alone), or one that failed too."""
+    mapped = {key for key in held if index.digests.get(key) in (DROPPED, KEPT)}
+    mapped.update(filter(index.created.__contains__, held))
     if spill is not None and spill.records:
-        mapped += filter(held.__contains__, spill.sorted_keys())
-    if not mapped:
+        mapped.update(filter(held.__contains__, spill.sorted_keys()))
+    twice = held.twice(mapped)
+    if twice is None:
         return
-    twice = min(mapped)
     keys, case_insensitive = index.keys, index.case_insensitive
+    if twice not in mapped:  # two records that failed: both as read
+        raise held.refusal(twice, None, keys)
     found = (r for r in kept if match_key(r, keys, case_insensitive) == twice)
     record = next(found, None)
     if record is None and spill is not None:
         record = spilled_record(spill, twice)
     if record is None:  # dropped, unchanged: its key alone is known
-        record = {field: held[twice].keys[field] for field in keys}
-    raise held_twice(twice, record, keys, held[twice])
+        known = held.first[twice].keys or {}
+        record = {field: known[field] for field in keys}
+    raise held.refusal(twice, record, keys)
 
 
 def _refuse_two_cases(
     mapping: ObjectMapping,
-    held: Mapping[str, Failed],
+    held: Held,
     index: DigestIndex,
     kept: list[Record],
     spill: Spill | None,
@@ -347,23 +349,15 @@ def _refuse_two_cases(
         if (record := in_memory.get(key)) is not None:
             return record
         if key in held:
-            return held[key].record
+            return held.first[key].record
         return spilled_record(spill, key) if spill is not None else None
 
     raise in_two_cases(pair, keys, record_of)
 
 
 def _other_cases(index: DigestIndex, spill: Spill | None) -> dict[str, str]:
-    """The keys of the objects no source record matched that a source record `plan()`
-    is not given holds in another case (an unchanged one dropped, a spilled create) →
-    that record's key (engine/keys.py `other_cases`): `plan()` leaves them alone, as it
-    does those of the records it is given."""
-    unmatched = [key for key, digest in index.digests.items() if digest >= 0]
-    if not unmatched:
-        return {}
-    dropped = (key for key, digest in index.digests.items() if digest == DROPPED)
-    spilled = spill.sorted_keys() if spill is not None and spill.records else ()
-    return other_cases(unmatched, chain(dropped, spilled), len(index.keys))
+    """`DigestIndex.other_cases`, the spilled creates' keys among the source's."""
+    return index.other_cases(spill.sorted_keys() if spill is not None and spill.records else ())
 
 
 def _plain_create(index: DigestIndex, record: Record) -> str | None:

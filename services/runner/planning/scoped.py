@@ -8,6 +8,9 @@ taken only where it cannot change the plan:
   transformation, no delimiter): a transformed key could come from any value;
 - the job reads no watermark (a job with `changes` learns it from every record) and
   maps its fields (a job copying every field learns them from every record);
+- the type's records name no other objects (`resolve`): a record out of the run's
+  scope (a group) may name an object the run creates (a new member), which it is made
+  to name, as a whole run would (core/engine/references.py `follow_renames`);
 - keys compare with case (a lookup is exact where the side is);
 - the destination is looked up only when nothing in the plan needs every object of the
   type: no references to resolve, no unique values to keep free, no leavers, and no
@@ -47,6 +50,7 @@ from core.engine import match_key
 from core.engine.containers import follows_container
 from core.engine.context import MappingContext
 from core.engine.lifecycle import leaver_container, ways_out
+from core.engine.references import reference_fields
 from schemas.jobs import Job, ObjectMapping
 from schemas.values import Record
 from services.common import tracing
@@ -65,6 +69,8 @@ that many objects up costs about what reading them all does."""
 def source_lookup(job: Job, mapping: ObjectMapping, source: Provider) -> str | None:
     """The source field to look the run's keys up by, or None to read the source whole."""
     if job.changes is not None or not mapping.fields or mapping.case_insensitive:
+        return None
+    if reference_fields(mapping):  # its records out of scope may name an object created
         return None
     key = mapping.keys[0]
     copied = next((f for f in mapping.fields if f.to == key), None)

@@ -20,7 +20,8 @@ from core.checks.objects import endpoint_of
 from core.engine import TypeRecords, match_key, with_container
 from core.engine.conditions import compile_condition, fields_tested
 from core.engine.context import MappingContext
-from core.engine.keys import Failed
+from core.engine.failures import Failure
+from core.engine.keys import folded_key
 from core.engine.lifecycle import LEAVER_FIELD
 from core.engine.mapping import CompiledMapping, compile_mapping
 from core.engine.plan import Plan
@@ -116,19 +117,15 @@ class SourceMapper:
         (no text to test: out of scope, its object would look absent)."""
         self.outside = 0
         """Records read that the source's `where` leaves out of the job's scope."""
-        self.errors: list[RecordError] = []
+        self.failures: list[Failure] = []
+        """The records that failed, in the order read: each one's error, and the object
+        it holds (its object is not absent; a key one holds that another source record
+        has too is a key the source holds twice, refused as `DuplicateKey`)."""
         self.fields: dict[str, None] = {}
         """Every source field seen, in first-seen order, for a job copying every field
         (one that maps its fields writes those: `managed_fields`)."""
-        self.held: dict[str, Failed] = {}
-        """Match keys of the records that failed → the first of them, as read, and why:
-        their objects are not absent, and a record mapped with one of those keys is one
-        the source holds twice (refused as `DuplicateKey`)."""
         self.keyless_failures = 0
         """Records that failed and whose key could not be mapped either."""
-        self.scopes: list[str | None] = []
-        """For each of `errors`, its record's first key as a run scoped to keys compares
-        it (`keep_failures_of`)."""
         self.origins: Origins | None = None
         """When kept: the source values the plan's transformed fields are computed from."""
         self.unmade: list[tuple[tuple[str, ...], list[list[Value]]]] | None = None
@@ -221,37 +218,45 @@ class SourceMapper:
                 self._failed(record, error)
         return mapped
 
+    @property
+    def errors(self) -> list[RecordError]:
+        """The errors of the records that failed, in the order read."""
+        return [failure.error for failure in self.failures]
+
     def _failed(self, record: Record, error: RecordFailed) -> None:
         action = "skip" if isinstance(error, RecordSkipped) else "map"
-        shown = self.compiled.key_of(record)
-        self.errors.append(RecordError(key=shown, action=action, message=str(error)))
-        first = self.mapping.keys[:1]
+        reported = RecordError(key=self.compiled.key_of(record), action=action, message=str(error))
+        keys_of, case_insensitive = self.mapping.keys, self.mapping.case_insensitive
+        first = keys_of[:1]
         try:
             keys = self.canonical(self.compiled.map_keys(record))
         except RecordFailed:
             self.keyless_failures += 1
             # Its object unknown: known by its first key as the source holds it.
             read: Record = {first[0]: self.compiled.key_texts(record)[0]}
-            self.scopes.append(match_key(read, first, self.mapping.case_insensitive))
+            scope = match_key(read, first, case_insensitive)
+            self.failures.append(Failure(record, reported, None, None, scope))
             return
-        self.scopes.append(match_key(keys, first, self.mapping.case_insensitive))
-        key = match_key(keys, self.mapping.keys, self.mapping.case_insensitive)
-        if key is not None:
-            self.held.setdefault(key, Failed(record, str(error), keys))
-        elif any(keys.get(field) for field in self.mapping.keys):
+        key = match_key(keys, keys_of, case_insensitive)
+        if key is None and any(keys.get(field) for field in keys_of):
             self.keyless_failures += 1  # several values, or binary: any object
+        scope = match_key(keys, first, case_insensitive)
+        self.failures.append(Failure(record, reported, keys, key, scope))
 
-    def keep_failures_of(self, keys: list[str]) -> None:
+    def keep_failures_of(self, keys: list[str], *, fold: bool = False) -> None:
         """Only the failures of a run scoped to `keys`: the records whose first key, as
-        the mapping makes it, is one of them — as `only_keys` keeps the records mapped.
-        A record whose key itself failed is known by its first key as read."""
-        field = self.mapping.keys[:1]
-        case_insensitive = self.mapping.case_insensitive
-        wanted = {match_key({field[0]: key}, field, case_insensitive) for key in keys}
-        wanted.discard(None)
-        kept = [at for at, scope in enumerate(self.scopes) if scope in wanted]
-        self.errors = [self.errors[at] for at in kept]
-        self.scopes = [self.scopes[at] for at in kept]
+        the mapping makes it, is one of them — as `only_keys` keeps the records mapped,
+        with the same `fold`. A record whose key itself failed is known by its first key
+        as read."""
+        wanted = scope_of(self.mapping, keys, fold=fold)
+        if fold and not self.mapping.case_insensitive:
+            self.failures = [
+                failure
+                for failure in self.failures
+                if failure.scope is not None and folded_key(failure.scope, 1) in wanted
+            ]
+            return
+        self.failures = [failure for failure in self.failures if failure.scope in wanted]
 
     def blind_warning(self) -> str | None:
         """Why absence is not acted on, when a failed record's key could not be read."""
@@ -282,14 +287,39 @@ def check_source_fields(
     for name in fields_tested(where):
         read.setdefault(name, "$.source.where")
     present = set(known)
+    by_case = {name.casefold(): name for name in known}
     problems = [
-        f"{at}: the source has no field {name!r}"
+        f"{at}: the source has no field {name!r}" + _other_case(name, by_case)
         for name, at in read.items()
         if name not in present
     ]
     if problems:
         fields = ", ".join(known) or "none"
-        raise BadInput("; ".join(problems) + f" (its fields: {fields})")
+        raise BadInput("; ".join(problems) + f" (its fields: {fields})" + _one_field(known))
+
+
+def _other_case(name: str, by_case: dict[str, str]) -> str:
+    """A hint when the source holds the name in another case (field names compare with it)."""
+    found = by_case.get(name.casefold())
+    return f" (it has {found!r}: names compare with case)" if found is not None else ""
+
+
+_DELIMITERS = {";": '";"', ",": '","', "\t": '"\\t"', "|": '"|"'}
+"""Delimiters a header read as one field may hold, each as TOML spells it."""
+
+
+def _one_field(known: Sequence[str]) -> str:
+    """A hint when the header read as one field holding a delimiter: the file's
+    delimiter is not the one the connection (or the job's source) says."""
+    if len(known) != 1:
+        return ""
+    spelled = next((toml for char, toml in _DELIMITERS.items() if char in known[0]), None)
+    if spelled is None:
+        return ""
+    return (
+        f"; the header reads as one field holding {spelled}: if that is the file's "
+        f"delimiter, set delimiter = {spelled} on the connection or on the job's source"
+    )
 
 
 async def source_batches(
@@ -320,13 +350,62 @@ async def source_batches(
         learned.fell_back[kind] = why
 
 
+def unknown_keys(
+    keys: list[str],
+    mapping: ObjectMapping,
+    mapped: list[Record],
+    scoped: list[Record],
+    errors: list[RecordError],
+    *,
+    fold: bool = False,
+) -> list[str]:
+    """Those of `keys` (asked for, as a run scoped to them is) that neither a record
+    mapped, nor an object, nor a record that failed holds in its first key field (`fold`:
+    in any case, as `only_keys` keeps them)."""
+    field = mapping.keys[:1]
+    ci = mapping.case_insensitive or fold
+    held = {match_key(r, field, ci) for r in (*mapped, *scoped)}
+    held |= {match_key({field[0]: error.key}, field, ci) for error in errors}
+    return [key for key in keys if match_key({field[0]: key}, field, ci) not in held]
+
+
 def only_keys(
     records: list[Record], mapping: ObjectMapping, keys: list[str], *, fold: bool = False
 ) -> list[Record]:
     """The records whose (first) key field holds one of `keys` (a blank one is no key:
     it scopes to no record, as a lookup finds none for it); `fold`: in any case, as a
     destination comparing keys without case finds them."""
+    field, wanted = mapping.keys[:1], scope_of(mapping, keys, fold=fold)
+    folded = mapping.case_insensitive or fold
+    return [r for r in records if match_key(r, field, folded) in wanted]
+
+
+def scope_of(mapping: ObjectMapping, keys: list[str], *, fold: bool = False) -> set[str | None]:
+    """The keys a run scoped to `keys` asks for, as it compares records' first keys with
+    them (a blank one is no key; `fold`: without case, whatever the mapping says)."""
     field, folded = mapping.keys[:1], mapping.case_insensitive or fold
     wanted = {match_key({field[0]: key}, field, folded) for key in keys}
     wanted.discard(None)
-    return [r for r in records if match_key(r, field, folded) in wanted]
+    return wanted
+
+
+def out_of_scope(
+    records: list[Record],
+    mapping: ObjectMapping,
+    keys: list[str],
+    failures: Sequence[Failure],
+    *,
+    fold: bool = False,
+) -> list[Record]:
+    """The records a run scoped to `keys` leaves out (`only_keys` keeps the others, with
+    the same `fold`), but for those of a key a record that failed holds (a key the source
+    holds twice)."""
+    field, wanted = mapping.keys[:1], scope_of(mapping, keys, fold=fold)
+    folded = mapping.case_insensitive or fold
+    held = {failure.held for failure in failures}
+    return [
+        r
+        for r in records
+        if match_key(r, field, folded) not in wanted
+        and match_key(r, mapping.keys, mapping.case_insensitive) not in held
+    ]

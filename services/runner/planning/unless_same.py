@@ -1,6 +1,6 @@
 """A re-run's table read whole only where it differs from the source.
 
-A re-run of a job into a table of text (`ComparesRows`: PostgreSQL) reads and maps the
+A re-run of a job into a table of text (`ComparesRows`: PostgreSQL, MySQL) reads and maps the
 source as always, while the table gives each row's key and its cells joined in one text
 (by US, \\x1f). Each mapped record is put in the same text; a record whose row has the
 same text is its object as a whole read would give it (the same fields, the same values,
@@ -24,9 +24,10 @@ another case: planned with its row, the plan leaves that other row alone (engine
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
+import re
+from collections import Counter, deque
 from collections.abc import AsyncIterator, Mapping, Sequence
-from itertools import compress, filterfalse, repeat
+from itertools import compress, repeat
 from operator import eq, not_
 from typing import cast
 
@@ -122,10 +123,10 @@ async def read_unless_same(
         same = compare(mapping, names, parts, row_keys, texts)
         if same is None:
             return None
-        kept, equal_keys = same
+        kept, equal_keys, unequal = same
         compared = kept, len(equal_keys)
         parts.clear()
-        return list(filterfalse(set(equal_keys).__contains__, cast(list[str], row_keys)))
+        return unequal
 
     async def destination_side() -> AsyncIterator[list[Record]]:
         yield await target.read_unless_same(mapping.keys[0], choose, READ_BATCH)
@@ -151,11 +152,12 @@ def compare(
     parts: Sequence[list[Record] | Columns],
     row_keys: list[str | None],
     texts: list[str | None],
-) -> tuple[list[Record], list[str]] | None:
+) -> tuple[list[Record], list[str], list[str]] | None:
     """The mapped records (`parts`: records, or batches the mapper left as columns) but
     those whose row (by key) has the text the record would be stored as — each then the
-    row as a whole read gives it —, and those records' keys. A record with a field
-    missing, empty or not text is not its row's. None where a key is not plain on either
+    row as a whole read gives it —, those records' keys, and the keys of the other rows,
+    to be read whole (in the table's order). A record with a field missing, empty or not
+    text is not its row's. None where a key is not plain on either
     side (see above): every row is then read whole."""
     key = mapping.keys[0]
     multi = destination_multi_valued(mapping)
@@ -180,6 +182,7 @@ def compare(
             source_keys += map(dict.get, part, repeat(key))
             made += (row_text(record, names, multi) for record in part)
     keys = cast(list[str | None], source_keys)
+    stored: dict[str | None, str | None] | None = None
     if keys == row_keys:  # the rows in the records' order (a table the job filled): by place
         if len(set(keys)) != len(keys) or not plain_keys(keys):
             return None  # a key held twice, or spelled so that it may be
@@ -213,7 +216,11 @@ def compare(
             count = len(part)
             kept += compress(part, differ[at : at + count])
         at += count
-    return kept, cast(list[str], list(compress(keys, same)))
+    equal = cast(list[str], list(compress(keys, same)))
+    if stored is None:  # by place: the rows of the records that differ
+        return kept, equal, cast(list[str], list(compress(row_keys, differ)))
+    deque(map(stored.pop, equal), maxlen=0)  # the rest, in the table's order
+    return kept, equal, cast(list[str], list(stored))
 
 
 def cased_twins(row_keys: Sequence[str | None]) -> set[str]:
@@ -221,6 +228,9 @@ def cased_twins(row_keys: Sequence[str | None]) -> set[str]:
     casefold is their lowercase): an equal record's row is planned with it, so that the
     plan knows the source holds the key its twin's object has in another case, and leaves
     that object alone (engine/plan.py), as a whole read does."""
+    joined = "".join(cast(list[str], row_keys))
+    if joined.upper() == joined or joined.lower() == joined:
+        return set()  # no key with both cases' letters: lowering makes no two keys one
     lowered = list(map(str.lower, cast(list[str], row_keys)))
     if len(set(lowered)) == len(lowered):
         return set()
@@ -254,21 +264,18 @@ def row_text(record: Record, names: Sequence[str], multi: Mapping[str, str]) -> 
     return US.join(cells)
 
 
-def texts_only(values: Sequence[object]) -> bool:
-    """Whether every value is text (a subclass too: it compares as its text)."""
-    try:
-        "".join(cast(Sequence[str], values))
-    except TypeError:
-        return False
-    return True
+SPACE = re.compile(r"\s")
+"""A space of any kind (what `str.strip` strips)."""
 
 
 def plain_keys(keys: Sequence[str | None]) -> bool:
     """Whether every key is ASCII text without spaces around it: the planner takes each
     as it is, and none is another's spelling."""
-    if None in keys:
+    try:
+        joined = "".join(cast(Sequence[str], keys))  # text only (a subclass too)
+    except TypeError:
+        return False
+    if not joined.isascii() or not all(keys):
         return False
     texts = cast(list[str], keys)
-    if not texts_only(texts) or not "".join(texts).isascii():
-        return False
-    return all(texts) and list(map(str.strip, texts)) == texts
+    return SPACE.search(joined) is None or list(map(str.strip, texts)) == texts

@@ -1,0 +1,48 @@
+"""A value holding a line break (an address typed on two lines in a CSV cell) is shown on
+its row as `\\n`: the rest of a table or a plan does not shift onto a line of its own."""
+
+from __future__ import annotations
+
+import io
+from typing import cast
+
+from core.engine.plan import Plan
+from schemas.jobs import Endpoint, Job, ObjectMapping
+from schemas.plan import Change, PlanCounts
+from services.cli.output import print_table
+from services.cli.preview import preview_text
+from services.common.store import Store
+from services.runner.planning import PlannedRun
+
+ADDRESS = "156 av. de Malakof\r\n75116 PARIS\tFrance"
+
+
+def test_a_table_keeps_one_line_per_row() -> None:
+    out = io.StringIO()
+    print_table([["s.bahloul", ADDRESS, "applied"]], ["KEY", "NEW", "OUTCOME"], out)
+    header, row, *more = out.getvalue().splitlines()
+    assert row == "s.bahloul  156 av. de Malakof\\r\\n75116 PARIS\\tFrance  applied"
+    assert not more
+    assert header.index("OUTCOME") == row.index("applied")
+
+
+async def test_a_plan_keeps_one_line_per_change() -> None:
+    job = Job(
+        id="hr",
+        source=Endpoint(connection="files", file="hr.csv"),
+        destination=Endpoint(connection="db", table="people"),
+        objects=[ObjectMapping(keys=["uid"])],
+    )
+    update = Change(
+        action="update",
+        key="s.bahloul",
+        match={"uid": "s.bahloul"},
+        set={"address": ADDRESS},
+        before={"address": "Paris"},
+    )
+    plan = Plan(changes=[update], counts=PlanCounts(update=1), hash="0" * 64)
+    planned = PlannedRun(plan=plan, source_records=1, destination_records=1)
+    text = await preview_text(cast(Store, None), job, planned, 20)
+    assert text.splitlines()[2] == (
+        "  update  s.bahloul  address: Paris → 156 av. de Malakof\\r\\n75116 PARIS\\tFrance"
+    )

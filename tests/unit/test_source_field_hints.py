@@ -1,0 +1,55 @@
+"""A field the job reads that the source lacks: the refusal says what was probably meant
+— the name in another case, or a header read whole because the delimiter is another."""
+
+from __future__ import annotations
+
+from typing import cast
+
+import pytest
+
+from core.errors import BadInput
+from schemas.jobs import FieldMap, ObjectMapping
+from services.providers.base import Provider
+from services.runner.planning.source import check_source_fields
+
+
+class Header:
+    """A source that knows its fields, as a CSV header does."""
+
+    def __init__(self, fields: list[str]) -> None:
+        self.fields = fields
+
+    def source_fields(self) -> list[str]:
+        return self.fields
+
+
+def refusal(fields: list[str], *maps: FieldMap) -> str:
+    mapping = ObjectMapping(keys=[maps[0].to], fields=list(maps))
+    with pytest.raises(BadInput) as refused:
+        check_source_fields(mapping, cast(Provider, Header(fields)), "$.objects[0]", None)
+    return str(refused.value)
+
+
+def test_a_field_named_in_another_case_is_pointed_at() -> None:
+    said = refusal(
+        ["empNo", "firstName", "LastName"],
+        FieldMap(to="emp_no", from_="empNo"),
+        FieldMap(to="sn", from_="lastName"),
+    )
+    assert said == (
+        "$.objects[0].fields[1].from: the source has no field 'lastName' (it has 'LastName': "
+        "names compare with case) (its fields: empNo, firstName, LastName)"
+    )
+
+
+def test_a_header_read_as_one_field_names_the_delimiter_it_holds() -> None:
+    said = refusal(
+        ["empNo;firstName;lastName"],
+        FieldMap(to="emp_no", from_="empNo"),
+        FieldMap(to="sn", from_="lastName"),
+    )
+    assert said.endswith(
+        '(its fields: empNo;firstName;lastName); the header reads as one field holding ";": '
+        'if that is the file\'s delimiter, set delimiter = ";" on the connection or on the '
+        "job's source"
+    )
