@@ -122,3 +122,27 @@ async def test_an_incremental_run_leaves_out_a_create_an_object_holds_in_another
     assert not planned.plan.changes
     assert planned.plan.counts.skipped == 1
     assert any("'r.ouazana' left out" in warning for warning in planned.plan.warnings)
+
+
+DATED = ObjectMapping(
+    type="user",
+    keys=["uid"],
+    fields=[FieldMap(to="uid"), FieldMap(to="born", transform={"date": "%d.%m.%Y", "to": "%Y"})],
+)
+
+
+async def test_a_run_scoped_to_one_key_refuses_a_record_that_failed_in_another_case() -> None:
+    failed: Record = {"uid": "R.Ouazana", "born": "soon"}
+    mapped: Record = {"uid": "r.ouazana", "born": "01.02.1990"}
+    scoped = sides(Records([failed, mapped]), Directory([]))
+    with pytest.raises(DuplicateKey) as refused:
+        await plan_job(job(DATED), scoped, keys=["r.ouazana"])
+    assert "in two cases" in str(refused.value)
+    assert '"born":"soon"' in str(refused.value)  # the record that failed, as read
+
+
+async def test_a_run_scoped_to_a_key_held_in_another_case_does_not_call_it_unknown() -> None:
+    scoped = sides(Records([UPPER]), Directory([UPPER]))
+    planned = await plan_job(job(USERS), scoped, keys=["r.ouazana"])
+    assert not planned.plan.changes
+    assert planned.plan.warnings == []
