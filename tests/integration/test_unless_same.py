@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from schemas.values import Record
 from services.runner.planning import unless_same
 from tests.postgresql_server import Server as Postgresql
-from tests.sql_servers import sql_connection
+from tests.sql_servers import Login, SqlProvider, sql_connection
 
 from .test_fast_path_mixes import USERS, as_files, folder_of, job, outcome, plain, plan
 
@@ -42,12 +42,16 @@ async def fill(server: Postgresql, rows: list[tuple[str | None, ...]]) -> None:
 
 
 async def both_ways(
-    folder: Path, server: Postgresql, mapping: Any = USERS, csv: bool = False
+    folder: Path,
+    server: Login,
+    mapping: Any = USERS,
+    csv: bool = False,
+    provider: SqlProvider = "postgresql",
 ) -> tuple[Any, Any]:
     """The plan as a run makes it, and the plain way's."""
     if csv:
         as_files(folder, source=True, destination=False)
-    target = sql_connection("postgresql", server, folder, "dir")
+    target = sql_connection(provider, server, folder, "dir")
 
     async def attempt() -> Any:
         try:

@@ -21,9 +21,9 @@ from hypothesis import strategies as st
 from services.providers.mysql import read as mysql_read
 from services.runner.planning import unless_same
 from tests.mysql_server import Server
-from tests.sql_servers import sql_connection
 
-from .test_fast_path_mixes import USERS, as_files, folder_of, job, outcome, plain, plan
+from .test_fast_path_mixes import USERS, folder_of
+from .test_unless_same import EQUAL, SAME, both_ways, source_row
 
 BIN = "utf8mb4 COLLATE utf8mb4_bin"
 TABLES = {
@@ -72,40 +72,10 @@ async def fill(server: Server, table: str, rows: list[tuple[str | None, ...]]) -
         conn.close()
 
 
-async def both_ways(
-    folder: Path, server: Server, mapping: Any = USERS, csv: bool = False
-) -> tuple[Any, Any]:
-    """The plan as a run makes it, and the plain way's."""
-    if csv:
-        as_files(folder, source=True, destination=False)
-    target = sql_connection("mysql", server, folder, "dir")
-
-    async def attempt() -> Any:
-        try:
-            planned = await plan(folder, job(mapping), None, None, target)
-        except Exception as error:  # a refusal must be the same refusal
-            return outcome(error)
-        return (*outcome(planned), planned.destination_records, planned.types)
-
-    quick = await attempt()
-    with plain():
-        slow = await attempt()
-    return quick, slow
-
-
-def source_row(row: tuple[str | None, ...], how: str) -> tuple[Any, ...]:
-    key, name, dept, groups = row
-    if how == "changed":
-        dept = "Changed"
-    return (key or "", name or "", dept or "", groups or "", 1)
-
-
 cell = st.sampled_from(VALUES)
 rows_of = st.lists(
     st.tuples(st.sampled_from(KEYS), cell, cell, st.sampled_from(GROUPS)), max_size=8
 )
-SAME = ["same"] * 8
-EQUAL = ("Ada", "Eng", "a|b")
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
@@ -146,7 +116,7 @@ def test_any_table_plans_as_the_plain_way(
 
     async def run() -> tuple[Any, Any]:
         await fill(my_database, TABLES[table], table_rows)
-        return await both_ways(folder, my_database, mapping, csv)
+        return await both_ways(folder, my_database, mapping, csv, provider="mysql")
 
     quick, slow = asyncio.run(run())
     assert quick == slow
@@ -194,7 +164,7 @@ async def test_equal_rows_are_counted_unchanged_without_being_read_whole(
         return found
 
     monkeypatch.setattr(unless_same, "compare", spied)
-    quick, slow = await both_ways(tmp_path, my_database)
+    quick, slow = await both_ways(tmp_path, my_database, provider="mysql")
     assert asked == [["e1"]]
     assert quick == slow
     changes = [f"{c.action} {c.key}" for c in quick[1]]
@@ -237,6 +207,6 @@ async def test_a_table_with_a_typed_column_is_read_whole(
     folder_of(tmp_path, people=[("e1", "Ada", value, "a|b", 1), ("e2", "Bo", "x", "a", 1)])
     compared: list[object] = []
     monkeypatch.setattr(unless_same, "compare", lambda *a: compared.append(a))
-    quick, slow = await both_ways(tmp_path, my_database)
+    quick, slow = await both_ways(tmp_path, my_database, provider="mysql")
     assert compared == []
     assert quick == slow
