@@ -7,8 +7,9 @@ from __future__ import annotations
 import contextlib
 import math
 import ssl
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import ldap3
 from ldap3.core.exceptions import LDAPException
@@ -138,6 +139,26 @@ def _hint(text: str) -> str:
     return text
 
 
+def inherited(
+    types: Mapping[str, Any],
+    name: str,
+    read: Callable[[Any], str | None],
+    seen: frozenset[str] = frozenset(),
+) -> str | None:
+    """What `read` finds in an attribute type of the server's schema (its syntax, its
+    equality rule), or else in the first of its superior types that says (`uid` inherits
+    `name`'s rules); None where none says, or the type is not in the schema."""
+    info = types.get(name)
+    if info is None or name in seen:
+        return None
+    if (found := read(info)) is not None:
+        return found
+    for parent in info.superior or ():
+        if (found := inherited(types, str(parent), read, seen | {name})) is not None:
+            return found
+    return None
+
+
 def binary_attributes(conn: ldap3.Connection) -> frozenset[str]:
     """Lower-case names (every alias) of attributes whose syntax is binary, per the schema
     the server published; the well-known ones when it published none."""
@@ -146,21 +167,13 @@ def binary_attributes(conn: ldap3.Connection) -> frozenset[str]:
         return KNOWN_BINARY
     types = schema.attribute_types
 
-    def syntax(name: str, seen: frozenset[str] = frozenset()) -> str | None:
-        info = types.get(name)
-        if info is None or name in seen:
-            return None
-        if info.syntax:
-            return str(info.syntax).split("{")[0]  # "…1.15{256}": the length is no syntax
-        for parent in info.superior or ():
-            found = syntax(str(parent), seen | {name})
-            if found:
-                return found
-        return None
+    def syntax(info: Any) -> str | None:
+        # "…1.15{256}": the length is no syntax
+        return str(info.syntax).split("{")[0] if info.syntax else None
 
     binary: set[str] = set(KNOWN_BINARY)
     for key, info in types.items():
-        if syntax(str(key)) in BINARY_SYNTAXES:
+        if inherited(types, str(key), syntax) in BINARY_SYNTAXES:
             binary.update(str(alias).lower() for alias in (info.name or [key]))
     return frozenset(binary)
 
@@ -188,18 +201,10 @@ def keys_fold(conn: ldap3.Connection, keys: Sequence[str]) -> bool | None:
         return None
     types = schema.attribute_types
 
-    def equality(name: str, seen: frozenset[str] = frozenset()) -> str | None:
-        info = types.get(name)
-        if info is None or name in seen:
-            return None
-        if info.equality:
-            return str(info.equality[0]).lower()
-        for parent in info.superior or ():
-            if (found := equality(str(parent), seen | {name})) is not None:
-                return found
-        return None
+    def equality(info: Any) -> str | None:
+        return str(info.equality[0]).lower() if info.equality else None
 
-    rules = [equality(key) for key in keys]
+    rules = [inherited(types, key, equality) for key in keys]
     if None in rules:
         return None
     folding = [rule in _WITHOUT_CASE for rule in rules]
