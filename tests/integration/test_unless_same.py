@@ -73,6 +73,26 @@ def source_row(row: tuple[str | None, ...], how: str) -> tuple[Any, ...]:
     return (key or "", name or "", dept or "", groups or "", 1)
 
 
+HOWS = st.lists(st.sampled_from(["same", "same", "changed", "gone"]), min_size=8, max_size=8)
+"""What becomes of each table row in the source: kept, changed or gone."""
+
+
+def source_of(
+    folder: Path,
+    table_rows: list[tuple[str | None, ...]],
+    hows: list[str],
+    extra: list[tuple[str | None, ...]],
+    absent: str,
+) -> Any:
+    """The source CSV in `folder`: the table's rows as `hows` says, and `extra` rows of its
+    own; the users' mapping, acting on absence as `absent` says."""
+    people = [
+        source_row(row, how) for row, how in zip(table_rows, hows, strict=False) if how != "gone"
+    ] + [source_row(row, "same") for row in extra]
+    folder_of(folder, people=people, directory=[])
+    return msgspec.structs.replace(USERS, on_destination_only=absent)
+
+
 cell = st.sampled_from(VALUES)
 rows_of = st.lists(
     st.tuples(st.sampled_from(KEYS), cell, cell, st.sampled_from(GROUPS)), max_size=8
@@ -105,7 +125,7 @@ EQUAL = ("Ada", "Eng", "a|b")
 @example([("e1", *EQUAL), ("e2", *EQUAL)], ["same", "gone", *SAME[2:]], [], True, "delete")
 @given(
     table_rows=rows_of,
-    hows=st.lists(st.sampled_from(["same", "same", "changed", "gone"]), min_size=8, max_size=8),
+    hows=HOWS,
     extra=rows_of,
     csv=st.booleans(),
     absent=st.sampled_from(["delete", "skip"]),
@@ -122,11 +142,7 @@ def test_any_table_plans_as_the_plain_way(
     import asyncio
 
     folder = tmp_path_factory.mktemp("unless-same")
-    people = [
-        source_row(row, how) for row, how in zip(table_rows, hows, strict=False) if how != "gone"
-    ] + [source_row(row, "same") for row in extra]
-    folder_of(folder, people=people, directory=[])
-    mapping = msgspec.structs.replace(USERS, on_destination_only=absent)
+    mapping = source_of(folder, table_rows, hows, extra, absent)
 
     async def run() -> tuple[Any, Any]:
         await fill(pg_database, table_rows)

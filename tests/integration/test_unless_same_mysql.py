@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import asyncmy
-import msgspec
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -22,8 +21,8 @@ from services.providers.mysql import read as mysql_read
 from services.runner.planning import unless_same
 from tests.mysql_server import Server
 
-from .test_fast_path_mixes import USERS, folder_of
-from .test_unless_same import EQUAL, SAME, both_ways, source_row
+from .test_fast_path_mixes import folder_of
+from .test_unless_same import EQUAL, HOWS, SAME, both_ways, source_of
 
 BIN = "utf8mb4 COLLATE utf8mb4_bin"
 TABLES = {
@@ -92,7 +91,7 @@ rows_of = st.lists(
 @given(
     table=st.sampled_from(list(TABLES)),
     table_rows=rows_of,
-    hows=st.lists(st.sampled_from(["same", "same", "changed", "gone"]), min_size=8, max_size=8),
+    hows=HOWS,
     extra=rows_of,
     csv=st.booleans(),
     absent=st.sampled_from(["delete", "skip"]),
@@ -108,11 +107,7 @@ def test_any_table_plans_as_the_plain_way(
     absent: str,
 ) -> None:
     folder = tmp_path_factory.mktemp("unless-same-mysql")
-    people = [
-        source_row(row, how) for row, how in zip(table_rows, hows, strict=False) if how != "gone"
-    ] + [source_row(row, "same") for row in extra]
-    folder_of(folder, people=people, directory=[])
-    mapping = msgspec.structs.replace(USERS, on_destination_only=absent)
+    mapping = source_of(folder, table_rows, hows, extra, absent)
 
     async def run() -> tuple[Any, Any]:
         await fill(my_database, TABLES[table], table_rows)
