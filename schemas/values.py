@@ -129,6 +129,30 @@ def _full_rows(
     return records
 
 
+class TextRows:
+    """A batch of records as the rows of text cells they were read from (a CSV file's),
+    not made into records yet: `records()` makes them, as `records_from_rows` does. A
+    reader that can keep the cells (`ReadsRows`) gives these, for a batch copied as it is
+    to be taken a column at a time, with no record made (CompiledMapping.copied_rows)."""
+
+    __slots__ = ("delimiters", "names", "rows")
+
+    def __init__(
+        self, names: Sequence[str], rows: list[list[str]], delimiters: Sequence[str | None]
+    ) -> None:
+        self.names = names
+        self.rows = rows
+        """Each row's cells, as many as `names`; an empty cell is no value."""
+        self.delimiters = delimiters
+        """Each column's delimiter, splitting its cell into values; None: single-valued."""
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def records(self) -> list[Record]:
+        return records_from_rows(self.names, self.rows, self.delimiters)
+
+
 def records_from_columns(names: Sequence[str], columns: Sequence[Sequence[Value]]) -> list[Record]:
     """One record a row of `columns` (each a field's values, in the records' order), its
     fields in the order of `names`; built in C."""

@@ -14,7 +14,7 @@ from typing import Any, cast
 
 from core.errors import BadInput
 from schemas.jobs import FieldMap, ObjectMapping, TransformSpec
-from schemas.values import Record, Value, is_empty, normalize, split_text
+from schemas.values import Record, TextRows, Value, is_empty, normalize, split_text
 
 from .context import MappingContext
 from .keys import KEY_SEPARATOR
@@ -198,6 +198,36 @@ class CompiledMapping:
             if not all_printable(chain.from_iterable(column)):
                 return None
             made.append(list(map(list.copy, column)))
+        return self._written, made
+
+    def copied_rows(self, rows: TextRows) -> tuple[tuple[str, ...], list[list[Value]]] | None:
+        """`copied` of the records `rows` makes (`TextRows.records()`), taken from its
+        columns without making them, where each field copied is a column whose every cell
+        is printable text: a single-valued field's of a column not split, a multi-valued
+        one's split by its column's delimiter into items none empty. None otherwise (the
+        records are then made, and `copied` or `map` looks at them)."""
+        copies = self._copies
+        if not copies or not rows.rows or self._written is None:
+            return None
+        place = {name: at for at, name in enumerate(rows.names)}
+        if any(source not in place for _, source, _ in copies):
+            return None
+        columns = list(zip(*rows.rows, strict=True))
+        made: list[list[Value]] = []
+        for _, source, delimiter in copies:
+            cells = cast(tuple[str, ...], columns[place[source]])
+            split = rows.delimiters[place[source]]
+            if (delimiter is None) != (split is None) or not all(cells):
+                return None  # lists for a single-valued field, or text to split: `copied`
+            if not all_printable(cells):  # a printable delimiter: items printable too
+                return None
+            if split is None:
+                made.append(list(cells))
+                continue
+            items = list(map(str.split, cells, repeat(split)))
+            if any(map(contains, items, repeat(""))):
+                return None  # an empty item (a delimiter doubled, first or last)
+            made.append(cast(list[Value], items))
         return self._written, made
 
     def map_keys(self, record: Record) -> Record:

@@ -38,7 +38,7 @@ import msgspec
 from schemas.connections import Connection
 from schemas.jobs import Endpoint
 from schemas.plan import Change
-from schemas.values import Record, Value
+from schemas.values import Record, TextRows, Value
 
 
 class Outcome(msgspec.Struct, frozen=True):
@@ -243,6 +243,17 @@ class ComparesRows(Protocol):
         `row_columns`' order; None where a cell is NULL) given to `choose`, which says the
         keys of the rows to read whole, in the order they were given (None: every row);
         then those rows, as `read` gives them, in the table's order."""
+        ...
+
+
+@runtime_checkable
+class ReadsRows(Protocol):
+    """Optional: a source that can give its batches as the rows of text it read, not made
+    into records (a CSV file), for a re-run to compare a batch copied as it is with the
+    table's rows a column at a time (planning/unless_same.py)."""
+
+    def read_rows(self, batch_size: int) -> AsyncIterator[TextRows]:
+        """`read`'s batches, each as its rows (`TextRows.records()` gives `read`'s)."""
         ...
 
 

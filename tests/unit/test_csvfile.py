@@ -87,6 +87,23 @@ async def test_endpoint_dialect_overrides_the_connection(tmp_path: Path) -> None
     assert [r async for b in p.read(10) for r in b] == [{"id": "1", "name": "A|B"}]
 
 
+async def test_rows_read_make_the_records_read(tmp_path: Path) -> None:
+    """`read_rows` gives `read`'s batches as the rows read (blank lines left out): the
+    records they make are `read`'s, batch by batch; a broken row fails it alike."""
+    data = b"id,name,groups\n1,Ann,a|b\n\n2,,|c||\n3,Bo,\n4,Cy,d\n5,Di,e|f\n"
+    p = await source(tmp_path, data)
+    rows = [batch async for batch in p.read_rows(2)]
+    records = [batch async for batch in p.read(2)]
+
+    assert [batch.records() for batch in rows] == records
+    assert [len(batch) for batch in rows] == [2, 2, 1]
+    assert rows[0].rows == [["1", "Ann", "a|b"], ["2", "", "|c||"]]
+    assert records[0][1] == {"id": "2", "groups": ["c"]}
+    p = await source(tmp_path, data + b"6,Ed\n")
+    with pytest.raises(BadInput, match=r"people.csv:8: 2 fields, the header has 3"):
+        [batch async for batch in p.read_rows(2)]
+
+
 async def test_latin1_file_reads_with_its_encoding(tmp_path: Path) -> None:
     p = await source(tmp_path, "id,name\n1,Zoë\n".encode("latin-1"), encoding="latin-1")
 

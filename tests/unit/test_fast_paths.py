@@ -477,6 +477,74 @@ def test_the_usual_batches_are_copied_at_once() -> None:
     assert compiled.copied([*batch, {"uid": "c", "email": "c", "groups": ["g", ""]}]) is None
 
 
+cells_read = st.sampled_from(["x", "é", "a|b", "a||b", "|a", "b|", "", " y ", "\x07", "a\tb", ";"])
+
+
+@st.composite
+def copied_rows(draw: st.DrawFn) -> tuple[list[FieldMap], values.TextRows]:
+    """A job copying its fields and a batch of rows a file read: the columns a header
+    names (now and then not one the job reads), each split by a delimiter or not, and
+    cells mostly plain, now and then empty, doubling a delimiter or not printable."""
+    fields = draw(copying_fields)
+    names = sorted({field.source for field in fields} | set(draw(st.sets(source_fields))))
+    if draw(st.integers(min_value=0, max_value=5)) == 0:
+        names.remove(draw(st.sampled_from(names)))
+    listed = {field.source for field in fields if field.delimiter is not None}
+    odd = draw(st.integers(min_value=0, max_value=4)) == 0  # a column split, or not, unlike
+    delimiters = [("|" if (name in listed) != odd else None) for name in names]
+    plain = st.sampled_from(["x", "é", "a|b", "Ann Lee"])
+    rows = [
+        [draw(cells_read if draw(st.integers(0, 6)) == 0 else plain) for _ in names]
+        for _ in range(draw(st.integers(min_value=0, max_value=6)))
+    ]
+    return fields, values.TextRows(names, rows, delimiters)
+
+
+@settings(max_examples=500)
+@given(copied_rows())
+def test_rows_copied_at_once_are_the_records_copied_at_once(
+    drawn: tuple[list[FieldMap], values.TextRows],
+) -> None:
+    """A batch of rows a file read is taken a column at a time (`copied_rows`), no record
+    made, only where `copied` takes the records the rows make, and gives what it gives
+    (lists none of them shares with another field); otherwise the records are made."""
+    fields, rows = drawn
+    compiled = compile_mapping(ObjectMapping(keys=["uid"], fields=fields), CHECKING)
+    originals = copy.deepcopy(rows.rows)
+    columns = compiled.copied_rows(rows)
+    assert rows.rows == originals
+    if columns is None:
+        return
+    assert columns == compiled.copied(rows.records())
+    lists = [value for column in columns[1] for value in column if isinstance(value, list)]
+    assert len({id(value) for value in lists}) == len(lists)
+
+
+def test_the_usual_rows_are_copied_at_once() -> None:
+    """The test above compares something: rows of printable text, a multi-valued column's
+    items none empty, are taken at once; a row with an empty cell, an empty item or a
+    control character is not, nor a column split that the job reads as one value."""
+    fields = [FieldMap(to="uid"), FieldMap(to="mail", from_="email")]
+    fields.append(FieldMap(to="groups", delimiter="|"))
+    compiled = compile_mapping(ObjectMapping(keys=["uid"], fields=fields), CHECKING)
+    names, delimiters = ["email", "uid", "groups", "x"], [None, None, "|", None]
+
+    def rows(*more: list[str]) -> values.TextRows:
+        read = [["a@x", "a", "g|h", ""], ["b@x", "b", "g", "o"], *more]
+        return values.TextRows(names, read, delimiters)
+
+    assert compiled.copied_rows(rows()) == (
+        ("uid", "mail", "groups"),
+        [["a", "b"], ["a@x", "b@x"], [["g", "h"], ["g"]]],
+    )
+    assert compiled.copied_rows(rows(["", "c", "g", "o"])) is None
+    assert compiled.copied_rows(rows(["c@x", "c", "g||h", "o"])) is None
+    assert compiled.copied_rows(rows(["c@x", "c", "g|", "o"])) is None
+    assert compiled.copied_rows(rows(["c\x07", "c", "g", "o"])) is None
+    split_mail = values.TextRows(names, rows().rows, ["|", None, "|", None])
+    assert compiled.copied_rows(split_mail) is None
+
+
 @given(st.lists(st.one_of(odd_values, st.text(max_size=4), st.none()), max_size=6))
 def test_texts_are_printable_at_once_as_one_by_one(texts: list[Value | None]) -> None:
     one_by_one = all(isinstance(text, str) and text.isprintable() for text in texts)

@@ -11,22 +11,30 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
-from typing import IO
+from collections.abc import AsyncIterator, Callable, Sized
+from typing import IO, TYPE_CHECKING, TypeVar
 
 from core.errors import BadInput, Transient, WriteFailed
 from schemas.connections import CsvConnection
 from schemas.jobs import Endpoint
 from schemas.plan import Change
-from schemas.values import Record
+from schemas.values import Record, TextRows
 
 from ..base import Layout, Outcome
 from ..changes import FieldChanges, needs_field
 from ..writable import cannot_create_in
 from . import write
 from .connection import CsvFile
-from .read import RowFilter, header, take
+from .read import RowFilter, header, take, take_rows
 from .values import canonical_cells
+
+if TYPE_CHECKING:
+    from _csv import Reader
+
+
+B = TypeVar("B", bound=Sized)
+Taking = Callable[[CsvFile, "Reader", list[str], int, Layout, RowFilter | None], tuple[bool, B]]
+"""How a batch of rows is taken from the parser (read.py): as records, or as rows."""
 
 
 def _version(f: IO[str]) -> tuple[int, int]:
@@ -84,14 +92,19 @@ class CsvProvider:
         return self._fields
 
     async def read(self, batch_size: int) -> AsyncIterator[list[Record]]:
-        async for batch in self._read(batch_size, None):
+        async for batch in self._read(batch_size, None, take):
+            yield batch
+
+    async def read_rows(self, batch_size: int) -> AsyncIterator[TextRows]:
+        """`read`'s batches as the rows read, not made into records (`ReadsRows`)."""
+        async for batch in self._read(batch_size, None, take_rows):
             yield batch
 
     async def _read(
-        self, batch_size: int, changes: FieldChanges | None
-    ) -> AsyncIterator[list[Record]]:
+        self, batch_size: int, changes: FieldChanges | None, taking: Taking[B]
+    ) -> AsyncIterator[B]:
         """The file's records, only the changed ones with `changes` (batches left empty
-        by it dropped)."""
+        by it dropped), each batch as `taking` takes it (records, or rows)."""
         if not self._path.exists():
             if self._write:
                 return
@@ -112,7 +125,7 @@ class CsvProvider:
             keep = None if changes is None else self._changed(names or [], changes)
             while True:
                 more, batch = await asyncio.to_thread(
-                    take, file, reader, names or [], batch_size, self._layout, keep
+                    taking, file, reader, names or [], batch_size, self._layout, keep
                 )
                 if not more:
                     break
@@ -142,7 +155,7 @@ class CsvProvider:
     ) -> AsyncIterator[list[Record]]:
         """A file has no index: every row is parsed, and only the changed ones kept."""
         self._changes = FieldChanges(needs_field("csv", field), since)
-        return self._read(batch_size, self._changes)
+        return self._read(batch_size, self._changes, take)
 
     def watermark(self) -> str | None:
         return self._changes.watermark() if self._changes else None

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from core.errors import BadInput
-from schemas.values import Record, records_from_rows
+from schemas.values import Record, TextRows
 
 from ..base import Layout
 from .connection import CsvFile, Row
@@ -51,12 +51,25 @@ def take(
     layout: Layout,
     keep: RowFilter | None = None,
 ) -> tuple[bool, list[Record]]:
-    """The next `n` rows (fewer at the end of the file) as records, blank lines left out,
-    and whether there were any (False: the end of the file). Parsed a batch at a time
-    (in C); a batch that cannot be read (a parse error, undecodable bytes, a row of
-    another width) is read again row by row from the file's start, for the error to
-    name its line as it would row by row (`again`). Only the rows `keep` keeps become
-    records: a row left out costs no record."""
+    """`take_rows`' rows made into records."""
+    more, rows = take_rows(file, reader, names, n, layout, keep)
+    return more, rows.records()
+
+
+def take_rows(
+    file: CsvFile,
+    reader: Reader,
+    names: list[str],
+    n: int,
+    layout: Layout,
+    keep: RowFilter | None = None,
+) -> tuple[bool, TextRows]:
+    """The next `n` rows (fewer at the end of the file), blank lines left out, and whether
+    there were any (False: the end of the file). Parsed a batch at a time (in C); a batch
+    that cannot be read (a parse error, undecodable bytes, a row of another width) is read
+    again row by row from the file's start, for the error to name its line as it would
+    row by row (`again`). Only the rows `keep` keeps are given: a row left out costs no
+    record."""
     delimiters = [layout.multi_valued.get(name) for name in names]
     width = len(names)
     try:
@@ -70,7 +83,7 @@ def take(
     if any(map(width.__ne__, map(len, cells))):
         raise again(file, names, None)
     kept = cells if keep is None else list(filter(keep, cells))
-    return bool(cells), records_from_rows(names, kept, delimiters)
+    return bool(cells), TextRows(names, kept, delimiters)
 
 
 def again(file: CsvFile, names: list[str], error: Exception | None) -> BadInput:

@@ -35,12 +35,20 @@ from schemas.plan import RecordError
 from schemas.values import (
     Binary,
     Record,
+    TextRows,
     Value,
     columns_from_records,
     records_from_columns,
 )
 from services.common import tracing
-from services.providers.base import ChangeReader, FallsBack, KeepsAsIs, Provider, WarnsOfChanges
+from services.providers.base import (
+    ChangeReader,
+    FallsBack,
+    KeepsAsIs,
+    Provider,
+    ReadsRows,
+    WarnsOfChanges,
+)
 
 from .reading import Learned, Reading
 from .sides import READ_BATCH
@@ -189,6 +197,23 @@ class SourceMapper:
                 origins.keep(shaped, record)
             mapped.append(shaped)
         return mapped
+
+    def map_rows(self, rows: TextRows) -> list[Record]:
+        """`map` of the records `rows` makes; where it would keep the batch as its columns
+        (`unmade`), they are taken from the rows, no record made."""
+        if (
+            self.unmade is not None
+            and self.as_is is not None
+            and self.where is None
+            and self.leaving is None
+            and self.origins is None
+            and self.mapping.container_from is None
+            and (columns := self.compiled.copied_rows(rows)) is not None
+            and self.as_is(*columns)
+        ):
+            self.unmade.append(columns)
+            return []
+        return self.map(rows.records())
 
     def _map_as_is(
         self,
@@ -348,6 +373,20 @@ async def source_batches(
     why = source.fell_back() if since is not None and isinstance(source, FallsBack) else None
     if why:
         learned.fell_back[kind] = why
+
+
+async def source_rows(
+    job: Job, source: Provider, reading: Reading, kind: str, learned: Learned
+) -> AsyncGenerator[list[Record] | TextRows, None]:
+    """`source_batches`, each as the rows read where the source keeps them (`ReadsRows`)
+    and the run reads every record as it is (a job without `changes`)."""
+    if job.changes is None and isinstance(source, ReadsRows):
+        rows = source.read_rows(READ_BATCH)
+        async for batch in tracing.reads(rows, side="source", object_type=kind):
+            yield batch
+        return
+    async for records in source_batches(job, source, reading, kind, learned):
+        yield records
 
 
 def unknown_keys(

@@ -35,14 +35,14 @@ from core.engine import destination_multi_valued
 from core.engine.containers import follows_container
 from core.engine.context import MappingContext
 from schemas.jobs import Job, ObjectMapping
-from schemas.values import Record, Value, records_from_columns
+from schemas.values import Record, TextRows, Value, records_from_columns
 from services.common import tracing
 from services.providers.base import ComparesRows, Provider
 
 from .reading import Learned, Reading
 from .scoped import gathered
 from .sides import READ_BATCH, Pair, several
-from .source import SourceMapper, mapper_of, source_batches
+from .source import SourceMapper, mapper_of, source_rows
 from .together import both
 
 US = "\x1f"
@@ -107,8 +107,8 @@ async def read_unless_same(
     compared: tuple[list[Record], int] | None = None
 
     async def source_side() -> SourceMapper:
-        async for batch in source_batches(job, pair[0], reading, mapping.type, learned):
-            records = mapper.map(batch)
+        async for batch in source_rows(job, pair[0], reading, mapping.type, learned):
+            records = mapper.map_rows(batch) if isinstance(batch, TextRows) else mapper.map(batch)
             if mapper.unmade:
                 parts.append(mapper.unmade.pop())
             if records:
