@@ -159,6 +159,7 @@ def plain() -> Iterator[None]:
     """Every quick way off: what planning did before them."""
     with pytest.MonkeyPatch.context() as off:
         off.setattr(CompiledMapping, "copied", lambda *_: None)
+        off.setattr(CompiledMapping, "copied_rows", lambda *_: None)
         off.setattr(engine_mapping, "_shape_copies", lambda *_: {})
         off.setattr(SqliteReading, "canonical_as_is", lambda *_: False)
         off.setattr(SqlReading, "canonical_as_is", lambda *_: False)

@@ -31,7 +31,7 @@ from core.engine.lifecycle import LEAVER_FIELD, Lifecycle
 from core.engine.plan import Plan
 from core.errors import IdsyncError
 from schemas.jobs import Job, ObjectMapping
-from schemas.values import Record
+from schemas.values import Record, TextRows
 from services.common import tracing
 from services.providers.base import Provider
 
@@ -40,7 +40,7 @@ from .in_memory import plan_in_memory
 from .reading import Learned, Reading
 from .scoped import changed_objects, changes_looked_up
 from .sides import READ_BATCH, Sides
-from .source import Planned, SourceMapper, mapper_of, source_batches
+from .source import Planned, SourceMapper, mapper_of, source_batches, source_rows
 from .spill import Spill, merged_counts, settle, spilled_record
 
 LEAN_ABOVE = 250_000
@@ -78,14 +78,15 @@ async def plan_low_memory(
     alone, as `plan_in_memory` plans it (scoped.py); otherwise the records it read
     first are planned here with the rest."""
     mapping = job.objects[0]
-    batches: AsyncIterator[list[Record]] = source_batches(
-        job, sides.source, reading, mapping.type, learned
-    )
+    batches: AsyncIterator[list[Record] | TextRows]
     if changes_looked_up(job, mapping, sides.destination, reading):
-        head, rest = await peeked(batches, scoped.LOOKUP_AT_MOST)
+        changes = source_batches(job, sides.source, reading, mapping.type, learned)
+        head, rest = await peeked(changes, scoped.LOOKUP_AT_MOST)
         if rest is None and (planned := await changed(job, sides, head, context, reading, learned)):
             return planned
         batches = chained(head, rest)
+    else:
+        batches = source_rows(job, sides.source, reading, mapping.type, learned)
     mapper = mapper_of(job, 0, sides.destination, context)
     try:
         the_plan, read, found = await plan_lean(
@@ -214,7 +215,7 @@ async def changed(
 async def plan_lean(
     mapping: ObjectMapping,
     destination: Provider,
-    source: AsyncIterator[list[Record]],
+    source: AsyncIterator[list[Record] | TextRows],
     mapper: SourceMapper,
     *,
     act_on_absence: Callable[[], bool],
@@ -238,9 +239,9 @@ async def plan_lean(
     spill = None if index.taken.rules else Spill(mapping, managed)
     kept: list[Record] = []
     source_count = 0
-    async for batch in source:
-        source_count += len(batch)
-        mapped = mapper.map(batch)
+    async for read in source:
+        source_count += len(read)
+        mapped = mapper.map(read) if isinstance(read, list) else mapper.map_rows(read)
         if spill is not None and (keys := _plain_keys(index, mapped)) is not None:
             spill.add_all(keys, mapped)  # all plain creates: a first run's batch
             continue

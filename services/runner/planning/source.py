@@ -53,6 +53,9 @@ from services.providers.base import (
 from .reading import Learned, Reading
 from .sides import READ_BATCH
 
+Columns = tuple[tuple[str, ...], list[list[Value]]]
+"""A batch the mapper took at once as columns (`CompiledMapping.copied`): the fields
+written, each one's values in the records' order."""
 AsIs = Callable[[Sequence[str], Sequence[Sequence[Value | None]]], bool]
 """A destination's `canonical_as_is` (`KeepsAsIs`)."""
 
@@ -136,7 +139,7 @@ class SourceMapper:
         """Records that failed and whose key could not be mapped either."""
         self.origins: Origins | None = None
         """When kept: the source values the plan's transformed fields are computed from."""
-        self.unmade: list[tuple[tuple[str, ...], list[list[Value]]]] | None = None
+        self.unmade: list[Columns] | None = None
         """When a list: a batch mapped at once and kept as it is goes there as its columns
         (`CompiledMapping.copied`'s), its records not made (`map` gives none of it), for
         a re-run to compare them with the table's rows first (unless_same.py)."""
@@ -152,19 +155,11 @@ class SourceMapper:
         if not mapping.fields:  # a job copying every field writes those it has seen
             for record in batch:
                 self.fields.update(dict.fromkeys(record))
-        if where is None and leaving is None and origins is None and mapping.container_from is None:
+        if self._quick:
             if (columns := compiled.copied(batch)) is not None:  # a batch of plain copies
-                kept = self.as_is is not None and self.as_is(*columns)
-                if kept and self.unmade is not None:
-                    self.unmade.append(columns)
-                    return []
-                at_once = records_from_columns(*columns)
-                if kept:
-                    return at_once
-                try:
-                    return list(map(canonical, at_once))
-                except RecordFailed:
-                    pass  # record by record, for the one that fails to be told
+                made = self._copied(columns)
+                if made is not None:
+                    return made  # else record by record, for the one that fails to be told
             shape = compiled.map  # each record mapped, nothing else: the usual job
             if (as_is := self.as_is) is not None:
                 return self._map_as_is(batch, shape, as_is)
@@ -199,21 +194,39 @@ class SourceMapper:
         return mapped
 
     def map_rows(self, rows: TextRows) -> list[Record]:
-        """`map` of the records `rows` makes; where it would keep the batch as its columns
-        (`unmade`), they are taken from the rows, no record made."""
-        if (
-            self.unmade is not None
-            and self.as_is is not None
-            and self.where is None
+        """`map` of the records `rows` makes; a batch copied as it is is taken from the
+        rows a column at a time (`copied_rows`), no source record made."""
+        if self._quick and (columns := self.compiled.copied_rows(rows)) is not None:
+            mapped = self._copied(columns)
+            if mapped is not None:
+                return mapped
+        return self.map(rows.records())
+
+    @property
+    def _quick(self) -> bool:
+        """Whether a batch copied at once is mapped: no record tested, none traced."""
+        return (
+            self.where is None
             and self.leaving is None
             and self.origins is None
             and self.mapping.container_from is None
-            and (columns := self.compiled.copied_rows(rows)) is not None
-            and self.as_is(*columns)
-        ):
+        )
+
+    def _copied(self, columns: Columns) -> list[Record] | None:
+        """The records of a batch copied at once (`columns`), made canonical at once,
+        or kept as columns (`unmade`) where the destination keeps them as they are;
+        None where one fails: then each is mapped in turn, for it to be told."""
+        kept = self.as_is is not None and self.as_is(*columns)
+        if kept and self.unmade is not None:
             self.unmade.append(columns)
             return []
-        return self.map(rows.records())
+        at_once = records_from_columns(*columns)
+        if kept:
+            return at_once
+        try:
+            return list(map(self.canonical, at_once))
+        except RecordFailed:
+            return None
 
     def _map_as_is(
         self,

@@ -35,20 +35,18 @@ from core.engine import destination_multi_valued
 from core.engine.containers import follows_container
 from core.engine.context import MappingContext
 from schemas.jobs import Job, ObjectMapping
-from schemas.values import Record, TextRows, Value, records_from_columns
+from schemas.values import Record, TextRows, records_from_columns
 from services.common import tracing
 from services.providers.base import ComparesRows, Provider
 
 from .reading import Learned, Reading
 from .scoped import gathered
 from .sides import READ_BATCH, Pair, several
-from .source import SourceMapper, mapper_of, source_rows
+from .source import Columns, SourceMapper, mapper_of, source_rows
 from .together import both
 
 US = "\x1f"
 """What joins a row's cells in its text."""
-Columns = tuple[tuple[str, ...], list[list[Value]]]
-"""A batch the mapper left as columns: the fields, each one's values in order."""
 
 
 def row_columns(
