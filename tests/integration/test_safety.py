@@ -126,7 +126,7 @@ async def test_an_approval_is_for_one_plan_if_the_data_changed_it_asks_again(
     assert count(files) == 1_000
 
 
-async def test_an_approved_plan_made_with_the_run_s_clock_runs_approved_later(
+async def test_a_plan_using_the_run_s_clock_runs_once_approved(
     files: Files, session: Session, services: RunServices
 ) -> None:
     """A plan depending on the run's clock (%NOW%) is planned again, once approved, with
