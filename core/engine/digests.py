@@ -23,7 +23,7 @@ from schemas.jobs import ObjectMapping
 from schemas.values import Record
 
 from .containers import CONTAINER_FIELD, container_form, follows_container
-from .keys import DuplicateKey, display_key, match_key, other_cases
+from .keys import DuplicateKey, display_key, folded_key, match_key, other_cases
 from .lifecycle import LEAVER_FIELD
 from .mapping import present
 from .unique import Taken
@@ -72,6 +72,9 @@ class DigestIndex:
         """Some destination record had no usable key: `plan()` must see it, to report it."""
         self.taken = Taken(mapping)
         """The values of unique fields (unique.py): `plan()` sees only some records."""
+        self.folds: dict[str, list[str]] | None = None
+        """With `fold_keys()`: the destination's keys by their fold (a destination
+        comparing keys without case)."""
 
     def digest(self, record: Record) -> int:
         # Text first: `present` for it is `v or None`, and this runs for every record.
@@ -105,6 +108,7 @@ class DigestIndex:
             if key in self.created:
                 self.wanted.add(key)
             self.created.add(key)  # a create; a second one is a duplicate plan() reports
+            self.held_in_other_case(key)
             return True
         if found == _DROPPED:  # the first record with this key is gone: name its key
             shown = display_key(record, self.keys)
@@ -124,6 +128,28 @@ class DigestIndex:
             return False
         self.digests[key] = _KEPT
         self.wanted.add(key)
+        return True
+
+    def fold_keys(self) -> None:
+        """Once the destination is read, for a job comparing keys with case where the
+        destination compares them without: know its keys by their fold
+        (`held_in_other_case`)."""
+        self.folds = {}
+        fields = len(self.keys)
+        for key in self.digests:
+            self.folds.setdefault(folded_key(key, fields), []).append(key)
+
+    def held_in_other_case(self, key: str) -> bool:
+        """Whether objects hold the key of a create in another case (after `fold_keys`):
+        then `plan()` is given them with it — a run that cannot see every source record
+        leaves such a create out, as it would in memory — and the create is not one to
+        plan on disk."""
+        if self.folds is None:
+            return False
+        theirs = self.folds.get(folded_key(key, len(self.keys)))
+        if not theirs:
+            return False
+        self.wanted.update(theirs)
         return True
 
     def any_needed(self, *, absent: bool) -> bool:

@@ -60,6 +60,9 @@ class Planner:
         self.runner_id = runner_id
         self.run_id = approved.run_id
         self.job_id = approved.job_id
+        self.clock = approved.at
+        """The run's clock its plan is made with: its approval time, or the first plan's
+        when it waited for approval (RunState.approved_at while it waits)."""
 
     async def execute(self) -> None:
         state = await self.bus.runs.get(self.run_id)
@@ -92,11 +95,16 @@ class Planner:
                 except Exception as error:  # a startup hook may refuse the run
                     raise BadInput(f"the startup hook refused the run: {error}") from None
             approved = self.approved
+            # A plan approved after it waited is planned again with the clock it was made
+            # with (%NOW%, the lifecycle's days): the very plan approved, unless the data
+            # or the connections changed.
+            if waiting and state is not None and state.approved_at is not None:
+                self.clock = state.approved_at
             asked = Asked(
                 keys=approved.keys,
                 changed_only=approved.changed_only,
                 trigger=approved.trigger,
-                at=approved.at,
+                at=self.clock,
                 run_id=self.run_id,
             )
             with (
@@ -134,7 +142,7 @@ class Planner:
             job_id=self.job_id,
             state=WAITING,
             plan_hash=the_plan.hash,
-            approved_at=self.approved.at,
+            approved_at=self.clock,
             requested_by=self.approved.requested_by,
             keys=self.approved.keys,
             changed_only=self.approved.changed_only,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import json
 import shutil
@@ -123,6 +124,37 @@ async def test_an_approval_is_for_one_plan_if_the_data_changed_it_asks_again(
     )
     assert again.counts is not None and again.counts.delete == 70
     assert count(files) == 1_000
+
+
+async def test_a_plan_using_the_run_s_clock_runs_once_approved(
+    files: Files, session: Session, services: RunServices
+) -> None:
+    """A plan depending on the run's clock (%NOW%) is planned again, once approved, with
+    the clock it was first planned with: the very plan approved, not one asked again."""
+    people = files.write(count=1_000, extra=FIVE_PERCENT)
+    stamped = '{ to = "department" },\n  { to = "created_at", create_only = true, '
+    stamped += 'transform = { static = "%NOW%" } },'
+    files.job.write_text(files.job.read_text().replace('{ to = "department" },', stamped))
+    await apply_files(session, files)
+    async with services():
+        await run(session)
+        newcomer = {**people[0], "employee_id": "E9999999", "email": "new@example.org"}
+        write_csv(files.csv, [*people[60:], newcomer])  # 60 deletes: over 5% of 1,000
+        run_id, waiting = await run(session)
+        assert isinstance(waiting, RunAwaitingApproval), waiting
+        await asyncio.sleep(1.1)  # %NOW% says seconds: the approval comes a second later
+        await session.decide("approve", run_id)
+        end = await wait_for_event(
+            session,
+            lambda e: (
+                (is_end(e) or isinstance(e, RunAwaitingApproval))
+                and e.run_id == run_id
+                and e.id != waiting.id
+            ),
+        )
+    assert isinstance(end, RunFinished), end
+    assert (end.stats.deleted, end.stats.created) == (60, 1)
+    assert count(files) == 941
 
 
 async def test_a_run_scoped_to_some_keys_never_deletes(

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import cast
 
+import msgspec
 import pytest
 
 from core.engine import DuplicateKey
@@ -113,10 +114,21 @@ async def test_a_run_scoped_to_one_of_the_keys_refuses_them() -> None:
     assert "in two cases" in str(refused.value)
 
 
-async def test_an_incremental_run_leaves_out_a_create_an_object_holds_in_another_case() -> None:
+@pytest.mark.parametrize("unique", [False, True], ids=["plain", "unique"])
+@pytest.mark.parametrize("rereadable", [False, True], ids=["in-memory", "low-memory"])
+async def test_an_incremental_run_leaves_out_a_create_an_object_holds_in_another_case(
+    rereadable: bool, unique: bool
+) -> None:
+    # In little memory a plain create goes to disk, and one with a unique field is kept:
+    # either way planned with the object holding its key in another case.
+    mapping = USERS
+    if unique:
+        login = FieldMap(to="login", from_="cn", unique=True, create_only=True)
+        mapping = msgspec.structs.replace(USERS, fields=[*USERS.fields, login])
     source = Records([UPPER, LOWER], changed=[LOWER])
+    destination = Directory([UPPER], rereadable)
     planned = await plan_job(
-        job(USERS, incremental=True), sides(source, Directory([UPPER])), reading=Reading(True, "t")
+        job(mapping, incremental=True), sides(source, destination), reading=Reading(True, "t")
     )
     assert planned.incremental
     assert not planned.plan.changes

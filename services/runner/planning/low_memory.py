@@ -234,6 +234,9 @@ async def plan_lean(
         destination_count += len(batch)
         for record in batch:
             index.add_destination(record)
+    keys_fold: bool | None = getattr(destination, "keys_fold", None)
+    if keys_fold and not mapping.case_insensitive:
+        index.fold_keys()  # a create an object holds in another case: planned with it
     # Plain creates go to disk as they are planned (not with unique fields: each create
     # takes its free value in key order, among all of them).
     spill = None if index.taken.rules else Spill(mapping, managed)
@@ -267,7 +270,6 @@ async def plan_lean(
     held = Held(mapper.failures)
     if held:
         _refuse_held_twice(held, index, kept, spill)
-    keys_fold: bool | None = getattr(destination, "keys_fold", None)
     if keys_fold and not mapping.case_insensitive:
         _refuse_two_cases(mapping, held, index, kept, spill)
     other_case = None
@@ -367,14 +369,16 @@ def _plain_create(index: DigestIndex, record: Record) -> str | None:
     key = match_key(record, index.keys, index.case_insensitive)
     if key is None or key in index.digests or key in index.returning:
         return None
-    return None if LEAVER_FIELD in record else key
+    if LEAVER_FIELD in record or index.held_in_other_case(key):
+        return None
+    return key
 
 
 def _plain_keys(index: DigestIndex, records: list[Record]) -> list[str] | None:
     """The keys of the records when every one is a plain create (`_plain_create`), read
     at once where a key is one field compared with case and ASCII text; else None, for
     each to be looked at in turn."""
-    if len(index.keys) != 1 or index.case_insensitive:
+    if len(index.keys) != 1 or index.case_insensitive or index.folds is not None:
         return None
     found = list(map(dict.get, records, repeat(index.keys[0])))
     if set(map(type, found)) - {str} or not all(map(str.isascii, cast(list[str], found))):
