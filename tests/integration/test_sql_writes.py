@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from schemas.jobs import Endpoint
+from schemas.jobs import Endpoint, FieldMap, Job, ObjectMapping
 from schemas.plan import Change
 from services.providers.base import Layout, Provider
+from services.runner.planning.sides import apply_by_type
 from tests.sql_servers import SqlProvider, opened, read_all, sql_connection
 
 LAYOUT = Layout(keys=("id",), fields=("id", "name", "mail"))
@@ -78,3 +79,75 @@ async def test_a_create_the_table_refuses_fails_alone_among_creates_that_go_stra
         assert sorted(str(r["id"]) for r in rows) == [f"p{n:04d}" for n in range(20) if n != 7]
     finally:
         await side.close()
+
+
+@pytest.mark.parametrize("provider", ["postgresql", "mysql"])
+async def test_an_update_respelling_its_key_applied_twice_is_applied_both_times(
+    provider: SqlProvider, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """As a batch delivered again after its runner died before recording it: the second
+    delivery finds the row under the key's new spelling, and changes nothing more."""
+    server = request.getfixturevalue("pg_database" if provider == "postgresql" else "my_database")
+    connection = sql_connection(provider, server, tmp_path, "db")
+    job = Job(
+        id="respell",
+        source=Endpoint(connection="hr", file="people.csv"),
+        destination=Endpoint(connection="db", table="crowd"),
+        objects=[
+            ObjectMapping(
+                keys=["id"],
+                case_insensitive=True,
+                fields=[FieldMap(to="id"), FieldMap(to="name")],
+            )
+        ],
+    )
+    made = [create(n, f"N{n}") for n in range(3)]
+    assert [o.error for o in await apply_by_type(job, connection, made)] == [None] * 3
+    respell = [
+        Change(
+            action="update",
+            key=f"p{n:04d}",
+            match={"id": f"p{n:04d}"},
+            set={"id": f"P{n:04d}", "name": f"Renamed {n}"},
+        )
+        for n in range(3)
+    ]
+    first = await apply_by_type(job, connection, respell)
+    again = await apply_by_type(job, connection, respell)
+
+    assert [o.error for o in first + again] == [None] * 6
+    side, _ = await crowd(provider, request, tmp_path)
+    try:
+        rows = sorted((str(r["id"]), str(r["name"])) for r in await read_all(side))
+    finally:
+        await side.close()
+    assert rows == [(f"P{n:04d}", f"Renamed {n}") for n in range(3)]
+
+
+@pytest.mark.parametrize("provider", ["postgresql", "mysql"])
+async def test_an_update_respelling_its_key_refused_by_the_table_still_fails(
+    provider: SqlProvider, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    key = "text PRIMARY KEY" if provider == "postgresql" else "varchar(20) PRIMARY KEY"
+    side, _ = await crowd(
+        provider, request, tmp_path, f"id {key}, name text CHECK (name <> 'refused'), mail text"
+    )
+    await side.close()
+    server = request.getfixturevalue("pg_database" if provider == "postgresql" else "my_database")
+    connection = sql_connection(provider, server, tmp_path, "db")
+    job = Job(
+        id="respell",
+        source=Endpoint(connection="hr", file="people.csv"),
+        destination=Endpoint(connection="db", table="crowd"),
+        objects=[
+            ObjectMapping(
+                keys=["id"], case_insensitive=True, fields=[FieldMap(to="id"), FieldMap(to="name")]
+            )
+        ],
+    )
+    await apply_by_type(job, connection, [create(1, "N1")])
+    refused = Change(
+        action="update", key="p0001", match={"id": "p0001"}, set={"id": "P0001", "name": "refused"}
+    )
+    [outcome] = await apply_by_type(job, connection, [refused])
+    assert outcome.error is not None and "rejected" in outcome.error
