@@ -47,7 +47,8 @@ class RunState(msgspec.Struct, kw_only=True):
     """When the plan was kept and its first batches queued: the apply phase's start."""
     requested_by: str = ""
     keys: list[str] | None = None
-    """Kept while the run waits for approval, to run it as it was asked for."""
+    """Kept while the run waits for approval, to run it as it was asked for; and once it
+    is planned, so that a run scoped to keys moves no watermark (runner/absences.py)."""
     trigger: str = "manual"
     """What asked for the run (manual, schedule, external), kept like `keys`."""
     changed_only: bool = False

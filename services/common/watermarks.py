@@ -3,7 +3,7 @@
 Both live in JetStream KV. The watermark (bucket `idsync_watermarks`, one entry per
 job) says where the next incremental run reads from and when the last full run
 finished; only the runner that finishes a run writes it, and only for a run that
-finished (never a failed, cancelled, denied or staged one). Absences (bucket
+finished (never a failed, cancelled, denied or staged one, nor one scoped to keys). Absences (bucket
 `idsync_absent`, one entry per job and object,
 `<job>.<base64url of the object type>.<base64url of the match key>`)
 hold the day a full run first found an object absent from the source; the runner

@@ -226,6 +226,7 @@ class Planner:
             failed_records=failed_records,
             approved_at=self.approved.at,
             planned_at=utcnow(),
+            keys=self.approved.keys,
             incremental=planned.incremental,
             watermark=planned.watermark,
         )

@@ -153,3 +153,35 @@ async def test_a_change_after_a_malformed_change_value_is_still_read_next_time(
         assert departments(files)[rows[5]["employee_id"]] == "Moved"
         mark = await memory.watermark(JOB_ID)
         assert mark is not None and mark.value == "2026-11-02T08:00:00Z"
+
+
+async def test_a_run_scoped_to_keys_moves_neither_the_watermark_nor_the_last_full_run(
+    files: Files, session: Session, services: RunServices
+) -> None:
+    files.write(count=1)
+    rows = stamped(10)
+    write(files.csv, rows)
+    files.job.write_text(job_toml(extra=CHANGES))
+    await apply_files(session, files)
+    memory = Memory(session.js)
+    async with services():
+        _, first = await run(session)
+        assert isinstance(first, RunFinished) and first.stats.created == 10
+        before = await memory.watermark(JOB_ID)
+        assert before is not None and before.value == "2026-11-01T00:09:00Z"
+
+        # Two records change; a run scoped to the second one's key writes it alone.
+        rows[2].update(department="Left alone", modified_at="2026-11-02T08:00:00Z")
+        rows[5].update(department="Asked for", modified_at="2026-11-02T09:00:00Z")
+        write(files.csv, rows)
+        _, scoped = await follow_run(session, JOB_ID, [rows[5]["employee_id"]])
+        assert isinstance(scoped, RunFinished) and scoped.stats.updated == 1, scoped
+        assert departments(files)[rows[2]["employee_id"]] != "Left alone"
+        after = await memory.watermark(JOB_ID)
+        assert after is not None
+        assert after.value == before.value, "the change it left alone is still to be read"
+        assert after.full_at == before.full_at, "it acted on no absence: no full run"
+
+        _, changed = await run(session, changed_only=True)
+    assert isinstance(changed, RunFinished) and changed.stats.updated == 1, changed
+    assert departments(files)[rows[2]["employee_id"]] == "Left alone"
