@@ -57,6 +57,9 @@ class RunState(msgspec.Struct, kw_only=True):
     """The plan read only changed source records (it acts on no absence)."""
     watermark: str | None = None
     """Where the job's next incremental run reads from, kept once this run finishes."""
+    watermark_field: str | None = None
+    """The change field `watermark` is a value of: the job's when it was planned (a job
+    given another field meanwhile does not read from a value of the old one)."""
     updated_at: datetime = msgspec.field(default_factory=utcnow)
 
     @property

@@ -76,7 +76,7 @@ async def advance_watermark(
         job.id,
         run_id,
         state.approved_at,
-        field=job.changes.field,
+        field=state.watermark_field or job.changes.field,
         value=value,
         full=not state.incremental,
     )

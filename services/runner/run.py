@@ -229,6 +229,7 @@ class Planner:
             keys=self.approved.keys,
             incremental=planned.incremental,
             watermark=planned.watermark,
+            watermark_field=job.changes.field if job.changes is not None else None,
         )
         _, state_now = await self.bus.runs.change(self.run_id, _unless_ended(state))
         if state_now is None:
