@@ -106,8 +106,15 @@ class _Telling:
     def __init__(self, run_id: str, job_id: str) -> None:
         self.story = RunStory(run_id=run_id, job_id=job_id)
         self.errors = RunErrors()
+        self.seen: set[str] = set()
 
     def add(self, event: Event) -> None:
+        # A fact published again (a batch delivered again after its runner published what
+        # it did and died) has the same id; stored twice past the journal's duplicate
+        # window, it is still told once.
+        if event.id in self.seen:
+            return
+        self.seen.add(event.id)
         story = self.story
         story.events.append(tag_of(event))
         if story.requested_at is None:

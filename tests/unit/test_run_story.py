@@ -231,3 +231,16 @@ def test_a_dead_letter_retried_and_applied_lets_the_run_go_on() -> None:
     events: list[Event] = [requested(), approved(), planned(), dead_letter(), applied()]
     [story] = fold(events)
     assert story.state == "applying"
+
+
+def test_an_event_the_journal_holds_twice_is_told_once() -> None:
+    """A batch delivered again after its runner published what it did and died before
+    recording it, later than the journal's duplicate window: its event, stored again
+    under the same id, tells its record errors once."""
+    events = a_whole_run()
+    again = events[5]  # applied(): batch 1, one record error
+    events.insert(6, again)
+    [story] = fold(events)
+    assert [(e.action, e.key) for e in story.errors] == [("map", "E3"), ("create", "E2")]
+    assert story.events.count("run.batch-applied") == 1
+    assert story_at(events, events[-1]).errors == story.errors
