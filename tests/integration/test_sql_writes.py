@@ -5,6 +5,7 @@ so nothing is written twice and nothing is lost."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from pathlib import Path
 
@@ -151,3 +152,24 @@ async def test_an_update_respelling_its_key_refused_by_the_table_still_fails(
     )
     [outcome] = await apply_by_type(job, connection, [refused])
     assert outcome.error is not None and "rejected" in outcome.error
+
+
+@pytest.mark.parametrize("provider", ["postgresql", "mysql"])
+async def test_first_batches_written_at_once_make_the_table_once(
+    provider: SqlProvider, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """As a runner applies a first run's batches, four at a time, into a table not there
+    yet: each finds it missing, one makes it, and every batch is written."""
+    server = request.getfixturevalue("pg_database" if provider == "postgresql" else "my_database")
+    connection = sql_connection(provider, server, tmp_path, "db")
+    endpoint = Endpoint(connection="db", table="crowd")
+    sides = [await opened(connection, endpoint, LAYOUT, write=True) for _ in range(4)]
+    try:
+        batches = [[create(100 * b + n, f"N{n}") for n in range(100)] for b in range(4)]
+        written = await asyncio.gather(*[s.apply(b) for s, b in zip(sides, batches, strict=True)])
+        assert [o.error for outcomes in written for o in outcomes] == [None] * 400
+        rows = await read_all(sides[0])
+        assert len(rows) == 400
+    finally:
+        for side in sides:
+            await side.close()
