@@ -173,3 +173,28 @@ async def test_first_batches_written_at_once_make_the_table_once(
     finally:
         for side in sides:
             await side.close()
+
+
+async def test_a_row_a_deferred_constraint_refuses_fails_alone(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """PostgreSQL checks a DEFERRABLE INITIALLY DEFERRED constraint at COMMIT: the batch
+    checks it as each statement runs, so the one refused change fails, not the batch."""
+    server = request.getfixturevalue("pg_database")
+    server.psql("CREATE TABLE names (name text PRIMARY KEY); INSERT INTO names VALUES ('Known')")
+    side, _ = await crowd(
+        "postgresql",
+        request,
+        tmp_path,
+        "id text PRIMARY KEY, name text REFERENCES names (name) DEFERRABLE INITIALLY DEFERRED,"
+        " mail text",
+    )
+    try:
+        batch = [create(n, "Nobody" if n == 3 else "Known") for n in range(8)]
+        outcomes = await side.apply(batch)
+        assert [n for n, o in enumerate(outcomes) if o.error is not None] == [3]
+        assert "crowd_name_fkey" in str(outcomes[3].error)
+        rows = await read_all(side)
+        assert sorted(str(r["id"]) for r in rows) == [f"p{n:04d}" for n in range(8) if n != 3]
+    finally:
+        await side.close()

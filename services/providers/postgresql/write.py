@@ -39,6 +39,10 @@ class PostgresqlWriting(PostgresqlTable, SqlWriting[PostgresqlConnection, Column
         try:
             # A failed batch's connection is closed, not given back (table.py).
             async with self.connection() as conn, conn.transaction():
+                # A deferred constraint checked as each statement runs, not at COMMIT: a
+                # row it refuses fails its change alone (its group's savepoint), not the
+                # whole batch.
+                await conn.execute("SET CONSTRAINTS ALL IMMEDIATE")
                 await self._table_ready(conn, changes)
                 return await self._apply_all(conn, changes)
         except IdsyncError:
