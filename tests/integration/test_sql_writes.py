@@ -198,3 +198,55 @@ async def test_a_row_a_deferred_constraint_refuses_fails_alone(
         assert sorted(str(r["id"]) for r in rows) == [f"p{n:04d}" for n in range(8) if n != 3]
     finally:
         await side.close()
+
+
+COUNTED = {
+    "postgresql": """
+CREATE TABLE crowd (id text PRIMARY KEY, name text COLLATE "und-x-icu", mail text);
+CREATE TABLE writes (id text, kind text);
+CREATE FUNCTION counted() RETURNS trigger LANGUAGE plpgsql AS
+  $$ BEGIN INSERT INTO writes VALUES (NEW.id, TG_OP); RETURN NEW; END $$;
+CREATE TRIGGER counted AFTER INSERT OR UPDATE ON crowd
+  FOR EACH ROW EXECUTE FUNCTION counted();
+""",
+    "mysql": """
+CREATE TABLE crowd (id varchar(20) PRIMARY KEY, name text COLLATE utf8mb4_general_ci,
+                    mail text);
+CREATE TABLE writes (id varchar(20), kind text);
+CREATE TRIGGER inserted AFTER INSERT ON crowd FOR EACH ROW
+  INSERT INTO writes VALUES (NEW.id, 'INSERT');
+CREATE TRIGGER updated AFTER UPDATE ON crowd FOR EACH ROW
+  INSERT INTO writes VALUES (NEW.id, 'UPDATE');
+""",
+}
+
+
+def update(n: int, **values: str) -> Change:
+    key = f"p{n:04d}"
+    return Change(action="update", key=key, match={"id": key}, set=dict(values))
+
+
+@pytest.mark.parametrize("provider", ["postgresql", "mysql"])
+async def test_a_batch_delivered_again_writes_no_row_twice(
+    provider: SqlProvider, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """The table's triggers count every row written: creates and updates applied again
+    (a runner died before recording them) write nothing more, while an update of a value
+    to another case, in a column whose collation ignores case, is still written."""
+    server = request.getfixturevalue("pg_database" if provider == "postgresql" else "my_database")
+    run_sql: Callable[[str], str] = server.psql if provider == "postgresql" else server.sql
+    run_sql(COUNTED[provider])
+    side, _ = await crowd(provider, request, tmp_path)
+    try:
+        creates = [create(n, "Ann") for n in range(5)]
+        updates = [update(n, name="ann", mail=f"m{n}") for n in range(3)]
+        for batch in (creates, creates, updates, updates):
+            assert [o.error for o in await side.apply(batch)] == [None] * len(batch)
+        writes = run_sql("SELECT kind, count(*) FROM writes GROUP BY kind ORDER BY kind")
+        assert writes.split() == (
+            ["INSERT|5", "UPDATE|3"] if provider == "postgresql" else ["INSERT", "5", "UPDATE", "3"]
+        )
+        rows = {str(r["id"]): r["name"] for r in await read_all(side)}
+        assert rows == {f"p{n:04d}": "ann" if n < 3 else "Ann" for n in range(5)}
+    finally:
+        await side.close()
