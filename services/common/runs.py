@@ -57,6 +57,8 @@ class RunState(msgspec.Struct, kw_only=True):
     """The plan read only changed source records (it acts on no absence)."""
     watermark: str | None = None
     """Where the job's next incremental run reads from, kept once this run finishes."""
+    watermark_source: str = ""
+    """The source `watermark` was read from (watermarks.source_of), as the field."""
     watermark_field: str | None = None
     """The change field `watermark` is a value of: the job's when it was planned (a job
     given another field meanwhile does not read from a value of the old one)."""

@@ -19,7 +19,7 @@ from core.engine.lifecycle import LIFECYCLE_ACTIONS, has_lifecycle, leaver_conta
 from schemas.jobs import Job
 from schemas.plan import Change, RunStats
 from services.common.runs import RunState
-from services.common.watermarks import Memory
+from services.common.watermarks import Memory, source_of
 
 log = structlog.get_logger("idsync.runner")
 
@@ -77,6 +77,7 @@ async def advance_watermark(
         run_id,
         state.approved_at,
         field=state.watermark_field or job.changes.field,
+        source=state.watermark_source or source_of(job),
         value=value,
         full=not state.incremental,
     )

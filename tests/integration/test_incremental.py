@@ -224,3 +224,26 @@ async def test_a_job_given_another_change_field_during_a_run_reads_every_record_
         _, changed = await run(session, changed_only=True)
     assert isinstance(changed, RunFinished) and changed.stats.updated == 1, changed
     assert departments(files)[rows[4]["employee_id"]] == "Moved"
+
+
+async def test_a_job_given_another_source_reads_every_record_of_it_next(
+    files: Files, session: Session, services: RunServices
+) -> None:
+    """A watermark is a value of the source it was read from: the job's next source
+    (another file, its changes stamped earlier) is read whole, not from that value."""
+    files.write(count=1)
+    write(files.csv, stamped(10))
+    files.job.write_text(job_toml(extra=CHANGES))
+    await apply_files(session, files)
+    async with services():
+        _, first = await run(session)
+        assert isinstance(first, RunFinished) and first.stats.created == 10
+        other = stamped(5, start=100)
+        for i, row in enumerate(other):
+            row["modified_at"] = f"2026-10-01T00:{i:02d}:00Z"  # before the watermark
+        write(files.csv.with_name("other.csv"), other)
+        files.job.write_text(job_toml(extra=CHANGES).replace("people.csv", "other.csv"))
+        await apply_files(session, files)
+        _, changed = await run(session, changed_only=True)
+    assert isinstance(changed, RunFinished) and changed.stats.created == 5, changed
+    assert {row["employee_id"] for row in other} <= set(departments(files))
