@@ -82,6 +82,9 @@ class RunStory(msgspec.Struct, kw_only=True):
     """Every reason of the records that failed: the plan's in force, then the batches'."""
     events: list[str] = msgspec.field(default_factory=list)
     """The tags of the run's events, in order."""
+    waiting_on: list[int] = msgspec.field(default_factory=list)
+    """The batches that failed their last delivery and wait for a retry or a drop: the
+    run waits while one does."""
     failed_attempts: list[str] = msgspec.field(default_factory=list)
     """Deliveries that failed and were tried again, each with its reason (attempt_line)."""
     mail_failures: list[str] = msgspec.field(default_factory=list)
@@ -103,8 +106,15 @@ class _Telling:
     def __init__(self, run_id: str, job_id: str) -> None:
         self.story = RunStory(run_id=run_id, job_id=job_id)
         self.errors = RunErrors()
+        self.seen: set[str] = set()
 
     def add(self, event: Event) -> None:
+        # A fact published again (a batch delivered again after its runner published what
+        # it did and died) has the same id; stored twice past the journal's duplicate
+        # window, it is still told once.
+        if event.id in self.seen:
+            return
+        self.seen.add(event.id)
         story = self.story
         story.events.append(tag_of(event))
         if story.requested_at is None:
@@ -172,7 +182,12 @@ def _apply(run: RunStory, event: Event) -> None:
         case RunAwaitingApproval(plan_hash=plan_hash, counts=counts, reason=reason):
             run.state, run.reason = "awaiting approval", reason
             run.plan_hash, run.planned = plan_hash or run.plan_hash, counts or run.planned
-        case RunBatchApplied() | RunRecordErrors():
+        case RunBatchApplied(batch=batch):  # its errors: RunErrors
+            if batch in run.waiting_on:  # a dead letter retried, applied now
+                run.waiting_on.remove(batch)
+                if not run.waiting_on and run.state == "waiting: dead letter":
+                    run.state = "applying"
+        case RunRecordErrors():
             pass  # their errors: RunErrors
         case RunDeliveryFailed():
             run.failed_attempts.append(attempt_line(event))
@@ -180,9 +195,18 @@ def _apply(run: RunStory, event: Event) -> None:
             what = f"batch {batch}" if stage == "batch" else "its plan"
             run.state = "waiting: dead letter"
             run.reason = f"{what} failed its last delivery: {error}"
+            if stage == "batch" and batch is not None and batch not in run.waiting_on:
+                run.waiting_on.append(batch)
         case RunBatchDropped(batch=batch, by=by):
-            run.state = "applying"  # the run goes on without the batch
+            if batch in run.waiting_on:
+                run.waiting_on.remove(batch)
             run.reason = f"batch {batch} dropped by {by} after it failed its last delivery"
+            if run.waiting_on:  # another dead letter still holds the run
+                others = ", ".join(map(str, run.waiting_on))
+                run.state = "waiting: dead letter"
+                run.reason += f"; batch {others} still waits for a retry or a drop"
+            else:
+                run.state = "applying"  # the run goes on without the batch
         case RunFinished(stats=stats, with_errors=with_errors, seconds=seconds, staged=staged):
             run.state = "finished with errors" if with_errors else "finished"
             run.stats, run.seconds, run.staged, run.ended_at = stats, seconds, staged, event.at

@@ -47,7 +47,8 @@ class RunState(msgspec.Struct, kw_only=True):
     """When the plan was kept and its first batches queued: the apply phase's start."""
     requested_by: str = ""
     keys: list[str] | None = None
-    """Kept while the run waits for approval, to run it as it was asked for."""
+    """Kept while the run waits for approval, to run it as it was asked for; and once it
+    is planned, so that a run scoped to keys moves no watermark (runner/absences.py)."""
     trigger: str = "manual"
     """What asked for the run (manual, schedule, external), kept like `keys`."""
     changed_only: bool = False
@@ -56,6 +57,11 @@ class RunState(msgspec.Struct, kw_only=True):
     """The plan read only changed source records (it acts on no absence)."""
     watermark: str | None = None
     """Where the job's next incremental run reads from, kept once this run finishes."""
+    watermark_source: str = ""
+    """The source `watermark` was read from (watermarks.source_of), as the field."""
+    watermark_field: str | None = None
+    """The change field `watermark` is a value of: the job's when it was planned (a job
+    given another field meanwhile does not read from a value of the old one)."""
     updated_at: datetime = msgspec.field(default_factory=utcnow)
 
     @property

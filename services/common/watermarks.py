@@ -3,7 +3,7 @@
 Both live in JetStream KV. The watermark (bucket `idsync_watermarks`, one entry per
 job) says where the next incremental run reads from and when the last full run
 finished; only the runner that finishes a run writes it, and only for a run that
-finished (never a failed, cancelled, denied or staged one). Absences (bucket
+finished (never a failed, cancelled, denied or staged one, nor one scoped to keys). Absences (bucket
 `idsync_absent`, one entry per job and object,
 `<job>.<base64url of the object type>.<base64url of the match key>`)
 hold the day a full run first found an object absent from the source; the runner
@@ -14,6 +14,7 @@ object forgets it. Both changes are idempotent, so a batch applied twice is harm
 from __future__ import annotations
 
 import base64
+import hashlib
 from datetime import datetime
 
 import msgspec
@@ -22,6 +23,7 @@ from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 
 from schemas.ids import utcnow
+from schemas.jobs import Job
 
 from .jetstream import ABSENT_BUCKET, WATERMARKS_BUCKET
 
@@ -29,6 +31,9 @@ from .jetstream import ABSENT_BUCKET, WATERMARKS_BUCKET
 class Watermark(msgspec.Struct, kw_only=True):
     field: str | None = None
     """The job's `changes.field` the value was read with: another field starts afresh."""
+    source: str = ""
+    """Which source the value was read from (`source_of`): another starts afresh (empty:
+    kept before sources were told apart, taken as the job's)."""
     value: str | None = None
     """Opaque; only the source's provider reads it (providers/base.py, ChangeReader)."""
     full_at: datetime | None = None
@@ -48,6 +53,11 @@ _encoder = msgspec.json.Encoder()
 _watermark = msgspec.json.Decoder(Watermark)
 _absence = msgspec.json.Decoder(Absence)
 _MISSING = (nats.js.errors.KeyNotFoundError, nats.js.errors.KeyDeletedError)
+
+
+def source_of(job: Job) -> str:
+    """The job's source as a watermark names it: its connection and endpoint."""
+    return hashlib.sha256(_encoder.encode(job.source)).hexdigest()[:16]
 
 
 def absence_key(job_id: str, object_type: str, match_key: str) -> str:
@@ -88,13 +98,15 @@ class Memory:
         field: str | None,
         value: str | None,
         full: bool,
+        source: str = "",
     ) -> Watermark:
         """After a run finished: the new value (kept when the run saw none), and for a full
         run its time."""
         before = await self.watermark(job_id)
-        same_field = before is not None and before.field == field
+        same_field = before is not None and before.field == field and before.source in ("", source)
         mark = Watermark(
             field=field,
+            source=source,
             value=value if value is not None else (before.value if same_field and before else None),
             full_at=at if full else (before.full_at if before else None),
             run_id=run_id,

@@ -45,6 +45,8 @@ class Outcome(msgspec.Struct, frozen=True):
     """What became of one change: `error` is None when it was applied."""
 
     error: str | None = None
+    missing: bool = False
+    """An update that found no object under its key (with its `error`)."""
 
 
 class Layout(msgspec.Struct, frozen=True, kw_only=True):

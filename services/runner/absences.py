@@ -3,8 +3,9 @@
 An absence is written by the runner that applies the disable (or move) for it — not
 when it is planned — so an object whose disable failed is disabled again by the next
 run. A delete or a restore that was applied forgets it. The watermark moves only when
-a run has finished (never a failed, cancelled, denied or staged one), and its value only
-when no record failed, so the next incremental run reads the failed records again.
+a run has finished (never a failed, cancelled, denied or staged one, nor one scoped to
+keys), and its value only when no record failed, so the next incremental run reads the
+failed records again.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from core.engine.lifecycle import LIFECYCLE_ACTIONS, has_lifecycle, leaver_conta
 from schemas.jobs import Job
 from schemas.plan import Change, RunStats
 from services.common.runs import RunState
-from services.common.watermarks import Memory
+from services.common.watermarks import Memory, source_of
 
 log = structlog.get_logger("idsync.runner")
 
@@ -64,15 +65,19 @@ async def forget_returned(memory: Memory, job: Job, returned: dict[str, list[str
 async def advance_watermark(
     memory: Memory, job: Job, run_id: str, state: RunState, totals: RunStats
 ) -> None:
-    """After the run finished: the job's next incremental run reads from here."""
-    if job.changes is None or state.approved_at is None:
+    """After the run finished: the job's next incremental run reads from here. A run
+    scoped to keys moves nothing: it read every changed record but wrote only those of
+    its keys (the others' changes are still to be read), and acted on no absence (no
+    full run)."""
+    if job.changes is None or state.approved_at is None or state.keys:
         return
     value = state.watermark if totals.failed == 0 else None
     mark = await memory.advance(
         job.id,
         run_id,
         state.approved_at,
-        field=job.changes.field,
+        field=state.watermark_field or job.changes.field,
+        source=state.watermark_source or source_of(job),
         value=value,
         full=not state.incremental,
     )

@@ -36,7 +36,7 @@ from services.common.ending import fail_run
 from services.common.failpoints import failpoint
 from services.common.runs import RunState, StateChange
 from services.common.stored_plans import load_plan
-from services.common.watermarks import Memory
+from services.common.watermarks import Memory, source_of
 from services.runner.hooks import hooks_of
 from services.runner.planning import Asked, PlannedRun, plan_run
 
@@ -234,8 +234,11 @@ class Planner:
             failed_records=failed_records,
             approved_at=self.approved.at,
             planned_at=utcnow(),
+            keys=self.approved.keys,
             incremental=planned.incremental,
             watermark=planned.watermark,
+            watermark_field=job.changes.field if job.changes is not None else None,
+            watermark_source=source_of(job),
         )
         _, state_now = await self.bus.runs.change(self.run_id, _unless_ended(state))
         if state_now is None:

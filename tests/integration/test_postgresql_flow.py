@@ -4,13 +4,14 @@ nats-server and a real PostgreSQL server (tests/postgresql_server.py)."""
 from __future__ import annotations
 
 from core.runs import fold
-from schemas.events import tag_of
+from schemas.events import RunFinished, tag_of
 from services.cli.client import Session
+from services.cli.watch import follow_run
 from services.common.people import write_csv
 from tests.postgresql_server import Server
 from tests.sql_servers import connection_toml
 
-from .conftest import Files, RunServices, apply_files
+from .conftest import JOB_ID, Files, RunServices, apply_files
 from .test_flow import FULL_FLOW, run_job
 
 TABLE = """
@@ -67,3 +68,20 @@ async def test_csv_to_postgresql_creates_updates_deletes_and_a_rerun_changes_not
     runs = fold(await session.journal())
     assert runs[0].events == FULL_FLOW
     assert all(tag_of(e) != "run.failed" for e in await session.journal())
+
+
+async def test_a_first_run_of_many_batches_makes_the_table_once_and_writes_every_row(
+    files: Files, session: Session, services: RunServices, pg_database: Server
+) -> None:
+    """The table does not exist yet: the first batches, applied at once by the runner,
+    each find it missing; one makes it, and none fails for the others' doing so."""
+    files.write(count=1_200, batch_size=100)
+    connections = files.connections.read_text()
+    db = connection_toml("postgresql", "db", pg_database, files.folder)
+    files.connections.write_text(connections[: connections.index("[db]")] + db)
+    await apply_files(session, files)
+    async with services():
+        _, end = await follow_run(session, JOB_ID, None)
+    assert isinstance(end, RunFinished), end
+    assert (end.stats.created, end.stats.failed) == (1_200, 0)
+    assert pg_database.psql("SELECT count(*) FROM people").strip() == "1200"

@@ -5,14 +5,16 @@ so nothing is written twice and nothing is lost."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from schemas.jobs import Endpoint
+from schemas.jobs import Endpoint, FieldMap, Job, ObjectMapping
 from schemas.plan import Change
 from services.providers.base import Layout, Provider
+from services.runner.planning.sides import apply_by_type
 from tests.sql_servers import SqlProvider, opened, read_all, sql_connection
 
 LAYOUT = Layout(keys=("id",), fields=("id", "name", "mail"))
@@ -76,5 +78,175 @@ async def test_a_create_the_table_refuses_fails_alone_among_creates_that_go_stra
         assert errors == [7]
         rows = await read_all(side)
         assert sorted(str(r["id"]) for r in rows) == [f"p{n:04d}" for n in range(20) if n != 7]
+    finally:
+        await side.close()
+
+
+@pytest.mark.parametrize("provider", ["postgresql", "mysql"])
+async def test_an_update_respelling_its_key_applied_twice_is_applied_both_times(
+    provider: SqlProvider, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """As a batch delivered again after its runner died before recording it: the second
+    delivery finds the row under the key's new spelling, and changes nothing more."""
+    server = request.getfixturevalue("pg_database" if provider == "postgresql" else "my_database")
+    connection = sql_connection(provider, server, tmp_path, "db")
+    job = Job(
+        id="respell",
+        source=Endpoint(connection="hr", file="people.csv"),
+        destination=Endpoint(connection="db", table="crowd"),
+        objects=[
+            ObjectMapping(
+                keys=["id"],
+                case_insensitive=True,
+                fields=[FieldMap(to="id"), FieldMap(to="name")],
+            )
+        ],
+    )
+    made = [create(n, f"N{n}") for n in range(3)]
+    assert [o.error for o in await apply_by_type(job, connection, made)] == [None] * 3
+    respell = [
+        Change(
+            action="update",
+            key=f"p{n:04d}",
+            match={"id": f"p{n:04d}"},
+            set={"id": f"P{n:04d}", "name": f"Renamed {n}"},
+        )
+        for n in range(3)
+    ]
+    first = await apply_by_type(job, connection, respell)
+    again = await apply_by_type(job, connection, respell)
+
+    assert [o.error for o in first + again] == [None] * 6
+    side, _ = await crowd(provider, request, tmp_path)
+    try:
+        rows = sorted((str(r["id"]), str(r["name"])) for r in await read_all(side))
+    finally:
+        await side.close()
+    assert rows == [(f"P{n:04d}", f"Renamed {n}") for n in range(3)]
+
+
+@pytest.mark.parametrize("provider", ["postgresql", "mysql"])
+async def test_an_update_respelling_its_key_refused_by_the_table_still_fails(
+    provider: SqlProvider, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    key = "text PRIMARY KEY" if provider == "postgresql" else "varchar(20) PRIMARY KEY"
+    side, _ = await crowd(
+        provider, request, tmp_path, f"id {key}, name text CHECK (name <> 'refused'), mail text"
+    )
+    await side.close()
+    server = request.getfixturevalue("pg_database" if provider == "postgresql" else "my_database")
+    connection = sql_connection(provider, server, tmp_path, "db")
+    job = Job(
+        id="respell",
+        source=Endpoint(connection="hr", file="people.csv"),
+        destination=Endpoint(connection="db", table="crowd"),
+        objects=[
+            ObjectMapping(
+                keys=["id"], case_insensitive=True, fields=[FieldMap(to="id"), FieldMap(to="name")]
+            )
+        ],
+    )
+    await apply_by_type(job, connection, [create(1, "N1")])
+    refused = Change(
+        action="update", key="p0001", match={"id": "p0001"}, set={"id": "P0001", "name": "refused"}
+    )
+    [outcome] = await apply_by_type(job, connection, [refused])
+    assert outcome.error is not None and "rejected" in outcome.error
+
+
+@pytest.mark.parametrize("provider", ["postgresql", "mysql"])
+async def test_first_batches_written_at_once_make_the_table_once(
+    provider: SqlProvider, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """As a runner applies a first run's batches, four at a time, into a table not there
+    yet: each finds it missing, one makes it, and every batch is written."""
+    server = request.getfixturevalue("pg_database" if provider == "postgresql" else "my_database")
+    connection = sql_connection(provider, server, tmp_path, "db")
+    endpoint = Endpoint(connection="db", table="crowd")
+    sides = [await opened(connection, endpoint, LAYOUT, write=True) for _ in range(4)]
+    try:
+        batches = [[create(100 * b + n, f"N{n}") for n in range(100)] for b in range(4)]
+        written = await asyncio.gather(*[s.apply(b) for s, b in zip(sides, batches, strict=True)])
+        assert [o.error for outcomes in written for o in outcomes] == [None] * 400
+        rows = await read_all(sides[0])
+        assert len(rows) == 400
+    finally:
+        for side in sides:
+            await side.close()
+
+
+async def test_a_row_a_deferred_constraint_refuses_fails_alone(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """PostgreSQL checks a DEFERRABLE INITIALLY DEFERRED constraint at COMMIT: the batch
+    checks it as each statement runs, so the one refused change fails, not the batch."""
+    server = request.getfixturevalue("pg_database")
+    server.psql("CREATE TABLE names (name text PRIMARY KEY); INSERT INTO names VALUES ('Known')")
+    side, _ = await crowd(
+        "postgresql",
+        request,
+        tmp_path,
+        "id text PRIMARY KEY, name text REFERENCES names (name) DEFERRABLE INITIALLY DEFERRED,"
+        " mail text",
+    )
+    try:
+        batch = [create(n, "Nobody" if n == 3 else "Known") for n in range(8)]
+        outcomes = await side.apply(batch)
+        assert [n for n, o in enumerate(outcomes) if o.error is not None] == [3]
+        assert "crowd_name_fkey" in str(outcomes[3].error)
+        rows = await read_all(side)
+        assert sorted(str(r["id"]) for r in rows) == [f"p{n:04d}" for n in range(8) if n != 3]
+    finally:
+        await side.close()
+
+
+COUNTED = {
+    "postgresql": """
+CREATE TABLE crowd (id text PRIMARY KEY, name text COLLATE "und-x-icu", mail text);
+CREATE TABLE writes (id text, kind text);
+CREATE FUNCTION counted() RETURNS trigger LANGUAGE plpgsql AS
+  $$ BEGIN INSERT INTO writes VALUES (NEW.id, TG_OP); RETURN NEW; END $$;
+CREATE TRIGGER counted AFTER INSERT OR UPDATE ON crowd
+  FOR EACH ROW EXECUTE FUNCTION counted();
+""",
+    "mysql": """
+CREATE TABLE crowd (id varchar(20) PRIMARY KEY, name text COLLATE utf8mb4_general_ci,
+                    mail text);
+CREATE TABLE writes (id varchar(20), kind text);
+CREATE TRIGGER inserted AFTER INSERT ON crowd FOR EACH ROW
+  INSERT INTO writes VALUES (NEW.id, 'INSERT');
+CREATE TRIGGER updated AFTER UPDATE ON crowd FOR EACH ROW
+  INSERT INTO writes VALUES (NEW.id, 'UPDATE');
+""",
+}
+
+
+def update(n: int, **values: str) -> Change:
+    key = f"p{n:04d}"
+    return Change(action="update", key=key, match={"id": key}, set=dict(values))
+
+
+@pytest.mark.parametrize("provider", ["postgresql", "mysql"])
+async def test_a_batch_delivered_again_writes_no_row_twice(
+    provider: SqlProvider, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """The table's triggers count every row written: creates and updates applied again
+    (a runner died before recording them) write nothing more, while an update of a value
+    to another case, in a column whose collation ignores case, is still written."""
+    server = request.getfixturevalue("pg_database" if provider == "postgresql" else "my_database")
+    run_sql: Callable[[str], str] = server.psql if provider == "postgresql" else server.sql
+    run_sql(COUNTED[provider])
+    side, _ = await crowd(provider, request, tmp_path)
+    try:
+        creates = [create(n, "Ann") for n in range(5)]
+        updates = [update(n, name="ann", mail=f"m{n}") for n in range(3)]
+        for batch in (creates, creates, updates, updates):
+            assert [o.error for o in await side.apply(batch)] == [None] * len(batch)
+        writes = run_sql("SELECT kind, count(*) FROM writes GROUP BY kind ORDER BY kind")
+        assert writes.split() == (
+            ["INSERT|5", "UPDATE|3"] if provider == "postgresql" else ["INSERT", "5", "UPDATE", "3"]
+        )
+        rows = {str(r["id"]): r["name"] for r in await read_all(side)}
+        assert rows == {f"p{n:04d}": "ann" if n < 3 else "Ann" for n in range(5)}
     finally:
         await side.close()

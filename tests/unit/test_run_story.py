@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import msgspec
 import pytest
 
 from core.runs import fold, story_at
@@ -206,3 +207,40 @@ def test_runs_are_listed_oldest_request_first() -> None:
         run_id="20261121T205000Z-000000", job_id=JOB, requested_by="bob", at=at(100)
     )
     assert [r.run_id for r in fold([later, *a_whole_run()])] == [RUN, later.run_id]
+
+
+def test_a_run_with_two_dead_letters_still_waits_once_one_is_dropped() -> None:
+    second = RunDeadLetter(
+        run_id=RUN, job_id=JOB, stage="batch", batch=2, changes=2, error="locked", at=at(4.5)
+    )
+    dropped = RunBatchDropped(
+        run_id=RUN, job_id=JOB, plan_hash="h1", batch=1, changes=2, by="bob", at=at(5)
+    )
+    events: list[Event] = [requested(), approved(), planned(), dead_letter(), second, dropped]
+    [story] = fold(events)
+    assert story.state == "waiting: dead letter"
+    assert story.reason == (
+        "batch 1 dropped by bob after it failed its last delivery; "
+        "batch 2 still waits for a retry or a drop"
+    )
+    retried = msgspec.structs.replace(applied(), batch=2, at=at(6))
+    assert story_at([*events, retried], retried).state == "applying"
+
+
+def test_a_dead_letter_retried_and_applied_lets_the_run_go_on() -> None:
+    events: list[Event] = [requested(), approved(), planned(), dead_letter(), applied()]
+    [story] = fold(events)
+    assert story.state == "applying"
+
+
+def test_an_event_the_journal_holds_twice_is_told_once() -> None:
+    """A batch delivered again after its runner published what it did and died before
+    recording it, later than the journal's duplicate window: its event, stored again
+    under the same id, tells its record errors once."""
+    events = a_whole_run()
+    again = events[5]  # applied(): batch 1, one record error
+    events.insert(6, again)
+    [story] = fold(events)
+    assert [(e.action, e.key) for e in story.errors] == [("map", "E3"), ("create", "E2")]
+    assert story.events.count("run.batch-applied") == 1
+    assert story_at(events, events[-1]).errors == story.errors

@@ -130,7 +130,7 @@ def _apply_one(file: CsvFile, layout: Layout, table: Table, change: Change) -> O
         table.delete(keys, key)
     elif not table.update(keys, key, values):
         if change.action == "update":
-            return Outcome(error=f"no row with {change.key!r} to update")
+            return Outcome(error=f"no row with {change.key!r} to update", missing=True)
         match = {k: cell(layout, k, change.match[k]) for k in keys}
         table.insert({**match, **values})
     return Outcome()

@@ -94,5 +94,10 @@ class Statements(SetStatements):
             return None
         return (
             f"UPDATE {self.target} AS t JOIN {self.stage} AS s ON {self.match()} "
-            f"SET {', '.join(sets)}"
+            f"SET {', '.join(sets)} WHERE {self.unwritten(skip)}"
         )
+
+    def differs(self, name: str, value: str) -> str:
+        """As bytes: a collation that ignores case (or pads spaces) does not take "Ann"
+        for "ann" (the staged column is declared as the target's)."""
+        return f"NOT (CAST(t.{quote(name)} AS BINARY) <=> CAST({value} AS BINARY))"

@@ -59,16 +59,24 @@ class Statements(SetStatements):
     def delete(self) -> str:
         return f"DELETE FROM {self.target} AS t USING {STAGING} AS s WHERE {self.match()}"
 
+    def differs(self, name: str, value: str) -> str:
+        """As text in the C collation: equal texts are the same value (a value of a type
+        without equality, json, compared so too); a column of a collation that ignores
+        case does not take "Ann" for "ann"."""
+        return f'(t.{quote(name)})::text COLLATE "C" IS DISTINCT FROM ({value})::text COLLATE "C"'
+
     def update(self, skip: frozenset[str] = frozenset()) -> str | None:
-        """Sets the values on the rows there, returning the changes that found one; None
-        when there is nothing to set (see `existing`)."""
+        """Sets the values on the rows there that do not hold them yet (`unwritten`),
+        selecting the changes that found a row (as it was before); None when there is
+        nothing to set (see `existing`)."""
         sets = self.assignments(skip)
         if not sets:
             return None
-        return (
+        written = (
             f"UPDATE {self.target} AS t SET {', '.join(sets)} FROM {STAGING} AS s "
-            f"WHERE {self.match()} RETURNING s.i"
+            f"WHERE {self.match()} AND {self.unwritten(skip)}"
         )
+        return f"WITH written AS ({written}) {self.existing()}"
 
     def insert(self) -> str:
         """Create-if-absent: the rows whose key is not there yet."""
@@ -92,7 +100,8 @@ class Statements(SetStatements):
         values = self.inserted()
         sets = [f"{quote(n)} = EXCLUDED.{quote(n)}" for n in names if n not in keep]
         sets += [f"{quote(n)} = NULL" for n in cleared if n not in names]
-        action = f"UPDATE SET {', '.join(sets)}" if sets else "NOTHING"
+        unwritten = self.unwritten(keep, source="EXCLUDED")
+        action = f"UPDATE SET {', '.join(sets)} WHERE {unwritten}" if sets else "NOTHING"
         return (
             f"INSERT INTO {self.target} AS t ({', '.join(map(quote, values))}) "
             f"SELECT {', '.join(values.values())} FROM {STAGING} AS s "

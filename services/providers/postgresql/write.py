@@ -39,6 +39,10 @@ class PostgresqlWriting(PostgresqlTable, SqlWriting[PostgresqlConnection, Column
         try:
             # A failed batch's connection is closed, not given back (table.py).
             async with self.connection() as conn, conn.transaction():
+                # A deferred constraint checked as each statement runs, not at COMMIT: a
+                # row it refuses fails its change alone (its group's savepoint), not the
+                # whole batch.
+                await conn.execute("SET CONSTRAINTS ALL IMMEDIATE")
                 await self._table_ready(conn, changes)
                 return await self._apply_all(conn, changes)
         except IdsyncError:
@@ -52,7 +56,17 @@ class PostgresqlWriting(PostgresqlTable, SqlWriting[PostgresqlConnection, Column
         self, conn: asyncpg.Connection, wanted: list[str], missing: list[str]
     ) -> None:
         """Create the table (text columns, a unique index over the keys) or add the columns
-        of fields it lacks, in the batch's transaction."""
+        of fields it lacks, in the batch's transaction. Batches applied at once that each
+        find the table (or a column) missing take turns, by a lock held to the end of the
+        transaction: the first makes it, the others find it made once it has committed
+        (two `CREATE TABLE IF NOT EXISTS` at once: one is refused, pg_type's key taken)."""
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtext('idsync tables'), hashtext($1))", self._q
+        )
+        await self.load_columns(conn)
+        missing = [name for name in wanted if name not in self._columns]
+        if not missing:
+            return
         if not self._columns:
             columns = ", ".join(f"{quote(name)} text" for name in wanted)
             await conn.execute(f"CREATE TABLE IF NOT EXISTS {self._q} ({columns})")

@@ -48,6 +48,25 @@ class SetStatements:
         ]
         return sets + [f"{prefix}{quote(n)} = NULL" for n in cleared if n not in names]
 
+    def differs(self, name: str, value: str) -> str:
+        """Whether the target row's column `name` differs from `value` (compared exactly:
+        no collation taking "Ann" for "ann")."""
+        raise NotImplementedError
+
+    def unwritten(self, skip: frozenset[str] = frozenset(), source: str = "") -> str:
+        """The rows an update (or a create finding its row) would change: some value set
+        differs from the row's, or a column cleared holds one — so a batch delivered again
+        writes no row twice (no trigger fires again, no change column moves). `source`:
+        where the values come from (`EXCLUDED` in an upsert; the staged row otherwise)."""
+        _, _, names, cleared, _ = self.shape
+        tests = [
+            self.differs(n, f"{source}.{self.quote(n)}" if source else self.value(n, f"v{j}"))
+            for j, n in enumerate(names)
+            if n not in skip
+        ]
+        tests += [f"t.{self.quote(n)} IS NOT NULL" for n in cleared if n not in names]
+        return f"({' OR '.join(tests)})" if tests else "TRUE"
+
     def existing(self) -> str:
         """The changes whose row is there."""
         return (

@@ -77,4 +77,6 @@ class SqlWriting(SqlTable[Conn, Col], Generic[Conn, Col, St]):
             return
         for op in ops:
             if op.index in missing:
-                outcomes[op.index] = Outcome(error=f"no row with {op.change.key!r} to update")
+                outcomes[op.index] = Outcome(
+                    error=f"no row with {op.change.key!r} to update", missing=True
+                )

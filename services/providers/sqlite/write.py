@@ -294,7 +294,9 @@ class SqliteWriting(SqliteTable):
                 op = op.existing()
                 verb = "update" if op.values else ""  # create-if-absent: set the values
             elif action == "update":
-                outcomes[op.index] = Outcome(error=f"no row with {op.change.key!r} to update")
+                outcomes[op.index] = Outcome(
+                    error=f"no row with {op.change.key!r} to update", missing=True
+                )
                 continue
             else:
                 verb = "insert"
@@ -349,7 +351,7 @@ class SqliteWriting(SqliteTable):
             else:
                 error = None
             await db.execute("RELEASE idsync_one")
-            return Outcome(error=error)
+            return Outcome(error=error, missing=not hits and action == "update")
         except sqlite3.Error as e:
             if busy(e):
                 raise

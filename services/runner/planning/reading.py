@@ -21,7 +21,7 @@ from core.checks.intervals import parse_interval
 from core.engine.lifecycle import Lifecycle, has_lifecycle
 from core.errors import BadInput
 from schemas.jobs import Job
-from services.common.watermarks import Memory, Watermark
+from services.common.watermarks import Memory, Watermark, source_of
 from services.providers import FACTS
 
 
@@ -87,7 +87,8 @@ def choose(
         if changed_only:  # the workflow refuses such requests; one may come from before
             raise BadInput(changed_only_refusal(job, None, FACTS) or "")
         return False, None
-    since = mark.value if mark is not None and mark.field == changes.field else None
+    same = mark is not None and mark.field == changes.field
+    since = mark.value if mark is not None and same and _same_source(mark, job) else None
     if changed_only:
         return True, since
     if trigger != "schedule" or changes.full_every is None:
@@ -97,6 +98,12 @@ def choose(
     if last_full is None or now - last_full >= every:
         return False, None  # a full run is due (or there was none yet)
     return True, since
+
+
+def _same_source(mark: Watermark, job: Job) -> bool:
+    """The watermark was read from the job's source as it is now (one kept before
+    sources were told apart is taken as the job's)."""
+    return not mark.source or mark.source == source_of(job)
 
 
 async def reading(

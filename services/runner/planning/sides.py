@@ -10,7 +10,7 @@ together when the run ends (`finish_by_type`).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from operator import attrgetter
@@ -175,9 +175,44 @@ async def _apply_type(
             await target.open(write=True)
             if isinstance(target, Staging):  # written when the run ends
                 return await target.stage(mine)
-            return await target.apply(mine)
+            return await _found_respelled(target, mapping.keys, mine, await target.apply(mine))
     finally:
         await target.close()
+
+
+def respelled(change: Change, keys: Sequence[str]) -> Change | None:
+    """An update that gives its object another spelling of its key (keys compared without
+    case, or spaces around them: "e2" becomes "E2"), as it finds the object once applied;
+    None for any other change."""
+    if change.action != "update" or not any(
+        key in change.set and change.set[key] != change.match.get(key) for key in keys
+    ):
+        return None
+    match = {key: change.set.get(key, value) for key, value in change.match.items()}
+    return msgspec.structs.replace(change, match=match)
+
+
+async def _found_respelled(
+    target: Provider, keys: Sequence[str], changes: list[Change], outcomes: list[Outcome]
+) -> list[Outcome]:
+    """A batch delivered again after a first delivery applied it (its runner died before
+    recording it): an update that respelled its object's key finds no object under the
+    old spelling. It is applied again under the new one — the object there gets the same
+    values, nothing twice — so the record counts as the first delivery made it, updated,
+    not failed."""
+    again = [
+        (i, moved)
+        for i, (change, outcome) in enumerate(zip(changes, outcomes, strict=True))
+        if outcome.missing and (moved := respelled(change, keys)) is not None
+    ]
+    if not again:
+        return outcomes
+    second = await target.apply([moved for _, moved in again])
+    found = list(outcomes)
+    for (i, _), outcome in zip(again, second, strict=True):
+        if outcome.error is None:
+            found[i] = outcome
+    return found
 
 
 async def finish_by_type(job: Job, connection: Connection) -> None:
