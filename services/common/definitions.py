@@ -22,7 +22,7 @@ import msgspec.inspect as mi
 from core.errors import BadInput
 from core.words import SLUG, show
 from schemas.collections import Collection
-from schemas.connections import PATH_FIELDS, PROVIDERS, Connection
+from schemas.connections import PATH_FIELDS, PROVIDERS, Connection, SecretRef
 from schemas.ids import is_slug
 from schemas.jobs import Job
 from schemas.roles import Role
@@ -206,7 +206,15 @@ def _finish(conn: Connection, provider: str, base: Path, at: str) -> tuple[Conne
         given = Path(value).expanduser()
         # normpath, not resolve(): tidy "../" without following symlinks the admin chose.
         paths[field] = os.path.normpath(base.absolute() / given)  # `/` keeps absolute paths
-    return msgspec.structs.replace(conn, **paths), problems
+    # A secret read from a file is read by the runner, in its own folder: relative to this
+    # file as the other paths are, or every run would look for it somewhere else.
+    secrets: dict[str, SecretRef] = {}
+    for info in msgspec.structs.fields(conn):
+        ref = getattr(conn, info.name)
+        if isinstance(ref, SecretRef) and ref.file and ref.file.strip():
+            file = os.path.normpath(base.absolute() / Path(ref.file).expanduser())
+            secrets[info.name] = msgspec.structs.replace(ref, file=file)
+    return msgspec.structs.replace(conn, **paths, **secrets), problems
 
 
 def _translate(error: msgspec.ValidationError, data: object, root: mi.Type, where: str) -> str:
