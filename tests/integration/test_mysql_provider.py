@@ -110,6 +110,30 @@ async def test_typed_columns_read_as_canonical_text_and_a_source_spelling_compar
         await table.close()
 
 
+async def test_json_numbers_keep_every_digit_and_compare_by_their_value(
+    my_database: Server, tmp_path: Path
+) -> None:
+    """MariaDB's JSON is text: read through a float, an amount of 12345678901234567.89
+    was copied as 1.2345678901234568e+16, and 1e2 read as 100.0 where another server's
+    JSON reads 100 — an update planned on every run of a job between them."""
+    my_database.sql(
+        "CREATE TABLE j (id int PRIMARY KEY, extra json);"
+        """INSERT INTO j VALUES (1, '{"amount": 12345678901234567.89, "big": 1e400}'),"""
+        """ (2, '{"n": 1e2, "x": 2.50, "tiny": 1e-7}');"""
+    )
+    table = await opened(my_database, tmp_path, Endpoint(connection="my", table="j"), write=True)
+    big = "1" + "0" * 400
+    try:
+        assert await read_all(table) == [
+            {"id": "1", "extra": f'{{"amount":12345678901234567.89,"big":{big}}}'},
+            {"id": "2", "extra": '{"n":100,"tiny":1e-07,"x":2.5}'},
+        ]
+        source: Record = {"id": "2", "extra": '{"x": 2.5, "n": 100, "tiny": 0.0000001}'}
+        assert table.canonical(source) == {"id": "2", "extra": '{"n":100,"tiny":1e-07,"x":2.5}'}
+    finally:
+        await table.close()
+
+
 async def test_a_job_select_is_a_source_and_cannot_be_written(
     my_database: Server, tmp_path: Path
 ) -> None:

@@ -91,6 +91,31 @@ async def test_typed_columns_read_as_canonical_text_and_a_source_spelling_compar
         await table.close()
 
 
+async def test_json_numbers_keep_every_digit_and_compare_by_their_value(
+    pg_database: Server, tmp_path: Path
+) -> None:
+    """jsonb keeps a number's digits (numeric): read through a float, an amount of
+    12345678901234567.89 was copied as 12345678901234568 and 1e400 as "Infinity"; and a
+    source's 1e2 (another server's JSON) planned an update of the 100 read back on every run."""
+    pg_database.psql(
+        "CREATE TABLE j (id integer PRIMARY KEY, extra jsonb);"
+        """INSERT INTO j VALUES (1,"""
+        """ '{"amount": 12345678901234567.89, "rate": 0.10000000000000000001}'),"""
+        """ (2, '{"big": 1e400, "n": 100, "x": 2.50}');"""
+    )
+    table = await opened(pg_database, tmp_path, Endpoint(connection="pg", table="j"), write=True)
+    big = "1" + "0" * 400
+    try:
+        assert await read_all(table) == [
+            {"id": "1", "extra": '{"amount":12345678901234567.89,"rate":0.10000000000000000001}'},
+            {"id": "2", "extra": f'{{"big":{big},"n":100,"x":2.5}}'},
+        ]
+        source: Record = {"id": "2", "extra": '{"x": 2.5e0, "n": 1e2, "big": 1E+400}'}
+        assert table.canonical(source) == {"id": "2", "extra": f'{{"big":{big},"n":100,"x":2.5}}'}
+    finally:
+        await table.close()
+
+
 async def test_a_job_select_is_a_source_and_cannot_be_written(
     pg_database: Server, tmp_path: Path
 ) -> None:

@@ -62,9 +62,52 @@ def quoted(name: str, mark: str, tag: str) -> str:
     return mark + name.replace(mark, mark * 2) + mark
 
 
+class _Number(str):
+    """A JSON number's canonical text, written bare."""
+
+
+def _json_number(text: str) -> _Number:
+    """A JSON number by its value, every digit kept (jsonb and MariaDB's JSON keep them:
+    through a float, 12345678901234567.89 became 1.2345678901234568e+16 and 1e400
+    "Infinity"): a whole number in digits (1e2 and 100.0 are 100, as jsonb reads them),
+    another as Python writes the float when the float is exactly it (2.5, 1e-07), else
+    its own digits without trailing zeros (in scientific notation only far from 1)."""
+    number = Decimal(text)
+    if not number:
+        return _Number("0")
+    sign, digits, exponent = number.as_tuple()
+    assert isinstance(exponent, int)  # a JSON number is finite
+    kept = "".join(map(str, digits)).rstrip("0")
+    exponent += len(digits) - len(kept)
+    minus = "-" if sign else ""
+    if exponent >= 0:
+        return _Number(minus + kept + "0" * exponent)
+    as_float = float(number)
+    if Decimal(repr(as_float)) == number:
+        return _Number(repr(as_float))
+    point = len(kept) + exponent  # digits before the point
+    if -20 < point <= 40:
+        whole = kept[:point] if point > 0 else "0"
+        return _Number(f"{minus}{whole}.{'0' * -point}{kept[max(point, 0) :]}")
+    mantissa = kept[0] + ("." + kept[1:] if len(kept) > 1 else "")
+    return _Number(f"{minus}{mantissa}e{point - 1:+03d}")
+
+
+def _compact(value: object) -> str:
+    if isinstance(value, _Number):
+        return str(value)
+    if isinstance(value, dict):
+        items = (f"{_compact(key)}:{_compact(value[key])}" for key in sorted(value))
+        return "{" + ",".join(items) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(_compact(item) for item in value) + "]"
+    return json.dumps(value, ensure_ascii=False)
+
+
 def compact_json(text: str) -> str:
-    """json as read: compact, keys sorted, so key order is no change."""
-    return json.dumps(json.loads(text), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """json as read: compact, keys sorted, so key order is no change; numbers by their
+    value, every digit kept (`_json_number`)."""
+    return _compact(json.loads(text, parse_int=_json_number, parse_float=_json_number))
 
 
 def parse_bool(text: str) -> bool:
