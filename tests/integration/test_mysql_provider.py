@@ -228,6 +228,25 @@ async def test_a_table_the_login_may_not_write_is_refused_before_planning(
         my_database.sql("DROP USER 'reader'@'%'")
 
 
+async def test_a_table_to_make_that_the_login_may_not_create_is_refused_before_planning(
+    my_database: Server, tmp_path: Path
+) -> None:
+    """A destination table that does not exist is made by the first write: a login without
+    CREATE on the database planned every create, and the run then failed at its first
+    batch ("CREATE command denied")."""
+    reader = reading_login(
+        my_database, tmp_path, "reader", "people", "CREATE TABLE people (id int PRIMARY KEY);"
+    )
+    provider = open_provider(reader, Endpoint(connection="my", table="staff"), LAYOUT)
+    try:
+        refused = "'staff' does not exist, and 'reader' may not create it: GRANT CREATE"
+        with pytest.raises(WriteFailed, match=refused):
+            await provider.open(write=True)
+    finally:
+        await provider.close()
+        my_database.sql("DROP USER 'reader'@'%'")
+
+
 async def test_connection_test_says_who_logged_in_and_what_it_may_do(
     my_database: Server, tmp_path: Path
 ) -> None:

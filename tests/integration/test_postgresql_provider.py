@@ -200,6 +200,31 @@ async def test_a_table_the_login_may_not_write_is_refused_before_planning(
         pg_database.psql("DROP OWNED BY reader; DROP ROLE reader;")
 
 
+async def test_a_table_to_make_that_the_login_may_not_create_is_refused_before_planning(
+    pg_database: Server, tmp_path: Path
+) -> None:
+    """A destination table that does not exist is made by the first write: a login without
+    CREATE on the schema planned every create, and the run then failed at its first batch
+    ("cannot write to: permission denied for schema public")."""
+    pg_database.psql(
+        "CREATE ROLE reader LOGIN PASSWORD 'reader-pw';REVOKE CREATE ON SCHEMA public FROM PUBLIC;"
+    )
+    reader = connection(pg_database, tmp_path, user="reader")
+    password_file("postgresql", pg_database, tmp_path).write_text("reader-pw\n")
+    provider = open_provider(reader, Endpoint(connection="pg", table="staff"), LAYOUT)
+    elsewhere = open_provider(reader, Endpoint(connection="pg", table="hr.staff"), LAYOUT)
+    try:
+        refused = "'staff' does not exist, and 'reader' may not create it: GRANT CREATE ON"
+        with pytest.raises(WriteFailed, match=refused):
+            await provider.open(write=True)
+        with pytest.raises(WriteFailed, match=r"'hr\.staff' does not exist, nor its schema hr"):
+            await elsewhere.open(write=True)
+    finally:
+        await provider.close()
+        await elsewhere.close()
+        pg_database.psql("DROP OWNED BY reader; DROP ROLE reader;")
+
+
 async def test_connection_test_says_who_logged_in_and_what_it_may_do(
     pg_database: Server, tmp_path: Path
 ) -> None:

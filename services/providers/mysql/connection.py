@@ -36,6 +36,7 @@ SELECT INDEX_NAME, COLUMN_NAME FROM information_schema.STATISTICS
 WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s AND NON_UNIQUE = 0
 ORDER BY INDEX_NAME, SEQ_IN_INDEX
 """
+_DATABASE = "SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s"
 _OTHER_CASE = """
 SELECT TABLE_NAME FROM information_schema.TABLES
 WHERE TABLE_SCHEMA = %s AND LOWER(TABLE_NAME) = LOWER(%s)
@@ -228,6 +229,7 @@ class MysqlTable(SqlTable[MysqlConnection, Column]):
             others = await fetch(conn, _OTHER_CASE, (self._database, self._table, self._table))
             if others:
                 raise in_another_case(self._where, str(others[0][0]))
+            await self._check_may_create(conn)
         if write and self._columns:
             from .grants import missing_privileges
 
@@ -238,6 +240,26 @@ class MysqlTable(SqlTable[MysqlConnection, Column]):
                     f"{', '.join(missing)} there; GRANT {', '.join(missing)} ON {self._q} "
                     f"TO {quote(self._connection.user)}"
                 )
+
+    async def _check_may_create(self, conn: Any) -> None:
+        """A table the first write is to make: refused before planning where the login
+        may not make it (no such database, or no CREATE right on it), not at the first
+        batch. Rights through a role are not listed: the server decides then."""
+        from .grants import granted
+
+        database = self._database
+        user = self._connection.user
+        if not await fetch(conn, _DATABASE, (database,)):
+            raise WriteFailed(
+                f"{self._where} does not exist, nor its database {database} (none that "
+                f"{user!r} may see)"
+            )
+        found = await granted(conn, database, self._table)
+        if found is not None and "CREATE" not in found:
+            raise WriteFailed(
+                f"{self._where} does not exist, and {user!r} may not create it: GRANT CREATE, "
+                f"ALTER ON {quote(database)}.* TO {quote(user)}, or create the table first"
+            )
 
     async def load_columns(self, conn: Any) -> None:
         rows = await fetch(conn, _COLUMNS, (self._database, self._table))

@@ -52,6 +52,11 @@ WHERE n.nspname = coalesce($1, current_schema()) AND lower(c.relname) = lower($2
   AND c.relname <> $2 AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
 ORDER BY 1 LIMIT 1
 """
+_SCHEMA = """
+SELECT coalesce($1, current_schema()),
+  (SELECT has_schema_privilege(n.oid, 'CREATE') FROM pg_catalog.pg_namespace n
+   WHERE n.nspname = coalesce($1, current_schema()))
+"""
 _TABLES = """
 SELECT n.nspname || '.' || c.relname FROM pg_catalog.pg_class c
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
@@ -227,8 +232,24 @@ class PostgresqlTable(SqlTable[PostgresqlConnection, Column]):
             other = await conn.fetchval(_OTHER_CASE, self._schema, self._table)
             if other is not None:
                 raise in_another_case(self._where, str(other))
+            await self._check_may_create(conn)
         if write and self._columns:
             await self._check_privileges(conn)
+
+    async def _check_may_create(self, conn: asyncpg.Connection) -> None:
+        """A table the first write is to make: refused before planning where the login
+        may not make it (no schema, or no CREATE right on it), not at the first batch."""
+        row = await conn.fetchrow(_SCHEMA, self._schema)
+        schema, creates = (row[0], row[1]) if row is not None else (None, None)
+        user = self._connection.user
+        if creates is None or schema is None:
+            nor = f"nor its schema {schema}" if schema else "nor a schema to make it in"
+            raise WriteFailed(f"{self._where} does not exist, {nor}: create them first")
+        if not creates:
+            raise WriteFailed(
+                f"{self._where} does not exist, and {user!r} may not create it: GRANT CREATE "
+                f"ON SCHEMA {quote(schema)} TO {quote(user)}, or create the table first"
+            )
 
     async def _check_privileges(self, conn: asyncpg.Connection) -> None:
         sql = "SELECT p FROM unnest($2::text[]) AS p WHERE NOT has_table_privilege($1::regclass, p)"
