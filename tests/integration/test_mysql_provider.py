@@ -134,6 +134,34 @@ async def test_json_numbers_keep_every_digit_and_compare_by_their_value(
         await table.close()
 
 
+async def test_a_number_the_decimal_column_would_round_fails_its_record(
+    my_database: Server, tmp_path: Path
+) -> None:
+    """A decimal(10,2) column rounds 99.999 to 100.00 without an error (MariaDB in strict
+    mode too, with a note): the plan compared 100.00 with 100.00 and said nothing, or the
+    run stored another number than the source's. It fails its record, naming it."""
+    my_database.sql(
+        "CREATE TABLE pay (id int PRIMARY KEY, amount decimal(10,2));"
+        "INSERT INTO pay VALUES (1, 100.00), (2, 5.00);"
+    )
+    table = await opened(my_database, tmp_path, Endpoint(connection="my", table="pay"), write=True)
+    try:
+        assert table.canonical({"id": "1", "amount": "99.999"})["amount"] == "99.999"
+        assert table.canonical({"id": "2", "amount": "7.5000"})["amount"] == "7.50"
+
+        def update(key: str, amount: str) -> Change:
+            return Change(action="update", key=key, match={"id": key}, set={"amount": amount})
+
+        outcomes = await table.apply([update("1", "99.999"), update("2", "7.5000")])
+        assert outcomes[0].error is not None
+        assert "amount: '99.999' has more than 2 digits after the point" in outcomes[0].error
+        assert outcomes[1].error is None
+        rows = {str(r["id"]): r["amount"] for r in await read_all(table)}
+        assert rows == {"1": "100.00", "2": "7.50"}
+    finally:
+        await table.close()
+
+
 async def test_a_job_select_is_a_source_and_cannot_be_written(
     my_database: Server, tmp_path: Path
 ) -> None:

@@ -121,12 +121,39 @@ def parse_bool(text: str) -> bool:
 
 def parse_decimal(text: str, scale: int | None) -> Decimal:
     """A decimal number, with `scale` digits after the point when given; ValueError for
-    text that is no number."""
+    text that is no number, or one with more digits after the point than `scale` (the
+    server would round it: `refused`)."""
     try:
         number = Decimal(text)
+        if scale is None:
+            return number
+        exact = number.quantize(Decimal(1).scaleb(-scale))
     except InvalidOperation:
         raise ValueError(text) from None
-    return number.quantize(Decimal(1).scaleb(-scale)) if scale is not None else number
+    if number.is_finite() and exact != number:
+        raise ValueError(text)
+    return exact
+
+
+def refused(column: TypedColumn, text: str) -> str | None:
+    """Why a value is refused that the server would bend into another rather than refuse:
+    a number with more digits after the point than a decimal column's scale, which both
+    servers round (99.999 stored as 100.00). None for any other value (a text that is no
+    number the server refuses itself, naming it)."""
+    if column.kind != "decimal" or column.scale is None:
+        return None
+    try:
+        parse_decimal(text.strip(), column.scale)
+    except ValueError:
+        try:
+            Decimal(text.strip())
+        except InvalidOperation:
+            return None
+        return (
+            f"{text!r} has more than {column.scale} digits after the point, which "
+            f"{column.declared} would round; round it at the source, or widen the column"
+        )
+    return None
 
 
 def parse_moment(text: str) -> datetime:
