@@ -144,6 +144,28 @@ async def test_a_number_the_decimal_column_would_round_fails_its_record(
         await table.close()
 
 
+async def test_a_value_its_column_type_refuses_names_the_field(
+    pg_database: Server, tmp_path: Path
+) -> None:
+    """PostgreSQL's words alone ("invalid input syntax for type smallint: "true"") left a
+    user to guess which of a record's fields held the value."""
+    pg_database.psql("CREATE TABLE flags (id int PRIMARY KEY, active smallint, born date);")
+    table = await opened(
+        pg_database, tmp_path, Endpoint(connection="pg", table="flags"), write=True
+    )
+    create = Change(action="create", key="1", match={"id": "1"}, set={"id": "1", "active": "true"})
+    dated = Change(
+        action="create", key="2", match={"id": "2"}, set={"id": "2", "born": "31.12.1999"}
+    )
+    try:
+        errors = [outcome.error for outcome in await table.apply([create, dated])]
+        assert errors[0] is not None and errors[1] is not None
+        assert 'active: invalid input syntax for type smallint: "true"' in errors[0]
+        assert "born: " in errors[1] and '"31.12.1999"' in errors[1]
+    finally:
+        await table.close()
+
+
 async def test_a_job_select_is_a_source_and_cannot_be_written(
     pg_database: Server, tmp_path: Path
 ) -> None:
