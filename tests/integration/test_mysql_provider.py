@@ -162,6 +162,42 @@ async def test_a_number_the_decimal_column_would_round_fails_its_record(
         await table.close()
 
 
+async def test_a_date_time_keeps_the_fraction_of_a_second_its_column_holds(
+    my_database: Server, tmp_path: Path
+) -> None:
+    """A DATETIME or TIMESTAMP without fractional seconds stores 04:23:16.820588 as
+    04:23:16 (MySQL 8 rounds it to 04:23:17): compared with the source's microseconds,
+    every run planned the same update again."""
+    my_database.sql(
+        "CREATE TABLE stamps (id int PRIMARY KEY, seen datetime, stamp timestamp NULL,"
+        " fine datetime(3), starts time);"
+    )
+    table = await opened(
+        my_database, tmp_path, Endpoint(connection="my", table="stamps"), write=True
+    )
+    source: Record = {
+        "id": "1",
+        "seen": "2026-12-07T04:23:16.820588",
+        "stamp": "2026-12-07T04:23:16.820588Z",
+        "fine": "2026-12-07T04:23:16.820588",
+        "starts": "08:30:00.5",
+    }
+    expected: Record = {
+        "id": "1",
+        "seen": "2026-12-07T04:23:16",
+        "stamp": "2026-12-07T04:23:16Z",
+        "fine": "2026-12-07T04:23:16.820000",
+        "starts": "08:30:00",
+    }
+    try:
+        assert table.canonical(source) == expected
+        create = Change(action="create", key="1", match={"id": "1"}, set=dict(source))
+        assert [o.error for o in await table.apply([create])] == [None]
+        assert await read_all(table) == [expected]
+    finally:
+        await table.close()
+
+
 async def test_a_job_select_is_a_source_and_cannot_be_written(
     my_database: Server, tmp_path: Path
 ) -> None:

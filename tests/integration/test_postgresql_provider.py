@@ -166,6 +166,34 @@ async def test_a_value_its_column_type_refuses_names_the_field(
         await table.close()
 
 
+async def test_a_date_time_keeps_the_fraction_of_a_second_its_column_holds(
+    pg_database: Server, tmp_path: Path
+) -> None:
+    """A timestamp(0) rounds 04:23:16.820588 to 04:23:17: compared with the source's
+    microseconds, every run would plan the same update again."""
+    pg_database.psql(
+        "CREATE TABLE stamps (id int PRIMARY KEY, seen timestamp(0), stamp timestamptz(0),"
+        " fine timestamp(3), starts time(0));"
+    )
+    table = await opened(
+        pg_database, tmp_path, Endpoint(connection="pg", table="stamps"), write=True
+    )
+    source: Record = {
+        "id": "1",
+        "seen": "2026-12-07T04:23:16.820588",
+        "stamp": "2026-12-07T04:23:16.820588Z",
+        "fine": "2026-12-07T04:23:16.820588",
+        "starts": "08:30:00.5",
+    }
+    try:
+        create = Change(action="create", key="1", match={"id": "1"}, set=dict(source))
+        assert [o.error for o in await table.apply([create])] == [None]
+        [stored] = await read_all(table)
+        assert table.canonical(source) == stored
+    finally:
+        await table.close()
+
+
 async def test_a_job_select_is_a_source_and_cannot_be_written(
     pg_database: Server, tmp_path: Path
 ) -> None:

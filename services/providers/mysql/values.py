@@ -119,6 +119,15 @@ class Column:
         return int(found[1]) if found else None
 
     @property
+    def fraction(self) -> int:
+        """The digits of a second a DATETIME, TIMESTAMP or TIME holds (0 to 6): the server
+        drops (MariaDB) or rounds (MySQL) finer ones. 6 for any other column."""
+        if self.data_type not in ("datetime", "timestamp", "time"):
+            return 6
+        found = re.match(r"\w+\((\d)\)", self.declared)
+        return int(found[1]) if found else 0
+
+    @property
     def reads_str(self) -> bool:
         """A text column of a character set: the driver reads it as text, as stored."""
         return self.data_type in _STR_TYPES and not self.json
@@ -167,8 +176,10 @@ def value_of(raw: object, kind: str, delimiter: str | None) -> Value | None:
     return text_of(raw, kind)
 
 
-def _parse(kind: str, text: str, scale: int | None) -> Param:
-    """A text value as the column would hold it; ValueError when it would refuse it."""
+def _parse(kind: str, text: str, scale: int | None, fraction: int = 6) -> Param:
+    """A text value as the column would hold it, a date-time or time cut to the
+    `fraction` of a second the column holds (sent so, MySQL 8 rounds it no more than
+    MariaDB does); ValueError when it would refuse it."""
     t = text.strip()
     if kind == "bit":
         return int(t)
@@ -178,8 +189,17 @@ def _parse(kind: str, text: str, scale: int | None) -> Param:
         moment = sql.parse_moment(t)
         if moment.tzinfo is not None:  # the session's zone is UTC
             moment = moment.astimezone(UTC).replace(tzinfo=None)
-        return moment
-    return sql.parse_plain(kind, t, scale)
+        return moment.replace(microsecond=_cut(moment.microsecond, fraction))
+    value = sql.parse_plain(kind, t, scale)
+    if isinstance(value, time):
+        return value.replace(microsecond=_cut(value.microsecond, fraction))
+    return value
+
+
+def _cut(microseconds: int, fraction: int) -> int:
+    """Microseconds with only the first `fraction` of their six digits kept."""
+    step = int(10 ** (6 - fraction))
+    return microseconds - microseconds % step
 
 
 _ORDERED_KINDS = ("int", "decimal", "float", "date", "datetime", "timestamp", "time")
@@ -216,7 +236,7 @@ def canonical_text(column: sql.TypedColumn, text: str) -> str:
         kept = text.rstrip(" ")
         return kept if len(kept) <= column.width else text
     try:
-        return text_of(_parse(column.kind, text, column.scale), column.kind)
+        return text_of(_parse(column.kind, text, column.scale, column.fraction), column.kind)
     except (ValueError, json.JSONDecodeError):
         return text
 
@@ -240,6 +260,6 @@ def param_of(column: Column, value: Value, delimiter: str | None) -> Param:
     if kind == "text":
         return text
     try:
-        return _parse(kind, text, column.scale)
+        return _parse(kind, text, column.scale, column.fraction)
     except (ValueError, json.JSONDecodeError):
         return text

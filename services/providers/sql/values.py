@@ -49,6 +49,12 @@ class TypedColumn(Protocol):
         ...
 
     @property
+    def fraction(self) -> int:
+        """The digits of a second a date-time or time column holds (0 to 6), which the
+        server cuts or rounds a finer value to; 6 for any other column."""
+        ...
+
+    @property
     def length(self) -> int | None:
         """A text column's bound (varchar(n)): a value longer than n by spaces alone is
         kept without them (cut to n), a longer one refused. None for any other column."""
