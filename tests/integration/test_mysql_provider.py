@@ -198,6 +198,34 @@ async def test_a_date_time_keeps_the_fraction_of_a_second_its_column_holds(
         await table.close()
 
 
+async def test_a_bit_column_takes_a_boolean_as_one_or_zero(
+    my_database: Server, tmp_path: Path
+) -> None:
+    """BIT(1) is a common boolean column: "true" from a boolean source (PostgreSQL's, a
+    CSV's) was sent as text and refused ("Data too long for column")."""
+    my_database.sql("CREATE TABLE flags (id int PRIMARY KEY, active bit(1));")
+    table = await opened(
+        my_database, tmp_path, Endpoint(connection="my", table="flags"), write=True
+    )
+
+    def create(key: str, active: str) -> Change:
+        return Change(
+            action="create", key=key, match={"id": key}, set={"id": key, "active": active}
+        )
+
+    try:
+        assert table.canonical({"id": "1", "active": "true"}) == {"id": "1", "active": "1"}
+        outcomes = await table.apply([create("1", "true"), create("2", "no"), create("3", "1")])
+        assert [o.error for o in outcomes] == [None, None, None]
+        assert await read_all(table) == [
+            {"id": "1", "active": "1"},
+            {"id": "2", "active": "0"},
+            {"id": "3", "active": "1"},
+        ]
+    finally:
+        await table.close()
+
+
 async def test_a_job_select_is_a_source_and_cannot_be_written(
     my_database: Server, tmp_path: Path
 ) -> None:

@@ -182,7 +182,10 @@ def _parse(kind: str, text: str, scale: int | None, fraction: int = 6) -> Param:
     MariaDB does); ValueError when it would refuse it."""
     t = text.strip()
     if kind == "bit":
-        return int(t)
+        try:
+            return int(t)
+        except ValueError:
+            return int(sql.parse_bool(t))  # BIT(1) as a boolean: "true" is 1
     if kind == "bool":
         return int(sql.parse_bool(t))
     if kind in ("datetime", "timestamp"):
