@@ -194,6 +194,30 @@ async def test_a_date_time_keeps_the_fraction_of_a_second_its_column_holds(
         await table.close()
 
 
+async def test_a_value_cleared_in_a_not_null_text_column_becomes_empty_text(
+    pg_database: Server, tmp_path: Path
+) -> None:
+    """No value is empty text or NULL alike; a text column NOT NULL DEFAULT '' holds only
+    the first, and a source clearing a value (an address removed) wrote NULL: the row
+    was refused on every run."""
+    pg_database.psql(
+        "CREATE TABLE nn (id int PRIMARY KEY, address text NOT NULL DEFAULT '',"
+        " note text NOT NULL DEFAULT '', age int);"
+        "INSERT INTO nn VALUES (4, '156 av. de Malakof', 'kept', 40), (5, 'x', 'y', 50);"
+    )
+    table = await opened(pg_database, tmp_path, Endpoint(connection="pg", table="nn"), write=True)
+    emptied = Change(action="update", key="4", match={"id": "4"}, set={"address": ""})
+    cleared = Change(action="update", key="5", match={"id": "5"}, set={}, clear=("address", "note"))
+    try:
+        assert [o.error for o in await table.apply([emptied, cleared])] == [None, None]
+        assert await read_all(table) == [
+            {"id": "4", "note": "kept", "age": "40"},  # empty text: no value
+            {"id": "5", "age": "50"},
+        ]
+    finally:
+        await table.close()
+
+
 async def test_a_job_select_is_a_source_and_cannot_be_written(
     pg_database: Server, tmp_path: Path
 ) -> None:

@@ -22,7 +22,8 @@ from ..sql.table import Lent, SqlTable, close_names, in_another_case, password_o
 from .values import Column, quote
 
 _COLUMNS = """
-SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, CHARACTER_SET_NAME, COLLATION_NAME, NUMERIC_SCALE
+SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, CHARACTER_SET_NAME, COLLATION_NAME, NUMERIC_SCALE,
+  IS_NULLABLE
 FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s
 ORDER BY ORDINAL_POSITION
 """
@@ -265,7 +266,7 @@ class MysqlTable(SqlTable[MysqlConnection, Column]):
         rows = await fetch(conn, _COLUMNS, (self._database, self._table))
         checks = {str(row[0]) for row in await fetch(conn, _CHECKS, (self._database, self._table))}
         self._columns = {}
-        for name, data_type, column_type, charset, collation, scale in rows:
+        for name, data_type, column_type, charset, collation, scale, nullable in rows:
             json_check = f"json_valid(`{name}`)" in checks  # MariaDB's JSON
             declared = str(column_type)
             if charset is not None:
@@ -276,6 +277,7 @@ class MysqlTable(SqlTable[MysqlConnection, Column]):
                 declared,
                 int(scale) if scale is not None and str(data_type) == "decimal" else None,
                 bool(json_check) or str(data_type).lower() == "json",
+                str(nullable) == "NO",
             )
         indexes: dict[str, set[str]] = {}
         for index, column in await fetch(conn, _UNIQUE, (self._database, self._table)):

@@ -88,6 +88,12 @@ class Column:
     scale: int | None = None
     json: bool = False
     """A MariaDB JSON column (longtext checked by json_valid) or MySQL's json."""
+    not_null: bool = False
+
+    @property
+    def empty_text(self) -> bool:
+        """A text column NOT NULL: no value is written to it as empty text."""
+        return self.not_null and self.reads_str
 
     @property
     def array(self) -> bool:

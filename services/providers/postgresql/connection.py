@@ -27,7 +27,7 @@ Pooled: TypeAlias = "PoolConnectionProxy[asyncpg.Record]"
 _COLUMNS = """
 SELECT a.attname, coalesce(e.typname, t.typname), format_type(a.atttypid, a.atttypmod),
        e.oid IS NOT NULL, a.atttypmod, coalesce(co.collisdeterministic, true),
-       CASE WHEN t.typtype = 'd' THEN format_type(t.typbasetype, NULL) END
+       CASE WHEN t.typtype = 'd' THEN format_type(t.typbasetype, NULL) END, a.attnotnull
 FROM pg_catalog.pg_attribute a
 JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
 LEFT JOIN pg_catalog.pg_type e ON e.oid = t.typelem AND t.typcategory = 'A'
@@ -274,8 +274,9 @@ class PostgresqlTable(SqlTable[PostgresqlConnection, Column]):
                 (int(mod) - 4) & 0xFFFF if type_name == "numeric" and int(mod) >= 4 else None,
                 bool(deterministic),
                 None if base is None else str(base),
+                bool(not_null),
             )
-            for name, type_name, declared, array, mod, deterministic, base in rows
+            for name, type_name, declared, array, mod, deterministic, base, not_null in rows
         }
         indexes = await conn.fetch(_UNIQUE, oid) if oid is not None else []
         self._unique = [frozenset(row[0]) for row in indexes]

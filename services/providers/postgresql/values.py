@@ -70,6 +70,12 @@ class Column:
     base: str | None = None
     """A domain's type, without its bound ("character varying" of a domain over
     varchar(4)); None for a column of any other type."""
+    not_null: bool = False
+
+    @property
+    def empty_text(self) -> bool:
+        """A text column NOT NULL: no value is written to it as empty text."""
+        return self.not_null and not self.array and self.type_name in _TEXT_TYPES
 
     @property
     def kind(self) -> str:

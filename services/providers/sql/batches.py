@@ -89,6 +89,11 @@ class Batcher(Generic[C]):
         return frozenset(n for n, c in self.columns.items() if reads_as_given(c))
 
     @cached_property
+    def _empty_text(self) -> frozenset[str]:
+        """The text columns that refuse NULL: no value goes in as empty text."""
+        return frozenset(n for n, c in self.columns.items() if c.empty_text)
+
+    @cached_property
     def _rounded(self) -> frozenset[str]:
         """The columns that round a value rather than refuse it (decimals: `refused`)."""
         return frozenset(
@@ -163,6 +168,11 @@ class Batcher(Generic[C]):
             else param_of(columns[n], v, multi.get(n))
             for n, v in change.set.items()
         ]
+        if self._empty_text:  # no value, in a text column refusing NULL: empty text
+            values = [
+                "" if p is None and n in self._empty_text else p
+                for n, p in zip(names, values, strict=True)
+            ]
         cleared = (
             tuple([n for n in change.clear if n in columns and n not in change.set])
             if change.clear

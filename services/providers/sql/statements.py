@@ -46,7 +46,11 @@ class SetStatements:
             for j, n in enumerate(names)
             if n not in skip
         ]
-        return sets + [f"{prefix}{quote(n)} = NULL" for n in cleared if n not in names]
+        return sets + [f"{prefix}{quote(n)} = {self.nothing(n)}" for n in cleared if n not in names]
+
+    def nothing(self, name: str) -> str:
+        """What column `name` is cleared to: NULL, or empty text where it refuses NULL."""
+        return "NULL"
 
     def existing(self) -> str:
         """The changes whose row is there."""

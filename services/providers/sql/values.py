@@ -49,6 +49,12 @@ class TypedColumn(Protocol):
         ...
 
     @property
+    def empty_text(self) -> bool:
+        """A text column NOT NULL: no value is written to it as empty text (which means no
+        value too), never as NULL, which it refuses."""
+        ...
+
+    @property
     def fraction(self) -> int:
         """The digits of a second a date-time or time column holds (0 to 6), which the
         server cuts or rounds a finer value to; 6 for any other column."""
