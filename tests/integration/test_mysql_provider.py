@@ -363,6 +363,34 @@ async def test_a_table_to_make_that_the_login_may_not_create_is_refused_before_p
         my_database.sql("DROP USER 'reader'@'%'")
 
 
+async def test_a_field_the_table_lacks_that_the_login_may_not_add_is_refused_before_planning(
+    my_database: Server, tmp_path: Path
+) -> None:
+    """A field the table lacks becomes a column at the first write, which needs ALTER:
+    without it every change was planned, then the run failed at its first batch."""
+    writer = reading_login(
+        my_database,
+        tmp_path,
+        "writer",
+        "people",
+        "CREATE TABLE people (id varchar(20) PRIMARY KEY, mail text);",
+    )
+    my_database.sql(
+        f"GRANT INSERT, UPDATE, DELETE ON `{my_database.database}`.people TO 'writer'@'%'"
+    )
+    endpoint = Endpoint(connection="my", table="people")
+    lacking = open_provider(writer, endpoint, Layout(keys=("id",), fields=("id", "phone")))
+    fitting = open_provider(writer, endpoint, Layout(keys=("id",), fields=("id", "mail")))
+    try:
+        with pytest.raises(WriteFailed, match="has no column phone, and 'writer' may not add"):
+            await lacking.open(write=True)
+        await fitting.open(write=True)
+    finally:
+        await lacking.close()
+        await fitting.close()
+        my_database.sql("DROP USER 'writer'@'%'")
+
+
 async def test_connection_test_says_who_logged_in_and_what_it_may_do(
     my_database: Server, tmp_path: Path
 ) -> None:

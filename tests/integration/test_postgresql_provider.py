@@ -327,6 +327,32 @@ async def test_a_table_to_make_that_the_login_may_not_create_is_refused_before_p
         pg_database.psql("DROP OWNED BY reader; DROP ROLE reader;")
 
 
+async def test_a_field_the_table_lacks_that_the_login_may_not_add_is_refused_before_planning(
+    pg_database: Server, tmp_path: Path
+) -> None:
+    """A field the table lacks becomes a column at the first write, which only the
+    table's owner may add: another login planned every change, then the run failed at
+    its first batch ("must be owner of table people")."""
+    pg_database.psql(
+        "CREATE TABLE people (id text PRIMARY KEY, mail text);"
+        "CREATE ROLE writer LOGIN PASSWORD 'writer-pw';"
+        "GRANT SELECT, INSERT, UPDATE, DELETE ON people TO writer;"
+    )
+    writer = connection(pg_database, tmp_path, user="writer")
+    password_file("postgresql", pg_database, tmp_path).write_text("writer-pw\n")
+    endpoint = Endpoint(connection="pg", table="people")
+    lacking = open_provider(writer, endpoint, Layout(keys=("id",), fields=("id", "phone")))
+    fitting = open_provider(writer, endpoint, Layout(keys=("id",), fields=("id", "mail")))
+    try:
+        with pytest.raises(WriteFailed, match="has no column phone, and 'writer' may not add"):
+            await lacking.open(write=True)
+        await fitting.open(write=True)
+    finally:
+        await lacking.close()
+        await fitting.close()
+        pg_database.psql("DROP OWNED BY writer; DROP ROLE writer;")
+
+
 async def test_connection_test_says_who_logged_in_and_what_it_may_do(
     pg_database: Server, tmp_path: Path
 ) -> None:

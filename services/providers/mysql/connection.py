@@ -241,6 +241,25 @@ class MysqlTable(SqlTable[MysqlConnection, Column]):
                     f"{', '.join(missing)} there; GRANT {', '.join(missing)} ON {self._q} "
                     f"TO {quote(self._connection.user)}"
                 )
+            await self._check_may_add_columns(conn)
+
+    async def _check_may_add_columns(self, conn: Any) -> None:
+        """Fields the table lacks are added as columns by the first write, which needs
+        ALTER on the table: refused before planning without it, not at the batch."""
+        from .grants import granted
+
+        fields = dict.fromkeys([*self._layout.keys, *self._layout.fields])
+        if not (missing := [name for name in fields if name not in self._columns]):
+            return
+        found = await granted(conn, self._database, self._table)
+        if found is None or "ALTER" in found:
+            return
+        user, names = self._connection.user, ", ".join(missing)
+        raise WriteFailed(
+            f"{self._where} has no column {names}, and {user!r} may not add one: GRANT ALTER "
+            f"ON {self._q} TO {quote(user)}, or add {'it' if len(missing) == 1 else 'them'}, "
+            "or map only its columns"
+        )
 
     async def _check_may_create(self, conn: Any) -> None:
         """A table the first write is to make: refused before planning where the login

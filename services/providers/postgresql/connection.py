@@ -52,6 +52,9 @@ WHERE n.nspname = coalesce($1, current_schema()) AND lower(c.relname) = lower($2
   AND c.relname <> $2 AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
 ORDER BY 1 LIMIT 1
 """
+_OWNS = """
+SELECT pg_has_role(c.relowner, 'USAGE') FROM pg_catalog.pg_class c WHERE c.oid = $1::regclass
+"""
 _SCHEMA = """
 SELECT coalesce($1, current_schema()),
   (SELECT has_schema_privilege(n.oid, 'CREATE') FROM pg_catalog.pg_namespace n
@@ -235,6 +238,21 @@ class PostgresqlTable(SqlTable[PostgresqlConnection, Column]):
             await self._check_may_create(conn)
         if write and self._columns:
             await self._check_privileges(conn)
+            await self._check_may_add_columns(conn)
+
+    async def _check_may_add_columns(self, conn: asyncpg.Connection) -> None:
+        """Fields the table lacks are added as columns by the first write, which only the
+        table's owner may: refused before planning for another login, not at the batch."""
+        fields = dict.fromkeys([*self._layout.keys, *self._layout.fields])
+        missing = [name for name in fields if name not in self._columns]
+        if not missing or await conn.fetchval(_OWNS, self._q):
+            return
+        names = ", ".join(missing)
+        raise WriteFailed(
+            f"{self._where} has no column {names}, and {self._connection.user!r} may not add "
+            f"one (only the table's owner may): add {'it' if len(missing) == 1 else 'them'} "
+            f"as its owner (ALTER TABLE {self._q} ADD COLUMN …), or map only its columns"
+        )
 
     async def _check_may_create(self, conn: asyncpg.Connection) -> None:
         """A table the first write is to make: refused before planning where the login
