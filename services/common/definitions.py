@@ -34,6 +34,7 @@ _CLASSES: dict[str, type[Connection]] = {
 }
 _CONNECTION_INFO = {tag: mi.type_info(cls) for tag, cls in _CLASSES.items()}
 _JOB_INFO = mi.type_info(Job)
+_JOB_SETTINGS = frozenset(f.encode_name for f in msgspec.structs.fields(Job))
 _COLLECTION_INFO = mi.type_info(Collection)
 _TEMPLATE_INFO = mi.type_info(Template)
 _ROLE_INFO = mi.type_info(Role)
@@ -234,6 +235,12 @@ def _translate(error: msgspec.ValidationError, data: object, root: mi.Type, wher
         known = [f.encode_name for f in fields if where == "$" or f.name != "id"]
         close = difflib.get_close_matches(m[1], known, n=1)
         hint = f'did you mean "{close[0]}"?' if close else f"known: {', '.join(known)}"
+        job_setting = root is _JOB_INFO and m[1] in _JOB_SETTINGS
+        if job_setting and len(parts) == 2 and parts[0] == "objects":
+            hint = (
+                "a setting of the job, not of an [[objects]] entry: write it above the "
+                "first [[objects]]"
+            )
         return f'{shown}.{m[1]}: unknown field "{m[1]}" ({hint})'
     expected = _type_at(root, parts)
     value = _value_at(data, parts)

@@ -76,6 +76,12 @@ JOB_ERRORS = [
         'jobs/people.toml: $.objects[0].titel: unknown field "titel" (',
     ),
     (
+        "job-setting-under-objects",
+        MINIMAL_JOB + 'changes = { field = "modified_at" }\n',
+        'jobs/people.toml: $.objects[0].changes: unknown field "changes" (a setting of the '
+        "job, not of an [[objects]] entry: write it above the first [[objects]])",
+    ),
+    (
         "unknown-top",
         'titel = "People"\n' + MINIMAL_JOB,
         'jobs/people.toml: $.titel: unknown field "titel" (did you mean "title"?)',
