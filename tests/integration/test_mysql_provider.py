@@ -250,6 +250,30 @@ async def test_a_value_cleared_in_a_not_null_text_column_becomes_empty_text(
         await table.close()
 
 
+async def test_a_single_precision_float_compares_as_the_column_keeps_it(
+    my_database: Server, tmp_path: Path
+) -> None:
+    """float keeps about seven digits: 34346.18 read back 34346.2, and a source's
+    34346.18 (or a double's 3.14159265) planned the same update on every run."""
+    my_database.sql("CREATE TABLE scores (id int PRIMARY KEY, score float);")
+    table = await opened(
+        my_database, tmp_path, Endpoint(connection="my", table="scores"), write=True
+    )
+    values = ["34346.18", "3.14159265", "1234567", "0.1", "-2.5e-7"]
+    sources: list[Record] = [{"id": str(i), "score": v} for i, v in enumerate(values)]
+    try:
+        creates = [
+            Change(action="create", key=r["id"], match={"id": r["id"]}, set=dict(r))  # type: ignore[arg-type]
+            for r in sources
+        ]
+        assert [o.error for o in await table.apply(creates)] == [None] * len(values)
+        stored = sorted(await read_all(table), key=lambda r: int(str(r["id"])))
+        assert [table.canonical(r) for r in sources] == stored
+        assert stored[3]["score"] == "0.1"
+    finally:
+        await table.close()
+
+
 async def test_a_job_select_is_a_source_and_cannot_be_written(
     my_database: Server, tmp_path: Path
 ) -> None:

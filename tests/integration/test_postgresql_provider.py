@@ -218,6 +218,30 @@ async def test_a_value_cleared_in_a_not_null_text_column_becomes_empty_text(
         await table.close()
 
 
+async def test_a_single_precision_float_compares_as_the_column_keeps_it(
+    pg_database: Server, tmp_path: Path
+) -> None:
+    """real keeps about seven digits: 34346.18 reads back as 34346.1796875, and a source's
+    34346.18 (or a double's 3.14159265) planned the same update on every run."""
+    pg_database.psql("CREATE TABLE scores (id int PRIMARY KEY, score real);")
+    table = await opened(
+        pg_database, tmp_path, Endpoint(connection="pg", table="scores"), write=True
+    )
+    values = ["34346.18", "3.14159265", "1234567", "0.1", "-2.5e-7"]
+    sources: list[Record] = [{"id": str(i), "score": v} for i, v in enumerate(values)]
+    try:
+        creates = [
+            Change(action="create", key=r["id"], match={"id": r["id"]}, set=dict(r))  # type: ignore[arg-type]
+            for r in sources
+        ]
+        assert [o.error for o in await table.apply(creates)] == [None] * len(values)
+        stored = sorted(await read_all(table), key=lambda r: int(str(r["id"])))
+        assert [table.canonical(r) for r in sources] == stored
+        assert stored[3]["score"] == "0.10000000149011612"  # the single, exactly
+    finally:
+        await table.close()
+
+
 async def test_a_job_select_is_a_source_and_cannot_be_written(
     pg_database: Server, tmp_path: Path
 ) -> None:

@@ -34,7 +34,7 @@ _KINDS = {
     "bit": "bit",
     "decimal": "decimal",
     "numeric": "decimal",
-    "float": "float",
+    "float": "float4",
     "double": "float",
     "real": "float",
     "date": "date",
@@ -61,7 +61,7 @@ _FIELD_KINDS = {
     9: "int",
     13: "int",
     16: "bit",
-    4: "float",
+    4: "float4",
     5: "float",
     10: "date",
     12: "datetime",
@@ -164,6 +164,8 @@ def text_of(raw: object, kind: str) -> str:
             return sql.compact_json(raw.decode() if isinstance(raw, bytes) else raw)
         except (ValueError, UnicodeDecodeError):
             return str(raw)
+    if kind == "float4" and isinstance(raw, float):
+        return sql.single(raw, 6)  # FLOAT: its six digits, as MariaDB shows them
     if isinstance(raw, datetime):
         return sql.moment_text(raw, kind == "timestamp")  # the session's zone is UTC
     if isinstance(raw, timedelta):
@@ -199,7 +201,7 @@ def _parse(kind: str, text: str, scale: int | None, fraction: int = 6) -> Param:
         if moment.tzinfo is not None:  # the session's zone is UTC
             moment = moment.astimezone(UTC).replace(tzinfo=None)
         return moment.replace(microsecond=_cut(moment.microsecond, fraction))
-    value = sql.parse_plain(kind, t, scale)
+    value = sql.parse_plain("float" if kind == "float4" else kind, t, scale)
     if isinstance(value, time):
         return value.replace(microsecond=_cut(value.microsecond, fraction))
     return value
@@ -211,7 +213,7 @@ def _cut(microseconds: int, fraction: int) -> int:
     return microseconds - microseconds % step
 
 
-_ORDERED_KINDS = ("int", "decimal", "float", "date", "datetime", "timestamp", "time")
+_ORDERED_KINDS = ("int", "decimal", "float", "float4", "date", "datetime", "timestamp", "time")
 
 
 def orders_changes(column: Column) -> bool:

@@ -241,6 +241,11 @@ def canonical_text(column: sql.TypedColumn, text: str) -> str:
         return kept.ljust(column.width) if len(kept) <= column.width else text
     if column.length is not None:  # varchar(n)[]'s items: spaces past n dropped
         return sql.cut(text, column.length)
+    if isinstance(column, Column) and column.type_name == "float4":  # real
+        try:
+            return sql.single(float(text))
+        except ValueError:
+            return text
     try:
         return text_of(_parse(column.kind, text, column.scale, column.fraction))
     except (ValueError, json.JSONDecodeError):

@@ -9,6 +9,7 @@ Each provider's Column says its `kind`: "int", "decimal", "float", "bool", "date
 from __future__ import annotations
 
 import json
+import struct
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
@@ -194,6 +195,18 @@ def parse_plain(kind: str, text: str, scale: int | None) -> Plain:
     if kind == "json":
         return compact_json(text)
     return text
+
+
+def single(value: float, digits: int | None = None) -> str:
+    """A number as a single-precision float column keeps it (about seven digits), as
+    canonical text: that single exactly, as the driver gives it (PostgreSQL's real:
+    34346.18 is 34346.1796875), or its first `digits` significant ones (MariaDB sends a
+    FLOAT's six: 34346.2)."""
+    try:
+        kept: float = struct.unpack("f", struct.pack("f", value))[0]
+    except OverflowError:
+        return repr(value)  # out of a single's range: the server refuses it
+    return repr(float(f"{kept:.{digits}g}") if digits is not None else kept)
 
 
 def moment_text(moment: datetime, zoned: bool) -> str:
