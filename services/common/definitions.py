@@ -22,7 +22,7 @@ import msgspec.inspect as mi
 from core.errors import BadInput
 from core.words import SLUG, show
 from schemas.collections import Collection
-from schemas.connections import PATH_FIELDS, PROVIDERS, Connection
+from schemas.connections import PATH_FIELDS, PROVIDERS, Connection, SecretRef
 from schemas.ids import is_slug
 from schemas.jobs import Job
 from schemas.roles import Role
@@ -34,6 +34,7 @@ _CLASSES: dict[str, type[Connection]] = {
 }
 _CONNECTION_INFO = {tag: mi.type_info(cls) for tag, cls in _CLASSES.items()}
 _JOB_INFO = mi.type_info(Job)
+_JOB_SETTINGS = frozenset(f.encode_name for f in msgspec.structs.fields(Job))
 _COLLECTION_INFO = mi.type_info(Collection)
 _TEMPLATE_INFO = mi.type_info(Template)
 _ROLE_INFO = mi.type_info(Role)
@@ -206,7 +207,15 @@ def _finish(conn: Connection, provider: str, base: Path, at: str) -> tuple[Conne
         given = Path(value).expanduser()
         # normpath, not resolve(): tidy "../" without following symlinks the admin chose.
         paths[field] = os.path.normpath(base.absolute() / given)  # `/` keeps absolute paths
-    return msgspec.structs.replace(conn, **paths), problems
+    # A secret read from a file is read by the runner, in its own folder: relative to this
+    # file as the other paths are, or every run would look for it somewhere else.
+    secrets: dict[str, SecretRef] = {}
+    for info in msgspec.structs.fields(conn):
+        ref = getattr(conn, info.name)
+        if isinstance(ref, SecretRef) and ref.file and ref.file.strip():
+            file = os.path.normpath(base.absolute() / Path(ref.file).expanduser())
+            secrets[info.name] = msgspec.structs.replace(ref, file=file)
+    return msgspec.structs.replace(conn, **paths, **secrets), problems
 
 
 def _translate(error: msgspec.ValidationError, data: object, root: mi.Type, where: str) -> str:
@@ -226,6 +235,12 @@ def _translate(error: msgspec.ValidationError, data: object, root: mi.Type, wher
         known = [f.encode_name for f in fields if where == "$" or f.name != "id"]
         close = difflib.get_close_matches(m[1], known, n=1)
         hint = f'did you mean "{close[0]}"?' if close else f"known: {', '.join(known)}"
+        job_setting = root is _JOB_INFO and m[1] in _JOB_SETTINGS
+        if job_setting and len(parts) == 2 and parts[0] == "objects":
+            hint = (
+                "a setting of the job, not of an [[objects]] entry: write it above the "
+                "first [[objects]]"
+            )
         return f'{shown}.{m[1]}: unknown field "{m[1]}" ({hint})'
     expected = _type_at(root, parts)
     value = _value_at(data, parts)

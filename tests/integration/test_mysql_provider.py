@@ -110,6 +110,170 @@ async def test_typed_columns_read_as_canonical_text_and_a_source_spelling_compar
         await table.close()
 
 
+async def test_json_numbers_keep_every_digit_and_compare_by_their_value(
+    my_database: Server, tmp_path: Path
+) -> None:
+    """MariaDB's JSON is text: read through a float, an amount of 12345678901234567.89
+    was copied as 1.2345678901234568e+16, and 1e2 read as 100.0 where another server's
+    JSON reads 100 — an update planned on every run of a job between them."""
+    my_database.sql(
+        "CREATE TABLE j (id int PRIMARY KEY, extra json);"
+        """INSERT INTO j VALUES (1, '{"amount": 12345678901234567.89, "big": 1e400}'),"""
+        """ (2, '{"n": 1e2, "x": 2.50, "tiny": 1e-7}');"""
+    )
+    table = await opened(my_database, tmp_path, Endpoint(connection="my", table="j"), write=True)
+    big = "1" + "0" * 400
+    try:
+        assert await read_all(table) == [
+            {"id": "1", "extra": f'{{"amount":12345678901234567.89,"big":{big}}}'},
+            {"id": "2", "extra": '{"n":100,"tiny":1e-07,"x":2.5}'},
+        ]
+        source: Record = {"id": "2", "extra": '{"x": 2.5, "n": 100, "tiny": 0.0000001}'}
+        assert table.canonical(source) == {"id": "2", "extra": '{"n":100,"tiny":1e-07,"x":2.5}'}
+    finally:
+        await table.close()
+
+
+async def test_a_number_the_decimal_column_would_round_fails_its_record(
+    my_database: Server, tmp_path: Path
+) -> None:
+    """A decimal(10,2) column rounds 99.999 to 100.00 without an error (MariaDB in strict
+    mode too, with a note): the plan compared 100.00 with 100.00 and said nothing, or the
+    run stored another number than the source's. It fails its record, naming it."""
+    my_database.sql(
+        "CREATE TABLE pay (id int PRIMARY KEY, amount decimal(10,2));"
+        "INSERT INTO pay VALUES (1, 100.00), (2, 5.00);"
+    )
+    table = await opened(my_database, tmp_path, Endpoint(connection="my", table="pay"), write=True)
+    try:
+        assert table.canonical({"id": "1", "amount": "99.999"})["amount"] == "99.999"
+        assert table.canonical({"id": "2", "amount": "7.5000"})["amount"] == "7.50"
+
+        def update(key: str, amount: str) -> Change:
+            return Change(action="update", key=key, match={"id": key}, set={"amount": amount})
+
+        outcomes = await table.apply([update("1", "99.999"), update("2", "7.5000")])
+        assert outcomes[0].error is not None
+        assert "amount: '99.999' has more than 2 digits after the point" in outcomes[0].error
+        assert outcomes[1].error is None
+        rows = {str(r["id"]): r["amount"] for r in await read_all(table)}
+        assert rows == {"1": "100.00", "2": "7.50"}
+    finally:
+        await table.close()
+
+
+async def test_a_date_time_keeps_the_fraction_of_a_second_its_column_holds(
+    my_database: Server, tmp_path: Path
+) -> None:
+    """A DATETIME or TIMESTAMP without fractional seconds stores 04:23:16.820588 as
+    04:23:16 (MySQL 8 rounds it to 04:23:17): compared with the source's microseconds,
+    every run planned the same update again."""
+    my_database.sql(
+        "CREATE TABLE stamps (id int PRIMARY KEY, seen datetime, stamp timestamp NULL,"
+        " fine datetime(3), starts time);"
+    )
+    table = await opened(
+        my_database, tmp_path, Endpoint(connection="my", table="stamps"), write=True
+    )
+    source: Record = {
+        "id": "1",
+        "seen": "2026-12-07T04:23:16.820588",
+        "stamp": "2026-12-07T04:23:16.820588Z",
+        "fine": "2026-12-07T04:23:16.820588",
+        "starts": "08:30:00.5",
+    }
+    expected: Record = {
+        "id": "1",
+        "seen": "2026-12-07T04:23:16",
+        "stamp": "2026-12-07T04:23:16Z",
+        "fine": "2026-12-07T04:23:16.820000",
+        "starts": "08:30:00",
+    }
+    try:
+        assert table.canonical(source) == expected
+        create = Change(action="create", key="1", match={"id": "1"}, set=dict(source))
+        assert [o.error for o in await table.apply([create])] == [None]
+        assert await read_all(table) == [expected]
+    finally:
+        await table.close()
+
+
+async def test_a_bit_column_takes_a_boolean_as_one_or_zero(
+    my_database: Server, tmp_path: Path
+) -> None:
+    """BIT(1) is a common boolean column: "true" from a boolean source (PostgreSQL's, a
+    CSV's) was sent as text and refused ("Data too long for column")."""
+    my_database.sql("CREATE TABLE flags (id int PRIMARY KEY, active bit(1));")
+    table = await opened(
+        my_database, tmp_path, Endpoint(connection="my", table="flags"), write=True
+    )
+
+    def create(key: str, active: str) -> Change:
+        return Change(
+            action="create", key=key, match={"id": key}, set={"id": key, "active": active}
+        )
+
+    try:
+        assert table.canonical({"id": "1", "active": "true"}) == {"id": "1", "active": "1"}
+        outcomes = await table.apply([create("1", "true"), create("2", "no"), create("3", "1")])
+        assert [o.error for o in outcomes] == [None, None, None]
+        assert await read_all(table) == [
+            {"id": "1", "active": "1"},
+            {"id": "2", "active": "0"},
+            {"id": "3", "active": "1"},
+        ]
+    finally:
+        await table.close()
+
+
+async def test_a_value_cleared_in_a_not_null_text_column_becomes_empty_text(
+    my_database: Server, tmp_path: Path
+) -> None:
+    """No value is empty text or NULL alike; a text column NOT NULL DEFAULT '' holds only
+    the first, and a source clearing a value (an address removed) wrote NULL: the row
+    was refused on every run."""
+    my_database.sql(
+        "CREATE TABLE nn (id int PRIMARY KEY, address varchar(100) NOT NULL DEFAULT '',"
+        " note varchar(100) NOT NULL DEFAULT '', age int);"
+        "INSERT INTO nn VALUES (4, '156 av. de Malakof', 'kept', 40), (5, 'x', 'y', 50);"
+    )
+    table = await opened(my_database, tmp_path, Endpoint(connection="my", table="nn"), write=True)
+    emptied = Change(action="update", key="4", match={"id": "4"}, set={"address": ""})
+    cleared = Change(action="update", key="5", match={"id": "5"}, set={}, clear=("address", "note"))
+    try:
+        assert [o.error for o in await table.apply([emptied, cleared])] == [None, None]
+        assert await read_all(table) == [
+            {"id": "4", "note": "kept", "age": "40"},  # empty text: no value
+            {"id": "5", "age": "50"},
+        ]
+    finally:
+        await table.close()
+
+
+async def test_a_single_precision_float_compares_as_the_column_keeps_it(
+    my_database: Server, tmp_path: Path
+) -> None:
+    """float keeps about seven digits: 34346.18 read back 34346.2, and a source's
+    34346.18 (or a double's 3.14159265) planned the same update on every run."""
+    my_database.sql("CREATE TABLE scores (id int PRIMARY KEY, score float);")
+    table = await opened(
+        my_database, tmp_path, Endpoint(connection="my", table="scores"), write=True
+    )
+    values = ["34346.18", "3.14159265", "1234567", "0.1", "-2.5e-7"]
+    sources: list[Record] = [{"id": str(i), "score": v} for i, v in enumerate(values)]
+    try:
+        creates = [
+            Change(action="create", key=r["id"], match={"id": r["id"]}, set=dict(r))  # type: ignore[arg-type]
+            for r in sources
+        ]
+        assert [o.error for o in await table.apply(creates)] == [None] * len(values)
+        stored = sorted(await read_all(table), key=lambda r: int(str(r["id"])))
+        assert [table.canonical(r) for r in sources] == stored
+        assert stored[3]["score"] == "0.1"
+    finally:
+        await table.close()
+
+
 async def test_a_job_select_is_a_source_and_cannot_be_written(
     my_database: Server, tmp_path: Path
 ) -> None:
@@ -202,6 +366,53 @@ async def test_a_table_the_login_may_not_write_is_refused_before_planning(
     finally:
         await provider.close()
         my_database.sql("DROP USER 'reader'@'%'")
+
+
+async def test_a_table_to_make_that_the_login_may_not_create_is_refused_before_planning(
+    my_database: Server, tmp_path: Path
+) -> None:
+    """A destination table that does not exist is made by the first write: a login without
+    CREATE on the database planned every create, and the run then failed at its first
+    batch ("CREATE command denied")."""
+    reader = reading_login(
+        my_database, tmp_path, "reader", "people", "CREATE TABLE people (id int PRIMARY KEY);"
+    )
+    provider = open_provider(reader, Endpoint(connection="my", table="staff"), LAYOUT)
+    try:
+        refused = "'staff' does not exist, and 'reader' may not create it: GRANT CREATE"
+        with pytest.raises(WriteFailed, match=refused):
+            await provider.open(write=True)
+    finally:
+        await provider.close()
+        my_database.sql("DROP USER 'reader'@'%'")
+
+
+async def test_a_field_the_table_lacks_that_the_login_may_not_add_is_refused_before_planning(
+    my_database: Server, tmp_path: Path
+) -> None:
+    """A field the table lacks becomes a column at the first write, which needs ALTER:
+    without it every change was planned, then the run failed at its first batch."""
+    writer = reading_login(
+        my_database,
+        tmp_path,
+        "writer",
+        "people",
+        "CREATE TABLE people (id varchar(20) PRIMARY KEY, mail text);",
+    )
+    my_database.sql(
+        f"GRANT INSERT, UPDATE, DELETE ON `{my_database.database}`.people TO 'writer'@'%'"
+    )
+    endpoint = Endpoint(connection="my", table="people")
+    lacking = open_provider(writer, endpoint, Layout(keys=("id",), fields=("id", "phone")))
+    fitting = open_provider(writer, endpoint, Layout(keys=("id",), fields=("id", "mail")))
+    try:
+        with pytest.raises(WriteFailed, match="has no column phone, and 'writer' may not add"):
+            await lacking.open(write=True)
+        await fitting.open(write=True)
+    finally:
+        await lacking.close()
+        await fitting.close()
+        my_database.sql("DROP USER 'writer'@'%'")
 
 
 async def test_connection_test_says_who_logged_in_and_what_it_may_do(

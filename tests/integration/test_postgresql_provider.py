@@ -91,6 +91,157 @@ async def test_typed_columns_read_as_canonical_text_and_a_source_spelling_compar
         await table.close()
 
 
+async def test_json_numbers_keep_every_digit_and_compare_by_their_value(
+    pg_database: Server, tmp_path: Path
+) -> None:
+    """jsonb keeps a number's digits (numeric): read through a float, an amount of
+    12345678901234567.89 was copied as 12345678901234568 and 1e400 as "Infinity"; and a
+    source's 1e2 (another server's JSON) planned an update of the 100 read back on every run."""
+    pg_database.psql(
+        "CREATE TABLE j (id integer PRIMARY KEY, extra jsonb);"
+        """INSERT INTO j VALUES (1,"""
+        """ '{"amount": 12345678901234567.89, "rate": 0.10000000000000000001}'),"""
+        """ (2, '{"big": 1e400, "n": 100, "x": 2.50}');"""
+    )
+    table = await opened(pg_database, tmp_path, Endpoint(connection="pg", table="j"), write=True)
+    big = "1" + "0" * 400
+    try:
+        assert await read_all(table) == [
+            {"id": "1", "extra": '{"amount":12345678901234567.89,"rate":0.10000000000000000001}'},
+            {"id": "2", "extra": f'{{"big":{big},"n":100,"x":2.5}}'},
+        ]
+        source: Record = {"id": "2", "extra": '{"x": 2.5e0, "n": 1e2, "big": 1E+400}'}
+        assert table.canonical(source) == {"id": "2", "extra": f'{{"big":{big},"n":100,"x":2.5}}'}
+    finally:
+        await table.close()
+
+
+async def test_a_number_the_decimal_column_would_round_fails_its_record(
+    pg_database: Server, tmp_path: Path
+) -> None:
+    """A decimal(10,2) column rounds 99.999 to 100.00 without an error (MariaDB in strict
+    mode too, with a note): the plan compared 100.00 with 100.00 and said nothing, or the
+    run stored another number than the source's. It fails its record, naming it."""
+    pg_database.psql(
+        "CREATE TABLE pay (id int PRIMARY KEY, amount numeric(10,2));"
+        "INSERT INTO pay VALUES (1, 100.00), (2, 5.00);"
+    )
+    table = await opened(pg_database, tmp_path, Endpoint(connection="pg", table="pay"), write=True)
+    try:
+        assert table.canonical({"id": "1", "amount": "99.999"})["amount"] == "99.999"
+        assert table.canonical({"id": "2", "amount": "7.5000"})["amount"] == "7.50"
+
+        def update(key: str, amount: str) -> Change:
+            return Change(action="update", key=key, match={"id": key}, set={"amount": amount})
+
+        outcomes = await table.apply([update("1", "99.999"), update("2", "7.5000")])
+        assert outcomes[0].error is not None
+        assert "amount: '99.999' has more than 2 digits after the point" in outcomes[0].error
+        assert outcomes[1].error is None
+        rows = {str(r["id"]): r["amount"] for r in await read_all(table)}
+        assert rows == {"1": "100.00", "2": "7.50"}
+    finally:
+        await table.close()
+
+
+async def test_a_value_its_column_type_refuses_names_the_field(
+    pg_database: Server, tmp_path: Path
+) -> None:
+    """PostgreSQL's words alone ("invalid input syntax for type smallint: "true"") left a
+    user to guess which of a record's fields held the value."""
+    pg_database.psql("CREATE TABLE flags (id int PRIMARY KEY, active smallint, born date);")
+    table = await opened(
+        pg_database, tmp_path, Endpoint(connection="pg", table="flags"), write=True
+    )
+    create = Change(action="create", key="1", match={"id": "1"}, set={"id": "1", "active": "true"})
+    dated = Change(
+        action="create", key="2", match={"id": "2"}, set={"id": "2", "born": "31.12.1999"}
+    )
+    try:
+        errors = [outcome.error for outcome in await table.apply([create, dated])]
+        assert errors[0] is not None and errors[1] is not None
+        assert 'active: invalid input syntax for type smallint: "true"' in errors[0]
+        assert "born: " in errors[1] and '"31.12.1999"' in errors[1]
+    finally:
+        await table.close()
+
+
+async def test_a_date_time_keeps_the_fraction_of_a_second_its_column_holds(
+    pg_database: Server, tmp_path: Path
+) -> None:
+    """A timestamp(0) rounds 04:23:16.820588 to 04:23:17: compared with the source's
+    microseconds, every run would plan the same update again."""
+    pg_database.psql(
+        "CREATE TABLE stamps (id int PRIMARY KEY, seen timestamp(0), stamp timestamptz(0),"
+        " fine timestamp(3), starts time(0));"
+    )
+    table = await opened(
+        pg_database, tmp_path, Endpoint(connection="pg", table="stamps"), write=True
+    )
+    source: Record = {
+        "id": "1",
+        "seen": "2026-12-07T04:23:16.820588",
+        "stamp": "2026-12-07T04:23:16.820588Z",
+        "fine": "2026-12-07T04:23:16.820588",
+        "starts": "08:30:00.5",
+    }
+    try:
+        create = Change(action="create", key="1", match={"id": "1"}, set=dict(source))
+        assert [o.error for o in await table.apply([create])] == [None]
+        [stored] = await read_all(table)
+        assert table.canonical(source) == stored
+    finally:
+        await table.close()
+
+
+async def test_a_value_cleared_in_a_not_null_text_column_becomes_empty_text(
+    pg_database: Server, tmp_path: Path
+) -> None:
+    """No value is empty text or NULL alike; a text column NOT NULL DEFAULT '' holds only
+    the first, and a source clearing a value (an address removed) wrote NULL: the row
+    was refused on every run."""
+    pg_database.psql(
+        "CREATE TABLE nn (id int PRIMARY KEY, address text NOT NULL DEFAULT '',"
+        " note text NOT NULL DEFAULT '', age int);"
+        "INSERT INTO nn VALUES (4, '156 av. de Malakof', 'kept', 40), (5, 'x', 'y', 50);"
+    )
+    table = await opened(pg_database, tmp_path, Endpoint(connection="pg", table="nn"), write=True)
+    emptied = Change(action="update", key="4", match={"id": "4"}, set={"address": ""})
+    cleared = Change(action="update", key="5", match={"id": "5"}, set={}, clear=("address", "note"))
+    try:
+        assert [o.error for o in await table.apply([emptied, cleared])] == [None, None]
+        assert await read_all(table) == [
+            {"id": "4", "note": "kept", "age": "40"},  # empty text: no value
+            {"id": "5", "age": "50"},
+        ]
+    finally:
+        await table.close()
+
+
+async def test_a_single_precision_float_compares_as_the_column_keeps_it(
+    pg_database: Server, tmp_path: Path
+) -> None:
+    """real keeps about seven digits: 34346.18 reads back as 34346.1796875, and a source's
+    34346.18 (or a double's 3.14159265) planned the same update on every run."""
+    pg_database.psql("CREATE TABLE scores (id int PRIMARY KEY, score real);")
+    table = await opened(
+        pg_database, tmp_path, Endpoint(connection="pg", table="scores"), write=True
+    )
+    values = ["34346.18", "3.14159265", "1234567", "0.1", "-2.5e-7"]
+    sources: list[Record] = [{"id": str(i), "score": v} for i, v in enumerate(values)]
+    try:
+        creates = [
+            Change(action="create", key=r["id"], match={"id": r["id"]}, set=dict(r))  # type: ignore[arg-type]
+            for r in sources
+        ]
+        assert [o.error for o in await table.apply(creates)] == [None] * len(values)
+        stored = sorted(await read_all(table), key=lambda r: int(str(r["id"])))
+        assert [table.canonical(r) for r in sources] == stored
+        assert stored[3]["score"] == "0.10000000149011612"  # the single, exactly
+    finally:
+        await table.close()
+
+
 async def test_a_job_select_is_a_source_and_cannot_be_written(
     pg_database: Server, tmp_path: Path
 ) -> None:
@@ -173,6 +324,57 @@ async def test_a_table_the_login_may_not_write_is_refused_before_planning(
     finally:
         await provider.close()
         pg_database.psql("DROP OWNED BY reader; DROP ROLE reader;")
+
+
+async def test_a_table_to_make_that_the_login_may_not_create_is_refused_before_planning(
+    pg_database: Server, tmp_path: Path
+) -> None:
+    """A destination table that does not exist is made by the first write: a login without
+    CREATE on the schema planned every create, and the run then failed at its first batch
+    ("cannot write to: permission denied for schema public")."""
+    pg_database.psql(
+        "CREATE ROLE reader LOGIN PASSWORD 'reader-pw';REVOKE CREATE ON SCHEMA public FROM PUBLIC;"
+    )
+    reader = connection(pg_database, tmp_path, user="reader")
+    password_file("postgresql", pg_database, tmp_path).write_text("reader-pw\n")
+    provider = open_provider(reader, Endpoint(connection="pg", table="staff"), LAYOUT)
+    elsewhere = open_provider(reader, Endpoint(connection="pg", table="hr.staff"), LAYOUT)
+    try:
+        refused = "'staff' does not exist, and 'reader' may not create it: GRANT CREATE ON"
+        with pytest.raises(WriteFailed, match=refused):
+            await provider.open(write=True)
+        with pytest.raises(WriteFailed, match=r"'hr\.staff' does not exist, nor its schema hr"):
+            await elsewhere.open(write=True)
+    finally:
+        await provider.close()
+        await elsewhere.close()
+        pg_database.psql("DROP OWNED BY reader; DROP ROLE reader;")
+
+
+async def test_a_field_the_table_lacks_that_the_login_may_not_add_is_refused_before_planning(
+    pg_database: Server, tmp_path: Path
+) -> None:
+    """A field the table lacks becomes a column at the first write, which only the
+    table's owner may add: another login planned every change, then the run failed at
+    its first batch ("must be owner of table people")."""
+    pg_database.psql(
+        "CREATE TABLE people (id text PRIMARY KEY, mail text);"
+        "CREATE ROLE writer LOGIN PASSWORD 'writer-pw';"
+        "GRANT SELECT, INSERT, UPDATE, DELETE ON people TO writer;"
+    )
+    writer = connection(pg_database, tmp_path, user="writer")
+    password_file("postgresql", pg_database, tmp_path).write_text("writer-pw\n")
+    endpoint = Endpoint(connection="pg", table="people")
+    lacking = open_provider(writer, endpoint, Layout(keys=("id",), fields=("id", "phone")))
+    fitting = open_provider(writer, endpoint, Layout(keys=("id",), fields=("id", "mail")))
+    try:
+        with pytest.raises(WriteFailed, match="has no column phone, and 'writer' may not add"):
+            await lacking.open(write=True)
+        await fitting.open(write=True)
+    finally:
+        await lacking.close()
+        await fitting.close()
+        pg_database.psql("DROP OWNED BY writer; DROP ROLE writer;")
 
 
 async def test_connection_test_says_who_logged_in_and_what_it_may_do(

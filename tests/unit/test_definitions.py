@@ -14,7 +14,7 @@ from core.checks.intervals import parse_interval
 from core.checks.job import check_job
 from core.checks.ownership import unowned_connection_problems
 from core.errors import BadInput
-from schemas.connections import Connection, CsvConnection, SqliteConnection
+from schemas.connections import Connection, CsvConnection, SecretRef, SqliteConnection
 from schemas.jobs import Endpoint, FieldMap, Job, ObjectMapping, Schedule
 from services.common.definitions import load_connections, load_job
 from services.providers import FACTS
@@ -74,6 +74,12 @@ JOB_ERRORS = [
         "unknown-field",
         MINIMAL_JOB + 'titel = "x"\n',
         'jobs/people.toml: $.objects[0].titel: unknown field "titel" (',
+    ),
+    (
+        "job-setting-under-objects",
+        MINIMAL_JOB + 'changes = { field = "modified_at" }\n',
+        'jobs/people.toml: $.objects[0].changes: unknown field "changes" (a setting of the '
+        "job, not of an [[objects]] entry: write it above the first [[objects]])",
     ),
     (
         "unknown-top",
@@ -429,6 +435,38 @@ path = "~/people.sqlite"
         SqliteConnection(id="absolute", title="", path="/srv/idsync/people.sqlite"),
         SqliteConnection(id="home", title="Mine", path=str(tmp_path / "home" / "people.sqlite")),
     ]
+
+
+def test_a_password_file_named_relative_is_read_against_the_files_folder(tmp_path: Path) -> None:
+    """The runner reads the password in its own folder, not the one `connection apply`
+    ran in: a path relative to the connections file must be stored absolute, as a
+    sqlite path or a ca_file is, or every run fails with "file pg-pw does not exist"."""
+    write(
+        Path("conf/connections.toml"),
+        """\
+[warehouse]
+provider = "postgresql"
+host = "db.example.org"
+database = "identity"
+user = "idsync"
+password = { file = "pg-pw" }
+[env]
+provider = "mysql"
+host = "db.example.org"
+database = "identity"
+user = "idsync"
+password = { env = "IDSYNC_MYSQL_PASSWORD" }
+[absolute]
+provider = "ldap"
+urls = ["ldaps://ldap.example.org"]
+bind_dn = "cn=idsync,dc=example,dc=org"
+password = { file = "/etc/idsync/ldap-password" }
+""",
+    )
+    warehouse, env, absolute = load_connections(Path("conf/connections.toml"))
+    assert warehouse.password == SecretRef(file=str(tmp_path / "conf" / "pg-pw"))  # type: ignore[union-attr]
+    assert env.password == SecretRef(env="IDSYNC_MYSQL_PASSWORD")  # type: ignore[union-attr]
+    assert absolute.password == SecretRef(file="/etc/idsync/ldap-password")  # type: ignore[union-attr]
 
 
 def test_an_empty_connections_file_has_none() -> None:

@@ -22,7 +22,8 @@ from ..sql.table import Lent, SqlTable, close_names, in_another_case, password_o
 from .values import Column, quote
 
 _COLUMNS = """
-SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, CHARACTER_SET_NAME, COLLATION_NAME, NUMERIC_SCALE
+SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, CHARACTER_SET_NAME, COLLATION_NAME, NUMERIC_SCALE,
+  IS_NULLABLE
 FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s
 ORDER BY ORDINAL_POSITION
 """
@@ -36,6 +37,7 @@ SELECT INDEX_NAME, COLUMN_NAME FROM information_schema.STATISTICS
 WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s AND NON_UNIQUE = 0
 ORDER BY INDEX_NAME, SEQ_IN_INDEX
 """
+_DATABASE = "SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s"
 _OTHER_CASE = """
 SELECT TABLE_NAME FROM information_schema.TABLES
 WHERE TABLE_SCHEMA = %s AND LOWER(TABLE_NAME) = LOWER(%s)
@@ -228,6 +230,7 @@ class MysqlTable(SqlTable[MysqlConnection, Column]):
             others = await fetch(conn, _OTHER_CASE, (self._database, self._table, self._table))
             if others:
                 raise in_another_case(self._where, str(others[0][0]))
+            await self._check_may_create(conn)
         if write and self._columns:
             from .grants import missing_privileges
 
@@ -238,12 +241,51 @@ class MysqlTable(SqlTable[MysqlConnection, Column]):
                     f"{', '.join(missing)} there; GRANT {', '.join(missing)} ON {self._q} "
                     f"TO {quote(self._connection.user)}"
                 )
+            await self._check_may_add_columns(conn)
+
+    async def _check_may_add_columns(self, conn: Any) -> None:
+        """Fields the table lacks are added as columns by the first write, which needs
+        ALTER on the table: refused before planning without it, not at the batch."""
+        from .grants import granted
+
+        fields = dict.fromkeys([*self._layout.keys, *self._layout.fields])
+        if not (missing := [name for name in fields if name not in self._columns]):
+            return
+        found = await granted(conn, self._database, self._table)
+        if found is None or "ALTER" in found:
+            return
+        user, names = self._connection.user, ", ".join(missing)
+        raise WriteFailed(
+            f"{self._where} has no column {names}, and {user!r} may not add one: GRANT ALTER "
+            f"ON {self._q} TO {quote(user)}, or add {'it' if len(missing) == 1 else 'them'}, "
+            "or map only its columns"
+        )
+
+    async def _check_may_create(self, conn: Any) -> None:
+        """A table the first write is to make: refused before planning where the login
+        may not make it (no such database, or no CREATE right on it), not at the first
+        batch. Rights through a role are not listed: the server decides then."""
+        from .grants import granted
+
+        database = self._database
+        user = self._connection.user
+        if not await fetch(conn, _DATABASE, (database,)):
+            raise WriteFailed(
+                f"{self._where} does not exist, nor its database {database} (none that "
+                f"{user!r} may see)"
+            )
+        found = await granted(conn, database, self._table)
+        if found is not None and "CREATE" not in found:
+            raise WriteFailed(
+                f"{self._where} does not exist, and {user!r} may not create it: GRANT CREATE, "
+                f"ALTER ON {quote(database)}.* TO {quote(user)}, or create the table first"
+            )
 
     async def load_columns(self, conn: Any) -> None:
         rows = await fetch(conn, _COLUMNS, (self._database, self._table))
         checks = {str(row[0]) for row in await fetch(conn, _CHECKS, (self._database, self._table))}
         self._columns = {}
-        for name, data_type, column_type, charset, collation, scale in rows:
+        for name, data_type, column_type, charset, collation, scale, nullable in rows:
             json_check = f"json_valid(`{name}`)" in checks  # MariaDB's JSON
             declared = str(column_type)
             if charset is not None:
@@ -254,6 +296,7 @@ class MysqlTable(SqlTable[MysqlConnection, Column]):
                 declared,
                 int(scale) if scale is not None and str(data_type) == "decimal" else None,
                 bool(json_check) or str(data_type).lower() == "json",
+                str(nullable) == "NO",
             )
         indexes: dict[str, set[str]] = {}
         for index, column in await fetch(conn, _UNIQUE, (self._database, self._table)):

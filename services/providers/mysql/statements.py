@@ -37,6 +37,10 @@ class Statements(SetStatements):
         """`number`: which staging table of the batch this shape's is."""
         return cls(target, shape, f"{STAGING}{number}", quote, columns, unique)
 
+    def nothing(self, name: str) -> str:
+        column = self.columns.get(name)
+        return "''" if column is not None and column.empty_text else "NULL"
+
     def match(self) -> str:
         """The staged row's key equals the target row's — as the same bytes, for a text
         key: a column's collation may take "E2" for "e2" (most defaults ignore case,

@@ -34,7 +34,7 @@ _KINDS = {
     "bit": "bit",
     "decimal": "decimal",
     "numeric": "decimal",
-    "float": "float",
+    "float": "float4",
     "double": "float",
     "real": "float",
     "date": "date",
@@ -61,7 +61,7 @@ _FIELD_KINDS = {
     9: "int",
     13: "int",
     16: "bit",
-    4: "float",
+    4: "float4",
     5: "float",
     10: "date",
     12: "datetime",
@@ -88,6 +88,12 @@ class Column:
     scale: int | None = None
     json: bool = False
     """A MariaDB JSON column (longtext checked by json_valid) or MySQL's json."""
+    not_null: bool = False
+
+    @property
+    def empty_text(self) -> bool:
+        """A text column NOT NULL: no value is written to it as empty text."""
+        return self.not_null and self.reads_str
 
     @property
     def array(self) -> bool:
@@ -117,6 +123,15 @@ class Column:
             return None
         found = re.match(r"varchar\((\d+)\)", self.declared)
         return int(found[1]) if found else None
+
+    @property
+    def fraction(self) -> int:
+        """The digits of a second a DATETIME, TIMESTAMP or TIME holds (0 to 6): the server
+        drops (MariaDB) or rounds (MySQL) finer ones. 6 for any other column."""
+        if self.data_type not in ("datetime", "timestamp", "time"):
+            return 6
+        found = re.match(r"\w+\((\d)\)", self.declared)
+        return int(found[1]) if found else 0
 
     @property
     def reads_str(self) -> bool:
@@ -149,6 +164,8 @@ def text_of(raw: object, kind: str) -> str:
             return sql.compact_json(raw.decode() if isinstance(raw, bytes) else raw)
         except (ValueError, UnicodeDecodeError):
             return str(raw)
+    if kind == "float4" and isinstance(raw, float):
+        return sql.single(raw, 6)  # FLOAT: its six digits, as MariaDB shows them
     if isinstance(raw, datetime):
         return sql.moment_text(raw, kind == "timestamp")  # the session's zone is UTC
     if isinstance(raw, timedelta):
@@ -167,22 +184,36 @@ def value_of(raw: object, kind: str, delimiter: str | None) -> Value | None:
     return text_of(raw, kind)
 
 
-def _parse(kind: str, text: str, scale: int | None) -> Param:
-    """A text value as the column would hold it; ValueError when it would refuse it."""
+def _parse(kind: str, text: str, scale: int | None, fraction: int = 6) -> Param:
+    """A text value as the column would hold it, a date-time or time cut to the
+    `fraction` of a second the column holds (sent so, MySQL 8 rounds it no more than
+    MariaDB does); ValueError when it would refuse it."""
     t = text.strip()
     if kind == "bit":
-        return int(t)
+        try:
+            return int(t)
+        except ValueError:
+            return int(sql.parse_bool(t))  # BIT(1) as a boolean: "true" is 1
     if kind == "bool":
         return int(sql.parse_bool(t))
     if kind in ("datetime", "timestamp"):
         moment = sql.parse_moment(t)
         if moment.tzinfo is not None:  # the session's zone is UTC
             moment = moment.astimezone(UTC).replace(tzinfo=None)
-        return moment
-    return sql.parse_plain(kind, t, scale)
+        return moment.replace(microsecond=_cut(moment.microsecond, fraction))
+    value = sql.parse_plain("float" if kind == "float4" else kind, t, scale)
+    if isinstance(value, time):
+        return value.replace(microsecond=_cut(value.microsecond, fraction))
+    return value
 
 
-_ORDERED_KINDS = ("int", "decimal", "float", "date", "datetime", "timestamp", "time")
+def _cut(microseconds: int, fraction: int) -> int:
+    """Microseconds with only the first `fraction` of their six digits kept."""
+    step = int(10 ** (6 - fraction))
+    return microseconds - microseconds % step
+
+
+_ORDERED_KINDS = ("int", "decimal", "float", "float4", "date", "datetime", "timestamp", "time")
 
 
 def orders_changes(column: Column) -> bool:
@@ -216,7 +247,7 @@ def canonical_text(column: sql.TypedColumn, text: str) -> str:
         kept = text.rstrip(" ")
         return kept if len(kept) <= column.width else text
     try:
-        return text_of(_parse(column.kind, text, column.scale), column.kind)
+        return text_of(_parse(column.kind, text, column.scale, column.fraction), column.kind)
     except (ValueError, json.JSONDecodeError):
         return text
 
@@ -240,6 +271,6 @@ def param_of(column: Column, value: Value, delimiter: str | None) -> Param:
     if kind == "text":
         return text
     try:
-        return _parse(kind, text, column.scale)
+        return _parse(kind, text, column.scale, column.fraction)
     except (ValueError, json.JSONDecodeError):
         return text

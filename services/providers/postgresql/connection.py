@@ -27,7 +27,7 @@ Pooled: TypeAlias = "PoolConnectionProxy[asyncpg.Record]"
 _COLUMNS = """
 SELECT a.attname, coalesce(e.typname, t.typname), format_type(a.atttypid, a.atttypmod),
        e.oid IS NOT NULL, a.atttypmod, coalesce(co.collisdeterministic, true),
-       CASE WHEN t.typtype = 'd' THEN format_type(t.typbasetype, NULL) END
+       CASE WHEN t.typtype = 'd' THEN format_type(t.typbasetype, NULL) END, a.attnotnull
 FROM pg_catalog.pg_attribute a
 JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
 LEFT JOIN pg_catalog.pg_type e ON e.oid = t.typelem AND t.typcategory = 'A'
@@ -51,6 +51,14 @@ SELECT c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.
 WHERE n.nspname = coalesce($1, current_schema()) AND lower(c.relname) = lower($2)
   AND c.relname <> $2 AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
 ORDER BY 1 LIMIT 1
+"""
+_OWNS = """
+SELECT pg_has_role(c.relowner, 'USAGE') FROM pg_catalog.pg_class c WHERE c.oid = $1::regclass
+"""
+_SCHEMA = """
+SELECT coalesce($1, current_schema()),
+  (SELECT has_schema_privilege(n.oid, 'CREATE') FROM pg_catalog.pg_namespace n
+   WHERE n.nspname = coalesce($1, current_schema()))
 """
 _TABLES = """
 SELECT n.nspname || '.' || c.relname FROM pg_catalog.pg_class c
@@ -227,8 +235,39 @@ class PostgresqlTable(SqlTable[PostgresqlConnection, Column]):
             other = await conn.fetchval(_OTHER_CASE, self._schema, self._table)
             if other is not None:
                 raise in_another_case(self._where, str(other))
+            await self._check_may_create(conn)
         if write and self._columns:
             await self._check_privileges(conn)
+            await self._check_may_add_columns(conn)
+
+    async def _check_may_add_columns(self, conn: asyncpg.Connection) -> None:
+        """Fields the table lacks are added as columns by the first write, which only the
+        table's owner may: refused before planning for another login, not at the batch."""
+        fields = dict.fromkeys([*self._layout.keys, *self._layout.fields])
+        missing = [name for name in fields if name not in self._columns]
+        if not missing or await conn.fetchval(_OWNS, self._q):
+            return
+        names = ", ".join(missing)
+        raise WriteFailed(
+            f"{self._where} has no column {names}, and {self._connection.user!r} may not add "
+            f"one (only the table's owner may): add {'it' if len(missing) == 1 else 'them'} "
+            f"as its owner (ALTER TABLE {self._q} ADD COLUMN …), or map only its columns"
+        )
+
+    async def _check_may_create(self, conn: asyncpg.Connection) -> None:
+        """A table the first write is to make: refused before planning where the login
+        may not make it (no schema, or no CREATE right on it), not at the first batch."""
+        row = await conn.fetchrow(_SCHEMA, self._schema)
+        schema, creates = (row[0], row[1]) if row is not None else (None, None)
+        user = self._connection.user
+        if creates is None or schema is None:
+            nor = f"nor its schema {schema}" if schema else "nor a schema to make it in"
+            raise WriteFailed(f"{self._where} does not exist, {nor}: create them first")
+        if not creates:
+            raise WriteFailed(
+                f"{self._where} does not exist, and {user!r} may not create it: GRANT CREATE "
+                f"ON SCHEMA {quote(schema)} TO {quote(user)}, or create the table first"
+            )
 
     async def _check_privileges(self, conn: asyncpg.Connection) -> None:
         sql = "SELECT p FROM unnest($2::text[]) AS p WHERE NOT has_table_privilege($1::regclass, p)"
@@ -253,8 +292,9 @@ class PostgresqlTable(SqlTable[PostgresqlConnection, Column]):
                 (int(mod) - 4) & 0xFFFF if type_name == "numeric" and int(mod) >= 4 else None,
                 bool(deterministic),
                 None if base is None else str(base),
+                bool(not_null),
             )
-            for name, type_name, declared, array, mod, deterministic, base in rows
+            for name, type_name, declared, array, mod, deterministic, base, not_null in rows
         }
         indexes = await conn.fetch(_UNIQUE, oid) if oid is not None else []
         self._unique = [frozenset(row[0]) for row in indexes]

@@ -36,6 +36,10 @@ class Statements(SetStatements):
     def value(self, name: str, slot: str) -> str:
         return f"CAST(s.{slot} AS {self.columns[name].cast})"
 
+    def nothing(self, name: str) -> str:
+        column = self.columns.get(name)
+        return "''" if column is not None and column.empty_text else "NULL"
+
     def match(self) -> str:
         """The staged row's key equals the target row's — as the same text, in a key
         column whose equal values need not be (citext, a nondeterministic collation): a
@@ -99,7 +103,7 @@ class Statements(SetStatements):
         _, where, names, cleared, keep = self.shape
         values = self.inserted()
         sets = [f"{quote(n)} = EXCLUDED.{quote(n)}" for n in names if n not in keep]
-        sets += [f"{quote(n)} = NULL" for n in cleared if n not in names]
+        sets += [f"{quote(n)} = {self.nothing(n)}" for n in cleared if n not in names]
         unwritten = self.unwritten(keep, source="EXCLUDED")
         action = f"UPDATE SET {', '.join(sets)} WHERE {unwritten}" if sets else "NOTHING"
         return (

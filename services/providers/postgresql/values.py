@@ -14,7 +14,7 @@ import json
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 
 from schemas.values import Binary, Value, split_text
 
@@ -43,6 +43,7 @@ _KINDS = {
 _TEXT_TYPES = ("text", "varchar", "bpchar", "citext", "name")
 _STR_TYPES = (*_TEXT_TYPES, "json", "jsonb")
 """Types asyncpg gives as str (json through the connection's codec)."""
+_MOMENTS = ("timestamp", "timestamptz", "time")
 _ORDERED_KINDS = ("int", "decimal", "float", "date", "timestamp", "timestamptz", "time")
 
 
@@ -69,6 +70,12 @@ class Column:
     base: str | None = None
     """A domain's type, without its bound ("character varying" of a domain over
     varchar(4)); None for a column of any other type."""
+    not_null: bool = False
+
+    @property
+    def empty_text(self) -> bool:
+        """A text column NOT NULL: no value is written to it as empty text."""
+        return self.not_null and not self.array and self.type_name in _TEXT_TYPES
 
     @property
     def kind(self) -> str:
@@ -91,6 +98,13 @@ class Column:
             return None
         found = re.fullmatch(r"character varying\((\d+)\)(?:\[\])?", self.declared)
         return int(found[1]) if found else None
+
+    @property
+    def fraction(self) -> int:
+        """The digits of a second a timestamp(p), timestamptz(p) or time(p) holds: the
+        server rounds finer ones. 6 for any other column."""
+        found = re.match(r"(?:timestamp|time)\((\d)\)", self.declared)
+        return int(found[1]) if found and self.kind in _MOMENTS else 6
 
     @property
     def cast(self) -> str:
@@ -152,19 +166,46 @@ def value_of(raw: object, delimiter: str | None) -> Value | None:
     return split_text(raw, delimiter) if isinstance(raw, str) else text_of(raw)
 
 
-def _parse(kind: str, text: str, scale: int | None) -> object:
-    """A text value as the column would hold it; ValueError when it would refuse it."""
+def _parse(kind: str, text: str, scale: int | None, fraction: int = 6) -> object:
+    """A text value as the column would hold it, a date-time or time rounded to the
+    `fraction` of a second the column holds; ValueError when it would refuse it."""
     t = text.strip()
     if kind == "bool":
         return sql.parse_bool(t)
     if kind in ("timestamp", "timestamptz"):
         moment = sql.parse_moment(t)
         if kind == "timestamp":
-            return moment.replace(tzinfo=None)
-        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # the session's zone
+            moment = moment.replace(tzinfo=None)
+        elif moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)  # the session's zone
+        return _rounded(moment, fraction)
     if kind == "uuid":
         return uuid.UUID(t)
-    return sql.parse_plain(kind, t, scale)
+    value = sql.parse_plain(kind, t, scale)
+    if isinstance(value, time) and fraction < 6:
+        since_midnight = datetime.combine(_EPOCH, value) - datetime.combine(_EPOCH, time())
+        step = int(10 ** (6 - fraction))
+        micro = (since_midnight // _MICROSECOND + step // 2) // step * step
+        if micro >= 86_400_000_000:  # 24:00:00, which PostgreSQL holds and Python not
+            raise ValueError(text)
+        return (datetime.combine(_EPOCH, time()) + micro * _MICROSECOND).time()
+    return value
+
+
+_EPOCH = date(2000, 1, 1)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _rounded(moment: datetime, fraction: int) -> datetime:
+    """A date-time rounded to `fraction` digits of a second as PostgreSQL rounds it:
+    half away from zero, in microseconds from 2000-01-01 (AdjustTimestampForTypmod)."""
+    if fraction >= 6:
+        return moment
+    epoch = datetime.combine(_EPOCH, time(), tzinfo=moment.tzinfo)
+    step, micro = int(10 ** (6 - fraction)), (moment - epoch) // _MICROSECOND
+    half = step // 2
+    micro = (micro + half) // step * step if micro >= 0 else -((-micro + half) // step * step)
+    return epoch + micro * _MICROSECOND
 
 
 def orders_changes(column: Column) -> bool:
@@ -200,8 +241,13 @@ def canonical_text(column: sql.TypedColumn, text: str) -> str:
         return kept.ljust(column.width) if len(kept) <= column.width else text
     if column.length is not None:  # varchar(n)[]'s items: spaces past n dropped
         return sql.cut(text, column.length)
+    if isinstance(column, Column) and column.type_name == "float4":  # real
+        try:
+            return sql.single(float(text))
+        except ValueError:
+            return text
     try:
-        return text_of(_parse(column.kind, text, column.scale))
+        return text_of(_parse(column.kind, text, column.scale, column.fraction))
     except (ValueError, json.JSONDecodeError):
         return text
 

@@ -7,6 +7,7 @@ replayed one change at a time, so the rejected change alone fails."""
 
 from __future__ import annotations
 
+import re
 from contextlib import AbstractAsyncContextManager
 from typing import cast
 
@@ -25,6 +26,10 @@ from .values import Column, canonical_value, param_of, quote
 
 _BATCH_WIDE = ("08", "25", "28", "3F", "0A", "40", "53", "57", "58", "XX")
 """SQLSTATE classes that no other change of the batch would escape either."""
+
+
+_QUOTED_VALUE = re.compile(r': "(.*)"$', re.M)
+"""The value a type refused, quoted at the end of PostgreSQL's words."""
 
 
 class PostgresqlWriting(PostgresqlTable, SqlWriting[PostgresqlConnection, Column, Statements]):
@@ -95,6 +100,24 @@ class PostgresqlWriting(PostgresqlTable, SqlWriting[PostgresqlConnection, Column
             sql = Statements.of(self._q, self._columns, shape, unique)
             await self._group(conn, sql, ops, outcomes)
         return outcomes
+
+    def named(self, change: Change, told: str) -> str:
+        """PostgreSQL names the value a type refuses, not its column ('invalid input
+        syntax for type smallint: "true"'): the fields of the change that hold it."""
+        quoted = _QUOTED_VALUE.search(told)  # the first line's end (a HINT may follow)
+        if quoted is None:
+            return told
+        value = quoted[1]
+        fields = [
+            name
+            for name, given in change.set.items()
+            if (
+                given == value
+                if isinstance(given, str)
+                else isinstance(given, list) and value in given
+            )
+        ]
+        return f"{', '.join(fields)}: {told}" if fields else told
 
     def savepoint(self, conn: asyncpg.Connection) -> AbstractAsyncContextManager[None]:
         return cast("AbstractAsyncContextManager[None]", conn.transaction())

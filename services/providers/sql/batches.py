@@ -17,7 +17,7 @@ from schemas.values import Value
 
 from ..base import Layout, Outcome
 from ..cells import LIST_JOINER
-from .values import TypedColumn, reads_as_given
+from .values import TypedColumn, reads_as_given, refused
 
 Shape = tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...], frozenset[str]]
 """(action, key fields, fields set, columns cleared, fields a create sets only when new)."""
@@ -89,6 +89,18 @@ class Batcher(Generic[C]):
         return frozenset(n for n, c in self.columns.items() if reads_as_given(c))
 
     @cached_property
+    def _empty_text(self) -> frozenset[str]:
+        """The text columns that refuse NULL: no value goes in as empty text."""
+        return frozenset(n for n, c in self.columns.items() if c.empty_text)
+
+    @cached_property
+    def _rounded(self) -> frozenset[str]:
+        """The columns that round a value rather than refuse it (decimals: `refused`)."""
+        return frozenset(
+            n for n, c in self.columns.items() if c.kind == "decimal" and c.scale is not None
+        )
+
+    @cached_property
     def _joiners(self) -> dict[str, str]:
         """The delimiter a list goes into each such column with (its empty items left
         out): what `param_of` makes of it, without its checks — the hot path of a batch."""
@@ -142,6 +154,11 @@ class Batcher(Generic[C]):
                 for f in where
             ]
         )
+        if self._rounded:
+            for n in self._rounded.intersection(change.set):
+                v = change.set[n]
+                if type(v) is str and (why := refused(columns[n], v)):
+                    return f"{n}: {why}"
         names = tuple(change.set)
         values = [
             (v or None)
@@ -151,6 +168,11 @@ class Batcher(Generic[C]):
             else param_of(columns[n], v, multi.get(n))
             for n, v in change.set.items()
         ]
+        if self._empty_text:  # no value, in a text column refusing NULL: empty text
+            values = [
+                "" if p is None and n in self._empty_text else p
+                for n, p in zip(names, values, strict=True)
+            ]
         cleared = (
             tuple([n for n in change.clear if n in columns and n not in change.set])
             if change.clear

@@ -46,7 +46,11 @@ class SetStatements:
             for j, n in enumerate(names)
             if n not in skip
         ]
-        return sets + [f"{prefix}{quote(n)} = NULL" for n in cleared if n not in names]
+        return sets + [f"{prefix}{quote(n)} = {self.nothing(n)}" for n in cleared if n not in names]
+
+    def nothing(self, name: str) -> str:
+        """What column `name` is cleared to: NULL, or empty text where it refuses NULL."""
+        return "NULL"
 
     def differs(self, name: str, value: str) -> str:
         """Whether the target row's column `name` differs from `value` (compared exactly:
@@ -64,7 +68,13 @@ class SetStatements:
             for j, n in enumerate(names)
             if n not in skip
         ]
-        tests += [f"t.{self.quote(n)} IS NOT NULL" for n in cleared if n not in names]
+        tests += [
+            f"t.{self.quote(n)} IS NOT NULL"
+            if (nothing := self.nothing(n)) == "NULL"
+            else self.differs(n, nothing)
+            for n in cleared
+            if n not in names
+        ]
         return f"({' OR '.join(tests)})" if tests else "TRUE"
 
     def existing(self) -> str:

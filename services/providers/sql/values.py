@@ -9,6 +9,7 @@ Each provider's Column says its `kind`: "int", "decimal", "float", "bool", "date
 from __future__ import annotations
 
 import json
+import struct
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
@@ -49,6 +50,18 @@ class TypedColumn(Protocol):
         ...
 
     @property
+    def empty_text(self) -> bool:
+        """A text column NOT NULL: no value is written to it as empty text (which means no
+        value too), never as NULL, which it refuses."""
+        ...
+
+    @property
+    def fraction(self) -> int:
+        """The digits of a second a date-time or time column holds (0 to 6), which the
+        server cuts or rounds a finer value to; 6 for any other column."""
+        ...
+
+    @property
     def length(self) -> int | None:
         """A text column's bound (varchar(n)): a value longer than n by spaces alone is
         kept without them (cut to n), a longer one refused. None for any other column."""
@@ -62,9 +75,52 @@ def quoted(name: str, mark: str, tag: str) -> str:
     return mark + name.replace(mark, mark * 2) + mark
 
 
+class _Number(str):
+    """A JSON number's canonical text, written bare."""
+
+
+def _json_number(text: str) -> _Number:
+    """A JSON number by its value, every digit kept (jsonb and MariaDB's JSON keep them:
+    through a float, 12345678901234567.89 became 1.2345678901234568e+16 and 1e400
+    "Infinity"): a whole number in digits (1e2 and 100.0 are 100, as jsonb reads them),
+    another as Python writes the float when the float is exactly it (2.5, 1e-07), else
+    its own digits without trailing zeros (in scientific notation only far from 1)."""
+    number = Decimal(text)
+    if not number:
+        return _Number("0")
+    sign, digits, exponent = number.as_tuple()
+    assert isinstance(exponent, int)  # a JSON number is finite
+    kept = "".join(map(str, digits)).rstrip("0")
+    exponent += len(digits) - len(kept)
+    minus = "-" if sign else ""
+    if exponent >= 0:
+        return _Number(minus + kept + "0" * exponent)
+    as_float = float(number)
+    if Decimal(repr(as_float)) == number:
+        return _Number(repr(as_float))
+    point = len(kept) + exponent  # digits before the point
+    if -20 < point <= 40:
+        whole = kept[:point] if point > 0 else "0"
+        return _Number(f"{minus}{whole}.{'0' * -point}{kept[max(point, 0) :]}")
+    mantissa = kept[0] + ("." + kept[1:] if len(kept) > 1 else "")
+    return _Number(f"{minus}{mantissa}e{point - 1:+03d}")
+
+
+def _compact(value: object) -> str:
+    if isinstance(value, _Number):
+        return str(value)
+    if isinstance(value, dict):
+        items = (f"{_compact(key)}:{_compact(value[key])}" for key in sorted(value))
+        return "{" + ",".join(items) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(_compact(item) for item in value) + "]"
+    return json.dumps(value, ensure_ascii=False)
+
+
 def compact_json(text: str) -> str:
-    """json as read: compact, keys sorted, so key order is no change."""
-    return json.dumps(json.loads(text), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """json as read: compact, keys sorted, so key order is no change; numbers by their
+    value, every digit kept (`_json_number`)."""
+    return _compact(json.loads(text, parse_int=_json_number, parse_float=_json_number))
 
 
 def parse_bool(text: str) -> bool:
@@ -78,12 +134,39 @@ def parse_bool(text: str) -> bool:
 
 def parse_decimal(text: str, scale: int | None) -> Decimal:
     """A decimal number, with `scale` digits after the point when given; ValueError for
-    text that is no number."""
+    text that is no number, or one with more digits after the point than `scale` (the
+    server would round it: `refused`)."""
     try:
         number = Decimal(text)
+        if scale is None:
+            return number
+        exact = number.quantize(Decimal(1).scaleb(-scale))
     except InvalidOperation:
         raise ValueError(text) from None
-    return number.quantize(Decimal(1).scaleb(-scale)) if scale is not None else number
+    if number.is_finite() and exact != number:
+        raise ValueError(text)
+    return exact
+
+
+def refused(column: TypedColumn, text: str) -> str | None:
+    """Why a value is refused that the server would bend into another rather than refuse:
+    a number with more digits after the point than a decimal column's scale, which both
+    servers round (99.999 stored as 100.00). None for any other value (a text that is no
+    number the server refuses itself, naming it)."""
+    if column.kind != "decimal" or column.scale is None:
+        return None
+    try:
+        parse_decimal(text.strip(), column.scale)
+    except ValueError:
+        try:
+            Decimal(text.strip())
+        except InvalidOperation:
+            return None
+        return (
+            f"{text!r} has more than {column.scale} digits after the point, which "
+            f"{column.declared} would round; round it at the source, or widen the column"
+        )
+    return None
 
 
 def parse_moment(text: str) -> datetime:
@@ -112,6 +195,18 @@ def parse_plain(kind: str, text: str, scale: int | None) -> Plain:
     if kind == "json":
         return compact_json(text)
     return text
+
+
+def single(value: float, digits: int | None = None) -> str:
+    """A number as a single-precision float column keeps it (about seven digits), as
+    canonical text: that single exactly, as the driver gives it (PostgreSQL's real:
+    34346.18 is 34346.1796875), or its first `digits` significant ones (MariaDB sends a
+    FLOAT's six: 34346.2)."""
+    try:
+        kept: float = struct.unpack("f", struct.pack("f", value))[0]
+    except OverflowError:
+        return repr(value)  # out of a single's range: the server refuses it
+    return repr(float(f"{kept:.{digits}g}") if digits is not None else kept)
 
 
 def moment_text(moment: datetime, zoned: bool) -> str:

@@ -58,6 +58,11 @@ class SqlWriting(SqlTable[Conn, Col], Generic[Conn, Col, St]):
         """The server's words for a change it refused."""
         return str(e)
 
+    def named(self, change: Change, told: str) -> str:
+        """The server's words for a change it refused, with the field they are about
+        where the words do not name it."""
+        return told
+
     async def _group(self, conn: Any, sql: St, ops: list[Op], outcomes: list[Outcome]) -> None:
         try:
             async with self.savepoint(conn):  # a rejected group is undone alone
@@ -72,7 +77,7 @@ class SqlWriting(SqlTable[Conn, Col], Generic[Conn, Col, St]):
             change = ops[0].change
             outcomes[ops[0].index] = Outcome(
                 error=f"{change.action} {change.key!r} rejected by {self.tag}: "
-                f"{self.rejected(sql, e)}"
+                f"{self.named(change, self.rejected(sql, e))}"
             )
             return
         for op in ops:
