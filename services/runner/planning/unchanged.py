@@ -37,11 +37,14 @@ from .source import mapper_of
 
 
 def creating(types: Sequence[ObjectType]) -> set[str]:
-    """The types of which the run may create an object: one of their records read has a
-    key that no object read holds (every object of a type is read in a job with
-    references: scoped.py `destination_lookup`)."""
+    """The types others name of which the run may create an object: one of their records
+    read has a key that no object read holds (every object of a type is read in a job
+    with references: scoped.py `destination_lookup`)."""
+    named = {f.resolve.type for t in types for f in reference_fields(t.mapping) if f.resolve}
     found: set[str] = set()
     for each in types:
+        if each.mapping.type not in named or not each.source:
+            continue
         keys, folded = each.mapping.keys, each.mapping.case_insensitive
         held = {match_key(r, keys, folded) for r in each.everything or each.destination}
         mapped = (match_key(r, keys, folded) for r in each.source)
