@@ -62,8 +62,9 @@ class ObjectType:
     not known (`plan`)."""
     outside: Sequence[Record] = ()
     """For a run scoped to some keys: the type's source records out of its scope, mapped
-    (those of keys no record that failed holds): their objects get the references to
-    objects the run creates that a whole run would write (`follow_renames`)."""
+    (those of keys no record that failed holds); for an incremental run, those that did
+    not change: their objects get the references to objects the run creates that a whole
+    run would write (`follow_renames`)."""
 
     def plan(self, managed: Sequence[str], act_on_absence: bool, every_case: bool = False) -> Plan:
         return plan(

@@ -242,6 +242,33 @@ async def test_a_new_member_is_added_to_its_group_in_every_shape(
 
 
 @pytest.mark.parametrize("shape", SHAPES)
+async def test_a_new_member_is_added_to_a_group_whose_record_did_not_change(
+    directory: Directory, services: RunServices, capsys: pytest.CaptureFixture[str], shape: str
+) -> None:
+    """The group's record is older than the watermark and names a user new since: an
+    incremental run, which reads the user's record alone, adds it to the group as a whole
+    run does, and a run scoped to its key."""
+    d = directory
+    await d.define()
+    a = d.ou("a")
+    others = group("others", a, 1, at=NEW)  # the groups' watermark: NEW
+    d.write([user(1, a)], [group("team", a, 1), others])
+    async with services():
+        first = await d.run(capsys)
+        assert (first.stats.created, first.stats.failed) == (3, 0), first.stats
+        d.write([user(1, a), user(3, a, at=NEW)], [group("team", a, 1, 3), others])
+        added = await run_shape(d, capsys, shape, ["p3"])
+        assert (added.stats.created, added.stats.updated, added.stats.failed) == (1, 1, 0), (
+            added.stats
+        )
+        assert d.state()[cdn(f"cn=team,{a}")]["member"] == sorted(
+            [cdn(f"uid=p1,{a}"), cdn(f"uid=p3,{a}")]
+        ), "the new user is in its group"
+        again = await d.run(capsys)
+        assert again.stats.written == 0, again.stats
+
+
+@pytest.mark.parametrize("shape", SHAPES)
 async def test_a_renamed_member_is_named_anew_in_its_group(
     directory: Directory, services: RunServices, capsys: pytest.CaptureFixture[str], shape: str
 ) -> None:

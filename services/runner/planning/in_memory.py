@@ -22,6 +22,7 @@ from .reading import Learned, Reading
 from .scoped import read_sides
 from .sides import Pair
 from .source import Planned, SourceMapper, only_keys, out_of_scope, unknown_keys
+from .unchanged import with_unchanged
 from .unless_same import read_unless_same
 
 
@@ -36,8 +37,9 @@ async def plan_in_memory(
 ) -> Planned:
     """Each type's source and destination read whole, both sides at once (together.py) —
     or, for a run scoped to some keys, only their records where a side can look them up,
-    and for an incremental run only the changed records' objects (scoped.py) —, the
-    run's scope kept, then one plan of them all. `given`: the first type's sides, read
+    and for an incremental run only the changed records' objects (scoped.py), with the
+    unchanged records that may name an object it creates (unchanged.py) —, the run's
+    scope kept, then one plan of them all. `given`: the first type's sides, read
     already (its mapper and mapped records, and its destination records)."""
     types: list[ObjectType] = []
     mappers = []
@@ -95,6 +97,10 @@ async def plan_in_memory(
         mappers.append(mapper)
     incremental = reading.incremental and learned.full_because(job, reading) is None
     act_on_absence = keys is None and not incremental
+    if incremental and keys is None:
+        # The records that did not change may name an object the run creates (a group
+        # its new member): read for that alone, as a run scoped to its key reads them.
+        types = await with_unchanged(job, pairs, types, context, learned)
     named = object_ids(job, pairs)
     origins = {m.type: mapper.origins for m, mapper in zip(job.objects, mappers, strict=True)}
 
