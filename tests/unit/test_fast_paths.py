@@ -62,7 +62,13 @@ from services.providers.sql.reading import SqlReading
 from services.providers.sqlite.read import SqliteReading
 from services.runner.planning.low_memory import _plain_create, _plain_keys
 from services.runner.planning.source import SourceMapper
-from services.runner.planning.spill import Spill, order_of, quick_batch, quick_creates
+from services.runner.planning.spill import (
+    Spill,
+    order_of,
+    quick_batch,
+    quick_columns,
+    quick_creates,
+)
 from tests.unit.test_plan_properties import FIELDS, JOSE, KEY_VALUES, jobs
 
 NAMES = ["employee_id", "mail", "groups", "number", "Note"]
@@ -819,6 +825,50 @@ def test_creates_spilled_a_batch_at_a_time_are_those_spilled_one_by_one(
         at_once.add_all([key for key, _ in keyed], [dict(record) for _, record in keyed])
         assert spilled(at_once) == spilled(one_by_one)
         assert at_once.warnings() == one_by_one.warnings()
+
+
+@settings(max_examples=300)
+@given(quick_mappings, st.lists(creates, max_size=8), st.sampled_from([2, 3, 100_000]))
+def test_creates_spilled_from_columns_are_those_of_their_records(
+    mapping: ObjectMapping, records: list[Record], run_size: int
+) -> None:
+    """A batch kept as its columns (the mapper's `unmade`) spills the very entries, keys,
+    counts and warnings of the records the columns make spilled a batch at a time, across
+    runs written to disk."""
+    managed = managed_fields(mapping, ())
+    fields = tuple(records[0]) if records else ()
+    keyed = [
+        (key, record)
+        for record in records
+        if tuple(record) == fields
+        and (key := match_key(record, mapping.keys, mapping.case_insensitive)) is not None
+    ]
+    keys = [key for key, _ in keyed]
+    columns = [[record[field] for _, record in keyed] for field in fields]
+    with mock.patch("services.runner.planning.spill.RUN_SIZE", run_size):
+        from_records, from_columns = Spill(mapping, managed), Spill(mapping, managed)
+        from_records.add_all(keys, records_from_columns(fields, copy.deepcopy(columns)))
+        from_columns.add_columns(keys, fields, copy.deepcopy(columns))
+        assert spilled(from_columns) == spilled(from_records)
+        assert from_columns.warnings() == from_records.warnings()
+
+
+def test_the_usual_columns_are_spilled_from_them() -> None:
+    """The test above compares something: a plain job's columns are planned from them,
+    no record made; a column holding an empty value or a field the job does not write is
+    not."""
+    mapping = ObjectMapping(keys=["uid"], fields=[FieldMap(to="uid"), FieldMap(to="groups")])
+    quick = quick_columns(Planner(mapping, ("uid", "groups")))
+    assert quick is not None
+    fields = ("uid", "groups")
+    entries = quick(["a", "b"], fields, [["a", "b"], [["x", "y"], ["z"]]])
+    batch = quick_batch(Planner(mapping, ("uid", "groups")))
+    assert batch is not None
+    records: list[Record] = [{"uid": "a", "groups": ["x", "y"]}, {"uid": "b", "groups": ["z"]}]
+    assert entries is not None and entries == batch(["a", "b"], records)
+    assert quick(["a"], fields, [["a"], [["x", ""]]]) is None  # the planner drops ""
+    assert quick(["a"], ("uid", "mail"), [["a"], ["m"]]) is None  # a field not written
+    assert quick(["uid=a"], ("uid",), [["uid=a"]]) is None  # a DN's depth orders it
 
 
 def test_a_batch_of_the_usual_creates_is_spilled_at_once() -> None:

@@ -16,7 +16,7 @@ they would have been, with the rest of the source.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from contextlib import aclosing
 from itertools import repeat
 from operator import contains
@@ -31,7 +31,7 @@ from core.engine.lifecycle import LEAVER_FIELD, Lifecycle
 from core.engine.plan import Plan
 from core.errors import IdsyncError
 from schemas.jobs import Job, ObjectMapping
-from schemas.values import Record, TextRows
+from schemas.values import Record, TextRows, Value, records_from_columns
 from services.common import tracing
 from services.providers.base import Provider
 
@@ -242,9 +242,20 @@ async def plan_lean(
     spill = None if index.taken.rules else Spill(mapping, managed)
     kept: list[Record] = []
     source_count = 0
+    if spill is not None:
+        mapper.unmade = []  # a batch kept as it is, as its columns: planned from them
     async for read in source:
         source_count += len(read)
         mapped = mapper.map(read) if isinstance(read, list) else mapper.map_rows(read)
+        if mapper.unmade:
+            fields, columns = mapper.unmade.pop()
+            if (
+                spill is not None
+                and (keys := _plain_column_keys(index, fields, columns)) is not None
+            ):
+                spill.add_columns(keys, fields, columns)  # all plain creates, no record made
+                continue
+            mapped = records_from_columns(fields, columns)
         if spill is not None and (keys := _plain_keys(index, mapped)) is not None:
             spill.add_all(keys, mapped)  # all plain creates: a first run's batch
             continue
@@ -378,13 +389,28 @@ def _plain_keys(index: DigestIndex, records: list[Record]) -> list[str] | None:
     """The keys of the records when every one is a plain create (`_plain_create`), read
     at once where a key is one field compared with case and ASCII text; else None, for
     each to be looked at in turn."""
-    if len(index.keys) != 1 or index.case_insensitive or index.folds is not None:
+    if len(index.keys) != 1 or any(map(contains, records, repeat(LEAVER_FIELD))):
         return None
-    found = list(map(dict.get, records, repeat(index.keys[0])))
+    return _plain_found(index, list(map(dict.get, records, repeat(index.keys[0]))))
+
+
+def _plain_column_keys(
+    index: DigestIndex, fields: tuple[str, ...], columns: list[list[Value]]
+) -> list[str] | None:
+    """`_plain_keys` of the records the columns make (`records_from_columns`)."""
+    if len(index.keys) != 1 or index.keys[0] not in fields or LEAVER_FIELD in fields:
+        return None
+    return _plain_found(index, columns[fields.index(index.keys[0])])
+
+
+def _plain_found(index: DigestIndex, found: Sequence[Value | None]) -> list[str] | None:
+    """`_plain_keys` of the records' values of the key field (`found`)."""
+    if index.case_insensitive or index.folds is not None:
+        return None
     if set(map(type, found)) - {str} or not all(map(str.isascii, cast(list[str], found))):
         return None
     keys = list(map(str.strip, cast(list[str], found)))  # ASCII text: already in NFC
-    if not all(keys) or any(map(contains, records, repeat(LEAVER_FIELD))):
+    if not all(keys):
         return None
     if index.digests and not index.digests.keys().isdisjoint(keys):
         return None

@@ -32,7 +32,7 @@ from core.engine.plan import HASH_ENCODER, PlanHash, encoded_for_hash
 from core.engine.planner import Planner
 from schemas.jobs import ObjectMapping
 from schemas.plan import Change, PlanCounts
-from schemas.values import Binary, Record
+from schemas.values import Binary, Record, Value, records_from_columns
 
 RUN_SIZE = 100_000
 """Creates sorted in memory before they go to disk together (some 30 MB of them, encoded):
@@ -116,6 +116,7 @@ class Spill:
         than created (to find one twice)."""
         self._quick = quick_creates(self.planner)
         self._quick_batch = quick_batch(self.planner)
+        self._quick_columns = quick_columns(self.planner)
         self._created = 0
         """Creates planned the quick way (`quick_creates`), not in the planner's counts."""
 
@@ -155,12 +156,36 @@ class Spill:
                 for key, record in zip(some_keys, some, strict=True):
                     self.add(key, record)
             else:
-                self.records += len(some)
-                self._buffer += entries
-                self._keys += some_keys
-                self._created += len(some)
-                self.entries = len(self._buffer) + self._written
+                self._took(some_keys, entries)
             done = end
+
+    def add_columns(
+        self, keys: list[str], fields: tuple[str, ...], columns: list[list[Value]]
+    ) -> None:
+        """`add_all` of the records the columns make (`records_from_columns`: the fields,
+        each one's values in the records' order): those the quick way serves planned from
+        the columns, no record made."""
+        done = 0
+        while done < len(keys):
+            if len(self._keys) >= RUN_SIZE:  # full, and more to come: to disk
+                self._write_run()
+            end = done + RUN_SIZE - len(self._keys)
+            some_keys, some = keys[done:end], [column[done:end] for column in columns]
+            quick = self._quick_columns
+            entries = quick(some_keys, fields, some) if quick is not None else None
+            if entries is None:
+                self.add_all(some_keys, records_from_columns(fields, some))
+            else:
+                self._took(some_keys, entries)
+            done = end
+
+    def _took(self, keys: list[str], entries: list[Entry]) -> None:
+        """The creates of these keys planned the quick way: their entries buffered."""
+        self.records += len(keys)
+        self._buffer += entries
+        self._keys += keys
+        self._created += len(keys)
+        self.entries = len(self._buffer) + self._written
 
     @property
     def counts(self) -> PlanCounts:
@@ -306,6 +331,87 @@ def quick_batch(
     (with its match key), or None when the quick way does not serve each one of them —
     then each is planned in turn. It serves the records `quick_creates` serves, of a
     mapping with one key field, whose values are text or lists of text."""
+    made = _quick_made(planner)
+    if made is None:
+        return None
+    written, single = frozenset(planner.written), planner.keys[0]
+
+    def create_all(keys: list[str], records: list[Record]) -> list[Entry] | None:
+        if not set().union(*records) <= written:
+            return None
+        if not _plain_values(list(chain.from_iterable(map(dict.values, records)))):
+            return None  # empty, binary (planned one by one), or anything else
+        shown = list(map(dict.get, records, repeat(single)))
+        return made(keys, shown, records)
+
+    return create_all
+
+
+def quick_columns(
+    planner: Planner,
+) -> Callable[[list[str], tuple[str, ...], list[list[Value]]], list[Entry] | None] | None:
+    """`quick_batch` of the records a batch's columns make (`records_from_columns`: the
+    fields, each one's values in the records' order), taken from the columns: the same
+    entries, byte for byte, no record made."""
+    made = _quick_made(planner)
+    if made is None:
+        return None
+    written, single = frozenset(planner.written), planner.keys[0]
+    shapes: dict[tuple[str, ...], Callable[..., Record]] = {}
+
+    def create_columns(
+        keys: list[str], fields: tuple[str, ...], columns: list[list[Value]]
+    ) -> list[Entry] | None:
+        if not set(fields) <= written or single not in fields or len(set(fields)) != len(fields):
+            return None
+        if not all(map(_plain_values, columns)):
+            return None
+        if (shape := shapes.get(fields)) is None:
+            shape = shapes[fields] = _set_of(fields)
+        sets = cast(list[Record], list(map(shape, *columns)))
+        return made(keys, columns[fields.index(single)], sets)
+
+    return create_columns
+
+
+def _set_of(fields: tuple[str, ...]) -> Callable[..., Record]:
+    """What makes, of one value of each field (in this order), a record encoded by
+    HASH_ENCODER as the dict of them is: its fields in sorted order."""
+    ordered = sorted(range(len(fields)), key=fields.__getitem__)
+    names = [f"f{at:05d}" for at in range(len(fields))]  # their sorted order: `ordered`
+    shape = msgspec.defstruct(
+        "Set",
+        names,
+        rename={names[at]: fields[place] for at, place in enumerate(ordered)},
+        gc=False,
+        frozen=True,
+    )
+    if ordered == sorted(ordered):
+        return cast(Callable[..., Record], shape)
+    turned = operator.itemgetter(*ordered)
+    return lambda *values: cast(Record, shape(*turned(values)))
+
+
+def _plain_values(values: list[Value]) -> bool:
+    """Whether every value is non-empty text or a list of non-empty texts (no subclass)."""
+    kinds = list(map(type, values))
+    lists = kinds.count(list)
+    if not all(values) or kinds.count(str) + lists != len(values):
+        return False
+    if lists:
+        items = list(chain.from_iterable(v for v in values if v.__class__ is list))
+        if not all(items) or set(map(type, items)) - {str}:
+            return False
+    return True
+
+
+def _quick_made(
+    planner: Planner,
+) -> Callable[[list[str], Sequence[Value | None], list[Record]], list[Entry] | None] | None:
+    """The entries of creates of plain values (checked), given their match keys, their
+    key field's values and their records (or what encodes as they do); None where a key
+    is not text or may be a DN or escaped (`order_of`). None where the quick way does not
+    serve the planner's mapping."""
     mapping = planner.mapping
     if quick_creates(planner) is None or len(planner.keys) != 1:
         return None
@@ -313,38 +419,28 @@ def quick_batch(
     probe = Change(action="create", key="", match={}, object_type=object_type, container=container)
     phase, action, _, _, _ = rank(probe)
     prefix = f"{phase:03d}{action:03d}{_DEPTH:05d}{object_type}\x00"
-    written = frozenset(planner.written)
     single = planner.keys[0]
     encode = HASH_ENCODER.encode
 
-    def create_all(keys: list[str], records: list[Record]) -> list[Entry] | None:
-        if not set().union(*records) <= written:
-            return None
-        values = list(chain.from_iterable(map(dict.values, records)))
-        kinds = list(map(type, values))
-        lists = kinds.count(list)
-        if not all(values) or kinds.count(str) + lists != len(values):
-            return None  # empty, binary (planned one by one), or anything else
-        if lists:
-            items = list(chain.from_iterable(v for v in values if v.__class__ is list))
-            if not all(items) or set(map(type, items)) - {str}:
-                return None
-        shown = list(map(dict.get, records, repeat(single)))
+    def made(
+        keys: list[str], shown: Sequence[Value | None], records: list[Record]
+    ) -> list[Entry] | None:
         if set(map(type, shown)) != {str}:
             return None
+        texts = cast(list[str], shown)
         # "=" (a DN, perhaps), NUL and \x01 (escaped by `order_of`) are single characters:
         # in the joined texts exactly when in one of them.
-        texts = "".join(cast(list[str], shown))
-        if "=" in texts or "\x00" in texts or "\x01" in texts:
+        joined = "".join(texts)
+        if "=" in joined or "\x00" in joined or "\x01" in joined:
             return None
         if "\x00" in (joined := "".join(keys)) or "\x01" in joined:
             return None
-        places = [f"{prefix}{text}\x00{key}" for text, key in zip(shown, keys, strict=True)]
-        matches = [{single: text} for text in shown]
+        places = [f"{prefix}{text}\x00{key}" for text, key in zip(texts, keys, strict=True)]
+        matches = [{single: text} for text in texts]
         creates = map(
             _Create,
             repeat("create"),
-            shown,
+            texts,
             matches,
             records,
             repeat(object_type),
@@ -352,7 +448,7 @@ def quick_batch(
         )
         return list(zip(places, map(encode, creates), strict=True))
 
-    return create_all
+    return made
 
 
 class _Create(msgspec.Struct, frozen=True, omit_defaults=True, gc=False):
