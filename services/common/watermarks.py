@@ -57,7 +57,7 @@ _MISSING = (nats.js.errors.KeyNotFoundError, nats.js.errors.KeyDeletedError)
 
 def source_of(job: Job) -> str:
     """The job's source as a watermark names it: its connection and endpoint, and the
-    source of each type read from its own (`[objects.source]`: another table or file)."""
+    source of each type read from its own (`[objects.source]`: its table, file, `where`)."""
     own = {mapping.type: mapping.source for mapping in job.objects if mapping.source}
     told = (job.source, own) if own else job.source  # alone: as kept before types' own
     return hashlib.sha256(_encoder.encode(told)).hexdigest()[:16]

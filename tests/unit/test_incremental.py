@@ -283,12 +283,13 @@ def test_which_runs_are_incremental(
 
 def test_a_watermark_is_not_read_from_when_a_types_own_source_changed() -> None:
     """A type read from its own file (`[objects.source]`): the watermark was read from
-    that file, so a job whose type names another file reads every record of it, as a job
-    given another source does."""
+    that file (with that `where`), so a job whose type names another file, or another
+    `where`, reads every record of it, as a job given another source does."""
 
-    def of_two(groups: str) -> Job:
+    def of_two(groups: str, where: dict[str, str] | None = None) -> Job:
         users = ObjectMapping(keys=["id"])
-        teams = ObjectMapping(type="group", keys=["id"], source=ObjectScope(file=groups))
+        own = ObjectScope(file=groups, where=where)
+        teams = ObjectMapping(type="group", keys=["id"], source=own)
         return msgspec.structs.replace(job(), objects=[users, teams])
 
     before = of_two("groups.csv")
@@ -296,6 +297,9 @@ def test_a_watermark_is_not_read_from_when_a_types_own_source_changed() -> None:
     read = Watermark(field="modified_at", value=since, source=source_of(before))
     assert choose(before, True, "manual", read, NOW) == (True, since)
     assert choose(of_two("teams.csv"), True, "manual", read, NOW) == (True, None)
+    # Records its `where` now lets in may be older than the watermark: read whole too.
+    wider = of_two("groups.csv", {"field": "kind", "equals": "team"})
+    assert choose(wider, True, "manual", read, NOW) == (True, None)
     # A job whose types have no source of their own: told apart by its source alone.
     assert source_of(job()) == source_of(msgspec.structs.replace(job(), id="other"))
 
