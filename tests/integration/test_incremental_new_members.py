@@ -169,3 +169,25 @@ async def test_a_group_holding_its_placeholder_gets_the_new_user_instead(
     await apply(tmp_path, the_job, list(partial.plan.changes))
     after = await planned(tmp_path, the_job, None)
     assert after.plan.changes == []
+
+
+@pytest.mark.parametrize("shape", ["whole", "incremental", "scoped to its key"])
+async def test_a_record_that_fails_names_its_type_in_a_job_of_several(
+    tmp_path: Path, shape: str
+) -> None:
+    # u9's name holds a control character: its record fails. In a job of users and
+    # groups, the report says it is a user's record, as it says of the groups naming it.
+    the_job = hr(tmp_path)
+    db = sqlite3.connect(tmp_path / "hr.db")
+    with db:
+        db.execute("UPDATE hr SET name = 'Nia\x01' WHERE emp = 'u9'")
+    db.close()
+    if shape == "whole":
+        run = await planned(tmp_path, the_job, None)
+    elif shape == "incremental":
+        run = await planned(tmp_path, the_job, SINCE)
+    else:
+        run = await scoped_plan(tmp_path, the_job, ["u9"])
+    failed = [(e.key, e.action, e.object_type) for e in run.record_errors if e.action == "map"]
+    assert failed == [("u9", "map", "user")]
+    assert run.plan.changes == []
