@@ -59,7 +59,8 @@ class RecordError(msgspec.Struct, frozen=True, kw_only=True):
     action: str
     message: str
     object_type: str = ""
-    """The record's object type, when known (empty: a source record that was not mapped)."""
+    """The record's object type (empty: not known, as in errors recorded before each
+    record that failed to map was told by its type)."""
     skipped: bool = False
     """The record is left alone on purpose and the plan counts it as skipped (a reference
     that resolves to nothing with `if_none = "skip"`): a reason shown, not a failure."""

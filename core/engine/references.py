@@ -211,6 +211,10 @@ def follow_renames(
             named = {_fold(v) for v in names}
             names += [v for v in made if _fold(v) not in named]
             placeholder = f.resolve.placeholder
+            if placeholder is not None and made:
+                # the placeholder it held while it named nothing that existed: a whole run
+                # writes the object it names now instead
+                names = [v for v in names if _fold(v) != _fold(placeholder)]
             wanted = names or ([placeholder] if placeholder is not None else [])
             if f.delimiter is None:
                 first = made[:1] or wanted[:1]

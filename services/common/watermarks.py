@@ -56,8 +56,11 @@ _MISSING = (nats.js.errors.KeyNotFoundError, nats.js.errors.KeyDeletedError)
 
 
 def source_of(job: Job) -> str:
-    """The job's source as a watermark names it: its connection and endpoint."""
-    return hashlib.sha256(_encoder.encode(job.source)).hexdigest()[:16]
+    """The job's source as a watermark names it: its connection and endpoint, and the
+    source of each type read from its own (`[objects.source]`: its table, file, `where`)."""
+    own = {mapping.type: mapping.source for mapping in job.objects if mapping.source}
+    told = (job.source, own) if own else job.source  # alone: as kept before types' own
+    return hashlib.sha256(_encoder.encode(told)).hexdigest()[:16]
 
 
 def absence_key(job_id: str, object_type: str, match_key: str) -> str:

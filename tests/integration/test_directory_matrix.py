@@ -571,3 +571,29 @@ async def test_a_leaver_back_where_new_entries_go_is_moved_back_once(
         assert cdn(f"uid=p1,{d.base}") in d.state()
         again = await d.run(capsys)
         assert again.stats.written == 0, ("back once, and no longer absent", again.stats)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+async def test_a_group_holding_its_placeholder_gets_its_new_member_instead(
+    directory: Directory, services: RunServices, capsys: pytest.CaptureFixture[str], shape: str
+) -> None:
+    """A group that named no one holds the placeholder; its record, older than the
+    watermark, names a user new since: every shape gives the group the user in the
+    placeholder's place, as a whole run does, and a whole run afterwards writes nothing."""
+    d = directory
+    await d.define()
+    a = d.ou("a")
+    others = group("others", a, 1, at=NEW)  # the groups' watermark: NEW
+    d.write([user(1, a)], [group("team", a), others])
+    async with services():
+        first = await d.run(capsys)
+        assert (first.stats.created, first.stats.failed) == (3, 0), first.stats
+        assert d.state()[cdn(f"cn=team,{a}")]["member"] == [cdn(f"cn=nobody,{d.base}")]
+        d.write([user(1, a), user(3, a, at=NEW)], [group("team", a, 3), others])
+        added = await run_shape(d, capsys, shape, ["p3"])
+        assert (added.stats.created, added.stats.updated, added.stats.failed) == (1, 1, 0), (
+            added.stats
+        )
+        assert d.state()[cdn(f"cn=team,{a}")]["member"] == [cdn(f"uid=p3,{a}")]
+        again = await d.run(capsys)
+        assert again.stats.written == 0, again.stats

@@ -12,17 +12,19 @@ same for a run scoped to the new object's key).
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import msgspec
 import pytest
 
 from schemas.connections import SqliteConnection
-from schemas.jobs import Changes, Endpoint, Job, ObjectMapping
+from schemas.jobs import Changes, Endpoint, Job, ObjectMapping, Resolve
 from services.runner.planning import PlannedRun
 from services.runner.planning.reading import Reading
 
 from .test_scoped_new_members import GROUPS, USERS, apply, shown
+from .test_scoped_new_members import planned as scoped_plan
 from .test_scoped_reads import plan_between, table
 
 SINCE = '{"group": "4", "user": "4"}'
@@ -137,3 +139,55 @@ async def test_an_incremental_run_creating_nothing_leaves_unchanged_groups_alone
     the_job = hr(tmp_path, members="u1|u2")
     changed = await planned(tmp_path, the_job, '{"group": "4", "user": "6"}')
     assert changed.plan.changes == []
+
+
+@pytest.mark.parametrize("shape", ["incremental", "scoped to the new key"])
+async def test_a_group_holding_its_placeholder_gets_the_new_user_instead(
+    tmp_path: Path, shape: str
+) -> None:
+    # g1 named nobody who existed: it holds its placeholder. Its record names u9 alone,
+    # created by the run: the group then holds u9, without the placeholder, as a whole
+    # run writes it — not the placeholder beside the member until a whole run.
+    the_job = hr(tmp_path, members="u9")
+    members = msgspec.structs.replace(
+        GROUPS.fields[1], resolve=Resolve(type="user", by="id", placeholder="nobody")
+    )
+    groups = msgspec.structs.replace(GROUPS, fields=[GROUPS.fields[0], members])
+    the_job = msgspec.structs.replace(the_job, objects=[USERS, groups])
+    db = sqlite3.connect(tmp_path / "dir.db")
+    with db:
+        db.execute("UPDATE groups SET members = 'nobody' WHERE id = 'g1'")
+    db.close()
+    if shape == "incremental":
+        partial = await planned(tmp_path, the_job, SINCE)
+    else:
+        partial = await scoped_plan(tmp_path, the_job, ["u9"])
+    whole = await planned(tmp_path, the_job, None)
+    [g1] = [c for c in partial.plan.changes if c.key == "g1"]
+    assert g1.set == {"members": ["u9"]}
+    assert shown(partial) == shown(whole)
+    await apply(tmp_path, the_job, list(partial.plan.changes))
+    after = await planned(tmp_path, the_job, None)
+    assert after.plan.changes == []
+
+
+@pytest.mark.parametrize("shape", ["whole", "incremental", "scoped to its key"])
+async def test_a_record_that_fails_names_its_type_in_a_job_of_several(
+    tmp_path: Path, shape: str
+) -> None:
+    # u9's name holds a control character: its record fails. In a job of users and
+    # groups, the report says it is a user's record, as it says of the groups naming it.
+    the_job = hr(tmp_path)
+    db = sqlite3.connect(tmp_path / "hr.db")
+    with db:
+        db.execute("UPDATE hr SET name = 'Nia\x01' WHERE emp = 'u9'")
+    db.close()
+    if shape == "whole":
+        run = await planned(tmp_path, the_job, None)
+    elif shape == "incremental":
+        run = await planned(tmp_path, the_job, SINCE)
+    else:
+        run = await scoped_plan(tmp_path, the_job, ["u9"])
+    failed = [(e.key, e.action, e.object_type) for e in run.record_errors if e.action == "map"]
+    assert failed == [("u9", "map", "user")]
+    assert run.plan.changes == []

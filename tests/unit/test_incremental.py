@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+import msgspec
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
@@ -23,9 +24,9 @@ from schemas.connections import (
     PluginConnection,
     SqliteConnection,
 )
-from schemas.jobs import Changes, Endpoint, Job, ObjectMapping
+from schemas.jobs import Changes, Endpoint, Job, ObjectMapping, ObjectScope
 from schemas.values import Record
-from services.common.watermarks import Watermark
+from services.common.watermarks import Watermark, source_of
 from services.providers import FACTS
 from services.providers.base import ChangeReader, Layout
 from services.providers.changes import FieldChanges, compare, kind_of
@@ -278,6 +279,29 @@ def test_which_runs_are_incremental(
     changed_only: bool, trigger: str, watermark: Watermark | None, expected: tuple[bool, str | None]
 ) -> None:
     assert choose(job(), changed_only, trigger, watermark, NOW) == expected
+
+
+def test_a_watermark_is_not_read_from_when_a_types_own_source_changed() -> None:
+    """A type read from its own file (`[objects.source]`): the watermark was read from
+    that file (with that `where`), so a job whose type names another file, or another
+    `where`, reads every record of it, as a job given another source does."""
+
+    def of_two(groups: str, where: dict[str, str] | None = None) -> Job:
+        users = ObjectMapping(keys=["id"])
+        own = ObjectScope(file=groups, where=where)
+        teams = ObjectMapping(type="group", keys=["id"], source=own)
+        return msgspec.structs.replace(job(), objects=[users, teams])
+
+    before = of_two("groups.csv")
+    since = '{"group":"4","user":"4"}'
+    read = Watermark(field="modified_at", value=since, source=source_of(before))
+    assert choose(before, True, "manual", read, NOW) == (True, since)
+    assert choose(of_two("teams.csv"), True, "manual", read, NOW) == (True, None)
+    # Records its `where` now lets in may be older than the watermark: read whole too.
+    wider = of_two("groups.csv", {"field": "kind", "equals": "team"})
+    assert choose(wider, True, "manual", read, NOW) == (True, None)
+    # A job whose types have no source of their own: told apart by its source alone.
+    assert source_of(job()) == source_of(msgspec.structs.replace(job(), id="other"))
 
 
 def test_changed_only_on_a_job_without_changes_says_what_to_add() -> None:

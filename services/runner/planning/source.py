@@ -263,7 +263,12 @@ class SourceMapper:
 
     def _failed(self, record: Record, error: RecordFailed) -> None:
         action = "skip" if isinstance(error, RecordSkipped) else "map"
-        reported = RecordError(key=self.compiled.key_of(record), action=action, message=str(error))
+        reported = RecordError(
+            key=self.compiled.key_of(record),
+            action=action,
+            message=str(error),
+            object_type=self.mapping.type,
+        )
         keys_of, case_insensitive = self.mapping.keys, self.mapping.case_insensitive
         first = keys_of[:1]
         try:
