@@ -242,6 +242,34 @@ async def test_a_single_precision_float_compares_as_the_column_keeps_it(
         await table.close()
 
 
+async def test_an_update_of_a_float_is_written_where_the_database_shows_fewer_digits(
+    pg_database: Server, tmp_path: Path
+) -> None:
+    """A row holding a change's values already is not written again, compared as text:
+    with the database's extra_float_digits = 0 (as some older tools set it) floats showed
+    fifteen digits (real six), 0.1 and 0.10000000000000002 the same text, and the update
+    was skipped as there already, planned again on every run."""
+    pg_database.psql(
+        f'ALTER DATABASE "{pg_database.database}" SET extra_float_digits = 0;'
+        "CREATE TABLE scores (id int PRIMARY KEY, score float8, single real);"
+        "INSERT INTO scores VALUES (1, 0.1, 1.0000001), (2, 0.1, 1.0000001);"
+    )
+    table = await opened(
+        pg_database, tmp_path, Endpoint(connection="pg", table="scores"), write=True
+    )
+    values: Record = {"score": "0.10000000000000002", "single": "1.0000002"}
+    update = Change(action="update", key="1", match={"id": "1"}, set=values)
+    found = Change(action="create", key="2", match={"id": "2"}, set={"id": "2", **values})
+    try:
+        assert [o.error for o in await table.apply([update, found])] == [None, None]
+        assert await read_all(table) == [
+            {"id": "1", "score": "0.10000000000000002", "single": "1.000000238418579"},
+            {"id": "2", "score": "0.10000000000000002", "single": "1.000000238418579"},
+        ]
+    finally:
+        await table.close()
+
+
 async def test_a_job_select_is_a_source_and_cannot_be_written(
     pg_database: Server, tmp_path: Path
 ) -> None:
