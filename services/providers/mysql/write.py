@@ -67,8 +67,7 @@ class MysqlWriting(MysqlTable, SqlWriting[MysqlConnection, Column, Statements]):
             await execute(conn, "SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
             await execute(conn, "START TRANSACTION")
             try:
-                for sql, ops in groups:
-                    await self._group(conn, sql, ops, outcomes)
+                await self._apply_groups(conn, groups, outcomes)
                 await execute(conn, "COMMIT")
             except BaseException:
                 await execute(conn, "ROLLBACK")
@@ -147,6 +146,9 @@ class MysqlWriting(MysqlTable, SqlWriting[MysqlConnection, Column, Statements]):
 
     def one_change_only(self, e: BaseException) -> bool:
         return isinstance(e, IntegrityError | DataError) or errno(e) in _ONE_CHANGE
+
+    def awaits_row(self, e: BaseException) -> bool:
+        return errno(e) in (1451, 1452)  # a foreign key: a row referenced, or referencing
 
     def rejected(self, sql: Statements, e: BaseException) -> str:
         return sql.told(str(e.args[-1]))
