@@ -226,6 +226,26 @@ async def test_a_bit_column_takes_a_boolean_as_one_or_zero(
         await table.close()
 
 
+async def test_a_create_without_a_value_a_column_requires_fails_alone(
+    my_database: Server, tmp_path: Path
+) -> None:
+    """A column NOT NULL without a default that a create gives no value (1364, "doesn't
+    have a default value") is that change's error, as PostgreSQL's not-null violation
+    is: the whole batch failed with it, every record of it."""
+    my_database.sql("CREATE TABLE aged (id int PRIMARY KEY, name text, age int NOT NULL);")
+    table = await opened(my_database, tmp_path, Endpoint(connection="my", table="aged"), write=True)
+    aged = Change(action="create", key="1", match={"id": "1"}, set={"id": "1", "age": "40"})
+    ageless = Change(action="create", key="2", match={"id": "2"}, set={"id": "2", "name": "Bo"})
+    other = Change(action="create", key="3", match={"id": "3"}, set={"id": "3", "age": "7"})
+    try:
+        errors = [o.error for o in await table.apply([aged, ageless, other])]
+        assert errors[0] is None and errors[2] is None, errors
+        assert errors[1] is not None and "age" in errors[1], errors
+        assert await read_all(table) == [{"id": "1", "age": "40"}, {"id": "3", "age": "7"}]
+    finally:
+        await table.close()
+
+
 async def test_a_value_cleared_in_a_not_null_text_column_becomes_empty_text(
     my_database: Server, tmp_path: Path
 ) -> None:
