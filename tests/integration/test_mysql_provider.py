@@ -246,6 +246,40 @@ async def test_a_create_without_a_value_a_column_requires_fails_alone(
         await table.close()
 
 
+async def test_a_create_without_a_value_in_a_not_null_text_column_writes_empty_text(
+    my_database: Server, tmp_path: Path
+) -> None:
+    """No value is written as empty text in a text column NOT NULL — by a create too: a
+    record without an address was refused on every run (NULL, the column without a
+    default), or given the column's default, which the next run cleared."""
+    my_database.sql(
+        "CREATE TABLE nn (id int PRIMARY KEY, address text NOT NULL,"
+        " note varchar(20) NOT NULL DEFAULT 'n/a', age int);"
+    )
+    layout = Layout(keys=("id",), fields=("id", "address", "note", "age"))
+    endpoint = Endpoint(connection="my", table="nn")
+    table = await opened_side(connection(my_database, tmp_path), endpoint, layout, write=True)
+
+    def create(key: str, **values: str) -> Change:
+        return Change(action="create", key=key, match={"id": key}, set={"id": key, **values})
+
+    try:
+        first = [create("1", age="40"), create("2", age="50")]  # a first run's batch
+        assert [o.error for o in await table.apply(first)] == [None, None]
+        mixed = [create("3"), create("4", address="", note="Cy"), create("5", address="Rue")]
+        assert [o.error for o in await table.apply(mixed)] == [None, None, None]
+        rows = sorted(await read_all(table), key=lambda r: int(str(r["id"])))
+        assert rows == [
+            {"id": "1", "age": "40"},
+            {"id": "2", "age": "50"},
+            {"id": "3"},
+            {"id": "4", "note": "Cy"},
+            {"id": "5", "address": "Rue"},
+        ]
+    finally:
+        await table.close()
+
+
 async def test_a_value_cleared_in_a_not_null_text_column_becomes_empty_text(
     my_database: Server, tmp_path: Path
 ) -> None:
