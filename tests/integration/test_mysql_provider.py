@@ -371,6 +371,38 @@ async def test_changes_of_a_batch_that_need_each_others_rows_go_in_whatever_thei
         await table.close()
 
 
+async def test_an_update_of_a_float_beyond_its_six_digits_shown_is_written(
+    my_database: Server, tmp_path: Path
+) -> None:
+    """A row holding a change's values already is not written again — compared as text,
+    a FLOAT's six digits: 1234567 and 1234568 (each a single exactly) were one text, and
+    the update was skipped as there already."""
+    my_database.sql(
+        "CREATE TABLE scores (id int PRIMARY KEY, score float, twice double);"
+        "INSERT INTO scores VALUES (1, 1234567, 0.1), (2, 1234567, 0.1);"
+    )
+    table = await opened(
+        my_database, tmp_path, Endpoint(connection="my", table="scores"), write=True
+    )
+    score: Record = {"score": "1234568"}
+    twice: Record = {"twice": "0.10000000000000002"}
+    changes = [
+        Change(action="update", key="1", match={"id": "1"}, set=score),
+        Change(action="update", key="1", match={"id": "1"}, set=twice),
+        Change(action="create", key="2", match={"id": "2"}, set={"id": "2", **score}),
+        Change(action="create", key="2", match={"id": "2"}, set={"id": "2", **twice}),
+    ]
+    try:
+        assert [o.error for o in await table.apply(changes)] == [None] * 4
+    finally:
+        await table.close()
+    held = my_database.sql("SELECT id, CAST(score AS DOUBLE), twice FROM scores ORDER BY id")
+    assert held.splitlines() == [
+        "1\t1234568\t0.10000000000000002",
+        "2\t1234568\t0.10000000000000002",
+    ]
+
+
 async def test_a_job_select_is_a_source_and_cannot_be_written(
     my_database: Server, tmp_path: Path
 ) -> None:
