@@ -403,6 +403,25 @@ async def test_an_update_of_a_float_beyond_its_six_digits_shown_is_written(
     ]
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="MariaDB sends a FLOAT's six significant digits over the text protocol: "
+    "1234567 is read as 1234570 (a source copies it so), and a source's 1234568 compares "
+    "equal to it, so the change is never planned; reading it exactly needs the column "
+    "selected as CAST(… AS DOUBLE) in every read, a job's SELECT included",
+)
+async def test_a_float_is_read_as_the_single_it_holds(my_database: Server, tmp_path: Path) -> None:
+    my_database.sql("CREATE TABLE scores (id int PRIMARY KEY, score float);")
+    my_database.sql("INSERT INTO scores VALUES (1, 1234567), (2, 34346.18);")
+    table = await opened(my_database, tmp_path, Endpoint(connection="my", table="scores"))
+    try:
+        read = sorted(await read_all(table), key=lambda r: int(str(r["id"])))
+        assert read == [{"id": "1", "score": "1234567.0"}, {"id": "2", "score": "34346.1796875"}]
+        assert table.canonical({"id": "1", "score": "1234568"}) != read[0]
+    finally:
+        await table.close()
+
+
 async def test_a_job_select_is_a_source_and_cannot_be_written(
     my_database: Server, tmp_path: Path
 ) -> None:
