@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator, Callable, Sized
+from pathlib import Path
 from typing import IO, TYPE_CHECKING, TypeVar
 
 from core.errors import BadInput, Transient, WriteFailed
@@ -43,6 +44,20 @@ def _version(f: IO[str]) -> tuple[int, int]:
     the file this read has open as it was."""
     found = os.fstat(f.fileno())
     return found.st_size, found.st_mtime_ns
+
+
+def _moved(f: IO[str], before: tuple[int, int], path: Path) -> bool:
+    """Whether the file read is no longer as it was when the read began (written in
+    place), or its path now names another file (replaced): an error met reading it may
+    be of the change, and the line it names (read again from the path) another file's."""
+    if _version(f) != before:
+        return True
+    try:
+        now = path.stat()
+    except OSError:
+        return True
+    held = os.fstat(f.fileno())
+    return (now.st_dev, now.st_ino) != (held.st_dev, held.st_ino)
 
 
 class CsvProvider:
@@ -124,9 +139,17 @@ class CsvProvider:
                 )
             keep = None if changes is None else self._changed(names or [], changes)
             while True:
-                more, batch = await asyncio.to_thread(
-                    taking, file, reader, names or [], batch_size, self._layout, keep
-                )
+                try:
+                    more, batch = await asyncio.to_thread(
+                        taking, file, reader, names or [], batch_size, self._layout, keep
+                    )
+                except BadInput as error:
+                    if not await asyncio.to_thread(_moved, f, before, self._path):
+                        raise
+                    raise Transient(
+                        f"{self._path}: the file changed while it was read ({error}): "
+                        "the run is tried again"
+                    ) from error
                 if not more:
                     break
                 if batch:

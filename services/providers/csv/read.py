@@ -89,7 +89,8 @@ def take_rows(
 def again(file: CsvFile, names: list[str], error: Exception | None) -> BadInput:
     """The error of a batch that could not be read in one go, as reading the file row by
     row from its start meets it: the line to fix named. (Should the file have changed
-    since, and read well now: the error met, without its line.)"""
+    since, and read well now: the error met, without its line — which the read, finding
+    the file changed, reports as such: provider.py `_read`.)"""
     with file.open_text() as f, contextlib.closing(file.rows(f)) as rows:
         next(rows, None)  # the header
         for line, row in rows:

@@ -28,9 +28,10 @@ from .connection import MysqlTable, errno, execute, fetch, transient
 from .statements import Statements
 from .values import Column, canonical_value, param_of, quote
 
-_ONE_CHANGE = {1048, 1062, 1264, 1265, 1292, 1366, 1367, 1406, 1451, 1452, 3140, 3819, 4025}
+_ONE_CHANGE = {1048, 1062, 1264, 1265, 1292, 1364, 1366, 1367, 1406, 1451, 1452, 3140, 3819, 4025}
 """Errors of one change's values: a NULL, a duplicate, a value out of range or of the
-wrong type, a foreign key, invalid JSON, a CHECK constraint."""
+wrong type, no value for a column without a default, a foreign key, invalid JSON, a
+CHECK constraint."""
 
 
 class MysqlWriting(MysqlTable, SqlWriting[MysqlConnection, Column, Statements]):
@@ -67,8 +68,7 @@ class MysqlWriting(MysqlTable, SqlWriting[MysqlConnection, Column, Statements]):
             await execute(conn, "SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
             await execute(conn, "START TRANSACTION")
             try:
-                for sql, ops in groups:
-                    await self._group(conn, sql, ops, outcomes)
+                await self._apply_groups(conn, groups, outcomes)
                 await execute(conn, "COMMIT")
             except BaseException:
                 await execute(conn, "ROLLBACK")
@@ -147,6 +147,9 @@ class MysqlWriting(MysqlTable, SqlWriting[MysqlConnection, Column, Statements]):
 
     def one_change_only(self, e: BaseException) -> bool:
         return isinstance(e, IntegrityError | DataError) or errno(e) in _ONE_CHANGE
+
+    def awaits_row(self, e: BaseException) -> bool:
+        return errno(e) in (1451, 1452)  # a foreign key: a row referenced, or referencing
 
     def rejected(self, sql: Statements, e: BaseException) -> str:
         return sql.told(str(e.args[-1]))

@@ -85,7 +85,9 @@ _create_pool: Any = asyncpg.create_pool  # the options as one mapping (`_options
 
 def _options(connection: PostgresqlConnection, password: str | None) -> dict[str, Any]:
     """What asyncpg logs in with: a session that speaks UTC (timestamps without a zone
-    are UTC)."""
+    are UTC) and shows a float's every digit, whatever the database or role sets
+    (extra_float_digits 0 shows fifteen): a value compared as text is the value
+    (statements.py `differs`, a key looked up as text)."""
     return {
         "host": connection.host,
         "port": connection.port,
@@ -98,7 +100,11 @@ def _options(connection: PostgresqlConnection, password: str | None) -> dict[str
         # Nothing is prepared twice: each batch's staging table is a new one, and a
         # connection pooler in front of the server keeps no statements either.
         "statement_cache_size": 0,
-        "server_settings": {"TimeZone": "UTC", "application_name": "idsync"},
+        "server_settings": {
+            "TimeZone": "UTC",
+            "extra_float_digits": "3",
+            "application_name": "idsync",
+        },
     }
 
 

@@ -90,6 +90,7 @@ class PostgresqlWriting(PostgresqlTable, SqlWriting[PostgresqlConnection, Column
     async def _apply_all(self, conn: asyncpg.Connection, changes: list[Change]) -> list[Outcome]:
         outcomes = [Outcome()] * len(changes)
         batcher = Batcher("postgresql", self._layout, self._columns, param_of, canonical_value)
+        groups: list[tuple[Statements, list[Op]]] = []
         for ops in batcher.groups(changes, outcomes):
             shape = ops[0].shape
             # A unique index of a key that compares without case would take a create of
@@ -97,9 +98,12 @@ class PostgresqlWriting(PostgresqlTable, SqlWriting[PostgresqlConnection, Column
             # and a create the index refuses fails.
             exact = all(self._columns[name].exact for name in shape[1] if name in self._columns)
             unique = frozenset(shape[1]) in self._unique and exact
-            sql = Statements.of(self._q, self._columns, shape, unique)
-            await self._group(conn, sql, ops, outcomes)
+            groups.append((Statements.of(self._q, self._columns, shape, unique), ops))
+        await self._apply_groups(conn, groups, outcomes)
         return outcomes
+
+    def awaits_row(self, e: BaseException) -> bool:
+        return getattr(e, "sqlstate", None) == "23503"  # foreign_key_violation
 
     def named(self, change: Change, told: str) -> str:
         """PostgreSQL names the value a type refuses, not its column ('invalid input

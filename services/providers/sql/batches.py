@@ -12,6 +12,8 @@ from itertools import chain, repeat
 from operator import attrgetter, itemgetter
 from typing import Generic, TypeVar, cast
 
+import msgspec
+
 from schemas.plan import Change
 from schemas.values import Value
 
@@ -94,6 +96,26 @@ class Batcher(Generic[C]):
         return frozenset(n for n, c in self.columns.items() if c.empty_text)
 
     @cached_property
+    def _unfilled(self) -> tuple[str, ...]:
+        """The fields the job maps to a text column refusing NULL (`_empty_text`) but the
+        keys: a create that gives one no value writes it as empty text, as an update
+        clearing it does — not NULL, which the column refuses (or its default, which the
+        next run clears)."""
+        keys = self.layout.keys
+        return tuple(n for n in self.layout.fields if n in self._empty_text and n not in keys)
+
+    def _filled(self, changes: list[Change]) -> list[Change]:
+        """The creates with every `_unfilled` field they lack set to empty text."""
+        unfilled = self._unfilled
+        return [
+            msgspec.structs.replace(change, set={**change.set, **dict.fromkeys(missing, "")})
+            if change.action == "create"
+            and (missing := [n for n in unfilled if n not in change.set])
+            else change
+            for change in changes
+        ]
+
+    @cached_property
     def _rounded(self) -> frozenset[str]:
         """The columns that round a value rather than refuse it (decimals: `refused`)."""
         return frozenset(
@@ -110,6 +132,8 @@ class Batcher(Generic[C]):
     def groups(self, changes: list[Change], outcomes: list[Outcome]) -> list[list[Op]]:
         """The batch's groups of alike changes, in the order they are applied; a change
         that cannot be applied gets its error in `outcomes` instead."""
+        if self._unfilled:
+            changes = self._filled(changes)
         if (creates := self._creates(changes)) is not None:
             return [creates]
         groups: list[list[Op]] = []
@@ -214,6 +238,11 @@ class Batcher(Generic[C]):
             values = [self._column(n, list(map(itemgetter(n), sets))) for n in names]
         except KeyError:
             return None
+        if self._empty_text:  # no value, in a text column refusing NULL: empty text
+            values = [
+                ["" if p is None else p for p in column] if n in self._empty_text else column
+                for n, column in zip(names, values, strict=True)
+            ]
         key_rows = cast(list[tuple[str, ...]], list(zip(*keys, strict=True)))
         if len(set(key_rows)) != len(key_rows):
             return None  # a key twice: applied in order

@@ -5,6 +5,7 @@ change alone fails. Each provider's write.py stages and applies a group (`_run`)
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Generic, TypeVar
 
@@ -54,6 +55,12 @@ class SqlWriting(SqlTable[Conn, Col], Generic[Conn, Col, St]):
         """Whether the error belongs to the rows of one change (a constraint, a bad value)."""
         raise NotImplementedError
 
+    def awaits_row(self, e: BaseException) -> bool:
+        """Whether the server refused a change for a row another change of the batch may
+        add or take away in a later group (a foreign key: a manager created, a reference
+        cleared): the change is tried again once the others are applied."""
+        return False
+
     def rejected(self, sql: St, e: BaseException) -> str:
         """The server's words for a change it refused."""
         return str(e)
@@ -63,7 +70,32 @@ class SqlWriting(SqlTable[Conn, Col], Generic[Conn, Col, St]):
         where the words do not name it."""
         return told
 
-    async def _group(self, conn: Any, sql: St, ops: list[Op], outcomes: list[Outcome]) -> None:
+    async def _apply_groups(
+        self, conn: Any, groups: Iterable[tuple[St, list[Op]]], outcomes: list[Outcome]
+    ) -> None:
+        """Each group applied (`_group`), then the changes refused for a row another one
+        adds or takes away (`awaits_row`) again, one by one in the batch's order, for as
+        long as some of them go in: the groups are of alike changes, not in the plan's
+        order, and a create whose manager is created by a later group waits for it."""
+        later: list[tuple[St, Op]] = []
+        for sql, ops in groups:
+            await self._group(conn, sql, ops, outcomes, later)
+        while later:
+            waiting, later = sorted(later, key=lambda each: each[1].index), []
+            for sql, op in waiting:
+                outcomes[op.index] = Outcome()
+                await self._group(conn, sql, [op], outcomes, later)
+            if len(later) == len(waiting):
+                return  # none went in: their errors stand
+
+    async def _group(
+        self,
+        conn: Any,
+        sql: St,
+        ops: list[Op],
+        outcomes: list[Outcome],
+        later: list[tuple[St, Op]] | None = None,
+    ) -> None:
         try:
             async with self.savepoint(conn):  # a rejected group is undone alone
                 missing = await self._run(conn, sql, ops)
@@ -72,8 +104,10 @@ class SqlWriting(SqlTable[Conn, Col], Generic[Conn, Col, St]):
                 raise
             if len(ops) > 1:
                 for op in ops:  # again one by one, in order, to find the culprits
-                    await self._group(conn, sql, [op], outcomes)
+                    await self._group(conn, sql, [op], outcomes, later)
                 return
+            if later is not None and self.awaits_row(e):
+                later.append((sql, ops[0]))
             change = ops[0].change
             outcomes[ops[0].index] = Outcome(
                 error=f"{change.action} {change.key!r} rejected by {self.tag}: "
