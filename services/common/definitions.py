@@ -236,10 +236,12 @@ def _translate(error: msgspec.ValidationError, data: object, root: mi.Type, wher
         close = difflib.get_close_matches(m[1], known, n=1)
         hint = f'did you mean "{close[0]}"?' if close else f"known: {', '.join(known)}"
         job_setting = root is _JOB_INFO and m[1] in _JOB_SETTINGS
-        if job_setting and len(parts) == 2 and parts[0] == "objects":
+        if job_setting and len(parts) == 2 and isinstance(parts[1], int):
+            # TOML gives every key after a [[table]] header to that table's entry.
+            entry = f"an [[{parts[0]}]]" if parts[0] == "objects" else f"a [[{parts[0]}]]"
             hint = (
-                "a setting of the job, not of an [[objects]] entry: write it above the "
-                "first [[objects]]"
+                f"a setting of the job, not of {entry} entry: write it above the "
+                f"first [[{parts[0]}]]"
             )
         return f'{shown}.{m[1]}: unknown field "{m[1]}" ({hint})'
     expected = _type_at(root, parts)
