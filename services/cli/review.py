@@ -13,7 +13,7 @@ from typing import Any
 import msgspec
 
 from core.engine.report import COLUMNS
-from core.run_texts import duration
+from core.run_texts import counts_line, duration
 from schemas.history import ChangeRow
 from schemas.logs import LogLine
 from services.common.history_client import Review, cells, review
@@ -58,11 +58,7 @@ def _print(review: Review, limit: int, logs: int) -> None:
     if run.reason:
         print(f"  reason: {run.reason}")
     if run.planned is not None:
-        c = run.planned
-        print(
-            f"  plan {run.plan_hash[:12]}: {c.create} create, {c.update} update, "
-            f"{c.delete} delete, {c.unchanged} unchanged, {c.skipped} skipped"
-        )
+        print(f"  plan {run.plan_hash[:12]}: {counts_line(run.planned)}")
     print(f"  {stats_line(run.stats)}")
     if run.duration is not None:
         print(f"  took {duration(run.duration)}")

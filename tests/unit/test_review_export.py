@@ -12,8 +12,8 @@ from core.engine.report import COLUMNS
 from core.errors import BadInput
 from core.runs import RunStory
 from schemas.history import ChangeRow
-from schemas.plan import RunStats
-from services.cli.review import _export_target, write_review
+from schemas.plan import PlanCounts, RunStats
+from services.cli.review import _export_target, _print, write_review
 from services.common.history_client import Review
 
 
@@ -76,3 +76,21 @@ def test_a_reviews_workbook_has_the_previews_columns_then_the_runs_own(tmp_path:
     assert [row[11] for row in cells] == ["uid=E1,ou=people,dc=example,dc=org", None]
     summary = {r[0]: r[1] for r in book["summary"].iter_rows(values_only=True)}
     assert summary["run"] == "r1" and summary["updated"] == 1 and summary["fields written"] == 2
+
+
+def test_the_reviews_plan_line_shows_every_count_moves_included(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    story = RunStory(
+        run_id="r1",
+        job_id="hr",
+        state="finished",
+        plan_hash="4f067fc33fde0000",
+        planned=PlanCounts(update=1, move=1, unchanged=248, skipped=8),
+        stats=RunStats(read=249, updated=1, moved=1, unchanged=248, skipped=8),
+    )
+    _print(Review(run=story, errors=[], changes=[], events=[], logs=[]), 20, 0)
+    assert (
+        "  plan 4f067fc33fde: 0 create, 1 update, 0 delete, 0 disable, 1 move, 0 enable, "
+        "248 unchanged, 8 skipped\n"
+    ) in capsys.readouterr().out
