@@ -68,14 +68,22 @@ async def history(args: argparse.Namespace) -> int:
     print_table(
         [
             (
-                *(c[0], c[1], c[2], c[5], c[11] or "-", c[6], c[7], c[8]),
+                *(c[0], c[1], c[2], c[5], c[11] or "-", c[6], c[7], new_shown(row)),
                 c[9] + (f": {c[10]}" if c[10] else ""),
             )
-            for c in map(cells, rows)
+            for row, c in zip(rows, map(cells, rows), strict=True)
         ],
         ("AT", "RUN", "JOB", "ACTION", "IDENTIFIER", "FIELD", "OLD", "NEW", "OUTCOME"),
     )
     return 0
+
+
+def new_shown(row: ChangeRow) -> str:
+    """A row's new value as a table shows it: a row of no field (a move) shows the
+    container the object went to."""
+    if not row.field and row.container:
+        return f"→ {row.container}"
+    return row.new
 
 
 async def why(args: argparse.Namespace, job_id: str, key: str, field: str) -> int:

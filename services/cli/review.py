@@ -20,7 +20,7 @@ from services.common.history_client import Review, cells, review
 
 from .client import connect
 from .export import export_format
-from .history import write_csv
+from .history import new_shown, write_csv
 from .output import event_line, print_json, print_table, shown_value, stats_line
 
 
@@ -74,8 +74,8 @@ def _print(review: Review, limit: int, logs: int) -> None:
     )
     print(f"changes: {len(review.changes)} fields written{more}")
     rows: list[Any] = [
-        (c[4], c[5], c[6], c[7], c[8], c[9] + (f": {c[10]}" if c[10] else ""))
-        for c in map(cells, shown)
+        (c[4], c[5], c[6], c[7], new_shown(row), c[9] + (f": {c[10]}" if c[10] else ""))
+        for row, c in zip(shown, map(cells, shown), strict=True)
     ]
     print_table(rows, ("  KEY", "ACTION", "FIELD", "OLD", "NEW", "OUTCOME"))
     print(f"events: {len(review.events)}")

@@ -94,3 +94,23 @@ def test_the_reviews_plan_line_shows_every_count_moves_included(
         "  plan 4f067fc33fde: 0 create, 1 update, 0 delete, 0 disable, 1 move, 0 enable, "
         "248 unchanged, 8 skipped\n"
     ) in capsys.readouterr().out
+
+
+def test_a_move_in_the_review_says_where_the_object_went(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    move = ChangeRow(
+        run_id="r1",
+        job_id="hr",
+        batch=2,
+        n=0,
+        object_type="user",
+        key="1100",
+        action="move",
+        identifier="uid=babshire,ou=Staff,dc=example,dc=com",
+        container="ou=Gone,ou=Staff,dc=example,dc=com",
+    )
+    story = RunStory(run_id="r1", job_id="hr", state="finished", stats=RunStats(moved=1))
+    _print(Review(run=story, errors=[], changes=[move], events=[], logs=[]), 20, 0)
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("1100"))
+    assert line.split() == ["1100", "move", "→", "ou=Gone,ou=Staff,dc=example,dc=com", "applied"]
