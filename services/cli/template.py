@@ -119,16 +119,13 @@ async def template_use(args: argparse.Namespace) -> int:
 
 
 def _endpoint(connection: str, settings: list[str] | None, option: str) -> Endpoint:
-    import msgspec
+    from services.common.definitions import endpoint_from
 
     table: dict[str, object] = {"connection": connection}
     for text in settings or []:
         name, value = _pair(text, option)
         table[name] = _value(value)
-    try:
-        return msgspec.convert(table, Endpoint)
-    except msgspec.ValidationError as error:
-        raise BadInput(f"{option}: {error}") from None
+    return endpoint_from(table, option)
 
 
 def _pair(text: str, option: str) -> tuple[str, str]:

@@ -24,7 +24,7 @@ from core.words import SLUG, show
 from schemas.collections import Collection
 from schemas.connections import PATH_FIELDS, PROVIDERS, Connection, SecretRef
 from schemas.ids import is_slug
-from schemas.jobs import Job
+from schemas.jobs import Endpoint, Job
 from schemas.roles import Role
 from schemas.templates import Template
 
@@ -34,6 +34,7 @@ _CLASSES: dict[str, type[Connection]] = {
 }
 _CONNECTION_INFO = {tag: mi.type_info(cls) for tag, cls in _CLASSES.items()}
 _JOB_INFO = mi.type_info(Job)
+_ENDPOINT_INFO = mi.type_info(Endpoint)
 _JOB_SETTINGS = frozenset(f.encode_name for f in msgspec.structs.fields(Job))
 _COLLECTION_INFO = mi.type_info(Collection)
 _TEMPLATE_INFO = mi.type_info(Template)
@@ -141,6 +142,16 @@ def load_role(path: Path) -> Role:
     if not is_slug(role.id):
         raise BadInput(f"{path}: $.id: expected {SLUG}, got {show(role.id)}")
     return role
+
+
+def endpoint_from(table: dict[str, Any], where: str) -> Endpoint:
+    """A job's side from settings given on the command line (`--source-set file=…`),
+    refused as a job file's would be: the setting, what was expected, a near name."""
+    try:
+        return msgspec.convert(table, Endpoint)
+    except msgspec.ValidationError as e:
+        said = _translate(e, table, _ENDPOINT_INFO, where)
+        raise BadInput(said.replace(f"{where}.", f"{where} ", 1)) from None
 
 
 def _load_one(path: Path, kind: type[T], what: str, info: mi.Type) -> T:
