@@ -57,3 +57,22 @@ def test_the_mail_says_why_the_run_waited() -> None:
     told = dict(facts("HR", run, events[-1]))
     assert "Reason" not in told
     assert told["Waited for approval"] == WHY
+
+
+def test_the_mail_asking_for_approval_says_nobody_approved_yet() -> None:
+    events = story_of_an_approved_plan()[:3]
+    [run] = fold(events)
+    told = dict(facts("HR", run, events[-1]))
+    assert told["State"] == "awaiting approval" and "Approved by" not in told
+
+
+def test_the_mail_of_the_approved_run_names_who_approved_its_plan() -> None:
+    events = story_of_an_approved_plan()
+    [run] = fold(events)
+    assert dict(facts("HR", run, events[-1]))["Approved by"] == "bob"
+
+
+def test_a_run_no_policy_covers_says_the_workflow_approved_it() -> None:
+    events = [*story_of_an_approved_plan()[:2], story_of_an_approved_plan()[-1]]
+    [run] = fold(events)
+    assert dict(facts("HR", run, events[-1]))["Approved by"] == "workflow"
