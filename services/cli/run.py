@@ -7,7 +7,7 @@ import argparse
 
 from core.errors import NotFound
 from core.run_texts import counts_line, error_line, warning_lines
-from core.runs import RunStory, fold
+from core.runs import RunStory, approvers, fold
 from schemas.ids import utcnow
 from schemas.subjects import RUN_EVENTS, job_events
 
@@ -56,8 +56,8 @@ async def run_show(args: argparse.Namespace) -> int:
         if run.requested_at
         else ""
     )
-    if run.approved_by:
-        print(f"  approved by {run.approved_by}")
+    if approved := approvers(run):
+        print(f"  approved by {', '.join(approved)}")
     if run.waited:
         print(f"  waited for approval: {run.waited}")
     if run.planned is not None:
