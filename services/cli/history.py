@@ -63,7 +63,7 @@ async def history(args: argparse.Namespace) -> int:
         print_json(rows)
         return 0
     if not rows:
-        print(f"no change to {words[0]!r} recorded" + (f" by job {args.job}" if args.job else ""))
+        print(nothing_recorded(words[0], args.job, args.since))
         return 0
     print_table(
         [
@@ -76,6 +76,15 @@ async def history(args: argparse.Namespace) -> int:
         ("AT", "RUN", "JOB", "ACTION", "IDENTIFIER", "FIELD", "OLD", "NEW", "OUTCOME"),
     )
     return 0
+
+
+def nothing_recorded(key: str, job: str | None, since_text: str | None) -> str:
+    """What `idsync history KEY` says when no row matched: within the filters it was given,
+    so that changes older than `--since` are not taken for none at all."""
+    said = f"no change to {key!r} recorded" + (f" by job {job}" if job else "")
+    if since_text:
+        said += f" since {since_text} (older changes: leave out --since)"
+    return said
 
 
 def new_shown(row: ChangeRow) -> str:
