@@ -114,3 +114,25 @@ def test_a_move_in_the_review_says_where_the_object_went(
     _print(Review(run=story, errors=[], changes=[move], events=[], logs=[]), 20, 0)
     line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("1100"))
     assert line.split() == ["1100", "move", "→", "ou=Gone,ou=Staff,dc=example,dc=com", "applied"]
+
+
+def test_the_csv_of_changes_says_where_a_moved_object_went() -> None:
+    import csv
+    import io
+
+    from services.common.history_client import csv_text
+
+    move = ChangeRow(
+        run_id="r1",
+        job_id="hr",
+        batch=2,
+        n=0,
+        object_type="user",
+        key="1100",
+        action="move",
+        identifier="uid=babshire,ou=Staff,dc=example,dc=com",
+        container="ou=Gone,ou=Staff,dc=example,dc=com",
+        at="2026-12-07T05:21:01+00:00",
+    )
+    [row] = list(csv.DictReader(io.StringIO(csv_text([move]))))
+    assert (row["action"], row["container"]) == ("move", "ou=Gone,ou=Staff,dc=example,dc=com")
