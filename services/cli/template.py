@@ -36,13 +36,19 @@ async def template_save(args: argparse.Namespace) -> int:
         else:
             made = of_job(await session.store.job(args.id), args.template, args.title)
         existed = await session.save_template(made)
-    what = "collection" if args.collection else "job"
-    verb = "updated" if existed else "saved"
-    print(
-        f"{verb} template {made.id} from {what} {args.id} "
-        "(everything but its source and destination)"
-    )
+    print(saved_line(made.id, args.id, collection=args.collection, existed=existed))
     return 0
+
+
+def saved_line(template_id: str, from_id: str, *, collection: bool, existed: bool) -> str:
+    """What `template save` says it kept: a job but its sides; a collection whole (it
+    has no source or destination)."""
+    verb = "updated" if existed else "saved"
+    if collection:
+        kept = "its jobs in order, each one's on_failure, its schedules and mail"
+        return f"{verb} template {template_id} from collection {from_id} ({kept})"
+    kept = "everything but its source and destination"
+    return f"{verb} template {template_id} from job {from_id} ({kept})"
 
 
 async def template_list(args: argparse.Namespace) -> int:

@@ -30,3 +30,17 @@ def test_a_value_of_the_wrong_kind_says_what_was_expected() -> None:
 def test_good_settings_make_the_side() -> None:
     side = _endpoint("hr", ["file=hr.csv"], "--source-set")
     assert (side.connection, side.file) == ("hr", "hr.csv")
+
+
+def test_saving_a_collection_says_what_a_collection_template_keeps() -> None:
+    from services.cli.template import saved_line
+
+    said = saved_line("nightly-shape", "nightly", collection=True, existed=False)
+    assert said == (
+        "saved template nightly-shape from collection nightly (its jobs in order, each "
+        "one's on_failure, its schedules and mail)"
+    )
+    assert "source and destination" not in said
+    assert saved_line("hr-shape", "hr", collection=False, existed=True) == (
+        "updated template hr-shape from job hr (everything but its source and destination)"
+    )
