@@ -15,6 +15,16 @@ from .client import connect
 from .output import print_json, print_table, stats_line
 
 
+def no_runs(job: str | None) -> str:
+    """What `run list` says when the journal holds no run (of `job`)."""
+    if job:
+        return (
+            f"no runs of job {job} in the journal: `idsync job run {job}` starts one "
+            "(a job deleted with --forget-history keeps none)"
+        )
+    return "no runs yet: `idsync job run JOB` starts one"
+
+
 async def run_list(args: argparse.Namespace) -> int:
     subject = job_events(args.job) if args.job else RUN_EVENTS
     async with connect(args.settings) as session:
@@ -23,7 +33,7 @@ async def run_list(args: argparse.Namespace) -> int:
         print_json([_brief(run) for run in runs])
         return 0
     if not runs:
-        print("no runs yet: `idsync job run JOB` starts one")
+        print(no_runs(args.job))
         return 0
     rows = [
         (
