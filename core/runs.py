@@ -216,15 +216,35 @@ def _apply(run: RunStory, event: Event) -> None:
             run.state, run.stats, run.ended_at = "cancelled", stats, event.at
             run.reason = _by(by, reason)
         case RunDenied(by=by, reason=reason):
+            if run.state == "awaiting approval":  # why it waited stays told
+                run.waited = run.reason
             run.state, run.ended_at = "denied", event.at
             run.reason = _by(by, reason)
         case RunExpired(reason=reason):
+            if run.state == "awaiting approval" and reason:
+                run.waited = run.reason
             run.state, run.ended_at = "expired", event.at
             run.reason = reason or run.reason
         case RunNotifyFailed(reason=reason):
             run.mail_failures.append(reason)
         case RunPasswordsSealed():
             pass  # for the notifier alone; the run's state is unchanged
+
+
+AUTOMATIC_APPROVER = "workflow"
+"""Who approves a request no approval policy covers (services/workflow/app.py `decide`)."""
+NEVER_APPROVED = ("awaiting approval", "denied", "expired")
+"""States of a run whose plan waited and was never approved (or waits still)."""
+
+
+def approvers(run: RunStory) -> list[str]:
+    """Who approved the run, as people are told: the workflow's approval of a request
+    no policy covers is said only when nobody else approved and the run went on — not
+    while its plan waits for approval, nor once the wait ended it (denied, expired)."""
+    people = [who for who in run.approvals if who != AUTOMATIC_APPROVER]
+    if people or run.state in NEVER_APPROVED:
+        return people
+    return list(run.approvals)
 
 
 def _by(who: str, reason: str) -> str:

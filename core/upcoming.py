@@ -36,6 +36,17 @@ def next_run(job: Scheduled, now: datetime) -> datetime | None:
     return min((at for at in found if at is not None), default=None)
 
 
+def spent(job: Scheduled, now: datetime) -> list[str]:
+    """Notes on the job's enabled schedules that will never fire again (a `once` whose
+    time has passed): applied all the same — a file applied again after its `once` fired
+    is no mistake —, but a wrong year is best seen when the job is applied."""
+    return [
+        f"schedule {name} ({describe(s)}) will never fire: its time has passed"
+        for name, s in named(job)
+        if s.enabled and next_of(s, now) is None
+    ]
+
+
 def schedule_text(job: Scheduled) -> str:
     """The job's schedules as people read them; "manual only" without any."""
     texts = [describe(s) + ("" if s.enabled else " (disabled)") for s in job.all_schedules]

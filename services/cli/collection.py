@@ -6,14 +6,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import msgspec
 
 from core.collections import CollectionRun
+from core.run_texts import COUNT_NAMES
 from core.upcoming import next_run, schedule_text
 from schemas.collections import Collection
 from schemas.ids import utcnow
+from schemas.plan import PlanCounts
 
 from .client import Session, connect
 from .output import print_json, print_table
@@ -186,13 +190,50 @@ async def collection_preview(args: argparse.Namespace) -> int:
         for number, step in enumerate(collection.jobs, 1):
             job = await session.store.job(step.job)
             planned = await plan_run(session.store, Memory(session.js), job, Asked())
-            found.append((number, step.job, planned.plan.counts, planned.plan.hash))
+            failed = sum(not error.skipped for error in planned.record_errors)
+            found.append(
+                PreviewStep(number, step.job, planned.plan.counts, failed, planned.plan.hash)
+            )
     if args.json:
-        print_json([{"step": n, "job": j, "counts": c, "plan_hash": h} for n, j, c, h in found])
+        print_json(
+            [
+                {
+                    "step": s.step,
+                    "job": s.job,
+                    "counts": s.counts,
+                    "failed": s.failed,
+                    "plan_hash": s.plan_hash,
+                }
+                for s in found
+            ]
+        )
         return 0
-    rows = [
-        (str(n), j, str(c.create), str(c.update), str(c.delete), str(c.unchanged), h[:12])
-        for n, j, c, h in found
-    ]
-    print_table(rows, ("STEP", "JOB", "CREATE", "UPDATE", "DELETE", "UNCHANGED", "PLAN"))
+    print_table(*preview_table(found))
     return 0
+
+
+class PreviewStep(NamedTuple):
+    """One job's plan in a collection's preview; `failed`: its records that failed."""
+
+    step: int
+    job: str
+    counts: PlanCounts
+    failed: int
+    plan_hash: str
+
+
+def preview_table(steps: Sequence[PreviewStep]) -> tuple[list[tuple[str, ...]], tuple[str, ...]]:
+    """The rows and header of a collection's preview: every count of each plan (moves,
+    disables and enables too, as `job preview` says them) and the records that failed."""
+    header = ("STEP", "JOB", *(name.upper() for name in COUNT_NAMES), "FAILED", "PLAN")
+    rows = [
+        (
+            str(s.step),
+            s.job,
+            *(str(getattr(s.counts, name)) for name in COUNT_NAMES),
+            str(s.failed),
+            s.plan_hash[:12],
+        )
+        for s in steps
+    ]
+    return rows, header

@@ -63,19 +63,36 @@ async def history(args: argparse.Namespace) -> int:
         print_json(rows)
         return 0
     if not rows:
-        print(f"no change to {words[0]!r} recorded" + (f" by job {args.job}" if args.job else ""))
+        print(nothing_recorded(words[0], args.job, args.since))
         return 0
     print_table(
         [
             (
-                *(c[0], c[1], c[2], c[5], c[11] or "-", c[6], c[7], c[8]),
+                *(c[0], c[1], c[2], c[5], c[11] or "-", c[6], c[7], new_shown(row)),
                 c[9] + (f": {c[10]}" if c[10] else ""),
             )
-            for c in map(cells, rows)
+            for row, c in zip(rows, map(cells, rows), strict=True)
         ],
         ("AT", "RUN", "JOB", "ACTION", "IDENTIFIER", "FIELD", "OLD", "NEW", "OUTCOME"),
     )
     return 0
+
+
+def nothing_recorded(key: str, job: str | None, since_text: str | None) -> str:
+    """What `idsync history KEY` says when no row matched: within the filters it was given,
+    so that changes older than `--since` are not taken for none at all."""
+    said = f"no change to {key!r} recorded" + (f" by job {job}" if job else "")
+    if since_text:
+        said += f" since {since_text} (older changes: leave out --since)"
+    return said
+
+
+def new_shown(row: ChangeRow) -> str:
+    """A row's new value as a table shows it: a row of no field (a move) shows the
+    container the object went to."""
+    if not row.field and row.container:
+        return f"→ {row.container}"
+    return row.new
 
 
 async def why(args: argparse.Namespace, job_id: str, key: str, field: str) -> int:

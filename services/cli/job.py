@@ -12,7 +12,7 @@ import msgspec
 
 from core.errors import BadInput
 from core.runs import fold
-from core.upcoming import next_run, schedule_text
+from core.upcoming import next_run, schedule_text, spent
 from schemas.ids import utcnow
 from schemas.jobs import Job
 
@@ -32,6 +32,8 @@ async def job_apply(args: argparse.Namespace) -> int:
         print_json(job)
     else:
         print(f"{'updated' if existed else 'applied'} job {job.id} ({job.display_title})")
+        for note in spent(job, utcnow()):
+            print(f"note: {note}")
     return 0
 
 

@@ -162,6 +162,11 @@ async def job_import(args: argparse.Namespace) -> int:
 def _files_of(path: Path) -> dict[str, list[Path]]:
     """The files of an exported folder by kind (connections, jobs, collections, templates),
     or one job file."""
+    if not path.exists():
+        raise BadInput(
+            f"{path}: no such folder or file; give the folder `idsync job export --to` "
+            "wrote, or one job file"
+        )
     if not path.is_dir():
         return {"connections": [], "jobs": [path], "collections": [], "templates": []}
     found = [path / f"connections.{fmt}" for fmt in ("toml", "json")]

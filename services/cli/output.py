@@ -9,7 +9,7 @@ from typing import Any, TextIO
 
 import msgspec
 
-from core.run_texts import duration
+from core.run_texts import counts_line, duration
 from core.run_texts import stats_line as stats_line  # for the commands that print it
 from schemas.events import (
     CollectionEnded,
@@ -79,11 +79,7 @@ def event_line(event: Event) -> str:
         case RunRequested(requested_by=who, trigger=trigger):
             detail = f"by {who} ({trigger})"
         case RunPlanned(counts=counts, batches=batches, plan_hash=plan_hash):
-            detail = (
-                f"{counts.create} to create, {counts.update} to update, "
-                f"{counts.delete} to delete, {counts.unchanged} unchanged; "
-                f"{batches} batches; plan {plan_hash[:12]}"
-            )
+            detail = f"{counts_line(counts)}; {batches} batches; plan {plan_hash[:12]}"
             if event.errors_total:
                 detail += f"; {event.errors_total} record errors"
         case RunBatchApplied(batch=batch, batches=batches, stats=stats):

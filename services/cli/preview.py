@@ -150,10 +150,15 @@ async def preview_text(
     plan = planned.plan
     shown = plan.changes[:limit]
     over = None if job.staging else planned.over_limits(job, keys)
+    failed = [error for error in planned.record_errors if not error.skipped]
+    counts = counts_line(plan.counts, plan.hash)
+    if failed:
+        # Not planned, so in no count of the plan: said beside them, as a run counts them.
+        counts = counts.replace(" — plan ", f", {len(failed)} failed — plan ", 1)
     lines = [
         f"{job.id}: {planned.source_records} source records, "
         f"{planned.destination_records} in the destination",
-        counts_line(plan.counts, plan.hash),
+        counts,
         *change_lines(job, shown, await absent_objects(store, job, shown)),
     ]
     if over is not None:
@@ -162,9 +167,12 @@ async def preview_text(
         lines.append(f"… and {hidden} more (--limit N shows more, --json shows all)")
     lines += [f"warning: {warning}" for warning in grouped_warnings(plan.warnings)]
     # Records whose mapping or references failed: not planned, their objects held.
+    # A record left alone on purpose (counted as skipped) is said as such, not as failed.
     lines += [
-        f"failed  {shown_value(failed.key)}: {failed.message}"
-        for failed in planned.record_errors[:limit]
+        f"{'skipped' if error.skipped else 'failed'}  {shown_value(error.key)}: {error.message}"
+        for error in planned.record_errors[:limit]
     ]
+    if (unshown := len(planned.record_errors) - limit) > 0:
+        lines.append(f"… and {unshown} more records failed or skipped (--json lists them all)")
     head, *rest = map(one_line, lines)
     return "".join(f"{line}\n" for line in [head, *(f"  {line}" for line in rest)])

@@ -13,14 +13,14 @@ from typing import Any
 import msgspec
 
 from core.engine.report import COLUMNS
-from core.run_texts import duration
+from core.run_texts import counts_line, duration
 from schemas.history import ChangeRow
 from schemas.logs import LogLine
 from services.common.history_client import Review, cells, review
 
 from .client import connect
 from .export import export_format
-from .history import write_csv
+from .history import new_shown, write_csv
 from .output import event_line, print_json, print_table, shown_value, stats_line
 
 
@@ -58,11 +58,7 @@ def _print(review: Review, limit: int, logs: int) -> None:
     if run.reason:
         print(f"  reason: {run.reason}")
     if run.planned is not None:
-        c = run.planned
-        print(
-            f"  plan {run.plan_hash[:12]}: {c.create} create, {c.update} update, "
-            f"{c.delete} delete, {c.unchanged} unchanged, {c.skipped} skipped"
-        )
+        print(f"  plan {run.plan_hash[:12]}: {counts_line(run.planned)}")
     print(f"  {stats_line(run.stats)}")
     if run.duration is not None:
         print(f"  took {duration(run.duration)}")
@@ -78,8 +74,8 @@ def _print(review: Review, limit: int, logs: int) -> None:
     )
     print(f"changes: {len(review.changes)} fields written{more}")
     rows: list[Any] = [
-        (c[4], c[5], c[6], c[7], c[8], c[9] + (f": {c[10]}" if c[10] else ""))
-        for c in map(cells, shown)
+        (c[4], c[5], c[6], c[7], new_shown(row), c[9] + (f": {c[10]}" if c[10] else ""))
+        for row, c in zip(shown, map(cells, shown), strict=True)
     ]
     print_table(rows, ("  KEY", "ACTION", "FIELD", "OLD", "NEW", "OUTCOME"))
     print(f"events: {len(review.events)}")

@@ -7,12 +7,22 @@ import argparse
 
 from core.errors import NotFound
 from core.run_texts import counts_line, error_line, warning_lines
-from core.runs import RunStory, fold
+from core.runs import RunStory, approvers, fold
 from schemas.ids import utcnow
 from schemas.subjects import RUN_EVENTS, job_events
 
 from .client import connect
 from .output import print_json, print_table, stats_line
+
+
+def no_runs(job: str | None) -> str:
+    """What `run list` says when the journal holds no run (of `job`)."""
+    if job:
+        return (
+            f"no runs of job {job} in the journal: `idsync job run {job}` starts one "
+            "(a job deleted with --forget-history keeps none)"
+        )
+    return "no runs yet: `idsync job run JOB` starts one"
 
 
 async def run_list(args: argparse.Namespace) -> int:
@@ -23,7 +33,7 @@ async def run_list(args: argparse.Namespace) -> int:
         print_json([_brief(run) for run in runs])
         return 0
     if not runs:
-        print("no runs yet: `idsync job run JOB` starts one")
+        print(no_runs(args.job))
         return 0
     rows = [
         (
@@ -56,8 +66,8 @@ async def run_show(args: argparse.Namespace) -> int:
         if run.requested_at
         else ""
     )
-    if run.approved_by:
-        print(f"  approved by {run.approved_by}")
+    if approved := approvers(run):
+        print(f"  approved by {', '.join(approved)}")
     if run.waited:
         print(f"  waited for approval: {run.waited}")
     if run.planned is not None:

@@ -36,13 +36,19 @@ async def template_save(args: argparse.Namespace) -> int:
         else:
             made = of_job(await session.store.job(args.id), args.template, args.title)
         existed = await session.save_template(made)
-    what = "collection" if args.collection else "job"
-    verb = "updated" if existed else "saved"
-    print(
-        f"{verb} template {made.id} from {what} {args.id} "
-        "(everything but its source and destination)"
-    )
+    print(saved_line(made.id, args.id, collection=args.collection, existed=existed))
     return 0
+
+
+def saved_line(template_id: str, from_id: str, *, collection: bool, existed: bool) -> str:
+    """What `template save` says it kept: a job but its sides; a collection whole (it
+    has no source or destination)."""
+    verb = "updated" if existed else "saved"
+    if collection:
+        kept = "its jobs in order, each one's on_failure, its schedules and mail"
+        return f"{verb} template {template_id} from collection {from_id} ({kept})"
+    kept = "everything but its source and destination"
+    return f"{verb} template {template_id} from job {from_id} ({kept})"
 
 
 async def template_list(args: argparse.Namespace) -> int:
@@ -119,16 +125,13 @@ async def template_use(args: argparse.Namespace) -> int:
 
 
 def _endpoint(connection: str, settings: list[str] | None, option: str) -> Endpoint:
-    import msgspec
+    from services.common.definitions import endpoint_from
 
     table: dict[str, object] = {"connection": connection}
     for text in settings or []:
         name, value = _pair(text, option)
         table[name] = _value(value)
-    try:
-        return msgspec.convert(table, Endpoint)
-    except msgspec.ValidationError as error:
-        raise BadInput(f"{option}: {error}") from None
+    return endpoint_from(table, option)
 
 
 def _pair(text: str, option: str) -> tuple[str, str]:

@@ -24,7 +24,7 @@ from core.words import SLUG, show
 from schemas.collections import Collection
 from schemas.connections import PATH_FIELDS, PROVIDERS, Connection, SecretRef
 from schemas.ids import is_slug
-from schemas.jobs import Job
+from schemas.jobs import Endpoint, Job
 from schemas.roles import Role
 from schemas.templates import Template
 
@@ -34,6 +34,7 @@ _CLASSES: dict[str, type[Connection]] = {
 }
 _CONNECTION_INFO = {tag: mi.type_info(cls) for tag, cls in _CLASSES.items()}
 _JOB_INFO = mi.type_info(Job)
+_ENDPOINT_INFO = mi.type_info(Endpoint)
 _JOB_SETTINGS = frozenset(f.encode_name for f in msgspec.structs.fields(Job))
 _COLLECTION_INFO = mi.type_info(Collection)
 _TEMPLATE_INFO = mi.type_info(Template)
@@ -143,6 +144,16 @@ def load_role(path: Path) -> Role:
     return role
 
 
+def endpoint_from(table: dict[str, Any], where: str) -> Endpoint:
+    """A job's side from settings given on the command line (`--source-set file=…`),
+    refused as a job file's would be: the setting, what was expected, a near name."""
+    try:
+        return msgspec.convert(table, Endpoint)
+    except msgspec.ValidationError as e:
+        said = _translate(e, table, _ENDPOINT_INFO, where)
+        raise BadInput(said.replace(f"{where}.", f"{where} ", 1)) from None
+
+
 def _load_one(path: Path, kind: type[T], what: str, info: mi.Type) -> T:
     """The one `what` a definition file holds, decoded strictly into `kind`."""
     data = _read_document(path)
@@ -236,10 +247,12 @@ def _translate(error: msgspec.ValidationError, data: object, root: mi.Type, wher
         close = difflib.get_close_matches(m[1], known, n=1)
         hint = f'did you mean "{close[0]}"?' if close else f"known: {', '.join(known)}"
         job_setting = root is _JOB_INFO and m[1] in _JOB_SETTINGS
-        if job_setting and len(parts) == 2 and parts[0] == "objects":
+        if job_setting and len(parts) == 2 and isinstance(parts[1], int):
+            # TOML gives every key after a [[table]] header to that table's entry.
+            entry = f"an [[{parts[0]}]]" if parts[0] == "objects" else f"a [[{parts[0]}]]"
             hint = (
-                "a setting of the job, not of an [[objects]] entry: write it above the "
-                "first [[objects]]"
+                f"a setting of the job, not of {entry} entry: write it above the "
+                f"first [[{parts[0]}]]"
             )
         return f'{shown}.{m[1]}: unknown field "{m[1]}" ({hint})'
     expected = _type_at(root, parts)

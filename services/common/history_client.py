@@ -35,7 +35,7 @@ from .client import Session
 VERB = "history"
 ROW_COLUMNS = (
     *("at", "run_id", "job_id", "object_type", "key", "action"),
-    *("field", "old", "new", "outcome", "error", "identifier"),
+    *("field", "old", "new", "outcome", "error", "identifier", "container"),
 )
 
 
@@ -120,6 +120,7 @@ def cells(row: ChangeRow) -> tuple[str, ...]:
         row.outcome,
         row.error,
         row.identifier,
+        row.container,
     )
 
 

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from datetime import datetime
 
 from core.run_texts import COUNT_NAMES, STAT_NAMES, duration, warning_lines
-from core.runs import RunStory
+from core.runs import RunStory, approvers
 from schemas.events import Event, RunAwaitingApproval
 from schemas.plan import PlanCounts, RecordError, RunStats
 
@@ -27,8 +27,10 @@ def facts(title: str, run: RunStory, event: Event) -> list[tuple[str, str]]:
     if run.requested_by:
         asked = f"{run.requested_by} ({run.trigger})" if run.trigger else run.requested_by
         lines.append(("Requested by", f"{asked} at {_when(run.requested_at)}"))
-    if run.approvals:
-        lines.append(("Approved by", ", ".join(run.approvals)))
+    # "Approved by: workflow" on a mail asking for approval would read as if it had been
+    # given: core/runs.py `approvers` leaves the workflow's out there.
+    if approved := approvers(run):
+        lines.append(("Approved by", ", ".join(approved)))
     if run.waited:
         lines.append(("Waited for approval", run.waited))
     if not isinstance(event, RunAwaitingApproval) and run.duration is not None:

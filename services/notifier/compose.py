@@ -71,10 +71,15 @@ def _what(event: Event) -> str:
         case RunFinished(stats=s, with_errors=with_errors, staged=staged):
             state = "finished with errors" if with_errors else "finished"
             state += " (staging: nothing written)" if staged else ""
-            return (
-                f"{state} — {s.created} created, {s.updated} updated, {s.deleted} deleted, "
-                f"{s.failed} failed"
-            )
+            # Disables, moves and restores are said when a run made some: a run of leavers
+            # moved is not "0 created, 0 updated, 0 deleted".
+            done = [f"{s.created} created", f"{s.updated} updated", f"{s.deleted} deleted"]
+            done += [
+                f"{n} {name}"
+                for name in ("disabled", "moved", "enabled")
+                if (n := getattr(s, name))
+            ]
+            return f"{state} — {', '.join(done)}, {s.failed} failed"
         case RunFailed(reason=reason):
             return f"failed — {_first_line(reason)}"
         case RunAwaitingApproval(reason=reason):

@@ -192,7 +192,13 @@ async def accept_run_command(
     if job is None:
         return CommandReply(ok=False, error=f"no job {command.job_id!r}")
     if not job.enabled:
-        return CommandReply(ok=False, error=f"job {command.job_id!r} is disabled")
+        return CommandReply(
+            ok=False,
+            error=(
+                f"job {command.job_id!r} is disabled: `idsync job enable {command.job_id}` "
+                "lets it run"
+            ),
+        )
     if command.changed_only:
         source = {c.id: c for c in await bus.store.connections()}.get(job.source.connection)
         if refused := changed_only_refusal(job, source, FACTS):

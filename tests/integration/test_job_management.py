@@ -48,6 +48,11 @@ async def test_duplicate_rename_and_list_with_filters_and_orders(
             await ok(settings, "job", "run", JOB_ID, "--wait")
         said = await ok(settings, "job", "duplicate", JOB_ID, "hr-copy", "--title", "Copy of HR")
         assert "disabled" in said
+        refused = await idsync(settings, "job", "run", "hr-copy")
+        assert refused.returncode == 2
+        assert "job 'hr-copy' is disabled: `idsync job enable hr-copy` lets it run" in (
+            refused.stderr
+        )
         await ok(settings, "job", "rename", JOB_ID, "HR every night")
     shown = json.loads(await ok(settings, "job", "show", JOB_ID, "--json"))
     assert (shown["id"], shown["title"]) == (JOB_ID, "HR every night")

@@ -82,6 +82,13 @@ JOB_ERRORS = [
         "job, not of an [[objects]] entry: write it above the first [[objects]])",
     ),
     (
+        "job-setting-under-schedules",
+        'id = "people"\n[[schedules]]\nname = "often"\nevery = "1h"\n'
+        + MINIMAL_JOB.removeprefix('id = "people"\n'),
+        'jobs/people.toml: $.schedules[0].source: unknown field "source" (a setting of the '
+        "job, not of a [[schedules]] entry: write it above the first [[schedules]])",
+    ),
+    (
         "unknown-top",
         'titel = "People"\n' + MINIMAL_JOB,
         'jobs/people.toml: $.titel: unknown field "titel" (did you mean "title"?)',

@@ -232,3 +232,18 @@ def test_a_multi_line_failure_reason_gives_a_one_line_subject() -> None:
     msg = compose(the_job, end, digest([end], end), mailing, SENDER)
     assert msg["Subject"] == "[idsync] HR: failed — jobs/hr.toml: bad"
     assert msg["Bcc"] is None
+
+
+def test_a_subject_says_the_moves_disables_and_restores_a_run_made() -> None:
+    from services.notifier.compose import subject
+
+    moved = finished(read=249, updated=1, moved=30, unchanged=218)
+    assert subject(job(), moved) == (
+        "[idsync] HR: finished — 0 created, 1 updated, 0 deleted, 30 moved, 0 failed"
+    )
+    assert subject(job(), finished(read=5, disabled=2, enabled=1)) == (
+        "[idsync] HR: finished — 0 created, 0 updated, 0 deleted, 2 disabled, 1 enabled, 0 failed"
+    )
+    assert subject(job(), finished(read=5, created=3, updated=1)) == (
+        "[idsync] HR: finished — 3 created, 1 updated, 0 deleted, 0 failed"
+    )

@@ -12,8 +12,8 @@ from core.engine.report import COLUMNS
 from core.errors import BadInput
 from core.runs import RunStory
 from schemas.history import ChangeRow
-from schemas.plan import RunStats
-from services.cli.review import _export_target, write_review
+from schemas.plan import PlanCounts, RunStats
+from services.cli.review import _export_target, _print, write_review
 from services.common.history_client import Review
 
 
@@ -76,3 +76,63 @@ def test_a_reviews_workbook_has_the_previews_columns_then_the_runs_own(tmp_path:
     assert [row[11] for row in cells] == ["uid=E1,ou=people,dc=example,dc=org", None]
     summary = {r[0]: r[1] for r in book["summary"].iter_rows(values_only=True)}
     assert summary["run"] == "r1" and summary["updated"] == 1 and summary["fields written"] == 2
+
+
+def test_the_reviews_plan_line_shows_every_count_moves_included(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    story = RunStory(
+        run_id="r1",
+        job_id="hr",
+        state="finished",
+        plan_hash="4f067fc33fde0000",
+        planned=PlanCounts(update=1, move=1, unchanged=248, skipped=8),
+        stats=RunStats(read=249, updated=1, moved=1, unchanged=248, skipped=8),
+    )
+    _print(Review(run=story, errors=[], changes=[], events=[], logs=[]), 20, 0)
+    assert (
+        "  plan 4f067fc33fde: 0 create, 1 update, 0 delete, 0 disable, 1 move, 0 enable, "
+        "248 unchanged, 8 skipped\n"
+    ) in capsys.readouterr().out
+
+
+def test_a_move_in_the_review_says_where_the_object_went(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    move = ChangeRow(
+        run_id="r1",
+        job_id="hr",
+        batch=2,
+        n=0,
+        object_type="user",
+        key="1100",
+        action="move",
+        identifier="uid=babshire,ou=Staff,dc=example,dc=com",
+        container="ou=Gone,ou=Staff,dc=example,dc=com",
+    )
+    story = RunStory(run_id="r1", job_id="hr", state="finished", stats=RunStats(moved=1))
+    _print(Review(run=story, errors=[], changes=[move], events=[], logs=[]), 20, 0)
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("1100"))
+    assert line.split() == ["1100", "move", "→", "ou=Gone,ou=Staff,dc=example,dc=com", "applied"]
+
+
+def test_the_csv_of_changes_says_where_a_moved_object_went() -> None:
+    import csv
+    import io
+
+    from services.common.history_client import csv_text
+
+    move = ChangeRow(
+        run_id="r1",
+        job_id="hr",
+        batch=2,
+        n=0,
+        object_type="user",
+        key="1100",
+        action="move",
+        identifier="uid=babshire,ou=Staff,dc=example,dc=com",
+        container="ou=Gone,ou=Staff,dc=example,dc=com",
+        at="2026-12-07T05:21:01+00:00",
+    )
+    [row] = list(csv.DictReader(io.StringIO(csv_text([move]))))
+    assert (row["action"], row["container"]) == ("move", "ou=Gone,ou=Staff,dc=example,dc=com")

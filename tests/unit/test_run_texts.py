@@ -49,6 +49,25 @@ def test_a_plan_shows_every_count_disables_and_moves_included() -> None:
     )
 
 
+def test_tail_shows_every_count_of_a_plan_moves_included() -> None:
+    from schemas.events import RunPlanned
+
+    planned = RunPlanned(
+        run_id="r1",
+        job_id="hr",
+        id="r1.planned",
+        plan_hash="abcdef0123456789",
+        counts=PlanCounts(move=30, disable=2, enable=1, unchanged=220, skipped=4),
+        source_records=220,
+        destination_records=250,
+        batches=1,
+    )
+    assert event_line(planned).endswith(
+        "0 create, 0 update, 0 delete, 2 disable, 30 move, 1 enable, 220 unchanged, "
+        "4 skipped; 1 batches; plan abcdef012345"
+    )
+
+
 def test_a_finished_run_says_how_long_it_took_and_what_it_enabled() -> None:
     end = RunFinished(
         run_id="r1",

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from core.runs import fold
+from core.runs import approvers, fold
 from schemas.events import (
     Event,
     RunApproved,
     RunAwaitingApproval,
+    RunDenied,
     RunFinished,
     RunRequested,
 )
@@ -57,3 +58,34 @@ def test_the_mail_says_why_the_run_waited() -> None:
     told = dict(facts("HR", run, events[-1]))
     assert "Reason" not in told
     assert told["Waited for approval"] == WHY
+
+
+def test_the_mail_asking_for_approval_says_nobody_approved_yet() -> None:
+    events = story_of_an_approved_plan()[:3]
+    [run] = fold(events)
+    told = dict(facts("HR", run, events[-1]))
+    assert told["State"] == "awaiting approval" and "Approved by" not in told
+
+
+def test_the_mail_of_the_approved_run_names_who_approved_its_plan() -> None:
+    events = story_of_an_approved_plan()
+    [run] = fold(events)
+    assert dict(facts("HR", run, events[-1]))["Approved by"] == "bob"
+
+
+def test_a_run_no_policy_covers_says_the_workflow_approved_it() -> None:
+    events = [*story_of_an_approved_plan()[:2], story_of_an_approved_plan()[-1]]
+    [run] = fold(events)
+    assert dict(facts("HR", run, events[-1]))["Approved by"] == "workflow"
+
+
+def test_a_denied_plan_keeps_why_it_waited_and_no_one_approved_it() -> None:
+    events = [
+        *story_of_an_approved_plan()[:3],
+        RunDenied(run_id=RUN, job_id=JOB, id="d", by="bob", reason="not now", at=AT),
+    ]
+    [run] = fold(events)
+    assert (run.state, run.waited, run.reason) == ("denied", WHY, "by bob: not now")
+    assert approvers(run) == []
+    told = dict(facts("HR", run, events[-1]))
+    assert "Approved by" not in told and told["Waited for approval"] == WHY

@@ -306,3 +306,16 @@ def test_a_bad_schedule_fires_never_and_reads_as_such() -> None:
     assert describe(Schedule(monthly="last", at=["06:00", "18:00"], zone="Asia/Tokyo")) == (
         "monthly on day last at 06:00, 18:00 Asia/Tokyo"
     )
+
+
+def test_a_once_gone_by_is_noted_when_the_job_is_applied() -> None:
+    from core.upcoming import spent
+
+    now = datetime(2026, 12, 7, 5, 30, tzinfo=UTC)
+    past = Schedule(once="2020-01-01T00:00")
+    assert spent(job(past), now) == [
+        "schedule once (once at 2020-01-01T00:00) will never fire: its time has passed"
+    ]
+    assert spent(job(Schedule(once="2026-12-24T18:00", zone="Europe/Paris")), now) == []
+    assert spent(job(Schedule(every="15m")), now) == []
+    assert spent(job(Schedule(once="2020-01-01T00:00", enabled=False)), now) == []

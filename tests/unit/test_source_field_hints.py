@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import cast
 
 import pytest
@@ -52,4 +53,27 @@ def test_a_header_read_as_one_field_names_the_delimiter_it_holds() -> None:
         '(its fields: empNo;firstName;lastName); the header reads as one field holding ";": '
         'if that is the file\'s delimiter, set delimiter = ";" on the connection or on the '
         "job's source"
+    )
+
+
+async def test_a_renamed_header_names_the_file_whose_header_it_is(tmp_path: Path) -> None:
+    from schemas.connections import CsvConnection
+    from schemas.jobs import Endpoint
+    from services.providers import open_provider
+    from services.runner.planning.sides import source_layout
+
+    (tmp_path / "hr.csv").write_text("employeeNo,firstName\n1001,Tamesha\n")
+    mapping = ObjectMapping(
+        keys=["employeeNumber"], fields=[FieldMap(to="employeeNumber", from_="empNo")]
+    )
+    endpoint = Endpoint(connection="hr", file="hr.csv")
+    source = open_provider(
+        CsvConnection(id="hr", directory=str(tmp_path)), endpoint, source_layout(mapping)
+    )
+    await source.open(write=False)
+    with pytest.raises(BadInput) as refused:
+        check_source_fields(mapping, source, "$.objects[0]", None)
+    assert str(refused.value) == (
+        "$.objects[0].fields[0].from: the source has no field 'empNo' (its fields: "
+        f"employeeNo, firstName); read from the header of {tmp_path / 'hr.csv'}"
     )

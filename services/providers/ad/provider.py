@@ -87,6 +87,9 @@ class AdProvider(LdapProvider):
     default_classes = AD_CLASSES
     extra_attributes = ACCOUNT_STATE
     lookup_creates = True
+    checks_attributes = False
+    """Active Directory's optional attributes (Exchange's) are handled by the schema
+    they are found in (SCHEMA_OPTIONAL), and its account state is read besides."""
     skips_references = True
     """A search from a domain's root meets references to its application partitions
     (DomainDnsZones, ForestDnsZones), its configuration and its child domains: none holds

@@ -106,6 +106,10 @@ class CsvProvider:
         """The header's field names (after `open`); None for a file not there yet."""
         return self._fields
 
+    def fields_from(self) -> str:
+        """Where `source_fields` come from, as an error about them names it."""
+        return f"the header of {self._path}"
+
     async def read(self, batch_size: int) -> AsyncIterator[list[Record]]:
         async for batch in self._read(batch_size, None, take):
             yield batch

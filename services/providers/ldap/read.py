@@ -6,6 +6,7 @@ map that writes find their entries in (provider.py)."""
 from __future__ import annotations
 
 import asyncio
+import difflib
 import re
 import unicodedata
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
@@ -54,6 +55,25 @@ def key_of(record: Mapping[str, Value], keys: Iterable[str]) -> Key | None:
     return tuple(out)
 
 
+def unknown_attributes(schema: object, names: Iterable[str]) -> str:
+    """The names, among those of attributes (`cn`, `userCertificate;binary`), that the
+    server's schema does not define, each with a near one it does ("'telephonNumber'
+    (did you mean 'telephoneNumber'?)"); empty when all are defined or the server
+    publishes no schema."""
+    types = getattr(schema, "attribute_types", None)
+    if not types:
+        return ""
+    missing: list[str] = []
+    known = {str(k).lower(): str(k) for k in types}
+    for name in dict.fromkeys(names):
+        base = name.split(";", 1)[0]
+        if not _ATTRIBUTE.fullmatch(base) or base.lower() == DN_FIELD or base in types:
+            continue
+        close = difflib.get_close_matches(base.lower(), list(known), n=1)
+        missing.append(f"{name!r}" + (f" (did you mean {known[close[0]]!r}?)" if close else ""))
+    return ", ".join(missing)
+
+
 class LdapReading:
     """One side of a job on a directory: its connections, its scope, and reading it."""
 
@@ -61,6 +81,10 @@ class LdapReading:
     """Whether a search's continuation references (parts of the tree another server
     holds) are passed over; otherwise they fail the read, since the entries there would
     be taken for absent."""
+
+    checks_attributes = True
+    """Whether `open` refuses a field the server's schema has no attribute for (a typo
+    would read as an attribute no entry has, or fail every write)."""
 
     def __init__(self, connection: LdapConnection, endpoint: Endpoint, layout: Layout) -> None:
         if not endpoint.container:
@@ -106,6 +130,17 @@ class LdapReading:
             with_dn=not write,
         )
         self._keys_fold = keys_fold(session.conn, layout.keys)
+        if self.checks_attributes:
+            names = [*layout.keys, *layout.fields, *layout.reads]
+            unknown = unknown_attributes(session.conn.server.schema, names)
+            if unknown:
+                raise BadInput(
+                    f"ldap connection {self._connection.id!r}: the directory's schema has no "
+                    f"attribute {unknown}, which the job "
+                    f"{'writes' if write or layout.keys else 'reads'} below {self._base}: "
+                    "check the field's name (an attribute the schema lacks is never in "
+                    "an entry)"
+                )
 
     # Reading.
 

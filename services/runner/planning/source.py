@@ -338,7 +338,12 @@ def check_source_fields(
     ]
     if problems:
         fields = ", ".join(known) or "none"
-        raise BadInput("; ".join(problems) + f" (its fields: {fields})" + _one_field(known))
+        # A file's header renamed since the job was written: say which file to look at.
+        named = getattr(source, "fields_from", None)
+        read_from = f"; read from {named()}" if named is not None else ""
+        raise BadInput(
+            "; ".join(problems) + f" (its fields: {fields})" + read_from + _one_field(known)
+        )
 
 
 def _other_case(name: str, by_case: dict[str, str]) -> str:
