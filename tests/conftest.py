@@ -6,8 +6,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from services.common.embedded import EmbeddedNats
+
+# Property tests assert what the code gives, never how fast: no deadline per example (a
+# machine busy with other work made examples of 200 ms fail). Speed is measured in bench/.
+settings.register_profile("idsync", deadline=None)
+settings.load_profile("idsync")
 
 # `slapd`/`ldap_base` (OpenLDAP) and `samba`/`ad_base` (Samba AD): real directory servers;
 # `postgresql`/`pg_database`: a real PostgreSQL server and a database per test;
