@@ -141,8 +141,9 @@ class SourceMapper:
         """When kept: the source values the plan's transformed fields are computed from."""
         self.unmade: list[Columns] | None = None
         """When a list: a batch mapped at once and kept as it is goes there as its columns
-        (`CompiledMapping.copied`'s), its records not made (`map` gives none of it), for
-        a re-run to compare them with the table's rows first (unless_same.py)."""
+        (`CompiledMapping.copied`'s), its records not made (`map` gives none of it): for
+        a re-run to compare them with the table's rows first (unless_same.py), and for a
+        large plan to plan its creates from them (low_memory.py, `Spill.add_columns`)."""
         self.as_is: AsIs | None = None
         """Where the destination can tell at once that `canonical` gives every record of a
         batch back as it is (its `canonical_as_is`: SQLite, PostgreSQL and MySQL tables): a
