@@ -20,6 +20,7 @@ import asyncio
 import os
 import sqlite3
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -73,7 +74,7 @@ groups = st.dictionaries(
 @st.composite
 def cases(draw: st.DrawFn) -> Case:
     """A first state, and a second where records changed, came or stayed the same."""
-    if_none = draw(st.sampled_from(["clear", "skip"]))
+    if_none: Literal["clear", "skip"] = draw(st.sampled_from(["clear", "skip"]))
     first_people = {emp: (emp, *rest) for emp, rest in draw(people).items()}
     first_groups = {gid: (gid, members) for gid, members in draw(groups).items()}
     if if_none == "skip":  # see resolvable()
@@ -169,7 +170,7 @@ def changed_keys(case: Case) -> list[str]:
     return keys
 
 
-def shown(changes: list[Change]) -> list[tuple[str, str, str, object]]:
+def shown(changes: Sequence[Change]) -> list[tuple[str, str, str, object]]:
     return sorted(((c.action, c.key, c.phase, c.set) for c in changes), key=str)
 
 
@@ -216,7 +217,7 @@ def test_a_partial_run_leaves_nothing_for_a_whole_run_to_do(case: Case) -> None:
     with (
         tempfile.TemporaryDirectory(prefix="idsync-converge-") as folder,
         patch.object(low_memory, "LEAN_ABOVE", lean_above),
-        patch.object(entry, "plan_low_memory", wraps=entry.plan_low_memory) as lean,
+        patch.object(entry, "plan_low_memory", wraps=low_memory.plan_low_memory) as lean,
     ):
         asyncio.run(converges(Path(folder), case))
     assert lean.called == (case.shape == "lean")
