@@ -1,9 +1,9 @@
-"""Drawn histories on a real slapd: people and groups in two OUs, synchronised whole, then
-changed at random — renamed, moved to the other OU, leaving (moved away) or back,
-groups given other members, new people and groups — and brought over by a run scoped to
-the changed records' keys, or an incremental run, or a whole run. Whatever was drawn,
-the run's preview plans what it runs (the same hash), and a whole run afterwards has
-nothing left to write.
+"""Drawn histories on a real slapd: people and groups in two OUs, synchronised whole,
+then changed at random — given another name (with `cn` the naming attribute: renamed),
+moved to the other OU, leaving (moved away) or back, groups given other members, new
+people and groups — and brought over by a run scoped to the changed records' keys, or
+an incremental run, or a whole run. Whatever was drawn, the run's preview plans what it
+runs (the same hash), and a whole run afterwards has nothing left to write.
 
 Each round is seeded (its number): a failure names the seed, and the round replays.
 IDSYNC_LONG_TESTS draws more rounds."""
@@ -31,7 +31,7 @@ def drawn(rng: random.Random, d: Directory) -> tuple[list[Row], list[Row]]:
     people = [
         {
             "id": emp,
-            "name": rng.choice(["Ada", "Bob"]),
+            "name": f"{rng.choice(['Ada', 'Bob'])} {emp}",
             "ou": d.ou(rng.choice("ab")),
             "at": OLD,
             "status": rng.choice(["Active", "Active", "Terminated"]),
@@ -63,7 +63,7 @@ def changed(
             row = {**row, "at": NEW}
             what = rng.choice(["name", "ou", "status"])
             if what == "name":
-                row["name"] = "Cy" if row["name"] != "Cy" else "Ada"
+                row["name"] = f"Cy {row['id']}" if not row["name"].startswith("Cy") else row["id"]
             elif what == "ou":
                 row["ou"] = d.ou("b") if row["ou"] == d.ou("a") else d.ou("a")
             else:
@@ -73,7 +73,13 @@ def changed(
     for emp in sorted(set(PEOPLE) - {row["id"] for row in people}):
         if rng.random() < 0.5:
             then_people.append(
-                {"id": emp, "name": "Dee", "ou": d.ou(rng.choice("ab")), "at": NEW, "status": ""}
+                {
+                    "id": emp,
+                    "name": f"Dee {emp}",
+                    "ou": d.ou(rng.choice("ab")),
+                    "at": NEW,
+                    "status": "",
+                }
             )
             keys.append(emp)
     then_groups = []
@@ -91,17 +97,19 @@ def changed(
 
 
 @pytest.mark.parametrize("seed", range(ROUNDS))
+@pytest.mark.parametrize("rdn", ["uid", "cn"])
 @pytest.mark.parametrize("shape", SHAPES)
 async def test_a_drawn_history_leaves_nothing_for_a_whole_run_to_write(
     directory: Directory,
     services: RunServices,
     capsys: pytest.CaptureFixture[str],
     shape: str,
+    rdn: str,
     seed: int,
 ) -> None:
     d = directory
     rng = random.Random(seed)
-    await d.define(leavers=LEAVERS)
+    await d.define(rdn, leavers=LEAVERS)
     people, groups = drawn(rng, d)
     then_people, then_groups, keys = changed(rng, d, people, groups)
     history = f"seed {seed}: {people} {groups} then {then_people} {then_groups}"
