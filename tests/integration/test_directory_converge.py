@@ -2,8 +2,9 @@
 then changed at random — given another name (with `cn` the naming attribute: renamed),
 moved to the other OU, leaving (moved away) or back, groups given other members, new
 people and groups — and brought over by a run scoped to the changed records' keys, or
-an incremental run, or a whole run. Whatever was drawn, the run's preview plans what it
-runs (the same hash), and a whole run afterwards has nothing left to write.
+an incremental run. Whatever was drawn, each run's preview plans what it runs (the same
+hash), a whole run of the first state leaves nothing for the next, and a whole run after
+the partial one has nothing left to write.
 
 Each round is seeded (its number): a failure names the seed, and the round replays.
 IDSYNC_LONG_TESTS draws more rounds."""
@@ -16,7 +17,7 @@ import random
 import pytest
 
 from .conftest import RunServices
-from .test_directory_matrix import NEW, OLD, SHAPES, Directory, Row, directory, run_shape
+from .test_directory_matrix import NEW, OLD, Directory, Row, directory, run_shape
 
 __all__ = ["directory"]  # the fixture, for this module's tests
 
@@ -98,7 +99,7 @@ def changed(
 
 @pytest.mark.parametrize("seed", range(ROUNDS))
 @pytest.mark.parametrize("rdn", ["uid", "cn"])
-@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("shape", ["key", "incremental"])
 async def test_a_drawn_history_leaves_nothing_for_a_whole_run_to_write(
     directory: Directory,
     services: RunServices,
@@ -120,7 +121,7 @@ async def test_a_drawn_history_leaves_nothing_for_a_whole_run_to_write(
         assert settled.stats.written == 0, f"a whole run settles its own state; {history}"
 
         d.write(then_people, then_groups)
-        if shape != "key" or keys:
+        if shape == "incremental" or keys:
             await run_shape(d, capsys, shape, keys)
         after = await d.run(capsys)
         assert after.stats.written == 0, f"{shape} left {after.stats}; {history}"
