@@ -11,11 +11,12 @@ import pytest
 from core.checks.connections import check_connections
 from core.errors import BadInput, WriteFailed
 from schemas.connections import MysqlConnection, PostgresqlConnection
-from schemas.jobs import Endpoint
+from schemas.jobs import Endpoint, FieldMap, Job, ObjectMapping
 from schemas.plan import Change
 from schemas.values import Binary, Record
 from services.providers import FACTS, check_reachable, open_provider
 from services.providers.base import Layout, Provider
+from services.providers.reach import writers
 from tests.mysql_server import Server
 from tests.sql_servers import opened as opened_side
 from tests.sql_servers import password_file, read_all, sql_connection
@@ -303,13 +304,59 @@ async def test_a_table_the_login_may_not_write_is_refused_before_planning(
         my_database.sql("DROP USER 'reader'@'%'")
 
 
+def writing(*tables: str) -> list[str]:
+    """The jobs writing to the connection, as `idsync connection test` finds them: one
+    job per table, named after it."""
+    jobs = [
+        Job(
+            id=f"hr-to-{table}",
+            source=Endpoint(connection="hr", file="people.csv"),
+            destination=Endpoint(connection="my", table=table),
+            objects=[ObjectMapping(keys=["id"], fields=[FieldMap(to="id"), FieldMap(to="mail")])],
+        )
+        for table in tables
+    ]
+    return list(writers(jobs, "my"))
+
+
 async def test_connection_test_says_who_logged_in_and_what_it_may_do(
     my_database: Server, tmp_path: Path
 ) -> None:
-    said = await check_reachable(connection(my_database, tmp_path), ["hr-to-db"])
+    my_database.sql("CREATE TABLE people (id varchar(20) PRIMARY KEY, mail text);")
+    said = await check_reachable(connection(my_database, tmp_path), writing("people", "staff"))
 
     assert said.startswith("MariaDB ") and f"as {my_database.user}@%" in said
-    assert "writable" in said and f"may create tables in {my_database.database}" in said
+    assert f"may create tables in {my_database.database}" in said
+    assert "writable: mysql table 'people' may be read and written (job hr-to-people" in said
+    assert "'staff' does not exist yet and may be created by the first write" in said
+    alone = await check_reachable(connection(my_database, tmp_path))
+    assert "no job writes here" in alone and "writable" not in alone
+
+
+async def test_connection_test_of_a_login_that_may_only_select_names_the_grant_missing(
+    my_database: Server, tmp_path: Path
+) -> None:
+    """It said "writable" of a login that may only read the table a job writes: the job
+    then failed at its first run."""
+    reader = reading_login(
+        my_database,
+        tmp_path,
+        "reader",
+        "people",
+        "CREATE TABLE people (id varchar(20) PRIMARY KEY, mail text);",
+    )
+    try:
+        with pytest.raises(WriteFailed) as refused:
+            await check_reachable(reader, writing("people", "staff"))
+        said = str(refused.value)
+        assert "'reader' may not INSERT, UPDATE, DELETE there" in said
+        people = f"`{my_database.database}`.`people`"
+        assert f"GRANT INSERT, UPDATE, DELETE ON {people} TO `reader` (job hr-to-people" in said
+        assert f"GRANT CREATE, ALTER ON `{my_database.database}`.* TO `reader`" in said
+        read_only = await check_reachable(reader)  # as a source alone, it is enough
+        assert "as reader@%" in read_only and "no job writes here" in read_only
+    finally:
+        my_database.sql("DROP USER 'reader'@'%'")
 
 
 async def test_a_wrong_password_names_the_login(my_database: Server, tmp_path: Path) -> None:
