@@ -86,12 +86,16 @@ def writable(why: str | None) -> str:
     return "writable" if why is None else f"read-only: {why}; enough for a source only"
 
 
-def checked(said: Sequence[tuple[str, Sequence[str]]], why: str | None) -> str:
+def checked(
+    said: Sequence[tuple[str, Sequence[str]]], why: str | None, *, listed: bool = True
+) -> str:
     """How a database whose jobs' sides were checked is described (`said`: what was found
     of each side, the jobs that write it; `why` it cannot be written at all): writable
-    only where a job's table was found so."""
+    only where a job's table was found so. Not `listed`: the login's rights come through
+    a role, which the server does not list (MySQL), so none was refused."""
     if why is not None:
         return writable(why)
     if not said:
         return "the server takes writes; no job writes here: a table's rights are checked then"
-    return "writable: " + "; ".join(f"{what} ({_jobs(jobs)} there)" for what, jobs in said)
+    found = "writable" if listed else "not refused (rights through a role are not listed)"
+    return f"{found}: " + "; ".join(f"{what} ({_jobs(jobs)} there)" for what, jobs in said)

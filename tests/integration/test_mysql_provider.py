@@ -447,6 +447,28 @@ async def test_connection_test_of_a_login_that_may_only_select_names_the_grant_m
         my_database.sql("DROP USER 'reader'@'%'")
 
 
+async def test_connection_test_of_a_login_whose_rights_come_through_a_role_says_so(
+    my_database: Server, tmp_path: Path
+) -> None:
+    """The server lists no grant of a role to its user: the test refuses nothing, and
+    does not say "writable" either."""
+    my_database.sql(
+        "CREATE TABLE people (id varchar(20) PRIMARY KEY, mail text);"
+        "CREATE ROLE writer;"
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON `{my_database.database}`.people TO writer;"
+        "CREATE USER 'member'@'%' IDENTIFIED BY 'member-pw'; GRANT writer TO 'member'@'%';"
+        "SET DEFAULT ROLE writer FOR 'member'@'%';"
+    )
+    member = connection(my_database, tmp_path, user="member")
+    password_file("mysql", my_database, tmp_path).write_text("member-pw\n")
+    try:
+        said = await check_reachable(member, writing("people"))
+        assert "not refused (rights through a role are not listed): mysql table 'people'" in said
+        assert "writable" not in said
+    finally:
+        my_database.sql("DROP USER 'member'@'%'; DROP ROLE writer;")
+
+
 async def test_a_wrong_password_names_the_login(my_database: Server, tmp_path: Path) -> None:
     wrong = connection(my_database, tmp_path)
     password_file("mysql", my_database, tmp_path).write_text("not-it\n")

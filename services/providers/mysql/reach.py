@@ -53,4 +53,5 @@ async def reach(connection: MysqlConnection, writers: Sequence[str]) -> str:
         tables = f"may create tables in {connection.database}"
     else:
         tables = "may not create tables: a job's destination table must exist"
-    return f"{product} {version} at {where} as {who} ({checked(said, why)}; {tables})"
+    state = checked(said, why, listed=rights is not None)
+    return f"{product} {version} at {where} as {who} ({state}; {tables})"
