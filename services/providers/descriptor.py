@@ -33,7 +33,9 @@ class Descriptor(Generic[C]):
     reach: Callable[[C, Sequence[str]], Awaitable[str]]
     """`idsync connection test` and `doctor`: a sentence saying what was found, or
     Unreachable saying what is wrong. The second argument: the jobs that write to the
-    connection, for which a destination that cannot be written is WriteFailed."""
+    connection, for which a destination that cannot be written is WriteFailed (from the
+    CLI, `reach.Writer`s: each job's id with the sides it writes, for a provider that can
+    ask the server what the login may do to each)."""
 
     @property
     def tag(self) -> str:

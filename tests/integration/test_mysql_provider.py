@@ -4,21 +4,25 @@ SELECT as a source, a rejected row failing alone, and errors that name what to f
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from pathlib import Path
 
 import pytest
 
 from core.checks.connections import check_connections
 from core.errors import BadInput, WriteFailed
-from schemas.connections import MysqlConnection, PostgresqlConnection
-from schemas.jobs import Endpoint
+from schemas.connections import MysqlConnection, PostgresqlConnection, SqliteConnection
+from schemas.jobs import Endpoint, FieldMap, Job, ObjectMapping, Safety
 from schemas.plan import Change
 from schemas.values import Binary, Record
 from services.providers import FACTS, check_reachable, open_provider
-from services.providers.base import Layout, Provider
+from services.providers.base import KeyReader, Layout, Provider
+from services.providers.reach import writers
 from tests.mysql_server import Server
 from tests.sql_servers import opened as opened_side
 from tests.sql_servers import password_file, read_all, sql_connection
+
+from .test_scoped_reads import applied, plan_between, table
 
 TYPED = """
 CREATE TABLE typed (
@@ -190,23 +194,108 @@ async def test_an_update_of_a_float_beyond_its_six_digits_shown_is_written(
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="MariaDB sends a FLOAT's six significant digits over the text protocol: "
-    "1234567 is read as 1234570 (a source copies it so), and a source's 1234568 compares "
-    "equal to it, so the change is never planned; reading it exactly needs the column "
-    "selected as CAST(… AS DOUBLE) in every read, a job's SELECT included",
-)
 async def test_a_float_is_read_as_the_single_it_holds(my_database: Server, tmp_path: Path) -> None:
-    my_database.sql("CREATE TABLE scores (id int PRIMARY KEY, score float);")
-    my_database.sql("INSERT INTO scores VALUES (1, 1234567), (2, 34346.18);")
-    table = await opened(my_database, tmp_path, Endpoint(connection="my", table="scores"))
+    """MariaDB sends a FLOAT's text with six significant digits: 1234567 was read as
+    1234570 (a source copied it so), and a source's 1234568 compared equal to it, so the
+    change was never planned."""
+    my_database.sql("CREATE TABLE scores (id int PRIMARY KEY, score float, mail text);")
+    my_database.sql("INSERT INTO scores VALUES (1, 1234567, 'a'), (2, 34346.18, NULL);")
+    table = await opened(
+        my_database, tmp_path, Endpoint(connection="my", table="scores"), write=True
+    )
     try:
         read = sorted(await read_all(table), key=lambda r: int(str(r["id"])))
-        assert read == [{"id": "1", "score": "1234567.0"}, {"id": "2", "score": "34346.1796875"}]
-        assert table.canonical({"id": "1", "score": "1234568"}) != read[0]
+        assert read == [
+            {"id": "1", "score": "1234567.0", "mail": "a"},
+            {"id": "2", "score": "34346.1796875"},
+        ]
+        # A re-run: the source's own spellings of the values held compare equal (no
+        # phantom update), a change beyond six digits does not, and is written.
+        assert table.canonical({"id": "1", "score": "1234567", "mail": "a"}) == read[0]
+        assert table.canonical({"id": "2", "score": "34346.18"}) == read[1]
+        assert table.canonical({"id": "1", "score": "1234568", "mail": "a"}) != read[0]
+        assert isinstance(table, KeyReader)
+        [looked_up] = [r async for batch in table.read_keys("id", ["1"], 10) for r in batch]
+        assert looked_up == read[0]  # a `--key` run's lookup reads it exactly too
+        change = Change(action="update", key="1", match={"id": "1"}, set={"score": "1234568"})
+        assert [o.error for o in await table.apply([change])] == [None]
+        again = sorted(await read_all(table), key=lambda r: int(str(r["id"])))
+        assert again[0] == {"id": "1", "score": "1234568.0", "mail": "a"}
     finally:
         await table.close()
+    held = my_database.sql("SELECT CAST(score AS DOUBLE) FROM scores ORDER BY id")
+    assert held.splitlines() == ["1234568", "34346.1796875"]
+    query = "SELECT id, CAST(score AS DOUBLE) AS score FROM scores WHERE id = 2"
+    selected = await opened(my_database, tmp_path, Endpoint(connection="my", query=query))
+    try:
+        assert await read_all(selected) == [{"id": "2", "score": "34346.1796875"}]
+    finally:
+        await selected.close()
+
+
+SCORES = ObjectMapping(keys=["id"], fields=[FieldMap(to="id"), FieldMap(to="score")])
+
+
+def scores_job(source: str, destination: str) -> Job:
+    return Job(
+        id="scores",
+        source=Endpoint(connection=source, table="scores"),
+        destination=Endpoint(connection=destination, table="scores"),
+        objects=[SCORES],
+        safety=Safety(max_percent=100),
+    )
+
+
+async def test_a_float_copied_from_mariadb_is_the_value_it_holds(
+    my_database: Server, tmp_path: Path
+) -> None:
+    """A MariaDB FLOAT copied to SQLite: 1234567 was written 1234570.0."""
+    my_database.sql("CREATE TABLE scores (id int PRIMARY KEY, score float);")
+    my_database.sql("INSERT INTO scores VALUES (1, 1234567), (2, 34346.18);")
+    source = connection(my_database, tmp_path)
+    lite = SqliteConnection(id="lite", path=str(tmp_path / "lite.db"))
+    the_job = scores_job("my", "lite")
+
+    first = await plan_between(source, lite, the_job, None)
+    outcomes, written = await applied(source, lite, the_job, first.plan.changes)
+
+    assert [o.error for o in outcomes] == [None, None]
+    assert sorted((r["id"], r["score"]) for r in written) == [
+        ("1", "1234567.0"),
+        ("2", "34346.1796875"),
+    ]
+    assert (await plan_between(source, lite, the_job, None)).plan.changes == []
+
+
+async def test_a_float_is_planned_again_only_when_its_value_changed(
+    my_database: Server, tmp_path: Path
+) -> None:
+    """Into a MariaDB FLOAT: the values it holds, spelled as a source spells them, plan
+    nothing; a change beyond the six digits the server sends (1234567 to 1234568) is
+    planned — it was taken for the value held — and written, once."""
+    my_database.sql("CREATE TABLE scores (id varchar(10) PRIMARY KEY, score float);")
+    my_database.sql("INSERT INTO scores VALUES ('1', 1234567), ('2', 34346.18);")
+    table(tmp_path / "hr.db", "scores", ["id", "score"], [("1", "1234567"), ("2", "34346.18")])
+    hr = SqliteConnection(id="hr", path=str(tmp_path / "hr.db"))
+    target = connection(my_database, tmp_path)
+    the_job = scores_job("hr", "my")
+
+    assert (await plan_between(hr, target, the_job, None)).plan.changes == []
+    lite = sqlite3.connect(tmp_path / "hr.db")
+    with lite:
+        lite.execute("UPDATE scores SET score = '1234568' WHERE id = '1'")
+    lite.close()
+    changed = await plan_between(hr, target, the_job, None)
+    assert [(c.action, c.key, c.set) for c in changed.plan.changes] == [
+        ("update", "1", {"score": "1234568.0"})
+    ]
+    outcomes, _ = await applied(hr, target, the_job, changed.plan.changes)
+    assert [o.error for o in outcomes] == [None]
+    assert (
+        my_database.sql("SELECT CAST(score AS DOUBLE) FROM scores WHERE id = '1'").strip()
+        == "1234568"
+    )
+    assert (await plan_between(hr, target, the_job, None)).plan.changes == []
 
 
 async def test_a_job_select_is_a_source_and_cannot_be_written(
@@ -303,13 +392,81 @@ async def test_a_table_the_login_may_not_write_is_refused_before_planning(
         my_database.sql("DROP USER 'reader'@'%'")
 
 
+def writing(*tables: str) -> list[str]:
+    """The jobs writing to the connection, as `idsync connection test` finds them: one
+    job per table, named after it."""
+    jobs = [
+        Job(
+            id=f"hr-to-{table}",
+            source=Endpoint(connection="hr", file="people.csv"),
+            destination=Endpoint(connection="my", table=table),
+            objects=[ObjectMapping(keys=["id"], fields=[FieldMap(to="id"), FieldMap(to="mail")])],
+        )
+        for table in tables
+    ]
+    return list(writers(jobs, "my"))
+
+
 async def test_connection_test_says_who_logged_in_and_what_it_may_do(
     my_database: Server, tmp_path: Path
 ) -> None:
-    said = await check_reachable(connection(my_database, tmp_path), ["hr-to-db"])
+    my_database.sql("CREATE TABLE people (id varchar(20) PRIMARY KEY, mail text);")
+    said = await check_reachable(connection(my_database, tmp_path), writing("people", "staff"))
 
     assert said.startswith("MariaDB ") and f"as {my_database.user}@%" in said
-    assert "writable" in said and f"may create tables in {my_database.database}" in said
+    assert f"may create tables in {my_database.database}" in said
+    assert "writable: mysql table 'people' may be read and written (job hr-to-people" in said
+    assert "'staff' does not exist yet and may be created by the first write" in said
+    alone = await check_reachable(connection(my_database, tmp_path))
+    assert "no job writes here" in alone and "writable" not in alone
+
+
+async def test_connection_test_of_a_login_that_may_only_select_names_the_grant_missing(
+    my_database: Server, tmp_path: Path
+) -> None:
+    """It said "writable" of a login that may only read the table a job writes: the job
+    then failed at its first run."""
+    reader = reading_login(
+        my_database,
+        tmp_path,
+        "reader",
+        "people",
+        "CREATE TABLE people (id varchar(20) PRIMARY KEY, mail text);",
+    )
+    try:
+        with pytest.raises(WriteFailed) as refused:
+            await check_reachable(reader, writing("people", "staff"))
+        said = str(refused.value)
+        assert "'reader' may not INSERT, UPDATE, DELETE there" in said
+        people = f"`{my_database.database}`.`people`"
+        assert f"GRANT INSERT, UPDATE, DELETE ON {people} TO `reader` (job hr-to-people" in said
+        assert f"GRANT CREATE, ALTER ON `{my_database.database}`.* TO `reader`" in said
+        read_only = await check_reachable(reader)  # as a source alone, it is enough
+        assert "as reader@%" in read_only and "no job writes here" in read_only
+    finally:
+        my_database.sql("DROP USER 'reader'@'%'")
+
+
+async def test_connection_test_of_a_login_whose_rights_come_through_a_role_says_so(
+    my_database: Server, tmp_path: Path
+) -> None:
+    """The server lists no grant of a role to its user: the test refuses nothing, and
+    does not say "writable" either."""
+    my_database.sql(
+        "CREATE TABLE people (id varchar(20) PRIMARY KEY, mail text);"
+        "CREATE ROLE writer;"
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON `{my_database.database}`.people TO writer;"
+        "CREATE USER 'member'@'%' IDENTIFIED BY 'member-pw'; GRANT writer TO 'member'@'%';"
+        "SET DEFAULT ROLE writer FOR 'member'@'%';"
+    )
+    member = connection(my_database, tmp_path, user="member")
+    password_file("mysql", my_database, tmp_path).write_text("member-pw\n")
+    try:
+        said = await check_reachable(member, writing("people"))
+        assert "not refused (rights through a role are not listed): mysql table 'people'" in said
+        assert "writable" not in said
+    finally:
+        my_database.sql("DROP USER 'member'@'%'; DROP ROLE writer;")
 
 
 async def test_a_wrong_password_names_the_login(my_database: Server, tmp_path: Path) -> None:

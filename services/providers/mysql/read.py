@@ -62,6 +62,22 @@ def _in_utf8mb4(field: str, declared: str) -> str:
 class MysqlReading(MysqlTable, SqlReading[MysqlConnection, Column]):
     """The reading half of the provider."""
 
+    @property
+    def _select(self) -> str:
+        """The table's rows, every column: a FLOAT as a DOUBLE, which holds its single
+        exactly — the server sends a FLOAT's text with six significant digits (1234567 as
+        1234570). The names are the catalogue's, quoted."""
+        columns = self._columns.values()
+        if not any(column.kind == "float4" for column in columns):
+            return f"SELECT * FROM {self._q}"
+        listed = ", ".join(
+            f"CAST({quote(c.name)} AS DOUBLE) AS {quote(c.name)}"
+            if c.kind == "float4"
+            else quote(c.name)
+            for c in columns
+        )
+        return f"SELECT {listed} FROM {self._q}"
+
     def reads_keys(self, field: str) -> bool:
         """A table's column (a job's SELECT is read whole), of a character set whose keys
         can be tested (`read_keys`)."""
@@ -96,10 +112,10 @@ class MysqlReading(MysqlTable, SqlReading[MysqlConnection, Column]):
         spelled = column.kind in ("text", "json")
         test, test_args = self._spelled(field, await made_once()) if spelled else ("", ())
         statements: list[_Statement] = []
-        some_in = f"SELECT * FROM {self._q} WHERE {quote(field)} IN "
+        some_in = f"{self._select} WHERE {quote(field)} IN "
         if spelled and wanted:
             compared_as = _in_utf8mb4(field, column.declared)
-            sql = f"SELECT * FROM {self._q} WHERE {compared_as} IN "
+            sql = f"{self._select} WHERE {compared_as} IN "
             sql += f"({', '.join(['%s'] * len(wanted))}) OR {test}"
             statements.append((sql, (*wanted, *test_args), None))
         for at in range(0, len(wanted) if not spelled else 0, KEYS_PER_QUERY):
@@ -152,11 +168,11 @@ class MysqlReading(MysqlTable, SqlReading[MysqlConnection, Column]):
                 wanted = await choose(keys, texts)
                 statements: list[_Statement] = []
                 if wanted is None or len(wanted) > LOOKED_UP:
-                    statements.append((f"SELECT * FROM {self._q}", (), None))
+                    statements.append((self._select, (), None))
                 elif wanted:
                     exact = f"CAST({_as_read(key)} AS BINARY)"
                     some = ", ".join(["CAST(%s AS BINARY)"] * len(wanted))
-                    lookup = f"SELECT * FROM {self._q} WHERE {exact} IN ({some})"
+                    lookup = f"{self._select} WHERE {exact} IN ({some})"
                     statements.append((lookup, tuple(wanted), None))
                 async for batch, _ in self._fetched(conn, batch_size, statements):
                     records += batch
@@ -190,7 +206,7 @@ class MysqlReading(MysqlTable, SqlReading[MysqlConnection, Column]):
         changed: tuple[str, str | None] | None = None,
         lookup: tuple[str, Sequence[str]] | None = None,
     ) -> AsyncIterator[list[Record]]:
-        sql = self._query if self._query is not None else f"SELECT * FROM {self._q}"
+        sql = self._query if self._query is not None else self._select
         args: tuple[Param, ...] = ()
         if changed is not None:
             field, since = changed

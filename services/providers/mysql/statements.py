@@ -104,7 +104,7 @@ class Statements(SetStatements):
     def differs(self, name: str, value: str) -> str:
         """As bytes: a collation that ignores case (or pads spaces) does not take "Ann"
         for "ann" (the staged column is declared as the target's). A float as a number:
-        its text has six digits (FLOAT), and 1234567 would be 1234568."""
+        a FLOAT's text has six digits, and 1234567 would be 1234568."""
         column = self.columns.get(name)
         if column is not None and column.kind in ("float", "float4"):
             return f"NOT (t.{quote(name)} <=> {value})"

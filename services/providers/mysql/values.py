@@ -61,7 +61,7 @@ _FIELD_KINDS = {
     9: "int",
     13: "int",
     16: "bit",
-    4: "float4",
+    4: "float6",
     5: "float",
     10: "date",
     12: "datetime",
@@ -165,7 +165,9 @@ def text_of(raw: object, kind: str) -> str:
         except (ValueError, UnicodeDecodeError):
             return str(raw)
     if kind == "float4" and isinstance(raw, float):
-        return sql.single(raw, 6)  # FLOAT: its six digits, as MariaDB shows them
+        return sql.single(raw)  # a table's FLOAT, read as a DOUBLE (read.py): exactly
+    if kind == "float6" and isinstance(raw, float):
+        return sql.single(raw, 6)  # a job's SELECT's FLOAT: the six digits sent
     if isinstance(raw, datetime):
         return sql.moment_text(raw, kind == "timestamp")  # the session's zone is UTC
     if isinstance(raw, timedelta):

@@ -104,6 +104,26 @@ class SqlTable(Generic[Conn, Col]):
         if write and self._query is not None:
             raise BadInput(f"{self._where}: a query is read only; name a `table` to write to")
 
+    async def _look(self, conn: Any, write: bool) -> None:
+        """The query's columns, or the table's and whether the login may write it (each
+        provider's, on a connection logged in)."""
+        raise NotImplementedError
+
+    async def check_writes(self, conn: Any) -> None:
+        """What `open(write=True)` checks before planning — the login's rights on the
+        table (SELECT, INSERT, UPDATE, DELETE), or to create it; to add the columns it
+        lacks —, on a connection logged in (`idsync connection test`): WriteFailed (a
+        query: BadInput) saying what is missing and the GRANT that gives it."""
+        self._write = True
+        self._refuse_query_writes(True)
+        await self._look(conn, True)
+
+    def may_write(self) -> str:
+        """What `check_writes` found the login may do."""
+        if self._columns:
+            return f"{self._where} may be read and written"
+        return f"{self._where} does not exist yet and may be created by the first write"
+
     def source_fields(self) -> list[str] | None:
         """The table's (or query's) columns, after `open`; None for a table not there yet."""
         return list(self._columns) or self._fields or None

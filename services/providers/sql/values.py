@@ -200,8 +200,8 @@ def parse_plain(kind: str, text: str, scale: int | None) -> Plain:
 def single(value: float, digits: int | None = None) -> str:
     """A number as a single-precision float column keeps it (about seven digits), as
     canonical text: that single exactly, as the driver gives it (PostgreSQL's real:
-    34346.18 is 34346.1796875), or its first `digits` significant ones (MariaDB sends a
-    FLOAT's six: 34346.2)."""
+    34346.18 is 34346.1796875; MySQL's FLOAT, read as a DOUBLE), or its first `digits`
+    significant ones (the six a server sends of a FLOAT in a job's SELECT: 34346.2)."""
     try:
         kept: float = struct.unpack("f", struct.pack("f", value))[0]
     except OverflowError:
