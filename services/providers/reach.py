@@ -15,6 +15,7 @@ from schemas.connections import Connection
 from schemas.jobs import Endpoint, Job, ObjectMapping
 
 from .base import Layout
+from .layouts import destination_layout
 
 Side = tuple[Endpoint, Layout]
 """One object type's destination: its endpoint (a table, …) and the fields written there."""
@@ -43,10 +44,8 @@ def writers(jobs: Sequence[Job], connection_id: str) -> list[Writer]:
 
 
 def _side(job: Job, mapping: ObjectMapping) -> Side:
-    """The object type's destination, with the fields a run writes there (as a run's
-    destination layout gives them)."""
-    layout = Layout(keys=tuple(mapping.keys), fields=tuple(f.to for f in mapping.fields))
-    return endpoint_of(job.destination, mapping.destination), layout
+    """The object type's destination, with the fields a run writes there."""
+    return endpoint_of(job.destination, mapping.destination), destination_layout(mapping)
 
 
 def sides(writers: Sequence[str]) -> list[tuple[Side, list[str]]]:

@@ -20,11 +20,9 @@ import msgspec
 
 from core.checks.objects import endpoint_of
 from core.engine import (
-    destination_multi_valued,
     source_multi_valued,
 )
 from core.engine.conditions import fields_tested
-from core.engine.containers import follows_container
 from core.engine.source_fields import fields_read, reads_every_field
 from schemas.connections import Connection
 from schemas.jobs import Job, ObjectMapping
@@ -33,6 +31,7 @@ from services.common import tracing
 from services.common.store import Store
 from services.providers import open_provider
 from services.providers.base import Layout, Outcome, Provider, Staging
+from services.providers.layouts import destination_layout
 
 READ_BATCH = 5_000
 """Records asked of a provider at a time, on either side."""
@@ -89,19 +88,6 @@ def source_layout(mapping: ObjectMapping, where: dict[str, Any] | None = None) -
         multi_valued=source_multi_valued(mapping),
         reads=tuple(reads),
         every_field=reads_every_field(mapping),
-    )
-
-
-def destination_layout(mapping: ObjectMapping, *, identifiers: bool = False) -> Layout:
-    """What the destination's provider is told of one type's fields; with `identifiers`
-    every record read carries its identifier (a DN) for references to resolve to; where
-    objects follow the container their source names, each its container."""
-    return Layout(
-        keys=tuple(mapping.keys),
-        fields=tuple(f.to for f in mapping.fields),
-        multi_valued=destination_multi_valued(mapping),
-        identifiers=identifiers,
-        containers=follows_container(mapping),
     )
 
 
