@@ -20,10 +20,11 @@ import msgspec
 import pytest
 
 from schemas.connections import MysqlConnection, PostgresqlConnection
-from schemas.jobs import Endpoint
+from schemas.jobs import Endpoint, FieldMap, Job, ObjectMapping
 from schemas.values import Record
 from services.providers import open_provider
 from services.providers.base import Layout, Provider
+from services.providers.reach import writers
 
 S = TypeVar("S")
 S_co = TypeVar("S_co", covariant=True)
@@ -173,3 +174,18 @@ async def opened(
 
 async def read_all(provider: Provider) -> list[Record]:
     return [record async for batch in provider.read(100) for record in batch]
+
+
+def jobs_writing(connection_id: str, *tables: str) -> list[str]:
+    """The jobs writing to the connection, as `idsync connection test` finds them: one
+    job per table, named after it (`hr-to-<table>`), writing `id` and `mail`."""
+    jobs = [
+        Job(
+            id=f"hr-to-{table}",
+            source=Endpoint(connection="hr", file="people.csv"),
+            destination=Endpoint(connection=connection_id, table=table),
+            objects=[ObjectMapping(keys=["id"], fields=[FieldMap(to="id"), FieldMap(to="mail")])],
+        )
+        for table in tables
+    ]
+    return list(writers(jobs, connection_id))

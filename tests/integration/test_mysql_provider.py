@@ -17,10 +17,9 @@ from schemas.plan import Change
 from schemas.values import Binary, Record
 from services.providers import FACTS, check_reachable, open_provider
 from services.providers.base import KeyReader, Layout, Provider
-from services.providers.reach import writers
 from tests.mysql_server import Server
+from tests.sql_servers import jobs_writing, password_file, read_all, sql_connection
 from tests.sql_servers import opened as opened_side
-from tests.sql_servers import password_file, read_all, sql_connection
 
 from .test_scoped_reads import applied, plan_between, table
 
@@ -392,26 +391,13 @@ async def test_a_table_the_login_may_not_write_is_refused_before_planning(
         my_database.sql("DROP USER 'reader'@'%'")
 
 
-def writing(*tables: str) -> list[str]:
-    """The jobs writing to the connection, as `idsync connection test` finds them: one
-    job per table, named after it."""
-    jobs = [
-        Job(
-            id=f"hr-to-{table}",
-            source=Endpoint(connection="hr", file="people.csv"),
-            destination=Endpoint(connection="my", table=table),
-            objects=[ObjectMapping(keys=["id"], fields=[FieldMap(to="id"), FieldMap(to="mail")])],
-        )
-        for table in tables
-    ]
-    return list(writers(jobs, "my"))
-
-
 async def test_connection_test_says_who_logged_in_and_what_it_may_do(
     my_database: Server, tmp_path: Path
 ) -> None:
     my_database.sql("CREATE TABLE people (id varchar(20) PRIMARY KEY, mail text);")
-    said = await check_reachable(connection(my_database, tmp_path), writing("people", "staff"))
+    said = await check_reachable(
+        connection(my_database, tmp_path), jobs_writing("my", "people", "staff")
+    )
 
     assert said.startswith("MariaDB ") and f"as {my_database.user}@%" in said
     assert f"may create tables in {my_database.database}" in said
@@ -435,7 +421,7 @@ async def test_connection_test_of_a_login_that_may_only_select_names_the_grant_m
     )
     try:
         with pytest.raises(WriteFailed) as refused:
-            await check_reachable(reader, writing("people", "staff"))
+            await check_reachable(reader, jobs_writing("my", "people", "staff"))
         said = str(refused.value)
         assert "'reader' may not INSERT, UPDATE, DELETE there" in said
         people = f"`{my_database.database}`.`people`"
@@ -462,7 +448,7 @@ async def test_connection_test_of_a_login_whose_rights_come_through_a_role_says_
     member = connection(my_database, tmp_path, user="member")
     password_file("mysql", my_database, tmp_path).write_text("member-pw\n")
     try:
-        said = await check_reachable(member, writing("people"))
+        said = await check_reachable(member, jobs_writing("my", "people"))
         assert "not refused (rights through a role are not listed): mysql table 'people'" in said
         assert "writable" not in said
     finally:

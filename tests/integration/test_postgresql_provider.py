@@ -11,17 +11,16 @@ import pytest
 from core.checks.connections import check_connections
 from core.errors import BadInput, WriteFailed
 from schemas.connections import MysqlConnection, PostgresqlConnection
-from schemas.jobs import Endpoint, FieldMap, Job, ObjectMapping
+from schemas.jobs import Endpoint, FieldMap, ObjectMapping
 from schemas.plan import Change
 from schemas.values import Binary, Record
 from services.providers import FACTS, check_reachable, open_provider
 from services.providers.base import ChangeReader, FallsBack, Layout, Provider
-from services.providers.reach import writers
 from services.runner.planning.low_memory import READ_TWICE, lean_enough
 from services.runner.planning.sides import Sides
 from tests.postgresql_server import Server
+from tests.sql_servers import jobs_writing, password_file, read_all, sql_connection
 from tests.sql_servers import opened as opened_side
-from tests.sql_servers import password_file, read_all, sql_connection
 
 TYPED = """
 CREATE TABLE typed (
@@ -226,26 +225,13 @@ async def test_a_table_the_login_may_not_write_is_refused_before_planning(
         pg_database.psql("DROP OWNED BY reader; DROP ROLE reader;")
 
 
-def writing(*tables: str) -> list[str]:
-    """The jobs writing to the connection, as `idsync connection test` finds them: one
-    job per table, named after it."""
-    jobs = [
-        Job(
-            id=f"hr-to-{table}",
-            source=Endpoint(connection="hr", file="people.csv"),
-            destination=Endpoint(connection="pg", table=table),
-            objects=[ObjectMapping(keys=["id"], fields=[FieldMap(to="id"), FieldMap(to="mail")])],
-        )
-        for table in tables
-    ]
-    return list(writers(jobs, "pg"))
-
-
 async def test_connection_test_says_who_logged_in_and_what_it_may_do(
     pg_database: Server, tmp_path: Path
 ) -> None:
     pg_database.psql("CREATE TABLE people (id text PRIMARY KEY, mail text)")
-    said = await check_reachable(connection(pg_database, tmp_path), writing("people", "staff"))
+    said = await check_reachable(
+        connection(pg_database, tmp_path), jobs_writing("pg", "people", "staff")
+    )
 
     assert f"as {pg_database.user}" in said and "may create tables in schema public" in said
     assert "writable: postgresql table 'people' may be read and written (job hr-to-people" in said
@@ -268,7 +254,7 @@ async def test_connection_test_of_a_login_that_may_only_select_names_the_grant_m
     password_file("postgresql", pg_database, tmp_path).write_text("reader-pw\n")
     try:
         with pytest.raises(WriteFailed) as refused:
-            await check_reachable(reader, writing("people", "staff"))
+            await check_reachable(reader, jobs_writing("pg", "people", "staff"))
         said = str(refused.value)
         assert "'reader' may not INSERT, UPDATE, DELETE there" in said
         assert 'GRANT INSERT, UPDATE, DELETE ON "people" TO "reader" (job hr-to-people' in said
