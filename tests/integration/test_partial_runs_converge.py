@@ -7,12 +7,13 @@ an incremental run (`--changed-only`) and a run scoped to the changed records' k
 (`--key`) each write what makes a whole run afterwards find nothing to do, planned the
 same twice (a preview is the run). Drawn over jobs of one type and of two (people and
 their groups), references cleared or skipping their record when none resolves, and a
-job of one type planned in little memory (low_memory.py).
+job of one type planned in little memory (low_memory.py); into SQLite, PostgreSQL and
+MariaDB tables.
 
-Each example plans over real SQLite tables as a run plans them and applies each plan to
-them: the source's first state synchronised whole, then changed, then the partial run,
-then the whole job planned again. No record leaves the source: an incremental run does
-not see absences (a whole run deletes them)."""
+Each example plans over real tables (the source's in SQLite) as a run plans them and
+applies each plan to them: the source's first state synchronised whole, then changed,
+then the partial run, then the whole job planned again. No record leaves the source: an
+incremental run does not see absences (a whole run deletes them)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ import asyncio
 import os
 import sqlite3
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -30,14 +31,18 @@ import msgspec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from schemas.connections import SqliteConnection
+from schemas.connections import Connection, SqliteConnection
 from schemas.jobs import Changes, Endpoint, FieldMap, Job, Leavers
 from schemas.plan import Change
 from services.runner.planning import PlannedRun, entry, low_memory
 from services.runner.planning.reading import Reading
+from services.runner.planning.sides import open_pair
+from tests.mysql_server import Server as MyServer
+from tests.postgresql_server import Server as PgServer
+from tests.sql_servers import sql_connection
 
 from .test_incremental_new_members import skipping
-from .test_scoped_new_members import GROUPS, USERS, apply
+from .test_scoped_new_members import GROUPS, USERS
 from .test_scoped_reads import plan_between, table
 
 PEOPLE = ["u1", "u2", "u3", "u4", "u5", "u6"]
@@ -152,13 +157,49 @@ def write_source(folder: Path, case: Case, state: Literal["first", "then"]) -> N
     table(folder / "hr.db", "hr_groups", ["gid", "members", "at"], teams)
 
 
+@dataclass(frozen=True)
+class Target:
+    """The destination: a connection, and how its tables are emptied before an example
+    (a SQLite file made anew; a server's tables dropped, the first write makes them)."""
+
+    connection: Connection
+    empty: Callable[[], object]
+
+
+def sqlite_target(folder: Path) -> Target:
+    def empty() -> None:
+        (folder / "dir.db").unlink(missing_ok=True)
+        table(folder / "dir.db", "people", ["id", "name", "boss"], [])
+        table(folder / "dir.db", "groups", ["id", "members"], [])
+
+    return Target(SqliteConnection(id="dir", path=str(folder / "dir.db")), empty)
+
+
 async def planned(
-    folder: Path, job: Job, keys: list[str] | None = None, since: str | None = None
+    folder: Path,
+    target: Target,
+    job: Job,
+    keys: list[str] | None = None,
+    since: str | None = None,
 ) -> PlannedRun:
     source = SqliteConnection(id="hr", path=str(folder / "hr.db"))
-    target = SqliteConnection(id="dir", path=str(folder / "dir.db"))
     reading = Reading(incremental=True, since=since) if since is not None else None
-    return await plan_between(source, target, job, keys, reading)
+    return await plan_between(source, target.connection, job, keys, reading)
+
+
+async def apply(folder: Path, target: Target, job: Job, changes: Sequence[Change]) -> None:
+    """The changes applied to each type's table, in the plan's order."""
+    source = SqliteConnection(id="hr", path=str(folder / "hr.db"))
+    for at, mapping in enumerate(job.objects):
+        destination = open_pair(source, target.connection, job, at)[1]
+        await destination.open(write=True)
+        try:
+            outcomes = await destination.apply(
+                [c for c in changes if c.object_type == mapping.type]
+            )
+            assert all(o.error is None for o in outcomes), outcomes
+        finally:
+            await destination.close()
 
 
 def changed_keys(case: Case) -> list[str]:
@@ -174,14 +215,13 @@ def shown(changes: Sequence[Change]) -> list[tuple[str, str, str, object]]:
     return sorted(((c.action, c.key, c.phase, c.set) for c in changes), key=str)
 
 
-async def converges(folder: Path, case: Case) -> None:
+async def converges(folder: Path, target: Target, case: Case) -> None:
     job = the_job(case)
-    table(folder / "dir.db", "people", ["id", "name", "boss"], [])
-    table(folder / "dir.db", "groups", ["id", "members"], [])
+    target.empty()
     write_source(folder, case, "first")
-    whole = await planned(folder, job)
-    await apply(folder, job, list(whole.plan.changes))
-    settled = await planned(folder, job)
+    whole = await planned(folder, target, job)
+    await apply(folder, target, job, whole.plan.changes)
+    settled = await planned(folder, target, job)
     assert shown(settled.plan.changes) == [], "a whole run settles its own state"
     since = whole.watermark
 
@@ -190,37 +230,69 @@ async def converges(folder: Path, case: Case) -> None:
     if case.way == "keys":
         if not keys:
             return  # nothing to scope a run to
-        partial = await planned(folder, job, keys=keys)
-        again = await planned(folder, job, keys=keys)
+        partial = await planned(folder, target, job, keys=keys)
+        again = await planned(folder, target, job, keys=keys)
     else:
         assert since is not None
-        partial = await planned(folder, job, since=since)
-        again = await planned(folder, job, since=since)
+        partial = await planned(folder, target, job, since=since)
+        again = await planned(folder, target, job, since=since)
     assert again.plan.hash == partial.plan.hash, "a preview plans as the run does"
-    await apply(folder, job, list(partial.plan.changes))
-    after = await planned(folder, job)
+    await apply(folder, target, job, partial.plan.changes)
+    after = await planned(folder, target, job)
     assert shown(after.plan.changes) == [], f"left to a whole run after {case.way}"
 
 
 EXAMPLES = 600 if os.environ.get("IDSYNC_LONG_TESTS") else 60
 """Examples drawn; ten times as many with IDSYNC_LONG_TESTS set."""
+SERVER_EXAMPLES = EXAMPLES // 3
+"""Against a PostgreSQL or MariaDB server: fewer, each slower."""
 
 
-@settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
-@given(cases())
-def test_a_partial_run_leaves_nothing_for_a_whole_run_to_do(case: Case) -> None:
+def converging(folder: Path, target: Target, case: Case) -> None:
+    """One example, the low-memory planner taken where the case says (and only there)."""
     lean_above = -1 if case.shape == "lean" else low_memory.LEAN_ABOVE  # even when empty
     with (
-        tempfile.TemporaryDirectory(prefix="idsync-converge-") as folder,
         patch.object(low_memory, "LEAN_ABOVE", lean_above),
         patch.object(entry, "plan_low_memory", wraps=low_memory.plan_low_memory) as lean,
     ):
-        asyncio.run(converges(Path(folder), case))
+        asyncio.run(converges(folder, target, case))
     assert lean.called == (case.shape == "lean")
+
+
+@settings(max_examples=EXAMPLES, suppress_health_check=[HealthCheck.too_slow])
+@given(cases())
+def test_a_partial_run_leaves_nothing_for_a_whole_run_to_do(case: Case) -> None:
+    with tempfile.TemporaryDirectory(prefix="idsync-converge-") as folder:
+        converging(Path(folder), sqlite_target(Path(folder)), case)
+
+
+ON_A_SERVER = settings(
+    max_examples=SERVER_EXAMPLES,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+"""The server's database is the test's: each example drops the tables it made."""
+
+
+@ON_A_SERVER
+@given(case=cases())
+def test_a_partial_run_into_postgresql_leaves_nothing_for_a_whole_run_to_do(
+    pg_database: PgServer, tmp_path: Path, case: Case
+) -> None:
+    connection = sql_connection("postgresql", pg_database, tmp_path, "dir")
+    target = Target(connection, lambda: pg_database.psql("DROP TABLE IF EXISTS people, groups"))
+    with tempfile.TemporaryDirectory(prefix="idsync-converge-") as folder:
+        converging(Path(folder), target, case)
+
+
+@ON_A_SERVER
+@given(case=cases())
+def test_a_partial_run_into_mariadb_leaves_nothing_for_a_whole_run_to_do(
+    my_database: MyServer, tmp_path: Path, case: Case
+) -> None:
+    connection = sql_connection("mysql", my_database, tmp_path, "dir")
+    target = Target(connection, lambda: my_database.sql("DROP TABLE IF EXISTS people, groups"))
+    with tempfile.TemporaryDirectory(prefix="idsync-converge-") as folder:
+        converging(Path(folder), target, case)
 
 
 def test_the_tables_are_real_sqlite(tmp_path: Path) -> None:
@@ -232,6 +304,6 @@ def test_the_tables_are_real_sqlite(tmp_path: Path) -> None:
         if_none="clear",
         way="incremental",
     )
-    asyncio.run(converges(tmp_path, case))
+    asyncio.run(converges(tmp_path, sqlite_target(tmp_path), case))
     rows = sqlite3.connect(tmp_path / "dir.db").execute("SELECT id, boss FROM people").fetchall()
     assert sorted(rows) == [("u1", "u2"), ("u2", None)]
