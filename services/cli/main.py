@@ -198,9 +198,15 @@ def _connection(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         connections,
         "test",
         "services.cli.connection:connection_test",
-        "check that a connection is reachable",
+        "check that a connection is reachable, and writable where a job writes to it",
+        epilog="Logs in and reads nothing. For each job that writes to the connection, "
+        "it checks what a run checks before planning: a PostgreSQL or MySQL login's "
+        "rights on each table the job writes (or to create it), naming the GRANT a "
+        "login lacks; a directory's or a file's writability. Saying what is wrong, it "
+        "exits 3 when the connection cannot be reached, 4 when a job could not write "
+        "there.",
     )
-    p.add_argument("id")
+    p.add_argument("id", help="the connection's id, as `idsync connection list` shows it")
     _json(p)
 
 
