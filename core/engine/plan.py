@@ -159,7 +159,11 @@ def plan(
     taken_in_case: Mapping[str, str] = {}
     if keys_fold and not (act_on_absence or every_case or mapping.case_insensitive):
         taken_in_case = _held_in_other_case(wanted, found, len(mapping.keys))
-    for key, record in planner.unequal(wanted, found):
+    unequal = planner.unequal(wanted, found)
+    if not found and not ambiguous:  # no object: each record a create (a first run)
+        planner.on_source_only_all(unequal)
+        unequal = ()
+    for key, record in unequal:
         if key in ambiguous:
             planner.counts.skipped += 1
         elif (existing := found.get(key)) is None:

@@ -5,7 +5,7 @@ leaving."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence, Set
-from itertools import compress, repeat
+from itertools import chain, compress, repeat
 from operator import contains, eq, not_
 from typing import cast
 
@@ -229,6 +229,72 @@ class Planner:
                 f"{field!r}: created where the destination puts objects by default"
             )
         self.add(key, "create", record, values=values, container=container)
+
+    def on_source_only_all(self, records: Iterable[tuple[str, Record]]) -> None:
+        """`on_source_only` of each (key, record) in turn — a first run's every record,
+        into an empty destination: where `creates_at_once` serves them all, their creates
+        made at once, else one by one."""
+        pairs = list(records)
+        if not self.creates_at_once(pairs):
+            for key, record in pairs:
+                self.on_source_only(key, record)
+
+    def creates_at_once(self, pairs: list[tuple[str, Record]]) -> bool:
+        """The creates `on_source_only` plans for these (key, record), made at once (in
+        C), the very changes in the same places (`ranked`): where the mapping creates in
+        a fixed container, with one key field; every record holds the fields written, in
+        their order, and no other (no container of its own, no leaver), each value
+        non-empty text or a list of non-empty texts (no subclass), and its key text that
+        reads as no DN (`rank`'s depth). False, and nothing planned, otherwise."""
+        mapping = self.mapping
+        written = self.written
+        if (
+            not pairs
+            or mapping.on_source_only != "create"
+            or mapping.container_from is not None
+            or len(self.keys) != 1
+        ):
+            return False
+        records = [record for _, record in pairs]
+        if set(map(tuple, records)) != {written}:
+            return False
+        values = list(chain.from_iterable(map(dict.values, records)))
+        kinds = list(map(type, values))
+        lists = kinds.count(list)
+        if not all(values) or kinds.count(str) + lists != len(values):
+            return False  # an empty value (left out of its create), binary, a subclass
+        size, at = len(written), written.index(self.keys[0])
+        if kinds[at::size].count(str) != len(records):
+            return False  # a key of several values: no key to match (`key_of`)
+        shown = cast(list[str], values[at::size])
+        if "=" in "".join(shown):
+            return False  # perhaps a DN, whose depth orders it (phases.rank)
+        sets = list(map(dict, records))
+        if lists:
+            several = [at for at, kind in enumerate(kinds) if kind is list]
+            items = list(chain.from_iterable(cast(list[list[str]], [values[at] for at in several])))
+            if not all(items) or set(map(type, items)) - {str}:
+                return False  # an empty item (left out of its list), or not text
+            for at in several:  # the planner's own lists, as `present` copies them
+                sets[at // size][written[at % size]] = cast(list[str], values[at]).copy()
+        object_type, container = mapping.type, mapping.container
+        single = self.keys[0]
+        changes = [
+            Change(
+                action="create",
+                key=text,
+                match={single: text},
+                set=fields,
+                object_type=object_type,
+                container=container,
+            )
+            for text, fields in zip(shown, sets, strict=True)
+        ]
+        phase, action, depth, _, _ = rank(changes[0])
+        places = zip(repeat(phase), repeat(action), repeat(depth), repeat(object_type), shown)
+        self.ranked += zip(places, [key for key, _ in pairs], changes, strict=True)
+        self.counts.create += len(changes)
+        return True
 
     def on_both(self, key: str, record: Record, existing: Record) -> None:
         start = len(self.ranked)

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
+import ldap3
 import pytest
 
 from core.engine import source_multi_valued
@@ -243,3 +245,21 @@ async def test_a_source_reads_the_fields_the_job_reads_and_a_script_every_one(
         conn, ldap_base, sides.source_layout(scripted), write=False, object_classes=PERSON
     )
     assert {"description", "objectClass"} <= set((await read_all(side))[0])
+
+
+async def test_a_source_reads_the_schema_once(slapd: Slapd, ldap_base: str, tmp_path: Path) -> None:
+    """Opening a source reads the server's schema once, bound (its binary attributes and
+    the keys' rules come from it), not once more anonymously first."""
+    read = ldap3.Server.get_info_from_server
+    bound: list[bool] = []  # of each read from the server, whether its connection was
+
+    def reading(server: ldap3.Server, conn: ldap3.Connection | None) -> None:
+        if conn is not None:  # (ldap3 makes each Server ask with none too: nothing read)
+            bound.append(conn.bound)
+        read(server, conn)
+
+    with mock.patch.object(ldap3.Server, "get_info_from_server", reading):
+        side = await provider(connection(tmp_path, slapd.url), ldap_base, USER, write=False)
+    await side.close()
+    assert bound == [True]
+    assert getattr(side, "keys_fold", None) is True  # uid compares without case

@@ -920,3 +920,97 @@ def test_the_usual_batch_of_creates_is_keyed_at_once() -> None:
     assert _plain_keys(index, [{"uid": "a"}, {"uid": " b "}]) == ["a", "b"]
     assert _plain_keys(index, [{"uid": "a"}, {"uid": "old"}]) is None  # at the destination
     assert _plain_keys(index, [{"uid": "a", LEAVER_FIELD: "yes"}]) is None
+
+
+plain_values: st.SearchStrategy[Value] = st.one_of(
+    st.sampled_from(["x", "X", " x ", "é", "a / b"]),
+    st.lists(st.sampled_from(["x", "y", "é"]), min_size=1, max_size=3),
+)
+
+
+edge_values: st.SearchStrategy[Value] = st.one_of(
+    st.sampled_from(["", "uid=a,ou=x", [], ["x", ""], Binary(b"x")]), odd_values
+)
+
+
+@st.composite
+def first_runs(draw: st.DrawFn) -> tuple[ObjectMapping, tuple[str, ...], list[Record]]:
+    """A mapping, the fields it writes, and source records for an empty destination: as a
+    job's mapper makes them (each holding those fields in their order), mostly; now and
+    then one with an odd value, its fields in another order, or anything."""
+    mapping = draw(quick_mappings)
+    if draw(st.integers(min_value=0, max_value=3)):  # mostly what a first run's job is
+        fields = draw(st.permutations(["uid", "ou", "mail", "groups"]))
+        mapping = msgspec.structs.replace(
+            mapping,
+            keys=["uid"],
+            on_source_only="create",
+            fields=[FieldMap(to=field) for field in fields],
+        )
+    managed = managed_fields(mapping, ())
+    written = tuple(dict.fromkeys([*mapping.keys, *managed]))
+    odd = draw(st.booleans())
+    records: list[Record] = []
+    for at in range(draw(st.integers(min_value=0, max_value=6))):
+        record: Record = {field: draw(plain_values) for field in written}
+        for field in mapping.keys:  # keys each record's own, mostly
+            if draw(st.integers(min_value=0, max_value=5)):
+                record[field] = f"{field}{at}"
+        if odd and draw(st.integers(min_value=0, max_value=2)) == 0:
+            record[draw(st.sampled_from(written))] = draw(edge_values)
+        elif odd and draw(st.integers(min_value=0, max_value=2)) == 0:
+            record = dict(draw(st.permutations(list(record.items()))))
+        elif odd and draw(st.integers(min_value=0, max_value=5)) == 0:
+            record = draw(creates)
+        records.append(record)
+    return mapping, managed, records
+
+
+@settings(max_examples=500)
+@given(first_runs(), st.booleans())
+def test_a_first_runs_creates_made_at_once_are_those_made_one_by_one(
+    run: tuple[ObjectMapping, tuple[str, ...], list[Record]], twice: bool
+) -> None:
+    """An empty destination (or one whose objects all share their keys: none is found):
+    the creates `Planner.creates_at_once` makes are the planner's, one by one — the same
+    plan (changes, their fields in the same order, counts, hash, warnings), or the same
+    refusal — and share no list with the records."""
+    mapping, managed, source = run
+    destination: list[Record] = [{"uid": "dup", "ou": "dup"}] * 2 if twice else []
+    copies = copy.deepcopy(source)
+
+    def planned(records: list[Record]) -> Plan | str:
+        try:
+            return plan(records, copy.deepcopy(destination), mapping, managed)
+        except BadInput as refused:
+            return f"{type(refused).__name__}: {refused}"
+
+    quick = planned(source)
+    assert source == copies  # the records are left as they were
+    with mock.patch.object(Planner, "creates_at_once", return_value=False):
+        slow = planned(copies)
+    assert quick == slow
+    if isinstance(quick, Plan) and isinstance(slow, Plan):
+        assert quick.hash == slow.hash
+        assert msgspec.msgpack.encode(quick.changes) == msgspec.msgpack.encode(slow.changes)
+        lists = {id(v) for r in source for v in r.values() if isinstance(v, list)}
+        assert not any(id(v) in lists for c in quick.changes for v in c.set.values())
+
+
+def test_a_usual_first_run_is_planned_at_once() -> None:
+    """The test above compares something: a first run's usual records (every field
+    written, text or lists of text) are created at once, and the unusual left to the
+    planner one by one."""
+    mapping = ObjectMapping(keys=["uid"], fields=[FieldMap(to="uid"), FieldMap(to="groups")])
+    records: list[Record] = [{"uid": f"u{i}", "groups": ["x", "y"]} for i in range(5)]
+    with mock.patch.object(Planner, "on_source_only") as one_by_one:
+        first = plan(records, [], mapping, ["uid", "groups"])
+    assert one_by_one.call_count == 0
+    assert first.counts.create == 5
+    assert [c.set for c in first.changes] == records
+    planner = Planner(mapping, ["uid", "groups"])
+    assert not planner.creates_at_once([("a", {"uid": "a", "groups": ["x", ""]})])  # "" dropped
+    assert not planner.creates_at_once([("a", {"groups": ["x"], "uid": "a"})])  # another order
+    assert not planner.creates_at_once([("uid=a", {"uid": "uid=a", "groups": ["x"]})])  # a DN
+    assert not planner.creates_at_once([("a", {"uid": ["a"], "groups": ["x"]})])  # a list key
+    assert planner.creates_at_once([("a", {"uid": "a", "groups": ["x"]})])

@@ -98,8 +98,10 @@ def connect(connection: LdapConnection, *, schema: bool = False) -> Session:
             auto_referrals=False,
         )
         try:
-            conn.open()
-            if connection.tls == "starttls" and not conn.start_tls():
+            # The schema (when asked for) is read once, after the bind, as the bound
+            # user sees it: not first anonymously on opening, nor again after StartTLS.
+            conn.open(read_server_info=False)
+            if connection.tls == "starttls" and not conn.start_tls(read_server_info=False):
                 raise BadInput(f"{where}: {url} refused StartTLS ({_said(conn)})")
             if not conn.bind():
                 raise _bind_error(where, connection, conn)
