@@ -8,7 +8,8 @@ an incremental run (`--changed-only`) and a run scoped to the changed records' k
 same twice (a preview is the run). Drawn over jobs of one type and of two (people and
 their groups), references cleared or skipping their record when none resolves, and a
 job of one type planned in little memory (low_memory.py); into SQLite, PostgreSQL and
-MariaDB tables.
+MariaDB tables (the servers' with typed columns: an integer, a boolean, a date, a
+decimal).
 
 Each example plans over real tables (the source's in SQLite) as a run plans them and
 applies each plan to them: the source's first state synchronised whole, then changed,
@@ -123,10 +124,17 @@ def resolvable(
 
 LEAVING = Leavers(when={"field": "status", "equals": "gone"}, action="delete")
 """A record whose status says its person has left: the object is deleted."""
-PEOPLE_MAPPING = msgspec.structs.replace(USERS, on_destination_only="delete", leavers=LEAVING)
+TYPED = ("age", "active", "started", "score")
+"""Fields a server's table holds in typed columns (`typed_people`), written from text."""
+PEOPLE_MAPPING = msgspec.structs.replace(
+    USERS,
+    on_destination_only="delete",
+    leavers=LEAVING,
+    fields=[*USERS.fields, *(FieldMap(to=name) for name in TYPED)],
+)
 PLAIN_USERS = msgspec.structs.replace(
     PEOPLE_MAPPING,
-    fields=[FieldMap(to="boss") if f.to == "boss" else f for f in USERS.fields],
+    fields=[FieldMap(to="boss") if f.to == "boss" else f for f in PEOPLE_MAPPING.fields],
 )
 """People whose manager is copied as it is: a job the low-memory planner takes."""
 
@@ -145,14 +153,31 @@ def the_job(case: Case) -> Job:
     )
 
 
+def typed(person: Person) -> tuple[str, str, str, str]:
+    """A person's typed values, as text a source holds them in, following their name:
+    an integer, a boolean, a date and a decimal written as "8.5" where its column holds
+    "8.50" — equal, not an update."""
+    _, name, _, status = person
+    return (
+        str(20 + len(name)),
+        "false" if status == "gone" else "true",
+        f"2024-01-{len(name):02d}",
+        f"{len(name)}.5",
+    )
+
+
 def write_source(folder: Path, case: Case, state: Literal["first", "then"]) -> None:
     """The source tables in one state; a record of the second stamped AFTER where it
     differs from the first (or is new)."""
     (folder / "hr.db").unlink(missing_ok=True)
     first_people, first_groups = case.first
     these_people, these_groups = case.first if state == "first" else case.then
-    rows = [(*p, BEFORE if first_people.get(p[0]) == p else AFTER) for p in these_people.values()]
-    table(folder / "hr.db", "hr", ["emp", "name", "boss", "status", "at"], rows)
+    rows = [
+        (*p, *typed(p), BEFORE if first_people.get(p[0]) == p else AFTER)
+        for p in these_people.values()
+    ]
+    columns = ["emp", "name", "boss", "status", *TYPED, "at"]
+    table(folder / "hr.db", "hr", columns, rows)
     teams = [(*g, BEFORE if first_groups.get(g[0]) == g else AFTER) for g in these_groups.values()]
     table(folder / "hr.db", "hr_groups", ["gid", "members", "at"], teams)
 
@@ -266,6 +291,15 @@ def test_a_partial_run_leaves_nothing_for_a_whole_run_to_do(case: Case) -> None:
         converging(Path(folder), sqlite_target(Path(folder)), case)
 
 
+PG_TABLES = """DROP TABLE IF EXISTS people, groups;
+CREATE TABLE people (id text PRIMARY KEY, name text, boss text,
+  age integer, active boolean, started date, score numeric(6, 2));"""
+"""A server's people in typed columns; its groups' table made by the first write."""
+MY_TABLES = """DROP TABLE IF EXISTS people, groups;
+CREATE TABLE people (id varchar(20) PRIMARY KEY, name text, boss text,
+  age int, active boolean, started date, score decimal(6, 2));"""
+
+
 ON_A_SERVER = settings(
     max_examples=SERVER_EXAMPLES,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
@@ -279,7 +313,7 @@ def test_a_partial_run_into_postgresql_leaves_nothing_for_a_whole_run_to_do(
     pg_database: PgServer, tmp_path: Path, case: Case
 ) -> None:
     connection = sql_connection("postgresql", pg_database, tmp_path, "dir")
-    target = Target(connection, lambda: pg_database.psql("DROP TABLE IF EXISTS people, groups"))
+    target = Target(connection, lambda: pg_database.psql(PG_TABLES))
     with tempfile.TemporaryDirectory(prefix="idsync-converge-") as folder:
         converging(Path(folder), target, case)
 
@@ -290,7 +324,7 @@ def test_a_partial_run_into_mariadb_leaves_nothing_for_a_whole_run_to_do(
     my_database: MyServer, tmp_path: Path, case: Case
 ) -> None:
     connection = sql_connection("mysql", my_database, tmp_path, "dir")
-    target = Target(connection, lambda: my_database.sql("DROP TABLE IF EXISTS people, groups"))
+    target = Target(connection, lambda: my_database.sql(MY_TABLES))
     with tempfile.TemporaryDirectory(prefix="idsync-converge-") as folder:
         converging(Path(folder), target, case)
 
