@@ -1,0 +1,78 @@
+"""A group's members when one of them cannot be named: Graph refused that user's create
+(or it is not in the tenant), and the group is still written with every other member —
+the one missing is the group's record error, never a reason to leave out the rest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from services.cli.client import Session
+from tests.graph_server import Tenant
+
+from .conftest import RunServices
+from .entra_helpers import connection_toml
+from .ldap_helpers import define
+from .test_entra_jobs import write
+from .test_ldap_jobs import run
+
+RESOLVE = '{ type = "user", by = "employeeId" }'
+JOB = f"""id = "hr-to-entra-groups"
+source = {{ connection = "hr", file = "people.csv" }}
+destination = {{ connection = "cloud" }}
+
+[[objects]]
+type = "user"
+keys = ["employeeId"]
+fields = [
+  {{ to = "employeeId", from = "employee_id" }},
+  {{ to = "userPrincipalName", from = "upn" }},
+  {{ to = "displayName", from = "name" }},
+]
+
+[[objects]]
+type = "group"
+keys = ["displayName"]
+source = {{ file = "groups.csv" }}
+destination = {{ object_classes = ["group"] }}
+fields = [
+  {{ to = "displayName", from = "group" }},
+  {{ to = "members", from = "members", delimiter = "|", resolve = {RESOLVE} }},
+]
+"""
+
+
+def members(tenant: Tenant) -> dict[str, set[str]]:
+    """Group → the employeeIds of its members, as the tenant holds them."""
+    objects = tenant.objects()
+    ids = {u["id"]: u["employeeId"] for u in objects["user"]}
+    return {g["displayName"]: {ids[m] for m in g["_members"]} for g in objects["group"]}
+
+
+async def test_a_member_graph_refused_leaves_the_groups_other_members_written(
+    graph_tenant: Tenant, tmp_path: Path, session: Session, services: RunServices
+) -> None:
+    folder = tmp_path / "job"
+    connections = '[hr]\nprovider = "csv"\ndirectory = "data"\n\n'
+    job = await define(session, folder, connections + connection_toml(folder, graph_tenant), JOB)
+    domain = graph_tenant.domain
+    people = [
+        {"employee_id": "E1", "upn": f"e1@{domain}", "name": "One"},
+        {"employee_id": "E2", "upn": "e2@not-a-verified-domain.example", "name": "Two"},
+        {"employee_id": "E3", "upn": f"e3@{domain}", "name": "Three"},
+    ]
+    write(folder / "data" / "people.csv", people)
+    write(folder / "data" / "groups.csv", [{"group": "Team", "members": "E1|E2|E3"}])
+    async with services():
+        first = await run(session, job)
+        # E2's create is refused (its UPN's domain), and so Team cannot name it: Team is
+        # written with E1 and E3, and its error says which member is missing.
+        assert members(graph_tenant) == {"Team": {"E1", "E3"}}
+        assert (first.stats.created, first.stats.failed) == (2, 2), first.stats
+
+        people.append({"employee_id": "E4", "upn": f"e4@{domain}", "name": "Four"})
+        write(folder / "data" / "people.csv", people)
+        write(folder / "data" / "groups.csv", [{"group": "Team", "members": "E1|E2|E3|E4"}])
+        second = await run(session, job)
+        # E4 joins Team though E2 still cannot be named.
+        assert members(graph_tenant) == {"Team": {"E1", "E3", "E4"}}
+        assert second.stats.failed == 2, second.stats
