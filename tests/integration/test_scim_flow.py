@@ -473,3 +473,47 @@ async def test_a_refused_record_is_its_own_error_in_scims_words(
     assert (outcomes[1].error or "").startswith("409 uniqueness: ")
     assert outcomes[2].error == "active: expected true or false, got 'perhaps'"
     assert sorted(by_user_name(scim_url)) == ["ada"]
+
+
+BY_ID = '{ type = "user", by = "externalId" }'
+REFERRING = f"""\
+id = "hr-to-scim"
+source = {{ connection = "hr", file = "people.csv" }}
+destination = {{ connection = "scim" }}
+
+[[objects]]
+type = "user"
+keys = ["externalId"]
+fields = [
+  {{ to = "externalId", from = "employee_id" }},
+  {{ to = "userName", from = "login" }},
+  {{ to = "{ENTERPRISE}:manager.value", from = "boss", resolve = {BY_ID} }},
+]
+{GROUPS.replace('by = "userName"', 'by = "externalId"')}"""
+
+
+@pytest.mark.parametrize("bulk", ["true", "false"])
+async def test_a_reference_to_a_user_the_service_refused_is_never_written_as_its_search(
+    scim_url: str, tmp_path: Path, session: Session, services: RunServices, bulk: str
+) -> None:
+    folder = tmp_path / "job"
+    job = await define(session, folder, connections(folder, scim_url, bulk=bulk), REFERRING)
+    rows = [
+        {"employee_id": "E0", "login": "ada", "boss": ""},
+        {"employee_id": "E1", "login": "ada", "boss": ""},  # refused: userName taken
+        {"employee_id": "E2", "login": "bo", "boss": "E1"},
+    ]
+    with (folder / "data" / "people.csv").open("w", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]), delimiter=";")
+        writer.writeheader()
+        writer.writerows(rows)
+    write_groups(folder, {"team": ["E0", "E1", "E2"]})
+    async with services():
+        first = await run(session, job)
+    # E1 was never created, so nothing stands for it: bo has no manager, and the team's
+    # members are the users there are; both say what they miss.
+    users = by_user_name(scim_url)
+    assert sorted(users) == ["ada", "bo"]
+    assert "manager" not in users["bo"].get(ENTERPRISE, {}), users["bo"]
+    assert members_of(scim_url) == {"team": {"ada", "bo"}}
+    assert first.stats.failed == 3, first.stats  # E1 itself, bo's manager, the team's member
