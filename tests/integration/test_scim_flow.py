@@ -517,3 +517,46 @@ async def test_a_reference_to_a_user_the_service_refused_is_never_written_as_its
     assert "manager" not in users["bo"].get(ENTERPRISE, {}), users["bo"]
     assert members_of(scim_url) == {"team": {"ada", "bo"}}
     assert first.stats.failed == 3, first.stats  # E1 itself, bo's manager, the team's member
+
+
+ROLES = """\
+id = "hr-to-scim"
+source = { connection = "hr", file = "people.csv" }
+destination = { connection = "scim" }
+
+[[objects]]
+type = "user"
+keys = ["userName"]
+fields = [
+  { to = "userName", from = "login" },
+  { to = "roles.value", from = "roles", delimiter = "|" },
+  { to = "emails.value", from = "mails", delimiter = "|" },
+]
+"""
+
+
+async def test_multi_valued_attributes_in_another_order_are_the_same_values(
+    scim_url: str, tmp_path: Path, session: Session, services: RunServices
+) -> None:
+    folder = tmp_path / "job"
+    job = await define(session, folder, connections(folder, scim_url), ROLES)
+
+    def write_people(roles: str, mails: str) -> None:
+        (folder / "data" / "people.csv").write_text(f"login;roles;mails\nada;{roles};{mails}\n")
+
+    write_people("staff|admin", "ada@example.org|a.l@example.org")
+    async with services():
+        first = await run(session, job)
+        assert first.stats.created == 1, first.stats
+        # A service keeps no order of a multi-valued attribute's values: the same roles
+        # and addresses listed in another order by the source are nothing to write.
+        write_people("admin|staff", "a.l@example.org|ada@example.org")
+        again = await run(session, job)
+        assert (again.stats.written, again.stats.unchanged) == (0, 1), again.stats
+        write_people("admin|auditor", "a.l@example.org|ada@example.org")
+        changed = await run(session, job)
+        assert changed.stats.updated == 1, changed.stats
+        roles = by_user_name(scim_url)["ada"]["roles"]
+        assert sorted(r["value"] for r in roles) == ["admin", "auditor"]
+        last = await run(session, job)
+        assert last.stats.written == 0, last.stats
