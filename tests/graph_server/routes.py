@@ -7,6 +7,7 @@ date and request-id; 401, 403 Authorization_RequestDenied, 404 Request_ResourceN
 one by one), /graph/json-batching (up to 20 requests, responses in any order, `dependsOn`
 and 424 Failed Dependency), /graph/api/user-update (204), /graph/api/user-delete,
 /graph/api/group-post-members and /graph/api/group-delete-members ($ref),
+/graph/api/group-list-members (an OData cast, `/members/microsoft.graph.user`: users alone),
 /graph/api/user-post-manager (PUT manager/$ref), /graph/api/directory-deleteditems-list,
 /graph/api/directory-deleteditems-get, /graph/api/directory-deleteditems-restore,
 /graph/permissions-reference (User.ReadWrite.All, Group.ReadWrite.All, …).
@@ -246,6 +247,19 @@ class Graph:
                 path = f"groups/{obj['id']}/members"
                 return self._ok(
                     queries.members(tenant, self.base, path, obj, request.query, request.headers)
+                )
+            if rest == ["members", "microsoft.graph.user"] and method == "GET":
+                path = f"groups/{obj['id']}/members/microsoft.graph.user"  # an OData cast
+                return self._ok(
+                    queries.members(
+                        tenant,
+                        self.base,
+                        path,
+                        obj,
+                        request.query,
+                        request.headers,
+                        users_only=True,
+                    )
                 )
             if rest == ["members", "$ref"] and method == "POST":
                 self.need(WRITE["members"])

@@ -76,3 +76,33 @@ async def test_a_member_graph_refused_leaves_the_groups_other_members_written(
         # E4 joins Team though E2 still cannot be named.
         assert members(graph_tenant) == {"Team": {"E1", "E3", "E4"}}
         assert second.stats.failed == 2, second.stats
+
+
+async def test_a_group_nested_by_hand_is_left_as_it_is_and_the_users_are_managed(
+    graph_tenant: Tenant, tmp_path: Path, session: Session, services: RunServices
+) -> None:
+    folder = tmp_path / "job"
+    connections = '[hr]\nprovider = "csv"\ndirectory = "data"\n\n'
+    job = await define(session, folder, connections + connection_toml(folder, graph_tenant), JOB)
+    domain = graph_tenant.domain
+    people = [{"employee_id": f"E{n}", "upn": f"e{n}@{domain}", "name": f"P{n}"} for n in (1, 2)]
+    write(folder / "data" / "people.csv", people)
+    write(folder / "data" / "groups.csv", [{"group": "Team", "members": "E1|E2"}])
+    async with services():
+        await run(session, job)
+        # Someone nests another group in Team. `members` holds users: the nested group is
+        # neither read (which failed the run) nor taken out, run after run.
+        team = next(g for g in graph_tenant.objects()["group"] if g["displayName"] == "Team")
+        body = {"displayName": "Nested", "mailNickname": "nested", "mailEnabled": False}
+        body["securityEnabled"] = True
+        nested = graph_tenant.graph("POST", "groups", body)
+        ref = {"@odata.id": f"{graph_tenant.server.url}/v1.0/directoryObjects/{nested['id']}"}
+        graph_tenant.graph("POST", f"groups/{team['id']}/members/$ref", ref)
+        write(folder / "data" / "groups.csv", [{"group": "Team", "members": "E2"}])
+        changed = await run(session, job)
+        assert changed.stats.updated == 1, changed.stats
+        again = await run(session, job)
+        assert again.stats.written == 0, again.stats
+    team = next(g for g in graph_tenant.objects()["group"] if g["displayName"] == "Team")
+    ids = {u["id"]: u["employeeId"] for u in graph_tenant.objects()["user"]}
+    assert {ids.get(m, m) for m in team["_members"]} == {"E2", nested["id"]}

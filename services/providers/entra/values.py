@@ -26,6 +26,9 @@ USER, GROUP = "user", "group"
 COLLECTION = {USER: "users", GROUP: "groups"}
 PASSWORD_FIELDS = frozenset({"password", "passwordprofile.password"})
 MANAGER, MEMBERS = "manager", "members"
+USER_CAST = "microsoft.graph.user"
+"""A group's members read through this OData cast are its users alone: `members` holds
+users; its other members (nested groups, devices) are neither read nor removed."""
 BOOLEAN = frozenset(
     {
         "accountenabled",

@@ -35,6 +35,7 @@ from .values import (
     PASSWORD_FIELDS,
     READ_ONLY,
     USER,
+    USER_CAST,
     ValueProblem,
     body_of,
     nickname,
@@ -359,7 +360,8 @@ class Writer:
         self, doing: str, group_id: str
     ) -> Generator[Step, list[Answer], list[str] | str]:
         found: list[str] = []
-        link: str | None = url(f"/groups/{group_id}/members", **{"$select": "id", "$top": "999"})
+        users = f"/groups/{group_id}/members/{USER_CAST}"  # other members are left alone
+        link: str | None = url(users, **{"$select": "id", "$top": "999"})
         while link is not None:
             answers = yield Step([Call("GET", link)])
             if not answers[0].ok:
