@@ -109,15 +109,19 @@ class Graph:
                 found = self.route(request)
                 if request.method != "GET" and found.status < 400:
                     self.tenant.wrote()
+                if found.status < 400:
+                    self._fault(request, after=True)
                 found.headers.setdefault("request-id", request_id)
                 return found
         except GraphFault as fault:
             headers = {"request-id": request_id, **fault.headers}
             return Response(fault.status, error_body(fault, request_id), headers)
 
-    def _fault(self, request: Request) -> None:
+    def _fault(self, request: Request, *, after: bool = False) -> None:
         for fault in self.tenant.faults:
             hit = request.path.lower().startswith(fault.path.lower().lstrip("/"))
+            if fault.after != after:
+                continue
             if fault.times > 0 and fault.method in (request.method, "*") and hit:
                 fault.times -= 1
                 self.tenant.count("faults")
@@ -132,7 +136,7 @@ class Graph:
         if request.method == "GET":
             if request.path == "users":
                 cost = 2
-            elif request.path.endswith("/members"):
+            elif request.path.endswith(("/members", "/members/microsoft.graph.user")):
                 cost = 3
             if "$select" in request.query:
                 cost = max(1, cost - 1)

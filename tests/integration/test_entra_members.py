@@ -106,3 +106,28 @@ async def test_a_group_nested_by_hand_is_left_as_it_is_and_the_users_are_managed
     team = next(g for g in graph_tenant.objects()["group"] if g["displayName"] == "Team")
     ids = {u["id"]: u["employeeId"] for u in graph_tenant.objects()["user"]}
     assert {ids.get(m, m) for m in team["_members"]} == {"E2", nested["id"]}
+
+
+async def test_a_create_graph_made_though_it_answered_504_is_made_once(
+    graph_tenant: Tenant, tmp_path: Path, session: Session, services: RunServices
+) -> None:
+    folder = tmp_path / "job"
+    connections = '[hr]\nprovider = "csv"\ndirectory = "data"\n\n'
+    job = await define(session, folder, connections + connection_toml(folder, graph_tenant), JOB)
+    domain = graph_tenant.domain
+    people = [{"employee_id": f"E{n}", "upn": f"e{n}@{domain}", "name": f"P{n}"} for n in (1, 2)]
+    write(folder / "data" / "people.csv", people)
+    write(folder / "data" / "groups.csv", [{"group": "Team", "members": "E1|E2"}])
+    # Graph makes the group (and a user), then its gateway answers 504: sent again, the
+    # create would make a second Team, and no later run could change either (two groups,
+    # one key); the user's would be refused, its name taken.
+    for made in ("groups", "users"):
+        graph_tenant.fault("POST", made, 504, "GatewayTimeout", "timed out", after=True)
+    async with services():
+        first = await run(session, job)
+        assert first.stats.failed == 0, first.stats
+        assert [g["displayName"] for g in graph_tenant.objects()["group"]] == ["Team"]
+        assert sorted(graph_tenant.users("employeeId")) == ["E1", "E2"]
+        assert members(graph_tenant) == {"Team": {"E1", "E2"}}
+        again = await run(session, job)
+        assert again.stats.written == 0, again.stats

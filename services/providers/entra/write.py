@@ -26,8 +26,8 @@ from schemas.values import Record
 
 from ..base import Layout, Outcome
 from .errors import Answer, why
-from .graph import Call, Graph, Program, Step, listing, not_a_page, url
-from .lookup import Found, Key, Lookup, fold
+from .graph import Call, Graph, Program, Step, listing, not_a_page, unknown, url
+from .lookup import Found, Key, Lookup, fold, key_filter
 from .values import (
     COLLECTION,
     MANAGER,
@@ -200,7 +200,11 @@ class Writer:
                 return _fails(
                     f"{doing}: manager: no user with {self.member_key} {value!r} in the tenant"
                 )
-        return self._then_create(doing, body, members[PART:], boss, missing)
+        names = self.names(change)
+        key = tuple(str(change.match.get(n, "")) for n in names)
+        filtered = {"$filter": key_filter(names, [key]), "$select": "id"}
+        found_by = url(f"/{self.collection}", **filtered)
+        return self._then_create(doing, body, members[PART:], boss, found_by, missing)
 
     def _then_create(
         self,
@@ -208,15 +212,32 @@ class Writer:
         body: dict[str, Any],
         more: list[str],
         boss: str | None,
+        found_by: str,
         missing: str | None = None,
     ) -> Program:
         """The POST, then the members past the first 20 and the manager; `missing` (a
-        member no user stands for) is the change's error once the rest is written."""
-        answers = yield Step([Call("POST", f"/{self.collection}", body)])
-        created = answers[0]
-        if not created.ok:
+        member no user stands for) is the change's error once the rest is written. A POST
+        whose answer leaves unknown whether Graph made the object (its gateway's 504) is
+        not sent again before the object is looked up by its key (`found_by`): sent
+        twice, a group would be made twice."""
+        new_id = ""
+        for _ in range(self.graph.attempts):
+            answers = yield Step([Call("POST", f"/{self.collection}", body, once=True)])
+            created = answers[0]
+            if created.ok:
+                new_id = str((created.body or {}).get("id", ""))
+                break
+            if not unknown(created):
+                return f"{doing}: {why(created, self.kind)}"
+            looked = yield Step([Call("GET", found_by)])
+            page = listing(looked[0]) if looked[0].ok else None
+            if page is None:
+                return f"{doing}: {why(created, self.kind)}"
+            if page["value"]:
+                new_id = str(page["value"][0].get("id", ""))
+                break
+        else:
             return f"{doing}: {why(created, self.kind)}"
-        new_id = str((created.body or {}).get("id", ""))
         calls = [
             Call(
                 "PATCH",
