@@ -560,3 +560,40 @@ async def test_multi_valued_attributes_in_another_order_are_the_same_values(
         assert sorted(r["value"] for r in roles) == ["admin", "auditor"]
         last = await run(session, job)
         assert last.stats.written == 0, last.stats
+
+
+@pytest.mark.parametrize("bulk", ["true", "false"])
+async def test_a_group_the_service_made_though_its_gateway_answered_504_is_made_once(
+    scim_url: str, tmp_path: Path, session: Session, services: RunServices, bulk: str
+) -> None:
+    """A group's displayName need not be unique (RFC 7643: uniqueness "none"): a create
+    applied again after an answer that never came would make a second group, and the
+    job could change neither (two groups, one key)."""
+    cut = ["/Bulk" if bulk == "true" else "/Groups"]
+
+    def gateway(method: str, path: str) -> int | None:
+        if method == "POST" and cut and path.split("?")[0].endswith(cut[0]):
+            if cut[0] == "/Bulk" and not members_of(scim_url):
+                return None  # the users' bulk request: answered
+            cut.clear()
+            return 504
+        return None
+
+    proxy = ThrottlingProxy(int(scim_url.split(":")[2].split("/")[0]), lambda: None, after=gateway)
+    try:
+        folder = tmp_path / "job"
+        job = await define(
+            session, folder, connections(folder, proxy.url(scim_url), bulk=bulk), job_to_scim()
+        )
+        rows = people(3)
+        write_csv(folder / "data" / "people.csv", rows)
+        write_groups(folder, {"staff": [r["employee_id"] for r in rows]})
+        async with services():
+            first = await run(session, job)
+            assert (first.stats.created, first.stats.failed) == (4, 0), first.stats
+            assert [g["displayName"] for g in resources(scim_url, "/Groups")] == ["staff"]
+            assert members_of(scim_url)["staff"] == {r["employee_id"] for r in rows}
+            again = await run(session, job)
+            assert again.stats.written == 0, again.stats
+    finally:
+        proxy.close()

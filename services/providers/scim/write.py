@@ -70,6 +70,21 @@ class Writer:
     def etags(self) -> bool:
         return self.service.config.etag.supported
 
+    @property
+    def unique_keys(self) -> bool:
+        """Whether the service refuses a second resource with the same key (its schema
+        says the key attribute's uniqueness is "server" or "global", as userName's): a
+        create applied again is then answered 409 and found. Otherwise (a group's
+        displayName) creates are looked up first, so that a batch applied again after an
+        answer that never came (a gateway's 504 after the write) makes nothing twice."""
+        for path in self.keys:
+            found = self.service.attribute(self.kind, path)
+            if path.where is not None or found is None or path.sub:
+                return False
+            if found.uniqueness.lower() not in ("server", "global"):
+                return False
+        return True
+
     def key(self, change: Change) -> Key | None:
         names = self.key_names or tuple(change.match)
         values = [_first(change.match.get(name)) for name in names]
@@ -98,7 +113,11 @@ class Writer:
             else:
                 chains.setdefault(key, []).append(i)
         changes, unnamed = await self.resolve_references(changes)
-        wanted = [k for k, at in chains.items() if changes[at[0]].action != "create"]
+        wanted = [
+            k
+            for k, at in chains.items()
+            if changes[at[0]].action != "create" or not self.unique_keys
+        ]
         await self.look_up(wanted)
         if self._bulk(changes):
             from .bulk import apply_in_bulk
