@@ -170,13 +170,21 @@ def scim_url(scim_server: ScimServer) -> str:
 
 class ThrottlingProxy:
     """An HTTP proxy in front of a server that answers a request 429 (with Retry-After)
-    whenever `throttle()` says so, and relays the others."""
+    whenever `throttle()` says so, and relays the others (answering one as `after` says,
+    once it is carried out)."""
 
     def __init__(
-        self, port: int, throttle: Callable[[], float | None], methods: list[str] | None = None
+        self,
+        port: int,
+        throttle: Callable[[], float | None],
+        methods: list[str] | None = None,
+        after: Callable[[str, str], int | None] | None = None,
     ) -> None:
         self.target = port
         self.throttle = throttle
+        self.after = after
+        """(method, path) → a status to answer instead of the server's once the request
+        was relayed and carried out (a gateway's 504 after the write); None: the answer."""
         self.methods = methods if methods is not None else []
         """The method of every request relayed, in order."""
         self.refused = 0
@@ -211,6 +219,13 @@ class ThrottlingProxy:
                 upstream.request(self.command, self.path, body=body, headers=headers)
                 answer = upstream.getresponse()
                 data = answer.read()
+                instead = proxy.after(self.command, self.path) if proxy.after else None
+                if instead is not None:
+                    upstream.close()
+                    self.send_response(instead)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 self.send_response(answer.status)
                 for name, value in answer.getheaders():
                     if name.lower() not in ("connection", "transfer-encoding", "content-length"):

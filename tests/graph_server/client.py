@@ -118,6 +118,8 @@ class Tenant:
         message: str,
         times: int = 1,
         retry_after: float | None = None,
+        *,
+        after: bool = False,
     ) -> None:
         self.admin(
             "POST",
@@ -130,6 +132,7 @@ class Tenant:
                 "message": message,
                 "times": times,
                 "retry_after": retry_after,
+                "after": after,
             },
         )
 

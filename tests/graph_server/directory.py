@@ -57,6 +57,8 @@ class Fault:
     message: str
     times: int
     retry_after: float | None = None
+    after: bool = False
+    """Answered so once the request was carried out (a gateway's 504 after the write)."""
 
 
 @dataclass

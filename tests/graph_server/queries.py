@@ -168,12 +168,23 @@ def link(base: str, path: str, query: dict[str, str]) -> str:
 
 
 def members(
-    tenant: Tenant, base: str, path: str, group: Obj, query: dict[str, str], headers: dict[str, str]
+    tenant: Tenant,
+    base: str,
+    path: str,
+    group: Obj,
+    query: dict[str, str],
+    headers: dict[str, str],
+    *,
+    users_only: bool = False,
 ) -> Obj:
-    """One page of a group's members, each with its @odata.type."""
+    """One page of a group's members, each with its @odata.type; with `users_only` (the
+    OData cast `/members/microsoft.graph.user`), its users alone."""
     size = page_size(query)
     start = int(decode_token(query["$skiptoken"]).get("o", 0)) if "$skiptoken" in query else 0
-    ids = group["_members"][start : start + size]
+    every = group["_members"]
+    if users_only:
+        every = [m for m in every if m in tenant.objects["user"]]
+    ids = every[start : start + size]
     values = []
     for member_id in ids:
         kind = USER if member_id in tenant.objects["user"] else GROUP
@@ -181,7 +192,7 @@ def members(
         select = select_of(tenant, kind, query.get("$select")) if query.get("$select") else ["id"]
         values.append({"@odata.type": kind.odata_type, **render(tenant, kind, obj, select)})
     body: Obj = {"@odata.context": f"{base}/v1.0/$metadata#directoryObjects", "value": values}
-    if start + size < len(group["_members"]):
+    if start + size < len(every):
         rest = {k: v for k, v in query.items() if k != "$skiptoken"}
         rest["$skiptoken"] = encode_token({"o": start + size})
         body["@odata.nextLink"] = link(base, path, rest)

@@ -7,6 +7,7 @@ date and request-id; 401, 403 Authorization_RequestDenied, 404 Request_ResourceN
 one by one), /graph/json-batching (up to 20 requests, responses in any order, `dependsOn`
 and 424 Failed Dependency), /graph/api/user-update (204), /graph/api/user-delete,
 /graph/api/group-post-members and /graph/api/group-delete-members ($ref),
+/graph/api/group-list-members (an OData cast, `/members/microsoft.graph.user`: users alone),
 /graph/api/user-post-manager (PUT manager/$ref), /graph/api/directory-deleteditems-list,
 /graph/api/directory-deleteditems-get, /graph/api/directory-deleteditems-restore,
 /graph/permissions-reference (User.ReadWrite.All, Group.ReadWrite.All, …).
@@ -108,15 +109,19 @@ class Graph:
                 found = self.route(request)
                 if request.method != "GET" and found.status < 400:
                     self.tenant.wrote()
+                if found.status < 400:
+                    self._fault(request, after=True)
                 found.headers.setdefault("request-id", request_id)
                 return found
         except GraphFault as fault:
             headers = {"request-id": request_id, **fault.headers}
             return Response(fault.status, error_body(fault, request_id), headers)
 
-    def _fault(self, request: Request) -> None:
+    def _fault(self, request: Request, *, after: bool = False) -> None:
         for fault in self.tenant.faults:
             hit = request.path.lower().startswith(fault.path.lower().lstrip("/"))
+            if fault.after != after:
+                continue
             if fault.times > 0 and fault.method in (request.method, "*") and hit:
                 fault.times -= 1
                 self.tenant.count("faults")
@@ -131,7 +136,7 @@ class Graph:
         if request.method == "GET":
             if request.path == "users":
                 cost = 2
-            elif request.path.endswith("/members"):
+            elif request.path.endswith(("/members", "/members/microsoft.graph.user")):
                 cost = 3
             if "$select" in request.query:
                 cost = max(1, cost - 1)
@@ -246,6 +251,19 @@ class Graph:
                 path = f"groups/{obj['id']}/members"
                 return self._ok(
                     queries.members(tenant, self.base, path, obj, request.query, request.headers)
+                )
+            if rest == ["members", "microsoft.graph.user"] and method == "GET":
+                path = f"groups/{obj['id']}/members/microsoft.graph.user"  # an OData cast
+                return self._ok(
+                    queries.members(
+                        tenant,
+                        self.base,
+                        path,
+                        obj,
+                        request.query,
+                        request.headers,
+                        users_only=True,
+                    )
                 )
             if rest == ["members", "$ref"] and method == "POST":
                 self.need(WRITE["members"])

@@ -143,6 +143,27 @@ async def test_disable_and_enable_keep_other_bits_disable_moves_when_asked_not_c
         await provider.close()
 
 
+async def test_an_account_that_never_had_a_password_is_not_enabled_by_a_restore(
+    samba: Samba, ad_base: str, tmp_path: Path
+) -> None:
+    # A job that sets no password makes accounts disabled, needing none (AD's 546). One
+    # that leaves and comes back is restored as it was: enabling it would make an account
+    # whose password is empty usable by whoever knows its name.
+    side = await ad(tmp_path, ad_base)
+    assert [o.error for o in await side.apply([user("cy", password=None)])] == [None]
+    assert attributes(samba, ad_base)["cy"]["userAccountControl"] == 546
+
+    fresh = await ad(tmp_path, ad_base)
+    cy: dict[str, Value] = {"sAMAccountName": sam("cy")}
+    left = await fresh.apply([Change(action="disable", key="cy", match=cy)])
+    back = await (await ad(tmp_path, ad_base)).apply([Change(action="enable", key="cy", match=cy)])
+
+    assert [o.error for o in left + back] == [None, None]
+    assert attributes(samba, ad_base)["cy"]["userAccountControl"] == 546
+    await side.close()
+    await fresh.close()
+
+
 async def test_names_and_account_names_taken_are_plain_errors_naming_the_object(
     samba: Samba, ad_base: str, tmp_path: Path
 ) -> None:

@@ -473,3 +473,127 @@ async def test_a_refused_record_is_its_own_error_in_scims_words(
     assert (outcomes[1].error or "").startswith("409 uniqueness: ")
     assert outcomes[2].error == "active: expected true or false, got 'perhaps'"
     assert sorted(by_user_name(scim_url)) == ["ada"]
+
+
+BY_ID = '{ type = "user", by = "externalId" }'
+REFERRING = f"""\
+id = "hr-to-scim"
+source = {{ connection = "hr", file = "people.csv" }}
+destination = {{ connection = "scim" }}
+
+[[objects]]
+type = "user"
+keys = ["externalId"]
+fields = [
+  {{ to = "externalId", from = "employee_id" }},
+  {{ to = "userName", from = "login" }},
+  {{ to = "{ENTERPRISE}:manager.value", from = "boss", resolve = {BY_ID} }},
+]
+{GROUPS.replace('by = "userName"', 'by = "externalId"')}"""
+
+
+@pytest.mark.parametrize("bulk", ["true", "false"])
+async def test_a_reference_to_a_user_the_service_refused_is_never_written_as_its_search(
+    scim_url: str, tmp_path: Path, session: Session, services: RunServices, bulk: str
+) -> None:
+    folder = tmp_path / "job"
+    job = await define(session, folder, connections(folder, scim_url, bulk=bulk), REFERRING)
+    rows = [
+        {"employee_id": "E0", "login": "ada", "boss": ""},
+        {"employee_id": "E1", "login": "ada", "boss": ""},  # refused: userName taken
+        {"employee_id": "E2", "login": "bo", "boss": "E1"},
+    ]
+    with (folder / "data" / "people.csv").open("w", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]), delimiter=";")
+        writer.writeheader()
+        writer.writerows(rows)
+    write_groups(folder, {"team": ["E0", "E1", "E2"]})
+    async with services():
+        first = await run(session, job)
+    # E1 was never created, so nothing stands for it: bo has no manager, and the team's
+    # members are the users there are; both say what they miss.
+    users = by_user_name(scim_url)
+    assert sorted(users) == ["ada", "bo"]
+    assert "manager" not in users["bo"].get(ENTERPRISE, {}), users["bo"]
+    assert members_of(scim_url) == {"team": {"ada", "bo"}}
+    assert first.stats.failed == 3, first.stats  # E1 itself, bo's manager, the team's member
+
+
+ROLES = """\
+id = "hr-to-scim"
+source = { connection = "hr", file = "people.csv" }
+destination = { connection = "scim" }
+
+[[objects]]
+type = "user"
+keys = ["userName"]
+fields = [
+  { to = "userName", from = "login" },
+  { to = "roles.value", from = "roles", delimiter = "|" },
+  { to = "emails.value", from = "mails", delimiter = "|" },
+]
+"""
+
+
+async def test_multi_valued_attributes_in_another_order_are_the_same_values(
+    scim_url: str, tmp_path: Path, session: Session, services: RunServices
+) -> None:
+    folder = tmp_path / "job"
+    job = await define(session, folder, connections(folder, scim_url), ROLES)
+
+    def write_people(roles: str, mails: str) -> None:
+        (folder / "data" / "people.csv").write_text(f"login;roles;mails\nada;{roles};{mails}\n")
+
+    write_people("staff|admin", "ada@example.org|a.l@example.org")
+    async with services():
+        first = await run(session, job)
+        assert first.stats.created == 1, first.stats
+        # A service keeps no order of a multi-valued attribute's values: the same roles
+        # and addresses listed in another order by the source are nothing to write.
+        write_people("admin|staff", "a.l@example.org|ada@example.org")
+        again = await run(session, job)
+        assert (again.stats.written, again.stats.unchanged) == (0, 1), again.stats
+        write_people("admin|auditor", "a.l@example.org|ada@example.org")
+        changed = await run(session, job)
+        assert changed.stats.updated == 1, changed.stats
+        roles = by_user_name(scim_url)["ada"]["roles"]
+        assert sorted(r["value"] for r in roles) == ["admin", "auditor"]
+        last = await run(session, job)
+        assert last.stats.written == 0, last.stats
+
+
+@pytest.mark.parametrize("bulk", ["true", "false"])
+async def test_a_group_the_service_made_though_its_gateway_answered_504_is_made_once(
+    scim_url: str, tmp_path: Path, session: Session, services: RunServices, bulk: str
+) -> None:
+    """A group's displayName need not be unique (RFC 7643: uniqueness "none"): a create
+    applied again after an answer that never came would make a second group, and the
+    job could change neither (two groups, one key)."""
+    cut = ["/Bulk" if bulk == "true" else "/Groups"]
+
+    def gateway(method: str, path: str) -> int | None:
+        if method == "POST" and cut and path.split("?")[0].endswith(cut[0]):
+            if cut[0] == "/Bulk" and not members_of(scim_url):
+                return None  # the users' bulk request: answered
+            cut.clear()
+            return 504
+        return None
+
+    proxy = ThrottlingProxy(int(scim_url.split(":")[2].split("/")[0]), lambda: None, after=gateway)
+    try:
+        folder = tmp_path / "job"
+        job = await define(
+            session, folder, connections(folder, proxy.url(scim_url), bulk=bulk), job_to_scim()
+        )
+        rows = people(3)
+        write_csv(folder / "data" / "people.csv", rows)
+        write_groups(folder, {"staff": [r["employee_id"] for r in rows]})
+        async with services():
+            first = await run(session, job)
+            assert (first.stats.created, first.stats.failed) == (4, 0), first.stats
+            assert [g["displayName"] for g in resources(scim_url, "/Groups")] == ["staff"]
+            assert members_of(scim_url)["staff"] == {r["employee_id"] for r in rows}
+            again = await run(session, job)
+            assert again.stats.written == 0, again.stats
+    finally:
+        proxy.close()

@@ -25,7 +25,7 @@ def test_a_response_the_batch_leaves_out_is_asked_for_again(
     )
     sent: list[list[str]] = []
 
-    async def post(requests: list[dict[str, Any]]) -> Answer:
+    async def post(requests: list[dict[str, Any]], *, once: bool = False) -> Answer:
         sent.append([r["url"] for r in requests])
         responses = [
             {"id": r["id"], "status": 200, "body": {"value": [{"id": r["url"][-1]}]}}
@@ -57,7 +57,7 @@ def test_a_response_left_out_every_time_is_a_failure_of_that_request(
         )
     )
 
-    async def post(requests: list[dict[str, Any]]) -> Answer:
+    async def post(requests: list[dict[str, Any]], *, once: bool = False) -> Answer:
         return Answer(200, {"responses": []})
 
     graph._post_batch = post  # type: ignore[method-assign]

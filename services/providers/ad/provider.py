@@ -125,6 +125,8 @@ class AdProvider(LdapProvider):
             self._query = ad_filter(self._classes)
             self._filter = compile_filter(self._query, "ad: the endpoint's object_classes")
         self._uacs: dict[str, int] = {}
+        self._passwordless: set[str] = set()
+        """Lower-case DNs of accounts read as never given a password (`unfinished`)."""
         self._extras: dict[int, Extra] = {}
         self._side: Session | None = None  # small base searches, apart from paged reads
         self._mark: str | None = None
@@ -155,6 +157,10 @@ class AdProvider(LdapProvider):
                 pwd_last_set = number(values)
         if uac is not None:
             self._uacs[dn.decode("utf-8", "replace").lower()] = uac
+            if unfinished(uac, pwd_last_set):
+                self._passwordless.add(dn.decode("utf-8", "replace").lower())
+            else:
+                self._passwordless.discard(dn.decode("utf-8", "replace").lower())
             if self._write and self._finishes and unfinished(uac, pwd_last_set):
                 self._hidden.add(dn)  # planned as a create, which finishes it
         if self._unmapped:
@@ -289,7 +295,7 @@ class AdProvider(LdapProvider):
         return step
 
     def _pipeline(self, wire: Wire) -> Pipeline:
-        return AdPipeline(wire, self._dns, self._uacs, self._extras)
+        return AdPipeline(wire, self._dns, self._uacs, self._extras, self._passwordless)
 
     async def close(self) -> None:
         side, self._side = self._side, None

@@ -79,10 +79,13 @@ class AdPipeline(Pipeline):
         dns: dict[Key, str | None],
         uacs: dict[str, int],
         extras: dict[int, Extra],
+        passwordless: set[str] | None = None,
     ) -> None:
         super().__init__(wire, dns)
         self.uacs = uacs  # lower-case DN → userAccountControl as last read or written
         self.extras = extras
+        self.passwordless = passwordless if passwordless is not None else set()
+        """Accounts read as never given a password: a restore leaves them disabled."""
 
     def first(self, step: Step) -> bytes | None:
         change = step.change
@@ -201,6 +204,10 @@ class AdPipeline(Pipeline):
             )
             return None
         wanted = disabled(uac) if action == "disable" else enabled(uac)
+        if action == "enable" and dn.lower() in self.passwordless:
+            # Restored as it was: disabled for want of a password (a job that sets none).
+            # Enabled, its empty password would let anyone knowing its name sign in.
+            wanted = uac
         if wanted == uac and action == "disable":
             return self._after_disable(step)  # already disabled: maybe still to move
         if wanted == uac:

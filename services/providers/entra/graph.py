@@ -2,7 +2,9 @@
 limits.py, and Graph's throttling honoured (learn.microsoft.com/graph/throttling): a 429
 waits what its Retry-After says — every request of ours to this app and tenant waits with
 it — and 429, 503 and 504 are tried again, `limits.attempts` times in all, before the
-answer is handed on as it is (so a record that still fails says Graph's code and message).
+answer is handed on as it is (so a record that still fails says Graph's code and message)
+— but a create's (`Call.once`): a 503 or 504 may come after Graph made the object, so
+its program looks it up before sending it again.
 
 `execute` runs many small programs at once — each one object's change as a few requests,
 each request's answer deciding the next — packing the requests of all of them into
@@ -46,6 +48,11 @@ class Call:
     url: str
     body: Any = None
     headers: dict[str, str] | None = None
+    once: bool = False
+    """A create: never sent again after an answer that leaves unknown whether Graph made
+    the object (503, 504, an answer the $batch left out, a $batch that failed so or in
+    transit) — that answer is the program's, which looks the object up before trying
+    again."""
 
 
 @dataclass
@@ -129,8 +136,10 @@ class Graph:
         *,
         writes: int | None = None,
         requests: int = 1,
+        once: bool = False,
     ) -> Answer:
-        """The answer to one request, tried again while Graph throttles or is unavailable."""
+        """The answer to one request, tried again while Graph throttles or is unavailable
+        (`once`: only while it throttles, which it does before doing anything)."""
         assert self._http is not None, "open() first"
         target = path if path.startswith("https://") else self.base + path
         writes = (0 if method == "GET" else 1) if writes is None else writes
@@ -149,6 +158,8 @@ class Graph:
                     },
                 )
             except httpx.TransportError as e:
+                if once and not isinstance(e, httpx.ConnectError):
+                    return _UNKNOWN  # it may have been carried out: the caller looks
                 if attempt == self.attempts:
                     where = self.connection.graph
                     if isinstance(e, httpx.ConnectError):
@@ -164,6 +175,8 @@ class Graph:
                 await self._authorization(fresh=True)
                 continue
             if answer.status in RETRIED and attempt < self.attempts:
+                if once and answer.status != 429:
+                    return answer
                 await self._wait(answer, attempt)
                 continue
             return answer
@@ -265,7 +278,8 @@ class Graph:
                 where[rid] = (unit, i)
         writes = sum(1 for r in requests if r["method"] != "GET")
         await self.limits.take(writes, len(requests))
-        whole = await self._post_batch(requests)
+        once = any(unit.step.calls[i].once for unit, indexes in parts for i in indexes)
+        whole = await self._post_batch(requests, once=once)
         answers: dict[str, Answer] = {}
         if whole.ok and isinstance(whole.body, dict):
             for item in whole.body.get("responses") or []:
@@ -279,6 +293,9 @@ class Graph:
             answer = answers.get(rid) or (_LEFT_OUT if whole.ok else whole)
             unit.tries[i] += 1
             blocked = answer.status == 424 and unit.step.chained
+            if unit.step.calls[i].once and unknown(answer):
+                unit.answers[i] = answer  # the program looks before sending it again
+                continue
             if (answer.status in RETRIED or blocked) and unit.tries[i] < self.attempts:
                 if answer.status == 429:
                     said = retry_after(answer.headers or {})
@@ -299,10 +316,25 @@ class Graph:
                 for i in range(first, len(unit.answers)):
                     unit.answers[i] = None
 
-    async def _post_batch(self, requests: list[dict[str, Any]]) -> Answer:
+    async def _post_batch(self, requests: list[dict[str, Any]], *, once: bool = False) -> Answer:
         """The $batch itself, tried again when the whole of it is throttled or fails in
-        transit (its requests' own statuses are read by the caller)."""
-        return await self.send("POST", "/$batch", {"requests": requests}, writes=0, requests=0)
+        transit (its requests' own statuses are read by the caller); one holding a create
+        (`once`) only when throttled."""
+        body = {"requests": requests}
+        return await self.send("POST", "/$batch", body, writes=0, requests=0, once=once)
+
+
+_UNKNOWN = Answer(
+    504, {"error": {"code": "", "message": "the connection broke before Graph answered"}}
+)
+"""The answer to a create whose request was sent and never answered."""
+
+
+def unknown(answer: Answer) -> bool:
+    """Whether the answer leaves unknown if the request was carried out: those sent again
+    but a 429, which Graph gives before doing anything — a 503 or a 504 (Graph's gateway
+    may answer so after the write), the answer a $batch left out, none at all."""
+    return answer.status in (502, 503, 504)
 
 
 _LEFT_OUT = Answer(

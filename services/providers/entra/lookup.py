@@ -50,7 +50,8 @@ def unmangled(obj: dict[str, Any]) -> dict[str, Any]:
     return obj
 
 
-def _filter(names: tuple[str, ...], keys: list[Key]) -> str:
+def key_filter(names: tuple[str, ...], keys: list[Key]) -> str:
+    """The $filter finding the objects with these keys."""
     if len(names) == 1:
         return f"{names[0]} in ({', '.join(quoted(k[0]) for k in keys)})"
     parts = [
@@ -78,7 +79,7 @@ class Lookup:
             chunk = wanted[start : start + size]
             path = url(
                 f"/{COLLECTION[self.kind]}",
-                **{"$filter": _filter(names, chunk), "$select": select, "$top": "999"},
+                **{"$filter": key_filter(names, chunk), "$select": select, "$top": "999"},
             )
             programs.append(self._collect(path, names, found, failures))
         await self.graph.execute(programs)

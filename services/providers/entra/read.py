@@ -1,6 +1,7 @@
 """Reading users or groups: pages of `$select`ed properties (only those the job maps) in
 the side's `$filter`, by @odata.nextLink; each group's members by their own pages
-(`/groups/{id}/members`, 20 groups' first pages in one $batch); a user's manager with
+(`/groups/{id}/members/microsoft.graph.user`: its users, the members a job names; 20
+groups' first pages in one $batch); a user's manager with
 `$expand`. Incremental reads follow a delta link (delta.py)."""
 
 from __future__ import annotations
@@ -16,7 +17,17 @@ from schemas.values import Record
 from .errors import why
 from .graph import Call, Graph, Program, Step, listing, not_a_page, url
 from .lookup import IN_VALUES
-from .values import COLLECTION, GROUP, MANAGER, MEMBERS, USER, quoted, record_of, selected
+from .values import (
+    COLLECTION,
+    GROUP,
+    MANAGER,
+    MEMBERS,
+    USER,
+    USER_CAST,
+    quoted,
+    record_of,
+    selected,
+)
 
 _ADVANCED = re.compile(r"\bne\b|\bnot\b|endswith\s*\(", re.IGNORECASE)
 
@@ -101,7 +112,8 @@ class Reader:
 
     def _members(self, group_id: str, into: list[str], failures: list[str]) -> Program:
         select = ",".join(dict.fromkeys(["id", self.member_key]))
-        link: str | None = url(f"/groups/{group_id}/members", **{"$select": select, "$top": "999"})
+        users = f"/groups/{group_id}/members/{USER_CAST}"
+        link: str | None = url(users, **{"$select": select, "$top": "999"})
         while link is not None:
             answers = yield Step([Call("GET", link)])
             if not answers[0].ok:
@@ -117,9 +129,7 @@ class Reader:
                 )
                 return None
             for member in body["value"]:
-                is_user = str(member.get("@odata.type", "")).endswith(".user")
-                value = _value(member, self.member_key) if is_user else None
-                into.append(value or str(member.get("id")))
+                into.append(_value(member, self.member_key) or str(member.get("id")))
             next_link = body.get("@odata.nextLink")
             link = self.graph.relative(str(next_link)) if next_link else None
         return None

@@ -17,6 +17,7 @@ import secrets
 import string
 import uuid
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 from schemas.values import Record, Value, normalize
@@ -25,6 +26,9 @@ USER, GROUP = "user", "group"
 COLLECTION = {USER: "users", GROUP: "groups"}
 PASSWORD_FIELDS = frozenset({"password", "passwordprofile.password"})
 MANAGER, MEMBERS = "manager", "members"
+USER_CAST = "microsoft.graph.user"
+"""A group's members read through this OData cast are its users alone: `members` holds
+users; its other members (nested groups, devices) are neither read nor removed."""
 BOOLEAN = frozenset(
     {
         "accountenabled",
@@ -177,9 +181,11 @@ def canonical(record: Record) -> Record:
 
 
 def date_time(text: str) -> str:
-    """ "2024-03-01" or "2024-03-01T09:00:00+00:00" as Graph spells a DateTimeOffset."""
+    """ "2024-03-01" or "2024-03-01T09:00:00+02:00" as Graph spells a DateTimeOffset: the
+    same instant in UTC (as Graph gives it back, whatever offset it was written with)."""
     found = re.fullmatch(
-        r"(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2})?)(?:\.\d+)?(Z|[+-]00:?00)?)?",
+        r"(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2})?)(?:\.\d+)?"
+        r"(Z|[+-]\d{2}:?\d{2})?)?",
         text.strip(),
     )
     if found is None:
@@ -187,7 +193,14 @@ def date_time(text: str) -> str:
     clock = found.group(2) or "00:00:00"
     if len(clock) == 5:
         clock += ":00"
-    return f"{found.group(1)}T{clock}Z"
+    offset = found.group(3) or "Z"
+    if offset == "Z" or offset.replace(":", "")[1:] == "0000":
+        return f"{found.group(1)}T{clock}Z"
+    try:
+        when = datetime.fromisoformat(f"{found.group(1)}T{clock}{offset}")
+    except ValueError:
+        return text
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def immutable_id(text: str) -> str:

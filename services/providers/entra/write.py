@@ -10,6 +10,7 @@
 - delete: a soft delete (gone already: nothing to do); disable and enable: accountEnabled;
 - members by member key: added with members@odata.bind, 20 per request (one already
   there: added one by one, skipping those present), removed by $ref; manager by $ref.
+  A member no user stands for is the change's error once the others are written.
 
 Changes to one key in one batch apply in order: the batch goes in waves, one change per
 key in each, the keys looked up again before each wave.
@@ -25,8 +26,8 @@ from schemas.values import Record
 
 from ..base import Layout, Outcome
 from .errors import Answer, why
-from .graph import Call, Graph, Program, Step, listing, not_a_page, url
-from .lookup import Found, Key, Lookup, fold
+from .graph import Call, Graph, Program, Step, listing, not_a_page, unknown, url
+from .lookup import Found, Key, Lookup, fold, key_filter
 from .values import (
     COLLECTION,
     MANAGER,
@@ -34,6 +35,7 @@ from .values import (
     PASSWORD_FIELDS,
     READ_ONLY,
     USER,
+    USER_CAST,
     ValueProblem,
     body_of,
     nickname,
@@ -187,8 +189,6 @@ class Writer:
             body.setdefault("mailNickname", nickname(str(body.get("displayName") or change.key)))
         named = _name(values, MEMBERS)
         members, missing = self._ids(values.get(named) if named else [], people)
-        if missing:
-            return _fails(f"{doing}: {missing}")
         if members:
             body["members@odata.bind"] = [self._ref(i) for i in members[:PART]]
         manager = _name(values, MANAGER)
@@ -200,17 +200,44 @@ class Writer:
                 return _fails(
                     f"{doing}: manager: no user with {self.member_key} {value!r} in the tenant"
                 )
-        return self._then_create(doing, body, members[PART:], boss)
+        names = self.names(change)
+        key = tuple(str(change.match.get(n, "")) for n in names)
+        filtered = {"$filter": key_filter(names, [key]), "$select": "id"}
+        found_by = url(f"/{self.collection}", **filtered)
+        return self._then_create(doing, body, members[PART:], boss, found_by, missing)
 
     def _then_create(
-        self, doing: str, body: dict[str, Any], more: list[str], boss: str | None
+        self,
+        doing: str,
+        body: dict[str, Any],
+        more: list[str],
+        boss: str | None,
+        found_by: str,
+        missing: str | None = None,
     ) -> Program:
-        """The POST, then the members past the first 20 and the manager."""
-        answers = yield Step([Call("POST", f"/{self.collection}", body)])
-        created = answers[0]
-        if not created.ok:
+        """The POST, then the members past the first 20 and the manager; `missing` (a
+        member no user stands for) is the change's error once the rest is written. A POST
+        whose answer leaves unknown whether Graph made the object (its gateway's 504) is
+        not sent again before the object is looked up by its key (`found_by`): sent
+        twice, a group would be made twice."""
+        new_id = ""
+        for _ in range(self.graph.attempts):
+            answers = yield Step([Call("POST", f"/{self.collection}", body, once=True)])
+            created = answers[0]
+            if created.ok:
+                new_id = str((created.body or {}).get("id", ""))
+                break
+            if not unknown(created):
+                return f"{doing}: {why(created, self.kind)}"
+            looked = yield Step([Call("GET", found_by)])
+            page = listing(looked[0]) if looked[0].ok else None
+            if page is None:
+                return f"{doing}: {why(created, self.kind)}"
+            if page["value"]:
+                new_id = str(page["value"][0].get("id", ""))
+                break
+        else:
             return f"{doing}: {why(created, self.kind)}"
-        new_id = str((created.body or {}).get("id", ""))
         calls = [
             Call(
                 "PATCH",
@@ -228,7 +255,7 @@ class Writer:
             for answer in answers:
                 if not answer.ok:
                     return f"{doing}: created, then: {why(answer, self.kind)}"
-        return None
+        return f"{doing}: created, then: {missing}" if missing else None
 
     def _restore(self, doing: str, obj_id: str, change: Change, people: dict[str, str]) -> Program:
         values = dict(change.set)
@@ -310,15 +337,14 @@ class Writer:
             if isinstance(current, str):
                 return current
             wanted, missing = self._ids(change.set.get(members) if members else [], people)
-            if missing:
-                return f"{doing}: {missing}"
             add_ids = [i for i in wanted if i not in current]
-            remove_ids = [] if merge else [i for i in current if i not in wanted]
+            # A member no user stands for may be one of those there: none is removed.
+            keep = merge or missing is not None
+            remove_ids = [] if keep else [i for i in current if i not in wanted]
         else:
             add_ids, missing = self._ids(add, people)
-            if missing:
-                return f"{doing}: {missing}"
             remove_ids = [people[fold(v)] for v in remove if fold(v) in people]
+        missed = f"{doing}: {missing}" if missing else None
         parts = [add_ids[i : i + PART] for i in range(0, len(add_ids), PART)]
         binds = {len(calls) + n: part for n, part in enumerate(parts)}
         calls += [
@@ -329,7 +355,7 @@ class Writer:
             tolerated.add(len(calls))
             calls.append(Call("DELETE", f"/groups/{obj_id}/members/{member}/$ref"))
         if not calls:
-            return None
+            return missed
         answers = yield Step(calls)
         one_by_one: list[str] = []
         for n, answer in enumerate(answers):
@@ -349,13 +375,14 @@ class Writer:
                 for answer in answers:
                     if not answer.ok and ALREADY not in answer.message:
                         return f"{doing}: {why(answer, self.kind)}"
-        return None
+        return missed
 
     def _members_of(
         self, doing: str, group_id: str
     ) -> Generator[Step, list[Answer], list[str] | str]:
         found: list[str] = []
-        link: str | None = url(f"/groups/{group_id}/members", **{"$select": "id", "$top": "999"})
+        users = f"/groups/{group_id}/members/{USER_CAST}"  # other members are left alone
+        link: str | None = url(users, **{"$select": "id", "$top": "999"})
         while link is not None:
             answers = yield Step([Call("GET", link)])
             if not answers[0].ok:
@@ -369,13 +396,22 @@ class Writer:
         return found
 
     def _ids(self, values: Any, people: dict[str, str]) -> tuple[list[str], str | None]:
+        """The ids of the users `values` name, and what says those no user stands for
+        (the others are written all the same)."""
         ids: list[str] = []
+        unknown: list[str] = []
         for value in _list(values):
             found = people.get(fold(value))
             if found is None:
-                return [], f"members: no user with {self.member_key} {value!r} in the tenant"
-            ids.append(found)
-        return list(dict.fromkeys(ids)), None
+                unknown.append(value)
+            else:
+                ids.append(found)
+        if not unknown:
+            return list(dict.fromkeys(ids)), None
+        named = ", ".join(repr(v) for v in unknown)
+        return list(
+            dict.fromkeys(ids)
+        ), f"members: no user with {self.member_key} {named} in the tenant"
 
     def _ref(self, obj_id: str) -> str:
         return f"{self.graph.base}/directoryObjects/{obj_id}"

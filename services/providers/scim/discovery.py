@@ -43,7 +43,7 @@ _MULTI = ("emails", "phoneNumbers", "ims", "photos", "addresses", "entitlements"
 _PLAIN_USER = Schema(
     id=CORE_USER,
     attributes=[
-        Attribute(name="userName", required=True),
+        Attribute(name="userName", required=True, uniqueness="server"),
         Attribute(name="active", type="boolean"),
         Attribute(name="name", type="complex"),
         *(

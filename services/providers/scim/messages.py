@@ -74,6 +74,7 @@ class Attribute(msgspec.Struct, kw_only=True):
     required: bool = False
     caseExact: bool = False
     mutability: str = "readWrite"
+    uniqueness: str = "none"
     subAttributes: list[Attribute] = msgspec.field(default_factory=list)
 
 

@@ -93,7 +93,9 @@ class ScimProvider:
         else:
             multi = self._layout.multi_valued
             found = {
-                name: as_value(value_at(resource, path), name in multi)
+                name: _unordered(as_value(value_at(resource, path), name in multi))
+                if name in multi
+                else as_value(value_at(resource, path), False)
                 for name, path in self._paths.items()
             }
         if self._layout.identifiers:
@@ -109,7 +111,8 @@ class ScimProvider:
             f = self._fields.get(name)
             attribute = f.item if f is not None else None
             if isinstance(value, list):
-                out[name] = [canonical_text(v, attribute) for v in value]
+                texts = [canonical_text(v, attribute) for v in value]
+                out[name] = sorted(texts) if name in self._layout.multi_valued else texts
             elif isinstance(value, str):
                 text = canonical_text(value, attribute)
                 out[name] = [text] if name in self._layout.multi_valued else text
@@ -158,3 +161,9 @@ def _typed(field: Field, text: str) -> Any:
         return to_json(text, field.item)
     except ValueError as e:
         raise ValueError(f"{field.path.text}: {e}") from None
+
+
+def _unordered(value: Value | None) -> Value | None:
+    """A multi-valued attribute's values in one order: a service gives them back in an
+    order of its own (SCIM keeps none), so values listed in another order are the same."""
+    return sorted(value) if isinstance(value, list) else value

@@ -14,7 +14,9 @@ in the n-th round (bulk.py).
 - delete: DELETE (absent already is fine); disable and enable: `active` false or true.
 
 Values naming resources created in this run (a group's new members: the identifier
-`/Users?filter=userName eq "jdoe"` that planning gave them) become their ids first.
+`/Users?filter=userName eq "jdoe"` that planning gave them) become their ids first; one
+that finds none (its create was refused) is not written, the rest is, and the change
+says what it could not name.
 One change's refusal is that change's outcome, in SCIM's words; a refused token or a
 service that stops answering is the batch's error.
 """
@@ -68,6 +70,21 @@ class Writer:
     def etags(self) -> bool:
         return self.service.config.etag.supported
 
+    @property
+    def unique_keys(self) -> bool:
+        """Whether the service refuses a second resource with the same key (its schema
+        says the key attribute's uniqueness is "server" or "global", as userName's): a
+        create applied again is then answered 409 and found. Otherwise (a group's
+        displayName) creates are looked up first, so that a batch applied again after an
+        answer that never came (a gateway's 504 after the write) makes nothing twice."""
+        for path in self.keys:
+            found = self.service.attribute(self.kind, path)
+            if path.where is not None or found is None or path.sub:
+                return False
+            if found.uniqueness.lower() not in ("server", "global"):
+                return False
+        return True
+
     def key(self, change: Change) -> Key | None:
         names = self.key_names or tuple(change.match)
         values = [_first(change.match.get(name)) for name in names]
@@ -95,8 +112,12 @@ class Writer:
                 outcomes[i] = Outcome(error=f"scim cannot move a {self.kind.name}: no containers")
             else:
                 chains.setdefault(key, []).append(i)
-        changes = await self.resolve_references(changes)
-        wanted = [k for k, at in chains.items() if changes[at[0]].action != "create"]
+        changes, unnamed = await self.resolve_references(changes)
+        wanted = [
+            k
+            for k, at in chains.items()
+            if changes[at[0]].action != "create" or not self.unique_keys
+        ]
         await self.look_up(wanted)
         if self._bulk(changes):
             from .bulk import apply_in_bulk
@@ -111,7 +132,10 @@ class Writer:
                         outcomes[i] = await self.one(changes[i], key)
 
             await asyncio.gather(*(chain(key, at) for key, at in chains.items()))
-        return [o or Outcome(error="not applied") for o in outcomes]
+        return [
+            _missing(o or Outcome(error="not applied"), unnamed.get(i))
+            for i, o in enumerate(outcomes)
+        ]
 
     def _bulk(self, changes: list[Change]) -> bool:
         bulk = self.service.config.bulk
@@ -262,10 +286,13 @@ class Writer:
 
     # References to resources this run created.
 
-    async def resolve_references(self, changes: list[Change]) -> list[Change]:
+    async def resolve_references(
+        self, changes: list[Change]
+    ) -> tuple[list[Change], dict[int, str]]:
         """Identifiers of new resources (`/Users?filter=userName eq "jdoe"`) in the values
-        a batch writes become those resources' ids; one that finds none stays as it is
-        and the service says what it makes of it."""
+        a batch writes become those resources' ids. One that finds none (its create was
+        refused) is left out of what is written, the rest written all the same, and is
+        the change's error: by change, what it could not name."""
         wanted = {
             v
             for c in changes
@@ -291,7 +318,9 @@ class Writer:
             for value, identifier in values.items():
                 target = found.get((value,))
                 self.ids[identifier] = target.id if target is not None else None
-        return [_with_ids(c, self.ids) for c in changes]
+        written = [_with_ids(c, self.ids) for c in changes]
+        unnamed = {i: text for i, (_, text) in enumerate(written) if text}
+        return [c for c, _ in written], unnamed
 
     async def _one_id(self, endpoint: str, text: str) -> str | None:
         params: dict[str, str | int] = {"filter": text, "attributes": "id", "count": 2}
@@ -304,21 +333,42 @@ def is_identifier(value: str) -> bool:
     return value.startswith("/") and "?filter=" in value
 
 
-def _with_ids(change: Change, ids: dict[str, str | None]) -> Change:
-    """The change with the identifiers of new resources written as their ids."""
+def _with_ids(change: Change, ids: dict[str, str | None]) -> tuple[Change, str]:
+    """The change with the identifiers of new resources written as their ids, those that
+    found none left out; and what says which were left out (empty when none)."""
     if not any(_named(v, ids) for values in (change.set, change.add) for v in values.values()):
-        return change
+        return change, ""
+    unnamed: list[str] = []
 
-    def swap(value: Value) -> Value:
+    def swap(name: str, values: list[str]) -> list[str]:
+        kept: list[str] = []
+        for v in values:
+            if v in ids and ids[v] is None:
+                unnamed.append(f"{name}: no resource found by {v}")
+            else:
+                kept.append(ids.get(v) or v)
+        return kept
+
+    set_: dict[str, Value] = {}
+    for name, value in change.set.items():
         if isinstance(value, list):
-            return [ids.get(v) or v for v in value]
-        return ids.get(value) or value if isinstance(value, str) else value
+            set_[name] = swap(name, value)
+        elif isinstance(value, str):
+            found = swap(name, [value])
+            if found:
+                set_[name] = found[0]
+        else:
+            set_[name] = value
+    add = {n: kept for n, vs in change.add.items() if (kept := swap(n, vs))}
+    replaced = msgspec.structs.replace(change, set=set_, add=add)
+    return replaced, "; ".join(unnamed)
 
-    return msgspec.structs.replace(
-        change,
-        set={n: swap(v) for n, v in change.set.items()},
-        add={n: [ids.get(v) or v for v in vs] for n, vs in change.add.items()},
-    )
+
+def _missing(outcome: Outcome, unnamed: str | None) -> Outcome:
+    """The outcome of a change some of whose references named nothing: their error."""
+    if not unnamed or outcome.error is not None:
+        return outcome
+    return Outcome(error=unnamed)
 
 
 def _named(value: Value, ids: dict[str, str | None]) -> bool:
