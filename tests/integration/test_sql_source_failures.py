@@ -1,7 +1,8 @@
 """A PostgreSQL or MariaDB source that fails — a view erroring on one row, a column
-renamed since the job was written, a row whose key is NULL — never makes an object look
-absent: in each shape of job (in memory, in little memory, scoped to keys, incremental),
-the run fails or leaves the object alone; nothing is deleted because of it."""
+renamed since the job was written, a row whose key is NULL, a value Python cannot hold —
+never makes an object look absent: in each shape of job (in memory, in little memory,
+scoped to keys, incremental), the run fails or leaves the object alone; nothing is
+deleted because of it."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ import pytest
 from core.errors import BadInput
 from schemas.connections import SqliteConnection
 from schemas.jobs import Changes, Endpoint, FieldMap, Job, ObjectMapping, Safety
+from services.providers.base import Layout
 from services.runner.planning import PlannedRun
 from services.runner.planning.reading import Reading
-from tests.sql_servers import Login, SqlProvider, sql_connection
+from tests.postgresql_server import Server as PostgresqlServer
+from tests.sql_servers import Login, SqlProvider, opened, read_all, sql_connection
 
 from .test_fast_path_mixes import lean_if
 from .test_scoped_reads import plan_between, table
@@ -132,3 +135,32 @@ async def test_a_row_whose_key_is_null_deletes_nothing(
         assert any("empty key (id)" in w for w in run.plan.warnings)
     if shape in ("in-memory", "lean"):
         assert any("missing from the source are left alone" in w for w in run.plan.warnings)
+
+
+async def test_a_postgresql_date_before_year_one_fails_the_read_naming_the_table(
+    pg_database: PostgresqlServer, tmp_path: Path
+) -> None:
+    # PostgreSQL holds dates BC (and after 9999); Python's dates do not: the read failed
+    # with "ordinal must be >= 1", naming neither the table nor what to do.
+    pg_database.psql(
+        "CREATE TABLE hr (emp text PRIMARY KEY, born date);"
+        "INSERT INTO hr VALUES ('e1', '1990-01-02'), ('e2', '0044-03-15 BC');"
+    )
+    connection = sql_connection("postgresql", pg_database, tmp_path, "hr")
+    layout = Layout(keys=("emp",), fields=("emp", "born"))
+    source = await opened(connection, Endpoint(connection="hr", table="hr"), layout)
+    try:
+        with pytest.raises(BadInput, match=r"postgresql table 'hr': cannot read a value: .*::text"):
+            await read_all(source)
+    finally:
+        await source.close()
+    # As the message says: read as text by a query, the value is the server's own text.
+    query = "SELECT emp, born::text AS born FROM hr"
+    source = await opened(connection, Endpoint(connection="hr", query=query), layout)
+    try:
+        assert sorted(await read_all(source), key=str) == [
+            {"emp": "e1", "born": "1990-01-02"},
+            {"emp": "e2", "born": "0044-03-15 BC"},
+        ]
+    finally:
+        await source.close()

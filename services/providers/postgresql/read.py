@@ -12,6 +12,7 @@ from typing import Any, cast
 
 import asyncpg
 
+from core.errors import BadInput
 from schemas.connections import PostgresqlConnection
 from schemas.values import Record, Value
 
@@ -129,6 +130,8 @@ class PostgresqlReading(PostgresqlTable, SqlReading[PostgresqlConnection, Column
                     records += self._records(found, rows, readers, None)
         except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as e:
             raise self.error(e, "read") from e
+        except (ValueError, OverflowError) as e:
+            raise self.unreadable(e) from e
         if wanted is not None:  # in the order of the table, as a whole read gives them
             at = dict(zip(wanted, range(len(wanted)), strict=True))
             records.sort(key=lambda record: at[cast(str, record[key])])
@@ -170,6 +173,17 @@ class PostgresqlReading(PostgresqlTable, SqlReading[PostgresqlConnection, Column
                     yield self._records(names, rows, readers, mark)
         except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as e:
             raise self.error(e, "read") from e
+        except (ValueError, OverflowError) as e:
+            raise self.unreadable(e) from e
+
+    def unreadable(self, e: Exception) -> BadInput:
+        """A value the driver cannot decode into Python's (a date BC or after 9999): the
+        read fails, saying how to read it."""
+        return BadInput(
+            f"{self._where}: cannot read a value: {e} (PostgreSQL holds dates and times "
+            "before year 1 and after 9999, Python does not): read such a column as text, "
+            "a `query` selecting it as `column::text`"
+        )
 
     def _lookup(self, sql: str, column: str, values: Sequence[str]) -> tuple[str, list[Any]]:
         """The statement of a lookup and its arguments (`read_keys`)."""
