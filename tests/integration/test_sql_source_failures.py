@@ -99,6 +99,29 @@ async def test_a_view_erroring_on_one_row_fails_the_plan(
         await planned(provider, server, target, tmp_path, shape, source)
 
 
+WARNING_VIEWS = {
+    # MariaDB answers a SELECT whose expression fails on a row with NULL, 0 or a cut text
+    # and a warning, not an error: e3's department was read as no value, and cleared.
+    "division by zero": "CREATE VIEW v AS SELECT emp, IF(emp = 'e3', 1 / (at - 2), dept)"
+    " AS dept, at FROM hr;",
+    "a bad cast": "CREATE VIEW v AS SELECT emp, CAST(IF(emp = 'e3', 'x', '7') AS UNSIGNED)"
+    " AS dept, at FROM hr;",
+    "a bad date": "CREATE VIEW v AS SELECT emp, CAST(IF(emp = 'e3', '2026-02-30', '2026-01-02')"
+    " AS DATE) AS dept, at FROM hr;",
+}
+
+
+@SHAPES
+@pytest.mark.parametrize("view", list(WARNING_VIEWS))
+async def test_a_mariadb_view_warning_on_one_row_fails_the_plan(
+    shape: str, view: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    target, _, server = source_of("mysql", request, tmp_path, WARNING_VIEWS[view])
+    source = Endpoint(connection="hr", table="v")
+    with pytest.raises(BadInput, match=r"mysql table 'v': the server warned while reading"):
+        await planned("mysql", server, target, tmp_path, shape, source)
+
+
 @SHAPES
 @PROVIDERS
 @pytest.mark.parametrize("how", ["table", "query"])
