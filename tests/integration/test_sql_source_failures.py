@@ -187,3 +187,38 @@ async def test_a_postgresql_date_before_year_one_fails_the_read_naming_the_table
         ]
     finally:
         await source.close()
+
+
+@PROVIDERS
+async def test_a_query_naming_a_column_twice_is_refused(
+    provider: SqlProvider, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    # PostgreSQL gave a record of the last column of each name: a join's second `id` (or
+    # `name AS id`) became the key, every object looked absent and was made anew.
+    _, _, server = source_of(provider, request, tmp_path, "")
+    connection = sql_connection(provider, server, tmp_path, "hr")
+    query = "SELECT emp AS id, dept AS id, at FROM hr"
+    layout = Layout(keys=("id",), fields=("id", "at"))
+    with pytest.raises(BadInput, match=r"[Dd]uplicate column name 'id'|column 'id' twice"):
+        source = await opened(connection, Endpoint(connection="hr", query=query), layout)
+        try:
+            await read_all(source)
+        finally:
+            await source.close()
+
+
+@PROVIDERS
+async def test_a_query_ending_with_a_semicolon_reads_as_without(
+    provider: SqlProvider, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    # `idsync job apply` takes a query ending with `;`: MariaDB then refused it, "an
+    # error in your SQL syntax … near ';) AS q LIMIT 0'".
+    _, _, server = source_of(provider, request, tmp_path, "")
+    connection = sql_connection(provider, server, tmp_path, "hr")
+    layout = Layout(keys=("emp",), fields=("emp", "dept"))
+    query = "SELECT emp, dept FROM hr WHERE dept = 'IT' ; \n"
+    source = await opened(connection, Endpoint(connection="hr", query=query), layout)
+    try:
+        assert sorted(str(r["emp"]) for r in await read_all(source)) == ["e1", "e3", "e5"]
+    finally:
+        await source.close()

@@ -165,6 +165,12 @@ class PostgresqlReading(PostgresqlTable, SqlReading[PostgresqlConnection, Column
                 statement = await conn.prepare(sql)
                 attributes = statement.get_attributes()
                 names = [attribute.name for attribute in attributes]
+                if twice := sorted({name for name in names if names.count(name) > 1}):
+                    # A record holds one value per name: the last column hid the others.
+                    raise BadInput(
+                        f"{self._where}: the query names the column {twice[0]!r} twice; give "
+                        "each column its own name (`AS`)"
+                    )
                 as_text = all(reads_str(a.type.name, a.type.kind == "array") for a in attributes)
                 readers = None if as_text else [value_of] * len(names)
                 mark = names.index(changed[0]) if changed is not None else None
