@@ -208,15 +208,16 @@ async def test_a_query_naming_a_column_twice_is_refused(
 
 
 @PROVIDERS
-async def test_a_query_ending_with_a_semicolon_reads_as_without(
-    provider: SqlProvider, request: pytest.FixtureRequest, tmp_path: Path
+@pytest.mark.parametrize("end", [" ; \n", " -- the IT department"], ids=["semicolon", "comment"])
+async def test_a_query_ending_with_a_semicolon_or_a_comment_reads_as_without(
+    provider: SqlProvider, end: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
-    # `idsync job apply` takes a query ending with `;`: MariaDB then refused it, "an
-    # error in your SQL syntax … near ';) AS q LIMIT 0'".
+    # `idsync job apply` takes a query ending with `;` or a comment: MariaDB, which
+    # describes it inside a subquery, refused it ("an error in your SQL syntax").
     _, _, server = source_of(provider, request, tmp_path, "")
     connection = sql_connection(provider, server, tmp_path, "hr")
     layout = Layout(keys=("emp",), fields=("emp", "dept"))
-    query = "SELECT emp, dept FROM hr WHERE dept = 'IT' ; \n"
+    query = "SELECT emp, dept FROM hr WHERE dept = 'IT'" + end
     source = await opened(connection, Endpoint(connection="hr", query=query), layout)
     try:
         assert sorted(str(r["emp"]) for r in await read_all(source)) == ["e1", "e3", "e5"]
