@@ -108,6 +108,22 @@ def mapper_of(
     return mapper
 
 
+def spelling(target: Provider) -> Callable[[str, str], str]:
+    """A field's value as `target` holds it (its `canonical`: "042" in a column of
+    integers is "42"), for a reference to look it up so; a value it would refuse, or make
+    several, as it is."""
+    canonical = target.canonical
+
+    def spell(field: str, value: str) -> str:
+        try:
+            spelled = canonical({field: value}).get(field)
+        except RecordFailed:
+            return value
+        return spelled if isinstance(spelled, str) else value
+
+    return spell
+
+
 class SourceMapper:
     """Maps source records as they stream in; a record a transformation cannot handle
     becomes a record error, its object is held, and the others go on."""
