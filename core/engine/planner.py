@@ -83,8 +83,8 @@ class Planner:
                     problem = f"{kind} key {field!r}"
                     self.unreadable += side == "source"
                     break
-            else:
-                self.unkeyed += side == "source" and any(record.values())
+            else:  # values, not spaces alone (a sheet's or a file's blank row)
+                self.unkeyed += side == "source" and any(map(_filled, record.values()))
             self.warn(f"{side} record skipped, {problem}: {shown(record)}")
         return key
 
@@ -408,3 +408,8 @@ class Planner:
         if self.warning_count > MAX_WARNINGS:
             self.warnings.append(f"... and {self.warning_count - MAX_WARNINGS} more warnings")
         return [ranked[2] for ranked in self.ranked]
+
+
+def _filled(value: object) -> bool:
+    """A value that is something: not empty, nor text of spaces alone."""
+    return bool(value.strip()) if isinstance(value, str) else bool(value)
