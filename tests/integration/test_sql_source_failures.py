@@ -223,3 +223,30 @@ async def test_a_query_ending_with_a_semicolon_or_a_comment_reads_as_without(
         assert sorted(str(r["emp"]) for r in await read_all(source)) == ["e1", "e3", "e5"]
     finally:
         await source.close()
+
+
+BOOLEANS = {
+    "postgresql": ("boolean", ["t", "1", "yes"], "f"),  # psql shows t and f
+    "mysql": ("tinyint(1)", ["1", "t", "on"], "0"),  # the mariadb client shows 1 and 0
+}
+
+
+@SHAPES
+@PROVIDERS
+async def test_a_filter_on_a_boolean_column_takes_its_value_as_the_client_shows_it(
+    provider: SqlProvider, shape: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    # A boolean reads as "true" or "false": `equals = "t"` matched no row, every object
+    # looked out of the job's scope (deleted, disabled), and a leaver's `when` never held.
+    kind, trues, false = BOOLEANS[provider]
+    setup = f"ALTER TABLE hr ADD COLUMN active {kind}; UPDATE hr SET active = (emp <> 'e3');"
+    target, _, server = source_of(provider, request, tmp_path, setup)
+    for spelled in trues:
+        where = {"any": [{"field": "active", "equals": spelled}, {"field": "emp", "equals": "x"}]}
+        source = Endpoint(connection="hr", table="hr", where=where)
+        run = await planned(provider, server, target, tmp_path, shape, source)
+        gone = ["e3", "e4"] if shape in ("in-memory", "lean") else []
+        assert deleted(run) == gone, spelled
+    source = Endpoint(connection="hr", table="hr", where={"field": "active", "equals": false})
+    run = await planned(provider, server, target, tmp_path, shape, source)
+    assert deleted(run) == (["e1", "e2", "e4"] if shape in ("in-memory", "lean") else [])
