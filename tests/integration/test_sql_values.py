@@ -153,6 +153,29 @@ async def test_a_decimal_of_more_than_28_digits_compares_and_writes_as_any_other
         await table.close()
 
 
+async def test_a_postgresql_timestamptz_at_infinity_reads_in_utc_as_any_other(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """The driver gives a timestamptz 'infinity' as the last moment Python holds, without
+    its zone: it read "9999-12-31T23:59:59.999999" where every other value of the column
+    reads with its "Z" — a PostgreSQL table holding it was written again by every run."""
+    setup = (
+        "CREATE TABLE ends (id int PRIMARY KEY, until timestamptz);"
+        "INSERT INTO ends VALUES (1, 'infinity'), (2, '-infinity'), (3, '2026-01-02 03:04:05+00');"
+    )
+    table = await table_side("postgresql", request, tmp_path, "ends", setup)
+    try:
+        rows = sorted(await read_all(table), key=lambda r: str(r["id"]))
+        assert [r["until"] for r in rows] == [
+            "9999-12-31T23:59:59.999999Z",
+            "0001-01-01T00:00:00Z",
+            "2026-01-02T03:04:05Z",
+        ]
+        assert [table.canonical(r) for r in rows] == rows, "a re-run finds them unchanged"
+    finally:
+        await table.close()
+
+
 STAMPS = {
     # A timestamp(0) rounds 04:23:16.820588 to 04:23:17.
     "postgresql": "CREATE TABLE stamps (id int PRIMARY KEY, seen timestamp(0),"

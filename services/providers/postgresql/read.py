@@ -26,9 +26,9 @@ from .values import (
     changed_since,
     orders_changes,
     quote,
+    reader_of,
     reads_str,
     text_of,
-    value_of,
 )
 
 COUNTED_UP_TO = 1_000_000
@@ -124,7 +124,7 @@ class PostgresqlReading(PostgresqlTable, SqlReading[PostgresqlConnection, Column
                 attributes = statement.get_attributes()
                 found = [attribute.name for attribute in attributes]
                 as_text = all(reads_str(a.type.name, a.type.kind == "array") for a in attributes)
-                readers = None if as_text else [value_of] * len(found)
+                readers = None if as_text else [reader_of(a.type.name) for a in attributes]
                 cursor = await statement.cursor(*args)
                 while rows := await cursor.fetch(batch_size):
                     records += self._records(found, rows, readers, None)
@@ -172,7 +172,7 @@ class PostgresqlReading(PostgresqlTable, SqlReading[PostgresqlConnection, Column
                         "each column its own name (`AS`)"
                     )
                 as_text = all(reads_str(a.type.name, a.type.kind == "array") for a in attributes)
-                readers = None if as_text else [value_of] * len(names)
+                readers = None if as_text else [reader_of(a.type.name) for a in attributes]
                 mark = names.index(changed[0]) if changed is not None else None
                 cursor = await statement.cursor(*args)
                 while rows := await cursor.fetch(batch_size):
