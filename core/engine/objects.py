@@ -7,8 +7,9 @@ moves, disables and deletes (phases.py), whatever the order of the [[objects]] e
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import msgspec
 
@@ -65,6 +66,9 @@ class ObjectType:
     (those of keys no record that failed holds); for an incremental run, those that did
     not change: their objects get the references to objects the run creates that a whole
     run would write (`follow_renames`)."""
+    spell: Callable[[str, str], str] | None = None
+    """A value of a field as the destination holds it ("042" in a column of integers is
+    "42"): a reference's value is looked up so among the type's objects."""
 
     def plan(self, managed: Sequence[str], act_on_absence: bool, every_case: bool = False) -> Plan:
         return plan(
@@ -181,7 +185,9 @@ def _lookups(
                 keys, folded = target.mapping.keys, target.mapping.case_insensitive
                 kept = [c for c in kept if match_key(c.match, keys, folded) not in left]
             everything = target.everything if target.everything is not None else target.destination
+            by = f.resolve.by
+            spell = partial(target.spell, by) if target.spell is not None else None
             lookups[wanted] = lookup(
-                target.mapping, f.resolve.by, everything, kept, target.identify, target.rename
+                target.mapping, by, everything, kept, target.identify, target.rename, spell
             )
     return lookups

@@ -185,7 +185,7 @@ def plan(
         absent = planner.absent(found, wanted, gone)
         if absent and mapping.on_destination_only != "skip":
             planner.blind_to_absence(len(absent), bool(wanted or keyed_elsewhere))
-        if planner.unreadable:
+        if planner.unreadable or planner.unkeyed:  # any of them may be one of these
             planner.counts.skipped += len(absent)
         else:
             cased = (

@@ -58,15 +58,22 @@ class Lookup:
     removed: set[str] = field(default_factory=set)
     """Identifiers of the objects this run deletes: what references to them outside a
     run's scope must let go."""
+    spell: Callable[[str], str] | None = None
+    """A value as the destination holds it in `by` (its `canonical`: "042" is 42 in a
+    column of integers), as the objects' values are: looked up so."""
+
+    def _key(self, value: str) -> str | None:
+        spelled = self.spell(value) if self.spell is not None else value
+        return match_key({self.by: spelled}, (self.by,), self.case_insensitive)
 
     def deletes(self, value: str) -> bool:
         """Whether `value` names nothing because this run deletes what it named."""
-        key = match_key({self.by: value}, (self.by,), self.case_insensitive)
+        key = self._key(value)
         return key is not None and key not in self.found and key in self.deleted
 
     def resolve(self, value: str) -> Target | str:
         """The object `value` names, or the reason there is none (a text)."""
-        key = match_key({self.by: value}, (self.by,), self.case_insensitive)
+        key = self._key(value)
         if key is None:
             return f"an empty {self.by}"
         if key not in self.found:
@@ -84,6 +91,7 @@ def lookup(
     changes: Sequence[Change],
     identify: Identify | None,
     rename: Rename | None = None,
+    spell: Callable[[str], str] | None = None,
 ) -> Lookup:
     """The objects of `mapping`'s type after `changes` (its objects-phase plan), by `by`.
 
@@ -91,13 +99,14 @@ def lookup(
     as shown); updates may change their `by` value; deleted ones are gone; created and
     moved ones are named as the provider will name them (`identify`); so are renamed ones
     (`rename`: an object moved, or updated in what names it, keeps no identifier it had,
-    and one object may be both — each of its changes names it in turn).
+    and one object may be both — each of its changes names it in turn). `spell`: a value
+    looked up as the destination holds it in `by`.
     """
     keys, folded = mapping.keys, mapping.case_insensitive
     by_key: dict[object, list[Change]] = {}
     for change in changes:
         by_key.setdefault(match_key(change.match, keys, folded), []).append(change)
-    result = Lookup(mapping.type, by, folded if by in keys else False)
+    result = Lookup(mapping.type, by, folded if by in keys else False, spell=spell)
     for record in destination:
         its = by_key.pop(match_key(record, keys, folded), [])
         if any(change.action == "delete" for change in its):

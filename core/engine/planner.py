@@ -60,6 +60,9 @@ class Planner:
         """Source records without a key (empty, or unreadable)."""
         self.unreadable = 0
         """Source records whose key is there but cannot be read (several values, binary)."""
+        self.unkeyed = 0
+        """Source records with values but none in a key field (a NULL key in a table): any
+        object could be theirs."""
         self.matched: tuple[dict[str, Record], dict[str, Record], int] | None = None
         """`unequal`'s source and objects by key, and how many of the source's keys it
         found among the objects."""
@@ -80,6 +83,8 @@ class Planner:
                     problem = f"{kind} key {field!r}"
                     self.unreadable += side == "source"
                     break
+            else:  # values, not spaces alone (a sheet's or a file's blank row)
+                self.unkeyed += side == "source" and any(map(_filled, record.values()))
             self.warn(f"{side} record skipped, {problem}: {shown(record)}")
         return key
 
@@ -164,6 +169,11 @@ class Planner:
                 f"{self.unreadable} source records have a key that cannot be read (several "
                 f"values, or binary): the {absent} destination objects missing from the "
                 "source are left alone in this run"
+            )
+        elif self.unkeyed:
+            self.warn(
+                f"{self.unkeyed} source records have values but an empty key: the {absent} "
+                "destination objects missing from the source are left alone in this run"
             )
 
     def equal_is_unchanged(self) -> bool:
@@ -464,3 +474,8 @@ class Planner:
         if self.warning_count > MAX_WARNINGS:
             self.warnings.append(f"... and {self.warning_count - MAX_WARNINGS} more warnings")
         return [ranked[2] for ranked in self.ranked]
+
+
+def _filled(value: object) -> bool:
+    """A value that is something: not empty, nor text of spaces alone."""
+    return bool(value.strip()) if isinstance(value, str) else bool(value)

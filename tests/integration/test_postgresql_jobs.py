@@ -139,3 +139,47 @@ fields = [
     assert len(stored) == COUNT
     sample = rows[17]
     assert stored[sample["employee_id"]] == [sample["last_name"], sample["groups"]]
+
+
+async def test_a_row_whose_key_became_null_is_not_deleted_from_mariadb(
+    pg_database: PostgresqlServer,
+    my_database: MysqlServer,
+    tmp_path: Path,
+    session: Session,
+    services: RunServices,
+) -> None:
+    # A person's key cleared in the HR table (a botched update, a view's join that found
+    # nothing): the row is still there, so its object must not be deleted as absent.
+    folder = tmp_path / "job"
+    pg_database.psql(
+        "CREATE TABLE staff (employee_id text, surname text);"
+        "INSERT INTO staff VALUES ('e1', 'Ames'), ('e2', 'Bose'), ('e3', 'Cole');"
+    )
+    connections = connection_toml("postgresql", "hr", pg_database, folder) + "\n"
+    connections += connection_toml("mysql", "db", my_database, folder)
+    job = await define(
+        session,
+        folder,
+        connections,
+        """id = "pg-null-key"
+source = { connection = "hr", table = "staff" }
+destination = { connection = "db", table = "people" }
+safety = { max_percent = 100 }
+[[objects]]
+keys = ["employee_id"]
+on_destination_only = "delete"
+fields = [{ to = "employee_id" }, { to = "surname" }]
+""",
+    )
+    async with services():
+        first = await run(session, job)
+        pg_database.psql("UPDATE staff SET employee_id = NULL WHERE surname = 'Bose';")
+        again = await run(session, job)
+
+    assert first.stats.created == 3
+    assert (again.stats.deleted, again.stats.written) == (0, 0)
+    assert my_database.sql("SELECT employee_id FROM people ORDER BY 1").split() == [
+        "e1",
+        "e2",
+        "e3",
+    ]

@@ -129,6 +129,53 @@ async def test_a_number_the_decimal_column_would_round_fails_its_record(
         await table.close()
 
 
+@PROVIDERS
+async def test_a_decimal_of_more_than_28_digits_compares_and_writes_as_any_other(
+    provider: SqlProvider, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """A numeric(38,10) or decimal(38,0) holds numbers of more digits than Python's decimal
+    arithmetic keeps by default (28): such a value failed its record on every run ("has
+    more than 10 digits after the point"), though it had none to round."""
+    decimal = {"postgresql": "numeric", "mysql": "decimal"}[provider]
+    setup = f"CREATE TABLE wide (id int PRIMARY KEY, amount {decimal}(38,10), ref {decimal}(38,0));"
+    layout = Layout(keys=("id",), fields=("id", "amount", "ref"))
+    table = await table_side(provider, request, tmp_path, "wide", setup, layout)
+    amount, ref = "12345678901234567890.5", "12345678901234567890123456789012345678"
+    try:
+        made: Record = {"id": "1", "amount": amount, "ref": ref}
+        as_stored = {"id": "1", "amount": "12345678901234567890.5000000000", "ref": ref}
+        assert table.canonical(made) == as_stored
+        assert [o.error for o in await table.apply([create("1", amount=amount, ref=ref)])] == [None]
+        assert await read_all(table) == [as_stored]
+        rounded = table.canonical({"id": "1", "amount": "0.12345678901"})
+        assert rounded["amount"] == "0.12345678901", "one digit too many: refused, not rounded"
+    finally:
+        await table.close()
+
+
+async def test_a_postgresql_timestamptz_at_infinity_reads_in_utc_as_any_other(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """The driver gives a timestamptz 'infinity' as the last moment Python holds, without
+    its zone: it read "9999-12-31T23:59:59.999999" where every other value of the column
+    reads with its "Z" — a PostgreSQL table holding it was written again by every run."""
+    setup = (
+        "CREATE TABLE ends (id int PRIMARY KEY, until timestamptz);"
+        "INSERT INTO ends VALUES (1, 'infinity'), (2, '-infinity'), (3, '2026-01-02 03:04:05+00');"
+    )
+    table = await table_side("postgresql", request, tmp_path, "ends", setup)
+    try:
+        rows = sorted(await read_all(table), key=lambda r: str(r["id"]))
+        assert [r["until"] for r in rows] == [
+            "9999-12-31T23:59:59.999999Z",
+            "0001-01-01T00:00:00Z",
+            "2026-01-02T03:04:05Z",
+        ]
+        assert [table.canonical(r) for r in rows] == rows, "a re-run finds them unchanged"
+    finally:
+        await table.close()
+
+
 STAMPS = {
     # A timestamp(0) rounds 04:23:16.820588 to 04:23:17.
     "postgresql": "CREATE TABLE stamps (id int PRIMARY KEY, seen timestamp(0),"

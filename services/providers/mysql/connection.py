@@ -219,7 +219,8 @@ class MysqlTable(SqlTable[MysqlConnection, Column]):
         """The query's columns, or the table's and whether the login may write it."""
         if self._query is not None:
             async with conn.cursor() as cursor:  # describes it, reads no row
-                await cursor.execute(f"SELECT * FROM ({self._query}) AS q LIMIT 0")
+                # (on lines of its own: a comment ending the query ends there)
+                await cursor.execute(f"SELECT * FROM (\n{self._query}\n) AS q LIMIT 0")
                 self._fields = [str(d[0]) for d in cursor.description or ()]
             return
         await self.load_columns(conn)

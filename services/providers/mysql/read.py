@@ -14,6 +14,7 @@ from typing import Any, cast
 from asyncmy.cursors import SSCursor
 from asyncmy.errors import MySQLError
 
+from core.errors import BadInput
 from schemas.connections import MysqlConnection
 from schemas.values import Record, Value
 
@@ -44,6 +45,9 @@ _EDGES = (*ascii_spaces(), 0x85, 0xA0)
 are never a character's first byte)."""
 _TESTED = ("utf8", "utf8mb3", "utf8mb4", "latin1", "ascii")
 """Character sets whose keys a lookup can test as a run compares them (`_spelled`)."""
+_NOT_ABOUT_ROWS = frozenset({1287, 1681})
+"""Warnings about a statement's spelling, not its rows: a deprecated syntax or variable,
+an integer's display width."""
 _Statement = tuple[str, tuple[Param, ...], frozenset[str] | None]
 """A statement, its arguments, and the keys to keep of the records it finds (None: all)."""
 
@@ -123,7 +127,8 @@ class MysqlReading(MysqlTable, SqlReading[MysqlConnection, Column]):
             sql = f"{some_in}({', '.join(['%s'] * len(some))})"
             statements.append((sql, some, frozenset(some)))
         everything = frozenset(wanted)
-        async for batch, keep in self._statements(batch_size, statements):
+        # (numbers or dates compared with keys that are none warn of the keys, not rows)
+        async for batch, keep in self._statements(batch_size, statements, strict=spelled):
             if found := asked_only(batch, field, keep or everything):
                 yield found
 
@@ -217,7 +222,7 @@ class MysqlReading(MysqlTable, SqlReading[MysqlConnection, Column]):
             async for batch in self.read_keys(lookup[0], lookup[1], batch_size):
                 yield batch
             return
-        async for batch, _ in self._statements(batch_size, [(sql, args, None)], changed):
+        async for batch, _ in self._statements(batch_size, [(sql, args, None)], changed, True):
             yield batch
 
     async def _statements(
@@ -225,9 +230,11 @@ class MysqlReading(MysqlTable, SqlReading[MysqlConnection, Column]):
         batch_size: int,
         statements: Sequence[_Statement],
         changed: tuple[str, str | None] | None = None,
+        strict: bool = False,
     ) -> AsyncIterator[tuple[list[Record], frozenset[str] | None]]:
         """Each statement's rows, in one read-only transaction (one snapshot), with the
-        keys to keep of them."""
+        keys to keep of them; `strict`: a statement the server warned about fails
+        (`_refuse_warnings`)."""
         if self._query is None and not self._columns:
             await self._refresh()
             if not self._columns:
@@ -237,7 +244,7 @@ class MysqlReading(MysqlTable, SqlReading[MysqlConnection, Column]):
             # the streamed result: it is closed then, not given back (table.py).
             async with self.connection(read=True) as conn:
                 await execute(conn, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
-                async for found in self._fetched(conn, batch_size, statements, changed):
+                async for found in self._fetched(conn, batch_size, statements, changed, strict):
                     yield found
                 await execute(conn, "COMMIT")
         except (MySQLError, OSError) as e:
@@ -249,9 +256,10 @@ class MysqlReading(MysqlTable, SqlReading[MysqlConnection, Column]):
         batch_size: int,
         statements: Sequence[_Statement],
         changed: tuple[str, str | None] | None = None,
+        strict: bool = False,
     ) -> AsyncIterator[tuple[list[Record], frozenset[str] | None]]:
         """Each statement's rows as records on `conn` (in its transaction), with the keys
-        to keep of them."""
+        to keep of them; `strict`: a statement the server warned about fails."""
         for sql, args, keep in statements:
             cursor = conn.cursor(SSCursor)
             await cursor.execute(sql, args or None)
@@ -267,6 +275,29 @@ class MysqlReading(MysqlTable, SqlReading[MysqlConnection, Column]):
             while rows := await cursor.fetchmany(batch_size):
                 yield self._records(names, rows, readers, mark), keep
             await cursor.close()
+            if strict:
+                await self._refuse_warnings(conn)
+
+    async def _refuse_warnings(self, conn: Any) -> None:
+        """A SELECT the server warned about fails the read: MariaDB answers an expression
+        that fails on a row (a division by zero, a text cast to a number or a date it is
+        not) with NULL, 0 or a cut value and a warning, where PostgreSQL fails — read so,
+        a value would look absent, and be cleared. Notes, and warnings of a deprecated
+        spelling, are not about the rows."""
+        warned = [
+            (str(level), int(code), str(message))
+            for level, code, message in await fetch(conn, "SHOW WARNINGS")
+            if str(level) != "Note" and int(code) not in _NOT_ABOUT_ROWS
+        ]
+        if warned:
+            level, code, message = warned[0]
+            more = f" (and {len(warned) - 1} more)" if len(warned) > 1 else ""
+            raise BadInput(
+                f"{self._where}: the server warned while reading: {message} ({level} "
+                f"{code}){more}; the value was read as NULL, 0 or cut, so nothing is planned "
+                "from it: correct the rows, or the view or query, so that they read without "
+                "warnings"
+            )
 
     async def size_hint(self) -> int:
         """About how many rows the table holds: the storage engine's own count as EXPLAIN

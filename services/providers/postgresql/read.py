@@ -12,6 +12,7 @@ from typing import Any, cast
 
 import asyncpg
 
+from core.errors import BadInput
 from schemas.connections import PostgresqlConnection
 from schemas.values import Record, Value
 
@@ -25,9 +26,9 @@ from .values import (
     changed_since,
     orders_changes,
     quote,
+    reader_of,
     reads_str,
     text_of,
-    value_of,
 )
 
 COUNTED_UP_TO = 1_000_000
@@ -123,12 +124,14 @@ class PostgresqlReading(PostgresqlTable, SqlReading[PostgresqlConnection, Column
                 attributes = statement.get_attributes()
                 found = [attribute.name for attribute in attributes]
                 as_text = all(reads_str(a.type.name, a.type.kind == "array") for a in attributes)
-                readers = None if as_text else [value_of] * len(found)
+                readers = None if as_text else [reader_of(a.type.name) for a in attributes]
                 cursor = await statement.cursor(*args)
                 while rows := await cursor.fetch(batch_size):
                     records += self._records(found, rows, readers, None)
         except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as e:
             raise self.error(e, "read") from e
+        except (ValueError, OverflowError) as e:
+            raise self.unreadable(e) from e
         if wanted is not None:  # in the order of the table, as a whole read gives them
             at = dict(zip(wanted, range(len(wanted)), strict=True))
             records.sort(key=lambda record: at[cast(str, record[key])])
@@ -162,14 +165,31 @@ class PostgresqlReading(PostgresqlTable, SqlReading[PostgresqlConnection, Column
                 statement = await conn.prepare(sql)
                 attributes = statement.get_attributes()
                 names = [attribute.name for attribute in attributes]
+                if twice := sorted({name for name in names if names.count(name) > 1}):
+                    # A record holds one value per name: the last column hid the others.
+                    raise BadInput(
+                        f"{self._where}: the query names the column {twice[0]!r} twice; give "
+                        "each column its own name (`AS`)"
+                    )
                 as_text = all(reads_str(a.type.name, a.type.kind == "array") for a in attributes)
-                readers = None if as_text else [value_of] * len(names)
+                readers = None if as_text else [reader_of(a.type.name) for a in attributes]
                 mark = names.index(changed[0]) if changed is not None else None
                 cursor = await statement.cursor(*args)
                 while rows := await cursor.fetch(batch_size):
                     yield self._records(names, rows, readers, mark)
         except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as e:
             raise self.error(e, "read") from e
+        except (ValueError, OverflowError) as e:
+            raise self.unreadable(e) from e
+
+    def unreadable(self, e: Exception) -> BadInput:
+        """A value the driver cannot decode into Python's (a date BC or after 9999): the
+        read fails, saying how to read it."""
+        return BadInput(
+            f"{self._where}: cannot read a value: {e} (PostgreSQL holds dates and times "
+            "before year 1 and after 9999, Python does not): read such a column as text, "
+            "a `query` selecting it as `column::text`"
+        )
 
     def _lookup(self, sql: str, column: str, values: Sequence[str]) -> tuple[str, list[Any]]:
         """The statement of a lookup and its arguments (`read_keys`)."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -164,6 +165,23 @@ def value_of(raw: object, delimiter: str | None) -> Value | None:
     if isinstance(raw, list):
         return [text_of(item) for item in raw if item is not None]
     return split_text(raw, delimiter) if isinstance(raw, str) else text_of(raw)
+
+
+def _in_utc(raw: object) -> object:
+    return raw.replace(tzinfo=UTC) if isinstance(raw, datetime) and raw.tzinfo is None else raw
+
+
+def zoned_value_of(raw: object, delimiter: str | None) -> Value | None:
+    """`value_of` of a timestamptz column: the driver gives its infinities as the first or
+    last moment Python holds without their zone, read so in UTC as every other value."""
+    if isinstance(raw, list):
+        return value_of([_in_utc(item) for item in raw], delimiter)
+    return value_of(_in_utc(raw), delimiter)
+
+
+def reader_of(type_name: str) -> Callable[[object, str | None], Value | None]:
+    """How a column of the type (an array: its name with "_" before) is read."""
+    return zoned_value_of if type_name.lstrip("_") == "timestamptz" else value_of
 
 
 def _parse(kind: str, text: str, scale: int | None, fraction: int = 6) -> object:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from itertools import chain, repeat
 from operator import contains
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 from core.errors import BadInput
 from schemas.values import Record, Value, normalize, records_from_rows
@@ -32,6 +32,10 @@ class SqlReading(SqlTable[Conn, Col]):
     """The reading half of an SQL provider."""
 
     _given: tuple[dict[str, Col], frozenset[str], frozenset[str]] | None = None
+    spells_values: ClassVar[bool] = True
+    """Typed columns read in one spelling (`canonical` gives a value in it): a job's
+    `where` compares with the text it is given in that spelling too (planning/source.py
+    `spelled`)."""
 
     def _rows(
         self,

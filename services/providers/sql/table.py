@@ -70,6 +70,13 @@ def close_names(wanted: str, names: Sequence[str]) -> str:
     return f"; did you mean {', '.join(found)}?" if found else ""
 
 
+def _without_end(query: str) -> str:
+    """A query without the spaces and semicolons it ends with."""
+    while (trimmed := query.rstrip().rstrip(";")) != query:
+        query = trimmed
+    return query
+
+
 class SqlTable(Generic[Conn, Col]):
     """One job side: a table (read and written) or a SELECT (read only)."""
 
@@ -79,7 +86,11 @@ class SqlTable(Generic[Conn, Col]):
     def __init__(self, connection: Conn, endpoint: Endpoint, layout: Layout) -> None:
         self._connection: Conn = connection
         self._layout = layout
-        self._query = endpoint.query if not endpoint.table else None
+        # A query's own `;` at its end (which `job apply` takes) ends no statement here:
+        # MariaDB reads it inside a subquery, where it is a syntax error.
+        self._query = (
+            _without_end(endpoint.query) if endpoint.query and not endpoint.table else None
+        )
         self._name = endpoint.table or ""
         self._schema, self._table = split_table(self._name)
         self._opened = False

@@ -12,7 +12,7 @@ import json
 import struct
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time
-from decimal import Decimal, InvalidOperation
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, InvalidOperation
 from typing import Protocol
 
 from core.errors import BadInput
@@ -132,6 +132,11 @@ def parse_bool(text: str) -> bool:
     raise ValueError(text)
 
 
+_EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
+"""Decimal arithmetic that keeps every digit: a numeric(38,10) holds more than the
+default context's 28, which made quantizing its values fail."""
+
+
 def parse_decimal(text: str, scale: int | None) -> Decimal:
     """A decimal number, with `scale` digits after the point when given; ValueError for
     text that is no number, or one with more digits after the point than `scale` (the
@@ -140,7 +145,7 @@ def parse_decimal(text: str, scale: int | None) -> Decimal:
         number = Decimal(text)
         if scale is None:
             return number
-        exact = number.quantize(Decimal(1).scaleb(-scale))
+        exact = number.quantize(Decimal(1).scaleb(-scale, _EXACT), context=_EXACT)
     except InvalidOperation:
         raise ValueError(text) from None
     if number.is_finite() and exact != number:

@@ -21,7 +21,7 @@ from .annotated import ObjectId, annotated, object_ids
 from .reading import Learned, Reading
 from .scoped import read_sides
 from .sides import Pair
-from .source import Planned, SourceMapper, only_keys, out_of_scope, unknown_keys
+from .source import Planned, SourceMapper, only_keys, out_of_scope, spelling, unknown_keys
 from .unchanged import with_unchanged
 from .unless_same import read_unless_same
 
@@ -92,6 +92,7 @@ async def plan_in_memory(
                 rename=rename,
                 keys_fold=keys_fold,
                 outside=outside,
+                spell=spelling(target),
             )
         )
         mappers.append(mapper)

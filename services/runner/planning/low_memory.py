@@ -87,7 +87,7 @@ async def plan_low_memory(
         batches = chained(head, rest)
     else:
         batches = source_rows(job, sides.source, reading, mapping.type, learned)
-    mapper = mapper_of(job, 0, sides.destination, context)
+    mapper = mapper_of(job, 0, (sides.source, sides.destination), context)
     try:
         the_plan, read, found = await plan_lean(
             mapping,
@@ -128,7 +128,7 @@ async def duplicate_as_read(
     keys, case_insensitive = mapping.keys, mapping.case_insensitive
 
     async def mapped() -> AsyncGenerator[Record, None]:
-        mapper = mapper_of(job, 0, sides.destination, context)
+        mapper = mapper_of(job, 0, (sides.source, sides.destination), context)
         batches = source_batches(job, sides.source, reading, mapping.type, Learned())
         async with aclosing(batches):  # the read ended as soon as the records are found
             async for batch in batches:
@@ -202,7 +202,7 @@ async def changed(
     """The plan of an incremental run's changed records (every one read: `head`) with
     their objects looked up; None when they cannot all be."""
     mapping, target = job.objects[0], sides.destination
-    mapper = mapper_of(job, 0, target, context, traced=True)
+    mapper = mapper_of(job, 0, (sides.source, target), context, traced=True)
     mapped = [record for batch in head for record in mapper.map(batch)]
     found = await changed_objects(job, mapping, target, learned, mapped)
     if found is None:

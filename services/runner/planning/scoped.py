@@ -135,7 +135,7 @@ async def read_sides(
     looking: asyncio.Future[list[Record] | None] = asyncio.get_running_loop().create_future()
 
     async def source_side() -> tuple[SourceMapper, list[Record]]:
-        mapper = mapper_of(job, at, target, context, traced=True)
+        mapper = mapper_of(job, at, pair, context, traced=True)
         mapped: list[Record] = []
         async for batch in source_batches(job, pair[0], reading, mapping.type, learned):
             mapped += mapper.map(batch)
@@ -198,14 +198,14 @@ async def read_source(
     field = source_lookup(job, mapping, source) if keys is not None and not folds else None
     if field is not None and isinstance(source, KeyReader):
         wanted = asked(mapping, keys or [])
-        mapper = mapper_of(job, at, target, context, traced=True)
+        mapper = mapper_of(job, at, pair, context, traced=True)
         batches = source.read_keys(field, wanted, READ_BATCH)
         mapped = [record async for batch in batches for record in mapper.map(batch)]
         key_of = scope_key(mapping)
         clean = not mapper.errors and not mapper.outside
         if clean and {key_of(record) for record in mapped} >= set(wanted):
             return mapper, mapped
-    mapper = mapper_of(job, at, target, context, traced=True)
+    mapper = mapper_of(job, at, pair, context, traced=True)
     batches = source_batches(job, source, reading, mapping.type, learned)
     return mapper, await gathered(mapper.map(batch) async for batch in batches)
 

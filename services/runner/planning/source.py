@@ -94,18 +94,62 @@ class Planned:
 
 
 def mapper_of(
-    job: Job, at: int, target: Provider, context: MappingContext, *, traced: bool = False
+    job: Job,
+    at: int,
+    pair: tuple[Provider, Provider],
+    context: MappingContext,
+    *,
+    traced: bool = False,
 ) -> SourceMapper:
-    """The mapper of the job's `at`-th object type, shaping records for `target`;
-    `traced`: keeping the source values of fields a transformation computes (origins)."""
+    """The mapper of the job's `at`-th object type, of records read from `pair`'s source
+    shaped for its destination; `traced`: keeping the source values of fields a
+    transformation computes (origins)."""
+    source, target = pair
     mapping = job.objects[at]
     compiled = compile_mapping(mapping, context, f"$.objects[{at}]")
     where = endpoint_of(job.source, mapping.source).where
-    mapper = SourceMapper(compiled, target.canonical, mapping, where)
+    spell = spelling(source) if getattr(source, "spells_values", False) else None
+    mapper = SourceMapper(compiled, target.canonical, mapping, where, spell)
     mapper.as_is = target.canonical_as_is if isinstance(target, KeepsAsIs) else None
     if traced:
         mapper.origins = origins_of(mapping)
     return mapper
+
+
+def spelling(target: Provider) -> Callable[[str, str], str]:
+    """A field's value as `target` holds it (its `canonical`: "042" in a column of
+    integers is "42"), for a reference to look it up so; a value it would refuse, or make
+    several, as it is."""
+    canonical = target.canonical
+
+    def spell(field: str, value: str) -> str:
+        try:
+            spelled = canonical({field: value}).get(field)
+        except RecordFailed:
+            return value
+        return spelled if isinstance(spelled, str) else value
+
+    return spell
+
+
+def spelled(spec: Any, spell: Callable[[str, str], str]) -> Any:
+    """A condition whose `equals` also hold each text as the source reads its field
+    (`spell`), beside the text itself; the rest as it is (checked when compiled)."""
+    if not isinstance(spec, dict):
+        return spec
+    out = {
+        kind: [spelled(item, spell) for item in inner] if isinstance(inner, list) else inner
+        for kind, inner in spec.items()
+        if kind in ("all", "any")
+    }
+    if "not" in spec:
+        out["not"] = spelled(spec["not"], spell)
+    field, equals = spec.get("field"), spec.get("equals")
+    if isinstance(field, str) and isinstance(equals, str | list):
+        texts = [equals] if isinstance(equals, str) else equals
+        if all(isinstance(text, str) for text in texts):
+            out["equals"] = list(dict.fromkeys([*texts, *(spell(field, t) for t in texts)]))
+    return {**spec, **out}
 
 
 class SourceMapper:
@@ -118,10 +162,16 @@ class SourceMapper:
         canonical: Callable[[Record], Record],
         mapping: ObjectMapping,
         where: dict[str, Any] | None = None,
+        spell: Callable[[str, str], str] | None = None,
     ) -> None:
+        """`spell`: a field's value as the source reads it (`spelling`), where a typed
+        column reads in one spelling: what `where` and `leavers.when` compare with is
+        also taken so ("t" is "true" in a boolean column)."""
         self.compiled, self.canonical, self.mapping = compiled, canonical, mapping
-        self.where = compile_condition(where, "$.source.where", "where") if where else None
         when = mapping.leavers.when if mapping.leavers else None
+        if spell is not None:
+            where, when = spelled(where, spell), spelled(when, spell)
+        self.where = compile_condition(where, "$.source.where", "where") if where else None
         self.leaving = compile_condition(when, "$.leavers.when", "when") if when else None
         self.tested = tuple(dict.fromkeys([*fields_tested(where), *fields_tested(when)]))
         """The fields `where` and `leavers.when` test: binary data in one fails its record

@@ -87,9 +87,9 @@ async def unchanged_records(
     """The `at`-th type's source records read whole and mapped, but for those of the
     records the run read (changed) and those of a key a record that failed holds (in
     either read: a key the source holds twice, or an object held as it is)."""
-    source, target = pair
+    source = pair[0]
     mapping = each.mapping
-    mapper = mapper_of(job, at, target, context)
+    mapper = mapper_of(job, at, pair, context)
     read = tracing.reads(source.read(READ_BATCH), side="source", object_type=mapping.type)
     records = await gathered(mapper.map(batch) async for batch in read)
     keys, folded = mapping.keys, mapping.case_insensitive

@@ -98,7 +98,7 @@ async def read_unless_same(
     names = row_columns(job, at, target, keys, reading)
     if names is None or not isinstance(target, ComparesRows):
         return None
-    mapper = mapper_of(job, at, target, context, traced=True)
+    mapper = mapper_of(job, at, pair, context, traced=True)
     mapper.unmade = []
     parts: list[list[Record] | Columns] = []
     source_read: asyncio.Future[None] = asyncio.get_running_loop().create_future()

@@ -1,0 +1,50 @@
+"""A reference looks its value up as the destination holds it: a manager named by an
+employee number "042" is the person whose integer column holds 42 — as the person's own
+"042" is that 42, unchanged — in a PostgreSQL or MariaDB table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from schemas.jobs import Endpoint, FieldMap, Job, ObjectMapping, Resolve, Safety
+from services.runner.planning.reading import Reading
+from tests.sql_servers import Login, SqlProvider, sql_connection
+
+from .test_scoped_reads import plan_between
+
+
+@pytest.mark.parametrize("provider", ["postgresql", "mysql"])
+async def test_a_manager_named_by_a_number_spelled_otherwise_resolves(
+    provider: SqlProvider, request: pytest.FixtureRequest, pg_database: Login, tmp_path: Path
+) -> None:
+    pg_database.psql(  # type: ignore[attr-defined]
+        "CREATE TABLE hr (emp text, empno text, boss_no text);"
+        "INSERT INTO hr VALUES ('e1', '042', NULL), ('e2', '7', '042'), ('e3', '8', '0042');"
+    )
+    server = request.getfixturevalue("pg_database" if provider == "postgresql" else "my_database")
+    run_sql = server.psql if provider == "postgresql" else server.sql
+    run_sql(
+        "CREATE TABLE people (id varchar(10) PRIMARY KEY, empno int, boss varchar(10));"
+        "INSERT INTO people VALUES ('e1', 42, NULL), ('e2', 7, NULL), ('e3', 8, 'e1');"
+    )
+    boss = FieldMap(to="boss", from_="boss_no", resolve=Resolve(type="user", by="empno"))
+    the_job = Job(
+        id="managers",
+        source=Endpoint(connection="hr", table="hr"),
+        destination=Endpoint(connection="dir", table="people"),
+        objects=[
+            ObjectMapping(
+                keys=["id"], fields=[FieldMap(to="id", from_="emp"), FieldMap(to="empno"), boss]
+            )
+        ],
+        safety=Safety(max_percent=100),
+    )
+    source = sql_connection("postgresql", pg_database, tmp_path, "hr")
+    target = sql_connection(provider, server, tmp_path / "dir", "dir")
+    planned = await plan_between(source, target, the_job, None, Reading())
+    assert planned.record_errors == []
+    assert [(c.action, c.key, c.set) for c in planned.plan.changes] == [
+        ("update", "e2", {"boss": "e1"})
+    ]
