@@ -498,8 +498,11 @@ async def test_a_reference_to_a_user_the_service_refused_is_never_written_as_its
 ) -> None:
     folder = tmp_path / "job"
     job = await define(session, folder, connections(folder, scim_url, bulk=bulk), REFERRING)
+    with client(scim_url) as http:  # "ada" is taken before the run, by someone else
+        taken = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "ada"}
+        assert http.post("/Users", json=taken).status_code == 201
     rows = [
-        {"employee_id": "E0", "login": "ada", "boss": ""},
+        {"employee_id": "E0", "login": "cy", "boss": ""},
         {"employee_id": "E1", "login": "ada", "boss": ""},  # refused: userName taken
         {"employee_id": "E2", "login": "bo", "boss": "E1"},
     ]
@@ -513,9 +516,9 @@ async def test_a_reference_to_a_user_the_service_refused_is_never_written_as_its
     # E1 was never created, so nothing stands for it: bo has no manager, and the team's
     # members are the users there are; both say what they miss.
     users = by_user_name(scim_url)
-    assert sorted(users) == ["ada", "bo"]
+    assert sorted(users) == ["ada", "bo", "cy"]
     assert "manager" not in users["bo"].get(ENTERPRISE, {}), users["bo"]
-    assert members_of(scim_url) == {"team": {"ada", "bo"}}
+    assert members_of(scim_url) == {"team": {"cy", "bo"}}
     assert first.stats.failed == 3, first.stats  # E1 itself, bo's manager, the team's member
 
 
