@@ -1,0 +1,65 @@
+"""A source record with values but an empty key leaves the objects missing from the
+source alone (any of them could be its); a blank row is no such record — not even where
+the job's transformations would give it a value of their own (a default, a static
+text): the objects missing from the source are acted on as ever."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from schemas.connections import CsvConnection
+from schemas.jobs import Endpoint, FieldMap, Job, ObjectMapping, Safety
+
+from .test_scoped_reads import plan_between
+
+LEFT_ALONE = "have values but an empty key"
+
+
+def _job(*extra: FieldMap) -> Job:
+    fields = [FieldMap(to="id", from_="emp"), FieldMap(to="name"), *extra]
+    return Job(
+        id="people",
+        source=Endpoint(connection="hr", file="hr.csv"),
+        destination=Endpoint(connection="dir", file="people.csv"),
+        objects=[ObjectMapping(keys=["id"], fields=fields, on_destination_only="delete")],
+        safety=Safety(max_percent=100),
+    )
+
+
+async def _plan(folder: Path, source: str, the_job: Job) -> tuple[list[tuple[str, str]], list[str]]:
+    (folder / "hr.csv").write_text(source)
+    (folder / "people.csv").write_text("id,name,company\ne1,Ada,ACME\ne9,Gone,ACME\n")
+    hr = CsvConnection(id="hr", directory=str(folder))
+    directory = CsvConnection(id="dir", directory=str(folder))
+    planned = await plan_between(hr, directory, the_job, None)
+    return [(c.action, c.key) for c in planned.plan.changes], planned.plan.warnings
+
+
+async def test_a_blank_row_of_a_file_leaves_no_absent_object_alone_with_a_default(
+    tmp_path: Path,
+) -> None:
+    company = FieldMap(to="company", transform={"default": "ACME"})
+    changes, warnings = await _plan(tmp_path, "emp,name,company\ne1,Ada,\n,,\n", _job(company))
+    assert changes == [("delete", "e9")]
+    assert not [w for w in warnings if LEFT_ALONE in w]
+
+
+async def test_a_row_of_spaces_leaves_no_absent_object_alone_with_a_static_text(
+    tmp_path: Path,
+) -> None:
+    company = FieldMap(to="company", transform={"static": "ACME"})
+    changes, warnings = await _plan(tmp_path, "emp,name\ne1,Ada\n  ,  \n", _job(company))
+    assert changes == [("delete", "e9")]
+    assert not [w for w in warnings if LEFT_ALONE in w]
+
+
+async def test_a_row_with_a_value_but_no_key_still_leaves_absent_objects_alone(
+    tmp_path: Path,
+) -> None:
+    company = FieldMap(to="company", transform={"static": "ACME"})
+    changes, warnings = await _plan(tmp_path, "emp,name\ne1,Ada\n,Grace\n", _job(company))
+    assert changes == []
+    assert [w for w in warnings if LEFT_ALONE in w] == [
+        "1 source records have values but an empty key: the 1 destination objects missing "
+        "from the source are left alone in this run"
+    ]
