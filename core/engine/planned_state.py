@@ -61,6 +61,11 @@ class Lookup:
     spell: Callable[[str], str] | None = None
     """A value as the destination holds it in `by` (its `canonical`: "042" is 42 in a
     column of integers), as the objects' values are: looked up so."""
+    is_key: bool = False
+    """`by` is a key of the type (its `case_insensitive` then folds the values)."""
+    _folded: dict[str, str] | None = field(default=None, repr=False, compare=False)
+    """The values found by their casefold, made on the first value not found: what a
+    value that differs in case alone names (`_in_other_case`)."""
 
     def _key(self, value: str) -> str | None:
         spelled = self.spell(value) if self.spell is not None else value
@@ -77,11 +82,31 @@ class Lookup:
         if key is None:
             return f"an empty {self.by}"
         if key not in self.found:
-            return f"no {self.type} with {self.by} {value!r} in the destination or this run"
+            missing = f"no {self.type} with {self.by} {value!r} in the destination or this run"
+            return missing + self._in_other_case(key)
         target = self.found[key]
         if target is None:
             return f"several {self.type} objects have {self.by} {value!r}; none is used"
         return target
+
+    def _in_other_case(self, key: str) -> str:
+        """What to fix where a value matched without case names an object: its value, and
+        how the job matches it (nothing where none does)."""
+        if self.case_insensitive:
+            return ""
+        if self._folded is None:
+            self._folded = {}
+            for found in self.found:
+                self._folded.setdefault(found.casefold(), found)
+        other = self._folded.get(key.casefold())
+        if other is None:
+            return ""
+        by = self.by
+        if self.is_key:
+            how = f'case_insensitive = true on type "{self.type}" matches it without'
+        else:
+            how = "write the value as the destination holds it"
+        return f" (one has {by} {other!r}: {by} is matched with case; {how})"
 
 
 def lookup(
@@ -106,7 +131,8 @@ def lookup(
     by_key: dict[object, list[Change]] = {}
     for change in changes:
         by_key.setdefault(match_key(change.match, keys, folded), []).append(change)
-    result = Lookup(mapping.type, by, folded if by in keys else False, spell=spell)
+    is_key = by in keys
+    result = Lookup(mapping.type, by, folded if is_key else False, spell=spell, is_key=is_key)
     for record in destination:
         its = by_key.pop(match_key(record, keys, folded), [])
         if any(change.action == "delete" for change in its):

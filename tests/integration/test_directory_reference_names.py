@@ -52,3 +52,21 @@ async def test_a_member_renamed_to_a_name_a_dn_escapes_is_followed_by_its_group(
         ), state
         again = await d.run(capsys)
         assert again.stats.written == 0, again.stats
+
+
+async def test_a_member_named_in_another_case_is_an_error_that_says_so(
+    directory: Directory, services: RunServices, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """uid compares without case on the server, but the job's keys compare with case: the
+    error names the object that differs in case alone, and the option that matches it."""
+    d = directory
+    await d.define()
+    a = d.ou("a")
+    d.write([user(1, a), user(2, a)], [{**group("team", a), "members": "P1|p2"}])
+    async with services():
+        await d.run(capsys)
+        shown = await d.preview(capsys)
+    assert [e["message"] for e in shown["record_errors"]] == [
+        "member: no user with uid 'P1' in the destination or this run (one has uid 'p1': "
+        'uid is matched with case; case_insensitive = true on type "user" matches it without)'
+    ]
