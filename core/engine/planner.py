@@ -168,12 +168,14 @@ class Planner:
             self.warn(
                 f"{self.unreadable} source records have a key that cannot be read (several "
                 f"values, or binary): the {absent} destination objects missing from the "
-                "source are left alone in this run"
+                "source are left alone in this run",
+                always=True,
             )
         elif self.unkeyed:
             self.warn(
                 f"{self.unkeyed} source records have values but an empty key: the {absent} "
-                "destination objects missing from the source are left alone in this run"
+                "destination objects missing from the source are left alone in this run",
+                always=True,
             )
 
     def equal_is_unchanged(self) -> bool:
@@ -461,7 +463,12 @@ class Planner:
         if not follow_up:
             setattr(self.counts, action, getattr(self.counts, action) + 1)
 
-    def warn(self, text: str) -> None:
+    def warn(self, text: str, *, always: bool = False) -> None:
+        """A warning of the plan; past `MAX_WARNINGS`, only counted — unless `always`
+        (why a whole kind of action is not taken: kept however many came before)."""
+        if always:
+            self.warnings.append(text)
+            return
         self.warning_count += 1
         if self.warning_count <= MAX_WARNINGS:
             self.warnings.append(text)

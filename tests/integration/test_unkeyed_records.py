@@ -63,3 +63,17 @@ async def test_a_row_with_a_value_but_no_key_still_leaves_absent_objects_alone(
         "1 source records have values but an empty key: the 1 destination objects missing "
         "from the source are left alone in this run"
     ]
+
+
+async def test_why_absent_objects_are_left_alone_is_told_among_many_warnings(
+    tmp_path: Path,
+) -> None:
+    """More records without a key than a plan lists warnings of: the one saying why
+    nothing missing from the source is acted on is still there, with their number."""
+    rows = "".join(f",Person {n}\n" for n in range(150))
+    changes, warnings = await _plan(tmp_path, f"emp,name\ne1,Ada\n{rows}", _job())
+    assert changes == []
+    assert (
+        "150 source records have values but an empty key: the 1 destination objects missing "
+        "from the source are left alone in this run"
+    ) in warnings
