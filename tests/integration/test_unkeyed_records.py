@@ -1,18 +1,29 @@
 """A source record with values but an empty key leaves the objects missing from the
 source alone (any of them could be its); a blank row is no such record — not even where
 the job's transformations would give it a value of their own (a default, a static
-text): the objects missing from the source are acted on as ever."""
+text): the objects missing from the source are acted on as ever. Each case is planned
+in memory, and as a large job is (low_memory.py: the destination read twice, creates
+spilled to disk)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from schemas.connections import CsvConnection
 from schemas.jobs import Endpoint, FieldMap, Job, ObjectMapping, Safety
+from services.runner.planning import low_memory
 
 from .test_scoped_reads import plan_between
 
 LEFT_ALONE = "have values but an empty key"
+
+
+@pytest.fixture(autouse=True, params=["in memory", "lean"])
+def planned_as(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    if request.param == "lean":
+        monkeypatch.setattr(low_memory, "LEAN_ABOVE", -1)  # even a small destination
 
 
 def _job(*extra: FieldMap) -> Job:
