@@ -136,8 +136,7 @@ def lookup(
     for record in destination:
         its = by_key.pop(match_key(record, keys, folded), [])
         if any(change.action == "delete" for change in its):
-            if (gone := match_key(record, (by,), result.case_insensitive)) is not None:
-                result.deleted.add(gone)
+            result.deleted.update(_by_values(record, by, result.case_insensitive))
             known = record.get(ID_FIELD)
             result.removed.add(known if isinstance(known, str) else display_key(record, keys))
             continue
@@ -183,6 +182,23 @@ def _named(
 
 
 def _add(into: Lookup, record: Record, target: Target) -> None:
-    key = match_key(record, (into.by,), into.case_insensitive)
-    if key is not None:
-        into.found[key] = None if key in into.found else target
+    if record.get(into.by).__class__ is list:
+        keys = _by_values(record, into.by, into.case_insensitive)
+    elif (key := match_key(record, (into.by,), into.case_insensitive)) is not None:
+        keys = [key]
+    else:
+        return
+    found = into.found
+    for key in keys:
+        found[key] = None if key in found else target
+
+
+def _by_values(record: Record, by: str, case_insensitive: bool) -> list[str]:
+    """The values an object is looked up by: its `by` as a key is matched, or each of its
+    values where it holds several (a person's mail addresses), each once."""
+    value = record.get(by)
+    if not isinstance(value, list):
+        key = match_key(record, (by,), case_insensitive)
+        return [] if key is None else [key]
+    found = (match_key({by: item}, (by,), case_insensitive) for item in value)
+    return list(dict.fromkeys(key for key in found if key is not None))
