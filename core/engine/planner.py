@@ -465,9 +465,10 @@ class Planner:
 
     def warn(self, text: str, *, always: bool = False) -> None:
         """A warning of the plan; past `MAX_WARNINGS`, only counted — unless `always`
-        (why a whole kind of action is not taken: kept however many came before)."""
+        (why a whole kind of action is not taken): that one is told first, however many
+        came before (a run keeps its plan's first warnings: core/run_texts.py)."""
         if always:
-            self.warnings.append(text)
+            self.warnings.insert(0, text)
             return
         self.warning_count += 1
         if self.warning_count <= MAX_WARNINGS:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from core.run_texts import kept_warnings
 from schemas.connections import CsvConnection
 from schemas.jobs import Endpoint, FieldMap, Job, ObjectMapping, Safety
 from services.runner.planning import low_memory
@@ -88,3 +89,22 @@ async def test_why_absent_objects_are_left_alone_is_told_among_many_warnings(
         "150 source records have values but an empty key: the 1 destination objects missing "
         "from the source are left alone in this run"
     ) in warnings
+
+
+async def test_why_absent_objects_are_left_alone_is_among_the_warnings_a_run_keeps(
+    tmp_path: Path,
+) -> None:
+    """A run keeps its plan's first warnings (`job run --wait` shows those): the one
+    saying why nothing missing from the source is acted on comes first, before warnings
+    about single objects (here the destination's keys held twice)."""
+    (tmp_path / "hr.csv").write_text("emp,name\ne1,Ada\n,Grace\n")
+    twice = "".join(f"d{n},One\nd{n},Two\n" for n in range(30))
+    (tmp_path / "people.csv").write_text(f"id,name\ne1,Ada\ne9,Gone\n{twice}")
+    hr = CsvConnection(id="hr", directory=str(tmp_path))
+    directory = CsvConnection(id="dir", directory=str(tmp_path))
+    planned = await plan_between(hr, directory, _job(), None)
+    kept, _ = kept_warnings(planned.plan.warnings)
+    assert kept[0] == (
+        "1 source records have values but an empty key: the 1 destination objects missing "
+        "from the source are left alone in this run"
+    )
