@@ -174,7 +174,9 @@ class Planner:
         elif self.unkeyed:
             self.warn(
                 f"{self.unkeyed} source records have values but an empty key: the {absent} "
-                "destination objects missing from the source are left alone in this run",
+                "destination objects missing from the source are left alone in this run "
+                f"(give those records a value in {KEY_SEPARATOR.join(self.keys)}, or leave "
+                "them out of the source's scope with its `where`)",
                 always=True,
             )
 

@@ -73,7 +73,8 @@ async def test_a_row_with_a_value_but_no_key_still_leaves_absent_objects_alone(
     assert changes == []
     assert [w for w in warnings if LEFT_ALONE in w] == [
         "1 source records have values but an empty key: the 1 destination objects missing "
-        "from the source are left alone in this run"
+        "from the source are left alone in this run (give those records a value in id, or leave "
+        "them out of the source's scope with its `where`)"
     ]
 
 
@@ -87,7 +88,8 @@ async def test_why_absent_objects_are_left_alone_is_told_among_many_warnings(
     assert changes == []
     assert (
         "150 source records have values but an empty key: the 1 destination objects missing "
-        "from the source are left alone in this run"
+        "from the source are left alone in this run (give those records a value in id, or leave "
+        "them out of the source's scope with its `where`)"
     ) in warnings
 
 
@@ -106,5 +108,6 @@ async def test_why_absent_objects_are_left_alone_is_among_the_warnings_a_run_kee
     kept, _ = kept_warnings(planned.plan.warnings)
     assert kept[0] == (
         "1 source records have values but an empty key: the 1 destination objects missing "
-        "from the source are left alone in this run"
+        "from the source are left alone in this run (give those records a value in id, or leave "
+        "them out of the source's scope with its `where`)"
     )
