@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from core.run_texts import kept_warnings
-from schemas.connections import CsvConnection
+from schemas.connections import CsvConnection, ExcelConnection
 from schemas.jobs import Endpoint, FieldMap, Job, ObjectMapping, Safety
 from services.runner.planning import low_memory
+from tests.excel_files import workbook
 
 from .test_scoped_reads import plan_between
 
@@ -111,3 +113,20 @@ async def test_why_absent_objects_are_left_alone_is_among_the_warnings_a_run_kee
         "from the source are left alone in this run (give those records a value in id, or leave "
         "them out of the source's scope with its `where`)"
     )
+
+
+async def test_a_blank_row_of_a_workbook_leaves_no_absent_object_alone_with_a_static_text(
+    tmp_path: Path,
+) -> None:
+    """A sheet's row of spaces and empty cells below its records, the company a static text."""
+    workbook(tmp_path / "hr.xlsx", [["emp", "name"], ["e1", "Ada"], ["  ", ""], [None, " "]])
+    (tmp_path / "people.csv").write_text("id,name,company\ne1,Ada,ACME\ne9,Gone,ACME\n")
+    company = FieldMap(to="company", transform={"static": "ACME"})
+    the_job = msgspec.structs.replace(
+        _job(company), source=Endpoint(connection="hr", file="hr.xlsx")
+    )
+    hr = ExcelConnection(id="hr", directory=str(tmp_path))
+    directory = CsvConnection(id="dir", directory=str(tmp_path))
+    planned = await plan_between(hr, directory, the_job, None)
+    assert [(c.action, c.key) for c in planned.plan.changes] == [("delete", "e9")]
+    assert not [w for w in planned.plan.warnings if LEFT_ALONE in w]
