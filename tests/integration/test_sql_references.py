@@ -48,3 +48,47 @@ async def test_a_manager_named_by_a_number_spelled_otherwise_resolves(
     assert [(c.action, c.key, c.set) for c in planned.plan.changes] == [
         ("update", "e2", {"boss": "e1"})
     ]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a reference compares a non-key `by` value with case, whatever the column: "
+    "'ADA@X.ORG' names nothing though a citext column (PostgreSQL) or a _ci collation "
+    "(MariaDB) holds it equal to 'Ada@X.org' — the error says so and how to write it",
+)
+@pytest.mark.parametrize("provider", ["postgresql", "mysql"])
+async def test_a_manager_named_by_a_mail_in_another_case_resolves_where_the_column_ignores_case(
+    provider: SqlProvider, request: pytest.FixtureRequest, pg_database: Login, tmp_path: Path
+) -> None:
+    pg_database.psql(  # type: ignore[attr-defined]
+        "CREATE TABLE hr (emp text, mail text, boss_mail text);"
+        "INSERT INTO hr VALUES ('e1', 'Ada@X.org', NULL), ('e2', 'b@x.org', 'ADA@X.ORG');"
+    )
+    server = request.getfixturevalue("pg_database" if provider == "postgresql" else "my_database")
+    run_sql = server.psql if provider == "postgresql" else server.sql
+    if provider == "postgresql":
+        run_sql("CREATE EXTENSION IF NOT EXISTS citext;")
+    column = "citext" if provider == "postgresql" else "varchar(40) COLLATE utf8mb4_general_ci"
+    run_sql(
+        f"CREATE TABLE people (id varchar(10) PRIMARY KEY, mail {column}, boss varchar(10));"
+        "INSERT INTO people VALUES ('e1', 'Ada@X.org', NULL), ('e2', 'b@x.org', NULL);"
+    )
+    boss = FieldMap(to="boss", from_="boss_mail", resolve=Resolve(type="user", by="mail"))
+    the_job = Job(
+        id="managers",
+        source=Endpoint(connection="hr", table="hr"),
+        destination=Endpoint(connection="dir", table="people"),
+        objects=[
+            ObjectMapping(
+                keys=["id"], fields=[FieldMap(to="id", from_="emp"), FieldMap(to="mail"), boss]
+            )
+        ],
+        safety=Safety(max_percent=100),
+    )
+    source = sql_connection("postgresql", pg_database, tmp_path, "hr")
+    target = sql_connection(provider, server, tmp_path / "dir", "dir")
+    planned = await plan_between(source, target, the_job, None, Reading())
+    assert planned.record_errors == []
+    assert [(c.action, c.key, c.set) for c in planned.plan.changes] == [
+        ("update", "e2", {"boss": "e1"})
+    ]
