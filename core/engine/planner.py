@@ -176,9 +176,18 @@ class Planner:
                 f"{self.unkeyed} source records have values but an empty key: the {absent} "
                 "destination objects missing from the source are left alone in this run "
                 f"(give those records a value in {KEY_SEPARATOR.join(self.keys)}, or leave "
-                "them out of the source's scope with its `where`)",
+                f"them out of the source's scope: {self.keyed_only()})",
                 always=True,
             )
+
+    def keyed_only(self) -> str:
+        """The source's `where` that leaves out its records without a key, as a job says
+        it (its key's source field, for a job of one key), for a warning to show."""
+        if len(self.keys) != 1:
+            return "its `where`"
+        sources = {field.to: field.source for field in self.mapping.fields}
+        field = sources.get(self.keys[0], self.keys[0])
+        return f'where = {{ field = "{field}", empty = false }}'
 
     def equal_is_unchanged(self) -> bool:
         """Whether a source record equal to its object's is unchanged, as `on_both` would

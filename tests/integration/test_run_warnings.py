@@ -94,6 +94,7 @@ async def test_a_run_in_the_background_says_why_it_deleted_nothing(
     assert (
         "  warning: 1 source records have values but an empty key: the 1 destination objects "
         "missing from the source are left alone in this run (give those records a value in "
-        "employee_id, or leave them out of the source's scope with its `where`)"
+        "employee_id, or leave them out of the source's scope: where = { field = "
+        '"employee_id", empty = false })'
     ) in ran.stdout.splitlines()
     assert ", 0 deleted," in ran.stdout

@@ -76,7 +76,7 @@ async def test_a_row_with_a_value_but_no_key_still_leaves_absent_objects_alone(
     assert [w for w in warnings if LEFT_ALONE in w] == [
         "1 source records have values but an empty key: the 1 destination objects missing "
         "from the source are left alone in this run (give those records a value in id, or leave "
-        "them out of the source's scope with its `where`)"
+        'them out of the source\'s scope: where = { field = "emp", empty = false })'
     ]
 
 
@@ -91,7 +91,7 @@ async def test_why_absent_objects_are_left_alone_is_told_among_many_warnings(
     assert (
         "150 source records have values but an empty key: the 1 destination objects missing "
         "from the source are left alone in this run (give those records a value in id, or leave "
-        "them out of the source's scope with its `where`)"
+        'them out of the source\'s scope: where = { field = "emp", empty = false })'
     ) in warnings
 
 
@@ -111,7 +111,7 @@ async def test_why_absent_objects_are_left_alone_is_among_the_warnings_a_run_kee
     assert kept[0] == (
         "1 source records have values but an empty key: the 1 destination objects missing "
         "from the source are left alone in this run (give those records a value in id, or leave "
-        "them out of the source's scope with its `where`)"
+        'them out of the source\'s scope: where = { field = "emp", empty = false })'
     )
 
 
@@ -130,3 +130,16 @@ async def test_a_blank_row_of_a_workbook_leaves_no_absent_object_alone_with_a_st
     planned = await plan_between(hr, directory, the_job, None)
     assert [(c.action, c.key) for c in planned.plan.changes] == [("delete", "e9")]
     assert not [w for w in planned.plan.warnings if LEFT_ALONE in w]
+
+
+async def test_the_where_the_warning_gives_leaves_the_records_without_a_key_out(
+    tmp_path: Path,
+) -> None:
+    where = {"field": "emp", "empty": False}
+    the_job = _job()
+    the_job = msgspec.structs.replace(
+        the_job, source=msgspec.structs.replace(the_job.source, where=where)
+    )
+    changes, warnings = await _plan(tmp_path, "emp,name\ne1,Ada\n,Grace\n", the_job)
+    assert changes == [("delete", "e9")]
+    assert warnings == []
