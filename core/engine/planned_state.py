@@ -117,6 +117,7 @@ def lookup(
     identify: Identify | None,
     rename: Rename | None = None,
     spell: Callable[[str], str] | None = None,
+    folds: bool = False,
 ) -> Lookup:
     """The objects of `mapping`'s type after `changes` (its objects-phase plan), by `by`.
 
@@ -125,14 +126,16 @@ def lookup(
     moved ones are named as the provider will name them (`identify`); so are renamed ones
     (`rename`: an object moved, or updated in what names it, keeps no identifier it had,
     and one object may be both — each of its changes names it in turn). `spell`: a value
-    looked up as the destination holds it in `by`.
+    looked up as the destination holds it in `by`; `folds`: the destination holds values
+    of `by` that differ in case alone equal (a citext column), looked up without case.
     """
     keys, folded = mapping.keys, mapping.case_insensitive
     by_key: dict[object, list[Change]] = {}
     for change in changes:
         by_key.setdefault(match_key(change.match, keys, folded), []).append(change)
     is_key = by in keys
-    result = Lookup(mapping.type, by, folded if is_key else False, spell=spell, is_key=is_key)
+    folding = (folded if is_key else False) or folds
+    result = Lookup(mapping.type, by, folding, spell=spell, is_key=is_key)
     for record in destination:
         its = by_key.pop(match_key(record, keys, folded), [])
         if any(change.action == "delete" for change in its):
