@@ -57,3 +57,22 @@ async def test_a_manager_named_by_one_of_several_mail_addresses_is_found(
         assert managers[cdn(f"uid=p3,ou=a,{d.base}")] == [ada]
         again = await d.run(capsys)
         assert (again.stats.written, again.stats.failed) == (0, 0), again.stats
+
+
+async def test_a_manager_named_by_a_mail_in_another_case_is_found_as_the_server_compares_mail(
+    directory: Directory, services: RunServices, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """mail compares without case on the server (caseIgnoreIA5Match): so does the lookup."""
+    d = directory
+    await define(d.session, d.folder, connections_toml(d.folder, d.slapd), job_toml(d.base))
+    (d.folder / "data" / "people.csv").write_text(
+        "id;name;mails;boss\np1;Ada;Ada@X.org;\np2;Bob;b@x.org;ADA@x.ORG\n"
+    )
+    async with services():
+        first = await d.run(capsys)
+        assert (first.stats.created, first.stats.failed) == (2, 0), first.stats
+        found = entries(d.slapd, d.base)
+        bob = found[next(dn for dn in found if dn.lower().startswith("uid=p2,"))]
+        assert [cdn(v.decode()) for v in bob["manager"]] == [cdn(f"uid=p1,ou=a,{d.base}")]
+        again = await d.run(capsys)
+        assert (again.stats.written, again.stats.failed) == (0, 0), again.stats
