@@ -114,6 +114,7 @@ class CompiledMapping:
     __slots__ = (
         "_copies",
         "_fields",
+        "_gives_values",
         "_key_fields",
         "_key_sources",
         "_sources",
@@ -144,6 +145,9 @@ class CompiledMapping:
         """(to, source, delimiter) of each field, when no field transforms its value."""
         if all(step is None for _, _, _, step, _ in fields):
             self._copies = tuple((to, source, delimiter) for to, source, delimiter, _, _ in fields)
+        self._gives_values = self._copies is None
+        """A transformation may give a record values of its own (a default, a static text):
+        a blank one is mapped to none (`map`)."""
         written = tuple(to for to, _, _, _, _ in fields)
         self._written = written if len(set(written)) == len(written) else None
         """The fields written, each once (`copied`); None where two write the same one."""
@@ -164,6 +168,8 @@ class CompiledMapping:
             return _copied(record)
         if self._copies is not None:
             return _shape_copies(record, self._copies) or _shape(record, self._fields)
+        if self._gives_values and not any(map(_filled, record.values())):
+            return {}  # a blank row (empty cells, spaces) is no record: no value of its own
         return _shape(record, self._fields)
 
     def copied(self, records: list[Record]) -> tuple[tuple[str, ...], list[list[Value]]] | None:
@@ -401,3 +407,8 @@ def check_mapping(mapping: ObjectMapping, path: str, job_id: str) -> list[tuple[
             found.append((error.path, error.problem))
         found += check_unique(field, mapping, f"{path}.fields[{at}]")
     return found
+
+
+def _filled(value: object) -> bool:
+    """A source value that is something: not missing, empty, nor text of spaces alone."""
+    return bool(value.strip()) if isinstance(value, str) else bool(value) or value == 0

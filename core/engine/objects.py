@@ -69,6 +69,9 @@ class ObjectType:
     spell: Callable[[str, str], str] | None = None
     """A value of a field as the destination holds it ("042" in a column of integers is
     "42"): a reference's value is looked up so among the type's objects."""
+    folds: Callable[[str], bool] | None = None
+    """Whether the destination holds a field's values equal that differ in case alone (a
+    citext column): a reference `by` it is looked up without case."""
 
     def plan(self, managed: Sequence[str], act_on_absence: bool, every_case: bool = False) -> Plan:
         return plan(
@@ -187,7 +190,8 @@ def _lookups(
             everything = target.everything if target.everything is not None else target.destination
             by = f.resolve.by
             spell = partial(target.spell, by) if target.spell is not None else None
+            folds = target.folds is not None and target.folds(by)
             lookups[wanted] = lookup(
-                target.mapping, by, everything, kept, target.identify, target.rename, spell
+                target.mapping, by, everything, kept, target.identify, target.rename, spell, folds
             )
     return lookups

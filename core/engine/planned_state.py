@@ -61,6 +61,11 @@ class Lookup:
     spell: Callable[[str], str] | None = None
     """A value as the destination holds it in `by` (its `canonical`: "042" is 42 in a
     column of integers), as the objects' values are: looked up so."""
+    is_key: bool = False
+    """`by` is a key of the type (its `case_insensitive` then folds the values)."""
+    _folded: dict[str, str] | None = field(default=None, repr=False, compare=False)
+    """The values found by their casefold, made on the first value not found: what a
+    value that differs in case alone names (`_in_other_case`)."""
 
     def _key(self, value: str) -> str | None:
         spelled = self.spell(value) if self.spell is not None else value
@@ -77,11 +82,31 @@ class Lookup:
         if key is None:
             return f"an empty {self.by}"
         if key not in self.found:
-            return f"no {self.type} with {self.by} {value!r} in the destination or this run"
+            missing = f"no {self.type} with {self.by} {value!r} in the destination or this run"
+            return missing + self._in_other_case(key)
         target = self.found[key]
         if target is None:
             return f"several {self.type} objects have {self.by} {value!r}; none is used"
         return target
+
+    def _in_other_case(self, key: str) -> str:
+        """What to fix where a value matched without case names an object: its value, and
+        how the job matches it (nothing where none does)."""
+        if self.case_insensitive:
+            return ""
+        if self._folded is None:
+            self._folded = {}
+            for found in self.found:
+                self._folded.setdefault(found.casefold(), found)
+        other = self._folded.get(key.casefold())
+        if other is None:
+            return ""
+        by = self.by
+        if self.is_key:
+            how = f'case_insensitive = true on type "{self.type}" matches it without'
+        else:
+            how = "write the value as the destination holds it"
+        return f" (one has {by} {other!r}: {by} is matched with case; {how})"
 
 
 def lookup(
@@ -92,6 +117,7 @@ def lookup(
     identify: Identify | None,
     rename: Rename | None = None,
     spell: Callable[[str], str] | None = None,
+    folds: bool = False,
 ) -> Lookup:
     """The objects of `mapping`'s type after `changes` (its objects-phase plan), by `by`.
 
@@ -100,18 +126,20 @@ def lookup(
     moved ones are named as the provider will name them (`identify`); so are renamed ones
     (`rename`: an object moved, or updated in what names it, keeps no identifier it had,
     and one object may be both — each of its changes names it in turn). `spell`: a value
-    looked up as the destination holds it in `by`.
+    looked up as the destination holds it in `by`; `folds`: the destination holds values
+    of `by` that differ in case alone equal (a citext column), looked up without case.
     """
     keys, folded = mapping.keys, mapping.case_insensitive
     by_key: dict[object, list[Change]] = {}
     for change in changes:
         by_key.setdefault(match_key(change.match, keys, folded), []).append(change)
-    result = Lookup(mapping.type, by, folded if by in keys else False, spell=spell)
+    is_key = by in keys
+    folding = (folded if is_key else False) or folds
+    result = Lookup(mapping.type, by, folding, spell=spell, is_key=is_key)
     for record in destination:
         its = by_key.pop(match_key(record, keys, folded), [])
         if any(change.action == "delete" for change in its):
-            if (gone := match_key(record, (by,), result.case_insensitive)) is not None:
-                result.deleted.add(gone)
+            result.deleted.update(_by_values(record, by, result.case_insensitive))
             known = record.get(ID_FIELD)
             result.removed.add(known if isinstance(known, str) else display_key(record, keys))
             continue
@@ -157,6 +185,23 @@ def _named(
 
 
 def _add(into: Lookup, record: Record, target: Target) -> None:
-    key = match_key(record, (into.by,), into.case_insensitive)
-    if key is not None:
-        into.found[key] = None if key in into.found else target
+    if record.get(into.by).__class__ is list:
+        keys = _by_values(record, into.by, into.case_insensitive)
+    elif (key := match_key(record, (into.by,), into.case_insensitive)) is not None:
+        keys = [key]
+    else:
+        return
+    found = into.found
+    for key in keys:
+        found[key] = None if key in found else target
+
+
+def _by_values(record: Record, by: str, case_insensitive: bool) -> list[str]:
+    """The values an object is looked up by: its `by` as a key is matched, or each of its
+    values where it holds several (a person's mail addresses), each once."""
+    value = record.get(by)
+    if not isinstance(value, list):
+        key = match_key(record, (by,), case_insensitive)
+        return [] if key is None else [key]
+    found = (match_key({by: item}, (by,), case_insensitive) for item in value)
+    return list(dict.fromkeys(key for key in found if key is not None))

@@ -168,13 +168,26 @@ class Planner:
             self.warn(
                 f"{self.unreadable} source records have a key that cannot be read (several "
                 f"values, or binary): the {absent} destination objects missing from the "
-                "source are left alone in this run"
+                "source are left alone in this run",
+                always=True,
             )
         elif self.unkeyed:
             self.warn(
                 f"{self.unkeyed} source records have values but an empty key: the {absent} "
-                "destination objects missing from the source are left alone in this run"
+                "destination objects missing from the source are left alone in this run "
+                f"(give those records a value in {KEY_SEPARATOR.join(self.keys)}, or leave "
+                f"them out of the source's scope: {self.keyed_only()})",
+                always=True,
             )
+
+    def keyed_only(self) -> str:
+        """The source's `where` that leaves out its records without a key, as a job says
+        it (its key's source field, for a job of one key), for a warning to show."""
+        if len(self.keys) != 1:
+            return "its `where`"
+        sources = {field.to: field.source for field in self.mapping.fields}
+        field = sources.get(self.keys[0], self.keys[0])
+        return f'where = {{ field = "{field}", empty = false }}'
 
     def equal_is_unchanged(self) -> bool:
         """Whether a source record equal to its object's is unchanged, as `on_both` would
@@ -461,7 +474,13 @@ class Planner:
         if not follow_up:
             setattr(self.counts, action, getattr(self.counts, action) + 1)
 
-    def warn(self, text: str) -> None:
+    def warn(self, text: str, *, always: bool = False) -> None:
+        """A warning of the plan; past `MAX_WARNINGS`, only counted — unless `always`
+        (why a whole kind of action is not taken): that one is told first, however many
+        came before (a run keeps its plan's first warnings: core/run_texts.py)."""
+        if always:
+            self.warnings.insert(0, text)
+            return
         self.warning_count += 1
         if self.warning_count <= MAX_WARNINGS:
             self.warnings.append(text)

@@ -110,7 +110,9 @@ def plan_references(
                 RecordError(key=shown, action="resolve", message=f"{name}: {p}", object_type=kind)
                 for p in [*r.problems, *r.gone]
             ]
-        empty = [f for f in refs if not resolved[f.to].names and _skips(f)]
+        # Nothing to name, or only values that fail (not objects leaving: let go, as in
+        # a run that reads some records only, `follow_renames`).
+        empty = [f for f in refs if _skips(f) and _names_none(resolved[f.to])]
         if empty:
             dropped.add(key)
             out.skipped += 1
@@ -296,6 +298,12 @@ def _created(
     return [v for v in dict.fromkeys(made) if _fold(v) not in have]
 
 
+def _names_none(resolved: _Resolved) -> bool:
+    """No value names an object, and some fail or there are none: not all the values
+    name objects the run deletes (those are let go)."""
+    return not resolved.names and (bool(resolved.problems) or not resolved.gone)
+
+
 def _skips(fmap: FieldMap) -> bool:
     assert fmap.resolve is not None
     return fmap.resolve.if_none == "skip" and fmap.resolve.placeholder is None
@@ -311,7 +319,10 @@ def _resolve(
     for item in items:
         target = table.resolve(item)
         if isinstance(target, str):
-            (out.gone if table.deletes(item) else out.problems).append(target)
+            if table.deletes(item):
+                out.gone.append(f"the {table.type} with {table.by} {item!r} leaves in this run")
+            else:
+                out.problems.append(target)
         elif target is not None:
             # Named so only from a later phase on: written in the references phase.
             (out.during if target.created or target.moved else out.before).append(target)

@@ -19,6 +19,9 @@ table), so large plans read the destination twice instead of holding it (plannin
 "Ann" and "ann" are one object), `False` that it compares them with case (a file), and
 its absence that it is not known (planning/: a job comparing keys with case refuses
 source keys that differ only in case where they fold, core/engine/plan.py);
+`value_folds(field)` says the destination compares that field's values without case
+(an LDAP attribute's equality rule, a citext or `_ci` column): a reference `by` it is
+looked up so (core/engine/planned_state.py);
 `ChangeReader` below is what incremental runs need of a source (`FallsBack`, what one
 whose change feed can be lost tells of it); `Staging` lets a
 destination write a run's batches together; `KeyReader` lets a run

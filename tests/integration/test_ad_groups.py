@@ -95,6 +95,36 @@ async def test_users_managers_and_group_members_resolved_in_one_run(
         assert (await run(session, job)).stats.written == 0
 
 
+async def test_members_and_managers_named_in_another_case_are_the_accounts_ad_holds_so(
+    samba: Samba, ad_base: str, tmp_path: Path, session: Session, services: RunServices
+) -> None:
+    """AD compares sAMAccountName without case, though the job's keys compare with case:
+    a member or a manager named in capitals is the account, as AD has it."""
+    folder = tmp_path / "job"
+    users = [
+        {"login": sam(f"c{i}"), "name": f"Cased {i}", "boss": "" if i == 0 else sam("c0").upper()}
+        for i in range(3)
+    ]
+    members = "|".join(sam(f"c{i}").upper() for i in range(3))
+    write(folder / "data" / "people.csv", users)
+    write(
+        folder / "data" / "groups.csv",
+        [{"group": "Cased", "kind": "global security", "members": members}],
+    )
+    job = await apply(session, folder, job_toml(ad_base))
+    async with services():
+        first = await run(session, job)
+        assert (first.stats.created, first.stats.failed) == (4, 0), first.stats
+        people = accounts(samba, ad_base)
+        boss = people[sam("c0")]["dn"]
+        assert people[sam("c2")]["manager"].lower() == boss.lower()
+        found = accounts(samba, ad_base, "(objectClass=group)", "cn")
+        assert sorted(dn.lower() for dn in found["Cased"]["member"]) == sorted(
+            people[sam(f"c{i}")]["dn"].lower() for i in range(3)
+        )
+        assert (await run(session, job)).stats.written == 0
+
+
 MOVES_JOB = """id = "hr-to-ad-moves"
 source = {{ connection = "hr", file = "people.csv" }}
 destination = {{ connection = "corp", container = "{base}" }}

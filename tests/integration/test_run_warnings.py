@@ -72,3 +72,29 @@ async def test_a_run_in_the_background_says_its_plans_warnings(
     body = mail.message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     lines = body.splitlines()
     assert lines[lines.index("Warnings (1):") + 1] == f"  {SKIPPED.removeprefix('warning: ')}"
+
+
+async def test_a_run_in_the_background_says_why_it_deleted_nothing(
+    tmp_path: Path, session: Session, services: RunServices, settings: Settings
+) -> None:
+    """A record with values but no key could be any object: `job run --wait` says that the
+    objects missing from the source are left alone for it, and what to fix."""
+    deleting = JOB.replace(
+        'keys = ["employee_id"]', 'keys = ["employee_id"]\non_destination_only = "delete"'
+    )
+    job = await define(session, tmp_path, CONNECTIONS, deleting)
+    people = tmp_path / "data" / "people.csv"
+    people.write_text("employee_id,name\nE1,Bob\nE9,Cy\n")
+    async with services():
+        first = await idsync(settings, "job", "run", job, "--wait")
+        assert first.returncode == 0, first.stderr
+        people.write_text("employee_id,name\nE1,Bob\n,Ada\n")
+        ran = await idsync(settings, "job", "run", job, "--wait")
+    assert ran.returncode == 0, ran.stderr
+    assert (
+        "  warning: 1 source records have values but an empty key: the 1 destination objects "
+        "missing from the source are left alone in this run (give those records a value in "
+        "employee_id, or leave them out of the source's scope: where = { field = "
+        '"employee_id", empty = false })'
+    ) in ran.stdout.splitlines()
+    assert ", 0 deleted," in ran.stdout

@@ -600,3 +600,22 @@ async def test_a_group_the_service_made_though_its_gateway_answered_504_is_made_
             assert again.stats.written == 0, again.stats
     finally:
         proxy.close()
+
+
+async def test_members_named_in_another_case_are_the_users_whose_user_name_the_service_holds_so(
+    scim_url: str, tmp_path: Path, session: Session, services: RunServices
+) -> None:
+    """userName compares without case (RFC 7643), though the job's keys compare with
+    case: a group's member named in lower case is the user, as the service has it."""
+    folder = tmp_path / "job"
+    rows = people(3)
+    ids = [r["employee_id"] for r in rows]
+    job = await define(session, folder, connections(folder, scim_url), job_to_scim())
+    write_csv(folder / "data" / "people.csv", rows)
+    write_groups(folder, {"cased": [i.lower() for i in ids]})
+    async with services():
+        first = await run(session, job)
+        assert (first.stats.created, first.stats.failed) == (4, 0), first.stats
+        assert members_of(scim_url)["cased"] == set(ids)
+        again = await run(session, job)
+        assert (again.stats.written, again.stats.failed) == (0, 0), again.stats

@@ -101,6 +101,11 @@ class AdProvider(LdapProvider):
         "ann" are one account, whatever its schema publishes."""
         return True
 
+    def value_folds(self, field: str) -> bool:
+        """Active Directory compares text values without case, whatever its schema
+        publishes: a reference `by` any field is looked up so."""
+        return True
+
     def __init__(
         self, connection: ActiveDirectoryConnection, endpoint: Endpoint, layout: Layout
     ) -> None:

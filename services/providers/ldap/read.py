@@ -111,12 +111,18 @@ class LdapReading:
         self._changes: FieldChanges | None = None
         self._write = False
         self._keys_fold: bool | None = None
+        self._folding: dict[str, bool] = {}
 
     @property
     def keys_fold(self) -> bool | None:
         """Whether the key attributes compare values without case (base.py), as the
         server's schema says once opened: uid, cn, mail and most naming attributes do."""
         return self._keys_fold
+
+    def value_folds(self, field: str) -> bool:
+        """Whether the server compares `field`'s values without case, as its schema says
+        once opened (mail's caseIgnoreIA5Match): a reference `by` it is looked up so."""
+        return self._folding.get(field.lower(), False)
 
     async def open(self, *, write: bool) -> None:
         self._write = write
@@ -130,6 +136,10 @@ class LdapReading:
             with_dn=not write,
         )
         self._keys_fold = keys_fold(session.conn, layout.keys)
+        self._folding = {
+            name.lower(): keys_fold(session.conn, [name]) is True
+            for name in [*layout.keys, *layout.fields, *layout.multi_valued]
+        }
         if self.checks_attributes:
             names = [*layout.keys, *layout.fields, *layout.reads]
             unknown = unknown_attributes(session.conn.server.schema, names)

@@ -298,6 +298,7 @@ class MysqlTable(SqlTable[MysqlConnection, Column]):
                 int(scale) if scale is not None and str(data_type) == "decimal" else None,
                 bool(json_check) or str(data_type).lower() == "json",
                 str(nullable) == "NO",
+                collation is not None and str(collation).lower().endswith("_ci"),
             )
         indexes: dict[str, set[str]] = {}
         for index, column in await fetch(conn, _UNIQUE, (self._database, self._table)):

@@ -89,6 +89,8 @@ class Column:
     json: bool = False
     """A MariaDB JSON column (longtext checked by json_valid) or MySQL's json."""
     not_null: bool = False
+    folds: bool = False
+    """Its collation ignores case (…_ci): "Ann" = "ann"."""
 
     @property
     def empty_text(self) -> bool:

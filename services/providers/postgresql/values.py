@@ -128,6 +128,11 @@ class Column:
         return self.deterministic and self.type_name != "citext"
 
     @property
+    def folds(self) -> bool:
+        """Its equal values need not be the same text: not `exact`."""
+        return not self.exact
+
+    @property
     def plain_text(self) -> bool:
         """A text column (text, varchar) of single values: a value goes in as it is."""
         return self.type_name in ("text", "varchar") and not self.array

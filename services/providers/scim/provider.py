@@ -51,6 +51,11 @@ class ScimProvider:
         keys = self._layout.keys
         return True if keys and all(key.casefold() == "username" for key in keys) else None
 
+    def value_folds(self, field: str) -> bool:
+        """Whether the service compares `field`'s values without case: userName (RFC 7643),
+        which a reference `by` it is looked up as."""
+        return field.casefold() == "username"
+
     async def open(self, *, write: bool) -> None:
         self._session = Session(self._connection)
         self._service = await discover(self._session)

@@ -191,6 +191,12 @@ class SqlReading(SqlTable[Conn, Col]):
                 return False  # joined, longer than the column's bound
         return True
 
+    def value_folds(self, field: str) -> bool:
+        """Whether the table holds two values of `field` equal that differ in case alone
+        (citext, a collation without case): a reference `by` it is looked up so."""
+        column = self._columns.get(field)
+        return column is not None and column.folds
+
     def canonical(self, record: Record) -> Record:
         columns, multi = self._columns, self._layout.multi_valued
         given, bounded = self._given_names(), self._bounded_names()

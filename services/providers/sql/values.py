@@ -56,6 +56,12 @@ class TypedColumn(Protocol):
         ...
 
     @property
+    def folds(self) -> bool:
+        """Its equal values need not be the same text ("Ann" = "ann"): citext, a collation
+        without case."""
+        ...
+
+    @property
     def fraction(self) -> int:
         """The digits of a second a date-time or time column holds (0 to 6), which the
         server cuts or rounds a finer value to; 6 for any other column."""

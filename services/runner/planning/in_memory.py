@@ -93,6 +93,7 @@ async def plan_in_memory(
                 keys_fold=keys_fold,
                 outside=outside,
                 spell=spelling(target),
+                folds=getattr(target, "value_folds", None),
             )
         )
         mappers.append(mapper)
