@@ -11,10 +11,36 @@ from pathlib import Path
 import pytest
 
 from schemas.jobs import Endpoint, FieldMap, Job, ObjectMapping, Resolve, Safety
+from services.runner.planning import PlannedRun
 from services.runner.planning.reading import Reading
 from tests.sql_servers import Login, SqlProvider, sql_connection
 
 from .test_scoped_reads import plan_between
+
+
+def managers(field: str, named_in: str) -> Job:
+    """People (`id` from `emp`, and `field`) whose manager's `field` is in `named_in`."""
+    boss = FieldMap(to="boss", from_=named_in, resolve=Resolve(type="user", by=field))
+    return Job(
+        id="managers",
+        source=Endpoint(connection="hr", table="hr"),
+        destination=Endpoint(connection="dir", table="people"),
+        objects=[
+            ObjectMapping(
+                keys=["id"], fields=[FieldMap(to="id", from_="emp"), FieldMap(to=field), boss]
+            )
+        ],
+        safety=Safety(max_percent=100),
+    )
+
+
+async def planned(
+    provider: SqlProvider, server: Login, pg_database: Login, tmp_path: Path, the_job: Job
+) -> PlannedRun:
+    """The job planned from the PostgreSQL table `hr` into `server`'s table `people`."""
+    source = sql_connection("postgresql", pg_database, tmp_path, "hr")
+    target = sql_connection(provider, server, tmp_path / "dir", "dir")
+    return await plan_between(source, target, the_job, None, Reading())
 
 
 @pytest.mark.parametrize("provider", ["postgresql", "mysql"])
@@ -31,23 +57,9 @@ async def test_a_manager_named_by_a_number_spelled_otherwise_resolves(
         "CREATE TABLE people (id varchar(10) PRIMARY KEY, empno int, boss varchar(10));"
         "INSERT INTO people VALUES ('e1', 42, NULL), ('e2', 7, NULL), ('e3', 8, 'e1');"
     )
-    boss = FieldMap(to="boss", from_="boss_no", resolve=Resolve(type="user", by="empno"))
-    the_job = Job(
-        id="managers",
-        source=Endpoint(connection="hr", table="hr"),
-        destination=Endpoint(connection="dir", table="people"),
-        objects=[
-            ObjectMapping(
-                keys=["id"], fields=[FieldMap(to="id", from_="emp"), FieldMap(to="empno"), boss]
-            )
-        ],
-        safety=Safety(max_percent=100),
-    )
-    source = sql_connection("postgresql", pg_database, tmp_path, "hr")
-    target = sql_connection(provider, server, tmp_path / "dir", "dir")
-    planned = await plan_between(source, target, the_job, None, Reading())
-    assert planned.record_errors == []
-    assert [(c.action, c.key, c.set) for c in planned.plan.changes] == [
+    run = await planned(provider, server, pg_database, tmp_path, managers("empno", "boss_no"))
+    assert run.record_errors == []
+    assert [(c.action, c.key, c.set) for c in run.plan.changes] == [
         ("update", "e2", {"boss": "e1"})
     ]
 
@@ -86,25 +98,11 @@ async def test_a_manager_named_by_a_mail_in_another_case_resolves_where_the_colu
         f"CREATE TABLE people (id varchar(10) PRIMARY KEY, mail {column}, boss varchar(10));"
         "INSERT INTO people VALUES ('e1', 'Ada@X.org', NULL), ('e2', 'b@x.org', NULL);"
     )
-    boss = FieldMap(to="boss", from_="boss_mail", resolve=Resolve(type="user", by="mail"))
-    the_job = Job(
-        id="managers",
-        source=Endpoint(connection="hr", table="hr"),
-        destination=Endpoint(connection="dir", table="people"),
-        objects=[
-            ObjectMapping(
-                keys=["id"], fields=[FieldMap(to="id", from_="emp"), FieldMap(to="mail"), boss]
-            )
-        ],
-        safety=Safety(max_percent=100),
-    )
-    source = sql_connection("postgresql", pg_database, tmp_path, "hr")
-    target = sql_connection(provider, server, tmp_path / "dir", "dir")
-    planned = await plan_between(source, target, the_job, None, Reading())
+    run = await planned(provider, server, pg_database, tmp_path, managers("mail", "boss_mail"))
     if not ignores_case:  # the column holds them apart: nothing is named, the error says why
-        assert [e.message for e in planned.record_errors] == [HINT]
+        assert [e.message for e in run.record_errors] == [HINT]
         return
-    assert planned.record_errors == []
-    assert [(c.action, c.key, c.set) for c in planned.plan.changes] == [
+    assert run.record_errors == []
+    assert [(c.action, c.key, c.set) for c in run.plan.changes] == [
         ("update", "e2", {"boss": "e1"})
     ]
