@@ -164,17 +164,30 @@ class Planner:
                 f"{absent} destination objects would look absent: is the key field named "
                 "differently in the source?"
             )
+        if not (self.unreadable or self.unkeyed):
+            return
+        fields = KEY_SEPARATOR.join(self.keys)
         if self.unreadable:
-            self.warn(
-                f"{self.unreadable} source records have a key that cannot be read (several "
-                f"values, or binary): the {absent} destination objects missing from the "
-                "source are left alone in this run"
+            records = _counted(self.unreadable, "source record")
+            why = f"{'has' if self.unreadable == 1 else 'have'} a key that cannot be read "
+            why += f"(several values, or binary: {fields})"
+            fix = "give each record one text key in the source"
+        else:
+            records = _counted(self.unkeyed, "source record")
+            why = f"{'has' if self.unkeyed == 1 else 'have'} values but an empty key ({fields})"
+            fix = (
+                "give each record a key in the source, or leave such records out (the "
+                "source's `where`)"
             )
-        elif self.unkeyed:
-            self.warn(
-                f"{self.unkeyed} source records have values but an empty key: the {absent} "
-                "destination objects missing from the source are left alone in this run"
-            )
+        they = "it" if (self.unreadable or self.unkeyed) == 1 else "they"
+        done = _DONE.get(self.mapping.on_destination_only, "changed")
+        # First, and whatever the warnings about single records: it says why no absent
+        # object is acted on, and what to fix.
+        self.warnings.insert(
+            0,
+            f"{records} {why}: {they} could be the {_counted(absent, 'destination object')} "
+            f"missing from the source, so none is {done} in this run; {fix}",
+        )
 
     def equal_is_unchanged(self) -> bool:
         """Whether a source record equal to its object's is unchanged, as `on_both` would
@@ -474,6 +487,15 @@ class Planner:
         if self.warning_count > MAX_WARNINGS:
             self.warnings.append(f"... and {self.warning_count - MAX_WARNINGS} more warnings")
         return [ranked[2] for ranked in self.ranked]
+
+
+_DONE = {"delete": "deleted", "disable": "disabled", "move": "moved"}
+"""What `on_destination_only` does to an absent object, as a warning says it."""
+
+
+def _counted(count: int, thing: str) -> str:
+    """A count and its noun: 1 source record, 2 source records."""
+    return f"{count} {thing}" if count == 1 else f"{count} {thing}s"
 
 
 def _filled(value: object) -> bool:

@@ -160,9 +160,10 @@ CASES = [
          [{"uid": "alice", "mail": "a"}, {"uid": "bob", "mail": "b"}],
          mapping=job(on_destination_only="delete"),
          counts=C(unchanged=1, skipped=2),
-         warnings=["source record skipped, empty key (uid)",
-                   "1 source records have values but an empty key: the 1 destination "
-                   "objects missing from the source are left alone"]),
+         warnings=["1 source record has values but an empty key (uid): it could be the "
+                   "1 destination object missing from the source, so none is deleted "
+                   "in this run",
+                   "source record skipped, empty key (uid)"]),
     case("blank-source-row-is-no-record", [{"uid": "alice"}, {"uid": "", "mail": " "}],
          [{"uid": "alice"}, {"uid": "bob"}], mapping=job(on_destination_only="delete"),
          changes=[change("delete", "bob")], counts=C(delete=1, unchanged=1, skipped=1),
@@ -376,7 +377,26 @@ def test_a_source_record_whose_key_cannot_be_read_leaves_every_absent_object_alo
     result = plan(source, [ALICE, {"uid": "carol"}], job(on_destination_only="delete"), MANAGED)
     assert [c.action for c in result.changes] == []
     assert result.counts.skipped == 2  # the unreadable record, and alice left alone
-    assert "the 1 destination objects missing from the source are left alone" in result.warnings[1]
+    assert (
+        "the 1 destination object missing from the source, so none is deleted" in result.warnings[0]
+    )
+
+
+def test_many_records_with_an_empty_key_still_say_why_no_absent_object_is_deleted() -> None:
+    # 150 rows whose key became NULL: far more warnings than a plan keeps. The one that
+    # says why the absent objects are left alone, and what to fix, comes first.
+    keyless: list[Record] = [{"mail": f"m{n}@example.org"} for n in range(150)]
+    source = [ALICE, *keyless]
+    destination: list[Record] = [ALICE, {"uid": "bob"}, {"uid": "carol"}]
+    result = plan(source, destination, job(on_destination_only="disable"), MANAGED)
+    assert result.changes == []
+    assert result.warnings[0] == (
+        "150 source records have values but an empty key (uid): they could be the 2 "
+        "destination objects missing from the source, so none is disabled in this run; "
+        "give each record a key in the source, or leave such records out (the source's "
+        "`where`)"
+    )
+    assert result.warnings[-1] == "... and 50 more warnings"
 
 
 def failure(record: Record, why: str, uid: str) -> Failure:
