@@ -82,6 +82,12 @@ def event_line(event: Event) -> str:
             detail = f"{counts_line(counts)}; {batches} batches; plan {plan_hash[:12]}"
             if event.errors_total:
                 detail += f"; {event.errors_total} record errors"
+            if event.warnings:  # the first: one that says absent objects are left alone
+                total = max(event.warnings_total, len(event.warnings))
+                detail += (
+                    f"; {total} warning{'s' * (total != 1)} (idsync run show {event.run_id}), "
+                    f"the first: {one_line(event.warnings[0])}"
+                )
         case RunBatchApplied(batch=batch, batches=batches, stats=stats):
             detail = f"batch {batch}/{batches}: {stats.written} written, {stats.failed} failed"
         case RunBatchDropped(batch=batch, changes=changes, by=by):

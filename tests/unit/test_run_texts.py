@@ -113,3 +113,31 @@ def test_tail_tells_what_the_scheduler_and_the_collections_did() -> None:
         steps=[StepOutcome(job="a", outcome="failed"), StepOutcome(job="b", outcome="skipped")],
     )
     assert event_line(ended).endswith("aborted: a failed, b skipped")
+
+
+def test_tail_says_a_plan_has_warnings_and_the_first_of_them() -> None:
+    # An operator following the journal sees that the plan left absent objects alone,
+    # and why, not only a count of skipped objects.
+    from schemas.events import RunPlanned
+
+    why = (
+        "1 source record has values but an empty key (employee_id): it could be the 1 "
+        "destination object missing from the source, so none is deleted in this run; give "
+        "each record a key in the source, or leave such records out (the source's `where`)"
+    )
+    planned = RunPlanned(
+        run_id="r1",
+        job_id="hr",
+        id="r1.planned",
+        plan_hash="abcdef0123456789",
+        counts=PlanCounts(unchanged=2, skipped=2),
+        source_records=3,
+        destination_records=3,
+        batches=0,
+        warnings=[why, 'source record skipped, empty key (employee_id): {"surname":"Bose"}'],
+        warnings_total=2,
+    )
+    assert event_line(planned).endswith(
+        f"2 skipped; 0 batches; plan abcdef012345; 2 warnings (idsync run show r1), "
+        f"the first: {why}"
+    )
