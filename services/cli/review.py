@@ -13,7 +13,7 @@ from typing import Any
 import msgspec
 
 from core.engine.report import COLUMNS
-from core.run_texts import counts_line, duration
+from core.run_texts import counts_line, duration, warning_lines
 from schemas.history import ChangeRow
 from schemas.logs import LogLine
 from services.common.history_client import Review, cells, review
@@ -62,6 +62,10 @@ def _print(review: Review, limit: int, logs: int) -> None:
     print(f"  {stats_line(run.stats)}")
     if run.duration is not None:
         print(f"  took {duration(run.duration)}")
+    if run.warnings_total or run.warnings:
+        print(f"warnings: {max(run.warnings_total, len(run.warnings))}")
+        for warning in warning_lines(run.warnings, run.warnings_total):
+            print(f"  {warning}")
     print(f"record errors: {len(review.errors)}")
     for error in review.errors:
         kind = f" ({error.object_type})" if error.object_type else ""
@@ -144,6 +148,10 @@ def _summary(review: Review) -> Iterator[tuple[str, str | int]]:
         value = getattr(run.stats, name)
         if isinstance(value, int):
             yield name, value
+    if run.warnings_total or run.warnings:
+        yield "warnings", max(run.warnings_total, len(run.warnings))
+        for warning in warning_lines(run.warnings, run.warnings_total):
+            yield "warning", warning
     yield "record errors", len(review.errors)
     yield "fields written", len(review.changes)
 
