@@ -51,6 +51,8 @@ class Planner:
         self.counts = PlanCounts()
         self.warnings: list[str] = []
         self.warning_count = 0
+        self.leading = 0
+        """How many of `warnings`, first, are about the whole type (`blind_to_absence`)."""
         self.ranked: list[tuple[tuple[int, int, int, str, str], str, Change]] = []
         self.lifecycle: Lifecycle | None = None
         self.returned: dict[str, list[str]] = {}
@@ -183,6 +185,7 @@ class Planner:
         done = _DONE.get(self.mapping.on_destination_only, "changed")
         # First, and whatever the warnings about single records: it says why no absent
         # object is acted on, and what to fix.
+        self.leading += 1
         self.warnings.insert(
             0,
             f"{records} {why}: {they} could be the {_counted(absent, 'destination object')} "
