@@ -10,6 +10,7 @@ from operator import contains, eq, not_
 from typing import cast
 
 from core.errors import BadInput
+from core.run_texts import more_like, warning_kind
 from schemas.jobs import ObjectMapping, Policy
 from schemas.plan import Action, Change, PlanCounts
 from schemas.values import Record
@@ -52,6 +53,11 @@ class Planner:
         self.warnings: list[str] = []
         self.warning_count = 0
         self.leading = 0
+        self.more_like: dict[str, int] = {}
+        """Warnings past the `MAX_WARNINGS` kept, of a kind among them: how many of each."""
+        self.more = 0
+        """Warnings past those kept, of no kind among them."""
+        self._kinds: set[str] | None = None
         """How many of `warnings`, first, are about the whole type (`blind_to_absence`)."""
         self.ranked: list[tuple[tuple[int, int, int, str, str], str, Change]] = []
         self.lifecycle: Lifecycle | None = None
@@ -481,14 +487,29 @@ class Planner:
         self.warning_count += 1
         if self.warning_count <= MAX_WARNINGS:
             self.warnings.append(text)
+        elif (kind := warning_kind(text)) is not None and kind in self.kept_kinds():
+            self.more_like[kind] = self.more_like.get(kind, 0) + 1
+        else:
+            self.more += 1
+
+    def kept_kinds(self) -> set[str]:
+        """The kinds of warnings about single records among those kept."""
+        if self._kinds is None:
+            self._kinds = {kind for w in self.warnings if (kind := warning_kind(w)) is not None}
+        return self._kinds
+
+    def overflow(self) -> list[str]:
+        """What follows the warnings kept: how many more of each kind kept (counted with
+        it, as `grouped_warnings` tells them), then how many others."""
+        told = [more_like(count, kind) for kind, count in self.more_like.items()]
+        return told + ([f"... and {self.more} more warnings"] if self.more else [])
 
     def finish(self) -> list[Change]:
         """The changes in their order, and the warnings closed."""
         # Sorting by (phase, ..., key as shown, identity) makes the order independent of
         # input order.
         self.ranked.sort(key=lambda ranked: ranked[:2])
-        if self.warning_count > MAX_WARNINGS:
-            self.warnings.append(f"... and {self.warning_count - MAX_WARNINGS} more warnings")
+        self.warnings += self.overflow()
         return [ranked[2] for ranked in self.ranked]
 
 
