@@ -58,9 +58,11 @@ _RECORD_SHOWN = re.compile(r"^(?P<what>.+?): \{")
 (employee_id): {…}"."""
 
 
-_MORE_LIKE = re.compile(r"^\.\.\. and (?P<count>\d+) more like: (?P<what>.+)$", re.DOTALL)
+_MORE_LIKE = re.compile(
+    r"^(?P<type>(?:[^\s:]+: )?)\.\.\. and (?P<count>\d+) more like: (?P<what>.+)$", re.DOTALL
+)
 """What a plan says of the warnings about single records past the ones it keeps, per
-kind (`more_like`)."""
+kind (`more_like`); in a job of several types, after the type ("group: ...")."""
 
 
 def warning_kind(warning: str) -> str | None:
@@ -83,8 +85,9 @@ def grouped_warnings(warnings: Iterable[str]) -> list[str]:
     kinds: dict[str, list[str]] = {}
     beyond: dict[str, int] = {}
     for warning in warnings:
-        if (past := _MORE_LIKE.match(warning)) is not None and past["what"] in kinds:
-            beyond[past["what"]] = beyond.get(past["what"], 0) + int(past["count"])
+        past = _MORE_LIKE.match(warning)
+        if past is not None and (kind := past["type"] + past["what"]) in kinds:
+            beyond[kind] = beyond.get(kind, 0) + int(past["count"])
             continue
         kinds.setdefault(warning_kind(warning) or warning, []).append(warning)
     lines = []

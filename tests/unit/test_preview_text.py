@@ -109,3 +109,10 @@ def test_warnings_a_plan_did_not_keep_are_counted_with_their_kind() -> None:
     past = "... and 50 more like: source record skipped, empty key (id)"
     shown = grouped_warnings([*skipped, past, "... and 2 more warnings"])
     assert shown == [skipped[0] + " (and 149 more like it)", "... and 2 more warnings"]
+
+
+def test_in_a_job_of_several_types_those_not_kept_are_counted_with_their_type() -> None:
+    skipped = [f'group: source record skipped, empty key (cn): {{"n":"{n}"}}' for n in range(100)]
+    past = "group: ... and 7 more like: source record skipped, empty key (cn)"
+    shown = grouped_warnings([*skipped, past])
+    assert shown == [skipped[0] + " (and 106 more like it)"]
