@@ -553,3 +553,33 @@ async def test_connection_test_of_a_login_whose_role_is_not_its_default_says_to_
         assert "SET DEFAULT ROLE writer FOR 'member'@'%'" in said
     finally:
         my_database.sql("DROP USER 'member'@'%'; DROP ROLE writer;")
+
+
+async def test_connection_test_of_a_table_in_another_database_asks_its_rights_there(
+    my_database: Server, tmp_path: Path
+) -> None:
+    """A table of another database than the connection's: its rights are asked there.
+    (One the login may not see at all is said to be none it may see.)"""
+    other = f"{my_database.database}_other"
+    writer = reading_login(
+        my_database,
+        tmp_path,
+        "writer",
+        "nothing",
+        f"CREATE DATABASE `{other}`; CREATE TABLE `{other}`.people (id varchar(20) PRIMARY KEY,"
+        " mail text); CREATE TABLE nothing (id int);",
+    )
+    try:
+        with pytest.raises(WriteFailed, match="none that 'writer' may see"):
+            await check_reachable(writer, jobs_writing("my", f"{other}.people"))
+        my_database.sql(f"GRANT SELECT ON `{other}`.people TO 'writer'@'%'")
+        with pytest.raises(WriteFailed) as refused:
+            await check_reachable(writer, jobs_writing("my", f"{other}.people"))
+        assert f"GRANT INSERT, UPDATE, DELETE ON `{other}`.`people` TO `writer`" in str(
+            refused.value
+        )
+        my_database.sql(f"GRANT SELECT, INSERT, UPDATE, DELETE ON `{other}`.people TO 'writer'@'%'")
+        said = await check_reachable(writer, jobs_writing("my", f"{other}.people"))
+        assert f"'{other}.people' may be read and written" in said
+    finally:
+        my_database.sql(f"DROP USER 'writer'@'%'; DROP DATABASE `{other}`")
