@@ -14,6 +14,7 @@ import msgspec
 
 from core.engine.report import COLUMNS
 from core.run_texts import counts_line, duration, warning_lines
+from core.runs import approvers
 from schemas.history import ChangeRow
 from schemas.logs import LogLine
 from services.common.history_client import Review, cells, review
@@ -53,8 +54,8 @@ def _print(review: Review, limit: int, logs: int) -> None:
     print(f"run {run.run_id} of job {run.job_id}: {run.state}")
     asked = f"{run.requested_at:%Y-%m-%d %H:%M:%S}" if run.requested_at else "-"
     print(f"  requested by {run.requested_by or '-'} ({run.trigger or '-'}) at {asked}")
-    if run.approvals:
-        print(f"  approved by {', '.join(run.approvals)}")
+    if approved := approvers(run):
+        print(f"  approved by {', '.join(approved)}")
     if run.reason:
         print(f"  reason: {run.reason}")
     if run.planned is not None:
@@ -137,7 +138,7 @@ def _summary(review: Review) -> Iterator[tuple[str, str | int]]:
     yield "trigger", run.trigger
     yield "source records", run.source_records
     yield "destination records", run.destination_records
-    for approver in run.approvals:
+    for approver in approvers(run):
         yield "approved by", approver
     if run.reason:
         yield "reason", run.reason

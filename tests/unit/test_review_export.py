@@ -165,3 +165,24 @@ def test_the_review_and_its_export_keep_the_plans_warnings(
     write_review(review, path, "xlsx")
     rows = list(load_workbook(path, read_only=True)["summary"].iter_rows(values_only=True))
     assert ("warnings", 3) in rows and ("warning", why) in rows
+
+
+def test_the_review_names_the_approvers_as_run_show_does(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # The request went on at once (the workflow's approval), then ada approved the plan
+    # over the safety limits: ada approved it, as `idsync run show` says.
+    story = RunStory(
+        run_id="r1",
+        job_id="hr",
+        state="finished",
+        approvals=["workflow", "ada"],
+        stats=RunStats(deleted=11),
+    )
+    review = Review(run=story, errors=[], changes=[], events=[], logs=[])
+    _print(review, 20, 0)
+    assert "  approved by ada\n" in capsys.readouterr().out
+    path = tmp_path / "review.xlsx"
+    write_review(review, path, "xlsx")
+    rows = list(load_workbook(path, read_only=True)["summary"].iter_rows(values_only=True))
+    assert [row[1] for row in rows if row[0] == "approved by"] == ["ada"]
