@@ -111,6 +111,24 @@ async def test_the_requester_and_strangers_cannot_approve(
     assert rows(files) == 0
 
 
+async def test_a_run_id_that_cannot_be_one_is_answered_no_such_run(
+    files: Files, secure: Settings, secured_services: Running
+) -> None:
+    # A pasted id with a space after it, or a path: the workflow did not answer at all,
+    # and the command line said the workflow service was away.
+    files.write(count=3, extra=APPROVAL, owners=["alice"])
+    async with secured_services(), person(secure, "alice") as alice:
+        await apply_as(alice, files)
+        run_id, _ = await follow_run(alice, JOB_ID, None)
+        async with person(secure, "bob") as bob:
+            for verb in ("approve", "deny", "cancel"):
+                for wrong in (f"{run_id} ", "../x", ".hidden"):
+                    with pytest.raises(BadInput, match=f"no run {wrong!r}"):
+                        await bob.decide(verb, wrong)
+        assert [w.run_id for w in await waiting(alice.js)] == [run_id], "it still waits"
+    assert rows(files) == 0
+
+
 async def test_an_unanswered_request_expires(
     files: Files, secure: Settings, secured_services: Running
 ) -> None:
