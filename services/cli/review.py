@@ -77,7 +77,11 @@ def _print(review: Review, limit: int, logs: int) -> None:
         if len(shown) < len(review.changes)
         else ""
     )
-    print(f"changes: {len(review.changes)} fields written{more}")
+    fields = sum(1 for row in review.changes if row.field)
+    objects = len(review.changes) - fields  # a delete, disable, move or enable: one row
+    told = f"{fields} field{'s' * (fields != 1)} written"
+    told += f", {objects} objects deleted, disabled, moved or enabled" if objects else ""
+    print(f"changes: {len(review.changes)} rows: {told}{more}")
     rows: list[Any] = [
         (c[4], c[5], c[6], c[7], new_shown(row), c[9] + (f": {c[10]}" if c[10] else ""))
         for row, c in zip(shown, map(cells, shown), strict=True)
@@ -154,7 +158,8 @@ def _summary(review: Review) -> Iterator[tuple[str, str | int]]:
         for warning in warning_lines(run.warnings, run.warnings_total):
             yield "warning", warning
     yield "record errors", len(review.errors)
-    yield "fields written", len(review.changes)
+    yield "change rows", len(review.changes)
+    yield "fields written", sum(1 for row in review.changes if row.field)
 
 
 def write_review(review: Review, path: Path, fmt: str) -> None:

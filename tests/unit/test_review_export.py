@@ -186,3 +186,40 @@ def test_the_review_names_the_approvers_as_run_show_does(
     write_review(review, path, "xlsx")
     rows = list(load_workbook(path, read_only=True)["summary"].iter_rows(values_only=True))
     assert [row[1] for row in rows if row[0] == "approved by"] == ["ada"]
+
+
+def test_the_review_counts_deletes_apart_from_fields_written(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # 11 deletes wrote no field: "11 fields written" said otherwise.
+    rows = [
+        ChangeRow(
+            run_id="r1", job_id="hr", batch=1, n=n, object_type="user", key=f"p{n}", action="delete"
+        )
+        for n in range(11)
+    ]
+    rows.append(
+        ChangeRow(
+            run_id="r1",
+            job_id="hr",
+            batch=1,
+            n=11,
+            object_type="user",
+            key="p20",
+            action="update",
+            field="mail",
+            old="a",
+            new="b",
+        )
+    )
+    story = RunStory(run_id="r1", job_id="hr", state="finished", stats=RunStats(deleted=11))
+    _print(Review(run=story, errors=[], changes=rows, events=[], logs=[]), 20, 0)
+    out = capsys.readouterr().out
+    assert (
+        "changes: 12 rows: 1 field written, 11 objects deleted, disabled, moved or enabled\n" in out
+    )
+    path = tmp_path / "review.xlsx"
+    write_review(Review(run=story, errors=[], changes=rows, events=[], logs=[]), path, "xlsx")
+    rows_read = load_workbook(path, read_only=True)["summary"].iter_rows(values_only=True)
+    summary = {r[0]: r[1] for r in rows_read}
+    assert (summary["change rows"], summary["fields written"]) == (12, 1)
