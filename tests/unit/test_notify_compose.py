@@ -278,3 +278,15 @@ def test_the_subject_of_a_run_with_warnings_says_how_many() -> None:
     )
     text = msg.get_body(("plain",))
     assert text is not None and why in text.get_content()
+
+
+def test_an_approval_mail_gives_the_command_that_approves_this_plan_alone() -> None:
+    the_job = job(Notification(recipients=["ops@example.org"], trigger="approval"))
+    waits = RunAwaitingApproval(
+        run_id=RUN, job_id=JOB, reason="10 deletes", plan_hash="7054478b5d22aaaa"
+    )
+    (mailing,) = mailings(the_job, waits)
+    msg = compose(the_job, waits, digest([waits], waits), mailing, SENDER)
+    text = msg.get_body(("plain",))
+    assert text is not None
+    assert f"idsync run approve {RUN} --plan 7054478b5d22" in text.get_content()
