@@ -164,7 +164,10 @@ class CompiledMapping:
             return _copied(record)
         if self._copies is not None:
             return _shape_copies(record, self._copies) or _shape(record, self._fields)
-        return _shape(record, self._fields)
+        shaped = _shape(record, self._fields)
+        # No key: a blank row (a sheet's, a file's) is no record, whatever defaults give it.
+        keyless = shaped and not all(map(shaped.get, self.mapping.keys))
+        return {} if keyless and not any(map(filled, record.values())) else shaped
 
     def copied(self, records: list[Record]) -> tuple[tuple[str, ...], list[list[Value]]] | None:
         """The batch's records as `map` gives them, as columns — the fields written, and
@@ -401,3 +404,8 @@ def check_mapping(mapping: ObjectMapping, path: str, job_id: str) -> list[tuple[
             found.append((error.path, error.problem))
         found += check_unique(field, mapping, f"{path}.fields[{at}]")
     return found
+
+
+def filled(value: object) -> bool:
+    """A value that is something: not empty, nor text of spaces alone."""
+    return bool(value.strip()) if isinstance(value, str) else bool(value)

@@ -19,7 +19,7 @@ from .containers import CONTAINER_FIELD, container_of, follows_container, same_c
 from .counting import count_once
 from .keys import KEY_SEPARATOR, DuplicateKey, display_key, match_key, shown
 from .lifecycle import LEAVER_FIELD, Lifecycle, leaver_container, on_absence, on_return
-from .mapping import present
+from .mapping import filled, present
 from .phases import rank
 from .policies import resolved
 
@@ -92,7 +92,7 @@ class Planner:
                     self.unreadable += side == "source"
                     break
             else:  # values, not spaces alone (a sheet's or a file's blank row)
-                self.unkeyed += side == "source" and any(map(_filled, record.values()))
+                self.unkeyed += side == "source" and any(map(filled, record.values()))
             self.warn(f"{side} record skipped, {problem}: {shown(record)}")
         return key
 
@@ -520,8 +520,3 @@ _DONE = {"delete": "deleted", "disable": "disabled", "move": "moved"}
 def _counted(count: int, thing: str) -> str:
     """A count and its noun: 1 source record, 2 source records."""
     return f"{count} {thing}" if count == 1 else f"{count} {thing}s"
-
-
-def _filled(value: object) -> bool:
-    """A value that is something: not empty, nor text of spaces alone."""
-    return bool(value.strip()) if isinstance(value, str) else bool(value)
