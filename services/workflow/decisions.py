@@ -69,8 +69,9 @@ async def decide_waiting_run(bus: Bus, principal: str, verb: str, body: bytes) -
         now = f"plan {plan_hash[:12]}" if plan_hash else "no plan (its request waits)"
         return CommandReply(
             ok=False,
-            error=f"run {run_id} now waits with {now}, not plan {command.plan}: the data "
-            "changed since you saw it; `idsync run approvals` shows what waits now",
+            error=f"run {run_id} now waits with {now}, not plan {command.plan} (it re-planned "
+            "since, the data having changed, or that plan is another run's): nothing approved; "
+            "`idsync run approvals` shows what waits now",
         )
     if not await _leave_waiting(bus, run_id, plan_hash, verb):
         return CommandReply(ok=False, error=f"run {run_id} was answered by someone else meanwhile")
