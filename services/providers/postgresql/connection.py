@@ -285,7 +285,7 @@ class PostgresqlTable(SqlTable[PostgresqlConnection, Column]):
         GRANT that gives it."""
         user = self._connection.user
         schema, usable = await conn.fetchrow(_USAGE, self._schema) or (None, True)
-        if not usable:
+        if usable is False:  # (None: no schema to ask about — the table says so later)
             raise WriteFailed(
                 f"{self._where}: {user!r} may not use its schema {schema}; GRANT USAGE ON "
                 f"SCHEMA {quote(str(schema))} TO {quote(user)}"
