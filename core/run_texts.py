@@ -58,16 +58,42 @@ _RECORD_SHOWN = re.compile(r"^(?P<what>.+?): \{")
 (employee_id): {…}"."""
 
 
+_MORE_LIKE = re.compile(
+    r"^(?P<type>(?:[^\s:]+: )?)\.\.\. and (?P<count>\d+) more like: (?P<what>.+)$", re.DOTALL
+)
+"""What a plan says of the warnings about single records past the ones it keeps, per
+kind (`more_like`); in a job of several types, after the type ("group: ...")."""
+
+
+def warning_kind(warning: str) -> str | None:
+    """What a warning about one record says before the record ("source record skipped,
+    empty key (employee_id)"); None for another warning."""
+    match = _RECORD_SHOWN.match(warning)
+    return match["what"] if match else None
+
+
+def more_like(count: int, kind: str) -> str:
+    """How many more warnings of a kind (`warning_kind`) a plan had than it keeps: told
+    with the first of them by `grouped_warnings`."""
+    return f"... and {count} more like: {kind}"
+
+
 def grouped_warnings(warnings: Iterable[str]) -> list[str]:
     """The plan's warnings, those about single records told once per kind: the first in
-    full and how many more are like it (a renamed field makes every record one)."""
+    full and how many more are like it (a renamed field makes every record one), those
+    the plan did not keep (`more_like`) counted in."""
     kinds: dict[str, list[str]] = {}
+    beyond: dict[str, int] = {}
     for warning in warnings:
-        match = _RECORD_SHOWN.match(warning)
-        kinds.setdefault(match["what"] if match else warning, []).append(warning)
+        past = _MORE_LIKE.match(warning)
+        if past is not None and (kind := past["type"] + past["what"]) in kinds:
+            beyond[kind] = beyond.get(kind, 0) + int(past["count"])
+            continue
+        kinds.setdefault(warning_kind(warning) or warning, []).append(warning)
     lines = []
-    for same in kinds.values():
-        more = f" (and {len(same) - 1} more like it)" if len(same) > 1 else ""
+    for kind, same in kinds.items():
+        count = len(same) - 1 + beyond.get(kind, 0)
+        more = f" (and {count} more like it)" if count > 0 else ""
         lines.append(same[0] + more)
     return lines
 

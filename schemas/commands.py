@@ -21,6 +21,10 @@ class DecideCommand(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
 
     run_id: str
     reason: str = ""
+    plan: str = ""
+    """An approval of the plan its approver saw: its hash, or the hash's start as the
+    commands show it (12 characters). Refused when the run now waits with another plan
+    (the data changed meanwhile); empty: whichever plan the run waits with."""
 
 
 class JobDeleteCommand(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -168,7 +168,7 @@ class CompiledMapping:
             return _copied(record)
         if self._copies is not None:
             return _shape_copies(record, self._copies) or _shape(record, self._fields)
-        if self._gives_values and not any(map(_filled, record.values())):
+        if self._gives_values and not any(map(filled, record.values())):
             return {}  # a blank row (empty cells, spaces) is no record: no value of its own
         return _shape(record, self._fields)
 
@@ -409,6 +409,6 @@ def check_mapping(mapping: ObjectMapping, path: str, job_id: str) -> list[tuple[
     return found
 
 
-def _filled(value: object) -> bool:
+def filled(value: object) -> bool:
     """A source value that is something: not missing, empty, nor text of spaces alone."""
     return bool(value.strip()) if isinstance(value, str) else bool(value) or value == 0

@@ -133,6 +133,7 @@ def plan_objects(
     changes: list[Change] = []
     errors: list[RecordError] = []
     counts = PlanCounts()
+    leading: list[str] = []  # each type's warnings about the whole type, first of all
     warnings: list[str] = []
     returned: dict[str, list[str]] = {}
     for t, p in zip(types, plans, strict=True):
@@ -140,7 +141,8 @@ def plan_objects(
         counts.unchanged += p.counts.unchanged
         counts.skipped += p.counts.skipped
         prefix = f"{t.mapping.type}: " if len(types) > 1 else ""
-        warnings += [prefix + w for w in p.warnings]
+        leading += [prefix + w for w in p.warnings[: p.leading]]
+        warnings += [prefix + w for w in p.warnings[p.leading :]]
         if not reference_fields(t.mapping):
             changes += p.changes
             continue
@@ -164,7 +166,12 @@ def plan_objects(
     changes.sort(key=lambda c: (rank(c), _order.encode(c.match)))
     hashed = plan_hash(changes)
     return Plan(
-        changes=changes, counts=counts, hash=hashed, warnings=warnings, returned=returned
+        changes=changes,
+        counts=counts,
+        hash=hashed,
+        warnings=[*leading, *warnings],
+        leading=len(leading),
+        returned=returned,
     ), errors
 
 

@@ -42,6 +42,10 @@ class Plan(msgspec.Struct, frozen=True, kw_only=True):
     counts: PlanCounts
     hash: str
     warnings: list[str] = msgspec.field(default_factory=list)
+    leading: int = 0
+    """How many of `warnings`, first, say what the plan leaves undone for a whole type (its
+    absent objects left alone, for a source record with values but no key): a plan of
+    several types tells them before any other (objects.py)."""
     returned: dict[str, list[str]] = msgspec.field(default_factory=dict)
     """Object type → match keys of its objects found absent before and back in the source
     now (lifecycle.py)."""
@@ -210,6 +214,7 @@ def plan(
         counts=planner.counts,
         hash=plan_hash(changes),
         warnings=planner.warnings,
+        leading=planner.leading,
         returned=planner.returned,
     )
 

@@ -10,6 +10,7 @@ from operator import contains, eq, not_
 from typing import cast
 
 from core.errors import BadInput
+from core.run_texts import more_like, warning_kind
 from schemas.jobs import ObjectMapping, Policy
 from schemas.plan import Action, Change, PlanCounts
 from schemas.values import Record
@@ -18,7 +19,7 @@ from .containers import CONTAINER_FIELD, container_of, follows_container, same_c
 from .counting import count_once
 from .keys import KEY_SEPARATOR, DuplicateKey, display_key, match_key, shown
 from .lifecycle import LEAVER_FIELD, Lifecycle, leaver_container, on_absence, on_return
-from .mapping import present
+from .mapping import filled, present
 from .phases import rank
 from .policies import resolved
 
@@ -51,6 +52,13 @@ class Planner:
         self.counts = PlanCounts()
         self.warnings: list[str] = []
         self.warning_count = 0
+        self.leading = 0
+        self.more_like: dict[str, int] = {}
+        """Warnings past the `MAX_WARNINGS` kept, of a kind among them: how many of each."""
+        self.more = 0
+        """Warnings past those kept, of no kind among them."""
+        self._kinds: set[str] | None = None
+        """How many of `warnings`, first, are about the whole type (`blind_to_absence`)."""
         self.ranked: list[tuple[tuple[int, int, int, str, str], str, Change]] = []
         self.lifecycle: Lifecycle | None = None
         self.returned: dict[str, list[str]] = {}
@@ -84,7 +92,7 @@ class Planner:
                     self.unreadable += side == "source"
                     break
             else:  # values, not spaces alone (a sheet's or a file's blank row)
-                self.unkeyed += side == "source" and any(map(_filled, record.values()))
+                self.unkeyed += side == "source" and any(map(filled, record.values()))
             self.warn(f"{side} record skipped, {problem}: {shown(record)}")
         return key
 
@@ -164,27 +172,37 @@ class Planner:
                 f"{absent} destination objects would look absent: is the key field named "
                 "differently in the source?"
             )
+        if not (self.unreadable or self.unkeyed):
+            return
+        fields = KEY_SEPARATOR.join(self.keys)
         if self.unreadable:
-            self.warn(
-                f"{self.unreadable} source records have a key that cannot be read (several "
-                f"values, or binary): the {absent} destination objects missing from the "
-                "source are left alone in this run",
-                always=True,
+            records = _counted(self.unreadable, "source record")
+            why = f"{'has' if self.unreadable == 1 else 'have'} a key that cannot be read "
+            why += f"(several values, or binary: {fields})"
+            fix = "give each record one text key in the source"
+        else:
+            records = _counted(self.unkeyed, "source record")
+            why = f"{'has' if self.unkeyed == 1 else 'have'} values but an empty key ({fields})"
+            fix = (
+                "give each record a key in the source, or leave such records out of its "
+                f"scope: {self.keyed_only()}"
             )
-        elif self.unkeyed:
-            self.warn(
-                f"{self.unkeyed} source records have values but an empty key: the {absent} "
-                "destination objects missing from the source are left alone in this run "
-                f"(give those records a value in {KEY_SEPARATOR.join(self.keys)}, or leave "
-                f"them out of the source's scope: {self.keyed_only()})",
-                always=True,
-            )
+        they = "it" if (self.unreadable or self.unkeyed) == 1 else "they"
+        done = _DONE.get(self.mapping.on_destination_only, "changed")
+        # First, and whatever the warnings about single records: it says why no absent
+        # object is acted on, and what to fix.
+        self.leading += 1
+        self.warnings.insert(
+            0,
+            f"{records} {why}: {they} could be the {_counted(absent, 'destination object')} "
+            f"missing from the source, so none is {done} in this run; {fix}",
+        )
 
     def keyed_only(self) -> str:
         """The source's `where` that leaves out its records without a key, as a job says
         it (its key's source field, for a job of one key), for a warning to show."""
         if len(self.keys) != 1:
-            return "its `where`"
+            return "the source's `where`"
         sources = {field.to: field.source for field in self.mapping.fields}
         field = sources.get(self.keys[0], self.keys[0])
         return f'where = {{ field = "{field}", empty = false }}'
@@ -474,27 +492,40 @@ class Planner:
         if not follow_up:
             setattr(self.counts, action, getattr(self.counts, action) + 1)
 
-    def warn(self, text: str, *, always: bool = False) -> None:
-        """A warning of the plan; past `MAX_WARNINGS`, only counted — unless `always`
-        (why a whole kind of action is not taken): that one is told first, however many
-        came before (a run keeps its plan's first warnings: core/run_texts.py)."""
-        if always:
-            self.warnings.insert(0, text)
-            return
+    def warn(self, text: str) -> None:
         self.warning_count += 1
         if self.warning_count <= MAX_WARNINGS:
             self.warnings.append(text)
+        elif (kind := warning_kind(text)) is not None and kind in self.kept_kinds():
+            self.more_like[kind] = self.more_like.get(kind, 0) + 1
+        else:
+            self.more += 1
+
+    def kept_kinds(self) -> set[str]:
+        """The kinds of warnings about single records among those kept."""
+        if self._kinds is None:
+            self._kinds = {kind for w in self.warnings if (kind := warning_kind(w)) is not None}
+        return self._kinds
+
+    def overflow(self) -> list[str]:
+        """What follows the warnings kept: how many more of each kind kept (counted with
+        it, as `grouped_warnings` tells them), then how many others."""
+        told = [more_like(count, kind) for kind, count in self.more_like.items()]
+        return told + ([f"... and {self.more} more warnings"] if self.more else [])
 
     def finish(self) -> list[Change]:
         """The changes in their order, and the warnings closed."""
         # Sorting by (phase, ..., key as shown, identity) makes the order independent of
         # input order.
         self.ranked.sort(key=lambda ranked: ranked[:2])
-        if self.warning_count > MAX_WARNINGS:
-            self.warnings.append(f"... and {self.warning_count - MAX_WARNINGS} more warnings")
+        self.warnings += self.overflow()
         return [ranked[2] for ranked in self.ranked]
 
 
-def _filled(value: object) -> bool:
-    """A value that is something: not empty, nor text of spaces alone."""
-    return bool(value.strip()) if isinstance(value, str) else bool(value)
+_DONE = {"delete": "deleted", "disable": "disabled", "move": "moved"}
+"""What `on_destination_only` does to an absent object, as a warning says it."""
+
+
+def _counted(count: int, thing: str) -> str:
+    """A count and its noun: 1 source record, 2 source records."""
+    return f"{count} {thing}" if count == 1 else f"{count} {thing}s"

@@ -85,11 +85,12 @@ def describe_end(run_id: str, event: Event, errors: Sequence[RecordError] = ()) 
                 f"  an approver sees it in `idsync run approvals` and runs "
                 f"`idsync run approve {run_id}`; `idsync run deny {run_id}` ends it"
             )
-        case RunAwaitingApproval(reason=reason):
+        case RunAwaitingApproval(reason=reason, plan_hash=str(plan_hash)):
             return (
                 f"run {run_id} wrote nothing and waits for approval: {reason}\n"
                 f"  `idsync job preview {event.job_id}` shows the plan; "
-                f"`idsync run approve {run_id}` applies it, `idsync run deny {run_id}` ends it"
+                f"`idsync run approve {run_id} --plan {plan_hash[:12]}` applies it, "
+                f"`idsync run deny {run_id}` ends it"
             )
         case RunDeadLetter(stage=stage, batch=batch, error=error):
             what = f"batch {batch}" if stage == "batch" else "its planning"

@@ -573,6 +573,13 @@ def _run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         p = _command(runs, verb, "services.cli.run:run_decide", text)
         p.add_argument("run_id", metavar="RUN")
         p.add_argument("--reason", help="why (kept in the journal)")
+        if verb == "approve":
+            p.add_argument(
+                "--plan",
+                metavar="HASH",
+                help="approve only this plan (its hash as `run approvals` shows it): refused "
+                "if the run now waits with another, the data having changed",
+            )
     p = _command(
         runs,
         "cancel",

@@ -19,8 +19,13 @@ from schemas.events import (
     Event,
     JobHistoryForgotten,
     RoleChanged,
+    RunApproved,
+    RunAwaitingApproval,
     RunBatchApplied,
     RunBatchDropped,
+    RunCancelled,
+    RunDenied,
+    RunExpired,
     RunFailed,
     RunFinished,
     RunPlanned,
@@ -78,10 +83,26 @@ def event_line(event: Event) -> str:
     match event:
         case RunRequested(requested_by=who, trigger=trigger):
             detail = f"by {who} ({trigger})"
+        case RunAwaitingApproval(reason=reason, plan_hash=plan_hash, approvers=approvers):
+            detail = one_line(reason) + (f"; plan {plan_hash[:12]}" if plan_hash else "")
+            detail += f"; approvers: {', '.join(approvers) or 'anyone'}"
+        case RunApproved(approved_by=who, plan_hash=plan_hash):
+            detail = f"by {who}" + (f" (plan {plan_hash[:12]})" if plan_hash else "")
+        case RunDenied(by=who, reason=reason) | RunCancelled(by=who, reason=reason):
+            said = reason and reason != f"cancelled by {who}"  # (a cancel's own words)
+            detail = f"by {who}" + (f": {one_line(reason)}" if said else "")
+        case RunExpired(reason=reason):
+            detail = one_line(reason)
         case RunPlanned(counts=counts, batches=batches, plan_hash=plan_hash):
             detail = f"{counts_line(counts)}; {batches} batches; plan {plan_hash[:12]}"
             if event.errors_total:
                 detail += f"; {event.errors_total} record errors"
+            if event.warnings:  # the first: one that says absent objects are left alone
+                total = max(event.warnings_total, len(event.warnings))
+                detail += (
+                    f"; {total} warning{'s' * (total != 1)} (idsync run show {event.run_id}), "
+                    f"the first: {one_line(event.warnings[0])}"
+                )
         case RunBatchApplied(batch=batch, batches=batches, stats=stats):
             detail = f"batch {batch}/{batches}: {stats.written} written, {stats.failed} failed"
         case RunBatchDropped(batch=batch, changes=changes, by=by):

@@ -13,7 +13,8 @@ from typing import Any
 import msgspec
 
 from core.engine.report import COLUMNS
-from core.run_texts import counts_line, duration
+from core.run_texts import counts_line, duration, warning_lines
+from core.runs import approvers
 from schemas.history import ChangeRow
 from schemas.logs import LogLine
 from services.common.history_client import Review, cells, review
@@ -53,8 +54,8 @@ def _print(review: Review, limit: int, logs: int) -> None:
     print(f"run {run.run_id} of job {run.job_id}: {run.state}")
     asked = f"{run.requested_at:%Y-%m-%d %H:%M:%S}" if run.requested_at else "-"
     print(f"  requested by {run.requested_by or '-'} ({run.trigger or '-'}) at {asked}")
-    if run.approvals:
-        print(f"  approved by {', '.join(run.approvals)}")
+    if approved := approvers(run):
+        print(f"  approved by {', '.join(approved)}")
     if run.reason:
         print(f"  reason: {run.reason}")
     if run.planned is not None:
@@ -62,6 +63,10 @@ def _print(review: Review, limit: int, logs: int) -> None:
     print(f"  {stats_line(run.stats)}")
     if run.duration is not None:
         print(f"  took {duration(run.duration)}")
+    if run.warnings_total or run.warnings:
+        print(f"warnings: {max(run.warnings_total, len(run.warnings))}")
+        for warning in warning_lines(run.warnings, run.warnings_total):
+            print(f"  {warning}")
     print(f"record errors: {len(review.errors)}")
     for error in review.errors:
         kind = f" ({error.object_type})" if error.object_type else ""
@@ -72,7 +77,11 @@ def _print(review: Review, limit: int, logs: int) -> None:
         if len(shown) < len(review.changes)
         else ""
     )
-    print(f"changes: {len(review.changes)} fields written{more}")
+    fields = sum(1 for row in review.changes if row.field)
+    objects = len(review.changes) - fields  # a delete, disable, move or enable: one row
+    told = f"{fields} field{'s' * (fields != 1)} written"
+    told += f", {objects} objects deleted, disabled, moved or enabled" if objects else ""
+    print(f"changes: {len(review.changes)} rows: {told}{more}")
     rows: list[Any] = [
         (c[4], c[5], c[6], c[7], new_shown(row), c[9] + (f": {c[10]}" if c[10] else ""))
         for row, c in zip(shown, map(cells, shown), strict=True)
@@ -133,7 +142,7 @@ def _summary(review: Review) -> Iterator[tuple[str, str | int]]:
     yield "trigger", run.trigger
     yield "source records", run.source_records
     yield "destination records", run.destination_records
-    for approver in run.approvals:
+    for approver in approvers(run):
         yield "approved by", approver
     if run.reason:
         yield "reason", run.reason
@@ -144,8 +153,13 @@ def _summary(review: Review) -> Iterator[tuple[str, str | int]]:
         value = getattr(run.stats, name)
         if isinstance(value, int):
             yield name, value
+    if run.warnings_total or run.warnings:
+        yield "warnings", max(run.warnings_total, len(run.warnings))
+        for warning in warning_lines(run.warnings, run.warnings_total):
+            yield "warning", warning
     yield "record errors", len(review.errors)
-    yield "fields written", len(review.changes)
+    yield "change rows", len(review.changes)
+    yield "fields written", sum(1 for row in review.changes if row.field)
 
 
 def write_review(review: Review, path: Path, fmt: str) -> None:

@@ -100,7 +100,8 @@ async def run_show(args: argparse.Namespace) -> int:
 async def run_decide(args: argparse.Namespace) -> int:
     """`idsync run approve|deny RUN`: release or end a run that waits for approval."""
     async with connect(args.settings) as session:
-        await session.decide(args.verb, args.run_id, args.reason or "")
+        plan = getattr(args, "plan", None) or ""  # (deny takes none)
+        await session.decide(args.verb, args.run_id, args.reason or "", plan)
     done = "approved: it runs (a plan over the limits is applied only as approved)"
     done = done if args.verb == "approve" else "denied"
     print(f"run {args.run_id} {done}")
@@ -166,5 +167,6 @@ async def run_approvals(args: argparse.Namespace) -> int:
         who = ", ".join(entry.approvers) or "anyone"
         print(f"  approvers: {who}; expires in {left:.1f} h ({entry.expires_at:%Y-%m-%d %H:%M})")
         run = entry.run_id
-        print(f"  `idsync run approve {run}` or `idsync run deny {run} --reason …`")
+        plan = f" --plan {entry.plan_hash[:12]}" if entry.plan_hash else ""
+        print(f"  `idsync run approve {run}{plan}` or `idsync run deny {run} --reason …`")
     return 0

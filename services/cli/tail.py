@@ -6,6 +6,8 @@ import argparse
 import asyncio
 import sys
 
+from core.errors import BadInput
+from schemas.ids import is_slug
 from schemas.subjects import JOURNAL_SUBJECTS, job_events, schedule_events
 from services.common.loops import stop_if_asked
 
@@ -20,6 +22,11 @@ async def tail(args: argparse.Namespace) -> int:
     """Follow the journal until Ctrl-C; a server that goes away is waited for, said on
     stderr, and followed again when it is back (what it published meanwhile is in the
     journal: `idsync run list`, `idsync run show RUN`)."""
+    if args.job is not None and not is_slug(args.job):
+        raise BadInput(
+            f"no job {args.job!r}: a job id is a slug (a-z, 0-9, - and _): `idsync job list` "
+            "shows them"
+        )
     # The journal's families, not idsync.>: that would take in other people's commands.
     subjects = [job_events(args.job), schedule_events(args.job)] if args.job else JOURNAL_SUBJECTS
     async with (

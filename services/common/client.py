@@ -199,9 +199,11 @@ class Session:
         command = RunCommand(job_id=job_id, keys=keys, changed_only=changed_only)
         return run_reply(await self._ask("run", encode(command)))
 
-    async def decide(self, verb: str, run_id: str, reason: str = "") -> str:
-        """Approve or deny (`verb`) a run that waits for approval."""
-        return await self._command(verb, DecideCommand(run_id=run_id, reason=reason))
+    async def decide(self, verb: str, run_id: str, reason: str = "", plan: str = "") -> str:
+        """Approve or deny (`verb`) a run that waits for approval; `plan`: only the plan of
+        that hash (or hash's start)."""
+        command = DecideCommand(run_id=run_id, reason=reason, plan=plan)
+        return await self._command(verb, command)
 
     async def command(self, verb: str, command: msgspec.Struct) -> str:
         """Send a command to the services; the run id its reply names."""

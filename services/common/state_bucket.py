@@ -37,10 +37,15 @@ class StateBucket(Generic[T]):
         return self._kv
 
     async def read(self, key: str) -> tuple[T | None, int | None]:
-        """The entry and its revision (None, None: there is none)."""
+        """The entry and its revision (None, None: there is none — nor for a key that
+        cannot be one, such as a run id pasted with a space after it)."""
         try:
             entry = await (await self._bucket()).get(key)
-        except (nats.js.errors.KeyNotFoundError, nats.js.errors.KeyDeletedError):
+        except (
+            nats.js.errors.KeyNotFoundError,
+            nats.js.errors.KeyDeletedError,
+            nats.js.errors.InvalidKeyError,
+        ):
             return None, None
         if entry.value is None:
             return None, entry.revision

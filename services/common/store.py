@@ -45,9 +45,15 @@ class Store:
         return self._buckets[name]
 
     async def _get(self, bucket: str, key: str, kind: type[T]) -> T | None:
+        """The entry; None where there is none, nor for a key that cannot be one (a path,
+        an id pasted with a space after it)."""
         try:
             entry = await (await self._bucket(bucket)).get(key)
-        except (nats.js.errors.KeyNotFoundError, nats.js.errors.KeyDeletedError):
+        except (
+            nats.js.errors.KeyNotFoundError,
+            nats.js.errors.KeyDeletedError,
+            nats.js.errors.InvalidKeyError,
+        ):
             return None
         if entry.value is None:
             return None

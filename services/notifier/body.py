@@ -55,9 +55,10 @@ def counts_of(run: RunStory, event: Event) -> list[tuple[str, int]]:
 
 def next_steps(run: RunStory, event: Event) -> list[str]:
     if isinstance(event, RunAwaitingApproval):
+        plan = f" --plan {event.plan_hash[:12]}" if event.plan_hash else ""
         return [
             f"idsync job preview {run.job_id}    (shows every change of the plan)",
-            f"idsync run approve {run.run_id}    (applies this plan)",
+            f"idsync run approve {run.run_id}{plan}    (applies this plan)",
             f'idsync run deny {run.run_id} --reason "..."    (ends the run, writing nothing)',
         ]
     return [f"idsync run show {run.run_id}"]

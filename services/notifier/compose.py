@@ -57,13 +57,16 @@ def message_id(event: Event, mailing: Mailing, sender: Address) -> str:
     return f"<{left}@{sender.domain or 'idsync.invalid'}>"
 
 
-def subject(job: Job, event: Event) -> str:
+def subject(job: Job, event: Event, warnings: int = 0) -> str:
+    """The mail's subject; a finished run's says how many `warnings` its plan had (one
+    that left absent objects alone, for a record without a key, wrote nothing)."""
     title = job.display_title
     if (unsafe := unsafe_header_text(title)) is not None:
         raise MailRefused(
             f"job {job.id}: the title {title!r} {unsafe}; put it on one line in the job file"
         )
-    return f"[idsync] {title}: {_what(event)}"
+    told = f", {warnings} warning{'s' * (warnings != 1)}" if warnings else ""
+    return f"[idsync] {title}: {_what(event)}" + (told if isinstance(event, RunFinished) else "")
 
 
 def _what(event: Event) -> str:
@@ -113,10 +116,12 @@ def recipients(job: Job, mailing: Mailing) -> list[Address]:
     return found
 
 
-def envelope(job: Job, event: Event, mailing: Mailing, sender: Address) -> EmailMessage:
+def envelope(
+    job: Job, event: Event, mailing: Mailing, sender: Address, warnings: int = 0
+) -> EmailMessage:
     """A mail with its headers and no body yet; MailRefused says which value to fix."""
     msg = EmailMessage()  # policy=default: folds long headers, refuses CR/LF in values
-    msg["Subject"] = subject(job, event)
+    msg["Subject"] = subject(job, event, warnings)
     msg["From"] = sender
     msg["To"] = recipients(job, mailing)
     msg["Date"] = format_datetime(event.at)
@@ -138,7 +143,8 @@ def compose(
     notes: Sequence[str] = (),
 ) -> EmailMessage:
     """The mail, plain text and HTML, with the attachments; MailRefused says what to fix."""
-    msg = envelope(job, event, mailing, sender)
+    warnings = max(run.warnings_total, len(run.warnings))
+    msg = envelope(job, event, mailing, sender, warnings)
     title = job.display_title
     msg.set_content(body.text(title, run, event, list(notes)))
     msg.add_alternative(body.html_part(title, run, event, list(notes)), subtype="html")

@@ -65,6 +65,14 @@ async def decide_waiting_run(bus: Bus, principal: str, verb: str, body: bytes) -
         log.warning("decision refused", run_id=run_id, by=principal, why=refused)
         return CommandReply(ok=False, error=refused, denied=True)
     plan_hash = state.plan_hash or None
+    if verb == "approve" and command.plan and not (plan_hash or "").startswith(command.plan):
+        now = f"plan {plan_hash[:12]}" if plan_hash else "no plan (its request waits)"
+        return CommandReply(
+            ok=False,
+            error=f"run {run_id} now waits with {now}, not plan {command.plan} (it re-planned "
+            "since, the data having changed, or that plan is another run's): nothing approved; "
+            "`idsync run approvals` shows what waits now",
+        )
     if not await _leave_waiting(bus, run_id, plan_hash, verb):
         return CommandReply(ok=False, error=f"run {run_id} was answered by someone else meanwhile")
     if verb == "approve":

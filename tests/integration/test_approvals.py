@@ -111,6 +111,61 @@ async def test_the_requester_and_strangers_cannot_approve(
     assert rows(files) == 0
 
 
+async def test_an_approval_of_the_plan_one_saw_is_refused_once_the_run_waits_with_another(
+    files: Files, secure: Settings, secured_services: Running
+) -> None:
+    # bob looked at the plan (10 deletes); meanwhile carol approved it, the export changed
+    # and the run re-planned: it waits with another plan, which bob has not seen.
+    people = files.write(count=10, extra=APPROVAL, owners=["alice"])
+    async with secured_services(), person(secure, "alice") as alice, person(secure, "bob") as bob:
+        await apply_as(alice, files)
+        first, _ = await follow_run(alice, JOB_ID, None)
+        await bob.decide("approve", first)
+        await wait_for_event(alice, lambda e: isinstance(e, RunFinished) and e.run_id == first)
+        write_csv(files.csv, [])  # the plan deletes everyone
+        run_id, _ = await follow_run(alice, JOB_ID, None)
+        await bob.decide("approve", run_id)  # the request; then the plan waits
+        seen = await wait_for_event(
+            alice, lambda e: isinstance(e, RunAwaitingApproval) and e.plan_hash is not None
+        )
+        assert isinstance(seen, RunAwaitingApproval) and seen.plan_hash is not None
+        write_csv(files.csv, people[:1])  # now 9 deletes
+        async with person(secure, "carol") as carol:
+            await carol.decide("approve", run_id, plan=seen.plan_hash[:12])
+        again = await wait_for_event(
+            alice,
+            lambda e: (
+                isinstance(e, RunAwaitingApproval) and e.plan_hash not in (None, seen.plan_hash)
+            ),
+        )
+        assert isinstance(again, RunAwaitingApproval) and again.plan_hash is not None
+        with pytest.raises(BadInput, match=f"now waits with plan {again.plan_hash[:12]}"):
+            await bob.decide("approve", run_id, plan=seen.plan_hash[:12])
+        assert rows(files) == 10, "nothing written"
+        await bob.decide("approve", run_id, plan=again.plan_hash[:12])
+        end = await wait_for_event(alice, lambda e: is_end(e) and e.run_id == run_id)
+    assert isinstance(end, RunFinished) and end.stats.deleted == 9
+    assert rows(files) == 1
+
+
+async def test_a_run_id_that_cannot_be_one_is_answered_no_such_run(
+    files: Files, secure: Settings, secured_services: Running
+) -> None:
+    # A pasted id with a space after it, or a path: the workflow did not answer at all,
+    # and the command line said the workflow service was away.
+    files.write(count=3, extra=APPROVAL, owners=["alice"])
+    async with secured_services(), person(secure, "alice") as alice:
+        await apply_as(alice, files)
+        run_id, _ = await follow_run(alice, JOB_ID, None)
+        async with person(secure, "bob") as bob:
+            for verb in ("approve", "deny", "cancel"):
+                for wrong in (f"{run_id} ", "../x", ".hidden"):
+                    with pytest.raises(BadInput, match=f"no run {wrong!r}"):
+                        await bob.decide(verb, wrong)
+        assert [w.run_id for w in await waiting(alice.js)] == [run_id], "it still waits"
+    assert rows(files) == 0
+
+
 async def test_an_unanswered_request_expires(
     files: Files, secure: Settings, secured_services: Running
 ) -> None:

@@ -185,3 +185,18 @@ async def test_a_pinned_collection_is_listed_first(
     assert order(await ok(settings, "collection", "list")) == ["b-second", "a-first"]
     await ok(settings, "collection", "unpin", "b-second")
     assert order(await ok(settings, "collection", "list")) == ["a-first", "b-second"]
+
+
+async def test_a_job_id_that_cannot_be_one_is_no_such_job(
+    settings: Settings, files: Files, session: Session, services: RunServices
+) -> None:
+    # A path, or an id pasted with a space: `job show` failed with a NATS error and
+    # `job run` waited 10 s to say the workflow service did not answer.
+    files.write(count=2)
+    await apply_files(session, files)
+    async with services("workflow"):
+        for wrong in ("../x", "hr-to-db ", ".x"):
+            for args in (("job", "show", wrong), ("job", "run", wrong), ("job", "disable", wrong)):
+                refused = await idsync(settings, *args)
+                assert refused.returncode == 2, (args, refused.stderr)
+                assert f"no job {wrong!r}" in refused.stderr, (args, refused.stderr)

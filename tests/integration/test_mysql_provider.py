@@ -528,3 +528,58 @@ async def test_the_size_hint_counts_a_table_just_filled_and_a_view(
     finally:
         await seen.close()
         my_database.sql("DROP USER 'viewer'@'%'")
+
+
+async def test_connection_test_of_a_login_whose_role_is_not_its_default_says_to_set_it(
+    my_database: Server, tmp_path: Path
+) -> None:
+    """A role granted with the rights, but not the login's default: no session of a run
+    has it, so nothing may be written, and the GRANT to give is not the fix."""
+    my_database.sql(
+        "CREATE TABLE people (id varchar(20) PRIMARY KEY, mail text);"
+        "CREATE ROLE writer;"
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON `{my_database.database}`.people TO writer;"
+        "CREATE USER 'member'@'%' IDENTIFIED BY 'member-pw'; GRANT writer TO 'member'@'%';"
+        f"GRANT SELECT ON `{my_database.database}`.people TO 'member'@'%';"
+    )
+    member = connection(my_database, tmp_path, user="member")
+    password_file("mysql", my_database, tmp_path).write_text("member-pw\n")
+    try:
+        with pytest.raises(WriteFailed) as refused:
+            await check_reachable(member, jobs_writing("my", "people"))
+        said = str(refused.value)
+        assert "'member' may not INSERT, UPDATE, DELETE there" in said
+        assert "or, if its role writer is to give them: it is not active when it logs in" in said
+        assert "SET DEFAULT ROLE writer FOR 'member'@'%'" in said
+    finally:
+        my_database.sql("DROP USER 'member'@'%'; DROP ROLE writer;")
+
+
+async def test_connection_test_of_a_table_in_another_database_asks_its_rights_there(
+    my_database: Server, tmp_path: Path
+) -> None:
+    """A table of another database than the connection's: its rights are asked there.
+    (One the login may not see at all is said to be none it may see.)"""
+    other = f"{my_database.database}_other"
+    writer = reading_login(
+        my_database,
+        tmp_path,
+        "writer",
+        "nothing",
+        f"CREATE DATABASE `{other}`; CREATE TABLE `{other}`.people (id varchar(20) PRIMARY KEY,"
+        " mail text); CREATE TABLE nothing (id int);",
+    )
+    try:
+        with pytest.raises(WriteFailed, match="none that 'writer' may see"):
+            await check_reachable(writer, jobs_writing("my", f"{other}.people"))
+        my_database.sql(f"GRANT SELECT ON `{other}`.people TO 'writer'@'%'")
+        with pytest.raises(WriteFailed) as refused:
+            await check_reachable(writer, jobs_writing("my", f"{other}.people"))
+        assert f"GRANT INSERT, UPDATE, DELETE ON `{other}`.`people` TO `writer`" in str(
+            refused.value
+        )
+        my_database.sql(f"GRANT SELECT, INSERT, UPDATE, DELETE ON `{other}`.people TO 'writer'@'%'")
+        said = await check_reachable(writer, jobs_writing("my", f"{other}.people"))
+        assert f"'{other}.people' may be read and written" in said
+    finally:
+        my_database.sql(f"DROP USER 'writer'@'%'; DROP DATABASE `{other}`")

@@ -365,3 +365,26 @@ async def test_a_re_run_right_after_a_first_run_plans_in_memory(
     finally:
         await source.close()
         await people.close()
+
+
+async def test_connection_test_of_a_table_in_a_schema_the_login_may_not_use_names_the_grant(
+    pg_database: Server, tmp_path: Path
+) -> None:
+    """Every right on the table, none on its schema: PostgreSQL refuses every statement
+    on it ("permission denied for schema hr"), so no run could write it."""
+    pg_database.psql(
+        "CREATE SCHEMA hr; CREATE TABLE hr.people (id text PRIMARY KEY, mail text);"
+        "CREATE ROLE writer LOGIN PASSWORD 'writer-pw';"
+        "GRANT SELECT, INSERT, UPDATE, DELETE ON hr.people TO writer;"
+    )
+    writer = connection(pg_database, tmp_path, user="writer")
+    password_file("postgresql", pg_database, tmp_path).write_text("writer-pw\n")
+    try:
+        with pytest.raises(WriteFailed) as refused:
+            await check_reachable(writer, jobs_writing("pg", "hr.people"))
+        assert 'GRANT USAGE ON SCHEMA "hr" TO "writer"' in str(refused.value)
+        pg_database.psql("GRANT USAGE ON SCHEMA hr TO writer;")
+        said = await check_reachable(writer, jobs_writing("pg", "hr.people"))
+        assert "'hr.people' may be read and written" in said
+    finally:
+        pg_database.psql("DROP OWNED BY writer; DROP ROLE writer; DROP SCHEMA hr CASCADE;")

@@ -92,9 +92,60 @@ async def test_a_run_in_the_background_says_why_it_deleted_nothing(
         ran = await idsync(settings, "job", "run", job, "--wait")
     assert ran.returncode == 0, ran.stderr
     assert (
-        "  warning: 1 source records have values but an empty key: the 1 destination objects "
-        "missing from the source are left alone in this run (give those records a value in "
-        "employee_id, or leave them out of the source's scope: where = { field = "
-        '"employee_id", empty = false })'
+        "  warning: 1 source record has values but an empty key (employee_id): it could be "
+        "the 1 destination object missing from the source, so none is deleted in this run; "
+        "give each record a key in the source, or leave such records out of its scope: "
+        'where = { field = "employee_id", empty = false }'
     ) in ran.stdout.splitlines()
     assert ", 0 deleted," in ran.stdout
+
+
+async def test_rows_whose_key_became_empty_say_everywhere_why_nothing_was_deleted(
+    tmp_path: Path,
+    session: Session,
+    services: RunServices,
+    settings: Settings,
+    mailbox: Mailbox,
+) -> None:
+    # 150 rows lose their key in the export (a botched join): far more warnings than a
+    # run keeps. E2's row is among them, so E2 must not be deleted, and whoever reads the
+    # run, its history or its mail must see why, with what to fix.
+    deleting = JOB.replace("[[objects]]", "safety = { max_percent = 100 }\n[[objects]]")
+    deleting += 'on_destination_only = "delete"\n'
+    job = await define(session, tmp_path, CONNECTIONS, deleting)
+    people = tmp_path / "data" / "people.csv"
+    with people.open("w", newline="") as out:
+        csv.writer(out).writerows([("employee_id", "name"), ("E1", "Bob"), ("E2", "Ann")])
+    keyless = [("", f"Person {n}") for n in range(150)]
+    why = (
+        "150 source records have values but an empty key (employee_id): they could be the "
+        "1 destination object missing from the source, so none is deleted in this run; "
+        "give each record a key in the source, or leave such records out of its scope: "
+        'where = { field = "employee_id", empty = false }'
+    )
+    async with services():
+        first = await idsync(settings, "job", "run", job, "--wait")
+        assert first.returncode == 0, first.stderr
+        with people.open("w", newline="") as out:
+            csv.writer(out).writerows([("employee_id", "name"), ("E1", "Bob"), *keyless])
+        preview = await idsync(settings, "job", "preview", job)
+        ran = await idsync(settings, "job", "run", job, "--wait")
+        await notifier_done(session)
+        run_id = ran.stdout.split()[1]
+        shown = await idsync(settings, "run", "show", run_id)
+        reviewed = await idsync(settings, "run", "review", run_id)
+
+    assert "0 to delete" in preview.stdout and f"  warning: {why}" in preview.stdout
+    assert ran.returncode == 0, ran.stderr
+    skipped = 'source record skipped, empty key (employee_id): {"name":"Person 0"}'
+    each = f"{skipped} (and 149 more like it)"  # all of them, though a plan keeps 100
+    assert "0 deleted" in ran.stdout
+    assert ran.stdout.splitlines()[2:] == [f"  warning: {why}", f"  warning: {each}"]
+    assert f"  warning: {why}" in shown.stdout.splitlines()
+    assert reviewed.returncode == 0, reviewed.stderr
+    assert f"warnings: 2\n  {why}\n  {each}\n" in reviewed.stdout
+    last = mailbox.to("ops@example.org")[-1]
+    assert last.message["Subject"].endswith("0 deleted, 0 failed, 2 warnings")
+    body = last.message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    lines = body.splitlines()
+    assert lines[lines.index("Warnings (2):") :][1:3] == [f"  {why}", f"  {each}"]

@@ -146,7 +146,7 @@ async def test_a_row_whose_key_is_null_deletes_nothing(
     provider: SqlProvider, shape: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     # e2's key is NULL in the view: its row could be any object, e2's first of all. It
-    # is skipped, and the objects missing from the source are left alone in this run.
+    # is skipped, and none of the objects missing from the source is deleted in this run.
     view = "CREATE VIEW v AS SELECT CASE WHEN emp <> 'e2' THEN emp END AS emp, dept, at FROM hr;"
     target, _, server = source_of(provider, request, tmp_path, view)
     run = await planned(
@@ -157,7 +157,7 @@ async def test_a_row_whose_key_is_null_deletes_nothing(
     if shape != "key-scoped":  # (which looks up the keys asked for alone)
         assert any("empty key (id)" in w for w in run.plan.warnings)
     if shape in ("in-memory", "lean"):
-        assert any("missing from the source are left alone" in w for w in run.plan.warnings)
+        assert any("missing from the source, so none is deleted" in w for w in run.plan.warnings)
 
 
 async def test_a_postgresql_date_before_year_one_fails_the_read_naming_the_table(

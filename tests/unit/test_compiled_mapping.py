@@ -265,3 +265,26 @@ async def test_a_record_that_fails_holds_its_object_in_the_plan() -> None:
         ("delete", "u2")
     ], "u1 failed: it is not absent"
     assert [e.key for e in planned.record_errors] == ["u1"]
+
+
+async def test_a_blank_row_is_no_record_whatever_a_default_gives_it() -> None:
+    # A sheet's or an export's blank row (",,"): a field's default gives it a value, but
+    # it is nobody, so it must not keep the absent objects from being deleted.
+    mapping = ObjectMapping(
+        keys=["uid"],
+        fields=[
+            FieldMap(to="uid"),
+            FieldMap(to="dept", transform={"default": "Unassigned"}),
+        ],
+        on_destination_only="delete",
+    )
+    source: list[Record] = [{"uid": "a", "dept": "IT"}, {"uid": "", "dept": ""}]
+    destination: list[Record] = [{"uid": "a", "dept": "IT"}, {"uid": "b", "dept": "IT"}]
+    planned = await plan_job(job(mapping), sides(source, destination))
+    assert [(c.action, c.key) for c in planned.plan.changes] == [("delete", "b")]
+    assert not any("values but an empty key" in w for w in planned.plan.warnings)
+    # A row with something of its own in it is somebody: it still holds the deletes.
+    source[1]["dept"] = "Sales"
+    planned = await plan_job(job(mapping), sides(source, destination))
+    assert planned.plan.changes == []
+    assert "values but an empty key" in planned.plan.warnings[0]

@@ -247,3 +247,46 @@ def test_a_subject_says_the_moves_disables_and_restores_a_run_made() -> None:
     assert subject(job(), finished(read=5, created=3, updated=1)) == (
         "[idsync] HR: finished — 3 created, 1 updated, 0 deleted, 0 failed"
     )
+
+
+def test_the_subject_of_a_run_with_warnings_says_how_many() -> None:
+    # A run that deleted nothing because a source record has no key: its mail must not
+    # look like one of a run with nothing to do.
+    from schemas.events import RunPlanned
+
+    why = (
+        "1 source record has values but an empty key (employee_id): it could be the 1 "
+        "destination object missing from the source, so none is deleted in this run"
+    )
+    planned = RunPlanned(
+        run_id=RUN,
+        job_id=JOB,
+        plan_hash="h",
+        counts=PlanCounts(unchanged=2, skipped=2),
+        source_records=3,
+        destination_records=3,
+        batches=0,
+        warnings=[why, "source record skipped, empty key (employee_id): {}"],
+        warnings_total=2,
+    )
+    the_job = job(Notification(recipients=["ops@example.org"], trigger="always"))
+    end = finished(read=3, unchanged=2, skipped=2)
+    (mailing,) = mailings(the_job, end)
+    msg = compose(the_job, end, digest([planned, end], end), mailing, SENDER)
+    assert msg["Subject"] == (
+        "[idsync] HR: finished — 0 created, 0 updated, 0 deleted, 0 failed, 2 warnings"
+    )
+    text = msg.get_body(("plain",))
+    assert text is not None and why in text.get_content()
+
+
+def test_an_approval_mail_gives_the_command_that_approves_this_plan_alone() -> None:
+    the_job = job(Notification(recipients=["ops@example.org"], trigger="approval"))
+    waits = RunAwaitingApproval(
+        run_id=RUN, job_id=JOB, reason="10 deletes", plan_hash="7054478b5d22aaaa"
+    )
+    (mailing,) = mailings(the_job, waits)
+    msg = compose(the_job, waits, digest([waits], waits), mailing, SENDER)
+    text = msg.get_body(("plain",))
+    assert text is not None
+    assert f"idsync run approve {RUN} --plan 7054478b5d22" in text.get_content()

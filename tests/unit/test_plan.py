@@ -160,8 +160,9 @@ CASES = [
          [{"uid": "alice", "mail": "a"}, {"uid": "bob", "mail": "b"}],
          mapping=job(on_destination_only="delete"),
          counts=C(unchanged=1, skipped=2),
-         warnings=["1 source records have values but an empty key: the 1 destination "
-                   "objects missing from the source are left alone",
+         warnings=["1 source record has values but an empty key (uid): it could be the "
+                   "1 destination object missing from the source, so none is deleted "
+                   "in this run",
                    "source record skipped, empty key (uid)"]),
     case("blank-source-row-is-no-record", [{"uid": "alice"}, {"uid": "", "mail": " "}],
          [{"uid": "alice"}, {"uid": "bob"}], mapping=job(on_destination_only="delete"),
@@ -270,7 +271,8 @@ def test_warnings_are_capped() -> None:
     result = plan([{"mail": str(n)} for n in range(150)], [], job(), MANAGED)
     assert result.counts.skipped == 150
     assert len(result.warnings) == 101
-    assert result.warnings[-1] == "... and 50 more warnings"
+    # The 50 not kept are like those kept: said so, to be counted with them.
+    assert result.warnings[-1] == "... and 50 more like: source record skipped, empty key (uid)"
 
 
 def test_plan_is_serializable() -> None:
@@ -376,7 +378,26 @@ def test_a_source_record_whose_key_cannot_be_read_leaves_every_absent_object_alo
     result = plan(source, [ALICE, {"uid": "carol"}], job(on_destination_only="delete"), MANAGED)
     assert [c.action for c in result.changes] == []
     assert result.counts.skipped == 2  # the unreadable record, and alice left alone
-    assert "the 1 destination objects missing from the source are left alone" in result.warnings[0]
+    assert (
+        "the 1 destination object missing from the source, so none is deleted" in result.warnings[0]
+    )
+
+
+def test_many_records_with_an_empty_key_still_say_why_no_absent_object_is_deleted() -> None:
+    # 150 rows whose key became NULL: far more warnings than a plan keeps. The one that
+    # says why the absent objects are left alone, and what to fix, comes first.
+    keyless: list[Record] = [{"mail": f"m{n}@example.org"} for n in range(150)]
+    source = [ALICE, *keyless]
+    destination: list[Record] = [ALICE, {"uid": "bob"}, {"uid": "carol"}]
+    result = plan(source, destination, job(on_destination_only="disable"), MANAGED)
+    assert result.changes == []
+    assert result.warnings[0] == (
+        "150 source records have values but an empty key (uid): they could be the 2 "
+        "destination objects missing from the source, so none is disabled in this run; "
+        "give each record a key in the source, or leave such records out of its scope: "
+        'where = { field = "uid", empty = false }'
+    )
+    assert result.warnings[-1] == "... and 50 more like: source record skipped, empty key (uid)"
 
 
 def failure(record: Record, why: str, uid: str) -> Failure:

@@ -63,3 +63,39 @@ async def test_a_run_scoped_to_keys_still_resolves_against_every_object() -> Non
     planned = await plan_job(JOB, sides(users, [], existing), keys=["a"])
     [change] = planned.plan.changes
     assert (change.key, change.set) == ("a", {"boss": "b"})
+
+
+async def test_a_type_whose_absent_objects_are_left_alone_says_so_before_the_other_types() -> None:
+    # Users with 30 keys held twice in the destination (30 warnings, each its own kind);
+    # a group whose name became empty in the source: no absent group is deleted. That
+    # comes first, so a run's first 20 warnings (and its mail) hold it.
+    users = ObjectMapping(type="user", keys=["uid"], fields=[FieldMap(to="uid")])
+    groups = ObjectMapping(
+        type="group",
+        keys=["cn"],
+        fields=[FieldMap(to="cn"), FieldMap(to="mail")],
+        on_destination_only="delete",
+    )
+    job = Job(
+        id="hr",
+        source=Endpoint(connection="x"),
+        destination=Endpoint(connection="y"),
+        objects=[users, groups],
+    )
+    twice: list[Record] = [{"uid": f"u{n}"} for n in range(30) for _ in (1, 2)]
+    both = Sides(
+        side([{"uid": "a"}]),
+        side(twice),
+        [
+            (
+                side([{"cn": "staff"}, {"mail": "x@example.org"}]),
+                side([{"cn": "staff"}, {"cn": "old"}]),
+            )
+        ],
+    )
+    planned = await plan_job(job, both)
+    assert planned.plan.counts.delete == 0
+    assert planned.plan.warnings[0].startswith(
+        "group: 1 source record has values but an empty key (cn): it could be the 1 "
+        "destination object missing from the source, so none is deleted in this run"
+    )

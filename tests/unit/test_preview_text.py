@@ -100,3 +100,19 @@ def test_a_warning_about_single_records_is_told_once_per_kind(count: int) -> Non
     shown = grouped_warnings([*skipped, other, "... and 12 more warnings"])
     more = f" (and {count - 1} more like it)" if count > 1 else ""
     assert shown == [skipped[0] + more, other, "... and 12 more warnings"]
+
+
+def test_warnings_a_plan_did_not_keep_are_counted_with_their_kind() -> None:
+    # 150 records without a key; a plan keeps 100 warnings and says how many more of
+    # that kind there were: one line, with all 149 more.
+    skipped = [f'source record skipped, empty key (id): {{"name":"P{n}"}}' for n in range(100)]
+    past = "... and 50 more like: source record skipped, empty key (id)"
+    shown = grouped_warnings([*skipped, past, "... and 2 more warnings"])
+    assert shown == [skipped[0] + " (and 149 more like it)", "... and 2 more warnings"]
+
+
+def test_in_a_job_of_several_types_those_not_kept_are_counted_with_their_type() -> None:
+    skipped = [f'group: source record skipped, empty key (cn): {{"n":"{n}"}}' for n in range(100)]
+    past = "group: ... and 7 more like: source record skipped, empty key (cn)"
+    shown = grouped_warnings([*skipped, past])
+    assert shown == [skipped[0] + " (and 106 more like it)"]

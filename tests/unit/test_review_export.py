@@ -136,3 +136,90 @@ def test_the_csv_of_changes_says_where_a_moved_object_went() -> None:
     )
     [row] = list(csv.DictReader(io.StringIO(csv_text([move]))))
     assert (row["action"], row["container"]) == ("move", "ou=Gone,ou=Staff,dc=example,dc=com")
+
+
+def test_the_review_and_its_export_keep_the_plans_warnings(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # Why a run deleted nothing (a record with an empty key) is in the history too.
+    why = (
+        "1 source record has values but an empty key (employee_id): it could be the 1 "
+        "destination object missing from the source, so none is deleted in this run; give "
+        "each record a key in the source, or leave such records out (the source's `where`)"
+    )
+    story = RunStory(
+        run_id="r1",
+        job_id="hr",
+        state="finished",
+        planned=PlanCounts(unchanged=2, skipped=2),
+        stats=RunStats(read=3, unchanged=2, skipped=2),
+        warnings=[why, "source record skipped, empty key (employee_id): {}"],
+        warnings_total=3,
+    )
+    review = Review(run=story, errors=[], changes=[], events=[], logs=[])
+    _print(review, 20, 0)
+    out = capsys.readouterr().out
+    assert f"warnings: 3\n  {why}\n" in out
+    assert "  ... and 1 more warnings\n" in out
+    path = tmp_path / "review.xlsx"
+    write_review(review, path, "xlsx")
+    rows = list(load_workbook(path, read_only=True)["summary"].iter_rows(values_only=True))
+    assert ("warnings", 3) in rows and ("warning", why) in rows
+
+
+def test_the_review_names_the_approvers_as_run_show_does(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # The request went on at once (the workflow's approval), then ada approved the plan
+    # over the safety limits: ada approved it, as `idsync run show` says.
+    story = RunStory(
+        run_id="r1",
+        job_id="hr",
+        state="finished",
+        approvals=["workflow", "ada"],
+        stats=RunStats(deleted=11),
+    )
+    review = Review(run=story, errors=[], changes=[], events=[], logs=[])
+    _print(review, 20, 0)
+    assert "  approved by ada\n" in capsys.readouterr().out
+    path = tmp_path / "review.xlsx"
+    write_review(review, path, "xlsx")
+    rows = list(load_workbook(path, read_only=True)["summary"].iter_rows(values_only=True))
+    assert [row[1] for row in rows if row[0] == "approved by"] == ["ada"]
+
+
+def test_the_review_counts_deletes_apart_from_fields_written(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # 11 deletes wrote no field: "11 fields written" said otherwise.
+    rows = [
+        ChangeRow(
+            run_id="r1", job_id="hr", batch=1, n=n, object_type="user", key=f"p{n}", action="delete"
+        )
+        for n in range(11)
+    ]
+    rows.append(
+        ChangeRow(
+            run_id="r1",
+            job_id="hr",
+            batch=1,
+            n=11,
+            object_type="user",
+            key="p20",
+            action="update",
+            field="mail",
+            old="a",
+            new="b",
+        )
+    )
+    story = RunStory(run_id="r1", job_id="hr", state="finished", stats=RunStats(deleted=11))
+    _print(Review(run=story, errors=[], changes=rows, events=[], logs=[]), 20, 0)
+    out = capsys.readouterr().out
+    assert (
+        "changes: 12 rows: 1 field written, 11 objects deleted, disabled, moved or enabled\n" in out
+    )
+    path = tmp_path / "review.xlsx"
+    write_review(Review(run=story, errors=[], changes=rows, events=[], logs=[]), path, "xlsx")
+    rows_read = load_workbook(path, read_only=True)["summary"].iter_rows(values_only=True)
+    summary = {r[0]: r[1] for r in rows_read}
+    assert (summary["change rows"], summary["fields written"]) == (12, 1)

@@ -113,3 +113,64 @@ def test_tail_tells_what_the_scheduler_and_the_collections_did() -> None:
         steps=[StepOutcome(job="a", outcome="failed"), StepOutcome(job="b", outcome="skipped")],
     )
     assert event_line(ended).endswith("aborted: a failed, b skipped")
+
+
+def test_tail_says_a_plan_has_warnings_and_the_first_of_them() -> None:
+    # An operator following the journal sees that the plan left absent objects alone,
+    # and why, not only a count of skipped objects.
+    from schemas.events import RunPlanned
+
+    why = (
+        "1 source record has values but an empty key (employee_id): it could be the 1 "
+        "destination object missing from the source, so none is deleted in this run; give "
+        "each record a key in the source, or leave such records out (the source's `where`)"
+    )
+    planned = RunPlanned(
+        run_id="r1",
+        job_id="hr",
+        id="r1.planned",
+        plan_hash="abcdef0123456789",
+        counts=PlanCounts(unchanged=2, skipped=2),
+        source_records=3,
+        destination_records=3,
+        batches=0,
+        warnings=[why, 'source record skipped, empty key (employee_id): {"surname":"Bose"}'],
+        warnings_total=2,
+    )
+    assert event_line(planned).endswith(
+        f"2 skipped; 0 batches; plan abcdef012345; 2 warnings (idsync run show r1), "
+        f"the first: {why}"
+    )
+
+
+def test_tail_says_who_decided_a_run_and_why_it_waits() -> None:
+    # An approver following the journal sees why a run waits, for whom, and who approved,
+    # denied or cancelled it: the lines said only the run's id.
+    from schemas.events import RunApproved, RunAwaitingApproval, RunCancelled, RunDenied, RunExpired
+
+    waits = RunAwaitingApproval(
+        run_id="r1",
+        job_id="hr",
+        reason="10 deletes exceed the limit of 3 (the job's safety.min_count)",
+        plan_hash="7054478b5d22aaaa",
+        counts=PlanCounts(delete=10, unchanged=10),
+        approvers=["ada", "bob"],
+    )
+    assert event_line(waits).endswith(
+        "10 deletes exceed the limit of 3 (the job's safety.min_count); plan 7054478b5d22; "
+        "approvers: ada, bob"
+    )
+    anyone = RunAwaitingApproval(run_id="r1", job_id="hr", reason="manual run asked for by root")
+    assert event_line(anyone).endswith("manual run asked for by root; approvers: anyone")
+    approved = RunApproved(
+        run_id="r1", job_id="hr", approved_by="ada", plan_hash="7054478b5d22aaaa"
+    )
+    assert event_line(approved).endswith("by ada (plan 7054478b5d22)")
+    assert event_line(RunApproved(run_id="r1", job_id="hr", approved_by="ada")).endswith("  by ada")
+    denied = RunDenied(run_id="r1", job_id="hr", by="carol", reason="not during the audit")
+    assert event_line(denied).endswith("by carol: not during the audit")
+    assert event_line(
+        RunCancelled(run_id="r1", job_id="hr", by="bob", reason="cancelled by bob")
+    ).endswith("  by bob")
+    expired = RunExpired(run_id="r1", job_id="hr", reason="nobody answered within 1d")
+    assert event_line(expired).endswith("  nobody answered within 1d")

@@ -233,14 +233,14 @@ class MysqlTable(SqlTable[MysqlConnection, Column]):
                 raise in_another_case(self._where, str(others[0][0]))
             await self._check_may_create(conn)
         if write and self._columns:
-            from .grants import missing_privileges
+            from .grants import inactive_roles, missing_privileges
 
             missing = await missing_privileges(conn, self._database, self._table)
             if missing:
                 raise WriteFailed(
                     f"{self._where}: {self._connection.user!r} may not "
                     f"{', '.join(missing)} there; GRANT {', '.join(missing)} ON {self._q} "
-                    f"TO {quote(self._connection.user)}"
+                    f"TO {quote(self._connection.user)}{await inactive_roles(conn)}"
                 )
             await self._check_may_add_columns(conn)
 

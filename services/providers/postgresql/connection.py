@@ -60,6 +60,9 @@ SELECT coalesce($1, current_schema()),
   (SELECT has_schema_privilege(n.oid, 'CREATE') FROM pg_catalog.pg_namespace n
    WHERE n.nspname = coalesce($1, current_schema()))
 """
+_USAGE = """
+SELECT coalesce($1, current_schema()), has_schema_privilege(coalesce($1, current_schema()), 'USAGE')
+"""
 _TABLES = """
 SELECT n.nspname || '.' || c.relname FROM pg_catalog.pg_class c
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
@@ -276,6 +279,17 @@ class PostgresqlTable(SqlTable[PostgresqlConnection, Column]):
             )
 
     async def _check_privileges(self, conn: asyncpg.Connection) -> None:
+        """The rights a run needs on the table: USAGE on its schema (without it the server
+        refuses every statement on the table, whatever the table's own grants), then
+        SELECT, INSERT, UPDATE and DELETE on the table; each missing one named, with the
+        GRANT that gives it."""
+        user = self._connection.user
+        schema, usable = await conn.fetchrow(_USAGE, self._schema) or (None, True)
+        if usable is False:  # (None: no schema to ask about — the table says so later)
+            raise WriteFailed(
+                f"{self._where}: {user!r} may not use its schema {schema}; GRANT USAGE ON "
+                f"SCHEMA {quote(str(schema))} TO {quote(user)}"
+            )
         sql = "SELECT p FROM unnest($2::text[]) AS p WHERE NOT has_table_privilege($1::regclass, p)"
         rows = await conn.fetch(sql, self._q, ["SELECT", "INSERT", "UPDATE", "DELETE"])
         missing = [str(row[0]) for row in rows]

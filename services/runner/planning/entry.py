@@ -116,9 +116,10 @@ async def plan_job(
     why = learned.full_because(job, reading)
     full_because = why if keys is None else None  # a run scoped to keys sees no absence
     incremental = reading.incremental and full_because is None
-    if learned.warnings:
+    if learned.warnings:  # after those about a whole type (objects left alone)
+        told, lead = planned.plan.warnings, planned.plan.leading
         warned = msgspec.structs.replace(
-            planned.plan, warnings=[*learned.warnings, *planned.plan.warnings]
+            planned.plan, warnings=[*told[:lead], *learned.warnings, *told[lead:]]
         )
         planned = Planned(warned, planned.types, planned.errors)
     if (note := fell_back_note(job, learned, reading, why, keys)) is not None:

@@ -429,5 +429,6 @@ def _with_spilled(
         counts=merged_counts(the_plan.counts, spill.counts),
         hash=plan_hash,
         warnings=[*the_plan.warnings, *spill.warnings()],
+        leading=the_plan.leading,
         returned=the_plan.returned,
     )

@@ -267,8 +267,7 @@ class Spill:
     def warnings(self) -> list[str]:
         """What planning the creates found wrong (the first ones, then how many more)."""
         planner = self.planner
-        more = planner.warning_count - len(planner.warnings)
-        return [*planner.warnings, *([f"... and {more} more warnings"] if more > 0 else [])]
+        return [*planner.warnings, *planner.overflow()]
 
 
 def quick_creates(planner: Planner) -> Callable[[str, Record], Entry | None] | None:
