@@ -124,6 +124,20 @@ async def test_ragged_row_names_the_file_and_its_first_line(tmp_path: Path) -> N
         await read(p)
 
 
+@pytest.mark.parametrize("batch_size", [1, 100])
+async def test_a_header_repeated_mid_file_is_refused_naming_its_line(
+    tmp_path: Path, batch_size: int
+) -> None:
+    """Two exports joined into one file: the second header is no person called "id"."""
+    data = b'id,name\r\n1,"Ann\r\nLee"\r\n2,Bo\r\nid,name\r\n3,Cy\r\n'
+    p = await source(tmp_path, data)
+
+    with pytest.raises(BadInput, match=r"people\.csv:5: the header row again"):
+        await read(p, batch_size)
+    with pytest.raises(BadInput, match=r"people\.csv:5: the header row again"):
+        [row async for batch in p.read_rows(batch_size) for row in batch.records()]
+
+
 @pytest.mark.parametrize(
     ("data", "line"),
     [

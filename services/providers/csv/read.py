@@ -65,7 +65,8 @@ def take_rows(
     keep: RowFilter | None = None,
 ) -> tuple[bool, TextRows]:
     """The next `n` rows (fewer at the end of the file), blank lines left out, and whether
-    there were any (False: the end of the file). Parsed a batch at a time (in C); a batch
+    there were any (False: the end of the file). A row that is the header again is
+    refused (`repeated_header`). Parsed a batch at a time (in C); a batch
     that cannot be read (a parse error, undecodable bytes, a row of another width) is read
     again row by row from the file's start, for the error to name its line as it would
     row by row (`again`). Only the rows `keep` keeps are given: a row left out costs no
@@ -82,6 +83,8 @@ def take_rows(
         raise again(file, names, error) from error
     if any(map(width.__ne__, map(len, cells))):
         raise again(file, names, None)
+    if names in cells:
+        raise repeated_header(file, names)
     kept = cells if keep is None else list(filter(keep, cells))
     return bool(cells), TextRows(names, kept, delimiters)
 
@@ -97,6 +100,20 @@ def again(file: CsvFile, names: list[str], error: Exception | None) -> BadInput:
             if len(row) != len(names):
                 check_width(file, line, row, names)
     return BadInput(f"{file.path}: {error or 'a row has another number of fields'}")
+
+
+def repeated_header(file: CsvFile, names: list[str]) -> BadInput:
+    """The error for a row that is the header again (two exports joined into one file):
+    read as a record it would be an object keyed by the key column's name, and the rows
+    after it another file's. The line is found reading the file row by row again."""
+    with file.open_text() as f, contextlib.closing(file.rows(f)) as rows:
+        next(rows, None)  # the header
+        line = next((line for line, row in rows if row == names), None)
+    where = f"{file.path}:{line}" if line is not None else str(file.path)
+    return BadInput(
+        f"{where}: the header row again ({file.delimiter.join(names)}): the file holds "
+        "two exports joined; remove the repeated header (or split the file) and run again"
+    )
 
 
 def check_width(file: CsvFile, line: int, row: list[str], names: list[str]) -> None:
