@@ -182,6 +182,19 @@ async def test_a_header_that_cannot_name_the_fields_is_an_error_naming_the_cells
         await read_file(tmp_path)
 
 
+async def test_a_header_repeated_lower_in_the_sheet_is_refused_naming_its_row(
+    tmp_path: Path,
+) -> None:
+    """Two exports pasted into one sheet: the second header is no person called "id"."""
+    workbook(
+        tmp_path / "people.xlsx", [["id", "name"], ["u1", "Ann"], ["id", "name"], ["u2", "Bo"]]
+    )
+    side = provider(tmp_path)
+    await side.open(write=False)
+    with pytest.raises(BadInput, match=r"sheet 'People', row 3: the header row again"):
+        await read(side, batch_size=1)
+
+
 async def test_the_first_visible_sheet_is_read_and_a_hidden_one_when_named(
     tmp_path: Path,
 ) -> None:

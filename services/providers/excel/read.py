@@ -186,6 +186,13 @@ class SheetReader:
                     raise self.failed(number, column, value)
                 else:
                     values[at] = text_of(value)
+            if values == names:
+                raise BadInput(
+                    f"{self.where}, row {number}: the header row again ({', '.join(names)}): "
+                    "the sheet holds two exports joined; delete the repeated header row (or "
+                    "split the sheet) and run again: read as a record, it would be an object "
+                    "keyed by the key column's name"
+                )
             record = record_from_cells(names, values, delimiters)
             if record:
                 batch.append(record)
