@@ -145,6 +145,25 @@ async def test_a_value_under_a_header_merged_across_columns_names_the_cell_and_t
         await read_file(tmp_path)
 
 
+async def test_a_value_merged_down_several_rows_is_refused_not_read_as_empty_below(
+    tmp_path: Path,
+) -> None:
+    """A department typed once and merged down its people: Excel shows it on every row,
+    but saves it in the first cell only; the others read empty would clear it."""
+    book = workbook(
+        tmp_path / "people.xlsx",
+        [["id", "name"], ["u1", "Sales"], ["u2", None], ["u3", None], ["u4", "IT"]],
+    )
+    book.active.merge_cells("B2:B4")
+    book.save(tmp_path / "people.xlsx")
+    side = provider(tmp_path)
+    await side.open(write=False)
+    with pytest.raises(
+        BadInput, match=r"people\.xlsx, sheet 'People', cells B3:B4: .*merged cell B2:B4"
+    ):
+        await read(side, batch_size=1)
+
+
 async def test_a_header_merged_across_empty_columns_is_read(tmp_path: Path) -> None:
     book = workbook(
         tmp_path / "people.xlsx", [["id", "note", None, "mail"], ["u1", "hi", None, "m"]]

@@ -127,13 +127,18 @@ class Book:
             "(or leave it out for the first visible sheet)"
         )
 
-    def rows(self, sheet: Sheet, strict_from: int = 1) -> Iterator[tuple[int, dict[int, object]]]:
-        """The sheet's rows as parsed (see parts.SheetRows); the part closed at the end."""
+    def rows(
+        self, sheet: Sheet, strict_from: int = 1, merged: list[str] | None = None
+    ) -> Iterator[tuple[int, dict[int, object]]]:
+        """The sheet's rows as parsed (see parts.SheetRows); the part closed at the end,
+        and its merged ranges then added to `merged` (they follow the rows in the part)."""
         if sheet.part is None:
             raise BadInput(f"{self.path}: sheet {sheet.title!r} is a chart, not a sheet of cells")
         parser = SheetRows(self.strings, self.dates, self.durations, self.epoch, strict_from)
         with guarded(self.path), self.archive.open(sheet.part) as source:
             yield from parser.rows(source)
+        if merged is not None:
+            merged += parser.merged
 
     def close(self) -> None:
         self.archive.close()

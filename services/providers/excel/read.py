@@ -3,7 +3,9 @@
 The header row names the fields. A header cell that is part of a merged cell is named
 by it when the merge comes from above (a two-row header); columns a merge spans to the
 right have no name of their own, and a value under them is an error, as is a value
-under no name at all. Empty rows, and empty columns after the last name, are no data.
+under no name at all. So is a merged cell among the data rows (its value saved in its
+first cell only), and the header row again. Empty rows, and empty columns after the last
+name, are no data.
 """
 
 from __future__ import annotations
@@ -106,8 +108,10 @@ class SheetReader:
         self, file: ExcelFile, book: Book, sheet: Sheet, layout: Layout, *, source: bool
     ) -> None:
         self.where = file.where(sheet.title)
+        self._merges: list[str] = []
+        """The sheet's merged ranges, once its rows are read through."""
         self._rows: Generator[Row, None, None] = self._guarded(
-            book.rows(sheet, strict_from=file.header_row)
+            book.rows(sheet, strict_from=file.header_row, merged=self._merges)
         )
         self._layout = layout
         self._source = source
@@ -157,9 +161,36 @@ class SheetReader:
     def next_row(self) -> Row | None:
         """The next row after the header, as parsed (None at the end of the sheet)."""
         if self._pending is not None:
-            found, self._pending = self._pending, None
-            return found
-        return next(self._rows, None)
+            pending, self._pending = self._pending, None
+            return pending
+        found = next(self._rows, None)
+        if found is None and self.header is not None:
+            self._check_merges(self.header)
+        return found
+
+    def _check_merges(self, header: Header) -> None:
+        """Refuse a merged cell over the data rows: Excel shows its value on every row
+        (and column) it spans, but saves it in its first cell only; the others, read
+        empty, would clear the value of each object but the first."""
+        for ref in self._merges:
+            left, top, right, bottom = range_boundaries(ref)
+            if left is None or top is None or right is None or bottom is None:
+                continue
+            covered = [
+                (row, column)
+                for row in range(max(top, header.row + 1), bottom + 1)
+                for column in range(left, right + 1)
+                if (row, column) != (top, left) and column in header.columns
+            ]
+            if covered:
+                (r1, c1), (r2, c2) = covered[0], covered[-1]
+                cells = f"{letters(c1)}{r1}" + (f":{letters(c2)}{r2}" if len(covered) > 1 else "")
+                raise BadInput(
+                    f"{self.where}, cells {cells}: part of the merged cell {ref}, whose value "
+                    f"Excel shows on each of its rows but saves in {letters(left)}{top} only; "
+                    "read as they are saved, they would be empty and clear that value for "
+                    "every row but the first: unmerge the cells and fill each row's value"
+                )
 
     def take(self, count: int) -> list[Record]:
         """The next `count` records (fewer at the end of the sheet)."""
