@@ -168,6 +168,36 @@ async def test_a_broken_row_late_in_the_file_fails_only_when_reached(tmp_path: P
         await anext(batches)
 
 
+@pytest.mark.parametrize(
+    ("data", "encoding", "message"),
+    [
+        (
+            "\ufeffid,name\r\n1,Zoë\r\n".encode(),
+            "cp1252",
+            r"people\.csv: the file starts with a UTF-8 byte order mark.*`encoding = \"utf-8\"`",
+        ),
+        (
+            "id,name\r\n1,Zoë\r\n".encode("utf-16"),
+            "utf-8",
+            r"people\.csv: the file starts with a UTF-16 byte order mark.*`encoding = \"utf-16\"`",
+        ),
+        (
+            "id,name\r\n1,Zoë\r\n".encode("utf-16-le"),
+            "utf-16",
+            r"people\.csv: not valid utf-16 near line 1",
+        ),
+    ],
+    ids=["csv-utf-8-read-as-cp1252", "unicode-text-read-as-utf-8", "utf-16-without-bom"],
+)
+async def test_a_file_in_another_encoding_than_set_is_refused_naming_the_one_it_is_in(
+    tmp_path: Path, data: bytes, encoding: str, message: str
+) -> None:
+    """Excel's "CSV UTF-8" and "Unicode Text" say what they are in their first bytes: read
+    as another encoding, every "ë" would be written on as "Ã«"."""
+    with pytest.raises(BadInput, match=message):
+        await read(await source(tmp_path, data, encoding=encoding))
+
+
 async def test_bad_encoding_names_the_line_of_the_first_bad_byte(tmp_path: Path) -> None:
     data = b"id,name\n1,Ann\n2,Bo\n3,Cy\n4,Zo\xeb\n5,Ed\n"
 

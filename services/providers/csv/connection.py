@@ -43,8 +43,25 @@ class CsvFile:
             codec = codecs.lookup(self.encoding).name
         except LookupError:
             raise BadInput(f"csv: unknown encoding {self.encoding!r} for {self.path}") from None
+        self.codec = codec
         # utf-8 files saved by Excel start with a BOM: utf-8-sig reads both spellings.
         self.read_encoding = "utf-8-sig" if codec == "utf-8" else self.encoding
+
+    def check_start(self) -> None:
+        """Refuse a file whose first bytes, a byte order mark, say it is in another
+        encoding than the one set (Excel's "CSV UTF-8", its "Unicode Text"): read so, every
+        letter beyond ASCII would be read, and written on, as other letters."""
+        with self.path.open("rb") as f:
+            head = f.read(4)
+        for mark, name, codecs_of in _MARKS:
+            if head.startswith(mark):
+                if not self.codec.startswith(codecs_of):
+                    raise BadInput(
+                        f"{self.path}: the file starts with a {name} byte order mark, so it "
+                        f"is {name} text, but its encoding is set to {self.encoding}: set "
+                        f'the endpoint\'s `encoding = "{name.lower()}"`'
+                    )
+                return
 
     def open_text(self) -> IO[str]:
         return self.path.open(encoding=self.read_encoding, newline="")
@@ -69,7 +86,7 @@ class CsvFile:
                 if str(e) == UNCLOSED:
                     raise self._unclosed_quote(line) from e
                 raise BadInput(f"{self.path}:{line}: {e}") from e
-            except UnicodeDecodeError as e:
+            except UnicodeError as e:  # UTF-16 without a BOM: not a UnicodeDecodeError
                 raise self._bad_encoding() from e
             if row:
                 yield line, row
@@ -100,12 +117,22 @@ class CsvFile:
             for chunk in f:
                 try:
                     line += decoder.decode(chunk).count("\n")
-                except UnicodeDecodeError:
+                except UnicodeError:
                     break
         return BadInput(
             f"{self.path}: not valid {self.encoding} near line {line}; "
             f"save the file as {self.encoding} or set the endpoint's `encoding`"
         )
+
+
+_MARKS = [
+    (codecs.BOM_UTF8, "UTF-8", ("utf-8",)),
+    (codecs.BOM_UTF32_LE, "UTF-32", ("utf-32",)),
+    (codecs.BOM_UTF32_BE, "UTF-32", ("utf-32",)),
+    (codecs.BOM_UTF16_LE, "UTF-16", ("utf-16", "utf-32")),
+    (codecs.BOM_UTF16_BE, "UTF-16", ("utf-16",)),
+]
+"""Byte order marks, longest first, with the encoding each says and the codecs that read it."""
 
 
 def _pick(override: str | None, default: str, what: str) -> str:

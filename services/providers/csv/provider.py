@@ -99,6 +99,7 @@ class CsvProvider:
             if not write:
                 raise BadInput(f"{self._path}: file not found; check `directory` and `file`")
             return
+        self._file.check_start()
         with self._file.open_text() as f:  # learn (and validate) the header now
             self._fields = header(self._file, self._file.rows(f), source=not write)
 

@@ -79,7 +79,7 @@ def take_rows(
             cells = list(filter(None, cells))
             while len(cells) < n and (more := list(itertools.islice(reader, n - len(cells)))):
                 cells += filter(None, more)
-    except (csv.Error, UnicodeDecodeError) as error:
+    except (csv.Error, UnicodeError) as error:
         raise again(file, names, error) from error
     if any(map(width.__ne__, map(len, cells))):
         raise again(file, names, None)
