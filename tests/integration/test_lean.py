@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from schemas.events import RunAwaitingApproval, RunFinished, is_end
+from schemas.events import RunAwaitingApproval, RunFailed, RunFinished, is_end
 from services.cli.client import Session
 from services.cli.watch import follow_run
 from services.common.people import write_csv
@@ -52,6 +52,26 @@ async def test_both_plannings_make_the_same_changes(
     assert gone["employee_id"] not in stored
     assert stored[rows[7]["employee_id"]]["department"] == "Elsewhere"
     assert "E-new" in stored
+
+
+async def test_a_source_of_two_exports_joined_fails_naming_the_line_and_deletes_nothing(
+    planning: str, files: Files, session: Session, services: RunServices
+) -> None:
+    """The header again in the middle of the source: the run fails naming its line, in
+    every way of planning; nothing is written, and no "employee_id" object appears."""
+    files.write(count=20)
+    await apply_files(session, files)
+    async with services():
+        _, first = await follow_run(session, JOB_ID, None)
+        assert isinstance(first, RunFinished) and first.stats.created == 20
+        before = table(files.db)
+        text = files.csv.read_text(encoding="utf-8")
+        head, *lines = text.splitlines(keepends=True)
+        files.csv.write_text(head + "".join(lines[:10]) + head, encoding="utf-8")
+        _, end = await follow_run(session, JOB_ID, None)
+    assert isinstance(end, RunFailed), end
+    assert f"{files.csv.name}:12: the header row again" in end.reason
+    assert table(files.db) == before
 
 
 async def test_an_object_whose_key_the_source_holds_in_another_case_is_never_deleted(
