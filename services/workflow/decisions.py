@@ -20,7 +20,7 @@ from services.common.approvals import WAITING
 from services.common.bus import Bus
 from services.common.ending import cancel_run
 from services.common.logging import get_logger
-from services.common.runs import RunState
+from services.common.runs import RunState, in_words
 from services.common.users import load as load_users
 
 from . import gate
@@ -57,7 +57,8 @@ async def decide_waiting_run(bus: Bus, principal: str, verb: str, body: bytes) -
         return CommandReply(ok=False, error=f"no run {run_id!r}: `idsync run approvals` lists them")
     if state.state != WAITING:
         return CommandReply(
-            ok=False, error=f"run {run_id} is not waiting for approval (it is {state.state})"
+            ok=False,
+            error=f"run {run_id} is not waiting for approval ({in_words(state.state)})",
         )
     job = await bus.store.find_job(state.job_id)
     refused = gate.refusal(verb, principal, state.requested_by, job, load_users(bus.settings.home))
