@@ -101,10 +101,8 @@ async def run_decide(args: argparse.Namespace) -> int:
     """`idsync run approve|deny RUN`: release or end a run that waits for approval."""
     async with connect(args.settings) as session:
         plan = getattr(args, "plan", None) or ""  # (deny takes none)
-        await session.decide(args.verb, args.run_id, args.reason or "", plan)
-    done = "approved: it runs (a plan over the limits is applied only as approved)"
-    done = done if args.verb == "approve" else "denied"
-    print(f"run {args.run_id} {done}")
+        done = await session.decide(args.verb, args.run_id, args.reason or "", plan)
+    print(f"run {args.run_id} {done or ('approved' if args.verb == 'approve' else 'denied')}")
     return 0
 
 

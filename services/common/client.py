@@ -201,9 +201,13 @@ class Session:
 
     async def decide(self, verb: str, run_id: str, reason: str = "", plan: str = "") -> str:
         """Approve or deny (`verb`) a run that waits for approval; `plan`: only the plan of
-        that hash (or hash's start)."""
+        that hash (or hash's start). What was decided, in words (empty from a server
+        that does not say)."""
         command = DecideCommand(run_id=run_id, reason=reason, plan=plan)
-        return await self._command(verb, command)
+        reply = await self._ask(verb, encode(command))
+        if reply.run_id is None:
+            raise BadInput(reply.error or f"the {verb} command named no run")
+        return reply.note
 
     async def command(self, verb: str, command: msgspec.Struct) -> str:
         """Send a command to the services; the run id its reply names."""

@@ -21,6 +21,24 @@ from .state_bucket import StateBucket
 
 ENDED = frozenset({"run.finished", "run.failed", "run.cancelled", "run.denied", "run.expired"})
 
+_WORDS = {
+    "run.requested": "it is asked for, not planned yet",
+    "run.approved": "it is approved, not planned yet",
+    "run.awaiting-approval": "it waits for approval",
+    "run.planned": "it is being applied",
+    "run.batch-applied": "it is being applied",
+    "run.finished": "it has finished",
+    "run.failed": "it has failed",
+    "run.cancelled": "it was cancelled",
+    "run.denied": "it was denied",
+    "run.expired": "it expired, unanswered",
+}
+
+
+def in_words(state: str) -> str:
+    """Where a run stands, as a person says it: "it has finished" for `run.finished`."""
+    return _WORDS.get(state, f"it is {state.removeprefix('run.').replace('-', ' ')}")
+
 
 class RunState(msgspec.Struct, kw_only=True):
     job_id: str

@@ -20,7 +20,7 @@ from services.common.approvals import WAITING
 from services.common.bus import Bus
 from services.common.ending import cancel_run
 from services.common.logging import get_logger
-from services.common.runs import RunState
+from services.common.runs import RunState, in_words
 from services.common.users import load as load_users
 
 from . import gate
@@ -57,7 +57,8 @@ async def decide_waiting_run(bus: Bus, principal: str, verb: str, body: bytes) -
         return CommandReply(ok=False, error=f"no run {run_id!r}: `idsync run approvals` lists them")
     if state.state != WAITING:
         return CommandReply(
-            ok=False, error=f"run {run_id} is not waiting for approval (it is {state.state})"
+            ok=False,
+            error=f"run {run_id} is not waiting for approval ({in_words(state.state)})",
         )
     job = await bus.store.find_job(state.job_id)
     refused = gate.refusal(verb, principal, state.requested_by, job, load_users(bus.settings.home))
@@ -103,7 +104,19 @@ async def decide_waiting_run(bus: Bus, principal: str, verb: str, body: bytes) -
     await forget(bus, run_id)
     done = "approved" if verb == "approve" else "denied"
     log.info(f"run {done}", run_id=run_id, by=principal, plan=bool(plan_hash))
-    return CommandReply(ok=True, run_id=run_id)
+    return CommandReply(ok=True, run_id=run_id, note=_what_was_done(verb, plan_hash))
+
+
+def _what_was_done(verb: str, plan_hash: str | None) -> str:
+    """The decision, as its reply tells the person who made it."""
+    if verb != "approve":
+        return "denied: it ends, and nothing of it is applied"
+    if plan_hash is None:
+        return "approved: its request runs now"
+    return (
+        f"approved: its plan {plan_hash[:12]}, over the limits, is applied as approved "
+        "(should the data change meanwhile, the new plan waits for approval again)"
+    )
 
 
 async def _leave_waiting(bus: Bus, run_id: str, plan_hash: str | None, verb: str) -> bool:

@@ -124,7 +124,8 @@ async def test_an_approval_of_the_plan_one_saw_is_refused_once_the_run_waits_wit
         await wait_for_event(alice, lambda e: isinstance(e, RunFinished) and e.run_id == first)
         write_csv(files.csv, [])  # the plan deletes everyone
         run_id, _ = await follow_run(alice, JOB_ID, None)
-        await bob.decide("approve", run_id)  # the request; then the plan waits
+        # The request is approved; then the plan waits. Each approval says which it was.
+        assert await bob.decide("approve", run_id) == "approved: its request runs now"
         seen = await wait_for_event(
             alice, lambda e: isinstance(e, RunAwaitingApproval) and e.plan_hash is not None
         )
@@ -187,7 +188,8 @@ async def test_an_unanswered_request_expires(
             await broker.stop()
         end = await wait_for_event(alice, lambda e: is_end(e) and e.run_id == run_id)
         async with person(secure, "bob") as bob:
-            with pytest.raises(BadInput, match=r"it is run\.expired"):
+            expired = r"not waiting for approval \(it expired, unanswered\)"
+            with pytest.raises(BadInput, match=expired):
                 await bob.decide("approve", run_id)
         assert await waiting(alice.js) == []
     assert isinstance(end, RunExpired) and "nobody answered within 1 h" in end.reason
@@ -245,7 +247,8 @@ async def test_a_plan_over_the_limits_waits_again_for_the_jobs_approvers(
         with pytest.raises(BadInput, match="alice asked for this run"):
             await alice.decide("approve", run_id)
         async with person(secure, "carol") as carol:
-            await carol.decide("approve", run_id)
+            said = await carol.decide("approve", run_id)
+        assert said.startswith(f"approved: its plan {listed.plan_hash[:12]}, over the limits")
         end = await wait_for_event(alice, lambda e: is_end(e) and e.run_id == run_id)
     assert isinstance(end, RunFinished) and end.stats.deleted == 10
     assert rows(files) == 0

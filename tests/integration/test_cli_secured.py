@@ -57,6 +57,13 @@ async def test_people_apply_ask_list_and_approve_with_the_command(
         assert mine.returncode == 2 and "alice asked for this run" in mine.stderr
         approved = await idsync(secure, "bob", "run", "approve", run_id)
         assert approved.returncode == 0, approved.stderr
+        # What bob approved is the request (no plan over the limits waits yet).
+        assert approved.stdout.strip() == f"run {run_id} approved: its request runs now"
+        async with person(secure, "carol") as carol:
+            await wait_for_event(carol, lambda e: is_end(e) and e.run_id == run_id)
+        again = await idsync(secure, "carol", "run", "approve", run_id)
+        assert again.returncode == 2
+        assert f"run {run_id} is not waiting for approval (it has finished)" in again.stderr
 
         taken = await idsync(secure, "dave", "job", "apply", str(files.job))
         assert taken.returncode == 2

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from schemas.events import RunFinished
 from services.cli.client import Session
+from services.cli.watch import follow_run
 from tests.graph_server import Tenant
 
 from .conftest import RunServices
@@ -131,3 +133,90 @@ async def test_a_create_graph_made_though_it_answered_504_is_made_once(
         assert members(graph_tenant) == {"Team": {"E1", "E2"}}
         again = await run(session, job)
         assert again.stats.written == 0, again.stats
+
+
+BY_UPN = '{ type = "user", by = "userPrincipalName" }'
+CASED_JOB = f"""id = "hr-to-entra-cased"
+source = {{ connection = "hr", file = "people.csv" }}
+destination = {{ connection = "cloud" }}
+
+[[objects]]
+type = "user"
+keys = ["employeeId"]
+fields = [
+  {{ to = "employeeId", from = "employee_id" }},
+  {{ to = "userPrincipalName", from = "upn" }},
+  {{ to = "displayName", from = "name" }},
+  {{ to = "manager", from = "boss", resolve = {BY_UPN} }},
+]
+
+[[objects]]
+type = "group"
+keys = ["displayName"]
+source = {{ file = "groups.csv" }}
+destination = {{ object_classes = ["group"] }}
+fields = [
+  {{ to = "displayName", from = "group" }},
+  {{ to = "members", from = "members", delimiter = "|", resolve = {BY_UPN} }},
+]
+"""
+
+
+def managers(tenant: Tenant) -> dict[str, str]:
+    """employeeId → its manager's employeeId, as the tenant holds them."""
+    users = tenant.users("employeeId")
+    ids = {u["id"]: key for key, u in users.items()}
+    return {key: ids[u["_manager"]] for key, u in users.items() if "_manager" in u}
+
+
+async def test_members_and_managers_named_in_capitals_are_the_users_whose_upn_graph_holds_so(
+    graph_tenant: Tenant, tmp_path: Path, session: Session, services: RunServices
+) -> None:
+    """Graph compares userPrincipalName without case: a member or a manager named
+    'PERSON0@…' is the user 'person0@…', in a whole run and in a run of some keys,
+    and a run after them writes nothing."""
+    folder = tmp_path / "job"
+    connections = '[hr]\nprovider = "csv"\ndirectory = "data"\n\n'
+    job = await define(
+        session, folder, connections + connection_toml(folder, graph_tenant), CASED_JOB
+    )
+    domain = graph_tenant.domain
+
+    def person(i: int) -> dict[str, str]:
+        boss = "" if i == 0 else f"PERSON0@{domain}".upper()
+        return {
+            "employee_id": f"E{i}",
+            "upn": f"person{i}@{domain}",
+            "name": f"P {i}",
+            "boss": boss,
+        }
+
+    def team(count: int) -> list[dict[str, str]]:
+        return [
+            {
+                "group": "Team",
+                "members": "|".join(f"PERSON{i}@{domain}".upper() for i in range(count)),
+            }
+        ]
+
+    people = [person(i) for i in range(3)]
+    write(folder / "data" / "people.csv", people)
+    write(folder / "data" / "groups.csv", team(3))
+    async with services():
+        first = await run(session, job)
+        assert (first.stats.created, first.stats.failed) == (4, 0), first.stats
+        assert members(graph_tenant) == {"Team": {"E0", "E1", "E2"}}
+        assert managers(graph_tenant) == {"E1": "E0", "E2": "E0"}
+        assert (await run(session, job)).stats.written == 0
+
+        # A run of some keys: E3 is new, its manager and Team's new member named in capitals.
+        people.append(person(3))
+        write(folder / "data" / "people.csv", people)
+        write(folder / "data" / "groups.csv", team(4))
+        _, keyed = await follow_run(session, job, ["E3"])
+        assert isinstance(keyed, RunFinished) and keyed.stats.failed == 0, keyed
+        assert managers(graph_tenant)["E3"] == "E0"
+        _, grouped = await follow_run(session, job, ["Team"])
+        assert isinstance(grouped, RunFinished) and grouped.stats.failed == 0, grouped
+        assert members(graph_tenant) == {"Team": {"E0", "E1", "E2", "E3"}}
+        assert (await run(session, job)).stats.written == 0

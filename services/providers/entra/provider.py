@@ -22,6 +22,9 @@ from .read import Reader
 from .values import EVERY, USER, canonical
 from .write import Writer
 
+FOLDED = frozenset({"userprincipalname", "mail"})
+"""The fields whose values Graph compares without case (value_folds)."""
+
 
 class EntraProvider:
     keys_fold = True
@@ -35,6 +38,12 @@ class EntraProvider:
         self._graph = Graph(connection)
         self._write = False
         self._delta: Delta | None = None
+
+    def value_folds(self, field: str) -> bool:
+        """Whether Graph compares `field`'s values without case: userPrincipalName and mail
+        (Graph's user resource: both are matched case-insensitively), which a reference
+        `by` it is looked up as (base.py)."""
+        return field.casefold() in FOLDED
 
     def _fields(self) -> list[str]:
         layout = self._layout
