@@ -40,9 +40,9 @@ class EntraProvider:
         self._delta: Delta | None = None
 
     def value_folds(self, field: str) -> bool:
-        """Whether Graph compares `field`'s values without case: userPrincipalName and mail
-        (Graph's user resource: both are matched case-insensitively), which a reference
-        `by` it is looked up as (base.py)."""
+        """Whether Entra ID compares `field`'s values without case: userPrincipalName and
+        mail (a sign-in name or an address in another case is the same user's), which a
+        reference `by` it is looked up as (base.py)."""
         return field.casefold() in FOLDED
 
     def _fields(self) -> list[str]:
