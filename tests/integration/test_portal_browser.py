@@ -58,9 +58,19 @@ async def accessibility_problems(page: Any) -> list[str]:
     """axe-core's violations on the page (labels, contrast, names, landmarks...)."""
     try:
         from axe_playwright_python.async_playwright import Axe  # type: ignore[import-untyped]
+        from playwright.async_api import Error as BrowserError
     except ImportError:
         return []  # pyproject's dev tools have it; without it the rest is still checked
-    results = await Axe().run(page)
+    for _ in range(3):
+        try:
+            results = await Axe().run(page)
+            break
+        except BrowserError as error:  # the dashboard reloads itself when a run moves on
+            if "context was destroyed" not in str(error):
+                raise
+            await page.wait_for_load_state()
+    else:
+        raise AssertionError("the page kept reloading while it was checked")
     return [
         f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes']][:3]}"
         for v in results.response["violations"]
