@@ -38,6 +38,9 @@ ADMIN_PASSWORD = "secret-admin-pw"
 # A user whose paged searches stop at 10 entries: shows that a cut result is an error.
 LIMITED_DN = f"cn=limited,{SUFFIX}"
 LIMITED_PASSWORD = "limited-pw"
+# A user who may read every attribute but employeeType: shows what a revoked right does.
+BLINKERED_DN = f"cn=blinkered,{SUFFIX}"
+BLINKERED_PASSWORD = "blinkered-pw"
 
 TEST_SCHEMA = """\
 attributetype ( 1.3.6.1.4.1.55555.1.1 NAME 'id'
@@ -107,6 +110,8 @@ class Slapd:
                 *(["dbnosync"] if self.dbnosync else []),
                 f'limits dn.exact="{LIMITED_DN}" size.prtotal=10 size.soft=10 size.hard=10',
                 "limits users size.prtotal=unlimited",
+                f'access to attrs=employeeType by dn.exact="{BLINKERED_DN}" none by * read',
+                "access to * by * read",
                 "index objectClass eq",
                 "index uid,cn,mail,sn,givenName,id eq,sub",
                 "index entryUUID eq",
@@ -167,6 +172,10 @@ class Slapd:
         self.ldapadd(
             f"dn: {LIMITED_DN}\nobjectClass: person\nobjectClass: simpleSecurityObject\n"
             f"cn: limited\nsn: limited\nuserPassword: {LIMITED_PASSWORD}\n"
+        )
+        self.ldapadd(
+            f"dn: {BLINKERED_DN}\nobjectClass: person\nobjectClass: simpleSecurityObject\n"
+            f"cn: blinkered\nsn: blinkered\nuserPassword: {BLINKERED_PASSWORD}\n"
         )
 
     def ldapadd(self, ldif: str, *, bind_dn: str = ADMIN_DN) -> None:

@@ -88,7 +88,7 @@ async def plan_in_memory(
                 identify is not None,
                 lifecycle=reading.lifecycles.get(mapping.type),
                 failed=list(mapper.failures),
-                blind=mapper.keyless_failures > 0,
+                blind=mapper.blind,
                 rename=rename,
                 keys_fold=keys_fold,
                 outside=outside,

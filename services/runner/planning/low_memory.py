@@ -269,7 +269,7 @@ async def plan_lean(
                 kept.append(record)
         if spill is not None and creates:
             spill.add_all(keys, creates)
-    absence = act_on_absence() and not mapper.keyless_failures
+    absence = act_on_absence() and not mapper.blind
     needed: list[Record] = []
     if index.any_needed(absent=absence):  # else nothing to read again (a no-change re-run)
         again = tracing.reads(

@@ -23,7 +23,7 @@ from core.engine.context import MappingContext
 from core.engine.failures import Failure
 from core.engine.keys import folded_key
 from core.engine.lifecycle import LEAVER_FIELD
-from core.engine.mapping import CompiledMapping, compile_mapping
+from core.engine.mapping import CompiledMapping, compile_mapping, filled
 from core.engine.plan import Plan
 from core.engine.scripts import RecordSkipped
 from core.engine.source_fields import fields_read
@@ -110,6 +110,10 @@ def mapper_of(
     where = endpoint_of(job.source, mapping.source).where
     spell = spelling(source) if getattr(source, "spells_values", False) else None
     mapper = SourceMapper(compiled, target.canonical, mapping, where, spell)
+    if where and getattr(source, "source_fields", None) is None:
+        # A source that names no fields before it is read (a directory, a service): a
+        # field `where` tests that no record holds may be one it cannot read.
+        mapper.unseen = set(fields_tested(where))
     mapper.as_is = target.canonical_as_is if isinstance(target, KeepsAsIs) else None
     if traced:
         mapper.origins = origins_of(mapping)
@@ -187,6 +191,11 @@ class SourceMapper:
         (one that maps its fields writes those: `managed_fields`)."""
         self.keyless_failures = 0
         """Records that failed and whose key could not be mapped either."""
+        self.unseen: set[str] = set()
+        """The fields `where` tests that no record read has held a value in yet, where the
+        source does not say which fields it has (`mapper_of`): an attribute the account
+        may no longer read, misspelt, or one the service leaves out — every record then
+        tested without it."""
         self.origins: Origins | None = None
         """When kept: the source values the plan's transformed fields are computed from."""
         self.unmade: list[Columns] | None = None
@@ -220,8 +229,10 @@ class SourceMapper:
                 except RecordFailed as error:
                     self._failed(record, error)
             return mapped
-        tested = self.tested
+        tested, unseen = self.tested, self.unseen
         for record in batch:
+            if unseen:
+                unseen.difference_update([name for name in unseen if filled(record.get(name))])
             if tested and (field := _binary(record, tested)) is not None:
                 problem = "binary data, which `where` and `leavers.when` cannot test"
                 self._failed(record, RecordFailed(problem, field))
@@ -352,14 +363,38 @@ class SourceMapper:
             return
         self.failures = [failure for failure in self.failures if failure.scope in wanted]
 
-    def blind_warning(self) -> str | None:
-        """Why absence is not acted on, when a failed record's key could not be read."""
-        if not self.keyless_failures:
+    @property
+    def blind(self) -> bool:
+        """Whether destination objects missing from the source cannot be told absent: a
+        record failed before its key could be read (it could be any of them), or the
+        source's `where` left records out by a field none of the records read held
+        (`unseen`: they may be in scope)."""
+        return self.keyless_failures > 0 or self.blind_filter is not None
+
+    @property
+    def blind_filter(self) -> str | None:
+        """The fields of `where` none of the records read held, when it left records out."""
+        if not (self.outside and self.unseen):
             return None
-        return (
-            f"{self.keyless_failures} source records failed before their key could be read: "
-            "nothing is done about destination objects missing from the source in this run"
-        )
+        return ", ".join(repr(name) for name in sorted(self.unseen))
+
+    def blind_warning(self) -> str | None:
+        """Why absence is not acted on, when a failed record's key could not be read, or
+        the source's `where` tested a field no record held."""
+        if self.keyless_failures:
+            return (
+                f"{self.keyless_failures} source records failed before their key could be "
+                "read: nothing is done about destination objects missing from the source in "
+                "this run"
+            )
+        if (fields := self.blind_filter) is not None:
+            return (
+                f"{self.mapping.type}: the source's `where` left {self.outside} records out "
+                f"by {fields}, which none of the records read holds: the account may not "
+                "read it, or the source names it otherwise; nothing is done about "
+                "destination objects missing from the source in this run"
+            )
+        return None
 
 
 def _binary(record: Record, fields: Sequence[str]) -> str | None:

@@ -1,0 +1,90 @@
+"""A source's `where` that tests an attribute the account can no longer read leaves every
+record out: that is a failure, never absence.
+
+A directory says no list of its fields before it is read: an attribute whose right was
+revoked (or one misspelt where no schema is checked) is simply missing from every entry.
+A filter on it then leaves every record out of the job's scope, and every object would
+look absent. The run leaves absent objects alone, saying why; once the attribute can be
+read again, the run acts on the objects that really are absent.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from schemas.connections import SecretRef, SqliteConnection
+from schemas.jobs import Endpoint, FieldMap, Job, ObjectMapping, Safety
+from services.runner.planning import PlannedRun
+from services.runner.planning.reading import Reading
+from tests.ldap_server import BLINKERED_DN, BLINKERED_PASSWORD, Slapd
+
+from .ldap_helpers import USER, connection, create, provider
+from .test_fast_path_mixes import lean_if
+from .test_scoped_reads import plan_between, table
+
+STAFF: list[dict[str, Any]] = [
+    {"uid": "ada", "cn": "Ada", "sn": "L", "employeeType": "staff"},
+    {"uid": "bob", "cn": "Bob", "sn": "M", "employeeType": "staff"},
+    {"uid": "cyd", "cn": "Cyd", "sn": "N", "employeeType": "contractor"},
+]
+
+
+def staff_job(ldap_base: str, action: str) -> Job:
+    return Job(
+        id="staff",
+        source=Endpoint(
+            connection="dir",
+            container=ldap_base,
+            object_classes=["inetOrgPerson"],
+            where={"field": "employeeType", "equals": "staff"},
+        ),
+        destination=Endpoint(connection="db", table="people"),
+        objects=[
+            ObjectMapping(
+                keys=["id"],
+                fields=[FieldMap(to="id", from_="uid"), FieldMap(to="name", from_="cn")],
+                on_destination_only=action,  # type: ignore[arg-type]
+            )
+        ],
+        safety=Safety(max_percent=100),
+    )
+
+
+async def planned_as(
+    slapd: Slapd, ldap_base: str, tmp_path: Path, lean: bool, **bound: Any
+) -> PlannedRun:
+    source = connection(tmp_path, slapd.url, **bound)
+    target = SqliteConnection(id="db", path=str(tmp_path / "db.sqlite"))
+    with lean_if(lean):
+        return await plan_between(source, target, staff_job(ldap_base, "delete"), None, Reading())
+
+
+@pytest.mark.parametrize("lean", [False, True], ids=["in-memory", "lean"])
+async def test_a_filter_on_an_attribute_the_account_cannot_read_deletes_nothing(
+    slapd: Slapd, ldap_base: str, tmp_path: Path, lean: bool
+) -> None:
+    writer = await provider(connection(tmp_path, slapd.url), ldap_base, USER)
+    changes = [create(p["uid"], **{k: v for k, v in p.items() if k != "uid"}) for p in STAFF]
+    assert [o.error for o in await writer.apply(changes)] == [None] * len(STAFF)
+    await writer.close()
+    # ada and bob are staff; zed left the directory: the only object truly absent.
+    rows = [("ada", "Ada"), ("bob", "Bob"), ("zed", "Zed")]
+    table(tmp_path / "db.sqlite", "people", ["id", "name"], rows)
+    secret = tmp_path / "blinkered"
+    secret.write_text(BLINKERED_PASSWORD)
+    blinkered = {"bind_dn": BLINKERED_DN, "password": SecretRef(file=str(secret))}
+
+    planned = await planned_as(slapd, ldap_base, tmp_path, lean, **blinkered)
+
+    assert [c for c in planned.plan.changes if c.action == "delete"] == []
+    assert any(
+        "'employeeType', which none of the records read holds" in w for w in planned.plan.warnings
+    ), planned.plan.warnings
+
+    # The right given back (the administrator reads it): zed alone is deleted.
+    again = await planned_as(slapd, ldap_base, tmp_path, lean)
+    assert sorted(f"{c.action} {c.key}" for c in again.plan.changes) == ["delete zed"]
+    assert not any("none of the records read holds" in w for w in again.plan.warnings)
