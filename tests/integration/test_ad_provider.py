@@ -13,7 +13,7 @@ from typing import Any
 import ldap3
 import pytest
 
-from core.errors import BadInput
+from core.errors import BadInput, Transient
 from schemas.connections import ActiveDirectoryConnection, SecretRef
 from schemas.jobs import Endpoint
 from schemas.plan import Change
@@ -323,6 +323,94 @@ async def test_values_sent_in_ranges_are_completed_from_the_dc(
     found = record["member"]
     assert isinstance(found, list), found
     assert sorted(m.lower() for m in found) == sorted(m.lower() for m in members)
+    await side.close()
+
+
+def small_ranges(side: AdProvider, then: Any = None) -> list[bytes]:
+    """The side's DC made to send at most 2 values a part, as AD past its MaxValRange
+    (Samba sends every value left when asked `range=N-*`); `then(n)` runs after its n-th
+    base search. Gives the ranges asked, in order."""
+    search = side._base_search
+    asked: list[bytes] = []
+
+    def base_search(dn: bytes, attributes: list[bytes]) -> list[tuple[bytes, list[bytes]]]:
+        narrowed = []
+        for name in attributes:
+            head, _, rest = name.partition(b";range=")
+            if rest.endswith(b"-*"):
+                start = int(rest[:-2])
+                name = head + b";range=%d-%d" % (start, start + 1)
+                asked.append(name)
+            narrowed.append(name)
+        found = search(dn, narrowed)
+        if then is not None:
+            then(len(asked))
+        return found
+
+    side._base_search = base_search  # type: ignore[method-assign]
+    return asked
+
+
+@pytest.mark.parametrize("removed_after", [0, 1], ids=["after-the-page", "between-parts"])
+async def test_a_member_removed_while_its_group_is_read_in_parts_is_no_other_left_out(
+    samba: Samba, ad_base: str, tmp_path: Path, removed_after: int
+) -> None:
+    # A value removed while the parts are read moves those after it back a place: the
+    # next part would start past one of them, a member left out of the group read (and
+    # removed from the group it is copied to). The parts are read again from the first.
+    members = [f"CN=m{i},{ad_base}" for i in range(6)]
+    with samba.connection() as conn:
+        for dn in members:
+            conn.add(dn, ["contact"])
+        group = f"CN=big,{ad_base}"
+        assert conn.add(group, ["group"], {"member": members}), conn.result
+    side = await ad(tmp_path, ad_base, Layout(keys=("cn",)), object_classes=["group"])
+    assert isinstance(side, AdProvider)
+    page = [b"cn", b"member;range=0-1"]
+    first_part = await asyncio.to_thread(side._base_search, group.encode(), page)
+    gone = first_part[1][1][0].decode()  # a member the first part holds
+
+    def remove(searches: int) -> None:
+        if searches == removed_after:
+            with samba.connection() as conn:
+                assert conn.modify(group, {"member": [(ldap3.MODIFY_DELETE, [gone])]})
+
+    asked = small_ranges(side, remove)
+    remove(0)
+    record = await asyncio.to_thread(side._entry, (group.encode(), first_part))
+
+    found = record["member"]
+    assert isinstance(found, list), found
+    now = [m for m in members if m.lower() != gone.lower()]
+    assert sorted(m.lower() for m in found) == sorted(m.lower() for m in now)
+    assert len(asked) > 2  # read in parts
+    await side.close()
+
+
+async def test_a_group_that_changes_on_every_read_in_parts_fails_the_read(
+    samba: Samba, ad_base: str, tmp_path: Path
+) -> None:
+    members = [f"CN=n{i},{ad_base}" for i in range(6)]
+    with samba.connection() as conn:
+        for dn in members:
+            conn.add(dn, ["contact"])
+        group = f"CN=busy,{ad_base}"
+        assert conn.add(group, ["group"], {"member": members}), conn.result
+    side = await ad(tmp_path, ad_base, Layout(keys=("cn",)), object_classes=["group"])
+    assert isinstance(side, AdProvider)
+    first_part = await asyncio.to_thread(
+        side._base_search, group.encode(), [b"cn", b"member;range=0-1"]
+    )
+    description = iter(range(100))
+
+    def touch(_: int) -> None:  # any change to the entry between two parts
+        with samba.connection() as conn:
+            change = [(ldap3.MODIFY_REPLACE, [f"d{next(description)}"])]
+            assert conn.modify(group, {"description": change})
+
+    small_ranges(side, touch)
+    with pytest.raises(Transient, match="changed while they were read in parts"):
+        await asyncio.to_thread(side._entry, (group.encode(), first_part))
     await side.close()
 
 

@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator
 
 import msgspec
 
-from core.errors import BadInput
+from core.errors import BadInput, Transient
 from schemas.connections import ActiveDirectoryConnection
 from schemas.jobs import Endpoint
 from schemas.plan import Change
@@ -81,6 +81,11 @@ def ad_filter(classes: tuple[str, ...]) -> str:
     """The read filter of an endpoint's object classes (default: user accounts)."""
     parts = [CLASS_FILTERS.get(c.lower(), f"(objectClass={c})") for c in classes or ("user",)]
     return parts[0] if len(parts) == 1 else f"(&{''.join(parts)})"
+
+
+RANGE_TRIES = 3
+"""How many times the parts of a value sent in ranges are read, each time from its first,
+before a read that keeps meeting changes fails (`AdProvider._every_part`)."""
 
 
 class AdProvider(LdapProvider):
@@ -201,19 +206,45 @@ class AdProvider(LdapProvider):
     def _rest_of_ranges(
         self, dn: bytes, attributes: list[tuple[bytes, list[bytes]]], missing: dict[bytes, int]
     ) -> list[tuple[bytes, list[bytes]]]:
-        """The values a DC sent in parts (more than its MaxValRange, 1500 by default)."""
+        """The values a DC sent in parts (more than its MaxValRange, 1500 by default).
+
+        Each part is the values from an index on: a value removed while the parts are read
+        moves those after it back a place, and the next part starts past one of them — a
+        member left out, which a plan would take away. So every part is read again from
+        the first, with the entry's uSNChanged (any change to the entry moves it), until
+        all the parts of one read were read at the same uSNChanged."""
         merged = {name.lower(): (name, list(values)) for name, values in attributes}
-        for name, first in missing.items():
-            start: int | None = first
+        for name in missing:
+            merged[name.lower()] = (name, self._every_part(dn, name))
+        return list(merged.values())
+
+    def _every_part(self, dn: bytes, name: bytes) -> list[bytes]:
+        """Every value of `name`, its parts all read at one uSNChanged of the entry."""
+        for _ in range(RANGE_TRIES):
+            values: list[bytes] = []
+            seen: set[bytes] = set()
+            start: int | None = 0
             while start is not None:
                 asked = name + b";range=%d-*" % start
-                start = None
-                for got, values in self._base_search(dn, [asked]):
-                    part = ranged(got)
-                    if part is not None and part[0].lower() == name.lower():
-                        merged[name.lower()][1].extend(values)
-                        start = part[1]
-        return list(merged.values())
+                got = self._base_search(dn, [asked, b"uSNChanged"])
+                part = None
+                for attribute, found in got:
+                    if attribute.lower() == b"usnchanged":
+                        seen.update(found)
+                    elif (at := ranged(attribute)) is not None and at[0].lower() == name.lower():
+                        part = at
+                        values.extend(found)
+                if part is None and start:  # no part from there: fewer values than read
+                    seen.add(b"")
+                start = part[1] if part is not None else None
+            if b"" not in seen and len(seen) <= 1:  # (an account not let read it: one read)
+                return values
+        shown = dn.decode("utf-8", "replace")
+        raise Transient(
+            f"ad: the values of {name.decode('utf-8', 'replace')} of {shown} changed while "
+            f"they were read in parts ({RANGE_TRIES} times): a value missed would be taken "
+            "for removed (the read is tried again later)"
+        )
 
     def canonical(self, record: Record) -> Record:
         ids: dict[str, Value | None] = {}
