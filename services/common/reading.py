@@ -44,7 +44,10 @@ async def read_stream(
 ) -> AsyncIterator[Msg]:
     """Every message of `stream` on `subject` from sequence `start` (or, given `since`,
     from the first stored at that time or later), oldest first, up to the end of the
-    stream as it is when each batch is asked for."""
+    stream as it is when each batch is asked for. An answer that is neither a message
+    nor the end of a batch (no stream leader, a timeout) fails the read (`Unreachable`):
+    taken for the end, the messages after it would be missing — pushed records, for a
+    run, taken for absent."""
     while True:
         last = 0
         pending = 0
@@ -68,8 +71,15 @@ async def read_stream(
                         f"{TIMEOUT:.0f}s (is it nats-server 2.11 or newer?)"
                     ) from None
                 headers = msg.headers or {}
-                if "Status" in headers:  # 204: end of this batch; 404: nothing (more)
-                    break
+                if (status := headers.get("Status")) in ("204", "404"):
+                    break  # 204: end of this batch; 404: nothing (more)
+                if status is not None:  # no stream leader, a timeout, a refusal
+                    said = headers.get("Description", "")
+                    raise Unreachable(
+                        f"the server answered {status} {said}".rstrip()
+                        + f" part-way through a read of stream {stream}: the read "
+                        "stops here rather than take what it did not read for absent"
+                    )
                 last = int(headers.get("Nats-Sequence", last))
                 pending = int(headers.get("Nats-Num-Pending", 0))
                 yield msg
