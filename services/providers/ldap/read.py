@@ -112,6 +112,9 @@ class LdapReading:
         self._write = False
         self._keys_fold: bool | None = None
         self._folding: dict[str, bool] = {}
+        self._aliases: list[tuple[str, str]] = []
+        """(the field a record holds an attribute under, another spelling the job reads
+        it by): the value is given under both."""
 
     @property
     def keys_fold(self) -> bool | None:
@@ -132,9 +135,19 @@ class LdapReading:
         self._values = Values(
             binary=binary_attributes(session.conn),
             multi_valued=layout.multi_valued,
-            spellings=[*layout.keys, *layout.fields, *layout.multi_valued],
+            spellings=[*layout.keys, *layout.fields, *layout.multi_valued, *layout.reads],
             with_dn=not write,
         )
+        # Attribute names compare without case: a source's record holds each attribute
+        # under the name the job reads it by (the server sends its schema's spelling), and
+        # under each other spelling the job gives it (a `where` on "employeetype" beside
+        # a field mapped from "employeeType").
+        spelled = self._values.spelling
+        self._aliases = [
+            (spelled[name.lower()], name)
+            for name in dict.fromkeys(layout.reads)
+            if spelled[name.lower()] != name
+        ]
         self._keys_fold = keys_fold(session.conn, layout.keys)
         self._folding = {
             name.lower(): keys_fold(session.conn, [name]) is True
@@ -263,6 +276,11 @@ class LdapReading:
             found, names = list(compress(found, new)), list(compress(names, new))
         dns, keys, hidden = self._dns, self._keys, self._hidden
         ids, where = self._layout.identifiers, self._layout.containers
+        if aliases := self._aliases:
+            for record in found:
+                for field, alias in aliases:
+                    if (value := record.get(field)) is not None:
+                        record[alias] = value.copy() if isinstance(value, list) else value
         if not (ids or where or keys or hidden):
             return found, after or None  # a source's read: the records as they are
         records: list[Record] = []

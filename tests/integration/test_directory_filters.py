@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from core.engine.safety import assess_types
@@ -97,3 +98,42 @@ async def test_a_filter_on_an_attribute_the_account_cannot_read_deletes_nothing(
     again = await planned_as(slapd, ldap_base, tmp_path, lean)
     assert sorted(f"{c.action} {c.key}" for c in again.plan.changes) == ["delete zed"]
     assert not any("none of the records read holds" in w for w in again.plan.warnings)
+
+
+@pytest.mark.parametrize("lean", [False, True], ids=["in-memory", "lean"])
+async def test_attributes_named_in_another_case_than_the_directory_spells_them_are_read(
+    slapd: Slapd, ldap_base: str, tmp_path: Path, lean: bool
+) -> None:
+    # Attribute names compare without case: "employeetype" is employeeType, which the
+    # server sends as its schema spells it. Read under that spelling alone, the filter
+    # held for no record (every staff member's object deleted) and the field mapped from
+    # "EmployeeType" was empty in every record.
+    writer = await provider(connection(tmp_path, slapd.url), ldap_base, USER)
+    changes = [create(p["uid"], **{k: v for k, v in p.items() if k != "uid"}) for p in STAFF]
+    assert [o.error for o in await writer.apply(changes)] == [None] * len(STAFF)
+    await writer.close()
+    rows = [("ada", "Ada", "staff"), ("bob", "Bob", "staff"), ("zed", "Zed", "staff")]
+    table(tmp_path / "db.sqlite", "people", ["id", "name", "kind"], rows)
+    the_job = staff_job(ldap_base, "delete")
+    the_job = msgspec.structs.replace(
+        the_job,
+        source=msgspec.structs.replace(
+            the_job.source, where={"field": "employeetype", "equals": "staff"}
+        ),
+        objects=[
+            msgspec.structs.replace(
+                the_job.objects[0],
+                fields=[
+                    *the_job.objects[0].fields,
+                    FieldMap(to="kind", from_="EmployeeType"),
+                ],
+            )
+        ],
+    )
+    source = connection(tmp_path, slapd.url)
+    target = SqliteConnection(id="db", path=str(tmp_path / "db.sqlite"))
+    with lean_if(lean):
+        planned = await plan_between(source, target, the_job, None, Reading())
+
+    assert sorted(f"{c.action} {c.key}" for c in planned.plan.changes) == ["delete zed"]
+    assert planned.plan.warnings == []
