@@ -18,7 +18,7 @@ import pytest
 
 from core.engine.safety import assess_types
 from schemas.connections import SecretRef, SqliteConnection
-from schemas.jobs import Endpoint, FieldMap, Job, ObjectMapping, Safety
+from schemas.jobs import Endpoint, FieldMap, Job, ObjectMapping, ObjectScope, Safety
 from services.runner.planning import PlannedRun
 from services.runner.planning.reading import Reading
 from tests.ldap_server import BLINKERED_DN, BLINKERED_PASSWORD, Slapd
@@ -137,3 +137,45 @@ async def test_attributes_named_in_another_case_than_the_directory_spells_them_a
 
     assert sorted(f"{c.action} {c.key}" for c in planned.plan.changes) == ["delete zed"]
     assert planned.plan.warnings == []
+
+
+async def test_of_several_types_only_the_type_whose_filter_cannot_be_read_is_held(
+    slapd: Slapd, ldap_base: str, tmp_path: Path
+) -> None:
+    # Users filtered on employeeType (which the account cannot read), and groups: the
+    # users' absent objects are left alone, the groups' absent one is deleted.
+    writer = await provider(connection(tmp_path, slapd.url), ldap_base, USER)
+    changes = [create(p["uid"], **{k: v for k, v in p.items() if k != "uid"}) for p in STAFF]
+    assert [o.error for o in await writer.apply(changes)] == [None] * len(STAFF)
+    await writer.close()
+    slapd.ldapadd(
+        f"dn: cn=team,{ldap_base}\nobjectClass: groupOfNames\ncn: team\n"
+        f"member: uid=ada,{ldap_base}\n"
+    )
+    people = [("ada", "Ada"), ("bob", "Bob"), ("zed", "Zed")]
+    table(tmp_path / "db.sqlite", "people", ["id", "name"], people)
+    table(tmp_path / "db.sqlite", "teams", ["id"], [("team",), ("gone",)])
+    users = staff_job(ldap_base, "delete")
+    teams = ObjectMapping(
+        type="team",
+        keys=["id"],
+        fields=[FieldMap(to="id", from_="cn")],
+        source=ObjectScope(
+            object_classes=["groupOfNames"], where={"not": {"field": "cn", "equals": "x"}}
+        ),
+        destination=ObjectScope(table="teams"),
+        on_destination_only="delete",
+    )
+    the_job = msgspec.structs.replace(users, objects=[*users.objects, teams])
+    secret = tmp_path / "blinkered"
+    secret.write_text(BLINKERED_PASSWORD)
+    source = connection(
+        tmp_path, slapd.url, bind_dn=BLINKERED_DN, password=SecretRef(file=str(secret))
+    )
+    target = SqliteConnection(id="db", path=str(tmp_path / "db.sqlite"))
+    planned = await plan_between(source, target, the_job, None, Reading())
+
+    assert sorted(f"{c.action} {c.object_type} {c.key}" for c in planned.plan.changes) == [
+        "delete team gone"
+    ]
+    assert any("user: the source's `where` left" in w for w in planned.plan.warnings)
