@@ -10,18 +10,22 @@ the attribute can be read again, the run acts on the objects that really are abs
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import msgspec
 import pytest
 
+from core.engine.lifecycle import Lifecycle
 from core.engine.safety import assess_types
-from schemas.connections import SecretRef, SqliteConnection
-from schemas.jobs import Endpoint, FieldMap, Job, ObjectMapping, ObjectScope, Safety
+from schemas.connections import PluginConnection, SecretRef, SqliteConnection
+from schemas.jobs import Endpoint, FieldMap, Job, Leavers, ObjectMapping, ObjectScope, Safety
 from services.runner.planning import PlannedRun
 from services.runner.planning.reading import Reading
 from tests.ldap_server import BLINKERED_DN, BLINKERED_PASSWORD, Slapd
+from tests.plugins.lifecycle import empty
 
 from .ldap_helpers import USER, connection, create, provider
 from .test_fast_path_mixes import lean_if
@@ -179,3 +183,64 @@ async def test_of_several_types_only_the_type_whose_filter_cannot_be_read_is_hel
         "delete team gone"
     ]
     assert any("user: the source's `where` left" in w for w in planned.plan.warnings)
+
+
+PEOPLE: list[dict[str, Any]] = [
+    {"uid": "ada", "cn": "Ada", "sn": "L", "employeeType": "staff"},
+    {"uid": "cyd", "cn": "Cyd", "sn": "N", "employeeType": "left"},  # left: disabled
+]
+
+
+@pytest.mark.parametrize("lean", [False, True], ids=["in-memory", "lean"])
+async def test_leavers_the_account_cannot_tell_are_not_restored(
+    slapd: Slapd, ldap_base: str, tmp_path: Path, lean: bool
+) -> None:
+    # cyd left (employeeType "left") and was disabled 10 days ago; the job restores
+    # those who come back. Read without employeeType, cyd no longer looks like a leaver
+    # but like someone back: enabled again, though she is still gone.
+    writer = await provider(connection(tmp_path, slapd.url), ldap_base, USER)
+    changes = [create(p["uid"], **{k: v for k, v in p.items() if k != "uid"}) for p in PEOPLE]
+    assert [o.error for o in await writer.apply(changes)] == [None] * len(PEOPLE)
+    await writer.close()
+    objects = {"ada": {"id": "ada", "name": "Ada"}, "cyd": {"id": "cyd", "name": "Cyd"}}
+    stored = tmp_path / "objects.json"
+    stored.write_text(json.dumps({"": {**empty(), "objects": objects, "disabled": ["cyd"]}}))
+    the_job = Job(
+        id="leavers",
+        source=Endpoint(connection="dir", container=ldap_base, object_classes=["inetOrgPerson"]),
+        destination=Endpoint(connection="db"),
+        objects=[
+            ObjectMapping(
+                keys=["id"],
+                fields=[FieldMap(to="id", from_="uid"), FieldMap(to="name", from_="cn")],
+                on_destination_only="skip",
+                restore=True,
+                leavers=Leavers(when={"field": "employeeType", "equals": "left"}),
+            )
+        ],
+    )
+    now = datetime(2026, 12, 7, tzinfo=UTC)
+    lifecycle = Lifecycle(absent_since={"cyd": now - timedelta(days=10)}, now=now)
+    reading = Reading(lifecycles={"user": lifecycle})
+    target = PluginConnection(
+        id="db",
+        factory="tests.plugins.lifecycle:LifecycleProvider",
+        options={"path": str(stored), "rereadable": True},
+        actions=["create", "update", "delete", "disable", "enable"],
+    )
+    secret = tmp_path / "blinkered"
+    secret.write_text(BLINKERED_PASSWORD)
+    blinkered = connection(
+        tmp_path, slapd.url, bind_dn=BLINKERED_DN, password=SecretRef(file=str(secret))
+    )
+    with lean_if(lean):
+        planned = await plan_between(blinkered, target, the_job, None, reading)
+
+    assert [f"{c.action} {c.key}" for c in planned.plan.changes] == []
+    assert any("no object is restored in this run" in w for w in planned.plan.warnings)
+
+    # The right given back: cyd is a leaver still, disabled already: nothing to do.
+    with lean_if(lean):
+        again = await plan_between(connection(tmp_path, slapd.url), target, the_job, None, reading)
+    assert [f"{c.action} {c.key}" for c in again.plan.changes] == []
+    assert again.plan.warnings == []

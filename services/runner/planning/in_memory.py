@@ -4,6 +4,7 @@ together so that references resolve against the planned state of them all."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Sequence
 
 from core.engine import TypeRecords, managed_fields
@@ -99,6 +100,11 @@ async def plan_in_memory(
         mappers.append(mapper)
     incremental = reading.incremental and learned.full_because(job, reading) is None
     act_on_absence = keys is None and not incremental
+    if act_on_absence:  # a run of the whole source: leavers it cannot tell are not back
+        types = [
+            dataclasses.replace(t, mapping=mapper.hold_restores(t.mapping))
+            for t, mapper in zip(types, mappers, strict=True)
+        ]
     if incremental and keys is None:
         # The records that did not change may name an object the run creates (a group
         # its new member): read for that alone, as a run scoped to its key reads them.

@@ -269,7 +269,10 @@ async def plan_lean(
                 kept.append(record)
         if spill is not None and creates:
             spill.add_all(keys, creates)
-    absence = act_on_absence() and not mapper.blind
+    full = act_on_absence()
+    absence = full and not mapper.blind
+    if full:  # a run of the whole source: leavers it cannot tell are not back
+        mapping = mapper.hold_restores(mapping)
     needed: list[Record] = []
     if index.any_needed(absent=absence):  # else nothing to read again (a no-change re-run)
         again = tracing.reads(

@@ -88,7 +88,7 @@ class Planned:
         errors: list[RecordError],
         mappers: Sequence[SourceMapper],
     ) -> Planned:
-        blind = [w for mapper in mappers if (w := mapper.blind_warning())]
+        blind = [w for mapper in mappers for w in mapper.blind_warnings()]
         warned = msgspec.structs.replace(the_plan, warnings=blind + the_plan.warnings)
         return cls(warned, types, errors)
 
@@ -110,10 +110,13 @@ def mapper_of(
     where = endpoint_of(job.source, mapping.source).where
     spell = spelling(source) if getattr(source, "spells_values", False) else None
     mapper = SourceMapper(compiled, target.canonical, mapping, where, spell)
-    if where and getattr(source, "source_fields", None) is None:
+    if getattr(source, "source_fields", None) is None:
         # A source that names no fields before it is read (a directory, a service): a
-        # field `where` tests that no record holds may be one it cannot read.
-        mapper.unseen = set(fields_tested(where))
+        # field `where` or `leavers.when` tests that no record holds may be one it cannot
+        # read.
+        mapper.unseen = set(fields_tested(where)) if where else set()
+        if mapping.leavers is not None and mapping.restore:
+            mapper.unseen_when = set(fields_tested(mapping.leavers.when))
     mapper.as_is = target.canonical_as_is if isinstance(target, KeepsAsIs) else None
     if traced:
         mapper.origins = origins_of(mapping)
@@ -196,6 +199,11 @@ class SourceMapper:
         source does not say which fields it has (`mapper_of`): an attribute the account
         may no longer read, misspelt, or one the service leaves out — every record then
         tested without it."""
+        self.unseen_when: set[str] = set()
+        """The same of the fields `leavers.when` tests, where a job restores: every
+        leaver would look back (`hold_restores`)."""
+        self.restores_held = False
+        """Whether this run restores none of the type's objects (`hold_restores`)."""
         self.origins: Origins | None = None
         """When kept: the source values the plan's transformed fields are computed from."""
         self.unmade: list[Columns] | None = None
@@ -229,10 +237,14 @@ class SourceMapper:
                 except RecordFailed as error:
                     self._failed(record, error)
             return mapped
-        tested, unseen = self.tested, self.unseen
+        tested, unseen, unseen_when = self.tested, self.unseen, self.unseen_when
         for record in batch:
             if unseen:
                 unseen.difference_update([name for name in unseen if filled(record.get(name))])
+            if unseen_when:
+                unseen_when.difference_update(
+                    [name for name in unseen_when if filled(record.get(name))]
+                )
             if tested and (field := _binary(record, tested)) is not None:
                 problem = "binary data, which `where` and `leavers.when` cannot test"
                 self._failed(record, RecordFailed(problem, field))
@@ -378,23 +390,41 @@ class SourceMapper:
             return None
         return ", ".join(repr(name) for name in sorted(self.unseen))
 
-    def blind_warning(self) -> str | None:
+    def hold_restores(self, mapping: ObjectMapping) -> ObjectMapping:
+        """`mapping` as a run of the whole source plans it: without `restore` where
+        `leavers.when` tests a field none of the records read held (`unseen_when`) —
+        every leaver then looks back, and would be enabled (or moved back)."""
+        if not self.unseen_when or not mapping.restore:
+            return mapping
+        self.restores_held = True
+        return msgspec.structs.replace(mapping, restore=False)
+
+    def blind_warnings(self) -> list[str]:
         """Why absence is not acted on, when a failed record's key could not be read, or
-        the source's `where` tested a field no record held."""
+        the source's `where` tested a field no record held; why no object is restored."""
+        told: list[str] = []
         if self.keyless_failures:
-            return (
+            told.append(
                 f"{self.keyless_failures} source records failed before their key could be "
                 "read: nothing is done about destination objects missing from the source in "
                 "this run"
             )
-        if (fields := self.blind_filter) is not None:
-            return (
+        elif (fields := self.blind_filter) is not None:
+            told.append(
                 f"{self.mapping.type}: the source's `where` left {self.outside} records out "
                 f"by {fields}, which none of the records read holds: the account may not "
                 "read it, or the source names it otherwise; nothing is done about "
                 "destination objects missing from the source in this run"
             )
-        return None
+        if self.restores_held:
+            fields = ", ".join(repr(name) for name in sorted(self.unseen_when))
+            told.append(
+                f"{self.mapping.type}: `leavers.when` tests {fields}, which none of the "
+                "records read holds: the account may not read it, or the source names it "
+                "otherwise, and every leaver would look back; no object is restored in "
+                "this run"
+            )
+        return told
 
 
 def _binary(record: Record, fields: Sequence[str]) -> str | None:
