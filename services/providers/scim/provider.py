@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+from core.errors import BadInput
 from core.scim.paths import Path, as_value, flatten, value_at
 from schemas.connections import ScimConnection
 from schemas.jobs import Endpoint
@@ -43,6 +44,9 @@ class ScimProvider:
         self._fields: dict[str, Field] = {}
         names = dict.fromkeys([*layout.keys, *layout.fields])
         self._paths = {name: Path.parse(name) for name in names}
+        self._reads = {name: Path.parse(name) for name in layout.reads if _parses(name)}
+        """A source's fields the job reads: each is found as the service spells it too
+        (attribute names compare without case: "username" is userName)."""
 
     @property
     def keys_fold(self) -> bool | None:
@@ -95,6 +99,9 @@ class ScimProvider:
             found: dict[str, Value | None] = {
                 name: as_value(value, False) for name, value in flatten(resource).items()
             }
+            for name, path in self._reads.items():
+                if name not in found and (value := value_at(resource, path)) is not None:
+                    found[name] = as_value(value, False)
         else:
             multi = self._layout.multi_valued
             found = {
@@ -172,3 +179,12 @@ def _unordered(value: Value | None) -> Value | None:
     """A multi-valued attribute's values in one order: a service gives them back in an
     order of its own (SCIM keeps none), so values listed in another order are the same."""
     return sorted(value) if isinstance(value, list) else value
+
+
+def _parses(name: str) -> bool:
+    """Whether `name` reads as a SCIM field (`Path`)."""
+    try:
+        Path.parse(name)
+    except BadInput:
+        return False
+    return True
