@@ -1,0 +1,268 @@
+"""The deprovisioning lifecycle on real destinations, in a job of one type and of two
+(people, and groups naming them by `resolve`): a person gone from the source is
+disabled once, left alone while the grace period runs, enabled when back, and deleted
+once `delete_after` has passed — each run previewed first with the same hash, and a
+whole run after each step finding nothing to do. Days pass by moving the recorded
+absence back, never by sleeping."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+
+from schemas.events import RunFinished
+from services.cli.client import Session
+from services.cli.main import build_parser
+from services.cli.watch import follow_run
+from services.common.jetstream import ABSENT_BUCKET
+from services.common.settings import Settings
+from services.common.watermarks import Absence, absence_key
+from tests.scim_server import TOKEN, resources
+
+from .conftest import RunServices
+from .ldap_helpers import define
+
+JOB = "lifecycle-scim"
+
+
+def connections(folder: Path, url: str) -> str:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "scim-token").write_text(TOKEN + "\n")
+    return f"""\
+[hr]
+provider = "csv"
+directory = "data"
+delimiter = ";"
+
+[scim]
+provider = "scim"
+url = "{url}"
+token = {{ file = "{folder / "scim-token"}" }}
+"""
+
+
+USERS = """\
+[[objects]]
+type = "user"
+keys = ["userName"]
+on_destination_only = "disable"
+delete_after = "30d"
+restore = true
+fields = [
+  { to = "userName", from = "id" },
+  { to = "displayName", from = "name" },
+  { to = "title" },
+]
+"""
+
+GROUPS = """
+[[objects]]
+type = "group"
+keys = ["displayName"]
+on_destination_only = "delete"
+source = { file = "groups.csv" }
+destination = { object_classes = ["Group"] }
+fields = [
+  { to = "displayName", from = "group" },
+  { to = "members", delimiter = "|", resolve = { type = "user", by = "userName" } },
+]
+"""
+
+
+LEAVERS = 'leavers = { when = { field = "status", equals = "Terminated" }, action = "disable" }\n'
+
+
+def job_toml(shape: str, leavers: bool = False) -> str:
+    users = USERS.replace("restore = true\n", "restore = true\n" + LEAVERS) if leavers else USERS
+    return (
+        f'id = "{JOB}"\n'
+        'source = { connection = "hr", file = "people.csv" }\n'
+        'destination = { connection = "scim" }\n'
+        'changes = { field = "at" }\n'
+        "safety = { max_percent = 100 }\n\n" + users + (GROUPS if shape == "two-types" else "")
+    )
+
+
+def write(
+    folder: Path,
+    ids: list[str],
+    members: list[str] | None = None,
+    at: int = 1,
+    leavers: tuple[str, ...] = (),
+) -> None:
+    """The people (each changed at `at`, the incremental runs' watermark) and the group
+    naming `members` (by default, the people)."""
+    with (folder / "data" / "people.csv").open("w", newline="") as out:
+        rows = csv.writer(out, delimiter=";")
+        rows.writerow(["id", "name", "title", "at", "status"])
+        rows.writerows(
+            [i, f"Person {i}", "Clerk", f"{at:04d}", "Terminated" if i in leavers else "Active"]
+            for i in ids
+        )
+    with (folder / "data" / "groups.csv").open("w", newline="") as out:
+        rows = csv.writer(out, delimiter=";")
+        rows.writerow(["group", "members"])
+        rows.writerow(["staff", "|".join(ids if members is None else members)])
+
+
+async def preview(
+    settings: Settings, capsys: pytest.CaptureFixture[str], *options: str
+) -> dict[str, Any]:
+    """`idsync job preview JOB --json …`, as the command runs it."""
+    args: argparse.Namespace = build_parser().parse_args(
+        ["job", "preview", JOB, "--json", *options]
+    )
+    args.settings = settings
+    capsys.readouterr()
+    assert await args.handler(args) == 0
+    lines = capsys.readouterr().out.splitlines()
+    shown: dict[str, Any] = json.loads("\n".join(lines[lines.index("{") :]))
+    return shown
+
+
+async def run(
+    session: Session,
+    settings: Settings,
+    capsys: pytest.CaptureFixture[str],
+    keys: list[str] | None = None,
+    changed_only: bool = False,
+) -> RunFinished:
+    """Preview, then run the same way: both plan the very same changes."""
+    options = [o for key in keys or [] for o in ("--key", key)]
+    options += ["--changed-only"] if changed_only else []
+    previewed = await preview(settings, capsys, *options)
+    _, end = await follow_run(session, JOB, keys, changed_only=changed_only)
+    assert isinstance(end, RunFinished), end
+    assert end.plan_hash == previewed["plan_hash"], "the preview planned another plan"
+    return end
+
+
+async def days_pass(session: Session, key: str, days: int) -> None:
+    kv = await session.js.key_value(ABSENT_BUCKET)
+    name = absence_key(JOB, "user", key)
+    entry = await kv.get(name)
+    assert entry.value is not None
+    absence = msgspec.json.decode(entry.value, type=Absence)
+    moved = Absence(key=absence.key, since=absence.since - timedelta(days=days))
+    await kv.put(name, msgspec.json.encode(moved))
+
+
+def users(url: str) -> dict[str, dict[str, Any]]:
+    return {u["userName"]: u for u in resources(url)}
+
+
+@pytest.mark.parametrize("shape", ["one-type", "two-types"])
+async def test_scim_users_disabled_kept_restored_and_deleted_in_every_shape(
+    shape: str,
+    scim_url: str,
+    tmp_path: Path,
+    session: Session,
+    settings: Settings,
+    services: RunServices,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    folder = tmp_path / "job"
+    await define(session, folder, connections(folder, scim_url), job_toml(shape))
+    everyone = ["p1", "p2", "p3", "p4"]
+    write(folder, everyone)
+    async with services():
+        first = await run(session, settings, capsys)
+        assert first.stats.failed == 0
+        assert (await run(session, settings, capsys)).stats.written == 0
+
+        write(folder, ["p1", "p2", "p3"], everyone)  # p4 leaves, still named in the group
+        gone = await run(session, settings, capsys)
+        assert (gone.stats.disabled, gone.stats.failed) == (1, 0)
+        assert users(scim_url)["p4"]["active"] is False
+        again = await run(session, settings, capsys)
+        assert (again.stats.written, again.stats.failed) == (0, 0), "disabled once"
+
+        write(folder, everyone)  # p4 is back
+        back = await run(session, settings, capsys)
+        assert (back.stats.enabled, back.stats.failed) == (1, 0)
+        assert users(scim_url)["p4"]["active"] is True
+        again = await run(session, settings, capsys)
+        assert (again.stats.written, again.stats.failed) == (0, 0), "restored once"
+
+        write(folder, ["p1", "p2", "p3"])  # p4 leaves for good
+        assert (await run(session, settings, capsys)).stats.disabled == 1
+        await days_pass(session, "p4", 31)
+        deleted = await run(session, settings, capsys)
+        assert (deleted.stats.deleted, deleted.stats.failed) == (1, 0)
+        assert "p4" not in users(scim_url)
+        again = await run(session, settings, capsys)
+        assert (again.stats.written, again.stats.failed) == (0, 0), "deleted once"
+
+
+@pytest.mark.parametrize("shape", ["one-type", "two-types"])
+@pytest.mark.parametrize("partial", ["key-scoped", "incremental"])
+async def test_scim_user_back_is_restored_by_a_partial_run_as_by_a_whole_one(
+    shape: str,
+    partial: str,
+    scim_url: str,
+    tmp_path: Path,
+    session: Session,
+    settings: Settings,
+    services: RunServices,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    folder = tmp_path / "job"
+    await define(session, folder, connections(folder, scim_url), job_toml(shape))
+    everyone = ["p1", "p2", "p3", "p4"]
+    write(folder, everyone)
+    async with services():
+        assert (await run(session, settings, capsys)).stats.failed == 0
+        write(folder, ["p1", "p2", "p3"], everyone)  # p4 leaves
+        assert (await run(session, settings, capsys)).stats.disabled == 1
+
+        write(folder, everyone, at=2)  # p4 is back
+        keys = ["p4"] if partial == "key-scoped" else None
+        back = await run(session, settings, capsys, keys, changed_only=partial == "incremental")
+        assert (back.stats.enabled, back.stats.failed) == (1, 0)
+        assert users(scim_url)["p4"]["active"] is True
+        whole = await run(session, settings, capsys)
+        assert (whole.stats.written, whole.stats.failed) == (0, 0), "restored once"
+
+
+@pytest.mark.parametrize("shape", ["one-type", "two-types"])
+@pytest.mark.parametrize("partial", ["whole", "key-scoped", "incremental"])
+async def test_a_scim_leaver_is_disabled_then_deleted_after_the_grace_in_every_shape(
+    shape: str,
+    partial: str,
+    scim_url: str,
+    tmp_path: Path,
+    session: Session,
+    settings: Settings,
+    services: RunServices,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """HR keeps its leavers, marked Terminated (and named in their group until deleted)."""
+    folder = tmp_path / "job"
+    await define(session, folder, connections(folder, scim_url), job_toml(shape, leavers=True))
+    everyone = ["p1", "p2", "p3", "p4"]
+    write(folder, everyone)
+    keys = ["p4"] if partial == "key-scoped" else None
+    incremental = partial == "incremental"
+    async with services():
+        assert (await run(session, settings, capsys)).stats.failed == 0
+        write(folder, everyone, at=2, leavers=("p4",))
+        left = await run(session, settings, capsys, keys, changed_only=incremental)
+        assert (left.stats.disabled, left.stats.failed) == (1, 0)
+        assert users(scim_url)["p4"]["active"] is False
+        again = await run(session, settings, capsys)
+        assert (again.stats.written, again.stats.failed) == (0, 0), "disabled once"
+
+        await days_pass(session, "p4", 31)
+        write(folder, everyone, ["p1", "p2", "p3"], at=3, leavers=("p4",))  # the group lets go
+        gone = await run(session, settings, capsys, keys, changed_only=incremental)
+        assert (gone.stats.deleted, gone.stats.failed) == (1, 0)
+        assert "p4" not in users(scim_url)
+        again = await run(session, settings, capsys)
+        assert (again.stats.written, again.stats.failed) == (0, 0), "deleted once"
