@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+import openpyxl
 import pytest
 
 from schemas.events import RunFinished
@@ -24,9 +25,12 @@ from services.cli.watch import follow_run
 from services.common.jetstream import ABSENT_BUCKET
 from services.common.settings import Settings
 from services.common.watermarks import Absence, absence_key
+from services.runner.planning import low_memory
+from tests.graph_server import Tenant
 from tests.scim_server import TOKEN, resources
 
 from .conftest import RunServices
+from .entra_helpers import connection_toml
 from .ldap_helpers import define
 
 JOB = "lifecycle-scim"
@@ -113,11 +117,11 @@ def write(
 
 
 async def preview(
-    settings: Settings, capsys: pytest.CaptureFixture[str], *options: str
+    settings: Settings, capsys: pytest.CaptureFixture[str], *options: str, job: str = JOB
 ) -> dict[str, Any]:
     """`idsync job preview JOB --json …`, as the command runs it."""
     args: argparse.Namespace = build_parser().parse_args(
-        ["job", "preview", JOB, "--json", *options]
+        ["job", "preview", job, "--json", *options]
     )
     args.settings = settings
     capsys.readouterr()
@@ -133,20 +137,21 @@ async def run(
     capsys: pytest.CaptureFixture[str],
     keys: list[str] | None = None,
     changed_only: bool = False,
+    job: str = JOB,
 ) -> RunFinished:
     """Preview, then run the same way: both plan the very same changes."""
     options = [o for key in keys or [] for o in ("--key", key)]
     options += ["--changed-only"] if changed_only else []
-    previewed = await preview(settings, capsys, *options)
-    _, end = await follow_run(session, JOB, keys, changed_only=changed_only)
+    previewed = await preview(settings, capsys, *options, job=job)
+    _, end = await follow_run(session, job, keys, changed_only=changed_only)
     assert isinstance(end, RunFinished), end
     assert end.plan_hash == previewed["plan_hash"], "the preview planned another plan"
     return end
 
 
-async def days_pass(session: Session, key: str, days: int) -> None:
+async def days_pass(session: Session, key: str, days: int, job: str = JOB) -> None:
     kv = await session.js.key_value(ABSENT_BUCKET)
-    name = absence_key(JOB, "user", key)
+    name = absence_key(job, "user", key)
     entry = await kv.get(name)
     assert entry.value is not None
     absence = msgspec.json.decode(entry.value, type=Absence)
@@ -265,4 +270,201 @@ async def test_a_scim_leaver_is_disabled_then_deleted_after_the_grace_in_every_s
         assert (gone.stats.deleted, gone.stats.failed) == (1, 0)
         assert "p4" not in users(scim_url)
         again = await run(session, settings, capsys)
+        assert (again.stats.written, again.stats.failed) == (0, 0), "deleted once"
+
+
+ENTRA = "lifecycle-entra"
+
+
+def entra_job(shape: str) -> str:
+    """Users with a lifecycle; with `resolve`, their managers; with two types, groups."""
+    by_id = '{ type = "user", by = "employeeId" }'
+    manager = f'  {{ to = "manager", from = "boss", resolve = {by_id} }},\n'
+    groups = """
+[[objects]]
+type = "group"
+keys = ["displayName"]
+source = { file = "groups.csv" }
+destination = { object_classes = ["group"] }
+fields = [
+  { to = "displayName", from = "group" },
+  { to = "members", delimiter = "|", resolve = { type = "user", by = "employeeId" } },
+]
+"""
+    return f"""id = "{ENTRA}"
+source = {{ connection = "hr", file = "people.csv" }}
+destination = {{ connection = "cloud" }}
+safety = {{ max_percent = 100 }}
+
+[[objects]]
+type = "user"
+keys = ["employeeId"]
+on_destination_only = "disable"
+delete_after = "30d"
+restore = true
+{LEAVERS}fields = [
+  {{ to = "employeeId", from = "id" }},
+  {{ to = "userPrincipalName", from = "upn" }},
+  {{ to = "displayName", from = "name" }},
+{manager if shape == "resolve" else ""}]
+{groups if shape == "two-types" else ""}"""
+
+
+def write_entra(
+    folder: Path, tenant: Tenant, ids: list[str], leavers: tuple[str, ...] = ()
+) -> None:
+    """The people (p1 everyone's manager) and the group naming those who have not left."""
+    with (folder / "data" / "people.csv").open("w", newline="") as out:
+        rows = csv.writer(out, delimiter=";")
+        rows.writerow(["id", "upn", "name", "boss", "status"])
+        rows.writerows(
+            [
+                i,
+                f"{i}@{tenant.domain}",
+                f"Person {i}",
+                "" if i == "p1" else "p1",
+                "Terminated" if i in leavers else "Active",
+            ]
+            for i in ids
+        )
+    with (folder / "data" / "groups.csv").open("w", newline="") as out:
+        rows = csv.writer(out, delimiter=";")
+        rows.writerow(["group", "members"])
+        rows.writerow(["staff", "|".join(i for i in ids if i not in leavers)])
+
+
+@pytest.mark.parametrize("shape", ["one-type", "resolve", "two-types"])
+async def test_entra_users_disabled_kept_restored_and_deleted_in_every_shape(
+    shape: str,
+    graph_tenant: Tenant,
+    tmp_path: Path,
+    session: Session,
+    settings: Settings,
+    services: RunServices,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    folder = tmp_path / "job"
+    hr = '[hr]\nprovider = "csv"\ndirectory = "data"\ndelimiter = ";"\n\n'
+    await define(session, folder, hr + connection_toml(folder, graph_tenant), entra_job(shape))
+    everyone = ["p1", "p2", "p3", "p4"]
+    write_entra(folder, graph_tenant, everyone)
+
+    def enabled() -> dict[str, bool]:
+        return {k: u["accountEnabled"] for k, u in graph_tenant.users("employeeId").items()}
+
+    async def runs(**kw: Any) -> RunFinished:
+        return await run(session, settings, capsys, job=ENTRA, **kw)
+
+    async with services():
+        assert (await runs()).stats.failed == 0
+        assert (await runs()).stats.written == 0
+
+        write_entra(folder, graph_tenant, ["p1", "p2", "p3"])  # p4 leaves
+        assert (await runs()).stats.disabled == 1
+        assert enabled()["p4"] is False
+        again = await runs()
+        assert (again.stats.written, again.stats.failed) == (0, 0), "disabled once"
+
+        write_entra(folder, graph_tenant, everyone)  # back
+        back = await runs()
+        assert (back.stats.enabled, back.stats.failed) == (1, 0)
+        assert enabled()["p4"] is True
+        again = await runs()
+        assert (again.stats.written, again.stats.failed) == (0, 0), "restored once"
+
+        write_entra(folder, graph_tenant, everyone, leavers=("p3",))  # p3 leaves, kept by HR
+        assert (await runs()).stats.disabled == 1
+        again = await runs()
+        assert (again.stats.written, again.stats.failed) == (0, 0), "a leaver disabled once"
+        await days_pass(session, "p3", 31, job=ENTRA)
+        gone = await runs()
+        assert (gone.stats.deleted, gone.stats.failed) == (1, 0)
+        assert "p3" not in enabled()
+        again = await runs()
+        assert (again.stats.written, again.stats.failed) == (0, 0), "deleted once"
+
+
+BOOK = "lifecycle-excel"
+
+
+def excel_job(mode: str, marked: bool) -> str:
+    """With `marked`, a disabled row is marked in the status the job writes (the people's
+    status, Active or Terminated, copied): its `mark`."""
+    mark = ', mark = { field = "status", value = "left" }' if marked else ""
+    status = ', { to = "status" }' if marked else ""
+    return f"""id = "{BOOK}"
+source = {{ connection = "hr", file = "people.csv" }}
+destination = {{ connection = "books", file = "out.xlsx", sheet = "People", mode = "{mode}"{mark} }}
+safety = {{ max_percent = 100 }}
+
+[[objects]]
+keys = ["id"]
+on_destination_only = "disable"
+delete_after = "30d"
+restore = true
+{LEAVERS}fields = [{{ to = "id" }}, {{ to = "name" }}, {{ to = "title" }}{status}]
+"""
+
+
+def sheet(path: Path) -> dict[str, dict[str, Any]]:
+    book: Any = openpyxl.load_workbook(path)
+    rows = list(book["People"].iter_rows(values_only=True))
+    header = [str(h) for h in rows[0]]
+    return {str(r[0]): dict(zip(header, r, strict=True)) for r in rows[1:] if r[0] is not None}
+
+
+@pytest.mark.parametrize("mode", ["update", "replace"])
+@pytest.mark.parametrize("lean", [False, True])
+@pytest.mark.parametrize("marked", [False, True])
+async def test_excel_rows_disabled_kept_restored_and_deleted_in_every_shape(
+    mode: str,
+    lean: bool,
+    marked: bool,
+    tmp_path: Path,
+    session: Session,
+    settings: Settings,
+    services: RunServices,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    if lean:  # every destination large enough to be planned in little memory
+        monkeypatch.setattr(low_memory, "LEAN_ABOVE", 0)
+    folder = tmp_path / "job"
+    files = '[hr]\nprovider = "csv"\ndirectory = "data"\ndelimiter = ";"\n\n'
+    files += '[books]\nprovider = "excel"\ndirectory = "data"\n'
+    await define(session, folder, files, excel_job(mode, marked))
+    mark, gone_by = ("status", "left") if marked else ("disabled", "yes")
+    everyone = ["p1", "p2", "p3", "p4"]
+    write(folder, everyone)
+    out = folder / "data" / "out.xlsx"
+
+    async def runs() -> RunFinished:
+        return await run(session, settings, capsys, job=BOOK)
+
+    async with services():
+        assert (await runs()).stats.created == 4
+        assert (await runs()).stats.written == 0
+
+        write(folder, ["p1", "p2", "p3"])  # p4 leaves
+        assert (await runs()).stats.disabled == 1
+        assert sheet(out)["p4"][mark] == gone_by
+        again = await runs()
+        assert (again.stats.written, again.stats.failed) == (0, 0), "disabled once"
+
+        write(folder, everyone)  # back
+        back = await runs()
+        assert (back.stats.enabled, back.stats.failed) == (1, 0)
+        assert sheet(out)["p4"][mark] == ("Active" if marked else None)
+        again = await runs()
+        assert (again.stats.written, again.stats.failed) == (0, 0), "restored once"
+
+        write(folder, everyone, leavers=("p3",))  # p3 leaves, kept by HR
+        assert (await runs()).stats.disabled == 1
+        again = await runs()
+        assert (again.stats.written, again.stats.failed) == (0, 0), "a leaver disabled once"
+        await days_pass(session, "p3", 31, job=BOOK)
+        gone = await runs()
+        assert (gone.stats.deleted, gone.stats.failed) == (1, 0)
+        assert "p3" not in sheet(out)
+        again = await runs()
         assert (again.stats.written, again.stats.failed) == (0, 0), "deleted once"
