@@ -155,7 +155,7 @@ async def days_pass(session: Session, key: str, days: int, job: str = JOB) -> No
     entry = await kv.get(name)
     assert entry.value is not None
     absence = msgspec.json.decode(entry.value, type=Absence)
-    moved = Absence(key=absence.key, since=absence.since - timedelta(days=days))
+    moved = msgspec.structs.replace(absence, since=absence.since - timedelta(days=days))
     await kv.put(name, msgspec.json.encode(moved))
 
 
@@ -468,3 +468,83 @@ async def test_excel_rows_disabled_kept_restored_and_deleted_in_every_shape(
         assert "p3" not in sheet(out)
         again = await runs()
         assert (again.stats.written, again.stats.failed) == (0, 0), "deleted once"
+
+
+MIXED = "lifecycle-mixed"
+
+
+def mixed_job(shape: str) -> str:
+    """The absent disabled, the leavers moved away (`ou=left`); restored when back."""
+    groups = """
+[[objects]]
+type = "group"
+keys = ["id"]
+on_destination_only = "delete"
+source = { file = "groups.csv" }
+destination = { query = "groups" }
+fields = [{ to = "id", from = "group" }, { to = "members", delimiter = "|" }]
+"""
+    users = 'destination = { query = "users" }\n' if shape == "two-types" else ""
+    leavers = LEAVERS.replace('"disable"', '"move", move_to = "ou=left"')
+    return f"""id = "{MIXED}"
+source = {{ connection = "hr", file = "people.csv" }}
+destination = {{ connection = "dir" }}
+safety = {{ max_percent = 100 }}
+
+[[objects]]
+type = "user"
+keys = ["id"]
+container = "ou=people"
+on_destination_only = "disable"
+restore = true
+{leavers}{users}fields = [{{ to = "id" }}, {{ to = "name" }}]
+{groups if shape == "two-types" else ""}"""
+
+
+@pytest.mark.parametrize("shape", ["one-type", "two-types"])
+async def test_each_object_back_is_restored_as_it_was_taken_away(
+    shape: str,
+    tmp_path: Path,
+    session: Session,
+    settings: Settings,
+    services: RunServices,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A job that disables the absent and moves its leavers away: back, the one disabled
+    is enabled (never moved: it was not), the leaver moved back (never enabled: it was
+    not disabled), as previewed; and nothing is left for the next run."""
+    folder = tmp_path / "job"
+    stored = folder / "directory.json"
+    files = '[hr]\nprovider = "csv"\ndirectory = "data"\ndelimiter = ";"\n\n'
+    files += '[dir]\nprovider = "plugin"\nfactory = "tests.plugins.lifecycle:LifecycleProvider"\n'
+    files += f'options = {{ path = "{stored}" }}\n'
+    files += 'actions = ["create", "update", "delete", "disable", "enable", "move"]\n'
+    await define(session, folder, files, mixed_job(shape))
+    everyone = ["p1", "p2", "p3", "p4"]
+    write(folder, everyone)
+
+    async def runs() -> RunFinished:
+        return await run(session, settings, capsys, job=MIXED)
+
+    def users() -> dict[str, Any]:
+        loaded: dict[str, Any] = json.loads(stored.read_text())
+        space: dict[str, Any] = loaded["users" if shape == "two-types" else ""]
+        return space
+
+    async with services():
+        assert (await runs()).stats.failed == 0
+        write(folder, ["p1", "p2", "p3"], everyone, leavers=("p3",))  # p4 gone, p3 leaves
+        away = await runs()
+        assert (away.stats.disabled, away.stats.moved, away.stats.failed) == (1, 1, 0)
+        assert users()["disabled"] == ["p4"] and users()["containers"]["p3"] == "ou=left"
+
+        write(folder, everyone)  # both back
+        back = await runs()
+        assert (back.stats.enabled, back.stats.moved, back.stats.failed) == (1, 1, 0), (
+            "p4 enabled alone, p3 moved back alone"
+        )
+        restored = [entry for entry in users()["log"] if entry[1] in ("p3", "p4")][-2:]
+        assert sorted(restored) == [["enable", "p4"], ["move", "p3"]], restored
+        assert users()["disabled"] == [] and users()["containers"].get("p3") == "ou=people"
+        again = await runs()
+        assert (again.stats.written, again.stats.failed) == (0, 0), "restored once"
