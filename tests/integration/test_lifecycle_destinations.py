@@ -383,6 +383,13 @@ async def test_entra_users_disabled_kept_restored_and_deleted_in_every_shape(
         again = await runs()
         assert (again.stats.written, again.stats.failed) == (0, 0), "deleted once"
 
+        write_entra(folder, graph_tenant, everyone)  # back within Entra's 30 days
+        back = await runs()
+        assert (back.stats.created, back.stats.failed) == (1, 0)
+        assert enabled()["p3"] is True, "restored from deleted items, and enabled"
+        again = await runs()
+        assert (again.stats.written, again.stats.failed) == (0, 0), "created once"
+
 
 BOOK = "lifecycle-excel"
 
