@@ -209,3 +209,87 @@ def test_every_drawn_history_converges_each_day_and_restores_as_taken_away(
                 assert person in directory.disabled, (step, person)
             if way == "move":
                 assert directory.where[person] in ("ou=gone", "ou=left"), (step, person)
+
+
+def plan_scoped(
+    job: Job, lifecycle: Lifecycle, source: list[Record], found: list[Record], keys: set[str]
+) -> list[Change]:
+    """A run scoped to `keys`, as a run planned in memory plans it: their records and
+    objects alone, every object to resolve against, absence left alone."""
+    mine = [r for r in source if r["uid"] in keys]
+    theirs = [r for r in found if r["uid"] in keys]
+    people = job.objects[0]
+    managed = ("uid", "mail")
+    types = [ObjectType(people, mine, theirs, managed, lifecycle=lifecycle, everything=found)]
+    if len(job.objects) > 1:
+        types.append(ObjectType(job.objects[1], [], [], ("cn",), everything=[{"cn": "team"}]))
+    the_plan, errors = plan_objects(types, act_on_absence=False, scoped=True, every_case=True)
+    assert errors == []
+    return [c for c in the_plan.changes if c.object_type == "user"]
+
+
+def lifecycle_of(memory: Memory, job: Job, now: datetime) -> Lifecycle:
+    found = asyncio.run(reading(memory, job, False, "manual", now)).lifecycles
+    return found.get("user", Lifecycle(absent_since={}, now=now))
+
+
+def state_of(directory: Directory, kept: Kept) -> tuple[object, ...]:
+    return (
+        directory.objects,
+        directory.disabled,
+        directory.where,
+        kept.absent,
+        {k: sorted(v) for k, v in kept.ways.items()},
+    )
+
+
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(
+    st.lists(st.tuples(days.map(lambda d: d[0]), st.sets(st.sampled_from(PEOPLE))), max_size=6),
+    st.sampled_from(["disable", "move", "delete", "skip"]),
+    st.sampled_from([None, "disable", "move", "delete"]),
+    st.booleans(),
+    st.booleans(),
+)
+def test_a_run_scoped_to_keys_keeps_the_lifecycle_a_whole_run_keeps(
+    history: list[tuple[tuple[int, dict[str, State]], set[str]]],
+    absence: str,
+    leaving: str | None,
+    move_to: bool,
+    two: bool,
+) -> None:
+    """Each day, one destination gets the whole run alone, the other a run scoped to some
+    keys first, then the whole run: the scoped run leaves the objects of its keys as the
+    whole run leaves them (but for those absent: it leaves absence alone), and after the
+    whole run both destinations, and the absences kept, are the same."""
+    job = job_of(absence, leaving, move_to, two)
+    whole, partial = Directory(), Directory()
+    kept_whole, kept_partial = Kept({}), Kept({})
+    now = DAY0
+    first = ((0, {p: ("here", "a") for p in PEOPLE}), set[str]())
+    for step, ((passed, states), keys) in enumerate([first, *history]):
+        now += timedelta(days=passed)
+        source = source_of(states)
+        for directory, kept in ((whole, kept_whole), (partial, kept_partial)):
+            memory = cast(Memory, kept)
+            if directory is partial and keys:
+                life = lifecycle_of(memory, job, now)
+                scoped = plan_scoped(job, life, source, directory.records(), keys)
+                directory.apply(scoped)
+                asyncio.run(remember(memory, job, scoped, [None] * len(scoped), now))
+                if step:  # compared with the whole run's, of the same day: made first
+                    for key in keys - {p for p, (s, _) in states.items() if s == "gone"}:
+                        assert (
+                            partial.objects.get(key),
+                            key in partial.disabled,
+                            partial.where.get(key),
+                        ) == (
+                            whole.objects.get(key),
+                            key in whole.disabled,
+                            whole.where.get(key),
+                        ), (step, key, "scoped as whole")
+            life = lifecycle_of(memory, job, now)
+            changes = plan_day(job, life, source, directory.records())
+            directory.apply(changes)
+            asyncio.run(remember(memory, job, changes, [None] * len(changes), now))
+        assert state_of(partial, kept_partial) == state_of(whole, kept_whole), step
