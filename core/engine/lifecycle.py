@@ -88,16 +88,31 @@ def on_return(mapping: ObjectMapping, lifecycle: Lifecycle | None, key: str) -> 
     absence: enable it, move it back (a disable with `move_to` moved it too), or both."""
     if lifecycle is None or not mapping.restore or key not in lifecycle.absent_since:
         return []
-    taken = lifecycle.ways.get(key)
-    if taken:  # undone as it was taken away
-        disabled, moved = "disable" in taken, "move" in taken
-    else:  # not kept: any way the job takes objects away
-        ways = ways_out(mapping)
-        disabled, moved = "disable" in ways, "move" in ways or bool(leaver_container(mapping))
-    back: list[Action] = ["enable"] if disabled else []
-    if moved:
+    taken = lifecycle.ways.get(key) or every_way(mapping)  # not kept: any the job has
+    back: list[Action] = ["enable"] if "disable" in taken else []
+    if "move" in taken:
         back.append("move")
     return back
+
+
+def every_way(mapping: ObjectMapping) -> list[str]:
+    """Every way the job may have taken an object away — `disable`, `move` (a disable
+    with `move_to` moves too) —: what a restore undoes where the way was not kept."""
+    ways = ways_out(mapping)
+    return [
+        way
+        for way, taken in (
+            ("disable", "disable" in ways),
+            ("move", "move" in ways or bool(leaver_container(mapping))),
+        )
+        if taken
+    ]
+
+
+def undoes(change: Change) -> str | None:
+    """The way out a restore's change undoes, once applied: an enable the disable, a move
+    (back) the move; None for any other change."""
+    return {"enable": "disable", "move": "move"}.get(change.action)
 
 
 def taken_away(mapping: ObjectMapping, change: Change) -> list[str]:

@@ -171,6 +171,30 @@ class Memory:
         except nats.js.errors.KeyWrongLastSequenceError:
             return
 
+    async def undo(
+        self, job_id: str, object_type: str, match_key: str, way: str, taken: Sequence[str]
+    ) -> None:
+        """A restore's change applied: `way` (disable, move) is undone; the absence is
+        forgotten once no way is left (`taken`: the ways of one kept without them)."""
+        kv = await self._kv(ABSENT_BUCKET)
+        name = absence_key(job_id, object_type, match_key)
+        try:
+            entry = await kv.get(name)
+        except _MISSING:
+            return
+        if not entry.value:
+            return
+        absence = _absence.decode(entry.value)
+        left = [w for w in absence.ways or taken if w != way]
+        if not left:
+            await self.forget_absent(job_id, object_type, match_key)
+            return
+        kept = msgspec.structs.replace(absence, ways=left)
+        try:  # unless changed meanwhile (forgotten, or marked anew)
+            await kv.update(name, _encoder.encode(kept), last=entry.revision)
+        except nats.js.errors.KeyWrongLastSequenceError:
+            return
+
     async def forget_absent(self, job_id: str, object_type: str, match_key: str) -> None:
         kv = await self._kv(ABSENT_BUCKET)
         try:

@@ -27,6 +27,7 @@ from services.common.settings import Settings
 from services.common.watermarks import Absence, absence_key
 from services.runner.planning import low_memory
 from tests.graph_server import Tenant
+from tests.plugins.lifecycle import MISSING
 from tests.scim_server import TOKEN, resources
 
 from .conftest import RunServices
@@ -553,5 +554,65 @@ async def test_each_object_back_is_restored_as_it_was_taken_away(
         restored = [entry for entry in users()["log"] if entry[1] in ("p3", "p4")][-2:]
         assert sorted(restored) == [["enable", "p4"], ["move", "p3"]], restored
         assert users()["disabled"] == [] and users()["containers"].get("p3") == "ou=people"
+        again = await runs()
+        assert (again.stats.written, again.stats.failed) == (0, 0), "restored once"
+
+
+@pytest.mark.parametrize("shape", ["one-type", "two-types"])
+async def test_an_object_enabled_whose_move_back_failed_is_moved_back_by_the_next_run(
+    shape: str,
+    tmp_path: Path,
+    session: Session,
+    settings: Settings,
+    services: RunServices,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Disabled and moved away (`move_to`), then back: the enable is applied, the move
+    back fails (its OU is not there). The next run — the OU there again — moves it back,
+    and enables nothing; the one after finds nothing to do."""
+    folder = tmp_path / "job"
+    stored = folder / "directory.json"
+    files = '[hr]\nprovider = "csv"\ndirectory = "data"\ndelimiter = ";"\n\n'
+    files += '[dir]\nprovider = "plugin"\nfactory = "tests.plugins.lifecycle:LifecycleProvider"\n'
+    files += f'options = {{ path = "{stored}" }}\n'
+    files += 'actions = ["create", "update", "delete", "disable", "enable", "move"]\n'
+    job = mixed_job(shape).replace("leavers = ", 'move_to = "ou=gone"\n# leavers = ')
+    await define(session, folder, files, job)
+    everyone = ["p1", "p2", "p3", "p4"]
+    write(folder, everyone)
+
+    async def runs() -> RunFinished:
+        return await run(session, settings, capsys, job=MIXED)
+
+    def missing(*containers: str) -> None:
+        loaded = json.loads(stored.read_text())
+        loaded[MISSING] = list(containers)
+        stored.write_text(json.dumps(loaded))
+
+    def users() -> dict[str, Any]:
+        loaded: dict[str, Any] = json.loads(stored.read_text())
+        space: dict[str, Any] = loaded["users" if shape == "two-types" else ""]
+        return space
+
+    async with services():
+        assert (await runs()).stats.failed == 0
+        write(folder, ["p1", "p2", "p3"], everyone)  # p4 leaves
+        away = await runs()
+        assert (away.stats.disabled, away.stats.failed) == (1, 0)
+        assert users()["containers"]["p4"] == "ou=gone" and users()["disabled"] == ["p4"]
+
+        write(folder, everyone)  # back, but its OU is not there
+        missing("ou=people")
+        broken = await runs()
+        assert broken.stats.failed == 1, broken.stats  # the object: one change failed
+        assert users()["disabled"] == [], "enabled"
+        assert users()["containers"]["p4"] == "ou=gone", "not moved back"
+
+        missing()
+        back = await runs()
+        assert (back.stats.moved, back.stats.enabled, back.stats.failed) == (1, 0, 0), (
+            "moved back where it belongs, not enabled again"
+        )
+        assert users()["containers"]["p4"] == "ou=people"
         again = await runs()
         assert (again.stats.written, again.stats.failed) == (0, 0), "restored once"

@@ -45,6 +45,17 @@ class Kept:
         self.absent.pop(match_key, None)
         self.ways.pop(match_key, None)
 
+    async def undo(
+        self, job_id: str, object_type: str, match_key: str, way: str, taken: Sequence[str]
+    ) -> None:
+        if match_key not in self.absent:
+            return
+        left = [w for w in self.ways.get(match_key) or taken if w != way]
+        if left:
+            self.ways[match_key] = left
+        else:
+            await self.forget_absent(job_id, object_type, match_key)
+
     async def watermark(self, job_id: str) -> None:
         return None
 
@@ -170,3 +181,38 @@ async def test_an_object_back_is_restored_as_it_was_taken_away(
 def leaving(records: list[Record]) -> list[Record]:
     """Source records, those whose status says they left marked as the mapper marks them."""
     return [{**r, LEAVER_FIELD: "yes"} if r.get("status") == "left" else r for r in records]
+
+
+@pytest.mark.parametrize("kept_how", [True, False])
+async def test_an_object_enabled_whose_move_back_failed_is_moved_back_by_the_next_run(
+    kept_how: bool,
+) -> None:
+    """Disabled and moved away (a disable with move_to), then back: its enable is applied
+    (the objects phase) but its move back fails. Its absence is not forgotten with the
+    enable: the next run moves it back — else it stayed where leavers go, enabled, for
+    good. Whether the absence says how it went (kept since) or not (kept before)."""
+    kind = mapping(on_destination_only="disable", move_to="ou=Former")
+    job = Job(
+        id="people",
+        source=Endpoint(connection="hr"),
+        destination=Endpoint(connection="dir"),
+        objects=[kind],
+    )
+    kept = Kept({"ada": NOW - timedelta(days=3)})
+    if kept_how:
+        kept.ways["ada"] = ["disable", "move"]
+    memory = cast(Memory, kept)
+    ada: Record = {"uid": "ada", "status": "here"}
+
+    async def restore(day: int, failing: str | None) -> list[str]:
+        now = NOW + timedelta(days=day)
+        lifecycle = (await reading(memory, job, False, "manual", now)).lifecycles["user"]
+        changes = list(plan([ada], [ada], kind, ["status"], lifecycle=lifecycle).changes)
+        errors = ["refused" if c.action == failing else None for c in changes]
+        await remember(memory, job, changes, errors, now)
+        return [c.action for c in changes]
+
+    assert await restore(0, failing="move") == ["enable", "move"]
+    assert await restore(1, failing=None) == ["move"], "moved back, not enabled again"
+    assert kept.absent == {}, "restored: its absence ends"
+    assert await restore(2, failing=None) == []
