@@ -56,8 +56,11 @@ class Directory:
     def records(self) -> list[Record]:
         return [dict(record) for record in self.objects.values()]
 
-    def apply(self, changes: list[Change]) -> None:
-        for change in changes:
+    def apply(self, changes: list[Change], errors: list[str | None] | None = None) -> None:
+        """The changes applied, but those whose error (`errors`) says they failed."""
+        for change, error in zip(changes, errors or [None] * len(changes), strict=True):
+            if error is not None:
+                continue
             key = str(change.match["uid"])
             if change.action == "delete":
                 self.objects.pop(key, None)
@@ -154,6 +157,9 @@ def plan_day(
     return [c for c in the_plan.changes if c.object_type == "user"]
 
 
+ACTIONS = ["create", "update", "delete", "disable", "enable", "move"]
+
+
 @settings(max_examples=EXAMPLES, deadline=None)
 @given(
     days,
@@ -161,6 +167,7 @@ def plan_day(
     st.sampled_from([None, "disable", "move", "delete"]),
     st.booleans(),
     st.booleans(),
+    st.lists(st.sets(st.sampled_from(ACTIONS)), max_size=7),
 )
 def test_every_drawn_history_converges_each_day_and_restores_as_taken_away(
     history: list[tuple[int, dict[str, State]]],
@@ -168,7 +175,10 @@ def test_every_drawn_history_converges_each_day_and_restores_as_taken_away(
     leaving: str | None,
     move_to: bool,
     two: bool,
+    failing: list[set[str]],
 ) -> None:
+    """`failing`: the actions whose changes fail on each day's first run (the day's run
+    is then run again, nothing failing)."""
     job = job_of(absence, leaving, move_to, two)
     directory = Directory()
     kept = Kept({})
@@ -179,12 +189,15 @@ def test_every_drawn_history_converges_each_day_and_restores_as_taken_away(
     for step, (passed, states) in enumerate([(0, first), *history]):
         now += timedelta(days=passed)
         source = source_of(states)
-        lifecycle = asyncio.run(reading(memory, job, False, "manual", now)).lifecycles.get(
-            "user", Lifecycle(absent_since={}, now=now)
-        )
-        changes = plan_day(job, lifecycle, source, directory.records())
-        directory.apply(changes)
-        asyncio.run(remember(memory, job, changes, [None] * len(changes), now))
+        fails = failing[step] if step < len(failing) else set()
+        for attempt in (fails, set()):  # the day's run; then, if a change failed, again
+            lifecycle = lifecycle_of(memory, job, now)
+            changes = plan_day(job, lifecycle, source, directory.records())
+            errors = ["refused" if c.action in attempt else None for c in changes]
+            directory.apply(changes, errors)
+            asyncio.run(remember(memory, job, changes, errors, now))
+            if not any(errors):
+                break
         again = asyncio.run(reading(memory, job, False, "manual", now)).lifecycles.get(
             "user", Lifecycle(absent_since={}, now=now)
         )
