@@ -4,19 +4,27 @@ somewhere to go, and objects it creates carry every field the destination requir
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 
 from core.engine.containers import follows_container
 from core.words import got
-from schemas.jobs import Job
+from schemas.jobs import Job, ObjectMapping
 
 from .facts import ProviderFacts, Report
 from .objects import endpoint_of
 
 
-def check_actions(bad: Report, job: Job, provider: str, can: Collection[str]) -> None:
-    """`provider`: the destination's tag; `can`: what it can apply."""
-    for i, obj in enumerate(job.objects):
+def check_actions(
+    bad: Report,
+    job: Job,
+    provider: str,
+    cans: Sequence[Collection[str]],
+    every: Collection[str] = (),
+) -> None:
+    """`provider`: the destination's tag; `cans`: what it can apply to each type's
+    objects (`every`: to any of its objects: a directory's users, where its groups have
+    no account to disable)."""
+    for i, (obj, can) in enumerate(zip(job.objects, cans, strict=True)):
         asked = (
             ("on_source_only", obj.on_source_only, ("create",)),
             ("on_both", obj.on_both, ("update",)),
@@ -25,7 +33,7 @@ def check_actions(bad: Report, job: Job, provider: str, can: Collection[str]) ->
         for setting, action, options in asked:
             if action != "skip" and action not in can:
                 choose = " or ".join([*(a for a in options if a in can), "skip"])
-                text = f"destination {job.destination.connection} ({provider}) cannot {action}"
+                text = cannot(job, provider, obj, action, every)
                 bad(f"$.objects[{i}].{setting}", f"{text}; choose {choose}")
         if follows_container(obj) and "move" not in can:
             text = f"destination {job.destination.connection} ({provider}) cannot move"
@@ -42,6 +50,15 @@ def check_actions(bad: Report, job: Job, provider: str, can: Collection[str]) ->
                 f"$.objects[{i}].move_to",
                 f"expected {where}, such as {example}, got {got(obj.move_to)}",
             )
+
+
+def cannot(job: Job, provider: str, obj: ObjectMapping, action: str, every: Collection[str]) -> str:
+    """That the destination cannot apply `action` to the objects of `obj`, as a check says
+    it: to any of its objects, or to those of that type (no account to disable)."""
+    text = f"destination {job.destination.connection} ({provider}) cannot {action}"
+    if action in every:
+        text += f" a {obj.type}: only an account can be disabled and enabled"
+    return text
 
 
 def check_mandatory(bad: Report, job: Job, destination: str, facts: ProviderFacts) -> None:

@@ -35,6 +35,14 @@ def _nothing_more(endpoint: Endpoint, mapping: ObjectMapping) -> frozenset[str]:
     return frozenset()
 
 
+def _every_object(endpoint: Endpoint, mapping: ObjectMapping) -> bool:
+    return True
+
+
+ACCOUNT_ACTIONS = frozenset({"disable", "enable"})
+"""What only objects with an account allow, where a side holds other kinds too."""
+
+
 def _no_problems(value: object) -> list[Problem]:
     return []
 
@@ -66,12 +74,23 @@ class ProviderFacts:
     check_endpoint: Callable[[Endpoint], list[Problem]] = _no_problems
     """What is wrong with a job's side on this provider; fields relative to the side
     ("file", "query")."""
+    accounts: Callable[[Endpoint, ObjectMapping], bool] = _every_object
+    """Whether a type's objects on a side have an account to disable and enable: users,
+    not a directory's groups or contacts (False: disable and enable are not theirs)."""
 
     def can(self, connection: Connection) -> frozenset[str]:
         """What a destination on this connection can apply."""
         if self.actions_of is not None:
             return self.actions_of(connection)
         return frozenset(self.actions)
+
+    def can_for(
+        self, connection: Connection, endpoint: Endpoint, mapping: ObjectMapping
+    ) -> frozenset[str]:
+        """What a destination on this connection can apply to one type's objects, on its
+        side (`endpoint`, the type's own scope put over the job's)."""
+        can = self.can(connection)
+        return can if self.accounts(endpoint, mapping) else can - ACCOUNT_ACTIONS
 
 
 def provider_of(connection: Connection) -> str:

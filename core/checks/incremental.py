@@ -10,6 +10,7 @@ from schemas.jobs import Job
 
 from .facts import ProviderFacts, Report, facts_of, provider_of
 from .intervals import check_interval
+from .objects import endpoint_of
 
 
 def check_changes(
@@ -43,7 +44,8 @@ def check_changes(
             )
         if target is None:
             continue
-        can = facts_of(target, facts).can(target)
+        endpoint = endpoint_of(job.destination, obj.destination)
+        can = facts_of(target, facts).can_for(target, endpoint, obj)
         needed = []
         if obj.delete_after is not None:
             needed.append(("delete_after", "delete"))

@@ -24,7 +24,7 @@ from .destination import check_actions, check_mandatory
 from .facts import ProviderFacts, Report, facts_of
 from .incremental import check_changes
 from .intervals import check_interval
-from .objects import check_object_types
+from .objects import check_object_types, endpoint_of
 from .schedules import check_schedules
 from .scopes import check_scopes
 
@@ -74,12 +74,15 @@ def check_job(
         for path, text in check_mapping(obj, f"$.objects[{i}]", job.id):  # transformations
             bad(path, text)
     destination = connections.get(job.destination.connection)
-    can = None
+    cans = None
     if destination is not None and target is not None:
-        can = target.can(destination)
-        check_actions(bad, job, target.tag, can)
+        cans = [
+            target.can_for(destination, endpoint_of(job.destination, obj.destination), obj)
+            for obj in job.objects
+        ]
+        check_actions(bad, job, target.tag, cans, target.can(destination))
         check_mandatory(bad, job, destination.id, target)
-    check_scopes(bad, job, can)
+    check_scopes(bad, job, cans)
     if not 1 <= job.batch_size <= 100_000:
         bad("$.batch_size", f"expected a whole number from 1 to 100000, got {job.batch_size}")
     _check_safety(bad, job)

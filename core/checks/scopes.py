@@ -3,7 +3,7 @@ rightly, filters on the source side only, and leavers' actions the destination c
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 
 from core.engine.conditions import compile_condition
 from core.engine.transforms_base import TransformError
@@ -12,8 +12,8 @@ from schemas.jobs import Job
 from .facts import Report
 
 
-def check_scopes(bad: Report, job: Job, can: Collection[str] | None) -> None:
-    """`can`: what the destination can apply (None: unknown)."""
+def check_scopes(bad: Report, job: Job, cans: Sequence[Collection[str]] | None) -> None:
+    """`cans`: what the destination can apply to each type's objects (None: unknown)."""
     _condition(bad, job.source.where, "$.source.where", "where")
     if job.destination.where is not None:
         bad("$.destination.where", "filters the source only: use query for the destination")
@@ -27,6 +27,7 @@ def check_scopes(bad: Report, job: Job, can: Collection[str] | None) -> None:
         if leavers is None:
             continue
         _condition(bad, leavers.when, f"{at}.leavers.when", "when")
+        can = cans[i] if cans is not None else None
         if can is not None and leavers.action not in can:
             bad(
                 f"{at}.leavers.action",

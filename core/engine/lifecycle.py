@@ -9,19 +9,21 @@ so the same inputs always give the same plan and days can be simulated in tests.
 - One still absent `delete_after` after that day is deleted; before then it is left
   alone (counted as skipped), so each run does not disable it again.
 - One back in the source is restored when the job says `restore`: enabled, and moved
-  back to where a new object would be created if it was moved (`move_to`). Its absence
-  is forgotten either way, so a later absence starts counting afresh.
+  back to where a new object would be created if it was moved (`move_to`) — as it was
+  taken away, where the run that did it said so (`Lifecycle.ways`): a job that disables
+  the absent and moves its leavers enables the one and moves the other back, never
+  both. Its absence is forgotten either way, so a later absence starts counting afresh.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta
 
 import msgspec
 
 from schemas.jobs import ObjectMapping
-from schemas.plan import Action
+from schemas.plan import Action, Change
 
 
 class Lifecycle(msgspec.Struct, frozen=True, kw_only=True):
@@ -31,6 +33,9 @@ class Lifecycle(msgspec.Struct, frozen=True, kw_only=True):
     """The run's clock (its approval time)."""
     delete_after: timedelta | None = None
     """The job's `delete_after`, parsed; None: never delete."""
+    ways: Mapping[str, Collection[str]] = msgspec.field(default_factory=dict)
+    """Match key → how the run that took it away did (`disable`, `move`, or both: a
+    disable with `move_to`), where it was kept; else the job's ways out say."""
 
 
 LIFECYCLE_ACTIONS = ("disable", "move")
@@ -83,11 +88,43 @@ def on_return(mapping: ObjectMapping, lifecycle: Lifecycle | None, key: str) -> 
     absence: enable it, move it back (a disable with `move_to` moved it too), or both."""
     if lifecycle is None or not mapping.restore or key not in lifecycle.absent_since:
         return []
-    ways = ways_out(mapping)
-    back: list[Action] = ["enable"] if "disable" in ways else []
-    if "move" in ways or leaver_container(mapping):
+    taken = lifecycle.ways.get(key) or every_way(mapping)  # not kept: any the job has
+    back: list[Action] = ["enable"] if "disable" in taken else []
+    if "move" in taken:
         back.append("move")
     return back
+
+
+def every_way(mapping: ObjectMapping) -> list[str]:
+    """Every way the job may have taken an object away — `disable`, `move` (a disable
+    with `move_to` moves too) —: what a restore undoes where the way was not kept."""
+    ways = ways_out(mapping)
+    return [
+        way
+        for way, taken in (
+            ("disable", "disable" in ways),
+            ("move", "move" in ways or bool(leaver_container(mapping))),
+        )
+        if taken
+    ]
+
+
+def undoes(change: Change) -> str | None:
+    """The way out a restore's change undoes, once applied: an enable the disable, a move
+    (back) the move; None for any other change."""
+    return {"enable": "disable", "move": "move"}.get(change.action)
+
+
+def taken_away(mapping: ObjectMapping, change: Change) -> list[str]:
+    """How an applied change takes its object away for absence (or leaving) — `disable`,
+    `move`, or both (a disable with `move_to`) —; none where it does not (a move back, a
+    move to its record's container, a delete, an enable)."""
+    if change.action not in LIFECYCLE_ACTIONS or change.action not in ways_out(mapping):
+        return []
+    if change.action == "disable":
+        return ["disable", "move"] if change.container else ["disable"]
+    away = {mapping.move_to, leaver_container(mapping)} - {None}
+    return ["move"] if change.container in away else []
 
 
 def returned(wanted: Mapping[str, object], lifecycle: Lifecycle | None) -> list[str]:

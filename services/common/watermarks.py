@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Sequence
 from datetime import datetime
 
 import msgspec
@@ -47,6 +48,9 @@ class Absence(msgspec.Struct, kw_only=True):
     """The object's key as people read it."""
     since: datetime
     """The approval time of the run that first disabled or moved it for absence."""
+    ways: list[str] = msgspec.field(default_factory=list)
+    """How that run took it away: `disable`, `move`, or both (empty: kept before this
+    was, any way the job takes objects away)."""
 
 
 _encoder = msgspec.json.Encoder()
@@ -120,6 +124,14 @@ class Memory:
     async def absences(self, job_id: str) -> dict[str, dict[str, datetime]]:
         """Object type → match key → the day it was first found absent, for every object
         of the job."""
+        return {
+            kind: {key: absence.since for key, absence in of_type.items()}
+            for kind, of_type in (await self.absent_objects(job_id)).items()
+        }
+
+    async def absent_objects(self, job_id: str) -> dict[str, dict[str, Absence]]:
+        """Object type → match key → its absence (since when, and how it was taken away),
+        for every object of the job."""
         kv = await self._kv(ABSENT_BUCKET)
         prefix = f"$KV.{ABSENT_BUCKET}."
         try:
@@ -128,7 +140,7 @@ class Memory:
             )
         except nats.js.errors.NotFoundError:
             return {}
-        found: dict[str, dict[str, datetime]] = {}
+        found: dict[str, dict[str, Absence]] = {}
         for subject in info.state.subjects or {}:
             name = subject.removeprefix(prefix)
             try:
@@ -138,17 +150,48 @@ class Memory:
             parts = name.split(".")
             if entry.value and len(parts) == 3:
                 of_type = found.setdefault(_decode(parts[1]), {})
-                of_type[_decode(parts[2])] = _absence.decode(entry.value).since
+                of_type[_decode(parts[2])] = _absence.decode(entry.value)
         return found
 
     async def mark_absent(
-        self, job_id: str, object_type: str, match_key: str, shown: str, since: datetime
+        self,
+        job_id: str,
+        object_type: str,
+        match_key: str,
+        shown: str,
+        since: datetime,
+        ways: Sequence[str] = (),
     ) -> None:
-        """Keep the first date: an object disabled again (or the batch applied twice) keeps it."""
+        """Keep the first date: an object disabled again (or the batch applied twice) keeps it;
+        and how it was taken away (`ways`: disable, move)."""
         kv = await self._kv(ABSENT_BUCKET)
-        data = _encoder.encode(Absence(key=shown, since=since))
+        data = _encoder.encode(Absence(key=shown, since=since, ways=list(ways)))
         try:
             await kv.create(absence_key(job_id, object_type, match_key), data)
+        except nats.js.errors.KeyWrongLastSequenceError:
+            return
+
+    async def undo(
+        self, job_id: str, object_type: str, match_key: str, way: str, taken: Sequence[str]
+    ) -> None:
+        """A restore's change applied: `way` (disable, move) is undone; the absence is
+        forgotten once no way is left (`taken`: the ways of one kept without them)."""
+        kv = await self._kv(ABSENT_BUCKET)
+        name = absence_key(job_id, object_type, match_key)
+        try:
+            entry = await kv.get(name)
+        except _MISSING:
+            return
+        if not entry.value:
+            return
+        absence = _absence.decode(entry.value)
+        left = [w for w in absence.ways or taken if w != way]
+        if not left:
+            await self.forget_absent(job_id, object_type, match_key)
+            return
+        kept = msgspec.structs.replace(absence, ways=left)
+        try:  # unless changed meanwhile (forgotten, or marked anew)
+            await kv.update(name, _encoder.encode(kept), last=entry.revision)
         except nats.js.errors.KeyWrongLastSequenceError:
             return
 

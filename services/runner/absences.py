@@ -15,7 +15,7 @@ from datetime import datetime
 import structlog
 
 from core.engine import match_key
-from core.engine.lifecycle import LIFECYCLE_ACTIONS, has_lifecycle, leaver_container, ways_out
+from core.engine.lifecycle import every_way, has_lifecycle, taken_away, undoes
 from schemas.jobs import Job
 from schemas.plan import Change, RunStats
 from services.common.runs import RunState
@@ -42,13 +42,13 @@ async def remember(
         if key is None:
             continue
         # A move for absence (or leaving) goes to `move_to`; a move back anywhere else —
-        # where new objects go too (no container: the destination's own).
-        away = {mapping.move_to, leaver_container(mapping)} - {None}
-        # A delete ends the object, and its absence with it.
-        starts = change.action in LIFECYCLE_ACTIONS and change.action in ways_out(mapping)
-        starts = starts and (change.action != "move" or change.container in away)
-        if starts:
-            await memory.mark_absent(job.id, mapping.type, key, change.key, at)
+        # where new objects go too (no container: the destination's own). A delete ends
+        # the object, and its absence with it. How it went is kept: a restore undoes that,
+        # a way at a time — an enable applied whose move back failed is still to be moved.
+        if ways := taken_away(mapping, change):
+            await memory.mark_absent(job.id, mapping.type, key, change.key, at, ways)
+        elif (way := undoes(change)) is not None:
+            await memory.undo(job.id, mapping.type, key, way, every_way(mapping))
         else:
             await memory.forget_absent(job.id, mapping.type, key)
 

@@ -597,3 +597,70 @@ async def test_a_group_holding_its_placeholder_gets_its_new_member_instead(
         assert d.state()[cdn(f"cn=team,{a}")]["member"] == [cdn(f"uid=p3,{a}")]
         again = await d.run(capsys)
         assert again.stats.written == 0, again.stats
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+async def test_a_leaver_still_in_its_group_is_named_where_it_goes_and_comes_back(
+    directory: Directory, services: RunServices, capsys: pytest.CaptureFixture[str], shape: str
+) -> None:
+    """The group's record keeps naming a leaver (moved away for absence, then back): the
+    group names it in `ou=gone`, then where it comes back — in a run scoped to the
+    leaver's key alone (the group out of its scope), and an incremental one, as in a
+    whole run — and a whole run after finds nothing to do."""
+    d = directory
+    await d.define()
+    a, b, gone = d.ou("a"), d.ou("b"), d.ou("gone")
+    team = group("team", a, 1, 2)
+    d.write([user(1, a), user(2, a)], [team])
+    async with services():
+        assert (await d.run(capsys)).stats.created == 3
+        d.write([user(1, a)], [team])  # p2 leaves; the group still names p2
+        left = await d.run(capsys)
+        assert (left.stats.moved, left.stats.failed) == (1, 0), left.stats
+        state = d.state()
+        assert state[cdn(f"cn=team,{a}")]["member"] == sorted(
+            [cdn(f"uid=p1,{a}"), cdn(f"uid=p2,{gone}")]
+        )
+        assert (await d.run(capsys)).stats.written == 0
+
+        d.write([user(1, a), user(2, b, at=NEW)], [team])  # p2 back, in another OU
+        back = await run_shape(d, capsys, shape, ["p2"])
+        assert (back.stats.moved, back.stats.failed) == (1, 0), back.stats
+        state = d.state()
+        assert cdn(f"uid=p2,{b}") in state
+        assert state[cdn(f"cn=team,{a}")]["member"] == sorted(
+            [cdn(f"uid=p1,{a}"), cdn(f"uid=p2,{b}")]
+        )
+        again = await d.run(capsys)
+        assert (again.stats.written, again.stats.failed) == (0, 0), again.stats
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+async def test_a_leaver_back_under_another_name_is_renamed_and_moved_back_in_every_shape(
+    directory: Directory, services: RunServices, capsys: pytest.CaptureFixture[str], shape: str
+) -> None:
+    """Users named by their cn: one moved away for absence comes back renamed, into
+    another OU — renamed and moved back in one run, named anew in the group that kept
+    naming it, whatever the shape; a whole run after finds nothing to do."""
+    d = directory
+    await d.define(rdn="cn")
+    a, b, gone = d.ou("a"), d.ou("b"), d.ou("gone")
+    team = group("team", a, 1, 2)
+    d.write([user(1, a), user(2, a)], [team])
+    async with services():
+        assert (await d.run(capsys)).stats.created == 3
+        d.write([user(1, a)], [team])  # p2 leaves
+        left = await d.run(capsys)
+        assert (left.stats.moved, left.stats.failed) == (1, 0), left.stats
+        assert cdn(f"cn=Person 2,{gone}") in d.state()
+
+        d.write([user(1, a), user(2, b, "Ada Byron", at=NEW)], [team])
+        back = await run_shape(d, capsys, shape, ["p2"])
+        assert back.stats.failed == 0, back.stats
+        state = d.state()
+        assert cdn(f"cn=Ada Byron,{b}") in state, sorted(state)
+        assert state[cdn(f"cn=team,{a}")]["member"] == sorted(
+            [cdn(f"cn=Person 1,{a}"), cdn(f"cn=Ada Byron,{b}")]
+        )
+        again = await d.run(capsys)
+        assert (again.stats.written, again.stats.failed) == (0, 0), again.stats

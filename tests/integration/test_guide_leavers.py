@@ -227,7 +227,7 @@ async def days_pass(session: Session, key: str, days: int) -> None:
     entry = await kv.get(name)
     assert entry.value is not None
     absence = msgspec.json.decode(entry.value, type=Absence)
-    moved = Absence(key=absence.key, since=absence.since - timedelta(days=days))
+    moved = msgspec.structs.replace(absence, since=absence.since - timedelta(days=days))
     await kv.put(name, msgspec.json.encode(moved))
 
 

@@ -71,7 +71,7 @@ async def days_pass(session: Session, key: str, days: int) -> None:
     entry = await kv.get(absence_key(JOB_ID, "user", key))
     assert entry.value is not None
     absence = msgspec.json.decode(entry.value, type=Absence)
-    moved = Absence(key=absence.key, since=absence.since - timedelta(days=days))
+    moved = msgspec.structs.replace(absence, since=absence.since - timedelta(days=days))
     await kv.put(absence_key(JOB_ID, "user", key), msgspec.json.encode(moved))
 
 

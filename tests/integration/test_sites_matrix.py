@@ -370,7 +370,7 @@ async def test_incremental_runs_on_the_low_memory_path_in_a_site_keep_their_life
             entry = await absent.get(name)
             assert entry.value is not None, f"{job_id}: the absence is kept"
             since = msgspec.json.decode(entry.value, type=Absence)
-            moved = Absence(key=since.key, since=since.since - timedelta(days=30))
+            moved = msgspec.structs.replace(since, since=since.since - timedelta(days=30))
             await absent.put(name, msgspec.json.encode(moved))
         gone, _ = await twins.both(capsys)
         assert gone.stats.deleted == 1 and "p4" not in twins.destination("branch")[""]["objects"]

@@ -9,7 +9,8 @@ runs scoped to keys and incremental runs read only their objects (planning/scope
 Each read is noted in a file beside the objects' (`reads_of`): "read" for a whole read,
 "keys" for a lookup.
 Told to (`Layout.containers`), it says where each object is under "@container": where it
-was created or moved to, else `DEFAULT_CONTAINER`.
+was created or moved to, else `DEFAULT_CONTAINER`. A move to a container the file lists
+under "missing" (`MISSING`) fails, as a directory's move to an OU not there does.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from services.providers.base import Layout, Outcome
 
 DEFAULT_CONTAINER = "ou=default"
 """Where an object created or moved back without a container is."""
+MISSING = "missing"
+"""The file's list of containers a move to fails (a test's own, beside the namespaces)."""
 
 
 def reads_of(path: Path) -> list[str]:
@@ -101,8 +104,13 @@ class LifecycleProvider:
         stored = self._load()
         space = self._space(stored)
         objects, disabled = space["objects"], set(space["disabled"])
-        for change in changes:
+        outcomes = [Outcome() for _ in changes]
+        for at, change in enumerate(changes):
             key = "/".join(str(change.match[k]) for k in self.keys)
+            where = change.container or DEFAULT_CONTAINER
+            if change.action == "move" and where in stored.get(MISSING, []):
+                outcomes[at] = Outcome(error=f"no container {where} to move {key} to")
+                continue
             space["log"].append([change.action, key])
             if change.action == "delete":
                 objects.pop(key, None)
@@ -122,7 +130,7 @@ class LifecycleProvider:
                 objects[key] = record
         space["disabled"] = sorted(disabled)
         self.path.write_text(json.dumps(stored))
-        return [Outcome() for _ in changes]
+        return outcomes
 
     async def close(self) -> None:
         return None

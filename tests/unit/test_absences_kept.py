@@ -4,16 +4,19 @@ restore) ends it — wherever objects come back to, the job's own container incl
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
 import pytest
 
-from core.engine.lifecycle import Lifecycle
+from core.engine.lifecycle import LEAVER_FIELD, Lifecycle
 from core.engine.plan import plan
 from schemas.jobs import Endpoint, FieldMap, Job, Leavers, ObjectMapping
-from services.common.watermarks import Memory
+from schemas.values import Record
+from services.common.watermarks import Absence, Memory
 from services.runner.absences import remember
+from services.runner.planning.reading import reading
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 LEFT = {"field": "status", "equals": "left"}
@@ -24,14 +27,49 @@ class Kept:
 
     def __init__(self, absent: dict[str, datetime]) -> None:
         self.absent = dict(absent)
+        self.ways: dict[str, Sequence[str]] = {}
 
     async def mark_absent(
-        self, job_id: str, object_type: str, match_key: str, shown: str, since: datetime
+        self,
+        job_id: str,
+        object_type: str,
+        match_key: str,
+        shown: str,
+        since: datetime,
+        ways: Sequence[str] = (),
     ) -> None:
-        self.absent.setdefault(match_key, since)
+        if match_key not in self.absent:
+            self.absent[match_key], self.ways[match_key] = since, ways
 
     async def forget_absent(self, job_id: str, object_type: str, match_key: str) -> None:
         self.absent.pop(match_key, None)
+        self.ways.pop(match_key, None)
+
+    async def undo(
+        self, job_id: str, object_type: str, match_key: str, way: str, taken: Sequence[str]
+    ) -> None:
+        if match_key not in self.absent:
+            return
+        left = [w for w in self.ways.get(match_key) or taken if w != way]
+        if left:
+            self.ways[match_key] = left
+        else:
+            await self.forget_absent(job_id, object_type, match_key)
+
+    async def watermark(self, job_id: str) -> None:
+        return None
+
+    async def absent_objects(self, job_id: str) -> dict[str, dict[str, Absence]]:
+        """As `Memory.absent_objects` reads them back (the object type: "user")."""
+        return {
+            "user": {
+                key: Absence(key=key, since=since, ways=list(self.ways.get(key, ())))
+                for key, since in self.absent.items()
+            }
+        }
+
+    async def absences(self, job_id: str) -> dict[str, dict[str, datetime]]:
+        return {"user": dict(self.absent)}
 
 
 def mapping(**way: object) -> ObjectMapping:
@@ -96,3 +134,85 @@ async def test_an_object_deleted_for_absence_leaves_no_absence_behind() -> None:
     changes = list(gone.changes)
     await remember(cast(Memory, kept), job, changes, [None] * len(changes), NOW)
     assert kept.absent == {}
+
+
+MIXED = {  # the absent disabled, the leavers moved away
+    "on_destination_only": "disable",
+    "leavers": Leavers(when=LEFT, action="move", move_to="ou=Former"),
+}
+
+
+@pytest.mark.parametrize(
+    ("record", "way", "back"),
+    [
+        ([], "disable", ["enable"]),  # gone from the source: disabled, then enabled
+        ([{"uid": "ada", "status": "left"}], "move", ["move"]),  # left: moved, moved back
+    ],
+)
+async def test_an_object_back_is_restored_as_it_was_taken_away(
+    record: list[Record], way: str, back: list[str]
+) -> None:
+    """A job that disables the absent and moves its leavers away: the one disabled is
+    enabled when back, not also moved (it never was); the leaver moved away is moved back,
+    not also enabled — each restore as the run that took the object away did, kept with
+    its absence."""
+    kind = mapping(**MIXED)
+    job = Job(
+        id="people",
+        source=Endpoint(connection="hr"),
+        destination=Endpoint(connection="dir"),
+        objects=[kind],
+    )
+    ada: Record = {"uid": "ada", "status": "here"}
+    kept = Kept({})
+    memory = cast(Memory, kept)
+    for day, source in enumerate([[ada], leaving(record), [ada]]):
+        now = NOW + timedelta(days=day)
+        lifecycle = (await reading(memory, job, False, "manual", now)).lifecycles["user"]
+        the_plan = plan(source, [ada], kind, ["status"], lifecycle=lifecycle)
+        changes = list(the_plan.changes)
+        if day == 1:
+            assert [c.action for c in changes] == [way]
+        await remember(memory, job, changes, [None] * len(changes), now)
+    assert [c.action for c in changes] == back
+    assert kept.absent == {}, "its absence ends"
+
+
+def leaving(records: list[Record]) -> list[Record]:
+    """Source records, those whose status says they left marked as the mapper marks them."""
+    return [{**r, LEAVER_FIELD: "yes"} if r.get("status") == "left" else r for r in records]
+
+
+@pytest.mark.parametrize("kept_how", [True, False])
+async def test_an_object_enabled_whose_move_back_failed_is_moved_back_by_the_next_run(
+    kept_how: bool,
+) -> None:
+    """Disabled and moved away (a disable with move_to), then back: its enable is applied
+    (the objects phase) but its move back fails. Its absence is not forgotten with the
+    enable: the next run moves it back — else it stayed where leavers go, enabled, for
+    good. Whether the absence says how it went (kept since) or not (kept before)."""
+    kind = mapping(on_destination_only="disable", move_to="ou=Former")
+    job = Job(
+        id="people",
+        source=Endpoint(connection="hr"),
+        destination=Endpoint(connection="dir"),
+        objects=[kind],
+    )
+    kept = Kept({"ada": NOW - timedelta(days=3)})
+    if kept_how:
+        kept.ways["ada"] = ["disable", "move"]
+    memory = cast(Memory, kept)
+    ada: Record = {"uid": "ada", "status": "here"}
+
+    async def restore(day: int, failing: str | None) -> list[str]:
+        now = NOW + timedelta(days=day)
+        lifecycle = (await reading(memory, job, False, "manual", now)).lifecycles["user"]
+        changes = list(plan([ada], [ada], kind, ["status"], lifecycle=lifecycle).changes)
+        errors = ["refused" if c.action == failing else None for c in changes]
+        await remember(memory, job, changes, errors, now)
+        return [c.action for c in changes]
+
+    assert await restore(0, failing="move") == ["enable", "move"]
+    assert await restore(1, failing=None) == ["move"], "moved back, not enabled again"
+    assert kept.absent == {}, "restored: its absence ends"
+    assert await restore(2, failing=None) == []

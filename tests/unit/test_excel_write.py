@@ -149,6 +149,30 @@ async def test_disable_marks_the_row_and_enable_clears_the_mark(tmp_path: Path, 
     ]
 
 
+@pytest.mark.parametrize("mode", ["update", "replace"])
+async def test_a_restore_keeps_what_its_update_wrote_in_the_mark_field(
+    tmp_path: Path, mode: Mode
+) -> None:
+    """The mark on a field the job writes too: a restore updates it (update, then enable,
+    as a plan orders them); the enable clears only the mark, never that value — else the
+    next run writes it again. One row the sheet marks otherwise is no mark to clear."""
+    workbook(
+        tmp_path / "people.xlsx",
+        [["id", "name", "status"], ["u1", "Ann", "left"], ["u2", "Bo", "LEFT "], ["u3", "Cy", "x"]],
+    )
+    layout = Layout(keys=("id",), fields=("id", "name", "status"))
+    mark = RowMark(field="status", value="left")
+    restores = [update("u1", status="Active"), change("enable", "u1")]
+    restores += [change("enable", "u2"), change("enable", "u3")]
+    errors = await apply(tmp_path, restores, mode=mode, mark=mark, layout=layout)
+    assert errors == [None, None, None, None]
+    assert await read_file(tmp_path) == [
+        {"id": "u1", "name": "Ann", "status": "Active"},
+        {"id": "u2", "name": "Bo"},
+        {"id": "u3", "name": "Cy", "status": "x"},
+    ]
+
+
 async def test_disable_without_a_mark_sets_disabled_yes(tmp_path: Path) -> None:
     workbook(tmp_path / "people.xlsx", [["id"], ["u1"]])
     await apply(tmp_path, [change("disable", "u1")])

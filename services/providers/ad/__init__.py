@@ -14,6 +14,7 @@ from ..base import Layout, Provider
 from ..descriptor import Descriptor
 from ..ldap.checks import check_connection, check_endpoint
 from ..ldap.classes import mandatory_fields
+from .kinds import has_accounts
 
 
 def _open(connection: ActiveDirectoryConnection, endpoint: Endpoint, layout: Layout) -> Provider:
@@ -39,6 +40,7 @@ PROVIDER = Descriptor(
         actions=BASIC | {"move", "disable", "enable"},
         native_changes=True,  # uSNChanged
         mandatory=mandatory_fields,
+        accounts=has_accounts,
         check_connection=check_connection,
         check_endpoint=check_endpoint,
     ),

@@ -37,6 +37,7 @@ from ..ldap.steps import Step
 from ..ldap.values import RawEntry
 from ..ldap.wire import Wire
 from ..ldap.write import Pipeline
+from .kinds import AD_CLASSES
 from .values import (
     DN_VALUED,
     EVERY_ENTRY,
@@ -58,13 +59,6 @@ from .values import (
 )
 from .write import AdPipeline, Extra
 
-AD_CLASSES: dict[str, tuple[str, ...]] = {
-    "user": ("user",),
-    "contact": ("contact",),
-    "group": ("group",),
-    "container": ("organizationalUnit",),
-}
-"""Classes of new objects by the object mapping's `type` when the job names none."""
 # Read filters by class: "user" alone would also find computers (a subclass of user).
 CLASS_FILTERS = {
     "user": "(sAMAccountType=805306368)",

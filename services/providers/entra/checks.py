@@ -24,6 +24,11 @@ def kind_of(endpoint: Endpoint, object_type: str | None = None) -> str:
     return GROUP if object_type == GROUP else USER
 
 
+def has_accounts(endpoint: Endpoint, mapping: ObjectMapping) -> bool:
+    """Users have `accountEnabled` to disable and enable; groups have none."""
+    return kind_of(endpoint, mapping.type) == USER
+
+
 def check_connection(conn: Connection) -> list[Problem]:
     if not isinstance(conn, EntraConnection):
         return []

@@ -3,8 +3,9 @@
 Both ways of writing a sheet (in place, or anew) group a batch's changes by key and
 settle each key's changes in their order against the row the sheet has for it: a create
 is create-if-absent (an existing row gets the values), an update sets values, a delete
-removes the row, a disable marks it and an enable clears the mark. So a batch applied
-twice leaves the sheet as once.
+removes the row, a disable marks it and an enable clears the mark — where the row holds
+it: a mark on a field the job writes too (`status`) keeps the value an update of the
+restore just wrote there. So a batch applied twice leaves the sheet as once.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ class Prepared(msgspec.Struct, frozen=True, array_like=True):
     values: Cells
     batch: int = 0
     """The batch it came in, where several are written at once (write.py, staging.py)."""
+    mark: str | None = None
+    """An enable's mark value: the mark field is cleared only where it holds it."""
 
 
 def prepare_all(
@@ -65,14 +68,15 @@ def prepare(layout: Layout, mark: RowMark, at: int, change: Change) -> Prepared 
         return f"no value for key field {missing[0]!r}"
     values = {name: cell(layout, name, value) for name, value in change.set.items()}
     values.update(dict.fromkeys(change.clear, ""))
+    marked = None
     if change.action == "disable":
         values = {mark.field: mark.value}
     elif change.action == "enable":
-        values = {mark.field: ""}
+        values, marked = {mark.field: ""}, mark.value
     for name, text in values.items():
         if len(text) > MAX_TEXT or len(escape(text)) > MAX_TEXT:
             return f"{name}: {len(text):,} characters, more than the {MAX_TEXT:,} a cell holds"
-    return Prepared(at, change.action, tuple(match.values()), match, values)
+    return Prepared(at, change.action, tuple(match.values()), match, values, mark=marked)
 
 
 def by_key(changes: Iterable[Prepared]) -> dict[Key, list[Prepared]]:
@@ -108,10 +112,15 @@ def settle(row: Cells | None, changes: Sequence[Prepared]) -> tuple[Cells | None
         elif row is None:
             shown = "/".join(change.key)
             error = f"no row with {shown!r} to {change.action}"
-        else:
+        elif change.mark is None or all(_holds(row.get(f), change.mark) for f in change.values):
             row = {**row, **change.values}
         errors.append(error)
     return row, errors
+
+
+def _holds(text: str | None, mark: str) -> bool:
+    """Whether a cell's text is the mark (spaces and case aside, as a person types it)."""
+    return (text or "").strip().casefold() == mark.strip().casefold()
 
 
 def fields_of(layout: Layout, changes: Iterable[Prepared]) -> list[str]:

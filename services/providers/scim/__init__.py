@@ -11,7 +11,7 @@ from schemas.jobs import Endpoint
 
 from ..base import Layout, Provider
 from ..descriptor import Descriptor
-from .checks import check_connection, check_endpoint, mandatory_fields
+from .checks import check_connection, check_endpoint, has_accounts, mandatory_fields
 
 
 def _open(connection: ScimConnection, endpoint: Endpoint, layout: Layout) -> Provider:
@@ -33,6 +33,7 @@ PROVIDER = Descriptor(
         actions=BASIC | {"disable", "enable"},  # `active` false / true
         own_scope=(("object_classes", "query"), '{ object_classes = ["Group"] }'),
         mandatory=mandatory_fields,
+        accounts=has_accounts,
         check_connection=check_connection,
         check_endpoint=check_endpoint,
     ),

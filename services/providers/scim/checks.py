@@ -47,6 +47,11 @@ def check_endpoint(endpoint: Endpoint) -> list[Problem]:
     return []
 
 
+def has_accounts(endpoint: Endpoint, mapping: ObjectMapping) -> bool:
+    """Users have `active` to disable and enable; groups (any other type) have none."""
+    return (endpoint.object_classes or ["User"])[0].lower() == "user"
+
+
 def mandatory_fields(endpoint: Endpoint, mapping: ObjectMapping) -> frozenset[str]:
     """What RFC 7643 requires of a new resource of the standard types."""
     kind = (endpoint.object_classes or ["User"])[0].lower()

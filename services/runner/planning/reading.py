@@ -112,12 +112,13 @@ async def reading(
     """The reading of one run, from the job's watermark and absences in KV."""
     incremental, since = choose(job, changed_only, trigger, await memory.watermark(job.id), now)
     lasting = [mapping for mapping in job.objects if has_lifecycle(mapping)]
-    absences = await memory.absences(job.id) if lasting else {}
+    absences = await memory.absent_objects(job.id) if lasting else {}
     lifecycles = {
         mapping.type: Lifecycle(
-            absent_since=absences.get(mapping.type, {}),
+            absent_since={key: a.since for key, a in absences.get(mapping.type, {}).items()},
             now=now,
             delete_after=_days(mapping.delete_after),
+            ways={key: a.ways for key, a in absences.get(mapping.type, {}).items() if a.ways},
         )
         for mapping in lasting
     }
