@@ -32,6 +32,8 @@ class CsvFile:
         if not endpoint.file:
             raise BadInput("csv: the endpoint names no file; add `file: <name>.csv`")
         self.path = Path(connection.directory) / endpoint.file
+        self.name = endpoint.file
+        """The file as the job names it (its place in a message: "hr.csv:12")."""
         if (why := workbook_problem(endpoint.file)) is not None:
             raise BadInput(f"csv: {self.path}: {why}")
         self.delimiter = _pick(endpoint.delimiter, connection.delimiter, "delimiter")

@@ -5,11 +5,11 @@ from __future__ import annotations
 import contextlib
 import csv
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from core.errors import BadInput
-from schemas.values import Record, TextRows
+from schemas.values import Record, TextRows, record_from_cells
 
 from ..base import Layout
 from .connection import CsvFile, Row
@@ -119,3 +119,23 @@ def repeated_header(file: CsvFile, names: list[str]) -> BadInput:
 def check_width(file: CsvFile, line: int, row: list[str], names: list[str]) -> None:
     if len(row) != len(names):
         raise BadInput(f"{file.path}:{line}: {len(row)} fields, the header has {len(names)}")
+
+
+def places(file: CsvFile, layout: Layout, records: Sequence[Record]) -> list[str | None]:
+    """The line of each record ("hr.csv:12", a row's first line), as `base.Places` says:
+    the file read again row by row, each record looked for after the line of the one
+    before (two rows alike are two lines)."""
+    found: list[str | None] = []
+    with file.open_text() as f, contextlib.closing(file.rows(f)) as rows:
+        first = next(rows, None)
+        names = first[1] if first is not None else []
+        delimiters = [layout.multi_valued.get(name) for name in names]
+        for record in records:
+            wanted = {name: value for name, value in record.items() if name in names}
+            place = None
+            for line, row in rows:
+                if len(row) == len(names) and record_from_cells(names, row, delimiters) == wanted:
+                    place = f"{file.name}:{line}"
+                    break
+            found.append(place)
+    return found

@@ -53,6 +53,8 @@ class ExcelFile:
         if not endpoint.file:
             raise BadInput("excel: the endpoint names no file; add `file = <name>.xlsx`")
         self.path = Path(connection.directory) / endpoint.file
+        self.name = endpoint.file
+        """The workbook as the job names it (its place in a message: "hr.xlsx, row 12")."""
         self.sheet = endpoint.sheet
         self.header_row = endpoint.header_row or 1
         if self.header_row < 1:
@@ -63,6 +65,7 @@ class ExcelFile:
         """The workbook at `path` (a staged batch's, staging.py)."""
         found = cls.__new__(cls)
         found.path, found.sheet, found.header_row = path, sheet, header_row
+        found.name = path.name
         return found
 
     def where(self, sheet: str | None = None, cell: str | None = None) -> str:
