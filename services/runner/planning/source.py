@@ -89,7 +89,9 @@ class Planned:
         mappers: Sequence[SourceMapper],
     ) -> Planned:
         blind = [w for mapper in mappers if (w := mapper.blind_warning())]
-        warned = msgspec.structs.replace(the_plan, warnings=blind + the_plan.warnings)
+        warned = msgspec.structs.replace(
+            the_plan, warnings=blind + the_plan.warnings, leading=len(blind) + the_plan.leading
+        )
         return cls(warned, types, errors)
 
 
@@ -332,8 +334,11 @@ class SourceMapper:
             self.failures.append(Failure(record, reported, None, None, scope))
             return
         key = match_key(keys, keys_of, case_insensitive)
-        if key is None and any(keys.get(field) for field in keys_of):
-            self.keyless_failures += 1  # several values, or binary: any object
+        if key is None and (action == "map" or any(keys.get(field) for field in keys_of)):
+            # several values, or binary; or empty, in a record that failed for another
+            # field (a login made from the key): any object, as a record mapped with
+            # values but an empty key is (a script's skip is a choice, as `where` is)
+            self.keyless_failures += 1
         scope = match_key(keys, first, case_insensitive)
         self.failures.append(Failure(record, reported, keys, key, scope))
 
@@ -356,9 +361,12 @@ class SourceMapper:
         """Why absence is not acted on, when a failed record's key could not be read."""
         if not self.keyless_failures:
             return None
+        many = self.keyless_failures != 1
         return (
-            f"{self.keyless_failures} source records failed before their key could be read: "
-            "nothing is done about destination objects missing from the source in this run"
+            f"{self.keyless_failures} source record{'s' * many} failed without a key that "
+            "can be read (empty, several values, binary, or failed itself): "
+            f"{'they' if many else 'it'} could be destination objects missing from the "
+            "source, so nothing is done about those in this run"
         )
 
 
