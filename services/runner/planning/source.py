@@ -389,14 +389,14 @@ def check_source_fields(
     for name in fields_tested(where):
         read.setdefault(name, "$.source.where")
     present = set(known)
-    by_case = {name.casefold(): name for name in known}
+    by_case = {name.strip().casefold(): name for name in reversed(known)}
     problems = [
         f"{at}: the source has no field {name!r}" + _other_case(name, by_case)
         for name, at in read.items()
         if name not in present
     ]
     if problems:
-        fields = ", ".join(known) or "none"
+        fields = ", ".join(repr(n) if n != n.strip() else n for n in known) or "none"
         # A file's header renamed since the job was written: say which file to look at.
         named = getattr(source, "fields_from", None)
         read_from = f"; read from {named()}" if named is not None else ""
@@ -406,9 +406,17 @@ def check_source_fields(
 
 
 def _other_case(name: str, by_case: dict[str, str]) -> str:
-    """A hint when the source holds the name in another case (field names compare with it)."""
-    found = by_case.get(name.casefold())
-    return f" (it has {found!r}: names compare with case)" if found is not None else ""
+    """A hint when the source holds the name in another case (field names compare with it),
+    or with spaces around it (a header typed "empNo ,firstName")."""
+    found = by_case.get(name.strip().casefold())
+    if found is None:
+        return ""
+    if found.strip() != found and found.strip() == name:
+        return (
+            f" (it has {found!r}, with spaces around it: names compare as written; remove "
+            "them from the header, or name the field with them)"
+        )
+    return f" (it has {found!r}: names compare with case)"
 
 
 _DELIMITERS = {";": '";"', ",": '","', "\t": '"\\t"', "|": '"|"'}
