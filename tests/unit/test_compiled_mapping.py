@@ -320,9 +320,24 @@ async def test_a_record_that_failed_with_an_empty_key_deletes_no_one(lean: bool)
     )
     assert [e.message for e in planned.record_errors] == [
         "uid: format needs {number}, which has no value"
+        ' (a record without a key: {"name":"Bo","number":""})'
     ]
     assert [c.action for c in planned.plan.changes] == []
     assert planned.plan.leading == 1
     assert planned.plan.warnings[0].startswith(
         "1 source record failed without a key that can be read (empty, "
     )
+
+
+async def test_a_record_that_failed_without_a_key_is_shown_but_its_secrets() -> None:
+    # no key to find it by in a file of thousands of rows: its values say which it is
+    mapping = ObjectMapping(
+        keys=["uid"],
+        fields=[FieldMap(to="uid", from_="login"), FieldMap(to="cn", transform={"format": "{x}"})],
+    )
+    source: list[Record] = [{"login": " ", "name": "Bo", "password": "hunter2"}]
+    planned = await plan_job(job(mapping), sides(source, []))
+    assert [e.message for e in planned.record_errors] == [
+        'cn: format needs {x}, which has no value (a record without a key: {"login":" ",'
+        '"name":"Bo"})'
+    ]

@@ -29,6 +29,7 @@ from core.engine.scripts import RecordSkipped
 from core.engine.source_fields import fields_read
 from core.engine.transforms import RecordFailed
 from core.errors import BadInput
+from core.history import named_secret
 from core.origins import Origins, origins_of
 from schemas.jobs import Job, ObjectMapping
 from schemas.plan import RecordError
@@ -316,10 +317,14 @@ class SourceMapper:
 
     def _failed(self, record: Record, error: RecordFailed) -> None:
         action = "skip" if isinstance(error, RecordSkipped) else "map"
+        key_read = self.compiled.key_of(record)
+        message = str(error)
+        if not key_read.strip():  # nothing to find it by in the source: its values
+            message += f" (a record without a key: {_record_shown(record)})"
         reported = RecordError(
-            key=self.compiled.key_of(record),
+            key=key_read,
             action=action,
-            message=str(error),
+            message=message,
             object_type=self.mapping.type,
         )
         keys_of, case_insensitive = self.mapping.keys, self.mapping.case_insensitive
@@ -368,6 +373,17 @@ class SourceMapper:
             f"{'they' if many else 'it'} could be destination objects missing from the "
             "source, so nothing is done about those in this run"
         )
+
+
+def _record_shown(record: Record) -> str:
+    """A source record as a failure without a key shows it, to be found in the source: its
+    text values, but for fields named like a secret (a password column of an export)."""
+    shown = {
+        name: value
+        for name, value in record.items()
+        if isinstance(value, str | list) and not named_secret(name)
+    }
+    return msgspec.json.encode(shown, order="sorted").decode()
 
 
 def _binary(record: Record, fields: Sequence[str]) -> str | None:
