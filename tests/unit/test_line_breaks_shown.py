@@ -46,3 +46,13 @@ async def test_a_plan_keeps_one_line_per_change() -> None:
     assert text.splitlines()[2] == (
         "  update  s.bahloul  address: Paris → 156 av. de Malakof\\r\\n75116 PARIS\\tFrance"
     )
+
+
+def test_characters_a_terminal_does_not_show_are_spelled_out() -> None:
+    # An export that added a zero-width space, or a no-break space after a name: the
+    # plan's line must not read "Blythe → Blythe", an update that looks like none.
+    out = io.StringIO()
+    rows = [["1005", "\u200b+421-563", "Blythe\u00a0", "Zoë\u202fÅngström", "\ufeffid"]]
+    print_table(rows, ["KEY", "PHONE", "SN", "CN", "FIRST"], out)
+    row = out.getvalue().splitlines()[1]
+    assert row == "1005  \\u200b+421-563  Blythe\\u00a0  Zoë\\u202fÅngström  \\ufeffid"
