@@ -10,7 +10,7 @@ from core.engine.plan import Plan
 from schemas.jobs import Endpoint, Job, ObjectMapping
 from schemas.plan import Change, PlanCounts
 from services.cli.output import print_table
-from services.cli.preview import preview_text
+from services.cli.preview import change_line, preview_text
 from services.common.store import Store
 from services.runner.planning import PlannedRun
 
@@ -56,3 +56,19 @@ def test_characters_a_terminal_does_not_show_are_spelled_out() -> None:
     print_table(rows, ["KEY", "PHONE", "SN", "CN", "FIRST"], out)
     row = out.getvalue().splitlines()[1]
     assert row == "1005  \\u200b+421-563  Blythe\\u00a0  Zoë\\u202fÅngström  \\ufeffid"
+
+
+def test_an_update_of_the_unicode_form_alone_says_so() -> None:
+    # a Mac export decomposes "é" (e and an accent): it reads the same on both sides
+    composed, decomposed = "Tam\u00e9sha", "Tame\u0301sha"
+    change = Change(
+        action="update",
+        key="1001",
+        match={"id": "1001"},
+        set={"given_name": decomposed, "sn": "Cornish"},
+        before={"given_name": composed, "sn": "Cornysh"},
+    )
+    assert change_line(change) == (
+        f"update  1001  given_name: {composed} → {decomposed} (the same text in another "
+        "Unicode form: NFD), sn: Cornysh → Cornish"
+    )
