@@ -69,6 +69,9 @@ class RunStory(msgspec.Struct, kw_only=True):
     """The plan's warnings, the first ones as `idsync job preview` says them."""
     warnings_total: int = 0
     """How many warnings the plan had in all (core/run_texts.py `warning_lines`)."""
+    absence_withheld: bool = False
+    """The plan acted on no absent object of some type, for source records it could not
+    match (events.RunPlanned)."""
     stats: RunStats = msgspec.field(default_factory=RunStats)
     seconds: float | None = None
     """How long the run took, as the runner measured it."""
@@ -179,6 +182,7 @@ def _apply(run: RunStory, event: Event) -> None:
             run.full_because = event.full_because or ""
             run.warnings = list(event.warnings)
             run.warnings_total = max(event.warnings_total, len(event.warnings))
+            run.absence_withheld = event.absence_withheld
         case RunAwaitingApproval(plan_hash=plan_hash, counts=counts, reason=reason):
             run.state, run.reason = "awaiting approval", reason
             run.plan_hash, run.planned = plan_hash or run.plan_hash, counts or run.planned

@@ -103,6 +103,10 @@ class RunPlanned(_Event, tag="run.planned", frozen=True):
     warnings_total: int = 0
     """How many warnings the plan has in all, as grouped (0 from runners older than this
     field): more than `warnings` holds when the plan has many."""
+    absence_withheld: bool = False
+    """The plan acts on no absent object of some type: source records it cannot match
+    (values but an empty key, or a key that cannot be read) may be those objects. Its
+    first warnings say which; a mail with `trigger = "errors"` is sent for it."""
 
 
 class RunBatchApplied(_Event, tag="run.batch-applied", frozen=True):

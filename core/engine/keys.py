@@ -158,7 +158,8 @@ class DuplicateKey(BadInput):
     why the first did too), for its object is then both held as it is and planned from
     the other, or held by two records the source may mean either of. `cases`: their
     keys differ only in case, and the destination compares keys without case
-    (`in_two_cases`)."""
+    (`in_two_cases`). `places`: where the source holds each of the two (a file's lines,
+    a sheet's rows: "hr.csv:12"), when it can tell (`placed`)."""
 
     def __init__(
         self,
@@ -170,26 +171,56 @@ class DuplicateKey(BadInput):
         first_failed: str | None = None,
         *,
         cases: bool = False,
+        places: tuple[str, str] | None = None,
+        fields: Sequence[str] = (),
     ) -> None:
         self.key, self.first, self.second, self.failed = key, first, second, failed
         self.match = match
         """With `failed`: the match key the records share."""
         self.first_failed = first_failed
         self.cases = cases
+        self.places = places
+        self.fields = tuple(fields)
+        """The key fields, with `places` (to name them)."""
+        where = ("", "") if places is None else (f"{places[0]} ", f"{places[1]} ")
         if cases:
             super().__init__(
-                f"two source records have the key {key!r} in two cases: {shown(first)} and "
-                f"{shown(second)}; the destination compares keys without case and would "
-                "hold both as one object: make the keys unique in the source whatever "
-                "their case, or set case_insensitive = true"
+                f"two source records have the key {key!r} in two cases: {where[0]}"
+                f"{shown(first)} and {where[1]}{shown(second)}; the destination compares "
+                "keys without case and would hold both as one object: make the keys "
+                "unique in the source whatever their case, or set case_insensitive = true"
             )
             return
         before = f" (which failed: {first_failed})" if first_failed is not None else ""
         which = f" (which failed: {failed})" if failed is not None else ""
+        if places is not None:
+            named = KEY_SEPARATOR.join(fields) if fields else "the key"
+            quoted = msgspec.json.encode(key).decode()
+            super().__init__(
+                f"{places[0]} and {places[1]} both have {named} {quoted}: "
+                f"{shown(first)}{before} and {shown(second)}{which}; make the key unique "
+                "in the source (or choose other key fields)"
+            )
+            return
         super().__init__(
             f"two source records have the key {key!r}: {shown(first)}{before} and "
             f"{shown(second)}{which}; make the key unique in the source (or choose other "
             "key fields)"
+        )
+
+    def placed(self, places: tuple[str, str], fields: Sequence[str]) -> DuplicateKey:
+        """The same refusal, naming where the source holds each record (and the key as
+        the first holds it: the second's may have spaces around it)."""
+        return DuplicateKey(
+            display_key(self.first, fields) if self.first and not self.cases else self.key,
+            self.first,
+            self.second,
+            self.failed,
+            self.match,
+            self.first_failed,
+            cases=self.cases,
+            places=places,
+            fields=fields,
         )
 
 

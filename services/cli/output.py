@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from collections.abc import Sequence
@@ -45,12 +46,23 @@ def print_json(value: Any, out: TextIO | None = None) -> None:
 
 
 _LINE_BREAKS = str.maketrans({"\n": "\\n", "\r": "\\r", "\t": "\\t"})
+_UNSEEN = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u00a0\u00ad\u1680\u180e\u2000-\u200f"
+    "\u2028-\u202f\u205f-\u206f\u3000\ufeff]"
+)
+"""Characters a terminal shows as nothing, or as a plain space: other controls, a
+no-break space, zero-width and other invisible marks, a byte order mark."""
 
 
 def one_line(text: str) -> str:
     """A value shown on one line of a table or a plan: a line break (or a tab) inside it
-    spelled `\\n` (`\\r`, `\\t`), so that it does not read as the next row."""
-    return text.translate(_LINE_BREAKS)
+    spelled `\\n` (`\\r`, `\\t`), so that it does not read as the next row; a character a
+    terminal would not show (a no-break space, a zero-width space) spelled `\\u00a0`,
+    so that an update that adds one does not look like no change at all."""
+    text = text.translate(_LINE_BREAKS)
+    if text.isascii() and text.isprintable():
+        return text
+    return _UNSEEN.sub(lambda m: f"\\u{ord(m[0]):04x}", text)
 
 
 def shown_value(text: str) -> str:

@@ -9,6 +9,7 @@ multi-valued field (group members: "member added: …") and the fields cleared
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Sequence
 
 from core.engine.report import LIST_SEPARATOR, text
@@ -67,12 +68,24 @@ def _edits(change: Change) -> str:
     """What an update does to each field: set, cleared, values added and removed."""
     before = change.before
     parts = [
-        f"{name}: {_old(before.get(name))} → {_shown(value)}" for name, value in change.set.items()
+        f"{name}: {_old(before.get(name))} → {_shown(value)}{_form(before.get(name), value)}"
+        for name, value in change.set.items()
     ]
     parts += [f"{name}: {_old(before.get(name))} → {NONE}" for name in change.clear]
     parts += [f"{name} added: {_listed(values)}" for name, values in change.add.items()]
     parts += [f"{name} removed: {_listed(values)}" for name, values in change.remove.items()]
     return ", ".join(parts)
+
+
+def _form(old: Value | None, new: Value) -> str:
+    """A note for a text that changes its Unicode form alone ("é" as one character, or
+    as "e" and an accent): it reads the same, and the update would look like none."""
+    if not isinstance(old, str) or not isinstance(new, str) or old == new:
+        return ""
+    if unicodedata.normalize("NFC", old) != unicodedata.normalize("NFC", new):
+        return ""
+    form = next((f for f in ("NFC", "NFD") if unicodedata.is_normalized(f, new)), "mixed")
+    return f" (the same text in another Unicode form: {form})"
 
 
 def _old(value: Value | None) -> str:

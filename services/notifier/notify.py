@@ -36,7 +36,7 @@ from .attachments import change_reports
 from .compose import MailRefused, compose, message_id, recipients, subject
 from .passwords import mail_passwords
 from .smtp import SmtpConfig, Undeliverable, send
-from .triggers import Mailing, fired, mailings
+from .triggers import Mailing, asks_withheld, fired, mailings
 
 Build = Callable[[Mailing], Awaitable[EmailMessage]]
 
@@ -73,7 +73,7 @@ class Notifier:
         if job is None:
             log.info("no mail: the job no longer exists", about=tag_of(event))
             return
-        wanted = mailings(job, event)
+        wanted = mailings(job, event, withheld=await self.withheld(job, event))
         if isinstance(event, RunPasswordsSealed):
             await mail_passwords(self, job, event, wanted)
             return
@@ -93,6 +93,14 @@ class Notifier:
 
         for mailing in wanted:
             await self.send_one(config, job, event, mailing, build)
+
+    async def withheld(self, job: Job, event: Event) -> bool:
+        """Whether the run's plan withheld absence (triggers.fired), read from its events
+        only where the mails depend on it."""
+        if not asks_withheld(job, event):
+            return False
+        events = await run_events(self.bus.broker.connection, job.id, event.run_id)
+        return story_at(events, event).absence_withheld
 
     async def send_one(
         self, config: SmtpConfig, job: Job, event: Event, mailing: Mailing, build: Build
@@ -146,7 +154,8 @@ class Notifier:
         if self.config is None or not fired(event):
             return
         job = await self.bus.store.find_job(event.job_id)
-        for mailing in mailings(job, event) if job is not None else []:
+        withheld = job is not None and await self.withheld(job, event)
+        for mailing in mailings(job, event, withheld=withheld) if job is not None else []:
             mid = message_id(event, mailing, self.config.sender)
             if not await self._was_sent(mid.strip("<>").partition("@")[0]):
                 reason = f"not sent after {self.bus.settings.max_deliver} attempts: {error}"

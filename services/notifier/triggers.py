@@ -43,8 +43,10 @@ class Mailing(msgspec.Struct, frozen=True, kw_only=True):
         return self.label or "-".join(self.attach) or "plain"
 
 
-def fired(event: Event) -> frozenset[NotifyTrigger]:
-    """The triggers `event` fires."""
+def fired(event: Event, *, withheld: bool = False) -> frozenset[NotifyTrigger]:
+    """The triggers `event` fires; `withheld`: the run's plan acted on no absent object
+    for source records it could not match (events.RunPlanned.absence_withheld), which
+    an administrator must hear of as of a record error: deletes that did not happen."""
     if isinstance(event, RunAwaitingApproval):
         return frozenset({"approval"})
     if isinstance(event, RunPasswordsSealed):
@@ -55,11 +57,21 @@ def fired(event: Event) -> frozenset[NotifyTrigger]:
     stats = _stats(event)
     if stats.written > 0:
         found.add("changed")
-    if stats.failed > 0 or (isinstance(event, RunFinished) and event.with_errors):
+    if stats.failed > 0 or (isinstance(event, RunFinished) and (event.with_errors or withheld)):
         found.add("errors")
     if isinstance(event, RunFailed):
         found.add("failed")
     return frozenset(found)
+
+
+def asks_withheld(job: Job, event: Event) -> bool:
+    """Whether the mails of `event` depend on the run's plan having withheld absence
+    (`fired`): a finished run without record errors, of a job mailing on errors."""
+    return (
+        isinstance(event, RunFinished)
+        and "errors" not in fired(event)
+        and any(notification.trigger == "errors" for notification in job.notify)
+    )
 
 
 def _stats(event: Event) -> RunStats:
@@ -68,9 +80,11 @@ def _stats(event: Event) -> RunStats:
     return RunStats()  # denied or expired: nothing was written
 
 
-def audiences(job: Job, event: Event) -> Iterable[tuple[str, str | None]]:
+def audiences(
+    job: Job, event: Event, *, withheld: bool = False
+) -> Iterable[tuple[str, str | None]]:
     """(recipient, attachment or None) for every notification of `job` that `event` fires."""
-    triggers = fired(event)
+    triggers = fired(event, withheld=withheld)
     for notification in job.notify:
         if notification.trigger in triggers:
             # A mail with passwords carries them alone: never a report beside them.
@@ -87,11 +101,12 @@ def _address_key(recipient: str) -> str:
         return recipient.casefold()  # refused when the mail is built, with the reason
 
 
-def mailings(job: Job, event: Event) -> list[Mailing]:
-    """The mails `event` calls for: one per distinct set of attachments asked for."""
+def mailings(job: Job, event: Event, *, withheld: bool = False) -> list[Mailing]:
+    """The mails `event` calls for: one per distinct set of attachments asked for
+    (`withheld`: as `fired` says)."""
     wanted: dict[str, set[str]] = {}
     spelled: dict[str, str] = {}  # the first spelling of each address, as the job wrote it
-    for recipient, attach in audiences(job, event):
+    for recipient, attach in audiences(job, event, withheld=withheld):
         key = _address_key(recipient)
         spelled.setdefault(key, recipient)
         formats = wanted.setdefault(key, set())

@@ -22,6 +22,7 @@ source keys that differ only in case where they fold, core/engine/plan.py);
 `value_folds(field)` says the destination compares that field's values without case
 (an LDAP attribute's equality rule, a citext or `_ci` column): a reference `by` it is
 looked up so (core/engine/planned_state.py);
+`Places` names where a source holds a record (a file's line);
 `ChangeReader` below is what incremental runs need of a source (`FallsBack`, what one
 whose change feed can be lost tells of it); `Staging` lets a
 destination write a run's batches together; `KeyReader` lets a run
@@ -259,6 +260,18 @@ class ReadsRows(Protocol):
 
     def read_rows(self, batch_size: int) -> AsyncIterator[TextRows]:
         """`read`'s batches, each as its rows (`TextRows.records()` gives `read`'s)."""
+        ...
+
+
+@runtime_checkable
+class Places(Protocol):
+    """Optional: a source that can say where it holds a record (a file's line, a sheet's
+    row), for a refusal to name it: two records sharing a key (planning/places.py)."""
+
+    async def places(self, records: Sequence[Record]) -> list[str | None]:
+        """Where each record is ("hr.csv:12"), as `read` gives them and in the order it
+        gives them: each is looked for after the place of the one before, so two alike
+        records are two places. None for one not found (the source changed since)."""
         ...
 
 

@@ -201,6 +201,7 @@ class Planner:
                 full_because=planned.full_because,
                 warnings=warnings,
                 warnings_total=warnings_total,
+                absence_withheld=the_plan.leading > 0,
             )
         )
 

@@ -226,3 +226,25 @@ async def test_data_cannot_add_headers_and_the_run_says_why(
     assert isinstance(refused, RunNotifyFailed) and refused.about == "run.finished"
     assert "the title" in refused.reason and "put it on one line" in refused.reason
     assert isinstance(named, RunNotifyFailed) and "without '\\r'" in named.reason
+
+
+async def test_a_run_that_withheld_deletes_for_a_record_without_a_key_mails_on_errors(
+    files: Files, session: Session, services: RunServices, mailbox: Mailbox
+) -> None:
+    # A person's employee number lost from the export: the run deletes no one (that
+    # record could be anyone missing) and says so in its plan; the people who asked to
+    # hear of errors must hear of it, or the leavers stay in the directory unnoticed.
+    people = files.write(count=10, extra=EVERY_TRIGGER)
+    await apply_files(session, files)
+    async with services():
+        end, mailed = await run_and_collect(session, mailbox)
+        assert isinstance(end, RunFinished) and end.stats.created == 10
+
+        keyless = {**people[2], "employee_id": ""}
+        write_csv(files.csv, [people[0], people[1], keyless, *people[4:]])  # people[3] left
+        end, mailed = await run_and_collect(session, mailbox)
+        assert isinstance(end, RunFinished) and end.stats.deleted == 0 and not end.with_errors
+        assert mailed == {ALWAYS, ERRORS}
+
+    text = mailbox.to(ERRORS)[-1].message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "values but an empty key (employee_id)" in text

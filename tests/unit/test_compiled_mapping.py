@@ -288,3 +288,56 @@ async def test_a_blank_row_is_no_record_whatever_a_default_gives_it() -> None:
     planned = await plan_job(job(mapping), sides(source, destination))
     assert planned.plan.changes == []
     assert "values but an empty key" in planned.plan.warnings[0]
+
+
+class Rereadable(Side):
+    rereadable = True
+
+
+@pytest.mark.parametrize("lean", [False, True])
+async def test_a_record_that_failed_with_an_empty_key_deletes_no_one(lean: bool) -> None:
+    # The export lost Bo's number: his login, made from it, fails his record. He is
+    # one of the objects the source seems to lack, so none of them is deleted, as for a
+    # record mapped with an empty key — and the plan says so first.
+    mapping = ObjectMapping(
+        keys=["employee_id"],
+        on_destination_only="delete",
+        fields=[
+            FieldMap(to="employee_id", from_="number"),
+            FieldMap(to="uid", transform={"format": "u{number}"}),
+            FieldMap(to="name"),
+        ],
+    )
+    source: list[Record] = [{"number": "1", "name": "Ann"}, {"number": "", "name": "Bo"}]
+    objects: list[Record] = [
+        {"employee_id": "1", "uid": "u1", "name": "Ann"},
+        {"employee_id": "2", "uid": "u2", "name": "Bo"},
+        {"employee_id": "3", "uid": "u3", "name": "Cy"},
+    ]
+    destination = Rereadable(objects) if lean else Side(objects)
+    planned = await plan_job(
+        job(mapping), Sides(cast(Provider, Side(source)), cast(Provider, destination))
+    )
+    assert [e.message for e in planned.record_errors] == [
+        "uid: format needs {number}, which has no value"
+        ' (a record without a key: {"name":"Bo","number":""})'
+    ]
+    assert [c.action for c in planned.plan.changes] == []
+    assert planned.plan.leading == 1
+    assert planned.plan.warnings[0].startswith(
+        "1 source record failed without a key that can be read (empty, "
+    )
+
+
+async def test_a_record_that_failed_without_a_key_is_shown_but_its_secrets() -> None:
+    # no key to find it by in a file of thousands of rows: its values say which it is
+    mapping = ObjectMapping(
+        keys=["uid"],
+        fields=[FieldMap(to="uid", from_="login"), FieldMap(to="cn", transform={"format": "{x}"})],
+    )
+    source: list[Record] = [{"login": " ", "name": "Bo", "password": "hunter2"}]
+    planned = await plan_job(job(mapping), sides(source, []))
+    assert [e.message for e in planned.record_errors] == [
+        'cn: format needs {x}, which has no value (a record without a key: {"login":" ",'
+        '"name":"Bo"})'
+    ]

@@ -116,6 +116,31 @@ async def test_blank_lines_are_not_records(tmp_path: Path) -> None:
     assert await read(p) == [{"id": "1", "name": "Ann"}]
 
 
+@pytest.mark.parametrize("batch_size", [1, 100])
+async def test_empty_columns_after_the_last_name_are_no_data(
+    tmp_path: Path, batch_size: int
+) -> None:
+    # A spreadsheet's "Save as CSV" of a sheet whose columns past the last one were used
+    # once: every row ends with empty fields, as the Excel provider reads such a sheet.
+    p = await source(tmp_path, b"\xef\xbb\xbfid,name,,\r\n1,Ann,,\r\n\r\n2,Bo,,\r\n")
+    assert p.source_fields() == ["id", "name"]
+    assert await read(p, batch_size) == [{"id": "1", "name": "Ann"}, {"id": "2", "name": "Bo"}]
+    assert await p.places([{"id": "2", "name": "Bo"}]) == ["people.csv:4"]
+
+
+@pytest.mark.parametrize("batch_size", [1, 100])
+async def test_a_value_under_a_column_without_a_name_names_its_line(
+    tmp_path: Path, batch_size: int
+) -> None:
+    p = await source(tmp_path, b"id,name,,\n1,Ann,,\n2,Bo,,x\n")
+    with pytest.raises(BadInput) as refused:
+        await read(p, batch_size)
+    assert str(refused.value).endswith(
+        "people.csv:3: a value in column 4, which has no name in the header; name the "
+        "column, or clear the cell"
+    )
+
+
 async def test_ragged_row_names_the_file_and_its_first_line(tmp_path: Path) -> None:
     data = b'id,name,mail\n1,"Ann\nLee",a@x\n2,Bo\n3,Cy,c@x\n'
     p = await source(tmp_path, data)

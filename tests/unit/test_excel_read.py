@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from core.errors import BadInput
+from services.providers.base import Layout
 from services.providers.excel.values import escape, text_of, unescape
 from tests.excel_files import LAYOUT, provider, read, read_file, save_values, workbook
 
@@ -79,6 +80,32 @@ async def test_a_percentage_or_currency_reads_as_its_number_not_its_display(
     book.active["C2"].number_format = '"€"#,##0.00'
     book.save(tmp_path / "people.xlsx")
     assert await read_file(tmp_path) == [{"id": "u1", "share": "0.125", "pay": "1234.5"}]
+
+
+async def test_a_number_in_a_zero_padded_format_reads_as_excel_shows_it(tmp_path: Path) -> None:
+    # An HR export keyed by employee numbers typed as numbers, formatted "00000": Excel
+    # shows 00123, and so must idsync read it, or it matches no "00123" elsewhere.
+    rows: list[list[Any]] = [
+        ["employee_id", "badge", "share", "floor"],
+        [123, 7, 0.5, 3],
+        [98765, -42, 2.0, 12.5],
+        [1234567, 0, 1, 4],
+    ]
+    book = workbook(tmp_path / "people.xlsx", rows)
+    for row in range(2, 5):
+        book.active[f"A{row}"].number_format = "00000"
+        book.active[f"B{row}"].number_format = "000"
+        book.active[f"C{row}"].number_format = "0"  # no padding: the number
+        book.active[f"D{row}"].number_format = "00"
+    book.active["A1"].number_format = "@"
+    book.save(tmp_path / "people.xlsx")
+
+    layout = Layout(keys=("employee_id",), fields=("employee_id", "badge", "share", "floor"))
+    assert await read_file(tmp_path, layout=layout) == [
+        {"employee_id": "00123", "badge": "007", "share": "0.5", "floor": "03"},
+        {"employee_id": "98765", "badge": "-042", "share": "2", "floor": "12.5"},
+        {"employee_id": "1234567", "badge": "000", "share": "1", "floor": "04"},
+    ]
 
 
 async def test_the_header_row_may_be_lower_and_rows_above_it_are_no_records(

@@ -128,6 +128,38 @@ async def test_a_typed_cell_keeps_its_type_when_the_text_is_one(tmp_path: Path) 
     ]
 
 
+async def test_a_zero_padded_number_is_found_by_its_shown_key_and_stays_a_number(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "people.xlsx"
+    book = workbook(path, [["id", "name", "count"], [123, "Ann", 5], [124, "Bo", 6]])
+    for cell in ("A2", "A3", "C2", "C3"):
+        book.active[cell].number_format = "00000"
+    book.save(path)
+    assert [r["id"] for r in await read_file(tmp_path, layout=PEOPLE)] == ["00123", "00124"]
+
+    errors = await apply(
+        tmp_path,
+        [
+            update("00123", name="Ann B", count="00042"),
+            create("00125", name="Cy", count="00007"),
+            change("delete", "00124"),
+        ],
+    )
+
+    assert errors == [None, None, None]
+    sheet = load(path).active
+    assert [(r[0].value, r[1].value, r[2].value) for r in sheet.iter_rows(min_row=2)] == [
+        (123, "Ann B", 42),
+        (125, "Cy", 7),
+    ]
+    assert sheet["A3"].number_format == "00000"  # the new row takes the format above
+    assert await read_file(tmp_path, layout=PEOPLE) == [
+        {"id": "00123", "name": "Ann B", "count": "00042"},
+        {"id": "00125", "name": "Cy", "count": "00007"},
+    ]
+
+
 @pytest.mark.parametrize("mode", ["update", "replace"])
 async def test_disable_marks_the_row_and_enable_clears_the_mark(tmp_path: Path, mode: Mode) -> None:
     workbook(tmp_path / "people.xlsx", [["id", "name"], ["u1", "Ann"], ["u2", "Bo"]])

@@ -77,6 +77,36 @@ def test_each_event_fires_its_triggers(event: Event, triggers: set[str]) -> None
     assert fired(event) == triggers
 
 
+def test_a_finished_run_whose_plan_withheld_absence_fires_errors_alone() -> None:
+    # deletes not made for a record without a key: heard of as a record error is
+    errors = Notification(recipients=["errors@example.org"], trigger="errors")
+    changed = Notification(recipients=["changed@example.org"], trigger="changed")
+    quiet = finished(read=5, unchanged=4, skipped=1)
+    assert fired(quiet, withheld=True) == {"always", "errors"}
+    assert [m.recipients for m in mailings(job(errors, changed), quiet, withheld=True)] == [
+        ("errors@example.org",)
+    ]
+    assert mailings(job(errors, changed), quiet) == []
+    denied = RunDenied(run_id=RUN, job_id=JOB, by="ada")  # it did nothing: nothing withheld
+    assert fired(denied, withheld=True) == {"always"}
+
+
+def test_the_story_of_a_run_says_its_plan_withheld_absence() -> None:
+    planned = RunPlanned(
+        run_id=RUN,
+        job_id=JOB,
+        plan_hash="h",
+        counts=PlanCounts(),
+        source_records=5,
+        destination_records=5,
+        batches=0,
+        absence_withheld=True,
+    )
+    end = finished(read=5, unchanged=5)
+    assert digest([planned, end], end).absence_withheld
+    assert not digest([end], end).absence_withheld
+
+
 def test_a_recipient_gets_one_mail_per_event_with_every_attachment_asked_for() -> None:
     the_job = job(
         Notification(recipients=["Ada <ada@example.org>", "bob@example.org"], trigger="always"),

@@ -1,5 +1,6 @@
 """A field the job reads that the source lacks: the refusal says what was probably meant
-— the name in another case, or a header read whole because the delimiter is another."""
+— the name in another case or with spaces around it, or a header read whole because
+the delimiter is another."""
 
 from __future__ import annotations
 
@@ -40,6 +41,23 @@ def test_a_field_named_in_another_case_is_pointed_at() -> None:
     assert said == (
         "$.objects[0].fields[1].from: the source has no field 'lastName' (it has 'LastName': "
         "names compare with case) (its fields: empNo, firstName, LastName)"
+    )
+
+
+def test_a_field_named_with_spaces_around_it_is_pointed_at_and_shown_so() -> None:
+    # "empNo ,firstName, lastName": the spaces are typed in the header, hard to see
+    said = refusal(
+        ["empNo ", "firstName", " lastName"],
+        FieldMap(to="emp_no", from_="empNo"),
+        FieldMap(to="sn", from_="lastName"),
+    )
+    assert said == (
+        "$.objects[0].fields[0].from: the source has no field 'empNo' (it has 'empNo ', with "
+        "spaces around it: names compare as written; remove them from the header, or name "
+        "the field with them); $.objects[0].fields[1].from: the source has no field "
+        "'lastName' (it has ' lastName', with spaces around it: names compare as written; "
+        "remove them from the header, or name the field with them) (its fields: 'empNo ', "
+        "firstName, ' lastName')"
     )
 
 

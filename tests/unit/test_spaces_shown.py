@@ -24,7 +24,7 @@ from services.runner.planning import PlannedRun
 
 def test_spaces_at_the_ends_are_quoted_and_other_values_left_alone() -> None:
     assert shown_value(" 1010 ") == '" 1010 "'
-    assert shown_value("1010\u00a0") == '"1010\u00a0"'
+    assert shown_value("1010\u00a0") == "1010\\u00a0"  # a no-break space, spelled out
     assert shown_value("   ") == '"   "'
     assert shown_value("Jean Dupont") == "Jean Dupont"
     assert shown_value("") == ""

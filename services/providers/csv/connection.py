@@ -32,6 +32,12 @@ class CsvFile:
         if not endpoint.file:
             raise BadInput("csv: the endpoint names no file; add `file: <name>.csv`")
         self.path = Path(connection.directory) / endpoint.file
+        self.name = endpoint.file
+        """The file as the job names it (its place in a message: "hr.csv:12")."""
+        self.width: int | None = None
+        """A source's fields per row, where its header ends with columns without a name
+        (a spreadsheet's "Save as CSV" of a sheet with used columns past the last one:
+        `a,b,,`): they are no data (read.header); None: as many as the header names."""
         if (why := workbook_problem(endpoint.file)) is not None:
             raise BadInput(f"csv: {self.path}: {why}")
         self.delimiter = _pick(endpoint.delimiter, connection.delimiter, "delimiter")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Callable, Sized
+from collections.abc import AsyncIterator, Callable, Sequence, Sized
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, TypeVar
 
@@ -26,7 +26,7 @@ from ..changes import FieldChanges, needs_field
 from ..writable import cannot_create_in
 from . import write
 from .connection import CsvFile
-from .read import RowFilter, header, take, take_rows
+from .read import RowFilter, header, places, take, take_rows
 from .values import canonical_cells
 
 if TYPE_CHECKING:
@@ -167,6 +167,12 @@ class CsvProvider:
                 )
         finally:
             f.close()
+
+    async def places(self, records: Sequence[Record]) -> list[str | None]:
+        """Each record's line (`base.Places`)."""
+        if not self._path.exists():
+            return [None] * len(records)
+        return await asyncio.to_thread(places, self._file, self._layout, records)
 
     def _changed(self, names: list[str], changes: FieldChanges) -> RowFilter:
         """The rows whose change field `changes` keeps, tested on the cell itself (no

@@ -5,11 +5,11 @@ from __future__ import annotations
 import contextlib
 import csv
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from core.errors import BadInput
-from schemas.values import Record, TextRows
+from schemas.values import Record, TextRows, record_from_cells
 
 from ..base import Layout
 from .connection import CsvFile, Row
@@ -26,6 +26,10 @@ def header(file: CsvFile, rows: Iterator[Row], *, source: bool) -> list[str] | N
             raise BadInput(f"{file.path}: the file is empty; a header row must name the fields")
         return None
     line, names = first
+    if source and names and not names[-1]:  # empty columns after the last name: no data
+        file.width = len(names)
+        while names and not names[-1]:
+            names = names[:-1]
     seen: dict[str, int] = {}
     for column, name in enumerate(names, 1):
         if not name:
@@ -72,7 +76,7 @@ def take_rows(
     row by row (`again`). Only the rows `keep` keeps are given: a row left out costs no
     record."""
     delimiters = [layout.multi_valued.get(name) for name in names]
-    width = len(names)
+    width = file.width or len(names)
     try:
         cells = list(itertools.islice(reader, n))
         if not all(cells):  # blank lines are no rows: the batch topped up
@@ -83,6 +87,10 @@ def take_rows(
         raise again(file, names, error) from error
     if any(map(width.__ne__, map(len, cells))):
         raise again(file, names, None)
+    if width != len(names):
+        if any(any(row[len(names) :]) for row in cells):
+            raise again(file, names, None)
+        cells = [row[: len(names)] for row in cells]
     if names in cells:
         raise repeated_header(file, names)
     kept = cells if keep is None else list(filter(keep, cells))
@@ -97,8 +105,7 @@ def again(file: CsvFile, names: list[str], error: Exception | None) -> BadInput:
     with file.open_text() as f, contextlib.closing(file.rows(f)) as rows:
         next(rows, None)  # the header
         for line, row in rows:
-            if len(row) != len(names):
-                check_width(file, line, row, names)
+            check_width(file, line, row, names)
     return BadInput(f"{file.path}: {error or 'a row has another number of fields'}")
 
 
@@ -108,7 +115,7 @@ def repeated_header(file: CsvFile, names: list[str]) -> BadInput:
     after it another file's. The line is found reading the file row by row again."""
     with file.open_text() as f, contextlib.closing(file.rows(f)) as rows:
         next(rows, None)  # the header
-        line = next((line for line, row in rows if row == names), None)
+        line = next((line for line, row in rows if row[: len(names)] == names), None)
     where = f"{file.path}:{line}" if line is not None else str(file.path)
     return BadInput(
         f"{where}: the header row again ({file.delimiter.join(names)}): the file holds "
@@ -117,5 +124,36 @@ def repeated_header(file: CsvFile, names: list[str]) -> BadInput:
 
 
 def check_width(file: CsvFile, line: int, row: list[str], names: list[str]) -> None:
-    if len(row) != len(names):
-        raise BadInput(f"{file.path}:{line}: {len(row)} fields, the header has {len(names)}")
+    width = file.width or len(names)
+    if len(row) != width:
+        raise BadInput(f"{file.path}:{line}: {len(row)} fields, the header has {width}")
+    filled = next((at for at in range(len(names), width) if row[at]), None)
+    if filled is not None:
+        raise BadInput(
+            f"{file.path}:{line}: a value in column {filled + 1}, which has no name in the "
+            "header; name the column, or clear the cell"
+        )
+
+
+def places(file: CsvFile, layout: Layout, records: Sequence[Record]) -> list[str | None]:
+    """The line of each record ("hr.csv:12", a row's first line), as `base.Places` says:
+    the file read again row by row, each record looked for after the line of the one
+    before (two rows alike are two lines)."""
+    found: list[str | None] = []
+    with file.open_text() as f, contextlib.closing(file.rows(f)) as rows:
+        first = next(rows, None)
+        names = first[1] if first is not None else []
+        while names and not names[-1]:  # as `header` reads them
+            names = names[:-1]
+        delimiters = [layout.multi_valued.get(name) for name in names]
+        for record in records:
+            wanted = {name: value for name, value in record.items() if name in names}
+            place = None
+            width = file.width or len(names)
+            for line, row in rows:
+                cells = row[: len(names)]
+                if len(row) == width and record_from_cells(names, cells, delimiters) == wanted:
+                    place = f"{file.name}:{line}"
+                    break
+            found.append(place)
+    return found

@@ -18,6 +18,7 @@ from xml.parsers.expat import ExpatError
 
 from defusedxml import DefusedXmlException
 from openpyxl.reader.excel import ExcelReader
+from openpyxl.styles.numbers import BUILTIN_FORMATS_MAX_SIZE
 from openpyxl.styles.stylesheet import apply_stylesheet
 from openpyxl.utils.exceptions import InvalidFileException
 
@@ -26,6 +27,7 @@ from schemas.connections import ExcelConnection
 from schemas.jobs import Endpoint
 
 from .parts import Damaged, SheetRows, shared_strings
+from .values import padded_width
 
 ZIP = b"PK\x03\x04"
 OLE = bytes.fromhex("D0CF11E0A1B11AE1")
@@ -51,6 +53,8 @@ class ExcelFile:
         if not endpoint.file:
             raise BadInput("excel: the endpoint names no file; add `file = <name>.xlsx`")
         self.path = Path(connection.directory) / endpoint.file
+        self.name = endpoint.file
+        """The workbook as the job names it (its place in a message: "hr.xlsx, row 12")."""
         self.sheet = endpoint.sheet
         self.header_row = endpoint.header_row or 1
         if self.header_row < 1:
@@ -61,6 +65,7 @@ class ExcelFile:
         """The workbook at `path` (a staged batch's, staging.py)."""
         found = cls.__new__(cls)
         found.path, found.sheet, found.header_row = path, sheet, header_row
+        found.name = path.name
         return found
 
     def where(self, sheet: str | None = None, cell: str | None = None) -> str:
@@ -101,6 +106,7 @@ class Book:
         self.dates: set[int] = set(wb._date_formats)
         self.durations: set[int] = set(wb._timedelta_formats)
         self.epoch = wb.epoch
+        self.padded: dict[int, int] = _padded_styles(wb)
         self.sheets = [
             Sheet(
                 sheet.name,
@@ -134,7 +140,9 @@ class Book:
         and its merged ranges then added to `merged` (they follow the rows in the part)."""
         if sheet.part is None:
             raise BadInput(f"{self.path}: sheet {sheet.title!r} is a chart, not a sheet of cells")
-        parser = SheetRows(self.strings, self.dates, self.durations, self.epoch, strict_from)
+        parser = SheetRows(
+            self.strings, self.dates, self.durations, self.epoch, strict_from, self.padded
+        )
         with guarded(self.path), self.archive.open(sheet.part) as source:
             yield from parser.rows(source)
         if merged is not None:
@@ -143,6 +151,19 @@ class Book:
     def close(self) -> None:
         self.archive.close()
         self._raw.close()
+
+
+def _padded_styles(wb: Any) -> dict[int, int]:
+    """Each cell style whose number format is zero-padded (values.padded_width), with the
+    digits it shows. Excel's built-in formats are none such: only a workbook's own ones
+    (their ids from BUILTIN_FORMATS_MAX_SIZE on, as openpyxl numbers them when read)."""
+    custom: list[str] = list(wb._number_formats)
+    found: dict[int, int] = {}
+    for style, xf in enumerate(wb._cell_styles):
+        at = xf.numFmtId - BUILTIN_FORMATS_MAX_SIZE
+        if 0 <= at < len(custom) and (width := padded_width(custom[at])):
+            found[style] = width
+    return found
 
 
 class _Reader(ExcelReader):

@@ -19,7 +19,7 @@ from ..base import Layout
 from .connection import ExcelFile, check_sizes, guarded, sniff
 from .read import Header, resolve_header
 from .rows import Cells, Key, Prepared, by_batch, by_key, fields_of, settle
-from .values import text_of, typed_like, unescape
+from .values import padded, padded_width, text_of, typed_like, unescape
 from .write import Errors, save_atomically, set_text
 
 MAX_ROWS = 1_048_576
@@ -100,7 +100,10 @@ class Table:
     def _text(self, row: int, column: int) -> str:
         cell = self.sheet._cells.get((row, column))
         value = None if cell is None else cell.value
-        return unescape(value) if isinstance(value, str) else text_of(value)
+        if isinstance(value, str):
+            return unescape(value)
+        shown = padded(value, padded_width(cell.number_format)) if cell is not None else None
+        return shown or text_of(value)
 
     def find(self, key: Key) -> list[int]:
         if self._index is None:
@@ -142,16 +145,18 @@ class Table:
                 continue
             column = self._named(name) or self._column(name)
             above = self.sheet._cells.get((row - 1, column)) if row - 1 > self.header.row else None
-            cell = self._write(row, column, text, above.value if above is not None else None)
-            if above is not None and above.has_style:
-                cell._style = copy(above._style)
+            if above is not None and above.has_style:  # first: its format types the value
+                self.sheet.cell(row, column)._style = copy(above._style)
+            self._write(row, column, text, above.value if above is not None else None)
         if self._index is not None:
             key = tuple(final.get(k, "") for k in self.keys)
             self._index.setdefault(key, []).append(row)
 
     def _write(self, row: int, column: int, text: str, like: object) -> Any:
         cell = self.sheet.cell(row, column)
-        typed = typed_like(text, like) if like is not None and not isinstance(like, str) else text
+        typed: object = text
+        if like is not None and not isinstance(like, str):
+            typed = typed_like(text, like, padded_width(cell.number_format))
         if isinstance(typed, str):
             if typed:
                 set_text(cell, typed)

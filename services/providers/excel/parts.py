@@ -16,7 +16,7 @@ from typing import IO, Any
 from defusedxml.ElementTree import DefusedXMLParser
 from openpyxl.utils.datetime import from_excel, from_ISO8601
 
-from .values import unescape
+from .values import padded, unescape
 
 CHUNK = 1 << 16
 _from_iso: Any = from_ISO8601  # untyped in openpyxl's stubs
@@ -128,8 +128,11 @@ class SheetRows:
         durations: set[int],
         epoch: datetime,
         strict_from: int = 1,
+        padded: dict[int, int] | None = None,
     ) -> None:
         self.strings = strings
+        self.padded = padded or {}
+        """Style → digits of its zero-padded format: a whole number there reads as shown."""
         self.dates = dates
         self.durations = durations
         self.epoch = epoch
@@ -237,7 +240,8 @@ class SheetRows:
                 )
                 if self._style in self.dates:
                     return from_excel(number, self.epoch, timedelta=self._style in self.durations)
-                return number
+                width = self.padded.get(self._style)
+                return (padded(number, width) if width else None) or number
             if kind == "b":
                 return raw.strip() not in ("0", "false", "")
             if kind == "d":

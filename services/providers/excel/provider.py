@@ -10,7 +10,7 @@ together when the run ends (`stage`, `finish`: staging.py).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 from core.errors import BadInput, WriteFailed
 from schemas.connections import ExcelConnection
@@ -133,6 +133,30 @@ class ExcelProvider:
             try:
                 while batch := await asyncio.to_thread(reader.take, batch_size):
                     yield batch
+            finally:
+                reader.close()
+        finally:
+            book.close()
+
+    async def places(self, records: Sequence[Record]) -> list[str | None]:
+        """Each record's row (`base.Places`)."""
+        return await asyncio.to_thread(self._places, records)
+
+    def _places(self, records: Sequence[Record]) -> list[str | None]:
+        path = self._file.path
+        if not path.exists():
+            return [None] * len(records)
+        book = open_book(path)
+        try:
+            sheet = book.pick(self._file.sheet)
+            if sheet is None:
+                return [None] * len(records)
+            reader = SheetReader(self._file, book, sheet, self._layout, source=True)
+            name = self._file.name
+            if self._file.sheet is not None:
+                name += f", sheet {sheet.title!r}"
+            try:
+                return reader.places(records, name)
             finally:
                 reader.close()
         finally:

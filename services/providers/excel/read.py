@@ -10,7 +10,7 @@ name, are no data.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from openpyxl.utils.cell import range_boundaries
@@ -115,6 +115,8 @@ class SheetReader:
         )
         self._layout = layout
         self._source = source
+        self._delimiters: list[str | None] = []
+        """Each field's multi-valued delimiter (None: single-valued), once known."""
         row = file.header_row
         above: dict[int, dict[int, object]] = {}
         first: Row | None = None
@@ -194,40 +196,57 @@ class SheetReader:
 
     def take(self, count: int) -> list[Record]:
         """The next `count` records (fewer at the end of the sheet)."""
-        header = self.header
-        if header is None:
+        if self.header is None:
             return []
-        names, columns = header.names, header.columns
-        delimiters = [self._layout.multi_valued.get(name) for name in names]
-        width = len(names)
         batch: list[Record] = []
         while len(batch) < count:
             found = self.next_row()
             if found is None:
                 break
-            number, cells = found
-            values: list[str | None] = [None] * width
-            for column, value in cells.items():
-                at = columns.get(column)
-                if at is None:
-                    raise self.unnamed(number, column)
-                if type(value) is str:
-                    values[at] = value
-                elif type(value) is CellError and self._failing(names[at]):
-                    raise self.failed(number, column, value)
-                else:
-                    values[at] = text_of(value)
-            if values == names:
-                raise BadInput(
-                    f"{self.where}, row {number}: the header row again ({', '.join(names)}): "
-                    "the sheet holds two exports joined; delete the repeated header row (or "
-                    "split the sheet) and run again: read as a record, it would be an object "
-                    "keyed by the key column's name"
-                )
-            record = record_from_cells(names, values, delimiters)
+            record = self._record(*found)
             if record:
                 batch.append(record)
         return batch
+
+    def _record(self, number: int, cells: dict[int, object]) -> Record:
+        """The record of row `number`, its cells as parsed."""
+        header = self.header
+        assert header is not None
+        names, columns = header.names, header.columns
+        if len(self._delimiters) != len(names):
+            self._delimiters = [self._layout.multi_valued.get(name) for name in names]
+        values: list[str | None] = [None] * len(names)
+        for column, value in cells.items():
+            at = columns.get(column)
+            if at is None:
+                raise self.unnamed(number, column)
+            if type(value) is str:
+                values[at] = value
+            elif type(value) is CellError and self._failing(names[at]):
+                raise self.failed(number, column, value)
+            else:
+                values[at] = text_of(value)
+        if values == names:
+            raise BadInput(
+                f"{self.where}, row {number}: the header row again ({', '.join(names)}): "
+                "the sheet holds two exports joined; delete the repeated header row (or "
+                "split the sheet) and run again: read as a record, it would be an object "
+                "keyed by the key column's name"
+            )
+        return record_from_cells(names, values, self._delimiters)
+
+    def places(self, records: Sequence[Record], name: str) -> list[str | None]:
+        """The row of each record ("hr.xlsx, row 12"; `name`: the workbook's), as
+        `base.Places` says: each looked for after the row of the one before."""
+        found: list[str | None] = []
+        for record in records:
+            place = None
+            while self.header is not None and (row := self.next_row()) is not None:
+                if self._record(*row) == record:
+                    place = f"{name}, row {row[0]}"
+                    break
+            found.append(place)
+        return found
 
     def _failing(self, name: str) -> bool:
         """Whether an error in the field fails the read: in a source, a field the job

@@ -5,6 +5,11 @@ the same text and plans no phantom update — numbers without exponent ("42", "0
 booleans "true"/"false", dates "2026-01-02", date-times "2026-01-02T03:04:05" (with
 ".250" milliseconds when there are some), times "03:04:05", durations "36:00:00".
 
+One number format is read as Excel shows it: a zero-padded whole-number format such as
+"00000" (`padded_width`), which Excel shows 123 in as "00123" — the way HR exports keep
+the leading zeros of an employee number typed as a number; a key read "123" would match
+no "00123" elsewhere. Only whole numbers are padded: a fraction reads as its number.
+
 Text in a workbook's XML escapes what XML cannot hold as `_xHHHH_` (a carriage return is
 `_x000D_`, and a literal "_x0041_" is written "_x005F_x0041_"), as Excel does: `unescape`
 and `escape` turn one into the other.
@@ -55,6 +60,27 @@ def number_text(number: int | float) -> str:
     return format(Decimal(shortest), "f") if "e" in shortest else shortest
 
 
+_PADDED = re.compile(r"0{2,}")
+
+
+def padded_width(code: str | None) -> int:
+    """The digits a zero-padded whole-number format shows ("00000" → 5); 0 for any other
+    format (General, "0", "0.00", dates, currencies: those read as the number)."""
+    return len(code) if code and _PADDED.fullmatch(code) else 0
+
+
+def padded(value: object, width: int) -> str | None:
+    """A whole number as a format of `width` zeros shows it (123, 5 → "00123", -7 →
+    "-00007"); None for any other value, read as `text_of` reads it."""
+    if not width or isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if isinstance(value, float) and not value.is_integer():
+        return None
+    number = int(value)
+    sign = "-" if number < 0 else ""
+    return f"{sign}{abs(number):0{width}d}"
+
+
 def text_of(value: object) -> str:
     """A cell's value, as openpyxl or the sheet reader gives it, as canonical text."""
     if isinstance(value, str):
@@ -85,9 +111,10 @@ def _duration(value: timedelta) -> str:
     return f"{sign}{hours}:{minute:02d}:{second:02d}{_fraction(micro)}"
 
 
-def typed_like(text: str, old: object) -> object:
+def typed_like(text: str, old: object, width: int = 0) -> object:
     """What to write for `text` in a cell that held `old`: a value of old's type when the
-    text is exactly how such a value reads back, else the text itself."""
+    text is exactly how such a value reads back, else the text itself. `width`: the
+    cell's zero-padded format (`padded_width`), through which a number reads back."""
     typed: object = None
     try:
         if isinstance(old, bool):
@@ -101,6 +128,6 @@ def typed_like(text: str, old: object) -> object:
             typed = time.fromisoformat(text)
     except (InvalidOperation, ValueError, OverflowError):
         return text
-    if typed is None or text_of(typed) != text:
+    if typed is None or (padded(typed, width) or text_of(typed)) != text:
         return text
     return typed

@@ -14,7 +14,9 @@ import structlog
 from core.checks.objects import endpoint_of
 from core.engine import TypeRecords, assess_types
 from core.engine.context import MappingContext
+from core.engine.keys import DuplicateKey
 from core.engine.plan import Plan
+from core.errors import IdsyncError
 from core.run_texts import grouped_warnings
 from schemas.connections import Connection
 from schemas.events import Trigger
@@ -26,6 +28,7 @@ from services.common.watermarks import Memory
 
 from .in_memory import plan_in_memory
 from .low_memory import lean_enough, plan_low_memory
+from .places import placed
 from .reading import Learned, Reading, job_watermark, reading
 from .sides import Sides, open_sides, several
 from .source import Planned, check_source_fields
@@ -108,11 +111,18 @@ async def plan_job(
         where = endpoint_of(job.source, mapping.source).where
         check_source_fields(mapping, source, f"$.objects[{at}]", where)
     learned = Learned()
-    with collector_paused():  # records by the hundred thousand, none in a cycle
-        if not several(job) and await lean_enough(job.objects[0], sides, keys):
-            planned = await plan_low_memory(job, sides, context, reading, learned)
-        else:
-            planned = await plan_in_memory(job, pairs, keys, context, reading, learned)
+    try:
+        with collector_paused():  # records by the hundred thousand, none in a cycle
+            if not several(job) and await lean_enough(job.objects[0], sides, keys):
+                planned = await plan_low_memory(job, sides, context, reading, learned)
+            else:
+                planned = await plan_in_memory(job, pairs, keys, context, reading, learned)
+    except DuplicateKey as refused:  # named where the source holds both records
+        try:
+            found = await placed(job, pairs, context, reading, refused)
+        except IdsyncError:
+            found = None  # the source unreadable now: the refusal as found
+        raise found or refused from None
     why = learned.full_because(job, reading)
     full_because = why if keys is None else None  # a run scoped to keys sees no absence
     incremental = reading.incremental and full_because is None

@@ -29,6 +29,7 @@ from core.engine.scripts import RecordSkipped
 from core.engine.source_fields import fields_read
 from core.engine.transforms import RecordFailed
 from core.errors import BadInput
+from core.history import named_secret
 from core.origins import Origins, origins_of
 from schemas.jobs import Job, ObjectMapping
 from schemas.plan import RecordError
@@ -89,7 +90,9 @@ class Planned:
         mappers: Sequence[SourceMapper],
     ) -> Planned:
         blind = [w for mapper in mappers for w in mapper.blind_warnings()]
-        warned = msgspec.structs.replace(the_plan, warnings=blind + the_plan.warnings)
+        warned = msgspec.structs.replace(
+            the_plan, warnings=blind + the_plan.warnings, leading=len(blind) + the_plan.leading
+        )
         return cls(warned, types, errors)
 
 
@@ -337,10 +340,14 @@ class SourceMapper:
 
     def _failed(self, record: Record, error: RecordFailed) -> None:
         action = "skip" if isinstance(error, RecordSkipped) else "map"
+        key_read = self.compiled.key_of(record)
+        message = str(error)
+        if not key_read.strip():  # nothing to find it by in the source: its values
+            message += f" (a record without a key: {_record_shown(record)})"
         reported = RecordError(
-            key=self.compiled.key_of(record),
+            key=key_read,
             action=action,
-            message=str(error),
+            message=message,
             object_type=self.mapping.type,
         )
         keys_of, case_insensitive = self.mapping.keys, self.mapping.case_insensitive
@@ -355,8 +362,11 @@ class SourceMapper:
             self.failures.append(Failure(record, reported, None, None, scope))
             return
         key = match_key(keys, keys_of, case_insensitive)
-        if key is None and any(keys.get(field) for field in keys_of):
-            self.keyless_failures += 1  # several values, or binary: any object
+        if key is None and (action == "map" or any(keys.get(field) for field in keys_of)):
+            # several values, or binary; or empty, in a record that failed for another
+            # field (a login made from the key): any object, as a record mapped with
+            # values but an empty key is (a script's skip is a choice, as `where` is)
+            self.keyless_failures += 1
         scope = match_key(keys, first, case_insensitive)
         self.failures.append(Failure(record, reported, keys, key, scope))
 
@@ -404,10 +414,12 @@ class SourceMapper:
         the source's `where` tested a field no record held; why no object is restored."""
         told: list[str] = []
         if self.keyless_failures:
+            many = self.keyless_failures != 1
             told.append(
-                f"{self.keyless_failures} source records failed before their key could be "
-                "read: nothing is done about destination objects missing from the source in "
-                "this run"
+                f"{self.keyless_failures} source record{'s' * many} failed without a key "
+                "that can be read (empty, several values, binary, or failed itself): "
+                f"{'they' if many else 'it'} could be destination objects missing from the "
+                "source, so nothing is done about those in this run"
             )
         elif (fields := self.blind_filter) is not None:
             told.append(
@@ -425,6 +437,17 @@ class SourceMapper:
                 "this run"
             )
         return told
+
+
+def _record_shown(record: Record) -> str:
+    """A source record as a failure without a key shows it, to be found in the source: its
+    text values, but for fields named like a secret (a password column of an export)."""
+    shown = {
+        name: value
+        for name, value in record.items()
+        if isinstance(value, str | list) and not named_secret(name)
+    }
+    return msgspec.json.encode(shown, order="sorted").decode()
 
 
 def _binary(record: Record, fields: Sequence[str]) -> str | None:
@@ -446,14 +469,14 @@ def check_source_fields(
     for name in fields_tested(where):
         read.setdefault(name, "$.source.where")
     present = set(known)
-    by_case = {name.casefold(): name for name in known}
+    by_case = {name.strip().casefold(): name for name in reversed(known)}
     problems = [
         f"{at}: the source has no field {name!r}" + _other_case(name, by_case)
         for name, at in read.items()
         if name not in present
     ]
     if problems:
-        fields = ", ".join(known) or "none"
+        fields = ", ".join(repr(n) if n != n.strip() else n for n in known) or "none"
         # A file's header renamed since the job was written: say which file to look at.
         named = getattr(source, "fields_from", None)
         read_from = f"; read from {named()}" if named is not None else ""
@@ -463,9 +486,17 @@ def check_source_fields(
 
 
 def _other_case(name: str, by_case: dict[str, str]) -> str:
-    """A hint when the source holds the name in another case (field names compare with it)."""
-    found = by_case.get(name.casefold())
-    return f" (it has {found!r}: names compare with case)" if found is not None else ""
+    """A hint when the source holds the name in another case (field names compare with it),
+    or with spaces around it (a header typed "empNo ,firstName")."""
+    found = by_case.get(name.strip().casefold())
+    if found is None:
+        return ""
+    if found.strip() != found and found.strip() == name:
+        return (
+            f" (it has {found!r}, with spaces around it: names compare as written; remove "
+            "them from the header, or name the field with them)"
+        )
+    return f" (it has {found!r}: names compare with case)"
 
 
 _DELIMITERS = {";": '";"', ",": '","', "\t": '"\\t"', "|": '"|"'}
