@@ -236,7 +236,11 @@ async def both(
         # those of them that fail before their key is read (a run scoped to keys leaves
         # absence alone, which is all that such a failure warns of).
         quick, slow = (
-            (*found[:3], [w for w in found[3] if "before their key" not in w], *found[4:-1])
+            (
+                *found[:3],
+                [w for w in found[3] if "without a key that can be read" not in w],
+                *found[4:-1],
+            )
             for found in (quick, slow)
         )
     if lean and not isinstance(quick, str) and len(quick) > 4:
