@@ -33,6 +33,7 @@ from .outcomes import Identity, Place, identity
 from .planning.spill import (
     Entry,
     SpilledPlan,
+    as_columns,
     decoded,
     identity_of_order,
     phase_of_order,
@@ -93,9 +94,24 @@ class Batched:
         site: str = "",
     ) -> Iterator[tuple[int, bytes, WorkBatch | None]]:
         """Each batch's phase index, its message, and the batch itself unless the plan is
-        read from disk; each for the runners of `site` (empty: any central runner)."""
+        read from disk (there, a batch of plain creates is one too: sent as columns, made
+        of the changes as encoded without a dict per change, `as_columns`); each for the
+        runners of `site` (empty: any central runner)."""
         if isinstance(self.changes, SpilledPlan):
             for phase, number, entries in self._spilled(self.changes):
+                if (creates := as_columns(entries)) is not None:  # a first run's, most often
+                    batch = WorkBatch(
+                        run_id=run_id,
+                        job_id=job_id,
+                        plan_hash=plan_hash,
+                        phase=phase,
+                        number=number,
+                        changes=creates,
+                        shared=shared.get(number, []),
+                        site=site,
+                    )
+                    yield phase, encode(batch), batch
+                    continue
                 message = RawBatch(
                     run_id=run_id,
                     job_id=job_id,
@@ -209,8 +225,9 @@ async def store_plan(
             batched.encoded(run_id, job_id, plan_hash, shared, site), start=1
         ):
             await saving.start(save_batch(bus, run_id, number, data))
-            # This plan's first batches, those pulled first (a plan read from disk: none,
-            # decoding them here would cost what recalling them saves).
+            # This plan's first batches, those pulled first (a plan read from disk: its
+            # batches of plain creates only, as columns; decoding the others here would
+            # cost what recalling them saves).
             if batch is not None and offered < KEPT_CHANGES:
                 offered += len(batch.changes)
                 _keep(batch)

@@ -22,17 +22,18 @@ import struct
 import tempfile
 from collections.abc import Callable, Collection, Iterator, Sequence
 from itertools import chain, repeat
-from typing import IO, TypeVar, cast, overload
+from typing import IO, Literal, TypeVar, cast, overload
 
 import msgspec
 
 from core.engine.keys import DuplicateKey, display_key, match_key
 from core.engine.phases import rank
-from core.engine.plan import HASH_ENCODER, PlanHash, encoded_for_hash
+from core.engine.plan import HASH_ENCODER, PlanHash, array_header, encoded_for_hash
 from core.engine.planner import Planner
 from schemas.jobs import ObjectMapping
 from schemas.plan import Change, PlanCounts
 from schemas.values import Binary, Record, Value, records_from_columns
+from schemas.work import Creates
 
 RUN_SIZE = 100_000
 """Creates sorted in memory before they go to disk together (some 30 MB of them, encoded):
@@ -585,3 +586,101 @@ def merged_counts(planned: PlanCounts, spilled: PlanCounts) -> PlanCounts:
 def decoded(data: bytes) -> Change:
     change: Change = _change_decoder.decode(data)
     return change
+
+
+def as_columns(entries: Sequence[Entry]) -> Creates | None:
+    """The changes of these entries as columns (`Creates`) when every one is a plain
+    create — of one object type and container, matched by one key field whose value is
+    its key, setting the same fields, nothing else — else None. Decoded in one call into
+    structs of the first change's shape (`_rows_of`), no dict made per change; a change
+    of another shape or with any other field fails that decode."""
+    if not entries:
+        return None
+    first = decoded(entries[0][1])
+    if (
+        first.action != "create"
+        or len(first.match) != 1
+        or first != _plain(first.key, first.match, first.set, first.object_type, first.container)
+    ):
+        return None
+    (field,) = first.match
+    if first.set.get(field) != first.key or first.match[field] != first.key:
+        return None
+    fields = tuple(first.set)  # sorted, as encoded
+    rows = _rows_of(field, fields)
+    try:
+        decoded_rows = rows.decode(b"".join([array_header(len(entries)), *map(_data_of, entries)]))
+    except msgspec.ValidationError:
+        return None
+    at = fields.index(field)
+    columns = [list(column) for column in zip(*map(_values, decoded_rows), strict=True)]
+    keys = columns[at]
+    if (
+        list(map(_key, decoded_rows)) != keys
+        or list(map(_matched, decoded_rows)) != keys
+        or set(map(_placed, decoded_rows)) != {(first.object_type, first.container)}
+    ):
+        return None
+    return Creates(
+        key_field=field,
+        fields=fields,
+        columns=columns,
+        object_type=first.object_type,
+        container=first.container,
+    )
+
+
+def _plain(
+    key: str, match: Record, values: Record, object_type: str, container: str | None
+) -> Change:
+    return Change(
+        action="create",
+        key=key,
+        match=match,
+        set=values,
+        object_type=object_type,
+        container=container,
+    )
+
+
+_rows: dict[tuple[str, tuple[str, ...]], msgspec.msgpack.Decoder[list[msgspec.Struct]]] = {}
+_key = operator.attrgetter("key")
+_placed = operator.attrgetter("object_type", "container")
+_matched = operator.attrgetter("match.value")
+
+
+def _values(row: msgspec.Struct) -> tuple[Value, ...]:
+    return msgspec.structs.astuple(row.set)  # type: ignore[attr-defined]
+
+
+def _rows_of(field: str, fields: tuple[str, ...]) -> msgspec.msgpack.Decoder[list[msgspec.Struct]]:
+    """A decoder of plain creates matched by `field` and setting `fields` (in this order)
+    into structs: a change with any other field, or without one of these, fails it."""
+    decoder = _rows.get((field, fields))
+    if decoder is None:
+        names = [f"f{at:05d}" for at in range(len(fields))]
+        values = msgspec.defstruct(
+            "Values",
+            [(name, Value) for name in names],
+            rename=dict(zip(names, fields, strict=True)),
+            forbid_unknown_fields=True,
+            gc=False,
+        )
+        match = msgspec.defstruct(
+            "Match", [("value", str)], rename={"value": field}, forbid_unknown_fields=True, gc=False
+        )
+        row = msgspec.defstruct(
+            "Row",
+            [
+                ("action", Literal["create"]),
+                ("key", str),
+                ("match", match),
+                ("set", values),
+                ("object_type", str, "user"),
+                ("container", str | None, None),
+            ],
+            forbid_unknown_fields=True,
+            gc=False,
+        )
+        decoder = _rows[(field, fields)] = msgspec.msgpack.Decoder(list[row])  # type: ignore[valid-type]
+    return decoder
