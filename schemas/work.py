@@ -8,7 +8,7 @@ binary values as bytes.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from functools import cached_property
+from functools import cached_property, partial
 from itertools import repeat
 from typing import cast
 
@@ -72,17 +72,15 @@ class Creates(msgspec.Struct, frozen=True, kw_only=True, dict=True):
     @cached_property
     def changes(self) -> list[Change]:
         """The changes, made once, for a reader that needs them."""
-        field, object_type, container = self.key_field, self.object_type, self.container
+        field, container = self.key_field, self.container
+        # The default type left out, as the plan's changes leave it (a type equal to it but
+        # another object would be written out: `omit_defaults` tells them by identity).
+        make = partial(Change, action="create", container=container)
+        if self.object_type != "user":
+            make = partial(make, object_type=self.object_type)
         sets = map(dict, map(zip, repeat(self.fields), zip(*self.columns, strict=True)))
         return [
-            Change(
-                action="create",
-                key=key,
-                match={field: key},
-                set=values,
-                object_type=object_type,
-                container=container,
-            )
+            make(key=key, match={field: key}, set=values)
             for key, values in zip(cast(list[str], self.keys), sets, strict=True)
         ]
 

@@ -33,6 +33,7 @@ from hypothesis import strategies as st
 from core.engine import managed_fields, match_key, plan
 from core.engine.context import MappingContext
 from core.engine.digests import DigestIndex
+from core.engine.keys import DuplicateKey
 from core.engine.lifecycle import LEAVER_FIELD, Lifecycle
 from core.engine.mapping import _shape, _shape_copies, all_printable, compile_mapping
 from core.engine.plan import Plan, encoded_for_hash
@@ -42,7 +43,7 @@ from core.errors import BadInput
 from schemas import values
 from schemas.connections import MysqlConnection, PostgresqlConnection, SqliteConnection
 from schemas.jobs import Endpoint, FieldMap, ObjectMapping
-from schemas.plan import PlanCounts
+from schemas.plan import Change, PlanCounts
 from schemas.values import (
     Binary,
     Record,
@@ -52,6 +53,7 @@ from schemas.values import (
     records_from_columns,
     records_from_rows,
 )
+from schemas.work import Creates, WorkBatch, decode_batch, decode_columns, encode
 from services.providers import open_provider
 from services.providers.base import Layout
 from services.providers.mysql import values as my_values
@@ -64,11 +66,15 @@ from services.runner.planning.low_memory import _plain_create, _plain_keys
 from services.runner.planning.source import SourceMapper
 from services.runner.planning.spill import (
     Spill,
+    as_columns,
+    decoded,
     order_of,
     quick_batch,
     quick_columns,
     quick_creates,
+    settle,
 )
+from services.runner.plans import Batched
 from tests.unit.test_plan_properties import FIELDS, JOSE, KEY_VALUES, jobs
 
 NAMES = ["employee_id", "mail", "groups", "number", "Note"]
@@ -1014,3 +1020,124 @@ def test_a_usual_first_run_is_planned_at_once() -> None:
     assert not planner.creates_at_once([("uid=a", {"uid": "uid=a", "groups": ["x"]})])  # a DN
     assert not planner.creates_at_once([("a", {"uid": ["a"], "groups": ["x"]})])  # a list key
     assert planner.creates_at_once([("a", {"uid": "a", "groups": ["x"]})])
+
+
+odd_changes = st.builds(
+    Change,
+    action=st.sampled_from(["create", "create", "update"]),
+    key=st.sampled_from(["uid0", "x", ""]),
+    match=st.one_of(
+        st.just({"uid": "uid0"}),
+        st.fixed_dictionaries({"uid": usual_texts, "ou": usual_texts}),
+        st.dictionaries(st.sampled_from(["uid", "mail"]), usual_texts, max_size=1),
+    ),
+    set=st.dictionaries(st.sampled_from(["uid", "ou", "mail", "groups"]), odd_values, max_size=4),
+    clear=st.sampled_from([(), ("mail",)]),
+    create_only=st.sampled_from([(), ("mail",)]),
+    object_type=st.sampled_from(["user", "group"]),
+    container=st.sampled_from([None, "ou=x"]),
+    follow_up=st.booleans(),
+    identifier=st.sampled_from(["", "uid=uid0"]),
+    sources=st.sampled_from([{}, {"mail": "m"}]),
+)
+
+
+def sent(changes: Creates) -> bytes:
+    return encode(
+        WorkBatch(run_id="r", job_id="j", plan_hash="h", phase=0, number=1, changes=changes)
+    )
+
+
+@settings(max_examples=500)
+@given(
+    first_runs(),
+    st.lists(odd_changes, max_size=3),
+    st.integers(min_value=0, max_value=6),
+    st.integers(min_value=1, max_value=4),
+)
+def test_a_batch_of_plain_creates_sent_as_columns_is_its_changes(
+    run: tuple[ObjectMapping, tuple[str, ...], list[Record]],
+    odd: list[Change],
+    where: int,
+    size: int,
+) -> None:
+    """A spilled plan's batch sent as columns (`as_columns`: plain creates only) is, as a
+    reader decodes it (`decode_batch`) and as the runner applying it does (`decode_columns`,
+    then the changes made of the columns), the very changes of the plan: byte for byte as
+    the plan's hash encodes them, and their fields in the same order. Batches of a first
+    run's creates, and of those mixed with any other change."""
+    mapping, managed, source = run
+    spill = Spill(mapping, managed)
+    keyed = [
+        (key, record)
+        for record in source
+        if (key := match_key(record, mapping.keys, mapping.case_insensitive)) is not None
+    ]
+    spill.add_all([key for key, _ in keyed], [dict(record) for _, record in keyed])
+    entries = spilled(spill)[0]
+    entries[where:where] = [("", encoded_for_hash(change)) for change in odd]
+    for at in range(0, len(entries), size):
+        batch = entries[at : at + size]
+        creates = as_columns(batch)
+        if creates is None:
+            continue
+        expected = [data for _, data in batch]
+        data = sent(creates)
+        columns = decode_columns(data).changes
+        assert isinstance(columns, Creates) and len(columns) == len(batch)
+        assert [encoded_for_hash(change) for change in columns] == expected
+        listed_changes = decode_batch(data).changes
+        assert [encoded_for_hash(change) for change in listed_changes] == expected
+        plain = msgspec.msgpack.encode([decoded(data) for data in expected])
+        assert msgspec.msgpack.encode(listed_changes) == plain  # fields in the same order
+
+
+@settings(max_examples=200)
+@given(first_runs(), st.integers(min_value=1, max_value=4))
+def test_a_spilled_plans_batches_are_its_changes(
+    run: tuple[ObjectMapping, tuple[str, ...], list[Record]], size: int
+) -> None:
+    """A first run's plan read from disk, cut into batches and sent (its batches of plain
+    creates as columns, the runner that planned it keeping them to recall): the batches,
+    decoded as a reader decodes them, hold the plan's changes in order, byte for byte; a
+    batch kept to recall is the one sent."""
+    mapping, managed, source = run
+    spill = Spill(mapping, managed)
+    keyed = [
+        (key, record)
+        for record in source
+        if (key := match_key(record, mapping.keys, mapping.case_insensitive)) is not None
+    ]
+    spill.add_all([key for key, _ in keyed], [dict(record) for _, record in keyed])
+    try:
+        plan_read, _ = settle(spill, [], mapping, ())
+    except DuplicateKey:
+        return
+    messages = list(Batched(plan_read, size).encoded("r", "j", "h", {}))
+    changes = [change for _, data, _ in messages for change in decode_batch(data).changes]
+    assert list(map(encoded_for_hash, changes)) == list(plan_read.encoded())
+    for _, data, kept in messages:
+        assert kept is None or encode(kept) == data
+
+
+def test_a_batch_of_the_usual_creates_is_sent_as_columns() -> None:
+    """The tests above compare something: a first run's usual batch is sent as columns;
+    one holding any other change is not."""
+    mapping = ObjectMapping(keys=["uid"], fields=[FieldMap(to="uid"), FieldMap(to="groups")])
+    spill = Spill(mapping, ("uid", "groups"))
+    records: list[Record] = [{"uid": f"u{i}", "groups": ["x", "y"]} for i in range(3)]
+    spill.add_all([f"u{i}" for i in range(3)], records)
+    entries = spilled(spill)[0]
+    creates = as_columns(entries)
+    assert creates is not None
+    assert creates.fields == ("groups", "uid") and creates.keys == ["u0", "u1", "u2"]
+    plain = decoded(entries[0][1])
+    for odd in (
+        msgspec.structs.replace(plain, create_only=("groups",)),
+        msgspec.structs.replace(plain, action="update"),
+        msgspec.structs.replace(plain, key="other"),
+        msgspec.structs.replace(plain, container="ou=x"),
+        msgspec.structs.replace(plain, set={"uid": "u0"}),
+        msgspec.structs.replace(plain, sources={"groups": "g"}),
+    ):
+        assert as_columns([*entries, ("", encoded_for_hash(odd))]) is None, odd

@@ -615,18 +615,24 @@ def as_columns(entries: Sequence[Entry]) -> Creates | None:
     at = fields.index(field)
     columns = [list(column) for column in zip(*map(_values, decoded_rows), strict=True)]
     keys = columns[at]
+    placed = set(map(_placed, decoded_rows))
     if (
         list(map(_key, decoded_rows)) != keys
         or list(map(_matched, decoded_rows)) != keys
-        or set(map(_placed, decoded_rows)) != {(first.object_type, first.container)}
+        or len(placed) != 1
     ):
+        return None
+    ((object_type, container),) = placed
+    if object_type == "user":
+        # Written out though it is the default (a type named "user" in the job): a change
+        # made of the columns would leave it out, and encode otherwise.
         return None
     return Creates(
         key_field=field,
         fields=fields,
         columns=columns,
-        object_type=first.object_type,
-        container=first.container,
+        object_type="user" if object_type is None else object_type,
+        container=container,
     )
 
 
@@ -676,7 +682,7 @@ def _rows_of(field: str, fields: tuple[str, ...]) -> msgspec.msgpack.Decoder[lis
                 ("key", str),
                 ("match", match),
                 ("set", values),
-                ("object_type", str, "user"),
+                ("object_type", str | None, None),  # None: left out, the default
                 ("container", str | None, None),
             ],
             forbid_unknown_fields=True,
