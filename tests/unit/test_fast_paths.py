@@ -5,9 +5,11 @@ maps a record holding text in one pass (mapping.py `_shape_copies`), a SQLite de
 tells at once that it keeps a batch of mapped records as they are (`canonical_as_is`), an
 update compares the fields without a policy in one step before looking field by field,
 and a large plan's plain creates are encoded without the planner's copies (spill.py
-`quick_creates`): for any rows and any job, the records (their fields in the same order),
+`quick_creates`), and a spilled plan's batch of plain creates is sent as columns
+(`as_columns`, schemas/work.py `Creates`): for any rows and any job, the records (their fields in the same order),
 the plans (changes, counts, hash, warnings) and the creates (their place in the plan and
-their bytes) are those of the per-cell, per-field and planner's ways; so are the mapped
+their bytes) are those of the per-cell, per-field and planner's ways, the changes a batch
+sent as columns gives are the plan's, byte for byte; so are the mapped
 records (their fields in the same order) or the field that fails them."""
 
 from __future__ import annotations
@@ -1042,6 +1044,24 @@ odd_changes = st.builds(
 )
 
 
+VARIANTS: list[dict[str, Any]] = [
+    {"create_only": ("uid",)},
+    {"action": "update"},
+    {"key": "other"},
+    {"match": {"uid": "other"}},
+    {"container": "ou=x"},
+    {"object_type": "".join(["us", "er"])},  # the default, written out
+    {"object_type": "group"},
+    {"sources": {"uid": "x"}},
+    {"follow_up": True},
+    {"identifier": "uid=x"},
+    {"clear": ("mail",)},
+    {"before": {"uid": "x"}},
+    {"set": {}},
+]
+"""Changes one field away from a plain create, each."""
+
+
 def sent(changes: Creates) -> bytes:
     return encode(
         WorkBatch(run_id="r", job_id="j", plan_hash="h", phase=0, number=1, changes=changes)
@@ -1054,12 +1074,14 @@ def sent(changes: Creates) -> bytes:
     st.lists(odd_changes, max_size=3),
     st.integers(min_value=0, max_value=6),
     st.integers(min_value=1, max_value=4),
+    st.lists(st.tuples(st.integers(min_value=0, max_value=6), st.sampled_from(VARIANTS))),
 )
 def test_a_batch_of_plain_creates_sent_as_columns_is_its_changes(
     run: tuple[ObjectMapping, tuple[str, ...], list[Record]],
     odd: list[Change],
     where: int,
     size: int,
+    varied: list[tuple[int, dict[str, Any]]],
 ) -> None:
     """A spilled plan's batch sent as columns (`as_columns`: plain creates only) is, as a
     reader decodes it (`decode_batch`) and as the runner applying it does (`decode_columns`,
@@ -1075,6 +1097,10 @@ def test_a_batch_of_plain_creates_sent_as_columns_is_its_changes(
     ]
     spill.add_all([key for key, _ in keyed], [dict(record) for _, record in keyed])
     entries = spilled(spill)[0]
+    for at, variant in varied if entries else ():  # a create made one field away from plain
+        place, data = entries[at % len(entries)]
+        change = msgspec.structs.replace(decoded(data), **variant)
+        entries[at % len(entries)] = (place, encoded_for_hash(change))
     entries[where:where] = [("", encoded_for_hash(change)) for change in odd]
     for at in range(0, len(entries), size):
         batch = entries[at : at + size]
@@ -1141,3 +1167,43 @@ def test_a_batch_of_the_usual_creates_is_sent_as_columns() -> None:
         msgspec.structs.replace(plain, sources={"groups": "g"}),
     ):
         assert as_columns([*entries, ("", encoded_for_hash(odd))]) is None, odd
+
+
+@settings(max_examples=300)
+@given(
+    st.integers(min_value=1, max_value=5),
+    st.lists(st.tuples(st.integers(min_value=0, max_value=4), st.sampled_from(VARIANTS))),
+    st.sampled_from(["user", "".join(["us", "er"]), "group"]),
+    st.sampled_from([None, "ou=x"]),
+)
+def test_creates_one_field_away_from_plain_are_sent_as_their_changes(
+    count: int, varied: list[tuple[int, dict[str, Any]]], kind: str, container: str | None
+) -> None:
+    """A batch of plain creates with some made one field away from plain (another action,
+    key, match, container or type, or a field a plain create has not): sent as columns, it
+    is still its changes byte for byte — or it is not sent as columns. Also for a job
+    whose type is named "user" in so many words, which a change then writes out."""
+    mapping = ObjectMapping(
+        keys=["uid"],
+        type=kind,
+        container=container,
+        fields=[FieldMap(to="uid"), FieldMap(to="mail"), FieldMap(to="groups")],
+    )
+    spill = Spill(mapping, ("uid", "mail", "groups"))
+    records: list[Record] = [
+        {"uid": f"u{i}", "mail": f"m{i}", "groups": ["g"]} for i in range(count)
+    ]
+    spill.add_all([f"u{i}" for i in range(count)], records)
+    entries = spilled(spill)[0]
+    for at, variant in varied:
+        place, data = entries[at % count]
+        entries[at % count] = (
+            place,
+            encoded_for_hash(msgspec.structs.replace(decoded(data), **variant)),
+        )
+    creates = as_columns(entries)
+    if creates is not None:
+        assert [encoded_for_hash(change) for change in creates] == [data for _, data in entries]
+        assert [encoded_for_hash(change) for change in decode_batch(sent(creates)).changes] == [
+            data for _, data in entries
+        ]
