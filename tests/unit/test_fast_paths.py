@@ -4,13 +4,13 @@ Rows become records a batch at a time (`records_from_rows`), a job that copies i
 maps a record holding text in one pass (mapping.py `_shape_copies`), a SQLite destination
 tells at once that it keeps a batch of mapped records as they are (`canonical_as_is`), an
 update compares the fields without a policy in one step before looking field by field,
-and a large plan's plain creates are encoded without the planner's copies (spill.py
-`quick_creates`), and a spilled plan's batch of plain creates is sent as columns
-(`as_columns`, schemas/work.py `Creates`): for any rows and any job, the records (their fields in the same order),
-the plans (changes, counts, hash, warnings) and the creates (their place in the plan and
-their bytes) are those of the per-cell, per-field and planner's ways, the changes a batch
-sent as columns gives are the plan's, byte for byte; so are the mapped
-records (their fields in the same order) or the field that fails them."""
+a large plan's plain creates are encoded without the planner's copies (spill.py
+`quick_creates`), and its batches of plain creates are sent as columns (`as_columns`,
+schemas/work.py `Creates`): for any rows and any job, the records (their fields in the
+same order), the plans (changes, counts, hash, warnings) and the creates (their place in
+the plan and their bytes) are those of the per-cell, per-field and planner's ways, and a
+batch sent as columns gives the plan's changes byte for byte; so are the mapped records
+(their fields in the same order) or the field that fails them."""
 
 from __future__ import annotations
 
