@@ -50,6 +50,9 @@ class Creates(msgspec.Struct, frozen=True, kw_only=True, dict=True):
     columns: list[list[Value]]
     """One per field, each change's value in the batch's order."""
     object_type: str = "user"
+    type_written: bool = False
+    """The plan's changes write their type out, though it is the default (a job naming
+    its type "user"): so do the changes made of the columns."""
     container: str | None = None
 
     def __len__(self) -> int:
@@ -73,17 +76,20 @@ class Creates(msgspec.Struct, frozen=True, kw_only=True, dict=True):
     def changes(self) -> list[Change]:
         """The changes, made once, for a reader that needs them."""
         field, container = self.key_field, self.container
-        # The default type left out, as the plan's changes leave it (a type equal to it but
-        # another object would be written out: `omit_defaults` tells them by identity).
         make = partial(Change, action="create", container=container)
-        if self.object_type != "user":
-            make = partial(make, object_type=self.object_type)
+        if self.type_written or self.object_type != "user":
+            written = _USER if self.object_type == "user" else self.object_type
+            make = partial(make, object_type=written)
         sets = map(dict, map(zip, repeat(self.fields), zip(*self.columns, strict=True)))
         return [
             make(key=key, match={field: key}, set=values)
             for key, values in zip(cast(list[str], self.keys), sets, strict=True)
         ]
 
+
+_USER = "".join(["us", "er"])
+"""The default type as an object of its own, which a change writes out: `omit_defaults`
+tells a default by identity (a job's type decoded as "user" is written out too)."""
 
 Changes = list[Change] | Creates
 """A batch's changes: a list, or plain creates as columns (`Creates`), which reads as a

@@ -1167,6 +1167,16 @@ def test_a_batch_of_the_usual_creates_is_sent_as_columns() -> None:
         msgspec.structs.replace(plain, sources={"groups": "g"}),
     ):
         assert as_columns([*entries, ("", encoded_for_hash(odd))]) is None, odd
+    written = Creates(key_field="uid", fields=("uid",), columns=[["a"]], type_written=True)
+    assert encoded_for_hash(written[0]) == encoded_for_hash(
+        Change(
+            action="create",
+            key="a",
+            match={"uid": "a"},
+            set={"uid": "a"},
+            object_type="".join(["us", "er"]),
+        )
+    )
 
 
 @settings(max_examples=300)
@@ -1182,7 +1192,7 @@ def test_creates_one_field_away_from_plain_are_sent_as_their_changes(
     """A batch of plain creates with some made one field away from plain (another action,
     key, match, container or type, or a field a plain create has not): sent as columns, it
     is still its changes byte for byte — or it is not sent as columns. Also for a job
-    whose type is named "user" in so many words, which a change then writes out."""
+    whose type is named "user" in so many words, which its changes then write out."""
     mapping = ObjectMapping(
         keys=["uid"],
         type=kind,

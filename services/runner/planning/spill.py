@@ -623,15 +623,12 @@ def as_columns(entries: Sequence[Entry]) -> Creates | None:
     ):
         return None
     ((object_type, container),) = placed
-    if object_type == "user":
-        # Written out though it is the default (a type named "user" in the job): a change
-        # made of the columns would leave it out, and encode otherwise.
-        return None
     return Creates(
         key_field=field,
         fields=fields,
         columns=columns,
         object_type="user" if object_type is None else object_type,
+        type_written=object_type is not None,
         container=container,
     )
 
