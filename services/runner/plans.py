@@ -99,7 +99,8 @@ class Batched:
         runners of `site` (empty: any central runner)."""
         if isinstance(self.changes, SpilledPlan):
             for phase, number, entries in self._spilled(self.changes):
-                if (creates := as_columns(entries)) is not None:  # a first run's, most often
+                values = self.changes.values_of(entries)
+                if (creates := as_columns(entries, values)) is not None:  # a first run's
                     batch = WorkBatch(
                         run_id=run_id,
                         job_id=job_id,

@@ -1118,28 +1118,43 @@ def test_a_batch_of_plain_creates_sent_as_columns_is_its_changes(
         assert msgspec.msgpack.encode(listed_changes) == plain  # fields in the same order
 
 
-@settings(max_examples=200)
-@given(first_runs(), st.integers(min_value=1, max_value=4))
+@settings(max_examples=300)
+@given(
+    first_runs(),
+    st.integers(min_value=1, max_value=4),
+    st.booleans(),
+    st.sampled_from([2, 3, 100_000]),
+)
 def test_a_spilled_plans_batches_are_its_changes(
-    run: tuple[ObjectMapping, tuple[str, ...], list[Record]], size: int
+    run: tuple[ObjectMapping, tuple[str, ...], list[Record]],
+    size: int,
+    from_columns: bool,
+    run_size: int,
 ) -> None:
-    """A first run's plan read from disk, cut into batches and sent (its batches of plain
-    creates as columns, the runner that planned it keeping them to recall): the batches,
-    decoded as a reader decodes them, hold the plan's changes in order, byte for byte; a
-    batch kept to recall is the one sent."""
+    """A first run's plan read back, cut into batches and sent (its batches of plain
+    creates as columns, taken from the values planned where its creates were planned from
+    columns and are still in memory; the runner that planned it keeping them to recall):
+    the batches, decoded as a reader decodes them, hold the plan's changes in order, byte
+    for byte; a batch kept to recall is the one sent."""
     mapping, managed, source = run
-    spill = Spill(mapping, managed)
     keyed = [
         (key, record)
         for record in source
         if (key := match_key(record, mapping.keys, mapping.case_insensitive)) is not None
     ]
-    spill.add_all([key for key, _ in keyed], [dict(record) for _, record in keyed])
-    try:
-        plan_read, _ = settle(spill, [], mapping, ())
-    except DuplicateKey:
-        return
-    messages = list(Batched(plan_read, size).encoded("r", "j", "h", {}))
+    keys = [key for key, _ in keyed]
+    fields = tuple(keyed[0][1]) if keyed else ()
+    with mock.patch("services.runner.planning.spill.RUN_SIZE", run_size):
+        spill = Spill(mapping, managed)
+        if from_columns and all(tuple(record) == fields for _, record in keyed):
+            spill.add_columns(keys, fields, [[record[f] for _, record in keyed] for f in fields])
+        else:
+            spill.add_all(keys, [dict(record) for _, record in keyed])
+        try:
+            plan_read, _ = settle(spill, [], mapping, ())
+        except DuplicateKey:
+            return
+        messages = list(Batched(plan_read, size).encoded("r", "j", "h", {}))
     changes = [change for _, data, _ in messages for change in decode_batch(data).changes]
     assert list(map(encoded_for_hash, changes)) == list(plan_read.encoded())
     for _, data, kept in messages:
@@ -1157,6 +1172,13 @@ def test_a_batch_of_the_usual_creates_is_sent_as_columns() -> None:
     creates = as_columns(entries)
     assert creates is not None
     assert creates.fields == ("groups", "uid") and creates.keys == ["u0", "u1", "u2"]
+    from_columns = Spill(mapping, ("uid", "groups"))  # the values planned taken as they are
+    from_columns.add_columns(["u0", "u1"], ("uid", "groups"), [["u0", "u1"], [["x"], ["y"]]])
+    planned, _ = settle(from_columns, [], mapping, ())
+    planned_entries = spilled(from_columns)[0]
+    values = planned.values_of(planned_entries)
+    assert values is not None
+    assert as_columns(planned_entries, values) == as_columns(planned_entries)
     plain = decoded(entries[0][1])
     for odd in (
         msgspec.structs.replace(plain, create_only=("groups",)),

@@ -117,7 +117,11 @@ class Spill:
         than created (to find one twice)."""
         self._quick = quick_creates(self.planner)
         self._quick_batch = quick_batch(self.planner)
-        self._quick_columns = quick_columns(self.planner)
+        self._quick_columns = _quick_columns(self.planner)
+        self._values: dict[int, msgspec.Struct] | None = {}
+        """The fields set by each create planned from columns (`add_columns`) and still in
+        memory, by the id of its entry's bytes: what the batch sent as columns is made of
+        (`SpilledPlan.values_of`). None once a run went to disk."""
         self._created = 0
         """Creates planned the quick way (`quick_creates`), not in the planner's counts."""
 
@@ -173,11 +177,14 @@ class Spill:
             end = done + RUN_SIZE - len(self._keys)
             some_keys, some = keys[done:end], [column[done:end] for column in columns]
             quick = self._quick_columns
-            entries = quick(some_keys, fields, some) if quick is not None else None
-            if entries is None:
+            made = quick(some_keys, fields, some) if quick is not None else None
+            if made is None:
                 self.add_all(some_keys, records_from_columns(fields, some))
             else:
+                entries, sets = made
                 self._took(some_keys, entries)
+                if self._values is not None:
+                    self._values.update(zip(map(id, map(_data_of, entries)), sets, strict=True))
             done = end
 
     def _took(self, keys: list[str], entries: list[Entry]) -> None:
@@ -204,6 +211,7 @@ class Spill:
         self._runs.append((entries, keys))
         self._written += len(self._buffer)
         self._buffer, self._keys = [], []
+        self._values = None  # the entries let go: their ids may be another's
 
     def _chunk(self, items: Sequence[Entry] | Sequence[str]) -> tuple[int, int]:
         """`items` written at the end of the file, CHUNK at a time (each framed by its size):
@@ -353,6 +361,30 @@ def quick_columns(
     """`quick_batch` of the records a batch's columns make (`records_from_columns`: the
     fields, each one's values in the records' order), taken from the columns: the same
     entries, byte for byte, no record made."""
+    quick = _quick_columns(planner)
+    if quick is None:
+        return None
+
+    def entries_of(
+        keys: list[str], fields: tuple[str, ...], columns: list[list[Value]]
+    ) -> list[Entry] | None:
+        made = quick(keys, fields, columns)
+        return None if made is None else made[0]
+
+    return entries_of
+
+
+def _quick_columns(
+    planner: Planner,
+) -> (
+    Callable[
+        [list[str], tuple[str, ...], list[list[Value]]],
+        tuple[list[Entry], list[msgspec.Struct]] | None,
+    ]
+    | None
+):
+    """`quick_columns`, with the fields each create sets: a struct of their values, their
+    fields in sorted order (`_set_of`)."""
     made = _quick_made(planner)
     if made is None:
         return None
@@ -361,7 +393,7 @@ def quick_columns(
 
     def create_columns(
         keys: list[str], fields: tuple[str, ...], columns: list[list[Value]]
-    ) -> list[Entry] | None:
+    ) -> tuple[list[Entry], list[msgspec.Struct]] | None:
         if not set(fields) <= written or single not in fields or len(set(fields)) != len(fields):
             return None
         if not all(map(_plain_values, columns)):
@@ -369,7 +401,8 @@ def quick_columns(
         if (shape := shapes.get(fields)) is None:
             shape = shapes[fields] = _set_of(fields)
         sets = cast(list[Record], list(map(shape, *columns)))
-        return made(keys, columns[fields.index(single)], sets)
+        entries = made(keys, columns[fields.index(single)], sets)
+        return None if entries is None else (entries, cast(list[msgspec.Struct], sets))
 
     return create_columns
 
@@ -482,6 +515,18 @@ class SpilledPlan(Sequence[Change]):
         """The changes planned in memory (the spilled ones are plain creates)."""
         return self._planned
 
+    def values_of(self, entries: Sequence[Entry]) -> list[msgspec.Struct] | None:
+        """The values each of these entries' creates sets, as planned from columns (a
+        struct each, their fields in sorted order); None unless every one was (and is
+        still in memory)."""
+        values = self._spill._values
+        if values is None:
+            return None
+        try:
+            return [values[id(data)] for _, data in entries]
+        except KeyError:
+            return None
+
     def encoded(self) -> Iterator[bytes]:
         """Each change as the plan's hash encodes it, in order."""
         return map(_data_of, self.entries())
@@ -588,12 +633,16 @@ def decoded(data: bytes) -> Change:
     return change
 
 
-def as_columns(entries: Sequence[Entry]) -> Creates | None:
+def as_columns(
+    entries: Sequence[Entry], values: Sequence[msgspec.Struct] | None = None
+) -> Creates | None:
     """The changes of these entries as columns (`Creates`) when every one is a plain
     create — of one object type and container, matched by one key field whose value is
-    its key, setting the same fields, nothing else — else None. Decoded in one call into
-    structs of the first change's shape (`_rows_of`), no dict made per change; a change
-    of another shape or with any other field fails that decode."""
+    its key, setting the same fields, nothing else — else None. Taken from `values`, the
+    fields each create sets as it was planned from columns (`SpilledPlan.values_of`),
+    where every entry has them: only the first entry decoded. Else decoded in one call
+    into structs of the first change's shape (`_rows_of`), no dict made per change; a
+    change of another shape or with any other field fails that decode."""
     if not entries:
         return None
     first = decoded(entries[0][1])
@@ -608,19 +657,28 @@ def as_columns(entries: Sequence[Entry]) -> Creates | None:
         return None
     fields = tuple(first.set)  # sorted, as encoded
     rows = _rows_of(field, fields)
-    try:
-        decoded_rows = rows.decode(b"".join([array_header(len(entries)), *map(_data_of, entries)]))
-    except msgspec.ValidationError:
-        return None
     at = fields.index(field)
-    columns = [list(column) for column in zip(*map(_values, decoded_rows), strict=True)]
-    keys = columns[at]
+    shapes = set(map(type, values)) if values is not None else set()
+    if len(shapes) == 1 and getattr(shapes.pop(), "__struct_encode_fields__", ()) == fields:
+        # Each planned from columns, as `_quick_made` makes a plain create of its values.
+        try:
+            decoded_rows = rows.decode(b"".join([array_header(1), entries[0][1]]))
+        except msgspec.ValidationError:
+            return None
+        columns = [list(column) for column in zip(*map(_astuple, values or ()), strict=True)]
+    else:
+        try:
+            decoded_rows = rows.decode(
+                b"".join([array_header(len(entries)), *map(_data_of, entries)])
+            )
+        except msgspec.ValidationError:
+            return None
+        columns = [list(column) for column in zip(*map(_values, decoded_rows), strict=True)]
+        keys = columns[at]
+        if list(map(_key, decoded_rows)) != keys or list(map(_matched, decoded_rows)) != keys:
+            return None
     placed = set(map(_placed, decoded_rows))
-    if (
-        list(map(_key, decoded_rows)) != keys
-        or list(map(_matched, decoded_rows)) != keys
-        or len(placed) != 1
-    ):
+    if len(placed) != 1:
         return None
     ((object_type, container),) = placed
     return Creates(
@@ -648,6 +706,7 @@ def _plain(
 
 _rows: dict[tuple[str, tuple[str, ...]], msgspec.msgpack.Decoder[list[msgspec.Struct]]] = {}
 _key = operator.attrgetter("key")
+_astuple = msgspec.structs.astuple
 _placed = operator.attrgetter("object_type", "container")
 _matched = operator.attrgetter("match.value")
 
