@@ -94,9 +94,9 @@ class Batched:
         site: str = "",
     ) -> Iterator[tuple[int, bytes, WorkBatch | None]]:
         """Each batch's phase index, its message, and the batch itself unless the plan is
-        read from disk (there, a batch of plain creates is one too: sent as columns, made
-        of the changes as encoded without a dict per change, `as_columns`); each for the
-        runners of `site` (empty: any central runner)."""
+        read from disk (there, a batch of plain creates is sent as columns: `as_columns`,
+        made of the values planned or of the changes as encoded, without a dict per
+        change); each for the runners of `site` (empty: any central runner)."""
         if isinstance(self.changes, SpilledPlan):
             for phase, number, entries in self._spilled(self.changes):
                 values = self.changes.values_of(entries)
@@ -111,7 +111,9 @@ class Batched:
                         shared=shared.get(number, []),
                         site=site,
                     )
-                    yield phase, encode(batch), batch
+                    # Not kept to recall: decoding columns costs little, holding them
+                    # 46 MiB more at 100,000 (docs/performance.md).
+                    yield phase, encode(batch), None
                     continue
                 message = RawBatch(
                     run_id=run_id,
@@ -226,9 +228,8 @@ async def store_plan(
             batched.encoded(run_id, job_id, plan_hash, shared, site), start=1
         ):
             await saving.start(save_batch(bus, run_id, number, data))
-            # This plan's first batches, those pulled first (a plan read from disk: its
-            # batches of plain creates only, as columns; decoding the others here would
-            # cost what recalling them saves).
+            # This plan's first batches, those pulled first (a plan read from disk: none,
+            # decoding them here would cost what recalling them saves).
             if batch is not None and offered < KEPT_CHANGES:
                 offered += len(batch.changes)
                 _keep(batch)

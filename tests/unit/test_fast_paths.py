@@ -1133,9 +1133,8 @@ def test_a_spilled_plans_batches_are_its_changes(
 ) -> None:
     """A first run's plan read back, cut into batches and sent (its batches of plain
     creates as columns, taken from the values planned where its creates were planned from
-    columns and are still in memory; the runner that planned it keeping them to recall):
-    the batches, decoded as a reader decodes them, hold the plan's changes in order, byte
-    for byte; a batch kept to recall is the one sent."""
+    columns and are still in memory): the batches, decoded as a reader decodes them, hold
+    the plan's changes in order, byte for byte; a batch kept to recall is the one sent."""
     mapping, managed, source = run
     keyed = [
         (key, record)
