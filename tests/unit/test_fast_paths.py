@@ -1153,11 +1153,19 @@ def test_a_spilled_plans_batches_are_its_changes(
             plan_read, _ = settle(spill, [], mapping, ())
         except DuplicateKey:
             return
-        messages = list(Batched(plan_read, size).encoded("r", "j", "h", {}))
+        with (
+            mock.patch("services.runner.plans.MAX_BATCH_BYTES", 600),
+            mock.patch("services.runner.plans.COLUMNS_OVERHEAD", 150),
+        ):
+            batched = Batched(plan_read, size * 40)
+            messages = list(batched.encoded("r", "j", "h", {}))
+            cut = [number for _, number, _ in batched._spilled(plan_read)]
     changes = [change for _, data, _ in messages for change in decode_batch(data).changes]
     assert list(map(encoded_for_hash, changes)) == list(plan_read.encoded())
+    assert cut == list(range(1, len(messages) + 1))  # as `places` numbers them
     for _, data, kept in messages:
         assert kept is None or encode(kept) == data
+        assert len(data) <= 600, "cut by its size as it is sent"
 
 
 def test_a_batch_of_the_usual_creates_is_sent_as_columns() -> None:
@@ -1188,6 +1196,19 @@ def test_a_batch_of_the_usual_creates_is_sent_as_columns() -> None:
         msgspec.structs.replace(plain, sources={"groups": "g"}),
     ):
         assert as_columns([*entries, ("", encoded_for_hash(odd))]) is None, odd
+    many = Spill(mapping, ("uid", "groups"))  # cut by their size as columns: more a batch
+    uids = [f"user-{i:03d}" for i in range(40)]
+    many.add_columns(uids, ("uid", "groups"), [uids, [["group-x", "group-y"]] * 40])
+    plan_read, _ = settle(many, [], mapping, ())
+    with (
+        mock.patch("services.runner.plans.MAX_BATCH_BYTES", 600),
+        mock.patch("services.runner.plans.COLUMNS_OVERHEAD", 150),
+    ):
+        messages = [data for _, data, _ in Batched(plan_read, 100).encoded("r", "j", "h", {})]
+    sizes = [len(decode_columns(data).changes) for data in messages]
+    assert sum(sizes) == 40 and max(map(len, messages)) <= 600
+    raw = sum(len(data) for _, data in spilled(many)[0]) / 40
+    assert min(sizes[:-1]) > 600 / raw, "more creates a batch than their changes would fit"
     written = Creates(key_field="uid", fields=("uid",), columns=[["a"]], type_written=True)
     assert encoded_for_hash(written[0]) == encoded_for_hash(
         Change(

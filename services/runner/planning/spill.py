@@ -509,6 +509,8 @@ class SpilledPlan(Sequence[Change]):
         self._keys = tuple(mapping.keys)
         self._case_insensitive = mapping.case_insensitive
         self._count = count
+        self._skeletons: dict[type, int] = {}
+        """Per shape of values planned from columns: what `column_size` takes off."""
 
     @property
     def planned(self) -> Sequence[Change]:
@@ -526,6 +528,23 @@ class SpilledPlan(Sequence[Change]):
             return [values[id(data)] for _, data in entries]
         except KeyError:
             return None
+
+    def column_size(self, entry: Entry) -> tuple[object, int] | None:
+        """Of a create planned from columns (and still in memory): the shape of its values
+        (the same object for every create of one shape) and, at most, the bytes its values
+        take sent as columns (`as_columns`) — its encoded size but for the field names and
+        the key twice; None for any other change."""
+        values = self._spill._values
+        if not values:
+            return None
+        found = values.get(id(entry[1]))
+        if found is None:
+            return None
+        shape = type(found)
+        fixed = self._skeletons.get(shape)
+        if fixed is None:
+            fixed = self._skeletons[shape] = _skeleton_size(entry[1])
+        return shape, len(entry[1]) - fixed
 
     def encoded(self) -> Iterator[bytes]:
         """Each change as the plan's hash encodes it, in order."""
@@ -689,6 +708,18 @@ def as_columns(
         type_written=object_type is not None,
         container=container,
     )
+
+
+def _skeleton_size(data: bytes) -> int:
+    """The bytes of a plain create, encoded, that are not its values sent as columns: the
+    create with its key and every value empty, less a byte for each value (an empty one's
+    header, which its column holds)."""
+    change = decoded(data)
+    empty: dict[str, Value] = {f: [] if isinstance(v, list) else "" for f, v in change.set.items()}
+    skeleton = msgspec.structs.replace(
+        change, key="", match=dict.fromkeys(change.match, ""), set=empty
+    )
+    return len(encoded_for_hash(skeleton)) - len(empty)
 
 
 def _plain(
