@@ -39,7 +39,7 @@ from schemas.events import (
     RunFailed,
     RunFinished,
 )
-from schemas.plan import Change
+from schemas.work import Changes, Creates
 
 REGISTRY = CollectorRegistry()
 ProcessCollector(registry=REGISTRY)  # process_cpu_seconds_total, process_resident_memory_bytes…
@@ -185,13 +185,16 @@ def published(event: Event) -> None:
         DEAD_LETTERS.labels(event.job_id, event.stage).inc()
 
 
-def applied(job_id: str, changes: Sequence[Change], errors: Sequence[str | None]) -> None:
+def applied(job_id: str, changes: Changes, errors: Sequence[str | None]) -> None:
     """Count a batch's changes by action and result."""
     if not _on:
         return
-    tally = Tally(
-        (change.action, error is None) for change, error in zip(changes, errors, strict=True)
-    )
+    if isinstance(changes, Creates):  # plain creates as columns
+        tally = Tally(("create", error is None) for error in errors)
+    else:
+        tally = Tally(
+            (change.action, error is None) for change, error in zip(changes, errors, strict=True)
+        )
     for (action, ok), count in tally.items():
         RECORDS.labels(job_id, action, "applied" if ok else "failed").inc(count)
 

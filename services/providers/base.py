@@ -43,6 +43,7 @@ from schemas.connections import Connection
 from schemas.jobs import Endpoint
 from schemas.plan import Change
 from schemas.values import Record, TextRows, Value
+from schemas.work import Creates
 
 
 class Outcome(msgspec.Struct, frozen=True):
@@ -110,6 +111,15 @@ class Provider(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+@runtime_checkable
+class AppliesColumns(Protocol):
+    """Optional: a destination that applies a batch of plain creates as its columns
+    (schemas/work.py `Creates`), with no change made of them; the outcomes in order,
+    as `apply` of the same changes gives them."""
+
+    async def apply_columns(self, creates: Creates) -> list[Outcome]: ...
 
 
 @runtime_checkable

@@ -36,7 +36,7 @@ from schemas.events import (
 from schemas.history import ChangeRow, Outcome
 from schemas.jobs import Job
 from schemas.plan import Change, RecordError
-from schemas.work import StoredPlan
+from schemas.work import StoredPlan, listed
 from services.common.bus import Bus
 from services.common.logging import get_logger
 from services.common.stored_plans import batch_of, load_plan
@@ -258,7 +258,7 @@ class Recorder:
         if plan.plan_hash != plan_hash:
             return [], f"the stored plan is {plan.plan_hash[:12]}, not {plan_hash[:12]}"
         found = await batch_of(self.bus, plan, batch)
-        return (found.changes if found is not None else []), ""
+        return (listed(found.changes) if found is not None else []), ""
 
     async def _job_facts(self, job_id: str, run_id: str) -> tuple[Secrets, bool]:
         """The secret fields of the job's version the run was planned with, and of the

@@ -16,7 +16,7 @@ from schemas.event_ids import planning_dead_id, planning_failed_id
 from schemas.events import Event, RunApproved, RunBatchDropped, RunDeadLetter, RunDeliveryFailed
 from schemas.previews import PreviewReply
 from schemas.subjects import ALL_PREVIEWS, site_preview_subject
-from schemas.work import WorkBatch, decode_batch
+from schemas.work import WorkBatch, decode_columns
 from services.common import pushed
 from services.common.bus import Bus
 from services.common.collector import collector_paused
@@ -43,9 +43,11 @@ _reply_encoder = msgspec.json.Encoder()
 
 
 def decode_work(data: bytes) -> WorkBatch:
-    """A batch from the work queue: thousands of small records, none in a cycle."""
+    """A batch from the work queue: thousands of small records, none in a cycle. Plain
+    creates sent as columns stay columns: a destination that applies them so makes no
+    change of them (planning/sides.py)."""
     with collector_paused():
-        return decode_batch(data)
+        return decode_columns(data)
 
 
 def register(broker: NatsBroker, bus: Bus) -> list[Background]:

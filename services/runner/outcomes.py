@@ -30,7 +30,7 @@ from typing import Protocol
 
 from core.engine.counting import counts_as as first_of
 from schemas.plan import APPLIED_STAT, Change, PlanCounts, RecordError, RunStats
-from schemas.work import Shared, WorkBatch
+from schemas.work import Creates, Shared, WorkBatch
 
 Identity = tuple[str, str]
 """A record: its object type and its key as shown."""
@@ -184,6 +184,8 @@ def count_batch(
     if not batch.shared and errors.count(None) == len(errors):
         # Every change applied, each its record's only one (a first run's batch): counted
         # by action, follow-ups apart, without a look at each change.
+        if isinstance(batch.changes, Creates):  # plain creates as columns
+            return RunStats(created=len(batch.changes))
         changes = batch.changes
         if any(map(_follow_up, changes)):
             changes = [change for change in changes if not change.follow_up]

@@ -13,6 +13,7 @@ applied, redelivered (and then decoded) if this process dies first.
 from __future__ import annotations
 
 import asyncio
+import operator
 from collections.abc import Collection, Coroutine, Iterable, Iterator, Sequence
 from typing import Any
 
@@ -33,14 +34,18 @@ from .outcomes import Identity, Place, identity
 from .planning.spill import (
     Entry,
     SpilledPlan,
+    as_columns,
     decoded,
     identity_of_order,
     phase_of_order,
 )
 
 log = structlog.get_logger("idsync.runner")
+_data_of = operator.itemgetter(1)
 
 MAX_BATCH_BYTES = 512 * 1024  # well under the server's 1 MiB message limit
+COLUMNS_OVERHEAD = 4096
+"""A batch sent as columns, beyond its values: its run, plan, fields and columns' headers."""
 KEPT_CHANGES = 100_000
 KEPT_BYTES = 32 * 1024 * 1024
 """The first phase's encoded batches kept between storing a plan and queueing it, at most
@@ -93,9 +98,29 @@ class Batched:
         site: str = "",
     ) -> Iterator[tuple[int, bytes, WorkBatch | None]]:
         """Each batch's phase index, its message, and the batch itself unless the plan is
-        read from disk; each for the runners of `site` (empty: any central runner)."""
+        read from disk (there, a batch of plain creates is sent as columns: `as_columns`,
+        made of the values planned or of the changes as encoded, without a dict per
+        change); each for the runners of `site` (empty: any central runner)."""
         if isinstance(self.changes, SpilledPlan):
             for phase, number, entries in self._spilled(self.changes):
+                values = self.changes.values_of(entries)
+                if (creates := as_columns(entries, values)) is not None:  # a first run's
+                    batch = WorkBatch(
+                        run_id=run_id,
+                        job_id=job_id,
+                        plan_hash=plan_hash,
+                        phase=phase,
+                        number=number,
+                        changes=creates,
+                        shared=shared.get(number, []),
+                        site=site,
+                    )
+                    # Not kept to recall: decoding columns costs little, holding them
+                    # 46 MiB more at 100,000 (docs/performance.md).
+                    yield phase, encode(batch), None
+                    continue
+                if sum(map(len, map(_data_of, entries))) > MAX_BATCH_BYTES:  # cut as columns
+                    raise RuntimeError(f"batch {number} was cut to go as columns, and cannot")
                 message = RawBatch(
                     run_id=run_id,
                     job_id=job_id,
@@ -139,10 +164,15 @@ class Batched:
                     yield number, at, decoded(data)
 
     def _spilled(self, plan: SpilledPlan) -> Iterator[tuple[int, int, list[Entry]]]:
-        """`each_batch` over the encoded changes, by their encoded size."""
+        """`each_batch` over the encoded changes, by their encoded size — or, a batch of
+        creates planned from columns of one shape (`SpilledPlan.column_size`), sent as
+        columns, by their size as columns: more of them a batch."""
         phase, last, number = -1, "", 0
         batch: list[Entry] = []
-        batch_bytes = 0
+        batch_bytes = column_bytes = 0
+        shape: object = None
+        """The shape of every create of the batch planned from columns; None: another."""
+        column_size = plan.column_size
         for entry in plan.entries():
             size = len(entry[1]) + CHANGE_OVERHEAD
             if size > MAX_BATCH_BYTES:
@@ -152,15 +182,25 @@ class Batched:
                     f"batch may hold ({MAX_BATCH_BYTES}); shorten its values"
                 )
             name = phase_of_order(entry[0])
-            full = len(batch) >= self.batch_size or batch_bytes + size > MAX_BATCH_BYTES
+            sized = column_size(entry)
+            columns = sized is not None and (not batch or sized[0] is shape)
+            if columns and sized is not None:
+                fits = column_bytes + sized[1] <= MAX_BATCH_BYTES - COLUMNS_OVERHEAD
+            else:
+                fits = batch_bytes + size <= MAX_BATCH_BYTES
+            full = len(batch) >= self.batch_size or not fits
             if batch and (full or name != last):
                 number += 1
                 yield phase, number, batch
-                batch, batch_bytes = [], 0
+                batch, batch_bytes, column_bytes = [], 0, 0
+                columns = sized is not None
             if name != last:
                 phase, last = phase + 1, name
             batch.append(entry)
             batch_bytes += size
+            shape, column_bytes = (
+                (sized[0], column_bytes + sized[1]) if columns and sized else (None, 0)
+            )
         number += 1
         yield max(phase, 0), number, batch
 

@@ -38,8 +38,8 @@ from schemas.events import (
     RunPasswordsSealed,
 )
 from schemas.jobs import Job
-from schemas.plan import Change, RunStats
-from schemas.work import WorkBatch
+from schemas.plan import RunStats
+from schemas.work import Changes, Creates, WorkBatch, listed
 from services.common import metrics, tracing
 from services.common.bus import Bus
 from services.common.delivery import Failure
@@ -154,13 +154,14 @@ async def _write(
     checking = MappingContext.checking(job.id)
     generated = {obj.type: compile_mapping(obj, checking).generated for obj in job.objects}
     hooks = hooks_of(job, batch.run_id, runner_id)
-    vetoed = hooks.before(batch.changes) if hooks else {}
-    allowed = batch.changes
+    vetoed = hooks.before(listed(batch.changes)) if hooks else {}
+    allowed: Changes = batch.changes  # plain creates as columns stay so where nothing vetoes
     if vetoed:
         allowed = [change for i, change in enumerate(batch.changes) if i not in vetoed]
     refused: dict[int, str] = {}
+    ready: Changes
     if any(generated.values()):
-        ready, refused = with_passwords(allowed, generated, passwords_of(batch.run_id))
+        ready, refused = with_passwords(listed(allowed), generated, passwords_of(batch.run_id))
     else:  # no field is generated: each change as planned
         ready = allowed
     outcomes = await apply_by_type(job, connection, ready)  # a provider per object type
@@ -178,8 +179,9 @@ async def _write(
         ]
     errors = [o.error for o in outcomes]
     if hooks:
-        hooks.after(batch.changes, errors)
-    await remember(Memory(bus.js), job, batch.changes, errors, at)
+        hooks.after(listed(batch.changes), errors)
+    if not isinstance(batch.changes, Creates):  # a create starts or ends no absence
+        await remember(Memory(bus.js), job, batch.changes, errors, at)
     if any(n.trigger == "password" for n in job.notify) and any(generated.values()):
         await _hand_over_passwords(bus, job, batch, ready, errors, generated)
     return errors
@@ -189,7 +191,7 @@ async def _hand_over_passwords(
     bus: Bus,
     job: Job,
     batch: WorkBatch,
-    ready: list[Change],
+    ready: Changes,
     errors: list[str | None],
     generated: dict[str, dict[str, PasswordSpec]],
 ) -> None:
@@ -200,7 +202,14 @@ async def _hand_over_passwords(
         return
     field = next((n.recipient_field for n in job.notify if n.recipient_field), None)
     sealed = sealed_passwords(
-        batch.run_id, batch.job_id, batch.changes, ready, errors, generated, key, field
+        batch.run_id,
+        batch.job_id,
+        listed(batch.changes),
+        listed(ready),
+        errors,
+        generated,
+        key,
+        field,
     )
     if sealed:
         await bus.publish(

@@ -11,17 +11,20 @@ import signal
 import sqlite3
 
 import openpyxl
+import pytest
 
 from core.engine.report import COLUMNS
 from core.engine.report import rows as report_rows
 from schemas.events import RunFinished
-from schemas.work import decode_batch, decode_plan
+from schemas.work import Creates, decode_batch, decode_columns, decode_plan
 from services.cli.client import Session
 from services.cli.watch import follow_run
 from services.common.jetstream import JOURNAL, PLANS_BUCKET, RECORDER, ensure_infrastructure
 from services.common.settings import Settings
 from services.common.stored_plans import batch_name
 from services.recorder.database import path_in
+from services.runner import plans
+from services.runner.planning import low_memory, spill
 
 from .conftest import JOB_ID, Files, RunServices, apply_files
 from .history import changes_of, recorded, tables, three_runs
@@ -40,6 +43,72 @@ async def planned_rows(session: Session, run_id: str) -> list[tuple[str, ...]]:
         found = await store.get(batch_name(run_id, number))
         changes += decode_batch(found.data or b"").changes
     return [(r.key, r.action, r.field, r.old_value, r.new_value) for r in report_rows(changes)]
+
+
+async def sent_as_columns(session: Session, run_id: str) -> list[bool]:
+    """Whether each stored batch of the run (as it went on the work queue) is columns."""
+    store = await session.js.object_store(PLANS_BUCKET)
+    plan = decode_plan((await store.get(run_id)).data or b"")
+    sent = []
+    for number in range(1, sum(plan.batches) + 1):
+        found = await store.get(batch_name(run_id, number))
+        sent.append(isinstance(decode_columns(found.data or b"").changes, Creates))
+    return sent
+
+
+@pytest.mark.parametrize("run_size", [50_000, 7], ids=["in-memory-run", "runs-on-disk"])
+async def test_a_first_run_sent_as_columns_is_recorded_and_reviewed_as_one_sent_as_changes(
+    files: Files,
+    session: Session,
+    services: RunServices,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    run_size: int,
+) -> None:
+    """A first run planned with its creates on disk sends its batches as columns (made of
+    the values planned, or of the creates read back from disk); the same first run with
+    its batches sent as lists of changes, as before columns, is recorded and reviewed the
+    same: the recorder's rows and the run's review export, field by field, and the plan's
+    hash."""
+    monkeypatch.setattr(spill, "RUN_SIZE", run_size)
+    monkeypatch.setattr(low_memory, "LEAN_ABOVE", -1)  # planned with its creates on disk
+    files.write(30, batch_size=7)
+    await apply_files(session, files)
+    runs: list[str] = []
+    hashes: list[str] = []
+    async with services():
+        for columns in (True, False):
+            if not columns:
+                monkeypatch.setattr(plans, "as_columns", lambda entries, values=None: None)
+            for suffix in ("", "-wal", "-shm"):  # a first run each time
+                files.db.with_name(files.db.name + suffix).unlink(missing_ok=True)
+            run_id, end = await follow_run(session, JOB_ID, None)
+            assert isinstance(end, RunFinished) and end.stats.created == 30, end
+            runs.append(run_id)
+            hashes.append(end.plan_hash)
+            await recorded(session, run_id)
+        assert await sent_as_columns(session, runs[0]) == [True] * 5
+        assert await sent_as_columns(session, runs[1]) == [False] * 5
+        found = [
+            [
+                (r.key, r.action, r.field, r.old, r.new, r.outcome)
+                for r in await changes_of(session, run)
+            ]
+            for run in runs
+        ]
+        assert len(found[0]) == 30 * 6 and found[0] == found[1]
+        exported = []
+        for run in runs:
+            review = await idsync(settings, "run", "review", run, "--export", "csv")
+            assert review.returncode == 0, review.stderr
+            exported.append(
+                [
+                    {k: v for k, v in r.items() if k not in ("at", "run_id")}
+                    for r in csv.DictReader(io.StringIO(review.stdout))
+                ]
+            )
+        assert len(exported[0]) == 30 * 6 and exported[0] == exported[1]
+    assert hashes[0] == hashes[1], "the plan is the same, however its batches travel"
 
 
 async def test_three_runs_are_recorded_field_by_field_and_replay_gives_the_same_tables(

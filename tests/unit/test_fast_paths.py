@@ -4,11 +4,13 @@ Rows become records a batch at a time (`records_from_rows`), a job that copies i
 maps a record holding text in one pass (mapping.py `_shape_copies`), a SQLite destination
 tells at once that it keeps a batch of mapped records as they are (`canonical_as_is`), an
 update compares the fields without a policy in one step before looking field by field,
-and a large plan's plain creates are encoded without the planner's copies (spill.py
-`quick_creates`): for any rows and any job, the records (their fields in the same order),
-the plans (changes, counts, hash, warnings) and the creates (their place in the plan and
-their bytes) are those of the per-cell, per-field and planner's ways; so are the mapped
-records (their fields in the same order) or the field that fails them."""
+a large plan's plain creates are encoded without the planner's copies (spill.py
+`quick_creates`), and its batches of plain creates are sent as columns (`as_columns`,
+schemas/work.py `Creates`): for any rows and any job, the records (their fields in the
+same order), the plans (changes, counts, hash, warnings) and the creates (their place in
+the plan and their bytes) are those of the per-cell, per-field and planner's ways, and a
+batch sent as columns gives the plan's changes byte for byte; so are the mapped records
+(their fields in the same order) or the field that fails them."""
 
 from __future__ import annotations
 
@@ -33,6 +35,7 @@ from hypothesis import strategies as st
 from core.engine import managed_fields, match_key, plan
 from core.engine.context import MappingContext
 from core.engine.digests import DigestIndex
+from core.engine.keys import DuplicateKey
 from core.engine.lifecycle import LEAVER_FIELD, Lifecycle
 from core.engine.mapping import _shape, _shape_copies, all_printable, compile_mapping
 from core.engine.plan import Plan, encoded_for_hash
@@ -42,7 +45,7 @@ from core.errors import BadInput
 from schemas import values
 from schemas.connections import MysqlConnection, PostgresqlConnection, SqliteConnection
 from schemas.jobs import Endpoint, FieldMap, ObjectMapping
-from schemas.plan import PlanCounts
+from schemas.plan import Change, PlanCounts
 from schemas.values import (
     Binary,
     Record,
@@ -52,6 +55,7 @@ from schemas.values import (
     records_from_columns,
     records_from_rows,
 )
+from schemas.work import Creates, WorkBatch, decode_batch, decode_columns, encode
 from services.providers import open_provider
 from services.providers.base import Layout
 from services.providers.mysql import values as my_values
@@ -64,11 +68,15 @@ from services.runner.planning.low_memory import _plain_create, _plain_keys
 from services.runner.planning.source import SourceMapper
 from services.runner.planning.spill import (
     Spill,
+    as_columns,
+    decoded,
     order_of,
     quick_batch,
     quick_columns,
     quick_creates,
+    settle,
 )
+from services.runner.plans import Batched
 from tests.unit.test_plan_properties import FIELDS, JOSE, KEY_VALUES, jobs
 
 NAMES = ["employee_id", "mail", "groups", "number", "Note"]
@@ -1014,3 +1022,242 @@ def test_a_usual_first_run_is_planned_at_once() -> None:
     assert not planner.creates_at_once([("uid=a", {"uid": "uid=a", "groups": ["x"]})])  # a DN
     assert not planner.creates_at_once([("a", {"uid": ["a"], "groups": ["x"]})])  # a list key
     assert planner.creates_at_once([("a", {"uid": "a", "groups": ["x"]})])
+
+
+odd_changes = st.builds(
+    Change,
+    action=st.sampled_from(["create", "create", "update"]),
+    key=st.sampled_from(["uid0", "x", ""]),
+    match=st.one_of(
+        st.just({"uid": "uid0"}),
+        st.fixed_dictionaries({"uid": usual_texts, "ou": usual_texts}),
+        st.dictionaries(st.sampled_from(["uid", "mail"]), usual_texts, max_size=1),
+    ),
+    set=st.dictionaries(st.sampled_from(["uid", "ou", "mail", "groups"]), odd_values, max_size=4),
+    clear=st.sampled_from([(), ("mail",)]),
+    create_only=st.sampled_from([(), ("mail",)]),
+    object_type=st.sampled_from(["user", "group"]),
+    container=st.sampled_from([None, "ou=x"]),
+    follow_up=st.booleans(),
+    identifier=st.sampled_from(["", "uid=uid0"]),
+    sources=st.sampled_from([{}, {"mail": "m"}]),
+)
+
+
+VARIANTS: list[dict[str, Any]] = [
+    {"create_only": ("uid",)},
+    {"action": "update"},
+    {"key": "other"},
+    {"match": {"uid": "other"}},
+    {"container": "ou=x"},
+    {"object_type": "".join(["us", "er"])},  # the default, written out
+    {"object_type": "group"},
+    {"sources": {"uid": "x"}},
+    {"follow_up": True},
+    {"identifier": "uid=x"},
+    {"clear": ("mail",)},
+    {"before": {"uid": "x"}},
+    {"set": {}},
+]
+"""Changes one field away from a plain create, each."""
+
+
+def sent(changes: Creates) -> bytes:
+    return encode(
+        WorkBatch(run_id="r", job_id="j", plan_hash="h", phase=0, number=1, changes=changes)
+    )
+
+
+@settings(max_examples=500)
+@given(
+    first_runs(),
+    st.lists(odd_changes, max_size=3),
+    st.integers(min_value=0, max_value=6),
+    st.integers(min_value=1, max_value=4),
+    st.lists(st.tuples(st.integers(min_value=0, max_value=6), st.sampled_from(VARIANTS))),
+)
+def test_a_batch_of_plain_creates_sent_as_columns_is_its_changes(
+    run: tuple[ObjectMapping, tuple[str, ...], list[Record]],
+    odd: list[Change],
+    where: int,
+    size: int,
+    varied: list[tuple[int, dict[str, Any]]],
+) -> None:
+    """A spilled plan's batch sent as columns (`as_columns`: plain creates only) is, as a
+    reader decodes it (`decode_batch`) and as the runner applying it does (`decode_columns`,
+    then the changes made of the columns), the very changes of the plan: byte for byte as
+    the plan's hash encodes them, and their fields in the same order. Batches of a first
+    run's creates, and of those mixed with any other change."""
+    mapping, managed, source = run
+    spill = Spill(mapping, managed)
+    keyed = [
+        (key, record)
+        for record in source
+        if (key := match_key(record, mapping.keys, mapping.case_insensitive)) is not None
+    ]
+    spill.add_all([key for key, _ in keyed], [dict(record) for _, record in keyed])
+    entries = spilled(spill)[0]
+    for at, variant in varied if entries else ():  # a create made one field away from plain
+        place, data = entries[at % len(entries)]
+        change = msgspec.structs.replace(decoded(data), **variant)
+        entries[at % len(entries)] = (place, encoded_for_hash(change))
+    entries[where:where] = [("", encoded_for_hash(change)) for change in odd]
+    for at in range(0, len(entries), size):
+        batch = entries[at : at + size]
+        creates = as_columns(batch)
+        if creates is None:
+            continue
+        expected = [data for _, data in batch]
+        data = sent(creates)
+        columns = decode_columns(data).changes
+        assert isinstance(columns, Creates) and len(columns) == len(batch)
+        assert [encoded_for_hash(change) for change in columns] == expected
+        listed_changes = decode_batch(data).changes
+        assert [encoded_for_hash(change) for change in listed_changes] == expected
+        plain = msgspec.msgpack.encode([decoded(data) for data in expected])
+        assert msgspec.msgpack.encode(listed_changes) == plain  # fields in the same order
+
+
+@settings(max_examples=300)
+@given(
+    first_runs(),
+    st.integers(min_value=1, max_value=4),
+    st.booleans(),
+    st.sampled_from([2, 3, 100_000]),
+)
+def test_a_spilled_plans_batches_are_its_changes(
+    run: tuple[ObjectMapping, tuple[str, ...], list[Record]],
+    size: int,
+    from_columns: bool,
+    run_size: int,
+) -> None:
+    """A first run's plan read back, cut into batches and sent (its batches of plain
+    creates as columns, taken from the values planned where its creates were planned from
+    columns and are still in memory): the batches, decoded as a reader decodes them, hold
+    the plan's changes in order, byte for byte; a batch kept to recall is the one sent."""
+    mapping, managed, source = run
+    keyed = [
+        (key, record)
+        for record in source
+        if (key := match_key(record, mapping.keys, mapping.case_insensitive)) is not None
+    ]
+    keys = [key for key, _ in keyed]
+    fields = tuple(keyed[0][1]) if keyed else ()
+    with mock.patch("services.runner.planning.spill.RUN_SIZE", run_size):
+        spill = Spill(mapping, managed)
+        if from_columns and all(tuple(record) == fields for _, record in keyed):
+            spill.add_columns(keys, fields, [[record[f] for _, record in keyed] for f in fields])
+        else:
+            spill.add_all(keys, [dict(record) for _, record in keyed])
+        try:
+            plan_read, _ = settle(spill, [], mapping, ())
+        except DuplicateKey:
+            return
+        with (
+            mock.patch("services.runner.plans.MAX_BATCH_BYTES", 600),
+            mock.patch("services.runner.plans.COLUMNS_OVERHEAD", 150),
+        ):
+            batched = Batched(plan_read, size * 40)
+            messages = list(batched.encoded("r", "j", "h", {}))
+            cut = [number for _, number, _ in batched._spilled(plan_read)]
+    changes = [change for _, data, _ in messages for change in decode_batch(data).changes]
+    assert list(map(encoded_for_hash, changes)) == list(plan_read.encoded())
+    assert cut == list(range(1, len(messages) + 1))  # as `places` numbers them
+    for _, data, kept in messages:
+        assert kept is None or encode(kept) == data
+        if isinstance(decode_columns(data).changes, Creates):  # cut by its size as sent
+            assert len(data) <= 600
+
+
+def test_a_batch_of_the_usual_creates_is_sent_as_columns() -> None:
+    """The tests above compare something: a first run's usual batch is sent as columns;
+    one holding any other change is not."""
+    mapping = ObjectMapping(keys=["uid"], fields=[FieldMap(to="uid"), FieldMap(to="groups")])
+    spill = Spill(mapping, ("uid", "groups"))
+    records: list[Record] = [{"uid": f"u{i}", "groups": ["x", "y"]} for i in range(3)]
+    spill.add_all([f"u{i}" for i in range(3)], records)
+    entries = spilled(spill)[0]
+    creates = as_columns(entries)
+    assert creates is not None
+    assert creates.fields == ("groups", "uid") and creates.keys == ["u0", "u1", "u2"]
+    from_columns = Spill(mapping, ("uid", "groups"))  # the values planned taken as they are
+    from_columns.add_columns(["u0", "u1"], ("uid", "groups"), [["u0", "u1"], [["x"], ["y"]]])
+    planned, _ = settle(from_columns, [], mapping, ())
+    planned_entries = spilled(from_columns)[0]
+    values = planned.values_of(planned_entries)
+    assert values is not None
+    assert as_columns(planned_entries, values) == as_columns(planned_entries)
+    plain = decoded(entries[0][1])
+    for odd in (
+        msgspec.structs.replace(plain, create_only=("groups",)),
+        msgspec.structs.replace(plain, action="update"),
+        msgspec.structs.replace(plain, key="other"),
+        msgspec.structs.replace(plain, container="ou=x"),
+        msgspec.structs.replace(plain, set={"uid": "u0"}),
+        msgspec.structs.replace(plain, sources={"groups": "g"}),
+    ):
+        assert as_columns([*entries, ("", encoded_for_hash(odd))]) is None, odd
+    many = Spill(mapping, ("uid", "groups"))  # cut by their size as columns: more a batch
+    uids = [f"user-{i:03d}" for i in range(40)]
+    groups: list[Value] = [["group-x", "group-y"]] * 40
+    many.add_columns(uids, ("uid", "groups"), [list[Value](uids), groups])
+    plan_read, _ = settle(many, [], mapping, ())
+    with (
+        mock.patch("services.runner.plans.MAX_BATCH_BYTES", 600),
+        mock.patch("services.runner.plans.COLUMNS_OVERHEAD", 150),
+    ):
+        messages = [data for _, data, _ in Batched(plan_read, 100).encoded("r", "j", "h", {})]
+    sizes = [len(decode_columns(data).changes) for data in messages]
+    assert sum(sizes) == 40 and max(map(len, messages)) <= 600
+    raw = sum(len(data) for _, data in spilled(many)[0]) / 40
+    assert min(sizes[:-1]) > 600 / raw, "more creates a batch than their changes would fit"
+    written = Creates(key_field="uid", fields=("uid",), columns=[["a"]], type_written=True)
+    assert encoded_for_hash(written[0]) == encoded_for_hash(
+        Change(
+            action="create",
+            key="a",
+            match={"uid": "a"},
+            set={"uid": "a"},
+            object_type="".join(["us", "er"]),
+        )
+    )
+
+
+@settings(max_examples=300)
+@given(
+    st.integers(min_value=1, max_value=5),
+    st.lists(st.tuples(st.integers(min_value=0, max_value=4), st.sampled_from(VARIANTS))),
+    st.sampled_from(["user", "".join(["us", "er"]), "group"]),
+    st.sampled_from([None, "ou=x"]),
+)
+def test_creates_one_field_away_from_plain_are_sent_as_their_changes(
+    count: int, varied: list[tuple[int, dict[str, Any]]], kind: str, container: str | None
+) -> None:
+    """A batch of plain creates with some made one field away from plain (another action,
+    key, match, container or type, or a field a plain create has not): sent as columns, it
+    is still its changes byte for byte — or it is not sent as columns. Also for a job
+    whose type is named "user" in so many words, which its changes then write out."""
+    mapping = ObjectMapping(
+        keys=["uid"],
+        type=kind,
+        container=container,
+        fields=[FieldMap(to="uid"), FieldMap(to="mail"), FieldMap(to="groups")],
+    )
+    spill = Spill(mapping, ("uid", "mail", "groups"))
+    records: list[Record] = [
+        {"uid": f"u{i}", "mail": f"m{i}", "groups": ["g"]} for i in range(count)
+    ]
+    spill.add_all([f"u{i}" for i in range(count)], records)
+    entries = spilled(spill)[0]
+    for at, variant in varied:
+        place, data = entries[at % count]
+        entries[at % count] = (
+            place,
+            encoded_for_hash(msgspec.structs.replace(decoded(data), **variant)),
+        )
+    creates = as_columns(entries)
+    if creates is not None:
+        assert [encoded_for_hash(change) for change in creates] == [data for _, data in entries]
+        assert [encoded_for_hash(change) for change in decode_batch(sent(creates)).changes] == [
+            data for _, data in entries
+        ]

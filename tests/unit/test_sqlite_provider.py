@@ -14,10 +14,11 @@ from core.errors import BadInput, Transient, WriteFailed
 from schemas.connections import SqliteConnection
 from schemas.jobs import Endpoint
 from schemas.plan import Change
-from schemas.values import Binary, Record
+from schemas.values import Binary, Record, Value
+from schemas.work import Creates
 from services.common.settings import DEFAULT_SQLITE_BUSY_TIMEOUT, sqlite_busy_timeout
 from services.providers import open_provider
-from services.providers.base import Layout, Provider
+from services.providers.base import AppliesColumns, Layout, Provider
 from services.providers.sqlite import kept
 from services.providers.sqlite import write as sqlite_write
 from services.providers.sqlite.kept import close_kept
@@ -502,3 +503,65 @@ async def test_a_value_refused_for_its_type_is_named_with_its_field(
 
     assert good.error is None
     assert bad.error == named
+
+
+COLUMN_CASES: dict[str, tuple[str, list[list[Value]]]] = {
+    "plain": ("", [["u1", "u2", "u3"], ["Ann", "Bo", ""], [["a", "b"], ["c"], ["d"]]]),
+    "a row refused": (
+        "CREATE TABLE people (id TEXT UNIQUE, name TEXT CHECK (name <> 'bad'), groups TEXT);",
+        [["u1", "u2", "u3"], ["Ann", "bad", "Cy"], [["a"], ["b"], ["c"]]],
+    ),
+    "a key twice": ("", [["u1", "u2", "u1"], ["Ann", "Bo", "Cy"], [["a"], ["b"], ["c"]]]),
+    "a key empty": ("", [["u1", ""], ["Ann", "Bo"], [["a"], ["b"]]]),
+    "binary values": ("", [["u1", "u2"], [Binary(b"\x00"), "Bo"], [["a"], ["b"]]]),
+    "no unique key": (
+        "CREATE TABLE people (id TEXT, name TEXT, groups TEXT);",
+        [["u1", "u2"], ["Ann", "Bo"], [["a"], ["b"]]],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(COLUMN_CASES))
+async def test_creates_sent_as_columns_are_applied_as_their_changes(
+    tmp_path: Path, side: Open, case: str
+) -> None:
+    """Plain creates sent as columns (a first run's batch) leave the table, and give the
+    outcomes, that the same changes applied one list of changes give — where they go in
+    as rows, and where they cannot (a row refused, a key twice or empty, no unique key)."""
+    table, columns = COLUMN_CASES[case]
+    creates = Creates(key_field="id", fields=("id", "name", "groups"), columns=columns)
+    layout = Layout(keys=("id",), fields=("id", "name", "groups"), multi_valued={"groups": ","})
+    applied: list[list[str | None]] = []
+    for way in ("changes", "columns"):
+        path = tmp_path / f"{way}.db"
+        if table:
+            sql(path, table)
+        destination = await side(layout, path=path)
+        assert isinstance(destination, AppliesColumns)
+        if way == "columns":
+            outcomes = await destination.apply_columns(creates)
+        else:
+            outcomes = await destination.apply(list(creates.changes))
+        applied.append([o.error for o in outcomes])
+    assert applied[0] == applied[1]
+    query = "SELECT * FROM people ORDER BY rowid"
+    assert rows(tmp_path / "columns.db", query) == rows(tmp_path / "changes.db", query)
+
+
+async def test_plain_creates_sent_as_columns_go_in_as_rows(db_path: Path, side: Open) -> None:
+    """The test above compares something: columns go in as rows, no change made of them,
+    and the changes made of them are what the plan holds."""
+    creates = Creates(key_field="id", fields=("id", "name"), columns=[["u1", "u2"], ["A", "B"]])
+    destination = await side()
+    assert isinstance(destination, AppliesColumns)
+    seen: list[str] = []
+    await destination.apply_columns(Creates(key_field="id", fields=("id",), columns=[["u0"]]))
+    await destination._db.set_trace_callback(seen.append)  # type: ignore[attr-defined]
+
+    outcomes = await destination.apply_columns(creates)
+
+    assert [o.error for o in outcomes] == [None, None]
+    assert "changes" not in creates.__dict__, "no change made"
+    assert "SAVEPOINT idsync_one" not in seen
+    assert rows(db_path) == [("u0", None), ("u1", "A"), ("u2", "B")]
+    assert creates.changes == [create("u1", name="A"), create("u2", name="B")]

@@ -17,6 +17,7 @@ from typing import cast
 
 from schemas.plan import Change
 from schemas.values import Value
+from schemas.work import Creates
 
 from ..cells import LIST_JOINER
 from .values import Param, param_of
@@ -79,6 +80,24 @@ def creates_as_rows(
     if len(distinct) != len(changes) or any(None in column for column in key_columns):
         return None  # a key twice (applied in order) or empty (its own error): not rows
     return Rows(keys, names, tuple(keep), key_columns, value_columns, len(changes))
+
+
+def columns_as_rows(
+    creates: Creates, keys: tuple[str, ...], multi: Mapping[str, str]
+) -> Rows | None:
+    """`creates_as_rows` of plain creates sent as columns (schemas/work.py `Creates`):
+    their columns are the rows' already, each converted as `_column` converts it; None
+    where the table's key is not theirs, or a key is repeated or empty."""
+    if not len(creates) or keys != (creates.key_field,):
+        return None
+    names = creates.fields
+    value_columns = [
+        _column(column, multi, n) for n, column in zip(names, creates.columns, strict=True)
+    ]
+    key_column = value_columns[names.index(creates.key_field)]
+    if len(set(key_column)) != len(key_column) or None in key_column:
+        return None  # a key twice (applied in order) or empty (its own error): not rows
+    return Rows(keys, names, (), [key_column], value_columns, len(key_column))
 
 
 _action = attrgetter("action")

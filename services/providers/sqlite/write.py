@@ -13,11 +13,12 @@ from functools import partial
 import aiosqlite
 
 from schemas.plan import Change
+from schemas.work import Changes, Creates, listed
 from services.common.collector import collector_paused
 
 from ..base import Outcome
 from .connection import SqliteTable, busy, in_thread, writer
-from .rows import Rows, creates_as_rows
+from .rows import Rows, columns_as_rows, creates_as_rows
 from .statements import Op
 from .values import Key, Param, key_part, param_of, quote
 
@@ -51,7 +52,20 @@ class SqliteWriting(SqliteTable):
         async with writer(self._path):
             return await self._apply_locked(changes, rows)
 
-    async def _apply_locked(self, changes: list[Change], rows: Rows | None) -> list[Outcome]:
+    async def apply_columns(self, creates: Creates) -> list[Outcome]:
+        """`apply` of plain creates sent as columns: bound as rows straight from them, no
+        change made (but where they are not such rows, or SQLite refused one: then the
+        general path applies their changes, each its own outcome)."""
+        if not len(creates):
+            return []
+        with collector_paused():
+            rows = columns_as_rows(creates, self._layout.keys, self._layout.multi_valued)
+        if rows is None:
+            return await self.apply(creates.changes)
+        async with writer(self._path):
+            return await self._apply_locked(creates, rows)
+
+    async def _apply_locked(self, changes: Changes, rows: Rows | None) -> list[Outcome]:
         self._write = True
         self._keep = False
         try:
@@ -61,7 +75,7 @@ class SqliteWriting(SqliteTable):
             if await in_thread(db, partial(self._begin, changes, rows)):
                 self._keep = True
                 return [Outcome()] * len(changes)
-            outcomes = await self._apply_all(db, changes)
+            outcomes = await self._apply_all(db, listed(changes))
             await db.execute("COMMIT")
             self._keep = True
             return outcomes
@@ -71,7 +85,7 @@ class SqliteWriting(SqliteTable):
                 raise self._error(e, "write to") from e
             raise
 
-    def _begin(self, changes: list[Change], rows: Rows | None, conn: sqlite3.Connection) -> bool:
+    def _begin(self, changes: Changes, rows: Rows | None, conn: sqlite3.Connection) -> bool:
         """In SQLite's thread: the batch's transaction begun and its table ready; a batch
         of `rows` written and committed too (True). False: the transaction is open for the
         general path."""
@@ -96,7 +110,7 @@ class SqliteWriting(SqliteTable):
         except (sqlite3.Error, ValueError):
             pass  # the connection is gone; the next apply reconnects
 
-    def _table_in(self, conn: sqlite3.Connection, changes: list[Change], rows: Rows | None) -> None:
+    def _table_in(self, conn: sqlite3.Connection, changes: Changes, rows: Rows | None) -> None:
         """Create the table (TEXT columns, UNIQUE index over the keys) or add missing columns
         (in SQLite's thread)."""
         wanted = dict.fromkeys([*self._layout.fields, *self._layout.keys])
@@ -104,7 +118,7 @@ class SqliteWriting(SqliteTable):
         if rows is not None:  # one shape: its fields are every change's
             for name in (*rows.where, *rows.names):
                 wanted.setdefault(name)
-        for change in changes if rows is None else ():
+        for change in listed(changes) if rows is None else ():
             if change.set.keys() <= known and change.match.keys() <= known:
                 continue  # the common case, checked in C
             for name in (*change.match, *change.set):

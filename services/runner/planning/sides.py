@@ -27,10 +27,11 @@ from core.engine.source_fields import fields_read, reads_every_field
 from schemas.connections import Connection
 from schemas.jobs import Job, ObjectMapping
 from schemas.plan import Change
+from schemas.work import Changes, Creates
 from services.common import tracing
 from services.common.store import Store
 from services.providers import open_provider
-from services.providers.base import Layout, Outcome, Provider, Staging
+from services.providers.base import AppliesColumns, Layout, Outcome, Provider, Staging
 from services.providers.layouts import destination_layout
 
 READ_BATCH = 5_000
@@ -120,9 +121,16 @@ async def other_sides(store: Store, job: Job) -> AsyncIterator[list[Pair]]:
         yield pairs
 
 
-async def apply_by_type(job: Job, connection: Connection, changes: list[Change]) -> list[Outcome]:
+async def apply_by_type(job: Job, connection: Connection, changes: Changes) -> list[Outcome]:
     """Apply a batch whose changes may be of several types: each type by a provider opened
-    with that type's scope and fields; the outcomes in the batch's order."""
+    with that type's scope and fields; the outcomes in the batch's order. Plain creates as
+    columns (`Creates`) are of one type: they go as they are to a provider that applies
+    columns (`AppliesColumns`), as changes to any other."""
+    if isinstance(changes, Creates):
+        applied = await _apply_type(job, connection, changes.object_type, changes)
+        if len(applied) != len(changes):
+            raise ValueError(f"{len(applied)} outcomes of {len(changes)} changes")
+        return applied
     kinds = list(dict.fromkeys(map(_object_type, changes)))
     if len(kinds) == 1:  # the usual batch, of one type: its changes as they are
         applied = await _apply_type(job, connection, kinds[0], changes)
@@ -141,9 +149,7 @@ async def apply_by_type(job: Job, connection: Connection, changes: list[Change])
 _object_type = attrgetter("object_type")
 
 
-async def _apply_type(
-    job: Job, connection: Connection, kind: str, mine: list[Change]
-) -> list[Outcome]:
+async def _apply_type(job: Job, connection: Connection, kind: str, mine: Changes) -> list[Outcome]:
     """The changes of one object type applied (or staged) by a provider opened for it."""
     mapping = {obj.type: obj for obj in job.objects}.get(kind, job.objects[0])
     target = open_provider(
@@ -159,6 +165,10 @@ async def _apply_type(
             changes=len(mine),
         ):
             await target.open(write=True)
+            if isinstance(mine, Creates):
+                if isinstance(target, AppliesColumns) and not isinstance(target, Staging):
+                    return await target.apply_columns(mine)  # creates: none respelled
+                mine = mine.changes
             if isinstance(target, Staging):  # written when the run ends
                 return await target.stage(mine)
             return await _found_respelled(target, mapping.keys, mine, await target.apply(mine))

@@ -22,17 +22,18 @@ import struct
 import tempfile
 from collections.abc import Callable, Collection, Iterator, Sequence
 from itertools import chain, repeat
-from typing import IO, TypeVar, cast, overload
+from typing import IO, Literal, TypeVar, cast, overload
 
 import msgspec
 
 from core.engine.keys import DuplicateKey, display_key, match_key
 from core.engine.phases import rank
-from core.engine.plan import HASH_ENCODER, PlanHash, encoded_for_hash
+from core.engine.plan import HASH_ENCODER, PlanHash, array_header, encoded_for_hash
 from core.engine.planner import Planner
 from schemas.jobs import ObjectMapping
 from schemas.plan import Change, PlanCounts
 from schemas.values import Binary, Record, Value, records_from_columns
+from schemas.work import Creates
 
 RUN_SIZE = 100_000
 """Creates sorted in memory before they go to disk together (some 30 MB of them, encoded):
@@ -116,7 +117,11 @@ class Spill:
         than created (to find one twice)."""
         self._quick = quick_creates(self.planner)
         self._quick_batch = quick_batch(self.planner)
-        self._quick_columns = quick_columns(self.planner)
+        self._quick_columns = _quick_columns(self.planner)
+        self._values: dict[int, msgspec.Struct] | None = {}
+        """The fields set by each create planned from columns (`add_columns`) and still in
+        memory, by the id of its entry's bytes: what the batch sent as columns is made of
+        (`SpilledPlan.values_of`). None once a run went to disk."""
         self._created = 0
         """Creates planned the quick way (`quick_creates`), not in the planner's counts."""
 
@@ -172,11 +177,14 @@ class Spill:
             end = done + RUN_SIZE - len(self._keys)
             some_keys, some = keys[done:end], [column[done:end] for column in columns]
             quick = self._quick_columns
-            entries = quick(some_keys, fields, some) if quick is not None else None
-            if entries is None:
+            made = quick(some_keys, fields, some) if quick is not None else None
+            if made is None:
                 self.add_all(some_keys, records_from_columns(fields, some))
             else:
+                entries, sets = made
                 self._took(some_keys, entries)
+                if self._values is not None:
+                    self._values.update(zip(map(id, map(_data_of, entries)), sets, strict=True))
             done = end
 
     def _took(self, keys: list[str], entries: list[Entry]) -> None:
@@ -203,6 +211,7 @@ class Spill:
         self._runs.append((entries, keys))
         self._written += len(self._buffer)
         self._buffer, self._keys = [], []
+        self._values = None  # the entries let go: their ids may be another's
 
     def _chunk(self, items: Sequence[Entry] | Sequence[str]) -> tuple[int, int]:
         """`items` written at the end of the file, CHUNK at a time (each framed by its size):
@@ -352,6 +361,30 @@ def quick_columns(
     """`quick_batch` of the records a batch's columns make (`records_from_columns`: the
     fields, each one's values in the records' order), taken from the columns: the same
     entries, byte for byte, no record made."""
+    quick = _quick_columns(planner)
+    if quick is None:
+        return None
+
+    def entries_of(
+        keys: list[str], fields: tuple[str, ...], columns: list[list[Value]]
+    ) -> list[Entry] | None:
+        made = quick(keys, fields, columns)
+        return None if made is None else made[0]
+
+    return entries_of
+
+
+def _quick_columns(
+    planner: Planner,
+) -> (
+    Callable[
+        [list[str], tuple[str, ...], list[list[Value]]],
+        tuple[list[Entry], list[msgspec.Struct]] | None,
+    ]
+    | None
+):
+    """`quick_columns`, with the fields each create sets: a struct of their values, their
+    fields in sorted order (`_set_of`)."""
     made = _quick_made(planner)
     if made is None:
         return None
@@ -360,7 +393,7 @@ def quick_columns(
 
     def create_columns(
         keys: list[str], fields: tuple[str, ...], columns: list[list[Value]]
-    ) -> list[Entry] | None:
+    ) -> tuple[list[Entry], list[msgspec.Struct]] | None:
         if not set(fields) <= written or single not in fields or len(set(fields)) != len(fields):
             return None
         if not all(map(_plain_values, columns)):
@@ -368,7 +401,8 @@ def quick_columns(
         if (shape := shapes.get(fields)) is None:
             shape = shapes[fields] = _set_of(fields)
         sets = cast(list[Record], list(map(shape, *columns)))
-        return made(keys, columns[fields.index(single)], sets)
+        entries = made(keys, columns[fields.index(single)], sets)
+        return None if entries is None else (entries, cast(list[msgspec.Struct], sets))
 
     return create_columns
 
@@ -475,11 +509,42 @@ class SpilledPlan(Sequence[Change]):
         self._keys = tuple(mapping.keys)
         self._case_insensitive = mapping.case_insensitive
         self._count = count
+        self._skeletons: dict[type, int] = {}
+        """Per shape of values planned from columns: what `column_size` takes off."""
 
     @property
     def planned(self) -> Sequence[Change]:
         """The changes planned in memory (the spilled ones are plain creates)."""
         return self._planned
+
+    def values_of(self, entries: Sequence[Entry]) -> list[msgspec.Struct] | None:
+        """The values each of these entries' creates sets, as planned from columns (a
+        struct each, their fields in sorted order); None unless every one was (and is
+        still in memory)."""
+        values = self._spill._values
+        if values is None:
+            return None
+        try:
+            return [values[id(data)] for _, data in entries]
+        except KeyError:
+            return None
+
+    def column_size(self, entry: Entry) -> tuple[object, int] | None:
+        """Of a create planned from columns (and still in memory): the shape of its values
+        (the same object for every create of one shape) and, at most, the bytes its values
+        take sent as columns (`as_columns`) — its encoded size but for the field names and
+        the key twice; None for any other change."""
+        values = self._spill._values
+        if not values:
+            return None
+        found = values.get(id(entry[1]))
+        if found is None:
+            return None
+        shape = type(found)
+        fixed = self._skeletons.get(shape)
+        if fixed is None:
+            fixed = self._skeletons[shape] = _skeleton_size(entry[1])
+        return shape, len(entry[1]) - fixed
 
     def encoded(self) -> Iterator[bytes]:
         """Each change as the plan's hash encodes it, in order."""
@@ -585,3 +650,130 @@ def merged_counts(planned: PlanCounts, spilled: PlanCounts) -> PlanCounts:
 def decoded(data: bytes) -> Change:
     change: Change = _change_decoder.decode(data)
     return change
+
+
+def as_columns(
+    entries: Sequence[Entry], values: Sequence[msgspec.Struct] | None = None
+) -> Creates | None:
+    """The changes of these entries as columns (`Creates`) when every one is a plain
+    create — of one object type and container, matched by one key field whose value is
+    its key, setting the same fields, nothing else — else None. Taken from `values`, the
+    fields each create sets as it was planned from columns (`SpilledPlan.values_of`),
+    where every entry has them: only the first entry decoded. Else decoded in one call
+    into structs of the first change's shape (`_rows_of`), no dict made per change; a
+    change of another shape or with any other field fails that decode."""
+    if not entries:
+        return None
+    first = decoded(entries[0][1])
+    if (
+        first.action != "create"
+        or len(first.match) != 1
+        or first != _plain(first.key, first.match, first.set, first.object_type, first.container)
+    ):
+        return None
+    (field,) = first.match
+    if first.set.get(field) != first.key or first.match[field] != first.key:
+        return None
+    fields = tuple(first.set)  # sorted, as encoded
+    rows = _rows_of(field, fields)
+    at = fields.index(field)
+    shapes = set(map(type, values)) if values is not None else set()
+    if len(shapes) == 1 and getattr(shapes.pop(), "__struct_encode_fields__", ()) == fields:
+        # Each planned from columns, as `_quick_made` makes a plain create of its values.
+        try:
+            decoded_rows = rows.decode(b"".join([array_header(1), entries[0][1]]))
+        except msgspec.ValidationError:
+            return None
+        columns = [list(column) for column in zip(*map(_astuple, values or ()), strict=True)]
+    else:
+        try:
+            decoded_rows = rows.decode(
+                b"".join([array_header(len(entries)), *map(_data_of, entries)])
+            )
+        except msgspec.ValidationError:
+            return None
+        columns = [list(column) for column in zip(*map(_values, decoded_rows), strict=True)]
+        keys = columns[at]
+        if list(map(_key, decoded_rows)) != keys or list(map(_matched, decoded_rows)) != keys:
+            return None
+    placed = set(map(_placed, decoded_rows))
+    if len(placed) != 1:
+        return None
+    ((object_type, container),) = placed
+    return Creates(
+        key_field=field,
+        fields=fields,
+        columns=columns,
+        object_type="user" if object_type is None else object_type,
+        type_written=object_type is not None,
+        container=container,
+    )
+
+
+def _skeleton_size(data: bytes) -> int:
+    """The bytes of a plain create, encoded, that are not its values sent as columns: the
+    create with its key and every value empty, less a byte for each value (an empty one's
+    header, which its column holds)."""
+    change = decoded(data)
+    empty: dict[str, Value] = {f: [] if isinstance(v, list) else "" for f, v in change.set.items()}
+    skeleton = msgspec.structs.replace(
+        change, key="", match=dict.fromkeys(change.match, ""), set=empty
+    )
+    return len(encoded_for_hash(skeleton)) - len(empty)
+
+
+def _plain(
+    key: str, match: Record, values: Record, object_type: str, container: str | None
+) -> Change:
+    return Change(
+        action="create",
+        key=key,
+        match=match,
+        set=values,
+        object_type=object_type,
+        container=container,
+    )
+
+
+_rows: dict[tuple[str, tuple[str, ...]], msgspec.msgpack.Decoder[list[msgspec.Struct]]] = {}
+_key = operator.attrgetter("key")
+_astuple = msgspec.structs.astuple
+_placed = operator.attrgetter("object_type", "container")
+_matched = operator.attrgetter("match.value")
+
+
+def _values(row: msgspec.Struct) -> tuple[Value, ...]:
+    return msgspec.structs.astuple(row.set)  # type: ignore[attr-defined]
+
+
+def _rows_of(field: str, fields: tuple[str, ...]) -> msgspec.msgpack.Decoder[list[msgspec.Struct]]:
+    """A decoder of plain creates matched by `field` and setting `fields` (in this order)
+    into structs: a change with any other field, or without one of these, fails it."""
+    decoder = _rows.get((field, fields))
+    if decoder is None:
+        names = [f"f{at:05d}" for at in range(len(fields))]
+        values = msgspec.defstruct(
+            "Values",
+            [(name, Value) for name in names],
+            rename=dict(zip(names, fields, strict=True)),
+            forbid_unknown_fields=True,
+            gc=False,
+        )
+        match = msgspec.defstruct(
+            "Match", [("value", str)], rename={"value": field}, forbid_unknown_fields=True, gc=False
+        )
+        row = msgspec.defstruct(
+            "Row",
+            [
+                ("action", Literal["create"]),
+                ("key", str),
+                ("match", match),
+                ("set", values),
+                ("object_type", str | None, None),  # None: left out, the default
+                ("container", str | None, None),
+            ],
+            forbid_unknown_fields=True,
+            gc=False,
+        )
+        decoder = _rows[(field, fields)] = msgspec.msgpack.Decoder(list[row])  # type: ignore[valid-type]
+    return decoder
