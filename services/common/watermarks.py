@@ -23,6 +23,7 @@ import nats.js.errors
 from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 
+from core.engine.lifecycle import DELETED
 from schemas.ids import utcnow
 from schemas.jobs import Job
 
@@ -170,6 +171,25 @@ class Memory:
             await kv.create(absence_key(job_id, object_type, match_key), data)
         except nats.js.errors.KeyWrongLastSequenceError:
             return
+
+    async def mark_deleted(
+        self, job_id: str, object_type: str, match_key: str, shown: str, at: datetime
+    ) -> None:
+        """An object deleted at the end of its lifecycle, kept as such (core/engine/
+        lifecycle.py `keeps_deleted`): its absence becomes one of way `deleted`."""
+        kv = await self._kv(ABSENT_BUCKET)
+        data = _encoder.encode(Absence(key=shown, since=at, ways=[DELETED]))
+        await kv.put(absence_key(job_id, object_type, match_key), data)
+
+    async def forget_deleted(self, job_id: str, object_type: str, match_key: str) -> None:
+        """Forget an object kept deleted (`mark_deleted`), and only such a one."""
+        kv = await self._kv(ABSENT_BUCKET)
+        try:
+            entry = await kv.get(absence_key(job_id, object_type, match_key))
+        except _MISSING:
+            return
+        if entry.value and _absence.decode(entry.value).ways == [DELETED]:
+            await self.forget_absent(job_id, object_type, match_key)
 
     async def undo(
         self, job_id: str, object_type: str, match_key: str, way: str, taken: Sequence[str]

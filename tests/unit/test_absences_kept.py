@@ -10,12 +10,12 @@ from typing import cast
 
 import pytest
 
-from core.engine.lifecycle import LEAVER_FIELD, Lifecycle
+from core.engine.lifecycle import DELETED, LEAVER_FIELD, Lifecycle
 from core.engine.plan import plan
 from schemas.jobs import Endpoint, FieldMap, Job, Leavers, ObjectMapping
 from schemas.values import Record
 from services.common.watermarks import Absence, Memory
-from services.runner.absences import remember
+from services.runner.absences import forget_returned, remember
 from services.runner.planning.reading import reading
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
@@ -44,6 +44,15 @@ class Kept:
     async def forget_absent(self, job_id: str, object_type: str, match_key: str) -> None:
         self.absent.pop(match_key, None)
         self.ways.pop(match_key, None)
+
+    async def mark_deleted(
+        self, job_id: str, object_type: str, match_key: str, shown: str, at: datetime
+    ) -> None:
+        self.absent[match_key], self.ways[match_key] = at, [DELETED]
+
+    async def forget_deleted(self, job_id: str, object_type: str, match_key: str) -> None:
+        if self.ways.get(match_key) == [DELETED]:
+            await self.forget_absent(job_id, object_type, match_key)
 
     async def undo(
         self, job_id: str, object_type: str, match_key: str, way: str, taken: Sequence[str]
@@ -216,3 +225,49 @@ async def test_an_object_enabled_whose_move_back_failed_is_moved_back_by_the_nex
     assert await restore(1, failing=None) == ["move"], "moved back, not enabled again"
     assert kept.absent == {}, "restored: its absence ends"
     assert await restore(2, failing=None) == []
+
+
+async def test_a_new_leaver_deleted_after_the_grace_is_not_created_again() -> None:
+    """A job creating new leavers (`new = "create"`): HR keeps a leaver, who gets an
+    account disabled at once, deleted once `delete_after` has passed — and then, still a
+    leaver, no account again (it was one to create and disable anew every day after each
+    delete, deleted again 30 days later, for as long as HR keeps the person). Back at
+    work, the person is created anew, and what was kept of it forgotten."""
+    kind = mapping(
+        on_destination_only="disable",
+        delete_after="30d",
+        leavers=Leavers(when=LEFT, action="disable", new="create"),
+    )
+    job = Job(
+        id="people",
+        source=Endpoint(connection="hr"),
+        destination=Endpoint(connection="dir"),
+        objects=[kind],
+    )
+    kept = Kept({})
+    memory = cast(Memory, kept)
+    found: list[Record] = []
+
+    async def day(n: int, status: str) -> list[str]:
+        now = NOW + timedelta(days=n)
+        lifecycle = (await reading(memory, job, False, "manual", now)).lifecycles["user"]
+        source = leaving([{"uid": "ada", "status": status}])
+        the_plan = plan(source, found, kind, ["status"], lifecycle=lifecycle)
+        await forget_returned(memory, job, the_plan.returned)
+        changes = list(the_plan.changes)
+        for change in changes:
+            if change.action == "create":
+                found.append({**change.match, **change.set})
+            elif change.action == "delete":
+                found.clear()
+        await remember(memory, job, changes, [None] * len(changes), now)
+        return [c.action for c in changes]
+
+    assert await day(0, "left") == ["create", "disable"]
+    assert await day(1, "left") == []
+    assert await day(30, "left") == ["delete"]
+    assert await day(31, "left") == [], "deleted for good, not made again"
+    assert await day(90, "left") == []
+    assert await day(91, "here") == ["create"], "back at work: a new account"
+    assert kept.absent == {}
+    assert await day(92, "left") == ["disable"], "leaves again: its account disabled"
