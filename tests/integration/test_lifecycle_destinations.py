@@ -633,7 +633,8 @@ async def test_a_new_leaver_deleted_after_the_grace_is_not_created_again(
 ) -> None:
     """A job creating new leavers (`new = "create"`, disabled at once), deleting them 30
     days on: HR keeps the leaver, who is deleted once — then neither created nor deleted
-    again, run after run; back at work, created anew."""
+    again, run after run; its account made again by hand is disabled, once; back at
+    work, enabled."""
     folder = tmp_path / "job"
     stored = folder / "directory.json"
     files = '[hr]\nprovider = "csv"\ndirectory = "data"\ndelimiter = ";"\n\n'
@@ -672,8 +673,16 @@ async def test_a_new_leaver_deleted_after_the_grace_is_not_created_again(
             again = await runs()
             assert (again.stats.written, again.stats.failed) == (0, 0), "deleted for good"
 
+        loaded = json.loads(stored.read_text())  # its account made again, by hand
+        loaded["users" if shape == "two-types" else ""]["objects"]["p4"] = {"id": "p4"}
+        stored.write_text(json.dumps(loaded))
+        made = await runs()
+        assert (made.stats.disabled, made.stats.failed) == (1, 0), "a leaver's: disabled"
+        again = await runs()
+        assert (again.stats.written, again.stats.failed) == (0, 0), "disabled once"
+
         write(folder, everyone)  # back at work
         back = await runs()
-        assert (back.stats.created, back.stats.failed) == (1, 0)
+        assert (back.stats.enabled, back.stats.failed) == (1, 0)
         assert "p4" in users()["objects"] and users()["disabled"] == []
         assert (await runs()).stats.written == 0

@@ -38,7 +38,7 @@ class Kept:
         since: datetime,
         ways: Sequence[str] = (),
     ) -> None:
-        if match_key not in self.absent:
+        if match_key not in self.absent or self.ways.get(match_key) == [DELETED]:
             self.absent[match_key], self.ways[match_key] = since, ways
 
     async def forget_absent(self, job_id: str, object_type: str, match_key: str) -> None:
@@ -271,3 +271,33 @@ async def test_a_new_leaver_deleted_after_the_grace_is_not_created_again() -> No
     assert await day(91, "here") == ["create"], "back at work: a new account"
     assert kept.absent == {}
     assert await day(92, "left") == ["disable"], "leaves again: its account disabled"
+
+
+async def test_a_leaver_kept_deleted_whose_account_is_made_again_elsewhere_is_disabled_once() -> (
+    None
+):
+    """A leaver deleted at the end of its lifecycle, kept as such; someone makes its
+    account again by hand: the next run disables it (a leaver's account) — once, its
+    absence started afresh over the kept delete, not every run."""
+    kind = mapping(
+        on_destination_only="disable",
+        delete_after="30d",
+        leavers=Leavers(when=LEFT, action="disable", new="create"),
+    )
+    job = Job(
+        id="people",
+        source=Endpoint(connection="hr"),
+        destination=Endpoint(connection="dir"),
+        objects=[kind],
+    )
+    kept = Kept({})
+    memory = cast(Memory, kept)
+    await memory.mark_deleted("people", "user", "ada", "ada", NOW)
+    source = leaving([{"uid": "ada", "status": "left"}])
+    made: list[Record] = [{"uid": "ada", "status": "left"}]  # by hand
+    for day, wanted in enumerate([["disable"], []]):
+        now = NOW + timedelta(days=day + 1)
+        lifecycle = (await reading(memory, job, False, "manual", now)).lifecycles["user"]
+        changes = list(plan(source, made, kind, ["status"], lifecycle=lifecycle).changes)
+        assert [c.action for c in changes] == wanted
+        await remember(memory, job, changes, [None] * len(changes), now)
