@@ -149,11 +149,20 @@ def taken_away(mapping: ObjectMapping, change: Change) -> list[str]:
     return ["move"] if change.container in away else []
 
 
-def returned(wanted: Mapping[str, object], lifecycle: Lifecycle | None) -> list[str]:
-    """The absent objects back in the source — and those deleted at the end of their
-    lifecycle whose records are no leavers now (created anew) —: their absences are to be
-    forgotten."""
+def returned(
+    mapping: ObjectMapping,
+    wanted: Mapping[str, object],
+    found: Mapping[str, object],
+    lifecycle: Lifecycle | None,
+) -> list[str]:
+    """The objects found absent before whose records are back in the source (`wanted`),
+    whose absences are to be forgotten as soon as the run is planned: all of them without
+    `restore` (nothing is done to them), and with it those that are no more (`found`
+    has none: deleted by someone else, or at the end of their lifecycle — created anew).
+    A restore applied forgets the others'."""
     if lifecycle is None:
         return []
     back = [key for key in lifecycle.absent_since if key in wanted]
+    if mapping.restore:
+        back = [key for key in back if key not in found]
     return sorted(back + [key for key in lifecycle.deleted if key in wanted])

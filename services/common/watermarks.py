@@ -191,16 +191,6 @@ class Memory:
         data = _encoder.encode(Absence(key=shown, since=at, ways=[DELETED]))
         await kv.put(absence_key(job_id, object_type, match_key), data)
 
-    async def forget_deleted(self, job_id: str, object_type: str, match_key: str) -> None:
-        """Forget an object kept deleted (`mark_deleted`), and only such a one."""
-        kv = await self._kv(ABSENT_BUCKET)
-        try:
-            entry = await kv.get(absence_key(job_id, object_type, match_key))
-        except _MISSING:
-            return
-        if entry.value and _absence.decode(entry.value).ways == [DELETED]:
-            await self.forget_absent(job_id, object_type, match_key)
-
     async def undo(
         self, job_id: str, object_type: str, match_key: str, way: str, taken: Sequence[str]
     ) -> None:

@@ -57,15 +57,12 @@ async def remember(
 
 
 async def forget_returned(memory: Memory, job: Job, returned: dict[str, list[str]]) -> None:
-    """Objects back in the source: without `restore` nothing is applied to them, so their
-    absences are forgotten now (with it, when the restore is applied); and those deleted
-    at the end of their lifecycle, no leavers now: created anew."""
+    """Objects back in the source whose absences end as the run is planned (core/engine/
+    lifecycle.py `returned`): without `restore` nothing is applied to them; those no more
+    there (deleted) are created anew. A restore applied forgets the others'."""
     for mapping in job.objects:
         for key in returned.get(mapping.type, []):
-            if not mapping.restore:
-                await memory.forget_absent(job.id, mapping.type, key)
-            elif keeps_deleted(mapping):  # one deleted, created anew: nothing to restore
-                await memory.forget_deleted(job.id, mapping.type, key)
+            await memory.forget_absent(job.id, mapping.type, key)
 
 
 async def advance_watermark(

@@ -50,10 +50,6 @@ class Kept:
     ) -> None:
         self.absent[match_key], self.ways[match_key] = at, [DELETED]
 
-    async def forget_deleted(self, job_id: str, object_type: str, match_key: str) -> None:
-        if self.ways.get(match_key) == [DELETED]:
-            await self.forget_absent(job_id, object_type, match_key)
-
     async def undo(
         self, job_id: str, object_type: str, match_key: str, way: str, taken: Sequence[str]
     ) -> None:
@@ -300,4 +296,31 @@ async def test_a_leaver_kept_deleted_whose_account_is_made_again_elsewhere_is_di
         lifecycle = (await reading(memory, job, False, "manual", now)).lifecycles["user"]
         changes = list(plan(source, made, kind, ["status"], lifecycle=lifecycle).changes)
         assert [c.action for c in changes] == wanted
+        await remember(memory, job, changes, [None] * len(changes), now)
+
+
+async def test_an_object_deleted_by_someone_else_while_absent_is_made_anew_once() -> None:
+    """Disabled for absence, then deleted by someone else: back in the source, it is
+    created — and the next run finds nothing to do (it enabled the new object, found
+    absent before)."""
+    kind = mapping(on_destination_only="disable")
+    job = Job(
+        id="people",
+        source=Endpoint(connection="hr"),
+        destination=Endpoint(connection="dir"),
+        objects=[kind],
+    )
+    kept = Kept({"ada": NOW - timedelta(days=3)})
+    kept.ways["ada"] = ["disable"]
+    memory = cast(Memory, kept)
+    ada: Record = {"uid": "ada", "status": "here"}
+    found: list[Record] = []  # deleted by hand
+    for day, wanted in enumerate([["create"], []]):
+        now = NOW + timedelta(days=day)
+        lifecycle = (await reading(memory, job, False, "manual", now)).lifecycles["user"]
+        the_plan = plan([ada], found, kind, ["status"], lifecycle=lifecycle)
+        await forget_returned(memory, job, the_plan.returned)
+        changes = list(the_plan.changes)
+        assert [c.action for c in changes] == wanted, day
+        found += [{**c.match, **c.set} for c in changes if c.action == "create"]
         await remember(memory, job, changes, [None] * len(changes), now)
