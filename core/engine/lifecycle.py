@@ -36,6 +36,9 @@ class Lifecycle(msgspec.Struct, frozen=True, kw_only=True):
     ways: Mapping[str, Collection[str]] = msgspec.field(default_factory=dict)
     """Match key → how the run that took it away did (`disable`, `move`, or both: a
     disable with `move_to`), where it was kept; else the job's ways out say."""
+    deleted: Collection[str] = frozenset()
+    """Match keys of objects a run deleted at the end of their lifecycle, kept where the
+    job creates new leavers (`keeps_deleted`): a leaver deleted is not created again."""
 
 
 LIFECYCLE_ACTIONS = ("disable", "move")
@@ -57,6 +60,25 @@ def has_lifecycle(mapping: ObjectMapping) -> bool:
     """Whether runs keep the days objects were disabled or moved for absence (or leaving),
     so that each is disabled or moved once, deleted later, and restored when back."""
     return bool(ways_out(mapping) & set(LIFECYCLE_ACTIONS))
+
+
+DELETED = "deleted"
+"""The way out an absence kept after its object's delete says (`Lifecycle.deleted`)."""
+
+
+def keeps_deleted(mapping: ObjectMapping) -> bool:
+    """Whether runs keep the objects they deleted at the end of a lifecycle: where the job
+    creates new leavers (`leavers.new = "create"`), a leaver deleted after `delete_after`
+    and still in the source would be a new leaver again — created and disabled anew, and
+    deleted again `delete_after` later, for as long as the source keeps it."""
+    leavers = mapping.leavers
+    return (
+        leavers is not None
+        and leavers.new == "create"
+        and leavers.action != "delete"
+        and mapping.on_source_only == "create"
+        and has_lifecycle(mapping)
+    )
 
 
 def leaver_container(mapping: ObjectMapping) -> str | None:
@@ -127,8 +149,20 @@ def taken_away(mapping: ObjectMapping, change: Change) -> list[str]:
     return ["move"] if change.container in away else []
 
 
-def returned(wanted: Mapping[str, object], lifecycle: Lifecycle | None) -> list[str]:
-    """The absent objects back in the source: their absences are to be forgotten."""
+def returned(
+    mapping: ObjectMapping,
+    wanted: Mapping[str, object],
+    found: Mapping[str, object],
+    lifecycle: Lifecycle | None,
+) -> list[str]:
+    """The objects found absent before whose records are back in the source (`wanted`),
+    whose absences are to be forgotten as soon as the run is planned: all of them without
+    `restore` (nothing is done to them), and with it those that are no more (`found`
+    has none: deleted by someone else, or at the end of their lifecycle — created anew).
+    A restore applied forgets the others'."""
     if lifecycle is None:
         return []
-    return sorted(key for key in lifecycle.absent_since if key in wanted)
+    back = [key for key in lifecycle.absent_since if key in wanted]
+    if mapping.restore:
+        back = [key for key in back if key not in found]
+    return sorted(back + [key for key in lifecycle.deleted if key in wanted])

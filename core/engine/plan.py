@@ -47,8 +47,8 @@ class Plan(msgspec.Struct, frozen=True, kw_only=True):
     absent objects left alone, for a source record with values but no key): a plan of
     several types tells them before any other (objects.py)."""
     returned: dict[str, list[str]] = msgspec.field(default_factory=dict)
-    """Object type → match keys of its objects found absent before and back in the source
-    now (lifecycle.py)."""
+    """Object type → match keys of its objects found absent before, back in the source
+    now, whose absences end as the run is planned (lifecycle.py `returned`)."""
 
     def batches(self, max_changes: int, max_bytes: int) -> list[list[Change]]:
         return split_batches(self.changes, max_changes, max_bytes)
@@ -203,7 +203,7 @@ def plan(
                 else:
                     planner.on_destination_only(key, record)
         planner.counts.skipped += sum(1 for key in ambiguous if key not in wanted)
-    if keys_back := returned(wanted, lifecycle):
+    if keys_back := returned(mapping, wanted, found, lifecycle):
         planner.returned = {mapping.type: keys_back}
     taken.settle(
         (key, change.set) for _, key, change in planner.ranked if change.action == "create"

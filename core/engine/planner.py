@@ -453,10 +453,13 @@ class Planner:
 
     def on_new_leaver(self, key: str, record: Record) -> None:
         """A leaver with no object: left out, or (`new = "create"`) created and given its
-        action at once."""
+        action at once — unless a run deleted its object at the end of its lifecycle."""
         leavers = self.mapping.leavers
         if leavers is None or leavers.new == "skip" or self.mapping.on_source_only == "skip":
             self.counts.skipped += 1
+            return
+        if self.lifecycle is not None and key in self.lifecycle.deleted:
+            self.counts.skipped += 1  # deleted at the end of its lifecycle: not made again
             return
         self.on_source_only(key, record)
         if leavers.action != "delete":

@@ -23,6 +23,7 @@ import nats.js.errors
 from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 
+from core.engine.lifecycle import DELETED
 from schemas.ids import utcnow
 from schemas.jobs import Job
 
@@ -163,13 +164,32 @@ class Memory:
         ways: Sequence[str] = (),
     ) -> None:
         """Keep the first date: an object disabled again (or the batch applied twice) keeps it;
-        and how it was taken away (`ways`: disable, move)."""
+        and how it was taken away (`ways`: disable, move). One kept deleted (`mark_deleted`)
+        is there again, made by someone else: its absence starts afresh."""
         kv = await self._kv(ABSENT_BUCKET)
+        name = absence_key(job_id, object_type, match_key)
         data = _encoder.encode(Absence(key=shown, since=since, ways=list(ways)))
         try:
-            await kv.create(absence_key(job_id, object_type, match_key), data)
+            await kv.create(name, data)
         except nats.js.errors.KeyWrongLastSequenceError:
-            return
+            try:
+                entry = await kv.get(name)
+            except _MISSING:
+                return
+            if entry.value and _absence.decode(entry.value).ways == [DELETED]:
+                try:
+                    await kv.update(name, data, last=entry.revision)
+                except nats.js.errors.KeyWrongLastSequenceError:
+                    return
+
+    async def mark_deleted(
+        self, job_id: str, object_type: str, match_key: str, shown: str, at: datetime
+    ) -> None:
+        """An object deleted at the end of its lifecycle, kept as such (core/engine/
+        lifecycle.py `keeps_deleted`): its absence becomes one of way `deleted`."""
+        kv = await self._kv(ABSENT_BUCKET)
+        data = _encoder.encode(Absence(key=shown, since=at, ways=[DELETED]))
+        await kv.put(absence_key(job_id, object_type, match_key), data)
 
     async def undo(
         self, job_id: str, object_type: str, match_key: str, way: str, taken: Sequence[str]

@@ -15,7 +15,7 @@ from datetime import datetime
 import structlog
 
 from core.engine import match_key
-from core.engine.lifecycle import every_way, has_lifecycle, taken_away, undoes
+from core.engine.lifecycle import every_way, has_lifecycle, keeps_deleted, taken_away, undoes
 from schemas.jobs import Job
 from schemas.plan import Change, RunStats
 from services.common.runs import RunState
@@ -47,6 +47,9 @@ async def remember(
         # a way at a time — an enable applied whose move back failed is still to be moved.
         if ways := taken_away(mapping, change):
             await memory.mark_absent(job.id, mapping.type, key, change.key, at, ways)
+        elif change.action == "delete" and keeps_deleted(mapping):
+            # Kept deleted: a leaver the source still holds is no new one to create.
+            await memory.mark_deleted(job.id, mapping.type, key, change.key, at)
         elif (way := undoes(change)) is not None:
             await memory.undo(job.id, mapping.type, key, way, every_way(mapping))
         else:
@@ -54,12 +57,12 @@ async def remember(
 
 
 async def forget_returned(memory: Memory, job: Job, returned: dict[str, list[str]]) -> None:
-    """Objects back in the source: without `restore` nothing is applied to them, so their
-    absences are forgotten now (with it, when the restore is applied)."""
+    """Objects back in the source whose absences end as the run is planned (core/engine/
+    lifecycle.py `returned`): without `restore` nothing is applied to them; those no more
+    there (deleted) are created anew. A restore applied forgets the others'."""
     for mapping in job.objects:
-        if not mapping.restore:
-            for key in returned.get(mapping.type, []):
-                await memory.forget_absent(job.id, mapping.type, key)
+        for key in returned.get(mapping.type, []):
+            await memory.forget_absent(job.id, mapping.type, key)
 
 
 async def advance_watermark(

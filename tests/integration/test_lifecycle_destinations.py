@@ -616,3 +616,73 @@ async def test_an_object_enabled_whose_move_back_failed_is_moved_back_by_the_nex
         assert users()["containers"]["p4"] == "ou=people"
         again = await runs()
         assert (again.stats.written, again.stats.failed) == (0, 0), "restored once"
+
+
+NEW_LEAVERS = 'leavers = { when = { field = "status", equals = "Terminated" }, action = "disable", '
+NEW_LEAVERS += 'new = "create" }\n'
+
+
+@pytest.mark.parametrize("shape", ["one-type", "two-types"])
+async def test_a_new_leaver_deleted_after_the_grace_is_not_created_again(
+    shape: str,
+    tmp_path: Path,
+    session: Session,
+    settings: Settings,
+    services: RunServices,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A job creating new leavers (`new = "create"`, disabled at once), deleting them 30
+    days on: HR keeps the leaver, who is deleted once — then neither created nor deleted
+    again, run after run; its account made again by hand is disabled, once; back at
+    work, enabled."""
+    folder = tmp_path / "job"
+    stored = folder / "directory.json"
+    files = '[hr]\nprovider = "csv"\ndirectory = "data"\ndelimiter = ";"\n\n'
+    files += '[dir]\nprovider = "plugin"\nfactory = "tests.plugins.lifecycle:LifecycleProvider"\n'
+    files += f'options = {{ path = "{stored}" }}\n'
+    files += 'actions = ["create", "update", "delete", "disable", "enable", "move"]\n'
+    job = mixed_job(shape).replace("leavers = ", 'delete_after = "30d"\n# leavers = ')
+    await define(
+        session,
+        folder,
+        files,
+        job.replace(
+            '[[objects]]\ntype = "user"\n', ('[[objects]]\ntype = "user"\n' + NEW_LEAVERS), 1
+        ),
+    )
+    everyone = ["p1", "p2", "p3", "p4"]
+    write(folder, everyone, leavers=("p4",))
+
+    async def runs() -> RunFinished:
+        return await run(session, settings, capsys, job=MIXED)
+
+    def users() -> dict[str, Any]:
+        loaded: dict[str, Any] = json.loads(stored.read_text())
+        space: dict[str, Any] = loaded["users" if shape == "two-types" else ""]
+        return space
+
+    async with services():
+        first = await runs()
+        assert (first.stats.created, first.stats.failed) == (4 + (shape == "two-types"), 0)
+        assert users()["disabled"] == ["p4"], "a new leaver, disabled at once"
+        await days_pass(session, "p4", 31, job=MIXED)
+        gone = await runs()
+        assert (gone.stats.deleted, gone.stats.failed) == (1, 0)
+        assert "p4" not in users()["objects"]
+        for _ in range(2):
+            again = await runs()
+            assert (again.stats.written, again.stats.failed) == (0, 0), "deleted for good"
+
+        loaded = json.loads(stored.read_text())  # its account made again, by hand
+        loaded["users" if shape == "two-types" else ""]["objects"]["p4"] = {"id": "p4"}
+        stored.write_text(json.dumps(loaded))
+        made = await runs()
+        assert (made.stats.disabled, made.stats.failed) == (1, 0), "a leaver's: disabled"
+        again = await runs()
+        assert (again.stats.written, again.stats.failed) == (0, 0), "disabled once"
+
+        write(folder, everyone)  # back at work
+        back = await runs()
+        assert (back.stats.enabled, back.stats.failed) == (1, 0)
+        assert "p4" in users()["objects"] and users()["disabled"] == []
+        assert (await runs()).stats.written == 0

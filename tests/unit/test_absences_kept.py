@@ -10,12 +10,12 @@ from typing import cast
 
 import pytest
 
-from core.engine.lifecycle import LEAVER_FIELD, Lifecycle
+from core.engine.lifecycle import DELETED, LEAVER_FIELD, Lifecycle
 from core.engine.plan import plan
 from schemas.jobs import Endpoint, FieldMap, Job, Leavers, ObjectMapping
 from schemas.values import Record
 from services.common.watermarks import Absence, Memory
-from services.runner.absences import remember
+from services.runner.absences import forget_returned, remember
 from services.runner.planning.reading import reading
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
@@ -38,12 +38,17 @@ class Kept:
         since: datetime,
         ways: Sequence[str] = (),
     ) -> None:
-        if match_key not in self.absent:
+        if match_key not in self.absent or self.ways.get(match_key) == [DELETED]:
             self.absent[match_key], self.ways[match_key] = since, ways
 
     async def forget_absent(self, job_id: str, object_type: str, match_key: str) -> None:
         self.absent.pop(match_key, None)
         self.ways.pop(match_key, None)
+
+    async def mark_deleted(
+        self, job_id: str, object_type: str, match_key: str, shown: str, at: datetime
+    ) -> None:
+        self.absent[match_key], self.ways[match_key] = at, [DELETED]
 
     async def undo(
         self, job_id: str, object_type: str, match_key: str, way: str, taken: Sequence[str]
@@ -216,3 +221,106 @@ async def test_an_object_enabled_whose_move_back_failed_is_moved_back_by_the_nex
     assert await restore(1, failing=None) == ["move"], "moved back, not enabled again"
     assert kept.absent == {}, "restored: its absence ends"
     assert await restore(2, failing=None) == []
+
+
+async def test_a_new_leaver_deleted_after_the_grace_is_not_created_again() -> None:
+    """A job creating new leavers (`new = "create"`): HR keeps a leaver, who gets an
+    account disabled at once, deleted once `delete_after` has passed — and then, still a
+    leaver, no account again (it was one to create and disable anew every day after each
+    delete, deleted again 30 days later, for as long as HR keeps the person). Back at
+    work, the person is created anew, and what was kept of it forgotten."""
+    kind = mapping(
+        on_destination_only="disable",
+        delete_after="30d",
+        leavers=Leavers(when=LEFT, action="disable", new="create"),
+    )
+    job = Job(
+        id="people",
+        source=Endpoint(connection="hr"),
+        destination=Endpoint(connection="dir"),
+        objects=[kind],
+    )
+    kept = Kept({})
+    memory = cast(Memory, kept)
+    found: list[Record] = []
+
+    async def day(n: int, status: str) -> list[str]:
+        now = NOW + timedelta(days=n)
+        lifecycle = (await reading(memory, job, False, "manual", now)).lifecycles["user"]
+        source = leaving([{"uid": "ada", "status": status}])
+        the_plan = plan(source, found, kind, ["status"], lifecycle=lifecycle)
+        await forget_returned(memory, job, the_plan.returned)
+        changes = list(the_plan.changes)
+        for change in changes:
+            if change.action == "create":
+                found.append({**change.match, **change.set})
+            elif change.action == "delete":
+                found.clear()
+        await remember(memory, job, changes, [None] * len(changes), now)
+        return [c.action for c in changes]
+
+    assert await day(0, "left") == ["create", "disable"]
+    assert await day(1, "left") == []
+    assert await day(30, "left") == ["delete"]
+    assert await day(31, "left") == [], "deleted for good, not made again"
+    assert await day(90, "left") == []
+    assert await day(91, "here") == ["create"], "back at work: a new account"
+    assert kept.absent == {}
+    assert await day(92, "left") == ["disable"], "leaves again: its account disabled"
+
+
+async def test_a_leaver_kept_deleted_whose_account_is_made_again_elsewhere_is_disabled_once() -> (
+    None
+):
+    """A leaver deleted at the end of its lifecycle, kept as such; someone makes its
+    account again by hand: the next run disables it (a leaver's account) — once, its
+    absence started afresh over the kept delete, not every run."""
+    kind = mapping(
+        on_destination_only="disable",
+        delete_after="30d",
+        leavers=Leavers(when=LEFT, action="disable", new="create"),
+    )
+    job = Job(
+        id="people",
+        source=Endpoint(connection="hr"),
+        destination=Endpoint(connection="dir"),
+        objects=[kind],
+    )
+    kept = Kept({})
+    memory = cast(Memory, kept)
+    await memory.mark_deleted("people", "user", "ada", "ada", NOW)
+    source = leaving([{"uid": "ada", "status": "left"}])
+    made: list[Record] = [{"uid": "ada", "status": "left"}]  # by hand
+    for day, wanted in enumerate([["disable"], []]):
+        now = NOW + timedelta(days=day + 1)
+        lifecycle = (await reading(memory, job, False, "manual", now)).lifecycles["user"]
+        changes = list(plan(source, made, kind, ["status"], lifecycle=lifecycle).changes)
+        assert [c.action for c in changes] == wanted
+        await remember(memory, job, changes, [None] * len(changes), now)
+
+
+async def test_an_object_deleted_by_someone_else_while_absent_is_made_anew_once() -> None:
+    """Disabled for absence, then deleted by someone else: back in the source, it is
+    created — and the next run finds nothing to do (it enabled the new object, found
+    absent before)."""
+    kind = mapping(on_destination_only="disable")
+    job = Job(
+        id="people",
+        source=Endpoint(connection="hr"),
+        destination=Endpoint(connection="dir"),
+        objects=[kind],
+    )
+    kept = Kept({"ada": NOW - timedelta(days=3)})
+    kept.ways["ada"] = ["disable"]
+    memory = cast(Memory, kept)
+    ada: Record = {"uid": "ada", "status": "here"}
+    found: list[Record] = []  # deleted by hand
+    for day, wanted in enumerate([["create"], []]):
+        now = NOW + timedelta(days=day)
+        lifecycle = (await reading(memory, job, False, "manual", now)).lifecycles["user"]
+        the_plan = plan([ada], found, kind, ["status"], lifecycle=lifecycle)
+        await forget_returned(memory, job, the_plan.returned)
+        changes = list(the_plan.changes)
+        assert [c.action for c in changes] == wanted, day
+        found += [{**c.match, **c.set} for c in changes if c.action == "create"]
+        await remember(memory, job, changes, [None] * len(changes), now)

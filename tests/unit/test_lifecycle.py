@@ -58,7 +58,17 @@ def test_an_object_back_in_the_source_is_enabled_and_updated() -> None:
     back = {**BOB, "mail": "robert@example.org"}
     the_plan = plan([ALICE, back], [ALICE, BOB], mapping(), MANAGED, lifecycle=day(3, absent))
     assert [(c.action, c.key) for c in the_plan.changes] == [("update", "bob"), ("enable", "bob")]
-    assert the_plan.counts.enable == 1 and the_plan.returned == {"user": ["bob"]}
+    # Its absence ends when its enable is applied (absences.py), not as the run is planned.
+    assert the_plan.counts.enable == 1 and the_plan.returned == {}
+
+
+def test_an_object_back_whose_object_is_no_more_is_created_and_forgotten() -> None:
+    """Disabled for absence, then deleted by someone else: back in the source, it is
+    created anew, and its absence ends as the run is planned (else the next run would
+    enable the new object, found absent before)."""
+    the_plan = plan([ALICE, BOB], [ALICE], mapping(), MANAGED, lifecycle=day(3, {"bob": DAY0}))
+    assert [(c.action, c.key) for c in the_plan.changes] == [("create", "bob")]
+    assert the_plan.returned == {"user": ["bob"]}
 
 
 def test_without_restore_a_returning_object_is_only_forgotten() -> None:

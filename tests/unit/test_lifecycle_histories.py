@@ -30,11 +30,12 @@ from hypothesis import strategies as st
 
 from core.engine.lifecycle import LEAVER_FIELD, Lifecycle
 from core.engine.objects import ObjectType, plan_objects
+from core.engine.plan import Plan
 from schemas.jobs import Job
 from schemas.plan import Change
 from schemas.values import Record
 from services.common.watermarks import Memory
-from services.runner.absences import remember
+from services.runner.absences import forget_returned, remember
 from services.runner.planning.reading import reading
 
 from .test_absences_kept import Kept
@@ -82,7 +83,9 @@ class Directory:
                 self.where[key] = change.container or HOME
 
 
-def job_of(absence: str, leaving: str | None, move_to: bool, two: bool) -> Job:
+def job_of(
+    absence: str, leaving: str | None, move_to: bool, two: bool, creates: bool = False
+) -> Job:
     people: dict[str, object] = {
         "type": "user",
         "keys": ["uid"],
@@ -100,6 +103,7 @@ def job_of(absence: str, leaving: str | None, move_to: bool, two: bool) -> Job:
             "when": {"field": "status", "equals": "left"},
             "action": leaving,
             "move_to": "ou=left" if leaving == "move" else None,
+            "new": "create" if creates and leaving != "delete" else "skip",
         }
     objects: list[dict[str, object]] = [people]
     if two:
@@ -145,8 +149,24 @@ def source_of(states: dict[str, State]) -> list[Record]:
     return records
 
 
+def people_changes(the_plan: Plan, memory: Memory | None) -> list[Change]:
+    """The people's changes of a plan; the absences of those back forgotten as the runner
+    forgets them once it has planned (`forget_returned`), given its `memory`."""
+    if memory is not None:
+        asyncio.run(forget_returned(memory, JOB_OF[id(memory)], the_plan.returned))
+    return [c for c in the_plan.changes if c.object_type == "user"]
+
+
+JOB_OF: dict[int, Job] = {}
+"""The job of each memory the tests plan with."""
+
+
 def plan_day(
-    job: Job, lifecycle: Lifecycle, source: list[Record], found: list[Record]
+    job: Job,
+    lifecycle: Lifecycle,
+    source: list[Record],
+    found: list[Record],
+    memory: Memory | None = None,
 ) -> list[Change]:
     types = [ObjectType(job.objects[0], source, found, ("uid", "mail"), lifecycle=lifecycle)]
     if len(job.objects) > 1:
@@ -154,7 +174,7 @@ def plan_day(
         types.append(ObjectType(job.objects[1], [team], [team], ("cn",)))
     the_plan, errors = plan_objects(types)
     assert errors == []
-    return [c for c in the_plan.changes if c.object_type == "user"]
+    return people_changes(the_plan, memory)
 
 
 ACTIONS = ["create", "update", "delete", "disable", "enable", "move"]
@@ -168,6 +188,7 @@ ACTIONS = ["create", "update", "delete", "disable", "enable", "move"]
     st.booleans(),
     st.booleans(),
     st.lists(st.sets(st.sampled_from(ACTIONS)), max_size=7),
+    st.booleans(),
 )
 def test_every_drawn_history_converges_each_day_and_restores_as_taken_away(
     history: list[tuple[int, dict[str, State]]],
@@ -176,13 +197,17 @@ def test_every_drawn_history_converges_each_day_and_restores_as_taken_away(
     move_to: bool,
     two: bool,
     failing: list[set[str]],
+    creates: bool,
 ) -> None:
     """`failing`: the actions whose changes fail on each day's first run (the day's run
-    is then run again, nothing failing)."""
-    job = job_of(absence, leaving, move_to, two)
+    is then run again, nothing failing); `creates`: new leavers are created (and given
+    their action at once) — and one deleted, still a leaver, never made again."""
+    job = job_of(absence, leaving, move_to, two, creates)
+    ended: set[str] = set()  # deleted while away, and away since
     directory = Directory()
     kept = Kept({})
     memory = cast(Memory, kept)
+    JOB_OF[id(memory)] = job
     first = {p: ("here", "a") for p in PEOPLE}
     now = DAY0
     taken_on: dict[str, tuple[datetime, str]] = {}  # when and how each was taken away
@@ -190,9 +215,10 @@ def test_every_drawn_history_converges_each_day_and_restores_as_taken_away(
         now += timedelta(days=passed)
         source = source_of(states)
         fails = failing[step] if step < len(failing) else set()
+        had = set(directory.objects)
         for attempt in (fails, set()):  # the day's run; then, if a change failed, again
             lifecycle = lifecycle_of(memory, job, now)
-            changes = plan_day(job, lifecycle, source, directory.records())
+            changes = plan_day(job, lifecycle, source, directory.records(), memory)
             errors = ["refused" if c.action in attempt else None for c in changes]
             directory.apply(changes, errors)
             asyncio.run(remember(memory, job, changes, errors, now))
@@ -204,7 +230,12 @@ def test_every_drawn_history_converges_each_day_and_restores_as_taken_away(
         replanned = plan_day(job, again, source, directory.records())
         assert replanned == [], (step, states, [(c.action, c.key) for c in replanned])
         for person, (state, _) in states.items():
+            if state != "here" and person in had and person not in directory.objects:
+                ended.add(person)
+            if state == "left" and person in ended:
+                assert person not in directory.objects, (step, person, "made again")
             if state == "here":
+                ended.discard(person)
                 assert person in directory.objects, (step, person)
                 assert person not in directory.disabled, (step, person, "enabled when back")
                 assert directory.where[person] == HOME, (step, person, "moved back")
@@ -225,7 +256,12 @@ def test_every_drawn_history_converges_each_day_and_restores_as_taken_away(
 
 
 def plan_scoped(
-    job: Job, lifecycle: Lifecycle, source: list[Record], found: list[Record], keys: set[str]
+    job: Job,
+    lifecycle: Lifecycle,
+    source: list[Record],
+    found: list[Record],
+    keys: set[str],
+    memory: Memory | None = None,
 ) -> list[Change]:
     """A run scoped to `keys`, as a run planned in memory plans it: their records and
     objects alone, every object to resolve against, absence left alone."""
@@ -238,7 +274,7 @@ def plan_scoped(
         types.append(ObjectType(job.objects[1], [], [], ("cn",), everything=[{"cn": "team"}]))
     the_plan, errors = plan_objects(types, act_on_absence=False, scoped=True, every_case=True)
     assert errors == []
-    return [c for c in the_plan.changes if c.object_type == "user"]
+    return people_changes(the_plan, memory)
 
 
 def lifecycle_of(memory: Memory, job: Job, now: datetime) -> Lifecycle:
@@ -285,9 +321,10 @@ def test_a_run_scoped_to_keys_keeps_the_lifecycle_a_whole_run_keeps(
         source = source_of(states)
         for directory, kept in ((whole, kept_whole), (partial, kept_partial)):
             memory = cast(Memory, kept)
+            JOB_OF[id(memory)] = job
             if directory is partial and keys:
                 life = lifecycle_of(memory, job, now)
-                scoped = plan_scoped(job, life, source, directory.records(), keys)
+                scoped = plan_scoped(job, life, source, directory.records(), keys, memory)
                 directory.apply(scoped)
                 asyncio.run(remember(memory, job, scoped, [None] * len(scoped), now))
                 if step:  # compared with the whole run's, of the same day: made first
@@ -302,7 +339,7 @@ def test_a_run_scoped_to_keys_keeps_the_lifecycle_a_whole_run_keeps(
                             whole.where.get(key),
                         ), (step, key, "scoped as whole")
             life = lifecycle_of(memory, job, now)
-            changes = plan_day(job, life, source, directory.records())
+            changes = plan_day(job, life, source, directory.records(), memory)
             directory.apply(changes)
             asyncio.run(remember(memory, job, changes, [None] * len(changes), now))
         assert state_of(partial, kept_partial) == state_of(whole, kept_whole), step

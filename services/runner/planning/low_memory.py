@@ -225,7 +225,10 @@ async def plan_lean(
     read.
     `act_on_absence` is asked once the source has been read to the end."""
     managed = managed_fields(mapping, ())
-    index = DigestIndex(mapping, managed, lifecycle.absent_since if lifecycle else ())
+    # Objects absent before, or deleted at the end of their lifecycle: back, their records
+    # are planned by `plan()`, which says whose absences end (`Plan.returned`).
+    returning = {*lifecycle.absent_since, *lifecycle.deleted} if lifecycle else ()
+    index = DigestIndex(mapping, managed, returning)
     destination_count = 0
     digesting = tracing.reads(
         destination.read(READ_BATCH), side="destination", object_type=mapping.type

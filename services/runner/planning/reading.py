@@ -18,7 +18,7 @@ import msgspec
 
 from core.checks.incremental import changed_only_refusal
 from core.checks.intervals import parse_interval
-from core.engine.lifecycle import Lifecycle, has_lifecycle
+from core.engine.lifecycle import DELETED, Lifecycle, has_lifecycle
 from core.errors import BadInput
 from schemas.jobs import Job
 from services.common.watermarks import Memory, Watermark, source_of
@@ -113,15 +113,17 @@ async def reading(
     incremental, since = choose(job, changed_only, trigger, await memory.watermark(job.id), now)
     lasting = [mapping for mapping in job.objects if has_lifecycle(mapping)]
     absences = await memory.absent_objects(job.id) if lasting else {}
-    lifecycles = {
-        mapping.type: Lifecycle(
-            absent_since={key: a.since for key, a in absences.get(mapping.type, {}).items()},
+    lifecycles = {}
+    for mapping in lasting:
+        kept = absences.get(mapping.type, {})
+        away = {key: a for key, a in kept.items() if a.ways != [DELETED]}
+        lifecycles[mapping.type] = Lifecycle(
+            absent_since={key: a.since for key, a in away.items()},
             now=now,
             delete_after=_days(mapping.delete_after),
-            ways={key: a.ways for key, a in absences.get(mapping.type, {}).items() if a.ways},
+            ways={key: a.ways for key, a in away.items() if a.ways},
+            deleted=frozenset(kept.keys() - away.keys()),
         )
-        for mapping in lasting
-    }
     return Reading(incremental=incremental, since=since, lifecycles=lifecycles)
 
 
