@@ -38,7 +38,8 @@ ADMIN_PASSWORD = "secret-admin-pw"
 # A user whose paged searches stop at 10 entries: shows that a cut result is an error.
 LIMITED_DN = f"cn=limited,{SUFFIX}"
 LIMITED_PASSWORD = "limited-pw"
-# A user who may read every attribute but employeeType: shows what a revoked right does.
+# A user who may read every attribute but employeeType and member: shows what a revoked
+# right does.
 BLINKERED_DN = f"cn=blinkered,{SUFFIX}"
 BLINKERED_PASSWORD = "blinkered-pw"
 
@@ -110,7 +111,7 @@ class Slapd:
                 *(["dbnosync"] if self.dbnosync else []),
                 f'limits dn.exact="{LIMITED_DN}" size.prtotal=10 size.soft=10 size.hard=10',
                 "limits users size.prtotal=unlimited",
-                f'access to attrs=employeeType by dn.exact="{BLINKERED_DN}" none by * read',
+                f'access to attrs=employeeType,member by dn.exact="{BLINKERED_DN}" none by * read',
                 "access to * by * read",
                 "index objectClass eq",
                 "index uid,cn,mail,sn,givenName,id eq,sub",

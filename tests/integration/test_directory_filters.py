@@ -21,7 +21,16 @@ import pytest
 from core.engine.lifecycle import Lifecycle
 from core.engine.safety import assess_types
 from schemas.connections import PluginConnection, SecretRef, SqliteConnection
-from schemas.jobs import Endpoint, FieldMap, Job, Leavers, ObjectMapping, ObjectScope, Safety
+from schemas.jobs import (
+    Endpoint,
+    FieldMap,
+    Job,
+    Leavers,
+    ObjectMapping,
+    ObjectScope,
+    Resolve,
+    Safety,
+)
 from services.runner.planning import PlannedRun
 from services.runner.planning.reading import Reading
 from tests.ldap_server import BLINKERED_DN, BLINKERED_PASSWORD, Slapd
@@ -244,3 +253,147 @@ async def test_leavers_the_account_cannot_tell_are_not_restored(
         again = await plan_between(connection(tmp_path, slapd.url), target, the_job, None, reading)
     assert [f"{c.action} {c.key}" for c in again.plan.changes] == []
     assert again.plan.warnings == []
+
+
+KINDS: list[dict[str, Any]] = [
+    {"uid": "ada", "cn": "Ada", "sn": "L", "employeeType": "staff"},
+    {"uid": "bob", "cn": "Bob", "sn": "M", "employeeType": "staff"},
+    {"uid": "dee", "cn": "Dee", "sn": "O"},  # no type: her object's is cleared
+]
+
+
+def kinds_job(ldap_base: str, *, teams: bool) -> Job:
+    users = ObjectMapping(
+        keys=["id"],
+        fields=[
+            FieldMap(to="id", from_="uid"),
+            FieldMap(to="name", from_="cn"),
+            FieldMap(to="kind", from_="employeeType"),
+            FieldMap(to="dn"),
+        ],
+        destination=ObjectScope(table="people"),
+    )
+    groups = ObjectMapping(
+        type="team",
+        keys=["id"],
+        fields=[
+            FieldMap(to="id", from_="cn"),
+            FieldMap(
+                to="members",
+                from_="member",
+                delimiter="|",
+                resolve=Resolve(type="user", by="dn"),
+            ),
+        ],
+        source=ObjectScope(object_classes=["groupOfNames"]),
+        destination=ObjectScope(table="teams"),
+    )
+    return Job(
+        id="kinds",
+        source=Endpoint(connection="dir", container=ldap_base, object_classes=["inetOrgPerson"]),
+        destination=Endpoint(connection="db"),
+        objects=[users, groups] if teams else [users],
+    )
+
+
+def kinds_seeded(slapd: Slapd, ldap_base: str, tmp_path: Path) -> None:
+    for p in KINDS:
+        kind = f"employeeType: {p['employeeType']}\n" if "employeeType" in p else ""
+        slapd.ldapadd(
+            f"dn: uid={p['uid']},{ldap_base}\nobjectClass: inetOrgPerson\nuid: {p['uid']}\n"
+            f"cn: {p['cn']}\nsn: {p['sn']}\n{kind}"
+        )
+    for cn, members in (("team", ["ada", "bob"]), ("crew", ["dee"])):
+        listed = "".join(f"member: uid={m},{ldap_base}\n" for m in members)
+        slapd.ldapadd(f"dn: cn={cn},{ldap_base}\nobjectClass: groupOfNames\ncn: {cn}\n{listed}")
+    # bob's name changed; dee's kind is gone from the source; crew gained ada by hand.
+    people = [
+        ("ada", "Ada", "staff", f"uid=ada,{ldap_base}"),
+        ("bob", "Bobby", "staff", f"uid=bob,{ldap_base}"),
+        ("dee", "Dee", "old", f"uid=dee,{ldap_base}"),
+    ]
+    table(tmp_path / "db.sqlite", "people", ["id", "name", "kind", "dn"], people)
+    table(
+        tmp_path / "db.sqlite",
+        "teams",
+        ["id", "members"],
+        [("team", "ada|bob"), ("crew", "dee|ada")],
+    )
+
+
+def shown(planned: PlannedRun) -> list[str]:
+    return sorted(
+        f"{c.action} {c.object_type} {c.key} set={sorted(c.set)} clear={sorted(c.clear)}"
+        f" remove={sorted(c.remove)}"
+        for c in planned.plan.changes
+    )
+
+
+@pytest.mark.parametrize("teams", [False, True], ids=["users", "users-and-teams"])
+@pytest.mark.parametrize("lean", [False, True], ids=["in-memory", "lean"])
+async def test_a_field_from_an_attribute_the_account_cannot_read_is_cleared_on_no_object(
+    slapd: Slapd, ldap_base: str, tmp_path: Path, lean: bool, teams: bool
+) -> None:
+    # The account may no longer read employeeType nor member: every user read without a
+    # kind, every team without a member. The run cleared every kind, and removed every
+    # member of every team — no safety limit holds updates.
+    kinds_seeded(slapd, ldap_base, tmp_path)
+    the_job = kinds_job(ldap_base, teams=teams)
+    target = SqliteConnection(id="db", path=str(tmp_path / "db.sqlite"))
+    secret = tmp_path / "blinkered"
+    secret.write_text(BLINKERED_PASSWORD)
+    blinkered = connection(
+        tmp_path, slapd.url, bind_dn=BLINKERED_DN, password=SecretRef(file=str(secret))
+    )
+    with lean_if(lean):
+        planned = await plan_between(blinkered, target, the_job, None, Reading())
+        twice = await plan_between(blinkered, target, the_job, None, Reading())
+
+    # What is set still goes: bob's new name.
+    assert shown(planned) == ["update user bob set=['name'] clear=[] remove=[]"]
+    assert planned.plan.hash == twice.plan.hash
+    held = [w for w in planned.plan.warnings if "none of the 3 records read holds" in w]
+    assert held and planned.plan.warnings.index(held[0]) < planned.plan.leading
+    assert "user: 'kind' is made from 'employeeType'" in held[0]
+    assert "the account may read it" in held[0] and "--key" in held[0]
+    if teams:
+        told = [w for w in planned.plan.warnings if "team: 'members' is made from 'member'" in w]
+        assert told, planned.plan.warnings
+
+    # The right given back (the administrator reads it): dee's kind is cleared, ada is
+    # removed from crew, as ever.
+    with lean_if(lean):
+        again = await plan_between(
+            connection(tmp_path, slapd.url), target, the_job, None, Reading()
+        )
+    expected = [
+        "update user bob set=['name'] clear=[] remove=[]",
+        "update user dee set=[] clear=['kind'] remove=[]",
+    ]
+    assert [s for s in shown(again) if " user " in s] == expected
+    if teams:
+        team_changes = [
+            f"{c.action} {c.key}" for c in again.plan.changes if c.object_type == "team"
+        ]
+        assert team_changes == ["update crew"]
+    assert not any("none of the" in w for w in again.plan.warnings)
+
+
+async def test_a_run_scoped_to_keys_clears_a_field_no_record_holds(
+    slapd: Slapd, ldap_base: str, tmp_path: Path
+) -> None:
+    # Every record truly lost it: a run scoped to keys clears it, as the warning says.
+    kinds_seeded(slapd, ldap_base, tmp_path)
+    target = SqliteConnection(id="db", path=str(tmp_path / "db.sqlite"))
+    secret = tmp_path / "blinkered"
+    secret.write_text(BLINKERED_PASSWORD)
+    blinkered = connection(
+        tmp_path, slapd.url, bind_dn=BLINKERED_DN, password=SecretRef(file=str(secret))
+    )
+    planned = await plan_between(
+        blinkered, target, kinds_job(ldap_base, teams=False), ["ada", "dee"], Reading()
+    )
+    assert shown(planned) == [
+        "update user ada set=[] clear=['kind'] remove=[]",
+        "update user dee set=[] clear=['kind'] remove=[]",
+    ]

@@ -14,7 +14,7 @@ from core.engine.plan import Plan
 from core.engine.planned_state import Identify, Rename
 from core.engine.references import reference_fields
 from core.origins import Origins
-from schemas.jobs import Job
+from schemas.jobs import Job, ObjectMapping
 from schemas.plan import RecordError
 from schemas.values import Record
 
@@ -100,9 +100,11 @@ async def plan_in_memory(
         mappers.append(mapper)
     incremental = reading.incremental and learned.full_because(job, reading) is None
     act_on_absence = keys is None and not incremental
-    if act_on_absence:  # a run of the whole source: leavers it cannot tell are not back
+    if act_on_absence:
+        # A run of the whole source: leavers it cannot tell are not back, and fields made
+        # from what no record read holds are not cleared everywhere.
         types = [
-            dataclasses.replace(t, mapping=mapper.hold_restores(t.mapping))
+            _held(t, mapper.hold_fields(mapper.hold_restores(t.mapping)), mapper)
             for t, mapper in zip(types, mappers, strict=True)
         ]
     if incremental and keys is None:
@@ -147,3 +149,12 @@ def _annotated(
 ) -> tuple[Plan, list[RecordError]]:
     """The plan with what the history keeps of it (annotated.py)."""
     return annotated(planned[0], named, origins), planned[1]
+
+
+def _held(each: ObjectType, mapping: ObjectMapping, mapper: SourceMapper) -> ObjectType:
+    """`each` planned with `mapping` (`hold_restores`, `hold_fields`): without the fields
+    it holds."""
+    if mapping is each.mapping:
+        return each
+    managed = tuple(name for name in each.managed if name not in mapper.fields_held)
+    return dataclasses.replace(each, mapping=mapping, managed=managed)

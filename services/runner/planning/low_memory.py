@@ -274,8 +274,11 @@ async def plan_lean(
             spill.add_all(keys, creates)
     full = act_on_absence()
     absence = full and not mapper.blind
-    if full:  # a run of the whole source: leavers it cannot tell are not back
-        mapping = mapper.hold_restores(mapping)
+    if full:
+        # A run of the whole source: leavers it cannot tell are not back, and fields made
+        # from what no record read holds are not cleared everywhere.
+        mapping = mapper.hold_fields(mapper.hold_restores(mapping))
+        managed = tuple(name for name in managed if name not in mapper.fields_held)
     needed: list[Record] = []
     if index.any_needed(absent=absence):  # else nothing to read again (a no-change re-run)
         again = tracing.reads(

@@ -23,7 +23,7 @@ from core.engine.context import MappingContext
 from core.engine.failures import Failure
 from core.engine.keys import folded_key
 from core.engine.lifecycle import LEAVER_FIELD
-from core.engine.mapping import CompiledMapping, compile_mapping, filled
+from core.engine.mapping import CompiledMapping, compile_mapping, filled, generates
 from core.engine.plan import Plan
 from core.engine.scripts import RecordSkipped
 from core.engine.source_fields import fields_read
@@ -120,6 +120,7 @@ def mapper_of(
         mapper.unseen = set(fields_tested(where)) if where else set()
         if mapping.leavers is not None and mapping.restore:
             mapper.unseen_when = set(fields_tested(mapping.leavers.when))
+        mapper.watch_fields(attributes_of_fields(mapping))
     mapper.as_is = target.canonical_as_is if isinstance(target, KeepsAsIs) else None
     if traced:
         mapper.origins = origins_of(mapping)
@@ -207,6 +208,15 @@ class SourceMapper:
         leaver would look back (`hold_restores`)."""
         self.restores_held = False
         """Whether this run restores none of the type's objects (`hold_restores`)."""
+        self.field_sources: dict[str, tuple[str, ...]] = {}
+        """Each mapped field (not a key) → the source fields its value is made from,
+        where the source does not say which fields it has (`watch_fields`)."""
+        self.unread: set[str] = set()
+        """Those source fields no record read has held a value in yet."""
+        self.records_read = 0
+        """The source records read, in the job's scope or not."""
+        self.fields_held: dict[str, tuple[str, ...]] = {}
+        """The fields this run neither sets nor clears on any object (`hold_fields`)."""
         self.origins: Origins | None = None
         """When kept: the source values the plan's transformed fields are computed from."""
         self.unmade: list[Columns] | None = None
@@ -219,7 +229,20 @@ class SourceMapper:
         batch back as it is (its `canonical_as_is`: SQLite, PostgreSQL and MySQL tables): a
         batch mapped is looked at once."""
 
+    def watch_fields(self, sources: dict[str, tuple[str, ...]]) -> None:
+        """Watch the source fields each of `sources`' fields is made from: where none of
+        the records read holds one of them, a run of the whole source may not clear that
+        field (`hold_fields`)."""
+        self.field_sources = sources
+        self.unread = {name for names in sources.values() for name in names}
+
     def map(self, batch: list[Record]) -> list[Record]:
+        self.records_read += len(batch)
+        if self.unread:
+            unread = self.unread
+            unread.difference_update(
+                [name for name in unread if any(filled(r.get(name)) for r in batch)]
+            )
         mapped: list[Record] = []
         compiled, canonical, mapping = self.compiled, self.canonical, self.mapping
         where, leaving, origins = self.where, self.leaving, self.origins
@@ -273,6 +296,8 @@ class SourceMapper:
     def map_rows(self, rows: TextRows) -> list[Record]:
         """`map` of the records `rows` makes; a batch copied as it is is taken from the
         rows a column at a time (`copied_rows`), no source record made."""
+        if self.unread:  # each record looked at for the source fields none held yet
+            return self.map(rows.records())
         if self._quick and (columns := self.compiled.copied_rows(rows)) is not None:
             mapped = self._copied(columns)
             if mapped is not None:
@@ -409,6 +434,32 @@ class SourceMapper:
         self.restores_held = True
         return msgspec.structs.replace(mapping, restore=False)
 
+    @property
+    def unread_fields(self) -> dict[str, tuple[str, ...]]:
+        """The mapped fields every source field of which none of the records read held,
+        once at least two were read (one record without a value is no sign): an attribute
+        the account may no longer read, or misspelt — every record then reads empty."""
+        if self.records_read < 2 or not self.unread:
+            return {}
+        unread = self.unread
+        return {
+            field: names
+            for field, names in self.field_sources.items()
+            if names and all(name in unread for name in names)
+        }
+
+    def hold_fields(self, mapping: ObjectMapping) -> ObjectMapping:
+        """`mapping` as a run of the whole source plans it: without the fields made from
+        source fields none of the records read held (`unread_fields`) — each would be
+        cleared on every object (every member of every group removed). The objects keep
+        those fields as they are in this run; a run scoped to keys plans them as ever."""
+        held = self.unread_fields
+        if not held:
+            return mapping
+        self.fields_held = held
+        fields = [field for field in mapping.fields if field.to not in held]
+        return msgspec.structs.replace(mapping, fields=fields)
+
     def blind_warnings(self) -> list[str]:
         """Why absence is not acted on, when a failed record's key could not be read, or
         the source's `where` tested a field no record held; why no object is restored."""
@@ -436,7 +487,30 @@ class SourceMapper:
                 "otherwise, and every leaver would look back; no object is restored in "
                 "this run"
             )
+        for field, names in self.fields_held.items():
+            read = ", ".join(repr(name) for name in names)
+            told.append(
+                f"{self.mapping.type}: {field!r} is made from {read}, which none of the "
+                f"{self.records_read} records read holds: check that the account may read "
+                "it and that the source names it so; the field is neither set nor cleared "
+                "on any object in this run. If every record truly lost it, a run scoped to "
+                "keys (--key) clears it on those objects"
+            )
         return told
+
+
+def attributes_of_fields(mapping: ObjectMapping) -> dict[str, tuple[str, ...]]:
+    """Each field the mapping writes (not a key, not a generated password) → the source
+    fields its value is made from (`fields_read`: a `from`, those a transformation names);
+    none for one made from nothing (`static`, a script)."""
+    keys = set(mapping.keys)
+    made: dict[str, tuple[str, ...]] = {}
+    for field in mapping.fields:
+        if field.to in keys or generates(field.transform) or field.to in made:
+            continue
+        alone = msgspec.structs.replace(mapping, fields=[field], container_from=None, leavers=None)
+        made[field.to] = tuple(fields_read(alone, ""))
+    return made
 
 
 def _record_shown(record: Record) -> str:
