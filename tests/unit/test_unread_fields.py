@@ -1,0 +1,82 @@
+"""A field made from a source attribute that no record read holds (an attribute the
+account may no longer read) is held by a run of the whole source: neither set nor cleared
+on any object, with a warning naming it — else every object's value would be cleared."""
+
+from __future__ import annotations
+
+from core.engine.context import MappingContext
+from core.engine.mapping import compile_mapping
+from schemas.jobs import FieldMap, ObjectMapping
+from schemas.values import Record
+from services.runner.planning.source import SourceMapper, attributes_of_fields
+
+MAPPING = ObjectMapping(
+    keys=["id"],
+    fields=[
+        FieldMap(to="id", from_="uid"),
+        FieldMap(to="name", from_="cn"),
+        FieldMap(to="kind", from_="employeeType"),
+        FieldMap(to="member", delimiter="|"),
+        FieldMap(to="label", transform={"format": "{cn} ({employeeType})"}),
+        FieldMap(to="site", transform={"static": "HQ"}),
+    ],
+)
+
+
+def watching(mapping: ObjectMapping = MAPPING) -> SourceMapper:
+    """A mapper of a source that names no fields before it is read, as `mapper_of` makes."""
+    compiled = compile_mapping(mapping, MappingContext.checking("job"))
+    mapper = SourceMapper(compiled, lambda record: record, mapping)
+    mapper.watch_fields(attributes_of_fields(mapping))
+    return mapper
+
+
+def held(mapper: SourceMapper, *batches: list[Record]) -> list[str]:
+    for batch in batches:
+        mapper.map(batch)
+    kept = mapper.hold_fields(MAPPING)
+    return [field.to for field in MAPPING.fields if field not in kept.fields]
+
+
+def test_a_field_no_record_read_holds_is_held_with_a_warning_naming_it() -> None:
+    mapper = watching()
+    read: list[Record] = [{"uid": "ada", "cn": "Ada"}, {"uid": "bob", "cn": "Bob"}]
+    # label also reads cn, which the records hold: its value is set; site reads nothing.
+    assert held(mapper, read[:1], read[1:]) == ["kind", "member"]
+    [kind, member] = mapper.blind_warnings()
+    assert kind.startswith("user: 'kind' is made from 'employeeType', which none of the 2")
+    assert "the account may read it" in kind and "--key" in kind
+    assert member.startswith("user: 'member' is made from 'member'")
+
+
+def test_one_record_holding_it_in_any_batch_is_enough() -> None:
+    mapper = watching()
+    first: list[Record] = [{"uid": "ada", "cn": "Ada"}, {"uid": "bob", "cn": "Bob"}]
+    second: list[Record] = [{"uid": "cyd", "cn": "Cyd", "employeeType": "staff", "member": ["x"]}]
+    assert held(mapper, first, second) == []
+    assert mapper.blind_warnings() == []
+
+
+def test_a_single_record_without_it_is_no_sign() -> None:
+    mapper = watching()
+    assert held(mapper, [{"uid": "ada", "cn": "Ada"}]) == []
+    assert mapper.blind_warnings() == []
+
+
+def test_an_empty_value_is_no_value() -> None:
+    mapper = watching()
+    read: list[Record] = [
+        {"uid": "ada", "cn": "Ada", "employeeType": "", "member": []},
+        {"uid": "bob", "cn": "Bob", "employeeType": "staff", "member": []},
+    ]
+    assert held(mapper, read) == ["member"]
+
+
+def test_keys_and_fields_made_from_nothing_are_never_held() -> None:
+    assert attributes_of_fields(MAPPING) == {
+        "name": ("cn",),
+        "kind": ("employeeType",),
+        "member": ("member",),
+        "label": ("cn", "employeeType"),
+        "site": (),
+    }
