@@ -11,6 +11,7 @@ the attribute can be read again, the run acts on the objects that really are abs
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ import pytest
 from core.engine.lifecycle import Lifecycle
 from core.engine.safety import assess_types
 from schemas.connections import PluginConnection, SecretRef, SqliteConnection
+from schemas.events import RunFinished
 from schemas.jobs import (
     Endpoint,
     FieldMap,
@@ -31,11 +33,16 @@ from schemas.jobs import (
     Resolve,
     Safety,
 )
+from services.cli.client import Session
+from services.cli.main import build_parser
+from services.cli.watch import follow_run
+from services.common.settings import Settings
 from services.runner.planning import PlannedRun
 from services.runner.planning.reading import Reading
 from tests.ldap_server import BLINKERED_DN, BLINKERED_PASSWORD, Slapd
 from tests.plugins.lifecycle import empty
 
+from .conftest import RunServices
 from .ldap_helpers import USER, connection, create, provider
 from .test_fast_path_mixes import lean_if
 from .test_scoped_reads import plan_between, table
@@ -381,3 +388,42 @@ async def test_a_field_from_an_attribute_the_account_cannot_read_is_cleared_on_n
         ]
         assert team_changes == ["update crew"]
     assert not any("none of the" in w for w in again.plan.warnings)
+
+
+async def test_the_run_applies_the_previewed_plan_and_keeps_every_kind_and_member(
+    slapd: Slapd,
+    ldap_base: str,
+    tmp_path: Path,
+    session: Session,
+    settings: Settings,
+    services: RunServices,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Through every service: `job preview` shows the plan the run applies, and the
+    # destination keeps every kind and every member the account could not read.
+    kinds_seeded(slapd, ldap_base, tmp_path)
+    secret = tmp_path / "blinkered"
+    secret.write_text(BLINKERED_PASSWORD)
+    blinkered = connection(
+        tmp_path, slapd.url, bind_dn=BLINKERED_DN, password=SecretRef(file=str(secret))
+    )
+    await session.store.put_connection(blinkered)
+    await session.store.put_connection(SqliteConnection(id="db", path=str(tmp_path / "db.sqlite")))
+    await session.store.put_job(kinds_job(ldap_base, teams=True))
+    async with services():
+        args = build_parser().parse_args(["job", "preview", "kinds", "--json"])
+        args.settings = settings
+        capsys.readouterr()
+        assert await args.handler(args) == 0
+        lines = capsys.readouterr().out.splitlines()  # the services' log lines come first
+        shown = json.loads("\n".join(lines[lines.index("{") :]))
+        _, end = await follow_run(session, "kinds", None)
+    assert isinstance(end, RunFinished), end
+    assert end.plan_hash == shown["plan_hash"]
+    assert [f"{c['action']} {c['key']}" for c in shown["changes"]] == ["update bob"]
+    db = sqlite3.connect(tmp_path / "db.sqlite")
+    people = db.execute("SELECT id, name, kind FROM people ORDER BY id").fetchall()
+    teams = db.execute("SELECT id, members FROM teams ORDER BY id").fetchall()
+    db.close()
+    assert people == [("ada", "Ada", "staff"), ("bob", "Bob", "staff"), ("dee", "Dee", "old")]
+    assert teams == [("crew", "dee|ada"), ("team", "ada|bob")]
