@@ -19,6 +19,8 @@ MAPPING = ObjectMapping(
         FieldMap(to="member", delimiter="|"),
         FieldMap(to="label", transform={"format": "{cn} ({employeeType})"}),
         FieldMap(to="site", transform={"static": "HQ"}),
+        FieldMap(to="mail", transform=["lower", "trim"]),
+        FieldMap(to="title", transform={"default": "Staff"}),
     ],
 )
 
@@ -41,9 +43,9 @@ def held(mapper: SourceMapper, *batches: list[Record]) -> list[str]:
 def test_a_field_no_record_read_holds_is_held_with_a_warning_naming_it() -> None:
     mapper = watching()
     read: list[Record] = [{"uid": "ada", "cn": "Ada"}, {"uid": "bob", "cn": "Bob"}]
-    # label also reads cn, which the records hold: its value is set; site reads nothing.
-    assert held(mapper, read[:1], read[1:]) == ["kind", "member"]
-    [kind, member] = mapper.blind_warnings()
+    # label also reads cn, which the records hold; site and title are made of nothing.
+    assert held(mapper, read[:1], read[1:]) == ["kind", "member", "mail"]
+    [kind, member, _] = mapper.blind_warnings()
     assert kind.startswith("user: 'kind' is made from 'employeeType', which none of the 2")
     assert "the account may read it" in kind and "--key" in kind
     assert member.startswith("user: 'member' is made from 'member'")
@@ -52,7 +54,9 @@ def test_a_field_no_record_read_holds_is_held_with_a_warning_naming_it() -> None
 def test_one_record_holding_it_in_any_batch_is_enough() -> None:
     mapper = watching()
     first: list[Record] = [{"uid": "ada", "cn": "Ada"}, {"uid": "bob", "cn": "Bob"}]
-    second: list[Record] = [{"uid": "cyd", "cn": "Cyd", "employeeType": "staff", "member": ["x"]}]
+    second: list[Record] = [
+        {"uid": "cyd", "cn": "Cyd", "employeeType": "staff", "member": ["x"], "mail": "c@x"}
+    ]
     assert held(mapper, first, second) == []
     assert mapper.blind_warnings() == []
 
@@ -66,17 +70,17 @@ def test_a_single_record_without_it_is_no_sign() -> None:
 def test_an_empty_value_is_no_value() -> None:
     mapper = watching()
     read: list[Record] = [
-        {"uid": "ada", "cn": "Ada", "employeeType": "", "member": []},
+        {"uid": "ada", "cn": "Ada", "employeeType": "", "member": [], "mail": "a@x"},
         {"uid": "bob", "cn": "Bob", "employeeType": "staff", "member": []},
     ]
     assert held(mapper, read) == ["member"]
 
 
-def test_keys_and_fields_made_from_nothing_are_never_held() -> None:
+def test_keys_and_fields_a_transformation_may_make_of_nothing_are_never_held() -> None:
+    # A value a transformation makes where its fields hold none is set as ever.
     assert attributes_of_fields(MAPPING) == {
         "name": ("cn",),
         "kind": ("employeeType",),
         "member": ("member",),
-        "label": ("cn", "employeeType"),
-        "site": (),
+        "mail": ("mail",),
     }

@@ -23,7 +23,7 @@ from core.engine.context import MappingContext
 from core.engine.failures import Failure
 from core.engine.keys import folded_key
 from core.engine.lifecycle import LEAVER_FIELD
-from core.engine.mapping import CompiledMapping, compile_mapping, filled, generates
+from core.engine.mapping import CompiledMapping, compile_mapping, filled
 from core.engine.plan import Plan
 from core.engine.scripts import RecordSkipped
 from core.engine.source_fields import fields_read
@@ -499,18 +499,37 @@ class SourceMapper:
         return told
 
 
+_MADE_FROM_NOTHING = frozenset(
+    {"static", "join", "format", "default", "map", "if", "password", "script"}
+)
+"""Transformations that may give a value where the fields they read hold none."""
+
+
 def attributes_of_fields(mapping: ObjectMapping) -> dict[str, tuple[str, ...]]:
-    """Each field the mapping writes (not a key, not a generated password) → the source
-    fields its value is made from (`fields_read`: a `from`, those a transformation names);
-    none for one made from nothing (`static`, a script)."""
+    """Each field the mapping writes (not a key) → the source fields its value is made
+    from (`fields_read`: its `from`, and those a transformation names), where it is empty
+    whenever they all are: copied, or transformed by steps that make nothing of nothing
+    (not `default`, `format`, `static`, a script…: their values are set as ever)."""
     keys = set(mapping.keys)
     made: dict[str, tuple[str, ...]] = {}
     for field in mapping.fields:
-        if field.to in keys or generates(field.transform) or field.to in made:
+        if field.to in keys or field.to in made or _makes_values(field.transform):
             continue
         alone = msgspec.structs.replace(mapping, fields=[field], container_from=None, leavers=None)
         made[field.to] = tuple(fields_read(alone, ""))
     return made
+
+
+def _makes_values(spec: object) -> bool:
+    """Whether a field's transformation may give a value of a record holding none of the
+    fields it reads (`_MADE_FROM_NOTHING`)."""
+    steps = spec if isinstance(spec, list) else [spec]
+    for step in steps:
+        if isinstance(step, str) and step in _MADE_FROM_NOTHING:
+            return True
+        if isinstance(step, dict) and not _MADE_FROM_NOTHING.isdisjoint(step):
+            return True
+    return False
 
 
 def _record_shown(record: Record) -> str:
