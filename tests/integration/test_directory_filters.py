@@ -359,6 +359,8 @@ async def test_a_field_from_an_attribute_the_account_cannot_read_is_cleared_on_n
     # What is set still goes: bob's new name.
     assert shown(planned) == ["update user bob set=['name'] clear=[] remove=[]"]
     assert planned.plan.hash == twice.plan.hash
+    counts = planned.plan.counts
+    assert (counts.update, counts.unchanged) == (1, 4 if teams else 2)
     held = [w for w in planned.plan.warnings if "none of the 3 records read holds" in w]
     assert held and planned.plan.warnings.index(held[0]) < planned.plan.leading
     assert "user: 'kind' is made from 'employeeType'" in held[0]
