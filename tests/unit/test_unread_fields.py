@@ -45,6 +45,7 @@ def test_a_field_no_record_read_holds_is_held_with_a_warning_naming_it() -> None
     read: list[Record] = [{"uid": "ada", "cn": "Ada"}, {"uid": "bob", "cn": "Bob"}]
     # label also reads cn, which the records hold; site and title are made of nothing.
     assert held(mapper, read[:1], read[1:]) == ["kind", "member", "mail"]
+    mapper.weigh_held([{"id": "ada", "kind": "staff", "member": ["bob"], "mail": "a@x"}])
     [kind, member, _] = mapper.blind_warnings()
     assert kind.startswith("user: 'kind' is made from 'employeeType', which none of the 2")
     assert "the account may read it" in kind and "--key" in kind
@@ -84,3 +85,16 @@ def test_keys_and_fields_a_transformation_may_make_of_nothing_are_never_held() -
         "member": ("member",),
         "mail": ("mail",),
     }
+
+
+def test_a_field_no_object_holds_either_is_held_without_a_warning() -> None:
+    # An attribute nobody has (a directory without phone numbers): nothing was kept from
+    # a clear, so no run of the job warns of it.
+    mapper = watching()
+    read: list[Record] = [{"uid": "ada", "cn": "Ada"}, {"uid": "bob", "cn": "Bob"}]
+    assert held(mapper, read) == ["kind", "member", "mail"]
+    mapper.weigh_held([{"id": "ada", "name": "Ada", "kind": "", "member": []}, {"id": "bob"}])
+    assert mapper.blind_warnings() == []
+    mapper.weigh_held([{"id": "cyd", "mail": "c@x"}])
+    [mail] = mapper.blind_warnings()
+    assert mail.startswith("user: 'mail' is made from 'mail'")

@@ -156,5 +156,6 @@ def _held(each: ObjectType, mapping: ObjectMapping, mapper: SourceMapper) -> Obj
     it holds."""
     if mapping is each.mapping:
         return each
+    mapper.weigh_held(each.destination)
     managed = tuple(name for name in each.managed if name not in mapper.fields_held)
     return dataclasses.replace(each, mapping=mapping, managed=managed)

@@ -10,7 +10,7 @@ itself cannot be mapped could be any object: then nothing is done about absence.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -217,6 +217,9 @@ class SourceMapper:
         """The source records read, in the job's scope or not."""
         self.fields_held: dict[str, tuple[str, ...]] = {}
         """The fields this run neither sets nor clears on any object (`hold_fields`)."""
+        self.fields_kept: set[str] = set()
+        """Those of them some destination object holds a value in: kept from a clear, and
+        warned of (`weigh_held`); the others had nothing to clear."""
         self.origins: Origins | None = None
         """When kept: the source values the plan's transformed fields are computed from."""
         self.unmade: list[Columns] | None = None
@@ -460,6 +463,18 @@ class SourceMapper:
         fields = [field for field in mapping.fields if field.to not in held]
         return msgspec.structs.replace(mapping, fields=fields)
 
+    def weigh_held(self, destination: Iterable[Record]) -> None:
+        """Of the fields held, those some of the `destination` objects the run compares
+        hold a value in: their value is kept from a clear (an object holding none has
+        nothing to clear, and is planned alike either way)."""
+        held = set(self.fields_held)
+        for record in destination if held else ():
+            kept = {name for name in held if filled(record.get(name))}
+            self.fields_kept |= kept
+            held -= kept
+            if not held:
+                break
+
     def blind_warnings(self) -> list[str]:
         """Why absence is not acted on, when a failed record's key could not be read, or
         the source's `where` tested a field no record held; why no object is restored."""
@@ -488,6 +503,8 @@ class SourceMapper:
                 "this run"
             )
         for field, names in self.fields_held.items():
+            if field not in self.fields_kept:
+                continue  # no object held a value: nothing was kept from a clear
             read = ", ".join(repr(name) for name in names)
             told.append(
                 f"{self.mapping.type}: {field!r} is made from {read}, which none of the "
