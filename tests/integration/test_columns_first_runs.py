@@ -1,0 +1,88 @@
+"""A first run whose batches of plain creates travel as columns (schemas/work.py `Creates`)
+ends as the same run whose batches travel as lists of changes: the destination's rows,
+the run's statistics and each change's outcome in the history — also where the table
+refuses some rows and a hook vetoes some creates."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from schemas.events import RunFinished
+from services.cli.client import Session
+from services.cli.watch import follow_run
+from services.runner import plans
+from services.runner.planning import low_memory, spill
+
+from .conftest import JOB_ID, Files, RunServices, apply_files
+from .history import changes_of, recorded
+from .test_history import sent_as_columns
+
+COUNT = 30
+REFUSED = ("E000004", "E000017")
+"""Refused by the table's CHECK constraint."""
+VETOED = "E000011"
+
+
+def table_with_a_check(db: Path) -> None:
+    """The destination made beforehand: typed columns, a CHECK that refuses two people's
+    department, a UNIQUE index on the key and another on the mail."""
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(db) as conn:
+        listed = ", ".join(f"'{key}'" for key in REFUSED)
+        conn.execute(
+            "CREATE TABLE people (employee_id TEXT NOT NULL, given_name TEXT, surname TEXT,"
+            f" mail TEXT, department TEXT CHECK (employee_id NOT IN ({listed})), groups TEXT)"
+        )
+        conn.execute("CREATE UNIQUE INDEX people_key ON people (employee_id)")
+        conn.execute("CREATE UNIQUE INDEX people_mail ON people (mail)")
+
+
+def rows_of(db: Path) -> list[tuple[object, ...]]:
+    with sqlite3.connect(db) as conn:
+        return sorted(conn.execute("SELECT * FROM people").fetchall(), key=repr)
+
+
+@pytest.mark.parametrize("run_size", [50_000, 7], ids=["in-memory-run", "runs-on-disk"])
+async def test_a_first_run_sent_as_columns_fails_and_vetoes_the_records_a_run_sent_as_changes_does(
+    files: Files,
+    session: Session,
+    services: RunServices,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    run_size: int,
+) -> None:
+    monkeypatch.setattr(spill, "RUN_SIZE", run_size)
+    monkeypatch.setattr(low_memory, "LEAN_ABOVE", -1)  # planned with its creates on disk
+    monkeypatch.setenv("IDSYNC_TEST_HOOKS_LOG", str(tmp_path / "hooks.log"))
+    monkeypatch.setenv("IDSYNC_TEST_HOOKS_REFUSE", VETOED)
+    rows = files.write(COUNT, batch_size=7, extra='hooks = "tests.plugins.scripted:Audit"')
+    keys = sorted(row["employee_id"] for row in rows)
+    assert {*REFUSED, VETOED} <= set(keys), keys[:5]
+    await apply_files(session, files)
+    found: list[tuple[object, ...]] = []
+    async with services():
+        for columns in (True, False):
+            if not columns:
+                monkeypatch.setattr(plans, "as_columns", lambda entries, values=None: None)
+            for suffix in ("", "-wal", "-shm"):  # a first run each time
+                files.db.with_name(files.db.name + suffix).unlink(missing_ok=True)
+            table_with_a_check(files.db)
+            run_id, end = await follow_run(session, JOB_ID, None)
+            assert isinstance(end, RunFinished), end
+            await recorded(session, run_id)
+            history = sorted(
+                (r.key, r.action, r.field, r.new, r.outcome, r.error)
+                for r in await changes_of(session, run_id)
+            )
+            sent = await sent_as_columns(session, run_id)
+            assert any(sent) == columns, sent
+            found.append((end.stats, rows_of(files.db), history))
+    with_columns, with_changes = found
+    assert with_columns[0] == with_changes[0]
+    assert with_columns[0].created == COUNT - 3 and with_columns[0].failed == 3
+    assert with_columns[1] == with_changes[1]
+    assert len(with_columns[1]) == COUNT - 3
+    assert with_columns[2] == with_changes[2]
