@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from schemas.events import RunFinished
+from schemas.plan import RunStats
 from services.cli.client import Session
 from services.cli.watch import follow_run
 from services.runner import plans
@@ -62,7 +63,7 @@ async def test_a_first_run_sent_as_columns_fails_and_vetoes_the_records_a_run_se
     keys = sorted(row["employee_id"] for row in rows)
     assert {*REFUSED, VETOED} <= set(keys), keys[:5]
     await apply_files(session, files)
-    found: list[tuple[object, ...]] = []
+    found: list[tuple[RunStats, list[tuple[object, ...]], list[tuple[object, ...]]]] = []
     async with services():
         for columns in (True, False):
             if not columns:
@@ -73,7 +74,7 @@ async def test_a_first_run_sent_as_columns_fails_and_vetoes_the_records_a_run_se
             run_id, end = await follow_run(session, JOB_ID, None)
             assert isinstance(end, RunFinished), end
             await recorded(session, run_id)
-            history = sorted(
+            history: list[tuple[object, ...]] = sorted(
                 (r.key, r.action, r.field, r.new, r.outcome, r.error)
                 for r in await changes_of(session, run_id)
             )
