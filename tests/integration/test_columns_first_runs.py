@@ -6,8 +6,10 @@ refuses some rows and a hook vetoes some creates."""
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
+import openpyxl
 import pytest
 
 from schemas.events import RunFinished
@@ -16,6 +18,9 @@ from services.cli.client import Session
 from services.cli.watch import follow_run
 from services.runner import plans
 from services.runner.planning import low_memory, spill
+from tests.mysql_server import Server as MariaDb
+from tests.postgresql_server import Server as Postgresql
+from tests.sql_servers import connection_toml
 
 from .conftest import JOB_ID, Files, RunServices, apply_files
 from .history import changes_of, recorded
@@ -87,3 +92,109 @@ async def test_a_first_run_sent_as_columns_fails_and_vetoes_the_records_a_run_se
     assert with_columns[1] == with_changes[1]
     assert len(with_columns[1]) == COUNT - 3
     assert with_columns[2] == with_changes[2]
+
+
+def csv_destination(files: Files) -> Callable[[], object]:
+    connections = files.connections.read_text()
+    at = connections.index("[db]")
+    files.connections.write_text(connections[:at] + '[db]\nprovider = "csv"\ndirectory = "out"\n')
+    files.job.write_text(files.job.read_text().replace('table = "people"', 'file = "people.csv"'))
+    out = files.folder / "out" / "people.csv"
+    out.parent.mkdir(parents=True, exist_ok=True)
+
+    def written() -> object:
+        header, *lines = out.read_text().splitlines()
+        out.unlink()
+        return header, sorted(lines)  # batches are appended as they are applied
+
+    return written
+
+
+def excel_destination(files: Files) -> Callable[[], object]:
+    connections = files.connections.read_text()
+    at = connections.index("[db]")
+    files.connections.write_text(connections[:at] + '[db]\nprovider = "excel"\ndirectory = "out"\n')
+    files.job.write_text(
+        files.job.read_text().replace('table = "people"', 'file = "people.xlsx", sheet = "People"')
+    )
+    out = files.folder / "out" / "people.xlsx"
+    out.parent.mkdir(parents=True, exist_ok=True)
+
+    def written() -> object:
+        book = openpyxl.load_workbook(out, read_only=True)
+        header, *rows = [list(row) for row in book["People"].iter_rows(values_only=True)]
+        book.close()
+        out.unlink()
+        return header, sorted(rows, key=repr)  # staged batches are written as they came
+
+    return written
+
+
+def postgresql_destination(files: Files, server: Postgresql) -> Callable[[], object]:
+    connections = files.connections.read_text()
+    at = connections.index("[db]")
+    db = connection_toml("postgresql", "db", server, files.folder)
+    files.connections.write_text(connections[:at] + db)
+
+    def written() -> object:
+        rows = server.psql("SELECT * FROM people ORDER BY employee_id")
+        server.psql("DROP TABLE people")
+        return rows
+
+    return written
+
+
+def mariadb_destination(files: Files, server: MariaDb) -> Callable[[], object]:
+    connections = files.connections.read_text()
+    at = connections.index("[db]")
+    db = connection_toml("mysql", "db", server, files.folder)
+    files.connections.write_text(connections[:at] + db)
+
+    def written() -> object:
+        rows = server.sql("SELECT * FROM people ORDER BY employee_id")
+        server.sql("DROP TABLE people")
+        return rows
+
+    return written
+
+
+@pytest.mark.parametrize("destination", ["csv", "excel", "postgresql", "mariadb"])
+async def test_a_first_run_sent_as_columns_writes_what_a_run_sent_as_changes_writes(
+    files: Files,
+    session: Session,
+    services: RunServices,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
+    destination: str,
+) -> None:
+    """Into a destination other than SQLite (the changes made of the columns, applied as
+    any batch's): the same file, workbook or table, the same statistics and history."""
+    monkeypatch.setattr(low_memory, "LEAN_ABOVE", -1)  # planned with its creates on disk
+    files.write(COUNT, batch_size=7)
+    if destination == "csv":
+        written = csv_destination(files)
+    elif destination == "excel":
+        written = excel_destination(files)
+    elif destination == "postgresql":
+        written = postgresql_destination(files, request.getfixturevalue("pg_database"))
+    else:
+        written = mariadb_destination(files, request.getfixturevalue("my_database"))
+    await apply_files(session, files)
+    found: list[tuple[RunStats, object, list[tuple[object, ...]]]] = []
+    async with services():
+        for columns in (True, False):
+            if not columns:
+                monkeypatch.setattr(plans, "as_columns", lambda entries, values=None: None)
+            run_id, end = await follow_run(session, JOB_ID, None)
+            assert isinstance(end, RunFinished), end
+            await recorded(session, run_id)
+            history: list[tuple[object, ...]] = sorted(
+                (r.key, r.action, r.field, r.new, r.outcome, r.error)
+                for r in await changes_of(session, run_id)
+            )
+            sent = await sent_as_columns(session, run_id)
+            assert any(sent) == columns, sent
+            found.append((end.stats, written(), history))
+    with_columns, with_changes = found
+    assert with_columns[0].created == COUNT and with_columns[0].failed == 0
+    assert with_columns == with_changes
