@@ -32,15 +32,17 @@ REFUSED = ("E000004", "E000017")
 VETOED = "E000011"
 
 
-def table_with_a_check(db: Path) -> None:
-    """The destination made beforehand: typed columns, a CHECK that refuses two people's
-    department, a UNIQUE index on the key and another on the mail."""
+def table_with_a_check(db: Path, strict: bool) -> None:
+    """The destination made beforehand: typed columns (of a STRICT table, or not), a CHECK
+    that refuses two people's department, a UNIQUE index on the key and another on the
+    mail."""
     db.parent.mkdir(parents=True, exist_ok=True)
     with sqlite3.connect(db) as conn:
         listed = ", ".join(f"'{key}'" for key in REFUSED)
         conn.execute(
             "CREATE TABLE people (employee_id TEXT NOT NULL, given_name TEXT, surname TEXT,"
             f" mail TEXT, department TEXT CHECK (employee_id NOT IN ({listed})), groups TEXT)"
+            + (" STRICT" if strict else "")
         )
         conn.execute("CREATE UNIQUE INDEX people_key ON people (employee_id)")
         conn.execute("CREATE UNIQUE INDEX people_mail ON people (mail)")
@@ -51,7 +53,11 @@ def rows_of(db: Path) -> list[tuple[object, ...]]:
         return sorted(conn.execute("SELECT * FROM people").fetchall(), key=repr)
 
 
-@pytest.mark.parametrize("run_size", [50_000, 7], ids=["in-memory-run", "runs-on-disk"])
+@pytest.mark.parametrize(
+    ("run_size", "strict"),
+    [(50_000, False), (7, False), (50_000, True)],
+    ids=["in-memory-run", "runs-on-disk", "strict-table"],
+)
 async def test_a_first_run_sent_as_columns_fails_and_vetoes_the_records_a_run_sent_as_changes_does(
     files: Files,
     session: Session,
@@ -59,6 +65,7 @@ async def test_a_first_run_sent_as_columns_fails_and_vetoes_the_records_a_run_se
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
     run_size: int,
+    strict: bool,
 ) -> None:
     monkeypatch.setattr(spill, "RUN_SIZE", run_size)
     monkeypatch.setattr(low_memory, "LEAN_ABOVE", -1)  # planned with its creates on disk
@@ -75,7 +82,7 @@ async def test_a_first_run_sent_as_columns_fails_and_vetoes_the_records_a_run_se
                 monkeypatch.setattr(plans, "as_columns", lambda entries, values=None: None)
             for suffix in ("", "-wal", "-shm"):  # a first run each time
                 files.db.with_name(files.db.name + suffix).unlink(missing_ok=True)
-            table_with_a_check(files.db)
+            table_with_a_check(files.db, strict)
             run_id, end = await follow_run(session, JOB_ID, None)
             assert isinstance(end, RunFinished), end
             await recorded(session, run_id)
