@@ -205,3 +205,39 @@ async def test_a_first_run_sent_as_columns_writes_what_a_run_sent_as_changes_wri
     with_columns, with_changes = found
     assert with_columns[0].created == COUNT and with_columns[0].failed == 0
     assert with_columns == with_changes
+
+
+async def test_a_first_run_with_generated_passwords_sent_as_columns_gives_each_one(
+    files: Files, session: Session, services: RunServices, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Creates given a generated password as they are applied: sent as columns, each is
+    written with its password, as when sent as lists of changes."""
+    monkeypatch.setattr(low_memory, "LEAN_ABOVE", -1)
+    files.write(COUNT, batch_size=7)
+    files.job.write_text(
+        files.job.read_text().replace(
+            '  { to = "groups", delimiter = "|" },\n',
+            '  { to = "groups", delimiter = "|" },\n'
+            '  { to = "password", transform = "password", create_only = true },\n',
+        )
+    )
+    await apply_files(session, files)
+    found: list[tuple[RunStats, list[tuple[object, ...]]]] = []
+    async with services():
+        for columns in (True, False):
+            if not columns:
+                monkeypatch.setattr(plans, "as_columns", lambda entries, values=None: None)
+            for suffix in ("", "-wal", "-shm"):  # a first run each time
+                files.db.with_name(files.db.name + suffix).unlink(missing_ok=True)
+            run_id, end = await follow_run(session, JOB_ID, None)
+            assert isinstance(end, RunFinished), end
+            sent = await sent_as_columns(session, run_id)
+            assert any(sent) == columns, sent
+            with sqlite3.connect(files.db) as conn:
+                written = conn.execute("SELECT * FROM people ORDER BY employee_id").fetchall()
+                names = [d[0] for d in conn.execute("SELECT * FROM people").description]
+            at = names.index("password")
+            assert all(len(str(row[at])) == 16 for row in written), written[:2]
+            found.append((end.stats, [row[:at] + row[at + 1 :] for row in written]))
+    assert found[0][0].created == COUNT
+    assert found[0] == found[1]
