@@ -514,6 +514,14 @@ COLUMN_CASES: dict[str, tuple[str, list[list[Value]]]] = {
     "a key twice": ("", [["u1", "u2", "u1"], ["Ann", "Bo", "Cy"], [["a"], ["b"], ["c"]]]),
     "a key empty": ("", [["u1", ""], ["Ann", "Bo"], [["a"], ["b"]]]),
     "binary values": ("", [["u1", "u2"], [Binary(b"\x00"), "Bo"], [["a"], ["b"]]]),
+    "an integer key refusing text": (
+        "CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT, groups TEXT);",
+        [["1", "x", "3"], ["Ann", "Bo", "Cy"], [["a"], ["b"], ["c"]]],
+    ),
+    "a strict table": (
+        "CREATE TABLE people (id TEXT UNIQUE, name INTEGER, groups TEXT) STRICT;",
+        [["u1", "u2"], ["12", "Bo"], [["a"], ["b"]]],
+    ),
     "no unique key": (
         "CREATE TABLE people (id TEXT, name TEXT, groups TEXT);",
         [["u1", "u2"], ["Ann", "Bo"], [["a"], ["b"]]],
