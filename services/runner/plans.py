@@ -45,7 +45,8 @@ _data_of = operator.itemgetter(1)
 
 MAX_BATCH_BYTES = 512 * 1024  # well under the server's 1 MiB message limit
 COLUMNS_OVERHEAD = 4096
-"""A batch sent as columns, beyond its values: its run, plan, fields and columns' headers."""
+"""A batch sent as columns, beyond its values and its field names and columns' headers
+(`SpilledPlan.column_size`): its run, plan, key field, object type and container."""
 KEPT_CHANGES = 100_000
 KEPT_BYTES = 32 * 1024 * 1024
 """The first phase's encoded batches kept between storing a plan and queueing it, at most
@@ -184,8 +185,8 @@ class Batched:
             name = phase_of_order(entry[0])
             sized = column_size(entry)
             columns = sized is not None and (not batch or sized[0] is shape)
-            if columns and sized is not None:
-                fits = column_bytes + sized[1] <= MAX_BATCH_BYTES - COLUMNS_OVERHEAD
+            if columns and sized is not None:  # the field names count once a batch
+                fits = column_bytes + sized[1] + sized[2] <= MAX_BATCH_BYTES - COLUMNS_OVERHEAD
             else:
                 fits = batch_bytes + size <= MAX_BATCH_BYTES
             full = len(batch) >= self.batch_size or not fits

@@ -30,6 +30,7 @@ from services.common import tracing
 from services.common.deadletters import dead_letters
 from services.common.host import run_services
 from services.common.settings import Settings
+from services.runner.planning import low_memory
 
 from ..log_capture import logged
 from .conftest import JOB_ID, Files, RunServices, apply_files, started
@@ -38,6 +39,7 @@ from .processes import runner_process
 from .test_cli import idsync
 from .test_delivery import locked
 from .test_flow import table
+from .test_history import sent_as_columns
 
 
 @pytest.fixture
@@ -158,6 +160,43 @@ async def test_a_dropped_dead_letter_ends_the_run_with_its_changes_failed(
         end = await wait_for_event(session, lambda e: is_end(e) and e.run_id == run_id)
     assert isinstance(end, RunFinished) and end.with_errors
     assert (end.stats.failed, end.stats.dead_letters, end.stats.created) == (10, 1, 0)
+
+
+@pytest.mark.parametrize("then", ["retry", "drop"])
+async def test_a_dead_letter_sent_as_columns_is_listed_retried_and_dropped_as_any(
+    files: Files,
+    session: Session,
+    services: RunServices,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    then: str,
+) -> None:
+    """A first run's batch of plain creates sent as columns (planned with its creates on
+    disk) that becomes a dead letter is listed with its changes, and a retry applies
+    them, a drop fails them, as a batch sent as a list of changes."""
+    monkeypatch.setattr(low_memory, "LEAN_ABOVE", -1)
+    await impatient_job(files, session, monkeypatch, count=12)
+    async with services("workflow", "runner"):
+        with locked(files.db):
+            run_id = await session.request_run(JOB_ID)
+            dead = await wait_for_event(
+                session, lambda e: isinstance(e, RunDeadLetter) and e.run_id == run_id
+            )
+            listed = json.loads((await idsync(settings, "deadletter", "list", "--json")).stdout)
+        assert await sent_as_columns(session, run_id) == [True]
+        assert isinstance(dead, RunDeadLetter) and (dead.batch, dead.changes) == (1, 12)
+        [letter] = listed
+        assert letter["what"] == "batch 1 (12 changes)"
+        done = await idsync(settings, "deadletter", then, str(letter["seq"]))
+        assert done.returncode == 0, done.stderr
+        end = await wait_for_event(session, lambda e: is_end(e) and e.run_id == run_id)
+    assert isinstance(end, RunFinished)
+    assert await dead_letters(session.js) == []
+    if then == "retry":
+        assert (end.stats.created, end.stats.failed) == (12, 0)
+        assert sorted(table(files.db)) == [f"E{i:06d}" for i in range(1, 13)]
+    else:
+        assert (end.stats.failed, end.stats.dead_letters, end.stats.created) == (12, 1, 0)
 
 
 async def test_a_full_work_queue_fails_the_run_with_the_reason(

@@ -76,7 +76,7 @@ from services.runner.planning.spill import (
     quick_creates,
     settle,
 )
-from services.runner.plans import Batched
+from services.runner.plans import MAX_BATCH_BYTES, Batched
 from tests.unit.test_plan_properties import FIELDS, JOSE, KEY_VALUES, jobs
 
 NAMES = ["employee_id", "mail", "groups", "number", "Note"]
@@ -1261,3 +1261,25 @@ def test_creates_one_field_away_from_plain_are_sent_as_their_changes(
         assert [encoded_for_hash(change) for change in decode_batch(sent(creates)).changes] == [
             data for _, data in entries
         ]
+
+
+def test_a_batch_sent_as_columns_of_many_long_field_names_stays_under_the_limit() -> None:
+    """A batch of creates cut by their size as columns counts its field names: 400 fields
+    named at some length, a short value each, go in batches of at most 512 KiB as sent,
+    each its changes (the field names took 26 KB beyond what a batch allowed for them)."""
+    names = (
+        "uid",
+        *[f"an_attribute_named_at_a_length_some_directories_have_{i:03d}" for i in range(400)],
+    )
+    mapping = ObjectMapping(keys=["uid"], fields=[FieldMap(to=name) for name in names])
+    many = Spill(mapping, names)
+    uids = [f"u{i}" for i in range(1_400)]
+    many.add_columns(
+        uids, names, [list[Value](uids), *[list[Value](["v"] * len(uids)) for _ in names[1:]]]
+    )
+    plan_read, _ = settle(many, [], mapping, ())
+    messages = [data for _, data, _ in Batched(plan_read, 100_000).encoded("r", "j", "h", {})]
+    batches = [decode_columns(data).changes for data in messages]
+    assert all(isinstance(batch, Creates) for batch in batches) and len(batches) > 2
+    assert sum(map(len, batches)) == len(uids)
+    assert max(map(len, messages)) <= MAX_BATCH_BYTES, list(map(len, messages))

@@ -514,6 +514,14 @@ COLUMN_CASES: dict[str, tuple[str, list[list[Value]]]] = {
     "a key twice": ("", [["u1", "u2", "u1"], ["Ann", "Bo", "Cy"], [["a"], ["b"], ["c"]]]),
     "a key empty": ("", [["u1", ""], ["Ann", "Bo"], [["a"], ["b"]]]),
     "binary values": ("", [["u1", "u2"], [Binary(b"\x00"), "Bo"], [["a"], ["b"]]]),
+    "an integer key refusing text": (
+        "CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT, groups TEXT);",
+        [["1", "x", "3"], ["Ann", "Bo", "Cy"], [["a"], ["b"], ["c"]]],
+    ),
+    "a strict table": (
+        "CREATE TABLE people (id TEXT UNIQUE, name INTEGER, groups TEXT) STRICT;",
+        [["u1", "u2"], ["12", "Bo"], [["a"], ["b"]]],
+    ),
     "no unique key": (
         "CREATE TABLE people (id TEXT, name TEXT, groups TEXT);",
         [["u1", "u2"], ["Ann", "Bo"], [["a"], ["b"]]],
@@ -546,6 +554,36 @@ async def test_creates_sent_as_columns_are_applied_as_their_changes(
     assert applied[0] == applied[1]
     query = "SELECT * FROM people ORDER BY rowid"
     assert rows(tmp_path / "columns.db", query) == rows(tmp_path / "changes.db", query)
+
+
+@pytest.mark.parametrize("case", list(COLUMN_CASES))
+async def test_creates_sent_as_columns_delivered_again_are_applied_as_their_changes(
+    tmp_path: Path, side: Open, case: str
+) -> None:
+    """A batch sent as columns delivered again (its runner died after writing it, before
+    recording it) writes nothing twice and gives, the second time, the outcomes the same
+    changes give delivered again as a list."""
+    table, columns = COLUMN_CASES[case]
+    creates = Creates(key_field="id", fields=("id", "name", "groups"), columns=columns)
+    layout = Layout(keys=("id",), fields=("id", "name", "groups"), multi_valued={"groups": ","})
+    applied: list[list[list[str | None]]] = []
+    for way in ("changes", "columns"):
+        path = tmp_path / f"{way}.db"
+        if table:
+            sql(path, table)
+        outcomes = []
+        for _ in range(2):  # delivered, then delivered again to another runner
+            destination = await side(layout, path=path)
+            assert isinstance(destination, AppliesColumns)
+            if way == "columns":
+                outcomes.append([o.error for o in await destination.apply_columns(creates)])
+            else:
+                outcomes.append([o.error for o in await destination.apply(creates.changes)])
+        applied.append(outcomes)
+    assert applied[0] == applied[1]
+    query = "SELECT * FROM people ORDER BY rowid"
+    assert rows(tmp_path / "columns.db", query) == rows(tmp_path / "changes.db", query)
+    assert len(rows(tmp_path / "columns.db", query)) <= len(creates)
 
 
 async def test_plain_creates_sent_as_columns_go_in_as_rows(db_path: Path, side: Open) -> None:

@@ -509,8 +509,9 @@ class SpilledPlan(Sequence[Change]):
         self._keys = tuple(mapping.keys)
         self._case_insensitive = mapping.case_insensitive
         self._count = count
-        self._skeletons: dict[type, int] = {}
-        """Per shape of values planned from columns: what `column_size` takes off."""
+        self._skeletons: dict[type, tuple[int, int]] = {}
+        """Per shape of values planned from columns: what `column_size` takes off, and the
+        bytes of a batch of them sent as columns once (`column_size`)."""
 
     @property
     def planned(self) -> Sequence[Change]:
@@ -529,11 +530,13 @@ class SpilledPlan(Sequence[Change]):
         except KeyError:
             return None
 
-    def column_size(self, entry: Entry) -> tuple[object, int] | None:
+    def column_size(self, entry: Entry) -> tuple[object, int, int] | None:
         """Of a create planned from columns (and still in memory): the shape of its values
-        (the same object for every create of one shape) and, at most, the bytes its values
+        (the same object for every create of one shape), at most the bytes its values
         take sent as columns (`as_columns`) — its encoded size but for the field names and
-        the key twice; None for any other change."""
+        the key twice — and the bytes a batch of them takes once for its shape: the field
+        names (however many and long they are) and each column's header. None for any
+        other change."""
         values = self._spill._values
         if not values:
             return None
@@ -541,10 +544,12 @@ class SpilledPlan(Sequence[Change]):
         if found is None:
             return None
         shape = type(found)
-        fixed = self._skeletons.get(shape)
-        if fixed is None:
-            fixed = self._skeletons[shape] = _skeleton_size(entry[1])
-        return shape, len(entry[1]) - fixed
+        sizes = self._skeletons.get(shape)
+        if sizes is None:
+            fields = list(cast(tuple[str, ...], getattr(shape, "__struct_encode_fields__", ())))
+            once = len(_entry_encoder.encode([fields, self._keys[0]])) + 5 * len(fields)
+            sizes = self._skeletons[shape] = (_skeleton_size(entry[1]), once)
+        return shape, len(entry[1]) - sizes[0], sizes[1]
 
     def encoded(self) -> Iterator[bytes]:
         """Each change as the plan's hash encodes it, in order."""
