@@ -429,3 +429,35 @@ async def test_the_run_applies_the_previewed_plan_and_keeps_every_kind_and_membe
     db.close()
     assert people == [("ada", "Ada", "staff"), ("bob", "Bob", "staff"), ("dee", "Dee", "old")]
     assert teams == [("crew", "dee|ada"), ("team", "ada|bob")]
+
+
+@pytest.mark.parametrize("lean", [False, True], ids=["in-memory", "lean"])
+async def test_a_field_held_warns_of_no_object_absent_from_the_source(
+    slapd: Slapd, ldap_base: str, tmp_path: Path, lean: bool
+) -> None:
+    # No object the source's records are planned against holds a kind; zed, whom the
+    # source no longer has (left alone), does: no clear of a kind was kept, so no run warns.
+    kinds_seeded(slapd, ldap_base, tmp_path)
+    people = [
+        (uid, name, None, f"uid={uid},{ldap_base}")
+        for uid, name in (("ada", "Ada"), ("bob", "Bob"), ("dee", "Dee"))
+    ]
+    table(
+        tmp_path / "only.sqlite",
+        "people",
+        ["id", "name", "kind", "dn"],
+        [*people, ("zed", "Zed", "old", f"uid=zed,{ldap_base}")],
+    )
+    target = SqliteConnection(id="db", path=str(tmp_path / "only.sqlite"))
+    secret = tmp_path / "blinkered"
+    secret.write_text(BLINKERED_PASSWORD)
+    blinkered = connection(
+        tmp_path, slapd.url, bind_dn=BLINKERED_DN, password=SecretRef(file=str(secret))
+    )
+    with lean_if(lean):
+        planned = await plan_between(
+            blinkered, target, kinds_job(ldap_base, teams=False), None, Reading()
+        )
+    assert shown(planned) == []
+    assert not any("none of the" in w for w in planned.plan.warnings), planned.plan.warnings
+    assert planned.plan.leading == 0

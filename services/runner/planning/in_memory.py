@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from core.engine import TypeRecords, managed_fields
 from core.engine.context import MappingContext
+from core.engine.keys import match_key
 from core.engine.objects import ObjectType, plan_objects
 from core.engine.plan import Plan
 from core.engine.planned_state import Identify, Rename
@@ -156,6 +157,16 @@ def _held(each: ObjectType, mapping: ObjectMapping, mapper: SourceMapper) -> Obj
     it holds."""
     if mapping is each.mapping:
         return each
-    mapper.weigh_held(each.destination)
+    mapper.weigh_held(_matched(each))
     managed = tuple(name for name in each.managed if name not in mapper.fields_held)
     return dataclasses.replace(each, mapping=mapping, managed=managed)
+
+
+def _matched(each: ObjectType) -> list[Record]:
+    """The destination objects a source record of `each` is planned against (in any case
+    where the destination compares keys so): the only ones a field's clear would reach —
+    an object absent from the source is left alone, disabled or deleted, never cleared."""
+    keys, fold = each.mapping.keys, each.mapping.case_insensitive or bool(each.keys_fold)
+    read = {match_key(record, keys, fold) for record in each.source}
+    read.discard(None)
+    return [record for record in each.destination if match_key(record, keys, fold) in read]

@@ -287,7 +287,8 @@ async def plan_lean(
         async for batch in again:
             needed.extend(r for r in batch if index.destination_needed(r, absent=absence))
     # An object holding a value in a field held differs from its record: it is needed.
-    mapper.weigh_held(needed)
+    # Only those a source record is planned against would have been cleared (as in memory).
+    mapper.weigh_held(index.matched(needed))
     spilled = spill.records if spill is not None else 0
     held = Held(mapper.failures)
     if held:

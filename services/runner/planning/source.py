@@ -464,9 +464,10 @@ class SourceMapper:
         return msgspec.structs.replace(mapping, fields=fields)
 
     def weigh_held(self, destination: Iterable[Record]) -> None:
-        """Of the fields held, those some of the `destination` objects the run compares
-        hold a value in: their value is kept from a clear (an object holding none has
-        nothing to clear, and is planned alike either way)."""
+        """Of the fields held, those some of the `destination` objects a source record is
+        planned against hold a value in: their value is kept from a clear (an object
+        holding none has nothing to clear, and is planned alike either way; one absent from
+        the source is never cleared)."""
         held = set(self.fields_held)
         for record in destination if held else ():
             kept = {name for name in held if filled(record.get(name))}
