@@ -98,3 +98,23 @@ def test_a_field_no_object_holds_either_is_held_without_a_warning() -> None:
     mapper.weigh_held([{"id": "cyd", "mail": "c@x"}])
     [mail] = mapper.blind_warnings()
     assert mail.startswith("user: 'mail' is made from 'mail'")
+
+
+def test_a_field_a_run_never_clears_is_never_held_nor_warned_of() -> None:
+    # Written only at creation, only where the object has none, or merged with the
+    # object's values: an empty source value clears none of them, so an attribute no
+    # record holds (the helpdesk keeps phone numbers) is no sign of a right revoked.
+    mapping = ObjectMapping(
+        keys=["id"],
+        fields=[
+            FieldMap(to="id", from_="uid"),
+            FieldMap(to="badge", from_="employeeNumber", create_only=True),
+            FieldMap(to="phone", from_="telephoneNumber", policy="keep"),
+            FieldMap(to="groups", from_="memberOf", delimiter="|", policy="merge"),
+        ],
+    )
+    mapper = watching(mapping)
+    mapper.map([{"uid": "ada"}, {"uid": "bob"}])
+    assert mapper.hold_fields(mapping) is mapping
+    mapper.weigh_held([{"id": "ada", "badge": "7", "phone": "123", "groups": ["staff"]}])
+    assert mapper.blind_warnings() == []

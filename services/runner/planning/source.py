@@ -527,11 +527,17 @@ def attributes_of_fields(mapping: ObjectMapping) -> dict[str, tuple[str, ...]]:
     """Each field the mapping writes (not a key) → the source fields its value is made
     from (`fields_read`: its `from`, and those a transformation names), where it is empty
     whenever they all are: copied, or transformed by steps that make nothing of nothing
-    (not `default`, `format`, `static`, a script…: their values are set as ever)."""
+    (not `default`, `format`, `static`, a script…: their values are set as ever). Not
+    those a run never clears: written at creation only, only where the object has none
+    (`keep`), merged with the object's own (`merge`), or in a job that updates nothing."""
+    if mapping.on_both != "update":
+        return {}
     keys = set(mapping.keys)
     made: dict[str, tuple[str, ...]] = {}
     for field in mapping.fields:
         if field.to in keys or field.to in made or _makes_values(field.transform):
+            continue
+        if field.create_only or field.policy != "force":
             continue
         alone = msgspec.structs.replace(mapping, fields=[field], container_from=None, leavers=None)
         made[field.to] = tuple(fields_read(alone, ""))
