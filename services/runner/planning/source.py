@@ -12,6 +12,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
+from itertools import repeat
+from operator import is_not
 from typing import Any
 
 import msgspec
@@ -241,10 +244,14 @@ class SourceMapper:
 
     def map(self, batch: list[Record]) -> list[Record]:
         self.records_read += len(batch)
-        if self.unread:
-            unread = self.unread
+        if self.unread:  # looked up a field at a time: nothing called for a value missing
+            unread, get = self.unread, dict.get
             unread.difference_update(
-                [name for name in unread if any(filled(r.get(name)) for r in batch)]
+                [
+                    name
+                    for name in unread
+                    if any(map(filled, filter(_SOMETHING, map(get, batch, repeat(name)))))
+                ]
             )
         mapped: list[Record] = []
         compiled, canonical, mapping = self.compiled, self.canonical, self.mapping
@@ -516,6 +523,9 @@ class SourceMapper:
             )
         return told
 
+
+_SOMETHING = partial(is_not, None)
+"""Whether a record's value is there at all (`filter`: in C, before `filled` is called)."""
 
 _MADE_FROM_NOTHING = frozenset(
     {"static", "join", "format", "default", "map", "if", "password", "script"}
