@@ -157,7 +157,8 @@ def _held(each: ObjectType, mapping: ObjectMapping, mapper: SourceMapper) -> Obj
     it holds."""
     if mapping is each.mapping:
         return each
-    mapper.weigh_held(_matched(each))
+    if mapper.fields_held:
+        mapper.weigh_held(_matched(each))
     managed = tuple(name for name in each.managed if name not in mapper.fields_held)
     return dataclasses.replace(each, mapping=mapping, managed=managed)
 
