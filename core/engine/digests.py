@@ -169,20 +169,6 @@ class DigestIndex:
             return True
         return key in self.wanted or (absent and self.digests.get(key, _KEPT) >= 0)
 
-    def matched(self, records: Iterable[Record]) -> list[Record]:
-        """Of the destination `records` read again, those a source record given to `plan()`
-        is planned against (`keep_source`; after `fold_keys`, also those holding its key in
-        another case): not those no source record matched."""
-        folds = self.folds is not None
-        out: list[Record] = []
-        for record in records:
-            key = match_key(record, self.keys, self.case_insensitive)
-            if key is not None and (
-                self.digests.get(key) == _KEPT or (folds and key in self.wanted)
-            ):
-                out.append(record)
-        return out
-
     def other_cases(self, spilled: Iterable[str] = ()) -> dict[str, str]:
         """The keys of the objects no source record matched that a source record `plan()`
         is not given holds in another case (an unchanged one dropped, or one of the

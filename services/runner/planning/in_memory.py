@@ -9,7 +9,6 @@ from collections.abc import Sequence
 
 from core.engine import TypeRecords, managed_fields
 from core.engine.context import MappingContext
-from core.engine.keys import match_key
 from core.engine.objects import ObjectType, plan_objects
 from core.engine.plan import Plan
 from core.engine.planned_state import Identify, Rename
@@ -23,7 +22,15 @@ from .annotated import ObjectId, annotated, object_ids
 from .reading import Learned, Reading
 from .scoped import read_sides
 from .sides import Pair
-from .source import Planned, SourceMapper, only_keys, out_of_scope, spelling, unknown_keys
+from .source import (
+    Planned,
+    SourceMapper,
+    only_keys,
+    out_of_scope,
+    planned_against,
+    spelling,
+    unknown_keys,
+)
 from .unchanged import with_unchanged
 from .unless_same import read_unless_same
 
@@ -158,16 +165,7 @@ def _held(each: ObjectType, mapping: ObjectMapping, mapper: SourceMapper) -> Obj
     if mapping is each.mapping:
         return each
     if mapper.fields_held:
-        mapper.weigh_held(_matched(each))
+        fold = each.mapping.case_insensitive or bool(each.keys_fold)
+        mapper.weigh_held(planned_against(each.source, each.destination, each.mapping.keys, fold))
     managed = tuple(name for name in each.managed if name not in mapper.fields_held)
     return dataclasses.replace(each, mapping=mapping, managed=managed)
-
-
-def _matched(each: ObjectType) -> list[Record]:
-    """The destination objects a source record of `each` is planned against (in any case
-    where the destination compares keys so): the only ones a field's clear would reach —
-    an object absent from the source is left alone, disabled or deleted, never cleared."""
-    keys, fold = each.mapping.keys, each.mapping.case_insensitive or bool(each.keys_fold)
-    read = {match_key(record, keys, fold) for record in each.source}
-    read.discard(None)
-    return [record for record in each.destination if match_key(record, keys, fold) in read]

@@ -40,7 +40,14 @@ from .in_memory import plan_in_memory
 from .reading import Learned, Reading
 from .scoped import changed_objects, changes_looked_up
 from .sides import READ_BATCH, Sides
-from .source import Planned, SourceMapper, mapper_of, source_batches, source_rows
+from .source import (
+    Planned,
+    SourceMapper,
+    mapper_of,
+    planned_against,
+    source_batches,
+    source_rows,
+)
 from .spill import Spill, merged_counts, settle, spilled_record
 
 LEAN_ABOVE = 250_000
@@ -288,7 +295,9 @@ async def plan_lean(
             needed.extend(r for r in batch if index.destination_needed(r, absent=absence))
     # An object holding a value in a field held differs from its record: it is needed.
     # Only those a source record is planned against would have been cleared (as in memory).
-    mapper.weigh_held(index.matched(needed))
+    if mapper.fields_held:
+        fold = mapping.case_insensitive or bool(keys_fold)
+        mapper.weigh_held(planned_against(kept, needed, mapping.keys, fold))
     spilled = spill.records if spill is not None else 0
     held = Held(mapper.failures)
     if held:

@@ -524,6 +524,17 @@ class SourceMapper:
         return told
 
 
+def planned_against(
+    source: Iterable[Record], destination: Iterable[Record], keys: Sequence[str], fold: bool
+) -> list[Record]:
+    """The `destination` objects a record of `source` (those given to the planner) is
+    planned against: the only ones a field's clear would reach — an object absent from
+    the source is left alone, disabled or deleted, never cleared (`weigh_held`)."""
+    read = {match_key(record, keys, fold) for record in source}
+    read.discard(None)
+    return [record for record in destination if match_key(record, keys, fold) in read]
+
+
 _SOMETHING = partial(is_not, None)
 """Whether a record's value is there at all (`filter`: in C, before `filled` is called)."""
 
