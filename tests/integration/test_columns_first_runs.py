@@ -20,7 +20,7 @@ from services.runner import plans
 from services.runner.planning import low_memory, spill
 from tests.mysql_server import Server as MariaDb
 from tests.postgresql_server import Server as Postgresql
-from tests.sql_servers import connection_toml
+from tests.sql_servers import SqlProvider, connection_toml
 
 from .conftest import JOB_ID, Files, RunServices, apply_files
 from .history import changes_of, recorded
@@ -137,29 +137,19 @@ def excel_destination(files: Files) -> Callable[[], object]:
     return written
 
 
-def postgresql_destination(files: Files, server: Postgresql) -> Callable[[], object]:
+def sql_destination(
+    files: Files, kind: SqlProvider, server: Postgresql | MariaDb, query: Callable[[str], object]
+) -> Callable[[], object]:
+    """The job's destination made a table `people` on `server` (`kind`: its provider);
+    what it holds read by `query`, then dropped for the next run."""
     connections = files.connections.read_text()
     at = connections.index("[db]")
-    db = connection_toml("postgresql", "db", server, files.folder)
+    db = connection_toml(kind, "db", server, files.folder)
     files.connections.write_text(connections[:at] + db)
 
     def written() -> object:
-        rows = server.psql("SELECT * FROM people ORDER BY employee_id")
-        server.psql("DROP TABLE people")
-        return rows
-
-    return written
-
-
-def mariadb_destination(files: Files, server: MariaDb) -> Callable[[], object]:
-    connections = files.connections.read_text()
-    at = connections.index("[db]")
-    db = connection_toml("mysql", "db", server, files.folder)
-    files.connections.write_text(connections[:at] + db)
-
-    def written() -> object:
-        rows = server.sql("SELECT * FROM people ORDER BY employee_id")
-        server.sql("DROP TABLE people")
+        rows = query("SELECT * FROM people ORDER BY employee_id")
+        query("DROP TABLE people")
         return rows
 
     return written
@@ -183,9 +173,11 @@ async def test_a_first_run_sent_as_columns_writes_what_a_run_sent_as_changes_wri
     elif destination == "excel":
         written = excel_destination(files)
     elif destination == "postgresql":
-        written = postgresql_destination(files, request.getfixturevalue("pg_database"))
+        pg: Postgresql = request.getfixturevalue("pg_database")
+        written = sql_destination(files, "postgresql", pg, pg.psql)
     else:
-        written = mariadb_destination(files, request.getfixturevalue("my_database"))
+        my: MariaDb = request.getfixturevalue("my_database")
+        written = sql_destination(files, "mysql", my, my.sql)
     await apply_files(session, files)
     found: list[tuple[RunStats, object, list[tuple[object, ...]]]] = []
     async with services():

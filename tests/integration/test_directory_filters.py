@@ -80,6 +80,16 @@ def staff_job(ldap_base: str, action: str) -> Job:
     )
 
 
+async def entered(
+    slapd: Slapd, ldap_base: str, tmp_path: Path, people: list[dict[str, Any]]
+) -> None:
+    """`people` made entries of the directory, through the provider as the job writes."""
+    writer = await provider(connection(tmp_path, slapd.url), ldap_base, USER)
+    changes = [create(p["uid"], **{k: v for k, v in p.items() if k != "uid"}) for p in people]
+    assert [o.error for o in await writer.apply(changes)] == [None] * len(people)
+    await writer.close()
+
+
 async def planned_as(
     slapd: Slapd, ldap_base: str, tmp_path: Path, lean: bool, **bound: Any
 ) -> PlannedRun:
@@ -93,10 +103,7 @@ async def planned_as(
 async def test_a_filter_on_an_attribute_the_account_cannot_read_deletes_nothing(
     slapd: Slapd, ldap_base: str, tmp_path: Path, lean: bool
 ) -> None:
-    writer = await provider(connection(tmp_path, slapd.url), ldap_base, USER)
-    changes = [create(p["uid"], **{k: v for k, v in p.items() if k != "uid"}) for p in STAFF]
-    assert [o.error for o in await writer.apply(changes)] == [None] * len(STAFF)
-    await writer.close()
+    await entered(slapd, ldap_base, tmp_path, STAFF)
     # ada and bob are staff; zed left the directory: the only object truly absent.
     rows = [("ada", "Ada"), ("bob", "Bob"), ("zed", "Zed")]
     table(tmp_path / "db.sqlite", "people", ["id", "name"], rows)
@@ -128,10 +135,7 @@ async def test_attributes_named_in_another_case_than_the_directory_spells_them_a
     # server sends as its schema spells it. Read under that spelling alone, the filter
     # held for no record (every staff member's object deleted) and the field mapped from
     # "EmployeeType" was empty in every record.
-    writer = await provider(connection(tmp_path, slapd.url), ldap_base, USER)
-    changes = [create(p["uid"], **{k: v for k, v in p.items() if k != "uid"}) for p in STAFF]
-    assert [o.error for o in await writer.apply(changes)] == [None] * len(STAFF)
-    await writer.close()
+    await entered(slapd, ldap_base, tmp_path, STAFF)
     rows = [("ada", "Ada", "staff"), ("bob", "Bob", "staff"), ("zed", "Zed", "staff")]
     table(tmp_path / "db.sqlite", "people", ["id", "name", "kind"], rows)
     the_job = staff_job(ldap_base, "delete")
@@ -164,10 +168,7 @@ async def test_of_several_types_only_the_type_whose_filter_cannot_be_read_is_hel
 ) -> None:
     # Users filtered on employeeType (which the account cannot read), and groups: the
     # users' absent objects are left alone, the groups' absent one is deleted.
-    writer = await provider(connection(tmp_path, slapd.url), ldap_base, USER)
-    changes = [create(p["uid"], **{k: v for k, v in p.items() if k != "uid"}) for p in STAFF]
-    assert [o.error for o in await writer.apply(changes)] == [None] * len(STAFF)
-    await writer.close()
+    await entered(slapd, ldap_base, tmp_path, STAFF)
     slapd.ldapadd(
         f"dn: cn=team,{ldap_base}\nobjectClass: groupOfNames\ncn: team\n"
         f"member: uid=ada,{ldap_base}\n"
@@ -214,10 +215,7 @@ async def test_leavers_the_account_cannot_tell_are_not_restored(
     # cyd left (employeeType "left") and was disabled 10 days ago; the job restores
     # those who come back. Read without employeeType, cyd no longer looks like a leaver
     # but like someone back: enabled again, though she is still gone.
-    writer = await provider(connection(tmp_path, slapd.url), ldap_base, USER)
-    changes = [create(p["uid"], **{k: v for k, v in p.items() if k != "uid"}) for p in PEOPLE]
-    assert [o.error for o in await writer.apply(changes)] == [None] * len(PEOPLE)
-    await writer.close()
+    await entered(slapd, ldap_base, tmp_path, PEOPLE)
     objects = {"ada": {"id": "ada", "name": "Ada"}, "cyd": {"id": "cyd", "name": "Cyd"}}
     stored = tmp_path / "objects.json"
     stored.write_text(json.dumps({"": {**empty(), "objects": objects, "disabled": ["cyd"]}}))
