@@ -25,7 +25,7 @@ from core.engine.batching import CHANGE_OVERHEAD, each_batch
 from core.errors import BadInput
 from schemas.event_ids import work_id
 from schemas.plan import Change
-from schemas.work import RawBatch, Shared, StoredPlan, WorkBatch, encode, encode_raw
+from schemas.work import Changes, RawBatch, Shared, StoredPlan, WorkBatch, encode, encode_raw
 from services.common.bus import Bus
 from services.common.runs import RunState
 from services.common.stored_plans import batch_data, save_batch, save_plan
@@ -102,23 +102,26 @@ class Batched:
         read from disk (there, a batch of plain creates is sent as columns: `as_columns`,
         made of the values planned or of the changes as encoded, without a dict per
         change); each for the runners of `site` (empty: any central runner)."""
+
+        def work(phase: int, number: int, changes: Changes) -> WorkBatch:
+            return WorkBatch(
+                run_id=run_id,
+                job_id=job_id,
+                plan_hash=plan_hash,
+                phase=phase,
+                number=number,
+                changes=changes,
+                shared=shared.get(number, []),
+                site=site,
+            )
+
         if isinstance(self.changes, SpilledPlan):
             for phase, number, entries in self._spilled(self.changes):
                 values = self.changes.values_of(entries)
                 if (creates := as_columns(entries, values)) is not None:  # a first run's
-                    batch = WorkBatch(
-                        run_id=run_id,
-                        job_id=job_id,
-                        plan_hash=plan_hash,
-                        phase=phase,
-                        number=number,
-                        changes=creates,
-                        shared=shared.get(number, []),
-                        site=site,
-                    )
                     # Not kept to recall: decoding columns costs little, holding them
                     # 46 MiB more at 100,000 (docs/performance.md).
-                    yield phase, encode(batch), None
+                    yield phase, encode(work(phase, number, creates)), None
                     continue
                 if sum(map(len, map(_data_of, entries))) > MAX_BATCH_BYTES:  # cut as columns
                     raise RuntimeError(f"batch {number} was cut to go as columns, and cannot")
@@ -135,16 +138,7 @@ class Batched:
                 yield phase, encode_raw(message), None
             return
         for phase, number, changes in self:
-            batch = WorkBatch(
-                run_id=run_id,
-                job_id=job_id,
-                plan_hash=plan_hash,
-                phase=phase,
-                number=number,
-                changes=changes,
-                shared=shared.get(number, []),
-                site=site,
-            )
+            batch = work(phase, number, changes)
             yield phase, encode(batch), batch
 
     def unusual(self) -> Iterable[Change]:
