@@ -124,7 +124,10 @@ class Firing:
         if stored is None or stored.spec != fingerprint(schedule):
             self.known.pop(key, None)  # changed meanwhile: adopted afresh next tick
             return
-        if stored.last != self.known[key].last:
+        known = self.known.get(key)
+        if known is None:  # a tick beside this one let it go: adopted afresh next tick
+            return
+        if stored.last != known.last:
             # Another scheduler moved on: what is due from where it stands?
             self.known[key] = stored
             if stored.outcome == "claimed":
