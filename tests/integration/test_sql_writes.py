@@ -1,7 +1,8 @@
 """Creates written straight into a PostgreSQL or MariaDB table (COPY, multi-row INSERT)
 where a unique index over the key guards it: a batch delivered again, or one meeting a
 row another writer added, is refused whole by the index and applied as create-if-absent,
-so nothing is written twice and nothing is lost."""
+so nothing is written twice and nothing is lost — creates sent as changes and as columns
+(a first run's batch: schemas/work.py `Creates`) alike."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ import pytest
 
 from schemas.jobs import Endpoint, FieldMap, Job, ObjectMapping
 from schemas.plan import Change
-from services.providers.base import Layout, Provider
+from schemas.work import Creates
+from services.providers.base import AppliesColumns, Layout, Outcome, Provider
 from services.runner.planning.sides import apply_by_type
 from tests.sql_servers import SqlProvider, opened, read_all, sql_connection
 
@@ -39,19 +41,35 @@ def create(n: int, name: str) -> Change:
     return Change(action="create", key=key, match={"id": key}, set={"id": key, "name": name})
 
 
+WAYS = ["changes", "columns"]
+"""How a batch of plain creates is sent: as changes, or as columns."""
+
+
+async def write(side: Provider, batch: list[Change], way: str) -> list[Outcome]:
+    """The creates of `batch` applied, sent the `way` given (the same changes either way:
+    `Creates.changes`)."""
+    if way == "changes":
+        return await side.apply(batch)
+    creates = as_columns(batch)
+    assert creates.changes == batch
+    assert isinstance(side, AppliesColumns)
+    return await side.apply_columns(creates)
+
+
+@pytest.mark.parametrize("way", WAYS)
 @pytest.mark.parametrize("provider", ["postgresql", "mysql"])
 async def test_creates_go_straight_in_and_a_batch_delivered_again_changes_nothing(
-    provider: SqlProvider, request: pytest.FixtureRequest, tmp_path: Path
+    provider: SqlProvider, request: pytest.FixtureRequest, tmp_path: Path, way: str
 ) -> None:
     side, run_sql = await crowd(provider, request, tmp_path)
     try:
-        made = await side.apply([create(n, f"N{n}") for n in range(100)])  # makes the table
+        made = await write(side, [create(n, f"N{n}") for n in range(100)], way)  # the table
         batch = [create(n, f"N{n}") for n in range(100, 300)]
-        first = await side.apply(batch)
-        again = await side.apply(batch)  # delivered again
+        first = await write(side, batch, way)
+        again = await write(side, batch, way)  # delivered again
         # Another writer added the row of one create of the next batch meanwhile.
         run_sql("INSERT INTO crowd (id, name, mail) VALUES ('p0350', 'Other', 'o@example.org')")
-        meeting = await side.apply([create(n, f"N{n}") for n in range(300, 400)])
+        meeting = await write(side, [create(n, f"N{n}") for n in range(300, 400)], way)
 
         assert [o.error for o in made + first + again + meeting] == [None] * 600
         rows = await read_all(side)
@@ -63,16 +81,45 @@ async def test_creates_go_straight_in_and_a_batch_delivered_again_changes_nothin
         await side.close()
 
 
+def as_columns(batch: list[Change]) -> Creates:
+    fields = tuple(batch[0].set)
+    return Creates(
+        key_field="id", fields=fields, columns=[[c.set[f] for c in batch] for f in fields]
+    )
+
+
+@pytest.mark.parametrize("provider", ["postgresql", "mysql"])
+async def test_creates_sent_as_columns_go_straight_in_with_no_change_made(
+    provider: SqlProvider, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """The tests above compare something: creates sent as columns go in from the columns,
+    no change made of them; delivered again, the index refuses them and their changes are
+    applied as create-if-absent."""
+    side, run_sql = await crowd(provider, request, tmp_path)
+    assert isinstance(side, AppliesColumns)
+    try:
+        first = as_columns([create(n, f"N{n}") for n in range(50)])
+        assert [o.error for o in await side.apply_columns(first)] == [None] * 50
+        assert "changes" not in first.__dict__, "no change made"
+        again = as_columns([create(n, f"N{n}") for n in range(50)])
+        assert [o.error for o in await side.apply_columns(again)] == [None] * 50
+        assert "changes" in again.__dict__, "applied as its changes"
+        assert int(run_sql("SELECT count(*) FROM crowd").strip()) == 50
+    finally:
+        await side.close()
+
+
+@pytest.mark.parametrize("way", WAYS)
 @pytest.mark.parametrize("provider", ["postgresql", "mysql"])
 async def test_a_create_the_table_refuses_fails_alone_among_creates_that_go_straight_in(
-    provider: SqlProvider, request: pytest.FixtureRequest, tmp_path: Path
+    provider: SqlProvider, request: pytest.FixtureRequest, tmp_path: Path, way: str
 ) -> None:
     key = "text PRIMARY KEY" if provider == "postgresql" else "varchar(20) PRIMARY KEY"
     table = f"id {key}, name text CHECK (name <> 'refused'), mail text"
     side, _ = await crowd(provider, request, tmp_path, table)
     try:
         batch = [create(n, "refused" if n == 7 else f"N{n}") for n in range(20)]
-        outcomes = await side.apply(batch)
+        outcomes = await write(side, batch, way)
 
         errors = [n for n, outcome in enumerate(outcomes) if outcome.error is not None]
         assert errors == [7]
@@ -154,9 +201,10 @@ async def test_an_update_respelling_its_key_refused_by_the_table_still_fails(
     assert outcome.error is not None and "rejected" in outcome.error
 
 
+@pytest.mark.parametrize("way", WAYS)
 @pytest.mark.parametrize("provider", ["postgresql", "mysql"])
 async def test_first_batches_written_at_once_make_the_table_once(
-    provider: SqlProvider, request: pytest.FixtureRequest, tmp_path: Path
+    provider: SqlProvider, request: pytest.FixtureRequest, tmp_path: Path, way: str
 ) -> None:
     """As a runner applies a first run's batches, four at a time, into a table not there
     yet: each finds it missing, one makes it, and every batch is written."""
@@ -166,7 +214,9 @@ async def test_first_batches_written_at_once_make_the_table_once(
     sides = [await opened(connection, endpoint, LAYOUT, write=True) for _ in range(4)]
     try:
         batches = [[create(100 * b + n, f"N{n}") for n in range(100)] for b in range(4)]
-        written = await asyncio.gather(*[s.apply(b) for s, b in zip(sides, batches, strict=True)])
+        written = await asyncio.gather(
+            *[write(s, b, way) for s, b in zip(sides, batches, strict=True)]
+        )
         assert [o.error for outcomes in written for o in outcomes] == [None] * 400
         rows = await read_all(sides[0])
         assert len(rows) == 400
@@ -226,9 +276,10 @@ def update(n: int, **values: str) -> Change:
     return Change(action="update", key=key, match={"id": key}, set=dict(values))
 
 
+@pytest.mark.parametrize("way", WAYS)
 @pytest.mark.parametrize("provider", ["postgresql", "mysql"])
 async def test_a_batch_delivered_again_writes_no_row_twice(
-    provider: SqlProvider, request: pytest.FixtureRequest, tmp_path: Path
+    provider: SqlProvider, request: pytest.FixtureRequest, tmp_path: Path, way: str
 ) -> None:
     """The table's triggers count every row written: creates and updates applied again
     (a runner died before recording them) write nothing more, while an update of a value
@@ -240,7 +291,9 @@ async def test_a_batch_delivered_again_writes_no_row_twice(
     try:
         creates = [create(n, "Ann") for n in range(5)]
         updates = [update(n, name="ann", mail=f"m{n}") for n in range(3)]
-        for batch in (creates, creates, updates, updates):
+        for batch in (creates, creates):
+            assert [o.error for o in await write(side, batch, way)] == [None] * len(batch)
+        for batch in (updates, updates):
             assert [o.error for o in await side.apply(batch)] == [None] * len(batch)
         writes = run_sql("SELECT kind, count(*) FROM writes GROUP BY kind ORDER BY kind")
         assert writes.split() == (

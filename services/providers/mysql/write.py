@@ -11,7 +11,7 @@ ON DUPLICATE KEY UPDATE (a clash on another unique column would update that othe
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
@@ -20,6 +20,7 @@ from asyncmy.errors import DataError, IntegrityError, MySQLError
 from core.errors import IdsyncError
 from schemas.connections import MysqlConnection
 from schemas.plan import Change
+from schemas.work import Changes, Creates
 
 from ..base import Outcome
 from ..sql.batches import Batcher, Op, Shape
@@ -40,7 +41,15 @@ class MysqlWriting(MysqlTable, SqlWriting[MysqlConnection, Column, Statements]):
     rejections = (MySQLError,)
 
     async def apply(self, changes: list[Change]) -> list[Outcome]:
-        if not changes:
+        return await self._apply_batch(changes)
+
+    async def apply_columns(self, creates: Creates) -> list[Outcome]:
+        """`apply` of plain creates sent as columns: inserted straight into the table from
+        the columns, no change made (`_columns_straight`), where they may."""
+        return await self._apply_batch(creates)
+
+    async def _apply_batch(self, changes: Changes) -> list[Outcome]:
+        if not len(changes):
             return []
         self._write = True
         try:
@@ -54,8 +63,12 @@ class MysqlWriting(MysqlTable, SqlWriting[MysqlConnection, Column, Statements]):
             self._known = False
             raise self.error(e, "write to") from e
 
-    async def _apply(self, conn: Any, changes: list[Change]) -> list[Outcome]:
+    async def _apply(self, conn: Any, changes: Changes) -> list[Outcome]:
         await self._table_ready(conn, changes)  # DDL: before the transaction
+        if isinstance(changes, Creates):
+            if await self._in_transaction(conn, self._columns_straight(conn, changes)):
+                return [Outcome()] * len(changes)
+            changes = changes.changes
         outcomes = [Outcome()] * len(changes)
         groups = self._groups(changes, outcomes)
         try:
@@ -76,6 +89,19 @@ class MysqlWriting(MysqlTable, SqlWriting[MysqlConnection, Column, Statements]):
         finally:
             await self._unstage(conn)
         return outcomes
+
+    async def _in_transaction(self, conn: Any, work: Coroutine[Any, Any, bool]) -> bool:
+        """`work` in a transaction of its own, committed where it says it is done (True),
+        else rolled back."""
+        await execute(conn, "SET TRANSACTION ISOLATION LEVEL READ COMMITTED")  # see _apply
+        await execute(conn, "START TRANSACTION")
+        try:
+            done = await work
+        except BaseException:
+            await execute(conn, "ROLLBACK")
+            raise
+        await execute(conn, "COMMIT" if done else "ROLLBACK")
+        return done
 
     async def _stage(self, conn: Any, groups: list[tuple[Statements, list[Op]]]) -> None:
         """One staging table per shape of change in the batch."""
@@ -122,15 +148,19 @@ class MysqlWriting(MysqlTable, SqlWriting[MysqlConnection, Column, Statements]):
     ) -> list[tuple[Statements, list[Op]]]:
         """The batch's groups of alike changes, in the order they are applied, each with
         the statements of its shape (alike shapes share a staging table)."""
-        batcher = Batcher("mysql", self._layout, self._columns, param_of, canonical_value)
         numbers: dict[Shape, int] = {}
         groups: list[tuple[Statements, list[Op]]] = []
-        for ops in batcher.groups(changes, outcomes):
+        for ops in self.batcher().groups(changes, outcomes):
             shape = ops[0].shape
-            number = numbers.setdefault(shape, len(numbers))
-            unique = frozenset(shape[1]) in self._unique
-            groups.append((Statements.of(self._q, self._columns, shape, number, unique), ops))
+            groups.append((self.statements(shape, numbers.setdefault(shape, len(numbers))), ops))
         return groups
+
+    def batcher(self) -> Batcher[Column]:
+        return Batcher("mysql", self._layout, self._columns, param_of, canonical_value)
+
+    def statements(self, shape: Shape, number: int = 0) -> Statements:
+        unique = frozenset(shape[1]) in self._unique
+        return Statements.of(self._q, self._columns, shape, number, unique)
 
     @asynccontextmanager
     async def _savepoint(self, conn: Any) -> AsyncIterator[None]:
@@ -176,15 +206,12 @@ class MysqlWriting(MysqlTable, SqlWriting[MysqlConnection, Column, Statements]):
             await execute(conn, sql.insert())
         return missing
 
-    async def _straight(self, conn: Any, sql: Statements, ops: list[Op]) -> bool:
-        """Creates inserted straight into the table, many rows a statement: whether they
-        went in. A key there already (a batch delivered again, a row another writer
-        added) makes the unique index refuse the statement, undone to a savepoint of its
-        own: the group is then staged and applied as create-if-absent, so nothing is
-        written twice."""
+    async def straight(self, conn: Any, sql: Statements, rows: list[tuple[object, ...]]) -> bool:
+        """Creates inserted straight into the table, many rows a statement
+        (`SqlWriting.straight`): a key there already makes the unique index refuse the
+        statement, undone to a savepoint of its own."""
         statement = sql.straight()
-        rows = sql.straight_rows(ops) if statement is not None else None
-        if statement is None or rows is None or len(rows) < 2:
+        if statement is None:
             return False
         await execute(conn, "SAVEPOINT idsync_straight")
         try:

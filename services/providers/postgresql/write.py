@@ -16,9 +16,10 @@ import asyncpg
 from core.errors import IdsyncError
 from schemas.connections import PostgresqlConnection
 from schemas.plan import Change
+from schemas.work import Changes, Creates
 
 from ..base import Outcome
-from ..sql.batches import Batcher, Op
+from ..sql.batches import Batcher, Op, Shape
 from ..sql.writing import SqlWriting
 from .connection import PostgresqlTable, transient
 from .statements import STAGING, Statements
@@ -38,7 +39,15 @@ class PostgresqlWriting(PostgresqlTable, SqlWriting[PostgresqlConnection, Column
     rejections = (asyncpg.PostgresError,)
 
     async def apply(self, changes: list[Change]) -> list[Outcome]:
-        if not changes:
+        return await self._apply(changes)
+
+    async def apply_columns(self, creates: Creates) -> list[Outcome]:
+        """`apply` of plain creates sent as columns: copied straight into the table from
+        the columns, no change made (`_columns_straight`), where they may."""
+        return await self._apply(creates)
+
+    async def _apply(self, changes: Changes) -> list[Outcome]:
+        if not len(changes):
             return []
         self._write = True
         try:
@@ -87,20 +96,28 @@ class PostgresqlWriting(PostgresqlTable, SqlWriting[PostgresqlConnection, Column
                     f"ALTER TABLE {self._q} ADD COLUMN IF NOT EXISTS {quote(name)} text"
                 )
 
-    async def _apply_all(self, conn: asyncpg.Connection, changes: list[Change]) -> list[Outcome]:
+    async def _apply_all(self, conn: asyncpg.Connection, changes: Changes) -> list[Outcome]:
         outcomes = [Outcome()] * len(changes)
-        batcher = Batcher("postgresql", self._layout, self._columns, param_of, canonical_value)
-        groups: list[tuple[Statements, list[Op]]] = []
-        for ops in batcher.groups(changes, outcomes):
-            shape = ops[0].shape
-            # A unique index of a key that compares without case would take a create of
-            # "e2" for the row "E2" (ON CONFLICT): such a key is matched as the same text,
-            # and a create the index refuses fails.
-            exact = all(self._columns[name].exact for name in shape[1] if name in self._columns)
-            unique = frozenset(shape[1]) in self._unique and exact
-            groups.append((Statements.of(self._q, self._columns, shape, unique), ops))
+        if isinstance(changes, Creates):
+            if await self._columns_straight(conn, changes):
+                return outcomes
+            changes = changes.changes
+        groups = [
+            (self.statements(ops[0].shape), ops) for ops in self.batcher().groups(changes, outcomes)
+        ]
         await self._apply_groups(conn, groups, outcomes)
         return outcomes
+
+    def batcher(self) -> Batcher[Column]:
+        return Batcher("postgresql", self._layout, self._columns, param_of, canonical_value)
+
+    def statements(self, shape: Shape, number: int = 0) -> Statements:
+        # A unique index of a key that compares without case would take a create of
+        # "e2" for the row "E2" (ON CONFLICT): such a key is matched as the same text,
+        # and a create the index refuses fails.
+        exact = all(self._columns[name].exact for name in shape[1] if name in self._columns)
+        unique = frozenset(shape[1]) in self._unique and exact
+        return Statements.of(self._q, self._columns, shape, unique)
 
     def awaits_row(self, e: BaseException) -> bool:
         return getattr(e, "sqlstate", None) == "23503"  # foreign_key_violation
@@ -155,14 +172,11 @@ class PostgresqlWriting(PostgresqlTable, SqlWriting[PostgresqlConnection, Column
         await conn.execute("; ".join([*steps, drop]))
         return set()
 
-    async def _straight(self, conn: asyncpg.Connection, sql: Statements, ops: list[Op]) -> bool:
-        """Creates copied straight into the table, as a bulk load is: whether they went in.
-        A key there already (a batch delivered again, a row another writer added) makes
-        the unique index refuse the whole COPY, undone to its savepoint: the group is then
-        staged and applied as create-if-absent, so nothing is written twice."""
-        rows = sql.straight_rows(ops) if sql.straight() is not None else None
-        if rows is None or len(rows) < 2:
-            return False
+    async def straight(
+        self, conn: asyncpg.Connection, sql: Statements, rows: list[tuple[object, ...]]
+    ) -> bool:
+        """Creates copied straight into the table, as a bulk load is (`SqlWriting.straight`):
+        a key there already makes the unique index refuse the whole COPY."""
         try:
             async with conn.transaction():
                 await conn.copy_records_to_table(

@@ -16,6 +16,7 @@ import msgspec
 
 from schemas.plan import Change
 from schemas.values import Value
+from schemas.work import Changes, Creates
 
 from ..base import Layout, Outcome
 from ..cells import LIST_JOINER
@@ -59,10 +60,12 @@ class Op:
         return self.row[1 + len(self.where) :]
 
 
-def wanted_columns(layout: Layout, changes: list[Change]) -> list[str]:
+def wanted_columns(layout: Layout, changes: Changes) -> list[str]:
     """The columns the batch needs, in order: the layout's keys and fields, then the
     fields the changes name."""
     wanted = dict.fromkeys([*layout.keys, *layout.fields])
+    if isinstance(changes, Creates):  # each sets the same fields
+        return list(wanted | dict.fromkeys([changes.key_field, *changes.fields]))
     seen: set[tuple[str, ...]] = set()
     for change in changes:
         names = (*change.match, *change.set)
@@ -235,14 +238,14 @@ class Batcher(Generic[C]):
                 if "" in column:
                     return None  # an empty key: its own error
                 keys.append(column)
-            values = [self._column(n, list(map(itemgetter(n), sets))) for n in names]
+            raw = [list(map(itemgetter(n), sets)) for n in names]
         except KeyError:
             return None
-        if self._empty_text:  # no value, in a text column refusing NULL: empty text
-            values = [
-                ["" if p is None else p for p in column] if n in self._empty_text else column
-                for n, column in zip(names, values, strict=True)
-            ]
+        if self._rounds(names, raw):
+            return None
+        values = self._filled_columns(
+            names, [self._column(n, c) for n, c in zip(names, raw, strict=True)]
+        )
         key_rows = cast(list[tuple[str, ...]], list(zip(*keys, strict=True)))
         if len(set(key_rows)) != len(key_rows):
             return None  # a key twice: applied in order
@@ -263,6 +266,58 @@ class Batcher(Generic[C]):
                 repeat(shape),
             )
         )
+
+    def column_params(self, creates: Creates) -> tuple[Shape, dict[str, list[object]]] | None:
+        """Plain creates sent as columns (schemas/work.py `Creates`) as `_creates` prepares
+        a first run's changes: their shape, and each field's values as the parameters
+        `_prepare` makes of them (the fields `_unfilled` they lack given empty text). None
+        where they are no such group — a key that is not the table's, empty, repeated or
+        not text, a decimal the column would round: then their changes go as any batch's,
+        each told apart."""
+        where = self.layout.keys
+        field = creates.key_field
+        if not len(creates) or where != (field,):
+            return None
+        keys = creates.keys
+        if (
+            field not in self._given
+            or field in self.layout.multi_valued
+            or set(map(type, keys)) != {str}
+            or "" in keys
+            or len(set(keys)) != len(keys)
+        ):
+            return None
+        count = len(keys)
+        lacking = [n for n in self._unfilled if n not in creates.fields]
+        names = (*creates.fields, *lacking)
+        empty: list[Value] = [""] * count
+        columns = [*creates.columns, *(list(empty) for _ in lacking)]
+        if self._rounds(names, columns):
+            return None
+        values = [self._column(n, c) for n, c in zip(names, columns, strict=True)]
+        params = dict(zip(names, self._filled_columns(names, values), strict=True))
+        return ("create", where, names, (), _NONE), params
+
+    def _rounds(self, names: tuple[str, ...], columns: list[list[Value]]) -> bool:
+        """Whether a value of `names`' `columns` is one a decimal column would round
+        (`refused`): each change is then prepared alone, for that one to fail."""
+        return any(
+            type(v) is str and refused(self.columns[n], v) is not None
+            for n, column in zip(names, columns, strict=True)
+            if n in self._rounded
+            for v in column
+        )
+
+    def _filled_columns(
+        self, names: tuple[str, ...], values: list[list[object]]
+    ) -> list[list[object]]:
+        """No value, in a text column refusing NULL: empty text."""
+        if not self._empty_text:
+            return values
+        return [
+            ["" if p is None else p for p in column] if n in self._empty_text else column
+            for n, column in zip(names, values, strict=True)
+        ]
 
     def _column(self, name: str, values: list[Value]) -> list[object]:
         """One field's values of every change, as `_prepare` converts each."""

@@ -102,6 +102,19 @@ class SetStatements:
         places.update({n: 1 + len(where) + j for j, n in enumerate(names)})
         return list(places.values())
 
+    def straight(self) -> object | None:
+        """What a group of creates goes straight into the table with, where it may (each
+        provider's own); None: it is staged."""
+        return None
+
+    def column_rows(self, params: Mapping[str, list[object]]) -> list[tuple[object, ...]] | None:
+        """Creates prepared a field at a time (`Batcher.column_params`: each field's
+        parameters) as the rows `straight_rows` makes of their ops; None where they may
+        not go straight into the table (`places`)."""
+        if self.places() is None:
+            return None
+        return list(zip(*[params[n] for n in self.inserted()], strict=True))
+
     def straight_rows(self, ops: list[Op]) -> list[tuple[object, ...]] | None:
         """The group's creates as rows of `inserted()`'s columns, to go straight into the
         table; None where they may not (`places`)."""

@@ -10,12 +10,14 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any, Generic, TypeVar
 
 from schemas.plan import Change
+from schemas.work import Changes, Creates
 
 from ..base import Outcome
-from .batches import Op, wanted_columns
+from .batches import Batcher, Op, Shape, wanted_columns
+from .statements import SetStatements
 from .table import Col, Conn, SqlTable
 
-St = TypeVar("St")
+St = TypeVar("St", bound=SetStatements)
 """A provider's statements of one shape of change."""
 
 
@@ -32,7 +34,41 @@ class SqlWriting(SqlTable[Conn, Col], Generic[Conn, Col, St]):
         """Create the table with the `wanted` columns, or add the `missing` ones."""
         raise NotImplementedError
 
-    async def _table_ready(self, conn: Any, changes: list[Change]) -> None:
+    def batcher(self) -> Batcher[Col]:
+        """The batch's changes made into groups for the table's columns as known now."""
+        raise NotImplementedError
+
+    def statements(self, shape: Shape, number: int = 0) -> St:
+        """The statements of one shape of change (`number`: its place among the batch's
+        shapes, for a provider whose shapes have staging tables of their own)."""
+        raise NotImplementedError
+
+    async def straight(self, conn: Any, sql: St, rows: list[tuple[object, ...]]) -> bool:
+        """Creates written straight into the table, as many rows a statement as the
+        provider can, under a savepoint of their own: whether they went in. A key there
+        already (a batch delivered again, a row another writer added) makes the unique
+        index refuse them, undone: they are then applied as create-if-absent."""
+        raise NotImplementedError
+
+    async def _straight(self, conn: Any, sql: St, ops: list[Op]) -> bool:
+        """A group of creates written straight into the table (`straight`) where it may."""
+        rows = sql.straight_rows(ops) if sql.straight() is not None else None
+        return rows is not None and len(rows) > 1 and await self.straight(conn, sql, rows)
+
+    async def _columns_straight(self, conn: Any, creates: Creates) -> bool:
+        """Plain creates sent as columns written straight into the table (`straight`),
+        their rows made of the columns, no change made: whether they went in. Not where
+        they are not a first run's group (`Batcher.column_params`) or their shape is
+        staged: then their changes are applied as any batch's."""
+        prepared = self.batcher().column_params(creates)
+        if prepared is None:
+            return False
+        shape, params = prepared
+        sql = self.statements(shape)
+        rows = sql.column_rows(params) if sql.straight() is not None else None
+        return rows is not None and len(rows) > 1 and await self.straight(conn, sql, rows)
+
+    async def _table_ready(self, conn: Any, changes: Changes) -> None:
         """The table and every column the batch needs, made where missing."""
         wanted = wanted_columns(self._layout, changes)
         if self._known and all(name in self._columns for name in wanted):
