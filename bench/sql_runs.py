@@ -23,11 +23,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench.ldap import define, start_services
-from core.engine.batching import split_batches
 from schemas.connections import MysqlConnection, PostgresqlConnection
 from schemas.events import RunFinished
 from schemas.jobs import Endpoint
 from schemas.plan import Change
+from schemas.work import Creates
 from services.cli.client import connect
 from services.cli.output import Progress
 from services.cli.watch import follow_run
@@ -36,9 +36,8 @@ from services.common.embedded import EmbeddedNats
 from services.common.people import FIELDS, write_csv
 from services.common.settings import Settings
 from services.providers import open_provider
-from services.providers.base import Layout
+from services.providers.base import AppliesColumns, Layout
 from services.providers.sql.pools import close_pools
-from services.runner.plans import MAX_BATCH_BYTES
 from tests.sql_servers import Login, SqlProvider, connection_toml, sql_connection
 
 FILES = """\
@@ -229,25 +228,34 @@ def creates(rows: list[dict[str, str]]) -> list[Change]:
     ]
 
 
+def as_columns(batch: list[Change]) -> Creates:
+    """Plain creates as the planner sends them: a column per field, in sorted order."""
+    fields = tuple(sorted(batch[0].set))
+    columns = [[change.set[name] for change in batch] for name in fields]
+    return Creates(key_field="employee_id", fields=fields, columns=columns)
+
+
 async def provider_write(
     connection: PostgresqlConnection | MysqlConnection, rows: list[dict[str, str]]
 ) -> float:
     """The provider alone applying the first run's creates into the (empty) table, in
-    batches as the work queue holds them, each opened as a runner opens it (on the
-    connection pool's connections, made on first use) and as many at once as a runner
-    applies (IDSYNC_RUNNER_CONCURRENCY's default): the write itself, without planning,
-    the journal or the queue."""
+    batches as the work queue holds them (5,000 plain creates a batch, sent as columns),
+    each opened as a runner opens it (on the connection pool's connections, made on first
+    use) and as many at once as a runner applies (IDSYNC_RUNNER_CONCURRENCY's default):
+    the write itself, without planning, the journal or the queue."""
     layout = Layout(keys=("employee_id",), fields=COLUMNS, multi_valued={"groups": "|"})
     endpoint = Endpoint(connection=connection.id, table="people")
-    batches = split_batches(creates(rows), 5000, MAX_BATCH_BYTES)
+    planned = creates(rows)
+    batches = [as_columns(planned[at : at + 5000]) for at in range(0, len(planned), 5000)]
     at_once = asyncio.Semaphore(Settings().runner_concurrency)
 
-    async def write(batch: list[Change]) -> None:
+    async def write(batch: Creates) -> None:
         async with at_once:
             side = open_provider(connection, endpoint, layout)
             await side.open(write=True)
             try:
-                outcomes = await side.apply(batch)
+                assert isinstance(side, AppliesColumns)
+                outcomes = await side.apply_columns(batch)
             finally:
                 await side.close()
         assert all(outcome.error is None for outcome in outcomes)
