@@ -40,17 +40,17 @@ format: $(DEV)
 	$(BIN)/ruff format schemas core services tests bench
 	$(BIN)/ruff check --fix schemas core services tests bench
 
-# Every benchmark that needs no server of its own (bench/ldap.py and bench/ad.py need
-# slapd and a Samba DC), each quick; `make bench FULL=1` at the sizes of issue 16
-# (docs/performance.md).
+# Every speed and memory target in one run, each next to its reference measured in the
+# same run, then a table of them all (bench/targets.py; the SQL and LDAP benches start
+# their own throwaway servers, from the Debian packages scripts/install-test-deps.sh
+# installs); `make bench FULL=1` at the sizes the targets are set for
+# (docs/performance.md). Then the other benches, each quick.
 bench: $(STAMP)
-	$(BIN)/python bench/startup.py
-	$(BIN)/python bench/csv_to_sqlite.py --people $(if $(FULL),100000,20000)
+	bash scripts/install-test-deps.sh
+	$(BIN)/python bench/targets.py $(if $(FULL),--full)
 	$(BIN)/python bench/excel.py --rows $(if $(FULL),100000,10000)
 	$(BIN)/python bench/mapping_transforms.py --people $(if $(FULL),100000,20000)
 	$(BIN)/python bench/plan_million.py --records $(if $(FULL),1000000,100000)
-	$(BIN)/python bench/first_run_memory.py --people $(if $(FULL),1000000,100000)
-	$(BIN)/python bench/one_change.py --runs $(if $(FULL),15,5)
 	$(BIN)/python bench/scale_out.py --records $(if $(FULL),100000,10000)
 	$(BIN)/python bench/history.py --people $(if $(FULL),100000,20000)
 	$(BIN)/python bench/commands.py

@@ -48,6 +48,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for bench.*
+
+from bench.targets import verdict, within
 from core.checks.job import check_job
 from schemas.events import RunFinished
 from services.cli.client import connect
@@ -230,6 +233,12 @@ async def main(count: int) -> None:
         f"= {rerun_cpu / join_cpu:.2f}x (steadier on a busy machine)"
     )
     print(f"services' peak memory (runner + workflow process): {peak:.0f} MiB")
+    bench, first_what = "csv_to_sqlite.py", f"CSV → SQLite first run, {count:,} people"
+    verdict(within(bench, first_what, first_seconds, "executemany", ref_seconds, 3))
+    if shell_seconds is not None:
+        verdict(within(bench, first_what, first_seconds, "sqlite3 .import", shell_seconds, 5))
+    rerun_what = f"CSV → SQLite re-run, nothing to write, {count:,} people"
+    verdict(within(bench, rerun_what, rerun_seconds, "hash join", join_seconds, 1.3))
 
 
 @contextmanager

@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for bench.*
 
 from bench.csv_to_sqlite import CONNECTIONS, JOB, peak_rss_mib
 from bench.ldap import define, timed_run
+from bench.targets import below, verdict
 from services.common.embedded import EmbeddedNats
 from services.common.people import people, write_csv
 from services.common.settings import Settings
@@ -81,6 +82,8 @@ async def main(count: int) -> None:
     met = "met" if results[count][1] < 500 else "NOT met"
     print(f"  per record beyond the first {small:,}: {grown:,.0f} bytes")
     print(f"  at {count:,}: {results[count][1]:.0f} MiB (target < 500 MB at 1,000,000: {met})")
+    what = f"the runner's peak memory, a first run of {count:,}"
+    verdict(below("first_run_memory.py", what, results[count][1], 500, "MiB"))
 
 
 if __name__ == "__main__":

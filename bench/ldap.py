@@ -33,6 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.ldap_server
 
+from bench.targets import verdict, within
 from core.checks.job import check_job
 from schemas.connections import LdapConnection, SecretRef
 from schemas.events import RunFinished
@@ -266,6 +267,14 @@ async def main(count: int, rounds: int) -> None:
         print(f"  the run / ldapsearch, per round: {spread(run_ratios)}")
         print(f"  alone / ldapsearch, per round:   {spread(alone_ratios)}")
         print(f"  the services' processor time per run: {spread(cpus)}")
+    adds_what = f"CSV → LDAP first run, {count:,} people"
+    verdict(within("ldap.py", adds_what, adds, "ldapadd", ldapadd, 1.5))
+    # Over several rounds, the median of each round's run next to its own ldapsearch.
+    middle = sorted(timed, key=lambda each: each[1] / each[0])[len(timed) // 2]
+    reads_what = f"LDAP → SQLite whole run, {count:,} people" + (
+        f" (the median round of {rounds})" if rounds > 1 else ""
+    )
+    verdict(within("ldap.py", reads_what, middle[1], "paged ldapsearch", middle[0], 3))
 
 
 if __name__ == "__main__":

@@ -94,7 +94,7 @@ async def main(count: int) -> None:
 
     print(f"CSV → MariaDB, {count:,} people")
     line("reference: mariadb LOAD DATA LOCAL INFILE", load_seconds, count)
-    report(runs, count, "LOAD DATA", load_seconds, alone)
+    report("mysql.py", runs, count, "LOAD DATA", load_seconds, alone)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,9 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for bench.*
+
+from bench.targets import verdict, within
 from schemas.events import RunFinished, RunRequested
 from services.cli.client import connect
 from services.common.definitions import load_connections, load_job
@@ -150,6 +153,12 @@ async def main(count: int, runs: int) -> None:
         print(
             f"{shown}  command {c * 1000:6.0f} ms   services {s * 1000:6.0f} ms   "
             f"= {c / s:.1f}x the services' time"
+        )
+        what = "one changed record, `idsync job run" + (
+            " --wait`" if variant == "whole" else " --key --wait`"
+        )
+        verdict(
+            within("one_change.py", what, c * 1000, "the services' own", s * 1000, 5, unit="ms")
         )
 
 

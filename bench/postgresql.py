@@ -102,7 +102,7 @@ async def main(count: int) -> None:
     line("reference: psql \\copy", copy_seconds, count)
     line("reference: COPY through asyncpg", asyncpg_seconds, count)
     second = ("COPY through asyncpg", asyncpg_seconds)
-    report(runs, count, "psql \\copy", copy_seconds, alone, second)
+    report("postgresql.py", runs, count, "psql \\copy", copy_seconds, alone, second)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.*, 
 
 from bench.csv_to_sqlite import peak_rss_mib
 from bench.ldap import define, timed_run
+from bench.targets import below, verdict
 from services.common.embedded import EmbeddedNats
 from services.common.people import FIELDS, people
 from services.common.settings import Settings
@@ -162,6 +163,8 @@ async def main(count: int, changed: int, new: int) -> None:
     print(f"PostgreSQL → PostgreSQL, {count:,} rows, nothing changed")
     print(f"  run (request → finished): {seconds:6.1f} s  {count / seconds:>9,.0f} rows/s")
     print(f"  runner's peak memory:     {peak:6.0f} MiB  (target < 400 MiB: {met})")
+    what = f"PostgreSQL → PostgreSQL, {count:,} rows, nothing changed: the runner's peak"
+    verdict(below("postgresql_million.py", what, peak, 400, "MiB"))
     if changed:
         stats = incremental.stats
         assert (stats.updated, stats.written) == (changed, changed), stats

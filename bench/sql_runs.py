@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench.ldap import define, start_services
+from bench.targets import verdict, within
 from schemas.connections import MysqlConnection, PostgresqlConnection
 from schemas.events import RunFinished
 from schemas.jobs import Endpoint
@@ -292,6 +293,7 @@ async def alone_and_runs(
 
 
 def report(
+    bench: str,
     runs: Runs,
     count: int,
     reference: str,
@@ -303,6 +305,7 @@ def report(
     seconds), and the re-runs next to the first; the provider writing `alone`, and what
     the services add to it."""
     line("the provider alone, the same creates", alone, count)
+    first = runs.first_run
     print(f"{'':44}= {alone / reference_seconds:.2f}x {reference}")
     line("idsync first run (all created)", runs.first, count)
     phases(runs.first_run)
@@ -319,6 +322,33 @@ def report(
     line(f"incremental, another 1% ({runs.changed:,} updated)", runs.incremental, count)
     phases(runs.changed_run, runs.first_run)
     ratio("1% changed", runs.incremental / runs.first, "the first run", 0.3)
+    into = "PostgreSQL" if bench == "postgresql.py" else "MariaDB"
+    verdict(
+        within(
+            bench,
+            f"CSV → {into} first run, {count:,} people",
+            first.seconds,
+            reference,
+            reference_seconds,
+            2,
+        )
+    )
+    for what, run, limit in (
+        ("re-run, nothing to write", runs.rerun_run, 0.5),
+        ("re-run, 1% changed", runs.some_run, 0.3),
+        ("incremental run, 1% changed", runs.changed_run, 0.3),
+    ):
+        verdict(
+            within(
+                bench,
+                f"CSV → {into} {what}",
+                run.seconds,
+                "the first run",
+                first.seconds,
+                limit,
+                strictly=True,
+            )
+        )
 
 
 def phases(run: Run, first: Run | None = None) -> None:
