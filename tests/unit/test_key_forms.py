@@ -103,3 +103,11 @@ def test_a_lookup_keeps_the_records_of_the_keys_asked_for_as_a_run_compares_them
     kept = keyforms.asked_only(records, "id", wanted)
     assert kept == [{"id": " e2"}, {"id": nfd}]
     assert {match_key(r, ["id"], False) for r in kept} == wanted
+
+
+def test_the_tables_made_of_three_planes_are_those_of_every_code_point() -> None:
+    """Spaces and the characters NFC may change are looked for in planes 0 to 2 alone:
+    this Python's Unicode tables have none beyond them."""
+    every = 0x110000
+    assert keyforms.spaces() == keyforms.spaces(every)
+    assert keyforms._unsettled_points() == keyforms._unsettled_points(every)
