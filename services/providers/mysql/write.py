@@ -40,15 +40,7 @@ class MysqlWriting(MysqlTable, SqlWriting[MysqlConnection, Column, Statements]):
 
     rejections = (MySQLError,)
 
-    async def apply(self, changes: list[Change]) -> list[Outcome]:
-        return await self._apply_batch(changes)
-
-    async def apply_columns(self, creates: Creates) -> list[Outcome]:
-        """`apply` of plain creates sent as columns: inserted straight into the table from
-        the columns, no change made (`_columns_straight`), where they may."""
-        return await self._apply_batch(creates)
-
-    async def _apply_batch(self, changes: Changes) -> list[Outcome]:
+    async def write_batch(self, changes: Changes) -> list[Outcome]:
         if not len(changes):
             return []
         self._write = True

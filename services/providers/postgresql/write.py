@@ -38,15 +38,7 @@ class PostgresqlWriting(PostgresqlTable, SqlWriting[PostgresqlConnection, Column
 
     rejections = (asyncpg.PostgresError,)
 
-    async def apply(self, changes: list[Change]) -> list[Outcome]:
-        return await self._apply(changes)
-
-    async def apply_columns(self, creates: Creates) -> list[Outcome]:
-        """`apply` of plain creates sent as columns: copied straight into the table from
-        the columns, no change made (`_columns_straight`), where they may."""
-        return await self._apply(creates)
-
-    async def _apply(self, changes: Changes) -> list[Outcome]:
+    async def write_batch(self, changes: Changes) -> list[Outcome]:
         if not len(changes):
             return []
         self._write = True

@@ -34,6 +34,18 @@ class SqlWriting(SqlTable[Conn, Col], Generic[Conn, Col, St]):
         """Create the table with the `wanted` columns, or add the `missing` ones."""
         raise NotImplementedError
 
+    async def apply(self, changes: list[Change]) -> list[Outcome]:
+        return await self.write_batch(changes)
+
+    async def apply_columns(self, creates: Creates) -> list[Outcome]:
+        """`apply` of plain creates sent as columns: written straight into the table from
+        the columns, no change made (`_columns_straight`), where they may."""
+        return await self.write_batch(creates)
+
+    async def write_batch(self, changes: Changes) -> list[Outcome]:
+        """A batch applied in one transaction (`apply`, `apply_columns`)."""
+        raise NotImplementedError
+
     def batcher(self) -> Batcher[Col]:
         """The batch's changes made into groups for the table's columns as known now."""
         raise NotImplementedError
