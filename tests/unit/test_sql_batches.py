@@ -10,8 +10,8 @@ from schemas.values import Binary, Value
 from schemas.work import Creates
 from services.providers.base import Layout, Outcome
 from services.providers.mysql import values as mysql
-from services.providers.postgresql import values as postgresql
 from services.providers.mysql.statements import Statements as MyStatements
+from services.providers.postgresql import values as postgresql
 from services.providers.postgresql.statements import Statements as PgStatements
 from services.providers.sql.batches import Batcher, Op, Shape
 from services.providers.sql.statements import SetStatements
