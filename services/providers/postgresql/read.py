@@ -28,6 +28,7 @@ from .values import (
     quote,
     reader_of,
     reads_str,
+    server_texts,
     text_of,
 )
 
@@ -165,6 +166,10 @@ class PostgresqlReading(PostgresqlTable, SqlReading[PostgresqlConnection, Column
                 statement = await conn.prepare(sql)
                 attributes = statement.get_attributes()
                 names = [attribute.name for attribute in attributes]
+                kinds = [(a.type.name, a.type.kind) for a in attributes]
+                if len(set(names)) == len(names) and (texts := server_texts(sql, names, kinds)):
+                    statement = await conn.prepare(texts)
+                    attributes = statement.get_attributes()
                 if twice := sorted({name for name in names if names.count(name) > 1}):
                     # A record holds one value per name: the last column hid the others.
                     raise BadInput(

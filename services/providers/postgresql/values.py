@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -143,6 +143,45 @@ class Column:
         if self.array:
             return "text[]"
         return "bytea" if self.kind == "binary" else "text"
+
+
+_OBJECTS = frozenset(
+    {
+        *("interval", "timetz", "bit", "varbit", "pg_lsn", "txid_snapshot", "pg_snapshot"),
+        *("point", "line", "lseg", "box", "path", "polygon", "circle"),
+    }
+)
+"""Types asyncpg decodes into Python objects whose text is not the server's: an interval
+into a timedelta ("1 mon" as "30 days, 0:00:00"), bits into "<BitString 101>", a point
+into "asyncpg.pgproto.types.Point((1.0, 2.0))" — read as the server writes them."""
+
+
+def read_as_text(type_name: str, kind: str) -> bool:
+    """Whether a column the statement gives (asyncpg's type name and kind: an array's name
+    ends with "[]") is read as the server's text (`::text`) rather than decoded: `_OBJECTS`,
+    ranges and multiranges ("<Range [1, 5)>"), and arrays of them."""
+    element = type_name.removesuffix("[]")
+    return (
+        kind in ("range", "multirange")
+        or element in _OBJECTS
+        or (kind == "array" and element.endswith(("range", "multirange")))
+    )
+
+
+def server_texts(sql: str, names: Sequence[str], kinds: Sequence[tuple[str, str]]) -> str | None:
+    """The statement with its columns of types `read_as_text` as the server's text (the
+    others as they are, in the same order), or None where there are none. The statement
+    ends on a line of its own: a comment at its end stays in it."""
+    texts = [read_as_text(name, kind) for name, kind in kinds]
+    if not any(texts):
+        return None
+    columns = ", ".join(
+        f"q.{quote(name)}::text{'[]' if kind == 'array' else ''} AS {quote(name)}"
+        if text
+        else f"q.{quote(name)}"
+        for name, (_, kind), text in zip(names, kinds, texts, strict=True)
+    )
+    return f"SELECT {columns} FROM ({sql}\n) AS q"
 
 
 def reads_str(type_name: str, array: bool) -> bool:
