@@ -20,7 +20,7 @@ from schemas.work import Changes, Creates
 
 from ..base import Layout, Outcome
 from ..cells import LIST_JOINER
-from .values import TypedColumn, reads_as_given, refused
+from .values import TypedColumn, bends, reads_as_given, refused
 
 Shape = tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...], frozenset[str]]
 """(action, key fields, fields set, columns cleared, fields a create sets only when new)."""
@@ -120,10 +120,8 @@ class Batcher(Generic[C]):
 
     @cached_property
     def _rounded(self) -> frozenset[str]:
-        """The columns that round a value rather than refuse it (decimals: `refused`)."""
-        return frozenset(
-            n for n, c in self.columns.items() if c.kind == "decimal" and c.scale is not None
-        )
+        """The columns that bend a value rather than refuse it (decimals, dates: `refused`)."""
+        return frozenset(n for n, c in self.columns.items() if bends(c))
 
     @cached_property
     def _joiners(self) -> dict[str, str]:

@@ -9,9 +9,10 @@ Each provider's Column says its `kind`: "int", "decimal", "float", "bool", "date
 from __future__ import annotations
 
 import json
+import re
 import struct
 from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, InvalidOperation
 from typing import Protocol
 
@@ -159,11 +160,22 @@ def parse_decimal(text: str, scale: int | None) -> Decimal:
     return exact
 
 
+def bends(column: TypedColumn) -> bool:
+    """Whether the column may bend a value into another rather than refuse it (`refused`):
+    a decimal of a fixed scale, a date."""
+    return (column.kind == "decimal" and column.scale is not None) or (
+        column.kind == "date" and not column.array
+    )
+
+
 def refused(column: TypedColumn, text: str) -> str | None:
     """Why a value is refused that the server would bend into another rather than refuse:
     a number with more digits after the point than a decimal column's scale, which both
-    servers round (99.999 stored as 100.00). None for any other value (a text that is no
-    number the server refuses itself, naming it)."""
+    servers round (99.999 stored as 100.00); a date-time with a time of day in a date
+    column, which both keep the date of. None for any other value (a text the column
+    cannot hold the server refuses itself, naming it)."""
+    if column.kind == "date":
+        return _time_of_day(column, text.strip())
     if column.kind != "decimal" or column.scale is None:
         return None
     try:
@@ -180,9 +192,78 @@ def refused(column: TypedColumn, text: str) -> str | None:
     return None
 
 
+_FINER = re.compile(r"\.(\d{7,})")
+"""A fraction of a second finer than a microsecond."""
+_ONE_DIGIT_DATE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
+_ONE_DIGIT_HOUR = re.compile(r"\d(?=:\d\d)")
+
+
+def _finer(text: str) -> tuple[str, int]:
+    """The text without a fraction of a second finer than a microsecond, and that fraction
+    in whole microseconds as both servers round it (PostgreSQL: `rint(frac * 1e6)` of the
+    double; MariaDB takes the value idsync sends, rounded so too) — Python cut it, so
+    04:05.1234567 was 04:05.123456 here and 04:05.123457 in the table, never equal."""
+    found = _FINER.search(text)
+    if found is None:
+        return text, -1
+    micro = round(float("." + found[1]) * 1_000_000)
+    return text[: found.start()] + text[found.end() :], micro
+
+
+def _time_of_day(column: TypedColumn, text: str) -> str | None:
+    """Why a date-time with a time of day is refused in a date column (`refused`)."""
+    try:
+        parse_date(text)
+    except ValueError:
+        try:
+            parse_moment(text)
+        except ValueError:
+            return None  # no date-time: the server refuses it, or takes it as it says
+        return (
+            f"{text!r} has a time of day, which {column.declared} would drop; map the "
+            "date alone, or use a date-time column"
+        )
+    return None
+
+
 def parse_moment(text: str) -> datetime:
-    """An ISO 8601 date-time, its date and time apart by "T" or a space."""
-    return datetime.fromisoformat(text.replace(" ", "T", 1))
+    """An ISO 8601 date-time, its date and time apart by "T" or a space; a fraction of a
+    second finer than a microsecond rounded to one (`_finer`)."""
+    text, micro = _finer(text)
+    moment = datetime.fromisoformat(text.replace(" ", "T", 1))
+    return moment if micro < 0 else moment.replace(microsecond=0) + timedelta(microseconds=micro)
+
+
+def parse_date(text: str) -> date:
+    """A date: ISO 8601, its month and day of one digit or two ("2026-1-2", which both
+    servers take), or a date-time at midnight — another database's DATETIME, a
+    spreadsheet's "2026-01-02 00:00:00", in any zone: the servers keep its date. ValueError
+    for another text, or a date-time with a time of day (`refused`)."""
+    if found := _ONE_DIGIT_DATE.fullmatch(text):
+        return date(int(found[1]), int(found[2]), int(found[3]))
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        moment = parse_moment(text)
+        if moment.time() != time():
+            raise
+        return moment.date()
+
+
+def parse_time(text: str) -> time:
+    """A time of day in ISO 8601, its hour of one digit or two ("9:00", which both servers
+    take), a fraction finer than a microsecond rounded to one (`_finer`)."""
+    if _ONE_DIGIT_HOUR.match(text):
+        text = "0" + text
+    text, micro = _finer(text)
+    value = time.fromisoformat(text)
+    if micro < 0:
+        return value
+    moment = datetime.combine(date(2000, 1, 1), value.replace(microsecond=0))
+    moment += timedelta(microseconds=micro)
+    if moment.day != 1:  # rounded up to midnight: the servers hold 24:00:00, Python not
+        raise ValueError(text)
+    return moment.time()
 
 
 Plain = int | Decimal | float | date | time | str
@@ -200,9 +281,9 @@ def parse_plain(kind: str, text: str, scale: int | None) -> Plain:
     if kind == "float":
         return float(text)
     if kind == "date":
-        return date.fromisoformat(text)
+        return parse_date(text)
     if kind == "time":
-        return time.fromisoformat(text)
+        return parse_time(text)
     if kind == "json":
         return compact_json(text)
     return text
