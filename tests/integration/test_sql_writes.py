@@ -129,6 +129,47 @@ async def test_a_create_the_table_refuses_fails_alone_among_creates_that_go_stra
         await side.close()
 
 
+REFUSING_TRIGGER = {
+    "postgresql": "CREATE FUNCTION no_refused() RETURNS trigger LANGUAGE plpgsql AS $$"
+    " BEGIN IF NEW.name = 'refused' THEN RAISE EXCEPTION 'name % refused', NEW.name; END IF;"
+    " RETURN NEW; END $$;"
+    "CREATE TRIGGER refusing BEFORE INSERT OR UPDATE ON crowd"
+    " FOR EACH ROW EXECUTE FUNCTION no_refused();",
+    "mysql": "DELIMITER //\n"
+    + "".join(
+        f"CREATE TRIGGER refusing_{when} BEFORE {when} ON crowd FOR EACH ROW"
+        " IF NEW.name = 'refused' THEN"
+        " SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'name refused'; END IF//\n"
+        for when in ("INSERT", "UPDATE")
+    ),
+}
+
+
+@pytest.mark.parametrize("provider", ["postgresql", "mysql"])
+async def test_a_change_a_trigger_refuses_fails_alone(
+    provider: SqlProvider, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """A trigger raising an error (PostgreSQL's RAISE, MySQL's SIGNAL) refuses that row
+    alone: on MariaDB the whole batch failed, every other change of it with the one."""
+    key = "text PRIMARY KEY" if provider == "postgresql" else "varchar(20) PRIMARY KEY"
+    side, run_sql = await crowd(provider, request, tmp_path, f"id {key}, name text, mail text")
+    run_sql(REFUSING_TRIGGER[provider])
+    try:
+        made = await side.apply([create(n, "refused" if n == 1 else f"N{n}") for n in range(3)])
+        renamed = [
+            Change(action="update", key=key, match={"id": key}, set={"name": name})
+            for key, name in (("p0000", "refused"), ("p0002", "Renamed"))
+        ]
+        updated = await side.apply(renamed)
+
+        assert [o.error is None for o in made + updated] == [True, False, True, False, True]
+        assert "refused" in str(made[1].error) and "refused" in str(updated[0].error)
+        rows = {str(r["id"]): r["name"] for r in await read_all(side)}
+        assert rows == {"p0000": "N0", "p0002": "Renamed"}
+    finally:
+        await side.close()
+
+
 @pytest.mark.parametrize("provider", ["postgresql", "mysql"])
 async def test_an_update_respelling_its_key_applied_twice_is_applied_both_times(
     provider: SqlProvider, request: pytest.FixtureRequest, tmp_path: Path

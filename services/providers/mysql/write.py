@@ -29,10 +29,12 @@ from .connection import MysqlTable, errno, execute, fetch, transient
 from .statements import Statements
 from .values import Column, canonical_value, param_of, quote
 
-_ONE_CHANGE = {1048, 1062, 1264, 1265, 1292, 1364, 1366, 1367, 1406, 1451, 1452, 3140, 3819, 4025}
+_ONE_CHANGE = frozenset(
+    (1048, 1062, 1264, 1265, 1292, 1364, 1366, 1367, 1406, 1451, 1452, 1644, 3140, 3819, 4025)
+)
 """Errors of one change's values: a NULL, a duplicate, a value out of range or of the
-wrong type, no value for a column without a default, a foreign key, invalid JSON, a
-CHECK constraint."""
+wrong type, no value for a column without a default, a foreign key, a trigger's SIGNAL
+(1644: an error it raised for the row), invalid JSON, a CHECK constraint."""
 
 
 class MysqlWriting(MysqlTable, SqlWriting[MysqlConnection, Column, Statements]):
