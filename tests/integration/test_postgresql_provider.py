@@ -139,6 +139,37 @@ async def test_a_value_the_driver_makes_an_object_of_reads_as_the_server_writes_
         await selected.close()
 
 
+async def test_rows_a_re_run_reads_whole_read_as_a_whole_read_gives_them(
+    pg_database: Server, tmp_path: Path
+) -> None:
+    """A table whose columns each read as text (an interval's too) has a re-run read only
+    the rows that differ from their records (`read_unless_same`): those were read by the
+    driver's decoding, an interval as "32 days, 0:00:00"."""
+    pg_database.psql(
+        "CREATE TABLE periods (id text PRIMARY KEY, period interval, valid int4range);"
+        "INSERT INTO periods VALUES ('1', '1 mon 2 days', '[1,5)'), ('2', '1 day', NULL);"
+    )
+    table = await opened(pg_database, tmp_path, Endpoint(connection="pg", table="periods"))
+    rows: list[Record] = [
+        {"id": "1", "period": "1 mon 2 days", "valid": "[1,5)"},
+        {"id": "2", "period": "1 day"},
+    ]
+
+    async def every(keys: list[str | None], texts: list[str | None]) -> list[str] | None:
+        return None
+
+    async def first(keys: list[str | None], texts: list[str | None]) -> list[str] | None:
+        return ["1"]
+
+    try:
+        assert table.row_columns("id") == ["id", "period", "valid"]  # type: ignore[attr-defined]
+        assert await read_all(table) == rows
+        assert await table.read_unless_same("id", every, 100) == rows  # type: ignore[attr-defined]
+        assert await table.read_unless_same("id", first, 100) == rows[:1]  # type: ignore[attr-defined]
+    finally:
+        await table.close()
+
+
 async def test_a_value_its_column_type_refuses_names_the_field(
     pg_database: Server, tmp_path: Path
 ) -> None:

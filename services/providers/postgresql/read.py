@@ -46,6 +46,19 @@ FROM pg_catalog.pg_class c WHERE c.oid = $1::regclass
 """
 
 
+async def prepared(conn: asyncpg.Connection, sql: str) -> asyncpg.prepared_stmt.PreparedStatement:
+    """The statement prepared, its columns of types the driver would make Python objects of
+    read as the server's text instead (`server_texts`); as it is where a name stands twice
+    (the caller refuses it)."""
+    statement = await conn.prepare(sql)
+    attributes = statement.get_attributes()
+    names = [attribute.name for attribute in attributes]
+    kinds = [(a.type.name, a.type.kind) for a in attributes]
+    if len(set(names)) == len(names) and (texts := server_texts(sql, names, kinds)):
+        return await conn.prepare(texts)
+    return statement
+
+
 class PostgresqlReading(PostgresqlTable, SqlReading[PostgresqlConnection, Column]):
     """The reading half of the provider."""
 
@@ -114,14 +127,14 @@ class PostgresqlReading(PostgresqlTable, SqlReading[PostgresqlConnection, Column
                     texts += map(itemgetter(1), rows)
                 wanted = await choose(keys, texts)
                 if wanted is None:
-                    statement = await conn.prepare(f"SELECT * FROM {self._q}")
+                    statement = await prepared(conn, f"SELECT * FROM {self._q}")
                     args: list[Any] = []
                 elif not wanted:
                     return []
                 else:
                     exact = f'{quote(key)} COLLATE "C" = ANY($1::text[])'  # no other spelling
                     lookup = f"SELECT * FROM {self._q} WHERE {exact}"
-                    statement, args = await conn.prepare(lookup), [wanted]
+                    statement, args = await prepared(conn, lookup), [wanted]
                 attributes = statement.get_attributes()
                 found = [attribute.name for attribute in attributes]
                 as_text = all(reads_str(a.type.name, a.type.kind == "array") for a in attributes)
@@ -163,13 +176,9 @@ class PostgresqlReading(PostgresqlTable, SqlReading[PostgresqlConnection, Column
                 self.connection(read=True) as conn,
                 conn.transaction(readonly=True, isolation="repeatable_read"),
             ):
-                statement = await conn.prepare(sql)
+                statement = await prepared(conn, sql)
                 attributes = statement.get_attributes()
                 names = [attribute.name for attribute in attributes]
-                kinds = [(a.type.name, a.type.kind) for a in attributes]
-                if len(set(names)) == len(names) and (texts := server_texts(sql, names, kinds)):
-                    statement = await conn.prepare(texts)
-                    attributes = statement.get_attributes()
                 if twice := sorted({name for name in names if names.count(name) > 1}):
                     # A record holds one value per name: the last column hid the others.
                     raise BadInput(
