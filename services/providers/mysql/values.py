@@ -205,6 +205,8 @@ def _parse(kind: str, text: str, scale: int | None, fraction: int = 6) -> Param:
         if moment.tzinfo is not None:  # the session's zone is UTC
             moment = moment.astimezone(UTC).replace(tzinfo=None)
         return moment.replace(microsecond=_cut(moment.microsecond, fraction))
+    if kind == "int":
+        return sql.parse_int(t)  # 4.0 and 1e2 are taken as 4 and 100
     value = sql.parse_plain("float" if kind == "float4" else kind, t, scale)
     if isinstance(value, time):
         return value.replace(microsecond=_cut(value.microsecond, fraction))

@@ -164,7 +164,7 @@ def bends(column: TypedColumn) -> bool:
     """Whether the column may bend a value into another rather than refuse it (`refused`):
     a decimal of a fixed scale, a date."""
     return (column.kind == "decimal" and column.scale is not None) or (
-        column.kind == "date" and not column.array
+        column.kind in ("date", "int") and not column.array
     )
 
 
@@ -176,6 +176,8 @@ def refused(column: TypedColumn, text: str) -> str | None:
     cannot hold the server refuses itself, naming it)."""
     if column.kind == "date":
         return _time_of_day(column, text.strip())
+    if column.kind == "int":
+        return _fraction(column, text.strip())
     if column.kind != "decimal" or column.scale is None:
         return None
     try:
@@ -208,6 +210,41 @@ def _finer(text: str) -> tuple[str, int]:
         return text, -1
     micro = round(float("." + found[1]) * 1_000_000)
     return text[: found.start()] + text[found.end() :], micro
+
+
+def parse_int(text: str) -> int:
+    """A whole number: digits, or a number whose fraction is nought (4.0, 1e2), as MySQL
+    takes it in an integer column; ValueError for any other text."""
+    try:
+        return int(text)
+    except ValueError:
+        try:
+            number = Decimal(text)
+        except InvalidOperation:
+            raise ValueError(text) from None
+        if not number.is_finite() or number != number.to_integral_value():
+            raise ValueError(text) from None
+        return int(number)
+
+
+def _fraction(column: TypedColumn, text: str) -> str | None:
+    """Why a number with a fraction is refused in an integer column (`refused`): MariaDB
+    rounds it (4.5 stored as 5), PostgreSQL refuses it."""
+    try:
+        int(text)
+        return None
+    except ValueError:
+        pass
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        return None  # no number: the server refuses it, naming it
+    if not number.is_finite() or number == number.to_integral_value():
+        return None
+    return (
+        f"{text!r} has digits after the point, which {column.declared} cannot hold; round "
+        "it at the source, or use a decimal column"
+    )
 
 
 def _time_of_day(column: TypedColumn, text: str) -> str | None:
