@@ -583,3 +583,38 @@ async def test_connection_test_of_a_table_in_another_database_asks_its_rights_th
         assert f"'{other}.people' may be read and written" in said
     finally:
         my_database.sql(f"DROP USER 'writer'@'%'; DROP DATABASE `{other}`")
+
+
+async def test_an_enum_or_set_value_in_another_case_or_order_compares_as_the_column_holds_it(
+    my_database: Server, tmp_path: Path
+) -> None:
+    """An ENUM keeps its member as declared ("active" stored as "Active", in a collation
+    without case), a SET its members in their declared order, each once ("y,x" as
+    "x,y"): compared as given, the plan updated such a row on every run."""
+    my_database.sql(
+        "CREATE TABLE states (id int PRIMARY KEY, state enum('Active','Gone'),"
+        " rights set('x','y'), exact enum('On','Off') COLLATE utf8mb4_bin);"
+    )
+    table = await opened(
+        my_database, tmp_path, Endpoint(connection="my", table="states"), write=True
+    )
+    given: Record = {"id": "1", "state": "active", "rights": "Y,x,y"}
+    try:
+        assert table.canonical(given) == {"id": "1", "state": "Active", "rights": "x,y"}
+        # a collation with case: "on" is no member, which the server refuses
+        assert table.canonical({"id": "2", "exact": "on"}) == {"id": "2", "exact": "on"}
+        made = Change(action="create", key="1", match={"id": "1"}, set=dict(given))
+        refused = Change(action="create", key="2", match={"id": "2"}, set={"exact": "on"})
+        outcomes = await table.apply([made, refused])
+        assert outcomes[0].error is None and outcomes[1].error is not None
+        assert await read_all(table) == [table.canonical(given)]
+    finally:
+        await table.close()
+    # A table of text alone: a record of texts was taken for its own canonical form.
+    my_database.sql("CREATE TABLE plain (id varchar(9) PRIMARY KEY, state enum('Active'));")
+    texts = await opened(my_database, tmp_path, Endpoint(connection="my", table="plain"))
+    try:
+        assert texts.canonical({"id": "a", "state": "active"}) == {"id": "a", "state": "Active"}
+        assert texts.row_columns("id") == ["id", "state"]  # type: ignore[attr-defined]
+    finally:
+        await texts.close()

@@ -134,12 +134,15 @@ class MysqlReading(MysqlTable, SqlReading[MysqlConnection, Column]):
 
     def row_columns(self, key: str) -> list[str] | None:
         """Every column of a table (not a job's SELECT), when each is text of a character
-        set that gives back what it was given (`reads_as_given`: not CHAR(n), not JSON),
+        set that gives back what it was given (`reads_as_given`: not CHAR(n), not JSON)
+        or its members (ENUM, SET: the records are compared as `canonical` makes them),
         `key` one of them."""
         columns = self._columns
         if self._query is not None or key not in columns:
             return None
-        if not all(reads_as_given(c) and c.reads_str for c in columns.values()):
+        if not all(
+            (reads_as_given(c) or not c.keeps_text) and c.reads_str for c in columns.values()
+        ):
             return None
         return list(columns)
 

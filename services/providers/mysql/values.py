@@ -136,6 +136,11 @@ class Column:
         return int(found[1]) if found else 0
 
     @property
+    def keeps_text(self) -> bool:
+        """Not an ENUM or SET: they keep their members as declared (`canonical_value`)."""
+        return self.data_type not in ("enum", "set")
+
+    @property
     def reads_str(self) -> bool:
         """A text column of a character set: the driver reads it as text, as stored."""
         return self.data_type in _STR_TYPES and not self.json
@@ -258,8 +263,46 @@ def canonical_text(column: sql.TypedColumn, text: str) -> str:
         return text
 
 
+_MEMBER = re.compile(r"'((?:[^']|'')*)'")
+
+
+def members(column: Column) -> list[str]:
+    """An ENUM's or a SET's members, as declared (COLUMN_TYPE)."""
+    kept = column.declared[len(column.data_type) + 1 :]
+    return [found[1].replace("''", "'") for found in _MEMBER.finditer(kept.split(")")[0])]
+
+
+def _member(column: Column, text: str, declared: list[str]) -> str | None:
+    """The member a value is, as the column compares it: itself, or the one member equal
+    to it without case in a collation without case (trailing spaces never count)."""
+    text = text.rstrip(" ")
+    if text in declared:
+        return text
+    if column.folds:
+        found = [member for member in declared if member.lower() == text.lower()]
+        if len(found) == 1:
+            return found[0]
+    return None
+
+
+def _chosen(column: Column, text: str) -> str:
+    """An ENUM's or a SET's value as the column keeps it: an ENUM's member as declared
+    ("active" is "Active" in a collation without case), a SET's members in their declared
+    order, each once ("y,x" is "x,y"); unchanged when a member is none of the column's (the
+    server refuses it)."""
+    declared = members(column)
+    if column.data_type == "enum":
+        return _member(column, text, declared) or text
+    chosen = {_member(column, item, declared) for item in text.split(",")} if text else set()
+    if None in chosen:
+        return text
+    return ",".join(member for member in declared if member in chosen)
+
+
 def canonical_value(column: Column | None, value: Value, delimiter: str | None) -> Value:
     """A record value as this column would give it back."""
+    if column is not None and column.data_type in ("enum", "set") and isinstance(value, str):
+        value = _chosen(column, value)
     return sql.canonical_value(column, value, delimiter, canonical_text)
 
 

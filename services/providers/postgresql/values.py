@@ -133,6 +133,10 @@ class Column:
         return not self.exact
 
     @property
+    def keeps_text(self) -> bool:
+        return True
+
+    @property
     def plain_text(self) -> bool:
         """A text column (text, varchar) of single values: a value goes in as it is."""
         return self.type_name in ("text", "varchar") and not self.array

@@ -74,6 +74,12 @@ class TypedColumn(Protocol):
         kept without them (cut to n), a longer one refused. None for any other column."""
         ...
 
+    @property
+    def keeps_text(self) -> bool:
+        """Whether a text column keeps a text as given: not MySQL's ENUM or SET, which keep
+        their members as declared ("active" as "Active", "y,x" as "x,y")."""
+        ...
+
 
 def quoted(name: str, mark: str, tag: str) -> str:
     """An SQL identifier for any name: between `mark`s, embedded marks doubled."""
@@ -369,7 +375,9 @@ def change_column(tag: str, column: TypedColumn, ordered: bool) -> None:
 
 def reads_as_given(column: TypedColumn | None) -> bool:
     """A column (or a field with none yet) that gives back the text it was given."""
-    return column is None or (column.kind == "text" and not column.array and column.width is None)
+    return column is None or (
+        column.kind == "text" and not column.array and column.width is None and column.keeps_text
+    )
 
 
 def cut(text: str, length: int) -> str:
