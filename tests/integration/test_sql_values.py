@@ -161,6 +161,24 @@ async def test_a_number_with_a_fraction_fails_its_record_in_an_integer_column(
 
 
 @PROVIDERS
+async def test_a_negative_zero_compares_as_the_zero_the_decimal_column_holds(
+    provider: SqlProvider, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """A decimal holds no negative zero: "-0.00" (a balance a source computed) read back as
+    0.00, and the plan updated it on every run."""
+    decimal = {"postgresql": "numeric", "mysql": "decimal(10,2)"}[provider]
+    setup = f"CREATE TABLE pay (id varchar(20) PRIMARY KEY, amount {decimal}, due {decimal});"
+    layout = Layout(keys=("id",), fields=("id", "amount", "due"))
+    table = await table_side(provider, request, tmp_path, "pay", setup, layout)
+    source: Record = {"id": "a", "amount": "-0.00", "due": "-0"}
+    try:
+        assert [o.error for o in await table.apply([create("a", **source)])] == [None]  # type: ignore[arg-type]
+        assert await read_all(table) == [table.canonical(source)]
+    finally:
+        await table.close()
+
+
+@PROVIDERS
 async def test_a_decimal_of_more_than_28_digits_compares_and_writes_as_any_other(
     provider: SqlProvider, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:

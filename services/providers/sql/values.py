@@ -156,6 +156,8 @@ def parse_decimal(text: str, scale: int | None) -> Decimal:
     server would round it: `refused`)."""
     try:
         number = Decimal(text)
+        if number.is_zero():  # no decimal column holds a negative zero: "-0.00" is 0.00
+            number = number.copy_abs()
         if scale is None:
             return number
         exact = number.quantize(Decimal(1).scaleb(-scale, _EXACT), context=_EXACT)
