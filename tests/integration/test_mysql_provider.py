@@ -618,3 +618,38 @@ async def test_an_enum_or_set_value_in_another_case_or_order_compares_as_the_col
         assert texts.row_columns("id") == ["id", "state"]  # type: ignore[attr-defined]
     finally:
         await texts.close()
+
+
+async def test_a_tinyint_1_column_holding_other_numbers_than_0_and_1_reads_them(
+    my_database: Server, tmp_path: Path
+) -> None:
+    """TINYINT(1) is MySQL's BOOLEAN, and read as true or false; but it holds -128 to 127,
+    and older schemas keep small codes in it (a level, a status): 2 and 3 were both read
+    "true", copied so to a destination, and a source's "2" compared with it was written
+    again on every run."""
+    my_database.sql(
+        "CREATE TABLE levels (id int PRIMARY KEY, level tinyint(1));"
+        "INSERT INTO levels VALUES (1, 0), (2, 1), (3, 2), (4, -1);"
+    )
+    table = await opened(
+        my_database, tmp_path, Endpoint(connection="my", table="levels"), write=True
+    )
+    query = "SELECT id, level FROM levels"
+    selected = await opened(my_database, tmp_path, Endpoint(connection="my", query=query))
+    levels = [
+        {"id": "1", "level": "false"},
+        {"id": "2", "level": "true"},
+        {"id": "3", "level": "2"},
+        {"id": "4", "level": "-1"},
+    ]
+    try:
+        assert await read_all(table) == levels
+        assert await read_all(selected) == levels
+        assert table.canonical({"id": "5", "level": "3"}) == {"id": "5", "level": "3"}
+        assert table.canonical({"id": "5", "level": "yes"}) == {"id": "5", "level": "true"}
+        made = Change(action="create", key="5", match={"id": "5"}, set={"id": "5", "level": "3"})
+        assert [o.error for o in await table.apply([made])] == [None]
+        assert (await read_all(table))[-1] == {"id": "5", "level": "3"}
+    finally:
+        await table.close()
+        await selected.close()

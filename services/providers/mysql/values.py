@@ -162,8 +162,8 @@ def _clock(span: timedelta) -> str:
 
 def text_of(raw: object, kind: str) -> str:
     """A value the driver decoded (or `_parse` made), as canonical text."""
-    if kind == "bool" and isinstance(raw, int | bool):
-        return "true" if raw else "false"
+    if kind == "bool" and isinstance(raw, int | bool) and raw in (0, 1):
+        return "true" if raw else "false"  # a TINYINT(1)'s other numbers are themselves
     if kind == "bit" and isinstance(raw, bytes):
         return str(int.from_bytes(raw, "big"))
     if kind == "json" and isinstance(raw, str | bytes):
