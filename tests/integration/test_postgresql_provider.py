@@ -170,6 +170,33 @@ async def test_rows_a_re_run_reads_whole_read_as_a_whole_read_gives_them(
         await table.close()
 
 
+async def test_a_time_of_24_00_is_read_as_any_other_time(
+    pg_database: Server, tmp_path: Path
+) -> None:
+    """PostgreSQL holds 24:00:00 in a time column (a day's end, a shop open all night),
+    Python's time not: once a run had written it, every later read of the table failed,
+    naming dates before year 1."""
+    pg_database.psql("CREATE TABLE hours (id int PRIMARY KEY, closes time, ends time[]);")
+    table = await opened(
+        pg_database, tmp_path, Endpoint(connection="pg", table="hours"), write=True
+    )
+    given: Record = {"id": "1", "closes": "24:00:00", "ends": ["24:00:00", "9:30"]}
+    late: Record = {"id": "2", "closes": "23:59:59.5"}
+    try:
+        made = [
+            Change(action="create", key=key, match={"id": key}, set=dict(r))
+            for key, r in (("1", given), ("2", late))
+        ]
+        assert [o.error for o in await table.apply(made)] == [None, None]
+        assert await read_all(table) == [
+            {"id": "1", "closes": "24:00:00", "ends": ["24:00:00", "09:30:00"]},
+            {"id": "2", "closes": "23:59:59.500000"},
+        ]
+        assert [table.canonical(given), table.canonical(late)] == await read_all(table)
+    finally:
+        await table.close()
+
+
 async def test_a_value_its_column_type_refuses_names_the_field(
     pg_database: Server, tmp_path: Path
 ) -> None:

@@ -19,7 +19,7 @@ from ..base import Layout
 from ..sql.pools import Definition, Pools
 from ..sql.table import Lent, SqlTable, close_names, in_another_case, password_of
 from ..sql.values import compact_json
-from .values import Column, quote
+from .values import Column, quote, time_text
 
 Pooled: TypeAlias = "PoolConnectionProxy[asyncpg.Record]"
 """One of a pool's connections, lent."""
@@ -112,11 +112,14 @@ def _options(connection: PostgresqlConnection, password: str | None) -> dict[str
 
 
 async def _codecs(conn: asyncpg.Connection) -> None:
-    """json and jsonb as text, compact with sorted keys."""
+    """json and jsonb as text, compact with sorted keys; time as text (`time_text`)."""
     for name in ("json", "jsonb"):
         await conn.set_type_codec(
             name, schema="pg_catalog", encoder=str, decoder=compact_json, format="text"
         )
+    await conn.set_type_codec(
+        "time", schema="pg_catalog", encoder=str, decoder=time_text, format="text"
+    )
 
 
 def _failed(connection: PostgresqlConnection, e: BaseException) -> IdsyncError | None:

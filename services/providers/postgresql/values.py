@@ -188,6 +188,16 @@ def server_texts(sql: str, names: Sequence[str], kinds: Sequence[tuple[str, str]
     return f"SELECT {columns} FROM ({sql}\n) AS q"
 
 
+def time_text(text: str) -> str:
+    """A time as PostgreSQL writes it, as canonical text (as Python writes the time:
+    "09:30:00.500000"); 24:00:00, which PostgreSQL holds and Python's time not, as it is
+    — decoded by the driver, it failed the read of the whole table."""
+    try:
+        return time.fromisoformat(text).isoformat()
+    except ValueError:
+        return text
+
+
 def reads_str(type_name: str, array: bool) -> bool:
     """A column asyncpg reads as text, as stored (a record is then made of its cells)."""
     return type_name in _STR_TYPES and not array
