@@ -5,6 +5,7 @@ refuses some rows and a hook vetoes some creates."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -233,3 +234,86 @@ async def test_a_first_run_with_generated_passwords_sent_as_columns_gives_each_o
             found.append((end.stats, [row[:at] + row[at + 1 :] for row in written]))
     assert found[0][0].created == COUNT
     assert found[0] == found[1]
+
+
+STALLED = {
+    "postgresql": """
+CREATE TABLE people (employee_id text, given_name text, surname text, mail text,
+                     department text, groups text);
+CREATE UNIQUE INDEX people_idsync_key ON people (employee_id);
+CREATE SEQUENCE stalls;
+CREATE FUNCTION stall() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  -- The first write of this row, once: a sequence's value is not rolled back.
+  IF NEW.employee_id = '{key}' AND nextval('stalls') = 1 THEN PERFORM pg_sleep(30); END IF;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER stall BEFORE INSERT ON people FOR EACH ROW EXECUTE FUNCTION stall();
+""",
+    "mysql": """
+CREATE TABLE people (employee_id varchar(20), given_name text, surname text, mail text,
+                     department text, `groups` text, UNIQUE KEY idsync_key (employee_id));
+CREATE SEQUENCE stalls;
+DELIMITER //
+CREATE TRIGGER stall BEFORE INSERT ON people FOR EACH ROW BEGIN
+  IF NEW.employee_id = '{key}' AND NEXTVAL(stalls) = 1 THEN SET @slept = SLEEP(30); END IF;
+END//
+DELIMITER ;
+""",
+}
+STALLED_NOW = {
+    "postgresql": "SELECT pid FROM pg_stat_activity WHERE wait_event = 'PgSleep'",
+    "mysql": "SELECT id FROM information_schema.processlist WHERE state = 'User sleep'",
+}
+"""The connection whose write stalls on the row."""
+ENDED = {
+    "postgresql": "SELECT pg_terminate_backend({id})",
+    "mysql": "KILL CONNECTION {id}",
+}
+STALLS = {
+    "postgresql": "SELECT last_value FROM stalls",
+    "mysql": "SELECT NEXTVAL(stalls) - 1",
+}
+"""How many times the stalled row was written (its sequence's value)."""
+
+
+@pytest.mark.parametrize("destination", ["postgresql", "mariadb"])
+async def test_a_first_run_whose_server_connection_is_lost_mid_batch_writes_each_row_once(
+    files: Files,
+    session: Session,
+    services: RunServices,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
+    destination: str,
+) -> None:
+    """A batch of creates sent as columns, its write stalled on one row; the server ends
+    that connection (as a restart or a failover does): the batch is retried on another,
+    and the run ends with every person written once, none failed."""
+    monkeypatch.setattr(low_memory, "LEAN_ABOVE", -1)  # planned with its creates on disk
+    rows = files.write(COUNT, batch_size=7)
+    stalled = sorted(row["employee_id"] for row in rows)[9]  # in the second batch
+    kind: SqlProvider = "postgresql" if destination == "postgresql" else "mysql"
+    server: Postgresql | MariaDb = request.getfixturevalue(
+        "pg_database" if kind == "postgresql" else "my_database"
+    )
+    run_sql: Callable[[str], str] = server.psql if isinstance(server, Postgresql) else server.sql
+    sql_destination(files, kind, server, run_sql)
+    run_sql(STALLED[kind].replace("{key}", stalled))
+    await apply_files(session, files)
+    async with services():
+        running = asyncio.create_task(follow_run(session, JOB_ID, None))
+        for _ in range(600):
+            if found := run_sql(STALLED_NOW[kind]).split():
+                break
+            await asyncio.sleep(0.05)
+        else:
+            pytest.fail("no batch stalled on its row")
+        run_sql(ENDED[kind].format(id=found[-1]))
+        run_id, end = await asyncio.wait_for(running, 120)
+        assert isinstance(end, RunFinished), end
+        sent = await sent_as_columns(session, run_id)
+    assert all(sent), sent
+    assert (end.stats.created, end.stats.failed) == (COUNT, 0), end.stats
+    written = run_sql("SELECT employee_id FROM people ORDER BY employee_id").split()
+    assert written == sorted(row["employee_id"] for row in rows)
+    assert run_sql(STALLS[kind]).split()[-1] == "2", "the stalled batch was tried once more"
