@@ -10,7 +10,9 @@
 
 One instance and one `context` per run in each runner process (`context.data` is a dict
 the hooks may keep things in; runs are spread over runners, so it is not shared).
-Generated passwords are not in `change.set` when hooks see it.
+Generated passwords are not in `change.set` when hooks see it. A hook gets a copy of each
+change: what it does to it changes nothing written (the plan approved is what is applied,
+however a batch travels).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
+import msgspec
 import structlog
 
 from core.engine.scripts import load
@@ -27,6 +30,13 @@ from schemas.plan import Change, RunStats
 
 log = structlog.get_logger("idsync.runner")
 KEPT_RUNS = 16
+_encode = msgspec.msgpack.Encoder().encode
+_decode = msgspec.msgpack.Decoder(Change).decode
+
+
+def for_reading(change: Change) -> Change:
+    """A copy of the change for a hook: a value it changes there is not written."""
+    return _decode(_encode(change))
 
 
 @dataclass
@@ -60,7 +70,7 @@ class Hooks:
         refused: dict[int, str] = {}
         for position, change in enumerate(changes):
             try:
-                self.call(f"before_{change.action}", change)
+                self.call(f"before_{change.action}", for_reading(change))
             except Exception as error:
                 refused[position] = f"hook before_{change.action} refused it: {error}"
         return refused
@@ -68,9 +78,9 @@ class Hooks:
     def after(self, changes: list[Change], errors: list[str | None]) -> None:
         for change, error in zip(changes, errors, strict=True):
             if error is None:
-                self.quietly(f"after_{change.action}", change)
+                self.quietly(f"after_{change.action}", for_reading(change))
             else:
-                self.quietly("failed", change, error)
+                self.quietly("failed", for_reading(change), error)
 
 
 _runs: dict[str, Hooks] = {}

@@ -317,3 +317,32 @@ async def test_a_first_run_whose_server_connection_is_lost_mid_batch_writes_each
     written = run_sql("SELECT employee_id FROM people ORDER BY employee_id").split()
     assert written == sorted(row["employee_id"] for row in rows)
     assert run_sql(STALLS[kind]).split()[-1] == "2", "the stalled batch was tried once more"
+
+
+@pytest.mark.parametrize("columns", [True, False], ids=["sent-as-columns", "sent-as-changes"])
+async def test_a_hook_that_changes_a_create_changes_nothing_written(
+    files: Files,
+    session: Session,
+    services: RunServices,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    columns: bool,
+) -> None:
+    """A hook reads a copy of each change: a value it changes is not written, whether the
+    batch travels as columns or as changes — what is written is the plan approved."""
+    monkeypatch.setattr(low_memory, "LEAN_ABOVE", -1)  # planned with its creates on disk
+    if not columns:
+        monkeypatch.setattr(plans, "as_columns", lambda entries, values=None: None)
+    monkeypatch.setenv("IDSYNC_TEST_HOOKS_LOG", str(tmp_path / "hooks.log"))
+    monkeypatch.setenv("IDSYNC_TEST_HOOKS_ALTER", "yes")
+    files.write(COUNT, batch_size=7, extra='hooks = "tests.plugins.scripted:Audit"')
+    await apply_files(session, files)
+    async with services():
+        run_id, end = await follow_run(session, JOB_ID, None)
+        assert isinstance(end, RunFinished), end
+        assert any(await sent_as_columns(session, run_id)) == columns
+    assert end.stats.created == COUNT
+    written = rows_of(files.db)
+    assert len(written) == COUNT
+    assert not [row for row in written if "Altered" in row or "altered" in str(row)], written
+    assert (tmp_path / "hooks.log").read_text().count("before_create") == COUNT

@@ -21,7 +21,8 @@ def login(value: Value | None, record: Record, context: MappingContext) -> Value
 
 class Audit:
     """Writes every hook call, in order, to the file IDSYNC_TEST_HOOKS_LOG names; refuses
-    to create the record IDSYNC_TEST_HOOKS_REFUSE names."""
+    to create the record IDSYNC_TEST_HOOKS_REFUSE names; with IDSYNC_TEST_HOOKS_ALTER set,
+    changes the department and the groups of every create it sees."""
 
     def _log(self, *entry: object) -> None:
         with open(os.environ["IDSYNC_TEST_HOOKS_LOG"], "a") as out:
@@ -35,6 +36,11 @@ class Audit:
         if change.key == os.environ.get("IDSYNC_TEST_HOOKS_REFUSE"):
             raise ValueError("not on a Friday")
         self._log("before_create", change.key)
+        if os.environ.get("IDSYNC_TEST_HOOKS_ALTER"):
+            change.set["department"] = "Altered"
+            groups = change.set.get("groups")
+            if isinstance(groups, list):
+                groups.append("altered")
 
     def after_create(self, change: Change, context: Any) -> None:
         self._log("after_create", change.key)
