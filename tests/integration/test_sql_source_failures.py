@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from core.engine.keys import DuplicateKey
 from core.errors import BadInput
 from schemas.connections import SqliteConnection
 from schemas.jobs import Changes, Endpoint, FieldMap, Job, ObjectMapping, Safety
@@ -250,3 +251,29 @@ async def test_a_filter_on_a_boolean_column_takes_its_value_as_the_client_shows_
     source = Endpoint(connection="hr", table="hr", where={"field": "active", "equals": false})
     run = await planned(provider, server, target, tmp_path, shape, source)
     assert deleted(run) == (["e1", "e2", "e4"] if shape in ("in-memory", "lean") else [])
+
+
+ALTERED = {
+    "postgresql": "SET lock_timeout = '10s'; ALTER TABLE hr ADD COLUMN later int;",
+    "mysql": "SET SESSION lock_wait_timeout = 10; ALTER TABLE hr ADD COLUMN later int;",
+}
+"""A change to the source's table, which waits for every read of it under way (and fails
+after 10 s, not for ever)."""
+
+
+@SHAPES
+@PROVIDERS
+async def test_a_plan_failing_mid_read_leaves_no_read_open_on_the_source(
+    provider: SqlProvider, shape: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    # A key the source holds twice failed a plan in little memory before the source was
+    # read to the end: its read stayed open once the sides were closed — a transaction
+    # holding the table's lock (an ALTER TABLE, a DROP DATABASE waited for it) and one of
+    # the pool's connections, until the garbage collector came by.
+    view = "CREATE VIEW v AS SELECT emp, dept, at FROM hr UNION ALL SELECT 'e1', 'X', 2;"
+    target, run_sql, server = source_of(provider, request, tmp_path, view)
+    with pytest.raises(DuplicateKey, match="two source records have the key 'e1'"):
+        await planned(
+            provider, server, target, tmp_path, shape, Endpoint(connection="hr", table="v")
+        )
+    run_sql(ALTERED[provider])  # no read of it left under way

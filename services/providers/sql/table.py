@@ -93,6 +93,7 @@ class SqlTable(Generic[Conn, Col]):
         )
         self._name = endpoint.table or ""
         self._schema, self._table = split_table(self._name)
+        self._reads: list[Lent] = []  # reads under way, each on its own connection
         self._opened = False
         """`open` looked at the table (connections are taken from the pool for each
         piece of work, not held in between)."""
@@ -182,13 +183,36 @@ class SqlTable(Generic[Conn, Col]):
         connection the server dropped, a transaction or a streamed read left open is
         never given to the next batch."""
         lent = await self.acquire(read)
+        if read:
+            self._reads.append(lent)
         try:
             yield lent.conn
         except BaseException:
-            with contextlib.suppress(Exception):  # the work's failure is the one told
-                await self.give_back(lent, True)
+            if self._let_go(lent):
+                with contextlib.suppress(Exception):  # the work's failure is the one told
+                    await self.give_back(lent, True)
             raise
-        await self.give_back(lent, False)
+        if self._let_go(lent):
+            await self.give_back(lent, False)
+
+    def _let_go(self, lent: Lent) -> bool:
+        """Whether `lent` is still this side's to give back (`close` closes a read left
+        under way)."""
+        if not lent.read:
+            return True
+        for at, held in enumerate(self._reads):
+            if held is lent:
+                del self._reads[at]
+                return True
+        return False
 
     async def close(self) -> None:
+        """The side closed; a read left under way — its reader stopped before the end,
+        as a plan failing on a record does, and not closed — is closed with it, its
+        connection discarded: its transaction would hold the table's locks, and the pool
+        its connection, until the garbage collector came by."""
         self._opened = False
+        reads, self._reads = self._reads, []
+        for lent in reads:
+            with contextlib.suppress(Exception):
+                await self.give_back(lent, True)
