@@ -23,9 +23,10 @@ is read, as a full run (`fell_back`).
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
@@ -277,6 +278,28 @@ def needs_field(provider: str, field: str | None) -> str:
     return field
 
 
+_ENDLESS = (datetime.min, datetime.max)
+
+
+def ordinary(raw: object) -> bool:
+    """Whether a change column's value as the driver decoded it may be the watermark: not
+    one beyond every moment or number (PostgreSQL's infinity and -infinity, decoded as
+    Python's first and last moment or day; a NaN). Such a row is read as any other; the
+    watermark is the highest of the others — as the watermark, infinity or NaN read only
+    the rows holding it from then on, no change seen again. (A value given back as text
+    among dates — MariaDB's 0000-00-00, 2026-02-00, which Python's dates do not hold —
+    is passed over by `HighestRead.see` likewise.)"""
+    if isinstance(raw, datetime):
+        return raw.replace(tzinfo=None) not in _ENDLESS
+    if isinstance(raw, date):
+        return raw not in (date.min, date.max)
+    if isinstance(raw, float):
+        return math.isfinite(raw)
+    if isinstance(raw, Decimal):
+        return raw.is_finite()
+    return True
+
+
 class HighestRead:
     """The highest value of the change column a read filtered on the server gave back (SQL
     tables): compared as the driver decoded them — datetimes, numbers, text by code point,
@@ -288,7 +311,14 @@ class HighestRead:
         self._highest: Any = None
 
     def see(self, raw: object) -> None:
-        if raw is not None and (self._highest is None or raw > self._highest):
+        if raw is None or not ordinary(raw):
+            return
+        text, highest = isinstance(raw, str), self._highest
+        if highest is not None and text != isinstance(highest, str):
+            if text:
+                return  # a value the driver gave back as text among its dates (MariaDB)
+            highest = None  # the first date after such values
+        if highest is None or raw > highest:
             self._highest = raw
 
     def watermark(self) -> str | None:

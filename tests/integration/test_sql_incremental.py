@@ -6,13 +6,18 @@ is read, and only the changed rows are."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
+
+import pytest
 
 from schemas.events import RunFinished
+from schemas.jobs import Endpoint
 from services.cli.client import Session
 from services.common.watermarks import Memory
+from services.providers.base import ChangeReader, Layout
 from tests.mysql_server import Server as MysqlServer
 from tests.postgresql_server import Server as PostgresqlServer
-from tests.sql_servers import connection_toml
+from tests.sql_servers import SqlProvider, connection_toml, opened, sql_connection
 
 from .conftest import JOB_ID, Files, RunServices, apply_files, job_toml
 from .test_flow import table
@@ -97,3 +102,77 @@ async def test_mysql_changed_only_reads_the_rows_changed_since_on_the_server(
         files, session, services, lambda: my_database.sql("SET time_zone = '+00:00';" + CHANGED)
     )
     assert mark == "2026-11-01T00:20:00.250000Z"
+
+
+UNORDINARY: dict[str, tuple[SqlProvider, str, str]] = {
+    "postgresql timestamptz": (
+        "postgresql",
+        "CREATE TABLE hr (emp text PRIMARY KEY, seen timestamptz);"
+        "INSERT INTO hr VALUES ('e1', 'infinity'), ('e2', '-infinity'),"
+        " ('e3', '2026-01-02 03:04:05+02'), ('e4', NULL), ('e5', '2026-01-01 00:00:00Z');",
+        "2026-01-02T01:04:05Z",
+    ),
+    "postgresql timestamp": (
+        "postgresql",
+        "CREATE TABLE hr (emp text PRIMARY KEY, seen timestamp);"
+        "INSERT INTO hr VALUES ('e1', 'infinity'), ('e2', '-infinity'),"
+        " ('e3', '2026-01-02 03:04:05'), ('e4', NULL), ('e5', '2026-01-01 00:00:00');",
+        "2026-01-02T03:04:05",
+    ),
+    "postgresql date": (
+        "postgresql",
+        "CREATE TABLE hr (emp text PRIMARY KEY, seen date);"
+        "INSERT INTO hr VALUES ('e1', 'infinity'), ('e2', '-infinity'),"
+        " ('e3', '2026-01-02'), ('e4', NULL), ('e5', '2026-01-01');",
+        "2026-01-02",
+    ),
+    "postgresql float": (
+        "postgresql",
+        "CREATE TABLE hr (emp text PRIMARY KEY, seen float8);"
+        "INSERT INTO hr VALUES ('e1', 'NaN'), ('e2', '-Infinity'), ('e3', 7), ('e4', NULL),"
+        " ('e5', 3), ('e6', 'Infinity');",
+        "7.0",
+    ),
+    "mariadb datetime": (
+        "mysql",
+        "SET SESSION sql_mode = 'ALLOW_INVALID_DATES';"
+        "CREATE TABLE hr (emp varchar(10) PRIMARY KEY, seen datetime);"
+        "INSERT INTO hr VALUES ('e1', '2026-02-00 10:00:00'), ('e2', '0000-00-00 00:00:00'),"
+        " ('e3', '2026-01-02 03:04:05'), ('e4', NULL), ('e5', '2026-01-01 00:00:00');",
+        "2026-01-02T03:04:05",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(UNORDINARY))
+async def test_a_change_column_holding_no_moment_in_some_rows_keeps_its_watermark(
+    case: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    # PostgreSQL's infinity became the watermark (9999-12-31T23:59:59.999999): every
+    # later run read the rows of infinity alone, and no change was seen again — NaN
+    # likewise; in a timestamptz column, or a MariaDB one holding a date it allows but
+    # Python does not (2026-02-00), the read failed ("'>' not supported", "can't compare
+    # offset-naive and offset-aware datetimes"). Such a row is read and planned; the
+    # watermark is the highest moment (number) of the others.
+    provider, setup, mark = UNORDINARY[case]
+    server = request.getfixturevalue("pg_database" if provider == "postgresql" else "my_database")
+    (server.psql if provider == "postgresql" else server.sql)(setup)
+    connection = sql_connection(provider, server, tmp_path, "hr")
+    layout = Layout(keys=("emp",), fields=("emp", "seen"))
+    read: list[list[str]] = []
+    since = None
+    for _ in range(2):
+        source = await opened(connection, Endpoint(connection="hr", table="hr"), layout)
+        assert isinstance(source, ChangeReader)
+        try:
+            records = [r async for batch in source.read_changed(100, since, "seen") for r in batch]
+            read.append(sorted(str(record["emp"]) for record in records))
+            since = source.watermark()
+        finally:
+            await source.close()
+        assert since == mark
+    floats = case == "postgresql float"
+    assert read[0] == ["e1", "e2", "e3", "e4", "e5", *(["e6"] if floats else [])]
+    # Then the rows from the watermark on, those of no value, and those the server orders
+    # above any (infinity, NaN; 2026-02-00, after 2026-01-02).
+    assert read[1] == ["e1", "e3", "e4", *(["e6"] if floats else [])]
