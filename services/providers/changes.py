@@ -28,7 +28,7 @@ import re
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import structlog
 
@@ -91,6 +91,22 @@ def _moment(text: str) -> datetime | None:
     return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+_LAST_DAY = datetime(9999, 12, 31, tzinfo=UTC)
+"""A timestamp on the last day Python holds says no time a record changed: PostgreSQL's
+infinity read as 9999-12-31T23:59:59.999999 (9999-12-31 from a date). As the watermark
+it would hide every later change."""
+
+
+def endless(text: str) -> bool:
+    """Whether a watermark says no time nor number a record changed at: a timestamp on the
+    last day (`_LAST_DAY`), infinity or NaN — kept by a run before such values were passed
+    over, it would hide every later change."""
+    if text.strip().lower().lstrip("+-") in ("nan", "inf", "infinity"):
+        return True
+    moment = _value(text)[1]
+    return isinstance(moment, datetime) and moment >= _LAST_DAY
+
+
 Value = tuple[str, Decimal | datetime | None]
 """A change value, and the number or the moment it is (None: text)."""
 
@@ -150,10 +166,16 @@ class FieldChanges:
         self._kind: Kind | None = None
         if since is not None and checked:
             self._kind = kind_of(since)
-            if self._kind is None:
+            if self._kind is None or endless(since):
+                what = (
+                    "says no time nor number"
+                    if self._kind
+                    else "is neither a timestamp nor a number"
+                )
+                self._kind = None
                 self._stale = (
-                    f"the stored watermark {since!r} of changes field {field!r} is neither "
-                    "a timestamp nor a number: ignored, every record read"
+                    f"the stored watermark {since!r} of changes field {field!r} {what}: "
+                    "ignored, every record read"
                 )
                 self._warn(self._stale)
                 since = None
@@ -189,6 +211,9 @@ class FieldChanges:
         kind = _kind(seen)
         if kind is None or (self._kind is not None and kind != self._kind):
             self._note(value, _name(record), f"is not a {self._kind or 'timestamp or a number'}")
+            return True
+        if kind == "timestamp" and cast(datetime, seen[1]) >= _LAST_DAY:
+            self._note(value, _name(record), "says no time (infinity: the last day there is)")
             return True
         if self._kind is None:
             self._counts[kind] = self._counts.get(kind, 0) + 1

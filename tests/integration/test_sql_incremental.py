@@ -14,7 +14,7 @@ from schemas.events import RunFinished
 from schemas.jobs import Endpoint
 from services.cli.client import Session
 from services.common.watermarks import Memory
-from services.providers.base import ChangeReader, Layout
+from services.providers.base import ChangeReader, FallsBack, Layout
 from tests.mysql_server import Server as MysqlServer
 from tests.postgresql_server import Server as PostgresqlServer
 from tests.sql_servers import SqlProvider, connection_toml, opened, sql_connection
@@ -176,3 +176,56 @@ async def test_a_change_column_holding_no_moment_in_some_rows_keeps_its_watermar
     # Then the rows from the watermark on, those of no value, and those the server orders
     # above any (infinity, NaN; 2026-02-00, after 2026-01-02).
     assert read[1] == ["e1", "e3", "e4", *(["e6"] if floats else [])]
+    # A watermark kept so before: passed over, every row read.
+    stored = "nan" if floats else "9999-12-31T23:59:59.999999"
+    source = await opened(connection, Endpoint(connection="hr", table="hr"), layout)
+    assert isinstance(source, ChangeReader) and isinstance(source, FallsBack)
+    try:
+        records = [r async for batch in source.read_changed(100, stored, "seen") for r in batch]
+        assert len(records) == len(read[0]) and source.watermark() == mark
+        assert "ignored, every record read" in (source.fell_back() or "")
+    finally:
+        await source.close()
+
+
+@pytest.mark.parametrize("kind", ["timestamptz", "timestamp", "date"])
+async def test_a_query_whose_change_column_holds_infinity_keeps_its_watermark(
+    kind: str, pg_database: PostgresqlServer, tmp_path: Path
+) -> None:
+    # A job's SELECT is filtered here, by the values as read: infinity read as
+    # 9999-12-31T23:59:59.999999Z (9999-12-31 in a date column) became the watermark, and
+    # every later run read the rows holding it alone, no change seen again.
+    pg_database.psql(
+        f"CREATE TABLE hr (emp text PRIMARY KEY, seen {kind});"
+        "INSERT INTO hr VALUES ('e1', 'infinity'), ('e2', '-infinity'),"
+        " ('e3', '2026-01-02 03:04:05'), ('e4', NULL), ('e5', '2026-01-01');"
+    )
+    connection = sql_connection("postgresql", pg_database, tmp_path, "hr")
+    layout = Layout(keys=("emp",), fields=("emp", "seen"))
+    query = Endpoint(connection="hr", query="SELECT emp, seen FROM hr")
+    marks: list[str | None] = []
+    read: list[list[str]] = []
+    since = None
+    for _ in range(2):
+        source = await opened(connection, query, layout)
+        assert isinstance(source, ChangeReader)
+        try:
+            records = [r async for batch in source.read_changed(100, since, "seen") for r in batch]
+            read.append(sorted(str(record["emp"]) for record in records))
+            since = source.watermark()
+            marks.append(since)
+        finally:
+            await source.close()
+    assert marks[0] is not None and marks[0].startswith("2026-01-0"), marks
+    assert marks[1] == marks[0]
+    assert read == [["e1", "e2", "e3", "e4", "e5"], ["e1", "e3", "e4"]]
+    # A watermark kept so before: passed over, every row read.
+    source = await opened(connection, query, layout)
+    assert isinstance(source, ChangeReader) and isinstance(source, FallsBack)
+    try:
+        stored = "9999-12-31T23:59:59.999999Z"
+        records = [r async for batch in source.read_changed(100, stored, "seen") for r in batch]
+        assert len(records) == 5 and source.watermark() == marks[0]
+        assert "ignored, every record read" in (source.fell_back() or "")
+    finally:
+        await source.close()

@@ -14,7 +14,7 @@ from typing import Any, ClassVar, cast
 from core.errors import BadInput
 from schemas.values import Record, Value, normalize, records_from_rows
 
-from ..changes import FieldChanges, HighestRead, filtered, needs_field
+from ..changes import FieldChanges, HighestRead, endless, filtered, needs_field
 from .table import Col, Conn, SqlTable
 from .values import fits, reads_as_given
 
@@ -84,7 +84,7 @@ class SqlReading(SqlTable[Conn, Col]):
         filtered here as CSV and SQLite are (changes.py), each value by its kind: a text
         "N/A" never becomes the watermark that would hide every later change."""
         field = needs_field(self.tag, field)
-        self._changes = self._highest = None
+        self._changes = self._highest = self._endless = None
         if self._query is None:
             column = self._columns.get(field)
             if column is None:
@@ -93,6 +93,12 @@ class SqlReading(SqlTable[Conn, Col]):
                     f"table{self.close_columns(field)}"
                 )
             if self.orders_changes(column):
+                if since is not None and endless(since):
+                    self._endless = (
+                        f"the stored watermark {since!r} of changes field {field!r} says no "
+                        "time nor number: ignored, every record read"
+                    )
+                    since = None
                 self._highest = HighestRead(since, self.highest_text(column))
                 return self._rows(batch_size, (field, since))
         self._changes = FieldChanges(field, since)
@@ -104,9 +110,13 @@ class SqlReading(SqlTable[Conn, Col]):
         return self._changes.watermark() if self._changes else None
 
     def fell_back(self) -> str | None:
+        if self._endless is not None:
+            return self._endless
         return self._changes.fell_back() if self._changes else None
 
     def change_warnings(self) -> list[str]:
+        if self._endless is not None:
+            return [self._endless]
         return self._changes.warnings if self._changes else []
 
     def _records(

@@ -102,6 +102,7 @@ class SqlTable(Generic[Conn, Col]):
         self._fields: list[str] = []  # a query's columns
         self._changes: FieldChanges | None = None
         self._highest: HighestRead | None = None
+        self._endless: str | None = None  # a stored watermark passed over (`read_changed`)
         self._write = False
         self._known = False
         """The columns held are the table's as `open` or the last batch found them: a
