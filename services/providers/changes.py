@@ -15,8 +15,10 @@ A value that is not of the field's kind — neither a number nor a timestamp (IS
 or LDAP generalized time: "N/A", "2026-13-45", "yesterday"), or a number where the
 values are timestamps, or the other way round — would compare as text above every
 timestamp and hide every later change. Such a value is never the watermark: its record
-is read as changed and a warning names it. The field's kind is the watermark's; with no
-watermark (a full run), the kind most of the values are. A watermark stored that is of
+is read as changed and a warning names it; so is a timestamp on the last day Python holds
+(9999-12-31, or past it in UTC: PostgreSQL's infinity as read), which says no time. The
+field's kind is the watermark's; with no watermark (a full run), the kind most of the
+values are. A watermark stored that is of
 neither kind (kept before values were checked) is ignored with a warning: every record
 is read, as a full run (`fell_back`).
 """
@@ -73,8 +75,17 @@ def _generalized(text: str) -> datetime | None:
         moment += timedelta(seconds=unit * float(f"0.{fraction}"))
     if zone != "Z":
         sign = 1 if zone[0] == "+" else -1
-        moment -= sign * timedelta(hours=int(zone[1:3]), minutes=int(zone[3:5]))
+        try:
+            moment -= sign * timedelta(hours=int(zone[1:3]), minutes=int(zone[3:5]))
+        except OverflowError:
+            return _beyond(moment)
     return moment.replace(tzinfo=UTC)
+
+
+def _beyond(moment: datetime) -> datetime:
+    """A moment whose UTC falls past the days Python holds: the first or the last there
+    is (the last is never the watermark: `_LAST_DAY`)."""
+    return (datetime.max if moment.year == datetime.max.year else datetime.min).replace(tzinfo=UTC)
 
 
 def _moment(text: str) -> datetime | None:
@@ -88,7 +99,10 @@ def _moment(text: str) -> datetime | None:
         moment = datetime.fromisoformat(text)
     except ValueError:
         return None
-    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except OverflowError:
+        return _beyond(moment)
 
 
 _LAST_DAY = datetime(9999, 12, 31, tzinfo=UTC)

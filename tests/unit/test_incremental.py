@@ -379,3 +379,16 @@ def test_check_job_accepts_a_lifecycle_on_a_destination_that_disables_and_enable
         check_job(good, {**connections, "dir": cannot}, FACTS)
     assert "$.objects[0].delete_after: destination dir (plugin) cannot delete" in str(refused.value)
     assert "$.objects[0].restore: destination dir (plugin) cannot enable" in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "value", ["9999-12-31T23:00:00-05:00", "0001-01-01T00:30:00+01:00", "99991231230000-0500"]
+)
+def test_a_timestamp_past_the_days_python_holds_is_read_as_changed(value: str) -> None:
+    # In UTC it falls after 9999-12-31 (or before year 1): the read failed with
+    # "OverflowError: date value out of range". Read as changed, never the watermark.
+    changes = FieldChanges("modified", "2026-01-01T00:00:00Z")
+    assert kind_of(value) == "timestamp"
+    assert changes.wanted({"id": "e1", "modified": value}) == value.startswith("9999")
+    assert changes.wanted({"id": "e2", "modified": "2026-02-01T00:00:00Z"})
+    assert changes.watermark() == "2026-02-01T00:00:00Z"
