@@ -165,8 +165,9 @@ async def test_a_first_run_sent_as_columns_writes_what_a_run_sent_as_changes_wri
     request: pytest.FixtureRequest,
     destination: str,
 ) -> None:
-    """Into a destination other than SQLite (the changes made of the columns, applied as
-    any batch's): the same file, workbook or table, the same statistics and history."""
+    """Into a destination other than SQLite (a file or a workbook: the changes made of the
+    columns, applied as any batch's; PostgreSQL and MariaDB: rows made of the columns, no
+    change made): the same file, workbook or table, the same statistics and history."""
     monkeypatch.setattr(low_memory, "LEAN_ABOVE", -1)  # planned with its creates on disk
     files.write(COUNT, batch_size=7)
     if destination == "csv":
