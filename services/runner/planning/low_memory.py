@@ -62,7 +62,8 @@ async def lean_enough(mapping: ObjectMapping, sides: Sides, keys: list[str] | No
     """Whether the lean planning applies: every field mapped (so what is compared is known
     before the source is read), the whole job, a destination cheap to read twice — and
     large (its `size_hint`, when it has one, above LEAN_ABOVE), or small (READ_TWICE)
-    while the source is larger (a first run: its creates go to disk, spill.py)."""
+    while the source is larger (a first run: its creates go to disk, spill.py), or empty
+    while the source cannot say its size (a directory's first run, however large)."""
     destination = sides.destination
     if not (mapping.fields and keys is None and getattr(destination, "rereadable", False)):
         return False
@@ -70,7 +71,9 @@ async def lean_enough(mapping: ObjectMapping, sides: Sides, keys: list[str] | No
     if size_hint is None or (found := await size_hint()) > LEAN_ABOVE:
         return True
     source_hint = getattr(sides.source, "size_hint", None)
-    return found <= READ_TWICE and source_hint is not None and await source_hint() > READ_TWICE
+    if source_hint is None:  # a directory, a service: its size is known once it is read
+        return int(found) == 0  # a first run: its creates go to disk, however many there are
+    return int(found) <= READ_TWICE and int(await source_hint()) > READ_TWICE
 
 
 async def plan_low_memory(
