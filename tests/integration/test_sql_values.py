@@ -5,7 +5,8 @@ refused before planning."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ def server_of(
     return server, run_sql
 
 
+@asynccontextmanager
 async def table_side(
     provider: SqlProvider,
     request: pytest.FixtureRequest,
@@ -40,12 +42,17 @@ async def table_side(
     table: str,
     setup: str,
     layout: Layout = LAYOUT,
-) -> Provider:
-    """The side writing `table` of the test's own database, `setup` run there first."""
+) -> AsyncIterator[Provider]:
+    """The side writing `table` of the test's own database, `setup` run there first;
+    closed on the way out."""
     server, run_sql = server_of(provider, request)
     run_sql(setup)
     connection = sql_connection(provider, server, tmp_path, "db")
-    return await opened(connection, Endpoint(connection="db", table=table), layout, write=True)
+    side = await opened(connection, Endpoint(connection="db", table=table), layout, write=True)
+    try:
+        yield side
+    finally:
+        await side.close()
 
 
 def create(key: str, **values: str) -> Change:
@@ -91,12 +98,9 @@ async def test_json_numbers_keep_every_digit_and_compare_by_their_value(
     provider: SqlProvider, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     setup, rows, source, canonical = JSON[provider]
-    table = await table_side(provider, request, tmp_path, "j", setup)
-    try:
+    async with table_side(provider, request, tmp_path, "j", setup) as table:
         assert await read_all(table) == rows
         assert table.canonical({"id": "2", "extra": source}) == {"id": "2", "extra": canonical}
-    finally:
-        await table.close()
 
 
 @PROVIDERS
@@ -111,8 +115,7 @@ async def test_a_number_the_decimal_column_would_round_fails_its_record(
         f"CREATE TABLE pay (id int PRIMARY KEY, amount {decimal});"
         "INSERT INTO pay VALUES (1, 100.00), (2, 5.00);"
     )
-    table = await table_side(provider, request, tmp_path, "pay", setup)
-    try:
+    async with table_side(provider, request, tmp_path, "pay", setup) as table:
         assert table.canonical({"id": "1", "amount": "99.999"})["amount"] == "99.999"
         assert table.canonical({"id": "2", "amount": "7.5000"})["amount"] == "7.50"
 
@@ -125,8 +128,6 @@ async def test_a_number_the_decimal_column_would_round_fails_its_record(
         assert outcomes[1].error is None
         rows = {str(r["id"]): r["amount"] for r in await read_all(table)}
         assert rows == {"1": "100.00", "2": "7.50"}
-    finally:
-        await table.close()
 
 
 @PROVIDERS
@@ -139,8 +140,7 @@ async def test_a_number_with_a_fraction_fails_its_record_in_an_integer_column(
     naming the value, in both; a whole number spelled so compares as the number."""
     setup = "CREATE TABLE counts (id varchar(20) PRIMARY KEY, seats int);"
     layout = Layout(keys=("id",), fields=("id", "seats"))
-    table = await table_side(provider, request, tmp_path, "counts", setup, layout)
-    try:
+    async with table_side(provider, request, tmp_path, "counts", setup, layout) as table:
         first = await table.apply([create("a", seats="4.5"), create("b", seats="3")])
         then = await table.apply(
             [Change(action="update", key="b", match={"id": "b"}, set={"seats": "1.4"})]
@@ -156,8 +156,6 @@ async def test_a_number_with_a_fraction_fails_its_record_in_an_integer_column(
             stored = {str(r["id"]): r for r in await read_all(table)}
             for key, seats in (("c", "4.0"), ("d", "1e2")):
                 assert table.canonical({"id": key, "seats": seats}) == stored[key]
-    finally:
-        await table.close()
 
 
 @PROVIDERS
@@ -169,13 +167,10 @@ async def test_a_negative_zero_compares_as_the_zero_the_decimal_column_holds(
     decimal = {"postgresql": "numeric", "mysql": "decimal(10,2)"}[provider]
     setup = f"CREATE TABLE pay (id varchar(20) PRIMARY KEY, amount {decimal}, due {decimal});"
     layout = Layout(keys=("id",), fields=("id", "amount", "due"))
-    table = await table_side(provider, request, tmp_path, "pay", setup, layout)
-    source: Record = {"id": "a", "amount": "-0.00", "due": "-0"}
-    try:
+    async with table_side(provider, request, tmp_path, "pay", setup, layout) as table:
+        source: Record = {"id": "a", "amount": "-0.00", "due": "-0"}
         assert [o.error for o in await table.apply([create("a", **source)])] == [None]  # type: ignore[arg-type]
         assert await read_all(table) == [table.canonical(source)]
-    finally:
-        await table.close()
 
 
 @PROVIDERS
@@ -188,9 +183,8 @@ async def test_a_decimal_of_more_than_28_digits_compares_and_writes_as_any_other
     decimal = {"postgresql": "numeric", "mysql": "decimal"}[provider]
     setup = f"CREATE TABLE wide (id int PRIMARY KEY, amount {decimal}(38,10), ref {decimal}(38,0));"
     layout = Layout(keys=("id",), fields=("id", "amount", "ref"))
-    table = await table_side(provider, request, tmp_path, "wide", setup, layout)
-    amount, ref = "12345678901234567890.5", "12345678901234567890123456789012345678"
-    try:
+    async with table_side(provider, request, tmp_path, "wide", setup, layout) as table:
+        amount, ref = "12345678901234567890.5", "12345678901234567890123456789012345678"
         made: Record = {"id": "1", "amount": amount, "ref": ref}
         as_stored = {"id": "1", "amount": "12345678901234567890.5000000000", "ref": ref}
         assert table.canonical(made) == as_stored
@@ -198,8 +192,6 @@ async def test_a_decimal_of_more_than_28_digits_compares_and_writes_as_any_other
         assert await read_all(table) == [as_stored]
         rounded = table.canonical({"id": "1", "amount": "0.12345678901"})
         assert rounded["amount"] == "0.12345678901", "one digit too many: refused, not rounded"
-    finally:
-        await table.close()
 
 
 async def test_a_postgresql_timestamptz_at_infinity_reads_in_utc_as_any_other(
@@ -212,8 +204,7 @@ async def test_a_postgresql_timestamptz_at_infinity_reads_in_utc_as_any_other(
         "CREATE TABLE ends (id int PRIMARY KEY, until timestamptz);"
         "INSERT INTO ends VALUES (1, 'infinity'), (2, '-infinity'), (3, '2026-01-02 03:04:05+00');"
     )
-    table = await table_side("postgresql", request, tmp_path, "ends", setup)
-    try:
+    async with table_side("postgresql", request, tmp_path, "ends", setup) as table:
         rows = sorted(await read_all(table), key=lambda r: str(r["id"]))
         assert [r["until"] for r in rows] == [
             "9999-12-31T23:59:59.999999Z",
@@ -221,8 +212,6 @@ async def test_a_postgresql_timestamptz_at_infinity_reads_in_utc_as_any_other(
             "2026-01-02T03:04:05Z",
         ]
         assert [table.canonical(r) for r in rows] == rows, "a re-run finds them unchanged"
-    finally:
-        await table.close()
 
 
 STAMPS = {
@@ -252,15 +241,14 @@ async def test_a_date_time_keeps_the_fraction_of_a_second_its_column_holds(
     """A date-time column without (all) the fraction of a second stores 04:23:16.820588
     otherwise: compared with the source's microseconds, every run planned the same update
     again."""
-    table = await table_side(provider, request, tmp_path, "stamps", STAMPS[provider])
-    source: Record = {
-        "id": "1",
-        "seen": "2026-12-07T04:23:16.820588",
-        "stamp": "2026-12-07T04:23:16.820588Z",
-        "fine": "2026-12-07T04:23:16.820588",
-        "starts": "08:30:00.5",
-    }
-    try:
+    async with table_side(provider, request, tmp_path, "stamps", STAMPS[provider]) as table:
+        source: Record = {
+            "id": "1",
+            "seen": "2026-12-07T04:23:16.820588",
+            "stamp": "2026-12-07T04:23:16.820588Z",
+            "fine": "2026-12-07T04:23:16.820588",
+            "starts": "08:30:00.5",
+        }
         if provider in STAMPED:
             assert table.canonical(source) == STAMPED[provider]
         made = Change(action="create", key="1", match={"id": "1"}, set=dict(source))
@@ -269,8 +257,6 @@ async def test_a_date_time_keeps_the_fraction_of_a_second_its_column_holds(
         assert table.canonical(source) == stored
         if provider in STAMPED:
             assert stored == STAMPED[provider]
-    finally:
-        await table.close()
 
 
 SPELLED = "CREATE TABLE spelled (id int PRIMARY KEY, born date, seen {stamp}, opens time);"
@@ -287,13 +273,12 @@ async def test_dates_and_times_spelled_otherwise_compare_as_the_column_holds_the
     unequal with the value read back, an update planned on every run."""
     setup = SPELLED.format(stamp=STAMP[provider])
     layout = Layout(keys=("id",), fields=("id", "born", "seen", "opens"))
-    table = await table_side(provider, request, tmp_path, "spelled", setup, layout)
-    spellings: list[Record] = [
-        {"born": "2026-01-02 00:00:00", "seen": "2026-01-02T03:04:05.1234567", "opens": "9:00"},
-        {"born": "2026-01-02T00:00:00Z", "seen": "2026-01-02 03:04:05.9999996"},
-        {"born": "2026-1-2", "opens": "09:00:00.0000004"},
-    ]
-    try:
+    async with table_side(provider, request, tmp_path, "spelled", setup, layout) as table:
+        spellings: list[Record] = [
+            {"born": "2026-01-02 00:00:00", "seen": "2026-01-02T03:04:05.1234567", "opens": "9:00"},
+            {"born": "2026-01-02T00:00:00Z", "seen": "2026-01-02 03:04:05.9999996"},
+            {"born": "2026-1-2", "opens": "09:00:00.0000004"},
+        ]
         made = [create(str(n), **values) for n, values in enumerate(spellings)]  # type: ignore[arg-type]
         assert [o.error for o in await table.apply(made)] == [None] * 3
         stored = {str(r["id"]): r for r in await read_all(table)}
@@ -306,8 +291,6 @@ async def test_dates_and_times_spelled_otherwise_compare_as_the_column_holds_the
             "opens": "09:00:00",
         }
         assert stored["1"]["seen"] == "2026-01-02T03:04:06"
-    finally:
-        await table.close()
 
 
 @PROVIDERS
@@ -318,8 +301,7 @@ async def test_a_date_time_with_a_time_of_day_fails_its_record_in_a_date_column(
     note): the time of day was lost, and the record planned again on every run."""
     setup = SPELLED.format(stamp=STAMP[provider])
     layout = Layout(keys=("id",), fields=("id", "born"))
-    table = await table_side(provider, request, tmp_path, "spelled", setup, layout)
-    try:
+    async with table_side(provider, request, tmp_path, "spelled", setup, layout) as table:
         made = [create("1", born="2026-01-02 10:30:00"), create("2", born="2026-01-03")]
         update = Change(
             action="update", key="2", match={"id": "2"}, set={"born": "2026-01-04T08:00:00"}
@@ -331,8 +313,6 @@ async def test_a_date_time_with_a_time_of_day_fails_its_record_in_a_date_column(
             assert "born: " in outcome.error and "has a time of day" in outcome.error
         assert first[1].error is None
         assert await read_all(table) == [{"id": "2", "born": "2026-01-03"}]
-    finally:
-        await table.close()
 
 
 @PROVIDERS
@@ -347,8 +327,7 @@ async def test_a_create_without_a_value_in_a_not_null_text_column_writes_empty_t
         " note varchar(20) NOT NULL DEFAULT 'n/a', age int);"
     )
     layout = Layout(keys=("id",), fields=("id", "address", "note", "age"))
-    table = await table_side(provider, request, tmp_path, "nn", setup, layout)
-    try:
+    async with table_side(provider, request, tmp_path, "nn", setup, layout) as table:
         first = [create("1", age="40"), create("2", age="50")]  # a first run's batch
         assert [o.error for o in await table.apply(first)] == [None, None]
         mixed = [create("3"), create("4", address="", note="Cy"), create("5", address="Rue")]
@@ -361,8 +340,6 @@ async def test_a_create_without_a_value_in_a_not_null_text_column_writes_empty_t
             {"id": "4", "note": "Cy"},
             {"id": "5", "address": "Rue"},
         ]
-    finally:
-        await table.close()
 
 
 @PROVIDERS
@@ -378,17 +355,16 @@ async def test_a_value_cleared_in_a_not_null_text_column_becomes_empty_text(
         f" note {text} NOT NULL DEFAULT '', age int);"
         "INSERT INTO nn VALUES (4, '156 av. de Malakof', 'kept', 40), (5, 'x', 'y', 50);"
     )
-    table = await table_side(provider, request, tmp_path, "nn", setup)
-    emptied = Change(action="update", key="4", match={"id": "4"}, set={"address": ""})
-    cleared = Change(action="update", key="5", match={"id": "5"}, set={}, clear=("address", "note"))
-    try:
+    async with table_side(provider, request, tmp_path, "nn", setup) as table:
+        emptied = Change(action="update", key="4", match={"id": "4"}, set={"address": ""})
+        cleared = Change(
+            action="update", key="5", match={"id": "5"}, set={}, clear=("address", "note")
+        )
         assert [o.error for o in await table.apply([emptied, cleared])] == [None, None]
         assert await read_all(table) == [
             {"id": "4", "note": "kept", "age": "40"},  # empty text: no value
             {"id": "5", "age": "50"},
         ]
-    finally:
-        await table.close()
 
 
 SINGLE = {
@@ -407,17 +383,14 @@ async def test_a_single_precision_float_compares_as_the_column_keeps_it(
     3.14159265) planned the same update on every run."""
     column, tenth = SINGLE[provider]
     setup = f"CREATE TABLE scores (id int PRIMARY KEY, score {column});"
-    table = await table_side(provider, request, tmp_path, "scores", setup)
-    values = ["34346.18", "3.14159265", "1234567", "0.1", "-2.5e-7"]
-    sources: list[Record] = [{"id": str(i), "score": v} for i, v in enumerate(values)]
-    try:
+    async with table_side(provider, request, tmp_path, "scores", setup) as table:
+        values = ["34346.18", "3.14159265", "1234567", "0.1", "-2.5e-7"]
+        sources: list[Record] = [{"id": str(i), "score": v} for i, v in enumerate(values)]
         creates = [create(str(r["id"]), score=str(r["score"])) for r in sources]
         assert [o.error for o in await table.apply(creates)] == [None] * len(values)
         stored = sorted(await read_all(table), key=lambda r: int(str(r["id"])))
         assert [table.canonical(r) for r in sources] == stored
         assert stored[3]["score"] == tenth
-    finally:
-        await table.close()
 
 
 PEOPLE = {
@@ -446,18 +419,17 @@ async def test_changes_of_a_batch_that_need_each_others_rows_go_in_whatever_thei
         PEOPLE[provider] + (" DEFERRABLE INITIALLY DEFERRED" if deferred else "") + ");"
         "INSERT INTO people VALUES ('u2', 'Bob', NULL), ('u7', 'Sam', NULL), ('u3', 'Cy', 'u7');"
     )
-    table = await table_side(provider, request, tmp_path, "people", setup)
-    changes = [
-        create("u5", name="Eve", boss="u2"),
-        Change(action="delete", key="u8", match={"id": "u8"}),
-        create("u9", name="Nia"),
-        Change(action="update", key="u3", match={"id": "u3"}, set={}, clear=("boss",)),
-        create("u1", name="Ada", boss="u9"),
-        create("u4", name="Kim", boss="u6"),  # no u6: refused
-        Change(action="delete", key="u7", match={"id": "u7"}),
-    ]
-    changes[1], changes[6] = changes[6], changes[1]  # u7 deleted with u8, before u3's update
-    try:
+    async with table_side(provider, request, tmp_path, "people", setup) as table:
+        changes = [
+            create("u5", name="Eve", boss="u2"),
+            Change(action="delete", key="u8", match={"id": "u8"}),
+            create("u9", name="Nia"),
+            Change(action="update", key="u3", match={"id": "u3"}, set={}, clear=("boss",)),
+            create("u1", name="Ada", boss="u9"),
+            create("u4", name="Kim", boss="u6"),  # no u6: refused
+            Change(action="delete", key="u7", match={"id": "u7"}),
+        ]
+        changes[1], changes[6] = changes[6], changes[1]  # u7 deleted with u8, before u3's update
         errors = [o.error for o in await table.apply(changes)]
         assert [e is None for e in errors] == [True] * 5 + [False, True], errors
         assert sorted(await read_all(table), key=lambda r: str(r["id"])) == [
@@ -467,8 +439,6 @@ async def test_changes_of_a_batch_that_need_each_others_rows_go_in_whatever_thei
             {"id": "u5", "name": "Eve", "boss": "u2"},
             {"id": "u9", "name": "Nia"},
         ]
-    finally:
-        await table.close()
 
 
 def login(
