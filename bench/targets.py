@@ -23,11 +23,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import msgspec
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))  # for tests.*
 TARGETS_FILE = "IDSYNC_BENCH_TARGETS"
 """The environment variable naming the file a bench adds its targets to."""
 
@@ -110,19 +112,31 @@ BENCHES: list[tuple[str, list[str], list[str]]] = [
 ]
 """Each bench measuring a target, with its quick and its full arguments."""
 
-NEEDS = {
-    "ldap.py": ("slapd", "ldapsearch"),
-    "postgresql.py": ("psql",),
-    "postgresql_million.py": ("psql",),
-    "mysql.py": ("mariadb",),
-}
-"""The commands a bench's throwaway servers and references need (slapd and the
-PostgreSQL and MariaDB servers come with their clients' Debian packages here)."""
+
+def _servers() -> dict[str, tuple[str, Callable[[], bool]]]:
+    """What each bench's throwaway servers need, and whether this machine has it: the
+    tests' own checks (tests/*_server.py)."""
+    from tests import ldap_server, mysql_server, postgresql_server
+
+    postgresql = ("PostgreSQL's server", lambda: postgresql_server.bin_folder() is not None)
+    return {
+        "ldap.py": ("slapd", lambda: ldap_server.slapd_binary() is not None),
+        "postgresql.py": postgresql,
+        "postgresql_million.py": postgresql,
+        "mysql.py": (
+            "MariaDB's server",
+            lambda: (
+                mysql_server.server_binary() is not None
+                and shutil.which("mariadb-install-db") is not None
+            ),
+        ),
+    }
 
 
-def missing(bench: str) -> list[str]:
-    found = os.environ.get("PATH", "") + os.pathsep + "/usr/sbin"
-    return [tool for tool in NEEDS.get(bench, ()) if shutil.which(tool, path=found) is None]
+def missing(bench: str) -> str | None:
+    """What the bench needs that this machine lacks (None: nothing)."""
+    need = _servers().get(bench)
+    return need[0] if need is not None and not need[1]() else None
 
 
 def table(targets: list[Target]) -> str:
@@ -148,7 +162,7 @@ def main(full: bool) -> int:
     started = time.monotonic()
     for bench, quick, sized in BENCHES:
         if lacking := missing(bench):
-            skipped.append(f"{bench} (needs {', '.join(lacking)}: scripts/install-test-deps.sh)")
+            skipped.append(f"{bench} (needs {lacking}: scripts/install-test-deps.sh)")
             continue
         arguments = sized if full else quick
         print(f"\n== bench/{bench} {' '.join(arguments)}", flush=True)
