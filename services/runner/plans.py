@@ -13,6 +13,7 @@ applied, redelivered (and then decoded) if this process dies first.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import operator
 from collections.abc import Collection, Coroutine, Iterable, Iterator, Sequence
 from typing import Any
@@ -78,7 +79,7 @@ class Batched:
 
     def __iter__(self) -> Iterator[tuple[int, int, list[Change]]]:
         if isinstance(self.changes, SpilledPlan):
-            for phase, number, entries in self._spilled(self.changes):
+            for phase, number, entries, _ in self._spilled(self.changes):
                 yield phase, number, [decoded(data) for _, data in entries]
             return
         phase, last, number = -1, "", 0
@@ -116,8 +117,8 @@ class Batched:
             )
 
         if isinstance(self.changes, SpilledPlan):
-            for phase, number, entries in self._spilled(self.changes):
-                values = self.changes.values_of(entries)
+            for phase, number, entries, found in self._spilled(self.changes):
+                values = self.changes.values_of(entries) if found is None else found
                 if (creates := as_columns(entries, values)) is not None:  # a first run's
                     # Not kept to recall: decoding columns costs little, holding them
                     # 46 MiB more at 100,000 (docs/performance.md).
@@ -153,22 +154,55 @@ class Batched:
                     if identity(change) in records:
                         yield number, at, change
             return
-        for _, number, entries in self._spilled(self.changes):
+        for _, number, entries, _ in self._spilled(self.changes):
             for at, (place, data) in enumerate(entries):
                 if identity_of_order(place) in records:
                     yield number, at, decoded(data)
 
-    def _spilled(self, plan: SpilledPlan) -> Iterator[tuple[int, int, list[Entry]]]:
+    def _spilled(
+        self, plan: SpilledPlan, quick: bool = True
+    ) -> Iterator[tuple[int, int, list[Entry], list[msgspec.Struct] | None]]:
         """`each_batch` over the encoded changes, by their encoded size — or, a batch of
         creates planned from columns of one shape (`SpilledPlan.column_size`), sent as
-        columns, by their size as columns: more of them a batch."""
+        columns, by their size as columns: more of them a batch. A batch made only of
+        such creates is cut at once where it can be (`SpilledPlan.column_batch`, unless
+        not `quick`): the same batches, without looking at each create in turn, given
+        with the values of its creates (None: a batch cut a change at a time)."""
         phase, last, number = -1, "", 0
         batch: list[Entry] = []
         batch_bytes = column_bytes = 0
         shape: object = None
         """The shape of every create of the batch planned from columns; None: another."""
         column_size = plan.column_size
-        for entry in plan.entries():
+        source = plan.entries()
+        ahead: list[Entry] = []
+        at = 0
+        """Entries read ahead of a new batch, to cut it at once; the next is `ahead[at]`."""
+        quick = quick and plan.from_columns
+        while True:
+            if quick and not batch:
+                del ahead[:at]
+                at = 0
+                ahead += itertools.islice(source, self.batch_size + 1 - len(ahead))
+                room = MAX_BATCH_BYTES - COLUMNS_OVERHEAD
+                cut = plan.column_batch(ahead, self.batch_size, room) if ahead else None
+                if cut is not None and largest(ahead[: len(cut)]) <= MAX_BATCH_BYTES:
+                    # (a change too large for any batch: refused below, naming it)
+                    if (name := phase_of_order(ahead[0][0])) != last:
+                        phase, last = phase + 1, name
+                    number += 1
+                    yield phase, number, ahead[: len(cut)], cut
+                    del ahead[: len(cut)]
+                    continue
+            if at < len(ahead):
+                entry, at = ahead[at], at + 1
+            elif (following := next(source, None)) is not None:
+                entry = following
+                if quick:
+                    ahead.append(entry)
+                    at += 1
+            else:
+                break
             size = len(entry[1]) + CHANGE_OVERHEAD
             if size > MAX_BATCH_BYTES:
                 change = decoded(entry[1])
@@ -186,8 +220,11 @@ class Batched:
             full = len(batch) >= self.batch_size or not fits
             if batch and (full or name != last):
                 number += 1
-                yield phase, number, batch
+                yield phase, number, batch, None
                 batch, batch_bytes, column_bytes = [], 0, 0
+                if quick:  # this change starts the next batch: cut at once if it can be
+                    at -= 1
+                    continue
                 columns = sized is not None
             if name != last:
                 phase, last = phase + 1, name
@@ -196,8 +233,14 @@ class Batched:
             shape, column_bytes = (
                 (sized[0], column_bytes + sized[1]) if columns and sized else (None, 0)
             )
-        number += 1
-        yield max(phase, 0), number, batch
+        if batch or not number:
+            number += 1
+            yield max(phase, 0), number, batch, None
+
+
+def largest(entries: Sequence[Entry]) -> int:
+    """The bytes the largest of these changes takes in a batch."""
+    return max(map(len, map(_data_of, entries))) + CHANGE_OVERHEAD
 
 
 Made = tuple[Batched, dict[int, list[Shared]]]

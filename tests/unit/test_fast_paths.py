@@ -1159,7 +1159,7 @@ def test_a_spilled_plans_batches_are_its_changes(
         ):
             batched = Batched(plan_read, size * 40)
             messages = list(batched.encoded("r", "j", "h", {}))
-            cut = [number for _, number, _ in batched._spilled(plan_read)]
+            cut = [number for _, number, _, _ in batched._spilled(plan_read)]
     changes = [change for _, data, _ in messages for change in decode_batch(data).changes]
     assert list(map(encoded_for_hash, changes)) == list(plan_read.encoded())
     assert cut == list(range(1, len(messages) + 1))  # as `places` numbers them

@@ -14,6 +14,7 @@ key twice in the source), then for the batches.
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import itertools
 import operator
@@ -526,7 +527,7 @@ class SpilledPlan(Sequence[Change]):
         if values is None:
             return None
         try:
-            return [values[id(data)] for _, data in entries]
+            return list(map(values.__getitem__, map(id, map(_data_of, entries))))
         except KeyError:
             return None
 
@@ -550,6 +551,44 @@ class SpilledPlan(Sequence[Change]):
             once = len(_entry_encoder.encode([fields, self._keys[0]])) + 5 * len(fields)
             sizes = self._skeletons[shape] = (_skeleton_size(entry[1]), once)
         return shape, len(entry[1]) - sizes[0], sizes[1]
+
+    @property
+    def from_columns(self) -> bool:
+        """Whether creates planned from columns are still in memory (`column_size`)."""
+        return bool(self._spill._values)
+
+    def column_batch(
+        self, ahead: Sequence[Entry], most: int, room: int
+    ) -> list[msgspec.Struct] | None:
+        """The values of the creates that make the batch these entries start — the plan's
+        next ones, in order — cut as `Batched._spilled` cuts it a change at a time, where
+        each is a create planned from columns of one shape in one phase: at most `most`,
+        their columns and the shape's once (`column_size`) in `room` bytes, up to the next
+        phase, another change, or the plan's end (fewer than `most + 1` entries given).
+        None where a change of another kind would join the batch."""
+        values = self._spill._values
+        sized = self.column_size(ahead[0]) if values else None
+        if values is None or sized is None:
+            return None
+        shape, _, once = sized
+        skeleton = self._skeletons[cast(type, shape)][0]
+        data = list(map(_data_of, ahead))
+        found = list(map(values.get, map(id, data)))
+        kinds = list(map(type, found))
+        count = len(ahead)
+        alike = count
+        if kinds.count(shape) != count:  # type: ignore[arg-type]
+            alike = next(at for at, kind in enumerate(kinds) if kind is not shape)
+        same = count
+        first = phase_of_order(ahead[0][0])
+        if phase_of_order(ahead[-1][0]) != first:  # sorted: a phase's changes are together
+            same = next(at for at, (place, _) in enumerate(ahead) if phase_of_order(place) != first)
+        sizes = itertools.accumulate(map(operator.sub, map(len, data[:alike]), repeat(skeleton)))
+        fit = max(1, bisect.bisect_right(list(sizes), room - once))
+        taken = min(most, fit, same, alike)
+        if taken == count or taken in (most, same) or (taken == fit and taken < alike):
+            return cast(list[msgspec.Struct], found[:taken])
+        return None  # another change would join the batch: cut a change at a time
 
     def encoded(self) -> Iterator[bytes]:
         """Each change as the plan's hash encodes it, in order."""
