@@ -142,7 +142,7 @@ class TextRows:
     ) -> None:
         self.names = names
         self.rows = rows
-        """Each row's cells, as many as `names`; an empty cell is no value."""
+        """Each row's cells (`str` itself), as many as `names`; an empty cell is no value."""
         self.delimiters = delimiters
         """Each column's delimiter, splitting its cell into values; None: single-valued."""
 
@@ -151,6 +151,16 @@ class TextRows:
 
     def records(self) -> list[Record]:
         return records_from_rows(self.names, self.rows, self.delimiters)
+
+
+class PlainColumns(list[list[Value]]):
+    """Columns (each a field's values, in the records' order) every value of which is
+    non-empty text (`str` itself) or a non-empty list of non-empty texts (`str` itself),
+    each column's of one kind: what a CSV batch copied as it is holds
+    (`CompiledMapping.copied_rows`). Said where it is known, so that the planner and a
+    destination need not look at each value again."""
+
+    __slots__ = ()
 
 
 def records_from_columns(names: Sequence[str], columns: Sequence[Sequence[Value]]) -> list[Record]:

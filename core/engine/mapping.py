@@ -14,7 +14,15 @@ from typing import Any, cast
 
 from core.errors import BadInput
 from schemas.jobs import FieldMap, ObjectMapping, TransformSpec
-from schemas.values import Record, TextRows, Value, is_empty, normalize, split_text
+from schemas.values import (
+    PlainColumns,
+    Record,
+    TextRows,
+    Value,
+    is_empty,
+    normalize,
+    split_text,
+)
 
 from .context import MappingContext
 from .keys import KEY_SEPARATOR
@@ -210,8 +218,8 @@ class CompiledMapping:
         """`copied` of the records `rows` makes (`TextRows.records()`), taken from its
         columns without making them, where each field copied is a column whose every cell
         is printable text: a single-valued field's of a column not split, a multi-valued
-        one's split by its column's delimiter into items none empty. None otherwise (the
-        records are then made, and `copied` or `map` looks at them)."""
+        one's split by its column's delimiter into items none empty: `PlainColumns`. None
+        otherwise (the records are then made, and `copied` or `map` looks at them)."""
         copies = self._copies
         if not copies or not rows.rows or self._written is None:
             return None
@@ -234,7 +242,7 @@ class CompiledMapping:
             if any(map(contains, items, repeat(""))):
                 return None  # an empty item (a delimiter doubled, first or last)
             made.append(cast(list[Value], items))
-        return self._written, made
+        return self._written, PlainColumns(made)  # the cells `str` itself, as rows hold them
 
     def map_keys(self, record: Record) -> Record:
         """Only the key fields of `record`, mapped as `map` maps them: the object a record

@@ -7,8 +7,16 @@ import re
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from itertools import chain
+from typing import cast
 
-from schemas.values import Record, Value, normalize, record_from_cells, records_from_rows
+from schemas.values import (
+    PlainColumns,
+    Record,
+    Value,
+    normalize,
+    record_from_cells,
+    records_from_rows,
+)
 
 from ..changes import FieldChanges, filtered, needs_field
 from ..keyforms import ascii_spaces, asked_only, compared, unsettled_text
@@ -138,6 +146,8 @@ class SqliteReading(SqliteTable):
         if self._probe.slots and self._probe.numeric(names):
             return False
         multi = self._layout.multi_valued
+        if isinstance(columns, PlainColumns):  # the values known plain: the delimiters alone
+            return self._no_delimiters(names, columns)
         for name, values in zip(names, columns, strict=True):
             if None in values:  # fields some records lack
                 values = [value for value in values if value is not None]
@@ -153,6 +163,20 @@ class SqliteReading(SqliteTable):
             if not all(items) or set(map(type, items)) - {str}:
                 return False
             if delimiter in "".join(items):
+                return False
+        return True
+
+    def _no_delimiters(self, names: Sequence[str], columns: PlainColumns) -> bool:
+        """Whether no item of a multi-valued field holds the field's delimiter (False also
+        where two items make it when joined, as `canonical_as_is` says); a single-valued
+        field holding lists is no such batch either."""
+        multi = self._layout.multi_valued
+        for name, values in zip(names, columns, strict=True):
+            if not values or values[0].__class__ is not list:
+                continue  # each column's values of one kind: text, or lists of it
+            delimiter = multi.get(name)
+            items = chain.from_iterable(cast(list[list[str]], values))
+            if delimiter is None or delimiter in "".join(items):
                 return False
         return True
 

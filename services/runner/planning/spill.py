@@ -33,7 +33,7 @@ from core.engine.plan import HASH_ENCODER, PlanHash, array_header, encoded_for_h
 from core.engine.planner import Planner
 from schemas.jobs import ObjectMapping
 from schemas.plan import Change, PlanCounts
-from schemas.values import Binary, Record, Value, records_from_columns
+from schemas.values import Binary, PlainColumns, Record, Value, records_from_columns
 from schemas.work import Creates
 
 RUN_SIZE = 100_000
@@ -177,6 +177,8 @@ class Spill:
                 self._write_run()
             end = done + RUN_SIZE - len(self._keys)
             some_keys, some = keys[done:end], [column[done:end] for column in columns]
+            if isinstance(columns, PlainColumns):
+                some = PlainColumns(some)
             quick = self._quick_columns
             made = quick(some_keys, fields, some) if quick is not None else None
             if made is None:
@@ -397,7 +399,7 @@ def _quick_columns(
     ) -> tuple[list[Entry], list[msgspec.Struct]] | None:
         if not set(fields) <= written or single not in fields or len(set(fields)) != len(fields):
             return None
-        if not all(map(_plain_values, columns)):
+        if not isinstance(columns, PlainColumns) and not all(map(_plain_values, columns)):
             return None
         if (shape := shapes.get(fields)) is None:
             shape = shapes[fields] = _set_of(fields)
