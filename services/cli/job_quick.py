@@ -27,6 +27,8 @@ from schemas.subjects import command_subject, job_events
 from services.common import credentials
 from services.common.asking import (
     ANSWER_WAIT,
+    NOBODY_PAUSE,
+    NOBODY_WAIT,
     no_answer_in_time,
     nobody_answers,
     refusal,
@@ -118,6 +120,7 @@ def _ask(
     asking again could run the job twice."""
     early: list[Event] = []
     deadline = time.monotonic() + ANSWER_WAIT
+    nobody_since = None
     try:
         client.publish(subject, command, f"{client.inbox}.1")
     except Lost:
@@ -131,7 +134,15 @@ def _ask(
             continue
         if message.sid == replies:
             if message.headers.startswith(NO_RESPONDERS):
-                raise nobody_answers("run")
+                nobody_since = nobody_since or time.monotonic()
+                if time.monotonic() - nobody_since >= NOBODY_WAIT:
+                    raise nobody_answers("run")
+                time.sleep(NOBODY_PAUSE)  # a workflow starting or reconnecting: ask again
+                try:
+                    client.publish(subject, command, f"{client.inbox}.1")
+                except Lost:
+                    break
+                continue
             return run_reply(reply_to("run", message.data)), early
         if message.sid == events and (event := _event(message.data)) is not None:
             early.append(event)

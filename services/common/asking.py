@@ -9,6 +9,12 @@ from schemas.commands import CommandReply, reply_decoder
 
 ANSWER_WAIT = 10.0
 """Seconds the workflow has to answer a command."""
+NOBODY_WAIT = 2.0
+"""Seconds a command is asked again while the server says no workflow service listens
+for it: one starting, or reconnecting to the server, answers within them. (Asked again
+only then: a command nobody received runs nothing, so it cannot run a job twice.)"""
+NOBODY_PAUSE = 0.1
+"""Seconds between two such askings."""
 
 
 def nobody_answers(verb: str) -> Unreachable:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
@@ -35,7 +36,16 @@ from schemas.subjects import RUN_EVENTS, command_subject, preview_subject
 from schemas.templates import Template
 
 from . import credentials
-from .asking import ANSWER_WAIT, no_answer_in_time, nobody_answers, refusal, reply_to, run_reply
+from .asking import (
+    ANSWER_WAIT,
+    NOBODY_PAUSE,
+    NOBODY_WAIT,
+    no_answer_in_time,
+    nobody_answers,
+    refusal,
+    reply_to,
+    run_reply,
+)
 from .credentials import Credentials, inbox_prefix
 from .reading import journal_events
 from .settings import Settings, server_list
@@ -221,14 +231,20 @@ class Session:
 
     async def _ask(self, verb: str, payload: bytes) -> CommandReply:
         subject = command_subject(self.settings.principal, verb)
-        try:
-            answer = await self.nc.request(subject, payload, timeout=ANSWER_WAIT)
-        except nats.errors.NoRespondersError:
-            raise nobody_answers(verb) from None
-        except nats.errors.TimeoutError:
-            self.raise_refusal()
-            raise no_answer_in_time() from None
-        return reply_to(verb, answer.data)
+        nobody_since = None
+        while True:
+            try:
+                answer = await self.nc.request(subject, payload, timeout=ANSWER_WAIT)
+            except nats.errors.NoRespondersError:
+                nobody_since = nobody_since or time.monotonic()
+                if time.monotonic() - nobody_since >= NOBODY_WAIT:
+                    raise nobody_answers(verb) from None
+                await asyncio.sleep(NOBODY_PAUSE)  # a workflow starting or reconnecting
+                continue
+            except nats.errors.TimeoutError:
+                self.raise_refusal()
+                raise no_answer_in_time() from None
+            return reply_to(verb, answer.data)
 
     def raise_refusal(self) -> None:
         """If the server refused something this connection did, say so (the request

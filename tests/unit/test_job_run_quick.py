@@ -34,9 +34,12 @@ class StandIn:
     """One connection at a time; `answer` is what a run command gets (None: the 503 a
     request nobody listens to gets), then the events of `events` follow."""
 
-    def __init__(self, answer: CommandReply | None, events: list[bytes]) -> None:
+    def __init__(self, answer: CommandReply | None, events: list[bytes], nobody: int = 0) -> None:
         self.answer = answer
         self.events = events
+        self.nobody = nobody
+        """Run commands answered with the 503 first, as by a server no workflow listens to
+        yet."""
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.url = f"nats://127.0.0.1:{self.listener.getsockname()[1]}"
         self.seen: list[str] = []
@@ -61,7 +64,8 @@ class StandIn:
                     self.reply(conn, words[2], subs)
 
     def reply(self, conn: socket.socket, inbox: str, subs: dict[str, str]) -> None:
-        if self.answer is None:
+        if self.answer is None or self.nobody:
+            self.nobody -= 1
             status = b"NATS/1.0 503\r\n\r\n"
             size = len(status)
             conn.sendall(f"HMSG {inbox} {subs['replies']} {size} {size}\r\n".encode())
@@ -164,6 +168,16 @@ def test_an_unknown_job_is_said_as_the_workflow_says_it() -> None:
     stand_in = StandIn(CommandReply(ok=False, error="no job 'quick'"), [])
     done, _ = run_command(stand_in.url, "job", "run", "quick", "--wait")
     assert (done.returncode, done.stderr) == (2, "idsync: no job 'quick'")
+
+
+def test_a_workflow_that_listens_a_moment_later_is_asked_again() -> None:
+    """A workflow starting, or reconnecting to the server, is asked again while the server
+    says nobody listens (nobody got the command: it ran nothing), and its answer taken."""
+    events = [encode_event(planned(RUN)), encode_event(finished_event())]
+    stand_in = StandIn(CommandReply(ok=True, run_id=RUN), events, nobody=3)
+    done, _ = run_command(stand_in.url, "job", "run", "quick", "--wait")
+    assert done.returncode == 0, done.stderr
+    assert stand_in.seen.count("PUB") == 4  # three 503s, then the answer
 
 
 def test_no_workflow_is_said_as_the_usual_path_says_it() -> None:
