@@ -173,6 +173,27 @@ async def test_a_negative_zero_compares_as_the_zero_the_decimal_column_holds(
         assert await read_all(table) == [table.canonical(source)]
 
 
+async def test_a_two_digit_year_compares_as_the_year_column_holds_it(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """A MariaDB YEAR column holds 26 as 2026 and 99 as 1999: kept as given, the value
+    read back differed, and the plan updated it on every run."""
+    setup = "CREATE TABLE y (id varchar(20) PRIMARY KEY, since year);"
+    layout = Layout(keys=("id",), fields=("id", "since"))
+    async with table_side("mysql", request, tmp_path, "y", setup, layout) as table:
+        sources: list[Record] = [
+            {"id": "a", "since": "26"},
+            {"id": "b", "since": "99"},
+            {"id": "c", "since": "2031"},
+            {"id": "d", "since": "0"},
+        ]
+        made = [create(str(s["id"]), since=str(s["since"])) for s in sources]
+        assert [o.error for o in await table.apply(made)] == [None] * 4
+        stored = {str(r["id"]): r for r in await read_all(table)}
+        assert [table.canonical(s) for s in sources] == [stored[str(s["id"])] for s in sources]
+        assert [stored[k]["since"] for k in "abc"] == ["2026", "1999", "2031"]
+
+
 @PROVIDERS
 async def test_a_decimal_of_more_than_28_digits_compares_and_writes_as_any_other(
     provider: SqlProvider, request: pytest.FixtureRequest, tmp_path: Path

@@ -258,9 +258,22 @@ def canonical_text(column: sql.TypedColumn, text: str) -> str:
         kept = text.rstrip(" ")
         return kept if len(kept) <= column.width else text
     try:
-        return text_of(_parse(column.kind, text, column.scale, column.fraction), column.kind)
+        parsed = _parse(column.kind, text, column.scale, column.fraction)
     except (ValueError, json.JSONDecodeError):
         return text
+    if column.declared.startswith("year") and isinstance(parsed, int):
+        parsed = _full_year(parsed)
+    return text_of(parsed, column.kind)
+
+
+def _full_year(year: int) -> int:
+    """A YEAR column's year as the server stores a number: 1 to 69 as 2001 to 2069, 70 to
+    99 as 1970 to 1999 (0 stays 0, "0000")."""
+    if 1 <= year <= 69:
+        return 2000 + year
+    if 70 <= year <= 99:
+        return 1900 + year
+    return year
 
 
 _MEMBER = re.compile(r"'((?:[^']|'')*)'")
