@@ -16,7 +16,7 @@ from core.errors import WriteFailed
 from schemas.connections import MysqlConnection, PostgresqlConnection
 from schemas.jobs import Endpoint
 from schemas.plan import Change
-from schemas.values import Record
+from schemas.values import Binary, Record
 from services.providers import open_provider
 from services.providers.base import Layout, Provider
 from tests.sql_servers import SqlProvider, opened, password_file, read_all, sql_connection
@@ -192,6 +192,28 @@ async def test_a_two_digit_year_compares_as_the_year_column_holds_it(
         stored = {str(r["id"]): r for r in await read_all(table)}
         assert [table.canonical(s) for s in sources] == [stored[str(s["id"])] for s in sources]
         assert [stored[k]["since"] for k in "abc"] == ["2026", "1999", "2031"]
+
+
+async def test_binary_data_compares_as_the_fixed_width_column_pads_it(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """A MariaDB BINARY(n) column pads its values with zero bytes to n: kept as given,
+    the value read back differed, and the plan updated it on every run."""
+    setup = "CREATE TABLE b (id varchar(20) PRIMARY KEY, tag binary(4), code varbinary(4));"
+    layout = Layout(keys=("id",), fields=("id", "tag", "code"))
+    async with table_side("mysql", request, tmp_path, "b", setup, layout) as table:
+        sources: list[Record] = [
+            {"id": "a", "tag": Binary(b"ab"), "code": Binary(b"ab")},
+            {"id": "b", "tag": "xy", "code": "xy"},
+            {"id": "c", "tag": Binary(b"abcd")},
+        ]
+        made = [
+            Change(action="create", key=str(s["id"]), match={"id": s["id"]}, set=s) for s in sources
+        ]
+        assert [o.error for o in await table.apply(made)] == [None] * 3
+        stored = {str(r["id"]): r for r in await read_all(table)}
+        assert [table.canonical(s) for s in sources] == [stored[str(s["id"])] for s in sources]
+        assert stored["a"]["tag"] == Binary(b"ab\0\0") and stored["a"]["code"] == Binary(b"ab")
 
 
 @PROVIDERS

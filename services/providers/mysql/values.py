@@ -118,6 +118,14 @@ class Column:
         return int(found[1]) if found else None
 
     @property
+    def padded(self) -> int | None:
+        """BINARY(n)'s n: its values stored padded with zero bytes to n."""
+        if self.data_type != "binary":
+            return None
+        found = re.match(r"binary\((\d+)\)", self.declared)
+        return int(found[1]) if found else 1
+
+    @property
     def length(self) -> int | None:
         """VARCHAR(n)'s n: a longer value is refused, but one longer by spaces alone, which
         go."""
@@ -316,7 +324,10 @@ def canonical_value(column: Column | None, value: Value, delimiter: str | None) 
     """A record value as this column would give it back."""
     if column is not None and column.data_type in ("enum", "set") and isinstance(value, str):
         value = _chosen(column, value)
-    return sql.canonical_value(column, value, delimiter, canonical_text)
+    made = sql.canonical_value(column, value, delimiter, canonical_text)
+    if column is not None and column.padded and isinstance(made, Binary) and made.data:
+        return Binary(made.data.ljust(column.padded, b"\0"))  # longer: refused, as given
+    return made
 
 
 def param_of(column: Column, value: Value, delimiter: str | None) -> Param:
