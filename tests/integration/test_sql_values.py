@@ -216,6 +216,26 @@ async def test_binary_data_compares_as_the_fixed_width_column_pads_it(
         assert stored["a"]["tag"] == Binary(b"ab\0\0") and stored["a"]["code"] == Binary(b"ab")
 
 
+async def test_a_boolean_spelled_as_postgresql_reads_one_compares_as_it_holds_it(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """PostgreSQL takes any start of "true", "false", "yes" and "no" (and "of" for "off")
+    for a boolean: kept as given, "tr" differed from the "true" read back, and the plan
+    updated it on every run."""
+    setup = "CREATE TABLE f (id varchar(20) PRIMARY KEY, active boolean);"
+    layout = Layout(keys=("id",), fields=("id", "active"))
+    async with table_side("postgresql", request, tmp_path, "f", setup, layout) as table:
+        spellings = ["tr", "FALS", "ye", "of", " N ", "true", "0"]
+        sources: list[Record] = [{"id": str(n), "active": s} for n, s in enumerate(spellings)]
+        made = [create(str(n), active=s) for n, s in enumerate(spellings)]
+        assert [o.error for o in await table.apply(made)] == [None] * len(spellings)
+        stored = {str(r["id"]): r for r in await read_all(table)}
+        assert [table.canonical(s) for s in sources] == [stored[str(n)] for n in range(7)]
+        assert [stored[str(n)]["active"] for n in range(4)] == ["true", "false", "true", "false"]
+        refused = await table.apply([create("o", active="o")])  # "on" or "off": either
+        assert refused[0].error is not None
+
+
 @PROVIDERS
 async def test_a_decimal_of_more_than_28_digits_compares_and_writes_as_any_other(
     provider: SqlProvider, request: pytest.FixtureRequest, tmp_path: Path

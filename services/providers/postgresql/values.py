@@ -10,6 +10,7 @@ phantom updates.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import uuid
@@ -247,7 +248,7 @@ def _parse(kind: str, text: str, scale: int | None, fraction: int = 6) -> object
     `fraction` of a second the column holds; ValueError when it would refuse it."""
     t = text.strip()
     if kind == "bool":
-        return sql.parse_bool(t)
+        return _boolean(t)
     if kind in ("timestamp", "timestamptz"):
         moment = sql.parse_moment(t)
         if kind == "timestamp":
@@ -266,6 +267,21 @@ def _parse(kind: str, text: str, scale: int | None, fraction: int = 6) -> object
             raise ValueError(text)
         return (datetime.combine(_EPOCH, time()) + micro * _MICROSECOND).time()
     return value
+
+
+def _boolean(text: str) -> bool:
+    """A boolean as PostgreSQL reads one (boolin): a word of `sql.parse_bool`'s, or any
+    start of "true", "false", "yes" or "no", "on" or "off" of two letters or more; any
+    case. ValueError for another ("o" is either)."""
+    word = text.lower()
+    with contextlib.suppress(ValueError):
+        return sql.parse_bool(word)
+    for whole, meaning in (("true", True), ("false", False), ("yes", True), ("no", False)):
+        if word and whole.startswith(word):
+            return meaning
+    if len(word) >= 2 and "off".startswith(word):
+        return False
+    raise ValueError(text)
 
 
 _EPOCH = date(2000, 1, 1)
