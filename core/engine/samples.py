@@ -13,6 +13,8 @@ GENERATED = "(generated at apply time)"
 
 
 class Sample(msgspec.Struct, frozen=True, kw_only=True):
+    object_type: str
+    """The job's object type the record is mapped as (`ObjectMapping.type`)."""
     source: Record
     mapped: dict[str, Value | None]
     """Every mapped destination field, in the job's order; None: no value."""
@@ -27,9 +29,17 @@ def sample(compiled: CompiledMapping, record: Record) -> Sample:
     try:
         mapped = compiled.map(record)
     except RecordFailed as error:
-        return Sample(source=record, mapped={}, generated=generated, error=str(error))
+        return Sample(
+            object_type=compiled.mapping.type,
+            source=record,
+            mapped={},
+            generated=generated,
+            error=str(error),
+        )
     fields = [field.to for field in compiled.mapping.fields] or list(mapped)
     every: dict[str, Value | None] = {
         name: mapped.get(name) for name in dict.fromkeys(fields) if name not in generated
     }
-    return Sample(source=record, mapped=every, generated=generated)
+    return Sample(
+        object_type=compiled.mapping.type, source=record, mapped=every, generated=generated
+    )

@@ -1,5 +1,6 @@
-"""`idsync job preview JOB --sample N`: the first N source records and what every mapped
-field becomes, transformations applied — to try a field map without running the job."""
+"""`idsync job preview JOB --sample N`: the first N source records of each object type and
+what every mapped field becomes, transformations applied — to try a field map without
+running the job."""
 
 from __future__ import annotations
 
@@ -22,16 +23,26 @@ async def preview_samples(args: argparse.Namespace) -> int:
     async with connect(args.settings) as session:
         job = await session.store.job(args.id)
         # Compiled before reading: a transformation that cannot work is said first.
-        compiled = compile_mapping(job.objects[0], default_context(job, run_id="preview"))
+        context = default_context(job, run_id="preview")
+        compiled = [compile_mapping(mapping, context) for mapping in job.objects]
         async with open_sides(session.store, job) as sides:
-            records = await first_records(sides.source, args.sample)
-    samples = [sample(compiled, record) for record in records]
+            sources = [sides.source, *(source for source, _ in sides.others)]
+            read = [await first_records(source, args.sample) for source in sources]
+    samples = [
+        [sample(mapping, record) for record in records]
+        for mapping, records in zip(compiled, read, strict=True)
+    ]
     if args.json:
-        print_json({"job": job.id, "samples": samples})
+        print_json({"job": job.id, "samples": [one for some in samples for one in some]})
         return 0
-    print(f"{job.id}: the first {len(samples)} source records and what they become")
-    for number, one in enumerate(samples, start=1):
-        print_sample(number, one)
+    for at, (mapping, some) in enumerate(zip(job.objects, samples, strict=True)):
+        kind = f" {mapping.type}" if len(job.objects) > 1 else ""
+        print(
+            f"{'' if not at else chr(10)}{job.id}: the first {len(some)}{kind} source records "
+            "and what they become"
+        )
+        for number, one in enumerate(some, start=1):
+            print_sample(number, one)
     return 0
 
 

@@ -281,6 +281,28 @@ async def test_every_full_shape_plans_as_previewed_holds_failures_and_keeps_its_
         assert gone.stats.deleted == 1 and "p4" not in scenario.users()["objects"]
 
 
+@pytest.mark.parametrize("scenario", ["several-types"], indirect=True)
+async def test_a_preview_samples_every_object_type(
+    scenario: Scenario, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`job preview --sample` shows each object type's first records as mapped: only the
+    first type's were shown."""
+    await scenario.apply("delete")
+    scenario.write(people(1, 2))
+    samples = (await scenario.preview(capsys, "--sample", "1"))["samples"]
+    assert [(s["object_type"], s["source"]["id"]) for s in samples] == [
+        ("user", "p1"),
+        ("group", "g1"),
+    ]
+    assert samples[1]["mapped"] == {"id": "g1", "title": "Group g1"}
+    args = build_parser().parse_args(["job", "preview", JOB, "--sample", "2"])
+    args.settings = scenario.settings
+    assert await args.handler(args) == 0
+    shown = capsys.readouterr().out
+    assert f"{JOB}: the first 2 group source records and what they become" in shown
+    assert shown.count("\n#") == 4
+
+
 @pytest.mark.parametrize("scenario", ["key-scoped"], indirect=True)
 async def test_a_run_scoped_to_keys_plans_as_previewed_and_never_acts_on_absence(
     scenario: Scenario, services: RunServices, capsys: pytest.CaptureFixture[str]

@@ -65,7 +65,10 @@ async def test_a_plan_shows_the_spaces_of_a_key_and_a_value() -> None:
 def test_a_sample_shows_the_spaces_of_what_the_source_holds(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    print_sample(1, Sample(source={"id": " 1010 "}, mapped={"uid": "1010", "tags": [" a"]}))
+    print_sample(
+        1,
+        Sample(object_type="user", source={"id": " 1010 "}, mapped={"uid": "1010", "tags": [" a"]}),
+    )
     assert capsys.readouterr().out.splitlines()[1:] == [
         '#1  id=" 1010 "',
         "  → uid   1010",
