@@ -136,8 +136,10 @@ def plan_objects(
     leading: list[str] = []  # each type's warnings about the whole type, first of all
     warnings: list[str] = []
     returned: dict[str, list[str]] = {}
+    absent: dict[str, list[Record]] = {}
     for t, p in zip(types, plans, strict=True):
         returned.update(p.returned)
+        absent.update(p.absent)
         counts.unchanged += p.counts.unchanged
         counts.skipped += p.counts.skipped
         prefix = f"{t.mapping.type}: " if len(types) > 1 else ""
@@ -172,6 +174,7 @@ def plan_objects(
         warnings=[*leading, *warnings],
         leading=len(leading),
         returned=returned,
+        absent=absent,
     ), errors
 
 

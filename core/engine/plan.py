@@ -49,6 +49,13 @@ class Plan(msgspec.Struct, frozen=True, kw_only=True):
     returned: dict[str, list[str]] = msgspec.field(default_factory=dict)
     """Object type → match keys of its objects found absent before, back in the source
     now, whose absences end as the run is planned (lifecycle.py `returned`)."""
+    absent: dict[str, list[Record]] = msgspec.field(default_factory=dict)
+    """Object type → the key values (each change's `match`) of the objects this plan
+    deletes, disables or moves because the source holds no record of theirs
+    (`on_destination_only`, the lifecycle's delete after `delete_after` included; not a
+    leaver's, whose record the source holds): what a source whose whole read may miss a
+    record confirms before the plan is acted on (services/runner/planning/absence.py).
+    Not in the hash: it changes nothing the plan does."""
 
     def batches(self, max_changes: int, max_bytes: int) -> list[list[Change]]:
         return split_batches(self.changes, max_changes, max_bytes)
@@ -216,6 +223,7 @@ def plan(
         warnings=planner.warnings,
         leading=planner.leading,
         returned=planner.returned,
+        absent={mapping.type: planner.absences} if planner.absences else {},
     )
 
 

@@ -62,6 +62,9 @@ class Planner:
         self.ranked: list[tuple[tuple[int, int, int, str, str], str, Change]] = []
         self.lifecycle: Lifecycle | None = None
         self.returned: dict[str, list[str]] = {}
+        self.absences: list[Record] = []
+        """The key values of the objects acted on because the source holds no record of
+        theirs (`Plan.absent`)."""
         self.leaving: dict[str, Record] = {}
         """Source records of leavers (lifecycle.LEAVER_FIELD), by key."""
         self.keyless = 0
@@ -412,6 +415,7 @@ class Planner:
             # a disabled object ignores it).
             moved_to = self.mapping.move_to if action in ("move", "disable") else None
             self.add(key, action, record, container=moved_to)
+            self.absences.append(self.ranked[-1][2].match)
 
     def in_other_case(self, record: Record, theirs: str, keys_fold: bool | None) -> None:
         """An object found absent whose key the source holds in another case (`theirs`,

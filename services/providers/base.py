@@ -26,7 +26,9 @@ looked up so (core/engine/planned_state.py);
 `ChangeReader` below is what incremental runs need of a source (`FallsBack`, what one
 whose change feed can be lost tells of it); `Staging` lets a
 destination write a run's batches together; `KeyReader` lets a run
-scoped to some keys read only their records. `source_fields()`
+scoped to some keys read only their records; `MissesRecords` says a source's whole read
+may miss a record, so that a full run confirms an absence before acting on it.
+`source_fields()`
 (after `open`) names every field a source's records can have, where the source knows
 them (a header, a table's columns): a job mapping a field not among them fails before
 anything is planned, instead of reading every record without it.
@@ -235,6 +237,25 @@ class FindsEveryKey(Protocol):
         """Whether `read_keys(field, …)` gives every record a whole read would, of the keys
         asked for: each record whose `field`, compared as a run compares keys
         (core.engine.match_key, with case), is one of them, however it is spelled."""
+        ...
+
+
+@runtime_checkable
+class MissesRecords(Protocol):
+    """Optional: a source whose whole read may skip a record present throughout it — a
+    read paged by offset (SCIM's `startIndex`): a record deleted behind the read while
+    another is added keeps the total as it was, yet moves every record after it back a
+    place, and the next page starts past one of them. The skipped record would be taken
+    for absent, its object deleted, disabled or moved.
+
+    So a full run looks the objects it would act on for absence up in such a source
+    before it acts (planning/absence.py): by `KeyReader.read_keys` where their key is
+    copied from a source field as it is, else by reading the source whole once more. One
+    the source holds after all fails the run (`Transient`: it is planned again later),
+    and nothing is written."""
+
+    def misses_records(self) -> bool:
+        """Whether a whole read of this side may skip a record present throughout it."""
         ...
 
 

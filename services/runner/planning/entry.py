@@ -26,6 +26,7 @@ from services.common.collector import collector_paused
 from services.common.store import Store
 from services.common.watermarks import Memory
 
+from .absence import confirm_absence
 from .in_memory import plan_in_memory
 from .low_memory import lean_enough, plan_low_memory
 from .places import placed
@@ -100,7 +101,8 @@ async def plan_job(
     and planned with its lifecycle and its failed records held — in memory, or for one
     large type in little memory (low_memory.py), the same plan either way. A run scoped
     to some keys sees only those objects and, like an incremental run, never acts on
-    absence. `context` fills the transformations' variables (%RUN_ID%, %NOW%, %ENV:…%).
+    absence; a full run's absences are confirmed first where a source's read may miss a
+    record (absence.py). `context` fills the transformations' variables (%RUN_ID%, %NOW%, %ENV:…%).
     The plan's hash covers the connections' definitions too: an approval never applies
     to a changed connection.
     """
@@ -123,6 +125,8 @@ async def plan_job(
         except IdsyncError:
             found = None  # the source unreadable now: the refusal as found
         raise found or refused from None
+    if keys is None and planned.plan.absent:  # acted on: confirmed where a read may miss
+        await confirm_absence(job, pairs, planned.plan, context)
     why = learned.full_because(job, reading)
     full_because = why if keys is None else None  # a run scoped to keys sees no absence
     incremental = reading.incremental and full_because is None

@@ -455,4 +455,5 @@ def _with_spilled(
         warnings=[*the_plan.warnings, *spill.warnings()],
         leading=the_plan.leading,
         returned=the_plan.returned,
+        absent=the_plan.absent,
     )

@@ -1,0 +1,136 @@
+"""Absence confirmed: a full run acts on absence — deletes, disables, moves an object
+whose record the source does not hold — only once the source says, asked again, that it
+holds none of them.
+
+A source whose whole read may skip a record present throughout it (a provider's
+`MissesRecords`: SCIM, read by offset — a resource deleted behind the read while
+another is added keeps the total, yet the next page starts one past where it should)
+would otherwise have that record's object taken away. So, once a full run's plan is
+made (a run scoped to keys or incremental never acts on absence), each type whose
+source says so looks up the objects the plan acts on for absence (`Plan.absent`):
+
+- by the source field the type's first key is copied from, as it is (no
+  transformation, reference, delimiter nor unique value: else the key could come from
+  any value), where the source looks records up by it (`KeyReader`);
+- else by reading the source whole once more (a record skipped by both reads is still
+  taken for absent).
+
+The records found are mapped as the run maps them (the source's `where` keeps a record
+out of scope; a leaver is one the source holds): one holding a key of those objects — in
+another case too, where the destination may compare keys without case, as the planner
+then leaves the object alone —, or failing with it, fails the run with `Transient`: it
+is planned again later, as after any read that failed, and nothing is written. None
+found, the plan stands as it was made: the same changes, the same hash.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, Sequence
+
+from core.engine import match_key
+from core.engine.context import MappingContext
+from core.engine.keys import display_key, folded_key
+from core.engine.plan import Plan
+from core.errors import Transient
+from schemas.jobs import Job, ObjectMapping
+from schemas.values import Record
+from services.common import tracing
+from services.providers.base import KeyReader, MissesRecords, Provider
+
+from .sides import READ_BATCH, Pair
+from .source import mapper_of
+
+
+async def confirm_absence(
+    job: Job, pairs: Sequence[Pair], the_plan: Plan, context: MappingContext
+) -> None:
+    """Raise `Transient` when a source that may miss records holds, asked again, one of
+    the objects `the_plan` acts on for absence (see above); else return, the plan as it is."""
+    taken = 0
+    held: list[tuple[str, str]] = []  # (object type, key as shown)
+    for at, (mapping, pair) in enumerate(zip(job.objects, pairs, strict=True)):
+        absent = the_plan.absent.get(mapping.type)
+        source = pair[0]
+        if not absent or not isinstance(source, MissesRecords) or not source.misses_records():
+            continue
+        taken += len(absent)
+        found = await held_after_all(job, at, pair, context, absent)
+        held += [(mapping.type, key) for key in found]
+    if not held:
+        return
+    kind, first = held[0]
+    several = len({kind for kind, _ in held}) > 1 or len(job.objects) > 1
+    objects = "objects" if several else f"{kind} objects"
+    named = f"the {kind} {first!r}" if several else repr(first)
+    raise Transient(
+        f"the source {job.source.connection} holds {len(held)} of the {taken} {objects} "
+        f"this run took for absent after all ({named} among them): its read skipped them "
+        "(a read paged by offset, while records were deleted and added); nothing is "
+        "written, and the run is planned again later"
+    )
+
+
+async def held_after_all(
+    job: Job, at: int, pair: Pair, context: MappingContext, absent: list[Record]
+) -> list[str]:
+    """The keys (as shown) of the `absent` objects of the `at`-th type that the source
+    holds a record of, looked up or read again, mapped as the run maps them."""
+    mapping, (source, target) = job.objects[at], pair
+    keys, case_insensitive = mapping.keys, mapping.case_insensitive
+    # Where the destination may compare keys without case, an object whose key the
+    # source holds in another case is left alone by the planner: found so too.
+    fold = not case_insensitive and getattr(target, "keys_fold", None) is not False
+
+    def compared(key: str) -> str:
+        return folded_key(key, len(keys)) if fold else key
+
+    wanted: dict[str, str] = {}
+    for match in absent:
+        if (key := match_key(match, keys, case_insensitive)) is not None:
+            wanted.setdefault(compared(key), display_key(match, keys))
+    mapper = mapper_of(job, at, pair, context)
+    found: dict[str, None] = {}
+    async for batch in _asked(mapping, source, absent):
+        for record in mapper.map(batch):
+            key = match_key(record, keys, case_insensitive)
+            if key is not None and (shown := wanted.get(compared(key))) is not None:
+                found[shown] = None
+    for failure in mapper.failures:  # a record that fails holds its object
+        if failure.held is not None:
+            if (shown := wanted.get(compared(failure.held))) is not None:
+                found[shown] = None
+        elif failure.keys is None or failure.error.action == "map":  # any object's
+            found[failure.error.key or "a record without a key"] = None
+    return list(found)
+
+
+def _asked(
+    mapping: ObjectMapping, source: Provider, absent: list[Record]
+) -> AsyncIterable[list[Record]]:
+    """The source's records of the `absent` objects' keys where it can look them up by
+    the field their first key is copied from; else every record, read again."""
+    field = copied_from(mapping, source)
+    values = [value for match in absent if isinstance(value := match.get(mapping.keys[0]), str)]
+    if field is not None and isinstance(source, KeyReader) and len(values) == len(absent):
+        batches = source.read_keys(field, list(dict.fromkeys(values)), READ_BATCH)
+    else:
+        batches = source.read(READ_BATCH)
+    return tracing.reads(batches, side="source", object_type=mapping.type)
+
+
+def copied_from(mapping: ObjectMapping, source: Provider) -> str | None:
+    """The source field the type's first key is copied from as it is, where the source
+    looks records up by it; else None."""
+    key = mapping.keys[0]
+    if not mapping.fields:
+        field = key  # every field copied as it is
+    else:
+        copied = next((f for f in mapping.fields if f.to == key), None)
+        if copied is None or copied.transform is not None or copied.resolve is not None:
+            return None
+        if copied.delimiter is not None or copied.unique:
+            return None
+        field = copied.from_ or copied.to
+    if not isinstance(source, KeyReader) or not source.reads_keys(field):
+        return None
+    return field

@@ -1,0 +1,223 @@
+"""A full run acts on absence only once a source whose read may miss a record
+(`MissesRecords`) confirms it: the objects it would delete, disable or move for absence
+are looked up in the source first, and one found fails the run (`Transient`), nothing
+planned to be written. In memory and in little memory, of one type and of two."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
+import pytest
+
+from core.engine.lifecycle import Lifecycle
+from core.errors import Transient
+from schemas.jobs import Endpoint, FieldMap, Job, Leavers, ObjectMapping
+from schemas.values import Record
+from services.providers.base import Provider
+from services.runner.planning import PlannedRun, Sides, plan_job
+from services.runner.planning.reading import Reading
+
+NOW = datetime(2026, 12, 7, tzinfo=UTC)
+
+
+class Source:
+    """Every record, but the first whole read misses those of `missed` (a read paged by
+    offset while the source changed); looked up by any field, it finds them."""
+
+    def __init__(self, records: list[Record], missed: Sequence[str] = (), may_miss: bool = True):
+        self.records, self.missed = records, set(missed)
+        self.reads = 0
+        self.lookups: list[list[str]] = []
+        if may_miss:
+            self.misses_records = lambda: True
+
+    async def read(self, batch_size: int) -> AsyncIterator[list[Record]]:
+        self.reads += 1
+        first = self.reads == 1
+        yield [dict(r) for r in self.records if not (first and r.get("uid") in self.missed)]
+
+    def reads_keys(self, field: str) -> bool:
+        return True
+
+    async def read_keys(
+        self, field: str, values: Sequence[str], batch_size: int
+    ) -> AsyncIterator[list[Record]]:
+        self.lookups.append(list(values))
+        yield [dict(r) for r in self.records if r.get(field) in values]
+
+    def canonical(self, record: Record) -> Record:
+        return record
+
+
+class Destination:
+    """`rereadable`: the job is planned in little memory."""
+
+    def __init__(self, records: list[Record], rereadable: bool = False) -> None:
+        self.records, self.rereadable = records, rereadable
+        self.keys_fold = False
+
+    async def read(self, batch_size: int) -> AsyncIterator[list[Record]]:
+        yield [dict(r) for r in self.records]
+
+    def canonical(self, record: Record) -> Record:
+        return record
+
+
+def mapping(action: str = "delete", kind: str = "user", **more: Any) -> ObjectMapping:
+    fields = [FieldMap(to="login", from_="uid"), FieldMap(to="name", from_="cn")]
+    return ObjectMapping(
+        type=kind,
+        keys=["login"],
+        fields=fields,
+        on_destination_only=action,  # type: ignore[arg-type]
+        move_to="ou=gone" if action == "move" else None,
+        **more,
+    )
+
+
+def job(*mappings: ObjectMapping) -> Job:
+    side = Endpoint(connection="hr")
+    return Job(id="people", source=side, destination=side, objects=list(mappings))
+
+
+def people(*uids: str) -> list[Record]:
+    return [{"uid": uid, "cn": uid.title()} for uid in uids]
+
+
+def objects(*logins: str) -> list[Record]:
+    return [{"login": login, "name": login.title()} for login in logins]
+
+
+async def planned(
+    the_job: Job,
+    pairs: list[tuple[Source, Destination]],
+    reading: Reading | None = None,
+) -> PlannedRun:
+    [first, *others] = [(cast(Provider, s), cast(Provider, d)) for s, d in pairs]
+    return await plan_job(the_job, Sides(first[0], first[1], others), reading=reading)
+
+
+def actions(run: PlannedRun) -> list[str]:
+    return [f"{c.action} {c.object_type} {c.key}" for c in run.plan.changes if c.action != "create"]
+
+
+LEAN = pytest.mark.parametrize("lean", [False, True], ids=["in memory", "little memory"])
+ACTIONS = pytest.mark.parametrize("action", ["delete", "disable", "move"])
+
+
+@LEAN
+@ACTIONS
+async def test_a_record_the_read_missed_is_found_and_the_run_fails(lean: bool, action: str) -> None:
+    # bob is in the source throughout, but the whole read skipped him: his object
+    # would be taken away.
+    source = Source(people("ada", "bob", "cyd"), missed=["bob"])
+    target = Destination(objects("ada", "bob", "cyd"), rereadable=lean)
+    with pytest.raises(Transient) as refused:
+        await planned(job(mapping(action)), [(source, target)])
+    assert "holds 1 of the 1 user objects this run took for absent after all" in str(refused.value)
+    assert "'bob'" in str(refused.value)
+    assert source.lookups == [["bob"]]
+
+
+@LEAN
+@ACTIONS
+async def test_objects_truly_absent_are_acted_on_as_planned(lean: bool, action: str) -> None:
+    # zed is no longer in the source: looked up, not found, taken away — the same plan
+    # (and hash) as from a source whose read misses nothing.
+    target = Destination(objects("ada", "bob", "zed"), rereadable=lean)
+    confirmed = Source(people("ada", "bob"))
+    run = await planned(job(mapping(action)), [(confirmed, target)])
+    plain = await planned(
+        job(mapping(action)), [(Source(people("ada", "bob"), may_miss=False), target)]
+    )
+    assert actions(run) == [f"{action} user zed"]
+    assert confirmed.lookups == [["zed"]]
+    assert run.plan.hash == plain.plan.hash
+    assert list(run.plan.changes) == list(plain.plan.changes)
+
+
+@LEAN
+async def test_a_run_with_nothing_absent_looks_nothing_up(lean: bool) -> None:
+    source = Source(people("ada", "bob", "eve"))
+    target = Destination(objects("ada", "bob"), rereadable=lean)
+    run = await planned(job(mapping("delete")), [(source, target)])
+    assert actions(run) == []
+    assert source.lookups == [] and source.reads == 1
+
+
+@ACTIONS
+async def test_two_types_each_confirmed_and_one_found_fails_the_run(action: str) -> None:
+    # The users' read missed bob; the groups' read missed nothing, and "old" is gone.
+    users = Source(people("ada", "bob"), missed=["bob"])
+    groups = Source(people("staff"))
+    the_job = job(mapping(action), mapping("delete", kind="group"))
+    pairs = [
+        (users, Destination(objects("ada", "bob"))),
+        (groups, Destination(objects("staff", "old"))),
+    ]
+    with pytest.raises(Transient) as refused:
+        await planned(the_job, pairs)
+    assert "holds 1 of the 2 objects this run took for absent after all" in str(refused.value)
+    assert "the user 'bob'" in str(refused.value)
+    assert users.lookups == [["bob"]] and groups.lookups == [["old"]]
+    # Read in full this time: the group is deleted, the users left alone.
+    users.reads = 0
+    users.missed = set()
+    run = await planned(the_job, pairs)
+    assert actions(run) == ["delete group old"]
+
+
+async def test_a_lifecycles_late_delete_is_confirmed_too() -> None:
+    # bob was disabled 40 days ago for absence; back since, but missed by this read:
+    # his delete after 30 days is refused.
+    long_ago = {"bob": NOW - timedelta(days=40)}
+    lifecycle = Lifecycle(absent_since=long_ago, now=NOW, delete_after=timedelta(days=30))
+    reading = Reading(lifecycles={"user": lifecycle})
+    source = Source(people("ada", "bob"), missed=["bob"])
+    target = Destination(objects("ada", "bob"))
+    with pytest.raises(Transient, match="'bob'"):
+        await planned(job(mapping("disable", delete_after="30d")), [(source, target)], reading)
+
+
+async def test_a_leavers_action_is_not_absence() -> None:
+    # bob is a leaver: the source holds him, his object is disabled; nothing to confirm.
+    leavers = Leavers(when={"field": "status", "equals": "gone"}, action="disable")
+    records: list[Record] = [*people("ada"), {"uid": "bob", "cn": "Bob", "status": "gone"}]
+    source = Source(records)
+    target = Destination(objects("ada", "bob"))
+    run = await planned(job(mapping("delete", leavers=leavers)), [(source, target)])
+    assert actions(run) == ["disable user bob"]
+    assert source.lookups == []
+
+
+async def test_a_key_not_copied_as_it_is_has_the_source_read_again() -> None:
+    # The login is made from the uid by a transformation: the lookup cannot find it by
+    # the uid, so the source is read whole once more — which finds bob.
+    made = ObjectMapping(
+        keys=["login"],
+        fields=[
+            FieldMap(to="login", from_="uid", transform=["lower"]),
+            FieldMap(to="name", from_="cn"),
+        ],
+        on_destination_only="delete",
+    )
+    source = Source(people("ada", "bob"), missed=["bob"])
+    with pytest.raises(Transient, match="'bob'"):
+        await planned(job(made), [(source, Destination(objects("ada", "bob")))])
+    assert source.lookups == [] and source.reads == 2
+
+
+async def test_a_record_found_outside_the_sources_where_is_absent() -> None:
+    # The lookup finds bob, but out of the job's scope (`where`): his object goes.
+    records: list[Record] = [
+        {"uid": "ada", "cn": "Ada", "ok": "y"},
+        {"uid": "bob", "cn": "Bob", "ok": "n"},
+    ]
+    side = Endpoint(connection="hr", where={"field": "ok", "equals": "y"})
+    the_job = Job(id="people", source=side, destination=side, objects=[mapping("delete")])
+    source = Source(records, missed=["bob"])
+    run = await planned(the_job, [(source, Destination(objects("ada", "bob")))])
+    assert actions(run) == ["delete user bob"]
+    assert source.lookups == [["bob"]]
