@@ -9,7 +9,7 @@ and writes nothing.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from core.errors import BadInput
@@ -23,7 +23,7 @@ from ..base import Layout, Outcome
 from .connection import Session
 from .discovery import Service, discover
 from .edits import Field
-from .lookup import key_filter
+from .lookup import KEYS_PER_SEARCH, key_filter
 from .messages import ResourceType
 from .read import pages
 from .values import canonical_text, to_json
@@ -93,6 +93,38 @@ class ScimProvider:
             records = [self._record(resource) for resource in page]
             for start in range(0, len(records), batch_size):
                 yield records[start : start + batch_size]
+
+    def misses_records(self) -> bool:
+        """A read by offset (`startIndex`) skips a resource when another before it is
+        deleted between two pages while a third is added (base.py `MissesRecords`): a
+        full run looks up the objects it takes for absent before it acts on them."""
+        return True
+
+    def reads_keys(self, field: str) -> bool:
+        """Any attribute path filters (`userName`, `externalId`, `emails[type eq
+        "work"].value`): base.py `KeyReader`."""
+        return _parses(field)
+
+    async def read_keys(
+        self, field: str, values: Sequence[str], batch_size: int
+    ) -> AsyncIterator[list[Record]]:
+        """The resources in scope whose `field` is one of `values`, as `read` gives them:
+        the side's `query` and `field eq "a" or field eq "b" …`, KEYS_PER_SEARCH values
+        a search. A service compares a case-insensitive attribute (userName) without
+        regard to case: it may give more resources than asked for, never fewer."""
+        assert self._session is not None and self._service is not None and self._kind
+        path = Path.parse(field)
+        count = self._service.page_size(min(batch_size, self._connection.page_size))
+        wanted = list(dict.fromkeys(values))
+        for start in range(0, len(wanted), KEYS_PER_SEARCH):
+            found = [
+                key_filter([path], [value]) for value in wanted[start : start + KEYS_PER_SEARCH]
+            ]
+            text = " or ".join(f"({each})" for each in found) if len(found) > 1 else found[0]
+            if self._query:
+                text = f"({self._query}) and ({text})"
+            async for page in pages(self._session, self._kind, count, text, self._attributes()):
+                yield [self._record(resource) for resource in page]
 
     def _record(self, resource: dict[str, Any]) -> Record:
         if not self._layout.fields:
