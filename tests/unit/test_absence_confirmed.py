@@ -26,8 +26,14 @@ class Source:
     """Every record, but the first whole read misses those of `missed` (a read paged by
     offset while the source changed); looked up by any field, it finds them."""
 
-    def __init__(self, records: list[Record], missed: Sequence[str] = (), may_miss: bool = True):
-        self.records, self.missed = records, set(missed)
+    def __init__(
+        self,
+        records: list[Record],
+        missed: Sequence[str] = (),
+        may_miss: bool = True,
+        folds: bool = False,
+    ) -> None:
+        self.records, self.missed, self.folds = records, set(missed), folds
         self.reads = 0
         self.lookups: list[list[str]] = []
         if may_miss:
@@ -45,7 +51,12 @@ class Source:
         self, field: str, values: Sequence[str], batch_size: int
     ) -> AsyncIterator[list[Record]]:
         self.lookups.append(list(values))
-        yield [dict(r) for r in self.records if r.get(field) in values]
+
+        def spelled(value: object) -> object:
+            return value.casefold() if self.folds and isinstance(value, str) else value
+
+        asked = {spelled(value) for value in values}
+        yield [dict(r) for r in self.records if spelled(r.get(field)) in asked]
 
     def canonical(self, record: Record) -> Record:
         return record
@@ -54,9 +65,12 @@ class Source:
 class Destination:
     """`rereadable`: the job is planned in little memory."""
 
-    def __init__(self, records: list[Record], rereadable: bool = False) -> None:
+    def __init__(
+        self, records: list[Record], rereadable: bool = False, keys_fold: bool | None = False
+    ) -> None:
         self.records, self.rereadable = records, rereadable
-        self.keys_fold = False
+        if keys_fold is not None:
+            self.keys_fold = keys_fold
 
     async def read(self, batch_size: int) -> AsyncIterator[list[Record]]:
         yield [dict(r) for r in self.records]
@@ -219,5 +233,26 @@ async def test_a_record_found_outside_the_sources_where_is_absent() -> None:
     the_job = Job(id="people", source=side, destination=side, objects=[mapping("delete")])
     source = Source(records, missed=["bob"])
     run = await planned(the_job, [(source, Destination(objects("ada", "bob")))])
+    assert actions(run) == ["delete user bob"]
+    assert source.lookups == [["bob"]]
+
+
+@pytest.mark.parametrize("keys_fold", [True, None], ids=["folds", "not known"])
+async def test_a_key_found_in_another_case_holds_an_object_that_may_be_it(
+    keys_fold: bool | None,
+) -> None:
+    # The read missed "Bob"; the destination holds "bob" and may compare keys without
+    # case: read, "Bob" would have left "bob" alone (a warning), so "bob" is no absence.
+    source = Source([*people("ada"), {"uid": "Bob", "cn": "Bob"}], missed=["Bob"], folds=True)
+    target = Destination(objects("ada", "bob"), keys_fold=keys_fold)
+    with pytest.raises(Transient, match="'bob'"):
+        await planned(job(mapping("delete")), [(source, target)])
+
+
+async def test_a_key_in_another_case_is_another_object_where_keys_compare_with_case() -> None:
+    # A destination comparing keys with case (a file): "Bob" is not "bob", which goes.
+    source = Source([*people("ada"), {"uid": "Bob", "cn": "Bob"}], folds=True)
+    target = Destination(objects("ada", "bob"), keys_fold=False)
+    run = await planned(job(mapping("delete")), [(source, target)])
     assert actions(run) == ["delete user bob"]
     assert source.lookups == [["bob"]]
