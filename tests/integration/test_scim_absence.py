@@ -136,10 +136,10 @@ def logins(path: Path) -> list[str]:
     return found
 
 
-def to_table(the_users: ObjectMapping) -> Job:
+def to_table(the_users: ObjectMapping, query: str | None = None) -> Job:
     return Job(
         id="people",
-        source=Endpoint(connection="hr"),
+        source=Endpoint(connection="hr", query=query),
         destination=Endpoint(connection="db", table="people"),
         objects=[the_users],
     )
@@ -194,32 +194,53 @@ async def test_a_user_the_pages_skipped_is_found_and_not_deleted(
     assert shown(again) == ["create user u8", f"delete user {second.gone}"]
 
 
+@pytest.fixture
+def asked(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every value the SCIM provider looks users up by."""
+    values: list[str] = []
+    looked_up = ScimProvider.read_keys
+
+    def read_keys(self: ScimProvider, field: str, keys: Any, batch_size: int) -> Any:
+        values.extend(keys)
+        return looked_up(self, field, keys, batch_size)
+
+    monkeypatch.setattr(ScimProvider, "read_keys", read_keys)
+    return values
+
+
 async def test_users_truly_gone_are_deleted_once_looked_up(
-    scim_url: str, tmp_path: Path, churn: list[Churn]
+    scim_url: str, tmp_path: Path, asked: list[str]
 ) -> None:
-    for name in USERS:
+    # w1 is a user of the service, but outside the job's query: looked up within it, it
+    # is not found, and its object goes as u9's does.
+    for name in [*USERS, "w1"]:
         add(scim_url, "/Users", name)
     people(tmp_path / "db.sqlite", [*USERS, "u9", "w1"])
     source = scim(scim_url, tmp_path)
     target = SqliteConnection(id="db", path=str(tmp_path / "db.sqlite"))
-    asked: list[str] = []
-    looked_up = ScimProvider.read_keys
+    scoped = to_table(users(), query='userName sw "u"')
+    run = await plan(source, target, scoped)
+    assert shown(run) == ["delete user u9", "delete user w1"]
+    assert sorted(asked) == ["u9", "w1"]
+    # Nothing absent: nothing looked up.
+    people(tmp_path / "other.sqlite", [*USERS, "w1"])
+    asked.clear()
+    same = SqliteConnection(id="db", path=str(tmp_path / "other.sqlite"))
+    assert shown(await plan(source, same, to_table(users()))) == []
+    assert asked == []
 
-    def read_keys(self: ScimProvider, field: str, values: Any, batch_size: int) -> Any:
-        asked.extend(values)
-        return looked_up(self, field, values, batch_size)
 
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(ScimProvider, "read_keys", read_keys)
-        run = await plan(source, target, to_table(users()))
-        assert shown(run) == ["delete user u9", "delete user w1"]
-        assert sorted(asked) == ["u9", "w1"]
-        # Nothing absent: nothing looked up.
-        people(tmp_path / "other.sqlite", USERS)
-        asked.clear()
-        same = SqliteConnection(id="db", path=str(tmp_path / "other.sqlite"))
-        assert shown(await plan(source, same, to_table(users()))) == []
-        assert asked == []
+async def test_a_run_scoped_to_keys_looks_its_users_up(
+    scim_url: str, tmp_path: Path, asked: list[str]
+) -> None:
+    for name in USERS:
+        add(scim_url, "/Users", name)
+    people(tmp_path / "db.sqlite", ["u1", "u2"])
+    source = scim(scim_url, tmp_path)
+    target = SqliteConnection(id="db", path=str(tmp_path / "db.sqlite"))
+    run = await plan_between(source, target, to_table(users()), ["u5", "u2"])
+    assert shown(run) == ["create user u5"]
+    assert sorted(asked) == ["u2", "u5"]
 
 
 async def test_users_and_groups_into_scim_the_skipped_user_is_not_disabled(
