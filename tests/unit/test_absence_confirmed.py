@@ -16,7 +16,7 @@ from core.errors import Transient
 from schemas.jobs import Endpoint, FieldMap, Job, Leavers, ObjectMapping
 from schemas.values import Record
 from services.providers.base import Provider
-from services.runner.planning import PlannedRun, Sides, plan_job
+from services.runner.planning import PlannedRun, Sides, absence, plan_job
 from services.runner.planning.reading import Reading
 
 NOW = datetime(2026, 12, 7, tzinfo=UTC)
@@ -220,6 +220,16 @@ async def test_a_key_not_copied_as_it_is_has_the_source_read_again() -> None:
     source = Source(people("ada", "bob"), missed=["bob"])
     with pytest.raises(Transient, match="'bob'"):
         await planned(job(made), [(source, Destination(objects("ada", "bob")))])
+    assert source.lookups == [] and source.reads == 2
+
+
+async def test_more_absent_objects_than_worth_looking_up_have_the_source_read_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(absence, "LOOKUP_AT_MOST", 1)
+    source = Source(people("ada", "bob", "cyd"), missed=["bob", "cyd"])
+    with pytest.raises(Transient, match="holds 2 of the 2 user objects"):
+        await planned(job(mapping("delete")), [(source, Destination(objects("ada", "bob", "cyd")))])
     assert source.lookups == [] and source.reads == 2
 
 

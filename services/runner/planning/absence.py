@@ -11,7 +11,8 @@ source says so looks up the objects the plan acts on for absence (`Plan.absent`)
 
 - by the source field the type's first key is copied from, as it is (no
   transformation, reference, delimiter nor unique value: else the key could come from
-  any value), where the source looks records up by it (`KeyReader`);
+  any value), where the source looks records up by it (`KeyReader`), for at most
+  `LOOKUP_AT_MOST` objects (more cost about what reading them all does);
 - else by reading the source whole once more (a record skipped by both reads is still
   taken for absent).
 
@@ -37,6 +38,7 @@ from schemas.values import Record
 from services.common import tracing
 from services.providers.base import KeyReader, MissesRecords, Provider
 
+from .scoped import LOOKUP_AT_MOST
 from .sides import READ_BATCH, Pair
 from .source import mapper_of
 
@@ -108,8 +110,9 @@ def _asked(
     mapping: ObjectMapping, source: Provider, absent: list[Record]
 ) -> AsyncIterable[list[Record]]:
     """The source's records of the `absent` objects' keys where it can look them up by
-    the field their first key is copied from; else every record, read again."""
-    field = copied_from(mapping, source)
+    the field their first key is copied from (and they are not too many); else every
+    record, read again."""
+    field = copied_from(mapping, source) if len(absent) <= LOOKUP_AT_MOST else None
     values = [value for match in absent if isinstance(value := match.get(mapping.keys[0]), str)]
     if field is not None and isinstance(source, KeyReader) and len(values) == len(absent):
         batches = source.read_keys(field, list(dict.fromkeys(values)), READ_BATCH)
