@@ -11,7 +11,8 @@ sides) and two strategies that give the very same plan:
 
 Around them: `sides.py` opens each type's providers, `source.py` reads, filters and
 maps the source (a failed record holds its object), `reading.py` says what a run reads
-(everything, or only what changed) and what it remembers (the lifecycle's absences).
+(everything, or only what changed) and what it remembers (the lifecycle's absences),
+`absence.py` confirms a full run's absences in a source whose read may miss a record.
 """
 
 from .entry import Asked, PlannedRun, default_context, plan_job, plan_run
