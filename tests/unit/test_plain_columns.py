@@ -16,7 +16,14 @@ from schemas.jobs import FieldMap, ObjectMapping
 from schemas.values import PlainColumns, Value
 from services.runner.planning.spill import Spill, _plain_values
 
-from .test_fast_paths import CHECKING, copied_rows, spilled, sqlite_destination
+from .test_fast_paths import (
+    CHECKING,
+    SQL_FIELDS,
+    copied_rows,
+    spilled,
+    sql_destinations,
+    sqlite_destination,
+)
 
 texts = st.sampled_from(["x", "é", "a|b", "a||b", "|", "Ann Lee", "42", "\U0001f600"])
 items = st.lists(st.sampled_from(["x", "y|", "|z", "a|b", "a||b", "|", "g"]), min_size=1)
@@ -75,6 +82,33 @@ def test_a_sqlite_table_says_of_plain_columns_what_it_says_looking(
     destination = sqlite_destination(f"uid TEXT, mail TEXT, groups TEXT, tags TEXT, {age}")
     looking = destination.canonical_as_is(names, columns)
     assert destination.canonical_as_is(names, PlainColumns(columns)) == looking
+
+
+@st.composite
+def sql_plain_columns(draw: st.DrawFn) -> tuple[list[str], list[list[Value]]]:
+    """Plain columns of the SQL tables' fields (`sql_destinations`): text, or lists of it
+    in any field now and then (a single-valued one too: no batch kept as it is)."""
+    names = draw(st.lists(st.sampled_from(SQL_FIELDS), unique=True, min_size=1, max_size=4))
+    count = draw(st.integers(min_value=1, max_value=4))
+    columns: list[list[Value]] = []
+    for _ in names:
+        kind = KINDS["groups"] if draw(st.integers(min_value=0, max_value=2)) == 0 else texts
+        columns.append([draw(kind) for _ in range(count)])
+    return names, columns
+
+
+@settings(max_examples=400)
+@given(sql_plain_columns())
+def test_a_sql_table_says_of_plain_columns_what_it_says_looking(
+    drawn: tuple[list[str], list[list[Value]]],
+) -> None:
+    """A PostgreSQL or MySQL table keeps a batch of plain columns as it is exactly when it
+    would, every value looked at: typed columns, items holding a delimiter, lists in a
+    single-valued field, text in a multi-valued one, values longer than a column's bound."""
+    names, columns = drawn
+    for side in sql_destinations():
+        looking = side.canonical_as_is(names, columns)
+        assert side.canonical_as_is(names, PlainColumns(columns)) == looking
 
 
 def test_plain_columns_are_told_apart() -> None:

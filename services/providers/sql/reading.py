@@ -12,7 +12,7 @@ from operator import contains
 from typing import Any, ClassVar, cast
 
 from core.errors import BadInput
-from schemas.values import Record, Value, normalize, records_from_rows
+from schemas.values import PlainColumns, Record, Value, normalize, records_from_rows
 
 from ..changes import FieldChanges, HighestRead, endless, filtered, needs_field
 from .table import Col, Conn, SqlTable
@@ -174,23 +174,27 @@ class SqlReading(SqlTable[Conn, Col]):
         of non-empty texts without the delimiter in a multi-valued one; looked at in C."""
         columns_of, multi, given = self._columns, self._layout.multi_valued, self._given_names()
         bounded = self._bounded_names()
+        plain = isinstance(columns, PlainColumns)  # their kinds known: not looked at again
         for name, values in zip(names, columns, strict=True):
             if name not in given and name in columns_of:
                 return False
-            if not all(values):  # empty, or missing from a record
-                return False
             delimiter = multi.get(name)
+            if plain:
+                if values and (values[0].__class__ is list) != (delimiter is not None):
+                    return False  # a column's values of one kind: lists, or text
+            elif not all(values):  # empty, or missing from a record
+                return False
             if delimiter is None:
-                if not _texts(values):
+                if not plain and not _texts(values):
                     return False
                 if name in bounded and not fits(columns_of[name], cast(Sequence[str], values)):
                     return False
                 continue
-            if list(map(type, values)).count(list) != len(values):
+            if not plain and list(map(type, values)).count(list) != len(values):
                 return False
             lists = cast(Sequence[list[str]], values)
             items = list(chain.from_iterable(lists))
-            if not all(items) or not _texts(items):
+            if not plain and (not all(items) or not _texts(items)):
                 return False
             if "\x00" in delimiter:
                 if any(map(contains, items, repeat(delimiter))):
