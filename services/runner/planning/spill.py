@@ -723,15 +723,14 @@ def as_columns(
     fields = tuple(first.set)  # sorted, as encoded
     rows = _rows_of(field, fields)
     at = fields.index(field)
-    shapes = set(map(type, values)) if values else set()
-    planned = getattr(shapes.pop(), "__struct_encode_fields__", ()) if len(shapes) == 1 else ()
-    if values and planned == fields:
+    shapes = set(map(type, values)) if values is not None else set()
+    if len(shapes) == 1 and getattr(shapes.pop(), "__struct_encode_fields__", ()) == fields:
         # Each planned from columns, as `_quick_made` makes a plain create of its values.
         try:
             decoded_rows = rows.decode(b"".join([array_header(1), entries[0][1]]))
         except msgspec.ValidationError:
             return None
-        columns = [list(map(operator.attrgetter(name), values)) for name in _fields_of(values[0])]
+        columns = [list(column) for column in zip(*map(_astuple, values or ()), strict=True)]
     else:
         try:
             decoded_rows = rows.decode(
@@ -784,7 +783,7 @@ def _plain(
 
 _rows: dict[tuple[str, tuple[str, ...]], msgspec.msgpack.Decoder[list[msgspec.Struct]]] = {}
 _key = operator.attrgetter("key")
-_fields_of = operator.attrgetter("__struct_fields__")
+_astuple = msgspec.structs.astuple
 _placed = operator.attrgetter("object_type", "container")
 _matched = operator.attrgetter("match.value")
 
