@@ -126,6 +126,8 @@ Value = tuple[str, Decimal | datetime | None]
 
 
 def _value(text: str) -> Value:
+    if text[4:5] == "-" and text[:4].isascii() and text[:4].isdigit():
+        return text, _moment(text)  # a date's start ("2026-"): no number's text
     number = _number(text)
     return text, number if number is not None else _moment(text)
 

@@ -27,7 +27,7 @@ from schemas.connections import (
 from schemas.jobs import Changes, Endpoint, Job, ObjectMapping, ObjectScope
 from schemas.values import Record
 from services.common.watermarks import Watermark, source_of
-from services.providers import FACTS
+from services.providers import FACTS, changes
 from services.providers.base import ChangeReader, Layout
 from services.providers.changes import FieldChanges, compare, kind_of
 from services.providers.csv.provider import CsvProvider
@@ -392,3 +392,19 @@ def test_a_timestamp_past_the_days_python_holds_is_read_as_changed(value: str) -
     assert changes.wanted({"id": "e1", "modified": value}) == value.startswith("9999")
     assert changes.wanted({"id": "e2", "modified": "2026-02-01T00:00:00Z"})
     assert changes.watermark() == "2026-02-01T00:00:00Z"
+
+
+@given(
+    st.one_of(
+        st.text(alphabet="0123456789-+.eE_ :TZ", max_size=24),
+        st.from_regex(r"\d{4}-[0-9eE_+.\-]{0,8}", fullmatch=True),
+        st.text(max_size=12),
+    )
+)
+@example("2026-01-02T03:04:05Z")
+@example("2026-1e-5")
+def test_a_value_starting_as_a_date_is_read_as_it_was(text: str) -> None:
+    """A value starting as a date does ("2026-") is taken as a timestamp or nothing without
+    trying it as a number first: what it is read as is what it was."""
+    number = changes._number(text)
+    assert changes._value(text) == (text, number if number is not None else changes._moment(text))
