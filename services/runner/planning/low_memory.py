@@ -30,6 +30,7 @@ from core.engine.keys import DuplicateKey, case_clash, display_key, in_two_cases
 from core.engine.lifecycle import LEAVER_FIELD, Lifecycle
 from core.engine.plan import Plan
 from core.errors import IdsyncError
+from core.origins import traced_fields
 from schemas.jobs import Job, ObjectMapping
 from schemas.values import Record, TextRows, Value, records_from_columns
 from services.common import tracing
@@ -63,7 +64,10 @@ async def lean_enough(mapping: ObjectMapping, sides: Sides, keys: list[str] | No
     before the source is read), the whole job, a destination cheap to read twice — and
     large (its `size_hint`, when it has one, above LEAN_ABOVE), or small (READ_TWICE)
     while the source is larger (a first run: its creates go to disk, spill.py), or empty
-    while the source cannot say its size (a directory's first run, however large)."""
+    while the source cannot say its size (a directory's first run, however large) and
+    the job keeps no source values for the history (no field a transformation or a
+    reference computes: the lean planner keeps none, docs/history.md, and a directory
+    of a few entries would lose them, its plan's hash another than in memory)."""
     destination = sides.destination
     if not (mapping.fields and keys is None and getattr(destination, "rereadable", False)):
         return False
@@ -72,7 +76,8 @@ async def lean_enough(mapping: ObjectMapping, sides: Sides, keys: list[str] | No
         return True
     source_hint = getattr(sides.source, "size_hint", None)
     if source_hint is None:  # a directory, a service: its size is known once it is read
-        return int(found) == 0  # a first run: its creates go to disk, however many there are
+        # A first run: its creates go to disk, however many there are.
+        return int(found) == 0 and not traced_fields(mapping)
     return int(found) <= READ_TWICE and int(await source_hint()) > READ_TWICE
 
 
