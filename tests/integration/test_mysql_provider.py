@@ -497,6 +497,21 @@ async def test_batches_written_at_once_by_several_runners_do_not_deadlock(
             await side.close()
 
 
+async def test_the_size_hint_of_an_empty_table_is_0(my_database: Server, tmp_path: Path) -> None:
+    """InnoDB's estimate says 1 of an empty table: a first run into it from a source that
+    cannot say its size (a directory) must see it empty, to plan its creates on disk."""
+    my_database.sql("CREATE TABLE people (id int PRIMARY KEY, mail varchar(100)) ENGINE=InnoDB")
+    table = await opened(my_database, tmp_path, Endpoint(connection="my", table="people"))
+    try:
+        assert await table.size_hint() == 0  # type: ignore[attr-defined]
+        my_database.sql("INSERT INTO people VALUES (1, 'p1@example.org')")
+        assert await table.size_hint() == 1  # type: ignore[attr-defined]
+        my_database.sql("DELETE FROM people")
+        assert await table.size_hint() == 0  # type: ignore[attr-defined]
+    finally:
+        await table.close()
+
+
 async def test_the_size_hint_counts_a_table_just_filled_and_a_view(
     my_database: Server, tmp_path: Path
 ) -> None:

@@ -34,6 +34,9 @@ from .values import (
     value_of,
 )
 
+COUNTED_BELOW = 1_000
+"""Rows an estimate of a table's size may say where the table is counted instead (InnoDB
+says 1 of an empty table)."""
 KEYS_PER_QUERY = 500
 """Values looked up per query in a column that is not text."""
 LOOKED_UP = 10_000
@@ -306,25 +309,39 @@ class MysqlReading(MysqlTable, SqlReading[MysqlConnection, Column]):
         """About how many rows the table holds: the storage engine's own count as EXPLAIN
         gives it, live (information_schema's TABLE_ROWS, which MySQL 8 caches for a day,
         can still say 0 of a table a first run just filled); TABLE_ROWS where EXPLAIN is
-        refused (a view, without SHOW VIEW). 0 when unknown."""
+        refused (a view, without SHOW VIEW). A table that estimate says holds no more than
+        COUNTED_BELOW rows is counted, up to that many: InnoDB says 1 of an empty table,
+        which is no first run's empty destination then (low_memory.py `lean_enough`)."""
         if not self._opened or self._query is not None or not self._columns:
             return 0
         async with self.connection() as conn:
+            estimate = await self._estimate(conn)
+            if estimate > COUNTED_BELOW:
+                return estimate
             try:
-                async with conn.cursor() as cursor:
-                    await cursor.execute(f"EXPLAIN SELECT * FROM {self._q}")
-                    names = [str(d[0]).lower() for d in cursor.description]
-                    plan = list(await cursor.fetchall())
-                at = names.index("rows")
-                return max((int(row[at] or 0) for row in plan), default=0)
-            except (MySQLError, ValueError):
-                pass  # the statistics, then
-            rows = await fetch(
-                conn,
-                "SELECT TABLE_ROWS FROM information_schema.TABLES "
-                "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s",
-                (self._database, self._table),
-            )
+                few = f"SELECT 1 FROM {self._q} LIMIT {COUNTED_BELOW + 1}"
+                counted = await fetch(conn, f"SELECT count(*) FROM ({few}) AS s")
+            except MySQLError:
+                return estimate
+        return int(counted[0][0]) if counted else estimate
+
+    async def _estimate(self, conn: Any) -> int:
+        """`size_hint`'s estimate: EXPLAIN's rows, else TABLE_ROWS; 0 when unknown."""
+        try:
+            async with conn.cursor() as cursor:
+                await cursor.execute(f"EXPLAIN SELECT * FROM {self._q}")
+                names = [str(d[0]).lower() for d in cursor.description]
+                plan = list(await cursor.fetchall())
+            at = names.index("rows")
+            return max((int(row[at] or 0) for row in plan), default=0)
+        except (MySQLError, ValueError):
+            pass  # the statistics, then
+        rows = await fetch(
+            conn,
+            "SELECT TABLE_ROWS FROM information_schema.TABLES "
+            "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s",
+            (self._database, self._table),
+        )
         return int(rows[0][0] or 0) if rows else 0
 
     def canonical_value(self, column: Column | None, value: Value, delimiter: str | None) -> Value:
