@@ -29,7 +29,6 @@ from core.engine.failures import Held
 from core.engine.keys import DuplicateKey, case_clash, display_key, in_two_cases, match_key
 from core.engine.lifecycle import LEAVER_FIELD, Lifecycle
 from core.engine.plan import Plan
-from core.errors import IdsyncError
 from core.origins import traced_fields
 from schemas.jobs import Job, ObjectMapping
 from schemas.values import Record, TextRows, Value, records_from_columns
@@ -118,8 +117,8 @@ async def plan_low_memory(
     except DuplicateKey as refused:
         try:
             as_read = await duplicate_as_read(job, sides, context, reading, refused)
-        except IdsyncError:
-            as_read = None  # the source unreadable now: the refusal as found
+        except Exception:  # read again at best: unreadable now, or a plugin's read once
+            as_read = None  # the refusal as found
         raise as_read or refused from None
     sizes = [TypeRecords(mapping.type, read, found)]
     return Planned.of(the_plan, sizes, list(mapper.errors), [mapper])
@@ -131,13 +130,15 @@ async def duplicate_as_read(
     """The refusal of a key two source records share as planning in memory makes it —
     the first record whose key an earlier one has, both records named; else, `refused`
     being of a key a record mapped shares with one that failed, that record mapped
-    named —, the source read again to find them where that is cheap (`rereadable`); None
-    where it is not, where the source no longer holds a key twice, or where `refused`
-    names two records that failed (both kept as read). Planned here, too
-    little of the records is kept to name them: a skipped record's key alone, the creates
-    on disk in plan order, a dropped unchanged record's digest (spill.py,
-    engine/digests.py)."""
-    if not getattr(sides.source, "rereadable", False):
+    named —, the source read again to find them: a file, a table, and a directory or a
+    service too (a first run from one is planned here, however few its entries: its
+    refusal names them as in memory, not by a skipped record's key alone). None where
+    the source says it cannot be read again (`rereadable = False`: records pushed to
+    it), where it no longer holds a key twice, or where `refused` names two records that
+    failed (both kept as read). Planned here, too little of the records is kept to name
+    them: a skipped record's key alone, the creates on disk in plan order, a dropped
+    unchanged record's digest (spill.py, engine/digests.py)."""
+    if getattr(sides.source, "rereadable", None) is False:
         return None
     mapping = job.objects[0]
     keys, case_insensitive = mapping.keys, mapping.case_insensitive
