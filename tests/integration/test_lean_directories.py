@@ -1,13 +1,16 @@
-"""A first run from a real slapd into an empty SQLite table, in every shape a job of one
-type may take, plans exactly as the planner holding every record in memory plans it:
-the same changes (with the source values the history keeps of a transformed field), the
-same counts, hash, warnings, record errors and refusals. Where the lean planner serves
-the run (a plain copy: `lean_enough`), it is the one asked; a job that keeps source
-values for the history is planned in memory, so that a directory of a few entries keeps
-them (docs/history.md)."""
+"""A first run from a real slapd into an empty SQLite table (none yet, or one whose every row
+the job's scope leaves out), in every shape a job of one type may take, whole or
+incremental, its entries' keys once or one twice, plans exactly as the planner holding
+every record in memory plans it: the same changes (with the source values the history
+keeps of a transformed field), the same counts, hash, warnings, record errors and
+refusals (naming both entries of a key twice). Where the lean planner serves the run (a
+plain copy: `lean_enough`), it is the one asked; a job that keeps source values for the
+history is planned in memory, so that a directory of a few entries keeps them
+(docs/history.md)."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -116,6 +119,17 @@ async def planned(
         await destination.close()
 
 
+OUT_OF_SCOPE = """
+CREATE TABLE people (uid TEXT, sn TEXT, emp TEXT, mail TEXT, description TEXT, dept TEXT,
+                     born TEXT, password_year TEXT, car TEXT, jpegPhoto BLOB, scope TEXT);
+INSERT INTO people (uid, sn, emp, mail, scope) VALUES ('p2', 'S', '2', 'old@x.org', 'other');
+INSERT INTO people (uid, sn, emp, mail, scope) VALUES ('x9', 'S', '9', 'x9@x.org', 'other');
+"""
+"""A table whose every row the job's scope leaves out (`scope IS NULL`): one of them holds
+a key an entry has."""
+
+
+@pytest.mark.parametrize("table", ["none", "rows-out-of-scope"])
 @pytest.mark.parametrize("twice", [False, True], ids=["keys-once", "a-key-twice"])
 @pytest.mark.parametrize("incremental", [False, True], ids=["whole", "incremental"])
 @pytest.mark.parametrize("shape", list(SHAPES))
@@ -123,6 +137,7 @@ async def test_a_first_run_from_a_directory_plans_as_in_memory(
     shape: str,
     incremental: bool,
     twice: bool,
+    table: str,
     slapd: Slapd,
     ldap_base: str,
     tmp_path: Path,
@@ -146,6 +161,10 @@ async def test_a_first_run_from_a_directory_plans_as_in_memory(
         "destination": {"connection": "db", "table": "people"},
         "objects": [mapping],
     }
+    if table == "rows-out-of-scope":
+        with sqlite3.connect(tmp_path / "people.db") as db:
+            db.executescript(OUT_OF_SCOPE)
+        spec["destination"]["query"] = "scope IS NULL"
     # The first incremental run of a job with no watermark yet reads every entry.
     reading = Reading(incremental=True) if incremental else Reading()
     if incremental:
