@@ -1,5 +1,5 @@
-"""A first run from a real slapd into an empty PostgreSQL or MariaDB table of typed columns:
-planned lean (a directory says no size), its creates sent as columns, it ends as the same
+"""A first run from a real slapd into an empty SQLite, PostgreSQL or MariaDB table of typed
+columns, planned lean (a directory says no size), its creates sent as columns, it ends as the same
 run planned in memory and sent as changes — the same preview and plan hash, statistics,
 record errors, history and table, cell for cell: arrays or delimited text of a value
 held several times, numbers, binary data, text with tabs, newlines, backslashes and
@@ -8,6 +8,10 @@ characters beyond the BMP, a value the column refuses and a row its CHECK refuse
 from __future__ import annotations
 
 import json
+import sqlite3
+from collections.abc import Callable
+from contextlib import closing
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +41,8 @@ COUNT = 24
 TEXTS = ["tab\there", "two\nlines", "back\\slash \\N", "emoji 😀 𝄞", "quote ' \" `", "x" * 5000]
 
 TABLES = {
+    "sqlite": "CREATE TABLE people (id TEXT PRIMARY KEY, mail TEXT CHECK (mail <> "
+    "'refused@example.org'), description TEXT, number REAL, photo BLOB, title TEXT) STRICT",
     "postgresql": "CREATE TABLE people (id text PRIMARY KEY, mail text CHECK (mail <> "
     "'refused@example.org'), description text[], number numeric(10,2), photo bytea, "
     "title text)",
@@ -45,10 +51,18 @@ TABLES = {
     "title mediumtext)",
 }
 DUMPS = {
+    "sqlite": "SELECT id, mail, description, number, hex(photo), hex(title) FROM people "
+    "ORDER BY id",
     "postgresql": "SELECT id, mail, description, number, encode(photo, 'hex'), "
     "encode(convert_to(title, 'UTF8'), 'hex') FROM people ORDER BY id",
     "mysql": "SELECT id, mail, description, number, HEX(photo), HEX(title) FROM people ORDER BY id",
 }
+
+
+def sqlite_sql(database: Path, sql: str) -> str:
+    """`sql` run on the SQLite database, its rows as text."""
+    with closing(sqlite3.connect(database)) as conn, conn:
+        return repr(conn.execute(sql).fetchall())
 
 
 def add_people(slapd: Slapd, base: str) -> None:
@@ -88,7 +102,7 @@ fields = [
 """
 
 
-@pytest.mark.parametrize("destination", ["postgresql", "mariadb"])
+@pytest.mark.parametrize("destination", ["sqlite", "postgresql", "mariadb"])
 async def test_a_first_run_from_a_directory_planned_lean_ends_as_one_planned_in_memory(
     slapd: Slapd,
     ldap_base: str,
@@ -100,20 +114,29 @@ async def test_a_first_run_from_a_directory_planned_lean_ends_as_one_planned_in_
     request: pytest.FixtureRequest,
     destination: str,
 ) -> None:
-    kind: SqlProvider = "postgresql" if destination == "postgresql" else "mysql"
-    server: Postgresql | MariaDb = request.getfixturevalue(
-        "pg_database" if kind == "postgresql" else "my_database"
-    )
-    run_sql = server.psql if isinstance(server, Postgresql) else server.sql
+    folder = tmp_path / "job"
+    run_sql: Callable[[str], str]
+    if destination == "sqlite":
+        database = folder / "data" / "people.db"
+        database.parent.mkdir(parents=True)
+        db = '[db]\nprovider = "sqlite"\npath = "data/people.db"\n'
+        run_sql = partial(sqlite_sql, database)
+        kind = "sqlite"
+    else:
+        sql_kind: SqlProvider = "postgresql" if destination == "postgresql" else "mysql"
+        server: Postgresql | MariaDb = request.getfixturevalue(
+            "pg_database" if sql_kind == "postgresql" else "my_database"
+        )
+        run_sql = server.psql if isinstance(server, Postgresql) else server.sql
+        db = connection_toml(sql_kind, "db", server, folder)
+        kind = sql_kind
     add_people(slapd, ldap_base)
     monkeypatch.setattr(spill, "RUN_SIZE", 7)  # the creates on disk, in several runs
-    folder = tmp_path / "job"
     secret = tmp_path / "ldap-password"
     secret.write_text(ADMIN_PASSWORD)
     connections = (
         f'[dir]\nprovider = "ldap"\nurls = ["{slapd.url}"]\n'
-        f'bind_dn = "cn=admin,dc=example,dc=org"\npassword = {{ file = "{secret}" }}\n\n'
-        + connection_toml(kind, "db", server, folder)
+        f'bind_dn = "cn=admin,dc=example,dc=org"\npassword = {{ file = "{secret}" }}\n\n' + db
     )
     job_id = await define(session, folder, connections, job_toml(ldap_base))
     job = await session.store.job(job_id)
