@@ -15,7 +15,7 @@ import pytest
 from schemas.jobs import Endpoint, FieldMap, Job, ObjectMapping
 from schemas.plan import Change
 from schemas.work import Creates
-from services.providers.base import AppliesColumns, Layout, Outcome, Provider
+from services.providers.base import AppliesColumns, KeyReader, Layout, Outcome, Provider
 from services.runner.planning.sides import apply_by_type
 from tests.sql_servers import SqlProvider, opened, read_all, sql_connection
 
@@ -342,5 +342,41 @@ async def test_a_batch_delivered_again_writes_no_row_twice(
         )
         rows = {str(r["id"]): r["name"] for r in await read_all(side)}
         assert rows == {f"p{n:04d}": "ann" if n < 3 else "Ann" for n in range(5)}
+    finally:
+        await side.close()
+
+
+@pytest.mark.parametrize("way", WAYS)
+@pytest.mark.parametrize("provider", ["postgresql", "mysql"])
+async def test_names_holding_a_percent_sign_take_creates_straight_in_and_are_looked_up(
+    provider: SqlProvider, request: pytest.FixtureRequest, tmp_path: Path, way: str
+) -> None:
+    """A table and columns named `share%` and `id%`: the creates go straight in, and a key
+    is looked up. The driver formats a statement with its parameters, `%s` one of them: on
+    MariaDB the multi-row INSERT failed with a TypeError, every batch of creates with it."""
+    server = request.getfixturevalue("pg_database" if provider == "postgresql" else "my_database")
+    connection = sql_connection(provider, server, tmp_path, "db")
+    layout = Layout(keys=("id%",), fields=("id%", "share%"))
+    side = await opened(connection, Endpoint(connection="db", table="t%"), layout, write=True)
+    try:
+        batch = [
+            Change(action="create", key=key, match={"id%": key}, set={"id%": key, "share%": share})
+            for key, share in (("a", "10%"), ("b", "%s"), ("c", "100 %"))
+        ]
+        if way == "changes":
+            outcomes = await side.apply(batch)
+        else:
+            assert isinstance(side, AppliesColumns)
+            fields = ("id%", "share%")
+            columns = [[change.set[name] for change in batch] for name in fields]
+            outcomes = await side.apply_columns(
+                Creates(key_field="id%", fields=fields, columns=columns)
+            )
+        assert [o.error for o in outcomes] == [None] * 3
+        rows = {str(r["id%"]): r["share%"] for r in await read_all(side)}
+        assert rows == {"a": "10%", "b": "%s", "c": "100 %"}
+        assert isinstance(side, KeyReader)
+        found = [record async for some in side.read_keys("id%", ["b"], 10) for record in some]
+        assert found == [{"id%": "b", "share%": "%s"}]
     finally:
         await side.close()

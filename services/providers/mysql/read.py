@@ -32,6 +32,7 @@ from .values import (
     quote,
     text_of,
     value_of,
+    with_params,
 )
 
 COUNTED_BELOW = 1_000
@@ -268,7 +269,9 @@ class MysqlReading(MysqlTable, SqlReading[MysqlConnection, Column]):
         to keep of them; `strict`: a statement the server warned about fails."""
         for sql, args, keep in statements:
             cursor = conn.cursor(SSCursor)
-            await cursor.execute(sql, args or None)
+            # A job's own query is passed as written; the provider's names are quoted.
+            made = args and self._query is None
+            await cursor.execute(with_params(sql) if made else sql, args or None)
             names = [str(d[0]) for d in cursor.description]
             columns = [self._columns.get(name) if self._query is None else None for name in names]
             kinds = [

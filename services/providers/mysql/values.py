@@ -76,6 +76,17 @@ def quote(name: str) -> str:
     return sql.quoted(name, "`", "mysql")
 
 
+def with_params(statement: str) -> str:
+    """A statement as the driver takes it with parameters: it formats the text with them,
+    `%s` a parameter, so a `%` in a name (`rate%`, quoted by `quote`) is doubled — or the
+    statement fails with a TypeError, not the server's refusal."""
+    if "%" not in statement:
+        return statement
+    parts = statement.split("`")  # names are the odd parts (a doubled backtick: two names)
+    parts[1::2] = [part.replace("%", "%%") for part in parts[1::2]]
+    return "`".join(parts)
+
+
 @dataclass(frozen=True, slots=True)
 class Column:
     """One column as information_schema describes it."""

@@ -27,7 +27,7 @@ from ..sql.batches import Batcher, Op, Shape
 from ..sql.writing import SqlWriting
 from .connection import MysqlTable, errno, execute, fetch, transient
 from .statements import Statements
-from .values import Column, canonical_value, param_of, quote
+from .values import Column, canonical_value, param_of, quote, with_params
 
 _ONE_CHANGE = frozenset(
     (1048, 1062, 1264, 1265, 1292, 1364, 1366, 1367, 1406, 1451, 1452, 1644, 3140, 3819, 4025)
@@ -210,7 +210,7 @@ class MysqlWriting(MysqlTable, SqlWriting[MysqlConnection, Column, Statements]):
         await execute(conn, "SAVEPOINT idsync_straight")
         try:
             async with conn.cursor() as cursor:
-                await cursor.executemany(statement, rows)
+                await cursor.executemany(with_params(statement), rows)
         except MySQLError as e:
             if transient(e):
                 raise
