@@ -236,6 +236,23 @@ async def test_a_boolean_spelled_as_postgresql_reads_one_compares_as_it_holds_it
         assert refused[0].error is not None
 
 
+async def test_a_negative_zero_compares_as_the_zero_a_mysql_float_column_holds(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """MariaDB keeps no negative zero in a DOUBLE or FLOAT: "-0" read back as 0.0, and the
+    plan updated it on every run. (PostgreSQL keeps -0: compared as it is.)"""
+    setup = "CREATE TABLE z (id varchar(20) PRIMARY KEY, x double, r float);"
+    layout = Layout(keys=("id",), fields=("id", "x", "r"))
+    async with table_side("mysql", request, tmp_path, "z", setup, layout) as table:
+        sources: list[Record] = [{"id": "a", "x": "-0", "r": "-0.0"}, {"id": "b", "x": "-0.000"}]
+        made = [
+            create(str(s["id"]), **{k: str(v) for k, v in s.items() if k != "id"}) for s in sources
+        ]
+        assert [o.error for o in await table.apply(made)] == [None, None]
+        stored = {str(r["id"]): r for r in await read_all(table)}
+        assert [table.canonical(s) for s in sources] == [stored["a"], stored["b"]]
+
+
 @PROVIDERS
 async def test_a_decimal_of_more_than_28_digits_compares_and_writes_as_any_other(
     provider: SqlProvider, request: pytest.FixtureRequest, tmp_path: Path

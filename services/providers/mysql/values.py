@@ -232,6 +232,8 @@ def _parse(kind: str, text: str, scale: int | None, fraction: int = 6) -> Param:
     if kind == "int":
         return sql.parse_int(t)  # 4.0 and 1e2 are taken as 4 and 100
     value = sql.parse_plain("float" if kind == "float4" else kind, t, scale)
+    if isinstance(value, float) and value == 0:
+        return 0.0  # the server keeps no negative zero: -0 reads back as 0
     if isinstance(value, time):
         return value.replace(microsecond=_cut(value.microsecond, fraction))
     return value
