@@ -34,6 +34,7 @@ class Source:
         folds: bool = False,
     ) -> None:
         self.records, self.missed, self.folds = records, set(missed), folds
+        self.value_folds = lambda field: folds
         self.reads = 0
         self.lookups: list[list[str]] = []
         if may_miss:
@@ -266,3 +267,18 @@ async def test_a_key_in_another_case_is_another_object_where_keys_compare_with_c
     run = await planned(job(mapping("delete")), [(source, target)])
     assert actions(run) == ["delete user bob"]
     assert source.lookups == [["bob"]]
+
+
+@pytest.mark.parametrize("keys_fold", [False, None], ids=["with case", "not known"])
+async def test_a_key_in_another_case_is_read_whole_where_lookups_keep_to_their_case(
+    keys_fold: bool | None,
+) -> None:
+    # The read missed "Bob"; the job compares keys without case (or the destination may),
+    # so "bob" is his object. A lookup of "bob" in a source that compares with case finds
+    # no "Bob": the source is read whole again instead, and finds him.
+    source = Source([*people("ada"), {"uid": "Bob", "cn": "Bob"}], missed=["Bob"])
+    target = Destination(objects("ada", "bob"), keys_fold=keys_fold)
+    the_job = job(mapping("delete", case_insensitive=keys_fold is False))
+    with pytest.raises(Transient, match="'bob'"):
+        await planned(the_job, [(source, target)])
+    assert source.lookups == [] and source.reads == 2

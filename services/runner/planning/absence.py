@@ -12,7 +12,11 @@ source says so looks up the objects the plan acts on for absence (`Plan.absent`)
 - by the source field the type's first key is copied from, as it is (no
   transformation, reference, delimiter nor unique value: else the key could come from
   any value), where the source looks records up by it (`KeyReader`), for at most
-  `LOOKUP_AT_MOST` objects (more cost about what reading them all does);
+  `LOOKUP_AT_MOST` objects (more cost about what reading them all does) — and, where a
+  key in another case holds the object (the job compares keys without case, or the
+  destination may), only if the source compares that field's values without case too
+  (`value_folds`: SCIM's userName, not its externalId): a lookup finds a value in its
+  own case alone;
 - else by reading the source whole once more (a record skipped by both reads is still
   taken for absent).
 
@@ -81,7 +85,7 @@ async def held_after_all(
     keys, case_insensitive = mapping.keys, mapping.case_insensitive
     # Where the destination may compare keys without case, an object whose key the
     # source holds in another case is left alone by the planner: found so too.
-    fold = not case_insensitive and getattr(target, "keys_fold", None) is not False
+    fold = folds_case(mapping, target) and not case_insensitive
 
     def compared(key: str) -> str:
         return folded_key(key, len(keys)) if fold else key
@@ -92,7 +96,7 @@ async def held_after_all(
             wanted.setdefault(compared(key), display_key(match, keys))
     mapper = mapper_of(job, at, pair, context)
     found: dict[str, None] = {}
-    async for batch in _asked(mapping, source, absent):
+    async for batch in _asked(mapping, source, target, absent):
         for record in mapper.map(batch):
             key = match_key(record, keys, case_insensitive)
             if key is not None and (shown := wanted.get(compared(key))) is not None:
@@ -107,18 +111,34 @@ async def held_after_all(
 
 
 def _asked(
-    mapping: ObjectMapping, source: Provider, absent: list[Record]
+    mapping: ObjectMapping, source: Provider, target: Provider, absent: list[Record]
 ) -> AsyncIterable[list[Record]]:
     """The source's records of the `absent` objects' keys where it can look them up by
-    the field their first key is copied from (and they are not too many); else every
-    record, read again."""
+    the field their first key is copied from (and they are not too many), finding every
+    case of them where keys are compared without case; else every record, read again."""
     field = copied_from(mapping, source) if len(absent) <= LOOKUP_AT_MOST else None
+    if field is not None and folds_case(mapping, target) and not _value_folds(source, field):
+        field = None  # a lookup finds its value in that case alone: read whole
     values = [value for match in absent if isinstance(value := match.get(mapping.keys[0]), str)]
     if field is not None and isinstance(source, KeyReader) and len(values) == len(absent):
         batches = source.read_keys(field, list(dict.fromkeys(values)), READ_BATCH)
     else:
         batches = source.read(READ_BATCH)
     return tracing.reads(batches, side="source", object_type=mapping.type)
+
+
+def folds_case(mapping: ObjectMapping, target: Provider) -> bool:
+    """Whether a record whose key is the absent object's in another case holds it: the job
+    compares keys without case, or the destination may (then the planner leaves such
+    an object alone)."""
+    return mapping.case_insensitive or getattr(target, "keys_fold", None) is not False
+
+
+def _value_folds(source: Provider, field: str) -> bool:
+    """Whether the source compares `field`'s values without case (SCIM's userName), so
+    that a lookup finds a value in every case."""
+    folds = getattr(source, "value_folds", None)
+    return bool(folds(field)) if callable(folds) else False
 
 
 def copied_from(mapping: ObjectMapping, source: Provider) -> str | None:

@@ -1,0 +1,100 @@
+"""An absence confirmed in a SCIM source finds a user its read skipped whatever the
+spelling of the key the destination holds for it, as the run compares keys: in another
+case where it compares them without case, with spaces around it. Otherwise the user's
+object, looked up and not found, was deleted.
+
+Against a real SCIM server (scim2-server), a user deleted and another added between the
+first page and the second (test_scim_absence.py's `Churn`); the users are told apart by
+their given name (NAME), whatever their keys are spelled."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core.errors import Transient
+from schemas.connections import SqliteConnection
+from schemas.jobs import FieldMap, ObjectMapping
+from tests.scim_server import client, resources
+
+from . import test_scim_absence as absence
+from .test_scim_absence import USERS, Churn, plan, scim, shown, to_table
+from .test_scim_absence import churn as churn  # the fixture
+from .test_scoped_reads import table
+
+Spelling = Callable[[str], str]
+
+
+@pytest.fixture
+def named(monkeypatch: pytest.MonkeyPatch) -> Callable[[Spelling, Spelling], None]:
+    """Users made with their userName and externalId as the spellings say (of the name
+    "u1"…), and found (to be deleted by a churn) by their given name."""
+
+    def spelled(user_name: Spelling, external_id: Spelling) -> None:
+        def add(url: str, endpoint: str, name: str) -> None:
+            body: dict[str, Any] = {
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                "userName": user_name(name),
+                "externalId": external_id(name),
+                "name": {"givenName": name},
+            }
+            with client(url) as http:
+                assert http.post(endpoint, json=body).status_code == 201
+
+        def remove(url: str, endpoint: str, name: str) -> None:
+            [found] = [r for r in resources(url) if r["name"]["givenName"] == name]
+            with client(url) as http:
+                assert http.delete(f"{endpoint}/{found['id']}").status_code == 204
+
+        def listed(url: str) -> list[str]:
+            return [user["name"]["givenName"] for user in resources(url)]
+
+        monkeypatch.setattr(absence, "add", add)
+        monkeypatch.setattr(absence, "remove", remove)
+        monkeypatch.setattr(absence, "listed", listed)
+
+    return spelled
+
+
+def logins(key: str, **more: Any) -> ObjectMapping:
+    fields = [FieldMap(to="login", from_=key), FieldMap(to="name", from_="name.givenName")]
+    return ObjectMapping(keys=["login"], fields=fields, on_destination_only="delete", **more)
+
+
+async def skipped_and_refused(
+    scim_url: str, tmp_path: Path, churn: list[Churn], held: Spelling, the_users: ObjectMapping
+) -> None:
+    """The destination holds each user's key as `held` spells it; a run whose read skips
+    a user fails, that user's object kept."""
+    for name in USERS:
+        absence.add(scim_url, "/Users", name)
+    rows = [(held(name), name) for name in USERS]
+    table(tmp_path / "db.sqlite", "people", ["login", "name"], rows)
+    source = scim(scim_url, tmp_path)
+    target = SqliteConnection(id="db", path=str(tmp_path / "db.sqlite"))
+    # Read whole with nothing changing: every object is its user's, none deleted.
+    assert not [c for c in shown(await plan(source, target, to_table(the_users))) if "delete" in c]
+    skip = Churn(scim_url)
+    churn.append(skip)
+    with pytest.raises(Transient) as refused:
+        await plan(source, target, to_table(the_users))
+    assert f"({held(skip.skipped)!r} among them)" in str(refused.value)
+
+
+@pytest.mark.parametrize("case_insensitive", [True, False], ids=["job", "destination"])
+async def test_a_user_skipped_is_found_in_another_case_of_an_exact_attribute(
+    scim_url: str,
+    tmp_path: Path,
+    churn: list[Churn],
+    named: Callable[[Spelling, Spelling], None],
+    case_insensitive: bool,
+) -> None:
+    # externalId compares with case in SCIM: `externalId eq "U4"` finds no "u4". Where
+    # the job compares keys without case ("U4" is u4's object), or the destination may
+    # (SQLite's is not known: "U4" left alone), the source is read whole again instead.
+    named(lambda name: name, lambda name: name)
+    the_users = logins("externalId", case_insensitive=case_insensitive)
+    await skipped_and_refused(scim_url, tmp_path, churn, str.upper, the_users)
