@@ -5,6 +5,8 @@ planned to be written. In memory and in little memory, of one type and of two.""
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -282,3 +284,18 @@ async def test_a_key_in_another_case_is_read_whole_where_lookups_keep_to_their_c
     with pytest.raises(Transient, match="'bob'"):
         await planned(the_job, [(source, target)])
     assert source.lookups == [] and source.reads == 2
+
+
+@pytest.mark.parametrize("held", ["bob  ", "\tbob", "bo\u0301b"], ids=["spaces", "tab", "NFD"])
+async def test_a_key_the_destination_spells_otherwise_is_looked_up_as_the_run_compares_it(
+    held: str,
+) -> None:
+    # The run compares keys without spaces around them, in NFC: the object held as
+    # "bob  " (or "bób" in NFD) is the record "bob" ("bób" in NFC) the read missed. A
+    # source matching values as they are spelled finds it by that spelling alone.
+    uid = unicodedata.normalize("NFC", held).strip()
+    source = Source([*people("ada"), {"uid": uid, "cn": "Bob"}], missed=[uid])
+    target = Destination([*objects("ada"), {"login": held, "name": "Bob"}])
+    with pytest.raises(Transient, match=re.escape(repr(held))):
+        await planned(job(mapping("delete")), [(source, target)])
+    assert [uid in asked and held in asked for asked in source.lookups] == [True]

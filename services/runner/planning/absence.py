@@ -12,7 +12,8 @@ source says so looks up the objects the plan acts on for absence (`Plan.absent`)
 - by the source field the type's first key is copied from, as it is (no
   transformation, reference, delimiter nor unique value: else the key could come from
   any value), where the source looks records up by it (`KeyReader`), for at most
-  `LOOKUP_AT_MOST` objects (more cost about what reading them all does) — and, where a
+  `LOOKUP_AT_MOST` objects (more cost about what reading them all does), each key as the
+  destination holds it and as the run compares it (`spellings`) — and, where a
   key in another case holds the object (the job compares keys without case, or the
   destination may), only if the source compares that field's values without case too
   (`value_folds`: SCIM's userName, not its externalId): a lookup finds a value in its
@@ -30,6 +31,7 @@ found, the plan stands as it was made: the same changes, the same hash.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import AsyncIterable, Sequence
 
 from core.engine import match_key
@@ -121,10 +123,26 @@ def _asked(
         field = None  # a lookup finds its value in that case alone: read whole
     values = [value for match in absent if isinstance(value := match.get(mapping.keys[0]), str)]
     if field is not None and isinstance(source, KeyReader) and len(values) == len(absent):
-        batches = source.read_keys(field, list(dict.fromkeys(values)), READ_BATCH)
+        batches = source.read_keys(field, spellings(values), READ_BATCH)
     else:
         batches = source.read(READ_BATCH)
     return tracing.reads(batches, side="source", object_type=mapping.type)
+
+
+def spellings(values: list[str]) -> list[str]:
+    """Each value as the destination holds it and as the run compares it — without the
+    spaces around it, in Unicode NFC — and, where not ASCII, in NFD: a source record
+    spelled any of those ways holds the object (core.engine.match_key), and a lookup
+    finds a value as it is spelled."""
+    found: dict[str, None] = {}
+    for value in values:
+        found[value] = None
+        plain = unicodedata.normalize("NFC", value).strip()
+        if plain:
+            found[plain] = None
+            if not plain.isascii():
+                found[unicodedata.normalize("NFD", plain)] = None
+    return list(found)
 
 
 def folds_case(mapping: ObjectMapping, target: Provider) -> bool:
