@@ -120,3 +120,24 @@ async def test_a_user_skipped_is_found_whatever_the_spelling_the_destination_hol
     else:
         named(lambda name: name, lambda name: name)
     await skipped_and_refused(scim_url, tmp_path, churn, held, logins("userName"))
+
+
+async def test_a_user_skipped_is_found_where_the_destination_holds_the_key_otherwise(
+    scim_url: str, tmp_path: Path, churn: list[Churn], named: Callable[[Spelling, Spelling], None]
+) -> None:
+    # The users are "001"…"007", the table's login column holds numbers: 1…7, which a
+    # whole read matches ("004" is 4 there). A lookup of `userName eq "4"` finds no
+    # "004": the source is read whole again instead.
+    named(lambda name: f"00{name[1:]}", lambda name: name)
+    for name in USERS:
+        absence.add(scim_url, "/Users", name)
+    rows = [(int(name[1:]), name) for name in USERS]
+    table(tmp_path / "db.sqlite", "people", ["login INTEGER", "name TEXT"], rows)
+    source = scim(scim_url, tmp_path)
+    target = SqliteConnection(id="db", path=str(tmp_path / "db.sqlite"))
+    assert shown(await plan(source, target, to_table(logins("userName")))) == []
+    skip = Churn(scim_url)
+    churn.append(skip)
+    with pytest.raises(Transient) as refused:
+        await plan(source, target, to_table(logins("userName")))
+    assert f"({skip.skipped[1:]!r} among them)" in str(refused.value)

@@ -13,11 +13,12 @@ source says so looks up the objects the plan acts on for absence (`Plan.absent`)
   transformation, reference, delimiter nor unique value: else the key could come from
   any value), where the source looks records up by it (`KeyReader`), for at most
   `LOOKUP_AT_MOST` objects (more cost about what reading them all does), each key as the
-  destination holds it and as the run compares it (`spellings`) — and, where a
-  key in another case holds the object (the job compares keys without case, or the
-  destination may), only if the source compares that field's values without case too
-  (`value_folds`: SCIM's userName, not its externalId): a lookup finds a value in its
-  own case alone;
+  destination holds it and as the run compares it (`spellings`) — and only where a
+  lookup finds every record holding the object: the destination keeps the key as written
+  (not `respelled`: a number column holds the source's "005" as 5, which a lookup of 5
+  does not find), and where a key in another case holds the object (the job compares
+  keys without case, or the destination may), the source compares that field's values
+  without case too (`value_folds`: SCIM's userName, not its externalId);
 - else by reading the source whole once more (a record skipped by both reads is still
   taken for absent).
 
@@ -122,6 +123,8 @@ def _asked(
     if field is not None and folds_case(mapping, target) and not _value_folds(source, field):
         field = None  # a lookup finds its value in that case alone: read whole
     values = [value for match in absent if isinstance(value := match.get(mapping.keys[0]), str)]
+    if field is not None and any(respelled(target, mapping.keys[0], value) for value in values):
+        field = None  # the source may spell the key otherwise ("005" held as 5): read whole
     if field is not None and isinstance(source, KeyReader) and len(values) == len(absent):
         batches = source.read_keys(field, spellings(values), READ_BATCH)
     else:
@@ -143,6 +146,25 @@ def spellings(values: list[str]) -> list[str]:
             if not plain.isascii():
                 found[unicodedata.normalize("NFD", plain)] = None
     return list(found)
+
+
+def respelled(target: Provider, key: str, value: str) -> bool:
+    """Whether the destination may hold `value` of its `key` field for a source value spelled
+    otherwise, which a lookup of `value` does not find: its `canonical` makes another text
+    of a value written around it ("05" in a number column is 5; a text too long for its
+    column is cut), or refuses it (a date)."""
+    for probe in (f"0{value}", f"{value}0"):
+        try:
+            given = target.canonical({key: probe}).get(key)
+        except Exception:  # refused: a typed column's, whose spellings are its own
+            return True
+        if not isinstance(given, str) or _plain(given) != _plain(probe):
+            return True
+    return False
+
+
+def _plain(value: str) -> str:
+    return unicodedata.normalize("NFC", value).strip()
 
 
 def folds_case(mapping: ObjectMapping, target: Provider) -> bool:
