@@ -13,12 +13,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
-from core.errors import Transient
+from core.errors import PERMANENT, IdsyncError, Transient
 from schemas.connections import SqliteConnection
 from schemas.jobs import FieldMap, ObjectMapping
-from tests.scim_server import client, resources
+from services.providers.scim import connection as scim_connection
+from tests.scim_server import ThrottlingProxy, client, resources
 
 from . import test_scim_absence as absence
 from .test_scim_absence import USERS, Churn, plan, scim, shown, to_table
@@ -141,3 +143,51 @@ async def test_a_user_skipped_is_found_where_the_destination_holds_the_key_other
     with pytest.raises(Transient) as refused:
         await plan(source, target, to_table(logins("userName")))
     assert f"({skip.skipped[1:]!r} among them)" in str(refused.value)
+
+
+@pytest.mark.parametrize("answer", [500, 429], ids=["server error", "rate limited"])
+async def test_a_lookup_that_fails_fails_the_run_as_a_read_does(
+    scim_url: str, tmp_path: Path, answer: int
+) -> None:
+    # u9 is truly gone: its object would be deleted once looked up. The lookup is
+    # answered 500 (or 429 for longer than max_wait): the planning fails as a read that
+    # failed does (tried again later, not a permanent failure), nothing planned.
+    for name in USERS:
+        absence.add(scim_url, "/Users", name)
+    absence.people(tmp_path / "db.sqlite", [*USERS, "u9"])
+    lookups: list[str] = []
+
+    def looked_up() -> bool:
+        return bool(lookups) and lookups[-1] == "waiting"
+
+    def throttle() -> float | None:
+        return 30.0 if answer == 429 and looked_up() else None
+
+    def after(method: str, path: str) -> int | None:
+        if method == "GET" and "filter=" in path:
+            lookups.append(path)
+            return 500 if answer == 500 else None
+        return None
+
+    port = int(scim_url.split(":")[2].split("/")[0])
+    proxy = ThrottlingProxy(port, throttle, after=after)
+    asked = scim_connection.Session.get_json
+
+    async def get_json(self: Any, path: str, params: Any = None) -> bytes:
+        if params and "filter" in params:
+            lookups.append("waiting")  # the proxy refuses it (429)
+        return await asked(self, path, params)
+
+    try:
+        source = msgspec.structs.replace(scim(proxy.url(scim_url), tmp_path), max_wait=1.0)
+        target = SqliteConnection(id="db", path=str(tmp_path / "db.sqlite"))
+        with pytest.MonkeyPatch.context() as patched:
+            patched.setattr(scim_connection.Session, "get_json", get_json)
+            with pytest.raises(IdsyncError) as failed:
+                await plan(source, target, absence.to_table(absence.users()))
+        assert not isinstance(failed.value, PERMANENT), failed.value
+        assert str(answer) in str(failed.value) or "wait" in str(failed.value)
+        assert lookups  # the lookup was asked, and failed
+    finally:
+        proxy.close()
+    assert absence.logins(tmp_path / "db.sqlite") == sorted([*USERS, "u9"])
