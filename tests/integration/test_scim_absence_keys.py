@@ -24,7 +24,8 @@ from tests.scim_server import ThrottlingProxy, client, resources
 
 from . import test_scim_absence as absence
 from .test_scim_absence import USERS, Churn, plan, scim, shown, to_table
-from .test_scim_absence import churn as churn  # the fixture
+from .test_scim_absence import asked as asked  # the fixtures
+from .test_scim_absence import churn as churn
 from .test_scoped_reads import table
 
 Spelling = Callable[[str], str]
@@ -191,3 +192,23 @@ async def test_a_lookup_that_fails_fails_the_run_as_a_read_does(
     finally:
         proxy.close()
     assert absence.logins(tmp_path / "db.sqlite") == sorted([*USERS, "u9"])
+
+
+async def test_a_key_with_quotes_and_backslashes_is_looked_up_as_itself(
+    scim_url: str,
+    tmp_path: Path,
+    churn: list[Churn],
+    named: Callable[[Spelling, Spelling], None],
+    asked: list[str],
+) -> None:
+    # `userName eq "o\"u4\\"`: the value escaped as a JSON string, neither breaking the
+    # filter nor widening it (the truly gone user is looked up, and deleted).
+    spelled: Spelling = lambda name: f'o"{name}\\'  # noqa: E731
+    named(spelled, lambda name: name)
+    await skipped_and_refused(scim_url, tmp_path, churn, spelled, logins("userName"))
+    assert asked and all(value.startswith('o"') for value in asked)
+    source = scim(scim_url, tmp_path)
+    target = SqliteConnection(id="db", path=str(tmp_path / "db.sqlite"))
+    again = await plan(source, target, to_table(logins("userName")))
+    gone = churn[0].gone
+    assert [c for c in shown(again) if c.startswith("delete")] == [f"delete user {spelled(gone)}"]
