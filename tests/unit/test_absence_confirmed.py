@@ -299,3 +299,23 @@ async def test_a_key_the_destination_spells_otherwise_is_looked_up_as_the_run_co
     with pytest.raises(Transient, match=re.escape(repr(held))):
         await planned(job(mapping("delete")), [(source, target)])
     assert [uid in asked and held in asked for asked in source.lookups] == [True]
+
+
+@LEAN
+async def test_a_move_to_a_new_container_and_an_update_are_not_absence(lean: bool) -> None:
+    # ada's record names another container (she is moved there), bob's another name (he
+    # is updated): both are in the source; only cyd, absent, is looked up.
+    records: list[Record] = [
+        {"uid": "ada", "cn": "Ada", "ou": "ou=b"},
+        {"uid": "bob", "cn": "Robert", "ou": "ou=a"},
+    ]
+    found: list[Record] = [
+        {"login": login, "name": login.title(), "@container": "ou=a"}
+        for login in ("ada", "bob", "cyd")
+    ]
+    source = Source(records)
+    target = Destination(found, rereadable=lean)
+    run = await planned(job(mapping("delete", container_from="ou")), [(source, target)])
+    assert sorted(actions(run)) == ["delete user cyd", "move user ada", "update user bob"]
+    assert run.plan.absent == {"user": [{"login": "cyd"}]}
+    assert source.lookups == [["cyd"]]
