@@ -15,7 +15,7 @@ import pytest
 
 from core.engine.lifecycle import Lifecycle
 from core.errors import Transient
-from schemas.jobs import Endpoint, FieldMap, Job, Leavers, ObjectMapping
+from schemas.jobs import Endpoint, FieldMap, Job, Leavers, ObjectMapping, Resolve
 from schemas.values import Record
 from services.providers.base import Provider
 from services.runner.planning import PlannedRun, Sides, absence, plan_job
@@ -319,3 +319,32 @@ async def test_a_move_to_a_new_container_and_an_update_are_not_absence(lean: boo
     assert sorted(actions(run)) == ["delete user cyd", "move user ada", "update user bob"]
     assert run.plan.absent == {"user": [{"login": "cyd"}]}
     assert source.lookups == [["cyd"]]
+
+
+async def test_members_resolved_are_no_absence_but_their_users_are() -> None:
+    # Groups name their members (resolved among the users by login). The users' read
+    # missed bob: his delete is looked up and refused, and so is the run — the staff
+    # group losing him with it. Read whole, cyd (gone) is deleted and dropped from the
+    # group: an update of the group's members, not looked up.
+    resolve = Resolve(type="user", by="login")
+    members = FieldMap(to="members", from_="members", delimiter=";", resolve=resolve)
+    groups = ObjectMapping(
+        type="group",
+        keys=["name"],
+        fields=[FieldMap(to="name", from_="uid"), members],
+        on_destination_only="delete",
+    )
+    users = Source(people("ada", "bob"), missed=["bob"])
+    teams = Source([{"uid": "staff", "members": ["ada", "bob"]}])
+    pairs = [
+        (users, Destination(objects("ada", "bob", "cyd"))),
+        (teams, Destination([{"name": "staff", "members": ["ada", "bob", "cyd"]}])),
+    ]
+    the_job = job(mapping("delete"), groups)
+    with pytest.raises(Transient, match="the user 'bob'"):
+        await planned(the_job, pairs)
+    assert sorted(map(sorted, users.lookups)) == [["bob", "cyd"]] and teams.lookups == []
+    users.missed = set()
+    run = await planned(the_job, pairs)
+    assert sorted(actions(run)) == ["delete user cyd", "update group staff"]
+    assert run.plan.absent == {"user": [{"login": "cyd"}]}
