@@ -151,8 +151,8 @@ def spellings(values: list[str]) -> list[str]:
 def respelled(target: Provider, key: str, value: str) -> bool:
     """Whether the destination may hold `value` of its `key` field for a source value spelled
     otherwise, which a lookup of `value` does not find: its `canonical` makes another text
-    of a value written around it ("05" in a number column is 5; a text too long for its
-    column is cut), or refuses it (a date)."""
+    of a value written around it ("05" in a number column is 5), or refuses it (a date
+    column, whose dates are in a format of its own)."""
     for probe in (f"0{value}", f"{value}0"):
         try:
             given = target.canonical({key: probe}).get(key)
