@@ -11,11 +11,12 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
+import msgspec
 import pytest
 
 from core.engine.lifecycle import Lifecycle
 from core.errors import Transient
-from schemas.jobs import Endpoint, FieldMap, Job, Leavers, ObjectMapping, Resolve
+from schemas.jobs import Endpoint, FieldMap, Job, Leavers, ObjectMapping, Resolve, Safety
 from schemas.values import Record
 from services.providers.base import Provider
 from services.runner.planning import PlannedRun, Sides, absence, plan_job
@@ -348,3 +349,21 @@ async def test_members_resolved_are_no_absence_but_their_users_are() -> None:
     run = await planned(the_job, pairs)
     assert sorted(actions(run)) == ["delete user cyd", "update group staff"]
     assert run.plan.absent == {"user": [{"login": "cyd"}]}
+
+
+@LEAN
+async def test_the_safety_limits_judge_the_plan_confirmed_as_they_judge_it_unconfirmed(
+    lean: bool,
+) -> None:
+    # Two of three objects absent, confirmed so: over the limits (max_count 1) alike,
+    # with the same reason, for a source that may miss records and one that may not.
+    safety = Safety(max_count=1, min_count=0)
+    the_job = msgspec.structs.replace(job(mapping("delete")), safety=safety)
+    target = Destination(objects("ada", "bob", "cyd"), rereadable=lean)
+    confirmed = Source(people("ada"))
+    run = await planned(the_job, [(confirmed, target)])
+    plain = await planned(the_job, [(Source(people("ada"), may_miss=False), target)])
+    assert confirmed.lookups == [["bob", "cyd"]]
+    assert run.plan.hash == plain.plan.hash
+    why = run.over_limits(the_job, None)
+    assert why is not None and why == plain.over_limits(the_job, None)
