@@ -1,11 +1,12 @@
 """An absence confirmed in a SCIM source finds a user its read skipped whatever the
 spelling of the key the destination holds for it, as the run compares keys: in another
-case where it compares them without case, with spaces around it. Otherwise the user's
-object, looked up and not found, was deleted.
+case where it compares them without case, with spaces around it, as a number column
+holds it. Otherwise the user's object, looked up and not found, was deleted. A key with
+quotes is looked up as itself; a lookup that fails fails the planning.
 
 Against a real SCIM server (scim2-server), a user deleted and another added between the
 first page and the second (test_scim_absence.py's `Churn`); the users are told apart by
-their given name (NAME), whatever their keys are spelled."""
+their given name, whatever their keys are spelled."""
 
 from __future__ import annotations
 
