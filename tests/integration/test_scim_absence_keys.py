@@ -244,3 +244,39 @@ async def test_a_user_whose_key_folds_to_another_length_is_found_by_no_lookup(
     await skipped_and_refused(
         scim_url, tmp_path, churn, lambda name: f"STRASSE{name.upper()}", the_users
     )
+
+
+async def test_a_lookup_the_service_refuses_has_the_source_read_whole_instead(
+    scim_url: str, tmp_path: Path, churn: list[Churn]
+) -> None:
+    # A service that cannot search by the key's attribute answers the lookup 400 (a
+    # custom attribute it reads but does not filter by): the absence is confirmed by a
+    # whole read instead — u9, truly gone, is deleted as a run that looks nothing up
+    # deletes it; a user the read skipped is found. Refused, every full run failed.
+    for name in USERS:
+        absence.add(scim_url, "/Users", name)
+    absence.people(tmp_path / "db.sqlite", [*USERS, "u9"])
+    refused: list[str] = []
+
+    def after(method: str, path: str) -> int | None:
+        if method == "GET" and "filter=" in path:
+            refused.append(path)
+            return 400
+        return None
+
+    port = int(scim_url.split(":")[2].split("/")[0])
+    proxy = ThrottlingProxy(port, lambda: None, after=after)
+    try:
+        through = proxy.url(scim_url)
+        source = scim(through, tmp_path)
+        target = SqliteConnection(id="db", path=str(tmp_path / "db.sqlite"))
+        the_job = absence.to_table(absence.users())
+        run = await plan(source, target, the_job)
+        assert shown(run) == ["delete user u9"] and refused
+        skip = Churn(through)
+        churn.append(skip)
+        with pytest.raises(Transient) as held:
+            await plan(source, target, the_job)
+        assert f"({skip.skipped!r} among them)" in str(held.value)
+    finally:
+        proxy.close()

@@ -19,8 +19,9 @@ source says so looks up the objects the plan acts on for absence (`Plan.absent`)
   does not find), and where a key in another case holds the object (the job compares
   keys without case, or the destination may), the source compares that field's values
   without case too (`value_folds`: SCIM's userName, not its externalId);
-- else by reading the source whole once more (a record skipped by both reads is still
-  taken for absent).
+- else — or where the source refuses the lookup (`BadInput`: a service that cannot
+  search by that attribute) — by reading the source whole once more (a record skipped
+  by both reads is still taken for absent).
 
 The records found are mapped as the run maps them (the source's `where` keeps a record
 out of scope; a leaver is one the source holds): one holding a key of those objects — in
@@ -33,13 +34,15 @@ found, the plan stands as it was made: the same changes, the same hash.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import AsyncIterable, Sequence
+from collections.abc import AsyncIterator, Sequence
+
+import structlog
 
 from core.engine import match_key
 from core.engine.context import MappingContext
 from core.engine.keys import display_key, folded_key
 from core.engine.plan import Plan
-from core.errors import Transient
+from core.errors import BadInput, Transient
 from schemas.jobs import Job, ObjectMapping
 from schemas.values import Record
 from services.common import tracing
@@ -48,6 +51,8 @@ from services.providers.base import KeyReader, MissesRecords, Provider
 from .scoped import LOOKUP_AT_MOST
 from .sides import READ_BATCH, Pair
 from .source import mapper_of
+
+log = structlog.get_logger("idsync.runner")
 
 
 async def confirm_absence(
@@ -113,12 +118,14 @@ async def held_after_all(
     return list(found)
 
 
-def _asked(
+async def _asked(
     mapping: ObjectMapping, source: Provider, target: Provider, absent: list[Record]
-) -> AsyncIterable[list[Record]]:
+) -> AsyncIterator[list[Record]]:
     """The source's records of the `absent` objects' keys where it can look them up by
     the field their first key is copied from (and they are not too many), finding every
-    case of them where keys are compared without case; else every record, read again."""
+    case of them where keys are compared without case; else — or where the source refuses
+    the lookup (a service that cannot search by that attribute) — every record, read
+    again."""
     field = copied_from(mapping, source) if len(absent) <= LOOKUP_AT_MOST else None
     if field is not None and folds_case(mapping, target) and not _value_folds(source, field):
         field = None  # a lookup finds its value in that case alone: read whole
@@ -126,10 +133,16 @@ def _asked(
     if field is not None and any(respelled(target, mapping.keys[0], value) for value in values):
         field = None  # the source may spell the key otherwise ("005" held as 5): read whole
     if field is not None and isinstance(source, KeyReader) and len(values) == len(absent):
-        batches = source.read_keys(field, spellings(values), READ_BATCH)
-    else:
-        batches = source.read(READ_BATCH)
-    return tracing.reads(batches, side="source", object_type=mapping.type)
+        found = source.read_keys(field, spellings(values), READ_BATCH)
+        try:
+            async for batch in tracing.reads(found, side="source", object_type=mapping.type):
+                yield batch
+            return
+        except BadInput as refused:  # the search itself: what a whole read needs not
+            log.info("absence confirmed by a whole read", lookup_refused=str(refused))
+    every = source.read(READ_BATCH)
+    async for batch in tracing.reads(every, side="source", object_type=mapping.type):
+        yield batch
 
 
 def spellings(values: list[str]) -> list[str]:
