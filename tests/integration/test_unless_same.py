@@ -111,6 +111,8 @@ EQUAL = ("Ada", "Eng", "a|b")
 # And twice in both, in the same order: refused the same.
 @example([("e1", *EQUAL), ("e1", *EQUAL)], SAME, [], True, "delete")
 @example([("e1", *EQUAL)], SAME, [("e1", *EQUAL)], False, "delete")
+# A key held by a record equal to its row and by one that fails (a US in a value).
+@example([("e1", *EQUAL)], SAME, [("e1", "Ada", "x\x1fy", "a|b")], False, "delete")
 # A key in another Unicode form beside its NFC spelling; a key in another case.
 @example([("\u00e9", *EQUAL), ("e\u0301", *EQUAL)], SAME, [], True, "delete")
 @example([("e1", *EQUAL), ("E1", *EQUAL)], ["gone", *SAME[1:]], [], False, "delete")

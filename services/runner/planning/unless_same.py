@@ -34,6 +34,7 @@ from typing import cast
 from core.engine import destination_multi_valued
 from core.engine.containers import follows_container
 from core.engine.context import MappingContext
+from core.engine.failures import Failure
 from schemas.jobs import Job, ObjectMapping
 from schemas.values import Record, TextRows, records_from_columns
 from services.common import tracing
@@ -122,6 +123,8 @@ async def read_unless_same(
         if same is None:
             return None
         kept, equal_keys, unequal = same
+        if held_too(mapper.failures, equal_keys):
+            return None  # a key a record equal to its row shares with one that failed
         compared = kept, len(equal_keys)
         parts.clear()
         return unequal
@@ -134,6 +137,14 @@ async def read_unless_same(
     if compared is None:
         return (mapper, made(parts)), rows, 0
     return (mapper, compared[0]), rows, compared[1]
+
+
+def held_too(failures: Sequence[Failure], equal_keys: Sequence[str]) -> bool:
+    """Whether a record that failed holds the object of a key a record equal to its row
+    has (in any case): the source holds that key twice, which the plan refuses naming both
+    records (engine/failures.py) — left out as equal, that record would not be seen."""
+    held = {failure.held.lower() for failure in failures if failure.held is not None}
+    return bool(held) and not held.isdisjoint(map(str.lower, equal_keys))
 
 
 def made(parts: Sequence[list[Record] | Columns]) -> list[Record]:
