@@ -226,3 +226,53 @@ class DuplicateKey(BadInput):
 
 def shown(record: Record) -> str:
     return msgspec.json.encode(record, order="sorted").decode()
+
+
+# The ASCII text a character that is not ASCII may stand for in a key as the run
+# compares it (a full scan of Unicode: tests/unit/test_key_parts.py). With case, NFC
+# turns the Kelvin sign into K, the Greek question mark into ";", the Greek varia into
+# "`". Without case, besides, the long s (U+017F) folds to s, "ß" and "ẞ" to ss, the
+# ligatures "ﬀ" "ﬁ" "ﬂ" "ﬃ" "ﬄ" "ﬅ" "ﬆ" to ff, fi, fl, ffi, ffl, st; and other letters
+# fold to an ASCII letter before a mark or a modifier letter, or after a modifier letter
+# ("İ" to "i̇", "ŉ" to an apostrophe letter and n, "ẚ" to a and a half ring).
+STANDS_FOR_WITH_CASE = ("K", ";", "`")
+STANDS_FOR_WITHOUT_CASE = (";", "`", "ff", "ffi", "ffl", "fi", "fl", "k", "s", "ss", "st")
+
+
+def key_parts(value: str, case_insensitive: bool) -> list[str] | None:
+    """The texts every value the run takes for the key `value` holds as they are (in
+    `value`'s key as the run compares it, see `match_key`: the ASCII characters no other
+    character may stand for), without regard to case where `case_insensitive`; None
+    where there is none. A value spelled with spaces around it, in another Unicode form,
+    in another case where keys compare without it, holds each of them: a service that
+    finds the values holding some text (SCIM's `co`) finds every such spelling, and
+    maybe others. "straße" and "STRASSE", one key without case, share "tra" and "e"."""
+    key = _key_part(value, case_insensitive)
+    if key is None:
+        return None
+    stable = [char.isascii() for char in key]
+    stands_for = STANDS_FOR_WITHOUT_CASE if case_insensitive else STANDS_FOR_WITH_CASE
+    for text in stands_for:
+        at = key.find(text)
+        while at >= 0:
+            stable[at : at + len(text)] = [False] * len(text)
+            at = key.find(text, at + 1)
+    if case_insensitive and not key.isascii():
+        # A letter before a mark or a modifier letter, or after a modifier letter, may
+        # be one another letter folds to ("İ" is "i̇", "ŉ" an apostrophe letter and n).
+        for at, char in enumerate(key):
+            kind = unicodedata.category(char)
+            if (kind[0] == "M" or kind == "Lm") and at > 0:
+                stable[at - 1] = False
+            if kind == "Lm" and at + 1 < len(key):
+                stable[at + 1] = False
+    parts, run = [], ""
+    for char, sure in zip(key, stable, strict=True):
+        if sure:
+            run += char
+        elif run:
+            parts.append(run)
+            run = ""
+    if run:
+        parts.append(run)
+    return parts or None

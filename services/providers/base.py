@@ -241,6 +241,22 @@ class FindsEveryKey(Protocol):
 
 
 @runtime_checkable
+class HoldingReader(Protocol):
+    """Optional besides `KeyReader`: a side that can look records up by texts their
+    field's value holds (SCIM's `co`), so that a lookup finds a key in every spelling a
+    run takes for it (core.engine.keys.key_parts): with spaces around it, in another
+    Unicode form, in another case. planning/absence.py looks absent objects up so."""
+
+    def read_holding(
+        self, field: str, parts: Sequence[Sequence[str]], batch_size: int
+    ) -> AsyncIterator[list[Record]]:
+        """The records whose `field` holds each text of one of `parts` (compared as the
+        side compares that field's values: without case where it does) — maybe others —,
+        in batches as `read`."""
+        ...
+
+
+@runtime_checkable
 class MissesRecords(Protocol):
     """Optional: a source whose whole read may skip a record present throughout it — a
     read paged by offset (SCIM's `startIndex`): a record deleted behind the read while
@@ -249,8 +265,9 @@ class MissesRecords(Protocol):
     for absent, its object deleted, disabled or moved.
 
     So a full run looks the objects it would act on for absence up in such a source
-    before it acts (planning/absence.py): by `KeyReader.read_keys` where their key is
-    copied from a source field as it is, else by reading the source whole once more. One
+    before it acts (planning/absence.py): by `HoldingReader.read_holding` (or
+    `KeyReader.read_keys`) where their key is copied from a source field as it is and a
+    lookup finds it in every spelling, else by reading the source whole once more. One
     the source holds after all fails the run (`Transient`: it is planned again later),
     and nothing is written."""
 

@@ -196,15 +196,21 @@ async def test_a_user_the_pages_skipped_is_found_and_not_deleted(
 
 @pytest.fixture
 def asked(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every value the SCIM provider looks users up by."""
+    """Every value the SCIM provider looks users up by (`eq`; by the texts they hold,
+    `co`: those texts, each key's joined by "…")."""
     values: list[str] = []
-    looked_up = ScimProvider.read_keys
+    looked_up, held = ScimProvider.read_keys, ScimProvider.read_holding
 
     def read_keys(self: ScimProvider, field: str, keys: Any, batch_size: int) -> Any:
         values.extend(keys)
         return looked_up(self, field, keys, batch_size)
 
+    def read_holding(self: ScimProvider, field: str, parts: Any, batch_size: int) -> Any:
+        values.extend("…".join(texts) for texts in parts)
+        return held(self, field, parts, batch_size)
+
     monkeypatch.setattr(ScimProvider, "read_keys", read_keys)
+    monkeypatch.setattr(ScimProvider, "read_holding", read_holding)
     return values
 
 

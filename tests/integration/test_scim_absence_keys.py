@@ -1,8 +1,9 @@
 """An absence confirmed in a SCIM source finds a user its read skipped whatever the
-spelling of the key the destination holds for it, as the run compares keys: in another
-case where it compares them without case, with spaces around it, as a number column
-holds it. Otherwise the user's object, looked up and not found, was deleted. A key with
-quotes is looked up as itself; a lookup that fails fails the planning.
+spelling of the key the destination holds for it, or the service, as the run compares
+keys: in another case where it compares them without case ("straße" is "STRASSE"), with
+spaces around it, as a number column holds it. Otherwise the user's object, looked up
+and not found, was deleted. A key with quotes is looked up as itself; a lookup that
+fails fails the planning.
 
 Against a real SCIM server (scim2-server), a user deleted and another added between the
 first page and the second (test_scim_absence.py's `Churn`); the users are told apart by
@@ -215,35 +216,38 @@ async def test_a_key_with_quotes_and_backslashes_is_looked_up_as_itself(
     assert [c for c in shown(again) if c.startswith("delete")] == [f"delete user {spelled(gone)}"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a lookup finds only the spellings it asks for: the service's 'u4 ' is not "
-    'found by userName eq "u4" (docs/providers/scim.md)',
-)
-async def test_a_user_the_service_spells_with_spaces_is_found_by_no_lookup(
-    scim_url: str, tmp_path: Path, churn: list[Churn], named: Callable[[Spelling, Spelling], None]
+async def test_a_user_the_service_spells_with_spaces_is_found_by_a_lookup(
+    scim_url: str,
+    tmp_path: Path,
+    churn: list[Churn],
+    named: Callable[[Spelling, Spelling], None],
+    asked: list[str],
 ) -> None:
     # The service holds "u4 ", the table "u4" (the run matches them, and writes the new
-    # spelling on update): skipped, u4 is looked up as "u4", not found, and deleted.
+    # spelling on update). Looked up as `userName eq "u4"`, the skipped u4 was not found,
+    # and its object deleted; `userName co "u4"` finds it.
     named(lambda name: f"{name} ", lambda name: name)
     await skipped_and_refused(scim_url, tmp_path, churn, lambda name: name, logins("userName"))
+    assert churn[0].skipped in asked  # looked up, not read whole
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the run folds case as Unicode does (ß is ss), the service as lower() does: "
-    'userName eq "STRASSE4" finds no "straße4"',
-)
-async def test_a_user_whose_key_folds_to_another_length_is_found_by_no_lookup(
-    scim_url: str, tmp_path: Path, churn: list[Churn], named: Callable[[Spelling, Spelling], None]
+async def test_a_user_whose_key_folds_to_another_length_is_found_by_a_lookup(
+    scim_url: str,
+    tmp_path: Path,
+    churn: list[Churn],
+    named: Callable[[Spelling, Spelling], None],
+    asked: list[str],
 ) -> None:
-    # A job comparing keys without case: "STRASSE4" is straße4's object (both fold to
-    # "strasse4"). Skipped, straße4 is looked up as "STRASSE4", not found, and deleted.
+    # A job comparing keys without case: "STRASSEU4" is straße4's object (both fold to
+    # "strasseu4"). Looked up as `userName eq "STRASSEU4"`, the skipped "straßeu4" was
+    # not found (the service lowers case, "ß" stays), and its object deleted. Looked up
+    # by the texts every spelling of the key holds (`co "ra" and co "eu4"`), it is found.
     named(lambda name: f"straße{name}", lambda name: name)
     the_users = logins("userName", case_insensitive=True)
     await skipped_and_refused(
         scim_url, tmp_path, churn, lambda name: f"STRASSE{name.upper()}", the_users
     )
+    assert f"ra…e{churn[0].skipped}" in asked  # looked up, not read whole
 
 
 async def test_a_lookup_the_service_refuses_has_the_source_read_whole_instead(

@@ -367,3 +367,65 @@ async def test_the_safety_limits_judge_the_plan_confirmed_as_they_judge_it_uncon
     assert run.plan.hash == plain.plan.hash
     why = run.over_limits(the_job, None)
     assert why is not None and why == plain.over_limits(the_job, None)
+
+
+class Holding(Source):
+    """A source looked up by the texts a value holds (SCIM's `co`): the records whose
+    field holds each text of one of the parts asked for — without ASCII case where it
+    compares values so."""
+
+    def __init__(self, records: list[Record], missed: Sequence[str] = (), folds: bool = False):
+        super().__init__(records, missed, folds=folds)
+        self.held: list[list[list[str]]] = []
+
+    async def read_holding(
+        self, field: str, parts: Sequence[Sequence[str]], batch_size: int
+    ) -> AsyncIterator[list[Record]]:
+        self.held.append([list(texts) for texts in parts])
+
+        def spelled(text: str) -> str:
+            return "".join(c.lower() if c.isascii() else c for c in text) if self.folds else text
+
+        def holds(value: object) -> bool:
+            return isinstance(value, str) and any(
+                all(spelled(text) in spelled(value) for text in texts) for texts in parts
+            )
+
+        yield [dict(r) for r in self.records if holds(r.get(field))]
+
+
+@pytest.mark.parametrize(
+    ("spelled", "keys_fold"),
+    [("bob  ", False), ("\tbob", False), ("BOB ", None)],
+    ids=["spaces", "tab", "another case and a space"],
+)
+async def test_a_record_the_source_spells_otherwise_is_found_by_what_it_holds(
+    spelled: str, keys_fold: bool | None
+) -> None:
+    # The source holds "bob  " (or "BOB " where the destination may compare keys without
+    # case), the destination "bob": the run takes them for one key. Looked up as "bob"
+    # alone, the record the read missed was not found, and bob's object deleted.
+    source = Holding([*people("ada"), {"uid": spelled, "cn": "Bob"}], [spelled], folds=True)
+    target = Destination(objects("ada", "bob"), keys_fold=keys_fold)
+    with pytest.raises(Transient, match="'bob'"):
+        await planned(job(mapping("delete")), [(source, target)])
+    assert source.held == [[["bob"]]] and source.lookups == [] and source.reads == 1
+
+
+async def test_a_key_no_lookup_finds_in_every_spelling_has_the_source_read_again() -> None:
+    # The job compares keys without case: "SS" is the object of the record "ß", and of
+    # two long s (U+017F); no text is in every spelling of it. The source is read whole again, and
+    # finds the record the read missed.
+    source = Holding([*people("ada"), {"uid": "ß", "cn": "Eszett"}], ["ß"], folds=True)
+    target = Destination(objects("ada", "SS"))
+    with pytest.raises(Transient, match="'SS'"):
+        await planned(job(mapping("delete", case_insensitive=True)), [(source, target)])
+    assert source.held == [] and source.reads == 2
+
+
+async def test_objects_truly_absent_looked_up_by_what_they_hold_are_acted_on() -> None:
+    # "zed" is gone; "zedd" holds "zed" and is found too, but is another key: zed goes.
+    source = Holding(people("ada", "zedd"))
+    run = await planned(job(mapping("delete")), [(source, Destination(objects("ada", "zed")))])
+    assert actions(run) == ["delete user zed"]
+    assert source.held == [[["zed"]]]

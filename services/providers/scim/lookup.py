@@ -49,6 +49,17 @@ def key_filter(paths: Sequence[Path], values: Sequence[str]) -> str:
     return " and ".join(parts)
 
 
+def held_filter(path: Path, texts: Sequence[str]) -> str:
+    """The filter that finds the resources whose attribute at `path` holds each of
+    `texts` (`co`): `userName co "ra" and userName co "e4"`."""
+    if path.where is not None:
+        where = f"{path.where[0]} eq {literal(path.where[1])}"
+        held = " and ".join(f"{path.item_sub} co {literal(text)}" for text in texts)
+        return f"{path.top}[{where} and {held}]"
+    name = f"{path.top}.{path.sub}" if path.sub else path.top
+    return " and ".join(f"{name} co {literal(text)}" for text in texts)
+
+
 def key_of(resource: Any, paths: Sequence[Path]) -> Key | None:
     values = []
     for path in paths:

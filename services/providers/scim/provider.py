@@ -23,7 +23,7 @@ from ..base import Layout, Outcome
 from .connection import Session
 from .discovery import Service, discover
 from .edits import Field
-from .lookup import KEYS_PER_SEARCH, key_filter
+from .lookup import KEYS_PER_SEARCH, held_filter, key_filter
 from .messages import ResourceType
 from .read import pages
 from .values import canonical_text, to_json
@@ -120,6 +120,27 @@ class ScimProvider:
             found = [
                 key_filter([path], [value]) for value in wanted[start : start + KEYS_PER_SEARCH]
             ]
+            text = " or ".join(f"({each})" for each in found) if len(found) > 1 else found[0]
+            if self._query:
+                text = f"({self._query}) and ({text})"
+            async for page in pages(self._session, self._kind, count, text, self._attributes()):
+                yield [self._record(resource) for resource in page]
+
+    async def read_holding(
+        self, field: str, parts: Sequence[Sequence[str]], batch_size: int
+    ) -> AsyncIterator[list[Record]]:
+        """The resources in scope whose `field` holds each text of one of `parts`, as
+        `read` gives them: the side's `query` and `(field co "a" and field co "b") or …`,
+        KEYS_PER_SEARCH keys a search (base.py `HoldingReader`). `co` finds a value with
+        spaces around it, which `eq` does not; a service compares a case-insensitive
+        attribute (userName) without regard to case. A service that refuses `co` answers
+        400 (`BadInput`)."""
+        assert self._session is not None and self._service is not None and self._kind
+        path = Path.parse(field)
+        count = self._service.page_size(min(batch_size, self._connection.page_size))
+        wanted = list(dict.fromkeys(tuple(texts) for texts in parts if texts))
+        for start in range(0, len(wanted), KEYS_PER_SEARCH):
+            found = [held_filter(path, texts) for texts in wanted[start : start + KEYS_PER_SEARCH]]
             text = " or ".join(f"({each})" for each in found) if len(found) > 1 else found[0]
             if self._query:
                 text = f"({self._query}) and ({text})"

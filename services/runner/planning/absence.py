@@ -12,16 +12,29 @@ source says so looks up the objects the plan acts on for absence (`Plan.absent`)
 - by the source field the type's first key is copied from, as it is (no
   transformation, reference, delimiter nor unique value: else the key could come from
   any value), where the source looks records up by it (`KeyReader`), for at most
-  `LOOKUP_AT_MOST` objects (more cost about what reading them all does), each key as the
-  destination holds it and as the run compares it (`spellings`) — and only where a
-  lookup finds every record holding the object: the destination keeps the key as written
-  (not `respelled`: a number column holds the source's "005" as 5, which a lookup of 5
-  does not find), and where a key in another case holds the object (the job compares
-  keys without case, or the destination may), the source compares that field's values
-  without case too (`value_folds`: SCIM's userName, not its externalId);
+  `LOOKUP_AT_MOST` objects (more cost about what reading them all does) — and only where
+  a lookup finds every record holding the object: the destination keeps the key as
+  written (not `respelled`: a number column holds the source's "005" as 5, which a
+  lookup of 5 does not find), and where a key in another case holds the object (the job
+  compares keys without case, or the destination may), the source compares that field's
+  values without case too (`value_folds`: SCIM's userName, not its externalId);
+- a source that looks records up by texts their value holds (`HoldingReader`: SCIM's
+  `co`) is asked for the texts every spelling the run takes for the key holds
+  (core.engine.keys.`key_parts`: the key without the spaces around it, in NFC, folded
+  where keys compare without case, less the ASCII characters another character may stand
+  for — "ß" folds to "ss", the Kelvin sign is K in NFC). An exact lookup (`eq`) finds a
+  key as it is spelled alone: it does not find a user the service spells "u4 " while the
+  destination holds "u4", nor "straße" for a "STRASSE" compared without case, whose
+  object would be deleted. A lookup by texts finds them, and maybe other records, which the
+  comparison below sets aside: "u4" finds "u40" too, "STRASSE" is looked up by "ra"
+  and "e" (`co "ra" and co "e"`), so a key made mostly of such characters costs a
+  search that finds many records. A key no text of which every spelling holds ("ß",
+  "sk" without case, "é") has the source read whole. A source that looks values up only
+  as spelled (`KeyReader` alone) is asked for each key as the destination holds it and
+  as the run compares it (`spellings`);
 - else — or where the source refuses the lookup (`BadInput`: a service that cannot
-  search by that attribute) — by reading the source whole once more (a record skipped
-  by both reads is still taken for absent).
+  search by that attribute, or by `co`) — by reading the source whole once more (a
+  record skipped by both reads is still taken for absent).
 
 The records found are mapped as the run maps them (the source's `where` keeps a record
 out of scope; a leaver is one the source holds): one holding a key of those objects — in
@@ -40,13 +53,13 @@ import structlog
 
 from core.engine import match_key
 from core.engine.context import MappingContext
-from core.engine.keys import display_key, folded_key
+from core.engine.keys import display_key, folded_key, key_parts
 from core.engine.plan import Plan
 from core.errors import BadInput, Transient
 from schemas.jobs import Job, ObjectMapping
 from schemas.values import Record
 from services.common import tracing
-from services.providers.base import KeyReader, MissesRecords, Provider
+from services.providers.base import HoldingReader, KeyReader, MissesRecords, Provider
 
 from .scoped import LOOKUP_AT_MOST
 from .sides import READ_BATCH, Pair
@@ -123,17 +136,26 @@ async def _asked(
 ) -> AsyncIterator[list[Record]]:
     """The source's records of the `absent` objects' keys where it can look them up by
     the field their first key is copied from (and they are not too many), finding every
-    case of them where keys are compared without case; else — or where the source refuses
-    the lookup (a service that cannot search by that attribute) — every record, read
-    again."""
+    spelling of them the run takes for them — by texts they hold where the source looks
+    values up so —, in every case where keys are compared without case; else — or where
+    the source refuses the lookup (a service that cannot search by that attribute) —
+    every record, read again."""
     field = copied_from(mapping, source) if len(absent) <= LOOKUP_AT_MOST else None
     if field is not None and folds_case(mapping, target) and not _value_folds(source, field):
         field = None  # a lookup finds its value in that case alone: read whole
     values = [value for match in absent if isinstance(value := match.get(mapping.keys[0]), str)]
     if field is not None and any(respelled(target, mapping.keys[0], value) for value in values):
         field = None  # the source may spell the key otherwise ("005" held as 5): read whole
+    folds = folds_case(mapping, target)
+    parts = [key_parts(value, folds) for value in values]
+    if field is not None and isinstance(source, HoldingReader) and None in parts:
+        field = None  # a key no text of which every spelling holds ("ß", "é"): read whole
     if field is not None and isinstance(source, KeyReader) and len(values) == len(absent):
-        found = source.read_keys(field, spellings(values), READ_BATCH)
+        if isinstance(source, HoldingReader):
+            held = [texts for texts in parts if texts is not None]
+            found = source.read_holding(field, held, READ_BATCH)
+        else:
+            found = source.read_keys(field, spellings(values), READ_BATCH)
         try:
             async for batch in tracing.reads(found, side="source", object_type=mapping.type):
                 yield batch
