@@ -10,7 +10,7 @@ import pytest
 from core.errors import BadInput
 from schemas.plan import Change
 from schemas.values import Record
-from services.providers.base import KeyReader, Layout, Outcome
+from services.providers.base import HoldingReader, KeyReader, Layout, Outcome
 from tests.contract.conftest import LAYOUT, OpenSide
 from tests.contract.harness import ProviderHarness, create, delete, read_all, update
 
@@ -306,3 +306,32 @@ async def test_a_side_that_looks_keys_up_gives_at_least_their_records(
     found = sorted((r for b in batches for r in b), key=lambda r: str(r["id"]))
     assert [r for r in found if r["id"] in asked] == [records[1], records[3], records[5]]
     assert [batch async for batch in source.read_keys("id", ["nobody"], 2)] == []
+
+
+@pytest.mark.parametrize("field", ["id", "mail"])
+async def test_a_side_that_looks_up_what_values_hold_finds_them_however_spelled(
+    harness: ProviderHarness, side: OpenSide, field: str
+) -> None:
+    """HoldingReader (how an absence is confirmed): the records whose field holds each
+    text of one of the parts asked for — a value with spaces around it too, which the
+    run takes for the same key —, maybe others; none where no record holds them."""
+    records: list[Record] = [
+        {"id": f"u{i:02d}", "name": f"User {i}", "mail": f"u{i:02d}@example.com"} for i in range(4)
+    ]
+    records[2] = {**records[2], "id": "u02 ", "mail": " u02@example.com"}
+    made = harness.make(LAYOUT)
+    made = getattr(made, "provider", made)  # under a renaming
+    if not isinstance(made, HoldingReader):
+        pytest.skip(f"{type(made).__name__} does not look records up by what they hold")
+    harness.seed(LAYOUT, records)
+    source = await side(write=False)
+    inner = getattr(source, "provider", source)
+    assert isinstance(inner, HoldingReader)
+    path = getattr(source, "out", {}).get(field, field)
+    parts = [["u02"], ["u0", "3"], ["nobody"]]
+    batches = [batch async for batch in inner.read_holding(path, parts, 2)]
+
+    assert all(0 < len(batch) <= 2 for batch in batches)
+    found = {str(record.get(path)) for batch in batches for record in batch}
+    assert found == {records[2][field], records[3][field]}
+    assert [batch async for batch in inner.read_holding(path, [["nobody"]], 2)] == []
