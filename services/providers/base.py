@@ -27,7 +27,8 @@ looked up so (core/engine/planned_state.py);
 whose change feed can be lost tells of it); `Staging` lets a
 destination write a run's batches together; `KeyReader` lets a run
 scoped to some keys read only their records; `MissesRecords` says a source's whole read
-may miss a record, so that a full run confirms an absence before acting on it.
+may miss a record, so that a full run confirms an absence before acting on it (by
+`HoldingReader`, which finds a key in every spelling, where the source has it).
 `source_fields()`
 (after `open`) names every field a source's records can have, where the source knows
 them (a header, a table's columns): a job mapping a field not among them fails before
