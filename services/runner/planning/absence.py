@@ -24,14 +24,15 @@ source says so looks up the objects the plan acts on for absence (`Plan.absent`)
   where keys compare without case, less the ASCII characters another character may stand
   for — "ß" folds to "ss", the Kelvin sign is K in NFC). An exact lookup (`eq`) finds a
   key as it is spelled alone: it does not find a user the service spells "u4 " while the
-  destination holds "u4", nor "straße" for a "STRASSE" compared without case, whose
-  object would be deleted. A lookup by texts finds them, and maybe other records, which the
-  comparison below sets aside: "u4" finds "u40" too, "STRASSE" is looked up by "ra"
-  and "e" (`co "ra" and co "e"`), so a key made mostly of such characters costs a
-  search that finds many records. A key no text of which every spelling holds ("ß",
-  "sk" without case, "é") has the source read whole. A source that looks values up only
-  as spelled (`KeyReader` alone) is asked for each key as the destination holds it and
-  as the run compares it (`spellings`);
+  destination holds "u4", nor "straße4" for a "STRASSE4" compared without case, whose
+  object would be deleted. A lookup by texts finds them, and maybe other records, which
+  the comparison below sets aside: "u4" finds "u40" too; "STRASSE4" is looked up by "ra"
+  and "e4" (`co "ra" and co "e4"`), so a key made mostly of such characters costs a
+  search that finds many records. A text of one character, which finds about every
+  record, is not searched for (`searched`); a key with no text of two characters or more
+  that every spelling holds ("ß", "sk1" without case, "é") has the source read whole. A
+  source that looks values up only as spelled (`KeyReader` alone) is asked for each key
+  as the destination holds it and as the run compares it (`spellings`);
 - else — or where the source refuses the lookup (`BadInput`: a service that cannot
   search by that attribute, or by `co`) — by reading the source whole once more (a
   record skipped by both reads is still taken for absent).
@@ -147,9 +148,9 @@ async def _asked(
     if field is not None and any(respelled(target, mapping.keys[0], value) for value in values):
         field = None  # the source may spell the key otherwise ("005" held as 5): read whole
     folds = folds_case(mapping, target)
-    parts = [key_parts(value, folds) for value in values]
+    parts = [searched(key_parts(value, folds)) for value in values]
     if field is not None and isinstance(source, HoldingReader) and None in parts:
-        field = None  # a key no text of which every spelling holds ("ß", "é"): read whole
+        field = None  # no text every spelling of a key holds ("ß", "é"): read whole
     if field is not None and isinstance(source, KeyReader) and len(values) == len(absent):
         if isinstance(source, HoldingReader):
             held = [texts for texts in parts if texts is not None]
@@ -165,6 +166,14 @@ async def _asked(
     every = source.read(READ_BATCH)
     async for batch in tracing.reads(every, side="source", object_type=mapping.type):
         yield batch
+
+
+def searched(texts: list[str] | None) -> list[str] | None:
+    """The texts a key is looked up by: those of `texts` (`key_parts`) of two characters
+    or more — a search for one finds about every record, and each search as many —;
+    None where none is."""
+    kept = [text for text in texts or [] if len(text) >= 2]
+    return kept or None
 
 
 def spellings(values: list[str]) -> list[str]:
