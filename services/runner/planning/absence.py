@@ -147,13 +147,16 @@ async def _asked(
     values = [value for match in absent if isinstance(value := match.get(mapping.keys[0]), str)]
     if field is not None and any(respelled(target, mapping.keys[0], value) for value in values):
         field = None  # the source may spell the key otherwise ("005" held as 5): read whole
-    folds = folds_case(mapping, target)
-    parts = [searched(key_parts(value, folds)) for value in values]
-    if field is not None and isinstance(source, HoldingReader) and None in parts:
-        field = None  # no text every spelling of a key holds ("ß", "é"): read whole
+    held: list[list[str]] = []
+    if field is not None and isinstance(source, HoldingReader):
+        folds = folds_case(mapping, target)
+        for value in values:
+            if (texts := searched(key_parts(value, folds))) is None:
+                field = None  # no text every spelling of it holds ("ß", "é"): read whole
+                break
+            held.append(texts)
     if field is not None and isinstance(source, KeyReader) and len(values) == len(absent):
         if isinstance(source, HoldingReader):
-            held = [texts for texts in parts if texts is not None]
             found = source.read_holding(field, held, READ_BATCH)
         else:
             found = source.read_keys(field, spellings(values), READ_BATCH)
