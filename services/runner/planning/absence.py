@@ -62,7 +62,7 @@ from schemas.values import Record
 from services.common import tracing
 from services.providers.base import HoldingReader, KeyReader, MissesRecords, Provider
 
-from .scoped import LOOKUP_AT_MOST
+from .scoped import LOOKUP_AT_MOST, key_copied_from
 from .sides import READ_BATCH, Pair
 from .source import mapper_of
 
@@ -141,7 +141,7 @@ async def _asked(
     values up so —, in every case where keys are compared without case; else — or where
     the source refuses the lookup (a service that cannot search by that attribute) —
     every record, read again."""
-    field = copied_from(mapping, source) if len(absent) <= LOOKUP_AT_MOST else None
+    field = key_copied_from(mapping, source) if len(absent) <= LOOKUP_AT_MOST else None
     if field is not None and folds_case(mapping, target) and not _value_folds(source, field):
         field = None  # a lookup finds its value in that case alone: read whole
     values = [value for match in absent if isinstance(value := match.get(mapping.keys[0]), str)]
@@ -226,21 +226,3 @@ def _value_folds(source: Provider, field: str) -> bool:
     that a lookup finds a value in every case."""
     folds = getattr(source, "value_folds", None)
     return bool(folds(field)) if callable(folds) else False
-
-
-def copied_from(mapping: ObjectMapping, source: Provider) -> str | None:
-    """The source field the type's first key is copied from as it is, where the source
-    looks records up by it; else None."""
-    key = mapping.keys[0]
-    if not mapping.fields:
-        field = key  # every field copied as it is
-    else:
-        copied = next((f for f in mapping.fields if f.to == key), None)
-        if copied is None or copied.transform is not None or copied.resolve is not None:
-            return None
-        if copied.delimiter is not None or copied.unique:
-            return None
-        field = copied.from_ or copied.to
-    if not isinstance(source, KeyReader) or not source.reads_keys(field):
-        return None
-    return field

@@ -72,13 +72,23 @@ def source_lookup(job: Job, mapping: ObjectMapping, source: Provider) -> str | N
         return None
     if reference_fields(mapping):  # its records out of scope may name an object created
         return None
+    return key_copied_from(mapping, source)
+
+
+def key_copied_from(mapping: ObjectMapping, source: Provider) -> str | None:
+    """The source field the type's first key is copied from as it is (no transformation,
+    reference, delimiter nor unique value: else the key could come from any value; every
+    field, where the job maps none), where the source looks records up by it; else None."""
     key = mapping.keys[0]
-    copied = next((f for f in mapping.fields if f.to == key), None)
-    if copied is None or copied.transform is not None or copied.resolve is not None:
-        return None
-    if copied.delimiter is not None or copied.unique:
-        return None
-    field = copied.from_ or copied.to
+    if not mapping.fields:
+        field = key  # every field copied as it is
+    else:
+        copied = next((f for f in mapping.fields if f.to == key), None)
+        if copied is None or copied.transform is not None or copied.resolve is not None:
+            return None
+        if copied.delimiter is not None or copied.unique:
+            return None
+        field = copied.from_ or copied.to
     if not isinstance(source, KeyReader) or not source.reads_keys(field):
         return None
     return field
