@@ -112,19 +112,11 @@ class ScimProvider:
         the side's `query` and `field eq "a" or field eq "b" …`, KEYS_PER_SEARCH values
         a search. A service compares a case-insensitive attribute (userName) without
         regard to case: it may give more resources than asked for, never fewer."""
-        assert self._session is not None and self._service is not None and self._kind
         path = Path.parse(field)
-        count = self._service.page_size(min(batch_size, self._connection.page_size))
         wanted = list(dict.fromkeys(values))
-        for start in range(0, len(wanted), KEYS_PER_SEARCH):
-            found = [
-                key_filter([path], [value]) for value in wanted[start : start + KEYS_PER_SEARCH]
-            ]
-            text = " or ".join(f"({each})" for each in found) if len(found) > 1 else found[0]
-            if self._query:
-                text = f"({self._query}) and ({text})"
-            async for page in pages(self._session, self._kind, count, text, self._attributes()):
-                yield [self._record(resource) for resource in page]
+        found = [key_filter([path], [value]) for value in wanted]
+        async for batch in self._searched(found, batch_size):
+            yield batch
 
     async def read_holding(
         self, field: str, parts: Sequence[Sequence[str]], batch_size: int
@@ -135,13 +127,21 @@ class ScimProvider:
         spaces around it, which `eq` does not; a service compares a case-insensitive
         attribute (userName) without regard to case. A service that refuses `co` answers
         400 (`BadInput`)."""
-        assert self._session is not None and self._service is not None and self._kind
         path = Path.parse(field)
-        count = self._service.page_size(min(batch_size, self._connection.page_size))
         wanted = list(dict.fromkeys(tuple(texts) for texts in parts if texts))
-        for start in range(0, len(wanted), KEYS_PER_SEARCH):
-            found = [held_filter(path, texts) for texts in wanted[start : start + KEYS_PER_SEARCH]]
-            text = " or ".join(f"({each})" for each in found) if len(found) > 1 else found[0]
+        async for batch in self._searched([held_filter(path, t) for t in wanted], batch_size):
+            yield batch
+
+    async def _searched(
+        self, filters: Sequence[str], batch_size: int
+    ) -> AsyncIterator[list[Record]]:
+        """The resources in scope any of `filters` finds, as `read` gives them: the side's
+        `query` and KEYS_PER_SEARCH of the filters (or'd) a search."""
+        assert self._session is not None and self._service is not None and self._kind
+        count = self._service.page_size(min(batch_size, self._connection.page_size))
+        for start in range(0, len(filters), KEYS_PER_SEARCH):
+            some = filters[start : start + KEYS_PER_SEARCH]
+            text = " or ".join(f"({each})" for each in some) if len(some) > 1 else some[0]
             if self._query:
                 text = f"({self._query}) and ({text})"
             async for page in pages(self._session, self._kind, count, text, self._attributes()):
