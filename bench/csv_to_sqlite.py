@@ -50,6 +50,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for bench.*
 
+from bench.ldap import restart_services, start_services
 from bench.targets import verdict, within
 from core.checks.job import check_job
 from schemas.events import RunFinished
@@ -189,13 +190,10 @@ async def main(count: int) -> None:
     url = server.start()
     settings = Settings(home=folder / "home", nats_url=url, principal="bench")
     env = {**os.environ, "IDSYNC_NATS_URL": url, "IDSYNC_HOME": str(settings.home)}
-    services = subprocess.Popen(
-        [sys.executable, "-m", "services.cli.main", "serve", "workflow", "runner"],
-        env=env,
-        stderr=subprocess.DEVNULL,
-    )
+    services = start_services(env)
     try:
         await put_job(settings, folder)
+        services = await restart_services(services, env, settings)
         await asyncio.sleep(1.0)  # the services' start-up is not counted
         first_seconds, first_cpu, first = await measured_run(settings, services.pid)
         rerun_seconds, rerun_cpu, rerun = await measured_run(settings, services.pid)

@@ -44,6 +44,7 @@ from services.common.definitions import load_connections, load_job
 from services.common.embedded import EmbeddedNats
 from services.common.jetstream import wait_for_infrastructure
 from services.common.people import people, write_csv
+from services.common.runners import runners
 from services.common.settings import Settings
 from services.providers import FACTS, open_provider
 from services.providers.base import Layout
@@ -134,6 +135,24 @@ def start_services(env: dict[str, str]) -> subprocess.Popen[bytes]:
         env=env,
         stderr=subprocess.DEVNULL,
     )
+
+
+async def restart_services(
+    services: subprocess.Popen[bytes], env: dict[str, str], settings: Settings
+) -> subprocess.Popen[bytes]:
+    """The services stopped and started again once the jobs are defined, as a
+    deployment's start with its connections stored (a runner loads their providers as it
+    starts: services/runner/ahead.py); returned once the new runner beats."""
+    services.send_signal(signal.SIGTERM)
+    services.wait(30)
+    started = start_services(env)
+    async with connect(settings) as session:
+        for _ in range(1200):
+            if any(runner.pid == started.pid for runner in await runners(session.js)):
+                return started
+            await asyncio.sleep(0.05)
+    started.send_signal(signal.SIGTERM)
+    raise RuntimeError("the services started again, but no runner beat within a minute")
 
 
 async def timed_run(
@@ -227,6 +246,7 @@ async def main(count: int, rounds: int) -> None:
         jobs = {"to-ldap": TO_LDAP, "to-sqlite": TO_SQLITE}
         jobs |= {f"to-sqlite-{n}": sqlite_job(n) for n in range(1, rounds)}
         await define(settings, folder, jobs)
+        services = await restart_services(services, env, settings)
         await asyncio.sleep(1.0)  # the services' start-up is not counted
         ldapadd = tool(["ldapadd", *bind, "-c"], folder / "reference.ldif")
         adds, added = await timed_run(settings, "to-ldap")

@@ -13,7 +13,7 @@ modules (ldap3, aiosqlite) are imported when a provider is opened or a reach tes
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from core.checks.facts import ProviderFacts, provider_of
@@ -33,6 +33,7 @@ __all__ = [
     "ProviderFactory",
     "check_reachable",
     "descriptor_of",
+    "load_providers",
     "open_provider",
 ]
 
@@ -59,8 +60,10 @@ def _descriptor(package: str) -> Descriptor[Any]:
     return found
 
 
+_PACKAGE_OF: Mapping[str, str] = {_descriptor(package).tag: package for package in PACKAGES}
+"""Each tag's package."""
 PROVIDERS: Mapping[str, Descriptor[Any]] = {
-    d.tag: d for d in (_descriptor(package) for package in PACKAGES)
+    tag: _descriptor(package) for tag, package in _PACKAGE_OF.items()
 }
 """Descriptors by tag."""
 FACTS: Mapping[str, ProviderFacts] = {tag: d.facts for tag, d in PROVIDERS.items()}
@@ -81,6 +84,16 @@ def open_provider(connection: Connection, endpoint: Endpoint, layout: Layout) ->
     that the endpoint names what the provider needs before any file or database is
     touched, so a job without `file:` or `table:` fails naming the setting to add."""
     return descriptor_of(connection).open(connection, endpoint, layout)
+
+
+def load_providers(connections: Iterable[Connection]) -> list[str]:
+    """The working modules of the connections' providers imported (each package's
+    provider.py, and the drivers it uses), as opening one of them first would; the tags
+    loaded. A runner loads them as it starts, so that a run's first read does not."""
+    tags = sorted({provider_of(connection) for connection in connections} & _PACKAGE_OF.keys())
+    for tag in tags:
+        importlib.import_module(f"{__name__}.{_PACKAGE_OF[tag]}.provider")
+    return tags
 
 
 async def check_reachable(connection: Connection, writers: Sequence[str] = ()) -> str:

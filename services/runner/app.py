@@ -28,6 +28,7 @@ from services.common.logging import get_logger
 from services.providers.sql.pools import close_pools
 from services.providers.sqlite.kept import close_kept
 
+from .ahead import load_ahead
 from .dropped import count_dropped
 from .health import Work, heartbeat
 from .plans import recall
@@ -153,4 +154,4 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
     subscribe_durable(
         bus, DROPS, deliberately(bus, on_dropped), batch_size=4, title="runner: dropped batches"
     )
-    return [lambda: heartbeat(bus, work)]
+    return [lambda: heartbeat(bus, work), lambda: load_ahead(bus)]
