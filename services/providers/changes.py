@@ -95,12 +95,22 @@ def _moment(text: str) -> datetime | None:
         return _generalized(text)
     if not (text[:4].isascii() and text[:4].isdigit()):
         return None
+    return _iso(text)
+
+
+def _iso(text: str) -> datetime | None:
+    """`_moment` of a text starting as a date does ("2026-"): ISO 8601's."""
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
         return None
+    zone = moment.tzinfo
+    if zone is UTC:  # "Z", "+00:00": the moment as it is
+        return moment
+    if zone is None:
+        return moment.replace(tzinfo=UTC)
     try:
-        return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC)
     except OverflowError:
         return _beyond(moment)
 
@@ -127,7 +137,7 @@ Value = tuple[str, Decimal | datetime | None]
 
 def _value(text: str) -> Value:
     if text[4:5] == "-" and text[:4].isascii() and text[:4].isdigit():
-        return text, _moment(text)  # a date's start ("2026-"): no number's text
+        return text, _iso(text)  # a date's start ("2026-"): no number's text
     number = _number(text)
     return text, number if number is not None else _moment(text)
 
@@ -224,11 +234,17 @@ class FieldChanges:
             if top is None or _order(seen, top) > 0:
                 self._highest[None] = seen
             return self._since is None or _order(seen, self._since) >= 0
-        kind = _kind(seen)
+        # Compared below as they are: a value of the field's kind with the highest of its
+        # kind and with the watermark (of the field's kind too), a moment with a moment, a
+        # number with a number, as `_order` compares them.
+        moment = seen[1]
+        kind: Kind | None = (
+            "timestamp" if isinstance(moment, datetime) else None if moment is None else "number"
+        )
         if kind is None or (self._kind is not None and kind != self._kind):
             self._note(value, _name(record), f"is not a {self._kind or 'timestamp or a number'}")
             return True
-        if kind == "timestamp" and cast(datetime, seen[1]) >= _LAST_DAY:
+        if kind == "timestamp" and cast(datetime, moment) >= _LAST_DAY:
             self._note(value, _name(record), "says no time (infinity: the last day there is)")
             return True
         if self._kind is None:
@@ -236,9 +252,9 @@ class FieldChanges:
             if len(self._odd) < 2 * _WARNED:
                 self._odd.append((value, _name(record), kind))
         top = self._highest.get(kind)
-        if top is None or _order(seen, top) > 0:
+        if top is None or cast(Any, moment) > top[1]:
             self._highest[kind] = seen
-        return self._since is None or _order(seen, self._since) >= 0
+        return self._since is None or cast(Any, moment) >= self._since[1]
 
     def _note(self, value: str, name: str | None, what: str) -> None:
         if len(self.warnings) >= _WARNED:
