@@ -392,7 +392,7 @@ def _quick_columns(
     if made is None:
         return None
     written, single = frozenset(planner.written), planner.keys[0]
-    shapes: dict[tuple[str, ...], Callable[..., Record]] = {}
+    shapes: dict[tuple[str, ...], tuple[Callable[..., Record], list[int]]] = {}
 
     def create_columns(
         keys: list[str], fields: tuple[str, ...], columns: list[list[Value]]
@@ -403,16 +403,18 @@ def _quick_columns(
             return None
         if (shape := shapes.get(fields)) is None:
             shape = shapes[fields] = _set_of(fields)
-        sets = cast(list[Record], list(map(shape, *columns)))
+        make, ordered = shape
+        sets = cast(list[Record], list(map(make, *map(columns.__getitem__, ordered))))
         entries = made(keys, columns[fields.index(single)], sets)
         return None if entries is None else (entries, cast(list[msgspec.Struct], sets))
 
     return create_columns
 
 
-def _set_of(fields: tuple[str, ...]) -> Callable[..., Record]:
-    """What makes, of one value of each field (in this order), a record encoded by
-    HASH_ENCODER as the dict of them is: its fields in sorted order."""
+def _set_of(fields: tuple[str, ...]) -> tuple[Callable[..., Record], list[int]]:
+    """What makes a record encoded by HASH_ENCODER as the dict of the fields' values is
+    (its fields in sorted order), of one value of each field in the order of the places
+    given with it (the fields' places, sorted by name)."""
     ordered = sorted(range(len(fields)), key=fields.__getitem__)
     names = [f"f{at:05d}" for at in range(len(fields))]  # their sorted order: `ordered`
     shape = msgspec.defstruct(
@@ -422,10 +424,7 @@ def _set_of(fields: tuple[str, ...]) -> Callable[..., Record]:
         gc=False,
         frozen=True,
     )
-    if ordered == sorted(ordered):
-        return cast(Callable[..., Record], shape)
-    turned = operator.itemgetter(*ordered)
-    return lambda *values: cast(Record, shape(*turned(values)))
+    return cast(Callable[..., Record], shape), ordered
 
 
 def _plain_values(values: list[Value]) -> bool:
