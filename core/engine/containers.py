@@ -84,13 +84,13 @@ def canonical_dn(text: str) -> str | None:
     types and values in lower case, the spaces around `=`, `,` and `+` and the runs of
     spaces inside a value made one, escapes (`\\,` or `\\2C`) read as the characters they
     stand for, and a multi-valued RDN's parts in order. None: not a DN."""
-    try:
-        rdns = _rdns(text)
-    except ValueError:
+    rdns = dn_parts(text)
+    if rdns is None:
         return None
-    if not rdns:
-        return None
-    return ",".join("+".join(sorted(rdn)) for rdn in rdns)
+    return ",".join(
+        "+".join(sorted(f"{kind}={_folded(value).translate(_ESCAPED)}" for kind, value in rdn))
+        for rdn in rdns
+    )
 
 
 def same_container(one: str, other: str) -> bool:
@@ -109,12 +109,23 @@ def _folded(text: str) -> str:
     return _SPACES.sub(" ", unicodedata.normalize("NFC", text)).strip().casefold()
 
 
-def _rdns(text: str) -> list[list[str]]:
-    """The RDNs of a DN, each a list of `type=value` in canonical form; ValueError when
-    `text` is not a DN."""
-    rdns: list[list[str]] = []
-    parts: list[str] = []
+def dn_parts(text: str) -> list[list[tuple[str, str]]] | None:
+    """The RDNs of a DN (RFC 4514), each a list of (attribute type in lower case, value):
+    escapes (`\\,`, `\\2C`) read as the characters they stand for, the spaces around `=`,
+    `,` and `+` left out (an escaped one kept). None when `text` is not a DN."""
+    try:
+        rdns = _rdns(text)
+    except ValueError:
+        return None
+    return rdns or None
+
+
+def _rdns(text: str) -> list[list[tuple[str, str]]]:
+    """`dn_parts`, raising ValueError when `text` is not a DN."""
+    rdns: list[list[tuple[str, str]]] = []
+    parts: list[tuple[str, str]] = []
     raw: list[bytes] = []
+    kept = 0  # the value's length up to its last character that is no unescaped space
     kind: str | None = None
     i, n = 0, len(text)
 
@@ -122,8 +133,8 @@ def _rdns(text: str) -> list[list[str]]:
         nonlocal kind
         if kind is None:
             raise ValueError("an attribute value without its type")
-        value = b"".join(raw).decode("utf-8")  # UnicodeDecodeError is a ValueError
-        parts.append(f"{kind}={_folded(value).translate(_ESCAPED)}")
+        value = b"".join(raw[:kept]).decode("utf-8")  # UnicodeDecodeError is a ValueError
+        parts.append((kind, value))
         raw.clear()
         kind = None
 
@@ -142,21 +153,23 @@ def _rdns(text: str) -> list[list[str]]:
             pair = text[i + 1 : i + 3]
             if len(pair) == 2 and pair[0] in _HEX and pair[1] in _HEX:  # \\2C: one octet
                 raw.append(bytes.fromhex(pair))
-                i += 3
+                i, kept = i + 3, len(raw)
                 continue
             if i + 1 >= n:
                 raise ValueError("a lone '\\' at the end")
             raw.append(text[i + 1].encode("utf-8"))
-            i += 2
+            i, kept = i + 2, len(raw)
             continue
         if char in ",;+":
             close_value()
             if char != "+":
                 rdns.append(parts[:])
                 parts.clear()
-            i += 1
+            i, kept = i + 1, 0
             continue
-        raw.append(char.encode("utf-8"))
+        if char != " " or raw:  # spaces before a value are none of it
+            raw.append(char.encode("utf-8"))
+            kept = kept if char == " " else len(raw)
         i += 1
     close_value()
     rdns.append(parts)

@@ -89,6 +89,7 @@ class AdProvider(LdapProvider):
     checks_attributes = False
     """Active Directory's optional attributes (Exchange's) are handled by the schema
     they are found in (SCHEMA_OPTIONAL), and its account state is read besides."""
+    spells_dns = False  # AD keeps DNs in its own spelling: `dn_spelling`
     skips_references = True
     """A search from a domain's root meets references to its application partitions
     (DomainDnsZones, ForestDnsZones), its configuration and its child domains: none holds

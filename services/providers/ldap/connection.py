@@ -8,7 +8,7 @@ import contextlib
 import math
 import ssl
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import ldap3
@@ -178,6 +178,38 @@ def binary_attributes(conn: ldap3.Connection) -> frozenset[str]:
         if inherited(types, str(key), syntax) in BINARY_SYNTAXES:
             binary.update(str(alias).lower() for alias in (info.name or [key]))
     return frozenset(binary)
+
+
+DN_SYNTAX = "1.3.6.1.4.1.1466.115.121.1.12"
+
+
+@dataclass(frozen=True)
+class DnValued:
+    """The attributes whose values are DNs (lower-case names, every alias), and how the
+    schema names each attribute type (lower-case alias → its first name), per the schema
+    the server published; none when it published none."""
+
+    attributes: frozenset[str] = frozenset()
+    names: Mapping[str, str] = field(default_factory=dict)
+
+
+def dn_valued(conn: ldap3.Connection) -> DnValued:
+    schema = conn.server.schema
+    if schema is None or not schema.attribute_types:
+        return DnValued()
+    types = schema.attribute_types
+
+    def syntax(info: Any) -> str | None:
+        return str(info.syntax).split("{")[0] if info.syntax else None
+
+    attributes: set[str] = set()
+    names: dict[str, str] = {}
+    for key, info in types.items():
+        aliases = [str(alias) for alias in (info.name or [key])]
+        names.update((alias.lower(), aliases[0]) for alias in aliases)
+        if inherited(types, str(key), syntax) == DN_SYNTAX:
+            attributes.update(alias.lower() for alias in aliases)
+    return DnValued(frozenset(attributes), names)
 
 
 # Equality rules that compare text without case (RFC 4517), by lower-case name and OID.

@@ -11,6 +11,7 @@ import ldap3.utils.asn1 as _asn1
 from ldap3.core.exceptions import LDAPException
 from ldap3.utils.conv import escape_filter_chars
 
+from core.engine.containers import dn_parts
 from core.errors import BadInput
 
 _DN_SPECIAL = frozenset('\\,+"<>;=')
@@ -39,6 +40,35 @@ def escape_dn_value(value: str) -> str:
 
 def rdn(attribute: str, value: str) -> str:
     return f"{attribute}={escape_dn_value(value)}"
+
+
+def stored_dn(text: str, names: Mapping[str, str]) -> str | None:
+    """A DN as a directory keeps a value of a DN-valued attribute (OpenLDAP's "pretty"
+    form, which a directory keeping values as written keeps too): each attribute type as
+    the schema names it (`names`: lower-case alias → name; `commonName`, `CN` → `cn`), no
+    spaces around `=`, `,` and `+` but escaped ones, the special characters escaped as
+    hex pairs (`\\2C`), a multi-valued RDN's parts by type. None: not a DN."""
+    rdns = dn_parts(text)
+    if rdns is None:
+        return None
+    out: list[str] = []
+    for parts in rdns:
+        named = sorted(((names.get(kind, kind), value) for kind, value in parts), key=_by_type)
+        out.append("+".join(f"{name}={_stored_value(value)}" for name, value in named))
+    return ",".join(out)
+
+
+def _by_type(part: tuple[str, str]) -> tuple[str, str]:
+    return part[0].lower(), part[1]
+
+
+def _stored_value(value: str) -> str:
+    out = [f"\\{ord(char):02X}" if char in _DN_SPECIAL else char for char in value]
+    if out and value[0] in " #":
+        out[0] = f"\\{ord(value[0]):02X}"
+    if len(value) > 1 and value[-1] == " ":
+        out[-1] = "\\20"
+    return "".join(out)
 
 
 def split_rdn(dn: str) -> tuple[str, str]:

@@ -24,7 +24,7 @@ from schemas.values import Record, Value
 from ..base import Layout
 from ..changes import FieldChanges, filtered
 from . import ber as w
-from .connection import Session, binary_attributes, connect, keys_fold
+from .connection import Session, binary_attributes, connect, dn_valued, keys_fold
 from .dn import class_filter, compile_filter, escape_filter_value, split_rdn
 from .steps import Key
 from .values import DN_FIELD, RawEntry, Values
@@ -85,6 +85,9 @@ class LdapReading:
     checks_attributes = True
     """Whether `open` refuses a field the server's schema has no attribute for (a typo
     would read as an attribute no entry has, or fail every write)."""
+    spells_dns = True
+    """Whether a value of a DN-valued attribute is compared and written as the directory
+    keeps it (`Values.canonical`): OpenLDAP's spelling, which AD does not keep."""
 
     def __init__(self, connection: LdapConnection, endpoint: Endpoint, layout: Layout) -> None:
         if not endpoint.container:
@@ -137,6 +140,7 @@ class LdapReading:
             multi_valued=layout.multi_valued,
             spellings=[*layout.keys, *layout.fields, *layout.multi_valued, *layout.reads],
             with_dn=not write,
+            dns=dn_valued(session.conn) if self.spells_dns else None,
         )
         # Attribute names compare without case: a source's record holds each attribute
         # under the name the job reads it by (the server sends its schema's spelling), and

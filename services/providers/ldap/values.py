@@ -16,6 +16,9 @@ from collections.abc import Iterable, Mapping
 
 from schemas.values import Binary, Record, Value, normalize
 
+from .connection import DnValued
+from .dn import stored_dn
+
 DN_FIELD = "dn"
 """The field holding an entry's DN in the records a source reads (read-only)."""
 RawEntry = tuple[bytes, list[tuple[bytes, list[bytes]]]]
@@ -37,8 +40,10 @@ class Values:
         multi_valued: Iterable[str],
         spellings: Iterable[str],
         with_dn: bool,
+        dns: DnValued | None = None,
     ) -> None:
         self.binary = binary
+        self.dns = dns or DnValued()
         self.multi = {name.lower() for name in multi_valued}
         self.spelling = {name.lower(): name for name in spellings}
         self.with_dn = with_dn
@@ -165,7 +170,9 @@ class Values:
 
     def canonical(self, record: Record) -> Record:
         """The record as an entry would hold it: no DN field, base64 text of binary
-        attributes decoded, values unique, one value as text unless multi-valued."""
+        attributes decoded, DNs of DN-valued attributes as the directory keeps them
+        (`stored_dn`: `UID=a, OU=People` is kept as `uid=a,ou=People`), values unique,
+        one value as text unless multi-valued."""
         out: dict[str, Value | None] = {}
         for name, value in record.items():
             if name.lower() == DN_FIELD:
@@ -173,6 +180,8 @@ class Values:
             if self.is_binary(name):
                 out[name] = _binary(value)
                 continue
+            if name.lower() in self.dns.attributes:
+                value = self._stored(value)
             if isinstance(value, list):
                 items = list(dict.fromkeys(item for item in value if item))
                 if len(items) == 1 and name.lower() not in self.multi:
@@ -184,6 +193,14 @@ class Values:
             else:
                 out[name] = value
         return normalize(out)
+
+    def _stored(self, value: Value) -> Value:
+        names = self.dns.names
+        if isinstance(value, str):
+            return stored_dn(value, names) or value
+        if isinstance(value, list):
+            return [stored_dn(item, names) or item for item in value]
+        return value
 
 
 def _binary(value: Value) -> Value:

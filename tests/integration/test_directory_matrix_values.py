@@ -1,0 +1,171 @@
+"""Values a real slapd stores in its own spelling, written by jobs planned and applied in
+process (the planner and `apply_by_type`, as a runner applies a batch): a run after a
+successful one plans nothing — whatever spelling the source gives a DN-valued attribute,
+a binary value, a field's name — and a record that fails its transformation leaves its
+entry where it is."""
+
+from __future__ import annotations
+
+import csv
+import itertools
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from schemas.connections import Connection, CsvConnection
+from schemas.jobs import Job
+from schemas.plan import Change
+from services.runner.planning import PlannedRun, Sides, plan_job
+from services.runner.planning.sides import apply_by_type, open_pair
+from tests.ldap_server import Slapd
+
+from .ldap_helpers import add_ou, connection, entries
+
+Row = dict[str, str]
+
+
+class Harness:
+    """A CSV of people into an OU of the test slapd: planned and applied in process."""
+
+    def __init__(self, slapd: Slapd, base: str, folder: Path, job: dict[str, Any]) -> None:
+        self.slapd, self.base, self.folder = slapd, base, folder
+        (folder / "data").mkdir(parents=True, exist_ok=True)
+        self.connections: tuple[Connection, Connection] = (
+            CsvConnection(id="hr", directory=str(folder / "data"), delimiter=";"),
+            connection(folder, slapd.url),
+        )
+        self.job = msgspec.convert(
+            {
+                "id": "values",
+                "source": {"connection": "hr", "file": "people.csv"},
+                "destination": {"connection": "dir", "container": base},
+                "safety": {"max_percent": 100},
+                **job,
+            },
+            Job,
+        )
+
+    def write(self, rows: Sequence[Row]) -> None:
+        header = list(dict.fromkeys(k for row in rows for k in row))
+        with (self.folder / "data" / "people.csv").open("w", newline="", encoding="utf-8") as out:
+            writer = csv.DictWriter(out, fieldnames=header, delimiter=";")
+            writer.writeheader()
+            writer.writerows(rows)
+
+    async def plan(self, keys: list[str] | None = None) -> PlannedRun:
+        source, destination = open_pair(*self.connections, self.job, 0)
+        await source.open(write=False)
+        await destination.open(write=True)
+        try:
+            return await plan_job(self.job, Sides(source, destination, [], self.connections), keys)
+        finally:
+            await source.close()
+            await destination.close()
+
+    async def apply(self, planned: PlannedRun) -> dict[str, str | None]:
+        """Each phase's changes applied in turn; the error of each change by its key."""
+        errors: dict[str, str | None] = {}
+        changes: list[Change] = list(planned.plan.changes)
+        for _, phase in itertools.groupby(changes, key=lambda c: c.phase):
+            batch = list(phase)
+            outcomes = await apply_by_type(self.job, self.connections[1], batch)
+            for change, outcome in zip(batch, outcomes, strict=True):
+                errors[change.key] = errors.get(change.key) or outcome.error
+        return errors
+
+    async def run(self, keys: list[str] | None = None) -> tuple[PlannedRun, dict[str, str | None]]:
+        planned = await self.plan(keys)
+        return planned, await self.apply(planned)
+
+    def entries(self) -> dict[str, dict[str, list[bytes]]]:
+        return entries(self.slapd, self.base)
+
+
+def people_job(*fields: dict[str, Any], **mapping: Any) -> dict[str, Any]:
+    return {
+        "objects": [
+            {
+                "keys": ["uid"],
+                "destination": {"object_classes": ["inetOrgPerson"]},
+                "fields": [{"to": "uid", "from": "id"}, {"to": "cn"}, {"to": "sn"}, *fields],
+                **mapping,
+            }
+        ]
+    }
+
+
+async def test_a_dn_valued_attribute_in_another_spelling_is_written_once(
+    slapd: Slapd, ldap_base: str, tmp_path: Path
+) -> None:
+    """slapd keeps a DN value as it prettifies it (`UID=boss, OU=People` is kept as
+    `uid=boss,ou=People`): a run after the first, on the same data, writes nothing."""
+    h = Harness(
+        slapd,
+        ldap_base,
+        tmp_path,
+        people_job(
+            {"to": "manager", "from": "boss"},
+            {"to": "seeAlso", "from": "see", "delimiter": "|"},
+        ),
+    )
+    boss = f"UID=p0, OU=Test , {ldap_base.upper()}"
+    see = f"cn=Team A,{ldap_base}| CN = Team B , {ldap_base}"
+    h.write([{"id": "p1", "cn": "P 1", "sn": "P", "boss": boss, "see": see}])
+    first, errors = await h.run()
+    assert first.plan.counts.create == 1 and errors == {"p1": None}, errors
+    [stored] = h.entries().values()
+    assert stored["manager"] != [boss.encode()], "the server keeps its own spelling"
+    again = await h.plan()
+    assert [c.action for c in again.plan.changes] == [], again.plan.changes
+
+
+async def test_a_binary_value_and_fields_named_in_another_case_are_written_once(
+    slapd: Slapd, ldap_base: str, tmp_path: Path
+) -> None:
+    h = Harness(
+        slapd,
+        ldap_base,
+        tmp_path,
+        people_job(
+            {"to": "jpegphoto", "from": "photo"},
+            {"to": "GIVENNAME", "from": "given"},
+            {"to": "description", "from": "about", "delimiter": "|"},
+        ),
+    )
+    photo = "/9j/AAEC"  # base64 of ff d8 ff 00 01 02
+    h.write([{"id": "p1", "cn": "P 1", "sn": "P", "photo": photo, "given": "Ann", "about": "b|a"}])
+    first, errors = await h.run()
+    assert first.plan.counts.create == 1 and errors == {"p1": None}, errors
+    again = await h.plan()
+    assert [c.action for c in again.plan.changes] == [], again.plan.changes
+
+
+async def test_a_record_failing_its_transformation_is_never_moved_nor_deleted(
+    slapd: Slapd, ldap_base: str, tmp_path: Path
+) -> None:
+    for ou in ("a", "b"):
+        add_ou(slapd, f"ou={ou},{ldap_base}")
+    h = Harness(
+        slapd,
+        ldap_base,
+        tmp_path,
+        people_job(
+            {"to": "title", "from": "born", "transform": {"date": "%d.%m.%Y", "to": "%Y"}},
+            container_from="ou",
+            on_destination_only="delete",
+        ),
+    )
+    a, b = f"ou=a,{ldap_base}", f"ou=b,{ldap_base}"
+    rows = [
+        {"id": f"p{n}", "cn": f"P {n}", "sn": "P", "ou": a, "born": "01.02.1990"} for n in (1, 2)
+    ]
+    h.write(rows)
+    _, errors = await h.run()
+    assert errors == {"p1": None, "p2": None}
+    h.write([rows[0], {**rows[1], "ou": b, "born": "soon"}])
+    planned, errors = await h.run()
+    assert [e.key for e in planned.record_errors] == ["p2"]
+    assert [(c.action, c.key) for c in planned.plan.changes] == [], planned.plan.changes
+    assert {dn.lower() for dn in h.entries()} == {f"uid=p{n},{a}".lower() for n in (1, 2)}
