@@ -1,8 +1,9 @@
 """Values a real slapd stores in its own spelling, written by jobs planned and applied in
 process (the planner and `apply_by_type`, as a runner applies a batch): a run after a
 successful one plans nothing — whatever spelling the source gives a DN-valued attribute,
-a binary value, a field's name — and a record that fails its transformation leaves its
-entry where it is."""
+a binary value, a field's name — and a change that fails (a record's transformation, a
+move into an OU that is not there, a value the server refuses) fails alone and leaves
+its entry where it is."""
 
 from __future__ import annotations
 
@@ -10,18 +11,21 @@ import csv
 import itertools
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import msgspec
+import pytest
 
 from schemas.connections import Connection, CsvConnection
 from schemas.jobs import Job
 from schemas.plan import Change
+from services.providers.ldap.wire import Disconnected
+from services.providers.ldap.write import Pipeline
 from services.runner.planning import PlannedRun, Sides, plan_job
 from services.runner.planning.sides import apply_by_type, open_pair
 from tests.ldap_server import Slapd
 
-from .ldap_helpers import add_ou, connection, entries
+from .ldap_helpers import USER, add_ou, admin, connection, entries, provider, read_all
 
 Row = dict[str, str]
 
@@ -142,6 +146,40 @@ async def test_a_binary_value_and_fields_named_in_another_case_are_written_once(
     assert [c.action for c in again.plan.changes] == [], again.plan.changes
 
 
+async def test_a_move_into_an_ou_that_is_not_there_fails_alone(
+    slapd: Slapd, ldap_base: str, tmp_path: Path
+) -> None:
+    """Users follow the OU their record names: one names an OU that does not exist. Its
+    move fails, naming the parent; the other user's move is made; the entry that could
+    not move stays where it was, and the next run tries again, deleting nothing."""
+    for ou in ("a", "b"):
+        add_ou(slapd, f"ou={ou},{ldap_base}")
+    h = Harness(
+        slapd,
+        ldap_base,
+        tmp_path,
+        people_job(container_from="ou", on_destination_only="delete"),
+    )
+    a, b, nowhere = (f"ou={ou},{ldap_base}" for ou in ("a", "b", "nowhere"))
+    h.write([{"id": f"p{n}", "cn": f"P {n}", "sn": "P", "ou": a} for n in (1, 2)])
+    _, errors = await h.run()
+    assert errors == {"p1": None, "p2": None}
+    h.write(
+        [
+            {"id": "p1", "cn": "P 1", "sn": "P", "ou": b},
+            {"id": "p2", "cn": "P 2", "sn": "P", "ou": nowhere},
+        ]
+    )
+    moved, errors = await h.run()
+    assert moved.plan.counts.move == 2, moved.plan.counts
+    assert errors["p1"] is None
+    assert errors["p2"] is not None and "does not exist" in errors["p2"], errors
+    dns = {dn.lower() for dn in h.entries()}
+    assert dns == {f"uid=p1,{b}".lower(), f"uid=p2,{a}".lower()}, dns
+    again = await h.plan()
+    assert [(c.action, c.key) for c in again.plan.changes] == [("move", "p2")]
+
+
 async def test_a_record_failing_its_transformation_is_never_moved_nor_deleted(
     slapd: Slapd, ldap_base: str, tmp_path: Path
 ) -> None:
@@ -169,3 +207,48 @@ async def test_a_record_failing_its_transformation_is_never_moved_nor_deleted(
     assert [e.key for e in planned.record_errors] == ["p2"]
     assert [(c.action, c.key) for c in planned.plan.changes] == [], planned.plan.changes
     assert {dn.lower() for dn in h.entries()} == {f"uid=p{n},{a}".lower() for n in (1, 2)}
+
+
+async def test_a_move_sent_again_into_an_ou_that_is_not_there_is_not_taken_as_done(
+    slapd: Slapd, ldap_base: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The connection breaks before a batch's moves are answered, and they are sent
+    again on a new one: one whose entry is there already (the first sending was applied)
+    is done; one refused because its new parent does not exist is that move's error —
+    never counted as made — and its entry stays where it was."""
+    for ou in ("a", "b"):
+        add_ou(slapd, f"ou={ou},{ldap_base}")
+    a, b, nowhere = (f"ou={ou},{ldap_base}" for ou in ("a", "b", "nowhere"))
+    with admin(slapd) as conn:
+        for uid, ou in (("p1", b), ("p2", a)):  # p1's move to b was applied, unanswered
+            assert conn.add(f"uid={uid},{ou}", ["inetOrgPerson"], {"cn": uid, "sn": "S"})
+    side = await provider(connection(tmp_path, slapd.url), ldap_base, USER)
+    try:
+        await read_all(side)  # the read knows p1 where it was before its move
+        cast(Any, side)._dns[("p1",)] = f"uid=p1,{a}"
+        cut: set[int] = set()
+        run = Pipeline.run
+
+        def cut_once(self: Pipeline, steps: list[Any]) -> None:
+            """Each connection breaks before its first request is sent."""
+            if id(self) not in cut:
+                cut.add(id(self))
+                raise Disconnected("cut")
+            run(self, steps)
+
+        monkeypatch.setattr(Pipeline, "run", cut_once)
+        moves = [
+            Change(action="move", key=uid, match={"uid": uid}, container=to)
+            for uid, to in (("p1", b), ("p2", nowhere))
+        ]
+        made, refused = await side.apply(moves)
+    finally:
+        await side.close()
+    assert made.error is None, made.error
+    assert refused.error is not None and f"parent {nowhere} does not exist" in refused.error, (
+        refused.error
+    )
+    assert {dn.lower() for dn in entries(slapd, ldap_base)} == {
+        f"uid=p1,{b}".lower(),
+        f"uid=p2,{a}".lower(),
+    }

@@ -131,8 +131,6 @@ class LdapProvider(LdapReading):
                 except Unreachable as again:
                     raise Transient(f"ldap: {e} while writing, then {again}") from again
                 steps = [s for s in steps if s.index not in pipeline.outcomes]
-                for s in steps:
-                    s.retried = True
                 pipeline.wire = self._sessions[n].wire
         raise AssertionError("unreachable")
 

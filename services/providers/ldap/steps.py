@@ -30,7 +30,6 @@ class Step:
     target: Target
     stage: str = ""
     dn: str = ""
-    retried: bool = False
     rest: dict[str, Value] = field(default_factory=dict)
     controls: bytes = b""  # of the step's modify: permissive when it adds or deletes values
     pending: list[bytes] = field(default_factory=list)  # requests still to send, in order

@@ -26,6 +26,7 @@ from .wire import Wire
 
 WINDOW = 48  # measured: more in flight no longer speeds up a local slapd
 _EVERY_ENTRY = compile_filter("(objectClass=*)", "ldap")
+_CREATE_PARENT = "create it first or fix the container"
 
 
 def _describe(r: w.Result) -> str:
@@ -245,11 +246,7 @@ class Pipeline:
                 attributes = [name.encode() for name in names]
                 return w.search_request(step.dn.encode(), w.SCOPE_BASE, _EVERY_ENTRY, attributes)
             elif code == w.NO_SUCH_OBJECT:
-                self.done(
-                    step,
-                    f"parent {split_rdn(step.dn)[1]} does not exist; create it "
-                    "first or fix the container",
-                )
+                self.done(step, f"parent {split_rdn(step.dn)[1]} does not exist; {_CREATE_PARENT}")
                 return None
             return self._finish(step, r, "create")
         if step.stage == "taken":
@@ -265,11 +262,32 @@ class Pipeline:
             self.remember(step.key, None)  # deleted, or already gone: delete-if-present
             self.done(step)
             return None
-        if step.stage == "move" and (
-            code == w.SUCCESS or (code == w.NO_SUCH_OBJECT and step.retried)
-        ):
-            self.remember(step.key, step.dn)  # a retried move may have been applied
+        if step.stage == "move" and code == w.SUCCESS:
+            self.remember(step.key, step.dn)
             self.done(step)
+            return None
+        if step.stage == "move" and code == w.NO_SUCH_OBJECT:
+            # No entry where it was (a move sent again was applied the first time), or no
+            # new parent: the entry is looked for where it goes.
+            step.stage = "moved?"
+            return w.search_request(step.dn.encode(), w.SCOPE_BASE, _EVERY_ENTRY, [b"1.1"])
+        if step.stage == "moved?":
+            if code == w.SUCCESS:
+                self.remember(step.key, step.dn)
+                self.done(step)
+                return None
+            step.stage = "parent?"
+            parent = split_rdn(step.dn)[1]
+            return w.search_request(parent.encode(), w.SCOPE_BASE, _EVERY_ENTRY, [b"1.1"])
+        if step.stage == "parent?":
+            parent = split_rdn(step.dn)[1]
+            if code == w.NO_SUCH_OBJECT:
+                self.done(step, f"parent {parent} does not exist; {_CREATE_PARENT}")
+                return None
+            if code != w.SUCCESS:
+                return self._finish(step, r, "move")
+            self.remember(step.key, None)
+            self.done(step, f"no entry with key {change.key!r} to move (removed meanwhile)")
             return None
         if code == w.NO_SUCH_ATTRIBUTE and step.stage == "modify" and change.remove:
             return self._one_by_one(step)
