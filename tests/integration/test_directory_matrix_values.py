@@ -252,3 +252,55 @@ async def test_a_move_sent_again_into_an_ou_that_is_not_there_is_not_taken_as_do
         f"uid=p1,{b}".lower(),
         f"uid=p2,{a}".lower(),
     }
+
+
+async def test_a_value_the_server_refuses_fails_its_entry_alone(
+    slapd: Slapd, ldap_base: str, tmp_path: Path
+) -> None:
+    """mail is IA5 text: an address with an accent is refused by the server. That user's
+    create and update fail, the others are written, and nothing else is planned again."""
+    h = Harness(
+        slapd, ldap_base, tmp_path, people_job({"to": "mail"}, on_destination_only="delete")
+    )
+    rows = [{"id": f"p{n}", "cn": f"P {n}", "sn": "P", "mail": f"p{n}@x.org"} for n in (1, 2, 3)]
+    h.write([rows[0], {**rows[1], "mail": "zoë@x.org"}, rows[2]])
+    _, errors = await h.run()
+    assert errors["p1"] is None and errors["p3"] is None and errors["p2"] is not None, errors
+    h.write([{**rows[0], "mail": "é@x.org"}, rows[1], {**rows[2], "cn": "Q 3"}])
+    second, errors = await h.run()
+    assert sorted((c.action, c.key) for c in second.plan.changes) == [
+        ("create", "p2"),
+        ("update", "p1"),
+        ("update", "p3"),
+    ]
+    assert errors["p1"] is not None and errors["p2"] is None and errors["p3"] is None, errors
+    found = {e["uid"][0]: e for e in h.entries().values()}
+    assert found[b"p1"]["mail"] == [b"p1@x.org"] and found[b"p3"]["cn"] == [b"Q 3"]
+    third = await h.plan()
+    assert [(c.action, c.key) for c in third.plan.changes] == [("update", "p1")]
+
+
+async def test_a_key_in_another_case_follows_its_ou_and_name_once(
+    slapd: Slapd, ldap_base: str, tmp_path: Path
+) -> None:
+    """Keys compared without case, entries named by cn: the source's "ann" is the
+    entry "Ann"; it moves to the OU its record names and takes its new name (the
+    case of its cn alone, then another name), and the next run plans nothing."""
+    for ou in ("a", "b"):
+        add_ou(slapd, f"ou={ou},{ldap_base}")
+    a, b = f"ou=a,{ldap_base}", f"ou=b,{ldap_base}"
+    job = people_job(container_from="ou", case_insensitive=True)
+    job["objects"][0]["destination"]["rdn_attribute"] = "cn"
+    h = Harness(slapd, ldap_base, tmp_path, job)
+    h.write([{"id": "Ann", "cn": "Ann Lee", "sn": "Lee", "ou": a}])
+    _, errors = await h.run()
+    assert errors == {"Ann": None}
+    for cn, ou in (("ANN LEE", b), ("Ann Smith", a)):
+        h.write([{"id": "ann", "cn": cn, "sn": "Lee", "ou": ou}])
+        planned, errors = await h.run()
+        assert all(e is None for e in errors.values()), errors
+        [(dn, stored)] = h.entries().items()
+        assert stored["cn"] == [cn.encode()], (planned.plan.changes, stored)
+        assert dn.lower().endswith(f",{ou}".lower()), dn
+        again = await h.plan()
+        assert [(c.action, c.key) for c in again.plan.changes] == [], again.plan.changes

@@ -23,9 +23,9 @@ from schemas.plan import Change
 from ..base import Outcome
 from .classes import DEFAULT_CLASSES
 from .connection import connect
-from .dn import compile_filter, key_filter, rdn, split_rdn
+from .dn import compile_filter, key_filter, split_rdn
 from .read import LdapReading, key_of
-from .steps import Step, Target, new_dn
+from .steps import Step, Target, new_dn, new_rdn
 from .wire import Disconnected, Wire
 from .write import Pipeline
 
@@ -92,11 +92,8 @@ class LdapProvider(LdapReading):
             return f"{naming},{container}" if container else None
         if change.action != "update":
             return None
-        attribute = naming.partition("=")[0]
-        new = next((v for k, v in change.set.items() if k.lower() == attribute.lower()), None)
-        if not isinstance(new, str) or rdn(attribute, new).lower() == naming.lower():
-            return None
-        return f"{rdn(attribute, new)},{parent}"
+        named = new_rdn(dn, change)
+        return None if named is None else f"{named},{parent}"
 
     def object_id(self, change: Change) -> str | None:
         """The DN of the change's entry, for the history: as the read found it (the

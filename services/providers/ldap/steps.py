@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from core.engine.containers import dn_parts
 from schemas.plan import Change
 from schemas.values import Value
 
-from .dn import rdn
+from .dn import rdn, split_rdn
 
 Key = tuple[str, ...]
 
@@ -48,3 +49,19 @@ def new_dn(change: Change, target: Target) -> str | None:
     if not target.rdn_attribute or value is None or not target.container:
         return None
     return f"{rdn(target.rdn_attribute, value)},{target.container}"
+
+
+def new_rdn(dn: str, change: Change) -> str | None:
+    """The RDN an update gives the entry named `dn`: its naming attribute's new value,
+    as written — a new case too, which replacing the attribute would leave out of the DN
+    (and a move of the entry, keeping its RDN, would undo) —; None: it keeps its name."""
+    naming = split_rdn(dn)[0]
+    attribute = naming.partition("=")[0]
+    new = next((v for k, v in change.set.items() if k.lower() == attribute.lower()), None)
+    if not isinstance(new, str):
+        return None
+    named = rdn(attribute, new)
+    current = dn_parts(naming)
+    if current is not None and len(current[0]) == 1:  # one value names it: compared as is
+        return None if current[0][0][1] == new else named
+    return None if named.lower() == naming.lower() else named

@@ -20,7 +20,7 @@ from schemas.values import Value
 from ..base import Outcome
 from . import ber as w
 from .dn import compile_filter, rdn, split_rdn
-from .steps import Key, Step, naming_value
+from .steps import Key, Step, naming_value, new_rdn
 from .values import DN_FIELD, attribute_values, holds_key, octets
 from .wire import Wire
 
@@ -210,16 +210,13 @@ class Pipeline:
 
     def _update(self, step: Step, dn: str) -> bytes | None:
         change = step.change
-        naming, _ = split_rdn(dn)
-        attribute = naming.partition("=")[0]
-        new = change.set.get(attribute) or next(
-            (v for k, v in change.set.items() if k.lower() == attribute.lower()), None
-        )
-        if isinstance(new, str) and rdn(attribute, new).lower() != naming.lower():
+        named = new_rdn(dn, change)
+        if named is not None:
             # The naming attribute changes: rename first (the server refuses to replace it).
+            attribute = named.partition("=")[0]
             step.stage, step.dn = "rename", dn
             step.rest = {k: v for k, v in change.set.items() if k.lower() != attribute.lower()}
-            return w.modify_dn_request(dn.encode(), rdn(attribute, new).encode(), None)
+            return w.modify_dn_request(dn.encode(), named.encode(), None)
         return self._set(step, dn, dict(change.set), list(change.clear))
 
     def _move(self, step: Step, dn: str) -> bytes | None:
