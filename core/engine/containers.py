@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 
 from schemas.jobs import ObjectMapping
 from schemas.values import Record
+
+from .transforms_base import RecordFailed
 
 CONTAINER_FIELD = "@container"
 """The mapped record's container for a create ("@" starts no LDAP attribute or SQL column).
@@ -27,9 +30,31 @@ _ESCAPED = str.maketrans({c: f"\\{ord(c):02x}" for c in '\\,;+="<>#'})
 """How a canonical DN writes the characters that would be read as its own syntax."""
 
 
-def with_container(mapped: Record, source: Record, mapping: ObjectMapping) -> Record:
+@dataclass(frozen=True)
+class Scope:
+    """What a directory destination reads: the entries below `container` (`subtree`), or
+    right below it."""
+
+    container: str
+    subtree: bool = True
+
+    def holds(self, container: str) -> bool:
+        """Whether an object put in `container` is read by the destination: `container`
+        is the scope's own (DNs compared by `canonical_dn`) or, for a subtree, below it.
+        A container that is no DN, or a scope that is none, is not judged here (True)."""
+        mine, theirs = canonical_dn(self.container), canonical_dn(container)
+        if mine is None or theirs is None or theirs == mine:
+            return True
+        return self.subtree and theirs.endswith("," + mine)
+
+
+def with_container(
+    mapped: Record, source: Record, mapping: ObjectMapping, scope: Scope | None = None
+) -> Record:
     """`mapped` plus the container its source record names, when the job takes containers
-    from a source field; `mapped` itself otherwise. Text, or a list of exactly one text."""
+    from a source field; `mapped` itself otherwise. Text, or a list of exactly one text.
+    RecordFailed when the container is out of the destination's `scope`: an object created
+    or moved there would never be read again (created anew by every run, never deleted)."""
     if mapping.container_from is None:
         return mapped
     value = source.get(mapping.container_from)
@@ -37,6 +62,14 @@ def with_container(mapped: Record, source: Record, mapping: ObjectMapping) -> Re
         value = value[0]
     if not isinstance(value, str) or not value.strip():
         return mapped  # planned without one: the planner warns, naming the record
+    if scope is not None and not scope.holds(value):
+        below = "below or in" if scope.subtree else "right below"
+        raise RecordFailed(
+            f"container {value!r} is out of the destination's scope: the job reads the "
+            f"entries {below} {scope.container}, so an object there would never be found "
+            "again; name a container within it",
+            mapping.container_from,
+        )
     return {**mapped, CONTAINER_FIELD: value}
 
 

@@ -22,6 +22,7 @@ import msgspec
 from core.checks.objects import endpoint_of
 from core.engine import TypeRecords, match_key, with_container
 from core.engine.conditions import compile_condition, fields_tested
+from core.engine.containers import Scope
 from core.engine.context import MappingContext
 from core.engine.failures import Failure
 from core.engine.keys import folded_key
@@ -125,6 +126,9 @@ def mapper_of(
             mapper.unseen_when = set(fields_tested(mapping.leavers.when))
         mapper.watch_fields(attributes_of_fields(mapping))
     mapper.as_is = target.canonical_as_is if isinstance(target, KeepsAsIs) else None
+    destination = endpoint_of(job.destination, mapping.destination)
+    if mapping.container_from is not None and destination.container:
+        mapper.scope = Scope(destination.container, destination.include_subcontainers)
     if traced:
         mapper.origins = origins_of(mapping)
     return mapper
@@ -230,6 +234,9 @@ class SourceMapper:
         (`CompiledMapping.copied`'s), its records not made (`map` gives none of it): for
         a re-run to compare them with the table's rows first (unless_same.py), and for a
         large plan to plan its creates from them (low_memory.py, `Spill.add_columns`)."""
+        self.scope: Scope | None = None
+        """Where the destination reads objects, for a job taking containers from a source
+        field: a record naming a container out of it fails (`with_container`)."""
         self.as_is: AsIs | None = None
         """Where the destination can tell at once that `canonical` gives every record of a
         batch back as it is (its `canonical_as_is`: SQLite, PostgreSQL and MySQL tables): a
@@ -290,12 +297,12 @@ class SourceMapper:
                 continue
             try:
                 shaped = canonical(compiled.map(record))
+                # The container of a new object may come from a source field that is not
+                # mapped: it travels with the mapped record under a reserved name.
+                shaped = with_container(shaped, record, mapping, self.scope)
             except RecordFailed as error:  # that record fails (or a script skips it)
                 self._failed(record, error)
                 continue
-            # The container of a new object may come from a source field that is not
-            # mapped: it travels with the mapped record under a reserved name.
-            shaped = with_container(shaped, record, mapping)
             if leaving is not None and leaving(None, record):
                 shaped[LEAVER_FIELD] = "yes"  # its object goes (lifecycle.py)
             if origins is not None:

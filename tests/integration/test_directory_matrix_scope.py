@@ -1,0 +1,47 @@
+"""Containers a record names (`container_from`) out of the job's scope: an object created
+or moved there would never be read again — created anew by every run, never deleted when
+its record goes. Such a record fails alone, naming the container, and its object stays
+where it is (never created, moved nor deleted for it)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.ldap_server import Slapd
+
+from .ldap_helpers import add_ou
+from .test_directory_matrix_values import Harness, people_job
+
+
+@pytest.mark.parametrize("subtree", [True, False], ids=["subtree", "one-level"])
+async def test_a_container_out_of_the_scope_fails_its_record_alone(
+    slapd: Slapd, ldap_base: str, tmp_path: Path, subtree: bool
+) -> None:
+    inside, outside = f"ou=in,{ldap_base}", f"ou=out,{ldap_base}"
+    below = f"ou=below,{inside}"
+    for ou in (inside, outside, below):
+        add_ou(slapd, ou)
+    job = people_job(container_from="ou", on_destination_only="delete")
+    job["destination"] = {"connection": "dir", "container": inside}
+    job["destination"]["include_subcontainers"] = subtree
+    h = Harness(slapd, inside, tmp_path, job)
+    nested = below if subtree else inside.upper()
+    rows = [
+        {"id": f"p{n}", "cn": f"P {n}", "sn": "P", "ou": ou}
+        for n, ou in enumerate([inside, nested], 1)
+    ]
+    h.write([*rows, {"id": "p3", "cn": "P 3", "sn": "P", "ou": outside}])
+    first, errors = await h.run()
+    assert [(c.action, c.key) for c in first.plan.changes] == [("create", "p1"), ("create", "p2")]
+    assert all(e is None for e in errors.values()), errors
+    [failed] = first.record_errors
+    assert failed.key == "p3" and outside in failed.message, failed
+    again = await h.plan()
+    assert [c.action for c in again.plan.changes] == [], again.plan.changes
+
+    h.write([rows[0], {**rows[1], "ou": outside}])  # p2 names a container out of scope
+    moved = await h.plan()
+    assert [c.action for c in moved.plan.changes] == [], "p2 neither moved nor deleted"
+    assert [e.key for e in moved.record_errors] == ["p2"], moved.record_errors
