@@ -22,6 +22,7 @@ from schemas.jobs import FieldMap, ObjectMapping
 from schemas.plan import Change, RecordError
 from schemas.values import Record, Value
 
+from .containers import container_form
 from .keys import display_key, match_key
 from .lifecycle import LEAVER_FIELD
 from .planned_state import Lookup, Target
@@ -216,7 +217,7 @@ def follow_renames(
             if placeholder is not None and made:
                 # the placeholder it held while it named nothing that existed: a whole run
                 # writes the object it names now instead
-                names = [v for v in names if _fold(v) != _fold(placeholder)]
+                names = [v for v in names if not _same_name(v, placeholder)]
             wanted = names or ([placeholder] if placeholder is not None else [])
             if f.delimiter is None:
                 first = made[:1] or wanted[:1]
@@ -225,9 +226,7 @@ def follow_renames(
                 else:
                     clear.append(f.to)
                 continue
-            have, want = {_fold(v) for v in there}, {_fold(v) for v in wanted}
-            plus = [v for v in dict.fromkeys(wanted) if _fold(v) not in have]
-            minus = [] if f.policy == "merge" else [v for v in there if _fold(v) not in want]
+            plus, minus = _differing(wanted, there, keeps=f.policy == "merge")
             if not plus and not minus:
                 continue
             if not edits:
@@ -408,11 +407,7 @@ def _update(
             else:
                 clear.append(f.to)
         else:
-            have = {_fold(v) for v in there}
-            want = {_fold(v) for v in wanted}
-            plus = [v for v in dict.fromkeys(wanted) if _fold(v) not in have]
-            keeps = f.policy == "merge" or failed
-            minus = [] if keeps else [v for v in there if _fold(v) not in want]
+            plus, minus = _differing(wanted, there, keeps=f.policy == "merge" or failed)
             if not plus and not minus:
                 continue
             if plus:
@@ -439,12 +434,36 @@ def _update(
 
 
 def _fold(value: str) -> str:
-    """Identifiers compare as DNs do: without regard to case or surrounding spaces."""
+    """Identifiers folded as most compare: without regard to case or surrounding spaces
+    (quick; `_same_name` compares them as DNs where this says they differ)."""
     return value.strip().casefold()
 
 
+def _same_name(a: str, b: str) -> bool:
+    """Whether two identifiers name one object: as DNs compare (`container_form`: case,
+    spaces and escaping aside — `cn=No\\, Body, dc=x` is `cn=No\\2C Body,dc=x`)."""
+    return _fold(a) == _fold(b) or container_form(a) == container_form(b)
+
+
 def _same(a: list[str], b: list[str]) -> bool:
-    return [_fold(v) for v in a] == [_fold(v) for v in b]
+    return len(a) == len(b) and all(map(_same_name, a, b))
+
+
+def _differing(
+    wanted: Sequence[str], there: Sequence[str], *, keeps: bool
+) -> tuple[list[str], list[str]]:
+    """The values to add to a multi-valued reference holding `there` so that it holds
+    `wanted`, and to remove (none where it `keeps` what it has), names compared as
+    `_same_name` compares them: folded first, the few that differ so then as DNs."""
+    have, want = {_fold(v) for v in there}, {_fold(v) for v in wanted}
+    plus = [v for v in dict.fromkeys(wanted) if _fold(v) not in have]
+    loose = [v for v in there if _fold(v) not in want]
+    if plus and loose:  # spelled otherwise, perhaps: as DNs
+        held = {container_form(v) for v in loose}
+        named = {container_form(v) for v in plus}
+        plus = [v for v in plus if container_form(v) not in held]
+        loose = [v for v in loose if container_form(v) not in named]
+    return plus, [] if keeps else loose
 
 
 def whole(change: Change, base: Record) -> Change:

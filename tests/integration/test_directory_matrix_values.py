@@ -51,22 +51,28 @@ class Harness:
             Job,
         )
 
-    def write(self, rows: Sequence[Row]) -> None:
+    def write(self, rows: Sequence[Row], name: str = "people.csv") -> None:
         header = list(dict.fromkeys(k for row in rows for k in row))
-        with (self.folder / "data" / "people.csv").open("w", newline="", encoding="utf-8") as out:
+        with (self.folder / "data" / name).open("w", newline="", encoding="utf-8") as out:
             writer = csv.DictWriter(out, fieldnames=header, delimiter=";")
             writer.writeheader()
             writer.writerows(rows)
 
     async def plan(self, keys: list[str] | None = None) -> PlannedRun:
-        source, destination = open_pair(*self.connections, self.job, 0)
-        await source.open(write=False)
-        await destination.open(write=True)
+        """Every object type's sides opened as a run opens them, and the job planned."""
+        pairs = [open_pair(*self.connections, self.job, at) for at in range(len(self.job.objects))]
         try:
-            return await plan_job(self.job, Sides(source, destination, [], self.connections), keys)
+            for source, destination in pairs:
+                await source.open(write=False)
+                await destination.open(write=True)
+            (source, destination), *others = pairs
+            return await plan_job(
+                self.job, Sides(source, destination, others, self.connections), keys
+            )
         finally:
-            await source.close()
-            await destination.close()
+            for source, destination in pairs:
+                await source.close()
+                await destination.close()
 
     async def apply(self, planned: PlannedRun) -> dict[str, str | None]:
         """Each phase's changes applied in turn; the error of each change by its key."""
@@ -304,3 +310,40 @@ async def test_a_key_in_another_case_follows_its_ou_and_name_once(
         assert dn.lower().endswith(f",{ou}".lower()), dn
         again = await h.plan()
         assert [(c.action, c.key) for c in again.plan.changes] == [], again.plan.changes
+
+
+@pytest.mark.parametrize(
+    "placeholder",
+    ["cn=Nobody, {base}", "CN=No\\, Body,{base}", "sn=Nobody+cn=nobody,{base}"],
+    ids=["spaces", "an-escape", "two-values"],
+)
+async def test_a_group_holding_its_placeholder_spelled_otherwise_is_left_alone(
+    slapd: Slapd, ldap_base: str, tmp_path: Path, placeholder: str
+) -> None:
+    """A group with no member holds the placeholder, which the job spells otherwise
+    than the directory keeps it: the next run finds the group as it should be."""
+    nobody = placeholder.format(base=ldap_base)
+    member = {
+        "to": "member",
+        "from": "members",
+        "delimiter": "|",
+        "resolve": {"type": "user", "by": "uid", "placeholder": nobody},
+    }
+    job = people_job()
+    job["objects"][0]["type"] = "user"
+    job["objects"].append(
+        {
+            "type": "group",
+            "keys": ["cn"],
+            "source": {"file": "groups.csv"},
+            "destination": {"object_classes": ["groupOfNames"]},
+            "fields": [{"to": "cn", "from": "group"}, member],
+        }
+    )
+    h = Harness(slapd, ldap_base, tmp_path, job)
+    h.write([{"id": "p1", "cn": "P 1", "sn": "P"}])
+    h.write([{"group": "empty", "members": ""}, {"group": "team", "members": "p1"}], "groups.csv")
+    first, errors = await h.run()
+    assert first.plan.counts.create == 3 and all(e is None for e in errors.values()), errors
+    again = await h.plan()
+    assert [(c.action, c.key) for c in again.plan.changes] == [], again.plan.changes
