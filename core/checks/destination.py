@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 
-from core.engine.containers import follows_container
+from core.engine.containers import Scope, follows_container
 from core.words import got
 from schemas.jobs import Job, ObjectMapping
 
@@ -49,6 +49,48 @@ def check_actions(
             bad(
                 f"$.objects[{i}].move_to",
                 f"expected {where}, such as {example}, got {got(obj.move_to)}",
+            )
+        check_found_again(bad, job, i, obj)
+
+
+def check_found_again(bad: Report, job: Job, i: int, obj: ObjectMapping) -> None:
+    """Objects moved away (for absence, or as leavers) that must be found there again —
+    to be restored, or deleted after `delete_after` — are moved within the destination's
+    scope: out of it, no run would read them again (a returning record would be created a
+    second time, and the object never deleted)."""
+    if not (obj.restore or obj.delete_after):
+        return
+    endpoint = endpoint_of(job.destination, obj.destination)
+    if not endpoint.container:
+        return
+    scope = Scope(endpoint.container, endpoint.include_subcontainers)
+    leavers = obj.leavers
+    moves = [
+        (
+            "move_to",
+            obj.move_to,
+            obj.on_destination_only in ("move", "disable")
+            or (leavers is not None and leavers.action != "delete" and not leavers.move_to),
+        ),
+        (
+            "leavers.move_to",
+            leavers.move_to if leavers is not None else None,
+            leavers is not None and leavers.action != "delete",
+        ),
+    ]
+    why = " and ".join(
+        what
+        for what, asked in (("restore", obj.restore), ("delete_after", obj.delete_after))
+        if asked
+    )
+    below = "below or in" if scope.subtree else "right below"
+    for setting, place, used in moves:
+        if used and place and not scope.holds(place):
+            bad(
+                f"$.objects[{i}].{setting}",
+                f"expected a container the destination reads (one {below} "
+                f"{endpoint.container}), where {why} finds the objects moved there again, "
+                f"got {place!r}",
             )
 
 
