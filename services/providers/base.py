@@ -77,6 +77,10 @@ class Layout(msgspec.Struct, frozen=True, kw_only=True):
     identifiers: bool = False
     """Each record read carries its identifier under "@id" where the provider has one
     besides the key (an LDAP DN): what references resolve to."""
+    references: tuple[str, ...] = ()
+    """Destinations: the fields whose values name other objects, resolved by the planner
+    (`resolve`): what a record maps them to is no value to spell as the field holds one
+    (`canonical` leaves them as they are: a member's key "a = b" is no DN)."""
     containers: bool = False
     """Directories: each record read carries the container it is in (its parent DN)
     under "@container" (engine/containers.py), for the planner to move an object whose

@@ -19,5 +19,6 @@ def destination_layout(mapping: ObjectMapping, *, identifiers: bool = False) -> 
         fields=tuple(f.to for f in mapping.fields),
         multi_valued=destination_multi_valued(mapping),
         identifiers=identifiers,
+        references=tuple(f.to for f in mapping.fields if f.resolve is not None),
         containers=follows_container(mapping),
     )

@@ -347,3 +347,34 @@ async def test_a_group_holding_its_placeholder_spelled_otherwise_is_left_alone(
     assert first.plan.counts.create == 3 and all(e is None for e in errors.values()), errors
     again = await h.plan()
     assert [(c.action, c.key) for c in again.plan.changes] == [], again.plan.changes
+
+
+async def test_members_found_by_a_name_that_reads_as_a_dn_are_found(
+    slapd: Slapd, ldap_base: str, tmp_path: Path
+) -> None:
+    """Members found by their cn (`resolve`): a cn such as "x = y" reads as a DN, yet
+    names a user by its cn as the source spells it, never respelled as a DN value."""
+    member = {
+        "to": "member",
+        "from": "members",
+        "delimiter": "|",
+        "resolve": {"type": "user", "by": "cn", "placeholder": f"cn=nobody,{ldap_base}"},
+    }
+    job = people_job()
+    job["objects"][0]["type"] = "user"
+    job["objects"].append(
+        {
+            "type": "group",
+            "keys": ["cn"],
+            "source": {"file": "groups.csv"},
+            "destination": {"object_classes": ["groupOfNames"]},
+            "fields": [{"to": "cn", "from": "group"}, member],
+        }
+    )
+    h = Harness(slapd, ldap_base, tmp_path, job)
+    h.write([{"id": "p1", "cn": "x = y", "sn": "P"}, {"id": "p2", "cn": "Ann, Lee", "sn": "P"}])
+    h.write([{"group": "team", "members": "x = y|Ann, Lee"}], "groups.csv")
+    first, errors = await h.run()
+    assert not first.record_errors and all(e is None for e in errors.values()), errors
+    again = await h.plan()
+    assert [(c.action, c.key) for c in again.plan.changes] == [], again.plan.changes

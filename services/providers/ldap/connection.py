@@ -193,7 +193,9 @@ class DnValued:
     names: Mapping[str, str] = field(default_factory=dict)
 
 
-def dn_valued(conn: ldap3.Connection) -> DnValued:
+def dn_valued(conn: ldap3.Connection, but: Sequence[str] = ()) -> DnValued:
+    """`DnValued` of the server's schema, `but` those attributes (references, whose
+    values name objects as the source does)."""
     schema = conn.server.schema
     if schema is None or not schema.attribute_types:
         return DnValued()
@@ -209,7 +211,7 @@ def dn_valued(conn: ldap3.Connection) -> DnValued:
         names.update((alias.lower(), aliases[0]) for alias in aliases)
         if inherited(types, str(key), syntax) == DN_SYNTAX:
             attributes.update(alias.lower() for alias in aliases)
-    return DnValued(frozenset(attributes), names)
+    return DnValued(frozenset(attributes - {name.lower() for name in but}), names)
 
 
 # Equality rules that compare text without case (RFC 4517), by lower-case name and OID.

@@ -140,7 +140,7 @@ class LdapReading:
             multi_valued=layout.multi_valued,
             spellings=[*layout.keys, *layout.fields, *layout.multi_valued, *layout.reads],
             with_dn=not write,
-            dns=dn_valued(session.conn) if self.spells_dns else None,
+            dns=dn_valued(session.conn, but=layout.references) if self.spells_dns else None,
         )
         # Attribute names compare without case: a source's record holds each attribute
         # under the name the job reads it by (the server sends its schema's spelling), and
