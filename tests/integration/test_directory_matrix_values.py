@@ -7,6 +7,7 @@ its entry where it is."""
 
 from __future__ import annotations
 
+import base64
 import csv
 import itertools
 from collections.abc import Sequence
@@ -378,3 +379,23 @@ async def test_members_found_by_a_name_that_reads_as_a_dn_are_found(
     assert not first.record_errors and all(e is None for e in errors.values()), errors
     again = await h.plan()
     assert [(c.action, c.key) for c in again.plan.changes] == [], again.plan.changes
+
+
+@pytest.mark.parametrize("spelled", ["lines", "spaces"])
+async def test_a_binary_value_in_base64_over_several_lines_is_written_as_its_bytes(
+    slapd: Slapd, ldap_base: str, tmp_path: Path, spelled: str
+) -> None:
+    """Exports wrap base64 at 76 characters (MIME, PowerShell, LDIF): the photo written
+    is the bytes it holds, not its text, and the next run writes nothing."""
+    photo = bytes(range(256)) * 2
+    text = base64.encodebytes(photo).decode()  # lines of 76 characters
+    if spelled == "spaces":
+        text = " ".join(text.split("\n"))
+    h = Harness(slapd, ldap_base, tmp_path, people_job({"to": "jpegPhoto", "from": "photo"}))
+    h.write([{"id": "p1", "cn": "P 1", "sn": "P", "photo": text}])
+    _, errors = await h.run()
+    assert errors == {"p1": None}, errors
+    [stored] = h.entries().values()
+    assert stored["jpegPhoto"] == [photo]
+    again = await h.plan()
+    assert [c.action for c in again.plan.changes] == [], again.plan.changes

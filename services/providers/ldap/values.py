@@ -204,14 +204,15 @@ class Values:
 
 
 def _binary(value: Value) -> Value:
-    """Binary as is; text (from a file) as the base64 it holds, or as is when it is not."""
+    """Binary as is; text (from a file) as the base64 it holds — over several lines too,
+    as exports wrap it (MIME, LDIF: 76 characters a line) —, or as is when it is not."""
     if isinstance(value, list):
         value = value[0] if value else ""
     if isinstance(value, str):
         if not value:
             return value
         try:
-            return Binary(base64.b64decode(value, validate=True))
+            return Binary(base64.b64decode("".join(value.split()), validate=True))
         except (binascii.Error, ValueError):
             return value  # written as the text it is; the server judges it
     return value
