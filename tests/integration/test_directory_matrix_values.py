@@ -399,3 +399,29 @@ async def test_a_binary_value_in_base64_over_several_lines_is_written_as_its_byt
     assert stored["jpegPhoto"] == [photo]
     again = await h.plan()
     assert [c.action for c in again.plan.changes] == [], again.plan.changes
+
+
+async def test_values_the_directory_holds_as_one_are_written_once(
+    slapd: Slapd, ldap_base: str, tmp_path: Path
+) -> None:
+    """businessCategory compares values without case, and without the spaces around
+    them: "Staff", "staff" and " staff " are one value there, which a source listing
+    them all must not make a record the directory refuses on every run."""
+    h = Harness(
+        slapd,
+        ldap_base,
+        tmp_path,
+        people_job({"to": "businessCategory", "from": "groups", "delimiter": "|"}),
+    )
+    h.write([{"id": "p1", "cn": "P 1", "sn": "P", "groups": "Staff|wiki| staff |x|Wiki"}])
+    _, errors = await h.run()
+    assert errors == {"p1": None}, errors
+    [stored] = h.entries().values()
+    assert stored["businessCategory"] == [b"Staff", b"wiki", b"x"], stored
+    assert [c.action for c in (await h.plan()).plan.changes] == []
+    h.write([{"id": "p1", "cn": "P 1", "sn": "P", "groups": "x|X|y"}])
+    _, errors = await h.run()
+    assert errors == {"p1": None}, errors
+    [stored] = h.entries().values()
+    assert stored["businessCategory"] == [b"x", b"y"], stored
+    assert [c.action for c in (await h.plan()).plan.changes] == []

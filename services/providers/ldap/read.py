@@ -135,12 +135,18 @@ class LdapReading:
         session = await asyncio.to_thread(connect, self._connection, schema=True)
         self._sessions.append(session)
         layout = self._layout
+        self._folding = {
+            name.lower(): keys_fold(session.conn, [name]) is True
+            for name in [*layout.keys, *layout.fields, *layout.multi_valued]
+        }
+        references = {name.lower() for name in layout.references}
         self._values = Values(
             binary=binary_attributes(session.conn),
             multi_valued=layout.multi_valued,
             spellings=[*layout.keys, *layout.fields, *layout.multi_valued, *layout.reads],
             with_dn=not write,
             dns=dn_valued(session.conn, but=layout.references) if self.spells_dns else None,
+            folds=[n for n, folds in self._folding.items() if folds and n not in references],
         )
         # Attribute names compare without case: a source's record holds each attribute
         # under the name the job reads it by (the server sends its schema's spelling), and
@@ -153,10 +159,6 @@ class LdapReading:
             if spelled[name.lower()] != name
         ]
         self._keys_fold = keys_fold(session.conn, layout.keys)
-        self._folding = {
-            name.lower(): keys_fold(session.conn, [name]) is True
-            for name in [*layout.keys, *layout.fields, *layout.multi_valued]
-        }
         if self.checks_attributes:
             names = [*layout.keys, *layout.fields, *layout.reads]
             unknown = unknown_attributes(session.conn.server.schema, names)

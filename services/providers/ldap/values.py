@@ -41,9 +41,13 @@ class Values:
         spellings: Iterable[str],
         with_dn: bool,
         dns: DnValued | None = None,
+        folds: Iterable[str] = (),
     ) -> None:
         self.binary = binary
         self.dns = dns or DnValued()
+        self.folds = frozenset(name.lower() for name in folds)
+        """Attributes whose values compare without case (and the spaces around and inside
+        them made one, RFC 4518): values alike so are one value there."""
         self.multi = {name.lower() for name in multi_valued}
         self.spelling = {name.lower(): name for name in spellings}
         self.with_dn = with_dn
@@ -184,6 +188,11 @@ class Values:
                 value = self._stored(value)
             if isinstance(value, list):
                 items = list(dict.fromkeys(item for item in value if item))
+                if len(items) > 1 and name.lower() in self.folds:  # the first of alike ones
+                    firsts: dict[str, str] = {}
+                    for item in items:
+                        firsts.setdefault(_alike(item), item)
+                    items = list(firsts.values())
                 if len(items) == 1 and name.lower() not in self.multi:
                     out[name] = items[0]
                 else:
@@ -201,6 +210,12 @@ class Values:
         if isinstance(value, list):
             return [stored_dn(item, names) or item for item in value]
         return value
+
+
+def _alike(text: str) -> str:
+    """A value as an attribute comparing without case compares it: the spaces around it
+    and inside it made one (RFC 4518's insignificant spaces), case folded."""
+    return " ".join(text.split()).casefold()
 
 
 def _binary(value: Value) -> Value:
