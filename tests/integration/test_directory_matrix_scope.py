@@ -9,9 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.ldap_server import Slapd
+from services.cli.client import Session
+from services.common.settings import Settings
+from tests.ldap_server import SUFFIX, Slapd
 
-from .ldap_helpers import add_ou
+from .conftest import RunServices
+from .ldap_helpers import add_ou, entries
+from .test_directory_matrix import Directory, group, user
 from .test_directory_matrix_values import Harness, people_job
 
 
@@ -45,3 +49,28 @@ async def test_a_container_out_of_the_scope_fails_its_record_alone(
     moved = await h.plan()
     assert [c.action for c in moved.plan.changes] == [], "p2 neither moved nor deleted"
     assert [e.key for e in moved.record_errors] == ["p2"], moved.record_errors
+
+
+async def test_a_record_naming_a_container_out_of_the_scope_fails_in_preview_and_run(
+    slapd: Slapd,
+    ldap_base: str,
+    tmp_path: Path,
+    session: Session,
+    settings: Settings,
+    services: RunServices,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Through the services: the preview plans what the run applies (the same hash), the
+    record fails alone in both, its group still names the other members, and a run
+    after writes nothing."""
+    d = Directory(slapd, ldap_base, tmp_path / "job", session, settings)
+    await d.define()
+    a, out = d.ou("a"), f"{ldap_base.split(',', 1)[0]}-out,{SUFFIX}"  # beside the job's
+    add_ou(slapd, out)
+    d.write([user(1, a), user(2, out)], [group("team", a, 1)])
+    async with services():
+        first = await d.run(capsys)
+        assert (first.stats.created, first.stats.failed) == (2, 1), first.stats
+        assert entries(slapd, out) == {}
+        again = await d.run(capsys)
+        assert (again.stats.written, again.stats.failed) == (0, 1), again.stats
