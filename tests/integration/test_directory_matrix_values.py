@@ -130,6 +130,8 @@ async def test_a_dn_valued_attribute_in_another_spelling_is_written_once(
     assert stored["manager"] != [boss.encode()], "the server keeps its own spelling"
     again = await h.plan()
     assert [c.action for c in again.plan.changes] == [], again.plan.changes
+    scoped = await h.plan(["p1"])  # a run scoped to the key, its entry looked up
+    assert [c.action for c in scoped.plan.changes] == [], scoped.plan.changes
 
 
 async def test_a_binary_value_and_fields_named_in_another_case_are_written_once(
@@ -425,6 +427,7 @@ async def test_values_the_directory_holds_as_one_are_written_once(
     [stored] = h.entries().values()
     assert stored["businessCategory"] == [b"x", b"y"], stored
     assert [c.action for c in (await h.plan()).plan.changes] == []
+    assert [c.action for c in (await h.plan(["p1"])).plan.changes] == []
 
 
 @pytest.mark.xfail(
