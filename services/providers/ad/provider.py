@@ -137,6 +137,9 @@ class AdProvider(LdapProvider):
         self._mark: str | None = None
         self._schema_has: frozenset[str] = frozenset()
         """The SCHEMA_OPTIONAL attributes this directory's schema has (lower case)."""
+        self._spelled_dns = DN_VALUED - {name.lower() for name in layout.references}
+        """The DN-valued attributes whose values are DNs as AD spells them: not a field
+        resolving references, whose values name objects as the source spells them."""
 
     async def open(self, *, write: bool) -> None:
         await super().open(write=write)
@@ -248,7 +251,7 @@ class AdProvider(LdapProvider):
             low = name.lower()
             if low in (GUID, SID):
                 ids[name] = canonical_id(name, value)
-            elif low in DN_VALUED:
+            elif low in self._spelled_dns:
                 rest[name] = dn_spelling(value)
             else:
                 rest[name] = group_type(value) if low == "grouptype" else value
