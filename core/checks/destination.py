@@ -50,20 +50,28 @@ def check_actions(
                 f"$.objects[{i}].move_to",
                 f"expected {where}, such as {example}, got {got(obj.move_to)}",
             )
-        check_found_again(bad, job, i, obj)
+        check_in_scope(bad, job, i, obj)
 
 
-def check_found_again(bad: Report, job: Job, i: int, obj: ObjectMapping) -> None:
-    """Objects moved away (for absence, or as leavers) that must be found there again —
-    to be restored, or deleted after `delete_after` — are moved within the destination's
-    scope: out of it, no run would read them again (a returning record would be created a
-    second time, and the object never deleted)."""
-    if not (obj.restore or obj.delete_after):
-        return
+def check_in_scope(bad: Report, job: Job, i: int, obj: ObjectMapping) -> None:
+    """Where a directory job puts objects that runs must find again lies within the
+    destination's scope: the container of the objects it creates (out of it, each run
+    would create them anew), and where it moves those it must restore or delete after
+    `delete_after` (out of it, a returning record would be created a second time, and
+    the object never deleted)."""
     endpoint = endpoint_of(job.destination, obj.destination)
     if not endpoint.container:
         return
     scope = Scope(endpoint.container, endpoint.include_subcontainers)
+    below = "below or in" if scope.subtree else "right below"
+    reads = f"expected a container the destination reads (one {below} {endpoint.container})"
+    if obj.on_source_only == "create" and obj.container and not scope.holds(obj.container):
+        bad(
+            f"$.objects[{i}].container",
+            f"{reads}, where the next run finds the objects created there, got {obj.container!r}",
+        )
+    if not (obj.restore or obj.delete_after):
+        return
     leavers = obj.leavers
     moves = [
         (
@@ -83,14 +91,11 @@ def check_found_again(bad: Report, job: Job, i: int, obj: ObjectMapping) -> None
         for what, asked in (("restore", obj.restore), ("delete_after", obj.delete_after))
         if asked
     )
-    below = "below or in" if scope.subtree else "right below"
     for setting, place, used in moves:
         if used and place and not scope.holds(place):
             bad(
                 f"$.objects[{i}].{setting}",
-                f"expected a container the destination reads (one {below} "
-                f"{endpoint.container}), where {why} finds the objects moved there again, "
-                f"got {place!r}",
+                f"{reads}, where {why} finds the objects moved there again, got {place!r}",
             )
 
 

@@ -86,3 +86,14 @@ def test_below_the_container_is_out_of_a_scope_of_its_entries_alone() -> None:
     objects = {"on_destination_only": "move", "move_to": IN, "restore": True}
     [problem] = problems(job(subtree=False, **objects))
     assert "$.objects[0].move_to:" in problem, problem
+
+
+def test_new_objects_put_out_of_the_scope_are_refused() -> None:
+    """An object created in a container the destination does not read would be created
+    again by every run, and never updated nor deleted."""
+    [problem] = problems(job(container=OUT))
+    assert "$.objects[0].container:" in problem and OUT in problem, problem
+    check_job(job(container=IN), CONNECTIONS, FACTS)
+    check_job(job(container=OUT, on_source_only="skip"), CONNECTIONS, FACTS)
+    [problem] = problems(job(subtree=False, container=IN))
+    assert "$.objects[0].container:" in problem, problem
