@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -42,6 +43,7 @@ _KINDS = {
     "timestamp": "timestamp",
     "time": "time",
     "json": "json",
+    "uuid": "uuid",
     "binary": "binary",
     "varbinary": "binary",
     "tinyblob": "binary",
@@ -231,6 +233,8 @@ def _parse(kind: str, text: str, scale: int | None, fraction: int = 6) -> Param:
         return moment.replace(microsecond=_cut(moment.microsecond, fraction))
     if kind == "int":
         return sql.parse_int(t)  # 4.0 and 1e2 are taken as 4 and 100
+    if kind == "uuid":  # MariaDB's UUID reads back in lower case, hyphens as a UUID has them
+        return str(uuid.UUID(t))
     value = sql.parse_plain("float" if kind == "float4" else kind, t, scale)
     if isinstance(value, float) and value == 0:
         return 0.0  # the server keeps no negative zero: -0 reads back as 0
