@@ -13,10 +13,12 @@ import pytest
 
 from schemas.connections import Connection, SqliteConnection
 from schemas.jobs import Changes, Endpoint, FieldMap, Job, ObjectMapping, Safety
+from schemas.values import Record
+from services.providers.base import Layout
 from services.runner.planning.reading import Reading
 from tests.mysql_server import Server as MariaDb
 from tests.postgresql_server import Server as Postgresql
-from tests.sql_servers import sql_connection
+from tests.sql_servers import opened, read_all, sql_connection
 
 from .test_scoped_reads import applied, plan_between, table
 from .test_sql_matrix_typed import SHAPES, shaped, shown
@@ -32,6 +34,16 @@ KEYS = {
     ),
     "date": ("date", "DATE", ["2026-1-2", "2026-01-03"], ["2026-1-2", "2026-01-03"]),
     "numeric": ("numeric(6,2)", "DECIMAL(6,2)", ["1.5", "2"], ["1.5", "2.00"]),
+    "inet": ("inet", "INET6", ["2001:DB8:0::1", "::FFFF:1.2.3.4"], ["2001:DB8:0::1"]),
+    "year": ("smallint", "YEAR", ["1999", "2026"], ["1999"]),
+    "time": ("time", "TIME", ["9:30", "10:00:00"], ["9:30", "10:00"]),
+    "moment": (
+        "timestamptz",
+        "TIMESTAMP",
+        ["2026-01-02 03:04:05+01", "2026-01-03T00:00:00Z"],
+        ["2026-01-02T02:04:05Z", "2026-01-03 00:00:00+00"],
+    ),
+    "bigint-text": ("text", "VARCHAR(20)", ["e1", "E2"], ["e1", "E2"]),
 }
 
 
@@ -93,3 +105,70 @@ async def test_a_key_spelled_otherwise_is_one_object_in_every_shape(
     for shape, planned in again.items():
         assert shown(planned) == [], (shape, shown(planned))
         assert not planned.record_errors, shape
+
+
+SPELLINGS = {
+    # column: the spellings a source may give, each read back as the server writes it
+    "UUID": [
+        "123E4567-E89B-12D3-A456-426614174000",
+        "123e4567e89b12d3a456426614174002",
+        "123e-4567e89b12d3a456426614174003",
+    ],
+    "INET6": [
+        *("::FFFF:1.2.3.4", "2001:DB8:0::1", "::1", "::", "1:0:2:3:4:5:6:7", "::1:2", "1::"),
+        *("1:0:0:2:0:0:3:4", "0:0:1::", "::1.2.3.4", "FE80::0001", "::ffff:0:0", "0::ffff"),
+    ],
+    "INET4": ["1.2.3.4", "01.2.3.004", "255.255.255.255", "0.0.0.0"],
+}
+
+
+@pytest.mark.parametrize("column", list(SPELLINGS))
+async def test_a_mariadb_typed_column_compares_as_the_server_writes_it(
+    column: str, my_database: MariaDb, tmp_path: Path
+) -> None:
+    my_database.sql(f"CREATE TABLE spelled (n INT PRIMARY KEY, v {column})")
+    values = ", ".join(f"({n}, '{text}')" for n, text in enumerate(SPELLINGS[column]))
+    my_database.sql(f"INSERT INTO spelled VALUES {values}")
+    connection = sql_connection("mysql", my_database, tmp_path, "my")
+    layout = Layout(keys=("n",), fields=("n", "v"))
+    side = await opened(connection, Endpoint(connection="my", table="spelled"), layout)
+    try:
+        stored = await read_all(side)
+    finally:
+        await side.close()
+    given: list[Record] = [{"n": str(n), "v": text} for n, text in enumerate(SPELLINGS[column])]
+    assert [side.canonical(record) for record in given] == stored
+
+
+PG_SPELLINGS = {
+    "uuid": ["123E4567-E89B-12D3-A456-426614174000", "{123e4567-e89b-12d3-a456-426614174001}"],
+    "inet": [
+        *("10.0.0.1", "10.0.0.1/32", "10.0.0.1/24", "10.0.0.0/8", "2001:DB8:0::1"),
+        *("2001:db8::1/64", "::FFFF:1.2.3.4", "::1/128"),
+    ],
+    "cidr": ["10.0.0.0/8", "10.1.0.0/16", "2001:DB8::/32", "192.168.1.0/24"],
+}
+
+
+@pytest.mark.parametrize("column", list(PG_SPELLINGS))
+async def test_a_postgresql_typed_column_compares_as_it_reads_back(
+    column: str, pg_database: Postgresql, tmp_path: Path
+) -> None:
+    pg_database.psql(f"CREATE TABLE spelled (n integer PRIMARY KEY, v {column}, vs {column}[])")
+    spellings = PG_SPELLINGS[column]
+    values = ", ".join(
+        f"({n}, '{text}', ARRAY['{text}', '{spellings[0]}']::{column}[])"
+        for n, text in enumerate(spellings)
+    )
+    pg_database.psql(f"INSERT INTO spelled VALUES {values}")
+    connection = sql_connection("postgresql", pg_database, tmp_path, "pg")
+    layout = Layout(keys=("n",), fields=("n", "v", "vs"), multi_valued={"vs": "|"})
+    side = await opened(connection, Endpoint(connection="pg", table="spelled"), layout)
+    try:
+        stored = await read_all(side)
+    finally:
+        await side.close()
+    given: list[Record] = [
+        {"n": str(n), "v": text, "vs": [text, spellings[0]]} for n, text in enumerate(spellings)
+    ]
+    assert [side.canonical(record) for record in given] == stored

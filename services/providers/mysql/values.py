@@ -11,6 +11,7 @@ gives into the same text, so a re-run finds no phantom updates.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 import uuid
@@ -44,6 +45,8 @@ _KINDS = {
     "time": "time",
     "json": "json",
     "uuid": "uuid",
+    "inet4": "inet4",
+    "inet6": "inet6",
     "binary": "binary",
     "varbinary": "binary",
     "tinyblob": "binary",
@@ -235,12 +238,52 @@ def _parse(kind: str, text: str, scale: int | None, fraction: int = 6) -> Param:
         return sql.parse_int(t)  # 4.0 and 1e2 are taken as 4 and 100
     if kind == "uuid":  # MariaDB's UUID reads back in lower case, hyphens as a UUID has them
         return str(uuid.UUID(t))
+    if kind == "inet4":
+        return _inet4(t)
+    if kind == "inet6":
+        return _inet6(t)
     value = sql.parse_plain("float" if kind == "float4" else kind, t, scale)
     if isinstance(value, float) and value == 0:
         return 0.0  # the server keeps no negative zero: -0 reads back as 0
     if isinstance(value, time):
         return value.replace(microsecond=_cut(value.microsecond, fraction))
     return value
+
+
+_INET4 = re.compile(r"(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})")
+
+
+def _inet4(text: str) -> str:
+    """An INET4 address as MariaDB writes it: "001.2.3.4" is "1.2.3.4"."""
+    found = _INET4.fullmatch(text)
+    if found is None or any(int(part) > 255 for part in found.groups()):
+        raise ValueError(text)
+    return ".".join(str(int(part)) for part in found.groups())
+
+
+def _inet6(text: str) -> str:
+    """An INET6 address as MariaDB writes it (Inet6::to_string): lower-case words without
+    leading zeros, the first longest run of zero words (even one) as "::", and an address
+    that maps or holds an IPv4 one (::ffff:1.2.3.4, ::1.2.3.4) with it in dotted form."""
+    if "%" in text:  # a zone, which Python reads and MariaDB refuses
+        raise ValueError(text)
+    packed = ipaddress.IPv6Address(text).packed
+    words = [int.from_bytes(packed[at : at + 2], "big") for at in range(0, 16, 2)]
+    gap, length, start = -1, 0, -1
+    for at, word in enumerate([*words, 1]):
+        if word == 0 and start < 0:
+            start = at
+        elif word != 0 and start >= 0:
+            if at - start > length:
+                gap, length = start, at - start
+            start = -1
+    if gap == 0 and (length == 6 or (length == 5 and words[5] == 0xFFFF)):
+        return ("::ffff:" if length == 5 else "::") + str(ipaddress.IPv4Address(packed[12:]))
+    if gap < 0:
+        return ":".join(f"{word:x}" for word in words)
+    head = ":".join(f"{word:x}" for word in words[:gap])
+    tail = ":".join(f"{word:x}" for word in words[gap + length :])
+    return f"{head}::{tail}"
 
 
 def _cut(microseconds: int, fraction: int) -> int:

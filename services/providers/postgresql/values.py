@@ -11,6 +11,7 @@ phantom updates.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
 import re
 import uuid
@@ -38,6 +39,8 @@ _KINDS = {
     "timestamptz": "timestamptz",
     "time": "time",
     "uuid": "uuid",
+    "inet": "inet",
+    "cidr": "cidr",
     "json": "json",
     "jsonb": "json",
     "bytea": "binary",
@@ -258,6 +261,11 @@ def _parse(kind: str, text: str, scale: int | None, fraction: int = 6) -> object
         return _rounded(moment, fraction)
     if kind == "uuid":
         return uuid.UUID(t)
+    if kind == "inet":  # as the driver reads it: an address, or one with its network's bits
+        found = ipaddress.ip_interface(t)
+        return found.ip if found.network.prefixlen == found.max_prefixlen else found
+    if kind == "cidr":
+        return ipaddress.ip_network(t)
     value = sql.parse_plain(kind, t, scale)
     if isinstance(value, time) and fraction < 6:
         since_midnight = datetime.combine(_EPOCH, value) - datetime.combine(_EPOCH, time())
