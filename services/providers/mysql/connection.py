@@ -19,7 +19,7 @@ from schemas.jobs import Endpoint
 from ..base import Layout
 from ..sql.pools import Definition, Pools
 from ..sql.table import Lent, SqlTable, close_names, in_another_case, password_of
-from .values import Column, quote
+from .values import Column, described, quote
 
 _COLUMNS = """
 SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, CHARACTER_SET_NAME, COLLATION_NAME, NUMERIC_SCALE,
@@ -221,7 +221,9 @@ class MysqlTable(SqlTable[MysqlConnection, Column]):
             async with conn.cursor() as cursor:  # describes it, reads no row
                 # (on lines of its own: a comment ending the query ends there)
                 await cursor.execute(f"SELECT * FROM (\n{self._query}\n) AS q LIMIT 0")
-                self._fields = [str(d[0]) for d in cursor.description or ()]
+                found = cursor.description or ()
+                self._fields = [str(d[0]) for d in found]
+                self._described = {str(d[0]): described(d) for d in found}
             return
         await self.load_columns(conn)
         self._known = bool(self._columns)

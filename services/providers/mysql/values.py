@@ -15,9 +15,11 @@ import ipaddress
 import json
 import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from typing import Any
 
 from schemas.values import Binary, Value, split_text
 
@@ -107,6 +109,8 @@ class Column:
     not_null: bool = False
     folds: bool = False
     """Its collation ignores case (…_ci): "Ann" = "ann"."""
+    described: str | None = None
+    """The kind of a job's SELECT's column, as the statement describes it (`described`)."""
 
     @property
     def empty_text(self) -> bool:
@@ -119,6 +123,8 @@ class Column:
 
     @property
     def kind(self) -> str:
+        if self.described is not None:
+            return self.described
         if self.json:
             return "json"
         if self.declared.startswith("tinyint(1)"):
@@ -175,6 +181,15 @@ def field_kind(type_code: int, length: int) -> str:
     if type_code == 1 and length == 1:
         return "bool"
     return _FIELD_KINDS.get(type_code, "text")
+
+
+def described(description: Sequence[Any]) -> Column:
+    """A column of a job's SELECT as the statement describes it (the client's field: name,
+    type, …, length, …, scale): its kind (`field_kind`, as it is read) and a decimal's
+    scale."""
+    kind = field_kind(int(description[1]), int(description[3] or 0))
+    scale = int(description[5]) if kind == "decimal" and description[5] is not None else None
+    return Column(str(description[0]), "", "", scale, described=kind)
 
 
 def _clock(span: timedelta) -> str:

@@ -19,7 +19,7 @@ from ..base import Layout
 from ..sql.pools import Definition, Pools
 from ..sql.table import Lent, SqlTable, close_names, in_another_case, password_of
 from ..sql.values import compact_json
-from .values import Column, quote, time_text
+from .values import Column, described, quote, time_text
 
 Pooled: TypeAlias = "PoolConnectionProxy[asyncpg.Record]"
 """One of a pool's connections, lent."""
@@ -237,7 +237,11 @@ class PostgresqlTable(SqlTable[PostgresqlConnection, Column]):
         """The query's columns, or the table's and whether the login may write it."""
         if self._query is not None:
             statement = await conn.prepare(self._query)
-            self._fields = [attribute.name for attribute in statement.get_attributes()]
+            attributes = statement.get_attributes()
+            self._fields = [attribute.name for attribute in attributes]
+            self._described = {
+                a.name: described(a.name, a.type.name, a.type.kind) for a in attributes
+            }
             return
         await self.load_columns(conn)
         self._known = bool(self._columns)

@@ -153,6 +153,15 @@ class Column:
         return "bytea" if self.kind == "binary" else "text"
 
 
+def described(name: str, type_name: str, kind: str) -> Column:
+    """A column of a job's SELECT as the statement describes it (the driver's type name,
+    an array's "_" before its element's, and kind): its type, not its modifier — a
+    numeric's scale, a varchar's bound are not known."""
+    array = kind == "array"
+    element = type_name[1:] if array and type_name.startswith("_") else type_name
+    return Column(name, element, element + ("[]" if array else ""), array)
+
+
 _OBJECTS = frozenset(
     {
         *("interval", "timetz", "bit", "varbit", "pg_lsn", "txid_snapshot", "pg_snapshot"),

@@ -148,10 +148,16 @@ class SqlReading(SqlTable[Conn, Col]):
             for row in rows
         ]
 
+    @property
+    def _spelled_in(self) -> dict[str, Col]:
+        """The columns whose values `canonical` gives as read: a table's, or a job's
+        SELECT's as described when opened (a `where` on it compares alike)."""
+        return self._columns if self._query is None else self._described
+
     def _given_names(self) -> frozenset[str]:
         """The columns that give back the text they were given (text of single values) —
         of a bounded one (varchar(n)), a text within its bound (`_bounded_names`)."""
-        columns = self._columns
+        columns = self._spelled_in
         if self._given is None or self._given[0] is not columns:
             given = frozenset(name for name, column in columns.items() if reads_as_given(column))
             bounded = frozenset(name for name in given if columns[name].length is not None)
@@ -172,7 +178,7 @@ class SqlReading(SqlTable[Conn, Col]):
         record lacks the field): each field of a column giving back its text (or of no
         column) and in every record, non-empty text in a single-valued one, non-empty lists
         of non-empty texts without the delimiter in a multi-valued one; looked at in C."""
-        columns_of, multi, given = self._columns, self._layout.multi_valued, self._given_names()
+        columns_of, multi, given = self._spelled_in, self._layout.multi_valued, self._given_names()
         bounded = self._bounded_names()
         plain = isinstance(columns, PlainColumns)  # their kinds known: not looked at again
         for name, values in zip(names, columns, strict=True):
@@ -212,7 +218,7 @@ class SqlReading(SqlTable[Conn, Col]):
         return column is not None and column.folds
 
     def canonical(self, record: Record) -> Record:
-        columns, multi = self._columns, self._layout.multi_valued
+        columns, multi = self._spelled_in, self._layout.multi_valued
         given, bounded = self._given_names(), self._bounded_names()
         for name, value in record.items():
             if name not in given and name in columns:

@@ -100,6 +100,9 @@ class SqlTable(Generic[Conn, Col]):
         self._columns: dict[str, Col] = {}  # empty while there is no table
         self._unique: list[frozenset[str]] = []  # the column sets of unique indexes
         self._fields: list[str] = []  # a query's columns
+        self._described: dict[str, Col] = {}
+        """A query's columns as `open` described them (their types, without a table's
+        bounds): what `canonical` spells a value of such a column in."""
         self._changes: FieldChanges | None = None
         self._highest: HighestRead | None = None
         self._endless: str | None = None  # a stored watermark passed over (`read_changed`)
