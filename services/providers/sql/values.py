@@ -204,7 +204,10 @@ def refused(column: TypedColumn, text: str) -> str | None:
 
 _FINER = re.compile(r"\.(\d{7,})")
 """A fraction of a second finer than a microsecond."""
-_ONE_DIGIT_DATE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
+_ONE_DIGIT_PARTS = re.compile(
+    r"(\d{4})-(\d{1,2})-(\d{1,2})(?:([T ])(\d{1,2}):(\d{1,2})(?::(\d{1,2}))?)?(?![\d:])"
+)
+"""A date, and a time of day, whose parts may have one digit ("2026-1-2 3:4:5")."""
 _ONE_DIGIT_HOUR = re.compile(r"\d(?=:\d\d)")
 
 
@@ -271,10 +274,25 @@ def _time_of_day(column: TypedColumn, text: str) -> str | None:
     return None
 
 
+def _padded(text: str) -> str:
+    """A date or date-time with its one-digit parts given two ("2026-1-2 3:4:5", which both
+    servers take, is "2026-01-02T03:04:05"), for Python to read as ISO 8601."""
+    found = _ONE_DIGIT_PARTS.match(text)
+    if found is None:
+        return text
+    year, month, day, apart, hour, minute, second = found.groups()
+    made = f"{year}-{int(month):02d}-{int(day):02d}"
+    if apart is not None:
+        made += f"T{int(hour):02d}:{int(minute):02d}"
+        made += f":{int(second):02d}" if second is not None else ""
+    return made + text[found.end() :]
+
+
 def parse_moment(text: str) -> datetime:
-    """An ISO 8601 date-time, its date and time apart by "T" or a space; a fraction of a
-    second finer than a microsecond rounded to one (`_finer`)."""
-    text, micro = _finer(text)
+    """An ISO 8601 date-time, its date and time apart by "T" or a space, its parts of one
+    digit or two (`_padded`); a fraction of a second finer than a microsecond rounded to
+    one (`_finer`)."""
+    text, micro = _finer(_padded(text))
     moment = datetime.fromisoformat(text.replace(" ", "T", 1))
     return moment if micro < 0 else moment.replace(microsecond=0) + timedelta(microseconds=micro)
 
@@ -284,10 +302,8 @@ def parse_date(text: str) -> date:
     servers take), or a date-time at midnight — another database's DATETIME, a
     spreadsheet's "2026-01-02 00:00:00", in any zone: the servers keep its date. ValueError
     for another text, or a date-time with a time of day (`refused`)."""
-    if found := _ONE_DIGIT_DATE.fullmatch(text):
-        return date(int(found[1]), int(found[2]), int(found[3]))
     try:
-        return date.fromisoformat(text)
+        return date.fromisoformat(_padded(text))
     except ValueError:
         moment = parse_moment(text)
         if moment.time() != time():

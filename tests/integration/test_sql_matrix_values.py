@@ -1,0 +1,101 @@
+"""Values a text source spells otherwise than typed PostgreSQL and MariaDB columns read
+them back — typed arrays, YEAR, BIT, SET, ENUM, fractions of a second, floats, binary —
+written by a first run planned in every shape, then planned again in every shape, scoped
+to keys and incremental: nothing to do (no phantom update), and the same first plan
+(one hash) whichever way it was planned."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from schemas.connections import Connection, SqliteConnection
+from schemas.jobs import Changes, Endpoint, FieldMap, Job, ObjectMapping, Safety
+from services.runner.planning.reading import Reading
+from tests.mysql_server import Server as MariaDb
+from tests.postgresql_server import Server as Postgresql
+from tests.sql_servers import sql_connection
+
+from .test_scoped_reads import applied, plan_between, table
+from .test_sql_matrix_typed import SHAPES, shaped, shown
+
+CASES = {
+    # column: (PostgreSQL type, MariaDB type, the source's spellings, a delimiter)
+    "ints": ("integer[]", "TEXT", ["042|7", "1|01|1", ""], "|"),
+    "uuids": ("uuid[]", "TEXT", ["123E4567-E89B-12D3-A456-426614174000", ""], "|"),
+    "flags": ("boolean[]", "TEXT", ["t|no|YES", "on"], "|"),
+    "days": ("date[]", "TEXT", ["2026-1-2|2026-01-03 00:00:00", "1999-12-31"], "|"),
+    "amounts": ("numeric(8,2)[]", "TEXT", ["1.5|-0|2", "3"], "|"),
+    "year": ("smallint", "YEAR", ["26", "99", "2001", "0026"], None),
+    "bit": ("bit(1)", "BIT(1)", ["1", "0"], None),
+    "bits": ("varbit", "BIT(8)", ["101", "0"], None),
+    "set": ("text", "SET('x','y','z')", ["y,x", "Z,x,x", ""], None),
+    "enum": ("text", "ENUM('Active','Gone')", ["active", "GONE "], None),
+    "millis": ("timestamp(3)", "DATETIME(3)", ["2026-01-02 03:04:05.1239", "2026-1-2 3:4:5"], None),
+    "clock": ("time(0)", "TIME", ["9:30", "09:30:00.4", "23:59:59"], None),
+    "single": ("real", "FLOAT", ["34346.18", "0.1", "-0"], None),
+    "double": ("double precision", "DOUBLE", ["0.50", "1e2", "-0"], None),
+    "fixed": ("bytea", "BINARY(4)", ["ab", "abcd"], None),
+    "padded": ("char(4)", "CHAR(4)", ["ab", "ab  ", " ab"], None),
+    "doc": ("jsonb", "JSON", ['{"b": 1, "a": [1.0, 2]}', "1e2"], None),
+    "moment": ("timestamptz(0)", "TIMESTAMP", ["2026-01-02 03:04:05.6+01", "2026-1-2"], None),
+}
+
+
+def job(delimiter: str | None) -> Job:
+    return Job(
+        id="values",
+        source=Endpoint(connection="src", table="hr"),
+        destination=Endpoint(connection="dst", table="people"),
+        objects=[
+            ObjectMapping(
+                keys=["id"],
+                fields=[FieldMap(to="id"), FieldMap(to="v", delimiter=delimiter)],
+                on_destination_only="delete",
+            )
+        ],
+        changes=Changes(field="modified"),
+        safety=Safety(max_percent=100),
+    )
+
+
+@pytest.mark.parametrize("server", ["postgresql", "mariadb"])
+@pytest.mark.parametrize("case", list(CASES))
+async def test_a_value_spelled_otherwise_is_written_once_and_never_again(
+    server: str, case: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    pg_type, my_type, spellings, delimiter = CASES[case]
+    rows = [(f"k{n}", text, f"2026-01-0{n + 1}") for n, text in enumerate(spellings)]
+    table(tmp_path / "hr.db", "hr", ["id", "v", "modified"], rows)
+    source: Connection = SqliteConnection(id="src", path=str(tmp_path / "hr.db"))
+    if server == "postgresql":
+        db: Postgresql = request.getfixturevalue("pg_database")
+        db.psql(f"CREATE TABLE people (id text PRIMARY KEY, v {pg_type})")
+        target = sql_connection("postgresql", db, tmp_path, "dst")
+    else:
+        my: MariaDb = request.getfixturevalue("my_database")
+        my.sql(f"CREATE TABLE people (id VARCHAR(10) PRIMARY KEY, v {my_type})")
+        target = sql_connection("mysql", my, tmp_path, "dst")
+    target = msgspec.structs.replace(target, id="dst")
+    the_job = job(delimiter)
+    first = {}
+    for shape in SHAPES:
+        with shaped(shape):
+            first[shape] = await plan_between(source, target, the_job, None, Reading())
+    assert len({p.plan.hash for p in first.values()}) == 1, {k: shown(p) for k, p in first.items()}
+    assert not first["memory"].record_errors, first["memory"].record_errors
+    outcomes, _ = await applied(source, target, the_job, first["memory"].plan.changes)
+    assert [o.error for o in outcomes] == [None] * len(spellings), outcomes
+    again = {}
+    for shape in SHAPES:
+        with shaped(shape):
+            again[shape] = await plan_between(source, target, the_job, None, Reading())
+    keys = [key for key, *_ in rows]
+    again["keys"] = await plan_between(source, target, the_job, keys, Reading())
+    again["incremental"] = await plan_between(
+        source, target, the_job, None, Reading(incremental=True, since="2026-01-01")
+    )
+    for shape, planned in again.items():
+        assert shown(planned) == [], (shape, shown(planned))
