@@ -11,6 +11,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from core.engine.keys import DuplicateKey
 from schemas.connections import Connection, SqliteConnection
 from schemas.jobs import Changes, Endpoint, FieldMap, Job, ObjectMapping, Safety
 from schemas.values import Record
@@ -172,3 +173,35 @@ async def test_a_postgresql_typed_column_compares_as_it_reads_back(
         {"n": str(n), "v": text, "vs": [text, spellings[0]]} for n, text in enumerate(spellings)
     ]
     assert [side.canonical(record) for record in given] == stored
+
+
+@pytest.mark.parametrize("server", ["postgresql", "mariadb"])
+async def test_two_keys_one_column_reads_alike_are_refused_in_every_shape(
+    server: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    rows = [("042", "a", "2026-01-02"), ("42", "b", "2026-01-03"), ("7", "c", "2026-01-03")]
+    table(tmp_path / "hr.db", "hr", ["id", "name", "modified"], rows)
+    source: Connection = SqliteConnection(id="src", path=str(tmp_path / "hr.db"))
+    if server == "postgresql":
+        db: Postgresql = request.getfixturevalue("pg_database")
+        db.psql("CREATE TABLE people (id integer PRIMARY KEY, name text)")
+        target = sql_connection("postgresql", db, tmp_path, "dst")
+    else:
+        my: MariaDb = request.getfixturevalue("my_database")
+        my.sql("CREATE TABLE people (id INT PRIMARY KEY, name TEXT)")
+        target = sql_connection("mysql", my, tmp_path, "dst")
+    target = msgspec.structs.replace(target, id="dst")
+    ways: dict[str, tuple[list[str] | None, Reading]] = {
+        **{shape: (None, Reading()) for shape in SHAPES},
+        "keys": (["42"], Reading()),
+        "incremental": (None, Reading(incremental=True, since="2026-01-02")),
+    }
+    refused = {}
+    for shape, (keys, reading) in ways.items():
+        with shaped(shape if shape in SHAPES else "memory"):
+            try:
+                planned = await plan_between(source, target, job(), keys, reading)
+                refused[shape] = str(shown(planned))
+            except DuplicateKey:
+                refused[shape] = "DuplicateKey"
+    assert refused == dict.fromkeys(ways, "DuplicateKey")
