@@ -282,3 +282,26 @@ async def test_a_leaver_by_a_typed_column_is_seen_in_every_shape(
     )
     for shape, plan in planned.items():
         assert shown(plan) == ["delete 2 [] []"], shape
+
+
+@pytest.mark.parametrize("source", list(SOURCES))
+async def test_rows_read_in_another_order_plan_the_same(pair: Pair, source: str) -> None:
+    """A table's rows come back in no promised order (an update moves a row in
+    PostgreSQL; a query may sort them): the preview and the run plan alike all the same."""
+    the_job = job(source=source)
+    pair.run_source("INSERT INTO hr (id, amount, modified) VALUES (5, 1, '2026-01-01');")
+    first = await pair.plan(the_job)
+    made, _ = await applied(pair.source, pair.target, the_job, first.plan.changes[:2])
+    pair.run_source("UPDATE hr SET amount = amount WHERE id IN (1, 2);")
+    if source == "query":
+        reversed_job = msgspec.structs.replace(
+            the_job,
+            source=Endpoint(connection="src", query="SELECT * FROM hr ORDER BY id DESC"),
+        )
+    else:
+        reversed_job = the_job
+    planned = {shape: await pair.plan(the_job, shape) for shape in SHAPES}
+    planned["reversed"] = await pair.plan(reversed_job)
+    assert {shape: p.plan.hash for shape, p in planned.items()} == dict.fromkeys(
+        planned, planned["memory"].plan.hash
+    )
