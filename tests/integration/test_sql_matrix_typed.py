@@ -292,6 +292,7 @@ async def test_rows_read_in_another_order_plan_the_same(pair: Pair, source: str)
     pair.run_source("INSERT INTO hr (id, amount, modified) VALUES (5, 1, '2026-01-01');")
     first = await pair.plan(the_job)
     made, _ = await applied(pair.source, pair.target, the_job, first.plan.changes[:2])
+    assert [o.error for o in made] == [None, None]
     pair.run_source("UPDATE hr SET amount = amount WHERE id IN (1, 2);")
     if source == "query":
         reversed_job = msgspec.structs.replace(
