@@ -2,7 +2,12 @@
 `resolve` fields) between PostgreSQL and MariaDB, both ways, with integer keys the source
 spells with leading zeros: the first run applies, and every run after it — whole, scoped
 to keys, incremental — plans nothing; a person whose record fails keeps their object and
-their memberships."""
+their memberships.
+
+The sides are tables of both servers, planned in this process: a job of several types
+writes to a directory (`job apply` refuses it for a table), so what is tried here is
+reading and planning them — the services' matrix with SQL sources and a directory-like
+destination is tests/integration/test_sql_matrix_services.py."""
 
 from __future__ import annotations
 
