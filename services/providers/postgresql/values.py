@@ -41,6 +41,8 @@ _KINDS = {
     "uuid": "uuid",
     "inet": "inet",
     "cidr": "cidr",
+    "macaddr": "macaddr",
+    "macaddr8": "macaddr8",
     "json": "json",
     "jsonb": "json",
     "bytea": "binary",
@@ -275,6 +277,8 @@ def _parse(kind: str, text: str, scale: int | None, fraction: int = 6) -> object
         return found.ip if found.network.prefixlen == found.max_prefixlen else found
     if kind == "cidr":
         return ipaddress.ip_network(t)
+    if kind in ("macaddr", "macaddr8"):
+        return _mac(t, 8 if kind == "macaddr8" else 6)
     value = sql.parse_plain(kind, t, scale)
     if isinstance(value, time) and fraction < 6:
         since_midnight = datetime.combine(_EPOCH, value) - datetime.combine(_EPOCH, time())
@@ -284,6 +288,24 @@ def _parse(kind: str, text: str, scale: int | None, fraction: int = 6) -> object
             raise ValueError(text)
         return (datetime.combine(_EPOCH, time()) + micro * _MICROSECOND).time()
     return value
+
+
+_MAC = re.compile(r"[0-9a-fA-F]{2}(?:([:.-]?)[0-9a-fA-F]{2})*")
+
+
+def _mac(text: str, size: int) -> str:
+    """A MAC address as PostgreSQL writes it: its bytes in lower-case hex, apart by ":" —
+    "08-00-2B-01-02-03", "0800.2b01.0203" and "08002b010203" are "08:00:2b:01:02:03"; a
+    macaddr8 given six bytes gets FF:FE in their middle, as the server makes it.
+    ValueError for another text (the server refuses it, or reads it otherwise)."""
+    if _MAC.fullmatch(text) is None or len({c for c in text if c in ":.-"}) > 1:
+        raise ValueError(text)
+    digits = re.sub(r"[:.-]", "", text).lower()
+    if size == 8 and len(digits) == 12:
+        digits = digits[:6] + "fffe" + digits[6:]
+    if len(digits) != 2 * size:
+        raise ValueError(text)
+    return ":".join(digits[at : at + 2] for at in range(0, len(digits), 2))
 
 
 def _boolean(text: str) -> bool:
