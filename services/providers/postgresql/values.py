@@ -156,12 +156,11 @@ class Column:
 
 
 def described(name: str, type_name: str, kind: str) -> Column:
-    """A column of a job's SELECT as the statement describes it (the driver's type name,
-    an array's "_" before its element's, and kind): its type, not its modifier — a
-    numeric's scale, a varchar's bound are not known."""
-    array = kind == "array"
-    element = type_name[1:] if array and type_name.startswith("_") else type_name
-    return Column(name, element, element + ("[]" if array else ""), array)
+    """A column of a job's SELECT as the statement describes it (the driver's type name
+    and kind): its type, not its modifier — a numeric's scale, a varchar's bound are not
+    known."""
+    element = element_of(type_name)
+    return Column(name, element, type_name, kind == "array")
 
 
 _OBJECTS = frozenset(
@@ -252,9 +251,15 @@ def zoned_value_of(raw: object, delimiter: str | None) -> Value | None:
     return value_of(_in_utc(raw), delimiter)
 
 
+def element_of(type_name: str) -> str:
+    """The type of a column's values, from the driver's name of its type: an array's is
+    its element's name with "[]" after ("timestamptz[]")."""
+    return type_name.removesuffix("[]")
+
+
 def reader_of(type_name: str) -> Callable[[object, str | None], Value | None]:
-    """How a column of the type (an array: its name with "_" before) is read."""
-    return zoned_value_of if type_name.lstrip("_") == "timestamptz" else value_of
+    """How a column of the type (the driver's name: `element_of`) is read."""
+    return zoned_value_of if element_of(type_name) == "timestamptz" else value_of
 
 
 def _parse(kind: str, text: str, scale: int | None, fraction: int = 6) -> object:
@@ -263,6 +268,8 @@ def _parse(kind: str, text: str, scale: int | None, fraction: int = 6) -> object
     t = text.strip()
     if kind == "bool":
         return _boolean(t)
+    if kind in ("date", "timestamp", "timestamptz") and t.lower() in _ENDLESS:
+        return _endless(kind, _ENDLESS[t.lower()])
     if kind in ("timestamp", "timestamptz"):
         moment = sql.parse_moment(t)
         if kind == "timestamp":
@@ -288,6 +295,18 @@ def _parse(kind: str, text: str, scale: int | None, fraction: int = 6) -> object
             raise ValueError(text)
         return (datetime.combine(_EPOCH, time()) + micro * _MICROSECOND).time()
     return value
+
+
+_ENDLESS = {"infinity": True, "-infinity": False}
+
+
+def _endless(kind: str, later: bool) -> date | datetime:
+    """infinity (`later`) or -infinity in a date, timestamp or timestamptz column, as the
+    driver reads it back: the last or first day or moment Python holds (in UTC)."""
+    if kind == "date":
+        return date.max if later else date.min
+    moment = datetime.max if later else datetime.min
+    return moment.replace(tzinfo=UTC) if kind == "timestamptz" else moment
 
 
 _MAC = re.compile(r"[0-9a-fA-F]{2}(?:([:.-]?)[0-9a-fA-F]{2})*")
