@@ -41,6 +41,8 @@ CASES = {
     "padded": ("char(4)", "CHAR(4)", ["ab", "ab  ", " ab"], None),
     "doc": ("jsonb", "JSON", ['{"b": 1, "a": [1.0, 2]}', "1e2"], None),
     "moment": ("timestamptz(0)", "TIMESTAMP", ["2026-01-02 03:04:05.6+01", "2026-1-2"], None),
+    "slashed": ("timestamp", "DATETIME", ["2026/01/02 03:04:05", "2026.1.2"], None),
+    "slashed day": ("date", "DATE", ["2026/01/02", "2026.1.3", "2026/1/4 00:00"], None),
 }
 
 

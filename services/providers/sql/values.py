@@ -205,9 +205,10 @@ def refused(column: TypedColumn, text: str) -> str | None:
 _FINER = re.compile(r"\.(\d{7,})")
 """A fraction of a second finer than a microsecond."""
 _ONE_DIGIT_PARTS = re.compile(
-    r"(\d{4})-(\d{1,2})-(\d{1,2})(?:([T ])(\d{1,2}):(\d{1,2})(?::(\d{1,2}))?)?(?![\d:])"
+    r"(\d{4})([-/.])(\d{1,2})\2(\d{1,2})(?:([T ])(\d{1,2}):(\d{1,2})(?::(\d{1,2}))?)?(?![\d:])"
 )
-"""A date, and a time of day, whose parts may have one digit ("2026-1-2 3:4:5")."""
+"""A date, and a time of day, whose parts may have one digit ("2026-1-2 3:4:5"), the
+year first and apart by "-", "/" or "." ("2026/01/02", which both servers take)."""
 _ONE_DIGIT_HOUR = re.compile(r"\d(?=:\d\d)")
 
 
@@ -275,12 +276,13 @@ def _time_of_day(column: TypedColumn, text: str) -> str | None:
 
 
 def _padded(text: str) -> str:
-    """A date or date-time with its one-digit parts given two ("2026-1-2 3:4:5", which both
-    servers take, is "2026-01-02T03:04:05"), for Python to read as ISO 8601."""
+    """A date or date-time with its one-digit parts given two and its date apart by "-"
+    ("2026-1-2 3:4:5" and "2026/1/2 3:4:5", which both servers take, are
+    "2026-01-02T03:04:05"), for Python to read as ISO 8601."""
     found = _ONE_DIGIT_PARTS.match(text)
     if found is None:
         return text
-    year, month, day, apart, hour, minute, second = found.groups()
+    year, _, month, day, apart, hour, minute, second = found.groups()
     made = f"{year}-{int(month):02d}-{int(day):02d}"
     if apart is not None:
         made += f"T{int(hour):02d}:{int(minute):02d}"
