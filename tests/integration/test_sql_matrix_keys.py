@@ -230,3 +230,43 @@ async def test_two_keys_one_column_reads_alike_are_refused_in_every_shape(
             except DuplicateKey:
                 refused[shape] = "DuplicateKey"
     assert refused == dict.fromkeys(ways, "DuplicateKey")
+
+
+@pytest.mark.parametrize("unique", [True, False], ids=["keyed-table", "heap"])
+@pytest.mark.parametrize("server", ["postgresql", "mariadb"])
+@pytest.mark.parametrize("kind", ["integer", "uuid", "date", "inet"])
+async def test_a_batch_delivered_again_into_typed_keys_doubles_nothing(
+    server: str, kind: str, unique: bool, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """A first run's batch applied twice (a runner that died before it said so), then a
+    batch of updates and deletes twice: the table holds each object once, as after one."""
+    pg_type, my_type, spellings, _ = KEYS[kind]
+    rows = [(key, f"name {n}", "2026-01-02") for n, key in enumerate(spellings)]
+    table(tmp_path / "hr.db", "hr", ["id", "name", "modified"], rows)
+    source: Connection = SqliteConnection(id="src", path=str(tmp_path / "hr.db"))
+    key = " PRIMARY KEY" if unique else ""
+    if server == "postgresql":
+        db: Postgresql = request.getfixturevalue("pg_database")
+        db.psql(f"CREATE TABLE people (id {pg_type}{key}, name text)")
+        target = sql_connection("postgresql", db, tmp_path, "dst")
+    else:
+        my: MariaDb = request.getfixturevalue("my_database")
+        my.sql(f"CREATE TABLE people (id {my_type}{key}, name TEXT)")
+        target = sql_connection("mysql", my, tmp_path, "dst")
+    target = msgspec.structs.replace(target, id="dst")
+    first = await plan_between(source, target, job(), None, Reading())
+    for _ in range(2):
+        outcomes, stored = await applied(source, target, job(), first.plan.changes)
+        assert [o.error for o in outcomes] == [None] * len(spellings), outcomes
+        assert len(stored) == len(spellings), stored
+    renamed = [(spellings[0], "renamed", "2026-01-03")]
+    (tmp_path / "hr.db").unlink()
+    table(tmp_path / "hr.db", "hr", ["id", "name", "modified"], renamed)
+    second = await plan_between(source, target, job(), None, Reading())
+    assert sorted(c.action for c in second.plan.changes) == ["delete"] * (len(spellings) - 1) + [
+        "update"
+    ]
+    for _ in range(2):
+        outcomes, stored = await applied(source, target, job(), second.plan.changes)
+        assert [o.error for o in outcomes] == [None] * len(second.plan.changes), outcomes
+        assert [r["name"] for r in stored] == ["renamed"], stored
