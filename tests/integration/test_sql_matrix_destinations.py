@@ -16,7 +16,7 @@ from services.cli.client import Session
 from services.common.definitions import load_connections, load_job
 from services.common.settings import Settings
 from services.providers import FACTS
-from services.runner.planning import low_memory, spill
+from services.runner.planning import low_memory, spill, unless_same
 from tests.mysql_server import Server as MariaDb
 from tests.postgresql_server import Server as Postgresql
 from tests.sql_servers import SqlProvider, connection_toml
@@ -27,6 +27,12 @@ from .conftest import RunServices
 SHAPES = ["one-type", "resolve", "lean", "spilled", "key-scoped", "incremental"]
 """(Several object types need a directory as the destination: `job apply` refuses them for
 a table, docs/references.md.)"""
+TEXT_TABLES = {
+    "postgresql": "CREATE TABLE people (id text PRIMARY KEY, name text, dept text, at text,"
+    " manager text);",
+    "mysql": "CREATE TABLE people (id VARCHAR(10) PRIMARY KEY, name TEXT, dept TEXT, at TEXT,"
+    " manager TEXT);",
+}
 TABLES = {
     "postgresql": (
         "CREATE TABLE people (id varchar(10) PRIMARY KEY, name text, dept char(1),"
@@ -43,7 +49,7 @@ def job_toml(shape: str) -> str:
     manager = (
         '  { to = "manager", resolve = { type = "user", by = "id" } },\n'
         if shape == "resolve"
-        else ""
+        else '  { to = "manager" },\n'  # every column a field: unless_same.py may compare
     )
     changes = 'changes = { field = "at" }\n' if shape == "incremental" else ""
     return f"""\
@@ -77,6 +83,9 @@ class Destination(matrix.Scenario):
     ) -> None:
         super().__init__(folder, session, settings, shape)
         self.provider, self.server = provider, server
+        self.text = False
+        self.compared = 0
+        """Re-runs planned by comparing each row's text first (planning/unless_same.py)."""
 
     def sql(self, statements: str) -> str:
         if isinstance(self.server, MariaDb):
@@ -84,7 +93,7 @@ class Destination(matrix.Scenario):
         return self.server.psql(statements)
 
     async def apply(self, absence: str = "delete", leavers: str = "", placing: str = "") -> None:
-        self.sql(TABLES[self.provider])
+        self.sql((TEXT_TABLES if self.text else TABLES)[self.provider])
         connections = self.folder / "connections.toml"
         connections.write_text(
             '[hr]\nprovider = "csv"\ndirectory = "data"\ndelimiter = ","\n\n'
@@ -112,6 +121,13 @@ def provider(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+@pytest.fixture(params=["typed", "text"])
+def columns(request: pytest.FixtureRequest) -> str:
+    """Typed columns, or text alone (a re-run then compares each row's text first:
+    planning/unless_same.py)."""
+    return str(request.param)
+
+
 @pytest.fixture
 def destination(
     tmp_path: Path,
@@ -120,13 +136,24 @@ def destination(
     request: pytest.FixtureRequest,
     monkeypatch: pytest.MonkeyPatch,
     provider: SqlProvider,
+    columns: str,
 ) -> Destination:
     if request.param in ("lean", "spilled"):
         monkeypatch.setattr(low_memory, "LEAN_ABOVE", -1)
     if request.param == "spilled":
         monkeypatch.setattr(spill, "RUN_SIZE", 1)
     server = request.getfixturevalue("pg_database" if provider == "postgresql" else "my_database")
-    return Destination(tmp_path / "job", session, settings, request.param, provider, server)
+    made = Destination(tmp_path / "job", session, settings, request.param, provider, server)
+    made.text = columns == "text"
+    compare = unless_same.compare
+
+    def noted(*args: Any) -> Any:
+        found = compare(*args)
+        made.compared += found is not None
+        return found
+
+    monkeypatch.setattr(unless_same, "compare", noted)
+    return made
 
 
 @pytest.mark.parametrize("destination", SHAPES, indirect=True)
@@ -161,3 +188,5 @@ async def test_a_typed_table_plans_as_previewed_holds_failures_and_converges(
         assert after["p3"] == before["p3"], "a record that failed had its row changed"
         again = await destination.run(capsys, keys, **changed)
         assert again.stats.written == 0 and again.stats.failed == 1, again.stats
+    if destination.text and shape == "one-type":
+        assert destination.compared, "the rows' texts were never compared first"
