@@ -162,6 +162,7 @@ PG_SPELLINGS = {
     "numeric": ["12.50", "1e2", "-0", "0.10"],
     "smallint": ["042", " 7 "],
     "real": ["0.1", "34346.18"],
+    '"char"': ["a", "Z"],
     "date": ["infinity", "-Infinity", "2026-1-2"],
     "timestamp(2)": ["infinity", "-infinity", "2026-1-2 3:4:5.125"],
     "timestamptz": ["Infinity", "-infinity", "2026-1-2 3:4:5+01"],

@@ -166,6 +166,7 @@ def described(name: str, type_name: str, kind: str) -> Column:
 _OBJECTS = frozenset(
     {
         *("interval", "timetz", "bit", "varbit", "pg_lsn", "txid_snapshot", "pg_snapshot"),
+        "char",  # the one-byte "char": decoded as bytes, binary data where the server says a
         *("point", "line", "lseg", "box", "path", "polygon", "circle"),
     }
 )
