@@ -41,6 +41,13 @@ CASES = {
     "padded": ("char(4)", "CHAR(4)", ["ab", "ab  ", " ab"], None),
     "doc": ("jsonb", "JSON", ['{"b": 1, "a": [1.0, 2]}', "1e2"], None),
     "moment": ("timestamptz(0)", "TIMESTAMP", ["2026-01-02 03:04:05.6+01", "2026-1-2"], None),
+    "int words": ("integer", "INT", ["+5", " 6 ", "-0"], None),  # "7.0": PostgreSQL refuses it
+    "bool words": ("boolean", "BOOLEAN", ["Y", "n", "T", "off", "TRUE "], None),
+    "decimal words": ("numeric(6,2)", "DECIMAL(6,2)", ["+1.50", ".5", "5.", "1E1"], None),
+    "double words": ("double precision", "DOUBLE", ["1E2", ".5", "+2", "1e-7"], None),
+    "uuid spaced": ("uuid", "UUID", [" 123e4567-e89b-12d3-a456-426614174000 "], None),
+    "json escapes": ("jsonb", "JSON", ['"\\u00e9"', '{"a":"\\u00e9\\n"}', "[1E2, -0.0]"], None),
+    "bigint": ("bigint", "BIGINT UNSIGNED", ["9223372036854775807", "0042"], None),
     "slashed": ("timestamp", "DATETIME", ["2026/01/02 03:04:05", "2026.1.2"], None),
     "slashed day": ("date", "DATE", ["2026/01/02", "2026.1.3", "2026/1/4 00:00"], None),
 }
