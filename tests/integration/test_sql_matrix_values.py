@@ -48,6 +48,7 @@ CASES = {
     "uuid spaced": ("uuid", "UUID", [" 123e4567-e89b-12d3-a456-426614174000 "], None),
     "json escapes": ("jsonb", "JSON", ['"\\u00e9"', '{"a":"\\u00e9\\n"}', "[1E2, -0.0]"], None),
     "bigint": ("bigint", "BIGINT UNSIGNED", ["9223372036854775807", "0042"], None),
+    "span": ("text", "TIME(1)", ["-1:00:00", "26:00:00", "1 02:00:00", "-0:00:01.56"], None),
     "slashed": ("timestamp", "DATETIME", ["2026/01/02 03:04:05", "2026.1.2"], None),
     "slashed day": ("date", "DATE", ["2026/01/02", "2026.1.3", "2026/1/4 00:00"], None),
 }

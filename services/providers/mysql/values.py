@@ -257,12 +257,46 @@ def _parse(kind: str, text: str, scale: int | None, fraction: int = 6) -> Param:
         return _inet4(t)
     if kind == "inet6":
         return _inet6(t)
+    if kind == "time" and (span := _SPAN.fullmatch(t)) is not None and not _of_a_day(span):
+        return _span(span, fraction)
     value = sql.parse_plain("float" if kind == "float4" else kind, t, scale)
     if isinstance(value, float) and value == 0:
         return 0.0  # the server keeps no negative zero: -0 reads back as 0
     if isinstance(value, time):
         return value.replace(microsecond=_cut(value.microsecond, fraction))
     return value
+
+
+_SPAN = re.compile(r"(-)?(?:(\d{1,2}) )?(\d{1,3}):(\d\d)(?::(\d\d)(?:\.(\d{1,6}))?)?")
+"""A TIME beyond a time of day, as MariaDB takes it: negative, of 24 hours or more, or with
+days before it ("-1:00:00", "26:00:00", "1 02:00:00")."""
+_LONGEST = timedelta(hours=838, minutes=59, seconds=59)
+
+
+def _of_a_day(span: re.Match[str]) -> bool:
+    """A time of day: no sign, no days, under 24 hours (read by `sql.parse_time`)."""
+    sign, days, hours, *_ = span.groups()
+    return sign is None and days is None and int(hours) < 24
+
+
+def _span(span: re.Match[str], fraction: int) -> str:
+    """A TIME beyond a time of day as the column reads it back (`_clock`: "-01:00:00",
+    "26:00:00"), its fraction cut to the column's; ValueError past the server's range or
+    with minutes or seconds past 59 (it refuses them)."""
+    sign, days, hours, minutes, seconds, digits = span.groups()
+    if int(minutes) > 59 or int(seconds or 0) > 59:
+        raise ValueError(span[0])
+    micro = _cut(int((digits or "").ljust(6, "0")), fraction)
+    length = timedelta(
+        days=int(days or 0),
+        hours=int(hours),
+        minutes=int(minutes),
+        seconds=int(seconds or 0),
+        microseconds=micro,
+    )
+    if length > _LONGEST:
+        raise ValueError(span[0])
+    return _clock(-length if sign else length)
 
 
 _INET4 = re.compile(r"(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})")
