@@ -4,10 +4,10 @@ A field map with `unique` (schemas.jobs.Unique) gives each object a run creates 
 that no destination object holds in that field and no create planned before it took:
 `jsmith`, then `jsmith2`, `jsmith3`, … Creates are settled in the order of their keys,
 so the same records always give the same values, and a preview plans exactly what the
-run applies. Values compare as case-insensitive keys do (NFC, trimmed, case ignored):
-LDAP's uid, AD's sAMAccountName and mail addresses ignore case, and a destination that
-does not is only given a variant more often. Objects that exist keep their values: the
-field must be create_only.
+run applies. Values compare trimmed, case and accents ignored (`fold`): LDAP's uid, AD's
+sAMAccountName and mail addresses ignore case, MariaDB's and MySQL's default collations
+accents too, and a destination that does not is only given a variant more often.
+Objects that exist keep their values: the field must be create_only.
 
 `Taken` holds the values seen, folded: `plan()` notes those of the destination records
 it is given; a caller that gives it only some (a run scoped to keys, the lean planner's
@@ -123,12 +123,15 @@ def check(field: FieldMap, mapping: ObjectMapping, path: str) -> list[tuple[str,
 
 
 def fold(text: str) -> str:
-    """A value as uniqueness compares it: NFC, trimmed, case ignored."""
-    if not text.isascii():
-        text = unicodedata.normalize("NFC", text)
+    """A value as uniqueness compares it: trimmed, case and accents ignored ("José" takes
+    "jose"), as the default collations of MariaDB and MySQL (utf8mb4_general_ci, …_ai_ci)
+    compare them — a UNIQUE column there refuses "jose" beside "josé"."""
     text = text.strip().casefold()
-    # casefold can produce decomposed text (e.g. "İ"), so compose again.
-    return text if text.isascii() else unicodedata.normalize("NFC", text)
+    if text.isascii():
+        return text
+    # Decomposed, accents dropped, composed again (casefold may decompose: "İ").
+    bare = "".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c))
+    return unicodedata.normalize("NFC", bare)
 
 
 class Taken:

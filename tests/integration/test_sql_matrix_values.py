@@ -173,3 +173,53 @@ async def test_a_policy_on_a_typed_column_converges_in_every_shape(
     )
     for shape, planned in again.items():
         assert shown(planned) == [], (shape, shown(planned))
+
+
+@pytest.mark.parametrize("server", ["postgresql", "mariadb"])
+async def test_a_unique_value_is_free_as_the_column_compares_it_in_every_shape(
+    server: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """A MariaDB column of the default collation takes "jose" for "josé" (and "ann" for
+    "Ann "): a unique index there refuses the one beside the other, so a login made
+    unique must not be either — on PostgreSQL, a variant more often."""
+    people = [("k1", "jose", "2026-01-02"), ("k2", "ann", "2026-01-02"), ("k3", "bo", "2026-01-02")]
+    table(tmp_path / "hr.db", "hr", ["id", "v", "modified"], people)
+    source: Connection = SqliteConnection(id="src", path=str(tmp_path / "hr.db"))
+    there = "('old1', 'Jos\u00e9'), ('old2', 'Ann ')"
+    if server == "postgresql":
+        db: Postgresql = request.getfixturevalue("pg_database")
+        db.psql(
+            "CREATE TABLE people (id text PRIMARY KEY, v text UNIQUE);"
+            f"INSERT INTO people VALUES {there}"
+        )
+        target = sql_connection("postgresql", db, tmp_path, "dst")
+    else:
+        my: MariaDb = request.getfixturevalue("my_database")
+        my.sql(
+            "CREATE TABLE people (id VARCHAR(10) PRIMARY KEY,"
+            " v VARCHAR(20) COLLATE utf8mb4_general_ci UNIQUE) CHARACTER SET utf8mb4;"
+            f"INSERT INTO people VALUES {there}"
+        )
+        target = sql_connection("mysql", my, tmp_path, "dst")
+    target = msgspec.structs.replace(target, id="dst")
+    mapping = job(None).objects[0]
+    fields = [FieldMap(to="id"), FieldMap(to="v", unique=True, create_only=True)]
+    the_job = msgspec.structs.replace(
+        job(None),
+        objects=[msgspec.structs.replace(mapping, fields=fields, on_destination_only="skip")],
+    )
+    first = {}
+    for shape in SHAPES:
+        with shaped(shape):
+            first[shape] = await plan_between(source, target, the_job, None, Reading())
+    first["keys"] = await plan_between(source, target, the_job, ["k1", "k2", "k3"], Reading())
+    first["incremental"] = await plan_between(
+        source, target, the_job, None, Reading(incremental=True, since="2026-01-01")
+    )
+    made = {shape: shown(planned) for shape, planned in first.items()}
+    assert made == dict.fromkeys(first, made["memory"])
+    assert [c.set["v"] for c in first["memory"].plan.changes] == ["jose2", "ann2", "bo"]
+    outcomes, _ = await applied(source, target, the_job, first["memory"].plan.changes)
+    assert [o.error for o in outcomes] == [None] * 3, outcomes
+    again = await plan_between(source, target, the_job, None, Reading())
+    assert shown(again) == []
