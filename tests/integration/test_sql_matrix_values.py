@@ -33,6 +33,7 @@ CASES = {
     "bits": ("varbit", "BIT(8)", ["101", "0"], None),
     "set": ("text", "SET('x','y','z')", ["y,x", "Z,x,x", ""], None),
     "enum": ("text", "ENUM('Active','Gone')", ["active", "GONE "], None),
+    "set list": ("text[]", "SET('x','y','z')", ["y,x", "Z,x,x", "z"], ","),
     "millis": ("timestamp(3)", "DATETIME(3)", ["2026-01-02 03:04:05.1239", "2026-1-2 3:4:5"], None),
     "clock": ("time(0)", "TIME", ["9:30", "09:30:00.4", "23:59:59"], None),
     "single": ("real", "FLOAT", ["34346.18", "0.1", "-0"], None),

@@ -431,8 +431,11 @@ def _chosen(column: Column, text: str) -> str:
 
 def canonical_value(column: Column | None, value: Value, delimiter: str | None) -> Value:
     """A record value as this column would give it back."""
-    if column is not None and column.data_type in ("enum", "set") and isinstance(value, str):
-        value = _chosen(column, value)
+    if column is not None and column.data_type in ("enum", "set"):
+        if isinstance(value, list) and delimiter == ",":  # a SET's members, as a field's values
+            value = ",".join(item for item in value if item)
+        if isinstance(value, str):
+            value = _chosen(column, value)
     made = sql.canonical_value(column, value, delimiter, canonical_text)
     if column is not None and column.padded and isinstance(made, Binary) and made.data:
         return Binary(made.data.ljust(column.padded, b"\0"))  # longer: refused, as given
