@@ -132,7 +132,7 @@ class LdapProvider(LdapReading):
         raise AssertionError("unreachable")
 
     def _pipeline(self, wire: Wire) -> Pipeline:
-        return Pipeline(wire, self._dns)
+        return Pipeline(wire, self._dns, (self._query, self._filter))
 
     async def _lookup(self, steps: list[Step]) -> None:
         """Find the DNs of entries the read did not see, many keys per search."""

@@ -39,9 +39,14 @@ class Pipeline:
     built: a change finds its entry there when it is sent, so an earlier change of the
     batch (a create, a move, a delete) is seen by the later ones."""
 
-    def __init__(self, wire: Wire, dns: dict[Key, str | None]) -> None:
+    def __init__(
+        self, wire: Wire, dns: dict[Key, str | None], query: tuple[str, bytes] | None = None
+    ) -> None:
         self.wire = wire
         self.dns = dns
+        self.query = query
+        """The endpoint's query (its text, compiled): an entry a create finds there already,
+        its own, must match it — else no read sees it, and each run creates it again."""
         self.outcomes: dict[int, Outcome] = {}
         self.named: dict[int, dict[bytes, list[bytes]]] = {}
         """Step index → the entry that has the DN its create gave (lower-case names)."""
@@ -91,7 +96,7 @@ class Pipeline:
     def found(self, step: Step, entry: tuple[bytes, list[tuple[bytes, list[bytes]]]]) -> None:
         """An entry a step's search found (a subclass that searches keeps it too); the
         search's result comes to `answered` after its entries."""
-        if step.stage == "taken":
+        if step.stage in ("taken", "in query?"):
             self.named[step.index] = {name.lower(): values for name, values in entry[1]}
 
     def first(self, step: Step) -> bytes | None:
@@ -248,6 +253,8 @@ class Pipeline:
             return self._finish(step, r, "create")
         if step.stage == "taken":
             return self._after_taken(step, r)
+        if step.stage == "in query?":
+            return self._in_query(step, r)
         if step.stage == "rename":
             if code != w.SUCCESS:
                 return self._finish(step, r, "rename")
@@ -314,6 +321,27 @@ class Pipeline:
                 step,
                 f"create {step.dn}: another entry already has this DN (not the key "
                 f"{step.change.key!r}); give this one another {naming}",
+            )
+            return None
+        if self.query is not None:  # is it one a read sees?
+            step.stage = "in query?"
+            return w.search_request(step.dn.encode(), w.SCOPE_BASE, self.query[1], [b"1.1"])
+        self.remember(step.key, step.dn)
+        return self.add_over(step)
+
+    def _in_query(self, step: Step, r: w.Result) -> bytes | None:
+        """The create's own entry, there already: its values set if the endpoint's query
+        finds it; else it is the create's error (made out of the query by an earlier run,
+        it would be created again on every run, never read, updated nor deleted)."""
+        found = self.named.pop(step.index, None) is not None  # (no attribute asked for)
+        if r.code != w.SUCCESS or not found:
+            assert self.query is not None
+            self.done(
+                step,
+                f"create {step.dn}: the entry is there, but out of the destination's query "
+                f"{self.query[0]}, which reads no entry the job's values make: each run would "
+                "create it again; make the job write what the query asks for, or widen the "
+                "query",
             )
             return None
         self.remember(step.key, step.dn)
