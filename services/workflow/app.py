@@ -246,6 +246,7 @@ async def gate_request(bus: Bus, request: RunRequested) -> None:
         log.warning("run refused by a role's policy", job_id=job.id, run_id=request.run_id)
         return
     if job is None or not gate.needs_approval(job, request.trigger):
+        await _record_approved(bus, request)
         await bus.publish(decide(request))
         return
     approvers = gate.approvers(job, load_users(bus.settings.home))
@@ -282,6 +283,21 @@ async def gate_request(bus: Bus, request: RunRequested) -> None:
         )
     )
     log.info("run waits for approval", job_id=job.id, run_id=request.run_id, approvers=approvers)
+
+
+async def _record_approved(bus: Bus, request: RunRequested) -> None:
+    """The run's state says it is approved before its approval is published, as a
+    released wait's does: from then `idsync run cancel` finds it while it is planned (a
+    request delivered again finds its run's state, whatever it is now, and keeps it)."""
+    state = RunState(
+        job_id=request.job_id,
+        state="run.approved",
+        requested_by=request.requested_by,
+        keys=request.keys,
+        trigger=request.trigger,
+        changed_only=request.changed_only,
+    )
+    await bus.runs.change(request.run_id, lambda current: state if current is None else None)
 
 
 def decide(request: RunRequested) -> RunApproved:

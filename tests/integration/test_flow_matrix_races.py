@@ -1,0 +1,94 @@
+"""Runs raced by the people who answer them: a run cancelled while it is planned ends
+cancelled, whatever its planning comes to."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from typing import Any
+
+import pytest
+
+from core.errors import BadInput
+from schemas.events import RunCancelled, is_end
+from services.cli.client import Session
+from services.common.approvals import waiting
+from services.common.people import write_csv
+from services.common.runs import Runs, RunState
+from services.runner import run as planning
+from services.runner.planning import plan_run as real_plan
+
+from .conftest import JOB_ID, Files, RunServices, apply_files
+from .journal import events_of_run, wait_for_event
+
+STAGING = "staging = true\n"
+TIGHT = "safety = { max_percent = 10, min_count = 0 }\n"
+
+
+@pytest.mark.parametrize("shape", ["over the limits", "kept"], ids=lambda s: s.replace(" ", "-"))
+async def test_a_run_cancelled_while_planned_ends_cancelled_whatever_its_planning_comes_to(
+    files: Files,
+    services: RunServices,
+    session: Session,
+    monkeypatch: pytest.MonkeyPatch,
+    shape: str,
+) -> None:
+    extra = {"staged": STAGING, "over the limits": TIGHT}.get(shape, "")
+    files.write(count=6, extra=extra)
+    planning_now, go, done = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    real_execute = planning.Planner.execute
+
+    async def slow_plan(*args: Any, **kwargs: Any) -> Any:
+        if hold_off:
+            return await real_plan(*args, **kwargs)
+        planning_now.set()
+        await go.wait()
+        if shape == "fails":
+            raise BadInput("the export cannot be read")
+        return await real_plan(*args, **kwargs)
+
+    async def execute(self: planning.Planner) -> None:
+        try:
+            await real_execute(self)
+        finally:
+            done.set()
+
+    hold_off = shape == "over the limits"  # a first run fills the table
+    monkeypatch.setattr("services.runner.run.plan_run", slow_plan)
+    monkeypatch.setattr(planning.Planner, "execute", execute)
+    async with services("workflow", "runner", "recorder"):
+        await apply_files(session, files)
+        if hold_off:
+            first = await session.request_run(JOB_ID)
+            await wait_for_event(session, lambda e: is_end(e) and e.run_id == first)
+            write_csv(files.csv, [])  # the second run's plan deletes everyone
+            hold_off = False
+            done.clear()
+        run_id = await session.request_run(JOB_ID)
+        await asyncio.wait_for(planning_now.wait(), 30)
+        await session.decide("cancel", run_id, "not now")
+        go.set()
+        await asyncio.wait_for(done.wait(), 30)
+        await wait_for_event(session, lambda e: isinstance(e, RunCancelled) and e.run_id == run_id)
+        await asyncio.sleep(0.5)  # anything published after the planning is in by now
+        ends = [type(e).__name__ for e in await events_of_run(session, run_id) if is_end(e)]
+        state = await session_state(session, run_id)
+        listed = [w.run_id for w in await waiting(session.js)]
+    assert ends == ["RunCancelled"], ends
+    assert state is not None and state.state == "run.cancelled", state
+    assert run_id not in listed, "a cancelled run waits for nobody"
+    assert _rows(files) == (6 if shape == "over the limits" else 0), "nothing written"
+
+
+async def session_state(session: Session, run_id: str) -> RunState | None:
+    return await Runs(session.js).get(run_id)
+
+
+def _rows(files: Files) -> int:
+    if not files.db.exists():
+        return 0
+    with sqlite3.connect(files.db) as conn:
+        try:
+            return int(conn.execute("SELECT count(*) FROM people").fetchone()[0])
+        except sqlite3.OperationalError:
+            return 0
