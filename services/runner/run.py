@@ -163,6 +163,10 @@ class Planner:
 
     async def _staged(self, planned: PlannedRun) -> None:
         """Staging: the plan is reported, and nothing is written."""
+        state = RunState(job_id=self.job_id, state="run.finished", plan_hash=planned.plan.hash)
+        if (await self.bus.runs.change(self.run_id, _unless_ended(state)))[1] is None:
+            log.info("run ended while planning (cancelled?); its staged plan is not reported")
+            return
         await self._announce(planned)
         totals = self._planned_stats(planned)
         await self.bus.publish(
@@ -176,8 +180,6 @@ class Planner:
                 staged=True,
             )
         )
-        state = RunState(job_id=self.job_id, state="run.finished", plan_hash=planned.plan.hash)
-        await self.bus.runs.change(self.run_id, lambda _: state)
 
     async def _announce(self, planned: PlannedRun, batches: int = 0) -> None:
         the_plan = planned.plan

@@ -25,7 +25,9 @@ STAGING = "staging = true\n"
 TIGHT = "safety = { max_percent = 10, min_count = 0 }\n"
 
 
-@pytest.mark.parametrize("shape", ["over the limits", "kept"], ids=lambda s: s.replace(" ", "-"))
+@pytest.mark.parametrize(
+    "shape", ["fails", "staged", "over the limits", "kept"], ids=lambda s: s.replace(" ", "-")
+)
 async def test_a_run_cancelled_while_planned_ends_cancelled_whatever_its_planning_comes_to(
     files: Files,
     services: RunServices,
