@@ -18,6 +18,7 @@ from schemas.event_ids import expired_id
 from schemas.events import RunAwaitingApproval, RunExpired
 from schemas.ids import utcnow
 from services.common.approvals import WAITING, Waiting, waiting
+from services.common.ending import cancel_run
 from services.common.jetstream import APPROVALS_BUCKET
 from services.common.logging import get_logger
 from services.common.runs import RunState
@@ -41,6 +42,10 @@ async def record(bus: Bus, event: RunAwaitingApproval) -> None:
     if state is None or state.state != WAITING or (state.plan_hash or None) != event.plan_hash:
         return
     job = await bus.store.find_job(event.job_id)
+    if job is None:  # deleted meanwhile: nobody is left to approve it
+        reason = f"job {event.job_id} was deleted while the run waited for approval"
+        await cancel_run(bus, event.run_id, event.job_id, "workflow", reason)
+        return
     approvers = event.approvers or gate.approvers(job, load_users(bus.settings.home))
     expires_at = event.expires_at or event.at + timedelta(
         seconds=gate.expiry_seconds(job, bus.settings.approval_expiry)

@@ -61,6 +61,11 @@ async def decide_waiting_run(bus: Bus, principal: str, verb: str, body: bytes) -
             error=f"run {run_id} is not waiting for approval ({in_words(state.state)})",
         )
     job = await bus.store.find_job(state.job_id)
+    if job is None and verb == "approve":
+        return CommandReply(
+            ok=False,
+            error=f"run {run_id} is of job {state.job_id}, which was deleted: nothing approved",
+        )
     refused = gate.refusal(verb, principal, state.requested_by, job, load_users(bus.settings.home))
     if refused is not None:
         log.warning("decision refused", run_id=run_id, by=principal, why=refused)

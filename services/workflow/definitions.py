@@ -23,12 +23,16 @@ from core.errors import BadInput
 from schemas.commands import CommandReply, job_delete_decoder
 from schemas.connections import Connection
 from schemas.jobs import Job
+from services.common.approvals import waiting
 from services.common.bus import Bus
+from services.common.ending import cancel_run
 from services.common.hooks import hooks_problem
 from services.common.jetstream import ensure_site
 from services.common.logging import get_logger
 from services.common.purging import forget_history, forget_schedules
 from services.providers import FACTS
+
+from .approvals import forget
 
 log = get_logger("idsync.workflow")
 _job_decoder = msgspec.json.Decoder(Job)
@@ -69,12 +73,25 @@ async def delete_job(bus: Bus, principal: str, body: bytes) -> CommandReply:
         return CommandReply(ok=False, error=problem, denied=True)
     await bus.store.delete_job(command.job_id)
     await forget_schedules(bus.broker.connection, command.job_id)
+    await _end_waits(bus, command.job_id, principal)
     if command.forget_history:
         runs = await forget_history(bus.broker.connection, command.job_id, principal)
         log.info("job deleted with its history", job_id=command.job_id, runs=runs, by=principal)
         return CommandReply(ok=True, note=f"deleted with the history of {runs} runs")
     log.info("job deleted", job_id=command.job_id, by=principal)
     return CommandReply(ok=True, note="deleted")
+
+
+async def _end_waits(bus: Bus, job_id: str, principal: str) -> None:
+    """The job's runs waiting for approval are cancelled: nobody is left to approve them
+    (a deleted job names no approvers), and they would be listed until they expired."""
+    for entry in await waiting(bus.js):
+        if entry.job_id != job_id:
+            continue
+        reason = f"job {job_id} was deleted by {principal} while the run waited for approval"
+        if await cancel_run(bus, entry.run_id, job_id, principal, reason):
+            log.info("run cancelled: its job was deleted", run_id=entry.run_id, job_id=job_id)
+        await forget(bus, entry.run_id)
 
 
 async def apply_connections(bus: Bus, principal: str, body: bytes) -> CommandReply:

@@ -1,5 +1,6 @@
 """Runs raced by the people who answer them: a run cancelled while it is planned ends
-cancelled, whatever its planning comes to."""
+cancelled, whatever its planning comes to; a job deleted while its run waits for
+approval."""
 
 from __future__ import annotations
 
@@ -10,16 +11,18 @@ from typing import Any
 import pytest
 
 from core.errors import BadInput
-from schemas.events import RunCancelled, is_end
+from schemas.events import RunAwaitingApproval, RunCancelled, is_end
 from services.cli.client import Session
 from services.common.approvals import waiting
 from services.common.people import write_csv
 from services.common.runs import Runs, RunState
+from services.common.settings import Settings
 from services.runner import run as planning
 from services.runner.planning import plan_run as real_plan
 
 from .conftest import JOB_ID, Files, RunServices, apply_files
 from .journal import events_of_run, wait_for_event
+from .secured import APPROVAL, Running, apply_as, person
 
 STAGING = "staging = true\n"
 TIGHT = "safety = { max_percent = 10, min_count = 0 }\n"
@@ -94,3 +97,28 @@ def _rows(files: Files) -> int:
             return int(conn.execute("SELECT count(*) FROM people").fetchone()[0])
         except sqlite3.OperationalError:
             return 0
+
+
+async def test_a_job_deleted_while_its_run_waits_for_approval_ends_the_wait(
+    files: Files, secure: Settings, secured_services: Running
+) -> None:
+    # The wait stayed listed until it expired, and anyone at all could approve it: the
+    # deleted job named no approvers any more.
+    files.write(count=5, extra=APPROVAL, owners=["alice"])
+    async with secured_services(), person(secure, "alice") as alice:
+        await apply_as(alice, files)
+        run_id = await alice.request_run(JOB_ID)
+        await wait_for_event(
+            alice, lambda e: isinstance(e, RunAwaitingApproval) and e.run_id == run_id
+        )
+        await alice.delete_job(JOB_ID)
+        for who in ("dave", "bob"):
+            async with person(secure, who) as someone:
+                with pytest.raises(BadInput, match="not waiting for approval"):
+                    await someone.decide("approve", run_id)
+        end = await wait_for_event(alice, lambda e: is_end(e) and e.run_id == run_id)
+        listed = [w.run_id for w in await waiting(alice.js)]
+        ends = [e for e in await events_of_run(alice, run_id) if is_end(e)]
+    assert isinstance(end, RunCancelled) and "job hr-to-db was deleted" in end.reason
+    assert ends == [end] and listed == []
+    assert _rows(files) == 0
