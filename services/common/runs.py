@@ -64,6 +64,9 @@ class RunState(msgspec.Struct, kw_only=True):
     planned_at: datetime | None = None
     """When the plan was kept and its first batches queued: the apply phase's start."""
     requested_by: str = ""
+    answered_by: str = ""
+    """Who approved the plan the run waits with: once set, no other answer is taken (the
+    runner plans it again, and waits anew should the plan differ)."""
     keys: list[str] | None = None
     """Kept while the run waits for approval, to run it as it was asked for; and once it
     is planned, so that a run scoped to keys moves no watermark (runner/absences.py)."""

@@ -79,7 +79,7 @@ async def decide_waiting_run(bus: Bus, principal: str, verb: str, body: bytes) -
             "since, the data having changed, or that plan is another run's): nothing approved; "
             "`idsync run approvals` shows what waits now",
         )
-    if not await _leave_waiting(bus, run_id, plan_hash, verb):
+    if not await _leave_waiting(bus, run_id, plan_hash, verb, principal):
         return CommandReply(ok=False, error=f"run {run_id} was answered by someone else meanwhile")
     if verb == "approve":
         await bus.publish(
@@ -124,24 +124,29 @@ def _what_was_done(verb: str, plan_hash: str | None) -> str:
     )
 
 
-async def _leave_waiting(bus: Bus, run_id: str, plan_hash: str | None, verb: str) -> bool:
+async def _leave_waiting(
+    bus: Bus, run_id: str, plan_hash: str | None, verb: str, principal: str
+) -> bool:
     """Move the run out of its wait, if it still waits for this very decision.
 
-    An approved threshold plan keeps its state: the runner re-plans from it (and asks
-    again if the data changed). A released request becomes `run.approved`."""
+    An approved threshold plan stays waiting, marked answered: the runner re-plans from
+    it (and asks again if the data changed), and no other answer is taken meanwhile —
+    but the same approval again, as after a crash before it was published. A released
+    request becomes `run.approved`."""
 
     def answered(current: RunState | None) -> RunState | None:
         if current is None or current.state != WAITING or (current.plan_hash or None) != plan_hash:
+            return None
+        if current.answered_by and not (verb == "approve" and current.answered_by == principal):
             return None
         if verb == "deny":
             current.state = "run.denied"
         elif plan_hash is None:
             current.state = "run.approved"
+        else:
+            current.answered_by = principal
         return current
 
-    if verb == "approve" and plan_hash is not None:
-        state = await bus.runs.get(run_id)  # the runner moves it on; nothing to change here
-        return state is not None and state.state == WAITING and state.plan_hash == plan_hash
     return (await bus.runs.change(run_id, answered))[1] is not None
 
 

@@ -8,11 +8,19 @@ import asyncio
 import sqlite3
 from typing import Any
 
+import msgspec
 import pytest
 
 from core.errors import BadInput
-from schemas.events import RunAwaitingApproval, RunCancelled, is_end
-from services.cli.client import Session
+from schemas.events import (
+    RunApproved,
+    RunAwaitingApproval,
+    RunCancelled,
+    RunDenied,
+    RunFinished,
+    is_end,
+)
+from services.cli.client import Session, connect
 from services.common.approvals import waiting
 from services.common.people import write_csv
 from services.common.runs import Runs, RunState
@@ -121,4 +129,49 @@ async def test_a_job_deleted_while_its_run_waits_for_approval_ends_the_wait(
         ends = [e for e in await events_of_run(alice, run_id) if is_end(e)]
     assert isinstance(end, RunCancelled) and "job hr-to-db was deleted" in end.reason
     assert ends == [end] and listed == []
+    assert _rows(files) == 0
+
+
+@pytest.mark.parametrize("second", ["deny", "approve"])
+async def test_a_plan_over_the_limits_is_answered_once(
+    files: Files,
+    services: RunServices,
+    session: Session,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    second: str,
+) -> None:
+    # Approved, then denied (or approved again) before a runner took the approval: both
+    # answers were accepted, the journal said approved and denied, and the approver was
+    # told the plan "is applied as approved" of a run that then ended denied.
+    files.write(count=6, extra=TIGHT)
+    release, real_execute = asyncio.Event(), planning.Planner.execute
+
+    async def held(self: planning.Planner) -> None:
+        if self.approved.plan_hash is not None:
+            await release.wait()
+        await real_execute(self)
+
+    monkeypatch.setattr(planning.Planner, "execute", held)
+    async with services("workflow", "runner", "recorder"):
+        await apply_files(session, files)
+        first = await session.request_run(JOB_ID)
+        await wait_for_event(session, lambda e: is_end(e) and e.run_id == first)
+        write_csv(files.csv, [])  # the plan deletes everyone: over the limits
+        run_id = await session.request_run(JOB_ID)
+        await wait_for_event(
+            session, lambda e: isinstance(e, RunAwaitingApproval) and e.run_id == run_id
+        )
+        said = await session.decide("approve", run_id)
+        assert said.startswith("approved: its plan")
+        async with connect(msgspec.structs.replace(settings, principal="carol")) as carol:
+            with pytest.raises(BadInput, match="answered by someone else"):
+                await carol.decide(second, run_id, "changed my mind")
+        release.set()
+        end = await wait_for_event(session, lambda e: is_end(e) and e.run_id == run_id)
+        events = await events_of_run(session, run_id)
+    decisions = [e for e in events if isinstance(e, (RunApproved, RunDenied))]
+    assert isinstance(end, RunFinished) and end.stats.deleted == 6
+    assert len([e for e in decisions if isinstance(e, RunApproved) and e.plan_hash]) == 1
+    assert not any(isinstance(e, RunDenied) for e in decisions)
     assert _rows(files) == 0
