@@ -18,7 +18,6 @@ from schemas.event_ids import expired_id
 from schemas.events import RunAwaitingApproval, RunExpired
 from schemas.ids import utcnow
 from services.common.approvals import WAITING, Waiting, waiting
-from services.common.ending import cancel_run
 from services.common.jetstream import APPROVALS_BUCKET
 from services.common.logging import get_logger
 from services.common.runs import RunState
@@ -44,7 +43,7 @@ async def record(bus: Bus, event: RunAwaitingApproval) -> None:
     job = await bus.store.find_job(event.job_id)
     if job is None:  # deleted meanwhile: nobody is left to approve it
         reason = f"job {event.job_id} was deleted while the run waited for approval"
-        await cancel_run(bus, event.run_id, event.job_id, "workflow", reason)
+        await cancel_waiting(bus, event.run_id, event.job_id, "workflow", reason)
         return
     approvers = event.approvers or gate.approvers(job, load_users(bus.settings.home))
     expires_at = event.expires_at or event.at + timedelta(
@@ -70,6 +69,16 @@ async def record(bus: Bus, event: RunAwaitingApproval) -> None:
 async def forget(bus: Bus, run_id: str) -> None:
     kv = await bus.js.key_value(APPROVALS_BUCKET)
     await kv.delete(run_id)  # a marker: deleting what is not there is no error
+
+
+async def cancel_waiting(bus: Bus, run_id: str, job_id: str, by: str, reason: str) -> bool:
+    """Cancel the run (`ending.cancel_run`) and take it off the approvals list, should it
+    wait: a cancelled run waits for nobody. False when it had ended already."""
+    from services.common.ending import cancel_run  # FastStream's Bus: see TYPE_CHECKING
+
+    cancelled = await cancel_run(bus, run_id, job_id, by, reason)
+    await forget(bus, run_id)
+    return cancelled
 
 
 class Expiry:

@@ -51,9 +51,11 @@ from schemas.events import (
 from schemas.ids import new_collection_run_id, step_of, utcnow
 from services.common.bus import Bus
 from services.common.collection_runs import CollectionRuns
-from services.common.ending import cancel_run, fail_run
+from services.common.ending import fail_run
 from services.common.logging import get_logger
 from services.common.purging import forget_schedules
+
+from .approvals import cancel_waiting
 
 log = get_logger("idsync.workflow")
 _decoder = msgspec.json.Decoder(Collection)
@@ -144,7 +146,7 @@ async def cancel_collection(bus: Bus, principal: str, body: bytes) -> CommandRep
     index = before.current
     if index is not None:
         step = before.steps[index]
-        await cancel_run(
+        await cancel_waiting(
             bus, step.run_id, step.job, principal, f"its collection was cancelled by {principal}"
         )
     await publish_state(bus, after)

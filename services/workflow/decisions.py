@@ -18,13 +18,12 @@ from schemas.event_ids import approved_id, denied_id
 from schemas.events import RunApproved, RunDenied, Trigger
 from services.common.approvals import WAITING
 from services.common.bus import Bus
-from services.common.ending import cancel_run
 from services.common.logging import get_logger
 from services.common.runs import RunState, in_words
 from services.common.users import load as load_users
 
 from . import gate
-from .approvals import forget
+from .approvals import cancel_waiting, forget
 
 log = get_logger("idsync.workflow")
 
@@ -39,9 +38,8 @@ async def cancel(bus: Bus, principal: str, body: bytes) -> CommandReply:
     if state is None:
         return CommandReply(ok=False, error=f"no run {command.run_id!r} in progress")
     reason = command.reason or f"cancelled by {principal}"
-    if not await cancel_run(bus, command.run_id, state.job_id, principal, reason):
+    if not await cancel_waiting(bus, command.run_id, state.job_id, principal, reason):
         return CommandReply(ok=False, error=f"run {command.run_id} has ended already")
-    await forget(bus, command.run_id)
     log.info("run cancelled", run_id=command.run_id, by=principal)
     return CommandReply(ok=True, run_id=command.run_id)
 

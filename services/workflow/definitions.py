@@ -25,14 +25,13 @@ from schemas.connections import Connection
 from schemas.jobs import Job
 from services.common.approvals import waiting
 from services.common.bus import Bus
-from services.common.ending import cancel_run
 from services.common.hooks import hooks_problem
 from services.common.jetstream import ensure_site
 from services.common.logging import get_logger
 from services.common.purging import forget_history, forget_schedules
 from services.providers import FACTS
 
-from .approvals import forget
+from .approvals import cancel_waiting
 
 log = get_logger("idsync.workflow")
 _job_decoder = msgspec.json.Decoder(Job)
@@ -89,9 +88,8 @@ async def _end_waits(bus: Bus, job_id: str, principal: str) -> None:
         if entry.job_id != job_id:
             continue
         reason = f"job {job_id} was deleted by {principal} while the run waited for approval"
-        if await cancel_run(bus, entry.run_id, job_id, principal, reason):
+        if await cancel_waiting(bus, entry.run_id, job_id, principal, reason):
             log.info("run cancelled: its job was deleted", run_id=entry.run_id, job_id=job_id)
-        await forget(bus, entry.run_id)
 
 
 async def apply_connections(bus: Bus, principal: str, body: bytes) -> CommandReply:

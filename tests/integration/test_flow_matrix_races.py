@@ -22,6 +22,7 @@ from schemas.events import (
 )
 from services.cli.client import Session, connect
 from services.common.approvals import waiting
+from services.common.definitions import load_collection
 from services.common.people import write_csv
 from services.common.runs import Runs, RunState
 from services.common.settings import Settings
@@ -175,3 +176,24 @@ async def test_a_plan_over_the_limits_is_answered_once(
     assert len([e for e in decisions if isinstance(e, RunApproved) and e.plan_hash]) == 1
     assert not any(isinstance(e, RunDenied) for e in decisions)
     assert _rows(files) == 0
+
+
+async def test_a_collection_cancelled_while_its_job_waits_for_approval_lists_no_wait(
+    files: Files, secure: Settings, secured_services: Running
+) -> None:
+    # The step's run was cancelled, but `idsync run approvals` went on listing it for its
+    # approvers until it expired.
+    files.write(count=3, extra=APPROVAL, owners=["alice"])
+    nightly = files.folder / "nightly.toml"
+    nightly.write_text(f'id = "nightly"\nowners = ["alice"]\n\n[[jobs]]\njob = "{JOB_ID}"\n')
+    async with secured_services(), person(secure, "alice") as alice:
+        await apply_as(alice, files)
+        await alice.apply_collection(load_collection(nightly))
+        collection_run = await alice.run_collection("nightly")
+        step = await wait_for_event(alice, lambda e: isinstance(e, RunAwaitingApproval))
+        await alice.cancel_collection(collection_run)
+        end = await wait_for_event(alice, lambda e: is_end(e) and e.run_id == step.run_id)
+        await asyncio.sleep(0.5)
+        listed = [w.run_id for w in await waiting(alice.js)]
+    assert isinstance(end, RunCancelled)
+    assert listed == [], "a cancelled run waits for nobody"
