@@ -137,7 +137,6 @@ class Planner:
     async def _await_approval(self, planned: PlannedRun, reason: str) -> None:
         """Write nothing; wait for `idsync run approve|deny` on this plan."""
         the_plan = planned.plan
-        await self._announce(planned)
         state = RunState(
             job_id=self.job_id,
             state=WAITING,
@@ -148,7 +147,9 @@ class Planner:
             changed_only=self.approved.changed_only,
         )
         if (await self.bus.runs.change(self.run_id, _unless_ended(state)))[1] is None:
+            log.info("run ended while planning (cancelled?); its plan does not wait")
             return
+        await self._announce(planned)
         await self.bus.publish(
             RunAwaitingApproval(
                 run_id=self.run_id,

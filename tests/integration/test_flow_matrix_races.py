@@ -12,6 +12,7 @@ import msgspec
 import pytest
 
 from core.errors import BadInput
+from core.runs import fold
 from schemas.events import (
     RunApproved,
     RunAwaitingApproval,
@@ -85,10 +86,13 @@ async def test_a_run_cancelled_while_planned_ends_cancelled_whatever_its_plannin
         await asyncio.wait_for(done.wait(), 30)
         await wait_for_event(session, lambda e: isinstance(e, RunCancelled) and e.run_id == run_id)
         await asyncio.sleep(0.5)  # anything published after the planning is in by now
-        ends = [type(e).__name__ for e in await events_of_run(session, run_id) if is_end(e)]
+        events = await events_of_run(session, run_id)
+        ends = [type(e).__name__ for e in events if is_end(e)]
         state = await session_state(session, run_id)
         listed = [w.run_id for w in await waiting(session.js)]
     assert ends == ["RunCancelled"], ends
+    told = fold(events)[0]  # as `idsync run show` tells it
+    assert (told.state, told.reason) == ("cancelled", "by tester: not now"), told
     assert state is not None and state.state == "run.cancelled", state
     assert run_id not in listed, "a cancelled run waits for nobody"
     assert _rows(files) == (6 if shape == "over the limits" else 0), "nothing written"
