@@ -130,9 +130,14 @@ class Planner:
         if self.approved.plan_hash == planned.plan.hash:
             return None  # this very plan was approved
         reason = planned.over_limits(job, self.approved.keys)
-        if reason is not None and self.approved.plan_hash is not None:
-            reason += "; the data or the connections changed since the plan was approved"
-        return reason
+        if self.approved.plan_hash is None:
+            return reason
+        # Another plan than the one approved is never applied under its approval, even
+        # one within the limits: it waits for an approval of its own.
+        changed = "the data or the connections changed since the plan was approved"
+        return (
+            f"{reason}; {changed}" if reason is not None else f"{changed[0].upper()}{changed[1:]}"
+        )
 
     async def _await_approval(self, planned: PlannedRun, reason: str) -> None:
         """Write nothing; wait for `idsync run approve|deny` on this plan."""

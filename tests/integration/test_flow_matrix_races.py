@@ -201,3 +201,53 @@ async def test_a_collection_cancelled_while_its_job_waits_for_approval_lists_no_
         listed = [w.run_id for w in await waiting(alice.js)]
     assert isinstance(end, RunCancelled)
     assert listed == [], "a cancelled run waits for nobody"
+
+
+async def test_an_approved_plan_is_the_plan_applied_even_when_the_data_now_plans_less(
+    files: Files, services: RunServices, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The plan approved deleted everyone; before a runner took the approval the export
+    # came back whole but for one department: that other plan, under the limits, was
+    # applied under an approval of a plan nobody had seen.
+    people = files.write(count=6, extra=TIGHT)
+    release, real_execute = asyncio.Event(), planning.Planner.execute
+
+    async def held(self: planning.Planner) -> None:
+        if self.approved.plan_hash is not None:
+            await release.wait()
+        await real_execute(self)
+
+    monkeypatch.setattr(planning.Planner, "execute", held)
+    async with services("workflow", "runner", "recorder"):
+        await apply_files(session, files)
+        first = await session.request_run(JOB_ID)
+        await wait_for_event(session, lambda e: is_end(e) and e.run_id == first)
+        write_csv(files.csv, [])
+        run_id = await session.request_run(JOB_ID)
+        seen = await wait_for_event(
+            session, lambda e: isinstance(e, RunAwaitingApproval) and e.run_id == run_id
+        )
+        assert isinstance(seen, RunAwaitingApproval) and seen.plan_hash is not None
+        await session.decide("approve", run_id, plan=seen.plan_hash)
+        write_csv(
+            files.csv, [dict(p, department="Moved") if i == 0 else p for i, p in enumerate(people)]
+        )
+        release.set()
+        again = await wait_for_event(
+            session,
+            lambda e: (
+                e.run_id == run_id
+                and (
+                    is_end(e)
+                    or (
+                        isinstance(e, RunAwaitingApproval)
+                        and e.plan_hash not in (None, seen.plan_hash)
+                    )
+                )
+            ),
+        )
+        assert isinstance(again, RunAwaitingApproval), again
+        assert "changed since the plan was approved" in again.reason
+        events = await events_of_run(session, run_id)
+    assert not any(is_end(e) for e in events), "it waits: nothing applied"
+    assert _rows(files) == 6
