@@ -36,9 +36,12 @@ _encoder = msgspec.json.Encoder()
 
 async def record(bus: Bus, event: RunAwaitingApproval) -> None:
     """Keep the wait in the list, unless the run has moved on meanwhile (an old event
-    delivered again must not bring back a wait that was answered)."""
+    delivered again must not bring back a wait that was answered — a plan approved, too,
+    which waits for its runner)."""
     state = await bus.runs.get(event.run_id)
     if state is None or state.state != WAITING or (state.plan_hash or None) != event.plan_hash:
+        return
+    if state.answered_by:
         return
     job = await bus.store.find_job(event.job_id)
     if job is None:  # deleted meanwhile: nobody is left to approve it
