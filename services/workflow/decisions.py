@@ -68,6 +68,12 @@ async def decide_waiting_run(bus: Bus, principal: str, verb: str, body: bytes) -
     if refused is not None:
         log.warning("decision refused", run_id=run_id, by=principal, why=refused)
         return CommandReply(ok=False, error=refused, denied=True)
+    if job is not None and not job.enabled and verb == "approve":
+        disabled = (
+            f"job {job.id} is disabled: run {run_id} may not run (`idsync job enable {job.id}`, "
+            "then approve it; or deny it)"
+        )
+        return CommandReply(ok=False, error=disabled)
     plan_hash = state.plan_hash or None
     if verb == "approve" and command.plan and not (plan_hash or "").startswith(command.plan):
         now = f"plan {plan_hash[:12]}" if plan_hash else "no plan (its request waits)"

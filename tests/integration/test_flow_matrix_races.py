@@ -24,7 +24,7 @@ from schemas.events import (
 from services.cli.client import Session, connect
 from services.common.approvals import waiting
 from services.common.bus import Bus, make_broker
-from services.common.definitions import load_collection
+from services.common.definitions import load_collection, load_job
 from services.common.people import write_csv
 from services.common.runs import Runs, RunState
 from services.common.settings import Settings
@@ -261,3 +261,26 @@ async def test_an_approved_plan_is_the_plan_applied_even_when_the_data_now_plans
         events = await events_of_run(session, run_id)
     assert not any(is_end(e) for e in events), "it waits: nothing applied"
     assert _rows(files) == 6
+
+
+async def test_a_run_waiting_for_approval_is_not_approved_once_its_job_is_disabled(
+    files: Files, secure: Settings, secured_services: Running
+) -> None:
+    # `job disable`: "no run at all" — yet the request that waited ran once approved.
+    files.write(count=4, extra=APPROVAL, owners=["alice"])
+    async with secured_services(), person(secure, "alice") as alice:
+        await apply_as(alice, files)
+        run_id = await alice.request_run(JOB_ID)
+        await wait_for_event(
+            alice, lambda e: isinstance(e, RunAwaitingApproval) and e.run_id == run_id
+        )
+        job = load_job(files.job)
+        await alice.apply_job(msgspec.structs.replace(job, enabled=False))
+        async with person(secure, "bob") as bob:
+            with pytest.raises(BadInput, match="job hr-to-db is disabled"):
+                await bob.decide("approve", run_id)
+            assert [w.run_id for w in await waiting(bob.js)] == [run_id], "it still waits"
+            await alice.apply_job(job)  # enabled again: it may be approved
+            await bob.decide("approve", run_id)
+        end = await wait_for_event(alice, lambda e: is_end(e) and e.run_id == run_id)
+    assert isinstance(end, RunFinished) and _rows(files) == 4
