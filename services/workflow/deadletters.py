@@ -3,9 +3,10 @@ approval again and delete a stream's messages (docs/security.md).
 
 A retry republishes the message as a new copy, delivered afresh, and removes the old
 copy from the work queue (the journal keeps its history). A drop abandons it: a batch
-is announced `run.batch-dropped`, and the runner that takes that event counts the
-batch's records as failed and moves the run on (services/runner/dropped.py); a run that
-could not be planned fails.
+of a run going on is announced `run.batch-dropped`, and the runner that takes that
+event counts the batch's records as failed and moves the run on
+(services/runner/dropped.py); a batch of a run that has ended (cancelled while it waited
+on the letter) is only deleted; a run that could not be planned fails.
 """
 
 from __future__ import annotations
@@ -67,6 +68,12 @@ async def drop(bus: Bus, seq: int, principal: str) -> DeadLetter:
     original = await bus.js.get_msg(letter.stream, letter.stream_seq)
     message = decode_message(letter.stream, original.data or b"")
     if isinstance(message, WorkBatch):
+        state = await bus.runs.get(message.run_id)
+        if state is not None and state.ended:  # cancelled meanwhile: nothing goes on
+            await bus.runs.change(message.run_id, not_dead(message.number))
+            await bus.js.delete_msg(letter.stream, letter.stream_seq)
+            await bus.js.delete_msg(DEADLETTERS, seq)
+            return letter
         # Said first: should the deletes below not happen, a second drop says it again
         # (the runner counts a batch once).
         await bus.publish(
