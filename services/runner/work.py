@@ -324,6 +324,11 @@ async def _advance(bus: Bus, batch: WorkBatch, state: RunState, runner_id: str =
         log.error("run failed", reason=reason)
         await fail_run(bus, batch.run_id, batch.job_id, reason)
         return
+    # Cancelled while its changes were written: it ends cancelled, its watermark unmoved.
+    now = await bus.runs.get(batch.run_id)
+    if now is not None and now.ended:
+        log.info("run ended while its changes were written; not finished", state=now.state)
+        return
     # Before run.finished, so that a run asked for once this one is seen to end reads from
     # the new watermark; a crash in between comes back here and writes the same again.
     await advance_watermark(Memory(bus.js), job, batch.run_id, state, totals)

@@ -29,6 +29,7 @@ from services.common.people import write_csv
 from services.common.runs import Runs, RunState
 from services.common.settings import Settings
 from services.runner import run as planning
+from services.runner import work
 from services.runner.planning import plan_run as real_plan
 from services.workflow.approvals import record
 
@@ -284,3 +285,36 @@ async def test_a_run_waiting_for_approval_is_not_approved_once_its_job_is_disabl
             await bob.decide("approve", run_id)
         end = await wait_for_event(alice, lambda e: is_end(e) and e.run_id == run_id)
     assert isinstance(end, RunFinished) and _rows(files) == 4
+
+
+async def test_a_run_cancelled_while_its_last_changes_are_written_ends_cancelled(
+    files: Files,
+    services: RunServices,
+    session: Session,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Its last batch applied, the run writes what its destination staged (a workbook is
+    # saved then) before it finishes: cancelled meanwhile, it ended twice, cancelled and
+    # then finished.
+    files.write(count=5)
+    writing, go = asyncio.Event(), asyncio.Event()
+    real_finish = work.finish_writes
+
+    async def slow_finish(*args: Any, quietly: bool = True, **kwargs: Any) -> None:
+        if not quietly:  # the run's end
+            writing.set()
+            await go.wait()
+        await real_finish(*args, quietly=quietly, **kwargs)
+
+    monkeypatch.setattr(work, "finish_writes", slow_finish)
+    async with services("workflow", "runner", "recorder"):
+        await apply_files(session, files)
+        run_id = await session.request_run(JOB_ID)
+        await asyncio.wait_for(writing.wait(), 30)
+        await session.decide("cancel", run_id, "not now")
+        go.set()
+        await wait_for_event(session, lambda e: isinstance(e, RunCancelled) and e.run_id == run_id)
+        await asyncio.sleep(0.5)  # time for a finish to (wrongly) be said
+        events = await events_of_run(session, run_id)
+    assert [type(e).__name__ for e in events if is_end(e)] == ["RunCancelled"]
+    assert fold(events)[0].state == "cancelled"
