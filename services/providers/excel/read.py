@@ -55,12 +55,21 @@ def resolve_header(
     merged: Callable[[], list[str]],
 ) -> Header:
     """The header of the cells of row `row`; `above` the rows over it, `merged` the sheet's
-    merged ranges (asked for only when a header cell is empty)."""
+    merged ranges (asked for only when a header cell is empty, or a row above names a
+    column right of the last name here)."""
     texts = {column: text_of(value) for column, value in cells.items()}
     last = max((c for c, text in texts.items() if text), default=0)
     header = Header(row)
     gaps = [c for c in range(1, last + 1) if not texts.get(c)]
-    spans = _spans(merged(), row) if gaps else {}
+    # A name above the row, right of its last one, may be merged down into it (a two-row
+    # header's last columns): those columns are named too.
+    later = any(
+        c > last and text_of(v) for cells_above in above.values() for c, v in cells_above.items()
+    )
+    spans = _spans(merged(), row) if gaps or later else {}
+    for column, (top, left, _) in spans.items():
+        if column > last and left == column and top < row:
+            last = column if text_of(above.get(top, {}).get(left, "")) else last
     seen: dict[str, int] = {}
     for column in range(1, last + 1):
         name = texts.get(column, "")
