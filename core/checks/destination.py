@@ -125,3 +125,19 @@ def check_mandatory(bad: Report, job: Job, destination: str, facts: ProviderFact
                 f"a new {obj.type} needs {fields} in {destination}: map them, or set "
                 'on_source_only = "skip"',
             )
+
+
+def check_read_only(bad: Report, job: Job, destination: str, facts: ProviderFacts) -> None:
+    """A job maps no field the destination never writes (a key apart: only matched)."""
+    for i, obj in enumerate(job.objects):
+        endpoint = endpoint_of(job.destination, obj.destination)
+        read_only = facts.read_only(endpoint, obj)
+        keys = {key.lower() for key in obj.keys}
+        for n, field in enumerate(obj.fields or ()):
+            if field.to.lower() in read_only and field.to.lower() not in keys:
+                bad(
+                    f"$.objects[{i}].fields[{n}].to",
+                    f"{field.to!r} is read-only in {destination} ({facts.tag}): the service "
+                    f"sets it itself and refuses it from a job; leave it out of a {obj.type}'s "
+                    "fields there (a source may read it)",
+                )

@@ -68,6 +68,9 @@ class ProviderFacts:
     no change field."""
     mandatory: Callable[[Endpoint, ObjectMapping], frozenset[str]] = _nothing_more
     """The fields a new object of the mapping needs besides its keys."""
+    read_only: Callable[[Endpoint, ObjectMapping], frozenset[str]] = _nothing_more
+    """The fields (in lower case) the destination sets itself and never takes from a
+    job (Graph's proxyAddresses): mapped there, each would be an update every run."""
     check_connection: Callable[[Connection], list[Problem]] = _no_problems
     """What is wrong with a connection of this provider that decoding cannot see; fields
     relative to the connection's table ("urls[0]", "delimiter")."""

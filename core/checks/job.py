@@ -20,7 +20,7 @@ from schemas.ids import is_slug
 from schemas.jobs import Job, ObjectMapping
 
 from .addresses import address_problem
-from .destination import check_actions, check_mandatory
+from .destination import check_actions, check_mandatory, check_read_only
 from .facts import ProviderFacts, Report, facts_of
 from .incremental import check_changes
 from .intervals import check_interval
@@ -82,6 +82,7 @@ def check_job(
         ]
         check_actions(bad, job, target.tag, cans, target.can(destination))
         check_mandatory(bad, job, destination.id, target)
+        check_read_only(bad, job, destination.id, target)
     check_scopes(bad, job, cans)
     if not 1 <= job.batch_size <= 100_000:
         bad("$.batch_size", f"expected a whole number from 1 to 100000, got {job.batch_size}")

@@ -11,7 +11,13 @@ from schemas.jobs import Endpoint
 
 from ..base import Layout, Provider
 from ..descriptor import Descriptor
-from .checks import check_connection, check_endpoint, has_accounts, mandatory_fields
+from .checks import (
+    check_connection,
+    check_endpoint,
+    has_accounts,
+    mandatory_fields,
+    read_only_fields,
+)
 
 
 def _open(connection: EntraConnection, endpoint: Endpoint, layout: Layout) -> Provider:
@@ -34,6 +40,7 @@ PROVIDER = Descriptor(
         actions=BASIC | {"disable", "enable"},
         native_changes=True,  # delta queries
         mandatory=mandatory_fields,
+        read_only=read_only_fields,
         accounts=has_accounts,
         check_connection=check_connection,
         check_endpoint=check_endpoint,

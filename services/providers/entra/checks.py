@@ -11,7 +11,7 @@ from core.words import got
 from schemas.connections import Connection, EntraConnection
 from schemas.jobs import Endpoint, ObjectMapping
 
-from .values import GROUP, USER
+from .values import GROUP, READ_ONLY, USER
 
 KINDS = (USER, GROUP)
 
@@ -103,3 +103,12 @@ def mandatory_fields(endpoint: Endpoint, mapping: ObjectMapping) -> frozenset[st
     if kind_of(endpoint, mapping.type) == GROUP:
         return frozenset({"displayName"})
     return frozenset({"displayName", "userPrincipalName"})
+
+
+def read_only_fields(endpoint: Endpoint, mapping: ObjectMapping) -> frozenset[str]:
+    """What Graph sets itself and refuses from an app (400 "Property … is read-only"): the
+    addresses Exchange derives (proxyAddresses), ids and dates, a group's mail."""
+    fields = {name for name in READ_ONLY if "@" not in name}
+    if kind_of(endpoint, mapping.type) == GROUP:
+        fields.add("mail")
+    return frozenset(fields)
