@@ -25,11 +25,14 @@ Row = tuple[int, dict[int, object]]
 """A row as read: its number (from 1) and its non-empty cells by column (from 1)."""
 
 
-class NoSavedValue(Exception):
-    """A formula whose value was never saved with the workbook."""
+class Unsaved:
+    """A formula whose value was never saved with the workbook (openpyxl, and so idsync's
+    own writes in `mode = "update"`, save formulas without one): an error where the job
+    needs the cell's value, no value elsewhere (read.py)."""
+
+    __slots__ = ("coordinate", "formula")
 
     def __init__(self, coordinate: str, formula: str) -> None:
-        super().__init__(coordinate)
         self.coordinate = coordinate
         self.formula = formula
 
@@ -229,7 +232,7 @@ class SheetRows:
             # it cannot calculate, Excel an empty text result as t="str".
             unsaved = raw is None or kind != "str"
             if self._formula is not None and unsaved and self._row >= self.strict_from:
-                raise NoSavedValue(self._coordinate(), self._formula)
+                return Unsaved(self._coordinate(), self._formula)
             return None
         try:
             if kind == "s":

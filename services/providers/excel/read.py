@@ -20,7 +20,7 @@ from schemas.values import Record, record_from_cells
 
 from ..base import Layout
 from .connection import Book, ExcelFile, Sheet
-from .parts import CellError, NoSavedValue, Row, letters, merged_ranges
+from .parts import CellError, Row, Unsaved, letters, merged_ranges
 from .values import text_of
 
 
@@ -141,6 +141,9 @@ class SheetReader:
         self._pending: Row | None = None
         self._merged: Callable[[], list[str]] = lambda: _merged(book, sheet)
         if first is not None and first[0] == row and first[1]:
+            for value in first[1].values():
+                if type(value) is Unsaved:
+                    raise self.unsaved(value)
             self.header = resolve_header(self.where, row, first[1], above, self._merged)
         elif first is not None and first[0] != row:
             self._pending = first
@@ -158,16 +161,18 @@ class SheetReader:
         self._rows.close()
 
     def _guarded(self, rows: Iterator[Row]) -> Generator[Row, None, None]:
-        try:
-            yield from rows
-        except NoSavedValue as e:
-            formula = f" ={e.formula}" if e.formula else ""
-            raise BadInput(
-                f"{self.where}, cell {e.coordinate}: the formula{formula} has no saved value "
-                "(the program that wrote the workbook did not calculate it); open the "
-                "workbook in Excel or LibreOffice and save it, so every formula's value is "
-                "stored: idsync reads that value and does not calculate formulas"
-            ) from None
+        """The rows as a generator, which `close` stops."""
+        yield from rows
+
+    def unsaved(self, value: Unsaved) -> BadInput:
+        """The error for a formula without a saved value where the job needs its value."""
+        formula = f" ={value.formula}" if value.formula else ""
+        return BadInput(
+            f"{self.where}, cell {value.coordinate}: the formula{formula} has no saved value "
+            "(the program that wrote the workbook did not calculate it); open the "
+            "workbook in Excel or LibreOffice and save it, so every formula's value is "
+            "stored: idsync reads that value and does not calculate formulas"
+        )
 
     def next_row(self) -> Row | None:
         """The next row after the header, as parsed (None at the end of the sheet)."""
@@ -233,6 +238,9 @@ class SheetReader:
                 values[at] = value
             elif type(value) is CellError and self._failing(names[at]):
                 raise self.failed(number, column, value)
+            elif type(value) is Unsaved:
+                if self._needed(names[at]):
+                    raise self.unsaved(value)
             else:
                 values[at] = text_of(value)
         if values == names:
@@ -264,6 +272,16 @@ class SheetReader:
             return name in self._layout.keys
         reads = self._layout.reads
         return not reads or name in reads
+
+    def _needed(self, name: str) -> bool:
+        """Whether the job needs the field's value: in a source, a field the job reads; in
+        a destination, a key or a field the job writes (every one, when it maps none). A
+        formula elsewhere, without its value, is no value: openpyxl saves none (a workbook
+        idsync itself wrote in `mode = "update"`), and the job never compares it."""
+        if self._source:
+            return self._failing(name)
+        fields = self._layout.fields
+        return name in self._layout.keys or not fields or name in fields
 
     def failed(self, row: int, column: int, value: str) -> BadInput:
         """The error for a cell holding an error where it cannot be read as text: a key
