@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import openpyxl
+import pytest
 
 from schemas.connections import ExcelConnection, SqliteConnection
 from schemas.jobs import Endpoint, FieldMap, Job, ObjectMapping
@@ -76,4 +77,40 @@ async def test_a_destination_writes_into_its_columns_merged_down_and_then_nothin
         [None, "given", "family", None, None],
         ["u1", "Ada", "Lovelace", True, "Research"],
         ["u2", "Grace", "Hopper", False, "Navy"],
+    ]
+
+
+@pytest.mark.parametrize("mode", ["update", "replace"])
+async def test_a_field_the_two_row_header_lacks_becomes_a_column_after_the_last(
+    tmp_path: Path, mode: str
+) -> None:
+    two_row_header(tmp_path / "people.xlsx", [["u1", "Ada", "Lovelace", True, "Sales"]])
+    table(tmp_path / "hr.db", "hr", ["id", "mail"], [("u1", "ada@example.org")])
+    job = Job(
+        id="to-sheet",
+        source=Endpoint(connection="hr", table="hr"),
+        destination=Endpoint(
+            connection="books",
+            file="people.xlsx",
+            header_row=2,
+            mode=mode,  # type: ignore[arg-type]
+        ),
+        objects=[ObjectMapping(keys=["id"], fields=[FieldMap(to="id"), FieldMap(to="mail")])],
+    )
+    source = SqliteConnection(id="hr", path=str(tmp_path / "hr.db"))
+    target = ExcelConnection(id="books", directory=str(tmp_path))
+    first = await plan_between(source, target, job, None)
+    assert shown(first) == ["update u1 [('mail', 'ada@example.org')] []"]
+    outcomes, _ = await applied(source, target, job, first.plan.changes)
+    assert [o.error for o in outcomes] == [None]
+    assert shown(await plan_between(source, target, job, None)) == []
+    assert await read_file(tmp_path, header_row=2) == [
+        {
+            "id": "u1",
+            "given": "Ada",
+            "family": "Lovelace",
+            "active": "true",
+            "dept": "Sales",
+            "mail": "ada@example.org",
+        }
     ]
