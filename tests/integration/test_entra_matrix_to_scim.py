@@ -53,7 +53,10 @@ def the_job() -> Job:
                 keys=["displayName"],
                 source=ObjectScope(object_classes=["group"]),
                 destination=ObjectScope(object_classes=["Group"]),
-                fields=[FieldMap(to="displayName"), FieldMap(to="members", delimiter="|", resolve=by)],
+                fields=[
+                    FieldMap(to="displayName"),
+                    FieldMap(to="members", delimiter="|", resolve=by),
+                ],
                 on_destination_only="delete",
             ),
         ],

@@ -34,9 +34,10 @@ delimiter = ";"
 provider = "excel"
 directory = "data"
 """
+MARK = '{ field = "state", value = "left" }'
 JOB_TOML = f"""id = "{JOB}"
 source = {{ connection = "hr", file = "people.csv" }}
-destination = {{ connection = "books", file = "people.xlsx", mark = {{ field = "state", value = "left" }} }}
+destination = {{ connection = "books", file = "people.xlsx", mark = {MARK} }}
 safety = {{ max_percent = 100 }}
 changes = {{ field = "at" }}
 
