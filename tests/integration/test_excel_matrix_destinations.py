@@ -106,3 +106,24 @@ async def test_a_key_that_is_a_formula_without_its_value_is_refused(tmp_path: Pa
     target = ExcelConnection(id="books", directory=str(tmp_path))
     with pytest.raises(BadInput, match=r"cell A3: the formula =LOWER.* has no saved value"):
         await plan_between(source, target, the_job("update", 1), None)
+
+
+async def test_replace_mode_refuses_a_formula_without_its_value_naming_it(tmp_path: Path) -> None:
+    """The mode writes each formula's saved value: one without is refused when the run
+    plans, before anything is written."""
+    book: Any = openpyxl.Workbook()
+    book.active.title = "People"
+    for row in (["id", "given", "note"], ["u1", "Ada", '=UPPER("x")']):
+        book.active.append(row)
+    book.save(tmp_path / "people.xlsx")
+    table(tmp_path / "hr.db", "hr", ["id", "given"], [("u1", "Ada"), ("u2", "Grace")])
+    source = SqliteConnection(id="hr", path=str(tmp_path / "hr.db"))
+    target = ExcelConnection(id="books", directory=str(tmp_path))
+    job = Job(
+        id="to-sheet",
+        source=Endpoint(connection="hr", table="hr"),
+        destination=Endpoint(connection="books", file="people.xlsx", mode="replace"),
+        objects=[ObjectMapping(keys=["id"], fields=[FieldMap(to="id"), FieldMap(to="given")])],
+    )
+    with pytest.raises(BadInput, match=r"cell C2: the formula =UPPER.* has no saved value"):
+        await plan_between(source, target, job, None)

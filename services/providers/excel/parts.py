@@ -36,6 +36,9 @@ class Unsaved:
         self.coordinate = coordinate
         self.formula = formula
 
+    def __str__(self) -> str:
+        return ""  # no value, wherever it is taken as text
+
 
 class CellError(str):
     """The error a cell holds (`#N/A`, `#DIV/0!`: a formula that failed), as its text,

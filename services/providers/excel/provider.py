@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Sequence
+from functools import partial
 
 from core.errors import BadInput, WriteFailed
 from schemas.connections import ExcelConnection
@@ -128,7 +129,12 @@ class ExcelProvider:
             if sheet is None:
                 return
             reader = await asyncio.to_thread(
-                SheetReader, self._file, book, sheet, self._layout, source=not self._write
+                partial(SheetReader, whole=self._write and self._mode == "replace"),
+                self._file,
+                book,
+                sheet,
+                self._layout,
+                source=not self._write,
             )
             try:
                 while batch := await asyncio.to_thread(reader.take, batch_size):

@@ -114,7 +114,14 @@ class SheetReader:
     """A sheet's header (read when made) and then its records."""
 
     def __init__(
-        self, file: ExcelFile, book: Book, sheet: Sheet, layout: Layout, *, source: bool
+        self,
+        file: ExcelFile,
+        book: Book,
+        sheet: Sheet,
+        layout: Layout,
+        *,
+        source: bool,
+        whole: bool = False,
     ) -> None:
         self.where = file.where(sheet.title)
         self._merges: list[str] = []
@@ -124,6 +131,8 @@ class SheetReader:
         )
         self._layout = layout
         self._source = source
+        self._whole = whole
+        """Every cell's value is needed: a destination written anew (`mode = "replace"`)."""
         self._delimiters: list[str | None] = []
         """Each field's multi-valued delimiter (None: single-valued), once known."""
         row = file.header_row
@@ -275,12 +284,15 @@ class SheetReader:
 
     def _needed(self, name: str) -> bool:
         """Whether the job needs the field's value: in a source, a field the job reads; in
-        a destination, a key or a field the job writes (every one, when it maps none). A
+        a destination, a key or a field the job writes (every one, when it maps none, or
+        when `mode = "replace"` writes each cell's value anew). A
         formula elsewhere, without its value, is no value: openpyxl saves none (a workbook
         idsync itself wrote in `mode = "update"`), and the job never compares it."""
         if self._source:
             return self._failing(name)
         fields = self._layout.fields
+        if self._whole:
+            return True
         return name in self._layout.keys or not fields or name in fields
 
     def failed(self, row: int, column: int, value: str) -> BadInput:

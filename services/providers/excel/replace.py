@@ -19,6 +19,7 @@ from core.errors import BadInput, WriteFailed
 from ..base import Layout
 from .connection import Book, ExcelFile, Sheet, guarded, open_book
 from .inplace import MAX_ROWS
+from .parts import Unsaved
 from .read import Header, SheetReader
 from .rows import Cells, Key, Prepared, by_batch, by_key, fields_of, fields_set, settle
 from .values import escape, text_of, typed_like
@@ -151,6 +152,8 @@ class Target:
                 at = columns.get(column)
                 if at is None:
                     raise reader.unnamed(number, column)
+                if type(value) is Unsaved:  # its value is what this mode writes: none
+                    raise reader.unsaved(value)
                 raw[names[at]] = value
             if raw:
                 yield raw
