@@ -19,6 +19,7 @@ from schemas.collections import Collection, CollectionStep
 from schemas.events import (
     CollectionRequested,
     Event,
+    RunApproved,
     RunFinished,
     RunRequested,
     ScheduleMissed,
@@ -34,6 +35,7 @@ from services.common.settings import Settings
 from services.scheduler.firing import Firing
 
 from .conftest import JOB_ID, Files, RunServices, apply_files
+from .journal import wait_for_event
 from .test_cli import idsync
 
 HOUR = timedelta(hours=1)
@@ -150,6 +152,8 @@ async def test_a_fire_while_the_run_goes_on_is_skipped_and_said_so(
     first = scheduled_run_id(JOB_ID, hour_of(t0) + HOUR)
     async with services("workflow"):  # approved, but no runner takes it: it goes on
         await firing.tick(hour_of(t0) + HOUR)
+        # The next fire once the workflow has approved the run (it answers in its time).
+        await wait_for_event(session, lambda e: isinstance(e, RunApproved) and e.run_id == first)
         await firing.tick(hour_of(t0) + 2 * HOUR)
     skipped = await events(session, ScheduleSkipped)
     assert len(skipped) == 1 and isinstance(skipped[0], ScheduleSkipped)
