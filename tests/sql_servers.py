@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import tempfile
 import urllib.parse
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Literal, Protocol, TypeVar
@@ -189,3 +190,18 @@ def jobs_writing(connection_id: str, *tables: str) -> list[str]:
         for table in tables
     ]
     return list(writers(jobs, connection_id))
+
+
+LONG_TESTS = bool(os.environ.get("IDSYNC_LONG_TESTS"))
+"""Set: each case of a matrix through the services runs on both servers."""
+
+
+def on_one_server(request: pytest.FixtureRequest, provider: str) -> None:
+    """Through the services, each case of a matrix (its other parameters) runs on one of
+    the two servers by default, the one its name picks (about half the cases each);
+    IDSYNC_LONG_TESTS=1 runs every case on both. The case skipped says so."""
+    params = request.node.callspec.params
+    case = "-".join(f"{name}={params[name]}" for name in sorted(params) if name != "provider")
+    picked = ("postgresql", "mysql")[zlib.crc32(case.encode()) % 2]
+    if not LONG_TESTS and provider != picked:
+        pytest.skip(f"this case runs on {picked} (IDSYNC_LONG_TESTS=1 runs it on both)")

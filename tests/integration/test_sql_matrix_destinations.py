@@ -19,7 +19,7 @@ from services.providers import FACTS
 from services.runner.planning import low_memory, spill, unless_same
 from tests.mysql_server import Server as MariaDb
 from tests.postgresql_server import Server as Postgresql
-from tests.sql_servers import SqlProvider, connection_toml
+from tests.sql_servers import SqlProvider, connection_toml, on_one_server
 
 from . import test_matrix as matrix
 from .conftest import RunServices
@@ -118,6 +118,7 @@ class Destination(matrix.Scenario):
 
 @pytest.fixture(params=["postgresql", "mysql"])
 def provider(request: pytest.FixtureRequest) -> str:
+    on_one_server(request, str(request.param))  # before any server is asked for
     return str(request.param)
 
 
@@ -130,12 +131,12 @@ def columns(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def destination(
+    provider: SqlProvider,  # first: a case run on the other server is skipped before any set-up
     tmp_path: Path,
     session: Session,
     settings: Settings,
     request: pytest.FixtureRequest,
     monkeypatch: pytest.MonkeyPatch,
-    provider: SqlProvider,
     columns: str,
 ) -> Destination:
     if request.param in ("lean", "spilled"):

@@ -19,7 +19,7 @@ from services.providers import FACTS
 from services.runner.planning import spill
 from tests.mysql_server import Server as MariaDb
 from tests.postgresql_server import Server as Postgresql
-from tests.sql_servers import SqlProvider, connection_toml
+from tests.sql_servers import SqlProvider, connection_toml, on_one_server
 
 from . import test_matrix as matrix
 from .test_matrix import (
@@ -114,17 +114,18 @@ class SqlScenario(matrix.Scenario):
 
 @pytest.fixture(params=["postgresql", "mysql"])
 def provider(request: pytest.FixtureRequest) -> str:
+    on_one_server(request, str(request.param))  # before any server is asked for
     return str(request.param)
 
 
 @pytest.fixture
 def scenario(
+    provider: str,  # first: a case run on the other server is skipped before any set-up
     tmp_path: Path,
     session: Session,
     settings: Settings,
     request: pytest.FixtureRequest,
     monkeypatch: pytest.MonkeyPatch,
-    provider: str,
 ) -> SqlScenario:
     if request.param == "spilled":
         monkeypatch.setattr(spill, "RUN_SIZE", 1)
