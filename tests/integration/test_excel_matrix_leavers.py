@@ -5,9 +5,7 @@ each run's preview plans what it runs, and a run after each plans nothing."""
 
 from __future__ import annotations
 
-import argparse
 import csv
-import json
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +14,12 @@ import pytest
 
 from schemas.events import RunFinished
 from services.cli.client import Session
-from services.cli.main import build_parser
 from services.cli.watch import follow_run
 from services.common.settings import Settings
 
 from .conftest import RunServices
 from .ldap_helpers import define
+from .previews import preview_json
 
 JOB = "sheet-leavers"
 CONNECTIONS = """\
@@ -70,14 +68,7 @@ class Sheet:
         changed = shape == "incremental"
         options = ["--key", key] if keys else []
         options += ["--changed-only"] if changed else []
-        args: argparse.Namespace = build_parser().parse_args(
-            ["job", "preview", JOB, "--json", *options]
-        )
-        args.settings = self.settings
-        capsys.readouterr()
-        assert await args.handler(args) == 0
-        lines = capsys.readouterr().out.splitlines()
-        previewed: dict[str, Any] = json.loads("\n".join(lines[lines.index("{") :]))
+        previewed = await preview_json(self.settings, capsys, JOB, *options)
         _, end = await follow_run(self.session, JOB, keys, changed_only=changed)
         assert isinstance(end, RunFinished), end
         assert end.plan_hash == previewed["plan_hash"], "the preview planned another plan"

@@ -6,9 +6,7 @@ after a successful one plans nothing."""
 
 from __future__ import annotations
 
-import argparse
 import csv
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -17,13 +15,13 @@ import pytest
 
 from schemas.events import RunFinished
 from services.cli.client import Session
-from services.cli.main import build_parser
 from services.cli.watch import follow_run
 from services.common.settings import Settings
 from tests.scim_server import resources
 
 from .conftest import RunServices
 from .ldap_helpers import define
+from .previews import preview_json
 from .test_scim_flow import ENTERPRISE, connections
 
 JOB = "scim-matrix"
@@ -89,15 +87,7 @@ class Service:
                 writer.writerows(rows)
 
     async def preview(self, capsys: pytest.CaptureFixture[str], *options: str) -> dict[str, Any]:
-        args: argparse.Namespace = build_parser().parse_args(
-            ["job", "preview", JOB, "--json", *options]
-        )
-        args.settings = self.settings
-        capsys.readouterr()
-        assert await args.handler(args) == 0
-        lines = capsys.readouterr().out.splitlines()
-        shown: dict[str, Any] = json.loads("\n".join(lines[lines.index("{") :]))
-        return shown
+        return await preview_json(self.settings, capsys, JOB, *options)
 
     async def run(
         self,
