@@ -8,9 +8,7 @@ member moved or renamed must be named anew in its groups."""
 
 from __future__ import annotations
 
-import argparse
 import csv
-import json
 import unicodedata
 from pathlib import Path
 from typing import Any
@@ -20,13 +18,13 @@ import pytest
 from core.engine.containers import canonical_dn
 from schemas.events import RunFinished
 from services.cli.client import Session
-from services.cli.main import build_parser
 from services.cli.watch import follow_run
 from services.common.settings import Settings
 from tests.ldap_server import Slapd
 
 from .conftest import RunServices
 from .ldap_helpers import USER, add_ou, connection, create, define, entries, provider
+from .previews import preview_json
 from .test_ldap_jobs import connections_toml
 
 JOB = "dir-matrix"
@@ -108,15 +106,7 @@ class Directory:
                 writer.writerows(rows)
 
     async def preview(self, capsys: pytest.CaptureFixture[str], *options: str) -> dict[str, Any]:
-        args: argparse.Namespace = build_parser().parse_args(
-            ["job", "preview", JOB, "--json", *options]
-        )
-        args.settings = self.settings
-        capsys.readouterr()
-        assert await args.handler(args) == 0
-        lines = capsys.readouterr().out.splitlines()
-        shown: dict[str, Any] = json.loads("\n".join(lines[lines.index("{") :]))
-        return shown
+        return await preview_json(self.settings, capsys, JOB, *options)
 
     async def run(
         self,

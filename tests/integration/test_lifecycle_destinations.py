@@ -7,7 +7,6 @@ absence back, never by sleeping."""
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 from datetime import timedelta
@@ -20,7 +19,6 @@ import pytest
 
 from schemas.events import RunFinished
 from services.cli.client import Session
-from services.cli.main import build_parser
 from services.cli.watch import follow_run
 from services.common.jetstream import ABSENT_BUCKET
 from services.common.settings import Settings
@@ -33,6 +31,7 @@ from tests.scim_server import TOKEN, resources
 from .conftest import RunServices
 from .entra_helpers import connection_toml
 from .ldap_helpers import define
+from .previews import preview_json
 
 JOB = "lifecycle-scim"
 
@@ -121,15 +120,7 @@ async def preview(
     settings: Settings, capsys: pytest.CaptureFixture[str], *options: str, job: str = JOB
 ) -> dict[str, Any]:
     """`idsync job preview JOB --json …`, as the command runs it."""
-    args: argparse.Namespace = build_parser().parse_args(
-        ["job", "preview", job, "--json", *options]
-    )
-    args.settings = settings
-    capsys.readouterr()
-    assert await args.handler(args) == 0
-    lines = capsys.readouterr().out.splitlines()
-    shown: dict[str, Any] = json.loads("\n".join(lines[lines.index("{") :]))
-    return shown
+    return await preview_json(settings, capsys, job, *options)
 
 
 async def run(

@@ -16,7 +16,6 @@ days pass by moving recorded absences back, never by sleeping.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 from datetime import timedelta
@@ -40,6 +39,7 @@ from services.runner.planning import spill
 from tests.plugins.lifecycle import reads_of
 
 from .conftest import RunServices
+from .previews import preview_json
 
 JOB = "matrix"
 FULL_SHAPES = ["one-type", "several-types", "resolve", "lean", "spilled"]
@@ -154,15 +154,7 @@ class Scenario:
 
     async def preview(self, capsys: pytest.CaptureFixture[str], *options: str) -> dict[str, Any]:
         """`idsync job preview JOB --json …`, as the command runs it."""
-        args: argparse.Namespace = build_parser().parse_args(
-            ["job", "preview", JOB, "--json", *options]
-        )
-        args.settings = self.settings
-        capsys.readouterr()
-        assert await args.handler(args) == 0
-        lines = capsys.readouterr().out.splitlines()  # the services' log lines come first
-        shown: dict[str, Any] = json.loads("\n".join(lines[lines.index("{") :]))
-        return shown
+        return await preview_json(self.settings, capsys, JOB, *options)
 
     async def run(
         self, capsys: pytest.CaptureFixture[str], keys: list[str] | None = None, **kw: bool
