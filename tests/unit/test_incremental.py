@@ -412,3 +412,43 @@ def test_a_value_starting_as_a_date_is_read_as_it_was(text: str) -> None:
     trying it as a number first: what it is read as is what it was."""
     number = changes._number(text)
     assert changes._value(text) == (text, number if number is not None else changes._moment(text))
+
+
+MOMENTS = st.datetimes(
+    min_value=datetime(2025, 1, 1), max_value=datetime(2027, 1, 1), timezones=st.just(UTC)
+)
+UTC_STAMPS = st.one_of(
+    MOMENTS.map(lambda m: m.strftime("%Y-%m-%dT%H:%M:%SZ")),  # the common case
+    MOMENTS.map(lambda m: m.isoformat()),  # "+00:00", fractions
+    MOMENTS.map(lambda m: m.replace(tzinfo=None).isoformat(sep=" ")),  # no zone
+)
+BATCH_VALUES = st.one_of(
+    UTC_STAMPS,
+    st.sampled_from(["", "N/A", "2026-13-45", "9999-12-31T23:59:59Z", "2026-11-21T11:00:00+01:00"]),
+    CHANGE_VALUES,
+)
+
+
+@given(
+    st.sampled_from([None, "2026-01-01T00:00:00Z", "2026-01-01T01:00:00+01:00", "7"]),
+    st.lists(st.lists(st.one_of(UTC_STAMPS, UTC_STAMPS, BATCH_VALUES), max_size=6), max_size=4),
+)
+@example("2026-01-01T00:00:00Z", [["2026-06-01T00:00:00Z", "2025-06-01T00:00:00Z"]])
+@example("2026-01-01T00:00:00Z", [["2026-01-01T00:00:00Z", "2026-01-01T00:00:00+00:00"]])
+@example("2026-01-01T00:00:00Z", [["2026-06-01 00:00:00", "2025-06-01 00:00:00"]])
+@example("2026-01-01T00:00:00Z", [["2026-06-01T00:00:00Z", "2026-06-01T00:00:00.000Z"]])
+@example("2026-01-01T00:00:00Z", [["2026-06-01T00:00:00Z"], ["2026-06-01T00:00:00+00:00"]])
+def test_a_batch_of_change_values_is_read_as_its_values_one_by_one(
+    since: str | None, batches: list[list[str]]
+) -> None:
+    """A batch decided at once (UTC timestamps, an incremental read's common case) keeps
+    the records, and gives the watermark and the warnings, that one value at a time does."""
+    at_once, one_by_one = FieldChanges("m", since), FieldChanges("m", since)
+    for batch in batches:
+        rows = [[f"e{at}", value] for at, value in enumerate(batch)]
+        kept = at_once.wanted_values(batch, rows)
+        assert kept == [
+            one_by_one.wanted_value(v or None, r) for v, r in zip(batch, rows, strict=True)
+        ]
+    assert at_once.watermark() == one_by_one.watermark()
+    assert at_once.warnings == one_by_one.warnings

@@ -10,6 +10,8 @@ batch in memory and replaces the file atomically, so a crash never leaves half a
 from __future__ import annotations
 
 import asyncio
+import itertools
+import operator
 import os
 from collections.abc import AsyncIterator, Callable, Sequence, Sized
 from pathlib import Path
@@ -180,9 +182,15 @@ class CsvProvider:
         without a value is."""
         field = changes.field
         if field not in names or field in self._layout.multi_valued:
-            return lambda row: True
-        at = names.index(field)
-        return lambda row: changes.wanted_value(row[at] or None, row)
+            return lambda rows: rows
+        value = operator.itemgetter(names.index(field))
+
+        def kept(rows: list[list[str]]) -> list[list[str]]:
+            return list(
+                itertools.compress(rows, changes.wanted_values(list(map(value, rows)), rows))
+            )
+
+        return kept
 
     def read_changed(
         self, batch_size: int, since: str | None, field: str | None

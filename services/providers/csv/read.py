@@ -43,8 +43,8 @@ def header(file: CsvFile, rows: Iterator[Row], *, source: bool) -> list[str] | N
     return names
 
 
-RowFilter = Callable[[list[str]], bool]
-"""Whether a row's cells are kept (an incremental read's change field tested)."""
+RowFilter = Callable[[list[list[str]]], list[list[str]]]
+"""The rows of a batch kept (an incremental read's change field tested)."""
 
 
 def take(
@@ -93,7 +93,7 @@ def take_rows(
         cells = [row[: len(names)] for row in cells]
     if names in cells:
         raise repeated_header(file, names)
-    kept = cells if keep is None else list(filter(keep, cells))
+    kept = cells if keep is None else keep(cells)
     return bool(cells), TextRows(names, kept, delimiters)
 
 
