@@ -34,7 +34,6 @@ from schemas.jobs import (
     Safety,
 )
 from services.cli.client import Session
-from services.cli.main import build_parser
 from services.cli.watch import follow_run
 from services.common.settings import Settings
 from services.runner.planning import PlannedRun
@@ -44,6 +43,7 @@ from tests.plugins.lifecycle import empty
 
 from .conftest import RunServices
 from .ldap_helpers import USER, connection, create, provider
+from .previews import preview_json
 from .test_fast_path_mixes import lean_if
 from .test_scoped_reads import plan_between, table
 
@@ -411,12 +411,7 @@ async def test_the_run_applies_the_previewed_plan_and_keeps_every_kind_and_membe
     await session.store.put_connection(SqliteConnection(id="db", path=str(tmp_path / "db.sqlite")))
     await session.store.put_job(kinds_job(ldap_base, teams=True))
     async with services():
-        args = build_parser().parse_args(["job", "preview", "kinds", "--json"])
-        args.settings = settings
-        capsys.readouterr()
-        assert await args.handler(args) == 0
-        lines = capsys.readouterr().out.splitlines()  # the services' log lines come first
-        shown = json.loads("\n".join(lines[lines.index("{") :]))
+        shown = await preview_json(settings, capsys, "kinds")
         _, end = await follow_run(session, "kinds", None)
     assert isinstance(end, RunFinished), end
     assert end.plan_hash == shown["plan_hash"]

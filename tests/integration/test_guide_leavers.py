@@ -11,9 +11,7 @@ checked as `idsync job apply` checks it, and planned against an empty domain.
 
 from __future__ import annotations
 
-import argparse
 import csv
-import json
 import re
 import shutil
 import subprocess
@@ -35,7 +33,6 @@ from schemas.events import RunFinished
 from schemas.jobs import Job
 from schemas.plan import RunStats
 from services.cli.client import Session
-from services.cli.main import build_parser
 from services.cli.watch import follow_run
 from services.common.definitions import load_connections, load_job
 from services.common.jetstream import ABSENT_BUCKET
@@ -48,6 +45,7 @@ from tests.ldap_server import ADMIN_PASSWORD, Slapd, slapd_binary
 
 from .conftest import RunServices
 from .ldap_helpers import entries
+from .previews import preview_json
 
 ROOT = Path(__file__).resolve().parents[2]
 GUIDE = (ROOT / "docs" / "guides" / "hr-leavers-to-directory.md").read_text()
@@ -122,13 +120,7 @@ async def apply(session: Session, folder: Path, job_file: str) -> Job:
 
 async def preview(settings: Settings, capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
     """`idsync job preview hr-to-ldap --json`, as the command runs it."""
-    args: argparse.Namespace = build_parser().parse_args(["job", "preview", JOB, "--json"])
-    args.settings = settings
-    capsys.readouterr()
-    assert await args.handler(args) == 0
-    lines = capsys.readouterr().out.splitlines()  # the services' log lines come first
-    shown: dict[str, Any] = json.loads("\n".join(lines[lines.index("{") :]))
-    return shown
+    return await preview_json(settings, capsys, JOB)
 
 
 async def preview_and_run(

@@ -36,7 +36,6 @@ from schemas.events import (
 from schemas.previews import PreviewRequest
 from schemas.subjects import site_plan_subject, work_subject
 from services.cli.client import Session, connect
-from services.cli.main import build_parser
 from services.cli.watch import follow_run
 from services.common.definitions import load_connections, load_job
 from services.common.jetstream import ABSENT_BUCKET, WATERMARKS_BUCKET, WORK
@@ -46,6 +45,7 @@ from services.providers import FACTS
 from tests.nats_sites import Site
 
 from .journal import events_of_run, wait_for_event
+from .previews import preview_json
 from .test_sites import SITE, hosted, hub_settings, in_site
 
 __all__ = ["hub_settings"]  # the fixture, used here
@@ -184,12 +184,7 @@ class Twins:
         """`idsync job preview JOB --json [--key K …] [--changed-only]`: its plan hash."""
         options = [o for key in keys or [] for o in ("--key", key)]
         options += ["--changed-only"] if changed_only else []
-        args = build_parser().parse_args(["job", "preview", job_id, "--json", *options])
-        args.settings = self.settings
-        capsys.readouterr()
-        assert await args.handler(args) == 0
-        lines = capsys.readouterr().out.splitlines()
-        shown: dict[str, Any] = json.loads("\n".join(lines[lines.index("{") :]))
+        shown = await preview_json(self.settings, capsys, job_id, *options)
         return str(shown["plan_hash"])
 
     async def run(
