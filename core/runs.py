@@ -29,6 +29,7 @@ from schemas.events import (
     RunNotifyFailed,
     RunPasswordsSealed,
     RunPlanned,
+    RunQueued,
     RunRecordErrors,
     RunRequested,
     RunStarted,
@@ -44,7 +45,8 @@ class RunStory(msgspec.Struct, kw_only=True):
     run_id: str
     job_id: str
     state: str = "requested"
-    """In words: requested, approved, waiting: site <name> (for a runner of its site),
+    """In words: requested, waiting: run <id> (another run of its job goes on), approved,
+    waiting: site <name> (for a runner of its site),
     running, applying, awaiting approval, waiting: dead letter, finished, finished with
     errors, failed, cancelled, denied, expired."""
     requested_by: str = ""
@@ -159,9 +161,19 @@ def _apply(run: RunStory, event: Event) -> None:
     match event:
         case RunRequested(requested_by=who, trigger=trigger):
             run.requested_by, run.trigger, run.requested_at = who, trigger, event.at
+        case RunQueued(behind=behind, behind_state=behind_state):
+            if run.state == "requested":
+                going = f" ({behind_state})" if behind_state else ""
+                run.state = f"waiting: run {behind}"
+                run.reason = (
+                    f"job {event.job_id} has run {behind} going on{going}: this run starts "
+                    "once it (and any run asked for before this one) has ended"
+                )
         case RunApproved(approved_by=who, requested_by=requested_by):
             if run.state == "awaiting approval":  # it waited: why is no reason any more
                 run.waited, run.reason = run.reason, ""
+            elif run.state.startswith("waiting: run"):  # its turn came
+                run.reason = ""
             run.approved_by, run.state = who, "approved"
             if who and who not in run.approvals:
                 run.approvals.append(who)

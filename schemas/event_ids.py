@@ -37,6 +37,11 @@ def awaiting_id(run_id: str, plan_hash: str | None = None) -> str:
     return f"{run_id}.awaiting.{_plan(plan_hash)}" if plan_hash else f"{run_id}.awaiting"
 
 
+def queued_id(run_id: str) -> str:
+    """A request held back behind its job's run going on (once per run)."""
+    return f"{run_id}.queued"
+
+
 def denied_id(run_id: str) -> str:
     return f"{run_id}.denied"
 

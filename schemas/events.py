@@ -49,6 +49,21 @@ class RunApproved(_Event, tag="run.approved", frozen=True):
     """Set when this approves a plan that waited for approval: only that plan may run."""
 
 
+class RunQueued(_Event, tag="run.queued", frozen=True):
+    """Another run of the job had not ended when this one was asked for: it waits, and
+    the workflow lets it through once the runs before it have ended (a job never runs
+    twice at once, whatever asked: services/workflow/claims.py). It plans then, against
+    what the runs before it left."""
+
+    behind: str
+    """The run of the job going on when this one was asked for."""
+    behind_state: str = ""
+    """That run's state then, in words ("running", "awaiting approval", …)."""
+    requested_by: str = ""
+    trigger: Trigger = "manual"
+    keys: list[str] | None = None
+
+
 class RunWaitingForSite(_Event, tag="run.waiting-for-site", frozen=True):
     """The run's job lives in a site: its approval waits in that site's queue until
     one of the site's runners takes it (none running: it waits, it does not fail)."""
@@ -346,6 +361,7 @@ Event = (
     | RunDeadLetter
     | RunBatchDropped
     | RunWaitingForSite
+    | RunQueued
     | RunFinished
     | RunFailed
     | RunCancelled

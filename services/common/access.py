@@ -80,6 +80,7 @@ from .credentials import inbox_prefix as inbox_prefix  # where a person reads re
 from .jetstream import (
     ABSENT_BUCKET,
     APPROVALS_BUCKET,
+    CLAIMS_BUCKET,
     COLLECTION_RUNS_BUCKET,
     COLLECTIONS_BUCKET,
     CONNECTIONS_BUCKET,
@@ -143,6 +144,7 @@ _PEOPLE_READ = (
     COLLECTION_RUNS_BUCKET,  # each collection run's steps
     TEMPLATES_BUCKET,
     ROLES_BUCKET,  # roles, their policies and who holds them (no secrets)
+    CLAIMS_BUCKET,  # each job's run going on and the runs waiting for it
 )
 """A bucket a new feature adds is read by the services (they may read every stream) and
 written by the service listed below; people read it only once it is named here."""

@@ -90,6 +90,9 @@ TEMPLATES_BUCKET = "idsync_templates"
 """Templates people saved (the shipped ones are core/ad_templates.py)."""
 ROLES_BUCKET = "idsync_roles"
 """Roles: their definitions, who holds them, who changed them (services/common/roles.py)."""
+CLAIMS_BUCKET = "idsync_claims"
+"""Per job: its one run let through, and the runs asked for meanwhile that wait for it
+(services/common/claims.py; kept by the workflow)."""
 BUCKETS = (
     JOBS_BUCKET,
     CONNECTIONS_BUCKET,
@@ -104,6 +107,7 @@ BUCKETS = (
     COLLECTION_RUNS_BUCKET,
     TEMPLATES_BUCKET,
     ROLES_BUCKET,
+    CLAIMS_BUCKET,
 )
 RUNNERS_BUCKET = "idsync_runners"
 """Each runner's latest heartbeat and current work (entries expire after an hour)."""

@@ -5,9 +5,10 @@ list --job` still shows them) and their states in the runs bucket. Its schedules
 always go (a job made again under the same id starts its schedules afresh, nothing
 "missed"). Asked to forget the history, the job's events (`idsync.run.*.<job>`,
 `idsync.schedule.*.<job>`) are purged from the journal, and its runs' log lines not yet
-recorded from their stream; its runs' states deleted, and so are its watermark and the
-absences it recorded. Stored plans expire with the journal. Then `job.history-forgotten`
-says so in the journal, for the history database to forget the job's runs as well
+recorded from their stream; its runs' states deleted, and so are its claim
+(services/common/claims.py), its watermark and the absences it recorded. Stored plans
+expire with the journal. Then `job.history-forgotten` says so in the journal, for the
+history database to forget the job's runs as well
 (services/recorder/forget.py): published after the purge, it comes after every event of
 the job the journal still holds, so the recorder replaying the journal from its start
 forgets what it forgot live.
@@ -25,6 +26,7 @@ from schemas.subjects import event_subject, job_events, job_logs, schedule_event
 
 from .jetstream import (
     ABSENT_BUCKET,
+    CLAIMS_BUCKET,
     JOURNAL,
     LOGS,
     RUNS_BUCKET,
@@ -52,6 +54,7 @@ async def forget_history(nc: Client, job_id: str, by: str) -> int:
     for key in set(await bucket_keys(js, RUNS_BUCKET)) & run_ids:
         await runs.purge(key)
     await _purge_keys(nc, WATERMARKS_BUCKET, job_id)
+    await _purge_keys(nc, CLAIMS_BUCKET, job_id)  # its runs' states are gone: so is its claim
     await _purge_keys(nc, ABSENT_BUCKET, f"{job_id}.>")
     said = JobHistoryForgotten(run_id="", job_id=job_id, by=by, runs=len(run_ids))
     await js.publish(

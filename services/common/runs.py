@@ -23,6 +23,7 @@ ENDED = frozenset({"run.finished", "run.failed", "run.cancelled", "run.denied", 
 
 _WORDS = {
     "run.requested": "it is asked for, not planned yet",
+    "run.queued": "it waits for another run of its job to end",
     "run.approved": "it is approved, not planned yet",
     "run.awaiting-approval": "it waits for approval",
     "run.planned": "it is being applied",

@@ -1,8 +1,10 @@
 """The workflow service: answers commands and gates every run request.
 
 Commands come on `idsync.cmd.<principal>.<verb>`; the server lets each user publish
-only under their own principal, so the principal in the subject is who asks. A
-request that the job's approval policy covers waits (`run.awaiting-approval`) for one
+only under their own principal, so the principal in the subject is who asks. Every
+run request, whatever asked for it, first takes its job's claim, or waits for the run
+of the job going on (claims.py: one run of a job at a time). A request that the job's
+approval policy covers waits (`run.awaiting-approval`) for one
 of its approvers (decisions.py); any other is approved at once. Requests from other
 systems are merged in bursts (bursts.py); waits nobody answers expire (approvals.py).
 Dead letters are retried and dropped here (deadletters.py): publishing an approval
@@ -12,7 +14,6 @@ again and deleting a stream's messages are the workflow's alone.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
 
 import msgspec
 from faststream.nats import NatsBroker
@@ -20,20 +21,17 @@ from faststream.nats import NatsBroker
 from core.checks.incremental import changed_only_refusal
 from core.errors import StoreFull
 from schemas.commands import CommandReply, encode, run_command_decoder
-from schemas.event_ids import approved_id, awaiting_id, failed_id, requested_id
+from schemas.event_ids import requested_id
 from schemas.events import (
     CollectionRequested,
     Event,
-    RunApproved,
     RunAwaitingApproval,
-    RunFailed,
     RunRequested,
     Trigger,
 )
 from schemas.ids import is_slug, new_run_id, utcnow
 from schemas.jobs import Job
 from schemas.subjects import command_subject
-from services.common.approvals import WAITING
 from services.common.bus import Bus
 from services.common.consumers import Delivered, subscribe_durable
 from services.common.delivery import deliberately
@@ -41,15 +39,15 @@ from services.common.host import Background
 from services.common.jetstream import COLLECTIONS, STEPS, WAITS, WORKFLOW
 from services.common.logging import get_logger
 from services.common.loops import idle
-from services.common.runs import RunState
 from services.common.users import Users
 from services.common.users import load as load_users
 from services.providers import FACTS
 
-from . import collections, gate, guard, roles, templates
+from . import claims, collections, gate, guard, roles, templates
 from .approvals import Expiry, record
 from .bursts import Bursts
 from .census import count_runners
+from .claims import gate_request
 from .deadletters import answer_dead_letter
 from .decisions import cancel, decide_waiting_run
 from .definitions import apply_connections, apply_job, delete_job
@@ -110,15 +108,18 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
         if isinstance(event, CollectionRequested):
             await collections.on_requested(bus, event)
 
-    async def on_step(event: Event, attempt: int) -> None:
+    async def on_run_event(event: Event, attempt: int) -> None:
+        await claims.on_run_event(bus, event)  # a run's end lets the next run of its job go
         await collections.on_run_event(bus, event)
 
     subscribe_durable(
         bus, COLLECTIONS, deliberately(bus, on_collection), batch_size=4, title="collections"
     )
-    # Every run event comes by (most are not a step's end: acknowledged at once); one
+    # Every run event comes by (most are no run's end: acknowledged at once); one
     # collection's steps end one after the other, and each is a compare-and-set anyway.
-    subscribe_durable(bus, STEPS, deliberately(bus, on_step), batch_size=4, title="steps")
+    # The one place the workflow sees runs end: their jobs' claims (claims.py), and
+    # collections' steps.
+    subscribe_durable(bus, STEPS, deliberately(bus, on_run_event), batch_size=4, title="steps")
 
     async def send_bursts() -> None:
         tick = min(0.2, bus.settings.merge_window / 4)
@@ -151,7 +152,15 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
             except Exception as error:  # a passing NATS error: check again next time
                 log.warning("approval expiry check failed", error=str(error))
 
-    return [send_bursts, expire, lambda: count_runners(bus)]
+    async def check() -> None:
+        while True:
+            await idle(bus.settings.approval_check)
+            try:
+                await claims.check_claims(bus)
+            except Exception as error:  # a passing NATS error: check again next time
+                log.warning("claims check failed", error=str(error))
+
+    return [send_bursts, expire, check, lambda: count_runners(bus)]
 
 
 def _answer(broker: NatsBroker, bus: Bus, verb: str, handler: Handler) -> None:
@@ -232,84 +241,3 @@ def _waits_for(job: Job, known: Users, trigger: Trigger, requester: str) -> list
     if not gate.needs_approval(job, trigger):
         return None
     return gate.approvers_of(job, known, requester)
-
-
-async def gate_request(bus: Bus, request: RunRequested) -> None:
-    """Approve the request, or make it wait for the job's approvers."""
-    job = await bus.store.find_job(request.job_id)
-    if job is not None and (refused := await guard.run_refusal(bus, job)) is not None:
-        await bus.publish(
-            RunFailed(
-                run_id=request.run_id, job_id=job.id, id=failed_id(request.run_id), reason=refused
-            )
-        )
-        log.warning("run refused by a role's policy", job_id=job.id, run_id=request.run_id)
-        return
-    if job is None or not gate.needs_approval(job, request.trigger):
-        await _record_approved(bus, request)
-        await bus.publish(decide(request))
-        return
-    approvers = gate.approvers(job, load_users(bus.settings.home))
-    expires_at = request.at + timedelta(seconds=gate.expiry_seconds(job, 0))
-    state = RunState(
-        job_id=job.id,
-        state=WAITING,
-        requested_by=request.requested_by,
-        keys=request.keys,
-        trigger=request.trigger,
-        changed_only=request.changed_only,
-    )
-
-    def waits(current: RunState | None) -> RunState | None:
-        return state if current is None else None  # delivered again: it waits already
-
-    await bus.runs.change(request.run_id, waits)
-    others = gate.approvers_of(job, load_users(bus.settings.home), request.requested_by)
-    who = ", ".join(others) or (
-        f"an approver other than {request.requested_by}, and it lists none that is a known user"
-    )
-    await bus.publish(
-        RunAwaitingApproval(
-            run_id=request.run_id,
-            job_id=job.id,
-            id=awaiting_id(request.run_id),
-            reason=f"{request.trigger} run asked for by {request.requested_by}; "
-            f"job {job.id} needs the approval of {who}",
-            requested_by=request.requested_by,
-            trigger=request.trigger,
-            keys=request.keys,
-            approvers=approvers,
-            expires_at=expires_at,
-        )
-    )
-    log.info("run waits for approval", job_id=job.id, run_id=request.run_id, approvers=approvers)
-
-
-async def _record_approved(bus: Bus, request: RunRequested) -> None:
-    """The run's state says it is approved before its approval is published, as a
-    released wait's does: from then `idsync run cancel` finds it while it is planned (a
-    request delivered again finds its run's state, whatever it is now, and keeps it)."""
-    state = RunState(
-        job_id=request.job_id,
-        state="run.approved",
-        requested_by=request.requested_by,
-        keys=request.keys,
-        trigger=request.trigger,
-        changed_only=request.changed_only,
-    )
-    await bus.runs.change(request.run_id, lambda current: state if current is None else None)
-
-
-def decide(request: RunRequested) -> RunApproved:
-    """A request no approval policy covers is approved by the workflow itself."""
-    return RunApproved(
-        run_id=request.run_id,
-        job_id=request.job_id,
-        id=approved_id(request.run_id),
-        approved_by="workflow",
-        reason="no approval required",
-        requested_by=request.requested_by,
-        trigger=request.trigger,
-        keys=request.keys,
-        changed_only=request.changed_only,
-    )

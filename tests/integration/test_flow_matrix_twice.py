@@ -20,12 +20,6 @@ from .conftest import JOB_ID, Files, RunServices, apply_files
 from .journal import wait_for_event
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="nothing keeps a job to one run at a time but the scheduler's skip: two runs "
-    "asked for at once both plan against the same table and both say they created every "
-    "record (the workflow would need a claim per job, released at the run's end)",
-)
 async def test_two_runs_of_one_job_asked_at_once_create_each_record_once(
     files: Files, services: RunServices, session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
