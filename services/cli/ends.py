@@ -20,6 +20,7 @@ from schemas.events import (
     RunFailed,
     RunFinished,
     RunPlanned,
+    RunQueued,
     is_end,
     tag_of,
 )
@@ -158,6 +159,11 @@ class Followed:
                     self.progress.advance(changes)
                 case RunDeliveryFailed():
                     self.progress.note(attempt_line(event))
+                case RunQueued(behind=behind):
+                    self.progress.note(
+                        f"waits for run {behind} of job {event.job_id} to end (one run of a "
+                        "job at a time)"
+                    )
         return stops(event)
 
     def learn(self, event: Event) -> None:
