@@ -113,9 +113,18 @@ async def _resume(bus: Bus, job_id: str) -> None:
     if claim is None or claim.request is None:
         return
     state = await bus.runs.get(claim.run_id)
-    if state is None or state.state == QUEUED:
-        log.info("run let through: its turn", job_id=job_id, run_id=claim.run_id)
-        await let_through(bus, claim.request, claim.since or claim.request.at)
+    if state is not None and state.state != QUEUED:
+        return  # let through already
+    job = await bus.store.find_job(job_id)
+    if job is None or not job.enabled:
+        # Its turn came after its job was deleted or disabled: it runs no more than a
+        # request asked for then would (its end frees the job for the next one).
+        gone = "deleted" if job is None else f"disabled (`idsync job enable {job_id}`)"
+        why = f"job {job_id} was {gone} while the run waited for its turn"
+        await fail_run(bus, claim.run_id, job_id, why)
+        return
+    log.info("run let through: its turn", job_id=job_id, run_id=claim.run_id)
+    await let_through(bus, claim.request, claim.since or claim.request.at)
 
 
 async def _queue(bus: Bus, request: RunRequested, claim: JobClaim) -> None:

@@ -38,6 +38,7 @@ from schemas.ids import new_run_id, scheduled_run_id, utcnow
 from services.cli.client import Session, connect
 from services.common.bus import Bus, make_broker
 from services.common.claims import Claims
+from services.common.definitions import load_job
 from services.common.runs import Runs, RunState
 from services.common.settings import Settings
 from services.runner import run as runner_run
@@ -214,6 +215,28 @@ async def test_a_failed_run_lets_the_next_one_go(
             end = await finished(session, second)
     assert isinstance(failed, RunFailed) and "refused the read" in failed.reason
     assert end.stats.created == 6 and rows(files) == 6
+
+
+async def test_a_run_whose_turn_comes_after_its_job_was_disabled_fails_and_says_why(
+    files: Files, services: RunServices, session: Session
+) -> None:
+    files.write(count=3)
+    async with services("workflow"):
+        await apply_files(session, files)
+        first = await session.request_run(JOB_ID)
+        await wait_for_event(session, of(RunApproved, first), 10)
+        second = await session.request_run(JOB_ID)
+        await queued(session, second, first)
+        job = load_job(files.job)
+        await session.store.put_job(msgspec.structs.replace(job, enabled=False))
+        await session.decide("cancel", first)
+        end = await wait_for_event(session, end_of(second), 10)
+    assert isinstance(end, RunFailed), end
+    assert end.reason == (
+        f"job {JOB_ID} was disabled (`idsync job enable {JOB_ID}`) while the run waited for "
+        "its turn"
+    )
+    assert "run.approved" not in (await story(session, second)).events
 
 
 async def test_a_collection_step_waits_for_its_job_running_alone(
