@@ -39,6 +39,7 @@ from services.common.approvals import WAITING
 from services.common.bus import Bus
 from services.common.claims import Claims
 from services.common.ending import fail_run
+from services.common.failpoints import failpoint
 from services.common.logging import get_logger
 from services.common.runs import RunState, in_words
 from services.common.users import load as load_users
@@ -54,6 +55,7 @@ async def gate_request(bus: Bus, request: RunRequested) -> None:
     if state is not None and state.ended:
         return  # delivered again after its run ended: it claims nothing any more
     claim = await _take(bus, request)
+    failpoint("after-claim")  # crash tests: claimed, neither let through nor said waiting
     if claim.holds(request.run_id):
         await let_through(bus, request, claim.since or request.at)
         return

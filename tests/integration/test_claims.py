@@ -9,6 +9,8 @@ Most tests hold the first run without a runner: the workflow approves it, and it
 
 from __future__ import annotations
 
+import asyncio
+import signal
 import sqlite3
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
@@ -47,6 +49,7 @@ from services.workflow.claims import check_claims, gate_request
 
 from .conftest import JOB_ID, Files, RunServices, apply_files
 from .journal import wait_for_event
+from .processes import service_process
 from .test_collections import ended as collection_ended
 from .test_schedules import HOUR, buses, clock, events, first_seen, hour_of
 
@@ -276,6 +279,24 @@ async def test_a_run_that_ends_while_no_workflow_runs_frees_its_job_when_one_sta
         async with services("workflow"):  # started again: the end comes to it now
             end = await finished(session, second)
     assert end.stats.created == 0 and end.stats.unchanged == 5
+
+
+async def test_a_workflow_killed_between_the_claim_and_the_approval_lets_the_run_go_when_back(
+    files: Files, services: RunServices, session: Session, settings: Settings
+) -> None:
+    files.write(count=4)
+    await apply_files(session, files)
+    with service_process(settings, "workflow", IDSYNC_FAILPOINTS="after-claim:1") as workflow:
+        run_id = await session.request_run(JOB_ID)
+        await asyncio.to_thread(workflow.wait, 30)  # SIGKILLed at the failpoint
+    assert workflow.returncode == -signal.SIGKILL
+    claim = await Claims(session.js).get(JOB_ID)
+    assert claim is not None and claim.run_id == run_id  # claimed, and nothing more
+    assert await Runs(session.js).get(run_id) is None
+    async with services("workflow", "runner"):  # its request is delivered again
+        end = await finished(session, run_id)
+        after = await finished(session, await session.request_run(JOB_ID))
+    assert (end.stats.created, after.stats.created, after.stats.unchanged) == (4, 0, 4)
 
 
 async def test_a_claim_whose_run_ended_unseen_does_not_hold_the_job(
