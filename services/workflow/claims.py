@@ -78,6 +78,8 @@ async def check_claims(bus: Bus) -> None:
     it (or one that took it and was not let through: a workflow stopped in between)."""
     claims = Claims(bus.js)
     for claim in await claims.all():
+        if not claim.runs:
+            continue  # nobody holds the job
         await _settle(bus, claim.job_id)
         await _resume(bus, claim.job_id)
 

@@ -50,6 +50,7 @@ from services.workflow.claims import check_claims, gate_request
 from .conftest import JOB_ID, Files, RunServices, apply_files
 from .journal import wait_for_event
 from .processes import service_process
+from .test_cli import idsync
 from .test_collections import ended as collection_ended
 from .test_schedules import HOUR, buses, clock, events, first_seen, hour_of
 
@@ -136,6 +137,26 @@ async def test_runs_asked_for_while_one_goes_on_wait_in_turn_and_plan_what_it_le
     assert (await story(session, again)).reason == ""  # its turn came: no wait told
     claim = await Claims(session.js).get(JOB_ID)
     assert claim is not None and claim.run_id == "" and claim.queue == []
+
+
+async def test_job_run_wait_says_whom_the_run_waits_for_and_run_show_tells_the_wait(
+    files: Files, services: RunServices, session: Session, settings: Settings
+) -> None:
+    files.write(count=3)
+    async with services("workflow"):
+        await apply_files(session, files)
+        first = await session.request_run(JOB_ID)
+        await wait_for_event(session, of(RunApproved, first), 10)
+        asked = asyncio.create_task(idsync(settings, "job", "run", JOB_ID, "--wait"))
+        said = await wait_for_event(session, lambda e: isinstance(e, RunQueued), 30)
+        shown = await idsync(settings, "run", "show", said.run_id)
+        async with services("runner"):
+            done = await asked
+    assert f"of job {JOB_ID}: waiting: run {first}" in shown.stdout, shown.stdout
+    assert f"reason: job {JOB_ID} has run {first} going on" in shown.stdout
+    assert done.returncode == 0, done.stderr
+    assert f"waits for run {first} of job {JOB_ID} to end" in done.stderr
+    assert f"run {said.run_id}" in done.stdout and "0 created" in done.stdout, done.stdout
 
 
 async def test_a_manual_run_waits_for_the_scheduled_run_and_the_schedule_skips_while_it_waits(
