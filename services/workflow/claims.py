@@ -120,7 +120,7 @@ async def _resume(bus: Bus, job_id: str) -> None:
     if state is not None and state.state != QUEUED:
         return  # let through already
     job = await bus.store.find_job(job_id)
-    if job is None or not job.enabled:
+    if state is not None and (job is None or not job.enabled):
         # Its turn came after its job was deleted or disabled: it runs no more than a
         # request asked for then would (its end frees the job for the next one).
         gone = "deleted" if job is None else f"disabled (`idsync job enable {job_id}`)"
@@ -167,8 +167,8 @@ async def let_through(bus: Bus, request: RunRequested, since: datetime) -> None:
         log.warning("run refused by a role's policy", job_id=job.id, run_id=request.run_id)
         return
     if job is None or not gate.needs_approval(job, request.trigger):
-        await _record_approved(bus, request)
-        await bus.publish(decide(request))
+        if await _record_approved(bus, request):
+            await bus.publish(decide(request))
         return
     approvers = gate.approvers(job, load_users(bus.settings.home))
     expires_at = max(since, request.at) + timedelta(seconds=gate.expiry_seconds(job, 0))
@@ -185,7 +185,10 @@ async def let_through(bus: Bus, request: RunRequested, since: datetime) -> None:
         # delivered again: it waits already (or has moved on)
         return state if current is None or current.state == QUEUED else None
 
-    await bus.runs.change(request.run_id, waits)
+    before, after = await bus.runs.change(request.run_id, waits)
+    now = after or before
+    if now is None or now.ended:
+        return  # cancelled meanwhile: it waits for nobody
     others = gate.approvers_of(job, load_users(bus.settings.home), request.requested_by)
     who = ", ".join(others) or (
         f"an approver other than {request.requested_by}, and it lists none that is a known user"
@@ -207,10 +210,12 @@ async def let_through(bus: Bus, request: RunRequested, since: datetime) -> None:
     log.info("run waits for approval", job_id=job.id, run_id=request.run_id, approvers=approvers)
 
 
-async def _record_approved(bus: Bus, request: RunRequested) -> None:
+async def _record_approved(bus: Bus, request: RunRequested) -> bool:
     """The run's state says it is approved before its approval is published, as a
     released wait's does: from then `idsync run cancel` finds it while it is planned (a
-    request delivered again finds its run's state, whatever it is now, and keeps it)."""
+    request delivered again finds its run's state, whatever it is now, and keeps it).
+    False when the run has ended meanwhile (cancelled while it waited its turn): no
+    approval is said of it."""
     state = RunState(
         job_id=request.job_id,
         state="run.approved",
@@ -223,7 +228,9 @@ async def _record_approved(bus: Bus, request: RunRequested) -> None:
     def approved(current: RunState | None) -> RunState | None:
         return state if current is None or current.state == QUEUED else None
 
-    await bus.runs.change(request.run_id, approved)
+    before, after = await bus.runs.change(request.run_id, approved)
+    now = after or before
+    return now is not None and not now.ended
 
 
 def decide(request: RunRequested) -> RunApproved:
