@@ -71,7 +71,8 @@ class ObjectType:
     "42"): a reference's value is looked up so among the type's objects."""
     folds: Callable[[str], bool] | None = None
     """Whether the destination holds a field's values equal that differ in case alone (a
-    citext column): a reference `by` it is looked up without case."""
+    citext column, an LDAP attribute of caseIgnoreMatch): a reference `by` it is looked
+    up without case, and a field merged adds no value it holds in another case."""
 
     def plan(self, managed: Sequence[str], act_on_absence: bool, every_case: bool = False) -> Plan:
         return plan(
@@ -86,6 +87,7 @@ class ObjectType:
             taken=taken_in(self.mapping, self.everything or self.destination),
             keys_fold=self.keys_fold,
             every_case=every_case,
+            folds=self.folds,
         )
 
 

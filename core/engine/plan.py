@@ -12,7 +12,7 @@ from __future__ import annotations
 import collections
 import hashlib
 import itertools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import msgspec
 
@@ -112,6 +112,7 @@ def plan(
     other_case: Mapping[str, str] | None = None,
     keys_fold: bool | None = None,
     every_case: bool = False,
+    folds: Callable[[str], bool] | None = None,
 ) -> Plan:
     """The changes that make `destination` agree with `source` (already mapped).
 
@@ -151,10 +152,14 @@ def plan(
     take it away. `other_case` adds the absent keys → source keys of such source
     records a caller did not pass (the low-memory planner's unchanged ones and spilled
     creates: `keys.other_cases`).
+
+    `folds`: whether the destination compares a field's values without case (its
+    `value_folds`): a field merged (`policy = "merge"`) adds no value it holds in
+    another case (policies.py).
     """
     if not mapping.keys:
         raise BadInput(f"the {mapping.type!r} mapping needs at least one key field")
-    planner = Planner(mapping, managed)
+    planner = Planner(mapping, managed, folds)
     planner.lifecycle = lifecycle
     if taken is None:
         taken = Taken(mapping)

@@ -4,7 +4,7 @@ leaving."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence, Set
+from collections.abc import Callable, Iterable, Sequence, Set
 from itertools import chain, compress, repeat
 from operator import contains, eq, not_
 from typing import cast
@@ -30,7 +30,12 @@ MAX_WARNINGS = 100
 class Planner:
     """The state of one planning pass: counts, warnings and the changes so far."""
 
-    def __init__(self, mapping: ObjectMapping, managed: Sequence[str]) -> None:
+    def __init__(
+        self,
+        mapping: ObjectMapping,
+        managed: Sequence[str],
+        folds: Callable[[str], bool] | None = None,
+    ) -> None:
         self.mapping = mapping
         self.keys = tuple(mapping.keys)
         self.single = self.keys[0] if len(self.keys) == 1 and not mapping.case_insensitive else None
@@ -43,6 +48,13 @@ class Planner:
             field.to: field.policy for field in mapping.fields if field.policy != "force"
         }
         self.multi_valued = frozenset(field.to for field in mapping.fields if field.delimiter)
+        self.folded = frozenset(
+            field
+            for field, policy in self.policies.items()
+            if policy == "merge" and folds is not None and folds(field)
+        )
+        """The merged fields whose values the destination compares without case
+        (`folds`: its `value_folds`): merged as it compares them (policies.py)."""
         self.follows_container = follows_container(mapping)
         """Objects on both sides go to the container their source record names."""
         # Fields without a policy are unchanged when equal on both sides: compared at
@@ -382,7 +394,9 @@ class Planner:
             if old.__class__ is not str or not old:
                 old = present(old)
             if field in policies:
-                new = resolved(policies[field], old, new, field in self.multi_valued)
+                new = resolved(
+                    policies[field], old, new, field in self.multi_valued, field in self.folded
+                )
             if new != old:
                 if new is None:
                     clear.append(field)

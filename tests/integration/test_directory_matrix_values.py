@@ -430,14 +430,6 @@ async def test_values_the_directory_holds_as_one_are_written_once(
     assert [c.action for c in (await h.plan(["p1"])).plan.changes] == []
 
 
-@pytest.mark.xfail(
-    reason="`policy = merge` compares values exactly (core/engine/policies.py): the value "
-    "the entry holds in another case is kept and the source's added beside it, which the "
-    "attribute holds as one, so the server refuses the update on every run. Merging as the "
-    "destination compares each field (its `value_folds`) needs the planner told so, in "
-    "memory and lean alike.",
-    strict=True,
-)
 async def test_a_merge_adds_no_value_the_directory_holds_in_another_case(
     slapd: Slapd, ldap_base: str, tmp_path: Path
 ) -> None:

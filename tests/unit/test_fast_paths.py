@@ -21,7 +21,7 @@ import shutil
 import sqlite3
 import tempfile
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -107,8 +107,13 @@ def compared_field_by_field() -> Iterator[None]:
     in turn, as before the quick ways."""
     made = Planner.__init__
 
-    def slow(planner: Planner, mapping: ObjectMapping, managed: tuple[str, ...]) -> None:
-        made(planner, mapping, managed)
+    def slow(
+        planner: Planner,
+        mapping: ObjectMapping,
+        managed: tuple[str, ...],
+        folds: Callable[[str], bool] | None = None,
+    ) -> None:
+        made(planner, mapping, managed, folds)
         planner.plain, planner.with_policy = (), planner.compared
         planner.single = None  # every key through match_key
 

@@ -14,6 +14,7 @@ import binascii
 import unicodedata
 from collections.abc import Iterable, Mapping
 
+from core.engine.policies import alike
 from schemas.values import Binary, Record, Value, normalize
 
 from .connection import DnValued
@@ -191,7 +192,7 @@ class Values:
                 if len(items) > 1 and name.lower() in self.folds:  # the first of alike ones
                     firsts: dict[str, str] = {}
                     for item in items:
-                        firsts.setdefault(_alike(item), item)
+                        firsts.setdefault(alike(item), item)
                     items = list(firsts.values())
                 if len(items) == 1 and name.lower() not in self.multi:
                     out[name] = items[0]
@@ -210,12 +211,6 @@ class Values:
         if isinstance(value, list):
             return [stored_dn(item, names) or item for item in value]
         return value
-
-
-def _alike(text: str) -> str:
-    """A value as an attribute comparing without case compares it: the spaces around it
-    and inside it made one (RFC 4518's insignificant spaces), case folded."""
-    return " ".join(text.split()).casefold()
 
 
 def _binary(value: Value) -> Value:

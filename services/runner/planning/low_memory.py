@@ -332,6 +332,7 @@ async def plan_lean(
         taken=index.taken,
         other_case=other_case,
         keys_fold=keys_fold,
+        folds=getattr(destination, "value_folds", None),
     )
     the_plan.counts.unchanged += index.unchanged
     the_plan.counts.skipped += index.skipped
