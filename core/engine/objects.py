@@ -73,6 +73,9 @@ class ObjectType:
     """Whether the destination holds a field's values equal that differ in case alone (a
     citext column, an LDAP attribute of caseIgnoreMatch): a reference `by` it is looked
     up without case, and a field merged adds no value it holds in another case."""
+    refuses: Callable[[Change], str | None] | None = None
+    """Why the destination refuses a create before it is sent (an entry out of an LDAP
+    destination's query), or None: its record fails alone (`plan`)."""
 
     def plan(self, managed: Sequence[str], act_on_absence: bool, every_case: bool = False) -> Plan:
         return plan(
@@ -88,6 +91,7 @@ class ObjectType:
             keys_fold=self.keys_fold,
             every_case=every_case,
             folds=self.folds,
+            refuses=self.refuses,
         )
 
 
@@ -107,7 +111,8 @@ def plan_objects(
     keys: `plan`'s `every_case`)."""
     with_refs = [t for t in types if reference_fields(t.mapping)]
     if len(types) == 1 and not with_refs:
-        return types[0].plan(types[0].managed, act_on_absence, every_case), []
+        only = types[0].plan(types[0].managed, act_on_absence, every_case)
+        return only, list(only.refused)
     plans = []
     for t in types:
         refs = {f.to for f in reference_fields(t.mapping)}
@@ -140,6 +145,7 @@ def plan_objects(
     returned: dict[str, list[str]] = {}
     absent: dict[str, list[Record]] = {}
     for t, p in zip(types, plans, strict=True):
+        errors += p.refused
         returned.update(p.returned)
         absent.update(p.absent)
         counts.unchanged += p.counts.unchanged

@@ -18,7 +18,7 @@ import msgspec
 
 from core.errors import BadInput
 from schemas.jobs import ObjectMapping
-from schemas.plan import Change, PlanCounts
+from schemas.plan import Change, PlanCounts, RecordError
 from schemas.values import Record
 
 from .batching import split_batches
@@ -56,6 +56,9 @@ class Plan(msgspec.Struct, frozen=True, kw_only=True):
     leaver's, whose record the source holds): what a source whose whole read may miss a
     record confirms before the plan is acted on (services/runner/planning/absence.py).
     Not in the hash: it changes nothing the plan does."""
+    refused: list[RecordError] = msgspec.field(default_factory=list)
+    """The records whose create the destination refused before anything is sent (`plan`'s
+    `refuses`): each fails alone; no change of theirs is in the plan."""
 
     def batches(self, max_changes: int, max_bytes: int) -> list[list[Change]]:
         return split_batches(self.changes, max_changes, max_bytes)
@@ -113,6 +116,7 @@ def plan(
     keys_fold: bool | None = None,
     every_case: bool = False,
     folds: Callable[[str], bool] | None = None,
+    refuses: Callable[[Change], str | None] | None = None,
 ) -> Plan:
     """The changes that make `destination` agree with `source` (already mapped).
 
@@ -155,11 +159,13 @@ def plan(
 
     `folds`: whether the destination compares a field's values without case (its
     `value_folds`): a field merged (`policy = "merge"`) adds no value it holds in
-    another case (policies.py).
+    another case (policies.py). `refuses`: why the destination refuses a create before
+    it is sent (an entry its values put out of an LDAP destination's query), or None:
+    such a record fails alone (`Plan.refused`), nothing planned for it.
     """
     if not mapping.keys:
         raise BadInput(f"the {mapping.type!r} mapping needs at least one key field")
-    planner = Planner(mapping, managed, folds)
+    planner = Planner(mapping, managed, folds, refuses)
     planner.lifecycle = lifecycle
     if taken is None:
         taken = Taken(mapping)
@@ -229,6 +235,7 @@ def plan(
         leading=planner.leading,
         returned=planner.returned,
         absent={mapping.type: planner.absences} if planner.absences else {},
+        refused=planner.refused,
     )
 
 

@@ -12,7 +12,7 @@ from typing import cast
 from core.errors import BadInput
 from core.run_texts import more_like, warning_kind
 from schemas.jobs import ObjectMapping, Policy
-from schemas.plan import Action, Change, PlanCounts
+from schemas.plan import Action, Change, PlanCounts, RecordError
 from schemas.values import Record
 
 from .containers import CONTAINER_FIELD, container_of, follows_container, same_container
@@ -35,8 +35,13 @@ class Planner:
         mapping: ObjectMapping,
         managed: Sequence[str],
         folds: Callable[[str], bool] | None = None,
+        refuses: Callable[[Change], str | None] | None = None,
     ) -> None:
         self.mapping = mapping
+        self.refuses = refuses
+        """Why the destination refuses a create before it is sent (an LDAP entry its
+        values put out of the destination's query), or None: the record fails alone."""
+        self.refused: list[RecordError] = []
         self.keys = tuple(mapping.keys)
         self.single = self.keys[0] if len(self.keys) == 1 and not mapping.case_insensitive else None
         """The one key field, when keys compare with case: `key_of`'s quick way."""
@@ -263,10 +268,11 @@ class Planner:
             return []
         return [(k, r) for k, r in found.items() if k not in wanted and k not in gone]
 
-    def on_source_only(self, key: str, record: Record) -> None:
+    def on_source_only(self, key: str, record: Record) -> bool:
+        """The record's create (False: none is planned — skipped, or refused)."""
         if self.mapping.on_source_only != "create":
             self.counts.skipped += 1
-            return
+            return False
         # `present` inlined for text, the usual value: this runs for every record created.
         values: Record = {}
         get = record.get
@@ -284,7 +290,7 @@ class Planner:
                 f"source record {display_key(record, self.keys)!r} has no container in "
                 f"{field!r}: created where the destination puts objects by default"
             )
-        self.add(key, "create", record, values=values, container=container)
+        return self.add(key, "create", record, values=values, container=container)
 
     def on_source_only_all(self, records: Iterable[tuple[str, Record]]) -> None:
         """`on_source_only` of each (key, record) in turn — a first run's every record,
@@ -306,6 +312,7 @@ class Planner:
         written = self.written
         if (
             not pairs
+            or self.refuses is not None
             or mapping.on_source_only != "create"
             or mapping.container_from is not None
             or len(self.keys) != 1
@@ -479,8 +486,7 @@ class Planner:
         if self.lifecycle is not None and key in self.lifecycle.deleted:
             self.counts.skipped += 1  # deleted at the end of its lifecycle: not made again
             return
-        self.on_source_only(key, record)
-        if leavers.action != "delete":
+        if self.on_source_only(key, record) and leavers.action != "delete":
             moved_to = leaver_container(self.mapping)
             self.add(key, leavers.action, record, container=moved_to, follow_up=True)
 
@@ -495,9 +501,10 @@ class Planner:
         before: Record | None = None,
         container: str | None = None,
         follow_up: bool = False,
-    ) -> None:
+    ) -> bool:
         """A change to the object that `found_by` identifies (its key fields become `match`);
-        a `follow_up` completes the object's own change and is counted with it."""
+        a `follow_up` completes the object's own change and is counted with it. False: a
+        create the destination refuses (`refuses`), not planned: its record fails."""
         change = Change(
             action=action,
             key=display_key(found_by, self.keys),
@@ -509,9 +516,17 @@ class Planner:
             container=container,
             follow_up=follow_up,
         )
+        refuses = self.refuses if action == "create" else None
+        if refuses is not None and (why := refuses(change)) is not None:
+            kind = self.mapping.type
+            self.refused.append(
+                RecordError(key=change.key, action="create", message=why, object_type=kind)
+            )
+            return False
         self.ranked.append((rank(change), key, change))
         if not follow_up:
             setattr(self.counts, action, getattr(self.counts, action) + 1)
+        return True
 
     def warn(self, text: str) -> None:
         self.warning_count += 1

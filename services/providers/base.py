@@ -21,7 +21,11 @@ its absence that it is not known (planning/: a job comparing keys with case refu
 source keys that differ only in case where they fold, core/engine/plan.py);
 `value_folds(field)` says the destination compares that field's values without case
 (an LDAP attribute's equality rule, a citext or `_ci` column): a reference `by` it is
-looked up so (core/engine/planned_state.py);
+looked up so (core/engine/planned_state.py), and a field merged adds no value it holds
+in another case (core/engine/policies.py);
+`create_refusal`, when not None, says why the destination refuses a create before it is
+sent (an LDAP entry its values put out of the endpoint's query): the planner fails that
+record alone (core/engine/planner.py);
 `Places` names where a source holds a record (a file's line);
 `ChangeReader` below is what incremental runs need of a source (`FallsBack`, what one
 whose change feed can be lost tells of it); `Staging` lets a

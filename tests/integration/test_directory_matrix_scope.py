@@ -79,6 +79,8 @@ async def test_a_record_naming_a_container_out_of_the_scope_fails_in_preview_and
 async def test_an_entry_created_out_of_the_query_is_no_create_on_every_run(
     slapd: Slapd, ldap_base: str, tmp_path: Path
 ) -> None:
+    """The job writes none of what the query asks for: the create fails when the run is
+    planned, naming the query, and nothing is written."""
     job = people_job()
     job["destination"] = {
         "connection": "dir",
@@ -87,12 +89,30 @@ async def test_an_entry_created_out_of_the_query_is_no_create_on_every_run(
     }
     h = Harness(slapd, ldap_base, tmp_path, job)
     h.write([{"id": "p1", "cn": "P 1", "sn": "P"}])  # nothing writes employeeType
+    first, errors = await h.run()
+    assert [c.action for c in first.plan.changes] == [] and errors == {}, errors
+    [refused] = first.record_errors
+    # Said so, naming the query to change.
+    assert refused.key == "p1" and "out of the destination's query" in refused.message
+    assert "(employeeType=managed)" in refused.message
+    assert h.entries() == {}
+
+
+async def test_an_entry_the_query_leaves_out_undecided_by_its_values_fails_its_next_create(
+    slapd: Slapd, ldap_base: str, tmp_path: Path
+) -> None:
+    """A query the values written do not decide (an ordering, which employeeType has
+    none of: the server matches no entry by it): the entry is created, and the next
+    run's create, which finds it there but out of the query, fails, naming the query —
+    never created again on every run, silently."""
+    query = "(&(objectClass=inetOrgPerson)(employeeType>=m))"
+    job = people_job({"to": "employeeType", "from": "kind"})
+    job["destination"] = {"connection": "dir", "container": ldap_base, "query": query}
+    h = Harness(slapd, ldap_base, tmp_path, job)
+    h.write([{"id": "p1", "cn": "P 1", "sn": "P", "kind": "x"}])
     _, errors = await h.run()
     assert errors == {"p1": None}
     again, errors = await h.run()
-    assert [c.action for c in again.plan.changes] == [] or errors["p1"] is not None, (
-        "created again on every run, silently"
-    )
-    # Said so, naming the query to change.
-    assert "out of the destination's query" in str(errors["p1"])
-    assert "(employeeType=managed)" in str(errors["p1"])
+    assert [c.action for c in again.plan.changes] == ["create"]
+    assert "the entry is there, but out of the destination's query" in str(errors["p1"])
+    assert query in str(errors["p1"])

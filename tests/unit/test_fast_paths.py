@@ -112,8 +112,9 @@ def compared_field_by_field() -> Iterator[None]:
         mapping: ObjectMapping,
         managed: tuple[str, ...],
         folds: Callable[[str], bool] | None = None,
+        refuses: Callable[[Change], str | None] | None = None,
     ) -> None:
-        made(planner, mapping, managed, folds)
+        made(planner, mapping, managed, folds, refuses)
         planner.plain, planner.with_policy = (), planner.compared
         planner.single = None  # every key through match_key
 

@@ -30,6 +30,7 @@ from schemas.values import Record, Value, normalize
 
 from ..base import Layout
 from ..ldap import ber as w
+from ..ldap import matching
 from ..ldap.connection import Session, connect
 from ..ldap.dn import compile_filter
 from ..ldap.provider import LdapProvider
@@ -105,6 +106,13 @@ class AdProvider(LdapProvider):
         """Active Directory compares text values without case, whatever its schema
         publishes: a reference `by` any field is looked up so."""
         return True
+
+    def _written(self, texts: dict[str, list[str]], classes: list[str]) -> matching.Written:
+        """The values a create writes, as Active Directory compares them: text without
+        case; an attribute not written may be one it sets of its own (objectCategory,
+        sAMAccountType, the account's state), and so may a class (top, person): the query
+        is decided by what is written alone."""
+        return matching.Written(texts, classes, rule=_folds, absent=_never)
 
     def __init__(
         self, connection: ActiveDirectoryConnection, endpoint: Endpoint, layout: Layout
@@ -329,7 +337,9 @@ class AdProvider(LdapProvider):
         return step
 
     def _pipeline(self, wire: Wire) -> Pipeline:
-        return AdPipeline(wire, self._dns, self._uacs, self._extras, self._passwordless)
+        # The query alone (a read of what changed adds uSNChanged to `_filter`).
+        query = (self._query, compile_filter(self._query, "ad: the endpoint's query"))
+        return AdPipeline(wire, self._dns, self._uacs, self._extras, self._passwordless, query)
 
     async def close(self) -> None:
         side, self._side = self._side, None
@@ -340,3 +350,11 @@ class AdProvider(LdapProvider):
 
 def _has(values: Record, name: str) -> bool:
     return any(k.lower() == name.lower() and v for k, v in values.items())
+
+
+def _folds(_: str) -> str:
+    return matching.FOLDS
+
+
+def _never(_: str) -> bool:
+    return False

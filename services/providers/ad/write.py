@@ -80,8 +80,9 @@ class AdPipeline(Pipeline):
         uacs: dict[str, int],
         extras: dict[int, Extra],
         passwordless: set[str] | None = None,
+        query: tuple[str, bytes] | None = None,
     ) -> None:
-        super().__init__(wire, dns)
+        super().__init__(wire, dns, query)
         self.uacs = uacs  # lower-case DN → userAccountControl as last read or written
         self.extras = extras
         self.passwordless = passwordless if passwordless is not None else set()
@@ -148,6 +149,7 @@ class AdPipeline(Pipeline):
     def found(self, step: Step, entry: tuple[bytes, list[tuple[bytes, list[bytes]]]]) -> None:
         if step.stage == "named" and step.index in self.extras:
             self.extras[step.index].named = {name.lower(): values for name, values in entry[1]}
+        super().found(step, entry)
 
     def _after_named(self, step: Step, extra: Extra, r: w.Result) -> bytes | None:
         """The entry that took the add's name: the change's own object goes on being
@@ -162,6 +164,9 @@ class AdPipeline(Pipeline):
         if uac is not None:
             self.uacs[step.dn.lower()] = uac
         extra.added = unfinished(uac, number(named.get(b"pwdlastset")))
+        if self.query is not None:  # is it one a read sees? (Pipeline._in_query)
+            step.stage = "in query?"
+            return w.search_request(step.dn.encode(), w.SCOPE_BASE, self.query[1], [b"1.1"])
         self.remember(step.key, step.dn)
         follow = self.add_over(step)
         return follow if follow is not None else self._after_create(step)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import math
 import ssl
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -245,3 +245,62 @@ def keys_fold(conn: ldap3.Connection, keys: Sequence[str]) -> bool | None:
         return None
     folding = [rule in _WITHOUT_CASE for rule in rules]
     return True if all(folding) else False if not any(folding) else None
+
+
+_WITH_CASE = frozenset(
+    {"caseexactmatch", "caseexactia5match", "2.5.13.5", "1.3.6.1.4.1.1466.109.114.1"}
+)
+"""Equality rules that compare text with case (RFC 4517), by lower-case name and OID."""
+
+
+_USER_APPLICATION = "USER_APPLICATION"
+"""ldap3's usage of an attribute type of users (rfc4512.ATTRIBUTE_USER_APPLICATION), not
+operational (directoryOperation, dSAOperation, …)."""
+
+
+class Compared:
+    """What the server's schema says of attributes and classes for a filter evaluated on
+    the values a create writes (matching.py): how each attribute compares its values,
+    which ones the server never sets of its own, and each class's superiors. A server
+    that publishes no schema tells nothing: no attribute surely absent, no rule known."""
+
+    def __init__(self, conn: ldap3.Connection) -> None:
+        schema = conn.server.schema
+        self._types: Mapping[str, Any] = (schema.attribute_types if schema else None) or {}
+        self._classes: Mapping[str, Any] = (schema.object_classes if schema else None) or {}
+        self._supertypes = {
+            str(parent).lower() for info in self._types.values() for parent in info.superior or ()
+        }
+
+    def rule(self, name: str) -> str | None:
+        """ "folds" (caseIgnoreMatch), "exact" (caseExactMatch), or None (another rule, or
+        one not known)."""
+
+        def equality(info: Any) -> str | None:
+            return str(info.equality[0]).lower() if info.equality else None
+
+        found = inherited(self._types, name, equality)
+        return "folds" if found in _WITHOUT_CASE else "exact" if found in _WITH_CASE else None
+
+    def absent(self, name: str) -> bool:
+        """Whether an entry holds no value of the attribute unless it is written: one of
+        users (not operational, nor set by the server alone) that no other type is a
+        subtype of (a filter on `name` matches `cn` and `sn`)."""
+        info = self._types.get(name)
+        if info is None or info.no_user_modification or name.lower() in self._supertypes:
+            return False
+        return info.usage in (None, _USER_APPLICATION)
+
+    def classes(self, names: Iterable[str]) -> set[str]:
+        """The classes and their superiors, lower-case (an inetOrgPerson is a person)."""
+        out: set[str] = set()
+        todo = [str(name) for name in names]
+        while todo:
+            name = todo.pop()
+            if name.lower() in out:
+                continue
+            out.add(name.lower())
+            info = self._classes.get(name)
+            if info is not None:
+                todo += [str(parent) for parent in info.superior or ()]
+        return out

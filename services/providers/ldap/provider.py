@@ -16,16 +16,20 @@ worker threads: the event loop never waits on the directory.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from core.errors import Transient, Unreachable
 from schemas.plan import Change
+from schemas.values import Binary, Value
 
 from ..base import Outcome
+from . import matching
 from .classes import DEFAULT_CLASSES
 from .connection import connect
 from .dn import compile_filter, key_filter, split_rdn
 from .read import LdapReading, key_of
-from .steps import Step, Target, new_dn, new_rdn
+from .steps import Step, Target, naming_value, new_dn, new_rdn
+from .values import DN_FIELD
 from .wire import Disconnected, Wire
 from .write import Pipeline
 
@@ -38,6 +42,8 @@ class LdapProvider(LdapReading):
     extra_attributes: tuple[str, ...] = ()
     """Attributes every key lookup asks for besides the keys (what a subclass acts on)."""
     lookup_creates = False
+    _parsed: tuple[str, object] | None = None
+    """The endpoint's query and its parse tree (`refused_create`)."""
     """Whether creates look for their key first: needed where the DN is not made of the
     key, so that an existing entry with the key is found and another one's name is not."""
 
@@ -81,6 +87,65 @@ class LdapProvider(LdapReading):
     def identifier(self, change: Change) -> str | None:
         """The DN a create gives its entry: what references to it resolve to."""
         return new_dn(change, self._step(0, change).target)
+
+    @property
+    def create_refusal(self) -> Callable[[Change], str | None] | None:
+        """What the planner asks of each create (`refused_create`), where the endpoint
+        names a query: the classes' own filter finds every entry a create of them makes
+        (Active Directory's a class of its own sets), so a first run of many creates is
+        planned at once, none asked."""
+        return self.refused_create if self._queried else None
+
+    def refused_create(self, change: Change) -> str | None:
+        """Why a create is refused before it is sent: the values it writes put its entry out
+        of the endpoint's query (which then reads it never again: each run would create
+        it anew, none update nor delete it). None where they match it, or do not decide
+        (matching.py: the server adds values of its own)."""
+        step = self._step(0, change)
+        change, target = step.change, step.target
+        values: dict[str, Value] = {**change.match, **change.set}
+        name = target.rdn_attribute
+        if name and (naming := naming_value(change, name)) is not None:
+            values = {name: naming, **values}
+        classes = values.pop("objectClass", None) or list(target.object_classes)
+        sent = [classes] if isinstance(classes, str) else classes
+        if isinstance(sent, Binary):
+            sent = list(target.object_classes)
+        texts: dict[str, list[str]] = {}
+        for field, value in values.items():
+            if field.startswith("@") or field.lower() == DN_FIELD or isinstance(value, Binary):
+                continue
+            items = [value] if isinstance(value, str) else value
+            texts[field] = [item for item in items if item]
+        if matching.decides(self._query_tree(), self._written(texts, sent)) is not False:
+            return None
+        named = matching.attributes(self._query_tree())
+        shown = "; ".join(
+            f"{field}: {', '.join(map(repr, texts[field])) or 'none'}"
+            for field in texts
+            if field.lower() in named
+        )
+        dn = new_dn(change, target) or change.key
+        return (
+            f"create {dn}: the values written ({shown or 'none of the attributes it asks for'}"
+            f"; objectClass: {', '.join(map(str, sent))}) are out of the destination's query "
+            f"{self._query}, which would never read the entry again (each run would create "
+            "it anew): make the job write what the query asks for, or widen the query"
+        )
+
+    def _query_tree(self) -> object:
+        if self._parsed is None or self._parsed[0] != self._query:
+            self._parsed = (self._query, matching.parsed(self._query))
+        return self._parsed[1]
+
+    def _written(self, texts: dict[str, list[str]], classes: list[str]) -> matching.Written:
+        """The values a create writes, as the server's schema tells of them."""
+        compared = self._compared
+        if compared is None:  # not opened: nothing known of the schema
+            return matching.Written(texts, classes, rule=_unknown, absent=_never)
+        return matching.Written(
+            texts, compared.classes(classes), rule=compared.rule, absent=compared.absent
+        )
 
     def renamed(self, change: Change, dn: str) -> str | None:
         """The DN the entry named `dn` has once `change` is applied: a move keeps its RDN
@@ -159,3 +224,11 @@ class LdapProvider(LdapReading):
             if (key := key_of(record, keys)) is not None:
                 self._dns[key] = None if key in self._dns else dn.decode("utf-8", "replace")
         return after or None
+
+
+def _unknown(_: str) -> str | None:
+    return None
+
+
+def _never(_: str) -> bool:
+    return False

@@ -24,7 +24,7 @@ from schemas.values import Record, Value
 from ..base import Layout
 from ..changes import FieldChanges, filtered
 from . import ber as w
-from .connection import Session, binary_attributes, connect, dn_valued, keys_fold
+from .connection import Compared, Session, binary_attributes, connect, dn_valued, keys_fold
 from .dn import class_filter, compile_filter, escape_filter_value, split_rdn
 from .steps import Key
 from .values import DN_FIELD, RawEntry, Values
@@ -98,6 +98,9 @@ class LdapReading:
         self._scope = w.SCOPE_SUBTREE if endpoint.include_subcontainers else w.SCOPE_LEVEL
         self._classes = tuple(layout.object_classes or endpoint.object_classes or ())
         self._query = endpoint.query or class_filter(self._classes)
+        self._queried = bool(endpoint.query)
+        """The endpoint names its own query (else the classes' filter, which every create
+        of them matches)."""
         self._filter = compile_filter(self._query, "ldap: the endpoint's query")
         self._rdn = endpoint.rdn_attribute or (layout.keys[0] if layout.keys else None)
         self._container = layout.container or endpoint.container
@@ -114,6 +117,9 @@ class LdapReading:
         self._changes: FieldChanges | None = None
         self._write = False
         self._keys_fold: bool | None = None
+        self._compared: Compared | None = None
+        """What the schema says of attributes and classes (a create's values against the
+        query: provider.py `refused_create`), once opened."""
         self._folding: dict[str, bool] = {}
         self._aliases: list[tuple[str, str]] = []
         """(the field a record holds an attribute under, another spelling the job reads
@@ -159,6 +165,7 @@ class LdapReading:
             if spelled[name.lower()] != name
         ]
         self._keys_fold = keys_fold(session.conn, layout.keys)
+        self._compared = Compared(session.conn)
         if self.checks_attributes:
             names = [*layout.keys, *layout.fields, *layout.reads]
             unknown = unknown_attributes(session.conn.server.schema, names)

@@ -103,6 +103,7 @@ async def plan_in_memory(
                 outside=outside,
                 spell=spelling(target),
                 folds=getattr(target, "value_folds", None),
+                refuses=getattr(target, "create_refusal", None),
             )
         )
         mappers.append(mapper)

@@ -121,7 +121,7 @@ async def plan_low_memory(
             as_read = None  # the refusal as found
         raise as_read or refused from None
     sizes = [TypeRecords(mapping.type, read, found)]
-    return Planned.of(the_plan, sizes, list(mapper.errors), [mapper])
+    return Planned.of(the_plan, sizes, [*mapper.errors, *the_plan.refused], [mapper])
 
 
 async def duplicate_as_read(
@@ -258,7 +258,10 @@ async def plan_lean(
         index.fold_keys()  # a create an object holds in another case: planned with it
     # Plain creates go to disk as they are planned (not with unique fields: each create
     # takes its free value in key order, among all of them).
-    spill = None if index.taken.rules else Spill(mapping, managed)
+    # Nor where the destination refuses some creates before they are sent (an LDAP
+    # entry out of its query): each create is planned, and asked, by `plan()`.
+    refuses = getattr(destination, "create_refusal", None)
+    spill = None if index.taken.rules or refuses is not None else Spill(mapping, managed)
     kept: list[Record] = []
     source_count = 0
     if spill is not None:
@@ -333,6 +336,7 @@ async def plan_lean(
         other_case=other_case,
         keys_fold=keys_fold,
         folds=getattr(destination, "value_folds", None),
+        refuses=refuses,
     )
     the_plan.counts.unchanged += index.unchanged
     the_plan.counts.skipped += index.skipped
@@ -463,4 +467,5 @@ def _with_spilled(
         leading=the_plan.leading,
         returned=the_plan.returned,
         absent=the_plan.absent,
+        refused=the_plan.refused,
     )
