@@ -154,15 +154,21 @@ def returned(
     wanted: Mapping[str, object],
     found: Mapping[str, object],
     lifecycle: Lifecycle | None,
+    leaving: Mapping[str, object] | None = None,
 ) -> list[str]:
     """The objects found absent before whose records are back in the source (`wanted`),
     whose absences are to be forgotten as soon as the run is planned: all of them without
     `restore` (nothing is done to them), and with it those that are no more (`found`
     has none: deleted by someone else, or at the end of their lifecycle — created anew).
-    A restore applied forgets the others'."""
+    A restore applied forgets the others'. So too a leaver's (`leaving`) whose object is
+    no more, deleted by someone else: its absence ended with it — a leaver created anew
+    (`leavers.new = "create"`) starts its own, and is not deleted by the next run for
+    the days the one before it had been away (one deleted at the end of its lifecycle
+    stays `deleted`: it is not created again)."""
     if lifecycle is None:
         return []
     back = [key for key in lifecycle.absent_since if key in wanted]
     if mapping.restore:
         back = [key for key in back if key not in found]
-    return sorted(back + [key for key in lifecycle.deleted if key in wanted])
+    gone = [key for key in lifecycle.absent_since if key in (leaving or ()) and key not in found]
+    return sorted(back + gone + [key for key in lifecycle.deleted if key in wanted])

@@ -221,7 +221,7 @@ def plan(
                 else:
                     planner.on_destination_only(key, record)
         planner.counts.skipped += sum(1 for key in ambiguous if key not in wanted)
-    if keys_back := returned(mapping, wanted, found, lifecycle):
+    if keys_back := returned(mapping, wanted, found, lifecycle, planner.leaving):
         planner.returned = {mapping.type: keys_back}
     taken.settle(
         (key, change.set) for _, key, change in planner.ranked if change.action == "create"
