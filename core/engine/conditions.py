@@ -20,7 +20,7 @@ from typing import Any
 from core.words import show
 from schemas.values import Record, Value
 
-from .transforms_base import Args, texts_of
+from .transforms_base import Args, nfc, texts_of
 
 Test = Callable[[Value | None, Record], bool]
 """(the value made so far, the source record) → whether the condition holds."""
@@ -61,11 +61,11 @@ def _passes(args: Args, kind: str, ignore_case: bool) -> Callable[[list[str]], b
             pattern = re.compile(source, re.IGNORECASE if ignore_case else 0)
         except re.error as error:
             args.fail(f"needs a valid regular expression, got {show(source)}: {error}")
-        return lambda texts: any(pattern.search(item) for item in texts)
+        return lambda texts: any(pattern.search(nfc(item)) for item in texts)
     if kind == "equals":
         fold = str.casefold if ignore_case else str
-        wanted = {fold(text) for text in args.texts("equals")}
-        return lambda texts: any(fold(item) in wanted for item in texts)
+        wanted = {fold(nfc(text)) for text in args.texts("equals")}
+        return lambda texts: any(fold(nfc(item)) in wanted for item in texts)
     empty = args.flag("empty", True)
     return lambda texts: not texts if empty else bool(texts)
 

@@ -8,6 +8,7 @@ job is applied or a run starts; a step only meets the values of records.
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections.abc import Callable, Collection, Mapping
 from typing import Any, NoReturn
 
@@ -16,6 +17,12 @@ from core.words import show
 from schemas.values import Record, Value
 
 Step = Callable[[Value | None, Record], Value | None]
+
+
+def nfc(text: str) -> str:
+    """The text with its accents composed (NFC): "ü" written as "u" and a combining mark
+    (as a Mac, and some exports, write it) is the "ü" a job names, one character."""
+    return text if text.isascii() else unicodedata.normalize("NFC", text)
 
 
 class TransformError(BadInput):

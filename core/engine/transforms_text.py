@@ -2,7 +2,8 @@
 
 Each builder checks its arguments once and returns a `Step`; on a multi-valued value
 the step works on each item. Cutting counts characters of the NFC form, so "é" is one
-character whether the source wrote it composed or as "e" and a combining accent.
+character whether the source wrote it composed or as "e" and a combining accent; title
+case, and what `replace` finds, take the text so too.
 """
 
 from __future__ import annotations
@@ -18,13 +19,9 @@ from core.words import show
 from schemas.values import Record, Value
 
 from .context import MappingContext
-from .transforms_base import Args, Step, each, not_text
+from .transforms_base import Args, Step, each, nfc, not_text
 
 Match = re.Match[str]
-
-
-def _nfc(text: str) -> str:
-    return text if text.isascii() else unicodedata.normalize("NFC", text)
 
 
 def _no_arguments(args: Args) -> None:
@@ -43,9 +40,30 @@ def lower(args: Args, context: MappingContext) -> Step:
 
 
 def title(args: Args, context: MappingContext) -> Step:
-    """Each word capitalized: "o'brien-smith" -> "O'Brien-Smith", "élodie" -> "Élodie"."""
+    """Each word capitalized: "o'brien-smith" -> "O'Brien-Smith", "élodie" -> "Élodie"
+    (however the source wrote its accents: a combining mark is part of its letter's word,
+    not the end of it — "mu\u0308ller" is "Müller", not "MüLler")."""
     _no_arguments(args)
-    return each("title", str.title)
+    return each("title", _titled)
+
+
+def _titled(text: str) -> str:
+    text = nfc(text)
+    if text.isascii() or not any(map(_is_mark, text)):
+        return text.title()
+    out: list[str] = []
+    cased = False  # str.title's rule: a cased character after another is lower-cased
+    for char in text:
+        if _is_mark(char):  # no accent composes with the letter before it: left as it is
+            out.append(char)
+            continue
+        out.append(char.lower() if cased else char.title())
+        cased = char.isupper() or char.islower() or char.istitle()
+    return "".join(out)
+
+
+def _is_mark(char: str) -> bool:
+    return unicodedata.category(char).startswith("M")
 
 
 def ascii_text(args: Args, context: MappingContext) -> Step:
@@ -68,14 +86,14 @@ def trim(args: Args, context: MappingContext) -> Step:
 
 def left(args: Args, context: MappingContext) -> Step:
     count = args.whole(label="length")
-    return each("left", lambda text: _nfc(text)[:count])
+    return each("left", lambda text: nfc(text)[:count])
 
 
 def right(args: Args, context: MappingContext) -> Step:
     count = args.whole(label="length")
     if count == 0:
         return each("right", lambda text: "")
-    return each("right", lambda text: _nfc(text)[-count:])
+    return each("right", lambda text: nfc(text)[-count:])
 
 
 def substring(args: Args, context: MappingContext) -> Step:
@@ -85,7 +103,7 @@ def substring(args: Args, context: MappingContext) -> Step:
     length = args.whole("length") if args.has("length") else None
 
     def cut(text: str) -> str:
-        text = _nfc(text)
+        text = nfc(text)
         begin = max(len(text) + start, 0) if start < 0 else start
         return text[begin:] if length is None else text[begin : begin + length]
 
@@ -103,9 +121,10 @@ def replace(args: Args, context: MappingContext) -> Step:
     ignore_case = args.flag("ignore_case", False)
     if not old:
         args.fail('needs the text to find, such as " " or "^0+", got ""')
+    old = nfc(old)
     if not as_regex and not ignore_case:
         limit = count or -1
-        return each("replace", lambda text: text.replace(old, new, limit))
+        return each("replace", lambda text: nfc(text).replace(old, new, limit))
     flags = re.IGNORECASE if ignore_case else 0
     try:
         pattern = re.compile(old if as_regex else re.escape(old), flags)
@@ -115,7 +134,7 @@ def replace(args: Args, context: MappingContext) -> Step:
         new = new.replace("\\", "\\\\")  # plain text: backslashes are not group references
     sub = pattern.sub
     repl = _template(args, pattern, new)
-    return each("replace", lambda text: sub(repl, text, count))
+    return each("replace", lambda text: sub(repl, nfc(text), count))
 
 
 _MARK = re.compile("\ue000(\\d+)\ue001")

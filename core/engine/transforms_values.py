@@ -13,7 +13,7 @@ from core.words import show
 from schemas.values import Record, Value
 
 from .context import MappingContext
-from .transforms_base import Args, RecordFailed, Step, each, texts_of
+from .transforms_base import Args, RecordFailed, Step, each, nfc, texts_of
 
 # %%, or a variable: an upper-case name, optionally ":NAME" (%ENV:HOME%). Anything else
 # (a lone "%" as in "50% off") is plain text.
@@ -135,13 +135,13 @@ def value_map(args: Args, context: MappingContext) -> Step:
     for key, value in table.items():
         if not isinstance(value, str):
             args.fail(f"needs text for {show(key)}, got {show(value)}")
-        folded = key.casefold() if ignore_case else key
+        folded = nfc(key).casefold() if ignore_case else nfc(key)
         if lookup.get(folded, value) != value:
             args.fail(f"maps {show(key)} twice when case is ignored")
         lookup[folded] = value
 
     def find(text: str) -> str:
-        found = lookup.get(text.casefold() if ignore_case else text)
+        found = lookup.get(nfc(text).casefold() if ignore_case else nfc(text))
         if found is not None:
             return found
         if fallback is not None:

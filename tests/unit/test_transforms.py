@@ -46,6 +46,8 @@ CASES: list[tuple[str, Any, Value | None, Value | None]] = [
     ("lower-unicode", "lower", "ÉLODIE ÅSE", "élodie åse"),
     ("title-unicode", "title", "jürgen o'brien-müller", "Jürgen O'Brien-Müller"),
     ("title-greek", "title", "σωκράτης", "Σωκράτης"),
+    ("title-decomposed", "title", "o'bri\u0065\u0301n-mu\u0308ller", "O'Brién-Müller"),
+    ("title-mark-of-no-letter", "title", "q\u0308uux q\u0308", "Q\u0308uux Q\u0308"),
     # trim
     ("trim-spaces", "trim", "  Ada \t", "Ada"),
     ("trim-to-nothing", "trim", "   ", ""),
