@@ -25,7 +25,7 @@ from . import kept
 from .kept import FileId
 from .reach import unwritable
 from .statements import Statements
-from .values import Probe, affinity, quote
+from .values import Probe, ScopeProbe, affinity, quote
 
 _writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Path, asyncio.Lock]] = (
     weakref.WeakKeyDictionary()
@@ -88,6 +88,9 @@ class SqliteTable:
         self._q = quote(endpoint.table)
         # The endpoint's scope: a WHERE condition the job's author wrote (never data).
         self._where = f" WHERE ({endpoint.query})" if endpoint.query else ""
+        self._query = endpoint.query
+        self._scope: ScopeProbe | None = None
+        """The query, tested on the records a destination writes (read.py `canonical`)."""
         self._layout = layout
         self._timeout = sqlite_busy_timeout() if timeout is None else timeout
         self._db: aiosqlite.Connection | None = None
@@ -195,6 +198,7 @@ class SqliteTable:
                 columns[str(name)] = affinity(str(detail))
         if columns != self._columns:
             self._probe.reset(columns)
+            self._scope = None  # made again with the table's new affinities
         self._columns = columns
         self._unique = [frozenset(names) for i, names in indexed.items() if i not in other_case]
 

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Sequence
 from itertools import chain
 from typing import cast
 
+from core.engine.transforms_base import RecordFailed
 from schemas.values import (
     PlainColumns,
     Record,
@@ -21,7 +22,7 @@ from schemas.values import (
 from ..changes import FieldChanges, filtered, needs_field
 from ..keyforms import ascii_spaces, asked_only, compared, unsettled_text
 from .connection import SqliteTable
-from .values import param_of, quote, value_of
+from .values import ScopeProbe, param_of, quote, value_of
 
 UNSETTLED = "idsync_unsettled"
 """The function a lookup registers on its connection: whether a text is spelled
@@ -128,10 +129,39 @@ class SqliteReading(SqliteTable):
 
     def canonical(self, record: Record) -> Record:
         if not self._probe.numeric(record) and self._text_only(record):
-            return record  # text columns give back the text they were given
+            kept = record  # text columns give back the text they were given
+        else:
+            multi = self._layout.multi_valued
+            params = {name: param_of(multi, name, v) for name, v in record.items()}
+            stored = self._probe.store(params)
+            kept = normalize({name: value_of(multi, name, raw) for name, raw in stored.items()})
+        if self._query and self._write:
+            self._in_scope(kept)
+        return kept
+
+    def _in_scope(self, record: Record) -> None:
+        """A destination's record whose row would lie outside the endpoint's `query`
+        fails: written, no run would read it back — each would create it again, or write
+        over a row of the table that is not the job's. Judged where the job writes every
+        column the query names (the others' values are not known), on a whole record (not
+        a value alone, as a reference's is spelled, nor its keys alone, as a failed
+        record's are read)."""
+        keys, fields = self._layout.keys, self._layout.fields
+        if not keys or not fields or len(record) <= len(keys):
+            return
+        if any(key not in record for key in keys):
+            return
+        if self._scope is None:
+            self._scope = ScopeProbe(self._query or "", [*keys, *fields], self._columns)
+        if not self._scope.usable:
+            return
         multi = self._layout.multi_valued
-        stored = self._probe.store({name: param_of(multi, name, v) for name, v in record.items()})
-        return normalize({name: value_of(multi, name, raw) for name, raw in stored.items()})
+        if not self._scope.holds({name: param_of(multi, name, v) for name, v in record.items()}):
+            raise RecordFailed(
+                f"its row would lie outside the destination's query ({self._query}): no run "
+                "would read it back; map the fields the query tests so that it holds, or "
+                "leave the record out of the source's scope (`where`)"
+            )
 
     def canonical_as_is(
         self, names: Sequence[str], columns: Sequence[Sequence[Value | None]]
@@ -145,6 +175,8 @@ class SqliteReading(SqliteTable):
         one by one."""
         if self._probe.slots and self._probe.numeric(names):
             return False
+        if self._query and self._write:
+            return False  # each record tested against the query (`_in_scope`)
         multi = self._layout.multi_valued
         if isinstance(columns, PlainColumns):  # the values known plain: the delimiters alone
             return self._no_delimiters(names, columns)

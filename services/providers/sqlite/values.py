@@ -111,3 +111,42 @@ class Probe:
             row = self._db.execute(f"SELECT {cols} FROM probe").fetchone()
             self._db.execute("DELETE FROM probe")
         return {**params, **dict(zip(hits, row, strict=True))}
+
+
+class ScopeProbe:
+    """A destination's `query` tested on a record before it is written: an in-memory table
+    of the columns the job writes (with the table's affinities), the record's values in
+    it. A query naming any other column (or table) cannot be judged so: `usable` False."""
+
+    def __init__(self, query: str, columns: Iterable[str], affinities: Mapping[str, str]) -> None:
+        self._names = list(dict.fromkeys(columns))
+        self._slots = {name: f"c{i}" for i, name in enumerate(self._names)}
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+        # The columns under their own names (the query names them so), typed as the table.
+        cols = ", ".join(f"{quote(n)} {affinities.get(n, 'TEXT')}" for n in self._names)
+        self._test = f"SELECT count(*) FROM scope WHERE ({query})"
+        try:
+            self._db.execute(f"CREATE TABLE scope ({cols})")
+            self._db.execute(self._test).fetchone()
+            self.usable = True
+        except sqlite3.Error:  # another column, another table, or not a condition at all
+            self.usable = False
+
+    def holds(self, params: Mapping[str, Param]) -> bool:
+        """Whether a row of these values (the others empty) is in the query's scope."""
+        names = [name for name in self._names if params.get(name) is not None]
+        cols = ", ".join(map(quote, names))
+        with self._lock:
+            if names:
+                marks = ", ".join("?" * len(names))
+                insert = f"INSERT INTO scope ({cols}) VALUES ({marks})"
+                self._db.execute(insert, [params[n] for n in names])
+            else:
+                self._db.execute("INSERT INTO scope DEFAULT VALUES")
+            try:
+                found = self._db.execute(self._test).fetchone()
+            except sqlite3.Error:
+                found = (1,)  # not judged: the write says
+            self._db.execute("DELETE FROM scope")
+        return bool(found and found[0])
