@@ -274,7 +274,11 @@ def _job(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--key",
         action="append",
         metavar="VALUE",
-        help="only the object with this key value (repeatable); never deletes",
+        help=(
+            "only the object with this key value (repeatable; keyed on several fields: "
+            'the whole key as shown, "E1 / Sales", or its first part for every object '
+            "it begins); never deletes"
+        ),
     )
     p.add_argument(
         "--changed-only",

@@ -86,3 +86,27 @@ async def test_a_query_naming_a_column_the_job_does_not_write_is_not_judged(
     planned = await plan_between(source, target, job, None, Reading())
     assert [(c.action, c.key) for c in planned.plan.changes] == [("create", "E1")]
     assert planned.record_errors == []
+
+
+async def test_a_run_for_a_whole_key_looks_its_rows_up_and_writes_that_one(
+    tmp_path: Path,
+) -> None:
+    """Between SQLite tables, whose rows a run for some keys looks up by the first key:
+    asked for "E1 / Sales", the run reads E1's rows and updates that one alone."""
+    rows = [("E1", "Sales", "new@x"), ("E1", "Finance", "new@x")]
+    table(tmp_path / "hr.db", "hr", ["id", "dept", "mail"], rows)
+    existing = [("E1", "Sales", "a@x"), ("E1", "Finance", "b@x")]
+    table(tmp_path / "dir.db", "people", ["id", "dept", "mail"], existing)
+    mapping = {"keys": ["id", "dept"], "fields": [{"to": "id"}, {"to": "dept"}, {"to": "mail"}]}
+    job = Job(
+        id="people",
+        source=Endpoint(connection="hr", table="hr"),
+        destination=Endpoint(connection="dir", table="people"),
+        objects=[msgspec.convert(mapping, ObjectMapping)],
+    )
+    source, target, _ = sides(tmp_path, "")
+    planned = await plan_between(source, target, job, ["E1 / Sales"], Reading())
+    assert [(c.action, c.key, c.set) for c in planned.plan.changes] == [
+        ("update", "E1 / Sales", {"mail": "new@x"})
+    ]
+    assert planned.plan.warnings == []

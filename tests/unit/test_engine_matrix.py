@@ -184,3 +184,36 @@ def test_a_where_and_leavers_test_a_decomposed_value_as_a_composed_one(shape: st
     ):
         run = planned(shape, users, source, destination, {}, 0, where=where)
         assert user_changes(run) == [("disable", "E2")], where
+
+
+@pytest.mark.parametrize("shape", ["one type", "two types"])
+def test_a_run_for_an_objects_whole_key_touches_that_object_alone(shape: str) -> None:
+    """A type keyed on two fields shows its objects' keys as "E1 / Sales" (a preview,
+    `idsync run show`): a run asked for that key plans that object alone — not nothing,
+    with a warning that no record has it — and a failed record asked so is reported.
+    Its first key alone ("E1") still asks for every object whose first key it is."""
+    users: dict[str, Any] = {
+        "type": "user",
+        "keys": ["id", "dept"],
+        "on_destination_only": "delete",
+        "fields": [{"to": "id"}, {"to": "dept"}, {"to": "title", "transform": {"map": {"a": "A"}}}],
+    }
+    source: list[Record] = [
+        {"id": "E1", "dept": "Sales", "title": "a"},
+        {"id": "E1", "dept": "Finance", "title": "a"},
+        {"id": "E2", "dept": "Sales", "title": "x"},  # fails: no map entry
+    ]
+    destination: list[Record] = [
+        {"id": "E1", "dept": "Sales", "title": "old"},
+        {"id": "E1", "dept": "Finance", "title": "old"},
+        {"id": "E2", "dept": "Sales", "title": "old"},
+    ]
+
+    def asked(*keys: str) -> tuple[list[tuple[str, str]], list[str], list[str]]:
+        run = planned(shape, users, source, destination, {}, 0, keys=list(keys))
+        return user_changes(run), [e.key for e in run.record_errors], run.plan.warnings
+
+    assert asked("E1 / Sales") == ([("update", "E1 / Sales")], [], [])
+    assert asked(" e1 / Finance ", "E1 / Sales")[0] == [("update", "E1 / Sales")]
+    assert asked("E2 / Sales") == ([], ["E2 / Sales"], [])
+    assert asked("E1")[0] == [("update", "E1 / Finance"), ("update", "E1 / Sales")]

@@ -25,6 +25,7 @@ from .sides import Pair
 from .source import (
     Planned,
     SourceMapper,
+    first_keys,
     only_keys,
     out_of_scope,
     planned_against,
@@ -63,8 +64,9 @@ async def plan_in_memory(
         elif read := await read_unless_same(job, at, pair, keys, context, reading, learned):
             (mapper, mapped), everything, equal = read
         else:
+            # A whole key asked for ("E1 / Sales") is read by its first part, then kept alone.
             (mapper, mapped), everything = await read_sides(
-                job, at, pair, keys, context, reading, learned
+                job, at, pair, first_keys(mapping, keys), context, reading, learned
             )
         unchanged += equal
         read_count = len(mapped) + equal + len(mapper.errors)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import partial
 from itertools import repeat
 from operator import is_not
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 
@@ -25,7 +25,7 @@ from core.engine.conditions import compile_condition, fields_tested
 from core.engine.containers import Scope
 from core.engine.context import MappingContext
 from core.engine.failures import Failure
-from core.engine.keys import folded_key
+from core.engine.keys import KEY_SEPARATOR, folded_key
 from core.engine.lifecycle import LEAVER_FIELD
 from core.engine.mapping import CompiledMapping, compile_mapping, filled
 from core.engine.plan import Plan
@@ -418,14 +418,21 @@ class SourceMapper:
         with the same `fold`. A record whose key itself failed is known by its first key
         as read."""
         wanted = scope_of(self.mapping, keys, fold=fold)
+        whole = whole_keys(self.mapping, keys, fold=fold)
         if fold and not self.mapping.case_insensitive:
+            n = len(self.mapping.keys)
             self.failures = [
                 failure
                 for failure in self.failures
-                if failure.scope is not None and folded_key(failure.scope, 1) in wanted
+                if (failure.scope is not None and folded_key(failure.scope, 1) in wanted)
+                or (failure.held is not None and folded_key(failure.held, n) in whole)
             ]
             return
-        self.failures = [failure for failure in self.failures if failure.scope in wanted]
+        self.failures = [
+            failure
+            for failure in self.failures
+            if failure.scope in wanted or (whole and failure.held in whole)
+        ]
 
     @property
     def blind(self) -> bool:
@@ -720,7 +727,14 @@ def unknown_keys(
     ci = mapping.case_insensitive or fold
     held = {match_key(r, field, ci) for r in (*mapped, *scoped)}
     held |= {match_key({field[0]: error.key}, field, ci) for error in errors}
-    return [key for key in keys if match_key({field[0]: key}, field, ci) not in held]
+    whole = {match_key(r, mapping.keys, ci) for r in (*mapped, *scoped)} - {None}
+    whole |= {_whole_key(mapping, error.key, ci) for error in errors} - {None}
+    return [
+        key
+        for key in keys
+        if match_key({field[0]: key}, field, ci) not in held
+        and _whole_key(mapping, key, ci) not in whole
+    ]
 
 
 def only_keys(
@@ -731,6 +745,13 @@ def only_keys(
     destination comparing keys without case finds them."""
     field, wanted = mapping.keys[:1], scope_of(mapping, keys, fold=fold)
     folded = mapping.case_insensitive or fold
+    if whole := whole_keys(mapping, keys, fold=fold):
+        every = mapping.keys
+        return [
+            r
+            for r in records
+            if match_key(r, field, folded) in wanted or match_key(r, every, folded) in whole
+        ]
     return [r for r in records if match_key(r, field, folded) in wanted]
 
 
@@ -741,6 +762,33 @@ def scope_of(mapping: ObjectMapping, keys: list[str], *, fold: bool = False) -> 
     wanted = {match_key({field[0]: key}, field, folded) for key in keys}
     wanted.discard(None)
     return wanted
+
+
+def whole_keys(mapping: ObjectMapping, keys: list[str], *, fold: bool = False) -> set[str]:
+    """Of a type of several key fields, the keys asked for as its objects' keys are shown
+    (`idsync run show`, a preview: their parts joined with " / ", "E1 / Sales"), as a
+    run compares whole keys: that object alone is in the run's scope (its first key
+    alone, "E1", scopes every object whose first key it is)."""
+    folded = mapping.case_insensitive or fold
+    found = {_whole_key(mapping, key, folded) for key in keys}
+    found.discard(None)
+    return cast(set[str], found)
+
+
+def _whole_key(mapping: ObjectMapping, key: str, folded: bool) -> str | None:
+    fields = mapping.keys
+    if len(fields) < 2 or key.count(KEY_SEPARATOR) != len(fields) - 1:
+        return None
+    return match_key(dict(zip(fields, key.split(KEY_SEPARATOR), strict=True)), fields, folded)
+
+
+def first_keys(mapping: ObjectMapping, keys: list[str] | None) -> list[str] | None:
+    """The keys a run scoped to `keys` reads its sides by (their first key field): each
+    as asked, and the first part of one asked as a whole key (`whole_keys`)."""
+    if keys is None or len(mapping.keys) < 2:
+        return keys
+    firsts = [key.split(KEY_SEPARATOR)[0] for key in keys if _whole_key(mapping, key, False)]
+    return list(dict.fromkeys([*keys, *firsts]))
 
 
 def out_of_scope(
@@ -754,12 +802,10 @@ def out_of_scope(
     """The records a run scoped to `keys` leaves out (`only_keys` keeps the others, with
     the same `fold`), but for those of a key a record that failed holds (a key the source
     holds twice)."""
-    field, wanted = mapping.keys[:1], scope_of(mapping, keys, fold=fold)
-    folded = mapping.case_insensitive or fold
+    kept = {id(r) for r in only_keys(records, mapping, keys, fold=fold)}
     held = {failure.held for failure in failures}
     return [
         r
         for r in records
-        if match_key(r, field, folded) not in wanted
-        and match_key(r, mapping.keys, mapping.case_insensitive) not in held
+        if id(r) not in kept and match_key(r, mapping.keys, mapping.case_insensitive) not in held
     ]
