@@ -139,9 +139,10 @@ def not_text(name: str, value: Value | None) -> Value | None:
 
 
 def texts_of(value: Value | None) -> list[str]:
-    """The texts a value holds (none for no value or binary data)."""
+    """The texts a value holds (none for no value or binary data); text of spaces alone
+    — a spreadsheet's blank cell — is none either, as it is no key and no record."""
     if isinstance(value, str):
-        return [value] if value else []
+        return [value] if value and not value.isspace() else []
     if isinstance(value, list):
-        return [item for item in value if item]
+        return [item for item in value if item and not item.isspace()]
     return []

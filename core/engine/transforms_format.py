@@ -16,7 +16,7 @@ from core.words import show
 from schemas.values import Record, Value
 
 from .context import MappingContext
-from .transforms_base import Args, RecordFailed, Step
+from .transforms_base import Args, RecordFailed, Step, texts_of
 
 # A doubled brace, a placeholder, or a brace standing alone (an error).
 _TOKEN = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
@@ -94,12 +94,12 @@ def _text(value: Value | None, name: str | None) -> str:
     """The one text a placeholder stands for; a record without it fails."""
     shown = "{" + (name or "") + "}"
     if isinstance(value, list):
-        items = [item for item in value if item]
+        items = texts_of(value)
         if len(items) > 1:
             raise RecordFailed(f"format needs one value for {shown}, got {show(items)}")
         value = items[0] if items else None
-    if isinstance(value, str) and value:
+    if isinstance(value, str) and texts_of(value):
         return value
-    if value is None or value == "":
+    if value is None or isinstance(value, str):  # empty, or spaces alone
         raise RecordFailed(f"format needs {shown}, which has no value")
     raise RecordFailed(f"format needs text for {shown}, got {show(value)}")

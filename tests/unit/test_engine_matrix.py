@@ -217,3 +217,64 @@ def test_a_run_for_an_objects_whole_key_touches_that_object_alone(shape: str) ->
     assert asked(" e1 / Finance ", "E1 / Sales")[0] == [("update", "E1 / Sales")]
     assert asked("E2 / Sales") == ([], ["E2 / Sales"], [])
     assert asked("E1")[0] == [("update", "E1 / Finance"), ("update", "E1 / Sales")]
+
+
+@pytest.mark.parametrize(
+    ("spec", "record", "expected"),
+    [
+        ({"default": ["first_name"]}, {"preferred": "  ", "first_name": "Ada"}, "Ada"),
+        ({"default": "n/a"}, {"preferred": " "}, "n/a"),
+        ({"join": ["preferred", "first_name"]}, {"preferred": " ", "first_name": "Ada"}, "Ada"),
+        (
+            {"if": {"empty": True}, "then": {"static": "none"}, "else": {"static": "some"}},
+            {"preferred": "\t "},
+            "none",
+        ),
+        (
+            {"if": {"field": "preferred", "empty": False}, "then": {"static": "some"}},
+            {"preferred": " "},
+            " ",
+        ),
+    ],
+)
+def test_a_cell_of_spaces_alone_is_no_value_to_a_transformation(
+    spec: Any, record: Record, expected: str
+) -> None:
+    """A spreadsheet's blank cell is often a space: `default` falls back over it, `join`
+    leaves it out, an `if` finds it empty — as they do for an empty cell."""
+    from core.engine.context import MappingContext
+    from core.engine.transforms import compile_transform
+
+    context = MappingContext(job_id="hr", run_id="r", now=DAY0, environment={})
+    step = compile_transform(spec, "$.objects[0].fields[0].transform", context)
+    assert step(record.get("preferred"), record) == expected
+
+
+def test_a_format_naming_a_field_of_spaces_alone_fails_its_record() -> None:
+    """`{first_name}.{last_name}@example.org` with a last name of one space is not
+    "zoe. @example.org" (nor, after `ascii` and a `replace` of what is not a letter,
+    "zoe.@example.org"): the record fails, as it does for an empty last name."""
+    users: dict[str, Any] = {
+        "type": "user",
+        "keys": ["id"],
+        "on_destination_only": "delete",
+        "fields": [
+            {"to": "id"},
+            {
+                "to": "mail",
+                "transform": [
+                    {"format": "{first_name}.{last_name}@example.org"},
+                    "lower",
+                    {"replace": "[^a-z0-9.@]", "with": "", "regex": True},
+                ],
+            },
+        ],
+    }
+    source: list[Record] = [{"id": "E1", "first_name": "Zoe", "last_name": " "}]
+    destination: list[Record] = [{"id": "E1", "mail": "zoe.smith@example.org"}]
+    for shape in SHAPES:
+        run = planned(shape, users, source, destination, {}, 0)
+        assert user_changes(run) == [], shape
+        assert [(e.key, e.message) for e in run.record_errors] == [
+            ("E1", "mail: format needs {last_name}, which has no value")
+        ], shape
