@@ -110,3 +110,44 @@ async def test_a_run_for_a_whole_key_looks_its_rows_up_and_writes_that_one(
         ("update", "E1 / Sales", {"mail": "new@x"})
     ]
     assert planned.plan.warnings == []
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+async def test_a_delete_or_an_update_leaves_the_rows_outside_the_query_alone(
+    tmp_path: Path, shape: str
+) -> None:
+    """Sales and Finance share a table, one row per person and department; the job keeps
+    the Sales rows (`query`). E1 leaves Sales, E2's mail changes: E1's and E2's Finance
+    rows are not the job's — neither deleted nor written."""
+    table(tmp_path / "hr.db", "hr", ["id", "dept", "mail"], [("E2", "sales", "new@x")])
+    existing = [("E1", "Sales", "a"), ("E1", "Finance", "b"), ("E2", "Sales", "c")]
+    existing += [("E2", "Finance", "d")]
+    table(tmp_path / "dir.db", "people", ["id", "dept", "mail"], existing)
+    source, target, job = sides(tmp_path, "dept = 'Sales'")
+    keys = ["E1", "E2"] if shape == "scoped to keys" else None
+    with lean_if(shape in ("little memory", "spilled")), spilled_if(shape == "spilled"):
+        planned = await plan_between(source, target, job, keys, Reading())
+        outcomes, _ = await applied(source, target, job, planned.plan.changes)
+    assert [o.error for o in outcomes] == [None] * len(outcomes)
+    db = sqlite3.connect(tmp_path / "dir.db")
+    left = [("E1", "Sales", "a")] if keys is not None else []  # a run for keys deletes none
+    assert sorted(db.execute("SELECT * FROM people")) == sorted(
+        [*left, ("E1", "Finance", "b"), ("E2", "Finance", "d"), ("E2", "Sales", "new@x")]
+    )
+    db.close()
+
+
+async def test_a_create_whose_key_a_row_outside_the_query_holds_fails(tmp_path: Path) -> None:
+    """E9 joins Sales while Finance's row holds E9 in a table keyed on the person: the
+    create fails, naming the table's refusal, and Finance's row stays as it was."""
+    table(tmp_path / "hr.db", "hr", ["id", "dept", "mail"], [("E9", "sales", "z@x")])
+    columns = ["id TEXT PRIMARY KEY", "dept", "mail"]
+    table(tmp_path / "dir.db", "people", columns, [("E9", "Finance", "y@x")])
+    source, target, job = sides(tmp_path, "dept = 'Sales'")
+    planned = await plan_between(source, target, job, None, Reading())
+    assert [(c.action, c.key) for c in planned.plan.changes] == [("create", "E9")]
+    outcomes, _ = await applied(source, target, job, planned.plan.changes)
+    assert outcomes[0].error is not None and "UNIQUE" in outcomes[0].error
+    db = sqlite3.connect(tmp_path / "dir.db")
+    assert list(db.execute("SELECT * FROM people")) == [("E9", "Finance", "y@x")]
+    db.close()

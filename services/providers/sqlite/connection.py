@@ -100,7 +100,7 @@ class SqliteTable:
         self._changes: FieldChanges | None = None
         self._write = False
         self._wal = False
-        self._statements = Statements(self._q)
+        self._statements = Statements(self._q, endpoint.query)
         self._kept_as = self._path.absolute()
         self._file: FileId | None = None
         """The file the connection was opened on, when it may be kept after (kept.py)."""

@@ -51,9 +51,12 @@ class Op:
 class Statements:
     """The SQL of one table's changes, each shape built once."""
 
-    def __init__(self, table: str) -> None:
+    def __init__(self, table: str, scope: str | None = None) -> None:
         self._q = table
         """The table's quoted name."""
+        self._scope = f" AND ({scope})" if scope else ""
+        """The endpoint's `query`: an update or a delete touches the rows of the job's
+        scope alone — a row of the same key outside it is not the job's."""
         self._built: dict[Shape, tuple[str, tuple[int, ...]]] = {}
         self._many: dict[tuple[Shape, int], str] = {}
 
@@ -117,5 +120,6 @@ class Statements:
             # applied twice (a runner died before acknowledging it) writes nothing twice.
             sets = ", ".join(f"{quote(n)} = ?" for n in names)
             differs = " OR ".join(f"{quote(n)} IS NOT ?" for n in names)
-            return f"UPDATE {self._q} SET {sets} WHERE {condition} AND ({differs})", ()
-        return f"DELETE FROM {self._q} WHERE {condition}", ()
+            update = f"UPDATE {self._q} SET {sets} WHERE {condition} AND ({differs})"
+            return update + self._scope, ()
+        return f"DELETE FROM {self._q} WHERE {condition}{self._scope}", ()

@@ -146,6 +146,8 @@ class SqliteWriting(SqliteTable):
         refused row, none for the others.) In SQLite's thread."""
         if frozenset(rows.where) not in self._unique or self._probe.numeric(rows.where):
             return False
+        if self._query:  # a row of the key outside the query is no row to set: looked up
+            return False
         shape = ("upsert", rows.where, rows.names, rows.create_only)
         _, key_first = self._statements.shaped(shape)
         columns = [*[rows.keys[i] for i in key_first], *rows.values]
@@ -282,8 +284,8 @@ class SqliteWriting(SqliteTable):
     def _upsertable(self, ops: list[Op]) -> bool:
         """Only creates, keyed by columns a unique index covers: INSERT … ON CONFLICT makes
         them create-if-absent (and fenced updates otherwise) without looking rows up."""
-        if any(op.change.action != "create" for op in ops):
-            return False
+        if any(op.change.action != "create" for op in ops) or self._query:
+            return False  # with a query: a row of the key outside it is looked up first
         wheres = {op.where for op in ops}
         return len(wheres) == 1 and frozenset(next(iter(wheres))) in self._unique
 
@@ -337,6 +339,8 @@ class SqliteWriting(SqliteTable):
                 chunk = group[start : start + size]
                 marks = ", ".join([f"({', '.join('?' * len(where))})"] * len(chunk))
                 sql = f"SELECT {cols} FROM {self._q} WHERE ({exact}) IN (VALUES {marks})"
+                if self._query:  # rows of the job's scope alone: the others are not its
+                    sql += f" AND ({self._query})"
                 async with db.execute(sql, _flat(op.key_params for op in chunk)) as cur:
                     for row in await cur.fetchall():
                         found.add((where, tuple([key_part(v) for v in row])))
