@@ -278,3 +278,34 @@ def test_a_format_naming_a_field_of_spaces_alone_fails_its_record() -> None:
         assert [(e.key, e.message) for e in run.record_errors] == [
             ("E1", "mail: format needs {last_name}, which has no value")
         ], shape
+
+
+@pytest.mark.parametrize("shape", ["one type", "two types"])
+def test_a_run_for_a_key_whose_record_a_where_leaves_out_says_so(shape: str) -> None:
+    """A run for E2, whose record the source's `where` leaves out: it plans nothing —
+    never acting on absence — and says why, rather than that no source record has E2
+    (a whole run deletes its object)."""
+    users: dict[str, Any] = {
+        "type": "user",
+        "keys": ["id"],
+        "on_destination_only": "delete",
+        "fields": [{"to": "id"}, {"to": "dept"}],
+    }
+    source: list[Record] = [{"id": "E1", "dept": "Sales"}, {"id": "E2", "dept": "Finance"}]
+    where = {"field": "dept", "equals": "Sales"}
+    cases: list[tuple[list[Record], str]] = [
+        ([{"id": "E2", "dept": "Finance"}], "a run for some keys leaves its object alone"),
+        ([], "no destination object has it: nothing is done for it"),
+    ]
+    for destination, said in cases:
+        run = planned(shape, users, source, destination, {}, 0, keys=["E2"], where=where)
+        assert user_changes(run) == []
+        told = [w for w in run.plan.warnings if not w.startswith("group: ")]  # no dept
+        assert [w.removeprefix("user: ") for w in told] == [
+            "the source's record of the key 'E2' is out of the job's scope (its `where`)"
+            + (": " if destination else ", and ")
+            + said
+            + (" (a whole run acts on it as missing from the source)" if destination else "")
+        ]
+    whole = planned("one type", users, source, [{"id": "E2"}], {}, 0, where=where)
+    assert user_changes(whole) == [("create", "E1"), ("delete", "E2")]

@@ -26,6 +26,7 @@ from .source import (
     Planned,
     SourceMapper,
     first_keys,
+    left_out,
     only_keys,
     out_of_scope,
     planned_against,
@@ -56,6 +57,7 @@ async def plan_in_memory(
     sizes: list[TypeRecords] = []
     unchanged = 0
     unknown = list(keys or ())  # keys no record of any type has (yet)
+    filtered: list[str] = []  # keys whose source record the source's `where` leaves out
     for at, (mapping, (source, target)) in enumerate(zip(job.objects, pairs, strict=True)):
         pair = (source, target)
         equal = 0  # records equal to their objects, left unread (unless_same.py)
@@ -85,6 +87,8 @@ async def plan_in_memory(
             scoped = only_keys(everything, mapping, keys, fold=fold)
             mapper.keep_failures_of(keys, fold=fold)
             unknown = unknown_keys(unknown, mapping, mapped, scoped, mapper.errors, fold=fold)
+            unmapped = {*unknown_keys(list(keys), mapping, mapped, [], mapper.errors, fold=fold)}
+            filtered += [k for k in left_out(keys, mapping, mapper, fold=fold) if k in unmapped]
         # A provider that names its objects (a directory) also adds and removes values.
         identify: Identify | None = getattr(target, "identifier", None)
         rename: Rename | None = getattr(target, "renamed", None)
@@ -138,9 +142,20 @@ async def plan_in_memory(
             )
             the_plan.counts.unchanged += unchanged
             the_plan.warnings.extend(
+                f"the source's record of the key {key!r} is out of the job's scope (its "
+                + (
+                    "`where`), and no destination object has it: nothing is done for it"
+                    if key in unknown
+                    else "`where`): a run for some keys leaves its object alone (a whole run "
+                    "acts on it as missing from the source)"
+                )
+                for key in dict.fromkeys(filtered)
+            )
+            the_plan.warnings.extend(
                 f"no source record and no destination object has the key {key!r}: nothing "
                 "is done for it"
                 for key in unknown
+                if key not in filtered
             )
             return _annotated((the_plan, errors), named, origins)
         finally:

@@ -209,6 +209,7 @@ async def read_source(
     if field is not None and isinstance(source, KeyReader):
         wanted = asked(mapping, keys or [])
         mapper = mapper_of(job, at, pair, context, traced=True)
+        mapper.outside_keys = []
         batches = source.read_keys(field, wanted, READ_BATCH)
         mapped = [record async for batch in batches for record in mapper.map(batch)]
         key_of = scope_key(mapping)
@@ -216,6 +217,8 @@ async def read_source(
         if clean and {key_of(record) for record in mapped} >= set(wanted):
             return mapper, mapped
     mapper = mapper_of(job, at, pair, context, traced=True)
+    if keys is not None:  # which of them a `where` leaves out, for the run to say so
+        mapper.outside_keys = []
     batches = source_batches(job, source, reading, mapping.type, learned)
     return mapper, await gathered(mapper.map(batch) async for batch in batches)
 

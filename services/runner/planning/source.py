@@ -196,6 +196,8 @@ class SourceMapper:
         (no text to test: out of scope, its object would look absent)."""
         self.outside = 0
         """Records read that the source's `where` leaves out of the job's scope."""
+        self.outside_keys: list[str] | None = None
+        """For a run scoped to keys: the keys, as read, of those records."""
         self.failures: list[Failure] = []
         """The records that failed, in the order read: each one's error, and the object
         it holds (its object is not absent; a key one holds that another source record
@@ -294,6 +296,8 @@ class SourceMapper:
                 continue
             if where is not None and not where(None, record):
                 self.outside += 1  # its object, if any, is absent from the job's scope
+                if self.outside_keys is not None:
+                    self.outside_keys.append(compiled.key_of(record))
                 continue
             try:
                 shaped = canonical(compiled.map(record))
@@ -780,6 +784,23 @@ def _whole_key(mapping: ObjectMapping, key: str, folded: bool) -> str | None:
     if len(fields) < 2 or key.count(KEY_SEPARATOR) != len(fields) - 1:
         return None
     return match_key(dict(zip(fields, key.split(KEY_SEPARATOR), strict=True)), fields, folded)
+
+
+def left_out(
+    asked: list[str], mapping: ObjectMapping, mapper: SourceMapper, *, fold: bool = False
+) -> list[str]:
+    """Those of the keys `asked` whose source record the source's `where` left out of the
+    job's scope, of a run scoped to keys (`SourceMapper.outside_keys`)."""
+    if not mapper.outside_keys:
+        return []
+    firsts = scope_of(mapping, mapper.outside_keys, fold=fold)
+    whole = whole_keys(mapping, mapper.outside_keys, fold=fold)
+    return [
+        key
+        for key in asked
+        if scope_of(mapping, [key], fold=fold) & firsts
+        or whole_keys(mapping, [key], fold=fold) & whole
+    ]
 
 
 def first_keys(mapping: ObjectMapping, keys: list[str] | None) -> list[str] | None:
