@@ -65,8 +65,8 @@ def planned(
     reading = Reading(incremental, "t" if incremental else None, lifecycles)
     lean = shape == "little memory"
     pairs = [
-        (Source(source, source), Destination(destination, lean, False)),
-        (Source([GROUP], []), Destination([GROUP], False, False)),
+        (Source(source, source), Destination(destination, lean, False, False)),
+        (Source([GROUP], []), Destination([GROUP], False, False, False)),
     ][: len(objects)]
     sides = Sides(
         cast(Provider, pairs[0][0]),
