@@ -7,6 +7,11 @@ or reads.
 A claim is no lease with a time limit: whether its run still holds the job is that
 run's own state (it holds it until it has ended: finished, failed, cancelled, denied,
 expired), which the caller reads and passes as `ended`. So a long run never loses it.
+
+A claim names runs by their ids only, never holds their requests: a request from another
+system may name tens of thousands of keys, as large as a message may be, and a claim
+must stay one message however many runs wait. What a waiting run was asked for is its
+own state in the runs bucket, recorded when it was said to wait.
 """
 
 from __future__ import annotations
@@ -25,23 +30,21 @@ class JobClaim(msgspec.Struct, kw_only=True):
     job_id: str
     run_id: str = ""
     """The run let through: the job's one run going on ("": none)."""
-    request: RunRequested | None = None
-    """Its request: to let it through again should the workflow stop before it had."""
     since: datetime | None = None
     """When it took the claim (a queued run's wait for approval counts from then)."""
-    queue: list[RunRequested] = msgspec.field(default_factory=list)
-    """The runs asked for while it goes on, oldest first: each waits its turn."""
+    queue: list[str] = msgspec.field(default_factory=list)
+    """The runs asked for while it goes on (their ids), oldest first: each waits its turn."""
 
     def holds(self, run_id: str) -> bool:
         return self.run_id == run_id
 
     def waits(self, run_id: str) -> bool:
-        return any(queued.run_id == run_id for queued in self.queue)
+        return run_id in self.queue
 
     @property
     def runs(self) -> list[str]:
         """The holder (if any) and the queued runs, in turn."""
-        return ([self.run_id] if self.run_id else []) + [q.run_id for q in self.queue]
+        return ([self.run_id] if self.run_id else []) + self.queue
 
 
 def take(claim: JobClaim | None, request: RunRequested, now: datetime) -> JobClaim | None:
@@ -52,9 +55,9 @@ def take(claim: JobClaim | None, request: RunRequested, now: datetime) -> JobCla
     if claim.holds(request.run_id) or claim.waits(request.run_id):
         return None
     if claim.run_id:
-        claim.queue.append(request)
+        claim.queue.append(request.run_id)
     else:
-        claim.run_id, claim.request, claim.since = request.run_id, request, now
+        claim.run_id, claim.since = request.run_id, now
     return claim
 
 
@@ -63,10 +66,8 @@ def release(claim: JobClaim | None, ended: set[str], now: datetime) -> JobClaim 
     to the first run still waiting. None when none of them was in it."""
     if claim is None or not (set(claim.runs) & ended):
         return None
-    claim.queue = [queued for queued in claim.queue if queued.run_id not in ended]
+    claim.queue = [queued for queued in claim.queue if queued not in ended]
     if claim.run_id in ended:
-        following = claim.queue.pop(0) if claim.queue else None
-        claim.run_id = following.run_id if following else ""
-        claim.request = following
-        claim.since = now if following else None
+        claim.run_id = claim.queue.pop(0) if claim.queue else ""
+        claim.since = now if claim.run_id else None
     return claim

@@ -1,5 +1,6 @@
-"""Each job's claim (core/claims.py: its run going on, and the runs waiting for it), in
-the claims bucket: one entry per job, changed by compare-and-set (state_bucket.py) by
+"""Each job's claim (core/claims.py: its run going on, and the runs waiting for it, by
+their ids: what each was asked for is its state in the runs bucket), in the claims
+bucket: one small entry per job, changed by compare-and-set (state_bucket.py) by
 the workflow alone (services/workflow/claims.py); anyone may read it.
 
 A claim whose run ended without the workflow seeing its end (stopped just then) is given

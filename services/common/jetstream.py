@@ -91,8 +91,8 @@ TEMPLATES_BUCKET = "idsync_templates"
 ROLES_BUCKET = "idsync_roles"
 """Roles: their definitions, who holds them, who changed them (services/common/roles.py)."""
 CLAIMS_BUCKET = "idsync_claims"
-"""Per job: its one run let through, and the runs asked for meanwhile that wait for it
-(services/common/claims.py; kept by the workflow)."""
+"""Per job: its one run let through, and the runs asked for meanwhile that wait for it,
+by their ids (services/common/claims.py; kept by the workflow)."""
 BUCKETS = (
     JOBS_BUCKET,
     CONNECTIONS_BUCKET,

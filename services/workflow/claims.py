@@ -8,7 +8,12 @@ going on waits in the claim, in turn: its state `run.queued`, said by `run.queue
 journal (`idsync run show|list`: "waiting: run R"); it can be cancelled as any run. When
 the run holding the claim ends — finished, failed, cancelled, denied, expired — the first
 run waiting takes the claim and is let through: it plans against what the runs before it
-left. A run that waits for approval (its request, or its plan over the limits) or whose
+left. The claim names the runs waiting by their ids only (a request may carry tens of
+thousands of keys, and a claim must stay one message however many wait): what a waiting
+run was asked for is its state, recorded before it is said to wait, and let through as
+that state tells it. A run in a claim without a state yet has its request unacknowledged
+(a workflow stopped between the claim and the state): delivered again, it finds the claim
+its own. A run that waits for approval (its request, or its plan over the limits) or whose
 batch waits as a dead letter has not ended: it holds the claim until it is approved and
 ends, or is denied, cancelled, expires (or its dead letter is dropped and it ends).
 
@@ -23,15 +28,17 @@ the next request of the job, or by `check_claims` every `IDSYNC_APPROVAL_CHECK` 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import cast
 
 from core.claims import QUEUED, JobClaim, release, take
-from schemas.event_ids import approved_id, awaiting_id, queued_id
+from schemas.event_ids import approved_id, awaiting_id, queued_id, requested_id
 from schemas.events import (
     Event,
     RunApproved,
     RunAwaitingApproval,
     RunQueued,
     RunRequested,
+    Trigger,
     is_end,
 )
 from schemas.ids import utcnow
@@ -60,6 +67,7 @@ async def gate_request(bus: Bus, request: RunRequested) -> None:
         await let_through(bus, request, claim.since or request.at)
         return
     await _queue(bus, request, claim)
+    await _resume(bus, request.job_id)  # its turn came meanwhile: the runs before it ended
 
 
 async def on_run_event(bus: Bus, event: Event) -> None:
@@ -112,15 +120,20 @@ async def _settle(bus: Bus, job_id: str) -> None:
 
 
 async def _resume(bus: Bus, job_id: str) -> None:
-    """Let the claim's run through if it has not been (it took the claim from the queue)."""
+    """Let the claim's run through if it has not been (it took the claim from the queue):
+    as its state, recorded when it was said to wait, keeps what it was asked for."""
     claim = await Claims(bus.js).get(job_id)
-    if claim is None or claim.request is None:
+    if claim is None or not claim.run_id:
         return
     state = await bus.runs.get(claim.run_id)
-    if state is not None and state.state != QUEUED:
+    if state is None:
+        # Claimed, its request not acknowledged yet (a workflow stopped in between): it is
+        # delivered again, finds the claim its own and is let through then.
+        return
+    if state.state != QUEUED:
         return  # let through already
     job = await bus.store.find_job(job_id)
-    if state is not None and (job is None or not job.enabled):
+    if job is None or not job.enabled:
         # Its turn came after its job was deleted or disabled: it runs no more than a
         # request asked for then would (its end frees the job for the next one).
         gone = "deleted" if job is None else f"disabled (`idsync job enable {job_id}`)"
@@ -128,7 +141,22 @@ async def _resume(bus: Bus, job_id: str) -> None:
         await fail_run(bus, claim.run_id, job_id, why)
         return
     log.info("run let through: its turn", job_id=job_id, run_id=claim.run_id)
-    await let_through(bus, claim.request, claim.since or claim.request.at)
+    since = claim.since or state.updated_at
+    await let_through(bus, waited_request(claim.run_id, state, since), since)
+
+
+def waited_request(run_id: str, state: RunState, since: datetime) -> RunRequested:
+    """A waiting run's request as its state keeps it (`_queue`): the claim names it only."""
+    return RunRequested(
+        run_id=run_id,
+        job_id=state.job_id,
+        id=requested_id(run_id),
+        at=since,
+        requested_by=state.requested_by,
+        trigger=cast(Trigger, state.trigger),
+        keys=state.keys,
+        changed_only=state.changed_only,
+    )
 
 
 async def _queue(bus: Bus, request: RunRequested, claim: JobClaim) -> None:

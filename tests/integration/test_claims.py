@@ -23,7 +23,6 @@ from core.claims import QUEUED, JobClaim
 from core.errors import BadInput
 from core.runs import RunStory, fold
 from schemas.collections import Collection, CollectionStep
-from schemas.event_ids import requested_id
 from schemas.events import (
     Event,
     RunApproved,
@@ -329,12 +328,11 @@ async def test_a_claim_whose_run_ended_unseen_does_not_hold_the_job(
     files.write(count=3)
     await apply_files(session, files)
     gone, waiting = new_run_id(), new_run_id()
-    request = RunRequested(
-        run_id=waiting, job_id=JOB_ID, id=requested_id(waiting), requested_by="tester"
-    )
     await bus.runs.change(gone, lambda _: RunState(job_id=JOB_ID, state="run.cancelled"))
-    await bus.runs.change(waiting, lambda _: RunState(job_id=JOB_ID, state=QUEUED))
-    stale = JobClaim(job_id=JOB_ID, run_id=gone, since=utcnow(), queue=[request])
+    await bus.runs.change(
+        waiting, lambda _: RunState(job_id=JOB_ID, state=QUEUED, requested_by="tester")
+    )
+    stale = JobClaim(job_id=JOB_ID, run_id=gone, since=utcnow(), queue=[waiting])
     await Claims(bus.js).change(JOB_ID, lambda _: stale)
     await check_claims(bus)  # what the workflow does every IDSYNC_APPROVAL_CHECK seconds
     await wait_for_event(session, of(RunApproved, waiting), 10)
@@ -360,3 +358,34 @@ async def test_a_request_delivered_again_after_its_run_ended_claims_nothing(
         await gate_request(bus, request)
     claim = await Claims(bus.js).get(JOB_ID)
     assert claim is not None and claim.run_id == "", claim
+
+
+def many_keys(tag: str, count: int = 30_000) -> list[str]:
+    """Keys enough that one request of them fits in a message and three do not."""
+    return [f"{tag}-{i:07d}@example.org" for i in range(count)]
+
+
+async def test_runs_asked_for_with_many_keys_each_wait_their_turn_and_all_run_once(
+    files: Files, services: RunServices, session: Session
+) -> None:
+    """Another system may ask for runs of tens of thousands of keys each, one after the
+    other while a run goes on: each waits its turn and runs once, none lost."""
+    files.write(count=5)
+    async with services("workflow"):
+        await apply_files(session, files)
+        first = await session.request_run(JOB_ID)
+        await wait_for_event(session, of(RunApproved, first), 10)
+        waiting = [
+            await session.request_run(JOB_ID, keys=many_keys(tag)) for tag in ("a", "b", "c", "d")
+        ]
+        for run_id in waiting:
+            await queued(session, run_id, first)
+        async with services("runner"):
+            ends = [await finished(session, r) for r in (first, *waiting)]
+        journal = await session.journal()
+    assert [e.stats.created for e in ends] == [5, 0, 0, 0, 0]
+    for before, after in zip((first, *waiting), waiting, strict=False):
+        assert position(journal, end_of(before)) < position(journal, of(RunPlanned, after))
+    assert [sum(1 for e in journal if of(RunApproved, r)(e)) for r in waiting] == [1] * 4
+    claim = await Claims(session.js).get(JOB_ID)
+    assert claim is not None and claim.run_id == "" and claim.queue == []
