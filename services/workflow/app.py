@@ -8,7 +8,8 @@ approval policy covers waits (`run.awaiting-approval`) for one
 of its approvers (decisions.py); any other is approved at once. Requests from other
 systems are merged in bursts (bursts.py); waits nobody answers expire (approvals.py).
 Dead letters are retried and dropped here (deadletters.py): publishing an approval
-again and deleting a stream's messages are the workflow's alone.
+again and deleting a stream's messages are the workflow's alone. A run's request is one
+message: a burst takes a system's requests only as long as their keys fit (`keys_room`).
 """
 
 from __future__ import annotations
@@ -215,7 +216,9 @@ async def accept_run_command(
     known = load_users(bus.settings.home)
     person = known.people.get(principal)
     if bursts is not None and person is not None and person.system:
-        run_id = bursts.add(job.id, principal, command.keys, utcnow(), command.changed_only)
+        run_id = bursts.add(
+            job.id, principal, command.keys, utcnow(), command.changed_only, room=keys_room(bus)
+        )
         waits_for = _waits_for(job, known, "external", principal)
         return CommandReply(ok=True, run_id=run_id, waits_for=waits_for)
     run_id = new_run_id()
@@ -233,6 +236,17 @@ async def accept_run_command(
     return CommandReply(
         ok=True, run_id=run_id, waits_for=_waits_for(job, known, "manual", principal)
     )
+
+
+REQUEST_MARGIN = 65_536
+"""Bytes of a message kept for what a run's request (and each event or state that copies
+its keys: its wait, its approval, its state) holds besides its keys."""
+
+
+def keys_room(bus: Bus) -> int:
+    """The most bytes a burst's keys may take: its run's request must be one message (the
+    server's max payload), and so must every event and state that copies them."""
+    return int(bus.broker.connection.max_payload) - REQUEST_MARGIN
 
 
 def _waits_for(job: Job, known: Users, trigger: Trigger, requester: str) -> list[str] | None:

@@ -6,6 +6,10 @@ seconds and gets a new run id; every request for that job inside the window gets
 same id and adds its keys. When the window closes, one `run.requested` goes out with
 the keys of them all — or none (the whole job) if any request named none.
 
+A run's request is one message: a burst takes keys only as long as they fit in `room`
+bytes. A request whose keys would make it overflow opens the next burst of the job (a new
+run id), and the full one goes out when its window closes, before it.
+
 The open windows are kept in memory: a workflow stopped inside a window loses those
 requests (their senders hold a run id no event ever names, and ask again).
 """
@@ -17,6 +21,8 @@ from datetime import datetime, timedelta
 import msgspec
 
 from schemas.ids import new_run_id
+
+_encoder = msgspec.json.Encoder()
 
 
 class Burst(msgspec.Struct, kw_only=True):
@@ -45,10 +51,17 @@ class Bursts:
         keys: list[str] | None,
         now: datetime,
         changed_only: bool = False,
+        room: int | None = None,
     ) -> str:
-        """The run id this request belongs to."""
+        """The run id this request belongs to. `room`: the most bytes a run's keys may
+        take (`keys_size`) — the request itself must fit (the caller checks that)."""
         burst = self.open.get(job_id)
-        if burst is None or now >= burst.opened_at + self.window:
+        merged: list[str] | None = None
+        full = False
+        if burst is not None and burst.keys is not None and keys is not None:
+            merged = _unique(burst.keys + keys)
+            full = room is not None and keys_size(merged) > room
+        if burst is None or now >= burst.opened_at + self.window or full:
             burst = Burst(
                 run_id=new_run_id(),
                 job_id=job_id,
@@ -57,7 +70,7 @@ class Bursts:
                 keys=_unique(keys) if keys is not None else None,
                 changed_only=changed_only,
             )
-            if job_id in self.open:  # a closed window not yet sent: send it first
+            if job_id in self.open:  # a closed window (or full) not yet sent: it goes first
                 self.open[f"{job_id}#{burst.run_id}"] = self.open.pop(job_id)
             self.open[job_id] = burst
             return burst.run_id
@@ -66,7 +79,7 @@ class Bursts:
         if principal != burst.requested_by and principal not in burst.others:
             burst.others.append(principal)
         if burst.keys is not None:
-            burst.keys = None if keys is None else _unique(burst.keys + keys)
+            burst.keys = merged  # None when this request named no keys: the whole job
         return burst.run_id
 
     def due(self, now: datetime) -> list[Burst]:
@@ -80,6 +93,11 @@ class Bursts:
         for name, held in list(self.open.items()):
             if held is burst:
                 del self.open[name]
+
+
+def keys_size(keys: list[str] | None) -> int:
+    """The bytes `keys` take in a run's request (encoded as JSON)."""
+    return len(_encoder.encode(keys)) if keys else 0
 
 
 def _unique(keys: list[str]) -> list[str]:

@@ -11,7 +11,7 @@ from core.checks.approval import approval_problems
 from schemas.jobs import Approval, Endpoint, Job, ObjectMapping
 from services.common import access
 from services.common.users import Person, Users, render
-from services.workflow.bursts import Bursts
+from services.workflow.bursts import Bursts, keys_size
 from services.workflow.gate import approvers, needs_approval, refusal
 
 PEOPLE = Users(
@@ -103,6 +103,25 @@ def test_a_request_without_keys_makes_the_burst_a_whole_run() -> None:
         (first, None, ["erp"]),
         (later, ["E3"], []),
     ]
+
+
+def test_a_burst_takes_keys_only_as_long_as_they_fit_in_one_request() -> None:
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    bursts = Bursts(window=2.0)
+    room = keys_size([f"E{n:04d}" for n in range(10)])
+    first = bursts.add("hr", "crm", [f"E{n:04d}" for n in range(6)], start, room=room)
+    again = bursts.add("hr", "crm", ["E0000", "E0001"], start, room=room)  # known: no more
+    full = bursts.add(
+        "hr", "crm", [f"E{n:04d}" for n in range(6, 11)], start + timedelta(seconds=0.1), room=room
+    )
+    more = bursts.add("hr", "crm", ["E0011"], start + timedelta(seconds=0.5), room=room)
+    assert again == first and full != first and more == full
+    due = bursts.due(start + timedelta(seconds=3))
+    assert [(b.run_id, b.keys) for b in due] == [
+        (first, [f"E{n:04d}" for n in range(6)]),
+        (full, [f"E{n:04d}" for n in range(6, 12)]),
+    ]
+    assert all(keys_size(b.keys) <= room for b in due)
 
 
 def test_people_may_send_only_their_own_commands_and_create_no_consumer() -> None:
