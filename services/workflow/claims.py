@@ -190,6 +190,20 @@ async def let_through(bus: Bus, request: RunRequested, since: datetime) -> None:
     """Approve the request, or make it wait for the job's approvers (from `since`: when it
     took the claim); a request a role's policy refuses ends `run.failed`."""
     job = await bus.store.find_job(request.job_id)
+    if job is not None and not job.enabled:
+        # Disabled after the request was accepted (a system's request waits out its burst's
+        # window; a schedule fired just before): no run at all, and the run says why. A
+        # request delivered again after it was let through finds its run's state, and
+        # leaves it.
+        state = await bus.runs.get(request.run_id)
+        if state is None or state.state in (QUEUED, "run.failed"):
+            why = (
+                f"job {job.id} is disabled: nothing was run "
+                f"(`idsync job enable {job.id}` lets it run; then ask again)"
+            )
+            await fail_run(bus, request.run_id, job.id, why)
+            log.warning("run of a disabled job not started", job_id=job.id, run_id=request.run_id)
+            return
     if job is not None and (refused := await guard.run_refusal(bus, job)) is not None:
         await fail_run(bus, request.run_id, job.id, refused)
         log.warning("run refused by a role's policy", job_id=job.id, run_id=request.run_id)
