@@ -46,7 +46,7 @@ from services.providers import FACTS
 
 from . import claims, collections, gate, guard, roles, templates
 from .approvals import Expiry, record
-from .bursts import Bursts
+from .bursts import Bursts, keys_size
 from .census import count_runners
 from .claims import gate_request
 from .deadletters import answer_dead_letter
@@ -209,6 +209,15 @@ async def accept_run_command(
                 "lets it run"
             ),
         )
+    room = keys_room(bus)
+    if (size := keys_size(command.keys)) > room:
+        # Its run's request could never be published (nor its approval, nor its state):
+        # accepted, it would wait for ever, and a system's would hold back every later one.
+        return CommandReply(
+            ok=False,
+            error=f"{len(command.keys or [])} keys are too many for one run request ({size} "
+            f"bytes; at most {room}): ask for them in several requests",
+        )
     if command.changed_only:
         source = {c.id: c for c in await bus.store.connections()}.get(job.source.connection)
         if refused := changed_only_refusal(job, source, FACTS):
@@ -217,7 +226,7 @@ async def accept_run_command(
     person = known.people.get(principal)
     if bursts is not None and person is not None and person.system:
         run_id = bursts.add(
-            job.id, principal, command.keys, utcnow(), command.changed_only, room=keys_room(bus)
+            job.id, principal, command.keys, utcnow(), command.changed_only, room=room
         )
         waits_for = _waits_for(job, known, "external", principal)
         return CommandReply(ok=True, run_id=run_id, waits_for=waits_for)

@@ -10,8 +10,9 @@ import pytest
 
 from core.runs import fold
 from schemas.commands import CommandReply, RunCommand, encode, reply_decoder
-from schemas.events import RunFailed, is_end
+from schemas.events import Event, RunFailed, RunFinished, RunRequested, is_end
 from schemas.subjects import command_subject
+from services.cli.client import Session
 from services.common.settings import Settings
 
 from .conftest import JOB_ID, Files
@@ -31,6 +32,10 @@ def keys_held(files: Files) -> set[str]:
             return {row[0] for row in db.execute("SELECT employee_id FROM people")}
         except sqlite3.OperationalError:  # never written: no table
             return set()
+
+
+async def ended(session: Session, run_id: str) -> Event:
+    return await wait_for_event(session, lambda e: is_end(e) and e.run_id == run_id, timeout=60)
 
 
 async def ask_as_crm(secure: Settings, commands: list[RunCommand]) -> list[CommandReply]:
@@ -61,3 +66,32 @@ async def test_a_system_request_for_a_job_disabled_inside_its_window_runs_nothin
     assert isinstance(end, RunFailed) and "is disabled" in end.reason, end
     assert story.state == "failed" and "is disabled" in (story.reason or "")
     assert keys_held(files) == set(), "a disabled job wrote nothing"
+
+
+async def test_requests_too_many_keys_for_one_run_become_several_runs_losing_none(
+    files: Files, secure: Settings, secured_services: Running
+) -> None:
+    rows = files.write(count=5)
+    async with secured_services(), person(secure, "alice") as alice:
+        await apply_as(alice, files)
+        # Three requests of 40,000 keys each (about 440 KB as JSON; a message holds
+        # 1 MiB): together, more than any one request event could carry.
+        asked = [
+            [rows[part]["employee_id"], *(f"X{part}-{n:06d}" for n in range(40_000))]
+            for part in range(3)
+        ]
+        replies = await ask_as_crm(secure, [RunCommand(job_id=JOB_ID, keys=k) for k in asked])
+        assert all(r.ok and r.run_id for r in replies), replies
+        runs = sorted({r.run_id or "" for r in replies})
+        ends = [await ended(alice, run) for run in runs]
+        requested = [
+            e for e in await alice.journal() if isinstance(e, RunRequested) and e.run_id in runs
+        ]
+        too_many = RunCommand(job_id=JOB_ID, keys=[f"Y{n:07d}" for n in range(92_000)])  # ~1 MB
+        [refused] = await ask_as_crm(secure, [too_many])
+    assert len(runs) > 1 and all(isinstance(end, RunFinished) for end in ends), ends
+    sent = {key for keys in asked for key in keys}
+    assert {key for e in requested for key in e.keys or []} == sent, "no key lost"
+    assert keys_held(files) == {rows[part]["employee_id"] for part in range(3)}
+    assert not refused.ok and "too many for one run request" in (refused.error or "")
+    assert "several requests" in (refused.error or "")
