@@ -78,6 +78,28 @@ def more_like(count: int, kind: str) -> str:
     return f"... and {count} more like: {kind}"
 
 
+UNKNOWN_KEYS_SHOWN = 5
+"""Keys a run was asked for that no side holds, named in its warning beyond the first."""
+
+
+def unknown_keys_warning(keys: list[str]) -> str:
+    """What a run scoped to keys says of those no source record and no destination object
+    holds: one warning for them all, the first few named (a list of 40,000 keys that a
+    system sent was 40,000 warnings, and as many lines logged)."""
+    first, others = keys[0], keys[1:]
+    if not others:
+        return (
+            f"no source record and no destination object has the key {first!r}: nothing "
+            "is done for it"
+        )
+    shown = ", ".join(repr(key) for key in others[:UNKNOWN_KEYS_SHOWN])
+    more = ", …" if len(others) > UNKNOWN_KEYS_SHOWN else ""
+    return (
+        f"no source record and no destination object has the key {first!r}, nor "
+        f"{len(others)} other key(s) asked for ({shown}{more}): nothing is done for them"
+    )
+
+
 def grouped_warnings(warnings: Iterable[str]) -> list[str]:
     """The plan's warnings, those about single records told once per kind: the first in
     full and how many more are like it (a renamed field makes every record one), those

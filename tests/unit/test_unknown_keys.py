@@ -48,3 +48,14 @@ async def test_a_key_no_side_holds_is_said() -> None:
     assert planned.plan.warnings == [
         "no source record and no destination object has the key 'dan': nothing is done for it"
     ], "ada is in both, bob failed to map, cy is in the destination only"
+
+
+async def test_many_keys_no_side_holds_are_one_warning() -> None:
+    sides = Sides(cast(Provider, Side(SOURCE)), cast(Provider, Side(DESTINATION)))
+    asked = ["ada", *(f"x{n:05d}" for n in range(40_000))]
+    planned = await plan_job(JOB, sides, asked)
+    assert planned.plan.warnings == [
+        "no source record and no destination object has the key 'x00000', nor 39999 other "
+        "key(s) asked for ('x00001', 'x00002', 'x00003', 'x00004', 'x00005', …): nothing is "
+        "done for them"
+    ]

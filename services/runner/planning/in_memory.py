@@ -14,6 +14,7 @@ from core.engine.plan import Plan
 from core.engine.planned_state import Identify, Rename
 from core.engine.references import reference_fields
 from core.origins import Origins
+from core.run_texts import unknown_keys_warning
 from schemas.jobs import Job, ObjectMapping
 from schemas.plan import RecordError
 from schemas.values import Record
@@ -151,12 +152,8 @@ async def plan_in_memory(
                 )
                 for key in dict.fromkeys(filtered)
             )
-            the_plan.warnings.extend(
-                f"no source record and no destination object has the key {key!r}: nothing "
-                "is done for it"
-                for key in unknown
-                if key not in filtered
-            )
+            if nowhere := [key for key in unknown if key not in filtered]:
+                the_plan.warnings.append(unknown_keys_warning(nowhere))
             return _annotated((the_plan, errors), named, origins)
         finally:
             # The records go with the plan made, not whenever the worker thread lets go of
