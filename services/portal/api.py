@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 from core.errors import BadInput, NotFound
 from schemas.history import HistoryQuery
@@ -48,7 +48,9 @@ class Decision(BaseModel):
 
 
 class ProvisionRequest(BaseModel):
-    key: str = Field(min_length=1, description="The object's key in the job's source.")
+    key: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)] = Field(
+        description="The object's key in the job's source (spaces around it are no part of it)."
+    )
     wait: float = Field(default=30.0, gt=0, le=120, description="Seconds to wait for the end.")
 
 
@@ -121,7 +123,7 @@ async def provision_one(
     request: Request, job_id: str, body: ProvisionRequest, person: Asker
 ) -> Response:
     portal = portal_of(request)
-    found = await provision(portal, person.principal, job_id, body.key.strip(), body.wait)
+    found = await provision(portal, person.principal, job_id, body.key, body.wait)
     return reply(found)
 
 

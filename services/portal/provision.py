@@ -10,6 +10,7 @@ import contextlib
 from typing import TYPE_CHECKING, Any
 
 from core.errors import NotFound
+from core.run_texts import unknown_keys_warning
 from core.runs import RunStory, fold
 from schemas.events import (
     Event,
@@ -17,6 +18,7 @@ from schemas.events import (
     RunDeadLetter,
     is_end,
 )
+from schemas.jobs import Job
 from schemas.subjects import job_events
 
 from .views import plan_rows, stored_plan
@@ -65,7 +67,7 @@ async def provision(
     ]
     runs = fold(events)
     story = runs[0] if runs else RunStory(run_id=run_id, job_id=job_id)
-    steps += _planning(story)
+    steps += _planning(story, job, key)
     if story.plan_hash and not isinstance(events[-1], RunAwaitingApproval):
         plan = await stored_plan(portal.bus, run_id)
         changes = await plan_rows(portal.bus, plan, job, key)
@@ -76,24 +78,52 @@ async def provision(
     return {"run_id": run_id, "job": job_id, "key": key, "state": story.state, "steps": steps}
 
 
-def _planning(story: RunStory) -> list[Step]:
+PLANNING_STEPS = frozenset({"map", "resolve", "skip"})
+"""The actions of record errors found while planning (the others: a change applied)."""
+
+
+def _planning(story: RunStory, job: Job, key: str) -> list[Step]:
     """What the plan says of the key: a key-scoped plan considers that object alone (the
-    source may be read whole where the provider cannot look a key up)."""
+    source may be read whole where the provider cannot look a key up). A record that
+    failed is in the source, and its object unknown; a key in no record of the job's
+    scope is held by an object unless the plan says no side holds it."""
     counts = story.planned
     if counts is None:
         return []
     considered = counts.changes + counts.unchanged + counts.skipped
     existing = considered - counts.create - counts.skipped
     read = story.source_records
+    steps = [_step("read", "done", f"{read} source record(s) read to find the key")]
+    failed = [
+        e
+        for e in story.errors
+        if e.action in PLANNING_STEPS and e.key.strip().casefold() == key.casefold()
+    ]
+    if failed:
+        why = "; ".join(e.message for e in failed)
+        word = "skipped" if all(e.skipped for e in failed) else "failed"
+        return [
+            *steps,
+            _step("in scope", word, f"the source holds the key, but its record {word}: {why}"),
+            _step("matched", "unknown", f"not looked for: its record {word} first"),
+        ]
+    if not considered:
+        unknown = unknown_keys_warning([key]) in story.warnings
+        return [
+            *steps,
+            _step(
+                "in scope",
+                "no",
+                "no source record in the job's scope has the key (the source lacks it, or "
+                "the job's filters leave it out)",
+            ),
+            _step("matched", "no", "no object in the destination has the key")
+            if unknown
+            else _step("matched", "yes", _left_alone(job)),
+        ]
     return [
-        _step("read", "done", f"{read} source record(s) read to find the key"),
-        _step(
-            "in scope",
-            "yes" if considered else "no",
-            "the source holds the key and the job's filters keep it"
-            if considered
-            else "the source has no such key, or the job's filters leave it out",
-        ),
+        *steps,
+        _step("in scope", "yes", "the source holds the key and the job's filters keep it"),
         _step(
             "matched",
             "yes" if existing else "no",
@@ -102,6 +132,19 @@ def _planning(story: RunStory) -> list[Step]:
             else "no object in the destination has the key",
         ),
     ]
+
+
+def _left_alone(job: Job) -> str:
+    """What becomes of an object whose key no record in scope has: a run for some keys
+    never acts on absence; a whole run does what the job says (within its safety limits)."""
+    found = "an object in the destination has the key; a run for one key leaves it alone"
+    actions = {m.on_destination_only for m in job.objects} - {"skip"}
+    if not actions:
+        return f"{found}, as the job's full runs do (on_destination_only = skip)"
+    return (
+        f"{found}, but the job's next full run would {' or '.join(sorted(actions))} it "
+        "(within its safety limits)"
+    )
 
 
 def _outcome(story: RunStory, events: list[Event]) -> Step:
