@@ -58,3 +58,14 @@ def test_scope_compares_what_each_plan_writes_and_removes() -> None:
     assert found.entering_sample == ["E1", "E2"]  # the group, then E2 by (type, key)
     assert found.leaving_sample == ["E5", "E6"]
     assert scope_change(changed, changed, 5).entering == 0
+
+
+def test_a_changed_field_map_brings_nothing_into_scope() -> None:
+    """The saved job holds E1 and E2 unchanged (no change in its plan); the edited one maps a
+    field anew and updates both: they were in scope already. E3, which the saved job
+    deletes for absence and the edited one keeps and updates, enters."""
+    saved = [change("delete", "E3")]
+    changed = [change("update", "E1"), change("update", "E2"), change("update", "E3")]
+    found = scope_change(saved, changed, samples=5)
+    assert (found.entering, found.leaving) == (1, 0)
+    assert found.entering_sample == ["E3"]
