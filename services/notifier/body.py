@@ -14,7 +14,7 @@ from datetime import datetime
 from core.run_texts import COUNT_NAMES, STAT_NAMES, duration, warning_lines
 from core.runs import RunStory, approvers
 from schemas.events import Event, RunAwaitingApproval
-from schemas.plan import PlanCounts, RecordError, RunStats
+from schemas.plan import RecordError, RunStats
 
 MAX_ERRORS_LISTED = 50
 
@@ -44,10 +44,26 @@ def facts(title: str, run: RunStory, event: Event) -> list[tuple[str, str]]:
     return lines
 
 
+NOT_PLANNED = (
+    "not planned yet: the run reads and plans once it is approved (and waits again if its "
+    "plan is over the job's safety limits)"
+)
+"""What an approval mail says of a request its job's approvers must answer before it is
+planned: no count, rather than "0 create, 0 update, 0 delete" for a plan not made."""
+
+
+def unplanned(run: RunStory, event: Event) -> bool:
+    """A request waiting for approval before any plan (the job's approval policy)."""
+    return isinstance(event, RunAwaitingApproval) and event.counts is None and run.planned is None
+
+
 def counts_of(run: RunStory, event: Event) -> list[tuple[str, int]]:
-    """What the run did; for a plan waiting for approval, what it would do."""
+    """What the run did; for a plan waiting for approval, what it would do (none for a
+    request not yet planned: `unplanned`)."""
     if isinstance(event, RunAwaitingApproval):
-        counts = event.counts or run.planned or PlanCounts()
+        counts = event.counts or run.planned
+        if counts is None:
+            return []
         return [(name, int(getattr(counts, name))) for name in COUNT_NAMES]
     stats: RunStats = run.stats
     return [(name, int(getattr(stats, name))) for name in STAT_NAMES]
@@ -56,8 +72,11 @@ def counts_of(run: RunStory, event: Event) -> list[tuple[str, int]]:
 def next_steps(run: RunStory, event: Event) -> list[str]:
     if isinstance(event, RunAwaitingApproval):
         plan = f" --plan {event.plan_hash[:12]}" if event.plan_hash else ""
+        shows = (
+            "what a run would change now" if unplanned(run, event) else "every change of the plan"
+        )
         return [
-            f"idsync job preview {run.job_id}    (shows every change of the plan)",
+            f"idsync job preview {run.job_id}    (shows {shows})",
             f"idsync run approve {run.run_id}{plan}    (applies this plan)",
             f'idsync run deny {run.run_id} --reason "..."    (ends the run, writing nothing)',
         ]
@@ -75,7 +94,7 @@ def text(title: str, run: RunStory, event: Event, notes: list[str]) -> str:
     lines = [f"{label}: {value}" for label, value in facts(title, run, event)]
     heading = "Planned" if isinstance(event, RunAwaitingApproval) else "Records"
     counted = ", ".join(f"{value} {name}" for name, value in counts_of(run, event))
-    lines += ["", f"{heading}: {counted}"]
+    lines += ["", f"{heading}: {NOT_PLANNED if unplanned(run, event) else counted}"]
     if run.errors:
         lines += ["", f"Errors ({len(run.errors)}):"]
         lines += [f"  {line}" for line in error_lines(run.errors)]
@@ -100,10 +119,15 @@ def html_part(title: str, run: RunStory, event: Event, notes: list[str]) -> str:
         f"<td align='right'>{value}<br><small>{e(name)}</small></td>"
         for name, value in counts_of(run, event)
     )
+    planned = (
+        f"<p>{e(NOT_PLANNED)}</p>"
+        if unplanned(run, event)
+        else f"<table cellpadding='6' border='1'><tr>{counted}</tr></table>"
+    )
     parts = [
         f"<h2>{e(title)}: {e(run.state)}</h2>",
         f"<table cellpadding='4'>{rows}</table>",
-        f"<h3>{heading}</h3><table cellpadding='6' border='1'><tr>{counted}</tr></table>",
+        f"<h3>{heading}</h3>{planned}",
     ]
     if run.errors:
         items = "".join(f"<li>{e(line)}</li>" for line in error_lines(run.errors))

@@ -85,8 +85,9 @@ def _what(event: Event) -> str:
             return f"{state} — {', '.join(done)}, {s.failed} failed"
         case RunFailed(reason=reason):
             return f"failed — {_first_line(reason)}"
-        case RunAwaitingApproval(reason=reason):
-            return f"a plan waits for approval — {_first_line(reason)}"
+        case RunAwaitingApproval(reason=reason, counts=counts):
+            waits = "a plan" if counts is not None else "a run (not planned yet)"
+            return f"{waits} waits for approval — {_first_line(reason)}"
         case RunCancelled(by=by):
             return f"cancelled by {_first_line(by)}"
         case RunDenied(by=by):

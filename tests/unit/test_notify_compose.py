@@ -320,3 +320,29 @@ def test_an_approval_mail_gives_the_command_that_approves_this_plan_alone() -> N
     text = msg.get_body(("plain",))
     assert text is not None
     assert f"idsync run approve {RUN} --plan 7054478b5d22" in text.get_content()
+
+
+def test_an_approval_mail_of_a_request_not_yet_planned_gives_no_counts() -> None:
+    """A job whose runs need approval waits before it reads anything: its mail says no
+    plan was made, never "0 create, 0 update, 0 delete" (which an approver reads as a run
+    doing nothing)."""
+    the_job = job(Notification(recipients=["ops@example.org"], trigger="approval"))
+    waits = RunAwaitingApproval(
+        run_id=RUN, job_id=JOB, reason="manual run asked for by ada; job hr needs bob"
+    )
+    (mailing,) = mailings(the_job, waits)
+    msg = compose(the_job, waits, digest([waits], waits), mailing, SENDER)
+    assert "a run (not planned yet) waits for approval" in msg["Subject"]
+    for kind in ("plain", "html"):
+        part = msg.get_body((kind,))
+        assert part is not None
+        content = part.get_content()
+        assert "not planned yet" in content and "0 delete" not in content
+        assert ">0<" not in content
+    planned = RunAwaitingApproval(
+        run_id=RUN, job_id=JOB, reason="10 deletes", plan_hash="h", counts=PlanCounts(delete=10)
+    )
+    msg = compose(the_job, planned, digest([planned], planned), mailing, SENDER)
+    assert "a plan waits for approval" in msg["Subject"]
+    text = msg.get_body(("plain",))
+    assert text is not None and "10 delete" in text.get_content()
