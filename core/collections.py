@@ -13,9 +13,11 @@ from datetime import datetime
 
 import msgspec
 
+from core.run_texts import stats_line
 from schemas.collections import Collection
 from schemas.events import StepOutcome
 from schemas.ids import step_run_id
+from schemas.plan import RunStats
 
 FAILURES = frozenset({"failed", "cancelled", "denied", "expired"})
 ENDED = frozenset({"finished", "finished with failures", "aborted", "cancelled"})
@@ -75,16 +77,20 @@ def _start_next(run: CollectionRun, at: datetime) -> CollectionRun:
 
 
 def step_ended(
-    run: CollectionRun, step_run: str, outcome: str, at: datetime
+    run: CollectionRun,
+    step_run: str,
+    outcome: str,
+    at: datetime,
+    stats: RunStats | None = None,
 ) -> CollectionRun | None:
     """The collection after its running step's run ended `outcome` (a run story's state
-    in words): the next job running, or its end. None when that run is not the step
-    running now (an end seen twice, or after a cancel): nothing changes."""
+    in words) having done `stats`: the next job running, or its end. None when that run
+    is not the step running now (an end seen twice, or after a cancel): nothing changes."""
     index = run.current
     if run.ended or index is None or run.steps[index].run_id != step_run:
         return None
     step = run.steps[index]
-    run.steps[index] = msgspec.structs.replace(step, outcome=outcome)
+    run.steps[index] = msgspec.structs.replace(step, outcome=outcome, stats=stats)
     if outcome in FAILURES and step.on_failure == "abort":
         for later in range(index + 1, len(run.steps)):
             run.steps[later] = msgspec.structs.replace(run.steps[later], outcome="skipped")
@@ -104,3 +110,25 @@ def cancel(run: CollectionRun, by: str, at: datetime) -> CollectionRun | None:
             run.steps[i] = msgspec.structs.replace(step, outcome=gone)
     run.state, run.by, run.ended_at = "cancelled", by, at
     return run
+
+
+def totals(steps: list[StepOutcome]) -> RunStats:
+    """What the collection run's jobs did, added up (the steps that ended with statistics)."""
+    found = RunStats()
+    for step in steps:
+        if step.stats is not None:
+            found = found.add(step.stats)
+    return found
+
+
+def step_lines(steps: list[StepOutcome]) -> list[str]:
+    """Each job's outcome, its run and what it did, then the sum of them: one wording for
+    `idsync collection show|run` and the summary mail."""
+    lines = []
+    for number, step in enumerate(steps, 1):
+        ran = f" (run {step.run_id})" if step.run_id else ""
+        did = f": {stats_line(step.stats)}" if step.stats is not None else ""
+        lines.append(f"{number}. {step.job}: {step.outcome}{ran}{did}")
+    if any(step.stats is not None for step in steps):
+        lines.append(f"in all: {stats_line(totals(steps))}")
+    return lines

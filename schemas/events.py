@@ -285,6 +285,9 @@ class StepOutcome(msgspec.Struct, frozen=True, kw_only=True):
     """pending, running, or how its run ended (finished, finished with errors, failed,
     cancelled, denied, expired); skipped when the collection was aborted before it."""
     on_failure: str = "abort"
+    stats: RunStats | None = None
+    """What its run did, as its end said (None: it has not ended, or ended writing
+    nothing it could count: denied, expired, skipped, or cancelled with its collection)."""
 
 
 class _CollectionEvent(_Event, frozen=True):

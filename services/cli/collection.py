@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 import msgspec
 
-from core.collections import CollectionRun
+from core.collections import CollectionRun, step_lines
 from core.run_texts import COUNT_NAMES
 from core.upcoming import next_run, schedule_text
 from schemas.collections import Collection
@@ -111,9 +111,7 @@ async def collection_show(args: argparse.Namespace) -> int:
 def _run_text(run: CollectionRun) -> str:
     when = f"{run.requested_at:%Y-%m-%d %H:%M:%S}" if run.requested_at else ""
     lines = [f"run {run.run_id} ({run.trigger}, {run.requested_by}) {when}: {run.state}"]
-    for number, step in enumerate(run.steps, 1):
-        ran = f" run {step.run_id}" if step.run_id else ""
-        lines.append(f"  {number}. {step.job}: {step.outcome}{ran}")
+    lines += [f"  {line}" for line in step_lines(run.steps)]
     return "\n".join(lines)
 
 

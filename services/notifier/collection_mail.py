@@ -1,5 +1,6 @@
 """One summary mail per collection run, to the recipients of the collection's `notify`:
-how it ended and each job's outcome with its run (`idsync run show RUN` tells each).
+how it ended and each job's outcome with its run and what it did (`idsync run show RUN`
+tells each), and what they did in all.
 Triggers: always; errors (a job failed or finished with record errors); failed (the
 collection did not finish every job: aborted, cancelled or finished with failures).
 Sent once per Message-ID, as run mails are."""
@@ -12,7 +13,7 @@ from email.utils import format_datetime
 import msgspec
 
 from core.checks.addresses import parse_address
-from core.collections import FAILURES
+from core.collections import FAILURES, step_lines
 from schemas.collections import Collection
 from schemas.events import CollectionEnded
 from schemas.ids import utcnow
@@ -39,9 +40,7 @@ def summary(collection: Collection, event: CollectionEnded) -> str:
         f"Collection run: {event.run_id}",
         "",
     ]
-    for number, step in enumerate(event.steps, 1):
-        ran = f" (run {step.run_id})" if step.run_id else ""
-        lines.append(f"{number}. {step.job}: {step.outcome}{ran}")
+    lines += step_lines(event.steps)
     lines += ["", f"idsync collection show {collection.id} lists its recent runs."]
     return "\n".join(lines) + "\n"
 

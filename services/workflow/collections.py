@@ -49,6 +49,7 @@ from schemas.events import (
     Trigger,
 )
 from schemas.ids import new_collection_run_id, step_of, utcnow
+from schemas.plan import RunStats
 from services.common.bus import Bus
 from services.common.collection_runs import CollectionRuns
 from services.common.ending import fail_run
@@ -177,6 +178,14 @@ def _step(outcome: StepOutcome) -> CollectionStep:
     )
 
 
+def stats_of(event: Event) -> RunStats | None:
+    """What an ended run did, as its end event says (None: a denial or an expiry, which
+    wrote nothing)."""
+    if isinstance(event, RunFinished | RunFailed | RunCancelled):
+        return event.stats
+    return None
+
+
 def outcome_of(event: Event) -> str | None:
     """How a run ended, in the words of its story; None for an event that ends nothing."""
     match event:
@@ -201,7 +210,7 @@ async def on_run_event(bus: Bus, event: Event) -> None:
         return
     run_id, number = found
     before, after = await CollectionRuns(bus.js).change(
-        run_id, lambda r: r and step_ended(r, event.run_id, outcome, event.at)
+        run_id, lambda r: r and step_ended(r, event.run_id, outcome, event.at, stats_of(event))
     )
     state = after or before
     if state is None:

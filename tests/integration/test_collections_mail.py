@@ -1,9 +1,11 @@
 """A collection run's summary: one mail per run to each `notify` list whose trigger its
-end fires, naming every job's outcome and run, through a real SMTP server."""
+end fires, naming every job's outcome and run and what each did — the rows written in
+the destination, and their sum — through a real SMTP server."""
 
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator
 
 import pytest
@@ -37,7 +39,13 @@ async def test_one_summary_mail_per_collection_run(
     services: RunServices,
     mailbox: Mailbox,
 ) -> None:
-    path = collection_file(three_jobs.folder, "go-on", ("broken", "continue"), (JOB_ID, "abort"))
+    path = collection_file(
+        three_jobs.folder,
+        "go-on",
+        ("broken", "continue"),
+        (JOB_ID, "continue"),
+        ("second", "abort"),
+    )
     path.write_text(
         path.read_text().replace(
             "\n[[jobs]]",
@@ -63,3 +71,17 @@ async def test_one_summary_mail_per_collection_run(
     text = message.get_content()
     assert f"1. broken: failed (run {run['steps'][0]['run_id']})" in text
     assert f"2. {JOB_ID}: finished (run {run['steps'][1]['run_id']})" in text
+    with sqlite3.connect(three_jobs.db) as db:
+        written = {
+            table: db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            for table in ("people", "others")
+        }
+    lines = text.splitlines()
+    step_two = next(line for line in lines if line.startswith(f"2. {JOB_ID}: finished"))
+    assert f": 4 read, {written['people']} created, 0 updated, 0 deleted" in step_two
+    step_three = next(line for line in lines if line.startswith("3. second: finished"))
+    assert f", {written['others']} created, " in step_three
+    assert f"in all: 8 read, {sum(written.values())} created, 0 updated" in text
+    assert run["steps"][1]["stats"]["created"] == written["people"], "collection run --json"
+    shown = await idsync(settings, "collection", "show", "go-on")
+    assert f"in all: 8 read, {sum(written.values())} created" in shown.stdout
