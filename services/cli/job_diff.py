@@ -18,6 +18,7 @@ import msgspec
 from core.engine.report import Row
 from core.errors import BadInput
 from core.job_diff import DefinitionChange, definition_changes, plan_difference
+from schemas.jobs import Job
 from schemas.plan import PlanCounts
 
 from .client import connect
@@ -34,6 +35,9 @@ class Side(msgspec.Struct, kw_only=True):
     record_errors: int
     source_records: int
     destination_records: int
+    over_limits: str | None = None
+    """Why a run of this plan would wait for approval, writing nothing until then (the
+    job's safety limits, as `idsync job preview` says); None: it would write at once."""
 
 
 class JobDiff(msgspec.Struct, kw_only=True):
@@ -76,8 +80,9 @@ async def job_diff(args: argparse.Namespace) -> int:
         now = await plan_run(session.store, memory, current, asked)
         with_file = await plan_run(session.store, memory, changed, asked)
 
-    def side(planned: PlannedRun) -> Side:
+    def side(job: Job, planned: PlannedRun) -> Side:
         return Side(
+            over_limits=None if job.staging else planned.over_limits(job, None),
             plan_hash=planned.plan.hash,
             counts=planned.plan.counts,
             record_errors=len(planned.record_errors),
@@ -90,8 +95,8 @@ async def job_diff(args: argparse.Namespace) -> int:
         job_id=args.id,
         file=str(path),
         definition=definition_changes(current, changed),
-        now=side(now),
-        with_file=side(with_file),
+        now=side(current, now),
+        with_file=side(changed, with_file),
         only_now=difference.only_before,
         only_with_file=difference.only_after,
     )
@@ -118,6 +123,12 @@ def _print(diff: JobDiff, limit: int) -> None:
     rows.append(("record errors", str(diff.now.record_errors), str(diff.with_file.record_errors)))
     rows.append(("plan", diff.now.plan_hash[:12], diff.with_file.plan_hash[:12]))
     print_table(rows, ("  ", "AS IT STANDS", "WITH THE FILE"))
+    for name, side in (("as it stands", diff.now), ("with the file", diff.with_file)):
+        if side.over_limits is not None:
+            print(
+                f"{name}, over the safety limits, a run of this plan waits for approval "
+                f"(writing nothing until then): {side.over_limits}"
+            )
     only = len(diff.only_now) + len(diff.only_with_file)
     if not only:
         print("changes only one plan has: none — both plans make the same changes")

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import json
 
-from schemas.events import RunFinished
+from schemas.events import RunAwaitingApproval, RunFinished
 from services.cli.client import Session
 from services.cli.watch import follow_run
+from services.common.people import write_csv
 from services.common.settings import Settings
 
 from .conftest import JOB_ID, Files, RunServices, apply_files
@@ -75,3 +76,40 @@ async def test_diff_refuses_a_file_of_another_job_or_one_the_checks_refuse(
     broken.write_text(files.job.read_text().replace('connection = "db"', 'connection = "nowhere"'))
     refused = await idsync(settings, "job", "diff", JOB_ID, str(broken))
     assert refused.returncode == 2 and "nowhere" in refused.stderr
+
+
+async def test_diff_says_a_plan_with_the_file_would_wait_for_approval(
+    files: Files, session: Session, services: RunServices, settings: Settings
+) -> None:
+    """Leavers deleted from now on (the job left them alone): the diff shows the deletes,
+    and that a run of that plan writes nothing until approved, as the run then does."""
+    rows = files.write(20, on_destination_only="skip")
+    await apply_files(session, files)
+    async with services("workflow", "runner"):
+        _, end = await follow_run(session, JOB_ID, None)
+        assert isinstance(end, RunFinished) and end.stats.created == 20
+    write_csv(files.csv, rows[:10])  # ten leave: half the table
+    changed = files.folder / "changed.toml"
+    changed.write_text(
+        files.job.read_text().replace(
+            'on_destination_only = "skip"', 'on_destination_only = "delete"'
+        )
+    )
+    shown = await idsync(settings, "job", "diff", JOB_ID, str(changed), "--json")
+    assert shown.returncode == 0, shown.stderr
+    found = json.loads(shown.stdout)
+    assert found["now"]["over_limits"] is None
+    assert found["with_file"]["counts"]["delete"] == 10
+    assert "exceed" in found["with_file"]["over_limits"]
+    text = await idsync(settings, "job", "diff", JOB_ID, str(changed))
+    assert "with the file, over the safety limits, a run of this plan waits for approval" in (
+        text.stdout
+    )
+    preview_after = files.job  # the run after applying the file says the same
+    preview_after.write_text(changed.read_text())
+    await apply_files(session, files)
+    async with services("workflow", "runner"):
+        _, waits = await follow_run(session, JOB_ID, None)
+    assert isinstance(waits, RunAwaitingApproval) and waits.counts is not None
+    assert waits.counts.delete == 10
+    assert len(dump(files.db)) == 20, "nothing deleted before an approval"
