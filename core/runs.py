@@ -198,7 +198,13 @@ def _apply(run: RunStory, event: Event) -> None:
         case RunAwaitingApproval(plan_hash=plan_hash, counts=counts, reason=reason):
             run.state, run.reason = "awaiting approval", reason
             run.plan_hash, run.planned = plan_hash or run.plan_hash, counts or run.planned
-        case RunBatchApplied(batch=batch):  # its errors: RunErrors
+        case RunBatchApplied(batch=batch, stats=stats):  # its errors: RunErrors
+            if run.state in AFTER_AN_END:
+                # A batch in flight when the run was cancelled (or failed) completes, after
+                # its end in the journal: the end's statistics, taken from the run's state
+                # before it, do not count it (the runner publishes a batch applied before
+                # it records it in that state). Its objects were written all the same.
+                run.stats = run.stats.add(stats)
             if batch in run.waiting_on:  # a dead letter retried, applied now
                 run.waiting_on.remove(batch)
                 if not run.waiting_on and run.state == "waiting: dead letter":
@@ -246,6 +252,9 @@ def _apply(run: RunStory, event: Event) -> None:
         case RunPasswordsSealed():
             pass  # for the notifier alone; the run's state is unchanged
 
+
+AFTER_AN_END = frozenset({"cancelled", "failed"})
+"""Ends after which a batch may still be applied: one that was being applied then."""
 
 AUTOMATIC_APPROVER = "workflow"
 """Who approves a request no approval policy covers (services/workflow/app.py `decide`)."""

@@ -281,6 +281,12 @@ async def test_after_a_cancel_is_acknowledged_no_new_batch_starts(
     applied = [e for e in await session.journal() if isinstance(e, RunBatchApplied)]
     assert [e.batch for e in applied if e.run_id == run_id] == [1], "only the batch in flight"
     assert len(table(files.db)) == 10
+    # What the run says it did is what the table holds: the batch in flight, applied after
+    # the cancel, counts (its run.batch-applied follows run.cancelled in the journal).
+    shown = await idsync(settings, "run", "show", run_id, "--json")
+    assert shown.returncode == 0, shown.stderr
+    told = json.loads(shown.stdout)
+    assert told["state"] == "cancelled" and told["stats"]["created"] == 10, told["stats"]
 
 
 async def test_a_run_past_its_time_limit_is_cancelled(

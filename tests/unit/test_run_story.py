@@ -244,3 +244,28 @@ def test_an_event_the_journal_holds_twice_is_told_once() -> None:
     assert [(e.action, e.key) for e in story.errors] == [("map", "E3"), ("create", "E2")]
     assert story.events.count("run.batch-applied") == 1
     assert story_at(events, events[-1]).errors == story.errors
+
+
+def test_a_batch_applied_after_its_run_was_cancelled_counts_in_its_statistics() -> None:
+    """The batch in flight when the run was cancelled completes after the cancel: the
+    cancel's statistics (what the run's state held then) miss it, the story does not. A
+    batch applied before the cancel is in the cancel's statistics already: told once."""
+
+    def batch(number: int, seconds: float) -> RunBatchApplied:
+        return RunBatchApplied(
+            run_id=RUN,
+            job_id=JOB,
+            plan_hash="h1",
+            batch=number,
+            batches=3,
+            changes=10,
+            stats=RunStats(created=10),
+            id=f"{RUN}.h1.{number}",  # as the runner names it, whatever the delivery
+            at=at(seconds),
+        )
+
+    cancelled = RunCancelled(run_id=RUN, job_id=JOB, by="ada", stats=RunStats(created=10), at=at(6))
+    events: list[Event] = [requested(), approved(), planned(), batch(1, 5), cancelled, batch(2, 7)]
+    (story,) = fold([*events, batch(2, 7)])  # delivered twice: one id, told once
+    assert story.state == "cancelled" and story.stats.created == 20
+    assert story_at(events, cancelled).stats.created == 10, "as it stood at the cancel"
