@@ -14,7 +14,9 @@ message: a burst takes a system's requests only as long as their keys fit (`keys
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 
 import msgspec
 from faststream.nats import NatsBroker
@@ -46,7 +48,7 @@ from services.providers import FACTS
 
 from . import claims, collections, gate, guard, roles, templates
 from .approvals import Expiry, record
-from .bursts import Bursts, keys_size
+from .bursts import Burst, Bursts, keys_size
 from .census import count_runners
 from .claims import gate_request
 from .deadletters import answer_dead_letter
@@ -122,27 +124,38 @@ def register(broker: NatsBroker, bus: Bus) -> list[Background]:
     # collections' steps.
     subscribe_durable(bus, STEPS, deliberately(bus, on_run_event), batch_size=4, title="steps")
 
+    async def send(due: list[Burst]) -> None:
+        for burst in due:
+            request = RunRequested(
+                run_id=burst.run_id,
+                job_id=burst.job_id,
+                id=requested_id(burst.run_id),
+                requested_by=burst.requested_by,
+                trigger="external",
+                keys=burst.keys,
+                changed_only=burst.changed_only,
+            )
+            try:
+                await bus.publish(request)
+            except Exception as error:  # the server is away or the journal full: retry
+                log.warning("merged request not sent", run_id=burst.run_id, error=str(error))
+                break
+            bursts.sent(burst)
+            log.info("external requests merged", run_id=burst.run_id, requests=burst.requests)
+
     async def send_bursts() -> None:
         tick = min(0.2, bus.settings.merge_window / 4)
-        while True:
-            await idle(tick)
-            for burst in bursts.due(utcnow()):
-                request = RunRequested(
-                    run_id=burst.run_id,
-                    job_id=burst.job_id,
-                    id=requested_id(burst.run_id),
-                    requested_by=burst.requested_by,
-                    trigger="external",
-                    keys=burst.keys,
-                    changed_only=burst.changed_only,
-                )
-                try:
-                    await bus.publish(request)
-                except Exception as error:  # the server is away or the journal full: retry
-                    log.warning("merged request not sent", run_id=burst.run_id, error=str(error))
-                    break
-                bursts.sent(burst)
-                log.info("external requests merged", run_id=burst.run_id, requests=burst.requests)
+        try:
+            while True:
+                await idle(tick)
+                await send(bursts.due(utcnow()))
+        except asyncio.CancelledError:
+            # The workflow stops (a restart, an upgrade): the requests it accepted and still
+            # holds in memory go now, their windows cut short — else their senders would
+            # hold run ids no event ever names.
+            if bursts.open:
+                await send(bursts.due(datetime.max.replace(tzinfo=UTC)))
+            raise
 
     async def expire() -> None:
         expiry = Expiry(bus)

@@ -10,8 +10,9 @@ A run's request is one message: a burst takes keys only as long as they fit in `
 bytes. A request whose keys would make it overflow opens the next burst of the job (a new
 run id), and the full one goes out when its window closes, before it.
 
-The open windows are kept in memory: a workflow stopped inside a window loses those
-requests (their senders hold a run id no event ever names, and ask again).
+The open windows are kept in memory: a workflow that stops sends their requests at once,
+its windows cut short; one killed inside a window loses them (their senders hold a run
+id no event ever names, and ask again).
 """
 
 from __future__ import annotations

@@ -95,3 +95,23 @@ async def test_requests_too_many_keys_for_one_run_become_several_runs_losing_non
     assert keys_held(files) == {rows[part]["employee_id"] for part in range(3)}
     assert not refused.ok and "too many for one run request" in (refused.error or "")
     assert "several requests" in (refused.error or "")
+
+
+async def test_a_system_request_accepted_before_the_workflow_stops_is_run_after_its_restart(
+    files: Files, secure: Settings, secured_services: Running
+) -> None:
+    rows = files.write(count=5)
+    key = rows[2]["employee_id"]
+    async with person(secure, "alice") as alice:
+        async with secured_services():
+            await apply_as(alice, files)
+            [reply] = await ask_as_crm(secure, [RunCommand(job_id=JOB_ID, keys=[key])])
+            assert reply.ok and reply.run_id, reply
+        # Stopped inside the request's window (2 s): a restart, an upgrade.
+        async with secured_services():
+            end = await ended(alice, reply.run_id)
+        events = await events_of_run(alice, reply.run_id)
+    requested = [e for e in events if isinstance(e, RunRequested)]
+    assert isinstance(end, RunFinished) and end.stats.created == 1, end
+    assert [e.keys for e in requested] == [[key]]
+    assert keys_held(files) == {key}
