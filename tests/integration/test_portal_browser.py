@@ -222,7 +222,7 @@ async def test_a_job_made_in_the_wizard_runs_and_another_may_not_change_it(
         text = await toml.inner_text()
         assert 'id = "people-copy"' in text and 'from = "first_name"' in text
         plan = await alice.locator("#plan").inner_text()  # planned by a runner
-        assert "40 to create" in plan and "0 to delete" in plan, plan
+        assert "40 create, 0 update, 0 delete" in plan, plan
         await shot(alice, "11-wizard-preview")
         await alice.get_by_role("button", name="Save").click()
         await alice.get_by_role("status").wait_for()
