@@ -53,6 +53,11 @@ class PreviewReply(msgspec.Struct, frozen=True, kw_only=True):
     """Asked for and a saved job to compare with: what the definition changes in scope."""
     runner: str = ""
     """The runner that planned it: for a job that lives in a site, one of that site's."""
+    over_limits: str | None = None
+    """Why a run of this plan would wait for approval under the job's safety limits,
+    writing nothing until then (as `idsync job preview` says); None: it would not."""
+    failed: int = 0
+    """Source records that failed (a transformation, a reference): in no count of the plan."""
 
 
 preview_request_decoder = msgspec.json.Decoder(PreviewRequest)

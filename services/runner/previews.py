@@ -86,6 +86,8 @@ async def _preview(bus: Bus, principal: str, request: PreviewRequest, body: byte
         warnings=planned.plan.warnings,
         scope=scope,
         runner=bus.settings.runner_id,
+        over_limits=None if job.staging else planned.over_limits(job, request.keys),
+        failed=sum(not error.skipped for error in planned.record_errors),
     )
 
 
