@@ -121,17 +121,31 @@ def _planning(story: RunStory, job: Job, key: str) -> list[Step]:
             if unknown
             else _step("matched", "yes", _left_alone(job)),
         ]
+    matched = "yes" if existing else "no"
+    if counts.skipped and not existing and not counts.create:
+        matched = _skipped_matched(job)
+    words = {
+        "yes": "an object in the destination has the key",
+        "no": "no object in the destination has the key",
+        "unknown": "the job skips the record either way (on_source_only and on_both = skip)",
+    }
     return [
         *steps,
         _step("in scope", "yes", "the source holds the key and the job's filters keep it"),
-        _step(
-            "matched",
-            "yes" if existing else "no",
-            "an object in the destination has the key"
-            if existing
-            else "no object in the destination has the key",
-        ),
+        _step("matched", matched, words[matched]),
     ]
+
+
+def _skipped_matched(job: Job) -> str:
+    """Whether a record the plan skipped has its object: the job skips one with an object
+    (`on_both = "skip"`), or one without (`on_source_only = "skip"`), or both alike."""
+    both = {m.on_both == "skip" for m in job.objects}
+    source_only = {m.on_source_only == "skip" for m in job.objects}
+    if both == {True} and source_only == {False}:
+        return "yes"
+    if both == {False} and source_only == {True}:
+        return "no"
+    return "unknown"
 
 
 def _left_alone(job: Job) -> str:

@@ -71,3 +71,26 @@ async def test_provisioning_says_what_the_source_and_the_destination_hold(
 
             blank = await alice.send("POST", url, json={"key": "   "})
             assert blank.status_code == 400 and "body.key" in blank.text
+
+
+async def test_provisioning_a_key_a_job_leaves_as_it_is_says_its_object_is_there(
+    files: Files, secure: Settings, secured_services: Running
+) -> None:
+    """A job that never updates (`on_both = "skip"`): the record is skipped, and its
+    object is there — not "no object in the destination has the key"."""
+    rows = files.write(count=4, owners=["alice"], extra='owners = ["alice"]\n')
+    skipping = 'keys = ["employee_id"]\non_both = "skip"'
+    files.job.write_text(files.job.read_text().replace('keys = ["employee_id"]', skipping))
+    key = rows[1]["employee_id"]
+    async with portal_running(secured_services):
+        async with person(secure, "alice") as alice_cli:
+            await apply_as(alice_cli, files)
+            await follow_run(alice_cli, JOB_ID, None)
+        write_csv(files.csv, [{**r, "last_name": "Changed"} for r in rows])
+        async with signed_in(secure, "alice") as alice:
+            url = f"/api/jobs/{JOB_ID}/provision"
+            steps = steps_of(await alice.send("POST", url, json={"key": key, "wait": 60}))
+    assert steps["in scope"]["outcome"] == "yes"
+    assert steps["matched"]["outcome"] == "yes", steps
+    assert steps["planned change"]["outcome"] == "none"
+    assert steps["outcome"]["outcome"] == "unchanged"
