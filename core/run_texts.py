@@ -78,6 +78,18 @@ def more_like(count: int, kind: str) -> str:
     return f"... and {count} more like: {kind}"
 
 
+KEYS_SHOWN = 5
+"""Keys of a run scoped to keys that its story names."""
+
+
+def keys_line(keys: list[str]) -> str:
+    """ "scoped to 3 keys (E1, E2, E3): …" — a run asked for some keys alone, which acts on
+    no object absent from the source (a whole run would delete, disable or move it)."""
+    shown = ", ".join(keys[:KEYS_SHOWN]) + (", …" if len(keys) > KEYS_SHOWN else "")
+    count = f"{len(keys)} key{'s' * (len(keys) != 1)}"
+    return f"scoped to {count} ({shown}): absent objects left alone"
+
+
 UNKNOWN_KEYS_SHOWN = 5
 """Keys a run was asked for that no side holds, named in its warning beyond the first."""
 

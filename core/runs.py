@@ -64,6 +64,9 @@ class RunStory(msgspec.Struct, kw_only=True):
     destination_records: int = 0
     incremental: bool = False
     """Only source records changed since `since` were read; absence was not acted on."""
+    keys: list[str] | None = None
+    """The keys the run was asked for alone (`--key`, a system's request, provisioning one
+    object): absence was not acted on. None: every record."""
     since: str | None = None
     full_because: str = ""
     """Asked for incremental, a full run after all: why its source read every record."""
@@ -159,8 +162,9 @@ def story_at(events: Iterable[Event], upto: Event) -> RunStory:
 
 def _apply(run: RunStory, event: Event) -> None:
     match event:
-        case RunRequested(requested_by=who, trigger=trigger):
+        case RunRequested(requested_by=who, trigger=trigger, keys=keys):
             run.requested_by, run.trigger, run.requested_at = who, trigger, event.at
+            run.keys = keys
         case RunQueued(behind=behind, behind_state=behind_state):
             if run.state == "requested":
                 going = f" ({behind_state})" if behind_state else ""

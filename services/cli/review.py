@@ -13,7 +13,7 @@ from typing import Any
 import msgspec
 
 from core.engine.report import COLUMNS
-from core.run_texts import counts_line, duration, warning_lines
+from core.run_texts import counts_line, duration, keys_line, warning_lines
 from core.runs import approvers
 from schemas.history import ChangeRow
 from schemas.logs import LogLine
@@ -60,6 +60,8 @@ def _print(review: Review, limit: int, logs: int) -> None:
         print(f"  reason: {run.reason}")
     if run.planned is not None:
         print(f"  plan {run.plan_hash[:12]}: {counts_line(run.planned)}")
+    if run.keys is not None:
+        print(f"  {keys_line(run.keys)}")
     print(f"  {stats_line(run.stats)}")
     if run.duration is not None:
         print(f"  took {duration(run.duration)}")
@@ -146,6 +148,8 @@ def _summary(review: Review) -> Iterator[tuple[str, str | int]]:
         yield "approved by", approver
     if run.reason:
         yield "reason", run.reason
+    if run.keys is not None:
+        yield "scope", keys_line(run.keys)
     if run.planned is not None:
         for name in run.planned.__struct_fields__:
             yield f"planned {name}", int(getattr(run.planned, name))

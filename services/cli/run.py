@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 
 from core.errors import NotFound
-from core.run_texts import counts_line, error_line, warning_lines
+from core.run_texts import counts_line, error_line, keys_line, warning_lines
 from core.runs import RunStory, approvers, fold
 from schemas.ids import utcnow
 from schemas.subjects import RUN_EVENTS, job_events
@@ -72,6 +72,8 @@ async def run_show(args: argparse.Namespace) -> int:
         print(f"  waited for approval: {run.waited}")
     if run.planned is not None:
         print(f"  plan {run.plan_hash[:12]}: {counts_line(run.planned)}")
+    if run.keys is not None:
+        print(f"  {keys_line(run.keys)}")
     if run.incremental:
         since = f"since {run.since}" if run.since else "no watermark yet: every record"
         print(f"  incremental: changed records only ({since}); absent objects left alone")

@@ -11,7 +11,7 @@ import html
 from collections.abc import Iterator
 from datetime import datetime
 
-from core.run_texts import COUNT_NAMES, STAT_NAMES, duration, warning_lines
+from core.run_texts import COUNT_NAMES, STAT_NAMES, duration, keys_line, warning_lines
 from core.runs import RunStory, approvers
 from schemas.events import Event, RunAwaitingApproval
 from schemas.plan import RecordError, RunStats
@@ -37,6 +37,8 @@ def facts(title: str, run: RunStory, event: Event) -> list[tuple[str, str]]:
         lines.append(("Duration", duration(run.duration)))
     if run.attempts > 1:
         lines.append(("Attempts", str(run.attempts)))
+    if run.keys is not None:
+        lines.append(("Scope", keys_line(run.keys)))
     if run.full_because:
         lines.append(("Full run", f"{run.full_because}: every record was read"))
     if run.staged:

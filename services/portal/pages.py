@@ -20,7 +20,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.errors import IdsyncError, NotFound, Unreachable
-from core.run_texts import STAT_NAMES, counts_line, duration
+from core.run_texts import STAT_NAMES, counts_line, duration, keys_line
 from schemas.connections import Connection
 from schemas.history import HistoryQuery
 from schemas.ids import utcnow
@@ -41,7 +41,7 @@ router = APIRouter()
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 # Every statistic and every count of a plan, in the words `idsync run show` uses: none
 # left out (objects restored, records skipped).
-templates.env.globals.update(STAT_NAMES=STAT_NAMES, counts_line=counts_line)
+templates.env.globals.update(STAT_NAMES=STAT_NAMES, counts_line=counts_line, keys_line=keys_line)
 
 
 class SignInNeeded(Exception):

@@ -346,3 +346,15 @@ def test_an_approval_mail_of_a_request_not_yet_planned_gives_no_counts() -> None
     assert "a plan waits for approval" in msg["Subject"]
     text = msg.get_body(("plain",))
     assert text is not None and "10 delete" in text.get_content()
+
+
+def test_the_mail_of_a_run_for_some_keys_says_it_left_absent_objects_alone() -> None:
+    the_job = job(Notification(recipients=["ops@example.org"], trigger="always"))
+    asked = RunRequested(run_id=RUN, job_id=JOB, requested_by="crm", keys=["E1", "E2"])
+    end = finished(read=2, updated=2)
+    (mailing,) = mailings(the_job, end)
+    msg = compose(the_job, end, digest([asked, end], end), mailing, SENDER)
+    for kind in ("plain", "html"):
+        part = msg.get_body((kind,))
+        assert part is not None
+        assert "scoped to 2 keys (E1, E2): absent objects left alone" in part.get_content()
