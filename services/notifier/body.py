@@ -13,7 +13,7 @@ from datetime import datetime
 
 from core.run_texts import COUNT_NAMES, STAT_NAMES, duration, keys_line, warning_lines
 from core.runs import RunStory, approvers
-from schemas.events import Event, RunAwaitingApproval
+from schemas.events import Event, RunAwaitingApproval, RunCancelled, RunFailed
 from schemas.plan import RecordError, RunStats
 
 MAX_ERRORS_LISTED = 50
@@ -71,6 +71,21 @@ def counts_of(run: RunStory, event: Event) -> list[tuple[str, int]]:
     return [(name, int(getattr(stats, name))) for name in STAT_NAMES]
 
 
+CUT_SHORT = (
+    "Records, when it ended (a batch being applied then completes, and `idsync run show` counts it)"
+)
+"""The counts of a run cancelled or failed while it applied its plan: its end's, which a
+batch in flight then does not count yet."""
+
+
+def _heading(run: RunStory, event: Event) -> str:
+    if isinstance(event, RunAwaitingApproval):
+        return "Planned"
+    if isinstance(event, RunCancelled | RunFailed) and run.plan_hash:
+        return CUT_SHORT
+    return "Records"
+
+
 def next_steps(run: RunStory, event: Event) -> list[str]:
     if isinstance(event, RunAwaitingApproval):
         plan = f" --plan {event.plan_hash[:12]}" if event.plan_hash else ""
@@ -94,7 +109,7 @@ def error_lines(errors: list[RecordError]) -> Iterator[str]:
 
 def text(title: str, run: RunStory, event: Event, notes: list[str]) -> str:
     lines = [f"{label}: {value}" for label, value in facts(title, run, event)]
-    heading = "Planned" if isinstance(event, RunAwaitingApproval) else "Records"
+    heading = _heading(run, event)
     counted = ", ".join(f"{value} {name}" for name, value in counts_of(run, event))
     lines += ["", f"{heading}: {NOT_PLANNED if unplanned(run, event) else counted}"]
     if run.errors:
@@ -116,7 +131,7 @@ def html_part(title: str, run: RunStory, event: Event, notes: list[str]) -> str:
         f"<tr><th align='left'>{e(label)}</th><td>{e(value)}</td></tr>"
         for label, value in facts(title, run, event)
     )
-    heading = "Planned" if isinstance(event, RunAwaitingApproval) else "Records"
+    heading = _heading(run, event)
     counted = "".join(
         f"<td align='right'>{value}<br><small>{e(name)}</small></td>"
         for name, value in counts_of(run, event)

@@ -358,3 +358,24 @@ def test_the_mail_of_a_run_for_some_keys_says_it_left_absent_objects_alone() -> 
         part = msg.get_body((kind,))
         assert part is not None
         assert "scoped to 2 keys (E1, E2): absent objects left alone" in part.get_content()
+
+
+def test_the_mail_of_a_run_cancelled_while_applying_says_its_counts_are_those_of_its_end() -> None:
+    """A batch in flight when the run was cancelled completes after the mail is made: the
+    mail's counts are the end's, and it says so (`idsync run show` counts that batch)."""
+    the_job = job(Notification(recipients=["ops@example.org"], trigger="always"))
+    plan = RunPlanned(
+        run_id=RUN,
+        job_id=JOB,
+        plan_hash="h",
+        counts=PlanCounts(create=100),
+        source_records=100,
+        destination_records=0,
+        batches=10,
+    )
+    end = RunCancelled(run_id=RUN, job_id=JOB, by="ada", stats=RunStats())
+    (mailing,) = mailings(the_job, end)
+    msg = compose(the_job, end, digest([plan, end], end), mailing, SENDER)
+    text = msg.get_body(("plain",))
+    assert text is not None
+    assert "Records, when it ended (a batch being applied then completes" in text.get_content()
