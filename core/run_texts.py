@@ -90,6 +90,17 @@ def keys_line(keys: list[str]) -> str:
     return f"scoped to {count} ({shown}): absent objects left alone"
 
 
+def filtered_key_warning(key: str, held: bool) -> str:
+    """What a run scoped to keys says of a key whose source record the source's `where`
+    leaves out; `held`: a destination object has the key (left alone by such a run)."""
+    return f"the source's record of the key {key!r} is out of the job's scope (its " + (
+        "`where`): a run for some keys leaves its object alone (a whole run acts on it as "
+        "missing from the source)"
+        if held
+        else "`where`), and no destination object has it: nothing is done for it"
+    )
+
+
 UNKNOWN_KEYS_SHOWN = 5
 """Keys a run was asked for that no side holds, named in its warning beyond the first."""
 

@@ -10,7 +10,7 @@ import contextlib
 from typing import TYPE_CHECKING, Any
 
 from core.errors import NotFound
-from core.run_texts import unknown_keys_warning
+from core.run_texts import filtered_key_warning, unknown_keys_warning
 from core.runs import RunStory, fold
 from schemas.events import (
     Event,
@@ -108,15 +108,20 @@ def _planning(story: RunStory, job: Job, key: str) -> list[Step]:
             _step("matched", "unknown", f"not looked for: its record {word} first"),
         ]
     if not considered:
-        unknown = unknown_keys_warning([key]) in story.warnings
+        warned = set(story.warnings)
+        filtered = {filtered_key_warning(key, held) for held in (True, False)} & warned
+        unknown = filtered_key_warning(key, held=False) in warned or (
+            not filtered and unknown_keys_warning([key]) in warned
+        )
+        scope = (
+            "the source holds the key, but the job's where leaves its record out"
+            if filtered
+            else "no source record in the job's scope has the key (the source lacks it, or "
+            "the job's filters leave it out)"
+        )
         return [
             *steps,
-            _step(
-                "in scope",
-                "no",
-                "no source record in the job's scope has the key (the source lacks it, or "
-                "the job's filters leave it out)",
-            ),
+            _step("in scope", "no", scope),
             _step("matched", "no", "no object in the destination has the key")
             if unknown
             else _step("matched", "yes", _left_alone(job)),

@@ -94,3 +94,31 @@ async def test_provisioning_a_key_a_job_leaves_as_it_is_says_its_object_is_there
     assert steps["matched"]["outcome"] == "yes", steps
     assert steps["planned change"]["outcome"] == "none"
     assert steps["outcome"]["outcome"] == "unchanged"
+
+
+async def test_provisioning_a_key_the_jobs_where_leaves_out_says_so_and_keeps_its_object(
+    files: Files, secure: Settings, secured_services: Running
+) -> None:
+    rows = files.write(count=6, owners=["alice"], extra='owners = ["alice"]\n')
+    async with portal_running(secured_services):
+        async with person(secure, "alice") as alice_cli:
+            await apply_as(alice_cli, files)
+            await follow_run(alice_cli, JOB_ID, None)
+            left_out = rows[0]["department"]
+            rule = f'{{ not = {{ field = "department", equals = "{left_out}" }} }}'
+            text = files.job.read_text().replace(
+                'file = "people.csv" }', f'file = "people.csv", where = {rule} }}'
+            )
+            files.job.write_text(text)
+            await apply_as(alice_cli, files)
+        key = rows[0]["employee_id"]
+        async with signed_in(secure, "alice") as alice:
+            url = f"/api/jobs/{JOB_ID}/provision"
+            steps = steps_of(await alice.send("POST", url, json={"key": key, "wait": 60}))
+            fresh = steps_of(await alice.send("POST", url, json={"key": "E999999", "wait": 60}))
+    assert steps["in scope"]["outcome"] == "no"
+    assert "where leaves its record out" in steps["in scope"]["detail"], steps
+    assert steps["matched"]["outcome"] == "yes"
+    assert "next full run would delete it" in steps["matched"]["detail"]
+    assert key in held(files), "a run for one key deletes nothing"
+    assert (fresh["in scope"]["outcome"], fresh["matched"]["outcome"]) == ("no", "no")

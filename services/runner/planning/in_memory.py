@@ -14,7 +14,7 @@ from core.engine.plan import Plan
 from core.engine.planned_state import Identify, Rename
 from core.engine.references import reference_fields
 from core.origins import Origins
-from core.run_texts import unknown_keys_warning
+from core.run_texts import filtered_key_warning, unknown_keys_warning
 from schemas.jobs import Job, ObjectMapping
 from schemas.plan import RecordError
 from schemas.values import Record
@@ -143,13 +143,7 @@ async def plan_in_memory(
             )
             the_plan.counts.unchanged += unchanged
             the_plan.warnings.extend(
-                f"the source's record of the key {key!r} is out of the job's scope (its "
-                + (
-                    "`where`), and no destination object has it: nothing is done for it"
-                    if key in unknown
-                    else "`where`): a run for some keys leaves its object alone (a whole run "
-                    "acts on it as missing from the source)"
-                )
+                filtered_key_warning(key, held=key not in unknown)
                 for key in dict.fromkeys(filtered)
             )
             if nowhere := [key for key in unknown if key not in filtered]:
