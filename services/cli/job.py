@@ -6,7 +6,9 @@ them: `job list`, `show`, `run` and `delete` start without them."""
 from __future__ import annotations
 
 import argparse
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import msgspec
 
@@ -20,6 +22,9 @@ from .client import Session, connect
 from .ends import print_asked
 from .output import print_json, print_table
 from .watch import wait_for_run
+
+if TYPE_CHECKING:
+    from schemas.connections import Connection
 
 
 async def job_apply(args: argparse.Namespace) -> int:
@@ -40,6 +45,12 @@ async def job_apply(args: argparse.Namespace) -> int:
 async def apply_checked(session: Session, job: Job, origin: str) -> bool:
     """Check the job as `job apply` does (against the stored connections; `origin` names
     it in messages), then store it; True if it existed."""
+    check_for_apply(job, {c.id: c for c in await session.store.connections()}, origin)
+    return await session.apply_job(job)
+
+
+def check_for_apply(job: Job, connections: Mapping[str, Connection], origin: str) -> None:
+    """What `job apply` checks before it sends a job, against these connections."""
     from core.checks.approval import approval_problems
     from core.checks.job import check_job
     from core.checks.ownership import unowned_connection_problems
@@ -48,12 +59,10 @@ async def apply_checked(session: Session, job: Job, origin: str) -> bool:
 
     if problems := approval_problems(job):
         raise BadInput("\n".join(f"{origin}: {problem}" for problem in problems))
-    connections = {c.id: c for c in await session.store.connections()}
     hooks = hooks_problem(job)
-    check_job(job, connections, FACTS, origin=origin, hooks_problem=hooks)
-    if problems := unowned_connection_problems(job, connections):
+    check_job(job, dict(connections), FACTS, origin=origin, hooks_problem=hooks)
+    if problems := unowned_connection_problems(job, dict(connections)):
         raise BadInput("\n".join(f"{origin}: {problem}" for problem in problems))
-    return await session.apply_job(job)
 
 
 async def _refused(args: argparse.Namespace) -> int:

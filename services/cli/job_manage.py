@@ -6,7 +6,9 @@ through the workflow under the job's ownership when the server has users)."""
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
@@ -14,7 +16,7 @@ from core.errors import BadInput
 from schemas.ids import is_slug
 
 from .client import connect
-from .job import apply_checked
+from .job import apply_checked, check_for_apply
 
 
 async def job_duplicate(args: argparse.Namespace) -> int:
@@ -141,14 +143,24 @@ async def job_import(args: argparse.Namespace) -> int:
     jobs = [(file, load_job(file)) for file in found["jobs"]]
     collections = [(file, load_collection(file)) for file in found["collections"]]
     templates = [load_template(file) for file in found["templates"]]
+    _one_file_each(jobs, "job")
+    _one_file_each(collections, "collection")
     async with connect(args.settings) as session:
+        # Every job and collection is checked against what the server holds with the
+        # folder's own connections and jobs, before anything is applied: a folder whose
+        # last job does not check leaves neither its connections nor its first jobs.
+        known = {c.id: c for c in await session.store.connections()}
+        known |= {c.id: c for c in connections}
+        for file, job in jobs:
+            check_for_apply(job, known, str(file))
+        known_jobs = {job.id for job in await session.store.jobs()} | {j.id for _, j in jobs}
+        for file, collection in collections:
+            check_collection(collection, known_jobs, origin=str(file))
         if connections:
             await session.apply_connections(connections)
-        for file, job in jobs:
-            await apply_checked(session, job, str(file))
-        known = {job.id for job in await session.store.jobs()}
-        for file, collection in collections:
-            check_collection(collection, known, origin=str(file))
+        for _, job in jobs:
+            await session.apply_job(job)
+        for _, collection in collections:
             await session.apply_collection(collection)
         for template in templates:
             await session.save_template(template)
@@ -157,6 +169,22 @@ async def job_import(args: argparse.Namespace) -> int:
         f"collections and {len(templates)} templates from {path}"
     )
     return 0
+
+
+def _one_file_each(documents: Sequence[tuple[Path, Any]], kind: str) -> None:
+    """Two files of one id would leave the one read last, whichever it is: refused."""
+    files: dict[str, list[Path]] = {}
+    for file, document in documents:
+        files.setdefault(document.id, []).append(file)
+    twice = [(i, paths) for i, paths in files.items() if len(paths) > 1]
+    if twice:
+        raise BadInput(
+            "\n".join(
+                f"{kind} {i!r} is in {len(paths)} files: " + ", ".join(str(p) for p in paths)
+                for i, paths in twice
+            )
+            + "; keep one of each, nothing was imported"
+        )
 
 
 def _files_of(path: Path) -> dict[str, list[Path]]:
