@@ -9,7 +9,13 @@
   400 failed with the reason).
 - `GET …/Runs/<run>`: the run's state and each record's outcome; `GET
   …/Runs/<run>/Users/<key>` one record's.
+- `PUT …/Users/<id>`: one user, as `POST …/Users`. `PATCH` and `DELETE` of a user are
+  answered 405 (a push is the whole user; a leaver is pushed with `"active": false`),
+  `GET …/Users` and `…/Users/<id>` 501: users are pushed here, not read.
 - `GET …/ServiceProviderConfig` and `…/ResourceTypes`: what a SCIM client asks first.
+
+Every error, a path or a method no route takes included, is a SCIM error document
+(RFC 7644 §3.12); a body over 32 MiB is refused (413) before the rest of it is read.
 
 Every request carries a system user's token (tokens.py); it reaches only the jobs whose
 source connection (`provider = "scim-inbound"`) lists that user. Anything else is 404,
@@ -29,6 +35,7 @@ from urllib.parse import quote
 import msgspec
 from nats.aio.msg import Msg
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -46,7 +53,7 @@ from services.common.logging import get_logger
 from services.common.tokens import Tokens
 
 from .outcomes import Outcomes, outcomes
-from .push import Operation, from_bulk, read_operations
+from .push import USERS, Operation, from_bulk, read_operations
 
 MEDIA = "application/scim+json"
 ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
@@ -91,12 +98,19 @@ class Endpoint:
         routes = [
             Route(f"{base}/Bulk", self.bulk, methods=["POST"]),
             Route(f"{base}/Users", self.user, methods=["POST"]),
+            Route(f"{base}/Users", self.not_offered, methods=["GET"]),
+            Route(f"{base}/Users/{{id:path}}", self.user, methods=["PUT", "PATCH", "DELETE"]),
+            Route(f"{base}/Users/{{id:path}}", self.not_offered, methods=["GET"]),
             Route(f"{base}/Runs/{{run}}", self.run, methods=["GET"]),
             Route(f"{base}/Runs/{{run}}/Users/{{key:path}}", self.run_user, methods=["GET"]),
             Route(f"{base}/ServiceProviderConfig", self.config, methods=["GET"]),
             Route(f"{base}/ResourceTypes", self.resource_types, methods=["GET"]),
         ]
-        return Starlette(routes=routes)
+        # Whatever no route takes (another path, another method) is answered in SCIM's
+        # error shape too, as RFC 7644 §3.12 asks: a client reads the status and the
+        # detail, never a bare "Not Found" it could take for a user already gone.
+        handlers = {HTTPException: _http_error}
+        return Starlette(routes=routes, exception_handlers=handlers)
 
     # Who asks, for which job.
 
@@ -140,14 +154,12 @@ class Endpoint:
 
     async def _push(self, request: Request, bulk: bool) -> Response:
         job, source, principal = await self._job(request)
-        raw = await request.body()
-        if len(raw) > MAX_PAYLOAD:
-            raise Refusal(413, f"at most {MAX_PAYLOAD} bytes a request", "tooLarge")
-        try:
-            body = msgspec.json.decode(raw)
-        except msgspec.DecodeError as e:
-            raise Refusal(400, f"not JSON: {e}", "invalidSyntax") from None
-        one: list[tuple[str, str | None, str, Any]] = [("POST", None, "/Users", body)]
+        method = request.method
+        one_id = request.path_params.get("id")
+        path = f"{USERS}/{one_id}" if one_id is not None else USERS
+        # A PATCH or a DELETE of one user is refused whatever its body (push.py says why).
+        body: Any = None if method in ("PATCH", "DELETE") else _json(await _body(request))
+        one: list[tuple[str, str | None, str, Any]] = [(method, None, path, body)]
         items = from_bulk(body) if bulk else one
         if len(items) > MAX_OPERATIONS:
             raise Refusal(413, f"at most {MAX_OPERATIONS} operations a request", "tooMany")
@@ -271,6 +283,19 @@ class Endpoint:
             out["response"] = _error_body(code, detail or status, "invalidValue")
         return out
 
+    async def not_offered(self, request: Request) -> Response:
+        """Users are pushed here, not read: no listing, filter or lookup (RFC 7644 §3.12:
+        501, an operation the service provider does not support)."""
+        try:
+            job, _, _ = await self._job(request)
+        except Refusal as refused:
+            return error(refused.status, refused.detail, refused.scim_type)
+        return error(
+            501,
+            f"users are pushed to job {job.id!r} here, not read: no listing, filter or "
+            f"lookup; each push's outcome is at {self._base(request, job)}/Runs/<run>",
+        )
+
     # What became of them.
 
     async def run(self, request: Request) -> Response:
@@ -372,6 +397,40 @@ class Endpoint:
             "Resources": [user],
         }
         return scim(body)
+
+
+async def _body(request: Request) -> bytes:
+    """The request's body, refused (413) once it is over MAX_PAYLOAD, before the rest is
+    read: a client's gigabyte is never held in memory."""
+    declared = request.headers.get("content-length", "")
+    too_large = Refusal(413, f"at most {MAX_PAYLOAD} bytes a request", "tooLarge")
+    if declared.isdigit() and int(declared) > MAX_PAYLOAD:
+        raise too_large
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_PAYLOAD:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _json(raw: bytes) -> Any:
+    try:
+        return msgspec.json.decode(raw)
+    except msgspec.DecodeError as e:
+        raise Refusal(400, f"not JSON: {e}", "invalidSyntax") from None
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        detail = f"{request.url.path}: nothing here; a job's SCIM base is /scim/<job>/v2"
+    elif exc.status_code == 405:
+        detail = f"{request.method} {request.url.path}: not taken here"
+    else:
+        detail = str(exc.detail)
+    return error(exc.status_code, detail)
 
 
 def _error_body(status: int, detail: str, scim_type: str | None) -> dict[str, Any]:
