@@ -150,7 +150,11 @@ def run_started_after(run_id: str) -> datetime | None:
     found = _RUN_TIME.match(run_id)
     if found is None:
         return None
-    return datetime.strptime(found[1], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC) - _MARGIN
+    try:
+        started = datetime.strptime(found[1], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    except ValueError:  # a time no clock shows (month 13): no run's, read as one without
+        return None
+    return started - _MARGIN
 
 
 async def bucket_keys(js: JetStreamContext, bucket: str) -> list[str]:

@@ -109,7 +109,7 @@ class Endpoint:
         # Whatever no route takes (another path, another method) is answered in SCIM's
         # error shape too, as RFC 7644 §3.12 asks: a client reads the status and the
         # detail, never a bare "Not Found" it could take for a user already gone.
-        handlers = {HTTPException: _http_error}
+        handlers = {HTTPException: _http_error, Exception: _failed}
         return Starlette(routes=routes, exception_handlers=handlers)
 
     # Who asks, for which job.
@@ -431,6 +431,11 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     else:
         detail = str(exc.detail)
     return error(exc.status_code, detail)
+
+
+async def _failed(request: Request, exc: Exception) -> Response:
+    log.error("request failed", path=request.url.path, error=repr(exc))
+    return error(500, "the request failed on idsync's side; ask again, or tell its operators")
 
 
 def _error_body(status: int, detail: str, scim_type: str | None) -> dict[str, Any]:

@@ -62,6 +62,10 @@ async def test_requests_idsync_does_not_take_are_scim_errors_that_say_so(
             # Without a token: 401 in SCIM's shape.
             scim_error(await http.post("/Users", json=user, headers={"Authorization": ""}), 401)
             scim_error(await http.get("/Bulk"), 405)
+            # A run id that is none, though shaped as one, is no run of the job.
+            for run in ("20261399T000000Z-abc123", "not-a-run"):
+                scim_error(await http.get(f"/Runs/{run}"), 404)
+                scim_error(await http.get(f"/Runs/{run}/Users/E1"), 404)
             scim_error(await http.post("/Users", content=b'{"userName": '), 400)
             # A PUT of one user is a push of that user, as in a bulk request.
             put = await http.put("/Users/E1", params={"wait": 30}, json=user)
