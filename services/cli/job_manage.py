@@ -121,6 +121,7 @@ async def job_import(args: argparse.Namespace) -> int:
     """A folder `job export` wrote (its connections first, then its jobs, collections and
     templates), or one job file. Everything is read and checked before anything is
     applied: a file that does not read applies nothing."""
+    from core.ad_templates import builtin
     from core.checks.collections import check_collection
     from core.checks.connections import check_connections
     from services.common.definitions import (
@@ -142,9 +143,16 @@ async def job_import(args: argparse.Namespace) -> int:
         connections += loaded
     jobs = [(file, load_job(file)) for file in found["jobs"]]
     collections = [(file, load_collection(file)) for file in found["collections"]]
-    templates = [load_template(file) for file in found["templates"]]
+    templates = [(file, load_template(file)) for file in found["templates"]]
     _one_file_each(jobs, "job")
     _one_file_each(collections, "collection")
+    _one_file_each(templates, "template")
+    for file, template in templates:
+        if builtin(template.id) is not None:
+            raise BadInput(
+                f"{file}: template {template.id} ships with idsync: save it under another "
+                "id; nothing was imported"
+            )
     async with connect(args.settings) as session:
         # Every job and collection is checked against what the server holds with the
         # folder's own connections and jobs, before anything is applied: a folder whose
@@ -162,7 +170,7 @@ async def job_import(args: argparse.Namespace) -> int:
             await session.apply_job(job)
         for _, collection in collections:
             await session.apply_collection(collection)
-        for template in templates:
+        for _, template in templates:
             await session.save_template(template)
     print(
         f"imported {len(connections)} connections, {len(jobs)} jobs, {len(collections)} "

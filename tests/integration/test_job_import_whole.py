@@ -7,12 +7,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import msgspec
 import pytest
 
+from core.ad_templates import BUILTIN
 from core.errors import BadInput
 from services.cli.client import Session
 from services.cli.job_manage import job_import
 from services.cli.main import build_parser
+from services.common.exporting import template_text
 from services.common.settings import Settings
 
 from .conftest import CONNECTIONS, JOB_ID, job_toml
@@ -72,3 +75,16 @@ async def test_a_collection_of_a_job_that_is_nowhere_imports_nothing(
     said = await refused(settings, folder)
     assert "nightly.toml" in said and "missing-job" in said, said
     await nothing_applied(session)
+
+
+async def test_a_template_under_the_id_of_a_shipped_one_imports_nothing(
+    settings: Settings, session: Session, tmp_path: Path
+) -> None:
+    folder = exported(tmp_path / "out", {f"{JOB_ID}.toml": job_toml()})
+    shipped = msgspec.structs.replace(BUILTIN[0], builtin=False)  # as a person would save it
+    (folder / "templates").mkdir()
+    (folder / "templates" / f"{shipped.id}.toml").write_text(template_text(shipped, "toml"))
+    said = await refused(settings, folder)
+    assert f"{shipped.id}.toml" in said and "ships with idsync" in said, said
+    await nothing_applied(session)
+    assert await session.store.templates() == []
