@@ -62,7 +62,7 @@ RUN_STATUS = "urn:idsync:api:messages:2.0:RunStatus"
 MAX_OPERATIONS = 10_000
 MAX_PAYLOAD = 32 << 20
 HANDED = 10_000
-STATUS = {"created": 201, "failed": 400, "not applied": 400, "pending": 202}
+STATUS = {"created": 201, "failed": 400, "not applied": 400, "skipped": 400, "pending": 202}
 
 log = get_logger("idsync.scim_endpoint")
 _encode = msgspec.json.Encoder().encode

@@ -1,7 +1,9 @@
 """What became of each record of a run: read from the journal (the run's story, as `idsync
 run show` tells it) and, once it has ended, from its stored plan (which change each key
 got). A record is `pending` until its run ends; then `created`, `updated`, `disabled`,
-`enabled`, `unchanged`… (`applied` when the plan is gone), or `failed` with the reason;
+`enabled`, `unchanged`… (`applied` when the plan is gone), `skipped` with the reason
+the plan left it alone (a reference that resolves to nothing, `if_none = "skip"`), or
+`failed` with the reason;
 a run that ended without applying (denied, expired, failed while planning) leaves its
 records `not applied`, saying why."""
 
@@ -54,6 +56,7 @@ async def outcomes(bus: Bus, job_id: str, run_id: str) -> Outcomes | None:
     if not found.ended:
         return found
     failed = {_first(e.key): e.message for e in story.errors if not e.skipped}
+    skipped = {_first(e.key): e.message for e in story.errors if e.skipped}
     actions: dict[str, str] | None = {}
     if story.state.startswith("finished") and story.plan_hash:
         try:
@@ -71,6 +74,8 @@ async def outcomes(bus: Bus, job_id: str, run_id: str) -> Outcomes | None:
             found.records[key] = ("failed", failed[folded])
         elif not story.state.startswith("finished"):
             found.records[key] = ("not applied", f"the run {story.state}: {story.reason}")
+        elif folded in skipped and (actions is None or folded not in actions):
+            found.records[key] = ("skipped", skipped[folded])
         elif actions is None:
             found.records[key] = ("applied", "")
         elif folded in actions:
