@@ -25,6 +25,7 @@ from schemas.jobs import Job
 from schemas.values import Record
 
 USERS = "/Users"
+USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,11 @@ def _operation(
         return refused(f"{path!r}: only users are taken here (path /Users)", "invalidPath")
     if not isinstance(data, dict):
         return refused("the operation has no user (data)", "invalidSyntax")
+    schemas = data.get("schemas")
+    if schemas is not None and (not isinstance(schemas, list) or USER_SCHEMA not in schemas):
+        # A group (or anything else) sent to /Users is not kept as a user named by its
+        # externalId; a user that lists no schemas at all is taken, as lenient clients send.
+        return refused(f"schemas {schemas!r}: only users are taken here ({USER_SCHEMA})")
     record = flat_record({k: v for k, v in data.items() if k not in ("id", "meta")})
     own = record.get("externalId") or record.get("userName")
     if not isinstance(own, str):
