@@ -82,7 +82,9 @@ def error(status: int, detail: str, scim_type: str | None = None) -> Response:
     body: dict[str, Any] = {"schemas": [ERROR], "status": str(status), "detail": detail}
     if scim_type:
         body["scimType"] = scim_type
-    return scim(body, status)
+    # RFC 6750 §3: a 401 names the scheme a client is to authenticate with.
+    challenge = {"WWW-Authenticate": 'Bearer realm="idsync"'} if status == 401 else None
+    return scim(body, status, challenge)
 
 
 class Endpoint:

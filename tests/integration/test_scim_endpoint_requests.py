@@ -60,7 +60,9 @@ async def test_requests_idsync_does_not_take_are_scim_errors_that_say_so(
             scim_error(await http.get("/Users/E1"), 501)
             scim_error(await http.get("/Groups"), 404)
             # Without a token: 401 in SCIM's shape.
-            scim_error(await http.post("/Users", json=user, headers={"Authorization": ""}), 401)
+            anonymous = await http.post("/Users", json=user, headers={"Authorization": ""})
+            scim_error(anonymous, 401)
+            assert anonymous.headers["www-authenticate"].startswith("Bearer")
             scim_error(await http.get("/Bulk"), 405)
             # A run id that is none, though shaped as one, is no run of the job.
             for run in ("20261399T000000Z-abc123", "not-a-run"):
