@@ -5,8 +5,9 @@ Each user becomes a record the way the SCIM provider reads a resource (every val
 the field name that reads it: `userName`, `name.givenName`, `emails[type eq "work"].value`,
 an extension's `urn:…:department`), is kept under its own key (`externalId`, else
 `userName`), and is mapped with the job's first [[objects]] entry to learn the key its
-run is scoped to. A user the mapping refuses (a transformation that fails, no key) is
-that operation's error, answered at once, and is not stored. Pure.
+run is scoped to. A user the mapping refuses (a transformation that fails, no key), a
+resource that is no user, or a user whose attributes are not of SCIM's shapes
+(`shape_problem`) is that operation's error, answered at once, and is not stored. Pure.
 """
 
 from __future__ import annotations
@@ -95,6 +96,8 @@ def _operation(
         # A group (or anything else) sent to /Users is not kept as a user named by its
         # externalId; a user that lists no schemas at all is taken, as lenient clients send.
         return refused(f"schemas {schemas!r}: only users are taken here ({USER_SCHEMA})")
+    if (problem := shape_problem(data)) is not None:
+        return refused(problem, "invalidSyntax")
     record = flat_record({k: v for k, v in data.items() if k not in ("id", "meta")})
     own = record.get("externalId") or record.get("userName")
     if not isinstance(own, str):
@@ -107,3 +110,71 @@ def _operation(
     if not isinstance(key, str) or not key:
         return refused(f"the user maps to no value of the job's key {keys[0]!r}")
     return Operation(method, bulk_id, own, record, key, display_key(mapped, keys))
+
+
+# The core User schema's complex attributes (RFC 7643 §4.1): `name` one object, these
+# lists of objects; the enterprise extension's are simple but its `manager` (§4.3).
+ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+SINGLE_COMPLEX = frozenset({"name"})
+MULTI_COMPLEX = frozenset(
+    name.lower()
+    for name in (
+        "emails",
+        "phoneNumbers",
+        "ims",
+        "photos",
+        "addresses",
+        "groups",
+        "entitlements",
+        "roles",
+        "x509Certificates",
+    )
+)
+
+
+def shape_problem(user: dict[str, Any]) -> str | None:
+    """Why the user's JSON is not of the shape SCIM gives a user, or None. A value of
+    another shape would be read as no value (`"name": "Ada"` has no `name.givenName`) and
+    the run would clear the field it feeds: refused instead, naming the attribute."""
+    for name, value in user.items():
+        where = name.lower()
+        if where.startswith("urn:"):
+            if isinstance(value, dict):
+                for attr, inner in value.items():
+                    simple = where == ENTERPRISE.lower() and attr.lower() != "manager"
+                    if simple and isinstance(inner, dict | list):
+                        return f"{name}:{attr}: expected a simple value, got {_kind(inner)}"
+                    if (problem := _nested(f"{name}:{attr}", inner)) is not None:
+                        return problem
+            continue
+        if value is None:
+            continue
+        if where in SINGLE_COMPLEX and not isinstance(value, dict):
+            return f"{name}: expected an object of sub-attributes, got {_kind(value)}"
+        listed = isinstance(value, list) and all(isinstance(i, dict) for i in value)
+        if where in MULTI_COMPLEX and not listed:
+            return f'{name}: expected a list of objects ({{"value": …, "type": …}})'
+        if (problem := _nested(name, value)) is not None:
+            return problem
+    return None
+
+
+def _nested(name: str, value: Any) -> str | None:
+    """A complex attribute's sub-attributes hold simple values (and a multi-valued one's
+    items too): anything deeper would be read as no value."""
+    items = value if isinstance(value, list) else [value]
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        for sub, inner in item.items():
+            if isinstance(inner, dict | list):
+                return f"{name}.{sub}: expected a simple value, got {_kind(inner)}"
+    return None
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    return f"{type(value).__name__} {value!r}"[:80]

@@ -1,6 +1,9 @@
 """A SCIM push read as records (services/scim_endpoint/push.py): a resource that says it
 is no user — a group sent to /Users — is refused, never kept as a user named by its
-externalId; a user that names no schema at all is taken, as lenient clients send them."""
+externalId; a user that names no schema at all is taken, as lenient clients send them.
+A user whose attributes are not of SCIM's shapes (`"name": "Ada"`, emails as texts, a
+sub-attribute holding an object) is refused naming the attribute: read as it is, the
+value would be no value, and the run would clear the field it feeds."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ import tomllib
 from typing import Any
 
 import msgspec
+import pytest
 
 from schemas.jobs import Job
 from services.scim_endpoint.push import read_operations
@@ -46,3 +50,36 @@ def test_a_user_with_its_schemas_or_none_is_taken() -> None:
         None,
     )
     assert one({"externalId": "E2", "userName": "bob"}) == (202, None)
+
+
+@pytest.mark.parametrize(
+    ("data", "named"),
+    [
+        ({"name": "Ada"}, "name:"),
+        ({"name": {"givenName": {"first": "Ada"}}}, "name.givenName:"),
+        ({"name": {"givenName": ["Ada"]}}, "name.givenName:"),
+        ({"emails": "ada@example.org"}, "emails:"),
+        ({"emails": ["ada@example.org"]}, "emails:"),
+        ({"emails": [{"type": "work", "value": {"v": "ada@example.org"}}]}, "emails.value:"),
+        ({ENTERPRISE: {"department": {"name": "Sales"}}}, f"{ENTERPRISE}:department:"),
+    ],
+)
+def test_a_user_of_another_shape_is_refused_naming_the_attribute(
+    data: dict[str, Any], named: str
+) -> None:
+    status, error = one({"schemas": [USER], "externalId": "E1", "userName": "ada", **data})
+    assert status == 400 and error is not None and error.startswith(named), error
+
+
+def test_scims_own_shapes_are_taken() -> None:
+    user = {
+        "schemas": [USER, ENTERPRISE],
+        "externalId": "E1",
+        "userName": "ada",
+        "name": {"givenName": "Ada", "familyName": "Lovelace"},
+        "emails": [{"type": "work", "value": "ada@example.org", "primary": True}],
+        "phoneNumbers": [],
+        "active": True,
+        ENTERPRISE: {"department": "Sales", "manager": {"value": "E0", "displayName": "Boss"}},
+    }
+    assert one(user) == (202, None)
