@@ -37,6 +37,7 @@ async def test_requests_idsync_does_not_take_are_scim_errors_that_say_so(
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
         "userName": "ada",
         "externalId": "E1",
+        "name": {"givenName": "Ada"},
         "active": True,
     }
     async with endpoint(endpoint_settings) as root:
@@ -73,7 +74,12 @@ async def test_requests_idsync_does_not_take_are_scim_errors_that_say_so(
             put = await http.put("/Users/E1", params={"wait": 30}, json=user)
             assert put.status_code == 201, put.text
             assert put.json()["id"] == "E1" and "/Runs/" in put.headers["location"]
-            assert rows(tmp_path / "job")["E1"][1] == "ada"
+            assert rows(tmp_path / "job")["E1"][1:3] == ("ada", "Ada")
+            # A user of another shape than SCIM's is refused, its given name kept.
+            shapeless = {**user, "name": "Ada Lovelace"}
+            said = scim_error(await http.put("/Users/E1", params={"wait": 30}, json=shapeless), 400)
+            assert said["detail"].startswith("name:"), said
+            assert rows(tmp_path / "job")["E1"][1:3] == ("ada", "Ada")
             # A body over the limit is refused before it is all read.
             huge = b'{"userName": "' + b"x" * (33 << 20) + b'"}'
             scim_error(await http.post("/Users", content=huge), 413)
