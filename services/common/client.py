@@ -104,11 +104,12 @@ class Session:
             command = JobDeleteCommand(job_id=job_id, forget_history=forget_history)
             return (await self._ask("job-delete", encode(command))).note
         from services.common.purging import forget_history as forget
-        from services.common.purging import forget_schedules
+        from services.common.purging import forget_schedules, forget_state
 
         if not await self.store.delete_job(job_id):
             raise NotFound(f"no job {job_id!r}: `idsync job list` shows the jobs there are")
         await forget_schedules(self.nc, job_id)
+        await forget_state(self.nc, job_id)
         if forget_history:
             runs = await forget(self.nc, job_id, self.settings.principal)
             return f"deleted with the history of {runs} runs"

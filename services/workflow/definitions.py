@@ -28,7 +28,7 @@ from services.common.bus import Bus
 from services.common.hooks import hooks_problem
 from services.common.jetstream import ensure_site
 from services.common.logging import get_logger
-from services.common.purging import forget_history, forget_schedules
+from services.common.purging import forget_history, forget_schedules, forget_state
 from services.providers import FACTS
 
 from .approvals import cancel_waiting
@@ -72,6 +72,7 @@ async def delete_job(bus: Bus, principal: str, body: bytes) -> CommandReply:
         return CommandReply(ok=False, error=problem, denied=True)
     await bus.store.delete_job(command.job_id)
     await forget_schedules(bus.broker.connection, command.job_id)
+    await forget_state(bus.broker.connection, command.job_id)
     await _end_waits(bus, command.job_id, principal)
     if command.forget_history:
         runs = await forget_history(bus.broker.connection, command.job_id, principal)
