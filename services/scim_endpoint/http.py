@@ -254,7 +254,8 @@ class Endpoint:
         """The run's outcomes once it has ended (or waits for someone), or as they stand
         when `wait` seconds have passed."""
         deadline = time.monotonic() + wait
-        found = await outcomes(self.bus, job.id, run_id)  # it may have ended already
+        pushed = self.handed.get(run_id, ())
+        found = await outcomes(self.bus, job.id, run_id, pushed)  # it may have ended already
         while found is None or not found.ended:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -264,7 +265,7 @@ class Endpoint:
             except TimeoutError:
                 continue
             if ended == run_id:
-                return await outcomes(self.bus, job.id, run_id)
+                return await outcomes(self.bus, job.id, run_id, pushed)
         return found
 
     def _answer(
@@ -339,7 +340,7 @@ class Endpoint:
         return scim({"schemas": [RUN_STATUS], "key": key, "status": status, "detail": detail})
 
     async def _outcomes(self, job: Job, run_id: str) -> Outcomes | None:
-        found = await outcomes(self.bus, job.id, run_id)
+        found = await outcomes(self.bus, job.id, run_id, self.handed.get(run_id, ()))
         if found is None and run_id in self.handed:  # asked for, not yet requested
             found = Outcomes(RunStory(run_id=run_id, job_id=job.id), self.handed[run_id])
         return found

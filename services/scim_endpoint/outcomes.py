@@ -9,6 +9,7 @@ records `not applied`, saying why."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from core.engine.keys import KEY_SEPARATOR
@@ -41,8 +42,12 @@ class Outcomes:
         return self.records.get(key, ("pending", self.story.state))
 
 
-async def outcomes(bus: Bus, job_id: str, run_id: str) -> Outcomes | None:
-    """The run's records, or None when the journal has no such run (yet)."""
+async def outcomes(
+    bus: Bus, job_id: str, run_id: str, pushed: Sequence[str] = ()
+) -> Outcomes | None:
+    """The run's records, or None when the journal has no such run (yet). `pushed`: the
+    keys this endpoint pushed into the run — told about too where the run, merged with a
+    request for the whole job, names no keys."""
     events: list[Event] = await run_events(bus.broker.connection, job_id, run_id)
     stories = [s for s in fold(events) if s.run_id == run_id]
     if not stories:
@@ -52,7 +57,7 @@ async def outcomes(bus: Bus, job_id: str, run_id: str) -> Outcomes | None:
         (e.keys or [] for e in events if isinstance(e, RunApproved | RunRequested) and e.keys),
         [],
     )
-    found = Outcomes(story, list(keys))
+    found = Outcomes(story, list(dict.fromkeys([*keys, *pushed])))
     if not found.ended:
         return found
     failed = {_first(e.key): e.message for e in story.errors if not e.skipped}
@@ -68,7 +73,7 @@ async def outcomes(bus: Bus, job_id: str, run_id: str) -> Outcomes | None:
             async for change in changes_of(bus, plan):
                 if not change.follow_up:
                     actions.setdefault(_first(change.key), change.action)
-    for key in keys:
+    for key in found.keys:
         folded = _first(key)
         if folded in failed:
             found.records[key] = ("failed", failed[folded])
