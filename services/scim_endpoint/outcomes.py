@@ -4,8 +4,9 @@ got). A record is `pending` until its run ends; then `created`, `updated`, `disa
 `enabled`, `unchanged`… (`applied` when the plan is gone), `skipped` with the reason
 the plan left it alone (a reference that resolves to nothing, `if_none = "skip"`), or
 `failed` with the reason;
-a run that ended without applying (denied, expired, failed while planning) leaves its
-records `not applied`, saying why."""
+a run that ended without applying (denied, expired, failed while planning, or a run of a
+job in staging, which plans and never writes) leaves its records `not applied`, saying
+why."""
 
 from __future__ import annotations
 
@@ -79,6 +80,14 @@ async def outcomes(
             found.records[key] = ("failed", failed[folded])
         elif not story.state.startswith("finished"):
             found.records[key] = ("not applied", f"the run {story.state}: {story.reason}")
+        elif story.staged:  # planned, never written: what would have been done is told
+            planned = "unchanged"
+            if actions is not None and folded in actions:
+                planned = DID.get(actions[folded], actions[folded])
+            found.records[key] = (
+                "not applied",
+                f"the job is in staging: its run plans and never writes (planned: {planned})",
+            )
         elif folded in skipped and (actions is None or folded not in actions):
             found.records[key] = ("skipped", skipped[folded])
         elif actions is None:

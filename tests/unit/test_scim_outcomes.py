@@ -2,7 +2,8 @@
 (services/scim_endpoint/outcomes.py), from the run's events and its stored plan: a record
 the plan left alone on purpose, with a reason (a reference that resolves to nothing,
 `if_none = "skip"`), is told skipped with that reason — never `unchanged`, which a
-pushing system reads as done."""
+pushing system reads as done; and a record of a job in staging, whose runs plan and never
+write, is told not applied, saying what was planned — never `created`."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from services.scim_endpoint.http import STATUS
 JOB, RUN = "crm-to-dir", "20261207T233000Z-abc123"
 
 
-def events(errors: list[RecordError]) -> list[Event]:
+def events(errors: list[RecordError], *, staged: bool = False) -> list[Event]:
     return [
         RunRequested(
             run_id=RUN, job_id=JOB, requested_by="crm", trigger="external", keys=["E1", "E2", "E3"]
@@ -37,7 +38,14 @@ def events(errors: list[RecordError]) -> list[Event]:
             errors=errors,
             errors_total=len(errors),
         ),
-        RunFinished(run_id=RUN, job_id=JOB, stats=RunStats(created=1), plan_hash="h", seconds=0.1),
+        RunFinished(
+            run_id=RUN,
+            job_id=JOB,
+            stats=RunStats(created=1),
+            plan_hash="h",
+            seconds=0.1,
+            staged=staged,
+        ),
     ]
 
 
@@ -71,3 +79,26 @@ async def test_a_record_skipped_with_a_reason_is_told_skipped_not_unchanged(
     assert found.of("E2") == ("skipped", skip.message)
     assert found.of("E3") == ("unchanged", "")
     assert STATUS["skipped"] >= 400  # a pushing system reads anything else as done
+
+
+async def test_a_record_of_a_job_in_staging_is_told_not_applied(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def run_events(nc: Any, job_id: str, run_id: str) -> list[Event]:
+        return events([], staged=True)
+
+    async def load_plan(bus: Any, run_id: str) -> object:
+        return object()
+
+    async def changes_of(bus: Any, plan: object) -> AsyncIterator[Change]:
+        yield Change(action="create", key="E1", match={"employee_id": "E1"})
+
+    monkeypatch.setattr(module, "run_events", run_events)
+    monkeypatch.setattr(module, "load_plan", load_plan)
+    monkeypatch.setattr(module, "changes_of", changes_of)
+    bus = SimpleNamespace(broker=SimpleNamespace(connection=None))
+    found = await module.outcomes(bus, JOB, RUN)  # type: ignore[arg-type]
+    assert found is not None and found.ended
+    status, detail = found.of("E1")
+    assert status == "not applied" and "staging" in detail and "created" in detail, detail
+    assert found.of("E2")[0] == "not applied"
