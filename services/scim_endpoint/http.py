@@ -156,6 +156,14 @@ class Endpoint:
 
     async def _push(self, request: Request, bulk: bool) -> Response:
         job, source, principal = await self._job(request)
+        if not job.enabled:
+            # Refused before anything is kept: a push told refused is never applied later,
+            # behind its system's back, by a run once the job is enabled.
+            raise Refusal(
+                400,
+                f"job {job.id!r} is disabled: nothing was kept; push again once it is "
+                f"enabled (idsync job enable {job.id})",
+            )
         method = request.method
         one_id = request.path_params.get("id")
         path = f"{USERS}/{one_id}" if one_id is not None else USERS

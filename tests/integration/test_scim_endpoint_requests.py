@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import msgspec
 
 from services.cli.client import Session
-from services.common import users
+from services.common import pushed, users
 from services.common.settings import Settings
 
 from .ldap_helpers import define
@@ -83,3 +84,21 @@ async def test_requests_idsync_does_not_take_are_scim_errors_that_say_so(
             # A body over the limit is refused before it is all read.
             huge = b'{"userName": "' + b"x" * (33 << 20) + b'"}'
             scim_error(await http.post("/Users", content=huge), 413)
+
+
+async def test_a_push_to_a_disabled_job_is_refused_and_nothing_is_kept(
+    endpoint_settings: Settings, tmp_path: Path, session: Session
+) -> None:
+    token = users.add_person(endpoint_settings.home, "crm", [], system=True)
+    await define(session, tmp_path / "job", CONNECTIONS, JOB_TOML)
+    job = await session.store.job(JOB)
+    await session.apply_job(msgspec.structs.replace(job, enabled=False))
+    user = {"userName": "ada", "externalId": "E1", "active": True}
+    async with endpoint(endpoint_settings) as root:
+        headers = {"Authorization": f"Bearer crm:{token}"}
+        async with httpx.AsyncClient(headers=headers, timeout=30) as http:
+            said = scim_error(await http.post(f"{root}/scim/{JOB}/v2/Users", json=user), 400)
+            assert "disabled" in said["detail"], said
+        # Nothing was kept for a later run of the job to apply behind the system's back.
+        kept = [r async for batch in pushed.read(session.nc, "crm", 100) for r in batch]
+        assert kept == []
