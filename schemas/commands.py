@@ -16,6 +16,19 @@ class RunCommand(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     """Only the records changed since the job's last run (the job needs `changes`)."""
 
 
+RUN_KEYS_BYTES = 512 << 10
+"""The most the keys one run is scoped to take, encoded: a run command, and the
+`run.requested` that carries them to the journal, stay well under NATS's 1 MiB message."""
+
+
+_encoder = msgspec.json.Encoder()
+
+
+def keys_size(keys: list[str] | None) -> int:
+    """The bytes `keys` take in a command or a run's request (encoded as JSON)."""
+    return len(_encoder.encode(keys)) if keys else 0
+
+
 class DecideCommand(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Approve or deny a run that waits for approval: idsync.cmd.<principal>.approve|deny."""
 

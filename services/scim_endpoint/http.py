@@ -42,7 +42,7 @@ from starlette.routing import Route
 
 from core.errors import BadInput
 from core.runs import RunStory
-from schemas.commands import RunCommand, encode, reply_decoder
+from schemas.commands import RUN_KEYS_BYTES, RunCommand, encode, keys_size, reply_decoder
 from schemas.connections import ScimInboundConnection
 from schemas.events import RunAwaitingApproval, RunDeadLetter, decode_event, is_end
 from schemas.jobs import Job
@@ -175,6 +175,15 @@ class Endpoint:
             raise Refusal(413, f"at most {MAX_OPERATIONS} operations a request", "tooMany")
         operations = read_operations(job, items)
         taken = [op for op in operations if op.record is not None]
+        keys = list(dict.fromkeys(str(op.key) for op in taken))
+        if (size := keys_size(keys)) > RUN_KEYS_BYTES:
+            # Refused before anything is kept: one run could not be asked for them all.
+            raise Refusal(
+                413,
+                f"the users' keys take {size:,} bytes, over the {RUN_KEYS_BYTES:,} one run "
+                "is scoped by: push them in smaller bulk requests; nothing was kept",
+                "tooLarge",
+            )
         wait = self._waiting(request)
         run_id, found = None, None
         if taken:

@@ -23,7 +23,12 @@ from faststream.nats import NatsBroker
 
 from core.checks.incremental import changed_only_refusal
 from core.errors import StoreFull
-from schemas.commands import CommandReply, encode, run_command_decoder
+from schemas.commands import (
+    CommandReply,
+    encode,
+    keys_size,
+    run_command_decoder,
+)
 from schemas.event_ids import requested_id
 from schemas.events import (
     CollectionRequested,
@@ -48,7 +53,7 @@ from services.providers import FACTS
 
 from . import claims, collections, gate, guard, roles, templates
 from .approvals import Expiry, record
-from .bursts import Burst, Bursts, keys_size
+from .bursts import Burst, Bursts
 from .census import count_runners
 from .claims import gate_request
 from .deadletters import answer_dead_letter

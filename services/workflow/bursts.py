@@ -21,9 +21,8 @@ from datetime import datetime, timedelta
 
 import msgspec
 
+from schemas.commands import keys_size
 from schemas.ids import new_run_id
-
-_encoder = msgspec.json.Encoder()
 
 
 class Burst(msgspec.Struct, kw_only=True):
@@ -94,11 +93,6 @@ class Bursts:
         for name, held in list(self.open.items()):
             if held is burst:
                 del self.open[name]
-
-
-def keys_size(keys: list[str] | None) -> int:
-    """The bytes `keys` take in a run's request (encoded as JSON)."""
-    return len(_encoder.encode(keys)) if keys else 0
 
 
 def _unique(keys: list[str]) -> list[str]:
