@@ -17,8 +17,10 @@ class RunCommand(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
 
 
 RUN_KEYS_BYTES = 512 << 10
-"""The most the keys one run is scoped to take, encoded: a run command, and the
-`run.requested` that carries them to the journal, stay well under NATS's 1 MiB message."""
+"""The most the keys of one SCIM push may take, encoded: its run command, and the
+`run.requested` that carries them to the journal, stay well under NATS's 1 MiB message.
+(The workflow takes a run command's keys up to the server's message size less a margin,
+`keys_room`, and merges a burst of requests only as far.)"""
 
 
 _encoder = msgspec.json.Encoder()

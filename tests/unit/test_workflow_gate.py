@@ -8,10 +8,10 @@ import msgspec
 import pytest
 
 from core.checks.approval import approval_problems
+from schemas.commands import keys_size
 from schemas.jobs import Approval, Endpoint, Job, ObjectMapping
 from services.common import access
 from services.common.users import Person, Users, render
-from schemas.commands import keys_size
 from services.workflow.bursts import Bursts
 from services.workflow.gate import approvers, needs_approval, refusal
 
