@@ -29,10 +29,10 @@ from schemas.commands import (
     encode,
 )
 from schemas.connections import Connection
-from schemas.events import Event, decode_event
+from schemas.events import Event, decode_event, encode_event
 from schemas.jobs import Job
 from schemas.previews import PreviewReply, PreviewRequest, preview_reply_decoder
-from schemas.subjects import RUN_EVENTS, command_subject, preview_subject
+from schemas.subjects import RUN_EVENTS, command_subject, event_subject, preview_subject
 from schemas.templates import Template
 
 from . import credentials
@@ -47,7 +47,9 @@ from .asking import (
     run_reply,
 )
 from .credentials import Credentials, inbox_prefix
+from .jetstream import JOURNAL
 from .reading import journal_events
+from .runs import Runs
 from .settings import Settings, server_list
 from .store import Store
 
@@ -73,6 +75,21 @@ class Session:
         self.refusals = refusals if refusals is not None else []
         """The server's permission violations on this connection, newest last."""
         self.user = user
+
+    @property
+    def runs(self) -> Runs:
+        """The runs' states (an open server lets a person end a deleted job's runs)."""
+        return Runs(self.js)
+
+    async def publish(self, event: Event) -> bool:
+        """Store the event in the journal, once (its id is the Nats-Msg-Id)."""
+        ack = await self.js.publish(
+            event_subject(event),
+            encode_event(event),
+            stream=JOURNAL,
+            headers={"Nats-Msg-Id": event.id},
+        )
+        return not ack.duplicate
 
     @property
     def authenticated(self) -> bool:
@@ -103,6 +120,7 @@ class Session:
         if self.authenticated:
             command = JobDeleteCommand(job_id=job_id, forget_history=forget_history)
             return (await self._ask("job-delete", encode(command))).note
+        from services.common.ending import cancel_job_runs
         from services.common.purging import forget_history as forget
         from services.common.purging import forget_schedules, forget_state
 
@@ -110,6 +128,7 @@ class Session:
             raise NotFound(f"no job {job_id!r}: `idsync job list` shows the jobs there are")
         await forget_schedules(self.nc, job_id)
         await forget_state(self.nc, job_id)
+        await cancel_job_runs(self, job_id, self.settings.principal)
         if forget_history:
             runs = await forget(self.nc, job_id, self.settings.principal)
             return f"deleted with the history of {runs} runs"

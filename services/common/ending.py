@@ -3,11 +3,28 @@ job's time limit). Each ends a run once; the statistics say what was applied so 
 
 from __future__ import annotations
 
+from typing import Protocol
+
+from nats.js import JetStreamContext
+
 from schemas.event_ids import cancelled_id, failed_id
-from schemas.events import RunCancelled, RunFailed
+from schemas.events import Event, RunCancelled, RunFailed
 
 from .bus import Bus
-from .runs import RunState
+from .claims import Claims
+from .runs import Runs, RunState
+
+
+class Journaled(Protocol):
+    """Who may end a run: the workflow's bus, or a person's session on an open server."""
+
+    @property
+    def js(self) -> JetStreamContext: ...
+
+    @property
+    def runs(self) -> Runs: ...
+
+    async def publish(self, event: Event) -> bool: ...
 
 
 async def fail_run(bus: Bus, run_id: str, job_id: str, reason: str) -> bool:
@@ -35,7 +52,7 @@ async def fail_run(bus: Bus, run_id: str, job_id: str, reason: str) -> bool:
     return True
 
 
-async def cancel_run(bus: Bus, run_id: str, job_id: str, by: str, reason: str) -> bool:
+async def cancel_run(bus: Journaled, run_id: str, job_id: str, by: str, reason: str) -> bool:
     """Cancel the run unless it has ended: recorded first, so from this moment no runner
     starts another of its batches (one already being applied completes). False when the
     run had already ended."""
@@ -61,3 +78,20 @@ async def cancel_run(bus: Bus, run_id: str, job_id: str, by: str, reason: str) -
         )
     )
     return True
+
+
+async def cancel_job_runs(bus: Journaled, job_id: str, by: str) -> list[str]:
+    """The runs of a job being deleted that have not ended — the one its claim let
+    through and those waiting their turn (core/claims.py) — cancelled, each saying why:
+    nothing is left to run them as they were asked for, and a job made again under the
+    same id starts free. Their ends release the claim. The ids of those cancelled."""
+    claim = await Claims(bus.js).get(job_id)
+    if claim is None:
+        return []
+    cancelled: list[str] = []
+    for run_id in claim.runs:
+        doing = "went on" if claim.holds(run_id) else "waited for its turn"
+        reason = f"job {job_id} was deleted by {by} while the run {doing}"
+        if await cancel_run(bus, run_id, job_id, by, reason):
+            cancelled.append(run_id)
+    return cancelled

@@ -25,6 +25,7 @@ from schemas.connections import Connection
 from schemas.jobs import Job
 from services.common.approvals import waiting
 from services.common.bus import Bus
+from services.common.ending import cancel_job_runs
 from services.common.hooks import hooks_problem
 from services.common.jetstream import ensure_site
 from services.common.logging import get_logger
@@ -74,6 +75,7 @@ async def delete_job(bus: Bus, principal: str, body: bytes) -> CommandReply:
     await forget_schedules(bus.broker.connection, command.job_id)
     await forget_state(bus.broker.connection, command.job_id)
     await _end_waits(bus, command.job_id, principal)
+    await cancel_job_runs(bus, command.job_id, principal)  # its claim's: the job starts free
     if command.forget_history:
         runs = await forget_history(bus.broker.connection, command.job_id, principal)
         log.info("job deleted with its history", job_id=command.job_id, runs=runs, by=principal)

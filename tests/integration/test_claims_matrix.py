@@ -1,0 +1,60 @@
+"""A job's claim (one run at a time) against what else may happen to the job and its
+runs: the job deleted while its runs go on and wait."""
+
+from __future__ import annotations
+
+import msgspec
+import pytest
+
+from schemas.commands import JobDeleteCommand, encode
+from schemas.events import RunApproved, RunCancelled, RunPlanned
+from services.cli.client import Session
+from services.common.bus import Bus
+from services.common.claims import Claims
+from services.workflow.definitions import delete_job
+
+from .conftest import JOB_ID, Files, RunServices, apply_files
+from .journal import wait_for_event
+from .test_claims import bus, end_of, finished, of, queued, rows, story
+
+__all__ = ["bus"]  # the fixture, from the claims' tests
+
+
+@pytest.mark.parametrize("how", ["client", "workflow", "client-forgetting", "workflow-forgetting"])
+async def test_a_job_deleted_while_one_run_goes_on_and_others_wait_ends_them_all(
+    files: Files, services: RunServices, session: Session, bus: Bus, how: str
+) -> None:
+    """Its runs waiting for their turn stayed "waiting" for a job that was no more, and
+    once the job was made again under the same id a new run waited behind them — they
+    then ran, as asked for the deleted job, against the new one."""
+    files.write(count=4)
+    forgetting = how.endswith("forgetting")
+    async with services("workflow"):
+        await apply_files(session, files)
+        going = await session.request_run(JOB_ID)
+        await wait_for_event(session, of(RunApproved, going), 10)  # no runner: goes on
+        waiting = [await session.request_run(JOB_ID) for _ in range(2)]
+        for run_id in waiting:
+            await queued(session, run_id, going)
+        if how.startswith("client"):  # an open server: the command deletes it itself
+            await session.delete_job(JOB_ID, forget_history=forgetting)
+        else:  # a secured one: the workflow deletes it
+            command = JobDeleteCommand(job_id=JOB_ID, forget_history=forgetting)
+            reply = await delete_job(bus, "tester", encode(command))
+            assert reply.ok, reply.error
+        if not forgetting:
+            for run_id in (going, *waiting):
+                end = await wait_for_event(session, end_of(run_id), 10)
+                assert isinstance(end, RunCancelled), end
+                assert f"job {JOB_ID} was deleted by tester" in end.reason, end.reason
+                assert (await story(session, run_id)).state == "cancelled"
+        await apply_files(session, files)  # made again, under the same id
+        again = await session.request_run(JOB_ID)
+        async with services("runner"):
+            end = await finished(session, again)
+        journal = await session.journal()
+    assert end.stats.created == 4 and rows(files) == 4
+    assert not any(of(RunPlanned, r)(e) for e in journal for r in (going, *waiting))
+    claim = await Claims(session.js).get(JOB_ID)
+    assert claim is not None and claim.run_id == "" and claim.queue == [], claim
+    assert msgspec.structs.asdict(claim)["job_id"] == JOB_ID
