@@ -102,6 +102,19 @@ async def journal_events(
     return await _events(read_stream(nc, JOURNAL, subject, start=state.first_seq, since=since))
 
 
+async def latest_event(nc: Client, subject: str) -> Event | None:
+    """The last event on `subject` (one job's kind of event), by one direct get; None
+    when there is none (or none this version can read)."""
+    try:
+        msg = await nc.jetstream().get_msg(JOURNAL, subject=subject, direct=True)
+    except (nats.js.errors.NotFoundError, nats.errors.NoRespondersError):
+        return None
+    try:
+        return decode_event(msg.data or b"")
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+
+
 async def journal_tail(nc: Client, subject: str, count: int) -> list[Event]:
     """The events on `subject` among the journal's last `count` messages, oldest first."""
     state = await _journal_state(nc)

@@ -7,29 +7,16 @@ fold `idsync run list` prints), and any run without an end is one going on.
 
 from __future__ import annotations
 
-import msgspec
-import nats.errors
-import nats.js.errors
 from nats.aio.client import Client
 
 from core.runs import RunStory, fold
-from schemas.events import RunRequested, decode_event
+from schemas.events import RunRequested
 from schemas.subjects import events_of, job_events
-from services.common.jetstream import JOURNAL
-from services.common.reading import journal_events, run_started_after
+from services.common.reading import journal_events, latest_event, run_started_after
 
 
 async def latest_request(nc: Client, job_id: str) -> RunRequested | None:
-    try:
-        msg = await nc.jetstream().get_msg(
-            JOURNAL, subject=events_of(RunRequested, job_id), direct=True
-        )
-    except (nats.js.errors.NotFoundError, nats.errors.NoRespondersError):
-        return None
-    try:
-        event = decode_event(msg.data or b"")
-    except (msgspec.DecodeError, msgspec.ValidationError):
-        return None
+    event = await latest_event(nc, events_of(RunRequested, job_id))
     return event if isinstance(event, RunRequested) else None
 
 

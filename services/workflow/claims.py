@@ -22,7 +22,10 @@ every run event), so an end published while no workflow ran is seen when one sta
 again. Whether the claim's run has ended is its own state in the runs bucket, recorded
 before its end is published: a claim is no lease that a long run could outlive, and a
 claim whose run's end was never seen (a workflow stopped between the two) is given up by
-the next request of the job, or by `check_claims` every `IDSYNC_APPROVAL_CHECK` s.
+the next request of the job, or by `check_claims` every `IDSYNC_APPROVAL_CHECK` s. A
+waiting run whose turn was recorded (approved, or waiting for approval) but not said (a
+workflow stopped in between: its request was acknowledged long ago) is said again by the
+same check, or the next end of a run of its job.
 """
 
 from __future__ import annotations
@@ -42,12 +45,15 @@ from schemas.events import (
     is_end,
 )
 from schemas.ids import utcnow
+from schemas.jobs import Job
+from schemas.subjects import events_of
 from services.common.approvals import WAITING
 from services.common.bus import Bus
 from services.common.claims import Claims
 from services.common.ending import fail_run
 from services.common.failpoints import failpoint
 from services.common.logging import get_logger
+from services.common.reading import latest_event
 from services.common.runs import RunState, in_words
 from services.common.users import load as load_users
 
@@ -130,9 +136,15 @@ async def _resume(bus: Bus, job_id: str) -> None:
         # Claimed, its request not acknowledged yet (a workflow stopped in between): it is
         # delivered again, finds the claim its own and is let through then.
         return
-    if state.state != QUEUED:
-        return  # let through already
     job = await bus.store.find_job(job_id)
+    if state.state != QUEUED:
+        if await _unsaid(bus, claim.run_id, state, job):
+            # Its turn recorded, not said: a workflow stopped in between (its request was
+            # acknowledged long ago, and nothing else would ever say it).
+            log.warning("run let through again: its turn was not said", run_id=claim.run_id)
+            since = claim.since or state.updated_at
+            await let_through(bus, waited_request(claim.run_id, state, since), since)
+        return  # let through already
     if job is None or not job.enabled:
         # Its turn came after its job was deleted or disabled: it runs no more than a
         # request asked for then would (its end frees the job for the next one).
@@ -143,6 +155,22 @@ async def _resume(bus: Bus, job_id: str) -> None:
     log.info("run let through: its turn", job_id=job_id, run_id=claim.run_id)
     since = claim.since or state.updated_at
     await let_through(bus, waited_request(claim.run_id, state, since), since)
+
+
+async def _unsaid(bus: Bus, run_id: str, state: RunState, job: Job | None) -> bool:
+    """Whether the run's turn was recorded (`let_through`: approved by the workflow, or
+    waiting for approval) and not said in the journal. Its job runs one run at a time, so
+    the latest such event of the job is this run's if it was said: one direct get."""
+    if state.plan_hash or job is None:
+        return False
+    if state.state == "run.approved" and not gate.needs_approval(job, cast(Trigger, state.trigger)):
+        kind: type[Event] = RunApproved  # a person's approval is said by its answer
+    elif state.state == WAITING:
+        kind = RunAwaitingApproval
+    else:
+        return False
+    said = await latest_event(bus.broker.connection, events_of(kind, job.id))
+    return said is None or said.run_id != run_id
 
 
 def waited_request(run_id: str, state: RunState, since: datetime) -> RunRequested:
@@ -210,6 +238,7 @@ async def let_through(bus: Bus, request: RunRequested, since: datetime) -> None:
         return
     if job is None or not gate.needs_approval(job, request.trigger):
         if await _record_approved(bus, request):
+            failpoint("turn-recorded")  # crash tests: approved, not said
             await bus.publish(decide(request))
         return
     approvers = gate.approvers(job, load_users(bus.settings.home))

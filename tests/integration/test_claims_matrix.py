@@ -1,20 +1,28 @@
 """A job's claim (one run at a time) against what else may happen to the job and its
-runs: the job deleted while its runs go on and wait."""
+runs: the job deleted while its runs go on and wait; a workflow killed as a waiting
+run's turn comes."""
 
 from __future__ import annotations
+
+import asyncio
+import signal
 
 import msgspec
 import pytest
 
+from core.errors import Unreachable
 from schemas.commands import JobDeleteCommand, encode
 from schemas.events import RunApproved, RunCancelled, RunPlanned
 from services.cli.client import Session
 from services.common.bus import Bus
 from services.common.claims import Claims
+from services.common.runs import Runs
+from services.common.settings import Settings
 from services.workflow.definitions import delete_job
 
 from .conftest import JOB_ID, Files, RunServices, apply_files
 from .journal import wait_for_event
+from .processes import service_process
 from .test_claims import bus, end_of, finished, of, queued, rows, story
 
 __all__ = ["bus"]  # the fixture, from the claims' tests
@@ -58,3 +66,34 @@ async def test_a_job_deleted_while_one_run_goes_on_and_others_wait_ends_them_all
     claim = await Claims(session.js).get(JOB_ID)
     assert claim is not None and claim.run_id == "" and claim.queue == [], claim
     assert msgspec.structs.asdict(claim)["job_id"] == JOB_ID
+
+
+async def test_a_workflow_killed_as_a_waiting_runs_turn_comes_lets_it_go_when_back(
+    files: Files, services: RunServices, session: Session, settings: Settings
+) -> None:
+    """Killed between the turn recorded (the run approved) and its approval published:
+    the run stayed "approved" for ever, never planned, and held its job — every later
+    request of it waited behind it."""
+    files.write(count=3)
+    async with services("workflow"):
+        await apply_files(session, files)
+        first = await session.request_run(JOB_ID)
+        await wait_for_event(session, of(RunApproved, first), 10)
+        second = await session.request_run(JOB_ID)
+        await queued(session, second, first)
+    with service_process(settings, "workflow", IDSYNC_FAILPOINTS="turn-recorded:1") as workflow:
+        for _ in range(30):  # the process may take longer than a command waits to start
+            try:
+                await session.decide("cancel", first)  # the second's turn: killed then
+                break
+            except Unreachable:
+                continue
+        await asyncio.to_thread(workflow.wait, 30)
+    assert workflow.returncode == -signal.SIGKILL
+    state = await Runs(session.js).get(second)
+    assert state is not None and state.state == "run.approved"
+    assert not any(of(RunApproved, second)(e) for e in await session.journal())
+    async with services("workflow", "runner"):
+        end = await finished(session, second)
+        after = await finished(session, await session.request_run(JOB_ID))
+    assert (end.stats.created, after.stats.unchanged) == (3, 3)
