@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import signal
 import subprocess
-from collections.abc import Iterator
+import time
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
+from core.errors import Unreachable
 from services.common.settings import Settings
 
 from .conftest import IDSYNC, env_for
@@ -53,3 +56,18 @@ def service_process(
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
                 process.wait(timeout=20)
+
+
+T = TypeVar("T")
+
+
+async def once_started(ask: Callable[[], Awaitable[T]], seconds: float = 30) -> T:
+    """A command to a service process just started: on a loaded machine it may take
+    longer to answer than a command waits for someone to (nobody got it: asked again)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return await ask()
+        except Unreachable:
+            if time.monotonic() >= deadline:
+                raise

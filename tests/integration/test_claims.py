@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import signal
 import sqlite3
-import subprocess
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any
@@ -21,7 +20,7 @@ import msgspec
 import pytest
 
 from core.claims import QUEUED, JobClaim
-from core.errors import BadInput, Unreachable
+from core.errors import BadInput
 from core.runs import RunStory, fold
 from schemas.collections import Collection, CollectionStep
 from schemas.events import (
@@ -49,7 +48,7 @@ from services.workflow.claims import check_claims, gate_request
 
 from .conftest import JOB_ID, Files, RunServices, apply_files
 from .journal import wait_for_event
-from .processes import service_process
+from .processes import once_started, service_process
 from .test_cli import idsync
 from .test_collections import ended as collection_ended
 from .test_schedules import HOUR, buses, clock, events, first_seen, hour_of
@@ -308,7 +307,7 @@ async def test_a_workflow_killed_between_the_claim_and_the_approval_lets_the_run
     files.write(count=4)
     await apply_files(session, files)
     with service_process(settings, "workflow", IDSYNC_FAILPOINTS="after-claim:1") as workflow:
-        run_id = await asked_once_up(session, workflow)
+        run_id = await once_started(lambda: session.request_run(JOB_ID))
         await asyncio.to_thread(workflow.wait, 30)  # SIGKILLed at the failpoint
     assert workflow.returncode == -signal.SIGKILL
     claim = await Claims(session.js).get(JOB_ID)
@@ -318,17 +317,6 @@ async def test_a_workflow_killed_between_the_claim_and_the_approval_lets_the_run
         end = await finished(session, run_id)
         after = await finished(session, await session.request_run(JOB_ID))
     assert (end.stats.created, after.stats.created, after.stats.unchanged) == (4, 0, 4)
-
-
-async def asked_once_up(session: Session, process: subprocess.Popen[bytes]) -> str:
-    """A run of the job asked for as soon as the workflow `process` answers (it may take
-    longer to start than the command waits for a responder on a busy machine)."""
-    for _ in range(60):
-        try:
-            return await session.request_run(JOB_ID)
-        except Unreachable:
-            assert process.poll() is None, "the workflow stopped before it answered"
-    raise AssertionError("the workflow never answered run commands")
 
 
 async def test_a_claim_whose_run_ended_unseen_does_not_hold_the_job(

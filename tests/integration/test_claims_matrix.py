@@ -10,7 +10,6 @@ import signal
 import msgspec
 import pytest
 
-from core.errors import Unreachable
 from schemas.commands import JobDeleteCommand, encode
 from schemas.events import RunApproved, RunCancelled, RunPlanned
 from services.cli.client import Session
@@ -22,7 +21,7 @@ from services.workflow.definitions import delete_job
 
 from .conftest import JOB_ID, Files, RunServices, apply_files
 from .journal import wait_for_event
-from .processes import service_process
+from .processes import once_started, service_process
 from .test_claims import bus, end_of, finished, of, queued, rows, story
 
 __all__ = ["bus"]  # the fixture, from the claims' tests
@@ -82,12 +81,7 @@ async def test_a_workflow_killed_as_a_waiting_runs_turn_comes_lets_it_go_when_ba
         second = await session.request_run(JOB_ID)
         await queued(session, second, first)
     with service_process(settings, "workflow", IDSYNC_FAILPOINTS="turn-recorded:1") as workflow:
-        for _ in range(30):  # the process may take longer than a command waits to start
-            try:
-                await session.decide("cancel", first)  # the second's turn: killed then
-                break
-            except Unreachable:
-                continue
+        await once_started(lambda: session.decide("cancel", first))  # the second's turn
         await asyncio.to_thread(workflow.wait, 30)
     assert workflow.returncode == -signal.SIGKILL
     state = await Runs(session.js).get(second)
