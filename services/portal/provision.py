@@ -168,6 +168,8 @@ def _left_alone(job: Job) -> str:
 
 def _outcome(story: RunStory, events: list[Event]) -> Step:
     if not events or not _stops(events[-1]):
+        if story.state.startswith("waiting: "):  # its turn, or a site's runner: not started
+            return _step("outcome", "waiting", f"{story.state}: {story.reason}")
         return _step("outcome", "running", f"not ended yet ({story.state}): follow the run")
     last = events[-1]
     if isinstance(last, RunAwaitingApproval):

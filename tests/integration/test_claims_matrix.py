@@ -1,11 +1,13 @@
 """A job's claim (one run at a time) against what else may happen to the job and its
 runs: the job deleted while its runs go on and wait; a workflow killed as a waiting
-run's turn comes."""
+run's turn comes; one object provisioned now while a run of its job goes on."""
 
 from __future__ import annotations
 
 import asyncio
 import signal
+from types import SimpleNamespace
+from typing import Any, cast
 
 import msgspec
 import pytest
@@ -17,6 +19,7 @@ from services.common.bus import Bus
 from services.common.claims import Claims
 from services.common.runs import Runs
 from services.common.settings import Settings
+from services.portal.provision import provision
 from services.workflow.definitions import delete_job
 
 from .conftest import JOB_ID, Files, RunServices, apply_files
@@ -91,3 +94,26 @@ async def test_a_workflow_killed_as_a_waiting_runs_turn_comes_lets_it_go_when_ba
         end = await finished(session, second)
         after = await finished(session, await session.request_run(JOB_ID))
     assert (end.stats.created, after.stats.unchanged) == (3, 3)
+
+
+async def test_one_object_provisioned_now_while_a_run_of_its_job_goes_on_is_said_to_wait(
+    files: Files, services: RunServices, session: Session, bus: Bus
+) -> None:
+    """The portal said the outcome was "running" while the run had not started: it
+    waited for the job's run going on."""
+    rows_written = files.write(count=5)
+    key = rows_written[2]["employee_id"]
+    portal = cast(Any, SimpleNamespace(bus=bus, session=lambda principal: session))
+    async with services("workflow"):
+        await apply_files(session, files)
+        going = await session.request_run(JOB_ID)
+        await wait_for_event(session, of(RunApproved, going), 10)
+        told = await provision(portal, "tester", JOB_ID, key, wait=0.5)
+        outcome = told["steps"][-1]
+        assert told["state"] == f"waiting: run {going}", told
+        assert outcome["outcome"] == "waiting", outcome
+        assert f"has run {going} going on" in outcome["detail"], outcome
+        async with services("runner"):  # the run going on ends: the key's run follows
+            await finished(session, going)
+            end = await finished(session, told["run_id"])
+    assert end.stats.unchanged == 1 and rows(files) == 5
