@@ -25,7 +25,7 @@ from services.workflow.definitions import delete_job
 from .conftest import JOB_ID, Files, RunServices, apply_files
 from .journal import wait_for_event
 from .processes import once_started, service_process
-from .test_claims import bus, end_of, finished, of, queued, rows, story
+from .test_claims import bus, end_of, finished, of, position, queued, rows, story
 
 __all__ = ["bus"]  # the fixture, from the claims' tests
 
@@ -117,3 +117,37 @@ async def test_one_object_provisioned_now_while_a_run_of_its_job_goes_on_is_said
             await finished(session, going)
             end = await finished(session, told["run_id"])
     assert end.stats.unchanged == 1 and rows(files) == 5
+
+
+async def test_two_workflows_taking_one_jobs_requests_at_once_let_one_run_through_at_a_time(
+    files: Files, services: RunServices, session: Session
+) -> None:
+    files.write(count=4)
+    async with services("workflow"), services("workflow"):  # scaled out: two of them
+        await apply_files(session, files)
+        asked = await asyncio.gather(*(session.request_run(JOB_ID) for _ in range(8)))
+        claim = await Claims(session.js).get(JOB_ID)
+        for _ in range(50):  # every request taken by one workflow or the other
+            claim = await Claims(session.js).get(JOB_ID)
+            if claim is not None and sorted(claim.runs) == sorted(asked):
+                break
+            await asyncio.sleep(0.1)
+        assert claim is not None and sorted(claim.runs) == sorted(asked), claim
+        first, *waiting = claim.runs
+        await wait_for_event(session, of(RunApproved, first), 10)
+        for run_id in waiting:
+            await queued(session, run_id, first)
+        withdrawn = waiting.pop(3)
+        await session.decide("cancel", withdrawn)
+        async with services("runner"):
+            ends = [await finished(session, r) for r in (first, *waiting)]
+        journal = await session.journal()
+    assert [e.stats.created for e in ends] == [4] + [0] * len(waiting)
+    for before, after in zip((first, *waiting), waiting, strict=False):
+        assert position(journal, end_of(before)) < position(journal, of(RunPlanned, after))
+    assert [sum(1 for e in journal if of(RunApproved, r)(e)) for r in (first, *waiting)] == [1] * (
+        1 + len(waiting)
+    )
+    assert "run.planned" not in (await story(session, withdrawn)).events
+    claim = await Claims(session.js).get(JOB_ID)
+    assert claim is not None and claim.run_id == "" and claim.queue == []
