@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any, cast
 
@@ -13,21 +14,26 @@ import msgspec
 import pytest
 
 from schemas.commands import JobDeleteCommand, encode
-from schemas.events import RunApproved, RunCancelled, RunPlanned
-from services.cli.client import Session
+from schemas.events import RunApproved, RunAwaitingApproval, RunCancelled, RunPlanned
+from schemas.ids import utcnow
+from services.cli.client import Session, connect
+from services.common.approvals import waiting as waiting_list
 from services.common.bus import Bus
 from services.common.claims import Claims
 from services.common.runs import Runs
 from services.common.settings import Settings
 from services.portal.provision import provision
+from services.workflow.approvals import Expiry
 from services.workflow.definitions import delete_job
 
 from .conftest import JOB_ID, Files, RunServices, apply_files
 from .journal import wait_for_event
 from .processes import once_started, service_process
-from .test_claims import bus, end_of, finished, of, position, queued, rows, story
+from .test_claims import APPROVAL, bus, end_of, finished, of, position, queued, rows, story
 
 __all__ = ["bus"]  # the fixture, from the claims' tests
+
+HOUR_AND_A_BIT = timedelta(hours=1, seconds=1)
 
 
 @pytest.mark.parametrize("how", ["client", "workflow", "client-forgetting", "workflow-forgetting"])
@@ -151,3 +157,32 @@ async def test_two_workflows_taking_one_jobs_requests_at_once_let_one_run_throug
     assert "run.planned" not in (await story(session, withdrawn)).events
     claim = await Claims(session.js).get(JOB_ID)
     assert claim is not None and claim.run_id == "" and claim.queue == []
+
+
+async def test_runs_waiting_behind_a_wait_for_approval_are_answered_in_turn_and_expire_in_turn(
+    files: Files, services: RunServices, session: Session, settings: Settings, bus: Bus
+) -> None:
+    files.write(count=3, extra=APPROVAL)
+    async with services("workflow", "runner"):
+        await apply_files(session, files)
+        first = await session.request_run(JOB_ID)
+        await wait_for_event(session, of(RunAwaitingApproval, first), 10)
+        withdrawn, second = await session.request_run(JOB_ID), await session.request_run(JOB_ID)
+        for run_id in (withdrawn, second):
+            await queued(session, run_id, first)
+        await session.decide("cancel", withdrawn)
+        await wait_for_event(session, end_of(withdrawn), 10)
+        assert [w.run_id for w in await waiting_list(session.js)] == [first]  # not its turn
+        async with connect(msgspec.structs.replace(settings, principal="bob")) as bob:
+            await bob.decide("approve", first)
+        await finished(session, first)
+        # The second's turn: its wait for approval counts from now, and expires in turn.
+        waits = await wait_for_event(session, of(RunAwaitingApproval, second), 10)
+        assert isinstance(waits, RunAwaitingApproval) and waits.expires_at is not None
+        assert waits.expires_at > utcnow() + timedelta(minutes=59)
+        assert await Expiry(bus, clock=lambda: utcnow() + HOUR_AND_A_BIT).expire_due() == [second]
+        end = await wait_for_event(session, end_of(second), 10)
+        assert (await story(session, second)).state == "expired", end
+    assert rows(files) == 3
+    claim = await Claims(session.js).get(JOB_ID)
+    assert claim is not None and claim.run_id == "" and claim.queue == [], claim
