@@ -13,8 +13,15 @@ from typing import Any, cast
 import msgspec
 import pytest
 
+from schemas.collections import Collection, CollectionStep
 from schemas.commands import JobDeleteCommand, encode
-from schemas.events import RunApproved, RunAwaitingApproval, RunCancelled, RunPlanned
+from schemas.events import (
+    RunApproved,
+    RunAwaitingApproval,
+    RunCancelled,
+    RunPlanned,
+    RunRequested,
+)
 from schemas.ids import utcnow
 from services.cli.client import Session, connect
 from services.common.approvals import waiting as waiting_list
@@ -30,6 +37,7 @@ from .conftest import JOB_ID, Files, RunServices, apply_files
 from .journal import wait_for_event
 from .processes import once_started, service_process
 from .test_claims import APPROVAL, bus, end_of, finished, of, position, queued, rows, story
+from .test_collections import ended as collection_ended
 
 __all__ = ["bus"]  # the fixture, from the claims' tests
 
@@ -186,3 +194,33 @@ async def test_runs_waiting_behind_a_wait_for_approval_are_answered_in_turn_and_
     assert rows(files) == 3
     claim = await Claims(session.js).get(JOB_ID)
     assert claim is not None and claim.run_id == "" and claim.queue == [], claim
+
+
+@pytest.mark.parametrize("on_failure", ["abort", "continue"])
+async def test_a_collection_cancelled_while_its_step_waits_for_its_jobs_run_frees_the_job(
+    files: Files, services: RunServices, session: Session, on_failure: str
+) -> None:
+    files.write(count=3)
+    async with services("workflow"):
+        await apply_files(session, files)
+        steps = [CollectionStep(job=JOB_ID, on_failure=on_failure)] * 2  # the job twice
+        await session.apply_collection(Collection(id="nightly", jobs=steps))
+        alone = await session.request_run(JOB_ID)
+        await wait_for_event(session, of(RunApproved, alone), 10)
+        collection_run = await session.run_collection("nightly")
+        step = await wait_for_event(
+            session, lambda e: isinstance(e, RunRequested) and e.collection == collection_run, 10
+        )
+        await queued(session, step.run_id, alone)
+        await session.cancel_collection(collection_run)
+        end = await wait_for_event(session, end_of(step.run_id), 10)
+        assert isinstance(end, RunCancelled) and "its collection was cancelled" in end.reason
+        async with services("runner"):
+            await finished(session, alone)
+            done = await collection_ended(session, collection_run)
+            after = await finished(session, await session.request_run(JOB_ID))
+        journal = await session.journal()
+    assert done.state == "cancelled", done
+    requested = [e for e in journal if isinstance(e, RunRequested) and e.collection]
+    assert [e.run_id for e in requested] == [step.run_id]  # its second step never asked
+    assert after.stats.unchanged == 3
