@@ -13,7 +13,7 @@ from typing import Any, cast
 import msgspec
 import pytest
 
-from schemas.collections import Collection, CollectionStep
+from schemas.collections import Collection, CollectionStep, OnFailure
 from schemas.commands import JobDeleteCommand, encode
 from schemas.events import (
     RunApproved,
@@ -81,7 +81,6 @@ async def test_a_job_deleted_while_one_run_goes_on_and_others_wait_ends_them_all
     assert not any(of(RunPlanned, r)(e) for e in journal for r in (going, *waiting))
     claim = await Claims(session.js).get(JOB_ID)
     assert claim is not None and claim.run_id == "" and claim.queue == [], claim
-    assert msgspec.structs.asdict(claim)["job_id"] == JOB_ID
 
 
 async def test_a_workflow_killed_as_a_waiting_runs_turn_comes_lets_it_go_when_back(
@@ -198,7 +197,7 @@ async def test_runs_waiting_behind_a_wait_for_approval_are_answered_in_turn_and_
 
 @pytest.mark.parametrize("on_failure", ["abort", "continue"])
 async def test_a_collection_cancelled_while_its_step_waits_for_its_jobs_run_frees_the_job(
-    files: Files, services: RunServices, session: Session, on_failure: str
+    files: Files, services: RunServices, session: Session, on_failure: OnFailure
 ) -> None:
     files.write(count=3)
     async with services("workflow"):
