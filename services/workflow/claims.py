@@ -139,11 +139,15 @@ async def _resume(bus: Bus, job_id: str) -> None:
     job = await bus.store.find_job(job_id)
     if state.state != QUEUED:
         if await _unsaid(bus, claim.run_id, state, job):
-            # Its turn recorded, not said: a workflow stopped in between (its request was
-            # acknowledged long ago, and nothing else would ever say it).
-            log.warning("run let through again: its turn was not said", run_id=claim.run_id)
+            # Its turn, or its approval, recorded and not said: a workflow stopped in
+            # between (its request or the answer was acknowledged: nothing else says it).
+            log.warning("run let through again: it was not said", run_id=claim.run_id)
             since = claim.since or state.updated_at
-            await let_through(bus, waited_request(claim.run_id, state, since), since)
+            request = waited_request(claim.run_id, state, since)
+            if state.state == "run.approved" and state.answered_by:
+                await bus.publish(approved_by(request, state.answered_by))
+            else:
+                await let_through(bus, request, since)
         return  # let through already
     if job is None or not job.enabled:
         # Its turn came after its job was deleted or disabled: it runs no more than a
@@ -163,8 +167,10 @@ async def _unsaid(bus: Bus, run_id: str, state: RunState, job: Job | None) -> bo
     the latest such event of the job is this run's if it was said: one direct get."""
     if state.plan_hash or job is None:
         return False
-    if state.state == "run.approved" and not gate.needs_approval(job, cast(Trigger, state.trigger)):
-        kind: type[Event] = RunApproved  # a person's approval is said by its answer
+    if state.state == "run.approved" and (
+        state.answered_by or not gate.needs_approval(job, cast(Trigger, state.trigger))
+    ):
+        kind: type[Event] = RunApproved  # by the workflow, or by the person who answered
     elif state.state == WAITING:
         kind = RunAwaitingApproval
     else:
@@ -306,12 +312,17 @@ async def _record_approved(bus: Bus, request: RunRequested) -> bool:
 
 def decide(request: RunRequested) -> RunApproved:
     """A request no approval policy covers is approved by the workflow itself."""
+    return approved_by(request, "workflow")
+
+
+def approved_by(request: RunRequested, who: str) -> RunApproved:
+    """The request approved by `who` (the workflow: no approval required)."""
     return RunApproved(
         run_id=request.run_id,
         job_id=request.job_id,
         id=approved_id(request.run_id),
-        approved_by="workflow",
-        reason="no approval required",
+        approved_by=who,
+        reason="no approval required" if who == "workflow" else "request approved",
         requested_by=request.requested_by,
         trigger=request.trigger,
         keys=request.keys,

@@ -18,6 +18,7 @@ from schemas.event_ids import approved_id, denied_id
 from schemas.events import RunApproved, RunDenied, Trigger
 from services.common.approvals import WAITING
 from services.common.bus import Bus
+from services.common.failpoints import failpoint
 from services.common.logging import get_logger
 from services.common.runs import RunState, in_words
 from services.common.users import load as load_users
@@ -85,6 +86,7 @@ async def decide_waiting_run(bus: Bus, principal: str, verb: str, body: bytes) -
         )
     if not await _leave_waiting(bus, run_id, plan_hash, verb, principal):
         return CommandReply(ok=False, error=f"run {run_id} was answered by someone else meanwhile")
+    failpoint("answer-recorded")  # crash tests: answered, not said
     if verb == "approve":
         await bus.publish(
             RunApproved(
@@ -146,7 +148,9 @@ async def _leave_waiting(
         if verb == "deny":
             current.state = "run.denied"
         elif plan_hash is None:
-            current.state = "run.approved"
+            # Who approved it, kept: should the workflow stop before the approval is
+            # published, the run's claim says it again (claims.py) — the run holds its job.
+            current.state, current.answered_by = "run.approved", principal
         else:
             current.answered_by = principal
         return current

@@ -38,6 +38,7 @@ from .journal import wait_for_event
 from .processes import once_started, service_process
 from .test_claims import APPROVAL, bus, end_of, finished, of, position, queued, rows, story
 from .test_collections import ended as collection_ended
+from .test_sites import hosted
 
 __all__ = ["bus"]  # the fixture, from the claims' tests
 
@@ -223,3 +224,28 @@ async def test_a_collection_cancelled_while_its_step_waits_for_its_jobs_run_free
     requested = [e for e in journal if isinstance(e, RunRequested) and e.collection]
     assert [e.run_id for e in requested] == [step.run_id]  # its second step never asked
     assert after.stats.unchanged == 3
+
+
+async def test_a_workflow_killed_as_it_records_an_approval_lets_the_run_go_when_back(
+    files: Files, services: RunServices, session: Session, settings: Settings
+) -> None:
+    """Killed between the approval recorded and published: the run stayed "approved",
+    could be approved no more ("not waiting for approval"), and held its job for ever."""
+    files.write(count=3, extra=APPROVAL)
+    await apply_files(session, files)
+    with service_process(settings, "workflow", IDSYNC_FAILPOINTS="answer-recorded:1") as workflow:
+        run_id = await once_started(lambda: session.request_run(JOB_ID))
+        await wait_for_event(session, of(RunAwaitingApproval, run_id), 10)
+        async with connect(msgspec.structs.replace(settings, principal="bob")) as bob:
+            answer = asyncio.create_task(bob.decide("approve", run_id))
+            await asyncio.to_thread(workflow.wait, 30)  # killed once the approval is recorded
+            answer.cancel()
+    assert workflow.returncode == -signal.SIGKILL
+    state = await Runs(session.js).get(run_id)
+    assert state is not None and state.state == "run.approved"
+    checking = msgspec.structs.replace(settings, approval_check=0.2)
+    async with services("runner"), hosted(checking, "workflow"):
+        end = await finished(session, run_id)
+        approved = await wait_for_event(session, of(RunApproved, run_id), 1)
+    assert isinstance(approved, RunApproved) and approved.approved_by == "bob", approved
+    assert end.stats.created == 3 and rows(files) == 3
