@@ -35,7 +35,7 @@ from services.workflow.definitions import delete_job
 
 from .conftest import JOB_ID, Files, RunServices, apply_files
 from .journal import wait_for_event
-from .processes import once_started, service_process
+from .processes import once_started, runner_process, service_process
 from .test_claims import APPROVAL, bus, end_of, finished, of, position, queued, rows, story
 from .test_collections import ended as collection_ended
 from .test_sites import hosted
@@ -249,3 +249,24 @@ async def test_a_workflow_killed_as_it_records_an_approval_lets_the_run_go_when_
         approved = await wait_for_event(session, of(RunApproved, run_id), 1)
     assert isinstance(approved, RunApproved) and approved.approved_by == "bob", approved
     assert end.stats.created == 3 and rows(files) == 3
+
+
+@pytest.mark.parametrize("point", ["after-plan", "after-write"])
+async def test_a_runner_killed_mid_run_leaves_its_job_to_the_next_run_once_the_run_ends(
+    files: Files, services: RunServices, session: Session, settings: Settings, point: str
+) -> None:
+    files.write(count=4)
+    async with services("workflow"):
+        await apply_files(session, files)
+        with runner_process(settings, IDSYNC_FAILPOINTS=f"{point}:1") as runner:
+            going = await session.request_run(JOB_ID)
+            await wait_for_event(session, of(RunApproved, going), 10)
+            waiting = await session.request_run(JOB_ID)
+            await queued(session, waiting, going)
+            await asyncio.to_thread(runner.wait, 30)  # killed mid-run
+        assert runner.returncode == -signal.SIGKILL
+        assert (await story(session, waiting)).state == f"waiting: run {going}"
+        async with services("runner"):  # another runner takes the run up where it stopped
+            ends = [await finished(session, r) for r in (going, waiting)]
+    assert [(e.stats.created, e.stats.unchanged) for e in ends] == [(4, 0), (0, 4)]
+    assert rows(files) == 4
