@@ -23,9 +23,9 @@ again. Whether the claim's run has ended is its own state in the runs bucket, re
 before its end is published: a claim is no lease that a long run could outlive, and a
 claim whose run's end was never seen (a workflow stopped between the two) is given up by
 the next request of the job, or by `check_claims` every `IDSYNC_APPROVAL_CHECK` s. A
-waiting run whose turn was recorded (approved, or waiting for approval) but not said (a
-workflow stopped in between: its request was acknowledged long ago) is said again by the
-same check, or the next end of a run of its job.
+run whose turn was recorded (approved, or waiting for approval), or whose request a person
+approved, but not said (a workflow stopped in between: its request, or the answer, was
+acknowledged) is said again by the same check, or the next end of a run of its job.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ from services.common.claims import Claims
 from services.common.ending import fail_run
 from services.common.failpoints import failpoint
 from services.common.logging import get_logger
-from services.common.reading import latest_event
+from services.common.reading import latest_event, run_events
 from services.common.runs import RunState, in_words
 from services.common.users import load as load_users
 
@@ -162,9 +162,10 @@ async def _resume(bus: Bus, job_id: str) -> None:
 
 
 async def _unsaid(bus: Bus, run_id: str, state: RunState, job: Job | None) -> bool:
-    """Whether the run's turn was recorded (`let_through`: approved by the workflow, or
-    waiting for approval) and not said in the journal. Its job runs one run at a time, so
-    the latest such event of the job is this run's if it was said: one direct get."""
+    """Whether the run's turn (`let_through`: approved by the workflow, or waiting for
+    approval) or a person's approval of its request was recorded and not said in the
+    journal. Its job runs one run at a time, so the latest such event of the job is this
+    run's if it was said: one direct get, mostly."""
     if state.plan_hash or job is None:
         return False
     if state.state == "run.approved" and (
@@ -176,7 +177,12 @@ async def _unsaid(bus: Bus, run_id: str, state: RunState, job: Job | None) -> bo
     else:
         return False
     said = await latest_event(bus.broker.connection, events_of(kind, job.id))
-    return said is None or said.run_id != run_id
+    if said is not None and said.run_id == run_id:
+        return False
+    # Another run's after it (an ended run's dead letter retried, say): its own events.
+    return not any(
+        isinstance(e, kind) for e in await run_events(bus.broker.connection, job.id, run_id)
+    )
 
 
 def waited_request(run_id: str, state: RunState, since: datetime) -> RunRequested:
