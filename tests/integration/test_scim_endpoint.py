@@ -122,9 +122,11 @@ def bulk(people: list[User[EnterpriseUser]]) -> BulkRequest[Resource[Any]]:
 
 
 async def until_ended(http: httpx.AsyncClient, location: str) -> dict[str, Any]:
+    """The run's status once it has ended or waits for an approval — not while it is
+    asked for, planned or applied, nor while it waits its turn ("waiting: run R")."""
     for _ in range(600):
         status: dict[str, Any] = (await http.get(location)).json()
-        if status["state"] in ENDED:  # not "waiting: run R" (its turn), for one
+        if status["state"] in ENDED or status["state"] == "awaiting approval":
             return status
         await asyncio.sleep(0.1)
     raise AssertionError(f"the run did not end: {status}")
