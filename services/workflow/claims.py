@@ -201,14 +201,7 @@ def waited_request(run_id: str, state: RunState, since: datetime) -> RunRequeste
 
 async def _queue(bus: Bus, request: RunRequested, claim: JobClaim) -> None:
     """Record that the request waits (its state, then the event), unless it moved on."""
-    waiting = RunState(
-        job_id=request.job_id,
-        state=QUEUED,
-        requested_by=request.requested_by,
-        keys=request.keys,
-        trigger=request.trigger,
-        changed_only=request.changed_only,
-    )
+    waiting = _state_of(request, QUEUED)
     await bus.runs.change(request.run_id, lambda current: waiting if current is None else None)
     holder = await bus.runs.get(claim.run_id)
     await bus.publish(
@@ -255,22 +248,7 @@ async def let_through(bus: Bus, request: RunRequested, since: datetime) -> None:
         return
     approvers = gate.approvers(job, load_users(bus.settings.home))
     expires_at = max(since, request.at) + timedelta(seconds=gate.expiry_seconds(job, 0))
-    state = RunState(
-        job_id=job.id,
-        state=WAITING,
-        requested_by=request.requested_by,
-        keys=request.keys,
-        trigger=request.trigger,
-        changed_only=request.changed_only,
-    )
-
-    def waits(current: RunState | None) -> RunState | None:
-        # delivered again: it waits already (or has moved on)
-        return state if current is None or current.state == QUEUED else None
-
-    before, after = await bus.runs.change(request.run_id, waits)
-    now = after or before
-    if now is None or now.ended:
+    if not await _record_turn(bus, request, WAITING):
         return  # cancelled meanwhile: it waits for nobody
     others = gate.approvers_of(job, load_users(bus.settings.home), request.requested_by)
     who = ", ".join(others) or (
@@ -299,21 +277,34 @@ async def _record_approved(bus: Bus, request: RunRequested) -> bool:
     request delivered again finds its run's state, whatever it is now, and keeps it).
     False when the run has ended meanwhile (cancelled while it waited its turn): no
     approval is said of it."""
-    state = RunState(
+    return await _record_turn(bus, request, "run.approved")
+
+
+async def _record_turn(bus: Bus, request: RunRequested, state: str) -> bool:
+    """The run's state set to `state` as its turn comes, where it has none yet or waits
+    in its job's claim (a request delivered again keeps the state its run has moved on
+    to); False when the run has ended meanwhile (cancelled while it waited its turn)."""
+    turn = _state_of(request, state)
+
+    def taken(current: RunState | None) -> RunState | None:
+        return turn if current is None or current.state == QUEUED else None
+
+    before, after = await bus.runs.change(request.run_id, taken)
+    now = after or before
+    return now is not None and not now.ended
+
+
+def _state_of(request: RunRequested, state: str) -> RunState:
+    """The run state `state` of the run `request` asks for (what it was asked for kept:
+    its turn is let through from it)."""
+    return RunState(
         job_id=request.job_id,
-        state="run.approved",
+        state=state,
         requested_by=request.requested_by,
         keys=request.keys,
         trigger=request.trigger,
         changed_only=request.changed_only,
     )
-
-    def approved(current: RunState | None) -> RunState | None:
-        return state if current is None or current.state == QUEUED else None
-
-    before, after = await bus.runs.change(request.run_id, approved)
-    now = after or before
-    return now is not None and not now.ended
 
 
 def decide(request: RunRequested) -> RunApproved:
