@@ -88,6 +88,15 @@ async def queued(session: Session, run_id: str, behind: str) -> RunStory:
     return told
 
 
+async def one_behind_another(session: Session) -> tuple[str, str]:
+    """A run of the job let through (approved), and a second one waiting behind it."""
+    first = await session.request_run(JOB_ID)
+    await wait_for_event(session, of(RunApproved, first), 10)
+    second = await session.request_run(JOB_ID)
+    await queued(session, second, first)
+    return first, second
+
+
 async def finished(session: Session, run_id: str) -> RunFinished:
     end = await wait_for_event(session, end_of(run_id), 60)
     assert isinstance(end, RunFinished), end
@@ -229,10 +238,7 @@ async def test_a_failed_run_lets_the_next_one_go(
     monkeypatch.setattr(runner_run, "plan_run", failing_once)
     async with services("workflow"):
         await apply_files(session, files)
-        first = await session.request_run(JOB_ID)
-        await wait_for_event(session, of(RunApproved, first), 10)
-        second = await session.request_run(JOB_ID)
-        await queued(session, second, first)
+        first, second = await one_behind_another(session)
         async with services("runner"):
             failed = await wait_for_event(session, end_of(first), 30)
             end = await finished(session, second)
@@ -246,10 +252,7 @@ async def test_a_run_whose_turn_comes_after_its_job_was_disabled_fails_and_says_
     files.write(count=3)
     async with services("workflow"):
         await apply_files(session, files)
-        first = await session.request_run(JOB_ID)
-        await wait_for_event(session, of(RunApproved, first), 10)
-        second = await session.request_run(JOB_ID)
-        await queued(session, second, first)
+        first, second = await one_behind_another(session)
         job = load_job(files.job)
         await session.store.put_job(msgspec.structs.replace(job, enabled=False))
         await session.decide("cancel", first)
@@ -289,10 +292,7 @@ async def test_a_run_that_ends_while_no_workflow_runs_frees_its_job_when_one_sta
     files.write(count=5)
     async with services("workflow"):
         await apply_files(session, files)
-        first = await session.request_run(JOB_ID)
-        await wait_for_event(session, of(RunApproved, first), 10)
-        second = await session.request_run(JOB_ID)
-        await queued(session, second, first)
+        first, second = await one_behind_another(session)
     async with services("runner"):
         await finished(session, first)  # no workflow sees it end
         assert (await story(session, second)).state == f"waiting: run {first}"

@@ -36,7 +36,18 @@ from services.workflow.definitions import delete_job
 from .conftest import JOB_ID, Files, RunServices, apply_files
 from .journal import wait_for_event
 from .processes import once_started, runner_process, service_process
-from .test_claims import APPROVAL, bus, end_of, finished, of, position, queued, rows, story
+from .test_claims import (
+    APPROVAL,
+    bus,
+    end_of,
+    finished,
+    of,
+    one_behind_another,
+    position,
+    queued,
+    rows,
+    story,
+)
 from .test_collections import ended as collection_ended
 from .test_sites import hosted
 
@@ -93,10 +104,7 @@ async def test_a_workflow_killed_as_a_waiting_runs_turn_comes_lets_it_go_when_ba
     files.write(count=3)
     async with services("workflow"):
         await apply_files(session, files)
-        first = await session.request_run(JOB_ID)
-        await wait_for_event(session, of(RunApproved, first), 10)
-        second = await session.request_run(JOB_ID)
-        await queued(session, second, first)
+        first, second = await one_behind_another(session)
     with service_process(settings, "workflow", IDSYNC_FAILPOINTS="turn-recorded:1") as workflow:
         await once_started(lambda: session.decide("cancel", first))  # the second's turn
         await asyncio.to_thread(workflow.wait, 30)
